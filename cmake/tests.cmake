@@ -1,0 +1,42 @@
+# Every test runs through ctest: C unit tests (one per module), busted specs for the Lua API
+# through stock lua5.4, and end-to-end scripts that start `nyx sim` and run real scripts.
+file(GLOB C_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/c/test_*.c)
+foreach(src ${C_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/engine ${CMAKE_SOURCE_DIR}/tests/c)
+  target_link_libraries(${name} PRIVATE nyx_static)
+  add_test(NAME c/${name} COMMAND ${name})
+  set_tests_properties(c/${name} PROPERTIES TIMEOUT 120)
+endforeach()
+
+# Paths every script-level test needs: the nyx command, the Lua library and the C module.
+set(NYX_TEST_ENV
+  "NYX_BIN=$<TARGET_FILE:nyx>"
+  "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+  "LUA_PATH=${CMAKE_SOURCE_DIR}/lua/?.lua\;${CMAKE_SOURCE_DIR}/lua/?/init.lua\;${CMAKE_SOURCE_DIR}/tests/lua/?.lua\;\;"
+  "LUA_CPATH=${CMAKE_BINARY_DIR}/lua/?.so\;\;")
+if(NYX_SANITIZE)
+  # Stock lua5.4 is not instrumented: the sanitizer runtime must be loaded first.
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+                  OUTPUT_VARIABLE ASAN_LIB OUTPUT_STRIP_TRAILING_WHITESPACE)
+  list(APPEND NYX_TEST_ENV "LD_PRELOAD=${ASAN_LIB}" "ASAN_OPTIONS=detect_leaks=0")
+endif()
+
+find_program(BUSTED busted REQUIRED)
+find_program(LUA54 lua5.4 REQUIRED)
+file(GLOB LUA_SPECS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/lua/*_spec.lua)
+foreach(spec ${LUA_SPECS})
+  get_filename_component(name ${spec} NAME_WE)
+  add_test(NAME lua/${name} COMMAND ${LUA54} ${BUSTED} --output=utfTerminal ${spec}
+           WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(lua/${name} PROPERTIES ENVIRONMENT "${NYX_TEST_ENV}" TIMEOUT 300
+                       DEPENDS nyx_lua_module)
+endforeach()
+
+file(GLOB E2E_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/e2e/*.sh)
+foreach(script ${E2E_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  add_test(NAME e2e/${name} COMMAND bash ${script} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(e2e/${name} PROPERTIES ENVIRONMENT "${NYX_TEST_ENV}" TIMEOUT 300)
+endforeach()

@@ -1,0 +1,50 @@
+/* Where cache_control marks go. The API caches a prefix only up to a marked block and only
+ * when the prefix reaches the model's minimum; this module decides the marks from token
+ * estimates (calibrated from reported usage) and remembers what it has written, so it can
+ * say in advance whether a call should hit. */
+#ifndef NYX_CACHE_POLICY_H
+#define NYX_CACHE_POLICY_H
+
+#include "claude/types.h"
+#include "cost/models.h"
+
+#include <stdint.h>
+
+typedef struct cache_policy cache_policy;
+
+/* What the policy expects of one call, checked against the reported usage afterwards. */
+typedef struct cache_expect {
+    int marks;               /* marks in the request, the script's own included */
+    int expect_hit;          /* a prefix this engine wrote is still alive */
+    int64_t est_prefix_tokens; /* estimated tokens up to the last mark */
+    uint64_t prefix_hash;    /* of the text up to the last mark, 0 when unmarked */
+    double written_at;       /* when that prefix was written, if expect_hit */
+} cache_expect;
+
+cache_policy *cache_policy_new(const nyx_models *models);
+void cache_policy_free(cache_policy *p);
+
+/* Places marks in req according to req->cache_mode (the script's own marks are kept and
+ * counted); never more than 4. shared_ttl_s > 300 selects the 1 hour TTL for shared contexts.
+ * Returns 0, or -1 with err (invalid_argument) when the script's own marks exceed 4. */
+int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, double shared_ttl_s,
+                      double now, cache_expect *expect, nyx_error *err);
+
+/* Learns from a finished call: calibrates the token estimate and records written prefixes.
+ * Returns 1 when the call was expected to hit and wrote instead (an unexpected miss). */
+int cache_observe(cache_policy *p, const nyx_request *req, const nyx_model *m, const nyx_usage *u,
+                  const cache_expect *expect, double now);
+
+/* Records that the response to req began at now: the prefixes it marked are now written,
+ * so calls that start from here on should read them. Safe to call more than once. */
+void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_model *m, double now);
+
+/* Estimated tokens of text for model m, using the calibrated ratio. */
+int64_t cache_estimate_tokens(const cache_policy *p, const nyx_model *m, size_t bytes);
+
+/* The calibrated bytes per token for m and how many calls it learned from; returns 1 when
+ * calibrated, 0 when still the default. */
+int cache_calibration(const cache_policy *p, const nyx_model *m, double *bytes_per_token,
+                      int64_t *samples);
+
+#endif

@@ -1,0 +1,28 @@
+/* Counters of calls, tokens by kind, cost and savings: engine-wide, per session, and per
+ * model/agent/template. Every number comes from API-reported usage, never from estimates. */
+#ifndef NYX_STATS_H
+#define NYX_STATS_H
+
+#include "claude/types.h"
+#include "cost/cost.h"
+
+#include <stdint.h>
+
+enum nyx_status { NYX_STATUS_OK = 0, NYX_STATUS_ERROR, NYX_STATUS_CANCELLED };
+
+typedef struct nyx_stats {
+    int64_t calls, ok, errors, cancelled;
+    int64_t calls_with_read, calls_with_write, unexpected_misses, from_response_cache;
+    int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
+    double cost_usd, cost_without_cache_usd, saved_usd;
+    int64_t unknown_cost_calls;
+    double latency_ms_total;
+} nyx_stats;
+
+/* Adds one finished call; cost is NULL when the model's price is unknown. */
+void stats_add(nyx_stats *s, int status, const nyx_usage *u, const nyx_cost *cost,
+               double latency_ms);
+/* Share of successful calls that read from the prompt cache, 0..1. */
+double stats_hit_rate(const nyx_stats *s);
+
+#endif

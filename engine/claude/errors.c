@@ -1,0 +1,175 @@
+#include "errors.h"
+#include "response.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A proxy's HTML error page can be megabytes; the message only needs enough to recognise it. */
+#define EXCERPT_MAX 200
+
+static const char *type_for_status(int status)
+{
+    switch (status) {
+    case 400: return "invalid_request_error";
+    case 401: return "authentication_error";
+    case 402: return "billing_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 408: return "timeout_error";
+    case 409: return "conflict_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 500: return "api_error";
+    case 504: return "timeout_error";
+    case 529: return "overloaded_error";
+    default: break;
+    }
+    if (status >= 400 && status < 500)
+        return "invalid_request_error";
+    return "api_error";
+}
+
+int claude_status_retryable(int status)
+{
+    return status == 408 || status == 409 || status == 429 || (status >= 500 && status <= 599);
+}
+
+int claude_error_type_retryable(const char *type)
+{
+    static const char *const transient[] = {"overloaded_error", "api_error", "rate_limit_error",
+                                            "timeout_error"};
+    if (!type)
+        return 0;
+    for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
+        if (strcmp(type, transient[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Printable ASCII excerpt: whitespace runs become one space, other bytes '?'. */
+static void excerpt(const char *body, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    int in_space = 0;
+    for (size_t i = 0; i < len && o + 4 < cap; i++) {
+        unsigned char c = (unsigned char)body[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            if (!in_space && o > 0)
+                out[o++] = ' ';
+            in_space = 1;
+            continue;
+        }
+        in_space = 0;
+        out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        if (o >= EXCERPT_MAX && i + 1 < len) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+    }
+    while (o > 0 && out[o - 1] == ' ')
+        o--;
+    out[o] = '\0';
+}
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *p = hay; *p; p++) {
+        size_t i = 0;
+        while (i < n && p[i]) {
+            char c = p[i];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if (c != needle[i])
+                break;
+            i++;
+        }
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+/* The monthly spend cap answers 429 without retry-after; retrying it only burns time. */
+static int is_spend_limit(const char *message)
+{
+    return contains_nocase(message, "spend limit") || contains_nocase(message, "usage limit") ||
+           contains_nocase(message, "spending limit") ||
+           contains_nocase(message, "credit balance");
+}
+
+static const char *string_field(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+void claude_error_from_http(int status, const char *body, size_t len, const claude_headers *h,
+                            nyx_error *err)
+{
+    nyx_error_clear(err);
+    if (!body)
+        len = 0;
+    cJSON *root = len ? claude_json_parse(body, len) : NULL;
+    const cJSON *eobj = cJSON_GetObjectItemCaseSensitive(root, "error");
+    const char *etype = cJSON_IsObject(eobj) ? string_field(eobj, "type") : NULL;
+    const char *emsg = cJSON_IsObject(eobj) ? string_field(eobj, "message") : NULL;
+
+    const char *type = etype && etype[0] ? etype : type_for_status(status);
+    if (emsg && emsg[0]) {
+        nyx_error_set(err, type, status, "%s", emsg);
+    } else if (len == 0) {
+        nyx_error_set(err, type, status, "HTTP %d with an empty body", status);
+    } else if (etype && etype[0]) {
+        nyx_error_set(err, type, status, "HTTP %d %s", status, etype);
+    } else {
+        char ex[EXCERPT_MAX + 8];
+        excerpt(body, len, ex, sizeof ex);
+        nyx_error_set(err, type, status, "HTTP %d: %s", status, ex);
+    }
+
+    const char *body_rid = string_field(root, "request_id");
+    if (h && h->request_id[0])
+        snprintf(err->request_id, sizeof err->request_id, "%s", h->request_id);
+    else if (body_rid)
+        snprintf(err->request_id, sizeof err->request_id, "%s", body_rid);
+    cJSON_Delete(root);
+
+    if (h) {
+        err->retry_after_s = h->retry_after_s;
+        err->should_retry = h->should_retry;
+    }
+    if (err->should_retry == 0 || err->should_retry == 1)
+        err->retryable = err->should_retry;
+    else
+        err->retryable = claude_status_retryable(status);
+    if (status == 429 && err->retry_after_s < 0 && is_spend_limit(err->message))
+        err->retryable = 0;
+}
+
+void claude_error_from_json(const cJSON *root, nyx_error *err)
+{
+    nyx_error_clear(err);
+    const cJSON *eobj = cJSON_GetObjectItemCaseSensitive(root, "error");
+    const char *etype = cJSON_IsObject(eobj) ? string_field(eobj, "type") : NULL;
+    const char *emsg = cJSON_IsObject(eobj) ? string_field(eobj, "message") : NULL;
+    const char *type = etype && etype[0] ? etype : "api_error";
+    nyx_error_set(err, type, 0, "%s", emsg && emsg[0] ? emsg : "the API reported an error");
+    const char *rid = string_field(root, "request_id");
+    if (rid)
+        snprintf(err->request_id, sizeof err->request_id, "%s", rid);
+    err->retryable = claude_error_type_retryable(type);
+}
+
+void claude_error_transport(nyx_error *err, int is_timeout, const char *detail)
+{
+    nyx_error_clear(err);
+    const char *type = is_timeout ? "timeout" : "network_error";
+    if (detail && detail[0])
+        nyx_error_set(err, type, 0, "%s", detail);
+    else
+        nyx_error_set(err, type, 0, "%s", is_timeout ? "request timed out" : "network error");
+    err->retryable = 1;
+}

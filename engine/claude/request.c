@@ -1,0 +1,328 @@
+/* Strings are attached to the cJSON tree as references, not copies: a prompt can be hundreds
+ * of kilobytes and this runs on every call; the tree never outlives the request it points
+ * into. Keys are constants (AddItemToObjectCS) for the same reason. */
+#include "request.h"
+#include "response.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_MARKS 4
+
+static int fail(nyx_error *err, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(nyx_error *err, const char *type, const char *fmt, ...)
+{
+    nyx_error_clear(err);
+    snprintf(err->type, sizeof err->type, "%s", type);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- validation ---- */
+
+/* Cache marks in prefix order (tools, system, messages): the API allows 4 and wants every 1h
+ * mark before any 5m one. */
+typedef struct mark_state {
+    int count;
+    int seen_5m;
+} mark_state;
+
+/* Returns -1 when a 1h mark follows a 5m one. */
+static int note_mark(mark_state *m, int is_1h)
+{
+    m->count++;
+    if (is_1h)
+        return m->seen_5m ? -1 : 0;
+    m->seen_5m = 1;
+    return 0;
+}
+
+static int check_blocks(const nyx_block *blocks, size_t n, const char *name, size_t msg,
+                        mark_state *marks, nyx_error *err)
+{
+    char where[64];
+    for (size_t j = 0; j < n; j++) {
+        const nyx_block *b = &blocks[j];
+        if (msg == (size_t)-1)
+            snprintf(where, sizeof where, "%s[%zu]", name, j);
+        else
+            snprintf(where, sizeof where, "%s[%zu].content[%zu]", name, msg, j);
+        if (!b->text)
+            return fail(err, "invalid_argument", "%s.text is missing", where);
+        if (memchr(b->text, '\0', b->len))
+            return fail(err, "invalid_argument", "%s.text contains a NUL byte", where);
+        if (b->mark == NYX_MARK_NONE)
+            continue;
+        if (b->mark != NYX_MARK_5M && b->mark != NYX_MARK_1H)
+            return fail(err, "invalid_argument", "%s.mark must be none, 5m or 1h, got %d", where,
+                        b->mark);
+        if (note_mark(marks, b->mark == NYX_MARK_1H))
+            return fail(err, "invalid_argument",
+                        "%s has a 1h cache mark after a 5m mark (longer TTLs must come first)",
+                        where);
+    }
+    return 0;
+}
+
+/* Parses tools_json into *tools and counts the cache_control marks the tools carry. */
+static int check_tools(const nyx_request *req, cJSON **tools, mark_state *marks, nyx_error *err)
+{
+    *tools = NULL;
+    if (!req->tools_json)
+        return 0;
+    cJSON *t = claude_json_parse(req->tools_json, strlen(req->tools_json));
+    if (!t)
+        return fail(err, "invalid_argument", "tools must be valid JSON");
+    if (!cJSON_IsArray(t)) {
+        cJSON_Delete(t);
+        return fail(err, "invalid_argument", "tools must be a JSON array");
+    }
+    size_t i = 0;
+    const cJSON *tool;
+    cJSON_ArrayForEach(tool, t) {
+        const cJSON *cc = cJSON_GetObjectItemCaseSensitive(tool, "cache_control");
+        if (cJSON_IsObject(cc)) {
+            const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(cc, "ttl");
+            int is_1h = cJSON_IsString(ttl) && ttl->valuestring && !strcmp(ttl->valuestring, "1h");
+            if (note_mark(marks, is_1h)) {
+                cJSON_Delete(t);
+                return fail(err, "invalid_argument",
+                            "tools[%zu] has a 1h cache mark after a 5m mark", i);
+            }
+        }
+        i++;
+    }
+    *tools = t;
+    return 0;
+}
+
+static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_error *err)
+{
+    *tools = NULL;
+    if (!req)
+        return fail(err, "invalid_argument", "request is missing");
+    if (!req->model || !req->model[0])
+        return fail(err, "invalid_argument", "model must be a non-empty string");
+    if (!for_count && req->max_tokens <= 0)
+        return fail(err, "invalid_argument", "max_tokens must be a positive integer");
+    if (!for_count && req->temperature > 1.0)
+        return fail(err, "invalid_argument", "temperature must be between 0 and 1");
+    if (req->nmessages == 0 || !req->messages)
+        return fail(err, "invalid_argument", "messages must contain at least one message");
+    if (req->nsystem && !req->system)
+        return fail(err, "invalid_argument", "system is missing but nsystem is %zu", req->nsystem);
+    if (!for_count) {
+        if (req->nstop && !req->stop_sequences)
+            return fail(err, "invalid_argument", "stop_sequences is missing but nstop is %zu",
+                        req->nstop);
+        for (size_t i = 0; i < req->nstop; i++)
+            if (!req->stop_sequences[i])
+                return fail(err, "invalid_argument", "stop_sequences[%zu] is missing", i);
+    }
+    for (size_t i = 0; i < req->nmessages; i++) {
+        const nyx_message *m = &req->messages[i];
+        if (m->role != NYX_ROLE_USER && m->role != NYX_ROLE_ASSISTANT)
+            return fail(err, "invalid_argument", "messages[%zu].role must be user or assistant",
+                        i);
+        if (i == 0 && m->role != NYX_ROLE_USER)
+            return fail(err, "invalid_argument", "messages[0].role must be user");
+        if (m->nblocks == 0 || !m->blocks)
+            return fail(err, "invalid_argument", "messages[%zu] must have at least one block", i);
+    }
+
+    mark_state marks = {0, 0};
+    if (check_tools(req, tools, &marks, err))
+        return -1;
+    int rc = check_blocks(req->system, req->nsystem, "system", (size_t)-1, &marks, err);
+    for (size_t i = 0; rc == 0 && i < req->nmessages; i++)
+        rc = check_blocks(req->messages[i].blocks, req->messages[i].nblocks, "messages", i,
+                          &marks, err);
+    if (rc == 0 && req->top_level_cache) {
+        const nyx_message *last = &req->messages[req->nmessages - 1];
+        marks.count++;
+        if (last->blocks[last->nblocks - 1].mark == NYX_MARK_1H)
+            rc = fail(err, "invalid_argument",
+                      "top-level cache_control (5m) conflicts with the 1h mark on the last block");
+    }
+    if (rc == 0 && marks.count > MAX_MARKS)
+        rc = fail(err, "invalid_argument",
+                  "at most %d cache marks are allowed (tools, system, messages and top-level "
+                  "cache_control together), got %d",
+                  MAX_MARKS, marks.count);
+    if (rc) {
+        cJSON_Delete(*tools);
+        *tools = NULL;
+    }
+    return rc;
+}
+
+/* ---- building ---- */
+
+/* Attaches item under a constant key; takes ownership of item either way. */
+static int put(cJSON *obj, const char *key, cJSON *item)
+{
+    if (!item)
+        return -1;
+    if (!cJSON_AddItemToObjectCS(obj, key, item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+    return 0;
+}
+
+static int push(cJSON *arr, cJSON *item)
+{
+    if (!item)
+        return -1;
+    if (!cJSON_AddItemToArray(arr, item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+    return 0;
+}
+
+static cJSON *cache_control(int is_1h)
+{
+    cJSON *cc = cJSON_CreateObject();
+    if (!cc)
+        return NULL;
+    if (put(cc, "type", cJSON_CreateStringReference("ephemeral")) ||
+        (is_1h && put(cc, "ttl", cJSON_CreateStringReference("1h")))) {
+        cJSON_Delete(cc);
+        return NULL;
+    }
+    return cc;
+}
+
+static cJSON *text_block(const nyx_block *b)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (put(o, "type", cJSON_CreateStringReference("text")) ||
+        put(o, "text", cJSON_CreateStringReference(b->text)) ||
+        (b->mark != NYX_MARK_NONE && put(o, "cache_control", cache_control(b->mark == NYX_MARK_1H)))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A lone unmarked block is sent as a plain string, the shortest form the API accepts. */
+static cJSON *content(const nyx_block *blocks, size_t n)
+{
+    if (n == 1 && blocks[0].mark == NYX_MARK_NONE)
+        return cJSON_CreateStringReference(blocks[0].text);
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (push(arr, text_block(&blocks[i]))) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static cJSON *messages(const nyx_request *req)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < req->nmessages; i++) {
+        const nyx_message *m = &req->messages[i];
+        cJSON *msg = cJSON_CreateObject();
+        if (push(arr, msg) ||
+            put(msg, "role",
+                cJSON_CreateStringReference(m->role == NYX_ROLE_USER ? "user" : "assistant")) ||
+            put(msg, "content", content(m->blocks, m->nblocks))) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static cJSON *stop_sequences(const nyx_request *req)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < req->nstop; i++) {
+        if (push(arr, cJSON_CreateStringReference(req->stop_sequences[i]))) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static cJSON *metadata(const nyx_request *req)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o && put(o, "user_id", cJSON_CreateStringReference(req->user_id))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Fills root in the documented key order; takes ownership of tools. */
+static int fill(cJSON *root, const nyx_request *req, int for_count, cJSON *tools)
+{
+    int full = !for_count;
+    if (put(root, "model", cJSON_CreateStringReference(req->model)) ||
+        (full && put(root, "max_tokens", cJSON_CreateNumber((double)req->max_tokens))) ||
+        (req->nsystem && put(root, "system", content(req->system, req->nsystem))) ||
+        put(root, "messages", messages(req))) {
+        cJSON_Delete(tools);
+        return -1;
+    }
+    if (tools && put(root, "tools", tools))
+        return -1;
+    if ((full && req->temperature >= 0 &&
+         put(root, "temperature", cJSON_CreateNumber(req->temperature))) ||
+        (full && req->nstop && put(root, "stop_sequences", stop_sequences(req))) ||
+        (full && req->user_id && put(root, "metadata", metadata(req))) ||
+        (full && req->stream && put(root, "stream", cJSON_CreateTrue())) ||
+        (req->top_level_cache && put(root, "cache_control", cache_control(0))))
+        return -1;
+    return 0;
+}
+
+static char *build(const nyx_request *req, int for_count, size_t *len, nyx_error *err)
+{
+    cJSON *tools;
+    if (validate(req, for_count, &tools, err))
+        return NULL;
+    cJSON *root = cJSON_CreateObject();
+    char *out = NULL;
+    if (!root)
+        cJSON_Delete(tools);
+    else if (fill(root, req, for_count, tools) == 0)
+        out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!out) {
+        fail(err, "out_of_memory", "out of memory building the request body");
+        return NULL;
+    }
+    if (len)
+        *len = strlen(out);
+    return out;
+}
+
+char *claude_request_json(const nyx_request *req, size_t *len, nyx_error *err)
+{
+    return build(req, 0, len, err);
+}
+
+char *claude_count_tokens_json(const nyx_request *req, size_t *len, nyx_error *err)
+{
+    return build(req, 1, len, err);
+}

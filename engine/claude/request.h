@@ -1,0 +1,29 @@
+/* JSON bodies for POST /v1/messages and /v1/messages/count_tokens. The output is a pure
+ * function of the request, key order included, because the API caches exact prefixes. */
+#ifndef NYX_CLAUDE_REQUEST_H
+#define NYX_CLAUDE_REQUEST_H
+
+#include <stddef.h>
+
+#include "types.h"
+
+/* Builds the Messages body: model, max_tokens, system, messages, tools, temperature,
+ * stop_sequences, metadata, stream, cache_control, in that order, optional ones omitted.
+ * A block is a plain string where that is possible (one unmarked block) and otherwise an
+ * array of text blocks with cache_control {"type":"ephemeral"[,"ttl":"1h"]}.
+ * Returns the body (free with free()), or NULL with err set: "invalid_argument" naming the
+ * field and the problem, or "out_of_memory". Validates: model non-empty, max_tokens > 0,
+ * temperature <= 1, at least one message, the first one from the user, every message with
+ * at least one block and no NUL byte inside a text, tools a JSON array, at most 4 cache marks
+ * (tools' own cache_control, system, messages and the top-level one), no 1h mark after a 5m
+ * one, and no top-level (5m) cache_control when the last block carries a 1h mark. */
+char *claude_request_json(const nyx_request *req, /* the call */
+                          size_t *len,            /* body length written here; may be NULL */
+                          nyx_error *err          /* written on failure only */
+);
+
+/* Same body for count_tokens, without max_tokens, stream, temperature, stop_sequences and
+ * metadata (max_tokens is not validated). */
+char *claude_count_tokens_json(const nyx_request *req, size_t *len, nyx_error *err);
+
+#endif

@@ -1,0 +1,252 @@
+#include "response.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+
+/* Counts above 2^53 cannot come from a real response, and converting an out-of-range double
+ * (cJSON parses 1e999 as inf) to an integer is undefined behaviour. */
+#define MAX_COUNT 9007199254740992.0
+
+static int count_value(const cJSON *item, int64_t *out)
+{
+    if (!cJSON_IsNumber(item))
+        return -1;
+    double v = item->valuedouble;
+    if (!(v >= 0.0 && v <= MAX_COUNT) || v != (double)(int64_t)v)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static const struct {
+    const char *key;
+    size_t off;
+} top_counters[] = {
+    {"input_tokens", offsetof(nyx_usage, input_tokens)},
+    {"output_tokens", offsetof(nyx_usage, output_tokens)},
+    {"cache_creation_input_tokens", offsetof(nyx_usage, cache_creation_input_tokens)},
+    {"cache_read_input_tokens", offsetof(nyx_usage, cache_read_input_tokens)},
+}, detail_counters[] = {
+    {"ephemeral_5m_input_tokens", offsetof(nyx_usage, cache_creation_5m)},
+    {"ephemeral_1h_input_tokens", offsetof(nyx_usage, cache_creation_1h)},
+};
+
+#define NTOP (sizeof top_counters / sizeof top_counters[0])
+#define NDETAIL (sizeof detail_counters / sizeof detail_counters[0])
+
+void claude_usage_from_json(const cJSON *usage, nyx_usage *u, int replace_only_present)
+{
+    if (!replace_only_present)
+        memset(u, 0, sizeof *u);
+    if (!cJSON_IsObject(usage))
+        return;
+    int64_t n;
+    for (size_t i = 0; i < NTOP; i++)
+        if (count_value(cJSON_GetObjectItemCaseSensitive(usage, top_counters[i].key), &n) == 0)
+            memcpy((char *)u + top_counters[i].off, &n, sizeof n);
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(usage, "cache_creation");
+    if (!cJSON_IsObject(detail))
+        return;
+    u->has_cache_creation_detail = 1;
+    for (size_t i = 0; i < NDETAIL; i++)
+        if (count_value(cJSON_GetObjectItemCaseSensitive(detail, detail_counters[i].key), &n) == 0)
+            memcpy((char *)u + detail_counters[i].off, &n, sizeof n);
+}
+
+static int counter_ok(const cJSON *obj, const char *key)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    int64_t n;
+    return !item || cJSON_IsNull(item) || count_value(item, &n) == 0;
+}
+
+int claude_usage_validate(const cJSON *usage, const char *where, nyx_error *err)
+{
+    if (!cJSON_IsObject(usage)) {
+        nyx_error_clear(err);
+        nyx_error_set(err, "api_error", 0, "malformed %s: usage is missing or not an object",
+                      where);
+        return -1;
+    }
+    for (size_t i = 0; i < NTOP; i++) {
+        if (!counter_ok(usage, top_counters[i].key)) {
+            nyx_error_clear(err);
+            nyx_error_set(err, "api_error", 0,
+                          "malformed %s: usage.%s must be a non-negative integer", where,
+                          top_counters[i].key);
+            return -1;
+        }
+    }
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(usage, "cache_creation");
+    if (!detail || cJSON_IsNull(detail))
+        return 0;
+    if (!cJSON_IsObject(detail)) {
+        nyx_error_clear(err);
+        nyx_error_set(err, "api_error", 0, "malformed %s: usage.cache_creation is not an object",
+                      where);
+        return -1;
+    }
+    for (size_t i = 0; i < NDETAIL; i++) {
+        if (!counter_ok(detail, detail_counters[i].key)) {
+            nyx_error_clear(err);
+            nyx_error_set(err, "api_error", 0,
+                          "malformed %s: usage.cache_creation.%s must be a non-negative integer",
+                          where, detail_counters[i].key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+cJSON *claude_json_parse(const char *s, size_t len)
+{
+    const char *end = NULL;
+    if (!s)
+        return NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+    if (!root)
+        return NULL;
+    const char *stop = s + len;
+    while (end && end < stop && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (end != stop) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* ---- message body ---- */
+
+static int malformed(nyx_error *err, const char *what)
+{
+    nyx_error_clear(err);
+    nyx_error_set(err, "api_error", 0, "malformed Messages response: %s", what);
+    return -1;
+}
+
+static char *dup_or_null(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* NULL when the field is null or absent; -1 when it is something else. */
+static int optional_string(const cJSON *obj, const char *key, const char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = NULL;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return -1;
+    *out = v->valuestring;
+    return 0;
+}
+
+/* Checks the content array and returns the joined text length through total. */
+static int check_content(const cJSON *content, size_t *total, nyx_error *err)
+{
+    size_t sum = 0;
+    const cJSON *block;
+    cJSON_ArrayForEach(block, content) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
+        if (!cJSON_IsObject(block) || !cJSON_IsString(type) || !type->valuestring)
+            return malformed(err, "a content block has no type");
+        if (strcmp(type->valuestring, "text") != 0)
+            continue;
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
+        if (!cJSON_IsString(text) || !text->valuestring)
+            return malformed(err, "a text block has no text string");
+        sum += strlen(text->valuestring);
+    }
+    *total = sum;
+    return 0;
+}
+
+static int parse_root(const cJSON *root, nyx_response *out, nyx_error *err)
+{
+    if (!cJSON_IsObject(root))
+        return malformed(err, "not a JSON object");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    if (cJSON_IsString(type) && type->valuestring && strcmp(type->valuestring, "error") == 0) {
+        claude_error_from_json(root, err);
+        return -1;
+    }
+    if (type && !(cJSON_IsString(type) && type->valuestring &&
+                  strcmp(type->valuestring, "message") == 0))
+        return malformed(err, "type is not \"message\"");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (!cJSON_IsString(id) || !id->valuestring)
+        return malformed(err, "id is missing or not a string");
+    if (!cJSON_IsString(model) || !model->valuestring)
+        return malformed(err, "model is missing or not a string");
+    const char *stop_reason, *stop_sequence;
+    if (optional_string(root, "stop_reason", &stop_reason))
+        return malformed(err, "stop_reason is not a string");
+    if (optional_string(root, "stop_sequence", &stop_sequence))
+        return malformed(err, "stop_sequence is not a string");
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(root, "content");
+    if (!cJSON_IsArray(content))
+        return malformed(err, "content is missing or not an array");
+    size_t text_len = 0;
+    if (check_content(content, &text_len, err))
+        return -1;
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    if (claude_usage_validate(usage, "Messages response", err))
+        return -1;
+
+    nyx_response r;
+    nyx_response_init(&r);
+    r.id = dup_or_null(id->valuestring);
+    r.model = dup_or_null(model->valuestring);
+    r.stop_reason = dup_or_null(stop_reason);
+    r.stop_sequence = dup_or_null(stop_sequence);
+    r.text = malloc(text_len + 1);
+    if (!r.id || !r.model || (stop_reason && !r.stop_reason) ||
+        (stop_sequence && !r.stop_sequence) || !r.text) {
+        nyx_response_free(&r);
+        nyx_error_clear(err);
+        nyx_error_set(err, "out_of_memory", 0, "out of memory parsing a Messages response");
+        return -1;
+    }
+    const cJSON *block;
+    cJSON_ArrayForEach(block, content) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "type");
+        if (strcmp(t->valuestring, "text") != 0)
+            continue;
+        const char *s = cJSON_GetObjectItemCaseSensitive(block, "text")->valuestring;
+        size_t n = strlen(s);
+        memcpy(r.text + r.text_len, s, n);
+        r.text_len += n;
+    }
+    r.text[r.text_len] = '\0';
+    claude_usage_from_json(usage, &r.usage, 0);
+
+    char *request_id = out->request_id;
+    out->request_id = NULL;
+    nyx_response_free(out);
+    *out = r;
+    out->request_id = request_id;
+    return 0;
+}
+
+int claude_parse_message(const char *body, size_t len, nyx_response *out, nyx_error *err)
+{
+    if (!body || len == 0)
+        return malformed(err, "empty body");
+    cJSON *root = claude_json_parse(body, len);
+    if (!root)
+        return malformed(err, "not valid JSON");
+    int rc = parse_root(root, out, err);
+    cJSON_Delete(root);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* Parsing a non-streaming Messages response, and the usage object shared with the SSE parser. */
+#ifndef NYX_CLAUDE_RESPONSE_H
+#define NYX_CLAUDE_RESPONSE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "types.h"
+
+/* Parses exactly s[0..len) as one JSON value (trailing bytes other than whitespace fail, which
+ * cJSON_ParseWithLength would accept). Returns the tree, free with cJSON_Delete(), or NULL when
+ * the text is not JSON or memory ran out. */
+cJSON *claude_json_parse(const char *s, size_t len);
+
+/* Parses a 2xx Messages body. On success returns 0 and sets out's id, model, stop_reason,
+ * stop_sequence (NULL when null), text (always non-NULL, NUL-terminated: the text blocks
+ * joined; tool_use and other blocks are skipped) and usage, freeing what those fields held;
+ * out->request_id is left alone. On failure returns -1, leaves out unchanged and fills err:
+ * type "api_error" (retryable 0) for a malformed body, the body's own type for a
+ * {"type":"error"} body (retryable by type), "out_of_memory" when allocation fails. */
+int claude_parse_message(const char *body, /* response body, need not be NUL-terminated */
+                         size_t len,       /* its length in bytes */
+                         nyx_response *out, /* initialised by nyx_response_init(); filled here */
+                         nyx_error *err    /* written on failure only */
+);
+
+/* Reads a usage object into u. replace_only_present 0: u is reset first, so missing and null
+ * counters are 0. replace_only_present 1: only counters present as numbers overwrite u (the
+ * SSE message_delta rule: its counts are running totals, never increments). Values that are
+ * not non-negative integers are skipped; call claude_usage_validate() first to reject them. */
+void claude_usage_from_json(const cJSON *usage, nyx_usage *u, int replace_only_present);
+
+/* Returns 0 if usage is an object whose counters are absent, null or non-negative integers,
+ * else -1 with err (type "api_error") naming the field; where says whose usage it is. */
+int claude_usage_validate(const cJSON *usage, const char *where, nyx_error *err);
+
+#endif

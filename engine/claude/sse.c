@@ -1,0 +1,385 @@
+#include "sse.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "response.h"
+
+struct claude_stream {
+    nyx_response *out;
+    claude_stream_hooks hooks;
+    size_t text_cap;
+    char *line; /* a line split across chunks */
+    size_t line_len, line_cap;
+    char *data; /* data lines of the current event, joined with \n */
+    size_t data_len, data_cap;
+    int has_data;
+    char event[32]; /* event name; longer names cannot be ours and stay unknown */
+    int event_state; /* 0 none, 1 set, 2 too long */
+    int last_cr;     /* the previous chunk ended in \r: a leading \n completes that line break */
+    int first_line;  /* a UTF-8 BOM may precede it */
+    int stopped, text_received, failed;
+    nyx_error error; /* returned again by every call after a failure */
+};
+
+/* ---- buffers ---- */
+
+/* Appends and keeps buf NUL-terminated. */
+static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (n >= (size_t)-1 - *len - 1)
+        return -1;
+    size_t need = *len + n + 1;
+    if (need > *cap) {
+        size_t c = *cap ? *cap : 256;
+        while (c < need)
+            c = c > ((size_t)-1) / 2 ? need : c * 2;
+        char *nb = realloc(*buf, c);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = c;
+    }
+    if (n)
+        memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+static int fail_stream(claude_stream *s, nyx_error *err, const char *type, const char *msg,
+                       const char *event)
+{
+    nyx_error_clear(&s->error);
+    if (event)
+        nyx_error_set(&s->error, type, 0, "%s '%s'", msg, event);
+    else
+        nyx_error_set(&s->error, type, 0, "%s", msg);
+    s->failed = 1;
+    *err = s->error;
+    return -1;
+}
+
+static int oom(claude_stream *s, nyx_error *err)
+{
+    return fail_stream(s, err, "out_of_memory", "out of memory reading the response stream", NULL);
+}
+
+/* ---- events ---- */
+
+static int add_text(claude_stream *s, const char *text, size_t n, nyx_error *err)
+{
+    if (n == 0)
+        return 0;
+    nyx_response *o = s->out;
+    if (append(&o->text, &o->text_len, &s->text_cap, text, n))
+        return oom(s, err);
+    s->text_received = 1;
+    if (s->hooks.on_text)
+        s->hooks.on_text(s->hooks.ud, text, n);
+    return 0;
+}
+
+/* Replaces *field with a copy of the string item (NULL for null); absent leaves it. */
+static int set_string(char **field, const cJSON *item)
+{
+    if (!item)
+        return 0;
+    char *copy = NULL;
+    if (cJSON_IsString(item) && item->valuestring) {
+        size_t n = strlen(item->valuestring) + 1;
+        if (!(copy = malloc(n)))
+            return -1;
+        memcpy(copy, item->valuestring, n);
+    } else if (!cJSON_IsNull(item)) {
+        return 0;
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static int usage_event(claude_stream *s, const cJSON *usage, int replace_only_present,
+                       const char *event, nyx_error *err)
+{
+    if (!usage || cJSON_IsNull(usage))
+        return 0;
+    nyx_error e;
+    if (claude_usage_validate(usage, event, &e)) {
+        s->error = e;
+        s->failed = 1;
+        *err = e;
+        return -1;
+    }
+    claude_usage_from_json(usage, &s->out->usage, replace_only_present);
+    return 0;
+}
+
+static int on_message_start(claude_stream *s, const cJSON *root, nyx_error *err)
+{
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+    if (!cJSON_IsObject(msg))
+        return fail_stream(s, err, "api_error", "malformed SSE event", "message_start");
+    if (set_string(&s->out->id, cJSON_GetObjectItemCaseSensitive(msg, "id")) ||
+        set_string(&s->out->model, cJSON_GetObjectItemCaseSensitive(msg, "model")))
+        return oom(s, err);
+    if (usage_event(s, cJSON_GetObjectItemCaseSensitive(msg, "usage"), 0, "message_start", err))
+        return -1;
+    if (s->hooks.on_start)
+        s->hooks.on_start(s->hooks.ud);
+    return 0;
+}
+
+static int is_type(const cJSON *obj, const char *type)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "type");
+    return cJSON_IsString(t) && t->valuestring && strcmp(t->valuestring, type) == 0;
+}
+
+static int on_block_start(claude_stream *s, const cJSON *root, nyx_error *err)
+{
+    const cJSON *block = cJSON_GetObjectItemCaseSensitive(root, "content_block");
+    if (!is_type(block, "text"))
+        return 0;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
+    if (!cJSON_IsString(text) || !text->valuestring)
+        return 0;
+    return add_text(s, text->valuestring, strlen(text->valuestring), err);
+}
+
+static int on_block_delta(claude_stream *s, const cJSON *root, nyx_error *err)
+{
+    const cJSON *delta = cJSON_GetObjectItemCaseSensitive(root, "delta");
+    if (!is_type(delta, "text_delta")) /* input_json_delta, thinking_delta, ...: not text */
+        return 0;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(delta, "text");
+    if (!cJSON_IsString(text) || !text->valuestring)
+        return fail_stream(s, err, "api_error", "malformed SSE event (text_delta without text)",
+                           "content_block_delta");
+    return add_text(s, text->valuestring, strlen(text->valuestring), err);
+}
+
+static int on_message_delta(claude_stream *s, const cJSON *root, nyx_error *err)
+{
+    const cJSON *delta = cJSON_GetObjectItemCaseSensitive(root, "delta");
+    if (cJSON_IsObject(delta) &&
+        (set_string(&s->out->stop_reason, cJSON_GetObjectItemCaseSensitive(delta, "stop_reason")) ||
+         set_string(&s->out->stop_sequence,
+                    cJSON_GetObjectItemCaseSensitive(delta, "stop_sequence"))))
+        return oom(s, err);
+    /* Running totals: they replace what message_start said, never add to it. */
+    return usage_event(s, cJSON_GetObjectItemCaseSensitive(root, "usage"), 1, "message_delta",
+                       err);
+}
+
+static int handle(claude_stream *s, const char *name, nyx_error *err)
+{
+    static const char *const parsed[] = {"message_start", "content_block_start",
+                                         "content_block_delta", "content_block_stop",
+                                         "message_delta", "message_stop", "error"};
+    int known = 0;
+    for (size_t i = 0; name && i < sizeof parsed / sizeof parsed[0]; i++)
+        known |= strcmp(name, parsed[i]) == 0;
+    if (name && !known) /* ping, and event types newer than this code */
+        return 0;
+
+    cJSON *root = claude_json_parse(s->data, s->data_len);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return fail_stream(s, err, "api_error", "malformed JSON in SSE event",
+                           name ? name : "(unnamed)");
+    }
+    if (!name) { /* no event: line; the payload's type names it */
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "type");
+        name = cJSON_IsString(t) && t->valuestring ? t->valuestring : "";
+    }
+    int rc = 0;
+    if (!strcmp(name, "message_start")) {
+        rc = on_message_start(s, root, err);
+    } else if (!strcmp(name, "content_block_start")) {
+        rc = on_block_start(s, root, err);
+    } else if (!strcmp(name, "content_block_delta")) {
+        rc = on_block_delta(s, root, err);
+    } else if (!strcmp(name, "message_delta")) {
+        rc = on_message_delta(s, root, err);
+    } else if (!strcmp(name, "message_stop")) {
+        s->stopped = 1;
+    } else if (!strcmp(name, "error")) {
+        claude_error_from_json(root, &s->error);
+        s->failed = 1;
+        *err = s->error;
+        rc = -1;
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---- lines ---- */
+
+static int dispatch(claude_stream *s, nyx_error *err)
+{
+    int rc = 0;
+    if (s->has_data && s->event_state != 2)
+        rc = handle(s, s->event_state == 1 ? s->event : NULL, err);
+    s->data_len = 0;
+    s->has_data = 0;
+    s->event_state = 0;
+    return rc;
+}
+
+static int too_big(claude_stream *s, size_t more)
+{
+    return s->line_len + s->data_len + more > CLAUDE_SSE_MAX_EVENT;
+}
+
+static int process_line(claude_stream *s, const char *p, size_t n, nyx_error *err)
+{
+    if (s->first_line) {
+        s->first_line = 0;
+        if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+            p += 3;
+            n -= 3;
+        }
+    }
+    if (n == 0)
+        return dispatch(s, err);
+    if (p[0] == ':') /* comment */
+        return 0;
+    const char *colon = memchr(p, ':', n);
+    size_t flen = colon ? (size_t)(colon - p) : n;
+    const char *v = colon ? colon + 1 : p + n;
+    size_t vlen = n - (size_t)(v - p);
+    if (vlen && *v == ' ') {
+        v++;
+        vlen--;
+    }
+    if (flen == 5 && memcmp(p, "event", 5) == 0) {
+        if (vlen == 0) {
+            s->event_state = 0;
+        } else if (vlen < sizeof s->event) {
+            memcpy(s->event, v, vlen);
+            s->event[vlen] = '\0';
+            s->event_state = 1;
+        } else {
+            s->event_state = 2;
+        }
+    } else if (flen == 4 && memcmp(p, "data", 4) == 0) {
+        if (too_big(s, vlen + 1))
+            return fail_stream(s, err, "api_error", "SSE event larger than 16 MiB", NULL);
+        if ((s->has_data && append(&s->data, &s->data_len, &s->data_cap, "\n", 1)) ||
+            append(&s->data, &s->data_len, &s->data_cap, v, vlen))
+            return oom(s, err);
+        s->has_data = 1;
+    }
+    return 0; /* id:, retry: and unknown fields mean nothing here */
+}
+
+claude_stream *claude_stream_new(nyx_response *out, const claude_stream_hooks *hooks)
+{
+    if (!out)
+        return NULL;
+    claude_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->out = out;
+    if (hooks)
+        s->hooks = *hooks;
+    s->first_line = 1;
+    nyx_error_clear(&s->error);
+    if (out->text) {
+        s->text_cap = out->text_len + 1;
+    } else if (append(&out->text, &out->text_len, &s->text_cap, "", 0)) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int no_stream(nyx_error *err)
+{
+    nyx_error_clear(err);
+    nyx_error_set(err, "invalid_argument", 0, "stream is missing");
+    return -1;
+}
+
+int claude_stream_feed(claude_stream *s, const char *data, size_t len, nyx_error *err)
+{
+    if (!s)
+        return no_stream(err);
+    if (s->failed) {
+        *err = s->error;
+        return -1;
+    }
+    if (!data)
+        len = 0;
+    const char *p = data, *end = data + len;
+    if (s->last_cr && p < end) {
+        s->last_cr = 0;
+        if (*p == '\n')
+            p++;
+    }
+    while (p < end) {
+        const char *q = p;
+        while (q < end && *q != '\n' && *q != '\r')
+            q++;
+        if (q == end) {
+            if (too_big(s, (size_t)(end - p)))
+                return fail_stream(s, err, "api_error", "SSE event larger than 16 MiB", NULL);
+            if (append(&s->line, &s->line_len, &s->line_cap, p, (size_t)(end - p)))
+                return oom(s, err);
+            break;
+        }
+        int rc;
+        if (s->line_len) {
+            if (too_big(s, (size_t)(q - p)))
+                return fail_stream(s, err, "api_error", "SSE event larger than 16 MiB", NULL);
+            if (append(&s->line, &s->line_len, &s->line_cap, p, (size_t)(q - p)))
+                return oom(s, err);
+            size_t n = s->line_len;
+            s->line_len = 0; /* before processing, so the event-size check sees only data */
+            rc = process_line(s, s->line, n, err);
+        } else {
+            rc = process_line(s, p, (size_t)(q - p), err);
+        }
+        if (rc)
+            return -1;
+        if (*q == '\r') {
+            if (q + 1 == end)
+                s->last_cr = 1;
+            else if (q[1] == '\n')
+                q++;
+        }
+        p = q + 1;
+    }
+    return 0;
+}
+
+int claude_stream_finish(claude_stream *s, nyx_error *err)
+{
+    if (!s)
+        return no_stream(err);
+    if (s->failed) {
+        *err = s->error;
+        return -1;
+    }
+    if (!s->stopped) {
+        nyx_error_clear(err);
+        nyx_error_set(err, "network_error", 0, "stream ended before message_stop");
+        err->retryable = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int claude_stream_text_received(const claude_stream *s) { return s ? s->text_received : 0; }
+
+void claude_stream_free(claude_stream *s)
+{
+    if (!s)
+        return;
+    free(s->line);
+    free(s->data);
+    free(s);
+}

@@ -1,0 +1,46 @@
+/* Incremental parser for a streamed Messages response (text/event-stream). Bytes go in as the
+ * network delivers them; text comes out through a hook as it arrives, and the finished
+ * response (id, model, stop reason, text, usage) accumulates in a nyx_response. */
+#ifndef NYX_CLAUDE_SSE_H
+#define NYX_CLAUDE_SSE_H
+
+#include <stddef.h>
+
+#include "types.h"
+
+/* Largest single event accepted; a longer one means a broken or hostile server. */
+#define CLAUDE_SSE_MAX_EVENT (16u * 1024u * 1024u)
+
+typedef struct claude_stream claude_stream;
+
+typedef struct claude_stream_hooks {
+    void (*on_start)(void *ud);                              /* message_start: the response has begun */
+    void (*on_text)(void *ud, const char *text, size_t len); /* each piece of text; valid during the call only */
+    void *ud;
+} claude_stream_hooks;
+
+/* Starts a parser writing into out, which should be freshly nyx_response_init()'d (text is
+ * appended to whatever out->text holds); out stays owned by the caller, must outlive the
+ * stream, and out->text is non-NULL and NUL-terminated from here on. hooks is copied and may
+ * be NULL; hooks must not call back into this stream. Returns NULL when out of memory. */
+claude_stream *claude_stream_new(nyx_response *out, const claude_stream_hooks *hooks);
+
+/* Feeds the next len bytes, split anywhere. Returns 0, or -1 with err filled: an SSE error
+ * event (its own type; retryable for overloaded/api/rate_limit/timeout errors), malformed JSON
+ * or an oversized event ("api_error", not retryable), "out_of_memory". After a -1 the stream
+ * is dead: later calls return the same error. */
+int claude_stream_feed(claude_stream *s, const char *data, size_t len, nyx_error *err);
+
+/* Call when the transfer ends. Returns 0 if message_stop was seen; else -1 with err: the
+ * stored error of a failed stream, or "network_error" "stream ended before message_stop"
+ * (retryable; whether partial text makes a retry unwise is the caller's decision, see
+ * claude_stream_text_received). An incomplete last event is discarded, as SSE requires. */
+int claude_stream_finish(claude_stream *s, nyx_error *err);
+
+/* 1 once any non-empty text was delivered to on_text / out->text. */
+int claude_stream_text_received(const claude_stream *s);
+
+/* Frees the parser (not out). NULL does nothing. */
+void claude_stream_free(claude_stream *s);
+
+#endif

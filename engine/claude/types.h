@@ -1,0 +1,90 @@
+/* Plain data exchanged between the layers: what a call asks for, what the API answered,
+ * and how it failed. No behaviour lives here except construction and release. */
+#ifndef NYX_CLAUDE_TYPES_H
+#define NYX_CLAUDE_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Prompt-cache mark on a block: none, 5 minute ("ephemeral") or 1 hour TTL. */
+enum nyx_mark { NYX_MARK_NONE = 0, NYX_MARK_5M = 1, NYX_MARK_1H = 2 };
+
+/* Caching policy a call asks for. */
+enum nyx_cache_mode { NYX_CACHE_AUTO = 0, NYX_CACHE_ON, NYX_CACHE_OFF, NYX_CACHE_1H };
+
+enum nyx_role { NYX_ROLE_USER = 0, NYX_ROLE_ASSISTANT = 1 };
+
+typedef struct nyx_block {
+    char *text;       /* owned, NUL-terminated */
+    size_t len;
+    int mark;         /* enum nyx_mark */
+    int mark_by_user; /* 1 when the script set the mark itself (policy keeps it) */
+} nyx_block;
+
+typedef struct nyx_message {
+    int role;          /* enum nyx_role */
+    nyx_block *blocks; /* owned */
+    size_t nblocks;
+} nyx_message;
+
+typedef struct nyx_request {
+    char *model;           /* owned; resolved id or alias as the script gave it */
+    nyx_block *system;     /* owned array */
+    size_t nsystem;
+    nyx_message *messages; /* owned array */
+    size_t nmessages;
+    char *tools_json;      /* owned, optional: JSON array passed through verbatim */
+    int max_tokens;
+    double temperature;    /* < 0 means unset */
+    char **stop_sequences; /* owned array of owned strings */
+    size_t nstop;
+    char *user_id;         /* metadata.user_id, optional */
+    int stream;            /* 1: ask for SSE */
+    int cache_mode;        /* enum nyx_cache_mode */
+    int top_level_cache;   /* 1: add the API's automatic top-level cache_control */
+} nyx_request;
+
+typedef struct nyx_usage {
+    int64_t input_tokens;
+    int64_t output_tokens;
+    int64_t cache_creation_input_tokens;
+    int64_t cache_read_input_tokens;
+    int64_t cache_creation_5m; /* cache_creation.ephemeral_5m_input_tokens */
+    int64_t cache_creation_1h; /* cache_creation.ephemeral_1h_input_tokens */
+    int has_cache_creation_detail;
+} nyx_usage;
+
+typedef struct nyx_response {
+    char *id;            /* owned */
+    char *model;         /* owned: the model that served */
+    char *stop_reason;   /* owned, may be NULL */
+    char *stop_sequence; /* owned, may be NULL */
+    char *text;          /* owned, concatenated text blocks, NUL-terminated */
+    size_t text_len;
+    char *request_id;    /* owned, from the request-id header or body */
+    nyx_usage usage;
+} nyx_response;
+
+/* An error as a value. Fixed-size fields so that filling one never fails. */
+typedef struct nyx_error {
+    char type[40];       /* API type (rate_limit_error, ...) or engine type (timeout, ...) */
+    int status;          /* HTTP status, 0 when none */
+    char message[512];
+    int retryable;
+    char request_id[80];
+    double retry_after_s; /* < 0 when the server gave none */
+    int should_retry;     /* x-should-retry: -1 absent, 0 false, 1 true */
+} nyx_error;
+
+/* Copies text; returns 0, or -1 when out of memory. */
+int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark);
+void nyx_request_init(nyx_request *r);
+void nyx_request_free(nyx_request *r);
+void nyx_response_init(nyx_response *r);
+void nyx_response_free(nyx_response *r);
+void nyx_error_clear(nyx_error *e);
+/* printf-style; truncates rather than fails. */
+void nyx_error_set(nyx_error *e, const char *type, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

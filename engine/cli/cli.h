@@ -1,0 +1,12 @@
+#ifndef NYX_CLI_H
+#define NYX_CLI_H
+#include "nyx.h"
+
+/* Each subcommand takes argv[0] = its own name. */
+int cli_run(int argc, char **argv);
+int cli_sim(int argc, char **argv);
+
+/* Prints engine notices to stderr. */
+void cli_log(void *ud, int level, const char *msg);
+
+#endif

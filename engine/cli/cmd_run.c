@@ -1,0 +1,119 @@
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+void cli_log(void *ud, int level, const char *msg)
+{
+    (void)ud;
+    if (level >= NYX_LOG_INFO)
+        fprintf(stderr, "%s\n", msg);
+}
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: nyx run SCRIPT.lua [--var k=v]... [--db FILE] [--debug] [-- ARGS...]\n\n"
+            "Runs SCRIPT.lua with the nyx engine. Without ANTHROPIC_API_KEY, calls go to the\n"
+            "built-in simulator. --var k=v sets nyx.vars.k; ARGS become the script's arg table.\n");
+}
+
+int cli_run(int argc, char **argv)
+{
+    const char *script = NULL, *db = NULL;
+    int debug = 0, first_arg = argc;
+    char **vars = calloc((size_t)argc, sizeof *vars);
+    int nvars = 0;
+    if (!vars)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            help(stdout);
+            free(vars);
+            return 0;
+        } else if (strcmp(argv[i], "--var") == 0 && i + 1 < argc) {
+            vars[nvars++] = argv[++i];
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            db = argv[++i];
+        } else if (strcmp(argv[i], "--debug") == 0) {
+            debug = 1;
+        } else if (strcmp(argv[i], "--") == 0) {
+            first_arg = i + 1;
+            break;
+        } else if (argv[i][0] == '-' || script) {
+            fprintf(stderr, "nyx run: unexpected argument \"%s\"\n", argv[i]);
+            help(stderr);
+            free(vars);
+            return 2;
+        } else {
+            script = argv[i];
+        }
+    }
+    if (!script) {
+        help(stderr);
+        free(vars);
+        return 2;
+    }
+    char *msg = NULL;
+    nyx_engine *e = nyx_open(&msg);
+    if (!e) {
+        fprintf(stderr, "nyx: %s\n", msg ? msg : "cannot start");
+        nyx_free(msg);
+        free(vars);
+        return 1;
+    }
+    nyx_set_log(e, cli_log, NULL);
+    int rc = NYX_OK;
+    if (db)
+        rc = nyx_set(e, "db", db);
+    if (rc == NYX_OK && debug)
+        rc = nyx_set(e, "debug", "1");
+    for (int i = 0; rc == NYX_OK && i < nvars; i++) {
+        char *eq = strchr(vars[i], '=');
+        if (!eq || eq == vars[i]) {
+            fprintf(stderr, "nyx run: --var needs k=v, got \"%s\"\n", vars[i]);
+            nyx_close(e);
+            free(vars);
+            return 2;
+        }
+        char key[256];
+        snprintf(key, sizeof key, "var.%.*s", (int)(eq - vars[i]), vars[i]);
+        rc = nyx_set(e, key, eq + 1);
+    }
+    free(vars);
+    if (rc != NYX_OK) {
+        fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
+        nyx_close(e);
+        return 2;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    rc = nyx_load_file(e, script, argc - first_arg, argv + first_arg);
+    while (rc == NYX_OK || rc == NYX_AGAIN) {
+        if (interrupted) {
+            nyx_cancel_all(e, interrupted == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+            break;
+        }
+        rc = nyx_poll(e, 200);
+        if (rc == NYX_OK)
+            break;
+    }
+    int status = 0;
+    if (interrupted) {
+        fprintf(stderr, "nyx: %s; in-flight calls were cancelled and logged\n",
+                interrupted == SIGINT ? "interrupted" : "terminated");
+        status = 1;
+    } else if (rc != NYX_OK) {
+        fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
+        status = 1;
+    }
+    nyx_close(e);
+    return status;
+}

@@ -1,0 +1,45 @@
+/* The nyx command: a host built only on nyx.h. Exit status 0 success, 1 runtime error,
+ * 2 usage error. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"run", cli_run, "run a Lua script"},
+    {"sim", cli_sim, "serve the Claude API simulator on 127.0.0.1"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: nyx COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'nyx COMMAND --help' describes each command. nyx %s\n", NYX_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("nyx %s\n", NYX_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "nyx: unknown command \"%s\"\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

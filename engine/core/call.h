@@ -1,0 +1,68 @@
+/* One call to the Messages API from start to finish: cache marks, request, attempts with
+ * retries, parsing, cost, statistics, and the durable log, then the owner's callback. */
+#ifndef NYX_CALL_H
+#define NYX_CALL_H
+
+#include "cache/stats.h"
+#include "claude/types.h"
+#include "cost/cost.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nyx_engine nyx_engine;
+typedef struct nyx_call nyx_call;
+
+typedef struct nyx_call_spec {
+    nyx_request req;        /* moved into the call by call_start */
+    char *session;          /* owned, optional */
+    char *agent;            /* owned, optional */
+    char *template_name;    /* owned, optional */
+    int template_version;
+    int64_t thought;        /* 0 = none */
+    double timeout_s;       /* <= 0: the engine's default */
+    /* Streaming: on_start when the response begins, on_text for each text delta. */
+    void (*on_start)(void *ud);
+    void (*on_text)(void *ud, const char *text, size_t len);
+    void *stream_ud;
+} nyx_call_spec;
+
+typedef struct nyx_call_result {
+    int status;             /* enum nyx_status */
+    nyx_response resp;      /* on a broken stream, text holds what arrived */
+    nyx_error err;          /* when status is not NYX_STATUS_OK */
+    int has_cost;
+    nyx_cost cost;
+    int cache_hit;          /* the API reported cache_read_input_tokens > 0 */
+    double ttfb_ms, latency_ms;
+    int attempts;
+    char interaction_id[48];
+    char model_requested[128];
+} nyx_call_result;
+
+typedef void (*call_done_fn)(nyx_call *call, void *ud);
+
+void call_spec_init(nyx_call_spec *spec);
+void call_spec_free(nyx_call_spec *spec);
+
+/* Starts a call. On success the spec's contents belong to the call (the spec is reset) and
+ * done runs exactly once, from the loop or from call_cancel. Returns NULL with err set when
+ * the call cannot start (the spec is then still the caller's to free). */
+nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void *ud,
+                     nyx_error *err);
+
+/* Valid from the done callback until call_free. */
+const nyx_call_result *call_result(const nyx_call *c);
+
+/* Aborts the call: done runs now with status cancelled. */
+void call_cancel(nyx_call *c, const char *reason);
+
+/* Frees a finished call. For a call still in flight, its owner gives it up: it is cancelled
+ * without a callback and frees itself. */
+void call_free(nyx_call *c);
+
+void calls_cancel_all(nyx_engine *e, const char *reason);
+/* Cancels every call without calling its owner: for when the owners are gone. */
+void calls_abandon_all(nyx_engine *e, const char *reason);
+
+#endif

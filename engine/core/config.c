@@ -1,0 +1,178 @@
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum kind { K_STRING, K_NUMBER, K_COUNT, K_BOOL, K_BUDGET };
+
+typedef struct setting {
+    const char *name;
+    enum kind kind;
+    size_t offset;
+    double min, max;
+} setting;
+
+#define AT(f) offsetof(nyx_config, f)
+
+/* Each variable once, with its type and range: the table is the documentation. */
+static const setting settings[] = {
+    {"ANTHROPIC_BASE_URL", K_STRING, AT(base_url), 0, 0},
+    {"NYX_PROVIDER", K_STRING, AT(provider), 0, 0},
+    {"CLAUDE_DEFAULT_MODEL", K_STRING, AT(default_model), 0, 0},
+    {"CLAUDE_MAX_TOKENS", K_COUNT, AT(max_tokens), 1, 1000000},
+    {"CLAUDE_TIMEOUT_SECONDS", K_NUMBER, AT(timeout_s), 0.001, 86400},
+    {"NYX_CONNECT_TIMEOUT_SECONDS", K_NUMBER, AT(connect_timeout_s), 0.001, 3600},
+    {"LLM_MAX_RETRIES", K_COUNT, AT(max_retries), 0, 100},
+    {"LLM_RETRY_BACKOFF_FACTOR", K_NUMBER, AT(backoff_factor), 1, 100},
+    {"NYX_RETRY_BASE_SECONDS", K_NUMBER, AT(backoff_base_s), 0, 3600},
+    {"NYX_RETRY_MAX_SECONDS", K_NUMBER, AT(backoff_max_s), 0, 86400},
+    {"LLM_ENABLE_CIRCUIT_BREAKER", K_BOOL, AT(circuit_breaker), 0, 0},
+    {"LLM_CACHE_ENABLED", K_BOOL, AT(response_cache), 0, 0},
+    {"LLM_EPHEMERAL_CACHE_TTL", K_NUMBER, AT(ephemeral_ttl_s), 0, 1e9},
+    {"LLM_PERSISTENT_CACHE_TTL", K_NUMBER, AT(persistent_ttl_s), 0, 1e9},
+    {"LLM_SHARED_CONTEXT_TTL", K_NUMBER, AT(shared_context_ttl_s), 0, 1e9},
+    {"LLM_MAX_EPHEMERAL_SIZE", K_COUNT, AT(max_ephemeral_size), 0, 1e9},
+    {"LLM_DAILY_BUDGET_USD", K_BUDGET, AT(daily_budget_usd), 0, 1e12},
+    {"LLM_MONTHLY_BUDGET_USD", K_BUDGET, AT(monthly_budget_usd), 0, 1e12},
+    {"LLM_SESSION_BUDGET_USD", K_BUDGET, AT(session_budget_usd), 0, 1e12},
+    {"LLM_ENABLE_COST_ALERTS", K_BOOL, AT(cost_alerts), 0, 0},
+    {"NYX_DB", K_STRING, AT(db), 0, 0},
+    {"NYX_MODELS", K_STRING, AT(models_file), 0, 0},
+    {"NYX_TEMPLATE_PATH", K_STRING, AT(template_path), 0, 0},
+    {"NYX_DEBUG", K_BOOL, AT(debug), 0, 0},
+    {"NYX_SIM_TTFT_MS", K_NUMBER, AT(sim_ttft_ms), 0, 600000},
+    {"NYX_SIM_TOKEN_MS", K_NUMBER, AT(sim_token_ms), 0, 60000},
+};
+
+static void defaults(nyx_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->max_tokens = 1024;
+    c->timeout_s = 600;
+    c->connect_timeout_s = 10;
+    c->max_retries = 3;
+    c->backoff_factor = 2;
+    c->backoff_base_s = 0.5;
+    c->backoff_max_s = 8;
+    c->circuit_breaker = 1;
+    c->ephemeral_ttl_s = 300;
+    c->persistent_ttl_s = 86400;
+    c->shared_context_ttl_s = 300;
+    c->max_ephemeral_size = 1000;
+    c->daily_budget_usd = -1;
+    c->monthly_budget_usd = -1;
+    c->session_budget_usd = -1;
+    c->sim_ttft_ms = 40;
+    c->sim_token_ms = 0.2;
+}
+
+int config_set_string(char **field, const char *value)
+{
+    char *copy = NULL;
+    if (value && !(copy = strdup(value)))
+        return -1;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+static int parse_one(nyx_config *c, const setting *s, const char *v, nyx_error *err)
+{
+    char *field = (char *)c + s->offset;
+    if (s->kind == K_STRING) {
+        if (config_set_string((char **)field, v) != 0) {
+            nyx_error_set(err, "out_of_memory", 0, "out of memory reading %s", s->name);
+            return -1;
+        }
+        return 0;
+    }
+    if (s->kind == K_BOOL) {
+        if (parse_bool(v, (int *)field) != 0) {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "%s must be true or false (1/0, yes/no, on/off), got \"%.40s\"",
+                          s->name, v);
+            return -1;
+        }
+        return 0;
+    }
+    errno = 0;
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !isfinite(d)) {
+        nyx_error_set(err, "invalid_argument", 0, "%s must be a number, got \"%.40s\"", s->name, v);
+        return -1;
+    }
+    if (s->kind == K_COUNT && d != floor(d)) {
+        nyx_error_set(err, "invalid_argument", 0, "%s must be a whole number, got \"%.40s\"",
+                      s->name, v);
+        return -1;
+    }
+    if (d < s->min || d > s->max) {
+        nyx_error_set(err, "invalid_argument", 0, "%s must be between %g and %g, got %g", s->name,
+                      s->min, s->max, d);
+        return -1;
+    }
+    if (s->kind == K_COUNT)
+        *(long *)field = (long)d;
+    else
+        *(double *)field = d;
+    return 0;
+}
+
+int config_from_env(nyx_config *c, nyx_error *err)
+{
+    defaults(c);
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const char *v = getenv(settings[i].name);
+        if (v && *v && parse_one(c, &settings[i], v, err) != 0) {
+            config_free(c);
+            return -1;
+        }
+    }
+    const char *key = getenv("ANTHROPIC_API_KEY");
+    if (!key || !*key)
+        key = getenv("CLAUDE_API_KEY");
+    if (key && *key && config_set_string(&c->api_key, key) != 0) {
+        nyx_error_set(err, "out_of_memory", 0, "out of memory reading the API key");
+        config_free(c);
+        return -1;
+    }
+    if (c->provider && strcmp(c->provider, "sim") != 0 && strcmp(c->provider, "anthropic") != 0) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "NYX_PROVIDER must be \"sim\" or \"anthropic\", got \"%.40s\"", c->provider);
+        config_free(c);
+        return -1;
+    }
+    if (!c->default_model && config_set_string(&c->default_model, "claude-haiku-4-5") != 0) {
+        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        config_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(nyx_config *c)
+{
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (settings[i].kind == K_STRING)
+            free(*(char **)((char *)c + settings[i].offset));
+    free(c->api_key);
+    memset(c, 0, sizeof *c);
+}

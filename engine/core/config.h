@@ -1,0 +1,44 @@
+/* Engine configuration from the environment: every variable the design names, parsed once at
+ * start; a malformed value is an error naming the variable and the problem. */
+#ifndef NYX_CONFIG_H
+#define NYX_CONFIG_H
+
+#include "claude/types.h"
+
+typedef struct nyx_config {
+    char *api_key;          /* ANTHROPIC_API_KEY or CLAUDE_API_KEY; never logged */
+    char *base_url;         /* ANTHROPIC_BASE_URL */
+    char *provider;         /* NYX_PROVIDER: "sim" | "anthropic" | NULL (decide by key) */
+    char *default_model;    /* CLAUDE_DEFAULT_MODEL */
+    long max_tokens;        /* CLAUDE_MAX_TOKENS */
+    double timeout_s;       /* CLAUDE_TIMEOUT_SECONDS: total per attempt */
+    double connect_timeout_s; /* NYX_CONNECT_TIMEOUT_SECONDS */
+    long max_retries;       /* LLM_MAX_RETRIES */
+    double backoff_factor;  /* LLM_RETRY_BACKOFF_FACTOR */
+    double backoff_base_s;  /* NYX_RETRY_BASE_SECONDS */
+    double backoff_max_s;   /* NYX_RETRY_MAX_SECONDS */
+    int circuit_breaker;    /* LLM_ENABLE_CIRCUIT_BREAKER */
+    int response_cache;     /* LLM_CACHE_ENABLED */
+    double ephemeral_ttl_s; /* LLM_EPHEMERAL_CACHE_TTL */
+    double persistent_ttl_s;/* LLM_PERSISTENT_CACHE_TTL */
+    double shared_context_ttl_s; /* LLM_SHARED_CONTEXT_TTL */
+    long max_ephemeral_size;/* LLM_MAX_EPHEMERAL_SIZE (entries) */
+    double daily_budget_usd;   /* LLM_DAILY_BUDGET_USD, < 0 none */
+    double monthly_budget_usd; /* LLM_MONTHLY_BUDGET_USD */
+    double session_budget_usd; /* LLM_SESSION_BUDGET_USD */
+    int cost_alerts;        /* LLM_ENABLE_COST_ALERTS */
+    char *db;               /* NYX_DB */
+    char *models_file;      /* NYX_MODELS: user's price table */
+    char *template_path;    /* NYX_TEMPLATE_PATH */
+    int debug;              /* NYX_DEBUG */
+    double sim_ttft_ms;     /* NYX_SIM_TTFT_MS: in-process simulator */
+    double sim_token_ms;    /* NYX_SIM_TOKEN_MS */
+} nyx_config;
+
+/* Reads the environment. Returns 0, or -1 with err naming the variable. */
+int config_from_env(nyx_config *c, nyx_error *err);
+void config_free(nyx_config *c);
+/* Replaces one string field (used by nyx_set). */
+int config_set_string(char **field, const char *value);
+
+#endif

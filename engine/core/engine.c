@@ -1,0 +1,392 @@
+#define _POSIX_C_SOURCE 200809L
+#include "engine.h"
+
+#include "cache/policy.h"
+#include "call.h"
+#include "cost/models.h"
+#include "sim/sim.h"
+#include "store/store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const code_text[] = {
+    [NYX_OK] = "ok",
+    [NYX_AGAIN] = "work remains",
+    [NYX_EINVAL] = "invalid argument",
+    [NYX_ENOMEM] = "out of memory",
+    [NYX_ECONFIG] = "malformed configuration",
+    [NYX_ESCRIPT] = "script error",
+    [NYX_EIO] = "input/output error",
+    [NYX_EDEADLOCK] = "scripts wait on something that cannot happen",
+};
+
+const char *nyx_strerror(int code)
+{
+    if (code < 0 || code >= NYX_CODE_LAST)
+        return "unknown result code";
+    return code_text[code];
+}
+
+void engine_set_error(nyx_engine *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->errmsg, sizeof e->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+const char *nyx_errmsg(const nyx_engine *e) { return e ? e->errmsg : "no engine"; }
+
+void nyx_free(void *p) { free(p); }
+
+void nyx_set_log(nyx_engine *e, void (*fn)(void *, int, const char *), void *ud)
+{
+    e->log_fn = fn;
+    e->log_ud = ud;
+}
+
+void engine_log(nyx_engine *e, int level, const char *fmt, ...)
+{
+    if (!e->log_fn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    e->log_fn(e->log_ud, level, msg);
+}
+
+void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)
+{
+    for (size_t i = 0; i < e->nwarned; i++)
+        if (strcmp(e->warned[i], key) == 0)
+            return;
+    char **w = realloc(e->warned, (e->nwarned + 1) * sizeof *w);
+    if (!w)
+        return;
+    e->warned = w;
+    if (!(w[e->nwarned] = strdup(key)))
+        return;
+    e->nwarned++;
+    if (!e->log_fn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    e->log_fn(e->log_ud, NYX_LOG_WARN, msg);
+}
+
+void engine_new_id(nyx_engine *e, char *out, size_t size)
+{
+    snprintf(out, size, "ix_%016llx%06llx", (unsigned long long)e->id_nonce,
+             (unsigned long long)(++e->id_seq & 0xffffff));
+}
+
+static uint64_t random_nonce(void)
+{
+    uint64_t n = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(&n, sizeof n, 1, f) != 1)
+            n = 0;
+        fclose(f);
+    }
+    if (n == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        n = ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
+    }
+    return n;
+}
+
+nyx_engine *nyx_open(char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        if (errmsg)
+            *errmsg = strdup("libcurl failed to initialise");
+        return NULL;
+    }
+    nyx_engine *e = calloc(1, sizeof *e);
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (!e) {
+        if (errmsg)
+            *errmsg = strdup("out of memory");
+        return NULL;
+    }
+    if (config_from_env(&e->cfg, &err) != 0) {
+        if (errmsg)
+            *errmsg = strdup(err.message);
+        free(e);
+        return NULL;
+    }
+    e->loop = loop_new();
+    e->models = models_new_default(&err);
+    if (e->models && e->cfg.models_file && models_merge_file(e->models, e->cfg.models_file, &err) != 0) {
+        models_free(e->models);
+        e->models = NULL;
+    }
+    e->cache = e->models ? cache_policy_new(e->models) : NULL;
+    if (!e->loop || !e->models || !e->cache) {
+        if (errmsg)
+            *errmsg = strdup(err.message[0] ? err.message : "out of memory");
+        nyx_close(e);
+        return NULL;
+    }
+    e->id_nonce = random_nonce();
+    return e;
+}
+
+int nyx_set(nyx_engine *e, const char *key, const char *value)
+{
+    if (!e || !key || !value) {
+        if (e)
+            engine_set_error(e, "nyx_set: key and value are required");
+        return NYX_EINVAL;
+    }
+    if (e->started && strncmp(key, "var.", 4) != 0) {
+        engine_set_error(e, "nyx_set: \"%s\" must be set before the first script is loaded", key);
+        return NYX_EINVAL;
+    }
+    char **field = NULL;
+    if (strcmp(key, "db") == 0)
+        field = &e->cfg.db;
+    else if (strcmp(key, "base_url") == 0)
+        field = &e->cfg.base_url;
+    else if (strcmp(key, "api_key") == 0)
+        field = &e->cfg.api_key;
+    else if (strcmp(key, "lua_path") == 0)
+        field = &e->lua_path;
+    else if (strcmp(key, "provider") == 0) {
+        if (strcmp(value, "sim") != 0 && strcmp(value, "anthropic") != 0) {
+            engine_set_error(e, "provider must be \"sim\" or \"anthropic\", got \"%.40s\"", value);
+            return NYX_EINVAL;
+        }
+        field = &e->cfg.provider;
+    } else if (strcmp(key, "debug") == 0) {
+        e->cfg.debug = strcmp(value, "0") != 0;
+        return NYX_OK;
+    } else if (strncmp(key, "var.", 4) == 0 && key[4]) {
+        engine_var *v = realloc(e->vars, (e->nvars + 1) * sizeof *v);
+        if (!v)
+            return NYX_ENOMEM;
+        e->vars = v;
+        v[e->nvars].name = strdup(key + 4);
+        v[e->nvars].value = strdup(value);
+        if (!v[e->nvars].name || !v[e->nvars].value) {
+            free(v[e->nvars].name);
+            free(v[e->nvars].value);
+            return NYX_ENOMEM;
+        }
+        e->nvars++;
+        return NYX_OK;
+    } else {
+        engine_set_error(e, "nyx_set: unknown option \"%.60s\"", key);
+        return NYX_EINVAL;
+    }
+    return config_set_string(field, value) == 0 ? NYX_OK : NYX_ENOMEM;
+}
+
+/* ---- start-up ---- */
+
+static int64_t sim_min_cache(void *ud, const char *model)
+{
+    const nyx_model *m = models_find(ud, model);
+    return m ? m->min_cache_tokens : -1;
+}
+
+static const char *sim_canonical(void *ud, const char *model)
+{
+    const nyx_model *m = models_find(ud, model);
+    return m ? m->id : model;
+}
+
+static int start_provider(nyx_engine *e)
+{
+    int use_sim = e->cfg.provider ? strcmp(e->cfg.provider, "sim") == 0 : !e->cfg.api_key;
+    if (!use_sim) {
+        if (!e->cfg.api_key) {
+            engine_set_error(e, "NYX_PROVIDER=anthropic needs ANTHROPIC_API_KEY (or CLAUDE_API_KEY)");
+            return -1;
+        }
+        e->provider = "anthropic";
+        const char *base = e->cfg.base_url ? e->cfg.base_url : "https://api.anthropic.com";
+        e->endpoint = strdup(base);
+        return e->endpoint ? 0 : -1;
+    }
+    sim_options opt;
+    sim_options_default(&opt);
+    opt.ttft_ms = e->cfg.sim_ttft_ms;
+    opt.token_ms = e->cfg.sim_token_ms;
+    sim_models sm = {sim_min_cache, sim_canonical, e->models};
+    nyx_error err;
+    nyx_error_clear(&err);
+    e->sim = sim_server_start(&sm, &opt, 0, &err);
+    if (!e->sim) {
+        engine_set_error(e, "cannot start the built-in simulator: %s", err.message);
+        return -1;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", sim_server_port(e->sim));
+    e->endpoint = strdup(url);
+    e->provider = "sim";
+    engine_log(e, NYX_LOG_INFO,
+               "nyx: no API key set; calls go to the built-in Claude simulator (%s)", url);
+    return e->endpoint ? 0 : -1;
+}
+
+static int build_headers(nyx_engine *e)
+{
+    char key[512];
+    snprintf(key, sizeof key, "x-api-key: %s", e->cfg.api_key ? e->cfg.api_key : "sim-key");
+    const char *fixed[] = {key, "anthropic-version: 2023-06-01", "content-type: application/json",
+                           "accept: application/json", "Expect:"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        struct curl_slist *h = curl_slist_append(e->headers, fixed[i]);
+        if (!h)
+            return -1;
+        e->headers = h;
+    }
+    memset(key, 0, sizeof key);
+    return 0;
+}
+
+static int start_store(nyx_engine *e)
+{
+    const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
+    nyx_error err;
+    nyx_error_clear(&err);
+    e->store = store_open(db, &err);
+    if (!e->store) {
+        /* Calls go on without a log rather than stop: say so once, loudly. */
+        engine_warn_once(e, "store", "nyx: storage unavailable, interactions are not logged: %s",
+                         err.message);
+    }
+    return 0;
+}
+
+int engine_start(nyx_engine *e)
+{
+    if (e->started)
+        return 0;
+    if (start_provider(e) != 0 || build_headers(e) != 0 || start_store(e) != 0) {
+        if (!e->errmsg[0])
+            engine_set_error(e, "out of memory starting the engine");
+        return -1;
+    }
+    e->started = 1;
+    return 0;
+}
+
+const char *nyx_provider(nyx_engine *e)
+{
+    if (!e->started && engine_start(e) != 0)
+        return "none";
+    return e->provider;
+}
+
+nyx_session *engine_session(nyx_engine *e, const char *name, int create)
+{
+    for (nyx_session *s = e->sessions; s; s = s->next)
+        if (strcmp(s->name, name) == 0)
+            return s;
+    if (!create)
+        return NULL;
+    nyx_session *s = calloc(1, sizeof *s);
+    if (!s || !(s->name = strdup(name))) {
+        free(s);
+        return NULL;
+    }
+    s->budget_usd = -1;
+    s->next = e->sessions;
+    e->sessions = s;
+    return s;
+}
+
+/* ---- running ---- */
+
+int nyx_poll(nyx_engine *e, int timeout_ms)
+{
+    if (!e->started && engine_start(e) != 0)
+        return NYX_ECONFIG;
+    if (loop_poll(e->loop, timeout_ms) != 0) {
+        engine_set_error(e, "the network layer failed");
+        return NYX_EIO;
+    }
+    if (e->script_failed) {
+        e->script_failed = 0;
+        return NYX_ESCRIPT;
+    }
+    if (loop_pending(e->loop) > 0)
+        return NYX_AGAIN;
+    if (e->tasks_alive > 0) {
+        engine_set_error(e, "%d task(s) wait on something that can never happen", e->tasks_alive);
+        return NYX_EDEADLOCK;
+    }
+    return NYX_OK;
+}
+
+int nyx_run(nyx_engine *e)
+{
+    int rc;
+    while ((rc = nyx_poll(e, 1000)) == NYX_AGAIN)
+        ;
+    return rc;
+}
+
+void nyx_cancel_all(nyx_engine *e, const char *reason)
+{
+    if (e)
+        calls_cancel_all(e, reason);
+}
+
+void nyx_close(nyx_engine *e)
+{
+    if (!e)
+        return;
+    if (e->host_close) {
+        /* Scripts still run: cancel their calls and let them see it, a few rounds at most
+         * (a script may start new calls while it unwinds). */
+        for (int round = 0; round < 8 && loop_pending(e->loop) + (e->calls != NULL) > 0; round++) {
+            calls_cancel_all(e, "engine closed");
+            loop_poll(e->loop, 0);
+        }
+        e->host_close(e);
+    }
+    /* No Lua may run from here on: what is left is cancelled without callbacks. */
+    calls_abandon_all(e, "engine closed");
+    store_close(e->store);
+    sim_server_stop(e->sim);
+    loop_free(e->loop);
+    cache_policy_free(e->cache);
+    models_free(e->models);
+    curl_slist_free_all(e->headers);
+    free(e->endpoint);
+    for (nyx_session *s = e->sessions, *n; s; s = n) {
+        n = s->next;
+        free(s->name);
+        free(s);
+    }
+    for (size_t i = 0; i < e->nvars; i++) {
+        free(e->vars[i].name);
+        free(e->vars[i].value);
+    }
+    free(e->vars);
+    for (size_t i = 0; i < e->nwarned; i++)
+        free(e->warned[i]);
+    free(e->warned);
+    free(e->lua_path);
+    config_free(&e->cfg);
+    free(e);
+    curl_global_cleanup();
+}

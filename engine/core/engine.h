@@ -1,0 +1,81 @@
+/* The engine object: every piece of state lives here (no mutable globals), so a host can run
+ * several engines and reloading Lua never loses budgets, statistics or cache state.
+ * Internal to libnyx; hosts see only the opaque handle of nyx.h. */
+#ifndef NYX_ENGINE_H
+#define NYX_ENGINE_H
+
+#include "nyx.h"
+
+#include "cache/stats.h"
+#include "claude/types.h"
+#include "config.h"
+#include "loop.h"
+
+#include <curl/curl.h>
+#include <stdint.h>
+
+struct nyx_models;
+struct sim_server;
+struct nyx_store;
+struct nyx_call;
+struct cache_policy;
+
+typedef struct engine_var {
+    char *name, *value;
+} engine_var;
+
+typedef struct nyx_session nyx_session;
+struct nyx_session {
+    char *name;
+    double budget_usd; /* < 0: none */
+    int open;
+    nyx_stats stats;
+    nyx_session *next;
+};
+
+struct nyx_engine {
+    nyx_config cfg;
+    int started;          /* engine_start done */
+    nyx_loop *loop;
+    struct nyx_models *models;
+    struct sim_server *sim;
+    char *endpoint;       /* base URL actually used */
+    const char *provider; /* "sim" | "anthropic" */
+    struct curl_slist *headers; /* shared by every request; holds the key, never printed */
+    struct nyx_store *store;
+    struct cache_policy *cache;
+    nyx_stats stats;
+    nyx_session *sessions;
+    struct nyx_call *calls; /* in flight, for cancel-all */
+    uint64_t id_nonce, id_seq;
+
+    /* the Lua host, opaque to the core */
+    void *host;
+    void (*host_close)(nyx_engine *e);
+    int tasks_alive;
+    int script_failed;
+    int in_callback;      /* a Lua callback runs inside a network callback: no waiting */
+
+    engine_var *vars;
+    size_t nvars;
+    char *lua_path;
+
+    void (*log_fn)(void *ud, int level, const char *msg);
+    void *log_ud;
+    char **warned; /* notices already given once */
+    size_t nwarned;
+    char errmsg[2048];
+};
+
+/* Starts the provider, the model table and storage; idempotent. 0 or -1 with e->errmsg. */
+int engine_start(nyx_engine *e);
+void engine_log(nyx_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Logs a notice only the first time this key is seen. */
+void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void engine_set_error(nyx_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Unique interaction id, written to out (at least 40 bytes). */
+void engine_new_id(nyx_engine *e, char *out, size_t size);
+nyx_session *engine_session(nyx_engine *e, const char *name, int create);
+
+#endif

@@ -1,0 +1,39 @@
+/* The engine's event loop: libcurl's multi interface, timers and extra descriptors, driven one
+ * bounded turn at a time. Callbacks run on the loop's thread, never inside curl. */
+#ifndef NYX_LOOP_H
+#define NYX_LOOP_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+
+typedef struct nyx_loop nyx_loop;
+typedef struct loop_timer loop_timer;
+typedef void (*loop_fn)(void *ud);
+typedef void (*loop_transfer_fn)(void *ud, CURLcode result);
+
+nyx_loop *loop_new(void);
+void loop_free(nyx_loop *loop);
+
+/* Adds a transfer; done runs once it completes (it is already removed from the multi). */
+int loop_add_transfer(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);
+/* Removes a transfer without calling its done function. */
+void loop_remove_transfer(nyx_loop *loop, CURL *easy);
+
+/* Runs fn after delay_s; the handle is valid until it fires or is cancelled. */
+loop_timer *loop_timer_add(nyx_loop *loop, double delay_s, loop_fn fn, void *ud);
+void loop_timer_cancel(nyx_loop *loop, loop_timer *t);
+
+/* Runs fn at the end of the current turn (or the next one), outside any callback. */
+int loop_defer(nyx_loop *loop, loop_fn fn, void *ud);
+
+/* Watches fd for readability; fn runs when it is readable. */
+int loop_watch_fd(nyx_loop *loop, int fd, loop_fn fn, void *ud);
+void loop_unwatch_fd(nyx_loop *loop, int fd);
+
+/* One turn: waits at most timeout_ms. Returns 0, or -1 if curl failed. */
+int loop_poll(nyx_loop *loop, int timeout_ms);
+
+/* Number of transfers, timers and deferred functions still pending. */
+int loop_pending(const nyx_loop *loop);
+
+#endif

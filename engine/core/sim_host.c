@@ -1,0 +1,139 @@
+/* nyx_sim_*: the simulator for hosts and the `nyx sim` command, with the engine's model
+ * table (and the user's NYX_MODELS override) as its source of model facts. */
+#define _POSIX_C_SOURCE 200809L
+#include "nyx.h"
+
+#include "cost/models.h"
+#include "sim/sim.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nyx_sim {
+    nyx_models *models;
+    sim_server *server;
+};
+
+static int64_t min_cache(void *ud, const char *model)
+{
+    const nyx_model *m = models_find(ud, model);
+    return m ? m->min_cache_tokens : -1;
+}
+
+static const char *canonical(void *ud, const char *model)
+{
+    const nyx_model *m = models_find(ud, model);
+    return m ? m->id : model;
+}
+
+static int set_number(const char *key, const char *value, double *out, char **errmsg)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(value, &end);
+    if (end == value || *end || errno || d < 0) {
+        if (errmsg) {
+            size_t n = strlen(key) + strlen(value) + 64;
+            if ((*errmsg = malloc(n)))
+                snprintf(*errmsg, n, "%s must be a number >= 0, got \"%s\"", key, value);
+        }
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static char *fail(const char *msg)
+{
+    return strdup(msg);
+}
+
+nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    nyx_sim *sim = calloc(1, sizeof *sim);
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (!sim || !(sim->models = models_new_default(&err))) {
+        if (errmsg)
+            *errmsg = fail(sim ? err.message : "out of memory");
+        free(sim);
+        return NULL;
+    }
+    const char *user_models = getenv("NYX_MODELS");
+    sim_options opt;
+    sim_options_default(&opt);
+    const char *faults = NULL;
+    int bad = user_models && *user_models && models_merge_file(sim->models, user_models, &err) != 0;
+    if (bad && errmsg)
+        *errmsg = fail(err.message);
+    for (size_t i = 0; !bad && options && options[i]; i++) {
+        const char *eq = strchr(options[i], '=');
+        if (!eq) {
+            bad = 1;
+            if (errmsg)
+                *errmsg = fail("simulator options are key=value");
+            break;
+        }
+        size_t klen = (size_t)(eq - options[i]);
+        const char *v = eq + 1;
+        double d = 0;
+#define KEY(name) (klen == strlen(name) && strncmp(options[i], name, klen) == 0)
+        if (KEY("api_key"))
+            opt.api_key = v;
+        else if (KEY("faults"))
+            faults = v;
+        else if (set_number(options[i], v, &d, errmsg) != 0)
+            bad = 1;
+        else if (KEY("ttft_ms"))
+            opt.ttft_ms = d;
+        else if (KEY("token_ms"))
+            opt.token_ms = d;
+        else if (KEY("rpm"))
+            opt.rpm = (int64_t)d;
+        else if (KEY("itpm"))
+            opt.itpm = (int64_t)d;
+        else if (KEY("otpm"))
+            opt.otpm = (int64_t)d;
+        else if (KEY("seed"))
+            opt.seed = (uint64_t)d;
+        else {
+            bad = 1;
+            if (errmsg)
+                *errmsg = fail("unknown simulator option");
+        }
+#undef KEY
+    }
+    if (!bad) {
+        sim_models sm = {min_cache, canonical, sim->models};
+        sim->server = sim_server_start(&sm, &opt, port, &err);
+        if (!sim->server) {
+            bad = 1;
+            if (errmsg)
+                *errmsg = fail(err.message);
+        } else if (faults && sim_add_faults_json(sim->server, faults, &err) != 0) {
+            bad = 1;
+            if (errmsg)
+                *errmsg = fail(err.message);
+        }
+    }
+    if (bad) {
+        nyx_sim_stop(sim);
+        return NULL;
+    }
+    return sim;
+}
+
+int nyx_sim_port(const nyx_sim *sim) { return sim_server_port(sim->server); }
+
+void nyx_sim_stop(nyx_sim *sim)
+{
+    if (!sim)
+        return;
+    sim_server_stop(sim->server);
+    models_free(sim->models);
+    free(sim);
+}

@@ -1,0 +1,114 @@
+/*
+ * nyx.h — the public face of libnyx: an engine that calls the Claude Messages API with
+ * prompt caching, exact cost accounting, retries and durable logging, and hosts Lua 5.4
+ * scripts that orchestrate it.
+ *
+ * A host creates one engine, loads a script, and then either calls nyx_run() (blocking until
+ * the script is done) or calls nyx_poll() from its own frame loop, which never blocks longer
+ * than asked. Every function reports failure as a value; the engine never prints or exits.
+ */
+#ifndef NYX_H
+#define NYX_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NYX_VERSION "0.1.0"
+#define NYX_VERSION_NUM 0x000100 /* 0xMMmmpp */
+
+typedef struct nyx_engine nyx_engine;
+
+/* Result codes. */
+enum nyx_code {
+    NYX_OK = 0,     /* success; from nyx_poll: all scripts finished, nothing in flight */
+    NYX_AGAIN,      /* from nyx_poll: work remains, call again */
+    NYX_EINVAL,     /* a bad argument or option value */
+    NYX_ENOMEM,     /* out of memory */
+    NYX_ECONFIG,    /* the environment or configuration is malformed */
+    NYX_ESCRIPT,    /* a script failed: nyx_errmsg() has file:line and a traceback */
+    NYX_EIO,        /* a file, database or network resource failed */
+    NYX_EDEADLOCK,  /* scripts are waiting on something that can never happen */
+    NYX_CODE_LAST   /* sentinel */
+};
+
+/* Fixed text for a result code. */
+const char *nyx_strerror(int code);
+
+/*
+ * Creates an engine configured from the environment (ANTHROPIC_API_KEY, NYX_DB, ...).
+ * Returns NULL on failure and, when errmsg is not NULL, a message to free with nyx_free().
+ */
+nyx_engine *nyx_open(char **errmsg /* error message written here */);
+
+/* Cancels what is in flight, records it, and frees everything. NULL does nothing. */
+void nyx_close(nyx_engine *engine);
+
+/*
+ * Sets an option before the first script is loaded. Keys: "db" (database path or URI),
+ * "provider" ("sim" or "anthropic"), "base_url", "api_key", "lua_path" (extra Lua search
+ * path), "debug" ("0"/"1"), "var.NAME" (a value the script reads as nyx.vars.NAME).
+ * Returns NYX_OK or NYX_EINVAL (nyx_errmsg says why).
+ */
+int nyx_set(nyx_engine *engine, const char *key, const char *value);
+
+/*
+ * Loads a Lua script and starts it as a task; it runs until its first wait. argc/argv become
+ * the script's `arg` table. Returns NYX_OK, or NYX_ESCRIPT / NYX_EIO with nyx_errmsg().
+ */
+int nyx_load_file(nyx_engine *engine, const char *path, int argc, char **argv);
+
+/* As nyx_load_file, for a chunk held in memory; name appears in error messages. */
+int nyx_load_string(nyx_engine *engine, const char *chunk, const char *name);
+
+/*
+ * One bounded turn of the engine: waits at most timeout_ms (0 = do not wait) for network,
+ * timers and watched files, then resumes the scripts that can go on.
+ * Returns NYX_AGAIN while scripts or requests remain, NYX_OK when everything finished,
+ * NYX_ESCRIPT when a script task failed (the others keep running; call again to go on).
+ */
+int nyx_poll(nyx_engine *engine, int timeout_ms);
+
+/* Loops over nyx_poll until everything finished or a script failed. */
+int nyx_run(nyx_engine *engine);
+
+/* Asks every in-flight call to stop: they fail with type "cancelled" and are logged. */
+void nyx_cancel_all(nyx_engine *engine, const char *reason);
+
+/*
+ * The detail of the last failure. The string belongs to the engine and is valid until the
+ * next call on this engine.
+ */
+const char *nyx_errmsg(const nyx_engine *engine);
+
+/* "sim" when calls go to the built-in simulator, "anthropic" otherwise. Owned by the engine. */
+const char *nyx_provider(nyx_engine *engine);
+
+/* Log levels passed to the log function. */
+enum nyx_log_level { NYX_LOG_DEBUG = 0, NYX_LOG_INFO, NYX_LOG_WARN, NYX_LOG_ERROR };
+
+/*
+ * Routes the engine's notices (which provider is used, unknown prices, degraded storage) to
+ * the host. Without one, notices are dropped. msg is valid only during the call.
+ */
+void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char *msg),
+                 void *ud /* passed back to fn */);
+
+/*
+ * The built-in Claude simulator, served over HTTP on 127.0.0.1 (what `nyx sim` runs).
+ * options: NULL or a NULL-terminated list of "key=value" strings: ttft_ms, token_ms, rpm,
+ * itpm, otpm, seed, api_key, faults (a JSON fault list). port 0 picks a free port.
+ * Returns NULL on failure with errmsg (free with nyx_free()).
+ */
+typedef struct nyx_sim nyx_sim;
+nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg);
+int nyx_sim_port(const nyx_sim *sim);
+void nyx_sim_stop(nyx_sim *sim); /* NULL does nothing */
+
+/* Frees memory that the engine handed out (error messages). NULL does nothing. */
+void nyx_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,112 @@
+#define _POSIX_C_SOURCE 200809L
+/* The scripting host of nyx.h: the engine owns a Lua state, finds the nyx Lua library,
+ * and runs each loaded script's main chunk as a task. */
+#include "lnyx.h"
+
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+int luaopen_nyx_core(lua_State *L);
+
+static void host_close(nyx_engine *e)
+{
+    lua_State *L = e->host;
+    e->host = NULL;
+    e->host_close = NULL;
+    if (L)
+        lua_close(L);
+}
+
+/* ./lua first (a project's own modules), then the user's path, then the library's. */
+static void set_search_path(lua_State *L, const nyx_engine *e)
+{
+    luaL_Buffer b;
+    lua_getglobal(L, "package");
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "./lua/?.lua;./lua/?/init.lua;");
+    if (e->lua_path) {
+        luaL_addstring(&b, e->lua_path);
+        luaL_addchar(&b, ';');
+    }
+    const char *dirs[] = {getenv("NYX_LUA_DIR"), NYX_SOURCE_LUA_DIR, NYX_INSTALL_LUA_DIR};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        if (!dirs[i] || !*dirs[i])
+            continue;
+        lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dirs[i], dirs[i]);
+        luaL_addvalue(&b);
+    }
+    lua_getfield(L, -2, "path");
+    luaL_addvalue(&b);
+    luaL_pushresult(&b);
+    lua_setfield(L, -2, "path");
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, luaopen_nyx_core);
+    lua_setfield(L, -2, "nyx.core");
+    lua_pop(L, 2);
+}
+
+static lua_State *host_state(nyx_engine *e)
+{
+    if (e->host)
+        return e->host;
+    lua_State *L = luaL_newstate();
+    if (!L)
+        return NULL;
+    luaL_openlibs(L);
+    lnyx_bind_engine(L, e);
+    set_search_path(L, e);
+    e->host = L;
+    e->host_close = host_close;
+    return L;
+}
+
+static int start_chunk(nyx_engine *e, lua_State *L, int status)
+{
+    if (status != LUA_OK) {
+        engine_set_error(e, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return status == LUA_ERRFILE ? NYX_EIO : NYX_ESCRIPT;
+    }
+    lnyx_spawn(L, 0, 1);
+    lua_pop(L, 1);
+    if (e->script_failed) {
+        e->script_failed = 0;
+        return NYX_ESCRIPT;
+    }
+    return NYX_OK;
+}
+
+static lua_State *prepare(nyx_engine *e)
+{
+    if (!e->started && engine_start(e) != 0)
+        return NULL;
+    lua_State *L = host_state(e);
+    if (!L)
+        engine_set_error(e, "out of memory creating the Lua state");
+    return L;
+}
+
+int nyx_load_file(nyx_engine *e, const char *path, int argc, char **argv)
+{
+    lua_State *L = prepare(e);
+    if (!L)
+        return e->started ? NYX_ENOMEM : NYX_ECONFIG;
+    lua_createtable(L, argc, 1);
+    lua_pushstring(L, path);
+    lua_rawseti(L, -2, 0);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setglobal(L, "arg");
+    return start_chunk(e, L, luaL_loadfile(L, path));
+}
+
+int nyx_load_string(nyx_engine *e, const char *chunk, const char *name)
+{
+    lua_State *L = prepare(e);
+    if (!L)
+        return e->started ? NYX_ENOMEM : NYX_ECONFIG;
+    return start_chunk(e, L, luaL_loadbuffer(L, chunk, strlen(chunk), name ? name : "=chunk"));
+}

@@ -1,0 +1,464 @@
+#define _POSIX_C_SOURCE 200809L
+/* nyx.call: a Lua table becomes a call spec, the task waits while the request is in flight,
+ * and the result becomes a table (or an error table is raised). */
+#include "lnyx.h"
+
+#include "core/call.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct call_op {
+    lnyx_op op;
+    nyx_engine *e;
+    nyx_call *call;
+    lua_State *L;      /* for stream callbacks */
+    int stream_ref, start_ref;
+    char *callback_error;
+} call_op;
+
+/* ---- table -> spec ---- */
+
+static int set_string(lua_State *L, int arg, const char *field, char **out)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (!s || lua_type(L, -1) != LUA_TSTRING)
+        return lnyx_argerror(L, arg, "%s must be a string, got %s", field, luaL_typename(L, -1));
+    if (!(*out = strdup(s)))
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
+static int cache_mark_of(lua_State *L, int arg, const char *field)
+{
+    if (lua_isnil(L, -1) || (lua_isboolean(L, -1) && !lua_toboolean(L, -1)))
+        return NYX_MARK_NONE;
+    if (lua_isboolean(L, -1))
+        return NYX_MARK_5M;
+    const char *s = lua_tostring(L, -1);
+    if (s && strcmp(s, "5m") == 0)
+        return NYX_MARK_5M;
+    if (s && strcmp(s, "1h") == 0)
+        return NYX_MARK_1H;
+    return lnyx_argerror(L, arg, "%s.cache must be true, false, \"5m\" or \"1h\"", field);
+}
+
+/* A string, or an array of strings / {text=, cache=} tables, into blocks. */
+static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **out, size_t *n)
+{
+    int idx = lua_gettop(L);
+    size_t count = lua_type(L, idx) == LUA_TSTRING ? 1 : lua_type(L, idx) == LUA_TTABLE ? lua_rawlen(L, idx) : 0;
+    if (count == 0) {
+        lnyx_argerror(L, arg, "%s must be a non-empty string or array of text blocks", field);
+        return;
+    }
+    nyx_block *blocks = calloc(count, sizeof *blocks);
+    if (!blocks) {
+        luaL_error(L, "out of memory");
+        return;
+    }
+    *out = blocks; /* owned by the spec from here, so an error below frees it */
+    for (size_t i = 0; i < count; i++) {
+        const char *text;
+        size_t len;
+        int mark = NYX_MARK_NONE;
+        if (lua_type(L, idx) == LUA_TSTRING) {
+            text = lua_tolstring(L, idx, &len);
+            lua_pushnil(L);
+        } else {
+            lua_rawgeti(L, idx, (lua_Integer)i + 1);
+            if (lua_type(L, -1) == LUA_TTABLE) {
+                lua_getfield(L, -1, "cache");
+                mark = cache_mark_of(L, arg, field);
+                lua_pop(L, 1);
+                lua_getfield(L, -1, "text");
+                lua_replace(L, -2);
+            }
+            if (lua_type(L, -1) != LUA_TSTRING) {
+                lnyx_argerror(L, arg, "%s[%d] must be a string or a table with text", field, (int)i + 1);
+                return;
+            }
+            text = lua_tolstring(L, -1, &len);
+        }
+        if (nyx_block_set(&blocks[i], text, len, mark) != 0) {
+            luaL_error(L, "out of memory");
+            return;
+        }
+        blocks[i].mark_by_user = mark != NYX_MARK_NONE;
+        *n = i + 1;
+        lua_pop(L, 1);
+    }
+}
+
+static void read_messages(lua_State *L, nyx_request *req)
+{
+    int idx = lua_gettop(L);
+    size_t count = lua_type(L, idx) == LUA_TTABLE ? lua_rawlen(L, idx) : 0;
+    if (count == 0) {
+        lnyx_argerror(L, 1, "messages must be a non-empty array of {role=, content=}");
+        return;
+    }
+    if (!(req->messages = calloc(count, sizeof *req->messages))) {
+        luaL_error(L, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        if (!lua_istable(L, -1)) {
+            lnyx_argerror(L, 1, "messages[%d] must be a table with role and content", (int)i + 1);
+            return;
+        }
+        lua_getfield(L, -1, "role");
+        const char *role = lua_tostring(L, -1);
+        nyx_message *m = &req->messages[i];
+        if (role && strcmp(role, "user") == 0)
+            m->role = NYX_ROLE_USER;
+        else if (role && strcmp(role, "assistant") == 0)
+            m->role = NYX_ROLE_ASSISTANT;
+        else {
+            lnyx_argerror(L, 1, "messages[%d].role must be \"user\" or \"assistant\"", (int)i + 1);
+            return;
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "content");
+        req->nmessages = i + 1;
+        read_blocks(L, 1, "messages[].content", &m->blocks, &m->nblocks);
+        lua_pop(L, 2);
+    }
+}
+
+static void read_prompt(lua_State *L, nyx_request *req)
+{
+    if (!(req->messages = calloc(1, sizeof *req->messages))) {
+        luaL_error(L, "out of memory");
+        return;
+    }
+    req->nmessages = 1;
+    req->messages[0].role = NYX_ROLE_USER;
+    read_blocks(L, 1, "prompt", &req->messages[0].blocks, &req->messages[0].nblocks);
+}
+
+static int read_cache_mode(lua_State *L)
+{
+    if (lua_isnil(L, -1))
+        return NYX_CACHE_AUTO;
+    if (lua_isboolean(L, -1))
+        return lua_toboolean(L, -1) ? NYX_CACHE_ON : NYX_CACHE_OFF;
+    const char *s = lua_tostring(L, -1);
+    if (s && strcmp(s, "auto") == 0)
+        return NYX_CACHE_AUTO;
+    if (s && strcmp(s, "1h") == 0)
+        return NYX_CACHE_1H;
+    return lnyx_argerror(L, 1, "cache must be \"auto\", true, false or \"1h\"");
+}
+
+static void read_stop(lua_State *L, nyx_request *req)
+{
+    size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+    if (!lua_istable(L, -1)) {
+        lnyx_argerror(L, 1, "stop_sequences must be an array of strings");
+        return;
+    }
+    if (n == 0)
+        return;
+    if (!(req->stop_sequences = calloc(n, sizeof *req->stop_sequences))) {
+        luaL_error(L, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        set_string(L, 1, "stop_sequences[]", &req->stop_sequences[i]);
+        req->nstop = i + 1;
+        lua_pop(L, 1);
+    }
+}
+
+static int integer_field(lua_State *L, const char *field, lua_Integer min, lua_Integer max)
+{
+    int isint = 0;
+    lua_Integer v = lua_tointegerx(L, -1, &isint);
+    if (!isint || v < min || v > max)
+        return lnyx_argerror(L, 1, "%s must be an integer from %lld to %lld", field, (long long)min,
+                             (long long)max);
+    return (int)v;
+}
+
+/* Fills spec from the table at index 1. Raises on bad input; spec owns what was read. */
+static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
+{
+    nyx_request *req = &spec->req;
+    if (lua_getfield(L, 1, "model") != LUA_TNIL)
+        set_string(L, 1, "model", &req->model);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "system") != LUA_TNIL)
+        read_blocks(L, 1, "system", &req->system, &req->nsystem);
+    lua_pop(L, 1);
+    int has_prompt = lua_getfield(L, 1, "prompt") != LUA_TNIL;
+    int has_messages = lua_getfield(L, 1, "messages") != LUA_TNIL;
+    if (has_prompt == has_messages)
+        lnyx_argerror(L, 1, "give either prompt or messages");
+    if (has_messages)
+        read_messages(L, req);
+    lua_pop(L, 1);
+    if (has_prompt)
+        read_prompt(L, req);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "max_tokens") != LUA_TNIL)
+        req->max_tokens = integer_field(L, "max_tokens", 1, 1000000);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "temperature") != LUA_TNIL) {
+        if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > 1)
+            lnyx_argerror(L, 1, "temperature must be a number from 0 to 1");
+        req->temperature = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "stop_sequences") != LUA_TNIL)
+        read_stop(L, req);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "user_id") != LUA_TNIL)
+        set_string(L, 1, "user_id", &req->user_id);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "tools") != LUA_TNIL)
+        set_string(L, 1, "tools (a JSON array)", &req->tools_json);
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "cache");
+    req->cache_mode = read_cache_mode(L);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "session") != LUA_TNIL) {
+        if (luaL_testudata(L, -1, NYX_SESSION_MT)) {
+            lua_getfield(L, -1, "name");
+            lua_replace(L, -2);
+        }
+        set_string(L, 1, "session (a session or its name)", &spec->session);
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "agent") != LUA_TNIL)
+        set_string(L, 1, "agent", &spec->agent);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "template") != LUA_TNIL)
+        set_string(L, 1, "template", &spec->template_name);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "thought") != LUA_TNIL) {
+        int isint = 0;
+        spec->thought = lua_tointegerx(L, -1, &isint);
+        if (!isint || spec->thought <= 0)
+            lnyx_argerror(L, 1, "thought must be a node id from nyx.thought");
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
+        if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) > 0))
+            lnyx_argerror(L, 1, "timeout must be a number of seconds > 0");
+        spec->timeout_s = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "stream") != LUA_TNIL) {
+        if (!lua_isfunction(L, -1))
+            lnyx_argerror(L, 1, "stream must be a function(text)");
+        lua_pushvalue(L, -1);
+        op->stream_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        req->stream = 1;
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "on_start") != LUA_TNIL) {
+        if (!lua_isfunction(L, -1))
+            lnyx_argerror(L, 1, "on_start must be a function()");
+        lua_pushvalue(L, -1);
+        op->start_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        req->stream = 1; /* the start of a response is only visible in a stream */
+    }
+    lua_pop(L, 1);
+}
+
+/* ---- result -> table ---- */
+
+static void set_int(lua_State *L, const char *k, long long v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    if (!v)
+        return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void push_usage(lua_State *L, const nyx_call_result *r)
+{
+    const nyx_usage *u = &r->resp.usage;
+    lua_createtable(L, 0, 8);
+    set_int(L, "input_tokens", u->input_tokens);
+    set_int(L, "output_tokens", u->output_tokens);
+    set_int(L, "cache_creation_input_tokens", u->cache_creation_input_tokens);
+    set_int(L, "cache_read_input_tokens", u->cache_read_input_tokens);
+    lua_createtable(L, 0, 2);
+    set_int(L, "ephemeral_5m_input_tokens", u->cache_creation_5m);
+    set_int(L, "ephemeral_1h_input_tokens", u->cache_creation_1h);
+    lua_setfield(L, -2, "cache_creation");
+    if (r->has_cost) { /* unknown price: nil, never 0 */
+        set_num(L, "cost_usd", r->cost.cost_usd);
+        set_num(L, "cost_without_cache_usd", r->cost.cost_without_cache_usd);
+        set_num(L, "saved_usd", r->cost.saved_usd);
+    }
+}
+
+static void push_common(lua_State *L, const nyx_call_result *r)
+{
+    set_str(L, "interaction_id", r->interaction_id);
+    set_int(L, "attempts", r->attempts);
+    set_num(L, "latency_ms", r->latency_ms);
+    set_num(L, "ttfb_ms", r->ttfb_ms);
+    set_str(L, "model_requested", r->model_requested);
+}
+
+static void push_result(lua_State *L, const nyx_call_result *r)
+{
+    lua_createtable(L, 0, 14);
+    lua_pushlstring(L, r->resp.text ? r->resp.text : "", r->resp.text_len);
+    lua_setfield(L, -2, "text");
+    set_str(L, "model", r->resp.model);
+    set_str(L, "id", r->resp.id);
+    set_str(L, "stop_reason", r->resp.stop_reason);
+    set_str(L, "stop_sequence", r->resp.stop_sequence);
+    set_str(L, "request_id", r->resp.request_id);
+    lua_pushboolean(L, r->cache_hit);
+    lua_setfield(L, -2, "cache_hit");
+    push_common(L, r);
+    push_usage(L, r);
+    lua_setfield(L, -2, "usage");
+}
+
+/* ---- the operation ---- */
+
+static void stream_text(void *ud, const char *text, size_t len)
+{
+    call_op *op = ud;
+    if (op->stream_ref == LUA_NOREF || op->callback_error)
+        return;
+    lua_pushlstring(op->L, text, len);
+    if (lnyx_callback(op->L, op->stream_ref, 1) != 0)
+        op->callback_error = strdup(lua_tostring(op->L, -1) ? lua_tostring(op->L, -1) : "error");
+    lua_pop(op->L, 1);
+}
+
+static void stream_start(void *ud)
+{
+    call_op *op = ud;
+    if (op->start_ref == LUA_NOREF || op->callback_error)
+        return;
+    if (lnyx_callback(op->L, op->start_ref, 0) != 0)
+        op->callback_error = strdup(lua_tostring(op->L, -1) ? lua_tostring(op->L, -1) : "error");
+    lua_pop(op->L, 1);
+}
+
+static void call_done(nyx_call *call, void *ud)
+{
+    (void)call;
+    lnyx_complete(ud);
+}
+
+static void op_cancel(lnyx_op *base)
+{
+    call_op *op = (call_op *)base;
+    call_cancel(op->call, "its task was cancelled");
+}
+
+static int op_gc(lua_State *L)
+{
+    call_op *op = lua_touserdata(L, 1);
+    call_free(op->call); /* an abandoned call is cancelled and logged */
+    op->call = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, op->stream_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, op->start_ref);
+    op->stream_ref = op->start_ref = LUA_NOREF;
+    free(op->callback_error);
+    op->callback_error = NULL;
+    return 0;
+}
+
+static int call_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    call_op *op = (call_op *)ctx;
+    const nyx_call_result *r = call_result(op->call);
+    if (op->callback_error) {
+        nyx_error err;
+        nyx_error_clear(&err);
+        nyx_error_set(&err, "callback_error", 0, "a stream callback failed: %s", op->callback_error);
+        return lnyx_raise(L, &err);
+    }
+    if (r->status != NYX_STATUS_OK) {
+        lnyx_push_error(L, &r->err);
+        push_common(L, r);
+        if (r->resp.text_len > 0) {
+            lua_pushlstring(L, r->resp.text, r->resp.text_len);
+            lua_setfield(L, -2, "partial_text");
+        }
+        luaL_where(L, 1);
+        lua_setfield(L, -2, "where");
+        return lua_error(L);
+    }
+    push_result(L, r);
+    return 1;
+}
+
+static int spec_gc(lua_State *L)
+{
+    call_spec_free(lua_touserdata(L, 1));
+    return 0;
+}
+
+static int l_call(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    nyx_engine *e = lnyx_engine(L);
+    call_op *op = lua_newuserdatauv(L, sizeof *op, 0);  /* index 2, kept until the call ends */
+    memset(op, 0, sizeof *op);
+    op->e = e;
+    op->stream_ref = op->start_ref = LUA_NOREF;
+    op->op.cancel = op_cancel;
+    if (luaL_newmetatable(L, "nyx.callop")) {
+        lua_pushcfunction(L, op_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    /* The spec lives in a userdata too, so a raised argument error frees it. */
+    nyx_call_spec *spec = lua_newuserdatauv(L, sizeof *spec, 0); /* index 3 */
+    call_spec_init(spec);
+    if (luaL_newmetatable(L, "nyx.callspec")) {
+        lua_pushcfunction(L, spec_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    read_spec(L, spec, op);
+    spec->on_text = stream_text;
+    spec->on_start = stream_start;
+    spec->stream_ud = op;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    op->L = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    nyx_error err;
+    nyx_error_clear(&err);
+    op->call = call_start(e, spec, call_done, op, &err);
+    call_spec_free(spec);
+    if (!op->call)
+        return lnyx_raise(L, &err);
+    return lnyx_wait(L, &op->op, (lua_KContext)op, call_k);
+}
+
+int lnyx_open_call(lua_State *L)
+{
+    lua_pushcfunction(L, l_call);
+    lua_setfield(L, -2, "call");
+    return 0;
+}

@@ -1,0 +1,160 @@
+#define _POSIX_C_SOURCE 200809L
+/* The nyx.core module: finds or creates the engine for a Lua state and registers the
+ * primitives. From stock lua5.4 the module owns an engine; inside a host the host's engine
+ * is bound to the state before the module is required. */
+#include "lnyx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const engine_key = "nyx.engine.ptr";
+
+typedef struct engine_box {
+    nyx_engine *e;
+    int log_ref;
+    lua_State *L;
+} engine_box;
+
+void lnyx_bind_engine(lua_State *L, nyx_engine *e)
+{
+    lua_pushlightuserdata(L, e);
+    lua_setfield(L, LUA_REGISTRYINDEX, engine_key);
+}
+
+nyx_engine *lnyx_engine(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, engine_key);
+    nyx_engine *e = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!e)
+        luaL_error(L, "nyx: this Lua state has no engine");
+    return e;
+}
+
+int lnyx_callback(lua_State *L, int ref, int nargs)
+{
+    nyx_engine *e = lnyx_engine(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_insert(L, -(nargs + 1));
+    int was = e->in_callback;
+    e->in_callback = 1;
+    int rc = lua_pcall(L, nargs, 0, 0);
+    e->in_callback = was;
+    if (rc == LUA_OK)
+        lua_pushnil(L);
+    else if (!lua_isstring(L, -1)) {
+        luaL_tolstring(L, -1, NULL);
+        lua_remove(L, -2);
+    }
+    return rc;
+}
+
+/* ---- stock-Lua mode: the module owns its engine ---- */
+
+static int box_gc(lua_State *L)
+{
+    engine_box *b = lua_touserdata(L, 1);
+    if (b->e) {
+        nyx_close(b->e);
+        b->e = NULL;
+    }
+    return 0;
+}
+
+static void box_log(void *ud, int level, const char *msg)
+{
+    engine_box *b = ud;
+    if (b->log_ref == LUA_NOREF || level < NYX_LOG_INFO)
+        return;
+    lua_pushinteger(b->L, level);
+    lua_pushstring(b->L, msg);
+    lnyx_callback(b->L, b->log_ref, 2);
+    lua_pop(b->L, 1);
+}
+
+static int l_set_log(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_getfield(L, LUA_REGISTRYINDEX, "nyx.engine.box");
+    engine_box *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!b)
+        return 0; /* inside a host, the host routes notices */
+    lua_pushvalue(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, b->log_ref);
+    b->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static void own_engine(lua_State *L)
+{
+    char *msg = NULL;
+    nyx_engine *e = nyx_open(&msg);
+    if (!e) {
+        nyx_error err;
+        nyx_error_clear(&err);
+        nyx_error_set(&err, "invalid_argument", 0, "nyx: %s", msg ? msg : "cannot create the engine");
+        free(msg);
+        lnyx_push_error(L, &err);
+        lua_error(L);
+    }
+    engine_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->e = e;
+    b->log_ref = LUA_NOREF;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    b->L = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, box_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "nyx.engine.box");
+    lnyx_bind_engine(L, e);
+    nyx_set_log(e, box_log, b);
+}
+
+/* ---- small primitives ---- */
+
+static int l_provider(lua_State *L)
+{
+    lua_pushstring(L, nyx_provider(lnyx_engine(L)));
+    return 1;
+}
+
+static int l_vars(lua_State *L)
+{
+    nyx_engine *e = lnyx_engine(L);
+    lua_createtable(L, 0, (int)e->nvars);
+    for (size_t i = 0; i < e->nvars; i++) {
+        lua_pushstring(L, e->vars[i].value);
+        lua_setfield(L, -2, e->vars[i].name);
+    }
+    return 1;
+}
+
+static int l_cancel_all(lua_State *L)
+{
+    nyx_cancel_all(lnyx_engine(L), luaL_optstring(L, 1, "cancelled by the script"));
+    return 0;
+}
+
+int luaopen_nyx_core(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, engine_key);
+    int hosted = lua_touserdata(L, -1) != NULL;
+    lua_pop(L, 1);
+    if (!hosted)
+        own_engine(L);
+    static const luaL_Reg funcs[] = {{"provider", l_provider},
+                                     {"vars", l_vars},
+                                     {"set_log", l_set_log},
+                                     {"cancel_all", l_cancel_all},
+                                     {NULL, NULL}};
+    luaL_newlib(L, funcs);
+    lnyx_open_tasks(L);
+    lnyx_open_call(L);
+    lnyx_open_session(L);
+    lua_pushstring(L, NYX_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,82 @@
+/* Error tables: every failure that reaches Lua is a table with a type. */
+#include "lnyx.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static int error_tostring(lua_State *L)
+{
+    lua_getfield(L, 1, "where");
+    lua_getfield(L, 1, "type");
+    lua_getfield(L, 1, "message");
+    lua_pushfstring(L, "%s%s: %s", lua_isstring(L, 2) ? lua_tostring(L, 2) : "",
+                    lua_isstring(L, 3) ? lua_tostring(L, 3) : "error",
+                    lua_isstring(L, 4) ? lua_tostring(L, 4) : "");
+    return 1;
+}
+
+static void push_metatable(lua_State *L)
+{
+    if (luaL_newmetatable(L, NYX_ERROR_MT)) {
+        lua_pushcfunction(L, error_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+}
+
+void lnyx_push_error(lua_State *L, const nyx_error *err)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, err->type[0] ? err->type : "error");
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, err->message);
+    lua_setfield(L, -2, "message");
+    if (err->status) {
+        lua_pushinteger(L, err->status);
+        lua_setfield(L, -2, "status");
+    }
+    lua_pushboolean(L, err->retryable);
+    lua_setfield(L, -2, "retryable");
+    if (err->request_id[0]) {
+        lua_pushstring(L, err->request_id);
+        lua_setfield(L, -2, "request_id");
+    }
+    if (err->retry_after_s >= 0) {
+        lua_pushnumber(L, err->retry_after_s);
+        lua_setfield(L, -2, "retry_after");
+    }
+    push_metatable(L);
+    lua_setmetatable(L, -2);
+}
+
+static void add_where(lua_State *L)
+{
+    luaL_where(L, 1);
+    lua_setfield(L, -2, "where");
+}
+
+int lnyx_raise(lua_State *L, const nyx_error *err)
+{
+    lnyx_push_error(L, err);
+    add_where(L);
+    return lua_error(L);
+}
+
+int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...)
+{
+    char detail[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    lua_Debug ar;
+    const char *fname = "?";
+    if (lua_getstack(L, 0, &ar)) {
+        lua_getinfo(L, "n", &ar);
+        if (ar.name)
+            fname = ar.name;
+    }
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_error_set(&err, "invalid_argument", 0, "bad argument #%d to '%s' (%s)", arg, fname, detail);
+    return lnyx_raise(L, &err);
+}

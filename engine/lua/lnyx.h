@@ -1,0 +1,64 @@
+/* Internal header of the Lua bindings: how the binding files find their engine and share
+ * tasks and error tables. Bindings convert and yield; the logic they call lives in C layers
+ * that know nothing of Lua. */
+#ifndef NYX_LNYX_H
+#define NYX_LNYX_H
+
+#include "core/engine.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#define NYX_TASK_MT "nyx.task"
+#define NYX_EVENT_MT "nyx.event"
+#define NYX_SESSION_MT "nyx.session"
+#define NYX_ERROR_MT "nyx.error"
+#define NYX_ENGINE_MT "nyx.engine"
+
+typedef struct lnyx_task lnyx_task;
+
+/* The engine that this Lua state belongs to. */
+nyx_engine *lnyx_engine(lua_State *L);
+
+/* Registers the engine for L's global state (host mode: the engine owns the state). */
+void lnyx_bind_engine(lua_State *L, nyx_engine *e);
+
+/* Pushes a nyx error table for err (type, status, message, retryable, request_id, ...) with a
+ * metatable whose __tostring gives "where type: message". */
+void lnyx_push_error(lua_State *L, const nyx_error *err);
+/* Raises a nyx error table; `where` is taken from the calling Lua function. */
+int lnyx_raise(lua_State *L, const nyx_error *err);
+/* Raises an invalid_argument error in Lua's own wording: bad argument #arg to 'fname' (msg). */
+int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...);
+
+/* ---- tasks ---- */
+
+/* Something a task can wait on: a call, a timer, another task, an event. */
+typedef struct lnyx_op {
+    int done;
+    int cancelled;                      /* ended by a task's cancellation */
+    lnyx_task *waiter;                  /* the task to resume, or NULL */
+    void (*cancel)(struct lnyx_op *op); /* stops the operation; it then completes */
+} lnyx_op;
+
+/* The task running on L, or NULL when L is not a task (stock Lua's main chunk, or a
+ * coroutine the script made itself). */
+lnyx_task *lnyx_current(lua_State *L);
+/* Marks op done and resumes its waiter at the end of the loop's turn. */
+void lnyx_complete(lnyx_op *op);
+/* Waits until op is done: yields when L is a task, otherwise turns the loop until then.
+ * Calls k(L, LUA_OK, ctx) once op is done and returns what k returns. */
+int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k);
+/* Raises the "cancelled" error in the waiting task after op was cancelled. */
+int lnyx_raise_cancelled(lua_State *L);
+/* Runs a function from a callback (stream deltas, log) without yielding. */
+int lnyx_callback(lua_State *L, int ref, int nargs);
+/* Starts a task for the function at the top of L with nargs arguments under it. main: its
+ * failure stops nyx_poll with NYX_ESCRIPT. Pushes the task object. */
+lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main);
+
+int lnyx_open_tasks(lua_State *L);   /* adds spawn, sleep, event to the table on top */
+int lnyx_open_call(lua_State *L);    /* adds call */
+int lnyx_open_session(lua_State *L); /* adds session, stats */
+
+#endif

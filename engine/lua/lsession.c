@@ -1,0 +1,207 @@
+#define _POSIX_C_SOURCE 200809L
+/* Sessions (nyx.session, a to-be-closed value), thought nodes and statistics tables. */
+#include "lnyx.h"
+
+#include "core/clock.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct lsession {
+    nyx_engine *e;
+    nyx_session *s; /* owned by the engine: sessions outlive scripts and reloads */
+} lsession;
+
+static void set_int(lua_State *L, const char *k, long long v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void push_stats(lua_State *L, const nyx_stats *st)
+{
+    lua_createtable(L, 0, 20);
+    set_int(L, "calls", st->calls);
+    set_int(L, "ok", st->ok);
+    set_int(L, "errors", st->errors);
+    set_int(L, "cancelled", st->cancelled);
+    set_int(L, "calls_with_cache_read", st->calls_with_read);
+    set_int(L, "calls_with_cache_write", st->calls_with_write);
+    set_num(L, "cache_hit_rate", stats_hit_rate(st));
+    set_int(L, "input_tokens", st->input_tokens);
+    set_int(L, "output_tokens", st->output_tokens);
+    set_int(L, "cache_read_tokens", st->cache_read_tokens);
+    set_int(L, "cache_write_tokens", st->cache_write_tokens);
+    set_num(L, "cost_usd", st->cost_usd);
+    set_num(L, "cost_without_cache_usd", st->cost_without_cache_usd);
+    set_num(L, "saved_usd", st->saved_usd);
+    set_num(L, "cost_saved_by_caching", st->saved_usd);
+    set_int(L, "unknown_cost_calls", st->unknown_cost_calls);
+    set_int(L, "unexpected_misses", st->unexpected_misses);
+    set_num(L, "avg_latency_ms", st->calls ? st->latency_ms_total / (double)st->calls : 0.0);
+}
+
+static lsession *check_session(lua_State *L, int i)
+{
+    return luaL_checkudata(L, i, NYX_SESSION_MT);
+}
+
+static int l_session(lua_State *L)
+{
+    nyx_engine *e = lnyx_engine(L);
+    const char *name = NULL;
+    double budget = -1;
+    char generated[64];
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        if (lua_getfield(L, 1, "name") != LUA_TNIL) {
+            if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
+                return lnyx_argerror(L, 1, "name must be a non-empty string");
+            name = lua_tostring(L, -1);
+        }
+        if (lua_getfield(L, 1, "budget_usd") != LUA_TNIL) {
+            if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0))
+                return lnyx_argerror(L, 1, "budget_usd must be a number >= 0");
+            budget = lua_tonumber(L, -1);
+        }
+    }
+    if (!name) {
+        snprintf(generated, sizeof generated, "session_%.0f_%llu", nyx_wall_s(),
+                 (unsigned long long)++e->id_seq);
+        name = generated;
+    }
+    if (!e->started && engine_start(e) != 0)
+        return luaL_error(L, "%s", e->errmsg);
+    nyx_session *s = engine_session(e, name, 1);
+    if (!s)
+        return luaL_error(L, "out of memory");
+    s->open = 1;
+    if (budget >= 0)
+        s->budget_usd = budget;
+    if (e->store) {
+        nyx_error err;
+        nyx_error_clear(&err);
+        if (store_session_upsert(e->store, name, s->budget_usd, &err) != 0)
+            engine_warn_once(e, "store-session", "nyx: cannot record session %s: %s", name, err.message);
+    }
+    lsession *ls = lua_newuserdatauv(L, sizeof *ls, 0);
+    ls->e = e;
+    ls->s = s;
+    luaL_setmetatable(L, NYX_SESSION_MT);
+    return 1;
+}
+
+/* __close and __gc: ends the session and records its totals (once). */
+static int session_close(lua_State *L)
+{
+    lsession *ls = check_session(L, 1);
+    if (!ls->s || !ls->s->open)
+        return 0;
+    ls->s->open = 0;
+    if (ls->e->store) {
+        nyx_error err;
+        nyx_error_clear(&err);
+        if (store_session_end(ls->e->store, ls->s->name, &err) != 0)
+            engine_warn_once(ls->e, "store-session-end", "nyx: cannot record the end of session %s: %s",
+                             ls->s->name, err.message);
+    }
+    return 0;
+}
+
+static int session_stats(lua_State *L)
+{
+    lsession *ls = check_session(L, 1);
+    push_stats(L, &ls->s->stats);
+    lua_pushstring(L, ls->s->name);
+    lua_setfield(L, -2, "session");
+    return 1;
+}
+
+static int session_index(lua_State *L)
+{
+    lsession *ls = check_session(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "name") == 0)
+        lua_pushstring(L, ls->s->name);
+    else if (strcmp(k, "budget_usd") == 0 && ls->s->budget_usd >= 0)
+        lua_pushnumber(L, ls->s->budget_usd);
+    else if (strcmp(k, "closed") == 0)
+        lua_pushboolean(L, !ls->s->open);
+    else if (strcmp(k, "stats") == 0)
+        lua_pushcfunction(L, session_stats);
+    else if (strcmp(k, "close") == 0)
+        lua_pushcfunction(L, session_close);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int session_tostring(lua_State *L)
+{
+    lua_pushfstring(L, "nyx.session(%s)", check_session(L, 1)->s->name);
+    return 1;
+}
+
+static int l_stats(lua_State *L)
+{
+    push_stats(L, &lnyx_engine(L)->stats);
+    return 1;
+}
+
+static int l_thought(lua_State *L)
+{
+    nyx_engine *e = lnyx_engine(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "label");
+    const char *label = lua_tostring(L, -1);
+    if (!label)
+        return lnyx_argerror(L, 1, "label must be a string");
+    lua_Integer parent = 0;
+    if (lua_getfield(L, 1, "parent") != LUA_TNIL) {
+        int isint = 0;
+        parent = lua_tointegerx(L, -1, &isint);
+        if (!isint || parent <= 0)
+            return lnyx_argerror(L, 1, "parent must be a node id from nyx.thought");
+    }
+    const char *session = NULL;
+    if (lua_getfield(L, 1, "session") != LUA_TNIL) {
+        lsession *ls = luaL_testudata(L, -1, NYX_SESSION_MT);
+        session = ls ? ls->s->name : lua_tostring(L, -1);
+    }
+    if (!e->started && engine_start(e) != 0)
+        return luaL_error(L, "%s", e->errmsg);
+    nyx_error err;
+    nyx_error_clear(&err);
+    int64_t id = 0;
+    if (!e->store) {
+        nyx_error_set(&err, "store_error", 0, "thought nodes need the database, which is unavailable");
+        return lnyx_raise(L, &err);
+    }
+    if (store_thought_add(e->store, session, parent, label, &id, &err) != 0)
+        return lnyx_raise(L, &err);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+int lnyx_open_session(lua_State *L)
+{
+    static const luaL_Reg meta[] = {{"__index", session_index},
+                                    {"__close", session_close},
+                                    {"__gc", session_close},
+                                    {"__tostring", session_tostring},
+                                    {NULL, NULL}};
+    luaL_newmetatable(L, NYX_SESSION_MT);
+    luaL_setfuncs(L, meta, 0);
+    lua_pop(L, 1);
+    static const luaL_Reg funcs[] = {
+        {"session", l_session}, {"stats", l_stats}, {"thought", l_thought}, {NULL, NULL}};
+    luaL_setfuncs(L, funcs, 0);
+    return 0;
+}

@@ -1,0 +1,518 @@
+#define _POSIX_C_SOURCE 200809L
+/* Tasks are coroutines resumed by the engine's loop: nyx.spawn, t:wait, t:cancel, nyx.sleep
+ * and nyx.event. An operation a task waits on completes from the loop; the task is resumed
+ * at the end of that turn, never from inside a network callback. */
+#include "lnyx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum task_state { T_RUNNING, T_WAITING, T_DONE, T_FAILED };
+
+typedef struct waitlist {
+    lnyx_op **ops;
+    size_t n, cap;
+} waitlist;
+
+struct lnyx_task {
+    nyx_engine *e;
+    lua_State *S;      /* the main thread: bookkeeping never touches a task's own stack */
+    lua_State *co;
+    int anchor_ref;    /* registry: keeps the task object (and so its thread) alive */
+    int thread_ref;    /* registry: the thread, until the task ends */
+    int result_ref;    /* registry: table of results, or the error value */
+    int state;
+    int main_task;
+    int wake_pending;
+    int cancel_asked;
+    lnyx_op *op;       /* what it waits on */
+    waitlist waiters;  /* operations (t:wait) waiting for this task */
+};
+
+typedef struct event {
+    int set;
+    waitlist waiters;
+} event;
+
+static const char *const threads_key = "nyx.task.threads"; /* thread -> task object */
+
+/* ---- wait lists ---- */
+
+static int waitlist_add(waitlist *w, lnyx_op *op)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4;
+        lnyx_op **ops = realloc(w->ops, cap * sizeof *ops);
+        if (!ops)
+            return -1;
+        w->ops = ops;
+        w->cap = cap;
+    }
+    w->ops[w->n++] = op;
+    return 0;
+}
+
+static void waitlist_remove(waitlist *w, lnyx_op *op)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->ops[i] == op) {
+            w->ops[i] = w->ops[--w->n];
+            return;
+        }
+}
+
+static void waitlist_complete_all(waitlist *w)
+{
+    while (w->n > 0)
+        lnyx_complete(w->ops[--w->n]);
+}
+
+/* ---- scheduling ---- */
+
+/* Pushes the thread -> task table, creating it for the first task of this state. */
+static void push_threads(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, threads_key) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, threads_key);
+}
+
+lnyx_task *lnyx_current(lua_State *L)
+{
+    push_threads(L);
+    lua_pushthread(L);
+    lua_rawget(L, -2);
+    lnyx_task *t = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    return t && t->co == L ? t : NULL;
+}
+
+static lua_State *main_thread(lua_State *L)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    lua_State *main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    return main;
+}
+
+static void release_anchor(lnyx_task *t, lua_State *S)
+{
+    luaL_unref(S, LUA_REGISTRYINDEX, t->anchor_ref);
+    t->anchor_ref = LUA_NOREF;
+}
+
+/* The task ended: keep its results or error, forget its thread, wake who waits for it. */
+static void end_task(lnyx_task *t, lua_State *S, int failed)
+{
+    t->state = failed ? T_FAILED : T_DONE;
+    t->e->tasks_alive--;
+    push_threads(S);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, t->thread_ref);
+    lua_pushnil(S);
+    lua_rawset(S, -3);
+    lua_pop(S, 1);
+    luaL_unref(S, LUA_REGISTRYINDEX, t->thread_ref);
+    t->thread_ref = LUA_NOREF;
+    t->co = NULL;
+    waitlist_complete_all(&t->waiters);
+    if (!t->wake_pending)
+        release_anchor(t, S);
+}
+
+static void keep_failure(lnyx_task *t, lua_State *S, lua_State *co)
+{
+    lua_xmove(co, S, 1); /* the error value */
+    const char *msg = luaL_tolstring(S, -1, NULL);
+    luaL_traceback(S, co, msg, 0);
+    if (t->main_task) {
+        engine_set_error(t->e, "%s", lua_tostring(S, -1));
+        t->e->script_failed = 1;
+    } else if (t->waiters.n == 0) {
+        engine_log(t->e, NYX_LOG_WARN, "nyx: a task failed and nobody waits for it: %s",
+                   lua_tostring(S, -1));
+    }
+    lua_pop(S, 2);
+    t->result_ref = luaL_ref(S, LUA_REGISTRYINDEX);
+    lua_resetthread(co); /* closes its to-be-closed variables */
+}
+
+static void run(lnyx_task *t, lua_State *from, int nargs)
+{
+    lua_State *co = t->co;
+    lua_State *S = t->S;
+    t->state = T_RUNNING;
+    int nres = 0;
+    int rc = lua_resume(co, from, nargs, &nres);
+    if (rc == LUA_YIELD && t->state == T_WAITING)
+        return;
+    if (rc == LUA_YIELD) { /* a bare coroutine.yield(): nothing would ever resume it */
+        lua_pop(co, nres);
+        lua_pushliteral(co, "coroutine.yield() cannot leave a nyx task; use nyx.sleep or nyx.event");
+        rc = LUA_ERRRUN;
+    }
+    if (rc == LUA_OK) {
+        lua_createtable(S, nres, 1);
+        lua_xmove(co, S, nres);
+        for (int i = nres; i >= 1; i--)
+            lua_rawseti(S, -(i + 1), i);
+        lua_pushinteger(S, nres);
+        lua_setfield(S, -2, "n");
+        t->result_ref = luaL_ref(S, LUA_REGISTRYINDEX);
+        end_task(t, S, 0);
+    } else {
+        keep_failure(t, S, co);
+        end_task(t, S, 1);
+    }
+}
+
+static void resume_deferred(void *ud)
+{
+    lnyx_task *t = ud;
+    t->wake_pending = 0;
+    if (t->state == T_WAITING) {
+        t->op = NULL;
+        run(t, NULL, 0);
+    } else if (t->state == T_DONE || t->state == T_FAILED) {
+        release_anchor(t, t->S); /* it ended while this wake was queued */
+    }
+}
+
+void lnyx_complete(lnyx_op *op)
+{
+    op->done = 1;
+    lnyx_task *t = op->waiter;
+    op->waiter = NULL;
+    if (!t || t->wake_pending)
+        return;
+    if (loop_defer(t->e->loop, resume_deferred, t) == 0)
+        t->wake_pending = 1;
+}
+
+int lnyx_raise_cancelled(lua_State *L)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_error_set(&err, "cancelled", 0, "the task was cancelled");
+    return lnyx_raise(L, &err);
+}
+
+int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
+{
+    nyx_engine *e = lnyx_engine(L);
+    if (!op->done) {
+        lnyx_task *t = lnyx_current(L);
+        if (t && lua_isyieldable(L)) {
+            op->waiter = t;
+            t->op = op;
+            t->state = T_WAITING;
+            return lua_yieldk(L, 0, ctx, k);
+        }
+        if (e->in_callback)
+            return luaL_error(L, "cannot wait inside a callback (stream or event handler)");
+        /* Not a task: turn the loop here until the operation is done. Other tasks run. */
+        while (!op->done) {
+            int rc = nyx_poll(e, 100);
+            if (rc == NYX_ESCRIPT)
+                continue; /* a main task failed: nyx_errmsg has it; this wait goes on */
+            if (rc != NYX_AGAIN && !op->done)
+                return luaL_error(L, "waiting on something that can never happen: %s", nyx_errmsg(e));
+        }
+    }
+    return k(L, LUA_OK, ctx);
+}
+
+/* ---- task objects ---- */
+
+static lnyx_task *check_task(lua_State *L, int i) { return luaL_checkudata(L, i, NYX_TASK_MT); }
+
+lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main)
+{
+    nyx_engine *e = lnyx_engine(L);
+    lnyx_task *t = lua_newuserdatauv(L, sizeof *t, 0);
+    memset(t, 0, sizeof *t);
+    t->e = e;
+    t->S = main_thread(L);
+    t->main_task = main;
+    t->anchor_ref = t->thread_ref = t->result_ref = LUA_NOREF;
+    luaL_setmetatable(L, NYX_TASK_MT);
+    lua_insert(L, -(nargs + 2));              /* task, fn, args */
+    lua_State *co = lua_newthread(L);         /* task, fn, args, thread */
+    lua_insert(L, -(nargs + 2));              /* task, thread, fn, args */
+    lua_xmove(L, co, nargs + 1);              /* task, thread */
+    t->co = co;
+    push_threads(L);
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -4);
+    lua_rawset(L, -3);                        /* threads[thread] = task */
+    lua_pop(L, 1);
+    t->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the thread */
+    lua_pushvalue(L, -1);
+    t->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    e->tasks_alive++;
+    run(t, L, nargs);
+    return t;                                 /* the task object stays on the stack */
+}
+
+static int push_results(lua_State *L, lnyx_task *t)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->result_ref);
+    if (t->state == T_FAILED)
+        return lua_error(L);
+    lua_getfield(L, -1, "n");
+    int n = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    luaL_checkstack(L, n, "too many results");
+    for (int i = 1; i <= n; i++)
+        lua_rawgeti(L, -i, i);
+    return n;
+}
+
+typedef struct task_waitop {
+    lnyx_op op;
+    lnyx_task *target;
+    waitlist *list; /* where the op is registered, NULL once completed */
+} task_waitop;
+
+static void waitop_cancel(lnyx_op *op)
+{
+    task_waitop *w = (task_waitop *)op;
+    if (w->list)
+        waitlist_remove(w->list, op);
+    w->list = NULL;
+    lnyx_complete(op);
+}
+
+static int waitop_gc(lua_State *L)
+{
+    task_waitop *w = lua_touserdata(L, 1);
+    if (w->list && !w->op.done)
+        waitlist_remove(w->list, &w->op);
+    w->list = NULL;
+    return 0;
+}
+
+/* An op on the stack that completes when list's owner completes it; the owner (task or
+ * event) is kept alive by the op's user value. */
+static task_waitop *new_waitop(lua_State *L, waitlist *list, int owner_index)
+{
+    owner_index = lua_absindex(L, owner_index);
+    task_waitop *w = lua_newuserdatauv(L, sizeof *w, 1);
+    memset(w, 0, sizeof *w);
+    w->op.cancel = waitop_cancel;
+    w->list = list;
+    if (luaL_newmetatable(L, "nyx.waitop")) {
+        lua_pushcfunction(L, waitop_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, owner_index);
+    lua_setiuservalue(L, -2, 1);
+    if (waitlist_add(list, &w->op) != 0)
+        luaL_error(L, "out of memory");
+    return w;
+}
+
+static int task_wait_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    task_waitop *w = (task_waitop *)ctx;
+    w->list = NULL;
+    if (w->op.cancelled)
+        return lnyx_raise_cancelled(L);
+    return push_results(L, check_task(L, 1));
+}
+
+static int task_wait(lua_State *L)
+{
+    lnyx_task *t = check_task(L, 1);
+    lua_settop(L, 1);
+    if (t->state == T_DONE || t->state == T_FAILED)
+        return push_results(L, t);
+    if (lnyx_current(L) == t)
+        return luaL_error(L, "a task cannot wait for itself");
+    task_waitop *w = new_waitop(L, &t->waiters, 1);
+    w->target = t;
+    return lnyx_wait(L, &w->op, (lua_KContext)w, task_wait_k);
+}
+
+static int task_cancel(lua_State *L)
+{
+    lnyx_task *t = check_task(L, 1);
+    if (t->state == T_DONE || t->state == T_FAILED)
+        return 0;
+    if (t->state == T_RUNNING && lnyx_current(L) == t)
+        return lnyx_raise_cancelled(L);
+    t->cancel_asked = 1;
+    if (t->state == T_WAITING && t->op && !t->op->done) {
+        t->op->cancelled = 1;
+        t->op->cancel(t->op);
+    }
+    return 0;
+}
+
+static int task_status(lua_State *L)
+{
+    static const char *const names[] = {"running", "waiting", "done", "failed"};
+    lua_pushstring(L, names[check_task(L, 1)->state]);
+    return 1;
+}
+
+static int task_gc(lua_State *L)
+{
+    lnyx_task *t = check_task(L, 1);
+    if (t->result_ref != LUA_NOREF)
+        luaL_unref(L, LUA_REGISTRYINDEX, t->result_ref);
+    free(t->waiters.ops);
+    memset(&t->waiters, 0, sizeof t->waiters);
+    return 0;
+}
+
+static int l_spawn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lnyx_spawn(L, lua_gettop(L) - 1, 0);
+    return 1;
+}
+
+/* ---- sleep ---- */
+
+typedef struct sleep_op {
+    lnyx_op op;
+    nyx_engine *e;
+    loop_timer *timer;
+} sleep_op;
+
+static void sleep_fired(void *ud)
+{
+    sleep_op *s = ud;
+    s->timer = NULL;
+    lnyx_complete(&s->op);
+}
+
+static void sleep_cancel(lnyx_op *op)
+{
+    sleep_op *s = (sleep_op *)op;
+    loop_timer_cancel(s->e->loop, s->timer);
+    s->timer = NULL;
+    lnyx_complete(op);
+}
+
+static int sleep_gc(lua_State *L)
+{
+    sleep_op *s = lua_touserdata(L, 1);
+    loop_timer_cancel(s->e->loop, s->timer);
+    s->timer = NULL;
+    return 0;
+}
+
+static int sleep_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    if (((sleep_op *)ctx)->op.cancelled)
+        return lnyx_raise_cancelled(L);
+    return 0;
+}
+
+static int l_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    if (!(s >= 0))
+        return lnyx_argerror(L, 1, "seconds must be a number >= 0");
+    nyx_engine *e = lnyx_engine(L);
+    if (!e->started && engine_start(e) != 0)
+        return luaL_error(L, "%s", e->errmsg);
+    sleep_op *op = lua_newuserdatauv(L, sizeof *op, 0);
+    memset(op, 0, sizeof *op);
+    op->e = e;
+    op->op.cancel = sleep_cancel;
+    if (luaL_newmetatable(L, "nyx.sleep")) {
+        lua_pushcfunction(L, sleep_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    op->timer = loop_timer_add(e->loop, (double)s, sleep_fired, op);
+    if (!op->timer)
+        return luaL_error(L, "out of memory");
+    return lnyx_wait(L, &op->op, (lua_KContext)op, sleep_k);
+}
+
+/* ---- events ---- */
+
+static event *check_event(lua_State *L, int i) { return luaL_checkudata(L, i, NYX_EVENT_MT); }
+
+static int l_event(lua_State *L)
+{
+    event *ev = lua_newuserdatauv(L, sizeof *ev, 0);
+    memset(ev, 0, sizeof *ev);
+    luaL_setmetatable(L, NYX_EVENT_MT);
+    return 1;
+}
+
+static int event_set(lua_State *L)
+{
+    event *ev = check_event(L, 1);
+    ev->set = 1;
+    waitlist_complete_all(&ev->waiters);
+    return 0;
+}
+
+static int event_is_set(lua_State *L)
+{
+    lua_pushboolean(L, check_event(L, 1)->set);
+    return 1;
+}
+
+static int event_wait_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    task_waitop *w = (task_waitop *)ctx;
+    w->list = NULL;
+    if (w->op.cancelled)
+        return lnyx_raise_cancelled(L);
+    return 0;
+}
+
+static int event_wait(lua_State *L)
+{
+    event *ev = check_event(L, 1);
+    lua_settop(L, 1);
+    if (ev->set)
+        return 0;
+    task_waitop *w = new_waitop(L, &ev->waiters, 1);
+    return lnyx_wait(L, &w->op, (lua_KContext)w, event_wait_k);
+}
+
+static int event_gc(lua_State *L)
+{
+    event *ev = check_event(L, 1);
+    free(ev->waiters.ops);
+    memset(&ev->waiters, 0, sizeof ev->waiters);
+    return 0;
+}
+
+int lnyx_open_tasks(lua_State *L)
+{
+    static const luaL_Reg task_meth[] = {
+        {"wait", task_wait}, {"cancel", task_cancel}, {"status", task_status}, {NULL, NULL}};
+    static const luaL_Reg event_meth[] = {
+        {"set", event_set}, {"wait", event_wait}, {"is_set", event_is_set}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {
+        {"spawn", l_spawn}, {"sleep", l_sleep}, {"event", l_event}, {NULL, NULL}};
+    luaL_newmetatable(L, NYX_TASK_MT);
+    luaL_newlib(L, task_meth);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, task_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, NYX_EVENT_MT);
+    luaL_newlib(L, event_meth);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, event_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+    luaL_setfuncs(L, funcs, 0);
+    return 0;
+}

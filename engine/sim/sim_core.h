@@ -1,0 +1,127 @@
+/* The simulator's pure logic, testable without sockets: request validation and prefix
+ * hashing (sim_request.c), the tokenizer (sim_tokens.c), the prompt-cache store and its
+ * accounting (sim_cache.c) and the deterministic reply (sim_reply.c). Time is passed in as
+ * monotonic microseconds. Nothing here locks: the HTTP layer serialises access. */
+#ifndef NYX_SIM_CORE_H
+#define NYX_SIM_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim.h"
+
+/* ---- tokenizer (sim_tokens.c) ---- */
+
+/* Byte length of the first ntok tokens of text (len when it has fewer). A prefix cut here
+ * counts exactly ntok tokens. */
+size_t sim_token_prefix(const char *text, size_t len, int64_t ntok);
+
+/* Fixed overheads added around content, in tokens. */
+enum {
+    SIM_TOK_TOOL = 4,      /* per tool definition */
+    SIM_TOK_SYSTEM = 3,    /* once, before the first system block */
+    SIM_TOK_MESSAGE = 3,   /* per message (role header) */
+    SIM_TOK_BLOCK = 1,     /* per system or content block */
+    SIM_TOK_TRAILER = 3    /* after the last message (the assistant turn opening) */
+};
+
+/* ---- requests (sim_request.c) ---- */
+
+enum sim_kind { SIM_KIND_TOOL = 0, SIM_KIND_SYSTEM, SIM_KIND_USER, SIM_KIND_ASSISTANT };
+enum sim_mark { SIM_MARK_NONE = 0, SIM_MARK_5M = 1, SIM_MARK_1H = 2 };
+
+/* One cacheable block of the prefix (a tool, a system block or a message content block). */
+typedef struct sim_block {
+    int kind;        /* enum sim_kind */
+    int mark;        /* enum sim_mark: a breakpoint when not NONE */
+    int64_t tokens;  /* this block's tokens, overheads included */
+    int64_t cum;     /* cumulative tokens through this block */
+    uint64_t key[2]; /* cumulative XXH3-128 through this block (model included) */
+} sim_block;
+
+typedef struct sim_req {
+    char *model;        /* owned: as requested */
+    char *canonical;    /* owned: as reported */
+    int64_t min_cache;  /* the model's minimum cacheable prefix */
+    int64_t max_tokens; /* 0 for count_tokens */
+    int stream;
+    char **stops;       /* owned stop sequences */
+    size_t nstops;
+    sim_block *blocks;  /* owned, in prefix order */
+    size_t nblocks;
+    int64_t total;      /* all input tokens: blocks + trailer */
+    uint64_t hash;      /* hash of the whole prompt: picks the reply */
+    char *persona;      /* owned: first words of the system prompt, or NULL */
+    char *topic;        /* owned: first words of the last user message, or NULL */
+} sim_req;
+
+/* Parses and validates a Messages (or count_tokens when count_only) body.
+ * Returns 0, or -1 with *err set to the API's status, type and message
+ * (400 invalid_request_error, 404 not_found_error). *r is then empty; free it either way. */
+int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *models,
+                  int count_only, nyx_error *err);
+void sim_req_free(sim_req *r);
+
+/* ---- prompt cache (sim_cache.c) ---- */
+
+#define SIM_TTL_5M_US (300LL * 1000000LL)
+#define SIM_TTL_1H_US (3600LL * 1000000LL)
+
+typedef struct sim_usage {
+    int64_t input_tokens;   /* uncached tokens after the last write */
+    int64_t cache_read;     /* A */
+    int64_t cache_write_1h; /* B - A */
+    int64_t cache_write_5m; /* C - B */
+    int64_t cache_creation; /* the sum of both writes */
+    int64_t output_tokens;
+} sim_usage;
+
+/* What a request would read and write; computed without changing the store. */
+typedef struct sim_plan {
+    sim_usage usage;
+    long hit;      /* index of the block whose entry is read, -1 on a miss */
+} sim_plan;
+
+typedef struct sim_cache sim_cache;
+
+/* A store holding at most max_entries live entries (0 = a default of 1,000,000). */
+sim_cache *sim_cache_new(size_t max_entries);
+void sim_cache_free(sim_cache *c);
+void sim_cache_clear(sim_cache *c);
+size_t sim_cache_size(const sim_cache *c);
+
+/* Looks the request up at time now: the longest usable entry within 20 blocks before each
+ * breakpoint is the hit; fills the usage (except output_tokens) as the API bills it. */
+void sim_cache_plan(const sim_cache *c, const sim_req *r, int64_t now_us, sim_plan *p);
+
+/* Applies a plan: refreshes the hit's TTL from now and writes an entry at every breakpoint
+ * that reaches the model minimum and lies beyond the hit; new entries become usable at
+ * usable_at_us (when the response begins). Evicts expired entries as it goes.
+ * Returns 0, or -1 when out of memory (the store stays consistent). */
+int sim_cache_commit(sim_cache *c, const sim_req *r, const sim_plan *p, int64_t now_us,
+                     int64_t usable_at_us);
+
+/* ---- reply (sim_reply.c) ---- */
+
+typedef struct sim_reply {
+    char *text;            /* owned, NUL-terminated */
+    size_t len;
+    int64_t output_tokens;
+    const char *stop_reason; /* static: "end_turn", "max_tokens", "stop_sequence" */
+    char *stop_sequence;   /* owned, or NULL */
+} sim_reply;
+
+/* The deterministic answer to a request: "As <persona>, regarding <topic>: ..." of a
+ * length between 20 and 200 tokens picked by the prompt hash, cut by max_tokens and the
+ * stop sequences. Returns 0, or -1 when out of memory. */
+int sim_reply_make(const sim_req *r, sim_reply *out);
+void sim_reply_free(sim_reply *rep);
+
+/* JSON texts (malloc'd, NULL when out of memory). */
+char *sim_json_error(const char *type, const char *message, const char *request_id);
+char *sim_json_message(const char *id, const char *model, const sim_reply *rep,
+                       const sim_usage *u);
+/* The "usage" object of a response, as cJSON (declared opaque here). */
+struct cJSON *sim_usage_json(const sim_usage *u, int64_t output_tokens);
+
+#endif

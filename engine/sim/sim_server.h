@@ -1,0 +1,50 @@
+/* The simulator's shared state, seen by the HTTP glue (sim_http.c), the control endpoints
+ * (sim_control.c) and the lifecycle (sim_server.c). Every field below mu is protected by it:
+ * connection threads share the cache, buckets, faults, log and options. */
+#ifndef NYX_SIM_SERVER_H
+#define NYX_SIM_SERVER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "sim.h"
+#include "sim_core.h"
+#include "sim_faults.h"
+#include "sim_log.h"
+#include "sim_ratelimit.h"
+
+struct MHD_Daemon;
+
+struct sim_server {
+    struct MHD_Daemon *daemon;
+    sim_models models; /* read-only after start */
+    char *api_key;     /* owned copy; NULL = any non-empty key; read-only after start */
+    int port;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* broadcast on stop; waits use CLOCK_MONOTONIC */
+    int stopping;
+    sim_options opt;   /* the run-time options (api_key field unused) */
+    sim_cache *cache;
+    sim_rl *rl;
+    sim_faults *faults;
+    sim_log *log;
+    int64_t next_n;    /* API request numbers: req_sim_<n>, msg_sim_<n> */
+    int64_t next_ctl;  /* control request numbers: req_sim_ctl_<n> */
+};
+
+/* Waits until deadline_us (monotonic), without burning CPU. Returns 0 when the time came,
+ * -1 when the server is stopping or the peer on fd (when >= 0) has gone. */
+int sim_server_wait(sim_server *s, int fd, int64_t deadline_us);
+
+/* Runs a /sim/... control request. Returns the HTTP status and sets *out to a malloc'd JSON
+ * body (NULL when out of memory).
+ *   method, url  as received; query_since the "since" query value or NULL */
+int sim_control(sim_server *s, const char *method, const char *url, const char *query_since,
+                const char *body, size_t len, char **out);
+
+/* Starts and stops the MHD daemon (sim_http.c). */
+int sim_http_start(sim_server *s, int port, nyx_error *err);
+void sim_http_stop(sim_server *s);
+
+#endif

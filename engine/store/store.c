@@ -1,0 +1,197 @@
+/* The store's public functions: check arguments once for every backend, then dispatch
+ * through the backend's ops table. The backend is chosen by the URI at open. */
+#include "store_backend.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void store_fail(nyx_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[sizeof err->message];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    nyx_error_set(err, "store_error", 0, "%s", msg);
+    err->retryable = 0;
+}
+
+static int invalid(nyx_error *err, const char *what)
+{
+    if (err) {
+        nyx_error_set(err, "invalid_argument", 0, "store: %s", what);
+        err->retryable = 0;
+    }
+    return -1;
+}
+
+static int has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+nyx_store *store_open_opts(const char *uri, const store_options *opts, nyx_error *err)
+{
+    if (!uri || !*uri) {
+        invalid(err, "cannot open: no database path given");
+        return NULL;
+    }
+    if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://")) {
+        /* The URI is not echoed: it may carry a password. */
+        store_fail(err, "store: cannot open the PostgreSQL database: PostgreSQL backend not "
+                        "built (this nyx has the SQLite backend only; give a file path)");
+        return NULL;
+    }
+    const store_backend_ops *ops = &store_sqlite_ops;
+
+    nyx_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        store_fail(err, "store: cannot open %s: out of memory", uri);
+        return NULL;
+    }
+    s->ops = ops;
+    if (ops->open(s, uri, opts, err) != 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+nyx_store *store_open(const char *uri, nyx_error *err)
+{
+    return store_open_opts(uri, NULL, err);
+}
+
+void store_close(nyx_store *s)
+{
+    if (!s)
+        return;
+    s->ops->close(s);
+    free(s);
+}
+
+const char *store_backend_name(const nyx_store *s) { return s ? s->ops->name : NULL; }
+
+int store_schema_version(const nyx_store *s) { return s ? s->ops->schema_version(s) : 0; }
+
+int store_is_readonly(const nyx_store *s) { return s ? s->ops->is_readonly(s) : 0; }
+
+int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+{
+    if (!s || !it)
+        return invalid(err, "cannot log interaction: no store or no interaction");
+    if (!it->id || !*it->id)
+        return invalid(err, "cannot log interaction: it has no id");
+    if (!it->status)
+        return invalid(err, "cannot log interaction: it has no status");
+    if (strcmp(it->status, "ok") != 0 && strcmp(it->status, "error") != 0 &&
+        strcmp(it->status, "cancelled") != 0) {
+        if (err) {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "store: cannot log interaction %s: status \"%s\" is not ok, error or "
+                          "cancelled",
+                          it->id, it->status);
+            err->retryable = 0;
+        }
+        return -1;
+    }
+    return s->ops->log_interaction(s, it, err);
+}
+
+int store_batch_begin(nyx_store *s, nyx_error *err)
+{
+    if (!s)
+        return invalid(err, "cannot begin a batch: no store");
+    return s->ops->batch_begin(s, err);
+}
+
+int store_batch_commit(nyx_store *s, nyx_error *err)
+{
+    if (!s)
+        return invalid(err, "cannot commit a batch: no store");
+    return s->ops->batch_commit(s, err);
+}
+
+int store_batch_rollback(nyx_store *s, nyx_error *err)
+{
+    if (!s)
+        return invalid(err, "cannot roll back a batch: no store");
+    return s->ops->batch_rollback(s, err);
+}
+
+int store_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_error *err)
+{
+    if (!s || !name || !*name)
+        return invalid(err, "cannot create a session: no store or no session name");
+    return s->ops->session_upsert(s, name, budget_usd, err);
+}
+
+int store_session_end(nyx_store *s, const char *name, nyx_error *err)
+{
+    if (!s || !name || !*name)
+        return invalid(err, "cannot end a session: no store or no session name");
+    return s->ops->session_end(s, name, err);
+}
+
+int store_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
+                      int64_t *id_out, nyx_error *err)
+{
+    if (!s || !id_out)
+        return invalid(err, "cannot add a thought: no store or no place for the id");
+    if (parent < 0)
+        return invalid(err, "cannot add a thought: parent id is negative");
+    return s->ops->thought_add(s, session, parent, label, id_out, err);
+}
+
+static int check_filter(const store_filter *f, nyx_error *err)
+{
+    if (!f)
+        return 0;
+    if (f->last < 0)
+        return invalid(err, "cannot query: last must be 0 (all) or a positive count");
+    if (f->group_by && strcmp(f->group_by, "total") != 0 && strcmp(f->group_by, "model") != 0 &&
+        strcmp(f->group_by, "session") != 0 && strcmp(f->group_by, "agent") != 0 &&
+        strcmp(f->group_by, "template") != 0) {
+        if (err) {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "store: cannot group by \"%s\" (use total, model, session, agent or "
+                          "template)",
+                          f->group_by);
+            err->retryable = 0;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+int store_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                      nyx_error *err)
+{
+    if (!s || !fn)
+        return invalid(err, "cannot query stats: no store or no row callback");
+    if (check_filter(f, err) != 0)
+        return -1;
+    return s->ops->query_stats(s, f, fn, ud, err);
+}
+
+int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                    nyx_error *err)
+{
+    if (!s || !fn)
+        return invalid(err, "cannot query the log: no store or no row callback");
+    if (check_filter(f, err) != 0)
+        return -1;
+    return s->ops->query_log(s, f, fn, ud, err);
+}
+
+int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                         nyx_error *err)
+{
+    if (!s || !fn)
+        return invalid(err, "cannot query thoughts: no store or no row callback");
+    return s->ops->query_thoughts(s, session, fn, ud, err);
+}

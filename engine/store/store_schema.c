@@ -1,0 +1,206 @@
+/* The SQLite schema as a list of migrations, and the code that applies them.
+ *
+ * Migration N takes a database from user_version N-1 to N. Never edit a migration that has
+ * shipped: add the next one. Each is a list of statements run in one transaction together
+ * with `PRAGMA user_version = N` (the version lives in the database header, which is part
+ * of the transaction), so a crash mid-migration leaves the previous version intact.
+ * The PostgreSQL backend will keep its own list in its own dialect (a version table instead
+ * of user_version), table for table the same.
+ */
+#include "store_sqlite.h"
+
+#include <stdio.h>
+
+/* ---- migration 1: every table, including those later issues fill ---- */
+static const char *const migration_1[] = {
+    /* One row per call. Costs are NULL when the model's price is unknown. */
+    "CREATE TABLE llm_interactions ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " created_at REAL NOT NULL,"
+    " session TEXT, agent TEXT, thought_id INTEGER,"
+    " template TEXT, template_version INTEGER,"
+    " request_id TEXT, model_requested TEXT, model_served TEXT,"
+    " input_tokens INTEGER NOT NULL DEFAULT 0,"
+    " output_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cache_read_input_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cache_creation_5m INTEGER, cache_creation_1h INTEGER,"
+    " cost_usd REAL, cost_without_cache_usd REAL, saved_usd REAL,"
+    " ttfb_ms REAL, latency_ms REAL,"
+    " attempts INTEGER NOT NULL DEFAULT 1, attempts_json TEXT,"
+    " status TEXT NOT NULL CHECK (status IN ('ok','error','cancelled')),"
+    " error_type TEXT, error_message TEXT, stop_reason TEXT,"
+    " cache_hit INTEGER NOT NULL DEFAULT 0,"
+    " from_response_cache INTEGER NOT NULL DEFAULT 0,"
+    " prompt_text TEXT, response_text TEXT, provider TEXT)",
+    "CREATE INDEX llm_interactions_created_at ON llm_interactions(created_at)",
+    "CREATE INDEX llm_interactions_session ON llm_interactions(session, created_at)",
+    "CREATE INDEX llm_interactions_thought ON llm_interactions(thought_id)"
+    " WHERE thought_id IS NOT NULL",
+
+    /* Totals are written by store_session_end(); budget_usd is informational, the
+     * budgets table ("session:NAME") is what enforces. */
+    "CREATE TABLE sessions ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " started_at REAL NOT NULL, ended_at REAL, budget_usd REAL,"
+    " calls INTEGER NOT NULL DEFAULT 0,"
+    " cost_usd REAL NOT NULL DEFAULT 0, saved_usd REAL NOT NULL DEFAULT 0,"
+    " input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cache_read_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cache_write_tokens INTEGER NOT NULL DEFAULT 0)",
+
+    /* AUTOINCREMENT: a node id is never reused, so an old log row never points at a new node. */
+    "CREATE TABLE thought_trees ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " session TEXT, parent_id INTEGER REFERENCES thought_trees(id),"
+    " label TEXT, created_at REAL NOT NULL)",
+    "CREATE INDEX thought_trees_session ON thought_trees(session)",
+    "CREATE INDEX thought_trees_parent ON thought_trees(parent_id)",
+
+    "CREATE TABLE prompt_templates ("
+    " name TEXT NOT NULL, version INTEGER NOT NULL,"
+    " content TEXT NOT NULL, variables TEXT, hash TEXT, created_at REAL NOT NULL,"
+    " PRIMARY KEY (name, version))",
+
+    "CREATE TABLE template_usage ("
+    " name TEXT NOT NULL, version INTEGER NOT NULL,"
+    " uses INTEGER NOT NULL DEFAULT 0, successes INTEGER NOT NULL DEFAULT 0,"
+    " failures INTEGER NOT NULL DEFAULT 0,"
+    " input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cost_usd REAL NOT NULL DEFAULT 0, latency_ms_total REAL NOT NULL DEFAULT 0,"
+    " cache_hits INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (name, version))",
+
+    /* scope: "session:NAME", "agent:NAME", "day:2026-11-25", "month:2026-11".
+     * limit_usd NULL: tracked, not limited. */
+    "CREATE TABLE budgets ("
+    " scope TEXT PRIMARY KEY NOT NULL,"
+    " limit_usd REAL, spent_usd REAL NOT NULL DEFAULT 0,"
+    " reserved_usd REAL NOT NULL DEFAULT 0, updated_at REAL NOT NULL)",
+    /* One row per scope a reservation holds; host+pid let a later process release the
+     * reservations of a process that died. */
+    "CREATE TABLE budget_reservations ("
+    " id TEXT NOT NULL, scope TEXT NOT NULL, amount REAL NOT NULL,"
+    " created_at REAL NOT NULL, pid INTEGER, host TEXT,"
+    " PRIMARY KEY (id, scope))",
+    "CREATE INDEX budget_reservations_scope ON budget_reservations(scope)",
+
+    "CREATE TABLE llm_cache ("
+    " key TEXT PRIMARY KEY NOT NULL, model TEXT, response_json TEXT NOT NULL,"
+    " created_at REAL NOT NULL, expires_at REAL, hits INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX llm_cache_expires_at ON llm_cache(expires_at)",
+
+    "CREATE TABLE audit_events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL,"
+    " kind TEXT NOT NULL, session TEXT, agent TEXT, detail TEXT)",
+    "CREATE INDEX audit_events_created_at ON audit_events(created_at)",
+
+    "CREATE TABLE system_config ("
+    " key TEXT PRIMARY KEY NOT NULL, value TEXT, updated_at REAL NOT NULL)",
+
+    /* The emergency stop flag (key "stop") and other cross-process controls. */
+    "CREATE TABLE control ("
+    " key TEXT PRIMARY KEY NOT NULL, value TEXT, updated_at REAL NOT NULL)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1};
+
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+int store_schema_latest(void) { return NMIGRATIONS; }
+
+static int read_version(sqlite3 *db, const char *path, int *version, nyx_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *version = sqlite3_column_int(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        store_fail(err, "store: cannot read the schema version of %s: %s", path,
+                   sqlite3_errmsg(db));
+        if (err && (rc & 0xff) == SQLITE_BUSY)
+            err->retryable = 1;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int exec(sqlite3 *db, const char *sql, const char *path, int to, nyx_error *err)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    store_fail(err, "store: cannot migrate %s to schema version %d: %s", path, to,
+               sqlite3_errmsg(db));
+    if (err && (rc & 0xff) == SQLITE_BUSY)
+        err->retryable = 1;
+    return -1;
+}
+
+static void rollback(sqlite3 *db)
+{
+    /* SQLite may already have rolled back (SQLITE_FULL, SQLITE_IOERR); only roll back an
+     * open transaction. A failure here leaves nothing to undo, so it is not reported. */
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_schema_migrate(sqlite3 *db, const char *path, int *version_out, int *applied_out,
+                         nyx_error *err)
+{
+    int version = 0;
+    *applied_out = 0;
+    if (read_version(db, path, &version, err) != 0)
+        return -1;
+    if (version > NMIGRATIONS) {
+        store_fail(err,
+                   "store: %s has schema version %d, newer than this nyx knows (%d): "
+                   "use a newer nyx",
+                   path, version, NMIGRATIONS);
+        return -1;
+    }
+    while (version < NMIGRATIONS) {
+        int to = version + 1;
+        /* IMMEDIATE: take the write lock first, then re-read the version, so two
+         * processes opening a new file at once migrate it exactly once. */
+        if (exec(db, "BEGIN IMMEDIATE", path, to, err) != 0)
+            return -1;
+        int now = 0;
+        if (read_version(db, path, &now, err) != 0) {
+            rollback(db);
+            return -1;
+        }
+        if (now != version) { /* another process migrated meanwhile */
+            rollback(db);
+            if (now > NMIGRATIONS) {
+                store_fail(err, "store: %s has schema version %d, newer than this nyx knows (%d)",
+                           path, now, NMIGRATIONS);
+                return -1;
+            }
+            version = now;
+            continue;
+        }
+        for (const char *const *sql = migrations[version]; *sql; sql++) {
+            if (exec(db, *sql, path, to, err) != 0) {
+                rollback(db);
+                return -1;
+            }
+        }
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", to);
+        if (exec(db, pragma, path, to, err) != 0 || exec(db, "COMMIT", path, to, err) != 0) {
+            rollback(db);
+            return -1;
+        }
+        version = to;
+        (*applied_out)++;
+    }
+    *version_out = version;
+    return 0;
+}

@@ -1,0 +1,751 @@
+/* The SQLite backend: one connection per store, WAL journal, statements prepared once at
+ * open and reused for every write.
+ *
+ * Durability. The journal is WAL with synchronous=NORMAL by default. A commit appends its
+ * pages to the -wal file with write() before sqlite3_step() returns; from then on the data
+ * is in the kernel's page cache, which belongs to the kernel, not to the process. Killing
+ * the process (SIGKILL, a crash, an abort) therefore loses nothing committed: the next
+ * opener replays the WAL. NORMAL skips only the fsync at each commit, so what it risks is
+ * the last commits before a power loss or kernel crash (the database stays consistent,
+ * never corrupt). FULL would fsync on every commit, costing milliseconds per call on
+ * ordinary disks against the tens of microseconds here; store_options.sync_full asks for
+ * it when power-loss durability matters more than latency. The WAL is synced at each
+ * checkpoint (automatic, every ~1000 pages).
+ *
+ * Locks. Every write either is a single statement in autocommit mode or happens inside a
+ * batch opened with BEGIN IMMEDIATE, so a write never has to upgrade a read snapshot to a
+ * write lock (in WAL mode that upgrade fails at once with SQLITE_BUSY, whatever the busy
+ * timeout). Multi-statement transactions added later (budget reservations) must also begin
+ * with BEGIN IMMEDIATE. Readers never wait for writers in WAL mode.
+ */
+#include "store_sqlite.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+#define DEFAULT_BUSY_TIMEOUT_MS 5000
+#define MAX_QUERY_COLS 16
+
+enum {
+    ST_INSERT,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SESSION_UPSERT,
+    ST_SESSION_END,
+    ST_THOUGHT_ADD,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_INSERT] =
+        "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"
+        " template_version, request_id, model_requested, model_served, input_tokens,"
+        " output_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
+        " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"
+        " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"
+        " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SESSION_UPSERT] =
+        "INSERT INTO sessions (name, started_at, budget_usd) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (name) DO UPDATE SET ended_at = NULL,"
+        " budget_usd = COALESCE(excluded.budget_usd, sessions.budget_usd)",
+    /* One statement: the totals and the row are written atomically, with or without a
+     * batch. The aggregate always yields one row, so a session never upserted gets one. */
+    [ST_SESSION_END] =
+        "INSERT INTO sessions (name, started_at, ended_at, calls, cost_usd, saved_usd,"
+        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)"
+        " SELECT ?1, COALESCE(MIN(created_at), ?2), ?2, COUNT(*), TOTAL(cost_usd),"
+        " TOTAL(saved_usd), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+        " COALESCE(SUM(cache_read_input_tokens), 0),"
+        " COALESCE(SUM(cache_creation_input_tokens), 0)"
+        " FROM llm_interactions WHERE session = ?1"
+        " ON CONFLICT (name) DO UPDATE SET ended_at = excluded.ended_at,"
+        " calls = excluded.calls, cost_usd = excluded.cost_usd, saved_usd = excluded.saved_usd,"
+        " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
+        " cache_read_tokens = excluded.cache_read_tokens,"
+        " cache_write_tokens = excluded.cache_write_tokens",
+    /* The parent check and the insert are one statement: no row when the parent is
+     * unknown, and ids only grow, so the tree can never hold a cycle. */
+    [ST_THOUGHT_ADD] =
+        "INSERT INTO thought_trees (session, parent_id, label, created_at)"
+        " SELECT ?1, ?2, ?3, ?4"
+        " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM thought_trees WHERE id = ?2)",
+};
+
+typedef struct sq {
+    sqlite3 *db;
+    char *path;
+    int version;
+    int applied;
+    int readonly;
+    sqlite3_stmt *st[ST_COUNT];
+    int in_batch;      /* store_batch_begin() done, commit or rollback not yet */
+    int batch_aborted; /* a write failed: the batch was rolled back, later writes fail */
+    long batch_writes; /* writes in the open batch so far */
+    char batch_error[sizeof ((nyx_error *)0)->message];
+} sq;
+
+static sq *impl(const nyx_store *s) { return (sq *)s->impl; }
+
+/* ---- errors ---- */
+
+/* "store: cannot <what> <path>: <sqlite message>"; locked is retryable. */
+static int db_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int db_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *msg = q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc);
+    store_fail(err, "store: cannot %s %s: %s", what, q->path, msg);
+    int primary = rc & 0xff;
+    err->retryable = primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+    return -1;
+}
+
+/* A write inside a batch failed: undo the whole batch now, say so in err, and remember it
+ * so the rest of the batch and its commit fail too. */
+static void abort_batch(sq *q, nyx_error *err)
+{
+    if (!q->in_batch || q->batch_aborted)
+        return;
+    if (!sqlite3_get_autocommit(q->db)) {
+        /* May fail only if SQLite already rolled back; nothing is left to undo then. */
+        sqlite3_step(q->st[ST_ROLLBACK]);
+        sqlite3_reset(q->st[ST_ROLLBACK]);
+    }
+    q->batch_aborted = 1;
+    if (err) {
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n,
+                 "; the batch (%ld earlier writes) was rolled back", q->batch_writes);
+        snprintf(q->batch_error, sizeof q->batch_error, "%s", err->message);
+    } else {
+        snprintf(q->batch_error, sizeof q->batch_error,
+                 "store: a write failed; the batch (%ld earlier writes) was rolled back",
+                 q->batch_writes);
+    }
+}
+
+/* Writes after a failure in the same batch are refused, so they cannot be committed on
+ * their own out of order with the rows that were lost. */
+static int refuse_in_aborted_batch(sq *q, nyx_error *err)
+{
+    if (!q->batch_aborted)
+        return 0;
+    store_fail(err, "store: write refused: the open batch was rolled back after an earlier "
+                    "error (commit or roll back the batch first): %s",
+               q->batch_error);
+    return -1;
+}
+
+/* ---- binding ---- */
+
+typedef struct binder {
+    sqlite3_stmt *st;
+    int rc;
+} binder;
+
+static void b_text(binder *b, int i, const char *v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = v ? sqlite3_bind_text(b->st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, i);
+}
+
+static void b_int(binder *b, int i, int64_t v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->st, i, v);
+}
+
+static void b_int_or_null(binder *b, int i, int present, int64_t v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = present ? sqlite3_bind_int64(b->st, i, v) : sqlite3_bind_null(b->st, i);
+}
+
+static void b_real(binder *b, int i, double v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_double(b->st, i, v);
+}
+
+static void b_real_or_null(binder *b, int i, int present, double v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = present ? sqlite3_bind_double(b->st, i, v) : sqlite3_bind_null(b->st, i);
+}
+
+/* Steps a cached write statement to completion and readies it for reuse. Returns the
+ * SQLite code: SQLITE_DONE on success. The error text stays readable in sqlite3_errmsg()
+ * until the next call on the connection. */
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) /* none of the cached writes returns rows; drain defensively */
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+    sqlite3_reset(st);          /* returns rc again on failure: already known */
+    sqlite3_clear_bindings(st); /* drop pointers to the caller's strings */
+    return rc;
+}
+
+/* ---- open / close ---- */
+
+static char *copy_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    if (c)
+        memcpy(c, s, n);
+    return c;
+}
+
+static int pragma(sq *q, const char *sql, nyx_error *err)
+{
+    /* Pragmas that report a value (journal_mode) return a row: step until done. */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK && err) {
+        store_fail(err, "store: cannot open %s: %s (at %s)", q->path, sqlite3_errmsg(q->db), sql);
+        err->retryable = (rc & 0xff) == SQLITE_BUSY;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static void sq_free(sq *q)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(q->st[i]);
+    /* Every statement is finalized, so this closes now; close_v2 never returns BUSY. */
+    sqlite3_close_v2(q->db);
+    free(q->path);
+    free(q);
+}
+
+static int sq_open(nyx_store *s, const char *uri, const store_options *opts, nyx_error *err)
+{
+    sq *q = calloc(1, sizeof *q);
+    char *path = q ? copy_str(uri) : NULL;
+    if (!q || !path) {
+        free(q);
+        store_fail(err, "store: cannot open %s: out of memory", uri);
+        return -1;
+    }
+    q->path = path;
+
+    /* NOMUTEX: one store per thread (see store.h), so SQLite's own mutexes are waste. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(uri, &q->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(q, err, rc, "open");
+        sq_free(q);
+        return -1;
+    }
+    sqlite3_extended_result_codes(q->db, 1);
+
+    int busy = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
+    rc = sqlite3_busy_timeout(q->db, busy > 0 ? busy : 0);
+    if (rc != SQLITE_OK) {
+        db_fail(q, err, rc, "set the busy timeout on");
+        sq_free(q);
+        return -1;
+    }
+
+    /* Read-only (file permissions or "mode=ro"): open it for queries; the journal mode is
+     * the file's own, and writes fail with SQLite's "attempt to write a readonly database". */
+    q->readonly = sqlite3_db_readonly(q->db, "main") == 1;
+    if (!q->readonly) {
+        /* On a filesystem without shared memory this stays "delete": slower, still correct. */
+        if (pragma(q, "PRAGMA journal_mode = WAL", err) != 0) {
+            sq_free(q);
+            return -1;
+        }
+    }
+    const char *sync = opts && opts->sync_full ? "PRAGMA synchronous = FULL"
+                                               : "PRAGMA synchronous = NORMAL";
+    /* Bound the -wal file kept after a checkpoint (64 MiB). */
+    if (pragma(q, sync, err) != 0 || pragma(q, "PRAGMA journal_size_limit = 67108864", err) != 0) {
+        sq_free(q);
+        return -1;
+    }
+
+    if (store_schema_migrate(q->db, q->path, &q->version, &q->applied, err) != 0) {
+        sq_free(q);
+        return -1;
+    }
+
+    for (int i = 0; i < ST_COUNT; i++) {
+        rc = sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            db_fail(q, err, rc, "prepare statement %d on", i);
+            sq_free(q);
+            return -1;
+        }
+    }
+    s->impl = q;
+    return 0;
+}
+
+static void sq_close(nyx_store *s)
+{
+    sq *q = impl(s);
+    if (!q)
+        return;
+    if (q->in_batch && !q->batch_aborted && !sqlite3_get_autocommit(q->db)) {
+        /* Best effort (see store.h): commit, else leave nothing half-done. */
+        if (step_done(q->st[ST_COMMIT]) != SQLITE_DONE && !sqlite3_get_autocommit(q->db))
+            step_done(q->st[ST_ROLLBACK]);
+    }
+    sq_free(q);
+    s->impl = NULL;
+}
+
+static int sq_schema_version(const nyx_store *s) { return impl(s)->version; }
+
+static int sq_is_readonly(const nyx_store *s) { return impl(s)->readonly; }
+
+sqlite3 *store_sqlite_db(nyx_store *s)
+{
+    return s && s->ops == &store_sqlite_ops ? impl(s)->db : NULL;
+}
+
+int store_sqlite_migrations_applied(const nyx_store *s)
+{
+    return s && s->ops == &store_sqlite_ops ? impl(s)->applied : 0;
+}
+
+/* ---- writes ---- */
+
+static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+{
+    sq *q = impl(s);
+    if (refuse_in_aborted_batch(q, err) != 0)
+        return -1;
+    const nyx_usage *u = &it->usage;
+    int detail = u->has_cache_creation_detail != 0;
+    binder b = {q->st[ST_INSERT], SQLITE_OK};
+    b_text(&b, 1, it->id);
+    b_real(&b, 2, it->created_at > 0 ? it->created_at : nyx_wall_s());
+    b_text(&b, 3, it->session);
+    b_text(&b, 4, it->agent);
+    b_int_or_null(&b, 5, it->thought_id != 0, it->thought_id);
+    b_text(&b, 6, it->template_name);
+    b_int_or_null(&b, 7, it->template_name != NULL, it->template_version);
+    b_text(&b, 8, it->request_id);
+    b_text(&b, 9, it->model_requested);
+    b_text(&b, 10, it->model_served);
+    b_int(&b, 11, u->input_tokens);
+    b_int(&b, 12, u->output_tokens);
+    b_int(&b, 13, u->cache_creation_input_tokens);
+    b_int(&b, 14, u->cache_read_input_tokens);
+    b_int_or_null(&b, 15, detail, u->cache_creation_5m);
+    b_int_or_null(&b, 16, detail, u->cache_creation_1h);
+    b_real_or_null(&b, 17, it->has_cost, it->cost_usd);
+    b_real_or_null(&b, 18, it->has_cost, it->cost_without_cache_usd);
+    b_real_or_null(&b, 19, it->has_cost, it->saved_usd);
+    b_real_or_null(&b, 20, it->ttfb_ms >= 0, it->ttfb_ms);
+    b_real_or_null(&b, 21, it->latency_ms >= 0, it->latency_ms);
+    b_int(&b, 22, it->attempts);
+    b_text(&b, 23, it->attempts_json);
+    b_text(&b, 24, it->status);
+    b_text(&b, 25, it->error_type);
+    b_text(&b, 26, it->error_message);
+    b_text(&b, 27, it->stop_reason);
+    b_int(&b, 28, it->cache_hit != 0);
+    b_int(&b, 29, it->from_response_cache != 0);
+    b_text(&b, 30, it->prompt_text);
+    b_text(&b, 31, it->response_text);
+    b_text(&b, 32, it->provider);
+    int rc = b.rc;
+    if (rc != SQLITE_OK) {
+        db_fail(q, err, rc, "log interaction %s (binding its values) to", it->id);
+        sqlite3_reset(b.st);
+        sqlite3_clear_bindings(b.st);
+        abort_batch(q, err);
+        return -1;
+    }
+    rc = step_done(b.st);
+    if (rc != SQLITE_DONE) {
+        db_fail(q, err, rc, "log interaction %s to", it->id);
+        abort_batch(q, err);
+        return -1;
+    }
+    if (q->in_batch)
+        q->batch_writes++;
+    return 0;
+}
+
+static int sq_batch_begin(nyx_store *s, nyx_error *err)
+{
+    sq *q = impl(s);
+    if (q->in_batch) {
+        store_fail(err, "store: cannot begin a batch on %s: a batch is already open", q->path);
+        return -1;
+    }
+    int rc = step_done(q->st[ST_BEGIN]);
+    if (rc != SQLITE_DONE)
+        return db_fail(q, err, rc, "begin a batch on");
+    q->in_batch = 1;
+    q->batch_aborted = 0;
+    q->batch_writes = 0;
+    q->batch_error[0] = '\0';
+    return 0;
+}
+
+static void end_batch(sq *q)
+{
+    q->in_batch = 0;
+    q->batch_aborted = 0;
+    q->batch_writes = 0;
+    q->batch_error[0] = '\0';
+}
+
+static int sq_batch_commit(nyx_store *s, nyx_error *err)
+{
+    sq *q = impl(s);
+    if (!q->in_batch) {
+        store_fail(err, "store: cannot commit a batch on %s: no batch is open", q->path);
+        return -1;
+    }
+    if (q->batch_aborted) {
+        store_fail(err, "store: batch not committed: %s", q->batch_error);
+        end_batch(q);
+        return -1;
+    }
+    int rc = step_done(q->st[ST_COMMIT]);
+    if (rc != SQLITE_DONE) {
+        db_fail(q, err, rc, "commit a batch of %ld writes to", q->batch_writes);
+        if (!sqlite3_get_autocommit(q->db))
+            step_done(q->st[ST_ROLLBACK]);
+        if (err) {
+            size_t n = strlen(err->message);
+            snprintf(err->message + n, sizeof err->message - n, "; the batch was rolled back");
+        }
+        end_batch(q);
+        return -1;
+    }
+    end_batch(q);
+    return 0;
+}
+
+static int sq_batch_rollback(nyx_store *s, nyx_error *err)
+{
+    sq *q = impl(s);
+    if (!q->in_batch) {
+        store_fail(err, "store: cannot roll back a batch on %s: no batch is open", q->path);
+        return -1;
+    }
+    int rc = SQLITE_DONE;
+    if (!sqlite3_get_autocommit(q->db))
+        rc = step_done(q->st[ST_ROLLBACK]);
+    end_batch(q);
+    if (rc != SQLITE_DONE)
+        return db_fail(q, err, rc, "roll back a batch on");
+    return 0;
+}
+
+static int sq_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_error *err)
+{
+    sq *q = impl(s);
+    if (refuse_in_aborted_batch(q, err) != 0)
+        return -1;
+    binder b = {q->st[ST_SESSION_UPSERT], SQLITE_OK};
+    b_text(&b, 1, name);
+    b_real(&b, 2, nyx_wall_s());
+    b_real_or_null(&b, 3, budget_usd >= 0, budget_usd);
+    int rc = b.rc == SQLITE_OK ? step_done(b.st) : b.rc;
+    if (rc != SQLITE_DONE) {
+        if (b.rc != SQLITE_OK) {
+            sqlite3_reset(b.st);
+            sqlite3_clear_bindings(b.st);
+        }
+        db_fail(q, err, rc, "create session %s in", name);
+        abort_batch(q, err);
+        return -1;
+    }
+    if (q->in_batch)
+        q->batch_writes++;
+    return 0;
+}
+
+static int sq_session_end(nyx_store *s, const char *name, nyx_error *err)
+{
+    sq *q = impl(s);
+    if (refuse_in_aborted_batch(q, err) != 0)
+        return -1;
+    binder b = {q->st[ST_SESSION_END], SQLITE_OK};
+    b_text(&b, 1, name);
+    b_real(&b, 2, nyx_wall_s());
+    int rc = b.rc == SQLITE_OK ? step_done(b.st) : b.rc;
+    if (rc != SQLITE_DONE) {
+        if (b.rc != SQLITE_OK) {
+            sqlite3_reset(b.st);
+            sqlite3_clear_bindings(b.st);
+        }
+        db_fail(q, err, rc, "end session %s in", name);
+        abort_batch(q, err);
+        return -1;
+    }
+    if (q->in_batch)
+        q->batch_writes++;
+    return 0;
+}
+
+static int sq_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
+                          int64_t *id_out, nyx_error *err)
+{
+    sq *q = impl(s);
+    if (refuse_in_aborted_batch(q, err) != 0)
+        return -1;
+    binder b = {q->st[ST_THOUGHT_ADD], SQLITE_OK};
+    b_text(&b, 1, session);
+    b_int_or_null(&b, 2, parent != 0, parent);
+    b_text(&b, 3, label);
+    b_real(&b, 4, nyx_wall_s());
+    int rc = b.rc == SQLITE_OK ? step_done(b.st) : b.rc;
+    if (rc != SQLITE_DONE) {
+        if (b.rc != SQLITE_OK) {
+            sqlite3_reset(b.st);
+            sqlite3_clear_bindings(b.st);
+        }
+        db_fail(q, err, rc, "add a thought node to");
+        abort_batch(q, err);
+        return -1;
+    }
+    if (sqlite3_changes(q->db) == 0) {
+        /* The caller's mistake, not the database's: the batch stays usable. */
+        if (err) {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "store: cannot add a thought node: parent node %lld does not exist",
+                          (long long)parent);
+            err->retryable = 0;
+        }
+        return -1;
+    }
+    *id_out = (int64_t)sqlite3_last_insert_rowid(q->db);
+    if (q->in_batch)
+        q->batch_writes++;
+    return 0;
+}
+
+/* ---- queries ---- */
+
+/* Tokens of one row, every kind counted once. */
+#define TOKENS_EXPR                                                                        \
+    "(i.input_tokens + i.cache_creation_input_tokens + i.cache_read_input_tokens +"        \
+    " i.output_tokens)"
+
+/* The rows a filter selects, as "FROM ..." with alias i and a stable order key i.rid.
+ * With f->last the newest N are taken first, so stats over --last N agree with the log. */
+static void filter_from(const store_filter *f, char *out, size_t n)
+{
+    char where[128] = "1";
+    if (f && f->session)
+        strcat(where, " AND session = :session");
+    if (f && f->since > 0)
+        strcat(where, " AND created_at >= :since");
+    if (f && f->last > 0)
+        snprintf(out, n,
+                 "FROM (SELECT *, rowid AS rid FROM llm_interactions WHERE %s"
+                 " ORDER BY created_at DESC, rowid DESC LIMIT :last) AS i",
+                 where);
+    else
+        snprintf(out, n, "FROM (SELECT *, rowid AS rid FROM llm_interactions WHERE %s) AS i",
+                 where);
+}
+
+static int bind_named(sqlite3_stmt *st, const char *name, int kind, const void *v)
+{
+    int idx = sqlite3_bind_parameter_index(st, name);
+    if (idx == 0)
+        return SQLITE_OK;
+    switch (kind) {
+    case 's': return sqlite3_bind_text(st, idx, (const char *)v, -1, SQLITE_STATIC);
+    case 'd': return sqlite3_bind_double(st, idx, *(const double *)v);
+    default: return sqlite3_bind_int(st, idx, *(const int *)v);
+    }
+}
+
+/* Prepares sql, binds the filter's values, and hands every row to fn. */
+static int run_query(sq *q, const char *what, const char *sql, const store_filter *f,
+                     const char *session, store_row_fn fn, void *ud, nyx_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(q, err, rc, "query %s in", what);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    if (f && f->session)
+        session = f->session;
+    if (session)
+        rc = bind_named(st, ":session", 's', session);
+    if (rc == SQLITE_OK && f && f->since > 0)
+        rc = bind_named(st, ":since", 'd', &f->since);
+    if (rc == SQLITE_OK && f && f->last > 0)
+        rc = bind_named(st, ":last", 'i', &f->last);
+    if (rc != SQLITE_OK) {
+        db_fail(q, err, rc, "query %s in", what);
+        sqlite3_finalize(st);
+        return -1;
+    }
+
+    int ncols = sqlite3_column_count(st);
+    if (ncols > MAX_QUERY_COLS) { /* a programming error in this file */
+        store_fail(err, "store: cannot query %s: %d columns, at most %d", what, ncols,
+                   MAX_QUERY_COLS);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    const char *names[MAX_QUERY_COLS];
+    const char *values[MAX_QUERY_COLS];
+    for (int c = 0; c < ncols; c++) {
+        names[c] = sqlite3_column_name(st, c);
+        if (!names[c]) {
+            store_fail(err, "store: cannot query %s in %s: out of memory", what, q->path);
+            sqlite3_finalize(st);
+            return -1;
+        }
+    }
+    int result = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int c = 0; c < ncols; c++) {
+            values[c] = (const char *)sqlite3_column_text(st, c);
+            if (!values[c] && sqlite3_column_type(st, c) != SQLITE_NULL) {
+                store_fail(err, "store: cannot query %s in %s: out of memory", what, q->path);
+                sqlite3_finalize(st);
+                return -1;
+            }
+        }
+        if (fn(ud, ncols, names, values) != 0) {
+            result = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(q, err, rc, "query %s in", what);
+        result = -1;
+    }
+    sqlite3_finalize(st);
+    return result;
+}
+
+static int sq_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                          nyx_error *err)
+{
+    const char *g = f ? f->group_by : NULL;
+    const char *group = "'total'";
+    if (g && strcmp(g, "model") == 0)
+        group = "COALESCE(i.model_served, i.model_requested)";
+    else if (g && strcmp(g, "session") == 0)
+        group = "i.session";
+    else if (g && strcmp(g, "agent") == 0)
+        group = "i.agent";
+    else if (g && strcmp(g, "template") == 0)
+        group = "CASE WHEN i.template IS NULL THEN NULL WHEN i.template_version IS NULL"
+                " THEN i.template ELSE i.template || '@' || i.template_version END";
+    int grouped = strcmp(group, "'total'") != 0;
+
+    char from[512];
+    filter_from(f, from, sizeof from);
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT %s AS \"group\", COUNT(*) AS calls,"
+             " COALESCE(SUM(i.cache_hit), 0) AS cache_hits,"
+             " CASE WHEN COUNT(*) > 0 THEN 1.0 * COALESCE(SUM(i.cache_hit), 0) / COUNT(*)"
+             " ELSE 0.0 END AS hit_rate,"
+             " COALESCE(SUM(i.input_tokens), 0) AS input,"
+             " COALESCE(SUM(i.output_tokens), 0) AS output,"
+             " COALESCE(SUM(i.cache_read_input_tokens), 0) AS cache_read,"
+             " COALESCE(SUM(i.cache_creation_input_tokens), 0) AS cache_write,"
+             " TOTAL(i.cost_usd) AS cost_usd,"
+             " TOTAL(i.cost_without_cache_usd) AS cost_without_cache_usd,"
+             " TOTAL(i.saved_usd) AS saved_usd,"
+             " COALESCE(SUM(i.cost_usd IS NULL), 0) AS unknown_cost_calls,"
+             " COALESCE(SUM(i.status <> 'ok'), 0) AS errors"
+             " %s%s",
+             group, from, grouped ? " GROUP BY 1 ORDER BY 1" : "");
+    return run_query(impl(s), "stats", sql, f, NULL, fn, ud, err);
+}
+
+static int sq_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                        nyx_error *err)
+{
+    char from[512];
+    filter_from(f, from, sizeof from);
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT i.id AS id,"
+             " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', i.created_at, 'unixepoch') AS created_at,"
+             " i.session AS session, i.agent AS agent,"
+             " COALESCE(i.model_served, i.model_requested) AS model, i.status AS status,"
+             " " TOKENS_EXPR " AS tokens, i.cache_read_input_tokens AS cache_read,"
+             " i.cost_usd AS cost, i.latency_ms AS latency_ms, i.error_type AS error_type"
+             " %s ORDER BY i.created_at, i.rid",
+             from);
+    return run_query(impl(s), "the log", sql, f, NULL, fn, ud, err);
+}
+
+static int sq_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                             nyx_error *err)
+{
+    /* sub(root, id): every node paired with itself and each of its descendants. */
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE sub(root, id) AS ("
+             " SELECT id, id FROM thought_trees%s"
+             " UNION ALL"
+             " SELECT sub.root, t.id FROM thought_trees AS t JOIN sub ON t.parent_id = sub.id)"
+             " SELECT n.id AS id, n.parent_id AS parent_id, n.label AS label,"
+             " COUNT(i.id) AS calls, COALESCE(SUM(" TOKENS_EXPR "), 0) AS tokens,"
+             " TOTAL(i.cost_usd) AS cost"
+             " FROM sub JOIN thought_trees AS n ON n.id = sub.root"
+             " LEFT JOIN llm_interactions AS i ON i.thought_id = sub.id"
+             " GROUP BY n.id ORDER BY n.id",
+             session ? " WHERE session = :session" : "");
+    return run_query(impl(s), "thoughts", sql, NULL, session, fn, ud, err);
+}
+
+const store_backend_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .is_readonly = sq_is_readonly,
+    .log_interaction = sq_log_interaction,
+    .batch_begin = sq_batch_begin,
+    .batch_commit = sq_batch_commit,
+    .batch_rollback = sq_batch_rollback,
+    .session_upsert = sq_session_upsert,
+    .session_end = sq_session_end,
+    .thought_add = sq_thought_add,
+    .query_stats = sq_query_stats,
+    .query_log = sq_query_log,
+    .query_thoughts = sq_query_thoughts,
+};

@@ -1,0 +1,57 @@
+--- nyx: call Claude from Lua through the nyx engine.
+--- The C module nyx.core holds the engine primitives; this file adds what is plain Lua.
+local core = require "nyx.core"
+
+local M = {}
+for name, value in pairs(core) do
+  M[name] = value
+end
+
+--- Runs every function as its own task and returns their first results, in order.
+--- Waits for all of them; if any failed, raises the first failure (by argument order).
+---@param ... function
+---@return any ...
+function M.gather(...)
+  local fns = table.pack(...)
+  local tasks = {}
+  for i = 1, fns.n do
+    if type(fns[i]) ~= "function" then
+      error({ type = "invalid_argument",
+              message = ("bad argument #%d to 'gather' (function expected, got %s)"):format(i, type(fns[i])) }, 2)
+    end
+    tasks[i] = core.spawn(fns[i])
+  end
+  local results, first_error = {}, nil
+  for i = 1, fns.n do
+    local ok, value = pcall(tasks[i].wait, tasks[i])
+    if ok then
+      results[i] = value
+    elseif first_error == nil then
+      first_error = value
+    end
+  end
+  if first_error ~= nil then
+    error(first_error, 0)
+  end
+  return table.unpack(results, 1, fns.n)
+end
+
+setmetatable(M, {
+  -- The Lua library loads on first use, so `require "nyx"` stays cheap.
+  __index = function(t, name)
+    local ok, mod = pcall(require, "nyx." .. name)
+    if ok and type(mod) == "table" then
+      local value = mod[name] or mod
+      rawset(t, name, value)
+      return value
+    end
+    return nil
+  end,
+})
+
+-- Notices (which provider serves, unknown prices) go to stderr once, from Lua, not C.
+core.set_log(function(_, message)
+  io.stderr:write(message, "\n")
+end)
+
+return M

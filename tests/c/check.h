@@ -1,0 +1,55 @@
+/* Minimal assertions for the C unit tests: each failure names file:line and the values;
+ * the test's exit status is the number of failures. */
+#ifndef NYX_CHECK_H
+#define NYX_CHECK_H
+#include <stdio.h>
+#include <string.h>
+
+static int check_failures;
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
+            check_failures++;                                                         \
+        }                                                                             \
+    } while (0)
+
+#define CHECK_INT(a, b)                                                               \
+    do {                                                                              \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                         \
+        if (va_ != vb_) {                                                             \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, \
+                    #a, va_, vb_);                                                    \
+            check_failures++;                                                         \
+        }                                                                             \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                                     \
+    do {                                                                                    \
+        const char *sa_ = (a), *sb_ = (b);                                                  \
+        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                        \
+            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__,   \
+                    #a, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");                        \
+            check_failures++;                                                               \
+        }                                                                                   \
+    } while (0)
+
+#define CHECK_NEAR(a, b, eps)                                                           \
+    do {                                                                                \
+        double da_ = (a), db_ = (b);                                                    \
+        if (!(da_ - db_ <= (eps) && db_ - da_ <= (eps))) {                              \
+            fprintf(stderr, "%s:%d: %s == %.12g, expected %.12g\n", __FILE__, __LINE__, \
+                    #a, da_, db_);                                                      \
+            check_failures++;                                                           \
+        }                                                                               \
+    } while (0)
+
+#define CHECK_DONE()                                                                  \
+    do {                                                                              \
+        if (check_failures)                                                           \
+            fprintf(stderr, "%d check(s) failed\n", check_failures);                  \
+        return check_failures ? 1 : 0;                                                \
+    } while (0)
+
+#endif

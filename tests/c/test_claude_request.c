@@ -1,0 +1,392 @@
+/* Request bodies: exact bytes for representative calls, every validation error, stability. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "claude/request.h"
+
+static char *dup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (!p)
+        abort();
+    memcpy(p, s, n);
+    return p;
+}
+
+static void add_block(nyx_block **blocks, size_t *n, const char *text, int mark)
+{
+    nyx_block *b = realloc(*blocks, (*n + 1) * sizeof **blocks);
+    if (!b || nyx_block_set(&b[*n], text, strlen(text), mark))
+        abort();
+    *blocks = b;
+    (*n)++;
+}
+
+/* Appends a message with one block; returns its index for add_block on further blocks. */
+static size_t add_msg(nyx_request *r, int role, const char *text, int mark)
+{
+    nyx_message *m = realloc(r->messages, (r->nmessages + 1) * sizeof *m);
+    if (!m)
+        abort();
+    r->messages = m;
+    nyx_message *msg = &m[r->nmessages];
+    msg->role = role;
+    msg->blocks = NULL;
+    msg->nblocks = 0;
+    if (text)
+        add_block(&msg->blocks, &msg->nblocks, text, mark);
+    return r->nmessages++;
+}
+
+static void base(nyx_request *r)
+{
+    nyx_request_init(r);
+    r->model = dup("claude-sonnet-4-5");
+    r->max_tokens = 1024;
+    add_msg(r, NYX_ROLE_USER, "Hello", NYX_MARK_NONE);
+}
+
+/* Builds r and compares to the expected body; also checks the reported length. */
+static void expect_body(const nyx_request *r, const char *want)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    size_t len = 0;
+    char *body = claude_request_json(r, &len, &err);
+    CHECK_STR(body, want);
+    CHECK_STR(err.type, "");
+    if (body)
+        CHECK_INT(len, strlen(body));
+    free(body);
+}
+
+static void expect_invalid(const nyx_request *r, const char *message)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    size_t len = 12345;
+    char *body = claude_request_json(r, &len, &err);
+    CHECK(body == NULL);
+    CHECK_INT(len, 12345);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_STR(err.message, message);
+    CHECK_INT(err.retryable, 0);
+    free(body);
+}
+
+static void test_minimal(void)
+{
+    nyx_request r;
+    base(&r);
+    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
+    nyx_request_free(&r);
+}
+
+static void test_system_string(void)
+{
+    nyx_request r;
+    base(&r);
+    add_block(&r.system, &r.nsystem, "You are terse.", NYX_MARK_NONE);
+    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+                    "\"system\":\"You are terse.\","
+                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
+    nyx_request_free(&r);
+}
+
+static void test_system_single_marked_block(void)
+{
+    nyx_request r;
+    base(&r);
+    add_block(&r.system, &r.nsystem, "Rules.", NYX_MARK_5M);
+    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+                    "\"system\":[{\"type\":\"text\",\"text\":\"Rules.\","
+                    "\"cache_control\":{\"type\":\"ephemeral\"}}],"
+                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
+    nyx_request_free(&r);
+}
+
+static void test_marks_5m_and_1h(void)
+{
+    nyx_request r;
+    nyx_request_init(&r);
+    r.model = dup("claude-opus-4-6");
+    r.max_tokens = 64;
+    add_block(&r.system, &r.nsystem, "Long policy.", NYX_MARK_1H);
+    add_block(&r.system, &r.nsystem, "Persona.", NYX_MARK_NONE);
+    size_t m0 = add_msg(&r, NYX_ROLE_USER, "Document text.", NYX_MARK_5M);
+    add_block(&r.messages[m0].blocks, &r.messages[m0].nblocks, "Question one?", NYX_MARK_NONE);
+    add_msg(&r, NYX_ROLE_ASSISTANT, "Answer one.", NYX_MARK_NONE);
+    add_msg(&r, NYX_ROLE_USER, "Question two?", NYX_MARK_5M);
+    expect_body(&r,
+                "{\"model\":\"claude-opus-4-6\",\"max_tokens\":64,"
+                "\"system\":[{\"type\":\"text\",\"text\":\"Long policy.\","
+                "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}},"
+                "{\"type\":\"text\",\"text\":\"Persona.\"}],"
+                "\"messages\":["
+                "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Document text.\","
+                "\"cache_control\":{\"type\":\"ephemeral\"}},"
+                "{\"type\":\"text\",\"text\":\"Question one?\"}]},"
+                "{\"role\":\"assistant\",\"content\":\"Answer one.\"},"
+                "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Question two?\","
+                "\"cache_control\":{\"type\":\"ephemeral\"}}]}]}");
+    nyx_request_free(&r);
+}
+
+static void test_optional_fields(void)
+{
+    nyx_request r;
+    base(&r);
+    r.temperature = 0.5;
+    r.stop_sequences = calloc(2, sizeof *r.stop_sequences);
+    if (!r.stop_sequences)
+        abort();
+    r.stop_sequences[0] = dup("\n\nHuman:");
+    r.stop_sequences[1] = dup("END");
+    r.nstop = 2;
+    r.user_id = dup("user-42");
+    r.stream = 1;
+    r.top_level_cache = 1;
+    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
+                    "\"temperature\":0.5,\"stop_sequences\":[\"\\n\\nHuman:\",\"END\"],"
+                    "\"metadata\":{\"user_id\":\"user-42\"},\"stream\":true,"
+                    "\"cache_control\":{\"type\":\"ephemeral\"}}");
+    r.temperature = 0.0; /* zero is a value, not "unset" */
+    r.stream = 0;
+    r.top_level_cache = 0;
+    r.nstop = 0;
+    free(r.user_id);
+    r.user_id = NULL;
+    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
+                    "\"temperature\":0}");
+    r.nstop = 2; /* restore so nyx_request_free releases them */
+    nyx_request_free(&r);
+}
+
+static void test_tools_passthrough(void)
+{
+    nyx_request r;
+    base(&r);
+    r.tools_json = dup("[ {\"name\": \"get_weather\", \"description\": \"Weather\",\n"
+                       "   \"input_schema\": {\"type\": \"object\", \"properties\": "
+                       "{\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]},\n"
+                       "   \"cache_control\": {\"type\": \"ephemeral\", \"ttl\": \"1h\"}} ]");
+    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
+                    "\"tools\":[{\"name\":\"get_weather\",\"description\":\"Weather\","
+                    "\"input_schema\":{\"type\":\"object\",\"properties\":"
+                    "{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]},"
+                    "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]}");
+    /* The tool's 1h mark comes first in prefix order, so a 5m system mark after it is fine
+     * and a 1h one after a 5m tool is not. */
+    add_block(&r.system, &r.nsystem, "S", NYX_MARK_5M);
+    nyx_error err;
+    char *body = claude_request_json(&r, NULL, &err);
+    CHECK(body != NULL);
+    free(body);
+    free(r.tools_json);
+    r.tools_json = dup("[{\"name\":\"t\",\"cache_control\":{\"type\":\"ephemeral\"}}]");
+    r.system[0].mark = NYX_MARK_1H;
+    expect_invalid(&r, "system[0] has a 1h cache mark after a 5m mark (longer TTLs must come "
+                       "first)");
+    nyx_request_free(&r);
+}
+
+static void test_escaping(void)
+{
+    nyx_request r;
+    base(&r);
+    free(r.messages[0].blocks[0].text);
+    const char *text = "She said \"hi\"\\\t\x01 caf\xc3\xa9";
+    nyx_block_set(&r.messages[0].blocks[0], text, strlen(text), NYX_MARK_NONE);
+    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+                    "\"messages\":[{\"role\":\"user\",\"content\":"
+                    "\"She said \\\"hi\\\"\\\\\\t\\u0001 caf\xc3\xa9\"}]}");
+    nyx_request_free(&r);
+}
+
+static void test_count_tokens(void)
+{
+    nyx_request r;
+    base(&r);
+    add_block(&r.system, &r.nsystem, "Sys", NYX_MARK_5M);
+    r.tools_json = dup("[]");
+    r.temperature = 0.3;
+    r.user_id = dup("u");
+    r.stream = 1;
+    r.top_level_cache = 1;
+    r.max_tokens = 0; /* not part of a count_tokens body, so not validated */
+    nyx_error err;
+    nyx_error_clear(&err);
+    size_t len = 0;
+    char *body = claude_count_tokens_json(&r, &len, &err);
+    CHECK_STR(body, "{\"model\":\"claude-sonnet-4-5\","
+                    "\"system\":[{\"type\":\"text\",\"text\":\"Sys\","
+                    "\"cache_control\":{\"type\":\"ephemeral\"}}],"
+                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
+                    "\"tools\":[],\"cache_control\":{\"type\":\"ephemeral\"}}");
+    if (body)
+        CHECK_INT(len, strlen(body));
+    free(body);
+    expect_invalid(&r, "max_tokens must be a positive integer");
+    nyx_request_free(&r);
+}
+
+static void test_stable(void)
+{
+    nyx_request r;
+    base(&r);
+    add_block(&r.system, &r.nsystem, "a", NYX_MARK_1H);
+    add_msg(&r, NYX_ROLE_ASSISTANT, "b", NYX_MARK_5M);
+    add_msg(&r, NYX_ROLE_USER, "c", NYX_MARK_NONE);
+    r.tools_json = dup("[{\"b\":1,\"a\":2.5e0}]");
+    r.temperature = 0.7;
+    nyx_error err;
+    size_t l1 = 0, l2 = 0;
+    char *b1 = claude_request_json(&r, &l1, &err);
+    char *b2 = claude_request_json(&r, &l2, &err);
+    CHECK(b1 && b2);
+    CHECK_INT(l1, l2);
+    if (b1 && b2)
+        CHECK(memcmp(b1, b2, l1) == 0);
+    /* tool keys keep their order; numbers are printed canonically */
+    CHECK(b1 && strstr(b1, "\"tools\":[{\"b\":1,\"a\":2.5}],\"temperature\":0.7}") != NULL);
+    free(b1);
+    free(b2);
+    nyx_request_free(&r);
+}
+
+static void test_validation(void)
+{
+    nyx_request r;
+    base(&r);
+    free(r.model);
+    r.model = NULL;
+    expect_invalid(&r, "model must be a non-empty string");
+    r.model = dup("");
+    expect_invalid(&r, "model must be a non-empty string");
+    nyx_request_free(&r);
+
+    base(&r);
+    r.max_tokens = 0;
+    expect_invalid(&r, "max_tokens must be a positive integer");
+    r.max_tokens = -5;
+    expect_invalid(&r, "max_tokens must be a positive integer");
+    r.max_tokens = 10;
+    r.temperature = 1.5;
+    expect_invalid(&r, "temperature must be between 0 and 1");
+    nyx_request_free(&r);
+
+    nyx_request_init(&r);
+    r.model = dup("m");
+    r.max_tokens = 1;
+    expect_invalid(&r, "messages must contain at least one message");
+    add_msg(&r, NYX_ROLE_ASSISTANT, "hi", NYX_MARK_NONE);
+    expect_invalid(&r, "messages[0].role must be user");
+    r.messages[0].role = NYX_ROLE_USER;
+    add_msg(&r, 7, "x", NYX_MARK_NONE);
+    expect_invalid(&r, "messages[1].role must be user or assistant");
+    r.messages[1].role = NYX_ROLE_ASSISTANT;
+    add_msg(&r, NYX_ROLE_USER, NULL, NYX_MARK_NONE);
+    expect_invalid(&r, "messages[2] must have at least one block");
+    add_block(&r.messages[2].blocks, &r.messages[2].nblocks, "ok", 9);
+    expect_invalid(&r, "messages[2].content[0].mark must be none, 5m or 1h, got 9");
+    r.messages[2].blocks[0].mark = NYX_MARK_NONE;
+    free(r.messages[2].blocks[0].text);
+    r.messages[2].blocks[0].text = NULL;
+    expect_invalid(&r, "messages[2].content[0].text is missing");
+    nyx_block_set(&r.messages[2].blocks[0], "a\0b", 3, NYX_MARK_NONE);
+    expect_invalid(&r, "messages[2].content[0].text contains a NUL byte");
+    nyx_request_free(&r);
+
+    base(&r);
+    add_block(&r.system, &r.nsystem, "x\0y", NYX_MARK_NONE);
+    r.system[0].len = 3;
+    expect_invalid(&r, "system[0].text contains a NUL byte");
+    nyx_request_free(&r);
+
+    base(&r);
+    r.stop_sequences = calloc(1, sizeof *r.stop_sequences);
+    r.nstop = 1;
+    expect_invalid(&r, "stop_sequences[0] is missing");
+    nyx_request_free(&r);
+
+    base(&r);
+    r.tools_json = dup("[{\"name\":");
+    expect_invalid(&r, "tools must be valid JSON");
+    free(r.tools_json);
+    r.tools_json = dup("[] trailing");
+    expect_invalid(&r, "tools must be valid JSON");
+    free(r.tools_json);
+    r.tools_json = dup("{\"name\":\"t\"}");
+    expect_invalid(&r, "tools must be a JSON array");
+    nyx_request_free(&r);
+}
+
+static void test_mark_limits(void)
+{
+    nyx_request r;
+    base(&r);
+    r.messages[0].blocks[0].mark = NYX_MARK_5M;
+    add_block(&r.system, &r.nsystem, "s1", NYX_MARK_1H);
+    add_block(&r.system, &r.nsystem, "s2", NYX_MARK_1H);
+    add_block(&r.system, &r.nsystem, "s3", NYX_MARK_5M);
+    nyx_error err;
+    char *body = claude_request_json(&r, NULL, &err); /* exactly 4: allowed */
+    CHECK(body != NULL);
+    free(body);
+    r.top_level_cache = 1; /* the automatic mark takes a fifth slot */
+    expect_invalid(&r, "at most 4 cache marks are allowed (tools, system, messages and top-level "
+                       "cache_control together), got 5");
+    r.top_level_cache = 0;
+    add_msg(&r, NYX_ROLE_ASSISTANT, "a", NYX_MARK_5M);
+    expect_invalid(&r, "at most 4 cache marks are allowed (tools, system, messages and top-level "
+                       "cache_control together), got 5");
+    nyx_request_free(&r);
+
+    base(&r); /* 1h after 5m inside the messages */
+    add_msg(&r, NYX_ROLE_ASSISTANT, "a", NYX_MARK_5M);
+    add_msg(&r, NYX_ROLE_USER, "b", NYX_MARK_1H);
+    expect_invalid(&r, "messages[2].content[0] has a 1h cache mark after a 5m mark (longer TTLs "
+                       "must come first)");
+    r.messages[1].blocks[0].mark = NYX_MARK_1H; /* 1h, 1h: fine */
+    body = claude_request_json(&r, NULL, &err);
+    CHECK(body != NULL);
+    free(body);
+    r.top_level_cache = 1; /* automatic 5m mark on a last block marked 1h: the API says 400 */
+    expect_invalid(&r, "top-level cache_control (5m) conflicts with the 1h mark on the last "
+                       "block");
+    r.messages[2].blocks[0].mark = NYX_MARK_5M;
+    body = claude_request_json(&r, NULL, &err);
+    CHECK(body != NULL);
+    free(body);
+    nyx_request_free(&r);
+
+    base(&r); /* 5m system mark, then 1h in a message */
+    add_block(&r.system, &r.nsystem, "s", NYX_MARK_5M);
+    r.messages[0].blocks[0].mark = NYX_MARK_1H;
+    expect_invalid(&r, "messages[0].content[0] has a 1h cache mark after a 5m mark (longer TTLs "
+                       "must come first)");
+    nyx_request_free(&r);
+}
+
+int main(void)
+{
+    test_minimal();
+    test_system_string();
+    test_system_single_marked_block();
+    test_marks_5m_and_1h();
+    test_optional_fields();
+    test_tools_passthrough();
+    test_escaping();
+    test_count_tokens();
+    test_stable();
+    test_validation();
+    test_mark_limits();
+    expect_invalid(NULL, "request is missing");
+    CHECK_DONE();
+}

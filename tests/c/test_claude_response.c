@@ -1,0 +1,295 @@
+/* Non-streaming Messages responses: real-shaped bodies, usage variants, malformed input. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "claude/response.h"
+
+static const char FULL[] =
+    "{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\",\"type\":\"message\",\"role\":\"assistant\","
+    "\"model\":\"claude-sonnet-4-5-20250929\","
+    "\"content\":[{\"type\":\"text\",\"text\":\"Hello\"},{\"type\":\"text\",\"text\":\", world\"}],"
+    "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+    "\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":2048,"
+    "\"cache_read_input_tokens\":4096,\"cache_creation\":{\"ephemeral_5m_input_tokens\":1024,"
+    "\"ephemeral_1h_input_tokens\":1024},\"output_tokens\":6,\"service_tier\":\"standard\","
+    "\"server_tool_use\":null}}";
+
+/* Parses from an exactly-sized heap copy, so ASan catches any read past len. */
+static int parse(const char *body, size_t len, nyx_response *out, nyx_error *err)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        abort();
+    memcpy(copy, body, len);
+    int rc = claude_parse_message(copy, len, out, err);
+    free(copy);
+    return rc;
+}
+
+static void expect_malformed(const char *body, const char *message)
+{
+    nyx_response r;
+    nyx_response_init(&r);
+    nyx_error err;
+    nyx_error_clear(&err);
+    CHECK_INT(parse(body, strlen(body), &r, &err), -1);
+    CHECK_STR(err.type, "api_error");
+    CHECK_STR(err.message, message);
+    CHECK_INT(err.retryable, 0);
+    CHECK(r.id == NULL && r.text == NULL);
+    nyx_response_free(&r);
+}
+
+static void test_full(void)
+{
+    nyx_response r;
+    nyx_response_init(&r);
+    nyx_error err;
+    nyx_error_clear(&err);
+    CHECK_INT(parse(FULL, strlen(FULL), &r, &err), 0);
+    CHECK_STR(r.id, "msg_01XFDUDYJgAACzvnptvVoYEL");
+    CHECK_STR(r.model, "claude-sonnet-4-5-20250929");
+    CHECK_STR(r.stop_reason, "end_turn");
+    CHECK(r.stop_sequence == NULL);
+    CHECK_STR(r.text, "Hello, world");
+    CHECK_INT(r.text_len, 12);
+    CHECK_INT(r.usage.input_tokens, 12);
+    CHECK_INT(r.usage.output_tokens, 6);
+    CHECK_INT(r.usage.cache_creation_input_tokens, 2048);
+    CHECK_INT(r.usage.cache_read_input_tokens, 4096);
+    CHECK_INT(r.usage.cache_creation_5m, 1024);
+    CHECK_INT(r.usage.cache_creation_1h, 1024);
+    CHECK_INT(r.usage.has_cache_creation_detail, 1);
+    CHECK_STR(err.type, ""); /* untouched on success */
+    nyx_response_free(&r);
+}
+
+static void test_null_cache_fields(void)
+{
+    const char *body =
+        "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\","
+        "\"content\":[{\"type\":\"text\",\"text\":\"ok\"}],\"stop_reason\":\"max_tokens\","
+        "\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1,"
+        "\"cache_creation_input_tokens\":null,\"cache_read_input_tokens\":null,"
+        "\"cache_creation\":null}}";
+    nyx_response r;
+    nyx_response_init(&r);
+    nyx_error err;
+    CHECK_INT(parse(body, strlen(body), &r, &err), 0);
+    CHECK_INT(r.usage.input_tokens, 5);
+    CHECK_INT(r.usage.output_tokens, 1);
+    CHECK_INT(r.usage.cache_creation_input_tokens, 0);
+    CHECK_INT(r.usage.cache_read_input_tokens, 0);
+    CHECK_INT(r.usage.has_cache_creation_detail, 0);
+    CHECK_STR(r.stop_reason, "max_tokens");
+    nyx_response_free(&r);
+
+    /* counters simply missing */
+    body = "{\"id\":\"m\",\"model\":\"x\",\"content\":[],\"usage\":{}}";
+    nyx_response_init(&r);
+    CHECK_INT(parse(body, strlen(body), &r, &err), 0);
+    CHECK_INT(r.usage.input_tokens, 0);
+    CHECK_INT(r.usage.output_tokens, 0);
+    CHECK(r.text != NULL);
+    CHECK_STR(r.text, "");
+    CHECK_INT(r.text_len, 0);
+    CHECK(r.stop_reason == NULL);
+    nyx_response_free(&r);
+}
+
+static void test_tool_use_and_stop_sequence(void)
+{
+    const char *body =
+        "{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-opus-4-6\","
+        "\"content\":[{\"type\":\"thinking\",\"thinking\":\"hm\",\"signature\":\"abc\"},"
+        "{\"type\":\"text\",\"text\":\"Let me check.\"},"
+        "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\","
+        "\"input\":{\"city\":\"Paris\"}},{\"type\":\"text\",\"text\":\" \\u00e9\\n\"}],"
+        "\"stop_reason\":\"tool_use\",\"stop_sequence\":\"END\","
+        "\"usage\":{\"input_tokens\":100,\"output_tokens\":50}}";
+    nyx_response r;
+    nyx_response_init(&r);
+    nyx_error err;
+    CHECK_INT(parse(body, strlen(body), &r, &err), 0);
+    CHECK_STR(r.text, "Let me check. \xc3\xa9\n");
+    CHECK_INT(r.text_len, 17);
+    CHECK_STR(r.stop_reason, "tool_use");
+    CHECK_STR(r.stop_sequence, "END");
+    CHECK_INT(r.usage.has_cache_creation_detail, 0);
+    nyx_response_free(&r);
+}
+
+static void test_replaces_and_keeps_request_id(void)
+{
+    nyx_response r;
+    nyx_response_init(&r);
+    nyx_error err;
+    CHECK_INT(parse(FULL, strlen(FULL), &r, &err), 0);
+    r.request_id = malloc(8);
+    if (!r.request_id)
+        abort();
+    memcpy(r.request_id, "req_abc", 8);
+    const char *second = "{\"id\":\"msg_2\",\"model\":\"m2\",\"content\":[{\"type\":\"text\","
+                         "\"text\":\"x\"}],\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}";
+    CHECK_INT(parse(second, strlen(second), &r, &err), 0); /* ASan: old fields freed */
+    CHECK_STR(r.id, "msg_2");
+    CHECK_STR(r.text, "x");
+    CHECK(r.stop_reason == NULL);
+    CHECK_INT(r.usage.cache_read_input_tokens, 0);
+    CHECK_STR(r.request_id, "req_abc");
+    /* a failed parse leaves everything as it was */
+    CHECK_INT(parse("{", 1, &r, &err), -1);
+    CHECK_STR(r.id, "msg_2");
+    CHECK_STR(r.request_id, "req_abc");
+    nyx_response_free(&r);
+}
+
+static void test_error_body(void)
+{
+    const char *body = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+                       "\"message\":\"Overloaded\"},\"request_id\":\"req_011\"}";
+    nyx_response r;
+    nyx_response_init(&r);
+    nyx_error err;
+    CHECK_INT(parse(body, strlen(body), &r, &err), -1);
+    CHECK_STR(err.type, "overloaded_error");
+    CHECK_STR(err.message, "Overloaded");
+    CHECK_STR(err.request_id, "req_011");
+    CHECK_INT(err.retryable, 1);
+    body = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"bad\"}}";
+    CHECK_INT(parse(body, strlen(body), &r, &err), -1);
+    CHECK_STR(err.type, "invalid_request_error");
+    CHECK_INT(err.retryable, 0);
+    body = "{\"type\":\"error\"}";
+    CHECK_INT(parse(body, strlen(body), &r, &err), -1);
+    CHECK_STR(err.type, "api_error");
+    CHECK_STR(err.message, "the API reported an error");
+    CHECK(r.id == NULL);
+    nyx_response_free(&r);
+}
+
+static void test_malformed(void)
+{
+    expect_malformed("", "malformed Messages response: empty body");
+    expect_malformed("<html>502 Bad Gateway</html>", "malformed Messages response: not valid JSON");
+    expect_malformed("[1,2]", "malformed Messages response: not a JSON object");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],\"usage\":{}} junk",
+                     "malformed Messages response: not valid JSON");
+    expect_malformed("{\"type\":\"completion\",\"id\":\"m\"}",
+                     "malformed Messages response: type is not \"message\"");
+    expect_malformed("{\"id\":7,\"model\":\"x\",\"content\":[],\"usage\":{}}",
+                     "malformed Messages response: id is missing or not a string");
+    expect_malformed("{\"id\":\"m\",\"content\":[],\"usage\":{}}",
+                     "malformed Messages response: model is missing or not a string");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"usage\":{}}",
+                     "malformed Messages response: content is missing or not an array");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":{},\"usage\":{}}",
+                     "malformed Messages response: content is missing or not an array");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[\"hi\"],\"usage\":{}}",
+                     "malformed Messages response: a content block has no type");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[{\"type\":\"text\",\"text\":3}],"
+                     "\"usage\":{}}",
+                     "malformed Messages response: a text block has no text string");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"stop_reason\":1,\"content\":[],\"usage\":{}}",
+                     "malformed Messages response: stop_reason is not a string");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[]}",
+                     "malformed Messages response: usage is missing or not an object");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
+                     "\"usage\":{\"input_tokens\":\"12\"}}",
+                     "malformed Messages response: usage.input_tokens must be a non-negative "
+                     "integer");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
+                     "\"usage\":{\"output_tokens\":-1}}",
+                     "malformed Messages response: usage.output_tokens must be a non-negative "
+                     "integer");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
+                     "\"usage\":{\"cache_read_input_tokens\":1.5}}",
+                     "malformed Messages response: usage.cache_read_input_tokens must be a "
+                     "non-negative integer");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
+                     "\"usage\":{\"input_tokens\":1e999}}",
+                     "malformed Messages response: usage.input_tokens must be a non-negative "
+                     "integer");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
+                     "\"usage\":{\"cache_creation\":\"lots\"}}",
+                     "malformed Messages response: usage.cache_creation is not an object");
+    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
+                     "\"usage\":{\"cache_creation\":{\"ephemeral_1h_input_tokens\":true}}}",
+                     "malformed Messages response: usage.cache_creation.ephemeral_1h_input_tokens "
+                     "must be a non-negative integer");
+
+    nyx_response r;
+    nyx_response_init(&r);
+    nyx_error err;
+    CHECK_INT(claude_parse_message(NULL, 10, &r, &err), -1);
+    CHECK_STR(err.type, "api_error");
+}
+
+/* Every truncation of a valid body must fail cleanly. */
+static void test_truncated(void)
+{
+    size_t n = strlen(FULL);
+    int failures = 0;
+    for (size_t cut = 0; cut < n; cut++) {
+        nyx_response r;
+        nyx_response_init(&r);
+        nyx_error err;
+        if (parse(FULL, cut, &r, &err) != -1 || strcmp(err.type, "api_error") != 0)
+            failures++;
+        nyx_response_free(&r);
+    }
+    CHECK_INT(failures, 0);
+}
+
+static void test_usage_replace(void)
+{
+    cJSON *full = cJSON_Parse("{\"input_tokens\":10,\"output_tokens\":1,"
+                              "\"cache_creation_input_tokens\":20,\"cache_read_input_tokens\":30,"
+                              "\"cache_creation\":{\"ephemeral_5m_input_tokens\":20}}");
+    cJSON *delta = cJSON_Parse("{\"output_tokens\":15,\"input_tokens\":null,"
+                               "\"cache_read_input_tokens\":31}");
+    CHECK(full && delta);
+    nyx_usage u;
+    memset(&u, 0x55, sizeof u);
+    claude_usage_from_json(full, &u, 0);
+    CHECK_INT(u.input_tokens, 10);
+    CHECK_INT(u.cache_creation_5m, 20);
+    CHECK_INT(u.cache_creation_1h, 0);
+    CHECK_INT(u.has_cache_creation_detail, 1);
+    claude_usage_from_json(delta, &u, 1);
+    CHECK_INT(u.input_tokens, 10); /* null: kept */
+    CHECK_INT(u.output_tokens, 15);
+    CHECK_INT(u.cache_creation_input_tokens, 20);
+    CHECK_INT(u.cache_read_input_tokens, 31); /* replaced, not 61 */
+    CHECK_INT(u.has_cache_creation_detail, 1);
+    claude_usage_from_json(NULL, &u, 0);
+    CHECK_INT(u.output_tokens, 0);
+    cJSON_Delete(full);
+    cJSON_Delete(delta);
+}
+
+static void test_json_parse(void)
+{
+    cJSON *j = claude_json_parse("{\"a\":1}  \r\n", 11);
+    CHECK(j != NULL);
+    cJSON_Delete(j);
+    CHECK(claude_json_parse("{\"a\":1} x", 9) == NULL);
+    CHECK(claude_json_parse("{\"a\":1}{}", 9) == NULL);
+    CHECK(claude_json_parse("", 0) == NULL);
+    CHECK(claude_json_parse(NULL, 3) == NULL);
+}
+
+int main(void)
+{
+    test_full();
+    test_null_cache_fields();
+    test_tool_use_and_stop_sequence();
+    test_replaces_and_keeps_request_id();
+    test_error_body();
+    test_malformed();
+    test_truncated();
+    test_usage_replace();
+    test_json_parse();
+    CHECK_DONE();
+}

@@ -1,0 +1,433 @@
+/* Streaming: the same stream split every way gives the same response; errors, cuts, limits. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "claude/sse.h"
+
+static const char STREAM[] =
+    "event: message_start\n"
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5-20250929\","
+    "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,"
+    "\"cache_creation_input_tokens\":2048,\"cache_read_input_tokens\":4096,"
+    "\"cache_creation\":{\"ephemeral_5m_input_tokens\":2048,\"ephemeral_1h_input_tokens\":0},"
+    "\"output_tokens\":1}}}\n"
+    "\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n"
+    "\n"
+    "event: ping\n"
+    "data: {\"type\": \"ping\"}\n"
+    "\n"
+    ": a comment line, as proxies send to keep connections open\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data:{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\", w\\u00f6rld\\n\"}}\n"
+    "\n"
+    "event: content_block_stop\n"
+    "data: {\"type\":\"content_block_stop\",\"index\":0}\n"
+    "\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\","
+    "\"id\":\"toolu_1\",\"name\":\"get_weather\",\"input\":{}}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
+    "\"partial_json\":\"{\\\"city\\\": \\\"Pa\"}}\n"
+    "\n"
+    "event: content_block_stop\n"
+    "data: {\"type\":\"content_block_stop\",\"index\":1}\n"
+    "\n"
+    "event: message_delta\n"
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},"
+    "\"usage\":{\"output_tokens\":15}}\n"
+    "\n"
+    "event: message_stop\n"
+    "data: {\"type\":\"message_stop\"}\n"
+    "\n";
+
+#define WANT_TEXT "Hello, w\xc3\xb6rld\n"
+
+typedef struct seen {
+    int starts;
+    int calls;
+    char text[256];
+    size_t len;
+} seen;
+
+static void on_start(void *ud) { ((seen *)ud)->starts++; }
+
+static void on_text(void *ud, const char *text, size_t len)
+{
+    seen *s = ud;
+    s->calls++;
+    if (s->len + len < sizeof s->text) {
+        memcpy(s->text + s->len, text, len);
+        s->len += len;
+        s->text[s->len] = '\0';
+    }
+}
+
+/* Feeds body in pieces of chunk bytes (0: all at once); returns finish's result. */
+static int run(const char *body, size_t n, size_t chunk, nyx_response *r, seen *sn,
+               nyx_error *err)
+{
+    claude_stream_hooks hooks = {on_start, on_text, sn};
+    memset(sn, 0, sizeof *sn);
+    nyx_response_init(r);
+    nyx_error_clear(err);
+    claude_stream *s = claude_stream_new(r, &hooks);
+    if (!s)
+        return -2;
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < n;) {
+        size_t k = chunk && chunk < n - off ? chunk : n - off;
+        /* exact-size heap copy so ASan sees reads past the chunk */
+        char *piece = malloc(k);
+        if (!piece)
+            abort();
+        memcpy(piece, body + off, k);
+        rc = claude_stream_feed(s, piece, k, err);
+        free(piece);
+        off += k;
+    }
+    if (rc == 0)
+        rc = claude_stream_finish(s, err);
+    claude_stream_free(s);
+    return rc;
+}
+
+static void check_full(const nyx_response *r, const seen *sn)
+{
+    CHECK_STR(r->id, "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY");
+    CHECK_STR(r->model, "claude-sonnet-4-5-20250929");
+    CHECK_STR(r->stop_reason, "tool_use");
+    CHECK(r->stop_sequence == NULL);
+    CHECK_STR(r->text, WANT_TEXT);
+    CHECK_INT(r->text_len, strlen(WANT_TEXT));
+    CHECK_INT(r->usage.input_tokens, 25);
+    CHECK_INT(r->usage.output_tokens, 15); /* replaced by message_delta, not 1 + 15 */
+    CHECK_INT(r->usage.cache_creation_input_tokens, 2048);
+    CHECK_INT(r->usage.cache_read_input_tokens, 4096);
+    CHECK_INT(r->usage.cache_creation_5m, 2048);
+    CHECK_INT(r->usage.has_cache_creation_detail, 1);
+    CHECK_INT(sn->starts, 1);
+    CHECK_STR(sn->text, WANT_TEXT);
+}
+
+static void test_whole_and_bytewise(void)
+{
+    nyx_response r;
+    seen sn;
+    nyx_error err;
+    size_t n = strlen(STREAM);
+    CHECK_INT(run(STREAM, n, 0, &r, &sn, &err), 0);
+    check_full(&r, &sn);
+    CHECK_INT(sn.calls, 2);
+    nyx_response_free(&r);
+
+    CHECK_INT(run(STREAM, n, 1, &r, &sn, &err), 0);
+    check_full(&r, &sn);
+    nyx_response_free(&r);
+
+    /* every two-piece split */
+    int bad = 0;
+    for (size_t cut = 1; cut < n; cut++) {
+        claude_stream *s;
+        nyx_response_init(&r);
+        s = claude_stream_new(&r, NULL);
+        if (!s || claude_stream_feed(s, STREAM, cut, &err) ||
+            claude_stream_feed(s, STREAM + cut, n - cut, &err) || claude_stream_finish(s, &err) ||
+            strcmp(r.text, WANT_TEXT) != 0 || r.usage.output_tokens != 15 ||
+            !r.stop_reason || strcmp(r.stop_reason, "tool_use") != 0)
+            bad++;
+        claude_stream_free(s);
+        nyx_response_free(&r);
+    }
+    CHECK_INT(bad, 0);
+}
+
+/* Rewrites every \n of STREAM as sep. */
+static char *with_endings(const char *sep, size_t *len)
+{
+    size_t n = strlen(STREAM), k = strlen(sep), o = 0;
+    char *out = malloc(n * k + 1);
+    if (!out)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        if (STREAM[i] == '\n') {
+            memcpy(out + o, sep, k);
+            o += k;
+        } else {
+            out[o++] = STREAM[i];
+        }
+    }
+    out[o] = '\0';
+    *len = o;
+    return out;
+}
+
+static void test_line_endings(void)
+{
+    const char *seps[] = {"\r\n", "\r"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n;
+        char *body = with_endings(seps[i], &n);
+        size_t chunks[] = {0, 1, 2, 3, 7, 64};
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            nyx_response r;
+            seen sn;
+            nyx_error err;
+            CHECK_INT(run(body, n, chunks[c], &r, &sn, &err), 0);
+            check_full(&r, &sn);
+            nyx_response_free(&r);
+        }
+        free(body);
+    }
+}
+
+static void test_error_after_content(void)
+{
+    const char *body =
+        "event: message_start\n"
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"x\",\"usage\":"
+        "{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+        "event: content_block_delta\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+        "\"text\":\"partial\"}}\n\n"
+        "event: error\n"
+        "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
+        "event: message_stop\n"
+        "data: {\"type\":\"message_stop\"}\n\n";
+    nyx_response r;
+    nyx_response_init(&r);
+    claude_stream *s = claude_stream_new(&r, NULL);
+    CHECK(s != NULL);
+    CHECK_INT(claude_stream_text_received(s), 0);
+    nyx_error err;
+    nyx_error_clear(&err);
+    CHECK_INT(claude_stream_feed(s, body, strlen(body), &err), -1);
+    CHECK_STR(err.type, "overloaded_error");
+    CHECK_STR(err.message, "Overloaded");
+    CHECK_INT(err.retryable, 1);
+    CHECK_INT(err.status, 0);
+    CHECK_INT(claude_stream_text_received(s), 1);
+    CHECK_STR(r.text, "partial");
+    nyx_error again;
+    nyx_error_clear(&again);
+    CHECK_INT(claude_stream_feed(s, "\n", 1, &again), -1); /* dead stream stays dead */
+    CHECK_STR(again.type, "overloaded_error");
+    nyx_error_clear(&again);
+    CHECK_INT(claude_stream_finish(s, &again), -1);
+    CHECK_STR(again.type, "overloaded_error");
+    claude_stream_free(s);
+    nyx_response_free(&r);
+
+    /* a non-transient error type is not retryable; an error without event: line still counts */
+    body = "data: {\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"no\"}}\n\n";
+    nyx_response_init(&r);
+    s = claude_stream_new(&r, NULL);
+    CHECK_INT(claude_stream_feed(s, body, strlen(body), &err), -1);
+    CHECK_STR(err.type, "invalid_request_error");
+    CHECK_INT(err.retryable, 0);
+    claude_stream_free(s);
+    nyx_response_free(&r);
+}
+
+static void test_message_delta_replaces(void)
+{
+    const char *body =
+        "event: message_start\n"
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"x\",\"usage\":"
+        "{\"input_tokens\":10,\"cache_creation_input_tokens\":100,\"cache_read_input_tokens\":200,"
+        "\"output_tokens\":1}}}\n\n"
+        "event: message_delta\n"
+        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":null},\"usage\":"
+        "{\"output_tokens\":20,\"input_tokens\":12,\"cache_read_input_tokens\":null}}\n\n"
+        "event: message_delta\n"
+        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"stop_sequence\","
+        "\"stop_sequence\":\"END\"},\"usage\":{\"output_tokens\":25,"
+        "\"cache_creation_input_tokens\":100}}\n\n"
+        "event: message_stop\n"
+        "data: {\"type\":\"message_stop\"}\n\n";
+    nyx_response r;
+    seen sn;
+    nyx_error err;
+    CHECK_INT(run(body, strlen(body), 0, &r, &sn, &err), 0);
+    CHECK_INT(r.usage.output_tokens, 25);
+    CHECK_INT(r.usage.input_tokens, 12);
+    CHECK_INT(r.usage.cache_creation_input_tokens, 100);
+    CHECK_INT(r.usage.cache_read_input_tokens, 200);
+    CHECK_INT(r.usage.has_cache_creation_detail, 0);
+    CHECK_STR(r.stop_reason, "stop_sequence");
+    CHECK_STR(r.stop_sequence, "END");
+    CHECK_STR(r.text, "");
+    CHECK_INT(sn.calls, 0);
+    nyx_response_free(&r);
+}
+
+static void test_cut_before_stop(void)
+{
+    const char *cut = strstr(STREAM, "event: message_delta");
+    nyx_response r;
+    seen sn;
+    nyx_error err;
+    CHECK_INT(run(STREAM, (size_t)(cut - STREAM), 5, &r, &sn, &err), -1);
+    CHECK_STR(err.type, "network_error");
+    CHECK_STR(err.message, "stream ended before message_stop");
+    CHECK_INT(err.retryable, 1);
+    CHECK_STR(r.text, WANT_TEXT); /* the partial text is kept for the caller to judge */
+    nyx_response_free(&r);
+
+    /* message_stop without its closing blank line is an incomplete event */
+    size_t n = strlen(STREAM) - 1;
+    CHECK_INT(run(STREAM, n, 0, &r, &sn, &err), -1);
+    CHECK_STR(err.type, "network_error");
+    nyx_response_free(&r);
+
+    CHECK_INT(run("", 0, 0, &r, &sn, &err), -1); /* nothing at all */
+    CHECK(r.text != NULL);
+    CHECK_STR(r.text, "");
+    nyx_response_free(&r);
+}
+
+static void expect_fail(const char *body, const char *type, const char *message)
+{
+    nyx_response r;
+    seen sn;
+    nyx_error err;
+    CHECK_INT(run(body, strlen(body), 0, &r, &sn, &err), -1);
+    CHECK_STR(err.type, type);
+    CHECK_STR(err.message, message);
+    CHECK_INT(err.retryable, 0);
+    nyx_response_free(&r);
+}
+
+static void test_malformed(void)
+{
+    expect_fail("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":\n\n",
+                "api_error", "malformed JSON in SSE event 'content_block_delta'");
+    expect_fail("event: message_start\ndata: [1]\n\n", "api_error",
+                "malformed JSON in SSE event 'message_start'");
+    expect_fail("data: nonsense\n\n", "api_error", "malformed JSON in SSE event '(unnamed)'");
+    expect_fail("event: message_start\ndata: {\"type\":\"message_start\"}\n\n", "api_error",
+                "malformed SSE event 'message_start'");
+    expect_fail("event: content_block_delta\ndata: {\"delta\":{\"type\":\"text_delta\"}}\n\n",
+                "api_error", "malformed SSE event (text_delta without text) 'content_block_delta'");
+    expect_fail("event: message_delta\ndata: {\"delta\":{},\"usage\":{\"output_tokens\":\"9\"}}\n\n",
+                "api_error", "malformed message_delta: usage.output_tokens must be a "
+                             "non-negative integer");
+}
+
+static const char ODD[] =
+        "\xEF\xBB\xBF" /* a BOM before the first line is allowed */
+        "event: future_event\ndata: {this is not even json\n\n"
+        "data: {\"type\":\"future_event_2\",\"x\":1}\n\n"
+        "id: 7\nretry: 1000\nevent: ping\n\n" /* no data: nothing dispatched */
+        "event: message_start\n"
+        "data: {\"type\":\"message_start\",\n"
+        "data:  \"message\":{\"id\":\"m\",\"model\":\"x\",\"usage\":{\"input_tokens\":1}}}\n\n"
+        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\","
+        "\"text\":\"Hi\"}}\n\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\","
+        "\"thinking\":\"x\"}}\n\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+        "\"text\":\"\"}}\n\n"
+        "event: a_very_long_event_name_that_is_not_one_of_ours_at_all\ndata: {\n\n"
+        "data: {\"type\":\"message_stop\"}\n\n";
+
+static void test_unknown_and_odd_fields(void)
+{
+    /* as sent, then with \r\n endings fed byte by byte: a chunk boundary between \r and \n
+     * must not end the multi-line message_start early */
+    size_t n = strlen(ODD), o = 0;
+    char *crlf = malloc(2 * n + 1);
+    if (!crlf)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        if (ODD[i] == '\n')
+            crlf[o++] = '\r';
+        crlf[o++] = ODD[i];
+    }
+    const char *bodies[] = {ODD, crlf};
+    size_t lens[] = {n, o};
+    for (int i = 0; i < 2; i++) {
+        nyx_response r;
+        seen sn;
+        nyx_error err;
+        CHECK_INT(run(bodies[i], lens[i], (size_t)i, &r, &sn, &err), 0);
+        CHECK_STR(r.id, "m");
+        CHECK_INT(r.usage.input_tokens, 1);
+        CHECK_STR(r.text, "Hi");
+        CHECK_INT(sn.calls, 1); /* the initial text; the empty delta delivers nothing */
+        nyx_response_free(&r);
+    }
+    free(crlf);
+}
+
+static void test_event_limit(void)
+{
+    nyx_response r;
+    nyx_response_init(&r);
+    claude_stream *s = claude_stream_new(&r, NULL);
+    CHECK(s != NULL);
+    size_t chunk = 1u << 20;
+    char *buf = malloc(chunk);
+    if (!buf)
+        abort();
+    memset(buf, 'a', chunk);
+    nyx_error err;
+    int rc = claude_stream_feed(s, "event: content_block_delta\ndata: ", 33, &err);
+    size_t fed = 0;
+    while (rc == 0 && fed < 20u * chunk) {
+        rc = claude_stream_feed(s, buf, chunk, &err);
+        fed += chunk;
+    }
+    CHECK_INT(rc, -1);
+    CHECK(fed <= 17u * chunk);
+    CHECK_STR(err.type, "api_error");
+    CHECK_STR(err.message, "SSE event larger than 16 MiB");
+    claude_stream_free(s);
+    nyx_response_free(&r);
+
+    /* the limit counts all data lines of one event, not each line alone */
+    nyx_response_init(&r);
+    s = claude_stream_new(&r, NULL);
+    memcpy(buf, "data: ", 6);
+    buf[chunk - 1] = '\n';
+    rc = 0;
+    for (int i = 0; rc == 0 && i < 20; i++)
+        rc = claude_stream_feed(s, buf, chunk, &err);
+    CHECK_INT(rc, -1);
+    CHECK_STR(err.message, "SSE event larger than 16 MiB");
+    claude_stream_free(s);
+    nyx_response_free(&r);
+    free(buf);
+}
+
+static void test_misc(void)
+{
+    nyx_error err;
+    CHECK_INT(claude_stream_feed(NULL, "x", 1, &err), -1);
+    CHECK_INT(claude_stream_finish(NULL, &err), -1);
+    CHECK_INT(claude_stream_text_received(NULL), 0);
+    claude_stream_free(NULL);
+    CHECK(claude_stream_new(NULL, NULL) == NULL);
+}
+
+int main(void)
+{
+    test_whole_and_bytewise();
+    test_line_endings();
+    test_error_after_content();
+    test_message_delta_replaces();
+    test_cut_before_stop();
+    test_malformed();
+    test_unknown_and_odd_fields();
+    test_event_limit();
+    test_misc();
+    CHECK_DONE();
+}

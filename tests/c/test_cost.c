@@ -1,0 +1,539 @@
+/* engine/cost: the embedded model table, lookups, merges and their validation, and the cost
+ * arithmetic. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cost/cost.h"
+#include "cost/models.h"
+
+#define EPS 1e-12
+
+static nyx_models *fresh(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_models *m = models_new_default(&err);
+    if (!m)
+        fprintf(stderr, "models_new_default: %s: %s\n", err.type, err.message);
+    return m;
+}
+
+static nyx_usage usage(int64_t in, int64_t out, int64_t write, int64_t read)
+{
+    nyx_usage u;
+    memset(&u, 0, sizeof u);
+    u.input_tokens = in;
+    u.output_tokens = out;
+    u.cache_creation_input_tokens = write;
+    u.cache_read_input_tokens = read;
+    return u;
+}
+
+static int merge(nyx_models *m, const char *json, nyx_error *err)
+{
+    nyx_error_clear(err);
+    return models_merge_json(m, json, strlen(json), "test.json", err);
+}
+
+/* A merge that must fail with invalid_argument and a message holding every fragment. */
+#define CHECK_REJECTS(m, json, frag1, frag2)                                       \
+    do {                                                                           \
+        nyx_error e_;                                                              \
+        CHECK_INT(merge((m), (json), &e_), -1);                                    \
+        CHECK_STR(e_.type, "invalid_argument");                                    \
+        CHECK(strstr(e_.message, "test.json") != NULL);                            \
+        if (!strstr(e_.message, (frag1)) || !strstr(e_.message, (frag2))) {        \
+            fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\" or \"%s\"\n",       \
+                    __FILE__, __LINE__, e_.message, (frag1), (frag2));             \
+            check_failures++;                                                      \
+        }                                                                          \
+    } while (0)
+
+/* ---- the embedded table ---- */
+
+static void test_default_table(void)
+{
+    nyx_models *m = fresh();
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    CHECK_INT(models_count(m), 13);
+    for (size_t i = 0; i < models_count(m); i++) {
+        const nyx_model *md = models_at(m, i);
+        CHECK(md->has_price);
+        CHECK(md->input > 0 && md->output > 0 && md->cache_write_5m > 0 &&
+              md->cache_write_1h > 0 && md->cache_read > 0);
+        CHECK(md->cache_write_5m > md->input && md->cache_write_1h > md->cache_write_5m &&
+              md->cache_read < md->input && md->output > md->input);
+        CHECK(md->min_cache_tokens > 0);
+        CHECK(md->family != NULL);
+        CHECK(models_find(m, md->id) == md);
+        for (size_t k = 0; k < md->naliases; k++)
+            CHECK(models_find(m, md->aliases[k]) == md);
+    }
+    CHECK(models_at(m, models_count(m)) == NULL);
+
+    static const struct {
+        const char *name, *id;
+        double in, w5, w1, rd, out;
+        int64_t min;
+    } want[] = {
+        {"claude-opus-4-7", "claude-opus-4-7", 5, 6.25, 10, 0.5, 25, 4096},
+        {"claude-opus-4-6", "claude-opus-4-6", 5, 6.25, 10, 0.5, 25, 4096},
+        {"claude-opus-4-5-20251101", "claude-opus-4-5", 5, 6.25, 10, 0.5, 25, 4096},
+        {"claude-opus-4-1-20250805", "claude-opus-4-1", 15, 18.75, 30, 1.5, 75, 1024},
+        {"claude-opus-4-20250514", "claude-opus-4-0", 15, 18.75, 30, 1.5, 75, 1024},
+        {"claude-sonnet-4-6", "claude-sonnet-4-6", 3, 3.75, 6, 0.3, 15, 2048},
+        {"claude-sonnet-4-5-20250929", "claude-sonnet-4-5", 3, 3.75, 6, 0.3, 15, 1024},
+        {"claude-sonnet-4-20250514", "claude-sonnet-4-0", 3, 3.75, 6, 0.3, 15, 1024},
+        {"claude-3-7-sonnet-latest", "claude-3-7-sonnet-20250219", 3, 3.75, 6, 0.3, 15, 1024},
+        {"claude-haiku-4-5-20251001", "claude-haiku-4-5", 1, 1.25, 2, 0.1, 5, 4096},
+        {"claude-3-5-haiku-latest", "claude-3-5-haiku-20241022", 0.8, 1, 1.6, 0.08, 4, 2048},
+        {"claude-3-haiku-20240307", "claude-3-haiku-20240307", 0.25, 0.3, 0.5, 0.03, 1.25, 2048},
+        {"claude-3-opus-20240229", "claude-3-opus-20240229", 15, 18.75, 30, 1.5, 75, 1024},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const nyx_model *md = models_find(m, want[i].name);
+        CHECK(md != NULL);
+        if (!md)
+            continue;
+        CHECK_STR(md->id, want[i].id);
+        CHECK_NEAR(md->input, want[i].in, EPS);
+        CHECK_NEAR(md->cache_write_5m, want[i].w5, EPS);
+        CHECK_NEAR(md->cache_write_1h, want[i].w1, EPS);
+        CHECK_NEAR(md->cache_read, want[i].rd, EPS);
+        CHECK_NEAR(md->output, want[i].out, EPS);
+        CHECK_INT(md->min_cache_tokens, want[i].min);
+    }
+
+    const nyx_model *opus3 = models_find(m, "claude-3-opus-20240229");
+    CHECK_STR(opus3->deprecated, "2025-06-30");
+    CHECK_STR(opus3->retires, "2026-01-05");
+    CHECK(models_find(m, "claude-sonnet-4-6")->deprecated == NULL);
+    CHECK_STR(models_find(m, "claude-haiku-4-5")->family, "haiku");
+
+    /* exact matches only */
+    CHECK(models_find(m, "claude-sonnet-4") == NULL);
+    CHECK(models_find(m, "Claude-Sonnet-4-5") == NULL);
+    CHECK(models_find(m, "claude-sonnet-4-5 ") == NULL);
+    CHECK(models_find(m, "gpt-4o") == NULL);
+    CHECK(models_find(m, "") == NULL);
+    CHECK(models_find(m, NULL) == NULL);
+    CHECK(models_find(NULL, "claude-haiku-4-5") == NULL);
+    CHECK_INT(models_count(NULL), 0);
+    CHECK(models_at(NULL, 0) == NULL);
+    models_free(m);
+    models_free(NULL);
+}
+
+/* ---- cost arithmetic ---- */
+
+static void test_cost_read(void)
+{
+    nyx_models *m = fresh();
+    nyx_cost c;
+    /* Sonnet 4.5: 10,000 read + 200 input + 300 output
+     * cost = 10000*0.30 + 200*3 + 300*15 = 3000 + 600 + 4500 = 8100 per MTok */
+    nyx_usage u = usage(200, 300, 0, 10000);
+    CHECK_INT(cost_of_usage(models_find(m, "claude-sonnet-4-5-20250929"), &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0081, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.0351, EPS); /* 10200*3 + 4500 = 35100 */
+    CHECK_NEAR(c.saved_usd, 0.027, EPS);
+
+    /* Haiku 3 reads at 0.03: 100000*0.03 + 1000*0.25 + 2000*1.25 = 3000 + 250 + 2500 */
+    u = usage(1000, 2000, 0, 100000);
+    CHECK_INT(cost_of_usage(models_find(m, "claude-3-haiku-20240307"), &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.00575, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.02775, EPS); /* 101000*0.25 + 2500 */
+    CHECK_NEAR(c.saved_usd, 0.022, EPS);
+
+    /* Haiku 3.5: 3000 read, 4000 5m write, 100 in, 50 out
+     * 3000*0.08 + 4000*1 + 100*0.8 + 50*4 = 240 + 4000 + 80 + 200 = 4520 */
+    u = usage(100, 50, 4000, 3000);
+    CHECK_INT(cost_of_usage(models_find(m, "claude-3-5-haiku-latest"), &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.00452, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.00588, EPS); /* 7100*0.8 + 200 = 5680 + 200 */
+    CHECK_NEAR(c.saved_usd, 0.00136, EPS);
+
+    /* One million plain input tokens on Opus 4.1 is exactly its input price. */
+    u = usage(1000000, 0, 0, 0);
+    CHECK_INT(cost_of_usage(models_find(m, "claude-opus-4-1"), &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 15.0, EPS);
+    CHECK_NEAR(c.saved_usd, 0.0, EPS);
+
+    /* Opus 4.7, a long cached conversation: 900000 read + 5000 in + 20000 out
+     * 900000*0.5 + 5000*5 + 20000*25 = 450000 + 25000 + 500000 = 975000 */
+    u = usage(5000, 20000, 0, 900000);
+    CHECK_INT(cost_of_usage(models_find(m, "claude-opus-4-7"), &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.975, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 5.025, EPS); /* 905000*5 + 500000 */
+    CHECK_NEAR(c.saved_usd, 4.05, EPS);
+    models_free(m);
+}
+
+static void test_cost_writes(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *sonnet = models_find(m, "claude-sonnet-4-5");
+    nyx_cost c;
+
+    /* no detail: all 5000 writes are 5m writes. 5000*3.75 + 50*3 + 100*15 = 18750+150+1500 */
+    nyx_usage u = usage(50, 100, 5000, 0);
+    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0204, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.01665, EPS); /* 5050*3 + 1500 */
+    CHECK_NEAR(c.saved_usd, -0.00375, EPS);             /* the write premium: negative */
+
+    /* detail: 1000 5m + 4000 1h. 1000*3.75 + 4000*6 + 150 + 1500 = 29400 */
+    u.has_cache_creation_detail = 1;
+    u.cache_creation_5m = 1000;
+    u.cache_creation_1h = 4000;
+    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0294, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.01665, EPS);
+    CHECK_NEAR(c.saved_usd, -0.01275, EPS);
+
+    /* a pure 1h write on Haiku 4.5: 8000*2 + 10*1 + 20*5 = 16000 + 10 + 100 */
+    u = usage(10, 20, 8000, 0);
+    u.has_cache_creation_detail = 1;
+    u.cache_creation_1h = 8000;
+    CHECK_INT(cost_of_usage(models_find(m, "claude-haiku-4-5"), &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.01611, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.00811, EPS); /* 8010*1 + 100 */
+    CHECK_NEAR(c.saved_usd, -0.008, EPS);
+
+    /* detail that covers only part of the total: the rest is priced as 5m writes.
+     * total 3000 = 1000 (5m) + 1000 (1h) + 1000 unattributed -> 2000*3.75 + 1000*6 */
+    u = usage(0, 0, 3000, 0);
+    u.has_cache_creation_detail = 1;
+    u.cache_creation_5m = 1000;
+    u.cache_creation_1h = 1000;
+    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0135, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.009, EPS);
+
+    /* detail larger than the total (total not filled in): the detail counts. */
+    u = usage(0, 0, 0, 0);
+    u.has_cache_creation_detail = 1;
+    u.cache_creation_1h = 2000;
+    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.012, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.006, EPS);
+
+    /* zero usage costs nothing */
+    u = usage(0, 0, 0, 0);
+    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0, EPS);
+    CHECK_NEAR(c.saved_usd, 0, EPS);
+    models_free(m);
+}
+
+static void test_cost_refusals(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *sonnet = models_find(m, "claude-sonnet-4-5");
+    nyx_cost c = {1, 2, 3};
+    nyx_usage u = usage(10, 10, 0, 0);
+
+    CHECK_INT(cost_of_usage(models_find(m, "claude-unknown"), &u, &c), -1);
+    CHECK_INT(cost_of_usage(NULL, &u, &c), -1);
+    CHECK_INT(cost_of_usage(sonnet, NULL, &c), -1);
+    CHECK_INT(cost_of_usage(sonnet, &u, NULL), -1);
+    u.output_tokens = -1;
+    CHECK_INT(cost_of_usage(sonnet, &u, &c), -1);
+    u = usage(10, 10, 0, 0);
+    u.has_cache_creation_detail = 1;
+    u.cache_creation_5m = -5;
+    CHECK_INT(cost_of_usage(sonnet, &u, &c), -1);
+    CHECK_NEAR(c.cost_usd, 1, 0); /* untouched on failure */
+    CHECK_NEAR(c.saved_usd, 3, 0);
+    CHECK_NEAR(cost_worst_case(NULL, 100, 100, 0), -1.0, 0);
+    models_free(m);
+}
+
+static void test_worst_case(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *sonnet = models_find(m, "claude-sonnet-4-5");
+    /* 10000*3.75 + 1000*15 = 37500 + 15000 */
+    CHECK_NEAR(cost_worst_case(sonnet, 10000, 1000, 0), 0.0525, EPS);
+    /* 10000*6 + 1000*15 */
+    CHECK_NEAR(cost_worst_case(sonnet, 10000, 1000, 1), 0.075, EPS);
+    /* Haiku 3: 4000*0.30 + 4096*1.25 = 1200 + 5120 */
+    CHECK_NEAR(cost_worst_case(models_find(m, "claude-3-haiku-20240307"), 4000, 4096, 0),
+               0.00632, EPS);
+    CHECK_NEAR(cost_worst_case(sonnet, 0, 0, 1), 0, EPS);
+    CHECK_NEAR(cost_worst_case(sonnet, -5, 1000, 0), 0.015, EPS);
+
+    /* a model whose writes are cheaper than its input: the input price bounds it */
+    nyx_error err;
+    CHECK_INT(merge(m,
+                    "{\"models\":[{\"id\":\"odd\",\"input\":10,\"output\":20,\"cache_write_5m\":5,"
+                    "\"cache_write_1h\":8,\"cache_read\":1}]}",
+                    &err),
+              0);
+    const nyx_model *odd = models_find(m, "odd");
+    CHECK_NEAR(cost_worst_case(odd, 1000, 0, 0), 0.01, EPS);
+    CHECK_NEAR(cost_worst_case(odd, 1000, 0, 1), 0.01, EPS);
+    CHECK_NEAR(cost_worst_case(odd, 0, 1000, 1), 0.02, EPS);
+    models_free(m);
+}
+
+/* ---- merging ---- */
+
+static void test_merge(void)
+{
+    nyx_models *m = fresh();
+    nyx_error err;
+    const nyx_model *sonnet = models_find(m, "claude-sonnet-4-5");
+
+    /* override one price through the dated alias; the rest stays, the pointer stays */
+    CHECK_INT(merge(m, "{\"models\":[{\"id\":\"claude-sonnet-4-5-20250929\",\"input\":4}]}", &err),
+              0);
+    CHECK(models_find(m, "claude-sonnet-4-5") == sonnet);
+    CHECK_NEAR(sonnet->input, 4, EPS);
+    CHECK_NEAR(sonnet->output, 15, EPS);
+    CHECK_NEAR(sonnet->cache_read, 0.3, EPS);
+    CHECK_INT(sonnet->min_cache_tokens, 1024);
+    CHECK(sonnet->has_price);
+    CHECK_INT(models_count(m), 13);
+    nyx_cost c;
+    nyx_usage u = usage(1000, 0, 0, 0);
+    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.004, EPS);
+
+    /* add a model; aliases resolve; no minimum given -> the default */
+    CHECK_INT(merge(m,
+                    "{\"_note\":\"mine\",\"models\":[{\"id\":\"claude-sonnet-5\","
+                    "\"aliases\":[\"sonnet5\",\"claude-sonnet-5-20260901\"],\"family\":\"sonnet\","
+                    "\"input\":2,\"output\":10,\"cache_write_5m\":2.5,\"cache_write_1h\":4,"
+                    "\"cache_read\":0.2,\"deprecated\":null,\"retires\":null}]}",
+                    &err),
+              0);
+    CHECK_INT(models_count(m), 14);
+    const nyx_model *s5 = models_find(m, "sonnet5");
+    CHECK(s5 != NULL);
+    CHECK(s5 == models_find(m, "claude-sonnet-5-20260901"));
+    CHECK(s5 == models_at(m, 13));
+    CHECK_STR(s5->id, "claude-sonnet-5");
+    CHECK(s5->has_price);
+    CHECK_INT(s5->min_cache_tokens, NYX_MODELS_DEFAULT_MIN_CACHE);
+    CHECK(s5->deprecated == NULL);
+    u = usage(100, 100, 0, 1000); /* 100*2 + 100*10 + 1000*0.2 = 1400 */
+    CHECK_INT(cost_of_usage(s5, &u, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0014, EPS);
+    CHECK(models_find(m, "claude-sonnet-4-5") == sonnet); /* older models still found */
+
+    /* aliases add to the existing ones; the dated id keeps resolving */
+    CHECK_INT(merge(m,
+                    "{\"models\":[{\"id\":\"claude-sonnet-4-5\",\"aliases\":[\"s45\","
+                    "\"claude-sonnet-4-5\",\"s45\"],\"min_cache_tokens\":2048,"
+                    "\"deprecated\":\"2027-01-31\"}]}",
+                    &err),
+              0);
+    CHECK(models_find(m, "s45") == sonnet);
+    CHECK(models_find(m, "claude-sonnet-4-5-20250929") == sonnet);
+    CHECK_INT(sonnet->naliases, 2);
+    CHECK_INT(sonnet->min_cache_tokens, 2048);
+    CHECK_STR(sonnet->deprecated, "2027-01-31");
+    CHECK_INT(merge(m, "{\"models\":[{\"id\":\"s45\",\"deprecated\":null}]}", &err), 0);
+    CHECK(sonnet->deprecated == NULL);
+
+    /* a model without prices: known, but not priceable */
+    CHECK_INT(merge(m, "{\"models\":[{\"id\":\"claude-mystery\",\"min_cache_tokens\":512}]}", &err),
+              0);
+    const nyx_model *mys = models_find(m, "claude-mystery");
+    CHECK(mys != NULL);
+    CHECK(!mys->has_price);
+    CHECK_INT(mys->min_cache_tokens, 512);
+    CHECK_INT(cost_of_usage(mys, &u, &c), -1);
+    CHECK_NEAR(cost_worst_case(mys, 10, 10, 0), -1.0, 0);
+    /* ... it needs all five prices at once */
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-mystery\",\"input\":1,\"output\":2}]}",
+                  "claude-mystery", "cache_write_5m");
+    CHECK(!mys->has_price);
+    CHECK_INT(merge(m,
+                    "{\"models\":[{\"id\":\"claude-mystery\",\"input\":1,\"output\":2,"
+                    "\"cache_write_5m\":1.25,\"cache_write_1h\":2,\"cache_read\":0.1}]}",
+                    &err),
+              0);
+    CHECK(mys->has_price);
+    CHECK_INT(cost_of_usage(mys, &u, &c), 0);
+
+    /* two entries for the same model in one document: the later wins */
+    CHECK_INT(merge(m,
+                    "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"output\":6},"
+                    "{\"id\":\"claude-haiku-4-5-20251001\",\"output\":7}]}",
+                    &err),
+              0);
+    CHECK_NEAR(models_find(m, "claude-haiku-4-5")->output, 7, EPS);
+
+    /* an entry may name a model added earlier in the same document */
+    CHECK_INT(merge(m,
+                    "{\"models\":[{\"id\":\"x1\"},{\"id\":\"x1\",\"aliases\":[\"x1b\"]}]}", &err),
+              0);
+    CHECK(models_find(m, "x1b") == models_find(m, "x1"));
+
+    /* the JSON need not be NUL-terminated: only len bytes are read */
+    const char doc[] = "{\"models\":[{\"id\":\"claude-opus-4-7\",\"output\":30}]}GARBAGE";
+    nyx_error_clear(&err);
+    CHECK_INT(models_merge_json(m, doc, sizeof doc - 1 - 7, "buf", &err), 0);
+    CHECK_NEAR(models_find(m, "claude-opus-4-7")->output, 30, EPS);
+    models_free(m);
+}
+
+static void test_merge_file(void)
+{
+    nyx_models *m = fresh();
+    nyx_error err;
+    char path[] = "/tmp/nyx_test_cost_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) {
+        models_free(m);
+        return;
+    }
+    FILE *f = fdopen(fd, "w");
+    fputs("{\"models\": [\n  {\"id\": \"claude-3-haiku-20240307\", \"cache_read\": 0.025}\n]}\n",
+          f);
+    fclose(f);
+    nyx_error_clear(&err);
+    CHECK_INT(models_merge_file(m, path, &err), 0);
+    CHECK_NEAR(models_find(m, "claude-3-haiku-20240307")->cache_read, 0.025, EPS);
+
+    /* errors in a file name the file */
+    f = fopen(path, "w");
+    fputs("{\"models\": [\n  {\"id\": \"claude-3-haiku-20240307\", \"input\": -1}\n]}\n", f);
+    fclose(f);
+    nyx_error_clear(&err);
+    CHECK_INT(models_merge_file(m, path, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK(strstr(err.message, path) != NULL);
+    CHECK(strstr(err.message, "'input'") != NULL);
+
+    f = fopen(path, "w");
+    fputs("{\"models\": [\n  {\"id\": \"a\",\n   \"input\": 1,,\n]}\n", f);
+    fclose(f);
+    nyx_error_clear(&err);
+    CHECK_INT(models_merge_file(m, path, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK(strstr(err.message, "line 3") != NULL);
+
+    unlink(path);
+    nyx_error_clear(&err);
+    CHECK_INT(models_merge_file(m, path, &err), -1);
+    CHECK_STR(err.type, "io_error");
+    CHECK(strstr(err.message, path) != NULL);
+    CHECK_INT(models_merge_file(m, path, NULL), -1); /* err may be NULL */
+    CHECK_NEAR(models_find(m, "claude-3-haiku-20240307")->input, 0.25, EPS);
+    models_free(m);
+}
+
+/* ---- validation ---- */
+
+static void test_validation(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *haiku = models_find(m, "claude-haiku-4-5");
+
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"output\":-1}]}",
+                  "claude-haiku-4-5", "'output'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"input\":\"1\"}]}",
+                  "claude-haiku-4-5", "'input'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"cache_read\":null}]}",
+                  "claude-haiku-4-5", "'cache_read'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"cache_write_1h\":1e999}]}",
+                  "claude-haiku-4-5", "'cache_write_1h'");
+    CHECK_REJECTS(m, "{\"models\":[{\"aliases\":[\"x\"],\"input\":1}]}", "models[0]", "'id'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"ok\"},{\"input\":1}]}", "models[1]", "'id'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":42}]}", "models[0]", "'id'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"\"}]}", "models[0]", "'id'");
+    CHECK_REJECTS(m, "{\"models\":[7]}", "models[0]", "object");
+
+    /* one name for two models */
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-new\",\"aliases\":[\"claude-haiku-4-5\"]}]}",
+                  "claude-new", "'claude-haiku-4-5'");
+    CHECK_REJECTS(m,
+                  "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"aliases\":"
+                  "[\"claude-sonnet-4-5-20250929\"]}]}",
+                  "claude-sonnet-4-5-20250929", "claude-sonnet-4-5'");
+    CHECK_REJECTS(m,
+                  "{\"models\":[{\"id\":\"a1\",\"aliases\":[\"dup\"]},"
+                  "{\"id\":\"a2\",\"aliases\":[\"dup\"]}]}",
+                  "alias 'dup'", "'a1'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"a1\",\"aliases\":\"dup\"}]}", "a1", "'aliases'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"a1\",\"aliases\":[\"\"]}]}", "a1", "'aliases'");
+
+    /* min_cache_tokens must be a positive integer */
+    const char *bad_min[] = {"0", "-1024", "1.5", "\"1024\"", "1e12", "null", "true"};
+    for (size_t i = 0; i < sizeof bad_min / sizeof bad_min[0]; i++) {
+        char doc[200];
+        snprintf(doc, sizeof doc,
+                 "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"min_cache_tokens\":%s}]}",
+                 bad_min[i]);
+        CHECK_REJECTS(m, doc, "claude-haiku-4-5", "'min_cache_tokens'");
+    }
+    CHECK_INT(haiku->min_cache_tokens, 4096);
+
+    /* other fields and the document's shape */
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"ouput\":5}]}",
+                  "claude-haiku-4-5", "unknown field 'ouput'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"input\":1,\"input\":2}]}",
+                  "claude-haiku-4-5", "twice");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"retires\":\"soon\"}]}",
+                  "claude-haiku-4-5", "'retires'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"deprecated\":\"2026-13-01\"}]}",
+                  "claude-haiku-4-5", "'deprecated'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"family\":3}]}",
+                  "claude-haiku-4-5", "'family'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"new-model\",\"input\":1}]}", "new-model",
+                  "missing field 'output'");
+    CHECK_REJECTS(m, "{\"models\":{}}", "'models'", "array");
+    CHECK_REJECTS(m, "{}", "'models'", "array");
+    CHECK_REJECTS(m, "{\"models\":[],\"models\":[]}", "'models'", "twice");
+    CHECK_REJECTS(m, "{\"modles\":[]}", "unknown top-level field", "modles");
+    CHECK_REJECTS(m, "[]", "object", "models");
+    CHECK_REJECTS(m, "{\"models\":[", "invalid JSON", "line 1");
+    CHECK_REJECTS(m, "{\"models\":[]} x", "invalid JSON", "column 15");
+    CHECK_REJECTS(m, "", "invalid JSON", "line 1");
+
+    /* all or nothing: a good entry before a bad one changes nothing */
+    CHECK_REJECTS(m,
+                  "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"input\":9,\"aliases\":[\"h\"]},"
+                  "{\"id\":\"brand-new\",\"input\":1,\"output\":1,\"cache_write_5m\":1,"
+                  "\"cache_write_1h\":1,\"cache_read\":1},"
+                  "{\"id\":\"claude-opus-4-7\",\"cache_read\":-0.5}]}",
+                  "claude-opus-4-7", "'cache_read'");
+    CHECK_NEAR(haiku->input, 1, EPS);
+    CHECK(models_find(m, "h") == NULL);
+    CHECK(models_find(m, "brand-new") == NULL);
+    CHECK(models_find(m, "claude-haiku-4-5") == haiku);
+    CHECK_INT(models_count(m), 13);
+
+    /* a NULL err is allowed; NULL arguments are errors, not crashes */
+    CHECK_INT(models_merge_json(m, "{", 1, NULL, NULL), -1);
+    nyx_error err;
+    nyx_error_clear(&err);
+    CHECK_INT(models_merge_json(NULL, "{}", 2, NULL, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_INT(models_merge_json(m, NULL, 0, "x", &err), -1);
+    models_free(m);
+}
+
+int main(void)
+{
+    test_default_table();
+    test_cost_read();
+    test_cost_writes();
+    test_cost_refusals();
+    test_worst_case();
+    test_merge();
+    test_merge_file();
+    test_validation();
+    CHECK_DONE();
+}

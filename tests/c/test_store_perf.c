@@ -1,0 +1,186 @@
+/* engine/store performance: logging throughput in batches (issue: at least 20,000
+ * interactions/s committed durably) and the cost of one call committing on its own
+ * (issue: under 50 µs). Prints the numbers; asserts them except under sanitizers or
+ * valgrind, which slow everything by an order of magnitude. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/clock.h"
+#include "store/store.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SLOWED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define SLOWED 1
+#endif
+#endif
+#ifndef SLOWED
+#define SLOWED 0
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+#define BATCHED 50000
+#define BATCH_SIZE 500
+#define SINGLE 5000
+
+static char prompt[2048], response[1024];
+
+static nyx_interaction make(const char *id)
+{
+    nyx_interaction it;
+    memset(&it, 0, sizeof it);
+    it.id = id;
+    it.session = "bench";
+    it.agent = "engineer";
+    it.thought_id = 1;
+    it.template_name = "summarize";
+    it.template_version = 3;
+    it.request_id = "req_011CXYZabcdefghijklmnop";
+    it.model_requested = "claude-haiku-4-5";
+    it.model_served = "claude-haiku-4-5-20251001";
+    it.provider = "anthropic";
+    it.usage.input_tokens = 12;
+    it.usage.output_tokens = 250;
+    it.usage.cache_read_input_tokens = 4096;
+    it.has_cost = 1;
+    it.cost_usd = 0.0016;
+    it.cost_without_cache_usd = 0.0053;
+    it.saved_usd = 0.0037;
+    it.ttfb_ms = 180;
+    it.latency_ms = 950;
+    it.attempts = 1;
+    it.attempts_json = "[{\"status\":200,\"ms\":950}]";
+    it.status = "ok";
+    it.stop_reason = "end_turn";
+    it.cache_hit = 1;
+    it.prompt_text = prompt;
+    it.response_text = response;
+    return it;
+}
+
+static int count_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    (void)ncols;
+    (void)names;
+    (void)values;
+    ++*(int *)ud;
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/nyx-test-store-perf-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/perf.db", dir);
+    memset(prompt, 'p', sizeof prompt - 1);
+    memset(response, 'r', sizeof response - 1);
+
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(path, &err);
+    CHECK(s != NULL);
+    if (!s) {
+        fprintf(stderr, "%s\n", err.message);
+        CHECK_DONE();
+    }
+
+    /* Batched: BATCH_SIZE rows per commit, as one loop turn's finished calls. */
+    char id[32];
+    int64_t t0 = nyx_now_us();
+    for (int n = 0; n < BATCHED; n += BATCH_SIZE) {
+        CHECK_INT(store_batch_begin(s, &err), 0);
+        for (int k = n; k < n + BATCH_SIZE; k++) {
+            snprintf(id, sizeof id, "b%d", k);
+            nyx_interaction it = make(id);
+            if (store_log_interaction(s, &it, &err) != 0) {
+                CHECK(0);
+                fprintf(stderr, "%s\n", err.message);
+                break;
+            }
+        }
+        CHECK_INT(store_batch_commit(s, &err), 0);
+    }
+    double batched_s = (double)(nyx_now_us() - t0) / 1e6;
+    double rate = BATCHED / batched_s;
+
+    /* One commit per call: the per-call cost a script pays. */
+    int64_t *lat = malloc(sizeof *lat * SINGLE);
+    CHECK(lat != NULL);
+    if (!lat) {
+        store_close(s);
+        CHECK_DONE();
+    }
+    t0 = nyx_now_us();
+    for (int k = 0; k < SINGLE; k++) {
+        snprintf(id, sizeof id, "s%d", k);
+        nyx_interaction it = make(id);
+        int64_t a = nyx_now_us();
+        if (store_log_interaction(s, &it, &err) != 0) {
+            CHECK(0);
+            fprintf(stderr, "%s\n", err.message);
+            break;
+        }
+        lat[k] = nyx_now_us() - a;
+    }
+    double single_mean_us = (double)(nyx_now_us() - t0) / SINGLE;
+    qsort(lat, SINGLE, sizeof *lat, cmp_i64);
+    int64_t p50 = lat[SINGLE / 2], p99 = lat[SINGLE * 99 / 100];
+    free(lat);
+
+    /* The queries behind `nyx stats` and `nyx log --last 20` over all of it. */
+    int nrows = 0;
+    store_filter f = {.group_by = "model"};
+    t0 = nyx_now_us();
+    CHECK_INT(store_query_stats(s, &f, count_row, &nrows, &err), 0);
+    double stats_ms = (double)(nyx_now_us() - t0) / 1000.0;
+    CHECK_INT(nrows, 1);
+    f = (store_filter){.last = 20};
+    nrows = 0;
+    t0 = nyx_now_us();
+    CHECK_INT(store_query_log(s, &f, count_row, &nrows, &err), 0);
+    double log_ms = (double)(nyx_now_us() - t0) / 1000.0;
+    CHECK_INT(nrows, 20);
+    store_close(s);
+
+    printf("store bench: batched %d rows (%d per commit): %.0f interactions/s\n", BATCHED,
+           BATCH_SIZE, rate);
+    printf("store bench: one commit per call, %d calls: mean %.1f us, p50 %lld us, p99 %lld us\n",
+           SINGLE, single_mean_us, (long long)p50, (long long)p99);
+    printf("store bench: stats by model over %d rows %.1f ms, log --last 20 %.2f ms\n",
+           BATCHED + SINGLE, stats_ms, log_ms);
+
+    if (SLOWED || RUNNING_ON_VALGRIND) {
+        printf("store bench: instrumented build, thresholds not asserted\n");
+    } else {
+        CHECK(rate >= 20000);
+        CHECK(single_mean_us < 50);
+    }
+
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK_DONE();
+}
