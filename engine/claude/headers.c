@@ -1,6 +1,8 @@
 /* Numbers and dates are parsed by hand rather than with strtod/strptime: both follow the
  * process locale, and a host that calls setlocale() must not change how we read the API. */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* timegm */
+#endif
 #include "headers.h"
 
 #include <stddef.h>

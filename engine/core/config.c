@@ -176,3 +176,35 @@ void config_free(nyx_config *c)
     free(c->api_key);
     memset(c, 0, sizeof *c);
 }
+
+int config_lookup(const nyx_config *c, const char *name, config_value *out)
+{
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const setting *s = &settings[i];
+        if (strcmp(s->name, name) != 0)
+            continue;
+        const char *field = (const char *)c + s->offset;
+        memset(out, 0, sizeof *out);
+        switch (s->kind) {
+        case K_STRING:
+            out->string = *(char *const *)field;
+            out->kind = out->string ? CONFIG_STRING : CONFIG_UNSET;
+            break;
+        case K_BOOL:
+            out->kind = CONFIG_BOOL;
+            out->boolean = *(const int *)field;
+            break;
+        case K_COUNT:
+            out->kind = CONFIG_NUMBER;
+            out->number = (double)*(const long *)field;
+            break;
+        case K_NUMBER:
+        case K_BUDGET:
+            out->number = *(const double *)field;
+            out->kind = s->kind == K_BUDGET && out->number < 0 ? CONFIG_UNSET : CONFIG_NUMBER;
+            break;
+        }
+        return 0;
+    }
+    return -1;
+}

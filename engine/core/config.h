@@ -38,6 +38,18 @@ typedef struct nyx_config {
 /* Reads the environment. Returns 0, or -1 with err naming the variable. */
 int config_from_env(nyx_config *c, nyx_error *err);
 void config_free(nyx_config *c);
+/* One setting's current value, looked up by its variable name. */
+typedef struct config_value {
+    enum { CONFIG_STRING, CONFIG_NUMBER, CONFIG_BOOL, CONFIG_UNSET } kind;
+    const char *string;
+    double number;
+    int boolean;
+} config_value;
+
+/* Returns 0 with the value of the named setting, or -1 for an unknown name. The API key is
+ * not a setting that can be read. */
+int config_lookup(const nyx_config *c, const char *name, config_value *out);
+
 /* Replaces one string field (used by nyx_set). */
 int config_set_string(char **field, const char *value);
 

@@ -4,6 +4,8 @@
  * is bound to the state before the module is required. */
 #include "lnyx.h"
 
+#include "core/clock.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +140,27 @@ static int l_cancel_all(lua_State *L)
     return 0;
 }
 
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, nyx_now_s());
+    return 1;
+}
+
+static int l_config_get(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    config_value v;
+    if (config_lookup(&lnyx_engine(L)->cfg, name, &v) != 0)
+        return lnyx_argerror(L, 1, "unknown setting \"%s\"", name);
+    switch (v.kind) {
+    case CONFIG_STRING: lua_pushstring(L, v.string); break;
+    case CONFIG_NUMBER: lua_pushnumber(L, v.number); break;
+    case CONFIG_BOOL: lua_pushboolean(L, v.boolean); break;
+    default: lua_pushnil(L); break;
+    }
+    return 1;
+}
+
 int luaopen_nyx_core(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, engine_key);
@@ -146,14 +169,19 @@ int luaopen_nyx_core(lua_State *L)
     if (!hosted)
         own_engine(L);
     static const luaL_Reg funcs[] = {{"provider", l_provider},
-                                     {"vars", l_vars},
                                      {"set_log", l_set_log},
                                      {"cancel_all", l_cancel_all},
+                                     {"now", l_now},
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);
     lnyx_open_tasks(L);
     lnyx_open_call(L);
     lnyx_open_session(L);
+    static const luaL_Reg config_funcs[] = {{"get", l_config_get}, {NULL, NULL}};
+    luaL_newlib(L, config_funcs);
+    lua_setfield(L, -2, "config");
+    l_vars(L);
+    lua_setfield(L, -2, "vars");
     lua_pushstring(L, NYX_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

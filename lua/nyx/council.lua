@@ -1,0 +1,125 @@
+--- Council sessions: many personas answer one question over one shared, cached context.
+--- The context goes in a cached system block and each persona's instruction in a block after
+--- the mark, so all personas share one prefix. The first persona's call warms that prefix;
+--- the rest fan out in parallel as soon as its response has begun (the cache entry exists
+--- from then on), so they read the prefix instead of each paying to write it.
+local core = require "nyx.core"
+
+local M = {}
+
+local function bad(field, problem)
+  error({ type = "invalid_argument", message = ("bad argument #1 to 'council' (%s %s)"):format(field, problem) }, 3)
+end
+
+---@class nyx.Persona
+---@field name string
+---@field instruction string
+
+---@param personas (string|nyx.Persona)[]
+---@return nyx.Persona[]
+local function normalize_personas(personas)
+  if type(personas) ~= "table" or #personas == 0 then
+    bad("personas", "must be a non-empty array")
+  end
+  local out = {}
+  for i, p in ipairs(personas) do
+    if type(p) == "string" then
+      out[i] = { name = p, instruction = "You are " .. p .. ". Answer from that role's point of view." }
+    elseif type(p) == "table" and type(p.name) == "string" then
+      out[i] = { name = p.name, instruction = p.instruction or ("You are " .. p.name .. ".") }
+    else
+      bad(("personas[%d]"):format(i), "must be a string or {name=, instruction=}")
+    end
+  end
+  return out
+end
+
+local function shared_mark()
+  local ttl = core.config.get("LLM_SHARED_CONTEXT_TTL")
+  return (ttl and ttl > 300) and "1h" or true
+end
+
+local function ask(opts, persona, mark, on_start)
+  local started = core.now()
+  local ok, r = pcall(core.call, {
+    model = opts.model,
+    system = { { text = opts.context, cache = mark }, { text = persona.instruction } },
+    prompt = opts.question,
+    max_tokens = opts.max_tokens,
+    temperature = opts.temperature,
+    session = opts.session,
+    agent = persona.name,
+    thought = opts.thought,
+    on_start = on_start,
+  })
+  local answer = { persona = persona.name, wall_ms = (core.now() - started) * 1000 }
+  if ok then
+    answer.text, answer.usage, answer.cache_hit = r.text, r.usage, r.cache_hit
+    answer.model, answer.latency_ms, answer.interaction_id = r.model, r.latency_ms, r.interaction_id
+  else
+    answer.error = r
+  end
+  return answer
+end
+
+local function totals(answers, wall_ms)
+  local t = { calls = #answers, errors = 0, cache_hits = 0, input_tokens = 0, output_tokens = 0,
+              cache_read_input_tokens = 0, cache_creation_input_tokens = 0,
+              cost_usd = 0, cost_without_cache_usd = 0, saved_usd = 0, wall_ms = wall_ms }
+  for _, a in ipairs(answers) do
+    if a.error then
+      t.errors = t.errors + 1
+    else
+      local u = a.usage
+      t.cache_hits = t.cache_hits + (a.cache_hit and 1 or 0)
+      t.input_tokens = t.input_tokens + u.input_tokens
+      t.output_tokens = t.output_tokens + u.output_tokens
+      t.cache_read_input_tokens = t.cache_read_input_tokens + u.cache_read_input_tokens
+      t.cache_creation_input_tokens = t.cache_creation_input_tokens + u.cache_creation_input_tokens
+      if u.cost_usd then
+        t.cost_usd = t.cost_usd + u.cost_usd
+        t.cost_without_cache_usd = t.cost_without_cache_usd + u.cost_without_cache_usd
+        t.saved_usd = t.saved_usd + u.saved_usd
+      else
+        t.unknown_cost = true
+      end
+    end
+  end
+  t.saving = t.cost_without_cache_usd > 0 and t.saved_usd / t.cost_without_cache_usd or 0
+  return t
+end
+
+--- Runs a council. Returns {responses = {...}, totals = {...}}; one persona's failure is kept
+--- in its response's `error` and does not stop the others.
+---@param opts {context: string, personas: (string|nyx.Persona)[], question: string, session?: any, model?: string, max_tokens?: integer, temperature?: number, thought?: integer, warm?: boolean}
+function M.council(opts)
+  if type(opts) ~= "table" then bad("options", "must be a table") end
+  if type(opts.context) ~= "string" or opts.context == "" then bad("context", "must be a non-empty string") end
+  if type(opts.question) ~= "string" or opts.question == "" then bad("question", "must be a non-empty string") end
+  local personas = normalize_personas(opts.personas)
+  local mark = shared_mark()
+  local began = core.now()
+  local answers = {}
+  local warm = opts.warm ~= false
+
+  local first_started = core.event()
+  local first = core.spawn(function()
+    local a = ask(opts, personas[1], mark, warm and function() first_started:set() end or nil)
+    first_started:set() -- also when the call failed before its response began
+    return a
+  end)
+  if warm then
+    first_started:wait()
+  end
+  local rest = {}
+  for i = 2, #personas do
+    rest[i] = core.spawn(ask, opts, personas[i], mark)
+  end
+  answers[1] = first:wait()
+  for i = 2, #personas do
+    answers[i] = rest[i]:wait()
+  end
+  return { responses = answers, totals = totals(answers, (core.now() - began) * 1000) }
+end
+
+return M
