@@ -87,6 +87,16 @@ int cache_calibration(const cache_policy *p, const nyx_model *m, double *bytes_p
     return c != NULL;
 }
 
+const nyx_model *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
+                                      int64_t *samples)
+{
+    if (i >= p->ncalib)
+        return NULL;
+    *bytes_per_token = p->calib[i].bytes_per_token;
+    *samples = p->calib[i].samples;
+    return p->calib[i].model;
+}
+
 static void calibrate(cache_policy *p, const nyx_model *m, size_t bytes, int64_t tokens)
 {
     if (!m || tokens <= 0 || bytes == 0)

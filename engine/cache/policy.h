@@ -46,5 +46,8 @@ int64_t cache_estimate_tokens(const cache_policy *p, const nyx_model *m, size_t 
  * calibrated, 0 when still the default. */
 int cache_calibration(const cache_policy *p, const nyx_model *m, double *bytes_per_token,
                       int64_t *samples);
+/* The i-th calibrated model (for listing); NULL past the end. */
+const nyx_model *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
+                                      int64_t *samples);
 
 #endif

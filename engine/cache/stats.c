@@ -1,4 +1,8 @@
+#define _POSIX_C_SOURCE 200809L
 #include "stats.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 void stats_add(nyx_stats *s, int status, const nyx_usage *u, const nyx_cost *cost,
                double latency_ms)
@@ -33,4 +37,36 @@ void stats_add(nyx_stats *s, int status, const nyx_usage *u, const nyx_cost *cos
 double stats_hit_rate(const nyx_stats *s)
 {
     return s->ok > 0 ? (double)s->calls_with_read / (double)s->ok : 0.0;
+}
+
+nyx_stats *stats_group_get(stats_group *g, const char *name)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->names[i], name) == 0)
+            return &g->stats[i];
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 8;
+        char **names = realloc(g->names, cap * sizeof *names);
+        if (!names)
+            return NULL;
+        g->names = names;
+        nyx_stats *stats = realloc(g->stats, cap * sizeof *stats);
+        if (!stats)
+            return NULL;
+        g->stats = stats;
+        g->cap = cap;
+    }
+    if (!(g->names[g->n] = strdup(name)))
+        return NULL;
+    memset(&g->stats[g->n], 0, sizeof g->stats[g->n]);
+    return &g->stats[g->n++];
+}
+
+void stats_group_free(stats_group *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        free(g->names[i]);
+    free(g->names);
+    free(g->stats);
+    memset(g, 0, sizeof *g);
 }

@@ -19,6 +19,17 @@ typedef struct nyx_stats {
     double latency_ms_total;
 } nyx_stats;
 
+/* Statistics kept per name: by model, by agent, by template. */
+typedef struct stats_group {
+    char **names;
+    nyx_stats *stats;
+    size_t n, cap;
+} stats_group;
+
+/* The entry for name, created empty on first use; NULL when out of memory. */
+nyx_stats *stats_group_get(stats_group *g, const char *name);
+void stats_group_free(stats_group *g);
+
 /* Adds one finished call; cost is NULL when the model's price is unknown. */
 void stats_add(nyx_stats *s, int status, const nyx_usage *u, const nyx_cost *cost,
                double latency_ms);

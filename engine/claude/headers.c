@@ -257,23 +257,24 @@ int claude_parse_http_date(const char *s, size_t len, double *out)
 
 enum { H_I64, H_RESET };
 
+/* Names after the "anthropic-ratelimit-" prefix. */
 static const struct {
     const char *name;
     size_t off;
     int kind;
 } ratelimit_fields[] = {
-    {"anthropic-ratelimit-requests-limit", offsetof(claude_headers, rl_requests_limit), H_I64},
-    {"anthropic-ratelimit-requests-remaining", offsetof(claude_headers, rl_requests_remaining), H_I64},
-    {"anthropic-ratelimit-requests-reset", offsetof(claude_headers, rl_requests_reset), H_RESET},
-    {"anthropic-ratelimit-tokens-limit", offsetof(claude_headers, rl_tokens_limit), H_I64},
-    {"anthropic-ratelimit-tokens-remaining", offsetof(claude_headers, rl_tokens_remaining), H_I64},
-    {"anthropic-ratelimit-tokens-reset", offsetof(claude_headers, rl_tokens_reset), H_RESET},
-    {"anthropic-ratelimit-input-tokens-limit", offsetof(claude_headers, rl_input_limit), H_I64},
-    {"anthropic-ratelimit-input-tokens-remaining", offsetof(claude_headers, rl_input_remaining), H_I64},
-    {"anthropic-ratelimit-input-tokens-reset", offsetof(claude_headers, rl_input_reset), H_RESET},
-    {"anthropic-ratelimit-output-tokens-limit", offsetof(claude_headers, rl_output_limit), H_I64},
-    {"anthropic-ratelimit-output-tokens-remaining", offsetof(claude_headers, rl_output_remaining), H_I64},
-    {"anthropic-ratelimit-output-tokens-reset", offsetof(claude_headers, rl_output_reset), H_RESET},
+    {"requests-limit", offsetof(claude_headers, rl_requests_limit), H_I64},
+    {"requests-remaining", offsetof(claude_headers, rl_requests_remaining), H_I64},
+    {"requests-reset", offsetof(claude_headers, rl_requests_reset), H_RESET},
+    {"tokens-limit", offsetof(claude_headers, rl_tokens_limit), H_I64},
+    {"tokens-remaining", offsetof(claude_headers, rl_tokens_remaining), H_I64},
+    {"tokens-reset", offsetof(claude_headers, rl_tokens_reset), H_RESET},
+    {"input-tokens-limit", offsetof(claude_headers, rl_input_limit), H_I64},
+    {"input-tokens-remaining", offsetof(claude_headers, rl_input_remaining), H_I64},
+    {"input-tokens-reset", offsetof(claude_headers, rl_input_reset), H_RESET},
+    {"output-tokens-limit", offsetof(claude_headers, rl_output_limit), H_I64},
+    {"output-tokens-remaining", offsetof(claude_headers, rl_output_remaining), H_I64},
+    {"output-tokens-reset", offsetof(claude_headers, rl_output_reset), H_RESET},
 };
 
 void claude_headers_init(claude_headers *h)
@@ -349,7 +350,7 @@ void claude_headers_feed(claude_headers *h, const char *line, size_t len, double
             h->should_retry = 0;
     } else if (nlen > 20 && eq_nocase(line, 20, "anthropic-ratelimit-")) {
         for (size_t i = 0; i < sizeof ratelimit_fields / sizeof ratelimit_fields[0]; i++) {
-            if (!eq_nocase(line, nlen, ratelimit_fields[i].name))
+            if (!eq_nocase(line + 20, nlen - 20, ratelimit_fields[i].name))
                 continue;
             char *field = (char *)h + ratelimit_fields[i].off;
             int64_t n;

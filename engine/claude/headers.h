@@ -10,13 +10,14 @@ typedef struct claude_headers {
     char request_id[80];
     double retry_after_s; /* -1 if absent; retry-after-ms (wins) or retry-after (s or HTTP date) */
     int should_retry;     /* x-should-retry: -1 absent, 0 "false", 1 "true" */
-    /* anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining}: -1 if absent */
+    /* anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining};
+     * -1 if absent */
     int64_t rl_requests_limit, rl_requests_remaining, rl_tokens_limit, rl_tokens_remaining,
         rl_input_limit, rl_input_remaining, rl_output_limit, rl_output_remaining;
     /* -reset RFC 3339 timestamps as epoch seconds, -1 if absent */
     double rl_requests_reset, rl_input_reset, rl_output_reset, rl_tokens_reset;
     char content_type[64];
-    int retry_after_from_ms; /* internal: retry-after-ms was seen, so retry-after must not override */
+    int retry_after_from_ms; /* internal: retry-after-ms seen, so retry-after must not override */
 } claude_headers;
 
 /* Sets every field to "absent". */
@@ -29,7 +30,7 @@ void claude_headers_init(claude_headers *h);
 void claude_headers_feed(claude_headers *h, /* parsed state, updated in place */
                          const char *line,  /* one raw header line */
                          size_t len,        /* its length in bytes */
-                         double now_wall_s  /* wall clock, epoch seconds: for HTTP-date retry-after */
+                         double now_wall_s  /* wall clock, epoch s: for an HTTP-date retry-after */
 );
 
 /* Parses an RFC 3339 timestamp (2025-08-21T12:40:59Z, fractions, +hh:mm offsets) into epoch

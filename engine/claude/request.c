@@ -206,9 +206,10 @@ static cJSON *text_block(const nyx_block *b)
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
+    int marked = b->mark != NYX_MARK_NONE;
     if (put(o, "type", cJSON_CreateStringReference("text")) ||
         put(o, "text", cJSON_CreateStringReference(b->text)) ||
-        (b->mark != NYX_MARK_NONE && put(o, "cache_control", cache_control(b->mark == NYX_MARK_1H)))) {
+        (marked && put(o, "cache_control", cache_control(b->mark == NYX_MARK_1H)))) {
         cJSON_Delete(o);
         return NULL;
     }

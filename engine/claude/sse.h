@@ -14,8 +14,10 @@
 typedef struct claude_stream claude_stream;
 
 typedef struct claude_stream_hooks {
-    void (*on_start)(void *ud);                              /* message_start: the response has begun */
-    void (*on_text)(void *ud, const char *text, size_t len); /* each piece of text; valid during the call only */
+    /* message_start arrived: the response has begun (and a prompt-cache entry exists) */
+    void (*on_start)(void *ud);
+    /* each piece of text, as it arrives; text is valid during the call only */
+    void (*on_text)(void *ud, const char *text, size_t len);
     void *ud;
 } claude_stream_hooks;
 

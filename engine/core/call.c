@@ -76,6 +76,8 @@ static void stream_started(void *ud)
     nyx_call *c = ud;
     if (c->first_byte == 0)
         c->first_byte = nyx_now_s();
+    /* From now on the API has this call's prefix: calls that start now should read it. */
+    cache_response_began(c->e->cache, &c->spec.req, c->model, c->first_byte);
     if (c->spec.on_start)
         c->spec.on_start(c->spec.stream_ud);
 }
@@ -335,14 +337,22 @@ static void account(nyx_call *c)
     r->cache_hit = r->resp.usage.cache_read_input_tokens > 0;
     const nyx_cost *cost = r->has_cost ? &r->cost : NULL;
     const nyx_usage *u = &r->resp.usage;
-    stats_add(&e->stats, r->status, u, cost, r->latency_ms);
-    if (c->spec.session) {
-        nyx_session *s = engine_session(e, c->spec.session, 1);
-        if (s)
-            stats_add(&s->stats, r->status, u, cost, r->latency_ms);
+    int unexpected_miss = r->status == NYX_STATUS_OK &&
+                          cache_observe(e->cache, &c->spec.req, m, u, &c->expect, nyx_now_s());
+    nyx_session *s = c->spec.session ? engine_session(e, c->spec.session, 1) : NULL;
+    nyx_stats *targets[] = {
+        &e->stats,
+        s ? &s->stats : NULL,
+        stats_group_get(&e->by_model, r->resp.model ? r->resp.model : r->model_requested),
+        c->spec.agent ? stats_group_get(&e->by_agent, c->spec.agent) : NULL,
+        c->spec.template_name ? stats_group_get(&e->by_template, c->spec.template_name) : NULL,
+    };
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        if (!targets[i])
+            continue;
+        stats_add(targets[i], r->status, u, cost, r->latency_ms);
+        targets[i]->unexpected_misses += unexpected_miss;
     }
-    if (r->status == NYX_STATUS_OK)
-        cache_observe(e->cache, &c->spec.req, m, u, &c->expect, nyx_now_s());
 }
 
 static void unlink_call(nyx_call *c)

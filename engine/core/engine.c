@@ -369,6 +369,9 @@ void nyx_close(nyx_engine *e)
     sim_server_stop(e->sim);
     loop_free(e->loop);
     cache_policy_free(e->cache);
+    stats_group_free(&e->by_model);
+    stats_group_free(&e->by_agent);
+    stats_group_free(&e->by_template);
     models_free(e->models);
     curl_slist_free_all(e->headers);
     free(e->endpoint);

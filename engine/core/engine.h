@@ -45,6 +45,7 @@ struct nyx_engine {
     struct nyx_store *store;
     struct cache_policy *cache;
     nyx_stats stats;
+    stats_group by_model, by_agent, by_template;
     nyx_session *sessions;
     struct nyx_call *calls; /* in flight, for cancel-all */
     uint64_t id_nonce, id_seq;

@@ -309,7 +309,8 @@ int loop_poll(nyx_loop *loop, int timeout_ms)
         fds[nfds].revents = 0;
         nfds++;
     }
-    int wait = wait_ms(loop, timeout_ms);
+    /* With nothing to wait for, waiting would only stall the caller. */
+    int wait = loop_pending(loop) > 0 || nfds > 0 ? wait_ms(loop, timeout_ms) : 0;
     int numfds = 0;
     if (loop->transfers > 0 || nfds > 0 || wait > 0) {
         if (curl_multi_poll(loop->multi, fds, nfds, wait, &numfds) != CURLM_OK)

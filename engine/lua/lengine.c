@@ -5,6 +5,7 @@
 #include "lnyx.h"
 
 #include "core/clock.h"
+#include "cost/models.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,39 @@ static int l_cancel_all(lua_State *L)
     return 0;
 }
 
+/* nyx.model(name): the price table's entry for a model id or alias, nil when unknown. */
+static int l_model(lua_State *L)
+{
+    const nyx_model *m = models_find(lnyx_engine(L)->models, luaL_checkstring(L, 1));
+    if (!m) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 10);
+    lua_pushstring(L, m->id);
+    lua_setfield(L, -2, "id");
+    if (m->has_price) {
+        const struct { const char *k; double v; } prices[] = {
+            {"input", m->input}, {"output", m->output}, {"cache_write_5m", m->cache_write_5m},
+            {"cache_write_1h", m->cache_write_1h}, {"cache_read", m->cache_read}};
+        for (size_t i = 0; i < sizeof prices / sizeof prices[0]; i++) {
+            lua_pushnumber(L, prices[i].v);
+            lua_setfield(L, -2, prices[i].k);
+        }
+    }
+    lua_pushinteger(L, m->min_cache_tokens);
+    lua_setfield(L, -2, "min_cache_tokens");
+    if (m->deprecated) {
+        lua_pushstring(L, m->deprecated);
+        lua_setfield(L, -2, "deprecated");
+    }
+    if (m->retires) {
+        lua_pushstring(L, m->retires);
+        lua_setfield(L, -2, "retires");
+    }
+    return 1;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, nyx_now_s());
@@ -172,6 +206,7 @@ int luaopen_nyx_core(lua_State *L)
                                      {"set_log", l_set_log},
                                      {"cancel_all", l_cancel_all},
                                      {"now", l_now},
+                                     {"model", l_model},
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);
     lnyx_open_tasks(L);

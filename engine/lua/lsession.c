@@ -2,6 +2,7 @@
 /* Sessions (nyx.session, a to-be-closed value), thought nodes and statistics tables. */
 #include "lnyx.h"
 
+#include "cache/policy.h"
 #include "core/clock.h"
 #include "store/store.h"
 
@@ -149,9 +150,34 @@ static int session_tostring(lua_State *L)
     return 1;
 }
 
+static void push_group(lua_State *L, const char *field, const stats_group *g)
+{
+    lua_createtable(L, 0, (int)g->n);
+    for (size_t i = 0; i < g->n; i++) {
+        push_stats(L, &g->stats[i]);
+        lua_setfield(L, -2, g->names[i]);
+    }
+    lua_setfield(L, -2, field);
+}
+
 static int l_stats(lua_State *L)
 {
-    push_stats(L, &lnyx_engine(L)->stats);
+    nyx_engine *e = lnyx_engine(L);
+    push_stats(L, &e->stats);
+    push_group(L, "by_model", &e->by_model);
+    push_group(L, "by_agent", &e->by_agent);
+    push_group(L, "by_template", &e->by_template);
+    lua_newtable(L);
+    double ratio;
+    int64_t samples;
+    const nyx_model *m;
+    for (size_t i = 0; e->cache && (m = cache_calibration_at(e->cache, i, &ratio, &samples)); i++) {
+        lua_createtable(L, 0, 2);
+        set_num(L, "bytes_per_token", ratio);
+        set_int(L, "samples", samples);
+        lua_setfield(L, -2, m->id);
+    }
+    lua_setfield(L, -2, "calibration");
     return 1;
 }
 

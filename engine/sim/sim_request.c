@@ -266,7 +266,7 @@ static int parse_content_block(builder *b, int kind, const cJSON *blk, const cha
     if (!cJSON_IsString(type))
         return bad(err, "%s%s: Field required", where, ".type");
     int mark;
-    char w[64];
+    char w[80];
     snprintf(w, sizeof w, "%s.", where);
     if (parse_mark(cJSON_GetObjectItemCaseSensitive(blk, "cache_control"), w, &mark, err))
         return -1;

@@ -47,12 +47,15 @@ static int push_event(sim_body *b, const char *name, cJSON *data, int64_t delay_
     cJSON_Delete(data);
     if (!json)
         return -1;
-    size_t len = strlen(name) + strlen(json) + 16;
-    char *frame = malloc(len);
-    if (frame)
-        len = (size_t)snprintf(frame, len, "event: %s\ndata: %s\n\n", name, json);
+    size_t cap = strlen(name) + strlen(json) + sizeof "event: \ndata: \n\n";
+    char *frame = malloc(cap);
+    int len = frame ? snprintf(frame, cap, "event: %s\ndata: %s\n\n", name, json) : -1;
     cJSON_free(json);
-    return push(b, frame, len, delay_us);
+    if (len < 0 || (size_t)len >= cap) {
+        free(frame);
+        return -1;
+    }
+    return push(b, frame, (size_t)len, delay_us);
 }
 
 static int push_raw(sim_body *b, const char *text, int64_t delay_us)

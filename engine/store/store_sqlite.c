@@ -9,8 +9,8 @@
  * the last commits before a power loss or kernel crash (the database stays consistent,
  * never corrupt). FULL would fsync on every commit, costing milliseconds per call on
  * ordinary disks against the tens of microseconds here; store_options.sync_full asks for
- * it when power-loss durability matters more than latency. The WAL is synced at each
- * checkpoint (automatic, every ~1000 pages).
+ * it when power-loss durability matters more than latency. The WAL and the database are
+ * synced at each checkpoint, which a background thread runs (store_checkpoint.c).
  *
  * Locks. Every write either is a single statement in autocommit mode or happens inside a
  * batch opened with BEGIN IMMEDIATE, so a write never has to upgrade a read snapshot to a
@@ -28,18 +28,6 @@
 #include "core/clock.h"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
-#define MAX_QUERY_COLS 16
-
-enum {
-    ST_INSERT,
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_SESSION_UPSERT,
-    ST_SESSION_END,
-    ST_THOUGHT_ADD,
-    ST_COUNT
-};
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] =
@@ -81,28 +69,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM thought_trees WHERE id = ?2)",
 };
 
-typedef struct sq {
-    sqlite3 *db;
-    char *path;
-    int version;
-    int applied;
-    int readonly;
-    sqlite3_stmt *st[ST_COUNT];
-    int in_batch;      /* store_batch_begin() done, commit or rollback not yet */
-    int batch_aborted; /* a write failed: the batch was rolled back, later writes fail */
-    long batch_writes; /* writes in the open batch so far */
-    char batch_error[sizeof ((nyx_error *)0)->message];
-} sq;
-
-static sq *impl(const nyx_store *s) { return (sq *)s->impl; }
-
 /* ---- errors ---- */
 
-/* "store: cannot <what> <path>: <sqlite message>"; locked is retryable. */
-static int db_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int db_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
+int store_sqlite_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
 {
     if (!err)
         return -1;
@@ -216,14 +185,21 @@ static char *copy_str(const char *s)
     return c;
 }
 
-static int pragma(sq *q, const char *sql, nyx_error *err)
+/* Runs a pragma; the first column of its first row, if any, is copied to out. */
+static int pragma(sq *q, const char *sql, char *out, size_t outsz, nyx_error *err)
 {
-    /* Pragmas that report a value (journal_mode) return a row: step until done. */
     sqlite3_stmt *st = NULL;
+    if (out && outsz)
+        out[0] = '\0';
     int rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) {
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            ;
+        int first = 1;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const unsigned char *v = sqlite3_column_text(st, 0);
+            if (first && out && outsz && v)
+                snprintf(out, outsz, "%s", (const char *)v);
+            first = 0;
+        }
         if (rc == SQLITE_DONE)
             rc = SQLITE_OK;
     }
@@ -237,9 +213,11 @@ static int pragma(sq *q, const char *sql, nyx_error *err)
 
 static void sq_free(sq *q)
 {
+    store_checkpointer_stop(q->ckpt); /* first: it holds a connection to the same file */
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(q->st[i]);
-    /* Every statement is finalized, so this closes now; close_v2 never returns BUSY. */
+    /* Every statement is finalized, so this closes now; close_v2 never returns BUSY.
+     * The last connection to close checkpoints the WAL and removes it. */
     sqlite3_close_v2(q->db);
     free(q->path);
     free(q);
@@ -260,7 +238,7 @@ static int sq_open(nyx_store *s, const char *uri, const store_options *opts, nyx
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(uri, &q->db, flags, NULL);
     if (rc != SQLITE_OK) {
-        db_fail(q, err, rc, "open");
+        store_sqlite_fail(q, err, rc, "open");
         sq_free(q);
         return -1;
     }
@@ -269,7 +247,7 @@ static int sq_open(nyx_store *s, const char *uri, const store_options *opts, nyx
     int busy = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
     rc = sqlite3_busy_timeout(q->db, busy > 0 ? busy : 0);
     if (rc != SQLITE_OK) {
-        db_fail(q, err, rc, "set the busy timeout on");
+        store_sqlite_fail(q, err, rc, "set the busy timeout on");
         sq_free(q);
         return -1;
     }
@@ -277,17 +255,18 @@ static int sq_open(nyx_store *s, const char *uri, const store_options *opts, nyx
     /* Read-only (file permissions or "mode=ro"): open it for queries; the journal mode is
      * the file's own, and writes fail with SQLite's "attempt to write a readonly database". */
     q->readonly = sqlite3_db_readonly(q->db, "main") == 1;
-    if (!q->readonly) {
-        /* On a filesystem without shared memory this stays "delete": slower, still correct. */
-        if (pragma(q, "PRAGMA journal_mode = WAL", err) != 0) {
-            sq_free(q);
-            return -1;
-        }
+    char mode[16] = "";
+    /* On a filesystem without shared memory this stays "delete": slower, still correct.
+     * ":memory:" answers "memory". */
+    if (!q->readonly && pragma(q, "PRAGMA journal_mode = WAL", mode, sizeof mode, err) != 0) {
+        sq_free(q);
+        return -1;
     }
-    const char *sync = opts && opts->sync_full ? "PRAGMA synchronous = FULL"
-                                               : "PRAGMA synchronous = NORMAL";
+    int sync_full = opts && opts->sync_full;
+    const char *sync = sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
     /* Bound the -wal file kept after a checkpoint (64 MiB). */
-    if (pragma(q, sync, err) != 0 || pragma(q, "PRAGMA journal_size_limit = 67108864", err) != 0) {
+    if (pragma(q, sync, NULL, 0, err) != 0 ||
+        pragma(q, "PRAGMA journal_size_limit = 67108864", NULL, 0, err) != 0) {
         sq_free(q);
         return -1;
     }
@@ -301,18 +280,20 @@ static int sq_open(nyx_store *s, const char *uri, const store_options *opts, nyx
         rc = sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
                                 NULL);
         if (rc != SQLITE_OK) {
-            db_fail(q, err, rc, "prepare statement %d on", i);
+            store_sqlite_fail(q, err, rc, "prepare statement %d on", i);
             sq_free(q);
             return -1;
         }
     }
+    if (strcmp(mode, "wal") == 0)
+        q->ckpt = store_checkpointer_start(q->db, uri, sync_full);
     s->impl = q;
     return 0;
 }
 
 static void sq_close(nyx_store *s)
 {
-    sq *q = impl(s);
+    sq *q = sq_of(s);
     if (!q)
         return;
     if (q->in_batch && !q->batch_aborted && !sqlite3_get_autocommit(q->db)) {
@@ -324,25 +305,30 @@ static void sq_close(nyx_store *s)
     s->impl = NULL;
 }
 
-static int sq_schema_version(const nyx_store *s) { return impl(s)->version; }
+static int sq_schema_version(const nyx_store *s) { return sq_of(s)->version; }
 
-static int sq_is_readonly(const nyx_store *s) { return impl(s)->readonly; }
+static int sq_is_readonly(const nyx_store *s) { return sq_of(s)->readonly; }
 
 sqlite3 *store_sqlite_db(nyx_store *s)
 {
-    return s && s->ops == &store_sqlite_ops ? impl(s)->db : NULL;
+    return s && s->ops == &store_sqlite_ops ? sq_of(s)->db : NULL;
 }
 
 int store_sqlite_migrations_applied(const nyx_store *s)
 {
-    return s && s->ops == &store_sqlite_ops ? impl(s)->applied : 0;
+    return s && s->ops == &store_sqlite_ops ? sq_of(s)->applied : 0;
+}
+
+long store_sqlite_checkpoints(nyx_store *s)
+{
+    return s && s->ops == &store_sqlite_ops ? store_checkpointer_runs(sq_of(s)->ckpt) : -1;
 }
 
 /* ---- writes ---- */
 
 static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
 {
-    sq *q = impl(s);
+    sq *q = sq_of(s);
     if (refuse_in_aborted_batch(q, err) != 0)
         return -1;
     const nyx_usage *u = &it->usage;
@@ -382,7 +368,7 @@ static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error
     b_text(&b, 32, it->provider);
     int rc = b.rc;
     if (rc != SQLITE_OK) {
-        db_fail(q, err, rc, "log interaction %s (binding its values) to", it->id);
+        store_sqlite_fail(q, err, rc, "log interaction %s (binding its values) to", it->id);
         sqlite3_reset(b.st);
         sqlite3_clear_bindings(b.st);
         abort_batch(q, err);
@@ -390,7 +376,7 @@ static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error
     }
     rc = step_done(b.st);
     if (rc != SQLITE_DONE) {
-        db_fail(q, err, rc, "log interaction %s to", it->id);
+        store_sqlite_fail(q, err, rc, "log interaction %s to", it->id);
         abort_batch(q, err);
         return -1;
     }
@@ -401,14 +387,14 @@ static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error
 
 static int sq_batch_begin(nyx_store *s, nyx_error *err)
 {
-    sq *q = impl(s);
+    sq *q = sq_of(s);
     if (q->in_batch) {
         store_fail(err, "store: cannot begin a batch on %s: a batch is already open", q->path);
         return -1;
     }
     int rc = step_done(q->st[ST_BEGIN]);
     if (rc != SQLITE_DONE)
-        return db_fail(q, err, rc, "begin a batch on");
+        return store_sqlite_fail(q, err, rc, "begin a batch on");
     q->in_batch = 1;
     q->batch_aborted = 0;
     q->batch_writes = 0;
@@ -426,7 +412,7 @@ static void end_batch(sq *q)
 
 static int sq_batch_commit(nyx_store *s, nyx_error *err)
 {
-    sq *q = impl(s);
+    sq *q = sq_of(s);
     if (!q->in_batch) {
         store_fail(err, "store: cannot commit a batch on %s: no batch is open", q->path);
         return -1;
@@ -438,7 +424,7 @@ static int sq_batch_commit(nyx_store *s, nyx_error *err)
     }
     int rc = step_done(q->st[ST_COMMIT]);
     if (rc != SQLITE_DONE) {
-        db_fail(q, err, rc, "commit a batch of %ld writes to", q->batch_writes);
+        store_sqlite_fail(q, err, rc, "commit a batch of %ld writes to", q->batch_writes);
         if (!sqlite3_get_autocommit(q->db))
             step_done(q->st[ST_ROLLBACK]);
         if (err) {
@@ -454,7 +440,7 @@ static int sq_batch_commit(nyx_store *s, nyx_error *err)
 
 static int sq_batch_rollback(nyx_store *s, nyx_error *err)
 {
-    sq *q = impl(s);
+    sq *q = sq_of(s);
     if (!q->in_batch) {
         store_fail(err, "store: cannot roll back a batch on %s: no batch is open", q->path);
         return -1;
@@ -464,13 +450,13 @@ static int sq_batch_rollback(nyx_store *s, nyx_error *err)
         rc = step_done(q->st[ST_ROLLBACK]);
     end_batch(q);
     if (rc != SQLITE_DONE)
-        return db_fail(q, err, rc, "roll back a batch on");
+        return store_sqlite_fail(q, err, rc, "roll back a batch on");
     return 0;
 }
 
 static int sq_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_error *err)
 {
-    sq *q = impl(s);
+    sq *q = sq_of(s);
     if (refuse_in_aborted_batch(q, err) != 0)
         return -1;
     binder b = {q->st[ST_SESSION_UPSERT], SQLITE_OK};
@@ -483,7 +469,7 @@ static int sq_session_upsert(nyx_store *s, const char *name, double budget_usd, 
             sqlite3_reset(b.st);
             sqlite3_clear_bindings(b.st);
         }
-        db_fail(q, err, rc, "create session %s in", name);
+        store_sqlite_fail(q, err, rc, "create session %s in", name);
         abort_batch(q, err);
         return -1;
     }
@@ -494,7 +480,7 @@ static int sq_session_upsert(nyx_store *s, const char *name, double budget_usd, 
 
 static int sq_session_end(nyx_store *s, const char *name, nyx_error *err)
 {
-    sq *q = impl(s);
+    sq *q = sq_of(s);
     if (refuse_in_aborted_batch(q, err) != 0)
         return -1;
     binder b = {q->st[ST_SESSION_END], SQLITE_OK};
@@ -506,7 +492,7 @@ static int sq_session_end(nyx_store *s, const char *name, nyx_error *err)
             sqlite3_reset(b.st);
             sqlite3_clear_bindings(b.st);
         }
-        db_fail(q, err, rc, "end session %s in", name);
+        store_sqlite_fail(q, err, rc, "end session %s in", name);
         abort_batch(q, err);
         return -1;
     }
@@ -518,7 +504,7 @@ static int sq_session_end(nyx_store *s, const char *name, nyx_error *err)
 static int sq_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
                           int64_t *id_out, nyx_error *err)
 {
-    sq *q = impl(s);
+    sq *q = sq_of(s);
     if (refuse_in_aborted_batch(q, err) != 0)
         return -1;
     binder b = {q->st[ST_THOUGHT_ADD], SQLITE_OK};
@@ -532,7 +518,7 @@ static int sq_thought_add(nyx_store *s, const char *session, int64_t parent, con
             sqlite3_reset(b.st);
             sqlite3_clear_bindings(b.st);
         }
-        db_fail(q, err, rc, "add a thought node to");
+        store_sqlite_fail(q, err, rc, "add a thought node to");
         abort_batch(q, err);
         return -1;
     }
@@ -552,186 +538,6 @@ static int sq_thought_add(nyx_store *s, const char *session, int64_t parent, con
     return 0;
 }
 
-/* ---- queries ---- */
-
-/* Tokens of one row, every kind counted once. */
-#define TOKENS_EXPR                                                                        \
-    "(i.input_tokens + i.cache_creation_input_tokens + i.cache_read_input_tokens +"        \
-    " i.output_tokens)"
-
-/* The rows a filter selects, as "FROM ..." with alias i and a stable order key i.rid.
- * With f->last the newest N are taken first, so stats over --last N agree with the log. */
-static void filter_from(const store_filter *f, char *out, size_t n)
-{
-    char where[128] = "1";
-    if (f && f->session)
-        strcat(where, " AND session = :session");
-    if (f && f->since > 0)
-        strcat(where, " AND created_at >= :since");
-    if (f && f->last > 0)
-        snprintf(out, n,
-                 "FROM (SELECT *, rowid AS rid FROM llm_interactions WHERE %s"
-                 " ORDER BY created_at DESC, rowid DESC LIMIT :last) AS i",
-                 where);
-    else
-        snprintf(out, n, "FROM (SELECT *, rowid AS rid FROM llm_interactions WHERE %s) AS i",
-                 where);
-}
-
-static int bind_named(sqlite3_stmt *st, const char *name, int kind, const void *v)
-{
-    int idx = sqlite3_bind_parameter_index(st, name);
-    if (idx == 0)
-        return SQLITE_OK;
-    switch (kind) {
-    case 's': return sqlite3_bind_text(st, idx, (const char *)v, -1, SQLITE_STATIC);
-    case 'd': return sqlite3_bind_double(st, idx, *(const double *)v);
-    default: return sqlite3_bind_int(st, idx, *(const int *)v);
-    }
-}
-
-/* Prepares sql, binds the filter's values, and hands every row to fn. */
-static int run_query(sq *q, const char *what, const char *sql, const store_filter *f,
-                     const char *session, store_row_fn fn, void *ud, nyx_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        db_fail(q, err, rc, "query %s in", what);
-        sqlite3_finalize(st);
-        return -1;
-    }
-    if (f && f->session)
-        session = f->session;
-    if (session)
-        rc = bind_named(st, ":session", 's', session);
-    if (rc == SQLITE_OK && f && f->since > 0)
-        rc = bind_named(st, ":since", 'd', &f->since);
-    if (rc == SQLITE_OK && f && f->last > 0)
-        rc = bind_named(st, ":last", 'i', &f->last);
-    if (rc != SQLITE_OK) {
-        db_fail(q, err, rc, "query %s in", what);
-        sqlite3_finalize(st);
-        return -1;
-    }
-
-    int ncols = sqlite3_column_count(st);
-    if (ncols > MAX_QUERY_COLS) { /* a programming error in this file */
-        store_fail(err, "store: cannot query %s: %d columns, at most %d", what, ncols,
-                   MAX_QUERY_COLS);
-        sqlite3_finalize(st);
-        return -1;
-    }
-    const char *names[MAX_QUERY_COLS];
-    const char *values[MAX_QUERY_COLS];
-    for (int c = 0; c < ncols; c++) {
-        names[c] = sqlite3_column_name(st, c);
-        if (!names[c]) {
-            store_fail(err, "store: cannot query %s in %s: out of memory", what, q->path);
-            sqlite3_finalize(st);
-            return -1;
-        }
-    }
-    int result = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int c = 0; c < ncols; c++) {
-            values[c] = (const char *)sqlite3_column_text(st, c);
-            if (!values[c] && sqlite3_column_type(st, c) != SQLITE_NULL) {
-                store_fail(err, "store: cannot query %s in %s: out of memory", what, q->path);
-                sqlite3_finalize(st);
-                return -1;
-            }
-        }
-        if (fn(ud, ncols, names, values) != 0) {
-            result = 1;
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        db_fail(q, err, rc, "query %s in", what);
-        result = -1;
-    }
-    sqlite3_finalize(st);
-    return result;
-}
-
-static int sq_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                          nyx_error *err)
-{
-    const char *g = f ? f->group_by : NULL;
-    const char *group = "'total'";
-    if (g && strcmp(g, "model") == 0)
-        group = "COALESCE(i.model_served, i.model_requested)";
-    else if (g && strcmp(g, "session") == 0)
-        group = "i.session";
-    else if (g && strcmp(g, "agent") == 0)
-        group = "i.agent";
-    else if (g && strcmp(g, "template") == 0)
-        group = "CASE WHEN i.template IS NULL THEN NULL WHEN i.template_version IS NULL"
-                " THEN i.template ELSE i.template || '@' || i.template_version END";
-    int grouped = strcmp(group, "'total'") != 0;
-
-    char from[512];
-    filter_from(f, from, sizeof from);
-    char sql[2048];
-    snprintf(sql, sizeof sql,
-             "SELECT %s AS \"group\", COUNT(*) AS calls,"
-             " COALESCE(SUM(i.cache_hit), 0) AS cache_hits,"
-             " CASE WHEN COUNT(*) > 0 THEN 1.0 * COALESCE(SUM(i.cache_hit), 0) / COUNT(*)"
-             " ELSE 0.0 END AS hit_rate,"
-             " COALESCE(SUM(i.input_tokens), 0) AS input,"
-             " COALESCE(SUM(i.output_tokens), 0) AS output,"
-             " COALESCE(SUM(i.cache_read_input_tokens), 0) AS cache_read,"
-             " COALESCE(SUM(i.cache_creation_input_tokens), 0) AS cache_write,"
-             " TOTAL(i.cost_usd) AS cost_usd,"
-             " TOTAL(i.cost_without_cache_usd) AS cost_without_cache_usd,"
-             " TOTAL(i.saved_usd) AS saved_usd,"
-             " COALESCE(SUM(i.cost_usd IS NULL), 0) AS unknown_cost_calls,"
-             " COALESCE(SUM(i.status <> 'ok'), 0) AS errors"
-             " %s%s",
-             group, from, grouped ? " GROUP BY 1 ORDER BY 1" : "");
-    return run_query(impl(s), "stats", sql, f, NULL, fn, ud, err);
-}
-
-static int sq_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                        nyx_error *err)
-{
-    char from[512];
-    filter_from(f, from, sizeof from);
-    char sql[2048];
-    snprintf(sql, sizeof sql,
-             "SELECT i.id AS id,"
-             " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', i.created_at, 'unixepoch') AS created_at,"
-             " i.session AS session, i.agent AS agent,"
-             " COALESCE(i.model_served, i.model_requested) AS model, i.status AS status,"
-             " " TOKENS_EXPR " AS tokens, i.cache_read_input_tokens AS cache_read,"
-             " i.cost_usd AS cost, i.latency_ms AS latency_ms, i.error_type AS error_type"
-             " %s ORDER BY i.created_at, i.rid",
-             from);
-    return run_query(impl(s), "the log", sql, f, NULL, fn, ud, err);
-}
-
-static int sq_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                             nyx_error *err)
-{
-    /* sub(root, id): every node paired with itself and each of its descendants. */
-    char sql[2048];
-    snprintf(sql, sizeof sql,
-             "WITH RECURSIVE sub(root, id) AS ("
-             " SELECT id, id FROM thought_trees%s"
-             " UNION ALL"
-             " SELECT sub.root, t.id FROM thought_trees AS t JOIN sub ON t.parent_id = sub.id)"
-             " SELECT n.id AS id, n.parent_id AS parent_id, n.label AS label,"
-             " COUNT(i.id) AS calls, COALESCE(SUM(" TOKENS_EXPR "), 0) AS tokens,"
-             " TOTAL(i.cost_usd) AS cost"
-             " FROM sub JOIN thought_trees AS n ON n.id = sub.root"
-             " LEFT JOIN llm_interactions AS i ON i.thought_id = sub.id"
-             " GROUP BY n.id ORDER BY n.id",
-             session ? " WHERE session = :session" : "");
-    return run_query(impl(s), "thoughts", sql, NULL, session, fn, ud, err);
-}
-
 const store_backend_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -745,7 +551,7 @@ const store_backend_ops store_sqlite_ops = {
     .session_upsert = sq_session_upsert,
     .session_end = sq_session_end,
     .thought_add = sq_thought_add,
-    .query_stats = sq_query_stats,
-    .query_log = sq_query_log,
-    .query_thoughts = sq_query_thoughts,
+    .query_stats = store_sqlite_query_stats,
+    .query_log = store_sqlite_query_log,
+    .query_thoughts = store_sqlite_query_thoughts,
 };

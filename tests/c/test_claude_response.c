@@ -68,7 +68,8 @@ static void test_full(void)
 static void test_null_cache_fields(void)
 {
     const char *body =
-        "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\","
+        "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+        "\"model\":\"claude-haiku-4-5\","
         "\"content\":[{\"type\":\"text\",\"text\":\"ok\"}],\"stop_reason\":\"max_tokens\","
         "\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1,"
         "\"cache_creation_input_tokens\":null,\"cache_read_input_tokens\":null,"
@@ -101,7 +102,8 @@ static void test_null_cache_fields(void)
 static void test_tool_use_and_stop_sequence(void)
 {
     const char *body =
-        "{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-opus-4-6\","
+        "{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\","
+        "\"model\":\"claude-opus-4-6\","
         "\"content\":[{\"type\":\"thinking\",\"thinking\":\"hm\",\"signature\":\"abc\"},"
         "{\"type\":\"text\",\"text\":\"Let me check.\"},"
         "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\","
@@ -157,7 +159,8 @@ static void test_error_body(void)
     CHECK_STR(err.message, "Overloaded");
     CHECK_STR(err.request_id, "req_011");
     CHECK_INT(err.retryable, 1);
-    body = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"bad\"}}";
+    body = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+           "\"message\":\"bad\"}}";
     CHECK_INT(parse(body, strlen(body), &r, &err), -1);
     CHECK_STR(err.type, "invalid_request_error");
     CHECK_INT(err.retryable, 0);

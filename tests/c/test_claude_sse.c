@@ -7,25 +7,30 @@
 
 static const char STREAM[] =
     "event: message_start\n"
-    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY\","
-    "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5-20250929\","
+    "data: {\"type\":\"message_start\","
+    "\"message\":{\"id\":\"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+    "\"model\":\"claude-sonnet-4-5-20250929\","
     "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,"
     "\"cache_creation_input_tokens\":2048,\"cache_read_input_tokens\":4096,"
     "\"cache_creation\":{\"ephemeral_5m_input_tokens\":2048,\"ephemeral_1h_input_tokens\":0},"
     "\"output_tokens\":1}}}\n"
     "\n"
     "event: content_block_start\n"
-    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n"
+    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\","
+    "\"text\":\"\"}}\n"
     "\n"
     "event: ping\n"
     "data: {\"type\": \"ping\"}\n"
     "\n"
     ": a comment line, as proxies send to keep connections open\n"
     "event: content_block_delta\n"
-    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+    "\"text\":\"Hello\"}}\n"
     "\n"
     "event: content_block_delta\n"
-    "data:{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\", w\\u00f6rld\\n\"}}\n"
+    "data:{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+    "\"text\":\", w\\u00f6rld\\n\"}}\n"
     "\n"
     "event: content_block_stop\n"
     "data: {\"type\":\"content_block_stop\",\"index\":0}\n"
@@ -42,7 +47,8 @@ static const char STREAM[] =
     "data: {\"type\":\"content_block_stop\",\"index\":1}\n"
     "\n"
     "event: message_delta\n"
-    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},"
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\","
+    "\"stop_sequence\":null},"
     "\"usage\":{\"output_tokens\":15}}\n"
     "\n"
     "event: message_stop\n"
@@ -199,7 +205,8 @@ static void test_error_after_content(void)
         "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
         "\"text\":\"partial\"}}\n\n"
         "event: error\n"
-        "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
+        "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+        "\"message\":\"Overloaded\"}}\n\n"
         "event: message_stop\n"
         "data: {\"type\":\"message_stop\"}\n\n";
     nyx_response r;
@@ -227,7 +234,8 @@ static void test_error_after_content(void)
     nyx_response_free(&r);
 
     /* a non-transient error type is not retryable; an error without event: line still counts */
-    body = "data: {\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"no\"}}\n\n";
+    body = "data: {\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+           "\"message\":\"no\"}}\n\n";
     nyx_response_init(&r);
     s = claude_stream_new(&r, NULL);
     CHECK_INT(claude_stream_feed(s, body, strlen(body), &err), -1);
@@ -308,7 +316,8 @@ static void expect_fail(const char *body, const char *type, const char *message)
 
 static void test_malformed(void)
 {
-    expect_fail("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":\n\n",
+    expect_fail("event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+                "\"delta\":\n\n",
                 "api_error", "malformed JSON in SSE event 'content_block_delta'");
     expect_fail("event: message_start\ndata: [1]\n\n", "api_error",
                 "malformed JSON in SSE event 'message_start'");
@@ -317,7 +326,8 @@ static void test_malformed(void)
                 "malformed SSE event 'message_start'");
     expect_fail("event: content_block_delta\ndata: {\"delta\":{\"type\":\"text_delta\"}}\n\n",
                 "api_error", "malformed SSE event (text_delta without text) 'content_block_delta'");
-    expect_fail("event: message_delta\ndata: {\"delta\":{},\"usage\":{\"output_tokens\":\"9\"}}\n\n",
+    expect_fail("event: message_delta\ndata: {\"delta\":{},"
+                "\"usage\":{\"output_tokens\":\"9\"}}\n\n",
                 "api_error", "malformed message_delta: usage.output_tokens must be a "
                              "non-negative integer");
 }
@@ -332,7 +342,8 @@ static const char ODD[] =
         "data:  \"message\":{\"id\":\"m\",\"model\":\"x\",\"usage\":{\"input_tokens\":1}}}\n\n"
         "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\","
         "\"text\":\"Hi\"}}\n\n"
-        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\","
+        "data: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"thinking_delta\","
         "\"thinking\":\"x\"}}\n\n"
         "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
         "\"text\":\"\"}}\n\n"

@@ -1146,6 +1146,55 @@ static void test_full(void)
               (long long)sizeof big - 1);
 }
 
+/* ---- checkpoints run beside the writer and keep the WAL small ---- */
+
+static void test_checkpoints(void)
+{
+    char path[300], wal[310];
+    path_in_tmp(path, sizeof path, "ckpt.db");
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(path, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT(store_sqlite_checkpoints(s), 0); /* the thread exists and has had no work */
+    static char text[3000];
+    memset(text, 't', sizeof text - 1);
+    /* ~7 pages per commit: 4000 commits would make a 110 MB WAL without checkpoints. */
+    for (int n = 0; n < 4000; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "c%d", n);
+        nyx_interaction it = make(id, T0 + n);
+        it.session = "ck";
+        it.thought_id = 1;
+        it.prompt_text = text;
+        if (store_log_interaction(s, &it, &err) != 0) {
+            CHECK(0);
+            fprintf(stderr, "%s\n", err.message);
+            break;
+        }
+    }
+    for (int k = 0; k < 200 && store_sqlite_checkpoints(s) < 1; k++) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    CHECK(store_sqlite_checkpoints(s) >= 1);
+    struct stat st;
+    CHECK_INT(stat(wal, &st), 0);
+    CHECK(st.st_size < 40L * 1024 * 1024);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions"), 4000);
+    store_close(s);
+    CHECK(stat(wal, &st) != 0); /* the last close checkpoints and removes the WAL */
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM llm_interactions"), 4000);
+
+    s = store_open(":memory:", &err);
+    CHECK(s != NULL);
+    CHECK_INT(store_sqlite_checkpoints(s), -1); /* no WAL, no thread */
+    store_close(s);
+}
+
 /* ---- durability: SIGKILL right after a commit loses nothing ---- */
 
 static void test_sigkill(void)
@@ -1228,6 +1277,7 @@ int main(void)
     test_readonly();
     test_locked();
     test_full();
+    test_checkpoints();
     test_sigkill();
 
     char cmd[300];

@@ -1,0 +1,256 @@
+/* The API endpoints: auth and version headers, validation, faults, rate limits and the
+ * prompt cache under the server lock, then the reply after its latency. */
+#define _POSIX_C_SOURCE 200809L
+#include "sim_http.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+static const char *default_message(int kind)
+{
+    switch (kind) {
+    case SIM_FAULT_RATE_LIMIT:
+        return "This request would exceed your organization's rate limit. For details, refer "
+               "to: https://docs.claude.com/en/api/rate-limits.";
+    case SIM_FAULT_SPEND_LIMIT:
+        return "You have reached your monthly spend limit for this organization. You will "
+               "regain access when the limit resets or is raised.";
+    case SIM_FAULT_SERVER_ERROR:
+        return "Internal server error";
+    case SIM_FAULT_BAD_REQUEST:
+        return "Invalid request";
+    case SIM_FAULT_UNAUTHORIZED:
+        return "invalid x-api-key";
+    case SIM_FAULT_NOT_FOUND:
+        return "Not found";
+    case SIM_FAULT_TOO_LARGE:
+        return "Request exceeds the maximum allowed number of bytes.";
+    default:
+        return "Overloaded";
+    }
+}
+
+/* Answers with the fault's error, or returns -1 when the fault is not an error response. */
+static int fault_error(call *k, int stream, enum MHD_Result *out)
+{
+    static const struct {
+        int kind, status;
+        const char *type;
+    } map[] = {
+        {SIM_FAULT_RATE_LIMIT, 429, "rate_limit_error"},
+        {SIM_FAULT_SPEND_LIMIT, 429, "rate_limit_error"},
+        {SIM_FAULT_SERVER_ERROR, 500, "api_error"},
+        {SIM_FAULT_OVERLOADED, 529, "overloaded_error"},
+        {SIM_FAULT_BAD_REQUEST, 400, "invalid_request_error"},
+        {SIM_FAULT_UNAUTHORIZED, 401, "authentication_error"},
+        {SIM_FAULT_NOT_FOUND, 404, "not_found_error"},
+        {SIM_FAULT_TOO_LARGE, 413, "request_too_large"},
+        /* A plain request has no stream to fail in: it gets the status the event stands for. */
+        {SIM_FAULT_STREAM_ERROR, 529, "overloaded_error"},
+    };
+    int kind = k->fault.kind;
+    if (kind == SIM_FAULT_STREAM_ERROR && stream)
+        return -1;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].kind == kind) {
+            const char *msg = k->fault.message[0] ? k->fault.message : default_message(kind);
+            *out = sim_http_fail(k, map[i].status, map[i].type, msg);
+            return 0;
+        }
+    return -1;
+}
+
+static enum MHD_Result count_tokens(call *k, const sim_req *req)
+{
+    k->log.input_tokens = req->total;
+    sim_http_log(k, 200);
+    cJSON *o = cJSON_CreateObject();
+    char *text = o && cJSON_AddNumberToObject(o, "input_tokens", (double)req->total)
+                     ? cJSON_PrintUnformatted(o)
+                     : NULL;
+    cJSON_Delete(o);
+    char *body = NULL;
+    if (text) {
+        size_t n = strlen(text);
+        if ((body = malloc(n + 1)))
+            memcpy(body, text, n + 1);
+        cJSON_free(text);
+    }
+    return sim_http_json(k, 200, body);
+}
+
+static enum MHD_Result refuse_rate(call *k, const sim_req *req)
+{
+    char msg[300], value[32];
+    static const char *const what[SIM_RL_KINDS] = {"requests", "input tokens", "output tokens"};
+    int worst = k->rl.limited_by;
+    snprintf(msg, sizeof msg,
+             "This request would exceed your organization's rate limit of %lld %s per minute "
+             "(model: %.60s). For details, refer to: https://docs.claude.com/en/api/rate-limits.",
+             (long long)k->rl.state[worst].limit, what[worst], req->canonical);
+    sim_http_log(k, 429);
+    char *body = sim_json_error("rate_limit_error", msg, k->reqid);
+    if (!body)
+        return MHD_NO;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+    free(body);
+    long long wait = (long long)ceil(k->rl.retry_after_s);
+    snprintf(value, sizeof value, "%lld", wait < 1 ? 1 : wait);
+    if (r && sim_http_header(r, "retry-after", value)) {
+        MHD_destroy_response(r);
+        return MHD_NO;
+    }
+    return sim_http_respond(k, 429, r, "application/json");
+}
+
+static enum MHD_Result messages(call *k, const sim_req *req)
+{
+    sim_server *s = k->s;
+    sim_plan plan;
+    double ttft_ms, token_ms;
+    if (pthread_mutex_lock(&s->mu) != 0)
+        return MHD_NO;
+    int64_t now = nyx_now_us();
+    ttft_ms = s->opt.ttft_ms;
+    token_ms = s->opt.token_ms;
+    sim_cache_plan(s->cache, req, now, &plan);
+    /* Cache reads are not deducted from the input-token limit; output counts at max_tokens. */
+    int rl_oom = sim_rl_admit(s->rl, req->canonical, req->total - plan.usage.cache_read,
+                              req->max_tokens, (double)now / 1e6, &k->rl);
+    k->has_rl = !rl_oom;
+    if (!k->rl.admitted) {
+        pthread_mutex_unlock(&s->mu);
+        return refuse_rate(k, req);
+    }
+    /* The entry exists once this response begins: after the time to first token. */
+    (void)sim_cache_commit(s->cache, req, &plan, now, now + (int64_t)(ttft_ms * 1000.0));
+    pthread_mutex_unlock(&s->mu);
+
+    sim_reply rep;
+    if (sim_reply_make(req, &rep))
+        return sim_http_fail(k, 500, "api_error", "out of memory");
+    sim_usage u = plan.usage;
+    u.output_tokens = rep.output_tokens;
+    if (k->has_rl && k->rl.state[SIM_RL_OUTPUT].limit && req->max_tokens > rep.output_tokens) {
+        size_t n = strlen(req->canonical);
+        if ((k->x->refund_model = malloc(n + 1))) {
+            memcpy(k->x->refund_model, req->canonical, n + 1);
+            k->x->refund = req->max_tokens - rep.output_tokens;
+        }
+    }
+    k->log.input_tokens = u.input_tokens;
+    k->log.cache_read = u.cache_read;
+    k->log.cache_write = u.cache_creation;
+    k->log.cache_write_1h = u.cache_write_1h;
+    k->log.output_tokens = u.output_tokens;
+    sim_http_log(k, 200);
+
+    char id[48];
+    snprintf(id, sizeof id, "msg_sim_%lld", (long long)k->log.n);
+    int fault = k->has_fault ? k->fault.kind : SIM_FAULT_NONE;
+    sim_body body;
+    int rc;
+    if (req->stream) {
+        rc = sim_body_stream(&body, id, req->canonical, &rep, &u, fault, k->fault.after_events,
+                             ttft_ms, token_ms);
+        sim_reply_free(&rep);
+        if (rc)
+            return MHD_NO;
+        return sim_http_body(k, &body, "text/event-stream; charset=utf-8");
+    }
+    /* A plain reply arrives whole, after the time the stream would have taken. */
+    int64_t total_us = (int64_t)(ttft_ms * 1000.0 + token_ms * 1000.0 * (double)u.output_tokens);
+    if (total_us > 0 && sim_server_wait(s, k->fd, now + total_us)) {
+        sim_reply_free(&rep);
+        return MHD_NO;
+    }
+    rc = sim_body_message(&body, id, req->canonical, &rep, &u, fault);
+    sim_reply_free(&rep);
+    if (rc)
+        return MHD_NO;
+    return sim_http_body(k, &body, "application/json");
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x,
+                           const char *path, int count_only)
+{
+    call k = {.s = s, .c = c, .x = x, .fd = -1};
+    k.fault.after_events = -1;
+    if (pthread_mutex_lock(&s->mu) != 0)
+        return MHD_NO;
+    k.log.n = ++s->next_n;
+    pthread_mutex_unlock(&s->mu);
+    snprintf(k.reqid, sizeof k.reqid, "req_sim_%lld", (long long)k.log.n);
+    k.log.path = path;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        k.fd = ci->connect_fd;
+
+    const char *key = header(c, "x-api-key");
+    const char *auth = header(c, "authorization");
+    if ((!key || !key[0]) && auth && strncmp(auth, "Bearer ", 7) == 0)
+        key = auth + 7;
+    if (!key || !key[0])
+        return sim_http_fail(&k, 401, "authentication_error", "x-api-key header is required");
+    if (s->api_key && strcmp(key, s->api_key) != 0)
+        return sim_http_fail(&k, 401, "authentication_error", "invalid x-api-key");
+    const char *version = header(c, "anthropic-version");
+    if (!version || !version[0])
+        return sim_http_fail(&k, 400, "invalid_request_error", "anthropic-version: header is required");
+    if (x->too_large)
+        return sim_http_fail(&k, 413, "request_too_large",
+                    "Request exceeds the maximum allowed number of bytes.");
+
+    sim_req req;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (sim_req_parse(&req, x->body ? x->body : "", x->len, &s->models, count_only, &err))
+        return sim_http_fail(&k, err.status, err.type, err.message);
+    k.log.model = req.model;
+    k.log.stream = req.stream;
+    k.log.max_tokens = req.max_tokens;
+
+    int endpoint = count_only ? SIM_EP_COUNT_TOKENS : SIM_EP_MESSAGES;
+    if (pthread_mutex_lock(&s->mu) != 0) {
+        sim_req_free(&req);
+        return MHD_NO;
+    }
+    k.has_rl = !count_only && sim_rl_peek(s->rl, req.canonical, nyx_now_s(), &k.rl) == 0;
+    k.has_fault = sim_faults_match(s->faults, req.model, req.canonical, endpoint, req.stream,
+                                   &k.fault);
+    pthread_mutex_unlock(&s->mu);
+
+    enum MHD_Result out;
+    if (k.has_fault && fault_error(&k, req.stream, &out) == 0) {
+        sim_req_free(&req);
+        return out;
+    }
+    if (k.has_fault && k.fault.kind == SIM_FAULT_RESET) {
+        sim_http_log(&k, 0);
+        sim_req_free(&req);
+        return MHD_NO;
+    }
+    if (k.has_fault && k.fault.kind == SIM_FAULT_HANG) {
+        int64_t until = k.fault.hang_ms < 0 ? INT64_MAX : nyx_now_us() + k.fault.hang_ms * 1000;
+        if (sim_server_wait(s, k.fd, until)) {
+            sim_http_log(&k, 0);
+            sim_req_free(&req);
+            return MHD_NO;
+        }
+    }
+    out = count_only ? count_tokens(&k, &req) : messages(&k, &req);
+    sim_req_free(&req);
+    return out;
+}

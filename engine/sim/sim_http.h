@@ -1,0 +1,65 @@
+/* What the HTTP pieces share: the per-request context, the API call being answered, and
+ * the helpers that add the common headers, log and send (sim_respond.c). sim_api.c answers
+ * the /v1 endpoints with them; sim_http.c is the libmicrohttpd glue. */
+#ifndef NYX_SIM_HTTP_H
+#define NYX_SIM_HTTP_H
+
+#include <microhttpd.h>
+
+#include "sim_server.h"
+#include "sim_stream.h"
+
+#define SIM_PATH_MESSAGES "/v1/messages"
+#define SIM_PATH_COUNT "/v1/messages/count_tokens"
+
+/* Per request, from the first call of the access handler to the completion callback. */
+typedef struct conn_ctx {
+    char *body;
+    size_t len, cap;
+    size_t max_body;
+    int too_large;
+    char *refund_model; /* output tokens to give back to this model's bucket at the end */
+    int64_t refund;
+} conn_ctx;
+
+/* One API request being answered. */
+typedef struct call {
+    sim_server *s;
+    struct MHD_Connection *c;
+    conn_ctx *x;
+    int fd;
+    char reqid[48];
+    sim_log_entry log;
+    int has_rl;
+    sim_rl_result rl;
+    int has_fault;
+    sim_fault fault;
+} call;
+
+
+/* Adds a response header. Returns 0, or -1 on failure. */
+int sim_http_header(struct MHD_Response *r, const char *name, const char *value);
+
+/* Adds content-type, request-id, the rate-limit headers (when k->has_rl and limits are set)
+ * and the fault's retry headers (when k->has_fault), queues r with status and releases it.
+ * r may be NULL (a failed create): then MHD_NO. */
+enum MHD_Result sim_http_respond(call *k, int status, struct MHD_Response *r, const char *ctype);
+
+/* Sends a JSON body (malloc'd, freed here; NULL gives MHD_NO). */
+enum MHD_Result sim_http_json(call *k, int status, char *body);
+
+/* Logs the call with status and sends the API's error body. */
+enum MHD_Result sim_http_fail(call *k, int status, const char *type, const char *message);
+
+/* Appends the call to the request log with status (and the fault's name). */
+void sim_http_log(call *k, int status);
+
+/* Sends a 200 whose body is sent chunk by chunk after each chunk's delay; takes the body. */
+enum MHD_Result sim_http_body(call *k, sim_body *body, const char *ctype);
+
+/* Answers POST /v1/messages (count_only 0) or /v1/messages/count_tokens (1) once the body
+ * is in x (sim_api.c). path is logged. */
+enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *path,
+                        int count_only);
+
+#endif

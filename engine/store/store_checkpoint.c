@@ -1,0 +1,141 @@
+/* WAL checkpoints off the caller's thread.
+ *
+ * In WAL mode every commit appends to the -wal file, and a checkpoint copies those pages
+ * back into the database file and fsyncs both. SQLite's automatic checkpoint runs inside
+ * whichever commit crosses 1000 pages, so one call in a few hundred would pay milliseconds
+ * (copy + two fsyncs) on the engine's single loop thread: a stalled frame for a game host,
+ * and most of the mean cost of logging. Here a small thread with its own connection does
+ * PASSIVE checkpoints instead (they never block the writer nor readers), woken by the
+ * writer's WAL hook. If that thread cannot keep up (or could not start), the hook falls
+ * back to a checkpoint on the writer's thread once the WAL is far larger, so the file
+ * stays bounded either way.
+ *
+ * The thread touches nothing but its own connection and the fields under `mu`.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "store_sqlite.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#define WAKE_PAGES 1000      /* wake the thread when the WAL holds this many pages */
+#define FALLBACK_PAGES 8000  /* ~32 MB: finish on the writer's thread (see below) */
+
+struct store_checkpointer {
+    sqlite3 *writer; /* the store's connection, whose hook wakes us */
+    sqlite3 *db;     /* ours */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending; /* under mu */
+    int stop;    /* under mu */
+    long runs;   /* under mu: checkpoints done, for tests */
+};
+
+static void *run(void *arg)
+{
+    store_checkpointer *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->pending && !c->stop)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop)
+            break;
+        c->pending = 0;
+        pthread_mutex_unlock(&c->mu);
+        /* SQLITE_BUSY (another process is checkpointing) or an I/O error leave the
+         * pages in the WAL for the next run or the writer's fallback: nothing is lost. */
+        int nlog = 0, ncopied = 0;
+        (void)sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &nlog,
+                                        &ncopied);
+        pthread_mutex_lock(&c->mu);
+        c->runs++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Runs in the writer's thread after every commit, with the WAL's size in pages. */
+static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    store_checkpointer *c = arg;
+    if (pages >= FALLBACK_PAGES) {
+        /* Failure leaves the pages for a later try; the commit itself has succeeded. */
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= WAKE_PAGES) {
+        pthread_mutex_lock(&c->mu);
+        if (!c->pending) {
+            c->pending = 1;
+            pthread_cond_signal(&c->cv);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
+store_checkpointer *store_checkpointer_start(sqlite3 *writer, const char *uri, int sync_full)
+{
+    if (!sqlite3_threadsafe())
+        return NULL;
+    store_checkpointer *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->writer = writer;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+    /* synchronous is per connection, and it is the checkpointing connection's that
+     * decides the fsyncs of a checkpoint. */
+    const char *sync = sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+    if (sqlite3_open_v2(uri, &c->db, flags, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, sync, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close_v2(c->db);
+        free(c);
+        return NULL;
+    }
+    if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        sqlite3_close_v2(c->db);
+        free(c);
+        return NULL;
+    }
+    if (pthread_cond_init(&c->cv, NULL) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        sqlite3_close_v2(c->db);
+        free(c);
+        return NULL;
+    }
+    if (pthread_create(&c->thread, NULL, run, c) != 0) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        sqlite3_close_v2(c->db);
+        free(c);
+        return NULL;
+    }
+    /* Replaces SQLite's automatic checkpoint on the writer. */
+    sqlite3_wal_hook(writer, on_commit, c);
+    return c;
+}
+
+void store_checkpointer_stop(store_checkpointer *c)
+{
+    if (!c)
+        return;
+    sqlite3_wal_hook(c->writer, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+long store_checkpointer_runs(store_checkpointer *c)
+{
+    if (!c)
+        return -1;
+    pthread_mutex_lock(&c->mu);
+    long n = c->runs;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
