@@ -182,8 +182,8 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x,
-                           const char *path, int count_only)
+enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *path,
+                        int count_only)
 {
     call k = {.s = s, .c = c, .x = x, .fd = -1};
     k.fault.after_events = -1;
@@ -208,10 +208,11 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x,
         return sim_http_fail(&k, 401, "authentication_error", "invalid x-api-key");
     const char *version = header(c, "anthropic-version");
     if (!version || !version[0])
-        return sim_http_fail(&k, 400, "invalid_request_error", "anthropic-version: header is required");
+        return sim_http_fail(&k, 400, "invalid_request_error",
+                             "anthropic-version: header is required");
     if (x->too_large)
         return sim_http_fail(&k, 413, "request_too_large",
-                    "Request exceeds the maximum allowed number of bytes.");
+                             "Request exceeds the maximum allowed number of bytes.");
 
     sim_req req;
     nyx_error err;

@@ -81,7 +81,10 @@ static entry **slot(const sim_cache *c, const uint64_t key[2])
 
 static entry *find(const sim_cache *c, const uint64_t key[2]) { return *slot(c, key); }
 
-static int usable(const entry *e, int64_t now) { return e && e->usable_at <= now && e->expires_at > now; }
+static int usable(const entry *e, int64_t now)
+{
+    return e && e->usable_at <= now && e->expires_at > now;
+}
 
 /* Removes every entry that expires at or before limit. */
 static void remove_if(sim_cache *c, int64_t limit)

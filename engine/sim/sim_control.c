@@ -101,7 +101,8 @@ static int apply_config(sim_server *s, const char *body, size_t len, char **out)
 static char *ok_json(const char *key, double value)
 {
     cJSON *o = cJSON_CreateObject();
-    int ok = o && cJSON_AddTrueToObject(o, "ok") && (!key || cJSON_AddNumberToObject(o, key, value));
+    int ok = o && cJSON_AddTrueToObject(o, "ok") &&
+             (!key || cJSON_AddNumberToObject(o, key, value));
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return copy_out(text);

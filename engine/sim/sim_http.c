@@ -100,8 +100,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     snprintf(k.reqid, sizeof k.reqid, "req_sim_0");
     int known = strcmp(url, SIM_PATH_MESSAGES) == 0 || strcmp(url, SIM_PATH_COUNT) == 0;
     return sim_http_json(&k, known ? 405 : 404,
-                     sim_json_error(known ? "invalid_request_error" : "not_found_error",
-                                    known ? "Method Not Allowed" : "Not Found", k.reqid));
+                         sim_json_error(known ? "invalid_request_error" : "not_found_error",
+                                        known ? "Method Not Allowed" : "Not Found", k.reqid));
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -141,12 +141,14 @@ int sim_http_start(sim_server *s, int port, nyx_error *err)
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
     if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
         flags |= MHD_USE_POLL; /* no FD_SETSIZE ceiling on connections */
-    s->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, MHD_OPTION_THREAD_STACK_SIZE,
-        THREAD_STACK, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, no_log, NULL, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                 MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
+                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
+                                 MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, no_log, NULL,
+                                 MHD_OPTION_END);
     if (!s->daemon) {
         nyx_error_set(err, "sim_listen", 0, "sim: could not listen on 127.0.0.1:%d", port);
         return -1;

@@ -125,8 +125,9 @@ char *sim_log_json(const sim_log *l, int64_t since)
             return NULL;
         }
     }
-    char *s = cJSON_AddNumberToObject(root, "count", (double)l->total) ? cJSON_PrintUnformatted(root)
-                                                                       : NULL;
+    char *s = NULL;
+    if (cJSON_AddNumberToObject(root, "count", (double)l->total))
+        s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!s)
         return NULL;

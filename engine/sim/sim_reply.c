@@ -242,7 +242,8 @@ char *sim_json_message(const char *id, const char *model, const sim_reply *rep,
     if (ok)
         block = NULL;
     if (ok)
-        ok = cJSON_AddStringToObject(o, "id", id) && cJSON_AddStringToObject(o, "type", "message") &&
+        ok = cJSON_AddStringToObject(o, "id", id) &&
+             cJSON_AddStringToObject(o, "type", "message") &&
              cJSON_AddStringToObject(o, "role", "assistant") &&
              cJSON_AddStringToObject(o, "model", model) &&
              cJSON_AddItemToObject(o, "content", content);
@@ -250,8 +251,9 @@ char *sim_json_message(const char *id, const char *model, const sim_reply *rep,
         content = NULL;
     if (ok)
         ok = cJSON_AddStringToObject(o, "stop_reason", rep->stop_reason) &&
-             (rep->stop_sequence ? cJSON_AddStringToObject(o, "stop_sequence", rep->stop_sequence) != NULL
-                                 : cJSON_AddNullToObject(o, "stop_sequence") != NULL) &&
+             (rep->stop_sequence
+                  ? cJSON_AddStringToObject(o, "stop_sequence", rep->stop_sequence) != NULL
+                  : cJSON_AddNullToObject(o, "stop_sequence") != NULL) &&
              cJSON_AddItemToObject(o, "usage", usage);
     if (ok)
         usage = NULL;

@@ -65,7 +65,8 @@ static int add_fault_headers(struct MHD_Response *r, const sim_fault *f)
         if (sim_http_header(r, "retry-after-ms", value))
             return -1;
     }
-    if (f->should_retry >= 0 && sim_http_header(r, "x-should-retry", f->should_retry ? "true" : "false"))
+    if (f->should_retry >= 0 &&
+        sim_http_header(r, "x-should-retry", f->should_retry ? "true" : "false"))
         return -1;
     return 0;
 }
@@ -75,7 +76,8 @@ enum MHD_Result sim_http_respond(call *k, int status, struct MHD_Response *r, co
 {
     if (!r)
         return MHD_NO;
-    int bad = sim_http_header(r, "content-type", ctype) || sim_http_header(r, "request-id", k->reqid) ||
+    int bad = sim_http_header(r, "content-type", ctype) ||
+              sim_http_header(r, "request-id", k->reqid) ||
               (k->has_rl && add_rl_headers(r, &k->rl)) ||
               (k->has_fault && add_fault_headers(r, &k->fault));
     enum MHD_Result ok = bad ? MHD_NO : MHD_queue_response(k->c, (unsigned)status, r);

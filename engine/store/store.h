@@ -5,6 +5,11 @@
  * (SQLite now; PostgreSQL later, selected by the URI) so callers never change when a backend
  * is added. One nyx_store belongs to one thread at a time; open one per engine.
  *
+ * A SQLite store on a file runs one helper thread of its own that checkpoints the WAL, so
+ * no call pays for copying the log back into the database (store_checkpoint.c). Do not
+ * fork() and use a store (or open a new one on the same file) in the child while the
+ * parent has it open: SQLite's locks do not survive fork(); exec at once or close first.
+ *
  * Every function that can fail returns 0 on success and -1 on failure, and then fills *err
  * (when err is not NULL) with a type and a message that names what failed, e.g.
  *   type "store_error", message "store: cannot log interaction i_1 to /x/nyx.db: database is locked"

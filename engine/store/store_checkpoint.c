@@ -6,9 +6,14 @@
  * (copy + two fsyncs) on the engine's single loop thread: a stalled frame for a game host,
  * and most of the mean cost of logging. Here a small thread with its own connection does
  * PASSIVE checkpoints instead (they never block the writer nor readers), woken by the
- * writer's WAL hook. If that thread cannot keep up (or could not start), the hook falls
- * back to a checkpoint on the writer's thread once the WAL is far larger, so the file
- * stays bounded either way.
+ * writer's WAL hook.
+ *
+ * The WAL restarts from its beginning only when a write begins while every frame has been
+ * copied back. With calls arriving at human pace the thread catches up between commits and
+ * that happens by itself. Under a tight stream of commits (a benchmark, a burst of batches)
+ * the thread is always a few frames behind, so once the WAL reaches FALLBACK_PAGES the
+ * writer's own hook checkpoints the remainder (a few frames plus the fsyncs) and the next
+ * write restarts the log: the file stays bounded either way, also if the thread is gone.
  *
  * The thread touches nothing but its own connection and the fields under `mu`.
  */
@@ -19,7 +24,7 @@
 #include <stdlib.h>
 
 #define WAKE_PAGES 1000      /* wake the thread when the WAL holds this many pages */
-#define FALLBACK_PAGES 8000  /* ~32 MB: finish on the writer's thread (see below) */
+#define FALLBACK_PAGES 8000  /* ~32 MB: finish on the writer's thread (see above) */
 
 struct store_checkpointer {
     sqlite3 *writer; /* the store's connection, whose hook wakes us */

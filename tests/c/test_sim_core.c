@@ -123,12 +123,12 @@ static void test_tokenizer(void)
 {
     CHECK_INT(sim_count_tokens("", 0), 0);
     CHECK_INT(sim_count_tokens("Hello", 5), 1);
-    CHECK_INT(sim_count_tokens("Hello, world!", 13), 4);     /* Hello , ␣world ! */
-    CHECK_INT(sim_count_tokens("understanding", 13), 3);     /* under stand ing */
-    CHECK_INT(sim_count_tokens("12345", 5), 2);              /* 123 45 */
-    CHECK_INT(sim_count_tokens("a  b", 4), 3);               /* a, two spaces, b */
+    CHECK_INT(sim_count_tokens("Hello, world!", 13), 4); /* Hello , ␣world ! */
+    CHECK_INT(sim_count_tokens("understanding", 13), 3); /* under stand ing */
+    CHECK_INT(sim_count_tokens("12345", 5), 2);          /* 123 45 */
+    CHECK_INT(sim_count_tokens("a  b", 4), 3);           /* a, two spaces, b */
     CHECK_INT(sim_count_tokens("line\n\nnext", 10), 3);
-    CHECK_INT(sim_count_tokens("caf\xc3\xa9", 5), 2);        /* caf é */
+    CHECK_INT(sim_count_tokens("caf\xc3\xa9", 5), 2); /* caf é */
     const char *prose_text =
         "Prompt caching is a powerful feature that optimizes your API usage by allowing "
         "resuming from specific prefixes in your prompts. This approach significantly reduces "
@@ -147,6 +147,10 @@ static void test_tokenizer(void)
 }
 
 /* ---- validation ---- */
+
+#define H5 "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,"
+#define HI "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+#define UC "\"messages\":[{\"role\":\"user\",\"content\":"
 
 static void expect_error(const char *json, int status, const char *type, const char *needle)
 {
@@ -168,44 +172,36 @@ static void test_validation(void)
     const char *ir = "invalid_request_error";
     expect_error("{", 400, ir, "JSON");
     expect_error("[1]", 400, ir, "JSON");
-    expect_error("{\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 400, ir,
-                 "model: Field required");
+    expect_error("{\"max_tokens\":5," HI, 400, ir, "model: Field required");
     expect_error("{\"model\":7,\"max_tokens\":5,\"messages\":[]}", 400, ir, "model:");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-                 400, ir, "max_tokens: Field required");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":0,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-                 400, ir, "max_tokens");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-                 400, ir, "max_tokens: Input should be a valid integer");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5}", 400, ir, "messages: Field required");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[]}", 400, ir,
-                 "at least one message");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"assistant\",\"content\":\"hi\"}]}",
-                 400, ir, "first message must use the \"user\" role");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"bot\",\"content\":\"hi\"}]}",
-                 400, ir, "messages.0.role");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":5}]}",
-                 400, ir, "messages.0.content");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}",
-                 400, ir, "non-empty content");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"\"}]}]}",
-                 400, ir, "text content blocks must be non-empty");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"video\"}]}]}",
-                 400, ir, "messages.0.content.0.type");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"system\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-                 400, ir, "system");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"system\":[{\"type\":\"image\"}],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-                 400, ir, "system.0.type");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-                 400, ir, "stream");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"foo\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-                 400, ir, "foo: Extra inputs are not permitted");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\",\"cache_control\":{\"type\":\"persistent\"}}]}]}",
-                 400, ir, "cache_control.type");
-    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"2h\"}}]}]}",
+    expect_error("{\"model\":\"claude-sonnet-4-5\"," HI, 400, ir, "max_tokens: Field required");
+    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":0," HI, 400, ir, "max_tokens");
+    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1.5," HI, 400, ir,
+                 "max_tokens: Input should be a valid integer");
+    expect_error("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5}", 400, ir,
+                 "messages: Field required");
+    expect_error(H5 "\"messages\":[]}", 400, ir, "at least one message");
+    expect_error(H5 "\"messages\":[{\"role\":\"assistant\",\"content\":\"hi\"}]}", 400, ir,
+                 "first message must use the \"user\" role");
+    expect_error(H5 "\"messages\":[{\"role\":\"bot\",\"content\":\"hi\"}]}", 400, ir,
+                 "messages.0.role");
+    expect_error(H5 UC "5}]}", 400, ir, "messages.0.content");
+    expect_error(H5 UC "\"\"}]}", 400, ir, "non-empty content");
+    expect_error(H5 UC "[{\"type\":\"text\",\"text\":\"\"}]}]}", 400, ir,
+                 "text content blocks must be non-empty");
+    expect_error(H5 UC "[{\"type\":\"video\"}]}]}", 400, ir, "messages.0.content.0.type");
+    expect_error(H5 "\"system\":5," HI, 400, ir, "system");
+    expect_error(H5 "\"system\":[{\"type\":\"image\"}]," HI, 400, ir, "system.0.type");
+    expect_error(H5 "\"stream\":\"yes\"," HI, 400, ir, "stream");
+    expect_error(H5 "\"foo\":1," HI, 400, ir, "foo: Extra inputs are not permitted");
+    expect_error(
+        H5 UC "[{\"type\":\"text\",\"text\":\"a\",\"cache_control\":{\"type\":\"persistent\"}}]}]}",
+        400, ir, "cache_control.type");
+    expect_error(H5 UC "[{\"type\":\"text\",\"text\":\"a\",\"cache_control\":{\"type\":"
+                       "\"ephemeral\",\"ttl\":\"2h\"}}]}]}",
                  400, ir, "ttl");
-    expect_error("{\"model\":\"claude-opus-9\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-                 404, "not_found_error", "model: claude-opus-9");
+    expect_error("{\"model\":\"claude-opus-9\",\"max_tokens\":5," HI, 404, "not_found_error",
+                 "model: claude-opus-9");
 
     /* Five marks: four explicit and a top-level one. */
     cJSON *b = base("claude-sonnet-4-5", 10);
@@ -218,7 +214,8 @@ static void test_validation(void)
     nyx_error err;
     CHECK_INT(parse(b, &r, &err, 0), -1);
     CHECK_INT(err.status, 400);
-    CHECK(strstr(err.message, "A maximum of 4 blocks with cache_control may be provided. Found 5.") != NULL);
+    CHECK(strstr(err.message,
+                 "A maximum of 4 blocks with cache_control may be provided. Found 5.") != NULL);
     sim_req_free(&r);
 
     /* Four explicit marks with a top-level mark on an already marked last block: no-op. */
@@ -251,11 +248,14 @@ static void test_validation(void)
     sim_req_free(&r);
 
     /* count_tokens needs no max_tokens; consecutive user turns are allowed. */
-    CHECK_INT(parse_text("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"},{\"role\":\"assistant\",\"content\":\"\"}]}",
-                         &r, &err), 0);
+    CHECK_INT(parse_text("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":3,\"messages\":[{"
+                         "\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":"
+                         "\"b\"},{\"role\":\"assistant\",\"content\":\"\"}]}",
+                         &r, &err),
+              0);
     sim_req_free(&r);
     nyx_error_clear(&err);
-    const char *ct = "{\"model\":\"sonnet\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    const char *ct = "{\"model\":\"sonnet\"," HI;
     CHECK_INT(sim_req_parse(&r, ct, strlen(ct), &models, 1, &err), 0);
     CHECK_STR(r.model, "sonnet");
     CHECK_STR(r.canonical, "claude-sonnet-4-5");
@@ -266,13 +266,13 @@ static void test_validation(void)
 
 /* ---- prefix blocks ---- */
 
-#define BLOCKS_JSON                                                                          \
-    "{\"model\":\"%s\",\"max_tokens\":50,"                                                   \
-    "\"tools\":[{\"name\":\"get\",\"input_schema\":{\"type\":\"object\"}%s}],"                \
-    "\"system\":[{\"type\":\"text\",\"text\":\"You are a careful tutor.\"}],"                \
-    "\"messages\":[{\"role\":\"user\",\"content\":\"What is a cache?\"},"                    \
-    "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"A store.\"}]},"      \
-    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"%s\","                   \
+#define BLOCKS_JSON                                                                                \
+    "{\"model\":\"%s\",\"max_tokens\":50,"                                                         \
+    "\"tools\":[{\"name\":\"get\",\"input_schema\":{\"type\":\"object\"}%s}],"                     \
+    "\"system\":[{\"type\":\"text\",\"text\":\"You are a careful tutor.\"}],"                      \
+    "\"messages\":[{\"role\":\"user\",\"content\":\"What is a cache?\"},"                          \
+    "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"A store.\"}]},"            \
+    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"%s\","                          \
     "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"5m\"}}]}]}"
 
 static int parse_blocks(const char *model, int tool_mark, const char *last, sim_req *r)
@@ -334,8 +334,12 @@ static void test_blocks(void)
     /* Role boundaries count: two user turns differ from one turn of two blocks. */
     sim_req a, b;
     nyx_error err;
-    CHECK_INT(parse_text("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}", &a, &err), 0);
-    CHECK_INT(parse_text("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":\"text\",\"text\":\"y\"}]}]}", &b, &err), 0);
+    CHECK_INT(parse_text(H5 UC "\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}", &a, &err), 0);
+    CHECK_INT(
+        parse_text(H5 UC
+                   "[{\"type\":\"text\",\"text\":\"x\"},{\"type\":\"text\",\"text\":\"y\"}]}]}",
+                   &b, &err),
+        0);
     CHECK(same_key(&a.blocks[0], &b.blocks[0]));
     CHECK(!same_key(&a.blocks[1], &b.blocks[1]));
     sim_req_free(&a);
@@ -452,8 +456,9 @@ static void test_cache_ttl(void)
     for (int i = 0; i < 5000; i++) {
         char json[200];
         snprintf(json, sizeof json,
-                 "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
-                 "\"content\":\"n%d\"}],\"cache_control\":{\"type\":\"ephemeral\"}}", i);
+                 H5 "\"messages\":[{\"role\":\"user\","
+                    "\"content\":\"n%d\"}],\"cache_control\":{\"type\":\"ephemeral\"}}",
+                 i);
         CHECK_INT(sim_req_parse(&r, json, strlen(json), &models, 0, &err), 0);
         r.min_cache = 1; /* cache even tiny prompts */
         plan_commit(c, &r, (int64_t)i * 10 * SEC, &p);
@@ -467,8 +472,9 @@ static void test_cache_ttl(void)
     for (int i = 0; i < 1000; i++) {
         char json[200];
         snprintf(json, sizeof json,
-                 "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
-                 "\"content\":\"n%d\"}],\"cache_control\":{\"type\":\"ephemeral\"}}", i);
+                 H5 "\"messages\":[{\"role\":\"user\","
+                    "\"content\":\"n%d\"}],\"cache_control\":{\"type\":\"ephemeral\"}}",
+                 i);
         CHECK_INT(sim_req_parse(&r, json, strlen(json), &models, 0, &err), 0);
         r.min_cache = 1;
         plan_commit(c, &r, i, &p);
@@ -569,9 +575,10 @@ static void test_reply(void)
     sim_req r;
     nyx_error err;
     sim_reply a, b;
-    const char *json = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1000,\"system\":\"a patient "
-                       "teacher of physics\",\"messages\":[{\"role\":\"user\",\"content\":\"Explain "
-                       "why the sky is blue please\"}]}";
+    const char *json =
+        "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1000,\"system\":\"a patient "
+        "teacher of physics\",\"messages\":[{\"role\":\"user\",\"content\":\"Explain "
+        "why the sky is blue please\"}]}";
     CHECK_INT(parse_text(json, &r, &err), 0);
     CHECK_INT(sim_reply_make(&r, &a), 0);
     CHECK_INT(sim_reply_make(&r, &b), 0);
@@ -612,10 +619,16 @@ static void test_reply(void)
     sim_req_free(&r);
 
     /* Different prompts, different replies. */
-    CHECK_INT(parse_text("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":500,\"messages\":[{\"role\":\"user\",\"content\":\"one\"}]}", &r, &err), 0);
+    CHECK_INT(parse_text("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":500,\"messages\":[{"
+                         "\"role\":\"user\",\"content\":\"one\"}]}",
+                         &r, &err),
+              0);
     CHECK_INT(sim_reply_make(&r, &a), 0);
     sim_req_free(&r);
-    CHECK_INT(parse_text("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":500,\"messages\":[{\"role\":\"user\",\"content\":\"two\"}]}", &r, &err), 0);
+    CHECK_INT(parse_text("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":500,\"messages\":[{"
+                         "\"role\":\"user\",\"content\":\"two\"}]}",
+                         &r, &err),
+              0);
     CHECK_INT(sim_reply_make(&r, &b), 0);
     CHECK(strcmp(a.text, b.text) != 0);
     CHECK(strncmp(a.text, "As your assistant, regarding one:", 33) == 0);
@@ -624,7 +637,8 @@ static void test_reply(void)
     sim_req_free(&r);
 
     char *e = sim_json_error("overloaded_error", "Overloaded", "req_sim_9");
-    CHECK_STR(e, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"},\"request_id\":\"req_sim_9\"}");
+    CHECK_STR(e, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
+                 "\"Overloaded\"},\"request_id\":\"req_sim_9\"}");
     free(e);
 }
 
@@ -635,21 +649,25 @@ static void test_faults(void)
     sim_faults *f = sim_faults_new(42);
     nyx_error err;
     sim_fault out;
-    const char *j = "{\"faults\":[{\"fault\":\"overloaded\",\"count\":2,\"model\":\"claude-haiku-4-5\"},"
-                    "{\"fault\":\"rate_limit\",\"retry_after\":3,\"should_retry\":true},"
-                    "{\"fault\":\"cut\",\"after_events\":4,\"stream\":true,\"count\":0}]}";
+    const char *j =
+        "{\"faults\":[{\"fault\":\"overloaded\",\"count\":2,\"model\":\"claude-haiku-4-5\"},"
+        "{\"fault\":\"rate_limit\",\"retry_after\":3,\"should_retry\":true},"
+        "{\"fault\":\"cut\",\"after_events\":4,\"stream\":true,\"count\":0}]}";
     CHECK_INT(sim_faults_add_json(f, j, strlen(j), &err), 3);
-    CHECK_INT(sim_faults_match(f, "claude-haiku-4-5", "claude-haiku-4-5", SIM_EP_MESSAGES, 0, &out), 1);
+    CHECK_INT(sim_faults_match(f, "claude-haiku-4-5", "claude-haiku-4-5", SIM_EP_MESSAGES, 0, &out),
+              1);
     CHECK_INT(out.kind, SIM_FAULT_OVERLOADED);
     /* Other model: the next rule. */
     CHECK_INT(sim_faults_match(f, "sonnet", "claude-sonnet-4-5", SIM_EP_MESSAGES, 0, &out), 1);
     CHECK_INT(out.kind, SIM_FAULT_RATE_LIMIT);
     CHECK_NEAR(out.retry_after_s, 3, 1e-9);
     CHECK_INT(out.should_retry, 1);
-    CHECK_INT(sim_faults_match(f, "claude-haiku-4-5", "claude-haiku-4-5", SIM_EP_MESSAGES, 0, &out), 1);
+    CHECK_INT(sim_faults_match(f, "claude-haiku-4-5", "claude-haiku-4-5", SIM_EP_MESSAGES, 0, &out),
+              1);
     CHECK_INT(out.kind, SIM_FAULT_OVERLOADED);
     /* Both used up: only streaming requests match the cut rule, forever. */
-    CHECK_INT(sim_faults_match(f, "claude-haiku-4-5", "claude-haiku-4-5", SIM_EP_MESSAGES, 0, &out), 0);
+    CHECK_INT(sim_faults_match(f, "claude-haiku-4-5", "claude-haiku-4-5", SIM_EP_MESSAGES, 0, &out),
+              0);
     for (int i = 0; i < 3; i++) {
         CHECK_INT(sim_faults_match(f, "x", "x", SIM_EP_MESSAGES, 1, &out), 1);
         CHECK_INT(out.kind, SIM_FAULT_CUT);
@@ -766,13 +784,21 @@ static void test_stream(void)
     sim_req r;
     nyx_error err;
     sim_reply rep;
-    CHECK_INT(parse_text("{\"model\":\"sonnet\",\"max_tokens\":400,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Tell me about caches\"}]}", &r, &err), 0);
+    CHECK_INT(parse_text("{\"model\":\"sonnet\",\"max_tokens\":400,\"stream\":true,\"messages\":[{"
+                         "\"role\":\"user\",\"content\":\"Tell me about caches\"}]}",
+                         &r, &err),
+              0);
     CHECK_INT(r.stream, 1);
     CHECK_INT(sim_reply_make(&r, &rep), 0);
-    sim_usage u = {.input_tokens = 5, .cache_read = 100, .cache_write_5m = 20, .cache_write_1h = 10,
-                   .cache_creation = 30, .output_tokens = rep.output_tokens};
+    sim_usage u = {.input_tokens = 5,
+                   .cache_read = 100,
+                   .cache_write_5m = 20,
+                   .cache_write_1h = 10,
+                   .cache_creation = 30,
+                   .output_tokens = rep.output_tokens};
     sim_body b;
-    CHECK_INT(sim_body_stream(&b, "msg_sim_1", r.canonical, &rep, &u, SIM_FAULT_NONE, -1, 40, 2), 0);
+    CHECK_INT(sim_body_stream(&b, "msg_sim_1", r.canonical, &rep, &u, SIM_FAULT_NONE, -1, 40, 2),
+              0);
     CHECK(b.n >= 8);
     CHECK_INT(b.declared_len, -1);
     CHECK_INT(b.fail_at_end, 0);
@@ -813,8 +839,10 @@ static void test_stream(void)
     free(text);
     CHECK_INT(b.n - i, 3);
     d = event_data(&b.chunks[i + 1], "message_delta");
-    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "delta"), "stop_reason")->valuestring, "end_turn");
-    CHECK_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "usage"), "output_tokens")->valueint, rep.output_tokens);
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "delta"), "stop_reason")->valuestring,
+              "end_turn");
+    CHECK_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "usage"), "output_tokens")->valueint,
+              rep.output_tokens);
     cJSON_Delete(d);
     d = event_data(&b.chunks[i + 2], "message_stop");
     cJSON_Delete(d);
@@ -833,7 +861,8 @@ static void test_stream(void)
     CHECK_INT(sim_body_stream(&b, "m", "x", &rep, &u, SIM_FAULT_STREAM_ERROR, -1, 0, 0), 0);
     CHECK_INT(b.n, 2);
     d = event_data(&b.chunks[1], "error");
-    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "error"), "type")->valuestring, "overloaded_error");
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "error"), "type")->valuestring,
+              "overloaded_error");
     cJSON_Delete(d);
     sim_body_free(&b);
     /* malformed: one data line does not parse. */
@@ -848,7 +877,9 @@ static void test_stream(void)
     CHECK_INT(b.declared_len, (int64_t)b.chunks[0].len);
     d = cJSON_ParseWithLength(b.chunks[0].data, b.chunks[0].len);
     CHECK(d != NULL);
-    CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "content"), 0), "text")->valuestring, rep.text);
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "content"), 0), "text")
+                  ->valuestring,
+              rep.text);
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(d, "stop_sequence")));
     cJSON_Delete(d);
     sim_body_free(&b);
@@ -871,8 +902,11 @@ static void test_log(void)
 {
     sim_log *l = sim_log_new();
     for (int i = 1; i <= SIM_LOG_MAX + 5; i++) {
-        sim_log_entry e = {.n = i, .path = "/v1/messages", .model = i % 2 ? "m" : NULL,
-                           .status = 200, .fault = i == 3 ? "hang" : NULL};
+        sim_log_entry e = {.n = i,
+                           .path = "/v1/messages",
+                           .model = i % 2 ? "m" : NULL,
+                           .status = 200,
+                           .fault = i == 3 ? "hang" : NULL};
         CHECK_INT(sim_log_add(l, &e), 0);
     }
     char *j = sim_log_json(l, SIM_LOG_MAX + 2);

@@ -311,7 +311,8 @@ static void test_auth_and_validation(void)
     post("/v1/messages", "{\"model\":", &r);
     expect_error(&r, 400, "invalid_request_error");
     resp_free(&r);
-    post("/v1/messages", "{\"model\":\"" MODEL "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
+    post("/v1/messages",
+         "{\"model\":\"" MODEL "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
     expect_error(&r, 400, "invalid_request_error");
     CHECK(strstr(r.body, "max_tokens") != NULL);
     resp_free(&r);
@@ -611,10 +612,12 @@ static void test_stream(void)
         CHECK_STR(str(d, "type"), names[i]); /* the type repeats the event name */
         if (i == 0) {
             /* Same prompt as the plain call, which wrote: this one reads. */
-            CHECK_INT(num(d, "message.usage.cache_read_input_tokens"), num(pd, "usage.cache_creation_input_tokens"));
+            CHECK_INT(num(d, "message.usage.cache_read_input_tokens"),
+                      num(pd, "usage.cache_creation_input_tokens"));
             CHECK_INT(num(d, "message.usage.cache_creation_input_tokens"), 0);
             CHECK_INT(num(d, "message.usage.input_tokens") +
-                          num(d, "message.usage.cache_read_input_tokens"), total);
+                          num(d, "message.usage.cache_read_input_tokens"),
+                      total);
             CHECK_STR(str(d, "message.model"), MODEL);
             CHECK(cJSON_IsArray(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "message"), "content")));
         }
@@ -649,18 +652,22 @@ static void test_error_faults(void)
         long status;
         const char *type;
     } cases[] = {
-        {"rate_limit", 429, "rate_limit_error"},   {"spend_limit", 429, "rate_limit_error"},
-        {"server_error", 500, "api_error"},        {"overloaded", 529, "overloaded_error"},
+        {"rate_limit", 429, "rate_limit_error"},
+        {"spend_limit", 429, "rate_limit_error"},
+        {"server_error", 500, "api_error"},
+        {"overloaded", 529, "overloaded_error"},
         {"bad_request", 400, "invalid_request_error"},
         {"unauthorized", 401, "authentication_error"},
-        {"not_found", 404, "not_found_error"},     {"too_large", 413, "request_too_large"},
+        {"not_found", 404, "not_found_error"},
+        {"too_large", 413, "request_too_large"},
     };
     char *b = body(MODEL, 30, NULL, 8, 0, 20);
     char h[64];
     resp r;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char json[200];
-        snprintf(json, sizeof json, "{\"faults\":[{\"fault\":\"%s\",\"retry_after\":2}]}", cases[i].fault);
+        snprintf(json, sizeof json, "{\"faults\":[{\"fault\":\"%s\",\"retry_after\":2}]}",
+                 cases[i].fault);
         fault(json);
         post("/v1/messages", b, &r);
         expect_error(&r, cases[i].status, cases[i].type);
@@ -808,14 +815,18 @@ static void test_connection_faults(sim_server *s)
     CHECK_INT(r.rc, CURLE_OK);
     CHECK_INT(r.status, 200);
     CHECK(r.body && strstr(r.body, "event: message_start") == r.body);
-    CHECK(strstr(r.body, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"") != NULL);
+    CHECK(strstr(
+              r.body,
+              "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"") !=
+          NULL);
     CHECK(strstr(r.body, "message_stop") == NULL);
     resp_free(&r);
 
     /* The log names each fault. */
     request g = {"GET", "/sim/requests", NULL, 0, 0};
     http(&g, &r);
-    static const char *expect[] = {"reset", "hang", "hang", "malformed", "malformed", "cut", "cut", "stream_error"};
+    static const char *expect[] = {"reset",     "hang", "hang", "malformed",
+                                   "malformed", "cut",  "cut",  "stream_error"};
     d = json_of(&r);
     cJSON *reqs = cJSON_GetObjectItem(d, "requests");
     int n = cJSON_GetArraySize(reqs);
@@ -846,9 +857,12 @@ static void test_rate_limits(void)
         post("/v1/messages", b, &r);
         CHECK_INT(r.status, 200);
         CHECK_STR(header(&r, "anthropic-ratelimit-requests-limit", h, sizeof h), "2");
-        CHECK_INT(atoi(header(&r, "anthropic-ratelimit-requests-remaining", h, sizeof h) ? h : "-1"), 1 - i);
+        CHECK_INT(
+            atoi(header(&r, "anthropic-ratelimit-requests-remaining", h, sizeof h) ? h : "-1"),
+            1 - i);
         const char *reset = header(&r, "anthropic-ratelimit-requests-reset", h, sizeof h);
-        CHECK(reset && strlen(reset) == 20 && reset[4] == '-' && reset[10] == 'T' && reset[19] == 'Z');
+        CHECK(reset && strlen(reset) == 20 && reset[4] == '-' && reset[10] == 'T' &&
+              reset[19] == 'Z');
         resp_free(&r);
     }
     post("/v1/messages", b, &r);

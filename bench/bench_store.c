@@ -1,10 +1,5 @@
-/* engine/store performance: logging throughput in batches (issue 6: at least 20,000
- * interactions/s committed durably) and the cost of one call committing on its own
- * (issue 6 aims under 50 µs). Rows carry 3 KB of prompt and response text, as a real call
- * does. Prints the numbers. Asserts the batch rate, and a median per-call cost under
- * 100 µs: well above what this costs on the development VM (~40 µs), well below what a
- * regression costs (an fsync per commit: ~250 µs there, milliseconds on real disks).
- * Nothing is asserted under sanitizers or valgrind, which slow everything tenfold. */
+/* Storage throughput: interactions committed durably in batches, and the cost of one call
+ * committing on its own. Rows carry 3 KB of prompt and response text, as a real call does. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,28 +10,8 @@
 #include "core/clock.h"
 #include "store/store.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SLOWED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define SLOWED 1
-#endif
-#endif
-#ifndef SLOWED
-#define SLOWED 0
-#endif
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
-#define BATCHED 50000
 #define BATCH_SIZE 500
-#define SINGLE 5000
+static int BATCHED = 50000, SINGLE = 5000;
 
 static char prompt[2048], response[1024];
 
@@ -88,8 +63,12 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--short") == 0) {
+        BATCHED = 2000;
+        SINGLE = 200;
+    }
     char dir[] = "/tmp/nyx-test-store-perf-XXXXXX";
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -167,19 +146,12 @@ int main(void)
     CHECK_INT(nrows, 20);
     store_close(s);
 
-    printf("store bench: batched %d rows (%d per commit): %.0f interactions/s\n", BATCHED,
-           BATCH_SIZE, rate);
-    printf("store bench: one commit per call, %d calls: mean %.1f us, p50 %lld us, p99 %lld us\n",
-           SINGLE, single_mean_us, (long long)p50, (long long)p99);
-    printf("store bench: stats by model over %d rows %.1f ms, log --last 20 %.2f ms\n",
-           BATCHED + SINGLE, stats_ms, log_ms);
-
-    if (SLOWED || RUNNING_ON_VALGRIND) {
-        printf("store bench: instrumented build, thresholds not asserted\n");
-    } else {
-        CHECK(rate >= 20000);
-        CHECK(p50 < 100);
-    }
+    printf("store_batched_interactions_per_s: %.0f\n", rate);
+    printf("store_single_commit_mean_us: %.1f\n", single_mean_us);
+    printf("store_single_commit_p50_us: %lld\n", (long long)p50);
+    printf("store_single_commit_p99_us: %lld\n", (long long)p99);
+    printf("store_stats_query_ms_%d_rows: %.1f\n", BATCHED + SINGLE, stats_ms);
+    printf("store_log_last20_ms: %.2f\n", log_ms);
 
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
