@@ -10,7 +10,7 @@ static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig) { interrupted = sig; }
 
-void cli_log(void *ud, int level, const char *msg)
+void cli_notice(void *ud, int level, const char *msg)
 {
     (void)ud;
     if (level >= NYX_LOG_INFO)
@@ -69,7 +69,7 @@ int cli_run(int argc, char **argv)
         free(vars);
         return 1;
     }
-    nyx_set_log(e, cli_log, NULL);
+    nyx_set_log(e, cli_notice, NULL);
     int rc = NYX_OK;
     if (db)
         rc = nyx_set(e, "db", db);

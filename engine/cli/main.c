@@ -12,6 +12,9 @@ static const struct {
 } commands[] = {
     {"run", cli_run, "run a Lua script"},
     {"sim", cli_sim, "serve the Claude API simulator on 127.0.0.1"},
+    {"stats", cli_stats, "calls, cache hits, tokens, cost and savings from the database"},
+    {"log", cli_log, "one line per interaction from the database"},
+    {"thoughts", cli_thoughts, "thought trees with calls, tokens and cost per node"},
 };
 
 static void usage(FILE *out)

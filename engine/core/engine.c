@@ -261,16 +261,27 @@ static int build_headers(nyx_engine *e)
     return 0;
 }
 
-static int start_store(nyx_engine *e)
+int engine_open_store(nyx_engine *e)
 {
+    if (e->store)
+        return 0;
     const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
     nyx_error err;
     nyx_error_clear(&err);
     e->store = store_open(db, &err);
     if (!e->store) {
+        engine_set_error(e, "%s", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_store(nyx_engine *e)
+{
+    if (engine_open_store(e) != 0) {
         /* Calls go on without a log rather than stop: say so once, loudly. */
         engine_warn_once(e, "store", "nyx: storage unavailable, interactions are not logged: %s",
-                         err.message);
+                         e->errmsg);
     }
     return 0;
 }

@@ -70,6 +70,8 @@ struct nyx_engine {
 
 /* Starts the provider, the model table and storage; idempotent. 0 or -1 with e->errmsg. */
 int engine_start(nyx_engine *e);
+/* Opens the database only (for queries); idempotent. 0 or -1 with e->errmsg. */
+int engine_open_store(nyx_engine *e);
 void engine_log(nyx_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Logs a notice only the first time this key is seen. */
 void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)

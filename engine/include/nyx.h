@@ -95,6 +95,19 @@ void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char 
                  void *ud /* passed back to fn */);
 
 /*
+ * Reads the database (the one nyx_set "db" names, else NYX_DB, else ./nyx.db) without
+ * starting a provider. kind: "stats", "log" or "thoughts". options: NULL or a
+ * NULL-terminated list of "key=value": session=NAME, since=YYYY-MM-DD[THH:MM:SS] (UTC),
+ * last=N, by=total|model|session|agent|template (stats), format=json (each row arrives as
+ * one column "json" holding one JSON object). fn receives each row; values may be NULL and
+ * are valid only during the call; returning non-zero stops the query.
+ * Returns NYX_OK, NYX_EINVAL for a bad option, or NYX_EIO (nyx_errmsg says why).
+ */
+typedef int (*nyx_row_fn)(void *ud, int ncols, const char *const *names, const char *const *values);
+int nyx_query(nyx_engine *engine, const char *kind, const char *const *options, nyx_row_fn fn,
+              void *ud);
+
+/*
  * The built-in Claude simulator, served over HTTP on 127.0.0.1 (what `nyx sim` runs).
  * options: NULL or a NULL-terminated list of "key=value" strings: ttft_ms, token_ms, rpm,
  * itpm, otpm, seed, api_key, faults (a JSON fault list). port 0 picks a free port.

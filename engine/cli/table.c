@@ -1,0 +1,103 @@
+#define _POSIX_C_SOURCE 200809L
+#include "table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cli_table_add(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    cli_table *t = ud;
+    if (!t->names) {
+        t->ncols = ncols;
+        t->names = calloc((size_t)ncols, sizeof *t->names);
+        for (int i = 0; t->names && i < ncols; i++)
+            t->names[i] = strdup(names[i]);
+        if (!t->names)
+            return t->failed = 1;
+    }
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        char **cells = realloc(t->cells, cap * (size_t)t->ncols * sizeof *cells);
+        if (!cells)
+            return t->failed = 1;
+        t->cells = cells;
+        t->cap = cap;
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        const char *v = i < ncols ? values[i] : NULL;
+        char num[64];
+        char *end;
+        double d = v ? strtod(v, &end) : 0;
+        /* Fractions get the precision a person needs: dollars to the micro-dollar. */
+        if (v && *v && *end == '\0' && strchr(v, '.')) {
+            snprintf(num, sizeof num, d < 1 && d > -1 ? "%.6f" : "%.2f", d);
+            v = num;
+        }
+        t->cells[t->nrows * (size_t)t->ncols + (size_t)i] = v ? strdup(v) : NULL;
+    }
+    t->nrows++;
+    return 0;
+}
+
+const char *cli_table_cell(const cli_table *t, size_t row, int col)
+{
+    return t->cells[row * (size_t)t->ncols + (size_t)col];
+}
+
+int cli_table_col(const cli_table *t, const char *name)
+{
+    for (int i = 0; i < t->ncols; i++)
+        if (strcmp(t->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static int numeric(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    char *end;
+    strtod(s, &end);
+    return *end == '\0';
+}
+
+void cli_table_print(const cli_table *t, FILE *out)
+{
+    if (t->nrows == 0) {
+        fprintf(out, "(nothing recorded)\n");
+        return;
+    }
+    size_t *width = calloc((size_t)t->ncols, sizeof *width);
+    if (!width)
+        return;
+    for (int c = 0; c < t->ncols; c++) {
+        width[c] = strlen(t->names[c]);
+        for (size_t r = 0; r < t->nrows; r++) {
+            const char *v = cli_table_cell(t, r, c);
+            size_t n = strlen(v ? v : "-");
+            if (n > width[c])
+                width[c] = n;
+        }
+    }
+    for (int c = 0; c < t->ncols; c++)
+        fprintf(out, "%-*s%s", (int)width[c], t->names[c], c + 1 < t->ncols ? "  " : "\n");
+    for (size_t r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            const char *v = cli_table_cell(t, r, c);
+            /* Numbers align right, text left. */
+            fprintf(out, numeric(v) ? "%*s%s" : "%-*s%s", (int)width[c], v ? v : "-",
+                    c + 1 < t->ncols ? "  " : "\n");
+        }
+    free(width);
+}
+
+void cli_table_free(cli_table *t)
+{
+    for (int i = 0; t->names && i < t->ncols; i++)
+        free(t->names[i]);
+    free(t->names);
+    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,21 @@
+/* Rows collected from nyx_query and printed as an aligned table a person reads at a glance. */
+#ifndef NYX_CLI_TABLE_H
+#define NYX_CLI_TABLE_H
+#include <stdio.h>
+
+typedef struct cli_table {
+    int ncols;
+    char **names;
+    char **cells; /* nrows * ncols, NULL for SQL NULL */
+    size_t nrows, cap;
+    int failed;
+} cli_table;
+
+/* An nyx_row_fn that appends to the cli_table passed as ud. */
+int cli_table_add(void *ud, int ncols, const char *const *names, const char *const *values);
+const char *cli_table_cell(const cli_table *t, size_t row, int col);
+int cli_table_col(const cli_table *t, const char *name);
+void cli_table_print(const cli_table *t, FILE *out);
+void cli_table_free(cli_table *t);
+
+#endif

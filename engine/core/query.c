@@ -1,0 +1,122 @@
+/* nyx_query: the database read for the command line and hosts, as rows or JSON lines. */
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE
+#include "engine.h"
+
+#include "store/store.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct json_rows {
+    nyx_row_fn fn;
+    void *ud;
+} json_rows;
+
+/* Numbers stay numbers in JSON; everything else is a string or null. */
+static cJSON *json_value(const char *v)
+{
+    if (!v)
+        return cJSON_CreateNull();
+    char *end;
+    double d = strtod(v, &end);
+    if (*v && *end == '\0' && end != v && v[0] != '+' && !(v[0] == '0' && v[1] && v[1] != '.'))
+        return cJSON_CreateNumber(d);
+    return cJSON_CreateString(v);
+}
+
+static int to_json(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    json_rows *j = ud;
+    cJSON *obj = cJSON_CreateObject();
+    for (int i = 0; obj && i < ncols; i++)
+        cJSON_AddItemToObject(obj, names[i], json_value(values[i]));
+    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    if (!text)
+        return 1;
+    static const char *const json_name[] = {"json"};
+    const char *row[] = {text};
+    int rc = j->fn(j->ud, 1, json_name, row);
+    free(text);
+    return rc;
+}
+
+static int parse_since(const char *v, double *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(v, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end || *end) {
+        memset(&tm, 0, sizeof tm);
+        end = strptime(v, "%Y-%m-%d", &tm);
+    }
+    if (!end || *end)
+        return -1;
+    *out = (double)timegm(&tm);
+    return 0;
+}
+
+int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_row_fn fn, void *ud)
+{
+    store_filter f;
+    memset(&f, 0, sizeof f);
+    int json = 0;
+    for (size_t i = 0; options && options[i]; i++) {
+        const char *o = options[i], *v = strchr(o, '=');
+        if (!v) {
+            engine_set_error(e, "query option \"%.60s\" is not key=value", o);
+            return NYX_EINVAL;
+        }
+        v++;
+        size_t k = (size_t)(v - 1 - o);
+        if (k == 7 && strncmp(o, "session", k) == 0)
+            f.session = v;
+        else if (k == 2 && strncmp(o, "by", k) == 0)
+            f.group_by = v;
+        else if (k == 6 && strncmp(o, "format", k) == 0 && strcmp(v, "json") == 0)
+            json = 1;
+        else if (k == 4 && strncmp(o, "last", k) == 0) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n <= 0 || n > 1000000000) {
+                engine_set_error(e, "last must be a positive whole number, got \"%.40s\"", v);
+                return NYX_EINVAL;
+            }
+            f.last = (int)n;
+        } else if (k == 5 && strncmp(o, "since", k) == 0) {
+            if (parse_since(v, &f.since) != 0) {
+                engine_set_error(e, "since must be a date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, got \"%.40s\"", v);
+                return NYX_EINVAL;
+            }
+        } else {
+            engine_set_error(e, "unknown query option \"%.60s\"", o);
+            return NYX_EINVAL;
+        }
+    }
+    if (engine_open_store(e) != 0)
+        return NYX_EIO;
+    json_rows j = {fn, ud};
+    store_row_fn row = json ? to_json : (store_row_fn)fn;
+    void *row_ud = json ? (void *)&j : ud;
+    nyx_error err;
+    nyx_error_clear(&err);
+    int rc;
+    if (strcmp(kind, "stats") == 0)
+        rc = store_query_stats(e->store, &f, row, row_ud, &err);
+    else if (strcmp(kind, "log") == 0)
+        rc = store_query_log(e->store, &f, row, row_ud, &err);
+    else if (strcmp(kind, "thoughts") == 0)
+        rc = store_query_thoughts(e->store, f.session, row, row_ud, &err);
+    else {
+        engine_set_error(e, "unknown query \"%.40s\" (stats, log or thoughts)", kind);
+        return NYX_EINVAL;
+    }
+    if (rc < 0) {
+        engine_set_error(e, "%s", err.message);
+        return err.type[0] && strcmp(err.type, "invalid_argument") == 0 ? NYX_EINVAL : NYX_EIO;
+    }
+    return NYX_OK;
+}
