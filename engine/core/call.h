@@ -21,6 +21,9 @@ typedef struct nyx_call_spec {
     int template_version;
     int64_t thought;        /* 0 = none */
     double timeout_s;       /* <= 0: the engine's default */
+    char *timeout_profile;  /* owned, optional: a named timeout (e.g. "council") */
+    char **fallback;        /* owned, optional: models to try, in order, when one is down */
+    size_t nfallback;
     /* Streaming: on_start when the response begins, on_text for each text delta. */
     void (*on_start)(void *ud);
     void (*on_text)(void *ud, const char *text, size_t len);
@@ -36,6 +39,7 @@ typedef struct nyx_call_result {
     int cache_hit;          /* the API reported cache_read_input_tokens > 0 */
     double ttfb_ms, latency_ms;
     int attempts;
+    int route;              /* 0: the requested model served; n: the n-th fallback */
     char interaction_id[48];
     char model_requested[128];
 } nyx_call_result;

@@ -4,6 +4,8 @@
 #include "cache/policy.h"
 #include "call.h"
 #include "cost/models.h"
+#include "resilience/breaker.h"
+#include "resilience/ratelimit.h"
 #include "sim/sim.h"
 #include "store/store.h"
 
@@ -107,6 +109,74 @@ static uint64_t random_nonce(void)
     return n;
 }
 
+static void breaker_changed(void *ud, const char *key, breaker_state from, breaker_state to)
+{
+    nyx_engine *e = ud;
+    if (to == BREAKER_OPEN)
+        e->breaker_opens++;
+    engine_log(e, to == BREAKER_OPEN ? NYX_LOG_WARN : NYX_LOG_INFO, "nyx: circuit breaker for %s: %s -> %s",
+               key, breaker_state_name(from), breaker_state_name(to));
+}
+
+double engine_timeout_profile(const nyx_engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->ntimeouts; i++)
+        if (strcmp(e->timeouts[i].name, name) == 0)
+            return e->timeouts[i].seconds;
+    return -1;
+}
+
+int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds)
+{
+    for (size_t i = 0; i < e->ntimeouts; i++)
+        if (strcmp(e->timeouts[i].name, name) == 0) {
+            e->timeouts[i].seconds = seconds;
+            return 0;
+        }
+    timeout_profile *t = realloc(e->timeouts, (e->ntimeouts + 1) * sizeof *t);
+    if (!t)
+        return -1;
+    e->timeouts = t;
+    if (!(t[e->ntimeouts].name = strdup(name)))
+        return -1;
+    t[e->ntimeouts++].seconds = seconds;
+    return 0;
+}
+
+/* NYX_TIMEOUT_PROFILES="council=120,quick=15": named timeouts a call can choose. */
+static int parse_timeout_profiles(nyx_engine *e, nyx_error *err)
+{
+    const char *spec = getenv("NYX_TIMEOUT_PROFILES");
+    if (!spec || !*spec)
+        return 0;
+    char *copy = strdup(spec), *save = NULL;
+    if (!copy)
+        return -1;
+    int rc = 0;
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '='), *end = NULL;
+        double v = eq ? strtod(eq + 1, &end) : 0;
+        if (!eq || eq == item || !end || *end || !(v > 0)) {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "NYX_TIMEOUT_PROFILES must be name=seconds[,name=seconds...], got \"%.40s\"", item);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        if (engine_set_timeout_profile(e, item, v) != 0)
+            rc = -1;
+    }
+    free(copy);
+    return rc;
+}
+
+void engine_stop(nyx_engine *e, const char *reason)
+{
+    e->stopped = 1;
+    snprintf(e->stop_reason, sizeof e->stop_reason, "%s", reason && *reason ? reason : "no reason given");
+    calls_cancel_all(e, e->stop_reason);
+}
+
 nyx_engine *nyx_open(char **errmsg)
 {
     if (errmsg)
@@ -137,7 +207,14 @@ nyx_engine *nyx_open(char **errmsg)
         e->models = NULL;
     }
     e->cache = e->models ? cache_policy_new(e->models) : NULL;
-    if (!e->loop || !e->models || !e->cache) {
+    e->limiter = ratelimit_new();
+    breaker_config bc;
+    breaker_config_default(&bc);
+    e->breakers = breakers_new(&bc);
+    if (e->breakers)
+        breakers_on_change(e->breakers, breaker_changed, e);
+    if (!e->loop || !e->models || !e->cache || !e->limiter || !e->breakers ||
+        parse_timeout_profiles(e, &err) != 0) {
         if (errmsg)
             *errmsg = strdup(err.message[0] ? err.message : "out of memory");
         nyx_close(e);
@@ -380,6 +457,11 @@ void nyx_close(nyx_engine *e)
     sim_server_stop(e->sim);
     loop_free(e->loop);
     cache_policy_free(e->cache);
+    ratelimit_free(e->limiter);
+    breakers_free(e->breakers);
+    for (size_t i = 0; i < e->ntimeouts; i++)
+        free(e->timeouts[i].name);
+    free(e->timeouts);
     stats_group_free(&e->by_model);
     stats_group_free(&e->by_agent);
     stats_group_free(&e->by_template);

@@ -19,6 +19,13 @@ struct sim_server;
 struct nyx_store;
 struct nyx_call;
 struct cache_policy;
+struct ratelimiter;
+struct breakers;
+
+typedef struct timeout_profile {
+    char *name;
+    double seconds;
+} timeout_profile;
 
 typedef struct engine_var {
     char *name, *value;
@@ -44,6 +51,13 @@ struct nyx_engine {
     struct curl_slist *headers; /* shared by every request; holds the key, never printed */
     struct nyx_store *store;
     struct cache_policy *cache;
+    struct ratelimiter *limiter;
+    struct breakers *breakers;
+    int64_t breaker_opens;
+    timeout_profile *timeouts;
+    size_t ntimeouts;
+    int stopped;          /* emergency stop: new calls fail with "stopped" */
+    char stop_reason[256];
     nyx_stats stats;
     stats_group by_model, by_agent, by_template;
     nyx_session *sessions;
@@ -80,5 +94,10 @@ void engine_set_error(nyx_engine *e, const char *fmt, ...) __attribute__((format
 /* Unique interaction id, written to out (at least 40 bytes). */
 void engine_new_id(nyx_engine *e, char *out, size_t size);
 nyx_session *engine_session(nyx_engine *e, const char *name, int create);
+/* Seconds of a named timeout profile, or -1 when there is none. */
+double engine_timeout_profile(const nyx_engine *e, const char *name);
+int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds);
+/* Emergency stop: new calls fail with "stopped", calls in flight are cancelled and logged. */
+void engine_stop(nyx_engine *e, const char *reason);
 
 #endif

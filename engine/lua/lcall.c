@@ -246,10 +246,31 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
             lnyx_argerror(L, 1, "thought must be a node id from nyx.thought");
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
+    if (lua_getfield(L, 1, "timeout") == LUA_TSTRING) {
+        set_string(L, 1, "timeout", &spec->timeout_profile);
+    } else if (!lua_isnil(L, -1)) {
         if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) > 0))
-            lnyx_argerror(L, 1, "timeout must be a number of seconds > 0");
+            lnyx_argerror(L, 1, "timeout must be seconds > 0 or a timeout profile's name");
         spec->timeout_s = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "fallback") != LUA_TNIL) {
+        size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            n = 1;
+        else if (!lua_istable(L, -1))
+            lnyx_argerror(L, 1, "fallback must be a model name or an array of them");
+        if (n > 0 && !(spec->fallback = calloc(n, sizeof *spec->fallback)))
+            luaL_error(L, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            if (lua_istable(L, -1))
+                lua_rawgeti(L, -1, (lua_Integer)i + 1);
+            else
+                lua_pushvalue(L, -1);
+            set_string(L, 1, "fallback[]", &spec->fallback[i]);
+            spec->nfallback = i + 1;
+            lua_pop(L, 1);
+        }
     }
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "stream") != LUA_TNIL) {
@@ -318,6 +339,9 @@ static void push_common(lua_State *L, const nyx_call_result *r)
     set_num(L, "latency_ms", r->latency_ms);
     set_num(L, "ttfb_ms", r->ttfb_ms);
     set_str(L, "model_requested", r->model_requested);
+    set_int(L, "route", r->route);
+    lua_pushboolean(L, r->route > 0);
+    lua_setfield(L, -2, "fallback_used");
 }
 
 static void push_result(lua_State *L, const nyx_call_result *r)

@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "cost/models.h"
+#include "resilience/ratelimit.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,43 @@ static int l_model(lua_State *L)
     return 1;
 }
 
+static int l_stop(lua_State *L)
+{
+    engine_stop(lnyx_engine(L), luaL_optstring(L, 1, "stopped by the script"));
+    return 0;
+}
+
+/* nyx.rate_limit(key, {rpm=, input_tpm=, output_tpm=}): key is a model or "agent:NAME". */
+static int l_rate_limit(lua_State *L)
+{
+    const char *key = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    double v[3] = {0, 0, 0};
+    const char *fields[3] = {"rpm", "input_tpm", "output_tpm"};
+    for (int i = 0; i < 3; i++) {
+        if (lua_getfield(L, 2, fields[i]) != LUA_TNIL) {
+            if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0)
+                return lnyx_argerror(L, 2, "%s must be a number >= 0 (0 = unlimited)", fields[i]);
+            v[i] = lua_tonumber(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    if (ratelimit_configure(lnyx_engine(L)->limiter, key, v[0], v[1], v[2]) != 0)
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
+static int l_timeout_profile(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    lua_Number s = luaL_checknumber(L, 2);
+    if (!(s > 0))
+        return lnyx_argerror(L, 2, "seconds must be > 0");
+    if (engine_set_timeout_profile(lnyx_engine(L), name, s) != 0)
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, nyx_now_s());
@@ -206,6 +244,9 @@ int luaopen_nyx_core(lua_State *L)
                                      {"set_log", l_set_log},
                                      {"cancel_all", l_cancel_all},
                                      {"now", l_now},
+                                     {"stop", l_stop},
+                                     {"rate_limit", l_rate_limit},
+                                     {"timeout_profile", l_timeout_profile},
                                      {"model", l_model},
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);

@@ -71,9 +71,22 @@ int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...)
     lua_Debug ar;
     const char *fname = "?";
     if (lua_getstack(L, 0, &ar)) {
-        lua_getinfo(L, "n", &ar);
+        lua_getinfo(L, "nf", &ar);
         if (ar.name)
             fname = ar.name;
+        else if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE &&
+                 lua_getfield(L, -1, "nyx.core") == LUA_TTABLE) {
+            /* Called through pcall: name it by its key in the module. */
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                if (lua_rawequal(L, -1, -5) && lua_type(L, -2) == LUA_TSTRING) {
+                    fname = lua_tostring(L, -2);
+                    lua_pop(L, 2);
+                    break;
+                }
+                lua_pop(L, 1);
+            }
+        }
     }
     nyx_error err;
     nyx_error_clear(&err);

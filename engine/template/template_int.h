@@ -65,6 +65,8 @@ typedef struct tpl_tok {
 
 typedef struct tpl_var {
     char *name, *def, *desc; /* owned; def and desc may be NULL */
+    size_t nlen;
+    uint64_t hash; /* tv_hash of name */
     int required;
     int decl_line; /* line of the declaration in the front matter */
     int use_line;  /* first use in the body, 0 when unused */

@@ -1,0 +1,100 @@
+/* What a finished call leaves behind: its cost, the statistics it adds to, and its durable
+ * record in the store. */
+#define _POSIX_C_SOURCE 200809L
+#include "call_internal.h"
+
+#include "clock.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void call_record_attempt(nyx_call *c, int status, const nyx_error *err)
+{
+    cJSON *a = cJSON_CreateObject();
+    if (!a)
+        return;
+    cJSON_AddStringToObject(a, "model", call_route_model(c));
+    cJSON_AddNumberToObject(a, "status", status);
+    cJSON_AddStringToObject(a, "outcome", err ? err->type : "ok");
+    cJSON_AddNumberToObject(a, "ms", (nyx_now_s() - c->attempt_started) * 1000.0);
+    if (c->headers.request_id[0])
+        cJSON_AddStringToObject(a, "request_id", c->headers.request_id);
+    cJSON_AddItemToArray(c->attempt_log, a);
+}
+
+void call_account(nyx_call *c)
+{
+    nyx_engine *e = c->e;
+    nyx_call_result *r = &c->result;
+    const nyx_model *served = r->resp.model ? models_find(e->models, r->resp.model) : NULL;
+    const nyx_model *m = served ? served : c->model;
+    r->has_cost = cost_of_usage(m, &r->resp.usage, &r->cost) == 0;
+    if (!r->has_cost && r->status == NYX_STATUS_OK) {
+        const char *name = r->resp.model ? r->resp.model : call_route_model(c);
+        engine_warn_once(e, name, "nyx: no price known for model \"%s\"; its cost is reported as nil", name);
+    }
+    r->cache_hit = r->resp.usage.cache_read_input_tokens > 0;
+    const nyx_cost *cost = r->has_cost ? &r->cost : NULL;
+    const nyx_usage *u = &r->resp.usage;
+    int unexpected_miss = r->status == NYX_STATUS_OK &&
+                          cache_observe(e->cache, &c->spec.req, m, u, &c->expect, nyx_now_s());
+    nyx_session *s = c->spec.session ? engine_session(e, c->spec.session, 1) : NULL;
+    nyx_stats *targets[] = {
+        &e->stats,
+        s ? &s->stats : NULL,
+        stats_group_get(&e->by_model, r->resp.model ? r->resp.model : call_route_model(c)),
+        c->spec.agent ? stats_group_get(&e->by_agent, c->spec.agent) : NULL,
+        c->spec.template_name ? stats_group_get(&e->by_template, c->spec.template_name) : NULL,
+    };
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        if (!targets[i])
+            continue;
+        stats_add(targets[i], r->status, u, cost, r->latency_ms);
+        targets[i]->unexpected_misses += unexpected_miss;
+    }
+}
+
+void call_log(nyx_call *c)
+{
+    nyx_engine *e = c->e;
+    if (!e->store)
+        return;
+    nyx_call_result *r = &c->result;
+    char *attempts = cJSON_PrintUnformatted(c->attempt_log);
+    int ok = r->status == NYX_STATUS_OK;
+    nyx_interaction it;
+    memset(&it, 0, sizeof it);
+    it.id = r->interaction_id;
+    it.created_at = nyx_wall_s();
+    it.session = c->spec.session;
+    it.agent = c->spec.agent;
+    it.thought_id = c->spec.thought;
+    it.template_name = c->spec.template_name;
+    it.template_version = c->spec.template_version;
+    it.request_id = r->resp.request_id ? r->resp.request_id : (r->err.request_id[0] ? r->err.request_id : NULL);
+    it.model_requested = r->model_requested;
+    it.model_served = r->resp.model;
+    it.provider = e->provider;
+    it.usage = r->resp.usage;
+    it.has_cost = r->has_cost;
+    it.cost_usd = r->cost.cost_usd;
+    it.cost_without_cache_usd = r->cost.cost_without_cache_usd;
+    it.saved_usd = r->cost.saved_usd;
+    it.ttfb_ms = r->ttfb_ms;
+    it.latency_ms = r->latency_ms;
+    it.attempts = r->attempts;
+    it.attempts_json = attempts;
+    it.status = ok ? "ok" : r->status == NYX_STATUS_CANCELLED ? "cancelled" : "error";
+    it.error_type = ok ? NULL : r->err.type;
+    it.error_message = ok ? NULL : r->err.message;
+    it.stop_reason = r->resp.stop_reason;
+    it.cache_hit = r->cache_hit;
+    it.prompt_text = c->body;
+    it.response_text = r->resp.text;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_log_interaction(e->store, &it, &err) != 0)
+        engine_warn_once(e, "store-write", "nyx: cannot log an interaction: %s", err.message);
+    free(attempts);
+}

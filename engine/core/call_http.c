@@ -1,0 +1,183 @@
+/* One HTTP attempt of a call: the curl transfer, its streaming and header callbacks, and
+ * the classification of what came back into success or an error value. */
+#define _POSIX_C_SOURCE 200809L
+#include "call_internal.h"
+
+#include "claude/errors.h"
+#include "claude/response.h"
+#include "clock.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A response body larger than this is not a Messages response. */
+#define MAX_BODY (64u << 20)
+
+static void stream_started(void *ud)
+{
+    nyx_call *c = ud;
+    if (c->first_byte == 0)
+        c->first_byte = nyx_now_s();
+    /* From now on the API has this call's prefix: calls that start now should read it. */
+    cache_response_began(c->e->cache, &c->spec.req, c->model, c->first_byte);
+    if (c->spec.on_start)
+        c->spec.on_start(c->spec.stream_ud);
+}
+
+static void stream_text(void *ud, const char *text, size_t len)
+{
+    nyx_call *c = ud;
+    c->text_delivered = 1;
+    if (c->spec.on_text)
+        c->spec.on_text(c->spec.stream_ud, text, len);
+}
+
+static int response_is_ok(nyx_call *c)
+{
+    long code = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+    return code >= 200 && code < 300;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    nyx_call *c = ud;
+    size_t len = size * n;
+    if (c->stream && response_is_ok(c)) {
+        if (claude_stream_feed(c->stream, data, len, &c->attempt_err) != 0)
+            return 0; /* aborts the transfer; the error is kept */
+        return len;
+    }
+    if (c->len + len > MAX_BODY) {
+        nyx_error_set(&c->attempt_err, "api_error", 0, "response body larger than %u bytes", MAX_BODY);
+        return 0;
+    }
+    if (c->len + len + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + len + 1)
+            cap *= 2;
+        char *b = realloc(c->buf, cap);
+        if (!b) {
+            nyx_error_set(&c->attempt_err, "out_of_memory", 0, "out of memory reading the response");
+            return 0;
+        }
+        c->buf = b;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, data, len);
+    c->len += len;
+    c->buf[c->len] = '\0';
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ud)
+{
+    nyx_call *c = ud;
+    claude_headers_feed(&c->headers, data, size * n, nyx_wall_s());
+    return size * n;
+}
+
+static double timeout_of(const nyx_call *c)
+{
+    return c->spec.timeout_s > 0 ? c->spec.timeout_s : c->e->cfg.timeout_s;
+}
+
+static int configure(nyx_call *c)
+{
+    nyx_engine *e = c->e;
+    char url[1024];
+    size_t n = strlen(e->endpoint);
+    snprintf(url, sizeof url, "%s%sv1/messages", e->endpoint, n > 0 && e->endpoint[n - 1] == '/' ? "" : "/");
+    CURL *h = c->easy;
+    long total_ms = (long)(timeout_of(c) * 1000.0);
+    long connect_ms = (long)(e->cfg.connect_timeout_s * 1000.0);
+    if (total_ms < 1)
+        total_ms = 1;
+    if (connect_ms > total_ms || connect_ms < 1)
+        connect_ms = total_ms;
+    return curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->headers) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_WRITEDATA, c) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_HEADERDATA, c) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
+}
+
+static void transfer_done(void *ud, CURLcode rc)
+{
+    nyx_call *c = ud;
+    long status = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (c->first_byte == 0) {
+        curl_off_t t = 0;
+        if (curl_easy_getinfo(c->easy, CURLINFO_STARTTRANSFER_TIME_T, &t) == CURLE_OK && t > 0)
+            c->first_byte = c->attempt_started + (double)t / 1e6;
+    }
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (c->attempt_err.type[0] && (rc == CURLE_WRITE_ERROR || rc == CURLE_OK))
+        err = c->attempt_err;
+    else if (rc != CURLE_OK)
+        claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, curl_easy_strerror(rc));
+    else if (status < 200 || status >= 300)
+        claude_error_from_http((int)status, c->buf, c->len, &c->headers, &err);
+    else if (c->stream)
+        claude_stream_finish(c->stream, &err);
+    else
+        claude_parse_message(c->buf ? c->buf : "", c->len, &c->result.resp, &err);
+    if (err.type[0] && !err.request_id[0] && c->headers.request_id[0])
+        memcpy(err.request_id, c->headers.request_id, sizeof err.request_id);
+    if (!err.type[0] && !c->result.resp.request_id && c->headers.request_id[0])
+        c->result.resp.request_id = strdup(c->headers.request_id);
+    curl_easy_cleanup(c->easy);
+    c->easy = NULL;
+    c->attempt_done(c, (int)status, err.type[0] ? &err : NULL);
+}
+
+int call_http_start(nyx_call *c, call_attempt_fn done)
+{
+    c->attempt_done = done;
+    c->attempt_started = nyx_now_s();
+    claude_headers_init(&c->headers);
+    nyx_error_clear(&c->attempt_err);
+    c->easy = curl_easy_init();
+    if (c->easy && c->spec.req.stream) {
+        claude_stream_hooks hooks = {stream_started, stream_text, c};
+        c->stream = claude_stream_new(&c->result.resp, &hooks);
+    }
+    if (!c->easy || (c->spec.req.stream && !c->stream) || configure(c) != 0 ||
+        loop_add_transfer(c->e->loop, c->easy, transfer_done, c) != 0) {
+        call_http_reset(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Forgets what an attempt received, so the next one starts clean. */
+void call_http_reset(nyx_call *c)
+{
+    if (c->easy) {
+        curl_easy_cleanup(c->easy);
+        c->easy = NULL;
+    }
+    claude_stream_free(c->stream);
+    c->stream = NULL;
+    c->len = 0;
+    nyx_response_free(&c->result.resp);
+}
+
+void call_http_abort(nyx_call *c)
+{
+    if (!c->easy)
+        return;
+    loop_remove_transfer(c->e->loop, c->easy);
+    curl_easy_cleanup(c->easy);
+    c->easy = NULL;
+}

@@ -1,0 +1,70 @@
+/* The state of one call, shared by the files of the call pipeline: call.c (admission, routes,
+ * finishing), call_http.c (one HTTP attempt) and call_account.c (cost, statistics, log). */
+#ifndef NYX_CALL_INTERNAL_H
+#define NYX_CALL_INTERNAL_H
+
+#include "cache/policy.h"
+#include "call.h"
+#include "claude/headers.h"
+#include "claude/sse.h"
+#include "cost/models.h"
+#include "engine.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+typedef void (*call_attempt_fn)(nyx_call *c, int status, nyx_error *err);
+
+struct nyx_call {
+    nyx_engine *e;
+    nyx_call_spec spec;
+    call_done_fn done;
+    void *ud;
+    nyx_call *prev, *next;   /* the engine's in-flight list */
+
+    /* routes: the requested model, then each fallback */
+    size_t route, nroutes;
+    const nyx_model *model;  /* of the current route, NULL when unknown */
+    char *body;              /* request JSON for the current route */
+    size_t body_len;
+    cache_expect expect;
+    int64_t est_input_tokens;
+    char route_errors[400];  /* why earlier routes failed */
+
+    /* the current attempt */
+    CURL *easy;
+    call_attempt_fn attempt_done;
+    loop_timer *timer;       /* backoff or a rate-limit wait */
+    claude_headers headers;
+    claude_stream *stream;
+    char *buf;
+    size_t len, cap;
+    nyx_error attempt_err;   /* set by a callback that aborts the transfer */
+    int text_delivered;
+    int retries_on_route;
+    int64_t output_reserved; /* taken from the output-token bucket */
+    double attempt_started;
+    uint64_t rng;
+    cJSON *attempt_log;
+
+    double started, first_byte;
+    int finished;
+    nyx_call_result result;
+};
+
+/* call_http.c */
+/* Starts an attempt with the current body; done runs from the loop with err NULL on
+ * success. Returns -1 when the transfer cannot start. */
+int call_http_start(nyx_call *c, call_attempt_fn done);
+void call_http_reset(nyx_call *c);
+void call_http_abort(nyx_call *c);
+
+/* call_account.c */
+void call_account(nyx_call *c);
+void call_log(nyx_call *c);
+void call_record_attempt(nyx_call *c, int status, const nyx_error *err);
+
+/* call.c */
+const char *call_route_model(const nyx_call *c);
+
+#endif

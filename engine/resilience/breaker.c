@@ -1,0 +1,316 @@
+#include "breaker.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BR_SLOTS 10           /* buckets across the window */
+#define BR_EMPTY INT64_MIN    /* epoch of a bucket that counts nothing */
+
+typedef struct br_key {
+    breaker_state state;
+    int consecutive;  /* failures in a row, closed state */
+    int probe_out;    /* half-open: the probe has been let through */
+    double retry_at;  /* open: monotonic time the cool-down ends */
+    int64_t epoch[BR_SLOTS]; /* which window_s/10 interval each bucket counts */
+    int64_t calls[BR_SLOTS], fails[BR_SLOTS];
+    char name[];
+} br_key;
+
+struct breakers {
+    breaker_config cfg;
+    double slot_s; /* window_s / BR_SLOTS */
+    br_key **slots; /* open addressing, linear probing; power-of-two size */
+    size_t size, count;
+    void (*on_change)(void *ud, const char *key, breaker_state from, breaker_state to);
+    void *ud;
+};
+
+void breaker_config_default(breaker_config *c)
+{
+    if (!c)
+        return;
+    c->failures_to_open = 5;
+    c->window_s = 60;
+    c->failure_rate = 0.5;
+    c->min_calls = 10;
+    c->cooldown_s = 30;
+}
+
+const char *breaker_state_name(breaker_state s)
+{
+    switch (s) {
+    case BREAKER_CLOSED:
+        return "closed";
+    case BREAKER_OPEN:
+        return "open";
+    case BREAKER_HALF_OPEN:
+        return "half_open";
+    }
+    return "unknown";
+}
+
+/* ---- keys ---- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    while (*s) {
+        h ^= (unsigned char)*s++;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static br_key *find(const breakers *b, const char *key)
+{
+    if (!b || !key || b->size == 0)
+        return NULL;
+    size_t mask = b->size - 1;
+    for (size_t i = (size_t)hash_str(key) & mask; b->slots[i]; i = (i + 1) & mask)
+        if (strcmp(b->slots[i]->name, key) == 0)
+            return b->slots[i];
+    return NULL;
+}
+
+static void place(br_key **slots, size_t size, br_key *k)
+{
+    size_t mask = size - 1, i = (size_t)hash_str(k->name) & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = k;
+}
+
+static void window_clear(br_key *k)
+{
+    for (int i = 0; i < BR_SLOTS; i++) {
+        k->epoch[i] = BR_EMPTY;
+        k->calls[i] = k->fails[i] = 0;
+    }
+}
+
+/* The key, created closed when absent; NULL when out of memory. */
+static br_key *get_or_add(breakers *b, const char *key)
+{
+    br_key *k = find(b, key);
+    if (k)
+        return k;
+    if ((b->count + 1) * 4 > b->size * 3) { /* keep the load under 3/4 */
+        size_t nsize = b->size ? b->size * 2 : 16;
+        if (nsize > SIZE_MAX / sizeof(br_key *))
+            return NULL;
+        br_key **ns = calloc(nsize, sizeof *ns);
+        if (!ns)
+            return NULL;
+        for (size_t i = 0; i < b->size; i++)
+            if (b->slots[i])
+                place(ns, nsize, b->slots[i]);
+        free(b->slots);
+        b->slots = ns;
+        b->size = nsize;
+    }
+    size_t n = strlen(key);
+    if (n > SIZE_MAX - sizeof(br_key) - 1)
+        return NULL;
+    k = calloc(1, sizeof(br_key) + n + 1);
+    if (!k)
+        return NULL;
+    memcpy(k->name, key, n + 1);
+    k->state = BREAKER_CLOSED;
+    window_clear(k);
+    place(b->slots, b->size, k);
+    b->count++;
+    return k;
+}
+
+breakers *breakers_new(const breaker_config *c)
+{
+    breaker_config cfg;
+    if (c)
+        cfg = *c;
+    else
+        breaker_config_default(&cfg);
+    if (!isfinite(cfg.window_s) || cfg.window_s <= 0 || !isfinite(cfg.failure_rate) ||
+        cfg.failure_rate < 0 || !isfinite(cfg.cooldown_s) || cfg.cooldown_s < 0)
+        return NULL;
+    breakers *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->cfg = cfg;
+    b->slot_s = cfg.window_s / BR_SLOTS;
+    return b;
+}
+
+void breakers_free(breakers *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->size; i++)
+        free(b->slots[i]);
+    free(b->slots);
+    free(b);
+}
+
+void breakers_on_change(breakers *b,
+                        void (*fn)(void *ud, const char *key, breaker_state from,
+                                   breaker_state to),
+                        void *ud)
+{
+    if (!b)
+        return;
+    b->on_change = fn;
+    b->ud = ud;
+}
+
+/* ---- the sliding window ---- */
+
+/* Index of the window_s/10 interval that holds `now`. */
+static int64_t epoch_of(const breakers *b, double now)
+{
+    double q = floor(now / b->slot_s);
+    if (!(q > -9e18 && q < 9e18)) /* NaN or beyond int64: one fixed interval */
+        return 0;
+    return (int64_t)q;
+}
+
+static int slot_of(int64_t epoch)
+{
+    int s = (int)(epoch % BR_SLOTS);
+    return s < 0 ? s + BR_SLOTS : s;
+}
+
+static void window_add(const breakers *b, br_key *k, int failure, double now)
+{
+    int64_t e = epoch_of(b, now);
+    int s = slot_of(e);
+    if (k->epoch[s] != BR_EMPTY && k->epoch[s] > e)
+        return; /* a `now` older than the window: counts nowhere */
+    if (k->epoch[s] != e) { /* the bucket last counted an interval that has slid out */
+        k->epoch[s] = e;
+        k->calls[s] = k->fails[s] = 0;
+    }
+    k->calls[s]++;
+    if (failure)
+        k->fails[s]++;
+}
+
+static void window_totals(const breakers *b, const br_key *k, double now, int64_t *calls,
+                          int64_t *fails)
+{
+    int64_t e = epoch_of(b, now);
+    *calls = *fails = 0;
+    for (int s = 0; s < BR_SLOTS; s++) {
+        if (k->epoch[s] == BR_EMPTY || k->epoch[s] > e || k->epoch[s] <= e - BR_SLOTS)
+            continue;
+        *calls += k->calls[s];
+        *fails += k->fails[s];
+    }
+}
+
+/* ---- transitions ---- */
+
+/* Sets the state; the callback runs last, when the key is consistent, so it may call back in. */
+static void set_state(breakers *b, br_key *k, breaker_state to)
+{
+    breaker_state from = k->state;
+    k->state = to;
+    if (from != to && b->on_change)
+        b->on_change(b->ud, k->name, from, to);
+}
+
+static void trip(breakers *b, br_key *k, double now)
+{
+    k->retry_at = now + b->cfg.cooldown_s;
+    k->consecutive = 0;
+    k->probe_out = 0;
+    window_clear(k);
+    set_state(b, k, BREAKER_OPEN);
+}
+
+int breaker_allow(breakers *b, const char *key, double now)
+{
+    br_key *k = find(b, key);
+    if (!k)
+        return 1;
+    switch (k->state) {
+    case BREAKER_CLOSED:
+        return 1;
+    case BREAKER_OPEN:
+        if (now < k->retry_at)
+            return 0;
+        k->probe_out = 1;
+        set_state(b, k, BREAKER_HALF_OPEN);
+        return 1;
+    case BREAKER_HALF_OPEN:
+        if (k->probe_out)
+            return 0;
+        k->probe_out = 1;
+        return 1;
+    }
+    return 1;
+}
+
+void breaker_record(breakers *b, const char *key, int failure, double now)
+{
+    if (!b || !key)
+        return;
+    br_key *k = get_or_add(b, key);
+    if (!k)
+        return;
+    failure = failure != 0;
+    switch (k->state) {
+    case BREAKER_OPEN:
+        return;
+    case BREAKER_HALF_OPEN:
+        k->probe_out = 0;
+        if (failure) {
+            trip(b, k, now);
+        } else {
+            k->consecutive = 0;
+            window_clear(k);
+            set_state(b, k, BREAKER_CLOSED);
+        }
+        return;
+    case BREAKER_CLOSED:
+        break;
+    }
+    window_add(b, k, failure, now);
+    if (!failure) {
+        k->consecutive = 0;
+        return;
+    }
+    k->consecutive++;
+    if (b->cfg.failures_to_open > 0 && k->consecutive >= b->cfg.failures_to_open) {
+        trip(b, k, now);
+        return;
+    }
+    if (b->cfg.failure_rate >= 1)
+        return;
+    int64_t calls, fails;
+    window_totals(b, k, now, &calls, &fails);
+    int64_t min_calls = b->cfg.min_calls > 0 ? b->cfg.min_calls : 1;
+    if (calls >= min_calls && (double)fails > b->cfg.failure_rate * (double)calls)
+        trip(b, k, now);
+}
+
+void breaker_release(breakers *b, const char *key)
+{
+    br_key *k = find(b, key);
+    if (k && k->state == BREAKER_HALF_OPEN)
+        k->probe_out = 0;
+}
+
+breaker_state breaker_get(const breakers *b, const char *key)
+{
+    const br_key *k = find(b, key);
+    return k ? k->state : BREAKER_CLOSED;
+}
+
+double breaker_retry_in(const breakers *b, const char *key, double now)
+{
+    const br_key *k = find(b, key);
+    if (!k || k->state != BREAKER_OPEN || !(now < k->retry_at))
+        return 0;
+    return k->retry_at - now;
+}
