@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "call_internal.h"
 
+#include "cache/response_cache.h"
 #include "claude/request.h"
 #include "clock.h"
 #include "resilience/breaker.h"
@@ -20,6 +21,7 @@ void call_spec_init(nyx_call_spec *spec)
 {
     memset(spec, 0, sizeof *spec);
     nyx_request_init(&spec->req);
+    spec->cache_response = -1;
 }
 
 void call_spec_free(nyx_call_spec *spec)
@@ -163,6 +165,17 @@ static void attempt_done(nyx_call *c, int status, nyx_error *err)
     route_failed(c, err);
 }
 
+static void circuit_open(nyx_call *c, const char *model, double now)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_error_set(&err, "circuit_open", 0,
+                  "the circuit breaker for %s is open after repeated failures; next probe in %.1f s",
+                  model, breaker_retry_in(c->e->breakers, model, now));
+    err.retryable = 1;
+    route_failed(c, &err);
+}
+
 /* Lets the call go when nothing holds it back; otherwise waits, or fails fast. */
 static void admit(void *ud)
 {
@@ -178,15 +191,14 @@ static void admit(void *ud)
     }
     const char *model = call_route_model(c);
     double now = nyx_now_s();
-    if (e->cfg.circuit_breaker && !breaker_allow(e->breakers, model, now)) {
-        nyx_error_set(&err, "circuit_open", 0,
-                      "the circuit breaker for %s is open after repeated failures; next probe in %.1f s",
-                      model, breaker_retry_in(e->breakers, model, now));
-        err.retryable = 1;
-        route_failed(c, &err);
+    /* An open breaker fails fast, before any wait, without touching the network. */
+    if (e->cfg.circuit_breaker && breaker_get(e->breakers, model) == BREAKER_OPEN &&
+        breaker_retry_in(e->breakers, model, now) > 0) {
+        circuit_open(c, model, now);
         return;
     }
-    /* A per-agent limit is checked first so that a waiting call holds no model tokens. */
+    /* Waits are computed without taking anything, so a call that waits holds no tokens and
+     * no half-open probe slot. */
     char agent_key[160];
     double wait = 0;
     if (c->spec.agent) {
@@ -194,9 +206,7 @@ static void admit(void *ud)
         wait = ratelimit_peek(e->limiter, agent_key, 0, 0, now);
     }
     if (wait <= 0)
-        wait = ratelimit_acquire(e->limiter, model, c->est_input_tokens, c->spec.req.max_tokens, now);
-    if (wait <= 0 && c->spec.agent)
-        ratelimit_acquire(e->limiter, agent_key, 0, 0, now);
+        wait = ratelimit_peek(e->limiter, model, c->est_input_tokens, c->spec.req.max_tokens, now);
     if (wait > 0) {
         c->timer = loop_timer_add(e->loop, wait, admit, c);
         if (c->timer)
@@ -205,9 +215,17 @@ static void admit(void *ud)
         fail(c, &err);
         return;
     }
+    if (e->cfg.circuit_breaker && !breaker_allow(e->breakers, model, now)) {
+        circuit_open(c, model, now);
+        return;
+    }
+    ratelimit_acquire(e->limiter, model, c->est_input_tokens, c->spec.req.max_tokens, now);
+    if (c->spec.agent)
+        ratelimit_acquire(e->limiter, agent_key, 0, 0, now);
     c->output_reserved = c->spec.req.max_tokens;
     c->result.attempts++;
     if (call_http_start(c, attempt_done) != 0) {
+        breaker_release(e->breakers, model); /* no verdict on the server */
         nyx_error_set(&err, "network_error", 0, "cannot start the HTTP transfer");
         fail(c, &err);
     }
@@ -246,12 +264,30 @@ static void finish(nyx_call *c)
     c->result.route = (int)c->route;
     c->result.latency_ms = (now - c->started) * 1000.0;
     c->result.ttfb_ms = c->first_byte > 0 ? (c->first_byte - c->started) * 1000.0 : 0;
+    if (c->use_response_cache && !c->result.from_cache && c->result.status == NYX_STATUS_OK)
+        response_cache_put(c->e->responses, c->response_key, &c->result.resp, now);
     call_account(c);
     call_log(c); /* durable before the owner sees the result */
     if (c->done)
         c->done(c, c->ud);
     else
         release(c);
+}
+
+/* ---- the response cache ---- */
+
+static int wants_response_cache(const nyx_engine *e, const nyx_call_spec *spec)
+{
+    int mode = spec->cache_response >= 0 ? spec->cache_response : e->cfg.response_cache;
+    /* A sampled answer is one of many: serving it again is only right when asked for. */
+    return mode == 2 || (mode == 1 && spec->req.temperature == 0);
+}
+
+static void served_from_cache(void *ud)
+{
+    nyx_call *c = ud;
+    c->result.status = NYX_STATUS_OK;
+    finish(c);
 }
 
 /* ---- public ---- */
@@ -305,6 +341,18 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
     if (e->calls)
         e->calls->prev = c;
     e->calls = c;
+    if ((c->use_response_cache = wants_response_cache(e, &c->spec))) {
+        response_cache_key(&c->spec.req, c->response_key);
+        if (response_cache_get(e->responses, c->response_key, c->started, &c->result.resp)) {
+            /* Answered without a request: no tokens were billed. */
+            memset(&c->result.resp.usage, 0, sizeof c->result.resp.usage);
+            c->result.from_cache = 1;
+            if (loop_defer(e->loop, served_from_cache, c) == 0)
+                return c;
+            nyx_response_free(&c->result.resp);
+            c->result.from_cache = 0;
+        }
+    }
     admit(c);
     return c;
 }
@@ -313,6 +361,8 @@ void call_cancel(nyx_call *c, const char *reason)
 {
     if (!c || c->finished)
         return;
+    if (c->easy)
+        breaker_release(c->e->breakers, call_route_model(c)); /* no verdict on the server */
     call_http_abort(c);
     if (c->timer) {
         loop_timer_cancel(c->e->loop, c->timer);

@@ -24,6 +24,8 @@ typedef struct nyx_call_spec {
     char *timeout_profile;  /* owned, optional: a named timeout (e.g. "council") */
     char **fallback;        /* owned, optional: models to try, in order, when one is down */
     size_t nfallback;
+    int cache_response;     /* response cache: -1 engine default, 0 off, 1 on (temperature 0
+                               only), 2 on whatever the temperature */
     /* Streaming: on_start when the response begins, on_text for each text delta. */
     void (*on_start)(void *ud);
     void (*on_text)(void *ud, const char *text, size_t len);
@@ -40,12 +42,14 @@ typedef struct nyx_call_result {
     double ttfb_ms, latency_ms;
     int attempts;
     int route;              /* 0: the requested model served; n: the n-th fallback */
+    int from_cache;         /* answered by the response cache: no request was sent */
     char interaction_id[48];
     char model_requested[128];
 } nyx_call_result;
 
 typedef void (*call_done_fn)(nyx_call *call, void *ud);
 
+/* Resets spec to "nothing asked" (cache_response -1: the engine's default). */
 void call_spec_init(nyx_call_spec *spec);
 void call_spec_free(nyx_call_spec *spec);
 

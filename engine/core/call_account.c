@@ -51,6 +51,7 @@ void call_account(nyx_call *c)
         if (!targets[i])
             continue;
         stats_add(targets[i], r->status, u, cost, r->latency_ms);
+        targets[i]->from_response_cache += r->from_cache;
         targets[i]->unexpected_misses += unexpected_miss;
     }
 }
@@ -90,6 +91,7 @@ void call_log(nyx_call *c)
     it.error_message = ok ? NULL : r->err.message;
     it.stop_reason = r->resp.stop_reason;
     it.cache_hit = r->cache_hit;
+    it.from_response_cache = r->from_cache;
     it.prompt_text = c->body;
     it.response_text = r->resp.text;
     nyx_error err;

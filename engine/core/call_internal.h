@@ -30,6 +30,8 @@ struct nyx_call {
     cache_expect expect;
     int64_t est_input_tokens;
     char route_errors[400];  /* why earlier routes failed */
+    int use_response_cache;
+    char response_key[33];
 
     /* the current attempt */
     CURL *easy;

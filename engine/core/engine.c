@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include "cache/policy.h"
+#include "cache/response_cache.h"
 #include "call.h"
 #include "cost/models.h"
 #include "resilience/breaker.h"
@@ -208,12 +209,13 @@ nyx_engine *nyx_open(char **errmsg)
     }
     e->cache = e->models ? cache_policy_new(e->models) : NULL;
     e->limiter = ratelimit_new();
+    e->responses = response_cache_new((size_t)e->cfg.max_ephemeral_size, e->cfg.ephemeral_ttl_s);
     breaker_config bc;
     breaker_config_default(&bc);
     e->breakers = breakers_new(&bc);
     if (e->breakers)
         breakers_on_change(e->breakers, breaker_changed, e);
-    if (!e->loop || !e->models || !e->cache || !e->limiter || !e->breakers ||
+    if (!e->loop || !e->models || !e->cache || !e->limiter || !e->breakers || !e->responses ||
         parse_timeout_profiles(e, &err) != 0) {
         if (errmsg)
             *errmsg = strdup(err.message[0] ? err.message : "out of memory");
@@ -458,6 +460,7 @@ void nyx_close(nyx_engine *e)
     loop_free(e->loop);
     cache_policy_free(e->cache);
     ratelimit_free(e->limiter);
+    response_cache_free(e->responses);
     breakers_free(e->breakers);
     for (size_t i = 0; i < e->ntimeouts; i++)
         free(e->timeouts[i].name);

@@ -52,6 +52,7 @@ struct nyx_engine {
     struct nyx_store *store;
     struct cache_policy *cache;
     struct ratelimiter *limiter;
+    struct response_cache *responses;
     struct breakers *breakers;
     int64_t breaker_opens;
     timeout_profile *timeouts;

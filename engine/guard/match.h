@@ -57,6 +57,10 @@ static inline int g_has(const unsigned char *p, size_t len, size_t i, const char
  * surrounds them. Shared by IPv4 and the IPv6 dotted tail. */
 int g_ipv4_at(const unsigned char *p, size_t len, size_t i, size_t *end);
 
+/* An IBAN at p[i..], where p[i..i+4) is two capitals and two digits at a word start: on
+ * success *end is just past it. */
+int g_iban_at(const unsigned char *p, size_t len, size_t i, size_t *end);
+
 /* p[i] is a digit: SSN, US phone, card, IPv4 (the longest wins). */
 int gm_digit(const unsigned char *p, size_t len, size_t i, guard_finding *f);
 /* p[i] is a letter that starts a word: credentials, AWS keys and labels, JWT, IBAN. */

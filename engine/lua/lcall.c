@@ -254,6 +254,16 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
         spec->timeout_s = lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
+    if (lua_getfield(L, 1, "cache_response") != LUA_TNIL) {
+        const char *v = lua_tostring(L, -1);
+        if (lua_isboolean(L, -1))
+            spec->cache_response = lua_toboolean(L, -1);
+        else if (v && strcmp(v, "always") == 0)
+            spec->cache_response = 2;
+        else
+            lnyx_argerror(L, 1, "cache_response must be true, false or \"always\"");
+    }
+    lua_pop(L, 1);
     if (lua_getfield(L, 1, "fallback") != LUA_TNIL) {
         size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
         if (lua_type(L, -1) == LUA_TSTRING)
@@ -340,6 +350,8 @@ static void push_common(lua_State *L, const nyx_call_result *r)
     set_num(L, "ttfb_ms", r->ttfb_ms);
     set_str(L, "model_requested", r->model_requested);
     set_int(L, "route", r->route);
+    lua_pushboolean(L, r->from_cache);
+    lua_setfield(L, -2, "from_cache");
     lua_pushboolean(L, r->route > 0);
     lua_setfield(L, -2, "fallback_used");
 }

@@ -46,6 +46,7 @@ static void push_stats(lua_State *L, const nyx_stats *st)
     set_num(L, "cost_saved_by_caching", st->saved_usd);
     set_int(L, "unknown_cost_calls", st->unknown_cost_calls);
     set_int(L, "unexpected_misses", st->unexpected_misses);
+    set_int(L, "from_response_cache", st->from_response_cache);
     set_num(L, "avg_latency_ms", st->calls ? st->latency_ms_total / (double)st->calls : 0.0);
 }
 

@@ -219,6 +219,8 @@ static void set_state(breakers *b, br_key *k, breaker_state to)
         b->on_change(b->ud, k->name, from, to);
 }
 
+/* Opens the breaker. The window and the run of failures start afresh here; nothing is counted
+ * into them until it closes again, so a closed breaker never trips on counts from before. */
 static void trip(breakers *b, br_key *k, double now)
 {
     k->retry_at = now + b->cfg.cooldown_s;
@@ -267,9 +269,7 @@ void breaker_record(breakers *b, const char *key, int failure, double now)
         if (failure) {
             trip(b, k, now);
         } else {
-            k->consecutive = 0;
-            window_clear(k);
-            set_state(b, k, BREAKER_CLOSED);
+            set_state(b, k, BREAKER_CLOSED); /* window and run still empty from trip() */
         }
         return;
     case BREAKER_CLOSED:

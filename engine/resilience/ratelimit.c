@@ -269,10 +269,10 @@ void ratelimit_settle(ratelimiter *r, const char *key, int64_t reserved_output,
     rl_key *k = find(r, key);
     if (!k)
         return;
+    refill(k, now);
     rl_bucket *b = &k->b[RL_OUT];
     if (b->cap <= 0)
         return;
-    refill(k, now);
     b->avail += amount(reserved_output) - amount(actual_output);
     if (b->avail > b->cap)
         b->avail = b->cap;

@@ -55,7 +55,8 @@ double ratelimit_peek(const ratelimiter *r, const char *key, int64_t input_token
 
 /* Gives back output tokens reserved but not produced, once the response's usage is known:
  * reserved_output - actual_output goes back into the output bucket (up to its capacity).
- * Unknown key or unlimited output bucket: nothing. */
+ * The key's buckets are refilled to `now` first. Unknown key: nothing; unlimited output
+ * bucket: no refund. */
 void ratelimit_settle(ratelimiter *r,          /* the limiter */
                       const char *key,         /* the key the call was acquired on */
                       int64_t reserved_output, /* output_tokens passed to ratelimit_acquire */

@@ -2,6 +2,7 @@
  * through the backend's ops table. The backend is chosen by the URI at open. */
 #include "store_backend.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,47 @@ static int invalid(nyx_error *err, const char *what)
         err->retryable = 0;
     }
     return -1;
+}
+
+int store_invalid(nyx_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    char msg[sizeof err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return invalid(err, msg);
+}
+
+int store_fail_as(nyx_error *err, const char *type, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    char msg[sizeof err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    nyx_error_set(err, type, 0, "%s", msg);
+    err->retryable = 0;
+    return -1;
+}
+
+int store_unsupported(const nyx_store *s, const char *what, nyx_error *err)
+{
+    store_fail(err, "store: cannot %s: not supported by the %s backend", what, s->ops->name);
+    return -1;
+}
+
+char *store_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    if (c)
+        memcpy(c, s, n);
+    return c;
 }
 
 static int has_prefix(const char *s, const char *prefix)
@@ -80,7 +122,7 @@ int store_schema_version(const nyx_store *s) { return s ? s->ops->schema_version
 
 int store_is_readonly(const nyx_store *s) { return s ? s->ops->is_readonly(s) : 0; }
 
-int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+static int check_interaction(const nyx_store *s, const nyx_interaction *it, nyx_error *err)
 {
     if (!s || !it)
         return invalid(err, "cannot log interaction: no store or no interaction");
@@ -99,7 +141,30 @@ int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *er
         }
         return -1;
     }
+    return 0;
+}
+
+int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+{
+    if (check_interaction(s, it, err) != 0)
+        return -1;
     return s->ops->log_interaction(s, it, err);
+}
+
+int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+                                 const char *reservation_id, double actual_usd, nyx_error *err)
+{
+    if (check_interaction(s, it, err) != 0)
+        return -1;
+    if (!(actual_usd >= 0) || isinf(actual_usd))
+        return store_invalid(err, "cannot log interaction %s: actual cost %g is not a finite "
+                                  "amount >= 0",
+                             it->id, actual_usd);
+    if (!s->ops->log_interaction_settle)
+        return store_unsupported(s, "log an interaction and settle its reservation", err);
+    if (reservation_id && !*reservation_id)
+        reservation_id = NULL;
+    return s->ops->log_interaction_settle(s, it, reservation_id, actual_usd, err);
 }
 
 int store_batch_begin(nyx_store *s, nyx_error *err)

@@ -14,7 +14,8 @@
  * (when err is not NULL) with a type and a message that names what failed, e.g.
  *   type "store_error", message "store: cannot log interaction i_1 to /x/nyx.db: database is locked"
  * Types: "store_error" (the database refused: locked, read-only, full, corrupt, I/O) and
- * "invalid_argument" (the caller passed something the store cannot record). A locked
+ * "invalid_argument" (the caller passed something the store cannot record); a few
+ * functions add their own ("budget_exceeded", "not_found"), each documented there. A locked
  * database also sets err->retryable = 1. *err is left untouched on success.
  *
  * Strings passed in are only read during the call; the store keeps no pointer to them.
@@ -22,6 +23,7 @@
 #ifndef NYX_STORE_H
 #define NYX_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "claude/types.h"
@@ -161,5 +163,193 @@ int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *
  *   session: NULL = every session */
 int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                          nyx_error *err);
+
+/* ---- budgets (issue 7) ----
+ * A budget is a scope ("session:NAME", "agent:NAME", "day:2026-11-25", "month:2026-11")
+ * with a limit, what has been spent and what is reserved by calls in flight. Before a
+ * request the engine reserves its worst-case cost in every scope that applies; when the
+ * call ends it settles the reservation to the actual cost (0 when nothing was spent).
+ * Each function is one database transaction (BEGIN IMMEDIATE for SQLite), so processes
+ * sharing the database can never jointly reserve past a limit. Inside a batch
+ * (store_batch_begin) they join the batch and become durable at its commit.
+ * Amounts are in USD; comparisons with a limit allow 1e-9 USD of rounding, so a call that
+ * fits exactly (0.1 + 0.2 against 0.3) is not refused. */
+
+/* The size of a buffer that holds any reservation id, its terminating NUL included. */
+#define STORE_RESERVATION_ID_SIZE 40
+
+typedef struct store_scope {
+    const char *scope; /* e.g. "session:x", "day:2026-11-25", "month:2026-11", "agent:y" */
+    double limit_usd;  /* the limit that applies now (from config): the scope's row is created
+                          with it, or its stored limit updated to it, by a reservation that
+                          succeeds. < 0: no limit (the scope is tracked, never refuses) */
+} store_scope;
+
+/* Reserves amount_usd in every scope, all or nothing.
+ * Returns 0 with the reservation id written; or -1 with err filled:
+ *   type "budget_exceeded" when a scope would go over (spent + reserved + amount > limit):
+ *   nothing is reserved anywhere, *refused is the index of that scope in scopes, and the
+ *   message names it, e.g. "store: budget exceeded in scope session:x: limit $1.00, spent
+ *   $0.40, reserved $0.50, this call needs $0.20";
+ *   "invalid_argument" (bad amount, limit, empty or repeated scope, small buffer) or
+ *   "store_error" (the database failed; *refused is -1 for both).
+ * With n == 0 nothing is stored; the id is still written and settling it does nothing.
+ *   scopes: n scopes, each named once
+ *   amount_usd: >= 0, the call's worst-case cost
+ *   reservation_id: receives the id, NUL-terminated: pass it to store_budget_settle()
+ *   id_size: size of reservation_id, at least STORE_RESERVATION_ID_SIZE
+ *   refused: receives the refusing scope's index, -1 otherwise; may be NULL */
+int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
+                         char *reservation_id, size_t id_size, int *refused, nyx_error *err);
+
+/* Turns a reservation into spending in every scope it holds: reserved -= the amount
+ * reserved, spent += actual_usd; then forgets it. Returns 0, or -1 with err filled.
+ * An unknown id (already settled, reaped, or from n == 0) does nothing and returns 0, so
+ * settling twice never spends twice. actual_usd may exceed the amount reserved (it is
+ * what was spent; the scope then shows a negative remaining).
+ *   reservation_id: from store_budget_reserve()
+ *   actual_usd: >= 0; 0 releases the reservation */
+int store_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
+                        nyx_error *err);
+
+/* One row per scope, ordered by scope: scope, limit_usd (NULL: no limit), spent_usd,
+ * reserved_usd, remaining_usd (limit - spent - reserved; NULL without a limit),
+ * updated_at (ISO 8601 UTC). Rows as for the queries below. */
+int store_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+
+/* Releases reservations whose holder can no longer settle them: those made on this host
+ * by a process that no longer exists, and those older than max_age_s (from any host).
+ * Returns the number of reservations released (>= 0), or -1 with err filled.
+ * A process whose id was reused by a new process keeps its reservations until max_age_s.
+ * A call still running when its reservation is reaped has its later settle ignored (its
+ * cost is not counted): max_age_s must exceed the longest call, retries included.
+ *   max_age_s: > 0; <= 0 releases only the reservations of dead processes */
+int store_budget_reap(nyx_store *s, double max_age_s, nyx_error *err);
+
+/* store_log_interaction() and store_budget_settle() in one transaction, one commit: either
+ * the row is logged and the reservation settled, or (returning -1) neither. Inside a batch
+ * both join the batch, and a failure rolls the batch back like any failed write.
+ *   reservation_id: NULL logs only
+ *   actual_usd: >= 0, as for store_budget_settle() */
+int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+                                 const char *reservation_id, double actual_usd,
+                                 nyx_error *err);
+
+/* ---- control flags and the emergency stop (issue 7.5) ----
+ * Cross-process flags in the control table; "stop" holds the emergency stop's reason. */
+
+/* Sets key to value, or deletes it. Returns 0, or -1 with err filled.
+ *   key: non-empty
+ *   value: NULL deletes the key */
+int store_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
+
+/* Reads key. Returns 0 with *value a malloc'd copy (free() it) or NULL when the key is
+ * absent; -1 with err filled (and *value NULL) on failure. */
+int store_control_get(nyx_store *s, const char *key, char **value, nyx_error *err);
+
+/* Sets *changed to 1 when another connection (another process, or another store on the
+ * same file) has committed a write since the previous call on this store, else 0; the
+ * store's own writes do not count. The first call on a store reports 1 (nothing was seen
+ * before it). Costs a few microseconds (SQLite's PRAGMA data_version: no table is read),
+ * so a process can poll it every few hundred milliseconds and read the stop flag only
+ * when it says 1. A change may be reported that touched other tables. */
+int store_changed(nyx_store *s, int *changed, nyx_error *err);
+
+/* ---- audit trail (issue 9.5) ---- */
+
+/* Records a security-relevant event now (blocked or redacted prompt, budget refusal,
+ * emergency stop, breaker opening, configuration at start). Never pass secrets in detail.
+ *   kind: required, e.g. "budget_refused", "stop", "prompt_blocked"
+ *   session, agent, detail: optional (detail is free text or JSON) */
+int store_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
+                const char *detail, nyx_error *err);
+
+/* One row per event, oldest first: id, created_at (ISO 8601 UTC with milliseconds), kind,
+ * session, agent, detail. f->session and f->since filter; f->last keeps the newest N;
+ * f->group_by is ignored. f: NULL = every event. */
+int store_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                      nyx_error *err);
+
+/* ---- response cache, layer 2 (issue 6.5) ----
+ * The llm_cache table: responses by exact key, shared by every process on the database.
+ * now is wall-clock epoch seconds (<= 0: the current time), passed in so callers and
+ * tests agree on expiry. */
+
+/* Looks key up. Returns 0 with *response_json a malloc'd copy (free() it) and the entry's
+ * hit count incremented; or 0 with *response_json NULL when the key is absent or expired
+ * (expires_at <= now); -1 with err filled (and *response_json NULL) on failure. */
+int store_cache_get(nyx_store *s, const char *key, double now, char **response_json,
+                    nyx_error *err);
+
+/* Stores (or replaces, hits back to 0) the entry for key.
+ *   model: optional, for purging and stats
+ *   response_json: required
+ *   ttl_s: seconds from now until it expires; <= 0: never expires */
+int store_cache_put(nyx_store *s, const char *key, const char *model, const char *response_json,
+                    double now, double ttl_s, nyx_error *err);
+
+/* Deletes every entry expired at now. Returns how many (>= 0), or -1 with err filled. */
+int store_cache_purge(nyx_store *s, double now, nyx_error *err);
+
+/* ---- prompt templates (issue 8.2-8.4) ---- */
+
+/* Records a template's content. A content already stored under this name (the same hash
+ * and the same text, in any version) keeps its version; a new content becomes version
+ * max + 1 (1 for a new name). One transaction: two processes putting the same new content
+ * at once get one version. Returns 0 with *version set, or -1 with err filled.
+ *   name, content, hash_hex: required (hash_hex: the caller's hash of content, hex)
+ *   variables_json: optional, stored with a new version
+ *   version: receives the version */
+int store_template_put(nyx_store *s, const char *name, const char *content,
+                       const char *variables_json, const char *hash_hex, int *version,
+                       nyx_error *err);
+
+/* Reads a version. Returns 0 with *content malloc'd (free() it) and *version_out set; -1
+ * with err type "not_found" (name or version absent: "store: template NAME@V not found")
+ * or "store_error"; *content is NULL on failure.
+ *   version: >= 1, or 0 for the latest (the highest version number)
+ *   version_out: may be NULL */
+int store_template_get(nyx_store *s, const char *name, int version, char **content,
+                       int *version_out, nyx_error *err);
+
+/* One row per template, by name: name, latest_version, versions, updated_at (ISO 8601,
+ * when the latest version was created). */
+int store_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+
+/* One row per version of name, oldest first: version, hash, created_at (ISO 8601), size
+ * (content bytes). No rows (and 0) for an unknown name. */
+int store_template_history(nyx_store *s, const char *name, store_row_fn fn, void *ud,
+                           nyx_error *err);
+
+/* Counts one use of name@version with its outcome and costs (template_usage).
+ *   version: >= 1 (not checked against prompt_templates: files may be used unstored)
+ *   success: 1 success, 0 failure, -1 outcome unknown (counted as a use only; the success
+ *            rate is over uses with a known outcome)
+ *   input_tokens, output_tokens, cost_usd, latency_ms: >= 0, added to the totals
+ *   cache_hit: nonzero when the call read the prompt cache */
+int store_template_usage(nyx_store *s, const char *name, int version, int success,
+                         int64_t input_tokens, int64_t output_tokens, double cost_usd,
+                         double latency_ms, int cache_hit, nyx_error *err);
+
+/* One row per version of name (stored or used), by version: version, uses, successes,
+ * failures, success_rate (successes / (successes + failures); NULL when none was judged),
+ * tokens (input + output), cost_usd, avg_latency_ms (latency total / uses), cache_hit_rate
+ * (cache hits / uses); the averages are NULL for a version never used. */
+int store_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
+                         nyx_error *err);
+
+/* ---- configuration (issue 11.2) ----
+ * Operator settings stored with the data (system_config). The store keeps text; the
+ * engine validates values and applies precedence (call, environment, database, default). */
+
+/* Sets key to value. value NULL deletes the key.
+ *   key: non-empty */
+int store_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
+
+/* Reads key: 0 with *value malloc'd (free() it) or NULL when absent; -1 with err filled. */
+int store_config_get(nyx_store *s, const char *key, char **value, nyx_error *err);
+
+/* One row per key, by key: key, value, updated_at (ISO 8601). */
+int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
 
 #endif

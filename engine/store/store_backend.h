@@ -12,6 +12,26 @@
 
 #include "store.h"
 
+/* A reservation as store_budget_reserve() hands it to a backend: the id it generated and
+ * who holds it, so store_budget_reap() can tell a dead holder. */
+typedef struct store_reservation {
+    const char *id;     /* unique, < STORE_RESERVATION_ID_SIZE bytes */
+    double amount_usd;  /* >= 0, reserved in every scope */
+    double created_at;  /* wall clock, epoch seconds */
+    int64_t pid;        /* the reserving process */
+    const char *host;   /* its host name */
+} store_reservation;
+
+/* One store_template_usage() call, checked. */
+typedef struct store_template_use {
+    const char *name;
+    int version;   /* >= 1 */
+    int success;   /* 1, 0, or -1 (unknown: counts the use only) */
+    int64_t input_tokens, output_tokens; /* >= 0 */
+    double cost_usd, latency_ms;         /* >= 0 */
+    int cache_hit; /* 0 or 1 */
+} store_template_use;
+
 typedef struct store_backend_ops {
     const char *name;
     /* Connects, migrates the schema, sets s->impl. On failure s->impl stays NULL. */
@@ -33,9 +53,60 @@ typedef struct store_backend_ops {
                      nyx_error *err);
     int (*query_thoughts)(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                           nyx_error *err);
-    /* Later issues add their ops here (budget reserve/settle/release in one transaction,
-     * templates, response cache, control flag, audit), and store.c gains the matching
-     * public functions; backends that lack one leave it NULL and store.c reports it. */
+    /* Later features. Each has the contract of the public function of the same name in
+     * store.h, with its arguments checked and defaulted (now > 0, ids generated) by the
+     * public layer (store.c, store_budget.c, store_control.c, store_cache.c,
+     * store_templates.c). A backend that lacks one leaves it NULL and the public function
+     * reports "store_error: ... not supported by the <name> backend". */
+
+    /* Budgets: every op is one transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: one
+     * transaction with the budget rows locked, or one statement), so processes sharing
+     * the database cannot jointly overspend. n >= 1. */
+    int (*budget_reserve)(nyx_store *s, const store_scope *scopes, size_t n,
+                          const store_reservation *r, int *refused, nyx_error *err);
+    int (*budget_settle)(nyx_store *s, const char *reservation_id, double actual_usd,
+                         double now, nyx_error *err);
+    int (*budget_status)(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+    /* Releases the reservations older than now - max_age_s (max_age_s > 0), and those
+     * made on host by a process for which store_pid_alive() is 0. Returns the count. */
+    int (*budget_reap)(nyx_store *s, double now, double max_age_s, const char *host,
+                       nyx_error *err);
+    /* reservation_id NULL: log only (still one transaction). */
+    int (*log_interaction_settle)(nyx_store *s, const nyx_interaction *it,
+                                  const char *reservation_id, double actual_usd,
+                                  nyx_error *err);
+
+    /* Control flags, configuration and the audit trail. */
+    int (*control_set)(nyx_store *s, const char *key, const char *value, nyx_error *err);
+    int (*control_get)(nyx_store *s, const char *key, char **value, nyx_error *err);
+    int (*changed)(nyx_store *s, int *changed, nyx_error *err);
+    int (*config_set)(nyx_store *s, const char *key, const char *value, nyx_error *err);
+    int (*config_get)(nyx_store *s, const char *key, char **value, nyx_error *err);
+    int (*config_list)(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+    int (*audit)(nyx_store *s, const char *kind, const char *session, const char *agent,
+                 const char *detail, nyx_error *err);
+    int (*query_audit)(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                       nyx_error *err);
+
+    /* Response cache, layer 2. cache_purge returns the number of entries removed. */
+    int (*cache_get)(nyx_store *s, const char *key, double now, char **response_json,
+                     nyx_error *err);
+    int (*cache_put)(nyx_store *s, const char *key, const char *model,
+                     const char *response_json, double now, double ttl_s, nyx_error *err);
+    int (*cache_purge)(nyx_store *s, double now, nyx_error *err);
+
+    /* Prompt templates and their usage statistics. */
+    int (*template_put)(nyx_store *s, const char *name, const char *content,
+                        const char *variables_json, const char *hash_hex, int *version,
+                        nyx_error *err);
+    int (*template_get)(nyx_store *s, const char *name, int version, char **content,
+                        int *version_out, nyx_error *err);
+    int (*template_list)(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+    int (*template_history)(nyx_store *s, const char *name, store_row_fn fn, void *ud,
+                            nyx_error *err);
+    int (*template_usage)(nyx_store *s, const store_template_use *u, nyx_error *err);
+    int (*template_stats)(nyx_store *s, const char *name, store_row_fn fn, void *ud,
+                          nyx_error *err);
 } store_backend_ops;
 
 struct nyx_store {
@@ -47,5 +118,22 @@ extern const store_backend_ops store_sqlite_ops;
 
 /* Fills err (if not NULL) with type "store_error"; printf-style. */
 void store_fail(nyx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Fills err (if not NULL) with type "invalid_argument" and "store: <message>"; returns -1. */
+int store_invalid(nyx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Fills err with type "store_error" saying the backend lacks what; returns -1. */
+int store_unsupported(const nyx_store *s, const char *what, nyx_error *err);
+
+/* Fills err with type type (e.g. "not_found"), not retryable; printf-style; returns -1. */
+int store_fail_as(nyx_error *err, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* 1 when process pid is alive on this host (or exists and belongs to another user), 0 when
+ * no such process exists (store_budget.c). */
+int store_pid_alive(int64_t pid);
+
+/* Copies s into a new malloc'd string; NULL when out of memory. */
+char *store_strdup(const char *s);
 
 #endif

@@ -174,6 +174,16 @@ static int step_done(sqlite3_stmt *st)
     return rc;
 }
 
+/* The helpers above, for the feature files (store_sqlite.h). */
+int store_sqlite_step_done(sqlite3_stmt *st) { return step_done(st); }
+
+void store_sqlite_abort_batch(sq *q, nyx_error *err) { abort_batch(q, err); }
+
+int store_sqlite_refuse_in_aborted_batch(sq *q, nyx_error *err)
+{
+    return refuse_in_aborted_batch(q, err);
+}
+
 /* ---- open / close ---- */
 
 static char *copy_str(const char *s)
@@ -216,6 +226,8 @@ static void sq_free(sq *q)
     store_checkpointer_stop(q->ckpt); /* first: it holds a connection to the same file */
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(q->st[i]);
+    for (int i = 0; i < SL_COUNT; i++)
+        sqlite3_finalize(q->lazy[i]);
     /* Every statement is finalized, so this closes now; close_v2 never returns BUSY.
      * The last connection to close checkpoints the WAL and removes it. */
     sqlite3_close_v2(q->db);
@@ -326,11 +338,8 @@ long store_sqlite_checkpoints(nyx_store *s)
 
 /* ---- writes ---- */
 
-static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error *err)
 {
-    sq *q = sq_of(s);
-    if (refuse_in_aborted_batch(q, err) != 0)
-        return -1;
     const nyx_usage *u = &it->usage;
     int detail = u->has_cache_creation_detail != 0;
     binder b = {q->st[ST_INSERT], SQLITE_OK};
@@ -371,12 +380,20 @@ static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error
         store_sqlite_fail(q, err, rc, "log interaction %s (binding its values) to", it->id);
         sqlite3_reset(b.st);
         sqlite3_clear_bindings(b.st);
-        abort_batch(q, err);
-        return -1;
+        return rc;
     }
     rc = step_done(b.st);
-    if (rc != SQLITE_DONE) {
+    if (rc != SQLITE_DONE)
         store_sqlite_fail(q, err, rc, "log interaction %s to", it->id);
+    return rc;
+}
+
+static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+{
+    sq *q = sq_of(s);
+    if (refuse_in_aborted_batch(q, err) != 0)
+        return -1;
+    if (store_sqlite_insert_interaction(q, it, err) != SQLITE_DONE) {
         abort_batch(q, err);
         return -1;
     }
@@ -554,4 +571,26 @@ const store_backend_ops store_sqlite_ops = {
     .query_stats = store_sqlite_query_stats,
     .query_log = store_sqlite_query_log,
     .query_thoughts = store_sqlite_query_thoughts,
+    .budget_reserve = store_sqlite_budget_reserve,
+    .budget_settle = store_sqlite_budget_settle,
+    .budget_status = store_sqlite_budget_status,
+    .budget_reap = store_sqlite_budget_reap,
+    .log_interaction_settle = store_sqlite_log_interaction_settle,
+    .control_set = store_sqlite_control_set,
+    .control_get = store_sqlite_control_get,
+    .changed = store_sqlite_changed,
+    .config_set = store_sqlite_config_set,
+    .config_get = store_sqlite_config_get,
+    .config_list = store_sqlite_config_list,
+    .audit = store_sqlite_audit,
+    .query_audit = store_sqlite_query_audit,
+    .cache_get = store_sqlite_cache_get,
+    .cache_put = store_sqlite_cache_put,
+    .cache_purge = store_sqlite_cache_purge,
+    .template_put = store_sqlite_template_put,
+    .template_get = store_sqlite_template_get,
+    .template_list = store_sqlite_template_list,
+    .template_history = store_sqlite_template_history,
+    .template_usage = store_sqlite_template_usage,
+    .template_stats = store_sqlite_template_stats,
 };

@@ -23,6 +23,43 @@ enum {
     ST_COUNT
 };
 
+/* Statements of the later features (budgets, control, config, audit, response cache,
+ * templates), prepared on first use by store_sqlite_stmt() with their SQL kept beside the
+ * code that runs them, so opening a store for one query does not compile them all. */
+enum {
+    SL_SAVEPOINT,
+    SL_RELEASE,
+    SL_ROLLBACK_TO,
+    SL_BUDGET_RESERVE,
+    SL_BUDGET_HOLD,
+    SL_BUDGET_SHOW,
+    SL_BUDGET_SETTLE,
+    SL_BUDGET_FORGET,
+    SL_BUDGET_HOLDERS,
+    SL_BUDGET_STATUS,
+    SL_CONTROL_SET,
+    SL_CONTROL_DELETE,
+    SL_CONTROL_GET,
+    SL_CONFIG_SET,
+    SL_CONFIG_DELETE,
+    SL_CONFIG_GET,
+    SL_CONFIG_LIST,
+    SL_DATA_VERSION,
+    SL_AUDIT_ADD,
+    SL_CACHE_GET,
+    SL_CACHE_HIT,
+    SL_CACHE_PUT,
+    SL_CACHE_PURGE,
+    SL_TEMPLATE_FIND,
+    SL_TEMPLATE_ADD,
+    SL_TEMPLATE_GET,
+    SL_TEMPLATE_LIST,
+    SL_TEMPLATE_HISTORY,
+    SL_TEMPLATE_USE,
+    SL_TEMPLATE_STATS,
+    SL_COUNT
+};
+
 typedef struct store_checkpointer store_checkpointer;
 
 typedef struct sq {
@@ -37,6 +74,9 @@ typedef struct sq {
     int batch_aborted;        /* a write failed: the batch was rolled back, later writes fail */
     long batch_writes;        /* writes in the open batch so far */
     char batch_error[sizeof ((nyx_error *)0)->message];
+    sqlite3_stmt *lazy[SL_COUNT]; /* store_sqlite_stmt(); NULL until first used */
+    int64_t data_version;         /* PRAGMA data_version at the last store_changed() */
+    int data_version_seen;        /* store_changed() has run once */
 } sq;
 
 static inline sq *sq_of(const nyx_store *s) { return (sq *)s->impl; }
@@ -45,6 +85,145 @@ static inline sq *sq_of(const nyx_store *s) { return (sq *)s->impl; }
  * retryable when the database is locked) and returns -1. */
 int store_sqlite_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ---- writes and batches (store_sqlite.c), used by the feature files ---- */
+
+/* Steps a cached write statement to completion, resets it and clears its bindings.
+ * Returns the SQLite code: SQLITE_DONE on success (rows, if any, are drained). */
+int store_sqlite_step_done(sqlite3_stmt *st);
+
+/* Inserts one llm_interactions row: binds, steps, resets. Returns SQLITE_DONE, or the
+ * SQLite code with err filled. No batch bookkeeping: callers do it. */
+int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error *err);
+
+/* A write inside a batch failed: rolls the whole batch back, says so in err, and makes
+ * later writes of the batch (and its commit) fail. Does nothing outside a batch. */
+void store_sqlite_abort_batch(sq *q, nyx_error *err);
+
+/* -1 with err filled when the open batch was already rolled back by a failure, else 0. */
+int store_sqlite_refuse_in_aborted_batch(sq *q, nyx_error *err);
+
+/* ---- shared by the feature files (store_sqlite_tx.c) ---- */
+
+/* Binding several values, checking once: the first failure is kept in rc and later binds
+ * are skipped; store_sqlite_write() and store_sqlite_rows() report it. */
+typedef struct sq_binder {
+    sqlite3_stmt *st;
+    int rc;
+} sq_binder;
+
+static inline void sqb_text(sq_binder *b, int i, const char *v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = v ? sqlite3_bind_text(b->st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, i);
+}
+
+static inline void sqb_int(sq_binder *b, int i, int64_t v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->st, i, v);
+}
+
+static inline void sqb_real(sq_binder *b, int i, double v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_double(b->st, i, v);
+}
+
+static inline void sqb_real_or_null(sq_binder *b, int i, int present, double v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = present ? sqlite3_bind_double(b->st, i, v) : sqlite3_bind_null(b->st, i);
+}
+
+/* The lazily prepared statement id (an SL_ value) for sql, prepared on the first call.
+ * NULL with err filled when SQLite cannot prepare it. */
+sqlite3_stmt *store_sqlite_stmt(sq *q, int id, const char *sql, nyx_error *err);
+
+/* One operation of several statements, atomic: BEGIN IMMEDIATE outside a batch (so the
+ * write lock is taken before anything is read: no lock upgrade can fail halfway), a
+ * SAVEPOINT inside one (the batch holds the lock; the operation is durable at the batch's
+ * commit). what names the operation for messages ("reserve budget in").
+ * Returns 0, or -1 with err filled (the batch is left as it was). */
+int store_sqlite_tx_begin(sq *q, const char *what, nyx_error *err);
+
+/* Makes the operation's writes durable (outside a batch) or part of the batch. On failure
+ * the operation is undone (and an open batch with it) and -1 returned with err filled. */
+int store_sqlite_tx_commit(sq *q, const char *what, nyx_error *err);
+
+/* Undoes the operation. db_failed 1: the database failed (err already filled); inside a
+ * batch the whole batch is rolled back, as for any failed write. db_failed 0: the
+ * operation was refused (a budget, a missing row): only its own writes are undone and the
+ * batch goes on. */
+void store_sqlite_tx_rollback(sq *q, int db_failed, nyx_error *err);
+
+/* Runs one single-statement write bound through b, in autocommit or inside the open batch
+ * with the batch rules of store_sqlite.c (a failure rolls the batch back). Returns 0, or
+ * -1 with err filled as "store: cannot <what> <path>: <reason>" (what ends with a
+ * preposition: "set control key stop in"). The statement is reset either way. */
+int store_sqlite_write(sq *q, sq_binder *b, const char *what, nyx_error *err);
+
+/* Steps a statement bound through b inside an operation (store_sqlite_tx_begin), resets
+ * it and clears its bindings. Returns SQLITE_DONE, or the failing code with err filled. */
+int store_sqlite_exec(sq *q, sq_binder *b, const char *what, nyx_error *err);
+
+/* Steps a read bound through b once: 1 with *value a malloc'd copy of column 0 of the first
+ * row (NULL for SQL NULL), 0 when there is no row (*value NULL), -1 with err filled. The
+ * statement is reset. */
+int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, nyx_error *err);
+
+/* Steps a statement bound through b and hands each row to fn as text (the store_row_fn
+ * contract of store.h), then resets it and clears its bindings. Returns 0, 1 when fn
+ * stopped it, or -1 with err filled ("store: cannot query <what> in <path>: ...").
+ * finalize: 1 for a statement prepared for this query alone (it is finalized). */
+int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store_row_fn fn,
+                      void *ud, nyx_error *err);
+
+/* SQL for an ISO 8601 UTC time with milliseconds from an epoch-seconds column. */
+#define SQ_ISO(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col ", 'unixepoch')"
+
+/* ---- feature ops (store_sqlite_budget.c, store_sqlite_control.c, store_sqlite_cache.c,
+ * store_sqlite_templates.c): the store_backend_ops members of the same names ---- */
+
+int store_sqlite_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
+                                const store_reservation *r, int *refused, nyx_error *err);
+int store_sqlite_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
+                               double now, nyx_error *err);
+int store_sqlite_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_sqlite_budget_reap(nyx_store *s, double now, double max_age_s, const char *host,
+                             nyx_error *err);
+int store_sqlite_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+                                        const char *reservation_id, double actual_usd,
+                                        nyx_error *err);
+
+int store_sqlite_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
+int store_sqlite_control_get(nyx_store *s, const char *key, char **value, nyx_error *err);
+int store_sqlite_changed(nyx_store *s, int *changed, nyx_error *err);
+int store_sqlite_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
+int store_sqlite_config_get(nyx_store *s, const char *key, char **value, nyx_error *err);
+int store_sqlite_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_sqlite_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
+                       const char *detail, nyx_error *err);
+int store_sqlite_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                             nyx_error *err);
+
+int store_sqlite_cache_get(nyx_store *s, const char *key, double now, char **response_json,
+                           nyx_error *err);
+int store_sqlite_cache_put(nyx_store *s, const char *key, const char *model,
+                           const char *response_json, double now, double ttl_s, nyx_error *err);
+int store_sqlite_cache_purge(nyx_store *s, double now, nyx_error *err);
+
+int store_sqlite_template_put(nyx_store *s, const char *name, const char *content,
+                              const char *variables_json, const char *hash_hex, int *version,
+                              nyx_error *err);
+int store_sqlite_template_get(nyx_store *s, const char *name, int version, char **content,
+                              int *version_out, nyx_error *err);
+int store_sqlite_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_sqlite_template_history(nyx_store *s, const char *name, store_row_fn fn, void *ud,
+                                  nyx_error *err);
+int store_sqlite_template_usage(nyx_store *s, const store_template_use *u, nyx_error *err);
+int store_sqlite_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
+                                nyx_error *err);
 
 /* ---- queries (store_sqlite_query.c) ---- */
 

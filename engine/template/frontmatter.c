@@ -358,6 +358,17 @@ static int is_fence(const char *s, const char *e)
     return skip_blank(s + 3, e) == e;
 }
 
+static int has_fence(const char *text, size_t len, size_t pos)
+{
+    while (pos < len) {
+        const char *a, *b;
+        pos = next_line(text, len, pos, &a, &b);
+        if (is_fence(a, b))
+            return 1;
+    }
+    return 0;
+}
+
 int tpl_front_matter(nyx_template *t, size_t *body_off, int *body_line, nyx_error *err)
 {
     fm f = {.t = t, .err = err, .line = 1};
@@ -371,17 +382,16 @@ int tpl_front_matter(nyx_template *t, size_t *body_off, int *body_line, nyx_erro
     if (!is_fence(ls, le))
         return 0;
     pos = after;
-
+    /* Look for the closing fence first: a missing one is the likelier fault than the first
+     * line that fails to parse. */
+    if (!has_fence(t->text, t->len, pos))
+        return fm_fail(&f, "the front matter opened by '---' is never closed (expected a line "
+                           "'---' before the body)");
     enum { TOP, VARIABLES } section = TOP;
     int seen_desc = 0, seen_model = 0, seen_vars = 0;
     int var_indent = -1, prop_indent = -1, props_seen = 0, var_flow = 0;
     tpl_var *cur = NULL;
     for (;;) {
-        if (pos >= t->len) {
-            f.line = 1;
-            return fm_fail(&f, "the front matter opened by '---' is never closed (expected a "
-                               "line '---' before the body)");
-        }
         f.line++;
         pos = next_line(t->text, t->len, pos, &ls, &le);
         if (is_fence(ls, le))

@@ -296,7 +296,7 @@ static void note_uses(nyx_template *t)
         const tpl_seg *g = &t->segs[k->seg];
         for (size_t v = 0; v < t->nvars; v++) {
             tpl_var *var = &t->vars[v];
-            if (!var->use_line && strlen(var->name) == g->len &&
+            if (!var->use_line && var->nlen == g->len &&
                 memcmp(var->name, t->text + g->off, g->len) == 0)
                 var->use_line = (int)k->line;
         }

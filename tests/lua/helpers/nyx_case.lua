@@ -7,7 +7,9 @@
 ---   nyx      require "nyx"
 ---   sim      the simulator's control endpoints: sim.faults{rule...}, sim.clear_faults(),
 ---            sim.requests() (the request log, decoded), sim.reset(), sim.config{...},
----            sim.url(), sim.messages(json_body) (a plain POST /v1/messages)
+---            sim.url(), sim.messages(json_body) (a plain POST /v1/messages),
+---            sim.count_tokens(body_table) (the simulator's input token count)
+---   context  context(salt, lines): cacheable business prose, unique per salt
 ---   notices  the engine's notices so far (the stderr lines it logged)
 ---   json     dkjson
 --- What the case returns comes back to the spec as a Lua value (numbers exact, error tables
@@ -160,9 +162,10 @@ function sim.config(t)
   assert(r.ttft_ms, "the simulator refused the config: " .. json.encode(r))
   return r
 end
---- The request log: what reached the server, oldest first.
+local __since = 0
+--- The request log: what reached the server during this case, oldest first.
 function sim.requests()
-  local r = __decode(__curl("GET", "/sim/requests"))
+  local r = __decode(__curl("GET", "/sim/requests?since=" .. __since))
   return r.requests or {}
 end
 --- A plain POST /v1/messages, as any HTTP client would send it.
@@ -170,11 +173,39 @@ function sim.messages(body)
   return __decode(__curl("POST", "/v1/messages", body,
     { "x-api-key: test-key", "anthropic-version: 2023-06-01" }))
 end
+--- The simulator's input token count of a Messages body (POST /v1/messages/count_tokens).
+function sim.count_tokens(body)
+  local r = __decode(__curl("POST", "/v1/messages/count_tokens", json.encode(body),
+    { "x-api-key: test-key", "anthropic-version: 2023-06-01" }))
+  return assert(r.input_tokens, "count_tokens failed: " .. json.encode(r))
+end
 
+-- A shared server: each case starts from a clean log, cache and fault list, with its own
+-- latencies and no limits.
 if os.getenv("NYX_TEST_SIM_PREPARE") then
   sim.reset()
   sim.config({ ttft_ms = tonumber(os.getenv("NYX_TEST_TTFT_MS")),
-               token_ms = tonumber(os.getenv("NYX_TEST_TOKEN_MS")) })
+               token_ms = tonumber(os.getenv("NYX_TEST_TOKEN_MS")),
+               rpm = 0, itpm = 0, otpm = 0, max_body = 0 })
+  -- A request of an earlier case may still end (and be logged) after the reset, e.g. a hung
+  -- one whose client has gone: the log of this case starts after a marker request.
+  sim.count_tokens({ model = "claude-haiku-4-5", messages = { { role = "user", content = "marker" } } })
+  for _, q in ipairs(sim.requests()) do
+    if q.path == "/v1/messages/count_tokens" then __since = math.max(__since, q.n) end
+  end
+end
+
+--- Business prose of about 16 tokens per line (700 lines: about 11,000 tokens, above every
+--- model's minimum cacheable length); salt makes the prefix unique.
+local function context(salt, lines)
+  local words = { "revenue", "margin", "customers", "retention", "inventory", "forecast",
+                  "regional", "growth", "pricing", "channel", "partners", "capacity" }
+  local out = { salt }
+  for i = 1, lines or 700 do
+    out[#out + 1] = ("Line %d: the %s of %s shifts with %s in the %s quarter."):format(i,
+      words[i % 12 + 1], words[(i * 5) % 12 + 1], words[(i * 7) % 12 + 1], words[(i * 11) % 12 + 1])
+  end
+  return table.concat(out, "\n")
 end
 ]==]
 
@@ -259,6 +290,7 @@ function Setup:exec(code, opts)
     NYX_MODELS = self.models,
     NYX_RETRY_BASE_SECONDS = "0.01",
     NYX_RETRY_MAX_SECONDS = "0.05",
+    LLM_CACHE_ENABLED = "0", -- every call must reach the server: no response cache
     NYX_TEST_OUT = base .. ".out",
   }
   local ttft = opts.ttft_ms or DEFAULTS.ttft_ms

@@ -1,0 +1,268 @@
+#define _POSIX_C_SOURCE 200809L
+#include "response_cache.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+typedef struct entry {
+    char key[RESPONSE_KEY_SIZE];
+    nyx_response resp;
+    double expires_at;
+    struct entry *prev, *next;  /* recency list, most recent first */
+    struct entry *chain;        /* hash bucket */
+} entry;
+
+struct response_cache {
+    entry **buckets;
+    size_t nbuckets, count, max_entries;
+    double ttl_s;
+    entry *head, *tail;
+};
+
+response_cache *response_cache_new(size_t max_entries, double ttl_s)
+{
+    response_cache *rc = calloc(1, sizeof *rc);
+    if (!rc)
+        return NULL;
+    rc->max_entries = max_entries;
+    rc->ttl_s = ttl_s;
+    rc->nbuckets = 64;
+    while (rc->nbuckets < max_entries)
+        rc->nbuckets *= 2;
+    if (!(rc->buckets = calloc(rc->nbuckets, sizeof *rc->buckets))) {
+        free(rc);
+        return NULL;
+    }
+    return rc;
+}
+
+static void entry_free(entry *e)
+{
+    nyx_response_free(&e->resp);
+    free(e);
+}
+
+void response_cache_free(response_cache *rc)
+{
+    if (!rc)
+        return;
+    for (entry *e = rc->head, *n; e; e = n) {
+        n = e->next;
+        entry_free(e);
+    }
+    free(rc->buckets);
+    free(rc);
+}
+
+static void feed_str(XXH3_state_t *st, const char *tag, const char *s, size_t len)
+{
+    /* Lengths frame every field, so no two different requests hash the same bytes. */
+    uint64_t n = len;
+    XXH3_128bits_update(st, tag, strlen(tag) + 1);
+    XXH3_128bits_update(st, &n, sizeof n);
+    if (len)
+        XXH3_128bits_update(st, s, len);
+}
+
+void response_cache_key(const nyx_request *req, char key[RESPONSE_KEY_SIZE])
+{
+    XXH3_state_t *st = XXH3_createState();
+    XXH128_hash_t h = {0, 0};
+    if (st && XXH3_128bits_reset(st) == XXH_OK) {
+        feed_str(st, "model", req->model ? req->model : "", req->model ? strlen(req->model) : 0);
+        for (size_t i = 0; i < req->nsystem; i++)
+            feed_str(st, "system", req->system[i].text, req->system[i].len);
+        for (size_t i = 0; i < req->nmessages; i++) {
+            const nyx_message *m = &req->messages[i];
+            feed_str(st, m->role == NYX_ROLE_USER ? "user" : "assistant", "", 0);
+            for (size_t j = 0; j < m->nblocks; j++)
+                feed_str(st, "block", m->blocks[j].text, m->blocks[j].len);
+        }
+        if (req->tools_json)
+            feed_str(st, "tools", req->tools_json, strlen(req->tools_json));
+        char num[64];
+        int n = snprintf(num, sizeof num, "%.17g/%d", req->temperature, req->max_tokens);
+        feed_str(st, "params", num, (size_t)n);
+        for (size_t i = 0; i < req->nstop; i++)
+            feed_str(st, "stop", req->stop_sequences[i], strlen(req->stop_sequences[i]));
+        h = XXH3_128bits_digest(st);
+    }
+    XXH3_freeState(st);
+    snprintf(key, RESPONSE_KEY_SIZE, "%016llx%016llx", (unsigned long long)h.high64,
+             (unsigned long long)h.low64);
+}
+
+static size_t bucket_of(const response_cache *rc, const char *key)
+{
+    return (size_t)XXH3_64bits(key, strlen(key)) & (rc->nbuckets - 1);
+}
+
+static void unlink_lru(response_cache *rc, entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        rc->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        rc->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void push_front(response_cache *rc, entry *e)
+{
+    e->next = rc->head;
+    if (rc->head)
+        rc->head->prev = e;
+    rc->head = e;
+    if (!rc->tail)
+        rc->tail = e;
+}
+
+static void remove_entry(response_cache *rc, entry *e)
+{
+    entry **p = &rc->buckets[bucket_of(rc, e->key)];
+    while (*p && *p != e)
+        p = &(*p)->chain;
+    if (*p)
+        *p = e->chain;
+    unlink_lru(rc, e);
+    rc->count--;
+    entry_free(e);
+}
+
+static entry *find(response_cache *rc, const char *key)
+{
+    for (entry *e = rc->buckets[bucket_of(rc, key)]; e; e = e->chain)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    return NULL;
+}
+
+static char *dup_or_null(const char *s, int *failed)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *failed = 1;
+    return d;
+}
+
+static int copy_response(nyx_response *dst, const nyx_response *src)
+{
+    int failed = 0;
+    nyx_response_init(dst);
+    dst->id = dup_or_null(src->id, &failed);
+    dst->model = dup_or_null(src->model, &failed);
+    dst->stop_reason = dup_or_null(src->stop_reason, &failed);
+    dst->stop_sequence = dup_or_null(src->stop_sequence, &failed);
+    dst->request_id = dup_or_null(src->request_id, &failed);
+    dst->text = malloc(src->text_len + 1);
+    if (dst->text) {
+        memcpy(dst->text, src->text ? src->text : "", src->text_len);
+        dst->text[src->text_len] = '\0';
+        dst->text_len = src->text_len;
+    }
+    dst->usage = src->usage;
+    if (failed || !dst->text) {
+        nyx_response_free(dst);
+        return -1;
+    }
+    return 0;
+}
+
+int response_cache_get(response_cache *rc, const char *key, double now, nyx_response *out)
+{
+    entry *e = find(rc, key);
+    if (!e)
+        return 0;
+    if (e->expires_at <= now) {
+        remove_entry(rc, e);
+        return 0;
+    }
+    unlink_lru(rc, e);
+    push_front(rc, e);
+    return copy_response(out, &e->resp) == 0;
+}
+
+int response_cache_put(response_cache *rc, const char *key, const nyx_response *resp, double now)
+{
+    if (rc->max_entries == 0)
+        return 0;
+    entry *old = find(rc, key);
+    if (old)
+        remove_entry(rc, old);
+    entry *e = calloc(1, sizeof *e);
+    if (!e || copy_response(&e->resp, resp) != 0) {
+        free(e);
+        return -1;
+    }
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->expires_at = now + rc->ttl_s;
+    size_t b = bucket_of(rc, key);
+    e->chain = rc->buckets[b];
+    rc->buckets[b] = e;
+    push_front(rc, e);
+    rc->count++;
+    while (rc->count > rc->max_entries)
+        remove_entry(rc, rc->tail);
+    return 0;
+}
+
+size_t response_cache_count(const response_cache *rc) { return rc->count; }
+
+char *response_to_json(const nyx_response *resp)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (resp->id)
+        cJSON_AddStringToObject(o, "id", resp->id);
+    if (resp->model)
+        cJSON_AddStringToObject(o, "model", resp->model);
+    if (resp->stop_reason)
+        cJSON_AddStringToObject(o, "stop_reason", resp->stop_reason);
+    if (resp->stop_sequence)
+        cJSON_AddStringToObject(o, "stop_sequence", resp->stop_sequence);
+    cJSON_AddStringToObject(o, "text", resp->text ? resp->text : "");
+    cJSON_AddNumberToObject(o, "output_tokens", (double)resp->usage.output_tokens);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static char *json_string(const cJSON *o, const char *k, int *failed)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? dup_or_null(v->valuestring, failed) : NULL;
+}
+
+int response_from_json(const char *json, nyx_response *out)
+{
+    nyx_response_init(out);
+    cJSON *o = cJSON_Parse(json);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    int failed = 0;
+    out->id = json_string(o, "id", &failed);
+    out->model = json_string(o, "model", &failed);
+    out->stop_reason = json_string(o, "stop_reason", &failed);
+    out->stop_sequence = json_string(o, "stop_sequence", &failed);
+    out->text = json_string(o, "text", &failed);
+    const cJSON *ot = cJSON_GetObjectItemCaseSensitive(o, "output_tokens");
+    out->usage.output_tokens = cJSON_IsNumber(ot) ? (int64_t)ot->valuedouble : 0;
+    cJSON_Delete(o);
+    if (failed || !out->text) {
+        nyx_response_free(out);
+        return -1;
+    }
+    out->text_len = strlen(out->text);
+    return 0;
+}

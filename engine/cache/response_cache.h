@@ -1,0 +1,34 @@
+/* The response cache, layer 1: exact-match answers kept in memory (LRU, bounded by entries
+ * and by age). Opt-in; native prompt caching stays the default path. */
+#ifndef NYX_RESPONSE_CACHE_H
+#define NYX_RESPONSE_CACHE_H
+
+#include "claude/types.h"
+
+#include <stddef.h>
+
+#define RESPONSE_KEY_SIZE 33 /* 128-bit hash as hex, NUL-terminated */
+
+typedef struct response_cache response_cache;
+
+response_cache *response_cache_new(size_t max_entries, double ttl_s);
+void response_cache_free(response_cache *rc);
+
+/* The key over everything that determines an answer: model, system, messages, tools,
+ * temperature, max_tokens and stop sequences (not cache marks, not streaming). */
+void response_cache_key(const nyx_request *req, char key[RESPONSE_KEY_SIZE]);
+
+/* Copies a live entry into out (which the caller frees with nyx_response_free); returns 1 on
+ * a hit, 0 on a miss. */
+int response_cache_get(response_cache *rc, const char *key, double now, nyx_response *out);
+
+/* Keeps a copy of resp under key; returns 0, or -1 when out of memory (nothing kept). */
+int response_cache_put(response_cache *rc, const char *key, const nyx_response *resp, double now);
+
+size_t response_cache_count(const response_cache *rc);
+
+/* A response as JSON for the persistent layer, and back. */
+char *response_to_json(const nyx_response *resp);
+int response_from_json(const char *json, nyx_response *out);
+
+#endif

@@ -1,0 +1,135 @@
+/* Budgets, the part every backend shares: checking arguments, naming reservations and
+ * their holders, and telling whether a holder is still alive. The transactions themselves
+ * are the backend's (store_sqlite_budget.c). */
+#define _POSIX_C_SOURCE 200809L
+#include "store_backend.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+
+#define HOST_SIZE 256
+
+int store_pid_alive(int64_t pid)
+{
+    /* kill(0) and kill(-1) address process groups: such a pid says nothing, keep it. */
+    if (pid <= 0 || (int64_t)(pid_t)pid != pid)
+        return 1;
+    if (kill((pid_t)pid, 0) == 0)
+        return 1;
+    return errno == EPERM; /* exists, owned by someone else */
+}
+
+static void host_name(char *out, size_t n)
+{
+    if (gethostname(out, n) != 0)
+        out[0] = '\0';
+    out[n - 1] = '\0'; /* POSIX leaves a truncated name unterminated */
+}
+
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* Unique across processes and hosts without coordination: pid, microseconds, a
+ * process-wide counter (two stores in one process), and a hash of the host name.
+ * At most 37 characters: "r" + 8 + "-" + 13 + "-" + 4 + "-" + 8. */
+static void reservation_id(char *out, size_t n, int64_t pid, const char *host)
+{
+    static atomic_uint counter;
+    unsigned c = atomic_fetch_add(&counter, 1u) & 0xffffu;
+    snprintf(out, n, "r%llx-%llx-%04x-%08x", (unsigned long long)pid & 0xffffffffull,
+             (unsigned long long)(nyx_wall_s() * 1e6), c, (unsigned)fnv1a(host));
+}
+
+static int finite_nonneg(double v) { return v >= 0 && !isinf(v); }
+
+int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
+                         char *reservation_id_out, size_t id_size, int *refused, nyx_error *err)
+{
+    if (refused)
+        *refused = -1;
+    if (!s || (n > 0 && !scopes) || !reservation_id_out)
+        return store_invalid(err, "cannot reserve budget: no store, no scopes or no place for "
+                                  "the reservation id");
+    if (id_size < STORE_RESERVATION_ID_SIZE)
+        return store_invalid(err, "cannot reserve budget: the reservation id needs %d bytes, "
+                                  "the buffer has %zu",
+                             STORE_RESERVATION_ID_SIZE, id_size);
+    if (!finite_nonneg(amount_usd))
+        return store_invalid(err, "cannot reserve budget: amount %g is not a finite amount >= 0",
+                             amount_usd);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = scopes[i].scope;
+        if (!name || !*name)
+            return store_invalid(err, "cannot reserve budget: scope %zu has no name", i);
+        if (!isfinite(scopes[i].limit_usd))
+            return store_invalid(err, "cannot reserve budget: scope %s has limit %g (give a "
+                                      "finite limit, or < 0 for none)",
+                                 name, scopes[i].limit_usd);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(scopes[j].scope, name) == 0)
+                return store_invalid(err, "cannot reserve budget: scope %s is given twice", name);
+    }
+    if (!s->ops->budget_reserve)
+        return store_unsupported(s, "reserve budget", err);
+
+    char host[HOST_SIZE];
+    host_name(host, sizeof host);
+    store_reservation r = {.amount_usd = amount_usd, .created_at = nyx_wall_s(),
+                           .pid = (int64_t)getpid(), .host = host};
+    char id[STORE_RESERVATION_ID_SIZE];
+    reservation_id(id, sizeof id, r.pid, host);
+    r.id = id;
+    if (n > 0 && s->ops->budget_reserve(s, scopes, n, &r, refused, err) != 0)
+        return -1;
+    memcpy(reservation_id_out, id, strlen(id) + 1);
+    return 0;
+}
+
+int store_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
+                        nyx_error *err)
+{
+    if (!s || !reservation_id || !*reservation_id)
+        return store_invalid(err, "cannot settle a reservation: no store or no reservation id");
+    if (!finite_nonneg(actual_usd))
+        return store_invalid(err, "cannot settle reservation %s: actual cost %g is not a finite "
+                                  "amount >= 0",
+                             reservation_id, actual_usd);
+    if (!s->ops->budget_settle)
+        return store_unsupported(s, "settle a reservation", err);
+    return s->ops->budget_settle(s, reservation_id, actual_usd, nyx_wall_s(), err);
+}
+
+int store_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+{
+    if (!s || !fn)
+        return store_invalid(err, "cannot query budgets: no store or no row callback");
+    if (!s->ops->budget_status)
+        return store_unsupported(s, "query budgets", err);
+    return s->ops->budget_status(s, fn, ud, err);
+}
+
+int store_budget_reap(nyx_store *s, double max_age_s, nyx_error *err)
+{
+    if (!s)
+        return store_invalid(err, "cannot reap reservations: no store");
+    if (isnan(max_age_s))
+        return store_invalid(err, "cannot reap reservations: max_age_s is not a number");
+    if (!s->ops->budget_reap)
+        return store_unsupported(s, "reap reservations", err);
+    char host[HOST_SIZE];
+    host_name(host, sizeof host);
+    return s->ops->budget_reap(s, nyx_wall_s(), max_age_s, host, err);
+}

@@ -1,0 +1,97 @@
+/* Operator-facing state shared by every process on the database: control flags (the
+ * emergency stop), configuration, and the audit trail. Argument checks, then the backend. */
+#include "store_backend.h"
+
+#include <stdlib.h>
+
+static int check_key(const nyx_store *s, const char *key, const char *what, nyx_error *err)
+{
+    if (!s || !key || !*key)
+        return store_invalid(err, "cannot %s: no store or no key", what);
+    return 0;
+}
+
+int store_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err)
+{
+    if (check_key(s, key, "set a control flag", err) != 0)
+        return -1;
+    if (!s->ops->control_set)
+        return store_unsupported(s, "set a control flag", err);
+    return s->ops->control_set(s, key, value, err);
+}
+
+int store_control_get(nyx_store *s, const char *key, char **value, nyx_error *err)
+{
+    if (value)
+        *value = NULL;
+    if (check_key(s, key, "read a control flag", err) != 0)
+        return -1;
+    if (!value)
+        return store_invalid(err, "cannot read control flag %s: no place for the value", key);
+    if (!s->ops->control_get)
+        return store_unsupported(s, "read a control flag", err);
+    return s->ops->control_get(s, key, value, err);
+}
+
+int store_changed(nyx_store *s, int *changed, nyx_error *err)
+{
+    if (!s || !changed)
+        return store_invalid(err, "cannot check for changes: no store or no place for the answer");
+    if (!s->ops->changed)
+        return store_unsupported(s, "check for changes", err);
+    return s->ops->changed(s, changed, err);
+}
+
+int store_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err)
+{
+    if (check_key(s, key, "set a configuration key", err) != 0)
+        return -1;
+    if (!s->ops->config_set)
+        return store_unsupported(s, "set a configuration key", err);
+    return s->ops->config_set(s, key, value, err);
+}
+
+int store_config_get(nyx_store *s, const char *key, char **value, nyx_error *err)
+{
+    if (value)
+        *value = NULL;
+    if (check_key(s, key, "read a configuration key", err) != 0)
+        return -1;
+    if (!value)
+        return store_invalid(err, "cannot read configuration key %s: no place for the value",
+                             key);
+    if (!s->ops->config_get)
+        return store_unsupported(s, "read a configuration key", err);
+    return s->ops->config_get(s, key, value, err);
+}
+
+int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+{
+    if (!s || !fn)
+        return store_invalid(err, "cannot list the configuration: no store or no row callback");
+    if (!s->ops->config_list)
+        return store_unsupported(s, "list the configuration", err);
+    return s->ops->config_list(s, fn, ud, err);
+}
+
+int store_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
+                const char *detail, nyx_error *err)
+{
+    if (!s || !kind || !*kind)
+        return store_invalid(err, "cannot record an audit event: no store or no kind");
+    if (!s->ops->audit)
+        return store_unsupported(s, "record an audit event", err);
+    return s->ops->audit(s, kind, session, agent, detail, err);
+}
+
+int store_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                      nyx_error *err)
+{
+    if (!s || !fn)
+        return store_invalid(err, "cannot query the audit trail: no store or no row callback");
+    if (f && f->last < 0)
+        return store_invalid(err, "cannot query: last must be 0 (all) or a positive count");
+    if (!s->ops->query_audit)
+        return store_unsupported(s, "query the audit trail", err);
+    return s->ops->query_audit(s, f, fn, ud, err);
+}

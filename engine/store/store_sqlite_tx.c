@@ -1,0 +1,226 @@
+/* The SQLite backend's shared machinery for the later features (budgets, control, audit,
+ * response cache, templates): statements prepared on first use, atomic operations of
+ * several statements that also work inside a batch, single writes with the batch rules,
+ * and delivering query rows to a callback. */
+#include "store_sqlite.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROW_COLS 16
+
+sqlite3_stmt *store_sqlite_stmt(sq *q, int id, const char *sql, nyx_error *err)
+{
+    if (q->lazy[id])
+        return q->lazy[id];
+    int rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->lazy[id], NULL);
+    if (rc != SQLITE_OK) {
+        store_sqlite_fail(q, err, rc, "prepare statement %d on", id);
+        sqlite3_finalize(q->lazy[id]);
+        q->lazy[id] = NULL;
+    }
+    return q->lazy[id];
+}
+
+/* ---- operations of several statements ---- */
+
+/* Inside a batch an operation is a savepoint: its own writes can be undone (a refused
+ * reservation) without losing the batch's. Operations never nest, so one name serves. */
+static const char SQL_SAVEPOINT[] = "SAVEPOINT store_op";
+static const char SQL_RELEASE[] = "RELEASE store_op";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO store_op";
+
+int store_sqlite_tx_begin(sq *q, const char *what, nyx_error *err)
+{
+    if (store_sqlite_refuse_in_aborted_batch(q, err) != 0)
+        return -1;
+    sqlite3_stmt *st = q->in_batch ? store_sqlite_stmt(q, SL_SAVEPOINT, SQL_SAVEPOINT, err)
+                                   : q->st[ST_BEGIN];
+    if (!st)
+        return -1;
+    int rc = store_sqlite_step_done(st);
+    if (rc != SQLITE_DONE) {
+        store_sqlite_fail(q, err, rc, "%s", what);
+        store_sqlite_abort_batch(q, err);
+        return -1;
+    }
+    return 0;
+}
+
+int store_sqlite_tx_commit(sq *q, const char *what, nyx_error *err)
+{
+    if (q->in_batch) {
+        sqlite3_stmt *st = store_sqlite_stmt(q, SL_RELEASE, SQL_RELEASE, err);
+        int rc = st ? store_sqlite_step_done(st) : SQLITE_ERROR;
+        if (rc != SQLITE_DONE) {
+            if (st)
+                store_sqlite_fail(q, err, rc, "%s", what);
+            store_sqlite_abort_batch(q, err);
+            return -1;
+        }
+        q->batch_writes++;
+        return 0;
+    }
+    int rc = store_sqlite_step_done(q->st[ST_COMMIT]);
+    if (rc != SQLITE_DONE) {
+        store_sqlite_fail(q, err, rc, "%s", what);
+        if (!sqlite3_get_autocommit(q->db))
+            store_sqlite_step_done(q->st[ST_ROLLBACK]);
+        return -1;
+    }
+    return 0;
+}
+
+void store_sqlite_tx_rollback(sq *q, int db_failed, nyx_error *err)
+{
+    if (q->in_batch) {
+        if (db_failed) {
+            store_sqlite_abort_batch(q, err);
+            return;
+        }
+        /* Refused: undo this operation only. Should that fail, the batch would hold half
+         * an operation, so it goes as a whole. */
+        sqlite3_stmt *to = store_sqlite_stmt(q, SL_ROLLBACK_TO, SQL_ROLLBACK_TO, NULL);
+        sqlite3_stmt *rel = store_sqlite_stmt(q, SL_RELEASE, SQL_RELEASE, NULL);
+        if (!to || !rel || store_sqlite_step_done(to) != SQLITE_DONE ||
+            store_sqlite_step_done(rel) != SQLITE_DONE)
+            store_sqlite_abort_batch(q, NULL);
+        return;
+    }
+    /* SQLite may already have rolled back (SQLITE_FULL, SQLITE_IOERR). */
+    if (!sqlite3_get_autocommit(q->db))
+        store_sqlite_step_done(q->st[ST_ROLLBACK]);
+}
+
+/* ---- single statements ---- */
+
+/* A bind failed: the statement must not keep half its values (or pointers to the caller's
+ * strings) for its next use. */
+static int bind_failed(sq *q, sq_binder *b, const char *what, nyx_error *err)
+{
+    store_sqlite_fail(q, err, b->rc, "%s", what);
+    sqlite3_reset(b->st);
+    sqlite3_clear_bindings(b->st);
+    return b->rc;
+}
+
+int store_sqlite_exec(sq *q, sq_binder *b, const char *what, nyx_error *err)
+{
+    if (b->rc != SQLITE_OK)
+        return bind_failed(q, b, what, err);
+    int rc = store_sqlite_step_done(b->st);
+    if (rc != SQLITE_DONE)
+        store_sqlite_fail(q, err, rc, "%s", what);
+    return rc;
+}
+
+int store_sqlite_write(sq *q, sq_binder *b, const char *what, nyx_error *err)
+{
+    if (store_sqlite_refuse_in_aborted_batch(q, err) != 0) {
+        sqlite3_clear_bindings(b->st);
+        return -1;
+    }
+    if (store_sqlite_exec(q, b, what, err) != SQLITE_DONE) {
+        store_sqlite_abort_batch(q, err);
+        return -1;
+    }
+    if (q->in_batch)
+        q->batch_writes++;
+    return 0;
+}
+
+int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, nyx_error *err)
+{
+    *value = NULL;
+    if (b->rc != SQLITE_OK) {
+        bind_failed(q, b, what, err);
+        return -1;
+    }
+    int found = 0;
+    int rc = sqlite3_step(b->st);
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        const char *v = (const char *)sqlite3_column_text(b->st, 0);
+        if (v) {
+            *value = store_strdup(v);
+            if (!*value)
+                rc = SQLITE_NOMEM;
+        } else if (sqlite3_column_type(b->st, 0) != SQLITE_NULL) {
+            rc = SQLITE_NOMEM;
+        }
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_ROW;
+    }
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_NOMEM)
+            store_fail(err, "store: cannot %s %s: out of memory", what, q->path);
+        else
+            store_sqlite_fail(q, err, rc, "%s", what);
+        free(*value);
+        *value = NULL;
+        found = -1;
+    }
+    sqlite3_reset(b->st);
+    sqlite3_clear_bindings(b->st);
+    return found;
+}
+
+/* ---- rows for a callback ---- */
+
+static void rows_done(sq_binder *b, int finalize)
+{
+    if (finalize) {
+        sqlite3_finalize(b->st);
+        b->st = NULL;
+        return;
+    }
+    sqlite3_reset(b->st);
+    sqlite3_clear_bindings(b->st);
+}
+
+int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store_row_fn fn,
+                      void *ud, nyx_error *err)
+{
+    if (b->rc != SQLITE_OK) {
+        store_fail(err, "store: cannot query %s in %s: %s", what, q->path, sqlite3_errstr(b->rc));
+        rows_done(b, finalize);
+        return -1;
+    }
+    int ncols = sqlite3_column_count(b->st);
+    if (ncols > MAX_ROW_COLS) { /* a programming error in the caller */
+        store_fail(err, "store: cannot query %s: %d columns, at most %d", what, ncols,
+                   MAX_ROW_COLS);
+        rows_done(b, finalize);
+        return -1;
+    }
+    const char *names[MAX_ROW_COLS];
+    const char *values[MAX_ROW_COLS];
+    int result = 0, rc;
+    while ((rc = sqlite3_step(b->st)) == SQLITE_ROW) {
+        for (int c = 0; c < ncols; c++) {
+            /* Read after the step: a step that re-prepares the statement (the schema
+             * changed) frees the names read before it. */
+            names[c] = sqlite3_column_name(b->st, c);
+            values[c] = (const char *)sqlite3_column_text(b->st, c);
+            if (!names[c] || (!values[c] && sqlite3_column_type(b->st, c) != SQLITE_NULL)) {
+                store_fail(err, "store: cannot query %s in %s: out of memory", what, q->path);
+                rows_done(b, finalize);
+                return -1;
+            }
+        }
+        if (fn(ud, ncols, names, values) != 0) {
+            result = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        char w[128];
+        snprintf(w, sizeof w, "query %s in", what);
+        store_sqlite_fail(q, err, rc, "%s", w);
+        result = -1;
+    }
+    rows_done(b, finalize);
+    return result;
+}

@@ -1,0 +1,330 @@
+/* engine/resilience/breaker: opening on a run of failures and on a failure share over the
+ * sliding window, the cool-down, the single half-open probe, and the change callback. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "resilience/breaker.h"
+
+#define EPS 1e-9
+
+/* The change callback writes every transition here. */
+typedef struct change_log {
+    int n;
+    char keys[16][32];
+    breaker_state from[16], to[16];
+} change_log;
+
+static void on_change(void *ud, const char *key, breaker_state from, breaker_state to)
+{
+    change_log *log = ud;
+    if (log->n < 16) {
+        snprintf(log->keys[log->n], sizeof log->keys[0], "%s", key);
+        log->from[log->n] = from;
+        log->to[log->n] = to;
+    }
+    log->n++;
+}
+
+static breakers *make(int failures_to_open, int min_calls, double failure_rate)
+{
+    breaker_config c;
+    breaker_config_default(&c);
+    c.failures_to_open = failures_to_open;
+    c.min_calls = min_calls;
+    c.failure_rate = failure_rate;
+    breakers *b = breakers_new(&c);
+    CHECK(b != NULL);
+    return b;
+}
+
+static void test_config_and_names(void)
+{
+    breaker_config c;
+    breaker_config_default(&c);
+    CHECK_INT(c.failures_to_open, 5);
+    CHECK_NEAR(c.window_s, 60, 0);
+    CHECK_NEAR(c.failure_rate, 0.5, 0);
+    CHECK_INT(c.min_calls, 10);
+    CHECK_NEAR(c.cooldown_s, 30, 0);
+    CHECK_STR(breaker_state_name(BREAKER_CLOSED), "closed");
+    CHECK_STR(breaker_state_name(BREAKER_OPEN), "open");
+    CHECK_STR(breaker_state_name(BREAKER_HALF_OPEN), "half_open");
+    CHECK_STR(breaker_state_name((breaker_state)42), "unknown");
+
+    breaker_config bad = c;
+    bad.window_s = 0;
+    CHECK(breakers_new(&bad) == NULL);
+    bad = c;
+    bad.cooldown_s = -1;
+    CHECK(breakers_new(&bad) == NULL);
+    bad = c;
+    bad.failure_rate = NAN;
+    CHECK(breakers_new(&bad) == NULL);
+    bad = c;
+    bad.failure_rate = -0.1;
+    CHECK(breakers_new(&bad) == NULL);
+
+    breakers *b = breakers_new(NULL); /* defaults */
+    CHECK(b != NULL);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    CHECK_INT(breaker_allow(b, "m", 0), 1);
+    CHECK_NEAR(breaker_retry_in(b, "m", 0), 0, 0);
+    breakers_free(b);
+    breakers_free(NULL);
+    /* a NULL set is "breakers disabled" */
+    CHECK_INT(breaker_allow(NULL, "m", 0), 1);
+    CHECK_INT(breaker_get(NULL, "m"), BREAKER_CLOSED);
+    breaker_record(NULL, "m", 1, 0);
+    breaker_release(NULL, "m");
+}
+
+static void test_consecutive(void)
+{
+    breakers *b = make(5, 1000, 0.5); /* rate rule out of reach */
+    change_log log = {0};
+    breakers_on_change(b, on_change, &log);
+    for (int i = 0; i < 4; i++)
+        breaker_record(b, "m", 1, i);
+    breaker_record(b, "m", 0, 4); /* a success breaks the run */
+    for (int i = 0; i < 4; i++)
+        breaker_record(b, "m", 1, 5 + i);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    CHECK_INT(breaker_allow(b, "m", 9), 1);
+    CHECK_INT(log.n, 0);
+    breaker_record(b, "m", 1, 10); /* the fifth in a row */
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
+    CHECK_INT(log.n, 1);
+    CHECK_STR(log.keys[0], "m");
+    CHECK_INT(log.from[0], BREAKER_CLOSED);
+    CHECK_INT(log.to[0], BREAKER_OPEN);
+    /* other keys are unaffected */
+    CHECK_INT(breaker_allow(b, "other", 10), 1);
+    CHECK_INT(breaker_get(b, "other"), BREAKER_CLOSED);
+    breakers_free(b);
+
+    /* failures_to_open <= 0 turns the rule off */
+    b = make(0, 1000, 0.5);
+    for (int i = 0; i < 100; i++)
+        breaker_record(b, "m", 1, 0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    breakers_free(b);
+}
+
+static void test_rate(void)
+{
+    breakers *b = make(100, 10, 0.5); /* consecutive rule out of reach */
+    /* 9 calls, 8 failures: a high share, but below min_calls */
+    for (int i = 0; i < 8; i++)
+        breaker_record(b, "m", 1, 1);
+    breaker_record(b, "m", 0, 1);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    /* the 10th: 9/10 > 0.5 */
+    breaker_record(b, "m", 1, 2);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
+    breakers_free(b);
+
+    /* exactly at the rate does not open; over it does */
+    b = make(100, 10, 0.5);
+    for (int i = 0; i < 5; i++) {
+        breaker_record(b, "m", 0, 1);
+        breaker_record(b, "m", 1, 1);
+    }
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED); /* 5 of 10 */
+    breaker_record(b, "m", 1, 1);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN); /* 6 of 11 */
+    breakers_free(b);
+
+    /* successes never open it, however many */
+    b = make(100, 10, 0.5);
+    for (int i = 0; i < 1000; i++)
+        breaker_record(b, "m", 0, 1);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    breakers_free(b);
+}
+
+static void test_window_slides(void)
+{
+    /* window 60 s in 10 buckets of 6 s */
+    breakers *b = make(100, 10, 0.5);
+    for (int i = 0; i < 9; i++)
+        breaker_record(b, "m", 1, 0.5);
+    /* t=54 is the 10th bucket: the failures at 0.5 still count => 10 of 10 */
+    breaker_record(b, "m", 1, 54.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
+    breakers_free(b);
+
+    b = make(100, 10, 0.5);
+    for (int i = 0; i < 9; i++)
+        breaker_record(b, "m", 1, 0.5);
+    /* t=60 starts the 11th bucket: the first has slid out => 1 call in the window */
+    breaker_record(b, "m", 1, 60.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    for (int i = 0; i < 8; i++)
+        breaker_record(b, "m", 1, 61.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED); /* 9 in the window */
+    breaker_record(b, "m", 1, 65.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN); /* 10 */
+    breakers_free(b);
+
+    /* a bucket that slid out counts nothing even before it is reused: failures at 6.5 s (2nd
+     * bucket), one at 72 s (13th; the window holds the 4th to the 13th) */
+    b = make(100, 10, 0.5);
+    for (int i = 0; i < 9; i++)
+        breaker_record(b, "m", 1, 6.5);
+    breaker_record(b, "m", 1, 72.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    breakers_free(b);
+
+    /* a long gap forgets everything, and a reused bucket starts from zero */
+    b = make(100, 10, 0.5);
+    for (int i = 0; i < 9; i++)
+        breaker_record(b, "m", 1, 3.0);
+    breaker_record(b, "m", 0, 3600.0); /* same slot index (600 buckets later) */
+    for (int i = 0; i < 4; i++)
+        breaker_record(b, "m", 1, 3601.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED); /* 4 failures of 5 calls */
+    breakers_free(b);
+}
+
+static void test_open_half_open(void)
+{
+    breakers *b = make(3, 10, 0.5); /* cool-down 30 s */
+    change_log log = {0};
+    breakers_on_change(b, on_change, &log);
+    for (int i = 0; i < 3; i++)
+        breaker_record(b, "m", 1, 100.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
+
+    /* open: refused until the cool-down has passed */
+    CHECK_INT(breaker_allow(b, "m", 100.0), 0);
+    CHECK_NEAR(breaker_retry_in(b, "m", 100.0), 30.0, EPS);
+    CHECK_INT(breaker_allow(b, "m", 129.5), 0);
+    CHECK_NEAR(breaker_retry_in(b, "m", 129.5), 0.5, EPS);
+    /* late outcomes of calls sent before it opened change nothing, nor prolong it */
+    breaker_record(b, "m", 1, 110.0);
+    breaker_record(b, "m", 0, 111.0);
+    for (int i = 0; i < 5; i++)
+        breaker_record(b, "m", 1, 115.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
+    CHECK_NEAR(breaker_retry_in(b, "m", 120.0), 10.0, EPS);
+
+    /* cool-down over: exactly one probe */
+    CHECK_INT(breaker_allow(b, "m", 130.0), 1);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_HALF_OPEN);
+    CHECK_NEAR(breaker_retry_in(b, "m", 130.0), 0, 0);
+    for (int i = 0; i < 20; i++)
+        CHECK_INT(breaker_allow(b, "m", 130.0 + i), 0);
+
+    /* the probe fails: open again, with a new cool-down from now */
+    breaker_record(b, "m", 1, 140.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
+    CHECK_NEAR(breaker_retry_in(b, "m", 140.0), 30.0, EPS);
+    CHECK_INT(breaker_allow(b, "m", 169.0), 0);
+
+    /* second probe: lost (cancelled) and released, so another may go; that one succeeds */
+    CHECK_INT(breaker_allow(b, "m", 170.0), 1);
+    CHECK_INT(breaker_allow(b, "m", 171.0), 0);
+    breaker_release(b, "m");
+    CHECK_INT(breaker_get(b, "m"), BREAKER_HALF_OPEN);
+    CHECK_INT(breaker_allow(b, "m", 172.0), 1);
+    CHECK_INT(breaker_allow(b, "m", 172.0), 0);
+    breaker_record(b, "m", 0, 175.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    CHECK_INT(breaker_allow(b, "m", 175.0), 1);
+    CHECK_INT(breaker_allow(b, "m", 175.0), 1);
+    breaker_release(b, "m"); /* closed: nothing */
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+
+    /* closing starts afresh: it takes a whole new run to open again */
+    breaker_record(b, "m", 1, 176.0);
+    breaker_record(b, "m", 1, 176.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    breaker_record(b, "m", 1, 176.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
+
+    /* the whole sequence of changes, in order */
+    const breaker_state want[][2] = {
+        {BREAKER_CLOSED, BREAKER_OPEN},    {BREAKER_OPEN, BREAKER_HALF_OPEN},
+        {BREAKER_HALF_OPEN, BREAKER_OPEN}, {BREAKER_OPEN, BREAKER_HALF_OPEN},
+        {BREAKER_HALF_OPEN, BREAKER_CLOSED}, {BREAKER_CLOSED, BREAKER_OPEN},
+    };
+    int nwant = (int)(sizeof want / sizeof want[0]);
+    CHECK_INT(log.n, nwant);
+    for (int i = 0; i < nwant && i < log.n; i++) {
+        CHECK_STR(log.keys[i], "m");
+        CHECK_INT(log.from[i], want[i][0]);
+        CHECK_INT(log.to[i], want[i][1]);
+    }
+    /* removing the callback */
+    breakers_on_change(b, NULL, NULL);
+    CHECK_INT(breaker_allow(b, "m", 1000.0), 1);
+    CHECK_INT(log.n, nwant);
+    breakers_free(b);
+}
+
+/* Closing forgets the failures that opened it: the rate rule cannot trip on old counts. */
+static void test_close_resets_window(void)
+{
+    breakers *b = make(100, 4, 0.5);
+    for (int i = 0; i < 4; i++)
+        breaker_record(b, "m", 1, 0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
+    CHECK_INT(breaker_allow(b, "m", 30.0), 1);
+    breaker_record(b, "m", 0, 31.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    /* 2 of 3 fail, under min_calls (4): with the old counts this would be 6 of 7 */
+    breaker_record(b, "m", 1, 32.0);
+    breaker_record(b, "m", 0, 32.0);
+    breaker_record(b, "m", 1, 32.0);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    breakers_free(b);
+}
+
+/* The callback may call back into the set. */
+static breakers *reentrant_set;
+static int reentrant_calls;
+static void on_change_reenter(void *ud, const char *key, breaker_state from, breaker_state to)
+{
+    (void)ud;
+    (void)from;
+    reentrant_calls++;
+    CHECK_INT(breaker_get(reentrant_set, key), to);
+    breaker_record(reentrant_set, "elsewhere", 0, 0); /* may create a key */
+}
+
+static void test_many_keys_and_reentry(void)
+{
+    breakers *b = make(2, 10, 0.5);
+    char key[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "model-%d", i);
+        breaker_record(b, key, 1, 0);
+        if (i % 2)
+            breaker_record(b, key, 1, 0);
+    }
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "model-%d", i);
+        CHECK_INT(breaker_get(b, key), i % 2 ? BREAKER_OPEN : BREAKER_CLOSED);
+    }
+    reentrant_set = b;
+    breakers_on_change(b, on_change_reenter, NULL);
+    breaker_record(b, "model-0", 1, 0);
+    CHECK_INT(reentrant_calls, 1);
+    CHECK_INT(breaker_get(b, "model-0"), BREAKER_OPEN);
+    CHECK_INT(breaker_get(b, "elsewhere"), BREAKER_CLOSED);
+    breakers_free(b);
+}
+
+int main(void)
+{
+    test_config_and_names();
+    test_consecutive();
+    test_rate();
+    test_window_slides();
+    test_open_half_open();
+    test_close_resets_window();
+    test_many_keys_and_reentry();
+    CHECK_DONE();
+}

@@ -1,0 +1,415 @@
+/* engine/resilience/ratelimit: token-bucket arithmetic, waits per bucket, oversize requests,
+ * holds, settling, and tightening from anthropic-ratelimit-* headers. Time is a parameter,
+ * so every number here is exact. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "claude/headers.h"
+#include "resilience/ratelimit.h"
+
+#define EPS 1e-9
+#define WALL 1700000000.0 /* an epoch "now" for the reset times */
+
+static ratelimit_state state(const ratelimiter *r, const char *key)
+{
+    ratelimit_state s;
+    memset(&s, 0xff, sizeof s);
+    CHECK_INT(ratelimit_get(r, key, &s), 0);
+    return s;
+}
+
+/* Refills key to `now` without taking (settle of nothing), then reads its state. */
+static ratelimit_state state_at(ratelimiter *r, const char *key, double now)
+{
+    ratelimit_settle(r, key, 0, 0, now);
+    return state(r, key);
+}
+
+static void test_unknown_and_null(void)
+{
+    ratelimiter *r = ratelimit_new();
+    CHECK(r != NULL);
+    ratelimit_state s;
+    CHECK_NEAR(ratelimit_acquire(r, "claude-x", 1000000, 1000000, 0), 0, 0);
+    CHECK_INT(ratelimit_get(r, "claude-x", &s), -1); /* acquire did not create it */
+    CHECK_NEAR(ratelimit_acquire(NULL, "claude-x", 1, 1, 0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, NULL, 1, 1, 0), 0, 0);
+    CHECK_INT(ratelimit_configure(NULL, "k", 1, 1, 1), -1);
+    CHECK_INT(ratelimit_configure(r, NULL, 1, 1, 1), -1);
+    CHECK_INT(ratelimit_configure(r, "k", -1, 0, 0), -1);
+    CHECK_INT(ratelimit_configure(r, "k", 0, NAN, 0), -1);
+    CHECK_INT(ratelimit_configure(r, "k", 0, 0, INFINITY), -1);
+    CHECK_INT(ratelimit_get(r, "k", &s), -1); /* refused configure created nothing */
+    CHECK_INT(ratelimit_get(r, NULL, &s), -1);
+    ratelimit_settle(r, "nope", 10, 0, 0);   /* unknown key: no effect, no crash */
+    ratelimit_settle(NULL, "nope", 10, 0, 0);
+    ratelimit_hold(NULL, "k", 1, 0);
+    ratelimit_observe(NULL, "k", NULL, 0, WALL);
+    /* a configured key with every limit 0 is unlimited */
+    CHECK_INT(ratelimit_configure(r, "free", 0, 0, 0), 0);
+    CHECK_NEAR(ratelimit_acquire(r, "free", 1 << 30, 1 << 30, 5), 0, 0);
+    s = state(r, "free");
+    CHECK_NEAR(s.rpm, 0, 0);
+    CHECK_NEAR(s.requests_avail, 0, 0);
+    CHECK_NEAR(s.held_until, 0, 0);
+    ratelimit_free(r);
+    ratelimit_free(NULL);
+}
+
+static void test_refill_exact(void)
+{
+    ratelimiter *r = ratelimit_new();
+    /* 60 rpm = 1 request/s, 6000 itpm = 100/s, 600 otpm = 10/s */
+    CHECK_INT(ratelimit_configure(r, "m", 60, 6000, 600), 0);
+    ratelimit_state s = state(r, "m");
+    CHECK_NEAR(s.rpm, 60, 0);
+    CHECK_NEAR(s.input_tpm, 6000, 0);
+    CHECK_NEAR(s.output_tpm, 600, 0);
+    CHECK_NEAR(s.requests_avail, 60, 0); /* starts full */
+    CHECK_NEAR(s.input_avail, 6000, 0);
+    CHECK_NEAR(s.output_avail, 600, 0);
+
+    CHECK_NEAR(ratelimit_acquire(r, "m", 1000, 100, 100.0), 0, 0);
+    s = state(r, "m");
+    CHECK_NEAR(s.requests_avail, 59, EPS);
+    CHECK_NEAR(s.input_avail, 5000, EPS);
+    CHECK_NEAR(s.output_avail, 500, EPS);
+
+    /* 2.5 s later: +2.5 requests, +250 input, +25 output, then the next call takes its share */
+    CHECK_NEAR(ratelimit_acquire(r, "m", 2000, 300, 102.5), 0, 0);
+    s = state(r, "m");
+    CHECK_NEAR(s.requests_avail, 60 - 1, EPS); /* 59 + 2.5 stops at the capacity, 60 */
+    CHECK_NEAR(s.input_avail, 5000 + 250 - 2000, EPS);
+    CHECK_NEAR(s.output_avail, 500 + 25 - 300, EPS);
+
+    /* refill stops at capacity */
+    s = state_at(r, "m", 1000.0);
+    CHECK_NEAR(s.requests_avail, 60, 0);
+    CHECK_NEAR(s.input_avail, 6000, 0);
+    CHECK_NEAR(s.output_avail, 600, 0);
+
+    /* drain the request bucket: 60 go at once, the 61st waits exactly 1 s */
+    for (int i = 0; i < 60; i++)
+        CHECK_NEAR(ratelimit_acquire(r, "m", 0, 0, 1000.0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 0, 0, 1000.0), 1.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 0, 0, 1000.25), 0.75, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 0, 0, 1001.0), 0, 0); /* waiting it out suffices */
+    CHECK_NEAR(state(r, "m").requests_avail, 0, EPS);
+    ratelimit_free(r);
+}
+
+/* Waiting out the returned time is always enough, also where the arithmetic is inexact
+ * (7 rpm, a `now` with no short binary form): no sliver-of-a-second second wait. */
+static void test_wait_suffices(void)
+{
+    ratelimiter *r = ratelimit_new();
+    CHECK_INT(ratelimit_configure(r, "k", 7, 7 * 37.0, 0), 0);
+    double t = 1e6 / 3.0;
+    for (int i = 0; i < 7; i++)
+        CHECK_NEAR(ratelimit_acquire(r, "k", 37, 0, t), 0, 0);
+    for (int i = 0; i < 50; i++) {
+        double w = ratelimit_acquire(r, "k", 37, 0, t);
+        CHECK_NEAR(w, 60.0 / 7.0, 1e-6);
+        t += w;
+        CHECK_NEAR(ratelimit_acquire(r, "k", 37, 0, t), 0, 0);
+    }
+    ratelimit_free(r);
+}
+
+static void test_wait_per_bucket(void)
+{
+    ratelimiter *r = ratelimit_new();
+    /* requests: 2 rpm => one every 30 s */
+    CHECK_INT(ratelimit_configure(r, "req", 2, 0, 0), 0);
+    CHECK_NEAR(ratelimit_acquire(r, "req", 0, 0, 0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "req", 0, 0, 0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "req", 0, 0, 0), 30.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "req", 0, 0, 12), 18.0, EPS);
+
+    /* input: 60000 itpm = 1000/s; output: 6000 otpm = 100/s; requests plentiful */
+    CHECK_INT(ratelimit_configure(r, "w", 120, 60000, 6000), 0);
+    CHECK_NEAR(ratelimit_acquire(r, "w", 60000, 0, 0), 0, 0); /* input now empty */
+    CHECK_NEAR(ratelimit_acquire(r, "w", 500, 0, 0), 0.5, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "w", 0, 6000, 0), 0, 0); /* output now empty */
+    CHECK_NEAR(ratelimit_acquire(r, "w", 0, 300, 0), 3.0, EPS);
+    /* several short: the longest wait wins */
+    CHECK_NEAR(ratelimit_acquire(r, "w", 500, 300, 0), 3.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "w", 5000, 300, 0), 5.0, EPS);
+    /* refused calls took nothing */
+    ratelimit_state s = state(r, "w");
+    CHECK_NEAR(s.requests_avail, 118, EPS);
+    CHECK_NEAR(s.input_avail, 0, EPS);
+    CHECK_NEAR(s.output_avail, 0, EPS);
+    /* peek answers like acquire and takes nothing */
+    CHECK_NEAR(ratelimit_peek(r, "w", 5000, 300, 1), 4.0, EPS);
+    CHECK_NEAR(ratelimit_peek(r, "w", 500, 100, 1), 0, 0);
+    CHECK_NEAR(ratelimit_peek(r, "unknown", 500, 100, 1), 0, 0);
+    s = state(r, "w");
+    CHECK_NEAR(s.input_avail, 0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "w", 500, 100, 1), 0, 0);
+    s = state(r, "w");
+    CHECK_NEAR(s.requests_avail, 120 - 1, EPS); /* 2/s refilled it to capacity */
+    CHECK_NEAR(s.input_avail, 1000 - 500, EPS);
+    CHECK_NEAR(s.output_avail, 100 - 100, EPS);
+    /* negative amounts count as 0 */
+    CHECK_NEAR(ratelimit_acquire(r, "w", -5, -5, 1), 0, 0);
+    ratelimit_free(r);
+}
+
+static void test_oversize(void)
+{
+    ratelimiter *r = ratelimit_new();
+    CHECK_INT(ratelimit_configure(r, "o", 0, 0, 1200), 0); /* 20 tokens/s */
+    /* larger than the capacity, bucket full: goes, leaving a debt */
+    CHECK_NEAR(ratelimit_acquire(r, "o", 0, 1500, 0), 0, 0);
+    CHECK_NEAR(state(r, "o").output_avail, -300, EPS);
+    /* the next oversize one waits until the bucket is full again: 1500 tokens at 20/s */
+    CHECK_NEAR(ratelimit_acquire(r, "o", 0, 1500, 0), 75.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "o", 0, 1500, 74.0), 1.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "o", 0, 1500, 75.0), 0, 0);
+    /* not full: an oversize request waits even if a normal one would go */
+    CHECK_NEAR(ratelimit_acquire(r, "o", 0, 1200, 150.0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "o", 0, 100, 155.0), 0, 0); /* 100 refilled, 100 taken */
+    CHECK_NEAR(ratelimit_acquire(r, "o", 0, 5000, 160.0), (1200.0 - 100) / 20.0, EPS);
+    ratelimit_free(r);
+}
+
+static void test_hold(void)
+{
+    ratelimiter *r = ratelimit_new();
+    /* a hold on an unknown key creates it; nothing goes before its end */
+    ratelimit_hold(r, "m", 5.0, 10.0);
+    CHECK_NEAR(state(r, "m").held_until, 15.0, 0);
+    for (int i = 0; i < 50; i++) /* 50 queued calls polling before the end: none goes */
+        CHECK(ratelimit_acquire(r, "m", 10, 10, 10.0 + i * 0.0999) > 0);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 10, 10, 10.0), 5.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 10, 10, 14.0), 1.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 10, 10, 15.0), 0, 0);
+    /* a later, shorter hold does not shorten an earlier one */
+    ratelimit_hold(r, "m", 10.0, 20.0);
+    ratelimit_hold(r, "m", 2.0, 21.0);
+    CHECK_NEAR(state(r, "m").held_until, 30.0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 0, 0, 29.0), 1.0, EPS);
+    ratelimit_hold(r, "m", -1, 29.0); /* ignored */
+    ratelimit_hold(r, "m", NAN, 29.0);
+    CHECK_NEAR(state(r, "m").held_until, 30.0, 0);
+    /* a held call takes nothing; the hold outlasts the bucket's own wait */
+    CHECK_INT(ratelimit_configure(r, "b", 60, 0, 0), 0);
+    ratelimit_hold(r, "b", 3.0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "b", 0, 0, 1.0), 2.0, EPS);
+    CHECK_NEAR(state(r, "b").requests_avail, 60, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "b", 0, 0, 3.0), 0, 0);
+    CHECK_NEAR(state(r, "b").requests_avail, 59, EPS);
+    /* other keys are not held */
+    CHECK_NEAR(ratelimit_acquire(r, "other", 0, 0, 0), 0, 0);
+    ratelimit_free(r);
+}
+
+static void test_settle(void)
+{
+    ratelimiter *r = ratelimit_new();
+    CHECK_INT(ratelimit_configure(r, "s", 0, 0, 600), 0); /* 10/s */
+    CHECK_NEAR(ratelimit_acquire(r, "s", 0, 600, 0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "s", 0, 400, 0), 40.0, EPS);
+    /* the call produced 100 of its 600: 500 come back */
+    ratelimit_settle(r, "s", 600, 100, 2.0);
+    CHECK_NEAR(state(r, "s").output_avail, 20 + 500, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "s", 0, 400, 2.0), 0, 0);
+    /* refunds stop at capacity */
+    ratelimit_settle(r, "s", 10000, 0, 3.0);
+    CHECK_NEAR(state(r, "s").output_avail, 600, 0);
+    /* only output is refunded; an unlimited output bucket ignores settle */
+    CHECK_INT(ratelimit_configure(r, "i", 60, 600, 0), 0);
+    CHECK_NEAR(ratelimit_acquire(r, "i", 600, 1000, 0), 0, 0);
+    ratelimit_settle(r, "i", 1000, 0, 0);
+    ratelimit_state s = state(r, "i");
+    CHECK_NEAR(s.input_avail, 0, EPS);
+    CHECK_NEAR(s.output_avail, 0, 0);
+    ratelimit_free(r);
+}
+
+static claude_headers headers(void)
+{
+    claude_headers h;
+    claude_headers_init(&h);
+    return h;
+}
+
+static void test_observe_limits(void)
+{
+    ratelimiter *r = ratelimit_new();
+    CHECK_INT(ratelimit_configure(r, "h", 60, 0, 6000), 0);
+    claude_headers h = headers();
+    h.rl_requests_limit = 30;    /* lower than configured: adopted */
+    h.rl_input_limit = 12000;    /* none configured: adopted */
+    h.rl_output_limit = 12000;   /* higher than configured: ignored */
+    h.rl_output_remaining = 9000; /* more than the bucket holds: ignored */
+    ratelimit_observe(r, "h", &h, 0, WALL);
+    ratelimit_state s = state(r, "h");
+    CHECK_NEAR(s.rpm, 30, 0);
+    CHECK_NEAR(s.input_tpm, 12000, 0);
+    CHECK_NEAR(s.output_tpm, 6000, 0);
+    CHECK_NEAR(s.requests_avail, 30, 0); /* cut to the new capacity */
+    CHECK_NEAR(s.input_avail, 12000, 0); /* a new bucket starts full */
+    CHECK_NEAR(s.output_avail, 6000, 0);
+    /* the lower limit governs the rate too: 30 rpm = one per 2 s */
+    for (int i = 0; i < 30; i++)
+        CHECK_NEAR(ratelimit_acquire(r, "h", 0, 0, 0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "h", 0, 0, 0), 2.0, EPS);
+    /* the server's limit rises again: back to the configured limit, never beyond; no tokens
+     * are added by the observation itself */
+    h = headers();
+    h.rl_requests_limit = 1000;
+    ratelimit_observe(r, "h", &h, 0, WALL);
+    s = state(r, "h");
+    CHECK_NEAR(s.rpm, 60, 0);
+    CHECK_NEAR(s.requests_avail, 0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "h", 0, 0, 0), 1.0, EPS); /* 60 rpm */
+    /* reconfiguring lower cuts the bucket; the server limit still applies when lower */
+    CHECK_INT(ratelimit_configure(r, "h", 60, 24000, 6000), 0);
+    CHECK_NEAR(state(r, "h").input_tpm, 12000, 0);
+    CHECK_INT(ratelimit_configure(r, "h", 60, 3000, 3000), 0);
+    s = state(r, "h");
+    CHECK_NEAR(s.input_tpm, 3000, 0);
+    CHECK_NEAR(s.input_avail, 3000, 0);
+    CHECK_NEAR(s.output_avail, 3000, 0);
+    /* headers with no rate-limit fields create no key */
+    h = headers();
+    ratelimit_observe(r, "foundry", &h, 0, WALL);
+    CHECK_INT(ratelimit_get(r, "foundry", &s), -1);
+    /* ... and ones with fields do, adopting them */
+    h.rl_requests_limit = 50;
+    h.rl_requests_remaining = 10;
+    ratelimit_observe(r, "fresh", &h, 0, WALL);
+    s = state(r, "fresh");
+    CHECK_NEAR(s.rpm, 50, 0);
+    CHECK_NEAR(s.requests_avail, 10, 0);
+    CHECK_NEAR(s.input_tpm, 0, 0);
+    ratelimit_free(r);
+}
+
+static void test_observe_remaining_reset(void)
+{
+    ratelimiter *r = ratelimit_new();
+    CHECK_INT(ratelimit_configure(r, "m", 0, 60000, 0), 0); /* 1000/s */
+    /* server: 30000 left, full again in 60 s => its bucket refills at 500/s */
+    claude_headers h = headers();
+    h.rl_input_limit = 60000;
+    h.rl_input_remaining = 30000;
+    h.rl_input_reset = WALL + 60;
+    ratelimit_observe(r, "m", &h, 100.0, WALL);
+    CHECK_NEAR(state(r, "m").input_avail, 30000, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 20000, 0, 100.0), 0, 0); /* 10000 left */
+    /* a full bucket is 50000 away: 30000 come by the reset (60 s at 500/s), 20000 after it at
+     * the normal 1000/s */
+    CHECK_NEAR(ratelimit_acquire(r, "m", 60000, 0, 100.0), 80.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 15000, 0, 100.0), 10.0, EPS); /* within the reset */
+    CHECK_NEAR(ratelimit_acquire(r, "m", 15000, 0, 106.0), 4.0, EPS);
+    /* recovery: at the reset the bucket is where the server said, then refills normally */
+    CHECK_NEAR(ratelimit_peek(r, "m", 50000, 0, 160.0), 10.0, EPS);
+    CHECK_NEAR(state_at(r, "m", 160.0).input_avail, 40000, EPS);
+    CHECK_NEAR(ratelimit_peek(r, "m", 45000, 0, 161.0), 4.0, EPS); /* 1000/s, not 500/s */
+    CHECK_NEAR(ratelimit_acquire(r, "m", 50000, 0, 170.0), 0, 0);
+    CHECK_NEAR(state_at(r, "m", 1000.0).input_avail, 60000, 0);
+
+    /* a remaining above what the bucket holds changes nothing */
+    CHECK_NEAR(ratelimit_acquire(r, "m", 50000, 0, 1000.0), 0, 0);
+    h.rl_input_remaining = 59000;
+    h.rl_input_reset = WALL + 1000 + 1;
+    ratelimit_observe(r, "m", &h, 1000.0, WALL + 1000);
+    CHECK_NEAR(state(r, "m").input_avail, 10000, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 20000, 0, 1000.0), 10.0, EPS);
+
+    /* a low remaining whose reset is near: the server refills faster than our rate, so ours
+     * stands; and one without a reset: lowered, normal refill */
+    h.rl_input_remaining = 1000;
+    h.rl_input_reset = WALL + 2000 + 1;
+    ratelimit_observe(r, "m", &h, 2000.0, WALL + 2000);
+    CHECK_NEAR(state(r, "m").input_avail, 1000, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 3000, 0, 2000.0), 2.0, EPS);
+    h.rl_input_reset = -1;
+    h.rl_input_remaining = 0;
+    ratelimit_observe(r, "m", &h, 2000.0, WALL + 2000);
+    CHECK_NEAR(ratelimit_acquire(r, "m", 3000, 0, 2000.0), 3.0, EPS);
+
+    /* the pin follows the server's own limit, not ours: 600000 back in 600 s is 1000/s, no
+     * slower than our 60000 per minute, so our normal rate stands */
+    CHECK_INT(ratelimit_configure(r, "big", 0, 60000, 0), 0);
+    h = headers();
+    h.rl_input_limit = 600000;
+    h.rl_input_remaining = 0;
+    h.rl_input_reset = WALL + 600;
+    ratelimit_observe(r, "big", &h, 0, WALL);
+    CHECK_NEAR(state(r, "big").input_tpm, 60000, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "big", 1000, 0, 0), 1.0, EPS);
+    ratelimit_free(r);
+}
+
+/* The same through the real header parser: lines as curl delivers them. */
+static void test_observe_parsed_headers(void)
+{
+    double wall;
+    const char *now_s = "2025-08-21T12:40:00Z";
+    CHECK_INT(claude_parse_rfc3339(now_s, strlen(now_s), &wall), 0);
+    const char *lines[] = {
+        "HTTP/1.1 200 OK\r\n",
+        "anthropic-ratelimit-requests-limit: 50\r\n",
+        "anthropic-ratelimit-requests-remaining: 0\r\n",
+        "anthropic-ratelimit-requests-reset: 2025-08-21T12:41:40Z\r\n",
+        "anthropic-ratelimit-output-tokens-limit: 8000\r\n",
+        "anthropic-ratelimit-output-tokens-remaining: 7000\r\n",
+        "anthropic-ratelimit-output-tokens-reset: 2025-08-21T12:40:07Z\r\n",
+    };
+    claude_headers h = headers();
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        claude_headers_feed(&h, lines[i], strlen(lines[i]), wall);
+    ratelimiter *r = ratelimit_new();
+    CHECK_INT(ratelimit_configure(r, "claude-sonnet-4-5", 100, 0, 0), 0);
+    ratelimit_observe(r, "claude-sonnet-4-5", &h, 5.0, wall);
+    ratelimit_state s = state(r, "claude-sonnet-4-5");
+    CHECK_NEAR(s.rpm, 50, 0);
+    CHECK_NEAR(s.requests_avail, 0, 0);
+    CHECK_NEAR(s.output_tpm, 8000, 0);
+    CHECK_NEAR(s.output_avail, 7000, 0);
+    /* 50 requests back over the 100 s to the reset: 0.5/s, one request in 2 s */
+    CHECK_NEAR(ratelimit_acquire(r, "claude-sonnet-4-5", 0, 0, 5.0), 2.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "claude-sonnet-4-5", 0, 0, 7.0), 0, 0);
+    ratelimit_free(r);
+}
+
+static void test_many_keys(void)
+{
+    ratelimiter *r = ratelimit_new();
+    char key[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "agent:%d", i);
+        CHECK_INT(ratelimit_configure(r, key, i + 1, 0, 0), 0);
+    }
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "agent:%d", i);
+        CHECK_NEAR(state(r, key).rpm, i + 1, 0);
+    }
+    /* keys are copied: the caller's buffer may change */
+    CHECK_NEAR(ratelimit_acquire(r, "agent:0", 0, 0, 0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "agent:0", 0, 0, 0), 60.0, EPS);
+    CHECK_NEAR(ratelimit_acquire(r, "agent:1", 0, 0, 0), 0, 0);
+    ratelimit_free(r);
+}
+
+int main(void)
+{
+    test_unknown_and_null();
+    test_refill_exact();
+    test_wait_suffices();
+    test_wait_per_bucket();
+    test_oversize();
+    test_hold();
+    test_settle();
+    test_observe_limits();
+    test_observe_remaining_reset();
+    test_observe_parsed_headers();
+    test_many_keys();
+    CHECK_DONE();
+}

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# The nyx command end to end: `nyx run` exit codes and error output, --var, --help, malformed
+# configuration, the council example, `nyx sim` serving plain HTTP on a loopback port and
+# scripts reaching it through ANTHROPIC_BASE_URL, and the in-process simulator's notice.
+set -uo pipefail
+
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-cli.XXXXXX")
+sim_pid=""
+cleanup() {
+  [[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+failures=0
+pass() { echo "ok - $1"; }
+fail() {
+  echo "not ok - $1"
+  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2"
+  failures=$((failures + 1))
+}
+# check NAME CONDITION-EXIT-STATUS [DETAIL]
+check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+
+# nyx with only the environment a test gives it (no API key or settings from outside).
+clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5"
+           "NYX_SIM_TOKEN_MS=0.02" "NYX_RETRY_BASE_SECONDS=0.01" "NYX_RETRY_MAX_SECONDS=0.05")
+for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
+  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
+done
+# run_nyx [VAR=value...] -- ARGS...: sets $out, $err and $rc.
+run_nyx() {
+  local vars=()
+  while [[ $# -gt 0 && "$1" != "--" ]]; do vars+=("$1"); shift; done
+  shift
+  "${clean_env[@]}" "${vars[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  out=$(cat "$work/out")
+  err=$(cat "$work/err")
+}
+
+cd "$work" || exit 1
+
+# ---- nyx run: exit status and output ----
+
+cat >ok.lua <<'EOF'
+local nyx = require "nyx"
+local r = nyx.call{ prompt = "Hello", max_tokens = 20 }
+print("text:", #r.text > 0, "who:", nyx.vars.who, "n:", nyx.vars.n)
+EOF
+run_nyx -- run ok.lua --var who=world --var n=3
+check "nyx run of a working script exits 0" $((rc != 0)) "$err"
+grep -q "^text:	true	who:	world	n:	3$" <<<"$out"
+check "--var k=v reaches nyx.vars" $? "$out"
+
+cat >fails.lua <<'EOF'
+local nyx = require "nyx"
+local function deeper()
+  error("the plan has no budget")
+end
+deeper()
+EOF
+run_nyx -- run fails.lua
+check "a Lua error exits 1" $((rc != 1)) "rc=$rc"
+grep -q "fails.lua:3: the plan has no budget" <<<"$err"
+check "a Lua error prints file:line and the message" $? "$err"
+grep -q "stack traceback" <<<"$err" && grep -q "fails.lua:5: in main chunk" <<<"$err"
+check "a Lua error prints a traceback" $? "$err"
+
+cat >badcall.lua <<'EOF'
+local nyx = require "nyx"
+nyx.call{ prompt = "Hello", temperature = 3 }
+EOF
+run_nyx -- run badcall.lua
+check "a bad argument to nyx.call exits 1" $((rc != 1)) "rc=$rc"
+grep -q "badcall.lua:2: invalid_argument: bad argument #1 to 'call' (temperature" <<<"$err"
+check "a bad argument is reported with Lua's wording and the caller's line" $? "$err"
+
+cat >apierr.lua <<'EOF'
+local nyx = require "nyx"
+nyx.call{ model = "claude-no-such-model", prompt = "Hello", max_tokens = 20 }
+EOF
+run_nyx -- run apierr.lua
+check "an API error left unhandled exits 1" $((rc != 1)) "rc=$rc"
+grep -q "not_found_error" <<<"$err"
+check "an unhandled API error names its type" $? "$err"
+
+printf 'x = = 1\n' >syntax.lua
+run_nyx -- run syntax.lua
+check "a syntax error exits 1 and names file:line" $((rc != 1 || $(grep -c "syntax.lua:1:" <<<"$err") == 0)) "$err"
+
+run_nyx -- run
+check "nyx run without a script is a usage error (2)" $((rc != 2)) "rc=$rc"
+grep -q "usage: nyx run" <<<"$err"
+check "the usage error prints the usage" $? "$err"
+run_nyx -- run ok.lua --no-such-flag
+check "an unknown flag is a usage error (2)" $((rc != 2)) "rc=$rc"
+run_nyx -- run ok.lua --var novalue
+check "--var without k=v is a usage error (2)" $((rc != 2)) "rc=$rc"
+run_nyx -- frobnicate
+check "an unknown command exits 2" $((rc != 2)) "rc=$rc"
+grep -q 'unknown command "frobnicate"' <<<"$err"
+check "an unknown command is named" $? "$err"
+run_nyx --
+check "nyx without a command exits 2" $((rc != 2)) "rc=$rc"
+
+run_nyx -- run --help
+check "nyx run --help exits 0" $((rc != 0)) "rc=$rc"
+grep -q "usage: nyx run SCRIPT" <<<"$out" && grep -q -- "--var" <<<"$out"
+check "nyx run --help describes the command" $? "$out"
+run_nyx -- sim --help
+check "nyx sim --help exits 0" $((rc != 0)) "rc=$rc"
+grep -q "usage: nyx sim" <<<"$out" && grep -q -- "--port" <<<"$out"
+check "nyx sim --help describes the command" $? "$out"
+
+# ---- configuration ----
+
+for bad in "LLM_MAX_RETRIES=abc" "LLM_MAX_RETRIES=2.5" "CLAUDE_TIMEOUT_SECONDS=-1" \
+           "LLM_RETRY_BACKOFF_FACTOR=fast" "LLM_ENABLE_CIRCUIT_BREAKER=maybe" "NYX_PROVIDER=openai" \
+           "CLAUDE_MAX_TOKENS=0"; do
+  name=${bad%%=*}
+  run_nyx "$bad" -- run ok.lua
+  check "malformed $bad stops nyx run at start (exit 1)" $((rc != 1)) "rc=$rc"
+  grep -q "$name" <<<"$err"
+  check "malformed $bad: the error names $name" $? "$err"
+  [[ -z "$out" ]]
+  check "malformed $bad: the script never ran" $? "$out"
+done
+run_nyx "LLM_MAX_RETRIES=5" "CLAUDE_TIMEOUT_SECONDS=30" "LLM_ENABLE_CIRCUIT_BREAKER=off" -- run ok.lua
+check "well-formed settings are accepted" $((rc != 0)) "$err"
+
+# ---- the in-process simulator ----
+
+cat >three.lua <<'EOF'
+local nyx = require "nyx"
+for i = 1, 3 do nyx.call{ prompt = "Hello " .. i, max_tokens = 10 } end
+print(nyx.provider())
+EOF
+run_nyx -- run three.lua
+check "three calls without an API key succeed" $((rc != 0)) "$err"
+[[ "$out" == "sim" ]]
+check "without an API key the provider is the simulator" $? "$out"
+[[ $(grep -c "built-in Claude simulator" <<<"$err") == 1 ]]
+check "the in-process simulator's notice appears exactly once on stderr" $? "$err"
+
+run_nyx -- run three.lua --db "$work/flag.db"
+[[ $rc == 0 && -s "$work/flag.db" ]]
+check "--db FILE puts the database in FILE" $? "rc=$rc $err"
+
+# ---- the council example ----
+
+run_nyx -- run "$NYX_SOURCE_DIR/examples/council.lua"
+check "examples/council.lua runs (exit 0)" $((rc != 0)) "$err"
+rows=$(grep -E "^(CFO|CMO|COO|CTO|Customer advocate) " <<<"$out")
+[[ $(wc -l <<<"$rows") == 5 ]]
+check "the council prints one row per persona" $? "$out"
+first_hit=$(awk 'NR == 1 { print $(NF - 1) }' <<<"$rows")
+later_hits=$(awk 'NR > 1 { print $(NF - 1) }' <<<"$rows" | sort -u)
+[[ "$first_hit" == "no" && "$later_hits" == "yes" ]]
+check "the first persona writes the cache, personas 2-5 hit it" $? "$out"
+grep -Eq "^cost [0-9.]+ USD; without caching [0-9.]+ USD; saved [0-9.]+ USD \([0-9.]+%\)" <<<"$out"
+check "the council prints its cost, the cost without caching and the saving" $? "$out"
+saving=$(grep -Eo "saved [0-9.]+ USD \([0-9.]+%\)" <<<"$out" | grep -Eo "\([0-9.]+" | tr -d '(')
+awk -v s="${saving:-0}" 'BEGIN { exit !(s > 50) }'
+check "the council saves more than half of the cost (got ${saving:-none}%)" $? "$out"
+
+# ---- nyx sim over HTTP ----
+
+"${clean_env[@]}" timeout 300 "$NYX_BIN" sim --port 0 --ttft-ms 5 --api-key sim-secret >"$work/sim.out" 2>&1 &
+sim_pid=$!
+port=""
+for _ in $(seq 1 250); do
+  port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
+  [[ -n "$port" ]] && break
+  sleep 0.02
+done
+[[ -n "$port" ]]
+check "nyx sim --port 0 prints the port it listens on" $? "$(cat "$work/sim.out")"
+url="http://127.0.0.1:$port"
+
+body='{"model":"claude-haiku-4-5","max_tokens":30,"messages":[{"role":"user","content":"Hello from curl"}]}'
+reply=$(curl -s -S -D "$work/headers" -H "x-api-key: sim-secret" -H "anthropic-version: 2023-06-01" \
+        -H "content-type: application/json" --data-binary "$body" "$url/v1/messages")
+grep -q '"type":"message"' <<<"$reply" && grep -q '"input_tokens":' <<<"$reply" &&
+  grep -q '"text":"' <<<"$reply" && grep -qi "^request-id: req_" "$work/headers"
+check "nyx sim answers a plain curl POST /v1/messages" $? "$reply"
+code=$(curl -s -o "$work/denied" -w "%{http_code}" -H "x-api-key: wrong" -H "anthropic-version: 2023-06-01" \
+       -H "content-type: application/json" --data-binary "$body" "$url/v1/messages")
+[[ "$code" == 401 ]] && grep -q '"authentication_error"' "$work/denied"
+check "nyx sim refuses a wrong key with 401 authentication_error" $? "$code $(cat "$work/denied")"
+
+cat >http.lua <<'EOF'
+local nyx = require "nyx"
+local context = {}
+for i = 1, 700 do context[i] = ("Line %d: the margin of growth shifts with pricing in the quarter."):format(i) end
+context = table.concat(context, "\n")
+local a = nyx.call{ system = context, prompt = "First", max_tokens = 20 }
+local b = nyx.call{ system = context, prompt = "Second", max_tokens = 20 }
+print(nyx.provider(), a.usage.cache_creation_input_tokens > 0, b.usage.cache_read_input_tokens > 0,
+      b.usage.cost_usd < a.usage.cost_usd)
+EOF
+curl -s -X POST "$url/sim/reset" >/dev/null
+run_nyx "ANTHROPIC_API_KEY=sim-secret" "ANTHROPIC_BASE_URL=$url" -- run http.lua
+check "a script reaches nyx sim through ANTHROPIC_BASE_URL" $((rc != 0)) "$err"
+[[ "$out" == "anthropic	true	true	true" ]]
+check "over HTTP the second call reads the cache the first wrote, for less" $? "$out"
+! grep -q "built-in Claude simulator" <<<"$err"
+check "with an API key there is no simulator notice" $? "$err"
+log=$(curl -s "$url/sim/requests")
+[[ $(grep -o '"path":"/v1/messages"' <<<"$log" | wc -l) == 2 ]]
+check "the server's log shows exactly the script's two requests" $? "$log"
+
+run_nyx "ANTHROPIC_API_KEY=wrong-key" "ANTHROPIC_BASE_URL=$url" -- run ok.lua
+check "a wrong API key exits 1" $((rc != 1)) "rc=$rc"
+grep -q "authentication_error" <<<"$err"
+check "a wrong API key is reported as authentication_error" $? "$err"
+
+if [[ $failures -gt 0 ]]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all checks passed"
