@@ -8,6 +8,8 @@ int cli_sim(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_log(int argc, char **argv);
 int cli_thoughts(int argc, char **argv);
+int cli_budget(int argc, char **argv);
+int cli_stop(int argc, char **argv);
 
 /* Prints engine notices to stderr. */
 void cli_notice(void *ud, int level, const char *msg);

@@ -14,6 +14,7 @@ typedef struct flag {
 static const flag stats_flags[] = {{"--session", "session"}, {"--since", "since"}, {"--by", "by"}, {NULL, NULL}};
 static const flag log_flags[] = {{"--session", "session"}, {"--last", "last"}, {"--since", "since"}, {NULL, NULL}};
 static const flag thought_flags[] = {{"--session", "session"}, {NULL, NULL}};
+static const flag no_flags[] = {{NULL, NULL}};
 
 static int print_json(void *ud, int ncols, const char *const *names, const char *const *values)
 {
@@ -120,3 +121,4 @@ static int query(const char *kind, const flag *flags, int argc, char **argv)
 int cli_stats(int argc, char **argv) { return query("stats", stats_flags, argc, argv); }
 int cli_log(int argc, char **argv) { return query("log", log_flags, argc, argv); }
 int cli_thoughts(int argc, char **argv) { return query("thoughts", thought_flags, argc, argv); }
+int cli_budget(int argc, char **argv) { return query("budget", no_flags, argc, argv); }

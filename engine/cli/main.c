@@ -15,6 +15,8 @@ static const struct {
     {"stats", cli_stats, "calls, cache hits, tokens, cost and savings from the database"},
     {"log", cli_log, "one line per interaction from the database"},
     {"thoughts", cli_thoughts, "thought trees with calls, tokens and cost per node"},
+    {"budget", cli_budget, "every budget scope: limit, spent, reserved, remaining"},
+    {"stop", cli_stop, "emergency stop for every process sharing the database"},
 };
 
 static void usage(FILE *out)

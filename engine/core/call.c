@@ -16,6 +16,7 @@
 
 static void admit(void *ud);
 static void finish(nyx_call *c);
+static void release_budget(nyx_call *c);
 
 void call_spec_init(nyx_call_spec *spec)
 {
@@ -103,6 +104,7 @@ static void route_failed(nyx_call *c, const nyx_error *err)
     if (!c->text_delivered && route_worthy(err) && c->route + 1 < c->nroutes) {
         nyx_error perr;
         nyx_error_clear(&perr);
+        release_budget(c); /* the next model has its own price */
         c->route++;
         if (prepare_route(c, &perr) != 0) {
             fail(c, &perr);
@@ -165,6 +167,49 @@ static void attempt_done(nyx_call *c, int status, nyx_error *err)
     route_failed(c, err);
 }
 
+/* Reserves the call's worst case in every budget that applies, before anything is sent. */
+static int reserve_budget(nyx_call *c)
+{
+    nyx_engine *e = c->e;
+    nyx_error err;
+    nyx_error_clear(&err);
+    budget_scopes_for(e, c->spec.session, c->spec.agent, &c->budget);
+    if (c->budget.n == 0)
+        return 0;
+    if (!c->model || !c->model->has_price) {
+        nyx_error_set(&err, "invalid_argument", 0,
+                      "no price is known for model \"%s\", so it cannot be called while a budget "
+                      "applies (%s); add its prices with NYX_MODELS", call_route_model(c),
+                      c->budget.names[0]);
+        fail(c, &err);
+        return -1;
+    }
+    if (!e->store) {
+        nyx_error_set(&err, "store_error", 0, "budget %s cannot be checked: the database is unavailable",
+                      c->budget.names[0]);
+        fail(c, &err);
+        return -1;
+    }
+    int write_1h = c->spec.req.cache_mode == NYX_CACHE_1H || e->cfg.shared_context_ttl_s > 300;
+    double worst = cost_worst_case(c->model, c->est_input_tokens, c->spec.req.max_tokens, write_1h);
+    if (budget_reserve(e, &c->budget, worst, c->reservation, sizeof c->reservation, &err) != 0) {
+        fail(c, &err);
+        return -1;
+    }
+    c->reserved = 1;
+    return 0;
+}
+
+static void release_budget(nyx_call *c)
+{
+    if (!c->reserved)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    store_budget_settle(c->e->store, c->reservation, 0, &err);
+    c->reserved = 0;
+}
+
 static void circuit_open(nyx_call *c, const char *model, double now)
 {
     nyx_error err;
@@ -197,6 +242,8 @@ static void admit(void *ud)
         circuit_open(c, model, now);
         return;
     }
+    if (!c->reserved && reserve_budget(c) != 0)
+        return;
     /* Waits are computed without taking anything, so a call that waits holds no tokens and
      * no half-open probe slot. */
     char agent_key[160];
@@ -267,7 +314,11 @@ static void finish(nyx_call *c)
     if (c->use_response_cache && !c->result.from_cache && c->result.status == NYX_STATUS_OK)
         response_cache_put(c->e->responses, c->response_key, &c->result.resp, now);
     call_account(c);
-    call_log(c); /* durable before the owner sees the result */
+    call_log(c); /* durable, and the budget settled, before the owner sees the result */
+    if (c->reserved) {
+        c->reserved = 0;
+        budget_check_alerts(c->e, &c->budget);
+    }
     if (c->done)
         c->done(c, c->ud);
     else

@@ -61,6 +61,8 @@ void call_log(nyx_call *c)
     nyx_engine *e = c->e;
     if (!e->store)
         return;
+    /* The spending of a call that failed after usage was reported still counts. */
+    double actual = c->result.has_cost && c->result.cost.cost_usd > 0 ? c->result.cost.cost_usd : 0;
     nyx_call_result *r = &c->result;
     char *attempts = cJSON_PrintUnformatted(c->attempt_log);
     int ok = r->status == NYX_STATUS_OK;
@@ -96,7 +98,7 @@ void call_log(nyx_call *c)
     it.response_text = r->resp.text;
     nyx_error err;
     nyx_error_clear(&err);
-    if (store_log_interaction(e->store, &it, &err) != 0)
+    if (store_log_interaction_settle(e->store, &it, c->reserved ? c->reservation : NULL, actual, &err) != 0)
         engine_warn_once(e, "store-write", "nyx: cannot log an interaction: %s", err.message);
     free(attempts);
 }

@@ -3,6 +3,7 @@
 #ifndef NYX_CALL_INTERNAL_H
 #define NYX_CALL_INTERNAL_H
 
+#include "budget.h"
 #include "cache/policy.h"
 #include "call.h"
 #include "claude/headers.h"
@@ -30,6 +31,9 @@ struct nyx_call {
     cache_expect expect;
     int64_t est_input_tokens;
     char route_errors[400];  /* why earlier routes failed */
+    budget_scopes budget;
+    char reservation[STORE_RESERVATION_ID_SIZE];
+    int reserved;            /* a reservation is held */
     int use_response_cache;
     char response_key[33];
 

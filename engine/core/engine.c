@@ -3,6 +3,7 @@
 
 #include "cache/policy.h"
 #include "cache/response_cache.h"
+#include "budget.h"
 #include "call.h"
 #include "cost/models.h"
 #include "resilience/breaker.h"
@@ -171,11 +172,72 @@ static int parse_timeout_profiles(nyx_engine *e, nyx_error *err)
     return rc;
 }
 
-void engine_stop(nyx_engine *e, const char *reason)
+void engine_emit(nyx_engine *e, const char *event, const engine_field *f, size_t n)
 {
+    if (e->emit)
+        e->emit(e, event, f, n);
+}
+
+void engine_stop(nyx_engine *e, const char *reason, int broadcast)
+{
+    int was = e->stopped;
     e->stopped = 1;
     snprintf(e->stop_reason, sizeof e->stop_reason, "%s", reason && *reason ? reason : "no reason given");
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (broadcast && e->store && store_control_set(e->store, "stop", e->stop_reason, &err) != 0)
+        engine_warn_once(e, "stop-broadcast", "nyx: the stop could not reach other processes: %s", err.message);
+    if (!was && e->store)
+        store_audit(e->store, "emergency_stop", NULL, NULL, e->stop_reason, &err);
+    if (!was) {
+        engine_field f[] = {{"reason", e->stop_reason, 0}};
+        engine_emit(e, "stopped", f, 1);
+    }
     calls_cancel_all(e, e->stop_reason);
+}
+
+/* Other processes sharing the database may stop everyone: look every quarter second, at
+ * the cost of one PRAGMA when nothing changed. */
+static void watch_stop(void *ud)
+{
+    nyx_engine *e = ud;
+    e->stop_watch = NULL;
+    int changed = 0;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (e->store && store_changed(e->store, &changed, &err) == 0 && changed) {
+        char *reason = NULL;
+        if (store_control_get(e->store, "stop", &reason, &err) == 0 && reason && !e->stopped)
+            engine_stop(e, reason, 0);
+        else if (!reason && e->stopped)
+            e->stopped = 0; /* the stop was cleared: calls may go again */
+        free(reason);
+    }
+    if (e->store)
+        e->stop_watch = loop_timer_add_background(e->loop, 0.25, watch_stop, e);
+}
+
+int nyx_stop(nyx_engine *e, const char *reason)
+{
+    if (engine_open_store(e) != 0)
+        return NYX_EIO;
+    engine_stop(e, reason, 1);
+    return NYX_OK;
+}
+
+int nyx_resume(nyx_engine *e)
+{
+    if (engine_open_store(e) != 0)
+        return NYX_EIO;
+    nyx_error err;
+    nyx_error_clear(&err);
+    e->stopped = 0;
+    if (store_control_set(e->store, "stop", NULL, &err) != 0) {
+        engine_set_error(e, "%s", err.message);
+        return NYX_EIO;
+    }
+    store_audit(e->store, "emergency_stop_cleared", NULL, NULL, "", &err);
+    return NYX_OK;
 }
 
 nyx_engine *nyx_open(char **errmsg)
@@ -375,6 +437,13 @@ int engine_start(nyx_engine *e)
         return -1;
     }
     e->started = 1;
+    if (e->store) {
+        nyx_error err;
+        nyx_error_clear(&err);
+        /* Reservations of processes that died can never settle: give the money back. */
+        store_budget_reap(e->store, 3600, &err);
+        watch_stop(e);
+    }
     return 0;
 }
 
@@ -455,6 +524,9 @@ void nyx_close(nyx_engine *e)
     }
     /* No Lua may run from here on: what is left is cancelled without callbacks. */
     calls_abandon_all(e, "engine closed");
+    loop_timer_cancel(e->loop, e->stop_watch);
+    e->stop_watch = NULL;
+    budget_free(e);
     store_close(e->store);
     sim_server_stop(e->sim);
     loop_free(e->loop);

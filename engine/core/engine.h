@@ -22,6 +22,19 @@ struct cache_policy;
 struct ratelimiter;
 struct breakers;
 
+typedef struct budget_limit {
+    char *scope;
+    double limit_usd; /* < 0: none set here */
+    int alerted;      /* thresholds already announced, one bit each */
+} budget_limit;
+
+/* A field of an event for scripts: a string, or a number when str is NULL. */
+typedef struct engine_field {
+    const char *key;
+    const char *str;
+    double num;
+} engine_field;
+
 typedef struct timeout_profile {
     char *name;
     double seconds;
@@ -57,6 +70,12 @@ struct nyx_engine {
     int64_t breaker_opens;
     timeout_profile *timeouts;
     size_t ntimeouts;
+    budget_limit *limits;
+    size_t nlimits;
+    /* the host's event hook (nyx.on handlers in Lua) */
+    void (*emit)(nyx_engine *e, const char *event, const engine_field *f, size_t n);
+    void *emit_ud;
+    loop_timer *stop_watch;
     int stopped;          /* emergency stop: new calls fail with "stopped" */
     char stop_reason[256];
     nyx_stats stats;
@@ -98,7 +117,10 @@ nyx_session *engine_session(nyx_engine *e, const char *name, int create);
 /* Seconds of a named timeout profile, or -1 when there is none. */
 double engine_timeout_profile(const nyx_engine *e, const char *name);
 int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds);
-/* Emergency stop: new calls fail with "stopped", calls in flight are cancelled and logged. */
-void engine_stop(nyx_engine *e, const char *reason);
+/* Emergency stop: new calls fail with "stopped", calls in flight are cancelled and logged.
+ * broadcast: also write it to the database, so every process sharing it stops. */
+void engine_stop(nyx_engine *e, const char *reason, int broadcast);
+/* Hands an event to the host's handlers, if any. */
+void engine_emit(nyx_engine *e, const char *event, const engine_field *f, size_t n);
 
 #endif

@@ -7,6 +7,7 @@
 
 struct loop_timer {
     int64_t due_us;
+    int background;
     size_t index; /* position in the heap */
     loop_fn fn;
     void *ud;
@@ -32,7 +33,7 @@ struct nyx_loop {
     CURLM *multi;
     int transfers;
     loop_timer **heap;
-    size_t nheap, capheap;
+    size_t nheap, capheap, nbackground;
     deferred *defers;
     size_t ndefers, capdefers;
     watched *watches;
@@ -152,6 +153,7 @@ loop_timer *loop_timer_add(nyx_loop *loop, double delay_s, loop_fn fn, void *ud)
     if (delay_s < 0)
         delay_s = 0;
     t->due_us = nyx_now_us() + (int64_t)(delay_s * 1e6);
+    t->background = 0;
     t->fn = fn;
     t->ud = ud;
     t->index = loop->nheap;
@@ -160,9 +162,21 @@ loop_timer *loop_timer_add(nyx_loop *loop, double delay_s, loop_fn fn, void *ud)
     return t;
 }
 
+loop_timer *loop_timer_add_background(nyx_loop *loop, double delay_s, loop_fn fn, void *ud)
+{
+    loop_timer *t = loop_timer_add(loop, delay_s, fn, ud);
+    if (t) {
+        t->background = 1;
+        loop->nbackground++;
+    }
+    return t;
+}
+
 static void heap_remove(nyx_loop *loop, loop_timer *t)
 {
     size_t i = t->index;
+    if (t->background)
+        loop->nbackground--;
     loop->nheap--;
     if (i != loop->nheap) {
         heap_swap(loop, i, loop->nheap);
@@ -339,5 +353,5 @@ int loop_poll(nyx_loop *loop, int timeout_ms)
 
 int loop_pending(const nyx_loop *loop)
 {
-    return loop->transfers + (int)loop->nheap + (int)loop->ndefers;
+    return loop->transfers + (int)(loop->nheap - loop->nbackground) + (int)loop->ndefers;
 }

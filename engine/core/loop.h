@@ -22,6 +22,9 @@ void loop_remove_transfer(nyx_loop *loop, CURL *easy);
 /* Runs fn after delay_s; the handle is valid until it fires or is cancelled. */
 loop_timer *loop_timer_add(nyx_loop *loop, double delay_s, loop_fn fn, void *ud);
 void loop_timer_cancel(nyx_loop *loop, loop_timer *t);
+/* As loop_timer_add, for housekeeping that must not keep the loop busy: loop_pending does
+ * not count it. */
+loop_timer *loop_timer_add_background(nyx_loop *loop, double delay_s, loop_fn fn, void *ud);
 
 /* Runs fn at the end of the current turn (or the next one), outside any callback. */
 int loop_defer(nyx_loop *loop, loop_fn fn, void *ud);
@@ -33,7 +36,7 @@ void loop_unwatch_fd(nyx_loop *loop, int fd);
 /* One turn: waits at most timeout_ms. Returns 0, or -1 if curl failed. */
 int loop_poll(nyx_loop *loop, int timeout_ms);
 
-/* Number of transfers, timers and deferred functions still pending. */
+/* Number of transfers, timers (not background ones) and deferred functions still pending. */
 int loop_pending(const nyx_loop *loop);
 
 #endif

@@ -72,6 +72,14 @@ int nyx_poll(nyx_engine *engine, int timeout_ms);
 /* Loops over nyx_poll until everything finished or a script failed. */
 int nyx_run(nyx_engine *engine);
 
+/*
+ * Emergency stop: new calls fail with type "stopped" and calls in flight are cancelled and
+ * logged, in this process and in every process sharing the database (within a second).
+ * nyx_resume clears it. Both return NYX_OK or NYX_EIO (nyx_errmsg says why).
+ */
+int nyx_stop(nyx_engine *engine, const char *reason);
+int nyx_resume(nyx_engine *engine);
+
 /* Asks every in-flight call to stop: they fail with type "cancelled" and are logged. */
 void nyx_cancel_all(nyx_engine *engine, const char *reason);
 
@@ -96,7 +104,7 @@ void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char 
 
 /*
  * Reads the database (the one nyx_set "db" names, else NYX_DB, else ./nyx.db) without
- * starting a provider. kind: "stats", "log" or "thoughts". options: NULL or a
+ * starting a provider. kind: "stats", "log", "thoughts" or "budget". options: NULL or a
  * NULL-terminated list of "key=value": session=NAME, since=YYYY-MM-DD[THH:MM:SS] (UTC),
  * last=N, by=total|model|session|agent|template (stats), format=json (each row arrives as
  * one column "json" holding one JSON object). fn receives each row; values may be NULL and

@@ -14,6 +14,7 @@ static void host_close(nyx_engine *e)
     lua_State *L = e->host;
     e->host = NULL;
     e->host_close = NULL;
+    e->emit = NULL;
     if (L)
         lua_close(L);
 }

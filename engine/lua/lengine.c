@@ -59,6 +59,9 @@ static int box_gc(lua_State *L)
 {
     engine_box *b = lua_touserdata(L, 1);
     if (b->e) {
+        /* The Lua state is closing: nothing may call back into it. */
+        nyx_set_log(b->e, NULL, NULL);
+        b->e->emit = NULL;
         nyx_close(b->e);
         b->e = NULL;
     }
@@ -177,7 +180,7 @@ static int l_model(lua_State *L)
 
 static int l_stop(lua_State *L)
 {
-    engine_stop(lnyx_engine(L), luaL_optstring(L, 1, "stopped by the script"));
+    engine_stop(lnyx_engine(L), luaL_optstring(L, 1, "stopped by the script"), 1);
     return 0;
 }
 
@@ -253,6 +256,7 @@ int luaopen_nyx_core(lua_State *L)
     lnyx_open_tasks(L);
     lnyx_open_call(L);
     lnyx_open_session(L);
+    lnyx_open_budget(L);
     static const luaL_Reg config_funcs[] = {{"get", l_config_get}, {NULL, NULL}};
     luaL_newlib(L, config_funcs);
     lua_setfield(L, -2, "config");

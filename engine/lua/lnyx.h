@@ -60,5 +60,6 @@ lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main);
 int lnyx_open_tasks(lua_State *L);   /* adds spawn, sleep, event to the table on top */
 int lnyx_open_call(lua_State *L);    /* adds call */
 int lnyx_open_session(lua_State *L); /* adds session, stats */
+int lnyx_open_budget(lua_State *L);  /* adds budget, on */
 
 #endif

@@ -1,0 +1,162 @@
+#define _POSIX_C_SOURCE 200809L
+#include "budget.h"
+
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const double thresholds[] = {0.5, 0.8, 1.0};
+
+static double limit_of(const nyx_engine *e, const char *scope)
+{
+    for (size_t i = 0; i < e->nlimits; i++)
+        if (strcmp(e->limits[i].scope, scope) == 0)
+            return e->limits[i].limit_usd;
+    return -1;
+}
+
+int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd)
+{
+    for (size_t i = 0; i < e->nlimits; i++)
+        if (strcmp(e->limits[i].scope, scope) == 0) {
+            e->limits[i].limit_usd = limit_usd;
+            return 0;
+        }
+    budget_limit *l = realloc(e->limits, (e->nlimits + 1) * sizeof *l);
+    if (!l)
+        return -1;
+    e->limits = l;
+    if (!(l[e->nlimits].scope = strdup(scope)))
+        return -1;
+    l[e->nlimits].limit_usd = limit_usd;
+    l[e->nlimits].alerted = 0;
+    e->nlimits++;
+    return 0;
+}
+
+static void add(budget_scopes *out, const char *name, double limit)
+{
+    if (limit < 0 || out->n >= BUDGET_MAX_SCOPES)
+        return;
+    snprintf(out->names[out->n], sizeof out->names[out->n], "%s", name);
+    out->scopes[out->n].scope = out->names[out->n];
+    out->scopes[out->n].limit_usd = limit;
+    out->n++;
+}
+
+void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, budget_scopes *out)
+{
+    out->n = 0;
+    char name[160];
+    if (session) {
+        const nyx_session *s = engine_session(e, session, 0);
+        double limit = s && s->budget_usd >= 0 ? s->budget_usd : e->cfg.session_budget_usd;
+        snprintf(name, sizeof name, "session:%s", session);
+        double set = limit_of(e, name);
+        add(out, name, set >= 0 ? set : limit);
+    }
+    if (agent) {
+        snprintf(name, sizeof name, "agent:%s", agent);
+        add(out, name, limit_of(e, name));
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    double day = limit_of(e, "day"), month = limit_of(e, "month");
+    strftime(name, sizeof name, "day:%Y-%m-%d", &tm);
+    add(out, name, day >= 0 ? day : e->cfg.daily_budget_usd);
+    strftime(name, sizeof name, "month:%Y-%m", &tm);
+    add(out, name, month >= 0 ? month : e->cfg.monthly_budget_usd);
+}
+
+int budget_reserve(nyx_engine *e, const budget_scopes *s, double amount_usd, char *id, size_t id_size,
+                   nyx_error *err)
+{
+    int refused = -1;
+    if (store_budget_reserve(e->store, s->scopes, s->n, amount_usd, id, id_size, &refused, err) == 0)
+        return 0;
+    if (refused >= 0 && e->store) {
+        nyx_error aerr;
+        nyx_error_clear(&aerr);
+        store_audit(e->store, "budget_refused", NULL, NULL, err->message, &aerr);
+    }
+    return -1;
+}
+
+typedef struct alert_scan {
+    nyx_engine *e;
+    const budget_scopes *s;
+} alert_scan;
+
+static budget_limit *alert_slot(nyx_engine *e, const char *scope)
+{
+    for (size_t i = 0; i < e->nlimits; i++)
+        if (strcmp(e->limits[i].scope, scope) == 0)
+            return &e->limits[i];
+    /* Limits from the environment get a slot on first use, to remember their alerts. */
+    if (budget_set_limit(e, scope, -2) != 0)
+        return NULL;
+    return &e->limits[e->nlimits - 1];
+}
+
+static int scan_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    alert_scan *a = ud;
+    const char *scope = NULL;
+    double limit = -1, spent = 0;
+    for (int i = 0; i < ncols; i++) {
+        if (!values[i])
+            continue;
+        if (strcmp(names[i], "scope") == 0)
+            scope = values[i];
+        else if (strcmp(names[i], "limit_usd") == 0)
+            limit = atof(values[i]);
+        else if (strcmp(names[i], "spent_usd") == 0)
+            spent = atof(values[i]);
+    }
+    if (!scope || limit <= 0)
+        return 0;
+    size_t k = 0;
+    while (k < a->s->n && strcmp(a->s->names[k], scope) != 0)
+        k++;
+    if (k == a->s->n)
+        return 0;
+    budget_limit *slot = alert_slot(a->e, scope);
+    if (!slot)
+        return 0;
+    for (size_t t = 0; t < sizeof thresholds / sizeof thresholds[0]; t++) {
+        int bit = 1 << t;
+        if (spent + 1e-12 < thresholds[t] * limit || (slot->alerted & bit))
+            continue;
+        slot->alerted |= bit;
+        engine_field f[] = {{"scope", scope, 0}, {"threshold", NULL, thresholds[t]},
+                            {"spent_usd", NULL, spent}, {"limit_usd", NULL, limit}};
+        engine_emit(a->e, "budget_alert", f, sizeof f / sizeof f[0]);
+        if (a->e->cfg.cost_alerts)
+            engine_log(a->e, NYX_LOG_WARN, "nyx: budget %s reached %.0f%%: $%.4f of $%.4f", scope,
+                       thresholds[t] * 100, spent, limit);
+    }
+    return 0;
+}
+
+void budget_check_alerts(nyx_engine *e, const budget_scopes *s)
+{
+    if (!e->store || s->n == 0)
+        return;
+    alert_scan a = {e, s};
+    nyx_error err;
+    nyx_error_clear(&err);
+    store_budget_status(e->store, scan_row, &a, &err);
+}
+
+void budget_free(nyx_engine *e)
+{
+    for (size_t i = 0; i < e->nlimits; i++)
+        free(e->limits[i].scope);
+    free(e->limits);
+    e->limits = NULL;
+    e->nlimits = 0;
+}

@@ -1,0 +1,136 @@
+/* nyx.budget (status, limit) and nyx.on (event handlers: budget_alert, stopped, ...). */
+#include "lnyx.h"
+
+#include "core/budget.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const handlers_key = "nyx.handlers"; /* event -> array of functions */
+
+typedef struct status_rows {
+    lua_State *L;
+    int n;
+} status_rows;
+
+static int push_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    status_rows *r = ud;
+    lua_createtable(r->L, 0, ncols);
+    for (int i = 0; i < ncols; i++) {
+        if (!values[i])
+            continue;
+        char *end;
+        double d = strtod(values[i], &end);
+        if (*end == '\0' && end != values[i])
+            lua_pushnumber(r->L, d);
+        else
+            lua_pushstring(r->L, values[i]);
+        lua_setfield(r->L, -2, names[i]);
+    }
+    lua_rawseti(r->L, -2, ++r->n);
+    return 0;
+}
+
+/* nyx.budget.status(): every scope with limit, spent, reserved and remaining. */
+static int l_status(lua_State *L)
+{
+    nyx_engine *e = lnyx_engine(L);
+    if (!e->started && engine_start(e) != 0)
+        return luaL_error(L, "%s", e->errmsg);
+    lua_newtable(L);
+    if (!e->store)
+        return 1;
+    status_rows r = {L, 0};
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_budget_status(e->store, push_row, &r, &err) != 0)
+        return lnyx_raise(L, &err);
+    return 1;
+}
+
+/* nyx.budget.limit(scope, usd): "day", "month", "session:NAME" or "agent:NAME"; nil removes. */
+static int l_limit(lua_State *L)
+{
+    const char *scope = luaL_checkstring(L, 1);
+    double usd = -1;
+    if (!lua_isnoneornil(L, 2)) {
+        if (!lua_isnumber(L, 2) || !(lua_tonumber(L, 2) >= 0))
+            return lnyx_argerror(L, 2, "limit must be a number of USD >= 0, or nil to remove it");
+        usd = lua_tonumber(L, 2);
+    }
+    if (strcmp(scope, "day") != 0 && strcmp(scope, "month") != 0 && strncmp(scope, "session:", 8) != 0 &&
+        strncmp(scope, "agent:", 6) != 0)
+        return lnyx_argerror(L, 1, "scope must be \"day\", \"month\", \"session:NAME\" or \"agent:NAME\"");
+    if (budget_set_limit(lnyx_engine(L), scope, usd) != 0)
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
+static void emit(nyx_engine *e, const char *event, const engine_field *f, size_t n)
+{
+    lua_State *L = e->emit_ud;
+    lua_getfield(L, LUA_REGISTRYINDEX, handlers_key);
+    if (lua_getfield(L, -1, event) != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return;
+    }
+    lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= count; i++) {
+        lua_rawgeti(L, -1, i);
+        int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_createtable(L, 0, (int)n + 1);
+        lua_pushstring(L, event);
+        lua_setfield(L, -2, "event");
+        for (size_t k = 0; k < n; k++) {
+            if (f[k].str)
+                lua_pushstring(L, f[k].str);
+            else
+                lua_pushnumber(L, f[k].num);
+            lua_setfield(L, -2, f[k].key);
+        }
+        if (lnyx_callback(L, ref, 1) != LUA_OK)
+            engine_log(e, NYX_LOG_WARN, "nyx: a %s handler failed: %s", event, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    }
+    lua_pop(L, 2);
+}
+
+/* nyx.on(event, fn): fn(tbl) runs for each event; it must not wait (no calls or sleeps). */
+static int l_on(lua_State *L)
+{
+    const char *event = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_getfield(L, LUA_REGISTRYINDEX, handlers_key);
+    if (lua_getfield(L, -1, event) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, event);
+    }
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    return 0;
+}
+
+int lnyx_open_budget(lua_State *L)
+{
+    nyx_engine *e = lnyx_engine(L);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, handlers_key) != LUA_TTABLE) {
+        lua_newtable(L);
+        lua_setfield(L, LUA_REGISTRYINDEX, handlers_key);
+    }
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    e->emit_ud = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    e->emit = emit;
+    static const luaL_Reg budget[] = {{"status", l_status}, {"limit", l_limit}, {NULL, NULL}};
+    luaL_newlib(L, budget);
+    lua_setfield(L, -2, "budget");
+    lua_pushcfunction(L, l_on);
+    lua_setfield(L, -2, "on");
+    return 0;
+}
