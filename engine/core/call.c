@@ -9,6 +9,7 @@
 #include "resilience/breaker.h"
 #include "resilience/ratelimit.h"
 #include "resilience/retry.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 static void admit(void *ud);
 static void finish(nyx_call *c);
 static void release_budget(nyx_call *c);
+static void remember_response(nyx_call *c, double now);
 
 void call_spec_init(nyx_call_spec *spec)
 {
@@ -312,7 +314,7 @@ static void finish(nyx_call *c)
     c->result.latency_ms = (now - c->started) * 1000.0;
     c->result.ttfb_ms = c->first_byte > 0 ? (c->first_byte - c->started) * 1000.0 : 0;
     if (c->use_response_cache && !c->result.from_cache && c->result.status == NYX_STATUS_OK)
-        response_cache_put(c->e->responses, c->response_key, &c->result.resp, now);
+        remember_response(c, now);
     call_account(c);
     call_log(c); /* durable, and the budget settled, before the owner sees the result */
     if (c->reserved) {
@@ -332,6 +334,38 @@ static int wants_response_cache(const nyx_engine *e, const nyx_call_spec *spec)
     int mode = spec->cache_response >= 0 ? spec->cache_response : e->cfg.response_cache;
     /* A sampled answer is one of many: serving it again is only right when asked for. */
     return mode == 2 || (mode == 1 && spec->req.temperature == 0);
+}
+
+/* Layer 1 in memory, layer 2 in the database (so answers outlive the process). */
+static int lookup_response(nyx_call *c)
+{
+    nyx_engine *e = c->e;
+    if (response_cache_get(e->responses, c->response_key, c->started, &c->result.resp))
+        return 1;
+    char *json = NULL;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (!e->store || store_cache_get(e->store, c->response_key, nyx_wall_s(), &json, &err) != 0 || !json)
+        return 0;
+    int hit = response_from_json(json, &c->result.resp) == 0;
+    free(json);
+    if (hit)
+        response_cache_put(e->responses, c->response_key, &c->result.resp, c->started);
+    return hit;
+}
+
+static void remember_response(nyx_call *c, double now)
+{
+    nyx_engine *e = c->e;
+    response_cache_put(e->responses, c->response_key, &c->result.resp, now);
+    char *json = e->store ? response_to_json(&c->result.resp) : NULL;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (json && store_cache_put(e->store, c->response_key, c->result.resp.model, json, nyx_wall_s(),
+                                e->cfg.persistent_ttl_s, &err) != 0)
+        engine_warn_once(e, "store-cache", "nyx: the response cache cannot write to the database: %s",
+                         err.message);
+    free(json);
 }
 
 static void served_from_cache(void *ud)
@@ -394,7 +428,7 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
     e->calls = c;
     if ((c->use_response_cache = wants_response_cache(e, &c->spec))) {
         response_cache_key(&c->spec.req, c->response_key);
-        if (response_cache_get(e->responses, c->response_key, c->started, &c->result.resp)) {
+        if (lookup_response(c)) {
             /* Answered without a request: no tokens were billed. */
             memset(&c->result.resp.usage, 0, sizeof c->result.resp.usage);
             c->result.from_cache = 1;
