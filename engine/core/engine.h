@@ -91,6 +91,14 @@ struct nyx_engine {
     int script_failed;
     int in_callback;      /* a Lua callback runs inside a network callback: no waiting */
 
+    /* hot reload (core/watch.h, lua/lreload.c) */
+    struct nyx_watch *watch; /* created on first use */
+    int watch_off;           /* nyx_set "reload" "0", or inotify is unavailable */
+    int watch_script;        /* nyx_watch_script: changes end nyx_poll with NYX_CHANGED */
+    int changed;             /* such a change happened since the last nyx_poll */
+    /* set by the template library: a file in a template directory changed */
+    void (*on_template_change)(nyx_engine *e, const char *path);
+
     engine_var *vars;
     size_t nvars;
     char *lua_path;

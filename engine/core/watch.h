@@ -39,4 +39,24 @@ void watch_remove(nyx_watch *w, const char *path, watch_fn fn, void *ud);
 /* Number of interests and of kernel watches (one per directory), for tests and statistics. */
 void watch_counts(const nyx_watch *w, int *interests, int *directories);
 
+/* ---- the engine's watcher (engine_watch.c) ---- */
+
+struct nyx_engine;
+
+/* The engine's watcher, created on first use. NULL when hot reload is off (nyx_set "reload"
+ * "0") or inotify is unavailable, which is said once through the engine's log. */
+nyx_watch *engine_watch(struct nyx_engine *e);
+
+/* Watches ./templates and each directory of NYX_TEMPLATE_PATH that exists: a change calls
+ * e->on_template_change when set. Idempotent. */
+void engine_watch_templates(struct nyx_engine *e);
+
+/* Something a script depends on changed: when the host asked (nyx_watch_script), the next
+ * nyx_poll returns NYX_CHANGED. */
+void engine_note_change(struct nyx_engine *e, const char *path);
+
+/* The timeout nyx_poll may wait: watched descriptors alone do not make it wait, unless the
+ * host waits for changes (nyx_watch_script). */
+int engine_poll_wait(struct nyx_engine *e, int timeout_ms);
+
 #endif

@@ -29,6 +29,7 @@ enum nyx_code {
     NYX_ESCRIPT,    /* a script failed: nyx_errmsg() has file:line and a traceback */
     NYX_EIO,        /* a file, database or network resource failed */
     NYX_EDEADLOCK,  /* scripts are waiting on something that can never happen */
+    NYX_CHANGED,    /* from nyx_poll: a file nyx_watch_script() watches changed */
     NYX_CODE_LAST   /* sentinel */
 };
 

@@ -179,7 +179,8 @@ int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, voi
 #define STORE_RESERVATION_ID_SIZE 40
 
 typedef struct store_scope {
-    const char *scope; /* e.g. "session:x", "day:2026-11-25", "month:2026-11", "agent:y" */
+    const char *scope; /* e.g. "session:x", "day:2026-11-25", "month:2026-11", "agent:y";
+                          any text without a newline */
     double limit_usd;  /* the limit that applies now (from config): the scope's row is created
                           with it, or its stored limit updated to it, by a reservation that
                           succeeds. < 0: no limit (the scope is tracked, never refuses) */

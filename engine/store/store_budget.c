@@ -74,6 +74,10 @@ int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, doub
         const char *name = scopes[i].scope;
         if (!name || !*name)
             return store_invalid(err, "cannot reserve budget: scope %zu has no name", i);
+        if (strchr(name, '\n')) /* the separator in budget_holds.scopes */
+            return store_invalid(err, "cannot reserve budget: scope name \"%.64s\" holds a "
+                                      "newline",
+                                 name);
         if (!isfinite(scopes[i].limit_usd))
             return store_invalid(err, "cannot reserve budget: scope %s has limit %g (give a "
                                       "finite limit, or < 0 for none)",

@@ -104,7 +104,24 @@ static const char *const migration_1[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1};
+/* ---- migration 2: budget reservations one row each ----
+ * A reservation in budget_reservations is one row per scope: with its two indexes, three
+ * b-trees (three pages) written at every reserve and again at every settle, which doubled
+ * the cost of a call's commit. A budget_holds row is one b-tree: the reservation's scopes
+ * joined by newlines (scope names cannot hold one), the amount held in each, and the
+ * holder. budget_reservations stays (migration 1 made it), empty. */
+static const char *const migration_2[] = {
+    "CREATE TABLE budget_holds ("
+    " id TEXT PRIMARY KEY NOT NULL, scopes TEXT NOT NULL, amount REAL NOT NULL,"
+    " created_at REAL NOT NULL, pid INTEGER, host TEXT) WITHOUT ROWID",
+    "INSERT INTO budget_holds (id, scopes, amount, created_at, pid, host)"
+    " SELECT id, group_concat(scope, char(10)), MAX(amount), MIN(created_at), MIN(pid),"
+    " MIN(host) FROM budget_reservations GROUP BY id",
+    "DELETE FROM budget_reservations",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

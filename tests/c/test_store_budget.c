@@ -138,7 +138,7 @@ static void test_reserve_settle(void)
     CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.0|0.25|9.75\n"
                              "month:2026-11|NULL|0.0|0.25|NULL\n"
                              "session:s1|1.0|0.0|0.25|0.75\n");
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 3);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 1);
 
     CHECK_INT(store_budget_reserve(s, sc, 3, 0.5, r2, sizeof r2, NULL, &err), 0);
     CHECK(strcmp(r1, r2) != 0);
@@ -156,7 +156,7 @@ static void test_reserve_settle(void)
     CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.125|0.0|9.875\n"
                              "month:2026-11|NULL|0.125|0.0|NULL\n"
                              "session:s1|1.0|0.125|0.0|0.875\n");
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 0);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 0);
 
     /* Settling again, or an id never issued, does nothing. */
     CHECK_INT(store_budget_settle(s, r1, 0.5, &err), 0);
@@ -183,7 +183,7 @@ static void test_reserve_settle(void)
     CHECK_INT(store_budget_reserve(s, NULL, 0, 0.5, r0, sizeof r0, NULL, &err), 0);
     CHECK(r0[0] != '\0');
     CHECK_INT(store_budget_settle(s, r0, 0.5, &err), 0);
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 0);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM budgets"), 3);
     store_close(s);
 }
@@ -212,7 +212,7 @@ static void test_refusal(void)
     /* The session scope, reserved first in the same call, was rolled back. */
     CHECK_STR(status(s, &t), "day:d|0.5|0.0|0.4|0.1\n"
                              "session:x|1.0|0.0|0.4|0.6\n");
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 2);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 2);
 
     /* A scope seen for the first time that the amount alone exceeds: no row is created. */
     store_scope fresh[] = {{"session:x", 1.0}, {"agent:new", 0.1}};
@@ -241,7 +241,7 @@ static void test_refusal(void)
     CHECK_INT(store_budget_reserve(s, zero, 1, 0, id, sizeof id, NULL, &err), 0);
 
     /* Bad arguments: invalid_argument, nothing reserved, refused -1. */
-    long long before = count_rows(s, "SELECT count(*) FROM budget_reservations");
+    long long before = count_rows(s, "SELECT count(*) FROM budget_holds");
     store_scope twice[] = {{"session:x", 1.0}, {"session:x", 1.0}};
     store_scope noname[] = {{"", 1.0}};
     store_scope nan_limit[] = {{"session:x", NAN}};
@@ -277,7 +277,7 @@ static void test_refusal(void)
     CHECK_INT(store_budget_settle(s, "", 0, &err), -1);
     CHECK_INT(store_budget_reap(s, NAN, &err), -1);
     CHECK_INT(store_budget_status(s, NULL, NULL, &err), -1);
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), before);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), before);
 
     /* Inside a batch a refusal undoes only itself: the batch goes on and commits. */
     store_scope b1[] = {{"session:batch", 1.0}};
@@ -290,8 +290,7 @@ static void test_refusal(void)
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(store_batch_commit(s, &err), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE id = 'in-batch'"), 1);
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations WHERE scope ="
-                            " 'session:batch'"),
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds WHERE scopes = 'session:batch'"),
               1);
     CHECK_INT(count_rows(s, "SELECT reserved_usd = 0.75 FROM budgets WHERE scope ="
                             " 'session:batch'"),
@@ -443,7 +442,7 @@ static void test_processes(void)
     CHECK(spent > SHARED_LIMIT - 2 * NCHILD * AMOUNT); /* filled up to the last few calls */
     CHECK_NEAR(spent, total.spent, 1e-9);
     CHECK_NEAR(reserved, 0, 1e-12);
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 0);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM budgets WHERE scope = 'session:mine'"), 1);
     store_close(s);
 }
@@ -479,7 +478,7 @@ static void test_reap(void)
     char mine[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.125, mine, sizeof mine, NULL, &err), 0);
     /* One held by a process on another host: its pid means nothing here. */
-    CHECK_INT(exec(s, "INSERT INTO budget_reservations VALUES ('elsewhere', 'session:r', 0.5,"
+    CHECK_INT(exec(s, "INSERT INTO budget_holds VALUES ('elsewhere', 'session:r', 0.5,"
                       " strftime('%s','now'), 1, 'other-host.example');"
                       " UPDATE budgets SET reserved_usd = reserved_usd + 0.5"),
               SQLITE_OK);
@@ -487,12 +486,12 @@ static void test_reap(void)
 
     CHECK_INT(store_budget_reap(s, 3600, &err), 1); /* the dead child's */
     CHECK_STR(status(s, &t), "session:r|1.0|0.0|0.625|0.375\n");
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 2);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 2);
     CHECK_INT(store_budget_reap(s, 3600, &err), 0);
     CHECK_INT(store_budget_reap(s, 0, &err), 0); /* age off: only the dead */
 
     /* Too old, whatever host: released. */
-    CHECK_INT(exec(s, "UPDATE budget_reservations SET created_at = created_at - 7200"
+    CHECK_INT(exec(s, "UPDATE budget_holds SET created_at = created_at - 7200"
                       " WHERE id = 'elsewhere'"),
               SQLITE_OK);
     CHECK_INT(store_budget_reap(s, 0, &err), 0);
@@ -500,7 +499,7 @@ static void test_reap(void)
     CHECK_STR(status(s, &t), "session:r|1.0|0.0|0.125|0.875\n");
 
     /* The live process's own reservation survives until it settles it. */
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 1);
     CHECK_INT(store_budget_settle(s, mine, 0.0625, &err), 0);
     CHECK_STR(status(s, &t), "session:r|1.0|0.0625|0.0|0.9375\n");
     store_close(s);
@@ -533,7 +532,7 @@ static void test_log_settle(void)
     CHECK_CONTAINS(err.message, "cannot log interaction l1 to");
     CHECK_CONTAINS(err.message, "UNIQUE constraint failed");
     CHECK_STR(status(s, &t), "session:l|1.0|0.25|0.5|0.25\n");
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 1);
 
     /* The settle fails (a trigger refuses the budget update): the row is not logged. */
     CHECK_INT(exec(s, "CREATE TEMP TRIGGER no_settle BEFORE UPDATE ON main.budgets"

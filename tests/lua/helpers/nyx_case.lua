@@ -136,7 +136,8 @@ function sim.url()
 end
 local function __q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 local function __curl(method, path, body, headers)
-  local cmd = ("curl -s -S -X %s %s"):format(method, __q(sim.url() .. path))
+  -- curl is not instrumented: a sanitizer runtime preloaded into it can deadlock it.
+  local cmd = ("env -u LD_PRELOAD curl -s -S -X %s %s"):format(method, __q(sim.url() .. path))
   for _, h in ipairs(headers or {}) do cmd = cmd .. " -H " .. __q(h) end
   if body then
     cmd = cmd .. " -H 'content-type: application/json' --data-binary " .. __q(body)
