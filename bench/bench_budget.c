@@ -56,11 +56,13 @@ int main(int argc, char **argv)
     nyx_error_clear(&err);
     nyx_store *s = store_open(path, &err);
     int64_t *lat = malloc(sizeof *lat * (size_t)PAIRS);
-    CHECK(s != NULL && lat != NULL);
-    if (!s || !lat) {
+    int64_t *settle_lat = malloc(sizeof *settle_lat * (size_t)PAIRS);
+    CHECK(s != NULL && lat != NULL && settle_lat != NULL);
+    if (!s || !lat || !settle_lat) {
         fprintf(stderr, "%s\n", err.message);
         store_close(s);
         free(lat);
+        free(settle_lat);
         CHECK_DONE();
     }
     /* Limits large enough never to refuse: the cost measured is the accepting path. */
@@ -68,6 +70,7 @@ int main(int argc, char **argv)
     char id[STORE_RESERVATION_ID_SIZE];
 
     /* Reserve + settle, each its own commit. */
+    int64_t reserve_total = 0;
     int64_t t0 = nyx_now_us();
     for (int k = 0; k < PAIRS; k++) {
         int64_t a = nyx_now_us();
@@ -76,16 +79,22 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err.message);
             break;
         }
-        lat[k] = nyx_now_us() - a;
+        int64_t b = nyx_now_us();
+        lat[k] = b - a;
+        reserve_total += b - a;
         if (store_budget_settle(s, id, 0.005, &err) != 0) {
             CHECK(0);
             fprintf(stderr, "%s\n", err.message);
             break;
         }
+        settle_lat[k] = nyx_now_us() - b;
     }
     double pair_us = (double)(nyx_now_us() - t0) / PAIRS;
+    double reserve_mean = (double)reserve_total / PAIRS;
     qsort(lat, (size_t)PAIRS, sizeof *lat, cmp_i64);
+    qsort(settle_lat, (size_t)PAIRS, sizeof *settle_lat, cmp_i64);
     int64_t p50 = lat[PAIRS / 2], p99 = lat[PAIRS * 99 / 100];
+    int64_t sp50 = settle_lat[PAIRS / 2], sp99 = settle_lat[PAIRS * 99 / 100];
 
     /* Logging alone, then reserve + log-and-settle: the difference is the budget's cost. */
     char rid[32];
@@ -114,10 +123,14 @@ int main(int argc, char **argv)
     double log_settle_us = (double)(nyx_now_us() - t0) / PAIRS;
     store_close(s);
     free(lat);
+    free(settle_lat);
 
     printf("budget_reserve_settle_us: %.1f\n", pair_us);
+    printf("budget_reserve_us_mean: %.1f\n", reserve_mean);
     printf("budget_reserve_us_p50: %lld\n", (long long)p50);
     printf("budget_reserve_us_p99: %lld\n", (long long)p99);
+    printf("budget_settle_us_p50: %lld\n", (long long)sp50);
+    printf("budget_settle_us_p99: %lld\n", (long long)sp99);
     printf("budget_log_only_us: %.1f\n", log_us);
     printf("budget_reserve_and_log_settle_us: %.1f\n", log_settle_us);
     printf("budget_log_settle_added_us: %.1f\n", log_settle_us - log_us);

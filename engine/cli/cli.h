@@ -9,6 +9,7 @@ int cli_stats(int argc, char **argv);
 int cli_log(int argc, char **argv);
 int cli_thoughts(int argc, char **argv);
 int cli_budget(int argc, char **argv);
+int cli_audit(int argc, char **argv);
 int cli_stop(int argc, char **argv);
 
 /* Prints engine notices to stderr. */

@@ -15,6 +15,7 @@ static const flag stats_flags[] = {{"--session", "session"}, {"--since", "since"
 static const flag log_flags[] = {{"--session", "session"}, {"--last", "last"}, {"--since", "since"}, {NULL, NULL}};
 static const flag thought_flags[] = {{"--session", "session"}, {NULL, NULL}};
 static const flag no_flags[] = {{NULL, NULL}};
+static const flag audit_flags[] = {{"--last", "last"}, {"--since", "since"}, {"--session", "session"}, {NULL, NULL}};
 
 static int print_json(void *ud, int ncols, const char *const *names, const char *const *values)
 {
@@ -122,3 +123,4 @@ int cli_stats(int argc, char **argv) { return query("stats", stats_flags, argc, 
 int cli_log(int argc, char **argv) { return query("log", log_flags, argc, argv); }
 int cli_thoughts(int argc, char **argv) { return query("thoughts", thought_flags, argc, argv); }
 int cli_budget(int argc, char **argv) { return query("budget", no_flags, argc, argv); }
+int cli_audit(int argc, char **argv) { return query("audit", audit_flags, argc, argv); }

@@ -16,6 +16,7 @@ static const struct {
     {"log", cli_log, "one line per interaction from the database"},
     {"thoughts", cli_thoughts, "thought trees with calls, tokens and cost per node"},
     {"budget", cli_budget, "every budget scope: limit, spent, reserved, remaining"},
+    {"audit", cli_audit, "security-relevant events: refusals, stops, breaker openings, config"},
     {"stop", cli_stop, "emergency stop for every process sharing the database"},
 };
 

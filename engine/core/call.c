@@ -49,6 +49,30 @@ const char *call_route_model(const nyx_call *c)
 
 /* ---- routes ---- */
 
+/* Limits a host sets on what one call may send or ask for: checked before anything is sent. */
+static int check_limits(nyx_call *c, nyx_error *err)
+{
+    const nyx_config *cfg = &c->e->cfg;
+    if ((long)c->body_len > cfg->max_prompt_bytes) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "the request is %zu bytes, over the limit NYX_MAX_PROMPT_BYTES=%ld", c->body_len,
+                      cfg->max_prompt_bytes);
+        return -1;
+    }
+    if (c->est_input_tokens > cfg->max_prompt_tokens) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "the prompt is about %lld tokens, over the limit NYX_MAX_PROMPT_TOKENS=%ld",
+                      (long long)c->est_input_tokens, cfg->max_prompt_tokens);
+        return -1;
+    }
+    if (c->spec.req.max_tokens > cfg->max_output_tokens) {
+        nyx_error_set(err, "invalid_argument", 0, "max_tokens %d is over the limit NYX_MAX_OUTPUT_TOKENS=%ld",
+                      c->spec.req.max_tokens, cfg->max_output_tokens);
+        return -1;
+    }
+    return 0;
+}
+
 /* Builds the request body for the current route: its model, and marks placed for it. */
 static int prepare_route(nyx_call *c, nyx_error *err)
 {
@@ -73,7 +97,7 @@ static int prepare_route(nyx_call *c, nyx_error *err)
         return -1;
     c->est_input_tokens = cache_estimate_tokens(c->e->cache, c->model, c->body_len);
     c->retries_on_route = 0;
-    return 0;
+    return check_limits(c, err);
 }
 
 /* Errors that say "this model, now" rather than "this request": another model may serve. */

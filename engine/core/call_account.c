@@ -4,6 +4,7 @@
 #include "call_internal.h"
 
 #include "clock.h"
+#include "guard/scan.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -94,11 +95,23 @@ void call_log(nyx_call *c)
     it.stop_reason = r->resp.stop_reason;
     it.cache_hit = r->cache_hit;
     it.from_response_cache = r->from_cache;
-    it.prompt_text = c->body;
-    it.response_text = r->resp.text;
+    /* Stored text follows the storage mode: redacted by default, so the log never holds the
+     * e-mail addresses, card numbers or keys that passed through it. */
+    char *prompt = NULL, *response = NULL;
+    const char *mode = e->cfg.storage_mode;
+    if (strcmp(mode, "full") == 0) {
+        it.prompt_text = c->body;
+        it.response_text = r->resp.text;
+    } else if (strcmp(mode, "redacted") == 0) {
+        size_t n;
+        it.prompt_text = prompt = guard_redact(c->body, c->body_len, &n);
+        it.response_text = response = r->resp.text ? guard_redact(r->resp.text, r->resp.text_len, &n) : NULL;
+    }
     nyx_error err;
     nyx_error_clear(&err);
     if (store_log_interaction_settle(e->store, &it, c->reserved ? c->reservation : NULL, actual, &err) != 0)
         engine_warn_once(e, "store-write", "nyx: cannot log an interaction: %s", err.message);
     free(attempts);
+    free(prompt);
+    free(response);
 }

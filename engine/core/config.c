@@ -47,6 +47,10 @@ static const setting settings[] = {
     {"NYX_DEBUG", K_BOOL, AT(debug), 0, 0},
     {"NYX_SIM_TTFT_MS", K_NUMBER, AT(sim_ttft_ms), 0, 600000},
     {"NYX_SIM_TOKEN_MS", K_NUMBER, AT(sim_token_ms), 0, 60000},
+    {"NYX_STORAGE_MODE", K_STRING, AT(storage_mode), 0, 0},
+    {"NYX_MAX_PROMPT_BYTES", K_COUNT, AT(max_prompt_bytes), 1, 1e12},
+    {"NYX_MAX_PROMPT_TOKENS", K_COUNT, AT(max_prompt_tokens), 1, 1e12},
+    {"NYX_MAX_OUTPUT_TOKENS", K_COUNT, AT(max_output_tokens), 1, 1e9},
 };
 
 static void defaults(nyx_config *c)
@@ -69,6 +73,9 @@ static void defaults(nyx_config *c)
     c->session_budget_usd = -1;
     c->sim_ttft_ms = 40;
     c->sim_token_ms = 0.2;
+    c->max_prompt_bytes = 32L << 20; /* the API's own request limit */
+    c->max_prompt_tokens = 1000000;
+    c->max_output_tokens = 128000;
 }
 
 int config_set_string(char **field, const char *value)
@@ -160,7 +167,15 @@ int config_from_env(nyx_config *c, nyx_error *err)
         config_free(c);
         return -1;
     }
-    if (!c->default_model && config_set_string(&c->default_model, "claude-haiku-4-5") != 0) {
+    if (c->storage_mode && strcmp(c->storage_mode, "full") != 0 && strcmp(c->storage_mode, "redacted") != 0 &&
+        strcmp(c->storage_mode, "none") != 0) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "NYX_STORAGE_MODE must be \"full\", \"redacted\" or \"none\", got \"%.40s\"", c->storage_mode);
+        config_free(c);
+        return -1;
+    }
+    if ((!c->storage_mode && config_set_string(&c->storage_mode, "redacted") != 0) ||
+        (!c->default_model && config_set_string(&c->default_model, "claude-haiku-4-5") != 0)) {
         nyx_error_set(err, "out_of_memory", 0, "out of memory");
         config_free(c);
         return -1;

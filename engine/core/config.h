@@ -33,6 +33,10 @@ typedef struct nyx_config {
     int debug;              /* NYX_DEBUG */
     double sim_ttft_ms;     /* NYX_SIM_TTFT_MS: in-process simulator */
     double sim_token_ms;    /* NYX_SIM_TOKEN_MS */
+    char *storage_mode;     /* NYX_STORAGE_MODE: "full" | "redacted" | "none" */
+    long max_prompt_bytes;  /* NYX_MAX_PROMPT_BYTES */
+    long max_prompt_tokens; /* NYX_MAX_PROMPT_TOKENS (estimated) */
+    long max_output_tokens; /* NYX_MAX_OUTPUT_TOKENS: the largest max_tokens a call may ask */
 } nyx_config;
 
 /* Reads the environment. Returns 0, or -1 with err naming the variable. */

@@ -10,6 +10,7 @@
 #include "resilience/ratelimit.h"
 #include "sim/sim.h"
 #include "store/store.h"
+#include "watch.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ static const char *const code_text[] = {
     [NYX_ESCRIPT] = "script error",
     [NYX_EIO] = "input/output error",
     [NYX_EDEADLOCK] = "scripts wait on something that cannot happen",
+    [NYX_CHANGED] = "a watched file changed",
 };
 
 const char *nyx_strerror(int code)
@@ -114,8 +116,13 @@ static uint64_t random_nonce(void)
 static void breaker_changed(void *ud, const char *key, breaker_state from, breaker_state to)
 {
     nyx_engine *e = ud;
-    if (to == BREAKER_OPEN)
+    if (to == BREAKER_OPEN) {
         e->breaker_opens++;
+        nyx_error err;
+        nyx_error_clear(&err);
+        if (e->store)
+            store_audit(e->store, "breaker_open", NULL, NULL, key, &err);
+    }
     engine_log(e, to == BREAKER_OPEN ? NYX_LOG_WARN : NYX_LOG_INFO, "nyx: circuit breaker for %s: %s -> %s",
                key, breaker_state_name(from), breaker_state_name(to));
 }
@@ -314,6 +321,9 @@ int nyx_set(nyx_engine *e, const char *key, const char *value)
             return NYX_EINVAL;
         }
         field = &e->cfg.provider;
+    } else if (strcmp(key, "reload") == 0) {
+        e->watch_off = strcmp(value, "0") == 0;
+        return NYX_OK;
     } else if (strcmp(key, "debug") == 0) {
         e->cfg.debug = strcmp(value, "0") != 0;
         return NYX_OK;
@@ -427,6 +437,22 @@ static int start_store(nyx_engine *e)
     return 0;
 }
 
+/* The configuration a run started with, for the audit trail: never the key itself. */
+static void audit_config(nyx_engine *e)
+{
+    char detail[600];
+    const nyx_config *c = &e->cfg;
+    snprintf(detail, sizeof detail,
+             "provider=%s endpoint=%s api_key=%s model=%s max_retries=%ld breaker=%d storage=%s "
+             "daily_budget=%g monthly_budget=%g session_budget=%g response_cache=%d pid=%ld",
+             e->provider, e->endpoint, c->api_key ? "set" : "unset", c->default_model, c->max_retries,
+             c->circuit_breaker, c->storage_mode, c->daily_budget_usd, c->monthly_budget_usd,
+             c->session_budget_usd, c->response_cache, (long)getpid());
+    nyx_error err;
+    nyx_error_clear(&err);
+    store_audit(e->store, "config", NULL, NULL, detail, &err);
+}
+
 int engine_start(nyx_engine *e)
 {
     if (e->started)
@@ -440,6 +466,7 @@ int engine_start(nyx_engine *e)
     if (e->store) {
         nyx_error err;
         nyx_error_clear(&err);
+        audit_config(e);
         /* Reservations of processes that died can never settle: give the money back. */
         store_budget_reap(e->store, 3600, &err);
         watch_stop(e);
@@ -478,13 +505,17 @@ int nyx_poll(nyx_engine *e, int timeout_ms)
 {
     if (!e->started && engine_start(e) != 0)
         return NYX_ECONFIG;
-    if (loop_poll(e->loop, timeout_ms) != 0) {
+    if (loop_poll(e->loop, engine_poll_wait(e, timeout_ms)) != 0) {
         engine_set_error(e, "the network layer failed");
         return NYX_EIO;
     }
     if (e->script_failed) {
         e->script_failed = 0;
         return NYX_ESCRIPT;
+    }
+    if (e->changed) {
+        e->changed = 0;
+        return NYX_CHANGED;
     }
     if (loop_pending(e->loop) > 0)
         return NYX_AGAIN;
@@ -529,6 +560,7 @@ void nyx_close(nyx_engine *e)
     budget_free(e);
     store_close(e->store);
     sim_server_stop(e->sim);
+    watch_free(e->watch);
     loop_free(e->loop);
     cache_policy_free(e->cache);
     ratelimit_free(e->limiter);

@@ -108,12 +108,14 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         rc = store_query_stats(e->store, &f, row, row_ud, &err);
     else if (strcmp(kind, "log") == 0)
         rc = store_query_log(e->store, &f, row, row_ud, &err);
+    else if (strcmp(kind, "audit") == 0)
+        rc = store_query_audit(e->store, &f, row, row_ud, &err);
     else if (strcmp(kind, "budget") == 0)
         rc = store_budget_status(e->store, row, row_ud, &err);
     else if (strcmp(kind, "thoughts") == 0)
         rc = store_query_thoughts(e->store, f.session, row, row_ud, &err);
     else {
-        engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts or budget)", kind);
+        engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts, budget or audit)", kind);
         return NYX_EINVAL;
     }
     if (rc < 0) {

@@ -172,7 +172,7 @@ int gm_letter(const unsigned char *p, size_t len, size_t i, guard_finding *f)
             e = run_alnum_us(p, len, i + 11);
             return e - (i + 11) >= 22 ? finding(f, GUARD_API_KEY, i, e) : 0;
         }
-        if (len - i > 4 && p[i + 3] == '_' &&
+        if (len - i > 4 && p[i + 1] == 'h' && p[i + 3] == '_' &&
             (p[i + 2] == 'p' || p[i + 2] == 'o' || p[i + 2] == 'u' || p[i + 2] == 's' ||
              p[i + 2] == 'r')) {
             e = g_run_alnum(p, len, i + 4);
@@ -214,7 +214,7 @@ int gm_letter(const unsigned char *p, size_t len, size_t i, guard_finding *f)
         if ((p[i + 1] | 32u) == 'w' && aws_secret(p, len, i, f))
             return 1;
     }
-    if (p[i] == 'S' && (p[i + 1] | 32u) == 'e' && aws_secret(p, len, i, f))
+    if (p[i] == 'S' && G_HAS(p, len, i + 1, "ecr") && aws_secret(p, len, i, f))
         return 1;
     if (g_upper(p[i + 1]) && g_digit(p[i + 2]) && g_digit(p[i + 3]) &&
         g_iban_at(p, len, i, &e))

@@ -48,7 +48,8 @@ void nyx_close(nyx_engine *engine);
 /*
  * Sets an option before the first script is loaded. Keys: "db" (database path or URI),
  * "provider" ("sim" or "anthropic"), "base_url", "api_key", "lua_path" (extra Lua search
- * path), "debug" ("0"/"1"), "var.NAME" (a value the script reads as nyx.vars.NAME).
+ * path), "debug" ("0"/"1"), "var.NAME" (a value the script reads as nyx.vars.NAME),
+ * "reload" ("1" by default; "0" turns hot reload off: no file is watched).
  * Returns NYX_OK or NYX_EINVAL (nyx_errmsg says why).
  */
 int nyx_set(nyx_engine *engine, const char *key, const char *value);
@@ -66,12 +67,37 @@ int nyx_load_string(nyx_engine *engine, const char *chunk, const char *name);
  * One bounded turn of the engine: waits at most timeout_ms (0 = do not wait) for network,
  * timers and watched files, then resumes the scripts that can go on.
  * Returns NYX_AGAIN while scripts or requests remain, NYX_OK when everything finished,
- * NYX_ESCRIPT when a script task failed (the others keep running; call again to go on).
+ * NYX_ESCRIPT when a script task failed (the others keep running; call again to go on),
+ * NYX_CHANGED once after a file that nyx_watch_script() watches changed (work may remain).
  */
 int nyx_poll(nyx_engine *engine, int timeout_ms);
 
 /* Loops over nyx_poll until everything finished or a script failed. */
 int nyx_run(nyx_engine *engine);
+
+/*
+ * Hot reload. While a script runs, the engine watches every Lua module it loaded from a file
+ * (and ./templates): an edited module is loaded again and its table updated in place, so the
+ * next use sees the new functions, while sessions, budgets, statistics, breaker and cache
+ * state stay as they were. An edit that fails to load leaves the old version serving and is
+ * reported once, with file and line, through the log function (nyx_set_log).
+ *
+ * nyx_watch_script also watches path (the script the host loads): after it changes, or a
+ * module reloads, or a file appears in ./lua, nyx_poll returns NYX_CHANGED once; a host that
+ * wants to run the script again calls nyx_stop_scripts(), polls until nyx_poll returns
+ * NYX_OK, and loads it again (what `nyx run --watch` does). After this call nyx_poll waits
+ * up to its timeout for changes even when no work remains.
+ * Returns NYX_OK, NYX_EINVAL, or NYX_EIO when the file cannot be watched (nyx_errmsg says why).
+ */
+int nyx_watch_script(nyx_engine *engine, const char *path /* a script file */);
+
+/*
+ * Cancels every script task: what each one waits on (a call, a sleep, a task, an event) fails
+ * with type "cancelled", so the scripts unwind at their next turn; calls are logged. A script
+ * that catches the error and waits again is cancelled again by the next call. Engine state
+ * stays. NULL does nothing.
+ */
+void nyx_stop_scripts(nyx_engine *engine);
 
 /*
  * Emergency stop: new calls fail with type "stopped" and calls in flight are cancelled and
@@ -105,7 +131,7 @@ void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char 
 
 /*
  * Reads the database (the one nyx_set "db" names, else NYX_DB, else ./nyx.db) without
- * starting a provider. kind: "stats", "log", "thoughts" or "budget". options: NULL or a
+ * starting a provider. kind: "stats", "log", "thoughts", "budget" or "audit". options: NULL or a
  * NULL-terminated list of "key=value": session=NAME, since=YYYY-MM-DD[THH:MM:SS] (UTC),
  * last=N, by=total|model|session|agent|template (stats), format=json (each row arrives as
  * one column "json" holding one JSON object). fn receives each row; values may be NULL and

@@ -57,9 +57,18 @@ int lnyx_callback(lua_State *L, int ref, int nargs);
  * failure stops nyx_poll with NYX_ESCRIPT. Pushes the task object. */
 lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main);
 
+/* Cancels every task that waits (nyx_stop_scripts); returns how many. */
+int lnyx_cancel_tasks(lua_State *L);
+
+/* Hot reload (lreload.c): records the file of each module `require` loads from a file and,
+ * in a host, watches it. Idempotent. */
+void lnyx_reload_install(lua_State *L);
+
 int lnyx_open_tasks(lua_State *L);   /* adds spawn, sleep, event to the table on top */
 int lnyx_open_call(lua_State *L);    /* adds call */
 int lnyx_open_session(lua_State *L); /* adds session, stats */
+int lnyx_open_reload(lua_State *L);  /* adds reload */
 int lnyx_open_budget(lua_State *L);  /* adds budget, on */
+int lnyx_open_guard(lua_State *L);   /* adds guard_scan, guard_redact */
 
 #endif

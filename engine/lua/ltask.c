@@ -213,13 +213,17 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
         if (e->in_callback)
             return luaL_error(L, "cannot wait inside a callback (stream or event handler)");
         /* Not a task: turn the loop here until the operation is done. Other tasks run. */
+        int changed = 0;
         while (!op->done) {
             int rc = nyx_poll(e, 100);
-            if (rc == NYX_ESCRIPT)
+            if (rc == NYX_CHANGED)
+                changed = 1; /* kept for the host's own nyx_poll */
+            if (rc == NYX_ESCRIPT || rc == NYX_CHANGED)
                 continue; /* a main task failed: nyx_errmsg has it; this wait goes on */
             if (rc != NYX_AGAIN && !op->done)
                 return luaL_error(L, "waiting on something that can never happen: %s", nyx_errmsg(e));
         }
+        e->changed |= changed;
     }
     return k(L, LUA_OK, ctx);
 }
@@ -368,6 +372,26 @@ static int task_gc(lua_State *L)
     free(t->waiters.ops);
     memset(&t->waiters, 0, sizeof t->waiters);
     return 0;
+}
+
+int lnyx_cancel_tasks(lua_State *L)
+{
+    int n = 0;
+    push_threads(L);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lnyx_task *t = lua_touserdata(L, -1);
+        /* Cancelling completes the op and defers the wake: the table is not touched here. */
+        if (t && t->state == T_WAITING && t->op && !t->op->done) {
+            t->cancel_asked = 1;
+            t->op->cancelled = 1;
+            t->op->cancel(t->op);
+            n++;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return n;
 }
 
 static int l_spawn(lua_State *L)

@@ -138,7 +138,12 @@ static void test_reserve_settle(void)
     CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.0|0.25|9.75\n"
                              "month:2026-11|NULL|0.0|0.25|NULL\n"
                              "session:s1|1.0|0.0|0.25|0.75\n");
+    /* One row holds the reservation in all its scopes (schema migration 2). */
     CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 1);
+    CHECK_INT(count_rows(s, "SELECT scopes = 'session:s1' || char(10) || 'day:2026-11-25' ||"
+                            " char(10) || 'month:2026-11' AND amount = 0.25 AND pid > 0 AND"
+                            " host IS NOT NULL FROM budget_holds"),
+              1);
 
     CHECK_INT(store_budget_reserve(s, sc, 3, 0.5, r2, sizeof r2, NULL, &err), 0);
     CHECK(strcmp(r1, r2) != 0);
@@ -212,7 +217,7 @@ static void test_refusal(void)
     /* The session scope, reserved first in the same call, was rolled back. */
     CHECK_STR(status(s, &t), "day:d|0.5|0.0|0.4|0.1\n"
                              "session:x|1.0|0.0|0.4|0.6\n");
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 2);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds"), 1);
 
     /* A scope seen for the first time that the amount alone exceeds: no row is created. */
     store_scope fresh[] = {{"session:x", 1.0}, {"agent:new", 0.1}};
@@ -245,6 +250,7 @@ static void test_refusal(void)
     store_scope twice[] = {{"session:x", 1.0}, {"session:x", 1.0}};
     store_scope noname[] = {{"", 1.0}};
     store_scope nan_limit[] = {{"session:x", NAN}};
+    store_scope newline[] = {{"session:a\nb", 1.0}};
     struct {
         const store_scope *sc;
         size_t n;
@@ -258,6 +264,7 @@ static void test_refusal(void)
         {twice, 2, 0.1, sizeof id, "scope session:x is given twice"},
         {noname, 1, 0.1, sizeof id, "scope 0 has no name"},
         {nan_limit, 1, 0.1, sizeof id, "scope session:x has limit nan"},
+        {newline, 1, 0.1, sizeof id, "holds a newline"},
         {sc, 2, 0.1, 8, "the reservation id needs 40 bytes, the buffer has 8"},
         {NULL, 1, 0.1, sizeof id, "no scopes"},
     };
