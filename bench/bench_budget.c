@@ -3,8 +3,9 @@
  * ends, either on its own or together with its log row (store_log_interaction_settle).
  *   budget_reserve_settle_us: a reserve and a separate settle (two commits)
  *   budget_reserve_us_p50/p99: the reserve alone
- *   budget_log_settle_added_us: log+settle in one commit, minus logging alone: with the
- *     reserve, what the budget adds to a call that logs anyway */
+ *   budget_log_settle_added_us: reserve, then log+settle in one commit, minus logging
+ *     alone: what the budget adds to a call that logs anyway
+ *   store_changed_poll_us: one poll for another process's write (the stop flag) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,17 @@ int main(int argc, char **argv)
         }
     }
     double log_settle_us = (double)(nyx_now_us() - t0) / PAIRS;
+
+    /* Polling for the emergency stop: nothing changed, the common case. */
+    int changed = 0;
+    CHECK_INT(store_changed(s, &changed, &err), 0);
+    t0 = nyx_now_us();
+    for (int k = 0; k < PAIRS; k++)
+        if (store_changed(s, &changed, &err) != 0 || changed) {
+            CHECK(0);
+            break;
+        }
+    double changed_us = (double)(nyx_now_us() - t0) / PAIRS;
     store_close(s);
     free(lat);
     free(settle_lat);
@@ -134,6 +146,7 @@ int main(int argc, char **argv)
     printf("budget_log_only_us: %.1f\n", log_us);
     printf("budget_reserve_and_log_settle_us: %.1f\n", log_settle_us);
     printf("budget_log_settle_added_us: %.1f\n", log_settle_us - log_us);
+    printf("store_changed_poll_us: %.2f\n", changed_us);
 
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

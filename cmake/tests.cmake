@@ -16,7 +16,7 @@ set(NYX_TEST_ENV
   "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
   "LUA_PATH=${CMAKE_SOURCE_DIR}/lua/?.lua\;${CMAKE_SOURCE_DIR}/lua/?/init.lua\;${CMAKE_SOURCE_DIR}/tests/lua/?.lua\;\;"
   "LUA_CPATH=${CMAKE_BINARY_DIR}/lua/?.so\;\;")
-set(LUA_SPEC_ENV ${NYX_TEST_ENV})
+set(LUA_SPEC_ENV "${NYX_TEST_ENV}")
 if(NYX_SANITIZE)
   # Stock lua5.4 is not instrumented: the sanitizer runtime must be loaded first. Only the
   # Lua specs get it; other programs (curl) can deadlock with a preloaded runtime.

@@ -2,6 +2,8 @@
 #define NYX_CLI_H
 #include "nyx.h"
 
+#include <signal.h>
+
 /* Each subcommand takes argv[0] = its own name. */
 int cli_run(int argc, char **argv);
 int cli_sim(int argc, char **argv);
@@ -11,6 +13,10 @@ int cli_thoughts(int argc, char **argv);
 int cli_budget(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_stop(int argc, char **argv);
+
+/* nyx run --watch, on an engine that is set up; returns the exit status. */
+int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
+                  volatile sig_atomic_t *interrupted);
 
 /* Prints engine notices to stderr. */
 void cli_notice(void *ud, int level, const char *msg);

@@ -20,15 +20,18 @@ void cli_notice(void *ud, int level, const char *msg)
 static void help(FILE *out)
 {
     fprintf(out,
-            "usage: nyx run SCRIPT.lua [--var k=v]... [--db FILE] [--debug] [-- ARGS...]\n\n"
+            "usage: nyx run SCRIPT.lua [--var k=v]... [--db FILE] [--debug] [--watch] [-- ARGS...]\n\n"
             "Runs SCRIPT.lua with the nyx engine. Without ANTHROPIC_API_KEY, calls go to the\n"
-            "built-in simulator. --var k=v sets nyx.vars.k; ARGS become the script's arg table.\n");
+            "built-in simulator. --var k=v sets nyx.vars.k; ARGS become the script's arg table.\n"
+            "Lua modules the script loads are reloaded in place when their files change.\n"
+            "--watch runs the script again whenever it or a module it loaded changes; the engine\n"
+            "and its state (sessions, budgets, statistics) stay. Ctrl-C stops.\n");
 }
 
 int cli_run(int argc, char **argv)
 {
     const char *script = NULL, *db = NULL;
-    int debug = 0, first_arg = argc;
+    int debug = 0, watch = 0, first_arg = argc;
     char **vars = calloc((size_t)argc, sizeof *vars);
     int nvars = 0;
     if (!vars)
@@ -44,6 +47,8 @@ int cli_run(int argc, char **argv)
             db = argv[++i];
         } else if (strcmp(argv[i], "--debug") == 0) {
             debug = 1;
+        } else if (strcmp(argv[i], "--watch") == 0) {
+            watch = 1;
         } else if (strcmp(argv[i], "--") == 0) {
             first_arg = i + 1;
             break;
@@ -95,6 +100,13 @@ int cli_run(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    if (watch) {
+        int status = cli_run_watch(e, script, argc - first_arg, argv + first_arg, &interrupted);
+        if (interrupted)
+            fprintf(stderr, "nyx: stopped watching %s\n", script);
+        nyx_close(e);
+        return status;
+    }
     rc = nyx_load_file(e, script, argc - first_arg, argv + first_arg);
     while (rc == NYX_OK || rc == NYX_AGAIN) {
         if (interrupted) {

@@ -59,6 +59,7 @@ static lua_State *host_state(nyx_engine *e)
     set_search_path(L, e);
     e->host = L;
     e->host_close = host_close;
+    lnyx_reload_install(L); /* before any script: every module it loads is watched */
     return L;
 }
 

@@ -209,31 +209,37 @@ static void test_iban(void)
     expect_none("DE89370400440532013000x");
 }
 
+/* The fake keys are split across string literals so that secret scanners run over this
+ * repository do not take them for real ones. */
+#define KEY_ANT "sk-" "ant-api03-R2D2C3POabcdefghijklmnop_qrstuvwxyz-0123456789AA"
+#define KEY_PROJ "sk-" "proj-abcdefghij1234567890xyz"
+#define KEY_SK "sk-" "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL"
+#define KEY_GHP "ghp" "_abcdefghijklmnopqrstuvwxyz0123456789"
+#define KEY_GHO "gho" "_16C7e42F292c6912E7710c838347Ae178B4a"
+#define KEY_PAT "github" "_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"
+#define KEY_SLACK "xoxb" "-1234567890-0987654321-AbCdEfGhIjKl"
+#define KEY_GOOGLE "AIza" "SyA1234567890abcdefghijklmnopqrstu"
+#define KEY_STRIPE "sk_" "live_4eC39HqLyjWDarjtT1zdp7dc"
+#define KEY_STRIPE_RK "rk_" "test_51H8abcdefghijklmnop"
+
 static void test_secrets(void)
 {
-    expect_one("key sk-ant-api03-R2D2C3POabcdefghijklmnop_qrstuvwxyz-0123456789AA end",
-               GUARD_API_KEY, "sk-ant-api03-R2D2C3POabcdefghijklmnop_qrstuvwxyz-0123456789AA");
-    expect_one("OPENAI_API_KEY=sk-proj-abcdefghij1234567890xyz", GUARD_API_KEY,
-               "sk-proj-abcdefghij1234567890xyz");
-    expect_one("sk-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL", GUARD_API_KEY,
-               "sk-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL");
-    expect_one("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", GUARD_API_KEY,
-               "ghp_abcdefghijklmnopqrstuvwxyz0123456789");
-    expect_one("gho_16C7e42F292c6912E7710c838347Ae178B4a", GUARD_API_KEY,
-               "gho_16C7e42F292c6912E7710c838347Ae178B4a");
-    expect_one("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", GUARD_API_KEY,
-               "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz");
-    expect_one("slack xoxb-1234567890-0987654321-AbCdEfGhIjKl", GUARD_API_KEY,
-               "xoxb-1234567890-0987654321-AbCdEfGhIjKl");
-    expect_one("\"AIzaSyA1234567890abcdefghijklmnopqrstu\"", GUARD_API_KEY,
-               "AIzaSyA1234567890abcdefghijklmnopqrstu");
-    expect_one("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", GUARD_API_KEY,
-               "sk_live_4eC39HqLyjWDarjtT1zdp7dc");
-    expect_one("rk_live_51H8abcdefghijklmnop", GUARD_API_KEY, "rk_live_51H8abcdefghijklmnop");
+    expect_one("key " KEY_ANT " end", GUARD_API_KEY, KEY_ANT);
+    expect_one("OPENAI_API_KEY=" KEY_PROJ, GUARD_API_KEY, KEY_PROJ);
+    expect_one(KEY_SK, GUARD_API_KEY, KEY_SK);
+    expect_one("token " KEY_GHP, GUARD_API_KEY, KEY_GHP);
+    expect_one(KEY_GHO, GUARD_API_KEY, KEY_GHO);
+    expect_one(KEY_PAT, GUARD_API_KEY, KEY_PAT);
+    expect_one("slack " KEY_SLACK, GUARD_API_KEY, KEY_SLACK);
+    expect_one("\"" KEY_GOOGLE "\"", GUARD_API_KEY, KEY_GOOGLE);
+    expect_one("stripe " KEY_STRIPE, GUARD_API_KEY, KEY_STRIPE);
+    expect_one(KEY_STRIPE_RK ".", GUARD_API_KEY, KEY_STRIPE_RK);
     expect_none("sk-learn, sk-short123, sk-this-is-only-hyphenated-words");
     expect_none("ghp_short xoxb-12 AIzaShort sk_live_short "
                 "mask-ant-api03-abcdefghijklmnopqrstuvwxyz");
     expect_none("task_sk-ant-api03-abcdefghijklmnopqrstuvwxyz");
+    expect_none("gop_abcdefghijklmnopqrstuvwxyz0123456789 ghx_abcdefghijklmnopqrstuvwxyz0123");
+    expect_none("xoxz-1234567890-0987654321 rk_prod_51H8abcdefghijklmnop");
 }
 
 static void test_aws(void)
@@ -412,7 +418,7 @@ static void test_redact(void)
 {
     expect_redact("Contact john@x.com or (555) 123-4567; card 4111 1111 1111 1111, SSN "
                   "123-45-6789, from 10.0.0.1 and fe80::1, IBAN DE89370400440532013000, key "
-                  "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123.",
+                  "sk-" "ant-api03-abcdefghijklmnopqrstuvwxyz0123.",
                   "Contact [EMAIL] or [PHONE]; card [CARD], SSN [SSN], from [IP] and [IP], IBAN "
                   "[IBAN], key [SECRET].");
     expect_redact("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",

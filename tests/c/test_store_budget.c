@@ -593,6 +593,50 @@ static void test_log_settle(void)
     store_close(s);
 }
 
+/* ---- upgrading a version-1 database ---- */
+
+/* Migration 2 moves a reservation from budget_reservations (one row per scope) into
+ * budget_holds (one row), and it settles there. */
+static void test_migration_2(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/v1.db", tmpdir);
+    nyx_error err;
+    nyx_error_clear(&err);
+    store_close(store_open(path, &err));
+    /* Back to version 1, holding a reservation made the version-1 way. */
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "DROP TABLE budget_holds; PRAGMA user_version = 1;"
+                           " INSERT INTO budgets VALUES ('session:v1', 1.0, 0, 0.5, 0),"
+                           " ('day:v1', 5.0, 0, 0.5, 0);"
+                           " INSERT INTO budget_reservations VALUES"
+                           " ('old', 'session:v1', 0.5, 100, 1, 'h'),"
+                           " ('old', 'day:v1', 0.5, 100, 1, 'h')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+
+    nyx_store *s = store_open(path, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT(store_schema_version(s), 2);
+    CHECK_INT(store_sqlite_migrations_applied(s), 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 0);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds WHERE id = 'old' AND amount = 0.5"
+                            " AND created_at = 100 AND pid = 1 AND host = 'h' AND"
+                            " instr(scopes, 'session:v1') > 0 AND instr(scopes, 'day:v1') > 0"
+                            " AND length(scopes) = length('session:v1') + 1 + length('day:v1')"),
+              1);
+    CHECK_INT(store_budget_settle(s, "old", 0.25, &err), 0);
+    text t;
+    CHECK_STR(status(s, &t), "day:v1|5.0|0.25|0.0|4.75\n"
+                             "session:v1|1.0|0.25|0.0|0.75\n");
+    store_close(s);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/nyx-test-store-budget-XXXXXX");
@@ -605,6 +649,7 @@ int main(void)
     test_processes();
     test_reap();
     test_log_settle();
+    test_migration_2();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

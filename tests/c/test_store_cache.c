@@ -1,0 +1,220 @@
+/* engine/store response cache, layer 2 (llm_cache): put, get, expiry, hit counts, purge,
+ * and sharing between two connections. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/clock.h"
+#include "store/store.h"
+#include "store/store_sqlite.h"
+
+#define T0 1764064800.0 /* 2025-11-25T10:00:00Z */
+
+static char tmpdir[256];
+
+static long long count_rows(nyx_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_prepare_v2(store_sqlite_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static long long hits(nyx_store *s, const char *key)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT hits FROM llm_cache WHERE key = '%s'", key);
+    return count_rows(s, sql);
+}
+
+/* The cached response for key at now, "(absent)" when none; the caller frees nothing. */
+static const char *get(nyx_store *s, const char *key, double now, char *buf, size_t n)
+{
+    char *v = (char *)"untouched";
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_cache_get(s, key, now, &v, &err) != 0)
+        snprintf(buf, n, "(error: %s)", err.message);
+    else if (!v)
+        snprintf(buf, n, "(absent)");
+    else
+        snprintf(buf, n, "%s", v);
+    if (v && strcmp(v, "untouched") != 0)
+        free(v);
+    return buf;
+}
+
+static void test_put_get_expire(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(":memory:", &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    char b[256];
+    const char *resp = "{\"content\":[{\"type\":\"text\",\"text\":\"4\"}]}";
+
+    CHECK_STR(get(s, "k1", T0, b, sizeof b), "(absent)");
+    CHECK_INT(store_cache_put(s, "k1", "claude-haiku-4-5", resp, T0, 60, &err), 0);
+    CHECK_INT(hits(s, "k1"), 0);
+    CHECK_INT(count_rows(s, "SELECT expires_at = 1764064860.0 AND created_at = 1764064800.0"
+                            " AND model = 'claude-haiku-4-5' FROM llm_cache WHERE key = 'k1'"),
+              1);
+
+    /* Each hit counts; a miss on another key counts nothing. */
+    CHECK_STR(get(s, "k1", T0 + 1, b, sizeof b), resp);
+    CHECK_STR(get(s, "k1", T0 + 59.999, b, sizeof b), resp);
+    CHECK_STR(get(s, "k2", T0 + 1, b, sizeof b), "(absent)");
+    CHECK_INT(hits(s, "k1"), 2);
+
+    /* Expired at exactly created + ttl: not served, not counted, still stored until purged. */
+    CHECK_STR(get(s, "k1", T0 + 60, b, sizeof b), "(absent)");
+    CHECK_STR(get(s, "k1", T0 + 3600, b, sizeof b), "(absent)");
+    CHECK_INT(hits(s, "k1"), 2);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_cache"), 1);
+
+    /* Putting again replaces the entry: new response, new expiry, hits from 0. */
+    CHECK_INT(store_cache_put(s, "k1", "claude-sonnet-4-5", "{\"v\":2}", T0 + 100, 10, &err), 0);
+    CHECK_STR(get(s, "k1", T0 + 105, b, sizeof b), "{\"v\":2}");
+    CHECK_INT(hits(s, "k1"), 1);
+    CHECK_INT(count_rows(s, "SELECT model = 'claude-sonnet-4-5' FROM llm_cache"), 1);
+
+    /* ttl <= 0: never expires. */
+    CHECK_INT(store_cache_put(s, "forever", NULL, "{}", T0, 0, &err), 0);
+    CHECK_INT(store_cache_put(s, "forever2", NULL, "{}", T0, -5, &err), 0);
+    CHECK_STR(get(s, "forever", T0 + 1e9, b, sizeof b), "{}");
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_cache WHERE expires_at IS NULL"), 2);
+
+    /* A large response round-trips byte for byte. */
+    size_t big_n = 256 * 1024;
+    char *big = malloc(big_n + 1);
+    CHECK(big != NULL);
+    if (big) {
+        for (size_t i = 0; i < big_n; i++)
+            big[i] = (char)('a' + i % 26);
+        big[big_n] = '\0';
+        CHECK_INT(store_cache_put(s, "big", "m", big, T0, 60, &err), 0);
+        char *v = NULL;
+        CHECK_INT(store_cache_get(s, "big", T0 + 1, &v, &err), 0);
+        CHECK(v != NULL && strcmp(v, big) == 0);
+        free(v);
+        free(big);
+    }
+
+    /* Purge: only what has expired at now; returns the count. */
+    CHECK_INT(store_cache_put(s, "k3", NULL, "{}", T0, 1000, &err), 0);
+    CHECK_INT(store_cache_purge(s, T0 + 110, &err), 2); /* big (T0 + 60) and k1 (T0 + 110) */
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_cache WHERE key IN ('k1', 'big')"), 0);
+    CHECK_INT(store_cache_purge(s, T0 + 110, &err), 0);
+    CHECK_INT(store_cache_purge(s, T0 + 2000, &err), 1); /* k3 */
+    CHECK_INT(count_rows(s, "SELECT group_concat(key) = 'forever,forever2' FROM"
+                            " (SELECT key FROM llm_cache ORDER BY key)"),
+              1);
+    store_close(s);
+}
+
+/* The boundary: an entry has expired at exactly created_at + ttl, not a moment before. */
+static void test_purge_count(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(":memory:", &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT(store_cache_put(s, "a", NULL, "{}", T0, 10, &err), 0);
+    CHECK_INT(store_cache_put(s, "b", NULL, "{}", T0, 20, &err), 0);
+    CHECK_INT(store_cache_put(s, "c", NULL, "{}", T0, 0, &err), 0);
+    CHECK_INT(store_cache_purge(s, T0 + 9.5, &err), 0);
+    CHECK_INT(store_cache_purge(s, T0 + 10, &err), 1);
+    CHECK_INT(store_cache_purge(s, T0 + 1e6, &err), 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_cache"), 1);
+    store_close(s);
+}
+
+static void test_now_and_invalid(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(":memory:", &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    char b[128];
+    /* now <= 0 is the wall clock: an entry put now for an hour is served now. */
+    CHECK_INT(store_cache_put(s, "w", NULL, "{\"w\":1}", 0, 3600, &err), 0);
+    CHECK_STR(get(s, "w", 0, b, sizeof b), "{\"w\":1}");
+    double wall = nyx_wall_s();
+    CHECK_INT(count_rows(s, "SELECT abs(created_at - CAST(strftime('%s','now') AS REAL)) < 5"
+                            " FROM llm_cache WHERE key = 'w'"),
+              1);
+    CHECK_STR(get(s, "w", wall + 3601, b, sizeof b), "(absent)");
+
+    char *v = (char *)"untouched";
+    CHECK_INT(store_cache_get(s, "", T0, &v, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK(v == NULL);
+    CHECK_INT(store_cache_get(s, "w", NAN, &v, &err), -1);
+    CHECK_INT(store_cache_get(s, "w", T0, NULL, &err), -1);
+    CHECK_INT(store_cache_put(s, "k", NULL, NULL, T0, 1, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_INT(store_cache_put(s, NULL, NULL, "{}", T0, 1, &err), -1);
+    CHECK_INT(store_cache_put(s, "k", NULL, "{}", INFINITY, 1, &err), -1);
+    CHECK_INT(store_cache_put(s, "k", NULL, "{}", T0, NAN, &err), -1);
+    CHECK_INT(store_cache_purge(NULL, T0, &err), -1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_cache"), 1);
+    store_close(s);
+}
+
+/* Layer 2 is shared: what one process puts, another reads, and the hits add up. */
+static void test_shared(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/cache.db", tmpdir);
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *a = store_open(path, &err);
+    nyx_store *b = store_open(path, &err);
+    CHECK(a != NULL && b != NULL);
+    if (a && b) {
+        char buf[64];
+        CHECK_INT(store_cache_put(a, "shared", "m", "{\"s\":1}", T0, 60, &err), 0);
+        CHECK_STR(get(b, "shared", T0 + 1, buf, sizeof buf), "{\"s\":1}");
+        CHECK_STR(get(a, "shared", T0 + 2, buf, sizeof buf), "{\"s\":1}");
+        CHECK_INT(hits(a, "shared"), 2);
+        /* Inside a batch the hit joins the batch. */
+        CHECK_INT(store_batch_begin(b, &err), 0);
+        CHECK_STR(get(b, "shared", T0 + 3, buf, sizeof buf), "{\"s\":1}");
+        CHECK_INT(store_batch_rollback(b, &err), 0);
+        CHECK_INT(hits(a, "shared"), 2);
+    }
+    store_close(a);
+    store_close(b);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nyx-test-store-cache-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_put_get_expire();
+    test_purge_count();
+    test_now_and_invalid();
+    test_shared();
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (check_failures == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    CHECK_DONE();
+}
