@@ -229,6 +229,8 @@ static void run_deferred(nyx_loop *loop)
     /* Functions deferred while these run wait for the next round, so a function that defers
      * itself cannot starve the loop. */
     size_t n = loop->ndefers;
+    if (n == 0)
+        return;
     for (size_t i = 0; i < n; i++)
         loop->defers[i].fn(loop->defers[i].ud);
     memmove(loop->defers, loop->defers + n, (loop->ndefers - n) * sizeof *loop->defers);

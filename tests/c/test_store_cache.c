@@ -41,7 +41,7 @@ static const char *get(nyx_store *s, const char *key, double now, char *buf, siz
     nyx_error err;
     nyx_error_clear(&err);
     if (store_cache_get(s, key, now, &v, &err) != 0)
-        snprintf(buf, n, "(error: %s)", err.message);
+        snprintf(buf, n, "(error: %.200s)", err.message);
     else if (!v)
         snprintf(buf, n, "(absent)");
     else

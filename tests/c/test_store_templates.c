@@ -1,0 +1,339 @@
+/* engine/store prompt templates: versions by content, reading by version, list and history,
+ * usage statistics with exact arithmetic, and processes storing the same content at once. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "store/store.h"
+#include "store/store_sqlite.h"
+
+static char tmpdir[256];
+
+/* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
+
+typedef struct text {
+    char s[4096];
+    size_t n;
+    const char *skip;
+} text;
+
+static void put(text *t, const char *v)
+{
+    size_t k = strlen(v);
+    if (t->n + k < sizeof t->s) {
+        memcpy(t->s + t->n, v, k + 1);
+        t->n += k;
+    }
+}
+
+static int to_text(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    text *t = ud;
+    int first = 1;
+    for (int c = 0; c < ncols; c++) {
+        char key[64];
+        snprintf(key, sizeof key, ",%s,", names[c]);
+        if (t->skip && strstr(t->skip, key))
+            continue;
+        if (!first)
+            put(t, "|");
+        put(t, values[c] ? values[c] : "NULL");
+        first = 0;
+    }
+    put(t, "\n");
+    return 0;
+}
+
+static long long count_rows(nyx_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_prepare_v2(store_sqlite_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int put_version(nyx_store *s, const char *name, const char *content, const char *hash)
+{
+    int v = -1;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_template_put(s, name, content, "[\"who\"]", hash, &v, &err) != 0) {
+        fprintf(stderr, "put %s: %s\n", name, err.message);
+        return -1;
+    }
+    return v;
+}
+
+/* "content@version", or "error <type>: <message>". */
+static const char *get(nyx_store *s, const char *name, int version, char *buf, size_t n)
+{
+    char *content = (char *)"untouched";
+    int v = -1;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_template_get(s, name, version, &content, &v, &err) != 0) {
+        snprintf(buf, n, "error %.40s: %.180s", err.type, err.message);
+        if (content)
+            snprintf(buf, n, "error: content not NULL");
+    } else {
+        snprintf(buf, n, "%s@%d", content, v);
+        free(content);
+    }
+    return buf;
+}
+
+static void test_versions(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(":memory:", &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    char b[256];
+
+    CHECK_INT(put_version(s, "greet", "Hello {{who}}", "h-a"), 1);
+    CHECK_INT(put_version(s, "greet", "Hello {{who}}", "h-a"), 1); /* unchanged */
+    CHECK_INT(put_version(s, "greet", "Hi {{who}}!", "h-b"), 2);
+    CHECK_INT(put_version(s, "greet", "Hello {{who}}", "h-a"), 1); /* back to the first */
+    CHECK_INT(put_version(s, "greet", "Hey {{who}}", "h-c"), 3);
+    /* Same hash, other text (a collision, or a caller's bug): a new version, not a merge. */
+    CHECK_INT(put_version(s, "greet", "Howdy {{who}}", "h-c"), 4);
+    /* Names are independent. */
+    CHECK_INT(put_version(s, "summarize", "Summarize: {{text}}", "h-a"), 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM prompt_templates"), 5);
+    CHECK_INT(count_rows(s, "SELECT variables = '[\"who\"]' FROM prompt_templates"
+                            " WHERE name = 'greet' AND version = 2"),
+              1);
+
+    CHECK_STR(get(s, "greet", 0, b, sizeof b), "Howdy {{who}}@4");
+    CHECK_STR(get(s, "greet", 1, b, sizeof b), "Hello {{who}}@1");
+    CHECK_STR(get(s, "greet", 2, b, sizeof b), "Hi {{who}}!@2");
+    CHECK_STR(get(s, "summarize", 0, b, sizeof b), "Summarize: {{text}}@1");
+    CHECK_STR(get(s, "greet", 9, b, sizeof b),
+              "error not_found: store: template greet@9 not found");
+    CHECK_STR(get(s, "nope", 0, b, sizeof b), "error not_found: store: template nope not found");
+
+    /* version_out may be NULL. */
+    char *content = NULL;
+    CHECK_INT(store_template_get(s, "greet", 3, &content, NULL, &err), 0);
+    CHECK_STR(content, "Hey {{who}}");
+    free(content);
+
+    /* An empty template is a template. */
+    CHECK_INT(put_version(s, "empty", "", "h-empty"), 1);
+    CHECK_STR(get(s, "empty", 0, b, sizeof b), "@1");
+
+    text t = {.skip = ",updated_at,"};
+    CHECK_INT(store_template_list(s, to_text, &t, &err), 0);
+    CHECK_STR(t.s, "empty|1|1\n"
+                   "greet|4|4\n"
+                   "summarize|1|1\n");
+
+    /* Sizes in bytes: "héllo" is six. */
+    CHECK_INT(put_version(s, "greet", "h\xc3\xa9llo", "h-d"), 5);
+    memset(&t, 0, sizeof t);
+    t.skip = ",created_at,";
+    CHECK_INT(store_template_history(s, "greet", to_text, &t, &err), 0);
+    CHECK_STR(t.s, "1|h-a|13\n"
+                   "2|h-b|11\n"
+                   "3|h-c|11\n"
+                   "4|h-c|13\n"
+                   "5|h-d|6\n");
+    memset(&t, 0, sizeof t);
+    CHECK_INT(store_template_history(s, "nope", to_text, &t, &err), 0);
+    CHECK_STR(t.s, "");
+    /* created_at is an ISO time. */
+    memset(&t, 0, sizeof t);
+    t.skip = ",version,hash,size,";
+    CHECK_INT(store_template_history(s, "summarize", to_text, &t, &err), 0);
+    CHECK(strlen(t.s) == 25 && t.s[10] == 'T' && t.s[23] == 'Z');
+
+    /* Bad arguments. */
+    int v = 0;
+    CHECK_INT(store_template_put(s, "", "x", NULL, "h", &v, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_INT(store_template_put(s, "x", NULL, NULL, "h", &v, &err), -1);
+    CHECK_INT(store_template_put(s, "x", "x", NULL, NULL, &v, &err), -1);
+    CHECK_INT(store_template_put(s, "x", "x", NULL, "", &v, &err), -1);
+    CHECK_INT(store_template_put(s, "x", "x", NULL, "h", NULL, &err), -1);
+    content = (char *)"untouched";
+    CHECK_INT(store_template_get(s, "greet", -1, &content, NULL, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK(content == NULL);
+    CHECK_INT(store_template_get(s, "greet", 1, NULL, NULL, &err), -1);
+    CHECK_INT(store_template_list(s, NULL, NULL, &err), -1);
+    CHECK_INT(store_template_history(s, NULL, to_text, &t, &err), -1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM prompt_templates WHERE name = 'x'"), 0);
+    store_close(s);
+}
+
+static void test_usage(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(":memory:", &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT(put_version(s, "task", "Do {{x}}", "h1"), 1);
+    CHECK_INT(put_version(s, "task", "Please do {{x}}", "h2"), 2);
+
+    /* v1: a success, a failure, one of unknown outcome. */
+    CHECK_INT(store_template_usage(s, "task", 1, 1, 100, 50, 0.25, 200, 1, &err), 0);
+    CHECK_INT(store_template_usage(s, "task", 1, 0, 200, 100, 0.5, 400, 0, &err), 0);
+    CHECK_INT(store_template_usage(s, "task", 1, -1, 300, 0, 0.125, 300, 1, &err), 0);
+    /* v3 was used (a file not yet stored), never stored. */
+    CHECK_INT(store_template_usage(s, "task", 3, -1, 10, 5, 0, 0, 0, &err), 0);
+    /* Another template's use does not mix in. */
+    CHECK_INT(store_template_usage(s, "other", 1, 1, 999, 999, 9, 9, 1, &err), 0);
+
+    text t = {0};
+    CHECK_INT(store_template_stats(s, "task", to_text, &t, &err), 0);
+    /* version|uses|successes|failures|success_rate|tokens|cost_usd|avg_latency_ms|cache_hit_rate */
+    CHECK_STR(t.s, "1|3|1|1|0.5|750|0.875|300.0|0.666666666666667\n"
+                   "2|0|0|0|NULL|0|0.0|NULL|NULL\n"
+                   "3|1|0|0|NULL|15|0.0|0.0|0.0\n");
+
+    /* A script's own judgement later, as nyx.templates.record would: one more use. */
+    CHECK_INT(store_template_usage(s, "task", 2, 1, 0, 0, 0, 0, 0, &err), 0);
+    CHECK_INT(store_template_usage(s, "task", 2, 1, 0, 0, 0, 0, 0, &err), 0);
+    CHECK_INT(store_template_usage(s, "task", 2, 0, 0, 0, 0, 0, 0, &err), 0);
+    memset(&t, 0, sizeof t);
+    CHECK_INT(store_template_stats(s, "task", to_text, &t, &err), 0);
+    CHECK_STR(t.s, "1|3|1|1|0.5|750|0.875|300.0|0.666666666666667\n"
+                   "2|3|2|1|0.666666666666667|0|0.0|0.0|0.0\n"
+                   "3|1|0|0|NULL|15|0.0|0.0|0.0\n");
+    memset(&t, 0, sizeof t);
+    CHECK_INT(store_template_stats(s, "nothing", to_text, &t, &err), 0);
+    CHECK_STR(t.s, "");
+
+    /* Bad arguments count nothing. */
+    struct {
+        int version, success;
+        long long in, out;
+        double cost, latency;
+        const char *msg;
+    } bad[] = {
+        {0, 1, 0, 0, 0, 0, "version 0 (>= 1)"},
+        {1, 2, 0, 0, 0, 0, "success 2 (give 1, 0 or -1 for unknown)"},
+        {1, 1, -1, 0, 0, 0, "negative tokens"},
+        {1, 1, 0, -5, 0, 0, "negative tokens"},
+        {1, 1, 0, 0, -0.5, 0, "must be finite and >= 0"},
+        {1, 1, 0, 0, NAN, 0, "must be finite and >= 0"},
+        {1, 1, 0, 0, 0, -1, "must be finite and >= 0"},
+        {1, 1, 0, 0, 0, INFINITY, "must be finite and >= 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nyx_error_clear(&err);
+        CHECK_INT(store_template_usage(s, "task", bad[i].version, bad[i].success, bad[i].in,
+                                       bad[i].out, bad[i].cost, bad[i].latency, 0, &err),
+                  -1);
+        CHECK_STR(err.type, "invalid_argument");
+        if (!strstr(err.message, bad[i].msg)) {
+            fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, err.message, bad[i].msg);
+            check_failures++;
+        }
+    }
+    CHECK_INT(store_template_usage(s, "", 1, 1, 0, 0, 0, 0, 0, &err), -1);
+    CHECK_INT(store_template_stats(s, "task", NULL, NULL, &err), -1);
+    CHECK_INT(count_rows(s, "SELECT sum(uses) FROM template_usage WHERE name = 'task'"), 7);
+    store_close(s);
+}
+
+/* ---- processes storing the same new contents at once ---- */
+
+#define NCHILD 3
+#define NCONTENT 20
+
+static void test_processes(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/templates.db", tmpdir);
+    nyx_error err;
+    nyx_error_clear(&err);
+    store_close(store_open(path, &err)); /* created, then closed: no connection crosses fork() */
+
+    int go[2], out[2];
+    CHECK_INT(pipe(go), 0);
+    CHECK_INT(pipe(out), 0);
+    fflush(NULL);
+    pid_t kids[NCHILD];
+    for (int k = 0; k < NCHILD; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            close(go[1]);
+            close(out[0]);
+            nyx_error e;
+            nyx_store *c = store_open(path, &e);
+            char byte;
+            int versions[NCONTENT] = {0};
+            if (read(go[0], &byte, 1) != 1 || !c)
+                _exit(2);
+            for (int i = 0; i < NCONTENT; i++) {
+                char content[32], hash[16];
+                snprintf(content, sizeof content, "content %d", i);
+                snprintf(hash, sizeof hash, "h%d", i);
+                if (store_template_put(c, "shared", content, NULL, hash, &versions[i], &e) != 0)
+                    _exit(3);
+            }
+            store_close(c);
+            _exit(write(out[1], versions, sizeof versions) == (ssize_t)sizeof versions ? 0 : 4);
+        }
+        CHECK(kids[k] > 0);
+    }
+    close(go[0]);
+    close(out[1]);
+    char start[NCHILD];
+    memset(start, 'g', sizeof start);
+    CHECK_INT(write(go[1], start, sizeof start), NCHILD);
+    close(go[1]);
+    int seen[NCHILD][NCONTENT];
+    for (int k = 0; k < NCHILD; k++)
+        CHECK_INT(read(out[0], seen[k], sizeof seen[k]), sizeof seen[k]);
+    close(out[0]);
+    for (int k = 0; k < NCHILD; k++) {
+        int st = -1;
+        CHECK_INT(waitpid(kids[k], &st, 0), kids[k]);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    /* Every process got the same version for each content, and each content is stored once. */
+    for (int i = 0; i < NCONTENT; i++)
+        for (int k = 1; k < NCHILD; k++)
+            CHECK_INT(seen[k][i], seen[0][i]);
+    nyx_store *s = store_open(path, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM prompt_templates WHERE name = 'shared'"),
+              NCONTENT);
+    CHECK_INT(count_rows(s, "SELECT count(DISTINCT content) FROM prompt_templates"), NCONTENT);
+    CHECK_INT(count_rows(s, "SELECT max(version) FROM prompt_templates"), NCONTENT);
+    store_close(s);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nyx-test-store-templates-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_versions();
+    test_usage();
+    test_processes();
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (check_failures == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    CHECK_DONE();
+}
