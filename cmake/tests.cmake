@@ -42,3 +42,21 @@ foreach(script ${E2E_TESTS})
   add_test(NAME e2e/${name} COMMAND bash ${script} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
   set_tests_properties(e2e/${name} PROPERTIES ENVIRONMENT "${NYX_TEST_ENV}" TIMEOUT 300)
 endforeach()
+
+# The same C tests, and a whole script run, under valgrind: no leaks, no invalid accesses.
+# (Not in the sanitizer build: the two instrumentations do not mix.)
+find_program(VALGRIND valgrind)
+if(VALGRIND AND NOT NYX_SANITIZE)
+  set(VG ${VALGRIND} --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect
+         --error-exitcode=99 --suppressions=${CMAKE_SOURCE_DIR}/tests/valgrind.supp)
+  foreach(src ${C_TESTS})
+    get_filename_component(name ${src} NAME_WE)
+    add_test(NAME valgrind/${name} COMMAND ${VG} $<TARGET_FILE:${name}>)
+    set_tests_properties(valgrind/${name} PROPERTIES TIMEOUT 300 ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  endforeach()
+  add_test(NAME valgrind/council_example
+           COMMAND ${VG} $<TARGET_FILE:nyx> run ${CMAKE_SOURCE_DIR}/examples/council.lua
+           WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(valgrind/council_example PROPERTIES TIMEOUT 300
+                       ENVIRONMENT "NYX_DB=:memory:;NYX_PROVIDER=sim;NYX_SIM_TTFT_MS=5")
+endif()

@@ -16,7 +16,8 @@ local task = nyx.templates.render("task_execution", {
   output_format = "three short paragraphs",
 })
 
-local r = analyst:call{ prompt = task, max_tokens = 300, thought = node }
+-- template= records this use under the task template's version (nyx templates stats task_execution).
+local r = analyst:call{ prompt = task, template = "task_execution", max_tokens = 300, thought = node }
 print(("model %s, %d input + %d output tokens, cost $%.6f"):format(
   r.model, r.usage.input_tokens, r.usage.output_tokens, r.usage.cost_usd or 0))
 print(r.text)

@@ -31,15 +31,32 @@ local function appendix()
   return table.concat(rows, "\n")
 end
 
-local context = read(here .. "/data/northwind_brief.md") .. "\n\n" .. appendix()
+-- The shared context and each persona's instruction come from templates/ (council_context.md,
+-- council_persona.md): edit them there; each distinct version is recorded with its statistics.
+local context = nyx.templates.render("council_context", {
+  company = "Northwind Outdoor Gear",
+  briefing = read(here .. "/data/northwind_brief.md"),
+  data = appendix(),
+  data_title = "Orders, revenue, returns and NPS by month, channel and region (24 months)",
+})
 
-local personas = {
-  { name = "CFO", instruction = "You are the chief financial officer. Judge the proposal on cash, payback, risk to the credit covenants and the quality of the base-case assumptions." },
-  { name = "CMO", instruction = "You are the chief marketing officer. Judge the proposal on brand, customer acquisition, retention and the reaction of retail partners." },
-  { name = "COO", instruction = "You are the chief operating officer. Judge the proposal on fulfilment, repair capacity, trade-in logistics and what could break at peak." },
-  { name = "CTO", instruction = "You are the chief technology officer. Judge the proposal on the platform rebuild, data, real-time stock and delivery risk." },
-  { name = "Customer advocate", instruction = "You speak for Northwind's customers. Judge the proposal on what members would actually value, pay for and complain about." },
+local members = {
+  { name = "CFO", role = "chief financial officer",
+    focus = "Judge the proposal on cash, payback, risk to the credit covenants and the quality of the base-case assumptions." },
+  { name = "CMO", role = "chief marketing officer",
+    focus = "Judge the proposal on brand, customer acquisition, retention and the reaction of retail partners." },
+  { name = "COO", role = "chief operating officer",
+    focus = "Judge the proposal on fulfilment, repair capacity, trade-in logistics and what could break at peak." },
+  { name = "CTO", role = "chief technology officer",
+    focus = "Judge the proposal on the platform rebuild, data, real-time stock and delivery risk." },
+  { name = "Customer advocate", role = "the voice of Northwind's customers",
+    focus = "Judge the proposal on what members would actually value, pay for and complain about." },
 }
+local personas = {}
+for i, m in ipairs(members) do
+  personas[i] = { name = m.name, template = "council_persona",
+                  instruction = nyx.templates.render("council_persona", m) }
+end
 
 local question = "Should Northwind launch the Trail Club subscription as proposed, change it, or drop it? Give a recommendation, the two strongest reasons, and the one risk you would insist on managing."
 

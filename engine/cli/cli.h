@@ -13,6 +13,8 @@ int cli_thoughts(int argc, char **argv);
 int cli_budget(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_stop(int argc, char **argv);
+int cli_templates(int argc, char **argv);
+int cli_render(int argc, char **argv);
 
 /* nyx run --watch, on an engine that is set up; returns the exit status. */
 int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,

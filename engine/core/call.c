@@ -131,6 +131,7 @@ static void route_failed(nyx_call *c, const nyx_error *err)
         nyx_error perr;
         nyx_error_clear(&perr);
         release_budget(c); /* the next model has its own price */
+        call_http_reset(c);  /* the next route's response must not append to this one's */
         c->route++;
         if (prepare_route(c, &perr) != 0) {
             fail(c, &perr);

@@ -32,6 +32,11 @@ static const setting settings[] = {
     {"NYX_RETRY_BASE_SECONDS", K_NUMBER, AT(backoff_base_s), 0, 3600},
     {"NYX_RETRY_MAX_SECONDS", K_NUMBER, AT(backoff_max_s), 0, 86400},
     {"LLM_ENABLE_CIRCUIT_BREAKER", K_BOOL, AT(circuit_breaker), 0, 0},
+    {"NYX_BREAKER_FAILURES", K_COUNT, AT(breaker_failures), 0, 1000000},
+    {"NYX_BREAKER_FAILURE_RATE", K_NUMBER, AT(breaker_failure_rate), 0, 1},
+    {"NYX_BREAKER_MIN_CALLS", K_COUNT, AT(breaker_min_calls), 1, 1000000},
+    {"NYX_BREAKER_WINDOW_SECONDS", K_NUMBER, AT(breaker_window_s), 0.001, 86400},
+    {"NYX_BREAKER_COOLDOWN_SECONDS", K_NUMBER, AT(breaker_cooldown_s), 0, 86400},
     {"LLM_CACHE_ENABLED", K_BOOL, AT(response_cache), 0, 0},
     {"LLM_EPHEMERAL_CACHE_TTL", K_NUMBER, AT(ephemeral_ttl_s), 0, 1e9},
     {"LLM_PERSISTENT_CACHE_TTL", K_NUMBER, AT(persistent_ttl_s), 0, 1e9},
@@ -64,6 +69,11 @@ static void defaults(nyx_config *c)
     c->backoff_base_s = 0.5;
     c->backoff_max_s = 8;
     c->circuit_breaker = 1;
+    c->breaker_failures = 5; /* the breaker's own defaults (breaker_config_default) */
+    c->breaker_failure_rate = 0.5;
+    c->breaker_min_calls = 10;
+    c->breaker_window_s = 60;
+    c->breaker_cooldown_s = 30;
     c->ephemeral_ttl_s = 300;
     c->persistent_ttl_s = 86400;
     c->shared_context_ttl_s = 300;

@@ -18,6 +18,11 @@ typedef struct nyx_config {
     double backoff_base_s;  /* NYX_RETRY_BASE_SECONDS */
     double backoff_max_s;   /* NYX_RETRY_MAX_SECONDS */
     int circuit_breaker;    /* LLM_ENABLE_CIRCUIT_BREAKER */
+    long breaker_failures;  /* NYX_BREAKER_FAILURES: consecutive failures that open it; 0 = rule off */
+    double breaker_failure_rate; /* NYX_BREAKER_FAILURE_RATE: share over the window that opens it */
+    long breaker_min_calls; /* NYX_BREAKER_MIN_CALLS: calls in the window before the share counts */
+    double breaker_window_s;   /* NYX_BREAKER_WINDOW_SECONDS */
+    double breaker_cooldown_s; /* NYX_BREAKER_COOLDOWN_SECONDS: open -> half-open after this */
     int response_cache;     /* LLM_CACHE_ENABLED */
     double ephemeral_ttl_s; /* LLM_EPHEMERAL_CACHE_TTL */
     double persistent_ttl_s;/* LLM_PERSISTENT_CACHE_TTL */

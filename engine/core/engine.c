@@ -10,6 +10,7 @@
 #include "resilience/ratelimit.h"
 #include "sim/sim.h"
 #include "store/store.h"
+#include "template/library.h"
 #include "watch.h"
 
 #include <stdarg.h>
@@ -281,6 +282,11 @@ nyx_engine *nyx_open(char **errmsg)
     e->responses = response_cache_new((size_t)e->cfg.max_ephemeral_size, e->cfg.ephemeral_ttl_s);
     breaker_config bc;
     breaker_config_default(&bc);
+    bc.failures_to_open = (int)e->cfg.breaker_failures;
+    bc.failure_rate = e->cfg.breaker_failure_rate;
+    bc.min_calls = (int)e->cfg.breaker_min_calls;
+    bc.window_s = e->cfg.breaker_window_s;
+    bc.cooldown_s = e->cfg.breaker_cooldown_s;
     e->breakers = breakers_new(&bc);
     if (e->breakers)
         breakers_on_change(e->breakers, breaker_changed, e);
@@ -561,6 +567,7 @@ void nyx_close(nyx_engine *e)
     store_close(e->store);
     sim_server_stop(e->sim);
     watch_free(e->watch);
+    templates_free(e->templates);
     loop_free(e->loop);
     cache_policy_free(e->cache);
     ratelimit_free(e->limiter);

@@ -21,6 +21,7 @@ struct nyx_call;
 struct cache_policy;
 struct ratelimiter;
 struct breakers;
+struct tpl_library;
 
 typedef struct budget_limit {
     char *scope;
@@ -98,6 +99,7 @@ struct nyx_engine {
     int changed;             /* such a change happened since the last nyx_poll */
     /* set by the template library: a file in a template directory changed */
     void (*on_template_change)(nyx_engine *e, const char *path);
+    struct tpl_library *templates; /* template/library.h: created on first use */
 
     engine_var *vars;
     size_t nvars;

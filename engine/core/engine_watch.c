@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 nyx_watch *engine_watch(nyx_engine *e)
 {
@@ -44,7 +45,10 @@ static void template_changed(void *ud, const char *path)
 static void watch_dir(nyx_engine *e, nyx_watch *w, const char *dir)
 {
     /* A directory that does not exist is simply not watched. */
-    if (watch_add(w, dir, template_changed, e) != 0 && errno != ENOENT && errno != ENOTDIR)
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return;
+    if (watch_add(w, dir, template_changed, e) != 0)
         engine_warn_once(e, dir, "nyx: cannot watch %s for template changes: %s", dir, strerror(errno));
 }
 

@@ -4,6 +4,7 @@
 #include "engine.h"
 
 #include "store/store.h"
+#include "template/library.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
     store_filter f;
     memset(&f, 0, sizeof f);
     int json = 0;
+    const char *name = ""; /* name=: the template of template_history and template_stats */
     for (size_t i = 0; options && options[i]; i++) {
         const char *o = options[i], *v = strchr(o, '=');
         if (!v) {
@@ -74,6 +76,8 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         size_t k = (size_t)(v - 1 - o);
         if (k == 7 && strncmp(o, "session", k) == 0)
             f.session = v;
+        else if (k == 4 && strncmp(o, "name", k) == 0)
+            name = v;
         else if (k == 2 && strncmp(o, "by", k) == 0)
             f.group_by = v;
         else if (k == 6 && strncmp(o, "format", k) == 0 && strcmp(v, "json") == 0)
@@ -114,8 +118,15 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         rc = store_budget_status(e->store, row, row_ud, &err);
     else if (strcmp(kind, "thoughts") == 0)
         rc = store_query_thoughts(e->store, f.session, row, row_ud, &err);
+    else if (strcmp(kind, "templates") == 0)
+        rc = templates_list(e, row, row_ud, &err);
+    else if (strcmp(kind, "template_history") == 0)
+        rc = templates_history(e, name, row, row_ud, &err);
+    else if (strcmp(kind, "template_stats") == 0)
+        rc = templates_stats(e, name, row, row_ud, &err);
     else {
-        engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts, budget or audit)", kind);
+        engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts, budget, audit, templates, "
+                            "template_history or template_stats)", kind);
         return NYX_EINVAL;
     }
     if (rc < 0) {

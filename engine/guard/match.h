@@ -1,9 +1,10 @@
 /* Internal to the guard layer: the per-kind matchers guard_scan() dispatches to. Each looks at
  * the candidate anchored at byte i of p[0..len) and, when one is valid, returns 1 with *f set;
- * else 0. All are bounded: none reads past len and none scans more than a small constant
- * beyond the finding it reports (the private key search excepted, which consumes what it
- * scans). lo is the end of the last reported finding: matchers that look backwards ('@', ':')
- * do not go below it. */
+ * else 0. None reads past len. The scan stays linear: a matcher reads a bounded window, or
+ * one token (which only a token's first byte can start, so each token is read a bounded number
+ * of times), or, for a private key without an END line, the rest of the text, all of which it
+ * then reports. lo is the end of the last reported finding: matchers that look backwards
+ * ('@', ':') do not go below it. */
 #ifndef NYX_GUARD_MATCH_H
 #define NYX_GUARD_MATCH_H
 

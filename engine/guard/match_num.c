@@ -136,7 +136,8 @@ int gm_paren(const unsigned char *p, size_t len, size_t i, guard_finding *f)
  * longest acceptable prefix wins, so a trailing unrelated number is not swallowed. */
 int gm_plus(const unsigned char *p, size_t len, size_t i, guard_finding *f)
 {
-    if (i > 0 && (g_alnum(p[i - 1]) || p[i - 1] == '_' || p[i - 1] == '+'))
+    /* after a space or the punctuation a number is written after; not "~+20191229111838" */
+    if (i > 0 && !strchr(" \t\r\n([{<>\"':;,=/|", p[i - 1]))
         return 0;
     size_t j = i + 1;
     if (j >= len || !g_digit(p[j]) || p[j] == '0')
@@ -278,8 +279,29 @@ int g_ipv4_at(const unsigned char *p, size_t len, size_t i, size_t *end)
     return 1;
 }
 
-/* A dotted quad standing alone: "1.2.3.4.5" (a version) and "v1.2.3.4" are not addresses, but
- * "10.0.0.1/24", "10.0.0.1:80" and "10.0.0.1-10.0.0.9" hold addresses. */
+/* "version" (any case) in the 24 bytes before i, with no line break or digit between:
+ * "Standards-Version: 4.2.1.0", "upgrade from versions before 1.7.9.5". */
+static int after_version_word(const unsigned char *p, size_t i)
+{
+    static const char word[] = "version";
+    size_t lo = i > 24 ? i - 24 : 0;
+    for (size_t k = i; k-- > lo;) {
+        if (p[k] == '\n' || g_digit(p[k]))
+            return 0;
+        if (k + 7 <= i) {
+            size_t m = 0;
+            while (m < 7 && g_lower(p[k + m]) == (unsigned char)word[m])
+                m++;
+            if (m == 7)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* A dotted quad standing alone: "1.2.3.4.5", "v1.2.3.4", "3.31.0.2-2" and "version 2.5.0.0"
+ * are versions, not addresses; "10.0.0.1/24", "10.0.0.1:80" and "10.0.0.1-10.0.0.9" hold
+ * addresses. */
 static int ipv4_cand(const unsigned char *p, size_t len, size_t i, size_t *end)
 {
     if (i > 0) {
@@ -287,11 +309,15 @@ static int ipv4_cand(const unsigned char *p, size_t len, size_t i, size_t *end)
         if (g_alnum(b) || b == '_' || (b == '.' && i >= 2 && g_alnum(p[i - 2])))
             return 0;
     }
-    size_t e;
+    size_t e, e2;
     if (!g_ipv4_at(p, len, i, &e))
         return 0;
     if (e < len && (g_alnum(p[e]) || p[e] == '_' ||
-                    (p[e] == '.' && e + 1 < len && g_digit(p[e + 1]))))
+                    (p[e] == '.' && e + 1 < len && g_digit(p[e + 1])) ||
+                    (p[e] == '-' && e + 1 < len && g_digit(p[e + 1]) &&
+                     !g_ipv4_at(p, len, e + 1, &e2))))
+        return 0;
+    if (after_version_word(p, i))
         return 0;
     *end = e;
     return 1;
@@ -413,35 +439,45 @@ static size_t iban_len_for(unsigned a, unsigned b)
     return 0;
 }
 
-/* ISO 13616: the first four characters moved to the end, letters as 10..35, mod 97 == 1. */
-static int iban_mod97_ok(const unsigned char *s, size_t n)
+/* ISO 13616: the first four characters moved to the end, letters read as 10..35, and the
+ * whole taken mod 97 must be 1. The remainder is carried along as characters arrive, so each
+ * candidate end costs only the four-character tail. */
+static unsigned mod97_add(unsigned r, unsigned c)
 {
-    unsigned r = 0;
-    for (size_t k = 0; k < n; k++) {
-        unsigned c = s[(k + 4) % n];
-        r = g_digit(c) ? (r * 10 + (c - '0')) % 97 : (r * 100 + (c - 'A' + 10)) % 97;
-    }
-    return r == 1;
+    return g_digit(c) ? (r * 10 + (c - '0')) % 97 : (r * 100 + (c - 'A' + 10)) % 97;
+}
+
+static int iban_mod97_ok(unsigned bban_rem, const unsigned char *head)
+{
+    for (size_t k = 0; k < 4; k++)
+        bban_rem = mod97_add(bban_rem, head[k]);
+    return bban_rem == 1;
 }
 
 static int iban_char(unsigned c) { return g_upper(c) || g_digit(c); }
 
 /* p[i..i+4) is two capitals and two digits at a word start. The rest is one run of capitals
- * and digits, or groups of four separated by single spaces (the last may be shorter). */
+ * and digits, or groups of four separated by single spaces (the last may be shorter). Where
+ * several ends pass the checksum, the one giving the country's registered length wins, else
+ * the longest. */
 int g_iban_at(const unsigned char *p, size_t len, size_t i, size_t *end)
 {
-    unsigned char s[34];
-    size_t want = iban_len_for(p[i], p[i + 1]), n = 4, j = i + 4;
-    memcpy(s, p + i, 4);
+    const unsigned char *head = p + i;
+    size_t n = 4, j = i + 4, want = (size_t)-1; /* the registered length, looked up lazily */
+    unsigned rem = 0; /* of the characters after the first four */
     if (j < len && iban_char(p[j])) {
         while (j < len && iban_char(p[j])) {
-            if (n == sizeof s)
+            if (n == 34)
                 return 0;
-            s[n++] = p[j++];
+            rem = mod97_add(rem, p[j++]);
+            n++;
         }
-        if (j < len && (g_alnum(p[j]) || p[j] == '_') )
+        if (j < len && (g_alnum(p[j]) || p[j] == '_'))
             return 0;
-        if (n < 15 || (want && n != want) || !iban_mod97_ok(s, n))
+        if (n < 15 || !iban_mod97_ok(rem, head))
+            return 0;
+        want = iban_len_for(p[i], p[i + 1]);
+        if (want && n != want)
             return 0;
         *end = j;
         return 1;
@@ -451,13 +487,16 @@ int g_iban_at(const unsigned char *p, size_t len, size_t i, size_t *end)
         size_t g = j + 1, k = g;
         while (k < len && k - g < 4 && iban_char(p[k]))
             k++;
-        if ((k < len && (g_alnum(p[k]) || p[k] == '_')) || n + (k - g) > sizeof s)
+        if ((k < len && (g_alnum(p[k]) || p[k] == '_')) || n + (k - g) > 34)
             break;
-        memcpy(s + n, p + g, k - g);
+        for (size_t m = g; m < k; m++)
+            rem = mod97_add(rem, p[m]);
         n += k - g;
         j = k;
-        if (n >= 15 && iban_mod97_ok(s, n)) {
+        if (n >= 15 && iban_mod97_ok(rem, head)) {
             any = j;
+            if (want == (size_t)-1)
+                want = iban_len_for(p[i], p[i + 1]);
             if (n == want)
                 exact = j;
         }

@@ -136,6 +136,9 @@ void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char 
  * last=N, by=total|model|session|agent|template (stats), format=json (each row arrives as
  * one column "json" holding one JSON object). fn receives each row; values may be NULL and
  * are valid only during the call; returning non-zero stops the query.
+ * Template kinds: "templates" (every template in the template directories or the database:
+ * name, version, versions, source, description), "template_history" and "template_stats"
+ * (option name=NAME: one row per version; see nyx_template_render for versions).
  * Returns NYX_OK, NYX_EINVAL for a bad option, or NYX_EIO (nyx_errmsg says why).
  */
 typedef int (*nyx_row_fn)(void *ud, int ncols, const char *const *names, const char *const *values);
@@ -152,6 +155,51 @@ typedef struct nyx_sim nyx_sim;
 nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg);
 int nyx_sim_port(const nyx_sim *sim);
 void nyx_sim_stop(nyx_sim *sim); /* NULL does nothing */
+
+/*
+ * Prompt templates. A name finds NAME.md in ./templates, then in each directory of
+ * NYX_TEMPLATE_PATH, then in the installed templates, then the latest version stored in the
+ * database; "NAME@V" is version V from the database. Every distinct content is a version
+ * (recorded when first seen): an unchanged file keeps its version.
+ */
+
+/*
+ * Renders a template. Variables given but not declared by it are reported once each
+ * through the log function.
+ * Returns NYX_OK with *out (free with nyx_free()), NYX_EINVAL for an unknown template or
+ * version, a syntax error or a missing required variable (nyx_errmsg names it with the
+ * template's file:line), or NYX_EIO (the database failed).
+ */
+int nyx_template_render(nyx_engine *engine,
+                        const char *name,         /* "NAME" or "NAME@V" */
+                        const char *const *vars,  /* NULL or NULL-terminated "key=value"
+                                                     strings; a key given twice is a list */
+                        char **out,               /* rendered text written here */
+                        int *version);            /* version rendered written here; may be NULL;
+                                                     0 when no database versions it */
+
+/*
+ * Finds a template without rendering it.
+ * Returns NYX_OK with *text (its whole source; free with nyx_free()), or NYX_EINVAL /
+ * NYX_EIO as nyx_template_render.
+ */
+int nyx_template_get(nyx_engine *engine,
+                     const char *name,   /* "NAME" or "NAME@V" */
+                     char **text,        /* the template's text written here */
+                     int *version,       /* its version written here; may be NULL */
+                     char **source);     /* its file, or "database", written here (free with
+                                            nyx_free()); may be NULL */
+
+/*
+ * Compares two stored versions of a template line by line, in unified style ("--- NAME@V1",
+ * "+++ NAME@V2", hunks "@@ -a,b +c,d @@" of " ", "-" and "+" lines; no hunk when equal).
+ * Returns NYX_OK with *out (free with nyx_free()), or NYX_EINVAL / NYX_EIO.
+ */
+int nyx_template_diff(nyx_engine *engine,
+                      const char *name,  /* the template's name, without "@" */
+                      int v1,            /* the version shown as "-" */
+                      int v2,            /* the version shown as "+" */
+                      char **out);       /* the diff written here */
 
 /* Frees memory that the engine handed out (error messages). NULL does nothing. */
 void nyx_free(void *p);

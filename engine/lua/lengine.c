@@ -258,6 +258,7 @@ int luaopen_nyx_core(lua_State *L)
     lnyx_open_session(L);
     lnyx_open_reload(L);
     lnyx_open_budget(L);
+    lnyx_open_templates(L);
     lnyx_open_guard(L);
     static const luaL_Reg config_funcs[] = {{"get", l_config_get}, {NULL, NULL}};
     luaL_newlib(L, config_funcs);

@@ -69,6 +69,7 @@ int lnyx_open_call(lua_State *L);    /* adds call */
 int lnyx_open_session(lua_State *L); /* adds session, stats */
 int lnyx_open_reload(lua_State *L);  /* adds reload */
 int lnyx_open_budget(lua_State *L);  /* adds budget, on */
+int lnyx_open_templates(lua_State *L); /* adds templates */
 int lnyx_open_guard(lua_State *L);   /* adds guard_scan, guard_redact */
 
 #endif

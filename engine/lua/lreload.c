@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 
 static const char *const modules_key = "nyx.reload.modules"; /* name -> {file=, hash=} */
@@ -438,10 +439,11 @@ void lnyx_reload_install(lua_State *L)
         lua_pop(L, 1); /* out of memory: modules are simply not recorded */
     nyx_engine *e = lnyx_engine(L);
     nyx_watch *w = e->host ? engine_watch(e) : NULL;
-    if (w) {
-        watch_add(w, "./lua", lua_dir_changed, e); /* absent: nothing to watch */
+    struct stat st;
+    if (w && stat("./lua", &st) == 0 && S_ISDIR(st.st_mode))
+        watch_add(w, "./lua", lua_dir_changed, e);
+    if (w)
         engine_watch_templates(e);
-    }
 }
 
 /* ---- nyx.reload ---- */

@@ -219,7 +219,7 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
             if (rc == NYX_CHANGED)
                 changed = 1; /* kept for the host's own nyx_poll */
             if (rc == NYX_ESCRIPT || rc == NYX_CHANGED)
-                continue; /* a main task failed: nyx_errmsg has it; this wait goes on */
+                continue; /* a main task failed (nyx_errmsg has it), or a file changed: wait on */
             if (rc != NYX_AGAIN && !op->done)
                 return luaL_error(L, "waiting on something that can never happen: %s", nyx_errmsg(e));
         }

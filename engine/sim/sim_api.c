@@ -30,6 +30,10 @@ static const char *default_message(int kind)
         return "Not found";
     case SIM_FAULT_TOO_LARGE:
         return "Request exceeds the maximum allowed number of bytes.";
+    case SIM_FAULT_FORBIDDEN:
+        return "Your API key does not have permission to use the specified resource.";
+    case SIM_FAULT_BILLING:
+        return "Your credit balance is too low to access the Anthropic API.";
     default:
         return "Overloaded";
     }
@@ -50,6 +54,8 @@ static int fault_error(call *k, int stream, enum MHD_Result *out)
         {SIM_FAULT_UNAUTHORIZED, 401, "authentication_error"},
         {SIM_FAULT_NOT_FOUND, 404, "not_found_error"},
         {SIM_FAULT_TOO_LARGE, 413, "request_too_large"},
+        {SIM_FAULT_FORBIDDEN, 403, "permission_error"},
+        {SIM_FAULT_BILLING, 402, "billing_error"},
         /* A plain request has no stream to fail in: it gets the status the event stands for. */
         {SIM_FAULT_STREAM_ERROR, 529, "overloaded_error"},
     };
@@ -190,6 +196,7 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
     if (pthread_mutex_lock(&s->mu) != 0)
         return MHD_NO;
     k.log.n = ++s->next_n;
+    k.log.t = nyx_now_s();
     pthread_mutex_unlock(&s->mu);
     snprintf(k.reqid, sizeof k.reqid, "req_sim_%lld", (long long)k.log.n);
     k.log.path = path;

@@ -22,6 +22,8 @@ enum sim_fault_kind {
     SIM_FAULT_MALFORMED,    /* 200 whose body (or one SSE data line) is not JSON */
     SIM_FAULT_CUT,          /* body or stream stops partway, no message_stop */
     SIM_FAULT_STREAM_ERROR, /* 200 stream: message_start then event: error overloaded_error */
+    SIM_FAULT_FORBIDDEN,    /* 403 permission_error */
+    SIM_FAULT_BILLING,      /* 402 billing_error */
     SIM_FAULT_KINDS
 };
 

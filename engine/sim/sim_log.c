@@ -95,6 +95,7 @@ static int add_entry(cJSON *arr, const sim_log_entry *e)
              cJSON_AddBoolToObject(o, "stream", e->stream) &&
              cJSON_AddNumberToObject(o, "max_tokens", (double)e->max_tokens) &&
              cJSON_AddNumberToObject(o, "status", e->status) &&
+             cJSON_AddNumberToObject(o, "t", e->t) &&
              cJSON_AddNumberToObject(o, "input_tokens", (double)e->input_tokens) &&
              cJSON_AddNumberToObject(o, "cache_read", (double)e->cache_read) &&
              cJSON_AddNumberToObject(o, "cache_write", (double)e->cache_write) &&

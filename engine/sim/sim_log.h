@@ -21,6 +21,7 @@ typedef struct sim_log_entry {
     int64_t cache_write_1h;
     int64_t output_tokens;
     const char *fault;     /* fault name, NULL when none (static) */
+    double t;              /* when the request arrived: monotonic seconds (nyx_now_s) */
 } sim_log_entry;
 
 typedef struct sim_log sim_log;

@@ -14,6 +14,7 @@ end
 ---@class nyx.Persona
 ---@field name string
 ---@field instruction string
+---@field template? string  the template the instruction was rendered from (its use is recorded)
 
 ---@param personas (string|nyx.Persona)[]
 ---@return nyx.Persona[]
@@ -26,7 +27,8 @@ local function normalize_personas(personas)
     if type(p) == "string" then
       out[i] = { name = p, instruction = "You are " .. p .. ". Answer from that role's point of view." }
     elseif type(p) == "table" and type(p.name) == "string" then
-      out[i] = { name = p.name, instruction = p.instruction or ("You are " .. p.name .. ".") }
+      out[i] = { name = p.name, instruction = p.instruction or ("You are " .. p.name .. "."),
+                 template = p.template }
     else
       bad(("personas[%d]"):format(i), "must be a string or {name=, instruction=}")
     end
@@ -49,6 +51,7 @@ local function ask(opts, persona, mark, on_start)
     temperature = opts.temperature,
     session = opts.session,
     agent = persona.name,
+    template = persona.template,
     thought = opts.thought,
     on_start = on_start,
   })

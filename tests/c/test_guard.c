@@ -117,11 +117,14 @@ static void test_phone(void)
     expect_one("mobile +4915123456789", GUARD_PHONE, "+4915123456789");
     expect_one("Paris +33 1 23 45 67 89", GUARD_PHONE, "+33 1 23 45 67 89");
     expect_one("+44 (0)20 7946 0958", GUARD_PHONE, "+44 (0)20 7946 0958");
+    expect_one("tel:+4915123456789", GUARD_PHONE, "+4915123456789");
+    expect_one("<td>+33 1 23 45 67 89</td>", GUARD_PHONE, "+33 1 23 45 67 89");
     expect_one("toll free 1-800-555-1234", GUARD_PHONE, "1-800-555-1234");
     /* years, prices, dates, times, versions, percentages, short or unformatted numbers */
     expect_none("In 2024 the price rose to $19.99 (up 12%) on 2024-01-15.");
     expect_none("Due 01/15/2024 or 15.01.2024 at 12:30:45, version 1.2.3, build 10.0.19045.");
     expect_none("the score went +5.00 in +2024 and +12345");
+    expect_none("snapshot (1:10~+20191229111838+6991d5728) and a+4915123456789");
     expect_none("dial 555-1234 or order 5551234567");
     expect_none("555-123-45678 and 555-123.4567 and 12-555-123-4567");
     expect_none("ISBN 978-3-16-148410-0, ranges 100-200, 3-4-5");
@@ -173,6 +176,12 @@ static void test_ipv4(void)
     expect_none("256.1.1.1 and 1.2.3.256");
     expect_none("v1.2.3.4 and build1.2.3.4");
     expect_none("1.2.3 and 192.168.01.1 and 1.2.3.4a");
+    expect_none("upgraded to standards version 2.5.0.0; Standards-Version: 4.2.1.0");
+    expect_none("upgrades from versions before 1.7.9.5, package (3.31.0.2-2) unstable");
+    found c;
+    static const char RANGE[] = "allow 10.0.0.1-10.0.0.9\nversion 2 runs on 10.0.0.7";
+    CHECK_INT(scan(RANGE, strlen(RANGE), &c), 3);
+    CHECK_INT(c.f[2].start, strlen(RANGE) - 8);
 }
 
 static void test_ipv6(void)

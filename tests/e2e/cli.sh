@@ -5,6 +5,8 @@
 set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+# nyx links the sanitizer runtime itself when built with it; curl can hang with it preloaded.
+unset LD_PRELOAD
 work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-cli.XXXXXX")
 sim_pid=""
 cleanup() {
@@ -26,7 +28,7 @@ check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
 # nyx with only the environment a test gives it (no API key or settings from outside).
 clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5"
            "NYX_SIM_TOKEN_MS=0.02" "NYX_RETRY_BASE_SECONDS=0.01" "NYX_RETRY_MAX_SECONDS=0.05")
-for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
+for v in ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
   [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
 done
 # run_nyx [VAR=value...] -- ARGS...: sets $out, $err and $rc.
@@ -41,6 +43,19 @@ run_nyx() {
 }
 
 cd "$work" || exit 1
+
+# ---- what the build makes ----
+
+bindir=$(dirname "$NYX_BIN")
+[[ -f "$bindir/libnyx.a" && -e "$bindir/libnyx.so" ]]
+check "the build makes libnyx, static and shared" $? "$(ls "$bindir")"
+# The nyx command is a host like any other: it includes nyx.h and its own headers only.
+stray=""
+for inc in $(grep -ho '#include "[^"]*"' "$NYX_SOURCE_DIR"/engine/cli/*.[ch] | sed 's/#include "\(.*\)"/\1/' | sort -u); do
+  [[ "$inc" == nyx.h || -f "$NYX_SOURCE_DIR/engine/cli/$inc" ]] || stray+="$inc "
+done
+[[ -z "$stray" ]]
+check "the nyx command uses nothing but nyx.h" $? "includes: $stray"
 
 # ---- nyx run: exit status and output ----
 
@@ -189,6 +204,15 @@ code=$(curl -s -o "$work/denied" -w "%{http_code}" -H "x-api-key: wrong" -H "ant
        -H "content-type: application/json" --data-binary "$body" "$url/v1/messages")
 [[ "$code" == 401 ]] && grep -q '"authentication_error"' "$work/denied"
 check "nyx sim refuses a wrong key with 401 authentication_error" $? "$code $(cat "$work/denied")"
+
+curl -s -X POST -H "content-type: application/json" --data-binary '{"rpm":50}' "$url/sim/config" >/dev/null
+curl -s -o /dev/null -D "$work/headers" -H "x-api-key: sim-secret" -H "anthropic-version: 2023-06-01" \
+     -H "content-type: application/json" --data-binary "$body" "$url/v1/messages"
+grep -qi "^anthropic-ratelimit-requests-limit: 50" "$work/headers" &&
+  grep -qi "^anthropic-ratelimit-requests-remaining: " "$work/headers" &&
+  grep -qi "^anthropic-ratelimit-requests-reset: " "$work/headers"
+check "nyx sim sends anthropic-ratelimit-* headers under a limit" $? "$(cat "$work/headers")"
+curl -s -X POST -H "content-type: application/json" --data-binary '{"rpm":0}' "$url/sim/config" >/dev/null
 
 cat >http.lua <<'EOF'
 local nyx = require "nyx"

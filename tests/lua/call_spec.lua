@@ -89,6 +89,30 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(4096, v.haiku.min_cache_tokens)
     end)
 
+    it("resolves aliases and honours the user's own price file (NYX_MODELS)", function()
+      local prices = setup:file("prices.json", [[
+        {"models": [{"id": "claude-haiku-4-5", "input": 2, "output": 10, "cache_write_5m": 2.5,
+                     "cache_write_1h": 4, "cache_read": 0.2}]} ]])
+      local v = setup:run([[
+        local r = nyx.call{ model = "claude-sonnet-4-5-20250929", prompt = "Hello", max_tokens = 20 }
+        local h = nyx.call{ prompt = "Hello", max_tokens = 20 }
+        return { r = r, alias = nyx.model("claude-sonnet-4-5-20250929"), h = h,
+                 haiku = nyx.model("claude-haiku-4-5"), opus = nyx.model("claude-opus-4-1"),
+                 unknown = nyx.model("claude-no-such-model") }
+      ]], { env = { NYX_MODELS = prices } })
+      assert.are.equal("claude-sonnet-4-5", v.alias.id)
+      assert.are.equal("claude-sonnet-4-5", v.r.model, "the server reports the canonical id")
+      assert.are.equal("claude-sonnet-4-5-20250929", v.r.model_requested)
+      assert.is_true(close(H.cost_of(v.r.usage, v.alias), v.r.usage.cost_usd))
+      assert.are.equal(2, v.haiku.input)
+      assert.are.equal(10, v.haiku.output)
+      assert.are.equal(4096, v.haiku.min_cache_tokens, "fields the file does not give are kept")
+      assert.is_true(close((v.h.usage.input_tokens * 2 + v.h.usage.output_tokens * 10) / 1e6,
+                           v.h.usage.cost_usd), "the call is billed at the user's prices")
+      assert.are.equal("2026-08-05", v.opus.retires)
+      assert.is_nil(v.unknown)
+    end)
+
     it("reads the cache on a second identical call above the minimum, for less", function()
       local v = setup:run [[
         local ctx = context("second-call")

@@ -121,6 +121,46 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
       assert.is_true(v.set)
     end)
 
+    it("cancel stops a sleeping task, a task may cancel itself, a finished task stays done", function()
+      local v = setup:run [[
+        local sleeper = nyx.spawn(function() nyx.sleep(30); return "overslept" end)
+        nyx.sleep(0.01)
+        sleeper:cancel()
+        local ok, err = pcall(sleeper.wait, sleeper)
+        local me
+        me = nyx.spawn(function() nyx.sleep(0); me:cancel(); return "not reached" end)
+        local self_ok, self_err = pcall(me.wait, me)
+        local done = nyx.spawn(function() return 1 end)
+        done:cancel()
+        return { ok = ok, err = err, self_ok = self_ok, self_err = self_err,
+                 done = table.pack(done:wait()), status = done:status() }
+      ]]
+      assert.is_false(v.ok)
+      assert.are.equal("cancelled", v.err.type)
+      assert.is_false(v.self_ok)
+      assert.are.equal("cancelled", v.self_err.type)
+      assert.are.same({ n = 1, 1 }, v.done)
+      assert.are.equal("done", v.status)
+    end)
+
+    it("waiting on what can never happen fails instead of hanging", function()
+      local code = [[
+        local ev = nyx.event()
+        local ok, err = pcall(ev.wait, ev)
+        return { ok = ok, err = err }
+      ]]
+      if setup.host == "nyx run" then
+        -- The main chunk is a task: the engine finds it stuck and the run fails.
+        local res = setup:exec(code)
+        assert.is_false(res.exited)
+        assert.matches("wait on something that can never happen", res.stderr)
+      else
+        local v = setup:run(code)
+        assert.is_false(v.ok)
+        assert.matches("can never happen", tostring(v.err.tostring or v.err))
+      end
+    end)
+
     it("cancelling a task that waits on a call cancels the call", function()
       local v = setup:run [[
         sim.faults{ { fault = "hang", hang_ms = 30000 } }

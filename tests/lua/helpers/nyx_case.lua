@@ -276,6 +276,14 @@ function Setup:stop()
   end
 end
 
+--- Writes a file for the cases (e.g. a NYX_MODELS override) and returns its path.
+function Setup:file(name, text)
+  self:start()
+  local path = self.dir .. "/" .. name
+  M.write(path, text)
+  return path
+end
+
 --- Runs a case in a fresh process.
 --- Returns {ok = case returned normally, value = its return value or error, notices = the
 --- engine's notices, stderr = the process's stderr, exited = the process exited with 0}.

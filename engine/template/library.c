@@ -1,0 +1,1015 @@
+/* The template library: lookup through the search path and the database, the cache of
+ * compiled templates with their versions, rendering with partials, and the listings of the
+ * command line. Choosing and recording (the bandit) is in library_pick.c. */
+#define _POSIX_C_SOURCE 200809L
+#include "library_int.h"
+
+#include "core/engine.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <xxhash.h>
+
+#ifndef NYX_SOURCE_TEMPLATES_DIR
+#define NYX_SOURCE_TEMPLATES_DIR ""
+#endif
+#ifndef NYX_INSTALL_TEMPLATES_DIR
+#define NYX_INSTALL_TEMPLATES_DIR ""
+#endif
+
+/* A template file larger than this is refused rather than read into memory. */
+#define MAX_TEMPLATE_BYTES (16u << 20)
+/* A file modified less than this long before it was read may be written again within the
+ * same mtime tick: its content is compared again on the next use. */
+#define RACY_SECONDS 2.0
+
+/* ---- the library object ---- */
+
+static int add_dir(tpl_library *lib, const char *dir, size_t len)
+{
+    if (len == 0)
+        return 0;
+    char **d = realloc(lib->dirs, (lib->ndirs + 1) * sizeof *d);
+    if (!d)
+        return -1;
+    lib->dirs = d;
+    if (!(d[lib->ndirs] = strndup(dir, len)))
+        return -1;
+    lib->ndirs++;
+    return 0;
+}
+
+static void retire(tpl_library *lib, nyx_template *t)
+{
+    if (!t)
+        return;
+    if (lib->rendering == 0) {
+        template_free(t);
+        return;
+    }
+    /* A render in progress may still hold it (a partial edited mid-render). */
+    if (lib->nretired == lib->capretired) {
+        size_t cap = lib->capretired ? lib->capretired * 2 : 4;
+        nyx_template **r = realloc(lib->retired, cap * sizeof *r);
+        if (!r)
+            return; /* leaks one template rather than free one in use */
+        lib->retired = r;
+        lib->capretired = cap;
+    }
+    lib->retired[lib->nretired++] = t;
+}
+
+static void free_retired(tpl_library *lib)
+{
+    for (size_t i = 0; i < lib->nretired; i++)
+        template_free(lib->retired[i]);
+    lib->nretired = 0;
+}
+
+void templates_free(tpl_library *lib)
+{
+    if (!lib)
+        return;
+    for (size_t i = 0; i < lib->n; i++) {
+        tpl_entry *en = lib->entries[i];
+        template_free(en->t);
+        free(en->name);
+        free(en->path);
+        free(en);
+    }
+    free(lib->entries);
+    lib->rendering = 0;
+    free_retired(lib);
+    free(lib->retired);
+    for (size_t i = 0; i < lib->ndirs; i++)
+        free(lib->dirs[i]);
+    free(lib->dirs);
+    for (size_t i = 0; i < lib->nlast; i++)
+        free(lib->last[i].name);
+    free(lib->last);
+    free(lib);
+}
+
+/* The hot-reload watcher saw dir/NAME.md change: look again at NAME on its next use. */
+static void on_template_change(nyx_engine *e, const char *path)
+{
+    tpl_library *lib = e->templates;
+    if (!lib || !path)
+        return;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n < 4 || strcmp(base + n - 3, ".md") != 0)
+        return;
+    n -= 3;
+    for (size_t i = 0; i < lib->n; i++) {
+        tpl_entry *en = lib->entries[i];
+        if (!en->pinned && strlen(en->name) == n && strncmp(en->name, base, n) == 0)
+            en->stale = 1;
+    }
+}
+
+tpl_library *templates_lib(nyx_engine *e, nyx_error *err)
+{
+    if (e->templates)
+        return e->templates;
+    tpl_library *lib = calloc(1, sizeof *lib);
+    int rc = lib ? add_dir(lib, "./templates", 11) : -1;
+    const char *p = e->cfg.template_path;
+    while (rc == 0 && p && *p) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        rc = add_dir(lib, p, len);
+        p = colon ? colon + 1 : NULL;
+    }
+    if (rc == 0)
+        rc = add_dir(lib, NYX_SOURCE_TEMPLATES_DIR, strlen(NYX_SOURCE_TEMPLATES_DIR));
+    if (rc == 0)
+        rc = add_dir(lib, NYX_INSTALL_TEMPLATES_DIR, strlen(NYX_INSTALL_TEMPLATES_DIR));
+    if (rc != 0) {
+        templates_free(lib);
+        nyx_error_set(err, "out_of_memory", 0, "out of memory creating the template library");
+        return NULL;
+    }
+    lib->e = e;
+    lib->rng = e->id_nonce ^ 0x9e3779b97f4a7c15ull;
+    e->templates = lib;
+    e->on_template_change = on_template_change;
+    return lib;
+}
+
+nyx_store *templates_store(tpl_library *lib)
+{
+    nyx_engine *e = lib->e;
+    if (e->store || lib->store_failed)
+        return e->store;
+    if (engine_open_store(e) != 0) {
+        lib->store_failed = 1;
+        engine_warn_once(e, "templates-store",
+                         "nyx: templates are not versioned, the database is unavailable: %s",
+                         e->errmsg);
+    }
+    return e->store;
+}
+
+/* ---- names ---- */
+
+int templates_parse_spec(const char *spec, char *name, size_t size, int *version, nyx_error *err)
+{
+    *version = 0;
+    if (!spec || !*spec) {
+        nyx_error_set(err, "invalid_argument", 0, "a template name is required");
+        return -1;
+    }
+    const char *at = strrchr(spec, '@');
+    size_t n = at ? (size_t)(at - spec) : strlen(spec);
+    if (at) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(at + 1, &end, 10);
+        if (!at[1] || *end || errno || v < 1 || v > 1000000000 || at[1] == '+' || at[1] == ' ') {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "template \"%.80s\": the version after '@' must be a whole number >= 1",
+                          spec);
+            return -1;
+        }
+        *version = (int)v;
+    }
+    int ok = n > 0 && n <= TEMPLATES_MAX_NAME && n < size && spec[0] != '.';
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = spec[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || c == '.';
+    }
+    if (!ok) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "bad template name \"%.80s\": use letters, digits, '_', '-' and '.' (not "
+                      "first), at most %d characters, optionally followed by @VERSION",
+                      spec, TEMPLATES_MAX_NAME);
+        return -1;
+    }
+    memcpy(name, spec, n);
+    name[n] = '\0';
+    return 0;
+}
+
+/* ---- the last version used of each name ---- */
+
+void templates_set_last(tpl_library *lib, const char *name, int version)
+{
+    for (size_t i = 0; i < lib->nlast; i++)
+        if (strcmp(lib->last[i].name, name) == 0) {
+            lib->last[i].version = version;
+            return;
+        }
+    last_use *l = realloc(lib->last, (lib->nlast + 1) * sizeof *l);
+    if (!l)
+        return;
+    lib->last = l;
+    if (!(l[lib->nlast].name = strdup(name)))
+        return;
+    l[lib->nlast++].version = version;
+}
+
+int templates_last_version(nyx_engine *e, const char *name)
+{
+    tpl_library *lib = e ? e->templates : NULL;
+    if (!lib || !name)
+        return 0;
+    for (size_t i = 0; i < lib->nlast; i++)
+        if (strcmp(lib->last[i].name, name) == 0)
+            return lib->last[i].version;
+    return 0;
+}
+
+/* ---- entries ---- */
+
+static tpl_entry *find_entry(tpl_library *lib, const char *name, int pinned_version)
+{
+    for (size_t i = 0; i < lib->n; i++) {
+        tpl_entry *en = lib->entries[i];
+        if (strcmp(en->name, name) == 0 &&
+            (pinned_version ? en->pinned && en->version == pinned_version : !en->pinned))
+            return en;
+    }
+    return NULL;
+}
+
+static tpl_entry *add_entry(tpl_library *lib, const char *name)
+{
+    if (lib->n == lib->cap) {
+        size_t cap = lib->cap ? lib->cap * 2 : 16;
+        tpl_entry **es = realloc(lib->entries, cap * sizeof *es);
+        if (!es)
+            return NULL;
+        lib->entries = es;
+        lib->cap = cap;
+    }
+    tpl_entry *en = calloc(1, sizeof *en);
+    if (!en || !(en->name = strdup(name))) {
+        free(en);
+        return NULL;
+    }
+    lib->entries[lib->n++] = en;
+    return en;
+}
+
+static int oom(nyx_error *err, const char *what)
+{
+    nyx_error_set(err, "out_of_memory", 0, "out of memory %s", what);
+    return -1;
+}
+
+/* ---- versions ---- */
+
+static char *variables_json(const nyx_template *t)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < template_nvars(t); i++) {
+        cJSON *v = cJSON_CreateObject();
+        if (!v)
+            break;
+        cJSON_AddStringToObject(v, "name", template_var_name(t, i));
+        cJSON_AddBoolToObject(v, "required", template_var_required(t, i));
+        if (template_var_default(t, i))
+            cJSON_AddStringToObject(v, "default", template_var_default(t, i));
+        if (template_var_description(t, i))
+            cJSON_AddStringToObject(v, "description", template_var_description(t, i));
+        cJSON_AddItemToArray(arr, v);
+    }
+    char *json = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return json;
+}
+
+/* The version of t's content under name: found or added in the database; 0 without one. */
+static int record_version(tpl_library *lib, const char *name, const nyx_template *t)
+{
+    nyx_store *s = templates_store(lib);
+    if (!s)
+        return 0;
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)template_hash(t));
+    char *vars = variables_json(t);
+    nyx_error err;
+    nyx_error_clear(&err);
+    int version = 0;
+    if (store_template_put(s, name, template_text(t, NULL), vars, hash, &version, &err) != 0) {
+        version = 0;
+        engine_warn_once(lib->e, "templates-put", "nyx: template %s is not versioned: %s", name,
+                         err.message);
+    }
+    free(vars);
+    return version;
+}
+
+/* ---- files ---- */
+
+static int same_file(const tpl_entry *en, const char *path, const struct stat *st)
+{
+    return en->path && strcmp(en->path, path) == 0 && en->dev == st->st_dev &&
+           en->ino == st->st_ino && en->size == st->st_size && en->mtime_s == st->st_mtim.tv_sec &&
+           en->mtime_ns == st->st_mtim.tv_nsec;
+}
+
+static int set_file(tpl_entry *en, const char *path, const struct stat *st, double read_at)
+{
+    if (!en->path || strcmp(en->path, path) != 0) {
+        char *p = strdup(path);
+        if (!p)
+            return -1;
+        free(en->path);
+        en->path = p;
+    }
+    en->dev = st->st_dev;
+    en->ino = st->st_ino;
+    en->size = st->st_size;
+    en->mtime_s = st->st_mtim.tv_sec;
+    en->mtime_ns = st->st_mtim.tv_nsec;
+    en->racy = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9 >= read_at - RACY_SECONDS;
+    en->stale = 0;
+    return 0;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int read_file(const char *path, char **text, size_t *len, nyx_error *err)
+{
+    *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        nyx_error_set(err, "not_found", 0, "cannot read template %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= MAX_TEMPLATE_BYTES) {
+                free(buf);
+                fclose(f);
+                nyx_error_set(err, "invalid_argument", 0, "template %s is larger than %u bytes",
+                              path, MAX_TEMPLATE_BYTES);
+                return -1;
+            }
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (!buf)
+        return oom(err, "reading a template");
+    if (failed) {
+        free(buf);
+        nyx_error_set(err, "invalid_argument", 0, "cannot read template %s", path);
+        return -1;
+    }
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+static int same_text(const nyx_template *t, const char *text, size_t len)
+{
+    size_t tlen = 0;
+    const char *cur = template_text(t, &tlen);
+    return tlen == len && memcmp(cur, text, len) == 0;
+}
+
+/* The file found for name changed (or was never read): read it, keep the entry when the bytes
+ * are the same, else compile and version the new content. */
+static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const char *path,
+                    const struct stat *st, tpl_entry **out, nyx_error *err)
+{
+    if (en && en->t && !en->stale && !en->racy && same_file(en, path, st)) {
+        *out = en;
+        return 0;
+    }
+    double read_at = wall_now();
+    char *text = NULL;
+    size_t len = 0;
+    nyx_error rerr;
+    nyx_error_clear(&rerr);
+    if (read_file(path, &text, &len, &rerr) != 0) {
+        if (en && en->t) { /* e.g. replaced by an editor between the stat and the open */
+            engine_warn_once(lib->e, rerr.message, "nyx: %s; version %d keeps serving",
+                             rerr.message, en->version);
+            *out = en;
+            return 0;
+        }
+        *err = rerr;
+        return -1;
+    }
+    if (en && en->t && same_text(en->t, text, len)) {
+        free(text);
+        if (set_file(en, path, st, read_at) != 0)
+            return oom(err, "noting a template file");
+        *out = en;
+        return 0;
+    }
+    nyx_error perr;
+    nyx_error_clear(&perr);
+    nyx_template *t = template_parse(text, len, path, &perr);
+    uint64_t bad_hash = t ? 0 : XXH3_64bits(text, len);
+    free(text);
+    if (!t) {
+        if (!en || !en->t) {
+            *err = perr;
+            return -1;
+        }
+        /* A broken edit: the version that worked keeps serving, and the error is told once
+         * per distinct broken content. */
+        char key[600];
+        snprintf(key, sizeof key, "template-parse:%s:%016llx", path, (unsigned long long)bad_hash);
+        engine_warn_once(lib->e, key, "nyx: %s (template %s keeps serving version %d)",
+                         perr.message, name, en->version);
+        if (set_file(en, path, st, read_at) != 0)
+            return oom(err, "noting a template file");
+        *out = en;
+        return 0;
+    }
+    if (!en && !(en = add_entry(lib, name))) {
+        template_free(t);
+        return oom(err, "caching a template");
+    }
+    if (set_file(en, path, st, read_at) != 0) {
+        template_free(t);
+        return oom(err, "noting a template file");
+    }
+    retire(lib, en->t);
+    en->t = t;
+    en->version = record_version(lib, name, t);
+    *out = en;
+    return 0;
+}
+
+/* ---- the database ---- */
+
+static void not_found(tpl_library *lib, const char *name, nyx_error *err)
+{
+    char dirs[700];
+    size_t off = 0;
+    dirs[0] = '\0';
+    for (size_t i = 0; i < lib->ndirs && off < sizeof dirs; i++) {
+        int w = snprintf(dirs + off, sizeof dirs - off, "%s%s", i ? ", " : "", lib->dirs[i]);
+        if (w < 0)
+            break;
+        off += (size_t)w;
+    }
+    nyx_error_set(err, "not_found", 0,
+                  "template '%s' not found: no %s.md in %s, and none in the database", name, name,
+                  dirs);
+}
+
+static int compile_stored(const char *name, int version, const char *content, nyx_template **t,
+                          nyx_error *err)
+{
+    char origin[TEMPLATES_MAX_NAME + 24];
+    snprintf(origin, sizeof origin, "%s@%d", name, version);
+    *t = template_parse(content, strlen(content), origin, err);
+    return *t ? 0 : -1;
+}
+
+static int use_database(tpl_library *lib, tpl_entry *en, const char *name, tpl_entry **out,
+                        nyx_error *err)
+{
+    nyx_store *s = templates_store(lib);
+    if (!s) {
+        not_found(lib, name, err);
+        return -1;
+    }
+    char *content = NULL;
+    int version = 0;
+    nyx_error serr;
+    nyx_error_clear(&serr);
+    if (store_template_get(s, name, 0, &content, &version, &serr) != 0) {
+        if (strcmp(serr.type, "not_found") == 0) {
+            not_found(lib, name, err);
+            return -1;
+        }
+        if (en && en->t) { /* the database is busy or failing: keep what we have */
+            engine_warn_once(lib->e, "templates-get", "nyx: %s", serr.message);
+            *out = en;
+            return 0;
+        }
+        *err = serr;
+        return -1;
+    }
+    if (en && en->t && !en->path && en->version == version) {
+        free(content);
+        *out = en;
+        return 0;
+    }
+    nyx_template *t = NULL;
+    int rc = compile_stored(name, version, content, &t, err);
+    free(content);
+    if (rc != 0)
+        return -1;
+    if (!en && !(en = add_entry(lib, name))) {
+        template_free(t);
+        return oom(err, "caching a template");
+    }
+    retire(lib, en->t);
+    en->t = t;
+    en->version = version;
+    free(en->path);
+    en->path = NULL;
+    en->stale = en->racy = 0;
+    *out = en;
+    return 0;
+}
+
+static int use_pinned(tpl_library *lib, const char *name, int version, tpl_entry **out,
+                      nyx_error *err)
+{
+    tpl_entry *en = find_entry(lib, name, version);
+    if (en) {
+        *out = en;
+        return 0;
+    }
+    nyx_store *s = templates_store(lib);
+    if (!s) {
+        nyx_error_set(err, "store_error", 0,
+                      "template %s@%d: versions need the database, which is unavailable", name,
+                      version);
+        return -1;
+    }
+    char *content = NULL;
+    if (store_template_get(s, name, version, &content, NULL, err) != 0)
+        return -1;
+    nyx_template *t = NULL;
+    int rc = compile_stored(name, version, content, &t, err);
+    free(content);
+    if (rc != 0)
+        return -1;
+    if (!(en = add_entry(lib, name))) {
+        template_free(t);
+        return oom(err, "caching a template");
+    }
+    en->pinned = 1;
+    en->version = version;
+    en->t = t;
+    *out = en;
+    return 0;
+}
+
+int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, nyx_error *err)
+{
+    char name[TEMPLATES_MAX_NAME + 1];
+    int version = 0;
+    if (templates_parse_spec(spec, name, sizeof name, &version, err) != 0)
+        return -1;
+    if (version > 0)
+        return use_pinned(lib, name, version, out, err);
+    tpl_entry *en = find_entry(lib, name, 0);
+    char path[4096];
+    struct stat st;
+    for (size_t i = 0; i < lib->ndirs; i++) {
+        int w = snprintf(path, sizeof path, "%s/%s.md", lib->dirs[i], name);
+        if (w < 0 || (size_t)w >= sizeof path)
+            continue;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            return use_file(lib, en, name, path, &st, out, err);
+    }
+    return use_database(lib, en, name, out, err);
+}
+
+/* ---- get, render, create ---- */
+
+int templates_get(nyx_engine *e, const char *spec, tpl_info *out, nyx_error *err)
+{
+    tpl_library *lib = templates_lib(e, err);
+    tpl_entry *en = NULL;
+    if (!lib || templates_resolve(lib, spec, &en, err) != 0)
+        return -1;
+    out->name = en->name;
+    out->version = en->version;
+    out->source = en->path ? en->path : "database";
+    out->t = en->t;
+    return 0;
+}
+
+static const nyx_template *partial(void *ud, const char *name)
+{
+    tpl_library *lib = ud;
+    tpl_entry *en = NULL;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (templates_resolve(lib, name, &en, &err) == 0)
+        return en->t;
+    if (!lib->partial_failed) {
+        lib->partial_err = err;
+        lib->partial_failed = 1;
+    }
+    return NULL;
+}
+
+static void warn(void *ud, const char *msg)
+{
+    tpl_library *lib = ud;
+    engine_warn_once(lib->e, msg, "nyx: %s", msg);
+}
+
+int templates_render(nyx_engine *e, const char *spec, const tvalue *vars, char **out,
+                     size_t *len, int *version, nyx_error *err)
+{
+    size_t scratch;
+    if (out)
+        *out = NULL;
+    tpl_library *lib = templates_lib(e, err);
+    tpl_entry *en = NULL;
+    if (!lib || templates_resolve(lib, spec, &en, err) != 0)
+        return -1;
+    /* A partial resolved during the render may replace en's template: hold what we render. */
+    const nyx_template *t = en->t;
+    int v = en->version;
+    lib->rendering++;
+    lib->partial_failed = 0;
+    int rc = template_render(t, vars, partial, lib, warn, lib, out, len ? len : &scratch, err);
+    lib->rendering--;
+    if (rc != 0 && lib->partial_failed && err) {
+        nyx_error why = *err;
+        nyx_error_set(err, strcmp(lib->partial_err.type, "store_error") == 0 ? "store_error"
+                                                                                : why.type,
+                      0, "%s (%s)", why.message, lib->partial_err.message);
+    }
+    lib->partial_failed = 0;
+    if (lib->rendering == 0)
+        free_retired(lib);
+    if (rc != 0)
+        return -1;
+    templates_set_last(lib, en->name, v);
+    if (version)
+        *version = v;
+    return 0;
+}
+
+int templates_create(nyx_engine *e, const char *name, const char *text, size_t len,
+                     int *version, nyx_error *err)
+{
+    char bare[TEMPLATES_MAX_NAME + 1];
+    int v = 0;
+    tpl_library *lib = templates_lib(e, err);
+    if (!lib || templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
+        return -1;
+    if (v != 0) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "template name \"%.80s\": create numbers versions itself, give the name "
+                      "without '@'",
+                      name);
+        return -1;
+    }
+    if (!text) {
+        nyx_error_set(err, "invalid_argument", 0, "template %s: no text", bare);
+        return -1;
+    }
+    nyx_template *t = template_parse(text, len, bare, err);
+    if (!t)
+        return -1;
+    nyx_store *s = templates_store(lib);
+    if (!s) {
+        template_free(t);
+        nyx_error_set(err, "store_error", 0,
+                      "cannot create template %s: the database is unavailable", bare);
+        return -1;
+    }
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)template_hash(t));
+    char *vars = variables_json(t);
+    int rc = store_template_put(s, bare, template_text(t, NULL), vars, hash, version, err);
+    free(vars);
+    template_free(t);
+    return rc;
+}
+
+/* ---- listings ---- */
+
+typedef struct name_set {
+    char **names;
+    int *versions; /* stored versions, from the database */
+    size_t n, cap;
+} name_set;
+
+static int name_add(name_set *s, const char *name, size_t len, int versions)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strlen(s->names[i]) == len && strncmp(s->names[i], name, len) == 0) {
+            if (versions > s->versions[i])
+                s->versions[i] = versions;
+            return 0;
+        }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **nn = realloc(s->names, cap * sizeof *nn);
+        if (!nn)
+            return -1;
+        s->names = nn;
+        int *vv = realloc(s->versions, cap * sizeof *vv);
+        if (!vv)
+            return -1;
+        s->versions = vv;
+        s->cap = cap;
+    }
+    if (!(s->names[s->n] = strndup(name, len)))
+        return -1;
+    s->versions[s->n++] = versions;
+    return 0;
+}
+
+static void names_free(name_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->names[i]);
+    free(s->names);
+    free(s->versions);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int col(int ncols, const char *const *names, const char *want)
+{
+    for (int i = 0; i < ncols; i++)
+        if (strcmp(names[i], want) == 0)
+            return i;
+    return -1;
+}
+
+static int stored_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    name_set *s = ud;
+    int cn = col(ncols, names, "name"), cv = col(ncols, names, "versions");
+    if (cn < 0 || !values[cn])
+        return 0;
+    int versions = cv >= 0 && values[cv] ? atoi(values[cv]) : 0;
+    return name_add(s, values[cn], strlen(values[cn]), versions) == 0 ? 0 : 1;
+}
+
+static void scan_dir(name_set *s, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t n = strlen(de->d_name);
+        if (n <= 3 || strcmp(de->d_name + n - 3, ".md") != 0)
+            continue;
+        char name[TEMPLATES_MAX_NAME + 1];
+        int v = 0;
+        nyx_error ignored;
+        char spec[TEMPLATES_MAX_NAME + 4];
+        if (n - 3 > TEMPLATES_MAX_NAME)
+            continue;
+        memcpy(spec, de->d_name, n - 3);
+        spec[n - 3] = '\0';
+        if (templates_parse_spec(spec, name, sizeof name, &v, &ignored) != 0 || v != 0)
+            continue;
+        name_add(s, name, strlen(name), 0);
+    }
+    closedir(d);
+}
+
+int templates_list(nyx_engine *e, store_row_fn fn, void *ud, nyx_error *err)
+{
+    tpl_library *lib = templates_lib(e, err);
+    if (!lib)
+        return -1;
+    name_set s = {0};
+    for (size_t i = 0; i < lib->ndirs; i++)
+        scan_dir(&s, lib->dirs[i]);
+    /* Record the files' current contents first, so the counts below include them. */
+    for (size_t i = 0; i < s.n; i++) {
+        tpl_entry *en;
+        nyx_error ignored;
+        templates_resolve(lib, s.names[i], &en, &ignored);
+    }
+    nyx_store *st = templates_store(lib);
+    if (st && store_template_list(st, stored_row, &s, err) < 0) {
+        names_free(&s);
+        return -1;
+    }
+    /* Sort names and their counts together: sort indices by name. */
+    size_t *order = malloc((s.n + 1) * sizeof *order);
+    char **sorted = malloc((s.n + 1) * sizeof *sorted);
+    if (!order || !sorted) {
+        free(order);
+        free(sorted);
+        names_free(&s);
+        return oom(err, "listing templates");
+    }
+    memcpy(sorted, s.names, s.n * sizeof *sorted);
+    qsort(sorted, s.n, sizeof *sorted, by_name);
+    for (size_t i = 0; i < s.n; i++)
+        for (size_t j = 0; j < s.n; j++)
+            if (s.names[j] == sorted[i])
+                order[i] = j;
+    static const char *const names[] = {"name", "version", "versions", "source", "description"};
+    int rc = 0;
+    for (size_t i = 0; i < s.n && rc == 0; i++) {
+        size_t k = order[i];
+        tpl_entry *en = NULL;
+        nyx_error rerr;
+        nyx_error_clear(&rerr);
+        char version[16], versions[16], desc[600];
+        const char *row[5] = {s.names[k], NULL, versions, NULL, NULL};
+        snprintf(versions, sizeof versions, "%d", s.versions[k]);
+        if (templates_resolve(lib, s.names[k], &en, &rerr) == 0) {
+            snprintf(version, sizeof version, "%d", en->version);
+            row[1] = version;
+            row[3] = en->path ? en->path : "database";
+            row[4] = template_description(en->t);
+        } else {
+            snprintf(desc, sizeof desc, "error: %s", rerr.message);
+            row[4] = desc;
+        }
+        if (fn(ud, 5, names, row) != 0)
+            rc = 1;
+    }
+    free(order);
+    free(sorted);
+    names_free(&s);
+    return rc;
+}
+
+typedef struct history_rows {
+    store_row_fn fn;
+    void *ud;
+    int current;
+} history_rows;
+
+static int history_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    history_rows *h = ud;
+    const char *n2[16], *v2[16];
+    if (ncols > 15)
+        ncols = 15;
+    int cv = col(ncols, names, "version");
+    for (int i = 0; i < ncols; i++) {
+        n2[i] = names[i];
+        v2[i] = values[i];
+    }
+    n2[ncols] = "current";
+    v2[ncols] = cv >= 0 && values[cv] && h->current > 0 && atoi(values[cv]) == h->current ? "*"
+                                                                                          : "";
+    return h->fn(h->ud, ncols + 1, n2, v2);
+}
+
+/* Records name's current content (so its version is listed) and returns that version; a
+ * not_found error when name is nowhere. */
+static int current_version(tpl_library *lib, const char *name, int *version, nyx_error *err)
+{
+    tpl_entry *en = NULL;
+    nyx_error rerr;
+    nyx_error_clear(&rerr);
+    char bare[TEMPLATES_MAX_NAME + 1];
+    int v = 0;
+    if (templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
+        return -1;
+    if (v != 0) {
+        nyx_error_set(err, "invalid_argument", 0, "give the template name without '@': %.80s",
+                      name);
+        return -1;
+    }
+    *version = 0;
+    if (templates_resolve(lib, bare, &en, &rerr) == 0)
+        *version = en->version;
+    else if (strcmp(rerr.type, "not_found") == 0) {
+        *err = rerr;
+        return -1;
+    }
+    if (!templates_store(lib)) {
+        nyx_error_set(err, "store_error", 0, "template %s: no database holds its versions",
+                      bare);
+        return -1;
+    }
+    return 0;
+}
+
+int templates_history(nyx_engine *e, const char *name, store_row_fn fn, void *ud,
+                      nyx_error *err)
+{
+    tpl_library *lib = templates_lib(e, err);
+    history_rows h = {fn, ud, 0};
+    if (!lib || current_version(lib, name, &h.current, err) != 0)
+        return -1;
+    return store_template_history(e->store, name, history_row, &h, err);
+}
+
+int templates_stats(nyx_engine *e, const char *name, store_row_fn fn, void *ud, nyx_error *err)
+{
+    tpl_library *lib = templates_lib(e, err);
+    int current = 0;
+    if (!lib || current_version(lib, name, &current, err) != 0)
+        return -1;
+    return store_template_stats(e->store, name, fn, ud, err);
+}
+
+char *templates_diff(nyx_engine *e, const char *name, int v1, int v2, nyx_error *err)
+{
+    tpl_library *lib = templates_lib(e, err);
+    char bare[TEMPLATES_MAX_NAME + 1];
+    int v = 0;
+    if (!lib || templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
+        return NULL;
+    if (v != 0 || v1 < 1 || v2 < 1) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "diff takes a template name without '@' and two versions >= 1");
+        return NULL;
+    }
+    /* Record the current content, so the newest version can be compared too. */
+    tpl_entry *cur = NULL;
+    nyx_error ignored;
+    templates_resolve(lib, bare, &cur, &ignored);
+    char spec1[TEMPLATES_MAX_NAME + 16], spec2[TEMPLATES_MAX_NAME + 16];
+    snprintf(spec1, sizeof spec1, "%s@%d", bare, v1);
+    snprintf(spec2, sizeof spec2, "%s@%d", bare, v2);
+    tpl_entry *a = NULL, *b = NULL;
+    if (templates_resolve(lib, spec1, &a, err) != 0 || templates_resolve(lib, spec2, &b, err) != 0)
+        return NULL;
+    char *out = text_diff(template_text(a->t, NULL), template_text(b->t, NULL), spec1, spec2);
+    if (!out)
+        oom(err, "comparing template versions");
+    return out;
+}
+
+/* ---- variables from the command line ---- */
+
+tvalue *templates_vars_from_pairs(const char *const *pairs, nyx_error *err)
+{
+    tvalue *map = tvalue_map();
+    if (!map) {
+        oom(err, "building template variables");
+        return NULL;
+    }
+    for (size_t i = 0; pairs && pairs[i]; i++) {
+        const char *eq = strchr(pairs[i], '=');
+        if (!eq || eq == pairs[i]) {
+            nyx_error_set(err, "invalid_argument", 0, "a variable must be key=value, got \"%.80s\"",
+                          pairs[i]);
+            tvalue_free(map);
+            return NULL;
+        }
+        char key[256];
+        size_t klen = (size_t)(eq - pairs[i]);
+        if (klen >= sizeof key) {
+            nyx_error_set(err, "invalid_argument", 0, "variable name too long: \"%.40s...\"",
+                          pairs[i]);
+            tvalue_free(map);
+            return NULL;
+        }
+        memcpy(key, pairs[i], klen);
+        key[klen] = '\0';
+        tvalue *val = tvalue_string(eq + 1, strlen(eq + 1));
+        tvalue *prev = (tvalue *)tvalue_map_get(map, key);
+        int rc;
+        if (!prev) {
+            rc = tvalue_map_set(map, key, val);
+        } else if (tvalue_kind(prev) == TVALUE_LIST) {
+            rc = tvalue_list_push(prev, val);
+        } else {
+            /* A key given twice becomes a list of its values. */
+            tvalue *list = tvalue_list();
+            rc = list ? 0 : -1;
+            if (rc == 0)
+                rc = tvalue_list_push(list, tvalue_string(prev->u.str.s, prev->u.str.len));
+            if (rc == 0)
+                rc = tvalue_list_push(list, val);
+            else
+                tvalue_free(val);
+            if (rc == 0)
+                rc = tvalue_map_set(map, key, list);
+            else
+                tvalue_free(list);
+        }
+        if (rc != 0) {
+            tvalue_free(map);
+            oom(err, "building template variables");
+            return NULL;
+        }
+    }
+    return map;
+}

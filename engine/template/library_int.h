@@ -1,0 +1,62 @@
+/* The template library's state, shared by library.c (lookup, cache, render) and
+ * library_pick.c (choosing and recording). Nothing outside engine/template includes this. */
+#ifndef NYX_TEMPLATE_LIBRARY_INT_H
+#define NYX_TEMPLATE_LIBRARY_INT_H
+
+#include "library.h"
+#include "template_int.h"
+
+#include <sys/types.h>
+#include <time.h>
+
+/* One template the library holds: the current content of a name, or a pinned NAME@V. */
+typedef struct tpl_entry {
+    char *name;
+    int version;     /* 0: not versioned (no database) */
+    int pinned;      /* NAME@V from the database: never changes */
+    char *path;      /* the file it was read from; NULL when from the database */
+    dev_t dev;       /* the file as it was when read */
+    ino_t ino;
+    off_t size;
+    time_t mtime_s;
+    long mtime_ns;
+    int racy;        /* modified close to when it was read: compare the bytes on next use */
+    int stale;       /* the hot-reload watcher reported a change */
+    nyx_template *t;
+} tpl_entry;
+
+typedef struct last_use {
+    char *name;
+    int version;
+} last_use;
+
+struct tpl_library {
+    struct nyx_engine *e;
+    char **dirs;          /* the search path, in order */
+    size_t ndirs;
+    tpl_entry **entries;
+    size_t n, cap;
+    nyx_template **retired; /* replaced while a render was running: freed when it ends */
+    size_t nretired, capretired;
+    int rendering;
+    last_use *last;       /* the version last rendered or picked, per name */
+    size_t nlast;
+    uint64_t rng;         /* templates_pick's generator (splitmix64) */
+    int store_failed;     /* the database could not be opened: do not try again */
+    nyx_error partial_err; /* why a partial could not be resolved during the render */
+    int partial_failed;
+};
+
+/* The engine's library, created on first use; NULL with err when out of memory. */
+tpl_library *templates_lib(struct nyx_engine *e, nyx_error *err);
+/* The engine's database, opened on first use; NULL (said once) when unavailable. */
+nyx_store *templates_store(tpl_library *lib);
+/* Splits "NAME" or "NAME@V" into name (size bytes) and *version (0 without "@V"), checking
+ * the name. Returns 0 or -1 with err "invalid_argument". */
+int templates_parse_spec(const char *spec, char *name, size_t size, int *version,
+                         nyx_error *err);
+/* The entry serving spec, loaded or refreshed as needed. Returns 0 or -1 with err. */
+int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, nyx_error *err);
+void templates_set_last(tpl_library *lib, const char *name, int version);
+
+#endif

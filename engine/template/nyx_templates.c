@@ -1,0 +1,89 @@
+/* The public template functions of nyx.h: the template library behind result codes and
+ * nyx_errmsg. */
+#define _POSIX_C_SOURCE 200809L
+#include "library.h"
+
+#include "core/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(nyx_engine *e, const nyx_error *err)
+{
+    engine_set_error(e, "%s", err->message);
+    if (strcmp(err->type, "out_of_memory") == 0)
+        return NYX_ENOMEM;
+    if (strcmp(err->type, "invalid_argument") == 0 || strcmp(err->type, "not_found") == 0)
+        return NYX_EINVAL;
+    return NYX_EIO;
+}
+
+static int need(nyx_engine *e, const void *a, const void *b)
+{
+    if (!e)
+        return NYX_EINVAL;
+    if (!a || !b) {
+        engine_set_error(e, "a template name and a place for the result are required");
+        return NYX_EINVAL;
+    }
+    return NYX_OK;
+}
+
+int nyx_template_render(nyx_engine *e, const char *name, const char *const *vars, char **out,
+                        int *version)
+{
+    int rc = need(e, name, out);
+    if (rc != NYX_OK)
+        return rc;
+    *out = NULL;
+    nyx_error err;
+    nyx_error_clear(&err);
+    tvalue *map = templates_vars_from_pairs(vars, &err);
+    if (!map)
+        return fail(e, &err);
+    rc = templates_render(e, name, map, out, NULL, version, &err);
+    tvalue_free(map);
+    return rc == 0 ? NYX_OK : fail(e, &err);
+}
+
+int nyx_template_get(nyx_engine *e, const char *name, char **text, int *version, char **source)
+{
+    int rc = need(e, name, text);
+    if (rc != NYX_OK)
+        return rc;
+    *text = NULL;
+    if (source)
+        *source = NULL;
+    nyx_error err;
+    nyx_error_clear(&err);
+    tpl_info info;
+    if (templates_get(e, name, &info, &err) != 0)
+        return fail(e, &err);
+    *text = strdup(template_text(info.t, NULL));
+    if (source)
+        *source = strdup(info.source);
+    if (!*text || (source && !*source)) {
+        free(*text);
+        *text = NULL;
+        if (source) {
+            free(*source);
+            *source = NULL;
+        }
+        engine_set_error(e, "out of memory");
+        return NYX_ENOMEM;
+    }
+    if (version)
+        *version = info.version;
+    return NYX_OK;
+}
+
+int nyx_template_diff(nyx_engine *e, const char *name, int v1, int v2, char **out)
+{
+    int rc = need(e, name, out);
+    if (rc != NYX_OK)
+        return rc;
+    nyx_error err;
+    nyx_error_clear(&err);
+    *out = templates_diff(e, name, v1, v2, &err);
+    return *out ? NYX_OK : fail(e, &err);
+}

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# The template commands end to end: nyx render with --var (shipped templates, lists, warnings,
+# missing variables), nyx templates list | show | history | diff | stats, their exit codes
+# (0 success, 1 runtime error, 2 usage error), an edit in a NYX_TEMPLATE_PATH directory making
+# a new version, and a script's calls made with template= showing up in the statistics.
+set -uo pipefail
+
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-templates.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+failures=0
+pass() { echo "ok - $1"; }
+fail() {
+  echo "not ok - $1"
+  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2"
+  failures=$((failures + 1))
+}
+check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+
+mkdir -p "$work/tpl" "$work/cwd"
+clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_TEMPLATE_PATH=$work/tpl"
+           "NYX_SIM_TTFT_MS=5" "NYX_SIM_TOKEN_MS=0.02")
+for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
+  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
+done
+# run_nyx ARGS...: sets $out, $err and $rc.
+run_nyx() {
+  "${clean_env[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  out=$(cat "$work/out")
+  err=$(cat "$work/err")
+}
+cd "$work/cwd" || exit 1
+
+# ---- nyx render with the shipped templates ----
+
+run_nyx render council_persona --var name=CFO --var "role=chief financial officer" \
+  --var "focus=Judge the proposal on cash and payback."
+check "nyx render council_persona exits 0" "$rc" "$err"
+[[ "$(head -2 <<<"$out")" == $'You are the CFO (chief financial officer) on this council.\nJudge the proposal on cash and payback.' ]]
+check "the persona's variables are filled in" $? "$out"
+grep -q "Keep the whole answer under 250 words." <<<"$out"
+check "a declared default fills an unset variable" $? "$out"
+! grep -q "{{" <<<"$out"
+check "no template syntax is left in the output" $? "$out"
+
+run_nyx render council_persona --var name=CFO
+check "a missing required variable exits 1" $((rc != 1)) "rc=$rc"
+grep -Eq "council_persona\.md:[0-9]+: missing required variable 'focus'" <<<"$err"
+check "the missing variable is named with the template's file:line" $? "$err"
+
+run_nyx render council_persona --var name=CFO --var focus=cash --var colour=red
+[[ $rc == 0 ]] && grep -q "variable 'colour' is given but not declared" <<<"$err"
+check "an unknown variable is a warning on stderr, not an error" $? "rc=$rc $err"
+
+run_nyx render task_execution --var "role=a senior analyst" --var "task=Count the rows." \
+  --var "output_format=COUNT: <n>" --var "constraints=Use SQL only." --var "constraints=No guessing."
+[[ $rc == 0 ]] && grep -q "^- Use SQL only\.$" <<<"$out" && grep -q "^- No guessing\.$" <<<"$out"
+check "a --var given twice is a list for a section" $? "$out $err"
+
+run_nyx render no_such_template
+check "an unknown template exits 1" $((rc != 1)) "rc=$rc"
+grep -q "template 'no_such_template' not found" <<<"$err"
+check "an unknown template is named" $? "$err"
+
+run_nyx render
+check "nyx render without a name exits 2" $((rc != 2)) "rc=$rc"
+run_nyx render council_persona --var novalue
+check "--var without k=v exits 2" $((rc != 2)) "rc=$rc"
+run_nyx render --help
+check "nyx render --help exits 0" "$rc" "$err"
+
+# ---- versions: an edit in a NYX_TEMPLATE_PATH directory ----
+
+printf -- '---\ndescription: A memo\nvariables:\n  to: {required: true}\n---\nDear {{to}},\nthe plan stands.\nRegards\n' >"$work/tpl/memo.md"
+run_nyx render memo --var to=Ann
+[[ $rc == 0 && "$out" == $'Dear Ann,\nthe plan stands.\nRegards' ]]
+check "a template in NYX_TEMPLATE_PATH renders" $? "rc=$rc $out $err"
+
+printf -- '---\ndescription: A memo\nvariables:\n  to: {required: true}\n---\nDear {{to}},\nthe plan changes.\nRegards\n' >"$work/tpl/memo.md"
+run_nyx render memo --var to=Ann
+[[ $rc == 0 && "$out" == $'Dear Ann,\nthe plan changes.\nRegards' ]]
+check "the edited file renders" $? "rc=$rc $out $err"
+
+run_nyx templates history memo
+check "nyx templates history exits 0" "$rc" "$err"
+[[ $(grep -Ec "^ +[0-9]+ +[0-9a-f]{16} " <<<"$out") == 2 ]] && grep -Eq "^ +2 .* \*" <<<"$out"
+check "the edit made version 2, which serves now" $? "$out"
+
+run_nyx render memo --var to=Bo
+run_nyx templates history memo
+[[ $(grep -Ec "^ +[0-9]+ +[0-9a-f]{16} " <<<"$out") == 2 ]]
+check "rendering unchanged content adds no version" $? "$out"
+
+run_nyx templates show memo@1
+check "nyx templates show NAME@V exits 0" "$rc" "$err"
+[[ "$(head -1 <<<"$out")" == "# memo@1 (database)" ]] && grep -q "the plan stands." <<<"$out"
+check "show NAME@V prints the old version's text" $? "$out"
+
+run_nyx templates show memo
+[[ $rc == 0 && "$(head -1 <<<"$out")" == "# memo@2 ($work/tpl/memo.md)" ]] && grep -q "the plan changes." <<<"$out"
+check "show NAME prints the current version and its file" $? "$out $err"
+
+run_nyx templates diff memo 1 2
+check "nyx templates diff exits 0" "$rc" "$err"
+expected=$'--- memo@1\n+++ memo@2\n@@ -4,5 +4,5 @@\n   to: {required: true}\n ---\n Dear {{to}},\n-the plan stands.\n+the plan changes.\n Regards'
+[[ "$out" == "$expected" ]]
+check "the diff shows the changed line as -/+ with context" $? "$out"
+
+run_nyx templates diff memo 1 7
+check "a diff with an unknown version exits 1" $((rc != 1)) "rc=$rc"
+run_nyx templates diff memo one 2
+check "a diff with a version that is not a number exits 2" $((rc != 2)) "rc=$rc"
+run_nyx templates diff memo 1
+check "a diff without two versions exits 2" $((rc != 2)) "rc=$rc"
+
+# ---- list and stats ----
+
+run_nyx templates list
+check "nyx templates list exits 0" "$rc" "$err"
+for name in council_context council_persona task_execution memo; do
+  grep -Eq "^$name +[0-9]+ +[0-9]+ " <<<"$out" || fail "list shows $name" "$out"
+done
+grep -Eq "^memo +2 +2 +$work/tpl/memo.md +A memo" <<<"$out"
+check "list shows the current version, the versions stored, the file and the description" $? "$out"
+
+run_nyx templates
+[[ $rc == 0 ]] && grep -q "^council_persona " <<<"$out"
+check "nyx templates alone lists" $? "$out"
+
+run_nyx templates list --json
+[[ $rc == 0 ]] && grep -q '^{"name":"memo","version":2,"versions":2,' <<<"$out"
+check "nyx templates list --json prints one JSON object per template" $? "$out"
+
+cat >calls.lua <<'EOF'
+local nyx = require "nyx"
+local text, version = nyx.templates.render("memo", { to = "Cy" })
+for _ = 1, 3 do nyx.call{ prompt = text, template = "memo", max_tokens = 20 } end
+nyx.templates.record("memo", false)
+print("version", version)
+EOF
+run_nyx run calls.lua
+[[ $rc == 0 && "$out" == $'version\t2' ]]
+check "a script renders and calls with template=" $? "rc=$rc $out $err"
+
+run_nyx templates stats memo
+check "nyx templates stats exits 0" "$rc" "$err"
+grep -Eq "^ +2 +4 +3 +1 +0\.75" <<<"$out"
+check "stats show 4 uses of version 2: 3 calls that succeeded and a judged failure" $? "$out"
+grep -Eq "^ +1 +0 +0 +0 +- " <<<"$out"
+check "stats list the unused version 1 too" $? "$out"
+
+run_nyx stats --by template
+grep -Eq "^memo@2 +3 " <<<"$out"
+check "the calls' log rows carry the template's version" $? "$out"
+
+run_nyx templates stats nosuch
+check "stats of an unknown template exit 1" $((rc != 1)) "rc=$rc"
+run_nyx templates frobnicate
+check "an unknown subcommand exits 2" $((rc != 2)) "rc=$rc"
+run_nyx templates show
+check "show without a name exits 2" $((rc != 2)) "rc=$rc"
+run_nyx templates show "../../etc/passwd"
+check "a name with a path exits 1" $((rc != 1)) "rc=$rc"
+grep -q "bad template name" <<<"$err"
+check "a name with a path is refused" $? "$err"
+run_nyx templates --help
+check "nyx templates --help exits 0" "$rc" "$err"
+
+echo "$failures failure(s)"
+exit $((failures > 0))
