@@ -39,6 +39,12 @@ response_cache *response_cache_new(size_t max_entries, double ttl_s)
     return rc;
 }
 
+void response_cache_set_ttl(response_cache *rc, double ttl_s)
+{
+    if (rc && ttl_s >= 0)
+        rc->ttl_s = ttl_s;
+}
+
 static void entry_free(entry *e)
 {
     nyx_response_free(&e->resp);

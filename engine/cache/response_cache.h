@@ -13,6 +13,9 @@ typedef struct response_cache response_cache;
 
 response_cache *response_cache_new(size_t max_entries, double ttl_s);
 void response_cache_free(response_cache *rc);
+/* The age at which entries stored from now on expire (cache.ttl.ephemeral); entries already
+ * kept keep theirs. A negative ttl_s changes nothing. */
+void response_cache_set_ttl(response_cache *rc, double ttl_s);
 
 /* The key over everything that determines an answer: model, system, messages, tools,
  * temperature, max_tokens and stop sequences (not cache marks, not streaming). */

@@ -211,7 +211,12 @@ static int reserve_budget(nyx_call *c)
         fail(c, &err);
         return -1;
     }
-    if (!e->store) {
+    if (!e->store || e->degraded) {
+        if (e->cfg.budget_fail_open) {
+            engine_warn_once(e, "budget-open", "nyx: budgets cannot be checked without the database; "
+                                               "calls go on because NYX_BUDGET_FAIL_OPEN is set");
+            return 0;
+        }
         nyx_error_set(&err, "store_error", 0, "budget %s cannot be checked: the database is unavailable",
                       c->budget.names[0]);
         fail(c, &err);

@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "guard/scan.h"
+#include "pending_log.h"
 #include "store/store.h"
 #include "template/library.h"
 
@@ -65,8 +66,6 @@ void call_account(nyx_call *c)
 void call_log(nyx_call *c)
 {
     nyx_engine *e = c->e;
-    if (!e->store)
-        return;
     /* The spending of a call that failed after usage was reported still counts. */
     double actual = c->result.has_cost && c->result.cost.cost_usd > 0 ? c->result.cost.cost_usd : 0;
     nyx_call_result *r = &c->result;
@@ -114,8 +113,12 @@ void call_log(nyx_call *c)
     }
     nyx_error err;
     nyx_error_clear(&err);
-    if (store_log_interaction_settle(e->store, &it, c->reserved ? c->reservation : NULL, actual, &err) != 0)
-        engine_warn_once(e, "store-write", "nyx: cannot log an interaction: %s", err.message);
+    const char *reservation = c->reserved ? c->reservation : NULL;
+    /* Once the store failed, records queue behind the ones already waiting, in order. */
+    if (!e->store || e->degraded)
+        pending_log_add(e, &it, reservation, actual, e->store ? "earlier failure" : "no database");
+    else if (store_log_interaction_settle(e->store, &it, reservation, actual, &err) != 0)
+        pending_log_add(e, &it, reservation, actual, err.message);
     free(attempts);
     free(prompt);
     free(response);

@@ -46,6 +46,7 @@ static const setting settings[] = {
     {"LLM_MONTHLY_BUDGET_USD", K_BUDGET, AT(monthly_budget_usd), 0, 1e12},
     {"LLM_SESSION_BUDGET_USD", K_BUDGET, AT(session_budget_usd), 0, 1e12},
     {"LLM_ENABLE_COST_ALERTS", K_BOOL, AT(cost_alerts), 0, 0},
+    {"NYX_BUDGET_FAIL_OPEN", K_BOOL, AT(budget_fail_open), 0, 0},
     {"NYX_DB", K_STRING, AT(db), 0, 0},
     {"NYX_MODELS", K_STRING, AT(models_file), 0, 0},
     {"NYX_TEMPLATE_PATH", K_STRING, AT(template_path), 0, 0},

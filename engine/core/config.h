@@ -32,6 +32,7 @@ typedef struct nyx_config {
     double monthly_budget_usd; /* LLM_MONTHLY_BUDGET_USD */
     double session_budget_usd; /* LLM_SESSION_BUDGET_USD */
     int cost_alerts;        /* LLM_ENABLE_COST_ALERTS */
+    int budget_fail_open;   /* NYX_BUDGET_FAIL_OPEN: without a database, budgets let calls go */
     char *db;               /* NYX_DB */
     char *models_file;      /* NYX_MODELS: user's price table */
     char *template_path;    /* NYX_TEMPLATE_PATH */

@@ -4,8 +4,11 @@
 #include "cache/policy.h"
 #include "cache/response_cache.h"
 #include "budget.h"
+#include "pending_log.h"
 #include "call.h"
 #include "cost/models.h"
+#include "debug.h"
+#include "settings.h"
 #include "resilience/breaker.h"
 #include "resilience/ratelimit.h"
 #include "sim/sim.h"
@@ -214,6 +217,9 @@ static void watch_stop(void *ud)
     nyx_error err;
     nyx_error_clear(&err);
     if (e->store && store_changed(e->store, &changed, &err) == 0 && changed) {
+        nyx_error serr; /* another process may have changed a setting */
+        nyx_error_clear(&serr);
+        settings_load(e, &serr);
         char *reason = NULL;
         if (store_control_get(e->store, "stop", &reason, &err) == 0 && reason && !e->stopped)
             engine_stop(e, reason, 0);
@@ -291,7 +297,7 @@ nyx_engine *nyx_open(char **errmsg)
     if (e->breakers)
         breakers_on_change(e->breakers, breaker_changed, e);
     if (!e->loop || !e->models || !e->cache || !e->limiter || !e->breakers || !e->responses ||
-        parse_timeout_profiles(e, &err) != 0) {
+        parse_timeout_profiles(e, &err) != 0 || settings_open(e, &err) != 0) {
         if (errmsg)
             *errmsg = strdup(err.message[0] ? err.message : "out of memory");
         nyx_close(e);
@@ -425,7 +431,9 @@ int engine_open_store(nyx_engine *e)
     const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
     nyx_error err;
     nyx_error_clear(&err);
-    e->store = store_open(db, &err);
+    /* A lock held elsewhere costs a call at most this long; then records wait in memory. */
+    store_options opts = {250, 0};
+    e->store = store_open_opts(db, &opts, &err);
     if (!e->store) {
         engine_set_error(e, "%s", err.message);
         return -1;
@@ -472,6 +480,7 @@ int engine_start(nyx_engine *e)
     if (e->store) {
         nyx_error err;
         nyx_error_clear(&err);
+        settings_load(e, &err); /* system_config, under the environment */
         audit_config(e);
         /* Reservations of processes that died can never settle: give the money back. */
         store_budget_reap(e->store, 3600, &err);
@@ -563,7 +572,10 @@ void nyx_close(nyx_engine *e)
     calls_abandon_all(e, "engine closed");
     loop_timer_cancel(e->loop, e->stop_watch);
     e->stop_watch = NULL;
+    pending_log_close(e);
     budget_free(e);
+    settings_free(e);
+    debug_free(e);
     store_close(e->store);
     sim_server_stop(e->sim);
     watch_free(e->watch);

@@ -22,6 +22,8 @@ struct cache_policy;
 struct ratelimiter;
 struct breakers;
 struct tpl_library;
+struct settings;
+struct debug_state;
 
 typedef struct budget_limit {
     char *scope;
@@ -64,6 +66,10 @@ struct nyx_engine {
     const char *provider; /* "sim" | "anthropic" */
     struct curl_slist *headers; /* shared by every request; holds the key, never printed */
     struct nyx_store *store;
+    struct pending_log *pending;  /* records waiting for the store */
+    loop_timer *pending_timer;
+    int degraded;                 /* the store failed: records wait in memory */
+    int64_t lost_interactions;
     struct cache_policy *cache;
     struct ratelimiter *limiter;
     struct response_cache *responses;
@@ -100,6 +106,8 @@ struct nyx_engine {
     /* set by the template library: a file in a template directory changed */
     void (*on_template_change)(nyx_engine *e, const char *path);
     struct tpl_library *templates; /* template/library.h: created on first use */
+    struct settings *settings;     /* settings.h: system_config over the defaults */
+    struct debug_state *debug;     /* debug.h: where the raw exchanges go (NYX_DEBUG) */
 
     engine_var *vars;
     size_t nvars;

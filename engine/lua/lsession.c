@@ -165,6 +165,10 @@ static int l_stats(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
     push_stats(L, &e->stats);
+    lua_pushboolean(L, e->degraded);
+    lua_setfield(L, -2, "storage_degraded");
+    set_int(L, "records_lost", e->lost_interactions);
+    set_int(L, "breaker_opens", e->breaker_opens);
     push_group(L, "by_model", &e->by_model);
     push_group(L, "by_agent", &e->by_agent);
     push_group(L, "by_template", &e->by_template);

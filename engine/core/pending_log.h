@@ -1,0 +1,19 @@
+/* When the database fails (cannot be opened, locked, full), calls go on: their interactions
+ * wait here, bounded, and are written once the store is back. What overflows, or is still
+ * waiting when the engine closes, is counted as lost and reported. */
+#ifndef NYX_PENDING_LOG_H
+#define NYX_PENDING_LOG_H
+
+#include "store/store.h"
+
+typedef struct nyx_engine nyx_engine;
+
+/* Keeps a copy of it (and the budget settlement that goes with it) for later. */
+void pending_log_add(nyx_engine *e, const nyx_interaction *it, const char *reservation, double actual_usd,
+                     const char *why);
+/* Tries to write what waits; returns the number still waiting. */
+size_t pending_log_flush(nyx_engine *e);
+/* At close: one last flush, then counts and reports what is lost. */
+void pending_log_close(nyx_engine *e);
+
+#endif

@@ -1,0 +1,25 @@
+local nyx = require "nyx"
+local n = tonumber(nyx.vars.n or 1000)
+local next_i, failed = 1, 0
+local ts = {}
+for w = 1, 20 do
+  ts[w] = nyx.spawn(function()
+    while next_i <= n do
+      local i = next_i; next_i = next_i + 1
+      local ok = pcall(nyx.call, {prompt = "degrade " .. i, max_tokens = 8})
+      if not ok then failed = failed + 1 end
+      if i == 200 and nyx.vars.marker then
+        -- Ask for the lock, and go on only once another process holds it.
+        io.stdout:write("LOCK\n"); io.stdout:flush()
+        while not io.open(nyx.vars.marker) do nyx.sleep(0.01) end
+      end
+    end
+  end)
+end
+for w = 1, 20 do ts[w]:wait() end
+print("failed", failed, "degraded", nyx.stats().storage_degraded)
+for _ = 1, 40 do -- give the flusher time once the lock is gone
+  if not nyx.stats().storage_degraded then break end
+  nyx.sleep(0.1)
+end
+print("after", nyx.stats().storage_degraded)
