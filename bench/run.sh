@@ -19,7 +19,4 @@ sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; trap
 for _ in $(seq 200); do grep -q 'listening on' "$sim_out" && break; sleep 0.05; done
 rel() { NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$sim_out" | head -1)" NYX_BREAKER_COOLDOWN_SECONDS=1 "$@"; }
 rel "$build/nyx" run "$here/reliability.lua" ${short:+--var short=1}
-# Section 1 again with a breaker sized for 50 calls in flight: no run-of-failures rule, and the
-# failure share judged over at least 100 calls (fast failures come back before slow successes).
-NYX_BREAKER_FAILURES=0 NYX_BREAKER_MIN_CALLS=100 rel "$build/nyx" run "$here/reliability.lua" --var part=calls --var prefix=reliability_sized_breaker ${short:+--var short=1}
 kill $sim_pid

@@ -15,6 +15,9 @@ int cli_audit(int argc, char **argv);
 int cli_stop(int argc, char **argv);
 int cli_templates(int argc, char **argv);
 int cli_render(int argc, char **argv);
+int cli_config(int argc, char **argv);
+/* nyx log --raw ID (cmd_log_raw.c) */
+int cli_log_raw(int argc, char **argv);
 
 /* nyx run --watch, on an engine that is set up; returns the exit status. */
 int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,

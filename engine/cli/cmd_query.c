@@ -58,6 +58,8 @@ static int query(const char *kind, const flag *flags, int argc, char **argv)
             for (const flag *f = flags; f->name; f++)
                 printf(" [%s VALUE]", f->name);
             printf(" [--json] [--db FILE]\n");
+            if (strcmp(kind, "log") == 0)
+                printf("       nyx log --raw ID [--json] [--db FILE]   (one stored exchange: request, response, attempts)\n");
             return 0;
         }
         if (strcmp(argv[i], "--json") == 0) {
@@ -120,7 +122,13 @@ static int query(const char *kind, const flag *flags, int argc, char **argv)
 }
 
 int cli_stats(int argc, char **argv) { return query("stats", stats_flags, argc, argv); }
-int cli_log(int argc, char **argv) { return query("log", log_flags, argc, argv); }
+int cli_log(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--raw") == 0)
+            return cli_log_raw(argc, argv);
+    return query("log", log_flags, argc, argv);
+}
 int cli_thoughts(int argc, char **argv) { return query("thoughts", thought_flags, argc, argv); }
 int cli_budget(int argc, char **argv) { return query("budget", no_flags, argc, argv); }
 int cli_audit(int argc, char **argv) { return query("audit", audit_flags, argc, argv); }

@@ -10,6 +10,13 @@ static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig) { interrupted = sig; }
 
+/* The debug view (NYX_DEBUG=1 or --debug) goes to stderr unless NYX_DEBUG_FILE is set. */
+static void debug_to_stderr(void *ud, const char *text, size_t len)
+{
+    (void)ud;
+    fwrite(text, 1, len, stderr);
+}
+
 void cli_notice(void *ud, int level, const char *msg)
 {
     (void)ud;
@@ -25,7 +32,9 @@ static void help(FILE *out)
             "built-in simulator. --var k=v sets nyx.vars.k; ARGS become the script's arg table.\n"
             "Lua modules the script loads are reloaded in place when their files change.\n"
             "--watch runs the script again whenever it or a module it loaded changes; the engine\n"
-            "and its state (sessions, budgets, statistics) stay. Ctrl-C stops.\n");
+            "and its state (sessions, budgets, statistics) stay. Ctrl-C stops.\n"
+            "--debug (or NYX_DEBUG=1) writes every raw request and response to stderr, or to the\n"
+            "file NYX_DEBUG_FILE names: the API key masked, bodies as NYX_STORAGE_MODE allows.\n");
 }
 
 int cli_run(int argc, char **argv)
@@ -75,6 +84,7 @@ int cli_run(int argc, char **argv)
         return 1;
     }
     nyx_set_log(e, cli_notice, NULL);
+    nyx_set_debug_writer(e, debug_to_stderr, NULL);
     int rc = NYX_OK;
     if (db)
         rc = nyx_set(e, "db", db);

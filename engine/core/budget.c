@@ -2,6 +2,7 @@
 #include "budget.h"
 
 #include "engine.h"
+#include "settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 
 static const double thresholds[] = {0.5, 0.8, 1.0};
+#define SOFT_ALERTED (1 << 8) /* budget_limit.alerted: the soft limit was reported */
 
 static double limit_of(const nyx_engine *e, const char *scope)
 {
@@ -37,13 +39,14 @@ int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd)
     return 0;
 }
 
-static void add(budget_scopes *out, const char *name, double limit)
+static void add(const nyx_engine *e, budget_scopes *out, const char *name, double limit)
 {
     if (limit < 0 || out->n >= BUDGET_MAX_SCOPES)
         return;
     snprintf(out->names[out->n], sizeof out->names[out->n], "%s", name);
     out->scopes[out->n].scope = out->names[out->n];
     out->scopes[out->n].limit_usd = limit;
+    out->soft[out->n] = !settings_budget_hard(e, name);
     out->n++;
 }
 
@@ -56,34 +59,65 @@ void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, bu
         double limit = s && s->budget_usd >= 0 ? s->budget_usd : e->cfg.session_budget_usd;
         snprintf(name, sizeof name, "session:%s", session);
         double set = limit_of(e, name);
-        add(out, name, set >= 0 ? set : limit);
+        add(e, out, name, set >= 0 ? set : limit);
     }
     if (agent) {
         snprintf(name, sizeof name, "agent:%s", agent);
-        add(out, name, limit_of(e, name));
+        add(e, out, name, limit_of(e, name));
     }
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     double day = limit_of(e, "day"), month = limit_of(e, "month");
     strftime(name, sizeof name, "day:%Y-%m-%d", &tm);
-    add(out, name, day >= 0 ? day : e->cfg.daily_budget_usd);
+    add(e, out, name, day >= 0 ? day : e->cfg.daily_budget_usd);
     strftime(name, sizeof name, "month:%Y-%m", &tm);
-    add(out, name, month >= 0 ? month : e->cfg.monthly_budget_usd);
+    add(e, out, name, month >= 0 ? month : e->cfg.monthly_budget_usd);
+}
+
+static budget_limit *alert_slot(nyx_engine *e, const char *scope);
+
+/* A soft scope went over its limit: say so once per scope, then let the call go. */
+static void soft_exceeded(nyx_engine *e, const char *scope, double limit, const char *why)
+{
+    budget_limit *slot = alert_slot(e, scope);
+    if (slot && (slot->alerted & SOFT_ALERTED))
+        return;
+    if (slot)
+        slot->alerted |= SOFT_ALERTED;
+    char msg[700];
+    snprintf(msg, sizeof msg, "budget %s is over its soft limit of $%.4f; calls go on (%s)", scope, limit, why);
+    engine_field f[] = {{"kind", "budget_soft_limit", 0}, {"scope", scope, 0}, {"threshold", NULL, limit},
+                        {"limit_usd", NULL, limit}, {"message", msg, 0}};
+    engine_emit(e, "alert", f, sizeof f / sizeof f[0]);
+    engine_log(e, NYX_LOG_WARN, "nyx: %s", msg);
+    nyx_error aerr;
+    nyx_error_clear(&aerr);
+    store_audit(e->store, "budget_soft_exceeded", NULL, NULL, why, &aerr);
 }
 
 int budget_reserve(nyx_engine *e, const budget_scopes *s, double amount_usd, char *id, size_t id_size,
                    nyx_error *err)
 {
-    int refused = -1;
-    if (store_budget_reserve(e->store, s->scopes, s->n, amount_usd, id, id_size, &refused, err) == 0)
-        return 0;
-    if (refused >= 0 && e->store) {
-        nyx_error aerr;
-        nyx_error_clear(&aerr);
-        store_audit(e->store, "budget_refused", NULL, NULL, err->message, &aerr);
+    store_scope scopes[BUDGET_MAX_SCOPES];
+    memcpy(scopes, s->scopes, s->n * sizeof *scopes);
+    for (;;) {
+        int refused = -1;
+        if (store_budget_reserve(e->store, scopes, s->n, amount_usd, id, id_size, &refused, err) == 0)
+            return 0;
+        if (refused < 0 || !e->store)
+            return -1;
+        if (!s->soft[refused] || scopes[refused].limit_usd < 0) {
+            nyx_error aerr;
+            nyx_error_clear(&aerr);
+            store_audit(e->store, "budget_refused", NULL, NULL, err->message, &aerr);
+            return -1;
+        }
+        /* Soft: tracked without its limit this time; each pass drops one limit, so this ends. */
+        soft_exceeded(e, s->names[refused], scopes[refused].limit_usd, err->message);
+        scopes[refused].limit_usd = -1;
+        nyx_error_clear(err);
     }
-    return -1;
 }
 
 typedef struct alert_scan {

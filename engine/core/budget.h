@@ -17,6 +17,7 @@ typedef struct nyx_engine nyx_engine;
 typedef struct budget_scopes {
     char names[BUDGET_MAX_SCOPES][160];
     store_scope scopes[BUDGET_MAX_SCOPES];
+    unsigned char soft[BUDGET_MAX_SCOPES]; /* 1: over its limit warns and alerts, never refuses */
     size_t n;
 } budget_scopes;
 
@@ -26,7 +27,12 @@ void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, bu
 /* Sets a limit for a scope ("session:NAME", "agent:NAME", "day", "month"); < 0 removes it. */
 int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd);
 
-/* Reserves amount in every scope; 0, or -1 with err ("budget_exceeded" names the scope). */
+/* Reserves amount in every scope; 0, or -1 with err ("budget_exceeded" names the scope).
+ * A soft scope (budget.hard / budget.<kind>_hard false in the settings) that would go over
+ * its limit does not refuse: the first time, it logs a warning, raises an "alert" event
+ * (kind "budget_soft_limit") and records a "budget_soft_exceeded" audit event; the call is
+ * reserved without that limit (the ledger then shows the scope without a limit while it is
+ * over). */
 int budget_reserve(nyx_engine *e, const budget_scopes *s, double amount_usd, char *id, size_t id_size,
                    nyx_error *err);
 

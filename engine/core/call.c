@@ -170,7 +170,8 @@ static void attempt_done(nyx_call *c, int status, nyx_error *err)
     ratelimit_settle(e->limiter, model, c->output_reserved, output, now);
     c->output_reserved = 0;
     if (e->cfg.circuit_breaker)
-        breaker_record(e->breakers, model, err && provider_failure(status, err), now);
+        breaker_outcome(e->breakers, model, c->breaker_ticket, err && provider_failure(status, err), now);
+    c->breaker_ticket = 0;
     call_record_attempt(c, status, err);
     if (!err) {
         c->result.status = NYX_STATUS_OK;
@@ -294,9 +295,12 @@ static void admit(void *ud)
         fail(c, &err);
         return;
     }
-    if (e->cfg.circuit_breaker && !breaker_allow(e->breakers, model, now)) {
-        circuit_open(c, model, now);
-        return;
+    if (e->cfg.circuit_breaker) {
+        if (!breaker_allow(e->breakers, model, now)) {
+            circuit_open(c, model, now);
+            return;
+        }
+        c->breaker_ticket = breaker_send(e->breakers, model, now);
     }
     ratelimit_acquire(e->limiter, model, c->est_input_tokens, c->spec.req.max_tokens, now);
     if (c->spec.agent)
@@ -304,7 +308,8 @@ static void admit(void *ud)
     c->output_reserved = c->spec.req.max_tokens;
     c->result.attempts++;
     if (call_http_start(c, attempt_done) != 0) {
-        breaker_release(e->breakers, model); /* no verdict on the server */
+        breaker_outcome(e->breakers, model, c->breaker_ticket, -1, now); /* no verdict on the server */
+        c->breaker_ticket = 0;
         nyx_error_set(&err, "network_error", 0, "cannot start the HTTP transfer");
         fail(c, &err);
     }
@@ -477,7 +482,7 @@ void call_cancel(nyx_call *c, const char *reason)
     if (!c || c->finished)
         return;
     if (c->easy)
-        breaker_release(c->e->breakers, call_route_model(c)); /* no verdict on the server */
+        breaker_outcome(c->e->breakers, call_route_model(c), c->breaker_ticket, -1, nyx_now_s());
     call_http_abort(c);
     if (c->timer) {
         loop_timer_cancel(c->e->loop, c->timer);

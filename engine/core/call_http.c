@@ -6,6 +6,7 @@
 #include "claude/errors.h"
 #include "claude/response.h"
 #include "clock.h"
+#include "debug.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     nyx_call *c = ud;
     size_t len = size * n;
+    if (c->debug)
+        debug_body(c, data, len);
     if (c->stream && response_is_ok(c)) {
         if (claude_stream_feed(c->stream, data, len, &c->attempt_err) != 0)
             return 0; /* aborts the transfer; the error is kept */
@@ -73,6 +76,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
     nyx_call *c = ud;
+    if (c->debug)
+        debug_header(c, data, size * n);
     claude_headers_feed(&c->headers, data, size * n, nyx_wall_s());
     return size * n;
 }
@@ -120,6 +125,8 @@ static void transfer_done(void *ud, CURLcode rc)
         if (curl_easy_getinfo(c->easy, CURLINFO_STARTTRANSFER_TIME_T, &t) == CURLE_OK && t > 0)
             c->first_byte = c->attempt_started + (double)t / 1e6;
     }
+    if (c->debug)
+        debug_response(c, status, rc == CURLE_OK ? NULL : curl_easy_strerror(rc));
     nyx_error err;
     nyx_error_clear(&err);
     if (c->attempt_err.type[0] && (rc == CURLE_WRITE_ERROR || rc == CURLE_OK))
@@ -152,8 +159,10 @@ int call_http_start(nyx_call *c, call_attempt_fn done)
         claude_stream_hooks hooks = {stream_started, stream_text, c};
         c->stream = claude_stream_new(&c->result.resp, &hooks);
     }
-    if (!c->easy || (c->spec.req.stream && !c->stream) || configure(c) != 0 ||
-        loop_add_transfer(c->e->loop, c->easy, transfer_done, c) != 0) {
+    int ok = c->easy && (!c->spec.req.stream || c->stream) && configure(c) == 0;
+    if (ok && c->e->cfg.debug)
+        debug_request(c);
+    if (!ok || loop_add_transfer(c->e->loop, c->easy, transfer_done, c) != 0) {
         call_http_reset(c);
         return -1;
     }
@@ -163,6 +172,8 @@ int call_http_start(nyx_call *c, call_attempt_fn done)
 /* Forgets what an attempt received, so the next one starts clean. */
 void call_http_reset(nyx_call *c)
 {
+    if (c->debug)
+        debug_forget(c);
     if (c->easy) {
         curl_easy_cleanup(c->easy);
         c->easy = NULL;

@@ -48,10 +48,12 @@ struct nyx_call {
     nyx_error attempt_err;   /* set by a callback that aborts the transfer */
     int text_delivered;
     int retries_on_route;
+    uint64_t breaker_ticket;  /* the breaker judges outcomes in send order */
     int64_t output_reserved; /* taken from the output-token bucket */
     double attempt_started;
     uint64_t rng;
     cJSON *attempt_log;
+    struct debug_capture *debug; /* debug.c: the raw response, while NYX_DEBUG is on */
 
     double started, first_byte;
     int finished;

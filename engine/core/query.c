@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE
 #include "engine.h"
 
+#include "settings.h"
 #include "store/store.h"
 #include "template/library.h"
 
@@ -66,6 +67,7 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
     memset(&f, 0, sizeof f);
     int json = 0;
     const char *name = ""; /* name=: the template of template_history and template_stats */
+    const char *id = NULL; /* id=: the interaction of "exchange" */
     for (size_t i = 0; options && options[i]; i++) {
         const char *o = options[i], *v = strchr(o, '=');
         if (!v) {
@@ -78,6 +80,8 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
             f.session = v;
         else if (k == 4 && strncmp(o, "name", k) == 0)
             name = v;
+        else if (k == 2 && strncmp(o, "id", k) == 0)
+            id = v;
         else if (k == 2 && strncmp(o, "by", k) == 0)
             f.group_by = v;
         else if (k == 6 && strncmp(o, "format", k) == 0 && strcmp(v, "json") == 0)
@@ -124,9 +128,17 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         rc = templates_history(e, name, row, row_ud, &err);
     else if (strcmp(kind, "template_stats") == 0)
         rc = templates_stats(e, name, row, row_ud, &err);
-    else {
+    else if (strcmp(kind, "config") == 0)
+        rc = settings_list(e, row, row_ud, &err);
+    else if (strcmp(kind, "exchange") == 0) {
+        if (!id || !*id) {
+            engine_set_error(e, "the exchange query needs the option id=INTERACTION_ID");
+            return NYX_EINVAL;
+        }
+        rc = store_query_exchange(e->store, id, row, row_ud, &err);
+    } else {
         engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts, budget, audit, templates, "
-                            "template_history or template_stats)", kind);
+                            "template_history, template_stats, config or exchange)", kind);
         return NYX_EINVAL;
     }
     if (rc < 0) {

@@ -192,12 +192,12 @@ static char *check_value(const key_def *k, const char *label, const char *text, 
     } else {
         static const struct {
             double min, max;
-            int min_open;
+            int min_open; /* the minimum itself is not allowed */
             const char *what;
         } range[] = {
             [T_SECONDS] = {0, 1e9, 0, "a number of seconds"},
             [T_USD] = {0, 1e12, 0, "a number of USD"},
-            [T_RATE] = {0, 1, 0, "a share"},
+            [T_RATE] = {0, 1, 0, "a share (a number from 0 to 1)"},
             [T_MS] = {0, 1e9, 1, "a number of milliseconds"},
         };
         errno = 0;
@@ -211,9 +211,8 @@ static char *check_value(const key_def *k, const char *label, const char *text, 
         }
         if (d < range[k->type].min || (range[k->type].min_open && d <= range[k->type].min) ||
             d > range[k->type].max) {
-            nyx_error_set(err, "invalid_argument", 0, "%s: must be %s %s %g and at most %g, got %g", label,
-                          range[k->type].what, range[k->type].min_open ? "above" : "from", range[k->type].min,
-                          range[k->type].max, d);
+            nyx_error_set(err, "invalid_argument", 0, "%s: must be %s %g and at most %g, got %g", label,
+                          range[k->type].min_open ? "above" : "at least", range[k->type].min, range[k->type].max, d);
             return NULL;
         }
         snprintf(buf, sizeof buf, "%.15g", d);
@@ -539,4 +538,42 @@ const alert_thresholds *settings_alerts(const nyx_engine *e)
 alert_window *settings_alert_window(nyx_engine *e)
 {
     return e->settings ? &e->settings->window : NULL;
+}
+
+/* ---- public API (nyx.h) ---- */
+
+static int code_of(const nyx_error *err)
+{
+    return strcmp(err->type, "invalid_argument") == 0 ? NYX_EINVAL
+           : strcmp(err->type, "out_of_memory") == 0  ? NYX_ENOMEM
+                                                      : NYX_EIO;
+}
+
+int nyx_config_get(nyx_engine *e, const char *key, char **value, const char **source)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (!e || !value) {
+        if (e)
+            engine_set_error(e, "nyx_config_get: key and value are required");
+        return NYX_EINVAL;
+    }
+    if (settings_get(e, key, value, source, &err) != 0) {
+        engine_set_error(e, "%s", err.message);
+        return code_of(&err);
+    }
+    return NYX_OK;
+}
+
+int nyx_config_set(nyx_engine *e, const char *key, const char *value)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (!e)
+        return NYX_EINVAL;
+    if (settings_set(e, key, value, &err) != 0) {
+        engine_set_error(e, "%s", err.message);
+        return code_of(&err);
+    }
+    return NYX_OK;
 }

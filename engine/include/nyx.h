@@ -10,6 +10,8 @@
 #ifndef NYX_H
 #define NYX_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -139,6 +141,11 @@ void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char 
  * Template kinds: "templates" (every template in the template directories or the database:
  * name, version, versions, source, description), "template_history" and "template_stats"
  * (option name=NAME: one row per version; see nyx_template_render for versions).
+ * "config": one row per setting (see nyx_config_get): key, value (NULL when none), source.
+ * "exchange" (option id=INTERACTION_ID): the stored exchange of one call, one row or none:
+ * id, created_at, session, agent, model, status, error_type, error_message, request_id,
+ * attempts, attempts_json, request (the request body as the storage mode kept it: full,
+ * redacted, or NULL for "none"), response (the response text, likewise).
  * Returns NYX_OK, NYX_EINVAL for a bad option, or NYX_EIO (nyx_errmsg says why).
  */
 typedef int (*nyx_row_fn)(void *ud, int ncols, const char *const *names, const char *const *values);
@@ -200,6 +207,54 @@ int nyx_template_diff(nyx_engine *engine,
                       int v1,            /* the version shown as "-" */
                       int v2,            /* the version shown as "+" */
                       char **out);       /* the diff written here */
+
+/*
+ * Operator settings kept in the database (table system_config), shared by every process on
+ * it. Keys: cache.ttl.ephemeral, cache.ttl.persistent, cache.ttl.shared_context (seconds);
+ * budget.daily_usd, budget.monthly_usd, budget.session_usd (USD); budget.hard (true: a budget
+ * over its limit refuses calls; false: it warns and raises an "alert" event instead) and
+ * budget.daily_hard, budget.monthly_hard, budget.session_hard, budget.agent_hard (each
+ * defaults to budget.hard); alert.latency_ms, alert.error_rate, alert.cache_hit_rate_floor
+ * (thresholds that raise "alert" events); templates.writers (comma-separated agent names
+ * allowed to create or change templates; unset: anyone).
+ * Precedence: a call's own argument, then the environment (each key's variable, e.g.
+ * LLM_DAILY_BUDGET_USD), then the database, then the default.
+ */
+
+/*
+ * The value in force of a setting and where it came from.
+ * Returns NYX_OK with *value (free with nyx_free(); NULL when the setting has none, e.g. no
+ * budget) and *source ("environment", "database" or "default"; static), NYX_EINVAL for an
+ * unknown key, or NYX_EIO when the database cannot be read (nyx_errmsg says why).
+ */
+int nyx_config_get(nyx_engine *engine,
+                   const char *key,     /* e.g. "budget.daily_usd" */
+                   char **value,        /* the value as text written here */
+                   const char **source); /* where it came from written here; may be NULL */
+
+/*
+ * Stores a setting in the database after checking it against the key's type (numbers and
+ * their range, booleans true/false, lists of names); records a "config_set" audit event.
+ * The engine applies it at once, and other processes on the database within a second.
+ * Returns NYX_OK, NYX_EINVAL for an unknown key or a malformed value (nyx_errmsg names the
+ * key and the reason), or NYX_EIO.
+ */
+int nyx_config_set(nyx_engine *engine,
+                   const char *key,    /* e.g. "budget.hard" */
+                   const char *value); /* the value as text; NULL removes the key */
+
+/*
+ * Where the debug view goes. With NYX_DEBUG=1 (or nyx_set "debug" "1") every HTTP exchange
+ * of a call is written as text: the request (method, URL, headers, body) and the response
+ * (status, headers, body or the SSE text), the API key masked and bodies redacted as the
+ * storage mode (NYX_STORAGE_MODE) says — "none" shows sizes only. When NYX_DEBUG_FILE names
+ * a file, the engine appends to it; otherwise the text goes to fn (`nyx run` installs one
+ * that writes to stderr). Without either, nothing is written. text is valid only during the
+ * call and is not NUL-terminated at len. fn NULL removes the writer.
+ */
+void nyx_set_debug_writer(nyx_engine *engine,
+                          void (*fn)(void *ud, const char *text, size_t len),
+                          void *ud); /* passed back to fn */
 
 /* Frees memory that the engine handed out (error messages). NULL does nothing. */
 void nyx_free(void *p);

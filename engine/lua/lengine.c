@@ -61,6 +61,7 @@ static int box_gc(lua_State *L)
     if (b->e) {
         /* The Lua state is closing: nothing may call back into it. */
         nyx_set_log(b->e, NULL, NULL);
+        nyx_set_debug_writer(b->e, NULL, NULL);
         b->e->emit = NULL;
         nyx_close(b->e);
         b->e = NULL;
@@ -221,19 +222,14 @@ static int l_now(lua_State *L)
     return 1;
 }
 
-static int l_config_get(lua_State *L)
+/* nyx.log(message [, level]): a notice through the engine's log, as the engine's own go
+ * (stderr under nyx run, the host's log function in a C host). level: "info" or "warn". */
+static int l_log(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
-    config_value v;
-    if (config_lookup(&lnyx_engine(L)->cfg, name, &v) != 0)
-        return lnyx_argerror(L, 1, "unknown setting \"%s\"", name);
-    switch (v.kind) {
-    case CONFIG_STRING: lua_pushstring(L, v.string); break;
-    case CONFIG_NUMBER: lua_pushnumber(L, v.number); break;
-    case CONFIG_BOOL: lua_pushboolean(L, v.boolean); break;
-    default: lua_pushnil(L); break;
-    }
-    return 1;
+    const char *msg = luaL_checkstring(L, 1);
+    const char *level = luaL_optstring(L, 2, "warn");
+    engine_log(lnyx_engine(L), strcmp(level, "info") == 0 ? NYX_LOG_INFO : NYX_LOG_WARN, "%s", msg);
+    return 0;
 }
 
 int luaopen_nyx_core(lua_State *L)
@@ -251,6 +247,7 @@ int luaopen_nyx_core(lua_State *L)
                                      {"rate_limit", l_rate_limit},
                                      {"timeout_profile", l_timeout_profile},
                                      {"model", l_model},
+                                     {"log", l_log},
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);
     lnyx_open_tasks(L);
@@ -260,9 +257,8 @@ int luaopen_nyx_core(lua_State *L)
     lnyx_open_budget(L);
     lnyx_open_templates(L);
     lnyx_open_guard(L);
-    static const luaL_Reg config_funcs[] = {{"get", l_config_get}, {NULL, NULL}};
-    luaL_newlib(L, config_funcs);
-    lua_setfield(L, -2, "config");
+    lnyx_open_config(L);
+    lnyx_open_debug(L);
     l_vars(L);
     lua_setfield(L, -2, "vars");
     lua_pushstring(L, NYX_VERSION);

@@ -7,6 +7,7 @@
  * naming the variable's path (e.g. "persona.tags[2]"). */
 #include "lnyx.h"
 
+#include "core/settings.h"
 #include "template/library.h"
 
 #include <math.h>
@@ -287,7 +288,8 @@ static int l_get(lua_State *L)
     return 1;
 }
 
-/* nyx.templates.create(name, text) -> version */
+/* nyx.templates.create(name, text [, {agent = NAME}]) -> version. With templates.writers set,
+ * only the agents it names may write (settings.h); a refusal raises "permission_denied". */
 static int l_create(lua_State *L)
 {
     const char *name = check_name(L, 1, "create");
@@ -295,8 +297,19 @@ static int l_create(lua_State *L)
         return arg_error(L, 2, "create", "template text expected, got %s", luaL_typename(L, 2));
     size_t len;
     const char *text = lua_tolstring(L, 2, &len);
+    const char *agent = NULL;
+    if (!lua_isnoneornil(L, 3)) {
+        if (!lua_istable(L, 3))
+            return arg_error(L, 3, "create", "options table expected, got %s", luaL_typename(L, 3));
+        lua_getfield(L, 3, "agent");
+        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+            return arg_error(L, 3, "create", "agent must be a string, got %s", luaL_typename(L, -1));
+        agent = lua_tostring(L, -1); /* stays on the stack, so stays valid */
+    }
     nyx_error err;
     nyx_error_clear(&err);
+    if (settings_template_write_allowed(lnyx_engine(L), agent, name, &err) != 0)
+        return lnyx_raise(L, &err);
     int version = 0;
     if (templates_create(lnyx_engine(L), name, text, len, &version, &err) != 0)
         return lnyx_raise(L, &err);

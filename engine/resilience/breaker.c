@@ -7,6 +7,10 @@
 
 #define BR_SLOTS 10           /* buckets across the window */
 #define BR_EMPTY INT64_MIN    /* epoch of a bucket that counts nothing */
+#define BR_RING 1024          /* requests tracked in flight per key, for send order */
+#define BR_PATIENCE_S 5.0     /* an outcome waits this long at most for earlier ones */
+
+enum { T_IN_FLIGHT = 0, T_SUCCESS, T_FAILURE, T_NONE };
 
 typedef struct br_key {
     breaker_state state;
@@ -15,6 +19,11 @@ typedef struct br_key {
     double retry_at;  /* open: monotonic time the cool-down ends */
     int64_t epoch[BR_SLOTS]; /* which window_s/10 interval each bucket counts */
     int64_t calls[BR_SLOTS], fails[BR_SLOTS];
+    /* Outcomes are judged in the order requests were sent: tickets next_ticket > t > applied
+     * are in flight or waiting for an earlier one. */
+    uint64_t next_ticket, applied;
+    unsigned char ticket_state[BR_RING];
+    double ticket_sent[BR_RING];
     char name[];
 } br_key;
 
@@ -313,4 +322,51 @@ double breaker_retry_in(const breakers *b, const char *key, double now)
     if (!k || k->state != BREAKER_OPEN || !(now < k->retry_at))
         return 0;
     return k->retry_at - now;
+}
+
+/* ---- outcomes in send order ----
+ * Failures often come back faster than successes (a 529 is immediate, an answer takes its
+ * time), so with many calls in flight the first outcomes to arrive are the failures even at a
+ * modest failure rate. Judging outcomes in the order the requests were sent keeps a burst of
+ * quick errors from looking like a run. */
+
+uint64_t breaker_send(breakers *b, const char *key, double now)
+{
+    br_key *k = b && key ? get_or_add(b, key) : NULL;
+    if (!k || k->next_ticket - k->applied >= BR_RING)
+        return 0; /* untracked: its outcome is judged when it arrives */
+    uint64_t t = ++k->next_ticket;
+    k->ticket_state[t % BR_RING] = T_IN_FLIGHT;
+    k->ticket_sent[t % BR_RING] = now;
+    return t;
+}
+
+void breaker_outcome(breakers *b, const char *key, uint64_t ticket, int verdict, double now)
+{
+    br_key *k = find(b, key);
+    if (!k || ticket == 0 || ticket <= k->applied || ticket > k->next_ticket) {
+        if (verdict >= 0)
+            breaker_record(b, key, verdict, now);
+        else
+            breaker_release(b, key);
+        return;
+    }
+    k->ticket_state[ticket % BR_RING] = verdict > 0 ? T_FAILURE : verdict == 0 ? T_SUCCESS : T_NONE;
+    while (k->applied < k->next_ticket) {
+        uint64_t t = k->applied + 1;
+        unsigned char st = k->ticket_state[t % BR_RING];
+        if (st == T_IN_FLIGHT) {
+            if (now - k->ticket_sent[t % BR_RING] < BR_PATIENCE_S)
+                break;
+            st = T_NONE; /* too slow to wait for: judged without it */
+        }
+        k->applied = t;
+        if (st == T_NONE)
+            breaker_release(b, key);
+        else
+            breaker_record(b, key, st == T_FAILURE, now);
+        k = find(b, key); /* a state-change callback may have added keys */
+        if (!k)
+            return;
+    }
 }

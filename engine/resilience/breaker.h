@@ -6,6 +6,8 @@
 #ifndef NYX_RESILIENCE_BREAKER_H
 #define NYX_RESILIENCE_BREAKER_H
 
+#include <stdint.h>
+
 typedef struct breaker_config {
     int failures_to_open; /* consecutive failures that open it; default 5; <= 0: rule off */
     double window_s;      /* sliding window for the failure share; default 60; must be > 0 */
@@ -79,5 +81,14 @@ breaker_state breaker_get(const breakers *b, const char *key);
 /* Seconds until an open breaker may half-open: > 0 while its cool-down runs, 0 if it is not
  * open or the cool-down is over. (Half-open with the probe out also reads 0.) */
 double breaker_retry_in(const breakers *b, const char *key, double now);
+
+/* Takes a ticket for a request being sent now (after breaker_allow said yes); 0 when the key
+ * has too many in flight to track, which then judges its outcome on arrival. */
+uint64_t breaker_send(breakers *b, const char *key, double now);
+
+/* The outcome of a ticketed request: verdict 1 failure, 0 success, -1 no verdict (cancelled,
+ * never sent). Outcomes are applied in the order the requests were sent; one waits for
+ * earlier requests still in flight, for a few seconds at most. */
+void breaker_outcome(breakers *b, const char *key, uint64_t ticket, int verdict, double now);
 
 #endif

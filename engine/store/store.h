@@ -157,6 +157,14 @@ int store_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void
 int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                     nyx_error *err);
 
+/* The stored exchange of one interaction (`nyx log --raw ID`), one row, or none (and 0) for
+ * an unknown id: id, created_at (ISO 8601 UTC), session, agent, model (served, else
+ * requested), status, error_type, error_message, request_id, attempts, attempts_json,
+ * request (prompt_text: the request body as the storage mode kept it, NULL for "none"),
+ * response (response_text, likewise).
+ *   id: required */
+int store_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+
 /* One row per thought node, parents before children (by id): id, parent_id (NULL for a
  * root), label, calls, tokens, cost, where calls, tokens (as in store_query_log) and cost
  * (known prices) are rolled up over the node and all its descendants.

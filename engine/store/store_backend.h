@@ -107,6 +107,9 @@ typedef struct store_backend_ops {
     int (*template_usage)(nyx_store *s, const store_template_use *u, nyx_error *err);
     int (*template_stats)(nyx_store *s, const char *name, store_row_fn fn, void *ud,
                           nyx_error *err);
+
+    /* The stored exchange of one interaction (store_query_exchange). */
+    int (*query_exchange)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 } store_backend_ops;
 
 struct nyx_store {

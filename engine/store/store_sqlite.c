@@ -593,4 +593,5 @@ const store_backend_ops store_sqlite_ops = {
     .template_history = store_sqlite_template_history,
     .template_usage = store_sqlite_template_usage,
     .template_stats = store_sqlite_template_stats,
+    .query_exchange = store_sqlite_query_exchange,
 };

@@ -1,11 +1,16 @@
 --- Agents: named callers whose calls go through a policy, a Lua module that the host
 --- reloads while it runs. A policy may define:
 ---   choose(call)            -> a table of changes to the call (model, max_tokens, cache,
----                              fallback, template, timeout), or nil
+---                              fallback, template, timeout, temperature), or nil
 ---   on_result(call, result)
 ---   on_error(call, err)     -> "retry" | "fallback" | "fail"
---- and limits: budget_usd, calls_per_minute. A hook that raises is reported once (with its
---- file and line) and the last version of it that worked keeps serving.
+---   fallback                   models that on_error's "fallback" moves to, in order
+---   retries                    how many times on_error's "retry" may repeat a call (2)
+--- and limits: budget_usd (the agent's budget scope: over it a call fails with
+--- budget_exceeded) and calls_per_minute (calls over it wait in the engine's queue).
+--- Every call of an agent is logged with its name. A hook that raises is reported once
+--- (through the engine's log, with the hook's file and line) and the last version of it that
+--- worked keeps serving: after an edit that breaks a hook, the one from before the edit.
 local core = require "nyx.core"
 
 local M = {}
@@ -16,22 +21,27 @@ local CHANGEABLE = { model = true, max_tokens = true, cache = true, fallback = t
 local Agent = {}
 Agent.__index = Agent
 
-local function bad(problem)
-  error({ type = "invalid_argument", message = "bad argument #1 to 'agent' (" .. problem .. ")" }, 3)
+local function bad(problem, level)
+  error({ type = "invalid_argument", message = "bad argument #1 to 'agent' (" .. problem .. ")" }, level or 3)
 end
 
 local function load_policy(policy)
   if type(policy) == "table" then return policy end
   if policy == nil then return require "policies.default" end
-  if type(policy) ~= "string" then bad("policy must be a module name or a table") end
+  if type(policy) ~= "string" then bad("policy must be a module name or a table", 4) end
   return require(policy)
+end
+
+local function where(fn)
+  local info = debug.getinfo(fn, "S")
+  return info and ("%s:%d"):format(info.short_src, info.linedefined) or "?"
 end
 
 --- Calls hook `name` of the policy. When it raises, reports once and falls back to the last
 --- version of that hook that worked (the one from before an edit), or to nothing.
 function Agent:_hook(name, ...)
   local fn = self.policy[name]
-  if type(fn) ~= "function" then return nil end
+  if fn == nil then return nil end
   local ok, result = pcall(fn, ...)
   if ok then
     self.good[name] = fn
@@ -40,10 +50,12 @@ function Agent:_hook(name, ...)
   if type(result) == "table" and result.type == "blocked" then
     error(result, 0) -- a guard's refusal is the policy's decision, not its failure
   end
-  local key = tostring(fn)
-  if not self.reported[key] then
-    self.reported[key] = true
-    io.stderr:write(("nyx: policy hook %s of agent %s failed: %s\n"):format(name, self.name, tostring(result)))
+  if not self.reported[fn] then
+    self.reported[fn] = true
+    local message = type(result) == "table" and (result.message or tostring(result)) or tostring(result)
+    local good = self.good[name]
+    core.log(("nyx: policy hook %s (%s) of agent %s failed: %s; %s"):format(name, where(fn), self.name,
+      message, good and good ~= fn and "the previous version serves" or "the call goes on without it"))
   end
   local good = self.good[name]
   if good and good ~= fn then
@@ -67,48 +79,76 @@ function Agent:_apply_limits()
   end
 end
 
+--- The next model of the policy's fallback list that this call has not tried yet.
+local function next_fallback(policy, req, tried)
+  tried[req.model or core.config.get("CLAUDE_DEFAULT_MODEL")] = true
+  local own = req.fallback -- the engine tried the call's own fallback routes itself
+  if type(own) == "table" then
+    for _, m in ipairs(own) do tried[m] = true end
+  elseif own then
+    tried[own] = true
+  end
+  for _, m in ipairs(policy.fallback or {}) do
+    if not tried[m] then return m end
+  end
+  return nil
+end
+
+--- Applies the agent's policy to one call: limits, choose, then `send(req)` (nyx.call), with
+--- on_result, or on_error's retry / fallback / fail. This is all an agent adds to a call; it
+--- is separate so that the benchmark can time it with `send` stubbed.
+---@param agent table
+---@param call table the same fields as nyx.call
+---@param send fun(req: table): table
+function M.run(agent, call, send)
+  agent:_apply_limits()
+  local req = {}
+  for k, v in pairs(call) do req[k] = v end
+  req.agent = agent.name
+  if req.session == nil then req.session = agent.session end
+  local changes = agent:_hook("choose", req)
+  if type(changes) == "table" then
+    for k, v in pairs(changes) do
+      if CHANGEABLE[k] then req[k] = v end
+    end
+  end
+  local tried, retries = nil, 0
+  while true do
+    local ok, result = pcall(send, req)
+    if ok then
+      agent:_hook("on_result", req, result)
+      return result
+    end
+    if type(result) ~= "table" then error(result, 0) end -- a bug, not an API error: as it is
+    local policy = agent.policy
+    local decision = agent:_hook("on_error", req, result) or "fail"
+    if decision == "retry" and retries < (policy.retries or 2) then
+      retries = retries + 1
+    elseif decision == "fallback" then
+      tried = tried or {}
+      local model = next_fallback(policy, req, tried)
+      if not model then error(result, 0) end
+      req.model, req.fallback = model, nil
+    else
+      error(result, 0)
+    end
+  end
+end
+
 --- Makes a call as this agent, through its policy.
 ---@param call table the same fields as nyx.call
 function Agent:call(call)
   if type(call) ~= "table" then
     error({ type = "invalid_argument", message = "bad argument #1 to 'call' (table expected)" }, 2)
   end
-  self:_apply_limits()
-  local req = {}
-  for k, v in pairs(call) do req[k] = v end
-  req.agent = self.name
-  req.session = req.session or self.session
-  local changes = self:_hook("choose", req)
-  if type(changes) == "table" then
-    for k, v in pairs(changes) do
-      if CHANGEABLE[k] then req[k] = v end
-    end
-  end
-  local tried, attempts = {}, 0
-  while true do
-    attempts = attempts + 1
-    tried[req.model or core.config.get("CLAUDE_DEFAULT_MODEL")] = true
-    for _, m in ipairs(type(req.fallback) == "table" and req.fallback or { req.fallback }) do
-      tried[m] = true -- the engine tries a call's own fallback routes itself
-    end
-    local ok, result = pcall(core.call, req)
-    if ok then
-      self:_hook("on_result", req, result)
-      return result
-    end
-    local decision = self:_hook("on_error", req, result) or "fail"
-    local next_model
-    for _, m in ipairs(self.policy.fallback or {}) do
-      if not tried[m] then next_model = m; break end
-    end
-    if decision == "retry" and attempts < 3 then
-      -- the same call once more
-    elseif decision == "fallback" and next_model then
-      req.model, req.fallback = next_model, nil
-    else
-      error(result, 2)
-    end
-  end
+  return M.run(self, call, core.call)
+end
+
+--- Creates or changes a template as this agent (templates.writers may restrict who can).
+---@param name string
+---@param text string
+function Agent:create_template(name, text)
+  return core.templates.create(name, text, { agent = self.name })
 end
 
 --- Creates an agent.
@@ -116,8 +156,14 @@ end
 function M.agent(opts)
   if type(opts) ~= "table" then bad("options must be a table") end
   if type(opts.name) ~= "string" or opts.name == "" then bad("name must be a non-empty string") end
+  for _, k in ipairs({ "budget_usd", "calls_per_minute" }) do
+    if opts[k] ~= nil and (type(opts[k]) ~= "number" or opts[k] < 0) then
+      bad(k .. " must be a number >= 0")
+    end
+  end
   local a = setmetatable({ name = opts.name, session = opts.session, budget_usd = opts.budget_usd,
-                           calls_per_minute = opts.calls_per_minute, good = {}, reported = {} }, Agent)
+                           calls_per_minute = opts.calls_per_minute, good = {},
+                           reported = setmetatable({}, { __mode = "k" }) }, Agent)
   a.policy = load_policy(opts.policy)
   return a
 end

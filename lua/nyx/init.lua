@@ -53,5 +53,9 @@ setmetatable(M, {
 core.set_log(function(_, message)
   io.stderr:write(message, "\n")
 end)
+-- So does the debug view (NYX_DEBUG=1), unless NYX_DEBUG_FILE names a file.
+core.set_debug_writer(function(text)
+  io.stderr:write(text)
+end)
 
 return M

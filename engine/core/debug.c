@@ -1,0 +1,284 @@
+/* The debug view: raw exchanges as text, with the key masked and bodies redacted per the
+ * storage mode. See debug.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "debug.h"
+
+#include "call_internal.h"
+#include "clock.h"
+#include "guard/scan.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* A response body is shown up to this size; the rest is counted. */
+#define MAX_SHOWN (1u << 20)
+
+typedef struct debug_state {
+    void (*fn)(void *ud, const char *text, size_t len);
+    void *ud;
+    FILE *file;     /* NYX_DEBUG_FILE */
+    int file_tried;
+} debug_state;
+
+typedef struct buf {
+    char *s;
+    size_t len, cap;
+    int failed;
+} buf;
+
+struct debug_capture {
+    buf headers, body;
+    size_t body_total; /* bytes received, shown or not */
+};
+
+static void put(buf *b, const char *s, size_t n)
+{
+    if (b->failed || n == 0)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
+
+static void putf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(buf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* ---- where it goes ---- */
+
+static debug_state *state(nyx_engine *e)
+{
+    if (!e->debug)
+        e->debug = calloc(1, sizeof *e->debug);
+    return e->debug;
+}
+
+void nyx_set_debug_writer(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud)
+{
+    debug_state *d = e ? state(e) : NULL;
+    if (!d)
+        return;
+    d->fn = fn;
+    d->ud = ud;
+}
+
+/* 1 when there is somewhere to write: NYX_DEBUG_FILE (opened on first use), or the writer. */
+static int can_write(nyx_engine *e)
+{
+    debug_state *d = state(e);
+    if (!d)
+        return 0;
+    if (!d->file_tried) {
+        d->file_tried = 1;
+        const char *path = getenv("NYX_DEBUG_FILE");
+        if (path && *path && !(d->file = fopen(path, "a")))
+            engine_warn_once(e, "debug-file", "nyx: cannot open NYX_DEBUG_FILE %s: %s; debug output goes to the host",
+                             path, strerror(errno));
+    }
+    return d->file || d->fn;
+}
+
+/* Any occurrence of the key itself, wherever it came from, is masked before writing. */
+static void mask_key(const nyx_engine *e, buf *b)
+{
+    const char *key = e->cfg.api_key;
+    size_t n = key ? strlen(key) : 0;
+    if (n < 8 || !b->s)
+        return;
+    char masked[512];
+    guard_mask(key, masked, sizeof masked);
+    int same = strlen(masked) == n; /* guard_mask keeps the length of a key that fits */
+    for (char *p = strstr(b->s, key); p; p = strstr(p + n, key)) {
+        if (same)
+            memcpy(p, masked, n);
+        else
+            memset(p, '*', n);
+    }
+}
+
+static void write_out(nyx_engine *e, buf *b)
+{
+    debug_state *d = e->debug;
+    if (b->failed || !b->s || !d)
+        return;
+    mask_key(e, b);
+    if (d->file) {
+        fwrite(b->s, 1, b->len, d->file);
+        fflush(d->file);
+    } else if (d->fn) {
+        d->fn(d->ud, b->s, b->len);
+    }
+}
+
+/* A body as the storage mode allows it to be seen. */
+static void put_body(const nyx_engine *e, buf *out, const char *what, const char *body, size_t len, size_t total)
+{
+    const char *mode = e->cfg.storage_mode ? e->cfg.storage_mode : "redacted";
+    if (strcmp(mode, "none") == 0) {
+        putf(out, "[%s: %zu bytes, not shown: NYX_STORAGE_MODE=none]\n", what, total);
+        return;
+    }
+    if (len == 0) {
+        putf(out, "[%s: empty]\n", what);
+        return;
+    }
+    if (strcmp(mode, "full") == 0) {
+        put(out, body, len);
+    } else {
+        size_t n = 0;
+        char *red = guard_redact(body, len, &n);
+        if (!red) {
+            putf(out, "[%s: %zu bytes, not shown: out of memory redacting it]\n", what, total);
+            return;
+        }
+        put(out, red, n);
+        free(red);
+    }
+    if (out->len && out->s[out->len - 1] != '\n')
+        puts_(out, "\n");
+    if (total > len)
+        putf(out, "[%s: %zu more bytes not shown]\n", what, total - len);
+}
+
+/* ---- the exchange ---- */
+
+static void capture_free(struct debug_capture *cap)
+{
+    if (!cap)
+        return;
+    free(cap->headers.s);
+    free(cap->body.s);
+    free(cap);
+}
+
+void debug_forget(nyx_call *c)
+{
+    capture_free(c->debug);
+    c->debug = NULL;
+}
+
+void debug_request(nyx_call *c)
+{
+    nyx_engine *e = c->e;
+    debug_forget(c);
+    if (!e->cfg.debug || !can_write(e))
+        return;
+    c->debug = calloc(1, sizeof *c->debug);
+    buf out = {0};
+    char *url = NULL;
+    if (c->easy && curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK)
+        url = NULL;
+    putf(&out, "nyx debug: >>> request %s attempt %d (%s)\nPOST %s\n", c->result.interaction_id,
+         c->result.attempts, call_route_model(c), url ? url : "(unknown URL)");
+    for (const struct curl_slist *h = e->headers; h; h = h->next) {
+        const char *colon = strchr(h->data, ':');
+        size_t name = colon ? (size_t)(colon - h->data) : strlen(h->data);
+        if (colon && ((name == 9 && strncasecmp(h->data, "x-api-key", 9) == 0) ||
+                      (name == 13 && strncasecmp(h->data, "authorization", 13) == 0))) {
+            const char *v = colon + 1;
+            while (*v == ' ')
+                v++;
+            char masked[512];
+            guard_mask(v, masked, sizeof masked);
+            putf(&out, "%.*s: %s\n", (int)name, h->data, masked);
+        } else {
+            putf(&out, "%s\n", h->data);
+        }
+    }
+    puts_(&out, "\n");
+    put_body(e, &out, "request body", c->body, c->body_len, c->body_len);
+    write_out(e, &out);
+    free(out.s);
+}
+
+void debug_header(nyx_call *c, const char *data, size_t len)
+{
+    if (c->debug)
+        put(&c->debug->headers, data, len);
+}
+
+void debug_body(nyx_call *c, const char *data, size_t len)
+{
+    struct debug_capture *cap = c->debug;
+    if (!cap)
+        return;
+    cap->body_total += len;
+    if (cap->body.len < MAX_SHOWN)
+        put(&cap->body, data, len < MAX_SHOWN - cap->body.len ? len : MAX_SHOWN - cap->body.len);
+}
+
+void debug_response(nyx_call *c, long status, const char *transport_error)
+{
+    struct debug_capture *cap = c->debug;
+    nyx_engine *e = c->e;
+    if (!cap)
+        return;
+    c->debug = NULL;
+    buf out = {0};
+    putf(&out, "nyx debug: <<< response %s attempt %d: ", c->result.interaction_id, c->result.attempts);
+    if (status > 0)
+        putf(&out, "HTTP %ld", status);
+    else
+        puts_(&out, "no HTTP response");
+    putf(&out, " after %.1f ms%s%s\n", (nyx_now_s() - c->attempt_started) * 1000.0,
+         transport_error ? ": " : "", transport_error ? transport_error : "");
+    if (cap->headers.len) {
+        /* curl hands over the lines with their CRLF: print them with plain newlines */
+        for (char *line = cap->headers.s, *end; line && *line; line = end) {
+            end = strchr(line, '\n');
+            size_t n = end ? (size_t)(end - line) : strlen(line);
+            if (end)
+                end++;
+            if (n && line[n - 1] == '\r')
+                n--;
+            if (n) {
+                put(&out, line, n);
+                puts_(&out, "\n");
+            }
+        }
+    }
+    if (status > 0 || cap->body_total) {
+        puts_(&out, "\n");
+        put_body(e, &out, "response body", cap->body.s, cap->body.len, cap->body_total);
+    }
+    write_out(e, &out);
+    free(out.s);
+    capture_free(cap);
+}
+
+void debug_free(nyx_engine *e)
+{
+    debug_state *d = e->debug;
+    if (!d)
+        return;
+    if (d->file)
+        fclose(d->file);
+    free(d);
+    e->debug = NULL;
+}
