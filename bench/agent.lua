@@ -41,6 +41,8 @@ local rows = {
   { "policy_hooks_careful_per_call_us", nyx.agent{ name = "bench_careful", policy = "policies.careful" } },
   { "policy_hooks_cost_saver_per_call_us", nyx.agent{ name = "bench_saver", policy = "policies.cost_saver" } },
 }
+-- The cost saver reads the budget ledger: give it a row, as a running agent has.
+rows[4][2]:call{ prompt = "warm up", max_tokens = 5 }
 for _, row in ipairs(rows) do
   print(("%s: %.2f"):format(row[1], per_call_us(row[2])))
 end

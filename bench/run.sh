@@ -14,6 +14,8 @@ for b in "$build"/bench/bench_*; do
 done
 echo "# council (simulator, 300 ms to first token)"
 NYX_SIM_TTFT_MS=300 NYX_SIM_TOKEN_MS=0.5 "$build/nyx" run "$here/council.lua" ${short:+--var short=1}
+echo "# agent policies (the call stubbed: the time a policy adds to a call)"
+"$build/nyx" run "$here/agent.lua" ${short:+--var short=1}
 echo "# reliability (nyx sim over HTTP with injected faults; breaker cool-down 1 s)"
 sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; trap 'kill $sim_pid 2>/dev/null; rm -f "$sim_out"' EXIT
 for _ in $(seq 200); do grep -q 'listening on' "$sim_out" && break; sleep 0.05; done

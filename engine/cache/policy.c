@@ -19,6 +19,8 @@ typedef struct prefix_entry {
     double usable_at;       /* once the response that wrote it began; 0 = still pending */
     double expires_at;
     double ttl_s;
+    double premium_usd;     /* paid to write it, above the plain input price */
+    int64_t reads;
 } prefix_entry;
 
 typedef struct recent_prompt {
@@ -170,7 +172,7 @@ static prefix_entry *remember_prefix(cache_policy *p, const nyx_model *m, const 
             if (p->prefixes[i].expires_at < slot->expires_at)
                 slot = &p->prefixes[i];
     }
-    *slot = (prefix_entry){m, h, len, tokens, 0, 0, ttl_s};
+    *slot = (prefix_entry){m, h, len, tokens, 0, 0, ttl_s, 0, 0};
     return slot;
 }
 
@@ -276,9 +278,12 @@ static int mark_system(cache_policy *p, nyx_request *req, const nyx_model *m, in
         split = last_paragraph(s->text, s->len, min_len);
     if (split <= min_len && !force)
         split = 0;
+    ex->placed_at = now;
     if (known) {
         ex->expect_hit = known->usable_at > 0 && known->usable_at <= now && known->expires_at > now;
         ex->written_at = known->usable_at;
+        ex->known_hash = known->hash;
+        ex->known_len = known->len;
     }
     int added = 0;
     if (split > 0 && split < s->len && slots >= 2) {
@@ -399,11 +404,60 @@ void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_mod
     }
 }
 
+static prefix_entry *find_entry(cache_policy *p, const nyx_model *m, uint64_t hash, size_t len)
+{
+    for (size_t i = 0; i < p->nprefixes; i++)
+        if (p->prefixes[i].model == m && p->prefixes[i].hash == hash && p->prefixes[i].len == len)
+            return &p->prefixes[i];
+    return NULL;
+}
+
+/* The entry a call's write premium goes to: its first marked system prefix, which is the
+ * shared part when the policy split a prompt (the tail is the call's own). */
+static prefix_entry *written_entry(cache_policy *p, const nyx_request *req, const nyx_model *m)
+{
+    if (req->nsystem == 0 || req->nsystem > 2 || req->system[0].mark == NYX_MARK_NONE)
+        return NULL;
+    return find_entry(p, m, hash_prefix(m, req->system[0].text, req->system[0].len), req->system[0].len);
+}
+
+const char *cache_miss_name(int reason)
+{
+    static const char *const names[] = {"none", "expired", "concurrent_write", "evicted"};
+    return reason >= 0 && reason < CACHE_MISS_KINDS ? names[reason] : "unknown";
+}
+
 int cache_observe(cache_policy *p, const nyx_request *req, const nyx_model *m, const nyx_usage *u,
                   const cache_expect *ex, double now)
 {
     int64_t total = u->input_tokens + u->cache_read_input_tokens + u->cache_creation_input_tokens;
     calibrate(p, m, request_bytes(req), total);
+    prefix_entry *known = ex->known_len ? find_entry(p, m, ex->known_hash, ex->known_len) : NULL;
+    if (known && u->cache_read_input_tokens > 0)
+        known->reads++;
     cache_response_began(p, req, m, now);
-    return ex->expect_hit && u->cache_read_input_tokens == 0 && u->cache_creation_input_tokens > 0;
+    if (m && m->has_price && u->cache_creation_input_tokens > 0) {
+        prefix_entry *w = written_entry(p, req, m);
+        int64_t w1h = u->cache_creation_1h, w5m = u->cache_creation_input_tokens - w1h;
+        if (w && w != known)
+            w->premium_usd += ((double)w5m * (m->cache_write_5m - m->input) +
+                               (double)w1h * (m->cache_write_1h - m->input)) / 1e6;
+    }
+    if (!(ex->expect_hit && u->cache_read_input_tokens == 0 && u->cache_creation_input_tokens > 0))
+        return CACHE_MISS_NONE;
+    if (known && known->expires_at <= ex->placed_at + 1.0)
+        return CACHE_MISS_EXPIRED;
+    /* Written moments ago and never confirmed by a read: the API may not have had it yet. */
+    if ((!known || known->reads == 0) && ex->placed_at - ex->written_at < 0.1)
+        return CACHE_MISS_CONCURRENT;
+    return CACHE_MISS_EVICTED;
+}
+
+double cache_unread_premium(const cache_policy *p)
+{
+    double sum = 0;
+    for (size_t i = 0; i < p->nprefixes; i++)
+        if (p->prefixes[i].reads == 0)
+            sum += p->prefixes[i].premium_usd;
+    return sum;
 }

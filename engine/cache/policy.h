@@ -19,7 +19,20 @@ typedef struct cache_expect {
     int64_t est_prefix_tokens; /* estimated tokens up to the last mark */
     uint64_t prefix_hash;    /* of the text up to the last mark, 0 when unmarked */
     double written_at;       /* when that prefix was written, if expect_hit */
+    uint64_t known_hash;     /* the longest remembered prefix the request starts with */
+    size_t known_len;        /* 0 when none */
+    double placed_at;
 } cache_expect;
+
+/* Why a call that should have read the cache wrote instead (a guess). */
+enum cache_miss {
+    CACHE_MISS_NONE = 0,
+    CACHE_MISS_EXPIRED,    /* the entry's TTL ran out before the call reached the API */
+    CACHE_MISS_CONCURRENT, /* the entry was written moments before, by a call still starting */
+    CACHE_MISS_EVICTED,    /* the API no longer had it, or never did */
+    CACHE_MISS_KINDS
+};
+const char *cache_miss_name(int reason);
 
 cache_policy *cache_policy_new(const nyx_models *models);
 void cache_policy_free(cache_policy *p);
@@ -30,14 +43,19 @@ void cache_policy_free(cache_policy *p);
 int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, double shared_ttl_s,
                       double now, cache_expect *expect, nyx_error *err);
 
-/* Learns from a finished call: calibrates the token estimate and records written prefixes.
- * Returns 1 when the call was expected to hit and wrote instead (an unexpected miss). */
+/* Learns from a finished call: calibrates the token estimate, records written prefixes, the
+ * write premium paid for them and whether they were read. Returns CACHE_MISS_NONE, or the
+ * guessed reason when the call was expected to hit and wrote instead (an unexpected miss). */
 int cache_observe(cache_policy *p, const nyx_request *req, const nyx_model *m, const nyx_usage *u,
                   const cache_expect *expect, double now);
 
 /* Records that the response to req began at now: the prefixes it marked are now written,
  * so calls that start from here on should read them. Safe to call more than once. */
 void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_model *m, double now);
+
+/* The write premium (USD above the plain input price) paid for prefixes this engine wrote
+ * and has not read since. */
+double cache_unread_premium(const cache_policy *p);
 
 /* Estimated tokens of text for model m, using the calibrated ratio. */
 int64_t cache_estimate_tokens(const cache_policy *p, const nyx_model *m, size_t bytes);

@@ -44,8 +44,10 @@ void call_account(nyx_call *c)
             r->status == NYX_STATUS_OK ? 1 : r->status == NYX_STATUS_CANCELLED ? -1 : 0, &r->resp.usage,
             r->has_cost ? r->cost.cost_usd : 0, r->latency_ms, r->cache_hit);
     const nyx_usage *u = &r->resp.usage;
-    int unexpected_miss = r->status == NYX_STATUS_OK &&
-                          cache_observe(e->cache, &c->spec.req, m, u, &c->expect, nyx_now_s());
+    int miss = r->status == NYX_STATUS_OK ? cache_observe(e->cache, &c->spec.req, m, u, &c->expect, nyx_now_s())
+                                          : CACHE_MISS_NONE;
+    int unexpected_miss = miss != CACHE_MISS_NONE;
+    e->miss_reasons[miss]++;
     nyx_session *s = c->spec.session ? engine_session(e, c->spec.session, 1) : NULL;
     nyx_stats *targets[] = {
         &e->stats,

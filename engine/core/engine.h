@@ -75,6 +75,7 @@ struct nyx_engine {
     struct response_cache *responses;
     struct breakers *breakers;
     int64_t breaker_opens;
+    int64_t miss_reasons[4];   /* unexpected misses by guessed reason (enum cache_miss) */
     timeout_profile *timeouts;
     size_t ntimeouts;
     budget_limit *limits;

@@ -169,6 +169,13 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "storage_degraded");
     set_int(L, "records_lost", e->lost_interactions);
     set_int(L, "breaker_opens", e->breaker_opens);
+    set_num(L, "write_premium_unread_usd", e->cache ? cache_unread_premium(e->cache) : 0.0);
+    lua_createtable(L, 0, CACHE_MISS_KINDS);
+    for (int i = 1; i < CACHE_MISS_KINDS; i++) {
+        lua_pushinteger(L, e->miss_reasons[i]);
+        lua_setfield(L, -2, cache_miss_name(i));
+    }
+    lua_setfield(L, -2, "unexpected_miss_reasons");
     push_group(L, "by_model", &e->by_model);
     push_group(L, "by_agent", &e->by_agent);
     push_group(L, "by_template", &e->by_template);

@@ -44,10 +44,7 @@ end
 function M.on_result(call, result)
   local s = seen[call.agent]
   local cost = result.usage and result.usage.cost_usd
-  if s and cost then
-    local limit = s.limit or M.budget_usd
-    if limit and limit > 0 then s.share = s.share + cost / limit end
-  end
+  if s and s.limit and cost then s.share = s.share + cost / s.limit end
 end
 
 function M.on_error(_, err)

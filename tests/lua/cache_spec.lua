@@ -318,13 +318,32 @@ for _, setup in ipairs(H.setups()) do
       end)
 
       it("report the write premium paid for prefixes never read again", function()
-        pending("nyx.stats() has no field for the write premium of unread prefixes "
-                .. "(issue 4, point 5); nothing computes it yet")
+        local v = setup:run [[
+          local ctx = context("premium")
+          local a = nyx.call{ system = ctx, prompt = "one", max_tokens = 20 }
+          local unread = nyx.stats().write_premium_unread_usd
+          local b = nyx.call{ system = ctx, prompt = "two", max_tokens = 20 }
+          return { a = a.usage, unread = unread, after = nyx.stats().write_premium_unread_usd,
+                   price = nyx.model("claude-haiku-4-5") }
+        ]]
+        local p = v.price
+        local premium = v.a.cache_creation_input_tokens * (p.cache_write_5m - p.input) / 1e6
+        assert.is_true(premium > 0)
+        assert.is_true(close(premium, v.unread), "the first write's premium is unread")
+        assert.are.equal(0, v.after, "once read, the premium paid for itself")
       end)
 
       it("give the guessed reason of an unexpected miss", function()
-        pending("unexpected misses are counted but no reason (expired, changed prefix, "
-                .. "concurrent write) is recorded or exposed (issue 4, point 4)")
+        local v = setup:run [[
+          local ctx = context("reason")
+          nyx.call{ system = ctx, prompt = "one", max_tokens = 20 }
+          nyx.call{ system = ctx, prompt = "two", max_tokens = 20 }
+          sim.reset() -- the server forgets a prefix it had confirmed by a read
+          nyx.call{ system = ctx, prompt = "three", max_tokens = 20 }
+          return nyx.stats()
+        ]]
+        assert.are.equal(1, v.unexpected_misses)
+        assert.are.same({ expired = 0, concurrent_write = 0, evicted = 1 }, v.unexpected_miss_reasons)
       end)
     end)
 
