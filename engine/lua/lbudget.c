@@ -9,30 +9,6 @@
 
 static const char *const handlers_key = "nyx.handlers"; /* event -> array of functions */
 
-typedef struct status_rows {
-    lua_State *L;
-    int n;
-} status_rows;
-
-static int push_row(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    status_rows *r = ud;
-    lua_createtable(r->L, 0, ncols);
-    for (int i = 0; i < ncols; i++) {
-        if (!values[i])
-            continue;
-        char *end;
-        double d = strtod(values[i], &end);
-        if (*end == '\0' && end != values[i])
-            lua_pushnumber(r->L, d);
-        else
-            lua_pushstring(r->L, values[i]);
-        lua_setfield(r->L, -2, names[i]);
-    }
-    lua_rawseti(r->L, -2, ++r->n);
-    return 0;
-}
-
 /* nyx.budget.status(): every scope with limit, spent, reserved and remaining. */
 static int l_status(lua_State *L)
 {
@@ -42,10 +18,10 @@ static int l_status(lua_State *L)
     lua_newtable(L);
     if (!e->store)
         return 1;
-    status_rows r = {L, 0};
+    lnyx_rows r = {L, 0};
     nyx_error err;
     nyx_error_clear(&err);
-    if (store_budget_status(e->store, push_row, &r, &err) != 0)
+    if (store_budget_status(e->store, lnyx_push_row, &r, &err) != 0)
         return lnyx_raise(L, &err);
     return 1;
 }

@@ -8,6 +8,7 @@
 #include "cost/models.h"
 #include "resilience/ratelimit.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,29 @@ nyx_engine *lnyx_engine(lua_State *L)
     if (!e)
         luaL_error(L, "nyx: this Lua state has no engine");
     return e;
+}
+
+int lnyx_push_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    lnyx_rows *r = ud;
+    lua_createtable(r->L, 0, ncols);
+    for (int i = 0; i < ncols; i++) {
+        if (!values[i])
+            continue;
+        char *end;
+        double d = strtod(values[i], &end);
+        if (*end == '\0' && end != values[i]) {
+            if (d == floor(d) && fabs(d) < 9e15)
+                lua_pushinteger(r->L, (lua_Integer)d);
+            else
+                lua_pushnumber(r->L, d);
+        } else {
+            lua_pushstring(r->L, values[i]);
+        }
+        lua_setfield(r->L, -2, names[i]);
+    }
+    lua_rawseti(r->L, -2, ++r->n);
+    return 0;
 }
 
 int lnyx_callback(lua_State *L, int ref, int nargs)

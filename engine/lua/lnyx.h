@@ -31,6 +31,14 @@ int lnyx_raise(lua_State *L, const nyx_error *err);
 /* Raises an invalid_argument error in Lua's own wording: bad argument #arg to 'fname' (msg). */
 int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...);
 
+/* Rows from a store query appended to the array on top of L's stack, one table per row
+ * (numbers as numbers, NULL as absent). ud points to an lnyx_rows. */
+typedef struct lnyx_rows {
+    lua_State *L;
+    int n;
+} lnyx_rows;
+int lnyx_push_row(void *ud, int ncols, const char *const *names, const char *const *values);
+
 /* ---- tasks ---- */
 
 /* Something a task can wait on: a call, a timer, another task, an event. */

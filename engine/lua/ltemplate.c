@@ -360,34 +360,6 @@ static int l_record(lua_State *L)
     return 0;
 }
 
-typedef struct rows {
-    lua_State *L;
-    int n;
-} rows;
-
-static int push_row(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    rows *r = ud;
-    lua_createtable(r->L, 0, ncols);
-    for (int i = 0; i < ncols; i++) {
-        if (!values[i])
-            continue;
-        char *end;
-        double d = strtod(values[i], &end);
-        if (*end == '\0' && end != values[i]) {
-            if (d == floor(d) && fabs(d) < 9e15)
-                lua_pushinteger(r->L, (lua_Integer)d);
-            else
-                lua_pushnumber(r->L, d);
-        } else {
-            lua_pushstring(r->L, values[i]);
-        }
-        lua_setfield(r->L, -2, names[i]);
-    }
-    lua_rawseti(r->L, -2, ++r->n);
-    return 0;
-}
-
 /* nyx.templates.stats(name) -> {{version, uses, successes, failures, success_rate, tokens,
  * cost_usd, avg_latency_ms, cache_hit_rate}, ...} */
 static int l_stats(lua_State *L)
@@ -396,8 +368,8 @@ static int l_stats(lua_State *L)
     nyx_error err;
     nyx_error_clear(&err);
     lua_newtable(L);
-    rows r = {L, 0};
-    if (templates_stats(lnyx_engine(L), name, push_row, &r, &err) != 0)
+    lnyx_rows r = {L, 0};
+    if (templates_stats(lnyx_engine(L), name, lnyx_push_row, &r, &err) != 0)
         return lnyx_raise(L, &err);
     return 1;
 }
