@@ -1,5 +1,7 @@
 #include "breaker.h"
 
+#include "keytable.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,14 +26,13 @@ typedef struct br_key {
     uint64_t next_ticket, applied;
     unsigned char ticket_state[BR_RING];
     double ticket_sent[BR_RING];
-    char name[];
+    const char *name; /* the key table's copy */
 } br_key;
 
 struct breakers {
     breaker_config cfg;
     double slot_s; /* window_s / BR_SLOTS */
-    br_key **slots; /* open addressing, linear probing; power-of-two size */
-    size_t size, count;
+    keytable keys;
     void (*on_change)(void *ud, const char *key, breaker_state from, breaker_state to);
     void *ud;
 };
@@ -62,33 +63,9 @@ const char *breaker_state_name(breaker_state s)
 
 /* ---- keys ---- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    while (*s) {
-        h ^= (unsigned char)*s++;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static br_key *find(const breakers *b, const char *key)
 {
-    if (!b || !key || b->size == 0)
-        return NULL;
-    size_t mask = b->size - 1;
-    for (size_t i = (size_t)hash_str(key) & mask; b->slots[i]; i = (i + 1) & mask)
-        if (strcmp(b->slots[i]->name, key) == 0)
-            return b->slots[i];
-    return NULL;
-}
-
-static void place(br_key **slots, size_t size, br_key *k)
-{
-    size_t mask = size - 1, i = (size_t)hash_str(k->name) & mask;
-    while (slots[i])
-        i = (i + 1) & mask;
-    slots[i] = k;
+    return b ? keytable_find(&b->keys, key) : NULL;
 }
 
 static void window_clear(br_key *k)
@@ -102,34 +79,14 @@ static void window_clear(br_key *k)
 /* The key, created closed when absent; NULL when out of memory. */
 static br_key *get_or_add(breakers *b, const char *key)
 {
-    br_key *k = find(b, key);
-    if (k)
-        return k;
-    if ((b->count + 1) * 4 > b->size * 3) { /* keep the load under 3/4 */
-        size_t nsize = b->size ? b->size * 2 : 16;
-        if (nsize > SIZE_MAX / sizeof(br_key *))
-            return NULL;
-        br_key **ns = calloc(nsize, sizeof *ns);
-        if (!ns)
-            return NULL;
-        for (size_t i = 0; i < b->size; i++)
-            if (b->slots[i])
-                place(ns, nsize, b->slots[i]);
-        free(b->slots);
-        b->slots = ns;
-        b->size = nsize;
+    const char *name;
+    int created;
+    br_key *k = keytable_get_or_add(&b->keys, key, sizeof(br_key), &name, &created);
+    if (k && created) {
+        k->name = name;
+        k->state = BREAKER_CLOSED;
+        window_clear(k);
     }
-    size_t n = strlen(key);
-    if (n > SIZE_MAX - sizeof(br_key) - 1)
-        return NULL;
-    k = calloc(1, sizeof(br_key) + n + 1);
-    if (!k)
-        return NULL;
-    memcpy(k->name, key, n + 1);
-    k->state = BREAKER_CLOSED;
-    window_clear(k);
-    place(b->slots, b->size, k);
-    b->count++;
     return k;
 }
 
@@ -155,9 +112,7 @@ void breakers_free(breakers *b)
 {
     if (!b)
         return;
-    for (size_t i = 0; i < b->size; i++)
-        free(b->slots[i]);
-    free(b->slots);
+    keytable_free(&b->keys);
     free(b);
 }
 

@@ -1,5 +1,7 @@
 #include "ratelimit.h"
 
+#include "keytable.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,12 +24,10 @@ typedef struct rl_key {
     int started;       /* 0 until a call with a `now` has set `last` */
     int held;          /* held_until is set */
     double held_until; /* monotonic seconds */
-    char name[];
 } rl_key;
 
 struct ratelimiter {
-    rl_key **slots; /* open addressing, linear probing; power-of-two size */
-    size_t size, count;
+    keytable keys;
 };
 
 /* Lets a wait computed as deficit / rate, then waited out, not come back as a sliver of a
@@ -36,65 +36,17 @@ struct ratelimiter {
 
 /* ---- keys ---- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    while (*s) {
-        h ^= (unsigned char)*s++;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static rl_key *find(const ratelimiter *r, const char *key)
 {
-    if (!r || !key || r->size == 0)
-        return NULL;
-    size_t mask = r->size - 1;
-    for (size_t i = (size_t)hash_str(key) & mask; r->slots[i]; i = (i + 1) & mask)
-        if (strcmp(r->slots[i]->name, key) == 0)
-            return r->slots[i];
-    return NULL;
-}
-
-static void place(rl_key **slots, size_t size, rl_key *k)
-{
-    size_t mask = size - 1, i = (size_t)hash_str(k->name) & mask;
-    while (slots[i])
-        i = (i + 1) & mask;
-    slots[i] = k;
+    return r ? keytable_find(&r->keys, key) : NULL;
 }
 
 /* The key, created (unlimited, buckets full, not held) when absent; NULL when out of memory. */
 static rl_key *get_or_add(ratelimiter *r, const char *key)
 {
-    rl_key *k = find(r, key);
-    if (k)
-        return k;
-    if ((r->count + 1) * 4 > r->size * 3) { /* keep the load under 3/4 */
-        size_t nsize = r->size ? r->size * 2 : 16;
-        if (nsize > SIZE_MAX / sizeof(rl_key *))
-            return NULL;
-        rl_key **ns = calloc(nsize, sizeof *ns);
-        if (!ns)
-            return NULL;
-        for (size_t i = 0; i < r->size; i++)
-            if (r->slots[i])
-                place(ns, nsize, r->slots[i]);
-        free(r->slots);
-        r->slots = ns;
-        r->size = nsize;
-    }
-    size_t n = strlen(key);
-    if (n > SIZE_MAX - sizeof(rl_key) - 1)
-        return NULL;
-    k = calloc(1, sizeof(rl_key) + n + 1);
-    if (!k)
-        return NULL;
-    memcpy(k->name, key, n + 1);
-    place(r->slots, r->size, k);
-    r->count++;
-    return k;
+    const char *name;
+    int created;
+    return keytable_get_or_add(&r->keys, key, sizeof(rl_key), &name, &created);
 }
 
 ratelimiter *ratelimit_new(void)
@@ -106,9 +58,7 @@ void ratelimit_free(ratelimiter *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->size; i++)
-        free(r->slots[i]);
-    free(r->slots);
+    keytable_free(&r->keys);
     free(r);
 }
 
