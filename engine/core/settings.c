@@ -237,7 +237,7 @@ static const char *value_of(const settings *s, size_t i)
     if (s->db[i])
         return s->db[i];
     if (!keys[i].def && keys[i].type == T_BOOL) { /* a *_hard key: as budget.hard */
-        size_t h;
+        size_t h = 0;
         find("budget.hard", &h);
         return value_of(s, h);
     }
@@ -246,7 +246,7 @@ static const char *value_of(const settings *s, size_t i)
 
 static double number_or(const settings *s, const char *key, double none)
 {
-    size_t i;
+    size_t i = 0;
     const char *v = find(key, &i) ? value_of(s, i) : NULL;
     return v ? strtod(v, NULL) : none;
 }
@@ -262,7 +262,7 @@ static void free_writers(settings *s)
 
 static void apply_writers(settings *s)
 {
-    size_t i;
+    size_t i = 0;
     find("templates.writers", &i);
     const char *v = value_of(s, i);
     free_writers(s);
@@ -300,7 +300,7 @@ static void apply(nyx_engine *e)
     if (e->responses)
         response_cache_set_ttl(e->responses, e->cfg.ephemeral_ttl_s);
     for (size_t k = 0; k < NKINDS; k++) {
-        size_t i;
+        size_t i = 0;
         find(scope_kinds[k].key, &i);
         const char *v = value_of(s, i);
         s->hard[k] = !v || strcmp(v, "false") != 0;
@@ -365,7 +365,7 @@ static int db_row(void *ud, int ncols, const char *const *names, const char *con
         else if (strcmp(names[c], "value") == 0)
             value = values[c];
     }
-    size_t i;
+    size_t i = 0;
     if (!key || !value || !find(key, &i))
         return 0; /* a key of another version of nyx: not ours to judge */
     nyx_error err;
@@ -423,7 +423,7 @@ static int ensure_loaded(nyx_engine *e, nyx_error *err)
 int settings_get(nyx_engine *e, const char *key, char **value, const char **source, nyx_error *err)
 {
     *value = NULL;
-    size_t i;
+    size_t i = 0;
     if (!find(key, &i)) {
         unknown_key(key, err);
         return -1;
@@ -442,7 +442,7 @@ int settings_get(nyx_engine *e, const char *key, char **value, const char **sour
 
 int settings_set(nyx_engine *e, const char *key, const char *value, nyx_error *err)
 {
-    size_t i;
+    size_t i = 0;
     const key_def *k = find(key, &i);
     if (!k) {
         unknown_key(key, err);
@@ -505,7 +505,7 @@ int settings_template_write_allowed(nyx_engine *e, const char *agent, const char
     if (ensure_loaded(e, err) != 0)
         return -1;
     settings *s = e->settings;
-    size_t w;
+    size_t w = 0;
     find("templates.writers", &w);
     if (!value_of(s, w))
         return 0;

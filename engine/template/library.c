@@ -442,7 +442,7 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
         /* A broken edit: the version that worked keeps serving, and the error is told once
          * per distinct broken content. */
         char key[600];
-        snprintf(key, sizeof key, "template-parse:%s:%016llx", path, (unsigned long long)bad_hash);
+        snprintf(key, sizeof key, "template-parse:%.500s:%016llx", path, (unsigned long long)bad_hash);
         engine_warn_once(lib->e, key, "nyx: %s (template %s keeps serving version %d)",
                          perr.message, name, en->version);
         if (set_file(en, path, st, read_at) != 0)
