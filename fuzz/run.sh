@@ -52,7 +52,7 @@ for t in "${targets[@]}"; do
   [ -n "$link" ] || link="engine/claude/*.c engine/guard/*.c"
   # shellcheck disable=SC2086 # the link list is globs, expanded here
   srcs=$(cd "$root" && ls $link)
-  if ! (cd "$root" && "$cc" "${cflags[@]}" "$src" $srcs -lcjson -o "$out/fuzz_$t") \
+  if ! (cd "$root" && "$cc" "${cflags[@]}" "$src" $srcs -lcjson -lxxhash -o "$out/fuzz_$t") \
       >"$out/$t.build.log" 2>&1; then
     echo "$t: build failed, see $out/$t.build.log" >&2
     cat "$out/$t.build.log" >&2
