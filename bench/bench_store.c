@@ -107,7 +107,8 @@ int main(int argc, char **argv)
     double batched_s = (double)(nyx_now_us() - t0) / 1e6;
     double rate = BATCHED / batched_s;
 
-    /* One commit per call: the per-call cost a script pays. */
+    /* One commit per call: the per-call cost a script pays. Every fourth call carries a
+     * thought node, as in a script that records its reasoning at some steps. */
     int64_t *lat = malloc(sizeof *lat * SINGLE);
     CHECK(lat != NULL);
     if (!lat) {
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < SINGLE; k++) {
         snprintf(id, sizeof id, "s%d", k);
         nyx_interaction it = make(id);
+        it.thought_id = k % 4 == 0 ? 1 : 0;
         int64_t a = nyx_now_us();
         if (store_log_interaction(s, &it, &err) != 0) {
             CHECK(0);

@@ -122,7 +122,15 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2};
+/* ---- migration 3: most calls belong to no thought node; indexing only those that do saves a
+ * page write on every other call ---- */
+static const char *const migration_3[] = {
+    "DROP INDEX llm_interactions_thought",
+    "CREATE INDEX llm_interactions_thought ON llm_interactions(thought_id) WHERE thought_id IS NOT NULL",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

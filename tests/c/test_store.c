@@ -191,8 +191,8 @@ static void test_migrations(void)
     }
     CHECK_STR(store_backend_name(s), "sqlite");
     CHECK_INT(store_schema_version(s), store_schema_latest());
-    CHECK_INT(store_schema_latest(), 2);
-    CHECK_INT(store_sqlite_migrations_applied(s), 2);
+    CHECK_INT(store_schema_latest(), 3);
+    CHECK_INT(store_sqlite_migrations_applied(s), 3);
     CHECK_INT(store_is_readonly(s), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                             " ('llm_interactions','sessions','thought_trees','prompt_templates',"
@@ -208,7 +208,7 @@ static void test_migrations(void)
     CHECK_INT(store_thought_add(s, "x", 0, "root", &node, &err), 0);
     store_close(s);
 
-    CHECK_INT(raw_int(path, "PRAGMA user_version"), 2);
+    CHECK_INT(raw_int(path, "PRAGMA user_version"), 3);
     {
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
@@ -225,12 +225,12 @@ static void test_migrations(void)
     CHECK(s != NULL);
     if (s) {
         CHECK_INT(store_sqlite_migrations_applied(s), 0);
-        CHECK_INT(store_schema_version(s), 2);
+        CHECK_INT(store_schema_version(s), 3);
         CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE id = 'm1'"), 1);
         CHECK_INT(count_rows(s, "SELECT count(*) FROM thought_trees"), 1);
         store_close(s);
     }
-    CHECK_INT(raw_int(path, "PRAGMA user_version"), 2);
+    CHECK_INT(raw_int(path, "PRAGMA user_version"), 3);
 
     /* A database from a newer nyx is refused, not downgraded. */
     {
@@ -244,7 +244,7 @@ static void test_migrations(void)
     CHECK(s == NULL);
     store_close(s);
     CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (2)");
+    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (3)");
     CHECK_CONTAINS(err.message, path);
 }
 
@@ -277,7 +277,7 @@ static void test_concurrent_migration(void)
         int applied = store_sqlite_migrations_applied(c);
         int version = store_schema_version(c);
         store_close(c);
-        _exit(applied == 0 && version == 2 ? 0 : 11);
+        _exit(applied == 0 && version == store_schema_latest() ? 0 : 11);
     }
     close(go[0]);
     nyx_error err;
@@ -307,7 +307,7 @@ static void test_concurrent_migration(void)
     }
     sqlite3_finalize(st);
     CHECK(n >= 11);
-    CHECK_INT(sqlite3_exec(other, "PRAGMA user_version = 2; COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(other, "PRAGMA user_version = 3; COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
     store_close(s);
     int status = 0;
@@ -821,7 +821,7 @@ static void test_invalid(void)
     if (!s)
         return;
     CHECK_STR(store_backend_name(s), "sqlite");
-    CHECK_INT(store_schema_version(s), 2);
+    CHECK_INT(store_schema_version(s), 3);
     nyx_interaction it = make("x", T0);
     it.status = "maybe";
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
