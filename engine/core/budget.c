@@ -101,10 +101,11 @@ int budget_reserve(nyx_engine *e, const budget_scopes *s, double amount_usd, cha
 {
     store_scope scopes[BUDGET_MAX_SCOPES];
     memcpy(scopes, s->scopes, s->n * sizeof *scopes);
+    int dropped = 0;
     for (;;) {
         int refused = -1;
         if (store_budget_reserve(e->store, scopes, s->n, amount_usd, id, id_size, &refused, err) == 0)
-            return 0;
+            break;
         if (refused < 0 || !e->store)
             return -1;
         if (!s->soft[refused] || scopes[refused].limit_usd < 0) {
@@ -113,11 +114,19 @@ int budget_reserve(nyx_engine *e, const budget_scopes *s, double amount_usd, cha
             store_audit(e->store, "budget_refused", NULL, NULL, err->message, &aerr);
             return -1;
         }
-        /* Soft: tracked without its limit this time; each pass drops one limit, so this ends. */
+        /* Soft: reserved without its limit this time; each pass drops one, so this ends. */
         soft_exceeded(e, s->names[refused], scopes[refused].limit_usd, err->message);
         scopes[refused].limit_usd = -1;
+        dropped = 1;
         nyx_error_clear(err);
     }
+    /* The ledger keeps showing the soft limits set aside for this reservation. */
+    nyx_error lerr;
+    nyx_error_clear(&lerr);
+    for (size_t i = 0; dropped && i < s->n; i++)
+        if (scopes[i].limit_usd < 0 && s->scopes[i].limit_usd >= 0)
+            store_budget_set_limit(e->store, s->names[i], s->scopes[i].limit_usd, &lerr);
+    return 0;
 }
 
 typedef struct alert_scan {

@@ -31,8 +31,7 @@ int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd);
  * A soft scope (budget.hard / budget.<kind>_hard false in the settings) that would go over
  * its limit does not refuse: the first time, it logs a warning, raises an "alert" event
  * (kind "budget_soft_limit") and records a "budget_soft_exceeded" audit event; the call is
- * reserved without that limit (the ledger then shows the scope without a limit while it is
- * over). */
+ * reserved past the limit, which the ledger keeps showing. */
 int budget_reserve(nyx_engine *e, const budget_scopes *s, double amount_usd, char *id, size_t id_size,
                    nyx_error *err);
 

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "call_internal.h"
 
+#include "alerts.h"
 #include "clock.h"
 #include "guard/scan.h"
 #include "pending_log.h"
@@ -63,6 +64,7 @@ void call_account(nyx_call *c)
         targets[i]->from_response_cache += r->from_cache;
         targets[i]->unexpected_misses += unexpected_miss;
     }
+    alerts_call_finished(e, r, c->spec.agent);
 }
 
 void call_log(nyx_call *c)

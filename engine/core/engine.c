@@ -403,8 +403,8 @@ static int start_provider(nyx_engine *e)
     snprintf(url, sizeof url, "http://127.0.0.1:%d", sim_server_port(e->sim));
     e->endpoint = strdup(url);
     e->provider = "sim";
-    engine_log(e, NYX_LOG_INFO,
-               "nyx: no API key set; calls go to the built-in Claude simulator (%s)", url);
+    engine_log(e, NYX_LOG_INFO, "nyx: %s; calls go to the built-in Claude simulator (%s)",
+               e->cfg.api_key ? "NYX_PROVIDER=sim" : "no API key set", url);
     return e->endpoint ? 0 : -1;
 }
 

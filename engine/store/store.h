@@ -226,6 +226,12 @@ int store_budget_settle(nyx_store *s, const char *reservation_id, double actual_
  * updated_at (ISO 8601 UTC). Rows as for the queries below. */
 int store_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
 
+/* Sets the limit a scope's row shows (and enforces from now on) without reserving: a soft
+ * budget reserved past its limit (reserved with no limit) puts its limit back this way, so
+ * the ledger still shows it. A scope without a row is left alone. Returns 0, or -1 with err.
+ *   limit_usd: < 0 clears the limit */
+int store_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
+
 /* Releases reservations whose holder can no longer settle them: those made on this host
  * by a process that no longer exists, and those older than max_age_s (from any host).
  * Returns the number of reservations released (>= 0), or -1 with err filled.

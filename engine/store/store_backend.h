@@ -110,6 +110,8 @@ typedef struct store_backend_ops {
 
     /* The stored exchange of one interaction (store_query_exchange). */
     int (*query_exchange)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+    /* store_budget_set_limit; limit_usd < 0: NULL. */
+    int (*budget_set_limit)(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
 } store_backend_ops;
 
 struct nyx_store {

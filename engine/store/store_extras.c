@@ -1,5 +1,9 @@
-/* store_query_exchange: argument checks, then the backend (store.h). */
+/* Later additions to the store's public functions (store.h): argument checks, then the
+ * backend. The stored exchange of one interaction (`nyx log --raw`), and a budget scope's
+ * displayed limit (soft budgets). */
 #include "store_backend.h"
+
+#include <math.h>
 
 int store_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
 {
@@ -8,4 +12,13 @@ int store_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud
     if (!s->ops->query_exchange)
         return store_unsupported(s, "read a stored exchange", err);
     return s->ops->query_exchange(s, id, fn, ud, err);
+}
+
+int store_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err)
+{
+    if (!s || !scope || !*scope || isnan(limit_usd))
+        return store_invalid(err, "cannot set a budget limit: no store, no scope or no number");
+    if (!s->ops->budget_set_limit)
+        return store_unsupported(s, "set a budget limit", err);
+    return s->ops->budget_set_limit(s, scope, limit_usd, err);
 }

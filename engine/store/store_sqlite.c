@@ -594,4 +594,5 @@ const store_backend_ops store_sqlite_ops = {
     .template_usage = store_sqlite_template_usage,
     .template_stats = store_sqlite_template_stats,
     .query_exchange = store_sqlite_query_exchange,
+    .budget_set_limit = store_sqlite_budget_set_limit,
 };

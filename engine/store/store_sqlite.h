@@ -58,6 +58,7 @@ enum {
     SL_TEMPLATE_HISTORY,
     SL_TEMPLATE_USE,
     SL_TEMPLATE_STATS,
+    SL_BUDGET_LIMIT,
     SL_COUNT
 };
 
@@ -234,9 +235,10 @@ int store_sqlite_query_log(nyx_store *s, const store_filter *f, store_row_fn fn,
                            nyx_error *err);
 int store_sqlite_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                                 nyx_error *err);
-/* store_sqlite_exchange.c */
+/* store_sqlite_extras.c */
 int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
                                 nyx_error *err);
+int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
 
 /* ---- schema (store_schema.c) ---- */
 

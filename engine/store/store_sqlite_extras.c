@@ -1,7 +1,12 @@
-/* One interaction's stored exchange in SQLite (`nyx log --raw ID`): what was sent and what
- * came back, as the storage mode kept them, with its attempts and outcome. It runs rarely,
- * so the statement is prepared for the query and finalized, not kept. */
+/* SQLite for the later additions of store_extras.c: one interaction's stored exchange (`nyx
+ * log --raw ID`: what was sent and what came back, as the storage mode kept them, with its
+ * attempts and outcome) and a budget scope's displayed limit. Both run rarely, so their
+ * statements are prepared lazily (the limit) or for the query alone (the exchange). */
 #include "store_sqlite.h"
+
+#include <stdio.h>
+
+#include "core/clock.h"
 
 int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
                                 nyx_error *err)
@@ -22,4 +27,21 @@ int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, v
     sq_binder b = {st, SQLITE_OK};
     sqb_text(&b, 1, id);
     return store_sqlite_rows(q, "an exchange", &b, 1, fn, ud, err);
+}
+
+int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err)
+{
+    sq *q = sq_of(s);
+    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_LIMIT,
+                                         "UPDATE budgets SET limit_usd = ?2, updated_at = ?3 WHERE scope = ?1",
+                                         err);
+    if (!st)
+        return -1;
+    sq_binder b = {st, SQLITE_OK};
+    sqb_text(&b, 1, scope);
+    sqb_real_or_null(&b, 2, limit_usd >= 0, limit_usd);
+    sqb_real(&b, 3, nyx_wall_s());
+    char what[160];
+    snprintf(what, sizeof what, "set the limit of budget scope %.64s in", scope);
+    return store_sqlite_write(q, &b, what, err);
 }

@@ -27,7 +27,7 @@ end
 
 local function spent_share(agent)
   local s, now = seen[agent], nyx.now()
-  if not s or now - s.at >= M.refresh_s then
+  if not s or not s.limit or now - s.at >= M.refresh_s then -- no limit yet: no row until a call
     local share, limit = read_share(agent)
     s = { share = share, limit = limit, at = now }
     seen[agent] = s

@@ -17,7 +17,7 @@ NYX_DB="$db" NYX_PROVIDER=sim NYX_SIM_TTFT_MS=3 "$NYX_BIN" run "$here/degraded_r
   echo "$line" >> "$dir/out"
   if [ "$line" = LOCK ]; then
     # Another process holds the database's write lock for a second, mid-run.
-    sqlite3 "$db" "BEGIN EXCLUSIVE;" ".shell touch $dir/locked; sleep 1" "COMMIT;" &
+    sqlite3 "$db" ".timeout 5000" "BEGIN EXCLUSIVE;" ".shell touch $dir/locked; sleep 1" "COMMIT;" &
   fi
 done
 wait

@@ -11,7 +11,11 @@ for w = 1, 20 do
       if i == 200 and nyx.vars.marker then
         -- Ask for the lock, and go on only once another process holds it.
         io.stdout:write("LOCK\n"); io.stdout:flush()
-        while not io.open(nyx.vars.marker) do nyx.sleep(0.01) end
+        for _ = 1, 1000 do -- ten seconds at most
+          local f = io.open(nyx.vars.marker)
+          if f then f:close() break end
+          nyx.sleep(0.01)
+        end
       end
     end
   end)
