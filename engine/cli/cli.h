@@ -23,6 +23,10 @@ int cli_log_raw(int argc, char **argv);
 int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
                   volatile sig_atomic_t *interrupted);
 
+/* An engine with notices on stderr and the database (NULL: the default) set; NULL after
+ * printing why not. */
+nyx_engine *cli_open(const char *db);
+
 /* Prints engine notices to stderr. */
 void cli_notice(void *ud, int level, const char *msg);
 

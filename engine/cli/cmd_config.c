@@ -97,19 +97,10 @@ int cli_config(int argc, char **argv)
         help(stderr);
         return 2;
     }
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
-    if (!e) {
-        fprintf(stderr, "nyx: %s\n", msg ? msg : "cannot start");
-        nyx_free(msg);
+    nyx_engine *e = cli_open(db);
+    if (!e)
         return 1;
-    }
     int status = 0, rc = NYX_OK;
-    if (db && nyx_set(e, "db", db) != NYX_OK) {
-        fprintf(stderr, "nyx config: %s\n", nyx_errmsg(e));
-        nyx_close(e);
-        return 2;
-    }
     if (strcmp(verb, "list") == 0) {
         rows r = {0};
         const char *opts[] = {"format=json", NULL};

@@ -54,18 +54,14 @@ int cli_log_raw(int argc, char **argv)
         fprintf(stderr, "usage: nyx log --raw ID [--json] [--db FILE]\n");
         return 2;
     }
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
-    if (!e) {
-        fprintf(stderr, "nyx: %s\n", msg ? msg : "cannot start");
-        nyx_free(msg);
+    nyx_engine *e = cli_open(db);
+    if (!e)
         return 1;
-    }
     size_t n = strlen(id) + 4;
     char *opt = malloc(n);
     int status = 0;
-    if (!opt || (db && nyx_set(e, "db", db) != NYX_OK)) {
-        fprintf(stderr, "nyx log: %s\n", opt ? nyx_errmsg(e) : "out of memory");
+    if (!opt) {
+        fprintf(stderr, "nyx log: out of memory\n");
         status = 2;
     } else {
         snprintf(opt, n, "id=%s", id);

@@ -91,17 +91,8 @@ static int query(const char *kind, const flag *flags, int argc, char **argv)
         opts[nopts++] = "format=json";
     opts[nopts] = NULL;
     nyx_engine *e = NULL;
-    if (status == 0) {
-        char *msg = NULL;
-        e = nyx_open(&msg);
-        if (!e) {
-            fprintf(stderr, "nyx: %s\n", msg ? msg : "cannot start");
-            nyx_free(msg);
-            status = 1;
-        }
-    }
-    if (e && db && nyx_set(e, "db", db) != NYX_OK)
-        status = 2;
+    if (status == 0 && !(e = cli_open(db)))
+        status = 1;
     cli_table t = {0};
     if (status == 0) {
         int rc = nyx_query(e, kind, opts, json ? print_json : cli_table_add, json ? NULL : &t);

@@ -75,20 +75,14 @@ int cli_run(int argc, char **argv)
         free(vars);
         return 2;
     }
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
+    nyx_engine *e = cli_open(db);
     if (!e) {
-        fprintf(stderr, "nyx: %s\n", msg ? msg : "cannot start");
-        nyx_free(msg);
         free(vars);
         return 1;
     }
-    nyx_set_log(e, cli_notice, NULL);
     nyx_set_debug_writer(e, debug_to_stderr, NULL);
     int rc = NYX_OK;
-    if (db)
-        rc = nyx_set(e, "db", db);
-    if (rc == NYX_OK && debug)
+    if (debug)
         rc = nyx_set(e, "debug", "1");
     for (int i = 0; rc == NYX_OK && i < nvars; i++) {
         char *eq = strchr(vars[i], '=');

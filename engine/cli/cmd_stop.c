@@ -25,16 +25,10 @@ int cli_stop(int argc, char **argv)
             return 2;
         }
     }
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
-    if (!e) {
-        fprintf(stderr, "nyx: %s\n", msg ? msg : "cannot start");
-        nyx_free(msg);
+    nyx_engine *e = cli_open(db);
+    if (!e)
         return 1;
-    }
-    int rc = db ? nyx_set(e, "db", db) : NYX_OK;
-    if (rc == NYX_OK)
-        rc = clear ? nyx_resume(e) : nyx_stop(e, reason);
+    int rc = clear ? nyx_resume(e) : nyx_stop(e, reason);
     if (rc != NYX_OK)
         fprintf(stderr, "nyx stop: %s\n", nyx_errmsg(e));
     else

@@ -37,25 +37,6 @@ static int print_json(void *ud, int ncols, const char *const *names, const char 
     return 0;
 }
 
-/* An engine for reading templates, with notices on stderr; NULL after saying why. */
-static nyx_engine *open_engine(const char *db)
-{
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
-    if (!e) {
-        fprintf(stderr, "nyx: %s\n", msg ? msg : "cannot start");
-        nyx_free(msg);
-        return NULL;
-    }
-    nyx_set_log(e, cli_notice, NULL);
-    if (db && nyx_set(e, "db", db) != NYX_OK) {
-        fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
-        nyx_close(e);
-        return NULL;
-    }
-    return e;
-}
-
 static int parse_version(const char *s, int *v)
 {
     char *end = NULL;
@@ -131,7 +112,7 @@ int cli_templates(int argc, char **argv)
         fprintf(stderr, "nyx templates diff: versions must be whole numbers >= 1\n");
         return 2;
     }
-    nyx_engine *e = open_engine(db);
+    nyx_engine *e = cli_open(db);
     if (!e)
         return 1;
     int status = 0;
@@ -207,7 +188,7 @@ int cli_render(int argc, char **argv)
         free(vars);
         return 2;
     }
-    nyx_engine *e = open_engine(db);
+    nyx_engine *e = cli_open(db);
     int status = e ? 0 : 1;
     char *out = NULL;
     if (e && nyx_template_render(e, name, vars, &out, NULL) != NYX_OK) {
