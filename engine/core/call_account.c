@@ -119,6 +119,7 @@ void call_log(nyx_call *c)
     nyx_error_clear(&err);
     const char *reservation = c->reserved ? c->reservation : NULL;
     /* Once the store failed, records queue behind the ones already waiting, in order. */
+    engine_check_db_file(e);
     if (!e->store || e->degraded)
         pending_log_add(e, &it, reservation, actual, e->store ? "earlier failure" : "no database");
     else if (store_log_interaction_settle(e->store, &it, reservation, actual, &err) != 0)

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const code_text[] = {
@@ -227,8 +228,8 @@ static void watch_stop(void *ud)
             e->stopped = 0; /* the stop was cleared: calls may go again */
         free(reason);
     }
-    if (e->store)
-        e->stop_watch = loop_timer_add_background(e->loop, 0.25, watch_stop, e);
+    engine_check_db_file(e);
+    e->stop_watch = loop_timer_add_background(e->loop, 0.25, watch_stop, e);
 }
 
 int nyx_stop(nyx_engine *e, const char *reason)
@@ -438,7 +439,29 @@ int engine_open_store(nyx_engine *e)
         engine_set_error(e, "%s", err.message);
         return -1;
     }
+    struct stat st;
+    e->db_is_file = stat(db, &st) == 0 && S_ISREG(st.st_mode);
+    e->db_dev = e->db_is_file ? (unsigned long long)st.st_dev : 0;
+    e->db_ino = e->db_is_file ? (unsigned long long)st.st_ino : 0;
     return 0;
+}
+
+/* A database file deleted (or replaced) under a running process would swallow every later
+ * record: notice it, and let the records wait for a new file. */
+void engine_check_db_file(nyx_engine *e)
+{
+    if (!e->store || !e->db_is_file)
+        return;
+    const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
+    struct stat st;
+    if (stat(db, &st) == 0 && (unsigned long long)st.st_dev == e->db_dev &&
+        (unsigned long long)st.st_ino == e->db_ino)
+        return;
+    engine_log(e, NYX_LOG_WARN, "nyx: the database file %s was deleted or replaced; records wait in "
+                                "memory and go to a new file", db);
+    store_close(e->store);
+    e->store = NULL;
+    e->degraded = 1;
 }
 
 static int start_store(nyx_engine *e)
@@ -484,8 +507,8 @@ int engine_start(nyx_engine *e)
         audit_config(e);
         /* Reservations of processes that died can never settle: give the money back. */
         store_budget_reap(e->store, 3600, &err);
-        watch_stop(e);
     }
+    watch_stop(e);
     return 0;
 }
 

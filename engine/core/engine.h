@@ -69,6 +69,8 @@ struct nyx_engine {
     struct pending_log *pending;  /* records waiting for the store */
     loop_timer *pending_timer;
     int degraded;                 /* the store failed: records wait in memory */
+    int db_is_file;               /* the database is a file whose identity is watched */
+    unsigned long long db_dev, db_ino;
     int64_t lost_interactions;
     struct cache_policy *cache;
     struct ratelimiter *limiter;
@@ -123,6 +125,9 @@ struct nyx_engine {
 
 /* Starts the provider, the model table and storage; idempotent. 0 or -1 with e->errmsg. */
 int engine_start(nyx_engine *e);
+/* Notices a database file deleted or replaced under the process (a stat, ~1 us): the store
+ * is closed and records wait in memory for a new file. */
+void engine_check_db_file(nyx_engine *e);
 /* Opens the database only (for queries); idempotent. 0 or -1 with e->errmsg. */
 int engine_open_store(nyx_engine *e);
 void engine_log(nyx_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -34,4 +34,16 @@ NYX_DB="$dir/missing/dir/nyx.db" NYX_PROVIDER=sim "$NYX_BIN" run "$here/degraded
 grep -q "^failed	0" "$dir/out2" || fail "calls failed without a database"
 grep -q "5 interaction records could not be written and are lost" "$dir/err2" ||
   fail "the lost records were not reported: $(cat "$dir/err2")"
-echo "3 passed, 0 failed"
+# The database file deleted mid-run: the loss is noticed, and later records go to a new file.
+db3="$dir/deleted.db"
+NYX_DB="$db3" NYX_PROVIDER=sim NYX_SIM_TTFT_MS=3 "$NYX_BIN" run "$here/degraded_run.lua" --var n=600 \
+    --var marker="$dir/gone" 2> "$dir/err3" | while read -r line; do
+  echo "$line" >> "$dir/out3"
+  if [ "$line" = LOCK ]; then rm -f "$db3" "$db3-wal" "$db3-shm"; touch "$dir/gone"; fi
+done
+grep -q "^failed	0" "$dir/out3" || fail "calls failed when the database file was deleted: $(cat "$dir/out3" "$dir/err3")"
+grep -q "was deleted or replaced" "$dir/err3" || fail "the deleted database went unnoticed: $(cat "$dir/err3")"
+[ -f "$db3" ] || fail "no new database file after the deletion"
+rows=$(sqlite3 "$db3" "SELECT count(*) FROM llm_interactions")
+[ "$rows" -ge 300 ] || fail "only $rows interactions reached the new database file"
+echo "4 passed, 0 failed"
