@@ -24,9 +24,15 @@ typedef struct tframe {
  * rather than risk a false one. */
 #define MAX_VISITED 16
 
+/* Partials can multiply work exponentially (a partial included twice, ten levels deep):
+ * a render stops with an error past these bounds instead of running away. */
+#define MAX_OUTPUT (16u << 20)
+#define MAX_STEPS 4000000L
+
 typedef struct rst {
     char *buf;
     size_t len, cap;
+    long steps;
     template_partial_fn partial;
     void *partial_ud;
     nyx_error *err;
@@ -54,6 +60,9 @@ static int r_fail(rst *r, const char *type, const char *fmt, ...)
 
 static int grow(rst *r, size_t n)
 {
+    if (r->len + n > MAX_OUTPUT)
+        return r_fail(r, "invalid_argument", "template_render: the output would pass %u bytes",
+                      MAX_OUTPUT);
     size_t cap = r->cap ? r->cap : 256;
     while (cap - r->len <= n) {
         if (cap > SIZE_MAX / 2)
@@ -238,6 +247,10 @@ static int render_partial(rst *r, const nyx_template *t, const rctx *ctx, const 
 static int render_range(rst *r, const nyx_template *t, const rctx *ctx, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++) {
+        if (++r->steps > MAX_STEPS)
+            return r_fail(r, "invalid_argument",
+                          "%s: rendering takes more than %ld steps (partials nested in loops?)",
+                          t->origin, MAX_STEPS);
         const tpl_tok *k = &t->toks[i];
         switch (k->op) {
         case TOK_TEXT:
