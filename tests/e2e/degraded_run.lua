@@ -1,6 +1,6 @@
 local nyx = require "nyx"
 local n = tonumber(nyx.vars.n or 1000)
-local next_i, failed = 1, 0
+local next_i, failed, seen_degraded = 1, 0, false
 local ts = {}
 for w = 1, 20 do
   ts[w] = nyx.spawn(function()
@@ -8,6 +8,7 @@ for w = 1, 20 do
       local i = next_i; next_i = next_i + 1
       local ok = pcall(nyx.call, {prompt = "degrade " .. i, max_tokens = 8})
       if not ok then failed = failed + 1 end
+      seen_degraded = seen_degraded or nyx.stats().storage_degraded
       if i == 200 and nyx.vars.marker then
         -- Ask for the lock, and go on only once another process holds it.
         io.stdout:write("LOCK\n"); io.stdout:flush()
@@ -21,7 +22,7 @@ for w = 1, 20 do
   end)
 end
 for w = 1, 20 do ts[w]:wait() end
-print("failed", failed, "degraded", nyx.stats().storage_degraded)
+print("failed", failed, "degraded", seen_degraded)
 for _ = 1, 40 do -- give the flusher time once the lock is gone
   if not nyx.stats().storage_degraded then break end
   nyx.sleep(0.1)
