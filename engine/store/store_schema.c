@@ -125,12 +125,20 @@ static const char *const migration_2[] = {
 /* ---- migration 3: most calls belong to no thought node; indexing only those that do saves a
  * page write on every other call ---- */
 static const char *const migration_3[] = {
-    "DROP INDEX llm_interactions_thought",
+    "DROP INDEX IF EXISTS llm_interactions_thought",
     "CREATE INDEX llm_interactions_thought ON llm_interactions(thought_id) WHERE thought_id IS NOT NULL",
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
+/* ---- migration 4: every call pays for each index it writes; the created_at index served only
+ * `nyx log --last` and `--since`, which read the table in a scan instead (milliseconds for tens
+ * of thousands of calls) ---- */
+static const char *const migration_4[] = {
+    "DROP INDEX IF EXISTS llm_interactions_created_at",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -14,7 +14,8 @@
     " i.output_tokens)"
 
 /* The rows a filter selects, as "FROM ..." with alias i and a stable order key i.rid.
- * With f->last the newest N are taken first, so stats over --last N agree with the log. */
+ * With f->last the newest N are taken first, so stats over --last N agree with the log; newest
+ * is last committed (rowid order), which reads N rows where an order by time would read all. */
 static void filter_from(const store_filter *f, char *out, size_t n)
 {
     char where[128] = "1";
@@ -25,7 +26,7 @@ static void filter_from(const store_filter *f, char *out, size_t n)
     if (f && f->last > 0)
         snprintf(out, n,
                  "FROM (SELECT *, rowid AS rid FROM llm_interactions WHERE %s"
-                 " ORDER BY created_at DESC, rowid DESC LIMIT :last) AS i",
+                 " ORDER BY rowid DESC LIMIT :last) AS i",
                  where);
     else
         snprintf(out, n, "FROM (SELECT *, rowid AS rid FROM llm_interactions WHERE %s) AS i",

@@ -622,8 +622,8 @@ static void test_migration_2(void)
     CHECK(s != NULL);
     if (!s)
         return;
-    CHECK_INT(store_schema_version(s), 3);
-    CHECK_INT(store_sqlite_migrations_applied(s), 2);
+    CHECK_INT(store_schema_version(s), 4);
+    CHECK_INT(store_sqlite_migrations_applied(s), 3);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds WHERE id = 'old' AND amount = 0.5"
                             " AND created_at = 100 AND pid = 1 AND host = 'h' AND"
