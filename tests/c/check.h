@@ -45,6 +45,16 @@ static int check_failures;
         }                                                                               \
     } while (0)
 
+#define CHECK_CONTAINS(hay, needle)                                                        \
+    do {                                                                                   \
+        const char *h_ = (hay), *n_ = (needle);                                            \
+        if (!h_ || !strstr(h_, n_)) {                                                      \
+            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
+                    h_ ? h_ : "(null)", n_);                                               \
+            check_failures++;                                                              \
+        }                                                                                  \
+    } while (0)
+
 #define CHECK_DONE()                                                                  \
     do {                                                                              \
         if (check_failures)                                                           \

@@ -16,15 +16,6 @@
 
 static char tmpdir[256];
 
-#define CHECK_CONTAINS(hay, needle)                                                        \
-    do {                                                                                   \
-        const char *h_ = (hay), *n_ = (needle);                                            \
-        if (!h_ || !strstr(h_, n_)) {                                                      \
-            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
-                    h_ ? h_ : "(null)", n_);                                               \
-            check_failures++;                                                              \
-        }                                                                                  \
-    } while (0)
 
 /* Every variable a setting reads, so the outer environment cannot change what a test sees. */
 static const char *const env_vars[] = {"LLM_DAILY_BUDGET_USD", "LLM_MONTHLY_BUDGET_USD", "LLM_SESSION_BUDGET_USD",

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "store_rows.h"
 #include "core/clock.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
@@ -33,14 +34,6 @@ static int contains(const char *hay, const char *needle)
     return hay && needle && strstr(hay, needle) != NULL;
 }
 
-#define CHECK_CONTAINS(hay, needle)                                                        \
-    do {                                                                                   \
-        if (!contains((hay), (needle))) {                                                  \
-            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
-                    (hay), (needle));                                                      \
-            check_failures++;                                                              \
-        }                                                                                  \
-    } while (0)
 
 /* ---- collecting query rows ---- */
 
@@ -149,16 +142,6 @@ static double raw_real(const char *path, const char *sql)
     return v;
 }
 
-static long long count_rows(nyx_store *s, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_prepare_v2(store_sqlite_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
 
 static nyx_interaction make(const char *id, double t)
 {

@@ -12,21 +12,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "store_rows.h"
 #include "core/clock.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
 static char tmpdir[256];
 
-#define CHECK_CONTAINS(hay, needle)                                                        \
-    do {                                                                                   \
-        const char *h_ = (hay), *n_ = (needle);                                            \
-        if (!h_ || !strstr(h_, n_)) {                                                      \
-            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
-                    h_ ? h_ : "(null)", n_);                                               \
-            check_failures++;                                                              \
-        }                                                                                  \
-    } while (0)
 
 /* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
 
@@ -74,16 +66,6 @@ static const char *status(nyx_store *s, text *t)
     return t->s;
 }
 
-static long long count_rows(nyx_store *s, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_prepare_v2(store_sqlite_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
 
 static int exec(nyx_store *s, const char *sql)
 {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "store_rows.h"
 #include "core/clock.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
@@ -16,16 +17,6 @@
 
 static char tmpdir[256];
 
-static long long count_rows(nyx_store *s, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_prepare_v2(store_sqlite_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
 
 static long long hits(nyx_store *s, const char *key)
 {

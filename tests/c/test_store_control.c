@@ -13,15 +13,6 @@
 
 static char tmpdir[256];
 
-#define CHECK_CONTAINS(hay, needle)                                                        \
-    do {                                                                                   \
-        const char *h_ = (hay), *n_ = (needle);                                            \
-        if (!h_ || !strstr(h_, n_)) {                                                      \
-            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
-                    h_ ? h_ : "(null)", n_);                                               \
-            check_failures++;                                                              \
-        }                                                                                  \
-    } while (0)
 
 /* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
 

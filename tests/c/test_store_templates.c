@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "store_rows.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
@@ -49,16 +50,6 @@ static int to_text(void *ud, int ncols, const char *const *names, const char *co
     return 0;
 }
 
-static long long count_rows(nyx_store *s, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_prepare_v2(store_sqlite_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
 
 static int put_version(nyx_store *s, const char *name, const char *content, const char *hash)
 {
