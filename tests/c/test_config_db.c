@@ -8,13 +8,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "store_fixture.h"
 #include "core/alerts.h"
 #include "core/budget.h"
 #include "core/engine.h"
 #include "core/settings.h"
 #include "nyx.h"
 
-static char tmpdir[256];
 
 
 /* Every variable a setting reads, so the outer environment cannot change what a test sees. */
@@ -428,20 +428,14 @@ int main(void)
     for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
         unsetenv(env_vars[i]);
     setenv("NYX_PROVIDER", "sim", 1);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nyx-test-config-db-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (fixture_begin("config-db") != 0)
         return 1;
-    }
     test_keys_and_checking();
     test_precedence();
     test_soft_budget();
     test_alerts();
     test_template_writers();
 
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (check_failures == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    fixture_end();
     CHECK_DONE();
 }

@@ -15,14 +15,13 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "store_rows.h"
+#include "store_fixture.h"
 #include "core/clock.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
 #define T0 1764064800.0 /* 2025-11-25T10:00:00Z */
 
-static char tmpdir[256];
 
 static void path_in_tmp(char *out, size_t n, const char *name)
 {
@@ -1246,11 +1245,8 @@ static void test_sigkill(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nyx-test-store-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (fixture_begin("store") != 0)
         return 1;
-    }
     test_migrations();
     test_concurrent_migration();
     test_log_and_query();
@@ -1265,9 +1261,6 @@ int main(void)
     test_checkpoints();
     test_sigkill();
 
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (check_failures == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    fixture_end();
     CHECK_DONE();
 }

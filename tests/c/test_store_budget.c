@@ -12,12 +12,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "store_rows.h"
+#include "store_fixture.h"
 #include "core/clock.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
-static char tmpdir[256];
 
 
 /* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
@@ -36,6 +35,7 @@ static void put(text *t, const char *v)
         t->n += k;
     }
 }
+
 
 static int to_text(void *ud, int ncols, const char *const *names, const char *const *values)
 {
@@ -621,11 +621,8 @@ static void test_migration_2(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nyx-test-store-budget-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (fixture_begin("store-budget") != 0)
         return 1;
-    }
     test_reserve_settle();
     test_refusal();
     test_processes();
@@ -633,9 +630,6 @@ int main(void)
     test_log_settle();
     test_migration_2();
 
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (check_failures == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    fixture_end();
     CHECK_DONE();
 }

@@ -8,14 +8,13 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "store_rows.h"
+#include "store_fixture.h"
 #include "core/clock.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
 #define T0 1764064800.0 /* 2025-11-25T10:00:00Z */
 
-static char tmpdir[256];
 
 
 static long long hits(nyx_store *s, const char *key)
@@ -193,19 +192,13 @@ static void test_shared(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nyx-test-store-cache-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (fixture_begin("store-cache") != 0)
         return 1;
-    }
     test_put_get_expire();
     test_purge_count();
     test_now_and_invalid();
     test_shared();
 
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (check_failures == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    fixture_end();
     CHECK_DONE();
 }

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "store_fixture.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
-static char tmpdir[256];
 
 
 /* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
@@ -32,6 +32,7 @@ static void put(text *t, const char *v)
         t->n += k;
     }
 }
+
 
 static int to_text(void *ud, int ncols, const char *const *names, const char *const *values)
 {
@@ -343,19 +344,13 @@ static void test_config(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nyx-test-store-control-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (fixture_begin("store-control") != 0)
         return 1;
-    }
     test_control();
     test_changed_across_processes();
     test_audit();
     test_config();
 
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (check_failures == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    fixture_end();
     CHECK_DONE();
 }

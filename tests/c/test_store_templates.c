@@ -9,11 +9,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "store_rows.h"
+#include "store_fixture.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
-static char tmpdir[256];
 
 /* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
 
@@ -31,6 +30,7 @@ static void put(text *t, const char *v)
         t->n += k;
     }
 }
+
 
 static int to_text(void *ud, int ncols, const char *const *names, const char *const *values)
 {
@@ -313,18 +313,12 @@ static void test_processes(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nyx-test-store-templates-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (fixture_begin("store-templates") != 0)
         return 1;
-    }
     test_versions();
     test_usage();
     test_processes();
 
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (check_failures == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    fixture_end();
     CHECK_DONE();
 }
