@@ -96,42 +96,57 @@ static void soft_exceeded(nyx_engine *e, const char *scope, double limit, const 
     store_audit(e->store, "budget_soft_exceeded", NULL, NULL, why, &aerr);
 }
 
-int budget_reserve(nyx_engine *e, const budget_scopes *s, double amount_usd, char *id, size_t id_size,
-                   nyx_error *err)
+static void submit(budget_request *r);
+
+static void answered(void *ud, int rc, int refused, const nyx_error *err)
 {
-    store_scope scopes[BUDGET_MAX_SCOPES];
-    memcpy(scopes, s->scopes, s->n * sizeof *scopes);
-    int dropped = 0;
-    for (;;) {
-        int refused = -1;
-        if (store_budget_reserve(e->store, scopes, s->n, amount_usd, id, id_size, &refused, err) == 0)
-            break;
-        if (refused < 0 || !e->store)
-            return -1;
-        if (!s->soft[refused] || scopes[refused].limit_usd < 0) {
+    budget_request *r = ud;
+    nyx_engine *e = r->e;
+    if (rc == 0) {
+        /* The ledger keeps showing the soft limits set aside for this reservation. */
+        nyx_error lerr;
+        nyx_error_clear(&lerr);
+        for (size_t i = 0; r->dropped && i < r->s->n; i++)
+            if (r->scopes[i].limit_usd < 0 && r->s->scopes[i].limit_usd >= 0)
+                store_budget_set_limit(e->store, r->s->names[i], r->s->scopes[i].limit_usd, &lerr);
+        r->done(r->ud, 0, NULL);
+        return;
+    }
+    if (refused < 0 || !e->store || !r->s->soft[refused] || r->scopes[refused].limit_usd < 0) {
+        if (refused >= 0 && e->store) {
             nyx_error aerr;
             nyx_error_clear(&aerr);
             store_audit(e->store, "budget_refused", NULL, NULL, err->message, &aerr);
-            return -1;
         }
-        /* Soft: reserved without its limit this time; each pass drops one, so this ends. */
-        soft_exceeded(e, s->names[refused], scopes[refused].limit_usd, err->message);
-        scopes[refused].limit_usd = -1;
-        dropped = 1;
-        nyx_error_clear(err);
+        r->done(r->ud, -1, err);
+        return;
     }
-    /* The ledger keeps showing the soft limits set aside for this reservation. */
-    nyx_error lerr;
-    nyx_error_clear(&lerr);
-    for (size_t i = 0; dropped && i < s->n; i++)
-        if (scopes[i].limit_usd < 0 && s->scopes[i].limit_usd >= 0)
-            store_budget_set_limit(e->store, s->names[i], s->scopes[i].limit_usd, &lerr);
-    return 0;
+    /* Soft: reserved without its limit this time; each pass drops one, so this ends. */
+    soft_exceeded(e, r->s->names[refused], r->scopes[refused].limit_usd, err->message);
+    r->scopes[refused].limit_usd = -1;
+    r->dropped = 1;
+    submit(r);
+}
+
+static void submit(budget_request *r)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_budget_reserve_async(r->e->store, r->scopes, r->s->n, r->amount_usd, r->id, r->id_size,
+                                   answered, r, &err) != 0)
+        answered(r, -1, -1, &err);
+}
+
+void budget_reserve(budget_request *r)
+{
+    memcpy(r->scopes, r->s->scopes, r->s->n * sizeof r->scopes[0]);
+    r->dropped = 0;
+    submit(r);
 }
 
 typedef struct alert_scan {
     nyx_engine *e;
-    const budget_scopes *s;
+    budget_scopes s; /* a copy: the answer may come after the call is gone */
 } alert_scan;
 
 static budget_limit *alert_slot(nyx_engine *e, const char *scope)
@@ -163,9 +178,9 @@ static int scan_row(void *ud, int ncols, const char *const *names, const char *c
     if (!scope || limit <= 0)
         return 0;
     size_t k = 0;
-    while (k < a->s->n && strcmp(a->s->names[k], scope) != 0)
+    while (k < a->s.n && strcmp(a->s.names[k], scope) != 0)
         k++;
-    if (k == a->s->n)
+    if (k == a->s.n)
         return 0;
     budget_limit *slot = alert_slot(a->e, scope);
     if (!slot)
@@ -185,14 +200,27 @@ static int scan_row(void *ud, int ncols, const char *const *names, const char *c
     return 0;
 }
 
+static void scanned(void *ud, int rc, int refused, const nyx_error *err)
+{
+    (void)rc;
+    (void)refused;
+    (void)err; /* alerts are best effort: the next settle looks again */
+    free(ud);
+}
+
 void budget_check_alerts(nyx_engine *e, const budget_scopes *s)
 {
     if (!e->store || s->n == 0)
         return;
-    alert_scan a = {e, s};
+    alert_scan *a = malloc(sizeof *a);
+    if (!a)
+        return;
+    a->e = e;
+    a->s = *s;
     nyx_error err;
     nyx_error_clear(&err);
-    store_budget_status(e->store, scan_row, &a, &err);
+    if (store_budget_status_async(e->store, scan_row, a, scanned, a, &err) != 0)
+        free(a);
 }
 
 void budget_free(nyx_engine *e)

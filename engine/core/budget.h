@@ -27,13 +27,28 @@ void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, bu
 /* Sets a limit for a scope ("session:NAME", "agent:NAME", "day", "month"); < 0 removes it. */
 int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd);
 
-/* Reserves amount in every scope; 0, or -1 with err ("budget_exceeded" names the scope).
+typedef void (*budget_done_fn)(void *ud, int rc, const nyx_error *err);
+
+/* One reservation in progress; lives in its owner (a call) until done runs. */
+typedef struct budget_request {
+    nyx_engine *e;
+    const budget_scopes *s;
+    store_scope scopes[BUDGET_MAX_SCOPES]; /* s's, with soft limits set aside as they refuse */
+    double amount_usd;
+    char *id;
+    size_t id_size;
+    int dropped;
+    budget_done_fn done;
+    void *ud;
+} budget_request;
+
+/* Reserves amount in every scope, then calls done exactly once (before returning when the
+ * store answers at once): rc 0, or -1 with err ("budget_exceeded" names the scope).
  * A soft scope (budget.hard / budget.<kind>_hard false in the settings) that would go over
  * its limit does not refuse: the first time, it logs a warning, raises an "alert" event
  * (kind "budget_soft_limit") and records a "budget_soft_exceeded" audit event; the call is
  * reserved past the limit, which the ledger keeps showing. */
-int budget_reserve(nyx_engine *e, const budget_scopes *s, double amount_usd, char *id, size_t id_size,
-                   nyx_error *err);
+void budget_reserve(budget_request *r);
 
 /* After a call settled: raises alerts for thresholds its scopes crossed. */
 void budget_check_alerts(nyx_engine *e, const budget_scopes *s);

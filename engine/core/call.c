@@ -17,6 +17,7 @@
 
 static void admit(void *ud);
 static void finish(nyx_call *c);
+static void release(nyx_call *c);
 static void release_budget(nyx_call *c);
 static void remember_response(nyx_call *c, double now);
 
@@ -195,7 +196,11 @@ static void attempt_done(nyx_call *c, int status, nyx_error *err)
     route_failed(c, err);
 }
 
-/* Reserves the call's worst case in every budget that applies, before anything is sent. */
+static void budget_reserved(void *ud, int rc, const nyx_error *err);
+
+/* Reserves the call's worst case in every budget that applies, before anything is sent.
+ * Returns 0 when no budget applies, 1 when admission goes on in budget_reserved(), -1 when
+ * the call failed. */
 static int reserve_budget(nyx_call *c)
 {
     nyx_engine *e = c->e;
@@ -224,13 +229,41 @@ static int reserve_budget(nyx_call *c)
         return -1;
     }
     int write_1h = c->spec.req.cache_mode == NYX_CACHE_1H || e->cfg.shared_context_ttl_s > 300;
-    double worst = cost_worst_case(c->model, c->est_input_tokens, c->spec.req.max_tokens, write_1h);
-    if (budget_reserve(e, &c->budget, worst, c->reservation, sizeof c->reservation, &err) != 0) {
-        fail(c, &err);
-        return -1;
+    c->budget_req = (budget_request){
+        .e = e,
+        .s = &c->budget,
+        .amount_usd = cost_worst_case(c->model, c->est_input_tokens, c->spec.req.max_tokens, write_1h),
+        .id = c->reservation,
+        .id_size = sizeof c->reservation,
+        .done = budget_reserved,
+        .ud = c,
+    };
+    c->reserving = 1;
+    budget_reserve(&c->budget_req);
+    return 1;
+}
+
+static void budget_reserved(void *ud, int rc, const nyx_error *err)
+{
+    nyx_call *c = ud;
+    c->reserving = 0;
+    if (c->finished) {
+        /* Cancelled while the database answered: give back what it reserved. */
+        if (rc == 0) {
+            nyx_error serr;
+            nyx_error_clear(&serr);
+            store_budget_settle(c->e->store, c->reservation, 0, &serr);
+        }
+        if (c->released)
+            release(c);
+        return;
+    }
+    if (rc != 0) {
+        fail(c, err);
+        return;
     }
     c->reserved = 1;
-    return 0;
+    admit(c);
 }
 
 static void release_budget(nyx_call *c)
@@ -276,7 +309,7 @@ static void admit(void *ud)
         return;
     }
     if (!c->reserved && reserve_budget(c) != 0)
-        return;
+        return; /* failed, or admission goes on once the reservation is answered */
     /* Waits are computed without taking anything, so a call that waits holds no tokens and
      * no half-open probe slot. */
     char agent_key[160];
@@ -330,12 +363,41 @@ static void unlink_call(nyx_call *c)
 
 static void release(nyx_call *c)
 {
+    if (c->reserving) { /* budget_reserved() releases it */
+        c->released = 1;
+        return;
+    }
     call_http_reset(c);
     call_spec_free(&c->spec);
     cJSON_Delete(c->attempt_log);
     free(c->body);
     free(c->buf);
     free(c);
+}
+
+static void unlink_logging(nyx_call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (c->e->logging == c)
+        c->e->logging = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* The record is committed (or waits in memory): now the owner may see the result. */
+static void logged(nyx_call *c)
+{
+    unlink_logging(c);
+    if (c->reserved) {
+        c->reserved = 0;
+        budget_check_alerts(c->e, &c->budget);
+    }
+    if (c->done)
+        c->done(c, c->ud);
+    else
+        release(c);
 }
 
 static void finish(nyx_call *c)
@@ -351,15 +413,11 @@ static void finish(nyx_call *c)
     if (c->use_response_cache && !c->result.from_cache && c->result.status == NYX_STATUS_OK)
         remember_response(c, now);
     call_account(c);
-    call_log(c); /* durable, and the budget settled, before the owner sees the result */
-    if (c->reserved) {
-        c->reserved = 0;
-        budget_check_alerts(c->e, &c->budget);
-    }
-    if (c->done)
-        c->done(c, c->ud);
-    else
-        release(c);
+    c->next = c->e->logging;
+    if (c->next)
+        c->next->prev = c;
+    c->e->logging = c;
+    call_log(c, logged); /* durable, and the budget settled, before the owner sees the result */
 }
 
 /* ---- the response cache ---- */
@@ -521,4 +579,6 @@ void calls_abandon_all(nyx_engine *e, const char *reason)
         e->calls->done = NULL;
         call_cancel(e->calls, reason);
     }
+    for (nyx_call *c = e->logging; c; c = c->next)
+        c->done = NULL; /* released once its record is written */
 }

@@ -67,64 +67,110 @@ void call_account(nyx_call *c)
     alerts_call_finished(e, r, c->spec.agent);
 }
 
-void call_log(nyx_call *c)
+/* The call's record as the storage mode allows; the strings in owned[] are the caller's to
+ * free. The same call always gives the same record (its time is fixed at the first). */
+static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
 {
     nyx_engine *e = c->e;
-    /* The spending of a call that failed after usage was reported still counts. */
-    double actual = c->result.has_cost && c->result.cost.cost_usd > 0 ? c->result.cost.cost_usd : 0;
     nyx_call_result *r = &c->result;
-    char *attempts = cJSON_PrintUnformatted(c->attempt_log);
     int ok = r->status == NYX_STATUS_OK;
-    nyx_interaction it;
-    memset(&it, 0, sizeof it);
-    it.id = r->interaction_id;
-    it.created_at = nyx_wall_s();
-    it.session = c->spec.session;
-    it.agent = c->spec.agent;
-    it.thought_id = c->spec.thought;
-    it.template_name = c->spec.template_name;
-    it.template_version = c->spec.template_version;
-    it.request_id = r->resp.request_id ? r->resp.request_id : (r->err.request_id[0] ? r->err.request_id : NULL);
-    it.model_requested = r->model_requested;
-    it.model_served = r->resp.model;
-    it.provider = e->provider;
-    it.usage = r->resp.usage;
-    it.has_cost = r->has_cost;
-    it.cost_usd = r->cost.cost_usd;
-    it.cost_without_cache_usd = r->cost.cost_without_cache_usd;
-    it.saved_usd = r->cost.saved_usd;
-    it.ttfb_ms = r->ttfb_ms;
-    it.latency_ms = r->latency_ms;
-    it.attempts = r->attempts;
-    it.attempts_json = attempts;
-    it.status = ok ? "ok" : r->status == NYX_STATUS_CANCELLED ? "cancelled" : "error";
-    it.error_type = ok ? NULL : r->err.type;
-    it.error_message = ok ? NULL : r->err.message;
-    it.stop_reason = r->resp.stop_reason;
-    it.cache_hit = r->cache_hit;
-    it.from_response_cache = r->from_cache;
+    if (c->logged_at <= 0)
+        c->logged_at = nyx_wall_s();
+    memset(it, 0, sizeof *it);
+    it->id = r->interaction_id;
+    it->created_at = c->logged_at;
+    it->session = c->spec.session;
+    it->agent = c->spec.agent;
+    it->thought_id = c->spec.thought;
+    it->template_name = c->spec.template_name;
+    it->template_version = c->spec.template_version;
+    it->request_id = r->resp.request_id ? r->resp.request_id : (r->err.request_id[0] ? r->err.request_id : NULL);
+    it->model_requested = r->model_requested;
+    it->model_served = r->resp.model;
+    it->provider = e->provider;
+    it->usage = r->resp.usage;
+    it->has_cost = r->has_cost;
+    it->cost_usd = r->cost.cost_usd;
+    it->cost_without_cache_usd = r->cost.cost_without_cache_usd;
+    it->saved_usd = r->cost.saved_usd;
+    it->ttfb_ms = r->ttfb_ms;
+    it->latency_ms = r->latency_ms;
+    it->attempts = r->attempts;
+    it->attempts_json = owned[0] = cJSON_PrintUnformatted(c->attempt_log);
+    it->status = ok ? "ok" : r->status == NYX_STATUS_CANCELLED ? "cancelled" : "error";
+    it->error_type = ok ? NULL : r->err.type;
+    it->error_message = ok ? NULL : r->err.message;
+    it->stop_reason = r->resp.stop_reason;
+    it->cache_hit = r->cache_hit;
+    it->from_response_cache = r->from_cache;
     /* Stored text follows the storage mode: redacted by default, so the log never holds the
      * e-mail addresses, card numbers or keys that passed through it. */
-    char *prompt = NULL, *response = NULL;
+    owned[1] = owned[2] = NULL;
     const char *mode = e->cfg.storage_mode;
     if (strcmp(mode, "full") == 0) {
-        it.prompt_text = c->body;
-        it.response_text = r->resp.text;
+        it->prompt_text = c->body;
+        it->response_text = r->resp.text;
     } else if (strcmp(mode, "redacted") == 0) {
         size_t n;
-        it.prompt_text = prompt = guard_redact(c->body, c->body_len, &n);
-        it.response_text = response = r->resp.text ? guard_redact(r->resp.text, r->resp.text_len, &n) : NULL;
+        it->prompt_text = owned[1] = guard_redact(c->body, c->body_len, &n);
+        it->response_text = owned[2] = r->resp.text ? guard_redact(r->resp.text, r->resp.text_len, &n) : NULL;
     }
-    nyx_error err;
-    nyx_error_clear(&err);
-    const char *reservation = c->reserved ? c->reservation : NULL;
+}
+
+/* The spending of a call that failed after usage was reported still counts. */
+static double actual_cost(const nyx_call *c)
+{
+    return c->result.has_cost && c->result.cost.cost_usd > 0 ? c->result.cost.cost_usd : 0;
+}
+
+/* Keeps the record in memory until the database takes it. */
+static void keep_pending(nyx_call *c, const char *why)
+{
+    nyx_interaction it;
+    char *owned[3];
+    build_record(c, &it, owned);
+    pending_log_add(c->e, &it, c->reserved ? c->reservation : NULL, actual_cost(c), why);
+    for (int i = 0; i < 3; i++)
+        free(owned[i]);
+}
+
+typedef struct log_wait {
+    nyx_call *c;
+    void (*logged)(nyx_call *c);
+} log_wait;
+
+static void log_answered(void *ud, int rc, int refused, const nyx_error *err)
+{
+    (void)refused;
+    log_wait *w = ud;
+    if (rc != 0)
+        keep_pending(w->c, err ? err->message : "unknown failure");
+    w->logged(w->c);
+    free(w);
+}
+
+void call_log(nyx_call *c, void (*logged)(nyx_call *c))
+{
+    nyx_engine *e = c->e;
     /* Once the store failed, records queue behind the ones already waiting, in order. */
     engine_check_db_file(e);
-    if (!e->store || e->degraded)
-        pending_log_add(e, &it, reservation, actual, e->store ? "earlier failure" : "no database");
-    else if (store_log_interaction_settle(e->store, &it, reservation, actual, &err) != 0)
-        pending_log_add(e, &it, reservation, actual, err.message);
-    free(attempts);
-    free(prompt);
-    free(response);
+    log_wait *w = malloc(sizeof *w);
+    if (!e->store || e->degraded || !w) {
+        free(w);
+        keep_pending(c, !e->store ? "no database" : e->degraded ? "earlier failure" : "out of memory");
+        logged(c);
+        return;
+    }
+    *w = (log_wait){c, logged};
+    nyx_interaction it;
+    char *owned[3];
+    build_record(c, &it, owned);
+    nyx_error err;
+    nyx_error_clear(&err);
+    int rc = store_log_interaction_settle_async(e->store, &it, c->reserved ? c->reservation : NULL,
+                                                actual_cost(c), log_answered, w, &err);
+    for (int i = 0; i < 3; i++)
+        free(owned[i]);
+    if (rc != 0)
+        log_answered(w, -1, -1, &err);
 }

@@ -32,8 +32,10 @@ struct nyx_call {
     int64_t est_input_tokens;
     char route_errors[400];  /* why earlier routes failed */
     budget_scopes budget;
+    budget_request budget_req;
     char reservation[STORE_RESERVATION_ID_SIZE];
     int reserved;            /* a reservation is held */
+    int reserving;           /* a reservation is on its way: the call outlives its answer */
     int use_response_cache;
     char response_key[33];
 
@@ -57,6 +59,8 @@ struct nyx_call {
 
     double started, first_byte;
     int finished;
+    int released;            /* its owner let it go while an answer was on its way */
+    double logged_at;        /* when its record was first written */
     nyx_call_result result;
 };
 
@@ -69,7 +73,10 @@ void call_http_abort(nyx_call *c);
 
 /* call_account.c */
 void call_account(nyx_call *c);
-void call_log(nyx_call *c);
+/* Writes the call's record, settling its reservation, then calls logged (before returning
+ * when the store answers at once). A record the store refuses waits in memory
+ * (pending_log.c); logged runs either way. */
+void call_log(nyx_call *c, void (*logged)(nyx_call *c));
 void call_record_attempt(nyx_call *c, int status, const nyx_error *err);
 
 /* call.c */

@@ -3,6 +3,7 @@
 
 #include "cache/policy.h"
 #include "cache/response_cache.h"
+#include "clock.h"
 #include "budget.h"
 #include "pending_log.h"
 #include "call.h"
@@ -208,8 +209,29 @@ void engine_stop(nyx_engine *e, const char *reason, int broadcast)
     calls_cancel_all(e, e->stop_reason);
 }
 
+/* A database answering over a socket (PostgreSQL) is part of the loop: its answers resume
+ * the calls that wait on them, and nothing else waits. */
+static int store_fd(void *ud, int *want_write)
+{
+    nyx_engine *e = ud;
+    return e->store ? store_poll_fd(e->store, want_write) : -1;
+}
+
+static void store_ready(void *ud)
+{
+    nyx_engine *e = ud;
+    store_pump(e->store);
+}
+
+static int store_pending(void *ud)
+{
+    nyx_engine *e = ud;
+    return store_busy(e->store);
+}
+
 /* Other processes sharing the database may stop everyone: look every quarter second, at
- * the cost of one PRAGMA when nothing changed. */
+ * the cost of one PRAGMA when nothing changed (SQLite), or of nothing (PostgreSQL, where a
+ * stop arrives as a notification, read here along with a reconnection when one is due). */
 static void watch_stop(void *ud)
 {
     nyx_engine *e = ud;
@@ -217,6 +239,7 @@ static void watch_stop(void *ud)
     int changed = 0;
     nyx_error err;
     nyx_error_clear(&err);
+    store_pump(e->store);
     if (e->store && store_changed(e->store, &changed, &err) == 0 && changed) {
         nyx_error serr; /* another process may have changed a setting */
         nyx_error_clear(&serr);
@@ -297,8 +320,10 @@ nyx_engine *nyx_open(char **errmsg)
     e->breakers = breakers_new(&bc);
     if (e->breakers)
         breakers_on_change(e->breakers, breaker_changed, e);
+    loop_source db = {store_fd, store_ready, store_pending, e};
     if (!e->loop || !e->models || !e->cache || !e->limiter || !e->breakers || !e->responses ||
-        parse_timeout_profiles(e, &err) != 0 || settings_open(e, &err) != 0) {
+        loop_add_source(e->loop, &db) != 0 || parse_timeout_profiles(e, &err) != 0 ||
+        settings_open(e, &err) != 0) {
         if (errmsg)
             *errmsg = strdup(err.message[0] ? err.message : "out of memory");
         nyx_close(e);
@@ -439,6 +464,8 @@ int engine_open_store(nyx_engine *e)
         engine_set_error(e, "%s", err.message);
         return -1;
     }
+    /* Audit events, settles and the like need no answer: the loop never waits for them. */
+    store_set_background(e->store, 1);
     struct stat st;
     e->db_is_file = stat(db, &st) == 0 && S_ISREG(st.st_mode);
     e->db_dev = e->db_is_file ? (unsigned long long)st.st_dev : 0;
@@ -595,6 +622,9 @@ void nyx_close(nyx_engine *e)
     calls_abandon_all(e, "engine closed");
     loop_timer_cancel(e->loop, e->stop_watch);
     e->stop_watch = NULL;
+    /* Records on their way to the database arrive, or wait in memory for what follows. */
+    for (double until = nyx_now_s() + 10; store_busy(e->store) > 0 && nyx_now_s() < until;)
+        loop_poll(e->loop, 50);
     pending_log_close(e);
     budget_free(e);
     settings_free(e);

@@ -92,6 +92,7 @@ struct nyx_engine {
     stats_group by_model, by_agent, by_template;
     nyx_session *sessions;
     struct nyx_call *calls; /* in flight, for cancel-all */
+    struct nyx_call *logging; /* finished, their records not yet committed */
     uint64_t id_nonce, id_seq;
 
     /* the Lua host, opaque to the core */

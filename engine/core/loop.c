@@ -38,6 +38,8 @@ struct nyx_loop {
     size_t ndefers, capdefers;
     watched *watches;
     size_t nwatches, capwatches;
+    loop_source *sources;
+    size_t nsources;
 };
 
 nyx_loop *loop_new(void)
@@ -65,6 +67,7 @@ void loop_free(nyx_loop *loop)
     free(loop->heap);
     free(loop->defers);
     free(loop->watches);
+    free(loop->sources);
     curl_multi_cleanup(loop->multi);
     free(loop);
 }
@@ -263,6 +266,24 @@ void loop_unwatch_fd(nyx_loop *loop, int fd)
     }
 }
 
+int loop_add_source(nyx_loop *loop, const loop_source *src)
+{
+    loop_source *s = realloc(loop->sources, (loop->nsources + 1) * sizeof *s);
+    if (!s)
+        return -1;
+    loop->sources = s;
+    s[loop->nsources++] = *src;
+    return 0;
+}
+
+static int sources_busy(const nyx_loop *loop)
+{
+    int n = 0;
+    for (size_t i = 0; i < loop->nsources; i++)
+        n += loop->sources[i].busy(loop->sources[i].ud);
+    return n;
+}
+
 /* ---- one turn ---- */
 
 static int wait_ms(nyx_loop *loop, int timeout_ms)
@@ -325,14 +346,31 @@ int loop_poll(nyx_loop *loop, int timeout_ms)
         fds[nfds].revents = 0;
         nfds++;
     }
+    size_t first_source = nfds;
+    for (size_t i = 0; i < loop->nsources && nfds < 16; i++) {
+        int want_write = 0;
+        int fd = loop->sources[i].fd(loop->sources[i].ud, &want_write);
+        fds[nfds].fd = fd;
+        fds[nfds].events = fd < 0 ? 0 : CURL_WAIT_POLLIN | (want_write ? CURL_WAIT_POLLOUT : 0);
+        fds[nfds].revents = 0;
+        nfds += fd >= 0;
+    }
     /* With nothing to wait for, waiting would only stall the caller. */
-    int wait = loop_pending(loop) > 0 || nfds > 0 ? wait_ms(loop, timeout_ms) : 0;
+    int wait = loop_pending(loop) > 0 || first_source > 0 ? wait_ms(loop, timeout_ms) : 0;
     int numfds = 0;
     if (loop->transfers > 0 || nfds > 0 || wait > 0) {
         if (curl_multi_poll(loop->multi, fds, nfds, wait, &numfds) != CURLM_OK)
             return -1;
     }
-    for (unsigned i = 0; i < nfds; i++) {
+    for (size_t i = 0, k = first_source; i < loop->nsources; i++) {
+        int want_write = 0;
+        int fd = loop->sources[i].fd(loop->sources[i].ud, &want_write);
+        int ready = k < nfds && fds[k].fd == fd && fds[k].revents;
+        k += fd >= 0;
+        if (ready || loop->sources[i].busy(loop->sources[i].ud) > 0)
+            loop->sources[i].ready(loop->sources[i].ud);
+    }
+    for (unsigned i = 0; i < first_source; i++) {
         if (fds[i].revents) {
             for (size_t j = 0; j < loop->nwatches; j++)
                 if (loop->watches[j].fd == fds[i].fd) {
@@ -355,5 +393,6 @@ int loop_poll(nyx_loop *loop, int timeout_ms)
 
 int loop_pending(const nyx_loop *loop)
 {
-    return loop->transfers + (int)(loop->nheap - loop->nbackground) + (int)loop->ndefers;
+    return loop->transfers + (int)(loop->nheap - loop->nbackground) + (int)loop->ndefers +
+           sources_busy(loop);
 }

@@ -33,6 +33,17 @@ int loop_defer(nyx_loop *loop, loop_fn fn, void *ud);
 int loop_watch_fd(nyx_loop *loop, int fd, loop_fn fn, void *ud);
 void loop_unwatch_fd(nyx_loop *loop, int fd);
 
+/* A descriptor that changes (a database connection that reconnects): each turn asks fd()
+ * for the descriptor to watch (-1: none) and whether to watch it for writing; ready() runs
+ * when it is ready, and every turn while busy() > 0, which loop_pending() counts. */
+typedef struct loop_source {
+    int (*fd)(void *ud, int *want_write);
+    void (*ready)(void *ud);
+    int (*busy)(void *ud);
+    void *ud;
+} loop_source;
+int loop_add_source(nyx_loop *loop, const loop_source *src);
+
 /* One turn: waits at most timeout_ms. Returns 0, or -1 if curl failed. */
 int loop_poll(nyx_loop *loop, int timeout_ms);
 

@@ -82,17 +82,21 @@ nyx_store *store_open_opts(const char *uri, const store_options *opts, nyx_error
         invalid(err, "cannot open: no database path given");
         return NULL;
     }
+    const store_backend_ops *ops = &store_sqlite_ops;
     if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://")) {
+#ifdef NYX_HAVE_PG
+        ops = &store_pg_ops;
+#else
         /* The URI is not echoed: it may carry a password. */
         store_fail(err, "store: cannot open the PostgreSQL database: PostgreSQL backend not "
                         "built (this nyx has the SQLite backend only; give a file path)");
         return NULL;
+#endif
     }
-    const store_backend_ops *ops = &store_sqlite_ops;
 
     nyx_store *s = calloc(1, sizeof *s);
     if (!s) {
-        store_fail(err, "store: cannot open %s: out of memory", uri);
+        store_fail(err, "store: cannot open the database: out of memory");
         return NULL;
     }
     s->ops = ops;
@@ -259,4 +263,47 @@ int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, voi
     if (!s || !fn)
         return invalid(err, "cannot query thoughts: no store or no row callback");
     return s->ops->query_thoughts(s, session, fn, ud, err);
+}
+
+/* ---- in a loop ---- */
+
+int store_poll_fd(nyx_store *s, int *want_write)
+{
+    *want_write = 0;
+    return s && s->ops->poll_fd ? s->ops->poll_fd(s, want_write) : -1;
+}
+
+void store_pump(nyx_store *s)
+{
+    if (s && s->ops->pump)
+        s->ops->pump(s);
+}
+
+int store_busy(const nyx_store *s) { return s && s->ops->busy ? s->ops->busy(s) : 0; }
+
+void store_set_background(nyx_store *s, int on)
+{
+    if (s && s->ops->set_background)
+        s->ops->set_background(s, on);
+}
+
+int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
+                                       const char *reservation_id, double actual_usd,
+                                       store_done_fn done, void *ud, nyx_error *err)
+{
+    if (!s || !s->ops->log_interaction_settle_async) {
+        if (store_log_interaction_settle(s, it, reservation_id, actual_usd, err) != 0)
+            return -1;
+        done(ud, 0, -1, NULL);
+        return 0;
+    }
+    if (check_interaction(s, it, err) != 0)
+        return -1;
+    if (!(actual_usd >= 0) || isinf(actual_usd))
+        return store_invalid(err, "cannot log interaction %s: actual cost %g is not a finite "
+                                  "amount >= 0",
+                             it->id, actual_usd);
+    if (reservation_id && !*reservation_id)
+        reservation_id = NULL;
+    return s->ops->log_interaction_settle_async(s, it, reservation_id, actual_usd, done, ud, err);
 }

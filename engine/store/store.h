@@ -367,4 +367,35 @@ int store_config_get(nyx_store *s, const char *key, char **value, nyx_error *err
 /* One row per key, by key: key, value, updated_at (ISO 8601). */
 int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
 
+
+/* ---- In a loop ----
+ * The PostgreSQL backend answers over a socket. A program with an event loop watches
+ * store_poll_fd() (readable, and writable when *want_write) and calls store_pump() when it
+ * is ready and from a timer (which also reconnects a lost connection); store_busy() counts
+ * operations not answered yet. Then the two operations on a call's path never wait:
+ * store_log_interaction_settle_async() and store_budget_reserve_async() return at once and
+ * call done from store_pump(), after the database committed (rc 0) or failed (rc -1, err;
+ * for a reservation, refused as store_budget_reserve sets it). With the SQLite backend they
+ * do the work at once and call done before returning.
+ * Either returns -1 with err filled, without calling done, when the operation could not
+ * start (bad arguments, database unreachable).
+ * store_set_background(s, 1): writes that answer nothing (audit events, settles, template
+ * usage, the response cache, budget limits) are queued rather than waited for. */
+typedef void (*store_done_fn)(void *ud, int rc, int refused, const nyx_error *err);
+
+int store_poll_fd(nyx_store *s, int *want_write); /* -1: nothing to watch */
+void store_pump(nyx_store *s);
+int store_busy(const nyx_store *s);
+void store_set_background(nyx_store *s, int on);
+int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
+                                       const char *reservation_id, double actual_usd,
+                                       store_done_fn done, void *ud, nyx_error *err);
+/* The rows of store_budget_status, handed to fn just before done runs. */
+int store_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                              void *done_ud, nyx_error *err);
+/* reservation_id must stay valid until done runs (it is written before this returns). */
+int store_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
+                               double amount_usd, char *reservation_id, size_t id_size,
+                               store_done_fn done, void *ud, nyx_error *err);
+
 #endif

@@ -112,6 +112,22 @@ typedef struct store_backend_ops {
     int (*query_exchange)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
     /* store_budget_set_limit; limit_usd < 0: NULL. */
     int (*budget_set_limit)(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
+
+    /* A backend that talks to a server over a socket answers in the loop (store.h, "In a
+     * loop"). One that leaves these NULL is synchronous: the _async functions run the
+     * operation at once and call done before returning. */
+    int (*poll_fd)(nyx_store *s, int *want_write);
+    void (*pump)(nyx_store *s);
+    int (*busy)(const nyx_store *s);
+    void (*set_background)(nyx_store *s, int on);
+    int (*log_interaction_settle_async)(nyx_store *s, const nyx_interaction *it,
+                                        const char *reservation_id, double actual_usd,
+                                        store_done_fn done, void *ud, nyx_error *err);
+    int (*budget_reserve_async)(nyx_store *s, const store_scope *scopes, size_t n,
+                                const store_reservation *r, store_done_fn done, void *ud,
+                                nyx_error *err);
+    int (*budget_status_async)(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                               void *done_ud, nyx_error *err);
 } store_backend_ops;
 
 struct nyx_store {
@@ -120,6 +136,9 @@ struct nyx_store {
 };
 
 extern const store_backend_ops store_sqlite_ops;
+#ifdef NYX_HAVE_PG
+extern const store_backend_ops store_pg_ops;
+#endif
 
 /* Fills err (if not NULL) with type "store_error"; printf-style. */
 void store_fail(nyx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -55,11 +55,11 @@ static void reservation_id(char *out, size_t n, int64_t pid, const char *host)
 
 static int finite_nonneg(double v) { return v >= 0 && !isinf(v); }
 
-int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
-                         char *reservation_id_out, size_t id_size, int *refused, nyx_error *err)
+/* Checks a reservation's arguments and names it: r (with host in host) and its id. */
+static int prepare_reservation(nyx_store *s, const store_scope *scopes, size_t n,
+                               double amount_usd, char *reservation_id_out, size_t id_size,
+                               store_reservation *r, char *host, nyx_error *err)
 {
-    if (refused)
-        *refused = -1;
     if (!s || (n > 0 && !scopes) || !reservation_id_out)
         return store_invalid(err, "cannot reserve budget: no store, no scopes or no place for "
                                   "the reservation id");
@@ -88,18 +88,47 @@ int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, doub
     }
     if (!s->ops->budget_reserve)
         return store_unsupported(s, "reserve budget", err);
+    host_name(host, HOST_SIZE);
+    *r = (store_reservation){.amount_usd = amount_usd, .created_at = nyx_wall_s(),
+                             .pid = (int64_t)getpid(), .host = host, .id = reservation_id_out};
+    reservation_id(reservation_id_out, id_size, r->pid, host);
+    return 0;
+}
 
-    char host[HOST_SIZE];
-    host_name(host, sizeof host);
-    store_reservation r = {.amount_usd = amount_usd, .created_at = nyx_wall_s(),
-                           .pid = (int64_t)getpid(), .host = host};
-    char id[STORE_RESERVATION_ID_SIZE];
-    reservation_id(id, sizeof id, r.pid, host);
-    r.id = id;
+int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
+                         char *reservation_id_out, size_t id_size, int *refused, nyx_error *err)
+{
+    if (refused)
+        *refused = -1;
+    char host[HOST_SIZE], id[STORE_RESERVATION_ID_SIZE];
+    store_reservation r;
+    if (prepare_reservation(s, scopes, n, amount_usd, id, id_size < sizeof id ? id_size : sizeof id,
+                            &r, host, err) != 0)
+        return -1;
     if (n > 0 && s->ops->budget_reserve(s, scopes, n, &r, refused, err) != 0)
         return -1;
     memcpy(reservation_id_out, id, strlen(id) + 1);
     return 0;
+}
+
+int store_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
+                               double amount_usd, char *reservation_id, size_t id_size,
+                               store_done_fn done, void *ud, nyx_error *err)
+{
+    if (!s || !s->ops->budget_reserve_async || n == 0) {
+        int refused = -1;
+        if (store_budget_reserve(s, scopes, n, amount_usd, reservation_id, id_size, &refused,
+                                 err) != 0)
+            done(ud, -1, refused, err);
+        else
+            done(ud, 0, -1, NULL);
+        return 0;
+    }
+    char host[HOST_SIZE];
+    store_reservation r;
+    if (prepare_reservation(s, scopes, n, amount_usd, reservation_id, id_size, &r, host, err) != 0)
+        return -1;
+    return s->ops->budget_reserve_async(s, scopes, n, &r, done, ud, err);
 }
 
 int store_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
@@ -123,6 +152,20 @@ int store_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
     if (!s->ops->budget_status)
         return store_unsupported(s, "query budgets", err);
     return s->ops->budget_status(s, fn, ud, err);
+}
+
+int store_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                              void *done_ud, nyx_error *err)
+{
+    if (!s || !fn || !done)
+        return store_invalid(err, "cannot query budgets: no store or no callback");
+    if (!s->ops->budget_status_async) {
+        if (store_budget_status(s, fn, ud, err) < 0)
+            return -1;
+        done(done_ud, 0, -1, NULL);
+        return 0;
+    }
+    return s->ops->budget_status_async(s, fn, ud, done, done_ud, err);
 }
 
 int store_budget_reap(nyx_store *s, double max_age_s, nyx_error *err)

@@ -267,6 +267,34 @@ static void test_precedence(void)
 
 /* ---- soft and hard budgets ---- */
 
+typedef struct reserve_out {
+    int rc;
+    nyx_error err;
+} reserve_out;
+
+static void reserved(void *ud, int rc, const nyx_error *err)
+{
+    reserve_out *out = ud;
+    out->rc = rc;
+    if (err)
+        out->err = *err;
+}
+
+/* budget_reserve with SQLite answers before it returns. */
+static int reserve_now(nyx_engine *e, budget_scopes *s, double amount, char *id, size_t id_size,
+                       nyx_error *err)
+{
+    reserve_out out;
+    memset(&out, 0, sizeof out);
+    out.rc = -2;
+    budget_request r = {.e = e, .s = s, .amount_usd = amount, .id = id, .id_size = id_size,
+                        .done = reserved, .ud = &out};
+    budget_reserve(&r);
+    if (out.rc != 0)
+        *err = out.err;
+    return out.rc;
+}
+
 static void test_soft_budget(void)
 {
     nyx_engine *e = open_engine("soft.db");
@@ -285,7 +313,7 @@ static void test_soft_budget(void)
     char id[STORE_RESERVATION_ID_SIZE];
     nyx_error err;
     nyx_error_clear(&err);
-    CHECK_INT(budget_reserve(e, &s, 0.02, id, sizeof id, &err), -1);
+    CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
 
     /* Soft: it warns and alerts once, and the calls go on, their spending tracked. */
@@ -293,9 +321,9 @@ static void test_soft_budget(void)
     budget_scopes_for(e, NULL, NULL, &s);
     CHECK_INT(s.soft[0], 1);
     nyx_error_clear(&err);
-    CHECK_INT(budget_reserve(e, &s, 0.02, id, sizeof id, &err), 0);
+    CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), 0);
     CHECK_INT(store_budget_settle(e->store, id, 0.02, &err), 0);
-    CHECK_INT(budget_reserve(e, &s, 0.02, id, sizeof id, &err), 0);
+    CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), 0);
     CHECK_INT(store_budget_settle(e->store, id, 0.02, &err), 0);
     CHECK_INT(count_events("budget_soft_limit"), 1);
     CHECK(strncmp(events[0].scope, "day:", 4) == 0);
@@ -312,7 +340,7 @@ static void test_soft_budget(void)
     budget_scopes_for(e, NULL, NULL, &s);
     CHECK_INT(s.soft[0], 0);
     nyx_error_clear(&err);
-    CHECK_INT(budget_reserve(e, &s, 0.02, id, sizeof id, &err), -1);
+    CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
     CHECK_INT(nyx_config_set(e, "budget.hard", "true"), NYX_OK);
     CHECK_INT(nyx_config_set(e, "budget.agent_hard", "false"), NYX_OK);

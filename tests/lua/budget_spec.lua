@@ -2,9 +2,10 @@
 -- budget_exceeded and reach no server, unknown prices cannot be budgeted, alerts fire at their
 -- thresholds, and the ledger is visible to scripts. Each case runs in-process and over HTTP.
 local H = require "helpers.nyx_case"
+local DB = require "helpers.db"
 
 local function dbfile()
-  return H.tempdir() .. "/nyx.db"
+  return DB.fresh(H.tempdir)
 end
 
 for _, setup in ipairs(H.setups()) do

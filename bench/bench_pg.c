@@ -1,0 +1,172 @@
+/* PostgreSQL on loopback: the reservation round trip (reserve + settle, each one statement
+ * and one commit), batched logging, and logging with many calls in flight the way the
+ * engine does it (asynchronously, answers read in the loop). Needs a server: NYX_BENCH_PG
+ * holds its URI (bench/run.sh starts a throwaway one). */
+#define _POSIX_C_SOURCE 200809L
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "store/store.h"
+
+static int RESERVATIONS = 3000, BATCHED = 20000, INFLIGHT_TOTAL = 10000;
+#define BATCH_SIZE 500
+#define IN_FLIGHT 50
+
+static char prompt[2048], response[1024];
+
+static nyx_interaction make(const char *id)
+{
+    nyx_interaction it;
+    memset(&it, 0, sizeof it);
+    it.id = id;
+    it.session = "bench";
+    it.agent = "engineer";
+    it.model_requested = "claude-haiku-4-5";
+    it.model_served = "claude-haiku-4-5-20251001";
+    it.provider = "anthropic";
+    it.usage.input_tokens = 12;
+    it.usage.output_tokens = 250;
+    it.usage.cache_read_input_tokens = 4096;
+    it.has_cost = 1;
+    it.cost_usd = 0.0016;
+    it.cost_without_cache_usd = 0.0053;
+    it.saved_usd = 0.0037;
+    it.ttfb_ms = 180;
+    it.latency_ms = 950;
+    it.attempts = 1;
+    it.attempts_json = "[{\"status\":200,\"ms\":950}]";
+    it.status = "ok";
+    it.stop_reason = "end_turn";
+    it.cache_hit = 1;
+    it.prompt_text = prompt;
+    it.response_text = response;
+    return it;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void reservations(nyx_store *s)
+{
+    int64_t *us = malloc((size_t)RESERVATIONS * sizeof *us);
+    if (!us)
+        return;
+    store_scope scopes[] = {{"session:bench", 1e9}, {"day:bench", 1e9}, {"month:bench", 1e9}};
+    nyx_error err;
+    nyx_error_clear(&err);
+    int failed = 0;
+    for (int i = 0; i < RESERVATIONS; i++) {
+        char id[STORE_RESERVATION_ID_SIZE];
+        int64_t t0 = nyx_now_us();
+        failed |= store_budget_reserve(s, scopes, 3, 0.01, id, sizeof id, NULL, &err) != 0;
+        us[i] = nyx_now_us() - t0;
+        failed |= store_budget_settle(s, id, 0.005, &err) != 0;
+    }
+    if (failed)
+        fprintf(stderr, "bench_pg: a reservation failed: %s\n", err.message);
+    qsort(us, (size_t)RESERVATIONS, sizeof *us, cmp_i64);
+    printf("pg_reservation_round_trip_p50_ms: %.3f\n", us[RESERVATIONS / 2] / 1000.0);
+    printf("pg_reservation_round_trip_p99_ms: %.3f\n", us[RESERVATIONS * 99 / 100] / 1000.0);
+    free(us);
+}
+
+static void batched(nyx_store *s)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    char id[48];
+    double t0 = nyx_now_s();
+    int failed = 0;
+    for (int i = 0; i < BATCHED && !failed; i += BATCH_SIZE) {
+        failed |= store_batch_begin(s, &err) != 0;
+        for (int k = 0; k < BATCH_SIZE && !failed; k++) {
+            snprintf(id, sizeof id, "batch-%d", i + k);
+            nyx_interaction it = make(id);
+            failed |= store_log_interaction(s, &it, &err) != 0;
+        }
+        failed |= store_batch_commit(s, &err) != 0;
+    }
+    double dt = nyx_now_s() - t0;
+    if (failed)
+        fprintf(stderr, "bench_pg: batched logging failed: %s\n", err.message);
+    printf("pg_batched_logging_per_s: %.0f\n", BATCHED / dt);
+}
+
+typedef struct flight {
+    int done, failed;
+} flight;
+
+static void logged(void *ud, int rc, int refused, const nyx_error *err)
+{
+    (void)refused;
+    (void)err;
+    flight *f = ud;
+    f->done++;
+    f->failed += rc != 0;
+}
+
+/* The engine's way: each call's record sent on its own, answers read as they come, with
+ * IN_FLIGHT records outstanding; the queue groups what waits into one commit. */
+static void in_flight(nyx_store *s)
+{
+    flight f = {0, 0};
+    nyx_error err;
+    nyx_error_clear(&err);
+    char id[48];
+    int sent = 0;
+    double t0 = nyx_now_s();
+    while (f.done < INFLIGHT_TOTAL) {
+        while (sent < INFLIGHT_TOTAL && sent - f.done < IN_FLIGHT) {
+            snprintf(id, sizeof id, "flight-%d", sent);
+            nyx_interaction it = make(id);
+            if (store_log_interaction_settle_async(s, &it, NULL, 0, logged, &f, &err) != 0) {
+                fprintf(stderr, "bench_pg: %s\n", err.message);
+                return;
+            }
+            sent++;
+        }
+        int want_write = 0;
+        struct pollfd p = {store_poll_fd(s, &want_write), POLLIN, 0};
+        if (want_write)
+            p.events |= POLLOUT;
+        if (p.fd >= 0)
+            poll(&p, 1, 100);
+        store_pump(s);
+    }
+    double dt = nyx_now_s() - t0;
+    printf("pg_logging_%d_in_flight_per_s: %.0f (%d failed)\n", IN_FLIGHT, INFLIGHT_TOTAL / dt, f.failed);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--short") == 0) {
+        RESERVATIONS = 200;
+        BATCHED = 2000;
+        INFLIGHT_TOTAL = 1000;
+    }
+    const char *uri = getenv("NYX_BENCH_PG");
+    if (!uri || !*uri) {
+        printf("pg: skipped (NYX_BENCH_PG names no server)\n");
+        return 0;
+    }
+    memset(prompt, 'p', sizeof prompt - 1);
+    memset(response, 'r', sizeof response - 1);
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(uri, &err);
+    if (!s) {
+        fprintf(stderr, "bench_pg: %s\n", err.message);
+        return 1;
+    }
+    reservations(s);
+    batched(s);
+    in_flight(s);
+    store_close(s);
+    return 0;
+}

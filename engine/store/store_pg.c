@@ -1,0 +1,305 @@
+/* The PostgreSQL backend: opening, the writes of every call (interactions, sessions,
+ * thought nodes), batches, and the ops table. Selected by a postgresql:// or postgres://
+ * URI, or any libpq connection string given as such (see store.c). */
+#define _POSIX_C_SOURCE 200809L
+#include "store_pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+const char PG_INSERT_INTERACTION[] =
+    "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"
+    " template_version, request_id, model_requested, model_served, input_tokens,"
+    " output_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
+    " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"
+    " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"
+    " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+    " $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)";
+
+/* Text parameters $1..$32 of PG_INSERT_INTERACTION (numbers formatted into bufs). */
+int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v)
+{
+    const nyx_usage *u = &it->usage;
+    int detail = u->has_cache_creation_detail != 0;
+    int k = 0;
+#define NUM(cond, x) (v[k] = (cond) ? pg_num(bufs[k], (x)) : NULL, k++)
+#define INT(cond, x) (v[k] = (cond) ? pg_int(bufs[k], (x)) : NULL, k++)
+#define TXT(x) (v[k] = (x), k++)
+    TXT(it->id);
+    NUM(1, it->created_at > 0 ? it->created_at : nyx_wall_s());
+    TXT(it->session);
+    TXT(it->agent);
+    INT(it->thought_id != 0, it->thought_id);
+    TXT(it->template_name);
+    INT(it->template_name != NULL, it->template_version);
+    TXT(it->request_id);
+    TXT(it->model_requested);
+    TXT(it->model_served);
+    INT(1, u->input_tokens);
+    INT(1, u->output_tokens);
+    INT(1, u->cache_creation_input_tokens);
+    INT(1, u->cache_read_input_tokens);
+    INT(detail, u->cache_creation_5m);
+    INT(detail, u->cache_creation_1h);
+    NUM(it->has_cost, it->cost_usd);
+    NUM(it->has_cost, it->cost_without_cache_usd);
+    NUM(it->has_cost, it->saved_usd);
+    NUM(it->ttfb_ms >= 0, it->ttfb_ms);
+    NUM(it->latency_ms >= 0, it->latency_ms);
+    INT(1, it->attempts);
+    TXT(it->attempts_json);
+    TXT(it->status);
+    TXT(it->error_type);
+    TXT(it->error_message);
+    TXT(it->stop_reason);
+    INT(1, it->cache_hit != 0);
+    INT(1, it->from_response_cache != 0);
+    TXT(it->prompt_text);
+    TXT(it->response_text);
+    TXT(it->provider);
+#undef NUM
+#undef INT
+#undef TXT
+    return k;
+}
+
+int store_pg_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+{
+    return store_pg_log_interaction_settle(s, it, NULL, 0, err);
+}
+
+/* ---- open and close ---- */
+
+static void pg_free(pg *p)
+{
+    if (!p)
+        return;
+    pg_disconnect(p);
+    free(p->conninfo);
+    free(p->label);
+    free(p);
+}
+
+static int pg_open(nyx_store *s, const char *uri, const store_options *opts, nyx_error *err)
+{
+    (void)opts; /* busy timeouts and fsync policy are the server's business */
+    pg *p = calloc(1, sizeof *p);
+    if (!p || !(p->conninfo = store_strdup(uri)) ||
+        !(p->label = store_strdup("the PostgreSQL database"))) {
+        store_fail(err, "store: cannot open the PostgreSQL database: out of memory");
+        pg_free(p);
+        return -1;
+    }
+    if (pg_connect(p, err) != 0 || pg_migrate(p, err) != 0) {
+        pg_free(p);
+        return -1;
+    }
+    s->impl = p;
+    return 0;
+}
+
+static void pg_close(nyx_store *s)
+{
+    pg *p = pg_of(s);
+    /* What was queued without waiting is written before the connection goes. */
+    nyx_error ignored;
+    PQclear(pg_exec(p, "finish the queued writes", "SELECT 1", 0, NULL, &ignored));
+    pg_pump(p);
+    pg_free(p);
+    s->impl = NULL;
+}
+
+static int pg_version(const nyx_store *s) { return pg_of(s)->version; }
+
+static int pg_readonly(const nyx_store *s)
+{
+    (void)s;
+    return 0;
+}
+
+/* ---- batches ----
+ * A batch's writes are pipelined, not waited for one by one: the queue sends them in groups
+ * of up to 128, each group one transaction. The commit waits for all of them and reports
+ * the first that failed. Unlike SQLite's, a batch is not one transaction: it cannot be
+ * rolled back once its writes are sent. */
+
+static int pg_batch_begin(nyx_store *s, nyx_error *err)
+{
+    pg *p = pg_of(s);
+    if (p->in_batch) {
+        store_fail(err, "store: cannot begin a batch in %s: a batch is already open", p->label);
+        return -1;
+    }
+    p->in_batch = 1;
+    p->batch_error[0] = '\0';
+    return 0;
+}
+
+static int pg_batch_commit(nyx_store *s, nyx_error *err)
+{
+    pg *p = pg_of(s);
+    if (!p->in_batch) {
+        store_fail(err, "store: cannot commit a batch in %s: no batch is open", p->label);
+        return -1;
+    }
+    p->in_batch = 0;
+    PGresult *res = pg_exec(p, "commit a batch", "SELECT 1", 0, NULL, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    if (p->batch_error[0]) {
+        store_fail(err, "%s (in a batch; its other writes are committed)", p->batch_error);
+        return -1;
+    }
+    return 0;
+}
+
+static int pg_batch_rollback(nyx_store *s, nyx_error *err)
+{
+    pg *p = pg_of(s);
+    p->in_batch = 0;
+    store_fail(err, "store: cannot roll back a batch in %s: its writes are committed as they "
+                    "are sent", p->label);
+    return -1;
+}
+
+/* ---- sessions and thought nodes ---- */
+
+static int pg_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_error *err)
+{
+    char now[32], budget[32];
+    const char *v[] = {name, pg_num(now, nyx_wall_s()),
+                       budget_usd >= 0 ? pg_num(budget, budget_usd) : NULL};
+    char what[160];
+    snprintf(what, sizeof what, "create session %.100s", name);
+    return pg_write(pg_of(s), what,
+                    "INSERT INTO sessions (name, started_at, budget_usd) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (name) DO UPDATE SET ended_at = NULL,"
+                    " budget_usd = COALESCE(excluded.budget_usd, sessions.budget_usd)",
+                    3, v, err);
+}
+
+static int pg_session_end(nyx_store *s, const char *name, nyx_error *err)
+{
+    char now[32];
+    const char *v[] = {name, pg_num(now, nyx_wall_s())};
+    char what[160];
+    snprintf(what, sizeof what, "end session %.100s", name);
+    return pg_write(
+        pg_of(s), what,
+        "INSERT INTO sessions (name, started_at, ended_at, calls, cost_usd, saved_usd,"
+        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)"
+        " SELECT $1, COALESCE(MIN(created_at), $2::double precision), $2, COUNT(*),"
+        " COALESCE(SUM(cost_usd), 0), COALESCE(SUM(saved_usd), 0),"
+        " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+        " COALESCE(SUM(cache_read_input_tokens), 0),"
+        " COALESCE(SUM(cache_creation_input_tokens), 0)"
+        " FROM llm_interactions WHERE session = $1"
+        " ON CONFLICT (name) DO UPDATE SET ended_at = excluded.ended_at,"
+        " calls = excluded.calls, cost_usd = excluded.cost_usd, saved_usd = excluded.saved_usd,"
+        " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
+        " cache_read_tokens = excluded.cache_read_tokens,"
+        " cache_write_tokens = excluded.cache_write_tokens",
+        2, v, err);
+}
+
+static int pg_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
+                          int64_t *id_out, nyx_error *err)
+{
+    char par[32], now[32];
+    const char *v[] = {session, parent != 0 ? pg_int(par, parent) : NULL, label,
+                       pg_num(now, nyx_wall_s())};
+    /* The parent check and the insert are one statement, as in SQLite. */
+    PGresult *res = pg_exec(pg_of(s), "add a thought node",
+                            "INSERT INTO thought_trees (session, parent_id, label, created_at)"
+                            " SELECT $1, $2::bigint, $3, $4::double precision"
+                            " WHERE $2::bigint IS NULL OR EXISTS"
+                            " (SELECT 1 FROM thought_trees WHERE id = $2::bigint) RETURNING id",
+                            4, v, err);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) == 1;
+    if (found)
+        *id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (!found) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "store: cannot add a thought node: parent node %lld does not exist",
+                      (long long)parent);
+        err->retryable = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the loop's side ---- */
+
+static int pg_poll_fd(nyx_store *s, int *want_write)
+{
+    pg *p = pg_of(s);
+    *want_write = p->want_write;
+    return p->conn && p->state != PG_DOWN ? PQsocket(p->conn) : -1;
+}
+
+static void pg_pump_op(nyx_store *s) { pg_pump(pg_of(s)); }
+
+static int pg_busy(const nyx_store *s)
+{
+    const pg *p = pg_of(s);
+    return p->busy + (p->done != NULL);
+}
+
+static void pg_set_background(nyx_store *s, int on) { pg_of(s)->background = on; }
+
+const store_backend_ops store_pg_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .schema_version = pg_version,
+    .is_readonly = pg_readonly,
+    .log_interaction = store_pg_log_interaction,
+    .batch_begin = pg_batch_begin,
+    .batch_commit = pg_batch_commit,
+    .batch_rollback = pg_batch_rollback,
+    .session_upsert = pg_session_upsert,
+    .session_end = pg_session_end,
+    .thought_add = pg_thought_add,
+    .query_stats = store_pg_query_stats,
+    .query_log = store_pg_query_log,
+    .query_thoughts = store_pg_query_thoughts,
+    .budget_reserve = store_pg_budget_reserve,
+    .budget_settle = store_pg_budget_settle,
+    .budget_status = store_pg_budget_status,
+    .budget_reap = store_pg_budget_reap,
+    .log_interaction_settle = store_pg_log_interaction_settle,
+    .control_set = store_pg_control_set,
+    .control_get = store_pg_control_get,
+    .changed = store_pg_changed,
+    .config_set = store_pg_config_set,
+    .config_get = store_pg_config_get,
+    .config_list = store_pg_config_list,
+    .audit = store_pg_audit,
+    .query_audit = store_pg_query_audit,
+    .cache_get = store_pg_cache_get,
+    .cache_put = store_pg_cache_put,
+    .cache_purge = store_pg_cache_purge,
+    .template_put = store_pg_template_put,
+    .template_get = store_pg_template_get,
+    .template_list = store_pg_template_list,
+    .template_history = store_pg_template_history,
+    .template_usage = store_pg_template_usage,
+    .template_stats = store_pg_template_stats,
+    .query_exchange = store_pg_query_exchange,
+    .budget_set_limit = store_pg_budget_set_limit,
+    .poll_fd = pg_poll_fd,
+    .pump = pg_pump_op,
+    .busy = pg_busy,
+    .set_background = pg_set_background,
+    .log_interaction_settle_async = store_pg_log_interaction_settle_async,
+    .budget_reserve_async = store_pg_budget_reserve_async,
+    .budget_status_async = store_pg_budget_status_async,
+};

@@ -1,0 +1,163 @@
+/* Internal to engine/store: the PostgreSQL backend's pieces shared between its files
+ * (store_pg_conn.c: the connection and its queue of statements; store_pg_schema.c:
+ * migrations; store_pg.c: writes and the ops table; store_pg_budget.c; store_pg_query.c;
+ * store_pg_extras.c). Callers use store.h.
+ *
+ * Every statement goes through one queue on one connection in libpq's pipeline mode. The
+ * statements waiting when the connection is free are sent together and closed by one sync
+ * point: they run as one transaction (one commit, one WAL flush for many calls), and their
+ * results are handed out only once that transaction has committed. A statement that fails
+ * fails alone: the others of its group are sent again.
+ */
+#ifndef NYX_STORE_PG_H
+#define NYX_STORE_PG_H
+
+#include <libpq-fe.h>
+
+#include "store_backend.h"
+
+typedef struct pg_job pg_job;
+
+/* A statement's outcome: res on success (the callee must not PQclear it), NULL with err
+ * filled on failure. Runs from store_pump(), never inside another store call. */
+typedef void (*pg_done_fn)(void *ud, PGresult *res, const nyx_error *err);
+
+enum { PG_DOWN, PG_CONNECTING, PG_UP };
+
+typedef struct pg {
+    PGconn *conn;
+    char *conninfo;   /* never printed: it may hold a password */
+    char *label;      /* "PostgreSQL database NAME on HOST:PORT", for messages */
+    int state;
+    double retry_at;  /* PG_DOWN: when to connect again (monotonic seconds) */
+    double backoff_s;
+    int version;
+    pg_job *queued, *queued_tail;   /* not sent yet */
+    pg_job *sent, *sent_tail;       /* the group in flight, in order */
+    pg_job *reading;                /* the job of sent whose result comes next */
+    pg_job *done, *done_tail;       /* finished, waiting for store_pump to hand them out */
+    int busy;                       /* jobs not handed out yet */
+    int want_write;
+    int notified;      /* a NOTIFY on nyx_control arrived since store_changed() last looked */
+    int background;    /* writes without an answer are queued, not waited for */
+    int in_batch;      /* store_batch_begin(): writes are pipelined until the commit */
+    char batch_error[sizeof ((nyx_error *)0)->message];  /* the first failure of a write in the open batch */
+    char write_error[sizeof ((nyx_error *)0)->message];  /* the last failure of such a write, reported once */
+} pg;
+
+static inline pg *pg_of(const nyx_store *s) { return (pg *)s->impl; }
+
+/* Connects (blocking: used at open), enters pipeline mode, subscribes to nyx_control. */
+int pg_connect(pg *p, nyx_error *err);
+void pg_disconnect(pg *p);
+
+/* Queues a statement with text parameters (NULL entries are SQL NULL; copied). done may be
+ * NULL. Returns 0, or -1 with err filled when the database is unreachable right now (done
+ * is then not called). */
+int pg_submit(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
+              pg_done_fn done, void *ud, nyx_error *err);
+
+/* Runs one statement and waits for it (the jobs queued before it finish first; their
+ * callbacks wait for store_pump). Returns its result (PQclear it), or NULL with err filled. */
+PGresult *pg_exec(pg *p, const char *what, const char *sql, int nparams,
+                  const char *const *values, nyx_error *err);
+
+/* pg_exec for a statement whose answer is nothing; with p->background set it is queued and
+ * not waited for (a failure is remembered in write_error). */
+int pg_write(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
+             nyx_error *err);
+
+/* Hands every row of res to fn, as pg_rows does. */
+int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, void *ud,
+                nyx_error *err);
+
+/* pg_exec handing every row to fn as text (NULL for SQL NULL; double precision as SQLite
+ * writes a REAL). Returns 0, 1 when fn stopped early, -1 on failure. */
+int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
+            store_row_fn fn, void *ud, nyx_error *err);
+
+/* Reads what arrived, sends what waits, reconnects when due, hands out finished jobs. */
+void pg_pump(pg *p);
+
+/* ISO 8601 UTC with milliseconds from an epoch-seconds column, rounded as the SQLite
+ * backend's SQ_ISO rounds (to_char alone truncates). */
+#define PG_ISO(col)                                                                        \
+    "to_char(to_timestamp(floor(" col " * 1000 + 0.5) / 1000) AT TIME ZONE 'UTC',"          \
+    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* Migrates the schema to the newest version (store_pg_schema.c). */
+int pg_migrate(pg *p, nyx_error *err);
+
+/* Fills err from a failed result or the connection's message, as "store: cannot WHAT in
+ * LABEL: message". */
+void pg_fail(pg *p, nyx_error *err, const PGresult *res, const char *what);
+
+/* "%.17g" of v into buf (size >= 32); returns buf. */
+const char *pg_num(char *buf, double v);
+const char *pg_int(char *buf, int64_t v);
+
+/* ---- ops, by file ---- */
+int store_pg_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err);
+int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v);
+#define PG_INTERACTION_PARAMS 32
+extern const char PG_INSERT_INTERACTION[];
+
+int store_pg_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
+                            const store_reservation *r, int *refused, nyx_error *err);
+int store_pg_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
+                           double now, nyx_error *err);
+int store_pg_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_pg_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                                 void *done_ud, nyx_error *err);
+int store_pg_budget_reap(nyx_store *s, double now, double max_age_s, const char *host,
+                         nyx_error *err);
+int store_pg_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+                                    const char *reservation_id, double actual_usd,
+                                    nyx_error *err);
+int store_pg_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
+                                          const char *reservation_id, double actual_usd,
+                                          store_done_fn done, void *ud, nyx_error *err);
+int store_pg_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
+                                  const store_reservation *r, store_done_fn done, void *ud,
+                                  nyx_error *err);
+int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
+
+int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                         nyx_error *err);
+int store_pg_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                       nyx_error *err);
+int store_pg_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                            nyx_error *err);
+int store_pg_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
+                            nyx_error *err);
+int store_pg_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                         nyx_error *err);
+
+int store_pg_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
+int store_pg_control_get(nyx_store *s, const char *key, char **value, nyx_error *err);
+int store_pg_changed(nyx_store *s, int *changed, nyx_error *err);
+int store_pg_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
+int store_pg_config_get(nyx_store *s, const char *key, char **value, nyx_error *err);
+int store_pg_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_pg_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
+                   const char *detail, nyx_error *err);
+
+int store_pg_cache_get(nyx_store *s, const char *key, double now, char **response_json,
+                       nyx_error *err);
+int store_pg_cache_put(nyx_store *s, const char *key, const char *model,
+                       const char *response_json, double now, double ttl_s, nyx_error *err);
+int store_pg_cache_purge(nyx_store *s, double now, nyx_error *err);
+
+int store_pg_template_put(nyx_store *s, const char *name, const char *content,
+                          const char *variables_json, const char *hash_hex, int *version,
+                          nyx_error *err);
+int store_pg_template_get(nyx_store *s, const char *name, int version, char **content,
+                          int *version_out, nyx_error *err);
+int store_pg_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_pg_template_history(nyx_store *s, const char *name, store_row_fn fn, void *ud,
+                              nyx_error *err);
+int store_pg_template_usage(nyx_store *s, const store_template_use *u, nyx_error *err);
+int store_pg_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
+                            nyx_error *err);
+
+#endif

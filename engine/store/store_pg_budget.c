@@ -1,0 +1,411 @@
+/* Budgets in PostgreSQL: each operation is one statement calling a function of the schema
+ * (nyx_reserve, nyx_settle; store_pg_schema.c), so it is atomic on its own and processes
+ * on any number of hosts cannot jointly overspend: a reservation locks its scopes' rows,
+ * in scope order, from its check to its commit. */
+#define _POSIX_C_SOURCE 200809L
+#include "store_pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+static const char SQL_RESERVE[] =
+    "SELECT refused, spent, reserved FROM nyx_reserve($1, $2::text[], $3::double precision[],"
+    " $4, $5, $6, $7)";
+
+/* The settle and the insert are one statement, so one transaction. Both are idempotent: an
+ * id logged already is left as it is, a reservation settled already is not settled again,
+ * so a write whose answer was lost with the connection can simply be sent again. */
+static const char SQL_LOG_SETTLE[] =
+    "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"
+    " template_version, request_id, model_requested, model_served, input_tokens,"
+    " output_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
+    " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"
+    " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"
+    " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider)"
+    " SELECT $1, $2::double precision, $3, $4, $5::bigint, $6, $7::integer, $8, $9, $10,"
+    " $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::bigint, $16::bigint,"
+    " $17::double precision, $18::double precision, $19::double precision,"
+    " $20::double precision, $21::double precision, $22::integer, $23, $24, $25, $26, $27,"
+    " $28::integer, $29::integer, $30, $31, $32"
+    " FROM nyx_settle($33, $34, $2::double precision) ON CONFLICT (id) DO NOTHING";
+
+/* A PostgreSQL array literal of the scopes: {"a","b"}, each quoted and escaped. */
+static char *text_array(const store_scope *scopes, size_t n)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++)
+        len += 2 * strlen(scopes[i].scope) + 3;
+    char *out = malloc(len), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        *p++ = '"';
+        for (const char *c = scopes[i].scope; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *p++ = '\\';
+            *p++ = *c;
+        }
+        *p++ = '"';
+        if (i + 1 < n)
+            *p++ = ',';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+static char *limit_array(const store_scope *scopes, size_t n)
+{
+    char *out = malloc(n * 32 + 3), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (scopes[i].limit_usd >= 0)
+            p += snprintf(p, 32, "%.17g", scopes[i].limit_usd);
+        else
+            p += snprintf(p, 32, "NULL");
+        if (i + 1 < n)
+            *p++ = ',';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+/* "$0.40", "$0.000123": at least cents, at most micro-dollars (as the SQLite backend says it). */
+static void usd(char *out, size_t n, double v)
+{
+    snprintf(out, n, "$%.6f", v);
+    char *dot = strchr(out, '.');
+    if (!dot)
+        return;
+    char *end = out + strlen(out) - 1;
+    while (end > dot + 2 && *end == '0')
+        *end-- = '\0';
+}
+
+/* Reads nyx_reserve's answer: 0 reserved, or -1 with err saying which scope refused. */
+static int reserve_outcome(PGresult *res, const store_scope *scopes, size_t n, double amount,
+                           int *refused, nyx_error *err)
+{
+    int k = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -2;
+    if (k == -1)
+        return 0;
+    if (k < 0 || (size_t)k >= n) {
+        store_fail(err, "store: cannot reserve budget: unexpected answer from the database");
+        return -1;
+    }
+    char l[32], sp[32], re[32], am[32];
+    usd(l, sizeof l, scopes[k].limit_usd);
+    usd(sp, sizeof sp, atof(PQgetvalue(res, 0, 1)));
+    usd(re, sizeof re, atof(PQgetvalue(res, 0, 2)));
+    usd(am, sizeof am, amount);
+    store_fail_as(err, "budget_exceeded",
+                  "store: budget exceeded in scope %s: limit %s, spent %s, reserved %s, this "
+                  "call needs %s",
+                  scopes[k].scope, l, sp, re, am);
+    if (refused)
+        *refused = k;
+    return -1;
+}
+
+/* The parameters of SQL_RESERVE; the two arrays are malloc'd into scopes_out and limits_out. */
+static int reserve_params(const store_scope *scopes, size_t n, const store_reservation *r,
+                          char bufs[4][32], const char *v[7], char **scopes_out,
+                          char **limits_out)
+{
+    *scopes_out = text_array(scopes, n);
+    *limits_out = limit_array(scopes, n);
+    if (!*scopes_out || !*limits_out) {
+        free(*scopes_out);
+        free(*limits_out);
+        return -1;
+    }
+    v[0] = r->id;
+    v[1] = *scopes_out;
+    v[2] = *limits_out;
+    v[3] = pg_num(bufs[0], r->amount_usd);
+    v[4] = pg_num(bufs[1], r->created_at);
+    v[5] = pg_int(bufs[2], r->pid);
+    v[6] = r->host;
+    return 0;
+}
+
+int store_pg_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
+                            const store_reservation *r, int *refused, nyx_error *err)
+{
+    char bufs[4][32], *sa, *la;
+    const char *v[7];
+    if (reserve_params(scopes, n, r, bufs, v, &sa, &la) != 0) {
+        store_fail(err, "store: cannot reserve budget: out of memory");
+        return -1;
+    }
+    PGresult *res = pg_exec(pg_of(s), "reserve budget", SQL_RESERVE, 7, v, err);
+    free(sa);
+    free(la);
+    if (!res)
+        return -1;
+    int rc = reserve_outcome(res, scopes, n, r->amount_usd, refused, err);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- asynchronous reservation: the scopes are kept for the refusal's message ---- */
+
+typedef struct reserve_wait {
+    store_done_fn done;
+    void *ud;
+    size_t n;
+    double amount;
+    store_scope scopes[]; /* names point into the allocation, after the array */
+} reserve_wait;
+
+static void reserve_answered(void *ud, PGresult *res, const nyx_error *err)
+{
+    reserve_wait *w = ud;
+    nyx_error e;
+    nyx_error_clear(&e);
+    int refused = -1, rc = -1;
+    if (res)
+        rc = reserve_outcome(res, w->scopes, w->n, w->amount, &refused, &e);
+    else
+        e = *err;
+    w->done(w->ud, rc, refused, rc == 0 ? NULL : &e);
+    free(w);
+}
+
+int store_pg_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
+                                  const store_reservation *r, store_done_fn done, void *ud,
+                                  nyx_error *err)
+{
+    size_t names = 0;
+    for (size_t i = 0; i < n; i++)
+        names += strlen(scopes[i].scope) + 1;
+    reserve_wait *w = malloc(sizeof *w + n * sizeof w->scopes[0] + names);
+    char bufs[4][32], *sa = NULL, *la = NULL;
+    const char *v[7];
+    if (!w || reserve_params(scopes, n, r, bufs, v, &sa, &la) != 0) {
+        free(w);
+        store_fail(err, "store: cannot reserve budget: out of memory");
+        return -1;
+    }
+    char *name = (char *)&w->scopes[n];
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(scopes[i].scope) + 1;
+        memcpy(name, scopes[i].scope, len);
+        w->scopes[i] = (store_scope){name, scopes[i].limit_usd};
+        name += len;
+    }
+    w->done = done;
+    w->ud = ud;
+    w->n = n;
+    w->amount = r->amount_usd;
+    int rc = pg_submit(pg_of(s), "reserve budget", SQL_RESERVE, 7, v, reserve_answered, w, err);
+    free(sa);
+    free(la);
+    if (rc != 0)
+        free(w);
+    return rc;
+}
+
+/* ---- settling and logging ---- */
+
+int store_pg_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
+                           double now, nyx_error *err)
+{
+    char a[32], t[32];
+    const char *v[] = {reservation_id, pg_num(a, actual_usd), pg_num(t, now)};
+    return pg_write(pg_of(s), "settle a budget reservation", "SELECT nyx_settle($1, $2, $3)", 3,
+                    v, err);
+}
+
+/* The 34 parameters of SQL_LOG_SETTLE. */
+static void log_params(const nyx_interaction *it, const char *reservation_id, double actual_usd,
+                       char bufs[][32], const char **v)
+{
+    int k = store_pg_interaction_params(it, bufs, v);
+    v[k] = reservation_id;
+    v[k + 1] = pg_num(bufs[k + 1], actual_usd);
+}
+
+int store_pg_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+                                    const char *reservation_id, double actual_usd,
+                                    nyx_error *err)
+{
+    char bufs[PG_INTERACTION_PARAMS + 2][32];
+    const char *v[PG_INTERACTION_PARAMS + 2];
+    log_params(it, reservation_id, actual_usd, bufs, v);
+    char what[128];
+    snprintf(what, sizeof what, "log interaction %.64s", it->id);
+    pg *p = pg_of(s);
+    if (p->in_batch)
+        return pg_submit(p, what, SQL_LOG_SETTLE, 34, v, NULL, NULL, err);
+    PGresult *res = pg_exec(p, what, SQL_LOG_SETTLE, 34, v, err);
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+typedef struct log_wait {
+    store_done_fn done;
+    void *ud;
+} log_wait;
+
+static void log_answered(void *ud, PGresult *res, const nyx_error *err)
+{
+    log_wait w = *(log_wait *)ud;
+    free(ud);
+    w.done(w.ud, res ? 0 : -1, -1, res ? NULL : err);
+}
+
+int store_pg_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
+                                          const char *reservation_id, double actual_usd,
+                                          store_done_fn done, void *ud, nyx_error *err)
+{
+    log_wait *w = malloc(sizeof *w);
+    if (!w) {
+        store_fail(err, "store: cannot log interaction %s: out of memory", it->id);
+        return -1;
+    }
+    *w = (log_wait){done, ud};
+    char bufs[PG_INTERACTION_PARAMS + 2][32];
+    const char *v[PG_INTERACTION_PARAMS + 2];
+    log_params(it, reservation_id, actual_usd, bufs, v);
+    char what[128];
+    snprintf(what, sizeof what, "log interaction %.64s", it->id);
+    if (pg_submit(pg_of(s), what, SQL_LOG_SETTLE, 34, v, log_answered, w, err) != 0) {
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- status, limits, reaping ---- */
+
+static const char SQL_STATUS[] =
+    "SELECT scope, limit_usd, spent_usd, reserved_usd,"
+    " CASE WHEN limit_usd IS NULL THEN NULL"
+    " ELSE limit_usd - spent_usd - reserved_usd END AS remaining_usd,"
+    " " PG_ISO("updated_at") " AS updated_at"
+    " FROM budgets ORDER BY scope COLLATE \"C\"";
+
+int store_pg_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+{
+    return pg_rows(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, fn, ud, err);
+}
+
+typedef struct status_wait {
+    pg *p;
+    store_row_fn fn;
+    void *ud;
+    store_done_fn done;
+    void *done_ud;
+} status_wait;
+
+static void status_answered(void *ud, PGresult *res, const nyx_error *err)
+{
+    status_wait w = *(status_wait *)ud;
+    free(ud);
+    nyx_error e;
+    nyx_error_clear(&e);
+    int rc = res ? pg_each_row(w.p, "query budgets", res, w.fn, w.ud, &e) : -1;
+    w.done(w.done_ud, rc < 0 ? -1 : 0, -1, rc >= 0 ? NULL : res ? &e : err);
+}
+
+int store_pg_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                                 void *done_ud, nyx_error *err)
+{
+    status_wait *w = malloc(sizeof *w);
+    if (!w) {
+        store_fail(err, "store: cannot query budgets: out of memory");
+        return -1;
+    }
+    *w = (status_wait){pg_of(s), fn, ud, done, done_ud};
+    if (pg_submit(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, status_answered, w, err) != 0) {
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
+int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err)
+{
+    char l[32], t[32];
+    const char *v[] = {scope, limit_usd >= 0 ? pg_num(l, limit_usd) : NULL,
+                       pg_num(t, nyx_wall_s())};
+    return pg_write(pg_of(s), "set a budget limit",
+                    "INSERT INTO budgets (scope, limit_usd, updated_at) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (scope) DO UPDATE SET limit_usd = excluded.limit_usd,"
+                    " updated_at = excluded.updated_at",
+                    3, v, err);
+}
+
+typedef struct orphans {
+    double now, max_age_s;
+    const char *host;
+    char **ids;
+    size_t n, cap;
+    int oom;
+} orphans;
+
+static int collect(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    (void)ncols;
+    (void)names;
+    orphans *o = ud;
+    /* id, pid, host, created_at */
+    int old = o->max_age_s > 0 && atof(values[3]) < o->now - o->max_age_s;
+    int dead = values[1] && values[2] && strcmp(values[2], o->host) == 0 &&
+               !store_pid_alive(strtoll(values[1], NULL, 10));
+    if (!old && !dead)
+        return 0;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 16;
+        char **ids = realloc(o->ids, cap * sizeof *ids);
+        if (!ids) {
+            o->oom = 1;
+            return 1;
+        }
+        o->ids = ids;
+        o->cap = cap;
+    }
+    if (!(o->ids[o->n] = store_strdup(values[0]))) {
+        o->oom = 1;
+        return 1;
+    }
+    o->n++;
+    return 0;
+}
+
+int store_pg_budget_reap(nyx_store *s, double now, double max_age_s, const char *host,
+                         nyx_error *err)
+{
+    orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
+    int rc = pg_rows(pg_of(s), "reap budget reservations",
+                     "SELECT id, pid, host, created_at FROM budget_holds", 0, NULL, collect, &o,
+                     err);
+    if (o.oom) {
+        store_fail(err, "store: cannot reap budget reservations: out of memory");
+        rc = -1;
+    }
+    int released = 0;
+    for (size_t i = 0; rc >= 0 && i < o.n; i++) {
+        char t[32];
+        const char *v[] = {o.ids[i], "0", pg_num(t, now)};
+        PGresult *res = pg_exec(pg_of(s), "reap a budget reservation",
+                                "SELECT nyx_settle($1, $2, $3)", 3, v, err);
+        if (!res)
+            rc = -1;
+        else
+            released += atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    for (size_t i = 0; i < o.n; i++)
+        free(o.ids[i]);
+    free(o.ids);
+    return rc < 0 ? -1 : released;
+}

@@ -1,0 +1,589 @@
+/* The PostgreSQL connection and its statement queue (see store_pg.h for the why).
+ *
+ * Failure. When the connection breaks, every statement not yet answered fails with a
+ * clear error (its caller decides: the engine keeps interaction records in memory and
+ * writes them again later; they are idempotent by id) and new ones fail at once until a
+ * reconnection, attempted in the background with backoff, succeeds. Nothing waits on a
+ * database that is not there. */
+#define _POSIX_C_SOURCE 200809L
+#include "store_pg.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+
+#define GROUP_MAX 128        /* statements sent under one sync point */
+#define RETRIES_MAX 5        /* a statement chosen as a deadlock victim is sent again */
+#define WAIT_LIMIT_S 60.0    /* pg_exec gives up on a server that answers nothing */
+#define BACKOFF_MIN_S 0.1
+#define BACKOFF_MAX_S 5.0
+
+struct pg_job {
+    pg_job *next;
+    char what[128];
+    const char *sql; /* static */
+    int nparams;
+    char **values;
+    pg_done_fn fn;
+    void *ud;
+    PGresult *res;
+    nyx_error err;
+    int failed, aborted, retry, retries;
+    int sync, finished; /* pg_exec's own job: kept for it, not handed out */
+    int batch;          /* written inside store_batch_begin/commit */
+};
+
+const char *pg_num(char *buf, double v)
+{
+    snprintf(buf, 32, "%.17g", v);
+    /* A host's locale may write a decimal comma; the server reads a point. */
+    for (char *c = buf; *c; c++)
+        if (*c == ',')
+            *c = '.';
+    return buf;
+}
+
+const char *pg_int(char *buf, int64_t v)
+{
+    snprintf(buf, 32, "%lld", (long long)v);
+    return buf;
+}
+
+static void trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = '\0';
+}
+
+void pg_fail(pg *p, nyx_error *err, const PGresult *res, const char *what)
+{
+    char msg[400];
+    /* The primary message only: the full text adds LINE and caret lines of the statement. */
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!m || !*m)
+        m = p->conn ? PQerrorMessage(p->conn) : "not connected";
+    snprintf(msg, sizeof msg, "%s", m && *m ? m : "unknown error");
+    trim(msg);
+    store_fail(err, "store: cannot %s in %s: %s", what, p->label, msg);
+}
+
+/* ---- jobs ---- */
+
+static void job_free(pg_job *j)
+{
+    for (int i = 0; i < j->nparams; i++)
+        free(j->values[i]);
+    free(j->values);
+    PQclear(j->res);
+    free(j);
+}
+
+static void append(pg_job **head, pg_job **tail, pg_job *j)
+{
+    j->next = NULL;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
+static void finish_job(pg *p, pg_job *j)
+{
+    if (j->batch && j->failed && !p->batch_error[0])
+        snprintf(p->batch_error, sizeof p->batch_error, "%s", j->err.message);
+    if (j->sync) {
+        j->finished = 1;
+        return;
+    }
+    append(&p->done, &p->done_tail, j);
+}
+
+static void fail_job(pg *p, pg_job *j, const char *why)
+{
+    PQclear(j->res);
+    j->res = NULL;
+    j->failed = 1;
+    store_fail(&j->err, "store: cannot %s in %s: %s", j->what, p->label, why);
+    finish_job(p, j);
+}
+
+/* ---- connection ---- */
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* library code never prints; warnings reach callers as errors or not at all */
+}
+
+static void set_label(pg *p)
+{
+    char label[200];
+    const char *host = PQhost(p->conn);
+    snprintf(label, sizeof label, "PostgreSQL database %s on %s:%s", PQdb(p->conn),
+             host && *host ? host : "localhost", PQport(p->conn));
+    char *copy = store_strdup(label);
+    if (copy) {
+        free(p->label);
+        p->label = copy;
+    }
+}
+
+static int lost(pg *p, const char *why);
+
+/* A connection just came up: pipeline mode, and the control channel listened to first. */
+static int connected(pg *p)
+{
+    PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
+    set_label(p);
+    if (PQsetnonblocking(p->conn, 1) != 0 || PQenterPipelineMode(p->conn) != 1)
+        return lost(p, "cannot enter pipeline mode");
+    p->state = PG_UP;
+    p->backoff_s = BACKOFF_MIN_S;
+    pg_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return lost(p, "out of memory");
+    snprintf(j->what, sizeof j->what, "listen for emergency stops");
+    j->sql = "LISTEN nyx_control";
+    p->busy++;
+    j->next = p->queued;
+    p->queued = j;
+    if (!p->queued_tail)
+        p->queued_tail = j;
+    /* A stop sent while we were away is found by the next look at the control table. */
+    p->notified = 1;
+    return 0;
+}
+
+static int lost(pg *p, const char *why)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "connection lost (%s); reconnecting", why);
+    pg_job *lists[] = {p->sent, p->queued};
+    p->sent = p->sent_tail = p->reading = NULL;
+    p->queued = p->queued_tail = NULL;
+    for (size_t l = 0; l < 2; l++)
+        for (pg_job *j = lists[l], *next; j; j = next) {
+            next = j->next;
+            fail_job(p, j, msg);
+        }
+    if (p->conn)
+        PQfinish(p->conn);
+    p->conn = NULL;
+    p->state = PG_DOWN;
+    p->want_write = 0;
+    p->retry_at = nyx_now_s() + p->backoff_s;
+    p->backoff_s = p->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : p->backoff_s * 2;
+    return -1;
+}
+
+/* The URI as given, named "nyx" in pg_stat_activity unless it names itself. */
+static const char *const conn_keys[] = {"fallback_application_name", "dbname", NULL};
+
+int pg_connect(pg *p, nyx_error *err)
+{
+    p->backoff_s = BACKOFF_MIN_S;
+    const char *values[] = {"nyx", p->conninfo, NULL};
+    p->conn = PQconnectdbParams(conn_keys, values, 1);
+    if (!p->conn) {
+        store_fail(err, "store: cannot connect to the PostgreSQL database: out of memory");
+        return -1;
+    }
+    if (PQstatus(p->conn) != CONNECTION_OK) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(p->conn));
+        trim(msg);
+        store_fail(err, "store: cannot connect to the PostgreSQL database: %s", msg);
+        PQfinish(p->conn);
+        p->conn = NULL;
+        return -1;
+    }
+    if (connected(p) != 0) {
+        store_fail(err, "store: cannot use the PostgreSQL database: %s", "pipeline mode refused");
+        return -1;
+    }
+    return 0;
+}
+
+void pg_disconnect(pg *p)
+{
+    /* Whatever is still unanswered is failed, so its owner learns it (and frees it). */
+    if (p->state != PG_DOWN)
+        lost(p, "the store was closed");
+    for (pg_job *j = p->done, *next; j; j = next) {
+        next = j->next;
+        if (j->fn)
+            j->fn(j->ud, NULL, &j->err);
+        job_free(j);
+    }
+    p->done = p->done_tail = NULL;
+}
+
+static void start_connect(pg *p)
+{
+    const char *values[] = {"nyx", p->conninfo, NULL};
+    p->conn = PQconnectStartParams(conn_keys, values, 1);
+    if (!p->conn || PQstatus(p->conn) == CONNECTION_BAD) {
+        lost(p, "cannot start a connection");
+        return;
+    }
+    p->state = PG_CONNECTING;
+    p->want_write = 1;
+}
+
+static void poll_connect(pg *p)
+{
+    switch (PQconnectPoll(p->conn)) {
+    case PGRES_POLLING_OK: connected(p); break;
+    case PGRES_POLLING_READING: p->want_write = 0; break;
+    case PGRES_POLLING_WRITING: p->want_write = 1; break;
+    default: lost(p, "the server refused the connection"); break;
+    }
+}
+
+/* ---- sending and reading ---- */
+
+static void send_group(pg *p)
+{
+    for (int n = 0; p->queued && n < GROUP_MAX; n++) {
+        pg_job *j = p->queued;
+        p->queued = j->next;
+        if (!p->queued)
+            p->queued_tail = NULL;
+        append(&p->sent, &p->sent_tail, j);
+        if (!PQsendQueryParams(p->conn, j->sql, j->nparams, NULL,
+                               (const char *const *)j->values, NULL, NULL, 0)) {
+            lost(p, "cannot send a statement");
+            return;
+        }
+    }
+    if (!PQpipelineSync(p->conn)) {
+        lost(p, "cannot send a sync point");
+        return;
+    }
+    p->reading = p->sent;
+}
+
+/* The group's transaction is over: committed when nothing in it failed. */
+static void finish_group(pg *p)
+{
+    int trouble = 0;
+    for (pg_job *j = p->sent; j; j = j->next)
+        trouble |= j->failed || j->aborted;
+    pg_job *again = NULL, *again_tail = NULL;
+    for (pg_job *j = p->sent, *next; j; j = next) {
+        next = j->next;
+        if (trouble && (!j->failed || (j->retry && ++j->retries <= RETRIES_MAX))) {
+            /* Rolled back with the group, through no fault of its own (or a deadlock victim). */
+            PQclear(j->res);
+            j->res = NULL;
+            j->failed = j->aborted = j->retry = 0;
+            nyx_error_clear(&j->err);
+            append(&again, &again_tail, j);
+        } else {
+            finish_job(p, j);
+        }
+    }
+    p->sent = p->sent_tail = p->reading = NULL;
+    if (again) {
+        again_tail->next = p->queued;
+        if (!p->queued)
+            p->queued_tail = again_tail;
+        p->queued = again;
+    }
+}
+
+static void take_result(pg *p, PGresult *r)
+{
+    pg_job *j = p->reading;
+    if (!j || j->res || j->failed || j->aborted) {
+        PQclear(r);
+        return;
+    }
+    switch (PQresultStatus(r)) {
+    case PGRES_TUPLES_OK:
+    case PGRES_COMMAND_OK: j->res = r; return;
+    case PGRES_PIPELINE_ABORTED: j->aborted = 1; break;
+    default: {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        j->failed = 1;
+        j->retry = state && strncmp(state, "40", 2) == 0; /* serialization failure, deadlock */
+        pg_fail(p, &j->err, r, j->what);
+        break;
+    }
+    }
+    PQclear(r);
+}
+
+static void read_results(pg *p)
+{
+    while (p->state == PG_UP && p->sent && !PQisBusy(p->conn)) {
+        PGresult *r = PQgetResult(p->conn);
+        if (!r) {
+            pg_job *j = p->reading;
+            if (j && (j->res || j->failed || j->aborted))
+                p->reading = j->next;
+            continue;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            finish_group(p);
+            continue;
+        }
+        take_result(p, r);
+    }
+}
+
+/* Everything but handing out finished jobs, which only pg_pump does. */
+static void pump_io(pg *p)
+{
+    if (p->state == PG_DOWN) {
+        if (nyx_now_s() >= p->retry_at)
+            start_connect(p);
+        return;
+    }
+    if (p->state == PG_CONNECTING) {
+        poll_connect(p);
+        if (p->state != PG_UP)
+            return;
+    }
+    if (!PQconsumeInput(p->conn)) {
+        lost(p, "the server closed the connection");
+        return;
+    }
+    read_results(p);
+    if (p->state != PG_UP)
+        return;
+    PGnotify *n;
+    while ((n = PQnotifies(p->conn)) != NULL) {
+        p->notified = 1;
+        PQfreemem(n);
+    }
+    if (!p->sent && p->queued) {
+        send_group(p);
+        if (p->state != PG_UP)
+            return;
+    }
+    int f = PQflush(p->conn);
+    if (f < 0)
+        lost(p, "cannot write to the server");
+    else
+        p->want_write = f == 1;
+}
+
+void pg_pump(pg *p)
+{
+    pump_io(p);
+    while (p->done) {
+        pg_job *j = p->done;
+        p->done = j->next;
+        if (!p->done)
+            p->done_tail = NULL;
+        p->busy--;
+        if (j->fn)
+            j->fn(j->ud, j->failed ? NULL : j->res, &j->err);
+        job_free(j);
+    }
+}
+
+static pg_job *make_job(pg *p, const char *what, const char *sql, int nparams,
+                        const char *const *values, nyx_error *err)
+{
+    if (p->state == PG_DOWN && nyx_now_s() >= p->retry_at)
+        start_connect(p);
+    if (p->state == PG_DOWN) {
+        store_fail(err, "store: cannot %s in %s: the database is unreachable; reconnecting in "
+                        "the background", what, p->label);
+        return NULL;
+    }
+    pg_job *j = calloc(1, sizeof *j);
+    if (j && nparams > 0)
+        j->values = calloc((size_t)nparams, sizeof *j->values);
+    int ok = j && (nparams == 0 || j->values);
+    for (int i = 0; ok && i < nparams; i++) {
+        j->nparams = i + 1;
+        ok = !values[i] || (j->values[i] = store_strdup(values[i])) != NULL;
+    }
+    if (!ok) {
+        if (j)
+            job_free(j);
+        store_fail(err, "store: cannot %s in %s: out of memory", what, p->label);
+        return NULL;
+    }
+    j->nparams = nparams;
+    snprintf(j->what, sizeof j->what, "%s", what);
+    j->sql = sql;
+    nyx_error_clear(&j->err);
+    return j;
+}
+
+int pg_submit(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
+              pg_done_fn done, void *ud, nyx_error *err)
+{
+    pg_job *j = make_job(p, what, sql, nparams, values, err);
+    if (!j)
+        return -1;
+    j->fn = done;
+    j->ud = ud;
+    j->batch = p->in_batch;
+    p->busy++;
+    append(&p->queued, &p->queued_tail, j);
+    pump_io(p);
+    return 0;
+}
+
+static int wait_io(pg *p, double deadline)
+{
+    if (p->state == PG_DOWN) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        return 0;
+    }
+    struct pollfd fd = {PQsocket(p->conn), (short)(POLLIN | (p->want_write ? POLLOUT : 0)), 0};
+    int ms = (int)((deadline - nyx_now_s()) * 1000);
+    if (ms <= 0)
+        return -1;
+    int rc = poll(&fd, 1, ms > 1000 ? 1000 : ms);
+    return rc < 0 && errno != EINTR ? -1 : 0;
+}
+
+PGresult *pg_exec(pg *p, const char *what, const char *sql, int nparams,
+                  const char *const *values, nyx_error *err)
+{
+    pg_job *j = make_job(p, what, sql, nparams, values, err);
+    if (!j)
+        return NULL;
+    j->sync = 1;
+    append(&p->queued, &p->queued_tail, j);
+    double deadline = nyx_now_s() + WAIT_LIMIT_S;
+    pump_io(p);
+    while (!j->finished) {
+        if (wait_io(p, deadline) != 0 || nyx_now_s() > deadline) {
+            lost(p, "the server did not answer within 60 s");
+            break;
+        }
+        pump_io(p);
+    }
+    PGresult *res = NULL;
+    if (j->failed) {
+        if (err)
+            *err = j->err;
+    } else {
+        res = j->res;
+        j->res = NULL;
+    }
+    job_free(j);
+    return res;
+}
+
+static void remember_write_failure(void *ud, PGresult *res, const nyx_error *err)
+{
+    pg *p = ud;
+    if (!res && err)
+        snprintf(p->write_error, sizeof p->write_error, "%s", err->message);
+}
+
+int pg_write(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
+             nyx_error *err)
+{
+    if (p->background)
+        return pg_submit(p, what, sql, nparams, values, remember_write_failure, p, err);
+    PGresult *res = pg_exec(p, what, sql, nparams, values, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+#define PG_FLOAT8_OID 701 /* pg_type.oid of double precision */
+
+/* ---- rows as SQLite writes them ---- */
+
+/* SQLite's text of a REAL ("%!.15g": 15 significant digits, always a '.' or an exponent's
+ * ".0"; infinities "Inf"; no NaN: SQLite stores it as NULL). Formatted in the "C" locale,
+ * whatever locale the host set (the caller switches to it). Returns out, or NULL for NaN. */
+static const char *sqlite_real(const char *text, char out[48])
+{
+    double d = strtod(text, NULL);
+    if (isnan(d))
+        return NULL;
+    if (isinf(d))
+        return d > 0 ? "Inf" : "-Inf";
+    snprintf(out, 40, "%.15g", d);
+    if (strchr(out, '.'))
+        return out;
+    char *e = strchr(out, 'e');
+    size_t at = e ? (size_t)(e - out) : strlen(out);
+    memmove(out + at + 2, out + at, strlen(out + at) + 1);
+    memcpy(out + at, ".0", 2);
+    return out;
+}
+
+/* Double precision columns are written as SQLite writes a REAL (store.h: "Reals are printed
+ * with 15 significant digits"), so callers print either backend's rows alike. */
+int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, void *ud,
+                nyx_error *err)
+{
+    enum { MAX_COLS = 32 };
+    int ncols = PQnfields(res);
+    if (ncols > MAX_COLS) { /* a programming error in the caller */
+        store_fail(err, "store: cannot %s: %d columns, at most %d", what, ncols, MAX_COLS);
+        return -1;
+    }
+    const char *names[MAX_COLS], *vals[MAX_COLS];
+    char reals[MAX_COLS][48];
+    int real[MAX_COLS], any_real = 0;
+    for (int c = 0; c < ncols; c++) {
+        names[c] = PQfname(res, c);
+        real[c] = PQftype(res, c) == PG_FLOAT8_OID;
+        any_real |= real[c];
+    }
+    int nrows = PQntuples(res);
+    /* strtod and snprintf follow LC_NUMERIC: use the "C" locale's '.' for this thread. */
+    locale_t c_locale = (locale_t)0, before = (locale_t)0;
+    if (any_real && nrows > 0) {
+        c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+        if (!c_locale) {
+            store_fail(err, "store: cannot %s in %s: out of memory", what, p->label);
+            return -1;
+        }
+        before = uselocale(c_locale);
+    }
+    int result = 0;
+    for (int r = 0; r < nrows && result == 0; r++) {
+        for (int c = 0; c < ncols; c++) {
+            if (PQgetisnull(res, r, c))
+                vals[c] = NULL;
+            else if (real[c])
+                vals[c] = sqlite_real(PQgetvalue(res, r, c), reals[c]);
+            else
+                vals[c] = PQgetvalue(res, r, c);
+        }
+        if (fn(ud, ncols, names, vals) != 0)
+            result = 1;
+    }
+    if (c_locale) {
+        uselocale(before);
+        freelocale(c_locale);
+    }
+    return result;
+}
+
+int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
+            store_row_fn fn, void *ud, nyx_error *err)
+{
+    PGresult *res = pg_exec(p, what, sql, nparams, values, err);
+    if (!res)
+        return -1;
+    int rc = pg_each_row(p, what, res, fn, ud, err);
+    PQclear(res);
+    return rc;
+}

@@ -1,0 +1,219 @@
+/* The PostgreSQL schema: the SQLite schema's tables in PostgreSQL's dialect, and the
+ * functions that make a budget operation one statement.
+ *
+ * Versions live in nyx_schema (one row). Migration N runs in one transaction holding an
+ * advisory lock, so processes opening a new database at once migrate it exactly once.
+ * Never edit a migration that has shipped: add the next one. */
+#include "store_pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- migration 1: every table, as SQLite has them after its migration 4 ---- */
+static const char *const migration_1[] = {
+    "CREATE TABLE llm_interactions ("
+    " id text PRIMARY KEY,"
+    " seq bigint GENERATED ALWAYS AS IDENTITY," /* commit order, for `nyx log --last` */
+    " created_at double precision NOT NULL,"
+    " session text, agent text, thought_id bigint,"
+    " template text, template_version integer,"
+    " request_id text, model_requested text, model_served text,"
+    " input_tokens bigint NOT NULL DEFAULT 0,"
+    " output_tokens bigint NOT NULL DEFAULT 0,"
+    " cache_creation_input_tokens bigint NOT NULL DEFAULT 0,"
+    " cache_read_input_tokens bigint NOT NULL DEFAULT 0,"
+    " cache_creation_5m bigint, cache_creation_1h bigint,"
+    " cost_usd double precision, cost_without_cache_usd double precision,"
+    " saved_usd double precision,"
+    " ttfb_ms double precision, latency_ms double precision,"
+    " attempts integer NOT NULL DEFAULT 1, attempts_json text,"
+    " status text NOT NULL CHECK (status IN ('ok','error','cancelled')),"
+    " error_type text, error_message text, stop_reason text,"
+    " cache_hit integer NOT NULL DEFAULT 0,"
+    " from_response_cache integer NOT NULL DEFAULT 0,"
+    " prompt_text text, response_text text, provider text)",
+    "CREATE INDEX llm_interactions_seq ON llm_interactions(seq)",
+    "CREATE INDEX llm_interactions_session ON llm_interactions(session, created_at)",
+    "CREATE INDEX llm_interactions_thought ON llm_interactions(thought_id)"
+    " WHERE thought_id IS NOT NULL",
+
+    "CREATE TABLE sessions ("
+    " name text PRIMARY KEY,"
+    " started_at double precision NOT NULL, ended_at double precision,"
+    " budget_usd double precision,"
+    " calls bigint NOT NULL DEFAULT 0,"
+    " cost_usd double precision NOT NULL DEFAULT 0,"
+    " saved_usd double precision NOT NULL DEFAULT 0,"
+    " input_tokens bigint NOT NULL DEFAULT 0, output_tokens bigint NOT NULL DEFAULT 0,"
+    " cache_read_tokens bigint NOT NULL DEFAULT 0,"
+    " cache_write_tokens bigint NOT NULL DEFAULT 0)",
+
+    "CREATE TABLE thought_trees ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " session text, parent_id bigint REFERENCES thought_trees(id),"
+    " label text, created_at double precision NOT NULL)",
+    "CREATE INDEX thought_trees_session ON thought_trees(session)",
+    "CREATE INDEX thought_trees_parent ON thought_trees(parent_id)",
+
+    "CREATE TABLE prompt_templates ("
+    " name text NOT NULL, version integer NOT NULL,"
+    " content text NOT NULL, variables text, hash text,"
+    " created_at double precision NOT NULL,"
+    " PRIMARY KEY (name, version))",
+
+    "CREATE TABLE template_usage ("
+    " name text NOT NULL, version integer NOT NULL,"
+    " uses bigint NOT NULL DEFAULT 0, successes bigint NOT NULL DEFAULT 0,"
+    " failures bigint NOT NULL DEFAULT 0,"
+    " input_tokens bigint NOT NULL DEFAULT 0, output_tokens bigint NOT NULL DEFAULT 0,"
+    " cost_usd double precision NOT NULL DEFAULT 0,"
+    " latency_ms_total double precision NOT NULL DEFAULT 0,"
+    " cache_hits bigint NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (name, version))",
+
+    "CREATE TABLE budgets ("
+    " scope text PRIMARY KEY,"
+    " limit_usd double precision, spent_usd double precision NOT NULL DEFAULT 0,"
+    " reserved_usd double precision NOT NULL DEFAULT 0,"
+    " updated_at double precision NOT NULL)",
+    "CREATE TABLE budget_holds ("
+    " id text PRIMARY KEY, scopes text[] NOT NULL, amount double precision NOT NULL,"
+    " created_at double precision NOT NULL, pid bigint, host text)",
+
+    "CREATE TABLE llm_cache ("
+    " key text PRIMARY KEY, model text, response_json text NOT NULL,"
+    " created_at double precision NOT NULL, expires_at double precision,"
+    " hits bigint NOT NULL DEFAULT 0)",
+    "CREATE INDEX llm_cache_expires_at ON llm_cache(expires_at)",
+
+    "CREATE TABLE audit_events ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " created_at double precision NOT NULL,"
+    " kind text NOT NULL, session text, agent text, detail text)",
+    "CREATE INDEX audit_events_created_at ON audit_events(created_at)",
+
+    "CREATE TABLE system_config ("
+    " key text PRIMARY KEY, value text, updated_at double precision NOT NULL)",
+
+    "CREATE TABLE control ("
+    " key text PRIMARY KEY, value text, updated_at double precision NOT NULL)",
+
+    /* Reserves amount in every scope, or in none: refused is the index (from 0) of the
+     * first scope over its limit, with what it had spent and reserved. Rows are locked in
+     * scope order, so reservations over overlapping scopes queue instead of deadlocking;
+     * a reservation whose id is already held (a retry after a lost answer) succeeds. */
+    "CREATE FUNCTION nyx_reserve(p_id text, p_scopes text[], p_limits double precision[],"
+    " p_amount double precision, p_now double precision, p_pid bigint, p_host text,"
+    " OUT refused integer, OUT spent double precision, OUT reserved double precision)"
+    " LANGUAGE plpgsql AS $$"
+    " DECLARE b record;"
+    " BEGIN"
+    "  refused := -1; spent := 0; reserved := 0;"
+    "  IF EXISTS (SELECT 1 FROM budget_holds WHERE id = p_id) THEN RETURN; END IF;"
+    "  BEGIN"
+    "   INSERT INTO budgets (scope, updated_at)"
+    "    SELECT s, p_now FROM unnest(p_scopes) AS s ORDER BY s ON CONFLICT (scope) DO NOTHING;"
+    "   PERFORM 1 FROM budgets WHERE scope = ANY (p_scopes) ORDER BY scope FOR UPDATE;"
+    "   FOR i IN 1 .. array_length(p_scopes, 1) LOOP"
+    "    SELECT spent_usd, reserved_usd INTO b FROM budgets WHERE scope = p_scopes[i];"
+    "    IF p_limits[i] IS NOT NULL AND"
+    "       b.spent_usd + b.reserved_usd + p_amount > p_limits[i] + 1e-9 THEN"
+    "     refused := i - 1; spent := b.spent_usd; reserved := b.reserved_usd;"
+    "     RAISE EXCEPTION USING ERRCODE = 'NX001';" /* undoes the rows made above */
+    "    END IF;"
+    "   END LOOP;"
+    "   UPDATE budgets SET reserved_usd = budgets.reserved_usd + p_amount,"
+    "    limit_usd = l.lim, updated_at = p_now"
+    "    FROM unnest(p_scopes, p_limits) AS l(scope, lim) WHERE budgets.scope = l.scope;"
+    "   INSERT INTO budget_holds VALUES (p_id, p_scopes, p_amount, p_now, p_pid, p_host);"
+    "  EXCEPTION WHEN SQLSTATE 'NX001' THEN RETURN;"
+    "  END;"
+    " END $$",
+
+    /* Moves a reservation's amount out of reserved and actual into spent in each of its
+     * scopes, and forgets it. An unknown id (settled already) does nothing. */
+    "CREATE FUNCTION nyx_settle(p_id text, p_actual double precision, p_now double precision)"
+    " RETURNS integer LANGUAGE plpgsql AS $$"
+    " DECLARE h record;"
+    " BEGIN"
+    "  IF p_id IS NULL THEN RETURN 0; END IF;"
+    "  DELETE FROM budget_holds WHERE id = p_id RETURNING scopes, amount INTO h;"
+    "  IF NOT FOUND THEN RETURN 0; END IF;"
+    "  PERFORM 1 FROM budgets WHERE scope = ANY (h.scopes) ORDER BY scope FOR UPDATE;"
+    "  UPDATE budgets SET spent_usd = spent_usd + p_actual,"
+    "   reserved_usd = CASE WHEN reserved_usd - h.amount > 1e-12"
+    "                  THEN reserved_usd - h.amount ELSE 0 END,"
+    "   updated_at = p_now WHERE scope = ANY (h.scopes);"
+    "  RETURN 1;"
+    " END $$",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1};
+
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+static int exec(pg *p, const char *what, const char *sql, nyx_error *err)
+{
+    PGresult *res = pg_exec(p, what, sql, 0, NULL, err);
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+static int read_version(pg *p, int *version, nyx_error *err)
+{
+    PGresult *res = pg_exec(p, "read the schema version", "SELECT version FROM nyx_schema",
+                            0, NULL, err);
+    if (!res)
+        return -1;
+    *version = PQntuples(res) > 0 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    return 0;
+}
+
+static int migrate_once(pg *p, int to, nyx_error *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "migrate to schema version %d", to);
+    for (const char *const *sql = migrations[to - 1]; *sql; sql++)
+        if (exec(p, what, *sql, err) != 0)
+            return -1;
+    char set[96];
+    snprintf(set, sizeof set, "UPDATE nyx_schema SET version = %d", to);
+    return exec(p, what, set, err);
+}
+
+int pg_migrate(pg *p, nyx_error *err)
+{
+    /* The lock is held to the end of the transaction: the second process to get it finds
+     * the version the first one wrote. */
+    if (exec(p, "begin the schema migration", "BEGIN", err) != 0)
+        return -1;
+    int version = 0;
+    int rc = exec(p, "lock the schema", "SELECT pg_advisory_xact_lock(7306832769)", err);
+    if (rc == 0)
+        rc = exec(p, "create the schema version table",
+                  "CREATE TABLE IF NOT EXISTS nyx_schema (version integer NOT NULL)", err);
+    if (rc == 0)
+        rc = exec(p, "create the schema version row",
+                  "INSERT INTO nyx_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM nyx_schema)",
+                  err);
+    if (rc == 0)
+        rc = read_version(p, &version, err);
+    if (rc == 0 && version > NMIGRATIONS) {
+        store_fail(err, "store: %s has schema version %d, newer than this nyx knows (%d): use a "
+                        "newer nyx", p->label, version, NMIGRATIONS);
+        rc = -1;
+    }
+    while (rc == 0 && version < NMIGRATIONS)
+        if ((rc = migrate_once(p, version + 1, err)) == 0)
+            version++;
+    if (rc == 0 && exec(p, "commit the schema migration", "COMMIT", err) == 0) {
+        p->version = version;
+        return 0;
+    }
+    nyx_error ignored;
+    exec(p, "roll back the schema migration", "ROLLBACK", &ignored);
+    return -1;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for the tests: `cluster.sh start DIR` creates one in DIR
+# (initdb as an unprivileged user), starts it on a free loopback port, and writes its
+# connection URI to DIR/uri; `cluster.sh stop DIR` stops it and removes DIR.
+set -euo pipefail
+cmd=${1:?usage: cluster.sh start|stop DIR}
+dir=${2:?usage: cluster.sh start|stop DIR}
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+[ -x "$bindir/initdb" ] || { echo "cluster.sh: PostgreSQL server binaries not found" >&2; exit 1; }
+
+# initdb refuses to run as root: the cluster belongs to the postgres user then.
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+case "$cmd" in
+start)
+  bash "$0" stop "$dir" 2>/dev/null || true
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  as_owner "$bindir/initdb" -D "$dir/data" -U nyx --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; exit 1; }
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+         echo $((20000 + RANDOM % 20000)))
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c max_connections=200" \
+    start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+  echo "postgresql://nyx@127.0.0.1:$port/postgres" >"$dir/uri"
+  cat "$dir/uri"
+  ;;
+stop)
+  [ -d "$dir/data" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+  ;;
+*) echo "cluster.sh: unknown command $cmd" >&2; exit 2 ;;
+esac
