@@ -379,6 +379,10 @@ int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
  * do the work at once and call done before returning.
  * Either returns -1 with err filled, without calling done, when the operation could not
  * start (bad arguments, database unreachable).
+ * With PostgreSQL, logging an id that is logged already leaves the first record as it is (SQLite
+ * refuses it), so a write whose answer was lost with the connection can be sent again; and a
+ * batch is pipelined rather than one transaction: its writes commit in groups as they are
+ * sent, the commit reports the first failure, and it cannot be rolled back.
  * store_set_background(s, 1): writes that answer nothing (audit events, settles, template
  * usage, the response cache, budget limits) are queued rather than waited for. */
 typedef void (*store_done_fn)(void *ud, int rc, int refused, const nyx_error *err);
