@@ -240,6 +240,9 @@ static void watch_stop(void *ud)
     nyx_error err;
     nyx_error_clear(&err);
     store_pump(e->store);
+    char failed[sizeof err.message];
+    if (store_take_write_error(e->store, failed, sizeof failed))
+        engine_log(e, NYX_LOG_WARN, "nyx: a write queued for the database failed: %s", failed);
     if (e->store && store_changed(e->store, &changed, &err) == 0 && changed) {
         nyx_error serr; /* another process may have changed a setting */
         nyx_error_clear(&serr);

@@ -337,6 +337,11 @@ int loop_poll(nyx_loop *loop, int timeout_ms)
         timeout_ms = 0;
     run_due_timers(loop);
     run_deferred(loop);
+    /* Answers a source already holds (read while the program waited on it elsewhere) are
+     * handed out now, not after this turn's wait. */
+    for (size_t i = 0; i < loop->nsources; i++)
+        if (loop->sources[i].busy(loop->sources[i].ud) > 0)
+            loop->sources[i].ready(loop->sources[i].ud);
 
     struct curl_waitfd fds[16];
     unsigned nfds = 0;

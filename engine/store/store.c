@@ -287,6 +287,11 @@ void store_set_background(nyx_store *s, int on)
         s->ops->set_background(s, on);
 }
 
+int store_take_write_error(nyx_store *s, char *buf, size_t size)
+{
+    return s && s->ops->take_write_error ? s->ops->take_write_error(s, buf, size) : 0;
+}
+
 int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
                                        const char *reservation_id, double actual_usd,
                                        store_done_fn done, void *ud, nyx_error *err)

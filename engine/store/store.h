@@ -391,6 +391,8 @@ int store_poll_fd(nyx_store *s, int *want_write); /* -1: nothing to watch */
 void store_pump(nyx_store *s);
 int store_busy(const nyx_store *s);
 void store_set_background(nyx_store *s, int on);
+/* The first background write that failed since the last look: 1 with its message, else 0. */
+int store_take_write_error(nyx_store *s, char *buf, size_t size);
 int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
                                        const char *reservation_id, double actual_usd,
                                        store_done_fn done, void *ud, nyx_error *err);

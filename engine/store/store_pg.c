@@ -255,6 +255,16 @@ static int pg_busy(const nyx_store *s)
 
 static void pg_set_background(nyx_store *s, int on) { pg_of(s)->background = on; }
 
+static int pg_take_write_error(nyx_store *s, char *buf, size_t size)
+{
+    pg *p = pg_of(s);
+    if (!p->write_error[0])
+        return 0;
+    snprintf(buf, size, "%s", p->write_error);
+    p->write_error[0] = '\0';
+    return 1;
+}
+
 const store_backend_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -299,6 +309,7 @@ const store_backend_ops store_pg_ops = {
     .pump = pg_pump_op,
     .busy = pg_busy,
     .set_background = pg_set_background,
+    .take_write_error = pg_take_write_error,
     .log_interaction_settle_async = store_pg_log_interaction_settle_async,
     .budget_reserve_async = store_pg_budget_reserve_async,
     .budget_status_async = store_pg_budget_status_async,

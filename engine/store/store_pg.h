@@ -42,7 +42,7 @@ typedef struct pg {
     int background;    /* writes without an answer are queued, not waited for */
     int in_batch;      /* store_batch_begin(): writes are pipelined until the commit */
     char batch_error[sizeof ((nyx_error *)0)->message];  /* the first failure of a write in the open batch */
-    char write_error[sizeof ((nyx_error *)0)->message];  /* the last failure of such a write, reported once */
+    char write_error[sizeof ((nyx_error *)0)->message];  /* the first failure of such a write not yet taken */
 } pg;
 
 static inline pg *pg_of(const nyx_store *s) { return (pg *)s->impl; }

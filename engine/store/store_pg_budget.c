@@ -337,11 +337,10 @@ int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd,
     char l[32], t[32];
     const char *v[] = {scope, limit_usd >= 0 ? pg_num(l, limit_usd) : NULL,
                        pg_num(t, nyx_wall_s())};
+    /* A scope without a row is left alone (store.h): its first reservation makes it. */
     return pg_write(pg_of(s), "set a budget limit",
-                    "INSERT INTO budgets (scope, limit_usd, updated_at) VALUES ($1, $2, $3)"
-                    " ON CONFLICT (scope) DO UPDATE SET limit_usd = excluded.limit_usd,"
-                    " updated_at = excluded.updated_at",
-                    3, v, err);
+                    "UPDATE budgets SET limit_usd = $2, updated_at = $3 WHERE scope = $1", 3, v,
+                    err);
 }
 
 typedef struct orphans {

@@ -104,6 +104,11 @@ static void finish_job(pg *p, pg_job *j)
         j->finished = 1;
         return;
     }
+    if (!j->fn) { /* nobody waits for it: done now, so the loop does not wait for it either */
+        p->busy--;
+        job_free(j);
+        return;
+    }
     append(&p->done, &p->done_tail, j);
 }
 
@@ -487,7 +492,7 @@ PGresult *pg_exec(pg *p, const char *what, const char *sql, int nparams,
 static void remember_write_failure(void *ud, PGresult *res, const nyx_error *err)
 {
     pg *p = ud;
-    if (!res && err)
+    if (!res && err && !p->write_error[0])
         snprintf(p->write_error, sizeof p->write_error, "%s", err->message);
 }
 
