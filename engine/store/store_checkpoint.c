@@ -6,25 +6,38 @@
  * (copy + two fsyncs) on the engine's single loop thread: a stalled frame for a game host,
  * and most of the mean cost of logging. Here a small thread with its own connection does
  * PASSIVE checkpoints instead (they never block the writer nor readers), woken by the
- * writer's WAL hook.
+ * writer's WAL hook each time the WAL has grown by WAKE_PAGES, and at least once a second
+ * while it is that long. Waking it at every commit instead, once the WAL was that long,
+ * made it checkpoint back to back under a stream of commits: two fsyncs every dozen
+ * commits, each run copying again the pages every commit rewrites (the header page, the
+ * index leaves), all of it competing with the writer for the CPU and the disk.
  *
  * The WAL restarts from its beginning only when a write begins while every frame has been
  * copied back. With calls arriving at human pace the thread catches up between commits and
  * that happens by itself. Under a tight stream of commits (a benchmark, a burst of batches)
- * the thread is always a few frames behind, so once the WAL reaches FALLBACK_PAGES the
- * writer's own hook checkpoints the remainder (a few frames plus the fsyncs) and the next
- * write restarts the log: the file stays bounded either way, also if the thread is gone.
+ * the thread is always some frames behind, so once the WAL reaches FALLBACK_PAGES the
+ * writer's own hook checkpoints the remainder and the next write restarts the log: the file
+ * stays bounded either way, also if the thread is gone. That costs the writer milliseconds
+ * (the remainder, two fsyncs, and SQLite's sync of the restarted WAL's header) once per
+ * FALLBACK_PAGES, so the bound is set high: below journal_size_limit (64 MB, store_sqlite.c)
+ * with room for the frames that arrive while the thread finishes a run, as a WAL longer
+ * than that limit is truncated at its restart and grown again. While the thread is copying
+ * the hook leaves the remainder to it: trying then would only fail with SQLITE_BUSY.
  *
- * The thread touches nothing but its own connection and the fields under `mu`.
+ * The thread touches nothing but its own connection, the fields under `mu`, and `copying`.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "store_sqlite.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
-#define WAKE_PAGES 1000      /* wake the thread when the WAL holds this many pages */
-#define FALLBACK_PAGES 8000  /* ~32 MB: finish on the writer's thread (see above) */
+#include "core/clock.h"
+
+#define WAKE_PAGES 1000      /* wake the thread each time the WAL has grown by this much, */
+#define CATCH_UP_US 1000000  /* and at least this often while it holds that many pages */
+#define FALLBACK_PAGES 14000 /* ~58 MB: finish on the writer's thread (see above) */
 
 struct store_checkpointer {
     sqlite3 *writer; /* the store's connection, whose hook wakes us */
@@ -35,6 +48,9 @@ struct store_checkpointer {
     int pending; /* under mu */
     int stop;    /* under mu */
     long runs;   /* under mu: checkpoints done, for tests */
+    atomic_int copying; /* the thread is in a checkpoint */
+    int woken_at;       /* writer's thread only: the WAL's size when it last woke the thread, */
+    int64_t woken_us;   /* and when (nyx_now_us) */
 };
 
 static void *run(void *arg)
@@ -47,6 +63,7 @@ static void *run(void *arg)
         if (c->stop)
             break;
         c->pending = 0;
+        atomic_store(&c->copying, 1);
         pthread_mutex_unlock(&c->mu);
         /* SQLITE_BUSY (another process is checkpointing) or an I/O error leave the
          * pages in the WAL for the next run or the writer's fallback: nothing is lost. */
@@ -54,6 +71,7 @@ static void *run(void *arg)
         (void)sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &nlog,
                                         &ncopied);
         pthread_mutex_lock(&c->mu);
+        atomic_store(&c->copying, 0);
         c->runs++;
     }
     pthread_mutex_unlock(&c->mu);
@@ -64,10 +82,20 @@ static void *run(void *arg)
 static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
     store_checkpointer *c = arg;
+    if (pages < c->woken_at)
+        c->woken_at = 0; /* the WAL restarted */
     if (pages >= FALLBACK_PAGES) {
         /* Failure leaves the pages for a later try; the commit itself has succeeded. */
-        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (pages >= WAKE_PAGES) {
+        if (!atomic_load(&c->copying))
+            (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
+    if (pages < WAKE_PAGES)
+        return SQLITE_OK;
+    int64_t now = nyx_now_us();
+    if (pages - c->woken_at >= WAKE_PAGES || now - c->woken_us >= CATCH_UP_US) {
+        c->woken_at = pages;
+        c->woken_us = now;
         pthread_mutex_lock(&c->mu);
         if (!c->pending) {
             c->pending = 1;

@@ -2,15 +2,16 @@
  * open and reused for every write.
  *
  * Durability. The journal is WAL with synchronous=NORMAL by default. A commit appends its
- * pages to the -wal file with write() before sqlite3_step() returns; from then on the data
- * is in the kernel's page cache, which belongs to the kernel, not to the process. Killing
- * the process (SIGKILL, a crash, an abort) therefore loses nothing committed: the next
- * opener replays the WAL. NORMAL skips only the fsync at each commit, so what it risks is
- * the last commits before a power loss or kernel crash (the database stays consistent,
- * never corrupt). FULL would fsync on every commit, costing milliseconds per call on
- * ordinary disks against the tens of microseconds here; store_options.sync_full asks for
- * it when power-loss durability matters more than latency. The WAL and the database are
- * synced at each checkpoint, which a background thread runs (store_checkpoint.c).
+ * pages to the -wal file with one write() (store_sqlite_vfs.c) before sqlite3_step()
+ * returns; from then on the data is in the kernel's page cache, which belongs to the
+ * kernel, not to the process. Killing the process (SIGKILL, a crash, an abort) therefore
+ * loses nothing committed: the next opener replays the WAL. NORMAL skips only the fsync at
+ * each commit, so what it risks is the last commits before a power loss or kernel crash
+ * (the database stays consistent, never corrupt). FULL would fsync on every commit, costing
+ * milliseconds per call on ordinary disks against the tens of microseconds here;
+ * store_options.sync_full asks for it when power-loss durability matters more than
+ * latency. The WAL and the database are synced at each checkpoint, which a background
+ * thread runs (store_checkpoint.c).
  *
  * Locks. Every write either is a single statement in autocommit mode or happens inside a
  * batch opened with BEGIN IMMEDIATE, so a write never has to upgrade a read snapshot to a
@@ -246,9 +247,10 @@ static int sq_open(nyx_store *s, const char *uri, const store_options *opts, nyx
     }
     q->path = path;
 
-    /* NOMUTEX: one store per thread (see store.h), so SQLite's own mutexes are waste. */
+    /* NOMUTEX: one store per thread (see store.h), so SQLite's own mutexes are waste.
+     * The VFS writes a commit's WAL frames in one call (store_sqlite_vfs.c). */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(uri, &q->db, flags, NULL);
+    int rc = sqlite3_open_v2(uri, &q->db, flags, store_sqlite_vfs());
     if (rc != SQLITE_OK) {
         store_sqlite_fail(q, err, rc, "open");
         sq_free(q);

@@ -1,6 +1,7 @@
 /* Internal to engine/store: the SQLite backend's pieces shared between its files
  * (store_sqlite.c: connection and writes; store_sqlite_query.c: the queries;
- * store_schema.c: migrations; store_checkpoint.c: background checkpoints) and its tests.
+ * store_schema.c: migrations; store_checkpoint.c: background checkpoints;
+ * store_sqlite_vfs.c: WAL writes gathered per commit) and its tests.
  * Callers use store.h. */
 #ifndef NYX_STORE_SQLITE_H
 #define NYX_STORE_SQLITE_H
@@ -31,6 +32,7 @@ enum {
     SL_RELEASE,
     SL_ROLLBACK_TO,
     SL_BUDGET_RESERVE,
+    SL_BUDGET_RESERVE_ALL,
     SL_BUDGET_HOLD,
     SL_BUDGET_SHOW,
     SL_BUDGET_FIND,
@@ -267,6 +269,13 @@ void store_checkpointer_stop(store_checkpointer *c);
 
 /* Checkpoints the thread has run so far, or -1 for NULL. */
 long store_checkpointer_runs(store_checkpointer *c);
+
+/* ---- WAL writes gathered per commit (store_sqlite_vfs.c) ---- */
+
+/* The name of the VFS a store's connection opens with, registered on the first call
+ * (thread-safe): the default VFS, except that each commit's WAL frames reach the file in one
+ * write instead of two per page. NULL when it cannot be registered: the default VFS then. */
+const char *store_sqlite_vfs(void);
 
 /* ---- for tests ---- */
 

@@ -4,16 +4,19 @@
  * Why this cannot overspend. Every operation runs between BEGIN IMMEDIATE and COMMIT, so
  * it holds the database's single write lock from its first read to its commit: another
  * process's reservation waits (busy timeout) and then sees this one's. Within the
- * transaction the check and the increment are one statement per scope ("add the amount
- * where spent + reserved + amount <= limit"), and a refusal in any scope rolls back the
- * scopes already reserved by the same call.
+ * transaction the check and the increment are one statement ("add the amount to each
+ * scope where spent + reserved + amount <= limit"), and a refusal in any scope rolls back
+ * the scopes already reserved by the same call.
  *
- * Cost. A commit's price is mostly its pages (two write() calls each, plus the WAL
+ * Cost. A commit's price is mostly its pages (one write() for all of them, plus the WAL
  * locks). A reservation writes two: the budgets rows (a few scopes share a page) and its
  * budget_holds row (one b-tree, migration 2); a settle the same two. Statements are
- * prepared once; no SELECT runs on the reserve path unless a scope refuses, and a settle
- * reads its hold row once and updates each scope by primary key (measured faster than
- * one UPDATE ... FROM joining the scopes, and than json_each).
+ * prepared once, and each costs about a microsecond: a reservation in up to RESERVE_ROWS
+ * scopes reserves them all in one statement (measured 2 us less than one per scope, of
+ * ~20), and only when a scope refuses does it go back over them one by one, to say which.
+ * No SELECT runs on the reserve path unless a scope refuses, and a settle reads its hold
+ * row once and updates each scope by primary key (measured faster than one UPDATE ...
+ * FROM joining the scopes, than WHERE scope IN (...), and than json_each).
  */
 #include "store_sqlite.h"
 
@@ -30,6 +33,20 @@
 static const char SQL_RESERVE[] =
     "INSERT INTO budgets (scope, limit_usd, reserved_usd, updated_at)"
     " SELECT ?1, ?2, ?3, ?4 WHERE ?2 IS NULL OR ?3 <= ?2 + 1e-9"
+    " ON CONFLICT (scope) DO UPDATE SET limit_usd = excluded.limit_usd,"
+    " reserved_usd = budgets.reserved_usd + excluded.reserved_usd,"
+    " updated_at = excluded.updated_at"
+    " WHERE excluded.limit_usd IS NULL OR budgets.spent_usd + budgets.reserved_usd"
+    " + excluded.reserved_usd <= excluded.limit_usd + 1e-9";
+
+/* SQL_RESERVE for up to RESERVE_ROWS scopes at once, row by row the same check; slots
+ * past the last scope are NULL. ?1 the amount, ?2 the time, then (scope, limit) pairs.
+ * Every scope accepted: as many rows changed as scopes. */
+#define RESERVE_ROWS 4
+static const char SQL_RESERVE_ALL[] =
+    "INSERT INTO budgets (scope, limit_usd, reserved_usd, updated_at)"
+    " SELECT column1, column2, ?1, ?2 FROM (VALUES (?3, ?4), (?5, ?6), (?7, ?8), (?9, ?10))"
+    " WHERE column1 IS NOT NULL AND (column2 IS NULL OR ?1 <= column2 + 1e-9)"
     " ON CONFLICT (scope) DO UPDATE SET limit_usd = excluded.limit_usd,"
     " reserved_usd = budgets.reserved_usd + excluded.reserved_usd,"
     " updated_at = excluded.updated_at"
@@ -121,12 +138,61 @@ static char *join_scopes(const store_scope *scopes, size_t n, char *buf, size_t 
     return out;
 }
 
+/* Reserves in every scope with one statement, inside the open operation. Returns 1 when
+ * every scope accepted, 0 when some refused (the operation must be undone), -1 when the
+ * database failed (err filled). */
+static int reserve_all(sq *q, const store_scope *scopes, size_t n, const store_reservation *r,
+                       nyx_error *err)
+{
+    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_RESERVE_ALL, SQL_RESERVE_ALL, err);
+    if (!st)
+        return -1;
+    sq_binder b = {st, SQLITE_OK};
+    sqb_real(&b, 1, r->amount_usd);
+    sqb_real(&b, 2, r->created_at);
+    for (size_t i = 0; i < n; i++) {
+        sqb_text(&b, 3 + 2 * (int)i, scopes[i].scope);
+        sqb_real_or_null(&b, 4 + 2 * (int)i, scopes[i].limit_usd >= 0, scopes[i].limit_usd);
+    }
+    if (store_sqlite_exec(q, &b, "reserve budget in", err) != SQLITE_DONE)
+        return -1;
+    return sqlite3_changes(q->db) == (int)n;
+}
+
+/* Reserves scope by scope inside the open operation, stopping at the first that refuses.
+ * Returns 1 when every scope accepted; 0 when scope *refused refused (err says why, the
+ * operation must be undone); -1 when the database failed (err filled). */
+static int reserve_each(sq *q, const store_scope *scopes, size_t n, const store_reservation *r,
+                        int *refused, nyx_error *err)
+{
+    sqlite3_stmt *up = store_sqlite_stmt(q, SL_BUDGET_RESERVE, SQL_RESERVE, err);
+    if (!up)
+        return -1;
+    char what[160];
+    for (size_t i = 0; i < n; i++) {
+        const store_scope *sc = &scopes[i];
+        sq_binder b = {up, SQLITE_OK};
+        sqb_text(&b, 1, sc->scope);
+        sqb_real_or_null(&b, 2, sc->limit_usd >= 0, sc->limit_usd);
+        sqb_real(&b, 3, r->amount_usd);
+        sqb_real(&b, 4, r->created_at);
+        snprintf(what, sizeof what, "reserve budget in scope %.64s in", sc->scope);
+        if (store_sqlite_exec(q, &b, what, err) != SQLITE_DONE)
+            return -1;
+        if (sqlite3_changes(q->db) == 0) {
+            refuse(q, sc, r->amount_usd, err);
+            *refused = (int)i;
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int store_sqlite_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
                                 const store_reservation *r, int *refused, nyx_error *err)
 {
     sq *q = sq_of(s);
-    sqlite3_stmt *up = store_sqlite_stmt(q, SL_BUDGET_RESERVE, SQL_RESERVE, err);
-    sqlite3_stmt *hold = up ? store_sqlite_stmt(q, SL_BUDGET_HOLD, SQL_HOLD, err) : NULL;
+    sqlite3_stmt *hold = store_sqlite_stmt(q, SL_BUDGET_HOLD, SQL_HOLD, err);
     if (!hold)
         return -1;
     char buf[512], *heap = NULL;
@@ -139,28 +205,27 @@ int store_sqlite_budget_reserve(nyx_store *s, const store_scope *scopes, size_t 
         free(heap);
         return -1;
     }
-    char what[160];
-    int result = 0;
-    for (size_t i = 0; i < n && result == 0; i++) {
-        const store_scope *sc = &scopes[i];
-        sq_binder b = {up, SQLITE_OK};
-        sqb_text(&b, 1, sc->scope);
-        sqb_real_or_null(&b, 2, sc->limit_usd >= 0, sc->limit_usd);
-        sqb_real(&b, 3, r->amount_usd);
-        sqb_real(&b, 4, r->created_at);
-        snprintf(what, sizeof what, "reserve budget in scope %.64s in", sc->scope);
-        if (store_sqlite_exec(q, &b, what, err) != SQLITE_DONE) {
-            store_sqlite_tx_rollback(q, 1, err);
-            result = -1;
-        } else if (sqlite3_changes(q->db) == 0) {
-            refuse(q, sc, r->amount_usd, err);
-            store_sqlite_tx_rollback(q, 0, err);
-            if (refused)
-                *refused = (int)i;
-            result = -1;
+    int ok = n <= RESERVE_ROWS ? reserve_all(q, scopes, n, r, err) : 0;
+    if (ok == 0 && n <= RESERVE_ROWS) {
+        /* A scope refused: undo, and go over the scopes one by one in a new operation to
+         * find which (by then another process may have settled enough for all to pass). */
+        store_sqlite_tx_rollback(q, 0, err);
+        if (store_sqlite_tx_begin(q, "reserve budget in", err) != 0) {
+            free(heap);
+            return -1;
         }
     }
-    if (result == 0) {
+    int which = -1;
+    if (ok == 0)
+        ok = reserve_each(q, scopes, n, r, &which, err);
+    int result = -1;
+    if (ok < 0) {
+        store_sqlite_tx_rollback(q, 1, err);
+    } else if (ok == 0) {
+        store_sqlite_tx_rollback(q, 0, err);
+        if (refused)
+            *refused = which;
+    } else {
         sq_binder b = {hold, SQLITE_OK};
         sqb_text(&b, 1, r->id);
         sqb_text(&b, 2, joined);
@@ -168,12 +233,10 @@ int store_sqlite_budget_reserve(nyx_store *s, const store_scope *scopes, size_t 
         sqb_real(&b, 4, r->created_at);
         sqb_int(&b, 5, r->pid);
         sqb_text(&b, 6, r->host);
-        if (store_sqlite_exec(q, &b, "record a budget reservation in", err) != SQLITE_DONE) {
+        if (store_sqlite_exec(q, &b, "record a budget reservation in", err) != SQLITE_DONE)
             store_sqlite_tx_rollback(q, 1, err);
-            result = -1;
-        } else {
+        else
             result = store_sqlite_tx_commit(q, "reserve budget in", err);
-        }
     }
     free(heap);
     return result;
