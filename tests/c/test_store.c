@@ -1248,6 +1248,61 @@ static void test_sigkill(void)
     store_close(s);
 }
 
+/* Commits go to the WAL in one write each (store_sqlite_vfs.c): a reader on its own
+ * connection, kept open as a second process would keep it, sees every commit as soon as
+ * store_log_interaction returns, small or larger than the gathering buffer. */
+static void test_reader_sees_commits(void)
+{
+    char path[300];
+    path_in_tmp(path, sizeof path, "reader.db");
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(path, &err);
+    sqlite3 *reader = NULL;
+    CHECK(s != NULL);
+    CHECK_INT(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    if (!s || !reader) {
+        store_close(s);
+        sqlite3_close(reader);
+        return;
+    }
+    sqlite3_stmt *count = NULL;
+    CHECK_INT(sqlite3_prepare_v2(reader, "SELECT count(*) FROM llm_interactions", -1, &count, NULL),
+              SQLITE_OK);
+    char text[4096];
+    memset(text, 't', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    int seen_all = 1;
+    for (int n = 0; n < 200; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "r%d", n);
+        nyx_interaction it = make(id, T0 + n);
+        it.prompt_text = text;
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        seen_all &= sqlite3_step(count) == SQLITE_ROW && sqlite3_column_int(count, 0) == n + 1;
+        sqlite3_reset(count);
+    }
+    CHECK(seen_all);
+    /* One transaction of ~400 KB of pages: more than the buffer holds. */
+    CHECK_INT(store_batch_begin(s, &err), 0);
+    for (int n = 0; n < 100; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "big%d", n);
+        nyx_interaction it = make(id, T0 + n);
+        it.prompt_text = text;
+        it.response_text = text;
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    }
+    CHECK_INT(store_batch_commit(s, &err), 0);
+    CHECK_INT(sqlite3_step(count), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(count, 0), 300);
+    sqlite3_finalize(count);
+    sqlite3_close(reader);
+    store_close(s);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM llm_interactions"), 300);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+}
+
 int main(void)
 {
     if (fixture_begin("store") != 0)
@@ -1265,6 +1320,7 @@ int main(void)
     test_full();
     test_checkpoints();
     test_sigkill();
+    test_reader_sees_commits();
 
     fixture_end();
     CHECK_DONE();
