@@ -155,8 +155,8 @@ int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *er
     return s->ops->log_interaction(s, it, err);
 }
 
-int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
-                                 const char *reservation_id, double actual_usd, nyx_error *err)
+static int check_settled_interaction(const nyx_store *s, const nyx_interaction *it,
+                                     double actual_usd, nyx_error *err)
 {
     if (check_interaction(s, it, err) != 0)
         return -1;
@@ -164,6 +164,14 @@ int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
         return store_invalid(err, "cannot log interaction %s: actual cost %g is not a finite "
                                   "amount >= 0",
                              it->id, actual_usd);
+    return 0;
+}
+
+int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+                                 const char *reservation_id, double actual_usd, nyx_error *err)
+{
+    if (check_settled_interaction(s, it, actual_usd, err) != 0)
+        return -1;
     if (!s->ops->log_interaction_settle)
         return store_unsupported(s, "log an interaction and settle its reservation", err);
     if (reservation_id && !*reservation_id)
@@ -302,12 +310,8 @@ int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
         done(ud, 0, -1, NULL);
         return 0;
     }
-    if (check_interaction(s, it, err) != 0)
+    if (check_settled_interaction(s, it, actual_usd, err) != 0)
         return -1;
-    if (!(actual_usd >= 0) || isinf(actual_usd))
-        return store_invalid(err, "cannot log interaction %s: actual cost %g is not a finite "
-                                  "amount >= 0",
-                             it->id, actual_usd);
     if (reservation_id && !*reservation_id)
         reservation_id = NULL;
     return s->ops->log_interaction_settle_async(s, it, reservation_id, actual_usd, done, ud, err);

@@ -154,6 +154,11 @@ int store_unsupported(const nyx_store *s, const char *what, nyx_error *err);
 int store_fail_as(nyx_error *err, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Fills err with type "budget_exceeded" naming the scope, its limit, what it has spent and
+ * reserved, and what the call needs; returns -1. */
+int store_budget_refused(nyx_error *err, const store_scope *scope, double spent,
+                         double reserved, double amount);
+
 /* 1 when process pid is alive on this host (or exists and belongs to another user), 0 when
  * no such process exists (store_budget.c). */
 int store_pid_alive(int64_t pid);

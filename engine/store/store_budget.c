@@ -53,6 +53,32 @@ static void reservation_id(char *out, size_t n, int64_t pid, const char *host)
              (unsigned long long)(nyx_wall_s() * 1e6), c, (unsigned)fnv1a(host));
 }
 
+/* "$0.40", "$0.000123", "$12.50": at least cents, at most micro-dollars. */
+static void usd(char *out, size_t n, double v)
+{
+    snprintf(out, n, "$%.6f", v);
+    char *dot = strchr(out, '.');
+    if (!dot)
+        return;
+    char *end = out + strlen(out) - 1;
+    while (end > dot + 2 && *end == '0')
+        *end-- = '\0';
+}
+
+int store_budget_refused(nyx_error *err, const store_scope *scope, double spent,
+                         double reserved, double amount)
+{
+    char l[32], sp[32], re[32], am[32];
+    usd(l, sizeof l, scope->limit_usd);
+    usd(sp, sizeof sp, spent);
+    usd(re, sizeof re, reserved);
+    usd(am, sizeof am, amount);
+    return store_fail_as(err, "budget_exceeded",
+                         "store: budget exceeded in scope %s: limit %s, spent %s, reserved %s, "
+                         "this call needs %s",
+                         scope->scope, l, sp, re, am);
+}
+
 static int finite_nonneg(double v) { return v >= 0 && !isinf(v); }
 
 /* Checks a reservation's arguments and names it: r (with host in host) and its id. */

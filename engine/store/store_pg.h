@@ -100,7 +100,6 @@ const char *pg_int(char *buf, int64_t v);
 int store_pg_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err);
 int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v);
 #define PG_INTERACTION_PARAMS 32
-extern const char PG_INSERT_INTERACTION[];
 
 int store_pg_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
                             const store_reservation *r, int *refused, nyx_error *err);

@@ -77,18 +77,6 @@ static char *limit_array(const store_scope *scopes, size_t n)
     return out;
 }
 
-/* "$0.40", "$0.000123": at least cents, at most micro-dollars (as the SQLite backend says it). */
-static void usd(char *out, size_t n, double v)
-{
-    snprintf(out, n, "$%.6f", v);
-    char *dot = strchr(out, '.');
-    if (!dot)
-        return;
-    char *end = out + strlen(out) - 1;
-    while (end > dot + 2 && *end == '0')
-        *end-- = '\0';
-}
-
 /* Reads nyx_reserve's answer: 0 reserved, or -1 with err saying which scope refused. */
 static int reserve_outcome(PGresult *res, const store_scope *scopes, size_t n, double amount,
                            int *refused, nyx_error *err)
@@ -100,15 +88,8 @@ static int reserve_outcome(PGresult *res, const store_scope *scopes, size_t n, d
         store_fail(err, "store: cannot reserve budget: unexpected answer from the database");
         return -1;
     }
-    char l[32], sp[32], re[32], am[32];
-    usd(l, sizeof l, scopes[k].limit_usd);
-    usd(sp, sizeof sp, atof(PQgetvalue(res, 0, 1)));
-    usd(re, sizeof re, atof(PQgetvalue(res, 0, 2)));
-    usd(am, sizeof am, amount);
-    store_fail_as(err, "budget_exceeded",
-                  "store: budget exceeded in scope %s: limit %s, spent %s, reserved %s, this "
-                  "call needs %s",
-                  scopes[k].scope, l, sp, re, am);
+    store_budget_refused(err, &scopes[k], atof(PQgetvalue(res, 0, 1)),
+                         atof(PQgetvalue(res, 0, 2)), amount);
     if (refused)
         *refused = k;
     return -1;

@@ -77,18 +77,6 @@ static const char SQL_STATUS[] =
     " AS remaining_usd, " SQ_ISO("updated_at") " AS updated_at"
     " FROM budgets ORDER BY scope";
 
-/* "$0.40", "$0.000123", "$12.50": at least cents, at most micro-dollars. */
-static void usd(char *out, size_t n, double v)
-{
-    snprintf(out, n, "$%.6f", v);
-    char *dot = strchr(out, '.');
-    if (!dot)
-        return;
-    char *end = out + strlen(out) - 1;
-    while (end > dot + 2 && *end == '0')
-        *end-- = '\0';
-}
-
 /* The scope refused: say why with its numbers, read inside the transaction. */
 static void refuse(sq *q, const store_scope *sc, double amount, nyx_error *err)
 {
@@ -103,15 +91,7 @@ static void refuse(sq *q, const store_scope *sc, double amount, nyx_error *err)
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }
-    char l[32], sp[32], re[32], am[32];
-    usd(l, sizeof l, sc->limit_usd);
-    usd(sp, sizeof sp, spent);
-    usd(re, sizeof re, reserved);
-    usd(am, sizeof am, amount);
-    store_fail_as(err, "budget_exceeded",
-                  "store: budget exceeded in scope %s: limit %s, spent %s, reserved %s, this "
-                  "call needs %s",
-                  sc->scope, l, sp, re, am);
+    store_budget_refused(err, sc, spent, reserved, amount);
 }
 
 /* The scopes joined by newlines, in buf when it fits, else malloc'd (*heap set). */

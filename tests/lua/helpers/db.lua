@@ -1,24 +1,12 @@
 --- A database of its own for each test case: a new database on the test run's PostgreSQL
 --- server when NYX_TEST_PG names the file holding its URI (tests/pg/cluster.sh writes it),
 --- else a new SQLite file. The same suites run against both backends this way.
+local H = require "helpers.nyx_case"
+local quote, read = H.quote, H.read
+
 local M = {}
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
 local seq = 0
-
-function M.backend()
-  local file = os.getenv("NYX_TEST_PG")
-  return file and file ~= "" and "postgresql" or "sqlite"
-end
 
 function M.fresh(tempdir)
   local file = os.getenv("NYX_TEST_PG")
@@ -32,20 +20,6 @@ function M.fresh(tempdir)
   local out = p:read("a")
   assert(p:close(), "cannot create a test database: " .. out)
   return (base:gsub("/[^/?]*$", "/" .. name))
-end
-
---- A query's first value, read through psql (PostgreSQL) or sqlite3.
-function M.value(db, sql)
-  local cmd
-  if db:match("^postgres") then
-    cmd = "env -u LD_PRELOAD psql -q -X -t -A " .. quote(db) .. " -c " .. quote(sql)
-  else
-    cmd = "env -u LD_PRELOAD sqlite3 " .. quote(db) .. " " .. quote(sql)
-  end
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a"):gsub("%s+$", "")
-  p:close()
-  return out
 end
 
 return M
