@@ -238,7 +238,7 @@ static int reserve_budget(nyx_call *c)
         .done = budget_reserved,
         .ud = c,
     };
-    c->reserving = 1;
+    c->awaiting_store = 1;
     budget_reserve(&c->budget_req);
     return 1;
 }
@@ -246,7 +246,7 @@ static int reserve_budget(nyx_call *c)
 static void budget_reserved(void *ud, int rc, const nyx_error *err)
 {
     nyx_call *c = ud;
-    c->reserving = 0;
+    c->awaiting_store = 0;
     if (c->finished) {
         /* Cancelled while the database answered: give back what it reserved. */
         if (rc == 0) {
@@ -363,7 +363,7 @@ static void unlink_call(nyx_call *c)
 
 static void release(nyx_call *c)
 {
-    if (c->reserving) { /* budget_reserved() releases it */
+    if (c->awaiting_store) { /* budget_reserved() releases it */
         c->released = 1;
         return;
     }
@@ -429,22 +429,58 @@ static int wants_response_cache(const nyx_engine *e, const nyx_call_spec *spec)
     return mode == 2 || (mode == 1 && spec->req.temperature == 0);
 }
 
-/* Layer 1 in memory, layer 2 in the database (so answers outlive the process). */
-static int lookup_response(nyx_call *c)
+static void served_from_cache(void *ud);
+
+static void serve_or_admit(nyx_call *c, int hit)
 {
-    nyx_engine *e = c->e;
-    if (response_cache_get(e->responses, c->response_key, c->started, &c->result.resp))
-        return 1;
-    char *json = NULL;
-    nyx_error err;
-    nyx_error_clear(&err);
-    if (!e->store || store_cache_get(e->store, c->response_key, nyx_wall_s(), &json, &err) != 0 || !json)
-        return 0;
-    int hit = response_from_json(json, &c->result.resp) == 0;
+    if (hit) {
+        /* Answered without a request: no tokens were billed. */
+        memset(&c->result.resp.usage, 0, sizeof c->result.resp.usage);
+        c->result.from_cache = 1;
+        if (loop_defer(c->e->loop, served_from_cache, c) == 0)
+            return;
+        nyx_response_free(&c->result.resp);
+        c->result.from_cache = 0;
+    }
+    admit(c);
+}
+
+static void stored_response(void *ud, int rc, char *json, const nyx_error *err)
+{
+    (void)err; /* an unreadable cache is a miss */
+    nyx_call *c = ud;
+    c->awaiting_store = 0;
+    if (c->finished) { /* cancelled while the database answered */
+        free(json);
+        if (c->released)
+            release(c);
+        return;
+    }
+    int hit = rc == 0 && json && response_from_json(json, &c->result.resp) == 0;
     free(json);
     if (hit)
-        response_cache_put(e->responses, c->response_key, &c->result.resp, c->started);
-    return hit;
+        response_cache_put(c->e->responses, c->response_key, &c->result.resp, c->started);
+    serve_or_admit(c, hit);
+}
+
+/* Layer 1 in memory, layer 2 in the database (so answers outlive the process); the call
+ * goes on from there, served or admitted. */
+static void lookup_response(nyx_call *c)
+{
+    nyx_engine *e = c->e;
+    if (response_cache_get(e->responses, c->response_key, c->started, &c->result.resp)) {
+        serve_or_admit(c, 1);
+        return;
+    }
+    if (!e->store) {
+        admit(c);
+        return;
+    }
+    nyx_error err;
+    nyx_error_clear(&err);
+    c->awaiting_store = 1;
+    if (store_cache_get_async(e->store, c->response_key, nyx_wall_s(), stored_response, c, &err) != 0)
+        stored_response(c, -1, NULL, &err);
 }
 
 static void remember_response(nyx_call *c, double now)
@@ -521,17 +557,10 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
     e->calls = c;
     if ((c->use_response_cache = wants_response_cache(e, &c->spec))) {
         response_cache_key(&c->spec.req, c->response_key);
-        if (lookup_response(c)) {
-            /* Answered without a request: no tokens were billed. */
-            memset(&c->result.resp.usage, 0, sizeof c->result.resp.usage);
-            c->result.from_cache = 1;
-            if (loop_defer(e->loop, served_from_cache, c) == 0)
-                return c;
-            nyx_response_free(&c->result.resp);
-            c->result.from_cache = 0;
-        }
+        lookup_response(c);
+    } else {
+        admit(c);
     }
-    admit(c);
     return c;
 }
 

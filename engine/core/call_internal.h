@@ -35,7 +35,8 @@ struct nyx_call {
     budget_request budget_req;
     char reservation[STORE_RESERVATION_ID_SIZE];
     int reserved;            /* a reservation is held */
-    int reserving;           /* a reservation is on its way: the call outlives its answer */
+    int awaiting_store;      /* a reservation or a cached answer is on its way: the call
+                                outlives it */
     int use_response_cache;
     char response_key[33];
 

@@ -396,6 +396,11 @@ int store_take_write_error(nyx_store *s, char *buf, size_t size);
 int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
                                        const char *reservation_id, double actual_usd,
                                        store_done_fn done, void *ud, nyx_error *err);
+/* store_cache_get, answered in done: rc 0 with text the cached response (malloc'd, the
+ * callee's to free; NULL on a miss), or rc -1 with err. */
+typedef void (*store_text_fn)(void *ud, int rc, char *text, const nyx_error *err);
+int store_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
+                          void *ud, nyx_error *err);
 /* The rows of store_budget_status, handed to fn just before done runs. */
 int store_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
                               void *done_ud, nyx_error *err);

@@ -129,6 +129,8 @@ typedef struct store_backend_ops {
                                 nyx_error *err);
     int (*budget_status_async)(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
                                void *done_ud, nyx_error *err);
+    int (*cache_get_async)(nyx_store *s, const char *key, double now, store_text_fn done,
+                           void *ud, nyx_error *err);
 } store_backend_ops;
 
 struct nyx_store {

@@ -32,6 +32,23 @@ int store_cache_get(nyx_store *s, const char *key, double now, char **response_j
     return s->ops->cache_get(s, key, now, response_json, err);
 }
 
+int store_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
+                          void *ud, nyx_error *err)
+{
+    if (!s || !s->ops->cache_get_async) {
+        char *json = NULL;
+        if (store_cache_get(s, key, now, &json, err) != 0)
+            return -1;
+        done(ud, 0, json, NULL);
+        return 0;
+    }
+    if (!key || !*key || !done)
+        return store_invalid(err, "cannot read the response cache: no key or no callback");
+    if (check_now(&now, "read the response cache", err) != 0)
+        return -1;
+    return s->ops->cache_get_async(s, key, now, done, ud, err);
+}
+
 int store_cache_put(nyx_store *s, const char *key, const char *model, const char *response_json,
                     double now, double ttl_s, nyx_error *err)
 {

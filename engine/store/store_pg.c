@@ -304,4 +304,5 @@ const store_backend_ops store_pg_ops = {
     .log_interaction_settle_async = store_pg_log_interaction_settle_async,
     .budget_reserve_async = store_pg_budget_reserve_async,
     .budget_status_async = store_pg_budget_status_async,
+    .cache_get_async = store_pg_cache_get_async,
 };

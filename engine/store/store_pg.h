@@ -143,6 +143,8 @@ int store_pg_audit(nyx_store *s, const char *kind, const char *session, const ch
 
 int store_pg_cache_get(nyx_store *s, const char *key, double now, char **response_json,
                        nyx_error *err);
+int store_pg_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
+                             void *ud, nyx_error *err);
 int store_pg_cache_put(nyx_store *s, const char *key, const char *model,
                        const char *response_json, double now, double ttl_s, nyx_error *err);
 int store_pg_cache_purge(nyx_store *s, double now, nyx_error *err);

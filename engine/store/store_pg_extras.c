@@ -177,6 +177,50 @@ int store_pg_cache_get(nyx_store *s, const char *key, double now, char **respons
                : 0;
 }
 
+typedef struct cache_wait {
+    store_text_fn done;
+    void *ud;
+} cache_wait;
+
+static void cache_answered(void *ud, PGresult *res, const nyx_error *err)
+{
+    cache_wait w = *(cache_wait *)ud;
+    free(ud);
+    if (!res) {
+        w.done(w.ud, -1, NULL, err);
+        return;
+    }
+    char *text = NULL;
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) &&
+        !(text = store_strdup(PQgetvalue(res, 0, 0)))) {
+        nyx_error oom;
+        nyx_error_clear(&oom);
+        store_fail(&oom, "store: cannot read the response cache: out of memory");
+        w.done(w.ud, -1, NULL, &oom);
+        return;
+    }
+    w.done(w.ud, 0, text, NULL);
+}
+
+int store_pg_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
+                             void *ud, nyx_error *err)
+{
+    cache_wait *w = malloc(sizeof *w);
+    if (!w) {
+        store_fail(err, "store: cannot read the response cache: out of memory");
+        return -1;
+    }
+    *w = (cache_wait){done, ud};
+    char t[32];
+    const char *v[] = {key, pg_num(t, now)};
+    if (pg_submit(pg_of(s), "read the response cache", SQL_CACHE_GET, 2, v, cache_answered, w,
+                  err) != 0) {
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
 int store_pg_cache_put(nyx_store *s, const char *key, const char *model,
                        const char *response_json, double now, double ttl_s, nyx_error *err)
 {

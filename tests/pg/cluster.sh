@@ -31,7 +31,9 @@ start)
   ;;
 stop)
   [ -d "$dir/data" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$dir"
+  # A server's last processes may still be writing as they exit: try again briefly.
+  for _ in 1 2 3 4 5; do rm -rf "$dir" 2>/dev/null && break; sleep 0.2; done
+  [ ! -e "$dir" ] || { echo "cluster.sh: cannot remove $dir" >&2; exit 1; }
   ;;
 *) echo "cluster.sh: unknown command $cmd" >&2; exit 2 ;;
 esac
