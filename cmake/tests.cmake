@@ -43,12 +43,13 @@ foreach(script ${E2E_TESTS})
   set_tests_properties(e2e/${name} PROPERTIES ENVIRONMENT "${NYX_TEST_ENV}" TIMEOUT 300)
 endforeach()
 
-# The same C tests, and a whole script run, under valgrind: no leaks, no invalid accesses.
-# (Not in the sanitizer build: the two instrumentations do not mix.)
+# The same C tests, a whole script run and the Lua specs under valgrind: no leaks, no invalid
+# accesses. (Not in the sanitizer build: the two instrumentations do not mix.)
 find_program(VALGRIND valgrind)
 if(VALGRIND AND NOT NYX_SANITIZE)
-  set(VG ${VALGRIND} --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect
-         --error-exitcode=99 --suppressions=${CMAKE_SOURCE_DIR}/tests/valgrind.supp)
+  set(VG_OPTIONS --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99
+                 --suppressions=${CMAKE_SOURCE_DIR}/tests/valgrind.supp)
+  set(VG ${VALGRIND} --quiet ${VG_OPTIONS})
   foreach(src ${C_TESTS})
     get_filename_component(name ${src} NAME_WE)
     add_test(NAME valgrind/${name} COMMAND ${VG} $<TARGET_FILE:${name}>)
@@ -59,4 +60,25 @@ if(VALGRIND AND NOT NYX_SANITIZE)
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
   set_tests_properties(valgrind/council_example PROPERTIES TIMEOUT 300
                        ENVIRONMENT "NYX_DB=:memory:;NYX_PROVIDER=sim;NYX_SIM_TTFT_MS=5")
+  # The Lua specs whose cases run in processes of their own (tests/lua/helpers/nyx_case.lua),
+  # with each case and each `nyx sim` server under valgrind. The helper adds --quiet for a case;
+  # a server keeps valgrind's summary, which tells the helper it has exited. Only the leak kinds
+  # that fail are shown; curl and sqlite3 run by a case are not ours. A fair lock hands the CPU
+  # between the in-process simulator's threads and the case's sooner (a quarter faster).
+  # lua_close unloads the C module before the leak report: its symbols are kept for the report.
+  set(VG_LUA ${VALGRIND} ${VG_OPTIONS} --show-leak-kinds=definite,indirect --trace-children=no
+             --fair-sched=try --keep-debuginfo=yes)
+  list(JOIN VG_LUA " " VG_LUA)
+  foreach(spec ${LUA_SPECS})
+    file(READ ${spec} text)
+    if(NOT text MATCHES "helpers.nyx_case")
+      continue() # nothing of it runs in another process
+    endif()
+    get_filename_component(name ${spec} NAME_WE)
+    add_test(NAME valgrind/${name} COMMAND ${LUA54} ${BUSTED} --output=utfTerminal ${spec}
+             WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    # COST: the longest tests start first, so the short ones fill in around them.
+    set_tests_properties(valgrind/${name} PROPERTIES TIMEOUT 600 COST 100 DEPENDS nyx_lua_module
+                         ENVIRONMENT "${LUA_SPEC_ENV};NYX_TEST_VALGRIND=${VG_LUA}")
+  endforeach()
 endif()

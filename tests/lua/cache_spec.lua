@@ -280,7 +280,7 @@ for _, setup in ipairs(H.setups()) do
           local out = {}
           for i, t in ipairs(tasks) do out[i] = t:wait() end
           return { calls = out, stats = nyx.stats() }
-        ]], { ttft_ms = 100 })
+        ]], { ttft_ms = 100 * H.slow })
         for i = 1, 4 do assert.is_true(v.calls[i].cache_creation_input_tokens >= MIN, i) end
         assert.are.equal(0, v.stats.unexpected_misses)
       end)
@@ -356,7 +356,7 @@ for _, setup in ipairs(H.setups()) do
                                               { name = "Customer advocate", instruction = "Speak for customers." } },
                                  question = "Should we launch the subscription?" }
           return { c = c, session = s:stats(), log = sim.requests(), price = nyx.model("claude-haiku-4-5") }
-        ]], { ttft_ms = 100 })
+        ]], { ttft_ms = 100 * H.slow })
         local rs, t = v.c.responses, v.c.totals
         assert.are.equal(5, #rs)
         assert.are.same({ "CFO", "CMO", "COO", "CTO", "Customer advocate" },

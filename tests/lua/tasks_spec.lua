@@ -53,7 +53,7 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
         local finished = {}
         local function after(s, value)
           return function()
-            nyx.sleep(s)
+            nyx.sleep(s * slow)
             finished[#finished + 1] = value
             return value
           end
@@ -89,7 +89,7 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
         local order = {}
         local tasks = {}
         for _, s in ipairs({ 0.03, 0.01, 0.02, 0 }) do
-          tasks[#tasks + 1] = nyx.spawn(function() nyx.sleep(s); order[#order + 1] = s end)
+          tasks[#tasks + 1] = nyx.spawn(function() nyx.sleep(s * slow); order[#order + 1] = s end)
         end
         for _, t in ipairs(tasks) do t:wait() end
         local ok, err = pcall(nyx.sleep, -1)
@@ -167,7 +167,7 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
         local t = nyx.spawn(function()
           return nyx.call{ prompt = "Hello", max_tokens = 20 }
         end)
-        nyx.sleep(0.05)
+        nyx.sleep(0.05 * slow)
         local status = t:status()
         t:cancel()
         local ok, err = pcall(t.wait, t)
@@ -209,11 +209,12 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
         local results = {}
         for i, t in ipairs(tasks) do results[i] = t:wait() end
         return { results = results, spans = spans, log = sim.requests() }
-      ]], { ttft_ms = 200 })
+      ]], { ttft_ms = 200 * H.slow })
       assert.are.equal(20, #v.log)
       -- A cache entry becomes readable once the response that wrote it has begun (200 ms
-      -- here): had any request been sent after another's response began, it would have read
-      -- the shared prefix. All 20 wrote it, so all 20 were sent before the first answer came.
+      -- here, 2 s under valgrind): had any request been sent after another's response began,
+      -- it would have read the shared prefix. All 20 wrote it, so all 20 were sent before the
+      -- first answer came.
       for i, q in ipairs(v.log) do
         assert.are.equal(200, q.status)
         assert.are.equal(0, q.cache_read, "request " .. i .. " read a prefix: the calls ran one after another")

@@ -12,14 +12,26 @@
 ---   context  context(salt, lines): cacheable business prose, unique per salt
 ---   notices  the engine's notices so far (the stderr lines it logged)
 ---   json     dkjson
+---   slow     how many times slower than usual the case runs (10 under valgrind, else 1; H.slow
+---            in a spec): a wait for the engine to get something under way scales by it, as
+---            does a latency the engine's own work must fit in
 --- What the case returns comes back to the spec as a Lua value (numbers exact, error tables
 --- as plain tables with their tostring() kept in field `tostring`).
+---
+--- Under valgrind (the valgrind/* tests set NYX_TEST_VALGRIND to a valgrind command line), each
+--- case's process and each `nyx sim` server run under it, and an error or leak it reports fails
+--- the case. A case that cannot run there (it needs the engine to keep up with a clock) is
+--- skipped with `if H.valgrind then pending("under valgrind: <why>") end`.
 local json = require "dkjson"
 
 local M = {}
 
 M.bin = assert(os.getenv("NYX_BIN"), "NYX_BIN is not set (run through ctest)")
 M.source_dir = assert(os.getenv("NYX_SOURCE_DIR"), "NYX_SOURCE_DIR is not set (run through ctest)")
+M.valgrind = os.getenv("NYX_TEST_VALGRIND")
+M.slow = M.valgrind and 10 or 1 -- a case's `slow`
+-- The exit status valgrind gives a process it found errors or leaks in (--error-exitcode).
+local VALGRIND_STATUS = 99
 
 --- A model the simulator serves but whose price nobody knows (cost must be nil).
 M.UNPRICED_MODEL = "nyx-test-unpriced"
@@ -114,6 +126,7 @@ end
 
 local PRELUDE = [==[
 local __out_path = assert(os.getenv("NYX_TEST_OUT"))
+local slow = tonumber(os.getenv("NYX_TEST_SLOW"))
 local json = require "dkjson"
 local nyx = require "nyx"
 local notices = {}
@@ -244,7 +257,11 @@ function M.setups(opts)
     if host == "lua" then
       list[#list + 1] = setmetatable({ name = "the in-process simulator", host = host, http = false }, Setup)
     end
-    list[#list + 1] = setmetatable({ name = "nyx sim over HTTP", host = host, http = true }, Setup)
+    -- Under valgrind, where every process is slow to start, the in-process simulator covers
+    -- the Lua host alone: its server runs in the case's process, under the same valgrind.
+    if not (M.valgrind and host == "lua") then
+      list[#list + 1] = setmetatable({ name = "nyx sim over HTTP", host = host, http = true }, Setup)
+    end
   end
   if #hosts > 1 then
     for _, s in ipairs(list) do s.name = s.name .. " (" .. s.host .. ")" end
@@ -301,6 +318,7 @@ function Setup:exec(code, opts)
     NYX_RETRY_MAX_SECONDS = "0.05",
     LLM_CACHE_ENABLED = "0", -- every call must reach the server: no response cache
     NYX_TEST_OUT = base .. ".out",
+    NYX_TEST_SLOW = tostring(M.slow),
   }
   local ttft = opts.ttft_ms or DEFAULTS.ttft_ms
   local token = opts.token_ms or DEFAULTS.token_ms
@@ -319,11 +337,16 @@ function Setup:exec(code, opts)
   local source = SERIALIZER .. PRELUDE .. "local function __case()\n" .. code .. "\nend\n" .. EPILOGUE
   M.write(base .. ".lua", source)
   local runner = self.host == "nyx run" and (M.quote(M.bin) .. " run") or "lua5.4"
+  if M.valgrind then runner = M.valgrind .. " --quiet " .. runner end
   local cmd = ("cd %s && %s %s %s 2>%s >%s"):format(M.quote(self.dir), M.env_prefix(env), runner,
     M.quote(base .. ".lua"), M.quote(base .. ".err"), M.quote(base .. ".stdout"))
-  local exited = os.execute(cmd)
+  local exited, _, status = os.execute(cmd)
   local res = { exited = exited == true, stderr = M.read(base .. ".err") or "",
                 stdout = M.read(base .. ".stdout") or "" }
+  -- Checked here, not by the caller: a case expected to fail must not hide a leak.
+  if M.valgrind and status == VALGRIND_STATUS then
+    error("valgrind found errors or leaks:\n" .. res.stderr, 2)
+  end
   local out = M.read(base .. ".out")
   if out then
     local got = assert(load(out, "=case result"))()
@@ -369,15 +392,20 @@ end
 function M.start_sim(env, args, out_path)
   local argv = {}
   for i, a in ipairs(args or {}) do argv[i] = M.quote(a) end
+  -- Under valgrind its report goes to a log of its own, which ends with the error summary as
+  -- the server exits.
+  local vg_log = M.valgrind and out_path .. ".valgrind"
+  local runner = M.quote(M.bin)
+  if vg_log then runner = ("%s --log-file=%s %s"):format(M.valgrind, M.quote(vg_log), runner) end
   -- timeout: a server orphaned by a crashed runner still goes away.
   local cmd = ("%s timeout 600 %s sim --port 0 %s >%s 2>&1 & echo $!"):format(
-    M.env_prefix(env), M.quote(M.bin), table.concat(argv, " "), M.quote(out_path))
+    M.env_prefix(env), runner, table.concat(argv, " "), M.quote(out_path))
   local pid = capture(cmd):match("%d+")
   assert(pid, "could not start nyx sim")
   for _ = 1, 500 do
     local port = (M.read(out_path) or ""):match("listening on 127%.0%.0%.1:(%d+)")
     if port then
-      return { pid = pid, port = tonumber(port), url = "http://127.0.0.1:" .. port }
+      return { pid = pid, port = tonumber(port), url = "http://127.0.0.1:" .. port, vg_log = vg_log }
     end
     M.sleep(0.02)
   end
@@ -385,8 +413,22 @@ function M.start_sim(env, args, out_path)
   error("nyx sim did not start: " .. (M.read(out_path) or ""))
 end
 
+--- Stops a server; under valgrind, waits for it to exit and raises if valgrind found errors or
+--- leaks in it.
 function M.stop_sim(server)
   os.execute("kill " .. server.pid .. " 2>/dev/null")
+  if not server.vg_log then return end
+  local log
+  for _ = 1, 1500 do
+    log = M.read(server.vg_log) or ""
+    local errors = log:match("ERROR SUMMARY: (%d+) errors")
+    if errors then
+      assert(errors == "0", "valgrind found errors or leaks in nyx sim:\n" .. log)
+      return
+    end
+    M.sleep(0.02)
+  end
+  error("nyx sim under valgrind did not exit:\n" .. log)
 end
 
 --- Sums a field over a list of tables (nil fields count as 0).
