@@ -24,8 +24,7 @@ NYX_SIM_TTFT_MS=300 NYX_SIM_TOKEN_MS=0.5 "$build/nyx" run "$here/council.lua" ${
 echo "# agent policies (the call stubbed: the time a policy adds to a call)"
 "$build/nyx" run "$here/agent.lua" ${short:+--var short=1}
 echo "# reliability (nyx sim over HTTP with injected faults; breaker cool-down 1 s)"
-sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; trap 'kill $sim_pid 2>/dev/null; rm -f "$sim_out"; [ -z "$pg_dir" ] || bash "$here/../tests/pg/cluster.sh" stop "$pg_dir" || true' EXIT
+sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; trap 'kill $sim_pid 2>/dev/null || true; rm -f "$sim_out"; [ -z "$pg_dir" ] || bash "$here/../tests/pg/cluster.sh" stop "$pg_dir" || true' EXIT
 for _ in $(seq 200); do grep -q 'listening on' "$sim_out" && break; sleep 0.05; done
 rel() { NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$sim_out" | head -1)" NYX_BREAKER_COOLDOWN_SECONDS=1 "$@"; }
 rel "$build/nyx" run "$here/reliability.lua" ${short:+--var short=1}
-kill $sim_pid

@@ -350,20 +350,30 @@ static void admit(void *ud)
 
 /* ---- finishing ---- */
 
-static void unlink_call(nyx_call *c)
+/* A call is on one of the engine's lists: in flight (e->calls), or writing its record
+ * (e->logging). */
+static void unlink_from(nyx_call **head, nyx_call *c)
 {
     if (c->prev)
         c->prev->next = c->next;
-    else if (c->e->calls == c)
-        c->e->calls = c->next;
+    else if (*head == c)
+        *head = c->next;
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
 }
 
+static void link_into(nyx_call **head, nyx_call *c)
+{
+    c->next = *head;
+    if (c->next)
+        c->next->prev = c;
+    *head = c;
+}
+
 static void release(nyx_call *c)
 {
-    if (c->awaiting_store) { /* budget_reserved() releases it */
+    if (c->awaiting_store) { /* budget_reserved() or stored_response() releases it */
         c->released = 1;
         return;
     }
@@ -375,21 +385,10 @@ static void release(nyx_call *c)
     free(c);
 }
 
-static void unlink_logging(nyx_call *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (c->e->logging == c)
-        c->e->logging = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-}
-
 /* The record is committed (or waits in memory): now the owner may see the result. */
 static void logged(nyx_call *c)
 {
-    unlink_logging(c);
+    unlink_from(&c->e->logging, c);
     if (c->reserved) {
         c->reserved = 0;
         budget_check_alerts(c->e, &c->budget);
@@ -405,7 +404,7 @@ static void finish(nyx_call *c)
     if (c->finished)
         return;
     c->finished = 1;
-    unlink_call(c);
+    unlink_from(&c->e->calls, c);
     double now = nyx_now_s();
     c->result.route = (int)c->route;
     c->result.latency_ms = (now - c->started) * 1000.0;
@@ -413,10 +412,7 @@ static void finish(nyx_call *c)
     if (c->use_response_cache && !c->result.from_cache && c->result.status == NYX_STATUS_OK)
         remember_response(c, now);
     call_account(c);
-    c->next = c->e->logging;
-    if (c->next)
-        c->next->prev = c;
-    c->e->logging = c;
+    link_into(&c->e->logging, c);
     call_log(c, logged); /* durable, and the budget settled, before the owner sees the result */
 }
 
@@ -551,10 +547,7 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
     c->started = nyx_now_s();
     nyx_error_clear(&c->result.err);
     engine_new_id(e, c->result.interaction_id, sizeof c->result.interaction_id);
-    c->next = e->calls;
-    if (e->calls)
-        e->calls->prev = c;
-    e->calls = c;
+    link_into(&e->calls, c);
     if ((c->use_response_cache = wants_response_cache(e, &c->spec))) {
         response_cache_key(&c->spec.req, c->response_key);
         lookup_response(c);
