@@ -10,7 +10,8 @@
 #define BR_SLOTS 10           /* buckets across the window */
 #define BR_EMPTY INT64_MIN    /* epoch of a bucket that counts nothing */
 #define BR_RING 1024          /* requests tracked in flight per key, for send order */
-#define BR_PATIENCE_S 5.0     /* an outcome waits this long at most for earlier ones */
+#define BR_PATIENCE_S 5.0     /* how much later a request may be sent and answered before
+                                 outcomes stop waiting for an earlier one still out */
 
 enum { T_IN_FLIGHT = 0, T_SUCCESS, T_FAILURE, T_NONE };
 
@@ -24,6 +25,7 @@ typedef struct br_key {
     /* Outcomes are judged in the order requests were sent: tickets next_ticket > t > applied
      * are in flight or waiting for an earlier one. */
     uint64_t next_ticket, applied;
+    double latest_answered_sent; /* the latest send time among requests with an outcome */
     unsigned char ticket_state[BR_RING];
     double ticket_sent[BR_RING];
     const char *name; /* the key table's copy */
@@ -283,7 +285,9 @@ double breaker_retry_in(const breakers *b, const char *key, double now)
  * Failures often come back faster than successes (a 529 is immediate, an answer takes its
  * time), so with many calls in flight the first outcomes to arrive are the failures even at a
  * modest failure rate. Judging outcomes in the order the requests were sent keeps a burst of
- * quick errors from looking like a run. */
+ * quick errors from looking like a run. A request that hangs stops holding the others back once
+ * one sent BR_PATIENCE_S after it has been answered: send times, not the clock at arrival, so a
+ * host that stalls before reading its answers does not turn its in-flight requests into gaps. */
 
 uint64_t breaker_send(breakers *b, const char *key, double now)
 {
@@ -307,11 +311,13 @@ void breaker_outcome(breakers *b, const char *key, uint64_t ticket, int verdict,
         return;
     }
     k->ticket_state[ticket % BR_RING] = verdict > 0 ? T_FAILURE : verdict == 0 ? T_SUCCESS : T_NONE;
+    if (k->ticket_sent[ticket % BR_RING] > k->latest_answered_sent)
+        k->latest_answered_sent = k->ticket_sent[ticket % BR_RING];
     while (k->applied < k->next_ticket) {
         uint64_t t = k->applied + 1;
         unsigned char st = k->ticket_state[t % BR_RING];
         if (st == T_IN_FLIGHT) {
-            if (now - k->ticket_sent[t % BR_RING] < BR_PATIENCE_S)
+            if (k->latest_answered_sent - k->ticket_sent[t % BR_RING] < BR_PATIENCE_S)
                 break;
             st = T_NONE; /* too slow to wait for: judged without it */
         }

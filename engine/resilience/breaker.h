@@ -88,7 +88,7 @@ uint64_t breaker_send(breakers *b, const char *key, double now);
 
 /* The outcome of a ticketed request: verdict 1 failure, 0 success, -1 no verdict (cancelled,
  * never sent). Outcomes are applied in the order the requests were sent; one waits for
- * earlier requests still in flight, for a few seconds at most. */
+ * earlier requests still in flight until a request sent 5 s after them has been answered. */
 void breaker_outcome(breakers *b, const char *key, uint64_t ticket, int verdict, double now);
 
 #endif

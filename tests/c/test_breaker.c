@@ -349,6 +349,18 @@ static void test_send_order(void)
     breaker_outcome(b, "h", breaker_send(b, "h", 10.0), 1, 10.0);
     CHECK_INT(breaker_get(b, "h"), BREAKER_OPEN); /* judged without it after the patience */
     breakers_free(b);
+
+    /* A host that stalls before reading its answers still judges them in send order: the
+     * quick failures are read 20 s after the burst was sent, the successes after them. */
+    b = breakers_new(NULL);
+    for (int i = 1; i <= 10; i++)
+        t[i] = breaker_send(b, "s", 0.0);
+    for (int i = 0; i < 5; i++)
+        breaker_outcome(b, "s", t[fails[i]], 1, 20.0);
+    for (int i = 0; i < 5; i++)
+        breaker_outcome(b, "s", t[oks[i]], 0, 20.1);
+    CHECK_INT(breaker_get(b, "s"), BREAKER_CLOSED);
+    breakers_free(b);
 }
 
 int main(void)
