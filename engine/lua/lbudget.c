@@ -9,21 +9,37 @@
 
 static const char *const handlers_key = "nyx.handlers"; /* event -> array of functions */
 
+static int status_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    lnyx_store_wait *w = (lnyx_store_wait *)ctx;
+    lnyx_store_check(L, w);
+    lua_createtable(L, (int)w->rows.n, 0);
+    lnyx_rows r = {L, 0};
+    for (size_t i = 0; i < w->rows.n; i++)
+        lnyx_push_row(&r, w->rows.rows[i].ncols, w->rows.rows[i].names, w->rows.rows[i].values);
+    return 1;
+}
+
 /* nyx.budget.status(): every scope with limit, spent, reserved and remaining. */
 static int l_status(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
     if (!e->started && engine_start(e) != 0)
         return luaL_error(L, "%s", e->errmsg);
-    lua_newtable(L);
-    if (!e->store)
+    if (!e->store) {
+        lua_newtable(L);
         return 1;
-    lnyx_rows r = {L, 0};
+    }
     nyx_error err;
     nyx_error_clear(&err);
-    if (store_budget_status(e->store, lnyx_push_row, &r, &err) != 0)
+    lnyx_store_wait *w = lnyx_store_wait_new(L);
+    lnyx_store_hold(w);
+    if (store_budget_status_async(e->store, store_rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
+        lnyx_store_not_started(w);
         return lnyx_raise(L, &err);
-    return 1;
+    }
+    return lnyx_wait(L, &w->op, (lua_KContext)w, status_k);
 }
 
 /* nyx.budget.limit(scope, usd): "day", "month", "session:NAME" or "agent:NAME"; nil removes. */

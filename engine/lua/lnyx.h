@@ -5,6 +5,7 @@
 #define NYX_LNYX_H
 
 #include "core/engine.h"
+#include "store/rowset.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -57,6 +58,28 @@ void lnyx_complete(lnyx_op *op);
 /* Waits until op is done: yields when L is a task, otherwise turns the loop until then.
  * Calls k(L, LUA_OK, ctx) once op is done and returns what k returns. */
 int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k);
+/* A task waiting on the database (lstore.c). The store answers from the loop, perhaps after
+ * the task was cancelled or collected, so the answer lands in memory that the store and the
+ * Lua side share; whichever lets go last frees it. */
+typedef struct lnyx_store_wait {
+    lnyx_op op;
+    int holders; /* the Lua side, and the store until it answers */
+    int rc;      /* the store's answer: 0, or -1 with err */
+    nyx_error err;
+    int64_t id;        /* store_thought_add_async */
+    store_rowset rows; /* store_budget_status_async */
+} lnyx_store_wait;
+/* Pushes a userdata holding a new wait; raises out of memory. */
+lnyx_store_wait *lnyx_store_wait_new(lua_State *L);
+/* Before an _async store call: the store holds the wait (ud) until it answers through one of
+ * these done functions. lnyx_store_not_started: the call returned -1 and will not answer. */
+void lnyx_store_hold(lnyx_store_wait *w);
+void lnyx_store_not_started(lnyx_store_wait *w);
+void lnyx_store_done(void *ud, int rc, int refused, const nyx_error *err);
+void lnyx_store_got_id(void *ud, int rc, int64_t id, const nyx_error *err);
+/* In the wait's continuation: raises cancelled or the store's error, else returns 0. */
+int lnyx_store_check(lua_State *L, lnyx_store_wait *w);
+
 /* Raises the "cancelled" error in the waiting task after op was cancelled. */
 int lnyx_raise_cancelled(lua_State *L);
 /* Runs a function from a callback (stream deltas, log) without yielding. */

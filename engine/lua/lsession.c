@@ -193,6 +193,15 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+static int thought_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    lnyx_store_wait *w = (lnyx_store_wait *)ctx;
+    lnyx_store_check(L, w);
+    lua_pushinteger(L, w->id);
+    return 1;
+}
+
 static int l_thought(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
@@ -217,15 +226,17 @@ static int l_thought(lua_State *L)
         return luaL_error(L, "%s", e->errmsg);
     nyx_error err;
     nyx_error_clear(&err);
-    int64_t id = 0;
     if (!e->store) {
         nyx_error_set(&err, "store_error", 0, "thought nodes need the database, which is unavailable");
         return lnyx_raise(L, &err);
     }
-    if (store_thought_add(e->store, session, parent, label, &id, &err) != 0)
+    lnyx_store_wait *w = lnyx_store_wait_new(L);
+    lnyx_store_hold(w);
+    if (store_thought_add_async(e->store, session, parent, label, lnyx_store_got_id, w, &err) != 0) {
+        lnyx_store_not_started(w);
         return lnyx_raise(L, &err);
-    lua_pushinteger(L, id);
-    return 1;
+    }
+    return lnyx_wait(L, &w->op, (lua_KContext)w, thought_k);
 }
 
 int lnyx_open_session(lua_State *L)

@@ -224,6 +224,21 @@ int store_thought_add(nyx_store *s, const char *session, int64_t parent, const c
     return s->ops->thought_add(s, session, parent, label, id_out, err);
 }
 
+int store_thought_add_async(nyx_store *s, const char *session, int64_t parent, const char *label,
+                            store_id_fn done, void *ud, nyx_error *err)
+{
+    if (!s || !s->ops->thought_add_async) {
+        int64_t id = 0;
+        if (store_thought_add(s, session, parent, label, &id, err) != 0)
+            return -1;
+        done(ud, 0, id, NULL);
+        return 0;
+    }
+    if (parent < 0)
+        return invalid(err, "cannot add a thought: parent id is negative");
+    return s->ops->thought_add_async(s, session, parent, label, done, ud, err);
+}
+
 static int check_filter(const store_filter *f, nyx_error *err)
 {
     if (!f)

@@ -376,9 +376,10 @@ int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
  * store_log_interaction_settle_async() and store_budget_reserve_async() return at once and
  * call done from store_pump(), after the database committed (rc 0) or failed (rc -1, err;
  * for a reservation, refused as store_budget_reserve sets it). With the SQLite backend they
- * do the work at once and call done before returning.
- * Either returns -1 with err filled, without calling done, when the operation could not
- * start (bad arguments, database unreachable).
+ * do the work at once and call done before returning; so do the other _async functions
+ * below, which let a script's task wait on the database without stopping the loop.
+ * Each returns -1 with err filled, without calling done, when the operation could not
+ * start (bad arguments, database unreachable, or, done at once, failed).
  * With PostgreSQL, logging an id that is logged already leaves the first record as it is (SQLite
  * refuses it), so a write whose answer was lost with the connection can be sent again; and a
  * batch is pipelined rather than one transaction: its writes commit in groups as they are
@@ -401,6 +402,10 @@ int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
 typedef void (*store_text_fn)(void *ud, int rc, char *text, const nyx_error *err);
 int store_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
                           void *ud, nyx_error *err);
+/* store_thought_add, answered in done: rc 0 with the new node's id, or rc -1 with err. */
+typedef void (*store_id_fn)(void *ud, int rc, int64_t id, const nyx_error *err);
+int store_thought_add_async(nyx_store *s, const char *session, int64_t parent, const char *label,
+                            store_id_fn done, void *ud, nyx_error *err);
 /* The rows of store_budget_status, handed to fn just before done runs. */
 int store_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
                               void *done_ud, nyx_error *err);

@@ -131,6 +131,8 @@ typedef struct store_backend_ops {
                                void *done_ud, nyx_error *err);
     int (*cache_get_async)(nyx_store *s, const char *key, double now, store_text_fn done,
                            void *ud, nyx_error *err);
+    int (*thought_add_async)(nyx_store *s, const char *session, int64_t parent, const char *label,
+                             store_id_fn done, void *ud, nyx_error *err);
 } store_backend_ops;
 
 struct nyx_store {

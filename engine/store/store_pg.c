@@ -198,30 +198,81 @@ static int pg_session_end(nyx_store *s, const char *name, nyx_error *err)
         2, v, err);
 }
 
+/* The parent check and the insert are one statement, as in SQLite. */
+#define SQL_THOUGHT_ADD                                                                      \
+    "INSERT INTO thought_trees (session, parent_id, label, created_at)"                      \
+    " SELECT $1, $2::bigint, $3, $4::double precision"                                       \
+    " WHERE $2::bigint IS NULL OR EXISTS"                                                    \
+    " (SELECT 1 FROM thought_trees WHERE id = $2::bigint) RETURNING id"
+
+/* The new node's id from the insert's answer, or -1 with err. */
+static int thought_added(const PGresult *res, int64_t parent, int64_t *id_out, nyx_error *err)
+{
+    if (PQntuples(res) == 1)
+        *id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    else {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "store: cannot add a thought node: parent node %lld does not exist",
+                      (long long)parent);
+        err->retryable = 0;
+        return -1;
+    }
+    return 0;
+}
+
 static int pg_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
                           int64_t *id_out, nyx_error *err)
 {
     char par[32], now[32];
     const char *v[] = {session, parent != 0 ? pg_int(par, parent) : NULL, label,
                        pg_num(now, nyx_wall_s())};
-    /* The parent check and the insert are one statement, as in SQLite. */
-    PGresult *res = pg_exec(pg_of(s), "add a thought node",
-                            "INSERT INTO thought_trees (session, parent_id, label, created_at)"
-                            " SELECT $1, $2::bigint, $3, $4::double precision"
-                            " WHERE $2::bigint IS NULL OR EXISTS"
-                            " (SELECT 1 FROM thought_trees WHERE id = $2::bigint) RETURNING id",
-                            4, v, err);
+    PGresult *res = pg_exec(pg_of(s), "add a thought node", SQL_THOUGHT_ADD, 4, v, err);
     if (!res)
         return -1;
-    int found = PQntuples(res) == 1;
-    if (found)
-        *id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    int rc = thought_added(res, parent, id_out, err);
     PQclear(res);
-    if (!found) {
-        nyx_error_set(err, "invalid_argument", 0,
-                      "store: cannot add a thought node: parent node %lld does not exist",
-                      (long long)parent);
-        err->retryable = 0;
+    return rc;
+}
+
+typedef struct thought_wait {
+    int64_t parent;
+    store_id_fn done;
+    void *ud;
+} thought_wait;
+
+static void thought_answered(void *ud, PGresult *res, const nyx_error *err)
+{
+    thought_wait w = *(thought_wait *)ud;
+    free(ud);
+    if (!res) {
+        w.done(w.ud, -1, 0, err);
+        return;
+    }
+    nyx_error e;
+    nyx_error_clear(&e);
+    int64_t id = 0;
+    if (thought_added(res, w.parent, &id, &e) != 0) {
+        w.done(w.ud, -1, 0, &e);
+        return;
+    }
+    w.done(w.ud, 0, id, NULL);
+}
+
+static int pg_thought_add_async(nyx_store *s, const char *session, int64_t parent,
+                                const char *label, store_id_fn done, void *ud, nyx_error *err)
+{
+    thought_wait *w = malloc(sizeof *w);
+    if (!w) {
+        store_fail(err, "store: cannot add a thought node: out of memory");
+        return -1;
+    }
+    *w = (thought_wait){parent, done, ud};
+    char par[32], now[32];
+    const char *v[] = {session, parent != 0 ? pg_int(par, parent) : NULL, label,
+                       pg_num(now, nyx_wall_s())};
+    if (pg_submit(pg_of(s), "add a thought node", SQL_THOUGHT_ADD, 4, v, thought_answered, w,
+                  err) != 0) {
+        free(w);
         return -1;
     }
     return 0;
@@ -305,4 +356,5 @@ const store_backend_ops store_pg_ops = {
     .budget_reserve_async = store_pg_budget_reserve_async,
     .budget_status_async = store_pg_budget_status_async,
     .cache_get_async = store_pg_cache_get_async,
+    .thought_add_async = pg_thought_add_async,
 };

@@ -1952,6 +1952,21 @@ static void on_done_reenter(void *ud, int rc, int refused, const nyx_error *err)
     r->inner_rc = a | b | c;
 }
 
+typedef struct id_rec {
+    int calls, rc;
+    int64_t id;
+    char type[40];
+} id_rec;
+
+static void on_id(void *ud, int rc, int64_t id, const nyx_error *err)
+{
+    id_rec *r = ud;
+    r->calls++;
+    r->rc = rc;
+    r->id = id;
+    snprintf(r->type, sizeof r->type, "%s", rc != 0 && err ? err->type : "");
+}
+
 static void test_async(void)
 {
     nyx_store *s = open_db();
@@ -2114,6 +2129,21 @@ static void test_async(void)
     nyx_error_clear(&err);
     CHECK_INT(store_budget_status_async(s, NULL, NULL, on_done, &ds, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
+
+    /* A thought node, asynchronously: its id in done; an unknown parent fails there. */
+    id_rec n1 = {0}, n2 = {0};
+    CHECK_INT(store_thought_add_async(s, "a", 0, "root", on_id, &n1, &err), 0);
+    CHECK_INT(n1.calls, 0);
+    CHECK_INT(drive(s, 10), 0);
+    CHECK_INT(n1.calls, 1);
+    CHECK_INT(n1.rc, 0);
+    CHECK(n1.id > 0);
+    CHECK_INT(store_thought_add_async(s, "a", n1.id + 1000, "orphan", on_id, &n2, &err), 0);
+    CHECK_INT(drive(s, 10), 0);
+    CHECK_INT(n2.calls, 1);
+    CHECK_INT(n2.rc, -1);
+    CHECK_STR(n2.type, "invalid_argument");
+    CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 1);
 
     /* Background writes are queued, not waited for; the loop sends them. */
     store_set_background(s, 1);

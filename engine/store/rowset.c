@@ -1,0 +1,45 @@
+#define _POSIX_C_SOURCE 200809L /* stpcpy */
+#include "rowset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int store_rowset_add(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    store_rowset *r = ud;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        store_kept_row *rows = realloc(r->rows, cap * sizeof *rows);
+        if (!rows)
+            return r->out_of_memory = 1;
+        r->rows = rows;
+        r->cap = cap;
+    }
+    /* One block per row: the two pointer arrays, then the texts. */
+    size_t size = 2 * (size_t)ncols * sizeof(char *);
+    for (int i = 0; i < ncols; i++)
+        size += strlen(names[i]) + 1 + (values[i] ? strlen(values[i]) + 1 : 0);
+    const char **block = malloc(size ? size : 1);
+    if (!block)
+        return r->out_of_memory = 1;
+    char *text = (char *)(block + 2 * ncols);
+    for (int i = 0; i < ncols; i++) {
+        block[i] = text;
+        text = stpcpy(text, names[i]) + 1;
+        block[ncols + i] = NULL;
+        if (values[i]) {
+            block[ncols + i] = text;
+            text = stpcpy(text, values[i]) + 1;
+        }
+    }
+    r->rows[r->n++] = (store_kept_row){ncols, block, block + ncols};
+    return 0;
+}
+
+void store_rowset_free(store_rowset *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->rows[i].names);
+    free(r->rows);
+    *r = (store_rowset){0};
+}
