@@ -28,7 +28,7 @@ foreach(src ${PG_C_TESTS})
                        ENVIRONMENT "${PG_ENV};NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endforeach()
 
-foreach(spec budget_spec response_cache_spec thoughts_spec)
+foreach(spec budget_spec response_cache_spec thoughts_spec queries_spec)
   add_test(NAME pg/lua_${spec} COMMAND ${LUA54} ${BUSTED} --output=utfTerminal
            ${CMAKE_SOURCE_DIR}/tests/lua/${spec}.lua WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
   set_tests_properties(pg/lua_${spec} PROPERTIES ENVIRONMENT "${LUA_SPEC_ENV};${PG_ENV}"

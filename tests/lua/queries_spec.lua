@@ -1,0 +1,126 @@
+-- `nyx stats` and `nyx log` read the database, so they answer across runs and processes: two
+-- processes log calls into one database, and the commands' totals, groups, filters and limits
+-- are checked against what the scripts themselves saw. Plain output is an aligned table;
+-- `--json` is one object per line; a bad flag value is a usage error naming the flag.
+local H = require "helpers.nyx_case"
+local DB = require "helpers.db"
+local json = require "dkjson"
+
+local function nyx(db, args)
+  local p = assert(io.popen(("env -u LD_PRELOAD %s %s --db %s 2>&1"):format(H.quote(H.bin), args, H.quote(db))))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
+local function lines(text)
+  local out = {}
+  for line in text:gmatch("[^\n]+") do out[#out + 1] = line end
+  return out
+end
+
+local function objects(text)
+  local out = {}
+  for i, line in ipairs(lines(text)) do out[i] = assert(json.decode(line), line) end
+  return out
+end
+
+-- Every line of a table is as long as the header and no column runs into the next.
+local function assert_aligned(text, want_rows)
+  local rows = lines(text)
+  assert.are.equal(want_rows + 1, #rows, text)
+  for i = 2, #rows do
+    assert.are.equal(#rows[1], #rows[i], "line " .. i .. " is out of line:\n" .. text)
+  end
+  for start in rows[1]:gmatch("()%S+") do
+    if start > 1 then
+      for i = 2, #rows do
+        assert.are.equal(" ", rows[i]:sub(start - 1, start - 1), "a column runs into the next:\n" .. text)
+      end
+    end
+  end
+end
+
+local host = H.setups()[1]
+
+describe("nyx stats and nyx log", function()
+  teardown(function() host:stop() end)
+
+  local db, seen
+  setup(function()
+    db = DB.fresh(H.tempdir)
+    -- Two processes, one after the other, on one database.
+    local a = host:run([[
+      local s = nyx.session{ name = "alpha" }
+      local out = {}
+      for i = 1, 3 do
+        local r = nyx.call{ prompt = "alpha " .. i, max_tokens = 20, session = s, agent = "scout" }
+        out[i] = { input = r.usage.input_tokens, output = r.usage.output_tokens, cost = r.usage.cost_usd }
+      end
+      return out
+    ]], { env = { NYX_DB = db } })
+    local b = host:run([[
+      local s = nyx.session{ name = "beta" }
+      local out = {}
+      for i = 1, 2 do
+        local r = nyx.call{ prompt = "beta " .. i, max_tokens = 20, session = s, model = "claude-sonnet-4-5" }
+        out[i] = { input = r.usage.input_tokens, output = r.usage.output_tokens, cost = r.usage.cost_usd }
+      end
+      return out
+    ]], { env = { NYX_DB = db } })
+    seen = { alpha = a, beta = b }
+  end)
+
+  local function sum(list, key)
+    return H.sum(list, function(x) return x[key] end)
+  end
+
+  it("totals every run's calls, and by session, agent and model", function()
+    local out, code = nyx(db, "stats --json")
+    assert.are.equal(0, code, out)
+    local total = objects(out)[1]
+    local all = { seen.alpha[1], seen.alpha[2], seen.alpha[3], seen.beta[1], seen.beta[2] }
+    assert.are.same({ group = "total", calls = 5, input = sum(all, "input"), output = sum(all, "output"), errors = 0 },
+                    { group = total.group, calls = total.calls, input = total.input, output = total.output,
+                      errors = total.errors })
+    assert.is_true(math.abs(total.cost_usd - sum(all, "cost")) < 1e-9, total.cost_usd .. " vs " .. sum(all, "cost"))
+
+    local by = {}
+    for _, kind in ipairs({ "session", "agent", "model" }) do
+      by[kind] = {}
+      for _, row in ipairs(objects((nyx(db, "stats --json --by " .. kind)))) do by[kind][row.group or "(none)"] = row.calls end
+    end
+    assert.are.same({ alpha = 3, beta = 2 }, by.session)
+    assert.are.same({ scout = 3, ["(none)"] = 2 }, by.agent)
+    assert.are.equal(2, by.model["claude-sonnet-4-5"])
+
+    local alpha = objects((nyx(db, "stats --json --session alpha")))[1]
+    assert.are.same({ 3, sum(seen.alpha, "output") }, { alpha.calls, alpha.output })
+  end)
+
+  it("--since counts only what came after the date", function()
+    assert.are.equal(5, objects((nyx(db, "stats --json --since 2000-01-01")))[1].calls)
+    assert.are.equal(0, objects((nyx(db, "stats --json --since 2999-01-01T00:00:00")))[1].calls)
+    local out, code = nyx(db, "stats --since yesterday")
+    assert.are.equal(2, code)
+    assert.matches('since must be a date YYYY%-MM%-DD.*got "yesterday"', out)
+  end)
+
+  it("nyx log --last N gives the newest N, one line each", function()
+    local rows = objects((nyx(db, "log --json --last 2")))
+    assert.are.equal(2, #rows)
+    for _, row in ipairs(rows) do
+      assert.are.same({ "beta", "claude-sonnet-4-5", "ok" }, { row.session, row.model, row.status })
+    end
+    assert.are.equal(5, #objects((nyx(db, "log --json"))))
+    local out, code = nyx(db, "log --last -1")
+    assert.are.equal(2, code)
+    assert.matches('last must be a positive whole number, got "%-1"', out)
+  end)
+
+  it("plain output is an aligned table", function()
+    assert_aligned((nyx(db, "stats")), 1)
+    assert_aligned((nyx(db, "stats --by session")), 2)
+    assert_aligned((nyx(db, "log")), 5)
+  end)
+end)
