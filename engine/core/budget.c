@@ -78,8 +78,9 @@ void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, bu
 static budget_limit *alert_slot(nyx_engine *e, const char *scope);
 
 /* A soft scope went over its limit: say so once per scope, then let the call go. */
-static void soft_exceeded(nyx_engine *e, const char *scope, double limit, const char *why)
+static void soft_exceeded(const budget_request *r, const char *scope, double limit, const char *why)
 {
+    nyx_engine *e = r->e;
     budget_limit *slot = alert_slot(e, scope);
     if (slot && (slot->alerted & SOFT_ALERTED))
         return;
@@ -93,7 +94,7 @@ static void soft_exceeded(nyx_engine *e, const char *scope, double limit, const 
     engine_log(e, NYX_LOG_WARN, "nyx: %s", msg);
     nyx_error aerr;
     nyx_error_clear(&aerr);
-    store_audit(e->store, "budget_soft_exceeded", NULL, NULL, why, &aerr);
+    store_audit(e->store, "budget_soft_exceeded", r->session, r->agent, why, &aerr);
 }
 
 static void submit(budget_request *r);
@@ -116,13 +117,13 @@ static void answered(void *ud, int rc, int refused, const nyx_error *err)
         if (refused >= 0 && e->store) {
             nyx_error aerr;
             nyx_error_clear(&aerr);
-            store_audit(e->store, "budget_refused", NULL, NULL, err->message, &aerr);
+            store_audit(e->store, "budget_refused", r->session, r->agent, err->message, &aerr);
         }
         r->done(r->ud, -1, err);
         return;
     }
     /* Soft: reserved without its limit this time; each pass drops one, so this ends. */
-    soft_exceeded(e, r->s->names[refused], r->scopes[refused].limit_usd, err->message);
+    soft_exceeded(r, r->s->names[refused], r->scopes[refused].limit_usd, err->message);
     r->scopes[refused].limit_usd = -1;
     r->dropped = 1;
     submit(r);

@@ -33,6 +33,7 @@ typedef void (*budget_done_fn)(void *ud, int rc, const nyx_error *err);
 typedef struct budget_request {
     nyx_engine *e;
     const budget_scopes *s;
+    const char *session, *agent; /* the call's, for the audit trail; either may be NULL */
     store_scope scopes[BUDGET_MAX_SCOPES]; /* s's, with soft limits set aside as they refuse */
     double amount_usd;
     char *id;

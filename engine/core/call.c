@@ -232,6 +232,8 @@ static int reserve_budget(nyx_call *c)
     c->budget_req = (budget_request){
         .e = e,
         .s = &c->budget,
+        .session = c->spec.session,
+        .agent = c->spec.agent,
         .amount_usd = cost_worst_case(c->model, c->est_input_tokens, c->spec.req.max_tokens, write_1h),
         .id = c->reservation,
         .id_size = sizeof c->reservation,

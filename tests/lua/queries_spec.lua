@@ -118,6 +118,29 @@ describe("nyx stats and nyx log", function()
     assert.matches('last must be a positive whole number, got "%-1"', out)
   end)
 
+  it("nyx budget shows the ledger and nyx audit the refusal, with its session and agent", function()
+    local own = DB.fresh(H.tempdir)
+    local v = host:run([[
+      local s = nyx.session{ name = "gamma", budget_usd = 0.0002 }
+      local r = nyx.call{ prompt = "gamma 1", max_tokens = 20, session = s, agent = "planner" }
+      local ok, err = pcall(nyx.call, { prompt = "gamma 2", max_tokens = 2000, session = s, agent = "planner" })
+      return { spent = r.usage.cost_usd, refused = not ok and err.type }
+    ]], { env = { NYX_DB = own } })
+    assert.are.equal("budget_exceeded", v.refused)
+    local scope
+    for _, row in ipairs(objects((nyx(own, "budget --json")))) do
+      if row.scope == "session:gamma" then scope = row end
+    end
+    assert.are.same({ 0.0002, 0 }, { scope.limit_usd, scope.reserved_usd })
+    assert.is_true(math.abs(scope.spent_usd - v.spent) < 1e-12)
+    assert.is_true(math.abs(scope.remaining_usd - (0.0002 - v.spent)) < 1e-12)
+    local last = objects((nyx(own, "audit --json --last 1")))
+    assert.are.equal(1, #last)
+    assert.are.same({ "budget_refused", "gamma", "planner" }, { last[1].kind, last[1].session, last[1].agent })
+    assert.matches("session:gamma", last[1].detail)
+    assert_aligned((nyx(own, "audit --last 2")), 2)
+  end)
+
   it("plain output is an aligned table", function()
     assert_aligned((nyx(db, "stats")), 1)
     assert_aligned((nyx(db, "stats --by session")), 2)
