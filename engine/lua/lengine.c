@@ -283,6 +283,7 @@ int luaopen_nyx_core(lua_State *L)
     lnyx_open_guard(L);
     lnyx_open_config(L);
     lnyx_open_debug(L);
+    lnyx_open_audit(L);
     l_vars(L);
     lua_setfield(L, -2, "vars");
     lua_pushstring(L, NYX_VERSION);

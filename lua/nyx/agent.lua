@@ -6,12 +6,17 @@
 ---   on_error(call, err)     -> "retry" | "fallback" | "fail"
 ---   fallback                   models that on_error's "fallback" moves to, in order
 ---   retries                    how many times on_error's "retry" may repeat a call (2)
+---   pii                        "redact" or "block": personal data and secrets in a prompt
+---                              are replaced by labels or refuse the call (nyx.pii)
 --- and limits: budget_usd (the agent's budget scope: over it a call fails with
 --- budget_exceeded) and calls_per_minute (calls over it wait in the engine's queue).
 --- Every call of an agent is logged with its name. A hook that raises is reported once
 --- (through the engine's log, with the hook's file and line) and the last version of it that
 --- worked keeps serving: after an edit that breaks a hook, the one from before the edit.
+--- A prompt the policy blocks (a guard in choose, or pii) or redacts is recorded in the audit
+--- trail as prompt_blocked or prompt_redacted, with the agent and session.
 local core = require "nyx.core"
+local pii = require "nyx.pii"
 
 local M = {}
 
@@ -106,11 +111,29 @@ function M.run(agent, call, send)
   for k, v in pairs(call) do req[k] = v end
   req.agent = agent.name
   if req.session == nil then req.session = agent.session end
-  local changes = agent:_hook("choose", req)
+  local function audit(kind, detail)
+    -- The trail is the database's; without one the refusal still stands.
+    pcall(core.audit, kind, detail, { session = req.session, agent = agent.name })
+  end
+  local ok, changes = pcall(agent._hook, agent, "choose", req)
+  if not ok then
+    if type(changes) == "table" and changes.type == "blocked" then audit("prompt_blocked", changes.message) end
+    error(changes, 0)
+  end
   if type(changes) == "table" then
     for k, v in pairs(changes) do
       if CHANGEABLE[k] then req[k] = v end
     end
+  end
+  local action = agent.policy.pii
+  if action ~= nil and action ~= "allow" then
+    local done, sent, found = pcall(pii.pii, req, action)
+    if not done then
+      if type(sent) == "table" and sent.type == "blocked" then audit("prompt_blocked", sent.message) end
+      error(sent, 0)
+    end
+    if next(found) then audit("prompt_redacted", "pii: " .. pii.describe(found)) end
+    req = sent
   end
   local tried, retries = nil, 0
   while true do

@@ -1,10 +1,12 @@
---- The careful policy: a fallback chain for outages, and a strict injection guard that
---- refuses prompts that look like an attempt to override instructions.
+--- The careful policy: a fallback chain for outages, a strict injection guard that refuses
+--- prompts that look like an attempt to override instructions, and personal data and secrets
+--- redacted from every prompt before it is sent.
 local guard = require "nyx.guard"
 
 local M = {
   fallback = { "claude-sonnet-4-5", "claude-haiku-4-5" },
   calls_per_minute = 60,
+  pii = "redact", -- personal data and secrets leave as [EMAIL], [CARD], [SECRET], ...
 }
 
 local function texts(call)

@@ -262,6 +262,47 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(SONNET, v.sent[#v.sent])
     end)
 
+    it("a pii policy redacts personal data before sending, or blocks the call, and audits it", function()
+      local db = setup.dir .. "/agents_pii.db"
+      os.remove(db)
+      local v = run([[
+        local s = nyx.session{ name = "desk" }
+        local careful = nyx.agent{ name = "careful", policy = "policies.careful", session = s }
+        local strict = nyx.agent{ name = "strict", policy = { pii = "block" } }
+        local r = careful:call{
+          system = { { text = "Support desk. Escalations: lead@example.com", cache = true } },
+          messages = { { role = "user", content = "My card 4111 1111 1111 1111 was charged twice." },
+                       { role = "assistant", content = "Which account?" },
+                       { role = "user", content = { "Mail me at ann@example.org", { text = "thanks" } } } },
+          max_tokens = 20 }
+        local clean = careful:call{ prompt = "Nothing personal here.", max_tokens = 20 }
+        local before = #sent()
+        local ok, err = pcall(strict.call, strict, { prompt = "key sk-ant-api03-" .. string.rep("x", 40), max_tokens = 20 })
+        return { id = r.interaction_id, clean = clean.interaction_id, ok = ok, err = err,
+                 blocked_sent = #sent() - before }
+      ]], { env = { NYX_DB = db, NYX_STORAGE_MODE = "full" } })
+      local p = assert(io.popen(("env -u LD_PRELOAD %s log --raw %s --json --db %s"):format(H.quote(H.bin), v.id, H.quote(db))))
+      local raw = p:read("a")
+      p:close()
+      -- What was sent: labels where the data was, the rest as written.
+      assert.matches("Escalations: %[EMAIL%]", raw)
+      assert.matches("My card %[CARD%] was charged twice", raw)
+      assert.matches("Mail me at %[EMAIL%]", raw)
+      assert.matches("Which account%?", raw)
+      assert.is_nil(raw:find("lead@example.com", 1, true))
+      assert.is_nil(raw:find("4111 1111", 1, true))
+      assert.is_false(v.ok)
+      assert.are.equal("blocked", v.err.type)
+      assert.matches("1 api_key", v.err.message)
+      assert.are.equal(0, v.blocked_sent, "nothing was sent for the blocked prompt")
+      local events = {}
+      for _, ev in ipairs(H.audit(db)) do
+        if ev.kind:match("^prompt_") then events[#events + 1] = { ev.kind, ev.agent, ev.session, ev.detail } end
+      end
+      assert.are.same({ { "prompt_redacted", "careful", "desk", "pii: 1 card, 2 email" },
+                        { "prompt_blocked", "strict", nil, v.err.message } }, events)
+    end)
+
     it("checks its options, with error tables", function()
       local v = run([[
         local out = {}

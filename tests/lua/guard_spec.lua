@@ -308,3 +308,54 @@ describe("nyx.guard.rules", function()
     assert.has_error(function() guard.score("x") end)
   end)
 end)
+
+describe("nyx.pii", function()
+  local pii = require "nyx.pii"
+  local call = {
+    system = { { text = "Escalate to lead@example.com", cache = true } },
+    messages = { { role = "user", content = "Card 4111 1111 1111 1111, SSN 123-45-6789" },
+                 { role = "user", content = { "Reply to ann@example.org", { text = "thanks" } } } },
+    max_tokens = 20,
+  }
+
+  it("redacts a copy of every text a call sends, and counts what it found", function()
+    local out, found = pii.pii(call, "redact")
+    assert.are.same({ card = 1, email = 2, ssn = 1 }, found)
+    assert.are.same({ { text = "Escalate to [EMAIL]", cache = true } }, out.system)
+    assert.are.equal("Card [CARD], SSN [SSN]", out.messages[1].content)
+    assert.are.same({ "Reply to [EMAIL]", { text = "thanks" } }, out.messages[2].content)
+    assert.are.equal("user", out.messages[2].role)
+    assert.are.equal(20, out.max_tokens)
+    assert.are.equal("Escalate to lead@example.com", call.system[1].text, "the caller's table is unchanged")
+    assert.are.equal("1 card, 2 email, 1 ssn", pii.describe(found))
+  end)
+
+  it("blocks with an error table that names the kinds, never the values", function()
+    local ok, err = pcall(pii.pii, call, "block")
+    assert.is_false(ok)
+    assert.are.same({ "blocked", { card = 1, email = 2, ssn = 1 } }, { err.type, err.found })
+    assert.matches("1 card, 2 email, 1 ssn", err.message)
+    assert.is_nil(err.message:find("example", 1, true))
+  end)
+
+  it("returns the call itself when there is nothing to do", function()
+    local clean = { prompt = "Nothing personal." }
+    for _, action in ipairs({ "redact", "block", "allow" }) do
+      local out, found = pii.pii(clean, action)
+      assert.are.equal(clean, out)
+      assert.are.same({}, found)
+    end
+    local out, found = pii.pii(call, "allow")
+    assert.are.equal(call, out)
+    assert.are.same({}, found)
+  end)
+
+  it("rejects bad arguments with error tables", function()
+    local ok, err = pcall(pii.pii, "text", "redact")
+    assert.are.same({ false, "invalid_argument" }, { ok, err.type })
+    assert.matches("bad argument #1 to 'pii'", err.message)
+    ok, err = pcall(pii.pii, call, "mask")
+    assert.are.same({ false, "invalid_argument" }, { ok, err.type })
+    assert.matches('action must be "allow", "redact" or "block", got mask', err.message)
+  end)
+end)

@@ -124,7 +124,14 @@ describe("nyx stats and nyx log", function()
       local s = nyx.session{ name = "gamma", budget_usd = 0.0002 }
       local r = nyx.call{ prompt = "gamma 1", max_tokens = 20, session = s, agent = "planner" }
       local ok, err = pcall(nyx.call, { prompt = "gamma 2", max_tokens = 2000, session = s, agent = "planner" })
-      return { spent = r.usage.cost_usd, refused = not ok and err.type }
+      -- A script's own event, beside the engine's.
+      nyx.audit("review_requested", "by the planner", { session = s, agent = "planner" })
+      local bad = {}
+      for i, args in ipairs({ { "" }, { "x", "d", { agent = 7 } }, { "x", "d", { session = 7 } } }) do
+        local okb, e = pcall(nyx.audit, table.unpack(args))
+        bad[i] = { okb, e.type, e.message }
+      end
+      return { spent = r.usage.cost_usd, refused = not ok and err.type, bad = bad }
     ]], { env = { NYX_DB = own } })
     assert.are.equal("budget_exceeded", v.refused)
     local scope
@@ -134,11 +141,18 @@ describe("nyx stats and nyx log", function()
     assert.are.same({ 0.0002, 0 }, { scope.limit_usd, scope.reserved_usd })
     assert.is_true(math.abs(scope.spent_usd - v.spent) < 1e-12)
     assert.is_true(math.abs(scope.remaining_usd - (0.0002 - v.spent)) < 1e-12)
-    local last = objects((nyx(own, "audit --json --last 1")))
-    assert.are.equal(1, #last)
+    local last = objects((nyx(own, "audit --json --last 2")))
+    assert.are.equal(2, #last)
     assert.are.same({ "budget_refused", "gamma", "planner" }, { last[1].kind, last[1].session, last[1].agent })
     assert.matches("session:gamma", last[1].detail)
+    assert.are.same({ "review_requested", "gamma", "planner", "by the planner" },
+                    { last[2].kind, last[2].session, last[2].agent, last[2].detail })
     assert_aligned((nyx(own, "audit --last 2")), 2)
+    for i, want in ipairs({ "kind must be a non%-empty string", "agent must be a string",
+                            "session must be a session or its name" }) do
+      assert.are.same({ false, "invalid_argument" }, { v.bad[i][1], v.bad[i][2] })
+      assert.matches(want, v.bad[i][3])
+    end
   end)
 
   it("plain output is an aligned table", function()

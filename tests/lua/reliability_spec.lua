@@ -61,15 +61,7 @@ local function sql(db, query)
   return assert(json.decode(out), out)
 end
 
--- `nyx audit --json` on a case's database: one event per line.
-local function audit(db)
-  local p = assert(io.popen(("%s %s audit --json --db %s 2>&1"):format(H.env_prefix({ NYX_DB = db }),
-    H.quote(H.bin), H.quote(db))))
-  local events = {}
-  for line in p:lines() do events[#events + 1] = assert(json.decode(line), line) end
-  p:close()
-  return events
-end
+local audit = H.audit
 
 for _, setup in ipairs(H.setups()) do
   local dbs = 0

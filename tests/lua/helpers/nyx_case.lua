@@ -431,6 +431,16 @@ function M.stop_sim(server)
   error("nyx sim under valgrind did not exit:\n" .. log)
 end
 
+--- `nyx audit --json` on a database: its events, one table each.
+function M.audit(db)
+  local p = assert(io.popen(("%s %s audit --json --db %s 2>&1"):format(M.env_prefix({ NYX_DB = db }),
+    M.quote(M.bin), M.quote(db))))
+  local events = {}
+  for line in p:lines() do events[#events + 1] = assert(json.decode(line), line) end
+  p:close()
+  return events
+end
+
 --- Sums a field over a list of tables (nil fields count as 0).
 function M.sum(list, get)
   local total = 0
