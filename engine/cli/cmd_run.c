@@ -125,7 +125,7 @@ int cli_run(int argc, char **argv)
     if (interrupted) {
         fprintf(stderr, "nyx: %s; in-flight calls were cancelled and logged\n",
                 interrupted == SIGINT ? "interrupted" : "terminated");
-        status = 1;
+        status = 128 + interrupted; /* as a shell reports a process the signal ended */
     } else if (rc != NYX_OK) {
         fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
         status = 1;
