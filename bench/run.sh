@@ -7,16 +7,21 @@ build=${NYX_BUILD_DIR:-$here/../build}
 short=""
 [ "${1:-}" = "--short" ] && short="--short"
 export NYX_DB=:memory: NYX_PROVIDER=sim
-# bench_pg needs a PostgreSQL server: a throwaway one on loopback unless NYX_BENCH_PG names one.
 pg_dir=""
-if [ -z "${NYX_BENCH_PG:-}" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  pg_dir=$(mktemp -u /tmp/nyx-bench-pg.XXXXXX)
-  NYX_BENCH_PG=$(bash "$here/../tests/pg/cluster.sh" start "$pg_dir") && export NYX_BENCH_PG
-  trap 'bash "$here/../tests/pg/cluster.sh" stop "$pg_dir" || true' EXIT
-fi
+stop_pg() { [ -z "$pg_dir" ] || bash "$here/../tests/pg/cluster.sh" stop "$pg_dir" >/dev/null || true; pg_dir=""; }
+trap stop_pg EXIT
 for b in "$build"/bench/bench_*; do
   [ -x "$b" ] || continue
   echo "# $(basename "$b")"
+  # bench_pg needs a PostgreSQL server: a throwaway one on loopback unless NYX_BENCH_PG names
+  # one, started just before and stopped just after, so its disk writes time nothing else.
+  if [ "$(basename "$b")" = bench_pg ] && [ -z "${NYX_BENCH_PG:-}" ] &&
+     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    pg_dir=$(mktemp -u /tmp/nyx-bench-pg.XXXXXX)
+    NYX_BENCH_PG=$(bash "$here/../tests/pg/cluster.sh" start "$pg_dir") "$b" $short
+    stop_pg
+    continue
+  fi
   "$b" $short
 done
 echo "# council (simulator, 300 ms to first token)"
@@ -24,7 +29,7 @@ NYX_SIM_TTFT_MS=300 NYX_SIM_TOKEN_MS=0.5 "$build/nyx" run "$here/council.lua" ${
 echo "# agent policies (the call stubbed: the time a policy adds to a call)"
 "$build/nyx" run "$here/agent.lua" ${short:+--var short=1}
 echo "# reliability (nyx sim over HTTP with injected faults; breaker cool-down 1 s)"
-sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; trap 'kill $sim_pid 2>/dev/null || true; rm -f "$sim_out"; [ -z "$pg_dir" ] || bash "$here/../tests/pg/cluster.sh" stop "$pg_dir" || true' EXIT
+sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; trap 'kill $sim_pid 2>/dev/null || true; rm -f "$sim_out"' EXIT
 for _ in $(seq 200); do grep -q 'listening on' "$sim_out" && break; sleep 0.05; done
 rel() { NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$sim_out" | head -1)" NYX_BREAKER_COOLDOWN_SECONDS=1 "$@"; }
 rel "$build/nyx" run "$here/reliability.lua" ${short:+--var short=1}
