@@ -35,6 +35,16 @@ foreach(spec budget_spec response_cache_spec thoughts_spec queries_spec)
                        TIMEOUT 300 FIXTURES_REQUIRED pg)
 endforeach()
 
+# Cases that only PostgreSQL has (a database that holds its locks while the loop goes on).
+file(GLOB PG_SPECS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/pg/*_spec.lua)
+foreach(spec ${PG_SPECS})
+  get_filename_component(name ${spec} NAME_WE)
+  add_test(NAME pg/lua_${name} COMMAND ${LUA54} ${BUSTED} --output=utfTerminal ${spec}
+           WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(pg/lua_${name} PROPERTIES ENVIRONMENT "${LUA_SPEC_ENV};${PG_ENV}"
+                       TIMEOUT 300 FIXTURES_REQUIRED pg)
+endforeach()
+
 file(GLOB PG_E2E CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/pg/*.sh)
 list(FILTER PG_E2E EXCLUDE REGEX "cluster\\.sh$")
 foreach(script ${PG_E2E})

@@ -9,6 +9,7 @@
 #include "call.h"
 #include "cost/models.h"
 #include "debug.h"
+#include "news.h"
 #include "settings.h"
 #include "resilience/breaker.h"
 #include "resilience/ratelimit.h"
@@ -243,17 +244,9 @@ static void watch_stop(void *ud)
     char failed[sizeof err.message];
     if (store_take_write_error(e->store, failed, sizeof failed))
         engine_log(e, NYX_LOG_WARN, "nyx: a write queued for the database failed: %s", failed);
-    if (e->store && store_changed(e->store, &changed, &err) == 0 && changed) {
-        nyx_error serr; /* another process may have changed a setting */
-        nyx_error_clear(&serr);
-        settings_load(e, &serr);
-        char *reason = NULL;
-        if (store_control_get(e->store, "stop", &reason, &err) == 0 && reason && !e->stopped)
-            engine_stop(e, reason, 0);
-        else if (!reason && e->stopped)
-            e->stopped = 0; /* the stop was cleared: calls may go again */
-        free(reason);
-    }
+    /* While a read is under way the news waits, so none is lost. */
+    if (e->store && !e->news && store_changed(e->store, &changed, &err) == 0 && changed)
+        news_read(e);
     engine_check_db_file(e);
     e->stop_watch = loop_timer_add_background(e->loop, 0.25, watch_stop, e);
 }
@@ -623,6 +616,7 @@ void nyx_close(nyx_engine *e)
     }
     /* No Lua may run from here on: what is left is cancelled without callbacks. */
     calls_abandon_all(e, "engine closed");
+    news_abandon(e);
     loop_timer_cancel(e->loop, e->stop_watch);
     e->stop_watch = NULL;
     /* Records on their way to the database arrive, or wait in memory for what follows. */

@@ -77,6 +77,7 @@ struct nyx_engine {
     struct response_cache *responses;
     struct breakers *breakers;
     int64_t breaker_opens;
+    struct news_read *news; /* a read of other processes' news under way (news.c) */
     int64_t miss_reasons[4];   /* unexpected misses by guessed reason (enum cache_miss) */
     timeout_profile *timeouts;
     size_t ntimeouts;

@@ -350,14 +350,46 @@ void settings_free(nyx_engine *e)
     e->settings = NULL;
 }
 
-typedef struct db_rows {
+struct settings_rows {
     nyx_engine *e;
     char *db[NKEYS];
-} db_rows;
+};
 
-static int db_row(void *ud, int ncols, const char *const *names, const char *const *values)
+settings_rows *settings_rows_new(nyx_engine *e)
 {
-    db_rows *r = ud;
+    settings_rows *r = calloc(1, sizeof *r);
+    if (r)
+        r->e = e;
+    return r;
+}
+
+void settings_rows_free(settings_rows *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < NKEYS; i++)
+        free(r->db[i]);
+    free(r);
+}
+
+void settings_rows_apply(settings_rows *r)
+{
+    settings *s = r->e->settings;
+    if (s) {
+        for (size_t i = 0; i < NKEYS; i++) {
+            free(s->db[i]);
+            s->db[i] = r->db[i];
+            r->db[i] = NULL;
+        }
+        s->loaded = 1;
+        apply(r->e);
+    }
+    settings_rows_free(r);
+}
+
+int settings_rows_add(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    settings_rows *r = ud;
     const char *key = NULL, *value = NULL;
     for (int c = 0; c < ncols; c++) {
         if (strcmp(names[c], "key") == 0)
@@ -381,24 +413,18 @@ static int db_row(void *ud, int ncols, const char *const *names, const char *con
 
 int settings_load(nyx_engine *e, nyx_error *err)
 {
-    settings *s = e->settings;
-    if (!s || !e->store)
+    if (!e->settings || !e->store)
         return 0;
-    db_rows r;
-    memset(&r, 0, sizeof r);
-    r.e = e;
-    int rc = store_config_list(e->store, db_row, &r, err);
-    if (rc != 0) {
-        for (size_t i = 0; i < NKEYS; i++)
-            free(r.db[i]);
+    settings_rows *r = settings_rows_new(e);
+    if (!r) {
+        nyx_error_set(err, "out_of_memory", 0, "out of memory reading the settings");
         return -1;
     }
-    for (size_t i = 0; i < NKEYS; i++) {
-        free(s->db[i]);
-        s->db[i] = r.db[i];
+    if (store_config_list(e->store, settings_rows_add, r, err) != 0) {
+        settings_rows_free(r);
+        return -1;
     }
-    s->loaded = 1;
-    apply(e);
+    settings_rows_apply(r);
     return 0;
 }
 

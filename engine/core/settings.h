@@ -26,6 +26,15 @@ void settings_free(nyx_engine *e);
  * query); a failing store keeps the values in force. Returns 0 or -1 with err. */
 int settings_load(nyx_engine *e, nyx_error *err);
 
+/* settings_load in two steps, for a read answered in the loop: settings_rows_add is the
+ * store_row_fn that gathers system_config's rows (ud: from settings_rows_new), and
+ * settings_rows_apply applies them as settings_load does and frees them. */
+typedef struct settings_rows settings_rows;
+settings_rows *settings_rows_new(nyx_engine *e); /* NULL when out of memory */
+int settings_rows_add(void *ud, int ncols, const char *const *names, const char *const *values);
+void settings_rows_apply(settings_rows *r);
+void settings_rows_free(settings_rows *r); /* NULL does nothing */
+
 /* The value in force of a key as text (a malloc'd copy, free() it; NULL when the key has no
  * value, e.g. no budget) and where it came from: "environment", "database" or "default"
  * (static strings). Returns 0, or -1 with err ("invalid_argument" for an unknown key). */

@@ -406,6 +406,13 @@ int store_cache_get_async(nyx_store *s, const char *key, double now, store_text_
 typedef void (*store_id_fn)(void *ud, int rc, int64_t id, const nyx_error *err);
 int store_thought_add_async(nyx_store *s, const char *session, int64_t parent, const char *label,
                             store_id_fn done, void *ud, nyx_error *err);
+/* The rows of store_config_list, handed to fn just before done runs. */
+int store_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                            void *done_ud, nyx_error *err);
+/* store_control_get, answered in done: rc 0 with text the value (malloc'd, the callee's to
+ * free; NULL when unset), or rc -1 with err. */
+int store_control_get_async(nyx_store *s, const char *key, store_text_fn done, void *ud,
+                            nyx_error *err);
 /* The rows of store_budget_status, handed to fn just before done runs. */
 int store_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
                               void *done_ud, nyx_error *err);

@@ -133,6 +133,10 @@ typedef struct store_backend_ops {
                            void *ud, nyx_error *err);
     int (*thought_add_async)(nyx_store *s, const char *session, int64_t parent, const char *label,
                              store_id_fn done, void *ud, nyx_error *err);
+    int (*config_list_async)(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                             void *done_ud, nyx_error *err);
+    int (*control_get_async)(nyx_store *s, const char *key, store_text_fn done, void *ud,
+                             nyx_error *err);
 } store_backend_ops;
 
 struct nyx_store {

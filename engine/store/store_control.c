@@ -74,6 +74,37 @@ int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
     return s->ops->config_list(s, fn, ud, err);
 }
 
+int store_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                            void *done_ud, nyx_error *err)
+{
+    if (!s || !fn || !done)
+        return store_invalid(err, "cannot list the configuration: no store or no callback");
+    if (!s->ops->config_list_async) {
+        if (store_config_list(s, fn, ud, err) < 0)
+            return -1;
+        done(done_ud, 0, -1, NULL);
+        return 0;
+    }
+    return s->ops->config_list_async(s, fn, ud, done, done_ud, err);
+}
+
+int store_control_get_async(nyx_store *s, const char *key, store_text_fn done, void *ud,
+                            nyx_error *err)
+{
+    if (check_key(s, key, "read a control flag", err) != 0)
+        return -1;
+    if (!done)
+        return store_invalid(err, "cannot read control flag %s: no callback", key);
+    if (!s->ops->control_get_async) {
+        char *value = NULL;
+        if (store_control_get(s, key, &value, err) != 0)
+            return -1;
+        done(ud, 0, value, NULL);
+        return 0;
+    }
+    return s->ops->control_get_async(s, key, done, ud, err);
+}
+
 int store_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
                 const char *detail, nyx_error *err)
 {

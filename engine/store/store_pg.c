@@ -357,4 +357,6 @@ const store_backend_ops store_pg_ops = {
     .budget_status_async = store_pg_budget_status_async,
     .cache_get_async = store_pg_cache_get_async,
     .thought_add_async = pg_thought_add_async,
+    .config_list_async = store_pg_config_list_async,
+    .control_get_async = store_pg_control_get_async,
 };

@@ -75,6 +75,12 @@ int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, v
  * writes a REAL). Returns 0, 1 when fn stopped early, -1 on failure. */
 int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
             store_row_fn fn, void *ud, nyx_error *err);
+/* pg_rows answered in the loop: the rows go to fn from store_pump(), then done(done_ud, rc,
+ * -1, err) with rc 0, or -1 and err. Returns -1 with err, without calling done, when the
+ * statement could not be queued. */
+int pg_rows_async(pg *p, const char *what, const char *sql, int nparams,
+                  const char *const *values, store_row_fn fn, void *ud, store_done_fn done,
+                  void *done_ud, nyx_error *err);
 
 /* Reads what arrived, sends what waits, reconnects when due, hands out finished jobs. */
 void pg_pump(pg *p);
@@ -138,6 +144,10 @@ int store_pg_changed(nyx_store *s, int *changed, nyx_error *err);
 int store_pg_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
 int store_pg_config_get(nyx_store *s, const char *key, char **value, nyx_error *err);
 int store_pg_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_pg_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                               void *done_ud, nyx_error *err);
+int store_pg_control_get_async(nyx_store *s, const char *key, store_text_fn done, void *ud,
+                               nyx_error *err);
 int store_pg_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
                    const char *detail, nyx_error *err);
 

@@ -279,38 +279,10 @@ int store_pg_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *e
     return pg_rows(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, fn, ud, err);
 }
 
-typedef struct status_wait {
-    pg *p;
-    store_row_fn fn;
-    void *ud;
-    store_done_fn done;
-    void *done_ud;
-} status_wait;
-
-static void status_answered(void *ud, PGresult *res, const nyx_error *err)
-{
-    status_wait w = *(status_wait *)ud;
-    free(ud);
-    nyx_error e;
-    nyx_error_clear(&e);
-    int rc = res ? pg_each_row(w.p, "query budgets", res, w.fn, w.ud, &e) : -1;
-    w.done(w.done_ud, rc < 0 ? -1 : 0, -1, rc >= 0 ? NULL : res ? &e : err);
-}
-
 int store_pg_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
                                  void *done_ud, nyx_error *err)
 {
-    status_wait *w = malloc(sizeof *w);
-    if (!w) {
-        store_fail(err, "store: cannot query budgets: out of memory");
-        return -1;
-    }
-    *w = (status_wait){pg_of(s), fn, ud, done, done_ud};
-    if (pg_submit(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, status_answered, w, err) != 0) {
-        free(w);
-        return -1;
-    }
-    return 0;
+    return pg_rows_async(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, fn, ud, done, done_ud, err);
 }
 
 int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err)

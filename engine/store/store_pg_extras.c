@@ -32,6 +32,51 @@ static int read_text(pg *p, const char *what, const char *sql, int nparams,
     return found;
 }
 
+typedef struct text_wait {
+    store_text_fn done;
+    void *ud;
+    char what[96];
+} text_wait;
+
+static void text_answered(void *ud, PGresult *res, const nyx_error *err)
+{
+    text_wait w = *(text_wait *)ud;
+    free(ud);
+    if (!res) {
+        w.done(w.ud, -1, NULL, err);
+        return;
+    }
+    char *text = NULL;
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) &&
+        !(text = store_strdup(PQgetvalue(res, 0, 0)))) {
+        nyx_error oom;
+        nyx_error_clear(&oom);
+        store_fail(&oom, "store: cannot %s: out of memory", w.what);
+        w.done(w.ud, -1, NULL, &oom);
+        return;
+    }
+    w.done(w.ud, 0, text, NULL);
+}
+
+/* read_text answered in the loop: done(ud, 0, text or NULL, NULL) or done(ud, -1, NULL, err). */
+static int read_text_async(pg *p, const char *what, const char *sql, int nparams,
+                           const char *const *values, store_text_fn done, void *ud,
+                           nyx_error *err)
+{
+    text_wait *w = malloc(sizeof *w);
+    if (!w) {
+        store_fail(err, "store: cannot %s: out of memory", what);
+        return -1;
+    }
+    *w = (text_wait){.done = done, .ud = ud};
+    snprintf(w->what, sizeof w->what, "%s", what);
+    if (pg_submit(p, what, sql, nparams, values, text_answered, w, err) != 0) {
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- control flags and configuration ---- */
 
 /* The control and system_config tables are the same shape (key, value, updated_at). A
@@ -99,6 +144,13 @@ int store_pg_control_get(nyx_store *s, const char *key, char **value, nyx_error 
     return kv_get(s, &control, key, value, err);
 }
 
+int store_pg_control_get_async(nyx_store *s, const char *key, store_text_fn done, void *ud,
+                               nyx_error *err)
+{
+    const char *v[] = {key};
+    return read_text_async(pg_of(s), "read a control flag", control.get_sql, 1, v, done, ud, err);
+}
+
 int store_pg_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err)
 {
     return kv_set(s, &config, key, value, err);
@@ -109,12 +161,20 @@ int store_pg_config_get(nyx_store *s, const char *key, char **value, nyx_error *
     return kv_get(s, &config, key, value, err);
 }
 
+#define SQL_CONFIG_LIST                                                                      \
+    "SELECT key, value, " PG_ISO("updated_at") " AS updated_at"                              \
+    " FROM system_config ORDER BY key COLLATE \"C\""
+
 int store_pg_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
 {
-    return pg_rows(pg_of(s), "query the configuration",
-                   "SELECT key, value, " PG_ISO("updated_at") " AS updated_at"
-                   " FROM system_config ORDER BY key COLLATE \"C\"",
-                   0, NULL, fn, ud, err);
+    return pg_rows(pg_of(s), "query the configuration", SQL_CONFIG_LIST, 0, NULL, fn, ud, err);
+}
+
+int store_pg_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
+                               void *done_ud, nyx_error *err)
+{
+    return pg_rows_async(pg_of(s), "query the configuration", SQL_CONFIG_LIST, 0, NULL, fn, ud,
+                         done, done_ud, err);
 }
 
 /* No round trip: the notifications were read by store_pump() (or by any statement's wait),
@@ -177,48 +237,12 @@ int store_pg_cache_get(nyx_store *s, const char *key, double now, char **respons
                : 0;
 }
 
-typedef struct cache_wait {
-    store_text_fn done;
-    void *ud;
-} cache_wait;
-
-static void cache_answered(void *ud, PGresult *res, const nyx_error *err)
-{
-    cache_wait w = *(cache_wait *)ud;
-    free(ud);
-    if (!res) {
-        w.done(w.ud, -1, NULL, err);
-        return;
-    }
-    char *text = NULL;
-    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) &&
-        !(text = store_strdup(PQgetvalue(res, 0, 0)))) {
-        nyx_error oom;
-        nyx_error_clear(&oom);
-        store_fail(&oom, "store: cannot read the response cache: out of memory");
-        w.done(w.ud, -1, NULL, &oom);
-        return;
-    }
-    w.done(w.ud, 0, text, NULL);
-}
-
 int store_pg_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
                              void *ud, nyx_error *err)
 {
-    cache_wait *w = malloc(sizeof *w);
-    if (!w) {
-        store_fail(err, "store: cannot read the response cache: out of memory");
-        return -1;
-    }
-    *w = (cache_wait){done, ud};
     char t[32];
     const char *v[] = {key, pg_num(t, now)};
-    if (pg_submit(pg_of(s), "read the response cache", SQL_CACHE_GET, 2, v, cache_answered, w,
-                  err) != 0) {
-        free(w);
-        return -1;
-    }
-    return 0;
+    return read_text_async(pg_of(s), "read the response cache", SQL_CACHE_GET, 2, v, done, ud, err);
 }
 
 int store_pg_cache_put(nyx_store *s, const char *key, const char *model,

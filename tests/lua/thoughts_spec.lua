@@ -1,8 +1,7 @@
 -- Thought trees through the Lua API and `nyx thoughts`: nodes made by scripts (from tasks as
 -- well as the main chunk), calls that carry them, the tree read back from the database with
 -- calls, tokens and cost rolled up, and clear errors for bad nodes. Against SQLite, and against
--- PostgreSQL when the test run has a server (NYX_TEST_PG), where a database that holds its
--- locks must not stop the loop: the tasks that wait on it wait, the others go on.
+-- PostgreSQL when the test run has a server (NYX_TEST_PG).
 local H = require "helpers.nyx_case"
 local DB = require "helpers.db"
 local json = require "dkjson"
@@ -110,78 +109,5 @@ describe("thought trees", function()
     assert.are.same({ false, "invalid_argument" }, { v.unknown_parent.ok, v.unknown_parent.type })
     assert.matches("parent node %d+ does not exist", v.unknown_parent.message)
     assert.is_true(v.after > 0, "a refused node leaves the tree usable")
-  end)
-
-  -- PostgreSQL answers over a socket the loop watches. Here another connection holds locks on
-  -- the tables a thought, a budget status and a budgeted call need: those three wait, while a
-  -- task that only sleeps goes on turning; when the locks go, all three finish.
-  local pg_it = os.getenv("NYX_TEST_PG") and it or pending
-  pg_it("a database holding its locks stops only the tasks that wait on it (PostgreSQL)", function()
-    local db = DB.fresh(H.tempdir)
-    local v = setup:run([[
-      local uri = os.getenv("NYX_DB")
-      local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-      local function psql(sql)
-        local p = assert(io.popen("env -u LD_PRELOAD psql -X -q -t -A " .. q(uri) .. " -c " .. q(sql) .. " 2>&1"))
-        local out = p:read("a")
-        p:close()
-        return out
-      end
-      local s = nyx.session{ name = "held", budget_usd = 1 }
-      nyx.call{ prompt = "before the locks", max_tokens = 20, session = s }
-      -- The locks end with this psql's input, or on their own after 30 s: a loop that froze
-      -- would see them go by the timeout, and the case fails rather than hangs.
-      local locker = assert(io.popen("env -u LD_PRELOAD psql -X -q -v ON_ERROR_STOP=1 " .. q(uri) .. " >/dev/null 2>&1", "w"))
-      locker:write("SET idle_in_transaction_session_timeout = '30s';\nBEGIN;\n",
-                   "LOCK TABLE budgets, thought_trees IN ACCESS EXCLUSIVE MODE;\n")
-      locker:flush()
-      local held = false
-      for _ = 1, 400 do
-        held = psql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation" ..
-                    " WHERE c.relname IN ('budgets', 'thought_trees') AND l.mode = 'AccessExclusiveLock'" ..
-                    " AND l.granted"):match("^%s*2%s*$") ~= nil
-        if held then break end
-        nyx.sleep(0.05)
-      end
-      local finished = {}
-      local thought = nyx.spawn(function()
-        local id = nyx.thought{ label = "while the database waits", session = s }
-        finished.thought = true
-        return id
-      end)
-      local status = nyx.spawn(function()
-        local rows = nyx.budget.status()
-        finished.status = true
-        return rows
-      end)
-      local call = nyx.spawn(function()
-        local r = nyx.call{ prompt = "budgeted", max_tokens = 20, session = s }
-        finished.call = true
-        return r
-      end)
-      local ticks = 0
-      local ticker = nyx.spawn(function()
-        for _ = 1, 20 do
-          nyx.sleep(0.01)
-          ticks = ticks + 1
-        end
-      end)
-      ticker:wait()
-      local during = { thought = finished.thought or false, status = finished.status or false,
-                       call = finished.call or false, ticks = ticks }
-      locker:write("COMMIT;\n")
-      locker:close()
-      local id, rows, r = thought:wait(), status:wait(), call:wait()
-      local scope
-      for _, row in ipairs(rows) do
-        if row.scope == "session:held" then scope = row end
-      end
-      return { held = held, during = during, id = id, scope = scope, text = r.text }
-    ]], { env = { NYX_DB = db } })
-    assert.is_true(v.held, "the other connection took the locks")
-    assert.are.same({ thought = false, status = false, call = false, ticks = 20 }, v.during)
-    assert.is_true(v.id > 0)
-    assert.are.equal(1, v.scope.limit_usd)
-    assert.is_true(#v.text > 0)
   end)
 end)
