@@ -49,25 +49,23 @@ describe("nyx stats and nyx log", function()
   local db, seen
   setup(function()
     db = DB.fresh(H.tempdir)
-    -- Two processes, one after the other, on one database.
-    local a = host:run([[
-      local s = nyx.session{ name = "alpha" }
-      local out = {}
-      for i = 1, 3 do
-        local r = nyx.call{ prompt = "alpha " .. i, max_tokens = 20, session = s, agent = "scout" }
-        out[i] = { input = r.usage.input_tokens, output = r.usage.output_tokens, cost = r.usage.cost_usd }
-      end
-      return out
-    ]], { env = { NYX_DB = db } })
-    local b = host:run([[
-      local s = nyx.session{ name = "beta" }
-      local out = {}
-      for i = 1, 2 do
-        local r = nyx.call{ prompt = "beta " .. i, max_tokens = 20, session = s, model = "claude-sonnet-4-5" }
-        out[i] = { input = r.usage.input_tokens, output = r.usage.output_tokens, cost = r.usage.cost_usd }
-      end
-      return out
-    ]], { env = { NYX_DB = db } })
+    -- Two processes, one after the other, on one database: n calls of a session, each with
+    -- the call options given; returns what each call reported.
+    local function process(session, n, options)
+      return host:run(([[
+        local s = nyx.session{ name = %q }
+        local out = {}
+        for i = 1, %d do
+          local call = { prompt = %q .. i, max_tokens = 20, session = s }
+          for k, v in pairs(%s) do call[k] = v end
+          local r = nyx.call(call)
+          out[i] = { input = r.usage.input_tokens, output = r.usage.output_tokens, cost = r.usage.cost_usd }
+        end
+        return out
+      ]]):format(session, n, session .. " ", options), { env = { NYX_DB = db } })
+    end
+    local a = process("alpha", 3, '{ agent = "scout" }')
+    local b = process("beta", 2, '{ model = "claude-sonnet-4-5" }')
     seen = { alpha = a, beta = b }
   end)
 
