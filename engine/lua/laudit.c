@@ -20,13 +20,13 @@ static const char *session_name(lua_State *L, int opts)
 
 static int l_audit(lua_State *L)
 {
-    const char *kind = luaL_checkstring(L, 1);
+    const char *kind = lnyx_checkstring(L, 1);
     if (!*kind)
         return lnyx_argerror(L, 1, "kind must be a non-empty string");
-    const char *detail = luaL_optstring(L, 2, NULL);
+    const char *detail = lnyx_optstring(L, 2, NULL);
     const char *session = NULL, *agent = NULL;
     if (!lua_isnoneornil(L, 3)) {
-        luaL_checktype(L, 3, LUA_TTABLE);
+        lnyx_checktype(L, 3, LUA_TTABLE);
         session = session_name(L, 3);
         if (lua_getfield(L, 3, "agent") != LUA_TNIL && lua_type(L, -1) != LUA_TSTRING)
             return lnyx_argerror(L, 3, "agent must be a string");
@@ -34,7 +34,7 @@ static int l_audit(lua_State *L)
     }
     nyx_engine *e = lnyx_engine(L);
     if (!e->started && engine_start(e) != 0)
-        return luaL_error(L, "%s", e->errmsg);
+        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
     nyx_error err;
     nyx_error_clear(&err);
     if (!e->store) {

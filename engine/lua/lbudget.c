@@ -26,7 +26,7 @@ static int l_status(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
     if (!e->started && engine_start(e) != 0)
-        return luaL_error(L, "%s", e->errmsg);
+        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
     if (!e->store) {
         lua_newtable(L);
         return 1;
@@ -45,7 +45,7 @@ static int l_status(lua_State *L)
 /* nyx.budget.limit(scope, usd): "day", "month", "session:NAME" or "agent:NAME"; nil removes. */
 static int l_limit(lua_State *L)
 {
-    const char *scope = luaL_checkstring(L, 1);
+    const char *scope = lnyx_checkstring(L, 1);
     double usd = -1;
     if (!lua_isnoneornil(L, 2)) {
         if (!lua_isnumber(L, 2) || !(lua_tonumber(L, 2) >= 0))
@@ -56,7 +56,7 @@ static int l_limit(lua_State *L)
         strncmp(scope, "agent:", 6) != 0)
         return lnyx_argerror(L, 1, "scope must be \"day\", \"month\", \"session:NAME\" or \"agent:NAME\"");
     if (budget_set_limit(lnyx_engine(L), scope, usd) != 0)
-        return luaL_error(L, "out of memory");
+        return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
 }
 
@@ -93,8 +93,8 @@ static void emit(nyx_engine *e, const char *event, const engine_field *f, size_t
 /* nyx.on(event, fn): fn(tbl) runs for each event; it must not wait (no calls or sleeps). */
 static int l_on(lua_State *L)
 {
-    const char *event = luaL_checkstring(L, 1);
-    luaL_checktype(L, 2, LUA_TFUNCTION);
+    const char *event = lnyx_checkstring(L, 1);
+    lnyx_checktype(L, 2, LUA_TFUNCTION);
     lua_getfield(L, LUA_REGISTRYINDEX, handlers_key);
     if (lua_getfield(L, -1, event) != LUA_TTABLE) {
         lua_pop(L, 1);

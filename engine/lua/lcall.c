@@ -26,7 +26,7 @@ static int set_string(lua_State *L, int arg, const char *field, char **out)
     if (!s || lua_type(L, -1) != LUA_TSTRING)
         return lnyx_argerror(L, arg, "%s must be a string, got %s", field, luaL_typename(L, -1));
     if (!(*out = strdup(s)))
-        return luaL_error(L, "out of memory");
+        return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
 }
 
@@ -55,7 +55,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
     }
     nyx_block *blocks = calloc(count, sizeof *blocks);
     if (!blocks) {
-        luaL_error(L, "out of memory");
+        lnyx_fail(L, "out_of_memory", "out of memory");
         return;
     }
     *out = blocks; /* owned by the spec from here, so an error below frees it */
@@ -82,7 +82,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
             text = lua_tolstring(L, -1, &len);
         }
         if (nyx_block_set(&blocks[i], text, len, mark) != 0) {
-            luaL_error(L, "out of memory");
+            lnyx_fail(L, "out_of_memory", "out of memory");
             return;
         }
         blocks[i].mark_by_user = mark != NYX_MARK_NONE;
@@ -100,7 +100,7 @@ static void read_messages(lua_State *L, nyx_request *req)
         return;
     }
     if (!(req->messages = calloc(count, sizeof *req->messages))) {
-        luaL_error(L, "out of memory");
+        lnyx_fail(L, "out_of_memory", "out of memory");
         return;
     }
     for (size_t i = 0; i < count; i++) {
@@ -131,7 +131,7 @@ static void read_messages(lua_State *L, nyx_request *req)
 static void read_prompt(lua_State *L, nyx_request *req)
 {
     if (!(req->messages = calloc(1, sizeof *req->messages))) {
-        luaL_error(L, "out of memory");
+        lnyx_fail(L, "out_of_memory", "out of memory");
         return;
     }
     req->nmessages = 1;
@@ -163,7 +163,7 @@ static void read_stop(lua_State *L, nyx_request *req)
     if (n == 0)
         return;
     if (!(req->stop_sequences = calloc(n, sizeof *req->stop_sequences))) {
-        luaL_error(L, "out of memory");
+        lnyx_fail(L, "out_of_memory", "out of memory");
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -271,7 +271,7 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
         else if (!lua_istable(L, -1))
             lnyx_argerror(L, 1, "fallback must be a model name or an array of them");
         if (n > 0 && !(spec->fallback = calloc(n, sizeof *spec->fallback)))
-            luaL_error(L, "out of memory");
+            lnyx_fail(L, "out_of_memory", "out of memory");
         for (size_t i = 0; i < n; i++) {
             if (lua_istable(L, -1))
                 lua_rawgeti(L, -1, (lua_Integer)i + 1);
@@ -455,7 +455,7 @@ static int spec_gc(lua_State *L)
 
 static int l_call(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    lnyx_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     nyx_engine *e = lnyx_engine(L);
     call_op *op = lua_newuserdatauv(L, sizeof *op, 0);  /* index 2, kept until the call ends */

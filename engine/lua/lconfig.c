@@ -53,7 +53,7 @@ static int env_setting(lua_State *L, const char *name)
 
 static int l_get(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = lnyx_checkstring(L, 1);
     if (!strchr(name, '.'))
         return env_setting(L, name);
     nyx_error err;
@@ -70,7 +70,7 @@ static int l_get(lua_State *L)
 
 static int l_set(lua_State *L)
 {
-    const char *key = luaL_checkstring(L, 1);
+    const char *key = lnyx_checkstring(L, 1);
     char text[64];
     luaL_Buffer b;
     const char *value = NULL;

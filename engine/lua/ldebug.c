@@ -20,7 +20,7 @@ static void write_text(void *ud, const char *text, size_t len)
 
 static int l_set_debug_writer(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lnyx_checktype(L, 1, LUA_TFUNCTION);
     lua_getfield(L, LUA_REGISTRYINDEX, "nyx.engine.box");
     int own = lua_touserdata(L, -1) != NULL;
     lua_pop(L, 1);

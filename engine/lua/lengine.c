@@ -32,7 +32,7 @@ nyx_engine *lnyx_engine(lua_State *L)
     nyx_engine *e = lua_touserdata(L, -1);
     lua_pop(L, 1);
     if (!e)
-        luaL_error(L, "nyx: this Lua state has no engine");
+        lnyx_fail(L, "invalid_state", "nyx: this Lua state has no engine");
     return e;
 }
 
@@ -106,7 +106,7 @@ static void box_log(void *ud, int level, const char *msg)
 
 static int l_set_log(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lnyx_checktype(L, 1, LUA_TFUNCTION);
     lua_getfield(L, LUA_REGISTRYINDEX, "nyx.engine.box");
     engine_box *b = lua_touserdata(L, -1);
     lua_pop(L, 1);
@@ -166,14 +166,14 @@ static int l_vars(lua_State *L)
 
 static int l_cancel_all(lua_State *L)
 {
-    nyx_cancel_all(lnyx_engine(L), luaL_optstring(L, 1, "cancelled by the script"));
+    nyx_cancel_all(lnyx_engine(L), lnyx_optstring(L, 1, "cancelled by the script"));
     return 0;
 }
 
 /* nyx.model(name): the price table's entry for a model id or alias, nil when unknown. */
 static int l_model(lua_State *L)
 {
-    const nyx_model *m = models_find(lnyx_engine(L)->models, luaL_checkstring(L, 1));
+    const nyx_model *m = models_find(lnyx_engine(L)->models, lnyx_checkstring(L, 1));
     if (!m) {
         lua_pushnil(L);
         return 1;
@@ -205,15 +205,15 @@ static int l_model(lua_State *L)
 
 static int l_stop(lua_State *L)
 {
-    engine_stop(lnyx_engine(L), luaL_optstring(L, 1, "stopped by the script"), 1);
+    engine_stop(lnyx_engine(L), lnyx_optstring(L, 1, "stopped by the script"), 1);
     return 0;
 }
 
 /* nyx.rate_limit(key, {rpm=, input_tpm=, output_tpm=}): key is a model or "agent:NAME". */
 static int l_rate_limit(lua_State *L)
 {
-    const char *key = luaL_checkstring(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
+    const char *key = lnyx_checkstring(L, 1);
+    lnyx_checktype(L, 2, LUA_TTABLE);
     double v[3] = {0, 0, 0};
     const char *fields[3] = {"rpm", "input_tpm", "output_tpm"};
     for (int i = 0; i < 3; i++) {
@@ -225,18 +225,18 @@ static int l_rate_limit(lua_State *L)
         lua_pop(L, 1);
     }
     if (ratelimit_configure(lnyx_engine(L)->limiter, key, v[0], v[1], v[2]) != 0)
-        return luaL_error(L, "out of memory");
+        return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
 }
 
 static int l_timeout_profile(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
-    lua_Number s = luaL_checknumber(L, 2);
+    const char *name = lnyx_checkstring(L, 1);
+    lua_Number s = lnyx_checknumber(L, 2);
     if (!(s > 0))
         return lnyx_argerror(L, 2, "seconds must be > 0");
     if (engine_set_timeout_profile(lnyx_engine(L), name, s) != 0)
-        return luaL_error(L, "out of memory");
+        return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
 }
 
@@ -250,8 +250,8 @@ static int l_now(lua_State *L)
  * (stderr under nyx run, the host's log function in a C host). level: "info" or "warn". */
 static int l_log(lua_State *L)
 {
-    const char *msg = luaL_checkstring(L, 1);
-    const char *level = luaL_optstring(L, 2, "warn");
+    const char *msg = lnyx_checkstring(L, 1);
+    const char *level = lnyx_optstring(L, 2, "warn");
     engine_log(lnyx_engine(L), strcmp(level, "info") == 0 ? NYX_LOG_INFO : NYX_LOG_WARN, "%s", msg);
     return 0;
 }

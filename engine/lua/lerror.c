@@ -61,6 +61,59 @@ int lnyx_raise(lua_State *L, const nyx_error *err)
     return lua_error(L);
 }
 
+static int type_error(lua_State *L, int arg, const char *expected)
+{
+    return lnyx_argerror(L, arg, "%s expected, got %s", expected, luaL_typename(L, arg));
+}
+
+const char *lnyx_checklstring(lua_State *L, int arg, size_t *len)
+{
+    const char *s = lua_tolstring(L, arg, len);
+    if (!s)
+        type_error(L, arg, "string");
+    return s;
+}
+
+const char *lnyx_optstring(lua_State *L, int arg, const char *def)
+{
+    return lua_isnoneornil(L, arg) ? def : lnyx_checklstring(L, arg, NULL);
+}
+
+lua_Number lnyx_checknumber(lua_State *L, int arg)
+{
+    int isnum = 0;
+    lua_Number d = lua_tonumberx(L, arg, &isnum);
+    if (!isnum)
+        type_error(L, arg, "number");
+    return d;
+}
+
+void lnyx_checktype(lua_State *L, int arg, int t)
+{
+    if (lua_type(L, arg) != t)
+        type_error(L, arg, lua_typename(L, t));
+}
+
+void *lnyx_checkudata(lua_State *L, int arg, const char *tname)
+{
+    void *p = luaL_testudata(L, arg, tname);
+    if (!p)
+        type_error(L, arg, tname);
+    return p;
+}
+
+int lnyx_fail(lua_State *L, const char *type, const char *fmt, ...)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    snprintf(err.type, sizeof err.type, "%s", type);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
+    return lnyx_raise(L, &err);
+}
+
 int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...)
 {
     char detail[400];

@@ -28,7 +28,7 @@ static int push_finding(void *ud, const guard_finding *f)
 static int l_scan(lua_State *L)
 {
     size_t len;
-    const char *text = luaL_checklstring(L, 1, &len);
+    const char *text = lnyx_checklstring(L, 1, &len);
     lua_newtable(L);
     scan_rows r = {L, 0};
     guard_scan(text, len, push_finding, &r);
@@ -39,10 +39,10 @@ static int l_scan(lua_State *L)
 static int l_redact(lua_State *L)
 {
     size_t len, out_len = 0;
-    const char *text = luaL_checklstring(L, 1, &len);
+    const char *text = lnyx_checklstring(L, 1, &len);
     char *out = guard_redact(text, len, &out_len);
     if (!out)
-        return luaL_error(L, "out of memory");
+        return lnyx_fail(L, "out_of_memory", "out of memory");
     lua_pushlstring(L, out, out_len);
     free(out);
     return 1;

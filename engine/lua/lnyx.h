@@ -29,6 +29,17 @@ void lnyx_bind_engine(lua_State *L, nyx_engine *e);
 void lnyx_push_error(lua_State *L, const nyx_error *err);
 /* Raises a nyx error table; `where` is taken from the calling Lua function. */
 int lnyx_raise(lua_State *L, const nyx_error *err);
+/* luaL_checklstring, luaL_checkstring, luaL_optstring, luaL_checknumber, luaL_checktype and
+ * luaL_checkudata in Lua's own wording, raised as invalid_argument error tables. */
+const char *lnyx_checklstring(lua_State *L, int arg, size_t *len);
+#define lnyx_checkstring(L, arg) lnyx_checklstring((L), (arg), NULL)
+const char *lnyx_optstring(lua_State *L, int arg, const char *def);
+lua_Number lnyx_checknumber(lua_State *L, int arg);
+void lnyx_checktype(lua_State *L, int arg, int t);
+void *lnyx_checkudata(lua_State *L, int arg, const char *tname);
+/* Raises a nyx error table of type with a formatted message, for failures that have no
+ * nyx_error of their own (out of memory, a wait where none may happen). */
+int lnyx_fail(lua_State *L, const char *type, const char *fmt, ...);
 /* Raises an invalid_argument error in Lua's own wording: bad argument #arg to 'fname' (msg). */
 int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...);
 

@@ -127,7 +127,7 @@ static void remember(lua_State *L, const char *name, const char *file, int loade
 /* package.searchers[2], wrapped: upvalue 1 is the original. */
 static int searcher(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = lnyx_checkstring(L, 1);
     lua_settop(L, 1);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
@@ -373,7 +373,7 @@ failed:
 static int reload_file(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
-    const char *file = luaL_checkstring(L, 1);
+    const char *file = lnyx_checkstring(L, 1);
     push_table(L, files_key);
     if (lua_getfield(L, -1, file) != LUA_TSTRING)
         return 0;
@@ -451,7 +451,7 @@ void lnyx_reload_install(lua_State *L)
 /* nyx.reload(name): loads a module again now. Returns true, or false and the message. */
 static int l_reload(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = lnyx_checkstring(L, 1);
     push_table(L, modules_key);
     if (lua_getfield(L, -1, name) != LUA_TTABLE)
         return lnyx_argerror(L, 1, "module '%s' was not loaded from a Lua file", name);

@@ -52,7 +52,7 @@ static void push_stats(lua_State *L, const nyx_stats *st)
 
 static lsession *check_session(lua_State *L, int i)
 {
-    return luaL_checkudata(L, i, NYX_SESSION_MT);
+    return lnyx_checkudata(L, i, NYX_SESSION_MT);
 }
 
 static int l_session(lua_State *L)
@@ -62,7 +62,7 @@ static int l_session(lua_State *L)
     double budget = -1;
     char generated[64];
     if (!lua_isnoneornil(L, 1)) {
-        luaL_checktype(L, 1, LUA_TTABLE);
+        lnyx_checktype(L, 1, LUA_TTABLE);
         if (lua_getfield(L, 1, "name") != LUA_TNIL) {
             if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
                 return lnyx_argerror(L, 1, "name must be a non-empty string");
@@ -80,10 +80,10 @@ static int l_session(lua_State *L)
         name = generated;
     }
     if (!e->started && engine_start(e) != 0)
-        return luaL_error(L, "%s", e->errmsg);
+        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
     nyx_session *s = engine_session(e, name, 1);
     if (!s)
-        return luaL_error(L, "out of memory");
+        return lnyx_fail(L, "out_of_memory", "out of memory");
     s->open = 1;
     if (budget >= 0)
         s->budget_usd = budget;
@@ -129,7 +129,7 @@ static int session_stats(lua_State *L)
 static int session_index(lua_State *L)
 {
     lsession *ls = check_session(L, 1);
-    const char *k = luaL_checkstring(L, 2);
+    const char *k = lnyx_checkstring(L, 2);
     if (strcmp(k, "name") == 0)
         lua_pushstring(L, ls->s->name);
     else if (strcmp(k, "budget_usd") == 0 && ls->s->budget_usd >= 0)
@@ -205,7 +205,7 @@ static int thought_k(lua_State *L, int status, lua_KContext ctx)
 static int l_thought(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
-    luaL_checktype(L, 1, LUA_TTABLE);
+    lnyx_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "label");
     const char *label = lua_tostring(L, -1);
     if (!label)
@@ -223,7 +223,7 @@ static int l_thought(lua_State *L)
         session = ls ? ls->s->name : lua_tostring(L, -1);
     }
     if (!e->started && engine_start(e) != 0)
-        return luaL_error(L, "%s", e->errmsg);
+        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
     nyx_error err;
     nyx_error_clear(&err);
     if (!e->store) {

@@ -34,7 +34,7 @@ lnyx_store_wait *lnyx_store_wait_new(lua_State *L)
     lua_setmetatable(L, -2);
     lnyx_store_wait *w = calloc(1, sizeof *w);
     if (!w)
-        luaL_error(L, "out of memory");
+        lnyx_fail(L, "out_of_memory", "out of memory");
     w->holders = 1;
     w->op.cancel = wait_cancel;
     nyx_error_clear(&w->err);
@@ -81,6 +81,6 @@ int lnyx_store_check(lua_State *L, lnyx_store_wait *w)
     if (w->rc != 0)
         return lnyx_raise(L, &w->err);
     if (w->rows.out_of_memory)
-        return luaL_error(L, "out of memory");
+        return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
 }

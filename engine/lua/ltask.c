@@ -211,7 +211,7 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
             return lua_yieldk(L, 0, ctx, k);
         }
         if (e->in_callback)
-            return luaL_error(L, "cannot wait inside a callback (stream or event handler)");
+            return lnyx_fail(L, "invalid_state", "cannot wait inside a callback (stream or event handler)");
         /* Not a task: turn the loop here until the operation is done. Other tasks run. */
         int changed = 0;
         while (!op->done) {
@@ -221,7 +221,7 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
             if (rc == NYX_ESCRIPT || rc == NYX_CHANGED)
                 continue; /* a main task failed (nyx_errmsg has it), or a file changed: wait on */
             if (rc != NYX_AGAIN && !op->done)
-                return luaL_error(L, "waiting on something that can never happen: %s", nyx_errmsg(e));
+                return lnyx_fail(L, "invalid_state", "waiting on something that can never happen: %s", nyx_errmsg(e));
         }
         e->changed |= changed;
     }
@@ -230,7 +230,7 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
 
 /* ---- task objects ---- */
 
-static lnyx_task *check_task(lua_State *L, int i) { return luaL_checkudata(L, i, NYX_TASK_MT); }
+static lnyx_task *check_task(lua_State *L, int i) { return lnyx_checkudata(L, i, NYX_TASK_MT); }
 
 lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main)
 {
@@ -315,7 +315,7 @@ static task_waitop *new_waitop(lua_State *L, waitlist *list, int owner_index)
     lua_pushvalue(L, owner_index);
     lua_setiuservalue(L, -2, 1);
     if (waitlist_add(list, &w->op) != 0)
-        luaL_error(L, "out of memory");
+        lnyx_fail(L, "out_of_memory", "out of memory");
     return w;
 }
 
@@ -336,7 +336,7 @@ static int task_wait(lua_State *L)
     if (t->state == T_DONE || t->state == T_FAILED)
         return push_results(L, t);
     if (lnyx_current(L) == t)
-        return luaL_error(L, "a task cannot wait for itself");
+        return lnyx_fail(L, "invalid_state", "a task cannot wait for itself");
     task_waitop *w = new_waitop(L, &t->waiters, 1);
     w->target = t;
     return lnyx_wait(L, &w->op, (lua_KContext)w, task_wait_k);
@@ -396,7 +396,7 @@ int lnyx_cancel_tasks(lua_State *L)
 
 static int l_spawn(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lnyx_checktype(L, 1, LUA_TFUNCTION);
     lnyx_spawn(L, lua_gettop(L) - 1, 0);
     return 1;
 }
@@ -442,12 +442,12 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx)
 
 static int l_sleep(lua_State *L)
 {
-    lua_Number s = luaL_checknumber(L, 1);
+    lua_Number s = lnyx_checknumber(L, 1);
     if (!(s >= 0))
         return lnyx_argerror(L, 1, "seconds must be a number >= 0");
     nyx_engine *e = lnyx_engine(L);
     if (!e->started && engine_start(e) != 0)
-        return luaL_error(L, "%s", e->errmsg);
+        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
     sleep_op *op = lua_newuserdatauv(L, sizeof *op, 0);
     memset(op, 0, sizeof *op);
     op->e = e;
@@ -459,13 +459,13 @@ static int l_sleep(lua_State *L)
     lua_setmetatable(L, -2);
     op->timer = loop_timer_add(e->loop, (double)s, sleep_fired, op);
     if (!op->timer)
-        return luaL_error(L, "out of memory");
+        return lnyx_fail(L, "out_of_memory", "out of memory");
     return lnyx_wait(L, &op->op, (lua_KContext)op, sleep_k);
 }
 
 /* ---- events ---- */
 
-static event *check_event(lua_State *L, int i) { return luaL_checkudata(L, i, NYX_EVENT_MT); }
+static event *check_event(lua_State *L, int i) { return lnyx_checkudata(L, i, NYX_EVENT_MT); }
 
 static int l_event(lua_State *L)
 {

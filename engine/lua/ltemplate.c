@@ -42,7 +42,7 @@ static int arg_error(lua_State *L, int arg, const char *fname, const char *fmt, 
 /* Holds the tree being built, so an error raised halfway frees what was built. */
 static int box_gc(lua_State *L)
 {
-    tvalue **box = luaL_checkudata(L, 1, TVALUE_BOX_MT);
+    tvalue **box = lnyx_checkudata(L, 1, TVALUE_BOX_MT);
     tvalue_free(*box);
     *box = NULL;
     return 0;
@@ -124,7 +124,7 @@ static void add_value(conv *c, int idx, tvalue *parent, const char *key, int dep
         v = scalar(c, idx);
     }
     if (!v || (key ? tvalue_map_set(parent, key, v) : tvalue_list_push(parent, v)) != 0)
-        luaL_error(L, "out of memory");
+        lnyx_fail(L, "out_of_memory", "out of memory");
     if (table)
         fill(c, idx, v, depth + 1);
 }
@@ -192,7 +192,7 @@ static tvalue *check_vars(lua_State *L, int arg, const char *fname)
     }
     lua_setmetatable(L, -2);
     if (!(*box = tvalue_map()))
-        luaL_error(L, "out of memory");
+        lnyx_fail(L, "out_of_memory", "out of memory");
     lua_newtable(L);
     conv c = {L, arg, fname, lua_gettop(L), ""};
     lua_pushvalue(L, arg);

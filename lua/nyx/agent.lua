@@ -44,6 +44,14 @@ end
 
 --- Calls hook `name` of the policy. When it raises, reports once and falls back to the last
 --- version of that hook that worked (the one from before an edit), or to nothing.
+-- Errors a hook raises on purpose, not because it is broken: a guard's refusal is the
+-- policy's decision, and a cancelled task must stop, not go on without the hook.
+local DECISIONS = { blocked = true, cancelled = true }
+
+local function decided(result)
+  return type(result) == "table" and DECISIONS[result.type]
+end
+
 function Agent:_hook(name, ...)
   local fn = self.policy[name]
   if fn == nil then return nil end
@@ -52,9 +60,7 @@ function Agent:_hook(name, ...)
     self.good[name] = fn
     return result
   end
-  if type(result) == "table" and result.type == "blocked" then
-    error(result, 0) -- a guard's refusal is the policy's decision, not its failure
-  end
+  if decided(result) then error(result, 0) end
   if not self.reported[fn] then
     self.reported[fn] = true
     local message = type(result) == "table" and (result.message or tostring(result)) or tostring(result)
@@ -66,6 +72,7 @@ function Agent:_hook(name, ...)
   if good and good ~= fn then
     local ok2, result2 = pcall(good, ...)
     if ok2 then return result2 end
+    if decided(result2) then error(result2, 0) end
   end
   return nil
 end

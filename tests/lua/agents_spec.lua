@@ -214,6 +214,27 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(1, count(notices, "policy hook on_result %(.-:%d+%) of agent broken failed"))
     end)
 
+    it("a refusal or a cancellation inside a hook stops the call, even from the version that served before", function()
+      local v = run([[
+        local guarded = {}
+        function guarded.choose(call)
+          if call.prompt:find("forbidden", 1, true) then error({ type = "blocked", message = "refused" }) end
+        end
+        local g = nyx.agent{ name = "guarded", policy = guarded }
+        g:call{ prompt = "fine", max_tokens = 5 }
+        guarded.choose = function() error("a broken edit") end
+        local ok, err = pcall(g.call, g, { prompt = "forbidden thing", max_tokens = 5 })
+        local slow = nyx.agent{ name = "slow", policy = { choose = function() nyx.sleep(5) end } }
+        local t = nyx.spawn(function() return slow:call{ prompt = "never sent", max_tokens = 5 } end)
+        nyx.sleep(0.05)
+        t:cancel()
+        local waited, werr = pcall(t.wait, t)
+        return { ok = ok, err = err.type, waited = waited, werr = type(werr) == "table" and werr.type or werr,
+                 sent = #sent() }
+      ]])
+      assert.are.same({ ok = false, err = "blocked", waited = false, werr = "cancelled", sent = 1 }, v)
+    end)
+
     it("cost_saver moves to cheaper models as the agent's budget fills", function()
       local v = run([[
         local a = nyx.agent{ name = "saver", policy = "policies.cost_saver", budget_usd = 0.05 }

@@ -217,6 +217,35 @@ for _, setup in ipairs(H.setups()) do
         assert.is_true(v.mt)
         assert.are.equal(v.err.where .. "invalid_request_error: Invalid request", v.str)
       end)
+
+      it("is what every function raises for an argument of the wrong type", function()
+        local v = setup:run [[
+          local out = {}
+          for name, f in pairs({
+            sleep = function() nyx.sleep("soon") end,
+            spawn = function() nyx.spawn(42) end,
+            call = function() nyx.call("hello") end,
+            audit = function() nyx.audit() end,
+            limit = function() nyx.budget.limit() end,
+            on = function() nyx.on("budget_alert", "not a function") end,
+            thought = function() nyx.thought("root") end,
+            config = function() nyx.config.get() end,
+            scan = function() nyx.guard.scan(nil) end,
+            wait = function() nyx.spawn(function() end).wait("not a task") end,
+          }) do
+            local ok, err = pcall(f)
+            out[name] = { ok = ok, type = type(err) == "table" and err.type or type(err),
+                          message = type(err) == "table" and err.message or tostring(err) }
+          end
+          return out
+        ]]
+        for name, r in pairs(v) do
+          assert.are.same({ false, "invalid_argument" }, { r.ok, r.type }, name .. ": " .. r.message)
+          assert.matches("bad argument #%d+ to '[%w_]+' %(", r.message, name)
+        end
+        assert.matches("number expected, got string", v.sleep.message)
+        assert.matches("string expected, got no value", v.audit.message)
+      end)
     end)
   end)
 end
