@@ -199,6 +199,8 @@ void engine_stop(nyx_engine *e, const char *reason, int broadcast)
     snprintf(e->stop_reason, sizeof e->stop_reason, "%s", reason && *reason ? reason : "no reason given");
     nyx_error err;
     nyx_error_clear(&err);
+    if (broadcast)
+        e->local_changes++;
     if (broadcast && e->store && store_control_set(e->store, "stop", e->stop_reason, &err) != 0)
         engine_warn_once(e, "stop-broadcast", "nyx: the stop could not reach other processes: %s", err.message);
     if (!was && e->store)
@@ -245,8 +247,12 @@ static void watch_stop(void *ud)
     if (store_take_write_error(e->store, failed, sizeof failed))
         engine_log(e, NYX_LOG_WARN, "nyx: a write queued for the database failed: %s", failed);
     /* While a read is under way the news waits, so none is lost. */
-    if (e->store && !e->news && store_changed(e->store, &changed, &err) == 0 && changed)
-        news_read(e);
+    if (e->store && !e->news) {
+        if (store_changed(e->store, &changed, &err) == 0 && changed)
+            e->news_again = 1;
+        if (e->news_again)
+            news_read(e);
+    }
     engine_check_db_file(e);
     e->stop_watch = loop_timer_add_background(e->loop, 0.25, watch_stop, e);
 }
@@ -266,6 +272,7 @@ int nyx_resume(nyx_engine *e)
     nyx_error err;
     nyx_error_clear(&err);
     e->stopped = 0;
+    e->local_changes++;
     if (store_control_set(e->store, "stop", NULL, &err) != 0) {
         engine_set_error(e, "%s", err.message);
         return NYX_EIO;

@@ -78,6 +78,9 @@ struct nyx_engine {
     struct breakers *breakers;
     int64_t breaker_opens;
     struct news_read *news; /* a read of other processes' news under way (news.c) */
+    int news_again;         /* read the news again at the next look */
+    uint64_t local_changes; /* this process's own stops, resumes and settings: an answer
+                               read before one of them is stale */
     int64_t miss_reasons[4];   /* unexpected misses by guessed reason (enum cache_miss) */
     timeout_profile *timeouts;
     size_t ntimeouts;

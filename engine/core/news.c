@@ -3,11 +3,13 @@
 #include "engine.h"
 #include "settings.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 struct news_read {
-    nyx_engine *e; /* NULL once abandoned */
-    int pending;   /* answers still to come */
+    nyx_engine *e;    /* NULL once abandoned */
+    uint64_t changes; /* e->local_changes when the read was sent */
+    int pending;      /* answers still to come */
     settings_rows *rows;
     int rows_ok;
     char *stop; /* the stop flag's reason; NULL when none is set */
@@ -21,13 +23,18 @@ static void answered(struct news_read *n)
     nyx_engine *e = n->e;
     if (e) {
         e->news = NULL;
-        if (n->rows_ok) {
+        /* A stop, resume or setting of this process's own after the read was sent would be
+         * undone by its answer: drop it and read again (as after a failed read). */
+        int fresh = n->changes == e->local_changes;
+        if (!fresh || !n->rows_ok || !n->stop_ok)
+            e->news_again = 1;
+        if (fresh && n->rows_ok) {
             settings_rows_apply(n->rows);
             n->rows = NULL;
         }
-        if (n->stop_ok && n->stop && !e->stopped)
+        if (fresh && n->stop_ok && n->stop && !e->stopped)
             engine_stop(e, n->stop, 0);
-        else if (n->stop_ok && !n->stop && e->stopped)
+        else if (fresh && n->stop_ok && !n->stop && e->stopped)
             e->stopped = 0; /* the stop was cleared: calls may go again */
     }
     settings_rows_free(n->rows);
@@ -62,8 +69,10 @@ void news_read(nyx_engine *e)
         return;
     }
     n->e = e;
+    n->changes = e->local_changes;
     n->pending = 2;
     e->news = n;
+    e->news_again = 0;
     nyx_error err;
     nyx_error_clear(&err);
     if (store_config_list_async(e->store, settings_rows_add, n->rows, rows_read, n, &err) != 0)

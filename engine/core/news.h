@@ -8,7 +8,9 @@ typedef struct nyx_engine nyx_engine;
 
 /* Starts reading the stop flag and the settings, unless a read is under way (e->news), and
  * applies them when both are answered: a stop set elsewhere stops this engine, a cleared one
- * lets calls go again. With a database that answers at once, all of it happens here. */
+ * lets calls go again. A read that failed, or that this process's own stop, resume or setting
+ * overtook, sets e->news_again instead. With a database that answers at once, all of it
+ * happens here. */
 void news_read(nyx_engine *e);
 
 /* The engine is closing: answers still to come are dropped. */

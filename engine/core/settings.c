@@ -483,6 +483,7 @@ int settings_set(nyx_engine *e, const char *key, const char *value, nyx_error *e
         free(canon);
         return -1;
     }
+    e->local_changes++;
     if (store_config_set(e->store, key, canon, err) != 0) {
         free(canon);
         return -1;

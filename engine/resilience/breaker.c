@@ -12,6 +12,7 @@
 #define BR_RING 1024          /* requests tracked in flight per key, for send order */
 #define BR_PATIENCE_S 5.0     /* how much later a request may be sent and answered before
                                  outcomes stop waiting for an earlier one still out */
+#define BR_BACKSTOP_S 60.0    /* and the longest they wait for one, whatever was sent since */
 
 enum { T_IN_FLIGHT = 0, T_SUCCESS, T_FAILURE, T_NONE };
 
@@ -287,7 +288,9 @@ double breaker_retry_in(const breakers *b, const char *key, double now)
  * modest failure rate. Judging outcomes in the order the requests were sent keeps a burst of
  * quick errors from looking like a run. A request that hangs stops holding the others back once
  * one sent BR_PATIENCE_S after it has been answered: send times, not the clock at arrival, so a
- * host that stalls before reading its answers does not turn its in-flight requests into gaps. */
+ * host that stalls before reading its answers does not turn its in-flight requests into gaps.
+ * (Untracked requests, past BR_RING in flight, move no send time: BR_BACKSTOP_S bounds the
+ * wait then.) */
 
 uint64_t breaker_send(breakers *b, const char *key, double now)
 {
@@ -317,7 +320,8 @@ void breaker_outcome(breakers *b, const char *key, uint64_t ticket, int verdict,
         uint64_t t = k->applied + 1;
         unsigned char st = k->ticket_state[t % BR_RING];
         if (st == T_IN_FLIGHT) {
-            if (k->latest_answered_sent - k->ticket_sent[t % BR_RING] < BR_PATIENCE_S)
+            double sent = k->ticket_sent[t % BR_RING];
+            if (k->latest_answered_sent - sent < BR_PATIENCE_S && now - sent < BR_BACKSTOP_S)
                 break;
             st = T_NONE; /* too slow to wait for: judged without it */
         }

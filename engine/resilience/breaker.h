@@ -88,7 +88,8 @@ uint64_t breaker_send(breakers *b, const char *key, double now);
 
 /* The outcome of a ticketed request: verdict 1 failure, 0 success, -1 no verdict (cancelled,
  * never sent). Outcomes are applied in the order the requests were sent; one waits for
- * earlier requests still in flight until a request sent 5 s after them has been answered. */
+ * earlier requests still in flight until a request sent 5 s after them has been answered, or
+ * for 60 s at most. */
 void breaker_outcome(breakers *b, const char *key, uint64_t ticket, int verdict, double now);
 
 #endif

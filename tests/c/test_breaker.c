@@ -361,6 +361,18 @@ static void test_send_order(void)
         breaker_outcome(b, "s", t[oks[i]], 0, 20.1);
     CHECK_INT(breaker_get(b, "s"), BREAKER_CLOSED);
     breakers_free(b);
+
+    /* Nothing sent since a hung request: its followers wait a minute at most. */
+    b = breakers_new(NULL);
+    (void)breaker_send(b, "w", 0.0);
+    for (int i = 0; i < 4; i++)
+        breaker_outcome(b, "w", breaker_send(b, "w", 0.0), 1, 0.1);
+    CHECK_INT(breaker_get(b, "w"), BREAKER_CLOSED);
+    breaker_outcome(b, "w", breaker_send(b, "w", 0.0), 1, 59.0);
+    CHECK_INT(breaker_get(b, "w"), BREAKER_CLOSED);
+    breaker_outcome(b, "w", breaker_send(b, "w", 0.0), 1, 61.0);
+    CHECK_INT(breaker_get(b, "w"), BREAKER_OPEN);
+    breakers_free(b);
 }
 
 int main(void)

@@ -137,4 +137,31 @@ describe("PostgreSQL in the loop", function()
     assert.are.equal("stopped", v.stopped)
     assert.matches("drill", v.message)
   end)
+
+  pg_it("news read before this process's own stop neither undoes it nor stops it twice", function()
+    local v = setup:run(LIB .. [[
+      local stops = 0
+      nyx.on("stopped", function() stops = stops + 1 end)
+      nyx.call{ prompt = "first", max_tokens = 20 }
+      -- A lock that goes by itself after 3 s; a notification meanwhile sends a news read that
+      -- waits behind it, and this process's stop is queued after that read.
+      local locker = assert(io.popen("env -u LD_PRELOAD psql -X -q " .. q(uri) .. " >/dev/null 2>&1", "w"))
+      locker:write("BEGIN;\nLOCK TABLE system_config IN ACCESS EXCLUSIVE MODE;\nSELECT pg_sleep(3);\nCOMMIT;\n")
+      locker:flush()
+      for _ = 1, 400 do
+        if tonumber(psql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation" ..
+                         " WHERE c.relname = 'system_config' AND l.mode = 'AccessExclusiveLock'")) == 1 then break end
+        nyx.sleep(0.02)
+      end
+      psql("SELECT pg_notify('nyx_control', 'news')")
+      nyx.sleep(0.6) -- the engine looks for news every quarter second
+      nyx.stop("local stop")
+      locker:close()
+      nyx.sleep(1) -- the stale answer, and the news of this stop, arrive
+      local ok, err = pcall(nyx.call, { prompt = "after", max_tokens = 20 })
+      return { stops = stops, ok = ok, err = err.type,
+               audited = tonumber(psql("SELECT count(*) FROM audit_events WHERE kind = 'emergency_stop'")) }
+    ]], { env = { NYX_DB = DB.fresh(H.tempdir) } })
+    assert.are.same({ stops = 1, ok = false, err = "stopped", audited = 1 }, v)
+  end)
 end)
