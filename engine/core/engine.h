@@ -149,6 +149,10 @@ int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds);
 /* Emergency stop: new calls fail with "stopped", calls in flight are cancelled and logged.
  * broadcast: also write it to the database, so every process sharing it stops. */
 void engine_stop(nyx_engine *e, const char *reason, int broadcast);
+/* Records a script's own audit event; its detail is stored as the storage mode stores text
+ * (redacted by default, nothing under "none"). Returns 0, or -1 with err. (audit.c) */
+int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,
+                 const char *detail, nyx_error *err);
 /* Hands an event to the host's handlers, if any. */
 void engine_emit(nyx_engine *e, const char *event, const engine_field *f, size_t n);
 

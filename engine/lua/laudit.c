@@ -1,8 +1,7 @@
 /* nyx.audit(kind, detail, {session=, agent=}): a script's own security events (a policy that
- * blocked or redacted a prompt, ...) in the audit trail beside the engine's. */
+ * blocked or redacted a prompt, ...) in the audit trail beside the engine's; the detail is
+ * stored as the storage mode stores text. */
 #include "lnyx.h"
-
-#include "store/store.h"
 
 /* A session object or its name; NULL when absent. */
 static const char *session_name(lua_State *L, int opts)
@@ -37,11 +36,7 @@ static int l_audit(lua_State *L)
         return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
     nyx_error err;
     nyx_error_clear(&err);
-    if (!e->store) {
-        nyx_error_set(&err, "store_error", 0, "the audit trail needs the database, which is unavailable");
-        return lnyx_raise(L, &err);
-    }
-    if (store_audit(e->store, kind, session, agent, detail, &err) != 0)
+    if (engine_audit(e, kind, session, agent, detail, &err) != 0)
         return lnyx_raise(L, &err);
     return 0;
 }

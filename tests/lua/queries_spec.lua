@@ -123,7 +123,7 @@ describe("nyx stats and nyx log", function()
       local r = nyx.call{ prompt = "gamma 1", max_tokens = 20, session = s, agent = "planner" }
       local ok, err = pcall(nyx.call, { prompt = "gamma 2", max_tokens = 2000, session = s, agent = "planner" })
       -- A script's own event, beside the engine's.
-      nyx.audit("review_requested", "by the planner", { session = s, agent = "planner" })
+      nyx.audit("review_requested", "by the planner, ann@example.org", { session = s, agent = "planner" })
       local bad = {}
       for i, args in ipairs({ { "" }, { "x", "d", { agent = 7 } }, { "x", "d", { session = 7 } } }) do
         local okb, e = pcall(nyx.audit, table.unpack(args))
@@ -143,7 +143,8 @@ describe("nyx stats and nyx log", function()
     assert.are.equal(2, #last)
     assert.are.same({ "budget_refused", "gamma", "planner" }, { last[1].kind, last[1].session, last[1].agent })
     assert.matches("session:gamma", last[1].detail)
-    assert.are.same({ "review_requested", "gamma", "planner", "by the planner" },
+    -- A script's detail is stored as prompts are: redacted by default.
+    assert.are.same({ "review_requested", "gamma", "planner", "by the planner, [EMAIL]" },
                     { last[2].kind, last[2].session, last[2].agent, last[2].detail })
     assert_aligned((nyx(own, "audit --last 2")), 2)
     for i, want in ipairs({ "kind must be a non%-empty string", "agent must be a string",

@@ -1,0 +1,32 @@
+#include "engine.h"
+
+#include "guard/scan.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,
+                 const char *detail, nyx_error *err)
+{
+    if (!e->store) {
+        nyx_error_set(err, "store_error", 0, "the audit trail needs the database, which is unavailable");
+        return -1;
+    }
+    /* A script may put anything in a detail: it is stored like a prompt, never as written
+     * unless the storage mode is "full". */
+    const char *mode = e->cfg.storage_mode;
+    char *redacted = NULL;
+    if (detail && strcmp(mode, "none") == 0)
+        detail = NULL;
+    else if (detail && strcmp(mode, "full") != 0) {
+        if (!(redacted = guard_redact(detail, strlen(detail), NULL))) {
+            nyx_error_set(err, "out_of_memory", 0, "out of memory recording an audit event");
+            return -1;
+        }
+        detail = redacted;
+    }
+    int rc = store_audit(e->store, kind, session, agent, detail, err);
+    free(redacted);
+    return rc;
+}
