@@ -111,7 +111,7 @@ describe("PostgreSQL in the loop", function()
       local during = nyx.config.get("alert.latency_ms")
       release()
       local after, source
-      for _ = 1, 200 do
+      for _ = 1, 500 do
         after, source = nyx.config.get("alert.latency_ms")
         if after then break end
         nyx.sleep(0.02)
@@ -120,7 +120,7 @@ describe("PostgreSQL in the loop", function()
       local ok_before = pcall(nyx.call, { prompt = "before the stop", max_tokens = 20 })
       os.execute("env -u LD_PRELOAD " .. os.getenv("NYX_BIN") .. " stop --db " .. q(uri) .. " --reason drill >/dev/null 2>&1")
       local err
-      for _ = 1, 200 do
+      for _ = 1, 500 do
         -- (a call in flight when the stop lands is cancelled; the next one is refused)
         local ok, e = pcall(nyx.call, { prompt = "after the stop", max_tokens = 20 })
         if not ok and e.type ~= "cancelled" then err = e break end
@@ -157,10 +157,18 @@ describe("PostgreSQL in the loop", function()
       nyx.sleep(0.6) -- the engine looks for news every quarter second
       nyx.stop("local stop")
       locker:close()
-      nyx.sleep(1) -- the stale answer, and the news of this stop, arrive
+      -- The stop's audit row is written in the background; then the stale answer and the news
+      -- of this stop arrive.
+      local function audited()
+        return tonumber(psql("SELECT count(*) FROM audit_events WHERE kind = 'emergency_stop'"))
+      end
+      for _ = 1, 500 do
+        if audited() >= 1 then break end
+        nyx.sleep(0.02)
+      end
+      nyx.sleep(1)
       local ok, err = pcall(nyx.call, { prompt = "after", max_tokens = 20 })
-      return { stops = stops, ok = ok, err = err.type,
-               audited = tonumber(psql("SELECT count(*) FROM audit_events WHERE kind = 'emergency_stop'")) }
+      return { stops = stops, ok = ok, err = err.type, audited = audited() }
     ]], { env = { NYX_DB = DB.fresh(H.tempdir) } })
     assert.are.same({ stops = 1, ok = false, err = "stopped", audited = 1 }, v)
   end)
