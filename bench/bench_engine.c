@@ -3,6 +3,7 @@
  * so the main thread's CPU time is the engine's (with Lua and curl) and nothing else. */
 #define _POSIX_C_SOURCE 200809L
 #include "nyx.h"
+#include "bench_frames.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,9 +59,8 @@ static int run(const char *calls, const char *inflight, const char *ttft, double
     return rc == NYX_OK ? 0 : 1;
 }
 
-/* A host's frame loop: nyx_poll(e, 0) once per frame while 50 calls are in flight; the
- * longest a poll kept the frame is what a game host cares about. */
-static int frame_loop(double *max_ms, double *mean_ms, int *frames)
+/* A host's frame loop while 50 calls are in flight. */
+static int frame_loop(bench_frame_stats *st)
 {
     setenv("NYX_SIM_TTFT_MS", "20", 1);
     char *msg = NULL;
@@ -71,24 +71,9 @@ static int frame_loop(double *max_ms, double *mean_ms, int *frames)
     nyx_set(e, "var.calls", "400");
     nyx_set(e, "var.inflight", "50");
     int rc = nyx_load_string(e, workload, "=frames");
-    double worst = 0, total = 0;
-    int n = 0;
-    while (rc == NYX_OK || rc == NYX_AGAIN) {
-        double t0 = seconds(CLOCK_MONOTONIC);
-        rc = nyx_poll(e, 0);
-        double ms = (seconds(CLOCK_MONOTONIC) - t0) * 1000;
-        worst = ms > worst ? ms : worst;
-        total += ms;
-        n++;
-        if (rc == NYX_OK)
-            break;
-        struct timespec frame = {0, 2 * 1000 * 1000}; /* the rest of the host's frame */
-        nanosleep(&frame, NULL);
-    }
+    if (rc == NYX_OK)
+        rc = bench_frames(e, st);
     nyx_close(e);
-    *max_ms = worst;
-    *mean_ms = n ? total / n : 0;
-    *frames = n;
     return rc == NYX_OK ? 0 : 1;
 }
 
@@ -105,13 +90,12 @@ int main(int argc, char **argv)
     if (run("20", "20", "200", &wall, &cpu) != 0)
         return 1;
     printf("twenty_calls_200ms_ttft_wall_s: %.3f\n", wall);
-    double worst, mean;
-    int frames;
-    if (frame_loop(&worst, &mean, &frames) != 0)
+    bench_frame_stats st;
+    if (frame_loop(&st) != 0)
         return 1;
-    printf("host_frames: %d\n", frames);
-    printf("nyx_poll_0_mean_ms: %.3f\n", mean);
-    printf("nyx_poll_0_max_ms: %.3f\n", worst);
+    printf("host_frames: %d\n", st.frames);
+    printf("nyx_poll_0_mean_ms: %.3f\n", st.mean_ms);
+    printf("nyx_poll_0_max_ms: %.3f\n", st.max_ms);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak_rss_mb: %.1f\n", (double)ru.ru_maxrss / 1024.0);

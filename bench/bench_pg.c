@@ -11,42 +11,13 @@
 
 #include "core/clock.h"
 #include "nyx.h"
+#include "bench_frames.h"
 #include "store/store.h"
+#include "bench_interaction.h"
 
 static int RESERVATIONS = 3000, BATCHED = 20000, INFLIGHT_TOTAL = 10000;
 #define BATCH_SIZE 500
 #define IN_FLIGHT 50
-
-static char prompt[2048], response[1024];
-
-static nyx_interaction make(const char *id)
-{
-    nyx_interaction it;
-    memset(&it, 0, sizeof it);
-    it.id = id;
-    it.session = "bench";
-    it.agent = "engineer";
-    it.model_requested = "claude-haiku-4-5";
-    it.model_served = "claude-haiku-4-5-20251001";
-    it.provider = "anthropic";
-    it.usage.input_tokens = 12;
-    it.usage.output_tokens = 250;
-    it.usage.cache_read_input_tokens = 4096;
-    it.has_cost = 1;
-    it.cost_usd = 0.0016;
-    it.cost_without_cache_usd = 0.0053;
-    it.saved_usd = 0.0037;
-    it.ttfb_ms = 180;
-    it.latency_ms = 950;
-    it.attempts = 1;
-    it.attempts_json = "[{\"status\":200,\"ms\":950}]";
-    it.status = "ok";
-    it.stop_reason = "end_turn";
-    it.cache_hit = 1;
-    it.prompt_text = prompt;
-    it.response_text = response;
-    return it;
-}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -89,7 +60,7 @@ static void batched(nyx_store *s)
         failed |= store_batch_begin(s, &err) != 0;
         for (int k = 0; k < BATCH_SIZE && !failed; k++) {
             snprintf(id, sizeof id, "batch-%d", i + k);
-            nyx_interaction it = make(id);
+            nyx_interaction it = bench_interaction(id);
             failed |= store_log_interaction(s, &it, &err) != 0;
         }
         failed |= store_batch_commit(s, &err) != 0;
@@ -126,7 +97,7 @@ static void in_flight(nyx_store *s)
     while (f.done < INFLIGHT_TOTAL) {
         while (sent < INFLIGHT_TOTAL && sent - f.done < IN_FLIGHT) {
             snprintf(id, sizeof id, "flight-%d", sent);
-            nyx_interaction it = make(id);
+            nyx_interaction it = bench_interaction(id);
             if (store_log_interaction_settle_async(s, &it, NULL, 0, logged, &f, &err) != 0) {
                 fprintf(stderr, "bench_pg: %s\n", err.message);
                 return;
@@ -175,28 +146,18 @@ static void frames(const char *uri)
         return;
     }
     nyx_set(e, "db", uri);
+    double t_start = nyx_now_s();
+    bench_frame_stats st = {0};
     int rc = nyx_load_string(e, frame_workload, "=frames");
-    double worst = 0, total = 0, t_start = nyx_now_s();
-    int n = 0;
-    while (rc == NYX_OK || rc == NYX_AGAIN) {
-        double t0 = nyx_now_s();
-        rc = nyx_poll(e, 0);
-        double ms = (nyx_now_s() - t0) * 1000;
-        worst = ms > worst ? ms : worst;
-        total += ms;
-        n++;
-        if (rc == NYX_OK)
-            break;
-        struct timespec frame = {0, 2 * 1000 * 1000}; /* the rest of the host's frame */
-        nanosleep(&frame, NULL);
-    }
+    if (rc == NYX_OK)
+        rc = bench_frames(e, &st);
     if (rc != NYX_OK)
         fprintf(stderr, "bench_pg: %s\n", nyx_errmsg(e));
     double wall = nyx_now_s() - t_start;
     nyx_close(e);
     printf("pg_engine_400_calls_50_in_flight_wall_s: %.2f\n", wall);
-    printf("pg_frame_nyx_poll_0_mean_ms: %.3f\n", n ? total / n : 0);
-    printf("pg_frame_nyx_poll_0_max_ms: %.3f\n", worst);
+    printf("pg_frame_nyx_poll_0_mean_ms: %.3f\n", st.mean_ms);
+    printf("pg_frame_nyx_poll_0_max_ms: %.3f\n", st.max_ms);
 }
 
 int main(int argc, char **argv)
@@ -211,8 +172,7 @@ int main(int argc, char **argv)
         printf("pg: skipped (NYX_BENCH_PG names no server)\n");
         return 0;
     }
-    memset(prompt, 'p', sizeof prompt - 1);
-    memset(response, 'r', sizeof response - 1);
+    bench_texts();
     nyx_error err;
     nyx_error_clear(&err);
     nyx_store *s = store_open(uri, &err);

@@ -12,44 +12,10 @@
 #include "check.h"
 #include "core/clock.h"
 #include "store/store.h"
+#include "bench_interaction.h"
 
 #define BATCH_SIZE 500
 static int BATCHED = 50000, SINGLE = 5000;
-
-static char prompt[2048], response[1024];
-
-static nyx_interaction make(const char *id)
-{
-    nyx_interaction it;
-    memset(&it, 0, sizeof it);
-    it.id = id;
-    it.session = "bench";
-    it.agent = "engineer";
-    it.thought_id = 1;
-    it.template_name = "summarize";
-    it.template_version = 3;
-    it.request_id = "req_011CXYZabcdefghijklmnop";
-    it.model_requested = "claude-haiku-4-5";
-    it.model_served = "claude-haiku-4-5-20251001";
-    it.provider = "anthropic";
-    it.usage.input_tokens = 12;
-    it.usage.output_tokens = 250;
-    it.usage.cache_read_input_tokens = 4096;
-    it.has_cost = 1;
-    it.cost_usd = 0.0016;
-    it.cost_without_cache_usd = 0.0053;
-    it.saved_usd = 0.0037;
-    it.ttfb_ms = 180;
-    it.latency_ms = 950;
-    it.attempts = 1;
-    it.attempts_json = "[{\"status\":200,\"ms\":950}]";
-    it.status = "ok";
-    it.stop_reason = "end_turn";
-    it.cache_hit = 1;
-    it.prompt_text = prompt;
-    it.response_text = response;
-    return it;
-}
 
 static int count_row(void *ud, int ncols, const char *const *names, const char *const *values)
 {
@@ -88,8 +54,7 @@ int main(int argc, char **argv)
     }
     char path[128];
     snprintf(path, sizeof path, "%s/perf.db", dir);
-    memset(prompt, 'p', sizeof prompt - 1);
-    memset(response, 'r', sizeof response - 1);
+    bench_texts();
 
     nyx_error err;
     nyx_error_clear(&err);
@@ -107,7 +72,7 @@ int main(int argc, char **argv)
         CHECK_INT(store_batch_begin(s, &err), 0);
         for (int k = n; k < n + BATCH_SIZE; k++) {
             snprintf(id, sizeof id, "b%d", k);
-            nyx_interaction it = make(id);
+            nyx_interaction it = bench_interaction(id);
             if (store_log_interaction(s, &it, &err) != 0) {
                 CHECK(0);
                 fprintf(stderr, "%s\n", err.message);
@@ -131,7 +96,7 @@ int main(int argc, char **argv)
     t0 = nyx_now_us();
     for (int k = 0; k < SINGLE; k++) {
         snprintf(id, sizeof id, "s%d", k);
-        nyx_interaction it = make(id);
+        nyx_interaction it = bench_interaction(id);
         it.thought_id = k % 4 == 0 ? 1 : 0;
         int64_t a = nyx_now_us();
         if (store_log_interaction(s, &it, &err) != 0) {

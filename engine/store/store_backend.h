@@ -14,6 +14,16 @@
 
 /* A reservation as store_budget_reserve() hands it to a backend: the id it generated and
  * who holds it, so store_budget_reap() can tell a dead holder. */
+/* The head of every backend's insert of an interaction: its 32 columns, in the order the
+ * backends bind their values ($1/?1 is id ... $32/?32 is provider). */
+#define SQL_INSERT_INTERACTION                                                               \
+    "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"     \
+    " template_version, request_id, model_requested, model_served, input_tokens,"            \
+    " output_tokens, cache_creation_input_tokens, cache_read_input_tokens,"                  \
+    " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"    \
+    " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"      \
+    " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider)"
+
 typedef struct store_reservation {
     const char *id;     /* unique, < STORE_RESERVATION_ID_SIZE bytes */
     double amount_usd;  /* >= 0, reserved in every scope */

@@ -19,12 +19,7 @@ static const char SQL_RESERVE[] =
  * id logged already is left as it is, a reservation settled already is not settled again,
  * so a write whose answer was lost with the connection can simply be sent again. */
 static const char SQL_LOG_SETTLE[] =
-    "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"
-    " template_version, request_id, model_requested, model_served, input_tokens,"
-    " output_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
-    " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"
-    " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"
-    " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider)"
+    SQL_INSERT_INTERACTION
     " SELECT $1, $2::double precision, $3, $4, $5::bigint, $6, $7::integer, $8, $9, $10,"
     " $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::bigint, $16::bigint,"
     " $17::double precision, $18::double precision, $19::double precision,"

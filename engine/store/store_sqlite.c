@@ -32,12 +32,7 @@
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] =
-        "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"
-        " template_version, request_id, model_requested, model_served, input_tokens,"
-        " output_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
-        " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"
-        " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"
-        " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider)"
+        SQL_INSERT_INTERACTION
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
         " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",

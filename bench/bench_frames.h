@@ -1,0 +1,40 @@
+/* A game host's frame loop, as bench_engine and bench_pg measure it: nyx_poll(e, 0) once per
+ * frame, then the rest of the frame (2 ms) for the host's own work. What a host cares about is
+ * how long a poll kept its frame, at most and on average. */
+#ifndef NYX_BENCH_FRAMES_H
+#define NYX_BENCH_FRAMES_H
+
+#include <time.h>
+
+#include "core/clock.h"
+#include "nyx.h"
+
+typedef struct bench_frame_stats {
+    double max_ms, mean_ms;
+    int frames;
+} bench_frame_stats;
+
+/* Polls e frame by frame until its scripts finish or fail; returns nyx_poll's last code
+ * (NYX_OK when they finished). */
+static int bench_frames(nyx_engine *e, bench_frame_stats *st)
+{
+    double total = 0;
+    int rc;
+    *st = (bench_frame_stats){0};
+    do {
+        double t0 = nyx_now_s();
+        rc = nyx_poll(e, 0);
+        double ms = (nyx_now_s() - t0) * 1000;
+        st->max_ms = ms > st->max_ms ? ms : st->max_ms;
+        total += ms;
+        st->frames++;
+        if (rc == NYX_AGAIN) {
+            struct timespec frame = {0, 2 * 1000 * 1000};
+            nanosleep(&frame, NULL);
+        }
+    } while (rc == NYX_AGAIN);
+    st->mean_ms = st->frames ? total / st->frames : 0;
+    return rc;
+}
+
+#endif
