@@ -46,6 +46,19 @@ void claude_usage_from_json(const cJSON *usage, nyx_usage *u, int replace_only_p
     for (size_t i = 0; i < NTOP; i++)
         if (count_value(cJSON_GetObjectItemCaseSensitive(usage, top_counters[i].key), &n) == 0)
             memcpy((char *)u + top_counters[i].off, &n, sizeof n);
+    const struct {
+        const char *key;
+        char *dst;
+        size_t size;
+    } words[] = {{"speed", u->speed, sizeof u->speed},
+                 {"inference_geo", u->inference_geo, sizeof u->inference_geo},
+                 {"service_tier", u->service_tier, sizeof u->service_tier}};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(usage, words[i].key);
+        /* A value too long for the field is not one the price table can know: left out. */
+        if (cJSON_IsString(w) && strlen(w->valuestring) < words[i].size)
+            memcpy(words[i].dst, w->valuestring, strlen(w->valuestring) + 1);
+    }
     const cJSON *detail = cJSON_GetObjectItemCaseSensitive(usage, "cache_creation");
     if (!cJSON_IsObject(detail))
         return;

@@ -52,6 +52,11 @@ typedef struct nyx_usage {
     int64_t cache_creation_5m; /* cache_creation.ephemeral_5m_input_tokens */
     int64_t cache_creation_1h; /* cache_creation.ephemeral_1h_input_tokens */
     int has_cache_creation_detail;
+    /* What the API says changed the price; "" when it did not say. Fixed size so a usage
+     * stays plain data that copies with '='. */
+    char speed[16];         /* usage.speed: "standard" | "fast" */
+    char inference_geo[24]; /* usage.inference_geo: "us", "global", ... */
+    char service_tier[16];  /* usage.service_tier: "standard" | "priority" | "batch" */
 } nyx_usage;
 
 typedef struct nyx_response {

@@ -27,13 +27,35 @@ void call_record_attempt(nyx_call *c, int status, const nyx_error *err)
     cJSON_AddItemToArray(c->attempt_log, a);
 }
 
+/* 1 when the request's cache marks asked only for the 1h TTL: its writes are 1h writes when
+ * the usage does not break them down. Any 5m mark (the tail of a mixed request) makes them
+ * 5m writes, the API's default. */
+static int asked_1h(const nyx_request *req)
+{
+    int any_1h = 0;
+    for (size_t i = 0; i < req->nsystem; i++) {
+        if (req->system[i].mark == NYX_MARK_5M)
+            return 0;
+        any_1h |= req->system[i].mark == NYX_MARK_1H;
+    }
+    for (size_t i = 0; i < req->nmessages; i++)
+        for (size_t k = 0; k < req->messages[i].nblocks; k++) {
+            if (req->messages[i].blocks[k].mark == NYX_MARK_5M)
+                return 0;
+            any_1h |= req->messages[i].blocks[k].mark == NYX_MARK_1H;
+        }
+    return any_1h || (req->top_level_cache && req->cache_mode == NYX_CACHE_1H);
+}
+
 void call_account(nyx_call *c)
 {
     nyx_engine *e = c->e;
     nyx_call_result *r = &c->result;
     const nyx_model *served = r->resp.model ? models_find(e->models, r->resp.model) : NULL;
     const nyx_model *m = served ? served : c->model;
-    r->has_cost = cost_of_usage(m, &r->resp.usage, &r->cost) == 0;
+    /* Priced by the table's row in force when the call was made (not when it ended). */
+    double made_at = nyx_wall_s() - (nyx_now_s() - c->started);
+    r->has_cost = cost_of_usage_at(m, &r->resp.usage, made_at, asked_1h(&c->spec.req), &r->cost) == 0;
     if (!r->has_cost && r->status == NYX_STATUS_OK) {
         const char *name = r->resp.model ? r->resp.model : call_route_model(c);
         engine_warn_once(e, name, "nyx: no price known for model \"%s\"; its cost is reported as nil", name);

@@ -3,10 +3,52 @@
 #include "cost.h"
 
 #include <stddef.h>
+#include <string.h>
+#include <time.h>
 
 #define PER_MTOK 1e6
+/* The worst case of a request whose estimated prompt comes this close to a tier's threshold
+ * is taken at that tier: estimates from byte counts can be this far off. */
+#define TIER_MARGIN 1.25
 
-int cost_of_usage(const nyx_model *m, const nyx_usage *u, nyx_cost *out)
+/* The prices of a request's prompt of `prompt` tokens under a row: the highest tier it
+ * exceeds, else the row's standard prices. */
+static const nyx_prices *tier_prices(const nyx_price_row *row, int64_t prompt)
+{
+    const nyx_prices *p = &row->p;
+    for (size_t i = 0; i < row->ntiers; i++)
+        if (prompt > row->tiers[i].above_prompt_tokens)
+            p = &row->tiers[i].p;
+    return p;
+}
+
+int cost_prices_for(const nyx_model *m, const nyx_usage *u, double at, nyx_prices *prices, double *factor)
+{
+    const nyx_price_row *row = models_row_at(m, at);
+    if (!row || !u || !prices || !factor)
+        return -1;
+    int64_t prompt = u->input_tokens + u->cache_read_input_tokens + u->cache_creation_input_tokens;
+    if (strcmp(u->speed, "fast") == 0) {
+        if (!m->has_fast)
+            return -1; /* the API reported fast mode where the table knows no fast price */
+        *prices = m->fast;
+    } else {
+        *prices = *tier_prices(row, prompt);
+    }
+    double f = 1.0;
+    if (strcmp(u->service_tier, "batch") == 0) {
+        if (m->batch_factor <= 0)
+            return -1;
+        f *= m->batch_factor;
+    }
+    for (size_t i = 0; i < m->ngeo; i++)
+        if (strcmp(u->inference_geo, m->geo[i].name) == 0)
+            f *= m->geo[i].factor;
+    *factor = f;
+    return 0;
+}
+
+int cost_of_usage_at(const nyx_model *m, const nyx_usage *u, double at, int writes_1h, nyx_cost *out)
 {
     if (!m || !m->has_price || !u || !out)
         return -1;
@@ -14,8 +56,8 @@ int cost_of_usage(const nyx_model *m, const nyx_usage *u, nyx_cost *out)
         u->cache_read_input_tokens < 0)
         return -1;
 
-    int64_t w5m = u->cache_creation_input_tokens, w1h = 0;
-    int64_t writes = w5m;
+    int64_t writes = u->cache_creation_input_tokens;
+    int64_t w5m = writes_1h ? 0 : writes, w1h = writes_1h ? writes : 0;
     if (u->has_cache_creation_detail) {
         if (u->cache_creation_5m < 0 || u->cache_creation_1h < 0)
             return -1;
@@ -27,36 +69,51 @@ int cost_of_usage(const nyx_model *m, const nyx_usage *u, nyx_cost *out)
         else
             writes = detail;
     }
+    nyx_usage priced = *u;
+    priced.cache_creation_input_tokens = writes;
+    nyx_prices p;
+    double f;
+    if (cost_prices_for(m, &priced, at, &p, &f) < 0)
+        return -1;
 
-    double with = (double)u->input_tokens * m->input + (double)w5m * m->cache_write_5m +
-                  (double)w1h * m->cache_write_1h +
-                  (double)u->cache_read_input_tokens * m->cache_read +
-                  (double)u->output_tokens * m->output;
-    double without =
-        (double)(u->input_tokens + writes + u->cache_read_input_tokens) * m->input +
-        (double)u->output_tokens * m->output;
+    double with = (double)u->input_tokens * p.input + (double)w5m * p.cache_write_5m +
+                  (double)w1h * p.cache_write_1h + (double)u->cache_read_input_tokens * p.cache_read +
+                  (double)u->output_tokens * p.output;
+    double without = (double)(u->input_tokens + writes + u->cache_read_input_tokens) * p.input +
+                     (double)u->output_tokens * p.output;
 
-    out->cost_usd = with / PER_MTOK;
-    out->cost_without_cache_usd = without / PER_MTOK;
-    out->saved_usd = (without - with) / PER_MTOK;
+    out->cost_usd = with * f / PER_MTOK;
+    out->cost_without_cache_usd = without * f / PER_MTOK;
+    out->saved_usd = (without - with) * f / PER_MTOK;
     return 0;
 }
 
-double cost_worst_case(const nyx_model *m, int64_t input_tokens, int64_t max_tokens,
-                       int write_1h)
+int cost_of_usage(const nyx_model *m, const nyx_usage *u, nyx_cost *out)
 {
-    if (!m || !m->has_price)
+    return cost_of_usage_at(m, u, (double)time(NULL), 0, out);
+}
+
+double cost_worst_case_at(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h, double at)
+{
+    const nyx_price_row *row = models_row_at(m, at);
+    if (!row)
         return -1.0;
     if (input_tokens < 0)
         input_tokens = 0;
     if (max_tokens < 0)
         max_tokens = 0;
+    const nyx_prices *tp = tier_prices(row, (int64_t)((double)input_tokens * TIER_MARGIN));
     /* A request with 1h marks may also carry 5m marks (mixed TTLs), so it can be billed at
      * either write price. */
-    double p = m->cache_write_5m;
-    if (write_1h && m->cache_write_1h > p)
-        p = m->cache_write_1h;
-    if (m->input > p)
-        p = m->input;
-    return ((double)input_tokens * p + (double)max_tokens * m->output) / PER_MTOK;
+    double p = tp->cache_write_5m;
+    if (write_1h && tp->cache_write_1h > p)
+        p = tp->cache_write_1h;
+    if (tp->input > p)
+        p = tp->input;
+    return ((double)input_tokens * p + (double)max_tokens * tp->output) / PER_MTOK;
+}
+
+double cost_worst_case(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h)
+{
+    return cost_worst_case_at(m, input_tokens, max_tokens, write_1h, (double)time(NULL));
 }

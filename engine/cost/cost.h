@@ -15,25 +15,47 @@ typedef struct nyx_cost {
                                       premium was paid and nothing was read yet */
 } nyx_cost;
 
-/* Prices a usage:
- *   cost = input*P_in + writes_5m*P_5m + writes_1h*P_1h + reads*P_read + output*P_out
- * (all per million tokens). Without the cache_creation detail every cache write is a 5m write.
- * With the detail, writes are ephemeral_5m + ephemeral_1h; if cache_creation_input_tokens is
- * larger than their sum, the rest is priced as 5m writes, so no reported token goes unpriced.
- *   cost_without_cache = (input + cache writes + cache reads)*P_in + output*P_out.
+/* Prices a usage as billed at time `at` (UTC seconds since the epoch; the price row in force
+ * then):
+ *   cost = (input*P_in + writes_5m*P_5m + writes_1h*P_1h + reads*P_read + output*P_out) * F
+ * (all per million tokens). P are the row's standard prices, or those of the highest tier
+ * the prompt (input + cache reads + cache writes) exceeds, or the fast prices when
+ * usage.speed is "fast". F is the product of the model's batch_factor when
+ * usage.service_tier is "batch" and its factor for usage.inference_geo (1 when unlisted).
+ * With the cache_creation detail, writes are ephemeral_5m + ephemeral_1h; if
+ * cache_creation_input_tokens is larger than their sum, the rest is priced as 5m writes, so
+ * no reported token goes unpriced. Without the detail every write is priced at the TTL the
+ * request asked for: 1h when writes_1h, else 5m.
+ *   cost_without_cache = ((input + cache writes + cache reads)*P_in + output*P_out) * F.
  * Returns 0 with *out filled; -1 (out untouched) when m is NULL or has no price, u or out is
- * NULL, or a token count is negative. */
-int cost_of_usage(const nyx_model *m,  /* the model that served the call */
-                  const nyx_usage *u,  /* usage as reported by the API */
-                  nyx_cost *out);      /* result written here */
+ * NULL, a token count is negative, or the usage asks for a price the table lacks (fast mode
+ * without fast prices, batch without a batch_factor). */
+int cost_of_usage_at(const nyx_model *m,  /* the model that served the call */
+                     const nyx_usage *u,  /* usage as reported by the API */
+                     double at,           /* when the call was made */
+                     int writes_1h,       /* 1: the request's marks asked for 1h (no detail) */
+                     nyx_cost *out);      /* result written here */
 
-/* Worst-case cost of a call, for a budget reservation: every input token at the highest
- * price it could be billed (the cache-write price for the TTL asked for, or the plain input
- * price if that is higher) plus max_tokens of output. Negative counts count as 0.
- * Returns USD, or -1.0 when m is NULL or has no price. */
-double cost_worst_case(const nyx_model *m,
-                       int64_t input_tokens, /* estimated prompt size, all of it */
-                       int64_t max_tokens,   /* the request's max_tokens */
-                       int write_1h);        /* 1: 1h cache marks may be written; 0: 5m */
+/* cost_of_usage_at() now, with writes of unknown TTL priced as 5m writes. */
+int cost_of_usage(const nyx_model *m, const nyx_usage *u, nyx_cost *out);
+
+/* The prices and factor cost_of_usage_at() applies to a usage at time `at`.
+ * Returns 0, or -1 as cost_of_usage_at() does. */
+int cost_prices_for(const nyx_model *m, const nyx_usage *u, double at, nyx_prices *prices,
+                    double *factor);
+
+/* Worst-case cost of a call at time `at`, for a budget reservation: every input token at the
+ * highest price it could be billed (the cache-write price for the TTL asked for, or the
+ * plain input price if that is higher) plus max_tokens of output, all at the tier the
+ * prompt may reach (its estimate plus 25 %, the error a byte-count estimate may have).
+ * Negative counts count as 0. Returns USD, or -1.0 when m is NULL or has no price. */
+double cost_worst_case_at(const nyx_model *m,
+                          int64_t input_tokens, /* estimated prompt size, all of it */
+                          int64_t max_tokens,   /* the request's max_tokens */
+                          int write_1h,         /* 1: 1h cache marks may be written; 0: 5m */
+                          double at);           /* when the call is made */
+
+/* cost_worst_case_at() now. */
+double cost_worst_case(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h);
 
 #endif

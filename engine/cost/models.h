@@ -9,15 +9,69 @@
 
 #include "claude/types.h"
 
+/* One set of prices, USD per million tokens of each kind. */
+typedef struct nyx_prices {
+    double input, output, cache_write_5m, cache_write_1h, cache_read;
+} nyx_prices;
+
+/* A prompt-length tier: a request whose prompt (input + cache reads + cache writes) exceeds
+ * above_prompt_tokens is billed entirely at these prices, output included. */
+typedef struct nyx_price_tier {
+    int64_t above_prompt_tokens;
+    nyx_prices p;
+} nyx_price_tier;
+
+/* Prices in force from a date on. */
+typedef struct nyx_price_row {
+    double from;            /* UTC seconds since the epoch; 0 = since always */
+    char from_date[11];     /* "YYYY-MM-DD", or "" */
+    nyx_prices p;           /* standard prices */
+    nyx_price_tier *tiers;  /* ascending thresholds; owned */
+    size_t ntiers;
+} nyx_price_row;
+
+/* A factor on every price, chosen by a value of a usage field (usage.inference_geo). */
+typedef struct nyx_price_factor {
+    char name[24];
+    double factor;
+} nyx_price_factor;
+
+/* Forms of `thinking` a model accepts; a model without NYX_THINK_DISABLED always thinks. */
+enum { NYX_THINK_ADAPTIVE = 1, NYX_THINK_ENABLED = 2, NYX_THINK_DISABLED = 4, NYX_THINK_ALL = 7 };
+/* Sampling parameters a model accepts at a non-default value. */
+enum { NYX_SAMPLE_TEMPERATURE = 1, NYX_SAMPLE_TOP_P = 2, NYX_SAMPLE_TOP_K = 4, NYX_SAMPLE_ALL = 7 };
+/* Where a model is in its life. */
+enum { NYX_LIFE_CURRENT = 0, NYX_LIFE_LEGACY, NYX_LIFE_DEPRECATED, NYX_LIFE_RETIRED };
+
 typedef struct nyx_model {
     char *id;                  /* canonical name, as the API expects it */
     char **aliases;            /* dated ids, "-latest" and short names; never contains id */
     size_t naliases;
+    /* The standard prices of the row in force when the table was loaded: for estimates
+     * only. What a call cost comes from cost_of_usage_at(), which reads the rows. */
     double input, output, cache_write_5m, cache_write_1h, cache_read; /* USD per MTok */
     int has_price;             /* 0 for an entry given without prices */
+    nyx_price_row *rows;       /* ascending `from`; owned; nrows > 0 when has_price */
+    size_t nrows;
+    nyx_prices fast;           /* prices when usage.speed is "fast" */
+    int has_fast;              /* 0: the model has no fast mode (or its prices are unknown) */
+    double batch_factor;       /* on every price when usage.service_tier is "batch"; 0 = none */
+    nyx_price_factor *geo;     /* by usage.inference_geo; owned */
+    size_t ngeo;
     int64_t min_cache_tokens;  /* minimum cacheable prefix, > 0 */
+    int min_cache_confirmed;   /* 0: a guess the engine may raise from usage */
+    int64_t context_window, max_output; /* 0 when unknown */
+    int lifecycle;             /* NYX_LIFE_* */
     char *deprecated, *retires; /* "YYYY-MM-DD", or NULL when none is known */
+    char *replacement;         /* model to use instead; may be NULL */
     char *family;              /* "opus", "sonnet", "haiku", ...; may be NULL */
+    unsigned thinking;         /* NYX_THINK_* bits */
+    unsigned sampling;         /* NYX_SAMPLE_* bits */
+    int forced_tool_choice_with_thinking; /* 1: tool_choice any/tool allowed with thinking on */
+    char *default_effort;      /* may be NULL */
+    int itpm_counts_cache_reads; /* 1: cache reads count toward input tokens per minute */
+    char **unconfirmed;        /* field names not confirmed by an official source; owned */
+    size_t nunconfirmed;
 } nyx_model;
 
 typedef struct nyx_models nyx_models;
@@ -34,8 +88,11 @@ nyx_models *models_new_default(nyx_error *err /* failure written here; may be NU
  * An entry whose "id" is already known as an id or alias updates that model: every field
  * it gives replaces the old value, except "aliases", which are added to the existing ones
  * (so a dated id the API reports in responses always keeps resolving). An unknown id adds a
- * model; it must give all five prices or none (has_price = 0), and gets
- * NYX_MODELS_DEFAULT_MIN_CACHE when it gives no "min_cache_tokens". Keys beginning with '_'
+ * model; it must give all five prices (flat, or rows in "prices") or none (has_price = 0),
+ * and gets NYX_MODELS_DEFAULT_MIN_CACHE when it gives no "min_cache_tokens" (unconfirmed).
+ * "prices" replaces every price row; a flat price field ("input", ...) replaces that price in
+ * every row. Fields without a value given keep theirs (a new model accepts every thinking
+ * form and sampling parameter, is "current", and counts no cache reads toward ITPM). Keys beginning with '_'
  * are comments; any other unknown key is an error (a misspelt price must not pass silently).
  * All or nothing: on failure the table is unchanged.
  * Returns 0, or -1 with err filled in: type "invalid_argument" with a message naming the
@@ -60,6 +117,27 @@ const nyx_model *models_find(const nyx_models *m, const char *name);
  * models_at returns NULL when i >= models_count(m). */
 size_t models_count(const nyx_models *m);
 const nyx_model *models_at(const nyx_models *m, size_t i);
+
+/* The price row in force at a time (UTC seconds since the epoch): the last row whose
+ * `from` is not after it. Returns NULL when the model has no price. */
+const nyx_price_row *models_row_at(const nyx_model *md, double at);
+
+/* The table's date ("YYYY-MM-DD": the latest "date" of the documents merged), or NULL. */
+const char *models_date(const nyx_models *m);
+
+/* "current", "legacy", "deprecated" or "retired". */
+const char *models_lifecycle_name(int lifecycle);
+
+/* 1 when the entry lists the field as unconfirmed, else 0. */
+int models_unconfirmed(const nyx_model *md, const char *field);
+
+/* Raises a model's minimum cacheable prefix to min_tokens, learned from usage; a lower or
+ * equal value changes nothing. Returns 1 when it changed, 0 when not, -1 when the name is
+ * unknown. */
+int models_raise_min_cache(nyx_models *m, const char *name, int64_t min_tokens);
+
+/* UTC seconds since the epoch at 00:00 of a "YYYY-MM-DD" date; -1 when malformed. */
+double models_date_time(const char *date);
 
 /* Releases the table and every model in it. NULL does nothing. */
 void models_free(nyx_models *m);

@@ -268,6 +268,27 @@ static void test_usage_replace(void)
     CHECK_INT(u.has_cache_creation_detail, 1);
     claude_usage_from_json(NULL, &u, 0);
     CHECK_INT(u.output_tokens, 0);
+    CHECK_STR(u.speed, "");
+
+    /* what changes the price: fast mode, US residency, the batch tier */
+    cJSON *mods = cJSON_Parse("{\"input_tokens\":1,\"output_tokens\":2,\"speed\":\"fast\","
+                              "\"inference_geo\":\"us\",\"service_tier\":\"batch\"}");
+    CHECK(mods != NULL);
+    claude_usage_from_json(mods, &u, 0);
+    CHECK_STR(u.speed, "fast");
+    CHECK_STR(u.inference_geo, "us");
+    CHECK_STR(u.service_tier, "batch");
+    cJSON *later = cJSON_Parse("{\"output_tokens\":9}"); /* a delta keeps them */
+    claude_usage_from_json(later, &u, 1);
+    CHECK_STR(u.speed, "fast");
+    CHECK_INT(u.output_tokens, 9);
+    cJSON *odd = cJSON_Parse("{\"speed\":\"a-value-longer-than-the-field-holds\",\"inference_geo\":7}");
+    claude_usage_from_json(odd, &u, 0);
+    CHECK_STR(u.speed, "");
+    CHECK_STR(u.inference_geo, "");
+    cJSON_Delete(mods);
+    cJSON_Delete(later);
+    cJSON_Delete(odd);
     cJSON_Delete(full);
     cJSON_Delete(delta);
 }

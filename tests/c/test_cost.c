@@ -62,7 +62,7 @@ static void test_default_table(void)
     CHECK(m != NULL);
     if (!m)
         return;
-    CHECK_INT(models_count(m), 13);
+    CHECK_INT(models_count(m), 21);
     for (size_t i = 0; i < models_count(m); i++) {
         const nyx_model *md = models_at(m, i);
         CHECK(md->has_price);
@@ -83,7 +83,7 @@ static void test_default_table(void)
         double in, w5, w1, rd, out;
         int64_t min;
     } want[] = {
-        {"claude-opus-4-7", "claude-opus-4-7", 5, 6.25, 10, 0.5, 25, 4096},
+        {"claude-opus-4-7", "claude-opus-4-7", 5, 6.25, 10, 0.5, 25, 2048},
         {"claude-opus-4-6", "claude-opus-4-6", 5, 6.25, 10, 0.5, 25, 4096},
         {"claude-opus-4-5-20251101", "claude-opus-4-5", 5, 6.25, 10, 0.5, 25, 4096},
         {"claude-opus-4-1-20250805", "claude-opus-4-1", 15, 18.75, 30, 1.5, 75, 1024},
@@ -284,6 +284,314 @@ static void test_worst_case(void)
     models_free(m);
 }
 
+/* ---- the 2026 table: effective dates, tiers, modifiers ---- */
+
+static double day(const char *date, double hours) { return models_date_time(date) + hours * 3600; }
+
+static void test_table_2026(void)
+{
+    nyx_models *m = fresh();
+    CHECK_STR(models_date(m), "2026-12-06");
+    static const struct {
+        const char *id;
+        double in, out, w5, w1, rd;
+        int life;
+    } want[] = {
+        {"claude-fable-5-2", 8, 40, 10, 16, 0.20, NYX_LIFE_CURRENT},
+        {"claude-fable-5-1", 10, 50, 12.5, 20, 0.25, NYX_LIFE_CURRENT},
+        {"claude-opus-5-5", 4, 20, 5, 8, 0.20, NYX_LIFE_CURRENT},
+        {"claude-opus-5", 5, 25, 6.25, 10, 0.5, NYX_LIFE_LEGACY},
+        {"claude-opus-4-8", 5, 25, 6.25, 10, 0.5, NYX_LIFE_CURRENT},
+        {"claude-opus-4-7", 5, 25, 6.25, 10, 0.5, NYX_LIFE_CURRENT},
+        {"claude-opus-4-6", 5, 25, 6.25, 10, 0.5, NYX_LIFE_LEGACY},
+        {"claude-opus-4-5", 5, 25, 6.25, 10, 0.5, NYX_LIFE_DEPRECATED},
+        {"claude-sonnet-5-5", 2, 10, 2.5, 4, 0.10, NYX_LIFE_CURRENT},
+        {"claude-sonnet-5", 2, 10, 2.5, 4, 0.20, NYX_LIFE_LEGACY},
+        {"claude-sonnet-4-6", 3, 15, 3.75, 6, 0.3, NYX_LIFE_LEGACY},
+        {"claude-sonnet-4-5", 3, 15, 3.75, 6, 0.3, NYX_LIFE_DEPRECATED},
+        {"claude-haiku-5-5", 0.10, 0.50, 0.125, 0.20, 0.01, NYX_LIFE_CURRENT},
+        {"claude-haiku-4-5", 1, 5, 1.25, 2, 0.1, NYX_LIFE_CURRENT},
+        {"claude-opus-4-1", 15, 75, 18.75, 30, 1.5, NYX_LIFE_RETIRED},
+        {"claude-opus-4-0", 15, 75, 18.75, 30, 1.5, NYX_LIFE_RETIRED},
+        {"claude-sonnet-4-0", 3, 15, 3.75, 6, 0.3, NYX_LIFE_RETIRED},
+        {"claude-3-5-haiku-20241022", 0.8, 4, 1, 1.6, 0.08, NYX_LIFE_RETIRED},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const nyx_model *md = models_find(m, want[i].id);
+        CHECK(md != NULL);
+        if (!md)
+            continue;
+        const nyx_price_row *r = models_row_at(md, day("2026-12-06", 0));
+        CHECK_NEAR(r->p.input, want[i].in, EPS);
+        CHECK_NEAR(r->p.output, want[i].out, EPS);
+        CHECK_NEAR(r->p.cache_write_5m, want[i].w5, EPS);
+        CHECK_NEAR(r->p.cache_write_1h, want[i].w1, EPS);
+        CHECK_NEAR(r->p.cache_read, want[i].rd, EPS);
+        CHECK_INT(md->lifecycle, want[i].life);
+        CHECK_NEAR(md->batch_factor, 0.5, EPS);
+        CHECK(md->context_window > 0 && md->max_output > 0);
+        /* a retired or deprecated model names what to use instead */
+        if (md->lifecycle >= NYX_LIFE_DEPRECATED)
+            CHECK(md->replacement && models_find(m, md->replacement) &&
+                  models_find(m, md->replacement)->lifecycle == NYX_LIFE_CURRENT);
+    }
+    const nyx_model *opus45 = models_find(m, "claude-opus-4-5-20251101");
+    CHECK_STR(opus45->deprecated, "2026-11-23");
+    CHECK_STR(opus45->retires, "2027-01-22");
+    CHECK(models_unconfirmed(opus45, "retires"));
+    CHECK_STR(models_lifecycle_name(opus45->lifecycle), "deprecated");
+
+    /* always thinking, no sampling, effort default; reads never counted toward ITPM on 4.x+ */
+    const nyx_model *opus55 = models_find(m, "claude-opus-5-5");
+    CHECK_INT(opus55->thinking, NYX_THINK_ADAPTIVE);
+    CHECK_INT(opus55->sampling, 0);
+    CHECK_STR(opus55->default_effort, "high");
+    CHECK_INT(opus55->itpm_counts_cache_reads, 0);
+    CHECK_INT(opus55->forced_tool_choice_with_thinking, 0);
+    CHECK_INT(models_find(m, "claude-haiku-4-5")->sampling, NYX_SAMPLE_ALL);
+    CHECK_INT(models_find(m, "claude-3-5-haiku-20241022")->itpm_counts_cache_reads, 1);
+    CHECK(models_find(m, "claude-haiku-5-5")->thinking & NYX_THINK_DISABLED);
+
+    /* unknown minimums are marked and learnable; known ones are not */
+    const nyx_model *s55 = models_find(m, "claude-sonnet-5-5");
+    CHECK(models_unconfirmed(s55, "min_cache_tokens"));
+    CHECK_INT(s55->min_cache_confirmed, 0);
+    CHECK_INT(models_find(m, "claude-haiku-4-5")->min_cache_confirmed, 1);
+    CHECK_INT(models_raise_min_cache(m, "claude-sonnet-5-5", 800), 0); /* never lowered */
+    CHECK_INT(models_raise_min_cache(m, "claude-sonnet-5-5", 2048), 1);
+    CHECK_INT(s55->min_cache_tokens, 2048);
+    CHECK_INT(models_raise_min_cache(m, "claude-sonnet-5-5", 2048), 0);
+    CHECK_INT(models_raise_min_cache(m, "no-such-model", 2048), -1);
+
+    /* fast mode only where the API offers it */
+    CHECK(opus55->has_fast && models_find(m, "claude-fable-5-2")->has_fast);
+    CHECK(!models_find(m, "claude-sonnet-5-5")->has_fast);
+    models_free(m);
+}
+
+/* Sonnet 5.5's read price was cut on 2026-10-07: a call is priced by the row in force when
+ * it was made. */
+static void test_effective_dates(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *s55 = models_find(m, "claude-sonnet-5-5");
+    nyx_cost c;
+    /* 100,000 read + 1,000 in + 500 out */
+    nyx_usage u = usage(1000, 500, 0, 100000);
+    /* before: 100000*0.20 + 1000*2 + 500*10 = 20000 + 2000 + 5000 */
+    CHECK_INT(cost_of_usage_at(s55, &u, day("2026-10-06", 23.99), 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.027, EPS);
+    CHECK_INT(cost_of_usage_at(s55, &u, day("2026-08-01", 0), 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.027, EPS);
+    /* from midnight UTC on: 100000*0.10 + 2000 + 5000 */
+    CHECK_INT(cost_of_usage_at(s55, &u, day("2026-10-07", 0), 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.017, EPS);
+    CHECK_INT(cost_of_usage_at(s55, &u, day("2026-12-06", 12), 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.017, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.207, EPS); /* 101000*2 + 5000 */
+    CHECK_NEAR(s55->cache_read, 0.10, EPS);           /* the flat prices: the row in force now */
+
+    /* a user row added later replaces the rows; rows must be in date order */
+    nyx_error err;
+    CHECK_INT(merge(m,
+                    "{\"date\":\"2027-01-01\",\"models\":[{\"id\":\"claude-sonnet-5-5\",\"prices\":["
+                    "{\"input\":2,\"output\":10,\"cache_write_5m\":2.5,\"cache_write_1h\":4,\"cache_read\":0.2},"
+                    "{\"from\":\"2026-10-07\",\"input\":2,\"output\":10,\"cache_write_5m\":2.5,"
+                    "\"cache_write_1h\":4,\"cache_read\":0.1},"
+                    "{\"from\":\"2027-02-01\",\"input\":3,\"output\":15,\"cache_write_5m\":3.75,"
+                    "\"cache_write_1h\":6,\"cache_read\":0.15}]}]}",
+                    &err),
+              0);
+    CHECK_STR(models_date(m), "2027-01-01");
+    CHECK_INT(s55->nrows, 3);
+    CHECK_INT(cost_of_usage_at(s55, &u, day("2027-02-01", 1), 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0255, EPS); /* 15000 + 3000 + 7500 */
+    CHECK_INT(cost_of_usage_at(s55, &u, day("2026-12-31", 1), 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.017, EPS);
+    /* an older table date does not move the table's date back */
+    CHECK_INT(merge(m, "{\"date\":\"2026-01-01\",\"models\":[]}", &err), 0);
+    CHECK_STR(models_date(m), "2027-01-01");
+
+    CHECK_REJECTS(m,
+                  "{\"models\":[{\"id\":\"x1\",\"prices\":["
+                  "{\"from\":\"2026-10-07\",\"input\":1,\"output\":1,\"cache_write_5m\":1,\"cache_write_1h\":1,\"cache_read\":1},"
+                  "{\"from\":\"2026-01-07\",\"input\":1,\"output\":1,\"cache_write_5m\":1,\"cache_write_1h\":1,\"cache_read\":1}]}]}",
+                  "x1", "'prices[1].from'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"x1\",\"prices\":[{\"input\":1}]}]}", "x1", "'prices[0].output'");
+    CHECK_REJECTS(m, "{\"models\":[{\"id\":\"x1\",\"prices\":[]}]}", "x1", "'prices'");
+    CHECK_REJECTS(m,
+                  "{\"models\":[{\"id\":\"x1\",\"prices\":[{\"input\":1,\"output\":1,\"cache_write_5m\":1,"
+                  "\"cache_write_1h\":1,\"cache_read\":1,\"form\":\"2026-01-01\"}]}]}",
+                  "x1", "'prices[0].form' is unknown");
+    CHECK_REJECTS(m,
+                  "{\"models\":[{\"id\":\"claude-sonnet-5-5\",\"input\":1,\"prices\":[{\"input\":1,\"output\":1,"
+                  "\"cache_write_5m\":1,\"cache_write_1h\":1,\"cache_read\":1}]}]}",
+                  "claude-sonnet-5-5", "beside 'prices'");
+    CHECK_REJECTS(m, "{\"date\":\"yesterday\",\"models\":[]}", "'date'", "YYYY-MM-DD");
+    models_free(m);
+}
+
+/* Haiku 5.5 bills a whole request at its upper tier once the prompt (input + cache reads +
+ * cache writes) exceeds 100,000 tokens, output included; batch halves both tiers. */
+static void test_prompt_tier(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *h55 = models_find(m, "claude-haiku-5-5");
+    double now = day("2026-12-06", 12);
+    nyx_cost c;
+    /* exactly 100,000: 40000 in + 50000 read + 10000 write; 1000 out
+     * 40000*0.10 + 50000*0.01 + 10000*0.125 + 1000*0.50 = 4000 + 500 + 1250 + 500 */
+    nyx_usage u = usage(40000, 1000, 10000, 50000);
+    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.00625, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.0105, EPS); /* 100000*0.10 + 500 */
+    /* one more input token: 40001*0.50 + 50000*0.05 + 10000*0.625 + 1000*2.50 */
+    u.input_tokens = 40001;
+    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0312505, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.0525005, EPS); /* 100001*0.50 + 2500 */
+    /* the cache writes count toward the prompt too: 1h writes at the upper tier's 1h price */
+    u = usage(40000, 1000, 10001, 50000);
+    u.has_cache_creation_detail = 1;
+    u.cache_creation_1h = 10001;
+    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, (40000 * 0.5 + 50000 * 0.05 + 10001 * 1.0 + 1000 * 2.5) / 1e6, EPS);
+
+    /* batch: half of each */
+    u = usage(40000, 1000, 10000, 50000);
+    strcpy(u.service_tier, "batch");
+    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.003125, EPS);
+    u.input_tokens = 40001;
+    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.01562525, EPS);
+    /* standard and priority tiers price alike */
+    strcpy(u.service_tier, "priority");
+    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0312505, EPS);
+
+    /* a tier is data: one added to another model needs no code */
+    nyx_error err;
+    CHECK_INT(merge(m,
+                    "{\"models\":[{\"id\":\"claude-opus-4-8\",\"prices\":[{\"input\":5,\"output\":25,"
+                    "\"cache_write_5m\":6.25,\"cache_write_1h\":10,\"cache_read\":0.5,\"tiers\":["
+                    "{\"above_prompt_tokens\":200000,\"input\":10,\"output\":37.5,\"cache_write_5m\":12.5,"
+                    "\"cache_write_1h\":20,\"cache_read\":1}]}]}]}",
+                    &err),
+              0);
+    u = usage(200001, 1000, 0, 0);
+    CHECK_INT(cost_of_usage_at(models_find(m, "claude-opus-4-8"), &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, (200001 * 10 + 1000 * 37.5) / 1e6, EPS);
+    CHECK_REJECTS(m,
+                  "{\"models\":[{\"id\":\"x2\",\"prices\":[{\"input\":1,\"output\":1,\"cache_write_5m\":1,"
+                  "\"cache_write_1h\":1,\"cache_read\":1,\"tiers\":[{\"input\":1,\"output\":1,"
+                  "\"cache_write_5m\":1,\"cache_write_1h\":1,\"cache_read\":1}]}]}]}",
+                  "x2", "'prices[0].tiers[0].above_prompt_tokens' is missing");
+    models_free(m);
+}
+
+/* Fast mode and US data residency, read from usage. */
+static void test_modifiers(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *opus55 = models_find(m, "claude-opus-5-5");
+    double now = day("2026-12-06", 12);
+    nyx_cost c;
+    nyx_usage u = usage(1000, 1000, 0, 0);
+    /* standard: 1000*4 + 1000*20 */
+    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.024, EPS);
+    /* fast: 1000*8 + 1000*40 */
+    strcpy(u.speed, "fast");
+    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.048, EPS);
+    /* fast in the US: 1.1x */
+    strcpy(u.inference_geo, "us");
+    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0528, EPS);
+    CHECK_NEAR(c.cost_without_cache_usd, 0.0528, EPS);
+    /* US on every token kind: (1000*4 + 2000*0.2 + 3000*5 + 1000*20) * 1.1 */
+    u = usage(1000, 1000, 3000, 2000);
+    strcpy(u.inference_geo, "us");
+    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.04334, EPS);
+    strcpy(u.inference_geo, "global"); /* the default region costs the standard price */
+    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0394, EPS);
+    /* "speed":"standard" is the standard price */
+    strcpy(u.speed, "standard");
+    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0394, EPS);
+    /* a model without fast prices cannot be priced in fast mode: unknown, never guessed */
+    strcpy(u.speed, "fast");
+    nyx_cost keep = {7, 8, 9};
+    CHECK_INT(cost_of_usage_at(models_find(m, "claude-haiku-4-5"), &u, now, 0, &keep), -1);
+    CHECK_NEAR(keep.cost_usd, 7, 0);
+    /* US on a model without residency pricing: as billed, no factor */
+    u = usage(1000, 1000, 0, 0);
+    strcpy(u.inference_geo, "us");
+    CHECK_INT(cost_of_usage_at(models_find(m, "claude-haiku-4-5"), &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.006, EPS);
+    /* batch and us together: 24000 * 0.5 * 1.1 */
+    strcpy(u.service_tier, "batch");
+    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0132, EPS);
+    models_free(m);
+}
+
+/* 1-hour writes: per TTL from usage.cache_creation, else by the TTL the request asked for. */
+static void test_one_hour_writes(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *s55 = models_find(m, "claude-sonnet-5-5");
+    double now = day("2026-12-06", 12);
+    nyx_cost c;
+    /* no breakdown, 1h asked: 6000*4 + 100*2 + 200*10 = 24000 + 200 + 2000 */
+    nyx_usage u = usage(100, 200, 6000, 0);
+    CHECK_INT(cost_of_usage_at(s55, &u, now, 1, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0262, EPS);
+    /* no breakdown, 5m asked: 6000*2.5 + 2200 */
+    CHECK_INT(cost_of_usage_at(s55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0172, EPS);
+    /* a breakdown always wins over what was asked: 2000 5m + 4000 1h = 5000 + 16000 + 2200 */
+    u.has_cache_creation_detail = 1;
+    u.cache_creation_5m = 2000;
+    u.cache_creation_1h = 4000;
+    CHECK_INT(cost_of_usage_at(s55, &u, now, 1, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0232, EPS);
+    CHECK_INT(cost_of_usage_at(s55, &u, now, 0, &c), 0);
+    CHECK_NEAR(c.cost_usd, 0.0232, EPS);
+    /* Haiku 5.5 over its tier: 1h writes at the upper tier's 1h price, 1.00 */
+    u = usage(1000, 0, 100000, 0);
+    CHECK_INT(cost_of_usage_at(models_find(m, "claude-haiku-5-5"), &u, now, 1, &c), 0);
+    CHECK_NEAR(c.cost_usd, (1000 * 0.5 + 100000 * 1.0) / 1e6, EPS);
+    models_free(m);
+}
+
+/* A budget reserves the worst case: a prompt whose estimate may cross the tier reserves at
+ * the upper tier. */
+static void test_worst_case_tier(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *h55 = models_find(m, "claude-haiku-5-5");
+    double now = day("2026-12-06", 12);
+    /* 70,000 estimated (87,500 with the margin): standard, 70000*0.125 + 1000*0.50 */
+    CHECK_NEAR(cost_worst_case_at(h55, 70000, 1000, 0, now), 0.00925, EPS);
+    /* 90,000 estimated may reach 112,500: upper tier, 90000*0.625 + 1000*2.50 */
+    CHECK_NEAR(cost_worst_case_at(h55, 90000, 1000, 0, now), 0.05875, EPS);
+    /* 1h marks: 90000*1.00 + 2500 */
+    CHECK_NEAR(cost_worst_case_at(h55, 90000, 1000, 1, now), 0.0925, EPS);
+    /* the reservation covers what such a request is billed when it does cross */
+    nyx_usage u = usage(100001, 1000, 0, 0);
+    nyx_cost c;
+    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
+    CHECK(cost_worst_case_at(h55, 90000, 1000, 0, now) * 100001 / 90000 >= c.cost_usd);
+    /* dated rows apply to reservations too */
+    const nyx_model *s55 = models_find(m, "claude-sonnet-5-5");
+    CHECK_NEAR(cost_worst_case_at(s55, 1000, 1000, 0, day("2026-09-01", 0)), 0.0125, EPS);
+    models_free(m);
+}
+
 /* ---- merging ---- */
 
 static void test_merge(void)
@@ -301,7 +609,7 @@ static void test_merge(void)
     CHECK_NEAR(sonnet->cache_read, 0.3, EPS);
     CHECK_INT(sonnet->min_cache_tokens, 1024);
     CHECK(sonnet->has_price);
-    CHECK_INT(models_count(m), 13);
+    CHECK_INT(models_count(m), 21);
     nyx_cost c;
     nyx_usage u = usage(1000, 0, 0, 0);
     CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
@@ -309,18 +617,18 @@ static void test_merge(void)
 
     /* add a model; aliases resolve; no minimum given -> the default */
     CHECK_INT(merge(m,
-                    "{\"_note\":\"mine\",\"models\":[{\"id\":\"claude-sonnet-5\","
+                    "{\"_note\":\"mine\",\"models\":[{\"id\":\"claude-sonnet-9\","
                     "\"aliases\":[\"sonnet5\",\"claude-sonnet-5-20260901\"],\"family\":\"sonnet\","
                     "\"input\":2,\"output\":10,\"cache_write_5m\":2.5,\"cache_write_1h\":4,"
                     "\"cache_read\":0.2,\"deprecated\":null,\"retires\":null}]}",
                     &err),
               0);
-    CHECK_INT(models_count(m), 14);
+    CHECK_INT(models_count(m), 22);
     const nyx_model *s5 = models_find(m, "sonnet5");
     CHECK(s5 != NULL);
     CHECK(s5 == models_find(m, "claude-sonnet-5-20260901"));
-    CHECK(s5 == models_at(m, 13));
-    CHECK_STR(s5->id, "claude-sonnet-5");
+    CHECK(s5 == models_at(m, 21));
+    CHECK_STR(s5->id, "claude-sonnet-9");
     CHECK(s5->has_price);
     CHECK_INT(s5->min_cache_tokens, NYX_MODELS_DEFAULT_MIN_CACHE);
     CHECK(s5->deprecated == NULL);
@@ -482,7 +790,7 @@ static void test_validation(void)
 
     /* other fields and the document's shape */
     CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"ouput\":5}]}",
-                  "claude-haiku-4-5", "unknown field 'ouput'");
+                  "claude-haiku-4-5", "'ouput' is unknown");
     CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"input\":1,\"input\":2}]}",
                   "claude-haiku-4-5", "twice");
     CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"retires\":\"soon\"}]}",
@@ -513,7 +821,7 @@ static void test_validation(void)
     CHECK(models_find(m, "h") == NULL);
     CHECK(models_find(m, "brand-new") == NULL);
     CHECK(models_find(m, "claude-haiku-4-5") == haiku);
-    CHECK_INT(models_count(m), 13);
+    CHECK_INT(models_count(m), 21);
 
     /* a NULL err is allowed; NULL arguments are errors, not crashes */
     CHECK_INT(models_merge_json(m, "{", 1, NULL, NULL), -1);
@@ -532,6 +840,12 @@ int main(void)
     test_cost_writes();
     test_cost_refusals();
     test_worst_case();
+    test_table_2026();
+    test_effective_dates();
+    test_prompt_tier();
+    test_modifiers();
+    test_one_hour_writes();
+    test_worst_case_tier();
     test_merge();
     test_merge_file();
     test_validation();
