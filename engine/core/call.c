@@ -406,6 +406,10 @@ static void finish(nyx_call *c)
     if (c->finished)
         return;
     c->finished = 1;
+    if (c->cancel_deferred) {
+        c->cancel_deferred = 0;
+        c->e->cancels_deferred--;
+    }
     unlink_from(&c->e->calls, c);
     double now = nyx_now_s();
     c->result.route = (int)c->route;
@@ -559,10 +563,12 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
     return c;
 }
 
-void call_cancel(nyx_call *c, const char *reason)
+static void cancel_now(nyx_call *c, const char *reason)
 {
-    if (!c || c->finished)
-        return;
+    if (c->cancel_deferred) {
+        c->cancel_deferred = 0;
+        c->e->cancels_deferred--;
+    }
     if (c->easy)
         breaker_outcome(c->e->breakers, call_route_model(c), c->breaker_ticket, -1, nyx_now_s());
     call_http_abort(c);
@@ -579,6 +585,42 @@ void call_cancel(nyx_call *c, const char *reason)
     finish(c);
 }
 
+void call_cancel(nyx_call *c, const char *reason)
+{
+    if (!c || c->finished)
+        return;
+    /* Inside curl_multi_perform (a stream callback asked) the transfer curl is feeding may be
+     * this one: removing or freeing it there is a use after free. The call stops taking data
+     * now (on_body aborts it) and is cancelled once curl returns. */
+    if (loop_in_perform(c->e->loop)) {
+        if (!c->cancel_deferred) {
+            c->cancel_deferred = 1;
+            c->e->cancels_deferred++;
+            snprintf(c->cancel_reason, sizeof c->cancel_reason, "%s", reason ? reason : "by the script");
+        }
+        return;
+    }
+    cancel_now(c, reason);
+}
+
+int call_stopping(const nyx_call *c) { return c->cancel_deferred; }
+
+void calls_cancel_deferred(void *ud)
+{
+    nyx_engine *e = ud;
+    /* One at a time from the head: finishing a call may cancel or start others. */
+    while (e->cancels_deferred > 0) {
+        nyx_call *c = e->calls;
+        while (c && !c->cancel_deferred)
+            c = c->next;
+        if (!c) {
+            e->cancels_deferred = 0;
+            return;
+        }
+        cancel_now(c, c->cancel_reason);
+    }
+}
+
 void call_free(nyx_call *c)
 {
     if (!c)
@@ -591,18 +633,29 @@ void call_free(nyx_call *c)
     release(c);
 }
 
+/* The first call in flight not already waiting for its deferred cancel. */
+static nyx_call *first_not_stopping(nyx_engine *e)
+{
+    nyx_call *c = e->calls;
+    while (c && c->cancel_deferred)
+        c = c->next;
+    return c;
+}
+
 void calls_cancel_all(nyx_engine *e, const char *reason)
 {
-    while (e->calls)
-        call_cancel(e->calls, reason);
+    nyx_call *c;
+    while ((c = first_not_stopping(e)) != NULL)
+        call_cancel(c, reason);
 }
 
 void calls_abandon_all(nyx_engine *e, const char *reason)
 {
-    while (e->calls) {
-        e->calls->done = NULL;
-        call_cancel(e->calls, reason);
-    }
-    for (nyx_call *c = e->logging; c; c = c->next)
+    for (nyx_call *c = e->calls; c; c = c->next)
+        c->done = NULL;
+    nyx_call *c;
+    while ((c = first_not_stopping(e)) != NULL)
+        call_cancel(c, reason);
+    for (c = e->logging; c; c = c->next)
         c->done = NULL; /* released once its record is written */
 }

@@ -62,8 +62,14 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
 /* Valid from the done callback until call_free. */
 const nyx_call_result *call_result(const nyx_call *c);
 
-/* Aborts the call: done runs now with status cancelled. */
+/* Aborts the call: done runs now with status cancelled. Inside curl's callbacks (a stream
+ * callback) nothing may end a transfer: the call stops receiving at once and is cancelled as
+ * soon as curl returns (calls_cancel_deferred), done running then. */
 void call_cancel(nyx_call *c, const char *reason);
+/* Whether the call is asked to stop (a cancel waits for curl to return). */
+int call_stopping(const nyx_call *c);
+/* The loop's after_perform hook (ud: the engine): the cancels asked inside curl's callbacks. */
+void calls_cancel_deferred(void *ud);
 
 /* Frees a finished call. For a call still in flight, its owner gives it up: it is cancelled
  * without a callback and frees itself. */

@@ -17,6 +17,8 @@
 static void stream_started(void *ud)
 {
     nyx_call *c = ud;
+    if (c->cancel_deferred)
+        return; /* stopped by a callback: nothing more reaches the script */
     if (c->first_byte == 0)
         c->first_byte = nyx_now_s();
     /* From now on the API has this call's prefix: calls that start now should read it. */
@@ -28,6 +30,8 @@ static void stream_started(void *ud)
 static void stream_text(void *ud, const char *text, size_t len)
 {
     nyx_call *c = ud;
+    if (c->cancel_deferred)
+        return;
     c->text_delivered = 1;
     if (c->spec.on_text)
         c->spec.on_text(c->spec.stream_ud, text, len);
@@ -44,12 +48,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     nyx_call *c = ud;
     size_t len = size * n;
+    /* Cancelled from a callback: abort the transfer now; the cancel completes once curl
+     * has returned (call.c). */
+    if (c->cancel_deferred)
+        return 0;
     if (c->debug)
         debug_body(c, data, len);
     if (c->stream && response_is_ok(c)) {
         if (claude_stream_feed(c->stream, data, len, &c->attempt_err) != 0)
             return 0; /* aborts the transfer; the error is kept */
-        return len;
+        return c->cancel_deferred ? 0 : len;
     }
     if (c->len + len > MAX_BODY) {
         nyx_error_set(&c->attempt_err, "api_error", 0, "response body larger than %u bytes", MAX_BODY);
@@ -76,6 +84,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
     nyx_call *c = ud;
+    if (c->cancel_deferred)
+        return 0;
     if (c->debug)
         debug_header(c, data, size * n);
     claude_headers_feed(&c->headers, data, size * n, nyx_wall_s());

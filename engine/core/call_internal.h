@@ -60,6 +60,8 @@ struct nyx_call {
 
     double started, first_byte;
     int finished;
+    int cancel_deferred;     /* cancel asked inside curl's callbacks: done after perform */
+    char cancel_reason[160];
     int released;            /* its owner let it go while an answer was on its way */
     double logged_at;        /* when its record was first written */
     nyx_call_result result;

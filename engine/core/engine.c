@@ -323,6 +323,8 @@ nyx_engine *nyx_open(char **errmsg)
     e->breakers = breakers_new(&bc);
     if (e->breakers)
         breakers_on_change(e->breakers, breaker_changed, e);
+    if (e->loop)
+        loop_set_after_perform(e->loop, calls_cancel_deferred, e);
     loop_source db = {store_fd, store_ready, store_pending, e};
     if (!e->loop || !e->models || !e->cache || !e->limiter || !e->breakers || !e->responses ||
         loop_add_source(e->loop, &db) != 0 || parse_timeout_profiles(e, &err) != 0 ||

@@ -96,6 +96,7 @@ struct nyx_engine {
     stats_group by_model, by_agent, by_template;
     nyx_session *sessions;
     struct nyx_call *calls; /* in flight, for cancel-all */
+    int cancels_deferred;   /* calls asked to cancel inside curl's callbacks (call.c) */
     struct nyx_call *logging; /* finished, their records not yet committed */
     uint64_t id_nonce, id_seq;
 

@@ -40,6 +40,9 @@ struct nyx_loop {
     size_t nwatches, capwatches;
     loop_source *sources;
     size_t nsources;
+    int in_perform;       /* inside curl_multi_perform: curl's callbacks are running */
+    loop_fn after_perform; /* runs once curl_multi_perform has returned */
+    void *after_perform_ud;
 };
 
 nyx_loop *loop_new(void)
@@ -386,7 +389,12 @@ int loop_poll(nyx_loop *loop, int timeout_ms)
     }
     if (loop->transfers > 0) {
         int running = 0;
-        if (curl_multi_perform(loop->multi, &running) != CURLM_OK)
+        loop->in_perform = 1;
+        CURLMcode mc = curl_multi_perform(loop->multi, &running);
+        loop->in_perform = 0;
+        if (loop->after_perform)
+            loop->after_perform(loop->after_perform_ud);
+        if (mc != CURLM_OK)
             return -1;
         while (finish_transfers(loop))
             ;
@@ -394,6 +402,14 @@ int loop_poll(nyx_loop *loop, int timeout_ms)
     run_due_timers(loop);
     run_deferred(loop);
     return 0;
+}
+
+int loop_in_perform(const nyx_loop *loop) { return loop->in_perform; }
+
+void loop_set_after_perform(nyx_loop *loop, loop_fn fn, void *ud)
+{
+    loop->after_perform = fn;
+    loop->after_perform_ud = ud;
 }
 
 int loop_pending(const nyx_loop *loop)

@@ -47,6 +47,12 @@ int loop_add_source(nyx_loop *loop, const loop_source *src);
 /* One turn: waits at most timeout_ms. Returns 0, or -1 if curl failed. */
 int loop_poll(nyx_loop *loop, int timeout_ms);
 
+/* Whether curl's callbacks are running (inside curl_multi_perform): no transfer may be
+ * removed or freed then, so whatever ends one must wait for after_perform. */
+int loop_in_perform(const nyx_loop *loop);
+/* fn runs each time curl_multi_perform returns, before finished transfers are handed out. */
+void loop_set_after_perform(nyx_loop *loop, loop_fn fn, void *ud);
+
 /* Number of transfers, timers (not background ones) and deferred functions still pending. */
 int loop_pending(const nyx_loop *loop);
 

@@ -375,25 +375,40 @@ static void push_result(lua_State *L, const nyx_call_result *r)
 
 /* ---- the operation ---- */
 
+/* A stream callback that raises or returns false stops its stream: the transfer is aborted
+ * at once and the call ends cancelled (logged so), the script seeing the callback's error. */
+static void after_callback(call_op *op, int rc)
+{
+    lua_State *L = op->L;
+    const char *why = NULL;
+    if (rc != LUA_OK) {
+        op->callback_error = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        why = "a stream callback raised an error";
+    } else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
+        why = "the stream callback returned false";
+    }
+    lua_pop(L, 1);
+    if (why)
+        call_cancel(op->call, why);
+}
+
+static int stopped(const call_op *op) { return op->callback_error || !op->call || call_stopping(op->call); }
+
 static void stream_text(void *ud, const char *text, size_t len)
 {
     call_op *op = ud;
-    if (op->stream_ref == LUA_NOREF || op->callback_error)
+    if (op->stream_ref == LUA_NOREF || stopped(op))
         return;
     lua_pushlstring(op->L, text, len);
-    if (lnyx_callback(op->L, op->stream_ref, 1) != 0)
-        op->callback_error = strdup(lua_tostring(op->L, -1) ? lua_tostring(op->L, -1) : "error");
-    lua_pop(op->L, 1);
+    after_callback(op, lnyx_callback(op->L, op->stream_ref, 1));
 }
 
 static void stream_start(void *ud)
 {
     call_op *op = ud;
-    if (op->start_ref == LUA_NOREF || op->callback_error)
+    if (op->start_ref == LUA_NOREF || stopped(op))
         return;
-    if (lnyx_callback(op->L, op->start_ref, 0) != 0)
-        op->callback_error = strdup(lua_tostring(op->L, -1) ? lua_tostring(op->L, -1) : "error");
-    lua_pop(op->L, 1);
+    after_callback(op, lnyx_callback(op->L, op->start_ref, 0));
 }
 
 static void call_done(nyx_call *call, void *ud)
@@ -458,6 +473,10 @@ static int l_call(lua_State *L)
     lnyx_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     nyx_engine *e = lnyx_engine(L);
+    /* A call waits; a callback runs inside the loop's turn and cannot (nothing is sent). */
+    if (e->in_callback)
+        return lnyx_fail(L, "invalid_state", "nyx.call cannot run inside a callback (stream or event "
+                                             "handler); start a task with nyx.spawn instead");
     call_op *op = lua_newuserdatauv(L, sizeof *op, 0);  /* index 2, kept until the call ends */
     memset(op, 0, sizeof *op);
     op->e = e;

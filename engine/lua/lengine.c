@@ -66,11 +66,9 @@ int lnyx_callback(lua_State *L, int ref, int nargs)
     lua_insert(L, -(nargs + 1));
     int was = e->in_callback;
     e->in_callback = 1;
-    int rc = lua_pcall(L, nargs, 0, 0);
+    int rc = lua_pcall(L, nargs, 1, 0);
     e->in_callback = was;
-    if (rc == LUA_OK)
-        lua_pushnil(L);
-    else if (!lua_isstring(L, -1)) {
+    if (rc != LUA_OK && !lua_isstring(L, -1)) {
         luaL_tolstring(L, -1, NULL);
         lua_remove(L, -2);
     }

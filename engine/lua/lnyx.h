@@ -93,7 +93,8 @@ int lnyx_store_check(lua_State *L, lnyx_store_wait *w);
 
 /* Raises the "cancelled" error in the waiting task after op was cancelled. */
 int lnyx_raise_cancelled(lua_State *L);
-/* Runs a function from a callback (stream deltas, log) without yielding. */
+/* Runs a function from a callback (stream deltas, log) without yielding. Leaves one value:
+ * the function's first result, or the error message when it raised (rc != LUA_OK). */
 int lnyx_callback(lua_State *L, int ref, int nargs);
 /* Starts a task for the function at the top of L with nargs arguments under it. main: its
  * failure stops nyx_poll with NYX_ESCRIPT. Pushes the task object. */
