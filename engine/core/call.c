@@ -11,6 +11,7 @@
 #include "resilience/retry.h"
 #include "store/store.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,11 @@ void call_spec_free(nyx_call_spec *spec)
 }
 
 const nyx_call_result *call_result(const nyx_call *c) { return &c->result; }
+
+int call_timeout_valid(double seconds)
+{
+    return seconds > 0 && (seconds <= NYX_TIMEOUT_MAX_S || isinf(seconds));
+}
 
 const char *call_route_model(const nyx_call *c)
 {
@@ -524,6 +530,12 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
     if (spec->timeout_profile && spec->timeout_s <= 0 &&
         (spec->timeout_s = engine_timeout_profile(e, spec->timeout_profile)) <= 0) {
         nyx_error_set(err, "invalid_argument", 0, "no timeout profile named \"%.60s\"", spec->timeout_profile);
+        return NULL;
+    }
+    if (spec->timeout_s != 0 && !call_timeout_valid(spec->timeout_s)) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "timeout must be seconds from 0 to %g, or infinity for none; got %g", NYX_TIMEOUT_MAX_S,
+                      spec->timeout_s);
         return NULL;
     }
     nyx_call *c = calloc(1, sizeof *c);

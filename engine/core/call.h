@@ -49,6 +49,12 @@ typedef struct nyx_call_result {
 
 typedef void (*call_done_fn)(nyx_call *call, void *ud);
 
+/* The longest finite timeout (seconds); infinity (math.huge, "inf") means none at all. */
+#define NYX_TIMEOUT_MAX_S 1e6
+/* Whether seconds is a timeout a call can have: > 0 and at most NYX_TIMEOUT_MAX_S, or
+ * infinity. */
+int call_timeout_valid(double seconds);
+
 /* Resets spec to "nothing asked" (cache_response -1: the engine's default). */
 void call_spec_init(nyx_call_spec *spec);
 void call_spec_free(nyx_call_spec *spec);

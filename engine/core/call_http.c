@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "debug.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,12 +105,15 @@ static int configure(nyx_call *c)
     size_t n = strlen(e->endpoint);
     snprintf(url, sizeof url, "%s%sv1/messages", e->endpoint, n > 0 && e->endpoint[n - 1] == '/' ? "" : "/");
     CURL *h = c->easy;
-    long total_ms = (long)(timeout_of(c) * 1000.0);
+    /* An infinite timeout is none (0 to curl); finite ones are bounded (call_timeout_valid),
+     * so the product fits a long. */
+    double timeout_s = timeout_of(c);
+    long total_ms = isinf(timeout_s) ? 0 : (long)(timeout_s * 1000.0);
     long connect_ms = (long)(e->cfg.connect_timeout_s * 1000.0);
-    if (total_ms < 1)
+    if (!isinf(timeout_s) && total_ms < 1)
         total_ms = 1;
-    if (connect_ms > total_ms || connect_ms < 1)
-        connect_ms = total_ms;
+    if ((total_ms > 0 && connect_ms > total_ms) || connect_ms < 1)
+        connect_ms = total_ms > 0 ? total_ms : 1;
     return curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->headers) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body) != CURLE_OK ||

@@ -172,9 +172,10 @@ static int parse_timeout_profiles(nyx_engine *e, nyx_error *err)
     for (char *item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '='), *end = NULL;
         double v = eq ? strtod(eq + 1, &end) : 0;
-        if (!eq || eq == item || !end || *end || !(v > 0)) {
+        if (!eq || eq == item || !end || *end || !call_timeout_valid(v)) {
             nyx_error_set(err, "invalid_argument", 0,
-                          "NYX_TIMEOUT_PROFILES must be name=seconds[,name=seconds...], got \"%.40s\"", item);
+                          "NYX_TIMEOUT_PROFILES must be name=seconds[,name=seconds...] with seconds from 0 "
+                          "to %g or inf (no timeout), got \"%.40s\"", NYX_TIMEOUT_MAX_S, item);
             rc = -1;
             break;
         }

@@ -249,8 +249,9 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
     if (lua_getfield(L, 1, "timeout") == LUA_TSTRING) {
         set_string(L, 1, "timeout", &spec->timeout_profile);
     } else if (!lua_isnil(L, -1)) {
-        if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) > 0))
-            lnyx_argerror(L, 1, "timeout must be seconds > 0 or a timeout profile's name");
+        if (!lua_isnumber(L, -1) || !call_timeout_valid(lua_tonumber(L, -1)))
+            lnyx_argerror(L, 1, "timeout must be seconds > 0 and at most %g, math.huge for none, or a "
+                                "timeout profile's name", NYX_TIMEOUT_MAX_S);
         spec->timeout_s = lua_tonumber(L, -1);
     }
     lua_pop(L, 1);

@@ -4,6 +4,7 @@
  * is bound to the state before the module is required. */
 #include "lnyx.h"
 
+#include "core/call.h"
 #include "core/clock.h"
 #include "cost/models.h"
 #include "resilience/ratelimit.h"
@@ -231,8 +232,9 @@ static int l_timeout_profile(lua_State *L)
 {
     const char *name = lnyx_checkstring(L, 1);
     lua_Number s = lnyx_checknumber(L, 2);
-    if (!(s > 0))
-        return lnyx_argerror(L, 2, "seconds must be > 0");
+    if (!call_timeout_valid(s))
+        return lnyx_argerror(L, 2, "seconds must be > 0 and at most %g, or math.huge for no timeout",
+                             NYX_TIMEOUT_MAX_S);
     if (engine_set_timeout_profile(lnyx_engine(L), name, s) != 0)
         return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
