@@ -351,6 +351,14 @@ static int reload(lua_State *L, const char *name, const char *file, int force)
         } else {
             lua_pop(L, 1);
         }
+    } else if (istable && !lua_isnil(L, fresh)) {
+        /* Callers hold the table: a value of another kind cannot update it in place, and
+         * handing it to `require` would leave them on the old functions for good. */
+        lua_pushvalue(L, old);
+        lua_setfield(L, loaded, name);
+        lua_pushfstring(L, "%s: the module returned a %s where the loaded version is a table", file,
+                        luaL_typename(L, fresh));
+        goto failed;
     } else if (!lua_isnil(L, fresh)) {
         /* Not a table on both sides: identity cannot be kept; `require` gets the new value. */
         lua_pushvalue(L, fresh);
