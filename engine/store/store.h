@@ -353,6 +353,10 @@ int store_template_usage(nyx_store *s, const char *name, int version, int succes
 int store_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
                          nyx_error *err);
 
+/* A script's judgement of a use already counted: its outcome goes from `from` to `to` (1, 0
+ * or -1 as above); uses and totals are unchanged. */
+int store_template_judge(nyx_store *s, const char *name, int version, int from, int to, nyx_error *err);
+
 /* ---- configuration (issue 11.2) ----
  * Operator settings stored with the data (system_config). The store keeps text; the
  * engine validates values and applies precedence (call, environment, database, default). */

@@ -306,9 +306,9 @@ static const char SQL_TEMPLATE_HISTORY[] =
 static const char SQL_TEMPLATE_USE[] =
     "INSERT INTO template_usage (name, version, uses, successes, failures, input_tokens,"
     " output_tokens, cost_usd, latency_ms_total, cache_hits)"
-    " VALUES ($1::text, $2::integer, 1, $3::bigint, $4::bigint, $5::bigint, $6::bigint,"
+    " VALUES ($1::text, $2::integer, $10::bigint, $3::bigint, $4::bigint, $5::bigint, $6::bigint,"
     " $7::double precision, $8::double precision, $9::bigint)"
-    " ON CONFLICT (name, version) DO UPDATE SET uses = template_usage.uses + 1,"
+    " ON CONFLICT (name, version) DO UPDATE SET uses = template_usage.uses + excluded.uses,"
     " successes = template_usage.successes + excluded.successes,"
     " failures = template_usage.failures + excluded.failures,"
     " input_tokens = template_usage.input_tokens + excluded.input_tokens,"
@@ -402,19 +402,20 @@ int store_pg_template_history(nyx_store *s, const char *name, store_row_fn fn, v
 
 int store_pg_template_usage(nyx_store *s, const store_template_use *u, nyx_error *err)
 {
-    char b[8][32];
+    char b[9][32];
     const char *v[] = {u->name,
                        pg_int(b[0], u->version),
-                       pg_int(b[1], u->success == 1),
-                       pg_int(b[2], u->success == 0),
+                       pg_int(b[1], u->successes),
+                       pg_int(b[2], u->failures),
                        pg_int(b[3], u->input_tokens),
                        pg_int(b[4], u->output_tokens),
                        pg_num(b[5], u->cost_usd),
                        pg_num(b[6], u->latency_ms),
-                       pg_int(b[7], u->cache_hit != 0)};
+                       pg_int(b[7], u->cache_hit != 0),
+                       pg_int(b[8], u->uses)};
     char what[160];
     snprintf(what, sizeof what, "record a use of template %.64s@%d", u->name, u->version);
-    return pg_write(pg_of(s), what, SQL_TEMPLATE_USE, 9, v, err);
+    return pg_write(pg_of(s), what, SQL_TEMPLATE_USE, 10, v, err);
 }
 
 int store_pg_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,

@@ -39,8 +39,8 @@ static const char SQL_HISTORY[] =
 static const char SQL_USE[] =
     "INSERT INTO template_usage (name, version, uses, successes, failures, input_tokens,"
     " output_tokens, cost_usd, latency_ms_total, cache_hits)"
-    " VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    " ON CONFLICT (name, version) DO UPDATE SET uses = uses + 1,"
+    " VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT (name, version) DO UPDATE SET uses = uses + excluded.uses,"
     " successes = successes + excluded.successes, failures = failures + excluded.failures,"
     " input_tokens = input_tokens + excluded.input_tokens,"
     " output_tokens = output_tokens + excluded.output_tokens,"
@@ -202,13 +202,14 @@ int store_sqlite_template_usage(nyx_store *s, const store_template_use *u, nyx_e
     sq_binder b = {st, SQLITE_OK};
     sqb_text(&b, 1, u->name);
     sqb_int(&b, 2, u->version);
-    sqb_int(&b, 3, u->success == 1);
-    sqb_int(&b, 4, u->success == 0);
+    sqb_int(&b, 3, u->successes);
+    sqb_int(&b, 4, u->failures);
     sqb_int(&b, 5, u->input_tokens);
     sqb_int(&b, 6, u->output_tokens);
     sqb_real(&b, 7, u->cost_usd);
     sqb_real(&b, 8, u->latency_ms);
     sqb_int(&b, 9, u->cache_hit != 0);
+    sqb_int(&b, 10, u->uses);
     char what[160];
     snprintf(what, sizeof what, "record a use of template %.64s@%d in", u->name, u->version);
     return store_sqlite_write(q, &b, what, err);

@@ -93,8 +93,21 @@ int store_template_usage(nyx_store *s, const char *name, int version, int succes
                              name, version, cost_usd, latency_ms);
     if (!s->ops->template_usage)
         return store_unsupported(s, "record a template's use", err);
-    store_template_use u = {name,         version,  success,        input_tokens,
-                            output_tokens, cost_usd, latency_ms, cache_hit != 0};
+    store_template_use u = {name,         version,  success,        1, success == 1, success == 0,
+                            input_tokens, output_tokens, cost_usd,       latency_ms, cache_hit != 0};
+    return s->ops->template_usage(s, &u, err);
+}
+
+int store_template_judge(nyx_store *s, const char *name, int version, int from, int to, nyx_error *err)
+{
+    if (check_name(s, name, "judge a template's use", err) != 0)
+        return -1;
+    if (version < 1 || from < -1 || from > 1 || to < -1 || to > 1)
+        return store_invalid(err, "cannot judge a use of template %s@%d: outcomes %d -> %d (give 1, 0 or -1)",
+                             name, version, from, to);
+    if (!s->ops->template_usage)
+        return store_unsupported(s, "judge a template's use", err);
+    store_template_use u = {name, version, to, 0, (to == 1) - (from == 1), (to == 0) - (from == 0), 0, 0, 0, 0, 0};
     return s->ops->template_usage(s, &u, err);
 }
 

@@ -201,20 +201,29 @@ int templates_parse_spec(const char *spec, char *name, size_t size, int *version
 
 /* ---- the last version used of each name ---- */
 
-void templates_set_last(tpl_library *lib, const char *name, int version)
+last_use *templates_last_entry(tpl_library *lib, const char *name)
 {
     for (size_t i = 0; i < lib->nlast; i++)
-        if (strcmp(lib->last[i].name, name) == 0) {
-            lib->last[i].version = version;
-            return;
-        }
+        if (strcmp(lib->last[i].name, name) == 0)
+            return &lib->last[i];
     last_use *l = realloc(lib->last, (lib->nlast + 1) * sizeof *l);
     if (!l)
-        return;
+        return NULL;
     lib->last = l;
+    memset(&l[lib->nlast], 0, sizeof l[lib->nlast]);
     if (!(l[lib->nlast].name = strdup(name)))
-        return;
-    l[lib->nlast++].version = version;
+        return NULL;
+    return &l[lib->nlast++];
+}
+
+/* A render or a pick starts a new use: a judgement after it is not the previous call's. */
+void templates_set_last(tpl_library *lib, const char *name, int version)
+{
+    last_use *l = templates_last_entry(lib, name);
+    if (l) {
+        l->version = version;
+        l->has_use = 0;
+    }
 }
 
 int templates_last_version(nyx_engine *e, const char *name)

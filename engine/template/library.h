@@ -22,7 +22,8 @@
  * version 0 ("not versioned"), and that is said once.
  *
  * Usage: calls made with template= record a use per version (templates_call_finished);
- * templates_record adds a script's judgement. In template_usage both count as uses.
+ * templates_record adds a script's judgement: of the use recorded just before by a call made
+ * with template= (its outcome replaced, not a second use), else a use of its own.
  * templates_pick chooses a version (Thompson sampling on the success rate with a cost
  * penalty, plus a fixed share of uniform exploration); its choice is kept in memory only, as
  * the version last used of that name, which a later record or template= call credits.

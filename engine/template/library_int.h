@@ -28,6 +28,9 @@ typedef struct tpl_entry {
 typedef struct last_use {
     char *name;
     int version;
+    /* The last use recorded since then by a call made with template= (the one a judgement
+     * annotates): its version and outcome (1, 0, -1). */
+    int has_use, use_version, use_outcome;
 } last_use;
 
 struct tpl_library {
@@ -58,5 +61,7 @@ int templates_parse_spec(const char *spec, char *name, size_t size, int *version
 /* The entry serving spec, loaded or refreshed as needed. Returns 0 or -1 with err. */
 int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, nyx_error *err);
 void templates_set_last(tpl_library *lib, const char *name, int version);
+/* The entry of name in lib->last, created (version 0) when missing; NULL out of memory. */
+last_use *templates_last_entry(tpl_library *lib, const char *name);
 
 #endif

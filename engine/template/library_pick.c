@@ -214,7 +214,18 @@ int templates_record(nyx_engine *e, const char *spec, int success, nyx_error *er
                       v);
         return -1;
     }
-    return store_template_usage(s, bare, v, success ? 1 : 0, 0, 0, 0, 0, 0, err);
+    /* The judgement of the call made with template= just before: that use is already
+     * counted, only its outcome changes (judged again, it changes again). Without such a
+     * call (a pick, then a call without template=) the judgement is the use. */
+    int to = success ? 1 : 0;
+    last_use *l = templates_last_entry(lib, bare);
+    if (l && l->has_use && l->use_version == v) {
+        if (store_template_judge(s, bare, v, l->use_outcome, to, err) != 0)
+            return -1;
+        l->use_outcome = to;
+        return 0;
+    }
+    return store_template_usage(s, bare, v, to, 0, 0, 0, 0, 0, err);
 }
 
 int templates_call_finished(nyx_engine *e, char *name, int version, int success,
@@ -258,10 +269,19 @@ int templates_call_finished(nyx_engine *e, char *name, int version, int success,
                          u->cache_read_input_tokens
                    : 0;
     int64_t out = u ? u->output_tokens : 0;
-    if (store_template_usage(s, bare, v, success > 0 ? 1 : success == 0 ? 0 : -1, in < 0 ? 0 : in,
-                             out < 0 ? 0 : out, cost_usd > 0 ? cost_usd : 0,
-                             latency_ms > 0 ? latency_ms : 0, cache_hit, &err) != 0)
+    int outcome = success > 0 ? 1 : success == 0 ? 0 : -1;
+    if (store_template_usage(s, bare, v, outcome, in < 0 ? 0 : in, out < 0 ? 0 : out,
+                             cost_usd > 0 ? cost_usd : 0, latency_ms > 0 ? latency_ms : 0, cache_hit,
+                             &err) != 0) {
         engine_warn_once(e, "template-usage", "nyx: cannot record a template's use: %s",
                          err.message);
+    } else {
+        last_use *l = templates_last_entry(lib, bare);
+        if (l) {
+            l->has_use = 1;
+            l->use_version = v;
+            l->use_outcome = outcome;
+        }
+    }
     return v;
 }

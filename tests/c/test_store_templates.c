@@ -203,6 +203,20 @@ static void test_usage(void)
     CHECK_STR(t.s, "1|3|1|1|0.5|750|0.875|300.0|0.666666666666667\n"
                    "2|3|2|1|0.666666666666667|0|0.0|0.0|0.0\n"
                    "3|1|0|0|NULL|15|0.0|0.0|0.0\n");
+    /* A judgement of a use already counted changes its outcome, not the uses. */
+    CHECK_INT(store_template_judge(s, "task", 2, 1, 0, &err), 0);
+    memset(&t, 0, sizeof t);
+    CHECK_INT(store_template_stats(s, "task", to_text, &t, &err), 0);
+    CHECK_STR(t.s, "1|3|1|1|0.5|750|0.875|300.0|0.666666666666667\n"
+                   "2|3|1|2|0.333333333333333|0|0.0|0.0|0.0\n"
+                   "3|1|0|0|NULL|15|0.0|0.0|0.0\n");
+    CHECK_INT(store_template_judge(s, "task", 2, -1, 1, &err), 0);
+    CHECK_INT(store_template_judge(s, "task", 2, 1, 2, &err), -1);
+    memset(&t, 0, sizeof t);
+    CHECK_INT(store_template_stats(s, "task", to_text, &t, &err), 0);
+    CHECK_STR(t.s, "1|3|1|1|0.5|750|0.875|300.0|0.666666666666667\n"
+                   "2|3|2|2|0.5|0|0.0|0.0|0.0\n"
+                   "3|1|0|0|NULL|15|0.0|0.0|0.0\n");
     memset(&t, 0, sizeof t);
     CHECK_INT(store_template_stats(s, "nothing", to_text, &t, &err), 0);
     CHECK_STR(t.s, "");

@@ -2902,6 +2902,14 @@ static void test_templates(void)
     CHECK_INT(store_template_history(s, "summarize", to_text, &t, &err), 0);
     CHECK(strlen(t.s) == 25 && t.s[10] == 'T' && t.s[23] == 'Z');
 
+    /* A use, then a judgement of it: the outcome moves, the use is not counted again. */
+    CHECK_INT(store_template_usage(s, "summarize", 1, 1, 10, 5, 0.5, 100, 1, &err), 0);
+    CHECK_INT(store_template_judge(s, "summarize", 1, 1, 0, &err), 0);
+    memset(&t, 0, sizeof t);
+    t.skip = ",success_rate,cost_usd,avg_latency_ms,cache_hit_rate,";
+    CHECK_INT(store_template_stats(s, "summarize", to_text, &t, &err), 0);
+    CHECK_STR(t.s, "1|1|0|1|15\n");
+
     /* Bad arguments. */
     int v = 0;
     CHECK_INT(store_template_put(s, "", "x", NULL, "h", &v, &err), -1);
