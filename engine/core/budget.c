@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "budget.h"
 
+#include "clock.h"
 #include "engine.h"
 #include "settings.h"
 
@@ -99,10 +100,93 @@ static void soft_exceeded(const budget_request *r, const char *scope, double lim
 
 static void submit(budget_request *r);
 
+#define WAIT_FIRST_S 0.02 /* a lock held for a commit is gone by then */
+#define WAIT_MAX_S 0.5
+
+static void retry_waiting(void *ud);
+
+/* The store could not answer now: the request joins the queue the timer retries, in order. */
+static void wait_for_store(budget_request *r)
+{
+    nyx_engine *e = r->e;
+    budget_request **at = &e->budget_waiting;
+    while (*at && !r->retrying) /* one tried again keeps its place at the head */
+        at = &(*at)->next_waiting;
+    r->waiting = 1;
+    r->retrying = 0;
+    r->next_waiting = *at;
+    *at = r;
+    if (!e->budget_timer) {
+        e->budget_wait_s = e->budget_wait_s > 0 ? e->budget_wait_s : WAIT_FIRST_S;
+        e->budget_timer = loop_timer_add(e->loop, e->budget_wait_s, retry_waiting, e);
+    }
+}
+
+static void unlink_waiting(budget_request *r)
+{
+    for (budget_request **at = &r->e->budget_waiting; *at; at = &(*at)->next_waiting)
+        if (*at == r) {
+            *at = r->next_waiting;
+            break;
+        }
+    r->waiting = 0;
+    r->next_waiting = NULL;
+}
+
+/* The head is tried first; only when it gets through are the others sent after it, so a
+ * store that is still unavailable costs one attempt per turn of the timer, not one per call. */
+static void retry_waiting(void *ud)
+{
+    nyx_engine *e = ud;
+    e->budget_timer = NULL;
+    budget_request *head = e->budget_waiting;
+    if (!head)
+        return;
+    unlink_waiting(head);
+    /* The next turn, should the store still be unavailable, comes later. */
+    e->budget_wait_s = e->budget_wait_s * 2 > WAIT_MAX_S ? WAIT_MAX_S : e->budget_wait_s * 2;
+    head->retrying = 1;
+    submit(head);
+    head->retrying = 0;
+    if (head->waiting)
+        return;
+    e->budget_wait_s = 0;
+    while (e->budget_waiting && !e->budget_timer) {
+        budget_request *r = e->budget_waiting;
+        unlink_waiting(r);
+        submit(r);
+    }
+}
+
+void budget_withdraw(budget_request *r)
+{
+    if (!r->waiting)
+        return;
+    unlink_waiting(r);
+    if (!r->e->budget_waiting && r->e->budget_timer) {
+        loop_timer_cancel(r->e->loop, r->e->budget_timer);
+        r->e->budget_timer = NULL;
+    }
+    nyx_error err;
+    nyx_error_set(&err, "cancelled", 0, "the call was cancelled while its budget waited for the database");
+    r->done(r->ud, -1, &err);
+}
+
+static int store_unavailable(const nyx_engine *e, const budget_request *r, const nyx_error *err)
+{
+    return e->store && e->loop && err && err->retryable && strcmp(err->type, "store_error") == 0 &&
+           nyx_now_s() < r->deadline;
+}
+
 static void answered(void *ud, int rc, int refused, const nyx_error *err)
 {
     budget_request *r = ud;
     nyx_engine *e = r->e;
+    if (rc != 0 && refused < 0 && store_unavailable(e, r, err)) {
+        r->again = 1;
+        wait_for_store(r);
+        return;
+    }
     if (rc == 0) {
         /* The ledger keeps showing the soft limits set aside for this reservation. */
         nyx_error lerr;
@@ -133,8 +217,10 @@ static void submit(budget_request *r)
 {
     nyx_error err;
     nyx_error_clear(&err);
-    if (store_budget_reserve_async(r->e->store, r->scopes, r->s->n, r->amount_usd, r->id, r->id_size,
-                                   answered, r, &err) != 0)
+    /* After a lost answer the same id again: the database may have committed it. */
+    int (*reserve)(nyx_store *, const store_scope *, size_t, double, char *, size_t, store_done_fn,
+                   void *, nyx_error *) = r->again ? store_budget_reserve_again_async : store_budget_reserve_async;
+    if (reserve(r->e->store, r->scopes, r->s->n, r->amount_usd, r->id, r->id_size, answered, r, &err) != 0)
         answered(r, -1, -1, &err);
 }
 
@@ -142,7 +228,13 @@ void budget_reserve(budget_request *r)
 {
     memcpy(r->scopes, r->s->scopes, r->s->n * sizeof r->scopes[0]);
     r->dropped = 0;
-    submit(r);
+    r->waiting = 0;
+    r->again = 0;
+    /* Behind the ones already waiting, so the store sees reservations in the calls' order. */
+    if (r->e->budget_waiting && nyx_now_s() < r->deadline)
+        wait_for_store(r);
+    else
+        submit(r);
 }
 
 typedef struct alert_scan {
@@ -226,6 +318,8 @@ void budget_check_alerts(nyx_engine *e, const budget_scopes *s)
 
 void budget_free(nyx_engine *e)
 {
+    while (e->budget_waiting)
+        budget_withdraw(e->budget_waiting);
     for (size_t i = 0; i < e->nlimits; i++)
         free(e->limits[i].scope);
     free(e->limits);

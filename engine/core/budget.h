@@ -39,8 +39,12 @@ typedef struct budget_request {
     char *id;
     size_t id_size;
     int dropped;
+    double deadline;  /* monotonic seconds: an unavailable store is waited for until then */
     budget_done_fn done;
     void *ud;
+    /* Waiting for the store (budget.c): */
+    struct budget_request *next_waiting;
+    int waiting, retrying, again;
 } budget_request;
 
 /* Reserves amount in every scope, then calls done exactly once (before returning when the
@@ -50,6 +54,12 @@ typedef struct budget_request {
  * (kind "budget_soft_limit") and records a "budget_soft_exceeded" audit event; the call is
  * reserved past the limit, which the ledger keeps showing. */
 void budget_reserve(budget_request *r);
+/* While the store is unavailable (locked by another process, connection lost: a retryable
+ * store_error), a reservation is not refused: it waits, the call with it, and is tried
+ * again on a timer until r->deadline, when it fails with the store's error. The loop never
+ * waits for the store. budget_withdraw ends such a wait at once (done runs with a
+ * "cancelled" error); a request that is not waiting is left alone. */
+void budget_withdraw(budget_request *r);
 
 /* After a call settled: raises alerts for thresholds its scopes crossed. */
 void budget_check_alerts(nyx_engine *e, const budget_scopes *s);

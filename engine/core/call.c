@@ -223,7 +223,8 @@ static int reserve_budget(nyx_call *c)
         fail(c, &err);
         return -1;
     }
-    if (!e->store || e->degraded) {
+    /* A store that failed may be back: the reservation finds out, and waits while it is not. */
+    if (!e->store || (e->degraded && e->cfg.budget_fail_open)) {
         if (e->cfg.budget_fail_open) {
             engine_warn_once(e, "budget-open", "nyx: budgets cannot be checked without the database; "
                                                "calls go on because NYX_BUDGET_FAIL_OPEN is set");
@@ -243,6 +244,7 @@ static int reserve_budget(nyx_call *c)
         .amount_usd = cost_worst_case(c->model, c->est_input_tokens, c->spec.req.max_tokens, write_1h),
         .id = c->reservation,
         .id_size = sizeof c->reservation,
+        .deadline = nyx_now_s() + (c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s),
         .done = budget_reserved,
         .ud = c,
     };
@@ -595,6 +597,7 @@ static void cancel_now(nyx_call *c, const char *reason)
     nyx_error_set(&c->result.err, "cancelled", 0, "call cancelled: %s", reason ? reason : "by the script");
     c->result.status = NYX_STATUS_CANCELLED;
     finish(c);
+    budget_withdraw(&c->budget_req); /* a reservation waiting for the store */
 }
 
 void call_cancel(nyx_call *c, const char *reason)

@@ -69,6 +69,9 @@ struct nyx_engine {
     struct pending_log *pending;  /* records waiting for the store */
     loop_timer *pending_timer;
     int degraded;                 /* the store failed: records wait in memory */
+    struct budget_request *budget_waiting; /* reservations waiting for the store (budget.c) */
+    loop_timer *budget_timer;
+    double budget_wait_s;
     int db_is_file;               /* the database is a file whose identity is watched */
     unsigned long long db_dev, db_ino;
     int64_t lost_interactions;

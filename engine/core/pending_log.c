@@ -123,8 +123,13 @@ size_t pending_log_flush(nyx_engine *e)
     for (size_t i = 0; i < q->n; i++) {
         pending *p = &q->items[i];
         if (store_log_interaction_settle(e->store, &p->it, p->has_reservation ? p->reservation : NULL,
-                                         p->actual_usd, &err) != 0)
-            return q->n; /* the batch is rolled back: all of it waits for the next try */
+                                         p->actual_usd, &err) != 0) {
+            /* All of it waits for the next try (writing a record twice is harmless: by id). The
+             * batch is closed, or every later try would be refused as a second batch. */
+            nyx_error ignored;
+            store_batch_rollback(e->store, &ignored);
+            return q->n;
+        }
     }
     if (store_batch_commit(e->store, &err) != 0)
         return q->n;

@@ -424,5 +424,11 @@ int store_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_don
 int store_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
                                double amount_usd, char *reservation_id, size_t id_size,
                                store_done_fn done, void *ud, nyx_error *err);
+/* The same reservation sent again after an attempt whose answer was lost (a retryable
+ * store_error): reservation_id as that attempt wrote it. The database may have committed
+ * the attempt; under the same id it is not made twice (the id is idempotent). */
+int store_budget_reserve_again_async(nyx_store *s, const store_scope *scopes, size_t n,
+                                     double amount_usd, char *reservation_id, size_t id_size,
+                                     store_done_fn done, void *ud, nyx_error *err);
 
 #endif

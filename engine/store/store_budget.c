@@ -84,7 +84,7 @@ static int finite_nonneg(double v) { return v >= 0 && !isinf(v); }
 /* Checks a reservation's arguments and names it: r (with host in host) and its id. */
 static int prepare_reservation(nyx_store *s, const store_scope *scopes, size_t n,
                                double amount_usd, char *reservation_id_out, size_t id_size,
-                               store_reservation *r, char *host, nyx_error *err)
+                               store_reservation *r, char *host, int keep_id, nyx_error *err)
 {
     if (!s || (n > 0 && !scopes) || !reservation_id_out)
         return store_invalid(err, "cannot reserve budget: no store, no scopes or no place for "
@@ -117,7 +117,8 @@ static int prepare_reservation(nyx_store *s, const store_scope *scopes, size_t n
     host_name(host, HOST_SIZE);
     *r = (store_reservation){.amount_usd = amount_usd, .created_at = nyx_wall_s(),
                              .pid = (int64_t)getpid(), .host = host, .id = reservation_id_out};
-    reservation_id(reservation_id_out, id_size, r->pid, host);
+    if (!keep_id || !memchr(reservation_id_out, '\0', id_size) || !*reservation_id_out)
+        reservation_id(reservation_id_out, id_size, r->pid, host);
     return 0;
 }
 
@@ -129,7 +130,7 @@ int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, doub
     char host[HOST_SIZE], id[STORE_RESERVATION_ID_SIZE];
     store_reservation r;
     if (prepare_reservation(s, scopes, n, amount_usd, id, id_size < sizeof id ? id_size : sizeof id,
-                            &r, host, err) != 0)
+                            &r, host, 0, err) != 0)
         return -1;
     if (n > 0 && s->ops->budget_reserve(s, scopes, n, &r, refused, err) != 0)
         return -1;
@@ -137,9 +138,9 @@ int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, doub
     return 0;
 }
 
-int store_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
-                               double amount_usd, char *reservation_id, size_t id_size,
-                               store_done_fn done, void *ud, nyx_error *err)
+static int reserve_async(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
+                         char *reservation_id, size_t id_size, int again, store_done_fn done,
+                         void *ud, nyx_error *err)
 {
     if (!s || !s->ops->budget_reserve_async || n == 0) {
         int refused = -1;
@@ -152,9 +153,23 @@ int store_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n
     }
     char host[HOST_SIZE];
     store_reservation r;
-    if (prepare_reservation(s, scopes, n, amount_usd, reservation_id, id_size, &r, host, err) != 0)
+    if (prepare_reservation(s, scopes, n, amount_usd, reservation_id, id_size, &r, host, again, err) != 0)
         return -1;
     return s->ops->budget_reserve_async(s, scopes, n, &r, done, ud, err);
+}
+
+int store_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
+                               double amount_usd, char *reservation_id, size_t id_size,
+                               store_done_fn done, void *ud, nyx_error *err)
+{
+    return reserve_async(s, scopes, n, amount_usd, reservation_id, id_size, 0, done, ud, err);
+}
+
+int store_budget_reserve_again_async(nyx_store *s, const store_scope *scopes, size_t n,
+                                     double amount_usd, char *reservation_id, size_t id_size,
+                                     store_done_fn done, void *ud, nyx_error *err)
+{
+    return reserve_async(s, scopes, n, amount_usd, reservation_id, id_size, 1, done, ud, err);
 }
 
 int store_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,

@@ -23,7 +23,7 @@
 #define RETRIES_MAX 5        /* a statement chosen as a deadlock victim is sent again */
 #define WAIT_LIMIT_S 60.0    /* pg_exec gives up on a server that answers nothing */
 #define BACKOFF_MIN_S 0.1
-#define BACKOFF_MAX_S 5.0
+#define BACKOFF_MAX_S 1.0  /* a refused connection costs little; records and calls wait for it */
 
 struct pg_job {
     pg_job *next;
@@ -118,6 +118,7 @@ static void fail_job(pg *p, pg_job *j, const char *why)
     j->res = NULL;
     j->failed = 1;
     store_fail(&j->err, "store: cannot %s in %s: %s", j->what, p->label, why);
+    j->err.retryable = 1; /* the connection failed, not the statement: worth sending again */
     finish_job(p, j);
 }
 
@@ -407,6 +408,8 @@ static pg_job *make_job(pg *p, const char *what, const char *sql, int nparams,
     if (p->state == PG_DOWN) {
         store_fail(err, "store: cannot %s in %s: the database is unreachable; reconnecting in "
                         "the background", what, p->label);
+        if (err)
+            err->retryable = 1;
         return NULL;
     }
     pg_job *j = calloc(1, sizeof *j);

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests: `cluster.sh start DIR` creates one in DIR
 # (initdb as an unprivileged user), starts it on a free loopback port, and writes its
-# connection URI to DIR/uri; `cluster.sh stop DIR` stops it and removes DIR.
+# connection URI to DIR/uri; `cluster.sh stop DIR` stops it and removes DIR. `cluster.sh halt
+# DIR` stops it as a crash would (immediate shutdown, data kept); `cluster.sh resume DIR`
+# starts it again on the same port.
 set -euo pipefail
-cmd=${1:?usage: cluster.sh start|stop DIR}
-dir=${2:?usage: cluster.sh start|stop DIR}
+cmd=${1:?usage: cluster.sh start|stop|halt|resume DIR}
+dir=${2:?usage: cluster.sh start|stop|halt|resume DIR}
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 [ -x "$bindir/initdb" ] || { echo "cluster.sh: PostgreSQL server binaries not found" >&2; exit 1; }
@@ -23,11 +25,18 @@ start)
     { cat "$dir/initdb.log" >&2; exit 1; }
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
          echo $((20000 + RANDOM % 20000)))
-  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c max_connections=200" \
+  echo "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c max_connections=200" >"$dir/opts"
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/opts")" \
     start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
   echo "postgresql://nyx@127.0.0.1:$port/postgres" >"$dir/uri"
   cat "$dir/uri"
+  ;;
+halt)
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+  ;;
+resume)
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/opts")" \
+    start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
   ;;
 stop)
   [ -d "$dir/data" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
