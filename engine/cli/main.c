@@ -19,6 +19,7 @@ static const struct {
     {"audit", cli_audit, "security-relevant events: refusals, stops, breaker openings, config"},
     {"stop", cli_stop, "emergency stop for every process sharing the database"},
     {"config", cli_config, "settings in the database: list, get, set, unset (with their source)"},
+    {"models", cli_models, "the model table: prices, cache minimums, lifecycle (show ID: one in full)"},
     {"render", cli_render, "print a template rendered with --var k=v values"},
     {"templates", cli_templates, "templates: list, show, history, diff and stats of versions"},
 };

@@ -95,6 +95,8 @@ static int prepare_route(nyx_call *c, nyx_error *err)
         req->model = copy;
     }
     c->model = models_find(c->e->models, model);
+    if (call_check_model(c, err) != 0)
+        return -1;
     if (c->route == 0 && cache_place_marks(c->e->cache, req, c->model, c->e->cfg.shared_context_ttl_s,
                                            nyx_now_s(), &c->expect, err) != 0)
         return -1;

@@ -70,6 +70,7 @@ void call_account(nyx_call *c)
     int miss = r->status == NYX_STATUS_OK ? cache_observe(e->cache, &c->spec.req, m, u, &c->expect, nyx_now_s())
                                           : CACHE_MISS_NONE;
     int unexpected_miss = miss != CACHE_MISS_NONE;
+    call_learn_min_cache(c);
     e->miss_reasons[miss]++;
     nyx_session *s = c->spec.session ? engine_session(e, c->spec.session, 1) : NULL;
     nyx_stats *targets[] = {

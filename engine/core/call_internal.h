@@ -76,6 +76,14 @@ void call_http_abort(nyx_call *c);
 
 /* call_account.c */
 void call_account(nyx_call *c);
+/* Checks the route's model (c->model) against the request before sending (call_model.c);
+ * gives the one-time notices. Returns 0, or -1 with err filled. */
+int call_check_model(nyx_call *c, nyx_error *err);
+/* After an answer: a marked prefix that wrote and read nothing was under the model's
+ * minimum; an unconfirmed minimum is raised and kept in the database (call_model.c). */
+void call_learn_min_cache(nyx_call *c);
+/* A learned minimum read back from system_config: applied, returns 1; not such a key: 0. */
+int call_learned_setting(nyx_engine *e, const char *key, const char *value);
 /* Writes the call's record, settling its reservation, then calls logged (before returning
  * when the store answers at once). A record the store refuses waits in memory
  * (pending_log.c); logged runs either way. */

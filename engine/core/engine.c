@@ -7,6 +7,7 @@
 #include "budget.h"
 #include "pending_log.h"
 #include "call.h"
+#include "cost/accept.h"
 #include "cost/models.h"
 #include "debug.h"
 #include "news.h"
@@ -406,6 +407,11 @@ static const char *sim_canonical(void *ud, const char *model)
     return m ? m->id : model;
 }
 
+static int sim_accepts(void *ud, const char *model, const char *param)
+{
+    return accept_param(models_find(ud, model), param);
+}
+
 static int start_provider(nyx_engine *e)
 {
     int use_sim = e->cfg.provider ? strcmp(e->cfg.provider, "sim") == 0 : !e->cfg.api_key;
@@ -423,7 +429,7 @@ static int start_provider(nyx_engine *e)
     sim_options_default(&opt);
     opt.ttft_ms = e->cfg.sim_ttft_ms;
     opt.token_ms = e->cfg.sim_token_ms;
-    sim_models sm = {sim_min_cache, sim_canonical, e->models};
+    sim_models sm = {sim_min_cache, sim_canonical, e->models, sim_accepts};
     nyx_error err;
     nyx_error_clear(&err);
     e->sim = sim_server_start(&sm, &opt, 0, &err);

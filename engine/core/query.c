@@ -3,6 +3,9 @@
 #define _DEFAULT_SOURCE
 #include "engine.h"
 
+#include "clock.h"
+#include "cost/accept.h"
+#include "query_models.h"
 #include "settings.h"
 #include "store/store.h"
 #include "template/library.h"
@@ -130,6 +133,11 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         rc = templates_stats(e, name, row, row_ud, &err);
     else if (strcmp(kind, "config") == 0)
         rc = settings_list(e, row, row_ud, &err);
+    else if (strcmp(kind, "models") == 0) {
+        settings_load(e, &err); /* minimums learned and kept in the database; the table serves without */
+        nyx_error_clear(&err);
+        rc = query_models(e, name, row, row_ud, &err);
+    }
     else if (strcmp(kind, "exchange") == 0) {
         if (!id || !*id) {
             engine_set_error(e, "the exchange query needs the option id=INTERACTION_ID");
@@ -138,7 +146,7 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         rc = store_query_exchange(e->store, id, row, row_ud, &err);
     } else {
         engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts, budget, audit, templates, "
-                            "template_history, template_stats, config or exchange)", kind);
+                            "template_history, template_stats, config, models or exchange)", kind);
         return NYX_EINVAL;
     }
     if (rc < 0) {
@@ -146,4 +154,10 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         return err.type[0] && strcmp(err.type, "invalid_argument") == 0 ? NYX_EINVAL : NYX_EIO;
     }
     return NYX_OK;
+}
+
+int nyx_models_date(nyx_engine *e, const char **date)
+{
+    *date = e && e->models ? models_date(e->models) : NULL;
+    return e && e->models && accept_table_stale(e->models, nyx_wall_s(), NYX_MODELS_STALE_DAYS);
 }

@@ -7,6 +7,7 @@
 #include "settings.h"
 
 #include "cache/response_cache.h"
+#include "call_internal.h"
 #include "engine.h"
 
 #include <ctype.h>
@@ -398,6 +399,8 @@ int settings_rows_add(void *ud, int ncols, const char *const *names, const char 
             value = values[c];
     }
     size_t i = 0;
+    if (key && call_learned_setting(r->e, key, value))
+        return 0;
     if (!key || !value || !find(key, &i))
         return 0; /* a key of another version of nyx: not ours to judge */
     nyx_error err;

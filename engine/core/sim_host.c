@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "nyx.h"
 
+#include "cost/accept.h"
 #include "cost/models.h"
 #include "sim/sim.h"
 
@@ -26,6 +27,11 @@ static const char *canonical(void *ud, const char *model)
 {
     const nyx_model *m = models_find(ud, model);
     return m ? m->id : model;
+}
+
+static int accepts(void *ud, const char *model, const char *param)
+{
+    return accept_param(models_find(ud, model), param);
 }
 
 static int set_number(const char *key, const char *value, double *out, char **errmsg)
@@ -108,7 +114,7 @@ nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg)
 #undef KEY
     }
     if (!bad) {
-        sim_models sm = {min_cache, canonical, sim->models};
+        sim_models sm = {min_cache, canonical, sim->models, accepts};
         sim->server = sim_server_start(&sm, &opt, port, &err);
         if (!sim->server) {
             bad = 1;

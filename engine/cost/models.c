@@ -342,6 +342,7 @@ int models_raise_min_cache(nyx_models *m, const char *name, int64_t min_tokens)
     if (min_tokens <= md->min_cache_tokens || min_tokens > (int64_t)MAX_MIN_CACHE)
         return 0;
     md->min_cache_tokens = min_tokens;
+    md->min_cache_learned = 1;
     return 1;
 }
 

@@ -60,6 +60,7 @@ typedef struct nyx_model {
     size_t ngeo;
     int64_t min_cache_tokens;  /* minimum cacheable prefix, > 0 */
     int min_cache_confirmed;   /* 0: a guess the engine may raise from usage */
+    int min_cache_learned;     /* 1: raised from usage by models_raise_min_cache() */
     int64_t context_window, max_output; /* 0 when unknown */
     int lifecycle;             /* NYX_LIFE_* */
     char *deprecated, *retires; /* "YYYY-MM-DD", or NULL when none is known */

@@ -148,6 +148,15 @@ void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char 
  * redacted, or NULL for "none"), response (the response text, likewise).
  * Returns NYX_OK, NYX_EINVAL for a bad option, or NYX_EIO (nyx_errmsg says why).
  */
+/*
+ * The model table's date ("YYYY-MM-DD", the latest date of the built-in table and
+ * NYX_MODELS; NULL when none), written to *date (valid while the engine lives).
+ * Returns 1 when the table is older than 60 days (prices or models may have changed),
+ * else 0. Query kind "models" lists the table: one row per model, or with option
+ * name=ID one row per field of that model (field, value).
+ */
+int nyx_models_date(nyx_engine *engine, const char **date);
+
 typedef int (*nyx_row_fn)(void *ud, int ncols, const char *const *names, const char *const *values);
 int nyx_query(nyx_engine *engine, const char *kind, const char *const *options, nyx_row_fn fn,
               void *ud);

@@ -21,7 +21,11 @@ typedef struct sim_models {
     /* The id to report in "model" (resolves aliases); may return its input. NULL: report
      * the requested id. The returned string must stay valid while the server runs. */
     const char *(*canonical)(void *ud, const char *model);
-    void *ud; /* passed to both; must outlive the server */
+    void *ud; /* passed to all three; must outlive the server */
+    /* 1 when the model accepts a parameter ("temperature", "top_p", "top_k" at a non-default
+     * value, "speed:fast", "thinking:adaptive|enabled|disabled"); 0 -> 400 as the API
+     * answers. NULL: every model accepts everything. */
+    int (*accepts)(void *ud, const char *model, const char *param);
 } sim_models;
 
 typedef struct sim_options {

@@ -143,6 +143,8 @@ static enum MHD_Result messages(call *k, const sim_req *req)
         return sim_http_fail(k, 500, "api_error", "out of memory");
     sim_usage u = plan.usage;
     u.output_tokens = rep.output_tokens;
+    u.speed = req->speed;
+    u.geo = req->geo;
     if (k->has_rl && k->rl.state[SIM_RL_OUTPUT].limit && req->max_tokens > rep.output_tokens) {
         size_t n = strlen(req->canonical);
         if ((k->x->refund_model = malloc(n + 1))) {

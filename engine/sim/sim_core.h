@@ -53,6 +53,8 @@ typedef struct sim_req {
     uint64_t hash;      /* hash of the whole prompt: picks the reply */
     char *persona;      /* owned: first words of the system prompt, or NULL */
     char *topic;        /* owned: first words of the last user message, or NULL */
+    char speed[16];     /* "standard" or "fast", reported in usage.speed */
+    char geo[24];       /* inference_geo asked for, or "global"; reported in usage */
 } sim_req;
 
 /* Parses and validates a Messages (or count_tokens when count_only) body.
@@ -74,6 +76,7 @@ typedef struct sim_usage {
     int64_t cache_write_5m; /* C - B */
     int64_t cache_creation; /* the sum of both writes */
     int64_t output_tokens;
+    const char *speed, *geo; /* usage.speed and usage.inference_geo; NULL: not reported */
 } sim_usage;
 
 /* What a request would read and write; computed without changing the store. */

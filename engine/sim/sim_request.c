@@ -170,7 +170,7 @@ static const char *const message_keys[] = {
     "model", "messages", "max_tokens", "system", "tools", "tool_choice", "stream",
     "stop_sequences", "temperature", "top_p", "top_k", "metadata", "cache_control", "thinking",
     "service_tier", "container", "mcp_servers", "context_management", "output_config",
-    "output_format", "inference_geo", NULL};
+    "output_format", "inference_geo", "speed", NULL};
 
 static int check_keys(const cJSON *root, nyx_error *err)
 {
@@ -440,6 +440,48 @@ static int parse_options(sim_req *r, const cJSON *root, int count_only, nyx_erro
     return 0;
 }
 
+/* Parameters the model refuses get the API's 400; speed and region are kept for usage. */
+static int check_model_params(sim_req *r, const cJSON *root, const sim_models *models, nyx_error *err)
+{
+    snprintf(r->speed, sizeof r->speed, "standard");
+    snprintf(r->geo, sizeof r->geo, "global");
+    const cJSON *geo = cJSON_GetObjectItemCaseSensitive(root, "inference_geo");
+    if (geo && !cJSON_IsNull(geo)) {
+        if (!cJSON_IsString(geo) || !geo->valuestring[0] || strlen(geo->valuestring) >= sizeof r->geo)
+            return bad(err, "inference_geo: Input should be a valid region");
+        snprintf(r->geo, sizeof r->geo, "%s", geo->valuestring);
+    }
+    const cJSON *speed = cJSON_GetObjectItemCaseSensitive(root, "speed");
+    if (speed && !cJSON_IsNull(speed)) {
+        if (!cJSON_IsString(speed) || (strcmp(speed->valuestring, "fast") != 0 &&
+                                       strcmp(speed->valuestring, "standard") != 0))
+            return bad(err, "speed: Input should be 'standard' or 'fast'");
+        snprintf(r->speed, sizeof r->speed, "%s", speed->valuestring);
+    }
+    if (!models->accepts || r->min_cache < 0)
+        return 0;
+    if (strcmp(r->speed, "fast") == 0 && !models->accepts(models->ud, r->model, "speed:fast"))
+        return bad(err, "speed: fast mode is not supported by this model");
+    static const char *const sampling[] = {"temperature", "top_p", "top_k"};
+    for (size_t i = 0; i < sizeof sampling / sizeof sampling[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, sampling[i]);
+        int is_default = i == 0 && cJSON_IsNumber(v) && v->valuedouble == 1.0;
+        if (v && !cJSON_IsNull(v) && !is_default && !models->accepts(models->ud, r->model, sampling[i]))
+            return fail(err, 400, "invalid_request_error", "%s: is not supported by this model; leave it at its "
+                        "default", sampling[i]);
+    }
+    const cJSON *thinking = cJSON_GetObjectItemCaseSensitive(root, "thinking");
+    const cJSON *type = cJSON_IsObject(thinking) ? cJSON_GetObjectItemCaseSensitive(thinking, "type") : NULL;
+    if (cJSON_IsString(type)) {
+        char param[48];
+        snprintf(param, sizeof param, "thinking:%.30s", type->valuestring);
+        if (!models->accepts(models->ud, r->model, param))
+            return fail(err, 400, "invalid_request_error", "thinking.type: '%.30s' is not supported by this model",
+                        type->valuestring);
+    }
+    return 0;
+}
+
 static int parse_root(builder *b, const cJSON *root, const sim_models *models, int count_only,
                       nyx_error *err)
 {
@@ -462,7 +504,7 @@ static int parse_root(builder *b, const cJSON *root, const sim_models *models, i
     }
     if (!(r->canonical = dup_str(canon)))
         return oom(err);
-    if (parse_options(r, root, count_only, err))
+    if (parse_options(r, root, count_only, err) || check_model_params(r, root, models, err))
         return -1;
     /* Different models never share a prefix: the model opens every key. */
     hash_part(b->st, 'm', r->canonical, strlen(r->canonical));

@@ -33,7 +33,7 @@ static const char *canonical(void *ud, const char *model)
     return strcmp(model, "sonnet") == 0 ? "claude-sonnet-4-5" : model;
 }
 
-static const sim_models models = {min_tokens, canonical, NULL};
+static const sim_models models = {min_tokens, canonical, NULL, NULL};
 
 /* ---- request builders ---- */
 

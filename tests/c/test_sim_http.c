@@ -29,7 +29,22 @@ static int64_t min_tokens(void *ud, const char *model)
         return 1024;
     if (strcmp(model, "claude-haiku-4-5") == 0)
         return 4096;
+    if (strcmp(model, "claude-haiku-5-5") == 0)
+        return 512;
     return -1;
+}
+
+/* claude-haiku-5-5 takes no sampling parameter and always thinks; only it has fast mode. */
+static int accepts(void *ud, const char *model, const char *param)
+{
+    (void)ud;
+    int h55 = strcmp(model, "claude-haiku-5-5") == 0;
+    if (strcmp(param, "speed:fast") == 0)
+        return h55;
+    if (strcmp(param, "temperature") == 0 || strcmp(param, "top_p") == 0 || strcmp(param, "top_k") == 0 ||
+        strcmp(param, "thinking:disabled") == 0)
+        return !h55;
+    return 1;
 }
 
 static const char *canonical(void *ud, const char *model)
@@ -38,7 +53,7 @@ static const char *canonical(void *ud, const char *model)
     return strcmp(model, "sonnet") == 0 ? MODEL : model;
 }
 
-static const sim_models models = {min_tokens, canonical, NULL};
+static const sim_models models = {min_tokens, canonical, NULL, accepts};
 
 /* ---- HTTP client ---- */
 
@@ -358,6 +373,53 @@ static void usage_of(const resp *r, long long *in, long long *read, long long *w
     *out = num(d, "usage.output_tokens");
     CHECK_INT(*write, num(d, "usage.cache_creation.ephemeral_5m_input_tokens") + *w1h);
     cJSON_Delete(d);
+}
+
+/* What a model refuses is a 400 as the API gives it; fast mode and the region are reported
+ * in usage. */
+static void test_model_params(void)
+{
+    static const struct {
+        const char *model, *extra, *field; /* field NULL: accepted */
+    } cases[] = {
+        {"claude-haiku-5-5", "\"temperature\":0.5", "temperature"},
+        {"claude-haiku-5-5", "\"top_p\":0.9", "top_p"},
+        {"claude-haiku-5-5", "\"top_k\":5", "top_k"},
+        {"claude-haiku-5-5", "\"thinking\":{\"type\":\"disabled\"}", "thinking"},
+        {"claude-haiku-5-5", "\"temperature\":1", NULL},
+        {"claude-haiku-4-5", "\"temperature\":0.5", NULL},
+        {"claude-haiku-4-5", "\"speed\":\"fast\"", "speed"},
+        {"claude-haiku-5-5", "\"speed\":\"warp\"", "speed"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char doc[512];
+        snprintf(doc, sizeof doc,
+                 "{\"model\":\"%s\",\"max_tokens\":10,%s,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                 cases[i].model, cases[i].extra);
+        resp r;
+        post("/v1/messages", doc, &r);
+        if (cases[i].field) {
+            expect_error(&r, 400, "invalid_request_error");
+            CHECK(r.body && strstr(r.body, cases[i].field) != NULL);
+        } else {
+            CHECK_INT(r.status, 200);
+        }
+        resp_free(&r);
+    }
+    resp r;
+    post("/v1/messages",
+         "{\"model\":\"claude-haiku-5-5\",\"max_tokens\":10,\"speed\":\"fast\",\"inference_geo\":\"us\","
+         "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+         &r);
+    CHECK_INT(r.status, 200);
+    CHECK(r.body && strstr(r.body, "\"speed\":\"fast\"") && strstr(r.body, "\"inference_geo\":\"us\"") &&
+          strstr(r.body, "\"service_tier\":\"standard\""));
+    resp_free(&r);
+    post("/v1/messages",
+         "{\"model\":\"claude-haiku-5-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+         &r);
+    CHECK(r.body && strstr(r.body, "\"speed\":\"standard\"") && strstr(r.body, "\"inference_geo\":\"global\""));
+    resp_free(&r);
 }
 
 static void test_caching(void)
@@ -995,6 +1057,7 @@ int main(void)
     CHECK_STR(err.type, "sim_listen");
 
     test_auth_and_validation();
+    test_model_params();
     test_caching();
     test_parallel();
     test_stream();

@@ -1,0 +1,67 @@
+/* nyx models [list] | show ID: the model table, its prices, minimums and lifecycle. */
+#include "cli.h"
+#include "table.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int print_json(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    (void)ud;
+    (void)ncols;
+    (void)names;
+    printf("%s\n", values[0]);
+    return 0;
+}
+
+int cli_models(int argc, char **argv)
+{
+    const char *db = NULL, *name = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: nyx models [list] [--json] [--db FILE]\n"
+                   "       nyx models show ID [--json] [--db FILE]\n"
+                   "Prices are USD per million tokens, the row in force now; a minimum marked ? is not\n"
+                   "confirmed and is learned from usage. NYX_MODELS=FILE adds or corrects rows.\n");
+            return 0;
+        }
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            db = argv[++i];
+        else if (strcmp(argv[i], "list") == 0 && i == 1)
+            continue;
+        else if (strcmp(argv[i], "show") == 0 && i == 1 && i + 1 < argc)
+            name = argv[++i];
+        else {
+            fprintf(stderr, "nyx models: unexpected argument \"%s\" (nyx models [list] | show ID)\n", argv[i]);
+            return 2;
+        }
+    }
+    nyx_engine *e = cli_open(db);
+    if (!e)
+        return 1;
+    const char *date = NULL;
+    if (nyx_models_date(e, &date))
+        fprintf(stderr, "nyx: the model table is dated %s, more than 60 days ago; prices or models may have "
+                        "changed: add or correct rows with NYX_MODELS\n", date ? date : "(no date)");
+    char opt[300];
+    snprintf(opt, sizeof opt, "name=%s", name ? name : "");
+    const char *opts[] = {opt, json ? "format=json" : NULL, NULL};
+    cli_table t = {0};
+    int status = 0;
+    if (!json && !name)
+        printf("model table dated %s (USD per million tokens; NYX_MODELS adds or corrects rows)\n",
+               date ? date : "(no date)");
+    int rc = nyx_query(e, "models", opts, json ? print_json : cli_table_add, json ? NULL : &t);
+    if (rc != NYX_OK) {
+        fprintf(stderr, "nyx models: %s\n", nyx_errmsg(e));
+        status = rc == NYX_EINVAL ? 2 : 1;
+    } else if (!json) {
+        cli_table_print(&t, stdout);
+    }
+    cli_table_free(&t);
+    nyx_close(e);
+    return status;
+}

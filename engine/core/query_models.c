@@ -1,0 +1,156 @@
+/* The model table as rows (see query_models.h): what `nyx models` prints. */
+#define _POSIX_C_SOURCE 200809L
+#include "query_models.h"
+
+#include "clock.h"
+#include "cost/models.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void prices_text(char *buf, size_t n, const nyx_prices *p)
+{
+    snprintf(buf, n, "in %g, out %g, write 5m %g, write 1h %g, read %g", p->input, p->output, p->cache_write_5m,
+             p->cache_write_1h, p->cache_read);
+}
+
+static void min_text(char *buf, size_t n, const nyx_model *md)
+{
+    snprintf(buf, n, "%lld%s", (long long)md->min_cache_tokens,
+             md->min_cache_learned ? " (learned)" : md->min_cache_confirmed ? "" : "?");
+}
+
+static void bits_text(char *buf, size_t n, unsigned bits, const char *const *names, size_t nnames)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < nnames && used < n; i++)
+        if (bits & (1u << i))
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", names[i]);
+    if (!used)
+        snprintf(buf, n, "none");
+}
+
+static int list_row(const nyx_model *md, double now, store_row_fn fn, void *ud)
+{
+    static const char *const names[] = {"model", "lifecycle", "input", "output", "write_5m", "write_1h",
+                                        "read", "min_cache", "context", "notes"};
+    const nyx_price_row *row = models_row_at(md, now);
+    char p[5][32], minc[40], ctx[32], notes[300];
+    const double v[5] = {row ? row->p.input : 0, row ? row->p.output : 0, row ? row->p.cache_write_5m : 0,
+                         row ? row->p.cache_write_1h : 0, row ? row->p.cache_read : 0};
+    for (int i = 0; i < 5; i++)
+        snprintf(p[i], sizeof p[i], row ? "%g" : "-", v[i]);
+    min_text(minc, sizeof minc, md);
+    snprintf(ctx, sizeof ctx, "%lld", (long long)md->context_window);
+    size_t used = 0;
+    notes[0] = '\0';
+#define NOTE(...) (used += used < sizeof notes ? (size_t)snprintf(notes + used, sizeof notes - used, __VA_ARGS__) : 0)
+    if (row && row->from_date[0])
+        NOTE("%sfrom %s", used ? "; " : "", row->from_date);
+    for (size_t i = 0; row && i < row->ntiers; i++)
+        NOTE("%sover %lld prompt tokens: in %g, out %g", used ? "; " : "",
+             (long long)row->tiers[i].above_prompt_tokens, row->tiers[i].p.input, row->tiers[i].p.output);
+    if (md->has_fast)
+        NOTE("%sfast: in %g, out %g", used ? "; " : "", md->fast.input, md->fast.output);
+    if (md->lifecycle >= NYX_LIFE_DEPRECATED && md->retires)
+        NOTE("%s%s %s", used ? "; " : "", md->lifecycle == NYX_LIFE_RETIRED ? "retired" : "retires", md->retires);
+    if (md->lifecycle >= NYX_LIFE_DEPRECATED && md->replacement)
+        NOTE("%suse %s", used ? "; " : "", md->replacement);
+#undef NOTE
+    const char *values[] = {md->id, models_lifecycle_name(md->lifecycle), p[0], p[1], p[2], p[3], p[4], minc,
+                            md->context_window ? ctx : "-", notes[0] ? notes : NULL};
+    return fn(ud, 10, names, values);
+}
+
+/* One (field, value) row. */
+static int field(store_row_fn fn, void *ud, const char *name, const char *value)
+{
+    static const char *const names[] = {"field", "value"};
+    const char *values[] = {name, value};
+    return fn(ud, 2, names, values);
+}
+
+static int show(const nyx_model *md, store_row_fn fn, void *ud)
+{
+    static const char *const think[] = {"adaptive", "enabled", "disabled"};
+    static const char *const sample[] = {"temperature", "top_p", "top_k"};
+    char buf[400], key[64];
+    int stop = field(fn, ud, "id", md->id);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < md->naliases && used < sizeof buf; i++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", i ? ", " : "", md->aliases[i]);
+    stop = stop || field(fn, ud, "aliases", md->naliases ? buf : "none");
+    stop = stop || field(fn, ud, "family", md->family ? md->family : "-");
+    stop = stop || field(fn, ud, "lifecycle", models_lifecycle_name(md->lifecycle));
+    stop = stop || field(fn, ud, "deprecated", md->deprecated ? md->deprecated : "-");
+    stop = stop || field(fn, ud, "retires", md->retires ? md->retires : "-");
+    stop = stop || field(fn, ud, "replacement", md->replacement ? md->replacement : "-");
+    for (size_t r = 0; r < md->nrows && !stop; r++) {
+        snprintf(key, sizeof key, "prices from %s", md->rows[r].from_date[0] ? md->rows[r].from_date : "the start");
+        prices_text(buf, sizeof buf, &md->rows[r].p);
+        stop = field(fn, ud, key, buf);
+        for (size_t t = 0; t < md->rows[r].ntiers && !stop; t++) {
+            snprintf(key, sizeof key, "  over %lld prompt tokens", (long long)md->rows[r].tiers[t].above_prompt_tokens);
+            prices_text(buf, sizeof buf, &md->rows[r].tiers[t].p);
+            stop = field(fn, ud, key, buf);
+        }
+    }
+    if (!md->has_price)
+        stop = stop || field(fn, ud, "prices", "unknown");
+    if (md->has_fast)
+        prices_text(buf, sizeof buf, &md->fast);
+    stop = stop || field(fn, ud, "fast mode", md->has_fast ? buf : "none");
+    snprintf(buf, sizeof buf, md->batch_factor > 0 ? "%g x every price" : "none", md->batch_factor);
+    stop = stop || field(fn, ud, "batch", buf);
+    used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < md->ngeo && used < sizeof buf; i++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s %g x", i ? ", " : "", md->geo[i].name,
+                                 md->geo[i].factor);
+    stop = stop || field(fn, ud, "inference_geo", md->ngeo ? buf : "no factor");
+    min_text(buf, sizeof buf, md);
+    stop = stop || field(fn, ud, "min_cache_tokens", buf);
+    snprintf(buf, sizeof buf, "%lld", (long long)md->context_window);
+    stop = stop || field(fn, ud, "context_window", md->context_window ? buf : "-");
+    snprintf(buf, sizeof buf, "%lld", (long long)md->max_output);
+    stop = stop || field(fn, ud, "max_output", md->max_output ? buf : "-");
+    bits_text(buf, sizeof buf, md->thinking, think, 3);
+    stop = stop || field(fn, ud, "thinking", buf);
+    bits_text(buf, sizeof buf, md->sampling, sample, 3);
+    stop = stop || field(fn, ud, "sampling", buf);
+    stop = stop || field(fn, ud, "forced tool_choice with thinking", md->forced_tool_choice_with_thinking ? "yes" : "no");
+    stop = stop || field(fn, ud, "default_effort", md->default_effort ? md->default_effort : "-");
+    stop = stop || field(fn, ud, "cache reads count toward ITPM", md->itpm_counts_cache_reads ? "yes" : "no");
+    used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < md->nunconfirmed && used < sizeof buf; i++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", i ? ", " : "", md->unconfirmed[i]);
+    stop = stop || field(fn, ud, "unconfirmed", md->nunconfirmed ? buf : "none");
+    return stop;
+}
+
+int query_models(nyx_engine *e, const char *name, store_row_fn fn, void *ud, nyx_error *err)
+{
+    if (!e->models) {
+        nyx_error_set(err, "invalid_state", 0, "the model table did not load");
+        return -1;
+    }
+    if (name && *name) {
+        const nyx_model *md = models_find(e->models, name);
+        if (!md) {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "model \"%.100s\" is not in the model table (nyx models lists it); add it with NYX_MODELS",
+                          name);
+            return -1;
+        }
+        show(md, fn, ud);
+        return 0;
+    }
+    double now = nyx_wall_s();
+    for (size_t i = 0; i < models_count(e->models); i++)
+        if (list_row(models_at(e->models, i), now, fn, ud))
+            break;
+    return 0;
+}

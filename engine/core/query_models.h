@@ -1,0 +1,13 @@
+/* The model table as rows, for `nyx models` (nyx_query kind "models"). */
+#ifndef NYX_QUERY_MODELS_H
+#define NYX_QUERY_MODELS_H
+
+#include "engine.h"
+#include "store/store.h"
+
+/* name NULL or "": one row per model (model, lifecycle, the prices in force now, min_cache,
+ * context, max_output, notes). name an id or alias: one row per field of that model (field,
+ * value). Returns 0, or -1 with err (invalid_argument for an unknown name). */
+int query_models(nyx_engine *e, const char *name, store_row_fn fn, void *ud, nyx_error *err);
+
+#endif

@@ -1,0 +1,65 @@
+/* Requests checked against what their model accepts (see accept.h). */
+#include "accept.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int accept_request(const nyx_model *md, nyx_request *req, nyx_error *err)
+{
+    if (!md || !req)
+        return 0;
+    if (md->lifecycle == NYX_LIFE_RETIRED) {
+        nyx_error_set(err, "invalid_argument", 0, "model: \"%s\" was retired%s%s; use \"%s\" instead",
+                      md->id, md->retires ? " on " : "", md->retires ? md->retires : "",
+                      md->replacement ? md->replacement : "a current model (see nyx models)");
+        return -1;
+    }
+    if (req->temperature >= 0 && !(md->sampling & NYX_SAMPLE_TEMPERATURE)) {
+        if (req->temperature == NYX_DEFAULT_TEMPERATURE) {
+            req->temperature = -1; /* the same as not sending it, which this model requires */
+        } else {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "temperature: model \"%s\" accepts no temperature other than its default "
+                          "(%g); leave temperature out or choose a model that takes one",
+                          md->id, NYX_DEFAULT_TEMPERATURE);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int accept_param(const nyx_model *md, const char *param)
+{
+    if (!md || !param)
+        return 1;
+    static const struct {
+        const char *name;
+        int thinking; /* 1: a thinking bit, 0: a sampling bit */
+        unsigned bit;
+    } params[] = {{"temperature", 0, NYX_SAMPLE_TEMPERATURE}, {"top_p", 0, NYX_SAMPLE_TOP_P},
+                  {"top_k", 0, NYX_SAMPLE_TOP_K}, {"thinking:adaptive", 1, NYX_THINK_ADAPTIVE},
+                  {"thinking:enabled", 1, NYX_THINK_ENABLED}, {"thinking:disabled", 1, NYX_THINK_DISABLED}};
+    if (strcmp(param, "speed:fast") == 0)
+        return md->has_fast;
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+        if (strcmp(param, params[i].name) == 0)
+            return ((params[i].thinking ? md->thinking : md->sampling) & params[i].bit) != 0;
+    return 1;
+}
+
+int accept_deprecation_notice(const nyx_model *md, char *buf, size_t size)
+{
+    if (!md || md->lifecycle != NYX_LIFE_DEPRECATED || !buf || !size)
+        return 0;
+    snprintf(buf, size, "nyx: model \"%s\" is deprecated%s%s%s; move to \"%s\"", md->id,
+             md->retires ? " and retires on " : "", md->retires ? md->retires : "",
+             models_unconfirmed(md, "retires") ? " (date unconfirmed)" : "",
+             md->replacement ? md->replacement : "a current model (see nyx models)");
+    return 1;
+}
+
+int accept_table_stale(const nyx_models *m, double now, int days)
+{
+    double t = models_date_time(models_date(m));
+    return t < 0 || now - t > (double)days * 86400.0;
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The model table end to end: `nyx models` and `nyx models show`, parameters a model refuses
+# (refused before sending, naming the model and the field), retired and deprecated models,
+# unknown ids, and a cache minimum learned from usage and kept in the database.
+set -uo pipefail
+
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+unset LD_PRELOAD
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-models.XXXXXX")
+sim_pid=""
+cleanup() {
+  [[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+failures=0
+pass() { echo "ok - $1"; }
+fail() {
+  echo "not ok - $1"
+  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2"
+  failures=$((failures + 1))
+}
+check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+
+clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5"
+           "NYX_SIM_TOKEN_MS=0.02" "NYX_RETRY_BASE_SECONDS=0.01" "NYX_RETRY_MAX_SECONDS=0.05")
+for v in ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
+  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
+done
+run_nyx() {
+  local vars=()
+  while [[ $# -gt 0 && "$1" != "--" ]]; do vars+=("$1"); shift; done
+  shift
+  "${clean_env[@]}" "${vars[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  out=$(cat "$work/out")
+  err=$(cat "$work/err")
+}
+cd "$work" || exit 1
+
+# ---- nyx models ----
+
+run_nyx -- models
+[[ $rc == 0 ]] && grep -q "^model table dated 2026-12-06" <<<"$out"
+check "nyx models prints the table's date" $? "rc=$rc $out $err"
+grep -Eq "^claude-haiku-5-5 +current +0\.100000 +0\.500000 +0\.125000 +0\.200000 +0\.010000 +512\? +1000000 +over 100000 prompt tokens: in 0\.5, out 2\.5" <<<"$out"
+check "nyx models lists Haiku 5.5: prices, unconfirmed minimum, context, its upper tier" $? "$out"
+grep -Eq "^claude-sonnet-5-5 +current +2 +10 +2\.50 +4 +0\.100000 +1024\? .*from 2026-10-07" <<<"$out"
+check "nyx models lists Sonnet 5.5 at the row in force now" $? "$out"
+grep -Eq "^claude-opus-4-5 +deprecated .* 4096 .*retires 2027-01-22; use claude-opus-4-8" <<<"$out"
+check "nyx models shows a deprecated model's retirement and replacement" $? "$out"
+grep -Eq "^claude-haiku-4-5 +current +1 +5 +1\.25 +2 +0\.100000 +4096 " <<<"$out"
+check "a confirmed minimum has no question mark" $? "$out"
+[[ $(grep -c "^claude-" <<<"$out") == 21 ]]
+check "nyx models lists every model of the table" $? "$out"
+
+run_nyx -- models show claude-sonnet-5-5
+grep -q "prices from the start  *in 2, out 10, write 5m 2.5, write 1h 4, read 0.2$" <<<"$out" &&
+  grep -q "prices from 2026-10-07  *in 2, out 10, write 5m 2.5, write 1h 4, read 0.1$" <<<"$out" &&
+  grep -q "sampling  *none" <<<"$out" && grep -q "unconfirmed  *min_cache_tokens" <<<"$out"
+check "nyx models show gives one model in full, with every price row" $? "$out"
+run_nyx -- models show claude-nope-1
+[[ $rc == 2 ]] && grep -q 'model "claude-nope-1" is not in the model table' <<<"$err" && grep -q NYX_MODELS <<<"$err"
+check "nyx models show of an unknown id exits 2 naming NYX_MODELS" $? "rc=$rc $err"
+
+# ---- requests each model accepts (in-process simulator, same table) ----
+
+cat >params.lua <<'LUA'
+local nyx = require "nyx"
+local function try(t)
+  local ok, e = pcall(nyx.call, t)
+  if ok then return "ok " .. e.model end
+  return e.type .. ": " .. e.message
+end
+print("A " .. try{model = "claude-haiku-5-5", prompt = "hi", max_tokens = 10, temperature = 0.5})
+print("B " .. try{model = "claude-haiku-5-5", prompt = "hi", max_tokens = 10, temperature = 1})
+print("C " .. try{model = "claude-haiku-4-5", prompt = "hi", max_tokens = 10, temperature = 0.5})
+print("D " .. try{model = "claude-opus-4-1", prompt = "hi", max_tokens = 10})
+print("E " .. try{model = "claude-sonnet-4-5", prompt = "hi", max_tokens = 10})
+print("F " .. try{model = "claude-sonnet-4-5", prompt = "hi again", max_tokens = 10})
+print("G " .. try{model = "claude-future-9", prompt = "hi", max_tokens = 10})
+print("H " .. try{model = "claude-future-9", prompt = "hi", max_tokens = 10})
+LUA
+run_nyx -- run params.lua
+grep -q '^A invalid_argument: temperature: model "claude-haiku-5-5" accepts no temperature' <<<"$out"
+check "a temperature Haiku 5.5 refuses is refused before sending, naming model and field" $? "$out"
+grep -q "^B ok claude-haiku-5-5" <<<"$out"
+check "the default temperature is left out for a model that takes none" $? "$out"
+grep -q "^C ok claude-haiku-4-5" <<<"$out"
+check "a model that takes a temperature gets it" $? "$out"
+grep -q '^D invalid_argument: model: "claude-opus-4-1" was retired on 2026-08-05; use "claude-opus-4-8"' <<<"$out"
+check "a retired model fails with invalid_argument naming its replacement" $? "$out"
+grep -q "^E ok claude-sonnet-4-5" <<<"$out" && grep -q "^F ok claude-sonnet-4-5" <<<"$out" &&
+  [[ $(grep -c 'model "claude-sonnet-4-5" is deprecated and retires on 2026-11-30 (date unconfirmed); move to "claude-sonnet-5-5"' <<<"$err") == 1 ]]
+check "a deprecated model is served and warned about once, with its retirement date" $? "$out
+$err"
+[[ $(grep -c 'model "claude-future-9" is not in the model table.*NYX_MODELS' <<<"$err") == 1 ]]
+check "an id the table does not know gives one notice pointing at NYX_MODELS" $? "$err"
+run_nyx -- log --last 20
+! grep -q "claude-opus-4-1" <<<"$out" && ! grep -q "temperature" <<<"$out"
+check "refused calls sent nothing" $? "$out"
+
+# ---- a cache minimum learned from usage ----
+
+# A simulator whose Sonnet 5.5 caches nothing under 4096 tokens; the table guesses 1024.
+cat >sim_models.json <<'JSON'
+{"models":[{"id":"claude-sonnet-5-5","min_cache_tokens":4096}]}
+JSON
+"${clean_env[@]}" NYX_MODELS="$work/sim_models.json" timeout 300 "$NYX_BIN" sim --port 0 --api-key k >"$work/sim.out" 2>&1 &
+sim_pid=$!
+port=""
+for _ in $(seq 1 250); do
+  port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
+  [[ -n "$port" ]] && break
+  sleep 0.02
+done
+[[ -n "$port" ]]
+check "nyx sim starts with its own table" $? "$(cat "$work/sim.out")"
+cat >learn.lua <<'LUA'
+local nyx = require "nyx"
+local words = {}
+for i = 1, 1000 do words[i] = "word" .. (i % 97) end
+local system = table.concat(words, " ")
+local r = nyx.call{model = "claude-sonnet-5-5", system = {{text = system, cache = true}}, prompt = "Go", max_tokens = 10}
+print("writes " .. r.usage.cache_creation_input_tokens .. " input " .. r.usage.input_tokens)
+print("min " .. nyx.model("claude-sonnet-5-5").min_cache_tokens)
+LUA
+run_nyx "ANTHROPIC_API_KEY=k" "ANTHROPIC_BASE_URL=http://127.0.0.1:$port" -- run learn.lua
+grep -q "^writes 0 input" <<<"$out"
+check "a marked prefix under the simulator's minimum writes nothing" $? "$out $err"
+input=$(sed -n 's/^writes 0 input \([0-9]*\)$/\1/p' <<<"$out")
+learned=$(sed -n 's/^min \([0-9]*\)$/\1/p' <<<"$out")
+[[ -n "$input" && -n "$learned" && $learned -gt 1024 && $learned -le $((input + 1)) ]]
+check "the engine raises its unconfirmed minimum to what that call proved" $? "$out"
+run_nyx -- models show claude-sonnet-5-5
+grep -Eq "min_cache_tokens +$learned \(learned\)" <<<"$out"
+check "the learned minimum is kept in the database and shown by nyx models" $? "$out"
+run_nyx -- config list
+! grep -q "models.min_cache" <<<"$out"
+check "learned minimums are not listed among the operator's settings" $? "$out"
+
+echo "1..$((failures))" >/dev/null
+if [[ $failures -gt 0 ]]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
