@@ -153,7 +153,7 @@ end
 
 -- ---- 3. a 429 with retry-after holds every queued call to the model ----
 if part == nil or part == "hold" then
-  local model = "claude-opus-4-1"
+  local model = "claude-opus-4-8"
   local queued, retry_after = short and 10 or 50, 1
   control("POST", "/sim/faults", { faults = { { fault = "rate_limit", model = model, retry_after = retry_after, count = 1 } } })
   local function call(prompt)

@@ -7,7 +7,7 @@
 local H = require "helpers.nyx_case"
 local json = require "dkjson"
 
-local HAIKU, SONNET, OPUS = "claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-1"
+local HAIKU, SONNET, OPUS = "claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-8"
 
 -- Prepended to every case: the Messages requests that reached the simulator, by arrival.
 local LIB = [[
@@ -459,7 +459,7 @@ for _, setup in ipairs(H.setups()) do
         local v = run([[
           sim.faults{ { fault = "overloaded", probability = 1 } }
           local ok, err = pcall(nyx.call, { prompt = "Hello", max_tokens = 20,
-                                            fallback = { "claude-sonnet-4-5", "claude-opus-4-1" } })
+                                            fallback = { "claude-sonnet-4-5", "claude-opus-4-8" } })
           return { ok = ok, err = err, log = sent() }
         ]], { env = { LLM_MAX_RETRIES = "1" } })
         assert.is_false(v.ok)
