@@ -21,6 +21,8 @@ static double limit_of(const nyx_engine *e, const char *scope)
     return -1;
 }
 
+double budget_limit_set(const nyx_engine *e, const char *scope) { return limit_of(e, scope); }
+
 int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd)
 {
     for (size_t i = 0; i < e->nlimits; i++)

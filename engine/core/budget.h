@@ -26,6 +26,8 @@ void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, bu
 
 /* Sets a limit for a scope ("session:NAME", "agent:NAME", "day", "month"); < 0 removes it. */
 int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd);
+/* The limit budget_set_limit gave scope in this engine, or -1. */
+double budget_limit_set(const nyx_engine *e, const char *scope);
 
 typedef void (*budget_done_fn)(void *ud, int rc, const nyx_error *err);
 

@@ -3,10 +3,12 @@
 #include "lnyx.h"
 
 #include "cache/policy.h"
+#include "core/budget.h"
 #include "core/clock.h"
 #include "store/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct lsession {
@@ -55,6 +57,67 @@ static lsession *check_session(lua_State *L, int i)
     return lnyx_checkudata(L, i, NYX_SESSION_MT);
 }
 
+/* Opens (or reopens) the session. */
+static int open_session(lua_State *L, nyx_engine *e, const char *name, double budget)
+{
+    nyx_session *s = engine_session(e, name, 1);
+    if (!s)
+        return lnyx_fail(L, "out_of_memory", "out of memory");
+    s->open = 1;
+    if (budget >= 0)
+        s->budget_usd = budget;
+    if (e->store) {
+        nyx_error err;
+        nyx_error_clear(&err);
+        if (store_session_upsert(e->store, name, s->budget_usd, &err) != 0)
+            engine_warn_once(e, "store-session", "nyx: cannot record session %s: %s", name, err.message);
+    }
+    lsession *ls = lua_newuserdatauv(L, sizeof *ls, 0);
+    ls->e = e;
+    ls->s = s;
+    luaL_setmetatable(L, NYX_SESSION_MT);
+    return 1;
+}
+
+/* A session reopened with another budget than the one it has: changing a limit is
+ * nyx.budget.limit's job, never a side effect of opening a session. */
+static int limit_differs(lua_State *L, const char *name, double have, const char *where, double asked)
+{
+    return lnyx_argerror(L, 1,
+                         "budget_usd: session %s already has a limit of $%.6g (%s), this asks $%.6g; "
+                         "change it with nyx.budget.limit(\"session:%s\", usd) or leave budget_usd out",
+                         name, have, where, asked, name);
+}
+
+/* The ledger's answer: the stored limit of the session's scope, if any, must match. */
+static int session_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    lnyx_store_wait *w = (lnyx_store_wait *)ctx;
+    if (w->op.cancelled)
+        return lnyx_raise_cancelled(L);
+    int top = lua_gettop(L); /* name, budget, the wait */
+    const char *name = lua_tostring(L, top - 2);
+    double budget = lua_tonumber(L, top - 1);
+    nyx_engine *e = lnyx_engine(L);
+    char scope[200];
+    snprintf(scope, sizeof scope, "session:%s", name);
+    /* An unreadable ledger does not keep a session from opening: reservations still check. */
+    for (size_t i = 0; w->rc == 0 && i < w->rows.n; i++) {
+        const store_kept_row *r = &w->rows.rows[i];
+        const char *sc = NULL, *limit = NULL;
+        for (int c = 0; c < r->ncols; c++) {
+            if (strcmp(r->names[c], "scope") == 0)
+                sc = r->values[c];
+            else if (strcmp(r->names[c], "limit_usd") == 0)
+                limit = r->values[c];
+        }
+        if (sc && limit && strcmp(sc, scope) == 0 && strtod(limit, NULL) != budget)
+            return limit_differs(L, name, strtod(limit, NULL), "stored in the budget ledger", budget);
+    }
+    return open_session(L, e, name, budget);
+}
+
 static int l_session(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
@@ -74,30 +137,40 @@ static int l_session(lua_State *L)
             budget = lua_tonumber(L, -1);
         }
     }
+    if (!e->started && engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
     if (!name) {
         snprintf(generated, sizeof generated, "session_%.0f_%llu", nyx_wall_s(),
                  (unsigned long long)++e->id_seq);
-        name = generated;
+        return open_session(L, e, generated, budget); /* new: nothing to compare with */
     }
-    if (!e->started && engine_start(e) != 0)
-        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
-    nyx_session *s = engine_session(e, name, 1);
-    if (!s)
-        return lnyx_fail(L, "out_of_memory", "out of memory");
-    s->open = 1;
-    if (budget >= 0)
-        s->budget_usd = budget;
-    if (e->store) {
-        nyx_error err;
-        nyx_error_clear(&err);
-        if (store_session_upsert(e->store, name, s->budget_usd, &err) != 0)
-            engine_warn_once(e, "store-session", "nyx: cannot record session %s: %s", name, err.message);
+    if (budget < 0)
+        return open_session(L, e, name, budget);
+    char scope[200];
+    snprintf(scope, sizeof scope, "session:%s", name);
+    double set = budget_limit_set(e, scope);
+    const nyx_session *old = engine_session(e, name, 0);
+    if (set >= 0 || (old && old->budget_usd >= 0)) {
+        double have = set >= 0 ? set : old->budget_usd;
+        if (have != budget)
+            return limit_differs(L, name, have, set >= 0 ? "set by nyx.budget.limit" : "given when it was opened",
+                                 budget);
+        return open_session(L, e, name, budget);
     }
-    lsession *ls = lua_newuserdatauv(L, sizeof *ls, 0);
-    ls->e = e;
-    ls->s = s;
-    luaL_setmetatable(L, NYX_SESSION_MT);
-    return 1;
+    if (!e->store)
+        return open_session(L, e, name, budget);
+    /* Opened before, by another run or process: the ledger holds its limit. */
+    lua_pushstring(L, name);
+    lua_pushnumber(L, budget);
+    nyx_error err;
+    nyx_error_clear(&err);
+    lnyx_store_wait *w = lnyx_store_wait_new(L);
+    lnyx_store_hold(w);
+    if (store_budget_status_async(e->store, store_rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
+        lnyx_store_not_started(w);
+        return open_session(L, e, name, budget);
+    }
+    return lnyx_wait(L, &w->op, (lua_KContext)w, session_k);
 }
 
 /* __close and __gc: ends the session and records its totals (once). */
