@@ -226,7 +226,7 @@ static int card_ok(const unsigned char *d, size_t n)
  * kind of separator, space or dash. The longest valid prefix ending at a group end wins. */
 static int card_at(const unsigned char *p, size_t len, size_t i, size_t *end)
 {
-    unsigned char d[19];
+    unsigned char d[19] = {0}; /* every digit read is written first; gcc -O3 cannot tell */
     size_t j = g_run_digits(p, len, i), n = j - i;
     if (n > 19)
         return 0;
