@@ -603,6 +603,18 @@ int nyx_poll(nyx_engine *e, int timeout_ms)
     return NYX_OK;
 }
 
+int nyx_fd(nyx_engine *e) { return e ? loop_fd(e->loop) : -1; }
+
+int nyx_timeout_ms(nyx_engine *e)
+{
+    if (!e)
+        return -1;
+    /* Not started yet: the first turn starts it, so it is due now. */
+    if (!e->started)
+        return 0;
+    return loop_timeout_ms(e->loop);
+}
+
 int nyx_run(nyx_engine *e)
 {
     int rc;

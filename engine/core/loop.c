@@ -1,9 +1,18 @@
+#define _POSIX_C_SOURCE 200809L
 #include "loop.h"
 
 #include "clock.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* Why the loop uses epoll and curl's socket interface: the work of a turn is then proportional
+ * to the descriptors that are ready, not to the connections in flight, and everything the loop
+ * waits on is one descriptor that a host with its own poller can watch (loop_fd). */
 
 struct loop_timer {
     int64_t due_us;
@@ -29,9 +38,21 @@ typedef struct transfer {
     void *ud;
 } transfer;
 
+/* A source's descriptor as last registered with the epoll set. */
+typedef struct source_state {
+    int fd;
+    int ready;
+} source_state;
+
+/* What an event of the outer epoll set stands for: the high half of its data. */
+enum { TAG_CURL = 1, TAG_WATCH = 2, TAG_SOURCE = 3 };
+
 struct nyx_loop {
     CURLM *multi;
     int transfers;
+    int ep;              /* all the loop waits on: curl's set, watched descriptors, sources */
+    int curl_ep;         /* the sockets curl asks to watch, with the events it wants */
+    int64_t curl_due_us; /* when curl wants its timeout action; -1 = never */
     loop_timer **heap;
     size_t nheap, capheap, nbackground;
     deferred *defers;
@@ -39,20 +60,69 @@ struct nyx_loop {
     watched *watches;
     size_t nwatches, capwatches;
     loop_source *sources;
+    source_state *source_states;
     size_t nsources;
-    int in_perform;       /* inside curl_multi_perform: curl's callbacks are running */
-    loop_fn after_perform; /* runs once curl_multi_perform has returned */
+    int in_perform;        /* inside curl_multi_socket_action: curl's callbacks are running */
+    loop_fn after_perform; /* runs once curl has returned from this turn's actions */
     void *after_perform_ud;
 };
+
+static uint64_t tag(int kind, uint32_t value) { return (uint64_t)kind << 32 | value; }
+
+/* curl says which events a socket needs; the set follows at once. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    (void)socketp;
+    nyx_loop *loop = userp;
+    if (what == CURL_POLL_REMOVE) {
+        /* A socket closed before this call has already left the set: nothing to undo. */
+        epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    if (epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) == 0)
+        return 0;
+    return errno == ENOENT && epoll_ctl(loop->curl_ep, EPOLL_CTL_ADD, s, &ev) == 0 ? 0 : -1;
+}
+
+/* curl's timer: it may not be acted on inside this callback, so the turn does it. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    nyx_loop *loop = userp;
+    loop->curl_due_us = timeout_ms < 0 ? -1 : nyx_now_us() + (int64_t)timeout_ms * 1000;
+    return 0;
+}
+
+static int epoll_set(int ep, int op, int fd, uint32_t events, uint64_t data)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(ep, op, fd, &ev);
+}
 
 nyx_loop *loop_new(void)
 {
     nyx_loop *loop = calloc(1, sizeof *loop);
     if (!loop)
         return NULL;
+    loop->curl_due_us = -1;
+    loop->ep = epoll_create1(EPOLL_CLOEXEC);
+    loop->curl_ep = epoll_create1(EPOLL_CLOEXEC);
     loop->multi = curl_multi_init();
-    if (!loop->multi) {
-        free(loop);
+    if (loop->ep < 0 || loop->curl_ep < 0 || !loop->multi ||
+        epoll_set(loop->ep, EPOLL_CTL_ADD, loop->curl_ep, EPOLLIN, tag(TAG_CURL, 0)) != 0 ||
+        curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
+        curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop) != CURLM_OK ||
+        curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
+        curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop) != CURLM_OK) {
+        loop_free(loop);
         return NULL;
     }
     /* Many calls to one host share connections instead of opening one each. */
@@ -71,7 +141,14 @@ void loop_free(nyx_loop *loop)
     free(loop->defers);
     free(loop->watches);
     free(loop->sources);
-    curl_multi_cleanup(loop->multi);
+    free(loop->source_states);
+    /* Cleanup still reports sockets through on_socket: the sets close after it. */
+    if (loop->multi)
+        curl_multi_cleanup(loop->multi);
+    if (loop->curl_ep >= 0)
+        close(loop->curl_ep);
+    if (loop->ep >= 0)
+        close(loop->ep);
     free(loop);
 }
 
@@ -255,6 +332,8 @@ int loop_watch_fd(nyx_loop *loop, int fd, loop_fn fn, void *ud)
         loop->watches = w;
         loop->capwatches = cap;
     }
+    if (epoll_set(loop->ep, EPOLL_CTL_ADD, fd, EPOLLIN, tag(TAG_WATCH, (uint32_t)fd)) != 0)
+        return -1;
     loop->watches[loop->nwatches++] = (watched){fd, fn, ud};
     return 0;
 }
@@ -263,6 +342,7 @@ void loop_unwatch_fd(nyx_loop *loop, int fd)
 {
     for (size_t i = 0; i < loop->nwatches; i++) {
         if (loop->watches[i].fd == fd) {
+            epoll_ctl(loop->ep, EPOLL_CTL_DEL, fd, NULL);
             loop->watches[i] = loop->watches[--loop->nwatches];
             return;
         }
@@ -271,12 +351,38 @@ void loop_unwatch_fd(nyx_loop *loop, int fd)
 
 int loop_add_source(nyx_loop *loop, const loop_source *src)
 {
+    source_state *st = realloc(loop->source_states, (loop->nsources + 1) * sizeof *st);
+    if (!st)
+        return -1;
+    loop->source_states = st;
     loop_source *s = realloc(loop->sources, (loop->nsources + 1) * sizeof *s);
     if (!s)
         return -1;
     loop->sources = s;
+    st[loop->nsources] = (source_state){-1, 0};
     s[loop->nsources++] = *src;
     return 0;
+}
+
+/* Registers each source's current descriptor. A descriptor may have been closed and its number
+ * reused since the last turn (a reconnect), so it is set again every time, not only on change. */
+static void sync_sources(nyx_loop *loop)
+{
+    for (size_t i = 0; i < loop->nsources; i++) {
+        source_state *st = &loop->source_states[i];
+        int want_write = 0;
+        int fd = loop->sources[i].fd(loop->sources[i].ud, &want_write);
+        if (st->fd >= 0 && st->fd != fd)
+            epoll_ctl(loop->ep, EPOLL_CTL_DEL, st->fd, NULL);
+        st->fd = -1;
+        if (fd < 0)
+            continue;
+        uint32_t events = EPOLLIN | (want_write ? (uint32_t)EPOLLOUT : 0u);
+        uint64_t data = tag(TAG_SOURCE, (uint32_t)i);
+        if (epoll_set(loop->ep, EPOLL_CTL_MOD, fd, events, data) == 0 ||
+            (errno == ENOENT && epoll_set(loop->ep, EPOLL_CTL_ADD, fd, events, data) == 0))
+            st->fd = fd;
+    }
 }
 
 static int sources_busy(const nyx_loop *loop)
@@ -289,22 +395,19 @@ static int sources_busy(const nyx_loop *loop)
 
 /* ---- one turn ---- */
 
-static int wait_ms(nyx_loop *loop, int timeout_ms)
+/* Milliseconds until the next thing due (a timer, curl's timeout), at most timeout_ms. */
+static int wait_ms(const nyx_loop *loop, int timeout_ms)
 {
     if (loop->ndefers > 0)
         return 0;
-    long wait = timeout_ms;
-    if (loop->nheap > 0) {
-        int64_t until = loop->heap[0]->due_us - nyx_now_us();
-        long ms = until <= 0 ? 0 : (long)((until + 999) / 1000);
-        if (ms < wait)
-            wait = ms;
-    }
-    long curl_ms = -1;
-    if (loop->transfers > 0 && curl_multi_timeout(loop->multi, &curl_ms) == CURLM_OK &&
-        curl_ms >= 0 && curl_ms < wait)
-        wait = curl_ms;
-    return (int)wait;
+    int64_t due = loop->nheap > 0 ? loop->heap[0]->due_us : -1;
+    if (loop->transfers > 0 && loop->curl_due_us >= 0 && (due < 0 || loop->curl_due_us < due))
+        due = loop->curl_due_us;
+    if (due < 0)
+        return timeout_ms;
+    int64_t until = due - nyx_now_us();
+    int64_t ms = until <= 0 ? 0 : (until + 999) / 1000;
+    return ms < timeout_ms ? (int)ms : timeout_ms;
 }
 
 static int finish_transfers(nyx_loop *loop)
@@ -334,6 +437,52 @@ static int finish_transfers(nyx_loop *loop)
     return left > 0;
 }
 
+/* Hands curl the sockets that are ready, then its timeout when due. */
+static CURLMcode socket_actions(nyx_loop *loop, int sockets_ready)
+{
+    int running = 0;
+    if (sockets_ready) {
+        struct epoll_event ev[256];
+        int n = epoll_wait(loop->curl_ep, ev, 256, 0);
+        for (int i = 0; i < n; i++) {
+            int mask = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                       (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                       (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            CURLMcode mc = curl_multi_socket_action(loop->multi, ev[i].data.fd, mask, &running);
+            if (mc != CURLM_OK)
+                return mc;
+        }
+    }
+    if (loop->curl_due_us >= 0 && loop->curl_due_us <= nyx_now_us()) {
+        loop->curl_due_us = -1;
+        return curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    return CURLM_OK;
+}
+
+static int drive_curl(nyx_loop *loop, int sockets_ready)
+{
+    loop->in_perform = 1;
+    CURLMcode mc = socket_actions(loop, sockets_ready);
+    loop->in_perform = 0;
+    if (loop->after_perform)
+        loop->after_perform(loop->after_perform_ud);
+    if (mc != CURLM_OK)
+        return -1;
+    while (finish_transfers(loop))
+        ;
+    return 0;
+}
+
+static void run_watch(nyx_loop *loop, int fd)
+{
+    for (size_t j = 0; j < loop->nwatches; j++)
+        if (loop->watches[j].fd == fd) {
+            loop->watches[j].fn(loop->watches[j].ud);
+            return;
+        }
+}
+
 int loop_poll(nyx_loop *loop, int timeout_ms)
 {
     if (timeout_ms < 0)
@@ -345,62 +494,42 @@ int loop_poll(nyx_loop *loop, int timeout_ms)
     for (size_t i = 0; i < loop->nsources; i++)
         if (loop->sources[i].busy(loop->sources[i].ud) > 0)
             loop->sources[i].ready(loop->sources[i].ud);
+    sync_sources(loop);
 
-    struct curl_waitfd fds[16];
-    unsigned nfds = 0;
-    for (size_t i = 0; i < loop->nwatches && nfds < 16; i++) {
-        fds[nfds].fd = loop->watches[i].fd;
-        fds[nfds].events = CURL_WAIT_POLLIN;
-        fds[nfds].revents = 0;
-        nfds++;
-    }
-    size_t first_source = nfds;
-    for (size_t i = 0; i < loop->nsources && nfds < 16; i++) {
-        int want_write = 0;
-        int fd = loop->sources[i].fd(loop->sources[i].ud, &want_write);
-        fds[nfds].fd = fd;
-        fds[nfds].events = fd < 0 ? 0 : CURL_WAIT_POLLIN | (want_write ? CURL_WAIT_POLLOUT : 0);
-        fds[nfds].revents = 0;
-        nfds += fd >= 0;
-    }
     /* With nothing to wait for, waiting would only stall the caller. */
-    int wait = loop_pending(loop) > 0 || first_source > 0 ? wait_ms(loop, timeout_ms) : 0;
-    int numfds = 0;
-    if (loop->transfers > 0 || nfds > 0 || wait > 0) {
-        if (curl_multi_poll(loop->multi, fds, nfds, wait, &numfds) != CURLM_OK)
-            return -1;
-    }
-    for (size_t i = 0, k = first_source; i < loop->nsources; i++) {
-        int want_write = 0;
-        int fd = loop->sources[i].fd(loop->sources[i].ud, &want_write);
-        int ready = k < nfds && fds[k].fd == fd && fds[k].revents;
-        k += fd >= 0;
-        if (ready || loop->sources[i].busy(loop->sources[i].ud) > 0)
-            loop->sources[i].ready(loop->sources[i].ud);
-    }
-    for (unsigned i = 0; i < first_source; i++) {
-        if (fds[i].revents) {
-            for (size_t j = 0; j < loop->nwatches; j++)
-                if (loop->watches[j].fd == fds[i].fd) {
-                    loop->watches[j].fn(loop->watches[j].ud);
-                    break;
-                }
+    int wait = loop_pending(loop) > 0 || loop->nwatches > 0 ? wait_ms(loop, timeout_ms) : 0;
+    struct epoll_event ev[16];
+    int n = epoll_wait(loop->ep, ev, 16, wait);
+    if (n < 0 && errno != EINTR)
+        return -1;
+    int curl_ready = 0;
+    for (size_t i = 0; i < loop->nsources; i++)
+        loop->source_states[i].ready = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t value = (uint32_t)ev[i].data.u64;
+        switch ((int)(ev[i].data.u64 >> 32)) {
+        case TAG_CURL: curl_ready = 1; break;
+        case TAG_SOURCE:
+            if (value < loop->nsources)
+                loop->source_states[value].ready = 1;
+            break;
+        default: break;
         }
     }
-    if (loop->transfers > 0) {
-        int running = 0;
-        loop->in_perform = 1;
-        CURLMcode mc = curl_multi_perform(loop->multi, &running);
-        loop->in_perform = 0;
-        if (loop->after_perform)
-            loop->after_perform(loop->after_perform_ud);
-        if (mc != CURLM_OK)
-            return -1;
-        while (finish_transfers(loop))
-            ;
-    }
+    for (size_t i = 0; i < loop->nsources; i++)
+        if (loop->source_states[i].ready || loop->sources[i].busy(loop->sources[i].ud) > 0)
+            loop->sources[i].ready(loop->sources[i].ud);
+    for (int i = 0; i < n; i++)
+        if ((int)(ev[i].data.u64 >> 32) == TAG_WATCH)
+            run_watch(loop, (int)(uint32_t)ev[i].data.u64);
+    /* curl's set may report an idle cached connection closing: hand it over even then, or the
+     * readable set would wake every wait. */
+    if ((loop->transfers > 0 || curl_ready) && drive_curl(loop, curl_ready) != 0)
+        return -1;
     run_due_timers(loop);
     run_deferred(loop);
+    /* A host that waits on loop_fd() between turns must see the descriptors as they are now. */
+    sync_sources(loop);
     return 0;
 }
 
@@ -410,6 +539,14 @@ void loop_set_after_perform(nyx_loop *loop, loop_fn fn, void *ud)
 {
     loop->after_perform = fn;
     loop->after_perform_ud = ud;
+}
+
+int loop_fd(const nyx_loop *loop) { return loop->ep; }
+
+int loop_timeout_ms(const nyx_loop *loop)
+{
+    int ms = wait_ms(loop, INT_MAX);
+    return ms == INT_MAX ? -1 : ms;
 }
 
 int loop_pending(const nyx_loop *loop)

@@ -47,11 +47,19 @@ int loop_add_source(nyx_loop *loop, const loop_source *src);
 /* One turn: waits at most timeout_ms. Returns 0, or -1 if curl failed. */
 int loop_poll(nyx_loop *loop, int timeout_ms);
 
-/* Whether curl's callbacks are running (inside curl_multi_perform): no transfer may be
+/* Whether curl's callbacks are running (inside curl_multi_socket_action): no transfer may be
  * removed or freed then, so whatever ends one must wait for after_perform. */
 int loop_in_perform(const nyx_loop *loop);
-/* fn runs each time curl_multi_perform returns, before finished transfers are handed out. */
+/* fn runs each time curl returns from a turn's actions, before finished transfers are handed out. */
 void loop_set_after_perform(nyx_loop *loop, loop_fn fn, void *ud);
+
+/* One descriptor that is readable whenever the loop has something to do (a socket, a watched
+ * file, a source): a host with its own poller watches it and calls loop_poll(loop, 0) then,
+ * or when loop_timeout_ms() has passed. Valid until loop_free(). */
+int loop_fd(const nyx_loop *loop);
+
+/* Milliseconds until a timer or curl's own timeout is due (0: now), or -1 when none is. */
+int loop_timeout_ms(const nyx_loop *loop);
 
 /* Number of transfers, timers (not background ones) and deferred functions still pending. */
 int loop_pending(const nyx_loop *loop);

@@ -74,6 +74,17 @@ int nyx_load_string(nyx_engine *engine, const char *chunk, const char *name);
  */
 int nyx_poll(nyx_engine *engine, int timeout_ms);
 
+/*
+ * For a host with its own poller (select, poll, epoll, a game engine's event loop): a
+ * descriptor that becomes readable whenever the engine has work (a network answer, a watched
+ * file, a database reply), and the milliseconds until its next timer is due (0: now; -1: no
+ * timer). Wait on both, then call nyx_poll(engine, 0); ask for the timeout again after each
+ * turn, as it changes. The descriptor stays the same until nyx_close(); never read from it.
+ * Returns -1 from nyx_fd only for a NULL engine.
+ */
+int nyx_fd(nyx_engine *engine);
+int nyx_timeout_ms(nyx_engine *engine);
+
 /* Loops over nyx_poll until everything finished or a script failed. */
 int nyx_run(nyx_engine *engine);
 
