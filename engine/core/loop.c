@@ -69,11 +69,12 @@ struct nyx_loop {
 
 static uint64_t tag(int kind, uint32_t value) { return (uint64_t)kind << 32 | value; }
 
-/* curl says which events a socket needs; the set follows at once. */
+/* curl says which events a socket needs; the set follows at once. A socket curl has not seen
+ * since it joined the set carries the loop as its assigned pointer, so each change is one
+ * epoll_ctl, not a failed one and a retry. */
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
-    (void)socketp;
     nyx_loop *loop = userp;
     if (what == CURL_POLL_REMOVE) {
         /* A socket closed before this call has already left the set: nothing to undo. */
@@ -84,9 +85,13 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     memset(&ev, 0, sizeof ev);
     ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
     ev.data.fd = s;
-    if (epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) == 0)
+    if (socketp && epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) == 0)
         return 0;
-    return errno == ENOENT && epoll_ctl(loop->curl_ep, EPOLL_CTL_ADD, s, &ev) == 0 ? 0 : -1;
+    /* New to the set (or closed and its number reused behind curl's back). */
+    if (epoll_ctl(loop->curl_ep, EPOLL_CTL_ADD, s, &ev) != 0 &&
+        (errno != EEXIST || epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) != 0))
+        return -1;
+    return curl_multi_assign(loop->multi, s, loop) == CURLM_OK ? 0 : -1;
 }
 
 /* curl's timer: it may not be acted on inside this callback, so the turn does it. */
