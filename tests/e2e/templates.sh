@@ -146,8 +146,8 @@ check "a script renders and calls with template=" $? "rc=$rc $out $err"
 
 run_nyx templates stats memo
 check "nyx templates stats exits 0" "$rc" "$err"
-grep -Eq "^ +2 +4 +3 +1 +0\.75" <<<"$out"
-check "stats show 4 uses of version 2: 3 calls that succeeded and a judged failure" $? "$out"
+grep -Eq "^ +2 +3 +2 +1 +0\.66" <<<"$out"
+check "stats show 3 uses of version 2: the judgement turns the last call's use into a failure" $? "$out"
 grep -Eq "^ +1 +0 +0 +0 +- " <<<"$out"
 check "stats list the unused version 1 too" $? "$out"
 
