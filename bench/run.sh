@@ -33,3 +33,5 @@ sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; trap
 for _ in $(seq 200); do grep -q 'listening on' "$sim_out" && break; sleep 0.05; done
 rel() { NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$sim_out" | head -1)" NYX_BREAKER_COOLDOWN_SECONDS=1 "$@"; }
 rel "$build/nyx" run "$here/reliability.lua" ${short:+--var short=1}
+echo "# chat (nyx sim over HTTP: nyx's own cache marks against the API's automatic caching)"
+rel "$build/nyx" run "$here/chat.lua" ${short:+--var short=1}

@@ -1,12 +1,16 @@
 #define _POSIX_C_SOURCE 200809L
 #include "policy.h"
 
+#include "claude/request.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 #define MAX_MARKS 4
+#define LOOKBACK 20        /* blocks the API looks back from a mark for an earlier entry */
 #define MAX_PREFIXES 256   /* written prefixes remembered, across models */
+#define MAX_WRITTEN 512    /* written block prefixes (conversations) remembered */
 #define MAX_RECENT 8       /* recent system prompts kept for shared-prefix discovery */
 #define MAX_RECENT_BYTES (1u << 20)
 #define DEFAULT_BYTES_PER_TOKEN 4.0
@@ -22,6 +26,14 @@ typedef struct prefix_entry {
     double premium_usd;     /* paid to write it, above the plain input price */
     int64_t reads;
 } prefix_entry;
+
+/* A prefix of whole blocks (tools, system, messages) that a mark of this engine wrote. */
+typedef struct block_entry {
+    const nyx_model *model;
+    uint64_t hash;      /* cumulative, through the block (see block_hashes) */
+    size_t block;       /* the block's index in prefix order, tools not counted */
+    double expires_at;
+} block_entry;
 
 typedef struct recent_prompt {
     const nyx_model *model;
@@ -43,6 +55,8 @@ struct cache_policy {
     size_t next_recent;
     calibration *calib;
     size_t ncalib;
+    block_entry written[MAX_WRITTEN];
+    size_t nwritten;
 };
 
 cache_policy *cache_policy_new(const nyx_models *models)
@@ -228,11 +242,117 @@ static size_t last_paragraph(const char *text, size_t len, size_t min_len)
     return 0;
 }
 
+/* ---- written block prefixes ---- */
+
+static size_t count_blocks(const nyx_request *req)
+{
+    size_t n = req->nsystem;
+    for (size_t i = 0; i < req->nmessages; i++)
+        n += req->messages[i].nblocks;
+    return n;
+}
+
+/* A block by its index in prefix order: system blocks, then message blocks. */
+static nyx_block *block_at(const nyx_request *req, size_t k)
+{
+    if (k < req->nsystem)
+        return &req->system[k];
+    k -= req->nsystem;
+    for (size_t i = 0; i < req->nmessages; i++) {
+        if (k < req->messages[i].nblocks)
+            return &req->messages[i].blocks[k];
+        k -= req->messages[i].nblocks;
+    }
+    return NULL;
+}
+
+static void hash_part(XXH3_state_t *st, char tag, const char *data, size_t len)
+{
+    uint64_t n = (uint64_t)len;
+    XXH3_64bits_update(st, &tag, 1);
+    XXH3_64bits_update(st, &n, sizeof n);
+    if (len)
+        XXH3_64bits_update(st, data, len);
+}
+
+/* The cumulative hash through each block, in prefix order, of what the API keys its cache
+ * on: the model, the tools, the block texts and the role boundaries, not the marks. Block
+ * boundaries count, as they do for the API: a text split in two is another prefix.
+ * Returns a malloc'd array of count_blocks(req) hashes, or NULL when out of memory. */
+static uint64_t *block_hashes(const nyx_request *req, const nyx_model *m)
+{
+    size_t n = count_blocks(req);
+    uint64_t *h = malloc((n ? n : 1) * sizeof *h);
+    XXH3_state_t *st = h ? XXH3_createState() : NULL;
+    if (!st || XXH3_64bits_reset_withSeed(st, (uint64_t)(uintptr_t)m) != XXH_OK) {
+        XXH3_freeState(st);
+        free(h);
+        return NULL;
+    }
+    if (req->tools_json)
+        hash_part(st, 'T', req->tools_json, strlen(req->tools_json));
+    size_t k = 0;
+    for (size_t i = 0; i < req->nsystem; i++) {
+        hash_part(st, 's', req->system[i].text, req->system[i].len);
+        h[k++] = XXH3_64bits_digest(st);
+    }
+    for (size_t i = 0; i < req->nmessages; i++) {
+        const nyx_message *msg = &req->messages[i];
+        hash_part(st, msg->role == NYX_ROLE_USER ? 'u' : 'a', NULL, 0);
+        for (size_t j = 0; j < msg->nblocks; j++) {
+            hash_part(st, 't', msg->blocks[j].text, msg->blocks[j].len);
+            h[k++] = XXH3_64bits_digest(st);
+        }
+    }
+    XXH3_freeState(st);
+    return h;
+}
+
+/* The index of the newest block whose prefix this engine wrote and is still alive; -1 if none. */
+static long newest_written(const cache_policy *p, const nyx_model *m, const uint64_t *h, size_t n,
+                           double now)
+{
+    long best = -1;
+    for (size_t i = 0; i < p->nwritten; i++) {
+        const block_entry *e = &p->written[i];
+        if (e->model == m && e->block < n && (long)e->block > best && e->expires_at > now &&
+            h[e->block] == e->hash)
+            best = (long)e->block;
+    }
+    return best;
+}
+
+static void remember_block(cache_policy *p, const nyx_model *m, uint64_t hash, size_t block,
+                           double expires_at)
+{
+    block_entry *slot = NULL;
+    for (size_t i = 0; i < p->nwritten && !slot; i++)
+        if (p->written[i].model == m && p->written[i].hash == hash && p->written[i].block == block)
+            slot = &p->written[i];
+    if (slot) {
+        if (slot->expires_at < expires_at)
+            slot->expires_at = expires_at;
+        return;
+    }
+    if (p->nwritten < MAX_WRITTEN) {
+        slot = &p->written[p->nwritten++];
+    } else { /* replace the one that expires first */
+        slot = &p->written[0];
+        for (size_t i = 1; i < MAX_WRITTEN; i++)
+            if (p->written[i].expires_at < slot->expires_at)
+                slot = &p->written[i];
+    }
+    *slot = (block_entry){m, hash, block, expires_at};
+}
+
 /* ---- placing marks ---- */
 
 static int count_user_marks(const nyx_request *req)
 {
     int n = req->top_level_cache ? 1 : 0;
+    int tools = claude_tools_marks(req->tools_json);
+    if (tools > 0) /* invalid tools fail when the body is built, naming the problem */
+        n += tools;
     for (size_t i = 0; i < req->nsystem; i++)
         n += req->system[i].mark != NYX_MARK_NONE;
     for (size_t i = 0; i < req->nmessages; i++)
@@ -258,20 +378,23 @@ static int split_system(nyx_request *req, size_t at, int mark)
     return 0;
 }
 
-/* Marks for a system prompt given as one unmarked string; returns marks added. */
+/* Marks for a system prompt given as one unmarked string; returns marks added. The whole
+ * prompt is marked whatever its estimated length: below the model's minimum the API ignores
+ * the mark at no cost, and the estimate may be short. */
 static int mark_system(cache_policy *p, nyx_request *req, const nyx_model *m, int mark,
                        int slots, int force, double now, cache_expect *ex)
 {
     nyx_block *s = &req->system[0];
     int64_t min = m ? m->min_cache_tokens : 1024;
     int64_t total = cache_estimate_tokens(p, m, s->len);
-    if (!force && total < min)
-        return 0;
     size_t min_len = (size_t)((double)min * (double)s->len / (double)(total > 0 ? total : 1));
     const prefix_entry *known = m ? longest_known(p, m, s->text, s->len, 1) : NULL;
+    /* A prompt sent before is split where it was then, so that it reads what it wrote. */
+    const prefix_entry *inner = known && known->len == s->len
+                                    ? longest_known(p, m, s->text, s->len, 0) : known;
     size_t split = 0;
-    if (known && known->len < s->len)
-        split = known->len;
+    if (inner && inner->len < s->len)
+        split = inner->len;
     else if (!known && m)
         split = shared_with_recent(p, m, s->text, s->len);
     if (!known && (split <= min_len || split >= s->len))
@@ -299,33 +422,61 @@ static int mark_system(cache_policy *p, nyx_request *req, const nyx_model *m, in
     return added;
 }
 
-/* In a conversation, the history before the newest user turn is stable: marking its end lets
- * the next turn read everything up to there. */
-static int mark_history(cache_policy *p, nyx_request *req, const nyx_model *m, int force)
+/* The newest block that can carry a mark (the API refuses one on an empty text), at or
+ * before index k; -1 when none. */
+static long markable_at_or_before(const nyx_request *req, long k)
 {
-    if (req->nmessages < 3)
-        return 0;
-    nyx_message *stable = &req->messages[req->nmessages - 2];
-    if (stable->nblocks == 0)
-        return 0;
-    if (!force) {
-        size_t bytes = 0;
-        for (size_t i = 0; i < req->nsystem; i++)
-            bytes += req->system[i].len;
-        for (size_t i = 0; i + 1 < req->nmessages; i++)
-            for (size_t j = 0; j < req->messages[i].nblocks; j++)
-                bytes += req->messages[i].blocks[j].len;
-        if (cache_estimate_tokens(p, m, bytes) < (m ? m->min_cache_tokens : 1024))
-            return 0;
+    for (; k >= 0; k--)
+        if (block_at(req, (size_t)k)->len > 0)
+            return k;
+    return -1;
+}
+
+/* Marks the newest block, so the next turn of a conversation reads everything sent so far,
+ * and, when more than LOOKBACK blocks separate it from the newest prefix this engine wrote,
+ * a chain of marks from there, each within the lookback of the one before, so the written
+ * prefix is still found. The chain takes slots from the system's marks when it must; a gap
+ * that even 3 links cannot bridge has nothing readable, so it gets none. Returns the number
+ * of marks in the request afterwards. */
+static int mark_messages(cache_policy *p, nyx_request *req, const nyx_model *m, int mark,
+                         int marks, double now)
+{
+    size_t n = count_blocks(req);
+    long newest = markable_at_or_before(req, (long)n - 1);
+    if (newest < 0)
+        return marks;
+    uint64_t *h = block_hashes(req, m);
+    long w = h ? newest_written(p, m, h, n, now) : -1;
+    free(h);
+    long links = w >= 0 && newest - w > LOOKBACK ? (newest - w - 1) / LOOKBACK : 0;
+    if (links > MAX_MARKS - 1)
+        links = 0;
+    for (size_t i = 0; i < req->nsystem && links > MAX_MARKS - 1 - marks; i++)
+        if (req->system[i].mark != NYX_MARK_NONE) {
+            req->system[i].mark = NYX_MARK_NONE;
+            marks--;
+        }
+    for (long i = 1; i <= links; i++) {
+        nyx_block *b = block_at(req, (size_t)(w + i * LOOKBACK));
+        if (b->mark == NYX_MARK_NONE && b->len > 0) {
+            b->mark = mark;
+            marks++;
+        }
     }
-    stable->blocks[stable->nblocks - 1].mark = NYX_MARK_5M;
-    return 1;
+    nyx_block *last = block_at(req, (size_t)newest);
+    if (last->mark == NYX_MARK_NONE) {
+        last->mark = mark;
+        marks++;
+    }
+    return marks;
 }
 
 int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, double shared_ttl_s,
                       double now, cache_expect *ex, nyx_error *err)
 {
     memset(ex, 0, sizeof *ex);
+    if (req->cache_mode == NYX_CACHE_API)
+        req->top_level_cache = 1; /* the API places its one mark itself */
     int marks = count_user_marks(req);
     if (marks > MAX_MARKS) {
         nyx_error_set(err, "invalid_argument", 0,
@@ -334,34 +485,32 @@ int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, dou
         return -1;
     }
     ex->marks = marks;
-    if (req->cache_mode == NYX_CACHE_OFF || marks > 0)
+    if (req->cache_mode == NYX_CACHE_OFF || req->cache_mode == NYX_CACHE_API || marks > 0)
         return 0; /* the script's own marks are the plan */
     int force = req->cache_mode == NYX_CACHE_ON || req->cache_mode == NYX_CACHE_1H;
     int shared_mark = req->cache_mode == NYX_CACHE_1H || shared_ttl_s > 300 ? NYX_MARK_1H : NYX_MARK_5M;
-    int slots = MAX_MARKS;
+    /* The conversation is no shared context: 5 minutes, unless the call asked for an hour. */
+    int own_mark = req->cache_mode == NYX_CACHE_1H ? NYX_MARK_1H : NYX_MARK_5M;
     if (req->nsystem == 1 && req->system[0].len > 0) {
-        int added = mark_system(p, req, m, shared_mark, slots - 1, force, now, ex);
+        int added = mark_system(p, req, m, shared_mark, MAX_MARKS - 1, force, now, ex);
         if (added < 0) {
             nyx_error_set(err, "out_of_memory", 0, "out of memory placing cache marks");
             return -1;
         }
-        slots -= added;
         ex->marks += added;
-    } else if (req->nsystem > 1 && (force || cache_estimate_tokens(p, m, request_bytes(req)) >=
-                                                  (m ? m->min_cache_tokens : 1024))) {
-        req->system[req->nsystem - 1].mark = shared_mark;
-        slots--;
-        ex->marks++;
+    } else if (req->nsystem > 1) {
+        for (size_t i = req->nsystem; i-- > 0;)
+            if (req->system[i].len > 0) {
+                req->system[i].mark = shared_mark;
+                ex->marks++;
+                break;
+            }
     }
-    if (slots > 0)
-        ex->marks += mark_history(p, req, m, force);
-    if (ex->marks == 0 && force && req->nmessages > 0) {
-        nyx_message *last = &req->messages[req->nmessages - 1];
-        if (last->nblocks > 0) {
-            last->blocks[last->nblocks - 1].mark = shared_mark;
-            ex->marks++;
-        }
-    }
+    /* A conversation's newest turn is read by the next one. A single prompt is not expected
+     * again: marking it would only add the write premium, unless it is all there is and the
+     * call asked for caching. */
+    if (!req->single_prompt || (force && ex->marks == 0))
+        ex->marks = mark_messages(p, req, m, own_mark, ex->marks, now);
     return 0;
 }
 
@@ -369,10 +518,11 @@ int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, dou
 
 static double ttl_of(int mark) { return mark == NYX_MARK_1H ? 3600.0 : 300.0; }
 
-void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_model *m, double now)
+/* Remembers the marked system prefixes (as text, for shared-prefix discovery, expected hits
+ * and write premiums). A prefix estimated below the model's minimum was not written: it is
+ * not expected to be read. */
+static void remember_system(cache_policy *p, const nyx_request *req, const nyx_model *m, double now)
 {
-    if (!m || req->nsystem == 0)
-        return;
     size_t len = 0;
     for (size_t i = 0; i < req->nsystem; i++) {
         len += req->system[i].len;
@@ -391,8 +541,10 @@ void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_mod
             memcpy(joined + req->system[0].len, req->system[1].text, req->system[1].len);
             text = joined;
         }
-        prefix_entry *e = remember_prefix(p, m, text, len, cache_estimate_tokens(p, m, len),
-                                          ttl_of(req->system[i].mark));
+        int64_t tokens = cache_estimate_tokens(p, m, len);
+        prefix_entry *e = tokens >= m->min_cache_tokens
+                              ? remember_prefix(p, m, text, len, tokens, ttl_of(req->system[i].mark))
+                              : NULL;
         if (e) {
             if (e->usable_at == 0 || e->expires_at <= now)
                 e->usable_at = now;
@@ -402,6 +554,34 @@ void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_mod
             remember_recent(p, m, text, len);
         free(joined);
     }
+}
+
+/* Remembers the prefix of whole blocks each mark wrote, the API's top-level one included. One
+ * below the minimum is remembered too: every block before it is below the minimum as well, so
+ * it can hide no readable entry. */
+static void remember_blocks(cache_policy *p, const nyx_request *req, const nyx_model *m, double now)
+{
+    size_t n = count_blocks(req);
+    uint64_t *h = n ? block_hashes(req, m) : NULL;
+    if (!h)
+        return;
+    long last = markable_at_or_before(req, (long)n - 1);
+    for (size_t k = 0; k < n; k++) {
+        int mark = block_at(req, k)->mark;
+        if (mark == NYX_MARK_NONE && req->top_level_cache && (long)k == last)
+            mark = NYX_MARK_5M;
+        if (mark != NYX_MARK_NONE)
+            remember_block(p, m, h[k], k, now + ttl_of(mark));
+    }
+    free(h);
+}
+
+void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_model *m, double now)
+{
+    if (!m)
+        return;
+    remember_system(p, req, m, now);
+    remember_blocks(p, req, m, now);
 }
 
 static prefix_entry *find_entry(cache_policy *p, const nyx_model *m, uint64_t hash, size_t len)

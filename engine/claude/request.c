@@ -72,12 +72,12 @@ static int check_blocks(const nyx_block *blocks, size_t n, const char *name, siz
 }
 
 /* Parses tools_json into *tools and counts the cache_control marks the tools carry. */
-static int check_tools(const nyx_request *req, cJSON **tools, mark_state *marks, nyx_error *err)
+static int check_tools(const char *tools_json, cJSON **tools, mark_state *marks, nyx_error *err)
 {
     *tools = NULL;
-    if (!req->tools_json)
+    if (!tools_json)
         return 0;
-    cJSON *t = claude_json_parse(req->tools_json, strlen(req->tools_json));
+    cJSON *t = claude_json_parse(tools_json, strlen(tools_json));
     if (!t)
         return fail(err, "invalid_argument", "tools must be valid JSON");
     if (!cJSON_IsArray(t)) {
@@ -138,7 +138,7 @@ static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_er
     }
 
     mark_state marks = {0, 0};
-    if (check_tools(req, tools, &marks, err))
+    if (check_tools(req->tools_json, tools, &marks, err))
         return -1;
     int rc = check_blocks(req->system, req->nsystem, "system", (size_t)-1, &marks, err);
     for (size_t i = 0; rc == 0 && i < req->nmessages; i++)
@@ -161,6 +161,17 @@ static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_er
         *tools = NULL;
     }
     return rc;
+}
+
+int claude_tools_marks(const char *tools_json)
+{
+    cJSON *tools;
+    mark_state marks = {0, 0};
+    nyx_error err;
+    if (check_tools(tools_json, &tools, &marks, &err))
+        return -1;
+    cJSON_Delete(tools);
+    return marks.count;
 }
 
 /* ---- building ---- */

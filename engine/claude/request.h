@@ -26,4 +26,8 @@ char *claude_request_json(const nyx_request *req, /* the call */
  * metadata (max_tokens is not validated). */
 char *claude_count_tokens_json(const nyx_request *req, size_t *len, nyx_error *err);
 
+/* The cache marks (cache_control) the tools of a JSON tools array carry: 0 for NULL, -1 when
+ * tools_json is not a valid tools array (building the request reports why). */
+int claude_tools_marks(const char *tools_json);
+
 #endif

@@ -9,8 +9,9 @@
 /* Prompt-cache mark on a block: none, 5 minute ("ephemeral") or 1 hour TTL. */
 enum nyx_mark { NYX_MARK_NONE = 0, NYX_MARK_5M = 1, NYX_MARK_1H = 2 };
 
-/* Caching policy a call asks for. */
-enum nyx_cache_mode { NYX_CACHE_AUTO = 0, NYX_CACHE_ON, NYX_CACHE_OFF, NYX_CACHE_1H };
+/* Caching policy a call asks for. NYX_CACHE_API: no marks of nyx's own, the API's automatic
+ * caching instead (one top-level cache_control: a mark on the last block). */
+enum nyx_cache_mode { NYX_CACHE_AUTO = 0, NYX_CACHE_ON, NYX_CACHE_OFF, NYX_CACHE_1H, NYX_CACHE_API };
 
 enum nyx_role { NYX_ROLE_USER = 0, NYX_ROLE_ASSISTANT = 1 };
 
@@ -42,6 +43,7 @@ typedef struct nyx_request {
     int stream;            /* 1: ask for SSE */
     int cache_mode;        /* enum nyx_cache_mode */
     int top_level_cache;   /* 1: add the API's automatic top-level cache_control */
+    int single_prompt;     /* 1: the call gave one prompt, not a conversation to go on with */
 } nyx_request;
 
 typedef struct nyx_usage {

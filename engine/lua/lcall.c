@@ -135,6 +135,7 @@ static void read_prompt(lua_State *L, nyx_request *req)
         return;
     }
     req->nmessages = 1;
+    req->single_prompt = 1;
     req->messages[0].role = NYX_ROLE_USER;
     read_blocks(L, 1, "prompt", &req->messages[0].blocks, &req->messages[0].nblocks);
 }
@@ -150,7 +151,9 @@ static int read_cache_mode(lua_State *L)
         return NYX_CACHE_AUTO;
     if (s && strcmp(s, "1h") == 0)
         return NYX_CACHE_1H;
-    return lnyx_argerror(L, 1, "cache must be \"auto\", true, false or \"1h\"");
+    if (s && strcmp(s, "api") == 0)
+        return NYX_CACHE_API;
+    return lnyx_argerror(L, 1, "cache must be \"auto\", true, false, \"1h\" or \"api\"");
 }
 
 static void read_stop(lua_State *L, nyx_request *req)
