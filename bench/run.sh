@@ -28,6 +28,13 @@ echo "# council (simulator, 300 ms to first token)"
 NYX_SIM_TTFT_MS=300 NYX_SIM_TOKEN_MS=0.5 "$build/nyx" run "$here/council.lua" ${short:+--var short=1}
 echo "# agent policies (the call stubbed: the time a policy adds to a call)"
 "$build/nyx" run "$here/agent.lua" ${short:+--var short=1}
+echo "# council under tier-1 limits (nyx sim over HTTP: 50 RPM, 30,000 ITPM, 8,000 OTPM; 300 ms to first token)"
+t1_out=$(mktemp); "$build/nyx" sim --port 0 --rpm 50 --itpm 30000 --otpm 8000 --ttft-ms 300 --token-ms 0.5 >"$t1_out" 2>&1 & t1_pid=$!
+trap 'kill $t1_pid 2>/dev/null || true; rm -f "$t1_out"' EXIT
+for _ in $(seq 200); do grep -q 'listening on' "$t1_out" && break; sleep 0.05; done
+NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$t1_out" | head -1)" \
+  "$build/nyx" run "$here/council_tier1.lua"
+kill $t1_pid 2>/dev/null || true; wait $t1_pid 2>/dev/null || true; rm -f "$t1_out"
 echo "# reliability (nyx sim over HTTP with injected faults; breaker cool-down 1 s)"
 sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; trap 'kill $sim_pid 2>/dev/null || true; rm -f "$sim_out"' EXIT
 for _ in $(seq 200); do grep -q 'listening on' "$sim_out" && break; sleep 0.05; done

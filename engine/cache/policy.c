@@ -641,3 +641,38 @@ double cache_unread_premium(const cache_policy *p)
             sum += p->prefixes[i].premium_usd;
     return sum;
 }
+
+/* ---- what the API holds now (for the rate limiter) ---- */
+
+int64_t cache_known_tokens(const cache_policy *p, const nyx_request *req, const nyx_model *m,
+                           double now)
+{
+    if (!p || !m || req->nsystem == 0)
+        return 0;
+    size_t total = 0;
+    for (size_t i = 0; i < req->nsystem; i++)
+        total += req->system[i].len;
+    const char *text = req->system[0].text;
+    char *joined = NULL;
+    if (req->nsystem > 1) { /* the entries are hashes of the system text as one string */
+        if (!(joined = malloc(total ? total : 1)))
+            return 0;
+        size_t at = 0;
+        for (size_t i = 0; i < req->nsystem; i++) {
+            memcpy(joined + at, req->system[i].text, req->system[i].len);
+            at += req->system[i].len;
+        }
+        text = joined;
+    }
+    int64_t best = 0;
+    for (size_t i = 0; i < p->nprefixes; i++) {
+        const prefix_entry *e = &p->prefixes[i];
+        if (e->model != m || e->len > total || e->tokens <= best || !(e->usable_at > 0) ||
+            e->usable_at > now || e->expires_at <= now)
+            continue;
+        if (hash_prefix(m, text, e->len) == e->hash)
+            best = e->tokens;
+    }
+    free(joined);
+    return best;
+}

@@ -169,15 +169,53 @@ static int provider_failure(int status, const nyx_error *err)
     return status == 0 && (strcmp(err->type, "timeout") == 0 || strcmp(err->type, "network_error") == 0);
 }
 
+/* ---- waiting ---- */
+
+/* The call's timeout bounds all its waiting (rate limits, holds, retry-after), apart from the
+ * attempts themselves, which it bounds each; infinity waits as long as it takes. */
+static double wait_left(const nyx_call *c)
+{
+    double t = c->spec.timeout_s > 0 ? c->spec.timeout_s : c->e->cfg.timeout_s;
+    return isfinite(t) ? t - c->waited : INFINITY;
+}
+
+/* The input tokens a call is charged before it goes: the estimate of its request, less the
+ * prefix the engine knows the API holds in its cache (reads do not count toward input
+ * tokens per minute, except on models whose table entry says they do). */
+static int64_t input_estimate(const nyx_call *c, double now)
+{
+    if (c->model && c->model->itpm_counts_cache_reads)
+        return c->est_input_tokens;
+    int64_t cached = cache_known_tokens(c->e->cache, &c->spec.req, c->model, now);
+    return cached < c->est_input_tokens ? c->est_input_tokens - cached : 0;
+}
+
+/* Gives the buckets back what the attempt did not use: its real usage when it has one. */
+static void settle_limits(nyx_call *c, const nyx_usage *used, double now)
+{
+    nyx_usage none = {0};
+    if (!used)
+        used = &none;
+    ratelimit_settle(c->e->limiter, call_route_model(c), c->input_reserved,
+                     ratelimit_input_counted(c->model, used), c->output_reserved,
+                     used->output_tokens, now);
+    c->input_reserved = c->output_reserved = 0;
+}
+
 static void attempt_done(nyx_call *c, int status, nyx_error *err)
 {
     nyx_engine *e = c->e;
     const char *model = call_route_model(c);
     double now = nyx_now_s();
-    ratelimit_observe(e->limiter, model, &c->headers, now, nyx_wall_s());
-    int64_t output = err ? 0 : c->result.resp.usage.output_tokens;
-    ratelimit_settle(e->limiter, model, c->output_reserved, output, now);
-    c->output_reserved = 0;
+    /* Settled first, then tightened by what the server says it has left. Its headers were
+     * written as the response began, with max_tokens still taken from output; the server
+     * gives back what was not produced at the end, as the settle just did here. */
+    int64_t unused_output = err ? 0 : c->output_reserved - c->result.resp.usage.output_tokens;
+    settle_limits(c, err ? NULL : &c->result.resp.usage, now);
+    claude_headers seen = c->headers;
+    if (seen.rl_output_remaining >= 0 && unused_output > 0)
+        seen.rl_output_remaining += unused_output;
+    ratelimit_observe(e->limiter, model, &seen, now, nyx_wall_s());
     if (e->cfg.circuit_breaker)
         breaker_outcome(e->breakers, model, c->breaker_ticket, err && provider_failure(status, err), now);
     c->breaker_ticket = 0;
@@ -187,14 +225,24 @@ static void attempt_done(nyx_call *c, int status, nyx_error *err)
         finish(c);
         return;
     }
-    /* A 429 with retry-after holds every call to this model, not only this one. */
+    /* A 429 with retry-after holds every call to this model, not only this one: the buckets
+     * its headers show empty. */
     if (status == 429 && err->retry_after_s > 0)
-        ratelimit_hold(e->limiter, model, err->retry_after_s, now);
+        ratelimit_hold(e->limiter, model, err->retry_after_s, &c->headers, now);
     retry_policy p = {(int)e->cfg.max_retries, e->cfg.backoff_base_s, e->cfg.backoff_factor,
                       e->cfg.backoff_max_s};
     /* Text already handed to the script cannot be taken back: a retry would repeat it. */
     if (!c->text_delivered && retry_allowed(&p, err, c->retries_on_route)) {
         double delay = retry_delay_s(&p, err, c->retries_on_route, &c->rng);
+        if (err->retry_after_s > 0) {
+            /* The server's wait: beyond what the timeout leaves, the call fails now with the
+             * server's error (retry_after in it) rather than wait for nothing. */
+            if (delay > wait_left(c)) {
+                route_failed(c, err);
+                return;
+            }
+            c->waited += delay;
+        }
         c->retries_on_route++;
         call_http_reset(c);
         c->timer = loop_timer_add(e->loop, delay, admit, c);
@@ -325,14 +373,35 @@ static void admit(void *ud)
     /* Waits are computed without taking anything, so a call that waits holds no tokens and
      * no half-open probe slot. */
     char agent_key[160];
+    const char *limited_by = model;
     double wait = 0;
     if (c->spec.agent) {
         snprintf(agent_key, sizeof agent_key, "agent:%s", c->spec.agent);
         wait = ratelimit_peek(e->limiter, agent_key, 0, 0, now);
+        if (wait > 0)
+            limited_by = agent_key;
     }
-    if (wait <= 0)
-        wait = ratelimit_peek(e->limiter, model, c->est_input_tokens, c->spec.req.max_tokens, now);
+    int64_t input = input_estimate(c, now);
+    double model_wait = ratelimit_peek(e->limiter, model, input, c->spec.req.max_tokens, now);
+    if (model_wait > wait) {
+        wait = model_wait;
+        limited_by = model;
+    }
     if (wait > 0) {
+        if (wait > wait_left(c)) {
+            /* Waiting cannot end before the timeout does: say so now (a fallback route has
+             * limits of its own). */
+            double left = wait_left(c);
+            nyx_error_set(&err, "rate_limit_error", 0,
+                          "the rate limit of %s cannot admit this call within its timeout "
+                          "(it would wait %.1f s; %.1f s of waiting left)",
+                          limited_by, wait, left > 0 ? left : 0);
+            err.retryable = 1;
+            err.retry_after_s = wait;
+            route_failed(c, &err);
+            return;
+        }
+        c->waited += wait;
         c->timer = loop_timer_add(e->loop, wait, admit, c);
         if (c->timer)
             return;
@@ -347,14 +416,16 @@ static void admit(void *ud)
         }
         c->breaker_ticket = breaker_send(e->breakers, model, now);
     }
-    ratelimit_acquire(e->limiter, model, c->est_input_tokens, c->spec.req.max_tokens, now);
+    ratelimit_acquire(e->limiter, model, input, c->spec.req.max_tokens, now);
     if (c->spec.agent)
         ratelimit_acquire(e->limiter, agent_key, 0, 0, now);
+    c->input_reserved = input;
     c->output_reserved = c->spec.req.max_tokens;
     c->result.attempts++;
     if (call_http_start(c, attempt_done) != 0) {
         breaker_outcome(e->breakers, model, c->breaker_ticket, -1, now); /* no verdict on the server */
         c->breaker_ticket = 0;
+        settle_limits(c, NULL, now); /* nothing was sent */
         nyx_error_set(&err, "network_error", 0, "cannot start the HTTP transfer");
         fail(c, &err);
     }
@@ -592,9 +663,10 @@ static void cancel_now(nyx_call *c, const char *reason)
         loop_timer_cancel(c->e->loop, c->timer);
         c->timer = NULL;
     }
-    if (c->output_reserved) {
-        ratelimit_settle(c->e->limiter, call_route_model(c), c->output_reserved, 0, nyx_now_s());
-        c->output_reserved = 0;
+    if (c->input_reserved || c->output_reserved) {
+        /* The input may have been counted already; the output was not produced. */
+        nyx_usage used = {.input_tokens = c->input_reserved};
+        settle_limits(c, &used, nyx_now_s());
     }
     nyx_error_set(&c->result.err, "cancelled", 0, "call cancelled: %s", reason ? reason : "by the script");
     c->result.status = NYX_STATUS_CANCELLED;

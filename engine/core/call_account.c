@@ -5,6 +5,7 @@
 
 #include "alerts.h"
 #include "clock.h"
+#include "debug.h"
 #include "guard/scan.h"
 #include "pending_log.h"
 #include "store/store.h"
@@ -45,6 +46,24 @@ static int asked_1h(const nyx_request *req)
             any_1h |= req->messages[i].blocks[k].mark == NYX_MARK_1H;
         }
     return any_1h || (req->top_level_cache && req->cache_mode == NYX_CACHE_1H);
+}
+
+void call_request_resent(nyx_call *c)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_error_set(&err, "network_error", 0,
+                  "the connection closed before any response; libcurl sent the request again");
+    if (c->debug)
+        debug_response(c, 0, err.message);
+    call_record_attempt(c, 0, &err);
+    cJSON *last = cJSON_GetArrayItem(c->attempt_log, cJSON_GetArraySize(c->attempt_log) - 1);
+    if (last)
+        cJSON_AddBoolToObject(last, "sent_again_by_libcurl", 1);
+    c->result.attempts++;
+    c->attempt_started = nyx_now_s();
+    if (c->e->cfg.debug)
+        debug_request(c);
 }
 
 void call_account(nyx_call *c)

@@ -93,6 +93,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* libcurl calls this before each request it sends on a connection: twice in one transfer
+ * when a reused connection closed before any response and it sent the POST again on a fresh
+ * one. The server may have seen (and billed) both, so each is an attempt. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    nyx_call *c = ud;
+    if (c->requests_sent++ > 0)
+        call_request_resent(c);
+    return CURL_PREREQFUNC_OK;
+}
+
 static double timeout_of(const nyx_call *c)
 {
     return c->spec.timeout_s > 0 ? c->spec.timeout_s : c->e->cfg.timeout_s;
@@ -122,6 +134,8 @@ static int configure(nyx_call *c)
            curl_easy_setopt(h, CURLOPT_WRITEDATA, c) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HEADERDATA, c) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_PREREQDATA, c) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
@@ -166,6 +180,7 @@ int call_http_start(nyx_call *c, call_attempt_fn done)
 {
     c->attempt_done = done;
     c->attempt_started = nyx_now_s();
+    c->requests_sent = 0;
     claude_headers_init(&c->headers);
     nyx_error_clear(&c->attempt_err);
     c->easy = curl_easy_init();

@@ -52,7 +52,11 @@ struct nyx_call {
     int text_delivered;
     int retries_on_route;
     uint64_t breaker_ticket;  /* the breaker judges outcomes in send order */
+    int64_t input_reserved;  /* taken from the input-token bucket: the uncached estimate */
     int64_t output_reserved; /* taken from the output-token bucket */
+    int requests_sent;       /* by this attempt's transfer: libcurl may send it again */
+    double waited;           /* seconds of the call's timeout spent waiting on rate limits
+                                and retry-after; the timeout bounds it */
     double attempt_started;
     uint64_t rng;
     cJSON *attempt_log;
@@ -89,6 +93,9 @@ int call_learned_setting(nyx_engine *e, const char *key, const char *value);
  * (pending_log.c); logged runs either way. */
 void call_log(nyx_call *c, void (*logged)(nyx_call *c));
 void call_record_attempt(nyx_call *c, int status, const nyx_error *err);
+/* libcurl sent the attempt's request again on a fresh connection (the reused one closed
+ * before any response): the first send is an attempt of its own, counted and logged. */
+void call_request_resent(nyx_call *c);
 
 /* call.c */
 const char *call_route_model(const nyx_call *c);

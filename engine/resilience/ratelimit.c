@@ -16,14 +16,14 @@ typedef struct rl_bucket {
     double avail;     /* tokens in the bucket; negative while an oversize request's debt lasts */
     double pin_rate;  /* > 0: refill rate (per second) until pin_until, from the server's reset */
     double pin_until; /* monotonic seconds */
+    double held_until; /* a 429 showed this bucket empty: nothing that needs it goes before
+                          this (monotonic seconds; 0 = not held) */
 } rl_bucket;
 
 typedef struct rl_key {
     rl_bucket b[RL_N];
     double last;       /* when the buckets were last refilled */
     int started;       /* 0 until a call with a `now` has set `last` */
-    int held;          /* held_until is set */
-    double held_until; /* monotonic seconds */
 } rl_key;
 
 struct ratelimiter {
@@ -139,14 +139,15 @@ static double amount(int64_t n)
     return n > 0 ? (double)n : 0.0;
 }
 
-/* The wait for key k at now without changing anything. */
+/* The wait for key k at now without changing anything. A held bucket stops what needs it
+ * (every request needs the requests bucket), whether or not it has a limit. */
 static double wait_for(const rl_key *k, const double need[RL_N], double now)
 {
     double w = 0;
-    if (k->held && now < k->held_until)
-        w = k->held_until - now;
     for (int i = 0; i < RL_N; i++) {
         const rl_bucket *b = &k->b[i];
+        if (need[i] > 0 && now < b->held_until && b->held_until - now > w)
+            w = b->held_until - now;
         if (b->cap <= 0)
             continue;
         double a = k->started ? avail_at(b, k->last, now) : b->avail;
@@ -213,22 +214,53 @@ double ratelimit_acquire(ratelimiter *r, const char *key, int64_t input_tokens,
     return 0;
 }
 
-void ratelimit_settle(ratelimiter *r, const char *key, int64_t reserved_output,
-                      int64_t actual_output, double now)
+/* Moves a bucket from what was reserved to what was used: a refund when less was used, a
+ * further charge (possibly a debt) when more was. */
+static void settle_bucket(rl_bucket *b, int64_t reserved, int64_t actual)
+{
+    if (b->cap <= 0)
+        return;
+    b->avail += amount(reserved) - amount(actual);
+    if (b->avail > b->cap)
+        b->avail = b->cap;
+}
+
+void ratelimit_settle(ratelimiter *r, const char *key, int64_t reserved_input,
+                      int64_t actual_input, int64_t reserved_output, int64_t actual_output,
+                      double now)
 {
     rl_key *k = find(r, key);
     if (!k)
         return;
     refill(k, now);
-    rl_bucket *b = &k->b[RL_OUT];
-    if (b->cap <= 0)
-        return;
-    b->avail += amount(reserved_output) - amount(actual_output);
-    if (b->avail > b->cap)
-        b->avail = b->cap;
+    settle_bucket(&k->b[RL_IN], reserved_input, actual_input);
+    settle_bucket(&k->b[RL_OUT], reserved_output, actual_output);
 }
 
-void ratelimit_hold(ratelimiter *r, const char *key, double seconds, double now)
+int64_t ratelimit_input_counted(const nyx_model *m, const nyx_usage *u)
+{
+    int64_t n = u->input_tokens + u->cache_creation_input_tokens;
+    if (m && m->itpm_counts_cache_reads)
+        n += u->cache_read_input_tokens;
+    return n > 0 ? n : 0;
+}
+
+/* The buckets a 429's headers show empty; all three when they show none. The combined
+ * "tokens" headers describe the tightest token limit without naming it: empty, they hold
+ * both token buckets unless the specific headers say which. */
+static int empty_buckets(const claude_headers *h)
+{
+    if (!h)
+        return (1 << RL_N) - 1;
+    int mask = (h->rl_requests_remaining == 0) << RL_REQ | (h->rl_input_remaining == 0) << RL_IN |
+               (h->rl_output_remaining == 0) << RL_OUT;
+    if (!(mask & (1 << RL_IN | 1 << RL_OUT)) && h->rl_tokens_remaining == 0)
+        mask |= 1 << RL_IN | 1 << RL_OUT;
+    return mask ? mask : (1 << RL_N) - 1;
+}
+
+void ratelimit_hold(ratelimiter *r, const char *key, double seconds, const claude_headers *h,
+                    double now)
 {
     if (!r || !key || !isfinite(seconds) || seconds < 0 || !isfinite(now))
         return;
@@ -236,10 +268,10 @@ void ratelimit_hold(ratelimiter *r, const char *key, double seconds, double now)
     if (!k)
         return;
     double until = now + seconds;
-    if (!k->held || until > k->held_until) {
-        k->held = 1;
-        k->held_until = until;
-    }
+    int mask = empty_buckets(h);
+    for (int i = 0; i < RL_N; i++)
+        if ((mask & 1 << i) && until > k->b[i].held_until)
+            k->b[i].held_until = until;
 }
 
 static void observe_bucket(rl_bucket *b, int64_t limit, int64_t remaining, double reset_wall,
@@ -274,10 +306,13 @@ void ratelimit_observe(ratelimiter *r, const char *key, const claude_headers *h,
 {
     if (!r || !key || !h || !isfinite(now))
         return;
-    int any = h->rl_requests_limit > 0 || h->rl_requests_remaining >= 0 ||
-              h->rl_input_limit > 0 || h->rl_input_remaining >= 0 || h->rl_output_limit > 0 ||
-              h->rl_output_remaining >= 0;
-    if (!any)
+    /* The combined "tokens" headers stand for a token bucket the response says nothing
+     * more specific about (they show the tightest token limit, whichever it is). */
+    int has_in = h->rl_input_limit > 0 || h->rl_input_remaining >= 0;
+    int has_out = h->rl_output_limit > 0 || h->rl_output_remaining >= 0;
+    int has_tok = h->rl_tokens_limit > 0 || h->rl_tokens_remaining >= 0;
+    int has_req = h->rl_requests_limit > 0 || h->rl_requests_remaining >= 0;
+    if (!has_req && !has_in && !has_out && !has_tok)
         return; /* e.g. Foundry sends none: no key to create */
     rl_key *k = get_or_add(r, key);
     if (!k)
@@ -285,10 +320,18 @@ void ratelimit_observe(ratelimiter *r, const char *key, const claude_headers *h,
     refill(k, now);
     observe_bucket(&k->b[RL_REQ], h->rl_requests_limit, h->rl_requests_remaining,
                    h->rl_requests_reset, now, now_wall);
-    observe_bucket(&k->b[RL_IN], h->rl_input_limit, h->rl_input_remaining, h->rl_input_reset,
-                   now, now_wall);
-    observe_bucket(&k->b[RL_OUT], h->rl_output_limit, h->rl_output_remaining,
-                   h->rl_output_reset, now, now_wall);
+    if (has_in)
+        observe_bucket(&k->b[RL_IN], h->rl_input_limit, h->rl_input_remaining,
+                       h->rl_input_reset, now, now_wall);
+    else if (has_tok)
+        observe_bucket(&k->b[RL_IN], h->rl_tokens_limit, h->rl_tokens_remaining,
+                       h->rl_tokens_reset, now, now_wall);
+    if (has_out)
+        observe_bucket(&k->b[RL_OUT], h->rl_output_limit, h->rl_output_remaining,
+                       h->rl_output_reset, now, now_wall);
+    else if (has_tok)
+        observe_bucket(&k->b[RL_OUT], h->rl_tokens_limit, h->rl_tokens_remaining,
+                       h->rl_tokens_reset, now, now_wall);
 }
 
 int ratelimit_get(const ratelimiter *r, const char *key, ratelimit_state *out)
@@ -302,6 +345,12 @@ int ratelimit_get(const ratelimiter *r, const char *key, ratelimit_state *out)
     out->requests_avail = k->b[RL_REQ].cap > 0 ? k->b[RL_REQ].avail : 0;
     out->input_avail = k->b[RL_IN].cap > 0 ? k->b[RL_IN].avail : 0;
     out->output_avail = k->b[RL_OUT].cap > 0 ? k->b[RL_OUT].avail : 0;
-    out->held_until = k->held ? k->held_until : 0;
+    out->requests_held_until = k->b[RL_REQ].held_until;
+    out->input_held_until = k->b[RL_IN].held_until;
+    out->output_held_until = k->b[RL_OUT].held_until;
+    out->held_until = 0;
+    for (int i = 0; i < RL_N; i++)
+        if (k->b[i].held_until > out->held_until)
+            out->held_until = k->b[i].held_until;
     return 0;
 }

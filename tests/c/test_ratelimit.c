@@ -1,12 +1,15 @@
 /* engine/resilience/ratelimit: token-bucket arithmetic, waits per bucket, oversize requests,
- * holds, settling, and tightening from anthropic-ratelimit-* headers. Time is a parameter,
- * so every number here is exact. */
+ * holds of the buckets a 429 shows empty, settling both token buckets to the real usage, what
+ * counts toward input tokens per minute (cache reads only where the model table says), and
+ * tightening from anthropic-ratelimit-* headers. Time is a parameter, so every number here
+ * is exact. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "check.h"
 #include "claude/headers.h"
+#include "cost/models.h"
 #include "resilience/ratelimit.h"
 
 #define EPS 1e-9
@@ -23,8 +26,15 @@ static ratelimit_state state(const ratelimiter *r, const char *key)
 /* Refills key to `now` without taking (settle of nothing), then reads its state. */
 static ratelimit_state state_at(ratelimiter *r, const char *key, double now)
 {
-    ratelimit_settle(r, key, 0, 0, now);
+    ratelimit_settle(r, key, 0, 0, 0, 0, now);
     return state(r, key);
+}
+
+static claude_headers headers(void)
+{
+    claude_headers h;
+    claude_headers_init(&h);
+    return h;
 }
 
 static void test_unknown_and_null(void)
@@ -43,9 +53,9 @@ static void test_unknown_and_null(void)
     CHECK_INT(ratelimit_configure(r, "k", 0, 0, INFINITY), -1);
     CHECK_INT(ratelimit_get(r, "k", &s), -1); /* refused configure created nothing */
     CHECK_INT(ratelimit_get(r, NULL, &s), -1);
-    ratelimit_settle(r, "nope", 10, 0, 0);   /* unknown key: no effect, no crash */
-    ratelimit_settle(NULL, "nope", 10, 0, 0);
-    ratelimit_hold(NULL, "k", 1, 0);
+    ratelimit_settle(r, "nope", 10, 0, 10, 0, 0);   /* unknown key: no effect, no crash */
+    ratelimit_settle(NULL, "nope", 10, 0, 10, 0, 0);
+    ratelimit_hold(NULL, "k", 1, NULL, 0);
     ratelimit_observe(NULL, "k", NULL, 0, WALL);
     /* a configured key with every limit 0 is unlimited */
     CHECK_INT(ratelimit_configure(r, "free", 0, 0, 0), 0);
@@ -180,7 +190,7 @@ static void test_hold(void)
 {
     ratelimiter *r = ratelimit_new();
     /* a hold on an unknown key creates it; nothing goes before its end */
-    ratelimit_hold(r, "m", 5.0, 10.0);
+    ratelimit_hold(r, "m", 5.0, NULL, 10.0);
     CHECK_NEAR(state(r, "m").held_until, 15.0, 0);
     for (int i = 0; i < 50; i++) /* 50 queued calls polling before the end: none goes */
         CHECK(ratelimit_acquire(r, "m", 10, 10, 10.0 + i * 0.0999) > 0);
@@ -188,22 +198,76 @@ static void test_hold(void)
     CHECK_NEAR(ratelimit_acquire(r, "m", 10, 10, 14.0), 1.0, EPS);
     CHECK_NEAR(ratelimit_acquire(r, "m", 10, 10, 15.0), 0, 0);
     /* a later, shorter hold does not shorten an earlier one */
-    ratelimit_hold(r, "m", 10.0, 20.0);
-    ratelimit_hold(r, "m", 2.0, 21.0);
+    ratelimit_hold(r, "m", 10.0, NULL, 20.0);
+    ratelimit_hold(r, "m", 2.0, NULL, 21.0);
     CHECK_NEAR(state(r, "m").held_until, 30.0, 0);
     CHECK_NEAR(ratelimit_acquire(r, "m", 0, 0, 29.0), 1.0, EPS);
-    ratelimit_hold(r, "m", -1, 29.0); /* ignored */
-    ratelimit_hold(r, "m", NAN, 29.0);
+    ratelimit_hold(r, "m", -1, NULL, 29.0); /* ignored */
+    ratelimit_hold(r, "m", NAN, NULL, 29.0);
     CHECK_NEAR(state(r, "m").held_until, 30.0, 0);
     /* a held call takes nothing; the hold outlasts the bucket's own wait */
     CHECK_INT(ratelimit_configure(r, "b", 60, 0, 0), 0);
-    ratelimit_hold(r, "b", 3.0, 0);
+    ratelimit_hold(r, "b", 3.0, NULL, 0);
     CHECK_NEAR(ratelimit_acquire(r, "b", 0, 0, 1.0), 2.0, EPS);
     CHECK_NEAR(state(r, "b").requests_avail, 60, 0);
     CHECK_NEAR(ratelimit_acquire(r, "b", 0, 0, 3.0), 0, 0);
     CHECK_NEAR(state(r, "b").requests_avail, 59, EPS);
     /* other keys are not held */
     CHECK_NEAR(ratelimit_acquire(r, "other", 0, 0, 0), 0, 0);
+    ratelimit_free(r);
+}
+
+/* A 429 holds only the buckets its headers show empty; all of them when they show none. */
+static void test_hold_by_headers(void)
+{
+    ratelimiter *r = ratelimit_new();
+    claude_headers h = headers();
+    h.rl_requests_limit = 50;
+    h.rl_requests_remaining = 12;
+    h.rl_input_limit = 30000;
+    h.rl_input_remaining = 0; /* the input bucket is what refused */
+    h.rl_output_limit = 8000;
+    h.rl_output_remaining = 5000;
+    ratelimit_hold(r, "in", 20.0, &h, 100.0);
+    ratelimit_state s = state(r, "in");
+    CHECK_NEAR(s.input_held_until, 120.0, 0);
+    CHECK_NEAR(s.requests_held_until, 0, 0);
+    CHECK_NEAR(s.output_held_until, 0, 0);
+    CHECK_NEAR(s.held_until, 120.0, 0);
+    CHECK_NEAR(ratelimit_peek(r, "in", 10, 10, 101.0), 19.0, EPS); /* needs input: held */
+    CHECK_NEAR(ratelimit_peek(r, "in", 0, 10, 101.0), 0, 0);       /* needs none: goes */
+    CHECK_NEAR(ratelimit_peek(r, "in", 10, 10, 120.0), 0, 0);
+    /* the output bucket alone */
+    h.rl_input_remaining = 100;
+    h.rl_output_remaining = 0;
+    ratelimit_hold(r, "out", 5.0, &h, 0);
+    s = state(r, "out");
+    CHECK_NEAR(s.output_held_until, 5.0, 0);
+    CHECK_NEAR(s.input_held_until + s.requests_held_until, 0, 0);
+    CHECK_NEAR(ratelimit_peek(r, "out", 10, 0, 1.0), 0, 0);
+    CHECK_NEAR(ratelimit_peek(r, "out", 10, 1, 1.0), 4.0, EPS);
+    /* the requests bucket: every request needs it */
+    h.rl_output_remaining = 10;
+    h.rl_requests_remaining = 0;
+    ratelimit_hold(r, "req", 5.0, &h, 0);
+    CHECK_NEAR(ratelimit_peek(r, "req", 0, 0, 0), 5.0, EPS);
+    CHECK_NEAR(state(r, "req").input_held_until, 0, 0);
+    /* only the combined tokens headers say empty: both token buckets, not requests */
+    h = headers();
+    h.rl_tokens_limit = 30000;
+    h.rl_tokens_remaining = 0;
+    h.rl_requests_remaining = 3;
+    ratelimit_hold(r, "tok", 5.0, &h, 0);
+    s = state(r, "tok");
+    CHECK_NEAR(s.input_held_until, 5.0, 0);
+    CHECK_NEAR(s.output_held_until, 5.0, 0);
+    CHECK_NEAR(s.requests_held_until, 0, 0);
+    /* nothing shown empty (or no rate-limit headers at all): every bucket */
+    h = headers();
+    h.rl_input_remaining = 100;
+    ratelimit_hold(r, "all", 5.0, &h, 0);
+    s = state(r, "all");
+    CHECK_NEAR(s.requests_held_until + s.input_held_until + s.output_held_until, 15.0, 0);
     ratelimit_free(r);
 }
 
@@ -214,27 +278,74 @@ static void test_settle(void)
     CHECK_NEAR(ratelimit_acquire(r, "s", 0, 600, 0), 0, 0);
     CHECK_NEAR(ratelimit_acquire(r, "s", 0, 400, 0), 40.0, EPS);
     /* the call produced 100 of its 600: 500 come back */
-    ratelimit_settle(r, "s", 600, 100, 2.0);
+    ratelimit_settle(r, "s", 0, 0, 600, 100, 2.0);
     CHECK_NEAR(state(r, "s").output_avail, 20 + 500, EPS);
     CHECK_NEAR(ratelimit_acquire(r, "s", 0, 400, 2.0), 0, 0);
     /* refunds stop at capacity */
-    ratelimit_settle(r, "s", 10000, 0, 3.0);
+    ratelimit_settle(r, "s", 0, 0, 10000, 0, 3.0);
     CHECK_NEAR(state(r, "s").output_avail, 600, 0);
-    /* only output is refunded; an unlimited output bucket ignores settle */
+    /* an unlimited output bucket ignores settle */
     CHECK_INT(ratelimit_configure(r, "i", 60, 600, 0), 0);
     CHECK_NEAR(ratelimit_acquire(r, "i", 600, 1000, 0), 0, 0);
-    ratelimit_settle(r, "i", 1000, 0, 0);
+    ratelimit_settle(r, "i", 600, 600, 1000, 0, 0);
     ratelimit_state s = state(r, "i");
     CHECK_NEAR(s.input_avail, 0, EPS);
     CHECK_NEAR(s.output_avail, 0, 0);
     ratelimit_free(r);
 }
 
-static claude_headers headers(void)
+/* The input bucket is settled like the output one: an estimate above the real usage comes
+ * back at once, one below it is charged (a debt the next calls wait out). */
+static void test_settle_input(void)
 {
-    claude_headers h;
-    claude_headers_init(&h);
-    return h;
+    ratelimiter *r = ratelimit_new();
+    CHECK_INT(ratelimit_configure(r, "t1", 50, 30000, 8000), 0); /* tier 1: 500 input/s */
+    CHECK_NEAR(ratelimit_acquire(r, "t1", 9000, 200, 0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "t1", 9000, 200, 0), 0, 0);
+    CHECK_NEAR(ratelimit_acquire(r, "t1", 9000, 200, 0), 0, 0);
+    CHECK_NEAR(ratelimit_peek(r, "t1", 9000, 200, 0), (9000 - 3000) / 500.0, EPS);
+    /* the first answer counted 150 input (the rest was read from the cache) and 40 output */
+    ratelimit_settle(r, "t1", 9000, 150, 200, 40, 0);
+    ratelimit_state s = state(r, "t1");
+    CHECK_NEAR(s.input_avail, 3000 + 8850, EPS);
+    CHECK_NEAR(s.output_avail, 8000 - 600 + 160, EPS);
+    CHECK_NEAR(ratelimit_peek(r, "t1", 9000, 200, 0), 0, 0);
+    /* an estimate that was too low: the difference is taken, past zero */
+    CHECK_NEAR(ratelimit_acquire(r, "t1", 11000, 0, 0), 0, 0);
+    ratelimit_settle(r, "t1", 11000, 13000, 0, 0, 0);
+    CHECK_NEAR(state(r, "t1").input_avail, 11850 - 11000 - 2000, EPS);
+    CHECK_NEAR(ratelimit_peek(r, "t1", 100, 0, 0), (1150 + 100) / 500.0, EPS);
+    /* never above capacity */
+    ratelimit_settle(r, "t1", 1000000, 0, 1000000, 0, 1000);
+    s = state(r, "t1");
+    CHECK_NEAR(s.input_avail, 30000, 0);
+    CHECK_NEAR(s.output_avail, 8000, 0);
+    ratelimit_free(r);
+}
+
+/* Input tokens per minute count uncached input and cache writes; cache reads only for the
+ * models whose table entry says so (itpm_counts_cache_reads, false when not given). */
+static void test_input_counted(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_models *m = models_new_default(&err);
+    CHECK(m != NULL);
+    const char *extra = "{\"models\": [{\"id\": \"nyx-old\", \"itpm_counts_cache_reads\": true}]}";
+    CHECK_INT(models_merge_json(m, extra, strlen(extra), "test", &err), 0);
+    const char *bad = "{\"models\": [{\"id\": \"nyx-old\", \"itpm_counts_cache_reads\": 1}]}";
+    CHECK_INT(models_merge_json(m, bad, strlen(bad), "test", &err), -1);
+    CHECK_CONTAINS(err.message, "itpm_counts_cache_reads");
+    nyx_usage u = {.input_tokens = 50, .output_tokens = 7, .cache_creation_input_tokens = 300,
+                   .cache_read_input_tokens = 9000};
+    const nyx_model *current = models_find(m, "claude-sonnet-4-6");
+    CHECK(current != NULL && !current->itpm_counts_cache_reads);
+    CHECK_INT(ratelimit_input_counted(current, &u), 350);
+    CHECK_INT(ratelimit_input_counted(NULL, &u), 350);
+    const nyx_model *old = models_find(m, "nyx-old");
+    CHECK(old != NULL && old->itpm_counts_cache_reads);
+    CHECK_INT(ratelimit_input_counted(old, &u), 9350);
+    models_free(m);
 }
 
 static void test_observe_limits(void)
@@ -347,6 +458,32 @@ static void test_observe_remaining_reset(void)
     ratelimit_free(r);
 }
 
+/* The combined anthropic-ratelimit-tokens-* headers stand for a token bucket the response
+ * gives no specific headers for; the specific ones win where present. */
+static void test_observe_tokens_headers(void)
+{
+    ratelimiter *r = ratelimit_new();
+    claude_headers h = headers();
+    h.rl_tokens_limit = 40000;
+    h.rl_tokens_remaining = 1000;
+    ratelimit_observe(r, "only", &h, 0, WALL);
+    ratelimit_state s = state(r, "only");
+    CHECK_NEAR(s.input_tpm, 40000, 0);
+    CHECK_NEAR(s.input_avail, 1000, 0);
+    CHECK_NEAR(s.output_tpm, 40000, 0);
+    CHECK_NEAR(s.output_avail, 1000, 0);
+    CHECK_NEAR(ratelimit_peek(r, "only", 2000, 0, 0), 1000 / (40000 / 60.0), EPS);
+    h.rl_input_limit = 30000;
+    h.rl_input_remaining = 21000;
+    ratelimit_observe(r, "both", &h, 0, WALL);
+    s = state(r, "both");
+    CHECK_NEAR(s.input_tpm, 30000, 0);
+    CHECK_NEAR(s.input_avail, 21000, 0);
+    CHECK_NEAR(s.output_tpm, 40000, 0); /* output: only the combined headers spoke */
+    CHECK_NEAR(s.output_avail, 1000, 0);
+    ratelimit_free(r);
+}
+
 /* The same through the real header parser: lines as curl delivers them. */
 static void test_observe_parsed_headers(void)
 {
@@ -406,9 +543,13 @@ int main(void)
     test_wait_per_bucket();
     test_oversize();
     test_hold();
+    test_hold_by_headers();
     test_settle();
+    test_settle_input();
+    test_input_counted();
     test_observe_limits();
     test_observe_remaining_reset();
+    test_observe_tokens_headers();
     test_observe_parsed_headers();
     test_many_keys();
     CHECK_DONE();
