@@ -109,7 +109,7 @@ for _, setup in ipairs(H.setups()) do
           local t0 = nyx.now()
           local ok, first = pcall(nyx.call, { model = "]] .. HAIKU .. [[", prompt = "one", max_tokens = 20, timeout = 2 })
           local ok2, queued = pcall(nyx.call, { model = "]] .. HAIKU .. [[", prompt = "two", max_tokens = 20, timeout = 2 })
-          local other = nyx.call{ model = "claude-sonnet-4-5", prompt = "three", max_tokens = 20, timeout = 2 }
+          local other = nyx.call{ model = "]] .. SONNET .. [[", prompt = "three", max_tokens = 20, timeout = 2 }
           return { ok = ok, first = first, ok2 = ok2, queued = queued, other = other.model,
                    elapsed = nyx.now() - t0, log = sent() }
         ]])
@@ -120,7 +120,7 @@ for _, setup in ipairs(H.setups()) do
         assert.are.same({ "rate_limit_error", 0 }, { v.queued.type, v.queued.attempts })
         assert.is_true(v.queued.retry_after > 3500, "the wait it would have had: " .. tostring(v.queued.retry_after))
         assert.matches("within its timeout", v.queued.message)
-        assert.are.equal("claude-sonnet-4-5", v.other)
+        assert.are.equal(SONNET, v.other)
         assert.are.same({ 429, 200 }, statuses(v.log), "the queued call sent nothing")
         assert.is_true(v.elapsed < 2, ("the calls waited %.1f s"):format(v.elapsed))
       end)
