@@ -861,8 +861,11 @@ static int apply_entry(work *w, staged *s, const char *origin, nyx_error *err)
         md->has_price = 1;
     } else if (nprices > 0) {
         if (!md->has_price) { /* all five: one row in force since always */
-            if (!(md->rows = calloc(1, sizeof *md->rows)))
+            nyx_price_row *row = calloc(1, sizeof *row);
+            if (!row)
                 return oom(err);
+            free(md->rows); /* a copy's placeholder: no rows */
+            md->rows = row;
             md->nrows = 1;
             md->has_price = 1;
         }
