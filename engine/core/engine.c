@@ -205,7 +205,9 @@ void engine_stop(nyx_engine *e, const char *reason, int broadcast)
         e->local_changes++;
     if (broadcast && e->store && store_control_set(e->store, "stop", e->stop_reason, &err) != 0)
         engine_warn_once(e, "stop-broadcast", "nyx: the stop could not reach other processes: %s", err.message);
-    if (!was && e->store)
+    /* One stop, one audit row: the process that gives it writes it, those that hear of it
+     * from the database do not. */
+    if (!was && broadcast && e->store)
         store_audit(e->store, "emergency_stop", NULL, NULL, e->stop_reason, &err);
     if (!was) {
         engine_field f[] = {{"reason", e->stop_reason, 0}};

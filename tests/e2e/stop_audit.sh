@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One `nyx stop` heard by three running processes on one database is one emergency_stop row in
+# the audit trail (the process that gives the stop writes it; those that hear of it do not).
+set -euo pipefail
+dir=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+export NYX_DB="$dir/shared.db" NYX_PROVIDER=sim NYX_SIM_TTFT_MS=20
+cat > "$dir/loop.lua" <<'LUA'
+local nyx = require "nyx"
+for i = 1, 100000 do
+  local ok, r = pcall(nyx.call, { prompt = "loop " .. i, max_tokens = 5 })
+  if not ok then print("stopped by", r.type) return end
+  if i == 2 then io.stdout:write("RUNNING\n") io.stdout:flush() end
+end
+LUA
+for n in 1 2 3; do
+  "$NYX_BIN" run "$dir/loop.lua" > "$dir/loop$n.out" 2>"$dir/loop$n.err" & pids+=($!)
+done
+for n in 1 2 3; do
+  for _ in $(seq 400); do grep -q RUNNING "$dir/loop$n.out" && break; sleep 0.05; done
+  grep -q RUNNING "$dir/loop$n.out" || fail "process $n did not start: $(cat "$dir/loop$n.err")"
+done
+"$NYX_BIN" stop --reason "drill" > /dev/null
+for n in 1 2 3; do
+  wait "${pids[$((n - 1))]}" || true
+  grep -q "stopped by" "$dir/loop$n.out" || fail "process $n did not stop: $(cat "$dir/loop$n.out")"
+done
+rows=$(sqlite3 "$NYX_DB" "SELECT count(*) FROM audit_events WHERE kind = 'emergency_stop'")
+[ "$rows" = 1 ] || fail "one stop, $rows emergency_stop audit rows"
+"$NYX_BIN" stop --clear > /dev/null
+cleared=$(sqlite3 "$NYX_DB" "SELECT count(*) FROM audit_events WHERE kind = 'emergency_stop_cleared'")
+[ "$cleared" = 1 ] || fail "one clear, $cleared emergency_stop_cleared rows"
+echo "1 passed, 0 failed"
