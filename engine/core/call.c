@@ -10,6 +10,7 @@
 #include "resilience/ratelimit.h"
 #include "resilience/retry.h"
 #include "store/store.h"
+#include "template/library.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -596,6 +597,9 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
         return NULL;
     }
     nyx_request *req = &spec->req;
+    /* A template's front matter may say which model it was written for. */
+    if (!req->model && spec->template_name)
+        req->model = templates_model_for_call(e, spec->template_name, spec->template_version);
     if (!req->model && !(req->model = strdup(e->cfg.default_model))) {
         nyx_error_set(err, "out_of_memory", 0, "out of memory");
         return NULL;

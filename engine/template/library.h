@@ -93,6 +93,12 @@ int templates_record(struct nyx_engine *e, const char *spec, int success, nyx_er
 /* The version last rendered or picked for name in this engine; 0 when none. */
 int templates_last_version(struct nyx_engine *e, const char *name);
 
+/* For the call pipeline, when a call made with template= names no model: the model hint of
+ * the version the call will be credited to ("NAME@V", else the version last rendered or
+ * picked, else the current one), as a new string; NULL when it has none or the template
+ * cannot be found (the call then uses the default model). */
+char *templates_model_for_call(struct nyx_engine *e, const char *name, int version);
+
 /* For the call pipeline, when a call made with template= finishes: records one use of the
  * template's version (tokens, cost, latency, cache hit) in template_usage. name may be
  * "NAME@V": the "@V" is cut off in place, so the caller's log row and statistics carry NAME

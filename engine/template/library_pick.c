@@ -228,6 +228,27 @@ int templates_record(nyx_engine *e, const char *spec, int success, nyx_error *er
     return store_template_usage(s, bare, v, to, 0, 0, 0, 0, 0, err);
 }
 
+char *templates_model_for_call(nyx_engine *e, const char *name, int version)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    char bare[TEMPLATES_MAX_NAME + 1], spec[TEMPLATES_MAX_NAME + 24];
+    int v = 0;
+    if (templates_parse_spec(name, bare, sizeof bare, &v, &err) != 0)
+        return NULL;
+    if (v == 0)
+        v = version > 0 ? version : templates_last_version(e, bare);
+    if (v > 0)
+        snprintf(spec, sizeof spec, "%s@%d", bare, v);
+    else
+        snprintf(spec, sizeof spec, "%s", bare);
+    tpl_info info;
+    if (templates_get(e, spec, &info, &err) != 0)
+        return NULL;
+    const char *hint = template_model_hint(info.t);
+    return hint && *hint ? strdup(hint) : NULL;
+}
+
 int templates_call_finished(nyx_engine *e, char *name, int version, int success,
                             const nyx_usage *u, double cost_usd, double latency_ms,
                             int cache_hit)
