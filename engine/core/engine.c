@@ -471,7 +471,7 @@ int engine_open_store(nyx_engine *e)
     const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
     nyx_error err;
     nyx_error_clear(&err);
-    /* A lock held elsewhere costs a call at most this long; then records wait in memory. */
+    /* Opening waits this long for a lock held elsewhere; in the loop, 10 ms (store_set_background). */
     store_options opts = {250, 0};
     e->store = store_open_opts(db, &opts, &err);
     if (!e->store) {

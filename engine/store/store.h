@@ -389,7 +389,9 @@ int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
  * batch is pipelined rather than one transaction: its writes commit in groups as they are
  * sent, the commit reports the first failure, and it cannot be rolled back.
  * store_set_background(s, 1): writes that answer nothing (audit events, settles, template
- * usage, the response cache, budget limits) are queued rather than waited for. */
+ * usage, the response cache, budget limits) are queued rather than waited for; with SQLite,
+ * a write waits at most 10 ms for another process's lock, then fails with a retryable
+ * store_error (the caller tries again later, from a timer). */
 typedef void (*store_done_fn)(void *ud, int rc, int refused, const nyx_error *err);
 
 int store_poll_fd(nyx_store *s, int *want_write); /* -1: nothing to watch */

@@ -254,7 +254,8 @@ static int sq_open(nyx_store *s, const char *uri, const store_options *opts, nyx
     sqlite3_extended_result_codes(q->db, 1);
 
     int busy = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
-    rc = sqlite3_busy_timeout(q->db, busy > 0 ? busy : 0);
+    q->busy_ms = busy > 0 ? busy : 0;
+    rc = sqlite3_busy_timeout(q->db, q->busy_ms);
     if (rc != SQLITE_OK) {
         store_sqlite_fail(q, err, rc, "set the busy timeout on");
         sq_free(q);
@@ -312,6 +313,18 @@ static void sq_close(nyx_store *s)
     }
     sq_free(q);
     s->impl = NULL;
+}
+
+/* In a loop a lock held by another process must not stop the loop for long: a write waits
+ * only for a commit under way elsewhere (well under LOOP_LOCK_WAIT_MS), then fails with a
+ * retryable store_error; the engine retries on a timer, its calls waiting, not its frame.
+ * The open itself (schema checks, migration) keeps the longer timeout. */
+#define LOOP_LOCK_WAIT_MS 10
+
+static void sq_set_background(nyx_store *s, int on)
+{
+    sq *q = sq_of(s);
+    sqlite3_busy_timeout(q->db, on ? (q->busy_ms < LOOP_LOCK_WAIT_MS ? q->busy_ms : LOOP_LOCK_WAIT_MS) : q->busy_ms);
 }
 
 static int sq_schema_version(const nyx_store *s) { return sq_of(s)->version; }
@@ -592,4 +605,5 @@ const store_backend_ops store_sqlite_ops = {
     .template_stats = store_sqlite_template_stats,
     .query_exchange = store_sqlite_query_exchange,
     .budget_set_limit = store_sqlite_budget_set_limit,
+    .set_background = sq_set_background,
 };

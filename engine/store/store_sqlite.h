@@ -81,6 +81,7 @@ typedef struct sq {
     sqlite3_stmt *lazy[SL_COUNT]; /* store_sqlite_stmt(); NULL until first used */
     int64_t data_version;         /* PRAGMA data_version at the last store_changed() */
     int data_version_seen;        /* store_changed() has run once */
+    int busy_ms;                  /* the busy timeout given at open */
 } sq;
 
 static inline sq *sq_of(const nyx_store *s) { return (sq *)s->impl; }
