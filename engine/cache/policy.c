@@ -153,14 +153,14 @@ static uint64_t hash_prefix(const nyx_model *m, const char *text, size_t len)
     return XXH3_64bits_withSeed(text, len, (uint64_t)(uintptr_t)m);
 }
 
-/* The longest remembered prefix (shorter than len, unless whole) that text starts with. */
+/* The longest remembered prefix, shorter than len, that text starts with. */
 static const prefix_entry *longest_known(const cache_policy *p, const nyx_model *m,
-                                         const char *text, size_t len, int allow_whole)
+                                         const char *text, size_t len)
 {
     const prefix_entry *best = NULL;
     for (size_t i = 0; i < p->nprefixes; i++) {
         const prefix_entry *e = &p->prefixes[i];
-        if (e->model != m || e->len > len || (e->len == len && !allow_whole))
+        if (e->model != m || e->len >= len)
             continue;
         if (best && e->len <= best->len)
             continue;
@@ -241,6 +241,8 @@ static size_t last_paragraph(const char *text, size_t len, size_t min_len)
             return k;
     return 0;
 }
+
+static prefix_entry *find_entry(cache_policy *p, const nyx_model *m, uint64_t hash, size_t len);
 
 /* ---- written block prefixes ---- */
 
@@ -388,10 +390,11 @@ static int mark_system(cache_policy *p, nyx_request *req, const nyx_model *m, in
     int64_t min = m ? m->min_cache_tokens : 1024;
     int64_t total = cache_estimate_tokens(p, m, s->len);
     size_t min_len = (size_t)((double)min * (double)s->len / (double)(total > 0 ? total : 1));
-    const prefix_entry *known = m ? longest_known(p, m, s->text, s->len, 1) : NULL;
-    /* A prompt sent before is split where it was then, so that it reads what it wrote. */
-    const prefix_entry *inner = known && known->len == s->len
-                                    ? longest_known(p, m, s->text, s->len, 0) : known;
+    /* The longest remembered prefix short of the whole prompt, and the whole prompt: one sent
+     * before is split where it was then, so that it reads what it wrote. */
+    const prefix_entry *inner = m ? longest_known(p, m, s->text, s->len) : NULL;
+    const prefix_entry *whole = m ? find_entry(p, m, hash_prefix(m, s->text, s->len), s->len) : NULL;
+    const prefix_entry *known = whole ? whole : inner;
     size_t split = 0;
     if (inner && inner->len < s->len)
         split = inner->len;

@@ -34,6 +34,7 @@ enum sim_mark { SIM_MARK_NONE = 0, SIM_MARK_5M = 1, SIM_MARK_1H = 2 };
 typedef struct sim_block {
     int kind;        /* enum sim_kind */
     int mark;        /* enum sim_mark: a breakpoint when not NONE */
+    int cacheable;   /* 0 for a thinking block: cached only within its turn, never marked */
     int64_t tokens;  /* this block's tokens, overheads included */
     int64_t cum;     /* cumulative tokens through this block */
     uint64_t key[2]; /* cumulative XXH3-128 through this block (model included) */

@@ -84,6 +84,7 @@ static int add_block(builder *b, int kind, int mark, int64_t tokens, nyx_error *
     sim_block *blk = &r->blocks[r->nblocks++];
     blk->kind = kind;
     blk->mark = mark;
+    blk->cacheable = 1;
     blk->tokens = tokens + b->pending;
     b->pending = 0;
     b->cum += blk->tokens;
@@ -280,9 +281,20 @@ static int parse_content_block(builder *b, int kind, const cJSON *blk, const cha
             *first_text = text->valuestring;
         return add_text_block(b, kind, text->valuestring, mark, err);
     }
+    /* Thinking is cached as part of its assistant turn, never on its own: no mark on it, and
+     * the top-level mark passes over it. */
+    int thinking = strcmp(type->valuestring, "thinking") == 0 ||
+                   strcmp(type->valuestring, "redacted_thinking") == 0;
+    if (thinking && mark != SIM_MARK_NONE)
+        return bad(err, "%s.%s.cache_control: Extra inputs are not permitted", where,
+                   type->valuestring);
     for (int i = 0; opaque_types[i]; i++)
-        if (strcmp(type->valuestring, opaque_types[i]) == 0)
-            return add_json_block(b, kind, blk, mark, SIM_TOK_BLOCK, err);
+        if (strcmp(type->valuestring, opaque_types[i]) == 0) {
+            if (add_json_block(b, kind, blk, mark, SIM_TOK_BLOCK, err))
+                return -1;
+            b->r->blocks[b->r->nblocks - 1].cacheable = !thinking;
+            return 0;
+        }
     return fail(err, 400, "invalid_request_error",
                 "%s.type: Input tag '%.60s' found using 'type' does not match any of the expected "
                 "tags: 'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking'",
@@ -360,14 +372,20 @@ static int parse_messages(builder *b, const cJSON *msgs, nyx_error *err)
     return 0;
 }
 
-/* Checks the marks: at most 4 (the top-level mark included) and no 1h after a 5m. */
+/* Applies the top-level mark (automatic caching) and checks the marks: at most 4, the
+ * top-level one included unless it fell on a block already marked with its TTL (a no-op),
+ * and no 1h after a 5m. */
 static int check_marks(sim_req *r, const cJSON *top, nyx_error *err)
 {
     int top_mark;
     if (parse_mark(top, "", &top_mark, err))
         return -1;
-    if (top_mark != SIM_MARK_NONE && r->nblocks) {
-        sim_block *last = &r->blocks[r->nblocks - 1];
+    /* The top-level mark goes on the last block that can carry one. */
+    size_t n = r->nblocks;
+    while (n > 0 && !r->blocks[n - 1].cacheable)
+        n--;
+    if (top_mark != SIM_MARK_NONE && n) {
+        sim_block *last = &r->blocks[n - 1];
         if (last->mark == SIM_MARK_NONE)
             last->mark = top_mark;
         else if (last->mark != top_mark)

@@ -568,6 +568,66 @@ static void test_cache_lookback(void)
     sim_cache_free(c);
 }
 
+/* The API's automatic caching: a top-level cache_control is a mark on the last block that can
+ * carry one, and caches exactly as that mark would. */
+static void test_cache_top_level(void)
+{
+    sim_cache *c = sim_cache_new(0);
+    nyx_error err;
+    sim_plan p, q;
+    sim_req top, own;
+    char *big = prose(1500, 4);
+    char json[16384];
+    /* A chat turn: user, assistant, user; once with the top-level mark, once marked by hand. */
+    snprintf(json, sizeof json,
+             H5 UC "\"%s\"},{\"role\":\"assistant\",\"content\":\"An answer.\"},"
+                   "{\"role\":\"user\",\"content\":\"More?\"}],"
+                   "\"cache_control\":{\"type\":\"ephemeral\"}}",
+             big);
+    CHECK_INT(parse_text(json, &top, &err), 0);
+    snprintf(json, sizeof json,
+             H5 UC "\"%s\"},{\"role\":\"assistant\",\"content\":\"An answer.\"},"
+                   "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+                   "\"More?\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}",
+             big);
+    CHECK_INT(parse_text(json, &own, &err), 0);
+    CHECK_INT(top.nblocks, 3);
+    CHECK_INT(top.blocks[2].mark, SIM_MARK_5M);
+    CHECK_INT(top.blocks[0].mark + top.blocks[1].mark, SIM_MARK_NONE);
+    sim_cache_plan(c, &top, 0, &p);
+    sim_cache_plan(c, &own, 0, &q);
+    CHECK_INT(p.usage.cache_creation, top.blocks[2].cum);
+    CHECK_INT(p.usage.cache_creation, q.usage.cache_creation);
+    CHECK_INT(p.usage.input_tokens, q.usage.input_tokens);
+    CHECK_INT(sim_cache_commit(c, &top, &p, 0, 0), 0);
+    sim_cache_plan(c, &own, SEC, &q); /* what one wrote, the other reads */
+    CHECK_INT(q.usage.cache_read, top.blocks[2].cum);
+    sim_req_free(&top);
+    sim_req_free(&own);
+
+    /* It passes over a thinking block, which cannot carry a mark of its own. */
+    snprintf(json, sizeof json,
+             H5 UC "\"%s\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"text\","
+                   "\"text\":\"Plan.\"},{\"type\":\"thinking\",\"thinking\":\"hmm\","
+                   "\"signature\":\"sig\"}]}],\"cache_control\":{\"type\":\"ephemeral\"}}",
+             big);
+    CHECK_INT(parse_text(json, &top, &err), 0);
+    CHECK_INT(top.nblocks, 3);
+    CHECK_INT(top.blocks[1].mark, SIM_MARK_5M);
+    CHECK_INT(top.blocks[2].mark, SIM_MARK_NONE);
+    sim_req_free(&top);
+    snprintf(json, sizeof json,
+             H5 UC "\"q\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\","
+                   "\"thinking\":\"hmm\",\"signature\":\"sig\",\"cache_control\":{\"type\":"
+                   "\"ephemeral\"}},{\"type\":\"text\",\"text\":\"Plan.\"}]}]}");
+    CHECK_INT(parse_text(json, &top, &err), -1);
+    CHECK_INT(err.status, 400);
+    CHECK(strstr(err.message, "thinking.cache_control") != NULL);
+    sim_req_free(&top);
+    free(big);
+    sim_cache_free(c);
+}
+
 /* ---- replies ---- */
 
 static void test_reply(void)
@@ -933,6 +993,7 @@ int main(void)
     test_cache_ttl();
     test_cache_1h();
     test_cache_lookback();
+    test_cache_top_level();
     test_reply();
     test_faults();
     test_ratelimit();
