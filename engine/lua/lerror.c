@@ -146,3 +146,38 @@ int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...)
     nyx_error_set(&err, "invalid_argument", 0, "bad argument #%d to '%s' (%s)", arg, fname, detail);
     return lnyx_raise(L, &err);
 }
+
+/* nyx.raise(err [, level]): raises err, a table with a type, as the engine raises its own:
+ * with the error metatable and `where` naming the line at level (1: the function calling
+ * raise, as for error()) unless it already names one. For the Lua library, whose errors
+ * must look like the engine's. */
+static int l_raise(lua_State *L)
+{
+    lnyx_checktype(L, 1, LUA_TTABLE);
+    int level = (int)luaL_optinteger(L, 2, 1);
+    lua_settop(L, 1);
+    if (lua_getfield(L, 1, "type") != LUA_TSTRING)
+        return lnyx_argerror(L, 1, "an error table needs a type");
+    lua_pop(L, 1);
+    const char *where = lua_getfield(L, 1, "where") == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    int has_where = where[0] != '\0';
+    lua_pop(L, 1);
+    if (!has_where && level > 0) {
+        luaL_where(L, level);
+        lua_setfield(L, 1, "where");
+    }
+    if (!lua_getmetatable(L, 1)) {
+        push_metatable(L);
+        lua_setmetatable(L, 1);
+    } else {
+        lua_pop(L, 1);
+    }
+    return lua_error(L);
+}
+
+int lnyx_open_errors(lua_State *L)
+{
+    lua_pushcfunction(L, l_raise);
+    lua_setfield(L, -2, "raise");
+    return 0;
+}

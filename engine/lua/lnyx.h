@@ -109,6 +109,7 @@ void lnyx_reload_install(lua_State *L);
 
 int lnyx_open_tasks(lua_State *L);   /* adds spawn, sleep, event to the table on top */
 int lnyx_open_call(lua_State *L);    /* adds call */
+int lnyx_open_errors(lua_State *L);  /* adds raise */
 int lnyx_open_session(lua_State *L); /* adds session, stats */
 int lnyx_open_reload(lua_State *L);  /* adds reload */
 int lnyx_open_budget(lua_State *L);  /* adds budget, on */

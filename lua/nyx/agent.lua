@@ -27,7 +27,7 @@ local Agent = {}
 Agent.__index = Agent
 
 local function bad(problem, level)
-  error({ type = "invalid_argument", message = "bad argument #1 to 'agent' (" .. problem .. ")" }, level or 3)
+  core.raise({ type = "invalid_argument", message = "bad argument #1 to 'agent' (" .. problem .. ")" }, level or 3)
 end
 
 local function load_policy(policy)
@@ -169,16 +169,28 @@ end
 ---@param call table the same fields as nyx.call
 function Agent:call(call)
   if type(call) ~= "table" then
-    error({ type = "invalid_argument", message = "bad argument #1 to 'call' (table expected)" }, 2)
+    core.raise({ type = "invalid_argument", message = "bad argument #1 to 'call' (table expected)" }, 2)
   end
-  return M.run(self, call, core.call)
+  local ok, result = pcall(M.run, self, call, core.call)
+  if ok then return result end
+  -- An error of the engine's names the script's line, not this file's.
+  if type(result) == "table" and type(result.type) == "string" then core.raise(result, 2) end
+  error(result, 0)
 end
 
 --- Creates or changes a template as this agent (templates.writers may restrict who can).
 ---@param name string
 ---@param text string
 function Agent:create_template(name, text)
-  return core.templates.create(name, text, { agent = self.name })
+  if getmetatable(self) ~= Agent then
+    core.raise({ type = "invalid_argument", message = "create_template is a method: agent:create_template(name, text)" }, 2)
+  end
+  local res = table.pack(pcall(core.templates.create, name, text, { agent = self.name }))
+  if not res[1] then
+    if type(res[2]) == "table" and type(res[2].type) == "string" then core.raise(res[2], 2) end
+    error(res[2], 0)
+  end
+  return table.unpack(res, 2, res.n)
 end
 
 --- Creates an agent.

@@ -8,7 +8,7 @@ local core = require "nyx.core"
 local M = {}
 
 local function bad(field, problem)
-  error({ type = "invalid_argument", message = ("bad argument #1 to 'council' (%s %s)"):format(field, problem) }, 3)
+  core.raise({ type = "invalid_argument", message = ("bad argument #1 to 'council' (%s %s)"):format(field, problem) }, 3)
 end
 
 ---@class nyx.Persona

@@ -16,7 +16,7 @@ function M.gather(...)
   local tasks = {}
   for i = 1, fns.n do
     if type(fns[i]) ~= "function" then
-      error({ type = "invalid_argument",
+      core.raise({ type = "invalid_argument",
               message = ("bad argument #%d to 'gather' (function expected, got %s)"):format(i, type(fns[i])) }, 2)
     end
     tasks[i] = core.spawn(fns[i])

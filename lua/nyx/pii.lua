@@ -14,7 +14,7 @@ local M = {}
 local ACTIONS = { allow = true, redact = true, block = true }
 
 local function bad_arg(n, msg)
-  error({ type = "invalid_argument", message = ("bad argument #%d to 'pii' (%s)"):format(n, msg) }, 3)
+  core.raise({ type = "invalid_argument", message = ("bad argument #%d to 'pii' (%s)"):format(n, msg) }, 3)
 end
 
 --- "2 card, 1 email": the counts by kind, in the order of the kinds' names.
@@ -91,7 +91,7 @@ function M.pii(call, action)
   end
   if not any then return call, found end
   if action == "block" then
-    error({ type = "blocked", found = found,
+    core.raise({ type = "blocked", found = found,
             message = ("prompt blocked: it holds %s, and the policy sends no personal data or secrets")
               :format(M.describe(found)) }, 2)
   end
