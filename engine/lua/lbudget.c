@@ -4,6 +4,7 @@
 #include "core/budget.h"
 #include "store/store.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,16 +46,18 @@ static int l_status(lua_State *L)
 /* nyx.budget.limit(scope, usd): "day", "month", "session:NAME" or "agent:NAME"; nil removes. */
 static int l_limit(lua_State *L)
 {
-    const char *scope = lnyx_checkstring(L, 1);
+    const char *scope = lnyx_checkname(L, 1, "scope");
     double usd = -1;
     if (!lua_isnoneornil(L, 2)) {
-        if (!lua_isnumber(L, 2) || !(lua_tonumber(L, 2) >= 0))
-            return lnyx_argerror(L, 2, "limit must be a number of USD >= 0, or nil to remove it");
+        if (!lua_isnumber(L, 2) || !(lua_tonumber(L, 2) >= 0) || isinf(lua_tonumber(L, 2)))
+            return lnyx_argerror(L, 2, "limit must be a finite number of USD >= 0, or nil to remove it");
         usd = lua_tonumber(L, 2);
     }
     if (strcmp(scope, "day") != 0 && strcmp(scope, "month") != 0 && strncmp(scope, "session:", 8) != 0 &&
         strncmp(scope, "agent:", 6) != 0)
         return lnyx_argerror(L, 1, "scope must be \"day\", \"month\", \"session:NAME\" or \"agent:NAME\"");
+    if (strcmp(scope, "session:") == 0 || strcmp(scope, "agent:") == 0)
+        return lnyx_argerror(L, 1, "scope \"%s\" needs a name after the colon", scope);
     if (budget_set_limit(lnyx_engine(L), scope, usd) != 0)
         return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;

@@ -25,6 +25,8 @@ static int set_string(lua_State *L, int arg, const char *field, char **out)
     const char *s = lua_tolstring(L, -1, &len);
     if (!s || lua_type(L, -1) != LUA_TSTRING)
         return lnyx_argerror(L, arg, "%s must be a string, got %s", field, luaL_typename(L, -1));
+    if (strlen(s) != len) /* C would cut it there: another name than the script's */
+        return lnyx_argerror(L, arg, "%s must not contain NUL bytes", field);
     if (!(*out = strdup(s)))
         return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
@@ -191,8 +193,8 @@ static int integer_field(lua_State *L, const char *field, lua_Integer min, lua_I
 static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
 {
     nyx_request *req = &spec->req;
-    if (lua_getfield(L, 1, "model") != LUA_TNIL)
-        set_string(L, 1, "model", &req->model);
+    if (lua_getfield(L, 1, "model") != LUA_TNIL && set_string(L, 1, "model", &req->model) == 0 && !*req->model)
+        lnyx_argerror(L, 1, "model must not be empty");
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "system") != LUA_TNIL)
         read_blocks(L, 1, "system", &req->system, &req->nsystem);
@@ -211,7 +213,7 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
         req->max_tokens = integer_field(L, "max_tokens", 1, 1000000);
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "temperature") != LUA_TNIL) {
-        if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > 1)
+        if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0 && lua_tonumber(L, -1) <= 1))
             lnyx_argerror(L, 1, "temperature must be a number from 0 to 1");
         req->temperature = lua_tonumber(L, -1);
     }
@@ -234,10 +236,12 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
             lua_replace(L, -2);
         }
         set_string(L, 1, "session (a session or its name)", &spec->session);
+        if (!*spec->session)
+            lnyx_argerror(L, 1, "session must not be empty");
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "agent") != LUA_TNIL)
-        set_string(L, 1, "agent", &spec->agent);
+    if (lua_getfield(L, 1, "agent") != LUA_TNIL && set_string(L, 1, "agent", &spec->agent) == 0 && !*spec->agent)
+        lnyx_argerror(L, 1, "agent must not be empty");
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "template") != LUA_TNIL)
         set_string(L, 1, "template", &spec->template_name);

@@ -211,14 +211,16 @@ static int l_stop(lua_State *L)
 /* nyx.rate_limit(key, {rpm=, input_tpm=, output_tpm=}): key is a model or "agent:NAME". */
 static int l_rate_limit(lua_State *L)
 {
-    const char *key = lnyx_checkstring(L, 1);
+    const char *key = lnyx_checkname(L, 1, "the model or \"agent:NAME\"");
+    if (strcmp(key, "agent:") == 0)
+        return lnyx_argerror(L, 1, "the agent's name must not be empty");
     lnyx_checktype(L, 2, LUA_TTABLE);
     double v[3] = {0, 0, 0};
     const char *fields[3] = {"rpm", "input_tpm", "output_tpm"};
     for (int i = 0; i < 3; i++) {
         if (lua_getfield(L, 2, fields[i]) != LUA_TNIL) {
-            if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0)
-                return lnyx_argerror(L, 2, "%s must be a number >= 0 (0 = unlimited)", fields[i]);
+            if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0) || isinf(lua_tonumber(L, -1)))
+                return lnyx_argerror(L, 2, "%s must be a finite number >= 0 (0 = unlimited)", fields[i]);
             v[i] = lua_tonumber(L, -1);
         }
         lua_pop(L, 1);
@@ -230,7 +232,7 @@ static int l_rate_limit(lua_State *L)
 
 static int l_timeout_profile(lua_State *L)
 {
-    const char *name = lnyx_checkstring(L, 1);
+    const char *name = lnyx_checkname(L, 1, "the profile's name");
     lua_Number s = lnyx_checknumber(L, 2);
     if (!call_timeout_valid(s))
         return lnyx_argerror(L, 2, "seconds must be > 0 and at most %g, or math.huge for no timeout",

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static int error_tostring(lua_State *L)
 {
@@ -71,6 +72,17 @@ const char *lnyx_checklstring(lua_State *L, int arg, size_t *len)
     const char *s = lua_tolstring(L, arg, len);
     if (!s)
         type_error(L, arg, "string");
+    return s;
+}
+
+const char *lnyx_checkname(lua_State *L, int arg, const char *what)
+{
+    size_t len = 0;
+    const char *s = lnyx_checklstring(L, arg, &len);
+    if (len == 0)
+        lnyx_argerror(L, arg, "%s must not be empty", what);
+    if (strlen(s) != len)
+        lnyx_argerror(L, arg, "%s must not contain NUL bytes", what);
     return s;
 }
 

@@ -35,6 +35,9 @@ const char *lnyx_checklstring(lua_State *L, int arg, size_t *len);
 #define lnyx_checkstring(L, arg) lnyx_checklstring((L), (arg), NULL)
 const char *lnyx_optstring(lua_State *L, int arg, const char *def);
 lua_Number lnyx_checknumber(lua_State *L, int arg);
+/* A name (of a scope, a profile, a rate-limit key): a non-empty string without NUL bytes,
+ * which C would silently cut; what names it in the error. */
+const char *lnyx_checkname(lua_State *L, int arg, const char *what);
 void lnyx_checktype(lua_State *L, int arg, int t);
 void *lnyx_checkudata(lua_State *L, int arg, const char *tname);
 /* Raises a nyx error table of type with a formatted message, for failures that have no

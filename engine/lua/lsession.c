@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "store/store.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,10 +131,12 @@ static int l_session(lua_State *L)
             if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
                 return lnyx_argerror(L, 1, "name must be a non-empty string");
             name = lua_tostring(L, -1);
+            if (strlen(name) != lua_rawlen(L, -1))
+                return lnyx_argerror(L, 1, "name must not contain NUL bytes");
         }
         if (lua_getfield(L, 1, "budget_usd") != LUA_TNIL) {
-            if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0))
-                return lnyx_argerror(L, 1, "budget_usd must be a number >= 0");
+            if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0) || isinf(lua_tonumber(L, -1)))
+                return lnyx_argerror(L, 1, "budget_usd must be a finite number >= 0");
             budget = lua_tonumber(L, -1);
         }
     }

@@ -199,8 +199,8 @@ function M.agent(opts)
   if type(opts) ~= "table" then bad("options must be a table") end
   if type(opts.name) ~= "string" or opts.name == "" then bad("name must be a non-empty string") end
   for _, k in ipairs({ "budget_usd", "calls_per_minute" }) do
-    if opts[k] ~= nil and (type(opts[k]) ~= "number" or opts[k] < 0) then
-      bad(k .. " must be a number >= 0")
+    if opts[k] ~= nil and (type(opts[k]) ~= "number" or not (opts[k] >= 0) or opts[k] == math.huge) then
+      bad(k .. " must be a finite number >= 0")
     end
   end
   local a = setmetatable({ name = opts.name, session = opts.session, budget_usd = opts.budget_usd,

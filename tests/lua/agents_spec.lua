@@ -341,7 +341,7 @@ for _, setup in ipairs(H.setups()) do
         assert.is_false(r.ok)
         assert.are.equal("invalid_argument", r.type, r.message)
       end
-      assert.matches("budget_usd must be a number >= 0", v[3].message)
+      assert.matches("budget_usd must be a finite number >= 0", v[3].message)
       assert.matches("policy must be a module name or a table", v[5].message)
     end)
   end)

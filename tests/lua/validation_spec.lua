@@ -1,0 +1,60 @@
+-- Values at the edges that once slipped through: NaN (dropped silently, or reported as out of
+-- memory), infinite budgets (accepted, then every call failed), NUL bytes (C cut the name
+-- there: another session or model than the script's) and empty names. Each is an
+-- invalid_argument naming the field, and nothing is sent.
+local H = require "helpers.nyx_case"
+
+local setup = H.setups()[1]
+
+describe("argument checks at the edges", function()
+  teardown(function() setup:stop() end)
+
+  it("refuse NaN, infinity, NUL bytes and empty names with invalid_argument naming the field", function()
+    local v = setup:run [[
+      local function try(f, ...)
+        local ok, e = pcall(f, ...)
+        if ok then return { ok = true } end
+        return { type = e.type, message = e.message }
+      end
+      local nan, inf = 0/0, math.huge
+      local r = {
+        temperature = try(nyx.call, { prompt = "x", max_tokens = 5, temperature = nan }),
+        rpm = try(nyx.rate_limit, "claude-haiku-4-5", { rpm = nan }),
+        rpm_inf = try(nyx.rate_limit, "claude-haiku-4-5", { input_tpm = inf }),
+        rate_key = try(nyx.rate_limit, "agent:", { rpm = 1 }),
+        limit_inf = try(nyx.budget.limit, "day", inf),
+        limit_nan = try(nyx.budget.limit, "day", nan),
+        session_inf = try(nyx.session, { name = "s", budget_usd = inf }),
+        agent_inf = try(nyx.agent, { name = "a", budget_usd = inf }),
+        agent_nan = try(nyx.agent, { name = "a", calls_per_minute = nan }),
+        session_nul = try(nyx.session, { name = "ab\0cd" }),
+        call_session_nul = try(nyx.call, { prompt = "x", max_tokens = 5, session = "ab\0cd" }),
+        model_nul = try(nyx.call, { prompt = "x", max_tokens = 5, model = "claude-haiku-4-5\0evil" }),
+        model_empty = try(nyx.call, { prompt = "x", max_tokens = 5, model = "" }),
+        agent_empty = try(nyx.call, { prompt = "x", max_tokens = 5, agent = "" }),
+        scope_empty = try(nyx.budget.limit, "session:", 1),
+        scope_agent_empty = try(nyx.budget.limit, "agent:", 1),
+        scope_nul = try(nyx.budget.limit, "session:a\0b", 1),
+        profile_nul = try(nyx.timeout_profile, "a\0b", 5),
+      }
+      local sent = 0
+      for _, q in ipairs(sim.requests()) do
+        if q.path == "/v1/messages" then sent = sent + 1 end
+      end
+      return { r = r, sent = sent }
+    ]]
+    local fields = {
+      temperature = "temperature", rpm = "rpm", rpm_inf = "input_tpm", rate_key = "agent",
+      limit_inf = "limit", limit_nan = "limit", session_inf = "budget_usd", agent_inf = "budget_usd",
+      agent_nan = "calls_per_minute", session_nul = "NUL", call_session_nul = "NUL", model_nul = "NUL",
+      model_empty = "model", agent_empty = "agent", scope_empty = "scope", scope_agent_empty = "scope",
+      scope_nul = "NUL", profile_nul = "NUL",
+    }
+    for name, want in pairs(fields) do
+      local e = v.r[name]
+      assert.are.equal("invalid_argument", e.type, name .. ": " .. tostring(e.message))
+      assert.matches(want, e.message, 1, true)
+    end
+    assert.are.equal(0, v.sent)
+  end)
+end)
