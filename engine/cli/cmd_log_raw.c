@@ -71,7 +71,9 @@ int cli_log_raw(int argc, char **argv)
             fprintf(stderr, "nyx log: %s\n", nyx_errmsg(e));
             status = rc == NYX_EINVAL ? 2 : 1;
         } else if (s.rows == 0) {
-            fprintf(stderr, "nyx log: no interaction \"%s\" in the database\n", id);
+            /* An id is short: a long argument is not echoed back whole. */
+            fprintf(stderr, "nyx log: no interaction \"%.64s%s\" in the database\n", id,
+                    strlen(id) > 64 ? "..." : "");
             status = 1;
         }
     }

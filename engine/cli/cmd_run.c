@@ -29,7 +29,8 @@ static void help(FILE *out)
     fprintf(out,
             "usage: nyx run SCRIPT.lua [--var k=v]... [--db FILE] [--debug] [--watch] [-- ARGS...]\n\n"
             "Runs SCRIPT.lua with the nyx engine. Without ANTHROPIC_API_KEY, calls go to the\n"
-            "built-in simulator. --var k=v sets nyx.vars.k; ARGS become the script's arg table.\n"
+            "built-in simulator. --var k=v sets nyx.vars.k (a key given more than once is the list\n"
+            "of its values, as in nyx render); ARGS become the script's arg table.\n"
             "Lua modules the script loads are reloaded in place when their files change.\n"
             "--watch runs the script again whenever it or a module it loaded changes; the engine\n"
             "and its state (sessions, budgets, statistics) stay. Ctrl-C stops.\n"
@@ -106,8 +107,10 @@ int cli_run(int argc, char **argv)
     signal(SIGTERM, on_signal);
     if (watch) {
         int status = cli_run_watch(e, script, argc - first_arg, argv + first_arg, &interrupted);
-        if (interrupted)
+        if (interrupted) {
             fprintf(stderr, "nyx: stopped watching %s\n", script);
+            status = 128 + interrupted; /* Ctrl-C ends --watch as it ends a run */
+        }
         nyx_close(e);
         return status;
     }

@@ -152,13 +152,31 @@ static int l_provider(lua_State *L)
     return 1;
 }
 
+/* nyx.vars: each --var k=v as vars.k; a key given more than once is the list of its values,
+ * in order, as `nyx render` makes it. */
 static int l_vars(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
     lua_createtable(L, 0, (int)e->nvars);
     for (size_t i = 0; i < e->nvars; i++) {
+        const char *name = e->vars[i].name;
+        int t = lua_getfield(L, -1, name);
+        if (t == LUA_TNIL) {
+            lua_pop(L, 1);
+            lua_pushstring(L, e->vars[i].value);
+            lua_setfield(L, -2, name);
+            continue;
+        }
+        if (t == LUA_TSTRING) { /* the second value: the first becomes a list */
+            lua_createtable(L, 2, 0);
+            lua_insert(L, -2);
+            lua_rawseti(L, -2, 1);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -3, name);
+        }
         lua_pushstring(L, e->vars[i].value);
-        lua_setfield(L, -2, e->vars[i].name);
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+        lua_pop(L, 1);
     }
     return 1;
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Command-line edges: one rule for a --var given twice (a list, in nyx run as in nyx render),
+# `nyx run --watch` ended by Ctrl-C exits 130 as a run does, a bad option value of nyx sim is a
+# usage error (2) as everywhere, and a huge id given to `nyx log --raw` is not echoed back whole.
+set -uo pipefail
+
+: "${NYX_BIN:?run through ctest}"
+unset LD_PRELOAD
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-cli-edges.XXXXXX")
+watch_pid=""
+cleanup() {
+  [[ -n "$watch_pid" ]] && kill "$watch_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+failures=0
+check() {
+  if [[ "$2" == 0 ]]; then echo "ok - $1"; else
+    echo "not ok - $1"
+    [[ -n "${3:-}" ]] && sed 's/^/    /' <<<"$3"
+    failures=$((failures + 1))
+  fi
+}
+clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5")
+for v in ASAN_OPTIONS UBSAN_OPTIONS; do
+  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
+done
+run_nyx() {
+  "${clean_env[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  out=$(cat "$work/out")
+  err=$(cat "$work/err")
+}
+cd "$work" || exit 1
+
+# ---- --var given twice ----
+cat > vars.lua <<'LUA'
+local nyx = require "nyx"
+local k = nyx.vars.k
+print(type(k) == "table" and ("list " .. table.concat(k, ",")) or ("string " .. tostring(k)), nyx.vars.one)
+LUA
+run_nyx run vars.lua --var k=a --var one=x --var k=b --var k=c
+check "nyx run: a --var given three times is the list of its values" $([[ $rc == 0 && "$out" == "list a,b,c"$'\t'"x" ]]; echo $?) "rc=$rc out=$out $err"
+mkdir -p templates
+printf -- '---\nvariables:\n  k: {}\n---\n{{#k}}[{{.}}]{{/k}}\n' > templates/listed.md
+run_nyx render listed --var k=a --var k=b --var k=c
+check "nyx render: the same --vars render as the same list" $([[ $rc == 0 && "$out" == "[a][b][c]" ]]; echo $?) "rc=$rc out=$out $err"
+
+# ---- nyx run --watch and Ctrl-C ----
+echo 'print("ran")' > watched.lua
+"${clean_env[@]}" "$NYX_BIN" run --watch watched.lua >"$work/watch.out" 2>"$work/watch.err" &
+watch_pid=$!
+for _ in $(seq 200); do grep -q "watching for changes" "$work/watch.err" && break; sleep 0.05; done
+kill -INT "$watch_pid"
+wait "$watch_pid"
+rc=$?
+watch_pid=""
+check "nyx run --watch ended by SIGINT exits 130" $((rc != 130)) "rc=$rc $(cat "$work/watch.err")"
+
+# ---- usage errors of nyx sim ----
+for bad in "--ttft-ms -5" "--rpm abc" "--token-ms 1e999"; do
+  # shellcheck disable=SC2086
+  run_nyx sim $bad
+  check "nyx sim $bad is a usage error (2)" $((rc != 2)) "rc=$rc $err"
+done
+
+# ---- a huge id ----
+big=$(head -c 100000 /dev/zero | tr '\0' 'x')
+run_nyx log --raw "$big"
+check "nyx log --raw with a 100 KB id fails (1) without echoing it whole" \
+  $([[ $rc == 1 && ${#err} -lt 300 ]]; echo $?) "rc=$rc, ${#err} bytes on stderr"
+
+echo "$failures failed"
+[[ $failures == 0 ]]
