@@ -16,6 +16,14 @@
 extern "C" {
 #endif
 
+/* Only the functions marked NYX_API are exported from the shared library; everything else in
+ * libnyx is internal and may change between any two versions. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NYX_API __attribute__((visibility("default")))
+#else
+#define NYX_API
+#endif
+
 #define NYX_VERSION "0.1.0"
 #define NYX_VERSION_NUM 0x000100 /* 0xMMmmpp */
 
@@ -36,16 +44,16 @@ enum nyx_code {
 };
 
 /* Fixed text for a result code. */
-const char *nyx_strerror(int code);
+NYX_API const char *nyx_strerror(int code);
 
 /*
  * Creates an engine configured from the environment (ANTHROPIC_API_KEY, NYX_DB, ...).
  * Returns NULL on failure and, when errmsg is not NULL, a message to free with nyx_free().
  */
-nyx_engine *nyx_open(char **errmsg /* error message written here */);
+NYX_API nyx_engine *nyx_open(char **errmsg /* error message written here */);
 
 /* Cancels what is in flight, records it, and frees everything. NULL does nothing. */
-void nyx_close(nyx_engine *engine);
+NYX_API void nyx_close(nyx_engine *engine);
 
 /*
  * Sets an option before the first script is loaded. Keys: "db" (database path or URI),
@@ -54,16 +62,16 @@ void nyx_close(nyx_engine *engine);
  * "reload" ("1" by default; "0" turns hot reload off: no file is watched).
  * Returns NYX_OK or NYX_EINVAL (nyx_errmsg says why).
  */
-int nyx_set(nyx_engine *engine, const char *key, const char *value);
+NYX_API int nyx_set(nyx_engine *engine, const char *key, const char *value);
 
 /*
  * Loads a Lua script and starts it as a task; it runs until its first wait. argc/argv become
  * the script's `arg` table. Returns NYX_OK, or NYX_ESCRIPT / NYX_EIO with nyx_errmsg().
  */
-int nyx_load_file(nyx_engine *engine, const char *path, int argc, char **argv);
+NYX_API int nyx_load_file(nyx_engine *engine, const char *path, int argc, char **argv);
 
 /* As nyx_load_file, for a chunk held in memory; name appears in error messages. */
-int nyx_load_string(nyx_engine *engine, const char *chunk, const char *name);
+NYX_API int nyx_load_string(nyx_engine *engine, const char *chunk, const char *name);
 
 /*
  * One bounded turn of the engine: waits at most timeout_ms (0 = do not wait) for network,
@@ -72,7 +80,7 @@ int nyx_load_string(nyx_engine *engine, const char *chunk, const char *name);
  * NYX_ESCRIPT when a script task failed (the others keep running; call again to go on),
  * NYX_CHANGED once after a file that nyx_watch_script() watches changed (work may remain).
  */
-int nyx_poll(nyx_engine *engine, int timeout_ms);
+NYX_API int nyx_poll(nyx_engine *engine, int timeout_ms);
 
 /*
  * For a host with its own poller (select, poll, epoll, a game engine's event loop): a
@@ -82,11 +90,11 @@ int nyx_poll(nyx_engine *engine, int timeout_ms);
  * turn, as it changes. The descriptor stays the same until nyx_close(); never read from it.
  * Returns -1 from nyx_fd only for a NULL engine.
  */
-int nyx_fd(nyx_engine *engine);
-int nyx_timeout_ms(nyx_engine *engine);
+NYX_API int nyx_fd(nyx_engine *engine);
+NYX_API int nyx_timeout_ms(nyx_engine *engine);
 
 /* Loops over nyx_poll until everything finished or a script failed. */
-int nyx_run(nyx_engine *engine);
+NYX_API int nyx_run(nyx_engine *engine);
 
 /*
  * Hot reload. While a script runs, the engine watches every Lua module it loaded from a file
@@ -102,7 +110,7 @@ int nyx_run(nyx_engine *engine);
  * up to its timeout for changes even when no work remains.
  * Returns NYX_OK, NYX_EINVAL, or NYX_EIO when the file cannot be watched (nyx_errmsg says why).
  */
-int nyx_watch_script(nyx_engine *engine, const char *path /* a script file */);
+NYX_API int nyx_watch_script(nyx_engine *engine, const char *path /* a script file */);
 
 /*
  * Cancels every script task: what each one waits on (a call, a sleep, a task, an event) fails
@@ -110,27 +118,27 @@ int nyx_watch_script(nyx_engine *engine, const char *path /* a script file */);
  * that catches the error and waits again is cancelled again by the next call. Engine state
  * stays. NULL does nothing.
  */
-void nyx_stop_scripts(nyx_engine *engine);
+NYX_API void nyx_stop_scripts(nyx_engine *engine);
 
 /*
  * Emergency stop: new calls fail with type "stopped" and calls in flight are cancelled and
  * logged, in this process and in every process sharing the database (within a second).
  * nyx_resume clears it. Both return NYX_OK or NYX_EIO (nyx_errmsg says why).
  */
-int nyx_stop(nyx_engine *engine, const char *reason);
-int nyx_resume(nyx_engine *engine);
+NYX_API int nyx_stop(nyx_engine *engine, const char *reason);
+NYX_API int nyx_resume(nyx_engine *engine);
 
 /* Asks every in-flight call to stop: they fail with type "cancelled" and are logged. */
-void nyx_cancel_all(nyx_engine *engine, const char *reason);
+NYX_API void nyx_cancel_all(nyx_engine *engine, const char *reason);
 
 /*
  * The detail of the last failure. The string belongs to the engine and is valid until the
  * next call on this engine.
  */
-const char *nyx_errmsg(const nyx_engine *engine);
+NYX_API const char *nyx_errmsg(const nyx_engine *engine);
 
 /* "sim" when calls go to the built-in simulator, "anthropic" otherwise. Owned by the engine. */
-const char *nyx_provider(nyx_engine *engine);
+NYX_API const char *nyx_provider(nyx_engine *engine);
 
 /* Log levels passed to the log function. */
 enum nyx_log_level { NYX_LOG_DEBUG = 0, NYX_LOG_INFO, NYX_LOG_WARN, NYX_LOG_ERROR };
@@ -139,7 +147,7 @@ enum nyx_log_level { NYX_LOG_DEBUG = 0, NYX_LOG_INFO, NYX_LOG_WARN, NYX_LOG_ERRO
  * Routes the engine's notices (which provider is used, unknown prices, degraded storage) to
  * the host. Without one, notices are dropped. msg is valid only during the call.
  */
-void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char *msg),
+NYX_API void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char *msg),
                  void *ud /* passed back to fn */);
 
 /*
@@ -166,10 +174,10 @@ void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, const char 
  * else 0. Query kind "models" lists the table: one row per model, or with option
  * name=ID one row per field of that model (field, value).
  */
-int nyx_models_date(nyx_engine *engine, const char **date);
+NYX_API int nyx_models_date(nyx_engine *engine, const char **date);
 
 typedef int (*nyx_row_fn)(void *ud, int ncols, const char *const *names, const char *const *values);
-int nyx_query(nyx_engine *engine, const char *kind, const char *const *options, nyx_row_fn fn,
+NYX_API int nyx_query(nyx_engine *engine, const char *kind, const char *const *options, nyx_row_fn fn,
               void *ud);
 
 /*
@@ -179,9 +187,9 @@ int nyx_query(nyx_engine *engine, const char *kind, const char *const *options, 
  * Returns NULL on failure with errmsg (free with nyx_free()).
  */
 typedef struct nyx_sim nyx_sim;
-nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg);
-int nyx_sim_port(const nyx_sim *sim);
-void nyx_sim_stop(nyx_sim *sim); /* NULL does nothing */
+NYX_API nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg);
+NYX_API int nyx_sim_port(const nyx_sim *sim);
+NYX_API void nyx_sim_stop(nyx_sim *sim); /* NULL does nothing */
 
 /*
  * Prompt templates. A name finds NAME.md in ./templates, then in each directory of
@@ -197,7 +205,7 @@ void nyx_sim_stop(nyx_sim *sim); /* NULL does nothing */
  * version, a syntax error or a missing required variable (nyx_errmsg names it with the
  * template's file:line), or NYX_EIO (the database failed).
  */
-int nyx_template_render(nyx_engine *engine,
+NYX_API int nyx_template_render(nyx_engine *engine,
                         const char *name,         /* "NAME" or "NAME@V" */
                         const char *const *vars,  /* NULL or NULL-terminated "key=value"
                                                      strings; a key given twice is a list */
@@ -210,7 +218,7 @@ int nyx_template_render(nyx_engine *engine,
  * Returns NYX_OK with *text (its whole source; free with nyx_free()), or NYX_EINVAL /
  * NYX_EIO as nyx_template_render.
  */
-int nyx_template_get(nyx_engine *engine,
+NYX_API int nyx_template_get(nyx_engine *engine,
                      const char *name,   /* "NAME" or "NAME@V" */
                      char **text,        /* the template's text written here */
                      int *version,       /* its version written here; may be NULL */
@@ -222,7 +230,7 @@ int nyx_template_get(nyx_engine *engine,
  * "+++ NAME@V2", hunks "@@ -a,b +c,d @@" of " ", "-" and "+" lines; no hunk when equal).
  * Returns NYX_OK with *out (free with nyx_free()), or NYX_EINVAL / NYX_EIO.
  */
-int nyx_template_diff(nyx_engine *engine,
+NYX_API int nyx_template_diff(nyx_engine *engine,
                       const char *name,  /* the template's name, without "@" */
                       int v1,            /* the version shown as "-" */
                       int v2,            /* the version shown as "+" */
@@ -247,7 +255,7 @@ int nyx_template_diff(nyx_engine *engine,
  * budget) and *source ("environment", "database" or "default"; static), NYX_EINVAL for an
  * unknown key, or NYX_EIO when the database cannot be read (nyx_errmsg says why).
  */
-int nyx_config_get(nyx_engine *engine,
+NYX_API int nyx_config_get(nyx_engine *engine,
                    const char *key,     /* e.g. "budget.daily_usd" */
                    char **value,        /* the value as text written here */
                    const char **source); /* where it came from written here; may be NULL */
@@ -259,7 +267,7 @@ int nyx_config_get(nyx_engine *engine,
  * Returns NYX_OK, NYX_EINVAL for an unknown key or a malformed value (nyx_errmsg names the
  * key and the reason), or NYX_EIO.
  */
-int nyx_config_set(nyx_engine *engine,
+NYX_API int nyx_config_set(nyx_engine *engine,
                    const char *key,    /* e.g. "budget.hard" */
                    const char *value); /* the value as text; NULL removes the key */
 
@@ -272,12 +280,12 @@ int nyx_config_set(nyx_engine *engine,
  * that writes to stderr). Without either, nothing is written. text is valid only during the
  * call and is not NUL-terminated at len. fn NULL removes the writer.
  */
-void nyx_set_debug_writer(nyx_engine *engine,
+NYX_API void nyx_set_debug_writer(nyx_engine *engine,
                           void (*fn)(void *ud, const char *text, size_t len),
                           void *ud); /* passed back to fn */
 
 /* Frees memory that the engine handed out (error messages). NULL does nothing. */
-void nyx_free(void *p);
+NYX_API void nyx_free(void *p);
 
 #ifdef __cplusplus
 }

@@ -276,7 +276,8 @@ static int l_log(lua_State *L)
     return 0;
 }
 
-int luaopen_nyx_core(lua_State *L)
+/* The module's entry point: stock lua5.4 finds it by name in core.so. */
+NYX_API int luaopen_nyx_core(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, engine_key);
     int hosted = lua_touserdata(L, -1) != NULL;
