@@ -43,7 +43,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("nyx %s\n", NYX_VERSION);
+        char libs[512];
+        nyx_versions(libs, sizeof libs);
+        printf("nyx %s\n%s\n", NYX_VERSION, libs);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -43,6 +43,11 @@ enum nyx_code {
     NYX_CODE_LAST   /* sentinel */
 };
 
+/* Writes the versions of the libraries this build runs on (libcurl with its TLS library,
+ * SQLite, Lua, cJSON, libmicrohttpd, libpq, xxHash) into buf, like snprintf: returns the
+ * length the whole text needs; buf holds at most size - 1 of it and a NUL. */
+NYX_API size_t nyx_versions(char *buf, size_t size);
+
 /* Fixed text for a result code. */
 NYX_API const char *nyx_strerror(int code);
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# nyx as its users install it: `cmake --install` into a scratch prefix, then the embedding
+# example built out of tree with nothing but `pkg-config --cflags --libs nyx` and run; the
+# rockspec through `luarocks make` into a scratch tree, then `require "nyx"` from there with a
+# call on the built-in simulator; `nyx --version` naming the linked libraries.
+set -uo pipefail
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+unset LD_PRELOAD
+build=$(dirname "$NYX_BIN")
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-packages.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+failures=0
+check() {
+  if [[ "$2" == 0 ]]; then echo "ok - $1"; else
+    echo "not ok - $1"; [[ -n "${3:-}" ]] && sed 's/^/    /' <<<"$3" | tail -n 30; failures=$((failures + 1)); fi
+}
+export NYX_PROVIDER=sim NYX_SIM_TTFT_MS=5 NYX_DB="$work/nyx.db"
+
+out=$("$NYX_BIN" --version 2>&1)
+grep -q "^nyx [0-9]" <<<"$out" && grep -q "libcurl .*SQLite .*Lua 5\.4" <<<"$out"
+check "nyx --version names nyx and the linked libraries" $? "$out"
+
+# 1. pkg-config, against an installed copy that was moved after installing.
+out=$(cmake --install "$build" --prefix "$work/staged" 2>&1) && mv "$work/staged" "$work/prefix"
+check "cmake --install into a prefix" $? "$out"
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+flags=$(pkg-config --cflags --libs nyx 2>&1)
+check "pkg-config knows nyx" $? "$flags"
+# A sanitizer build's library needs its runtime linked into the program first.
+sanitize=""
+nm -D "$work/prefix/lib/libnyx.so" | grep -q __asan_init && sanitize="-fsanitize=address,undefined"
+# shellcheck disable=SC2086 # the flags are words
+out=$(cc -std=c11 -Wall -Werror $sanitize -o "$work/host" "$NYX_SOURCE_DIR/examples/embed/host.c" $flags 2>&1)
+check "examples/embed/host.c builds out of tree with pkg-config's flags alone" $? "$out"
+out=$(cd "$NYX_SOURCE_DIR" && LD_LIBRARY_PATH="$work/prefix/lib" timeout 60 "$work/host" examples/embed 1.5 2>&1)
+rc=$?
+[[ $rc == 0 ]] && LD_LIBRARY_PATH="$work/prefix/lib" ldd "$work/host" | grep -q "$work/prefix/lib/libnyx.so"
+check "the host runs against the installed libnyx.so" $? "rc=$rc $out"
+
+# 2. luarocks make, from a copy of the sources (luarocks builds inside the source tree).
+mkdir -p "$work/src"
+tar -C "$NYX_SOURCE_DIR" --exclude='./build*' --exclude=./.git -cf - . | tar -xf - -C "$work/src"
+out=$(cd "$work/src" && CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+      luarocks --lua-version 5.4 --tree "$work/rocks" make rockspecs/nyx-scm-1.rockspec 2>&1)
+check "luarocks make installs the rock" $? "$out"
+paths=$(luarocks --lua-version 5.4 --tree "$work/rocks" path 2>&1)
+out=$(cd "$work" && env -u LUA_PATH -u LUA_CPATH bash -c "$paths
+lua5.4 -e 'local nyx = require \"nyx\"
+local r = nyx.call{prompt = \"hello\", max_tokens = 20}
+print(package.searchpath(\"nyx\", package.path), package.searchpath(\"nyx.core\", package.cpath), r.usage.cost_usd > 0)'" 2>&1)
+grep -q "^$work/rocks/share/lua/5.4/nyx/init.lua	$work/rocks/lib/lua/5.4/nyx/core.so	true$" <<<"$out"
+check "require \"nyx\" loads the rock's module and calls the simulator" $? "$out"
+
+if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
+echo "all checks passed"
