@@ -77,6 +77,33 @@ for _, setup in ipairs(H.setups()) do
         ("the council took %.1f s, one call %.1f s"):format(v.wall, v.one_call))
     end)
 
+    it("calls that read a system prompt the engine's own marks wrote are charged only what they add", function()
+      -- The same under automatic marks: once one call has written the 9k-token system prompt,
+      -- seven more with other questions all go at once under 30,000 ITPM.
+      if H.valgrind then pending("under valgrind: the calls take longer to start than the bound allows") end
+      local v = run([[
+        sim.config{ rpm = 50, itpm = 30000, otpm = 8000 }
+        nyx.call{ model = "]] .. SONNET .. [[", prompt = "Hello", max_tokens = 20 }
+        local system = context("auto", 560)
+        local first = nyx.call{ model = "]] .. SONNET .. [[", system = system, prompt = "Question 0?", max_tokens = 20 }
+        local tasks = {}
+        for i = 1, 7 do
+          tasks[i] = nyx.spawn(function()
+            return nyx.call{ model = "]] .. SONNET .. [[", system = system, prompt = "Question " .. i .. "?", max_tokens = 20 }
+          end)
+        end
+        local reads = 0
+        for _, t in ipairs(tasks) do reads = reads + t:wait().usage.cache_read_input_tokens end
+        return { written = first.usage.cache_creation_input_tokens, reads = reads, log = sent() }
+      ]], { ttft_ms = 300, token_ms = 1 })
+      assert.is_true(v.written > 8000, "the first call wrote the system prompt")
+      assert.is_true(v.reads >= 7 * 8000, "the others read it")
+      assert.are.equal(9, #v.log)
+      assert.are.equal(9, count(statuses(v.log), 200), "no 429")
+      local spread = v.log[9].t - v.log[3].t
+      assert.is_true(spread < 1.0, ("the seven reached the server over %.1f s: paced"):format(spread))
+    end)
+
     it("a workload over the uncached input limit is paced, and draws no 429", function()
       -- Each call is ~430 uncached tokens under an 18,000 ITPM limit (300 per second): about 40
       -- fit in the bucket, the rest wait for it to refill.
