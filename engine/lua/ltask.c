@@ -25,6 +25,7 @@ struct lnyx_task {
     int main_task;
     int wake_pending;
     int cancel_asked;
+    char *unseen;      /* a failure nobody has waited for yet: reported if nobody ever does */
     lnyx_op *op;       /* what it waits on */
     waitlist waiters;  /* operations (t:wait) waiting for this task */
 };
@@ -131,8 +132,9 @@ static void keep_failure(lnyx_task *t, lua_State *S, lua_State *co)
         engine_set_error(t->e, "%s", lua_tostring(S, -1));
         t->e->script_failed = 1;
     } else if (t->waiters.n == 0) {
-        engine_log(t->e, NYX_LOG_WARN, "nyx: a task failed and nobody waits for it: %s",
-                   lua_tostring(S, -1));
+        /* The script may still wait for it (and see the error then): only a task nobody
+         * ever waits for is reported, when it is collected (at the latest, at the end). */
+        t->unseen = strdup(lua_tostring(S, -1));
     }
     lua_pop(S, 2);
     t->result_ref = luaL_ref(S, LUA_REGISTRYINDEX);
@@ -262,6 +264,8 @@ lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main)
 
 static int push_results(lua_State *L, lnyx_task *t)
 {
+    free(t->unseen); /* its failure is seen now */
+    t->unseen = NULL;
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->result_ref);
     if (t->state == T_FAILED)
         return lua_error(L);
@@ -367,6 +371,11 @@ static int task_status(lua_State *L)
 static int task_gc(lua_State *L)
 {
     lnyx_task *t = check_task(L, 1);
+    if (t->unseen) {
+        engine_log(t->e, NYX_LOG_WARN, "nyx: a task failed and nobody waited for it: %s", t->unseen);
+        free(t->unseen);
+        t->unseen = NULL;
+    }
     if (t->result_ref != LUA_NOREF)
         luaL_unref(L, LUA_REGISTRYINDEX, t->result_ref);
     free(t->waiters.ops);
