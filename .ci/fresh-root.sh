@@ -27,7 +27,19 @@ fi
 keep=${NYX_FRESH_ROOT:-}
 root=${keep:-$(mktemp -d /var/tmp/nyx-root.XXXXXX)}
 mounted=()
+# Processes the command left behind (a database server, a simulator) hold the mounts: they end
+# first, found by the root they run in.
+kill_inside() {
+  local p r
+  for p in /proc/[0-9]*; do
+    r=$(readlink "$p/root" 2>/dev/null) || continue
+    [ "$r" = "$root" ] && kill -9 "${p#/proc/}" 2>/dev/null
+  done
+  return 0
+}
 cleanup() {
+  kill_inside
+  sleep 0.5
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done
   [ -n "$keep" ] || rm -rf --one-file-system "$root"
 }
