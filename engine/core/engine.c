@@ -203,6 +203,10 @@ void engine_stop(nyx_engine *e, const char *reason, int broadcast)
     nyx_error_clear(&err);
     if (broadcast)
         e->local_changes++;
+    /* A stop given before the first call still reaches the database: otherwise the engine's
+     * first news read ("no stop") would undo it. */
+    if (broadcast && !e->store)
+        engine_open_store(e);
     if (broadcast && e->store && store_control_set(e->store, "stop", e->stop_reason, &err) != 0)
         engine_warn_once(e, "stop-broadcast", "nyx: the stop could not reach other processes: %s", err.message);
     /* One stop, one audit row: the process that gives it writes it, those that hear of it

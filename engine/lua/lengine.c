@@ -226,6 +226,15 @@ static int l_stop(lua_State *L)
     return 0;
 }
 
+/* nyx.resume(): lifts an emergency stop, for every process on the database (nyx stop --clear). */
+static int l_resume(lua_State *L)
+{
+    nyx_engine *e = lnyx_engine(L);
+    if (nyx_resume(e) != NYX_OK)
+        return lnyx_fail(L, "store_error", "%s", nyx_errmsg(e));
+    return 0;
+}
+
 /* nyx.rate_limit(key, {rpm=, input_tpm=, output_tpm=}): key is a model or "agent:NAME". */
 static int l_rate_limit(lua_State *L)
 {
@@ -289,6 +298,7 @@ NYX_API int luaopen_nyx_core(lua_State *L)
                                      {"cancel_all", l_cancel_all},
                                      {"now", l_now},
                                      {"stop", l_stop},
+                                     {"resume", l_resume},
                                      {"rate_limit", l_rate_limit},
                                      {"timeout_profile", l_timeout_profile},
                                      {"model", l_model},

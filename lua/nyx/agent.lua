@@ -134,7 +134,7 @@ function M.run(agent, call, send)
   end
   local action = agent.policy.pii
   if action ~= nil and action ~= "allow" then
-    local done, sent, found = pcall(pii.pii, req, action)
+    local done, sent, found = pcall(pii.call, req, action)
     if not done then
       if type(sent) == "table" and sent.type == "blocked" then audit("prompt_blocked", sent.message) end
       error(sent, 0)

@@ -36,16 +36,25 @@ function M.gather(...)
   return table.unpack(results, 1, fns.n)
 end
 
+-- The Lua library, loaded on first use so `require "nyx"` stays cheap: nyx.NAME is the module
+-- nyx.NAME's field NAME (a function such as nyx.council) or the module itself (a namespace such
+-- as nyx.guard). A module that fails to load raises its own error, with its file:line; a name
+-- that is no module is nil.
+local SUBMODULES = { "agent", "council", "guard", "pii" }
+local is_submodule = {}
+for _, name in ipairs(SUBMODULES) do is_submodule[name] = true end
+
 setmetatable(M, {
-  -- The Lua library loads on first use, so `require "nyx"` stays cheap.
   __index = function(t, name)
-    local ok, mod = pcall(require, "nyx." .. name)
-    if ok and type(mod) == "table" then
-      local value = mod[name] or mod
-      rawset(t, name, value)
-      return value
+    if type(name) ~= "string" then return nil end
+    if not is_submodule[name] and not package.searchpath("nyx." .. name, package.path) then
+      return nil
     end
-    return nil
+    local mod = require("nyx." .. name)
+    if type(mod) ~= "table" then return nil end
+    local value = mod[name] or mod
+    rawset(t, name, value)
+    return value
   end,
 })
 

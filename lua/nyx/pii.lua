@@ -56,7 +56,7 @@ end
 ---@param action? "allow"|"redact"|"block"  default "redact"
 ---@return table call
 ---@return table<string, integer> found
-function M.pii(call, action)
+function M.call(call, action)
   if type(call) ~= "table" then bad_arg(1, "a call table expected, got " .. type(call)) end
   action = action or "redact"
   if not ACTIONS[action] then
@@ -98,4 +98,10 @@ function M.pii(call, action)
   return out, found
 end
 
-return M
+--- nyx.pii.scan(text): what the scanner finds, {{kind=, start=, stop=}, ...}.
+M.scan = core.guard_scan
+--- nyx.pii.redact(text): the text with [EMAIL], [CARD], ... in place of what was found.
+M.redact = core.guard_redact
+
+-- nyx.pii(call, action) is nyx.pii.call(call, action): the name before namespaces.
+return setmetatable(M, { __call = function(_, call, action) return M.call(call, action) end })
