@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"run", cli_run, "run a Lua script"},
+    {"ask", cli_ask, "one call with a rendered template: the answer on stdout"},
     {"sim", cli_sim, "serve the Claude API simulator on 127.0.0.1"},
     {"stats", cli_stats, "calls, cache hits, tokens, cost and savings from the database"},
     {"log", cli_log, "one line per interaction from the database"},

@@ -1,0 +1,134 @@
+/* nyx ask TEMPLATE [--var k=v]... [--model M]: one templated call from the command
+ * line. The CLI is a host built on nyx.h only, so the call runs as a small embedded Lua chunk:
+ * the same renderer as nyx render and the same call path (budgets, cache, retries, logging)
+ * as nyx.call in a script. */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: nyx ask TEMPLATE[@V] [--var k=v]... [--model M] [--db FILE]\n\n"
+            "Renders TEMPLATE with the variables given (as nyx render does) and sends it as one\n"
+            "call. The answer goes to stdout, the model, usage and cost\n"
+            "to stderr. Without --model the template's model hint is used.\n"
+            "Exit status: 0 answered, 1 the call or the rendering failed, 2 usage error.\n");
+}
+
+/* Names go into the chunk as Lua string literals: only characters that need no quoting. */
+static int plain_name(const char *s)
+{
+    if (!*s || strlen(s) > 200)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("._-@/:", *s)))
+            return 0;
+    return 1;
+}
+
+/* The answer on stdout, a line of usage and cost on stderr. */
+static const char chunk_fmt[] =
+    "local nyx = require 'nyx'\n"
+    "local name, model = '%s', %s%s%s\n"
+    "local prompt = nyx.templates.render(name, nyx.vars)\n"
+    "local r = nyx.call{prompt = prompt, template = name, model = model}\n"
+    "local u = r.usage\n"
+    "io.stdout:write(r.text)\n"
+    "if r.text:sub(-1) ~= '\\n' then io.stdout:write('\\n') end\n"
+    "io.stderr:write(string.format('%%s: %%d input, %%d output, %%d cache read, %%d cache write tokens; %%s\\n',\n"
+    "  r.model, u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens,\n"
+    "  u.cost_usd and string.format('$%%.6f', u.cost_usd) or 'cost unknown (no price for this model)'))\n";
+
+int cli_ask(int argc, char **argv)
+{
+    const char *name = NULL, *model = NULL, *db = NULL;
+    const char **vars = calloc((size_t)argc + 1, sizeof *vars);
+    int nvars = 0;
+    if (!vars)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            help(stdout);
+            free(vars);
+            return 0;
+        } else if (strcmp(argv[i], "--var") == 0 && i + 1 < argc) {
+            const char *eq = strchr(argv[i + 1], '=');
+            if (!eq || eq == argv[i + 1]) {
+                fprintf(stderr, "nyx ask: --var needs k=v, got \"%s\"\n", argv[i + 1]);
+                free(vars);
+                return 2;
+            }
+            vars[nvars++] = argv[++i];
+        } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+            model = argv[++i];
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            db = argv[++i];
+        } else if (argv[i][0] == '-' || name) {
+            fprintf(stderr, "nyx ask: unexpected argument \"%s\"\n", argv[i]);
+            help(stderr);
+            free(vars);
+            return 2;
+        } else {
+            name = argv[i];
+        }
+    }
+    if (!name || !plain_name(name) || (model && !plain_name(model))) {
+        if (name)
+            fprintf(stderr, "nyx ask: \"%.80s\" is not a template or model name\n",
+                    !plain_name(name) ? name : model);
+        help(stderr);
+        free(vars);
+        return 2;
+    }
+    nyx_engine *e = cli_open(db);
+    if (!e) {
+        free(vars);
+        return 1;
+    }
+    int rc = NYX_OK;
+    for (int i = 0; rc == NYX_OK && i < nvars; i++) {
+        const char *eq = strchr(vars[i], '=');
+        char key[256];
+        snprintf(key, sizeof key, "var.%.*s", (int)(eq - vars[i]), vars[i]);
+        rc = nyx_set(e, key, eq + 1);
+    }
+    free(vars);
+    if (rc != NYX_OK) {
+        fprintf(stderr, "nyx ask: %s\n", nyx_errmsg(e));
+        nyx_close(e);
+        return 2;
+    }
+    char chunk[sizeof chunk_fmt + 512];
+    snprintf(chunk, sizeof chunk, chunk_fmt, name, model ? "'" : "", model ? model : "nil", model ? "'" : "");
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    rc = nyx_load_string(e, chunk, "=nyx ask");
+    while (rc == NYX_AGAIN || rc == NYX_OK) {
+        if (interrupted) {
+            nyx_cancel_all(e, interrupted == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+            break;
+        }
+        rc = nyx_poll(e, 200);
+        if (rc == NYX_OK)
+            break;
+    }
+    int status = 0;
+    if (interrupted) {
+        fprintf(stderr, "nyx ask: interrupted; the call was cancelled and logged\n");
+        status = 128 + interrupted;
+    } else if (rc != NYX_OK) {
+        fprintf(stderr, "nyx ask: %s\n", nyx_errmsg(e));
+        status = 1;
+    }
+    nyx_close(e);
+    return status;
+}

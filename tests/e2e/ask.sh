@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# nyx ask end to end on the simulator: the template is rendered with --var values and sent as
+# one call (the stored request holds the rendered text), the answer is on stdout and usage and
+# cost on stderr, the call is logged under the template's version, --model overrides the
+# template's hint, and the exit codes are 0 answered, 1 failed (missing variable, unknown
+# template, API error), 2 usage.
+set -uo pipefail
+
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-ask.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+failures=0
+pass() { echo "ok - $1"; }
+fail() {
+  echo "not ok - $1"
+  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2"
+  failures=$((failures + 1))
+}
+check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+
+mkdir -p "$work/tpl" "$work/cwd"
+clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_TEMPLATE_PATH=$work/tpl"
+           "NYX_SIM_TTFT_MS=5" "NYX_SIM_TOKEN_MS=0.02")
+for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
+  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
+done
+run_nyx() {
+  "${clean_env[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  out=$(cat "$work/out")
+  err=$(cat "$work/err")
+}
+cd "$work/cwd" || exit 1
+cat >"$work/tpl/classify.md" <<'T'
+---
+description: one word for a ticket
+model: claude-haiku-4-5
+variables:
+  ticket: {required: true}
+---
+Classify this ticket in one word: {{ticket}}
+T
+
+run_nyx ask classify --var "ticket=printer on fire"
+check "nyx ask exits 0" "$rc" "$err"
+[[ -n "$out" ]] && ! grep -q "claude-haiku-4-5:" <<<"$out"
+check "the answer is on stdout, alone" $? "$out"
+grep -Eq '^claude-haiku-4-5: [0-9]+ input, [0-9]+ output, 0 cache read, 0 cache write tokens; \$0\.[0-9]{6}$' <<<"$err"
+check "model, usage and cost are on stderr (the template's model hint)" $? "$err"
+
+run_nyx log --last 1 --json
+id=$(sed -n 's/^{"id":"\([^"]*\)".*/\1/p' <<<"$out")
+run_nyx log --raw "$id"
+grep -q 'Classify this ticket in one word: printer on fire' <<<"$out"
+check "the request sent is the rendered template" $? "$out"
+run_nyx stats --by template
+grep -Eq '^classify@1 +1 ' <<<"$out"
+check "the call is logged under the template's version" $? "$out"
+
+run_nyx ask classify --var "ticket=x" --model claude-sonnet-4-5
+[[ $rc == 0 ]] && grep -q '^claude-sonnet-4-5:' <<<"$err"
+check "--model overrides the template's hint" $? "rc=$rc $err"
+
+run_nyx ask classify
+[[ $rc == 1 ]] && grep -q "missing required variable 'ticket'" <<<"$err"
+check "a missing variable exits 1 and is named" $? "rc=$rc $err"
+run_nyx stats --by template
+grep -Eq '^classify@1 +2 ' <<<"$out"
+check "nothing is sent when the template does not render" $? "$out"
+
+run_nyx ask no_such_template
+[[ $rc == 1 ]] && grep -q "no_such_template" <<<"$err"
+check "an unknown template exits 1" $? "rc=$rc $err"
+
+run_nyx ask classify --var ticket=x --model claude-nope-1
+[[ $rc == 1 ]] && grep -q "not_found_error" <<<"$err"
+check "an API error exits 1 with its type" $? "rc=$rc $err"
+
+for args in "" "classify --bogus" "classify --var novalue" "classify extra" "classify --model bad'name"; do
+  # shellcheck disable=SC2086
+  run_nyx ask $args
+  check "nyx ask $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
+done
+run_nyx ask --help
+[[ $rc == 0 ]] && grep -q "usage: nyx ask" <<<"$out"
+check "nyx ask --help exits 0" $? "$out"
+
+exit $((failures > 0))
