@@ -21,8 +21,12 @@ static void help(FILE *out)
             "usage: nyx sim [--port N] [--ttft-ms MS] [--token-ms MS] [--rpm N] [--itpm N]\n"
             "               [--otpm N] [--seed N] [--api-key KEY] [--faults JSON]\n\n"
             "Serves the Claude Messages API simulator on 127.0.0.1 (port 0 picks one; the\n"
-            "chosen port is printed as 'listening on 127.0.0.1:PORT'). Control endpoints:\n"
-            "POST/DELETE /sim/faults, GET /sim/requests, POST /sim/reset, POST /sim/config.\n");
+            "chosen port is printed as 'listening on 127.0.0.1:PORT'). A script reaches it with\n"
+            "ANTHROPIC_BASE_URL=http://127.0.0.1:PORT nyx run SCRIPT.lua (no API key needed).\n"
+            "Control endpoints: POST/DELETE /sim/faults ({\"faults\":[{\"fault\":\"overloaded\",\"count\":2}]}),\n"
+            "GET /sim/requests?since=N, POST /sim/reset, GET/POST /sim/config; the fault rules\n"
+            "and their fields are in the README (The simulator).\n"
+            "Example: nyx sim --port 8080 --ttft-ms 40 --rpm 50\n");
 }
 
 int cli_sim(int argc, char **argv)

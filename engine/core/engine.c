@@ -420,12 +420,18 @@ static int sim_accepts(void *ud, const char *model, const char *param)
 
 static int start_provider(nyx_engine *e)
 {
-    int use_sim = e->cfg.provider ? strcmp(e->cfg.provider, "sim") == 0 : !e->cfg.api_key;
+    /* ANTHROPIC_BASE_URL alone (no key) names a server to use, `nyx sim` most often: it gets
+     * a placeholder key, as the built-in simulator does. */
+    int use_sim = e->cfg.provider ? strcmp(e->cfg.provider, "sim") == 0 : !e->cfg.api_key && !e->cfg.base_url;
     if (!use_sim) {
-        if (!e->cfg.api_key) {
-            engine_set_error(e, "NYX_PROVIDER=anthropic needs ANTHROPIC_API_KEY (or CLAUDE_API_KEY)");
+        if (!e->cfg.api_key && !e->cfg.base_url) {
+            engine_set_error(e, "NYX_PROVIDER=anthropic needs ANTHROPIC_API_KEY (or CLAUDE_API_KEY), or "
+                                "ANTHROPIC_BASE_URL for a server that needs no key");
             return -1;
         }
+        if (!e->cfg.api_key)
+            engine_log(e, NYX_LOG_INFO, "nyx: no API key set; calls go to ANTHROPIC_BASE_URL (%s) with a "
+                                        "placeholder key", e->cfg.base_url);
         e->provider = "anthropic";
         const char *base = e->cfg.base_url ? e->cfg.base_url : "https://api.anthropic.com";
         e->endpoint = strdup(base);

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Command-line edges: one rule for a --var given twice (a list, in nyx run as in nyx render),
 # `nyx run --watch` ended by Ctrl-C exits 130 as a run does, a bad option value of nyx sim is a
-# usage error (2) as everywhere, and a huge id given to `nyx log --raw` is not echoed back whole.
+# usage error (2) as everywhere, a huge id given to `nyx log --raw` is not echoed back whole, and
+# ANTHROPIC_BASE_URL alone (no API key) takes a script to a `nyx sim` server.
 set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}"
 unset LD_PRELOAD
 work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-cli-edges.XXXXXX")
 watch_pid=""
+sim_pid=""
 cleanup() {
   [[ -n "$watch_pid" ]] && kill "$watch_pid" 2>/dev/null
+  [[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -70,6 +73,26 @@ big=$(head -c 100000 /dev/zero | tr '\0' 'x')
 run_nyx log --raw "$big"
 check "nyx log --raw with a 100 KB id fails (1) without echoing it whole" \
   $([[ $rc == 1 && ${#err} -lt 300 ]]; echo $?) "rc=$rc, ${#err} bytes on stderr"
+
+# ---- ANTHROPIC_BASE_URL alone reaches nyx sim ----
+"${clean_env[@]}" timeout 300 "$NYX_BIN" sim --port 0 --ttft-ms 5 >"$work/sim.out" 2>&1 &
+sim_pid=$!
+port=""
+for _ in $(seq 1 250); do
+  port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
+  [[ -n "$port" ]] && break
+  sleep 0.02
+done
+url="http://127.0.0.1:$port"
+echo 'local nyx = require "nyx"; print(nyx.provider(), nyx.call{ prompt = "Hello", max_tokens = 5 }.text ~= nil)' > base.lua
+run_nyx_env() { "${clean_env[@]}" "$@" >"$work/out" 2>"$work/err"; rc=$?; out=$(cat "$work/out"); err=$(cat "$work/err"); }
+run_nyx_env "ANTHROPIC_BASE_URL=$url" "$NYX_BIN" run base.lua
+log=$(curl -s "$url/sim/requests")
+check "ANTHROPIC_BASE_URL without a key reaches nyx sim" \
+  $([[ $rc == 0 && "$out" == "anthropic"$'\t'"true" && $(grep -o '"path":"/v1/messages"' <<<"$log" | wc -l) == 1 ]]; echo $?) \
+  "rc=$rc out=$out $err $log"
+check "it says where calls go, and the built-in simulator is not started" \
+  $(grep -q "no API key set; calls go to ANTHROPIC_BASE_URL ($url)" <<<"$err" && ! grep -q "built-in" <<<"$err"; echo $?) "$err"
 
 echo "$failures failed"
 [[ $failures == 0 ]]
