@@ -8,7 +8,7 @@ local agent_mod = require "nyx.agent"
 local short = nyx.vars.short == "1"
 local N = short and 5000 or 100000
 
-local result = { text = "ok", model = "claude-haiku-4-5", usage = { input_tokens = 10, output_tokens = 5,
+local result = { text = "ok", model = "claude-haiku-5-5", usage = { input_tokens = 10, output_tokens = 5,
   cost_usd = 0.00001 } }
 local function send(_) return result end
 
@@ -30,7 +30,7 @@ end
 local typical = { spent = 0 }
 function typical.choose(c)
   local long = #c.prompt > 2000
-  return { model = long and "claude-sonnet-4-5" or "claude-haiku-4-5", max_tokens = math.min(c.max_tokens or 1024, 512) }
+  return { model = long and "claude-sonnet-5-5" or "claude-haiku-5-5", max_tokens = math.min(c.max_tokens or 1024, 512) }
 end
 function typical.on_result(_, r) typical.spent = typical.spent + (r.usage.cost_usd or 0) end
 function typical.on_error() return "fail" end

@@ -42,7 +42,7 @@ static nyx_interaction make(const char *id)
     memset(&it, 0, sizeof it);
     it.id = id;
     it.session = "bench";
-    it.model_requested = "claude-haiku-4-5";
+    it.model_requested = "claude-haiku-5-5";
     it.usage.input_tokens = 1200;
     it.usage.output_tokens = 250;
     it.has_cost = 1;

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_cache_policy: %s\n", err.message);
         return 1;
     }
-    const nyx_model *m = models_find(models, "claude-sonnet-4-5");
+    const nyx_model *m = models_find(models, "claude-sonnet-5-5");
     size_t base_len = 40000;
     char *base = malloc(base_len + 64);
     for (size_t i = 0; i < base_len; i++)

@@ -22,8 +22,8 @@ static nyx_interaction bench_interaction(const char *id)
     it.template_name = "summarize";
     it.template_version = 3;
     it.request_id = "req_011CXYZabcdefghijklmnop";
-    it.model_requested = "claude-haiku-4-5";
-    it.model_served = "claude-haiku-4-5-20251001";
+    it.model_requested = "claude-haiku-5-5";
+    it.model_served = "claude-haiku-5-5";
     it.provider = "anthropic";
     it.usage.input_tokens = 12;
     it.usage.output_tokens = 250;

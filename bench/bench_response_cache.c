@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         text[0] = (char)('A' + i % 26);
         r.text = text;
         r.text_len = sizeof text - 1;
-        r.model = "claude-haiku-4-5";
+        r.model = "claude-haiku-5-5";
         snprintf(keys[i], RESPONSE_KEY_SIZE, "%032x", i);
         if (response_cache_put(rc, keys[i], &r, 0) != 0)
             return 1;
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     r.text_len = sizeof text - 1;
     char *json = response_to_json(&r);
     for (int i = 0; i < n; i++)
-        if (store_cache_put(s, keys[i], "claude-haiku-4-5", json, 0, 3600, &err) != 0)
+        if (store_cache_put(s, keys[i], "claude-haiku-5-5", json, 0, 3600, &err) != 0)
             return 1;
     for (int i = 0; i < n; i++) {
         char *got = NULL;

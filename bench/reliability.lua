@@ -49,7 +49,7 @@ control("POST", "/sim/config", { ttft_ms = 20, token_ms = 0.05, rpm = 0, itpm = 
 
 -- ---- 1. many calls in flight through 20 % transient faults ----
 if part == nil or part == "calls" then
-  local model = "claude-haiku-4-5"
+  local model = "claude-haiku-5-5"
   local calls, in_flight = short and 200 or 1000, 50
   -- Four kinds, 5 % each of all requests: a rule is tried only when the ones before it did not
   -- fire, so each rule's probability is 5 % of what is left.
@@ -105,7 +105,7 @@ end
 
 -- ---- 2. circuit breaker: the primary fails every request ----
 if part == nil or part == "breaker" then
-  local model = "claude-sonnet-4-5"
+  local model = "claude-sonnet-5-5"
   control("POST", "/sim/faults", { faults = { { fault = "server_error", model = model, probability = 1 } } })
   -- Calls until one is refused by the open breaker.
   local opened = false

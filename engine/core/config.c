@@ -186,7 +186,7 @@ int config_from_env(nyx_config *c, nyx_error *err)
         return -1;
     }
     if ((!c->storage_mode && config_set_string(&c->storage_mode, "redacted") != 0) ||
-        (!c->default_model && config_set_string(&c->default_model, "claude-haiku-4-5") != 0)) {
+        (!c->default_model && config_set_string(&c->default_model, "claude-haiku-5-5") != 0)) {
         nyx_error_set(err, "out_of_memory", 0, "out of memory");
         config_free(c);
         return -1;

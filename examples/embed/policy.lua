@@ -12,7 +12,7 @@ M.calls = 0 -- state that survives reloads, through on_reload
 function M.choose(call)
   assert(type(call) == "table", "choose(call): call must be a table")
   M.calls = M.calls + 1
-  return { model = "claude-haiku-4-5", max_tokens = 64 }
+  return { model = "claude-haiku-5-5", max_tokens = 64 }
 end
 
 --- Runs after a reload; old is a shallow copy of the previous version's table.

@@ -4,7 +4,7 @@
 local guard = require "nyx.guard"
 
 local M = {
-  fallback = { "claude-sonnet-4-5", "claude-haiku-4-5" },
+  fallback = { "claude-sonnet-5-5", "claude-haiku-5-5" },
   calls_per_minute = 60,
   pii = "redact", -- personal data and secrets leave as [EMAIL], [CARD], [SECRET], ...
 }

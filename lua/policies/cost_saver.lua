@@ -7,8 +7,8 @@ local nyx = require "nyx"
 
 local M = {
   budget_usd = 1.00,
-  models = { "claude-sonnet-4-5", "claude-haiku-4-5", "claude-haiku-5-5" },
-  fallback = { "claude-haiku-4-5" },
+  models = { "claude-sonnet-5-5", "claude-haiku-4-5", "claude-haiku-5-5" },
+  fallback = { "claude-haiku-5-5" },
   refresh_s = 1.0,
 }
 

@@ -751,7 +751,7 @@ static void test_shipped(void)
     nyx_template *ctx = load_shipped("council_context.md");
     if (ctx) {
         CHECK(template_description(ctx) != NULL);
-        CHECK_STR(template_model_hint(ctx), "claude-sonnet-4-5");
+        CHECK_STR(template_model_hint(ctx), "claude-sonnet-5-5");
         CHECK_STR(template_var_name(ctx, 0), "company");
         CHECK_INT(template_var_required(ctx, 0), 1);
         for (size_t i = 0; i < template_nvars(ctx); i++)

@@ -209,10 +209,10 @@ cp "$NYX_SOURCE_DIR/examples/embed/policy.lua" "$NYX_SOURCE_DIR/examples/embed/d
 (exec "${NYX_ENV[@]}" "$EMBED_BIN" "$E" 300 >"$E/out" 2>"$E/err") &
 host=$!
 pids+=("$host")
-if wait_for "$E/out" "policy thrifty .*model claude-haiku-4-5" 1; then
-  sed -e 's/"thrifty"/"generous"/' -e 's/claude-haiku-4-5/claude-sonnet-4-5/' \
+if wait_for "$E/out" "policy thrifty .*model claude-haiku-5-5" 1; then
+  sed -e 's/"thrifty"/"generous"/' -e 's/claude-haiku-5-5/claude-sonnet-5-5/' \
       -e 's/max_tokens = 64/max_tokens = 128/' "$E/policy.lua" | save "$E/policy.lua"
-  wait_for "$E/out" "policy generous .*model claude-sonnet-4-5, max_tokens 128" 1 \
+  wait_for "$E/out" "policy generous .*model claude-sonnet-5-5, max_tokens 128" 1 \
     && pass "the embedded host's next call used the edited policy"
   # The policy's own count went on across the reload: call N is the policy's Nth.
   line=$(grep "policy generous" "$E/out" | head -1)

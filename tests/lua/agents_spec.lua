@@ -6,6 +6,8 @@
 local H = require "helpers.nyx_case"
 local json = require "dkjson"
 
+local DEFAULT = "claude-haiku-5-5" -- CLAUDE_DEFAULT_MODEL when unset
+local SONNET55 = "claude-sonnet-5-5" -- first of the shipped policies' models
 local HAIKU, SONNET, CHEAP_HAIKU = "claude-haiku-4-5", "claude-sonnet-4-5", "claude-haiku-5-5"
 
 -- Prepended to every case: the Messages requests that reached the simulator, by arrival.
@@ -123,7 +125,7 @@ for _, setup in ipairs(H.setups()) do
         -- fallback: the policy's next model
         say = "fallback"
         local before = #sent()
-        sim.faults{ { fault = "bad_request", model = "claude-haiku-4-5", probability = 1 } }
+        sim.faults{ { fault = "bad_request", model = "claude-haiku-5-5", probability = 1 } }
         out.fallback = a:call{ prompt = "Hello", max_tokens = 10 }
         local log = sent()
         out.fallback_log = { log[before + 1].model, log[before + 2].model }
@@ -141,11 +143,11 @@ for _, setup in ipairs(H.setups()) do
         out.seen = seen
         return out
       ]])
-      assert.are.same({ HAIKU, HAIKU }, v.retry_log)
-      assert.are.equal(HAIKU, v.retry.model)
+      assert.are.same({ DEFAULT, DEFAULT }, v.retry_log)
+      assert.are.equal(DEFAULT, v.retry.model)
       assert.are.same({ ok = false, type = "invalid_request_error", sent = 3 }, v.gave_up)
       assert.are.equal(SONNET, v.fallback.model)
-      assert.are.same({ HAIKU, SONNET }, v.fallback_log)
+      assert.are.same({ DEFAULT, SONNET }, v.fallback_log)
       assert.are.same({ ok = false, type = "invalid_request_error" }, v.exhausted)
       assert.are.same({ ok = false, type = "invalid_request_error", status = 400, sent = 1 }, v.fail)
       for _, t in ipairs(v.seen) do assert.are.equal("invalid_request_error", t) end
@@ -165,7 +167,7 @@ for _, setup in ipairs(H.setups()) do
       assert.is_false(v.ok)
       assert.are.equal("budget_exceeded", v.err.type)
       assert.matches("agent:thrifty", v.err.message)
-      assert.are.same({ HAIKU }, v.sent, "only the other agent's call was sent")
+      assert.are.same({ DEFAULT }, v.sent, "only the other agent's call was sent")
       assert.is_nil(v.status, "nothing was reserved in the refused scope")
     end)
 
@@ -206,8 +208,8 @@ for _, setup in ipairs(H.setups()) do
         local fourth = broken:call{ prompt = "four", max_tokens = 5 }.model
         return { first, second, third, fourth, sent = models(sent()) }
       ]])
-      assert.are.same({ SONNET, SONNET, SONNET, HAIKU }, { v[1], v[2], v[3], v[4] })
-      assert.are.same({ SONNET, SONNET, SONNET, HAIKU }, v.sent)
+      assert.are.same({ SONNET, SONNET, SONNET, DEFAULT }, { v[1], v[2], v[3], v[4] })
+      assert.are.same({ SONNET, SONNET, SONNET, DEFAULT }, v.sent)
       local notices = res.notices
       assert.are.equal(1, count(notices, "policy hook choose"), table.concat(notices, "\n"))
       assert.are.equal(1, count(notices, "the new choose is broken; the previous version serves"))
@@ -239,7 +241,7 @@ for _, setup in ipairs(H.setups()) do
       local v = run([[
         local a = nyx.agent{ name = "saver", policy = "policies.cost_saver", budget_usd = 0.05 }
         local used, shares = {}, {}
-        local prompt = context("saver", 120) -- about 2,000 tokens: 16 % of the budget on sonnet
+        local prompt = context("saver", 120) -- about 2,000 tokens: 8 % of the budget on Sonnet 5.5
         -- Haiku 5.5 spends the last 20 % at about $0.0002 a call: room for ~50 calls.
         for i = 1, 100 do
           local share = 0
@@ -253,17 +255,17 @@ for _, setup in ipairs(H.setups()) do
         return { used = used, shares = shares }
       ]])
       assert.are.equal("budget_exceeded", v.err and v.err.type, "the budget ends the loop")
-      local order = { [SONNET] = 1, [HAIKU] = 2, [CHEAP_HAIKU] = 3 }
+      local order = { [SONNET55] = 1, [HAIKU] = 2, [CHEAP_HAIKU] = 3 }
       local seen = {}
       for i, m in ipairs(v.used) do
         assert.truthy(order[m], m)
         seen[m] = true
         if i > 1 then assert.is_true(order[m] >= order[v.used[i - 1]], "never back to a dearer model") end
-        if m == SONNET then assert.is_true(v.shares[i] < 0.5) end
+        if m == SONNET55 then assert.is_true(v.shares[i] < 0.5) end
         if m == CHEAP_HAIKU then assert.is_true(v.shares[i] >= 0.8 - 1e-9) end
       end
-      assert.is_true(seen[SONNET] and seen[HAIKU] and seen[CHEAP_HAIKU], json.encode(v.used))
-      assert.are.equal(SONNET, v.used[1])
+      assert.is_true(seen[SONNET55] and seen[HAIKU] and seen[CHEAP_HAIKU], json.encode(v.used))
+      assert.are.equal(SONNET55, v.used[1])
     end)
 
     it("careful blocks an injection before sending, and falls back on overload", function()
@@ -279,9 +281,9 @@ for _, setup in ipairs(H.setups()) do
       assert.is_false(v.ok)
       assert.are.equal("blocked", v.err.type)
       assert.are.equal(0, v.blocked_sent, "nothing was sent for the blocked prompt")
-      assert.are.equal(SONNET, v.model)
+      assert.are.equal(SONNET55, v.model)
       assert.are.equal(HAIKU, v.sent[1])
-      assert.are.equal(SONNET, v.sent[#v.sent])
+      assert.are.equal(SONNET55, v.sent[#v.sent])
     end)
 
     it("a pii policy redacts personal data before sending, or blocks the call, and audits it", function()

@@ -22,8 +22,8 @@ for _, setup in ipairs(H.setups()) do
       assert.is_true(#r.text > 0)
       assert.truthy(r.text:find("Summarise the quarterly numbers", 1, true),
                     "the simulator's reply names the prompt's topic: " .. r.text)
-      assert.are.equal("claude-haiku-4-5", r.model)
-      assert.are.equal("claude-haiku-4-5", r.model_requested)
+      assert.are.equal("claude-haiku-5-5", r.model)
+      assert.are.equal("claude-haiku-5-5", r.model_requested)
       assert.are.equal("msg_sim_" .. log[1].n, r.id)
       assert.are.equal("req_sim_" .. log[1].n, r.request_id)
       assert.truthy(r.stop_reason == "end_turn" or r.stop_reason == "max_tokens", r.stop_reason)
@@ -69,7 +69,7 @@ for _, setup in ipairs(H.setups()) do
         local second = nyx.call{ system = ctx, prompt = "Second", max_tokens = 30 }
         local plain = nyx.call{ model = "claude-sonnet-4-5", prompt = "Third", max_tokens = 30 }
         return { first = first, second = second, plain = plain,
-                 haiku = nyx.model("claude-haiku-4-5"), sonnet = nyx.model("claude-sonnet-4-5") }
+                 haiku = nyx.model("claude-haiku-5-5"), sonnet = nyx.model("claude-sonnet-4-5") }
       ]]
       assert.is_true(v.first.usage.cache_creation_input_tokens > 0, "precondition: a write")
       assert.is_true(v.second.usage.cache_read_input_tokens > 0, "precondition: a read")
@@ -82,22 +82,22 @@ for _, setup in ipairs(H.setups()) do
         assert.is_true(close(without, u.cost_without_cache_usd))
         assert.is_true(close(u.cost_without_cache_usd - u.cost_usd, u.saved_usd))
       end
-      -- The table's prices, as the issue pins them for the 4.x models.
-      assert.are.equal(1.25 * v.haiku.input, v.haiku.cache_write_5m)
-      assert.are.equal(2 * v.haiku.input, v.haiku.cache_write_1h)
-      assert.is_true(close(0.1 * v.haiku.input, v.haiku.cache_read))
-      assert.are.equal(4096, v.haiku.min_cache_tokens)
+      -- The table's prices for Haiku 5.5 (below its 100,000-token tier), as the reference gives them.
+      assert.is_true(close(0.10, v.haiku.input) and close(0.50, v.haiku.output))
+      assert.is_true(close(0.125, v.haiku.cache_write_5m) and close(0.20, v.haiku.cache_write_1h))
+      assert.is_true(close(0.01, v.haiku.cache_read))
+      assert.are.equal(512, v.haiku.min_cache_tokens)
     end)
 
     it("resolves aliases and honours the user's own price file (NYX_MODELS)", function()
       local prices = setup:file("prices.json", [[
-        {"models": [{"id": "claude-haiku-4-5", "input": 2, "output": 10, "cache_write_5m": 2.5,
+        {"models": [{"id": "claude-haiku-5-5", "input": 2, "output": 10, "cache_write_5m": 2.5,
                      "cache_write_1h": 4, "cache_read": 0.2}]} ]])
       local v = setup:run([[
         local r = nyx.call{ model = "claude-sonnet-4-5-20250929", prompt = "Hello", max_tokens = 20 }
         local h = nyx.call{ prompt = "Hello", max_tokens = 20 }
         return { r = r, alias = nyx.model("claude-sonnet-4-5-20250929"), h = h,
-                 haiku = nyx.model("claude-haiku-4-5"), opus = nyx.model("claude-opus-4-1"),
+                 haiku = nyx.model("claude-haiku-5-5"), opus = nyx.model("claude-opus-4-1"),
                  unknown = nyx.model("claude-no-such-model") }
       ]], { env = { NYX_MODELS = prices } })
       assert.are.equal("claude-sonnet-4-5", v.alias.id)
@@ -106,7 +106,7 @@ for _, setup in ipairs(H.setups()) do
       assert.is_true(close(H.cost_of(v.r.usage, v.alias), v.r.usage.cost_usd))
       assert.are.equal(2, v.haiku.input)
       assert.are.equal(10, v.haiku.output)
-      assert.are.equal(4096, v.haiku.min_cache_tokens, "fields the file does not give are kept")
+      assert.are.equal(512, v.haiku.min_cache_tokens, "fields the file does not give are kept")
       assert.is_true(close((v.h.usage.input_tokens * 2 + v.h.usage.output_tokens * 10) / 1e6,
                            v.h.usage.cost_usd), "the call is billed at the user's prices")
       assert.are.equal("2026-08-05", v.opus.retires)

@@ -28,7 +28,7 @@ for _, setup in ipairs(H.setups()) do
       local err = res.stderr
       assert.are.equal(2, count(err, "nyx debug: >>> request ix_"), err)
       assert.are.equal(2, count(err, "nyx debug: <<< response ix_"), err)
-      assert.truthy(err:find("nyx debug: >>> request " .. id .. " attempt 1 (claude-haiku-4-5)", 1, true))
+      assert.truthy(err:find("nyx debug: >>> request " .. id .. " attempt 1 (claude-haiku-5-5)", 1, true))
       assert.truthy(err:find("\nPOST http://127.0.0.1:%d+/v1/messages\n"))
       assert.truthy(err:find("\nx%-api%-key: %*+\n"), "the key is starred: " .. err)
       assert.is_nil(err:find("test-key", 1, true))

@@ -7,6 +7,8 @@
 local H = require "helpers.nyx_case"
 local json = require "dkjson"
 
+-- Retries, limits, breakers and routes do not depend on the model: the cases name Haiku 4.5
+-- as the model of calls that give none, so faults and limits can target it by name.
 local HAIKU, SONNET, OPUS = "claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-8"
 
 -- Prepended to every case: the Messages requests that reached the simulator, by arrival.
@@ -63,7 +65,7 @@ end
 
 local audit = H.audit
 
-for _, setup in ipairs(H.setups()) do
+for _, setup in ipairs(H.setups{ env = { CLAUDE_DEFAULT_MODEL = HAIKU } }) do
   local dbs = 0
   -- A fresh database file for one case, so its log and audit trail can be read afterwards.
   local function new_db()

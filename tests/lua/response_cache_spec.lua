@@ -2,6 +2,7 @@
 -- cache_response is answered without a request, at cost 0, logged and counted as served from
 -- the cache; sampled calls are not served unless the call insists; and answers outlive the
 -- process in the database (SQLite, or PostgreSQL when the suite runs against it).
+-- The calls name claude-haiku-4-5: the default model (Haiku 5.5) takes no temperature.
 local H = require "helpers.nyx_case"
 local DB = require "helpers.db"
 
@@ -11,11 +12,11 @@ for _, setup in ipairs(H.setups()) do
 
     it("answers an identical temperature-0 call from memory: no request, cost 0, counted", function()
       local v = setup:run [[
-        local ask = { prompt = "Cache this answer", max_tokens = 30, temperature = 0, cache_response = true }
+        local ask = { prompt = "Cache this answer", max_tokens = 30, model = "claude-haiku-4-5", temperature = 0, cache_response = true }
         local a = nyx.call(ask)
         local b = nyx.call(ask)
-        local other = nyx.call{ prompt = "Another question", max_tokens = 30, temperature = 0, cache_response = true }
-        local plain = nyx.call{ prompt = "Cache this answer", max_tokens = 30, temperature = 0 }
+        local other = nyx.call{ prompt = "Another question", max_tokens = 30, model = "claude-haiku-4-5", temperature = 0, cache_response = true }
+        local plain = nyx.call{ prompt = "Cache this answer", max_tokens = 30, model = "claude-haiku-4-5", temperature = 0 }
         return { a = a, b = b, other = other, plain = plain, requests = #sim.requests(), stats = nyx.stats() }
       ]]
       assert.are.equal(v.a.text, v.b.text)
@@ -32,7 +33,7 @@ for _, setup in ipairs(H.setups()) do
 
     it("does not serve a sampled call unless it insists", function()
       local v = setup:run [[
-        local ask = { prompt = "A creative answer", max_tokens = 30, temperature = 0.7, cache_response = true }
+        local ask = { prompt = "A creative answer", max_tokens = 30, model = "claude-haiku-4-5", temperature = 0.7, cache_response = true }
         local a = nyx.call(ask)
         local b = nyx.call(ask)
         ask.cache_response = "always"
@@ -49,7 +50,7 @@ for _, setup in ipairs(H.setups()) do
     it("serves an answer from the database in a later process, logged with cost 0", function()
       local db = DB.fresh(H.tempdir)
       local script = [[
-        local r = nyx.call{ prompt = "Remember across runs", max_tokens = 30, temperature = 0 }
+        local r = nyx.call{ prompt = "Remember across runs", max_tokens = 30, model = "claude-haiku-4-5", temperature = 0 }
         return { from_cache = r.from_cache, cost = r.usage.cost_usd, text = r.text,
                  requests = #sim.requests(), id = r.interaction_id }
       ]]

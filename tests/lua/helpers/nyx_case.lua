@@ -248,7 +248,8 @@ local function models_file(dir)
 end
 
 --- The setups every Lua API case runs through.
----@param opts? {hosts?: string[]}  hosts: "lua" (stock lua5.4, default) and/or "nyx run"
+---@param opts? {hosts?: string[], env?: table<string, string>}  hosts: "lua" (stock lua5.4,
+--- default) and/or "nyx run"; env: variables every case of these setups runs with
 function M.setups(opts)
   opts = opts or {}
   local hosts = opts.hosts or { "lua" }
@@ -266,6 +267,7 @@ function M.setups(opts)
   if #hosts > 1 then
     for _, s in ipairs(list) do s.name = s.name .. " (" .. s.host .. ")" end
   end
+  for _, s in ipairs(list) do s.env = opts.env end
   return list
 end
 
@@ -333,6 +335,7 @@ function Setup:exec(code, opts)
     env.NYX_SIM_TTFT_MS = tostring(ttft)
     env.NYX_SIM_TOKEN_MS = tostring(token)
   end
+  for k, v in pairs(self.env or {}) do env[k] = v end
   for k, v in pairs(opts.env or {}) do env[k] = v end
   local source = SERIALIZER .. PRELUDE .. "local function __case()\n" .. code .. "\nend\n" .. EPILOGUE
   M.write(base .. ".lua", source)
