@@ -173,3 +173,11 @@ void claude_error_transport(nyx_error *err, int is_timeout, const char *detail)
         nyx_error_set(err, type, 0, "%s", is_timeout ? "request timed out" : "network error");
     err->retryable = 1;
 }
+
+void claude_error_tls(nyx_error *err, const char *host, const char *reason, const char *detail, const char *fix)
+{
+    nyx_error_clear(err);
+    nyx_error_set(err, "tls_error", 0, "TLS with %.120s failed: %.160s (%.100s); fix: %.200s", host ? host : "?",
+                  reason ? reason : "unknown reason", detail && detail[0] ? detail : "no detail", fix ? fix : "");
+    err->retryable = 0; /* the same certificate fails the same way on every attempt */
+}

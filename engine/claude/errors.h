@@ -40,4 +40,9 @@ void claude_error_transport(nyx_error *err,    /* written here (cleared first) *
                             const char *detail /* e.g. curl's error text; may be NULL */
 );
 
+/* Fills err for a TLS failure: type "tls_error", status 0, never retryable (the certificate
+ * will not change between attempts). The message names the host, the reason (unknown CA,
+ * expired, name mismatch, handshake, ...), curl's detail and the fix (the variable to set). */
+void claude_error_tls(nyx_error *err, const char *host, const char *reason, const char *detail, const char *fix);
+
 #endif

@@ -40,6 +40,9 @@ void call_spec_free(nyx_call_spec *spec)
     for (size_t i = 0; i < spec->nfallback; i++)
         free(spec->fallback[i]);
     free(spec->fallback);
+    for (size_t i = 0; i < spec->nheaders; i++)
+        free(spec->headers[i]);
+    free(spec->headers);
     memset(spec, 0, sizeof *spec);
 }
 

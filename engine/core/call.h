@@ -24,6 +24,9 @@ typedef struct nyx_call_spec {
     char *timeout_profile;  /* owned, optional: a named timeout (e.g. "council") */
     char **fallback;        /* owned, optional: models to try, in order, when one is down */
     size_t nfallback;
+    char **headers;         /* owned, optional: "Name: value" lines this call adds (a gateway's
+                               routing or auth), checked by net_check_header */
+    size_t nheaders;
     int cache_response;     /* response cache: -1 engine default, 0 off, 1 on (temperature 0
                                only), 2 on whatever the temperature */
     /* Streaming: on_start when the response begins, on_text for each text delta. */

@@ -7,6 +7,7 @@
 #include "claude/response.h"
 #include "clock.h"
 #include "debug.h"
+#include "net.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -110,6 +111,25 @@ static double timeout_of(const nyx_call *c)
     return c->spec.timeout_s > 0 ? c->spec.timeout_s : c->e->cfg.timeout_s;
 }
 
+/* The network half of a transfer (net.c): trust, proxy, HTTP version, and the headers with the
+ * call's own. */
+static int configure_net(nyx_call *c)
+{
+    if (c->spec.nheaders &&
+        net_call_headers(c->e->headers, c->spec.headers, c->spec.nheaders, &c->req_headers) != 0)
+        return -1;
+    return net_configure(c->e->net, c->easy, c->errbuf);
+}
+
+/* The transfer ends: curl's handle goes, and the header list it used after it. */
+static void drop_easy(nyx_call *c)
+{
+    curl_easy_cleanup(c->easy);
+    c->easy = NULL;
+    curl_slist_free_all(c->req_headers);
+    c->req_headers = NULL;
+}
+
 static int configure(nyx_call *c)
 {
     nyx_engine *e = c->e;
@@ -126,8 +146,8 @@ static int configure(nyx_call *c)
         total_ms = 1;
     if ((total_ms > 0 && connect_ms > total_ms) || connect_ms < 1)
         connect_ms = total_ms > 0 ? total_ms : 1;
-    return curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->headers) != CURLE_OK ||
+    return configure_net(c) != 0 || curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->req_headers ? c->req_headers : e->headers) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
@@ -159,8 +179,10 @@ static void transfer_done(void *ud, CURLcode rc)
     nyx_error_clear(&err);
     if (c->attempt_err.type[0] && (rc == CURLE_WRITE_ERROR || rc == CURLE_OK))
         err = c->attempt_err;
-    else if (rc != CURLE_OK)
-        claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, curl_easy_strerror(rc));
+    else if (rc != CURLE_OK) {
+        if (!net_explain_failure(c->e->net, c->easy, rc, c->errbuf, &err)) /* TLS, a proxy's refusal */
+            claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, curl_easy_strerror(rc));
+    }
     else if (status < 200 || status >= 300)
         claude_error_from_http((int)status, c->buf, c->len, &c->headers, &err);
     else if (c->stream)
@@ -171,8 +193,10 @@ static void transfer_done(void *ud, CURLcode rc)
         memcpy(err.request_id, c->headers.request_id, sizeof err.request_id);
     if (!err.type[0] && !c->result.resp.request_id && c->headers.request_id[0])
         c->result.resp.request_id = strdup(c->headers.request_id);
-    curl_easy_cleanup(c->easy);
-    c->easy = NULL;
+    long opened = 0;
+    if (curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK && opened > 0)
+        c->e->connections += opened;
+    drop_easy(c);
     c->attempt_done(c, (int)status, err.type[0] ? &err : NULL);
 }
 
@@ -203,10 +227,8 @@ void call_http_reset(nyx_call *c)
 {
     if (c->debug)
         debug_forget(c);
-    if (c->easy) {
-        curl_easy_cleanup(c->easy);
-        c->easy = NULL;
-    }
+    if (c->easy)
+        drop_easy(c);
     claude_stream_free(c->stream);
     c->stream = NULL;
     c->len = 0;
@@ -218,6 +240,5 @@ void call_http_abort(nyx_call *c)
     if (!c->easy)
         return;
     loop_remove_transfer(c->e->loop, c->easy);
-    curl_easy_cleanup(c->easy);
-    c->easy = NULL;
+    drop_easy(c);
 }

@@ -61,6 +61,8 @@ struct nyx_call {
     uint64_t rng;
     cJSON *attempt_log;
     struct debug_capture *debug; /* debug.c: the raw response, while NYX_DEBUG is on */
+    struct curl_slist *req_headers; /* the engine's headers with the call's own (net.c) */
+    char errbuf[CURL_ERROR_SIZE];   /* curl's words for a failed transfer */
 
     double started, first_byte;
     int finished;

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
+#include "net.h"
 
 #include <errno.h>
 #include <math.h>
@@ -57,6 +58,12 @@ static const setting settings[] = {
     {"NYX_MAX_PROMPT_BYTES", K_COUNT, AT(max_prompt_bytes), 1, 1e12},
     {"NYX_MAX_PROMPT_TOKENS", K_COUNT, AT(max_prompt_tokens), 1, 1e12},
     {"NYX_MAX_OUTPUT_TOKENS", K_COUNT, AT(max_output_tokens), 1, 1e9},
+    {"NYX_CA_FILE", K_STRING, AT(ca_file), 0, 0},
+    {"NYX_CLIENT_CERT", K_STRING, AT(client_cert), 0, 0},
+    {"NYX_CLIENT_KEY", K_STRING, AT(client_key), 0, 0},
+    {"NYX_TLS_INSECURE", K_BOOL, AT(tls_insecure), 0, 0},
+    {"NYX_EXTRA_HEADERS", K_STRING, AT(extra_headers), 0, 0},
+    {"NYX_HTTP_VERSION", K_STRING, AT(http_version), 0, 0},
 };
 
 static void defaults(nyx_config *c)
@@ -182,6 +189,11 @@ int config_from_env(nyx_config *c, nyx_error *err)
         strcmp(c->storage_mode, "none") != 0) {
         nyx_error_set(err, "invalid_argument", 0,
                       "NYX_STORAGE_MODE must be \"full\", \"redacted\" or \"none\", got \"%.40s\"", c->storage_mode);
+        config_free(c);
+        return -1;
+    }
+    /* trust, client certificates, gateway headers: their files and syntax (net.c) */
+    if (net_check_config(c, err) != 0) {
         config_free(c);
         return -1;
     }

@@ -43,6 +43,12 @@ typedef struct nyx_config {
     long max_prompt_bytes;  /* NYX_MAX_PROMPT_BYTES */
     long max_prompt_tokens; /* NYX_MAX_PROMPT_TOKENS (estimated) */
     long max_output_tokens; /* NYX_MAX_OUTPUT_TOKENS: the largest max_tokens a call may ask */
+    char *ca_file;          /* NYX_CA_FILE: CA bundle (PEM); else SSL_CERT_FILE, CURL_CA_BUNDLE (net.c) */
+    char *client_cert;      /* NYX_CLIENT_CERT: client certificate (PEM) for mutual TLS */
+    char *client_key;       /* NYX_CLIENT_KEY: its private key */
+    int tls_insecure;       /* NYX_TLS_INSECURE: no verification; loopback hosts only */
+    char *extra_headers;    /* NYX_EXTRA_HEADERS: JSON object of headers every request carries */
+    char *http_version;     /* NYX_HTTP_VERSION: "2" (default, over TLS) or "1.1" */
 } nyx_config;
 
 /* Reads the environment. Returns 0, or -1 with err naming the variable. */

@@ -6,6 +6,7 @@
 #include "call_internal.h"
 #include "clock.h"
 #include "guard/scan.h"
+#include "net.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -196,11 +197,16 @@ void debug_request(nyx_call *c)
         url = NULL;
     putf(&out, "nyx debug: >>> request %s attempt %d (%s)\nPOST %s\n", c->result.interaction_id,
          c->result.attempts, call_route_model(c), url ? url : "(unknown URL)");
-    for (const struct curl_slist *h = e->headers; h; h = h->next) {
+    const char *proxy_var = NULL;
+    const char *proxy = net_proxy_shown(e->net, &proxy_var);
+    if (proxy)
+        putf(&out, "(through the proxy %s, from %s)\n", proxy, proxy_var);
+    /* The headers this request carries (a call's own included); values whose names look
+     * secret (x-api-key, authorization, a gateway's token) are masked. */
+    for (const struct curl_slist *h = c->req_headers ? c->req_headers : e->headers; h; h = h->next) {
         const char *colon = strchr(h->data, ':');
         size_t name = colon ? (size_t)(colon - h->data) : strlen(h->data);
-        if (colon && ((name == 9 && strncasecmp(h->data, "x-api-key", 9) == 0) ||
-                      (name == 13 && strncasecmp(h->data, "authorization", 13) == 0))) {
+        if (colon && net_header_is_secret(h->data, name)) {
             const char *v = colon + 1;
             while (*v == ' ')
                 v++;

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "engine.h"
+#include "net.h"
 
 #include "cache/policy.h"
 #include "cache/response_cache.h"
@@ -471,6 +472,22 @@ static int build_headers(nyx_engine *e)
         e->headers = h;
     }
     memset(key, 0, sizeof key);
+    return net_append_headers(e->net, &e->headers);
+}
+
+/* Trust, proxy and gateway settings for the endpoint; NYX_TLS_INSECURE is announced at every
+ * start, since it must never be forgotten in place. */
+static int start_net(nyx_engine *e)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    const char *warning = NULL;
+    if (!(e->net = net_open(&e->cfg, e->endpoint, e->sim != NULL, &warning, &err))) {
+        engine_set_error(e, "%s", err.message);
+        return -1;
+    }
+    if (warning)
+        engine_log(e, NYX_LOG_WARN, "%s", warning);
     return 0;
 }
 
@@ -545,7 +562,7 @@ int engine_start(nyx_engine *e)
 {
     if (e->started)
         return 0;
-    if (start_provider(e) != 0 || build_headers(e) != 0 || start_store(e) != 0) {
+    if (start_provider(e) != 0 || start_net(e) != 0 || build_headers(e) != 0 || start_store(e) != 0) {
         if (!e->errmsg[0])
             engine_set_error(e, "out of memory starting the engine");
         return -1;
@@ -683,6 +700,7 @@ void nyx_close(nyx_engine *e)
     stats_group_free(&e->by_template);
     models_free(e->models);
     curl_slist_free_all(e->headers);
+    net_free(e->net);
     free(e->endpoint);
     for (nyx_session *s = e->sessions, *n; s; s = n) {
         n = s->next;

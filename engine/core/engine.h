@@ -24,6 +24,7 @@ struct breakers;
 struct tpl_library;
 struct settings;
 struct debug_state;
+struct net;
 
 typedef struct budget_limit {
     char *scope;
@@ -65,6 +66,8 @@ struct nyx_engine {
     char *endpoint;       /* base URL actually used */
     const char *provider; /* "sim" | "anthropic" */
     struct curl_slist *headers; /* shared by every request; holds the key, never printed */
+    struct net *net;      /* net.h: trust, proxy, gateway headers, HTTP version */
+    int64_t connections;  /* connections opened (each a TLS handshake over https) */
     struct nyx_store *store;
     struct pending_log *pending;  /* records waiting for the store */
     loop_timer *pending_timer;

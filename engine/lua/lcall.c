@@ -4,7 +4,9 @@
 #include "lnyx.h"
 
 #include "core/call.h"
+#include "core/net.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +160,31 @@ static int read_cache_mode(lua_State *L)
     return lnyx_argerror(L, 1, "cache must be \"auto\", true, false, \"1h\" or \"api\"");
 }
 
+/* headers = {["x-gateway-route"] = "claude", ...}: the call's own request headers. */
+static void read_headers(lua_State *L, nyx_call_spec *spec)
+{
+    if (!lua_istable(L, -1))
+        lnyx_argerror(L, 1, "headers must be a table of header names and string values");
+    size_t n = 0;
+    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1))
+        n++;
+    if (n > 0 && !(spec->headers = calloc(n, sizeof *spec->headers)))
+        lnyx_fail(L, "out_of_memory", "out of memory");
+    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            lnyx_argerror(L, 1, "headers must map header names to strings");
+        const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
+        nyx_error err;
+        nyx_error_clear(&err);
+        if (net_check_header("headers", name, value, &err) != 0)
+            lnyx_argerror(L, 1, "%s", err.message);
+        size_t len = strlen(name) + strlen(value) + 3;
+        if (spec->nheaders >= n || !(spec->headers[spec->nheaders] = malloc(len)))
+            lnyx_fail(L, "out_of_memory", "out of memory");
+        snprintf(spec->headers[spec->nheaders++], len, "%s: %s", name, value);
+    }
+}
+
 static void read_stop(lua_State *L, nyx_request *req)
 {
     size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
@@ -290,6 +317,9 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
             lua_pop(L, 1);
         }
     }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "headers") != LUA_TNIL)
+        read_headers(L, spec);
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "stream") != LUA_TNIL) {
         if (!lua_isfunction(L, -1))

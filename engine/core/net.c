@@ -1,0 +1,521 @@
+/* Trust, client certificates, proxies, gateway headers and the HTTP version of the transfers
+ * to the API, and TLS failures explained. See net.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "net.h"
+
+#include "claude/errors.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* OpenSSL's verify results (x509_vfy.h), as CURLINFO_SSL_VERIFYRESULT reports them. */
+enum {
+    V_OK = 0,
+    V_NOT_YET_VALID = 9,
+    V_EXPIRED = 10,
+    V_SELF_SIGNED = 18,
+    V_SELF_SIGNED_IN_CHAIN = 19,
+    V_NO_LOCAL_ISSUER = 20,
+    V_LEAF_UNVERIFIABLE = 21,
+    V_HOSTNAME_MISMATCH = 62,
+    V_IP_MISMATCH = 64,
+};
+
+struct net {
+    char *host;          /* the endpoint's host, for messages */
+    int https;
+    char *ca_file;       /* NULL: the system's */
+    const char *ca_var;  /* where ca_file came from */
+    char *client_cert, *client_key;
+    int insecure;        /* NYX_TLS_INSECURE on a loopback host */
+    int http2;
+    char *proxy;         /* the URL handed to curl (with its credentials) or NULL */
+    char *proxy_shown;   /* the same, credentials masked */
+    const char *proxy_var;
+    struct curl_slist *extra; /* NYX_EXTRA_HEADERS as "Name: value" lines */
+};
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* The CA bundle's source in order of precedence: nyx's own variable, then the ones OpenSSL
+ * and curl users already set. */
+static const char *ca_source(const nyx_config *cfg, const char **var)
+{
+    if (cfg->ca_file)
+        return *var = "NYX_CA_FILE", cfg->ca_file;
+    if (env("SSL_CERT_FILE"))
+        return *var = "SSL_CERT_FILE", env("SSL_CERT_FILE");
+    if (env("CURL_CA_BUNDLE"))
+        return *var = "CURL_CA_BUNDLE", env("CURL_CA_BUNDLE");
+    return *var = NULL, NULL;
+}
+
+static int readable(const char *var, const char *path, nyx_error *err)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    nyx_error_set(err, "invalid_argument", 0, "%s: cannot read %.300s: %s", var, path, strerror(errno));
+    return -1;
+}
+
+/* ---- headers ---- */
+
+/* Names nyx sets itself, or that HTTP owns: a script changing them would break the request. */
+static const char *const owned[] = {"x-api-key", "anthropic-version", "content-type", "content-length",
+                                    "host", "transfer-encoding", "expect", "connection", "accept",
+                                    "accept-encoding"};
+
+int net_check_header(const char *label, const char *name, const char *value, nyx_error *err)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 200) {
+        nyx_error_set(err, "invalid_argument", 0, "%s: a header name must have 1 to 200 characters", label);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        /* RFC 9110 token characters */
+        if (!isalnum(c) && !strchr("!#$%&'*+-.^_`|~", c)) {
+            nyx_error_set(err, "invalid_argument", 0, "%s: \"%.60s\" is not a header name", label, name);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (strcasecmp(name, owned[i]) == 0) {
+            nyx_error_set(err, "invalid_argument", 0, "%s: %s is set by nyx and cannot be changed", label, name);
+            return -1;
+        }
+    if (!value || strlen(value) > 8000) {
+        nyx_error_set(err, "invalid_argument", 0, "%s: the value of %.60s must be a string of at most 8000 bytes",
+                      label, name);
+        return -1;
+    }
+    for (const char *p = value; *p; p++)
+        if (*p == '\r' || *p == '\n' || *p == '\0') {
+            nyx_error_set(err, "invalid_argument", 0, "%s: the value of %.60s must be on one line", label, name);
+            return -1;
+        }
+    return 0;
+}
+
+static int contains_nocase(const char *s, size_t len, const char *word)
+{
+    size_t w = strlen(word);
+    for (size_t i = 0; i + w <= len; i++)
+        if (strncasecmp(s + i, word, w) == 0)
+            return 1;
+    return 0;
+}
+
+int net_header_is_secret(const char *name, size_t len)
+{
+    static const char *const words[] = {"auth", "key", "token", "secret", "password", "passwd",
+                                        "cookie", "signature", "credential", "session"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (contains_nocase(name, len, words[i]))
+            return 1;
+    return 0;
+}
+
+/* NYX_EXTRA_HEADERS: {"name": "value", ...}. With list NULL only checks. */
+static int parse_extra(const char *json, struct curl_slist **list, nyx_error *err)
+{
+    cJSON *root = cJSON_Parse(json);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        nyx_error_set(err, "invalid_argument", 0,
+                      "NYX_EXTRA_HEADERS must be a JSON object of header names and string values, "
+                      "e.g. {\"x-gateway-route\": \"claude\"}");
+        return -1;
+    }
+    int rc = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root) {
+        if (!cJSON_IsString(item)) {
+            nyx_error_set(err, "invalid_argument", 0, "NYX_EXTRA_HEADERS: the value of %.60s must be a string",
+                          item->string);
+            rc = -1;
+            break;
+        }
+        if (net_check_header("NYX_EXTRA_HEADERS", item->string, item->valuestring, err) != 0) {
+            rc = -1;
+            break;
+        }
+        if (!list)
+            continue;
+        size_t len = strlen(item->string) + strlen(item->valuestring) + 3;
+        char *line = malloc(len);
+        struct curl_slist *l = NULL;
+        if (line) {
+            snprintf(line, len, "%s: %s", item->string, item->valuestring);
+            l = curl_slist_append(*list, line);
+            free(line);
+        }
+        if (!l) {
+            nyx_error_set(err, "out_of_memory", 0, "out of memory reading NYX_EXTRA_HEADERS");
+            rc = -1;
+            break;
+        }
+        *list = l;
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+int net_append_headers(const net *n, struct curl_slist **list)
+{
+    for (const struct curl_slist *h = n ? n->extra : NULL; h; h = h->next) {
+        struct curl_slist *l = curl_slist_append(*list, h->data);
+        if (!l)
+            return -1;
+        *list = l;
+    }
+    return 0;
+}
+
+static size_t name_len(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    return colon ? (size_t)(colon - line) : strlen(line);
+}
+
+int net_call_headers(const struct curl_slist *base, char *const *lines, size_t n, struct curl_slist **out)
+{
+    struct curl_slist *list = NULL, *l;
+    for (const struct curl_slist *h = base; h; h = h->next) {
+        size_t len = name_len(h->data);
+        int replaced = 0;
+        for (size_t i = 0; i < n && !replaced; i++)
+            replaced = name_len(lines[i]) == len && strncasecmp(lines[i], h->data, len) == 0;
+        if (replaced)
+            continue;
+        if (!(l = curl_slist_append(list, h->data)))
+            goto fail;
+        list = l;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(l = curl_slist_append(list, lines[i])))
+            goto fail;
+        list = l;
+    }
+    *out = list;
+    return 0;
+fail:
+    curl_slist_free_all(list);
+    *out = NULL;
+    return -1;
+}
+
+/* ---- checking the configuration ---- */
+
+int net_check_config(const nyx_config *cfg, nyx_error *err)
+{
+    const char *var = NULL;
+    const char *ca = ca_source(cfg, &var);
+    if (ca && readable(var, ca, err) != 0)
+        return -1;
+    if (cfg->client_key && !cfg->client_cert) {
+        nyx_error_set(err, "invalid_argument", 0, "NYX_CLIENT_KEY is set but NYX_CLIENT_CERT is not: "
+                                                  "a client key needs its certificate");
+        return -1;
+    }
+    if ((cfg->client_cert && readable("NYX_CLIENT_CERT", cfg->client_cert, err) != 0) ||
+        (cfg->client_key && readable("NYX_CLIENT_KEY", cfg->client_key, err) != 0))
+        return -1;
+    if (cfg->http_version && strcmp(cfg->http_version, "2") != 0 && strcmp(cfg->http_version, "1.1") != 0) {
+        nyx_error_set(err, "invalid_argument", 0, "NYX_HTTP_VERSION must be \"2\" or \"1.1\", got \"%.40s\"",
+                      cfg->http_version);
+        return -1;
+    }
+    return cfg->extra_headers ? parse_extra(cfg->extra_headers, NULL, err) : 0;
+}
+
+/* ---- the endpoint ---- */
+
+static int is_loopback(const char *host)
+{
+    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0)
+        return 1;
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
+}
+
+/* NO_PROXY as curl reads it: "*", or comma-separated host names that match the host itself or
+ * any name under it (a leading dot is optional), or literal addresses. */
+static int no_proxy_matches(const char *list, const char *host)
+{
+    size_t hlen = strlen(host);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ')
+            p++;
+        size_t n = (size_t)(p - start);
+        if (n == 1 && *start == '*')
+            return 1;
+        if (n && *start == '.')
+            start++, n--;
+        if (n == 0 || n > hlen)
+            continue;
+        if (strncasecmp(host + hlen - n, start, n) == 0 && (n == hlen || host[hlen - n - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/* The proxy URL with its user name and password replaced, for anything a person may see. */
+static char *mask_proxy(const char *proxy)
+{
+    CURLU *u = curl_url();
+    char *out = NULL, *shown = NULL;
+    if (!u)
+        return NULL;
+    char *user = NULL, *pass = NULL;
+    if (curl_url_set(u, CURLUPART_URL, proxy, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+        if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+            curl_url_set(u, CURLUPART_USER, "***", 0);
+        if (curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK)
+            curl_url_set(u, CURLUPART_PASSWORD, "***", 0);
+        if (curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK)
+            out = strdup(shown);
+    }
+    curl_free(user);
+    curl_free(pass);
+    curl_free(shown);
+    curl_url_cleanup(u);
+    return out ? out : strdup("(a proxy whose URL cannot be shown)");
+}
+
+static int choose_proxy(net *n)
+{
+    /* curl's order; plain http reads only the lower-case http_proxy (a CGI's HTTP_PROXY could
+     * come from a request header). */
+    static const char *const https_vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    static const char *const http_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+    const char *const *vars = n->https ? https_vars : http_vars;
+    size_t nvars = n->https ? 4 : 3;
+    const char *proxy = NULL;
+    for (size_t i = 0; i < nvars && !proxy; i++)
+        if ((proxy = env(vars[i])))
+            n->proxy_var = vars[i];
+    const char *no = env("no_proxy") ? env("no_proxy") : env("NO_PROXY");
+    if (!proxy || (no && no_proxy_matches(no, n->host)))
+        return 0;
+    n->proxy = strdup(proxy);
+    n->proxy_shown = mask_proxy(proxy);
+    return n->proxy && n->proxy_shown ? 0 : -1;
+}
+
+net *net_open(const nyx_config *cfg, const char *endpoint, int builtin, const char **warning, nyx_error *err)
+{
+    *warning = NULL;
+    if (net_check_config(cfg, err) != 0)
+        return NULL;
+    net *n = calloc(1, sizeof *n);
+    CURLU *u = curl_url();
+    char *host = NULL, *scheme = NULL;
+    if (!n || !u) {
+        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        goto fail;
+    }
+    if (curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+        nyx_error_set(err, "invalid_argument", 0, "ANTHROPIC_BASE_URL: \"%.200s\" is not a URL", endpoint);
+        goto fail;
+    }
+    n->https = strcasecmp(scheme, "https") == 0;
+    n->http2 = !cfg->http_version || strcmp(cfg->http_version, "2") == 0;
+    const char *ca = ca_source(cfg, &n->ca_var);
+    if (!(n->host = strdup(host)) || (ca && !(n->ca_file = strdup(ca))) ||
+        (cfg->client_cert && !(n->client_cert = strdup(cfg->client_cert))) ||
+        (cfg->client_key && !(n->client_key = strdup(cfg->client_key))) || (!builtin && choose_proxy(n) != 0)) {
+        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        goto fail;
+    }
+    if (cfg->tls_insecure) {
+        if (!is_loopback(n->host)) {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "NYX_TLS_INSECURE=1 is for local testing only and %.200s is not a loopback host: "
+                          "trust its CA with NYX_CA_FILE instead",
+                          n->host);
+            goto fail;
+        }
+        n->insecure = 1;
+        *warning = "nyx: NYX_TLS_INSECURE=1: certificates are NOT verified (allowed only because the "
+                   "endpoint is a loopback host); unset it for anything but local testing";
+    }
+    if (cfg->extra_headers && parse_extra(cfg->extra_headers, &n->extra, err) != 0)
+        goto fail;
+    curl_free(host);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return n;
+fail:
+    curl_free(host);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    net_free(n);
+    return NULL;
+}
+
+void net_free(net *n)
+{
+    if (!n)
+        return;
+    free(n->host);
+    free(n->ca_file);
+    free(n->client_cert);
+    free(n->client_key);
+    if (n->proxy) /* the credentials do not stay in freed memory */
+        memset(n->proxy, 0, strlen(n->proxy));
+    free(n->proxy);
+    free(n->proxy_shown);
+    curl_slist_free_all(n->extra);
+    free(n);
+}
+
+const char *net_proxy_shown(const net *n, const char **variable)
+{
+    if (variable)
+        *variable = n && n->proxy ? n->proxy_var : NULL;
+    return n && n->proxy ? n->proxy_shown : NULL;
+}
+
+/* ---- a transfer ---- */
+
+int net_configure(const net *n, CURL *h, char *errbuf)
+{
+    errbuf[0] = '\0';
+    if (!n)
+        return 0;
+    if (curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
+        /* An explicit proxy (or none): curl's own reading of the environment is replaced by
+         * ours, so what the debug view says is what happens. */
+        curl_easy_setopt(h, CURLOPT_PROXY, n->proxy ? n->proxy : "") != CURLE_OK)
+        return -1;
+    /* HTTP/2 over TLS, waiting for a connection being set up rather than opening another:
+     * concurrent calls then share one connection. */
+    if (curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+                         n->http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_PIPEWAIT, n->http2 ? 1L : 0L) != CURLE_OK)
+        return -1;
+    if (n->ca_file && curl_easy_setopt(h, CURLOPT_CAINFO, n->ca_file) != CURLE_OK)
+        return -1;
+    if (n->client_cert && (curl_easy_setopt(h, CURLOPT_SSLCERT, n->client_cert) != CURLE_OK ||
+                           curl_easy_setopt(h, CURLOPT_SSLKEY, n->client_key ? n->client_key : n->client_cert) !=
+                               CURLE_OK))
+        return -1;
+    if (n->insecure &&
+        (curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
+         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))
+        return -1;
+    return 0;
+}
+
+static int is_tls_code(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static const char *ca_fix(const net *n)
+{
+    return n->ca_var ? "the CA bundle in use does not hold the server's CA: set NYX_CA_FILE to a PEM file that does"
+                     : "set NYX_CA_FILE to the PEM certificate of the CA that signed it (a private or corporate CA)";
+}
+
+int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, nyx_error *err)
+{
+    if (!n)
+        return 0;
+    const char *detail = errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    long connect_code = 0;
+    if (n->proxy && curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
+        connect_code >= 300) {
+        nyx_error_clear(err);
+        if (connect_code == 407)
+            nyx_error_set(err, "network_error", 0,
+                          "the proxy %s (%s) refused the tunnel to %s: HTTP 407, its credentials are missing or wrong",
+                          n->proxy_shown, n->proxy_var, n->host);
+        else
+            nyx_error_set(err, "network_error", 0, "the proxy %s (%s) refused the tunnel to %s: HTTP %ld",
+                          n->proxy_shown, n->proxy_var, n->host, connect_code);
+        err->retryable = connect_code >= 500; /* a proxy's own trouble may pass; a refusal will not */
+        return 1;
+    }
+    /* A server that wants a client certificate refuses with an alert: under TLS 1.3 it reaches
+     * curl only at the first read, as a receive error. */
+    int cert_alert = errbuf && (strstr(errbuf, "alert certificate required") || strstr(errbuf, "alert bad certificate") ||
+                                strstr(errbuf, "alert handshake failure"));
+    if (!is_tls_code(rc) && !((rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) && cert_alert))
+        return 0;
+    long verify = 0;
+    if (curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify) != CURLE_OK)
+        verify = 0;
+    char reason[300];
+    const char *fix;
+    if (rc == CURLE_SSL_CACERT_BADFILE) {
+        snprintf(reason, sizeof reason, "the CA bundle %.200s cannot be used", n->ca_file ? n->ca_file : "(system)");
+        fix = n->ca_var ? "point that variable at a PEM file of CA certificates" : "set NYX_CA_FILE to a PEM file";
+    } else if (rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CLIENTCERT) {
+        snprintf(reason, sizeof reason, "the client certificate or key cannot be used");
+        fix = "NYX_CLIENT_CERT and NYX_CLIENT_KEY must name a PEM certificate and its matching private key";
+    } else if (cert_alert) {
+        snprintf(reason, sizeof reason, "the handshake failed: the server refused %s",
+                 n->client_cert ? "the client certificate" : "to go on without a client certificate");
+        fix = n->client_cert ? "NYX_CLIENT_CERT must be a certificate the server's CA signed"
+                             : "set NYX_CLIENT_CERT and NYX_CLIENT_KEY to the certificate and key the gateway issued";
+    } else if (verify == V_EXPIRED || verify == V_NOT_YET_VALID) {
+        snprintf(reason, sizeof reason, "its certificate %s",
+                 verify == V_EXPIRED ? "has expired" : "is not valid yet");
+        fix = "the server's certificate must be renewed (or this machine's clock is wrong); no setting should hide it";
+    } else if (verify == V_HOSTNAME_MISMATCH || verify == V_IP_MISMATCH ||
+               (rc == CURLE_PEER_FAILED_VERIFICATION && verify == V_OK)) {
+        snprintf(reason, sizeof reason, "name mismatch: its certificate is not for %.200s", n->host);
+        fix = "ANTHROPIC_BASE_URL must use a host name the certificate names";
+    } else if (verify == V_SELF_SIGNED || verify == V_SELF_SIGNED_IN_CHAIN || verify == V_NO_LOCAL_ISSUER ||
+               verify == V_LEAF_UNVERIFIABLE || rc == CURLE_PEER_FAILED_VERIFICATION) {
+        snprintf(reason, sizeof reason, "unknown CA: its certificate is signed by a certificate authority "
+                                        "this machine does not trust");
+        fix = ca_fix(n);
+    } else {
+        snprintf(reason, sizeof reason, "the TLS handshake failed");
+        fix = n->proxy ? "if the proxy intercepts TLS, set NYX_CA_FILE to its CA; if the server needs a client "
+                         "certificate, set NYX_CLIENT_CERT and NYX_CLIENT_KEY"
+                       : "if the server needs a client certificate, set NYX_CLIENT_CERT and NYX_CLIENT_KEY; "
+                         "if it is not a TLS server, use http:// in ANTHROPIC_BASE_URL";
+    }
+    claude_error_tls(err, n->host, reason, detail, fix);
+    return 1;
+}

@@ -1,0 +1,145 @@
+# Shared by tests/e2e/tls.sh and proxy.sh (sourced, not a test itself): the check helpers, a
+# clean environment for nyx, certificates made with openssl, `nyx sim` on a loopback port, and
+# nghttpx as its TLS (HTTP/2) front. Every server binds to 127.0.0.1 and is stopped on exit.
+# Expects $work (a scratch directory) to be set by the sourcing script.
+
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+unset LD_PRELOAD
+
+failures=0
+pids=()
+pass() { echo "ok - $1"; }
+fail() {
+  echo "not ok - $1"
+  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2" | head -40
+  failures=$((failures + 1))
+}
+# check NAME CONDITION-EXIT-STATUS [DETAIL]
+check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+finish() {
+  if [[ $failures -gt 0 ]]; then
+    echo "$failures check(s) failed"
+    exit 1
+  fi
+  echo "all checks passed"
+}
+stop_all() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap stop_all EXIT
+
+# A test that cannot have its servers says so, and still prints a result.
+need() {
+  local cmd
+  for cmd in "$@"; do
+    if ! command -v "$cmd" >/dev/null; then
+      echo "ok - SKIP: $cmd is not installed (scripts/setup.sh installs it): nothing was tested"
+      echo "all checks passed (skipped)"
+      exit 0
+    fi
+  done
+}
+
+# nyx with only the environment a test gives it (no key, proxy or CA from outside).
+clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_RETRY_BASE_SECONDS=0.01"
+           "NYX_RETRY_MAX_SECONDS=0.05")
+for v in ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
+  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
+done
+# run_nyx [VAR=value...] -- ARGS...: sets $out, $err and $rc.
+run_nyx() {
+  local vars=()
+  while [[ $# -gt 0 && "$1" != "--" ]]; do vars+=("$1"); shift; done
+  shift
+  "${clean_env[@]}" "${vars[@]}" timeout 120 "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  out=$(cat "$work/out")
+  err=$(cat "$work/err")
+}
+
+# ---- certificates ----
+
+# new_ca NAME: NAME.key, NAME.pem
+new_ca() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/$1.key" \
+    -out "$work/$1.pem" -days 30 -subj "/CN=nyx test CA $1" 2>/dev/null
+}
+# new_cert NAME CA SAN DAYS [EXTRA-EXTENSION]: NAME.key, NAME.pem signed by CA (DAYS -1: expired)
+new_cert() {
+  local name=$1 ca=$2 san=$3 days=$4 ext=${5:-}
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/$name.key" \
+    -out "$work/$name.csr" -subj "/CN=$name" 2>/dev/null &&
+  printf 'subjectAltName=%s\n%s\n' "$san" "$ext" >"$work/$name.ext" &&
+  openssl x509 -req -in "$work/$name.csr" -CA "$work/$ca.pem" -CAkey "$work/$ca.key" -CAcreateserial \
+    -out "$work/$name.pem" -days "$days" -extfile "$work/$name.ext" 2>/dev/null
+}
+
+# ---- servers ----
+
+# start_sim: nyx sim on a free port; sets $sim_url
+start_sim() {
+  "${clean_env[@]}" "$NYX_BIN" sim --port 0 --ttft-ms "${1:-5}" --api-key net-test-key >"$work/sim.out" 2>&1 &
+  pids+=($!)
+  local port="" i
+  for i in $(seq 200); do
+    port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
+    [[ -n "$port" ]] && break
+    sleep 0.05
+  done
+  sim_port=$port
+  sim_url="http://127.0.0.1:$port"
+  [[ -n "$port" ]]
+}
+
+# wait_port PORT PID: 0 once something listens on 127.0.0.1:PORT (and PID still runs)
+wait_port() {
+  local i
+  for i in $(seq 200); do
+    kill -0 "$2" 2>/dev/null || return 1
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# start_tls NAME KEY CERT BACKEND-PORT [nghttpx options...]: nghttpx on a free port in front
+# of the backend; sets ${NAME}_port. Its access log ($work/NAME.log) records each request's
+# ALPN, path and the gateway headers the tests send.
+start_tls() {
+  local name=$1 key=$2 cert=$3 backend=$4 try port pid
+  shift 4
+  for try in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 30000))
+    nghttpx --conf=/dev/null --no-ocsp --workers=1 --frontend="127.0.0.1,$port" \
+      --backend="127.0.0.1,$backend" --accesslog-file="$work/$name.log" \
+      --accesslog-format='$alpn $method $path route=$http_x_gateway_route call=$http_x_call_tag' \
+      --errorlog-file="$work/$name.err" "$@" "$work/$key" "$work/$cert" &
+    pid=$!
+    if wait_port "$port" "$pid"; then
+      pids+=("$pid")
+      printf -v "${name}_port" '%s' "$port"
+      return 0
+    fi
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  return 1
+}
+
+# A script making one small call and printing what came back, or the error's fields.
+write_call_script() {
+  cat >"$work/call.lua" <<'EOF'
+local nyx = require "nyx"
+local ok, r = pcall(nyx.call, { prompt = "Hello over the network", max_tokens = 16,
+                                headers = nyx.vars.tag and { ["x-call-tag"] = nyx.vars.tag } or nil })
+if ok then
+  print("ok", #r.text > 0, r.attempts)
+else
+  print("error", r.type, r.retryable, r.message)
+  os.exit(1)
+end
+EOF
+}
