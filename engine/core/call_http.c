@@ -10,6 +10,7 @@
 #include "net.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,14 +175,18 @@ static void transfer_done(void *ud, CURLcode rc)
             c->first_byte = c->attempt_started + (double)t / 1e6;
     }
     if (c->debug)
-        debug_response(c, status, rc == CURLE_OK ? NULL : curl_easy_strerror(rc));
+        debug_response(c, status, rc == CURLE_OK ? NULL : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
     nyx_error err;
     nyx_error_clear(&err);
     if (c->attempt_err.type[0] && (rc == CURLE_WRITE_ERROR || rc == CURLE_OK))
         err = c->attempt_err;
     else if (rc != CURLE_OK) {
-        if (!net_explain_failure(c->e->net, c->easy, rc, c->errbuf, &err)) /* TLS, a proxy's refusal */
-            claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, curl_easy_strerror(rc));
+        if (!net_explain_failure(c->e->net, c->easy, rc, c->errbuf, &err)) { /* TLS, a proxy's refusal */
+            char detail[CURL_ERROR_SIZE + 128]; /* curl's words for the code, and its particulars */
+            snprintf(detail, sizeof detail, "%s%s%s%s", curl_easy_strerror(rc), c->errbuf[0] ? " (" : "",
+                     c->errbuf, c->errbuf[0] ? ")" : "");
+            claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, detail);
+        }
     }
     else if (status < 200 || status >= 300)
         claude_error_from_http((int)status, c->buf, c->len, &c->headers, &err);

@@ -455,6 +455,15 @@ static const char *ca_fix(const net *n)
                      : "set NYX_CA_FILE to the PEM certificate of the CA that signed it (a private or corporate CA)";
 }
 
+/* A connection opened for this transfer that ended before any response. curl writes a request
+ * only once TLS is set up, so a send or receive failure on it came after the handshake. */
+static int closed_after_handshake(CURL *h)
+{
+    long opened = 0, status = 0;
+    return curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK && opened > 0 &&
+           curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 0;
+}
+
 int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, nyx_error *err)
 {
     if (!n)
@@ -476,10 +485,26 @@ int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, 
     }
     /* A server that wants a client certificate refuses with an alert: under TLS 1.3 it reaches
      * curl only at the first read, as a receive error. */
-    int cert_alert = errbuf && (strstr(errbuf, "alert certificate required") || strstr(errbuf, "alert bad certificate") ||
-                                strstr(errbuf, "alert handshake failure"));
-    if (!is_tls_code(rc) && !((rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) && cert_alert))
+    int cert_alert = errbuf && strstr(errbuf, "SSL routines") && strstr(errbuf, " alert ");
+    int broken = rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2;
+    if (broken && !cert_alert && n->https && closed_after_handshake(h)) {
+        /* TLS 1.3 servers refuse a client certificate after the handshake; a request written
+         * before the refusal is read fails as a broken pipe. It may also be a passing fault,
+         * so it stays a retryable network_error, but it says what to look at. */
+        nyx_error_clear(err);
+        nyx_error_set(err, "network_error", 0,
+                      "%.120s closed the connection right after the TLS handshake (%.150s); if it requires a "
+                      "client certificate, %s",
+                      n->host, detail,
+                      n->client_cert ? "NYX_CLIENT_CERT must be one its CA signed, with NYX_CLIENT_KEY its key"
+                                     : "set NYX_CLIENT_CERT and NYX_CLIENT_KEY");
+        err->retryable = 1;
+        return 1;
+    }
+    if (!is_tls_code(rc) && !(broken && cert_alert))
         return 0;
+    /* curl checks the name itself after OpenSSL accepted the chain (verify result 0) */
+    int name_mismatch = errbuf && (strstr(errbuf, "subject name") || strstr(errbuf, "does not match"));
     long verify = 0;
     if (curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify) != CURLE_OK)
         verify = 0;
@@ -500,7 +525,7 @@ int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, 
         snprintf(reason, sizeof reason, "its certificate %s",
                  verify == V_EXPIRED ? "has expired" : "is not valid yet");
         fix = "the server's certificate must be renewed (or this machine's clock is wrong); no setting should hide it";
-    } else if (verify == V_HOSTNAME_MISMATCH || verify == V_IP_MISMATCH ||
+    } else if (verify == V_HOSTNAME_MISMATCH || verify == V_IP_MISMATCH || name_mismatch ||
                (rc == CURLE_PEER_FAILED_VERIFICATION && verify == V_OK)) {
         snprintf(reason, sizeof reason, "name mismatch: its certificate is not for %.200s", n->host);
         fix = "ANTHROPIC_BASE_URL must use a host name the certificate names";
