@@ -473,10 +473,11 @@ int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, 
     if (n->proxy && curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
         connect_code >= 300) {
         nyx_error_clear(err);
-        if (connect_code == 407)
+        if (connect_code == 407 || connect_code == 401) /* some proxies answer a CONNECT with 401 */
             nyx_error_set(err, "network_error", 0,
-                          "the proxy %s (%s) refused the tunnel to %s: HTTP 407, its credentials are missing or wrong",
-                          n->proxy_shown, n->proxy_var, n->host);
+                          "the proxy %s (%s) refused the tunnel to %s: HTTP %ld, the proxy's credentials in %s "
+                          "are missing or wrong",
+                          n->proxy_shown, n->proxy_var, n->host, connect_code, n->proxy_var);
         else
             nyx_error_set(err, "network_error", 0, "the proxy %s (%s) refused the tunnel to %s: HTTP %ld",
                           n->proxy_shown, n->proxy_var, n->host, connect_code);
