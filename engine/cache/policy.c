@@ -349,10 +349,12 @@ static void remember_block(cache_policy *p, const nyx_model *m, uint64_t hash, s
 
 /* ---- placing marks ---- */
 
-static int count_user_marks(const nyx_request *req)
+/* The marks the script placed (the API's top-level one included); the number of tools in
+ * *ntools. */
+static int count_user_marks(const nyx_request *req, size_t *ntools)
 {
     int n = req->top_level_cache ? 1 : 0;
-    int tools = claude_tools_marks(req->tools_json);
+    int tools = claude_tools_marks(req->tools_json, ntools);
     if (tools > 0) /* invalid tools fail when the body is built, naming the problem */
         n += tools;
     for (size_t i = 0; i < req->nsystem; i++)
@@ -438,9 +440,9 @@ static long markable_at_or_before(const nyx_request *req, long k)
 /* Marks the newest block, so the next turn of a conversation reads everything sent so far,
  * and, when more than LOOKBACK blocks separate it from the newest prefix this engine wrote,
  * a chain of marks from there, each within the lookback of the one before, so the written
- * prefix is still found. The chain takes slots from the system's marks when it must; a gap
- * that even 3 links cannot bridge has nothing readable, so it gets none. Returns the number
- * of marks in the request afterwards. */
+ * prefix is still found. The chain takes slots from the tools' and the system's marks when
+ * it must; a gap that even 3 links cannot bridge has nothing readable, so it gets none.
+ * Returns the number of marks in the request afterwards. */
 static int mark_messages(cache_policy *p, nyx_request *req, const nyx_model *m, int mark,
                          int marks, double now)
 {
@@ -454,6 +456,10 @@ static int mark_messages(cache_policy *p, nyx_request *req, const nyx_model *m, 
     long links = w >= 0 && newest - w > LOOKBACK ? (newest - w - 1) / LOOKBACK : 0;
     if (links > MAX_MARKS - 1)
         links = 0;
+    if (links > MAX_MARKS - 1 - marks && req->tools_mark != NYX_MARK_NONE) {
+        req->tools_mark = NYX_MARK_NONE;
+        marks--;
+    }
     for (size_t i = 0; i < req->nsystem && links > MAX_MARKS - 1 - marks; i++)
         if (req->system[i].mark != NYX_MARK_NONE) {
             req->system[i].mark = NYX_MARK_NONE;
@@ -480,7 +486,9 @@ int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, dou
     memset(ex, 0, sizeof *ex);
     if (req->cache_mode == NYX_CACHE_API)
         req->top_level_cache = 1; /* the API places its one mark itself */
-    int marks = count_user_marks(req);
+    size_t ntools;
+    req->tools_mark = NYX_MARK_NONE;
+    int marks = count_user_marks(req, &ntools);
     if (marks > MAX_MARKS) {
         nyx_error_set(err, "invalid_argument", 0,
                       "the request carries %d cache marks; the API allows at most %d", marks,
@@ -508,6 +516,12 @@ int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, dou
                 ex->marks++;
                 break;
             }
+    }
+    /* Tools come before the system prompt: its mark covers them. Without one, the last tool's
+     * mark keeps them read when what follows changes. */
+    if (ex->marks == 0 && ntools > 0) {
+        req->tools_mark = shared_mark;
+        ex->marks++;
     }
     /* A conversation's newest turn is read by the next one. A single prompt is not expected
      * again: marking it would only add the write premium, unless it is all there is and the

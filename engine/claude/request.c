@@ -103,6 +103,14 @@ static int check_tools(const char *tools_json, cJSON **tools, mark_state *marks,
     return 0;
 }
 
+/* The last tool, when it can take the policy's mark (one without a mark of its own). */
+static cJSON *markable_tool(cJSON *tools)
+{
+    cJSON *last = tools ? cJSON_GetArrayItem(tools, cJSON_GetArraySize(tools) - 1) : NULL;
+    return cJSON_IsObject(last) && !cJSON_GetObjectItemCaseSensitive(last, "cache_control") ? last
+                                                                                           : NULL;
+}
+
 static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_error *err)
 {
     *tools = NULL;
@@ -140,6 +148,12 @@ static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_er
     mark_state marks = {0, 0};
     if (check_tools(req->tools_json, tools, &marks, err))
         return -1;
+    if (req->tools_mark != NYX_MARK_NONE && markable_tool(*tools) &&
+        note_mark(&marks, req->tools_mark == NYX_MARK_1H)) {
+        cJSON_Delete(*tools);
+        *tools = NULL;
+        return fail(err, "invalid_argument", "the last tool's 1h cache mark follows a 5m mark");
+    }
     int rc = check_blocks(req->system, req->nsystem, "system", (size_t)-1, &marks, err);
     for (size_t i = 0; rc == 0 && i < req->nmessages; i++)
         rc = check_blocks(req->messages[i].blocks, req->messages[i].nblocks, "messages", i,
@@ -163,13 +177,15 @@ static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_er
     return rc;
 }
 
-int claude_tools_marks(const char *tools_json)
+int claude_tools_marks(const char *tools_json, size_t *ntools)
 {
     cJSON *tools;
     mark_state marks = {0, 0};
     nyx_error err;
+    *ntools = 0;
     if (check_tools(tools_json, &tools, &marks, &err))
         return -1;
+    *ntools = tools ? (size_t)cJSON_GetArraySize(tools) : 0;
     cJSON_Delete(tools);
     return marks.count;
 }
@@ -293,6 +309,11 @@ static int fill(cJSON *root, const nyx_request *req, int for_count, cJSON *tools
         (full && put(root, "max_tokens", cJSON_CreateNumber((double)req->max_tokens))) ||
         (req->nsystem && put(root, "system", content(req->system, req->nsystem))) ||
         put(root, "messages", messages(req))) {
+        cJSON_Delete(tools);
+        return -1;
+    }
+    cJSON *last_tool = req->tools_mark != NYX_MARK_NONE ? markable_tool(tools) : NULL;
+    if (last_tool && put(last_tool, "cache_control", cache_control(req->tools_mark == NYX_MARK_1H))) {
         cJSON_Delete(tools);
         return -1;
     }

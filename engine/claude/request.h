@@ -16,7 +16,8 @@
  * temperature <= 1, at least one message, the first one from the user, every message with
  * at least one block and no NUL byte inside a text, tools a JSON array, at most 4 cache marks
  * (tools' own cache_control, system, messages and the top-level one), no 1h mark after a 5m
- * one, and no top-level (5m) cache_control when the last block carries a 1h mark. */
+ * one, and no top-level (5m) cache_control when the last block carries a 1h mark.
+ * req->tools_mark puts a cache_control on the last tool (unless it has one already). */
 char *claude_request_json(const nyx_request *req, /* the call */
                           size_t *len,            /* body length written here; may be NULL */
                           nyx_error *err          /* written on failure only */
@@ -26,8 +27,9 @@ char *claude_request_json(const nyx_request *req, /* the call */
  * metadata (max_tokens is not validated). */
 char *claude_count_tokens_json(const nyx_request *req, size_t *len, nyx_error *err);
 
-/* The cache marks (cache_control) the tools of a JSON tools array carry: 0 for NULL, -1 when
- * tools_json is not a valid tools array (building the request reports why). */
-int claude_tools_marks(const char *tools_json);
+/* The cache marks (cache_control) the tools of a JSON tools array carry, and the number of
+ * tools in *ntools: 0 for NULL, -1 when tools_json is not a valid tools array (building the
+ * request reports why). */
+int claude_tools_marks(const char *tools_json, size_t *ntools);
 
 #endif

@@ -35,6 +35,7 @@ typedef struct nyx_request {
     nyx_message *messages; /* owned array */
     size_t nmessages;
     char *tools_json;      /* owned, optional: JSON array passed through verbatim */
+    int tools_mark;        /* enum nyx_mark: a mark the cache policy adds to the last tool */
     int max_tokens;
     double temperature;    /* < 0 means unset */
     char **stop_sequences; /* owned array of owned strings */

@@ -337,6 +337,42 @@ static void test_script_marks(void)
     cache_policy_free(p);
 }
 
+/* Tools before the system prompt are covered by its mark; without a system prompt the last
+ * tool gets one, which gives way to a chain of links like the system's. */
+static void test_tools(void)
+{
+    cache_policy *p = cache_policy_new(NULL);
+    cache_expect ex;
+    nyx_request r;
+    chat(&r, 2, 0);
+    r.tools_json = strdup("[{\"name\":\"get\",\"input_schema\":{\"type\":\"object\"}}]");
+    CHECK_INT(place(p, &r, 300, 0, &ex), 0);
+    CHECK_INT(r.tools_mark, NYX_MARK_NONE);
+    CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
+    nyx_request_free(&r);
+    nyx_request_init(&r);
+    r.tools_json = strdup("[{\"name\":\"get\",\"input_schema\":{\"type\":\"object\"}}]");
+    add_msg(&r, NYX_ROLE_USER, 1, "A question?");
+    CHECK_INT(place(p, &r, 3600, 0, &ex), 0);
+    CHECK_INT(r.tools_mark, NYX_MARK_1H);
+    CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
+    CHECK_INT(ex.marks, 2);
+    cache_response_began(p, &r, &sonnet46, 0);
+    /* 70 blocks later: three links and the newest, the tools' mark given up. */
+    add_msg(&r, NYX_ROLE_ASSISTANT, 1, "An answer.");
+    add_msg(&r, NYX_ROLE_USER, 69, "A question?");
+    r.messages[0].blocks[0].mark = NYX_MARK_NONE; /* as the script sends it again */
+    CHECK_INT(place(p, &r, 300, 1, &ex), 0);
+    CHECK_INT(r.tools_mark, NYX_MARK_NONE);
+    CHECK_INT(ex.marks, 4);
+    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 40), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 60), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 70), NYX_MARK_5M);
+    nyx_request_free(&r);
+    cache_policy_free(p);
+}
+
 /* A system prompt split at a paragraph (shared part, then the rest) is split the same way
  * when it is sent again whole, so it reads what it wrote. */
 static void test_split_again(void)
@@ -378,6 +414,7 @@ int main(void)
     test_lookback_chain();
     test_api_mode();
     test_script_marks();
+    test_tools();
     test_split_again();
     CHECK_DONE();
 }

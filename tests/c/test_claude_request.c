@@ -196,6 +196,46 @@ static void test_tools_passthrough(void)
     nyx_request_free(&r);
 }
 
+/* The cache policy's mark on the last tool (tools_mark): added to the body, counted among the
+ * 4, and not doubled on a tool that has its own. */
+static void test_tools_mark(void)
+{
+    nyx_request r;
+    base(&r);
+    r.tools_json = dup("[{\"name\":\"a\"},{\"name\":\"b\"}]");
+    r.tools_mark = NYX_MARK_1H;
+    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
+                    "\"tools\":[{\"name\":\"a\"},{\"name\":\"b\",\"cache_control\":"
+                    "{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]}");
+    add_block(&r.system, &r.nsystem, "s1", NYX_MARK_5M);
+    add_block(&r.system, &r.nsystem, "s2", NYX_MARK_5M);
+    add_block(&r.system, &r.nsystem, "s3", NYX_MARK_5M);
+    nyx_error err;
+    char *body = claude_request_json(&r, NULL, &err); /* exactly 4 */
+    CHECK(body != NULL);
+    free(body);
+    r.messages[0].blocks[0].mark = NYX_MARK_5M;
+    expect_invalid(&r, "at most 4 cache marks are allowed (tools, system, messages and top-level "
+                       "cache_control together), got 5");
+    r.messages[0].blocks[0].mark = NYX_MARK_NONE;
+    free(r.tools_json);
+    r.tools_json = dup("[{\"name\":\"b\",\"cache_control\":{\"type\":\"ephemeral\"}}]");
+    r.tools_mark = NYX_MARK_5M; /* the tool's own mark stands: 4 marks, not 5 */
+    r.system[0].mark = NYX_MARK_NONE;
+    r.messages[0].blocks[0].mark = NYX_MARK_5M;
+    body = claude_request_json(&r, NULL, &err);
+    CHECK(body != NULL);
+    CHECK(body && strstr(body, "\"name\":\"b\",\"cache_control\":{\"type\":\"ephemeral\"}}]") != NULL);
+    free(body);
+    /* A 1h mark on the last tool after a 5m one on an earlier tool. */
+    free(r.tools_json);
+    r.tools_json = dup("[{\"name\":\"a\",\"cache_control\":{\"type\":\"ephemeral\"}},{\"name\":\"b\"}]");
+    r.tools_mark = NYX_MARK_1H;
+    expect_invalid(&r, "the last tool's 1h cache mark follows a 5m mark");
+    nyx_request_free(&r);
+}
+
 static void test_escaping(void)
 {
     nyx_request r;
@@ -382,6 +422,7 @@ int main(void)
     test_marks_5m_and_1h();
     test_optional_fields();
     test_tools_passthrough();
+    test_tools_mark();
     test_escaping();
     test_count_tokens();
     test_stable();

@@ -18,13 +18,14 @@ local CHAT = [[
   end
   local system = table.concat(lines, "\n")
 
-  -- The usage of every turn of a chat of `turns` turns (user `who` asking).
-  local function chat(model, turns, cache, who)
+  -- The usage of every turn of a chat of `turns` turns (user `who` asking), through `call`
+  -- (nyx.call unless given).
+  local function chat(model, turns, cache, who, call)
     local msgs, out = {}, {}
     for t = 1, turns do
       msgs[#msgs + 1] = { role = "user", content =
         ("%s, question %d: what should region %d change next quarter, and at what cost?"):format(who or "Ann", t, t) }
-      local r = nyx.call{ model = model, system = system, messages = msgs, max_tokens = 60, cache = cache }
+      local r = (call or nyx.call){ model = model, system = system, messages = msgs, max_tokens = 60, cache = cache }
       out[t] = r.usage
       msgs[#msgs + 1] = { role = "assistant", content = r.text }
     end
@@ -42,6 +43,26 @@ local CHAT = [[
       local blocks = {}
       for i = 1, results do blocks[i] = ("Store %d.%d: stock %d, sales %d."):format(s, i, s * i, s + i) end
       msgs[#msgs + 1] = { role = "user", content = blocks }
+    end
+    return out
+  end
+
+  -- Tools of ~1.2k tokens (a JSON array, as nyx.call takes them).
+  local function tools_json()
+    local rules = {}
+    for i = 1, 50 do rules[i] = lines[i + 1] or lines[2] end
+    return json.encode({ { name = "lookup_region", description = table.concat(rules, " "),
+                           input_schema = { type = "object", properties = { region = { type = "string" } } } } })
+  end
+
+  -- Chats without a system prompt, over the tools.
+  local function tool_chat(model, turns, cache, who)
+    local msgs, out = {}, {}
+    for t = 1, turns do
+      msgs[#msgs + 1] = { role = "user", content = ("%s, question %d: which region first?"):format(who, t) }
+      local r = nyx.call{ model = model, tools = tools_json(), messages = msgs, max_tokens = 60, cache = cache }
+      out[t] = r.usage
+      msgs[#msgs + 1] = { role = "assistant", content = r.text }
     end
     return out
   end
@@ -133,6 +154,36 @@ for _, setup in ipairs(H.setups()) do
         end
       end)
     end
+
+    it("tools without a system prompt: their own mark lets another chat read them, which automatic caching cannot", function()
+      local v = setup:run(CHAT .. [[
+        local own = { tool_chat("claude-sonnet-5-5", 3, "auto", "Ann"), tool_chat("claude-sonnet-5-5", 3, "auto", "Bob") }
+        sim.reset()
+        local api = { tool_chat("claude-sonnet-5-5", 3, "api", "Ann"), tool_chat("claude-sonnet-5-5", 3, "api", "Bob") }
+        return { own = own, api = api }
+      ]])
+      for c = 1, 2 do no_costlier(v.own[c], v.api[c], ("chat %d, turn"):format(c)) end
+      assert.is_true(v.own[2][1].cache_read_input_tokens > 1024, "the second chat reads the tools")
+      assert.are.equal(0, v.api[2][1].cache_read_input_tokens)
+      local own, api = sum(v.own[2], "cost_usd"), sum(v.api[2], "cost_usd")
+      assert.is_true(own < api, ("nyx %.8f USD, automatic caching %.8f USD"):format(own, api))
+    end)
+
+    it("an agent's conversation goes through the same marks", function()
+      local v = setup:run(CHAT .. [[
+        local planner = nyx.agent{ name = "planner" }
+        local by_agent = chat("claude-sonnet-5-5", 6, nil, "Ann", function(c) return planner:call(c) end)
+        sim.reset()
+        local direct = chat("claude-sonnet-5-5", 6)
+        return { by_agent = by_agent, direct = direct }
+      ]])
+      reads_after_first_write(v.by_agent, "turn")
+      for t = 1, 6 do
+        for _, k in ipairs({ "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens" }) do
+          assert.are.equal(v.direct[t][k], v.by_agent[t][k], ("turn %d: %s"):format(t, k))
+        end
+      end
+    end)
 
     it("a 15-step tool loop adding 22 blocks a step keeps reading the cache, for less than automatic caching", function()
       local v = setup:run(CHAT .. [[
