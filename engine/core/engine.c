@@ -507,6 +507,7 @@ int engine_open_store(nyx_engine *e)
     }
     /* Audit events, settles and the like need no answer: the loop never waits for them. */
     store_set_background(e->store, 1);
+    engine_filter_store_text(e);
     struct stat st;
     e->db_is_file = stat(db, &st) == 0 && S_ISREG(st.st_mode);
     e->db_dev = e->db_is_file ? (unsigned long long)st.st_dev : 0;

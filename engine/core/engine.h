@@ -156,6 +156,10 @@ int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds);
 /* Emergency stop: new calls fail with "stopped", calls in flight are cancelled and logged.
  * broadcast: also write it to the database, so every process sharing it stops. */
 void engine_stop(nyx_engine *e, const char *reason, int broadcast);
+/* Makes e->store pass every free text and name it writes through the storage mode's
+ * redaction (store_text.c). */
+void engine_filter_store_text(nyx_engine *e);
+
 /* Records a script's own audit event; its detail is stored as the storage mode stores text
  * (redacted by default, nothing under "none"). Returns 0, or -1 with err. (audit.c) */
 int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,

@@ -2,6 +2,7 @@
 #include "guard/scan.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,7 +251,26 @@ static int redact_one(void *ud, const guard_finding *f)
     return 0;
 }
 
-char *guard_redact(const char *text, size_t len, size_t *out_len)
+/* "[EMAIL]" becomes "[EMAIL:1a2b3c4d]", the tag a hash of the finding's bytes. */
+static int tag_one(void *ud, const guard_finding *f)
+{
+    redact_buf *b = ud;
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (size_t i = f->start; i < f->end; i++)
+        h = (h ^ (unsigned char)b->text[i]) * 1099511628211ull;
+    const char *label = guard_kind_label(f->kind);
+    char tag[16];
+    snprintf(tag, sizeof tag, ":%08x]", (unsigned)(h ^ (h >> 32)));
+    if (put(b, b->text + b->copied, f->start - b->copied) != 0 || put(b, label, strlen(label) - 1) != 0 ||
+        put(b, tag, strlen(tag)) != 0) {
+        b->oom = 1;
+        return 1;
+    }
+    b->copied = f->end;
+    return 0;
+}
+
+static char *redact_with(const char *text, size_t len, size_t *out_len, guard_fn each)
 {
     if (!text)
         len = 0;
@@ -258,7 +278,7 @@ char *guard_redact(const char *text, size_t len, size_t *out_len)
     b.out = malloc(b.cap);
     if (!b.out)
         return NULL;
-    guard_scan(text, len, redact_one, &b);
+    guard_scan(text, len, each, &b);
     if (b.oom || put(&b, text ? text + b.copied : "", len - b.copied) != 0 ||
         put(&b, "", 1) != 0) {
         free(b.out);
@@ -267,6 +287,16 @@ char *guard_redact(const char *text, size_t len, size_t *out_len)
     if (out_len)
         *out_len = b.len - 1;
     return b.out;
+}
+
+char *guard_redact(const char *text, size_t len, size_t *out_len)
+{
+    return redact_with(text, len, out_len, redact_one);
+}
+
+char *guard_redact_tagged(const char *text, size_t len, size_t *out_len)
+{
+    return redact_with(text, len, out_len, tag_one);
 }
 
 /* ---- masking ---- */

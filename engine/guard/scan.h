@@ -63,6 +63,12 @@ char *guard_redact(const char *text, /* bytes to redact; may be NULL when len is
                    size_t *out_len   /* length of the result written here, or NULL */
 );
 
+/* guard_redact for names that are keys (sessions, agents, budget scopes): each finding becomes
+ * its label with a tag, a hash of what it replaced ("[EMAIL:1a2b3c4d]"), so names that differed
+ * stay distinct and the same name always redacts alike. A pseudonym, not an anonymisation:
+ * whoever can guess the original can check the guess. */
+char *guard_redact_tagged(const char *text, size_t len, size_t *out_len);
+
 /* Writes a display form of a NUL-terminated secret into out: the first 6 and last 2
  * characters kept and every other one replaced by '*', so "sk-ant-api03-...-AbCd" shows as
  * "sk-ant***...***Cd" with the secret's length. Secrets shorter than 12 characters are starred

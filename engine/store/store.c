@@ -152,7 +152,13 @@ int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *er
 {
     if (check_interaction(s, it, err) != 0)
         return -1;
-    return s->ops->log_interaction(s, it, err);
+    store_scrubbed sc = {0};
+    nyx_interaction clean;
+    if (store_scrub_interaction(s, &sc, it, &clean, err) != 0)
+        return -1;
+    int rc = s->ops->log_interaction(s, &clean, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 static int check_settled_interaction(const nyx_store *s, const nyx_interaction *it,
@@ -176,7 +182,13 @@ int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
         return store_unsupported(s, "log an interaction and settle its reservation", err);
     if (reservation_id && !*reservation_id)
         reservation_id = NULL;
-    return s->ops->log_interaction_settle(s, it, reservation_id, actual_usd, err);
+    store_scrubbed sc = {0};
+    nyx_interaction clean;
+    if (store_scrub_interaction(s, &sc, it, &clean, err) != 0)
+        return -1;
+    int rc = s->ops->log_interaction_settle(s, &clean, reservation_id, actual_usd, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 int store_batch_begin(nyx_store *s, nyx_error *err)
@@ -204,14 +216,26 @@ int store_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_
 {
     if (!s || !name || !*name)
         return invalid(err, "cannot create a session: no store or no session name");
-    return s->ops->session_upsert(s, name, budget_usd, err);
+    store_scrubbed sc = {0};
+    name = store_scrub(s, &sc, name, 1);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = s->ops->session_upsert(s, name, budget_usd, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 int store_session_end(nyx_store *s, const char *name, nyx_error *err)
 {
     if (!s || !name || !*name)
         return invalid(err, "cannot end a session: no store or no session name");
-    return s->ops->session_end(s, name, err);
+    store_scrubbed sc = {0};
+    name = store_scrub(s, &sc, name, 1);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = s->ops->session_end(s, name, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 int store_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
@@ -221,7 +245,14 @@ int store_thought_add(nyx_store *s, const char *session, int64_t parent, const c
         return invalid(err, "cannot add a thought: no store or no place for the id");
     if (parent < 0)
         return invalid(err, "cannot add a thought: parent id is negative");
-    return s->ops->thought_add(s, session, parent, label, id_out, err);
+    store_scrubbed sc = {0};
+    session = store_scrub(s, &sc, session, 1);
+    label = store_scrub(s, &sc, label, 0);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = s->ops->thought_add(s, session, parent, label, id_out, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 int store_thought_add_async(nyx_store *s, const char *session, int64_t parent, const char *label,
@@ -236,7 +267,14 @@ int store_thought_add_async(nyx_store *s, const char *session, int64_t parent, c
     }
     if (parent < 0)
         return invalid(err, "cannot add a thought: parent id is negative");
-    return s->ops->thought_add_async(s, session, parent, label, done, ud, err);
+    store_scrubbed sc = {0};
+    session = store_scrub(s, &sc, session, 1);
+    label = store_scrub(s, &sc, label, 0);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = s->ops->thought_add_async(s, session, parent, label, done, ud, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 static int check_filter(const store_filter *f, nyx_error *err)
@@ -267,7 +305,13 @@ int store_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void
         return invalid(err, "cannot query stats: no store or no row callback");
     if (check_filter(f, err) != 0)
         return -1;
-    return s->ops->query_stats(s, f, fn, ud, err);
+    store_scrubbed sc = {0};
+    store_filter clean;
+    if (store_scrub_filter(s, &sc, f, &clean, err) != 0)
+        return -1;
+    int rc = s->ops->query_stats(s, f ? &clean : NULL, fn, ud, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
@@ -277,7 +321,13 @@ int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *
         return invalid(err, "cannot query the log: no store or no row callback");
     if (check_filter(f, err) != 0)
         return -1;
-    return s->ops->query_log(s, f, fn, ud, err);
+    store_scrubbed sc = {0};
+    store_filter clean;
+    if (store_scrub_filter(s, &sc, f, &clean, err) != 0)
+        return -1;
+    int rc = s->ops->query_log(s, f ? &clean : NULL, fn, ud, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
@@ -285,7 +335,13 @@ int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, voi
 {
     if (!s || !fn)
         return invalid(err, "cannot query thoughts: no store or no row callback");
-    return s->ops->query_thoughts(s, session, fn, ud, err);
+    store_scrubbed sc = {0};
+    session = store_scrub(s, &sc, session, 1);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = s->ops->query_thoughts(s, session, fn, ud, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 /* ---- in a loop ---- */
@@ -329,5 +385,11 @@ int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
         return -1;
     if (reservation_id && !*reservation_id)
         reservation_id = NULL;
-    return s->ops->log_interaction_settle_async(s, it, reservation_id, actual_usd, done, ud, err);
+    store_scrubbed sc = {0};
+    nyx_interaction clean;
+    if (store_scrub_interaction(s, &sc, it, &clean, err) != 0)
+        return -1;
+    int rc = s->ops->log_interaction_settle_async(s, &clean, reservation_id, actual_usd, done, ud, err);
+    store_scrub_free(&sc);
+    return rc;
 }

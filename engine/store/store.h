@@ -74,6 +74,16 @@ nyx_store *store_open(const char *uri, nyx_error *err);
  *   opts: NULL for the defaults */
 nyx_store *store_open_opts(const char *uri, const store_options *opts, nyx_error *err);
 
+/* A filter for everything personal that could reach the database: the free text of records
+ * (error messages, attempt logs, requested model names, thought labels, audit details,
+ * template bodies, stop reasons) and the names they are filed under (sessions, agents,
+ * budget scopes; name = 1: these must stay distinct). Queries by session pass the name
+ * through it too, so they find what was stored. Returns 0 with *copy NULL to store text as
+ * given, 0 with *copy a malloc'd replacement, or -1 when out of memory (nothing is stored
+ * then). Prompt and response text are the caller's (nyx_interaction says so). */
+typedef int (*store_text_filter)(void *ud, const char *text, int name, char **copy);
+void store_set_text_filter(nyx_store *s, store_text_filter fn, void *ud);
+
 /* Closes the store. An open batch is committed first (best effort: a failure here is lost,
  * so commit batches explicitly). Closing NULL does nothing. */
 void store_close(nyx_store *s);

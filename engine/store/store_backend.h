@@ -154,7 +154,31 @@ typedef struct store_backend_ops {
 struct nyx_store {
     const store_backend_ops *ops;
     void *impl; /* the backend's own state */
+    store_text_filter filter; /* store_set_text_filter(); NULL: text is stored as given */
+    void *filter_ud;
 };
+
+/* ---- the text filter (store_scrub.c) ----
+ * The copies a write made of its strings, freed after the backend has them (it copies what
+ * it keeps, even when answering later). */
+#define STORE_SCRUB_MAX 8
+typedef struct store_scrubbed {
+    char *owned[STORE_SCRUB_MAX];
+    int n, oom;
+} store_scrubbed;
+
+/* text as the filter has it: text itself (no filter, nothing found, NULL) or a copy owned by
+ * sc. name: 1 for a name that is a key (session, agent, budget scope). */
+const char *store_scrub(const nyx_store *s, store_scrubbed *sc, const char *text, int name);
+/* 0, or -1 with err (and sc freed) when a copy could not be made. */
+int store_scrub_failed(store_scrubbed *sc, nyx_error *err);
+void store_scrub_free(store_scrubbed *sc);
+/* out = in with its free text and names filtered; 0, or -1 with err (sc freed). */
+int store_scrub_interaction(const nyx_store *s, store_scrubbed *sc, const nyx_interaction *in,
+                            nyx_interaction *out, nyx_error *err);
+/* out = in with the session filtered, so a query finds what was stored; in may be NULL. */
+int store_scrub_filter(const nyx_store *s, store_scrubbed *sc, const store_filter *in,
+                       store_filter *out, nyx_error *err);
 
 extern const store_backend_ops store_sqlite_ops;
 #ifdef NYX_HAVE_PG

@@ -122,11 +122,43 @@ static int prepare_reservation(nyx_store *s, const store_scope *scopes, size_t n
     return 0;
 }
 
+static int reserve_scrubbed(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
+                            char *reservation_id_out, size_t id_size, int *refused, nyx_error *err);
+
+/* The scopes with their names through the store's filter: clean[] holds them when there is
+ * one (n at most STORE_SCRUB_MAX). Returns the scopes to use, or NULL with err. */
+static const store_scope *scrub_scopes(const nyx_store *s, store_scrubbed *sc, const store_scope *scopes,
+                                       size_t n, store_scope clean[STORE_SCRUB_MAX], nyx_error *err)
+{
+    if (!s || !s->filter || !scopes)
+        return scopes;
+    if (n > STORE_SCRUB_MAX) {
+        store_invalid(err, "cannot reserve budget: %zu scopes, at most %d", n, STORE_SCRUB_MAX);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        clean[i] = (store_scope){store_scrub(s, sc, scopes[i].scope, 1), scopes[i].limit_usd};
+    return store_scrub_failed(sc, err) == 0 ? clean : NULL;
+}
+
 int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
                          char *reservation_id_out, size_t id_size, int *refused, nyx_error *err)
 {
     if (refused)
         *refused = -1;
+    store_scrubbed sc = {0};
+    store_scope clean[STORE_SCRUB_MAX];
+    const store_scope *use = scrub_scopes(s, &sc, scopes, n, clean, err);
+    if (!use && scopes)
+        return -1;
+    int rc = reserve_scrubbed(s, use, n, amount_usd, reservation_id_out, id_size, refused, err);
+    store_scrub_free(&sc);
+    return rc;
+}
+
+static int reserve_scrubbed(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
+                            char *reservation_id_out, size_t id_size, int *refused, nyx_error *err)
+{
     char host[HOST_SIZE], id[STORE_RESERVATION_ID_SIZE];
     store_reservation r;
     if (prepare_reservation(s, scopes, n, amount_usd, id, id_size < sizeof id ? id_size : sizeof id,
@@ -155,7 +187,13 @@ static int reserve_async(nyx_store *s, const store_scope *scopes, size_t n, doub
     store_reservation r;
     if (prepare_reservation(s, scopes, n, amount_usd, reservation_id, id_size, &r, host, again, err) != 0)
         return -1;
-    return s->ops->budget_reserve_async(s, scopes, n, &r, done, ud, err);
+    store_scrubbed sc = {0};
+    store_scope clean[STORE_SCRUB_MAX];
+    if (!(scopes = scrub_scopes(s, &sc, scopes, n, clean, err)))
+        return -1;
+    int rc = s->ops->budget_reserve_async(s, scopes, n, &r, done, ud, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 int store_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,

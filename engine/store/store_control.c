@@ -112,7 +112,15 @@ int store_audit(nyx_store *s, const char *kind, const char *session, const char 
         return store_invalid(err, "cannot record an audit event: no store or no kind");
     if (!s->ops->audit)
         return store_unsupported(s, "record an audit event", err);
-    return s->ops->audit(s, kind, session, agent, detail, err);
+    store_scrubbed sc = {0};
+    session = store_scrub(s, &sc, session, 1);
+    agent = store_scrub(s, &sc, agent, 1);
+    detail = store_scrub(s, &sc, detail, 0);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = s->ops->audit(s, kind, session, agent, detail, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 int store_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
@@ -124,5 +132,11 @@ int store_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void
         return store_invalid(err, "cannot query: last must be 0 (all) or a positive count");
     if (!s->ops->query_audit)
         return store_unsupported(s, "query the audit trail", err);
-    return s->ops->query_audit(s, f, fn, ud, err);
+    store_scrubbed sc = {0};
+    store_filter clean;
+    if (store_scrub_filter(s, &sc, f, &clean, err) != 0)
+        return -1;
+    int rc = s->ops->query_audit(s, f ? &clean : NULL, fn, ud, err);
+    store_scrub_free(&sc);
+    return rc;
 }

@@ -20,5 +20,11 @@ int store_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, ny
         return store_invalid(err, "cannot set a budget limit: no store, no scope or no number");
     if (!s->ops->budget_set_limit)
         return store_unsupported(s, "set a budget limit", err);
-    return s->ops->budget_set_limit(s, scope, limit_usd, err);
+    store_scrubbed sc = {0};
+    scope = store_scrub(s, &sc, scope, 1);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = s->ops->budget_set_limit(s, scope, limit_usd, err);
+    store_scrub_free(&sc);
+    return rc;
 }

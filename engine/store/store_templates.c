@@ -24,7 +24,14 @@ int store_template_put(nyx_store *s, const char *name, const char *content,
                              name);
     if (!s->ops->template_put)
         return store_unsupported(s, "store a template", err);
-    return s->ops->template_put(s, name, content, variables_json, hash_hex, version, err);
+    /* The hash stays the original's: the same body is recognised as the same version. */
+    store_scrubbed sc = {0};
+    content = store_scrub(s, &sc, content, 0);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = s->ops->template_put(s, name, content, variables_json, hash_hex, version, err);
+    store_scrub_free(&sc);
+    return rc;
 }
 
 int store_template_get(nyx_store *s, const char *name, int version, char **content,

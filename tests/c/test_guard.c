@@ -494,6 +494,29 @@ static void test_mask(void)
     guard_mask("sk-ant-api03-abcdefXY", NULL, 10);
 }
 
+/* Names that are keys: each finding tagged by what it replaced, alike for the same value. */
+static void test_tagged(void)
+{
+    size_t n = 0;
+    char *a = guard_redact_tagged("session of alice@example.com", 28, &n);
+    char *a2 = guard_redact_tagged("session of alice@example.com", 28, NULL);
+    char *b = guard_redact_tagged("session of bob@example.com", 26, NULL);
+    char *plain = guard_redact_tagged("no findings here", 16, NULL);
+    CHECK(a && a2 && b && plain);
+    if (a && a2 && b && plain) {
+        CHECK(strncmp(a, "session of [EMAIL:", 18) == 0);
+        CHECK_INT(n, strlen("session of [EMAIL:12345678]"));
+        CHECK_STR(a, a2);
+        CHECK(strcmp(a, b) != 0);
+        CHECK(!strstr(a, "alice"));
+        CHECK_STR(plain, "no findings here");
+    }
+    free(a);
+    free(a2);
+    free(b);
+    free(plain);
+}
+
 int main(void)
 {
     test_email();
@@ -512,6 +535,7 @@ int main(void)
     test_garbage();
     test_redact();
     test_names();
+    test_tagged();
     test_mask();
     CHECK_DONE();
 }

@@ -1,0 +1,70 @@
+/* What reaches the database passes through the store's text filter first (store.h,
+ * store_set_text_filter): the free text of a record and the names it is filed under. Done
+ * here, under every write, so no writer can forget it. */
+#include "store_backend.h"
+
+#include <stdlib.h>
+
+void store_set_text_filter(nyx_store *s, store_text_filter fn, void *ud)
+{
+    if (!s)
+        return;
+    s->filter = fn;
+    s->filter_ud = ud;
+}
+
+const char *store_scrub(const nyx_store *s, store_scrubbed *sc, const char *text, int name)
+{
+    if (!text || !s || !s->filter || sc->oom)
+        return text;
+    char *copy = NULL;
+    if (sc->n == STORE_SCRUB_MAX || s->filter(s->filter_ud, text, name, &copy) != 0) {
+        sc->oom = 1; /* a programming error (too many), or out of memory: never the raw text */
+        return text;
+    }
+    if (!copy)
+        return text;
+    sc->owned[sc->n++] = copy;
+    return copy;
+}
+
+int store_scrub_failed(store_scrubbed *sc, nyx_error *err)
+{
+    if (!sc->oom)
+        return 0;
+    store_scrub_free(sc);
+    store_fail(err, "store: cannot prepare text for the database: out of memory");
+    return -1;
+}
+
+void store_scrub_free(store_scrubbed *sc)
+{
+    for (int i = 0; i < sc->n; i++)
+        free(sc->owned[i]);
+    sc->n = 0;
+}
+
+int store_scrub_interaction(const nyx_store *s, store_scrubbed *sc, const nyx_interaction *in,
+                            nyx_interaction *out, nyx_error *err)
+{
+    *out = *in;
+    if (!s->filter)
+        return 0;
+    /* Prompt and response text follow the storage mode already (the engine redacts them). */
+    out->session = store_scrub(s, sc, in->session, 1);
+    out->agent = store_scrub(s, sc, in->agent, 1);
+    out->model_requested = store_scrub(s, sc, in->model_requested, 0);
+    out->attempts_json = store_scrub(s, sc, in->attempts_json, 0);
+    out->error_message = store_scrub(s, sc, in->error_message, 0);
+    return store_scrub_failed(sc, err);
+}
+
+int store_scrub_filter(const nyx_store *s, store_scrubbed *sc, const store_filter *in,
+                       store_filter *out, nyx_error *err)
+{
+    if (!in)
+        return 0;
+    *out = *in;
+    out->session = store_scrub(s, sc, in->session, 1);
+    return store_scrub_failed(sc, err);
+}

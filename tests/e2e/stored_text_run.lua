@@ -1,0 +1,16 @@
+-- Personal data planted in every free text and name that reaches storage (see stored_text.sh).
+local nyx = require "nyx"
+local s = nyx.session{ name = "session of alice.session@example.com", budget_usd = 1 }
+local other = nyx.session{ name = "session of bob.session@example.com", budget_usd = 1 }
+local root = nyx.thought{ label = "card 4111 1111 1111 1111 in a thought", session = s }
+nyx.thought{ parent = root, label = "child of erin.thought@example.com", session = s }
+nyx.call{ prompt = "hello", max_tokens = 8, session = s, thought = root }
+nyx.call{ prompt = "hello", max_tokens = 8, session = other }
+nyx.call{ prompt = "hello", max_tokens = 8, agent = "agent of dave.agent@example.com" }
+-- An API error that quotes what it was sent: the unknown model's name comes back in the
+-- message, and is the requested model and part of the attempt log.
+local ok, err = pcall(nyx.call, { prompt = "hello", max_tokens = 8, model = "claude-frank.model@example.com" })
+assert(not ok and err.message:find("frank.model@example.com", 1, true), "the simulator did not quote the model")
+nyx.templates.create("planted", "Write to carol.template@example.com about {{topic}}; card 5555 5555 5555 4444.")
+nyx.audit("planted", "reported by gina.audit@example.com", { session = s })
+print("ok")
