@@ -408,10 +408,11 @@ int net_configure(const net *n, CURL *h, char *errbuf)
         curl_easy_setopt(h, CURLOPT_PROXY, n->proxy ? n->proxy : "") != CURLE_OK)
         return -1;
     /* HTTP/2 over TLS, waiting for a connection being set up rather than opening another:
-     * concurrent calls then share one connection. */
+     * concurrent calls then share one connection. Plain http stays HTTP/1.1, where waiting
+     * would only hold every concurrent call until the first one's answer began. */
     if (curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
                          n->http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_PIPEWAIT, n->http2 ? 1L : 0L) != CURLE_OK)
+        curl_easy_setopt(h, CURLOPT_PIPEWAIT, n->http2 && n->https ? 1L : 0L) != CURLE_OK)
         return -1;
     if (n->ca_file && curl_easy_setopt(h, CURLOPT_CAINFO, n->ca_file) != CURLE_OK)
         return -1;
