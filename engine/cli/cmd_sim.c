@@ -19,13 +19,16 @@ static void help(FILE *out)
 {
     fprintf(out,
             "usage: nyx sim [--port N] [--ttft-ms MS] [--token-ms MS] [--rpm N] [--itpm N]\n"
-            "               [--otpm N] [--seed N] [--api-key KEY] [--faults JSON]\n\n"
+            "               [--otpm N] [--seed N] [--api-key KEY] [--faults JSON]\n"
+            "               [--batch-ms MS] [--batch-expiry-ms MS]\n\n"
             "Serves the Claude Messages API simulator on 127.0.0.1 (port 0 picks one; the\n"
             "chosen port is printed as 'listening on 127.0.0.1:PORT'). A script reaches it with\n"
             "ANTHROPIC_BASE_URL=http://127.0.0.1:PORT nyx run SCRIPT.lua (no API key needed).\n"
             "Control endpoints: POST/DELETE /sim/faults ({\"faults\":[{\"fault\":\"overloaded\",\"count\":2}]}),\n"
             "GET /sim/requests?since=N, POST /sim/reset, GET/POST /sim/config; the fault rules\n"
             "and their fields are in the README (The simulator).\n"
+            "Message batches take --batch-ms to process (spread over their requests) and expire\n"
+            "after --batch-expiry-ms (default 24 h).\n"
             "Example: nyx sim --port 8080 --ttft-ms 40 --rpm 50\n");
 }
 
@@ -35,7 +38,8 @@ int cli_sim(int argc, char **argv)
         const char *flag, *key;
     } flags[] = {{"--ttft-ms", "ttft_ms"}, {"--token-ms", "token_ms"}, {"--rpm", "rpm"},
                  {"--itpm", "itpm"},       {"--otpm", "otpm"},         {"--seed", "seed"},
-                 {"--api-key", "api_key"}, {"--faults", "faults"}};
+                 {"--api-key", "api_key"}, {"--faults", "faults"},
+                 {"--batch-ms", "batch_delay_ms"}, {"--batch-expiry-ms", "batch_expiry_ms"}};
     int port = 0;
     char **opts = calloc((size_t)argc + 1, sizeof *opts);
     int nopts = 0, status = 0;

@@ -54,6 +54,7 @@ static const setting settings[] = {
     {"NYX_DEBUG", K_BOOL, AT(debug), 0, 0},
     {"NYX_SIM_TTFT_MS", K_NUMBER, AT(sim_ttft_ms), 0, 600000},
     {"NYX_SIM_TOKEN_MS", K_NUMBER, AT(sim_token_ms), 0, 60000},
+    {"NYX_SIM_BATCH_MS", K_NUMBER, AT(sim_batch_ms), 0, 86400000},
     {"NYX_STORAGE_MODE", K_STRING, AT(storage_mode), 0, 0},
     {"NYX_MAX_PROMPT_BYTES", K_COUNT, AT(max_prompt_bytes), 1, 1e12},
     {"NYX_MAX_PROMPT_TOKENS", K_COUNT, AT(max_prompt_tokens), 1, 1e12},
@@ -91,6 +92,7 @@ static void defaults(nyx_config *c)
     c->session_budget_usd = -1;
     c->sim_ttft_ms = 40;
     c->sim_token_ms = 0.2;
+    c->sim_batch_ms = 2000;
     c->max_prompt_bytes = 32L << 20; /* the API's own request limit */
     c->max_prompt_tokens = 1000000;
     c->max_output_tokens = 128000;

@@ -106,6 +106,10 @@ nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg)
             opt.otpm = (int64_t)d;
         else if (KEY("seed"))
             opt.seed = (uint64_t)d;
+        else if (KEY("batch_delay_ms"))
+            opt.batch_delay_ms = d;
+        else if (KEY("batch_expiry_ms"))
+            opt.batch_expiry_ms = d;
         else {
             bad = 1;
             if (errmsg)

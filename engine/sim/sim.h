@@ -35,6 +35,8 @@ typedef struct sim_options {
     uint64_t seed;           /* for probabilistic faults */
     const char *api_key;     /* required x-api-key; NULL = any non-empty key (copied at start) */
     size_t max_body;         /* 413 above it; 0 = 32 MiB */
+    double batch_delay_ms;   /* a message batch's processing time, spread over its requests */
+    double batch_expiry_ms;  /* unprocessed requests expire this long after submission; 0 = 24 h */
 } sim_options;
 
 /* Fills *o with the defaults: no latency, no limits, seed 0, any key, 32 MiB bodies. */

@@ -190,39 +190,54 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *path,
-                        int count_only)
+int sim_api_begin(call *k, sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *path,
+                  enum MHD_Result *out)
 {
-    call k = {.s = s, .c = c, .x = x, .fd = -1};
-    k.fault.after_events = -1;
-    if (pthread_mutex_lock(&s->mu) != 0)
-        return MHD_NO;
-    k.log.n = ++s->next_n;
-    k.log.t = nyx_now_s();
+    memset(k, 0, sizeof *k);
+    k->s = s;
+    k->c = c;
+    k->x = x;
+    k->fd = -1;
+    k->fault.after_events = -1;
+    if (pthread_mutex_lock(&s->mu) != 0) {
+        *out = MHD_NO;
+        return -1;
+    }
+    k->log.n = ++s->next_n;
+    k->log.t = nyx_now_s();
     pthread_mutex_unlock(&s->mu);
-    snprintf(k.reqid, sizeof k.reqid, "req_sim_%lld", (long long)k.log.n);
-    k.log.path = path;
+    snprintf(k->reqid, sizeof k->reqid, "req_sim_%lld", (long long)k->log.n);
+    k->log.path = path;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci)
-        k.fd = ci->connect_fd;
+        k->fd = ci->connect_fd;
 
     const char *key = header(c, "x-api-key");
     const char *auth = header(c, "authorization");
     if ((!key || !key[0]) && auth && strncmp(auth, "Bearer ", 7) == 0)
         key = auth + 7;
+    *out = MHD_NO;
     if (!key || !key[0])
-        return sim_http_fail(&k, 401, "authentication_error", "x-api-key header is required");
-    if (s->api_key && strcmp(key, s->api_key) != 0)
-        return sim_http_fail(&k, 401, "authentication_error", "invalid x-api-key");
-    const char *version = header(c, "anthropic-version");
-    if (!version || !version[0])
-        return sim_http_fail(&k, 400, "invalid_request_error",
-                             "anthropic-version: header is required");
-    if (x->too_large)
-        return sim_http_fail(&k, 413, "request_too_large",
-                             "Request exceeds the maximum allowed number of bytes.");
+        *out = sim_http_fail(k, 401, "authentication_error", "x-api-key header is required");
+    else if (s->api_key && strcmp(key, s->api_key) != 0)
+        *out = sim_http_fail(k, 401, "authentication_error", "invalid x-api-key");
+    else if (!header(c, "anthropic-version") || !header(c, "anthropic-version")[0])
+        *out = sim_http_fail(k, 400, "invalid_request_error", "anthropic-version: header is required");
+    else if (x->too_large)
+        *out = sim_http_fail(k, 413, "request_too_large", "Request exceeds the maximum allowed number of bytes.");
+    else
+        return 0;
+    return -1;
+}
 
+enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *path,
+                        int count_only)
+{
+    call k;
+    enum MHD_Result out;
+    if (sim_api_begin(&k, s, c, x, path, &out))
+        return out;
     sim_req req;
     nyx_error err;
     nyx_error_clear(&err);
@@ -242,7 +257,6 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
                                    &k.fault);
     pthread_mutex_unlock(&s->mu);
 
-    enum MHD_Result out;
     if (k.has_fault && fault_error(&k, req.stream, &out) == 0) {
         sim_req_free(&req);
         return out;

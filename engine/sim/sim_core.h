@@ -78,6 +78,7 @@ typedef struct sim_usage {
     int64_t cache_creation; /* the sum of both writes */
     int64_t output_tokens;
     const char *speed, *geo; /* usage.speed and usage.inference_geo; NULL: not reported */
+    const char *tier;        /* usage.service_tier; NULL: "standard" */
 } sim_usage;
 
 /* What a request would read and write; computed without changing the store. */

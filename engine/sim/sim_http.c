@@ -94,6 +94,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return sim_api(s, c, x, SIM_PATH_MESSAGES, 0);
     if (strcmp(url, SIM_PATH_COUNT) == 0 && post)
         return sim_api(s, c, x, SIM_PATH_COUNT, 1);
+    if (strncmp(url, SIM_PATH_BATCHES, strlen(SIM_PATH_BATCHES)) == 0 &&
+        (url[strlen(SIM_PATH_BATCHES)] == '\0' || url[strlen(SIM_PATH_BATCHES)] == '/'))
+        return sim_batch_api(s, c, x, method, url);
     if (strncmp(url, "/sim/", 5) == 0)
         return control(s, c, x, method, url);
     call k = {.s = s, .c = c, .x = x, .fd = -1};

@@ -11,6 +11,7 @@
 
 #define SIM_PATH_MESSAGES "/v1/messages"
 #define SIM_PATH_COUNT "/v1/messages/count_tokens"
+#define SIM_PATH_BATCHES "/v1/messages/batches"
 
 /* Per request, from the first call of the access handler to the completion callback. */
 typedef struct conn_ctx {
@@ -61,5 +62,14 @@ enum MHD_Result sim_http_body(call *k, sim_body *body, const char *ctype);
  * is in x (sim_api.c). path is logged. */
 enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *path,
                         int count_only);
+
+/* Starts an API request: numbers it, checks the key, the version header and the body size.
+ * Returns 0, or -1 with *out the response already given (sim_api.c). */
+int sim_api_begin(call *k, sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *path,
+                  enum MHD_Result *out);
+
+/* GET/POST/DELETE /v1/messages/batches[/ID[/results|/cancel]] (sim_batch_http.c). */
+enum MHD_Result sim_batch_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *method,
+                              const char *url);
 
 #endif

@@ -219,7 +219,7 @@ cJSON *sim_usage_json(const sim_usage *u, int64_t output_tokens)
     ok = cJSON_AddNumberToObject(cc, "ephemeral_5m_input_tokens", (double)u->cache_write_5m) &&
          cJSON_AddNumberToObject(cc, "ephemeral_1h_input_tokens", (double)u->cache_write_1h) &&
          cJSON_AddNumberToObject(o, "output_tokens", (double)output_tokens) &&
-         cJSON_AddStringToObject(o, "service_tier", "standard") &&
+         cJSON_AddStringToObject(o, "service_tier", u->tier ? u->tier : "standard") &&
          (!u->speed || cJSON_AddStringToObject(o, "speed", u->speed)) &&
          (!u->geo || cJSON_AddStringToObject(o, "inference_geo", u->geo));
     if (!ok) {

@@ -84,6 +84,11 @@ static int check_options(const sim_options *o, nyx_error *err)
         nyx_error_set(err, "invalid_argument", 0, "sim: rate limits must be >= 0");
         return -1;
     }
+    if (!isfinite(o->batch_delay_ms) || o->batch_delay_ms < 0 || !isfinite(o->batch_expiry_ms) ||
+        o->batch_expiry_ms < 0) {
+        nyx_error_set(err, "invalid_argument", 0, "sim: batch_delay_ms and batch_expiry_ms must be >= 0");
+        return -1;
+    }
     return 0;
 }
 
@@ -93,6 +98,7 @@ static void free_state(sim_server *s)
     sim_rl_free(s->rl);
     sim_faults_free(s->faults);
     sim_log_free(s->log);
+    sim_batches_free(s->batches);
     free(s->api_key);
 }
 
@@ -133,7 +139,8 @@ sim_server *sim_server_start(const sim_models *models, const sim_options *opt, i
     s->rl = sim_rl_new();
     s->faults = sim_faults_new(opt->seed);
     s->log = sim_log_new();
-    if ((opt->api_key && !s->api_key) || !s->cache || !s->rl || !s->faults || !s->log) {
+    s->batches = sim_batches_new();
+    if ((opt->api_key && !s->api_key) || !s->cache || !s->rl || !s->faults || !s->log || !s->batches) {
         free_state(s);
         free(s);
         nyx_error_set(err, "out_of_memory", 0, "sim: out of memory");

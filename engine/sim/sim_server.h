@@ -9,6 +9,7 @@
 
 #include "sim.h"
 #include "sim_core.h"
+#include "sim_batch.h"
 #include "sim_faults.h"
 #include "sim_log.h"
 #include "sim_ratelimit.h"
@@ -29,6 +30,7 @@ struct sim_server {
     sim_rl *rl;
     sim_faults *faults;
     sim_log *log;
+    struct sim_batches *batches;
     int64_t next_n;    /* API request numbers: req_sim_<n>, msg_sim_<n> */
     int64_t next_ctl;  /* control request numbers: req_sim_ctl_<n> */
 };

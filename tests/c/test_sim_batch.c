@@ -1,0 +1,314 @@
+/* The simulator's Message Batches over HTTP: creation and its validation, per-request errors,
+ * results in an order of their own matched by custom_id with usage.service_tier "batch",
+ * prompt caching inside a batch, cancel, expiry, list with pagination and delete. */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "sim/sim.h"
+
+#define MODEL "claude-sonnet-4-5"
+
+static char base[64];
+
+static int64_t min_tokens(void *ud, const char *model)
+{
+    (void)ud;
+    return strcmp(model, MODEL) == 0 ? 1024 : -1;
+}
+
+static const sim_models models = {min_tokens, NULL, NULL, NULL};
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+} resp;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    resp *r = ud;
+    char *nb = realloc(r->body, r->len + sz * n + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + r->len, p, sz * n);
+    r->body = nb;
+    r->len += sz * n;
+    r->body[r->len] = '\0';
+    return sz * n;
+}
+
+/* One request; the body parsed as JSON (NULL for JSONL or errors). */
+static cJSON *req(const char *method, const char *path, const char *body, resp *r)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/v1/messages/batches%s", base, path);
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hs = curl_slist_append(NULL, "x-api-key: k");
+    hs = curl_slist_append(hs, "anthropic-version: 2023-06-01");
+    hs = curl_slist_append(hs, "content-type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    CHECK_INT(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hs);
+    curl_easy_cleanup(c);
+    return r->body ? cJSON_Parse(r->body) : NULL;
+}
+
+static double count(const cJSON *batch, const char *what)
+{
+    return cJSON_GetNumberValue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(batch, "request_counts"), what));
+}
+
+static const char *str(const cJSON *o, const char *k) { return cJSON_GetStringValue(cJSON_GetObjectItem(o, k)); }
+
+static sim_server *start(double delay_ms, double expiry_ms)
+{
+    sim_options o;
+    sim_options_default(&o);
+    o.batch_delay_ms = delay_ms;
+    o.batch_expiry_ms = expiry_ms;
+    nyx_error err;
+    sim_server *s = sim_server_start(&models, &o, 0, &err);
+    CHECK(s != NULL);
+    if (s)
+        snprintf(base, sizeof base, "http://127.0.0.1:%d", sim_server_port(s));
+    return s;
+}
+
+#define P(content) "{\"model\":\"" MODEL "\",\"max_tokens\":40,\"messages\":[{\"role\":\"user\",\"content\":\"" content "\"}]}"
+
+static void test_create_and_results(void)
+{
+    sim_server *s = start(0, 0);
+    resp r;
+    cJSON *b = req("POST", "",
+                   "{\"requests\":[{\"custom_id\":\"r1\",\"params\":" P("first") "},"
+                   "{\"custom_id\":\"r2\",\"params\":{\"model\":\"claude-nope\",\"max_tokens\":5,"
+                   "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}},"
+                   "{\"custom_id\":\"r3\",\"params\":" P("third") "},"
+                   "{\"custom_id\":\"r4\",\"params\":{\"model\":\"" MODEL "\",\"max_tokens\":5,\"stream\":true,"
+                   "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}}]}",
+                   &r);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(str(b, "type"), "message_batch");
+    CHECK_STR(str(b, "processing_status"), "ended"); /* no delay: processed at once */
+    CHECK_INT(count(b, "succeeded"), 2);
+    CHECK_INT(count(b, "errored"), 2);
+    CHECK(strncmp(str(b, "id") ? str(b, "id") : "", "msgbatch_", 9) == 0);
+    CHECK(str(b, "results_url") != NULL);
+    char path[128];
+    snprintf(path, sizeof path, "/%s/results", str(b, "id") ? str(b, "id") : "");
+    free(r.body);
+    resp rr;
+    cJSON_Delete(req("GET", path, NULL, &rr));
+    CHECK_INT(rr.status, 200);
+    /* JSONL: one line per request, each custom id once, not in submission order. */
+    int seen[5] = {0}, lines = 0, first = 0;
+    for (char *line = rr.body, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        cJSON *o = cJSON_Parse(line);
+        const char *id = str(o, "custom_id");
+        int k = id && id[0] == 'r' ? id[1] - '0' : 0;
+        CHECK(k >= 1 && k <= 4);
+        if (k >= 1 && k <= 4)
+            seen[k]++;
+        if (lines++ == 0)
+            first = k;
+        const cJSON *res = cJSON_GetObjectItem(o, "result");
+        if (k == 1 || k == 3) {
+            CHECK_STR(str(res, "type"), "succeeded");
+            const cJSON *u = cJSON_GetObjectItem(cJSON_GetObjectItem(res, "message"), "usage");
+            CHECK_STR(str(u, "service_tier"), "batch");
+            CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(u, "output_tokens")) > 0);
+        } else if (k == 2 || k == 4) {
+            CHECK_STR(str(res, "type"), "errored");
+            const cJSON *e = cJSON_GetObjectItem(cJSON_GetObjectItem(res, "error"), "error");
+            CHECK_STR(str(e, "type"), k == 2 ? "not_found_error" : "invalid_request_error");
+        }
+        cJSON_Delete(o);
+    }
+    CHECK_INT(lines, 4);
+    CHECK(seen[1] == 1 && seen[2] == 1 && seen[3] == 1 && seen[4] == 1);
+    CHECK(first != 1); /* the order is the simulator's own, as the API promises none */
+    free(rr.body);
+    cJSON_Delete(b);
+    sim_server_stop(s);
+}
+
+static void test_validation(void)
+{
+    sim_server *s = start(0, 0);
+    static const char *const bad[] = {
+        "{\"requests\":[]}",
+        "{\"requests\":[{\"custom_id\":\"a\",\"params\":" P("x") "},{\"custom_id\":\"a\",\"params\":" P("y") "}]}",
+        "{\"requests\":[{\"custom_id\":\"has space\",\"params\":" P("x") "}]}",
+        "{\"requests\":[{\"custom_id\":\"a\"}]}",
+        "not json",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        resp r;
+        cJSON *o = req("POST", "", bad[i], &r);
+        CHECK_INT(r.status, 400);
+        CHECK_STR(str(cJSON_GetObjectItem(o, "error"), "type"), "invalid_request_error");
+        cJSON_Delete(o);
+        free(r.body);
+    }
+    resp r;
+    cJSON_Delete(req("GET", "/msgbatch_nope", NULL, &r));
+    CHECK_INT(r.status, 404);
+    free(r.body);
+    sim_server_stop(s);
+}
+
+/* Two requests sharing a long system prompt marked with the 1-hour TTL: the second reads what
+ * the first wrote, at batch prices. */
+static void test_cache_inside(void)
+{
+    sim_server *s = start(0, 0);
+    char *sys = malloc(9000);
+    size_t n = 0;
+    while (n < 8000)
+        n += (size_t)snprintf(sys + n, 9000 - n, "shared rules number %zu apply. ", n);
+    char *body = malloc(20000);
+    snprintf(body, 20000,
+             "{\"requests\":[{\"custom_id\":\"a\",\"params\":{\"model\":\"" MODEL "\",\"max_tokens\":20,"
+             "\"system\":[{\"type\":\"text\",\"text\":\"%s\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
+             "\"messages\":[{\"role\":\"user\",\"content\":\"one\"}]}},"
+             "{\"custom_id\":\"b\",\"params\":{\"model\":\"" MODEL "\",\"max_tokens\":20,"
+             "\"system\":[{\"type\":\"text\",\"text\":\"%s\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
+             "\"messages\":[{\"role\":\"user\",\"content\":\"two\"}]}}]}",
+             sys, sys);
+    resp r;
+    cJSON *b = req("POST", "", body, &r);
+    char path[128];
+    snprintf(path, sizeof path, "/%s/results", str(b, "id") ? str(b, "id") : "");
+    free(r.body);
+    resp rr;
+    cJSON_Delete(req("GET", path, NULL, &rr));
+    CHECK(rr.body && strstr(rr.body, "\"ephemeral_1h_input_tokens\":0") != NULL); /* b reads */
+    CHECK(rr.body && strstr(rr.body, "\"cache_read_input_tokens\":0,") != NULL);  /* a writes */
+    int reads = 0;
+    for (char *p = rr.body; p && (p = strstr(p, "\"cache_read_input_tokens\":")); p++)
+        reads += atoi(p + strlen("\"cache_read_input_tokens\":")) > 1000;
+    CHECK_INT(reads, 1);
+    free(rr.body);
+    cJSON_Delete(b);
+    free(sys);
+    free(body);
+    sim_server_stop(s);
+}
+
+static void test_cancel_list_delete(void)
+{
+    sim_server *s = start(3600.0 * 1000.0, 0); /* an hour: nothing ends on its own here */
+    resp r;
+    cJSON *b1 = req("POST", "", "{\"requests\":[{\"custom_id\":\"a\",\"params\":" P("x") "}]}", &r);
+    free(r.body);
+    cJSON *b = req("POST", "",
+                   "{\"requests\":[{\"custom_id\":\"a\",\"params\":" P("x") "},{\"custom_id\":\"b\",\"params\":" P("y") "}]}",
+                   &r);
+    free(r.body);
+    CHECK_STR(str(b, "processing_status"), "in_progress");
+    CHECK_INT(count(b, "processing"), 2);
+    const char *id = str(b, "id") ? str(b, "id") : "";
+    char path[128];
+    snprintf(path, sizeof path, "/%s/results", id);
+    cJSON_Delete(req("GET", path, NULL, &r));
+    CHECK_INT(r.status, 400); /* no results while processing */
+    free(r.body);
+    snprintf(path, sizeof path, "/%s", id);
+    cJSON_Delete(req("DELETE", path, NULL, &r));
+    CHECK_INT(r.status, 400); /* nor delete */
+    free(r.body);
+
+    cJSON *l = req("GET", "?limit=1", NULL, &r);
+    free(r.body);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(l, "data")), 1);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(l, "has_more")));
+    CHECK_STR(str(l, "first_id"), id); /* newest first */
+    char next[160];
+    snprintf(next, sizeof next, "?limit=5&after_id=%s", id);
+    cJSON *l2 = req("GET", next, NULL, &r);
+    free(r.body);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(l2, "data")), 1);
+    CHECK_STR(str(l2, "first_id"), str(b1, "id"));
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(l2, "has_more")));
+
+    snprintf(path, sizeof path, "/%s/cancel", id);
+    cJSON *c = req("POST", path, NULL, &r);
+    free(r.body);
+    CHECK_STR(str(c, "processing_status"), "canceling");
+    CHECK(str(c, "cancel_initiated_at") != NULL);
+    snprintf(path, sizeof path, "/%s", id);
+    cJSON *g = req("GET", path, NULL, &r);
+    free(r.body);
+    CHECK_STR(str(g, "processing_status"), "ended");
+    CHECK_INT(count(g, "canceled"), 2);
+    snprintf(path, sizeof path, "/%s/results", id);
+    cJSON_Delete(req("GET", path, NULL, &r));
+    CHECK(r.body && strstr(r.body, "{\"custom_id\":\"a\",\"result\":{\"type\":\"canceled\"}}") != NULL);
+    free(r.body);
+    snprintf(path, sizeof path, "/%s", id);
+    cJSON *d = req("DELETE", path, NULL, &r);
+    free(r.body);
+    CHECK_STR(str(d, "type"), "message_batch_deleted");
+    cJSON_Delete(req("GET", path, NULL, &r));
+    CHECK_INT(r.status, 404);
+    free(r.body);
+    cJSON_Delete(req("GET", "?limit=0", NULL, &r));
+    CHECK_INT(r.status, 400);
+    free(r.body);
+    cJSON_Delete(b1);
+    cJSON_Delete(b);
+    cJSON_Delete(l);
+    cJSON_Delete(l2);
+    cJSON_Delete(c);
+    cJSON_Delete(g);
+    cJSON_Delete(d);
+    sim_server_stop(s);
+}
+
+static void test_expiry(void)
+{
+    sim_server *s = start(3600.0 * 1000.0, 1); /* expires after 1 ms, long before processing */
+    resp r;
+    cJSON *b = req("POST", "", "{\"requests\":[{\"custom_id\":\"a\",\"params\":" P("x") "}]}", &r);
+    free(r.body);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    char path[128];
+    snprintf(path, sizeof path, "/%s", str(b, "id") ? str(b, "id") : "");
+    cJSON *g = req("GET", path, NULL, &r);
+    free(r.body);
+    CHECK_STR(str(g, "processing_status"), "ended");
+    CHECK_INT(count(g, "expired"), 1);
+    cJSON_Delete(b);
+    cJSON_Delete(g);
+    sim_server_stop(s);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    test_create_and_results();
+    test_validation();
+    test_cache_inside();
+    test_cancel_list_delete();
+    test_expiry();
+    curl_global_cleanup();
+    return check_failures;
+}
