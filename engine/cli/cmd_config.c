@@ -118,10 +118,19 @@ int cli_config(int argc, char **argv)
         nyx_free(value);
     } else {
         const char *key = words[1];
-        if ((rc = nyx_config_set(e, key, strcmp(verb, "set") == 0 ? words[2] : NULL)) == NYX_OK) {
+        int set = strcmp(verb, "set") == 0;
+        if ((rc = nyx_config_set(e, key, set ? words[2] : NULL)) == NYX_OK) {
             char *value = NULL;
             const char *source = NULL;
-            if (nyx_config_get(e, key, &value, &source) == NYX_OK && source && strcmp(source, "environment") == 0)
+            int got = nyx_config_get(e, key, &value, &source) == NYX_OK;
+            /* One line saying what changed (canonical, as stored): every process on the
+             * database picks it up. */
+            if (set)
+                printf("%s = %s (saved in the database; running processes use it within a second)\n", key,
+                       got && value && source && strcmp(source, "database") == 0 ? value : words[2]);
+            else
+                printf("%s unset (removed from the database; the default or the environment applies)\n", key);
+            if (got && source && strcmp(source, "environment") == 0)
                 fprintf(stderr, "nyx config: note: the environment sets %s here (%s), which takes precedence\n", key,
                         value ? value : "");
             nyx_free(value);

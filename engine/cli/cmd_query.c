@@ -9,13 +9,74 @@
 typedef struct flag {
     const char *name;   /* --name */
     const char *option; /* nyx_query option key */
+    const char *arg;    /* what it takes, for the usage line */
+    const char *help;   /* its values */
 } flag;
 
-static const flag stats_flags[] = {{"--session", "session"}, {"--since", "since"}, {"--by", "by"}, {NULL, NULL}};
-static const flag log_flags[] = {{"--session", "session"}, {"--last", "last"}, {"--since", "since"}, {NULL, NULL}};
-static const flag thought_flags[] = {{"--session", "session"}, {NULL, NULL}};
-static const flag no_flags[] = {{NULL, NULL}};
-static const flag audit_flags[] = {{"--last", "last"}, {"--since", "since"}, {"--session", "session"}, {NULL, NULL}};
+#define F_SESSION {"--session", "session", "NAME", "only that session's rows"}
+#define F_SINCE {"--since", "since", "DATE", "from that UTC day or instant: 2026-12-01 or 2026-12-01T09:30:00"}
+#define F_LAST {"--last", "last", "N", "only the newest N (a whole number > 0)"}
+
+static const flag stats_flags[] = {
+    F_SESSION, F_SINCE,
+    {"--by", "by", "GROUP", "one row per: total (default), model, session, agent or template"},
+    {NULL, NULL, NULL, NULL}};
+static const flag log_flags[] = {F_SESSION, F_LAST, F_SINCE, {NULL, NULL, NULL, NULL}};
+static const flag thought_flags[] = {F_SESSION, {NULL, NULL, NULL, NULL}};
+static const flag no_flags[] = {{NULL, NULL, NULL, NULL}};
+static const flag audit_flags[] = {
+    F_LAST, F_SINCE, F_SESSION,
+    {"--kind", "kind", "KIND",
+     "one kind of event: config, config_set, budget_refused, budget_soft_exceeded,\n"
+     "                   emergency_stop, emergency_stop_cleared, breaker_open, prompt_blocked,\n"
+     "                   prompt_redacted, template_write_refused, or a script's own (nyx.audit)"},
+    {NULL, NULL, NULL, NULL}};
+
+typedef struct command {
+    const char *kind;
+    const flag *flags;
+    const char *what;
+    const char *example;
+} command;
+
+static const command commands[] = {
+    {"stats", stats_flags, "Calls, cache hits, tokens, cost and savings from the database.",
+     "nyx stats --by model --since 2026-12-01"},
+    {"log", log_flags, "One line per interaction from the database, oldest first.", "nyx log --last 20"},
+    {"thoughts", thought_flags, "Thought trees with the calls, tokens and cost of each node.",
+     "nyx thoughts --session strategy"},
+    {"budget", no_flags, "Every budget scope: limit, spent, reserved and remaining (USD).", "nyx budget --json"},
+    {"audit", audit_flags, "Security-relevant events: refusals, stops, breaker openings, configuration.",
+     "nyx audit --kind budget_refused --last 10"},
+};
+
+static void usage(const command *cmd)
+{
+    printf("usage: nyx %s", cmd->kind);
+    for (const flag *f = cmd->flags; f->name; f++)
+        printf(" [%s %s]", f->name, f->arg);
+    printf("%s [--json] [--db FILE]\n", strcmp(cmd->kind, "stats") == 0 ? " [--wide]" : "");
+    if (strcmp(cmd->kind, "log") == 0)
+        printf("       nyx log --raw ID [--json] [--db FILE]\n");
+    printf("\n%s\n\n", cmd->what);
+    for (const flag *f = cmd->flags; f->name; f++)
+        printf("  %-9s %-6s %s\n", f->name, f->arg, f->help);
+    if (strcmp(cmd->kind, "stats") == 0)
+        printf("  --wide           every column at full precision (by default: the main\n"
+               "                   columns, dollars to 4 places, rates in %%)\n");
+    if (strcmp(cmd->kind, "log") == 0)
+        printf("  --raw     ID     one stored exchange in full: request, response, attempts, error\n");
+    printf("  --json           one JSON object per row: every column, exact numbers\n"
+           "  --db      FILE   the database: a SQLite file or a postgresql:// URI (default\n"
+           "                   NYX_DB, else ./nyx.db)\n\n"
+           "example: %s\n",
+           cmd->example);
+}
+
+/* The columns `nyx stats` shows without --wide: what a person reads first. */
+static const char *const stats_columns[] = {"group",      "calls",       "errors",   "hit_rate",
+                                            "input",      "output",      "cache_read", "cache_write",
+                                            "cost_usd",   "saved_usd",   NULL};
 
 static int print_json(void *ud, int ncols, const char *const *names, const char *const *values)
 {
@@ -46,24 +107,25 @@ static void print_tree(const cli_table *t, const char *parent, int depth, int id
     }
 }
 
-static int query(const char *kind, const flag *flags, int argc, char **argv)
+static int query(const command *cmd, int argc, char **argv)
 {
+    const char *kind = cmd->kind;
+    const flag *flags = cmd->flags;
     const char *opts[16];
     char *owned[16];
-    int nopts = 0, json = 0, status = 0;
+    int nopts = 0, json = 0, wide = 0, status = 0;
     const char *db = NULL;
     for (int i = 1; i < argc && status == 0; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: nyx %s", kind);
-            for (const flag *f = flags; f->name; f++)
-                printf(" [%s VALUE]", f->name);
-            printf(" [--json] [--db FILE]\n");
-            if (strcmp(kind, "log") == 0)
-                printf("       nyx log --raw ID [--json] [--db FILE]   (one stored exchange: request, response, attempts)\n");
+            usage(cmd);
             return 0;
         }
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--wide") == 0 && strcmp(kind, "stats") == 0) {
+            wide = 1;
             continue;
         }
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
@@ -102,6 +164,8 @@ static int query(const char *kind, const flag *flags, int argc, char **argv)
         } else if (!json && strcmp(kind, "thoughts") == 0 && t.nrows > 0) {
             print_tree(&t, NULL, 0, cli_table_col(&t, "id"), cli_table_col(&t, "parent_id"));
         } else if (!json) {
+            if (strcmp(kind, "stats") == 0 && !wide)
+                cli_table_readable(&t, stats_columns);
             cli_table_print(&t, stdout);
         }
     }
@@ -112,14 +176,14 @@ static int query(const char *kind, const flag *flags, int argc, char **argv)
     return status;
 }
 
-int cli_stats(int argc, char **argv) { return query("stats", stats_flags, argc, argv); }
+int cli_stats(int argc, char **argv) { return query(&commands[0], argc, argv); }
 int cli_log(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--raw") == 0)
             return cli_log_raw(argc, argv);
-    return query("log", log_flags, argc, argv);
+    return query(&commands[1], argc, argv);
 }
-int cli_thoughts(int argc, char **argv) { return query("thoughts", thought_flags, argc, argv); }
-int cli_budget(int argc, char **argv) { return query("budget", no_flags, argc, argv); }
-int cli_audit(int argc, char **argv) { return query("audit", audit_flags, argc, argv); }
+int cli_thoughts(int argc, char **argv) { return query(&commands[2], argc, argv); }
+int cli_budget(int argc, char **argv) { return query(&commands[3], argc, argv); }
+int cli_audit(int argc, char **argv) { return query(&commands[4], argc, argv); }

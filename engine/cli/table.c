@@ -52,13 +52,99 @@ int cli_table_col(const cli_table *t, const char *name)
     return -1;
 }
 
+/* A number, or a percentage: aligned right. */
 static int numeric(const char *s)
 {
     if (!s || !*s)
         return 0;
     char *end;
     strtod(s, &end);
-    return *end == '\0';
+    return end != s && (*end == '\0' || (end[0] == '%' && end[1] == '\0'));
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static char *reformat(const char *name, char *v)
+{
+    char *end;
+    if (!v || !*v)
+        return v;
+    double d = strtod(v, &end);
+    if (*end)
+        return v;
+    char buf[64];
+    if (ends_with(name, "_usd") || strcmp(name, "cost") == 0)
+        snprintf(buf, sizeof buf, "%.4f", d);
+    else if (ends_with(name, "_rate"))
+        snprintf(buf, sizeof buf, "%.1f%%", d * 100.0);
+    else
+        return v;
+    char *copy = strdup(buf);
+    if (!copy)
+        return v;
+    free(v);
+    return copy;
+}
+
+void cli_table_readable(cli_table *t, const char *const *keep)
+{
+    for (size_t r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            char **cell = &t->cells[r * (size_t)t->ncols + (size_t)c];
+            *cell = reformat(t->names[c], *cell);
+        }
+    if (!keep || t->ncols == 0)
+        return;
+    /* Columns kept move to the front, in keep's order; the rest are dropped. */
+    int *from = calloc((size_t)t->ncols, sizeof *from);
+    if (!from)
+        return;
+    int n = 0;
+    for (size_t k = 0; keep[k]; k++) {
+        int c = cli_table_col(t, keep[k]);
+        if (c >= 0)
+            from[n++] = c;
+    }
+    char **names = calloc((size_t)t->ncols, sizeof *names);
+    char **cells = t->nrows ? calloc(t->nrows * (size_t)t->ncols, sizeof *cells) : NULL;
+    if (!names || (t->nrows && !cells) || n == 0) {
+        free(from);
+        free(names);
+        free(cells);
+        return;
+    }
+    int *used = calloc((size_t)t->ncols, sizeof *used);
+    if (!used) {
+        free(from);
+        free(names);
+        free(cells);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        used[from[i]] = 1;
+        names[i] = t->names[from[i]];
+        for (size_t r = 0; r < t->nrows; r++)
+            cells[r * (size_t)n + (size_t)i] = t->cells[r * (size_t)t->ncols + (size_t)from[i]];
+    }
+    for (int c = 0; c < t->ncols; c++) {
+        if (used[c])
+            continue;
+        free(t->names[c]);
+        for (size_t r = 0; r < t->nrows; r++)
+            free(t->cells[r * (size_t)t->ncols + (size_t)c]);
+    }
+    free(t->names);
+    free(t->cells);
+    t->names = names;
+    t->cells = cells;
+    t->ncols = n;
+    t->cap = t->nrows;
+    free(used);
+    free(from);
 }
 
 void cli_table_print(const cli_table *t, FILE *out)

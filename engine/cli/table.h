@@ -16,6 +16,9 @@ int cli_table_add(void *ud, int ncols, const char *const *names, const char *con
 const char *cli_table_cell(const cli_table *t, size_t row, int col);
 int cli_table_col(const cli_table *t, const char *name);
 void cli_table_print(const cli_table *t, FILE *out);
+/* For a person: keeps only the columns named in keep (in that order; NULL keeps all), dollars
+ * (columns named *_usd or cost) to 4 places, rates (*_rate) as percentages. */
+void cli_table_readable(cli_table *t, const char *const *keep);
 void cli_table_free(cli_table *t);
 
 #endif

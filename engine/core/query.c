@@ -87,6 +87,8 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
             id = v;
         else if (k == 2 && strncmp(o, "by", k) == 0)
             f.group_by = v;
+        else if (k == 4 && strncmp(o, "kind", k) == 0)
+            f.kind = v;
         else if (k == 6 && strncmp(o, "format", k) == 0 && strcmp(v, "json") == 0)
             json = 1;
         else if (k == 4 && strncmp(o, "last", k) == 0) {

@@ -147,6 +147,7 @@ typedef struct store_filter {
     double since;         /* created_at >= since (epoch seconds); 0 = all */
     int last;             /* only the newest N interactions; 0 = all */
     const char *group_by; /* stats only: NULL/"total", "model", "session", "agent", "template" */
+    const char *kind;     /* audit only: NULL = every kind of event */
 } store_filter;
 
 /* Statistics, one row per group (one "total" row when not grouped, ordered by group):

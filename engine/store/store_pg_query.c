@@ -189,8 +189,12 @@ int store_pg_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, v
                          nyx_error *err)
 {
     params ps = {.n = 0};
-    char where[128], limit[32] = "";
+    char where[192], limit[32] = "";
     filter_where(f, &ps, where, sizeof where);
+    if (f && f->kind) {
+        size_t used = strlen(where);
+        snprintf(where + used, sizeof where - used, " AND kind = $%d::text", param(&ps, f->kind));
+    }
     if (f && f->last > 0)
         snprintf(limit, sizeof limit, " LIMIT $%d::bigint",
                  param_int(&ps, f->last));

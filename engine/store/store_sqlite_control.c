@@ -145,11 +145,13 @@ int store_sqlite_query_audit(nyx_store *s, const store_filter *f, store_row_fn f
                              nyx_error *err)
 {
     sq *q = sq_of(s);
-    char where[96] = "1";
+    char where[128] = "1";
     if (f && f->session)
         strcat(where, " AND session = :session");
     if (f && f->since > 0)
         strcat(where, " AND created_at >= :since");
+    if (f && f->kind)
+        strcat(where, " AND kind = :kind");
     char sql[640];
     snprintf(sql, sizeof sql,
              "SELECT e.id AS id, %s AS created_at, e.kind AS kind, e.session AS session,"
@@ -168,6 +170,8 @@ int store_sqlite_query_audit(nyx_store *s, const store_filter *f, store_row_fn f
         sqb_text(&b, sqlite3_bind_parameter_index(st, ":session"), f->session);
     if (f && f->since > 0)
         sqb_real(&b, sqlite3_bind_parameter_index(st, ":since"), f->since);
+    if (f && f->kind)
+        sqb_text(&b, sqlite3_bind_parameter_index(st, ":kind"), f->kind);
     if (f && f->last > 0)
         sqb_int(&b, sqlite3_bind_parameter_index(st, ":last"), f->last);
     return store_sqlite_rows(q, "the audit trail", &b, 1, fn, ud, err);

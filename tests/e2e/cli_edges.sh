@@ -2,7 +2,9 @@
 # Command-line edges: one rule for a --var given twice (a list, in nyx run as in nyx render),
 # `nyx run --watch` ended by Ctrl-C exits 130 as a run does, a bad option value of nyx sim is a
 # usage error (2) as everywhere, a huge id given to `nyx log --raw` is not echoed back whole, and
-# ANTHROPIC_BASE_URL alone (no API key) takes a script to a `nyx sim` server.
+# ANTHROPIC_BASE_URL alone (no API key) takes a script to a `nyx sim` server; `nyx stats` reads
+# at a glance (--wide for every column), --help lists each option's values with an example,
+# `nyx audit --kind` picks one kind of event, and `nyx config set` confirms in one line.
 set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}"
@@ -93,6 +95,32 @@ check "ANTHROPIC_BASE_URL without a key reaches nyx sim" \
   "rc=$rc out=$out $err $log"
 check "it says where calls go, and the built-in simulator is not started" \
   $(grep -q "no API key set; calls go to ANTHROPIC_BASE_URL ($url)" <<<"$err" && ! grep -q "built-in" <<<"$err"; echo $?) "$err"
+
+# ---- output a person reads ----
+run_nyx_env "$NYX_BIN" stats
+header=$(head -1 <<<"$out")
+row=$(sed -n 2p <<<"$out")
+check "nyx stats: the main columns, at most 100 characters wide" \
+  $([[ $rc == 0 && "$header" =~ ^group\ +calls\ +errors\ +hit_rate\ +input\ +output\ +cache_read\ +cache_write\ +cost_usd\ +saved_usd$ && ${#header} -le 100 ]]; echo $?) "$out"
+check "nyx stats: rates in %, dollars to 4 places" \
+  $([[ "$row" =~ \ [0-9]+\.[0-9]%\ .*\ [0-9]+\.[0-9]{4}\ +-?[0-9]+\.[0-9]{4}$ ]]; echo $?) "$out"
+run_nyx_env "$NYX_BIN" stats --wide
+check "nyx stats --wide: every column" \
+  $(grep -q "cost_without_cache_usd.*unknown_cost_calls" <<<"$out"; echo $?) "$out"
+run_nyx_env "$NYX_BIN" stats --help
+check "nyx stats --help lists each option's values and an example" \
+  $([[ $rc == 0 ]] && grep -q "total (default), model, session, agent or template" <<<"$out" &&
+    grep -q "2026-12-01T09:30:00" <<<"$out" && grep -q "^example: nyx stats" <<<"$out"; echo $?) "$out"
+run_nyx_env "$NYX_BIN" audit --kind config --json
+kinds=$(grep -o '"kind":"[a-z_]*"' <<<"$out" | sort -u)
+check "nyx audit --kind config shows config events only" \
+  $([[ $rc == 0 && "$kinds" == '"kind":"config"' ]]; echo $?) "$out"
+run_nyx_env "$NYX_BIN" audit --kind no_such_kind
+check "nyx audit --kind of a kind never recorded shows nothing" \
+  $([[ $rc == 0 && "$out" == "(nothing recorded)" ]]; echo $?) "$out"
+run_nyx_env "$NYX_BIN" config set budget.daily_usd 2.50
+check "nyx config set confirms in one line" \
+  $([[ $rc == 0 && $(wc -l <<<"$out") == 1 && "$out" == "budget.daily_usd = 2.5 (saved in the database"* ]]; echo $?) "$out"
 
 echo "$failures failed"
 [[ $failures == 0 ]]

@@ -51,11 +51,11 @@ grep -qE '^key +value +source$' <<<"$out" || fail "list has no header: $out"
 grep -qE '^cache\.ttl\.persistent +86400 +default$' <<<"$out" && pass "defaults come with their source" \
   || fail "default of cache.ttl.persistent: $out"
 
-expect "set a number" 0 '^$' -- "${NYX[@]}" config set budget.daily_usd 2.50
+expect "set a number, confirmed in one line" 0 '^budget\.daily_usd = 2\.5 \(saved in the database' -- "${NYX[@]}" config set budget.daily_usd 2.50
 expect "get it back, canonical" 0 '^2\.5$' -- "${NYX[@]}" config get budget.daily_usd
-expect "set a boolean" 0 '^$' -- "${NYX[@]}" config set budget.session_hard No
+expect "set a boolean" 0 '^budget\.session_hard = false \(saved' -- "${NYX[@]}" config set budget.session_hard No
 expect "booleans are canonical" 0 '^false$' -- "${NYX[@]}" config get budget.session_hard
-expect "set a list" 0 '^$' -- "${NYX[@]}" config set templates.writers " analyst, editor "
+expect "set a list" 0 '^templates\.writers = analyst,editor \(saved' -- "${NYX[@]}" config set templates.writers " analyst, editor "
 expect "lists are canonical" 0 '^analyst,editor$' -- "${NYX[@]}" config get templates.writers
 out=$("${NYX[@]}" config list)
 grep -qE '^budget\.daily_usd +2\.5 +database$' <<<"$out" && pass "list shows the database as source" \
@@ -85,7 +85,7 @@ expect "...and still stores it" 0 '^3$' -- "${NYX[@]}" config get budget.daily_u
 expect "a malformed environment value stops nyx at start" 1 'NYX_ALERT_LATENCY_MS \(alert\.latency_ms\): must be a number of milliseconds' \
   -- nyx_with NYX_ALERT_LATENCY_MS=soon config list
 expect "list --json" 0 '^\{"key":"budget\.daily_usd","value":3,"source":"database"\}$' -- "${NYX[@]}" config list --json
-expect "unset" 0 '^$' -- "${NYX[@]}" config unset budget.daily_usd
+expect "unset" 0 '^budget\.daily_usd unset \(removed from the database' -- "${NYX[@]}" config unset budget.daily_usd
 expect "unset brings the default back" 0 '^$' -- "${NYX[@]}" config get budget.daily_usd
 
 # ---------------------------------------------------------------- 2. a running script
