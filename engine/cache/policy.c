@@ -661,11 +661,34 @@ double cache_unread_premium(const cache_policy *p)
 
 /* ---- what the API holds now (for the rate limiter) ---- */
 
+/* The tokens through the newest prefix of whole blocks this engine wrote for req's
+ * conversation, when they reach the model's minimum (below it the API wrote nothing). */
+static int64_t known_blocks_tokens(const cache_policy *p, const nyx_request *req,
+                                   const nyx_model *m, double now)
+{
+    size_t n = count_blocks(req);
+    uint64_t *h = n ? block_hashes(req, m) : NULL;
+    if (!h)
+        return 0;
+    long w = newest_written(p, m, h, n, now);
+    free(h);
+    if (w < 0)
+        return 0;
+    size_t bytes = req->tools_json ? strlen(req->tools_json) : 0;
+    for (size_t k = 0; k <= (size_t)w; k++)
+        bytes += block_at(req, k)->len;
+    int64_t tokens = cache_estimate_tokens(p, m, bytes);
+    return tokens >= m->min_cache_tokens ? tokens : 0;
+}
+
 int64_t cache_known_tokens(const cache_policy *p, const nyx_request *req, const nyx_model *m,
                            double now)
 {
-    if (!p || !m || req->nsystem == 0)
+    if (!p || !m)
         return 0;
+    int64_t best = known_blocks_tokens(p, req, m, now);
+    if (req->nsystem == 0)
+        return best;
     size_t total = 0;
     for (size_t i = 0; i < req->nsystem; i++)
         total += req->system[i].len;
@@ -673,7 +696,7 @@ int64_t cache_known_tokens(const cache_policy *p, const nyx_request *req, const 
     char *joined = NULL;
     if (req->nsystem > 1) { /* the entries are hashes of the system text as one string */
         if (!(joined = malloc(total ? total : 1)))
-            return 0;
+            return best;
         size_t at = 0;
         for (size_t i = 0; i < req->nsystem; i++) {
             memcpy(joined + at, req->system[i].text, req->system[i].len);
@@ -681,7 +704,6 @@ int64_t cache_known_tokens(const cache_policy *p, const nyx_request *req, const 
         }
         text = joined;
     }
-    int64_t best = 0;
     for (size_t i = 0; i < p->nprefixes; i++) {
         const prefix_entry *e = &p->prefixes[i];
         if (e->model != m || e->len > total || e->tokens <= best || !(e->usable_at > 0) ||

@@ -68,10 +68,11 @@ int cache_calibration(const cache_policy *p, const nyx_model *m, double *bytes_p
 const nyx_model *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
                                       int64_t *samples);
 
-/* Estimated tokens at the start of req (its system text) that a response this engine saw
- * begin has written for model m and that are still alive at now: what the API should read
- * from its cache rather than count as input. 0 when nothing is known. For the rate limiter,
- * which charges only what the API counts. */
+/* Estimated tokens at the start of req (its system text, or the conversation up to the
+ * newest block prefix it marked) that a response this engine saw begin has written for model
+ * m and that are still alive at now: what the API should read from its cache rather than
+ * count as input. 0 when nothing is known. For the rate limiter, which charges only what the
+ * API counts. */
 int64_t cache_known_tokens(const cache_policy *p, const nyx_request *req, const nyx_model *m,
                            double now);
 

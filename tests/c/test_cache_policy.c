@@ -373,6 +373,45 @@ static void test_tools(void)
     cache_policy_free(p);
 }
 
+/* What the rate limiter may leave uncharged: a conversation's prefix the engine wrote, once it
+ * reaches the minimum (below it the API wrote nothing). */
+static void test_known_tokens(void)
+{
+    cache_policy *p = cache_policy_new(NULL);
+    cache_expect ex;
+    nyx_request r;
+    chat(&r, 1, 0);
+    CHECK_INT(place(p, &r, 300, 0, &ex), 0);
+    cache_response_began(p, &r, &sonnet46, 0);
+    nyx_request_free(&r);
+    chat(&r, 2, 0);
+    CHECK_INT(cache_known_tokens(p, &r, &sonnet46, 1), 0); /* a few tokens: nothing written */
+    nyx_request_free(&r);
+    /* A long first question: ~9,000 bytes, ~2,250 tokens at the default estimate. */
+    size_t n = 9000;
+    char *big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    for (int turn = 1; turn <= 2; turn++) {
+        chat(&r, turn, 0);
+        free(r.messages[0].blocks[0].text);
+        r.messages[0].blocks[0].text = strdup(big);
+        r.messages[0].blocks[0].len = n;
+        if (turn == 1) {
+            CHECK_INT(place(p, &r, 300, 2, &ex), 0);
+            cache_response_began(p, &r, &sonnet46, 2);
+        } else {
+            int64_t want = cache_estimate_tokens(p, &sonnet46, strlen("You are brief.") + n);
+            CHECK(want >= 2048);
+            CHECK_INT(cache_known_tokens(p, &r, &sonnet46, 3), want);
+            CHECK_INT(cache_known_tokens(p, &r, &sonnet46, 2 + 301), 0); /* expired */
+        }
+        nyx_request_free(&r);
+    }
+    free(big);
+    cache_policy_free(p);
+}
+
 /* A system prompt split at a paragraph (shared part, then the rest) is split the same way
  * when it is sent again whole, so it reads what it wrote. */
 static void test_split_again(void)
@@ -415,6 +454,7 @@ int main(void)
     test_api_mode();
     test_script_marks();
     test_tools();
+    test_known_tokens();
     test_split_again();
     CHECK_DONE();
 }
