@@ -42,3 +42,5 @@ rel() { NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="h
 rel "$build/nyx" run "$here/reliability.lua" ${short:+--var short=1}
 echo "# chat (nyx sim over HTTP: nyx's own cache marks against the API's automatic caching)"
 rel "$build/nyx" run "$here/chat.lua" ${short:+--var short=1}
+echo "# net (connections and TLS handshakes per 1,000 calls, 50 in flight: HTTP/2 against HTTP/1.1)"
+bash "$here/net.sh" "$build" $short

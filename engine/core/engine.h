@@ -67,7 +67,8 @@ struct nyx_engine {
     const char *provider; /* "sim" | "anthropic" */
     struct curl_slist *headers; /* shared by every request; holds the key, never printed */
     struct net *net;      /* net.h: trust, proxy, gateway headers, HTTP version */
-    int64_t connections;  /* connections opened (each a TLS handshake over https) */
+    int64_t connections;  /* connections opened */
+    int64_t tls_handshakes; /* of them, the ones that set up TLS */
     struct nyx_store *store;
     struct pending_log *pending;  /* records waiting for the store */
     loop_timer *pending_timer;

@@ -246,6 +246,7 @@ static int l_stats(lua_State *L)
     set_int(L, "records_lost", e->lost_interactions);
     set_int(L, "breaker_opens", e->breaker_opens);
     set_int(L, "connections_opened", e->connections);
+    set_int(L, "tls_handshakes", e->tls_handshakes);
     set_num(L, "write_premium_unread_usd", e->cache ? cache_unread_premium(e->cache) : 0.0);
     lua_createtable(L, 0, CACHE_MISS_KINDS);
     for (int i = 1; i < CACHE_MISS_KINDS; i++) {
