@@ -21,9 +21,11 @@ int cli_models(int argc, char **argv);
 /* nyx log --raw ID (cmd_log_raw.c) */
 int cli_log_raw(int argc, char **argv);
 
-/* nyx run --watch, on an engine that is set up; returns the exit status. */
+/* nyx run --watch, on an engine that is set up, keeping status (NULL: none) drawn; returns
+ * the exit status. */
+struct cli_status;
 int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
-                  volatile sig_atomic_t *interrupted);
+                  volatile sig_atomic_t *interrupted, struct cli_status *status);
 
 /* An engine with notices on stderr and the database (NULL: the default) set; NULL after
  * printing why not. */

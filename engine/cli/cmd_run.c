@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "status.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -9,13 +10,6 @@
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig) { interrupted = sig; }
-
-/* The debug view (NYX_DEBUG=1 or --debug) goes to stderr unless NYX_DEBUG_FILE is set. */
-static void debug_to_stderr(void *ud, const char *text, size_t len)
-{
-    (void)ud;
-    fwrite(text, 1, len, stderr);
-}
 
 void cli_notice(void *ud, int level, const char *msg)
 {
@@ -27,7 +21,8 @@ void cli_notice(void *ud, int level, const char *msg)
 static void help(FILE *out)
 {
     fprintf(out,
-            "usage: nyx run SCRIPT.lua [--var k=v]... [--db FILE] [--debug] [--watch] [-- ARGS...]\n\n"
+            "usage: nyx run SCRIPT.lua [--var k=v]... [--db FILE] [--debug] [--watch] [--quiet]\n"
+            "               [-- ARGS...]\n\n"
             "Runs SCRIPT.lua with the nyx engine. Without ANTHROPIC_API_KEY, calls go to the\n"
             "built-in simulator. --var k=v sets nyx.vars.k (a key given more than once is the list\n"
             "of its values, as in nyx render); ARGS become the script's arg table.\n"
@@ -35,13 +30,17 @@ static void help(FILE *out)
             "--watch runs the script again whenever it or a module it loaded changes; the engine\n"
             "and its state (sessions, budgets, statistics) stay. Ctrl-C stops.\n"
             "--debug (or NYX_DEBUG=1) writes every raw request and response to stderr, or to the\n"
-            "file NYX_DEBUG_FILE names: the API key masked, bodies as NYX_STORAGE_MODE allows.\n");
+            "file NYX_DEBUG_FILE names: the API key masked, bodies as NYX_STORAGE_MODE allows.\n"
+            "On a terminal, a status line on stderr shows calls in flight and done, errors, dollars\n"
+            "spent and saved, the cache hit rate, the nearest budget's share left and the script's\n"
+            "nyx.progress(text); it is erased at exit. --quiet turns it off; NO_COLOR or TERM=dumb\n"
+            "draw it without colour.\n");
 }
 
 int cli_run(int argc, char **argv)
 {
     const char *script = NULL, *db = NULL;
-    int debug = 0, watch = 0, first_arg = argc;
+    int debug = 0, watch = 0, quiet = 0, first_arg = argc;
     char **vars = calloc((size_t)argc, sizeof *vars);
     int nvars = 0;
     if (!vars)
@@ -59,6 +58,8 @@ int cli_run(int argc, char **argv)
             debug = 1;
         } else if (strcmp(argv[i], "--watch") == 0) {
             watch = 1;
+        } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+            quiet = 1;
         } else if (strcmp(argv[i], "--") == 0) {
             first_arg = i + 1;
             break;
@@ -81,7 +82,10 @@ int cli_run(int argc, char **argv)
         free(vars);
         return 1;
     }
-    nyx_set_debug_writer(e, debug_to_stderr, NULL);
+    cli_status *status = cli_status_new(e, quiet);
+    nyx_set_log(e, cli_status_notice, status);
+    nyx_set_output(e, cli_status_print, status);
+    nyx_set_debug_writer(e, cli_status_debug, status);
     int rc = NYX_OK;
     if (debug)
         rc = nyx_set(e, "debug", "1");
@@ -90,6 +94,7 @@ int cli_run(int argc, char **argv)
         if (!eq || eq == vars[i]) {
             fprintf(stderr, "nyx run: --var needs k=v, got \"%s\"\n", vars[i]);
             nyx_close(e);
+            cli_status_free(status);
             free(vars);
             return 2;
         }
@@ -101,18 +106,21 @@ int cli_run(int argc, char **argv)
     if (rc != NYX_OK) {
         fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
         nyx_close(e);
+        cli_status_free(status);
         return 2;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     if (watch) {
-        int status = cli_run_watch(e, script, argc - first_arg, argv + first_arg, &interrupted);
+        int code = cli_run_watch(e, script, argc - first_arg, argv + first_arg, &interrupted, status);
+        cli_status_clear(status);
         if (interrupted) {
             fprintf(stderr, "nyx: stopped watching %s\n", script);
-            status = 128 + interrupted; /* Ctrl-C ends --watch as it ends a run */
+            code = 128 + interrupted; /* Ctrl-C ends --watch as it ends a run */
         }
         nyx_close(e);
-        return status;
+        cli_status_free(status);
+        return code;
     }
     rc = nyx_load_file(e, script, argc - first_arg, argv + first_arg);
     while (rc == NYX_OK || rc == NYX_AGAIN) {
@@ -120,19 +128,22 @@ int cli_run(int argc, char **argv)
             nyx_cancel_all(e, interrupted == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
             break;
         }
-        rc = nyx_poll(e, 200);
+        cli_status_tick(status);
+        rc = nyx_poll(e, status ? 100 : 200);
         if (rc == NYX_OK)
             break;
     }
-    int status = 0;
+    cli_status_clear(status);
+    int code = 0;
     if (interrupted) {
         fprintf(stderr, "nyx: %s; in-flight calls were cancelled and logged\n",
                 interrupted == SIGINT ? "interrupted" : "terminated");
-        status = 128 + interrupted; /* as a shell reports a process the signal ended */
+        code = 128 + interrupted; /* as a shell reports a process the signal ended */
     } else if (rc != NYX_OK) {
         fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
-        status = 1;
+        code = 1;
     }
     nyx_close(e);
-    return status;
+    cli_status_free(status);
+    return code;
 }

@@ -3,6 +3,7 @@
  * statistics and the Lua state carry over) whenever it, a module it loaded, a file in ./lua
  * or a template changes. A script still running is cancelled first, as Ctrl-C would. */
 #include "cli.h"
+#include "status.h"
 
 #include <stdio.h>
 
@@ -27,7 +28,7 @@ static int run(nyx_engine *e, const char *script, int argc, char **argv)
 }
 
 int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
-                  volatile sig_atomic_t *interrupted)
+                  volatile sig_atomic_t *interrupted, cli_status *status)
 {
     if (nyx_watch_script(e, script) != NYX_OK) {
         fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
@@ -36,6 +37,8 @@ int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
     int rc = run(e, script, argc, argv);
     int said = 0; /* the idle (or stuck) state was announced for this run */
     while (!*interrupted) {
+        if (rc != NYX_AGAIN)
+            cli_status_clear(status); /* what follows is said on stderr */
         switch (rc) {
         case NYX_AGAIN:
             break;
@@ -64,7 +67,8 @@ int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
             fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
             return 1;
         }
-        rc = nyx_poll(e, 200);
+        cli_status_tick(status);
+        rc = nyx_poll(e, status ? 100 : 200);
     }
     return 0;
 }

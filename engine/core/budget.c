@@ -242,6 +242,8 @@ void budget_reserve(budget_request *r)
 typedef struct alert_scan {
     nyx_engine *e;
     budget_scopes s; /* a copy: the answer may come after the call is gone */
+    double nearest;  /* the smallest share left among s's scopes, for nyx_progress; -1 */
+    char nearest_scope[160];
 } alert_scan;
 
 static budget_limit *alert_slot(nyx_engine *e, const char *scope)
@@ -277,6 +279,11 @@ static int scan_row(void *ud, int ncols, const char *const *names, const char *c
         k++;
     if (k == a->s.n)
         return 0;
+    double left = spent >= limit ? 0 : (limit - spent) / limit;
+    if (a->nearest < 0 || left < a->nearest) {
+        a->nearest = left;
+        snprintf(a->nearest_scope, sizeof a->nearest_scope, "%s", scope);
+    }
     budget_limit *slot = alert_slot(a->e, scope);
     if (!slot)
         return 0;
@@ -297,9 +304,13 @@ static int scan_row(void *ud, int ncols, const char *const *names, const char *c
 
 static void scanned(void *ud, int rc, int refused, const nyx_error *err)
 {
-    (void)rc;
     (void)refused;
     (void)err; /* alerts are best effort: the next settle looks again */
+    alert_scan *a = ud;
+    if (rc == 0 && a->nearest >= 0) {
+        a->e->budget_remaining = a->nearest;
+        snprintf(a->e->budget_scope, sizeof a->e->budget_scope, "%s", a->nearest_scope);
+    }
     free(ud);
 }
 
@@ -312,6 +323,8 @@ void budget_check_alerts(nyx_engine *e, const budget_scopes *s)
         return;
     a->e = e;
     a->s = *s;
+    a->nearest = -1;
+    a->nearest_scope[0] = 0;
     nyx_error err;
     nyx_error_clear(&err);
     if (store_budget_status_async(e->store, scan_row, a, scanned, a, &err) != 0)

@@ -313,6 +313,7 @@ nyx_engine *nyx_open(char **errmsg)
         free(e);
         return NULL;
     }
+    e->budget_remaining = -1;
     e->loop = loop_new();
     e->models = models_new_default(&err);
     if (e->models && e->cfg.models_file && models_merge_file(e->models, e->cfg.models_file, &err) != 0) {

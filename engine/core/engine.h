@@ -129,6 +129,13 @@ struct nyx_engine {
     size_t nvars;
     char *lua_path;
 
+    /* live progress (progress.c) */
+    char progress_text[256];   /* nyx.progress(text) */
+    double budget_remaining;   /* share left of the nearest budget at the last settle; -1 */
+    char budget_scope[160];
+    void (*out_fn)(void *ud, const char *text, size_t len); /* nyx_set_output */
+    void *out_ud;
+
     void (*log_fn)(void *ud, int level, const char *msg);
     void *log_ud;
     char **warned; /* notices already given once */
@@ -165,6 +172,10 @@ void engine_filter_store_text(nyx_engine *e);
  * (redacted by default, nothing under "none"). Returns 0, or -1 with err. (audit.c) */
 int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,
                  const char *detail, nyx_error *err);
+/* The script's own progress line (nyx.progress); NULL or "" removes it. (progress.c) */
+void engine_set_progress_text(nyx_engine *e, const char *text);
+/* Hands one printed line to the host's output function; 0, or -1 when the host set none. */
+int engine_output(nyx_engine *e, const char *text, size_t len);
 /* Hands an event to the host's handlers, if any. */
 void engine_emit(nyx_engine *e, const char *event, const engine_field *f, size_t n);
 

@@ -290,6 +290,36 @@ NYX_API void nyx_set_debug_writer(nyx_engine *engine,
                           void (*fn)(void *ud, const char *text, size_t len),
                           void *ud); /* passed back to fn */
 
+/*
+ * Live progress, for a host that shows it while scripts run (`nyx run` keeps a status line).
+ * Every number is this engine's since nyx_open, from API-reported usage; reading them costs
+ * no I/O, so a host may ask on every turn of its loop.
+ */
+typedef struct nyx_progress_info {
+    int calls_in_flight;       /* calls sent or waiting (retries, rate limits, budget) */
+    long long calls_done;      /* calls finished: answered, failed or cancelled */
+    long long errors;          /* of those, failed */
+    double spent_usd;          /* what the finished calls cost */
+    double saved_usd;          /* what prompt caching saved on them */
+    double cache_hit_rate;     /* share of answered calls that read the prompt cache, 0..1 */
+    double budget_remaining;   /* share left of the budget nearest to its limit, 0..1, as the
+                                  ledger said after the last call; -1: no budget applies */
+    char budget_scope[160];    /* that budget's scope ("day:2026-12-06", "session:NAME"); "" */
+    char text[256];            /* the script's own line (nyx.progress(text)); "" for none */
+} nyx_progress_info;
+
+/* Fills *out. Returns NYX_OK, or NYX_EINVAL for a NULL argument. */
+NYX_API int nyx_progress(nyx_engine *engine, nyx_progress_info *out);
+
+/*
+ * Where the scripts' print() goes: to fn, one call per print with the whole line (its
+ * trailing newline included), so a host that draws on the terminal can move its own output
+ * out of the way first. text is valid only during the call and is not NUL-terminated at
+ * len. fn NULL (the default): standard output, as stock Lua prints. io.write is not routed.
+ */
+NYX_API void nyx_set_output(nyx_engine *engine, void (*fn)(void *ud, const char *text, size_t len),
+                            void *ud); /* passed back to fn */
+
 /* Frees memory that the engine handed out (error messages). NULL does nothing. */
 NYX_API void nyx_free(void *p);
 

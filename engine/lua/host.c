@@ -47,6 +47,39 @@ static void set_search_path(lua_State *L, const nyx_engine *e)
     lua_pop(L, 2);
 }
 
+/* print as stock Lua's (tostring of each argument, tab-separated, a newline), handed whole to
+ * the host's output function when it set one (nyx_set_output), else to the original print. */
+static int host_print(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_addchar(&b, '\n');
+    luaL_pushresult(&b);
+    size_t len;
+    const char *line = lua_tolstring(L, -1, &len);
+    if (engine_output(lnyx_engine(L), line, len) == 0)
+        return 0;
+    lua_pop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, 0);
+    return 0;
+}
+
+static void install_print(lua_State *L)
+{
+    lua_getglobal(L, "print");
+    lua_pushcclosure(L, host_print, 1);
+    lua_setglobal(L, "print");
+}
+
 static lua_State *host_state(nyx_engine *e)
 {
     if (e->host)
@@ -56,6 +89,7 @@ static lua_State *host_state(nyx_engine *e)
         return NULL;
     luaL_openlibs(L);
     lnyx_bind_engine(L, e);
+    install_print(L);
     set_search_path(L, e);
     e->host = L;
     e->host_close = host_close;

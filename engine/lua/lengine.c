@@ -285,6 +285,15 @@ static int l_log(lua_State *L)
     return 0;
 }
 
+/* nyx.progress(text): the script's own part of the live status line (nyx run on a terminal;
+ * a C host reads it with nyx_progress). nil or "" removes it. */
+static int l_progress(lua_State *L)
+{
+    const char *text = lua_isnoneornil(L, 1) ? NULL : lnyx_checkstring(L, 1);
+    engine_set_progress_text(lnyx_engine(L), text);
+    return 0;
+}
+
 /* The module's entry point: stock lua5.4 finds it by name in core.so. */
 NYX_API int luaopen_nyx_core(lua_State *L)
 {
@@ -303,6 +312,7 @@ NYX_API int luaopen_nyx_core(lua_State *L)
                                      {"timeout_profile", l_timeout_profile},
                                      {"model", l_model},
                                      {"log", l_log},
+                                     {"progress", l_progress},
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);
     lnyx_open_tasks(L);
