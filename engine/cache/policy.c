@@ -9,6 +9,10 @@
 
 #define MAX_MARKS 4
 #define LOOKBACK 20        /* blocks the API looks back from a mark for an earlier entry */
+/* How far apart the policy keeps a mark and the entry it should find: one short of the
+ * lookback, so that either reading of "20 blocks back" (counting the mark's own block or
+ * not) finds it. A link costs nothing. */
+#define SPAN (LOOKBACK - 1)
 #define MAX_PREFIXES 256   /* written prefixes remembered, across models */
 #define MAX_WRITTEN 512    /* written block prefixes (conversations) remembered */
 #define MAX_RECENT 8       /* recent system prompts kept for shared-prefix discovery */
@@ -438,7 +442,7 @@ static long markable_at_or_before(const nyx_request *req, long k)
 }
 
 /* Marks the newest block, so the next turn of a conversation reads everything sent so far,
- * and, when more than LOOKBACK blocks separate it from the newest prefix this engine wrote,
+ * and, when more than SPAN blocks separate it from the newest prefix this engine wrote,
  * a chain of marks from there, each within the lookback of the one before, so the written
  * prefix is still found. The chain takes slots from the tools' and the system's marks when
  * it must; a gap that even 3 links cannot bridge has nothing readable, so it gets none.
@@ -453,7 +457,7 @@ static int mark_messages(cache_policy *p, nyx_request *req, const nyx_model *m, 
     uint64_t *h = block_hashes(req, m);
     long w = h ? newest_written(p, m, h, n, now) : -1;
     free(h);
-    long links = w >= 0 && newest - w > LOOKBACK ? (newest - w - 1) / LOOKBACK : 0;
+    long links = w >= 0 && newest - w > SPAN ? (newest - w - 1) / SPAN : 0;
     if (links > MAX_MARKS - 1)
         links = 0;
     if (links > MAX_MARKS - 1 - marks && req->tools_mark != NYX_MARK_NONE) {
@@ -466,7 +470,7 @@ static int mark_messages(cache_policy *p, nyx_request *req, const nyx_model *m, 
             marks--;
         }
     for (long i = 1; i <= links; i++) {
-        nyx_block *b = block_at(req, (size_t)(w + i * LOOKBACK));
+        nyx_block *b = block_at(req, (size_t)(w + i * SPAN));
         if (b->mark == NYX_MARK_NONE && b->len > 0) {
             b->mark = mark;
             marks++;

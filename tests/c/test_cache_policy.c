@@ -115,7 +115,7 @@ static void test_chat_turns(void)
         cache_response_began(p, &r, &sonnet46, turn + 0.5);
         nyx_request_free(&r);
     }
-    /* A conversation sent at turn 20, then at turn 31 (22 blocks more): a link 20 blocks
+    /* A conversation sent at turn 20, then at turn 31 (22 blocks more): a link 19 blocks
      * after turn 20's newest message keeps what turn 20 wrote in reach. */
     cache_policy_free(p);
     p = cache_policy_new(NULL);
@@ -126,7 +126,7 @@ static void test_chat_turns(void)
     chat(&r, 31, 0); /* 22 blocks more */
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
     CHECK_INT(marks(&r), 3);
-    CHECK_INT(mark_at(&r, 39 + 20), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 39 + 19), NYX_MARK_5M);
     nyx_request_free(&r);
     /* A shared context kept an hour: the system's mark is 1h, the conversation's 5m (longer
      * first, as the API wants); cache = "1h" makes them all 1h. */
@@ -203,30 +203,32 @@ static void test_lookback_chain(void)
 {
     cache_expect ex;
     nyx_request r;
-    /* 20 blocks since the written prefix (block 1): the newest mark finds it, no link. */
+    /* Links are kept 19 blocks apart, one short of the API's 20-block lookback, so that either
+     * reading of it (counting the mark's own block or not) finds the entry. */
+    /* 19 blocks since the written prefix (block 1): the newest mark finds it, no link. */
     cache_policy *p = cache_policy_new(NULL);
-    grown_by(p, &r, 20, 1, &ex);
+    grown_by(p, &r, 19, 1, &ex);
     CHECK_INT(marks(&r), 2);
-    CHECK_INT(mark_at(&r, 21), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
     nyx_request_free(&r);
     cache_policy_free(p);
-    /* 21: one link, 20 blocks after the written prefix. */
+    /* 20 (the lookback itself): one link, 19 blocks after the written prefix. */
     p = cache_policy_new(NULL);
-    grown_by(p, &r, 21, 1, &ex);
+    grown_by(p, &r, 20, 1, &ex);
     CHECK_INT(marks(&r), 3);
     CHECK_INT(ex.marks, 3);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 21), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 22), NYX_MARK_5M);
     nyx_request_free(&r);
     cache_policy_free(p);
-    /* 50: two links (21, 41), the newest at 51, and the system: 4 marks. */
+    /* 50: two links (20, 39), the newest at 51, and the system: 4 marks. */
     p = cache_policy_new(NULL);
     grown_by(p, &r, 50, 1, &ex);
     CHECK_INT(marks(&r), 4);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 21), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 41), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 39), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 51), NYX_MARK_5M);
     nyx_request_free(&r);
     cache_policy_free(p);
@@ -236,18 +238,18 @@ static void test_lookback_chain(void)
     CHECK_INT(marks(&r), 4);
     CHECK_INT(ex.marks, 4);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_NONE);
-    CHECK_INT(mark_at(&r, 21), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 41), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 61), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 39), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 58), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 71), NYX_MARK_5M);
     nyx_request_free(&r);
     cache_policy_free(p);
-    /* 90: no 4 marks can reach it, so nothing is read either way: the system and the newest. */
+    /* 77: no 4 marks can reach it, so nothing is read either way: the system and the newest. */
     p = cache_policy_new(NULL);
-    grown_by(p, &r, 90, 1, &ex);
+    grown_by(p, &r, 77, 1, &ex);
     CHECK_INT(marks(&r), 2);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 91), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 78), NYX_MARK_5M);
     nyx_request_free(&r);
     cache_policy_free(p);
     /* Once the written prefix has expired (5 minutes), no link. */
@@ -270,7 +272,7 @@ static void test_lookback_chain(void)
     r.messages[0].blocks[0].len = strlen(r.messages[0].blocks[0].text);
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
     CHECK_INT(marks(&r), 3);
-    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 19), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 31), NYX_MARK_5M);
     nyx_request_free(&r);
     cache_policy_free(p);
@@ -293,7 +295,7 @@ static void test_api_mode(void)
     nyx_request_free(&r);
     chat(&r, 2, 28); /* 30 blocks after block 1 */
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
-    CHECK_INT(mark_at(&r, 21), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
     nyx_request_free(&r);
     /* With 4 marks of the script's own, the automatic one would be a fifth. */
     chat(&r, 3, 0);
@@ -365,9 +367,9 @@ static void test_tools(void)
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
     CHECK_INT(r.tools_mark, NYX_MARK_NONE);
     CHECK_INT(ex.marks, 4);
-    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 40), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 60), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 19), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 38), NYX_MARK_5M);
+    CHECK_INT(mark_at(&r, 57), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 70), NYX_MARK_5M);
     nyx_request_free(&r);
     cache_policy_free(p);
