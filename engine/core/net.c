@@ -101,7 +101,7 @@ int net_check_header(const char *label, const char *name, const char *value, nyx
         return -1;
     }
     for (const char *p = value; *p; p++)
-        if (*p == '\r' || *p == '\n' || *p == '\0') {
+        if (*p == '\r' || *p == '\n') {
             nyx_error_set(err, "invalid_argument", 0, "%s: the value of %.60s must be on one line", label, name);
             return -1;
         }

@@ -173,7 +173,10 @@ static void read_headers(lua_State *L, nyx_call_spec *spec)
     for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
             lnyx_argerror(L, 1, "headers must map header names to strings");
-        const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
+        size_t nlen = 0, vlen = 0;
+        const char *name = lua_tolstring(L, -2, &nlen), *value = lua_tolstring(L, -1, &vlen);
+        if (strlen(name) != nlen || strlen(value) != vlen)
+            lnyx_argerror(L, 1, "headers: %s must not contain NUL bytes", strlen(name) != nlen ? "a name" : "a value");
         nyx_error err;
         nyx_error_clear(&err);
         if (net_check_header("headers", name, value, &err) != 0)
