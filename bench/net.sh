@@ -42,7 +42,7 @@ done
 [ -n "$tls_pid" ] || { echo "net: nghttpx did not start"; cat tls.err; exit 1; }
 run() {
   NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="https://127.0.0.1:$port" \
-    NYX_CA_FILE="$work/ca.pem" NYX_DB=:memory: env "$@"
+    NYX_CA_FILE="$work/ca.pem" NYX_DB=:memory: no_proxy=127.0.0.1 NO_PROXY=127.0.0.1 env "$@"
 }
 for v in 2 1.1; do
   label=h${v%%.*}
