@@ -106,6 +106,20 @@ expect_tls "a client key that is not the certificate's" "$mtls_port" "NYX_CA_FIL
   "NYX_CLIENT_CERT=$work/client.pem" "NYX_CLIENT_KEY=$work/rogue.key"
 expect_words "an unusable client key: the variables" "NYX_CLIENT_CERT" "NYX_CLIENT_KEY"
 
+# A certificate problem is a setting to fix, not the provider failing: the breaker does not open.
+cat >breaker.lua <<'EOF2'
+local nyx = require "nyx"
+local types = {}
+for i = 1, 4 do
+  local ok, e = pcall(nyx.call, { prompt = "breaker " .. i, max_tokens = 8 })
+  types[#types + 1] = ok and "ok" or e.type
+end
+print(table.concat(types, ","), "opens", nyx.stats().breaker_opens)
+EOF2
+run_nyx "${api[@]}" "$(at "$front_port")" "NYX_BREAKER_FAILURES=2" -- run breaker.lua
+grep -q "^tls_error,tls_error,tls_error,tls_error	opens	0$" <<<"$out"
+check "tls_errors do not open the circuit breaker" $? "$out $err"
+
 # ---- mutual TLS ----
 
 for port in "$mtls_port" "$mtls13_port"; do
