@@ -465,6 +465,13 @@ static int closed_after_handshake(CURL *h)
            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 0;
 }
 
+/* Whether a connection to the proxy was made (then a connect failure was the tunnel's). */
+static int proxy_reached(CURL *h)
+{
+    curl_off_t connected = 0;
+    return curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK && connected > 0;
+}
+
 int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, nyx_error *err)
 {
     if (!n)
@@ -483,6 +490,14 @@ int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, 
             nyx_error_set(err, "network_error", 0, "the proxy %s (%s) refused the tunnel to %s: HTTP %ld",
                           n->proxy_shown, n->proxy_var, n->host, connect_code);
         err->retryable = connect_code >= 500; /* a proxy's own trouble may pass; a refusal will not */
+        return 1;
+    }
+    if (n->proxy && (rc == CURLE_COULDNT_RESOLVE_PROXY ||
+                     (rc == CURLE_COULDNT_CONNECT && connect_code == 0 && !proxy_reached(h)))) {
+        nyx_error_clear(err);
+        nyx_error_set(err, "network_error", 0, "cannot reach the proxy %s (%s): %.200s", n->proxy_shown,
+                      n->proxy_var, detail);
+        err->retryable = 1; /* a proxy restarting comes back */
         return 1;
     }
     /* A server that wants a client certificate refuses with an alert: under TLS 1.3 it reaches

@@ -88,6 +88,12 @@ check "a wrong proxy password: network_error naming the proxy (masked) and its c
 ! grep -q "wrong-password" <<<"$out$err"
 check "the wrong password is not printed either" $? "$(grep -n wrong-password <<<"$out$err")"
 
+closed_port=$((proxy_port == 65000 ? 65001 : 65000))
+run_nyx "${tls[@]}" "HTTPS_PROXY=http://nyxuser:$pass_word@127.0.0.1:$closed_port" "LLM_MAX_RETRIES=0" -- run call.lua
+grep -q "^error	network_error	true	cannot reach the proxy http://\*\*\*:\*\*\*@127.0.0.1:$closed_port/ (HTTPS_PROXY)" <<<"$out"
+check "a proxy that cannot be reached: a retryable network_error naming it, masked" $? "$out $err"
+debug_out+="$out$err"
+
 # ---- the credentials stay secret ----
 
 ! grep -q -- "$pass_word" <<<"$debug_out"
