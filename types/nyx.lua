@@ -1,0 +1,526 @@
+---@meta nyx
+-- LuaLS definitions of the nyx module: every public function, option table and result field,
+-- so an editor completes and type-checks scripts. Declarations only: nothing here runs. Point
+-- lua-language-server at it with `"workspace.library": ["<nyx>/types"]` (installed under
+-- share/nyx/types); `require "nyx"` then resolves to this file. tests/lua/types_spec.lua fails
+-- when the real module has a field this file does not declare.
+
+---@alias nyx.CacheMode "auto"|"5m"|"1h"|boolean
+
+---@class nyx.SystemBlock
+---@field text string
+---@field cache? boolean|"5m"|"1h"  a cache mark after this block
+
+---@class nyx.Message
+---@field role "user"|"assistant"
+---@field content string|table[]  text, or the API's content blocks as tables
+
+---@class nyx.Tool
+---@field name string
+---@field description? string
+---@field input? table  JSON Schema of the input, as a table
+---@field run? fun(input: table): any  without run, tool calls are returned to the script
+
+---@class nyx.ToolCall
+---@field id string
+---@field name string
+---@field input table
+
+---@class nyx.CallOptions
+---@field model? string  a model id or alias; default CLAUDE_DEFAULT_MODEL
+---@field system? string|nyx.SystemBlock[]
+---@field prompt? string  user text (or messages)
+---@field messages? nyx.Message[]
+---@field max_tokens? integer
+---@field temperature? number
+---@field stop_sequences? string[]
+---@field user_id? string  metadata.user_id sent to the API
+---@field cache? nyx.CacheMode  native prompt caching policy
+---@field cache_response? boolean|number  answer identical requests from the response cache (true, or seconds)
+---@field session? nyx.Session|string
+---@field agent? string
+---@field thought? integer  a node id from nyx.thought
+---@field template? string  the template the prompt was rendered from (its use is recorded)
+---@field timeout? number|string  seconds, or a profile named with nyx.timeout_profile
+---@field fallback? string[]  models tried in order when the requested one fails
+---@field headers? table<string, string>  extra HTTP headers
+---@field stream? fun(text: string): boolean?  each text delta; false stops the stream
+---@field on_start? fun()  the response began
+---@field tools? (nyx.Tool|table)[]
+---@field tool_choice? table  {type = "auto"|"any"|"tool"|"none", name?}
+---@field max_iterations? integer  the tool loop's bound
+---@field thinking? "adaptive"|integer|false
+---@field effort? "low"|"medium"|"high"|string
+---@field output? table  structured output: a JSON Schema as a table
+---@field batch? boolean
+
+---@class nyx.CacheCreation
+---@field ephemeral_5m_input_tokens integer
+---@field ephemeral_1h_input_tokens integer
+
+---@class nyx.Usage
+---@field input_tokens integer
+---@field output_tokens integer
+---@field cache_creation_input_tokens integer
+---@field cache_read_input_tokens integer
+---@field cache_creation nyx.CacheCreation
+---@field cost_usd? number  nil when the model's price is unknown
+---@field cost_without_cache_usd? number
+---@field saved_usd? number
+
+---@class nyx.Result
+---@field text string
+---@field model string
+---@field id string
+---@field stop_reason string  end_turn|max_tokens|stop_sequence|tool_use|pause_turn|refusal|...
+---@field stop_sequence? string
+---@field request_id? string
+---@field cache_hit boolean
+---@field interaction_id string
+---@field attempts integer
+---@field latency_ms number
+---@field ttfb_ms number  time to the first byte of the answer
+---@field model_requested? string
+---@field route integer  0: the requested model; n: the n-th fallback
+---@field from_cache boolean  answered from the response cache
+---@field fallback_used boolean
+---@field usage nyx.Usage
+---@field content? table[]  the API's content blocks as tables
+---@field tool_calls? nyx.ToolCall[]
+---@field thinking? string
+---@field json? any  the parsed structured output
+---@field messages? nyx.Message[]  the conversation with this answer appended
+---@field iterations? integer  tool loop rounds
+
+---@class nyx.Error
+---@field type string  rate_limit_error, overloaded_error, ..., budget_exceeded, circuit_open, timeout, stopped, invalid_argument, network_error, cancelled, ...
+---@field message string
+---@field status? integer
+---@field retryable? boolean
+---@field request_id? string
+---@field interaction_id? string
+---@field where? string
+---@field partial_text? string  what a cancelled stream had received
+---@field timeout? number
+
+---@class nyx.Stats
+---@field calls integer
+---@field ok integer
+---@field errors integer
+---@field cancelled integer
+---@field calls_with_cache_read integer
+---@field calls_with_cache_write integer
+---@field cache_hit_rate number
+---@field input_tokens integer
+---@field output_tokens integer
+---@field cache_read_tokens integer
+---@field cache_write_tokens integer
+---@field cost_usd number
+---@field cost_without_cache_usd number
+---@field saved_usd number
+---@field cost_saved_by_caching number
+---@field unknown_cost_calls integer
+---@field unexpected_misses integer
+---@field from_response_cache integer
+---@field avg_latency_ms number
+---@field session? string
+
+---@class nyx.EngineStats: nyx.Stats
+---@field storage_degraded boolean
+---@field records_lost integer
+---@field breaker_opens integer
+---@field connections_opened integer
+---@field tls_handshakes integer
+---@field write_premium_unread_usd number
+---@field unexpected_miss_reasons table<string, integer>
+---@field by_model table<string, nyx.Stats>
+---@field by_agent table<string, nyx.Stats>
+---@field by_template table<string, nyx.Stats>
+---@field calibration table<string, {bytes_per_token: number, samples: integer}>
+
+---@class nyx.Session
+---@field name string
+---@field budget_usd? number
+---@field closed boolean
+local Session = {}
+---@return nyx.Stats
+function Session:stats() end
+function Session:close() end
+
+---@class nyx.SessionOptions
+---@field name? string  default: a generated name
+---@field budget_usd? number
+
+---@class nyx.Task
+local Task = {}
+--- Waits for the task and returns its results; raises its error.
+---@return any ...
+function Task:wait() end
+function Task:cancel() end
+---@return "running"|"waiting"|"done"|"failed"
+function Task:status() end
+
+---@class nyx.Event
+local Event = {}
+function Event:set() end
+---@param timeout? number
+function Event:wait(timeout) end
+---@return boolean
+function Event:is_set() end
+
+---@class nyx.Model
+---@field id string
+---@field input number  USD per million tokens
+---@field output number
+---@field cache_read number
+---@field cache_write_5m number
+---@field cache_write_1h number
+---@field min_cache_tokens integer
+---@field deprecated? string
+---@field retires? string
+
+---@class nyx.Persona
+---@field name string
+---@field instruction string
+---@field template? string
+
+---@class nyx.CouncilOptions
+---@field context string
+---@field personas (string|nyx.Persona)[]
+---@field question string
+---@field session? nyx.Session|string
+---@field model? string
+---@field max_tokens? integer
+---@field temperature? number
+---@field thought? integer
+---@field warm? boolean  false: every persona at once, without warming the shared prefix
+---@field batch? boolean
+
+---@class nyx.CouncilAnswer
+---@field persona string
+---@field wall_ms number
+---@field text? string
+---@field usage? nyx.Usage
+---@field cache_hit? boolean
+---@field model? string
+---@field latency_ms? number
+---@field interaction_id? string
+---@field error? nyx.Error
+
+---@class nyx.CouncilTotals
+---@field calls integer
+---@field errors integer
+---@field cache_hits integer
+---@field input_tokens integer
+---@field output_tokens integer
+---@field cache_read_input_tokens integer
+---@field cache_creation_input_tokens integer
+---@field cost_usd number
+---@field cost_without_cache_usd number
+---@field saved_usd number
+---@field saving number  saved_usd / cost_without_cache_usd
+---@field wall_ms number
+---@field unknown_cost? boolean
+
+---@class nyx.CouncilResult
+---@field responses nyx.CouncilAnswer[]
+---@field totals nyx.CouncilTotals
+
+---@class nyx.AgentOptions
+---@field name string
+---@field policy? string|table  a policy module name or table (choose, on_result, on_error, fallback, retries, pii)
+---@field session? nyx.Session|string
+---@field budget_usd? number
+---@field calls_per_minute? number
+
+---@class nyx.Agent
+local Agent = {}
+---@param call nyx.CallOptions
+---@return nyx.Result
+function Agent:call(call) end
+---@param name string
+---@param text string
+---@return integer version
+function Agent:create_template(name, text) end
+
+---@class nyx.BatchRequest: nyx.CallOptions
+---@field id string
+
+---@class nyx.BatchOptions
+---@field requests nyx.BatchRequest[]
+---@field session? nyx.Session|string
+
+---@class nyx.Batch
+---@field id string
+local Batch = {}
+---@return table
+function Batch:status() end
+function Batch:wait() end
+---@return fun(): string, nyx.Result|nyx.Error
+function Batch:results() end
+function Batch:cancel() end
+
+---@class nyx.BudgetScope
+---@field scope string
+---@field limit_usd? number
+---@field spent_usd number
+---@field reserved_usd number
+---@field remaining_usd? number
+
+---@class nyx.Template
+---@field name string
+---@field version integer
+---@field text string
+---@field description? string
+---@field model? string
+---@field source string
+
+---@class nyx.TemplateVersionStats
+---@field version integer
+---@field uses integer
+---@field successes integer
+---@field failures integer
+---@field success_rate number
+---@field tokens integer
+
+---@class nyx.ConfigEntry
+---@field key string
+---@field value? string
+---@field source "environment"|"database"|"default"
+
+---@class nyx.PiiFinding
+---@field kind string
+---@field start integer
+---@field ["end"] integer
+
+---@class nyxlib
+local nyx = {}
+
+---@type string
+nyx.version = ""
+--- Each `--var k=v` of nyx run as vars.k; a key given more than once is the list of its values.
+---@type table<string, string|string[]>
+nyx.vars = {}
+
+--- One call to the Messages API; the task waits while it is in flight. Raises a nyx.Error.
+---@param opts nyx.CallOptions
+---@return nyx.Result
+function nyx.call(opts) end
+
+--- A tool for nyx.call{tools = ...}.
+---@param def nyx.Tool
+---@return nyx.Tool
+function nyx.tool(def) end
+
+--- Message Batches: half price for work that can wait.
+---@param opts nyx.BatchOptions
+---@return nyx.Batch
+function nyx.batch(opts) end
+
+---@param fn function
+---@param ... any  passed to fn
+---@return nyx.Task
+function nyx.spawn(fn, ...) end
+
+--- Runs every function as its own task and returns their first results, in order.
+---@param ... function
+---@return any ...
+function nyx.gather(...) end
+
+---@param seconds number
+function nyx.sleep(seconds) end
+
+---@return nyx.Event
+function nyx.event() end
+
+---@param opts? nyx.SessionOptions|string
+---@return nyx.Session
+function nyx.session(opts) end
+
+---@return nyx.EngineStats
+function nyx.stats() end
+
+---@param opts {label: string, parent?: integer, session?: nyx.Session|string}
+---@return integer node_id
+function nyx.thought(opts) end
+
+--- Handlers for engine events (budget_alert, alert, stopped, ...); fn must not wait.
+---@param event string
+---@param fn fun(event: table)
+function nyx.on(event, fn) end
+
+--- Emergency stop for every process on the database.
+---@param reason? string
+function nyx.stop(reason) end
+function nyx.resume() end
+---@param reason? string
+function nyx.cancel_all(reason) end
+
+---@return "sim"|"anthropic"
+function nyx.provider() end
+--- Monotonic seconds.
+---@return number
+function nyx.now() end
+
+---@param key string  a model or "agent:NAME"
+---@param limits {rpm?: number, input_tpm?: number, output_tpm?: number}
+function nyx.rate_limit(key, limits) end
+
+---@param name string
+---@param seconds number
+function nyx.timeout_profile(name, seconds) end
+
+--- The price table's entry for a model id or alias; nil when unknown.
+---@param name string
+---@return nyx.Model?
+function nyx.model(name) end
+
+--- A notice through the engine's log (stderr under nyx run).
+---@param message string
+---@param level? "info"|"warn"
+function nyx.log(message, level) end
+
+--- The script's own part of nyx run's live status line; nil removes it.
+---@param text? string
+function nyx.progress(text) end
+
+--- Raises err (a table with a type) as the engine raises its own errors.
+---@param err table
+---@param level? integer
+function nyx.raise(err, level) end
+
+--- A script's own security event in the audit trail.
+---@param kind string
+---@param detail? string
+---@param opts? {session?: nyx.Session|string, agent?: string}
+function nyx.audit(kind, detail, opts) end
+
+--- Loads a module again now.
+---@param name string
+---@return boolean ok
+---@return string? message
+function nyx.reload(name) end
+
+--- Where notices go when stock lua5.4 owns the engine (inside nyx run the host routes them).
+---@param fn fun(level: string, message: string)
+function nyx.set_log(fn) end
+--- Where the debug view (NYX_DEBUG=1) goes when stock lua5.4 owns the engine.
+---@param fn fun(text: string)
+function nyx.set_debug_writer(fn) end
+
+---@param opts nyx.AgentOptions
+---@return nyx.Agent
+function nyx.agent(opts) end
+
+---@param opts nyx.CouncilOptions
+---@return nyx.CouncilResult
+function nyx.council(opts) end
+
+nyx.budget = {}
+---@return nyx.BudgetScope[]
+function nyx.budget.status() end
+---@param scope string  "day", "month", "session:NAME" or "agent:NAME"
+---@param usd? number  nil removes the limit
+function nyx.budget.limit(scope, usd) end
+
+nyx.templates = {}
+---@param name string  "NAME" or "NAME@V"
+---@param vars? table
+---@return string text
+---@return integer version
+function nyx.templates.render(name, vars) end
+---@param name string
+---@return nyx.Template
+function nyx.templates.get(name) end
+---@param name string
+---@param text string
+---@param opts? {agent?: string}
+---@return integer version
+function nyx.templates.create(name, text, opts) end
+---@param name string
+---@param vars? table
+---@return integer version
+---@return string? text
+function nyx.templates.pick(name, vars) end
+---@param name string  "NAME" or "NAME@V"
+---@param success boolean
+function nyx.templates.record(name, success) end
+---@param name string
+---@return nyx.TemplateVersionStats[]
+function nyx.templates.stats(name) end
+
+nyx.config = {}
+---@param key string
+---@return string? value
+---@return "environment"|"database"|"default" source
+function nyx.config.get(key) end
+---@param key string
+---@param value any  nil removes the key
+function nyx.config.set(key, value) end
+---@return nyx.ConfigEntry[]
+function nyx.config.list() end
+
+--- The prompt-injection guard (lua/nyx/guard.lua; its classes describe the tables in detail).
+nyx.guard = {}
+---@type table[]
+nyx.guard.rules = {}
+---@type number
+nyx.guard.threshold = 0
+---@type string
+nyx.guard.default_policy = ""
+---@type integer
+nyx.guard.max_hits_per_rule = 0
+---@param text string
+---@return number score
+---@return table[] hits
+function nyx.guard.score(text) end
+---@param text string
+---@return string
+function nyx.guard.strip(text) end
+---@param text string
+---@param policy? string|table
+---@return table result
+function nyx.guard.check(text, policy) end
+---@param text string
+---@param policy? string|table
+---@return string text
+---@return table result
+function nyx.guard.enforce(text, policy) end
+---@param vars table
+---@param policy? string|table
+---@return table result
+function nyx.guard.check_vars(vars, policy) end
+---@param vars table
+---@param policy? string|table
+---@return table vars
+---@return table result
+function nyx.guard.enforce_vars(vars, policy) end
+---@param name string
+---@return table?
+function nyx.guard.rule(name) end
+
+--- Personal data and secrets.
+nyx.pii = {}
+---@param text string
+---@return nyx.PiiFinding[]
+function nyx.pii.scan(text) end
+---@param text string
+---@return string
+function nyx.pii.redact(text) end
+---@param found table<string, integer>
+---@return string
+function nyx.pii.describe(found) end
+---@param call nyx.CallOptions
+---@param action? "allow"|"redact"|"block"
+---@return nyx.CallOptions call
+---@return table<string, integer> found
+function nyx.pii.call(call, action) end
+--- Aliases of nyx.pii.scan and nyx.pii.redact.
+---@param text string
+---@return nyx.PiiFinding[]
+function nyx.guard_scan(text) end
+---@param text string
+---@return string
+function nyx.guard_redact(text) end
+
+return nyx
