@@ -502,8 +502,12 @@ int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, 
     }
     /* A server that wants a client certificate refuses with an alert: under TLS 1.3 it reaches
      * curl only at the first read, as a receive error. */
-    int cert_alert = errbuf && strstr(errbuf, "SSL routines") && strstr(errbuf, " alert ");
     int broken = rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2;
+    /* an alert before any response: the server refused the session (one mid-response is not
+     * about certificates, and may pass) */
+    long status = 0;
+    int cert_alert = errbuf && strstr(errbuf, "SSL routines") && strstr(errbuf, " alert ") &&
+                     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 0;
     if (broken && !cert_alert && n->https && closed_after_handshake(h)) {
         /* TLS 1.3 servers refuse a client certificate after the handshake; a request written
          * before the refusal is read fails as a broken pipe. It may also be a passing fault,
