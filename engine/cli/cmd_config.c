@@ -21,7 +21,8 @@ static void help(FILE *out)
             "alert.latency_ms, alert.error_rate, alert.cache_hit_rate_floor; templates.writers\n"
             "(agents allowed to create or change templates, comma-separated; * for anyone).\n"
             "A call's own argument wins, then the environment, then the database, then the\n"
-            "default; 'list' shows each value with its source.\n");
+            "default; 'list' shows each value with its source.\n\n"
+            "example: nyx config set budget.daily_usd 25\n");
 }
 
 typedef struct rows {

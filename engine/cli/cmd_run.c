@@ -34,7 +34,8 @@ static void help(FILE *out)
             "On a terminal, a status line on stderr shows calls in flight and done, errors, dollars\n"
             "spent and saved, the cache hit rate, the nearest budget's share left and the script's\n"
             "nyx.progress(text); it is erased at exit. --quiet turns it off; NO_COLOR or TERM=dumb\n"
-            "draw it without colour.\n");
+            "draw it without colour.\n\n"
+            "example: nyx run council.lua --var topic=pricing --var topic=hiring --db council.db\n");
 }
 
 int cli_run(int argc, char **argv)

@@ -29,7 +29,7 @@ static void help(FILE *out)
             "and their fields are in the README (The simulator).\n"
             "Message batches take --batch-ms to process (spread over their requests) and expire\n"
             "after --batch-expiry-ms (default 24 h).\n"
-            "Example: nyx sim --port 8080 --ttft-ms 40 --rpm 50\n");
+            "\nexample: nyx sim --port 8080 --ttft-ms 40 --rpm 50\n");
 }
 
 int cli_sim(int argc, char **argv)

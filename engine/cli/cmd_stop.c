@@ -12,7 +12,8 @@ int cli_stop(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: nyx stop [--reason TEXT] [--clear] [--db FILE]\n\n"
                    "Stops every nyx process sharing the database: new calls fail with \"stopped\",\n"
-                   "calls in flight are cancelled and logged. --clear lets calls go again.\n");
+                   "calls in flight are cancelled and logged. --clear lets calls go again.\n\n"
+                   "example: nyx stop --reason \"over plan\"\n");
             return 0;
         } else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
             reason = argv[++i];

@@ -17,7 +17,8 @@ static void templates_help(FILE *out)
             "       nyx templates stats NAME         [--db FILE] [--json]\n\n"
             "Templates are NAME.md files in ./templates, each directory of NYX_TEMPLATE_PATH and\n"
             "the installed templates, then templates created in the database. Every distinct\n"
-            "content is a version; NAME@V is version V.\n");
+            "content is a version; NAME@V is version V.\n\n"
+            "example: nyx templates diff council_persona 1 2\n");
 }
 
 static void render_help(FILE *out)
@@ -25,7 +26,8 @@ static void render_help(FILE *out)
     fprintf(out,
             "usage: nyx render NAME[@V] [--var k=v]... [--db FILE]\n\n"
             "Prints the template rendered with the variables given. A key given more than once\n"
-            "is a list (for {{#key}}...{{/key}} sections).\n");
+            "is a list (for {{#key}}...{{/key}} sections).\n\n"
+            "example: nyx render council_persona --var name=CFO --var \"focus=cash and payback\"\n");
 }
 
 static int print_json(void *ud, int ncols, const char *const *names, const char *const *values)

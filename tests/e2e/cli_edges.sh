@@ -111,6 +111,10 @@ run_nyx_env "$NYX_BIN" stats --help
 check "nyx stats --help lists each option's values and an example" \
   $([[ $rc == 0 ]] && grep -q "total (default), model, session, agent or template" <<<"$out" &&
     grep -q "2026-12-01T09:30:00" <<<"$out" && grep -q "^example: nyx stats" <<<"$out"; echo $?) "$out"
+for cmd in stats log thoughts budget audit run render stop config templates sim; do
+  run_nyx_env "$NYX_BIN" $cmd --help
+  check "nyx $cmd --help exits 0 with an example" $([[ $rc == 0 ]] && grep -q "^example: nyx $cmd" <<<"$out"; echo $?) "$out"
+done
 run_nyx_env "$NYX_BIN" audit --kind config --json
 kinds=$(grep -o '"kind":"[a-z_]*"' <<<"$out" | sort -u)
 check "nyx audit --kind config shows config events only" \
