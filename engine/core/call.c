@@ -37,6 +37,8 @@ void call_spec_free(nyx_call_spec *spec)
     free(spec->agent);
     free(spec->template_name);
     free(spec->timeout_profile);
+    batch_unref(spec->batch);
+    free(spec->batch_custom_id);
     for (size_t i = 0; i < spec->nfallback; i++)
         free(spec->fallback[i]);
     free(spec->fallback);
@@ -258,6 +260,20 @@ static void attempt_done(nyx_call *c, int status, nyx_error *err)
 
 static void budget_reserved(void *ud, int rc, const nyx_error *err);
 
+void call_batch_result(nyx_call *c, int status, nyx_error *err)
+{
+    if (c->finished)
+        return;
+    c->first_byte = nyx_now_s();
+    call_record_attempt(c, status, err);
+    if (err) {
+        fail(c, err); /* a batch is not retried request by request */
+        return;
+    }
+    c->result.status = NYX_STATUS_OK;
+    finish(c);
+}
+
 /* Reserves the call's worst case in every budget that applies, before anything is sent.
  * Returns 0 when no budget applies, 1 when admission goes on in budget_reserved(), -1 when
  * the call failed. */
@@ -295,7 +311,8 @@ static int reserve_budget(nyx_call *c)
         .s = &c->budget,
         .session = c->spec.session,
         .agent = c->spec.agent,
-        .amount_usd = cost_worst_case(c->model, c->est_input_tokens, c->spec.req.max_tokens, write_1h),
+        .amount_usd = cost_worst_case(c->model, c->est_input_tokens, c->spec.req.max_tokens, write_1h) *
+                      (c->spec.batch && c->model->batch_factor > 0 ? c->model->batch_factor : 1.0),
         .id = c->reservation,
         .id_size = sizeof c->reservation,
         .deadline = nyx_now_s() + (c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s),
@@ -374,6 +391,11 @@ static void admit(void *ud)
     }
     if (!c->reserved && reserve_budget(c) != 0)
         return; /* failed, or admission goes on once the reservation is answered */
+    if (c->spec.batch) { /* sent with its batch: no rate limit or breaker applies to it here */
+        c->result.attempts++;
+        batch_join(c->spec.batch, c);
+        return;
+    }
     /* Waits are computed without taking anything, so a call that waits holds no tokens and
      * no half-open probe slot. */
     char agent_key[160];
@@ -491,6 +513,8 @@ static void finish(nyx_call *c)
     if (c->finished)
         return;
     c->finished = 1;
+    if (c->spec.batch)
+        batch_member_finished(c->spec.batch, c, &c->result.err);
     if (c->cancel_deferred) {
         c->cancel_deferred = 0;
         c->e->cancels_deferred--;

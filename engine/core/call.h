@@ -27,6 +27,9 @@ typedef struct nyx_call_spec {
     char **headers;         /* owned, optional: "Name: value" lines this call adds (a gateway's
                                routing or auth), checked by net_check_header */
     size_t nheaders;
+    struct nyx_batch *batch; /* owned reference, optional: sent as a request of this batch
+                                (batch.h) instead of on its own */
+    char *batch_custom_id;  /* owned: its custom_id in the batch */
     int cache_response;     /* response cache: -1 engine default, 0 off, 1 on (temperature 0
                                only), 2 on whatever the temperature */
     /* Streaming: on_start when the response begins, on_text for each text delta. */

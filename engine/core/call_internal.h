@@ -3,6 +3,7 @@
 #ifndef NYX_CALL_INTERNAL_H
 #define NYX_CALL_INTERNAL_H
 
+#include "batch.h"
 #include "budget.h"
 #include "cache/policy.h"
 #include "call.h"
@@ -101,5 +102,7 @@ void call_request_resent(nyx_call *c);
 
 /* call.c */
 const char *call_route_model(const nyx_call *c);
+/* A batch member's outcome (batch.c): c->result.resp holds the message when err is NULL. */
+void call_batch_result(nyx_call *c, int status, nyx_error *err);
 
 #endif

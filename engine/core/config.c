@@ -55,6 +55,7 @@ static const setting settings[] = {
     {"NYX_SIM_TTFT_MS", K_NUMBER, AT(sim_ttft_ms), 0, 600000},
     {"NYX_SIM_TOKEN_MS", K_NUMBER, AT(sim_token_ms), 0, 60000},
     {"NYX_SIM_BATCH_MS", K_NUMBER, AT(sim_batch_ms), 0, 86400000},
+    {"NYX_SIM_BATCH_EXPIRY_MS", K_NUMBER, AT(sim_batch_expiry_ms), 0, 86400000},
     {"NYX_STORAGE_MODE", K_STRING, AT(storage_mode), 0, 0},
     {"NYX_MAX_PROMPT_BYTES", K_COUNT, AT(max_prompt_bytes), 1, 1e12},
     {"NYX_MAX_PROMPT_TOKENS", K_COUNT, AT(max_prompt_tokens), 1, 1e12},

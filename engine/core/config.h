@@ -39,6 +39,7 @@ typedef struct nyx_config {
     int debug;              /* NYX_DEBUG */
     double sim_ttft_ms;     /* NYX_SIM_TTFT_MS: in-process simulator */
     double sim_batch_ms;    /* NYX_SIM_BATCH_MS: its message batches' processing time */
+    double sim_batch_expiry_ms; /* NYX_SIM_BATCH_EXPIRY_MS: and their expiry (0: 24 h) */
     double sim_token_ms;    /* NYX_SIM_TOKEN_MS */
     char *storage_mode;     /* NYX_STORAGE_MODE: "full" | "redacted" | "none" */
     long max_prompt_bytes;  /* NYX_MAX_PROMPT_BYTES */

@@ -444,6 +444,7 @@ static int start_provider(nyx_engine *e)
     opt.ttft_ms = e->cfg.sim_ttft_ms;
     opt.token_ms = e->cfg.sim_token_ms;
     opt.batch_delay_ms = e->cfg.sim_batch_ms;
+    opt.batch_expiry_ms = e->cfg.sim_batch_expiry_ms;
     sim_models sm = {sim_min_cache, sim_canonical, e->models, sim_accepts};
     nyx_error err;
     nyx_error_clear(&err);

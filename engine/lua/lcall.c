@@ -3,6 +3,7 @@
  * and the result becomes a table (or an error table is raised). */
 #include "lnyx.h"
 
+#include "core/batch.h"
 #include "core/call.h"
 #include "core/net.h"
 
@@ -332,6 +333,20 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
         req->stream = 1;
     }
     lua_pop(L, 1);
+    if (lua_getfield(L, 1, "batch") != LUA_TNIL) {
+        nyx_batch *b = lnyx_batch_of(L, -1);
+        if (!b)
+            lnyx_argerror(L, 1, "batch must be a batch handle (use nyx.batch)");
+        batch_ref(b);
+        spec->batch = b;
+        spec->cache_response = 0; /* each request is part of the batch's bill */
+        lua_getfield(L, 1, "batch_id");
+        if (!lua_isstring(L, -1) || !batch_custom_id_valid(lua_tostring(L, -1)))
+            lnyx_argerror(L, 1, "id must be 1 to 64 letters, digits, '_' or '-'");
+        set_string(L, 1, "id", &spec->batch_custom_id);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     if (lua_getfield(L, 1, "on_start") != LUA_TNIL) {
         if (!lua_isfunction(L, -1))
             lnyx_argerror(L, 1, "on_start must be a function()");
@@ -340,6 +355,8 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
         req->stream = 1; /* the start of a response is only visible in a stream */
     }
     lua_pop(L, 1);
+    if (spec->batch && (req->stream || spec->nfallback))
+        lnyx_argerror(L, 1, "a batch request cannot stream or have a fallback");
 }
 
 /* ---- result -> table ---- */

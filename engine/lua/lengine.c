@@ -317,6 +317,7 @@ NYX_API int luaopen_nyx_core(lua_State *L)
     luaL_newlib(L, funcs);
     lnyx_open_tasks(L);
     lnyx_open_call(L);
+    lnyx_open_batch(L);
     lnyx_open_errors(L);
     lnyx_open_session(L);
     lnyx_open_reload(L);

@@ -112,6 +112,9 @@ void lnyx_reload_install(lua_State *L);
 
 int lnyx_open_tasks(lua_State *L);   /* adds spawn, sleep, event to the table on top */
 int lnyx_open_call(lua_State *L);    /* adds call */
+int lnyx_open_batch(lua_State *L);   /* adds batch_open (lbatch.c) */
+/* The batch of a handle at idx, or NULL when it is none (lbatch.c). */
+struct nyx_batch *lnyx_batch_of(lua_State *L, int idx);
 int lnyx_open_errors(lua_State *L);  /* adds raise */
 int lnyx_open_session(lua_State *L); /* adds session, stats */
 int lnyx_open_reload(lua_State *L);  /* adds reload */

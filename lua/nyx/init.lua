@@ -40,7 +40,7 @@ end
 -- nyx.NAME's field NAME (a function such as nyx.council) or the module itself (a namespace such
 -- as nyx.guard). A module that fails to load raises its own error, with its file:line; a name
 -- that is no module is nil.
-local SUBMODULES = { "agent", "council", "guard", "pii" }
+local SUBMODULES = { "agent", "batch", "council", "guard", "pii" }
 local is_submodule = {}
 for _, name in ipairs(SUBMODULES) do is_submodule[name] = true end
 

@@ -1,0 +1,495 @@
+/* Message Batches: members, submission, polling with backoff, results by custom id (batch.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "batch.h"
+
+#include "call_internal.h"
+#include "claude/errors.h"
+#include "claude/response.h"
+#include "net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A response to a batch request larger than this is not one (results of 100,000 requests fit). */
+#define MAX_BODY (512u << 20)
+
+enum { PREPARING = 0, SUBMITTING, IN_PROGRESS, FETCHING, DONE, REFUSED };
+static const char *const state_names[] = {"preparing", "submitting", "in_progress", "in_progress", "ended",
+                                          "refused"};
+
+typedef struct member {
+    nyx_call *call;  /* NULL once it finished */
+    char custom_id[72];
+} member;
+
+struct nyx_batch {
+    nyx_engine *e;
+    int refs;
+    char *name;
+    size_t expected, nfinished_early;
+    member *members;
+    size_t n, cap;
+    int state;
+    nyx_error refusal;   /* why the batch was refused whole */
+    char id[96];
+    long counts[5];
+    double interval;     /* the next poll's delay */
+    loop_timer *timer;
+    int cancel_asked, cancel_sent;
+    /* the one transfer in flight */
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body, *buf;
+    size_t len, cap_buf;
+    void (*on_reply)(nyx_batch *b, int ok, const nyx_error *err);
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+int batch_custom_id_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == '-'))
+            return 0;
+    return 1;
+}
+
+nyx_batch *batch_new(nyx_engine *e, const char *name, size_t expected)
+{
+    nyx_batch *b = calloc(1, sizeof *b);
+    if (!b || (name && !(b->name = strdup(name)))) {
+        free(b);
+        return NULL;
+    }
+    b->e = e;
+    b->refs = 1;
+    b->expected = expected;
+    b->interval = BATCH_POLL_FIRST_S;
+    nyx_error_clear(&b->refusal);
+    return b;
+}
+
+void batch_ref(nyx_batch *b) { b->refs++; }
+
+static void drop_transfer(nyx_batch *b)
+{
+    if (b->easy) {
+        loop_remove_transfer(b->e->loop, b->easy);
+        curl_easy_cleanup(b->easy);
+        b->easy = NULL;
+    }
+    curl_slist_free_all(b->headers);
+    b->headers = NULL;
+    free(b->body);
+    b->body = NULL;
+    b->len = 0;
+}
+
+void batch_unref(nyx_batch *b)
+{
+    if (!b || --b->refs > 0)
+        return;
+    drop_transfer(b);
+    if (b->timer)
+        loop_timer_cancel(b->e->loop, b->timer);
+    free(b->buf);
+    free(b->members);
+    free(b->name);
+    free(b);
+}
+
+void batch_get_status(const nyx_batch *b, batch_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->processing_status = b->cancel_asked && b->state < DONE ? "canceling" : state_names[b->state];
+    st->id = b->id;
+    memcpy(st->counts, b->counts, sizeof st->counts);
+    if (b->state == PREPARING)
+        st->counts[0] = (long)b->expected;
+    st->error = b->refusal.type[0] ? b->refusal.message : NULL;
+}
+
+/* ---- HTTP: one transfer at a time, through the engine's loop ---- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    nyx_batch *b = ud;
+    size_t len = size * n;
+    if (b->len + len > MAX_BODY)
+        return 0;
+    if (b->len + len + 1 > b->cap_buf) {
+        size_t cap = b->cap_buf ? b->cap_buf : 4096;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb)
+            return 0;
+        b->buf = nb;
+        b->cap_buf = cap;
+    }
+    memcpy(b->buf + b->len, data, len);
+    b->len += len;
+    b->buf[b->len] = '\0';
+    return len;
+}
+
+static void transfer_done(void *ud, CURLcode rc)
+{
+    nyx_batch *b = ud;
+    long status = 0;
+    curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &status);
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (rc != CURLE_OK) {
+        if (!net_explain_failure(b->e->net, b->easy, rc, b->errbuf, &err))
+            claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, curl_easy_strerror(rc));
+    } else if (status < 200 || status >= 300) {
+        claude_error_from_http((int)status, b->buf ? b->buf : "", b->len, NULL, &err);
+    }
+    curl_easy_cleanup(b->easy); /* the loop has let it go */
+    b->easy = NULL;
+    curl_slist_free_all(b->headers);
+    b->headers = NULL;
+    free(b->body);
+    b->body = NULL;
+    b->on_reply(b, !err.type[0], err.type[0] ? &err : NULL);
+    batch_unref(b); /* the transfer's reference */
+}
+
+/* method "GET", "POST"; path after v1/messages/batches; body NULL for none. */
+static int request(nyx_batch *b, const char *method, const char *path, char *body,
+                   void (*on_reply)(nyx_batch *, int, const nyx_error *))
+{
+    nyx_engine *e = b->e;
+    char url[1200];
+    size_t n = strlen(e->endpoint);
+    snprintf(url, sizeof url, "%s%sv1/messages/batches%s", e->endpoint, n && e->endpoint[n - 1] == '/' ? "" : "/",
+             path);
+    b->len = 0;
+    b->body = body;
+    b->on_reply = on_reply;
+    b->errbuf[0] = '\0';
+    if (!(b->easy = curl_easy_init()))
+        return -1;
+    CURL *h = b->easy;
+    int bad = net_configure(e->net, h, b->errbuf) != 0 || curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->headers) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_WRITEDATA, b) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(e->cfg.timeout_s * 1000.0)) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
+    if (!bad && body)
+        bad = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) != CURLE_OK;
+    else if (!bad && strcmp(method, "POST") == 0)
+        bad = curl_easy_setopt(h, CURLOPT_POSTFIELDS, "") != CURLE_OK;
+    if (bad || loop_add_transfer(e->loop, h, transfer_done, b) != 0) {
+        curl_easy_cleanup(h);
+        b->easy = NULL;
+        b->body = NULL;
+        return -1;
+    }
+    batch_ref(b);
+    return 0;
+}
+
+/* ---- results ---- */
+
+static member *find_member(nyx_batch *b, const char *custom_id)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->members[i].custom_id, custom_id) == 0)
+            return &b->members[i];
+    return NULL;
+}
+
+/* Hands the member its outcome; the call accounts and logs it as its answer. */
+static void deliver(member *m, const char *type, const cJSON *payload)
+{
+    nyx_call *c = m->call;
+    m->call = NULL;
+    if (!c)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (strcmp(type, "succeeded") == 0) {
+        char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
+        if (!text)
+            nyx_error_set(&err, "out_of_memory", 0, "out of memory reading a batch result");
+        else
+            claude_parse_message(text, strlen(text), &c->result.resp, &err);
+        cJSON_free(text);
+    } else if (strcmp(type, "errored") == 0) {
+        const cJSON *inner = cJSON_GetObjectItemCaseSensitive(payload, "error");
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "type"));
+        const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "message"));
+        nyx_error_set(&err, t ? t : "api_error", 400, "%s", msg ? msg : "the request failed in its batch");
+    } else if (strcmp(type, "canceled") == 0) {
+        nyx_error_set(&err, "batch_canceled", 0, "the batch was cancelled before this request was processed");
+    } else {
+        nyx_error_set(&err, "batch_expired", 0, "the batch expired before this request was processed");
+    }
+    call_batch_result(c, err.type[0] ? 0 : 200, err.type[0] ? &err : NULL);
+}
+
+/* Every member still waiting fails with err (a batch that ended without its result). */
+static void fail_waiting(nyx_batch *b, const nyx_error *err)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->members[i].call) {
+            nyx_call *c = b->members[i].call;
+            b->members[i].call = NULL;
+            nyx_error e2 = *err;
+            call_batch_result(c, 0, &e2);
+        }
+}
+
+static void got_results(nyx_batch *b, int ok, const nyx_error *err)
+{
+    if (!ok) {
+        b->state = DONE;
+        fail_waiting(b, err);
+        return;
+    }
+    batch_ref(b); /* members finishing may drop the last other reference */
+    char *line = b->buf;
+    size_t left = b->len;
+    while (line && left > 0) {
+        char *nl = memchr(line, '\n', left);
+        size_t n = nl ? (size_t)(nl - line) : left;
+        cJSON *o = cJSON_ParseWithLength(line, n);
+        const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "custom_id"));
+        const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "result");
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "type"));
+        member *m = cid && type ? find_member(b, cid) : NULL;
+        if (m)
+            deliver(m, type, cJSON_GetObjectItemCaseSensitive(res, strcmp(type, "succeeded") == 0 ? "message" : "error"));
+        cJSON_Delete(o);
+        left -= n + (nl ? 1 : 0);
+        line = nl ? nl + 1 : NULL;
+    }
+    b->state = DONE;
+    nyx_error missing;
+    nyx_error_clear(&missing);
+    nyx_error_set(&missing, "api_error", 0, "the batch %s ended without a result for this request", b->id);
+    fail_waiting(b, &missing);
+    batch_unref(b);
+}
+
+static void poll_now(void *ud);
+static void cancelled(nyx_batch *b, int ok, const nyx_error *err);
+
+static void read_batch(nyx_batch *b, const cJSON *o)
+{
+    static const char *const names[5] = {"processing", "succeeded", "errored", "canceled", "expired"};
+    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(o, "request_counts");
+    for (int i = 0; i < 5; i++)
+        b->counts[i] = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(counts, names[i]));
+}
+
+static void schedule_poll(nyx_batch *b)
+{
+    b->timer = loop_timer_add(b->e->loop, b->interval, poll_now, b);
+    if (b->timer) {
+        batch_ref(b); /* the timer's reference */
+        b->interval = b->interval * 2 > BATCH_POLL_MAX_S ? BATCH_POLL_MAX_S : b->interval * 2;
+    }
+}
+
+static void got_batch(nyx_batch *b, int ok, const nyx_error *err)
+{
+    if (!ok) {
+        if (err->retryable && b->state == IN_PROGRESS) {
+            schedule_poll(b); /* a poll that failed is tried again later */
+            if (b->timer)
+                return;
+        }
+        b->state = DONE;
+        fail_waiting(b, err);
+        return;
+    }
+    cJSON *o = cJSON_ParseWithLength(b->buf ? b->buf : "", b->len);
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "processing_status"));
+    if (id && !b->id[0])
+        snprintf(b->id, sizeof b->id, "%s", id);
+    read_batch(b, o);
+    int ended = st && strcmp(st, "ended") == 0;
+    cJSON_Delete(o);
+    if (!b->id[0] || !st) {
+        nyx_error bad;
+        nyx_error_clear(&bad);
+        nyx_error_set(&bad, "api_error", 0, "the batch endpoint answered without an id or a status");
+        b->state = DONE;
+        fail_waiting(b, &bad);
+        return;
+    }
+    b->state = IN_PROGRESS;
+    if (ended) {
+        char path[140];
+        snprintf(path, sizeof path, "/%s/results", b->id);
+        b->state = FETCHING;
+        if (request(b, "GET", path, NULL, got_results) != 0) {
+            nyx_error oom;
+            nyx_error_clear(&oom);
+            nyx_error_set(&oom, "network_error", 0, "cannot start the HTTP transfer");
+            b->state = DONE;
+            fail_waiting(b, &oom);
+        }
+        return;
+    }
+    if (b->cancel_asked && !b->cancel_sent) { /* asked while this answer was on its way */
+        char path[140];
+        snprintf(path, sizeof path, "/%s/cancel", b->id);
+        b->cancel_sent = 1;
+        if (request(b, "POST", path, NULL, cancelled) == 0)
+            return;
+    }
+    schedule_poll(b);
+}
+
+static void poll_now(void *ud)
+{
+    nyx_batch *b = ud;
+    b->timer = NULL;
+    char path[120];
+    snprintf(path, sizeof path, "/%s", b->id);
+    if (b->state == IN_PROGRESS && !b->easy && request(b, "GET", path, NULL, got_batch) != 0)
+        schedule_poll(b);
+    batch_unref(b); /* the timer's reference */
+}
+
+/* ---- members ---- */
+
+static void submit(nyx_batch *b)
+{
+    cJSON *root = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(root, "requests");
+    int ok = root && list;
+    for (size_t i = 0; ok && i < b->n; i++) {
+        nyx_call *c = b->members[i].call;
+        if (!c)
+            continue; /* cancelled while it waited */
+        cJSON *r = cJSON_CreateObject();
+        cJSON *params = cJSON_ParseWithLength(c->body, c->body_len);
+        ok = r && params && cJSON_AddStringToObject(r, "custom_id", b->members[i].custom_id) &&
+             cJSON_AddItemToObject(r, "params", params);
+        if (ok)
+            params = NULL;
+        cJSON_Delete(params);
+        if (ok && !cJSON_AddItemToArray(list, r))
+            ok = 0;
+        else if (!ok)
+            cJSON_Delete(r);
+    }
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    char *body = text ? strdup(text) : NULL;
+    cJSON_free(text);
+    b->state = SUBMITTING;
+    if (!body || request(b, "POST", "", body, got_batch) != 0) {
+        free(body);
+        nyx_error err;
+        nyx_error_clear(&err);
+        nyx_error_set(&err, "network_error", 0, "cannot submit the batch");
+        b->state = DONE;
+        fail_waiting(b, &err);
+    }
+}
+
+/* Every member has joined or finished: submit, or refuse the batch whole. */
+static void maybe_go(nyx_batch *b)
+{
+    if (b->state != PREPARING || b->n + b->nfinished_early < b->expected)
+        return;
+    if (b->refusal.type[0] || b->n == 0) {
+        b->state = REFUSED;
+        nyx_error err = b->refusal;
+        if (!err.type[0])
+            nyx_error_set(&err, "cancelled", 0, "the batch was cancelled before it was submitted");
+        fail_waiting(b, &err);
+        return;
+    }
+    submit(b);
+}
+
+void batch_join(nyx_batch *b, nyx_call *c)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        member *nm = realloc(b->members, cap * sizeof *nm);
+        if (!nm) {
+            nyx_error err;
+            nyx_error_clear(&err);
+            nyx_error_set(&err, "out_of_memory", 0, "out of memory joining a batch");
+            call_batch_result(c, 0, &err);
+            return;
+        }
+        b->members = nm;
+        b->cap = cap;
+    }
+    member *m = &b->members[b->n++];
+    m->call = c;
+    snprintf(m->custom_id, sizeof m->custom_id, "%s", c->spec.batch_custom_id ? c->spec.batch_custom_id : "");
+    maybe_go(b);
+}
+
+void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err)
+{
+    for (size_t i = 0; c && i < b->n; i++)
+        if (b->members[i].call == c) { /* cancelled while it waited: the batch goes on */
+            b->members[i].call = NULL;
+            return;
+        }
+    /* Finished before it joined: refused (budget, model) or cancelled; the batch is refused
+     * whole, before anything is sent. */
+    if (b->state != PREPARING)
+        return;
+    if (!b->refusal.type[0] && err && err->type[0]) {
+        b->refusal = *err;
+        snprintf(b->refusal.message, sizeof b->refusal.message, "the batch was refused whole: request %.64s: %.400s",
+                 c && c->spec.batch_custom_id ? c->spec.batch_custom_id : "?", err->message);
+    }
+    b->nfinished_early++;
+    maybe_go(b);
+}
+
+static void cancelled(nyx_batch *b, int ok, const nyx_error *err)
+{
+    (void)ok, (void)err; /* refused or not, the polls see how the batch ends */
+    if (b->state == IN_PROGRESS && !b->timer) {
+        b->interval = BATCH_POLL_FIRST_S; /* it ends soon */
+        schedule_poll(b);
+    }
+}
+
+int batch_cancel(nyx_batch *b)
+{
+    if (b->state == PREPARING) {
+        nyx_error_set(&b->refusal, "cancelled", 0, "the batch was cancelled before it was submitted");
+        return 0;
+    }
+    if (b->state >= FETCHING || !b->id[0])
+        return -1;
+    b->cancel_asked = 1;
+    if (b->easy)
+        return 0; /* a poll is in flight; the cancel goes after it */
+    char path[140];
+    snprintf(path, sizeof path, "/%s/cancel", b->id);
+    if (b->timer) {
+        loop_timer_cancel(b->e->loop, b->timer);
+        b->timer = NULL;
+        batch_unref(b); /* the timer's reference; the caller holds one */
+    }
+    b->cancel_sent = 1;
+    if (request(b, "POST", path, NULL, cancelled) != 0) {
+        schedule_poll(b);
+        return -1;
+    }
+    return 0;
+}

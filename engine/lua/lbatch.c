@@ -1,0 +1,111 @@
+/* The C half of nyx.batch (lua/nyx/batch.lua): a batch handle whose requests are nyx.call
+ * tables carrying it (batch = handle, batch_id = custom id), its status and cancel. */
+#include "lnyx.h"
+
+#include "core/batch.h"
+
+#define HANDLE "nyx.batchhandle"
+
+static nyx_batch **check_handle(lua_State *L, int arg) { return luaL_checkudata(L, arg, HANDLE); }
+
+nyx_batch *lnyx_batch_of(lua_State *L, int idx)
+{
+    nyx_batch **h = luaL_testudata(L, idx, HANDLE);
+    return h ? *h : NULL;
+}
+
+static int handle_gc(lua_State *L)
+{
+    nyx_batch **h = check_handle(L, 1);
+    batch_unref(*h);
+    *h = NULL;
+    return 0;
+}
+
+/* core.batch_open(name|nil, n) -> handle */
+static int l_open(lua_State *L)
+{
+    const char *name = luaL_optstring(L, 1, NULL);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    if (n < 1 || n > 100000)
+        return lnyx_argerror(L, 2, "requests must hold 1 to 100000 requests, got %lld", (long long)n);
+    nyx_batch **h = lua_newuserdatauv(L, sizeof *h, 0);
+    *h = NULL;
+    luaL_setmetatable(L, HANDLE);
+    if (!(*h = batch_new(lnyx_engine(L), name, (size_t)n)))
+        return lnyx_fail(L, "out_of_memory", "out of memory");
+    return 1;
+}
+
+static void set_int(lua_State *L, const char *k, long v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* handle:status() -> {processing_status, id, processing, succeeded, errored, canceled, expired, error} */
+static int l_status(lua_State *L)
+{
+    batch_status st;
+    batch_get_status(*check_handle(L, 1), &st);
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, st.processing_status);
+    lua_setfield(L, -2, "processing_status");
+    if (st.id[0]) {
+        lua_pushstring(L, st.id);
+        lua_setfield(L, -2, "id");
+    }
+    static const char *const names[5] = {"processing", "succeeded", "errored", "canceled", "expired"};
+    for (int i = 0; i < 5; i++)
+        set_int(L, names[i], st.counts[i]);
+    if (st.error) {
+        lua_pushstring(L, st.error);
+        lua_setfield(L, -2, "error");
+    }
+    return 1;
+}
+
+/* handle:cancel() -> true, or false when the batch has ended */
+static int l_cancel(lua_State *L)
+{
+    lua_pushboolean(L, batch_cancel(*check_handle(L, 1)) == 0);
+    return 1;
+}
+
+/* handle:abandon(err): a request that failed before it became a call refuses the batch. */
+static int l_abandon(lua_State *L)
+{
+    nyx_batch *b = *check_handle(L, 1);
+    nyx_error err;
+    nyx_error_clear(&err);
+    const char *type = "invalid_argument", *msg = lua_tostring(L, 3);
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "type");
+        if (lua_isstring(L, -1))
+            type = lua_tostring(L, -1);
+        lua_getfield(L, 2, "message");
+        if (lua_isstring(L, -1))
+            msg = lua_tostring(L, -1);
+    } else if (lua_isstring(L, 2)) {
+        msg = lua_tostring(L, 2);
+    }
+    nyx_error_set(&err, type, 0, "%s", msg ? msg : "a request of the batch could not start");
+    batch_member_finished(b, NULL, &err);
+    return 0;
+}
+
+int lnyx_open_batch(lua_State *L)
+{
+    if (luaL_newmetatable(L, HANDLE)) {
+        static const luaL_Reg methods[] = {
+            {"status", l_status}, {"cancel", l_cancel}, {"abandon", l_abandon}, {NULL, NULL}};
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, handle_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_open);
+    lua_setfield(L, -2, "batch_open");
+    return 0;
+}

@@ -1,0 +1,103 @@
+--- nyx.batch: Message Batches, every token at the API's batch price.
+--- Each request is an nyx.call table with an `id`; the requests become calls that carry the
+--- batch, so they are budgeted (worst case at batch prices, reserved before anything is sent),
+--- accounted and logged exactly as nyx.call's, and their results and errors are the same tables.
+local core = require "nyx.core"
+
+local M = {}
+
+local Batch = {}
+local methods = {}
+
+local function core_status(self)
+  return rawget(self, "_handle"):status()
+end
+
+Batch.__index = function(self, key)
+  if key == "id" then
+    return core_status(self).id
+  end
+  return methods[key]
+end
+
+local function argerror(message)
+  core.raise({ type = "invalid_argument", message = message }, 3)
+end
+
+--- nyx.batch{requests = {{id = "row1", prompt = ..., ...}, ...}, session = s, agent = a, name = "nightly"}
+function M.batch(t)
+  if type(t) ~= "table" then argerror("nyx.batch expects a table") end
+  local requests = t.requests
+  if type(requests) ~= "table" or #requests == 0 then
+    argerror("requests must be a non-empty list of call tables")
+  end
+  if t.name ~= nil and type(t.name) ~= "string" then argerror("name must be a string") end
+  local seen, specs = {}, {}
+  for i, r in ipairs(requests) do
+    if type(r) ~= "table" then argerror(("requests[%d] must be a table"):format(i)) end
+    local id = r.id
+    if type(id) ~= "string" then argerror(("requests[%d].id must be a string"):format(i)) end
+    if seen[id] then argerror(("requests[%d].id %q is not unique"):format(i, id)) end
+    seen[id] = true
+    local spec = {}
+    for k, v in pairs(r) do
+      if k ~= "id" then spec[k] = v end
+    end
+    if spec.session == nil then spec.session = t.session end
+    if spec.agent == nil then spec.agent = t.agent end
+    -- Processing may take longer than 5 minutes: shared prefixes are written for an hour.
+    if spec.cache == nil or spec.cache == true then spec.cache = "1h" end
+    spec.batch_id = id
+    specs[i] = spec
+  end
+  local handle = core.batch_open(t.name, #specs)
+  local self = setmetatable({ _handle = handle, _ids = {}, _tasks = {}, _results = {} }, Batch)
+  for i, spec in ipairs(specs) do
+    spec.batch = handle
+    self._ids[i] = spec.batch_id
+    self._tasks[i] = core.spawn(function()
+      local ok, r = pcall(core.call, spec)
+      if ok then return r end
+      -- An error without an interaction never became a call: the batch cannot be sent whole.
+      if type(r) ~= "table" or r.interaction_id == nil then handle:abandon(r) end
+      error(r, 0)
+    end)
+  end
+  return self
+end
+
+--- Counts per outcome: processing, succeeded, errored, canceled, expired; processing_status; id.
+function methods:status()
+  return core_status(self)
+end
+
+--- Waits (this task only; the engine polls in its loop) until every request has its result.
+function methods:wait()
+  for i, task in ipairs(self._tasks) do
+    if self._results[i] == nil then
+      local ok, r = pcall(task.wait, task)
+      self._results[i] = { ok = ok, value = r }
+    end
+  end
+  return self
+end
+
+--- Iterates id, r_or_err, ok: the result (a table as nyx.call returns) or the error (a table
+--- with a type, as nyx.call raises), in the order of the requests; waits for the batch first.
+function methods:results()
+  self:wait()
+  local i = 0
+  return function()
+    i = i + 1
+    local r = self._results[i]
+    if r == nil then return nil end
+    return self._ids[i], r.value, r.ok
+  end
+end
+
+--- Cancels the batch: requests the API has not processed end with error type batch_canceled.
+function methods:cancel()
+  return self._handle:cancel()
+end
+
+return M

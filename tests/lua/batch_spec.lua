@@ -1,0 +1,164 @@
+-- nyx.batch on the in-process simulator: one batch submitted for all requests, results matched
+-- to their requests by id although the simulator returns them in an order of its own, each
+-- logged once as an interaction billed at the model table's batch prices, per-request errors
+-- with nyx.call's error tables, budgets reserved at batch prices and a batch refused whole
+-- when it does not fit, cancel and expiry.
+local H = require "helpers.nyx_case"
+local DB = require "helpers.db"
+
+local setup
+for _, s in ipairs(H.setups()) do
+  if not s.http then setup = s end
+end
+
+local function env(extra)
+  local e = { NYX_DB = DB.fresh(H.tempdir), NYX_SIM_BATCH_MS = "200" }
+  for k, v in pairs(extra or {}) do e[k] = v end
+  return e
+end
+
+describe("nyx.batch", function()
+  teardown(function() setup:stop() end)
+
+  it("submits one batch, matches results by id, bills and logs each at batch prices", function()
+    local v = setup:run([[
+      local topics = { "apples and pears", "boats on rivers", "clocks in towers" }
+      local reqs = {}
+      for i, t in ipairs(topics) do reqs[i] = { id = "row" .. i, prompt = t, max_tokens = 40 } end
+      local b = nyx.batch{ requests = reqs, name = "nightly" }
+      local out = {}
+      for id, r, ok in b:results() do
+        out[#out + 1] = { id = id, ok = ok, text = r.text, cost = r.usage.cost_usd,
+                          input = r.usage.input_tokens, output = r.usage.output_tokens,
+                          interaction = r.interaction_id }
+      end
+      local st = b:status()
+      -- The same first request as a standard call: the simulator answers it with the same usage.
+      local std = nyx.call{ prompt = topics[1], max_tokens = 40 }
+      local paths = {}
+      for _, q in ipairs(sim.requests()) do paths[#paths + 1] = q.path end
+      return { out = out, st = st, id = b.id, std_cost = std.usage.cost_usd,
+               std_output = std.usage.output_tokens, paths = paths, stats = nyx.stats() }
+    ]], { env = env() })
+    assert.are.equal(3, #v.out)
+    for i, r in ipairs(v.out) do
+      assert.are.equal("row" .. i, r.id)
+      assert.is_true(r.ok)
+    end
+    -- Each answer is to its own prompt (the simulator names the topic it was asked about).
+    assert.truthy(v.out[1].text:find("apples and pears", 1, true), v.out[1].text)
+    assert.truthy(v.out[2].text:find("boats on rivers", 1, true), v.out[2].text)
+    assert.truthy(v.out[3].text:find("clocks in towers", 1, true), v.out[3].text)
+    assert.are.equal(v.std_output, v.out[1].output)
+    assert.is_true(math.abs(v.out[1].cost - v.std_cost * 0.5) < 1e-12,
+      ("batch %.10f vs standard %.10f"):format(v.out[1].cost, v.std_cost))
+    assert.are.equal("ended", v.st.processing_status)
+    assert.are.equal(3, v.st.succeeded)
+    assert.truthy(v.id:match("^msgbatch_"), v.id)
+    -- One batch POST (no request of the batch went to /v1/messages), then polls; the standard
+    -- call is the only /v1/messages request.
+    local posts, messages = 0, 0
+    for _, p in ipairs(v.paths) do
+      if p == "/v1/messages/batches" then posts = posts + 1 end
+      if p == "/v1/messages" then messages = messages + 1 end
+    end
+    assert.are.equal(1, messages)
+    assert.is_true(posts >= 1)
+    assert.are.equal(4, v.stats.calls, "each batch result logged once, with the standard call")
+    assert.are_not.equal(v.out[1].interaction, v.out[2].interaction)
+  end)
+
+  it("reports a request's own error with nyx.call's error table and keeps the others", function()
+    local v = setup:run([[
+      local b = nyx.batch{ requests = {
+        { id = "good", prompt = "fine", max_tokens = 20 },
+        { id = "bad", prompt = "x", model = "claude-nope-9", max_tokens = 20 } } }
+      local out = {}
+      for id, r, ok in b:results() do out[id] = { ok = ok, type = r.type, interaction = r.interaction_id } end
+      return { out = out, st = b:status() }
+    ]], { env = env() })
+    assert.is_true(v.out.good.ok)
+    assert.is_false(v.out.bad.ok)
+    assert.are.equal("not_found_error", v.out.bad.type)
+    assert.truthy(v.out.bad.interaction, "the failed request is logged too")
+    assert.are.equal(1, v.st.errored)
+  end)
+
+  it("reserves budgets at batch prices, and refuses a batch that does not fit whole", function()
+    -- Two requests of 4,000 output tokens on the default model (output $0.5/M): $0.004 worst
+    -- case at standard prices, $0.002 at batch prices.
+    local v = setup:run([[
+      local function run(name, limit)
+        local s = nyx.session{ name = name, budget_usd = limit }
+        local b = nyx.batch{ session = s, requests = {
+          { id = "a", prompt = "first " .. name, max_tokens = 4000 },
+          { id = "b", prompt = "second " .. name, max_tokens = 4000 } } }
+        local out = {}
+        for id, r, ok in b:results() do out[id] = ok and "ok" or r.type end
+        return out, b:status()
+      end
+      local fits = run("fits", 0.003)
+      local before = #sim.requests()
+      local refused, st = run("tight", 0.0015)
+      local after = #sim.requests()
+      local row
+      for _, r in ipairs(nyx.budget.status()) do
+        if r.scope == "session:tight" then row = r end
+      end
+      return { fits = fits, refused = refused, st = st, before = before, after = after, row = row }
+    ]], { env = env() })
+    assert.are.same({ a = "ok", b = "ok" }, v.fits)
+    assert.are.same({ a = "budget_exceeded", b = "budget_exceeded" }, v.refused)
+    assert.are.equal("refused", v.st.processing_status)
+    assert.are.equal(v.before, v.after, "the refused batch was never sent")
+    assert.are.equal(0, v.row.reserved_usd, "nothing stays reserved")
+    assert.are.equal(0, v.row.spent_usd)
+  end)
+
+  it("cancels: requests not processed end batch_canceled, each logged", function()
+    local v = setup:run([[
+      local b = nyx.batch{ requests = { { id = "a", prompt = "one" }, { id = "b", prompt = "two" } } }
+      while not b.id do nyx.sleep(0.01) end
+      assert(b:cancel())
+      local out = {}
+      for id, r, ok in b:results() do out[id] = ok and "ok" or r.type end
+      return { out = out, st = b:status(), stats = nyx.stats() }
+    ]], { env = env({ NYX_SIM_BATCH_MS = "600000" }) })
+    assert.are.same({ a = "batch_canceled", b = "batch_canceled" }, v.out)
+    assert.are.equal(2, v.st.canceled)
+    assert.are.equal(2, v.stats.calls)
+  end)
+
+  it("expires: requests not processed in time end batch_expired", function()
+    local v = setup:run([[
+      local b = nyx.batch{ requests = { { id = "a", prompt = "one" } } }
+      local out = {}
+      for id, r, ok in b:results() do out[id] = ok and "ok" or r.type end
+      return { out = out, st = b:status() }
+    ]], { env = env({ NYX_SIM_BATCH_MS = "600000", NYX_SIM_BATCH_EXPIRY_MS = "300" }) })
+    assert.are.same({ a = "batch_expired" }, v.out)
+    assert.are.equal(1, v.st.expired)
+  end)
+
+  it("refuses bad arguments before anything starts", function()
+    local v = setup:run([[
+      local out = {}
+      for i, t in ipairs({ {}, { requests = {} }, { requests = { { prompt = "x" } } },
+                           { requests = { { id = "a", prompt = "x" }, { id = "a", prompt = "y" } } },
+                           { requests = { { id = "has space", prompt = "x" } } },
+                           { requests = { { id = "s", prompt = "x", stream = function() end } } } }) do
+        local ok, err = pcall(function()
+          local b = nyx.batch(t)
+          for _, r, ok2 in b:results() do if not ok2 then error(r, 0) end end
+        end)
+        out[i] = { ok = ok, type = err and err.type, message = err and err.message }
+      end
+      return { out = out, sent = #sim.requests() }
+    ]], { env = env() })
+    for i, r in ipairs(v.out) do
+      assert.is_false(r.ok, "case " .. i)
+      assert.are.equal("invalid_argument", r.type, "case " .. i .. ": " .. tostring(r.message))
+    end
+    assert.are.equal(0, v.sent)
+  end)
+end)
