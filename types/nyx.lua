@@ -249,6 +249,8 @@ function Agent:create_template(name, text) end
 ---@class nyx.BatchOptions
 ---@field requests nyx.BatchRequest[]
 ---@field session? nyx.Session|string
+---@field agent? string
+---@field name? string
 
 ---@class nyx.Batch
 ---@field id string
@@ -256,8 +258,9 @@ local Batch = {}
 ---@return table
 function Batch:status() end
 function Batch:wait() end
----@return fun(): string, nyx.Result|nyx.Error
+---@return fun(): string, nyx.Result|nyx.Error, boolean
 function Batch:results() end
+---@return boolean
 function Batch:cancel() end
 
 ---@class nyx.BudgetScope
@@ -316,6 +319,12 @@ function nyx.tool(def) end
 ---@param opts nyx.BatchOptions
 ---@return nyx.Batch
 function nyx.batch(opts) end
+
+--- The C half of nyx.batch (a handle its requests carry); scripts use nyx.batch.
+---@param name string|nil
+---@param n integer
+---@return userdata
+function nyx.batch_open(name, n) end
 
 ---@param fn function
 ---@param ... any  passed to fn
