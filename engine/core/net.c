@@ -395,6 +395,17 @@ const char *net_proxy_shown(const net *n, const char **variable)
     return n && n->proxy ? n->proxy_shown : NULL;
 }
 
+void net_summary(const net *n, char *out, size_t size)
+{
+    if (!n) {
+        snprintf(out, size, "proxy=none ca=system");
+        return;
+    }
+    snprintf(out, size, "proxy=%s ca=%s client_cert=%s tls_insecure=%d http=%s extra_headers=%d",
+             n->proxy ? n->proxy_var : "none", n->ca_var ? n->ca_var : "system", n->client_cert ? "set" : "unset",
+             n->insecure, n->http2 ? "2" : "1.1", n->extra != NULL);
+}
+
 /* ---- a transfer ---- */
 
 int net_configure(const net *n, CURL *h, char *errbuf)

@@ -53,6 +53,10 @@ int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, 
  * the variable it came from; NULL when requests go direct. */
 const char *net_proxy_shown(const net *n, const char **variable);
 
+/* For the audit trail: where trust and the proxy come from, never a path, URL or credential
+ * ("proxy=HTTPS_PROXY ca=NYX_CA_FILE client_cert=set tls_insecure=0 http=2"). */
+void net_summary(const net *n, char *out, size_t size);
+
 /* 1 when a header's name suggests its value is a secret (with auth, key, token,
  * secret, password, cookie, signature, credential, session): the debug view masks it. */
 int net_header_is_secret(const char *name, size_t len);

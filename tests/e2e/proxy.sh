@@ -60,6 +60,9 @@ grep -q "through the proxy http://\*\*\*:\*\*\*@127.0.0.1:$proxy_port/\? *, from
   grep -q "through the proxy http://\*\*\*:\*\*\*@127.0.0.1:$proxy_port.*from HTTPS_PROXY" <<<"$err"
 check "nyx run --debug shows that a proxy was used, credentials masked" $? "$(grep -i proxy <<<"$err")"
 debug_out="$out$err"
+run_nyx -- audit --kind config
+grep -q "proxy=HTTPS_PROXY ca=NYX_CA_FILE" <<<"$out"
+check "the audit trail records that the proxy from HTTPS_PROXY was used (never its URL)" $? "$out $err"
 
 before=$(connects)
 run_nyx "${tls[@]}" "https_proxy=$proxy_url" -- run call.lua

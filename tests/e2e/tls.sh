@@ -135,6 +135,9 @@ run_nyx "${api[@]}" "$(at "$stranger_port")" "NYX_TLS_INSECURE=1" -- run call.lu
 check "NYX_TLS_INSECURE=1 reaches a loopback host with an unknown CA" $((rc != 0)) "$out $err"
 grep -q "NYX_TLS_INSECURE=1: certificates are NOT verified" <<<"$err"
 check "NYX_TLS_INSECURE=1 warns at start" $? "$err"
+run_nyx -- audit --kind config
+grep -q "tls_insecure=1" <<<"$out"
+check "the audit trail records a run with NYX_TLS_INSECURE=1" $? "$out $err"
 run_nyx "${api[@]}" "ANTHROPIC_BASE_URL=https://api.example.invalid" "NYX_TLS_INSECURE=1" -- run call.lua
 [[ $rc == 1 ]] && grep -q "NYX_TLS_INSECURE=1 is for local testing only" <<<"$out$err" &&
   grep -q "api.example.invalid is not a loopback host" <<<"$out$err"
