@@ -43,7 +43,7 @@
 ---@field template? string  the template the prompt was rendered from (its use is recorded)
 ---@field timeout? number|string  seconds, or a profile named with nyx.timeout_profile
 ---@field fallback? string[]  models tried in order when the requested one fails
----@field headers? table<string, string>  extra HTTP headers
+---@field headers? table<string, string>  extra HTTP headers (a gateway's; ones nyx sets are refused)
 ---@field stream? fun(text: string): boolean?  each text delta; false stops the stream
 ---@field on_start? fun()  the response began
 ---@field tools? (nyx.Tool|table)[]
@@ -93,7 +93,7 @@
 ---@field iterations? integer  tool loop rounds
 
 ---@class nyx.Error
----@field type string  rate_limit_error, overloaded_error, ..., budget_exceeded, circuit_open, timeout, stopped, invalid_argument, network_error, cancelled, ...
+---@field type string  rate_limit_error, overloaded_error, ..., budget_exceeded, circuit_open, timeout, stopped, invalid_argument, network_error, tls_error, cancelled, ...
 ---@field message string
 ---@field status? integer
 ---@field retryable? boolean
