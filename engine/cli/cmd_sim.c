@@ -104,6 +104,8 @@ int cli_sim(int argc, char **argv)
         return status < 0 ? 0 : status;
     printf("listening on 127.0.0.1:%d\n", nyx_sim_port(sim));
     fflush(stdout);
+    fprintf(stderr, "nyx sim: scripts reach it with ANTHROPIC_BASE_URL=http://127.0.0.1:%d nyx run SCRIPT.lua\n",
+            nyx_sim_port(sim));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     while (!stop) {

@@ -86,6 +86,8 @@ for _ in $(seq 1 250); do
   sleep 0.02
 done
 url="http://127.0.0.1:$port"
+check "nyx sim says how a script reaches it" \
+  $(grep -q "ANTHROPIC_BASE_URL=$url nyx run" "$work/sim.out"; echo $?) "$(cat "$work/sim.out")"
 echo 'local nyx = require "nyx"; print(nyx.provider(), nyx.call{ prompt = "Hello", max_tokens = 5 }.text ~= nil)' > base.lua
 run_nyx_env() { "${clean_env[@]}" "$@" >"$work/out" 2>"$work/err"; rc=$?; out=$(cat "$work/out"); err=$(cat "$work/err"); }
 run_nyx_env "ANTHROPIC_BASE_URL=$url" "$NYX_BIN" run base.lua
