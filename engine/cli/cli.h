@@ -7,6 +7,7 @@
 /* Each subcommand takes argv[0] = its own name. */
 int cli_run(int argc, char **argv);
 int cli_ask(int argc, char **argv);
+int cli_batch(int argc, char **argv);
 int cli_sim(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_log(int argc, char **argv);

@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"run", cli_run, "run a Lua script"},
     {"ask", cli_ask, "one call with a rendered template: the answer on stdout"},
+    {"batch", cli_batch, "one request per row of a file, as a Message Batch at batch prices"},
     {"sim", cli_sim, "serve the Claude API simulator on 127.0.0.1"},
     {"stats", cli_stats, "calls, cache hits, tokens, cost and savings from the database"},
     {"log", cli_log, "one line per interaction from the database"},

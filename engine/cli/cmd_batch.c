@@ -1,0 +1,305 @@
+/* nyx batch submit TEMPLATE --input rows.jsonl|rows.csv: one request per row, the row's fields
+ * as the template's variables, sent as Message Batches at batch prices through nyx.batch (an
+ * embedded chunk: the CLI is a host built on nyx.h only). Every row is rendered before anything
+ * is sent, so a missing variable names its row and field with nothing spent. The results are
+ * written as JSON Lines; exit 0 when every row succeeded, 1 when some failed, 2 usage. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "rows.h"
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: nyx batch submit TEMPLATE --input rows.jsonl|rows.csv [--var k=v]... [--id-field F]\n"
+            "                 [--model M] [--wait] [--out results.jsonl] [--db FILE]\n\n"
+            "Sends one request per row as a Message Batch (every token at the batch price): the\n"
+            "row's fields are the template's variables (a CSV input has a header row), with the\n"
+            "--var values shared by every row. The request id is the row's --id-field (default\n"
+            "\"id\" when the rows have it, else row1, row2, ...). Every row is rendered first: a\n"
+            "missing variable names its row and field and nothing is sent. The batch lives in the\n"
+            "process that submitted it, so submit waits for the results (--wait says so) and\n"
+            "writes them as JSON Lines to --out or stdout: {id, ok, text | error_type, error,\n"
+            "model, usage, cost_usd, interaction_id}; a summary goes to stderr.\n"
+            "Exit status: 0 every row succeeded, 1 some failed (or nothing could be sent), 2 usage.\n");
+}
+
+/* The chunk reads its requests from nyx.vars (ids and prompts given in order) and writes each
+ * result to the file nyx.vars.__results: a header line of plain tokens, then the text. */
+static const char chunk[] =
+    "local nyx = require 'nyx'\n"
+    "local function list(v) if type(v) == 'table' then return v end return { v } end\n"
+    "local v = nyx.vars\n"
+    "local ids, prompts = list(v.__id), list(v.__prompt)\n"
+    "local reqs = {}\n"
+    "for i, id in ipairs(ids) do\n"
+    "  reqs[i] = { id = id, prompt = prompts[i], model = v.__model, template = v.__template }\n"
+    "end\n"
+    "local b = nyx.batch{ requests = reqs, name = v.__template }\n"
+    "local f = assert(io.open(v.__results, 'wb'))\n"
+    "for id, r, ok in b:results() do\n"
+    "  local u = ok and r.usage or {}\n"
+    "  local text = ok and r.text or tostring(r.message or r)\n"
+    "  f:write(string.format('%s %s %s %s %d %d %d %d %.17g %d\\n', id, r.interaction_id or '-',\n"
+    "    ok and 'ok' or 'error', ok and r.model or (r.type or 'error'), u.input_tokens or 0,\n"
+    "    u.output_tokens or 0, u.cache_read_input_tokens or 0, u.cache_creation_input_tokens or 0,\n"
+    "    u.cost_usd or -1, #text), text, '\\n')\n"
+    "end\n"
+    "assert(f:close())\n";
+
+static int plain(const char *s)
+{
+    if (!*s || strlen(s) > 200)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("._-@/:", *s)))
+            return 0;
+    return 1;
+}
+
+static int id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* Turns the chunk's result file into JSON Lines on out; counts successes and failures. */
+static int write_results(FILE *in, FILE *out, long *ok, long *failed, double *cost)
+{
+    char id[80], ix[64], st[16], what[160];
+    long long in_tok, out_tok, cr, cw;
+    double c;
+    size_t len;
+    while (fscanf(in, "%79s %63s %15s %159s %lld %lld %lld %lld %lf %zu", id, ix, st, what, &in_tok, &out_tok, &cr,
+                  &cw, &c, &len) == 10) {
+        if (fgetc(in) != '\n')
+            return -1;
+        char *text = malloc(len + 1);
+        if (!text || fread(text, 1, len, in) != len || fgetc(in) != '\n') {
+            free(text);
+            return -1;
+        }
+        text[len] = '\0';
+        int good = strcmp(st, "ok") == 0;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddBoolToObject(o, "ok", good);
+        if (good) {
+            cJSON_AddStringToObject(o, "text", text);
+            cJSON_AddStringToObject(o, "model", what);
+            cJSON *u = cJSON_AddObjectToObject(o, "usage");
+            cJSON_AddNumberToObject(u, "input_tokens", (double)in_tok);
+            cJSON_AddNumberToObject(u, "output_tokens", (double)out_tok);
+            cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)cr);
+            cJSON_AddNumberToObject(u, "cache_creation_input_tokens", (double)cw);
+            if (c >= 0)
+                cJSON_AddNumberToObject(o, "cost_usd", c);
+        } else {
+            cJSON_AddStringToObject(o, "error_type", what);
+            cJSON_AddStringToObject(o, "error", text);
+        }
+        if (strcmp(ix, "-") != 0)
+            cJSON_AddStringToObject(o, "interaction_id", ix);
+        char *line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        free(text);
+        if (!line)
+            return -1;
+        fprintf(out, "%s\n", line);
+        cJSON_free(line);
+        *(good ? ok : failed) += 1;
+        if (c > 0)
+            *cost += c;
+    }
+    return 0;
+}
+
+static int submit(int argc, char **argv)
+{
+    const char *tpl = NULL, *input = NULL, *id_field = NULL, *model = NULL, *out_path = NULL, *db = NULL;
+    const char **vars = calloc((size_t)argc + 1, sizeof *vars);
+    size_t nvars = 0;
+    if (!vars)
+        return 1;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help(stdout);
+            free(vars);
+            return 0;
+        } else if (strcmp(a, "--var") == 0 && more) {
+            const char *eq = strchr(argv[i + 1], '=');
+            if (!eq || eq == argv[i + 1]) {
+                fprintf(stderr, "nyx batch: --var needs k=v, got \"%s\"\n", argv[i + 1]);
+                free(vars);
+                return 2;
+            }
+            vars[nvars++] = argv[++i];
+        } else if (strcmp(a, "--input") == 0 && more) {
+            input = argv[++i];
+        } else if (strcmp(a, "--id-field") == 0 && more) {
+            id_field = argv[++i];
+        } else if (strcmp(a, "--model") == 0 && more) {
+            model = argv[++i];
+        } else if (strcmp(a, "--out") == 0 && more) {
+            out_path = argv[++i];
+        } else if (strcmp(a, "--db") == 0 && more) {
+            db = argv[++i];
+        } else if (strcmp(a, "--wait") == 0) {
+            /* submit always waits: the batch lives in this process */
+        } else if (a[0] == '-' || tpl) {
+            fprintf(stderr, "nyx batch submit: unexpected argument \"%s\"\n", a);
+            help(stderr);
+            free(vars);
+            return 2;
+        } else {
+            tpl = a;
+        }
+    }
+    if (!tpl || !input || !plain(tpl) || (model && !plain(model))) {
+        if (tpl && !input)
+            fprintf(stderr, "nyx batch submit: --input FILE is required\n");
+        else if (tpl)
+            fprintf(stderr, "nyx batch submit: \"%.80s\" is not a template or model name\n", !plain(tpl) ? tpl : model);
+        help(stderr);
+        free(vars);
+        return 2;
+    }
+    cli_rows rows;
+    char why[300];
+    if (cli_rows_read(input, &rows, why, sizeof why) != 0) {
+        fprintf(stderr, "nyx batch submit: %s: %s\n", input, why);
+        free(vars);
+        return 1;
+    }
+    if (rows.n == 0) {
+        fprintf(stderr, "nyx batch submit: %s holds no rows\n", input);
+        free(vars);
+        return 1;
+    }
+    nyx_engine *e = cli_open(db);
+    if (!e) {
+        cli_rows_free(&rows);
+        free(vars);
+        return 1;
+    }
+    const char *use_id = id_field ? id_field : cli_row_get(&rows.rows[0], "id") ? "id" : NULL;
+    int status = 0;
+    char results[] = "/tmp/nyx-batch-XXXXXX";
+    int fd = -1;
+    /* Every row rendered, and its id checked, before anything is sent. */
+    for (size_t i = 0; status == 0 && i < rows.n; i++) {
+        cli_row *r = &rows.rows[i];
+        char fallback[32];
+        snprintf(fallback, sizeof fallback, "row%zu", i + 1);
+        const char *id = use_id ? cli_row_get(r, use_id) : fallback;
+        if (!id || !id_ok(id)) {
+            fprintf(stderr, "nyx batch submit: %s line %d: the id field \"%s\" %s\n", input, r->line,
+                    use_id ? use_id : "", id ? "must be 1 to 64 letters, digits, '_' or '-'" : "is missing");
+            status = 1;
+            break;
+        }
+        const char **all = calloc(nvars + r->n + 1, sizeof *all);
+        if (!all) {
+            status = 1;
+            break;
+        }
+        memcpy(all, vars, nvars * sizeof *all);
+        memcpy(all + nvars, r->vars, r->n * sizeof *all);
+        char *prompt = NULL;
+        if (nyx_template_render(e, tpl, all, &prompt, NULL) != NYX_OK) {
+            fprintf(stderr, "nyx batch submit: %s line %d (id %s): %s\n", input, r->line, id, nyx_errmsg(e));
+            status = 1;
+        } else if (nyx_set(e, "var.__id", id) != NYX_OK || nyx_set(e, "var.__prompt", prompt) != NYX_OK) {
+            fprintf(stderr, "nyx batch submit: %s\n", nyx_errmsg(e));
+            status = 1;
+        }
+        nyx_free(prompt);
+        free(all);
+    }
+    cli_rows_free(&rows);
+    free(vars);
+    if (status == 0 && ((fd = mkstemp(results)) < 0 || nyx_set(e, "var.__results", results) != NYX_OK ||
+                        nyx_set(e, "var.__template", tpl) != NYX_OK ||
+                        (model && nyx_set(e, "var.__model", model) != NYX_OK))) {
+        fprintf(stderr, "nyx batch submit: cannot prepare the results file\n");
+        status = 1;
+    }
+    if (status != 0) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(results);
+        }
+        nyx_close(e);
+        return status;
+    }
+    close(fd);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    int rc = nyx_load_string(e, chunk, "=nyx batch");
+    while (rc == NYX_AGAIN || rc == NYX_OK) {
+        if (interrupted) {
+            nyx_cancel_all(e, interrupted == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+            break;
+        }
+        rc = nyx_poll(e, 200);
+        if (rc == NYX_OK)
+            break;
+    }
+    if (interrupted) {
+        fprintf(stderr, "nyx batch: interrupted; requests still waiting were cancelled and logged\n");
+        status = 128 + interrupted;
+    } else if (rc != NYX_OK) {
+        fprintf(stderr, "nyx batch: %s\n", nyx_errmsg(e));
+        status = 1;
+    }
+    nyx_close(e);
+    FILE *in = fopen(results, "rb");
+    FILE *out = out_path ? fopen(out_path, "wb") : stdout;
+    long ok = 0, failed = 0;
+    double cost = 0;
+    if (!in || !out || write_results(in, out, &ok, &failed, &cost) != 0) {
+        fprintf(stderr, "nyx batch submit: cannot write the results%s%s\n", out_path ? " to " : "",
+                out_path ? out_path : "");
+        status = status ? status : 1;
+    } else if (!interrupted) {
+        fprintf(stderr, "nyx batch: %ld succeeded, %ld failed; $%.6f at batch prices\n", ok, failed, cost);
+        if (failed > 0 && status == 0)
+            status = 1;
+    }
+    if (in)
+        fclose(in);
+    if (out && out != stdout && fclose(out) != 0)
+        status = status ? status : 1;
+    unlink(results);
+    return status;
+}
+
+int cli_batch(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        help(stdout);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "submit") == 0)
+        return submit(argc, argv);
+    fprintf(stderr, "nyx batch: %s\n", argc < 2 ? "a subcommand is required" : "unknown subcommand (submit)");
+    help(stderr);
+    return 2;
+}

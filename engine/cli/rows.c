@@ -1,0 +1,301 @@
+/* Rows from JSON Lines (cJSON) or CSV (RFC 4180: quoted fields, doubled quotes, CRLF). */
+#define _POSIX_C_SOURCE 200809L
+#include "rows.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int add_var(cli_row *r, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    char **nv = realloc(r->vars, (r->n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    r->vars = nv;
+    char *s = malloc(klen + vlen + 2);
+    if (!s)
+        return -1;
+    memcpy(s, key, klen);
+    s[klen] = '=';
+    memcpy(s + klen + 1, val, vlen);
+    s[klen + 1 + vlen] = '\0';
+    r->vars[r->n++] = s;
+    return 0;
+}
+
+static int add_row(cli_rows *out, int line)
+{
+    cli_row *nr = realloc(out->rows, (out->n + 1) * sizeof *nr);
+    if (!nr)
+        return -1;
+    out->rows = nr;
+    memset(&nr[out->n], 0, sizeof *nr);
+    nr[out->n++].line = line;
+    return 0;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n < 2) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* A scalar as the template sees it: strings as they are, numbers and booleans as JSON writes them. */
+static int add_json_value(cli_row *r, const char *key, const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return add_var(r, key, strlen(key), v->valuestring, strlen(v->valuestring));
+    if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
+        char *t = cJSON_PrintUnformatted(v);
+        int rc = t ? add_var(r, key, strlen(key), t, strlen(t)) : -1;
+        cJSON_free(t);
+        return rc;
+    }
+    return -2;
+}
+
+static int read_jsonl(const char *text, size_t len, cli_rows *out, char *err, size_t errlen)
+{
+    int line = 0;
+    for (const char *p = text; p < text + len;) {
+        const char *nl = memchr(p, '\n', (size_t)(text + len - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
+        line++;
+        size_t k = 0;
+        while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r'))
+            k++;
+        if (k < n) {
+            cJSON *o = cJSON_ParseWithLength(p, n);
+            if (!cJSON_IsObject(o)) {
+                cJSON_Delete(o);
+                snprintf(err, errlen, "line %d: not a JSON object", line);
+                return -1;
+            }
+            if (add_row(out, line) != 0) {
+                cJSON_Delete(o);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            cli_row *r = &out->rows[out->n - 1];
+            for (const cJSON *f = o->child; f; f = f->next) {
+                int rc = 0;
+                if (strchr(f->string, '=') || !*f->string)
+                    rc = -2;
+                else if (cJSON_IsNull(f))
+                    continue;
+                else if (cJSON_IsArray(f)) {
+                    for (const cJSON *x = f->child; x && rc == 0; x = x->next)
+                        rc = add_json_value(r, f->string, x);
+                } else {
+                    rc = add_json_value(r, f->string, f);
+                }
+                if (rc != 0) {
+                    snprintf(err, errlen, rc == -1 ? "out of memory" : "line %d: field \"%.60s\" must be a string, number, boolean or list of them",
+                             line, f->string);
+                    cJSON_Delete(o);
+                    return -1;
+                }
+            }
+            cJSON_Delete(o);
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+/* One CSV record from *p: fields into a NULL-terminated malloc'd list. Returns the number of
+ * fields, 0 at the end, -1 on a quote left open or no memory. */
+static int csv_record(const char **p, const char *end, int *line, char ***fields)
+{
+    *fields = NULL;
+    if (*p >= end)
+        return 0;
+    int nf = 0;
+    char **fs = NULL;
+    for (;;) {
+        size_t cap = 64, n = 0;
+        char *buf = malloc(cap);
+        if (!buf)
+            return -1;
+        int quoted = *p < end && **p == '"';
+        if (quoted)
+            (*p)++;
+        for (;;) {
+            if (*p >= end) {
+                if (quoted) {
+                    free(buf);
+                    return -1;
+                }
+                break;
+            }
+            char c = **p;
+            if (quoted) {
+                if (c == '"') {
+                    if (*p + 1 < end && (*p)[1] == '"') {
+                        (*p)++;
+                    } else {
+                        (*p)++;
+                        quoted = 0;
+                        continue;
+                    }
+                } else if (c == '\n') {
+                    (*line)++;
+                }
+            } else if (c == ',' || c == '\n' || c == '\r') {
+                break;
+            }
+            if (n + 2 > cap) {
+                char *nb = realloc(buf, cap *= 2);
+                if (!nb) {
+                    free(buf);
+                    return -1;
+                }
+                buf = nb;
+            }
+            buf[n++] = c;
+            (*p)++;
+        }
+        buf[n] = '\0';
+        char **nfs = realloc(fs, (size_t)(nf + 2) * sizeof *nfs);
+        if (!nfs) {
+            free(buf);
+            return -1;
+        }
+        fs = nfs;
+        fs[nf++] = buf;
+        fs[nf] = NULL;
+        *fields = fs;
+        if (*p < end && **p == ',') {
+            (*p)++;
+            continue;
+        }
+        if (*p < end && **p == '\r')
+            (*p)++;
+        if (*p < end && **p == '\n') {
+            (*p)++;
+            (*line)++;
+        }
+        return nf;
+    }
+}
+
+static void free_fields(char **fs)
+{
+    for (size_t i = 0; fs && fs[i]; i++)
+        free(fs[i]);
+    free(fs);
+}
+
+static int read_csv(const char *text, size_t len, cli_rows *out, char *err, size_t errlen)
+{
+    const char *p = text, *end = text + len;
+    int line = 1;
+    char **header = NULL;
+    int nh = csv_record(&p, end, &line, &header);
+    if (nh <= 0) {
+        free_fields(header);
+        snprintf(err, errlen, "line 1: a CSV input needs a header row naming the fields");
+        return -1;
+    }
+    for (int i = 0; i < nh; i++)
+        if (!header[i][0] || strchr(header[i], '=')) {
+            snprintf(err, errlen, "line 1: column %d has no usable name", i + 1);
+            free_fields(header);
+            return -1;
+        }
+    for (;;) {
+        int start = line;
+        char **fs = NULL;
+        int nf = csv_record(&p, end, &line, &fs);
+        if (nf == 0)
+            break;
+        if (nf < 0) {
+            free_fields(fs);
+            free_fields(header);
+            snprintf(err, errlen, "line %d: a quoted field is not closed", start);
+            return -1;
+        }
+        if (nf == 1 && !fs[0][0]) { /* a blank line */
+            free_fields(fs);
+            continue;
+        }
+        if (nf != nh) {
+            free_fields(fs);
+            free_fields(header);
+            snprintf(err, errlen, "line %d: %d fields, the header names %d", start, nf, nh);
+            return -1;
+        }
+        int rc = add_row(out, start);
+        for (int i = 0; rc == 0 && i < nf; i++)
+            rc = add_var(&out->rows[out->n - 1], header[i], strlen(header[i]), fs[i], strlen(fs[i]));
+        free_fields(fs);
+        if (rc != 0) {
+            free_fields(header);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    free_fields(header);
+    return 0;
+}
+
+int cli_rows_read(const char *path, cli_rows *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    size_t len = 0;
+    char *text = read_all(path, &len);
+    if (!text) {
+        snprintf(err, errlen, "cannot read %.200s", path);
+        return -1;
+    }
+    size_t pl = strlen(path);
+    int csv = pl > 4 && strcmp(path + pl - 4, ".csv") == 0;
+    int rc = csv ? read_csv(text, len, out, err, errlen) : read_jsonl(text, len, out, err, errlen);
+    free(text);
+    if (rc != 0)
+        cli_rows_free(out);
+    return rc;
+}
+
+void cli_rows_free(cli_rows *r)
+{
+    for (size_t i = 0; r->rows && i < r->n; i++) {
+        for (size_t k = 0; k < r->rows[i].n; k++)
+            free(r->rows[i].vars[k]);
+        free(r->rows[i].vars);
+    }
+    free(r->rows);
+    memset(r, 0, sizeof *r);
+}
+
+const char *cli_row_get(const cli_row *r, const char *key)
+{
+    size_t k = strlen(key);
+    for (size_t i = 0; i < r->n; i++)
+        if (strncmp(r->vars[i], key, k) == 0 && r->vars[i][k] == '=')
+            return r->vars[i] + k + 1;
+    return NULL;
+}

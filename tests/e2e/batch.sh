@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# nyx batch submit end to end on the in-process simulator: JSON Lines and CSV inputs (quoted
+# fields with commas and quotes), one request per row rendered from the row's fields and the
+# shared --var values, results as JSON Lines matched to their rows by id, each logged once at
+# batch prices (half the standard cost of the same answer, from the model table), a bad row
+# named with its line and field before anything is sent, and the exit codes (0 all succeeded,
+# 1 some failed, 2 usage).
+set -uo pipefail
+
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-batch.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+failures=0
+pass() { echo "ok - $1"; }
+fail() {
+  echo "not ok - $1"
+  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2"
+  failures=$((failures + 1))
+}
+check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+
+mkdir -p "$work/tpl" "$work/cwd"
+clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_TEMPLATE_PATH=$work/tpl"
+           "NYX_SIM_TTFT_MS=5" "NYX_SIM_TOKEN_MS=0.02" "NYX_SIM_BATCH_MS=100")
+for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
+  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
+done
+run_nyx() {
+  "${clean_env[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  out=$(cat "$work/out")
+  err=$(cat "$work/err")
+}
+cd "$work/cwd" || exit 1
+cat >"$work/tpl/classify.md" <<'T'
+---
+description: one word for a ticket
+model: claude-haiku-4-5
+variables:
+  ticket: {required: true}
+  team: {required: true}
+---
+{{ticket}}: classify this {{team}} ticket in one word.
+T
+printf '{"id":"t1","ticket":"printer on fire"}\n\n{"id":"t2","ticket":"invoice overdue"}\n{"id":"t3","ticket":"lost badge"}\n' >rows.jsonl
+printf 'key,ticket\nc1,"printer, on fire"\nc2,"say ""hi"""\n' >rows.csv
+printf '{"id":"a","ticket":"x"}\n{"id":"b","tikcet":"y"}\n' >bad.jsonl
+
+run_nyx batch submit classify --input rows.jsonl --var team=support --wait --out results.jsonl
+check "nyx batch submit (JSON Lines) exits 0 when every row succeeded" "$rc" "$err"
+[[ $(wc -l <results.jsonl) == 3 ]]
+check "one result line per row" $? "$(cat results.jsonl)"
+for n in 1 2 3; do
+  topic=$(sed -n "${n}p" <(printf 'printer on fire\ninvoice overdue\nlost badge\n'))
+  grep -q "\"id\":\"t$n\",\"ok\":true,\"text\":\"As your assistant, regarding $topic" results.jsonl
+  check "row t$n's result answers its own prompt" $? "$(cat results.jsonl)"
+done
+grep -q "3 succeeded, 0 failed" <<<"$err"
+check "the summary is on stderr" $? "$err"
+run_nyx stats --by template
+grep -Eq '^classify@1 +3 ' <<<"$out"
+check "each row is logged once, under the template's version" $? "$out"
+
+# The same first row as a standard call: the simulator gives it the same usage.
+id=$(sed -n '1s/.*"interaction_id":"\([^"]*\)".*/\1/p' results.jsonl)
+batch_cost=$(sed -n '1s/.*"cost_usd":\([0-9.e-]*\).*/\1/p' results.jsonl)
+run_nyx log --raw "$id"
+grep -q '"text":"printer on fire: classify this support ticket in one word.\\n","cache_control":{"type":"ephemeral","ttl":"1h"}' <<<"$out"
+check "the row's fields and --var fill the template; the prefix is marked for an hour" $? "$out"
+run_nyx ask classify --var "ticket=printer on fire" --var team=support
+std_cost=$(sed -n 's/.*; \$\([0-9.]*\)$/\1/p' <<<"$err")
+awk -v b="$batch_cost" -v s="$std_cost" 'BEGIN { exit !(b > 0 && (b * 2 - s) < 1e-6 && (s - b * 2) < 1e-6) }'
+check "a row costs half the standard call (batch $batch_cost, standard $std_cost)" $? "$err"
+
+run_nyx batch submit classify --input rows.csv --id-field key --var team=it
+check "nyx batch submit (CSV) exits 0" "$rc" "$err"
+grep -q '"id":"c1","ok":true' <<<"$out" && grep -q '"id":"c2","ok":true' <<<"$out"
+check "CSV rows take their ids from --id-field and the results go to stdout" $? "$out"
+c2=$(grep '"id":"c2"' <<<"$out" | sed -n 's/.*"interaction_id":"\([^"]*\)".*/\1/p')
+run_nyx log --raw "$c2"
+grep -q 'say \\"hi\\": classify this it ticket' <<<"$out"
+check "a quoted CSV field with doubled quotes is read whole" $? "$out"
+
+run_nyx stats --by template
+before=$(sed -n 's/^classify@1 \+\([0-9]*\) .*/\1/p' <<<"$out")
+run_nyx batch submit classify --input bad.jsonl --var team=x
+[[ $rc == 1 ]] && grep -q "bad.jsonl line 2 (id b): .*missing required variable 'ticket'" <<<"$err"
+check "a row missing a variable is named with its line and field, exit 1" $? "rc=$rc $err"
+run_nyx stats --by template
+after=$(sed -n 's/^classify@1 \+\([0-9]*\) .*/\1/p' <<<"$out")
+[[ "$before" == "$after" ]]
+check "nothing is sent when a row does not render" $? "$before -> $after"
+
+printf '{"id":"ok1","ticket":"fine"}\n{"id":"no1","ticket":"x"}\n' >mixed.jsonl
+run_nyx batch submit classify --input mixed.jsonl --var team=x --model claude-nope-9
+[[ $rc == 1 ]] && grep -q '"id":"no1","ok":false,"error_type":"not_found_error"' <<<"$out" && grep -q "0 succeeded, 2 failed" <<<"$err"
+check "failed rows are reported per id and exit 1" $? "rc=$rc $out $err"
+
+printf '{"id":"bad id","ticket":"x"}\n' >badid.jsonl
+run_nyx batch submit classify --input badid.jsonl --var team=x
+[[ $rc == 1 ]] && grep -q 'line 1: the id field "id" must be' <<<"$err"
+check "an id the API would refuse is named before sending" $? "rc=$rc $err"
+printf 'ticket\n"open\n' >open.csv
+run_nyx batch submit classify --input open.csv --var team=x
+[[ $rc == 1 ]] && grep -q 'line 2: a quoted field is not closed' <<<"$err"
+check "a CSV quote left open is named with its line" $? "rc=$rc $err"
+
+for args in "" "submit" "submit classify" "submit classify --input" "frobnicate" "submit classify --input rows.jsonl --bogus"; do
+  # shellcheck disable=SC2086
+  run_nyx batch $args
+  check "nyx batch $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
+done
+run_nyx batch --help
+[[ $rc == 0 ]] && grep -q "usage: nyx batch submit" <<<"$out"
+check "nyx batch --help exits 0" $? "$out"
+
+exit $((failures > 0))
