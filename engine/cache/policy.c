@@ -98,6 +98,19 @@ int64_t cache_estimate_tokens(const cache_policy *p, const nyx_model *m, size_t 
     return (int64_t)((double)bytes / ratio);
 }
 
+/* Before any usage of the model was seen, text may hold far more tokens than 4 bytes' worth
+ * (numbers, code, other scripts): 2 bytes a token bounds what the API's tokenizers give.
+ * Once calibrated, the ratio seen less a fifth, for texts unlike the ones it came from. */
+#define MAX_TOKENS_BYTES_PER_TOKEN 2.0
+#define CALIBRATED_MARGIN 1.2
+
+int64_t cache_estimate_tokens_max(const cache_policy *p, const nyx_model *m, size_t bytes)
+{
+    const calibration *c = m ? find_calibration(p, m) : NULL;
+    double ratio = c ? c->bytes_per_token / CALIBRATED_MARGIN : MAX_TOKENS_BYTES_PER_TOKEN;
+    return (int64_t)((double)bytes / ratio) + 1;
+}
+
 int cache_calibration(const cache_policy *p, const nyx_model *m, double *bytes_per_token,
                       int64_t *samples)
 {

@@ -60,6 +60,10 @@ double cache_unread_premium(const cache_policy *p);
 /* Estimated tokens of text for model m, using the calibrated ratio. */
 int64_t cache_estimate_tokens(const cache_policy *p, const nyx_model *m, size_t bytes);
 
+/* At most how many tokens text of that many bytes holds, for what must never be short (a
+ * budget's worst case): generous before calibration, the calibrated ratio with a margin after. */
+int64_t cache_estimate_tokens_max(const cache_policy *p, const nyx_model *m, size_t bytes);
+
 /* The calibrated bytes per token for m and how many calls it learned from; returns 1 when
  * calibrated, 0 when still the default. */
 int cache_calibration(const cache_policy *p, const nyx_model *m, double *bytes_per_token,

@@ -124,9 +124,53 @@ static void wait_for_store(budget_request *r)
     }
 }
 
+#define SETTLE_POLL_S 0.25 /* reservations of other processes settle unseen: look again */
+
+static void retry_settling(void *ud);
+
+/* Refused only because reservations still pending fill the scope: the request waits for a
+ * settle (this engine's own wake it at once, another process's are seen on a timer). */
+static void wait_for_settle(budget_request *r)
+{
+    nyx_engine *e = r->e;
+    budget_request **at = &e->budget_settling;
+    while (*at)
+        at = &(*at)->next_waiting;
+    r->waiting = 2;
+    r->next_waiting = NULL;
+    *at = r;
+    if (!e->settle_timer)
+        e->settle_timer = loop_timer_add(e->loop, SETTLE_POLL_S, retry_settling, e);
+}
+
+static void retry_settling(void *ud)
+{
+    nyx_engine *e = ud;
+    e->settle_timer = NULL;
+    budget_request *list = e->budget_settling;
+    e->budget_settling = NULL;
+    while (list) {
+        budget_request *r = list;
+        list = r->next_waiting;
+        r->waiting = 0;
+        r->next_waiting = NULL;
+        submit(r);
+    }
+}
+
+void budget_settled(nyx_engine *e)
+{
+    if (!e->budget_settling || !e->loop)
+        return;
+    if (e->settle_timer)
+        loop_timer_cancel(e->loop, e->settle_timer);
+    e->settle_timer = loop_timer_add(e->loop, 0, retry_settling, e);
+}
+
 static void unlink_waiting(budget_request *r)
 {
-    for (budget_request **at = &r->e->budget_waiting; *at; at = &(*at)->next_waiting)
+    budget_request **head = r->waiting == 2 ? &r->e->budget_settling : &r->e->budget_waiting;
+    for (budget_request **at = head; *at; at = &(*at)->next_waiting)
         if (*at == r) {
             *at = r->next_waiting;
             break;
@@ -164,13 +208,20 @@ void budget_withdraw(budget_request *r)
 {
     if (!r->waiting)
         return;
+    int settling = r->waiting == 2;
     unlink_waiting(r);
     if (!r->e->budget_waiting && r->e->budget_timer) {
         loop_timer_cancel(r->e->loop, r->e->budget_timer);
         r->e->budget_timer = NULL;
     }
+    if (!r->e->budget_settling && r->e->settle_timer) {
+        loop_timer_cancel(r->e->loop, r->e->settle_timer);
+        r->e->settle_timer = NULL;
+    }
     nyx_error err;
-    nyx_error_set(&err, "cancelled", 0, "the call was cancelled while its budget waited for the database");
+    nyx_error_set(&err, "cancelled", 0,
+                  settling ? "the call was cancelled while its budget waited for pending reservations to settle"
+                           : "the call was cancelled while its budget waited for the database");
     r->done(r->ud, -1, &err);
 }
 
@@ -200,12 +251,19 @@ static void answered(void *ud, int rc, int refused, const nyx_error *err)
         return;
     }
     if (refused < 0 || !e->store || !r->s->soft[refused] || r->scopes[refused].limit_usd < 0) {
+        if (refused >= 0 && e->store && e->loop && err && err->retryable && nyx_now_s() < r->deadline) {
+            wait_for_settle(r);
+            return;
+        }
         if (refused >= 0 && e->store) {
             nyx_error aerr;
             nyx_error_clear(&aerr);
             store_audit(e->store, "budget_refused", r->session, r->agent, err->message, &aerr);
         }
-        r->done(r->ud, -1, err);
+        nyx_error final = *err;
+        if (refused >= 0)
+            final.retryable = 0; /* the wait for pending reservations is over */
+        r->done(r->ud, -1, &final);
         return;
     }
     /* Soft: reserved without its limit this time; each pass drops one, so this ends. */
@@ -335,6 +393,8 @@ void budget_free(nyx_engine *e)
 {
     while (e->budget_waiting)
         budget_withdraw(e->budget_waiting);
+    while (e->budget_settling)
+        budget_withdraw(e->budget_settling);
     for (size_t i = 0; i < e->nlimits; i++)
         free(e->limits[i].scope);
     free(e->limits);

@@ -63,6 +63,13 @@ void budget_reserve(budget_request *r);
  * "cancelled" error); a request that is not waiting is left alone. */
 void budget_withdraw(budget_request *r);
 
+/* A hard scope that refuses only because reservations still pending fill it (the call fits
+ * once they settle at their actual cost) does not refuse yet: the request waits for them,
+ * until r->deadline, and is tried again after each settle of this engine (budget_settled) and
+ * on a timer for other processes'. Budgets still never overshoot: it is reserved only when it
+ * fits. */
+void budget_settled(nyx_engine *e);
+
 /* After a call settled: raises alerts for thresholds its scopes crossed. */
 void budget_check_alerts(nyx_engine *e, const budget_scopes *s);
 

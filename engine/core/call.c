@@ -311,7 +311,8 @@ static int reserve_budget(nyx_call *c)
         .s = &c->budget,
         .session = c->spec.session,
         .agent = c->spec.agent,
-        .amount_usd = cost_worst_case(c->model, c->est_input_tokens, c->spec.req.max_tokens, write_1h) *
+        .amount_usd = cost_worst_case(c->model, cache_estimate_tokens_max(e->cache, c->model, c->body_len),
+                                      c->spec.req.max_tokens, write_1h) *
                       (c->spec.batch && c->model->batch_factor > 0 ? c->model->batch_factor : 1.0),
         .id = c->reservation,
         .id_size = sizeof c->reservation,
@@ -355,6 +356,7 @@ static void release_budget(nyx_call *c)
     nyx_error_clear(&err);
     store_budget_settle(c->e->store, c->reservation, 0, &err);
     c->reserved = 0;
+    budget_settled(c->e);
 }
 
 static void circuit_open(nyx_call *c, const char *model, double now)
@@ -501,6 +503,7 @@ static void logged(nyx_call *c)
     if (c->reserved) {
         c->reserved = 0;
         budget_check_alerts(c->e, &c->budget);
+        budget_settled(c->e); /* calls waiting for this reservation may fit now */
     }
     if (c->done)
         c->done(c, c->ud);

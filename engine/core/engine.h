@@ -76,6 +76,8 @@ struct nyx_engine {
     struct budget_request *budget_waiting; /* reservations waiting for the store (budget.c) */
     loop_timer *budget_timer;
     double budget_wait_s;
+    struct budget_request *budget_settling; /* refused only for reservations still pending */
+    loop_timer *settle_timer;
     int db_is_file;               /* the database is a file whose identity is watched */
     unsigned long long db_dev, db_ino;
     int64_t lost_interactions;

@@ -187,10 +187,13 @@ static int l_cancel_all(lua_State *L)
     return 0;
 }
 
-/* nyx.model(name): the price table's entry for a model id or alias, nil when unknown. */
+/* nyx.model([name]): the price table's entry for a model id or alias (the default model when
+ * none is named), nil when unknown. */
 static int l_model(lua_State *L)
 {
-    const nyx_model *m = models_find(lnyx_engine(L)->models, lnyx_checkstring(L, 1));
+    nyx_engine *e = lnyx_engine(L);
+    const char *name = lua_isnoneornil(L, 1) ? e->cfg.default_model : lnyx_checkstring(L, 1);
+    const nyx_model *m = models_find(e->models, name);
     if (!m) {
         lua_pushnil(L);
         return 1;
@@ -327,6 +330,7 @@ NYX_API int luaopen_nyx_core(lua_State *L)
     lnyx_open_config(L);
     lnyx_open_debug(L);
     lnyx_open_audit(L);
+    lnyx_open_cost(L);
     l_vars(L);
     lua_setfield(L, -2, "vars");
     lua_pushstring(L, NYX_VERSION);

@@ -73,10 +73,14 @@ int store_budget_refused(nyx_error *err, const store_scope *scope, double spent,
     usd(sp, sizeof sp, spent);
     usd(re, sizeof re, reserved);
     usd(am, sizeof am, amount);
-    return store_fail_as(err, "budget_exceeded",
-                         "store: budget exceeded in scope %s: limit %s, spent %s, reserved %s, "
-                         "this call needs %s",
-                         scope->scope, l, sp, re, am);
+    int rc = store_fail_as(err, "budget_exceeded",
+                           "store: budget exceeded in scope %s: limit %s, spent %s, reserved %s, "
+                           "this call needs %s",
+                           scope->scope, l, sp, re, am);
+    /* Retryable: it fits once the reservations still pending settle (they settle at their
+     * actual cost, which is at most what they reserved). */
+    err->retryable = reserved > 0 && spent + amount <= scope->limit_usd;
+    return rc;
 }
 
 static int finite_nonneg(double v) { return v >= 0 && !isinf(v); }

@@ -92,15 +92,61 @@ local function totals(answers, wall_ms)
   return t
 end
 
+--- What a council will cost and the session budget it needs, sending nothing: the shared
+--- context written once and read by every other persona (when it reaches the model's cache
+--- minimum; all of it at the input price otherwise), each answer at its max_tokens.
+--- budget_usd: a limit under which no persona is refused, from the most tokens the texts may
+--- hold (the last persona to reserve needs its worst case on top of what the others cost).
+local function estimate(opts, personas, mark)
+  local model = core.model(opts.model)
+  if not model then bad("model", "is not in the model table") end
+  local ttl = mark == "1h" and "1h" or "5m"
+  local max_tokens = opts.max_tokens or core.config.get("CLAUDE_MAX_TOKENS") or 1024
+  local function costs(bound)
+    local context = core.tokens(opts.context, model.id, bound)
+    local cached = context >= model.min_cache_tokens
+    local calls, total, plain_total = {}, 0, 0
+    for i, p in ipairs(personas) do
+      local own = core.tokens(p.instruction .. "\n" .. opts.question, model.id, bound)
+      local usage = { input_tokens = own, output_tokens = max_tokens, ttl = ttl }
+      if not cached then
+        usage.input_tokens = own + context
+      elseif i == 1 or opts.warm == false then
+        usage.cache_creation_input_tokens = context
+      else
+        usage.cache_read_input_tokens = context
+      end
+      local c = core.price(usage, model.id)
+      calls[i] = { persona = p.name, cost_usd = c,
+                   worst_case_usd = core.worst_case(own + context, max_tokens, model.id, ttl) }
+      total = total + c
+      plain_total = plain_total + core.price({ input_tokens = own + context, output_tokens = max_tokens }, model.id)
+    end
+    return calls, total, plain_total, context, cached
+  end
+  local calls, cost, without, context, cached = costs("estimate")
+  local upper, upper_total = costs("max")
+  local budget = 0
+  for i, c in ipairs(upper) do
+    budget = math.max(budget, upper_total - c.cost_usd + c.worst_case_usd)
+    calls[i].worst_case_usd = c.worst_case_usd
+  end
+  return { estimate = true, model = model.id, context_tokens = context, cached = cached,
+           max_tokens = max_tokens, calls = calls, cost_usd = cost, cost_without_cache_usd = without,
+           budget_usd = budget }
+end
+
 --- Runs a council. Returns {responses = {...}, totals = {...}}; one persona's failure is kept
 --- in its response's `error` and does not stop the others.
----@param opts {context: string, personas: (string|nyx.Persona)[], question: string, session?: any, model?: string, max_tokens?: integer, temperature?: number, thought?: integer, warm?: boolean}
+--- With estimate = true it sends nothing and returns what the council would cost (estimate()).
+---@param opts {context: string, personas: (string|nyx.Persona)[], question: string, session?: any, model?: string, max_tokens?: integer, temperature?: number, thought?: integer, warm?: boolean, estimate?: boolean}
 function M.council(opts)
   if type(opts) ~= "table" then bad("options", "must be a table") end
   if type(opts.context) ~= "string" or opts.context == "" then bad("context", "must be a non-empty string") end
   if type(opts.question) ~= "string" or opts.question == "" then bad("question", "must be a non-empty string") end
   local personas = normalize_personas(opts.personas)
   local mark = shared_mark()
+  if opts.estimate then return estimate(opts, personas, mark) end
   local began = core.now()
   local answers = {}
   local warm = opts.warm ~= false
