@@ -383,6 +383,13 @@ static void admit(void *ud)
         fail(c, &err);
         return;
     }
+    /* Strict durability: no request whose record could not be kept (pending_log.h). */
+    if (e->cfg.durability == DURABILITY_STRICT && !e->store && engine_open_store(e) != 0) {
+        nyx_error_set(&err, "store_error", 0, "nothing was sent: the call's record could not be committed (%s); "
+                      "NYX_DURABILITY=degrade lets calls go on without the database", e->errmsg);
+        fail(c, &err);
+        return;
+    }
     const char *model = call_route_model(c);
     double now = nyx_now_s();
     /* An open breaker fails fast, before any wait, without touching the network. */

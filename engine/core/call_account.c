@@ -165,30 +165,59 @@ static double actual_cost(const nyx_call *c)
     return c->result.has_cost && c->result.cost.cost_usd > 0 ? c->result.cost.cost_usd : 0;
 }
 
-/* Keeps the record in memory until the database takes it. */
-static void keep_pending(nyx_call *c, const char *why)
-{
-    nyx_interaction it;
-    char *owned[3];
-    build_record(c, &it, owned);
-    pending_log_add(c->e, &it, c->reserved ? c->reservation : NULL, actual_cost(c), why);
-    for (int i = 0; i < 3; i++)
-        free(owned[i]);
-}
-
 typedef struct log_wait {
     nyx_call *c;
     void (*logged)(nyx_call *c);
 } log_wait;
 
+/* NYX_DURABILITY=strict: the record is committed, or the result is withheld. */
+static void record_kept(void *ud, const nyx_error *err)
+{
+    log_wait *w = ud;
+    if (err) {
+        w->c->result.status = NYX_STATUS_ERROR;
+        w->c->result.err = *err;
+    }
+    w->logged(w->c);
+    free(w);
+}
+
+/* Keeps the record in memory until the database takes it; then, under strict durability,
+ * the result waits for it too (within the call's timeout). Takes w. */
+static void keep_pending(nyx_call *c, log_wait *w, const nyx_error *why)
+{
+    nyx_engine *e = c->e;
+    nyx_interaction it;
+    char *owned[3];
+    build_record(c, &it, owned);
+    const char *reservation = c->reserved ? c->reservation : NULL;
+    /* Only a result is withheld: a call that failed fails alike, its record kept for later. */
+    if (w && e->cfg.durability == DURABILITY_STRICT && c->result.status == NYX_STATUS_OK) {
+        double timeout = c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s;
+        pending_log_add_waiting(e, &it, reservation, actual_cost(c), why, c->started + timeout, record_kept, w);
+    } else {
+        pending_log_add(e, &it, reservation, actual_cost(c), why->message);
+        if (w) {
+            w->logged(w->c);
+            free(w);
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        free(owned[i]);
+}
+
 static void log_answered(void *ud, int rc, int refused, const nyx_error *err)
 {
     (void)refused;
     log_wait *w = ud;
-    if (rc != 0)
-        keep_pending(w->c, err ? err->message : "unknown failure");
-    w->logged(w->c);
-    free(w);
+    if (rc == 0) {
+        w->logged(w->c);
+        free(w);
+        return;
+    }
+    nyx_error unknown;
+    nyx_error_set(&unknown, "store_error", 0, "unknown failure");
+    keep_pending(w->c, w, err ? err : &unknown);
 }
 
 void call_log(nyx_call *c, void (*logged)(nyx_call *c))
@@ -197,13 +226,21 @@ void call_log(nyx_call *c, void (*logged)(nyx_call *c))
     /* Once the store failed, records queue behind the ones already waiting, in order. */
     engine_check_db_file(e);
     log_wait *w = malloc(sizeof *w);
-    if (!e->store || e->degraded || !w) {
-        free(w);
-        keep_pending(c, !e->store ? "no database" : e->degraded ? "earlier failure" : "out of memory");
+    if (!w) {
+        nyx_error oom;
+        nyx_error_set(&oom, "store_error", 0, "out of memory");
+        keep_pending(c, NULL, &oom);
         logged(c);
         return;
     }
     *w = (log_wait){c, logged};
+    if (!e->store || e->degraded) {
+        nyx_error why;
+        nyx_error_set(&why, "store_error", 0, "%s", !e->store ? "no database" : "earlier failure");
+        why.retryable = 1; /* what failed before may be back */
+        keep_pending(c, w, &why);
+        return;
+    }
     nyx_interaction it;
     char *owned[3];
     build_record(c, &it, owned);

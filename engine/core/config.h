@@ -5,6 +5,9 @@
 
 #include "claude/types.h"
 
+/* storage.durability: whether a result may reach a script before its record is committed. */
+enum { DURABILITY_STRICT = 0, DURABILITY_DEGRADE = 1 };
+
 typedef struct nyx_config {
     char *api_key;          /* ANTHROPIC_API_KEY or CLAUDE_API_KEY; never logged */
     char *base_url;         /* ANTHROPIC_BASE_URL */
@@ -42,6 +45,7 @@ typedef struct nyx_config {
     double sim_batch_expiry_ms; /* NYX_SIM_BATCH_EXPIRY_MS: and their expiry (0: 24 h) */
     double sim_token_ms;    /* NYX_SIM_TOKEN_MS */
     char *storage_mode;     /* NYX_STORAGE_MODE: "full" | "redacted" | "none" */
+    double durability;      /* storage.durability / NYX_DURABILITY (settings.c): DURABILITY_* */
     long max_prompt_bytes;  /* NYX_MAX_PROMPT_BYTES */
     long max_prompt_tokens; /* NYX_MAX_PROMPT_TOKENS (estimated) */
     long max_output_tokens; /* NYX_MAX_OUTPUT_TOKENS: the largest max_tokens a call may ask */

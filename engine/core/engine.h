@@ -81,6 +81,7 @@ struct nyx_engine {
     int db_is_file;               /* the database is a file whose identity is watched */
     unsigned long long db_dev, db_ino;
     int64_t lost_interactions;
+    int64_t lost_audited;         /* of them, counted in a "records_lost" audit event */
     struct cache_policy *cache;
     struct ratelimiter *limiter;
     struct response_cache *responses;

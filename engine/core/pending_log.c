@@ -1,8 +1,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "pending_log.h"
 
+#include "clock.h"
 #include "engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +16,16 @@ typedef struct pending {
     char reservation[STORE_RESERVATION_ID_SIZE];
     int has_reservation;
     double actual_usd;
+    pending_done_fn done; /* strict: the call that waits for this record, or NULL */
+    void *ud;
+    double deadline;
 } pending;
 
 struct pending_log {
     pending *items;
     size_t n, cap;
+    size_t waiters;    /* items a caller waits for (strict durability) */
+    int timer_busy;    /* the retry timer keeps the loop busy: someone waits for it */
 };
 
 static char *dup(const char *s) { return s ? strdup(s) : NULL; }
@@ -63,25 +70,70 @@ static int copy_item(pending *p, const nyx_interaction *src)
 
 static void retry_later(void *ud);
 
+/* The retry timer is housekeeping (it must not keep a finished script's loop alive), unless
+ * a call waits for it: then the loop has work until the record is written or given up. */
 static void schedule(nyx_engine *e)
 {
-    if (!e->pending_timer && e->loop)
-        e->pending_timer = loop_timer_add_background(e->loop, RETRY_SECONDS, retry_later, e);
+    struct pending_log *q = e->pending;
+    int busy = q && q->waiters > 0;
+    if (!e->loop)
+        return;
+    if (e->pending_timer && busy && !q->timer_busy) {
+        loop_timer_cancel(e->loop, e->pending_timer);
+        e->pending_timer = NULL;
+    }
+    if (e->pending_timer)
+        return;
+    e->pending_timer = busy ? loop_timer_add(e->loop, RETRY_SECONDS, retry_later, e)
+                            : loop_timer_add_background(e->loop, RETRY_SECONDS, retry_later, e);
+    if (q)
+        q->timer_busy = busy;
 }
+
+static pending *add(nyx_engine *e, const nyx_interaction *it, const char *reservation, double actual_usd,
+                    const char *why);
 
 void pending_log_add(nyx_engine *e, const nyx_interaction *it, const char *reservation, double actual_usd,
                      const char *why)
 {
+    add(e, it, reservation, actual_usd, why);
+}
+
+void pending_log_add_waiting(nyx_engine *e, const nyx_interaction *it, const char *reservation,
+                             double actual_usd, const nyx_error *why, double deadline, pending_done_fn done,
+                             void *ud)
+{
+    pending *p = add(e, it, reservation, actual_usd, why->message);
+    if (p) {
+        p->done = done;
+        p->ud = ud;
+        p->deadline = why->retryable ? deadline : 0; /* waiting will not cure the others */
+        e->pending->waiters++;
+        schedule(e);
+        return;
+    }
+    /* Not even kept (the queue is full, or memory is out): the caller hears it now. */
+    nyx_error err;
+    nyx_error_set(&err, "store_error", 0, "the record of this call could not be kept to be written later (%s)",
+                  why->message);
+    done(ud, &err);
+}
+
+static pending *add(nyx_engine *e, const nyx_interaction *it, const char *reservation, double actual_usd,
+                    const char *why)
+{
     if (!e->degraded) {
         e->degraded = 1;
-        engine_log(e, NYX_LOG_WARN,
-                   "nyx: storage failed (%s); calls go on and their records wait in memory until it is back",
-                   why);
+        engine_log(e, NYX_LOG_WARN, "nyx: storage failed (%s); %s", why,
+                   e->cfg.durability == DURABILITY_STRICT
+                       ? "records wait in memory until it is back, and results wait for their records "
+                         "(NYX_DURABILITY=strict)"
+                       : "calls go on and their records wait in memory until it is back");
     }
     struct pending_log *q = e->pending;
     if (!q && !(q = e->pending = calloc(1, sizeof *q))) {
         e->lost_interactions++;
-        return;
+        return NULL;
     }
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
@@ -89,7 +141,7 @@ void pending_log_add(nyx_engine *e, const nyx_interaction *it, const char *reser
         if (!items) {
             e->lost_interactions++;
             engine_warn_once(e, "pending-overflow", "nyx: the queue of unwritten records is full; records are being lost");
-            return;
+            return NULL;
         }
         q->items = items;
         q->cap = cap;
@@ -98,7 +150,7 @@ void pending_log_add(nyx_engine *e, const nyx_interaction *it, const char *reser
     memset(p, 0, sizeof *p);
     if (copy_item(p, it) != 0) {
         e->lost_interactions++;
-        return;
+        return NULL;
     }
     if (reservation) {
         strncpy(p->reservation, reservation, sizeof p->reservation - 1);
@@ -107,6 +159,63 @@ void pending_log_add(nyx_engine *e, const nyx_interaction *it, const char *reser
     p->actual_usd = actual_usd;
     q->n++;
     schedule(e);
+    return p;
+}
+
+/* Tells the callers that waited (all of them, or those past their deadline) how it went.
+ * The answers are gathered first and given after: a caller may add records as it hears. */
+typedef struct waiter {
+    pending_done_fn done;
+    void *ud;
+    int late;
+} waiter;
+
+static void answer_waiting_in(struct pending_log *q, pending *items, size_t count, const nyx_error *err, int all)
+{
+    double now = nyx_now_s();
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++)
+        n += items[i].done != NULL;
+    waiter *w = n ? calloc(n, sizeof *w) : NULL;
+    if (!w)
+        return; /* nobody waits (or no memory: they hear it at the next try) */
+    size_t k = 0;
+    for (size_t i = 0; i < count && k < n; i++) {
+        pending *p = &items[i];
+        if (!p->done || (!all && err && now < p->deadline))
+            continue;
+        w[k++] = (waiter){p->done, p->ud, p->deadline > 0 && now >= p->deadline};
+        p->done = NULL;
+        if (q && q->waiters > 0)
+            q->waiters--;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (!err) {
+            w[i].done(w[i].ud, NULL);
+            continue;
+        }
+        nyx_error e2;
+        nyx_error_set(&e2, "store_error", 0,
+                      "the record of this call could not be committed%s (%s); it waits in memory to be written "
+                      "later (NYX_DURABILITY=degrade lets results through meanwhile)",
+                      w[i].late ? " within its timeout" : "", err->message);
+        w[i].done(w[i].ud, &e2);
+    }
+    free(w);
+}
+
+static void answer_waiting(nyx_engine *e, const nyx_error *err, int all)
+{
+    if (e->pending)
+        answer_waiting_in(e->pending, e->pending->items, e->pending->n, err, all);
+}
+
+/* A try failed: the callers past their deadline hear it, and all of them when waiting will
+ * not help (a read-only or corrupt database). Returns what still waits. */
+static size_t unwritten(nyx_engine *e, const nyx_error *err)
+{
+    answer_waiting(e, err, !err->retryable);
+    return e->pending ? e->pending->n : 0;
 }
 
 size_t pending_log_flush(nyx_engine *e)
@@ -114,12 +223,15 @@ size_t pending_log_flush(nyx_engine *e)
     struct pending_log *q = e->pending;
     if (!q || q->n == 0)
         return 0;
-    if (!e->store && engine_open_store(e) != 0)
-        return q->n;
     nyx_error err;
     nyx_error_clear(&err);
+    if (!e->store && engine_open_store(e) != 0) {
+        nyx_error_set(&err, "store_error", 0, "%s", e->errmsg);
+        err.retryable = 1; /* a file that cannot be opened now may be later */
+        return unwritten(e, &err);
+    }
     if (store_batch_begin(e->store, &err) != 0)
-        return q->n;
+        return unwritten(e, &err);
     for (size_t i = 0; i < q->n; i++) {
         pending *p = &q->items[i];
         if (store_log_interaction_settle(e->store, &p->it, p->has_reservation ? p->reservation : NULL,
@@ -128,18 +240,24 @@ size_t pending_log_flush(nyx_engine *e)
              * batch is closed, or every later try would be refused as a second batch. */
             nyx_error ignored;
             store_batch_rollback(e->store, &ignored);
-            return q->n;
+            return unwritten(e, &err);
         }
     }
     if (store_batch_commit(e->store, &err) != 0)
-        return q->n;
+        return unwritten(e, &err);
     size_t written = q->n;
     for (size_t i = 0; i < q->n; i++)
         free_item(&q->items[i]);
-    q->n = 0;
+    /* The callers waiting for these records hear it once they are gone from the queue. */
+    pending *items = q->items;
+    q->items = NULL;
+    q->n = q->cap = 0;
+    q->waiters = 0;
     e->degraded = 0;
     engine_log(e, NYX_LOG_INFO, "nyx: storage is back; %zu waiting records written", written);
-    return 0;
+    answer_waiting_in(NULL, items, written, NULL, 1);
+    free(items);
+    return e->pending ? e->pending->n : 0;
 }
 
 static void retry_later(void *ud)
@@ -148,6 +266,26 @@ static void retry_later(void *ud)
     e->pending_timer = NULL;
     if (pending_log_flush(e) > 0)
         schedule(e);
+}
+
+long long nyx_finish_records(nyx_engine *e)
+{
+    if (!e)
+        return 0;
+    for (double until = nyx_now_s() + 10; store_busy(e->store) > 0 && nyx_now_s() < until;)
+        loop_poll(e->loop, 50);
+    pending_log_close(e);
+    int64_t unreported = e->lost_interactions - e->lost_audited;
+    if (unreported > 0 && e->store) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "%lld interaction records could not be written and are lost",
+                 (long long)unreported);
+        nyx_error err;
+        nyx_error_clear(&err);
+        if (store_audit(e->store, "records_lost", NULL, NULL, detail, &err) == 0)
+            e->lost_audited = e->lost_interactions;
+    }
+    return (long long)e->lost_interactions;
 }
 
 void pending_log_close(nyx_engine *e)
@@ -160,6 +298,9 @@ void pending_log_close(nyx_engine *e)
     if (!q)
         return;
     if (pending_log_flush(e) > 0) {
+        nyx_error err;
+        nyx_error_set(&err, "store_error", 0, "the engine closed before the database took it");
+        answer_waiting(e, &err, 1);
         e->lost_interactions += (int64_t)q->n;
         engine_log(e, NYX_LOG_ERROR, "nyx: %zu interaction records could not be written and are lost", q->n);
         for (size_t i = 0; i < q->n; i++)

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <strings.h>
 
-enum stype { T_SECONDS, T_USD, T_BOOL, T_RATE, T_MS, T_LIST };
+enum stype { T_SECONDS, T_USD, T_BOOL, T_RATE, T_MS, T_LIST, T_CHOICE };
 
-static const char *const type_names[] = {"seconds", "usd", "boolean", "rate", "milliseconds", "list"};
+static const char *const type_names[] = {"seconds", "usd", "boolean", "rate", "milliseconds", "list", "choice"};
 
 #define NO_CFG ((size_t)-1)
 #define AT(f) offsetof(nyx_config, f)
@@ -32,25 +32,30 @@ typedef struct key_def {
     enum stype type;
     const char *def;  /* default as text; NULL: none (a *_hard key: budget.hard's value) */
     size_t cfg;       /* the double in nyx_config it sets, or NO_CFG */
+    const char *choices; /* T_CHOICE: the words allowed, "|"-separated; cfg gets the word's index */
 } key_def;
 
 /* Sorted by key: `nyx config list` prints them in this order. */
 static const key_def keys[] = {
-    {"alert.cache_hit_rate_floor", "NYX_ALERT_CACHE_HIT_RATE_FLOOR", T_RATE, NULL, NO_CFG},
-    {"alert.error_rate", "NYX_ALERT_ERROR_RATE", T_RATE, NULL, NO_CFG},
-    {"alert.latency_ms", "NYX_ALERT_LATENCY_MS", T_MS, NULL, NO_CFG},
-    {"budget.agent_hard", NULL, T_BOOL, NULL, NO_CFG},
-    {"budget.daily_hard", NULL, T_BOOL, NULL, NO_CFG},
-    {"budget.daily_usd", "LLM_DAILY_BUDGET_USD", T_USD, NULL, AT(daily_budget_usd)},
-    {"budget.hard", "NYX_BUDGET_HARD", T_BOOL, "true", NO_CFG},
-    {"budget.monthly_hard", NULL, T_BOOL, NULL, NO_CFG},
-    {"budget.monthly_usd", "LLM_MONTHLY_BUDGET_USD", T_USD, NULL, AT(monthly_budget_usd)},
-    {"budget.session_hard", NULL, T_BOOL, NULL, NO_CFG},
-    {"budget.session_usd", "LLM_SESSION_BUDGET_USD", T_USD, NULL, AT(session_budget_usd)},
-    {"cache.ttl.ephemeral", "LLM_EPHEMERAL_CACHE_TTL", T_SECONDS, "300", AT(ephemeral_ttl_s)},
-    {"cache.ttl.persistent", "LLM_PERSISTENT_CACHE_TTL", T_SECONDS, "86400", AT(persistent_ttl_s)},
-    {"cache.ttl.shared_context", "LLM_SHARED_CONTEXT_TTL", T_SECONDS, "300", AT(shared_context_ttl_s)},
-    {"templates.writers", "NYX_TEMPLATE_WRITERS", T_LIST, NULL, NO_CFG},
+    {"alert.cache_hit_rate_floor", "NYX_ALERT_CACHE_HIT_RATE_FLOOR", T_RATE, NULL, NO_CFG, NULL},
+    {"alert.error_rate", "NYX_ALERT_ERROR_RATE", T_RATE, NULL, NO_CFG, NULL},
+    {"alert.latency_ms", "NYX_ALERT_LATENCY_MS", T_MS, NULL, NO_CFG, NULL},
+    {"budget.agent_hard", NULL, T_BOOL, NULL, NO_CFG, NULL},
+    {"budget.daily_hard", NULL, T_BOOL, NULL, NO_CFG, NULL},
+    {"budget.daily_usd", "LLM_DAILY_BUDGET_USD", T_USD, NULL, AT(daily_budget_usd), NULL},
+    {"budget.hard", "NYX_BUDGET_HARD", T_BOOL, "true", NO_CFG, NULL},
+    {"budget.monthly_hard", NULL, T_BOOL, NULL, NO_CFG, NULL},
+    {"budget.monthly_usd", "LLM_MONTHLY_BUDGET_USD", T_USD, NULL, AT(monthly_budget_usd), NULL},
+    {"budget.session_hard", NULL, T_BOOL, NULL, NO_CFG, NULL},
+    {"budget.session_usd", "LLM_SESSION_BUDGET_USD", T_USD, NULL, AT(session_budget_usd), NULL},
+    {"cache.ttl.ephemeral", "LLM_EPHEMERAL_CACHE_TTL", T_SECONDS, "300", AT(ephemeral_ttl_s), NULL},
+    {"cache.ttl.persistent", "LLM_PERSISTENT_CACHE_TTL", T_SECONDS, "86400", AT(persistent_ttl_s), NULL},
+    {"cache.ttl.shared_context", "LLM_SHARED_CONTEXT_TTL", T_SECONDS, "300", AT(shared_context_ttl_s), NULL},
+    /* strict: a call fails with store_error unless its record is committed (it waits, within
+     * its timeout, for a database that is locked or reconnecting); degrade: results go on and
+     * records wait in memory, bounded, and what is lost makes `nyx run` exit 1. */
+    {"storage.durability", "NYX_DURABILITY", T_CHOICE, "strict", AT(durability), "strict|degrade"},
+    {"templates.writers", "NYX_TEMPLATE_WRITERS", T_LIST, NULL, NO_CFG, NULL},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -177,11 +182,40 @@ static int parse_bool(const char *v, int *out)
 
 /* Checks text against k's type. Returns the canonical text (malloc'd) or NULL with err,
  * whose message starts with label (the key, or "VARIABLE (key)"). */
+/* The index of word among k->choices ("a|b|c"), or -1. */
+static int choice_index(const key_def *k, const char *word)
+{
+    size_t n = strlen(word);
+    int i = 0;
+    for (const char *c = k->choices; c && *c; i++) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && strncasecmp(c, word, n) == 0)
+            return i;
+        c += len + (bar != NULL);
+    }
+    return -1;
+}
+
 static char *check_value(const key_def *k, const char *label, const char *text, nyx_error *err)
 {
     char buf[64];
     if (k->type == T_LIST)
         return check_list(label, text, err);
+    if (k->type == T_CHOICE) {
+        int i = choice_index(k, text);
+        if (i < 0) {
+            nyx_error_set(err, "invalid_argument", 0, "%s: must be one of %s, got \"%.40s\"", label, k->choices, text);
+            return NULL;
+        }
+        snprintf(buf, sizeof buf, "%.*s", (int)strcspn(text, " \t"), text);
+        for (char *c = buf; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        char *copy = strdup(buf);
+        if (!copy)
+            nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        return copy;
+    }
     if (k->type == T_BOOL) {
         int b;
         if (parse_bool(text, &b) != 0) {
@@ -293,10 +327,12 @@ static void apply(nyx_engine *e)
 {
     settings *s = e->settings;
     for (size_t i = 0; i < NKEYS; i++) {
-        if (keys[i].cfg == NO_CFG || s->env[i])
+        /* A choice's variable is read here only (config_from_env does not know it). */
+        if (keys[i].cfg == NO_CFG || (s->env[i] && keys[i].type != T_CHOICE))
             continue;
         const char *v = value_of(s, i);
-        *(double *)((char *)&e->cfg + keys[i].cfg) = v ? strtod(v, NULL) : -1;
+        double *field = (double *)((char *)&e->cfg + keys[i].cfg);
+        *field = keys[i].type == T_CHOICE ? (v ? choice_index(&keys[i], v) : 0) : v ? strtod(v, NULL) : -1;
     }
     if (e->responses)
         response_cache_set_ttl(e->responses, e->cfg.ephemeral_ttl_s);

@@ -48,7 +48,7 @@ int settings_set(nyx_engine *e, const char *key, const char *value, nyx_error *e
 /* One row per known key, by key: key, value (NULL when none), source. */
 int settings_list(nyx_engine *e, store_row_fn fn, void *ud, nyx_error *err);
 
-/* The key's type: "seconds", "usd", "boolean", "rate", "milliseconds" or "list"; NULL for
+/* The key's type: "seconds", "usd", "boolean", "rate", "milliseconds", "list" or "choice"; NULL for
  * an unknown key. Static. */
 const char *settings_type(const char *key);
 

@@ -61,6 +61,17 @@ NYX_API nyx_engine *nyx_open(char **errmsg /* error message written here */);
 NYX_API void nyx_close(nyx_engine *engine);
 
 /*
+ * The end of a run's records: waits (10 s at most) for the writes on their way to the
+ * database, makes one last try to write the records that wait in memory for it (storage was
+ * down, NYX_DURABILITY=degrade), and returns how many records were lost in all: never written
+ * because the queue overflowed or the database was still unavailable. Those are reported
+ * through the log function and, when the database takes it, in an audit event
+ * ("records_lost"). A host that must not lose records calls it before nyx_close and treats a
+ * count above 0 as a failure (`nyx run` exits 1).
+ */
+NYX_API long long nyx_finish_records(nyx_engine *engine);
+
+/*
  * Sets an option before the first script is loaded. Keys: "db" (database path or URI),
  * "provider" ("sim" or "anthropic"), "base_url", "api_key", "lua_path" (extra Lua search
  * path), "debug" ("0"/"1"), "var.NAME" (a value the script reads as nyx.vars.NAME),

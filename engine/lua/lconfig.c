@@ -32,6 +32,8 @@ static void push_typed(lua_State *L, const char *key, const char *text)
             lua_rawseti(L, -2, ++n);
             p += len + (end != NULL);
         }
+    } else if (strcmp(type, "choice") == 0) {
+        lua_pushstring(L, text);
     } else {
         lua_pushnumber(L, strtod(text, NULL));
     }
