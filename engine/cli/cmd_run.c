@@ -144,8 +144,8 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
         code = 1;
     }
-    if (nyx_finish_records(e) > 0 && status == 0)
-        status = 1; /* results the database never got: the work is not whole */
+    if (nyx_finish_records(e) > 0 && code == 0)
+        code = 1; /* results the database never got: the work is not whole */
     nyx_close(e);
     cli_status_free(status);
     return code;

@@ -115,7 +115,8 @@ static void test_keys_and_checking(void)
         return;
     text t = {0};
     CHECK_INT(nyx_query(e, "config", NULL, to_text, &t), NYX_OK);
-    CHECK_INT(t.rows, 15);
+    CHECK_INT(t.rows, 16);
+    CHECK_CONTAINS(t.s, "storage.durability|strict|default\n");
     CHECK_CONTAINS(t.s, "budget.daily_usd|NULL|default\n");
     CHECK_CONTAINS(t.s, "budget.hard|true|default\n");
     CHECK_CONTAINS(t.s, "budget.agent_hard|true|default\n");

@@ -54,6 +54,12 @@ for bad in "$dir/missing/dir/nyx.db" "$dir"; do
     fail "degrade: the lost records were not reported: $(cat "$dir/err3")"
   [ "$rc3" -eq 1 ] || fail "degrade: nyx run exited $rc3 although records were lost"
 done
+# A malformed value is refused at start, naming the variable and the choices.
+if NYX_DURABILITY=sometimes NYX_DB="$dir/x.db" NYX_PROVIDER=sim "$NYX_BIN" run "$here/degraded_run.lua" --var n=1 \
+    > /dev/null 2> "$dir/err4"; then fail "NYX_DURABILITY=sometimes was accepted"; fi
+grep -q 'NYX_DURABILITY (storage.durability): must be one of strict|degrade, got "sometimes"' "$dir/err4" ||
+  fail "the bad NYX_DURABILITY was not explained: $(cat "$dir/err4")"
+
 # The database file deleted mid-run: the loss is noticed, and later records go to a new file.
 db3="$dir/deleted.db"
 rm -f "$dir/out3"
