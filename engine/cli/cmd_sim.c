@@ -70,16 +70,6 @@ int cli_sim(int argc, char **argv)
             status = 2;
             break;
         }
-        /* A number that is not one is a usage error, found here rather than by the server. */
-        if (strcmp(flags[f].key, "api_key") != 0 && strcmp(flags[f].key, "faults") != 0) {
-            char *end;
-            double d = strtod(argv[i + 1], &end);
-            if (end == argv[i + 1] || *end || !(d >= 0) || d > 1e12) {
-                fprintf(stderr, "nyx sim: %s must be a number >= 0, got \"%.40s\"\n", argv[i], argv[i + 1]);
-                status = 2;
-                break;
-            }
-        }
         size_t n = strlen(flags[f].key) + strlen(argv[i + 1]) + 2;
         if (!(opts[nopts] = malloc(n))) {
             status = 1;
@@ -88,6 +78,16 @@ int cli_sim(int argc, char **argv)
         snprintf(opts[nopts++], n, "%s=%s", flags[f].key, argv[++i]);
     }
     nyx_sim *sim = NULL;
+    if (status == 0) {
+        /* A bad option value or fault rule is a usage error, told apart from a server that
+         * cannot start (a port in use). */
+        char *msg = NULL;
+        if (nyx_sim_check_options((const char *const *)opts, &msg) != NYX_OK) {
+            fprintf(stderr, "nyx sim: %s\n", msg ? msg : "bad option");
+            status = 2;
+        }
+        nyx_free(msg);
+    }
     if (status == 0) {
         char *msg = NULL;
         sim = nyx_sim_start(port, (const char *const *)opts, &msg);

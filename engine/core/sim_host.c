@@ -6,6 +6,7 @@
 #include "cost/accept.h"
 #include "cost/models.h"
 #include "sim/sim.h"
+#include "sim/sim_faults.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +57,78 @@ static char *fail(const char *msg)
     return strdup(msg);
 }
 
+/* Reads options ("key=value") into opt and *faults (the JSON text, checked here too).
+ * Returns 0, or -1 with *errmsg. */
+static int parse_options(const char *const *options, sim_options *opt, const char **faults, char **errmsg)
+{
+    for (size_t i = 0; options && options[i]; i++) {
+        const char *eq = strchr(options[i], '=');
+        if (!eq) {
+            if (errmsg)
+                *errmsg = fail("simulator options are key=value");
+            return -1;
+        }
+        size_t klen = (size_t)(eq - options[i]);
+        const char *v = eq + 1;
+        double d = 0;
+#define KEY(name) (klen == strlen(name) && strncmp(options[i], name, klen) == 0)
+        if (KEY("api_key")) {
+            opt->api_key = v;
+            continue;
+        }
+        if (KEY("faults")) {
+            /* Checked before anything starts: a bad rule is the caller's mistake. */
+            sim_faults *check = sim_faults_new(0);
+            nyx_error err;
+            nyx_error_clear(&err);
+            int rc = check ? sim_faults_add_json(check, v, strlen(v), &err) : -1;
+            sim_faults_free(check);
+            if (rc < 0) {
+                if (errmsg)
+                    *errmsg = fail(check ? err.message : "out of memory");
+                return -1;
+            }
+            *faults = v;
+            continue;
+        }
+        if (set_number(options[i], v, &d, errmsg) != 0)
+            return -1;
+        if (KEY("ttft_ms"))
+            opt->ttft_ms = d;
+        else if (KEY("token_ms"))
+            opt->token_ms = d;
+        else if (KEY("rpm"))
+            opt->rpm = (int64_t)d;
+        else if (KEY("itpm"))
+            opt->itpm = (int64_t)d;
+        else if (KEY("otpm"))
+            opt->otpm = (int64_t)d;
+        else if (KEY("seed"))
+            opt->seed = (uint64_t)d;
+        else if (KEY("batch_delay_ms"))
+            opt->batch_delay_ms = d;
+        else if (KEY("batch_expiry_ms"))
+            opt->batch_expiry_ms = d;
+        else {
+            if (errmsg)
+                *errmsg = fail("unknown simulator option");
+            return -1;
+        }
+#undef KEY
+    }
+    return 0;
+}
+
+int nyx_sim_check_options(const char *const *options, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    sim_options opt;
+    sim_options_default(&opt);
+    const char *faults = NULL;
+    return parse_options(options, &opt, &faults, errmsg) == 0 ? NYX_OK : NYX_EINVAL;
+}
+
 nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg)
 {
     if (errmsg)
@@ -76,47 +149,8 @@ nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg)
     int bad = user_models && *user_models && models_merge_file(sim->models, user_models, &err) != 0;
     if (bad && errmsg)
         *errmsg = fail(err.message);
-    for (size_t i = 0; !bad && options && options[i]; i++) {
-        const char *eq = strchr(options[i], '=');
-        if (!eq) {
-            bad = 1;
-            if (errmsg)
-                *errmsg = fail("simulator options are key=value");
-            break;
-        }
-        size_t klen = (size_t)(eq - options[i]);
-        const char *v = eq + 1;
-        double d = 0;
-#define KEY(name) (klen == strlen(name) && strncmp(options[i], name, klen) == 0)
-        if (KEY("api_key"))
-            opt.api_key = v;
-        else if (KEY("faults"))
-            faults = v;
-        else if (set_number(options[i], v, &d, errmsg) != 0)
-            bad = 1;
-        else if (KEY("ttft_ms"))
-            opt.ttft_ms = d;
-        else if (KEY("token_ms"))
-            opt.token_ms = d;
-        else if (KEY("rpm"))
-            opt.rpm = (int64_t)d;
-        else if (KEY("itpm"))
-            opt.itpm = (int64_t)d;
-        else if (KEY("otpm"))
-            opt.otpm = (int64_t)d;
-        else if (KEY("seed"))
-            opt.seed = (uint64_t)d;
-        else if (KEY("batch_delay_ms"))
-            opt.batch_delay_ms = d;
-        else if (KEY("batch_expiry_ms"))
-            opt.batch_expiry_ms = d;
-        else {
-            bad = 1;
-            if (errmsg)
-                *errmsg = fail("unknown simulator option");
-        }
-#undef KEY
-    }
+    if (!bad)
+        bad = parse_options(options, &opt, &faults, errmsg) != 0;
     if (!bad) {
         sim_models sm = {min_cache, canonical, sim->models, accepts};
         sim->server = sim_server_start(&sm, &opt, port, &err);

@@ -205,6 +205,9 @@ NYX_API int nyx_query(nyx_engine *engine, const char *kind, const char *const *o
  */
 typedef struct nyx_sim nyx_sim;
 NYX_API nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg);
+/* Checks options as nyx_sim_start reads them, starting nothing: NYX_OK, or NYX_EINVAL with
+ * errmsg (free with nyx_free()) naming the bad option or fault rule. */
+NYX_API int nyx_sim_check_options(const char *const *options, char **errmsg);
 NYX_API int nyx_sim_port(const nyx_sim *sim);
 NYX_API void nyx_sim_stop(nyx_sim *sim); /* NULL does nothing */
 
