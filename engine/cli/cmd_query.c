@@ -50,6 +50,13 @@ static const command commands[] = {
      "nyx audit --kind budget_refused --last 10"},
 };
 
+static const flag reprice_flags[] = {F_SESSION, F_SINCE, {NULL, NULL, NULL, NULL}};
+static const command reprice_command = {
+    "reprice", reprice_flags,
+    "Stored calls priced by the current model table (at the row in force when each was made),\n"
+    "beside the cost recorded, which never changes.",
+    "nyx stats --reprice --since 2026-10-01"};
+
 static void usage(const command *cmd)
 {
     printf("usage: nyx %s", cmd->kind);
@@ -63,7 +70,9 @@ static void usage(const command *cmd)
         printf("  %-9s %-6s %s\n", f->name, f->arg, f->help);
     if (strcmp(cmd->kind, "stats") == 0)
         printf("  --wide           every column at full precision (by default: the main\n"
-               "                   columns, dollars to 4 places, rates in %%)\n");
+               "                   columns, dollars to 4 places, rates in %%)\n"
+               "  --reprice        by model: recorded cost beside the current model table's\n"
+               "                   (with --session, --since)\n");
     if (strcmp(cmd->kind, "log") == 0)
         printf("  --raw     ID     one stored exchange in full: request, response, attempts, error\n");
     printf("  --json           one JSON object per row: every column, exact numbers\n"
@@ -176,7 +185,23 @@ static int query(const command *cmd, int argc, char **argv)
     return status;
 }
 
-int cli_stats(int argc, char **argv) { return query(&commands[0], argc, argv); }
+/* nyx stats --reprice: what the current model table says the stored calls cost, beside what
+ * was recorded (stored costs are never changed). */
+int cli_stats(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reprice") != 0)
+            continue;
+        char *rest[64];
+        int n = 0;
+        for (int k = 0; k < argc && n < 63; k++)
+            if (k != i)
+                rest[n++] = argv[k];
+        rest[n] = NULL;
+        return query(&reprice_command, n, rest);
+    }
+    return query(&commands[0], argc, argv);
+}
 int cli_log(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)

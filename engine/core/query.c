@@ -135,6 +135,8 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         rc = templates_stats(e, name, row, row_ud, &err);
     else if (strcmp(kind, "config") == 0)
         rc = settings_list(e, row, row_ud, &err);
+    else if (strcmp(kind, "reprice") == 0)
+        rc = query_reprice(e, &f, row, row_ud, &err);
     else if (strcmp(kind, "models") == 0) {
         settings_load(e, &err); /* minimums learned and kept in the database; the table serves without */
         nyx_error_clear(&err);
@@ -148,7 +150,7 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         rc = store_query_exchange(e->store, id, row, row_ud, &err);
     } else {
         engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts, budget, audit, templates, "
-                            "template_history, template_stats, config, models or exchange)", kind);
+                            "template_history, template_stats, config, models, reprice or exchange)", kind);
         return NYX_EINVAL;
     }
     if (rc < 0) {

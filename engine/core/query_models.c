@@ -3,9 +3,11 @@
 #include "query_models.h"
 
 #include "clock.h"
+#include "cost/cost.h"
 #include "cost/models.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void prices_text(char *buf, size_t n, const nyx_prices *p)
@@ -153,4 +155,126 @@ int query_models(nyx_engine *e, const char *name, store_row_fn fn, void *ud, nyx
         if (list_row(models_at(e->models, i), now, fn, ud))
             break;
     return 0;
+}
+
+/* ---- repricing stored calls ---- */
+
+typedef struct reprice_group {
+    char model[128];
+    long calls, unpriced;
+    double recorded, table;
+} reprice_group;
+
+typedef struct reprice_acc {
+    nyx_engine *e;
+    reprice_group *g;
+    size_t n, cap;
+    int failed;
+} reprice_acc;
+
+static const char *col(int ncols, const char *const *names, const char *const *values, const char *name)
+{
+    for (int i = 0; i < ncols; i++)
+        if (strcmp(names[i], name) == 0)
+            return values[i];
+    return NULL;
+}
+
+static int64_t num(const char *v) { return v ? strtoll(v, NULL, 10) : 0; }
+
+static reprice_group *group_of(reprice_acc *a, const char *model)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->g[i].model, model) == 0)
+            return &a->g[i];
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 8;
+        reprice_group *g = realloc(a->g, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        a->g = g;
+        a->cap = cap;
+    }
+    reprice_group *g = &a->g[a->n++];
+    memset(g, 0, sizeof *g);
+    snprintf(g->model, sizeof g->model, "%s", model);
+    return g;
+}
+
+static int reprice_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    reprice_acc *a = ud;
+    const char *model = col(ncols, names, values, "model");
+    const char *cost = col(ncols, names, values, "cost");
+    const char *w5 = col(ncols, names, values, "cache_write_5m"), *w1 = col(ncols, names, values, "cache_write_1h");
+    reprice_group *g = group_of(a, model ? model : "(none)");
+    if (!g) {
+        a->failed = 1;
+        return 1;
+    }
+    nyx_usage u;
+    memset(&u, 0, sizeof u);
+    u.input_tokens = num(col(ncols, names, values, "input"));
+    u.output_tokens = num(col(ncols, names, values, "output"));
+    u.cache_creation_input_tokens = num(col(ncols, names, values, "cache_write"));
+    u.cache_read_input_tokens = num(col(ncols, names, values, "cache_read"));
+    if (w5 || w1) {
+        u.has_cache_creation_detail = 1;
+        u.cache_creation_5m = num(w5);
+        u.cache_creation_1h = num(w1);
+    }
+    const char *at = col(ncols, names, values, "created_at");
+    nyx_cost c;
+    g->calls++;
+    if (cost)
+        g->recorded += strtod(cost, NULL);
+    /* The table as loaded now, at the row in force when the call was made. */
+    if (cost_of_usage_at(models_find(a->e->models, model), &u, at ? strtod(at, NULL) : 0, 0, &c) == 0)
+        g->table += c.cost_usd;
+    else
+        g->unpriced++;
+    return 0;
+}
+
+static int reprice_emit(const reprice_group *g, store_row_fn fn, void *ud)
+{
+    static const char *const names[] = {"model", "calls", "recorded_usd", "table_usd", "difference_usd",
+                                        "unpriced_calls"};
+    char calls[32], rec[40], tab[40], diff[40], unp[32];
+    snprintf(calls, sizeof calls, "%ld", g->calls);
+    snprintf(rec, sizeof rec, "%.9f", g->recorded);
+    snprintf(tab, sizeof tab, "%.9f", g->table);
+    snprintf(diff, sizeof diff, "%.9f", g->table - g->recorded);
+    snprintf(unp, sizeof unp, "%ld", g->unpriced);
+    const char *values[] = {g->model, calls, rec, tab, diff, unp};
+    return fn(ud, 6, names, values);
+}
+
+int query_reprice(nyx_engine *e, const store_filter *f, store_row_fn fn, void *ud, nyx_error *err)
+{
+    reprice_acc a = {.e = e};
+    if (!e->models) {
+        nyx_error_set(err, "invalid_state", 0, "the model table did not load");
+        return -1;
+    }
+    int rc = store_query_usage(e->store, f, reprice_row, &a, err);
+    if (rc == 0 && a.failed) {
+        nyx_error_set(err, "out_of_memory", 0, "out of memory repricing the log");
+        rc = -1;
+    }
+    reprice_group total;
+    memset(&total, 0, sizeof total);
+    snprintf(total.model, sizeof total.model, "total");
+    for (size_t i = 0; rc == 0 && i < a.n; i++) {
+        total.calls += a.g[i].calls;
+        total.unpriced += a.g[i].unpriced;
+        total.recorded += a.g[i].recorded;
+        total.table += a.g[i].table;
+        if (reprice_emit(&a.g[i], fn, ud))
+            break;
+    }
+    if (rc == 0)
+        reprice_emit(&total, fn, ud);
+    free(a.g);
+    return rc;
 }

@@ -330,6 +330,16 @@ int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *
     return rc;
 }
 
+int store_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                      nyx_error *err)
+{
+    if (!s || !fn)
+        return invalid(err, "cannot query usage: no store or no row callback");
+    if (check_filter(f, err) != 0)
+        return -1;
+    return s->ops->query_usage(s, f, fn, ud, err);
+}
+
 int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                          nyx_error *err)
 {

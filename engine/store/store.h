@@ -168,6 +168,13 @@ int store_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void
 int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                     nyx_error *err);
 
+/* One row per interaction with a usage, for repricing (`nyx stats --reprice`), newest last:
+ * id, created_at (seconds since the epoch, UTC), model (served, else requested), input,
+ * output, cache_write, cache_write_5m, cache_write_1h (NULL when the API gave no
+ * breakdown), cache_read, cost (NULL when the price was unknown). f->group_by is ignored. */
+int store_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                      nyx_error *err);
+
 /* The stored exchange of one interaction (`nyx log --raw ID`), one row, or none (and 0) for
  * an unknown id: id, created_at (ISO 8601 UTC), session, agent, model (served, else
  * requested), status, error_type, error_message, request_id, attempts, attempts_json,

@@ -63,6 +63,8 @@ typedef struct store_backend_ops {
                        nyx_error *err);
     int (*query_log)(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                      nyx_error *err);
+    int (*query_usage)(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                       nyx_error *err);
     int (*query_thoughts)(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                           nyx_error *err);
     /* Later features. Each has the contract of the public function of the same name in

@@ -322,6 +322,7 @@ const store_backend_ops store_pg_ops = {
     .thought_add = pg_thought_add,
     .query_stats = store_pg_query_stats,
     .query_log = store_pg_query_log,
+    .query_usage = store_pg_query_usage,
     .query_thoughts = store_pg_query_thoughts,
     .budget_reserve = store_pg_budget_reserve,
     .budget_settle = store_pg_budget_settle,

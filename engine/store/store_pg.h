@@ -129,6 +129,8 @@ int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd,
 
 int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                          nyx_error *err);
+int store_pg_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                         nyx_error *err);
 int store_pg_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                        nyx_error *err);
 int store_pg_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,

@@ -146,6 +146,25 @@ int store_pg_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, voi
     return pg_rows(pg_of(s), "query the log", sql, ps.n, ps.v, fn, ud, err);
 }
 
+int store_pg_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                         nyx_error *err)
+{
+    params ps = {.n = 0};
+    char from[512];
+    filter_from(f, &ps, from, sizeof from);
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT i.id AS id, i.created_at AS created_at,"
+             " COALESCE(i.model_served, i.model_requested) AS model,"
+             " i.input_tokens AS input, i.output_tokens AS output,"
+             " i.cache_creation_input_tokens AS cache_write, i.cache_creation_5m AS cache_write_5m,"
+             " i.cache_creation_1h AS cache_write_1h, i.cache_read_input_tokens AS cache_read,"
+             " i.cost_usd AS cost"
+             " %s ORDER BY i.created_at, i.rid",
+             from);
+    return pg_rows(pg_of(s), "query usage", sql, ps.n, ps.v, fn, ud, err);
+}
+
 int store_pg_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                             nyx_error *err)
 {

@@ -580,6 +580,7 @@ const store_backend_ops store_sqlite_ops = {
     .thought_add = sq_thought_add,
     .query_stats = store_sqlite_query_stats,
     .query_log = store_sqlite_query_log,
+    .query_usage = store_sqlite_query_usage,
     .query_thoughts = store_sqlite_query_thoughts,
     .budget_reserve = store_sqlite_budget_reserve,
     .budget_settle = store_sqlite_budget_settle,

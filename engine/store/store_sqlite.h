@@ -234,6 +234,8 @@ int store_sqlite_template_stats(nyx_store *s, const char *name, store_row_fn fn,
 
 int store_sqlite_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                              nyx_error *err);
+int store_sqlite_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                             nyx_error *err);
 int store_sqlite_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                            nyx_error *err);
 int store_sqlite_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,

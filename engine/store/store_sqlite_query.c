@@ -167,6 +167,24 @@ int store_sqlite_query_log(nyx_store *s, const store_filter *f, store_row_fn fn,
     return run_query(sq_of(s), "the log", sql, f, NULL, fn, ud, err);
 }
 
+int store_sqlite_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
+                             nyx_error *err)
+{
+    char from[512];
+    filter_from(f, from, sizeof from);
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT i.id AS id, i.created_at AS created_at,"
+             " COALESCE(i.model_served, i.model_requested) AS model,"
+             " i.input_tokens AS input, i.output_tokens AS output,"
+             " i.cache_creation_input_tokens AS cache_write, i.cache_creation_5m AS cache_write_5m,"
+             " i.cache_creation_1h AS cache_write_1h, i.cache_read_input_tokens AS cache_read,"
+             " i.cost_usd AS cost"
+             " %s ORDER BY i.created_at, i.rid",
+             from);
+    return run_query(sq_of(s), "usage", sql, f, NULL, fn, ud, err);
+}
+
 int store_sqlite_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                              nyx_error *err)
 {

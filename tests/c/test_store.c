@@ -546,6 +546,30 @@ static void test_log_and_query(void)
     CHECK_STR(cell(&r, 3, "id"), "i4");
     rows_free(&r);
 
+    /* Usage for repricing: every token kind, the 5m/1h breakdown (NULL without one), the
+     * time as seconds. */
+    CHECK_INT(store_query_usage(s, NULL, collect, &r, &err), 0);
+    CHECK_INT(r.n, 4);
+    CHECK_STR(cell(&r, 0, "id"), "i1");
+    CHECK_STR(cell(&r, 0, "model"), "claude-haiku-4-5-20251001");
+    CHECK(strtod(cell(&r, 0, "created_at"), NULL) == T0);
+    CHECK_STR(cell(&r, 0, "input"), "100");
+    CHECK_STR(cell(&r, 0, "output"), "50");
+    CHECK_STR(cell(&r, 0, "cache_write"), "1000");
+    CHECK_STR(cell(&r, 0, "cache_write_5m"), "1000");
+    CHECK_STR(cell(&r, 0, "cache_write_1h"), "0");
+    CHECK_STR(cell(&r, 0, "cache_read"), "0");
+    CHECK_STR(cell(&r, 0, "cost"), "0.00135");
+    CHECK(cell(&r, 1, "cache_write_5m") == NULL && cell(&r, 1, "cache_write_1h") == NULL);
+    CHECK_STR(cell(&r, 1, "cache_read"), "1000");
+    CHECK(cell(&r, 2, "cost") == NULL);
+    rows_free(&r);
+    f = (store_filter){.session = "s1"};
+    CHECK_INT(store_query_usage(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 3);
+    rows_free(&r);
+    CHECK_INT(store_query_usage(s, NULL, NULL, NULL, &err), -1);
+
     f = (store_filter){.last = 2};
     CHECK_INT(store_query_log(s, &f, collect, &r, &err), 0);
     CHECK_INT(r.n, 2);

@@ -140,6 +140,31 @@ run_nyx -- config list
 ! grep -q "models.min_cache" <<<"$out"
 check "learned minimums are not listed among the operator's settings" $? "$out"
 
+# ---- stored costs are never re-priced; --reprice shows the table's figure beside them ----
+
+cat >spend.lua <<'LUA'
+local nyx = require "nyx"
+local r = nyx.call{ model = "claude-sonnet-5-5", prompt = "Price this call", max_tokens = 20 }
+print(("usage %d %d %.9f"):format(r.usage.input_tokens, r.usage.output_tokens, r.usage.cost_usd))
+LUA
+run_nyx "NYX_DB=$work/reprice.db" -- run spend.lua
+read -r _ in_tok out_tok recorded <<<"$(grep '^usage' <<<"$out")"
+[[ -n "$recorded" ]]
+check "a call on Sonnet 5.5 is recorded with its cost" $? "$out $err"
+# The output price doubles in the user's table: 2 input + 10 output -> 2 input + 20 output.
+echo '{"models":[{"id":"claude-sonnet-5-5","output":20}]}' >dearer.json
+run_nyx "NYX_DB=$work/reprice.db" "NYX_MODELS=$work/dearer.json" -- stats --reprice --json
+want_table=$(awk -v i="$in_tok" -v o="$out_tok" 'BEGIN { printf "%.9f", (i * 2 + o * 20) / 1e6 }')
+row=$(grep '"model":"claude-sonnet-5-5"' <<<"$out")
+got_rec=$(sed -n 's/.*"recorded_usd":\([^,]*\).*/\1/p' <<<"$row")
+got_tab=$(sed -n 's/.*"table_usd":\([^,]*\).*/\1/p' <<<"$row")
+awk -v a="$got_rec" -v b="$recorded" -v c="$got_tab" -v d="$want_table" \
+  'BEGIN { exit !((a - b) ^ 2 < 1e-18 && (c - d) ^ 2 < 1e-18 && c > a) }'
+check "nyx stats --reprice shows the current table's cost beside the recorded one" $? "$out $err want $recorded / $want_table"
+run_nyx "NYX_DB=$work/reprice.db" "NYX_MODELS=$work/dearer.json" -- stats --json
+grep -q "\"cost_usd\":$got_rec[,}]" <<<"$out"
+check "nyx stats still reports what was recorded" $? "$out (recorded $got_rec)"
+
 echo "1..$((failures))" >/dev/null
 if [[ $failures -gt 0 ]]; then
   echo "$failures check(s) failed"

@@ -657,6 +657,18 @@ static void test_log_fields(void)
     CHECK(cell(&r, i, "cost") == NULL);
     CHECK(cell(&r, i, "latency_ms") == NULL);
     rows_free(&r);
+    /* The usage for repricing: the same row, counts as stored, no breakdown, no cost. */
+    CHECK_INT(store_query_usage(s, NULL, collect, &r, &err), 0);
+    i = find_row(&r, "bare");
+    CHECK(i >= 0);
+    if (i >= 0) {
+        CHECK_STR(cell(&r, i, "input"), "0");
+        CHECK_STR(cell(&r, i, "output"), "0");
+        CHECK(cell(&r, i, "cache_write_5m") == NULL && cell(&r, i, "cache_write_1h") == NULL);
+        CHECK(cell(&r, i, "cost") == NULL);
+        CHECK(strtod(cell(&r, i, "created_at"), NULL) > 0);
+    }
+    rows_free(&r);
 
     /* created_at <= 0: stamped now. */
     nyx_interaction now = make("now", 0);
