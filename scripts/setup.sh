@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-busted
           libcurl4-openssl-dev libcjson-dev libsqlite3-dev libmicrohttpd-dev libxxhash-dev
-          sqlite3 valgrind libpq-dev postgresql curl procps luarocks openssl nghttp2-proxy tinyproxy)
+          sqlite3 valgrind libpq-dev postgresql curl procps luarocks openssl nghttp2-proxy tinyproxy
+          libjs-chart.js nodejs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,6 +19,7 @@ int cli_templates(int argc, char **argv);
 int cli_render(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_models(int argc, char **argv);
+int cli_report(int argc, char **argv);
 /* nyx log --raw ID (cmd_log_raw.c) */
 int cli_log_raw(int argc, char **argv);
 

@@ -19,7 +19,7 @@ typedef struct flag {
 
 static const flag stats_flags[] = {
     F_SESSION, F_SINCE,
-    {"--by", "by", "GROUP", "one row per: total (default), model, session, agent or template"},
+    {"--by", "by", "GROUP", "one row per: total (default), model, session, agent, template or day (UTC)"},
     {NULL, NULL, NULL, NULL}};
 static const flag log_flags[] = {F_SESSION, F_LAST, F_SINCE, {NULL, NULL, NULL, NULL}};
 static const flag thought_flags[] = {F_SESSION, {NULL, NULL, NULL, NULL}};

@@ -22,6 +22,7 @@ static const struct {
     {"stop", cli_stop, "emergency stop for every process sharing the database"},
     {"config", cli_config, "settings in the database: list, get, set, unset (with their source)"},
     {"models", cli_models, "the model table: prices, cache minimums, lifecycle (show ID: one in full)"},
+    {"report", cli_report, "one self-contained HTML file with charts: cost, cache, latency, errors"},
     {"render", cli_render, "print a template rendered with --var k=v values"},
     {"templates", cli_templates, "templates: list, show, history, diff and stats of versions"},
 };

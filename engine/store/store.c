@@ -285,11 +285,11 @@ static int check_filter(const store_filter *f, nyx_error *err)
         return invalid(err, "cannot query: last must be 0 (all) or a positive count");
     if (f->group_by && strcmp(f->group_by, "total") != 0 && strcmp(f->group_by, "model") != 0 &&
         strcmp(f->group_by, "session") != 0 && strcmp(f->group_by, "agent") != 0 &&
-        strcmp(f->group_by, "template") != 0) {
+        strcmp(f->group_by, "template") != 0 && strcmp(f->group_by, "day") != 0) {
         if (err) {
             nyx_error_set(err, "invalid_argument", 0,
-                          "store: cannot group by \"%s\" (use total, model, session, agent or "
-                          "template)",
+                          "store: cannot group by \"%s\" (use total, model, session, agent, "
+                          "template or day)",
                           f->group_by);
             err->retryable = 0;
         }

@@ -96,6 +96,8 @@ int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, v
     else if (g && strcmp(g, "template") == 0)
         group = "CASE WHEN i.template IS NULL THEN NULL WHEN i.template_version IS NULL"
                 " THEN i.template ELSE i.template || '@' || i.template_version END";
+    else if (g && strcmp(g, "day") == 0)
+        group = "to_char(to_timestamp(i.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"; /* the UTC day */
 
     params ps = {.n = 0};
     char from[512];

@@ -125,6 +125,8 @@ int store_sqlite_query_stats(nyx_store *s, const store_filter *f, store_row_fn f
     else if (g && strcmp(g, "template") == 0)
         group = "CASE WHEN i.template IS NULL THEN NULL WHEN i.template_version IS NULL"
                 " THEN i.template ELSE i.template || '@' || i.template_version END";
+    else if (g && strcmp(g, "day") == 0)
+        group = "strftime('%Y-%m-%d', i.created_at, 'unixepoch')"; /* the UTC day */
     int grouped = strcmp(group, "'total'") != 0;
 
     char from[512];

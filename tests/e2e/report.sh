@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# nyx report writes one self-contained HTML file: Chart.js embedded (no script or stylesheet
+# fetched from anywhere), the data as JSON whose totals equal `nyx stats --json` (with and
+# without --session), per-day rows summing to them; the page's own script, run under node
+# against a stand-in DOM and Chart, draws every chart with data and fills every table. Without
+# Chart.js it fails and leaves no file; a bad argument is a usage error.
+set -uo pipefail
+
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+unset LD_PRELOAD
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-report.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+failures=0
+check() {
+  if [[ "$2" == 0 ]]; then echo "ok - $1"; else
+    echo "not ok - $1"; [[ -n "${3:-}" ]] && sed 's/^/    /' <<<"$3" | head -30; failures=$((failures + 1)); fi
+}
+nyx() {
+  env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5" "NYX_SIM_TOKEN_MS=0.02" \
+    ${NYX_CHARTJS:+"NYX_CHARTJS=$NYX_CHARTJS"} "$NYX_BIN" "$@"
+}
+
+cat >"$work/calls.lua" <<'LUA'
+local nyx = require "nyx"
+local context = string.rep("The shared context of this report's test. ", 200)
+nyx.budget.limit("day", 5)
+for _, name in ipairs { "alpha", "beta" } do
+  local s <close> = nyx.session { name = name }
+  for i = 1, 3 do
+    nyx.call { system = { { text = context, cache = true } }, prompt = "q" .. i, max_tokens = 20,
+               session = s, agent = i == 1 and "planner" or "writer" }
+  end
+  nyx.call { model = "claude-sonnet-4-5", prompt = "one more", max_tokens = 20, session = s }
+end
+pcall(nyx.call, { model = "claude-nope-1", prompt = "x", max_tokens = 5, session = "beta" })
+LUA
+nyx run --quiet "$work/calls.lua" >/dev/null 2>"$work/run.err"
+check "the calls ran" $? "$(cat "$work/run.err")"
+
+nyx report --out "$work/r.html" >"$work/out" 2>"$work/err"
+rc=$?
+[[ $rc == 0 && -s "$work/r.html" && ! -e "$work/r.html.tmp" ]]
+check "nyx report writes the file" $? "rc=$rc $(cat "$work/err")"
+
+python3 - "$work/r.html" <<'PY'
+import re, sys
+html = open(sys.argv[1]).read()
+fails = []
+if re.search(r"<script[^>]*\bsrc\s*=", html, re.I):
+    fails.append("a script is loaded from elsewhere")
+if re.search(r"<link\b|@import|url\(\s*['\"]?https?:", html, re.I):
+    fails.append("a stylesheet or resource is fetched")
+if "Chart.js v" not in html:
+    fails.append("Chart.js is not embedded")
+if fails:
+    print("\n".join(fails)); sys.exit(1)
+PY
+check "the page is self-contained: Chart.js embedded, nothing fetched" $?
+
+# data KEY FILE: the JSON rows the page holds under KEY
+data() {
+  python3 - "$2" "$1" <<'PY'
+import json, re, sys
+html = open(sys.argv[1]).read()
+d = json.loads(re.search(r'<script type="application/json" id="nyx-data">(.*?)</script>', html, re.S).group(1))
+for row in d[sys.argv[2]]:
+    print(json.dumps(row, sort_keys=True))
+PY
+}
+stats_json() { nyx stats "$@" --json | python3 -c 'import json,sys; [print(json.dumps(json.loads(l), sort_keys=True)) for l in sys.stdin]'; }
+
+stats_json >"$work/stats.total"
+data total "$work/r.html" >"$work/page.total"
+diff "$work/stats.total" "$work/page.total" >/dev/null && grep -q '"calls": 9' "$work/page.total"
+check "the page's totals are nyx stats --json's (9 calls)" $? "$(diff "$work/stats.total" "$work/page.total")"
+
+for by in model agent session template day; do
+  stats_json --by "$by" >"$work/stats.$by"
+  data "$by" "$work/r.html" >"$work/page.$by"
+  diff "$work/stats.$by" "$work/page.$by" >/dev/null
+  check "the page's rows by $by are nyx stats --by $by's" $? "$(diff "$work/stats.$by" "$work/page.$by")"
+done
+python3 - "$work/page.day" "$work/page.total" <<'PY'
+import json, sys
+days = [json.loads(l) for l in open(sys.argv[1])]
+total = json.loads(open(sys.argv[2]).read())
+ok = sum(d["calls"] for d in days) == total["calls"] and abs(sum(d["cost_usd"] for d in days) - total["cost_usd"]) < 1e-9
+sys.exit(0 if ok and days else 1)
+PY
+check "the days add up to the totals" $?
+
+nyx report --session alpha --out "$work/alpha.html" >/dev/null 2>"$work/err"
+stats_json --session alpha >"$work/stats.alpha"
+data total "$work/alpha.html" >"$work/page.alpha"
+diff "$work/stats.alpha" "$work/page.alpha" >/dev/null && grep -q '"calls": 4' "$work/page.alpha"
+check "--session: the totals are nyx stats --session's" $? "$(cat "$work/err"; diff "$work/stats.alpha" "$work/page.alpha")"
+
+if command -v node >/dev/null; then
+  node "$NYX_SOURCE_DIR/tests/e2e/report_page.js" "$work/r.html" >"$work/drawn.json" 2>"$work/node.err"
+  python3 - "$work/drawn.json" "$work/page.total" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+total = json.loads(open(sys.argv[2]).read())
+fails = []
+if not d["drawn"]:
+    fails.append("the script did not finish")
+want = {"c-cost-day", "c-hit-day", "c-latency", "c-cost-model", "c-errors", "c-agents"}
+got = {c["canvas"] for c in d["charts"]}
+if got != want:
+    fails.append("charts %s, want %s" % (sorted(got), sorted(want)))
+for c in d["charts"]:
+    if not c["labels"] or not any(v is not None for s in c["datasets"] for v in s["data"]):
+        fails.append("chart %s has no data" % c["canvas"])
+t = d["tables"]
+if t["totals"]["rows"][0][1] != str(total["calls"]):
+    fails.append("totals table says %s calls" % t["totals"]["rows"][0][1])
+if sum(int(r[1]) for r in t["t-errors"]["rows"]) != total["errors"] or total["errors"] < 1:
+    fails.append("errors by type: %s" % t["t-errors"]["rows"])
+if len(t["t-latency"]["rows"]) < 2:
+    fails.append("latency per model: %s" % t["t-latency"]["rows"])
+if t["t-top"]["rows"][0][0] not in ("alpha", "beta"):
+    fails.append("most expensive sessions: %s" % t["t-top"]["rows"])
+if not t["t-budget"]["rows"]:
+    fails.append("no budget rows")
+if fails:
+    print("\n".join(fails)); sys.exit(1)
+PY
+  check "the page's script draws every chart with data and fills every table" $? "$(cat "$work/node.err")"
+else
+  echo "ok - # SKIP node is not installed: the page's script is not run"
+fi
+
+rm -f "$work/none.html"
+NYX_CHARTJS=$work/no-such-chart.js nyx report --out "$work/none.html" >/dev/null 2>"$work/err"
+rc=$?
+[[ $rc == 1 && ! -e "$work/none.html" ]] && grep -q "libjs-chart.js" "$work/err"
+check "without Chart.js: exit 1 naming the package, no file" $? "rc=$rc $(cat "$work/err")"
+
+nyx report --bogus >/dev/null 2>&1
+check "a bad argument is a usage error" "$([[ $? == 2 ]]; echo $?)"
+
+if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
+echo "all checks passed"
