@@ -138,6 +138,32 @@ rc=$?
 [[ $rc == 1 && ! -e "$work/none.html" ]] && grep -q "libjs-chart.js" "$work/err"
 check "without Chart.js: exit 1 naming the package, no file" $? "rc=$rc $(cat "$work/err")"
 
+# PostgreSQL: the same report from a cluster of its own (the per-day grouping is its SQL too).
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  pg=$(mktemp -d "${TMPDIR:-/tmp}/nyx-report-pg.XXXXXX") # the server's user must reach it
+  chmod 755 "$pg"
+  if (cd / && bash "$NYX_SOURCE_DIR/tests/pg/cluster.sh" start "$pg") >"$work/pg.log" 2>&1; then
+    uri=$(cat "$pg/uri")
+    nyx run --quiet --db "$uri" "$work/calls.lua" >/dev/null 2>"$work/run.err"
+    nyx report --db "$uri" --out "$work/pg.html" >/dev/null 2>>"$work/run.err"
+    ok=1
+    for by in total day session; do
+      stats_json --db "$uri" --by "$by" >"$work/pgstats.$by"
+      data "$by" "$work/pg.html" >"$work/pgpage.$by"
+      diff "$work/pgstats.$by" "$work/pgpage.$by" >/dev/null || ok=0
+    done
+    [[ $ok == 1 ]] && grep -q '"calls": 9' "$work/pgpage.total" && grep -q '"group": "20' "$work/pgpage.day"
+    check "PostgreSQL: the report's totals, days and sessions are nyx stats'" $? \
+      "$(cat "$work/run.err"; diff "$work/pgstats.day" "$work/pgpage.day")"
+    (cd / && bash "$NYX_SOURCE_DIR/tests/pg/cluster.sh" stop "$pg") >/dev/null 2>&1
+  else
+    rm -rf "$pg"
+    check "PostgreSQL: a cluster starts" 1 "$(cat "$work/pg.log")"
+  fi
+else
+  echo "ok - # SKIP PostgreSQL server binaries not installed"
+fi
+
 nyx report --bogus >/dev/null 2>&1
 check "a bad argument is a usage error" "$([[ $? == 2 ]]; echo $?)"
 
