@@ -115,7 +115,7 @@ check "nyx stats --wide: every column" \
   $(grep -q "cost_without_cache_usd.*unknown_cost_calls" <<<"$out"; echo $?) "$out"
 run_nyx_env "$NYX_BIN" stats --help
 check "nyx stats --help lists each option's values and an example" \
-  $([[ $rc == 0 ]] && grep -q "total (default), model, session, agent or template" <<<"$out" &&
+  $([[ $rc == 0 ]] && grep -q "total (default), model, session, agent, template or day" <<<"$out" &&
     grep -q "2026-12-01T09:30:00" <<<"$out" && grep -q "^example: nyx stats" <<<"$out"; echo $?) "$out"
 for cmd in stats log thoughts budget audit run render stop config templates sim; do
   run_nyx_env "$NYX_BIN" $cmd --help
