@@ -384,6 +384,28 @@ function nyx.timeout_profile(name, seconds) end
 ---@return nyx.Model?
 function nyx.model(name) end
 
+--- The engine's estimate of text's tokens for the model (bytes per token calibrated on earlier
+--- calls' usage); with "max", the most it may hold (what a budget reserves for).
+---@param text string
+---@param model? string
+---@param bound? "max"
+---@return integer
+function nyx.tokens(text, model, bound) end
+
+--- What the API bills for usage now, with every rule the bill has (tiers, dated prices).
+---@param usage {input_tokens?: integer, output_tokens?: integer, cache_read_input_tokens?: integer, cache_creation_input_tokens?: integer, ttl?: "5m"|"1h"}
+---@param model? string
+---@return number usd
+function nyx.price(usage, model) end
+
+--- What a budget reserves for a call of that size before sending it.
+---@param input_tokens integer
+---@param max_tokens integer
+---@param model? string
+---@param ttl? "5m"|"1h"
+---@return number usd
+function nyx.worst_case(input_tokens, max_tokens, model, ttl) end
+
 --- A notice through the engine's log (stderr under nyx run).
 ---@param message string
 ---@param level? "info"|"warn"
