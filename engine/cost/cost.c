@@ -7,9 +7,6 @@
 #include <time.h>
 
 #define PER_MTOK 1e6
-/* The worst case of a request whose estimated prompt comes this close to a tier's threshold
- * is taken at that tier: estimates from byte counts can be this far off. */
-#define TIER_MARGIN 1.25
 
 /* The prices of a request's prompt of `prompt` tokens under a row: the highest tier it
  * exceeds, else the row's standard prices. */
@@ -102,7 +99,7 @@ double cost_worst_case_at(const nyx_model *m, int64_t input_tokens, int64_t max_
         input_tokens = 0;
     if (max_tokens < 0)
         max_tokens = 0;
-    const nyx_prices *tp = tier_prices(row, (int64_t)((double)input_tokens * TIER_MARGIN));
+    const nyx_prices *tp = tier_prices(row, input_tokens);
     /* A request with 1h marks may also carry 5m marks (mixed TTLs), so it can be billed at
      * either write price. */
     double p = tp->cache_write_5m;

@@ -46,11 +46,12 @@ int cost_prices_for(const nyx_model *m, const nyx_usage *u, double at, nyx_price
 
 /* Worst-case cost of a call at time `at`, for a budget reservation: every input token at the
  * highest price it could be billed (the cache-write price for the TTL asked for, or the
- * plain input price if that is higher) plus max_tokens of output, all at the tier the
- * prompt may reach (its estimate plus 25 %, the error a byte-count estimate may have).
+ * plain input price if that is higher) plus max_tokens of output, all at the tier
+ * input_tokens reaches. Give the most tokens the prompt may hold
+ * (cache_estimate_tokens_max), so a prompt that may cross a tier is reserved at it.
  * Negative counts count as 0. Returns USD, or -1.0 when m is NULL or has no price. */
 double cost_worst_case_at(const nyx_model *m,
-                          int64_t input_tokens, /* estimated prompt size, all of it */
+                          int64_t input_tokens, /* the most tokens the prompt may hold */
                           int64_t max_tokens,   /* the request's max_tokens */
                           int write_1h,         /* 1: 1h cache marks may be written; 0: 5m */
                           double at);           /* when the call is made */

@@ -568,24 +568,24 @@ static void test_one_hour_writes(void)
     models_free(m);
 }
 
-/* A budget reserves the worst case: a prompt whose estimate may cross the tier reserves at
- * the upper tier. */
+/* A budget reserves the worst case: a prompt that may hold more than the tier's threshold
+ * (the caller gives the most tokens it may hold) reserves at the upper tier. */
 static void test_worst_case_tier(void)
 {
     nyx_models *m = fresh();
     const nyx_model *h55 = models_find(m, "claude-haiku-5-5");
     double now = day("2026-12-06", 12);
-    /* 70,000 estimated (87,500 with the margin): standard, 70000*0.125 + 1000*0.50 */
-    CHECK_NEAR(cost_worst_case_at(h55, 70000, 1000, 0, now), 0.00925, EPS);
-    /* 90,000 estimated may reach 112,500: upper tier, 90000*0.625 + 1000*2.50 */
-    CHECK_NEAR(cost_worst_case_at(h55, 90000, 1000, 0, now), 0.05875, EPS);
-    /* 1h marks: 90000*1.00 + 2500 */
-    CHECK_NEAR(cost_worst_case_at(h55, 90000, 1000, 1, now), 0.0925, EPS);
+    /* at most 100,000: standard, 100000*0.125 + 1000*0.50 */
+    CHECK_NEAR(cost_worst_case_at(h55, 100000, 1000, 0, now), 0.013, EPS);
+    /* may hold 100,001: upper tier, 100001*0.625 + 1000*2.50 */
+    CHECK_NEAR(cost_worst_case_at(h55, 100001, 1000, 0, now), 0.065000625, EPS);
+    /* 1h marks: 100001*1.00 + 2500 */
+    CHECK_NEAR(cost_worst_case_at(h55, 100001, 1000, 1, now), 0.102501, EPS);
     /* the reservation covers what such a request is billed when it does cross */
     nyx_usage u = usage(100001, 1000, 0, 0);
     nyx_cost c;
     CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
-    CHECK(cost_worst_case_at(h55, 90000, 1000, 0, now) * 100001 / 90000 >= c.cost_usd);
+    CHECK(cost_worst_case_at(h55, 100001, 1000, 0, now) >= c.cost_usd);
     /* dated rows apply to reservations too */
     const nyx_model *s55 = models_find(m, "claude-sonnet-5-5");
     CHECK_NEAR(cost_worst_case_at(s55, 1000, 1000, 0, day("2026-09-01", 0)), 0.0125, EPS);

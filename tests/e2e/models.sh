@@ -140,6 +140,35 @@ run_nyx -- config list
 ! grep -q "models.min_cache" <<<"$out"
 check "learned minimums are not listed among the operator's settings" $? "$out"
 
+# ---- a budget reserves at the tier a prompt may reach ----
+
+# Haiku 5.5: a prompt that may hold more than 100,000 tokens (the estimate's upper bound, once
+# calibrated by a first call: 90,000 words may be 108,000 tokens) may cross into the upper tier
+# (5x), so its reservation is taken there; a budget that covers the standard tier only refuses
+# it before sending. A prompt well under the tier fits the same budget.
+cat >tier.lua <<'LUA'
+local nyx = require "nyx"
+local function words(n)
+  local t = {}
+  for i = 1, n do t[i] = "alpha" end
+  return table.concat(t, " ")
+end
+nyx.call{ model = "claude-haiku-5-5", prompt = words(1000), max_tokens = 10, cache = false }
+local s = nyx.session{ name = "tier", budget_usd = 0.03 }
+local small_ok, small = pcall(nyx.call, { model = "claude-haiku-5-5", prompt = words(40000), max_tokens = 10,
+                                          session = s, cache = false })
+local big_ok, big = pcall(nyx.call, { model = "claude-haiku-5-5", prompt = words(90000), max_tokens = 10,
+                                      session = s, cache = false })
+print("small " .. tostring(small_ok) .. " " .. (small_ok and small.usage.input_tokens or small.type))
+print("big " .. tostring(big_ok) .. " " .. (big_ok and big.usage.input_tokens or big.type))
+LUA
+run_nyx "NYX_DB=$work/tier.db" -- run tier.lua
+grep -q "^small true" <<<"$out" && grep -q "^big false budget_exceeded" <<<"$out"
+check "a prompt that may cross Haiku 5.5's tier reserves at the upper tier; one well under does not" $? "$out $err"
+run_nyx "NYX_DB=$work/tier.db" -- log --json
+[[ $(grep -c '"model":"claude-haiku-5-5","status":"ok"' <<<"$out") == 2 && $(grep -c budget_exceeded <<<"$out") == 1 ]]
+check "the refused prompt was not sent" $? "$out"
+
 # ---- stored costs are never re-priced; --reprice shows the table's figure beside them ----
 
 cat >spend.lua <<'LUA'
