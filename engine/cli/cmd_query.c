@@ -29,7 +29,8 @@ static const flag audit_flags[] = {
     {"--kind", "kind", "KIND",
      "one kind of event: config, config_set, budget_refused, budget_soft_exceeded,\n"
      "                   emergency_stop, emergency_stop_cleared, breaker_open, prompt_blocked,\n"
-     "                   prompt_redacted, template_write_refused, or a script's own (nyx.audit)"},
+     "                   prompt_redacted, template_write_refused, records_lost, or a script's own\n"
+     "                   (nyx.audit)"},
     {NULL, NULL, NULL, NULL}};
 
 typedef struct command {
@@ -116,6 +117,25 @@ static void print_tree(const cli_table *t, const char *parent, int depth, int id
     }
 }
 
+/* Sums the counts of "records_lost" audit events ("N interaction records ..."). */
+static int add_lost(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    for (int c = 0; c < ncols; c++)
+        if (strcmp(names[c], "detail") == 0 && values[c])
+            *(long long *)ud += strtoll(values[c], NULL, 10);
+    return 0;
+}
+
+/* Records that runs lost (NYX_DURABILITY=degrade) are not in the statistics: say how many. */
+static void print_lost(nyx_engine *e)
+{
+    const char *opts[] = {"kind=records_lost", NULL};
+    long long lost = 0;
+    if (nyx_query(e, "audit", opts, add_lost, &lost) == NYX_OK && lost > 0)
+        printf("records lost: %lld interaction records never reached the database and are not counted above "
+               "(nyx audit --kind records_lost)\n", lost);
+}
+
 static int query(const command *cmd, int argc, char **argv)
 {
     const char *kind = cmd->kind;
@@ -176,6 +196,8 @@ static int query(const command *cmd, int argc, char **argv)
             if (strcmp(kind, "stats") == 0 && !wide)
                 cli_table_readable(&t, stats_columns);
             cli_table_print(&t, stdout);
+            if (strcmp(kind, "stats") == 0)
+                print_lost(e);
         }
     }
     cli_table_free(&t);

@@ -60,6 +60,7 @@ static const setting settings[] = {
     {"NYX_MAX_PROMPT_BYTES", K_COUNT, AT(max_prompt_bytes), 1, 1e12},
     {"NYX_MAX_PROMPT_TOKENS", K_COUNT, AT(max_prompt_tokens), 1, 1e12},
     {"NYX_MAX_OUTPUT_TOKENS", K_COUNT, AT(max_output_tokens), 1, 1e9},
+    {"NYX_PENDING_MAX", K_COUNT, AT(pending_max), 1, 1e7},
     {"NYX_CA_FILE", K_STRING, AT(ca_file), 0, 0},
     {"NYX_CLIENT_CERT", K_STRING, AT(client_cert), 0, 0},
     {"NYX_CLIENT_KEY", K_STRING, AT(client_key), 0, 0},
@@ -97,6 +98,7 @@ static void defaults(nyx_config *c)
     c->max_prompt_bytes = 32L << 20; /* the API's own request limit */
     c->max_prompt_tokens = 1000000;
     c->max_output_tokens = 128000;
+    c->pending_max = 100000; /* about 100 MB at most of prompts and responses */
 }
 
 int config_set_string(char **field, const char *value)

@@ -49,6 +49,7 @@ typedef struct nyx_config {
     long max_prompt_bytes;  /* NYX_MAX_PROMPT_BYTES */
     long max_prompt_tokens; /* NYX_MAX_PROMPT_TOKENS (estimated) */
     long max_output_tokens; /* NYX_MAX_OUTPUT_TOKENS: the largest max_tokens a call may ask */
+    long pending_max;       /* NYX_PENDING_MAX: records kept in memory while the database is down */
     char *ca_file;          /* NYX_CA_FILE: CA bundle (PEM); else SSL_CERT_FILE, CURL_CA_BUNDLE (net.c) */
     char *client_cert;      /* NYX_CLIENT_CERT: client certificate (PEM) for mutual TLS */
     char *client_key;       /* NYX_CLIENT_KEY: its private key */

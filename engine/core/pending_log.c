@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PENDING_MAX 100000   /* about 100 MB at most of prompts and responses */
 #define RETRY_SECONDS 0.5
 
 typedef struct pending {
@@ -136,8 +135,9 @@ static pending *add(nyx_engine *e, const nyx_interaction *it, const char *reserv
         return NULL;
     }
     if (q->n == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 64;
-        pending *items = q->n < PENDING_MAX ? realloc(q->items, cap * sizeof *items) : NULL;
+        size_t max = e->cfg.pending_max > 0 ? (size_t)e->cfg.pending_max : 1;
+        size_t cap = q->cap ? (q->cap * 2 < max ? q->cap * 2 : max) : (max < 64 ? max : 64);
+        pending *items = q->n < max ? realloc(q->items, cap * sizeof *items) : NULL;
         if (!items) {
             e->lost_interactions++;
             engine_warn_once(e, "pending-overflow", "nyx: the queue of unwritten records is full; records are being lost");

@@ -36,10 +36,13 @@ done
 rows=$(sqlite3 "$db" "SELECT count(*) FROM llm_interactions")
 [ "$rows" -eq 2001 ] || fail "expected 2001 interactions in the database, found $rows"
 
-# A database that cannot be opened (a missing directory, a directory): under strict (the
+# A database that cannot be opened (a missing directory, a directory, a file that is not a
+# database, a truncated one): under strict (the
 # default) no call is sent; under degrade calls succeed, and the loss is counted, said and
 # makes the run fail.
-for bad in "$dir/missing/dir/nyx.db" "$dir"; do
+echo "not a database, only text long enough to be read as a header and found wanting" > "$dir/text.db"
+head -c 5000 "$db" > "$dir/truncated.db" # the first pages of a real database, the rest cut
+for bad in "$dir/missing/dir/nyx.db" "$dir" "$dir/text.db" "$dir/truncated.db"; do
   set +e
   NYX_DB="$bad" NYX_PROVIDER=sim "$NYX_BIN" run "$here/degraded_run.lua" --var n=5 > "$dir/out2" 2> "$dir/err2"
   rc=$?
@@ -54,6 +57,32 @@ for bad in "$dir/missing/dir/nyx.db" "$dir"; do
     fail "degrade: the lost records were not reported: $(cat "$dir/err3")"
   [ "$rc3" -eq 1 ] || fail "degrade: nyx run exited $rc3 although records were lost"
 done
+# degrade with a queue of 5 records: a lock held for a second overflows it. The run exits 1,
+# and `nyx stats` says how many records never reached the database (an audit event).
+db5="$dir/small.db"
+NYX_DB="$db5" NYX_PROVIDER=sim "$NYX_BIN" run "$here/degraded_run.lua" --var n=1 > /dev/null 2>&1
+rm -f "$dir/out5" "$dir/locked"
+set +e
+NYX_DURABILITY=degrade NYX_PENDING_MAX=5 NYX_DB="$db5" NYX_PROVIDER=sim NYX_SIM_TTFT_MS=3 "$NYX_BIN" run \
+    "$here/degraded_run.lua" --var n=400 --var marker="$dir/locked" 2> "$dir/err5" | while read -r line; do
+  echo "$line" >> "$dir/out5"
+  if [ "$line" = LOCK ]; then
+    sqlite3 "$db5" ".timeout 5000" "BEGIN EXCLUSIVE;" ".shell touch $dir/locked; sleep 1" "COMMIT;" &
+  fi
+done
+rc5=${PIPESTATUS[0]}
+set -e
+wait
+grep -q "^failed	0" "$dir/out5" || fail "degrade: calls failed: $(cat "$dir/out5" "$dir/err5")"
+[ "$rc5" -eq 1 ] || fail "nyx run exited $rc5 although records were lost: $(cat "$dir/err5")"
+grep -q "the queue of unwritten records is full" "$dir/err5" || fail "the overflow was not said: $(cat "$dir/err5")"
+rows5=$(sqlite3 "$db5" "SELECT count(*) FROM llm_interactions")
+"$NYX_BIN" stats --db "$db5" > "$dir/stats5"
+lost5=$(sed -n 's/^records lost: \([0-9]*\) .*/\1/p' "$dir/stats5")
+[ -n "$lost5" ] || fail "nyx stats did not count the lost records: $(cat "$dir/stats5")"
+echo "degrade with a queue of 5, a 1 s lock: $rows5 records written, $lost5 lost and counted"
+[ $((rows5 + lost5)) -eq 401 ] || fail "$rows5 records written + $lost5 lost is not the 401 calls made"
+
 # A malformed value is refused at start, naming the variable and the choices.
 if NYX_DURABILITY=sometimes NYX_DB="$dir/x.db" NYX_PROVIDER=sim "$NYX_BIN" run "$here/degraded_run.lua" --var n=1 \
     > /dev/null 2> "$dir/err4"; then fail "NYX_DURABILITY=sometimes was accepted"; fi
