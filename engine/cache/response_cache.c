@@ -85,12 +85,23 @@ void response_cache_key(const nyx_request *req, char key[RESPONSE_KEY_SIZE])
             const nyx_message *m = &req->messages[i];
             feed_str(st, m->role == NYX_ROLE_USER ? "user" : "assistant", "", 0);
             for (size_t j = 0; j < m->nblocks; j++)
-                feed_str(st, "block", m->blocks[j].text, m->blocks[j].len);
+                feed_str(st, m->blocks[j].kind == NYX_BLOCK_JSON ? "json" : "block",
+                         m->blocks[j].text, m->blocks[j].len);
         }
-        if (req->tools_json)
-            feed_str(st, "tools", req->tools_json, strlen(req->tools_json));
-        char num[64];
-        int n = snprintf(num, sizeof num, "%.17g/%d", req->temperature, req->max_tokens);
+        /* Everything else that changes the answer: tools, how one is chosen, thinking, the
+         * output format. */
+        const struct {
+            const char *tag, *json;
+        } extra[] = {{"tools", req->tools_json},
+                     {"tool_choice", req->tool_choice_json},
+                     {"effort", req->effort},
+                     {"output", req->output_schema_json}};
+        for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+            if (extra[i].json)
+                feed_str(st, extra[i].tag, extra[i].json, strlen(extra[i].json));
+        char num[96];
+        int n = snprintf(num, sizeof num, "%.17g/%d/%d/%d", req->temperature, req->max_tokens,
+                         req->thinking, req->thinking_budget);
         feed_str(st, "params", num, (size_t)n);
         for (size_t i = 0; i < req->nstop; i++)
             feed_str(st, "stop", req->stop_sequences[i], strlen(req->stop_sequences[i]));
@@ -168,6 +179,7 @@ static int copy_response(nyx_response *dst, const nyx_response *src)
     dst->stop_reason = dup_or_null(src->stop_reason, &failed);
     dst->stop_sequence = dup_or_null(src->stop_sequence, &failed);
     dst->request_id = dup_or_null(src->request_id, &failed);
+    dst->content_json = dup_or_null(src->content_json, &failed);
     dst->text = malloc(src->text_len + 1);
     if (dst->text) {
         memcpy(dst->text, src->text ? src->text : "", src->text_len);
@@ -236,6 +248,8 @@ char *response_to_json(const nyx_response *resp)
     if (resp->stop_sequence)
         cJSON_AddStringToObject(o, "stop_sequence", resp->stop_sequence);
     cJSON_AddStringToObject(o, "text", resp->text ? resp->text : "");
+    if (resp->content_json)
+        cJSON_AddStringToObject(o, "content", resp->content_json);
     cJSON_AddNumberToObject(o, "output_tokens", (double)resp->usage.output_tokens);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -262,6 +276,7 @@ int response_from_json(const char *json, nyx_response *out)
     out->stop_reason = json_string(o, "stop_reason", &failed);
     out->stop_sequence = json_string(o, "stop_sequence", &failed);
     out->text = json_string(o, "text", &failed);
+    out->content_json = json_string(o, "content", &failed);
     const cJSON *ot = cJSON_GetObjectItemCaseSensitive(o, "output_tokens");
     out->usage.output_tokens = cJSON_IsNumber(ot) ? (int64_t)ot->valuedouble : 0;
     cJSON_Delete(o);

@@ -44,6 +44,23 @@ static int note_mark(mark_state *m, int is_1h)
     return 0;
 }
 
+/* A JSON block must be an object with a type; a thinking block cannot carry a cache mark
+ * (the API refuses cache_control there). */
+static int check_json_block(const nyx_block *b, const char *where, nyx_error *err)
+{
+    cJSON *o = claude_json_parse(b->text, b->len);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+    int rc = 0;
+    if (!cJSON_IsObject(o) || !cJSON_IsString(type) || !type->valuestring)
+        rc = fail(err, "invalid_argument", "%s must be a JSON object with a type", where);
+    else if (b->mark != NYX_MARK_NONE && (!strcmp(type->valuestring, "thinking") ||
+                                          !strcmp(type->valuestring, "redacted_thinking")))
+        rc = fail(err, "invalid_argument", "%s is a %s block, which cannot carry a cache mark",
+                  where, type->valuestring);
+    cJSON_Delete(o);
+    return rc;
+}
+
 static int check_blocks(const nyx_block *blocks, size_t n, const char *name, size_t msg,
                         mark_state *marks, nyx_error *err)
 {
@@ -58,6 +75,8 @@ static int check_blocks(const nyx_block *blocks, size_t n, const char *name, siz
             return fail(err, "invalid_argument", "%s.text is missing", where);
         if (memchr(b->text, '\0', b->len))
             return fail(err, "invalid_argument", "%s.text contains a NUL byte", where);
+        if (b->kind == NYX_BLOCK_JSON && check_json_block(b, where, err))
+            return -1;
         if (b->mark == NYX_MARK_NONE)
             continue;
         if (b->mark != NYX_MARK_5M && b->mark != NYX_MARK_1H)
@@ -111,6 +130,17 @@ static cJSON *markable_tool(cJSON *tools)
                                                                                            : NULL;
 }
 
+/* Objects passed through as they are must at least be JSON objects. */
+static int check_object(const char *json, const char *field, nyx_error *err)
+{
+    if (!json)
+        return 0;
+    cJSON *o = claude_json_parse(json, strlen(json));
+    int ok = cJSON_IsObject(o);
+    cJSON_Delete(o);
+    return ok ? 0 : fail(err, "invalid_argument", "%s must be a JSON object", field);
+}
+
 static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_error *err)
 {
     *tools = NULL;
@@ -145,6 +175,14 @@ static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_er
             return fail(err, "invalid_argument", "messages[%zu] must have at least one block", i);
     }
 
+    if (check_object(req->tool_choice_json, "tool_choice", err) ||
+        check_object(req->output_schema_json, "output", err))
+        return -1;
+    if (req->thinking == NYX_THINKING_BUDGET &&
+        (req->thinking_budget < 1024 || (!for_count && req->thinking_budget >= req->max_tokens)))
+        return fail(err, "invalid_argument",
+                    "thinking: a budget must be at least 1024 tokens and below max_tokens (%d), "
+                    "got %d", req->max_tokens, req->thinking_budget);
     mark_state marks = {0, 0};
     if (check_tools(req->tools_json, tools, &marks, err))
         return -1;
@@ -243,16 +281,30 @@ static cJSON *text_block(const nyx_block *b)
     return o;
 }
 
-/* A lone unmarked block is sent as a plain string, the shortest form the API accepts. */
+/* A whole API block goes out byte for byte as given; a marked one gains its cache_control. */
+static cJSON *json_block(const nyx_block *b)
+{
+    if (b->mark == NYX_MARK_NONE)
+        return cJSON_CreateRaw(b->text);
+    cJSON *o = claude_json_parse(b->text, b->len);
+    if (o && put(o, "cache_control", cache_control(b->mark == NYX_MARK_1H))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A lone unmarked text block is sent as a plain string, the shortest form the API accepts. */
 static cJSON *content(const nyx_block *blocks, size_t n)
 {
-    if (n == 1 && blocks[0].mark == NYX_MARK_NONE)
+    if (n == 1 && blocks[0].mark == NYX_MARK_NONE && blocks[0].kind == NYX_BLOCK_TEXT)
         return cJSON_CreateStringReference(blocks[0].text);
     cJSON *arr = cJSON_CreateArray();
     if (!arr)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (push(arr, text_block(&blocks[i]))) {
+        const nyx_block *b = &blocks[i];
+        if (push(arr, b->kind == NYX_BLOCK_JSON ? json_block(b) : text_block(b))) {
             cJSON_Delete(arr);
             return NULL;
         }
@@ -301,6 +353,40 @@ static cJSON *metadata(const nyx_request *req)
     return o;
 }
 
+static cJSON *thinking(const nyx_request *req)
+{
+    static const char *const types[] = {"", "adaptive", "enabled", "disabled"};
+    cJSON *o = cJSON_CreateObject();
+    if (o && (put(o, "type", cJSON_CreateStringReference(types[req->thinking])) ||
+              (req->thinking == NYX_THINKING_BUDGET &&
+               put(o, "budget_tokens", cJSON_CreateNumber(req->thinking_budget))))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* {"effort": ..., "format": {"type": "json_schema", "schema": ...}}, each when asked. */
+static cJSON *output_config(const nyx_request *req)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (req->effort && put(o, "effort", cJSON_CreateStringReference(req->effort))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    if (req->output_schema_json) {
+        cJSON *f = cJSON_CreateObject();
+        if (put(o, "format", f) || put(f, "type", cJSON_CreateStringReference("json_schema")) ||
+            put(f, "schema", cJSON_CreateRaw(req->output_schema_json))) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
 /* Fills root in the documented key order; takes ownership of tools. */
 static int fill(cJSON *root, const nyx_request *req, int for_count, cJSON *tools)
 {
@@ -318,6 +404,11 @@ static int fill(cJSON *root, const nyx_request *req, int for_count, cJSON *tools
         return -1;
     }
     if (tools && put(root, "tools", tools))
+        return -1;
+    if ((req->tool_choice_json &&
+         put(root, "tool_choice", cJSON_CreateRaw(req->tool_choice_json))) ||
+        (req->thinking != NYX_THINKING_UNSET && put(root, "thinking", thinking(req))) ||
+        ((req->effort || req->output_schema_json) && put(root, "output_config", output_config(req))))
         return -1;
     if ((full && req->temperature >= 0 &&
          put(root, "temperature", cJSON_CreateNumber(req->temperature))) ||

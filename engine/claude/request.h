@@ -7,10 +7,13 @@
 
 #include "types.h"
 
-/* Builds the Messages body: model, max_tokens, system, messages, tools, temperature,
- * stop_sequences, metadata, stream, cache_control, in that order, optional ones omitted.
- * A block is a plain string where that is possible (one unmarked block) and otherwise an
- * array of text blocks with cache_control {"type":"ephemeral"[,"ttl":"1h"]}.
+/* Builds the Messages body: model, max_tokens, system, messages, tools, tool_choice,
+ * thinking, output_config, temperature, stop_sequences, metadata, stream, cache_control, in
+ * that order, optional ones omitted. A block is a plain string where that is possible (one
+ * unmarked text block) and otherwise an array of blocks with cache_control
+ * {"type":"ephemeral"[,"ttl":"1h"]}; a JSON block (tool_use, tool_result, image, thinking...)
+ * goes out as given, a cache mark added to it. tool_choice, thinking and output_config must
+ * be JSON objects; a JSON block an object with a type, and no thinking block may be marked.
  * Returns the body (free with free()), or NULL with err set: "invalid_argument" naming the
  * field and the problem, or "out_of_memory". Validates: model non-empty, max_tokens > 0,
  * temperature <= 1, at least one message, the first one from the user, every message with

@@ -224,8 +224,9 @@ static int parse_root(const cJSON *root, nyx_response *out, nyx_error *err)
     r.stop_reason = dup_or_null(stop_reason);
     r.stop_sequence = dup_or_null(stop_sequence);
     r.text = malloc(text_len + 1);
+    r.content_json = cJSON_PrintUnformatted(content);
     if (!r.id || !r.model || (stop_reason && !r.stop_reason) ||
-        (stop_sequence && !r.stop_sequence) || !r.text) {
+        (stop_sequence && !r.stop_sequence) || !r.text || !r.content_json) {
         nyx_response_free(&r);
         nyx_error_clear(err);
         nyx_error_set(err, "out_of_memory", 0, "out of memory parsing a Messages response");

@@ -14,7 +14,7 @@ cJSON *claude_json_parse(const char *s, size_t len);
 
 /* Parses a 2xx Messages body. On success returns 0 and sets out's id, model, stop_reason,
  * stop_sequence (NULL when null), text (always non-NULL, NUL-terminated: the text blocks
- * joined; tool_use and other blocks are skipped) and usage, freeing what those fields held;
+ * joined), content_json (every content block, in order) and usage, freeing what those fields held;
  * out->request_id is left alone. On failure returns -1, leaves out unchanged and fills err:
  * type "api_error" (retryable 0) for a malformed body, the body's own type for a
  * {"type":"error"} body (retryable by type), "out_of_memory" when allocation fails. */

@@ -1,6 +1,7 @@
 #include "sse.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,13 @@ struct claude_stream {
     int last_cr;     /* the previous chunk ended in \r: a leading \n completes that line break */
     int first_line;  /* a UTF-8 BOM may precede it */
     int stopped, text_received, failed;
+    /* Content blocks as they are assembled: the open block's streamed field (text, thinking
+     * or a tool's partial JSON input) grows in acc and is set once, at content_block_stop. */
+    cJSON *content;
+    cJSON *open_block; /* inside content, or NULL between blocks */
+    const char *acc_field;
+    char *acc;
+    size_t acc_len, acc_cap;
     nyx_error error; /* returned again by every call after a failure */
 };
 
@@ -138,27 +146,133 @@ static int is_type(const cJSON *obj, const char *type)
     return cJSON_IsString(t) && t->valuestring && strcmp(t->valuestring, type) == 0;
 }
 
+static int accumulate(claude_stream *s, const char *p, size_t n, nyx_error *err)
+{
+    if (append(&s->acc, &s->acc_len, &s->acc_cap, p, n))
+        return oom(s, err);
+    return 0;
+}
+
+/* The field a block's deltas extend, and whether it holds JSON text to parse at the end. */
+static const char *streamed_field(const cJSON *block, int *is_json)
+{
+    *is_json = 0;
+    if (is_type(block, "text"))
+        return "text";
+    if (is_type(block, "thinking"))
+        return "thinking";
+    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(block, "input"))) {
+        *is_json = 1; /* tool_use, server_tool_use: input streams as partial JSON */
+        return "input";
+    }
+    return NULL;
+}
+
 static int on_block_start(claude_stream *s, const cJSON *root, nyx_error *err)
 {
     const cJSON *block = cJSON_GetObjectItemCaseSensitive(root, "content_block");
-    if (!is_type(block, "text"))
-        return 0;
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
-    if (!cJSON_IsString(text) || !text->valuestring)
-        return 0;
-    return add_text(s, text->valuestring, strlen(text->valuestring), err);
+    if (!cJSON_IsObject(block))
+        return fail_stream(s, err, "api_error", "malformed SSE event (no content_block)",
+                           "content_block_start");
+    cJSON *copy = cJSON_Duplicate(block, 1);
+    if (!copy || !cJSON_AddItemToArray(s->content, copy)) {
+        cJSON_Delete(copy);
+        return oom(s, err);
+    }
+    s->open_block = copy;
+    s->acc_len = 0;
+    int is_json;
+    s->acc_field = streamed_field(block, &is_json);
+    if (s->acc_field && !is_json) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(block, s->acc_field);
+        const char *start = cJSON_IsString(v) && v->valuestring ? v->valuestring : "";
+        if (accumulate(s, start, strlen(start), err))
+            return -1;
+        if (is_type(block, "text"))
+            return add_text(s, start, strlen(start), err);
+    }
+    return 0;
 }
 
 static int on_block_delta(claude_stream *s, const cJSON *root, nyx_error *err)
 {
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(root, "delta");
-    if (!is_type(delta, "text_delta")) /* input_json_delta, thinking_delta, ...: not text */
+    static const struct {
+        const char *type, *key;
+    } kinds[] = {{"text_delta", "text"},
+                 {"thinking_delta", "thinking"},
+                 {"input_json_delta", "partial_json"},
+                 {"signature_delta", "signature"}};
+    size_t k = 0;
+    while (k < sizeof kinds / sizeof kinds[0] && !is_type(delta, kinds[k].type))
+        k++;
+    if (k == sizeof kinds / sizeof kinds[0]) /* citations_delta and newer kinds */
         return 0;
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(delta, "text");
-    if (!cJSON_IsString(text) || !text->valuestring)
-        return fail_stream(s, err, "api_error", "malformed SSE event (text_delta without text)",
-                           "content_block_delta");
-    return add_text(s, text->valuestring, strlen(text->valuestring), err);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(delta, kinds[k].key);
+    if (!cJSON_IsString(v) || !v->valuestring) {
+        char what[80];
+        snprintf(what, sizeof what, "malformed SSE event (%s without %s)", kinds[k].type,
+                 kinds[k].key);
+        return fail_stream(s, err, "api_error", what, "content_block_delta");
+    }
+    size_t n = strlen(v->valuestring);
+    if (k == 3) { /* one signature per thinking block, whole */
+        if (!s->open_block)
+            return 0;
+        cJSON *sig = cJSON_CreateString(v->valuestring);
+        int ok = sig && (cJSON_GetObjectItemCaseSensitive(s->open_block, "signature")
+                             ? cJSON_ReplaceItemInObjectCaseSensitive(s->open_block, "signature", sig)
+                             : cJSON_AddItemToObject(s->open_block, "signature", sig));
+        if (!ok) {
+            cJSON_Delete(sig);
+            return oom(s, err);
+        }
+        return 0;
+    }
+    if (s->open_block && s->acc_field && accumulate(s, v->valuestring, n, err))
+        return -1;
+    if (k == 0)
+        return add_text(s, v->valuestring, n, err);
+    if (k == 1 && s->hooks.on_thinking && n)
+        s->hooks.on_thinking(s->hooks.ud, v->valuestring, n);
+    return 0;
+}
+
+/* The block is complete: its streamed field is set, a tool input parsed from its pieces (a
+ * partial JSON text never leaves this parser). */
+static int on_block_stop(claude_stream *s, nyx_error *err)
+{
+    cJSON *b = s->open_block;
+    s->open_block = NULL;
+    if (!b || !s->acc_field)
+        return 0;
+    cJSON *value;
+    if (!strcmp(s->acc_field, "input")) {
+        if (s->acc_len == 0)
+            return 0; /* no pieces: the input given at the start stands */
+        value = claude_json_parse(s->acc, s->acc_len);
+        if (!cJSON_IsObject(value)) {
+            cJSON_Delete(value);
+            return fail_stream(s, err, "api_error", "malformed SSE event (tool input is not a "
+                               "JSON object)", "content_block_stop");
+        }
+    } else {
+        value = cJSON_CreateString(s->acc);
+    }
+    if (!value || !cJSON_ReplaceItemInObjectCaseSensitive(b, s->acc_field, value)) {
+        cJSON_Delete(value);
+        return oom(s, err);
+    }
+    return 0;
+}
+
+static int on_message_stop(claude_stream *s, nyx_error *err)
+{
+    s->stopped = 1;
+    free(s->out->content_json);
+    if (!(s->out->content_json = cJSON_PrintUnformatted(s->content)))
+        return oom(s, err);
+    return 0;
 }
 
 static int on_message_delta(claude_stream *s, const cJSON *root, nyx_error *err)
@@ -204,8 +318,10 @@ static int handle(claude_stream *s, const char *name, nyx_error *err)
         rc = on_block_delta(s, root, err);
     } else if (!strcmp(name, "message_delta")) {
         rc = on_message_delta(s, root, err);
+    } else if (!strcmp(name, "content_block_stop")) {
+        rc = on_block_stop(s, err);
     } else if (!strcmp(name, "message_stop")) {
-        s->stopped = 1;
+        rc = on_message_stop(s, err);
     } else if (!strcmp(name, "error")) {
         claude_error_from_json(root, &s->error);
         s->failed = 1;
@@ -288,9 +404,14 @@ claude_stream *claude_stream_new(nyx_response *out, const claude_stream_hooks *h
         s->hooks = *hooks;
     s->first_line = 1;
     nyx_error_clear(&s->error);
+    if (!(s->content = cJSON_CreateArray())) {
+        free(s);
+        return NULL;
+    }
     if (out->text) {
         s->text_cap = out->text_len + 1;
     } else if (append(&out->text, &out->text_len, &s->text_cap, "", 0)) {
+        cJSON_Delete(s->content);
         free(s);
         return NULL;
     }
@@ -381,5 +502,7 @@ void claude_stream_free(claude_stream *s)
         return;
     free(s->line);
     free(s->data);
+    free(s->acc);
+    cJSON_Delete(s->content);
     free(s);
 }

@@ -1,6 +1,8 @@
 /* Incremental parser for a streamed Messages response (text/event-stream). Bytes go in as the
- * network delivers them; text comes out through a hook as it arrives, and the finished
- * response (id, model, stop reason, text, usage) accumulates in a nyx_response. */
+ * network delivers them; text and thinking come out through hooks as they arrive, and the
+ * finished response (id, model, stop reason, text, usage, and at message_stop every content
+ * block, tool inputs assembled from their input_json_delta pieces) accumulates in a
+ * nyx_response. */
 #ifndef NYX_CLAUDE_SSE_H
 #define NYX_CLAUDE_SSE_H
 
@@ -19,6 +21,8 @@ typedef struct claude_stream_hooks {
     /* each piece of text, as it arrives; text is valid during the call only */
     void (*on_text)(void *ud, const char *text, size_t len);
     void *ud;
+    /* each piece of thinking, as it arrives; may be NULL */
+    void (*on_thinking)(void *ud, const char *text, size_t len);
 } claude_stream_hooks;
 
 /* Starts a parser writing into out, which should be freshly nyx_response_init()'d (text is

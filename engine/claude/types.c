@@ -17,6 +17,7 @@ int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark)
     b->len = len;
     b->mark = mark;
     b->mark_by_user = 0;
+    b->kind = NYX_BLOCK_TEXT;
     return 0;
 }
 
@@ -44,6 +45,9 @@ void nyx_request_free(nyx_request *r)
         free_blocks(r->messages[i].blocks, r->messages[i].nblocks);
     free(r->messages);
     free(r->tools_json);
+    free(r->tool_choice_json);
+    free(r->effort);
+    free(r->output_schema_json);
     for (size_t i = 0; i < r->nstop; i++)
         free(r->stop_sequences[i]);
     free(r->stop_sequences);
@@ -62,6 +66,7 @@ void nyx_response_free(nyx_response *r)
     free(r->stop_reason);
     free(r->stop_sequence);
     free(r->text);
+    free(r->content_json);
     free(r->request_id);
     nyx_response_init(r);
 }

@@ -13,13 +13,23 @@ enum nyx_mark { NYX_MARK_NONE = 0, NYX_MARK_5M = 1, NYX_MARK_1H = 2 };
  * caching instead (one top-level cache_control: a mark on the last block). */
 enum nyx_cache_mode { NYX_CACHE_AUTO = 0, NYX_CACHE_ON, NYX_CACHE_OFF, NYX_CACHE_1H, NYX_CACHE_API };
 
+/* thinking as asked: not sent, {"type":"adaptive"}, {"type":"enabled","budget_tokens":N},
+ * {"type":"disabled"}. */
+enum nyx_thinking { NYX_THINKING_UNSET = 0, NYX_THINKING_ADAPTIVE, NYX_THINKING_BUDGET, NYX_THINKING_DISABLED };
+
 enum nyx_role { NYX_ROLE_USER = 0, NYX_ROLE_ASSISTANT = 1 };
+
+/* What a block's text holds: the text of a text block, or one whole API content block
+ * (tool_use, tool_result, image, thinking, ...) as a JSON object without its cache_control,
+ * sent as it is so a thinking block's signature and a tool's input reach the API unchanged. */
+enum nyx_block_kind { NYX_BLOCK_TEXT = 0, NYX_BLOCK_JSON = 1 };
 
 typedef struct nyx_block {
     char *text;       /* owned, NUL-terminated */
     size_t len;
     int mark;         /* enum nyx_mark */
     int mark_by_user; /* 1 when the script set the mark itself (policy keeps it) */
+    int kind;         /* enum nyx_block_kind */
 } nyx_block;
 
 typedef struct nyx_message {
@@ -36,6 +46,11 @@ typedef struct nyx_request {
     size_t nmessages;
     char *tools_json;      /* owned, optional: JSON array passed through verbatim */
     int tools_mark;        /* enum nyx_mark: a mark the cache policy adds to the last tool */
+    char *tool_choice_json; /* owned, optional: JSON object passed through verbatim */
+    int thinking;          /* enum nyx_thinking */
+    int thinking_budget;   /* budget_tokens of NYX_THINKING_BUDGET */
+    char *effort;          /* owned, optional: output_config.effort (low, medium, high, max) */
+    char *output_schema_json; /* owned, optional: output_config.format's JSON Schema */
     int max_tokens;
     double temperature;    /* < 0 means unset */
     char **stop_sequences; /* owned array of owned strings */
@@ -69,6 +84,8 @@ typedef struct nyx_response {
     char *stop_sequence; /* owned, may be NULL */
     char *text;          /* owned, concatenated text blocks, NUL-terminated */
     size_t text_len;
+    char *content_json;  /* owned: every content block as the API returned them, a JSON
+                          * array (tool inputs complete even when streamed); NULL if unknown */
     char *request_id;    /* owned, from the request-id header or body */
     nyx_usage usage;
 } nyx_response;

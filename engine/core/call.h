@@ -32,9 +32,11 @@ typedef struct nyx_call_spec {
     char *batch_custom_id;  /* owned: its custom_id in the batch */
     int cache_response;     /* response cache: -1 engine default, 0 off, 1 on (temperature 0
                                only), 2 on whatever the temperature */
-    /* Streaming: on_start when the response begins, on_text for each text delta. */
+    /* Streaming: on_start when the response begins, on_text for each text delta,
+     * on_thinking for each thinking delta. */
     void (*on_start)(void *ud);
     void (*on_text)(void *ud, const char *text, size_t len);
+    void (*on_thinking)(void *ud, const char *text, size_t len);
     void *stream_ud;
 } nyx_call_spec;
 

@@ -40,6 +40,15 @@ static void stream_text(void *ud, const char *text, size_t len)
         c->spec.on_text(c->spec.stream_ud, text, len);
 }
 
+static void stream_thinking(void *ud, const char *text, size_t len)
+{
+    nyx_call *c = ud;
+    if (c->cancel_deferred)
+        return;
+    if (c->spec.on_thinking)
+        c->spec.on_thinking(c->spec.stream_ud, text, len);
+}
+
 static int response_is_ok(nyx_call *c)
 {
     long code = 0;
@@ -219,7 +228,8 @@ int call_http_start(nyx_call *c, call_attempt_fn done)
     nyx_error_clear(&c->attempt_err);
     c->easy = curl_easy_init();
     if (c->easy && c->spec.req.stream) {
-        claude_stream_hooks hooks = {stream_started, stream_text, c};
+        claude_stream_hooks hooks = {.on_start = stream_started, .on_text = stream_text,
+                                     .on_thinking = stream_thinking, .ud = c};
         c->stream = claude_stream_new(&c->result.resp, &hooks);
     }
     int ok = c->easy && (!c->spec.req.stream || c->stream) && configure(c) == 0;

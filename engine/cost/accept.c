@@ -1,8 +1,49 @@
 /* Requests checked against what their model accepts (see accept.h). */
 #include "accept.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
+
+/* thinking, effort and tool_choice in the forms the model takes. */
+static int accept_thinking(const nyx_model *md, const nyx_request *req, nyx_error *err)
+{
+    static const struct {
+        int asked;
+        unsigned bit;
+        const char *form;
+    } forms[] = {{NYX_THINKING_ADAPTIVE, NYX_THINK_ADAPTIVE, "\"adaptive\""},
+                 {NYX_THINKING_BUDGET, NYX_THINK_ENABLED, "a budget of tokens"},
+                 {NYX_THINKING_DISABLED, NYX_THINK_DISABLED, "false (it always thinks)"}};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        if (req->thinking == forms[i].asked && !(md->thinking & forms[i].bit)) {
+            nyx_error_set(err, "invalid_argument", 0,
+                          "thinking: model \"%s\" does not accept %s; it takes%s%s%s", md->id,
+                          forms[i].form, md->thinking & NYX_THINK_ADAPTIVE ? " [\"adaptive\"]" : "",
+                          md->thinking & NYX_THINK_ENABLED ? " [a budget of tokens]" : "",
+                          md->thinking & NYX_THINK_DISABLED ? " [false]" : "");
+            return -1;
+        }
+    }
+    if (req->effort && !md->default_effort) {
+        nyx_error_set(err, "invalid_argument", 0, "effort: model \"%s\" has no effort setting",
+                      md->id);
+        return -1;
+    }
+    int thinks = req->thinking == NYX_THINKING_ADAPTIVE || req->thinking == NYX_THINKING_BUDGET;
+    cJSON *tc = thinks && req->tool_choice_json ? cJSON_Parse(req->tool_choice_json) : NULL;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(tc, "type");
+    int forced = cJSON_IsString(type) &&
+                 (!strcmp(type->valuestring, "any") || !strcmp(type->valuestring, "tool"));
+    cJSON_Delete(tc);
+    if (forced && !md->forced_tool_choice_with_thinking) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "tool_choice: model \"%s\" cannot be forced to use a tool while thinking; "
+                      "use tool_choice \"auto\" or turn thinking off", md->id);
+        return -1;
+    }
+    return 0;
+}
 
 int accept_request(const nyx_model *md, nyx_request *req, nyx_error *err)
 {
@@ -25,7 +66,7 @@ int accept_request(const nyx_model *md, nyx_request *req, nyx_error *err)
             return -1;
         }
     }
-    return 0;
+    return accept_thinking(md, req, err);
 }
 
 int accept_param(const nyx_model *md, const char *param)

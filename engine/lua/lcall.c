@@ -16,7 +16,7 @@ typedef struct call_op {
     nyx_engine *e;
     nyx_call *call;
     lua_State *L;      /* for stream callbacks */
-    int stream_ref, start_ref;
+    int stream_ref, start_ref, thinking_ref;
     char *callback_error;
 } call_op;
 
@@ -49,13 +49,15 @@ static int cache_mark_of(lua_State *L, int arg, const char *field)
     return lnyx_argerror(L, arg, "%s.cache must be true, false, \"5m\" or \"1h\"", field);
 }
 
-/* A string, or an array of strings / {text=, cache=} tables, into blocks. */
-static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **out, size_t *n)
+/* A string, or an array of blocks: strings, {text=, cache=} / {type="text", ...} tables,
+ * and (when json_ok) any other API block as a table {type=, ..., cache=}, kept as JSON. */
+static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **out, size_t *n,
+                        int json_ok)
 {
     int idx = lua_gettop(L);
     size_t count = lua_type(L, idx) == LUA_TSTRING ? 1 : lua_type(L, idx) == LUA_TTABLE ? lua_rawlen(L, idx) : 0;
     if (count == 0) {
-        lnyx_argerror(L, arg, "%s must be a non-empty string or array of text blocks", field);
+        lnyx_argerror(L, arg, "%s must be a non-empty string or array of content blocks", field);
         return;
     }
     nyx_block *blocks = calloc(count, sizeof *blocks);
@@ -68,6 +70,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
         const char *text;
         size_t len;
         int mark = NYX_MARK_NONE;
+        int is_json = 0;
         if (lua_type(L, idx) == LUA_TSTRING) {
             text = lua_tolstring(L, idx, &len);
             lua_pushnil(L);
@@ -77,7 +80,24 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
                 lua_getfield(L, -1, "cache");
                 mark = cache_mark_of(L, arg, field);
                 lua_pop(L, 1);
-                lua_getfield(L, -1, "text");
+                lua_getfield(L, -1, "type");
+                const char *type = lua_tostring(L, -1);
+                int is_text = lua_isnil(L, -1) || (type && strcmp(type, "text") == 0);
+                lua_pop(L, 1);
+                if (!is_text && !json_ok) {
+                    lnyx_argerror(L, arg, "%s[%d] must be a text block", field, (int)i + 1);
+                    return;
+                }
+                if (!is_text) {
+                    char where[64];
+                    snprintf(where, sizeof where, "%s[%d]", field, (int)i + 1);
+                    char *json = lnyx_to_json_text(L, -1, where, "cache");
+                    lua_pushstring(L, json);
+                    free(json);
+                    is_json = 1; /* the text on the stack is the block */
+                } else {
+                    lua_getfield(L, -1, "text");
+                }
                 lua_replace(L, -2);
             }
             if (lua_type(L, -1) != LUA_TSTRING) {
@@ -91,9 +111,151 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
             return;
         }
         blocks[i].mark_by_user = mark != NYX_MARK_NONE;
+        blocks[i].kind = is_json ? NYX_BLOCK_JSON : NYX_BLOCK_TEXT;
         *n = i + 1;
         lua_pop(L, 1);
     }
+}
+
+/* tools: a JSON array as text, or an array of tool tables {name, description, input (the
+ * JSON Schema as a table), strict, cache}, written name, description, input_schema in that
+ * order so the same list is the same bytes. */
+static void read_tools(lua_State *L, nyx_request *req)
+{
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        set_string(L, 1, "tools", &req->tools_json);
+        return;
+    }
+    if (!lua_istable(L, -1)) {
+        lnyx_argerror(L, 1, "tools must be an array of tools (nyx.tool) or a JSON array");
+        return;
+    }
+    int idx = lua_gettop(L);
+    size_t n = lua_rawlen(L, idx);
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr) {
+        lnyx_fail(L, "out_of_memory", "out of memory");
+        return;
+    }
+    /* The array lives in a to-be-closed slot: an error below frees it. */
+    cJSON **slot = lua_newuserdatauv(L, sizeof *slot, 0);
+    *slot = arr;
+    if (luaL_newmetatable(L, "nyx.jsonslot")) {
+        lua_pushcfunction(L, lnyx_json_slot_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i);
+        if (!lua_istable(L, -1)) {
+            lnyx_argerror(L, 1, "tools[%d] must be a tool (nyx.tool{...})", (int)i);
+            return;
+        }
+        cJSON *t = cJSON_CreateObject();
+        if (!t || !cJSON_AddItemToArray(arr, t)) {
+            cJSON_Delete(t);
+            lnyx_fail(L, "out_of_memory", "out of memory");
+            return;
+        }
+        lua_getfield(L, -1, "name");
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lnyx_argerror(L, 1, "tools[%d].name must be a string", (int)i);
+            return;
+        }
+        cJSON_AddStringToObject(t, "name", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (lua_getfield(L, -1, "description") == LUA_TSTRING)
+            cJSON_AddStringToObject(t, "description", lua_tostring(L, -1));
+        else if (!lua_isnil(L, -1))
+            lnyx_argerror(L, 1, "tools[%d].description must be a string", (int)i);
+        lua_pop(L, 1);
+        char where[48];
+        snprintf(where, sizeof where, "tools[%d].input", (int)i);
+        if (lua_getfield(L, -1, "input") != LUA_TTABLE) {
+            lnyx_argerror(L, 1, "%s must be a JSON Schema table ({type = \"object\", ...})", where);
+            return;
+        }
+        cJSON *schema = lnyx_to_json(L, -1, where, NULL);
+        if (!cJSON_AddItemToObject(t, "input_schema", schema)) {
+            cJSON_Delete(schema);
+            lnyx_fail(L, "out_of_memory", "out of memory");
+            return;
+        }
+        lua_pop(L, 1);
+        if (lua_getfield(L, -1, "strict") == LUA_TBOOLEAN)
+            cJSON_AddBoolToObject(t, "strict", lua_toboolean(L, -1));
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "cache");
+        int mark = cache_mark_of(L, 1, "tools[]");
+        lua_pop(L, 1);
+        if (mark != NYX_MARK_NONE) {
+            cJSON *cc = cJSON_AddObjectToObject(t, "cache_control");
+            if (!cc || !cJSON_AddStringToObject(cc, "type", "ephemeral") ||
+                (mark == NYX_MARK_1H && !cJSON_AddStringToObject(cc, "ttl", "1h"))) {
+                lnyx_fail(L, "out_of_memory", "out of memory");
+                return;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    req->tools_json = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    *slot = NULL;
+    lua_pop(L, 1);
+    if (!req->tools_json)
+        lnyx_fail(L, "out_of_memory", "out of memory");
+}
+
+/* tool_choice "auto" | "any" | "none" | {type=, name=, disable_parallel_tool_use=}. */
+static void read_tool_choice(lua_State *L, nyx_request *req)
+{
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        lua_createtable(L, 0, 1);
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -2, "type");
+    } else if (lua_istable(L, -1)) {
+        lua_pushvalue(L, -1);
+    } else {
+        lnyx_argerror(L, 1, "tool_choice must be \"auto\", \"any\", \"none\" or a table");
+        return;
+    }
+    req->tool_choice_json = lnyx_to_json_text(L, -1, "tool_choice", NULL);
+    lua_pop(L, 1);
+}
+
+/* thinking "adaptive" | budget tokens | false; whether the model takes that form is checked
+ * by the engine against its model table. */
+static void read_thinking(lua_State *L, nyx_request *req)
+{
+    int isint = 0;
+    lua_Integer n = lua_tointegerx(L, -1, &isint);
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "adaptive") == 0)
+        req->thinking = NYX_THINKING_ADAPTIVE;
+    else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
+        req->thinking = NYX_THINKING_DISABLED;
+    else if (lua_type(L, -1) == LUA_TNUMBER && isint && n > 0 && n <= 1000000) {
+        req->thinking = NYX_THINKING_BUDGET;
+        req->thinking_budget = (int)n;
+    } else
+        lnyx_argerror(L, 1, "thinking must be \"adaptive\", a budget of tokens or false");
+}
+
+/* effort "low" | "medium" | "high" | "max"; output: a JSON Schema table. */
+static void read_output_config(lua_State *L, nyx_request *req)
+{
+    if (lua_getfield(L, 1, "effort") != LUA_TNIL) {
+        const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        if (strcmp(e, "low") && strcmp(e, "medium") && strcmp(e, "high") && strcmp(e, "max"))
+            lnyx_argerror(L, 1, "effort must be \"low\", \"medium\", \"high\" or \"max\"");
+        set_string(L, 1, "effort", &req->effort);
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "output") != LUA_TNIL) {
+        if (!lua_istable(L, -1))
+            lnyx_argerror(L, 1, "output must be a JSON Schema table ({type = \"object\", ...})");
+        req->output_schema_json = lnyx_to_json_text(L, -1, "output", NULL);
+    }
+    lua_pop(L, 1);
 }
 
 static void read_messages(lua_State *L, nyx_request *req)
@@ -128,7 +290,7 @@ static void read_messages(lua_State *L, nyx_request *req)
         lua_pop(L, 1);
         lua_getfield(L, -1, "content");
         req->nmessages = i + 1;
-        read_blocks(L, 1, "messages[].content", &m->blocks, &m->nblocks);
+        read_blocks(L, 1, "messages[].content", &m->blocks, &m->nblocks, 1);
         lua_pop(L, 2);
     }
 }
@@ -142,7 +304,7 @@ static void read_prompt(lua_State *L, nyx_request *req)
     req->nmessages = 1;
     req->single_prompt = 1;
     req->messages[0].role = NYX_ROLE_USER;
-    read_blocks(L, 1, "prompt", &req->messages[0].blocks, &req->messages[0].nblocks);
+    read_blocks(L, 1, "prompt", &req->messages[0].blocks, &req->messages[0].nblocks, 1);
 }
 
 static int read_cache_mode(lua_State *L)
@@ -228,7 +390,7 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
         lnyx_argerror(L, 1, "model must not be empty");
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "system") != LUA_TNIL)
-        read_blocks(L, 1, "system", &req->system, &req->nsystem);
+        read_blocks(L, 1, "system", &req->system, &req->nsystem, 0);
     lua_pop(L, 1);
     int has_prompt = lua_getfield(L, 1, "prompt") != LUA_TNIL;
     int has_messages = lua_getfield(L, 1, "messages") != LUA_TNIL;
@@ -256,8 +418,15 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
         set_string(L, 1, "user_id", &req->user_id);
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "tools") != LUA_TNIL)
-        set_string(L, 1, "tools (a JSON array)", &req->tools_json);
+        read_tools(L, req);
     lua_pop(L, 1);
+    if (lua_getfield(L, 1, "tool_choice") != LUA_TNIL)
+        read_tool_choice(L, req);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "thinking") != LUA_TNIL)
+        read_thinking(L, req);
+    lua_pop(L, 1);
+    read_output_config(L, req);
     lua_getfield(L, 1, "cache");
     req->cache_mode = read_cache_mode(L);
     lua_pop(L, 1);
@@ -347,6 +516,14 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    if (lua_getfield(L, 1, "on_thinking") != LUA_TNIL) {
+        if (!lua_isfunction(L, -1))
+            lnyx_argerror(L, 1, "on_thinking must be a function(text)");
+        lua_pushvalue(L, -1);
+        op->thinking_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        req->stream = 1;
+    }
+    lua_pop(L, 1);
     if (lua_getfield(L, 1, "on_start") != LUA_TNIL) {
         if (!lua_isfunction(L, -1))
             lnyx_argerror(L, 1, "on_start must be a function()");
@@ -424,6 +601,14 @@ static void push_result(lua_State *L, const nyx_call_result *r)
     set_str(L, "stop_reason", r->resp.stop_reason);
     set_str(L, "stop_sequence", r->resp.stop_sequence);
     set_str(L, "request_id", r->resp.request_id);
+    if (r->resp.content_json) {
+        cJSON *content = cJSON_Parse(r->resp.content_json);
+        if (content) {
+            lnyx_push_json(L, content);
+            cJSON_Delete(content);
+            lua_setfield(L, -2, "content");
+        }
+    }
     lua_pushboolean(L, r->cache_hit);
     lua_setfield(L, -2, "cache_hit");
     push_common(L, r);
@@ -461,6 +646,15 @@ static void stream_text(void *ud, const char *text, size_t len)
     after_callback(op, lnyx_callback(op->L, op->stream_ref, 1));
 }
 
+static void stream_thinking(void *ud, const char *text, size_t len)
+{
+    call_op *op = ud;
+    if (op->thinking_ref == LUA_NOREF || stopped(op))
+        return;
+    lua_pushlstring(op->L, text, len);
+    after_callback(op, lnyx_callback(op->L, op->thinking_ref, 1));
+}
+
 static void stream_start(void *ud)
 {
     call_op *op = ud;
@@ -488,7 +682,8 @@ static int op_gc(lua_State *L)
     op->call = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, op->stream_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, op->start_ref);
-    op->stream_ref = op->start_ref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, op->thinking_ref);
+    op->stream_ref = op->start_ref = op->thinking_ref = LUA_NOREF;
     free(op->callback_error);
     op->callback_error = NULL;
     return 0;
@@ -538,7 +733,7 @@ static int l_call(lua_State *L)
     call_op *op = lua_newuserdatauv(L, sizeof *op, 0);  /* index 2, kept until the call ends */
     memset(op, 0, sizeof *op);
     op->e = e;
-    op->stream_ref = op->start_ref = LUA_NOREF;
+    op->stream_ref = op->start_ref = op->thinking_ref = LUA_NOREF;
     op->op.cancel = op_cancel;
     if (luaL_newmetatable(L, "nyx.callop")) {
         lua_pushcfunction(L, op_gc);
@@ -556,6 +751,7 @@ static int l_call(lua_State *L)
     read_spec(L, spec, op);
     spec->on_text = stream_text;
     spec->on_start = stream_start;
+    spec->on_thinking = stream_thinking;
     spec->stream_ud = op;
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     op->L = lua_tothread(L, -1);

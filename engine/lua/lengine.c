@@ -322,6 +322,7 @@ NYX_API int luaopen_nyx_core(lua_State *L)
     lnyx_open_call(L);
     lnyx_open_batch(L);
     lnyx_open_errors(L);
+    lnyx_open_json(L);
     lnyx_open_session(L);
     lnyx_open_reload(L);
     lnyx_open_budget(L);

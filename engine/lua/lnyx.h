@@ -110,6 +110,23 @@ int lnyx_cancel_tasks(lua_State *L);
  * in a host, watches it. Idempotent. */
 void lnyx_reload_install(lua_State *L);
 
+/* ---- JSON (ljson.c) ---- */
+
+#include <cjson/cJSON.h>
+
+/* The Lua value at idx as JSON (objects with sorted keys; a 1..n table is an array); skip
+ * names a key of the top-level table to leave out, or NULL. field names the value in errors.
+ * Raises invalid_argument (a function, NaN, a cycle...) or out_of_memory. */
+cJSON *lnyx_to_json(lua_State *L, int idx, const char *field, const char *skip);
+/* The same as unformatted text (free with free()). */
+char *lnyx_to_json_text(lua_State *L, int idx, const char *field, const char *skip);
+/* Pushes v as a Lua value (null: nil). */
+void lnyx_push_json(lua_State *L, const cJSON *v);
+
+/* __gc of a userdata holding one cJSON * (freed with it), for trees built across raises. */
+int lnyx_json_slot_gc(lua_State *L);
+
+int lnyx_open_json(lua_State *L);    /* adds json_encode, json_decode */
 int lnyx_open_tasks(lua_State *L);   /* adds spawn, sleep, event to the table on top */
 int lnyx_open_call(lua_State *L);    /* adds call */
 int lnyx_open_batch(lua_State *L);   /* adds batch_open (lbatch.c) */

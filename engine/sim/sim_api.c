@@ -141,6 +141,10 @@ static enum MHD_Result messages(call *k, const sim_req *req)
     sim_reply rep;
     if (sim_reply_make(req, &rep))
         return sim_http_fail(k, 500, "api_error", "out of memory");
+    if (sim_tools_reply(req, &rep)) {
+        sim_reply_free(&rep);
+        return sim_http_fail(k, 500, "api_error", "out of memory");
+    }
     sim_usage u = plan.usage;
     u.output_tokens = rep.output_tokens;
     u.speed = req->speed;

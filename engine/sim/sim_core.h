@@ -27,6 +27,7 @@ enum {
 
 /* ---- requests (sim_request.c) ---- */
 
+enum sim_tool_choice { SIM_CHOICE_AUTO = 0, SIM_CHOICE_ANY, SIM_CHOICE_TOOL, SIM_CHOICE_NONE };
 enum sim_kind { SIM_KIND_TOOL = 0, SIM_KIND_SYSTEM, SIM_KIND_USER, SIM_KIND_ASSISTANT };
 enum sim_mark { SIM_MARK_NONE = 0, SIM_MARK_5M = 1, SIM_MARK_1H = 2 };
 
@@ -54,6 +55,13 @@ typedef struct sim_req {
     uint64_t hash;      /* hash of the whole prompt: picks the reply */
     char *persona;      /* owned: first words of the system prompt, or NULL */
     char *topic;        /* owned: first words of the last user message, or NULL */
+    struct cJSON *tools;  /* owned copy of the tools array, or NULL */
+    int tool_choice;      /* enum sim_tool_choice */
+    char *tool_name;      /* owned: tool_choice {type: "tool", name} */
+    int no_parallel;      /* tool_choice.disable_parallel_tool_use */
+    int tools_answered;   /* the last message is a user turn holding tool_results */
+    struct cJSON *output_schema; /* owned: output_config.format.schema, or NULL */
+    int thinking;         /* thinking enabled or adaptive */
     char speed[16];     /* "standard" or "fast", reported in usage.speed */
     char geo[24];       /* inference_geo asked for, or "global"; reported in usage */
 } sim_req;
@@ -112,9 +120,29 @@ typedef struct sim_reply {
     char *text;            /* owned, NUL-terminated */
     size_t len;
     int64_t output_tokens;
-    const char *stop_reason; /* static: "end_turn", "max_tokens", "stop_sequence" */
+    const char *stop_reason; /* static: "end_turn", "max_tokens", "stop_sequence", "tool_use" */
     char *stop_sequence;   /* owned, or NULL */
+    struct cJSON *before;  /* owned array of blocks before the text (thinking), or NULL */
+    struct cJSON *after;   /* owned array of blocks after the text (tool_use), or NULL */
 } sim_reply;
+
+/* ---- tools, thinking, structured output (sim_tools.c) ---- */
+
+/* Reads tools, tool_choice, thinking and output_config into r and checks the conversation
+ * as the API does: every tool_use answered by a tool_result in the next user turn and no
+ * result without its call, thinking blocks signed by this simulator, and with thinking on,
+ * an assistant turn answered by tool results must start with its thinking. Returns 0, or -1
+ * with the API's 400 in err. */
+int sim_tools_parse(sim_req *r, const struct cJSON *root, nyx_error *err);
+
+/* Turns the plain reply into what the request calls for: a thinking block first (thinking
+ * on), tool_use blocks with inputs built from the tools' schemas (tools given and not yet
+ * answered, stop_reason "tool_use"), or a JSON text valid for the output schema. Returns 0,
+ * or -1 when out of memory. */
+int sim_tools_reply(const sim_req *r, sim_reply *rep);
+
+/* The signature the simulator gives a thinking text. */
+void sim_thinking_signature(const char *text, char out[40]);
 
 /* The deterministic answer to a request: "As <persona>, regarding <topic>: ..." of a
  * length between 20 and 200 tokens picked by the prompt hash, cut by max_tokens and the

@@ -159,6 +159,8 @@ void sim_reply_free(sim_reply *rep)
         return;
     free(rep->text);
     free(rep->stop_sequence);
+    cJSON_Delete(rep->before);
+    cJSON_Delete(rep->after);
     memset(rep, 0, sizeof *rep);
 }
 
@@ -229,6 +231,19 @@ cJSON *sim_usage_json(const sim_usage *u, int64_t output_tokens)
     return o;
 }
 
+/* Appends copies of blocks' items to content. */
+static int append_blocks(cJSON *content, const cJSON *blocks)
+{
+    for (const cJSON *b = blocks ? blocks->child : NULL; b; b = b->next) {
+        cJSON *copy = cJSON_Duplicate(b, 1);
+        if (!copy || !cJSON_AddItemToArray(content, copy)) {
+            cJSON_Delete(copy);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 char *sim_json_message(const char *id, const char *model, const sim_reply *rep,
                        const sim_usage *u)
 {
@@ -236,13 +251,17 @@ char *sim_json_message(const char *id, const char *model, const sim_reply *rep,
     cJSON *content = cJSON_CreateArray();
     cJSON *block = cJSON_CreateObject();
     cJSON *usage = sim_usage_json(u, rep->output_tokens);
-    int ok = o && content && block && usage;
-    if (ok)
+    int ok = o && content && block && usage && append_blocks(content, rep->before);
+    /* A reply of tool calls only has no text block. */
+    int with_text = rep->len > 0 || !rep->after;
+    if (ok && with_text)
         ok = cJSON_AddStringToObject(block, "type", "text") &&
              cJSON_AddStringToObject(block, "text", rep->text) &&
              cJSON_AddItemToArray(content, block);
-    if (ok)
+    if (ok && with_text)
         block = NULL;
+    if (ok)
+        ok = append_blocks(content, rep->after);
     if (ok)
         ok = cJSON_AddStringToObject(o, "id", id) &&
              cJSON_AddStringToObject(o, "type", "message") &&

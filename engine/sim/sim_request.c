@@ -529,7 +529,8 @@ static int parse_root(builder *b, const cJSON *root, const sim_models *models, i
     if (parse_tools(b, cJSON_GetObjectItemCaseSensitive(root, "tools"), err) ||
         parse_system(b, cJSON_GetObjectItemCaseSensitive(root, "system"), err) ||
         parse_messages(b, cJSON_GetObjectItemCaseSensitive(root, "messages"), err) ||
-        check_marks(r, cJSON_GetObjectItemCaseSensitive(root, "cache_control"), err))
+        check_marks(r, cJSON_GetObjectItemCaseSensitive(root, "cache_control"), err) ||
+        sim_tools_parse(r, root, err))
         return -1;
     if (r->min_cache < 0)
         return fail(err, 404, "not_found_error", "model: %.200s", r->model);
@@ -576,5 +577,8 @@ void sim_req_free(sim_req *r)
     free(r->blocks);
     free(r->persona);
     free(r->topic);
+    cJSON_Delete(r->tools);
+    free(r->tool_name);
+    cJSON_Delete(r->output_schema);
     memset(r, 0, sizeof *r);
 }

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* SSE framing of a reply, in the shapes the real API sends, and the body faults. */
 #include "sim_stream.h"
 
@@ -111,10 +112,64 @@ static cJSON *message_start(const char *id, const char *model, const sim_usage *
     return with(typed("message_start"), "message", m);
 }
 
-static cJSON *text_delta(const char *text)
+static cJSON *delta_event(int index, const char *type, const char *key, const char *text)
 {
-    cJSON *d = with_string(typed("text_delta"), "text", text);
-    return with(with_number(typed("content_block_delta"), "index", 0), "delta", d);
+    cJSON *d = with_string(typed(type), key, text);
+    return with(with_number(typed("content_block_delta"), "index", index), "delta", d);
+}
+
+static cJSON *text_delta(int index, const char *text)
+{
+    return delta_event(index, "text_delta", "text", text);
+}
+
+#define JSON_PIECE 12 /* bytes of tool input per input_json_delta */
+
+/* A thinking or tool_use block: its start (the streamed field empty), the field in pieces,
+ * a thinking block's signature, its stop. */
+static int push_block(sim_body *b, int index, const cJSON *block)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "type");
+    int thinking = cJSON_IsString(t) && !strcmp(t->valuestring, "thinking");
+    cJSON *start = cJSON_Duplicate(block, 1);
+    char *whole = NULL;
+    if (!start)
+        return -1;
+    if (thinking) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(block, "thinking");
+        whole = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+        cJSON_ReplaceItemInObjectCaseSensitive(start, "thinking", cJSON_CreateString(""));
+        cJSON_DeleteItemFromObjectCaseSensitive(start, "signature");
+    } else {
+        char *printed = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(block, "input"));
+        whole = printed ? strdup(printed) : NULL; /* cJSON's allocator may be the host's */
+        cJSON_free(printed);
+        cJSON_ReplaceItemInObjectCaseSensitive(start, "input", cJSON_CreateObject());
+    }
+    cJSON *ev = with(with_number(typed("content_block_start"), "index", index), "content_block", start);
+    int rc = whole ? push_event(b, "content_block_start", ev, 0) : (cJSON_Delete(ev), -1);
+    size_t len = whole ? strlen(whole) : 0;
+    for (size_t at = 0; rc == 0 && at < len; at += JSON_PIECE) {
+        char piece[JSON_PIECE + 1];
+        size_t n = len - at < JSON_PIECE ? len - at : JSON_PIECE;
+        memcpy(piece, whole + at, n);
+        piece[n] = '\0';
+        rc = push_event(b, "content_block_delta",
+                        thinking ? delta_event(index, "thinking_delta", "thinking", piece)
+                                 : delta_event(index, "input_json_delta", "partial_json", piece),
+                        0);
+    }
+    free(whole);
+    if (rc == 0 && thinking) {
+        const cJSON *sig = cJSON_GetObjectItemCaseSensitive(block, "signature");
+        rc = push_event(b, "content_block_delta",
+                        delta_event(index, "signature_delta", "signature",
+                                    cJSON_IsString(sig) ? sig->valuestring : ""),
+                        0);
+    }
+    if (rc == 0)
+        rc = push_event(b, "content_block_stop", with_number(typed("content_block_stop"), "index", index), 0);
+    return rc;
 }
 
 static cJSON *message_delta(const sim_reply *rep, const sim_usage *u)
@@ -141,10 +196,17 @@ static int build_events(sim_body *b, const char *id, const char *model, const si
 {
     if (push_event(b, "message_start", message_start(id, model, u), ttft_us))
         return -1;
-    cJSON *start = with(with_number(typed("content_block_start"), "index", 0), "content_block",
+    int index = 0;
+    for (const cJSON *blk = rep->before ? rep->before->child : NULL; blk; blk = blk->next)
+        if (push_block(b, index++, blk))
+            return -1;
+    int with_text = rep->len > 0 || !rep->after;
+    cJSON *start = with(with_number(typed("content_block_start"), "index", index), "content_block",
                         with_string(typed("text"), "text", ""));
-    if (push_event(b, "content_block_start", start, 0) ||
-        push_event(b, "ping", typed("ping"), 0))
+    if (!with_text)
+        cJSON_Delete(start);
+    else if (push_event(b, "content_block_start", start, 0) ||
+             push_event(b, "ping", typed("ping"), 0))
         return -1;
     size_t at = 0;
     for (int k = 0; at < rep->len; k++) {
@@ -164,7 +226,7 @@ static int build_events(sim_body *b, const char *id, const char *model, const si
                           "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"As\n\n",
                           delay);
         else
-            rc = push_event(b, "content_block_delta", text_delta(text), delay);
+            rc = push_event(b, "content_block_delta", text_delta(index, text), delay);
         if (text != piece)
             free(text);
         if (rc)
@@ -173,9 +235,15 @@ static int build_events(sim_body *b, const char *id, const char *model, const si
             return -1;
         at += n;
     }
-    cJSON *stop = with_number(typed("content_block_stop"), "index", 0);
-    if (push_event(b, "content_block_stop", stop, 0) ||
-        push_event(b, "message_delta", message_delta(rep, u), 0) ||
+    if (with_text) {
+        cJSON *stop = with_number(typed("content_block_stop"), "index", index++);
+        if (push_event(b, "content_block_stop", stop, 0))
+            return -1;
+    }
+    for (const cJSON *blk = rep->after ? rep->after->child : NULL; blk; blk = blk->next)
+        if (push_block(b, index++, blk))
+            return -1;
+    if (push_event(b, "message_delta", message_delta(rep, u), 0) ||
         push_event(b, "message_stop", typed("message_stop"), 0))
         return -1;
     return 0;

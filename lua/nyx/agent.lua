@@ -17,6 +17,7 @@
 --- trail as prompt_blocked or prompt_redacted, with the agent and session.
 local core = require "nyx.core"
 local pii = require "nyx.pii"
+local tools = require "nyx.tools"
 
 local M = {}
 
@@ -171,7 +172,7 @@ function Agent:call(call)
   if type(call) ~= "table" then
     core.raise({ type = "invalid_argument", message = "bad argument #1 to 'call' (table expected)" }, 2)
   end
-  local ok, result = pcall(M.run, self, call, core.call)
+  local ok, result = pcall(M.run, self, call, function(req) return tools.call(core.call, req) end)
   if ok then return result end
   -- An error of the engine's names the script's line, not this file's.
   if type(result) == "table" and type(result.type) == "string" then core.raise(result, 2) end

@@ -7,6 +7,18 @@ for name, value in pairs(core) do
   M[name] = value
 end
 
+local tools = require "nyx.tools"
+
+--- Calls Claude. Returns the answer with r.content (every block), r.text, r.tool_calls,
+--- r.thinking and r.messages; runs the tool loop when any tool given has run.
+---@param call table
+---@return table
+function M.call(call)
+  return tools.call(core.call, call)
+end
+
+M.tool = tools.tool
+
 --- Runs every function as its own task and returns their first results, in order.
 --- Waits for all of them; if any failed, raises the first failure (by argument order).
 ---@param ... function

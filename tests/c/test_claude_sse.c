@@ -43,6 +43,10 @@ static const char STREAM[] =
     "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
     "\"partial_json\":\"{\\\"city\\\": \\\"Pa\"}}\n"
     "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
+    "\"partial_json\":\"ris\\\"}\"}}\n"
+    "\n"
     "event: content_block_stop\n"
     "data: {\"type\":\"content_block_stop\",\"index\":1}\n"
     "\n"
@@ -81,7 +85,7 @@ static void on_text(void *ud, const char *text, size_t len)
 static int run(const char *body, size_t n, size_t chunk, nyx_response *r, seen *sn,
                nyx_error *err)
 {
-    claude_stream_hooks hooks = {on_start, on_text, sn};
+    claude_stream_hooks hooks = {.on_start = on_start, .on_text = on_text, .ud = sn};
     memset(sn, 0, sizeof *sn);
     nyx_response_init(r);
     nyx_error_clear(err);
@@ -122,6 +126,55 @@ static void check_full(const nyx_response *r, const seen *sn)
     CHECK_INT(r->usage.has_cache_creation_detail, 1);
     CHECK_INT(sn->starts, 1);
     CHECK_STR(sn->text, WANT_TEXT);
+    /* Every block in order; the tool input joined from its pieces and parsed once, whole. */
+    CHECK_STR(r->content_json, "[{\"type\":\"text\",\"text\":\"Hello, w\xc3\xb6rld\\n\"},"
+                               "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\","
+                               "\"input\":{\"city\":\"Paris\"}}]");
+}
+
+static void on_thinking(void *ud, const char *text, size_t len)
+{
+    seen *s = ud;
+    s->calls++;
+    if (s->len + len < sizeof s->text) {
+        memcpy(s->text + s->len, text, len);
+        s->len += len;
+        s->text[s->len] = '\0';
+    }
+}
+
+#define EV(json) "data: " json "\n\n"
+static const char THINKING[] =
+    EV("{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"x\",\"usage\":{}}}")
+    EV("{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Let me \"}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"think.\"}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"sig1\"}}")
+    EV("{\"type\":\"content_block_stop\",\"index\":0}")
+    EV("{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"n\",\"input\":{}}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\": [1,\"}}")
+    EV("{\"type\":\"content_block_stop\",\"index\":1}")
+    EV("{\"type\":\"message_stop\"}");
+
+static void test_thinking_and_broken_input(void)
+{
+    nyx_response r;
+    seen sn;
+    nyx_error err;
+    memset(&sn, 0, sizeof sn);
+    nyx_response_init(&r);
+    nyx_error_clear(&err);
+    claude_stream_hooks hooks = {.on_thinking = on_thinking, .ud = &sn};
+    claude_stream *s = claude_stream_new(&r, &hooks);
+    /* The thinking streams to its hook; the tool input never completes: the stream fails at
+     * content_block_stop instead of passing half an object on. */
+    CHECK_INT(claude_stream_feed(s, THINKING, strlen(THINKING), &err), -1);
+    CHECK_STR(sn.text, "Let me think.");
+    CHECK_STR(err.type, "api_error");
+    CHECK(strstr(err.message, "tool input") != NULL);
+    CHECK(r.content_json == NULL);
+    claude_stream_free(s);
+    nyx_response_free(&r);
 }
 
 static void test_whole_and_bytewise(void)
@@ -432,6 +485,7 @@ static void test_misc(void)
 int main(void)
 {
     test_whole_and_bytewise();
+    test_thinking_and_broken_input();
     test_line_endings();
     test_error_after_content();
     test_message_delta_replaces();

@@ -1,0 +1,238 @@
+/* Lua values <-> JSON (cJSON), for content blocks, tool schemas and tool inputs. Object keys
+ * are written sorted, so the same table always gives the same bytes: the API caches exact
+ * prefixes, and a tool list that reorders itself from run to run would never be read back.
+ * A table whose keys are exactly 1..n (n > 0) is an array; any other table, the empty one
+ * included, is an object (tool inputs and schemas are objects far more often than arrays). */
+#include "lnyx.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+
+typedef struct conv {
+    lua_State *L;
+    const char *skip; /* a top-level key left out (the "cache" of a block), or NULL */
+    char why[200];
+} conv;
+
+static cJSON *value(conv *c, int idx, int depth, const char *path);
+
+static int is_array(lua_State *L, int idx, size_t *n)
+{
+    size_t len = lua_rawlen(L, idx), count = 0;
+    if (len == 0)
+        return 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        count++;
+    }
+    *n = len;
+    return count == len;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static cJSON *object(conv *c, int idx, int depth, const char *path)
+{
+    lua_State *L = c->L;
+    size_t n = 0, cap = 8;
+    const char **keys = malloc(cap * sizeof *keys);
+    if (!keys)
+        return NULL;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            snprintf(c->why, sizeof c->why, "%s has a %s key (JSON objects have string keys)",
+                     path, luaL_typename(L, -1));
+            lua_pop(L, 1);
+            free(keys);
+            return NULL;
+        }
+        if (depth == 0 && c->skip && strcmp(lua_tostring(L, -1), c->skip) == 0)
+            continue;
+        if (n == cap) {
+            const char **grown = realloc(keys, (cap *= 2) * sizeof *keys);
+            if (!grown) {
+                lua_pop(L, 1);
+                free(keys);
+                return NULL;
+            }
+            keys = grown;
+        }
+        keys[n++] = lua_tostring(L, -1); /* the table keeps the key string alive */
+    }
+    qsort(keys, n, sizeof *keys, cmp_keys);
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; o && i < n; i++) {
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.%s", path, keys[i]);
+        lua_pushstring(L, keys[i]);
+        lua_rawget(L, idx);
+        cJSON *v = value(c, lua_gettop(L), depth + 1, sub);
+        lua_pop(L, 1);
+        if (!v || !cJSON_AddItemToObject(o, keys[i], v)) {
+            cJSON_Delete(v);
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    }
+    free(keys);
+    return o;
+}
+
+static cJSON *value(conv *c, int idx, int depth, const char *path)
+{
+    lua_State *L = c->L;
+    if (depth > MAX_DEPTH) {
+        snprintf(c->why, sizeof c->why, "%s nests deeper than %d levels (a cycle?)", path,
+                 MAX_DEPTH);
+        return NULL;
+    }
+    switch (lua_type(L, idx)) {
+    case LUA_TBOOLEAN:
+        return cJSON_CreateBool(lua_toboolean(L, idx));
+    case LUA_TNUMBER: {
+        double d = lua_tonumber(L, idx);
+        if (!isfinite(d)) {
+            snprintf(c->why, sizeof c->why, "%s is not a finite number", path);
+            return NULL;
+        }
+        return cJSON_CreateNumber(d);
+    }
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (memchr(s, '\0', len)) {
+            snprintf(c->why, sizeof c->why, "%s contains a NUL byte", path);
+            return NULL;
+        }
+        return cJSON_CreateString(s);
+    }
+    case LUA_TTABLE: {
+        luaL_checkstack(L, 4, "JSON nesting");
+        size_t n;
+        if (!(depth == 0 && c->skip) && is_array(L, idx, &n)) {
+            cJSON *a = cJSON_CreateArray();
+            for (size_t i = 1; a && i <= n; i++) {
+                char sub[160];
+                snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+                lua_rawgeti(L, idx, (lua_Integer)i);
+                cJSON *v = value(c, lua_gettop(L), depth + 1, sub);
+                lua_pop(L, 1);
+                if (!v || !cJSON_AddItemToArray(a, v)) {
+                    cJSON_Delete(v);
+                    cJSON_Delete(a);
+                    a = NULL;
+                }
+            }
+            return a;
+        }
+        return object(c, idx, depth, path);
+    }
+    default:
+        snprintf(c->why, sizeof c->why, "%s is a %s, which JSON cannot hold", path,
+                 luaL_typename(L, idx));
+        return NULL;
+    }
+}
+
+cJSON *lnyx_to_json(lua_State *L, int idx, const char *field, const char *skip)
+{
+    conv c = {L, skip, ""};
+    cJSON *v = value(&c, lua_absindex(L, idx), 0, field);
+    if (v)
+        return v;
+    if (c.why[0])
+        lnyx_argerror(L, 1, "%s", c.why);
+    lnyx_fail(L, "out_of_memory", "out of memory converting %s to JSON", field);
+    return NULL;
+}
+
+char *lnyx_to_json_text(lua_State *L, int idx, const char *field, const char *skip)
+{
+    cJSON *v = lnyx_to_json(L, idx, field, skip);
+    char *s = cJSON_PrintUnformatted(v);
+    cJSON_Delete(v);
+    if (!s)
+        lnyx_fail(L, "out_of_memory", "out of memory converting %s to JSON", field);
+    return s;
+}
+
+void lnyx_push_json(lua_State *L, const cJSON *v)
+{
+    luaL_checkstack(L, 3, "JSON nesting");
+    if (cJSON_IsBool(v)) {
+        lua_pushboolean(L, cJSON_IsTrue(v));
+    } else if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (d == floor(d) && fabs(d) < 9007199254740992.0)
+            lua_pushinteger(L, (lua_Integer)d);
+        else
+            lua_pushnumber(L, d);
+    } else if (cJSON_IsString(v)) {
+        lua_pushstring(L, v->valuestring);
+    } else if (cJSON_IsArray(v)) {
+        lua_createtable(L, cJSON_GetArraySize(v), 0);
+        lua_Integer i = 1;
+        for (const cJSON *e = v->child; e; e = e->next) {
+            lnyx_push_json(L, e);
+            lua_rawseti(L, -2, i++);
+        }
+    } else if (cJSON_IsObject(v)) {
+        lua_createtable(L, 0, 4);
+        for (const cJSON *e = v->child; e; e = e->next) {
+            if (cJSON_IsNull(e))
+                continue; /* a Lua table cannot hold nil */
+            lnyx_push_json(L, e);
+            lua_setfield(L, -2, e->string);
+        }
+    } else {
+        lua_pushnil(L); /* null */
+    }
+}
+
+int lnyx_json_slot_gc(lua_State *L)
+{
+    cJSON **slot = lua_touserdata(L, 1);
+    cJSON_Delete(*slot);
+    *slot = NULL;
+    return 0;
+}
+
+static int l_json_encode(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    char *s = lnyx_to_json_text(L, 1, "value", NULL);
+    lua_pushstring(L, s);
+    free(s);
+    return 1;
+}
+
+static int l_json_decode(lua_State *L)
+{
+    size_t len;
+    const char *s = lnyx_checklstring(L, 1, &len);
+    cJSON *v = cJSON_ParseWithLength(s, len);
+    if (!v)
+        return lnyx_fail(L, "invalid_argument", "not valid JSON");
+    lnyx_push_json(L, v);
+    cJSON_Delete(v);
+    return 1;
+}
+
+int lnyx_open_json(lua_State *L)
+{
+    lua_pushcfunction(L, l_json_encode);
+    lua_setfield(L, -2, "json_encode");
+    lua_pushcfunction(L, l_json_decode);
+    lua_setfield(L, -2, "json_decode");
+    return 0;
+}

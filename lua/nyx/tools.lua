@@ -1,0 +1,272 @@
+--- Tools and the tool loop. nyx.tool defines a tool; nyx.call with tools of which any has `run`
+--- runs the loop: call the model, run the tools it asked for (several at once as concurrent
+--- tasks), send every result back in one user turn, until the model stops asking. Each
+--- iteration is an ordinary nyx.call (logged, budgeted, in the caller's session, agent,
+--- template and thought), so the loop is plain Lua over core.call.
+local core = require "nyx.core"
+
+local M = {}
+
+local Tool = {}
+Tool.__index = Tool
+Tool.__name = "nyx.tool"
+
+local function bad(message, level)
+  core.raise({ type = "invalid_argument", message = message }, (level or 1) + 1)
+end
+
+--- Defines a tool: name (^[a-zA-Z0-9_-]{1,64}$), description, input (a JSON Schema table of
+--- type object), run(input, call) returning a string or a table (sent as JSON); strict, cache.
+---@param def {name: string, description?: string, input?: table, run?: function, strict?: boolean, cache?: any}
+function M.tool(def)
+  if type(def) ~= "table" then bad("bad argument #1 to 'tool' (table expected, got " .. type(def) .. ")", 2) end
+  local name = def.name
+  if type(name) ~= "string" or #name < 1 or #name > 64 or name:find("[^%w_%-]") then
+    bad("tool name must match ^[a-zA-Z0-9_-]{1,64}$, got " .. tostring(name), 2)
+  end
+  if def.description ~= nil and type(def.description) ~= "string" then
+    bad("tool " .. name .. ": description must be a string", 2)
+  end
+  local input = def.input or { type = "object", properties = {} }
+  if type(input) ~= "table" or input.type ~= "object" then
+    bad("tool " .. name .. ": input must be a JSON Schema table with type = \"object\"", 2)
+  end
+  if def.run ~= nil and type(def.run) ~= "function" then
+    bad("tool " .. name .. ": run must be a function(input)", 2)
+  end
+  return setmetatable({ name = name, description = def.description, input = input, run = def.run,
+                        strict = def.strict, cache = def.cache }, Tool)
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+--- The conversation a call sent, as messages.
+local function sent_messages(call)
+  if call.messages ~= nil then
+    local out = {}
+    for i, m in ipairs(call.messages) do out[i] = m end
+    return out
+  end
+  return { { role = "user", content = call.prompt } }
+end
+
+--- Adds what the content blocks say to r: tool_calls, thinking, and messages (the
+--- conversation with this answer appended, so `messages = r.messages` continues it).
+function M.finish(messages, r)
+  local calls, thinking, reply = {}, {}, {}
+  for _, b in ipairs(r.content or { { type = "text", text = r.text } }) do
+    if b.type == "tool_use" then
+      calls[#calls + 1] = { id = b.id, name = b.name, input = b.input or {} }
+    elseif b.type == "thinking" then
+      thinking[#thinking + 1] = b.thinking
+    end
+    -- An empty text block cannot be sent back (the API refuses it); it says nothing anyway.
+    if not (b.type == "text" and b.text == "") then reply[#reply + 1] = b end
+  end
+  r.tool_calls = calls
+  r.thinking = #thinking > 0 and table.concat(thinking, "\n") or nil
+  local out = {}
+  for i, m in ipairs(messages) do out[i] = m end
+  if #reply > 0 then out[#out + 1] = { role = "assistant", content = reply } end
+  r.messages = out
+  return r
+end
+
+--- Runs one tool call; never raises: a failure is an is_error result the model reads.
+local function run_one(tool, tc, call)
+  local result = { type = "tool_result", tool_use_id = tc.id }
+  if not tool then
+    result.content, result.is_error = "no tool named " .. tostring(tc.name), true
+    return result
+  end
+  local ok, value = pcall(tool.run, tc.input, call)
+  if not ok then
+    result.is_error = true
+    value = type(value) == "table" and (value.message or value.type) or value
+    result.content = tostring(value)
+  elseif type(value) == "table" then
+    result.content = core.json_encode(value)
+  elseif value ~= nil then
+    result.content = tostring(value)
+  end
+  return result
+end
+
+--- Runs the requested tools, several at once as tasks, results in the order asked.
+local function run_tools(tool_calls, by_name, call)
+  if #tool_calls == 1 then
+    return { run_one(by_name[tool_calls[1].name], tool_calls[1], call) }
+  end
+  local tasks = {}
+  for i, tc in ipairs(tool_calls) do
+    tasks[i] = core.spawn(function() return run_one(by_name[tc.name], tc, call) end)
+  end
+  local results = {}
+  for i, t in ipairs(tasks) do results[i] = t:wait() end
+  return results
+end
+
+local USAGE_KEYS = { "input_tokens", "output_tokens", "cache_creation_input_tokens",
+                     "cache_read_input_tokens", "cost_usd", "cost_without_cache_usd", "saved_usd" }
+
+local function add_usage(total, u)
+  for _, k in ipairs(USAGE_KEYS) do
+    if u[k] ~= nil then total[k] = (total[k] or 0) + u[k] end
+  end
+end
+
+local function loop(call, spec, by_name)
+  local max = spec.max_iterations or 10
+  if math.type(max) ~= "integer" or max < 1 then
+    bad("max_iterations must be an integer >= 1", 3)
+  end
+  local req = copy(spec)
+  req.prompt, req.max_iterations = nil, nil
+  local messages = sent_messages(spec)
+  local total = {}
+  for i = 1, max do
+    req.messages = messages
+    local ok, r = pcall(call, req)
+    if not ok then
+      if type(r) == "table" then r.messages, r.iterations = messages, i end
+      error(r, 0)
+    end
+    M.finish(messages, r)
+    messages = r.messages
+    add_usage(total, r.usage)
+    r.iterations, r.total_usage = i, total
+    if r.stop_reason ~= "tool_use" and r.stop_reason ~= "pause_turn" then return r end
+    if r.stop_reason == "tool_use" then
+      for _, tc in ipairs(r.tool_calls) do
+        local t = by_name[tc.name]
+        -- A tool the script runs itself: the calls go back to the script.
+        if t and not t.run then return r end
+      end
+      messages[#messages + 1] = { role = "user", content = run_tools(r.tool_calls, by_name, req) }
+    end
+    -- pause_turn: the conversation goes back as it is and the model continues.
+  end
+  error({ type = "max_iterations", iterations = max, messages = messages, usage = total,
+          message = ("the tool loop made %d calls and the model still asks for tools"):format(max) }, 0)
+end
+
+local JSON_TYPES = {
+  object = function(v) return type(v) == "table" end,
+  array = function(v) return type(v) == "table" end,
+  string = function(v) return type(v) == "string" end,
+  integer = function(v) return math.type(v) == "integer" end,
+  number = function(v) return type(v) == "number" end,
+  boolean = function(v) return type(v) == "boolean" end,
+}
+
+--- Where value breaks schema (type, enum, required, properties, items), or nil.
+local function mismatch(schema, value, path)
+  if type(schema) ~= "table" then return nil end
+  local t = schema.type
+  if type(t) == "string" and JSON_TYPES[t] and not JSON_TYPES[t](value) then
+    return ("%s should be of type %s"):format(path, t)
+  end
+  if type(schema.enum) == "table" then
+    local found = false
+    for _, e in ipairs(schema.enum) do found = found or e == value end
+    if not found then return path .. " is not one of its enum values" end
+  end
+  if type(value) ~= "table" then return nil end
+  for _, k in ipairs(schema.required or {}) do
+    if value[k] == nil then return ("%s.%s is required"):format(path, k) end
+  end
+  for k, sub in pairs(schema.properties or {}) do
+    if value[k] ~= nil then
+      local why = mismatch(sub, value[k], path .. "." .. k)
+      if why then return why end
+    end
+  end
+  if schema.items then
+    for i, v in ipairs(value) do
+      local why = mismatch(schema.items, v, ("%s[%d]"):format(path, i))
+      if why then return why end
+    end
+  end
+  return nil
+end
+
+--- r.json for a call with output = schema; a refusal, a cut answer or text that is not JSON
+--- for the schema is an invalid_output error carrying the text.
+local function structured(spec, r)
+  if spec.output == nil or r.stop_reason == "tool_use" then return r end
+  local function invalid(why)
+    error({ type = "invalid_output", message = why, text = r.text, stop_reason = r.stop_reason,
+            messages = r.messages, interaction_id = r.interaction_id }, 0)
+  end
+  if r.stop_reason == "refusal" or r.stop_reason == "max_tokens" then
+    invalid(("the answer stopped at %s and may not match the output schema"):format(r.stop_reason))
+  end
+  local ok, value = pcall(core.json_decode, r.text)
+  if not ok then invalid("the answer is not JSON") end
+  local why = mismatch(spec.output, value, "output")
+  if why then invalid("the answer does not match the output schema: " .. why) end
+  r.json = value
+  return r
+end
+
+local OWN = { "nyx/tools%.lua$", "nyx/init%.lua$", "nyx/agent%.lua$" }
+
+--- The line of the script that called nyx.call, as the engine names it ("file:line: ").
+local function script_where()
+  if not debug then return "" end
+  for level = 3, 60 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    local own = info.what == "C"
+    for _, pattern in ipairs(OWN) do own = own or info.short_src:find(pattern) ~= nil end
+    if not own then
+      return info.currentline > 0 and ("%s:%d: "):format(info.short_src, info.currentline) or ""
+    end
+  end
+  return ""
+end
+
+--- nyx.call: one call, or the tool loop when any tool given has run.
+---@param call fun(call: table): table  core.call (so argument errors name 'call')
+---@param spec table
+function M.call(call, spec)
+  local ok, r = pcall(M.run, call, spec)
+  if ok then return r end
+  -- Errors name the script's line, as if the script had called the engine itself.
+  if type(r) == "table" and type(r.type) == "string" then
+    r.where = script_where()
+    core.raise(r, 0)
+  end
+  error(r, 0)
+end
+
+--- The work of M.call; `call` is named so an argument error reads "to 'call'".
+function M.run(call, spec)
+  if type(spec) ~= "table" or spec.tools == nil or type(spec.tools) ~= "table" then
+    local r = call(spec)
+    return structured(spec, M.finish(sent_messages(spec), r))
+  end
+  local by_name, loops = {}, false
+  for i, t in ipairs(spec.tools) do
+    if type(t) ~= "table" or type(t.name) ~= "string" then
+      bad(("tools[%d] must be a tool (nyx.tool{...})"):format(i), 3)
+    end
+    by_name[t.name] = t
+    loops = loops or t.run ~= nil
+  end
+  if not loops then
+    if spec.max_iterations ~= nil then
+      local call = copy(spec)
+      call.max_iterations = nil
+      return M.finish(sent_messages(spec), call(call))
+    end
+    return M.finish(sent_messages(spec), call(spec))
+  end
+  return loop(call, spec, by_name)
+end
+
+return M

@@ -1,0 +1,185 @@
+-- The whole Messages API from Lua: content blocks both ways, tools and the tool loop,
+-- thinking, structured outputs, streamed tool inputs. Every case runs against the in-process
+-- simulator and against `nyx sim` over HTTP, which keep the API's rules (a tool_use needs its
+-- tool_result, thinking comes back unaltered).
+local H = require "helpers.nyx_case"
+
+local WEATHER = [[
+  local weather = nyx.tool{ name = "weather", description = "Weather in a city",
+    input = { type = "object", properties = { city = { type = "string" } }, required = { "city" } },
+    run = function(input) return "sunny in " .. input.city end }
+]]
+
+for _, setup in ipairs(H.setups()) do
+  describe("tools, thinking and structured output through " .. setup.name, function()
+    teardown(function() setup:stop() end)
+
+    it("returns the tool calls of a tool without run, and r.messages continues the chat", function()
+      local v = setup:run [[
+        local lookup = nyx.tool{ name = "lookup", description = "Find a record",
+          input = { type = "object", properties = { id = { type = "integer" }, q = { type = "string" } } } }
+        local r = nyx.call{ prompt = "Find order 42", tools = { lookup }, max_tokens = 200 }
+        local first_len = #r.messages
+        local msgs = r.messages
+        msgs[#msgs + 1] = { role = "user", content = {
+          { type = "tool_result", tool_use_id = r.tool_calls[1].id, content = "order 42: shipped" } } }
+        local r2 = nyx.call{ messages = msgs, tools = { lookup }, max_tokens = 200 }
+        local ok, orphan = pcall(nyx.call, { messages = { r.messages[1], r.messages[2],
+                                 { role = "user", content = "and then?" } }, tools = { lookup } })
+        return { r = r, r2 = r2, orphan = orphan, first_len = first_len, log = sim.requests() }
+      ]]
+      local r = v.r
+      assert.are.equal("tool_use", r.stop_reason)
+      assert.are.equal(1, #r.tool_calls)
+      assert.are.equal("lookup", r.tool_calls[1].name)
+      assert.matches("^toolu_", r.tool_calls[1].id)
+      assert.are.same({ id = 1, q = "Find order 42" }, r.tool_calls[1].input, "input decoded to a table")
+      assert.are.equal("tool_use", r.content[1].type)
+      assert.are.equal(2, v.first_len)
+      assert.are.equal("assistant", r.messages[2].role)
+      assert.are.equal("end_turn", v.r2.stop_reason)
+      assert.is_true(#v.r2.text > 0)
+      assert.are.equal(4, #v.r2.messages)
+      -- The API's rule: a tool_use left without its tool_result is a 400.
+      assert.are.equal("invalid_request_error", v.orphan.type)
+      assert.are.equal(400, v.orphan.status)
+      assert.matches("tool_result", v.orphan.message)
+      assert.are.equal(3, #v.log)
+    end)
+
+    it("runs the loop: tools at once as tasks, a raising tool an is_error result, one user turn", function()
+      local v = setup:run(WEATHER .. [[
+        local order = {}
+        local slow = nyx.tool{ name = "slow", input = { type = "object", properties = {} },
+          run = function() order[#order + 1] = "slow start"; nyx.sleep(0.05); order[#order + 1] = "slow end"; return { ok = true } end }
+        local broken = nyx.tool{ name = "broken", input = { type = "object", properties = { n = { type = "integer" } } },
+          run = function() order[#order + 1] = "broken"; error("the disk is full") end }
+        local s = nyx.session{ name = "loop" }
+        local r = nyx.call{ prompt = "Plan the trip", tools = { slow, broken, weather }, session = s,
+                            max_tokens = 300 }
+        return { r = r, order = order, log = sim.requests(), stats = s:stats() }
+      ]])
+      local r = v.r
+      assert.are.equal(2, r.iterations)
+      assert.are.equal("end_turn", r.stop_reason)
+      assert.are.equal(2, #v.log, "one request per iteration")
+      assert.are.equal(2, v.stats.calls, "each iteration is a call of the session")
+      assert.are.equal(4, #r.messages)
+      local results = r.messages[3].content
+      assert.are.equal("user", r.messages[3].role)
+      assert.are.equal(3, #results, "every result in one user turn")
+      assert.are.same({ type = "tool_result", tool_use_id = r.messages[2].content[1].id, content = '{"ok":true}' },
+                      results[1])
+      assert.is_true(results[2].is_error)
+      assert.matches("the disk is full", results[2].content)
+      assert.are.equal("sunny in Plan the trip", results[3].content)
+      -- broken ran while slow was waiting: the tools ran as concurrent tasks.
+      assert.are.same({ "slow start", "broken", "slow end" }, v.order)
+      assert.are.equal(v.log[1].input_tokens + v.log[2].input_tokens, r.total_usage.input_tokens)
+    end)
+
+    it("stops at max_iterations with an error carrying the transcript", function()
+      local v = setup:run(WEATHER .. [[
+        local ok, e = pcall(nyx.call, { prompt = "Weather in Rome", tools = { weather }, max_iterations = 1 })
+        return { e = e, log = sim.requests() }
+      ]])
+      assert.are.equal("max_iterations", v.e.type)
+      assert.are.equal(1, #v.log)
+      assert.are.equal(3, #v.e.messages, "question, tool call, tool result")
+      assert.are.equal("tool_result", v.e.messages[3].content[1].type)
+    end)
+
+    it("assembles streamed tool inputs before Lua sees them", function()
+      local v = setup:run [[
+        local t = nyx.tool{ name = "book", input = { type = "object", properties = {
+          city = { type = "string" }, nights = { type = "integer" }, breakfast = { type = "boolean" },
+          tags = { type = "array", items = { type = "string" } } } } }
+        local pieces = 0
+        local r = nyx.call{ prompt = "Book a long stay in Lisbon by the sea", tools = { t },
+                            stream = function() pieces = pieces + 1 end }
+        return { r = r, log = sim.requests() }
+      ]]
+      assert.is_true(v.log[1].stream)
+      assert.are.same({ city = "Book a long stay in Lisbon", nights = 1, breakfast = true,
+                        tags = { "Book a long stay in Lisbon" } }, v.r.tool_calls[1].input)
+      assert.are.equal("tool_use", v.r.stop_reason)
+    end)
+
+    it("keeps the tools, system and transcript cached across iterations", function()
+      local v = setup:run(WEATHER .. [[
+        local r = nyx.call{ system = context("tool loop"), prompt = "Weather in Oslo", tools = { weather } }
+        return { log = sim.requests() }
+      ]])
+      assert.are.equal(2, #v.log)
+      assert.is_true(v.log[1].cache_write > 0)
+      assert.are.equal(v.log[1].cache_write, v.log[2].cache_read, "the second iteration reads the first's prefix")
+    end)
+
+    it("accepts content blocks in messages and system as tables", function()
+      local v = setup:run [[
+        local r = nyx.call{ system = { { type = "text", text = "You are terse." } },
+          messages = { { role = "user", content = { { type = "text", text = "Describe" },
+            { type = "image", source = { type = "base64", media_type = "image/png", data = "iVBORw0KGgo=" } } } } } }
+        local ok, e = pcall(nyx.call, { system = { { type = "image", source = {} } }, prompt = "x" })
+        local ok2, e2 = pcall(nyx.call, { prompt = { { type = "tool_result", tool_use_id = "t", content = "x",
+                                                        extra = function() end } } })
+        return { r = r, e = e, e2 = e2 }
+      ]]
+      assert.matches("^As You are terse%.", v.r.text)
+      assert.are.equal("invalid_argument", v.e.type)
+      assert.matches("system%[1%] must be a text block", v.e.message)
+      assert.are.equal("invalid_argument", v.e2.type)
+      assert.matches("extra is a function", v.e2.message)
+    end)
+
+    it("thinks when asked, passes thinking back in the loop, and the API refuses it altered", function()
+      local v = setup:run(WEATHER .. [[
+        local pieces = {}
+        local r = nyx.call{ prompt = "Weather in Oslo", tools = { weather }, thinking = 2048, max_tokens = 4000,
+                            on_thinking = function(t) pieces[#pieces + 1] = t end }
+        local m = r.messages
+        local altered = { m[1], { role = "assistant", content = { { type = "thinking", thinking = "something else",
+                          signature = m[2].content[1].signature }, m[2].content[2] } }, m[3] }
+        local _, e1 = pcall(nyx.call, { messages = altered, thinking = 2048, max_tokens = 4000, tools = { weather } })
+        local dropped = { m[1], { role = "assistant", content = { m[2].content[2] } }, m[3] }
+        local _, e2 = pcall(nyx.call, { messages = dropped, thinking = 2048, max_tokens = 4000, tools = { weather } })
+        local _, e3 = pcall(nyx.call, { prompt = "x", thinking = "adaptive" })
+        local _, e4 = pcall(nyx.call, { prompt = "x", thinking = 500, max_tokens = 4000 })
+        local n = #sim.requests()
+        return { r = r, pieces = pieces, e1 = e1, e2 = e2, e3 = e3, e4 = e4, n = n }
+      ]])
+      local r = v.r
+      assert.are.equal(2, r.iterations)
+      assert.are.equal("thinking", r.messages[2].content[1].type)
+      assert.matches("^sig_sim_", r.messages[2].content[1].signature)
+      assert.is_string(r.thinking)
+      assert.is_true(#v.pieces > 1, "thinking streamed in pieces to on_thinking")
+      assert.are.equal(r.messages[4].content[1].thinking, table.concat(v.pieces, ""):sub(-#r.messages[4].content[1].thinking))
+      assert.are.equal(400, v.e1.status)
+      assert.matches("signature", v.e1.message)
+      assert.are.equal(400, v.e2.status)
+      assert.matches("Expected `thinking`", v.e2.message)
+      -- Refused before sending: haiku 4.5 takes a budget, not "adaptive"; a budget below 1024.
+      assert.are.equal("invalid_argument", v.e3.type)
+      assert.matches('does not accept "adaptive"', v.e3.message)
+      assert.are.equal("invalid_argument", v.e4.type)
+      assert.matches("at least 1024", v.e4.message)
+      assert.are.equal(4, v.n, "the refused calls sent nothing")
+    end)
+
+    it("decodes structured output, and a cut answer is invalid_output carrying the text", function()
+      local v = setup:run [[
+        local schema = { type = "object", additionalProperties = false, required = { "score", "verdict" },
+                         properties = { score = { type = "integer" }, verdict = { type = "string", enum = { "go", "stop" } } } }
+        local r = nyx.call{ prompt = "Rate the plan", output = schema }
+        local _, e = pcall(nyx.call, { prompt = "Rate the plan", output = schema, max_tokens = 3 })
+        return { r = r, e = e }
+      ]]
+      assert.are.same({ score = 1, verdict = "go" }, v.r.json)
+      assert.are.equal("invalid_output", v.e.type)
+      assert.are.equal("max_tokens", v.e.stop_reason)
+      assert.is_string(v.e.text)
+      assert.matches('^{"', v.e.text)
+    end)
+  end)
+end
