@@ -130,8 +130,8 @@ typedef struct sim_reply {
 
 /* Reads tools, tool_choice, thinking and output_config into r and checks the conversation
  * as the API does: every tool_use answered by a tool_result in the next user turn and no
- * result without its call, thinking blocks signed by this simulator, and with thinking on,
- * an assistant turn answered by tool results must start with its thinking. Returns 0, or -1
+ * result without its call; with thinking on, thinking blocks signed by this simulator and an
+ * assistant turn answered by tool results starting with its thinking. Returns 0, or -1
  * with the API's 400 in err. */
 int sim_tools_parse(sim_req *r, const struct cJSON *root, nyx_error *err);
 

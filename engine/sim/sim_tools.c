@@ -80,14 +80,15 @@ static int parse_choice(sim_req *r, const cJSON *choice, nyx_error *err)
     return 0;
 }
 
-/* Checks one assistant turn's thinking signatures and collects its tool_use ids. */
-static int scan_assistant(const cJSON *content, int i, const char **ids, int *nids,
-                          nyx_error *err)
+/* Collects one assistant turn's tool_use ids and, with thinking on (without it thinking
+ * blocks are dropped unread), checks its thinking signatures. */
+static int scan_assistant(const cJSON *content, int i, int thinking_on, const char **ids,
+                          int *nids, nyx_error *err)
 {
     int j = 0;
     for (const cJSON *b = cJSON_IsArray(content) ? content->child : NULL; b; b = b->next, j++) {
         const char *type = type_of(b);
-        if (!strcmp(type, "thinking")) {
+        if (!strcmp(type, "thinking") && thinking_on) {
             const char *text = string_of(b, "thinking"), *sig = string_of(b, "signature");
             char want[40];
             sim_thinking_signature(text ? text : "", want);
@@ -155,7 +156,7 @@ static int check_messages(sim_req *r, const cJSON *msgs, nyx_error *err)
                                 "blocks immediately after: %.80s. Each `tool_use` block must have "
                                 "a corresponding `tool_result` block in the next message.",
                            i - 1, ids[0]);
-            if (scan_assistant(content, i, ids, &nids, err))
+            if (scan_assistant(content, i, r->thinking, ids, &nids, err))
                 return -1;
             last_assistant = i;
             last_assistant_content = content;
