@@ -3,6 +3,7 @@
  * and the result becomes a table (or an error table is raised). */
 #include "lnyx.h"
 
+#include "claude/media.h"
 #include "core/batch.h"
 #include "core/call.h"
 #include "core/net.h"
@@ -49,6 +50,37 @@ static int cache_mark_of(lua_State *L, int arg, const char *field)
     return lnyx_argerror(L, arg, "%s.cache must be true, false, \"5m\" or \"1h\"", field);
 }
 
+/* {type = "image" | "document", path = FILE | data = BYTES, media_type = ...} on top: pushes
+ * the block's JSON text and returns 1; returns 0 (nothing pushed) for other tables. */
+static int media_from_file_or_bytes(lua_State *L)
+{
+    int t = lua_gettop(L);
+    lua_getfield(L, t, "type");
+    lua_getfield(L, t, "path");
+    lua_getfield(L, t, "data");
+    lua_getfield(L, t, "media_type");
+    const char *type = lua_tostring(L, t + 1);
+    int path = lua_type(L, t + 2) == LUA_TSTRING, data = lua_type(L, t + 3) == LUA_TSTRING;
+    if (!type || (strcmp(type, "image") && strcmp(type, "document")) || (!path && !data)) {
+        lua_settop(L, t);
+        return 0;
+    }
+    if (!lua_isnil(L, t + 4) && lua_type(L, t + 4) != LUA_TSTRING)
+        lnyx_argerror(L, 1, "media_type must be a string");
+    size_t len = 0;
+    const char *bytes = data ? lua_tolstring(L, t + 3, &len) : NULL;
+    nyx_error err;
+    nyx_error_clear(&err);
+    char *json = claude_media_block(type, path ? lua_tostring(L, t + 2) : NULL,
+                                    (const unsigned char *)bytes, len, lua_tostring(L, t + 4), &err);
+    if (!json)
+        lnyx_raise(L, &err);
+    lua_settop(L, t);
+    lua_pushstring(L, json);
+    cJSON_free(json);
+    return 1;
+}
+
 /* A string, or an array of blocks: strings, {text=, cache=} / {type="text", ...} tables,
  * and (when json_ok) any other API block as a table {type=, ..., cache=}, kept as JSON. */
 static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **out, size_t *n,
@@ -88,7 +120,9 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
                     lnyx_argerror(L, arg, "%s[%d] must be a text block", field, (int)i + 1);
                     return;
                 }
-                if (!is_text) {
+                if (!is_text && media_from_file_or_bytes(L)) {
+                    is_json = 1;
+                } else if (!is_text) {
                     char where[64];
                     snprintf(where, sizeof where, "%s[%d]", field, (int)i + 1);
                     char *json = lnyx_to_json_text(L, -1, where, "cache");

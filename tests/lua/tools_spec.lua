@@ -132,19 +132,42 @@ for _, setup in ipairs(H.setups()) do
       assert.matches("extra is a function", v.e2.message)
     end)
 
+    it("reads images and documents from a path or bytes, their media type checked", function()
+      local v = setup:run [[
+        local path = os.tmpname()
+        local f = assert(io.open(path, "wb")); f:write("\137PNG\r\n\26\nrest of the image"); f:close()
+        local r = nyx.call{ messages = { { role = "user", content = { { type = "image", path = path },
+          { type = "document", data = "%PDF-1.4 a report", cache = true }, "What do these show?" } } } }
+        local _, wrong = pcall(nyx.call, { prompt = { { type = "image", path = path, media_type = "image/jpeg" } } })
+        local _, unknown = pcall(nyx.call, { prompt = { { type = "image", data = "just words" } } })
+        os.remove(path)
+        local _, missing = pcall(nyx.call, { prompt = { { type = "image", path = path } } })
+        return { r = r, wrong = wrong, unknown = unknown, missing = missing, n = #sim.requests() }
+      ]]
+      assert.are.equal("end_turn", v.r.stop_reason)
+      assert.are.equal("invalid_argument", v.wrong.type)
+      assert.matches("image/jpeg given, but .* holds image/png", v.wrong.message)
+      assert.are.equal("invalid_argument", v.unknown.type)
+      assert.matches("give media_type", v.unknown.message)
+      assert.are.equal("invalid_argument", v.missing.type)
+      assert.matches("cannot open", v.missing.message)
+      assert.are.equal(1, v.n, "refused blocks sent nothing")
+    end)
+
     it("thinks when asked, passes thinking back in the loop, and the API refuses it altered", function()
       local v = setup:run(WEATHER .. [[
         local pieces = {}
-        local r = nyx.call{ prompt = "Weather in Oslo", tools = { weather }, thinking = 2048, max_tokens = 4000,
+        local H45 = "claude-haiku-4-5" -- takes a budget of thinking tokens, not "adaptive"
+        local r = nyx.call{ model = H45, prompt = "Weather in Oslo", tools = { weather }, thinking = 2048, max_tokens = 4000,
                             on_thinking = function(t) pieces[#pieces + 1] = t end }
         local m = r.messages
         local altered = { m[1], { role = "assistant", content = { { type = "thinking", thinking = "something else",
                           signature = m[2].content[1].signature }, m[2].content[2] } }, m[3] }
-        local _, e1 = pcall(nyx.call, { messages = altered, thinking = 2048, max_tokens = 4000, tools = { weather } })
+        local _, e1 = pcall(nyx.call, { model = H45, messages = altered, thinking = 2048, max_tokens = 4000, tools = { weather } })
         local dropped = { m[1], { role = "assistant", content = { m[2].content[2] } }, m[3] }
-        local _, e2 = pcall(nyx.call, { messages = dropped, thinking = 2048, max_tokens = 4000, tools = { weather } })
-        local _, e3 = pcall(nyx.call, { prompt = "x", thinking = "adaptive" })
-        local _, e4 = pcall(nyx.call, { prompt = "x", thinking = 500, max_tokens = 4000 })
+        local _, e2 = pcall(nyx.call, { model = H45, messages = dropped, thinking = 2048, max_tokens = 4000, tools = { weather } })
+        local _, e3 = pcall(nyx.call, { model = H45, prompt = "x", thinking = "adaptive" })
+        local _, e4 = pcall(nyx.call, { model = H45, prompt = "x", thinking = 500, max_tokens = 4000 })
         local n = #sim.requests()
         return { r = r, pieces = pieces, e1 = e1, e2 = e2, e3 = e3, e4 = e4, n = n }
       ]])
