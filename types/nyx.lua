@@ -91,6 +91,7 @@
 ---@field json? any  the parsed structured output
 ---@field messages? nyx.Message[]  the conversation with this answer appended
 ---@field iterations? integer  tool loop rounds
+---@field total_usage? table  the tool loop's usage summed over its iterations
 
 ---@class nyx.Error
 ---@field type string  rate_limit_error, overloaded_error, ..., budget_exceeded, circuit_open, timeout, stopped, invalid_argument, network_error, tls_error, cancelled, ...
@@ -314,6 +315,35 @@ function nyx.call(opts) end
 ---@param def nyx.Tool
 ---@return nyx.Tool
 function nyx.tool(def) end
+
+--- A Lua value as JSON text (object keys sorted; a 1..n table is an array, {} an object).
+---@param value any
+---@return string
+function nyx.json_encode(value) end
+
+--- JSON text as a Lua value (null becomes nil).
+---@param text string
+---@return any
+function nyx.json_decode(text) end
+
+--- The tool loop behind nyx.call (lua/nyx/tools.lua); scripts use nyx.call and nyx.tool.
+nyx.tools = {}
+---@param call fun(opts: nyx.CallOptions): nyx.Result  the engine's call
+---@param opts nyx.CallOptions
+---@return nyx.Result
+function nyx.tools.call(call, opts) end
+---@param call fun(opts: nyx.CallOptions): nyx.Result
+---@param opts nyx.CallOptions
+---@return nyx.Result
+function nyx.tools.run(call, opts) end
+--- Adds tool_calls, thinking and messages (messages with this answer appended) to r.
+---@param messages nyx.Message[]
+---@param r nyx.Result
+---@return nyx.Result
+function nyx.tools.finish(messages, r) end
+---@param def nyx.Tool
+---@return nyx.Tool
+function nyx.tools.tool(def) end
 
 --- Message Batches: half price for work that can wait.
 ---@param opts nyx.BatchOptions
