@@ -10,9 +10,14 @@ foreach(src ${C_TESTS})
   set_tests_properties(c/${name} PROPERTIES TIMEOUT 120)
 endforeach()
 
+# A stand-in OpenTelemetry collector (tests/e2e/otel.sh).
+add_executable(otlp_receiver ${CMAKE_SOURCE_DIR}/tests/helpers/otlp_receiver.c)
+target_link_libraries(otlp_receiver PRIVATE PkgConfig::MHD)
+
 # Paths every script-level test needs: the nyx command, the Lua library and the C module.
 set(NYX_TEST_ENV
   "NYX_BIN=$<TARGET_FILE:nyx>"
+  "OTLP_RECEIVER=$<TARGET_FILE:otlp_receiver>"
   "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
   "LUA_PATH=${CMAKE_SOURCE_DIR}/lua/?.lua\;${CMAKE_SOURCE_DIR}/lua/?/init.lua\;${CMAKE_SOURCE_DIR}/tests/lua/?.lua\;\;"
   "LUA_CPATH=${CMAKE_BINARY_DIR}/lua/?.so\;\;")

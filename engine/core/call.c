@@ -6,6 +6,7 @@
 #include "cache/response_cache.h"
 #include "claude/request.h"
 #include "clock.h"
+#include "otel.h"
 #include "resilience/breaker.h"
 #include "resilience/ratelimit.h"
 #include "resilience/retry.h"
@@ -537,6 +538,7 @@ static void finish(nyx_call *c)
     if (c->use_response_cache && !c->result.from_cache && c->result.status == NYX_STATUS_OK)
         remember_response(c, now);
     call_account(c);
+    otel_call_finished(c->e, c); /* its span and measurements, queued for export */
     link_into(&c->e->logging, c);
     call_log(c, logged); /* durable, and the budget settled, before the owner sees the result */
 }

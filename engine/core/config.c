@@ -67,6 +67,13 @@ static const setting settings[] = {
     {"NYX_TLS_INSECURE", K_BOOL, AT(tls_insecure), 0, 0},
     {"NYX_EXTRA_HEADERS", K_STRING, AT(extra_headers), 0, 0},
     {"NYX_HTTP_VERSION", K_STRING, AT(http_version), 0, 0},
+    {"OTEL_EXPORTER_OTLP_ENDPOINT", K_STRING, AT(otel_endpoint), 0, 0},
+    {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", K_STRING, AT(otel_traces_endpoint), 0, 0},
+    {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", K_STRING, AT(otel_metrics_endpoint), 0, 0},
+    {"OTEL_EXPORTER_OTLP_HEADERS", K_STRING, AT(otel_headers), 0, 0},
+    {"OTEL_SERVICE_NAME", K_STRING, AT(otel_service_name), 0, 0},
+    {"OTEL_RESOURCE_ATTRIBUTES", K_STRING, AT(otel_resource_attributes), 0, 0},
+    {"OTEL_SDK_DISABLED", K_BOOL, AT(otel_disabled), 0, 0},
 };
 
 static void defaults(nyx_config *c)

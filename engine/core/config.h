@@ -56,6 +56,14 @@ typedef struct nyx_config {
     int tls_insecure;       /* NYX_TLS_INSECURE: no verification; loopback hosts only */
     char *extra_headers;    /* NYX_EXTRA_HEADERS: JSON object of headers every request carries */
     char *http_version;     /* NYX_HTTP_VERSION: "2" (default, over TLS) or "1.1" */
+    /* OpenTelemetry export (otel.c): the standard variables */
+    char *otel_endpoint;    /* OTEL_EXPORTER_OTLP_ENDPOINT: base URL, /v1/traces and /v1/metrics added */
+    char *otel_traces_endpoint;  /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: used as given */
+    char *otel_metrics_endpoint; /* OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: used as given */
+    char *otel_headers;     /* OTEL_EXPORTER_OTLP_HEADERS: k=v,k2=v2 sent with each export */
+    char *otel_service_name;/* OTEL_SERVICE_NAME: resource service.name, default "nyx" */
+    char *otel_resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES: k=v,k2=v2 */
+    int otel_disabled;      /* OTEL_SDK_DISABLED: no export whatever the endpoint */
 } nyx_config;
 
 /* Reads the environment. Returns 0, or -1 with err naming the variable. */

@@ -12,6 +12,7 @@
 #include "cost/models.h"
 #include "debug.h"
 #include "news.h"
+#include "otel.h"
 #include "settings.h"
 #include "resilience/breaker.h"
 #include "resilience/ratelimit.h"
@@ -337,7 +338,7 @@ nyx_engine *nyx_open(char **errmsg)
         loop_set_after_perform(e->loop, calls_cancel_deferred, e);
     loop_source db = {store_fd, store_ready, store_pending, e};
     if (!e->loop || !e->models || !e->cache || !e->limiter || !e->breakers || !e->responses ||
-        loop_add_source(e->loop, &db) != 0 || parse_timeout_profiles(e, &err) != 0 ||
+        loop_add_source(e->loop, &db) != 0 || parse_timeout_profiles(e, &err) != 0 || otel_open(e, &err) != 0 ||
         settings_open(e, &err) != 0) {
         if (errmsg)
             *errmsg = strdup(err.message[0] ? err.message : "out of memory");
@@ -684,6 +685,7 @@ void nyx_close(nyx_engine *e)
     /* Records on their way to the database arrive, or wait in memory for what follows. */
     for (double until = nyx_now_s() + 10; store_busy(e->store) > 0 && nyx_now_s() < until;)
         loop_poll(e->loop, 50);
+    otel_close(e); /* the last spans, a bounded wait */
     pending_log_close(e);
     budget_free(e);
     settings_free(e);

@@ -67,6 +67,7 @@ struct nyx_engine {
     const char *provider; /* "sim" | "anthropic" */
     struct curl_slist *headers; /* shared by every request; holds the key, never printed */
     struct net *net;      /* net.h: trust, proxy, gateway headers, HTTP version */
+    struct otel *otel;    /* otel.h: OpenTelemetry export, NULL when off */
     int64_t connections;  /* connections opened */
     int64_t tls_handshakes; /* of them, the ones that set up TLS */
     struct nyx_store *store;

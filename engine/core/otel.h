@@ -1,0 +1,20 @@
+/* OpenTelemetry export (OTLP/HTTP JSON): a span per call after the GenAI semantic conventions,
+ * and the GenAI client metrics, batched and posted from the engine's loop. Never blocks a
+ * call: a collector that is down or slow loses batches, counted, with one warning. */
+#ifndef NYX_OTEL_H
+#define NYX_OTEL_H
+
+#include "claude/types.h"
+
+typedef struct nyx_engine nyx_engine;
+struct nyx_call;
+
+/* Reads the OTEL_* settings of e->cfg; sets up e->otel when an endpoint is given and the SDK
+ * is not disabled. Returns 0, or -1 with err (invalid_argument naming the variable). */
+int otel_open(nyx_engine *e, nyx_error *err);
+/* Queues the spans and measurements of a finished call (its result and cost are final). */
+void otel_call_finished(nyx_engine *e, const struct nyx_call *c);
+/* Sends what is queued, waiting at most a few seconds, then frees everything. */
+void otel_close(nyx_engine *e);
+
+#endif
