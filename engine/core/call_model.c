@@ -75,7 +75,10 @@ void call_learn_min_cache(nyx_call *c)
     if (!through || !total)
         return;
     int64_t prompt = u->input_tokens;
-    int64_t prefix = (int64_t)((double)prompt * (double)through / (double)total);
+    /* The prefix's share of the text, less a tenth: a share by bytes may overstate the
+     * tokens before the mark, and a minimum raised too far would keep marks off prefixes
+     * the API caches. */
+    int64_t prefix = (int64_t)(0.9 * (double)prompt * (double)through / (double)total);
     /* A marked prefix of this size wrote nothing: the minimum is above it. */
     if (models_raise_min_cache(e->models, m->id, prefix + 1) != 1)
         return;

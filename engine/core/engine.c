@@ -446,9 +446,18 @@ static int start_provider(nyx_engine *e)
     opt.token_ms = e->cfg.sim_token_ms;
     opt.batch_delay_ms = e->cfg.sim_batch_ms;
     opt.batch_expiry_ms = e->cfg.sim_batch_expiry_ms;
-    sim_models sm = {sim_min_cache, sim_canonical, e->models, sim_accepts};
     nyx_error err;
     nyx_error_clear(&err);
+    e->sim_models = models_new_default(&err);
+    if (e->sim_models && e->cfg.models_file && models_merge_file(e->sim_models, e->cfg.models_file, &err) != 0) {
+        models_free(e->sim_models);
+        e->sim_models = NULL;
+    }
+    if (!e->sim_models) {
+        engine_set_error(e, "cannot start the built-in simulator: %s", err.message);
+        return -1;
+    }
+    sim_models sm = {sim_min_cache, sim_canonical, e->sim_models, sim_accepts};
     e->sim = sim_server_start(&sm, &opt, 0, &err);
     if (!e->sim) {
         engine_set_error(e, "cannot start the built-in simulator: %s", err.message);
@@ -706,6 +715,7 @@ void nyx_close(nyx_engine *e)
     stats_group_free(&e->by_agent);
     stats_group_free(&e->by_template);
     models_free(e->models);
+    models_free(e->sim_models); /* after sim_server_stop: its threads read it */
     curl_slist_free_all(e->headers);
     net_free(e->net);
     free(e->endpoint);

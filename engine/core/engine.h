@@ -62,6 +62,8 @@ struct nyx_engine {
     int started;          /* engine_start done */
     nyx_loop *loop;
     struct nyx_models *models;
+    struct nyx_models *sim_models; /* the built-in simulator's own copy: read by its threads, and
+                                      never changed by what the engine learns (it is "the API") */
     struct sim_server *sim;
     char *endpoint;       /* base URL actually used */
     const char *provider; /* "sim" | "anthropic" */
