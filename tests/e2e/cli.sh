@@ -163,6 +163,18 @@ run_nyx -- run three.lua --db "$work/flag.db"
 [[ $rc == 0 && -s "$work/flag.db" ]]
 check "--db FILE puts the database in FILE" $? "rc=$rc $err"
 
+# ---- the tool loop example ----
+
+run_nyx -- run "$NYX_SOURCE_DIR/examples/tools.lua"
+check "examples/tools.lua runs (exit 0)" $((rc != 0)) "$err"
+grep -q "^iterations: 2, stop: end_turn" <<<"$out"
+check "the tool loop takes two iterations and ends at end_turn" $? "$out"
+grep -q "result (error): .*timed out" <<<"$out"
+check "the tool that fails once reaches the model as an error result" $? "$out"
+reads=$(grep -Eo "[0-9]+ cache reads" <<<"$out" | grep -Eo "^[0-9]+")
+[[ ${reads:-0} -gt 1000 ]]
+check "the second iteration reads the system prompt from the cache" $? "$out"
+
 # ---- the council example ----
 
 run_nyx -- run "$NYX_SOURCE_DIR/examples/council.lua"
