@@ -106,7 +106,12 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
     it("cancelling another task from a stream callback cancels only that task's call", function()
       local db = new_db()
       local v = setup:run([[
-        local victim = nyx.spawn(function() return nyx.call{ prompt = "A long one", max_tokens = 400 } end)
+        -- The victim's request hangs at the server, so it is surely in flight when the
+        -- killer's first delta arrives (however slow the machine).
+        sim.faults{ { fault = "hang", hang_ms = 20000, model = "claude-opus-4-8", count = 1 } }
+        local victim = nyx.spawn(function()
+          return nyx.call{ prompt = "A long one", max_tokens = 400, model = "claude-opus-4-8" }
+        end)
         local bystander = nyx.spawn(function() return nyx.call{ prompt = "Another long one", max_tokens = 400 } end)
         local killer = nyx.spawn(function()
           return nyx.call{ prompt = "Short", max_tokens = 30, stream = function() victim:cancel() end }
@@ -130,8 +135,12 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
     it("nyx.cancel_all() and nyx.stop() from a stream callback cancel every call in flight", function()
       local db = new_db()
       local v = setup:run([[
+        -- The other call's request hangs at the server: it is in flight when the stream stops.
         local function two(stop)
-          local other = nyx.spawn(function() return nyx.call{ prompt = "A long one", max_tokens = 400 } end)
+          sim.faults{ { fault = "hang", hang_ms = 20000, model = "claude-opus-4-8", count = 1 } }
+          local other = nyx.spawn(function()
+            return nyx.call{ prompt = "A long one", max_tokens = 400, model = "claude-opus-4-8" }
+          end)
           local ok, err = pcall(nyx.call, { prompt = "Write", max_tokens = 200, stream = stop })
           local ok2, err2 = pcall(other.wait, other)
           return { ok = ok, type = err.type, other_ok = ok2, other_type = err2.type }
