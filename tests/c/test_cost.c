@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "cost/accept.h"
 #include "cost/cost.h"
 #include "cost/models.h"
 
@@ -592,6 +593,61 @@ static void test_worst_case_tier(void)
     models_free(m);
 }
 
+/* ---- what each model accepts ---- */
+
+static void test_accept(void)
+{
+    nyx_models *m = fresh();
+    const nyx_model *h55 = models_find(m, "claude-haiku-5-5"), *h45 = models_find(m, "claude-haiku-4-5");
+    nyx_request req;
+    nyx_request_init(&req);
+    nyx_error err;
+    nyx_error_clear(&err);
+    /* no temperature: nothing to check */
+    CHECK_INT(accept_request(h55, &req, &err), 0);
+    /* the default is left out where the model takes none, kept where it does */
+    req.temperature = 1.0;
+    CHECK_INT(accept_request(h55, &req, &err), 0);
+    CHECK(req.temperature < 0);
+    req.temperature = 1.0;
+    CHECK_INT(accept_request(h45, &req, &err), 0);
+    CHECK_NEAR(req.temperature, 1.0, 0);
+    /* another value is refused, naming the model and the field */
+    req.temperature = 0.2;
+    CHECK_INT(accept_request(h55, &req, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK(strstr(err.message, "temperature") && strstr(err.message, "claude-haiku-5-5"));
+    CHECK_INT(accept_request(h45, &req, &err), 0);
+    /* retired: refused, naming the replacement */
+    nyx_error_clear(&err);
+    CHECK_INT(accept_request(models_find(m, "claude-3-opus-latest"), &req, &err), -1);
+    CHECK(strstr(err.message, "retired on 2026-01-05") && strstr(err.message, "\"claude-opus-4-8\""));
+    /* unknown model: not refused here (the API answers for it) */
+    CHECK_INT(accept_request(NULL, &req, &err), 0);
+    nyx_request_free(&req);
+
+    CHECK_INT(accept_param(h55, "temperature"), 0);
+    CHECK_INT(accept_param(h45, "top_k"), 1);
+    CHECK_INT(accept_param(models_find(m, "claude-opus-5-5"), "thinking:disabled"), 0);
+    CHECK_INT(accept_param(models_find(m, "claude-opus-5-5"), "speed:fast"), 1);
+    CHECK_INT(accept_param(h55, "speed:fast"), 0);
+    CHECK_INT(accept_param(NULL, "temperature"), 1);
+
+    char note[300];
+    CHECK_INT(accept_deprecation_notice(h55, note, sizeof note), 0);
+    CHECK_INT(accept_deprecation_notice(models_find(m, "claude-opus-4-5"), note, sizeof note), 1);
+    CHECK_STR(note, "nyx: model \"claude-opus-4-5\" is deprecated and retires on 2027-01-22 (date unconfirmed); "
+                    "move to \"claude-opus-4-8\"");
+
+    /* the table is dated 2026-12-06: stale after 60 days, not before */
+    double t = models_date_time("2026-12-06");
+    CHECK_INT(accept_table_stale(m, t + 60 * 86400.0, 60), 0);
+    CHECK_INT(accept_table_stale(m, t + 60 * 86400.0 + 1, 60), 1);
+    nyx_models *empty = NULL;
+    CHECK_INT(accept_table_stale(empty, t, 60), 1); /* no date known */
+    models_free(m);
+}
+
 /* ---- merging ---- */
 
 static void test_merge(void)
@@ -846,6 +902,7 @@ int main(void)
     test_modifiers();
     test_one_hour_writes();
     test_worst_case_tier();
+    test_accept();
     test_merge();
     test_merge_file();
     test_validation();
