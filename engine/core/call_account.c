@@ -111,6 +111,21 @@ void call_account(nyx_call *c)
 
 /* The call's record as the storage mode allows; the strings in owned[] are the caller's to
  * free. The same call always gives the same record (its time is fixed at the first). */
+
+/* 1 when the reply holds a block other than text (tool_use, thinking, ...). */
+static int reply_has_blocks(const nyx_response *resp)
+{
+    cJSON *content = resp->content_json ? cJSON_Parse(resp->content_json) : NULL;
+    int found = 0;
+    const cJSON *b;
+    cJSON_ArrayForEach(b, content) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
+        found |= !cJSON_IsString(t) || strcmp(t->valuestring, "text") != 0;
+    }
+    cJSON_Delete(content);
+    return found;
+}
+
 static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
 {
     nyx_engine *e = c->e;
@@ -149,13 +164,21 @@ static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
      * e-mail addresses, card numbers or keys that passed through it. */
     owned[1] = owned[2] = NULL;
     const char *mode = e->cfg.storage_mode;
+    /* A reply with more than text (tool calls, thinking) is stored as its blocks, which hold it
+     * all; a plain one as its text. */
+    const char *reply = r->resp.text;
+    size_t reply_len = r->resp.text_len;
+    if (reply_has_blocks(&r->resp)) {
+        reply = r->resp.content_json;
+        reply_len = strlen(reply);
+    }
     if (strcmp(mode, "full") == 0) {
         it->prompt_text = c->body;
-        it->response_text = r->resp.text;
+        it->response_text = reply;
     } else if (strcmp(mode, "redacted") == 0) {
         size_t n;
         it->prompt_text = owned[1] = guard_redact(c->body, c->body_len, &n);
-        it->response_text = owned[2] = r->resp.text ? guard_redact(r->resp.text, r->resp.text_len, &n) : NULL;
+        it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
     }
 }
 

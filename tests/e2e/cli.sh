@@ -175,6 +175,19 @@ reads=$(grep -Eo "[0-9]+ cache reads" <<<"$out" | grep -Eo "^[0-9]+")
 [[ ${reads:-0} -gt 1000 ]]
 check "the second iteration reads the system prompt from the cache" $? "$out"
 
+cat >toolcall.lua <<'LUA'
+local nyx = require "nyx"
+local w = nyx.tool{ name = "weather", input = { type = "object", properties = { city = { type = "string" } } } }
+nyx.call{ prompt = "Weather for jane@example.com in Oslo", tools = { w } }
+LUA
+run_nyx -- run toolcall.lua --db "$work/toolcall.db"
+run_nyx -- log --last 1 --json --db "$work/toolcall.db"
+id=$(sed -n 's/^{"id":"\([^"]*\)".*/\1/p' <<<"$out")
+run_nyx -- log --raw "$id" --db "$work/toolcall.db"
+resp=$(sed -n '/^--- response/,$p' <<<"$out")
+grep -q '"type":"tool_use".*"name":"weather".*"input":{"city":"Weather for \[EMAIL\] in Oslo"}' <<<"$resp"
+check "a reply of tool calls is stored as its blocks, redacted like prompts" $? "$out"
+
 # ---- the council example ----
 
 run_nyx -- run "$NYX_SOURCE_DIR/examples/council.lua"
