@@ -252,9 +252,12 @@ function Agent:create_template(name, text) end
 ---@field session? nyx.Session|string
 ---@field agent? string
 ---@field name? string
+---@field warm? boolean  the first request as a standard call that writes the shared prefix first
+---@field retry? "standard"|"batch"  re-run what expired, was cancelled by the API or failed on its side
 
 ---@class nyx.Batch
 ---@field id string
+---@field retried_as? nyx.Batch  the batch of a retry = "batch"
 local Batch = {}
 ---@return table
 function Batch:status() end

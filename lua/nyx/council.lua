@@ -41,9 +41,8 @@ local function shared_mark()
   return (ttl and ttl > 300) and "1h" or true
 end
 
-local function ask(opts, persona, mark, on_start)
-  local started = core.now()
-  local ok, r = pcall(core.call, {
+local function persona_call(opts, persona, mark)
+  return {
     model = opts.model,
     system = { { text = opts.context, cache = mark }, { text = persona.instruction } },
     prompt = opts.question,
@@ -53,8 +52,10 @@ local function ask(opts, persona, mark, on_start)
     agent = persona.name,
     template = persona.template,
     thought = opts.thought,
-    on_start = on_start,
-  })
+  }
+end
+
+local function answer_of(persona, started, ok, r)
   local answer = { persona = persona.name, wall_ms = (core.now() - started) * 1000 }
   if ok then
     answer.text, answer.usage, answer.cache_hit = r.text, r.usage, r.cache_hit
@@ -63,6 +64,31 @@ local function ask(opts, persona, mark, on_start)
     answer.error = r
   end
   return answer
+end
+
+local function ask(opts, persona, mark, on_start)
+  local started = core.now()
+  local spec = persona_call(opts, persona, mark)
+  spec.on_start = on_start
+  return answer_of(persona, started, pcall(core.call, spec))
+end
+
+-- batch = true: the personas go as one Message Batch at batch prices, the context marked for
+-- an hour; warm = true answers the first persona with a standard call that writes it first.
+local function council_batch(opts, personas)
+  local started = core.now()
+  local requests = {}
+  for i, p in ipairs(personas) do
+    requests[i] = persona_call(opts, p, "1h")
+    requests[i].id = "persona" .. i
+  end
+  local b = require("nyx.batch").batch{ requests = requests, name = "council", warm = opts.warm == true }
+  local answers, i = {}, 0
+  for _, r, ok in b:results() do
+    i = i + 1
+    answers[i] = answer_of(personas[i], started, ok, r)
+  end
+  return answers
 end
 
 local function totals(answers, wall_ms)
@@ -139,7 +165,7 @@ end
 --- Runs a council. Returns {responses = {...}, totals = {...}}; one persona's failure is kept
 --- in its response's `error` and does not stop the others.
 --- With estimate = true it sends nothing and returns what the council would cost (estimate()).
----@param opts {context: string, personas: (string|nyx.Persona)[], question: string, session?: any, model?: string, max_tokens?: integer, temperature?: number, thought?: integer, warm?: boolean, estimate?: boolean}
+---@param opts {context: string, personas: (string|nyx.Persona)[], question: string, session?: any, model?: string, max_tokens?: integer, temperature?: number, thought?: integer, warm?: boolean, estimate?: boolean, batch?: boolean}
 function M.council(opts)
   if type(opts) ~= "table" then bad("options", "must be a table") end
   if type(opts.context) ~= "string" or opts.context == "" then bad("context", "must be a non-empty string") end
@@ -148,6 +174,10 @@ function M.council(opts)
   local mark = shared_mark()
   if opts.estimate then return estimate(opts, personas, mark) end
   local began = core.now()
+  if opts.batch then
+    local answers = council_batch(opts, personas)
+    return { responses = answers, totals = totals(answers, (core.now() - began) * 1000) }
+  end
   local answers = {}
   local warm = opts.warm ~= false
 

@@ -140,13 +140,90 @@ describe("nyx.batch", function()
     assert.are.equal(1, v.st.expired)
   end)
 
+  it("warm = true: one standard call writes the shared prefix, the batch reads it", function()
+    local v = setup:run([[
+      local ctx = context("warm-batch")
+      local reqs = {}
+      for i = 1, 3 do
+        reqs[i] = { id = "q" .. i, system = { { text = ctx, cache = "1h" } }, prompt = "question " .. i,
+                    max_tokens = 20 }
+      end
+      local b = nyx.batch{ requests = reqs, warm = true }
+      local out = {}
+      for id, r, ok in b:results() do
+        out[#out + 1] = { id = id, ok = ok, read = r.usage.cache_read_input_tokens,
+                          write = r.usage.cache_creation_input_tokens, cost = r.usage.cost_usd }
+      end
+      local messages = 0
+      for _, q in ipairs(sim.requests()) do
+        if q.path == "/v1/messages" then messages = messages + 1 end
+      end
+      return { out = out, messages = messages, st = b:status() }
+    ]], { env = env() })
+    assert.are.equal(1, v.messages, "only the warm-up went to /v1/messages")
+    assert.is_true(v.out[1].write > 0, "the warm-up wrote the prefix")
+    assert.is_true(v.out[2].read > 0 and v.out[3].read > 0, "the batch requests read it")
+    assert.are.equal(0, v.out[2].write)
+    assert.are.equal(2, v.st.succeeded, "the other two went in the batch")
+  end)
+
+  it("retry = 'standard' re-runs expired requests as ordinary calls", function()
+    local v = setup:run([[
+      local b = nyx.batch{ retry = "standard", requests = {
+        { id = "a", prompt = "one", max_tokens = 20 }, { id = "b", prompt = "two", max_tokens = 20 } } }
+      local out = {}
+      for id, r, ok in b:results() do out[id] = ok and r.text or r.type end
+      local messages = 0
+      for _, q in ipairs(sim.requests()) do
+        if q.path == "/v1/messages" then messages = messages + 1 end
+      end
+      return { out = out, messages = messages, st = b:status(), stats = nyx.stats() }
+    ]], { env = env({ NYX_SIM_BATCH_MS = "600000", NYX_SIM_BATCH_EXPIRY_MS = "300" }) })
+    assert.are.equal(2, v.st.expired)
+    assert.truthy(v.out.a:find("regarding one", 1, true), v.out.a)
+    assert.truthy(v.out.b:find("regarding two", 1, true), v.out.b)
+    assert.are.equal(2, v.messages)
+    assert.are.equal(4, v.stats.calls, "the expired requests and their re-runs are each logged")
+  end)
+
+  it("retry = 'batch' re-runs expired requests as a new batch", function()
+    local v = setup:run([[
+      local b = nyx.batch{ retry = "batch", requests = { { id = "a", prompt = "one", max_tokens = 20 } } }
+      local out = {}
+      for id, r, ok in b:results() do out[id] = ok and "ok" or r.type end
+      return { out = out, first = b.id, second = b.retried_as and b.retried_as.id }
+    ]], { env = env({ NYX_SIM_BATCH_MS = "600000", NYX_SIM_BATCH_EXPIRY_MS = "300" }) })
+    assert.truthy(v.second, "a second batch was submitted")
+    assert.are_not.equal(v.first, v.second)
+    assert.are.same({ a = "batch_expired" }, v.out, "the simulator expires that one too")
+  end)
+
+  it("nyx.council{batch = true} runs the personas as one batch at batch prices", function()
+    local v = setup:run([[
+      local r = nyx.council{ context = context("council-batch"), question = "Should we expand?",
+                             personas = { "CFO", "CTO", "Head of Sales" }, batch = true, max_tokens = 30 }
+      local messages = 0
+      for _, q in ipairs(sim.requests()) do
+        if q.path == "/v1/messages" then messages = messages + 1 end
+      end
+      local names = {}
+      for i, a in ipairs(r.responses) do names[i] = a.persona .. ":" .. tostring(a.error == nil) end
+      return { names = names, totals = r.totals, messages = messages, stats = nyx.stats() }
+    ]], { env = env() })
+    assert.are.same({ "CFO:true", "CTO:true", "Head of Sales:true" }, v.names)
+    assert.are.equal(0, v.messages, "nothing went to /v1/messages")
+    assert.are.equal(3, v.stats.calls)
+    assert.is_true(v.totals.cost_usd > 0)
+  end)
+
   it("refuses bad arguments before anything starts", function()
     local v = setup:run([[
       local out = {}
       for i, t in ipairs({ {}, { requests = {} }, { requests = { { prompt = "x" } } },
                            { requests = { { id = "a", prompt = "x" }, { id = "a", prompt = "y" } } },
                            { requests = { { id = "has space", prompt = "x" } } },
-                           { requests = { { id = "s", prompt = "x", stream = function() end } } } }) do
+                           { requests = { { id = "s", prompt = "x", stream = function() end } } },
+                           { retry = "later", requests = { { id = "a", prompt = "x" } } } }) do
         local ok, err = pcall(function()
           local b = nyx.batch(t)
           for _, r, ok2 in b:results() do if not ok2 then error(r, 0) end end
