@@ -251,7 +251,8 @@ static void answered(void *ud, int rc, int refused, const nyx_error *err)
         return;
     }
     if (refused < 0 || !e->store || !r->s->soft[refused] || r->scopes[refused].limit_usd < 0) {
-        if (refused >= 0 && e->store && e->loop && err && err->retryable && nyx_now_s() < r->deadline) {
+        if (refused >= 0 && e->store && e->loop && err && err->retryable && !r->no_settle_wait &&
+            nyx_now_s() < r->deadline) {
             wait_for_settle(r);
             return;
         }

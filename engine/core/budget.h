@@ -42,6 +42,8 @@ typedef struct budget_request {
     size_t id_size;
     int dropped;
     double deadline;  /* monotonic seconds: an unavailable store is waited for until then */
+    int no_settle_wait; /* refuse rather than wait for pending reservations to settle: a batch's
+                           members settle only once every member is reserved */
     budget_done_fn done;
     void *ud;
     /* Waiting for the store (budget.c): */

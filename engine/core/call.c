@@ -318,6 +318,7 @@ static int reserve_budget(nyx_call *c)
         .id = c->reservation,
         .id_size = sizeof c->reservation,
         .deadline = nyx_now_s() + (c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s),
+        .no_settle_wait = c->spec.batch != NULL,
         .done = budget_reserved,
         .ud = c,
     };
