@@ -1,4 +1,4 @@
-/* nyx ask TEMPLATE [--var k=v]... [--model M]: one templated call from the command
+/* nyx ask TEMPLATE [--var k=v]... [--model M] [--json]: one templated call from the command
  * line. The CLI is a host built on nyx.h only, so the call runs as a small embedded Lua chunk:
  * the same renderer as nyx render and the same call path (budgets, cache, retries, logging)
  * as nyx.call in a script. */
@@ -16,9 +16,10 @@ static void on_signal(int sig) { interrupted = sig; }
 static void help(FILE *out)
 {
     fprintf(out,
-            "usage: nyx ask TEMPLATE[@V] [--var k=v]... [--model M] [--db FILE]\n\n"
+            "usage: nyx ask TEMPLATE[@V] [--var k=v]... [--model M] [--json] [--db FILE]\n\n"
             "Renders TEMPLATE with the variables given (as nyx render does) and sends it as one\n"
-            "call. The answer goes to stdout, the model, usage and cost\n"
+            "call. The answer goes to stdout (with --json: the result as one JSON object: text,\n"
+            "model, id, stop_reason, interaction_id, usage with cost_usd), the model, usage and cost\n"
             "to stderr. Without --model the template's model hint is used.\n"
             "Exit status: 0 answered, 1 the call or the rendering failed, 2 usage error.\n");
 }
@@ -35,15 +36,21 @@ static int plain_name(const char *s)
     return 1;
 }
 
-/* The answer on stdout, a line of usage and cost on stderr. */
+/* The answer on stdout (with --json the result's fields as one object, nyx.json_encode), a
+ * line of usage and cost on stderr. */
 static const char chunk_fmt[] =
     "local nyx = require 'nyx'\n"
-    "local name, model = '%s', %s%s%s\n"
+    "local name, model, as_json = '%s', %s%s%s, %s\n"
     "local prompt = nyx.templates.render(name, nyx.vars)\n"
     "local r = nyx.call{prompt = prompt, template = name, model = model}\n"
     "local u = r.usage\n"
-    "io.stdout:write(r.text)\n"
-    "if r.text:sub(-1) ~= '\\n' then io.stdout:write('\\n') end\n"
+    "if as_json then\n"
+    "  io.stdout:write(nyx.json_encode{ text = r.text, json = r.json, model = r.model, id = r.id,\n"
+    "    stop_reason = r.stop_reason, interaction_id = r.interaction_id, usage = u }, '\\n')\n"
+    "else\n"
+    "  io.stdout:write(r.text)\n"
+    "  if r.text:sub(-1) ~= '\\n' then io.stdout:write('\\n') end\n"
+    "end\n"
     "io.stderr:write(string.format('%%s: %%d input, %%d output, %%d cache read, %%d cache write tokens; %%s\\n',\n"
     "  r.model, u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens,\n"
     "  u.cost_usd and string.format('$%%.6f', u.cost_usd) or 'cost unknown (no price for this model)'))\n";
@@ -51,6 +58,7 @@ static const char chunk_fmt[] =
 int cli_ask(int argc, char **argv)
 {
     const char *name = NULL, *model = NULL, *db = NULL;
+    int json = 0;
     const char **vars = calloc((size_t)argc + 1, sizeof *vars);
     int nvars = 0;
     if (!vars)
@@ -72,6 +80,8 @@ int cli_ask(int argc, char **argv)
             model = argv[++i];
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             db = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
         } else if (argv[i][0] == '-' || name) {
             fprintf(stderr, "nyx ask: unexpected argument \"%s\"\n", argv[i]);
             help(stderr);
@@ -108,7 +118,8 @@ int cli_ask(int argc, char **argv)
         return 2;
     }
     char chunk[sizeof chunk_fmt + 512];
-    snprintf(chunk, sizeof chunk, chunk_fmt, name, model ? "'" : "", model ? model : "nil", model ? "'" : "");
+    snprintf(chunk, sizeof chunk, chunk_fmt, name, model ? "'" : "", model ? model : "nil", model ? "'" : "",
+             json ? "true" : "false");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     rc = nyx_load_string(e, chunk, "=nyx ask");

@@ -3,7 +3,7 @@
 # one call (the stored request holds the rendered text), the answer is on stdout and usage and
 # cost on stderr, the call is logged under the template's version, --model overrides the
 # template's hint, and the exit codes are 0 answered, 1 failed (missing variable, unknown
-# template, API error), 2 usage.
+# template, API error), 2 usage; --json writes the result as one JSON object.
 set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
@@ -62,11 +62,17 @@ run_nyx ask classify --var "ticket=x" --model claude-sonnet-4-5
 [[ $rc == 0 ]] && grep -q '^claude-sonnet-4-5:' <<<"$err"
 check "--model overrides the template's hint" $? "rc=$rc $err"
 
+run_nyx ask classify --var "ticket=printer on fire" --json
+[[ $rc == 0 && $(wc -l <<<"$out") == 1 ]] && grep -Eq '^\{.*"interaction_id":"ix_[0-9a-f]+".*"model":"claude-haiku-4-5".*"text":"As your assistant, regarding Classify this ticket.*"usage":\{.*"cost_usd":[0-9.e-]+.*\}\}$' <<<"$out"
+check "--json writes the result as one JSON object with text, model, interaction and usage with cost" $? "$out"
+grep -q '"output_tokens"' <<<"$out" && grep -Eq '^claude-haiku-4-5: ' <<<"$err"
+check "--json keeps the usage line on stderr" $? "$err"
+
 run_nyx ask classify
 [[ $rc == 1 ]] && grep -q "missing required variable 'ticket'" <<<"$err"
 check "a missing variable exits 1 and is named" $? "rc=$rc $err"
 run_nyx stats --by template
-grep -Eq '^classify@1 +2 ' <<<"$out"
+grep -Eq '^classify@1 +3 ' <<<"$out"
 check "nothing is sent when the template does not render" $? "$out"
 
 run_nyx ask no_such_template
