@@ -466,6 +466,8 @@ int claude_stream_feed(claude_stream *s, const char *data, size_t len, nyx_error
         }
         if (rc)
             return -1;
+        if (s->hooks.stopped && s->hooks.stopped(s->hooks.ud))
+            return 0;
         if (*q == '\r') {
             if (q + 1 == end)
                 s->last_cr = 1;

@@ -23,6 +23,9 @@ typedef struct claude_stream_hooks {
     void *ud;
     /* each piece of thinking, as it arrives; may be NULL */
     void (*on_thinking)(void *ud, const char *text, size_t len);
+    /* may be NULL; nonzero once the owner wants no more (a callback stopped the stream): the
+     * rest of what is being fed is not read, so the text ends with what the hooks were given */
+    int (*stopped)(void *ud);
 } claude_stream_hooks;
 
 /* Starts a parser writing into out, which should be freshly nyx_response_init()'d (text is

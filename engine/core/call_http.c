@@ -49,6 +49,9 @@ static void stream_thinking(void *ud, const char *text, size_t len)
         c->spec.on_thinking(c->spec.stream_ud, text, len);
 }
 
+/* A callback cancelled the call: nothing after what it was given is read. */
+static int stream_stopped(void *ud) { return ((nyx_call *)ud)->cancel_deferred; }
+
 static int response_is_ok(nyx_call *c)
 {
     long code = 0;
@@ -229,7 +232,7 @@ int call_http_start(nyx_call *c, call_attempt_fn done)
     c->easy = curl_easy_init();
     if (c->easy && c->spec.req.stream) {
         claude_stream_hooks hooks = {.on_start = stream_started, .on_text = stream_text,
-                                     .on_thinking = stream_thinking, .ud = c};
+                                     .on_thinking = stream_thinking, .stopped = stream_stopped, .ud = c};
         c->stream = claude_stream_new(&c->result.resp, &hooks);
     }
     int ok = c->easy && (!c->spec.req.stream || c->stream) && configure(c) == 0;

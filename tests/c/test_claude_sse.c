@@ -482,8 +482,34 @@ static void test_misc(void)
     CHECK(claude_stream_new(NULL, NULL) == NULL);
 }
 
+/* A hook that stops the stream: the rest of the chunk is not read, even in one piece. */
+static int stop_after_first(void *ud) { return ((seen *)ud)->calls >= 1; }
+
+static void test_stopped_by_owner(void)
+{
+    seen sn;
+    memset(&sn, 0, sizeof sn);
+    nyx_response r;
+    nyx_response_init(&r);
+    nyx_error err;
+    nyx_error_clear(&err);
+    claude_stream_hooks hooks = {.on_start = on_start, .on_text = on_text, .stopped = stop_after_first, .ud = &sn};
+    claude_stream *s = claude_stream_new(&r, &hooks);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT(claude_stream_feed(s, STREAM, strlen(STREAM), &err), 0);
+    CHECK_INT(sn.calls, 1);
+    CHECK_STR(sn.text, "Hello");
+    CHECK_STR(r.text, "Hello");
+    CHECK(r.stop_reason == NULL);
+    claude_stream_free(s);
+    nyx_response_free(&r);
+}
+
 int main(void)
 {
+    test_stopped_by_owner();
     test_whole_and_bytewise();
     test_thinking_and_broken_input();
     test_line_endings();

@@ -72,17 +72,19 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
     it("returning false stops the stream at once: no more deltas, partial text, logged cancelled", function()
       local db = new_db()
       local v = setup:run([[
-        local deltas = 0
+        local deltas, seen = 0, ""
         local ok, err = pcall(nyx.call, { prompt = "Write a long answer", max_tokens = 400,
-          stream = function() deltas = deltas + 1; return false end })
+          stream = function(text) deltas = deltas + 1; seen = seen .. text; return false end })
         local full = nyx.call{ prompt = "Write a long answer", max_tokens = 400 }
-        return { ok = ok, err = err, deltas = deltas, full = full.text }
+        return { ok = ok, err = err, deltas = deltas, seen = seen, full = full.text }
       ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
       assert.is_false(v.ok)
       assert.are.equal("cancelled", v.err.type)
       assert.matches("returned false", v.err.message)
       assert.are.equal(1, v.deltas, "the callback is not called again once it said stop")
-      assert.is_true(#v.err.partial_text > 0 and #v.err.partial_text < #v.full)
+      -- The partial text is what the callback was given, nothing read after it.
+      assert.are.equal(v.seen, v.err.partial_text)
+      assert.is_true(#v.seen > 0 and #v.seen < #v.full)
       local row = rows_by_id(db)[v.err.interaction_id]
       assert.are.same({ "cancelled" }, { row.status })
     end)
