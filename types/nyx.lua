@@ -84,6 +84,8 @@
 ---@field route integer  0: the requested model; n: the n-th fallback
 ---@field from_cache boolean  answered from the response cache
 ---@field fallback_used boolean
+---@field trace_id? string  its OpenTelemetry span's trace (32 hex digits), when exported
+---@field span_id? string  and the span (16 hex digits)
 ---@field usage nyx.Usage
 ---@field content? table[]  the API's content blocks as tables
 ---@field tool_calls? nyx.ToolCall[]
@@ -458,6 +460,12 @@ function nyx.raise(err, level) end
 ---@param detail? string
 ---@param opts? {session?: nyx.Session|string, agent?: string}
 function nyx.audit(kind, detail, opts) end
+
+--- A tool run as an OpenTelemetry execute_tool span (the tool loop reports its own; nothing
+--- happens when export is off). started: nyx.now() when the tool began; trace_id and
+--- parent_id: the asking call's r.trace_id and r.span_id; error: its error.type.
+---@param span {name: string, started: number, call_id?: string, session?: string, agent?: string, error?: string, trace_id?: string, parent_id?: string}
+function nyx.otel_tool(span) end
 
 --- Loads a module again now.
 ---@param name string

@@ -53,6 +53,7 @@ typedef struct nyx_call_result {
     int from_cache;         /* answered by the response cache: no request was sent */
     char interaction_id[48];
     char model_requested[128];
+    char trace_id[33], span_id[17]; /* its OpenTelemetry span (otel.c), "" when not exported */
 } nyx_call_result;
 
 typedef void (*call_done_fn)(nyx_call *call, void *ud);

@@ -633,9 +633,9 @@ static void queue_span(otel *o, cJSON *span)
     o->nspans++;
 }
 
-static void call_spans(otel *o, const nyx_call *c)
+static void call_spans(otel *o, nyx_call *c)
 {
-    const nyx_call_result *r = &c->result;
+    nyx_call_result *r = &c->result;
     const nyx_usage *u = &r->resp.usage;
     const char *model = call_route_model(c);
     double end = nyx_wall_s(), start = end - r->latency_ms / 1000.0;
@@ -705,9 +705,59 @@ static void call_spans(otel *o, const nyx_call *c)
         add_attr_bool(attrs, "nyx.from_response_cache", 1);
     set_error(span, attrs, r);
     queue_span(o, span);
+    memcpy(r->trace_id, trace, sizeof r->trace_id);
+    memcpy(r->span_id, id, sizeof r->span_id);
 }
 
-void otel_call_finished(nyx_engine *e, const nyx_call *c)
+static int is_hex(const char *s, size_t n)
+{
+    if (!s || strlen(s) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789abcdef", s[i]))
+            return 0;
+    return 1;
+}
+
+void otel_tool_finished(nyx_engine *e, const otel_tool *t)
+{
+    otel *o = e->otel;
+    if (!o || !o->traces_url)
+        return;
+    double end = nyx_wall_s(), start = end - (nyx_now_s() - t->started);
+    char trace[33], id[17], name[200];
+    int child = is_hex(t->trace_id, 32) && is_hex(t->parent_id, 16);
+    if (child)
+        memcpy(trace, t->trace_id, sizeof trace);
+    else
+        random_hex(trace, 16);
+    random_hex(id, 8);
+    snprintf(name, sizeof name, "execute_tool %s", t->name);
+    cJSON *attrs;
+    cJSON *span = new_span(name, SPAN_KIND_INTERNAL, trace, id, child ? t->parent_id : NULL, start, end, &attrs);
+    if (!span)
+        return;
+    add_attr_string(attrs, "gen_ai.operation.name", "execute_tool");
+    add_attr_string(attrs, "gen_ai.provider.name", "anthropic");
+    add_attr_string(attrs, "gen_ai.tool.name", t->name);
+    add_attr_string(attrs, "gen_ai.tool.type", "function");
+    if (t->call_id)
+        add_attr_string(attrs, "gen_ai.tool.call.id", t->call_id);
+    if (t->session)
+        add_attr_string(attrs, "gen_ai.conversation.id", t->session);
+    if (t->agent)
+        add_attr_string(attrs, "gen_ai.agent.name", t->agent);
+    if (t->error_type) {
+        add_attr_string(attrs, "error.type", t->error_type);
+        cJSON *st = cJSON_AddObjectToObject(span, "status");
+        if (st)
+            cJSON_AddNumberToObject(st, "code", STATUS_ERROR);
+    }
+    queue_span(o, span);
+    arm(o);
+}
+
+void otel_call_finished(nyx_engine *e, nyx_call *c)
 {
     otel *o = e->otel;
     if (!o)

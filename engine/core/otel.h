@@ -12,8 +12,18 @@ struct nyx_call;
 /* Reads the OTEL_* settings of e->cfg; sets up e->otel when an endpoint is given and the SDK
  * is not disabled. Returns 0, or -1 with err (invalid_argument naming the variable). */
 int otel_open(nyx_engine *e, nyx_error *err);
-/* Queues the spans and measurements of a finished call (its result and cost are final). */
-void otel_call_finished(nyx_engine *e, const struct nyx_call *c);
+/* Queues the spans and measurements of a finished call (its result and cost are final), and
+ * writes its span's ids into the result. */
+void otel_call_finished(nyx_engine *e, struct nyx_call *c);
+
+/* A tool the script ran for a call (an execute_tool span, child of the call's span when
+ * trace_id and parent_id are given). started: nyx_now_s() when it began; error_type NULL
+ * when it succeeded. Every string but name may be NULL. */
+typedef struct otel_tool {
+    const char *name, *call_id, *session, *agent, *error_type, *trace_id, *parent_id;
+    double started;
+} otel_tool;
+void otel_tool_finished(nyx_engine *e, const otel_tool *t);
 /* Sends what is queued, waiting at most a few seconds, then frees everything. */
 void otel_close(nyx_engine *e);
 

@@ -623,6 +623,10 @@ static void push_common(lua_State *L, const nyx_call_result *r)
     lua_setfield(L, -2, "from_cache");
     lua_pushboolean(L, r->route > 0);
     lua_setfield(L, -2, "fallback_used");
+    if (r->span_id[0]) { /* exported: tools it asks for become its children */
+        set_str(L, "trace_id", r->trace_id);
+        set_str(L, "span_id", r->span_id);
+    }
 }
 
 static void push_result(lua_State *L, const nyx_call_result *r)

@@ -77,7 +77,7 @@ function M.finish(messages, r)
 end
 
 --- Runs one tool call; never raises: a failure is an is_error result the model reads.
-local function run_one(tool, tc, call)
+local function run_tool(tool, tc, call)
   local result = { type = "tool_result", tool_use_id = tc.id }
   if not tool then
     result.content, result.is_error = "no tool named " .. tostring(tc.name), true
@@ -96,14 +96,27 @@ local function run_one(tool, tc, call)
   return result
 end
 
+--- Runs one tool call and reports it as an execute_tool span, the child of the span of the
+--- call that asked for it (asked: that call's result; nothing is sent when export is off).
+local function run_one(tool, tc, call, asked)
+  local started = core.now()
+  local result = run_tool(tool, tc, call)
+  local session = call.session
+  if session ~= nil and type(session) ~= "string" then session = session.name end
+  core.otel_tool { name = tostring(tc.name), call_id = tc.id, started = started, session = session,
+                   agent = call.agent, trace_id = asked.trace_id, parent_id = asked.span_id,
+                   error = result.is_error and (tool and "tool_error" or "unknown_tool") or nil }
+  return result
+end
+
 --- Runs the requested tools, several at once as tasks, results in the order asked.
-local function run_tools(tool_calls, by_name, call)
+local function run_tools(tool_calls, by_name, call, asked)
   if #tool_calls == 1 then
-    return { run_one(by_name[tool_calls[1].name], tool_calls[1], call) }
+    return { run_one(by_name[tool_calls[1].name], tool_calls[1], call, asked) }
   end
   local tasks = {}
   for i, tc in ipairs(tool_calls) do
-    tasks[i] = core.spawn(function() return run_one(by_name[tc.name], tc, call) end)
+    tasks[i] = core.spawn(function() return run_one(by_name[tc.name], tc, call, asked) end)
   end
   local results = {}
   for i, t in ipairs(tasks) do results[i] = t:wait() end
@@ -146,7 +159,7 @@ local function loop(call, spec, by_name)
         -- A tool the script runs itself: the calls go back to the script.
         if t and not t.run then return r end
       end
-      messages[#messages + 1] = { role = "user", content = run_tools(r.tool_calls, by_name, req) }
+      messages[#messages + 1] = { role = "user", content = run_tools(r.tool_calls, by_name, req, r) }
     end
     -- pause_turn: the conversation goes back as it is and the model continues.
   end

@@ -59,7 +59,16 @@ local seen = io.popen("ls " .. os.getenv("RECV_DIR")):read("a")
 local b = nyx.call { system = context, prompt = "Second question", max_tokens = 20, session = "s-otel" }
 local analyst = nyx.agent { name = "analyst", session = "s-otel" }
 local c = analyst:call { prompt = "Third question", max_tokens = 20 }
+local weather = nyx.tool { name = "weather", description = "Weather in a city",
+  input = { type = "object", properties = { city = { type = "string" } }, required = { "city" } },
+  run = function(input) return "sunny in " .. input.city end }
+local broken = nyx.tool { name = "broken", description = "Always fails",
+  input = { type = "object", properties = { x = { type = "string" } }, required = { "x" } },
+  run = function() error("out of order") end }
+local d = nyx.call { prompt = "Pack for Oslo?", tools = { weather, broken }, tool_choice = "any",
+                     max_tokens = 200, max_iterations = 2, session = "s-otel" }
 local u = b.usage
+print("tools\t" .. tostring(d.iterations))
 print(("second\t%d\t%d\t%d\t%d\t%.9f"):format(u.input_tokens, u.cache_read_input_tokens,
   u.cache_creation_input_tokens, u.output_tokens, u.cost_usd))
 print("early\t" .. (seen:find("traces") and "yes" or "no"))
@@ -78,7 +87,12 @@ jq -s '[.[].resourceSpans[].resource]' "$recv"/*.traces.json >"$work/resources.j
 jq -s '[.[].resourceMetrics[].scopeMetrics[].metrics[]]' "$recv"/*.metrics.json >"$work/metrics.json" 2>/dev/null
 attr='def attr($k): (.attributes[] | select(.key == $k) | .value | (.stringValue // .intValue // .doubleValue // .boolValue // .arrayValue));'
 
-names=$(jq -r '[.[].name] | sort | join(",")' "$work/spans.json")
+# The tool loop's spans apart: the calls before it (each with its own trace) and the loop.
+jq "$attr"' [.[] | select((.name | startswith("execute_tool")) or ([attr("gen_ai.request.max_tokens")] == ["200"]) | not)]' \
+  "$work/spans.json" >"$work/plain.json"
+jq "$attr"' [.[] | select((.name | startswith("execute_tool")) or ([attr("gen_ai.request.max_tokens")] == ["200"]))]' \
+  "$work/spans.json" >"$work/loop.json"
+names=$(jq -r '[.[].name] | sort | join(",")' "$work/plain.json")
 check "one chat span per call and an invoke_agent span for the agent's call" \
   "$([[ "$names" == "chat claude-haiku-5-5,chat claude-haiku-5-5,chat claude-haiku-5-5,invoke_agent analyst" ]]; echo $?)" "$names"
 
@@ -88,13 +102,13 @@ jq -e "$attr"' all(.[] | select(.name | startswith("chat ")); .kind == 3
      and attr("gen_ai.response.model") == "claude-haiku-5-5" and (attr("gen_ai.response.id") | startswith("msg_"))
      and attr("gen_ai.response.finish_reasons").values[0].stringValue == "max_tokens"
      and attr("gen_ai.conversation.id") == "s-otel" and attr("gen_ai.usage.output_tokens") == "20"
-     and (attr("nyx.cost_usd") > 0) and (.status == null))' "$work/spans.json" >/dev/null
+     and (attr("nyx.cost_usd") > 0) and (.status == null))' "$work/plain.json" >/dev/null
 check "chat spans are CLIENT spans with the GenAI attributes, the session as conversation id, and a cost" $? \
-  "$(jq -c "$attr"' .[] | [.name, .kind, [.attributes[] | .key]]' "$work/spans.json")"
+  "$(jq -c "$attr"' .[] | [.name, .kind, [.attributes[] | .key]]' "$work/plain.json")"
 
 jq -e 'all(.[]; (.traceId | test("^[0-9a-f]{32}$")) and (.spanId | test("^[0-9a-f]{16}$")))
-       and ([.[].spanId] | unique | length) == 4 and ([.[].traceId] | unique | length) == 3' \
-  "$work/spans.json" >/dev/null
+       and ([.[].spanId] | unique | length) == length' "$work/spans.json" >/dev/null &&
+  jq -e '([.[].traceId] | unique | length) == 3' "$work/plain.json" >/dev/null
 check "trace and span ids are random hex of 16 and 8 bytes, unique" $? "$(jq -c '[.[] | [.traceId, .spanId]]' "$work/spans.json")"
 
 jq -e "$attr"' (map(select(.name == "invoke_agent analyst"))[0]) as $a
@@ -107,7 +121,7 @@ check "the agent's chat span is the child of its invoke_agent span" $? \
 
 IFS=$'\t' read -r _ in_tok read_tok write_tok out_tok cost < <(grep $'^second\t' "$work/live.out")
 jq -e --arg in "$in_tok" --arg rd "$read_tok" --arg wr "$write_tok" --arg cost "$cost" "$attr"'
-       (map(select(attr("gen_ai.usage.cache_read.input_tokens") != "0"))) as $hits
+       (map(select(attr("gen_ai.usage.cache_read.input_tokens") != "0" and attr("gen_ai.request.max_tokens") == "20"))) as $hits
        | ($hits | length) == 1 and ($hits[0] | attr("gen_ai.usage.input_tokens") | tonumber)
              == ($in | tonumber) + ($rd | tonumber) + ($wr | tonumber)
          and ($hits[0] | attr("gen_ai.usage.cache_read.input_tokens")) == $rd
@@ -132,15 +146,31 @@ check "each post carries OTEL_EXPORTER_OTLP_HEADERS (percent-decoded) and is JSO
 check "no message text is exported" $?
 
 total_in=$(jq "$attr"' [.[] | select(.name | startswith("chat ")) | attr("gen_ai.usage.input_tokens") | tonumber] | add' "$work/spans.json")
-jq -e --argjson total "$total_in" '
+chats=$(jq '[.[] | select(.name | startswith("chat "))] | length' "$work/spans.json")
+jq -e --argjson total "$total_in" --argjson chats "$chats" '
   ([.[] | select(.name == "gen_ai.client.token.usage") | .histogram.dataPoints[]
     | select(any(.attributes[]; .key == "gen_ai.token.type" and .value.stringValue == "input"))]) as $in
   | ([.[] | select(.name == "gen_ai.client.operation.duration") | .histogram]) as $d
-  | ($in | map(.sum) | add) == $total and ($in | map(.count | tonumber) | add) == 3
-    and ($d | map(.dataPoints[].count | tonumber) | add) == 3 and all($d[]; .aggregationTemporality == 1)
+  | ($in | map(.sum) | add) == $total and ($in | map(.count | tonumber) | add) == $chats
+    and ($d | map(.dataPoints[].count | tonumber) | add) == $chats and all($d[]; .aggregationTemporality == 1)
     and all(.[]; .name != "gen_ai.client.operation.duration" or .unit == "s")' "$work/metrics.json" >/dev/null
 check "gen_ai.client.token.usage and gen_ai.client.operation.duration histograms add up to the spans" $? \
   "input tokens in spans: $total_in; metrics: $(jq -c '[.[] | {name, unit, p: [.histogram.dataPoints[] | {count, sum}]}]' "$work/metrics.json")"
+
+# The tool loop: its chat spans, and an execute_tool span per tool run, the child of the chat
+# span that asked for it, in its trace; a tool that raised has error.type.
+jq -e "$attr"' (map(select(.name | startswith("chat ")))) as $chats
+  | (map(select(.name | startswith("execute_tool ")))) as $tools
+  | ($chats | length) == 2 and ($tools | length) >= 1
+    and all($tools[]; . as $t | .kind == 1 and attr("gen_ai.operation.name") == "execute_tool"
+        and (attr("gen_ai.tool.call.id") | startswith("toolu_")) and attr("gen_ai.conversation.id") == "s-otel"
+        and any($chats[]; .spanId == $t.parentSpanId and .traceId == $t.traceId
+                and (attr("gen_ai.response.finish_reasons").values[0].stringValue) == "tool_use"))
+    and all($tools[] | select(attr("gen_ai.tool.name") == "broken"); attr("error.type") == "tool_error" and .status.code == 2)
+    and all($tools[] | select(attr("gen_ai.tool.name") == "weather"); attr("error.type") == null)' \
+  "$work/loop.json" >/dev/null
+check "a tool loop's tools are execute_tool spans, children of the chat span that asked for them" $? \
+  "$(grep tools "$work/live.out"); $(jq -c "$attr"' .[] | [.name, .traceId, .spanId, .parentSpanId, attr("gen_ai.tool.name"), attr("error.type")]' "$work/loop.json")"
 
 # A failed call: its span carries error.type and an error status.
 cat >"$work/fail.lua" <<'LUA'
