@@ -197,6 +197,7 @@ function Event:is_set() end
 ---@field temperature? number
 ---@field thought? integer
 ---@field warm? boolean  false: every persona at once, without warming the shared prefix
+---@field estimate? boolean  send nothing: return what the council would cost and the budget it needs
 ---@field batch? boolean
 
 ---@class nyx.CouncilAnswer
@@ -446,9 +447,11 @@ function nyx.worst_case(input_tokens, max_tokens, model, ttl) end
 ---@param level? "info"|"warn"
 function nyx.log(message, level) end
 
---- The script's own part of nyx run's live status line; nil removes it.
+--- A part of nyx run's live status line: the script's own, or under key another's (a council
+--- shows "council 2 of 5 answered" under its own); nil removes it.
 ---@param text? string
-function nyx.progress(text) end
+---@param key? string  default "script"
+function nyx.progress(text, key) end
 
 --- Raises err (a table with a type) as the engine raises its own errors.
 ---@param err table

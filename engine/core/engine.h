@@ -136,7 +136,10 @@ struct nyx_engine {
     char *lua_path;
 
     /* live progress (progress.c) */
-    char progress_text[256];   /* nyx.progress(text) */
+    struct progress_part {      /* nyx.progress(text [, key]): the script's, a council's, ... */
+        char key[48];
+        char text[200];
+    } progress[8];              /* in the order they were first set; key "" is a free slot */
     double budget_remaining;   /* share left of the nearest budget at the last settle; -1 */
     char budget_scope[160];
     void (*out_fn)(void *ud, const char *text, size_t len); /* nyx_set_output */
@@ -178,8 +181,10 @@ void engine_filter_store_text(nyx_engine *e);
  * (redacted by default, nothing under "none"). Returns 0, or -1 with err. (audit.c) */
 int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,
                  const char *detail, nyx_error *err);
-/* The script's own progress line (nyx.progress); NULL or "" removes it. (progress.c) */
-void engine_set_progress_text(nyx_engine *e, const char *text);
+/* One part of the progress line (nyx.progress), under key ("script" for the script's own, a
+ * council's own, ...); NULL or "" removes it. Past eight parts a new key is dropped: the line
+ * has no room for more anyway. (progress.c) */
+void engine_set_progress_text(nyx_engine *e, const char *key, const char *text);
 /* Hands one printed line to the host's output function; 0, or -1 when the host set none. */
 int engine_output(nyx_engine *e, const char *text, size_t len);
 /* Hands an event to the host's handlers, if any. */

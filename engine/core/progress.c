@@ -5,6 +5,7 @@
 #include "engine.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int nyx_progress(nyx_engine *e, nyx_progress_info *out)
 {
@@ -22,13 +23,41 @@ int nyx_progress(nyx_engine *e, nyx_progress_info *out)
     out->budget_remaining = e->budget_remaining;
     snprintf(out->budget_scope, sizeof out->budget_scope, "%s",
              e->budget_remaining >= 0 ? e->budget_scope : "");
-    snprintf(out->text, sizeof out->text, "%s", e->progress_text);
+    size_t len = 0;
+    out->text[0] = 0;
+    for (size_t i = 0; i < sizeof e->progress / sizeof e->progress[0]; i++) {
+        if (!e->progress[i].key[0] || len >= sizeof out->text - 1)
+            continue;
+        int w = snprintf(out->text + len, sizeof out->text - len, "%s%s", len ? " | " : "",
+                         e->progress[i].text);
+        len = w < 0 ? len : len + (size_t)w;
+        if (len >= sizeof out->text)
+            len = sizeof out->text - 1;
+    }
     return NYX_OK;
 }
 
-void engine_set_progress_text(nyx_engine *e, const char *text)
+void engine_set_progress_text(nyx_engine *e, const char *key, const char *text)
 {
-    snprintf(e->progress_text, sizeof e->progress_text, "%s", text ? text : "");
+    /* The used parts are always the first ones, in the order they were first set. */
+    const size_t nparts = sizeof e->progress / sizeof e->progress[0];
+    size_t i = 0;
+    while (i < nparts && e->progress[i].key[0] &&
+           strncmp(e->progress[i].key, key, sizeof e->progress[i].key - 1) != 0)
+        i++;
+    if (i == nparts)
+        return; /* no room for another part */
+    struct progress_part *slot = &e->progress[i];
+    if (!text || !*text) {
+        if (slot->key[0]) {
+            memmove(slot, slot + 1, (nparts - i - 1) * sizeof *slot);
+            e->progress[nparts - 1].key[0] = 0;
+        }
+        return;
+    }
+    if (!slot->key[0])
+        snprintf(slot->key, sizeof slot->key, "%s", key);
+    snprintf(slot->text, sizeof slot->text, "%s", text);
 }
 
 void nyx_set_output(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud)

@@ -319,7 +319,8 @@ typedef struct nyx_progress_info {
     double budget_remaining;   /* share left of the budget nearest to its limit, 0..1, as the
                                   ledger said after the last call; -1: no budget applies */
     char budget_scope[160];    /* that budget's scope ("day:2026-12-06", "session:NAME"); "" */
-    char text[256];            /* the script's own line (nyx.progress(text)); "" for none */
+    char text[256];            /* what scripts said (nyx.progress: the script's own words, a
+                                  council's personas answered, ...), joined by " | "; "" none */
 } nyx_progress_info;
 
 /* Fills *out. Returns NYX_OK, or NYX_EINVAL for a NULL argument. */

@@ -288,12 +288,14 @@ static int l_log(lua_State *L)
     return 0;
 }
 
-/* nyx.progress(text): the script's own part of the live status line (nyx run on a terminal;
- * a C host reads it with nyx_progress). nil or "" removes it. */
+/* nyx.progress(text [, key]): a part of the live status line (nyx run on a terminal; a C
+ * host reads it with nyx_progress): the script's own, or under key another's (a council's).
+ * nil or "" removes it. */
 static int l_progress(lua_State *L)
 {
     const char *text = lua_isnoneornil(L, 1) ? NULL : lnyx_checkstring(L, 1);
-    engine_set_progress_text(lnyx_engine(L), text);
+    const char *key = lua_isnoneornil(L, 2) ? "script" : lnyx_checkname(L, 2, "key");
+    engine_set_progress_text(lnyx_engine(L), key, text);
     return 0;
 }
 

@@ -7,6 +7,8 @@ local core = require "nyx.core"
 
 local M = {}
 
+local councils = 0 -- councils run so far: each has its own part of the status line
+
 local function bad(field, problem)
   core.raise({ type = "invalid_argument", message = ("bad argument #1 to 'council' (%s %s)"):format(field, problem) }, 3)
 end
@@ -180,10 +182,23 @@ function M.council(opts)
   end
   local answers = {}
   local warm = opts.warm ~= false
+  -- The live status line (nyx run on a terminal) shows how far the council is.
+  councils = councils + 1
+  local key, answered = "council:" .. councils, 0
+  local function progress()
+    core.progress(("council %d of %d answered"):format(answered, #personas), key)
+  end
+  progress()
+  local function ask_counted(...)
+    local a = ask(...)
+    answered = answered + 1
+    progress()
+    return a
+  end
 
   local first_started = core.event()
   local first = core.spawn(function()
-    local a = ask(opts, personas[1], mark, warm and function() first_started:set() end or nil)
+    local a = ask_counted(opts, personas[1], mark, warm and function() first_started:set() end or nil)
     first_started:set() -- also when the call failed before its response began
     return a
   end)
@@ -192,12 +207,13 @@ function M.council(opts)
   end
   local rest = {}
   for i = 2, #personas do
-    rest[i] = core.spawn(ask, opts, personas[i], mark)
+    rest[i] = core.spawn(ask_counted, opts, personas[i], mark)
   end
   answers[1] = first:wait()
   for i = 2, #personas do
     answers[i] = rest[i]:wait()
   end
+  core.progress(nil, key)
   return { responses = answers, totals = totals(answers, (core.now() - began) * 1000) }
 end
 

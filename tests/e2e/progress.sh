@@ -100,6 +100,33 @@ if fails:
 PY
 check "the status line shows calls, cost, cache, budget and nyx.progress, steps aside for output and is erased at exit, at most 10 draws/s" $? "$(cat -v "$work/tty" | tail -c 2000)"
 
+# A council adds its own part, beside the script's, while it runs (1 s to the first token: the
+# line is drawn many times between two answers), and takes it away when it is done.
+cat >"$work/council.lua" <<'LUA'
+local nyx = require "nyx"
+nyx.progress("my words")
+nyx.council { context = string.rep("Shared context. ", 300), personas = { "CFO", "CTO", "CEO" },
+              question = "Should we?", max_tokens = 20 }
+nyx.progress("after the council")
+nyx.sleep(0.3)
+LUA
+run_tty NYX_SIM_TTFT_MS=1000 -- "$work/council.lua"
+python3 - "$work/tty" <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read().decode()
+lines = re.findall(r"\r\x1b\[2m(nyx: [^\x1b]*)\x1b\[0m", data)
+fails = []
+if not any(l.endswith("| my words | council 0 of 3 answered") for l in lines):
+    fails.append("no line with the script's words and the council at 0 of 3")
+if not any(l.endswith("| my words | council 1 of 3 answered") for l in lines):
+    fails.append("no line with the council at 1 of 3")
+if not lines or not lines[-1].endswith("| after the council") or "council " in lines[-1].replace("after the council", ""):
+    fails.append("the council's part stayed: %r" % (lines[-1:],))
+if fails:
+    print("\n".join(fails + lines[-8:])); sys.exit(1)
+PY
+check "a council shows its personas answered beside the script's words, and removes it when done" $? "$(cat -v "$work/tty" | tail -c 1500)"
+
 run_tty NO_COLOR=1 -- "$work/s.lua"
 grep -q "in flight" "$work/tty" && ! grep -q $'\e\[2m' "$work/tty"
 check "NO_COLOR: the line without colour" $? "$(cat -v "$work/tty" | head -c 600)"
