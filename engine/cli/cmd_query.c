@@ -232,5 +232,46 @@ int cli_log(int argc, char **argv)
     return query(&commands[1], argc, argv);
 }
 int cli_thoughts(int argc, char **argv) { return query(&commands[2], argc, argv); }
-int cli_budget(int argc, char **argv) { return query(&commands[3], argc, argv); }
+/* nyx budget reset SCOPE [--db FILE] */
+static int budget_reset(int argc, char **argv)
+{
+    const char *scope = NULL, *db = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: nyx budget reset SCOPE [--db FILE]\n\n"
+                   "Starts a scope's spending again from 0 for every process on the database\n"
+                   "(its pending reservations stay); the reset is audited.\n\n"
+                   "example: nyx budget reset agent:analyst/2026-12-06\n");
+            return 0;
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            db = argv[++i];
+        } else if (!scope && argv[i][0] != '-') {
+            scope = argv[i];
+        } else {
+            fprintf(stderr, "nyx budget reset: unexpected argument \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!scope) {
+        fprintf(stderr, "nyx budget reset: which scope? (nyx budget lists them)\n");
+        return 2;
+    }
+    nyx_engine *e = cli_open(db);
+    if (!e)
+        return 1;
+    int rc = nyx_budget_reset(e, scope);
+    if (rc == NYX_OK)
+        printf("budget %s reset: spent 0\n", scope);
+    else
+        fprintf(stderr, "nyx budget reset: %s\n", nyx_errmsg(e));
+    nyx_close(e);
+    return rc == NYX_OK ? 0 : 1;
+}
+
+int cli_budget(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "reset") == 0)
+        return budget_reset(argc - 1, argv + 1);
+    return query(&commands[3], argc, argv);
+}
 int cli_audit(int argc, char **argv) { return query(&commands[4], argc, argv); }

@@ -23,23 +23,74 @@ static double limit_of(const nyx_engine *e, const char *scope)
 
 double budget_limit_set(const nyx_engine *e, const char *scope) { return limit_of(e, scope); }
 
-int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd)
+static budget_limit *find_limit(const nyx_engine *e, const char *scope)
 {
     for (size_t i = 0; i < e->nlimits; i++)
-        if (strcmp(e->limits[i].scope, scope) == 0) {
-            e->limits[i].limit_usd = limit_usd;
-            return 0;
-        }
-    budget_limit *l = realloc(e->limits, (e->nlimits + 1) * sizeof *l);
-    if (!l)
-        return -1;
-    e->limits = l;
-    if (!(l[e->nlimits].scope = strdup(scope)))
-        return -1;
-    l[e->nlimits].limit_usd = limit_usd;
-    l[e->nlimits].alerted = 0;
-    e->nlimits++;
+        if (strcmp(e->limits[i].scope, scope) == 0)
+            return &e->limits[i];
+    return NULL;
+}
+
+/* The ledger's name of a scope now: "day" is today's "day:2026-12-06", "month" this month's,
+ * an agent's carries its window; others are their own name. */
+void budget_scope_now(const nyx_engine *e, const char *scope, char *out, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    if (strcmp(scope, "day") == 0) {
+        strftime(out, n, "day:%Y-%m-%d", &tm);
+    } else if (strcmp(scope, "month") == 0) {
+        strftime(out, n, "month:%Y-%m", &tm);
+    } else if (strncmp(scope, "agent:", 6) == 0) {
+        const budget_limit *l = find_limit(e, scope);
+        int per = l ? l->per : BUDGET_PER_DAY;
+        char window[16] = "";
+        if (per == BUDGET_PER_DAY)
+            strftime(window, sizeof window, "/%Y-%m-%d", &tm);
+        else if (per == BUDGET_PER_MONTH)
+            strftime(window, sizeof window, "/%Y-%m", &tm);
+        snprintf(out, n, "%s%s", scope, window);
+    } else {
+        snprintf(out, n, "%s", scope);
+    }
+}
+
+int budget_set_limit_per(nyx_engine *e, const char *scope, double limit_usd, int per)
+{
+    if (per < 0)
+        per = strncmp(scope, "agent:", 6) == 0 ? BUDGET_PER_DAY : BUDGET_PER_TOTAL;
+    budget_limit *l = find_limit(e, scope);
+    int changed = 1;
+    if (l) {
+        changed = l->limit_usd != limit_usd || l->per != per;
+    } else {
+        l = realloc(e->limits, (e->nlimits + 1) * sizeof *l);
+        if (!l)
+            return -1;
+        e->limits = l;
+        l = &e->limits[e->nlimits];
+        if (!(l->scope = strdup(scope)))
+            return -1;
+        l->alerted = 0;
+        e->nlimits++;
+    }
+    l->limit_usd = limit_usd;
+    l->per = per;
+    /* -2 marks a slot kept only for alerts (alert_slot): no limit of its own to show. */
+    if (changed && limit_usd > -2 && e->store) {
+        char name[200];
+        budget_scope_now(e, scope, name, sizeof name);
+        nyx_error err;
+        nyx_error_clear(&err);
+        store_budget_set_limit(e->store, name, limit_usd, &err);
+    }
     return 0;
+}
+
+int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd)
+{
+    return budget_set_limit_per(e, scope, limit_usd, -1);
 }
 
 static void add(const nyx_engine *e, budget_scopes *out, const char *name, double limit)
@@ -65,16 +116,15 @@ void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, bu
         add(e, out, name, set >= 0 ? set : limit);
     }
     if (agent) {
-        snprintf(name, sizeof name, "agent:%s", agent);
-        add(e, out, name, limit_of(e, name));
+        char key[160];
+        snprintf(key, sizeof key, "agent:%s", agent);
+        budget_scope_now(e, key, name, sizeof name);
+        add(e, out, name, limit_of(e, key));
     }
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
     double day = limit_of(e, "day"), month = limit_of(e, "month");
-    strftime(name, sizeof name, "day:%Y-%m-%d", &tm);
+    budget_scope_now(e, "day", name, sizeof name);
     add(e, out, name, day >= 0 ? day : e->cfg.daily_budget_usd);
-    strftime(name, sizeof name, "month:%Y-%m", &tm);
+    budget_scope_now(e, "month", name, sizeof name);
     add(e, out, name, month >= 0 ? month : e->cfg.monthly_budget_usd);
 }
 

@@ -24,7 +24,19 @@ typedef struct budget_scopes {
 /* The scopes with a limit that apply to a call of this session and agent, now. */
 void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, budget_scopes *out);
 
-/* Sets a limit for a scope ("session:NAME", "agent:NAME", "day", "month"); < 0 removes it. */
+/* An agent's budget is spent per window: a UTC day unless set otherwise. Its scope in the
+ * ledger is "agent:NAME/2026-12-06" (day), "agent:NAME/2026-12" (month) or "agent:NAME". */
+enum { BUDGET_PER_TOTAL = 0, BUDGET_PER_DAY = 1, BUDGET_PER_MONTH = 2 };
+
+/* Sets a limit for a scope ("session:NAME", "agent:NAME", "day", "month"); < 0 removes it.
+ * An agent's window is per (BUDGET_PER_*; < 0: a day). The ledger's row of the scope as it
+ * is now (today's, this month's) gets the new limit at once, so `nyx budget` shows it. */
+int budget_set_limit_per(nyx_engine *e, const char *scope, double limit_usd, int per);
+/* The ledger's name of scope now (what `nyx budget` lists): "day" is "day:2026-12-06",
+ * "month" "month:2026-12", an agent's scope carries its window; others are themselves. */
+void budget_scope_now(const nyx_engine *e, const char *scope, char *out, size_t n);
+
+/* budget_set_limit_per with the default window. */
 int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd);
 /* The limit budget_set_limit gave scope in this engine, or -1. */
 double budget_limit_set(const nyx_engine *e, const char *scope);

@@ -647,6 +647,27 @@ int nyx_poll(nyx_engine *e, int timeout_ms)
     return NYX_OK;
 }
 
+int nyx_budget_reset(nyx_engine *e, const char *scope)
+{
+    if (!e || !scope || !*scope)
+        return NYX_EINVAL;
+    if (engine_open_store(e) != 0)
+        return NYX_EIO;
+    nyx_error err;
+    nyx_error_clear(&err);
+    int found = 0;
+    if (store_budget_reset(e->store, scope, &found, &err) != 0) {
+        engine_set_error(e, "%s", err.message);
+        return NYX_EIO;
+    }
+    if (!found) {
+        engine_set_error(e, "no budget scope \"%s\" in the database (nyx budget lists them)", scope);
+        return NYX_EINVAL;
+    }
+    store_audit(e->store, "budget_reset", NULL, NULL, scope, &err);
+    return NYX_OK;
+}
+
 int nyx_fd(nyx_engine *e) { return e ? loop_fd(e->loop) : -1; }
 
 int nyx_timeout_ms(nyx_engine *e)

@@ -30,6 +30,7 @@ typedef struct budget_limit {
     char *scope;
     double limit_usd; /* < 0: none set here */
     int alerted;      /* thresholds already announced, one bit each */
+    int per;          /* an agent's window: BUDGET_PER_DAY, _MONTH or _TOTAL (budget.h) */
 } budget_limit;
 
 /* A field of an event for scripts: a string, or a number when str is NULL. */

@@ -48,6 +48,12 @@ enum nyx_code {
  * length the whole text needs; buf holds at most size - 1 of it and a NUL. */
 NYX_API size_t nyx_versions(char *buf, size_t size);
 
+/* Starts a budget scope's spending again from 0 ("session:NAME", "agent:NAME",
+ * "agent:NAME/2026-12-06", "day:2026-12-06", ...: the names `nyx budget` lists), for every
+ * process on the database; reservations still pending stay, and the reset is audited.
+ * Returns NYX_OK, NYX_EINVAL when the database has no such scope, NYX_EIO (nyx_errmsg). */
+NYX_API int nyx_budget_reset(nyx_engine *engine, const char *scope);
+
 /* Fixed text for a result code. */
 NYX_API const char *nyx_strerror(int code);
 

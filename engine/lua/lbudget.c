@@ -43,7 +43,8 @@ static int l_status(lua_State *L)
     return lnyx_wait(L, &w->op, (lua_KContext)w, status_k);
 }
 
-/* nyx.budget.limit(scope, usd): "day", "month", "session:NAME" or "agent:NAME"; nil removes. */
+/* nyx.budget.limit(scope, usd [, per]): "day", "month", "session:NAME" or "agent:NAME"; nil
+ * removes. per, for an agent: "day" (the default), "month" or "total". */
 static int l_limit(lua_State *L)
 {
     const char *scope = lnyx_checkname(L, 1, "scope");
@@ -58,9 +59,31 @@ static int l_limit(lua_State *L)
         return lnyx_argerror(L, 1, "scope must be \"day\", \"month\", \"session:NAME\" or \"agent:NAME\"");
     if (strcmp(scope, "session:") == 0 || strcmp(scope, "agent:") == 0)
         return lnyx_argerror(L, 1, "scope \"%s\" needs a name after the colon", scope);
-    if (budget_set_limit(lnyx_engine(L), scope, usd) != 0)
+    int per = -1;
+    if (!lua_isnoneornil(L, 3)) {
+        static const char *const windows[] = {"total", "day", "month", NULL};
+        const char *w = lnyx_checkstring(L, 3);
+        for (int i = 0; windows[i]; i++)
+            if (strcmp(w, windows[i]) == 0)
+                per = i; /* BUDGET_PER_TOTAL, _DAY, _MONTH */
+        if (per < 0)
+            return lnyx_argerror(L, 3, "per must be \"day\", \"month\" or \"total\", got \"%s\"", w);
+        if (strncmp(scope, "agent:", 6) != 0)
+            return lnyx_argerror(L, 3, "only an agent's budget has a window; %s has its own", scope);
+    }
+    if (budget_set_limit_per(lnyx_engine(L), scope, usd, per) != 0)
         return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
+}
+
+/* nyx.budget.scope(scope): the ledger's name of scope now, as nyx.budget.status() lists it
+ * ("agent:NAME" -> "agent:NAME/2026-12-06" for a daily agent budget, "day" -> today's). */
+static int l_scope(lua_State *L)
+{
+    char name[200];
+    budget_scope_now(lnyx_engine(L), lnyx_checkname(L, 1, "scope"), name, sizeof name);
+    lua_pushstring(L, name);
+    return 1;
 }
 
 static void emit(nyx_engine *e, const char *event, const engine_field *f, size_t n)
@@ -122,7 +145,7 @@ int lnyx_open_budget(lua_State *L)
     e->emit_ud = lua_tothread(L, -1);
     lua_pop(L, 1);
     e->emit = emit;
-    static const luaL_Reg budget[] = {{"status", l_status}, {"limit", l_limit}, {NULL, NULL}};
+    static const luaL_Reg budget[] = {{"status", l_status}, {"limit", l_limit}, {"scope", l_scope}, {NULL, NULL}};
     luaL_newlib(L, budget);
     lua_setfield(L, -2, "budget");
     lua_pushcfunction(L, l_on);

@@ -249,6 +249,10 @@ int store_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
  * the ledger still shows it. A scope without a row is left alone. Returns 0, or -1 with err.
  *   limit_usd: < 0 clears the limit */
 int store_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
+/* Starts a scope's spending again from 0 (`nyx budget reset SCOPE`): its reservations still
+ * pending stay. Returns 0 with *found 1 when the scope has a row, 0 with *found 0 when it
+ * has none (nothing changed), or -1 with err. */
+int store_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err);
 
 /* Releases reservations whose holder can no longer settle them: those made on this host
  * by a process that no longer exists, and those older than max_age_s (from any host).

@@ -126,6 +126,8 @@ typedef struct store_backend_ops {
     int (*query_exchange)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
     /* store_budget_set_limit; limit_usd < 0: NULL. */
     int (*budget_set_limit)(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
+    /* store_budget_reset: spent back to 0; *found 1 when the scope has a row. */
+    int (*budget_reset)(nyx_store *s, const char *scope, int *found, nyx_error *err);
 
     /* A backend that talks to a server over a socket answers in the loop (store.h, "In a
      * loop"). One that leaves these NULL is synchronous: the _async functions run the

@@ -348,6 +348,7 @@ const store_backend_ops store_pg_ops = {
     .template_stats = store_pg_template_stats,
     .query_exchange = store_pg_query_exchange,
     .budget_set_limit = store_pg_budget_set_limit,
+    .budget_reset = store_pg_budget_reset,
     .poll_fd = pg_poll_fd,
     .pump = pg_pump_op,
     .busy = pg_busy,

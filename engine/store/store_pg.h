@@ -126,6 +126,7 @@ int store_pg_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_
                                   const store_reservation *r, store_done_fn done, void *ud,
                                   nyx_error *err);
 int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
+int store_pg_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err);
 
 int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                          nyx_error *err);

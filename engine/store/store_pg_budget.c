@@ -280,6 +280,27 @@ int store_pg_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_
     return pg_rows_async(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, fn, ud, done, done_ud, err);
 }
 
+static int count_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    (void)ncols;
+    (void)names;
+    (void)values;
+    ++*(int *)ud;
+    return 0;
+}
+
+int store_pg_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err)
+{
+    char t[32];
+    const char *v[] = {scope, pg_num(t, nyx_wall_s())};
+    int rows = 0;
+    int rc = pg_rows(pg_of(s), "reset a budget",
+                     "UPDATE budgets SET spent_usd = 0, updated_at = $2 WHERE scope = $1 RETURNING scope", 2, v,
+                     count_row, &rows, err);
+    *found = rows > 0;
+    return rc;
+}
+
 int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err)
 {
     char l[32], t[32];

@@ -606,5 +606,6 @@ const store_backend_ops store_sqlite_ops = {
     .template_stats = store_sqlite_template_stats,
     .query_exchange = store_sqlite_query_exchange,
     .budget_set_limit = store_sqlite_budget_set_limit,
+    .budget_reset = store_sqlite_budget_reset,
     .set_background = sq_set_background,
 };

@@ -61,6 +61,7 @@ enum {
     SL_TEMPLATE_USE,
     SL_TEMPLATE_STATS,
     SL_BUDGET_LIMIT,
+    SL_BUDGET_RESET,
     SL_COUNT
 };
 
@@ -244,6 +245,7 @@ int store_sqlite_query_thoughts(nyx_store *s, const char *session, store_row_fn 
 int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
                                 nyx_error *err);
 int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
+int store_sqlite_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err);
 
 /* ---- schema (store_schema.c) ---- */
 

@@ -29,6 +29,24 @@ int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, v
     return store_sqlite_rows(q, "an exchange", &b, 1, fn, ud, err);
 }
 
+int store_sqlite_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err)
+{
+    sq *q = sq_of(s);
+    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_RESET,
+                                         "UPDATE budgets SET spent_usd = 0, updated_at = ?2 WHERE scope = ?1", err);
+    if (!st)
+        return -1;
+    sq_binder b = {st, SQLITE_OK};
+    sqb_text(&b, 1, scope);
+    sqb_real(&b, 2, nyx_wall_s());
+    char what[160];
+    snprintf(what, sizeof what, "reset budget scope %.64s in", scope);
+    if (store_sqlite_write(q, &b, what, err) != 0)
+        return -1;
+    *found = sqlite3_changes(q->db) > 0;
+    return 0;
+}
+
 int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err)
 {
     sq *q = sq_of(s);

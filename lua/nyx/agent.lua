@@ -8,8 +8,9 @@
 ---   retries                    how many times on_error's "retry" may repeat a call (2)
 ---   pii                        "redact" or "block": personal data and secrets in a prompt
 ---                              are replaced by labels or refuse the call (nyx.pii)
---- and limits: budget_usd (the agent's budget scope: over it a call fails with
---- budget_exceeded) and calls_per_minute (calls over it wait in the engine's queue).
+--- and limits: budget_usd (the agent's budget: over it a call fails with budget_exceeded),
+--- budget_per (its window: "day", the default, "month" or "total") and calls_per_minute
+--- (calls over it wait in the engine's queue).
 --- Every call of an agent is logged with its name. A hook that raises is reported once
 --- (through the engine's log, with the hook's file and line) and the last version of it that
 --- worked keeps serving: after an edit that breaks a hook, the one from before the edit.
@@ -81,10 +82,11 @@ end
 function Agent:_apply_limits()
   local p = self.policy
   local budget = self.budget_usd or p.budget_usd
+  local per = self.budget_per or p.budget_per
   local rpm = self.calls_per_minute or p.calls_per_minute
-  if budget ~= self.applied_budget then
-    core.budget.limit("agent:" .. self.name, budget)
-    self.applied_budget = budget
+  if budget ~= self.applied_budget or per ~= self.applied_per then
+    core.budget.limit("agent:" .. self.name, budget, per)
+    self.applied_budget, self.applied_per = budget, per
   end
   if rpm ~= self.applied_rpm then
     core.rate_limit("agent:" .. self.name, { rpm = rpm or 0 })
@@ -195,7 +197,7 @@ function Agent:create_template(name, text)
 end
 
 --- Creates an agent.
----@param opts {name: string, policy?: string|table, session?: any, budget_usd?: number, calls_per_minute?: number}
+---@param opts {name: string, policy?: string|table, session?: any, budget_usd?: number, budget_per?: "day"|"month"|"total", calls_per_minute?: number}
 function M.agent(opts)
   if type(opts) ~= "table" then bad("options must be a table") end
   if type(opts.name) ~= "string" or opts.name == "" then bad("name must be a non-empty string") end
@@ -204,7 +206,11 @@ function M.agent(opts)
       bad(k .. " must be a finite number >= 0")
     end
   end
+  if opts.budget_per ~= nil and opts.budget_per ~= "day" and opts.budget_per ~= "month" and opts.budget_per ~= "total" then
+    bad('budget_per must be "day", "month" or "total"')
+  end
   local a = setmetatable({ name = opts.name, session = opts.session, budget_usd = opts.budget_usd,
+                           budget_per = opts.budget_per,
                            calls_per_minute = opts.calls_per_minute, good = {},
                            reported = setmetatable({}, { __mode = "k" }) }, Agent)
   a.policy = load_policy(opts.policy)

@@ -16,7 +16,7 @@ local M = {
 local seen = {}
 
 local function read_share(agent)
-  local scope = "agent:" .. agent
+  local scope = nyx.budget.scope("agent:" .. agent) -- today's, for a daily agent budget
   for _, row in ipairs(nyx.budget.status()) do
     if row.scope == scope and row.limit_usd and row.limit_usd > 0 then
       return (row.spent_usd + row.reserved_usd) / row.limit_usd, row.limit_usd

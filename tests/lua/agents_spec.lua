@@ -160,7 +160,7 @@ for _, setup in ipairs(H.setups()) do
         local other = nyx.agent{ name = "other" }:call{ prompt = "Hello", max_tokens = 10 }
         local status
         for _, row in ipairs(nyx.budget.status()) do
-          if row.scope == "agent:thrifty" then status = row end
+          if row.scope == nyx.budget.scope("agent:thrifty") then status = row end
         end
         return { ok = ok, err = err, sent = models(sent()), other = other.model, status = status }
       ]])
@@ -246,7 +246,7 @@ for _, setup in ipairs(H.setups()) do
         for i = 1, 100 do
           local share = 0
           for _, row in ipairs(nyx.budget.status()) do
-            if row.scope == "agent:saver" then share = row.spent_usd / row.limit_usd end
+            if row.scope == nyx.budget.scope("agent:saver") then share = row.spent_usd / row.limit_usd end
           end
           local ok, r = pcall(a.call, a, { prompt = prompt .. i, max_tokens = 20, cache = false })
           if not ok then return { used = used, shares = shares, err = r } end
