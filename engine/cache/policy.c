@@ -444,12 +444,13 @@ static int mark_system(cache_policy *p, nyx_request *req, const nyx_model *m, in
     return added;
 }
 
-/* The newest block that can carry a mark (the API refuses one on an empty text), at or
+/* The newest block that can carry a mark (the API refuses one on an empty text or a
+ * thinking block), at or
  * before index k; -1 when none. */
 static long markable_at_or_before(const nyx_request *req, long k)
 {
     for (; k >= 0; k--)
-        if (block_at(req, (size_t)k)->len > 0)
+        if (block_at(req, (size_t)k)->len > 0 && !block_at(req, (size_t)k)->no_mark)
             return k;
     return -1;
 }
@@ -483,8 +484,13 @@ static int mark_messages(cache_policy *p, nyx_request *req, const nyx_model *m, 
             marks--;
         }
     for (long i = 1; i <= links; i++) {
-        nyx_block *b = block_at(req, (size_t)(w + i * SPAN));
-        if (b->mark == NYX_MARK_NONE && b->len > 0) {
+        size_t at = (size_t)(w + i * SPAN);
+        /* A thinking block takes no mark: the next block (its turn's text or tool call) does,
+         * still within the lookback of the link before. */
+        if (block_at(req, at)->no_mark && at + 1 < n)
+            at++;
+        nyx_block *b = block_at(req, at);
+        if (b->mark == NYX_MARK_NONE && b->len > 0 && !b->no_mark) {
             b->mark = mark;
             marks++;
         }

@@ -18,6 +18,7 @@ int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark)
     b->mark = mark;
     b->mark_by_user = 0;
     b->kind = NYX_BLOCK_TEXT;
+    b->no_mark = 0;
     return 0;
 }
 

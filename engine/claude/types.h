@@ -30,6 +30,7 @@ typedef struct nyx_block {
     int mark;         /* enum nyx_mark */
     int mark_by_user; /* 1 when the script set the mark itself (policy keeps it) */
     int kind;         /* enum nyx_block_kind */
+    int no_mark;      /* 1: the API refuses a cache mark here (thinking blocks) */
 } nyx_block;
 
 typedef struct nyx_message {

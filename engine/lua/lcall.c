@@ -102,7 +102,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
         const char *text;
         size_t len;
         int mark = NYX_MARK_NONE;
-        int is_json = 0;
+        int is_json = 0, no_mark = 0;
         if (lua_type(L, idx) == LUA_TSTRING) {
             text = lua_tolstring(L, idx, &len);
             lua_pushnil(L);
@@ -115,6 +115,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
                 lua_getfield(L, -1, "type");
                 const char *type = lua_tostring(L, -1);
                 int is_text = lua_isnil(L, -1) || (type && strcmp(type, "text") == 0);
+                no_mark = type && (!strcmp(type, "thinking") || !strcmp(type, "redacted_thinking"));
                 lua_pop(L, 1);
                 if (!is_text && !json_ok) {
                     lnyx_argerror(L, arg, "%s[%d] must be a text block", field, (int)i + 1);
@@ -146,6 +147,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
         }
         blocks[i].mark_by_user = mark != NYX_MARK_NONE;
         blocks[i].kind = is_json ? NYX_BLOCK_JSON : NYX_BLOCK_TEXT;
+        blocks[i].no_mark = no_mark;
         *n = i + 1;
         lua_pop(L, 1);
     }

@@ -190,6 +190,39 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(4, v.n, "the refused calls sent nothing")
     end)
 
+    it("keeps cache marks off thinking blocks in a long loop with thinking", function()
+      local v = setup:run [[
+        local w = nyx.tool{ name = "weather", input = { type = "object", properties = { city = { type = "string" } } } }
+        local M = "claude-haiku-4-5"
+        local first = nyx.call{ model = M, prompt = "Weather in Oslo", tools = { w }, thinking = 2048, max_tokens = 4000 }
+        local think, use = first.content[1], first.content[2]
+        local function history(rounds)
+          local m = { { role = "user", content = "Weather in Oslo" } }
+          for i = 1, rounds do
+            m[#m + 1] = { role = "assistant", content = { think, use } }
+            m[#m + 1] = { role = "user", content = { { type = "tool_result", tool_use_id = use.id,
+                          content = ("reading %d: %s"):format(i, ("mild and dry "):rep(40)) } } }
+          end
+          return m
+        end
+        local system = ("You forecast. "):rep(600)
+        nyx.call{ model = M, system = system, messages = history(2), tools = { w }, thinking = 2048, max_tokens = 4000 }
+        local out = {}
+        -- Far enough past the written prefix that links are placed, at every phase of the
+        -- thinking/tool_use/tool_result pattern.
+        for extra = 7, 10 do
+          local ok, r = pcall(nyx.call, { model = M, system = system, messages = history(2 + extra),
+                                          tools = { w }, thinking = 2048, max_tokens = 4000 })
+          out[#out + 1] = ok and r.usage.cache_read_input_tokens or r
+        end
+        return out
+      ]]
+      for i, r in ipairs(v) do
+        assert.is_number(r, "call " .. i .. " was refused: " .. tostring(type(r) == "table" and r.message))
+      end
+      assert.is_true(v[#v] > 0, "the long conversation reads what the one before wrote")
+    end)
+
     it("decodes structured output, and a cut answer is invalid_output carrying the text", function()
       local v = setup:run [[
         local schema = { type = "object", additionalProperties = false, required = { "score", "verdict" },
