@@ -36,6 +36,7 @@ typedef struct watched {
 typedef struct transfer {
     loop_transfer_fn done;
     void *ud;
+    int background;
 } transfer;
 
 /* A source's descriptor as last registered with the epoll set. */
@@ -55,6 +56,7 @@ struct nyx_loop {
     int64_t curl_due_us; /* when curl wants its timeout action; -1 = never */
     loop_timer **heap;
     size_t nheap, capheap, nbackground;
+    int background_transfers; /* of transfers, those loop_pending does not count */
     deferred *defers;
     size_t ndefers, capdefers;
     watched *watches;
@@ -159,20 +161,32 @@ void loop_free(nyx_loop *loop)
 
 /* ---- transfers ---- */
 
-int loop_add_transfer(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud)
+static int add_transfer(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud, int background)
 {
     transfer *t = malloc(sizeof *t);
     if (!t)
         return -1;
     t->done = done;
     t->ud = ud;
+    t->background = background;
     if (curl_easy_setopt(easy, CURLOPT_PRIVATE, t) != CURLE_OK ||
         curl_multi_add_handle(loop->multi, easy) != CURLM_OK) {
         free(t);
         return -1;
     }
     loop->transfers++;
+    loop->background_transfers += background;
     return 0;
+}
+
+int loop_add_transfer(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud)
+{
+    return add_transfer(loop, easy, done, ud, 0);
+}
+
+int loop_add_transfer_background(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud)
+{
+    return add_transfer(loop, easy, done, ud, 1);
 }
 
 static transfer *take_transfer(nyx_loop *loop, CURL *easy)
@@ -181,8 +195,10 @@ static transfer *take_transfer(nyx_loop *loop, CURL *easy)
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
     curl_multi_remove_handle(loop->multi, easy);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-    if (t)
+    if (t) {
         loop->transfers--;
+        loop->background_transfers -= t->background;
+    }
     return t;
 }
 
@@ -556,6 +572,6 @@ int loop_timeout_ms(const nyx_loop *loop)
 
 int loop_pending(const nyx_loop *loop)
 {
-    return loop->transfers + (int)(loop->nheap - loop->nbackground) + (int)loop->ndefers +
+    return loop->transfers - loop->background_transfers + (int)(loop->nheap - loop->nbackground) + (int)loop->ndefers +
            sources_busy(loop);
 }

@@ -16,6 +16,9 @@ void loop_free(nyx_loop *loop);
 
 /* Adds a transfer; done runs once it completes (it is already removed from the multi). */
 int loop_add_transfer(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);
+/* As loop_add_transfer, for housekeeping (telemetry export) that must not keep the loop busy:
+ * loop_pending does not count it. */
+int loop_add_transfer_background(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);
 /* Removes a transfer without calling its done function. */
 void loop_remove_transfer(nyx_loop *loop, CURL *easy);
 
@@ -61,7 +64,7 @@ int loop_fd(const nyx_loop *loop);
 /* Milliseconds until a timer or curl's own timeout is due (0: now), or -1 when none is. */
 int loop_timeout_ms(const nyx_loop *loop);
 
-/* Number of transfers, timers (not background ones) and deferred functions still pending. */
+/* Number of transfers and timers (not background ones) and deferred functions still pending. */
 int loop_pending(const nyx_loop *loop);
 
 #endif

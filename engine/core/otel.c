@@ -25,7 +25,7 @@
 
 enum { SPAN_KIND_INTERNAL = 1, SPAN_KIND_CLIENT = 3 };
 enum { STATUS_ERROR = 2 };
-enum { SERIES_INPUT, SERIES_OUTPUT, SERIES_DURATION };
+enum { SERIES_INPUT, SERIES_OUTPUT, SERIES_DURATION, SERIES_FIRST_CHUNK };
 
 /* The conventions' advisory bucket boundaries. */
 static const double token_bounds[] = {1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144,
@@ -370,7 +370,7 @@ static void send_doc(otel *o, const char *url, cJSON *doc, int items, post **slo
              curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, OTEL_POST_TIMEOUT_MS) == CURLE_OK &&
              curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
              curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK;
-    if (!ok || loop_add_transfer(o->e->loop, easy, post_done, p) != 0) {
+    if (!ok || loop_add_transfer_background(o->e->loop, easy, post_done, p) != 0) {
         note_dropped(o, items, "the transfer could not start");
         post_free(p);
         return;
@@ -438,7 +438,7 @@ static cJSON *histogram_point(const series *s, double start, double now)
     add_attr_string(attrs, "gen_ai.request.model", s->model);
     if (s->served[0])
         add_attr_string(attrs, "gen_ai.response.model", s->served);
-    if (s->kind != SERIES_DURATION)
+    if (s->kind < SERIES_DURATION)
         add_attr_string(attrs, "gen_ai.token.type", s->kind == SERIES_INPUT ? "input" : "output");
     if (s->error[0])
         add_attr_string(attrs, "error.type", s->error);
@@ -452,7 +452,7 @@ static cJSON *histogram_point(const series *s, double start, double now)
     cJSON_AddNumberToObject(p, "max", s->max);
     cJSON *counts = cJSON_AddArrayToObject(p, "bucketCounts");
     cJSON *bounds = cJSON_AddArrayToObject(p, "explicitBounds");
-    const double *b = s->kind == SERIES_DURATION ? duration_bounds : token_bounds;
+    const double *b = s->kind >= SERIES_DURATION ? duration_bounds : token_bounds;
     for (size_t i = 0; counts && bounds && i <= NBOUNDS; i++) {
         snprintf(n, sizeof n, "%llu", (unsigned long long)s->buckets[i]);
         cJSON_AddItemToArray(counts, cJSON_CreateString(n));
@@ -484,24 +484,28 @@ static void send_metrics(otel *o)
     if (o->metrics_post || o->nseries == 0)
         return;
     double now = nyx_wall_s();
-    cJSON *metrics = cJSON_CreateArray(), *tp = NULL, *dp = NULL;
-    cJSON *tokens = histogram("gen_ai.client.token.usage", "{token}", "Number of input and output tokens used", &tp);
-    cJSON *duration = histogram("gen_ai.client.operation.duration", "s", "GenAI operation duration", &dp);
-    if (metrics && tokens && duration) {
+    cJSON *metrics = cJSON_CreateArray(), *points[3] = {NULL, NULL, NULL};
+    cJSON *m[3] = {
+        histogram("gen_ai.client.token.usage", "{token}", "Number of input and output tokens used", &points[0]),
+        histogram("gen_ai.client.operation.duration", "s", "GenAI operation duration", &points[1]),
+        histogram("gen_ai.client.operation.time_to_first_chunk", "s",
+                  "Time to receive the first chunk of a streamed response", &points[2]),
+    };
+    if (metrics && m[0] && m[1] && m[2]) {
         for (size_t i = 0; i < o->nseries; i++) {
+            int kind = o->series[i].kind;
             cJSON *p = histogram_point(&o->series[i], o->window_start, now);
             if (p)
-                cJSON_AddItemToArray(o->series[i].kind == SERIES_DURATION ? dp : tp, p);
+                cJSON_AddItemToArray(points[kind == SERIES_FIRST_CHUNK ? 2 : kind == SERIES_DURATION ? 1 : 0], p);
         }
-        if (cJSON_GetArraySize(tp) > 0) {
-            cJSON_AddItemToArray(metrics, tokens);
-            tokens = NULL;
-        }
-        cJSON_AddItemToArray(metrics, duration);
-        duration = NULL;
+        for (int k = 0; k < 3; k++)
+            if (cJSON_GetArraySize(points[k]) > 0) { /* only what has points */
+                cJSON_AddItemToArray(metrics, m[k]);
+                m[k] = NULL;
+            }
     }
-    cJSON_Delete(tokens);
-    cJSON_Delete(duration);
+    for (int k = 0; k < 3; k++)
+        cJSON_Delete(m[k]);
     int items = o->measurements;
     o->nseries = 0;
     o->measurements = 0;
@@ -571,7 +575,7 @@ static void measure(otel *o, int kind, const nyx_call *c, double value)
         snprintf(s->error, sizeof s->error, "%s", error);
         s->min = s->max = value;
     }
-    const double *b = kind == SERIES_DURATION ? duration_bounds : token_bounds;
+    const double *b = kind >= SERIES_DURATION ? duration_bounds : token_bounds;
     size_t i = 0;
     while (i < NBOUNDS && value > b[i])
         i++;
@@ -767,6 +771,8 @@ void otel_call_finished(nyx_engine *e, nyx_call *c)
     if (o->metrics_url) {
         const nyx_usage *u = &c->result.resp.usage;
         measure(o, SERIES_DURATION, c, c->result.latency_ms / 1000.0);
+        if (c->spec.req.stream && c->result.ttfb_ms > 0) /* streamed: when its first bytes came */
+            measure(o, SERIES_FIRST_CHUNK, c, c->result.ttfb_ms / 1000.0);
         if (c->result.status == NYX_STATUS_OK) {
             measure(o, SERIES_INPUT, c,
                     (double)(u->input_tokens + u->cache_read_input_tokens + u->cache_creation_input_tokens));

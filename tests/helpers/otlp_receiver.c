@@ -17,7 +17,7 @@ typedef struct upload {
 } upload;
 
 static const char *dir;
-static int seq;
+static int seq, hang;
 
 static enum MHD_Result keep_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -61,6 +61,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *size = 0;
         return MHD_YES;
     }
+    if (hang)
+        sleep(60); /* the one thread stops answering anyone */
     int n = ++seq; /* one connection at a time: the daemon has one thread */
     const char *signal = strrchr(url, '/');
     char path[4096];
@@ -98,11 +100,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: otlp_receiver DIR\n");
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "hang") != 0)) {
+        fprintf(stderr, "usage: otlp_receiver DIR [hang]\n");
         return 2;
     }
     dir = argv[1];
+    hang = argc == 3;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
