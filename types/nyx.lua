@@ -236,6 +236,7 @@ function Event:is_set() end
 ---@field session? nyx.Session|string
 ---@field budget_usd? number
 ---@field calls_per_minute? number
+---@field budget_per? "day"|"month"|"total"  the window of budget_usd (default "day")
 
 ---@class nyx.Agent
 local Agent = {}
@@ -497,6 +498,10 @@ function nyx.budget.status() end
 ---@param scope string  "day", "month", "session:NAME" or "agent:NAME"
 ---@param usd? number  nil removes the limit
 function nyx.budget.limit(scope, usd) end
+--- The ledger's name of scope now, as nyx.budget.status() lists it ("agent:NAME" -> "agent:NAME/2026-12-06").
+---@param scope string
+---@return string
+function nyx.budget.scope(scope) end
 
 nyx.templates = {}
 ---@param name string  "NAME" or "NAME@V"
