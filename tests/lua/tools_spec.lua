@@ -78,6 +78,29 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(v.log[1].input_tokens + v.log[2].input_tokens, r.total_usage.input_tokens)
     end)
 
+    it("follows tool_choice, and an agent's call runs the same loop under its name", function()
+      local v = setup:run(WEATHER .. [[
+        local other = nyx.tool{ name = "other", input = { type = "object", properties = {} } }
+        local named = nyx.call{ prompt = "Weather in Rome", tools = { other, weather },
+                                tool_choice = { type = "tool", name = "weather" } }
+        local none = nyx.call{ prompt = "Weather in Rome", tools = { other }, tool_choice = "none" }
+        local one = nyx.call{ prompt = "Weather in Rome", tools = { other, nyx.tool{ name = "third" } },
+                              tool_choice = { type = "auto", disable_parallel_tool_use = true } }
+        local a = nyx.agent{ name = "forecaster" }
+        local s = nyx.session{ name = "agent-loop" }
+        local r = a:call{ prompt = "Weather in Rome", tools = { weather }, session = s }
+        return { named = named, none = none, one = one, r = r, stats = s:stats() }
+      ]])
+      assert.are.equal(1, #v.named.messages[2].content, "only the tool named")
+      assert.are.equal("weather", v.named.messages[2].content[1].name)
+      assert.are.equal("end_turn", v.named.stop_reason)
+      assert.are.equal("end_turn", v.none.stop_reason)
+      assert.are.equal(0, #v.none.tool_calls)
+      assert.are.equal(1, #v.one.tool_calls, "no parallel calls when disabled")
+      assert.are.equal(2, v.r.iterations)
+      assert.are.equal(2, v.stats.calls, "both iterations are the agent's calls in its session")
+    end)
+
     it("stops at max_iterations with an error carrying the transcript", function()
       local v = setup:run(WEATHER .. [[
         local ok, e = pcall(nyx.call, { prompt = "Weather in Rome", tools = { weather }, max_iterations = 1 })
