@@ -782,6 +782,14 @@ void otel_call_finished(nyx_engine *e, nyx_call *c)
     arm(o);
 }
 
+void otel_get_counts(const nyx_engine *e, otel_counts *out)
+{
+    const otel *o = e->otel;
+    *out = (otel_counts){0, 0, 0};
+    if (o)
+        *out = (otel_counts){o->nspans, o->dropped, o->dropped_batches};
+}
+
 void otel_close(nyx_engine *e)
 {
     otel *o = e->otel;

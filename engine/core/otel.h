@@ -6,6 +6,8 @@
 
 #include "claude/types.h"
 
+#include <stdint.h>
+
 typedef struct nyx_engine nyx_engine;
 struct nyx_call;
 
@@ -24,6 +26,14 @@ typedef struct otel_tool {
     double started;
 } otel_tool;
 void otel_tool_finished(nyx_engine *e, const otel_tool *t);
+/* What the exporter holds and has lost so far (all 0 when export is off). */
+typedef struct otel_counts {
+    int64_t queued;          /* spans waiting to be sent */
+    int64_t dropped;         /* spans and measurements lost: the collector refused, or the queue was full */
+    int64_t dropped_batches; /* posts that failed, and spans refused one by one */
+} otel_counts;
+void otel_get_counts(const nyx_engine *e, otel_counts *out);
+
 /* Sends what is queued, waiting at most a few seconds, then frees everything. */
 void otel_close(nyx_engine *e);
 
