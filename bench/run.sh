@@ -44,3 +44,11 @@ echo "# chat (nyx sim over HTTP: nyx's own cache marks against the API's automat
 rel "$build/nyx" run "$here/chat.lua" ${short:+--var short=1}
 echo "# net (connections and TLS handshakes per 1,000 calls, 50 in flight: HTTP/2 against HTTP/1.1)"
 bash "$here/net.sh" "$build" $short
+echo "# batch (nyx sim over HTTP, batches processed in 1 s: 1,000 templated rows as one nyx.batch against standard calls)"
+b_out=$(mktemp); b_db=$(mktemp -u /tmp/nyx-bench-batch.XXXXXX)
+"$build/nyx" sim --port 0 --batch-ms 1000 --ttft-ms 5 --token-ms 0.02 >"$b_out" 2>&1 & b_pid=$!
+trap 'kill $b_pid 2>/dev/null || true; rm -f "$b_out" "$b_db"*' EXIT
+for _ in $(seq 200); do grep -q 'listening on' "$b_out" && break; sleep 0.05; done
+NYX_DB="$b_db" NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$b_out" | head -1)" \
+  "$build/nyx" run "$here/batch.lua" ${short:+--var short=1}
+kill $b_pid 2>/dev/null || true; wait $b_pid 2>/dev/null || true; rm -f "$b_out" "$b_db"*

@@ -61,6 +61,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         x->max_body = s->opt.max_body;
         pthread_mutex_unlock(&s->mu);
+        /* A message batch may hold up to 256 MB of requests, beyond any one request's limit. */
+        if (strncmp(url, SIM_PATH_BATCHES, strlen(SIM_PATH_BATCHES)) == 0 && x->max_body < SIM_BATCH_MAX_BODY)
+            x->max_body = SIM_BATCH_MAX_BODY;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "content-length");
         if (cl && strtoull(cl, NULL, 10) > x->max_body)
             x->too_large = 1; /* read and drop the body, then answer 413 */

@@ -12,6 +12,7 @@
 #define SIM_PATH_MESSAGES "/v1/messages"
 #define SIM_PATH_COUNT "/v1/messages/count_tokens"
 #define SIM_PATH_BATCHES "/v1/messages/batches"
+#define SIM_BATCH_MAX_BODY ((size_t)256 << 20)
 
 /* Per request, from the first call of the access handler to the completion callback. */
 typedef struct conn_ctx {

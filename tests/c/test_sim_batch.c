@@ -75,10 +75,11 @@ static double count(const cJSON *batch, const char *what)
 
 static const char *str(const cJSON *o, const char *k) { return cJSON_GetStringValue(cJSON_GetObjectItem(o, k)); }
 
-static sim_server *start(double delay_ms, double expiry_ms)
+static sim_server *start_max(double delay_ms, double expiry_ms, size_t max_body)
 {
     sim_options o;
     sim_options_default(&o);
+    o.max_body = max_body;
     o.batch_delay_ms = delay_ms;
     o.batch_expiry_ms = expiry_ms;
     nyx_error err;
@@ -88,6 +89,8 @@ static sim_server *start(double delay_ms, double expiry_ms)
         snprintf(base, sizeof base, "http://127.0.0.1:%d", sim_server_port(s));
     return s;
 }
+
+static sim_server *start(double delay_ms, double expiry_ms) { return start_max(delay_ms, expiry_ms, 0); }
 
 #define P(content) "{\"model\":\"" MODEL "\",\"max_tokens\":40,\"messages\":[{\"role\":\"user\",\"content\":\"" content "\"}]}"
 
@@ -282,6 +285,27 @@ static void test_cancel_list_delete(void)
     sim_server_stop(s);
 }
 
+/* A batch may hold up to 256 MB, beyond the limit of one Messages request. */
+static void test_batch_body_limit(void)
+{
+    sim_server *s = start_max(0, 0, 2000);
+    char *body = malloc(20000);
+    size_t n = (size_t)snprintf(body, 20000, "{\"requests\":[");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(body + n, 20000 - n, "%s{\"custom_id\":\"r%d\",\"params\":" P("some words here") "}",
+                              i ? "," : "", i);
+    snprintf(body + n, 20000 - n, "]}");
+    CHECK(strlen(body) > 4000);
+    resp r;
+    cJSON *b = req("POST", "", body, &r);
+    CHECK_INT(r.status, 200);
+    CHECK_INT(count(b, "succeeded"), 40);
+    cJSON_Delete(b);
+    free(r.body);
+    free(body);
+    sim_server_stop(s);
+}
+
 static void test_expiry(void)
 {
     sim_server *s = start(3600.0 * 1000.0, 1); /* expires after 1 ms, long before processing */
@@ -309,6 +333,7 @@ int main(void)
     test_cache_inside();
     test_cancel_list_delete();
     test_expiry();
+    test_batch_body_limit();
     curl_global_cleanup();
     return check_failures;
 }
