@@ -125,6 +125,8 @@
 ---@field unknown_cost_calls integer
 ---@field unexpected_misses integer
 ---@field from_response_cache integer
+---@field tool_calls integer  tool_use blocks the model sent
+---@field tool_rounds integer  answers that stopped at tool_use (tool loop iterations that ran tools)
 ---@field avg_latency_ms number
 ---@field session? string
 

@@ -17,6 +17,8 @@ typedef struct nyx_stats {
     double cost_usd, cost_without_cache_usd, saved_usd;
     int64_t unknown_cost_calls;
     double latency_ms_total;
+    int64_t tool_calls;  /* tool_use blocks the model sent */
+    int64_t tool_rounds; /* answers that stopped to have tools run (stop_reason tool_use) */
 } nyx_stats;
 
 /* Statistics kept per name: by model, by agent, by template. */

@@ -14,6 +14,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 1 when the reply holds a block other than text (tool_use, thinking, ...); the number of
+ * tool calls among them goes to *tool_calls (may be NULL). */
+static int reply_blocks(const nyx_response *resp, int64_t *tool_calls)
+{
+    cJSON *content = resp->content_json ? cJSON_Parse(resp->content_json) : NULL;
+    int found = 0;
+    int64_t calls = 0;
+    const cJSON *b;
+    cJSON_ArrayForEach(b, content) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
+        found |= !cJSON_IsString(t) || strcmp(t->valuestring, "text") != 0;
+        calls += cJSON_IsString(t) && strcmp(t->valuestring, "tool_use") == 0;
+    }
+    cJSON_Delete(content);
+    if (tool_calls)
+        *tool_calls = calls;
+    return found;
+}
+
 void call_record_attempt(nyx_call *c, int status, const nyx_error *err)
 {
     cJSON *a = cJSON_CreateObject();
@@ -99,10 +118,17 @@ void call_account(nyx_call *c)
         c->spec.agent ? stats_group_get(&e->by_agent, c->spec.agent) : NULL,
         c->spec.template_name ? stats_group_get(&e->by_template, c->spec.template_name) : NULL,
     };
+    int64_t tool_calls = 0;
+    if (r->status == NYX_STATUS_OK)
+        reply_blocks(&r->resp, &tool_calls);
+    int tool_round = r->status == NYX_STATUS_OK && r->resp.stop_reason &&
+                     strcmp(r->resp.stop_reason, "tool_use") == 0;
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         if (!targets[i])
             continue;
         stats_add(targets[i], r->status, u, cost, r->latency_ms);
+        targets[i]->tool_calls += tool_calls;
+        targets[i]->tool_rounds += tool_round;
         targets[i]->from_response_cache += r->from_cache;
         targets[i]->unexpected_misses += unexpected_miss;
     }
@@ -112,19 +138,6 @@ void call_account(nyx_call *c)
 /* The call's record as the storage mode allows; the strings in owned[] are the caller's to
  * free. The same call always gives the same record (its time is fixed at the first). */
 
-/* 1 when the reply holds a block other than text (tool_use, thinking, ...). */
-static int reply_has_blocks(const nyx_response *resp)
-{
-    cJSON *content = resp->content_json ? cJSON_Parse(resp->content_json) : NULL;
-    int found = 0;
-    const cJSON *b;
-    cJSON_ArrayForEach(b, content) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
-        found |= !cJSON_IsString(t) || strcmp(t->valuestring, "text") != 0;
-    }
-    cJSON_Delete(content);
-    return found;
-}
 
 static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
 {
@@ -168,7 +181,7 @@ static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
      * all; a plain one as its text. */
     const char *reply = r->resp.text;
     size_t reply_len = r->resp.text_len;
-    if (reply_has_blocks(&r->resp)) {
+    if (reply_blocks(&r->resp, NULL)) {
         reply = r->resp.content_json;
         reply_len = strlen(reply);
     }

@@ -64,6 +64,8 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal("end_turn", r.stop_reason)
       assert.are.equal(2, #v.log, "one request per iteration")
       assert.are.equal(2, v.stats.calls, "each iteration is a call of the session")
+      assert.are.equal(3, v.stats.tool_calls, "the session counts the tool calls")
+      assert.are.equal(1, v.stats.tool_rounds)
       assert.are.equal(4, #r.messages)
       local results = r.messages[3].content
       assert.are.equal("user", r.messages[3].role)
