@@ -1,0 +1,75 @@
+-- The tool loop's decisions, with the engine's call replaced by a script of answers: what
+-- the simulator never says (pause_turn, a tool nobody defined) and what goes back each turn.
+local tools = require "nyx.tools"
+
+local function answers(list)
+  local sent = {}
+  local function call(req)
+    local copy = {}
+    for i, m in ipairs(req.messages) do copy[i] = m end
+    sent[#sent + 1] = copy
+    local a = assert(table.remove(list, 1), "more calls than answers")
+    return { content = a.content, text = a.text or "", stop_reason = a.stop, usage = { input_tokens = 10, output_tokens = 5 } }
+  end
+  return call, sent
+end
+
+local function use(id, name, input)
+  return { type = "tool_use", id = id, name = name, input = input or {} }
+end
+
+describe("the tool loop", function()
+  it("continues a pause_turn by sending the conversation back as it is", function()
+    local call, sent = answers({
+      { stop = "pause_turn", content = { { type = "text", text = "searching" } } },
+      { stop = "end_turn", content = { { type = "text", text = "done" } } },
+    })
+    local t = tools.tool{ name = "t", run = function() return "x" end }
+    local r = tools.run(call, { prompt = "go", tools = { t } })
+    assert.are.equal(2, r.iterations)
+    assert.are.equal("end_turn", r.stop_reason)
+    assert.are.equal(2, #sent[2], "question and the paused turn, nothing added")
+    assert.are.equal("assistant", sent[2][2].role)
+    assert.are.equal(20, r.total_usage.input_tokens)
+  end)
+
+  it("answers a call to an unknown tool with an error result", function()
+    local call, sent = answers({
+      { stop = "tool_use", content = { use("a", "missing") } },
+      { stop = "end_turn", content = { { type = "text", text = "ok" } } },
+    })
+    local t = tools.tool{ name = "t", run = function() return "x" end }
+    tools.run(call, { prompt = "go", tools = { t } })
+    local result = sent[2][3].content[1]
+    assert.are.same({ type = "tool_result", tool_use_id = "a", is_error = true, content = "no tool named missing" }, result)
+  end)
+
+  it("hands the calls back when the model asks for a tool the script runs itself", function()
+    local call, sent = answers({
+      { stop = "tool_use", content = { use("a", "auto"), use("b", "manual", { n = 1 }) } },
+    })
+    local ran = 0
+    local auto = tools.tool{ name = "auto", run = function() ran = ran + 1 end }
+    local manual = tools.tool{ name = "manual" }
+    local r = tools.run(call, { prompt = "go", tools = { auto, manual } })
+    assert.are.equal(1, #sent)
+    assert.are.equal(0, ran, "nothing ran: the script answers this turn")
+    assert.are.equal("tool_use", r.stop_reason)
+    assert.are.same({ { id = "a", name = "auto", input = {} }, { id = "b", name = "manual", input = { n = 1 } } }, r.tool_calls)
+  end)
+
+  it("refuses bad tool definitions and max_iterations", function()
+    for _, def in ipairs({ { name = "has space" }, { name = ("x"):rep(65) }, { name = "t", input = { type = "string" } },
+                           { name = "t", run = "not a function" } }) do
+      local ok, e = pcall(tools.tool, def)
+      assert.is_false(ok)
+      assert.are.equal("invalid_argument", e.type)
+    end
+    local call = answers({})
+    local t = tools.tool{ name = "t", run = function() end }
+    local ok, e = pcall(tools.run, call, { prompt = "go", tools = { t }, max_iterations = 0 })
+    assert.is_false(ok)
+    assert.are.equal("invalid_argument", e.type)
+    assert.matches("max_iterations", e.message)
+  end)
+end)
