@@ -74,6 +74,8 @@ static const setting settings[] = {
     {"OTEL_SERVICE_NAME", K_STRING, AT(otel_service_name), 0, 0},
     {"OTEL_RESOURCE_ATTRIBUTES", K_STRING, AT(otel_resource_attributes), 0, 0},
     {"OTEL_SDK_DISABLED", K_BOOL, AT(otel_disabled), 0, 0},
+    {"OTEL_TRACES_EXPORTER", K_STRING, AT(otel_traces_exporter), 0, 0},
+    {"OTEL_METRICS_EXPORTER", K_STRING, AT(otel_metrics_exporter), 0, 0},
 };
 
 static void defaults(nyx_config *c)

@@ -64,6 +64,8 @@ typedef struct nyx_config {
     char *otel_service_name;/* OTEL_SERVICE_NAME: resource service.name, default "nyx" */
     char *otel_resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES: k=v,k2=v2 */
     int otel_disabled;      /* OTEL_SDK_DISABLED: no export whatever the endpoint */
+    char *otel_traces_exporter;  /* OTEL_TRACES_EXPORTER: "otlp" (default) or "none" */
+    char *otel_metrics_exporter; /* OTEL_METRICS_EXPORTER: "otlp" (default) or "none" */
 } nyx_config;
 
 /* Reads the environment. Returns 0, or -1 with err naming the variable. */

@@ -182,12 +182,28 @@ static void otel_free(otel *o)
     free(o);
 }
 
+/* OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER: 1 to export the signal, 0 for "none", -1
+ * for an exporter nyx does not have. */
+static int exporter_on(const char *var, const char *value, nyx_error *err)
+{
+    if (!value || !*value || strcmp(value, "otlp") == 0)
+        return 1;
+    if (strcmp(value, "none") == 0)
+        return 0;
+    nyx_error_set(err, "invalid_argument", 0, "%s must be \"otlp\" or \"none\", got \"%.40s\"", var, value);
+    return -1;
+}
+
 int otel_open(nyx_engine *e, nyx_error *err)
 {
     const nyx_config *cfg = &e->cfg;
     e->otel = NULL;
     if (cfg->otel_disabled)
         return 0;
+    int traces = exporter_on("OTEL_TRACES_EXPORTER", cfg->otel_traces_exporter, err);
+    int metrics = exporter_on("OTEL_METRICS_EXPORTER", cfg->otel_metrics_exporter, err);
+    if (traces < 0 || metrics < 0)
+        return -1;
     int any = (cfg->otel_endpoint && *cfg->otel_endpoint) || (cfg->otel_traces_endpoint && *cfg->otel_traces_endpoint) ||
               (cfg->otel_metrics_endpoint && *cfg->otel_metrics_endpoint);
     if (!any)
@@ -198,14 +214,18 @@ int otel_open(nyx_engine *e, nyx_error *err)
         return -1;
     }
     o->e = e;
-    o->traces_url = signal_url(cfg->otel_traces_endpoint, cfg->otel_endpoint, "/v1/traces");
-    o->metrics_url = signal_url(cfg->otel_metrics_endpoint, cfg->otel_endpoint, "/v1/metrics");
+    o->traces_url = traces ? signal_url(cfg->otel_traces_endpoint, cfg->otel_endpoint, "/v1/traces") : NULL;
+    o->metrics_url = metrics ? signal_url(cfg->otel_metrics_endpoint, cfg->otel_endpoint, "/v1/metrics") : NULL;
     o->resource = cJSON_CreateObject();
     o->spans = cJSON_CreateArray();
     cJSON *attrs = o->resource ? cJSON_AddArrayToObject(o->resource, "attributes") : NULL;
     struct curl_slist *ct = curl_slist_append(NULL, "Content-Type: application/json");
     o->headers = ct;
-    if (!attrs || !o->spans || !ct || (!o->traces_url && !o->metrics_url)) {
+    if (!o->traces_url && !o->metrics_url) { /* no signal left to export (set to "none") */
+        otel_free(o);
+        return 0;
+    }
+    if (!attrs || !o->spans || !ct) {
         otel_free(o);
         nyx_error_set(err, "out_of_memory", 0, "out of memory setting up OpenTelemetry");
         return -1;

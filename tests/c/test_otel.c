@@ -1,6 +1,7 @@
 /* The OpenTelemetry exporter's own rules, without a collector: the queue is bounded (spans
  * beyond it are dropped and counted, never kept), each exported call gets span ids, and the
- * standard variables are checked when the engine opens. The wire format and the collector's
+ * standard variables are checked when the engine opens (OTEL_TRACES_EXPORTER and
+ * OTEL_METRICS_EXPORTER turn one signal off). The wire format and the collector's
  * side are tests/e2e/otel.sh's. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
@@ -97,6 +98,30 @@ static void off_without_endpoint_or_disabled(void)
         nyx_close(e);
     }
     unsetenv("OTEL_SDK_DISABLED");
+    setenv("OTEL_TRACES_EXPORTER", "none", 1);
+    setenv("OTEL_METRICS_EXPORTER", "none", 1);
+    e = open_engine(&msg);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK(e->otel == NULL);
+        nyx_close(e);
+    }
+    /* traces off: a call queues no span, only its measurements */
+    unsetenv("OTEL_METRICS_EXPORTER");
+    e = open_engine(&msg);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK(e->otel != NULL);
+        nyx_call c;
+        fake_call(&c, e);
+        otel_call_finished(e, &c);
+        otel_get_counts(e, &n);
+        CHECK_INT(n.queued, 0);
+        CHECK_STR(c.result.span_id, "");
+        call_spec_free(&c.spec);
+        nyx_close(e);
+    }
+    unsetenv("OTEL_TRACES_EXPORTER");
     unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
 }
 
@@ -130,5 +155,7 @@ int main(void)
     refused("OTEL_EXPORTER_OTLP_HEADERS", "bad name=v", "OTEL_EXPORTER_OTLP_HEADERS");
     refused("OTEL_RESOURCE_ATTRIBUTES", "=novalue", "OTEL_RESOURCE_ATTRIBUTES");
     refused("OTEL_SDK_DISABLED", "perhaps", "OTEL_SDK_DISABLED");
+    refused("OTEL_TRACES_EXPORTER", "zipkin", "OTEL_TRACES_EXPORTER");
+    refused("OTEL_METRICS_EXPORTER", "prometheus", "OTEL_METRICS_EXPORTER");
     return check_failures;
 }
