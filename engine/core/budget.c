@@ -432,6 +432,9 @@ void budget_check_alerts(nyx_engine *e, const budget_scopes *s)
         return;
     a->e = e;
     a->s = *s;
+    /* The rows name the scopes as stored (personal data in a name is redacted there). */
+    for (size_t k = 0; k < a->s.n; k++)
+        store_name_as_stored(e->store, s->names[k], a->s.names[k], sizeof a->s.names[k]);
     a->nearest = -1;
     a->nearest_scope[0] = 0;
     nyx_error err;

@@ -83,6 +83,8 @@ nyx_store *store_open_opts(const char *uri, const store_options *opts, nyx_error
  * then). Prompt and response text are the caller's (nyx_interaction says so). */
 typedef int (*store_text_filter)(void *ud, const char *text, int name, char **copy);
 void store_set_text_filter(nyx_store *s, store_text_filter fn, void *ud);
+/* name (a session, agent or budget scope) as the database holds it, into out (truncated). */
+void store_name_as_stored(const nyx_store *s, const char *name, char *out, size_t size);
 
 /* Closes the store. An open batch is committed first (best effort: a failure here is lost,
  * so commit batches explicitly). Closing NULL does nothing. */

@@ -3,6 +3,7 @@
  * here, under every write, so no writer can forget it. */
 #include "store_backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 void store_set_text_filter(nyx_store *s, store_text_filter fn, void *ud)
@@ -26,6 +27,16 @@ const char *store_scrub(const nyx_store *s, store_scrubbed *sc, const char *text
         return text;
     sc->owned[sc->n++] = copy;
     return copy;
+}
+
+void store_name_as_stored(const nyx_store *s, const char *name, char *out, size_t size)
+{
+    if (!out || size == 0)
+        return;
+    store_scrubbed sc = {0};
+    const char *stored = store_scrub(s, &sc, name ? name : "", 1);
+    snprintf(out, size, "%s", stored);
+    store_scrub_free(&sc);
 }
 
 int store_scrub_failed(store_scrubbed *sc, nyx_error *err)

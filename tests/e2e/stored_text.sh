@@ -16,7 +16,7 @@ cd "$dir"
 "$NYX_BIN" run "$here/stored_text_run.lua" > out 2> err || fail "the run failed: $(cat err)"
 sqlite3 "$NYX_DB" .dump > dump.sql
 planted="alice.session@example.com bob.session@example.com erin.thought@example.com
-dave.agent@example.com frank.model@example.com carol.template@example.com gina.audit@example.com
+dave.agent@example.com frank.model@example.com carol.template@example.com gina.audit@example.com zed.alert@example.com
 4111 1111 1111 1111|5555 5555 5555 4444|4111111111111111|5555555555554444"
 found=0
 while read -r line; do
@@ -34,7 +34,7 @@ for where in "thought_trees" "llm_interactions" "prompt_templates" "budgets" "se
   grep -E "INSERT INTO \"?$where\"? .*\[(EMAIL|CARD)" dump.sql > /dev/null || fail "no redacted row in $where"
 done
 sessions=$(sqlite3 "$NYX_DB" "SELECT count(*) FROM budgets WHERE scope LIKE 'session:%'")
-[ "$sessions" -eq 2 ] || fail "two sessions became $sessions budget scopes"
+[ "$sessions" -eq 3 ] || fail "three sessions became $sessions budget scopes"
 "$NYX_BIN" stats --session "session of alice.session@example.com" --json > stats.json ||
   fail "nyx stats --session failed"
 grep -q '"calls":1' stats.json || fail "nyx stats did not find the session by its name: $(cat stats.json)"

@@ -13,4 +13,15 @@ local ok, err = pcall(nyx.call, { prompt = "hello", max_tokens = 8, model = "cla
 assert(not ok and err.message:find("frank.model@example.com", 1, true), "the simulator did not quote the model")
 nyx.templates.create("planted", "Write to carol.template@example.com about {{topic}}; card 5555 5555 5555 4444.")
 nyx.audit("planted", "reported by gina.audit@example.com", { session = s })
+-- Budget alerts still find such a session: its budget row is under the name as stored.
+-- Four calls under a large limit, then a limit that the fifth call takes past half.
+local a = nyx.session{ name = "alerts for zed.alert@example.com", budget_usd = 1 }
+local c
+for _ = 1, 4 do c = nyx.call{ prompt = "price", max_tokens = 8, session = a }.usage.cost_usd end
+local heard = {}
+nyx.on("budget_alert", function(ev) heard[#heard + 1] = ev.scope end)
+nyx.budget.limit("session:alerts for zed.alert@example.com", 9.9 * c)
+nyx.call{ prompt = "price", max_tokens = 8, session = a }
+for _ = 1, 50 do if #heard > 0 then break end nyx.sleep(0.02) end
+assert(#heard > 0, "no budget alert for a session whose name holds personal data")
 print("ok")
