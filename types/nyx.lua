@@ -237,8 +237,8 @@ function Event:is_set() end
 ---@field policy? string|table  a policy module name or table (choose, on_result, on_error, fallback, retries, pii)
 ---@field session? nyx.Session|string
 ---@field budget_usd? number
+---@field budget_per? "day"|"month"|"total"  the budget's window (default "day")
 ---@field calls_per_minute? number
----@field budget_per? "day"|"month"|"total"  the window of budget_usd (default "day")
 
 ---@class nyx.Agent
 local Agent = {}
@@ -499,8 +499,10 @@ nyx.budget = {}
 function nyx.budget.status() end
 ---@param scope string  "day", "month", "session:NAME" or "agent:NAME"
 ---@param usd? number  nil removes the limit
-function nyx.budget.limit(scope, usd) end
---- The ledger's name of scope now, as nyx.budget.status() lists it ("agent:NAME" -> "agent:NAME/2026-12-06").
+---@param per? "day"|"month"|"total"  an agent's window (default "day")
+function nyx.budget.limit(scope, usd, per) end
+--- The ledger's name of a scope now: "agent:NAME" -> "agent:NAME/2026-12-06" for a daily
+--- agent budget, "day" -> "day:2026-12-06".
 ---@param scope string
 ---@return string
 function nyx.budget.scope(scope) end

@@ -1448,7 +1448,7 @@ static void test_refusal(void)
     CHECK_STR(err.type, "budget_exceeded");
     CHECK_STR(err.message, "store: budget exceeded in scope day:d: limit $0.50, spent $0.00, "
                            "reserved $0.40, this call needs $0.20");
-    CHECK_INT(err.retryable, 0);
+    CHECK_INT(err.retryable, 1); /* it fits once the $0.40 pending settles */
     CHECK_INT(refused, 1);
     /* The session scope, checked first in the same call, was left as it was. */
     CHECK_STR(status(s, &t), "day:d|0.5|0|0.4|0.1\n"
