@@ -365,6 +365,13 @@ function nyx.batch(opts) end
 ---@return userdata
 function nyx.batch_open(name, n) end
 
+--- One request to the batch endpoints (what nyx batch list|status|results|cancel use): the
+--- response body; an API error is raised as a nyx.Error.
+---@param method "GET"|"POST"|"DELETE"
+---@param path string  "" , "?limit=N", "/ID", "/ID/results" or "/ID/cancel"
+---@return string
+function nyx.batch_api(method, path) end
+
 ---@param fn function
 ---@param ... any  passed to fn
 ---@return nyx.Task

@@ -31,7 +31,93 @@ static void help(FILE *out)
             "process that submitted it, so submit waits for the results (--wait says so) and\n"
             "writes them as JSON Lines to --out or stdout: {id, ok, text | error_type, error,\n"
             "model, usage, cost_usd, interaction_id}; a summary goes to stderr.\n"
-            "Exit status: 0 every row succeeded, 1 some failed (or nothing could be sent), 2 usage.\n");
+            "Exit status: 0 every row succeeded, 1 some failed (or nothing could be sent), 2 usage.\n\n"
+            "usage: nyx batch list [--json] | status ID [--json] | results ID [--out FILE] [--json] | cancel ID\n\n"
+            "Ask the API about batches (any batch of this API key): the list, one batch's status and\n"
+            "counts, its results as the API returns them (JSON Lines, in any order), or cancel it.\n");
+}
+
+static int id_ok(const char *s);
+
+/* list, status, results and cancel ask the API through nyx.batch_api (an embedded chunk). */
+static const char api_chunk[] =
+    "local nyx = require 'nyx'\n"
+    "local v = nyx.vars\n"
+    "local body = nyx.batch_api(v.__method, v.__path)\n"
+    "if v.__sub == 'results' then\n"
+    "  local f = v.__out and assert(io.open(v.__out, 'wb')) or io.stdout\n"
+    "  f:write(body)\n"
+    "  if v.__out then assert(f:close()) end\n"
+    "  return\n"
+    "end\n"
+    "if v.__json == '1' then io.stdout:write(body, '\\n') return end\n"
+    "local o = nyx.json_decode(body)\n"
+    "local function line(b)\n"
+    "  local c = b.request_counts or {}\n"
+    "  io.stdout:write(string.format('%-28s %-12s processing %d, succeeded %d, errored %d, canceled %d, expired %d  %s\\n',\n"
+    "    b.id, b.processing_status, c.processing or 0, c.succeeded or 0, c.errored or 0, c.canceled or 0,\n"
+    "    c.expired or 0, b.created_at or ''))\n"
+    "end\n"
+    "if v.__sub == 'list' then for _, b in ipairs(o.data or {}) do line(b) end else line(o) end\n";
+
+static int api_command(int argc, char **argv)
+{
+    const char *sub = argv[1], *id = NULL, *out_path = NULL, *db = NULL;
+    int json = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc && strcmp(sub, "results") == 0)
+            out_path = argv[++i];
+        else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            db = argv[++i];
+        else if (argv[i][0] != '-' && !id && strcmp(sub, "list") != 0)
+            id = argv[i];
+        else {
+            fprintf(stderr, "nyx batch %s: unexpected argument \"%s\"\n", sub, argv[i]);
+            help(stderr);
+            return 2;
+        }
+    }
+    if (strcmp(sub, "list") != 0 && (!id || !id_ok(id))) {
+        fprintf(stderr, "nyx batch %s: %s\n", sub, id ? "that is not a batch id" : "a batch ID is required");
+        help(stderr);
+        return 2;
+    }
+    char path[128];
+    const char *method = strcmp(sub, "cancel") == 0 ? "POST" : "GET";
+    if (strcmp(sub, "list") == 0)
+        snprintf(path, sizeof path, "?limit=100");
+    else
+        snprintf(path, sizeof path, "/%s%s", id,
+                 strcmp(sub, "results") == 0 ? "/results" : strcmp(sub, "cancel") == 0 ? "/cancel" : "");
+    nyx_engine *e = cli_open(db);
+    if (!e)
+        return 1;
+    int rc = nyx_set(e, "var.__method", method);
+    if (rc == NYX_OK)
+        rc = nyx_set(e, "var.__path", path);
+    if (rc == NYX_OK)
+        rc = nyx_set(e, "var.__sub", sub);
+    if (rc == NYX_OK)
+        rc = nyx_set(e, "var.__json", json ? "1" : "0");
+    if (rc == NYX_OK && out_path)
+        rc = nyx_set(e, "var.__out", out_path);
+    if (rc == NYX_OK) {
+        rc = nyx_load_string(e, api_chunk, "=nyx batch");
+        while (rc == NYX_OK || rc == NYX_AGAIN) {
+            rc = nyx_poll(e, 200);
+            if (rc == NYX_OK)
+                break;
+        }
+    }
+    int status = 0;
+    if (rc != NYX_OK) {
+        fprintf(stderr, "nyx batch %s: %s\n", sub, nyx_errmsg(e));
+        status = 1;
+    }
+    nyx_close(e);
+    return status;
 }
 
 /* The chunk reads its requests from nyx.vars (ids and prompts given in order) and writes each
@@ -299,7 +385,11 @@ int cli_batch(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "submit") == 0)
         return submit(argc, argv);
-    fprintf(stderr, "nyx batch: %s\n", argc < 2 ? "a subcommand is required" : "unknown subcommand (submit)");
+    if (argc >= 2 && (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "status") == 0 ||
+                      strcmp(argv[1], "results") == 0 || strcmp(argv[1], "cancel") == 0))
+        return api_command(argc, argv);
+    fprintf(stderr, "nyx batch: %s\n",
+            argc < 2 ? "a subcommand is required" : "unknown subcommand (submit, list, status, results, cancel)");
     help(stderr);
     return 2;
 }

@@ -44,6 +44,10 @@ struct nyx_batch {
     size_t len, cap_buf;
     void (*on_reply)(nyx_batch *b, int ok, const nyx_error *err);
     char errbuf[CURL_ERROR_SIZE];
+    long http_status;
+    /* batch_api: one request of its own */
+    batch_api_fn api_done;
+    void *api_ud;
 };
 
 int batch_custom_id_valid(const char *s)
@@ -142,6 +146,7 @@ static void transfer_done(void *ud, CURLcode rc)
     nyx_batch *b = ud;
     long status = 0;
     curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &status);
+    b->http_status = status;
     nyx_error err;
     nyx_error_clear(&err);
     if (rc != CURLE_OK) {
@@ -492,4 +497,42 @@ int batch_cancel(nyx_batch *b)
         return -1;
     }
     return 0;
+}
+
+/* ---- one request to the batch endpoints ---- */
+
+static void api_reply(nyx_batch *b, int ok, const nyx_error *err)
+{
+    batch_api_fn done = b->api_done;
+    b->api_done = NULL;
+    if (done)
+        done(b->api_ud, ok, b->http_status, b->buf ? b->buf : "", b->len, err);
+    batch_unref(b); /* the caller's reference: its answer has come */
+}
+
+nyx_batch *batch_api(nyx_engine *e, const char *method, const char *path, batch_api_fn done, void *ud)
+{
+    nyx_batch *b = batch_new(e, NULL, 0);
+    if (!b)
+        return NULL;
+    b->state = DONE;
+    b->api_done = done;
+    b->api_ud = ud;
+    if (request(b, method, path, NULL, api_reply) != 0) {
+        batch_unref(b);
+        return NULL;
+    }
+    return b;
+}
+
+void batch_api_cancel(nyx_batch *b)
+{
+    if (!b || !b->api_done)
+        return;
+    b->api_done = NULL; /* nobody is told any more */
+    if (b->easy) {
+        drop_transfer(b);
+        batch_unref(b); /* the transfer's reference */
+    }
+    batch_unref(b); /* the caller's */
 }

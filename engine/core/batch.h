@@ -46,6 +46,15 @@ void batch_join(nyx_batch *b, nyx_call *c);
 /* call.c: a member finished before it joined (refused) or while it waited (cancelled). */
 void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err);
 
+/* One request to the batch endpoints (list, a batch, its results, cancel), through the loop
+ * with the engine's endpoint, credentials and network settings: method "GET" or "POST", path
+ * after /v1/messages/batches ("" or "/ID..."). done runs once from the loop: ok when the
+ * status is 2xx, else err (the API's error). batch_api_cancel stops it without calling done.
+ * Returns NULL when the transfer cannot start. */
+typedef void (*batch_api_fn)(void *ud, int ok, long status, const char *body, size_t len, const nyx_error *err);
+nyx_batch *batch_api(nyx_engine *e, const char *method, const char *path, batch_api_fn done, void *ud);
+void batch_api_cancel(nyx_batch *b);
+
 /* Whether s is a custom id the API accepts (^[a-zA-Z0-9_-]{1,64}$). */
 int batch_custom_id_valid(const char *s);
 

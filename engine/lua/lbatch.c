@@ -3,6 +3,10 @@
 #include "lnyx.h"
 
 #include "core/batch.h"
+#include "core/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #define HANDLE "nyx.batchhandle"
 
@@ -94,6 +98,92 @@ static int l_abandon(lua_State *L)
     return 0;
 }
 
+/* ---- core.batch_api(method, path): one request to the batch endpoints ---- */
+
+typedef struct api_op {
+    lnyx_op op;
+    nyx_batch *req;
+    int ok;
+    char *body;
+    size_t len;
+    nyx_error err;
+} api_op;
+
+static void api_done(void *ud, int ok, long status, const char *body, size_t len, const nyx_error *err)
+{
+    (void)status;
+    api_op *op = ud;
+    op->req = NULL;
+    op->ok = ok;
+    if (err)
+        op->err = *err;
+    if (ok && (op->body = malloc(len + 1))) {
+        memcpy(op->body, body, len);
+        op->body[len] = '\0';
+        op->len = len;
+    } else if (ok) {
+        op->ok = 0;
+        nyx_error_set(&op->err, "out_of_memory", 0, "out of memory");
+    }
+    lnyx_complete(&op->op);
+}
+
+static void api_cancel(lnyx_op *base)
+{
+    api_op *op = (api_op *)base;
+    batch_api_cancel(op->req);
+    op->req = NULL;
+    nyx_error_set(&op->err, "cancelled", 0, "cancelled");
+    lnyx_complete(base);
+}
+
+static int api_gc(lua_State *L)
+{
+    api_op *op = lua_touserdata(L, 1);
+    batch_api_cancel(op->req);
+    op->req = NULL;
+    free(op->body);
+    op->body = NULL;
+    return 0;
+}
+
+static int api_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    api_op *op = (api_op *)ctx;
+    if (!op->ok)
+        return lnyx_raise(L, &op->err);
+    lua_pushlstring(L, op->body, op->len);
+    return 1;
+}
+
+static int l_api(lua_State *L)
+{
+    const char *method = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 && strcmp(method, "DELETE") != 0)
+        return lnyx_argerror(L, 1, "method must be GET, POST or DELETE");
+    for (const char *p = path; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_-/?=&", *p)))
+            return lnyx_argerror(L, 2, "path must be \"\" or /ID[/results|/cancel] of letters, digits, '_' and '-'");
+    if (*path && *path != '/' && *path != '?')
+        return lnyx_argerror(L, 2, "path must start with / or ?");
+    api_op *op = lua_newuserdatauv(L, sizeof *op, 0);
+    memset(op, 0, sizeof *op);
+    op->op.cancel = api_cancel;
+    nyx_error_clear(&op->err);
+    if (luaL_newmetatable(L, "nyx.batchapi")) {
+        lua_pushcfunction(L, api_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    nyx_engine *e = lnyx_engine(L);
+    if (!e->started && engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
+    if (!(op->req = batch_api(e, method, path, api_done, op)))
+        return lnyx_fail(L, "network_error", "cannot start the HTTP transfer");
+    return lnyx_wait(L, &op->op, (lua_KContext)op, api_k);
+}
+
 int lnyx_open_batch(lua_State *L)
 {
     if (luaL_newmetatable(L, HANDLE)) {
@@ -107,5 +197,7 @@ int lnyx_open_batch(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, l_open);
     lua_setfield(L, -2, "batch_open");
+    lua_pushcfunction(L, l_api);
+    lua_setfield(L, -2, "batch_api");
     return 0;
 }

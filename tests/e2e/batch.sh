@@ -111,6 +111,42 @@ for args in "" "submit" "submit classify" "submit classify --input" "frobnicate"
   run_nyx batch $args
   check "nyx batch $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
 done
+# ---- list, status, results, cancel: the API's view, from nyx sim over HTTP ----
+"$NYX_BIN" sim --port 0 --batch-ms 600000 >"$work/sim.out" 2>&1 &
+sim_pid=$!
+trap 'kill $sim_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 200); do grep -q 'listening on' "$work/sim.out" && break; sleep 0.05; done
+base="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$work/sim.out" | head -1)"
+clean_env+=("ANTHROPIC_BASE_URL=$base" "ANTHROPIC_API_KEY=test-key")
+curl -s -H "x-api-key: test-key" -H "anthropic-version: 2023-06-01" "$base/v1/messages/batches" \
+  -d '{"requests":[{"custom_id":"a","params":{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]}},{"custom_id":"b","params":{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"y"}]}}]}' >/dev/null
+run_nyx batch list
+[[ $rc == 0 ]] && grep -Eq '^msgbatch_sim_000001 +in_progress +processing 2, succeeded 0' <<<"$out"
+check "nyx batch list shows the API's batches with their counts" $? "rc=$rc $out $err"
+run_nyx batch status msgbatch_sim_000001 --json
+[[ $rc == 0 ]] && grep -q '^{"id":"msgbatch_sim_000001","type":"message_batch","processing_status":"in_progress"' <<<"$out"
+check "nyx batch status ID --json prints the API's object" $? "rc=$rc $out $err"
+run_nyx batch results msgbatch_sim_000001
+[[ $rc == 1 ]] && grep -q "still processing" <<<"$err"
+check "nyx batch results of a batch still processing exits 1 with the API's reason" $? "rc=$rc $err"
+run_nyx batch cancel msgbatch_sim_000001
+[[ $rc == 0 ]] && grep -Eq '^msgbatch_sim_000001 +canceling' <<<"$out"
+check "nyx batch cancel ID asks the API to cancel" $? "rc=$rc $out $err"
+run_nyx batch status msgbatch_sim_000001
+grep -Eq 'ended +processing 0, succeeded 0, errored 0, canceled 2' <<<"$out"
+check "the cancelled batch ends with its requests canceled" $? "$out"
+run_nyx batch results msgbatch_sim_000001 --out "$work/api.jsonl"
+[[ $rc == 0 ]] && grep -q '{"custom_id":"a","result":{"type":"canceled"}}' "$work/api.jsonl" && grep -q '"custom_id":"b"' "$work/api.jsonl"
+check "nyx batch results ID --out writes the API's JSON Lines" $? "rc=$rc $err"
+run_nyx batch status msgbatch_nope
+[[ $rc == 1 ]] && grep -q "not_found_error" <<<"$err"
+check "an unknown batch exits 1 with not_found_error" $? "rc=$rc $err"
+for args in "status" "status bad/id" "cancel" "list extra" "results a --bogus"; do
+  # shellcheck disable=SC2086
+  run_nyx batch $args
+  check "nyx batch $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
+done
+
 run_nyx batch --help
 [[ $rc == 0 ]] && grep -q "usage: nyx batch submit" <<<"$out"
 check "nyx batch --help exits 0" $? "$out"
