@@ -60,7 +60,9 @@ local CHAT = [[
     local msgs, out = {}, {}
     for t = 1, turns do
       msgs[#msgs + 1] = { role = "user", content = ("%s, question %d: which region first?"):format(who, t) }
-      local r = nyx.call{ model = model, tools = tools_json(), messages = msgs, max_tokens = 60, cache = cache }
+      -- The tools are the cached prefix here; the model answers in text (tool_choice none).
+      local r = nyx.call{ model = model, tools = tools_json(), tool_choice = { type = "none" }, messages = msgs,
+                          max_tokens = 60, cache = cache }
       out[t] = r.usage
       msgs[#msgs + 1] = { role = "assistant", content = r.text }
     end
