@@ -30,7 +30,8 @@ static void help(FILE *out)
             "missing variable names its row and field and nothing is sent. The batch lives in the\n"
             "process that submitted it, so submit waits for the results (--wait says so) and\n"
             "writes them as JSON Lines to --out or stdout: {id, ok, text | error_type, error,\n"
-            "model, usage, cost_usd, interaction_id}; a summary goes to stderr.\n"
+            "model, usage, cost_usd, interaction_id}; a summary goes to stderr. On a terminal, a\n"
+            "progress bar shows requests done, errored, dollars so far and the time.\n"
             "Exit status: 0 every row succeeded, 1 some failed (or nothing could be sent), 2 usage.\n\n"
             "usage: nyx batch list [--json] | status ID [--json] | results ID [--out FILE] [--json] | cancel ID\n\n"
             "Ask the API about batches (any batch of this API key): the list, one batch's status and\n"
@@ -132,15 +133,29 @@ static const char chunk[] =
     "  reqs[i] = { id = id, prompt = prompts[i], model = v.__model, template = v.__template }\n"
     "end\n"
     "local b = nyx.batch{ requests = reqs, name = v.__template }\n"
+    "local finished, dollars, t0 = false, 0, nyx.now()\n"
+    "local function progress()\n"
+    "  local s, n = b:status(), #reqs\n"
+    "  local done = s.succeeded + s.errored + s.canceled + s.expired\n"
+    "  local fill = math.floor(30 * done / n)\n"
+    "  io.stderr:write(string.format('\\r[%s%s] %d/%d done, %d errored, $%.4f, %ds ', string.rep('#', fill),\n"
+    "    string.rep('.', 30 - fill), done, n, s.errored + s.canceled + s.expired, dollars, math.floor(nyx.now() - t0)))\n"
+    "end\n"
+    "if v.__progress == '1' then\n"
+    "  nyx.spawn(function() while not finished do progress() nyx.sleep(0.5) end end)\n"
+    "end\n"
     "local f = assert(io.open(v.__results, 'wb'))\n"
     "for id, r, ok in b:results() do\n"
     "  local u = ok and r.usage or {}\n"
+    "  dollars = dollars + (u.cost_usd or 0)\n"
     "  local text = ok and r.text or tostring(r.message or r)\n"
     "  f:write(string.format('%s %s %s %s %d %d %d %d %.17g %d\\n', id, r.interaction_id or '-',\n"
     "    ok and 'ok' or 'error', ok and r.model or (r.type or 'error'), u.input_tokens or 0,\n"
     "    u.output_tokens or 0, u.cache_read_input_tokens or 0, u.cache_creation_input_tokens or 0,\n"
     "    u.cost_usd or -1, #text), text, '\\n')\n"
     "end\n"
+    "finished = true\n"
+    "if v.__progress == '1' then progress() io.stderr:write('\\n') end\n"
     "assert(f:close())\n";
 
 static int plain(const char *s)
@@ -323,6 +338,7 @@ static int submit(int argc, char **argv)
     free(vars);
     if (status == 0 && ((fd = mkstemp(results)) < 0 || nyx_set(e, "var.__results", results) != NYX_OK ||
                         nyx_set(e, "var.__template", tpl) != NYX_OK ||
+                        nyx_set(e, "var.__progress", isatty(STDERR_FILENO) ? "1" : "0") != NYX_OK ||
                         (model && nyx_set(e, "var.__model", model) != NYX_OK))) {
         fprintf(stderr, "nyx batch submit: cannot prepare the results file\n");
         status = 1;

@@ -111,6 +111,17 @@ for args in "" "submit" "submit classify" "submit classify --input" "frobnicate"
   run_nyx batch $args
   check "nyx batch $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
 done
+# On a terminal (a pseudo-terminal from script(1)), a progress bar on stderr; without one, none.
+if command -v script >/dev/null; then
+  script -qec "$(printf '%q ' "${clean_env[@]}" "$NYX_BIN" batch submit classify --input "$work/cwd/rows.jsonl" \
+    --var team=x --out "$work/p.jsonl")" /dev/null >"$work/pty.out" 2>&1
+  grep -q '\[##############################\] 3/3 done, 0 errored, \$0\.[0-9]\{4\}, [0-9]*s' "$work/pty.out"
+  check "a terminal shows a progress bar: requests done, errored, dollars, time" $? "$(cat -A "$work/pty.out" | head -5)"
+fi
+run_nyx batch submit classify --input rows.jsonl --var team=x --out "$work/np.jsonl"
+! grep -q 'done, 0 errored' <<<"$err"
+check "no progress bar when stderr is not a terminal" $? "$err"
+
 # ---- list, status, results, cancel: the API's view, from nyx sim over HTTP ----
 "$NYX_BIN" sim --port 0 --batch-ms 600000 >"$work/sim.out" 2>&1 &
 sim_pid=$!
