@@ -337,6 +337,9 @@ function nyx.json_decode(text) end
 
 --- The tool loop behind nyx.call (lua/nyx/tools.lua); scripts use nyx.call and nyx.tool.
 nyx.tools = {}
+--- Tools defined with nyx.tool, by name (a tool list or a template's `tools:` may name them).
+---@type table<string, nyx.Tool>
+nyx.tools.defined = {}
 ---@param call fun(opts: nyx.CallOptions): nyx.Result  the engine's call
 ---@param opts nyx.CallOptions
 ---@return nyx.Result

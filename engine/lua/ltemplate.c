@@ -273,6 +273,24 @@ static int l_get(lua_State *L)
     set_str(L, "description", template_description(t));
     set_str(L, "model", template_model_hint(t));
     set_str(L, "source", info.source);
+    cJSON *output = template_output_schema(t) ? cJSON_Parse(template_output_schema(t)) : NULL;
+    if (output) {
+        lnyx_push_json(L, output);
+        cJSON_Delete(output);
+        lua_setfield(L, -2, "output");
+    }
+    const char *tools = template_tools(t);
+    if (tools) {
+        lua_newtable(L);
+        lua_Integer k = 1;
+        for (const char *p = tools; *p;) {
+            size_t n = strcspn(p, ",");
+            lua_pushlstring(L, p, n);
+            lua_rawseti(L, -2, k++);
+            p += n + (p[n] == ',');
+        }
+        lua_setfield(L, -2, "tools");
+    }
     size_t n = template_nvars(t);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {

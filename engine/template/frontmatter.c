@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* The front matter: a fixed, tiny subset of YAML read line by line.
  *
  *   ---
@@ -11,13 +12,18 @@
  *       default: ""
  *   ---
  *
- * Top-level keys are description, model and variables; each variable takes required, default
+ *   output: {"type": "object", "properties": {"verdict": {"type": "string"}}}
+ *   tools: [search, weather]
+ *
+ * Top-level keys are description, model, output (a JSON Schema on one line), tools (a flow
+ * list of tool names) and variables; each variable takes required, default
  * and description, either as a one-line {flow map} or as indented lines. Scalars are plain,
  * "double-quoted" (with \" \\ \n \t \r escapes) or 'single-quoted' ('' is a quote); " #"
  * starts a comment. Anything else is an error naming the line, so a typo never silently drops
  * a declaration. */
 #include "template_int.h"
 
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +192,64 @@ static int read_block_value(fm *f, const char *p, const char *end, const char *k
         return -1;
     }
     return 0;
+}
+
+/* output: the rest of the line, a JSON object (the schema), kept compact. */
+static int read_output(fm *f, const char *p, const char *end)
+{
+    p = skip_blank(p, end);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\r'))
+        end--;
+    cJSON *schema = cJSON_ParseWithLength(p, (size_t)(end - p));
+    if (!cJSON_IsObject(schema)) {
+        cJSON_Delete(schema);
+        return fm_fail(f, "'output:' must be a JSON Schema object on one line");
+    }
+    char *text = cJSON_PrintUnformatted(schema);
+    cJSON_Delete(schema);
+    if (!text)
+        return fm_fail(f, "out of memory");
+    f->t->output_json = strdup(text);
+    cJSON_free(text);
+    return f->t->output_json ? 0 : fm_fail(f, "out of memory");
+}
+
+/* tools: [name, name, ...], names as the API allows them (^[a-zA-Z0-9_-]{1,64}$). */
+static int read_tools(fm *f, const char *p, const char *end)
+{
+    p = skip_blank(p, end);
+    if (p == end || *p != '[')
+        return fm_fail(f, "'tools:' must be a list of tool names: [name, name]");
+    char joined[1024];
+    size_t n = 0;
+    p++;
+    for (;;) {
+        p = skip_blank(p, end);
+        const char *s = p;
+        while (p < end && (is_key_char(*p)))
+            p++;
+        size_t len = (size_t)(p - s);
+        if (len == 0 || len > 64 || n + len + 1 >= sizeof joined)
+            return fm_fail(f, "'tools:' holds a name that is not a tool name (letters, digits, '_' "
+                              "or '-', at most 64)");
+        if (n)
+            joined[n++] = ',';
+        memcpy(joined + n, s, len);
+        n += len;
+        p = skip_blank(p, end);
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == ']')
+            break;
+        return fm_fail(f, "'tools:' must be a list of tool names: [name, name]");
+    }
+    joined[n] = '\0';
+    if (expect_line_end(f, p + 1, end) != 0)
+        return -1;
+    f->t->tools = strdup(joined);
+    return f->t->tools ? 0 : fm_fail(f, "out of memory");
 }
 
 static int parse_bool(const char *s, int *b)
@@ -388,7 +452,7 @@ int tpl_front_matter(nyx_template *t, size_t *body_off, int *body_line, nyx_erro
         return fm_fail(&f, "the front matter opened by '---' is never closed (expected a line "
                            "'---' before the body)");
     enum { TOP, VARIABLES } section = TOP;
-    int seen_desc = 0, seen_model = 0, seen_vars = 0;
+    int seen_desc = 0, seen_model = 0, seen_vars = 0, seen_output = 0, seen_tools = 0;
     int var_indent = -1, prop_indent = -1, props_seen = 0, var_flow = 0;
     tpl_var *cur = NULL;
     for (;;) {
@@ -425,6 +489,14 @@ int tpl_front_matter(nyx_template *t, size_t *body_off, int *body_line, nyx_erro
                     t->description = value;
                 else
                     t->model = value;
+            } else if (key_is(k, klen, "output") || key_is(k, klen, "tools")) {
+                int is_output = k[0] == 'o';
+                int *seen = is_output ? &seen_output : &seen_tools;
+                if (*seen)
+                    return fm_fail(&f, "'%.*s' is given twice", (int)klen, k);
+                *seen = 1;
+                if ((is_output ? read_output(&f, p, le) : read_tools(&f, p, le)) != 0)
+                    return -1;
             } else if (key_is(k, klen, "variables")) {
                 if (seen_vars)
                     return fm_fail(&f, "'variables' is given twice");
@@ -434,7 +506,8 @@ int tpl_front_matter(nyx_template *t, size_t *body_off, int *body_line, nyx_erro
                 section = VARIABLES;
                 var_indent = -1;
             } else {
-                return fm_fail(&f, "unknown key '%.*s' (expected description, model or variables)",
+                return fm_fail(&f, "unknown key '%.*s' (expected description, model, output, tools or "
+                                   "variables)",
                                (int)klen, k);
             }
             continue;

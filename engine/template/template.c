@@ -363,6 +363,8 @@ void template_free(nyx_template *t)
     tvalue_free(t->declared);
     free(t->description);
     free(t->model);
+    free(t->output_json);
+    free(t->tools);
     free(t->origin);
     free(t->text);
     free(t);
@@ -370,6 +372,8 @@ void template_free(nyx_template *t)
 
 const char *template_description(const nyx_template *t) { return t ? t->description : NULL; }
 const char *template_model_hint(const nyx_template *t) { return t ? t->model : NULL; }
+const char *template_output_schema(const nyx_template *t) { return t ? t->output_json : NULL; }
+const char *template_tools(const nyx_template *t) { return t ? t->tools : NULL; }
 const char *template_origin(const nyx_template *t) { return t ? t->origin : NULL; }
 uint64_t template_hash(const nyx_template *t) { return t ? t->hash : 0; }
 size_t template_nvars(const nyx_template *t) { return t ? t->nvars : 0; }

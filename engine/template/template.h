@@ -43,6 +43,10 @@ void template_free(nyx_template *t);
 const char *template_description(const nyx_template *t);
 /* The front matter's model hint ("model:"), or NULL when none. Valid as long as t. */
 const char *template_model_hint(const nyx_template *t);
+/* Front matter `output:` (a JSON Schema on one line, returned compact) and `tools:` (a flow
+ * list of tool names, returned joined by ','); NULL when not given. */
+const char *template_output_schema(const nyx_template *t);
+const char *template_tools(const nyx_template *t);
 /* The origin given to template_parse. Valid as long as t. */
 const char *template_origin(const nyx_template *t);
 /* The text given to template_parse (a NUL-terminated copy); *len gets its length when len is

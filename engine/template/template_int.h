@@ -78,6 +78,8 @@ struct nyx_template {
     char *origin;
     uint64_t hash;
     char *description, *model;
+    char *output_json; /* front matter output: a JSON Schema, compact; NULL when none */
+    char *tools;       /* front matter tools: names joined by ','; NULL when none */
     tpl_var *vars;
     size_t nvars, capvars;
     tvalue *defaults; /* map: name -> default string; NULL when no variable has one */

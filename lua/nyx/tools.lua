@@ -34,14 +34,48 @@ function M.tool(def)
   if def.run ~= nil and type(def.run) ~= "function" then
     bad("tool " .. name .. ": run must be a function(input)", 2)
   end
-  return setmetatable({ name = name, description = def.description, input = input, run = def.run,
-                        strict = def.strict, cache = def.cache }, Tool)
+  local tool = setmetatable({ name = name, description = def.description, input = input, run = def.run,
+                              strict = def.strict, cache = def.cache }, Tool)
+  M.defined[name] = tool
+  return tool
 end
+
+--- Tools by name, as defined with nyx.tool (the latest definition of a name wins): a tool
+--- list or a template's `tools:` may name them.
+M.defined = {}
 
 local function copy(t)
   local c = {}
   for k, v in pairs(t) do c[k] = v end
   return c
+end
+
+--- A template's front matter fills in what the call leaves out: output and tools.
+local function with_template(spec)
+  if type(spec.template) ~= "string" or (spec.output ~= nil and spec.tools ~= nil) then return spec end
+  local ok, info = pcall(core.templates.get, spec.template)
+  if not ok or (info.output == nil and info.tools == nil) then return spec end
+  local out = copy(spec)
+  if out.output == nil then out.output = info.output end
+  if out.tools == nil then out.tools = info.tools end
+  return out
+end
+
+--- A tool list with names replaced by the tools defined under them.
+local function resolve_tools(spec)
+  local list, changed = {}, false
+  for i, t in ipairs(spec.tools) do
+    if type(t) == "string" then
+      list[i] = M.defined[t] or bad(("tools[%d]: no tool named %s was defined with nyx.tool"):format(i, t), 4)
+      changed = true
+    else
+      list[i] = t
+    end
+  end
+  if not changed then return spec end
+  local out = copy(spec)
+  out.tools = list
+  return out
 end
 
 --- The conversation a call sent, as messages.
@@ -259,6 +293,8 @@ end
 
 --- The work of M.call; `call` is named so an argument error reads "to 'call'".
 function M.run(call, spec)
+  if type(spec) == "table" then spec = with_template(spec) end
+  if type(spec) == "table" and type(spec.tools) == "table" then spec = resolve_tools(spec) end
   if type(spec) ~= "table" or spec.tools == nil or type(spec.tools) ~= "table" then
     local r = call(spec)
     return structured(spec, M.finish(sent_messages(spec), r))
@@ -272,14 +308,9 @@ function M.run(call, spec)
     loops = loops or t.run ~= nil
   end
   if not loops then
-    if spec.max_iterations ~= nil then
-      local call = copy(spec)
-      call.max_iterations = nil
-      return M.finish(sent_messages(spec), call(call))
-    end
-    return M.finish(sent_messages(spec), call(spec))
+    return structured(spec, M.finish(sent_messages(spec), call(spec)))
   end
-  return loop(call, spec, by_name)
+  return structured(spec, loop(call, spec, by_name))
 end
 
 return M

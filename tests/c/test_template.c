@@ -543,7 +543,8 @@ static void test_malformed(void)
     PARSE_ERROR("---\n", "bad.md:1: front matter: the front matter opened by '---' is never "
                          "closed (expected a line '---' before the body)");
     PARSE_ERROR("---\ndescription: d\nvaraibles:\n---\n",
-                "bad.md:3: front matter: unknown key 'varaibles' (expected description, model or "
+                "bad.md:3: front matter: unknown key 'varaibles' (expected description, model, output, "
+                "tools or "
                 "variables)");
     PARSE_ERROR("---\nvariables:\n  a: {required: maybe}\n---\n",
                 "bad.md:3: front matter: required of variable 'a' must be true or false, not "

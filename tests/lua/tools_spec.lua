@@ -18,7 +18,7 @@ for _, setup in ipairs(H.setups()) do
       local v = setup:run [[
         local lookup = nyx.tool{ name = "lookup", description = "Find a record",
           input = { type = "object", properties = { id = { type = "integer" }, q = { type = "string" } } } }
-        local r = nyx.call{ prompt = "Find order 42", tools = { lookup }, max_tokens = 200 }
+        local r = nyx.call{ prompt = "Find order 42", tools = { lookup }, max_tokens = 200, max_iterations = 3 }
         local first_len = #r.messages
         local msgs = r.messages
         msgs[#msgs + 1] = { role = "user", content = {
@@ -246,6 +246,32 @@ for _, setup in ipairs(H.setups()) do
         assert.is_number(r, "call " .. i .. " was refused: " .. tostring(type(r) == "table" and r.message))
       end
       assert.is_true(v[#v] > 0, "the long conversation reads what the one before wrote")
+    end)
+
+    it("takes tools and output from a template's front matter, and tools by name", function()
+      local v = setup:run(WEATHER .. [==[
+        nyx.templates.create("forecast", table.concat({
+          "---",
+          'output: {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}',
+          "tools: [weather]",
+          "---",
+          "Forecast for {{city}}" }, "\n"))
+        local text = nyx.templates.render("forecast", { city = "Oslo" })
+        local r = nyx.call{ prompt = text, template = "forecast" }
+        local named = nyx.call{ prompt = "Weather in Rome", tools = { "weather" } }
+        local _, unknown = pcall(nyx.call, { prompt = "x", tools = { "nowhere" } })
+        local _, bad = pcall(nyx.templates.create, "broken", "---\ntools: weather\n---\nx")
+        return { r = r, named = named, unknown = unknown, bad = bad, info = nyx.templates.get("forecast") }
+      ]==])
+      assert.are.same({ "weather" }, v.info.tools)
+      assert.are.equal("object", v.info.output.type)
+      assert.are.equal(2, v.r.iterations, "the template's tool ran")
+      assert.are.same({ summary = "Forecast for Oslo" }, v.r.json, "the template's schema shaped the answer")
+      assert.are.equal(2, v.named.iterations)
+      assert.are.equal("invalid_argument", v.unknown.type)
+      assert.matches("no tool named nowhere", v.unknown.message)
+      assert.are.equal("invalid_argument", v.bad.type)
+      assert.matches("tools:", v.bad.message)
     end)
 
     it("decodes structured output, and a cut answer is invalid_output carrying the text", function()
