@@ -260,6 +260,7 @@ function Agent:create_template(name, text) end
 ---@field name? string
 ---@field warm? boolean  the first request as a standard call that writes the shared prefix first
 ---@field retry? "standard"|"batch"  re-run what expired, was cancelled by the API or failed on its side
+---@field partial? boolean  send the requests that fit the budgets instead of refusing the batch whole
 
 ---@class nyx.Batch
 ---@field id string
@@ -365,8 +366,9 @@ function nyx.batch(opts) end
 --- The C half of nyx.batch (a handle its requests carry); scripts use nyx.batch.
 ---@param name string|nil
 ---@param n integer
+---@param partial? boolean
 ---@return userdata
-function nyx.batch_open(name, n) end
+function nyx.batch_open(name, n, partial) end
 
 --- One request to the batch endpoints (what nyx batch list|status|results|cancel use): the
 --- response body; an API error is raised as a nyx.Error.

@@ -37,6 +37,7 @@ struct nyx_batch {
     double interval;     /* the next poll's delay */
     loop_timer *timer;
     int cancel_asked, cancel_sent;
+    int partial;         /* send what fits rather than refuse the batch whole */
     /* the one transfer in flight */
     CURL *easy;
     struct curl_slist *headers;
@@ -78,6 +79,8 @@ nyx_batch *batch_new(nyx_engine *e, const char *name, size_t expected)
 }
 
 void batch_ref(nyx_batch *b) { b->refs++; }
+
+void batch_set_partial(nyx_batch *b, int partial) { b->partial = partial; }
 
 static void drop_transfer(nyx_batch *b)
 {
@@ -412,7 +415,11 @@ static void maybe_go(nyx_batch *b)
 {
     if (b->state != PREPARING || b->n + b->nfinished_early < b->expected)
         return;
-    if (b->refusal.type[0] || b->n == 0) {
+    int refused = b->refusal.type[0] && !(b->partial && strcmp(b->refusal.type, "budget_exceeded") == 0);
+    size_t live = 0;
+    for (size_t i = 0; i < b->n; i++)
+        live += b->members[i].call != NULL;
+    if (refused || live == 0) {
         b->state = REFUSED;
         nyx_error err = b->refusal;
         if (!err.type[0])

@@ -23,6 +23,9 @@ typedef struct nyx_batch nyx_batch;
 /* A batch that will hold `expected` calls; name is for the log (may be NULL). One reference
  * for the caller. NULL when out of memory. */
 nyx_batch *batch_new(nyx_engine *e, const char *name, size_t expected);
+/* partial: a member refused before it joined (its budget) fails alone and the batch goes out
+ * with the members that fit, instead of being refused whole. */
+void batch_set_partial(nyx_batch *b, int partial);
 void batch_ref(nyx_batch *b);
 void batch_unref(nyx_batch *b);
 

@@ -26,7 +26,7 @@ static int handle_gc(lua_State *L)
     return 0;
 }
 
-/* core.batch_open(name|nil, n) -> handle */
+/* core.batch_open(name|nil, n, partial) -> handle */
 static int l_open(lua_State *L)
 {
     const char *name = luaL_optstring(L, 1, NULL);
@@ -38,6 +38,7 @@ static int l_open(lua_State *L)
     luaL_setmetatable(L, HANDLE);
     if (!(*h = batch_new(lnyx_engine(L), name, (size_t)n)))
         return lnyx_fail(L, "out_of_memory", "out of memory");
+    batch_set_partial(*h, lua_toboolean(L, 3));
     return 1;
 }
 

@@ -37,7 +37,9 @@ local function call_spec(spec)
 end
 
 --- nyx.batch{requests = {{id = "row1", prompt = ..., ...}, ...}, session = s, agent = a,
----           name = "nightly", warm = false, retry = nil|"standard"|"batch"}
+---           name = "nightly", warm = false, retry = nil|"standard"|"batch", partial = false}
+--- partial = true: requests a budget refuses fail alone (budget_exceeded) and the rest go out,
+--- instead of the batch being refused whole.
 function M.batch(t)
   if type(t) ~= "table" then argerror("nyx.batch expects a table") end
   local requests = t.requests
@@ -85,7 +87,7 @@ function M.batch(t)
     began:wait()
     first = 2
   end
-  local handle = core.batch_open(t.name, #specs - first + 1)
+  local handle = core.batch_open(t.name, #specs - first + 1, t.partial)
   self._handle = handle
   for i = first, #specs do
     local spec = specs[i]

@@ -115,6 +115,31 @@ describe("nyx.batch", function()
     assert.are.equal(0, v.row.spent_usd)
   end)
 
+  it("partial = true sends the requests that fit and refuses the others alone", function()
+    local v = setup:run([[
+      local s = nyx.session{ name = "part", budget_usd = 0.0015 }
+      local b = nyx.batch{ session = s, partial = true, requests = {
+        { id = "a", prompt = "first", max_tokens = 4000 },
+        { id = "b", prompt = "second", max_tokens = 4000 } } }
+      local out, n = {}, 0
+      for id, r, ok in b:results() do out[id] = ok and "ok" or r.type; n = n + (ok and 1 or 0) end
+      local row
+      for _, r in ipairs(nyx.budget.status()) do
+        if r.scope == "session:part" then row = r end
+      end
+      return { n = n, out = out, st = b:status(), row = row }
+    ]], { env = env() })
+    assert.are.equal(1, v.n, "one request fit")
+    local types = {}
+    for _, t in pairs(v.out) do types[#types + 1] = t end
+    table.sort(types)
+    assert.are.same({ "budget_exceeded", "ok" }, types)
+    assert.are.equal("ended", v.st.processing_status)
+    assert.are.equal(1, v.st.succeeded)
+    assert.are.equal(0, v.row.reserved_usd)
+    assert.is_true(v.row.spent_usd > 0 and v.row.spent_usd <= 0.0015)
+  end)
+
   it("cancels: requests not processed end batch_canceled, each logged", function()
     local v = setup:run([[
       local b = nyx.batch{ requests = { { id = "a", prompt = "one" }, { id = "b", prompt = "two" } } }
