@@ -168,13 +168,30 @@ function M.run(agent, call, send)
   end
 end
 
+--- With a policy's on_tool(call, tool_call): the tool loop asks it before each tool runs
+--- ("allow", "deny" or a changed input); a refusal is audited.
+function Agent:_tool_hook(req)
+  if self.policy.on_tool == nil or req.tools == nil then return req end
+  local out = {}
+  for k, v in pairs(req) do out[k] = v end
+  out._on_tool = function(tc)
+    local decision = self:_hook("on_tool", req, tc)
+    if decision == "deny" then
+      pcall(core.audit, "tool_denied", ("tool %s refused by the policy"):format(tostring(tc.name)),
+            { session = req.session, agent = self.name })
+    end
+    return decision
+  end
+  return out
+end
+
 --- Makes a call as this agent, through its policy.
 ---@param call table the same fields as nyx.call
 function Agent:call(call)
   if type(call) ~= "table" then
     core.raise({ type = "invalid_argument", message = "bad argument #1 to 'call' (table expected)" }, 2)
   end
-  local ok, result = pcall(M.run, self, call, function(req) return tools.call(core.call, req) end)
+  local ok, result = pcall(M.run, self, call, function(req) return tools.call(core.call, self:_tool_hook(req)) end)
   if ok then return result end
   -- An error of the engine's names the script's line, not this file's.
   if type(result) == "table" and type(result.type) == "string" then core.raise(result, 2) end

@@ -117,7 +117,19 @@ local function run_tool(tool, tc, call)
     result.content, result.is_error = "no tool named " .. tostring(tc.name), true
     return result
   end
-  local ok, value = pcall(tool.run, tc.input, call)
+  -- An agent's policy may allow the call, refuse it (the model reads that it was refused) or
+  -- change its input.
+  local input = tc.input
+  if call._on_tool then
+    local decision = call._on_tool(tc)
+    if decision == "deny" then
+      result.content, result.is_error = ("the policy refused the tool %s"):format(tc.name), true
+      return result
+    elseif type(decision) == "table" then
+      input = decision
+    end
+  end
+  local ok, value = pcall(tool.run, input, call)
   if not ok then
     result.is_error = true
     value = type(value) == "table" and (value.message or value.type) or value

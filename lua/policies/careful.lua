@@ -7,6 +7,7 @@ local M = {
   fallback = { "claude-sonnet-5-5", "claude-haiku-5-5" },
   calls_per_minute = 60,
   pii = "redact", -- personal data and secrets leave as [EMAIL], [CARD], [SECRET], ...
+  allow_tools = {}, -- names of the tools its agents may run; every other tool is refused
 }
 
 local function texts(call)
@@ -23,6 +24,13 @@ function M.choose(call)
     guard.enforce(text, { action = "block", threshold = 0.5 })
   end
   return { fallback = M.fallback, cache = call.cache or "auto" }
+end
+
+function M.on_tool(_, tool_call)
+  for _, name in ipairs(M.allow_tools) do
+    if name == tool_call.name then return "allow" end
+  end
+  return "deny"
 end
 
 function M.on_error(_, err)

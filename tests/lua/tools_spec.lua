@@ -103,6 +103,36 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(2, v.stats.calls, "both iterations are the agent's calls in its session")
     end)
 
+    it("asks an agent's policy before each tool: allowed, refused (audited) or given a new input", function()
+      setup:start()
+      local db = setup.dir .. "/tools_policy.db"
+      os.remove(db)
+      local v = setup:run(WEATHER .. [[
+        local never = nyx.tool{ name = "never", input = { type = "object", properties = {} },
+                                run = function() error("must not run") end }
+        local a = nyx.agent{ name = "guarded", policy = { on_tool = function(call, tc)
+          if tc.name == "never" then return "deny" end
+          return { city = "Bergen" }
+        end } }
+        local r = a:call{ prompt = "Weather in Rome", tools = { weather, never } }
+        local careful = require "policies.careful"
+        careful.allow_tools = { "weather" }
+        local c = nyx.agent{ name = "careful", policy = "policies.careful" }
+        local rc = c:call{ prompt = "Weather in Rome", tools = { weather, never } }
+        return { results = r.messages[3].content, careful = rc.messages[3].content }
+      ]], { env = { NYX_DB = db } })
+      assert.are.equal("sunny in Bergen", v.results[1].content, "the policy changed the input")
+      assert.is_true(v.results[2].is_error)
+      assert.are.equal("the policy refused the tool never", v.results[2].content)
+      assert.are.equal("sunny in Weather in Rome", v.careful[1].content)
+      assert.is_true(v.careful[2].is_error, "careful refuses tools outside allow_tools")
+      local denied = {}
+      for _, ev in ipairs(H.audit(db)) do
+        if ev.kind == "tool_denied" then denied[#denied + 1] = ev.agent end
+      end
+      assert.are.same({ "guarded", "careful" }, denied)
+    end)
+
     it("stops at max_iterations with an error carrying the transcript", function()
       local v = setup:run(WEATHER .. [[
         local ok, e = pcall(nyx.call, { prompt = "Weather in Rome", tools = { weather }, max_iterations = 1 })
