@@ -293,6 +293,14 @@ static void got_results(nyx_batch *b, int ok, const nyx_error *err)
 static void poll_now(void *ud);
 static void cancelled(nyx_batch *b, int ok, const nyx_error *err);
 
+static size_t live_members(const nyx_batch *b)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < b->n; i++)
+        live += b->members[i].call != NULL;
+    return live;
+}
+
 static void read_batch(nyx_batch *b, const cJSON *o)
 {
     static const char *const names[5] = {"processing", "succeeded", "errored", "canceled", "expired"};
@@ -303,6 +311,10 @@ static void read_batch(nyx_batch *b, const cJSON *o)
 
 static void schedule_poll(nyx_batch *b)
 {
+    if (b->state == IN_PROGRESS && live_members(b) == 0) {
+        b->state = DONE; /* nobody waits for its results any more: polling stops */
+        return;
+    }
     b->timer = loop_timer_add(b->e->loop, b->interval, poll_now, b);
     if (b->timer) {
         batch_ref(b); /* the timer's reference */
@@ -456,6 +468,9 @@ void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err)
     for (size_t i = 0; c && i < b->n; i++)
         if (b->members[i].call == c) { /* cancelled while it waited: the batch goes on */
             b->members[i].call = NULL;
+            /* The last one gone: the API need not process (and bill) what nobody will read. */
+            if (live_members(b) == 0 && (b->state == IN_PROGRESS || b->state == SUBMITTING) && !b->cancel_asked)
+                (void)batch_cancel(b);
             return;
         }
     /* Finished before it joined: refused (budget, model) or cancelled; the batch is refused
@@ -484,6 +499,10 @@ int batch_cancel(nyx_batch *b)
 {
     if (b->state == PREPARING) {
         nyx_error_set(&b->refusal, "cancelled", 0, "the batch was cancelled before it was submitted");
+        return 0;
+    }
+    if (b->state == SUBMITTING) {
+        b->cancel_asked = 1; /* sent once the submission is answered (got_batch) */
         return 0;
     }
     if (b->state >= FETCHING || !b->id[0])

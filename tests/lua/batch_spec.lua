@@ -154,6 +154,20 @@ describe("nyx.batch", function()
     assert.are.equal(2, v.stats.calls)
   end)
 
+  it("cancels the batch on the API when every request waiting for it is cancelled", function()
+    local v = setup:run([[
+      local b = nyx.batch{ requests = { { id = "a", prompt = "one" }, { id = "b", prompt = "two" } } }
+      while not b.id do nyx.sleep(0.01) end
+      for _, t in ipairs(b._tasks) do t:cancel() end
+      nyx.sleep(0.2 * slow)
+      local s = nyx.json_decode(nyx.batch_api("GET", "/" .. b.id))
+      return { status = s.processing_status, canceled = s.request_counts.canceled, stats = nyx.stats() }
+    ]], { env = env({ NYX_SIM_BATCH_MS = "600000" }) })
+    assert.are.equal("ended", v.status)
+    assert.are.equal(2, v.canceled)
+    assert.are.equal(2, v.stats.calls, "each cancelled request is logged")
+  end)
+
   it("expires: requests not processed in time end batch_expired", function()
     local v = setup:run([[
       local b = nyx.batch{ requests = { { id = "a", prompt = "one" } } }
