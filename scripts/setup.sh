@@ -19,8 +19,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "nyx: installing ${missing[*]}" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  log=$(mktemp)
+  install() {
+    $sudo apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >"$log" 2>&1
+  }
+  # A package whose set-up failed once (a mirror that answered half, an interrupted dpkg) is
+  # set up again before the second try; a second failure shows apt's own account of it.
+  if ! install; then
+    echo "nyx: installing failed once; trying again" >&2
+    DEBIAN_FRONTEND=noninteractive $sudo dpkg --configure -a >>"$log" 2>&1 || true
+    install || { tail -n 40 "$log" >&2; rm -f "$log"; exit 1; }
+  fi
+  rm -f "$log"
 fi
 
 build=${1:-build}

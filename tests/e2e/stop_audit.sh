@@ -19,7 +19,7 @@ for n in 1 2 3; do
   "$NYX_BIN" run "$dir/loop.lua" > "$dir/loop$n.out" 2>"$dir/loop$n.err" & pids+=($!)
 done
 for n in 1 2 3; do
-  for _ in $(seq 400); do grep -q RUNNING "$dir/loop$n.out" && break; sleep 0.05; done
+  for _ in $(seq 1200); do grep -q RUNNING "$dir/loop$n.out" && break; sleep 0.05; done
   grep -q RUNNING "$dir/loop$n.out" || fail "process $n did not start: $(cat "$dir/loop$n.err")"
 done
 "$NYX_BIN" stop --reason "drill" > /dev/null
