@@ -22,8 +22,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   log=$(mktemp)
   install() {
     $sudo apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >"$log" 2>&1
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1
   }
+  # Without recommends: only what nyx uses (a recommended mail server, for one, cannot even be
+  # set up in a container without users of its own).
   # A package whose set-up failed once (a mirror that answered half, an interrupted dpkg) is
   # set up again before the second try; a second failure shows apt's own account of it.
   if ! install; then
