@@ -26,6 +26,8 @@ fi
 
 keep=${NYX_FRESH_ROOT:-}
 root=${keep:-$(mktemp -d /var/tmp/nyx-root.XXXXXX)}
+# mktemp makes it 0700: as the root of a system, other users (postgres) must get through it.
+chmod 755 "$root"
 mounted=()
 # Processes the command left behind (a database server, a simulator) hold the mounts: they end
 # first, found by the root they run in.
