@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what nyx needs from Debian's packages (only what is missing) and builds it: the
 # libraries and tools of the build, and every command the demo, the tests and the benchmarks run
-# (curl, sqlite3, valgrind, the PostgreSQL server, ps/pkill, and openssl, nghttpx and tinyproxy
+# (curl, sqlite3, valgrind, the PostgreSQL server, ps/pkill, jq and bc, the system CA bundle
+# that calls to the API need, and openssl, nghttpx and tinyproxy
 # for the TLS and proxy tests).
 # Usage: scripts/setup.sh [BUILD_DIR] [extra cmake arguments...]
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-busted
           libcurl4-openssl-dev libcjson-dev libsqlite3-dev libmicrohttpd-dev libxxhash-dev
           sqlite3 valgrind libpq-dev postgresql curl procps luarocks openssl nghttp2-proxy tinyproxy
-          libjs-chart.js nodejs)
+          libjs-chart.js nodejs jq bc ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
