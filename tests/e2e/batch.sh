@@ -11,27 +11,10 @@ set -uo pipefail
 work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-batch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-failures=0
-pass() { echo "ok - $1"; }
-fail() {
-  echo "not ok - $1"
-  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2"
-  failures=$((failures + 1))
-}
-check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
-
+# shellcheck source=lib/check.sh
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 mkdir -p "$work/tpl" "$work/cwd"
-clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_TEMPLATE_PATH=$work/tpl"
-           "NYX_SIM_TTFT_MS=5" "NYX_SIM_TOKEN_MS=0.02" "NYX_SIM_BATCH_MS=100")
-for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
-  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
-done
-run_nyx() {
-  "${clean_env[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out")
-  err=$(cat "$work/err")
-}
+clean_env+=("NYX_TEMPLATE_PATH=$work/tpl" "NYX_SIM_BATCH_MS=100")
 cd "$work/cwd" || exit 1
 cat >"$work/tpl/classify.md" <<'T'
 ---

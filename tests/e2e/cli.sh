@@ -15,32 +15,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-pass() { echo "ok - $1"; }
-fail() {
-  echo "not ok - $1"
-  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2"
-  failures=$((failures + 1))
-}
-# check NAME CONDITION-EXIT-STATUS [DETAIL]
-check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
-
-# nyx with only the environment a test gives it (no API key or settings from outside).
-clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5"
-           "NYX_SIM_TOKEN_MS=0.02" "NYX_RETRY_BASE_SECONDS=0.01" "NYX_RETRY_MAX_SECONDS=0.05")
-for v in ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
-  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
-done
-# run_nyx [VAR=value...] -- ARGS...: sets $out, $err and $rc.
-run_nyx() {
-  local vars=()
-  while [[ $# -gt 0 && "$1" != "--" ]]; do vars+=("$1"); shift; done
-  shift
-  "${clean_env[@]}" "${vars[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out")
-  err=$(cat "$work/err")
-}
+# shellcheck source=lib/check.sh
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+clean_env+=("NYX_RETRY_BASE_SECONDS=0.01" "NYX_RETRY_MAX_SECONDS=0.05")
 
 cd "$work" || exit 1
 

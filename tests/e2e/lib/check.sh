@@ -1,0 +1,32 @@
+# What the e2e scripts share: "ok - ..." / "not ok - ..." lines counted in $failures, and nyx run
+# with only the environment a test gives it (no API key or settings from outside). Source it
+# once $work (the script's scratch directory) is set; a script adds its own settings with
+# clean_env+=("VAR=value" ...).
+
+failures=0
+pass() { echo "ok - $1"; }
+fail() {
+  echo "not ok - $1"
+  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2"
+  failures=$((failures + 1))
+}
+# check NAME CONDITION-EXIT-STATUS [DETAIL]
+check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+
+clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5"
+           "NYX_SIM_TOKEN_MS=0.02")
+for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
+  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
+done
+
+# run_nyx [VAR=value... [--]] ARGS...: runs nyx in clean_env plus the variables given; sets
+# $out, $err and $rc.
+run_nyx() {
+  local vars=()
+  while [[ $# -gt 0 && "$1" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do vars+=("$1"); shift; done
+  [[ "${1:-}" == "--" ]] && shift
+  "${clean_env[@]}" "${vars[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
+  rc=$?
+  out=$(cat "$work/out")
+  err=$(cat "$work/err")
+}
