@@ -33,6 +33,10 @@ int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
  * printing why not. */
 nyx_engine *cli_open(const char *db);
 
+/* Whether a --var value is k=v with a non-empty k; when not, says so on stderr as command
+ * ("nyx ask") and returns 0: one rule for every command that takes --var. */
+int cli_var_ok(const char *command, const char *kv);
+
 /* Prints engine notices to stderr. */
 void cli_notice(void *ud, int level, const char *msg);
 

@@ -69,9 +69,7 @@ int cli_ask(int argc, char **argv)
             free(vars);
             return 0;
         } else if (strcmp(argv[i], "--var") == 0 && i + 1 < argc) {
-            const char *eq = strchr(argv[i + 1], '=');
-            if (!eq || eq == argv[i + 1]) {
-                fprintf(stderr, "nyx ask: --var needs k=v, got \"%s\"\n", argv[i + 1]);
+            if (!cli_var_ok("nyx ask", argv[i + 1])) {
                 free(vars);
                 return 2;
             }

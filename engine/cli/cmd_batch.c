@@ -245,9 +245,7 @@ static int submit(int argc, char **argv)
             free(vars);
             return 0;
         } else if (strcmp(a, "--var") == 0 && more) {
-            const char *eq = strchr(argv[i + 1], '=');
-            if (!eq || eq == argv[i + 1]) {
-                fprintf(stderr, "nyx batch: --var needs k=v, got \"%s\"\n", argv[i + 1]);
+            if (!cli_var_ok("nyx batch", argv[i + 1])) {
                 free(vars);
                 return 2;
             }

@@ -91,14 +91,13 @@ int cli_run(int argc, char **argv)
     if (debug)
         rc = nyx_set(e, "debug", "1");
     for (int i = 0; rc == NYX_OK && i < nvars; i++) {
-        char *eq = strchr(vars[i], '=');
-        if (!eq || eq == vars[i]) {
-            fprintf(stderr, "nyx run: --var needs k=v, got \"%s\"\n", vars[i]);
+        if (!cli_var_ok("nyx run", vars[i])) {
             nyx_close(e);
             cli_status_free(status);
             free(vars);
             return 2;
         }
+        const char *eq = strchr(vars[i], '=');
         char key[256];
         snprintf(key, sizeof key, "var.%.*s", (int)(eq - vars[i]), vars[i]);
         rc = nyx_set(e, key, eq + 1);

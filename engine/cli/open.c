@@ -2,6 +2,16 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <string.h>
+
+int cli_var_ok(const char *command, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (eq && eq != kv)
+        return 1;
+    fprintf(stderr, "%s: --var needs k=v, got \"%s\"\n", command, kv);
+    return 0;
+}
 
 nyx_engine *cli_open(const char *db)
 {
