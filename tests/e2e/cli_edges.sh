@@ -51,6 +51,12 @@ mkdir -p templates
 printf -- '---\nvariables:\n  k: {}\n---\n{{#k}}[{{.}}]{{/k}}\n' > templates/listed.md
 run_nyx render listed --var k=a --var k=b --var k=c
 check "nyx render: the same --vars render as the same list" $([[ $rc == 0 && "$out" == "[a][b][c]" ]]; echo $?) "rc=$rc out=$out $err"
+for cmd in "run vars.lua" "render listed" "ask listed" "batch submit listed --input rows.jsonl"; do
+  # shellcheck disable=SC2086 # the command's words
+  run_nyx $cmd --var =nokey
+  check "nyx ${cmd%% *}: a --var without k= is a usage error saying so" \
+    $([[ $rc == 2 && "$err" == *"nyx ${cmd%% *}: --var needs k=v, got \"=nokey\""* ]]; echo $?) "rc=$rc $err"
+done
 
 # ---- nyx run --watch and Ctrl-C ----
 echo 'print("ran")' > watched.lua
