@@ -24,6 +24,8 @@ for b in "$build"/bench/bench_*; do
   fi
   "$b" $short
 done
+echo "# workload (issue 19: 2,000 calls, 64 in flight, a 15 KB cached system prompt, nyx run on the default database against nyx sim over HTTP with zero delays)"
+bash "$here/workload.sh" "$build" $short
 echo "# council (simulator, 300 ms to first token)"
 NYX_SIM_TTFT_MS=300 NYX_SIM_TOKEN_MS=0.5 "$build/nyx" run "$here/council.lua" ${short:+--var short=1}
 echo "# agent policies (the call stubbed: the time a policy adds to a call)"

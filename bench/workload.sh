@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Issue 19's workload through `nyx run` against `nyx sim` over HTTP on loopback with zero
+# delays (a separate process, so every CPU second measured here is the engine's): 2,000 calls
+# with 64 in flight, then with 1,000 in flight, then (full mode only) 100,000 calls with the
+# resident memory after 10k, 50k and 100k. Each run starts in an empty directory, so nyx uses
+# its default database (./nyx.db) and storage mode (redacted). The process's CPU (user +
+# system) and peak RSS come from GNU time; the script prints its rate and its own figures.
+# Usage: bench/workload.sh BUILD_DIR [--short]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "$1" && pwd)
+short=${2:-}
+[ -x /usr/bin/time ] || { echo "workload: skipped (GNU time is not installed)"; exit 0; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-bench-workload.XXXXXX")
+sim_pid=""
+cleanup() { [ -z "$sim_pid" ] || { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; }; rm -rf "$work"; }
+trap cleanup EXIT
+"$build/nyx" sim --port 0 --ttft-ms 0 --token-ms 0 --api-key bench-key >"$work/sim.out" 2>&1 & sim_pid=$!
+for _ in $(seq 200); do grep -qs 'listening on' "$work/sim.out" && break; sleep 0.05; done
+url="http://$(grep -Eo '127\.0\.0\.1:[0-9]+' "$work/sim.out" | head -1)"
+
+# run LABEL CALLS INFLIGHT [MARKS]: one `nyx run` in a fresh directory; prints its figures.
+run() {
+  local label=$1 calls=$2 inflight=$3 marks=${4:-}
+  local dir="$work/$label"
+  mkdir -p "$dir"
+  (cd "$dir" && env -u NYX_DB -u NYX_STORAGE_MODE NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key \
+     ANTHROPIC_BASE_URL="$url" /usr/bin/time -f '%U %S %M %e' -o "$dir/time" \
+     "$build/nyx" run "$here/workload.lua" --var calls="$calls" --var inflight="$inflight" \
+     ${marks:+--var marks=$marks}) >"$dir/out"
+  sed "s/^/${label}_/" "$dir/out"
+  read -r user sys rss_kb elapsed <"$dir/time"
+  local db_bytes
+  db_bytes=$(cat "$dir"/nyx.db* 2>/dev/null | wc -c)
+  awk -v l="$label" -v u="$user" -v s="$sys" -v r="$rss_kb" -v n="$calls" -v e="$elapsed" -v d="$db_bytes" 'BEGIN {
+    printf "%s_cpu_per_call_us: %.1f (user %.2f s + system %.2f s, the whole process)\n", l, (u + s) / n * 1e6, u, s
+    printf "%s_calls_per_cpu_second: %.0f\n", l, n / (u + s)
+    printf "%s_peak_rss_mb: %.1f\n", l, r / 1024
+    printf "%s_wall_s: %.2f\n", l, e
+    printf "%s_db_bytes_per_call: %.0f\n", l, d / n }'
+}
+if [ -n "$short" ]; then
+  run workload_64 200 64
+  exit 0
+fi
+run workload_64 2000 64
+run workload_1000 2000 1000
+run workload_100k 100000 64 10000,50000,100000
