@@ -32,7 +32,7 @@ static void run(const char *s, size_t n, const uint8_t *sched, size_t nsched, ou
 {
     memset(o, 0, sizeof *o);
     nyx_response_init(&o->r);
-    claude_stream_hooks hooks = {on_start, on_text, &o->c};
+    claude_stream_hooks hooks = {.on_start = on_start, .on_text = on_text, .ud = &o->c};
     claude_stream *st = claude_stream_new(&o->r, &hooks);
     if (!st)
         abort();
@@ -72,6 +72,8 @@ static int same_usage(const nyx_usage *a, const nyx_usage *b)
            a->cache_creation_1h == b->cache_creation_1h &&
            a->has_cache_creation_detail == b->has_cache_creation_detail;
 }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer calls it */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

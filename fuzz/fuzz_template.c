@@ -25,6 +25,8 @@ static tvalue *vars(void)
     return root;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer calls it */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     nyx_error err;

@@ -559,15 +559,15 @@ static int start_store(nyx_engine *e)
 /* The configuration a run started with, for the audit trail: never the key itself. */
 static void audit_config(nyx_engine *e)
 {
-    char detail[800], net[200];
+    char detail[800], tls[200];
     const nyx_config *c = &e->cfg;
-    net_summary(e->net, net, sizeof net);
+    net_summary(e->net, tls, sizeof tls);
     snprintf(detail, sizeof detail,
              "provider=%s endpoint=%s api_key=%s model=%s max_retries=%ld breaker=%d storage=%s "
              "daily_budget=%g monthly_budget=%g session_budget=%g response_cache=%d %s pid=%ld",
              e->provider, e->endpoint, c->api_key ? "set" : "unset", c->default_model, c->max_retries,
              c->circuit_breaker, c->storage_mode, c->daily_budget_usd, c->monthly_budget_usd,
-             c->session_budget_usd, c->response_cache, net, (long)getpid());
+             c->session_budget_usd, c->response_cache, tls, (long)getpid());
     nyx_error err;
     nyx_error_clear(&err);
     store_audit(e->store, "config", NULL, NULL, detail, &err);

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int luaopen_nyx_core(lua_State *L);
-
 static void host_close(nyx_engine *e)
 {
     lua_State *L = e->host;

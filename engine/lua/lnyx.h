@@ -126,6 +126,9 @@ void lnyx_push_json(lua_State *L, const cJSON *v);
 /* __gc of a userdata holding one cJSON * (freed with it), for trees built across raises. */
 int lnyx_json_slot_gc(lua_State *L);
 
+/* The module's entry point (lengine.c): stock lua5.4 finds it by name in core.so. */
+NYX_API int luaopen_nyx_core(lua_State *L);
+
 int lnyx_open_json(lua_State *L);    /* adds json_encode, json_decode */
 int lnyx_open_tasks(lua_State *L);   /* adds spawn, sleep, event to the table on top */
 int lnyx_open_call(lua_State *L);    /* adds call */
