@@ -1,10 +1,10 @@
-# Every test gets a label from its name's kind (c/ -> unit, lua/, e2e/, pg/, valgrind/), so a
-# part of the suite runs alone: `ctest -L unit` takes seconds, `ctest -LE valgrind` skips the
-# slow twins. Included last, once every test of this directory is defined.
+# Every test gets a label from its name's kind (c/ and store/ -> unit, lua/, e2e/, pg/,
+# valgrind/), so a part of the suite runs alone: `ctest -L unit` takes seconds,
+# `ctest -LE valgrind` skips the slow twins. Included last, once every test is defined.
 get_property(NYX_ALL_TESTS DIRECTORY PROPERTY TESTS)
 foreach(test ${NYX_ALL_TESTS})
   string(REGEX REPLACE "/.*" "" kind "${test}")
-  if(kind STREQUAL "c")
+  if(kind STREQUAL "c" OR kind STREQUAL "store") # store/sqlite/...: the conformance suite
     set(kind unit)
   endif()
   set_property(TEST ${test} APPEND PROPERTY LABELS ${kind})

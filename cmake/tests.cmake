@@ -10,6 +10,19 @@ foreach(src ${C_TESTS})
   set_tests_properties(c/${name} PROPERTIES TIMEOUT 120)
 endforeach()
 
+# The store's conformance suite (tests/store/conformance_*.c): each program is built once and
+# runs its cases on the backend its argument names: on a SQLite file here, on PostgreSQL as
+# pg/store/... (cmake/tests_pg.cmake).
+file(GLOB STORE_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/store/conformance_*.c)
+foreach(src ${STORE_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/engine ${CMAKE_SOURCE_DIR}/tests/c)
+  target_link_libraries(${name} PRIVATE nyx_static)
+  add_test(NAME store/sqlite/${name} COMMAND ${name} sqlite)
+  set_tests_properties(store/sqlite/${name} PROPERTIES TIMEOUT 120)
+endforeach()
+
 # A stand-in OpenTelemetry collector (tests/e2e/otel.sh).
 add_executable(otlp_receiver ${CMAKE_SOURCE_DIR}/tests/helpers/otlp_receiver.c)
 target_link_libraries(otlp_receiver PRIVATE PkgConfig::MHD)
@@ -59,6 +72,11 @@ if(VALGRIND AND NOT NYX_SANITIZE)
     get_filename_component(name ${src} NAME_WE)
     add_test(NAME valgrind/${name} COMMAND ${VG} $<TARGET_FILE:${name}>)
     set_tests_properties(valgrind/${name} PROPERTIES TIMEOUT 300 ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  endforeach()
+  foreach(src ${STORE_TESTS})
+    get_filename_component(name ${src} NAME_WE)
+    add_test(NAME valgrind/${name} COMMAND ${VG} $<TARGET_FILE:${name}> sqlite)
+    set_tests_properties(valgrind/${name} PROPERTIES TIMEOUT 300)
   endforeach()
   add_test(NAME valgrind/council_example
            COMMAND ${VG} $<TARGET_FILE:nyx> run ${CMAKE_SOURCE_DIR}/examples/council.lua

@@ -28,6 +28,14 @@ foreach(src ${PG_C_TESTS})
                        ENVIRONMENT "${PG_ENV};NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endforeach()
 
+# The store's conformance suite (tests/store), as store/sqlite/... runs it, on PostgreSQL.
+foreach(src ${STORE_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME pg/store/${name} COMMAND ${name} pg)
+  set_tests_properties(pg/store/${name} PROPERTIES TIMEOUT 300 FIXTURES_REQUIRED pg
+                       ENVIRONMENT "${PG_ENV}")
+endforeach()
+
 foreach(spec budget_spec response_cache_spec thoughts_spec queries_spec)
   add_test(NAME pg/lua_${spec} COMMAND ${LUA54} ${BUSTED} --output=utfTerminal
            ${CMAKE_SOURCE_DIR}/tests/lua/${spec}.lua WORKING_DIRECTORY ${CMAKE_BINARY_DIR})

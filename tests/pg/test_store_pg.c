@@ -1,6 +1,6 @@
 /* engine/store against PostgreSQL: the behaviours of tests/c/test_store*.c (schema, logging,
  * queries with exact numbers, sessions, thought trees, batches, budgets, control flags, audit,
- * configuration, the response cache, templates) through store.h, plus what only a server has:
+ * configuration, templates) through store.h, plus what only a server has:
  * processes reserving against one limit over separate connections, the loop API
  * (store_poll_fd/store_pump/store_busy), and losing the connection.
  *
@@ -2671,146 +2671,6 @@ static void test_config(void)
     store_close(s);
 }
 
-/* ---- response cache ---- */
-
-static long long hits(const char *key)
-{
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT hits FROM llm_cache WHERE key = '%s'", key);
-    return raw_int(sql);
-}
-
-static const char *cache_get(nyx_store *s, const char *key, double now, char *buf, size_t n)
-{
-    char *v = (char *)"untouched";
-    nyx_error err;
-    nyx_error_clear(&err);
-    if (store_cache_get(s, key, now, &v, &err) != 0)
-        snprintf(buf, n, "(error: %.200s)", err.message);
-    else if (!v)
-        snprintf(buf, n, "(absent)");
-    else
-        snprintf(buf, n, "%s", v);
-    if (v && strcmp(v, "untouched") != 0)
-        free(v);
-    return buf;
-}
-
-static void test_cache(void)
-{
-    nyx_store *s = open_db();
-    if (!s)
-        return;
-    nyx_error err;
-    nyx_error_clear(&err);
-    char b[256];
-    const char *resp = "{\"content\":[{\"type\":\"text\",\"text\":\"4\"}]}";
-
-    CHECK_STR(cache_get(s, "k1", T0, b, sizeof b), "(absent)");
-    CHECK_INT(store_cache_put(s, "k1", "claude-haiku-4-5", resp, T0, 60, &err), 0);
-    CHECK_INT(hits("k1"), 0);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache WHERE key = 'k1' AND"
-                      " expires_at = 1764064860 AND created_at = 1764064800 AND"
-                      " model = 'claude-haiku-4-5'"),
-              1);
-
-    /* Each hit counts; a miss on another key counts nothing. */
-    CHECK_STR(cache_get(s, "k1", T0 + 1, b, sizeof b), resp);
-    CHECK_STR(cache_get(s, "k1", T0 + 59.999, b, sizeof b), resp);
-    CHECK_STR(cache_get(s, "k2", T0 + 1, b, sizeof b), "(absent)");
-    CHECK_INT(hits("k1"), 2);
-
-    /* Expired at exactly created + ttl: not served, not counted, still stored until purged. */
-    CHECK_STR(cache_get(s, "k1", T0 + 60, b, sizeof b), "(absent)");
-    CHECK_STR(cache_get(s, "k1", T0 + 3600, b, sizeof b), "(absent)");
-    CHECK_INT(hits("k1"), 2);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache"), 1);
-
-    /* Putting again replaces the entry: new response, new expiry, hits from 0. */
-    CHECK_INT(store_cache_put(s, "k1", "claude-sonnet-4-5", "{\"v\":2}", T0 + 100, 10, &err), 0);
-    CHECK_INT(hits("k1"), 0);
-    CHECK_STR(cache_get(s, "k1", T0 + 105, b, sizeof b), "{\"v\":2}");
-    CHECK_INT(hits("k1"), 1);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache WHERE model = 'claude-sonnet-4-5'"), 1);
-
-    /* ttl <= 0: never expires. */
-    CHECK_INT(store_cache_put(s, "forever", NULL, "{}", T0, 0, &err), 0);
-    CHECK_INT(store_cache_put(s, "forever2", NULL, "{}", T0, -5, &err), 0);
-    CHECK_STR(cache_get(s, "forever", T0 + 1e9, b, sizeof b), "{}");
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache WHERE expires_at IS NULL"), 2);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache WHERE key = 'forever' AND model IS NULL"),
-              1);
-
-    /* A large response round-trips byte for byte. */
-    size_t big_n = 256 * 1024;
-    char *big = malloc(big_n + 1);
-    CHECK(big != NULL);
-    if (big) {
-        for (size_t i = 0; i < big_n; i++)
-            big[i] = (char)('a' + i % 26);
-        big[big_n] = '\0';
-        CHECK_INT(store_cache_put(s, "big", "m", big, T0, 60, &err), 0);
-        char *v = NULL;
-        CHECK_INT(store_cache_get(s, "big", T0 + 1, &v, &err), 0);
-        CHECK(v != NULL && strcmp(v, big) == 0);
-        free(v);
-        free(big);
-    }
-
-    /* Purge: only what has expired at now; returns the count. */
-    CHECK_INT(store_cache_put(s, "k3", NULL, "{}", T0, 1000, &err), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 110, &err), 2); /* big (T0 + 60) and k1 (T0 + 110) */
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache WHERE key IN ('k1', 'big')"), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 110, &err), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 2000, &err), 1); /* k3 */
-    char keys[64];
-    CHECK_STR(raw_text("SELECT string_agg(key, ',' ORDER BY key) FROM llm_cache", keys,
-                       sizeof keys),
-              "forever,forever2");
-
-    /* The boundary: expired at exactly created_at + ttl, not a moment before. */
-    CHECK_INT(store_cache_put(s, "a", NULL, "{}", T0, 10, &err), 0);
-    CHECK_INT(store_cache_put(s, "b", NULL, "{}", T0, 20, &err), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 9.5, &err), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 10, &err), 1);
-    CHECK_INT(store_cache_purge(s, T0 + 1e6, &err), 1);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache"), 2);
-
-    /* now <= 0 is the wall clock. */
-    CHECK_INT(store_cache_put(s, "w", NULL, "{\"w\":1}", 0, 3600, &err), 0);
-    CHECK_STR(cache_get(s, "w", 0, b, sizeof b), "{\"w\":1}");
-    double wall = nyx_wall_s();
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache WHERE key = 'w' AND"
-                      " abs(created_at - extract(epoch FROM now())) < 5"),
-              1);
-    CHECK_STR(cache_get(s, "w", wall + 3601, b, sizeof b), "(absent)");
-
-    /* Bad arguments. */
-    char *v = (char *)"untouched";
-    CHECK_INT(store_cache_get(s, "", T0, &v, &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK(v == NULL);
-    CHECK_INT(store_cache_get(s, "w", NAN, &v, &err), -1);
-    CHECK_INT(store_cache_get(s, "w", T0, NULL, &err), -1);
-    CHECK_INT(store_cache_put(s, "k", NULL, NULL, T0, 1, &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK_INT(store_cache_put(s, "k", NULL, "{}", INFINITY, 1, &err), -1);
-    CHECK_INT(store_cache_put(s, "k", NULL, "{}", T0, NAN, &err), -1);
-    CHECK_INT(store_cache_purge(NULL, T0, &err), -1);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache"), 3);
-
-    /* Shared: what one connection puts, another reads, and the hits add up. */
-    nyx_store *o = open_db();
-    if (o) {
-        CHECK_INT(store_cache_put(s, "shared", "m", "{\"s\":1}", T0, 60, &err), 0);
-        CHECK_STR(cache_get(o, "shared", T0 + 1, b, sizeof b), "{\"s\":1}");
-        CHECK_STR(cache_get(s, "shared", T0 + 2, b, sizeof b), "{\"s\":1}");
-        CHECK_INT(hits("shared"), 2);
-        store_close(o);
-    }
-    store_close(s);
-}
-
 /* ---- prompt templates ---- */
 
 static int put_version(nyx_store *s, const char *name, const char *content, const char *hash)
@@ -3098,7 +2958,6 @@ int main(void)
     run("control", test_control);
     run("audit", test_audit);
     run("config", test_config);
-    run("cache", test_cache);
     run("templates", test_templates);
     run("template_processes", test_template_processes);
     CHECK_DONE();

@@ -1,0 +1,486 @@
+/* The store conformance suite: every behaviour of engine/store that a caller sees through
+ * store.h, written once and run against each backend. A suite program takes the backend as
+ * its argument (or NYX_TEST_STORE): "sqlite" runs every case on a new file in a scratch
+ * directory, "pg" on a new database of the server whose URI is in the file NYX_TEST_PG names
+ * (ctest's pg/start fixture writes it; or tests/pg/cluster.sh start DIR).
+ *
+ * Checks that read the database behind the store's back (raw_int, raw_text, raw_exec) go
+ * through a connection of the test's own, so they see what is committed, as another process
+ * would. Where the backends differ by design, a case asks is_pg and says why, there. */
+#ifndef NYX_TEST_CONFORMANCE_H
+#define NYX_TEST_CONFORMANCE_H
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef NYX_HAVE_PG
+#include <libpq-fe.h>
+#endif
+
+#include "check.h"
+#include "core/clock.h"
+#include "store/store.h"
+
+#define T0 1764064800.0   /* 2025-11-25T10:00:00Z */
+#define TEST_TIMEOUT_S 120 /* a case that hangs is killed by SIGALRM: a failure, not a stall */
+
+static int is_pg;          /* 1: the cases run against PostgreSQL */
+static char scratch[256];  /* SQLite: the scratch directory, removed when every check passed */
+static char base_uri[512]; /* PostgreSQL: the server, as NYX_TEST_PG's file gives it */
+static char db_name[64];   /* the current case's database (PostgreSQL) or file name */
+static char db_uri[700];   /* what store_open() takes for the current case */
+static sqlite3 *raw_lite;  /* the case's own connection, opened on first use */
+#ifdef NYX_HAVE_PG
+static PGconn *raw_pg;
+#endif
+
+/* The one place a check's SQL differs between the dialects: sqlite's text or pg's. */
+static inline const char *dialect(const char *sqlite, const char *pg)
+{
+    return is_pg ? pg : sqlite;
+}
+
+/* The wall clock in seconds since the epoch, as an SQL expression. */
+#define SQL_NOW dialect("CAST(strftime('%s','now') AS REAL)", "extract(epoch FROM now())")
+
+static inline void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- the case's own connection ---- */
+
+static inline void raw_close(void)
+{
+    sqlite3_close(raw_lite);
+    raw_lite = NULL;
+#ifdef NYX_HAVE_PG
+    PQfinish(raw_pg);
+    raw_pg = NULL;
+#endif
+}
+
+#ifdef NYX_HAVE_PG
+static inline int admin_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(base_uri);
+    int rc = -1;
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "admin connection: %s", PQerrorMessage(c));
+    } else {
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            rc = 0;
+        else
+            fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return rc;
+}
+
+/* out = uri with the database (the path) replaced by db, any "?query" kept. */
+static inline int uri_with_db(char *out, size_t n, const char *uri, const char *db)
+{
+    const char *scheme = strstr(uri, "://");
+    if (!scheme)
+        return -1;
+    const char *auth = scheme + 3;
+    size_t at = strcspn(auth, "/?");
+    const char *rest = auth + at;
+    const char *query = strchr(rest, '?');
+    int w = snprintf(out, n, "%.*s/%s%s", (int)(auth + at - uri), uri, db, query ? query : "");
+    return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+/* Runs sql on the case's connection; the result (PQclear it) or NULL after saying why. */
+static inline PGresult *raw_pg_query(const char *sql)
+{
+    if (!raw_pg || PQstatus(raw_pg) != CONNECTION_OK) {
+        PQfinish(raw_pg);
+        raw_pg = PQconnectdb(db_uri);
+        if (PQstatus(raw_pg) != CONNECTION_OK) {
+            fprintf(stderr, "raw connection: %s", PQerrorMessage(raw_pg));
+            PQfinish(raw_pg);
+            raw_pg = NULL;
+            return NULL;
+        }
+    }
+    PGresult *r = PQexec(raw_pg, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        fprintf(stderr, "raw(%s): %s", sql, PQerrorMessage(raw_pg));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+#endif
+
+static inline sqlite3 *raw_lite_db(void)
+{
+    if (!raw_lite) {
+        if (sqlite3_open_v2(db_uri, &raw_lite, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+            fprintf(stderr, "raw connection %s: %s\n", db_uri, sqlite3_errmsg(raw_lite));
+            sqlite3_close(raw_lite);
+            raw_lite = NULL;
+            return NULL;
+        }
+        sqlite3_busy_timeout(raw_lite, 10000);
+    }
+    return raw_lite;
+}
+
+/* Runs a statement that returns no rows; 0, or -1 after saying why. */
+static inline int raw_exec(const char *sql)
+{
+#ifdef NYX_HAVE_PG
+    if (is_pg) {
+        PGresult *r = raw_pg_query(sql);
+        PQclear(r);
+        return r ? 0 : -1;
+    }
+#endif
+    sqlite3 *db = raw_lite_db();
+    char *msg = NULL;
+    if (!db || sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "raw(%s): %s\n", sql, msg ? msg : "no connection");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The first cell of sql's first row as text in buf: "(NULL)", or "(error)" / "(no row)". */
+static inline const char *raw_text(const char *sql, char *buf, size_t n)
+{
+    snprintf(buf, n, "(error)");
+#ifdef NYX_HAVE_PG
+    if (is_pg) {
+        PGresult *r = raw_pg_query(sql);
+        if (r && PQntuples(r) == 0)
+            snprintf(buf, n, "(no row)");
+        else if (r && PQgetisnull(r, 0, 0))
+            snprintf(buf, n, "(NULL)");
+        else if (r)
+            snprintf(buf, n, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        return buf;
+    }
+#endif
+    sqlite3 *db = raw_lite_db();
+    sqlite3_stmt *st = NULL;
+    if (!db || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "raw(%s): %s\n", sql, db ? sqlite3_errmsg(db) : "no connection");
+        return buf;
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        snprintf(buf, n, "(no row)");
+    else if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL)
+        snprintf(buf, n, "(NULL)");
+    else if (rc == SQLITE_ROW)
+        snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    else
+        fprintf(stderr, "raw(%s): %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return buf;
+}
+
+/* The first cell as an integer: -1 on error or no row, -2 for NULL. */
+static inline long long raw_int(const char *sql)
+{
+    char b[64];
+    raw_text(sql, b, sizeof b);
+    if (strcmp(b, "(NULL)") == 0)
+        return -2;
+    if (b[0] == '(')
+        return -1;
+    return (long long)strtod(b, NULL);
+}
+
+static inline double raw_real(const char *sql)
+{
+    char b[64];
+    raw_text(sql, b, sizeof b);
+    if (strcmp(b, "(NULL)") == 0)
+        return -2;
+    return b[0] == '(' ? -1 : strtod(b, NULL);
+}
+
+/* ---- opening the case's store ---- */
+
+static inline nyx_store *open_db(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(db_uri, &err);
+    if (!s)
+        fprintf(stderr, "open %s: %s\n", db_name, err.message);
+    CHECK(s != NULL);
+    return s;
+}
+
+/* Pumps s in a poll() loop until nothing is pending; 0, or -1 after timeout_s. */
+static inline int drive(nyx_store *s, double timeout_s)
+{
+    double end = nyx_now_s() + timeout_s;
+    while (store_busy(s) > 0) {
+        if (nyx_now_s() > end)
+            return -1;
+        int want_write = 0;
+        int fd = store_poll_fd(s, &want_write);
+        if (fd >= 0) {
+            struct pollfd p = {fd, (short)(POLLIN | (want_write ? POLLOUT : 0)), 0};
+            poll(&p, 1, 50);
+        } else {
+            sleep_ms(10);
+        }
+        store_pump(s);
+    }
+    return 0;
+}
+
+/* ---- collecting query rows ---- */
+
+#define MAX_ROWS 64
+#define MAX_COLS 16
+
+typedef struct rows {
+    int n, ncols;
+    char *names[MAX_COLS];
+    char *v[MAX_ROWS][MAX_COLS];
+    int stop_after; /* > 0: ask the query to stop after this many rows */
+} rows;
+
+static inline char *dup_or_null(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    if (c)
+        memcpy(c, s, n);
+    return c;
+}
+
+static inline int collect(void *ud, int ncols, const char *const *names,
+                          const char *const *values)
+{
+    rows *r = ud;
+    if (r->n >= MAX_ROWS || ncols > MAX_COLS)
+        return -1;
+    if (r->n == 0) {
+        r->ncols = ncols;
+        for (int c = 0; c < ncols; c++)
+            r->names[c] = dup_or_null(names[c]);
+    }
+    for (int c = 0; c < ncols; c++)
+        r->v[r->n][c] = dup_or_null(values[c]);
+    r->n++;
+    return r->stop_after > 0 && r->n >= r->stop_after;
+}
+
+static inline void rows_free(rows *r)
+{
+    for (int c = 0; c < r->ncols; c++)
+        free(r->names[c]);
+    for (int i = 0; i < r->n; i++)
+        for (int c = 0; c < r->ncols; c++)
+            free(r->v[i][c]);
+    memset(r, 0, sizeof *r);
+}
+
+/* The value in row i of column name; "(no such cell)" when absent, so checks fail loudly. */
+static inline const char *cell(const rows *r, int i, const char *name)
+{
+    if (i >= r->n)
+        return "(no such row)";
+    for (int c = 0; c < r->ncols; c++)
+        if (strcmp(r->names[c], name) == 0)
+            return r->v[i][c];
+    return "(no such column)";
+}
+
+static inline double num(const rows *r, int i, const char *name)
+{
+    const char *v = cell(r, i, name);
+    return v ? strtod(v, NULL) : -999.0;
+}
+
+/* The row whose first column equals key, or -1. */
+static inline int find_row(const rows *r, const char *key)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->v[i][0] && key && strcmp(r->v[i][0], key) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
+
+typedef struct text {
+    char s[4096];
+    size_t n;
+    const char *skip; /* ",updated_at,created_at," */
+    int numbers;      /* 1: a number is written "%.15g", whatever text the backend gave */
+    int stop_after;
+    int rows;
+} text;
+
+static inline void put(text *t, const char *v)
+{
+    size_t k = strlen(v);
+    if (t->n + k < sizeof t->s) {
+        memcpy(t->s + t->n, v, k + 1);
+        t->n += k;
+    }
+}
+
+static inline int to_text(void *ud, int ncols, const char *const *names,
+                          const char *const *values)
+{
+    text *t = ud;
+    int first = 1;
+    for (int c = 0; c < ncols; c++) {
+        char key[64];
+        snprintf(key, sizeof key, ",%s,", names[c]);
+        if (t->skip && strstr(t->skip, key))
+            continue;
+        if (!first)
+            put(t, "|");
+        const char *v = values[c] ? values[c] : "NULL";
+        char numbuf[48];
+        char *end = NULL;
+        double d = values[c] ? strtod(values[c], &end) : 0;
+        if (t->numbers && values[c] && *values[c] && end && *end == '\0') {
+            snprintf(numbuf, sizeof numbuf, "%.15g", d);
+            v = numbuf;
+        }
+        put(t, v);
+        first = 0;
+    }
+    put(t, "\n");
+    return t->stop_after > 0 && ++t->rows >= t->stop_after;
+}
+
+/* ---- running the cases ---- */
+
+typedef struct conformance_case {
+    const char *name;
+    void (*fn)(void);
+} conformance_case;
+
+static inline int read_base_uri(void)
+{
+    const char *file = getenv("NYX_TEST_PG");
+    if (!file || !*file) {
+        fprintf(stderr, "NYX_TEST_PG must name a file holding the server's URI (ctest's"
+                        " pg/start writes one; or tests/pg/cluster.sh start DIR)\n");
+        return -1;
+    }
+    FILE *fp = fopen(file, "r");
+    if (!fp || !fgets(base_uri, sizeof base_uri, fp)) {
+        fprintf(stderr, "cannot read the server URI from %s\n", file);
+        if (fp)
+            fclose(fp);
+        return -1;
+    }
+    fclose(fp);
+    base_uri[strcspn(base_uri, "\r\n")] = '\0';
+    return 0;
+}
+
+/* A new database for the next case: a file in the scratch directory, or a PostgreSQL
+ * database of its own. */
+static inline int db_begin(void)
+{
+    static int n;
+    snprintf(db_name, sizeof db_name, "nyx_t_%d_%d", (int)getpid(), ++n);
+    if (!is_pg)
+        return snprintf(db_uri, sizeof db_uri, "%s/%s.db", scratch, db_name) <
+                       (int)sizeof db_uri
+                   ? 0
+                   : -1;
+#ifdef NYX_HAVE_PG
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
+    if (admin_exec(sql) != 0 || uri_with_db(db_uri, sizeof db_uri, base_uri, db_name) != 0)
+        return -1;
+#endif
+    return 0;
+}
+
+static inline void db_end(void)
+{
+    raw_close();
+#ifdef NYX_HAVE_PG
+    if (is_pg) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
+        if (admin_exec(sql) != 0)
+            fprintf(stderr, "could not drop %s\n", db_name);
+    }
+#endif
+}
+
+/* Runs every case on the backend named by argv[1] or NYX_TEST_STORE; the exit status is the
+ * number of failed checks. */
+static inline int conformance_main(int argc, char **argv, const char *suite,
+                                   const conformance_case *cases)
+{
+    const char *backend = argc > 1 ? argv[1] : getenv("NYX_TEST_STORE");
+    if (!backend || (strcmp(backend, "sqlite") != 0 && strcmp(backend, "pg") != 0)) {
+        fprintf(stderr, "usage: %s sqlite|pg (or NYX_TEST_STORE)\n", argv[0]);
+        return 2;
+    }
+    is_pg = strcmp(backend, "pg") == 0;
+    if (is_pg) {
+#ifndef NYX_HAVE_PG
+        fprintf(stderr, "%s: this build has no PostgreSQL backend\n", suite);
+        return 2;
+#endif
+        if (read_base_uri() != 0)
+            return 2;
+    } else {
+        snprintf(scratch, sizeof scratch, "/tmp/nyx-%s-XXXXXX", suite);
+        if (!mkdtemp(scratch)) {
+            perror("mkdtemp");
+            return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN); /* a dropped server connection is an error, not a death */
+    for (const conformance_case *c = cases; c->name; c++) {
+        int before = check_failures;
+        if (db_begin() != 0) {
+            fprintf(stderr, "%s: cannot create its database\n", c->name);
+            check_failures++;
+            continue;
+        }
+        alarm(TEST_TIMEOUT_S);
+        c->fn();
+        alarm(0);
+        db_end();
+        fprintf(stderr, "%s %s (%s)\n", check_failures == before ? "ok  " : "FAIL", c->name,
+                backend);
+    }
+    if (!is_pg) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
+        if (check_failures == 0 && system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", scratch);
+    }
+    CHECK_DONE();
+}
+
+#endif
