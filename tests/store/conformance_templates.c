@@ -1,55 +1,7 @@
 /* engine/store prompt templates: versions by content, reading by version, list and history,
- * usage statistics with exact arithmetic, and processes storing the same content at once. */
-#define _POSIX_C_SOURCE 200809L
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "check.h"
-#include "store_fixture.h"
-#include "store/store.h"
-#include "store/store_sqlite.h"
-
-
-/* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
-
-typedef struct text {
-    char s[4096];
-    size_t n;
-    const char *skip;
-} text;
-
-static void put(text *t, const char *v)
-{
-    size_t k = strlen(v);
-    if (t->n + k < sizeof t->s) {
-        memcpy(t->s + t->n, v, k + 1);
-        t->n += k;
-    }
-}
-
-
-static int to_text(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    text *t = ud;
-    int first = 1;
-    for (int c = 0; c < ncols; c++) {
-        char key[64];
-        snprintf(key, sizeof key, ",%s,", names[c]);
-        if (t->skip && strstr(t->skip, key))
-            continue;
-        if (!first)
-            put(t, "|");
-        put(t, values[c] ? values[c] : "NULL");
-        first = 0;
-    }
-    put(t, "\n");
-    return 0;
-}
-
+ * usage statistics with exact arithmetic, and processes storing the same content at once,
+ * on each backend. */
+#include "conformance.h"
 
 static int put_version(nyx_store *s, const char *name, const char *content, const char *hash)
 {
@@ -83,12 +35,11 @@ static const char *get(nyx_store *s, const char *name, int version, char *buf, s
 
 static void test_versions(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(":memory:", &err);
-    CHECK(s != NULL);
+    nyx_store *s = open_db();
     if (!s)
         return;
+    nyx_error err;
+    nyx_error_clear(&err);
     char b[256];
 
     CHECK_INT(put_version(s, "greet", "Hello {{who}}", "h-a"), 1);
@@ -100,9 +51,9 @@ static void test_versions(void)
     CHECK_INT(put_version(s, "greet", "Howdy {{who}}", "h-c"), 4);
     /* Names are independent. */
     CHECK_INT(put_version(s, "summarize", "Summarize: {{text}}", "h-a"), 1);
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM prompt_templates"), 5);
-    CHECK_INT(count_rows(s, "SELECT variables = '[\"who\"]' FROM prompt_templates"
-                            " WHERE name = 'greet' AND version = 2"),
+    CHECK_INT(raw_int("SELECT count(*) FROM prompt_templates"), 5);
+    CHECK_INT(raw_int("SELECT count(*) FROM prompt_templates WHERE name = 'greet' AND"
+                      " version = 2 AND variables = '[\"who\"]' AND hash = 'h-b'"),
               1);
 
     CHECK_STR(get(s, "greet", 0, b, sizeof b), "Howdy {{who}}@4");
@@ -128,6 +79,15 @@ static void test_versions(void)
     CHECK_STR(t.s, "empty|1|1\n"
                    "greet|4|4\n"
                    "summarize|1|1\n");
+    rows r = {0};
+    CHECK_INT(store_template_list(s, collect, &r, &err), 0);
+    const char *list_cols[] = {"name", "latest_version", "versions", "updated_at"};
+    CHECK_INT(r.ncols, 4);
+    for (int c = 0; c < 4 && c < r.ncols; c++)
+        CHECK_STR(r.names[c], list_cols[c]);
+    const char *upd = cell(&r, 0, "updated_at");
+    CHECK(upd && strlen(upd) == 24 && upd[10] == 'T' && upd[23] == 'Z');
+    rows_free(&r);
 
     /* Sizes in bytes: "héllo" is six. */
     CHECK_INT(put_version(s, "greet", "h\xc3\xa9llo", "h-d"), 5);
@@ -148,6 +108,14 @@ static void test_versions(void)
     CHECK_INT(store_template_history(s, "summarize", to_text, &t, &err), 0);
     CHECK(strlen(t.s) == 25 && t.s[10] == 'T' && t.s[23] == 'Z');
 
+    /* A use, then a judgement of it: the outcome moves, the use is not counted again. */
+    CHECK_INT(store_template_usage(s, "summarize", 1, 1, 10, 5, 0.5, 100, 1, &err), 0);
+    CHECK_INT(store_template_judge(s, "summarize", 1, 1, 0, &err), 0);
+    memset(&t, 0, sizeof t);
+    t.skip = ",success_rate,cost_usd,avg_latency_ms,cache_hit_rate,";
+    CHECK_INT(store_template_stats(s, "summarize", to_text, &t, &err), 0);
+    CHECK_STR(t.s, "1|1|0|1|15\n");
+
     /* Bad arguments. */
     int v = 0;
     CHECK_INT(store_template_put(s, "", "x", NULL, "h", &v, &err), -1);
@@ -163,18 +131,17 @@ static void test_versions(void)
     CHECK_INT(store_template_get(s, "greet", 1, NULL, NULL, &err), -1);
     CHECK_INT(store_template_list(s, NULL, NULL, &err), -1);
     CHECK_INT(store_template_history(s, NULL, to_text, &t, &err), -1);
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM prompt_templates WHERE name = 'x'"), 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM prompt_templates WHERE name = 'x'"), 0);
     store_close(s);
 }
 
 static void test_usage(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(":memory:", &err);
-    CHECK(s != NULL);
+    nyx_store *s = open_db();
     if (!s)
         return;
+    nyx_error err;
+    nyx_error_clear(&err);
     CHECK_INT(put_version(s, "task", "Do {{x}}", "h1"), 1);
     CHECK_INT(put_version(s, "task", "Please do {{x}}", "h2"), 2);
 
@@ -193,6 +160,14 @@ static void test_usage(void)
     CHECK_STR(t.s, "1|3|1|1|0.5|750|0.875|300.0|0.666666666666667\n"
                    "2|0|0|0|NULL|0|0.0|NULL|NULL\n"
                    "3|1|0|0|NULL|15|0.0|0.0|0.0\n");
+    rows r = {0};
+    CHECK_INT(store_template_stats(s, "task", collect, &r, &err), 0);
+    const char *stat_cols[] = {"version", "uses", "successes", "failures", "success_rate",
+                               "tokens", "cost_usd", "avg_latency_ms", "cache_hit_rate"};
+    CHECK_INT(r.ncols, 9);
+    for (int c = 0; c < 9 && c < r.ncols; c++)
+        CHECK_STR(r.names[c], stat_cols[c]);
+    rows_free(&r);
 
     /* A script's own judgement later, as nyx.templates.record would: one more use. */
     CHECK_INT(store_template_usage(s, "task", 2, 1, 0, 0, 0, 0, 0, &err), 0);
@@ -250,23 +225,18 @@ static void test_usage(void)
     }
     CHECK_INT(store_template_usage(s, "", 1, 1, 0, 0, 0, 0, 0, &err), -1);
     CHECK_INT(store_template_stats(s, "task", NULL, NULL, &err), -1);
-    CHECK_INT(count_rows(s, "SELECT sum(uses) FROM template_usage WHERE name = 'task'"), 7);
+    CHECK_INT(raw_int("SELECT sum(uses) FROM template_usage WHERE name = 'task'"), 7);
     store_close(s);
 }
 
 /* ---- processes storing the same new contents at once ---- */
 
-#define NCHILD 3
+#define NCHILD 4
 #define NCONTENT 20
 
 static void test_processes(void)
 {
-    char path[300];
-    snprintf(path, sizeof path, "%s/templates.db", tmpdir);
-    nyx_error err;
-    nyx_error_clear(&err);
-    store_close(store_open(path, &err)); /* created, then closed: no connection crosses fork() */
-
+    store_close(open_db()); /* created, then closed: no connection crosses fork() */
     int go[2], out[2];
     CHECK_INT(pipe(go), 0);
     CHECK_INT(pipe(out), 0);
@@ -278,7 +248,7 @@ static void test_processes(void)
             close(go[1]);
             close(out[0]);
             nyx_error e;
-            nyx_store *c = store_open(path, &e);
+            nyx_store *c = store_open(db_uri, &e);
             char byte;
             int versions[NCONTENT] = {0};
             if (read(go[0], &byte, 1) != 1 || !c)
@@ -287,8 +257,10 @@ static void test_processes(void)
                 char content[32], hash[16];
                 snprintf(content, sizeof content, "content %d", i);
                 snprintf(hash, sizeof hash, "h%d", i);
-                if (store_template_put(c, "shared", content, NULL, hash, &versions[i], &e) != 0)
+                if (store_template_put(c, "shared", content, NULL, hash, &versions[i], &e) != 0) {
+                    fprintf(stderr, "put: %s\n", e.message);
                     _exit(3);
+                }
             }
             store_close(c);
             _exit(write(out[1], versions, sizeof versions) == (ssize_t)sizeof versions ? 0 : 4);
@@ -302,6 +274,7 @@ static void test_processes(void)
     CHECK_INT(write(go[1], start, sizeof start), NCHILD);
     close(go[1]);
     int seen[NCHILD][NCONTENT];
+    memset(seen, 0, sizeof seen);
     for (int k = 0; k < NCHILD; k++)
         CHECK_INT(read(out[0], seen[k], sizeof seen[k]), sizeof seen[k]);
     close(out[0]);
@@ -314,25 +287,18 @@ static void test_processes(void)
     for (int i = 0; i < NCONTENT; i++)
         for (int k = 1; k < NCHILD; k++)
             CHECK_INT(seen[k][i], seen[0][i]);
-    nyx_store *s = store_open(path, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
-    CHECK_INT(count_rows(s, "SELECT count(*) FROM prompt_templates WHERE name = 'shared'"),
-              NCONTENT);
-    CHECK_INT(count_rows(s, "SELECT count(DISTINCT content) FROM prompt_templates"), NCONTENT);
-    CHECK_INT(count_rows(s, "SELECT max(version) FROM prompt_templates"), NCONTENT);
-    store_close(s);
+    CHECK_INT(raw_int("SELECT count(*) FROM prompt_templates WHERE name = 'shared'"), NCONTENT);
+    CHECK_INT(raw_int("SELECT count(DISTINCT content) FROM prompt_templates"), NCONTENT);
+    CHECK_INT(raw_int("SELECT max(version) FROM prompt_templates"), NCONTENT);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    if (fixture_begin("store-templates") != 0)
-        return 1;
-    test_versions();
-    test_usage();
-    test_processes();
-
-    fixture_end();
-    CHECK_DONE();
+    static const conformance_case cases[] = {
+        {"versions", test_versions},
+        {"usage", test_usage},
+        {"processes", test_processes},
+        {NULL, NULL},
+    };
+    return conformance_main(argc, argv, "store-templates", cases);
 }
