@@ -36,7 +36,8 @@ static void free_item(pending *p)
                        (char *)it->request_id, (char *)it->model_requested, (char *)it->model_served,
                        (char *)it->provider, (char *)it->attempts_json, (char *)it->status,
                        (char *)it->error_type, (char *)it->error_message, (char *)it->stop_reason,
-                       (char *)it->prompt_text, (char *)it->response_text};
+                       (char *)it->prompt_text, (char *)it->response_text, (char *)it->service_tier,
+                       (char *)it->batch_id, (char *)it->custom_id};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         free(strings[i]);
 }
@@ -60,6 +61,9 @@ static int copy_item(pending *p, const nyx_interaction *src)
     it->stop_reason = dup(src->stop_reason);
     it->prompt_text = dup(src->prompt_text);
     it->response_text = dup(src->response_text);
+    it->service_tier = dup(src->service_tier);
+    it->batch_id = dup(src->batch_id);
+    it->custom_id = dup(src->custom_id);
     if (!it->id || !it->status) {
         free_item(p);
         return -1;

@@ -134,6 +134,8 @@ static int check_interaction(const nyx_store *s, const nyx_interaction *it, nyx_
         return invalid(err, "cannot log interaction: it has no id");
     if (!it->status)
         return invalid(err, "cannot log interaction: it has no status");
+    if (!it->batch_id != !it->custom_id || (it->batch_id && (!*it->batch_id || !*it->custom_id)))
+        return invalid(err, "cannot log interaction: a batch result needs both batch_id and custom_id");
     if (strcmp(it->status, "ok") != 0 && strcmp(it->status, "error") != 0 &&
         strcmp(it->status, "cancelled") != 0) {
         if (err) {

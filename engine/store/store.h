@@ -51,6 +51,11 @@ typedef struct nyx_interaction {
     int cache_hit;               /* 1: the response read from the prompt cache */
     int from_response_cache;     /* 1: answered by the response cache, no API call */
     const char *prompt_text, *response_text; /* as the storage mode allows (full/redacted/NULL) */
+    const char *service_tier;    /* usage.service_tier ("standard", "batch", ...); optional */
+    /* A Message Batches result: the batch (nyx's id, store_batch_create) and the request's
+     * custom id, both or neither. Unique together: a result logged already is left as it is
+     * and the write succeeds (two processes picking up one batch log each result once). */
+    const char *batch_id, *custom_id;
 } nyx_interaction;
 
 /* Options for store_open_opts(); a zeroed struct (or NULL) gives the defaults. */
@@ -395,6 +400,45 @@ int store_config_get(nyx_store *s, const char *key, char **value, nyx_error *err
 /* One row per key, by key: key, value, updated_at (ISO 8601). */
 int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
 
+
+/* ---- Message Batches (issue 18) ----
+ * A batch and its requests are committed before anything is sent, so a process that dies
+ * while waiting, or another process (`nyx batch status|results ID`), can pick the batch up:
+ * read its requests, ask the API for the results and log each as an interaction exactly once
+ * (nyx_interaction.batch_id and custom_id are unique together). */
+
+/* One request of a batch as store_batch_create() records it. */
+typedef struct store_batch_request {
+    const char *custom_id;       /* required, unique in the batch */
+    int part;                    /* which submission of the batch carries it, from 0 */
+    const char *session, *agent; /* optional: its interaction is filed under them */
+    const char *template_name;   /* optional */
+    int template_version;
+    const char *model;           /* the model requested; optional */
+    const char *reservation_id;  /* the budget reservation it holds, or NULL */
+    double reserved_usd;         /* >= 0: what that reservation holds */
+    int write_1h;                /* its cache marks ask for the 1-hour TTL (how unbroken-down
+                                    cache writes are priced) */
+} store_batch_request;
+
+/* Records the batch id (nyx's own, unique) and its n requests in one transaction. The
+ * reservations they hold pass to the batch: no process's death releases them (as
+ * store_budget_reap() does for calls), they are settled when each result is logged, and lapse
+ * like any other only an hour after expires_at (epoch seconds, when the API gives up on it).
+ *   name: optional; parts: how many submissions carry the requests (>= 1) */
+int store_batch_create(nyx_store *s, const char *id, const char *name, double expires_at, int parts,
+                       const store_batch_request *reqs, size_t n, nyx_error *err);
+
+/* Records the API's id of one part of the batch, as soon as its submission is answered. */
+int store_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id,
+                          nyx_error *err);
+
+/* The requests of the batch whose id, or the API's id of one of its parts, is id: one row
+ * each, by part then custom id: batch_id, name, part, provider_id (NULL: not submitted),
+ * custom_id, session, agent, template, template_version, model, reservation_id,
+ * reserved_usd, write_1h, logged (1 when its result is logged already). No rows (and 0) for
+ * an id the database does not know. */
+int store_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 
 /* ---- In a loop ----
  * The PostgreSQL backend answers over a socket. A program with an event loop watches

@@ -14,15 +14,21 @@
 
 /* A reservation as store_budget_reserve() hands it to a backend: the id it generated and
  * who holds it, so store_budget_reap() can tell a dead holder. */
-/* The head of every backend's insert of an interaction: its 32 columns, in the order the
- * backends bind their values ($1/?1 is id ... $32/?32 is provider). */
+/* The head of every backend's insert of an interaction: its 35 columns, in the order the
+ * backends bind their values ($1/?1 is id ... $32/?32 is provider, $35/?35 custom_id). */
 #define SQL_INSERT_INTERACTION                                                               \
     "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"     \
     " template_version, request_id, model_requested, model_served, input_tokens,"            \
     " output_tokens, cache_creation_input_tokens, cache_read_input_tokens,"                  \
     " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"    \
     " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"      \
-    " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider)"
+    " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider,"  \
+    " service_tier, batch_id, custom_id)"
+
+/* The columns of store_batch_requests() but the last (logged), as both backends select them. */
+#define SQL_BATCH_REQUEST_COLUMNS                                                                   \
+    "SELECT r.batch_id, b.name, r.part, r.provider_id, r.custom_id, r.session, r.agent, r.template," \
+    " r.template_version, r.model, r.reservation_id, r.reserved_usd, r.write_1h"
 
 typedef struct store_reservation {
     const char *id;     /* unique, < STORE_RESERVATION_ID_SIZE bytes */
@@ -128,6 +134,14 @@ typedef struct store_backend_ops {
     int (*budget_set_limit)(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
     /* store_budget_reset: spent back to 0; *found 1 when the scope has a row. */
     int (*budget_reset)(nyx_store *s, const char *scope, int *found, nyx_error *err);
+
+    /* Message Batches (store_batch.c): the contracts of store.h; names already filtered. */
+    int (*batch_create)(nyx_store *s, const char *id, const char *name, double created_at,
+                        double expires_at, int parts, const store_batch_request *reqs, size_t n,
+                        nyx_error *err);
+    int (*batch_submitted)(nyx_store *s, const char *id, int part, const char *provider_id,
+                           nyx_error *err);
+    int (*batch_requests)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 
     /* A backend that talks to a server over a socket answers in the loop (store.h, "In a
      * loop"). One that leaves these NULL is synchronous: the _async functions run the

@@ -10,7 +10,7 @@
 
 #include "core/clock.h"
 
-/* The interaction as the text parameters $1..$32 of the insert in store_pg_budget.c's
+/* The interaction as the text parameters $1..$35 of the insert in store_pg_budget.c's
  * SQL_LOG_SETTLE (numbers formatted into bufs). */
 int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v)
 {
@@ -52,6 +52,9 @@ int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], cons
     TXT(it->prompt_text);
     TXT(it->response_text);
     TXT(it->provider);
+    TXT(it->service_tier);
+    TXT(it->batch_id);
+    TXT(it->batch_id ? it->custom_id : NULL);
 #undef NUM
 #undef INT
 #undef TXT
@@ -349,6 +352,9 @@ const store_backend_ops store_pg_ops = {
     .query_exchange = store_pg_query_exchange,
     .budget_set_limit = store_pg_budget_set_limit,
     .budget_reset = store_pg_budget_reset,
+    .batch_create = store_pg_batch_create,
+    .batch_submitted = store_pg_batch_submitted,
+    .batch_requests = store_pg_batch_requests,
     .poll_fd = pg_poll_fd,
     .pump = pg_pump_op,
     .busy = pg_busy,

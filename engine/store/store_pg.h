@@ -105,7 +105,13 @@ const char *pg_int(char *buf, int64_t v);
 /* ---- ops, by file ---- */
 int store_pg_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err);
 int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v);
-#define PG_INTERACTION_PARAMS 32
+#define PG_INTERACTION_PARAMS 35
+
+int store_pg_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
+                          double expires_at, int parts, const store_batch_request *reqs, size_t n,
+                          nyx_error *err);
+int store_pg_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id, nyx_error *err);
+int store_pg_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 
 int store_pg_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
                             const store_reservation *r, int *refused, nyx_error *err);

@@ -16,7 +16,7 @@ static const char SQL_RESERVE[] =
     " $4, $5, $6, $7)";
 
 /* The settle and the insert are one statement, so one transaction. Both are idempotent: an
- * id logged already is left as it is, a reservation settled already is not settled again,
+ * id (or a batch result: batch id and custom id) logged already is left as it is, a reservation settled already is not settled again,
  * so a write whose answer was lost with the connection can simply be sent again. */
 static const char SQL_LOG_SETTLE[] =
     SQL_INSERT_INTERACTION
@@ -24,8 +24,8 @@ static const char SQL_LOG_SETTLE[] =
     " $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::bigint, $16::bigint,"
     " $17::double precision, $18::double precision, $19::double precision,"
     " $20::double precision, $21::double precision, $22::integer, $23, $24, $25, $26, $27,"
-    " $28::integer, $29::integer, $30, $31, $32"
-    " FROM nyx_settle($33, $34, $2::double precision) ON CONFLICT (id) DO NOTHING";
+    " $28::integer, $29::integer, $30, $31, $32, $33, $34, $35"
+    " FROM nyx_settle($36, $37, $2::double precision) ON CONFLICT DO NOTHING";
 
 /* A PostgreSQL array literal of the scopes: {"a","b"}, each quoted and escaped. */
 static char *text_array(const store_scope *scopes, size_t n)
@@ -220,8 +220,8 @@ int store_pg_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
     snprintf(what, sizeof what, "log interaction %.64s", it->id);
     pg *p = pg_of(s);
     if (p->in_batch)
-        return pg_submit(p, what, SQL_LOG_SETTLE, 34, v, NULL, NULL, err);
-    PGresult *res = pg_exec(p, what, SQL_LOG_SETTLE, 34, v, err);
+        return pg_submit(p, what, SQL_LOG_SETTLE, PG_INTERACTION_PARAMS + 2, v, NULL, NULL, err);
+    PGresult *res = pg_exec(p, what, SQL_LOG_SETTLE, PG_INTERACTION_PARAMS + 2, v, err);
     PQclear(res);
     return res ? 0 : -1;
 }
@@ -253,7 +253,7 @@ int store_pg_log_interaction_settle_async(nyx_store *s, const nyx_interaction *i
     log_params(it, reservation_id, actual_usd, bufs, v);
     char what[128];
     snprintf(what, sizeof what, "log interaction %.64s", it->id);
-    if (pg_submit(pg_of(s), what, SQL_LOG_SETTLE, 34, v, log_answered, w, err) != 0) {
+    if (pg_submit(pg_of(s), what, SQL_LOG_SETTLE, PG_INTERACTION_PARAMS + 2, v, log_answered, w, err) != 0) {
         free(w);
         return -1;
     }

@@ -150,7 +150,27 @@ static const char *const migration_1[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1};
+/* ---- migration 2: Message Batches, as SQLite's migration 5 ---- */
+static const char *const migration_2[] = {
+    "ALTER TABLE llm_interactions ADD COLUMN service_tier text,"
+    " ADD COLUMN batch_id text, ADD COLUMN custom_id text",
+    "CREATE UNIQUE INDEX llm_interactions_batch ON llm_interactions(batch_id, custom_id)"
+    " WHERE batch_id IS NOT NULL",
+    "CREATE TABLE llm_batches ("
+    " id text PRIMARY KEY, name text, created_at double precision NOT NULL,"
+    " expires_at double precision NOT NULL, requests integer NOT NULL, parts integer NOT NULL)",
+    "CREATE TABLE llm_batch_requests ("
+    " batch_id text NOT NULL, custom_id text NOT NULL, part integer NOT NULL,"
+    " provider_id text, session text, agent text, template text, template_version integer,"
+    " model text, reservation_id text, reserved_usd double precision NOT NULL DEFAULT 0,"
+    " write_1h integer NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (batch_id, custom_id))",
+    "CREATE INDEX llm_batch_requests_provider ON llm_batch_requests(provider_id)"
+    " WHERE provider_id IS NOT NULL",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

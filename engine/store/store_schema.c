@@ -138,7 +138,34 @@ static const char *const migration_4[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4};
+/* ---- migration 5: Message Batches (issue 18) ----
+ * A batch and its requests are rows before anything is sent, so any process can pick the batch
+ * up again: llm_batches one row per batch (id is nyx's own; the API's ids, one per part when
+ * the batch was split, are on its requests), llm_batch_requests one row per request with what
+ * its interaction is logged under and the budget reservation it holds. An interaction that is a
+ * batch result names its batch and custom id: unique, so two processes logging the same result
+ * log it once. service_tier is usage.service_tier ("batch" for batch results). */
+static const char *const migration_5[] = {
+    "ALTER TABLE llm_interactions ADD COLUMN service_tier TEXT",
+    "ALTER TABLE llm_interactions ADD COLUMN batch_id TEXT",
+    "ALTER TABLE llm_interactions ADD COLUMN custom_id TEXT",
+    "CREATE UNIQUE INDEX llm_interactions_batch ON llm_interactions(batch_id, custom_id)"
+    " WHERE batch_id IS NOT NULL",
+    "CREATE TABLE llm_batches ("
+    " id TEXT PRIMARY KEY NOT NULL, name TEXT, created_at REAL NOT NULL,"
+    " expires_at REAL NOT NULL, requests INTEGER NOT NULL, parts INTEGER NOT NULL)",
+    "CREATE TABLE llm_batch_requests ("
+    " batch_id TEXT NOT NULL, custom_id TEXT NOT NULL, part INTEGER NOT NULL,"
+    " provider_id TEXT, session TEXT, agent TEXT, template TEXT, template_version INTEGER,"
+    " model TEXT, reservation_id TEXT, reserved_usd REAL NOT NULL DEFAULT 0,"
+    " write_1h INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (batch_id, custom_id)) WITHOUT ROWID",
+    "CREATE INDEX llm_batch_requests_provider ON llm_batch_requests(provider_id)"
+    " WHERE provider_id IS NOT NULL",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4, migration_5};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -34,7 +34,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] =
         SQL_INSERT_INTERACTION
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
+        /* A batch result logged already (by another process) is left as it is. */
+        " ON CONFLICT (batch_id, custom_id) WHERE batch_id IS NOT NULL DO NOTHING",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -385,6 +387,9 @@ int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error 
     b_text(&b, 30, it->prompt_text);
     b_text(&b, 31, it->response_text);
     b_text(&b, 32, it->provider);
+    b_text(&b, 33, it->service_tier);
+    b_text(&b, 34, it->batch_id);
+    b_text(&b, 35, it->batch_id ? it->custom_id : NULL);
     int rc = b.rc;
     if (rc != SQLITE_OK) {
         store_sqlite_fail(q, err, rc, "log interaction %s (binding its values) to", it->id);
@@ -607,5 +612,8 @@ const store_backend_ops store_sqlite_ops = {
     .query_exchange = store_sqlite_query_exchange,
     .budget_set_limit = store_sqlite_budget_set_limit,
     .budget_reset = store_sqlite_budget_reset,
+    .batch_create = store_sqlite_batch_create,
+    .batch_submitted = store_sqlite_batch_submitted,
+    .batch_requests = store_sqlite_batch_requests,
     .set_background = sq_set_background,
 };

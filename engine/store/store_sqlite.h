@@ -62,6 +62,11 @@ enum {
     SL_TEMPLATE_STATS,
     SL_BUDGET_LIMIT,
     SL_BUDGET_RESET,
+    SL_BATCH_ADD,
+    SL_BATCH_REQUEST,
+    SL_BATCH_HOLD,
+    SL_BATCH_SUBMITTED,
+    SL_BATCH_REQUESTS,
     SL_COUNT
 };
 
@@ -247,6 +252,13 @@ int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, v
 int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
 int store_sqlite_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err);
 
+/* store_sqlite_batch.c */
+int store_sqlite_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
+                              double expires_at, int parts, const store_batch_request *reqs, size_t n,
+                              nyx_error *err);
+int store_sqlite_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id,
+                                 nyx_error *err);
+int store_sqlite_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 /* ---- schema (store_schema.c) ---- */
 
 /* The newest schema version this build knows (the number of migrations). */

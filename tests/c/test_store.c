@@ -173,8 +173,8 @@ static void test_migrations(void)
     }
     CHECK_STR(store_backend_name(s), "sqlite");
     CHECK_INT(store_schema_version(s), store_schema_latest());
-    CHECK_INT(store_schema_latest(), 4);
-    CHECK_INT(store_sqlite_migrations_applied(s), 4);
+    CHECK_INT(store_schema_latest(), 5);
+    CHECK_INT(store_sqlite_migrations_applied(s), 5);
     CHECK_INT(store_is_readonly(s), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                             " ('llm_interactions','sessions','thought_trees','prompt_templates',"
@@ -191,7 +191,7 @@ static void test_migrations(void)
     CHECK_INT(store_thought_add(s, "x", 0, "root", &node, &err), 0);
     store_close(s);
 
-    CHECK_INT(raw_int(path, "PRAGMA user_version"), 4);
+    CHECK_INT(raw_int(path, "PRAGMA user_version"), store_schema_latest());
     {
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
@@ -208,12 +208,12 @@ static void test_migrations(void)
     CHECK(s != NULL);
     if (s) {
         CHECK_INT(store_sqlite_migrations_applied(s), 0);
-        CHECK_INT(store_schema_version(s), 4);
+        CHECK_INT(store_schema_version(s), store_schema_latest());
         CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE id = 'm1'"), 1);
         CHECK_INT(count_rows(s, "SELECT count(*) FROM thought_trees"), 1);
         store_close(s);
     }
-    CHECK_INT(raw_int(path, "PRAGMA user_version"), 4);
+    CHECK_INT(raw_int(path, "PRAGMA user_version"), store_schema_latest());
 
     /* A database from a newer nyx is refused, not downgraded. */
     {
@@ -227,7 +227,7 @@ static void test_migrations(void)
     CHECK(s == NULL);
     store_close(s);
     CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (4)");
+    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (5)");
     CHECK_CONTAINS(err.message, path);
 }
 
@@ -290,7 +290,7 @@ static void test_concurrent_migration(void)
     }
     sqlite3_finalize(st);
     CHECK(n >= 11);
-    CHECK_INT(sqlite3_exec(other, "PRAGMA user_version = 4; COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(other, "PRAGMA user_version = 5; COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
     store_close(s);
     int status = 0;
@@ -828,7 +828,7 @@ static void test_invalid(void)
     if (!s)
         return;
     CHECK_STR(store_backend_name(s), "sqlite");
-    CHECK_INT(store_schema_version(s), 4);
+    CHECK_INT(store_schema_version(s), store_schema_latest());
     nyx_interaction it = make("x", T0);
     it.status = "maybe";
     CHECK_INT(store_log_interaction(s, &it, &err), -1);

@@ -591,7 +591,10 @@ static void test_migration_2(void)
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_INT(sqlite3_exec(db,
-                           "DROP TABLE budget_holds; PRAGMA user_version = 1;"
+                           "DROP TABLE budget_holds; DROP TABLE llm_batches; DROP TABLE llm_batch_requests;"
+                           " DROP INDEX llm_interactions_batch; ALTER TABLE llm_interactions DROP COLUMN service_tier;"
+                           " ALTER TABLE llm_interactions DROP COLUMN batch_id;"
+                           " ALTER TABLE llm_interactions DROP COLUMN custom_id; PRAGMA user_version = 1;"
                            " INSERT INTO budgets VALUES ('session:v1', 1.0, 0, 0.5, 0),"
                            " ('day:v1', 5.0, 0, 0.5, 0);"
                            " INSERT INTO budget_reservations VALUES"
@@ -605,8 +608,8 @@ static void test_migration_2(void)
     CHECK(s != NULL);
     if (!s)
         return;
-    CHECK_INT(store_schema_version(s), 4);
-    CHECK_INT(store_sqlite_migrations_applied(s), 3);
+    CHECK_INT(store_schema_version(s), store_schema_latest());
+    CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest() - 1);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds WHERE id = 'old' AND amount = 0.5"
                             " AND created_at = 100 AND pid = 1 AND host = 'h' AND"

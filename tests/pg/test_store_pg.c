@@ -383,7 +383,7 @@ static const char BAD_UTF8[] = "\xff\xfe not utf-8";
 static const char TABLES[] =
     "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN"
     " ('llm_interactions','sessions','thought_trees','prompt_templates','template_usage',"
-    " 'budgets','budget_holds','llm_cache','audit_events','system_config','control',"
+    " 'budgets','budget_holds','llm_cache','audit_events','system_config','control','llm_batches','llm_batch_requests',"
     " 'nyx_schema')";
 
 static void test_open_and_migrate(void)
@@ -394,12 +394,12 @@ static void test_open_and_migrate(void)
     if (!s)
         return;
     CHECK_STR(store_backend_name(s), "postgresql");
-    CHECK_INT(store_schema_version(s), 1);
+    CHECK_INT(store_schema_version(s), 2);
     CHECK_INT(store_is_readonly(s), 0);
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 1);
+    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 2);
     CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
-    CHECK_INT(raw_int(TABLES), 12);
-    CHECK_INT(raw_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 12);
+    CHECK_INT(raw_int(TABLES), 14);
+    CHECK_INT(raw_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 14);
     CHECK_INT(raw_int("SELECT count(*) FROM pg_proc WHERE proname IN ('nyx_reserve',"
                       " 'nyx_settle')"),
               2);
@@ -423,14 +423,14 @@ static void test_open_and_migrate(void)
     /* Reopen: nothing to migrate, the data is there, one version row. */
     s = open_db();
     if (s) {
-        CHECK_INT(store_schema_version(s), 1);
+        CHECK_INT(store_schema_version(s), 2);
         CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'm1'"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 1);
         /* A second store on the same database at the same time. */
         nyx_store *t = open_db();
         if (t) {
-            CHECK_INT(store_schema_version(t), 1);
+            CHECK_INT(store_schema_version(t), 2);
             CHECK_INT(store_connections(), 2);
             store_close(t);
         }
@@ -468,11 +468,11 @@ static void test_open_and_migrate(void)
     CHECK(s == NULL);
     store_close(s);
     CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (1)");
+    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (2)");
     CHECK_CONTAINS(err.message, db_name);
     CHECK(!contains(err.message, "postgresql://"));
     CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 99);
-    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 1"), 0);
+    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 2"), 0);
     s = open_db();
     store_close(s);
 }
@@ -506,7 +506,7 @@ static void test_concurrent_migration(void)
             nyx_interaction it = make("race", T0);
             int logged = store_log_interaction(c, &it, &e);
             store_close(c);
-            _exit(version == 1 && logged == 0 ? 0 : 11);
+            _exit(version == 2 && logged == 0 ? 0 : 11);
         }
         CHECK(kids[k] > 0);
     }
@@ -522,8 +522,8 @@ static void test_concurrent_migration(void)
         CHECK_INT(WEXITSTATUS(st), 0);
     }
     CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 1);
-    CHECK_INT(raw_int(TABLES), 12);
+    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 2);
+    CHECK_INT(raw_int(TABLES), 14);
     /* Every process logged the same id: one row (an id is logged once). */
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 1);
 }
@@ -2708,6 +2708,71 @@ static void run(const char *name, void (*test)(void))
     fprintf(stderr, "%s %s\n", check_failures == before ? "ok  " : "FAIL", name);
 }
 
+/* Message Batches: a batch and its requests in one statement, found by either id; the
+ * reservations pass to the batch; a result logged by two stores is logged and settled once. */
+static int batch_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    char *out = ud;
+    const char *want[] = {"custom_id", "part", "provider_id", "session", "logged"};
+    size_t len = strlen(out);
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        for (int c = 0; c < ncols; c++)
+            if (strcmp(names[c], want[k]) == 0)
+                len += (size_t)snprintf(out + len, 1024 - len, "%s%s", k ? ":" : "", values[c] ? values[c] : "-");
+    snprintf(out + len, 1024 - len, "\n");
+    return 0;
+}
+
+static void test_batches(void)
+{
+    nyx_store *s = open_db(), *t = s ? open_db() : NULL;
+    if (!s || !t) {
+        store_close(s);
+        return;
+    }
+    nyx_error err;
+    nyx_error_clear(&err);
+    store_scope scope[] = {{"session:b", 1.0}};
+    char r1[STORE_RESERVATION_ID_SIZE];
+    CHECK_INT(store_budget_reserve(s, scope, 1, 0.25, r1, sizeof r1, NULL, &err), 0);
+    double expires = nyx_wall_s() + 86400;
+    store_batch_request reqs[] = {
+        {.custom_id = "a", .part = 0, .session = "b", .model = "m", .reservation_id = r1, .reserved_usd = 0.25},
+        {.custom_id = "b\"q", .part = 1, .template_name = "t", .template_version = 2, .write_1h = 1},
+    };
+    CHECK_INT(store_batch_create(s, "nb_1", "nightly", expires, 2, reqs, 2, &err), 0);
+    char out[1024] = "";
+    CHECK_INT(store_batch_requests(t, "nb_1", batch_row, out, &err), 0);
+    CHECK_STR(out, "a:0:-:b:0\nb\"q:1:-:-:0\n");
+    CHECK_INT(raw_int("SELECT count(*) FROM budget_holds WHERE pid IS NULL AND host IS NULL"
+                      " AND created_at > extract(epoch from now()) + 80000"), 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_batch_requests WHERE template_version = 2 AND write_1h = 1"), 1);
+    CHECK_INT(store_batch_create(t, "nb_1", NULL, expires, 1, reqs, 1, &err), -1);
+    CHECK_STR(err.type, "store_error");
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_batch_requests"), 2);
+    CHECK_INT(store_batch_submitted(s, "nb_1", 1, "msgbatch_p1", &err), 0);
+    out[0] = '\0';
+    CHECK_INT(store_batch_requests(t, "msgbatch_p1", batch_row, out, &err), 0);
+    CHECK_STR(out, "a:0:-:b:0\nb\"q:1:msgbatch_p1:-:0\n");
+
+    nyx_interaction first = make("bx1", T0), again = make("bx2", T0);
+    first.batch_id = again.batch_id = "nb_1";
+    first.custom_id = again.custom_id = "a";
+    first.service_tier = again.service_tier = "batch";
+    first.has_cost = again.has_cost = 1;
+    first.cost_usd = again.cost_usd = 0.125;
+    CHECK_INT(store_log_interaction_settle(s, &first, r1, 0.125, &err), 0);
+    CHECK_INT(store_log_interaction_settle(t, &again, r1, 0.125, &err), 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE batch_id = 'nb_1' AND service_tier = 'batch'"), 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'session:b' AND spent_usd = 0.125"
+                      " AND reserved_usd = 0"), 1);
+    out[0] = '\0';
+    CHECK_INT(store_batch_requests(s, "nb_1", batch_row, out, &err), 0);
+    CHECK_STR(out, "a:0:-:b:1\nb\"q:1:msgbatch_p1:-:0\n");
+    store_close(s);
+    store_close(t);
+}
+
 int main(void)
 {
     if (read_base_uri() != 0)
@@ -2725,6 +2790,7 @@ int main(void)
     run("processes", test_processes);
     run("reap", test_reap);
     run("log_settle", test_log_settle);
+    run("batches", test_batches);
     run("async", test_async);
     run("connection_loss", test_connection_loss);
     run("password_hidden", test_password_hidden);

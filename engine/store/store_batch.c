@@ -1,0 +1,71 @@
+/* Message Batches in the store (store.h): argument checks and name filtering, then the
+ * backend (store_sqlite_batch.c, store_pg_batch.c). */
+#include "store_backend.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+int store_batch_create(nyx_store *s, const char *id, const char *name, double expires_at, int parts,
+                       const store_batch_request *reqs, size_t n, nyx_error *err)
+{
+    if (!s || !id || !*id || (n > 0 && !reqs) || parts < 1 || !isfinite(expires_at))
+        return store_invalid(err, "cannot record a batch: no store, no id, no requests or no parts");
+    if (!s->ops->batch_create)
+        return store_unsupported(s, "record a batch", err);
+    for (size_t i = 0; i < n; i++)
+        if (!reqs[i].custom_id || !*reqs[i].custom_id || reqs[i].part < 0 || reqs[i].part >= parts ||
+            !(reqs[i].reserved_usd >= 0) || isinf(reqs[i].reserved_usd))
+            return store_invalid(err, "cannot record batch %.64s: request %zu has no custom id, a part "
+                                      "out of range or a bad reserved amount", id, i);
+    if (!s->filter)
+        return s->ops->batch_create(s, id, name, nyx_wall_s(), expires_at, parts, reqs, n, err);
+    /* The names its results are filed under, filtered as an interaction's are (copies). */
+    store_batch_request *clean = calloc(n ? n : 1, sizeof *clean);
+    int rc = clean ? 0 : -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        store_scrubbed sc = {0};
+        const char *session = store_scrub(s, &sc, reqs[i].session, 1);
+        const char *agent = store_scrub(s, &sc, reqs[i].agent, 1);
+        if (store_scrub_failed(&sc, err) != 0) {
+            rc = -2;
+            break;
+        }
+        clean[i] = reqs[i];
+        clean[i].session = session ? store_strdup(session) : NULL;
+        clean[i].agent = agent ? store_strdup(agent) : NULL;
+        store_scrub_free(&sc);
+        if ((session && !clean[i].session) || (agent && !clean[i].agent))
+            rc = -1;
+    }
+    if (rc == -1)
+        store_fail(err, "store: cannot record batch %.64s: out of memory", id);
+    if (rc == 0)
+        rc = s->ops->batch_create(s, id, name, nyx_wall_s(), expires_at, parts, clean, n, err);
+    for (size_t i = 0; clean && i < n; i++) {
+        free((char *)clean[i].session);
+        free((char *)clean[i].agent);
+    }
+    free(clean);
+    return rc == 0 ? 0 : -1;
+}
+
+int store_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id, nyx_error *err)
+{
+    if (!s || !id || !*id || part < 0 || !provider_id || !*provider_id)
+        return store_invalid(err, "cannot record a batch's submission: no store, no id or no provider id");
+    if (!s->ops->batch_submitted)
+        return store_unsupported(s, "record a batch's submission", err);
+    return s->ops->batch_submitted(s, id, part, provider_id, err);
+}
+
+int store_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
+{
+    if (!s || !id || !*id || !fn)
+        return store_invalid(err, "cannot read a batch: no store, no id or no row callback");
+    if (!s->ops->batch_requests)
+        return store_unsupported(s, "read a batch", err);
+    return s->ops->batch_requests(s, id, fn, ud, err);
+}

@@ -1,0 +1,145 @@
+/* engine/store Message Batches on SQLite: a batch and its requests are committed in one
+ * transaction, found again by nyx's id or by the API's id of a part; the reservations they hold
+ * pass to the batch (no dead process releases them); a result logged by two stores (two
+ * processes) is logged once and settles its reservation once; a batch result needs both ids. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "store_fixture.h"
+#include "core/clock.h"
+#include "store/store.h"
+#include "store/store_sqlite.h"
+
+typedef struct rows {
+    char s[4096];
+    int n;
+} rows;
+
+/* "custom_id:part:provider_id:session:reservation_id:logged" per request. */
+static int collect(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    rows *r = ud;
+    const char *want[] = {"custom_id", "part", "provider_id", "session", "reservation_id", "logged"};
+    size_t len = strlen(r->s);
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        for (int c = 0; c < ncols; c++)
+            if (strcmp(names[c], want[k]) == 0)
+                len += (size_t)snprintf(r->s + len, sizeof r->s - len, "%s%s", k ? ":" : "",
+                                        values[c] ? values[c] : "-");
+    snprintf(r->s + len, sizeof r->s - len, "\n");
+    r->n++;
+    return 0;
+}
+
+static const char *requests(nyx_store *s, const char *id, rows *r)
+{
+    memset(r, 0, sizeof *r);
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_batch_requests(s, id, collect, r, &err) != 0)
+        fprintf(stderr, "batch_requests: %s\n", err.message);
+    return r->s;
+}
+
+static nyx_interaction result(const char *id, const char *custom_id, double cost)
+{
+    nyx_interaction it;
+    memset(&it, 0, sizeof it);
+    it.id = id;
+    it.status = "ok";
+    it.attempts = 1;
+    it.ttfb_ms = it.latency_ms = -1;
+    it.has_cost = 1;
+    it.cost_usd = cost;
+    it.service_tier = "batch";
+    it.batch_id = "nb_1";
+    it.custom_id = custom_id;
+    return it;
+}
+
+static void test_batches(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/b.db", tmpdir);
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(path, &err), *t = store_open(path, &err);
+    CHECK(s && t);
+    if (!s || !t) {
+        store_close(s);
+        store_close(t);
+        return;
+    }
+    store_scope scope[] = {{"session:b", 1.0}};
+    char r1[STORE_RESERVATION_ID_SIZE], r2[STORE_RESERVATION_ID_SIZE];
+    CHECK_INT(store_budget_reserve(s, scope, 1, 0.25, r1, sizeof r1, NULL, &err), 0);
+    CHECK_INT(store_budget_reserve(s, scope, 1, 0.25, r2, sizeof r2, NULL, &err), 0);
+    double expires = nyx_wall_s() + 86400;
+    store_batch_request reqs[] = {
+        {.custom_id = "a", .part = 0, .session = "b", .model = "m", .reservation_id = r1, .reserved_usd = 0.25},
+        {.custom_id = "b", .part = 0, .session = "b", .model = "m", .reservation_id = r2, .reserved_usd = 0.25},
+        {.custom_id = "c", .part = 1, .template_name = "t", .template_version = 2, .write_1h = 1},
+    };
+    CHECK_INT(store_batch_create(s, "nb_1", "nightly", expires, 2, reqs, 3, &err), 0);
+    /* Committed: another connection reads it at once, found by nyx's id. */
+    rows r;
+    char want[1024];
+    snprintf(want, sizeof want, "a:0:-:b:%s:0\nb:0:-:b:%s:0\nc:1:-:-:-:0\n", r1, r2);
+    CHECK_STR(requests(t, "nb_1", &r), want);
+    /* The batch holds the reservations: no process, and their age counts from its expiry. */
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds WHERE pid IS NULL AND host IS NULL"
+                            " AND created_at > strftime('%s','now') + 80000"), 2);
+    CHECK_INT(store_budget_reap(s, 3600, &err), 0);
+    /* A batch id is unique. */
+    CHECK_INT(store_batch_create(t, "nb_1", NULL, expires, 1, reqs, 1, &err), -1);
+    CHECK_STR(err.type, "store_error");
+    nyx_error_clear(&err);
+    /* A request out of the batch's parts is refused before anything is written. */
+    store_batch_request bad = {.custom_id = "x", .part = 3};
+    CHECK_INT(store_batch_create(s, "nb_2", NULL, expires, 2, &bad, 1, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_batches"), 1);
+
+    /* The API's ids, as each part's submission is answered; either finds the batch. */
+    CHECK_INT(store_batch_submitted(s, "nb_1", 0, "msgbatch_p0", &err), 0);
+    CHECK_INT(store_batch_submitted(s, "nb_1", 1, "msgbatch_p1", &err), 0);
+    snprintf(want, sizeof want, "a:0:msgbatch_p0:b:%s:0\nb:0:msgbatch_p0:b:%s:0\nc:1:msgbatch_p1:-:-:0\n", r1, r2);
+    CHECK_STR(requests(t, "msgbatch_p1", &r), want);
+    CHECK_STR(requests(t, "msgbatch_nope", &r), "");
+    CHECK_INT(r.n, 0);
+
+    /* Two processes log the same result: one row, one settlement. */
+    nyx_interaction first = result("ix_1", "a", 0.125), again = result("ix_2", "a", 0.125);
+    CHECK_INT(store_log_interaction_settle(s, &first, r1, 0.125, &err), 0);
+    CHECK_INT(store_log_interaction_settle(t, &again, r1, 0.125, &err), 0);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE batch_id = 'nb_1' AND custom_id = 'a'"
+                            " AND service_tier = 'batch'"), 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE id = 'ix_2'"), 0);
+    CHECK_INT(count_rows(s, "SELECT spent_usd = 0.125 AND abs(reserved_usd - 0.25) < 1e-12 FROM budgets"
+                            " WHERE scope = 'session:b'"), 1);
+    snprintf(want, sizeof want, "a:0:msgbatch_p0:b:%s:1\nb:0:msgbatch_p0:b:%s:0\nc:1:msgbatch_p1:-:-:0\n", r1, r2);
+    CHECK_STR(requests(s, "nb_1", &r), want);
+    /* An ordinary id logged twice is still refused. */
+    nyx_interaction plain = result("ix_1", NULL, 0);
+    plain.batch_id = NULL;
+    CHECK_INT(store_log_interaction(s, &plain, &err), -1);
+    CHECK_STR(err.type, "store_error");
+    /* A batch result names both its batch and its custom id. */
+    nyx_interaction half = result("ix_3", NULL, 0);
+    CHECK_INT(store_log_interaction(s, &half, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    store_close(s);
+    store_close(t);
+}
+
+int main(void)
+{
+    if (fixture_begin("store-batches") != 0)
+        return 1;
+    test_batches();
+    fixture_end();
+    CHECK_DONE();
+}
