@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # nyx report writes one self-contained HTML file: Chart.js embedded (no script or stylesheet
-# fetched from anywhere), the data as JSON whose totals equal `nyx stats --json` (with and
-# without --session), per-day rows summing to them; the page's own script, run under node
-# against a stand-in DOM and Chart, draws every chart with data and fills every table. Without
-# Chart.js it fails and leaves no file; a bad argument is a usage error.
+# fetched from anywhere, no address in it but Chart.js's licence banners), the data as JSON
+# whose totals equal `nyx stats --json` (with and without --session), per-day rows summing to
+# them; the page's own script, run under node against a stand-in DOM and Chart, draws every
+# chart with data and fills every table; --since keeps the calls from then on, as nyx stats
+# --since does. Without Chart.js it fails and leaves no file; a bad argument is a usage error.
+# (tests/e2e/report_browser.sh opens the page in Chromium.)
 set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
@@ -54,10 +56,14 @@ if re.search(r"<link\b|@import|url\(\s*['\"]?https?:", html, re.I):
     fails.append("a stylesheet or resource is fetched")
 if "Chart.js v" not in html:
     fails.append("Chart.js is not embedded")
+# No address at all, but in the licence banners (/*! ... */) Chart.js keeps with its code.
+urls = re.findall(r"https?://[^\s\"'<>)]*", re.sub(r"/\*!.*?\*/", "", html, flags=re.S))
+if urls:
+    fails.append("addresses in the page: %s" % urls[:5])
 if fails:
     print("\n".join(fails)); sys.exit(1)
 PY
-check "the page is self-contained: Chart.js embedded, nothing fetched" $?
+check "the page is self-contained: Chart.js embedded, no address outside its licence banners" $?
 
 # data KEY FILE: the JSON rows the page holds under KEY
 data() {
@@ -131,6 +137,25 @@ PY
 else
   echo "ok - # SKIP node is not installed: the page's script is not run"
 fi
+
+# --since: a later instant leaves the calls before it out, as nyx stats --since does.
+sleep 1.1
+since=$(date -u +%Y-%m-%dT%H:%M:%S)
+sleep 1.1
+cat >"$work/later.lua" <<'LUA'
+local nyx = require "nyx"
+for i = 1, 2 do nyx.call { prompt = "later " .. i, max_tokens = 10, session = "gamma" } end
+LUA
+nyx run --quiet "$work/later.lua" >/dev/null 2>"$work/run.err"
+nyx report --since "$since" --out "$work/since.html" >/dev/null 2>>"$work/run.err"
+stats_json --since "$since" >"$work/stats.since"
+data total "$work/since.html" >"$work/page.since"
+nyx report --since "$(date -u -d yesterday +%Y-%m-%d)" --out "$work/today.html" >/dev/null 2>>"$work/run.err"
+data total "$work/today.html" >"$work/page.today"
+diff "$work/stats.since" "$work/page.since" >/dev/null && grep -q '"calls": 2' "$work/page.since" &&
+  grep -q '"calls": 11' "$work/page.today" && grep -q "since $since" "$work/since.html"
+check "--since: only the calls from then on (2 of 11), as nyx stats --since counts them" $? \
+  "$(cat "$work/run.err" "$work/page.since" "$work/page.today")"
 
 rm -f "$work/none.html"
 NYX_CHARTJS=$work/no-such-chart.js nyx report --out "$work/none.html" >/dev/null 2>"$work/err"
