@@ -975,6 +975,24 @@ static int readonly_checks(const char *uri, const char *shown)
     } else {
         CHECK_CONTAINS(err.message, "readonly");
     }
+    /* Configuration reads; its writes, control flags and audit events fail clearly;
+     * hearing of changes still works. */
+    char *v = NULL;
+    CHECK_INT(store_config_get(s, "k", &v, &err), 0);
+    CHECK_STR(v, "v");
+    free(v);
+    nyx_error_clear(&err);
+    CHECK_INT(store_config_set(s, "k", "w", &err), -1);
+    CHECK_STR(err.type, "store_error");
+    CHECK_CONTAINS(err.message, "cannot set configuration key k in");
+    CHECK_CONTAINS(err.message, "readonly");
+    CHECK_INT(store_control_set(s, "stop", "x", &err), -1);
+    CHECK_CONTAINS(err.message, "cannot set control flag stop in");
+    CHECK_INT(store_audit(s, "stop", NULL, NULL, NULL, &err), -1);
+    CHECK_CONTAINS(err.message, "cannot record audit event stop in");
+    int c = -1;
+    CHECK_INT(store_changed(s, &c, &err), 0);
+    CHECK_INT(c, 1);
     store_close(s);
     return check_failures - before;
 }
@@ -993,6 +1011,7 @@ static void test_readonly(void)
         return;
     nyx_interaction it = make("ro1", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    CHECK_INT(store_config_set(s, "k", "v", &err), 0);
     store_close(s);
 
     /* 1. A "mode=ro" URI. */

@@ -251,6 +251,21 @@ static inline int drive(nyx_store *s, double timeout_s)
     return 0;
 }
 
+/* An interaction with the required fields, the rest unknown. */
+static inline nyx_interaction make(const char *id, double t)
+{
+    nyx_interaction it;
+    memset(&it, 0, sizeof it);
+    it.id = id;
+    it.created_at = t;
+    it.status = "ok";
+    it.provider = "sim";
+    it.attempts = 1;
+    it.ttfb_ms = -1;
+    it.latency_ms = -1;
+    return it;
+}
+
 /* ---- collecting query rows ---- */
 
 #define MAX_ROWS 64

@@ -1,67 +1,7 @@
-/* engine/store control flags (the emergency stop), change polling across connections and
- * processes, the audit trail, and configuration in the database. */
-#define _POSIX_C_SOURCE 200809L
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "check.h"
-#include "store_fixture.h"
-#include "store/store.h"
-#include "store/store_sqlite.h"
-
-
-
-/* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
-
-typedef struct text {
-    char s[4096];
-    size_t n;
-    const char *skip; /* ",updated_at,created_at," */
-    int stop_after;   /* > 0: stop the query after this many rows */
-    int rows;
-} text;
-
-static void put(text *t, const char *v)
-{
-    size_t k = strlen(v);
-    if (t->n + k < sizeof t->s) {
-        memcpy(t->s + t->n, v, k + 1);
-        t->n += k;
-    }
-}
-
-
-static int to_text(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    text *t = ud;
-    int first = 1;
-    for (int c = 0; c < ncols; c++) {
-        char key[64];
-        snprintf(key, sizeof key, ",%s,", names[c]);
-        if (t->skip && strstr(t->skip, key))
-            continue;
-        if (!first)
-            put(t, "|");
-        put(t, values[c] ? values[c] : "NULL");
-        first = 0;
-    }
-    put(t, "\n");
-    return t->stop_after > 0 && ++t->rows >= t->stop_after;
-}
-
-static nyx_store *open_path(const char *path)
-{
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
-    if (!s)
-        fprintf(stderr, "open %s: %s\n", path, err.message);
-    CHECK(s != NULL);
-    return s;
-}
+/* engine/store control flags (the emergency stop), hearing of changes made by other
+ * connections and processes, the audit trail, and configuration in the database, on each
+ * backend. */
+#include "conformance.h"
 
 static int changed(nyx_store *s)
 {
@@ -75,15 +15,50 @@ static int changed(nyx_store *s)
     return c;
 }
 
-/* ---- control flags ---- */
+/* Pumps s for up to ms milliseconds, until store_changed says 1; returns what it said last.
+ * (A notification reaches a PostgreSQL store through its connection; SQLite's answer is at
+ * once.) */
+static int changed_within(nyx_store *s, int ms)
+{
+    double end = nyx_now_s() + ms / 1000.0;
+    do {
+        store_pump(s);
+        int c = changed(s);
+        if (c != 0)
+            return c;
+        sleep_ms(10);
+    } while (nyx_now_s() < end);
+    return 0;
+}
 
 static void test_control(void)
 {
-    char path[300];
-    snprintf(path, sizeof path, "%s/control.db", tmpdir);
-    nyx_store *s = open_path(path);
-    if (!s)
+    /* Another process (as `nyx stop` would) sets the flag while this one polls: forked
+     * first, so no store of this process is copied into it (SQLite's locks must not cross
+     * fork(), store.h), and started at a signal. */
+    int go[2];
+    CHECK_INT(pipe(go), 0);
+    raw_close();
+    fflush(NULL);
+    pid_t kid = fork();
+    if (kid == 0) {
+        char byte;
+        close(go[1]);
+        if (read(go[0], &byte, 1) != 1)
+            _exit(2);
+        nyx_error e;
+        nyx_store *c = store_open(db_uri, &e);
+        int rc = c ? store_control_set(c, "stop", "from another process", &e) : -1;
+        store_close(c);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(go[0]);
+    nyx_store *s = open_db();
+    if (!s) {
+        close(go[1]);
+        waitpid(kid, NULL, 0);
         return;
+    }
     nyx_error err;
     nyx_error_clear(&err);
     char *v = (char *)"untouched";
@@ -94,6 +69,9 @@ static void test_control(void)
     CHECK_INT(store_control_get(s, "stop", &v, &err), 0);
     CHECK_STR(v, "budget runaway");
     free(v);
+    CHECK_INT(raw_int("SELECT count(*) FROM control WHERE key = 'stop' AND"
+                      " value = 'budget runaway'"),
+              1);
     CHECK_INT(store_control_set(s, "stop", "", &err), 0); /* empty is a value, not absence */
     CHECK_INT(store_control_get(s, "stop", &v, &err), 0);
     CHECK_STR(v, "");
@@ -101,6 +79,7 @@ static void test_control(void)
     CHECK_INT(store_control_set(s, "stop", NULL, &err), 0);
     CHECK_INT(store_control_get(s, "stop", &v, &err), 0);
     CHECK(v == NULL);
+    CHECK_INT(raw_int("SELECT count(*) FROM control"), 0);
     CHECK_INT(store_control_set(s, "never-set", NULL, &err), 0); /* deleting nothing is fine */
 
     /* Bad arguments. */
@@ -114,84 +93,74 @@ static void test_control(void)
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(store_changed(s, NULL, &err), -1);
 
-    /* store_changed: 1 on the first call, then only for other connections' commits. */
-    nyx_store *other = open_path(path);
+    /* store_changed: 1 on the first call, then 0 until another connection writes. */
+    nyx_store *other = open_db();
     if (!other) {
         store_close(s);
+        close(go[1]);
+        waitpid(kid, NULL, 0);
         return;
     }
     CHECK_INT(changed(s), 1);
     CHECK_INT(changed(s), 0);
-    CHECK_INT(store_control_set(s, "mine", "1", &err), 0); /* its own write */
+    /* Where the backends differ by design: SQLite's store hears of every commit of another
+     * connection, to any table, and never of its own (the file's data version); PostgreSQL's
+     * hears the notifications that control and configuration writes send, its own included
+     * (store_pg_changed), and no other table's writes. Either way a flag set anywhere is
+     * heard. */
+    CHECK_INT(store_control_set(s, "mine", "1", &err), 0);
+    if (is_pg)
+        CHECK_INT(changed_within(s, 1000), 1);
     CHECK_INT(changed(s), 0);
+    CHECK_INT(changed(other), 1);
+    CHECK_INT(changed(other), 0);
+
     CHECK_INT(store_control_set(other, "stop", "operator", &err), 0);
-    CHECK_INT(changed(s), 1);
+    CHECK_INT(changed_within(s, 1000), 1);
     CHECK_INT(store_control_get(s, "stop", &v, &err), 0);
     CHECK_STR(v, "operator");
     free(v);
     CHECK_INT(changed(s), 0);
     CHECK_INT(changed(s), 0);
-    /* Any committed write counts; a rolled-back one does not. */
-    CHECK_INT(store_batch_begin(other, &err), 0);
-    CHECK_INT(store_control_set(other, "x", "1", &err), 0);
-    CHECK_INT(store_batch_rollback(other, &err), 0);
-    CHECK_INT(changed(s), 0);
-    CHECK_INT(store_audit(other, "stop", NULL, NULL, "operator", &err), 0);
-    CHECK_INT(changed(s), 1);
 
+    /* Configuration is news too; deleting a flag is. */
+    CHECK_INT(store_config_set(other, "budget.daily_usd", "5", &err), 0);
+    CHECK_INT(changed_within(s, 1000), 1);
+    CHECK_INT(store_control_set(other, "stop", NULL, &err), 0);
+    CHECK_INT(changed_within(s, 1000), 1);
+    if (is_pg) {
+        /* Writes to other tables are not (the engine looks at the flags only on news). */
+        CHECK_INT(store_audit(other, "stop", NULL, NULL, "operator", &err), 0);
+        nyx_interaction it = make("quiet", T0);
+        CHECK_INT(store_log_interaction(other, &it, &err), 0);
+        CHECK_INT(changed_within(s, 300), 0);
+    } else {
+        /* Any committed write counts; a rolled-back one does not. (A PostgreSQL batch is
+         * pipelined, not one transaction: it has no rollback.) */
+        CHECK_INT(store_batch_begin(other, &err), 0);
+        CHECK_INT(store_control_set(other, "x", "1", &err), 0);
+        CHECK_INT(store_batch_rollback(other, &err), 0);
+        CHECK_INT(changed(s), 0);
+        CHECK_INT(store_audit(other, "stop", NULL, NULL, "operator", &err), 0);
+        CHECK_INT(changed(s), 1);
+    }
     store_close(other);
+
     /* Polling with nothing written: never a change (bench_budget measures its cost). */
     int spurious = 0;
-    for (int i = 0; i < 200; i++)
+    for (int i = 0; i < 200; i++) {
+        store_pump(s);
         spurious += changed(s) != 0;
+    }
     CHECK_INT(spurious, 0);
-    store_close(s);
-}
 
-/* Another process (as `nyx stop` would) sets the flag while this one polls. The child is
- * forked before this process opens the file: SQLite's lock bookkeeping must not cross
- * fork() (store.h). */
-static void test_changed_across_processes(void)
-{
-    char path[300];
-    snprintf(path, sizeof path, "%s/stop.db", tmpdir);
-    int go[2];
-    CHECK_INT(pipe(go), 0);
-    fflush(NULL);
-    pid_t kid = fork();
-    if (kid == 0) {
-        char byte;
-        close(go[1]);
-        if (read(go[0], &byte, 1) != 1)
-            _exit(2);
-        nyx_error e;
-        nyx_store *c = store_open(path, &e);
-        int rc = c ? store_control_set(c, "stop", "from another process", &e) : -1;
-        store_close(c);
-        _exit(rc == 0 ? 0 : 1);
-    }
-    close(go[0]);
-    nyx_store *s = open_path(path);
-    if (s) {
-        nyx_error err;
-        nyx_error_clear(&err);
-        char *v = NULL;
-        CHECK_INT(changed(s), 1);
-        CHECK_INT(changed(s), 0);
-        CHECK_INT(store_control_get(s, "stop", &v, &err), 0);
-        CHECK(v == NULL);
-    }
+    /* Now the other process. */
     CHECK_INT(write(go[1], "g", 1), 1);
     close(go[1]);
     int st = -1;
     CHECK_INT(waitpid(kid, &st, 0), kid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    if (!s)
-        return;
-    nyx_error err;
-    nyx_error_clear(&err);
-    char *v = NULL;
-    CHECK_INT(changed(s), 1);
+    CHECK_INT(changed_within(s, 1000), 1);
     CHECK_INT(store_control_get(s, "stop", &v, &err), 0);
     CHECK_STR(v, "from another process");
     free(v);
@@ -203,23 +172,24 @@ static void test_changed_across_processes(void)
 
 static void test_audit(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(":memory:", &err);
-    CHECK(s != NULL);
+    nyx_store *s = open_db();
     if (!s)
         return;
+    nyx_error err;
+    nyx_error_clear(&err);
     CHECK_INT(store_audit(s, "config", NULL, NULL, "{\"db\":\"nyx.db\"}", &err), 0);
     CHECK_INT(store_audit(s, "budget_refused", "s1", "analyst", "session:s1 limit $1.00", &err),
               0);
     CHECK_INT(store_audit(s, "prompt_blocked", "s2", "writer", NULL, &err), 0);
     CHECK_INT(store_audit(s, "stop", "s1", NULL, "operator", &err), 0);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM audit_events WHERE abs(created_at - %s) < 60", SQL_NOW);
+    CHECK_INT(raw_int(sql), 4);
     /* Pin the times: two events one hour earlier, so since and the order are exact. */
-    CHECK_INT(sqlite3_exec(store_sqlite_db(s),
-                           "UPDATE audit_events SET created_at = 1764064800.5 WHERE id <= 2;"
-                           " UPDATE audit_events SET created_at = 1764068400.25 WHERE id > 2",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
+    CHECK_INT(raw_exec("UPDATE audit_events SET created_at = 1764064800.5 WHERE id <= 2;"
+                       " UPDATE audit_events SET created_at = 1764068400.25 WHERE id > 2"),
+              0);
 
     text t = {0};
     CHECK_INT(store_query_audit(s, NULL, to_text, &t, &err), 0);
@@ -227,6 +197,13 @@ static void test_audit(void)
                    "2|2025-11-25T10:00:00.500Z|budget_refused|s1|analyst|session:s1 limit $1.00\n"
                    "3|2025-11-25T11:00:00.250Z|prompt_blocked|s2|writer|NULL\n"
                    "4|2025-11-25T11:00:00.250Z|stop|s1|NULL|operator\n");
+    rows r = {0};
+    CHECK_INT(store_query_audit(s, NULL, collect, &r, &err), 0);
+    const char *cols[] = {"id", "created_at", "kind", "session", "agent", "detail"};
+    CHECK_INT(r.ncols, 6);
+    for (int c = 0; c < 6 && c < r.ncols; c++)
+        CHECK_STR(r.names[c], cols[c]);
+    rows_free(&r);
 
     /* The newest N, shown oldest first. */
     memset(&t, 0, sizeof t);
@@ -260,6 +237,7 @@ static void test_audit(void)
     f = (store_filter){.last = -1};
     CHECK_INT(store_query_audit(s, &f, to_text, &t, &err), -1);
     CHECK_INT(store_query_audit(s, NULL, NULL, NULL, &err), -1);
+    CHECK_INT(raw_int("SELECT count(*) FROM audit_events"), 4);
     store_close(s);
 }
 
@@ -267,12 +245,11 @@ static void test_audit(void)
 
 static void test_config(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(":memory:", &err);
-    CHECK(s != NULL);
+    nyx_store *s = open_db();
     if (!s)
         return;
+    nyx_error err;
+    nyx_error_clear(&err);
     char *v = NULL;
     CHECK_INT(store_config_get(s, "cache.persistent_ttl_s", &v, &err), 0);
     CHECK(v == NULL);
@@ -283,12 +260,20 @@ static void test_config(void)
     CHECK_INT(store_config_get(s, "budget.daily_usd", &v, &err), 0);
     CHECK_STR(v, "30");
     free(v);
+    CHECK_INT(raw_int("SELECT count(*) FROM system_config"), 3);
 
     text t = {.skip = ",updated_at,"};
     CHECK_INT(store_config_list(s, to_text, &t, &err), 0);
     CHECK_STR(t.s, "alerts.latency_ms|5000\n"
                    "budget.daily_usd|30\n"
                    "cache.persistent_ttl_s|86400\n");
+    /* Bytewise order: upper case before lower. */
+    CHECK_INT(store_config_set(s, "Zeta", "z", &err), 0);
+    memset(&t, 0, sizeof t);
+    t.skip = ",value,updated_at,";
+    CHECK_INT(store_config_list(s, to_text, &t, &err), 0);
+    CHECK_STR(t.s, "Zeta\nalerts.latency_ms\nbudget.daily_usd\ncache.persistent_ttl_s\n");
+    CHECK_INT(store_config_set(s, "Zeta", NULL, &err), 0);
     /* updated_at is an ISO time. */
     memset(&t, 0, sizeof t);
     t.skip = ",key,value,";
@@ -303,54 +288,27 @@ static void test_config(void)
     /* Control flags and configuration are separate. */
     CHECK_INT(store_control_get(s, "budget.daily_usd", &v, &err), 0);
     CHECK(v == NULL);
+    /* Values round-trip as given. */
+    const char *odd = "it's \"x\" \\ h\xc3\xa9 {\"json\": [1, 2]}";
+    CHECK_INT(store_config_set(s, "odd", odd, &err), 0);
+    CHECK_INT(store_config_get(s, "odd", &v, &err), 0);
+    CHECK_STR(v, odd);
+    free(v);
 
     CHECK_INT(store_config_set(s, "", "1", &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(store_config_get(s, "k", NULL, &err), -1);
     CHECK_INT(store_config_list(s, NULL, NULL, &err), -1);
-
-    /* A read-only database: reads work, a write is a clear store_error. */
-    store_close(s);
-    char path[300];
-    snprintf(path, sizeof path, "%s/ro.db", tmpdir);
-    s = open_path(path);
-    if (!s)
-        return;
-    CHECK_INT(store_config_set(s, "k", "v", &err), 0);
-    store_close(s);
-    char uri[400];
-    snprintf(uri, sizeof uri, "file:%s?mode=ro", path);
-    s = store_open(uri, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
-    CHECK_INT(store_config_get(s, "k", &v, &err), 0);
-    CHECK_STR(v, "v");
-    free(v);
-    nyx_error_clear(&err);
-    CHECK_INT(store_config_set(s, "k", "w", &err), -1);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "cannot set configuration key k in");
-    CHECK_CONTAINS(err.message, "readonly");
-    CHECK_INT(store_control_set(s, "stop", "x", &err), -1);
-    CHECK_CONTAINS(err.message, "cannot set control flag stop in");
-    CHECK_INT(store_audit(s, "stop", NULL, NULL, NULL, &err), -1);
-    CHECK_CONTAINS(err.message, "cannot record audit event stop in");
-    int c = -1;
-    CHECK_INT(store_changed(s, &c, &err), 0);
-    CHECK_INT(c, 1);
     store_close(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    if (fixture_begin("store-control") != 0)
-        return 1;
-    test_control();
-    test_changed_across_processes();
-    test_audit();
-    test_config();
-
-    fixture_end();
-    CHECK_DONE();
+    static const conformance_case cases[] = {
+        {"control", test_control},
+        {"audit", test_audit},
+        {"config", test_config},
+        {NULL, NULL},
+    };
+    return conformance_main(argc, argv, "store-control", cases);
 }
