@@ -20,6 +20,8 @@
 ---@field description? string
 ---@field input? table  JSON Schema of the input, as a table
 ---@field run? fun(input: table): any  without run, tool calls are returned to the script
+---@field input_json? string  a host's tool (nyx_tool_register): its schema as registered
+---@field host? boolean  true for a tool the host registered in C
 
 ---@class nyx.ToolCall
 ---@field id string
@@ -484,6 +486,19 @@ function nyx.audit(kind, detail, opts) end
 --- parent_id: the asking call's r.trace_id and r.span_id; error: its error.type.
 ---@param span {name: string, started: number, call_id?: string, session?: string, agent?: string, error?: string, trace_id?: string, parent_id?: string}
 function nyx.otel_tool(span) end
+
+--- A tool the host registered in C (nyx_tool_register), or nil; a tool list names it as a
+--- string and the tool loop calls it (scripts use nyx.call{tools = {"name"}}).
+---@param name string
+---@return {description?: string, input_json: string}?
+function nyx.host_tool(name) end
+
+--- Runs a host's tool and waits for its answer (nyx_tool_result), which may come frames later.
+---@param name string
+---@param input table
+---@return string content
+---@return boolean is_error
+function nyx.host_tool_call(name, input) end
 
 --- Loads a module again now.
 ---@param name string

@@ -11,6 +11,7 @@
 #include "cost/accept.h"
 #include "cost/models.h"
 #include "debug.h"
+#include "host_tools.h"
 #include "news.h"
 #include "otel.h"
 #include "settings.h"
@@ -638,7 +639,7 @@ int nyx_poll(nyx_engine *e, int timeout_ms)
         e->changed = 0;
         return NYX_CHANGED;
     }
-    if (loop_pending(e->loop) > 0)
+    if (loop_pending(e->loop) > 0 || host_tools_pending(e) > 0)
         return NYX_AGAIN;
     if (e->tasks_alive > 0) {
         engine_set_error(e, "%d task(s) wait on something that can never happen", e->tasks_alive);
@@ -725,6 +726,7 @@ void nyx_close(nyx_engine *e)
     watch_free(e->watch);
     templates_free(e->templates);
     loop_free(e->loop);
+    host_tools_free(e); /* after the loop: its last turns may still run the host's tools */
     cache_policy_free(e->cache);
     ratelimit_free(e->limiter);
     response_cache_free(e->responses);

@@ -114,6 +114,8 @@ struct nyx_engine {
     struct nyx_call *logging; /* finished, their records not yet committed */
     uint64_t id_nonce, id_seq;
 
+    struct host_tools *host_tools; /* host_tools.h: nyx_tool_register, NULL until the first */
+
     /* the Lua host, opaque to the core */
     void *host;
     void (*host_close)(nyx_engine *e);

@@ -2,6 +2,7 @@
 /* The engine's side of hot reload: one watcher per engine, the template directories, and the
  * NYX_CHANGED signal of nyx_watch_script. Lua modules are reloaded by engine/lua/lreload.c. */
 #include "engine.h"
+#include "host_tools.h"
 #include "watch.h"
 
 #include <errno.h>
@@ -31,7 +32,7 @@ void engine_note_change(nyx_engine *e, const char *path)
 
 int engine_poll_wait(nyx_engine *e, int timeout_ms)
 {
-    return loop_pending(e->loop) > 0 || e->watch_script ? timeout_ms : 0;
+    return loop_pending(e->loop) > 0 || host_tools_pending(e) > 0 || e->watch_script ? timeout_ms : 0;
 }
 
 static void template_changed(void *ud, const char *path)

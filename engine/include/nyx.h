@@ -115,6 +115,42 @@ NYX_API int nyx_poll(nyx_engine *engine, int timeout_ms);
 NYX_API int nyx_fd(nyx_engine *engine);
 NYX_API int nyx_timeout_ms(nyx_engine *engine);
 
+/*
+ * Tools implemented by the host. A registered tool is named in any script's tool list as a
+ * string (nyx.call{tools = {"move", ...}}, or a template's `tools:`), beside tools defined in
+ * Lua with nyx.tool (a Lua tool of the same name wins). When the model asks for it, fn runs
+ * inside a later nyx_poll, on the host's thread and with no script running, and gets the call's
+ * id and its input as a JSON object. fn may answer at once or keep the id and answer in a later
+ * frame with nyx_tool_result (a game finishes an action over several frames); meanwhile
+ * nyx_poll returns NYX_AGAIN and the script's tool loop waits. A call whose script is cancelled
+ * or stopped is forgotten: nyx_tool_result for it returns NYX_EINVAL. fn must not call nyx_poll.
+ */
+typedef void (*nyx_tool_fn)(void *ud,              /* passed to nyx_tool_register */
+                            nyx_engine *engine,
+                            long long call,        /* the call's id, for nyx_tool_result */
+                            const char *input_json /* the model's input, valid during fn */);
+
+/*
+ * Registers a tool under name (^[a-zA-Z0-9_-]{1,64}$, the API's rule). schema_json is its input
+ * as a JSON Schema of "type": "object" (NULL: no input); a top-level "description" in it is the
+ * tool's description, which the model reads to choose it.
+ * Returns NYX_OK, or NYX_EINVAL (a NULL name or fn, a name the API refuses, schema_json not
+ * JSON or not an object schema, a name already registered; nyx_errmsg names the field) or
+ * NYX_ENOMEM.
+ */
+NYX_API int nyx_tool_register(nyx_engine *engine, const char *name, const char *schema_json, nyx_tool_fn fn,
+                              void *ud /* passed back to fn */);
+
+/*
+ * Answers a call of a host tool, from fn or in any later frame. content is what the model
+ * reads (text; JSON is fine); is_error non-zero makes it a tool_result with is_error, which the
+ * model reads as a failure. The script resumes at the next nyx_poll (or this one, when called
+ * from fn). Returns NYX_OK, or NYX_EINVAL when no call of that id waits (answered already,
+ * cancelled, never made).
+ */
+NYX_API int nyx_tool_result(nyx_engine *engine, long long call, const char *content /* NULL: "" */,
+                            int is_error);
+
 /* Loops over nyx_poll until everything finished or a script failed. */
 NYX_API int nyx_run(nyx_engine *engine);
 

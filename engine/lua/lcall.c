@@ -207,11 +207,21 @@ static void read_tools(lua_State *L, nyx_request *req)
         lua_pop(L, 1);
         char where[48];
         snprintf(where, sizeof where, "tools[%d].input", (int)i);
-        if (lua_getfield(L, -1, "input") != LUA_TTABLE) {
-            lnyx_argerror(L, 1, "%s must be a JSON Schema table ({type = \"object\", ...})", where);
-            return;
+        cJSON *schema = NULL;
+        /* A host's tool (nyx_tool_register) brings its schema as the JSON text it registered. */
+        if (lua_getfield(L, -1, "input_json") == LUA_TSTRING) {
+            if (!(schema = cJSON_Parse(lua_tostring(L, -1)))) {
+                lnyx_argerror(L, 1, "tools[%d].input_json must be JSON", (int)i);
+                return;
+            }
+        } else {
+            lua_pop(L, 1);
+            if (lua_getfield(L, -1, "input") != LUA_TTABLE) {
+                lnyx_argerror(L, 1, "%s must be a JSON Schema table ({type = \"object\", ...})", where);
+                return;
+            }
+            schema = lnyx_to_json(L, -1, where, NULL);
         }
-        cJSON *schema = lnyx_to_json(L, -1, where, NULL);
         if (!cJSON_AddItemToObject(t, "input_schema", schema)) {
             cJSON_Delete(schema);
             lnyx_fail(L, "out_of_memory", "out of memory");

@@ -334,6 +334,7 @@ NYX_API int luaopen_nyx_core(lua_State *L)
     lnyx_open_debug(L);
     lnyx_open_audit(L);
     lnyx_open_otel(L);
+    lnyx_open_tools(L);
     lnyx_open_cost(L);
     l_vars(L);
     lua_setfield(L, -2, "vars");

@@ -145,6 +145,7 @@ int lnyx_open_config(lua_State *L);  /* adds config (get, set, list) */
 int lnyx_open_debug(lua_State *L);
 int lnyx_open_cost(lua_State *L);   /* adds tokens, price, worst_case */
 int lnyx_open_otel(lua_State *L);    /* adds otel_tool */
+int lnyx_open_tools(lua_State *L);   /* adds host_tool, host_tool_call (ltools.c) */
 int lnyx_open_audit(lua_State *L);   /* adds audit */   /* adds set_debug_writer */
 
 #endif

@@ -61,12 +61,29 @@ local function with_template(spec)
   return out
 end
 
---- A tool list with names replaced by the tools defined under them.
+--- The tool the host registered in C under name (nyx_tool_register), or nil: its run waits
+--- for the host's answer, which may come frames later; an answer marked as an error raises,
+--- so the model reads it as a tool_result with is_error.
+local function host_tool(name)
+  local t = core.host_tool(name)
+  if not t then return nil end
+  return setmetatable({ name = name, description = t.description, input = core.json_decode(t.input_json),
+                        input_json = t.input_json, host = true,
+                        run = function(input)
+                          local content, is_error = core.host_tool_call(name, input)
+                          if is_error then error(content, 0) end
+                          return content
+                        end }, Tool)
+end
+
+--- A tool list with names replaced by the tools defined under them: nyx.tool's first, then
+--- the host's.
 local function resolve_tools(spec)
   local list, changed = {}, false
   for i, t in ipairs(spec.tools) do
     if type(t) == "string" then
-      list[i] = M.defined[t] or bad(("tools[%d]: no tool named %s was defined with nyx.tool"):format(i, t), 4)
+      list[i] = M.defined[t] or host_tool(t) or
+        bad(("tools[%d]: no tool named %s was defined with nyx.tool or registered by the host"):format(i, t), 4)
       changed = true
     else
       list[i] = t

@@ -1,0 +1,168 @@
+/* Tools implemented by the host (nyx_tool_register, nyx_tool_result): a script names them in
+ * its tool list, the host's functions run inside nyx_poll and answer in the same frame, two
+ * frames later, or with an error the model reads as one; bad registrations are refused with
+ * a message naming the field; a call whose script was stopped is forgotten. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "nyx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct host {
+    nyx_engine *e;
+    long frame;          /* the host's frame counter: one nyx_poll each */
+    long long move_call; /* a call answered two frames after it came */
+    long move_frame;
+    long answered_frame;
+    char move_input[256];
+    int look_rc, look_again_rc;
+    long long hold_call; /* a call never answered */
+    int in_poll;         /* 1 while nyx_poll runs: the functions must run inside it */
+    int outside_poll;
+} host;
+
+static void move(void *ud, nyx_engine *e, long long call, const char *input)
+{
+    host *h = ud;
+    CHECK(e == h->e);
+    h->outside_poll += !h->in_poll;
+    h->move_call = call;
+    h->move_frame = h->frame;
+    snprintf(h->move_input, sizeof h->move_input, "%s", input);
+}
+
+static void look(void *ud, nyx_engine *e, long long call, const char *input)
+{
+    host *h = ud;
+    (void)input;
+    h->outside_poll += !h->in_poll;
+    h->look_rc = nyx_tool_result(e, call, "a tree to the north, a river to the east", 0);
+    h->look_again_rc = nyx_tool_result(e, call, "twice", 0);
+}
+
+static void fail(void *ud, nyx_engine *e, long long call, const char *input)
+{
+    host *h = ud;
+    (void)input;
+    h->outside_poll += !h->in_poll;
+    nyx_tool_result(e, call, "the door is locked", 1);
+}
+
+static void hold(void *ud, nyx_engine *e, long long call, const char *input)
+{
+    (void)e;
+    (void)input;
+    ((host *)ud)->hold_call = call;
+}
+
+static const char *script =
+    "local nyx = require 'nyx'\n"
+    "local r = nyx.call{prompt = 'Walk to the river', tools = {'move', 'look', 'fail'}, max_tokens = 200}\n"
+    "assert(r.iterations == 2, 'iterations ' .. tostring(r.iterations))\n"
+    "assert(r.stop_reason == 'end_turn', r.stop_reason)\n"
+    "local asked = r.messages[2].content\n"
+    "assert(#asked == 3 and asked[1].name == 'move' and asked[3].name == 'fail', 'the model asked for the three')\n"
+    "local results = {}\n"
+    "for _, b in ipairs(r.messages[3].content) do results[b.tool_use_id] = b end\n"
+    "local moved, looked, failed = results[asked[1].id], results[asked[2].id], results[asked[3].id]\n"
+    "assert(moved.content == 'arrived at 3,4' and not moved.is_error, 'move: ' .. tostring(moved.content))\n"
+    "assert(looked.content:find('a river') and not looked.is_error, 'look: ' .. tostring(looked.content))\n"
+    "assert(failed.content == 'the door is locked' and failed.is_error == true, 'fail: ' .. tostring(failed.content))\n"
+;
+
+static int run_frames(host *h, long max)
+{
+    int rc = NYX_AGAIN;
+    while (rc == NYX_AGAIN && h->frame < max) {
+        h->in_poll = 1;
+        rc = nyx_poll(h->e, 5);
+        h->in_poll = 0;
+        h->frame++;
+        /* The game's walk takes two frames after the order came. */
+        if (h->move_call && !h->answered_frame && h->frame >= h->move_frame + 2) {
+            CHECK_INT(nyx_tool_result(h->e, h->move_call, "arrived at 3,4", 0), NYX_OK);
+            h->answered_frame = h->frame;
+        }
+    }
+    return rc;
+}
+
+static void bad_registrations(nyx_engine *e)
+{
+    CHECK_INT(nyx_tool_register(NULL, "x", NULL, move, NULL), NYX_EINVAL);
+    CHECK_INT(nyx_tool_register(e, NULL, NULL, move, NULL), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "name is NULL");
+    CHECK_INT(nyx_tool_register(e, "walk to", NULL, move, NULL), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "name must match");
+    CHECK_INT(nyx_tool_register(e, "walk", "{\"type\": \"object\",", move, NULL), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "schema_json of tool walk is not valid JSON");
+    CHECK_INT(nyx_tool_register(e, "walk", "{\"type\": \"string\"}", move, NULL), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "schema_json of tool walk must be a JSON Schema object");
+    CHECK_INT(nyx_tool_register(e, "walk", "{\"type\": \"object\", \"description\": 7}", move, NULL), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "description");
+    CHECK_INT(nyx_tool_register(e, "walk", NULL, NULL, NULL), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "fn of tool walk is NULL");
+    CHECK_INT(nyx_tool_register(e, "move", NULL, move, NULL), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "name: a tool named move is already registered");
+    CHECK_INT(nyx_tool_result(e, 999, "x", 0), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "call 999 waits for no result");
+    CHECK_INT(nyx_tool_result(NULL, 1, "x", 0), NYX_EINVAL);
+}
+
+int main(void)
+{
+    setenv("NYX_PROVIDER", "sim", 1);
+    setenv("NYX_SIM_TTFT_MS", "1", 1);
+    char *msg = NULL;
+    nyx_engine *e = nyx_open(&msg);
+    CHECK(e != NULL);
+    if (!e) {
+        fprintf(stderr, "%s\n", msg ? msg : "nyx_open failed");
+        free(msg);
+        return 1;
+    }
+    host h = {.e = e};
+    CHECK_INT(nyx_set(e, "db", ":memory:"), NYX_OK);
+    CHECK_INT(nyx_tool_register(e, "move",
+                                "{\"type\": \"object\", \"description\": \"Walk the character to a square\","
+                                " \"properties\": {\"x\": {\"type\": \"integer\"}, \"y\": {\"type\": \"integer\"}},"
+                                " \"required\": [\"x\", \"y\"]}",
+                                move, &h),
+              NYX_OK);
+    CHECK_INT(nyx_tool_register(e, "look", NULL, look, &h), NYX_OK);
+    CHECK_INT(nyx_tool_register(e, "fail", "{\"type\": \"object\", \"properties\": {}}", fail, &h), NYX_OK);
+    CHECK_INT(nyx_tool_register(e, "hold", NULL, hold, &h), NYX_OK);
+    bad_registrations(e);
+
+    CHECK_INT(nyx_load_string(e, script, "=npc"), NYX_OK);
+    int rc = run_frames(&h, 100000);
+    if (rc != NYX_OK)
+        fprintf(stderr, "nyx_poll: %d %s\n", rc, nyx_errmsg(e));
+    CHECK_INT(rc, NYX_OK);
+    CHECK(h.move_call > 0);
+    CHECK_INT(h.answered_frame, h.move_frame + 2);
+    CHECK_CONTAINS(h.move_input, "\"x\":1"); /* the simulator's input for the schema */
+    CHECK_INT(h.look_rc, NYX_OK);
+    CHECK_INT(h.look_again_rc, NYX_EINVAL); /* answered already */
+    CHECK_INT(h.outside_poll, 0);
+
+    /* A call nobody answers keeps nyx_poll busy (not a deadlock); stopping the script forgets it. */
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
+                                 "nyx.call{prompt = 'Wait here', tools = {'hold'}}\n", "=hold"),
+              NYX_OK);
+    long until = h.frame + 200;
+    rc = NYX_AGAIN;
+    while (rc == NYX_AGAIN && h.frame < until) {
+        rc = nyx_poll(e, 5);
+        h.frame++;
+    }
+    CHECK_INT(rc, NYX_AGAIN);
+    CHECK(h.hold_call > 0);
+    nyx_stop_scripts(e);
+    rc = run_frames(&h, h.frame + 1000);
+    CHECK(rc == NYX_OK || rc == NYX_ESCRIPT); /* the script ends with "cancelled" */
+    CHECK_INT(nyx_tool_result(e, h.hold_call, "too late", 0), NYX_EINVAL);
+    nyx_close(e);
+    return check_failures;
+}
