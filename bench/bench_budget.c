@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "store/store.h"
 
 static int PAIRS = 10000;

@@ -6,7 +6,7 @@
 
 #include <time.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 #include "nyx.h"
 
 typedef struct bench_frame_stats {

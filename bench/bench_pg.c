@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 #include "nyx.h"
 #include "bench_frames.h"
 #include "store/store.h"

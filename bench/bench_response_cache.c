@@ -2,7 +2,7 @@
  * interactions take. */
 #define _POSIX_C_SOURCE 200809L
 #include "cache/response_cache.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "store/store.h"
 
 #include <stdio.h>

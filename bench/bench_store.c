@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "store/store.h"
 #include "bench_interaction.h"
 

@@ -7,8 +7,8 @@
 #   fuzz/run.sh 600            ten minutes per target
 #   fuzz/run.sh 30 guard sse   only these targets
 #
-# A target links engine/claude/*.c and engine/guard/*.c unless its source names its own list
-# in a comment line "/* fuzz-link: engine/template/*.c engine/claude/types.c */".
+# A target links engine/base/*.c, engine/claude/*.c and engine/guard/*.c unless its source names its own list
+# in a comment line "/* fuzz-link: engine/template/*.c engine/claude/types.c engine/base/error.c */".
 # Environment: CC (default clang), FUZZ_RSS_MB (2048), FUZZ_TIMEOUT_S per input (10).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,7 +49,7 @@ for t in "${targets[@]}"; do
     continue
   fi
   link=$(sed -n 's|^/\* fuzz-link: \(.*\) \*/$|\1|p' "$src" | head -n 1)
-  [ -n "$link" ] || link="engine/claude/*.c engine/guard/*.c"
+  [ -n "$link" ] || link="engine/base/*.c engine/claude/*.c engine/guard/*.c"
   # shellcheck disable=SC2086 # the link list is globs, expanded here
   srcs=$(cd "$root" && ls $link)
   if ! (cd "$root" && "$cc" "${cflags[@]}" "$src" $srcs -lcjson -lxxhash -o "$out/fuzz_$t") \

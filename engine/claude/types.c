@@ -1,8 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "types.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,21 +68,4 @@ void nyx_response_free(nyx_response *r)
     free(r->content_json);
     free(r->request_id);
     nyx_response_init(r);
-}
-
-void nyx_error_clear(nyx_error *e)
-{
-    memset(e, 0, sizeof *e);
-    e->retry_after_s = -1.0;
-    e->should_retry = -1;
-}
-
-void nyx_error_set(nyx_error *e, const char *type, int status, const char *fmt, ...)
-{
-    snprintf(e->type, sizeof e->type, "%s", type);
-    e->status = status;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
 }

@@ -3,6 +3,8 @@
 #ifndef NYX_CLAUDE_TYPES_H
 #define NYX_CLAUDE_TYPES_H
 
+#include "base/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,16 +93,6 @@ typedef struct nyx_response {
     nyx_usage usage;
 } nyx_response;
 
-/* An error as a value. Fixed-size fields so that filling one never fails. */
-typedef struct nyx_error {
-    char type[40];       /* API type (rate_limit_error, ...) or engine type (timeout, ...) */
-    int status;          /* HTTP status, 0 when none */
-    char message[512];
-    int retryable;
-    char request_id[80];
-    double retry_after_s; /* < 0 when the server gave none */
-    int should_retry;     /* x-should-retry: -1 absent, 0 false, 1 true */
-} nyx_error;
 
 /* Copies text; returns 0, or -1 when out of memory. */
 int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark);
@@ -108,9 +100,5 @@ void nyx_request_init(nyx_request *r);
 void nyx_request_free(nyx_request *r);
 void nyx_response_init(nyx_response *r);
 void nyx_response_free(nyx_response *r);
-void nyx_error_clear(nyx_error *e);
-/* printf-style; truncates rather than fails. */
-void nyx_error_set(nyx_error *e, const char *type, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -1,7 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "budget.h"
 
-#include "clock.h"
+#include "base/clock.h"
 #include "engine.h"
 #include "settings.h"
 

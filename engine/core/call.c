@@ -5,7 +5,7 @@
 
 #include "cache/response_cache.h"
 #include "claude/request.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "otel.h"
 #include "resilience/breaker.h"
 #include "resilience/ratelimit.h"

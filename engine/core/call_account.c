@@ -4,7 +4,7 @@
 #include "call_internal.h"
 
 #include "alerts.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "debug.h"
 #include "guard/scan.h"
 #include "pending_log.h"

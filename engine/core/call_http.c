@@ -5,7 +5,7 @@
 
 #include "claude/errors.h"
 #include "claude/response.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "debug.h"
 #include "net.h"
 

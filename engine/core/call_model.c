@@ -4,7 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "call_internal.h"
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cost/accept.h"
 #include "store/store.h"
 

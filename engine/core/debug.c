@@ -4,7 +4,7 @@
 #include "debug.h"
 
 #include "call_internal.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "guard/scan.h"
 #include "net.h"
 

@@ -4,7 +4,7 @@
 
 #include "cache/policy.h"
 #include "cache/response_cache.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "budget.h"
 #include "pending_log.h"
 #include "call.h"

@@ -1,7 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "loop.h"
 
-#include "clock.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -7,7 +7,7 @@
 #include "otel.h"
 
 #include "call_internal.h"
-#include "clock.h"
+#include "base/clock.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>

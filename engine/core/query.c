@@ -3,7 +3,7 @@
 #define _DEFAULT_SOURCE
 #include "engine.h"
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cost/accept.h"
 #include "query_models.h"
 #include "settings.h"

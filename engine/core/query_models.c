@@ -2,7 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "query_models.h"
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cost/cost.h"
 #include "cost/models.h"
 

@@ -1,7 +1,7 @@
 #define _DEFAULT_SOURCE /* inotify_init1 flags, realpath */
 #include "watch.h"
 
-#include "clock.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <limits.h>

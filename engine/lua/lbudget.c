@@ -36,7 +36,7 @@ static int l_status(lua_State *L)
     nyx_error_clear(&err);
     lnyx_store_wait *w = lnyx_store_wait_new(L);
     lnyx_store_hold(w);
-    if (store_budget_status_async(e->store, store_rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
+    if (store_budget_status_async(e->store, rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
         lnyx_store_not_started(w);
         return lnyx_raise(L, &err);
     }

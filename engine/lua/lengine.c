@@ -5,7 +5,7 @@
 #include "lnyx.h"
 
 #include "core/call.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "cost/models.h"
 #include "resilience/ratelimit.h"
 

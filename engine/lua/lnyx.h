@@ -5,7 +5,7 @@
 #define NYX_LNYX_H
 
 #include "core/engine.h"
-#include "store/rowset.h"
+#include "base/rows.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -81,7 +81,7 @@ typedef struct lnyx_store_wait {
     int rc;      /* the store's answer: 0, or -1 with err */
     nyx_error err;
     int64_t id;        /* store_thought_add_async */
-    store_rowset rows; /* store_budget_status_async */
+    rowset rows; /* store_budget_status_async */
 } lnyx_store_wait;
 /* Pushes a userdata holding a new wait; raises out of memory. */
 lnyx_store_wait *lnyx_store_wait_new(lua_State *L);

@@ -4,7 +4,7 @@
 
 #include "cache/policy.h"
 #include "core/budget.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "store/store.h"
 
 #include <math.h>
@@ -107,7 +107,7 @@ static int session_k(lua_State *L, int status, lua_KContext ctx)
     snprintf(scope, sizeof scope, "session:%s", name);
     /* An unreadable ledger does not keep a session from opening: reservations still check. */
     for (size_t i = 0; w->rc == 0 && i < w->rows.n; i++) {
-        const store_kept_row *r = &w->rows.rows[i];
+        const rowset_row *r = &w->rows.rows[i];
         const char *sc = NULL, *limit = NULL;
         for (int c = 0; c < r->ncols; c++) {
             if (strcmp(r->names[c], "scope") == 0)
@@ -171,7 +171,7 @@ static int l_session(lua_State *L)
     nyx_error_clear(&err);
     lnyx_store_wait *w = lnyx_store_wait_new(L);
     lnyx_store_hold(w);
-    if (store_budget_status_async(e->store, store_rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
+    if (store_budget_status_async(e->store, rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
         lnyx_store_not_started(w);
         return open_session(L, e, name, budget);
     }

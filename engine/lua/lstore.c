@@ -8,7 +8,7 @@ static void let_go(lnyx_store_wait *w)
 {
     if (--w->holders > 0)
         return;
-    store_rowset_free(&w->rows);
+    rowset_free(&w->rows);
     free(w);
 }
 

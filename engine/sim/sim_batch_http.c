@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 static enum MHD_Result send_body(call *k, int status, char *body, const char *ctype)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 #define CONNECTION_LIMIT 4096u
 #define LISTEN_BACKLOG 1024u

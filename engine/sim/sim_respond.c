@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 #define BLOCK_SIZE 16384
 

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 #define DEFAULT_MAX_BODY ((size_t)32 << 20)
 #define WAIT_SLICE_US 50000 /* how often a waiting request checks its peer is still there */

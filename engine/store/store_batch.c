@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 int store_batch_create(nyx_store *s, const char *id, const char *name, double expires_at, int parts,
                        const store_batch_request *reqs, size_t n, nyx_error *err)

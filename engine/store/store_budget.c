@@ -13,7 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 #define HOST_SIZE 256
 

@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 /* now <= 0 means the current time; NaN and infinities are refused. */
 static int check_now(double *now, const char *what, nyx_error *err)

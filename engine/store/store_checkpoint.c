@@ -33,7 +33,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 #define WAKE_PAGES 1000      /* wake the thread each time the WAL has grown by this much, */
 #define CATCH_UP_US 1000000  /* and at least this often while it holds that many pages */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 /* The interaction as the text parameters $1..$35 of the insert in store_pg_budget.c's
  * SQL_LOG_SETTLE (numbers formatted into bufs). */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 static const char SQL_RESERVE[] =
     "SELECT refused, spent, reserved FROM nyx_reserve($1, $2::text[], $3::double precision[],"

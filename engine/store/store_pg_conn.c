@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 #define GROUP_MAX 128        /* statements sent under one sync point */
 #define RETRIES_MAX 5        /* a statement chosen as a deadlock victim is sent again */

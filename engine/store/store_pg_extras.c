@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 /* Runs sql and copies column 0 of its first row into *value (NULL for SQL NULL). Returns 1
  * (a row), 0 (none: *value NULL) or -1 with err filled. */

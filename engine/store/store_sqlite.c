@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 /* Creates the scope's row reserved with the amount, or adds the amount to its row, in
  * both cases only where the limit allows it, and sets the limit in force. No row changes

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 typedef struct kv_table {
     const char *noun; /* for messages */

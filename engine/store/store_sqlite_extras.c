@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
                                 nyx_error *err)

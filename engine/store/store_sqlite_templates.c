@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 /* Matching the text as well as the hash: a hash collision cannot merge two contents. */
 static const char SQL_FIND[] = "SELECT version FROM prompt_templates"

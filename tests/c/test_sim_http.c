@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "sim/sim.h"
 
 #define KEY "test-key"

@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "store_fixture.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 

@@ -27,7 +27,7 @@
 #endif
 
 #include "check.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "store/store.h"
 
 #define T0 1764064800.0   /* 2025-11-25T10:00:00Z */

@@ -1,15 +1,15 @@
 #define _POSIX_C_SOURCE 200809L /* stpcpy */
-#include "rowset.h"
+#include "rows.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int store_rowset_add(void *ud, int ncols, const char *const *names, const char *const *values)
+int rowset_add(void *ud, int ncols, const char *const *names, const char *const *values)
 {
-    store_rowset *r = ud;
+    rowset *r = ud;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 8;
-        store_kept_row *rows = realloc(r->rows, cap * sizeof *rows);
+        rowset_row *rows = realloc(r->rows, cap * sizeof *rows);
         if (!rows)
             return r->out_of_memory = 1;
         r->rows = rows;
@@ -32,14 +32,14 @@ int store_rowset_add(void *ud, int ncols, const char *const *names, const char *
             text = stpcpy(text, values[i]) + 1;
         }
     }
-    r->rows[r->n++] = (store_kept_row){ncols, block, block + ncols};
+    r->rows[r->n++] = (rowset_row){ncols, block, block + ncols};
     return 0;
 }
 
-void store_rowset_free(store_rowset *r)
+void rowset_free(rowset *r)
 {
     for (size_t i = 0; i < r->n; i++)
         free(r->rows[i].names);
     free(r->rows);
-    *r = (store_rowset){0};
+    *r = (rowset){0};
 }
