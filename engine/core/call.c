@@ -509,6 +509,7 @@ static void release(nyx_call *c)
 static void logged(nyx_call *c)
 {
     unlink_from(&c->e->logging, c);
+    c->logging = 0;
     if (c->reserved) {
         c->reserved = 0;
         budget_check_alerts(c->e, &c->budget);
@@ -541,6 +542,7 @@ static void finish(nyx_call *c)
     call_account(c);
     otel_call_finished(c->e, c); /* its span and measurements, queued for export */
     link_into(&c->e->logging, c);
+    c->logging = 1;
     call_log(c, logged); /* durable, and the budget settled, before the owner sees the result */
 }
 
@@ -761,6 +763,10 @@ void call_free(nyx_call *c)
     if (!c->finished) {
         c->done = NULL; /* finish() releases it */
         call_cancel(c, "its task was abandoned");
+        return;
+    }
+    if (c->logging) {
+        c->done = NULL; /* released once its record is written */
         return;
     }
     release(c);

@@ -94,4 +94,10 @@ void calls_cancel_all(nyx_engine *e, const char *reason);
 /* Cancels every call without calling its owner: for when the owners are gone. */
 void calls_abandon_all(nyx_engine *e, const char *reason);
 
+/* Commits the records of the calls finished since the last group commit, then lets their
+ * owners see the results (the loop does it at the end of each turn). */
+void call_log_flush(nyx_engine *e);
+/* At close: the last group, then the group's memory. */
+void call_log_close(nyx_engine *e);
+
 #endif

@@ -256,11 +256,10 @@ static void log_answered(void *ud, int rc, int refused, const nyx_error *err)
     keep_pending(w->c, w, err ? err : &unknown);
 }
 
-void call_log(nyx_call *c, void (*logged)(nyx_call *c))
+/* One record written on its own: one transaction, or the queue when the store fails. */
+static void log_one(nyx_call *c, void (*logged)(nyx_call *c))
 {
     nyx_engine *e = c->e;
-    /* Once the store failed, records queue behind the ones already waiting, in order. */
-    engine_check_db_file(e);
     log_wait *w = malloc(sizeof *w);
     if (!w) {
         nyx_error oom;
@@ -288,4 +287,112 @@ void call_log(nyx_call *c, void (*logged)(nyx_call *c))
         free(owned[i]);
     if (rc != 0)
         log_answered(w, -1, -1, &err);
+}
+
+/* Group commit: on a store that answers at once (SQLite), the records of the calls that finish
+ * in one loop turn are written at the end of the turn in one transaction, one durable commit
+ * for them all, and only after it do their owners see the results. A commit costs far more
+ * than a row (the WAL's frame headers, locks, a write per commit), and a turn of a busy loop
+ * finishes many calls. A store that answers later (PostgreSQL) groups what waits itself. */
+struct turn_log {
+    log_wait *w;
+    size_t n, cap;
+    int deferred; /* call_log_flush is due at the end of this turn */
+};
+
+static void flush_deferred(void *ud)
+{
+    nyx_engine *e = ud;
+    if (e->turn_log)
+        e->turn_log->deferred = 0;
+    call_log_flush(e);
+}
+
+/* Writes what the turn gathered inside the open batch; 0 when every record went in. */
+static int write_turn(nyx_engine *e, const log_wait *w, size_t n, nyx_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        nyx_call *c = w[i].c;
+        nyx_interaction it;
+        char *owned[3];
+        build_record(c, &it, owned);
+        int rc = store_log_interaction_settle(e->store, &it, c->reserved ? c->reservation : NULL, actual_cost(c),
+                                              err);
+        for (int k = 0; k < 3; k++)
+            free(owned[k]);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void call_log_flush(nyx_engine *e)
+{
+    struct turn_log *t = e->turn_log;
+    if (!t || t->n == 0)
+        return;
+    /* Taken whole: the owners told below may finish calls of their own, for the next group. */
+    log_wait *w = t->w;
+    size_t n = t->n;
+    t->w = NULL;
+    t->n = t->cap = 0;
+    engine_check_db_file(e);
+    nyx_error err;
+    nyx_error_clear(&err);
+    int ok = e->store && !e->degraded && store_batch_begin(e->store, &err) == 0;
+    if (ok && (write_turn(e, w, n, &err) != 0 || store_batch_commit(e->store, &err) != 0)) {
+        nyx_error ignored;
+        store_batch_rollback(e->store, &ignored);
+        ok = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ok)
+            w[i].logged(w[i].c);
+        else /* each on its own, so one bad record does not hold back the rest */
+            log_one(w[i].c, w[i].logged);
+    }
+    free(w);
+}
+
+void call_log(nyx_call *c, void (*logged)(nyx_call *c))
+{
+    nyx_engine *e = c->e;
+    if (!e->store || e->degraded || store_answers_later(e->store)) {
+        /* Once the store failed, records queue behind the ones already waiting, in order. */
+        engine_check_db_file(e);
+        log_one(c, logged);
+        return;
+    }
+    struct turn_log *t = e->turn_log;
+    if (!t && !(t = e->turn_log = calloc(1, sizeof *t))) {
+        log_one(c, logged);
+        return;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        log_wait *w = realloc(t->w, cap * sizeof *w);
+        if (!w) {
+            log_one(c, logged);
+            return;
+        }
+        t->w = w;
+        t->cap = cap;
+    }
+    if (!t->deferred) {
+        if (loop_defer(e->loop, flush_deferred, e) != 0) {
+            log_one(c, logged);
+            return;
+        }
+        t->deferred = 1;
+    }
+    t->w[t->n++] = (log_wait){c, logged};
+}
+
+void call_log_close(nyx_engine *e)
+{
+    call_log_flush(e);
+    if (e->turn_log)
+        free(e->turn_log->w);
+    free(e->turn_log);
+    e->turn_log = NULL;
 }

@@ -70,6 +70,7 @@ struct nyx_call {
     int cancel_deferred;     /* cancel asked inside curl's callbacks: done after perform */
     char cancel_reason[160];
     int released;            /* its owner let it go while an answer was on its way */
+    int logging;             /* finished, its record not yet committed (on e->logging) */
     double logged_at;        /* when its record was first written */
     nyx_call_result result;
 };

@@ -717,6 +717,7 @@ void nyx_close(nyx_engine *e)
     for (double until = nyx_now_s() + 10; store_busy(e->store) > 0 && nyx_now_s() < until;)
         loop_poll(e->loop, 50);
     otel_close(e); /* the last spans, a bounded wait */
+    call_log_close(e);
     pending_log_close(e);
     budget_free(e);
     settings_free(e);

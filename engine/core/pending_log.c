@@ -2,6 +2,7 @@
 #include "pending_log.h"
 
 #include "base/clock.h"
+#include "call.h"
 #include "engine.h"
 
 #include <stdio.h>
@@ -278,6 +279,7 @@ long long nyx_finish_records(nyx_engine *e)
         return 0;
     for (double until = nyx_now_s() + 10; store_busy(e->store) > 0 && nyx_now_s() < until;)
         loop_poll(e->loop, 50);
+    call_log_flush(e);
     pending_log_close(e);
     int64_t unreported = e->lost_interactions - e->lost_audited;
     if (unreported > 0 && e->store) {

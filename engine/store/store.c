@@ -372,6 +372,8 @@ void store_pump(nyx_store *s)
 
 int store_busy(const nyx_store *s) { return s && s->ops->busy ? s->ops->busy(s) : 0; }
 
+int store_answers_later(const nyx_store *s) { return s && s->ops->log_interaction_settle_async != NULL; }
+
 void store_set_background(nyx_store *s, int on)
 {
     if (s && s->ops->set_background)

@@ -465,6 +465,9 @@ typedef void (*store_done_fn)(void *ud, int rc, int refused, const nyx_error *er
 int store_poll_fd(nyx_store *s, int *want_write); /* -1: nothing to watch */
 void store_pump(nyx_store *s);
 int store_busy(const nyx_store *s);
+/* 1 when the _async writes answer from store_pump() (PostgreSQL), 0 when they answer at once
+ * (SQLite): then a caller groups its writes itself (store_batch_begin) to share a commit. */
+int store_answers_later(const nyx_store *s);
 void store_set_background(nyx_store *s, int on);
 /* The first background write that failed since the last look: 1 with its message, else 0. */
 int store_take_write_error(nyx_store *s, char *buf, size_t size);
