@@ -231,6 +231,52 @@ static void test_migrations(void)
     CHECK_CONTAINS(err.message, path);
 }
 
+/* Migration 2 moves a reservation from budget_reservations (one row per scope) into
+ * budget_holds (one row), and it settles there. */
+static void test_migration_2(void)
+{
+    char path[300];
+    path_in_tmp(path, sizeof path, "v1.db");
+    nyx_error err;
+    nyx_error_clear(&err);
+    store_close(store_open(path, &err));
+    /* Back to version 1, holding a reservation made the version-1 way. */
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "DROP TABLE budget_holds; DROP TABLE llm_batches; DROP TABLE llm_batch_requests;"
+                           " DROP INDEX llm_interactions_batch; ALTER TABLE llm_interactions DROP COLUMN service_tier;"
+                           " ALTER TABLE llm_interactions DROP COLUMN batch_id;"
+                           " ALTER TABLE llm_interactions DROP COLUMN custom_id; PRAGMA user_version = 1;"
+                           " INSERT INTO budgets VALUES ('session:v1', 1.0, 0, 0.5, 0),"
+                           " ('day:v1', 5.0, 0, 0.5, 0);"
+                           " INSERT INTO budget_reservations VALUES"
+                           " ('old', 'session:v1', 0.5, 100, 1, 'h'),"
+                           " ('old', 'day:v1', 0.5, 100, 1, 'h')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+
+    nyx_store *s = store_open(path, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT(store_schema_version(s), store_schema_latest());
+    CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest() - 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 0);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_holds WHERE id = 'old' AND amount = 0.5"
+                            " AND created_at = 100 AND pid = 1 AND host = 'h' AND"
+                            " instr(scopes, 'session:v1') > 0 AND instr(scopes, 'day:v1') > 0"
+                            " AND length(scopes) = length('session:v1') + 1 + length('day:v1')"),
+              1);
+    CHECK_INT(store_budget_settle(s, "old", 0.25, &err), 0);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM budgets WHERE spent_usd = 0.25 AND"
+                            " reserved_usd = 0 AND ((scope = 'day:v1' AND limit_usd = 5) OR"
+                            " (scope = 'session:v1' AND limit_usd = 1))"),
+              2);
+    store_close(s);
+}
+
 /* Two processes opening one new file at once migrate it once: the second, having read
  * version 0, waits for the first's write lock, then sees version 1 and applies nothing. */
 static void test_concurrent_migration(void)
@@ -1351,6 +1397,7 @@ int main(void)
     if (fixture_begin("store") != 0)
         return 1;
     test_migrations();
+    test_migration_2();
     test_concurrent_migration();
     test_log_and_query();
     test_unknown_cost();
