@@ -76,6 +76,7 @@ static const setting settings[] = {
     {"OTEL_SDK_DISABLED", K_BOOL, AT(otel_disabled), 0, 0},
     {"OTEL_TRACES_EXPORTER", K_STRING, AT(otel_traces_exporter), 0, 0},
     {"OTEL_METRICS_EXPORTER", K_STRING, AT(otel_metrics_exporter), 0, 0},
+    {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", K_STRING, AT(otel_capture_content), 0, 0},
 };
 
 static void defaults(nyx_config *c)

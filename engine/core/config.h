@@ -66,6 +66,8 @@ typedef struct nyx_config {
     int otel_disabled;      /* OTEL_SDK_DISABLED: no export whatever the endpoint */
     char *otel_traces_exporter;  /* OTEL_TRACES_EXPORTER: "otlp" (default) or "none" */
     char *otel_metrics_exporter; /* OTEL_METRICS_EXPORTER: "otlp" (default) or "none" */
+    char *otel_capture_content;  /* OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: messages
+                                    on the spans when true (otel_content.h), redacted as stored */
 } nyx_config;
 
 /* Reads the environment. Returns 0, or -1 with err naming the variable. */

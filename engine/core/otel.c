@@ -2,12 +2,14 @@
  * leave in batches from the loop (a timer a second after the first one queued, at once when a
  * batch is full); one post of each signal is in flight at a time. A batch the collector does
  * not take is dropped and counted: nothing waits on a collector, nothing grows without bound.
- * Message content is never exported. */
+ * Message content only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks for it, and
+ * then as the store keeps prompts: redacted unless the storage mode is "full", none with "none". */
 #define _GNU_SOURCE
 #include "otel.h"
 
 #include "call_internal.h"
 #include "base/clock.h"
+#include "otel_content.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -65,8 +67,11 @@ typedef struct otel {
     int flush_deferred;
     int64_t dropped, dropped_batches;
     int warned, closing;
+    int content; /* messages on chat spans: CONTENT_OFF, _AS_WRITTEN or _REDACTED */
     char last_problem[200];
 } otel;
+
+enum { CONTENT_OFF, CONTENT_AS_WRITTEN, CONTENT_REDACTED };
 
 /* ---- settings ---- */
 
@@ -204,6 +209,13 @@ int otel_open(nyx_engine *e, nyx_error *err)
     int metrics = exporter_on("OTEL_METRICS_EXPORTER", cfg->otel_metrics_exporter, err);
     if (traces < 0 || metrics < 0)
         return -1;
+    int content = otel_content_wanted(cfg->otel_capture_content);
+    if (content < 0) {
+        nyx_error_set(err, "invalid_argument", 0,
+                      "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT must be true or false, got \"%.40s\"",
+                      cfg->otel_capture_content);
+        return -1;
+    }
     int any = (cfg->otel_endpoint && *cfg->otel_endpoint) || (cfg->otel_traces_endpoint && *cfg->otel_traces_endpoint) ||
               (cfg->otel_metrics_endpoint && *cfg->otel_metrics_endpoint);
     if (!any)
@@ -248,6 +260,11 @@ int otel_open(nyx_engine *e, nyx_error *err)
         nyx_error_set(err, "out_of_memory", 0, "out of memory setting up OpenTelemetry");
         return -1;
     }
+    /* Content follows the storage mode, as stored prompts do (storage_mode is always set). */
+    if (content)
+        o->content = strcmp(cfg->storage_mode, "full") == 0   ? CONTENT_AS_WRITTEN
+                     : strcmp(cfg->storage_mode, "none") == 0 ? CONTENT_OFF
+                                                              : CONTENT_REDACTED;
     o->window_start = nyx_wall_s();
     e->otel = o;
     return 0;
@@ -657,6 +674,23 @@ static void queue_span(otel *o, cJSON *span)
     o->nspans++;
 }
 
+/* The opt-in content attributes (JSON texts, as the conventions allow where an attribute
+ * cannot hold structure). Out of memory, the span goes without them. */
+static void add_content(otel *o, cJSON *attrs, const nyx_call *c)
+{
+    otel_content m;
+    const nyx_response *reply = c->result.status == NYX_STATUS_OK ? &c->result.resp : NULL;
+    if (otel_content_build(c->body, reply, o->content == CONTENT_REDACTED, &m) != 0)
+        return;
+    if (m.system)
+        add_attr_string(attrs, "gen_ai.system_instructions", m.system);
+    if (m.input)
+        add_attr_string(attrs, "gen_ai.input.messages", m.input);
+    if (m.output)
+        add_attr_string(attrs, "gen_ai.output.messages", m.output);
+    otel_content_free(&m);
+}
+
 static void call_spans(otel *o, nyx_call *c)
 {
     nyx_call_result *r = &c->result;
@@ -727,6 +761,8 @@ static void call_spans(otel *o, nyx_call *c)
     add_attr_int(attrs, "nyx.attempts", r->attempts);
     if (r->from_cache)
         add_attr_bool(attrs, "nyx.from_response_cache", 1);
+    if (o->content != CONTENT_OFF)
+        add_content(o, attrs, c);
     set_error(span, attrs, r);
     queue_span(o, span);
     memcpy(r->trace_id, trace, sizeof r->trace_id);

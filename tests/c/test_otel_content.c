@@ -1,0 +1,111 @@
+/* The content attributes' rules without a collector: which values of
+ * OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT turn them on; Anthropic blocks as the
+ * conventions' parts (a system as blocks, thinking as reasoning, an image as its type only,
+ * never its data); redaction of every text, tool arguments included, but not of the structure;
+ * a cut that never splits a character; no output for a call without a reply. The spans on the
+ * wire are tests/e2e/otel_content.sh's. */
+#include "check.h"
+
+#include "core/otel_content.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void wanted(void)
+{
+    CHECK_INT(otel_content_wanted(NULL), 0);
+    CHECK_INT(otel_content_wanted(""), 0);
+    CHECK_INT(otel_content_wanted("true"), 1);
+    CHECK_INT(otel_content_wanted("TRUE"), 1);
+    CHECK_INT(otel_content_wanted("1"), 1);
+    CHECK_INT(otel_content_wanted("SPAN_ONLY"), 1);
+    CHECK_INT(otel_content_wanted("span_and_event"), 1);
+    CHECK_INT(otel_content_wanted("false"), 0);
+    CHECK_INT(otel_content_wanted("NO_CONTENT"), 0);
+    CHECK_INT(otel_content_wanted("EVENT_ONLY"), 0); /* nyx sends no events */
+    CHECK_INT(otel_content_wanted("maybe"), -1);
+}
+
+static void blocks_as_parts(void)
+{
+    const char *body =
+        "{\"model\":\"m\",\"system\":[{\"type\":\"text\",\"text\":\"Be brief.\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Look:\"},"
+        "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw0KGgo\"}}]},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"hmm\",\"signature\":\"sig\"},"
+        "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"mail\",\"input\":{\"to\":\"bob@example.org\",\"n\":2}}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"content\":\"sent\"}]}]}";
+    nyx_response resp;
+    memset(&resp, 0, sizeof resp);
+    resp.stop_reason = "end_turn";
+    resp.content_json = "[{\"type\":\"text\",\"text\":\"Mailed bob@example.org.\"}]";
+    otel_content m;
+    CHECK_INT(otel_content_build(body, &resp, 1, &m), 0);
+    CHECK_STR(m.system, "[{\"type\":\"text\",\"content\":\"Be brief.\"}]");
+    CHECK_STR(m.input,
+              "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"Look:\"},{\"type\":\"image\"}]},"
+              "{\"role\":\"assistant\",\"parts\":[{\"type\":\"reasoning\",\"content\":\"hmm\"},"
+              "{\"type\":\"tool_call\",\"id\":\"toolu_1\",\"name\":\"mail\",\"arguments\":{\"to\":\"[EMAIL]\",\"n\":2}}]},"
+              "{\"role\":\"user\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"toolu_1\",\"response\":\"sent\"}]}]");
+    CHECK_STR(m.output, "[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"Mailed [EMAIL].\"}],"
+                        "\"finish_reason\":\"end_turn\"}]");
+    otel_content_free(&m);
+
+    /* not redacted (storage mode "full"), a string content, no system, no reply */
+    CHECK_INT(otel_content_build("{\"messages\":[{\"role\":\"user\",\"content\":\"to bob@example.org\"}]}", NULL, 0, &m),
+              0);
+    CHECK(m.system == NULL);
+    CHECK(m.output == NULL);
+    CHECK_STR(m.input, "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"to bob@example.org\"}]}]");
+    otel_content_free(&m);
+
+    /* a reply whose blocks are unknown: its text */
+    memset(&resp, 0, sizeof resp);
+    resp.text = "plain";
+    CHECK_INT(otel_content_build(NULL, &resp, 1, &m), 0);
+    CHECK_STR(m.output, "[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"plain\"}],"
+                        "\"finish_reason\":\"\"}]");
+    otel_content_free(&m);
+}
+
+static void cut_at_a_character(void)
+{
+    /* "é" is two bytes; the limit falls inside one of them at an odd offset */
+    size_t n = OTEL_CONTENT_MAX + 101;
+    char *text = malloc(n + 1);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    text[0] = 'x';
+    for (size_t i = 1; i + 1 < n; i += 2)
+        memcpy(text + i, "\xc3\xa9", 2);
+    text[n] = '\0';
+    nyx_response resp;
+    memset(&resp, 0, sizeof resp);
+    resp.text = text;
+    otel_content m;
+    CHECK_INT(otel_content_build(NULL, &resp, 1, &m), 0);
+    const char *content = m.output ? strstr(m.output, "\"content\":\"") : NULL;
+    CHECK(content != NULL);
+    if (content) {
+        content += strlen("\"content\":\"");
+        const char *end = strstr(content, "[truncated]\"");
+        CHECK(end != NULL);
+        if (end) {
+            CHECK((size_t)(end - content) <= OTEL_CONTENT_MAX);
+            CHECK((size_t)(end - content) >= OTEL_CONTENT_MAX - 1);
+            CHECK(((unsigned char)end[-1] & 0xC0) == 0x80); /* ends on a whole "é" */
+            CHECK(((end - content) - 1) % 2 == 0);
+        }
+    }
+    otel_content_free(&m);
+    free(text);
+}
+
+int main(void)
+{
+    wanted();
+    blocks_as_parts();
+    cut_at_a_character();
+    return check_failures;
+}
