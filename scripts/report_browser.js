@@ -21,7 +21,7 @@ if (!chromium || !page) {
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nyx-chromium-'));
 const args = ['--headless', '--disable-gpu', '--no-first-run', '--no-default-browser-check',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-extensions', '--mute-audio', '--hide-scrollbars', '--font-render-hinting=none',
+  '--disable-extensions', '--disable-dev-shm-usage', '--mute-audio', '--hide-scrollbars', '--font-render-hinting=none',
   '--host-resolver-rules=MAP * ~NOTFOUND', '--remote-debugging-pipe', `--user-data-dir=${profile}`];
 if (process.getuid && process.getuid() === 0) args.push('--no-sandbox'); // root has no sandbox
 args.push('about:blank');
