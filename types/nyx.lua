@@ -263,9 +263,12 @@ function Agent:create_template(name, text) end
 ---@field warm? boolean  the first request as a standard call that writes the shared prefix first
 ---@field retry? "standard"|"batch"  re-run what expired, was cancelled by the API or failed on its side
 ---@field partial? boolean  send the requests that fit the budgets instead of refusing the batch whole
+---@field max_requests? integer  requests per submission (the API's 100,000); more go as several batches
+---@field max_bytes? integer  bytes per submission (the API's 256 MB); more go as several batches
 
 ---@class nyx.Batch
----@field id string
+---@field id string  the API's id (of the first part when the batch was split)
+---@field ids string[]  the API's id of each part
 ---@field retried_as? nyx.Batch  the batch of a retry = "batch"
 local Batch = {}
 ---@return table
@@ -369,8 +372,42 @@ function nyx.batch(opts) end
 ---@param name string|nil
 ---@param n integer
 ---@param partial? boolean
+---@param max_bytes? integer
 ---@return userdata
-function nyx.batch_open(name, n, partial) end
+function nyx.batch_open(name, n, partial, max_bytes) end
+
+---@class nyx.BatchPickup
+---@field batch_id string  nyx's id of the batch
+---@field name? string
+---@field ids string[]  the API's id of each part
+---@field processing_status string
+---@field processing integer
+---@field succeeded integer
+---@field errored integer
+---@field canceled integer
+---@field expired integer
+---@field logged integer  results this call logged (the others were logged before)
+---@field results {id: string, ok: boolean, value: nyx.Result|nyx.Error}[]  by request id
+
+--- Picks a batch up from the database by nyx's id or the API's id of a part (after the process
+--- that submitted it died, or from another one): once it has ended, logs every result not logged
+--- yet, exactly once whichever process gets there, settling its reservation.
+---@param id string
+---@param opts? {wait?: boolean, on_progress?: fun(status: table)}
+---@return nyx.BatchPickup
+function nyx.batch_pickup(id, opts) end
+
+--- The requests of a batch as the database holds them (what nyx.batch_pickup reads).
+---@param id string
+---@return table[]
+function nyx.batch_requests(id) end
+
+--- Logs one line of a batch's results as its request's interaction, once (nyx.batch_pickup).
+---@param row table  a row of nyx.batch_requests
+---@param line string
+---@return nyx.Result|nyx.Error value
+---@return boolean ok
+function nyx.batch_record(row, line) end
 
 --- One request to the batch endpoints (what nyx batch list|status|results|cancel use): the
 --- response body; an API error is raised as a nyx.Error.

@@ -27,15 +27,19 @@ static void help(FILE *out)
             "row's fields are the template's variables (a CSV input has a header row), with the\n"
             "--var values shared by every row. The request id is the row's --id-field (default\n"
             "\"id\" when the rows have it, else row1, row2, ...). Every row is rendered first: a\n"
-            "missing variable names its row and field and nothing is sent. The batch lives in the\n"
-            "process that submitted it, so submit waits for the results (--wait says so) and\n"
-            "writes them as JSON Lines to --out or stdout: {id, ok, text | error_type, error,\n"
-            "model, usage, cost_usd, interaction_id}; a summary goes to stderr. On a terminal, a\n"
-            "progress bar shows requests done, errored, dollars so far and the time.\n"
+            "missing variable names its row and field and nothing is sent. The batch and its\n"
+            "requests are recorded in the database before they are sent; submit waits for the\n"
+            "results (--wait says so) and writes them as JSON Lines to --out or stdout: {id, ok,\n"
+            "text | error_type, error, model, usage, cost_usd, interaction_id}; a summary goes to\n"
+            "stderr. Should it stop first, `nyx batch results ID` (any process) picks the batch up.\n"
+            "On a terminal, a progress bar shows requests done, errored, dollars so far and the time.\n"
             "Exit status: 0 every row succeeded, 1 some failed (or nothing could be sent), 2 usage.\n\n"
             "usage: nyx batch list [--json] | status ID [--json] | results ID [--out FILE] [--json] | cancel ID\n\n"
             "Ask the API about batches (any batch of this API key): the list, one batch's status and\n"
-            "counts, its results as the API returns them (JSON Lines, in any order), or cancel it.\n");
+            "counts, its results as the API returns them (JSON Lines, in any order), or cancel it.\n"
+            "A batch this database holds (ID: the API's id or nyx's) is picked up instead: status and\n"
+            "results log every ended result not logged yet, exactly once whichever process gets\n"
+            "there, and results waits for the batch to end and writes them as submit does.\n");
 }
 
 static int id_ok(const char *s);
@@ -44,6 +48,64 @@ static int id_ok(const char *s);
 static const char api_chunk[] =
     "local nyx = require 'nyx'\n"
     "local v = nyx.vars\n"
+    /* A batch this database holds is picked up: each ended result logged once, here or by
+     * whichever process gets there first; results waits for the batch to end. */
+    "if v.__id and (v.__sub == 'status' or v.__sub == 'results') and #nyx.batch_requests(v.__id) > 0 then\n"
+    "  local t0 = nyx.now()\n"
+    "  local function bar(done, n, errored, dollars)\n"
+    "    local fill = n > 0 and math.floor(30 * done / n) or 30\n"
+    "    io.stderr:write(string.format('\\r[%s%s] %d/%d done, %d errored, $%.4f, %ds ', string.rep('#', fill),\n"
+    "      string.rep('.', 30 - fill), done, n, errored, dollars, math.floor(nyx.now() - t0)))\n"
+    "  end\n"
+    "  local progress\n"
+    "  if v.__progress == '1' then\n"
+    "    progress = function(st)\n"
+    "      local c = st.request_counts or {}\n"
+    "      local n = (c.processing or 0) + (c.succeeded or 0) + (c.errored or 0) + (c.canceled or 0) + (c.expired or 0)\n"
+    "      bar(n - (c.processing or 0), n, (c.errored or 0) + (c.canceled or 0) + (c.expired or 0), 0)\n"
+    "    end\n"
+    "  end\n"
+    "  local p = nyx.batch_pickup(v.__id, { wait = v.__sub == 'results', on_progress = progress })\n"
+    "  local failed, dollars = 0, 0\n"
+    "  for _, r in ipairs(p.results) do\n"
+    "    if not r.ok then failed = failed + 1 end\n"
+    "    dollars = dollars + (r.ok and r.value.usage.cost_usd or 0)\n"
+    "  end\n"
+    "  if progress then bar(#p.results, #p.results, failed, dollars) io.stderr:write('\\n') end\n"
+    "  if v.__sub == 'status' then\n"
+    "    if v.__json == '1' then\n"
+    "      io.stdout:write(nyx.json_encode({ batch_id = p.batch_id, ids = p.ids, processing_status = p.processing_status,\n"
+    "        request_counts = { processing = p.processing, succeeded = p.succeeded, errored = p.errored,\n"
+    "          canceled = p.canceled, expired = p.expired }, logged = p.logged }), '\\n')\n"
+    "    else\n"
+    "      io.stdout:write(string.format('%-28s %-12s processing %d, succeeded %d, errored %d, canceled %d, expired %d  %s\\n',\n"
+    "        p.batch_id, p.processing_status, p.processing, p.succeeded, p.errored, p.canceled, p.expired,\n"
+    "        table.concat(p.ids, ',')))\n"
+    "    end\n"
+    "  else\n"
+    "    local f = v.__out and assert(io.open(v.__out, 'wb')) or io.stdout\n"
+    "    for _, r in ipairs(p.results) do\n"
+    "      local x = r.value\n"
+    "      local o = { id = r.id, ok = r.ok, interaction_id = x.interaction_id }\n"
+    "      if r.ok then\n"
+    "        o.text, o.model, o.cost_usd = x.text, x.model, x.usage.cost_usd\n"
+    "        o.usage = { input_tokens = x.usage.input_tokens, output_tokens = x.usage.output_tokens,\n"
+    "          cache_read_input_tokens = x.usage.cache_read_input_tokens,\n"
+    "          cache_creation_input_tokens = x.usage.cache_creation_input_tokens }\n"
+    "      else\n"
+    "        o.error_type, o.error = x.type, x.message\n"
+    "      end\n"
+    "      f:write(nyx.json_encode(o), '\\n')\n"
+    "    end\n"
+    "    if v.__out then assert(f:close()) end\n"
+    "  end\n"
+    "  io.stderr:write(string.format('nyx batch: %s: %d logged now; %d of %d results failed; $%.6f at batch prices\\n',\n"
+    "    p.batch_id, p.logged, failed, #p.results, dollars))\n"
+    "  if failed > 0 and v.__sub == 'results' then\n"
+    "    nyx.raise({ type = 'batch_failed', message = failed .. ' of ' .. #p.results .. ' requests failed' })\n"
+    "  end\n"
+    "  return\n"
+    "end\n"
     "local body = nyx.batch_api(v.__method, v.__path)\n"
     "if v.__sub == 'results' then\n"
     "  local f = v.__out and assert(io.open(v.__out, 'wb')) or io.stdout\n"
@@ -104,6 +166,10 @@ static int api_command(int argc, char **argv)
         rc = nyx_set(e, "var.__json", json ? "1" : "0");
     if (rc == NYX_OK && out_path)
         rc = nyx_set(e, "var.__out", out_path);
+    if (rc == NYX_OK && id)
+        rc = nyx_set(e, "var.__id", id);
+    if (rc == NYX_OK)
+        rc = nyx_set(e, "var.__progress", isatty(STDERR_FILENO) ? "1" : "0");
     if (rc == NYX_OK) {
         rc = nyx_load_string(e, api_chunk, "=nyx batch");
         while (rc == NYX_OK || rc == NYX_AGAIN) {
@@ -134,6 +200,11 @@ static const char chunk[] =
     "end\n"
     "local b = nyx.batch{ requests = reqs, name = v.__template }\n"
     "local finished, dollars, t0 = false, 0, nyx.now()\n"
+    "nyx.spawn(function()\n"
+    "  while not finished and not b.id do nyx.sleep(0.05) end\n"
+    "  if b.id then io.stderr:write('nyx batch: submitted ', table.concat(b.ids, ','),\n"
+    "    '; should this process stop, nyx batch results ID picks it up\\n') end\n"
+    "end)\n"
     "local function progress()\n"
     "  local s, n = b:status(), #reqs\n"
     "  local done = s.succeeded + s.errored + s.canceled + s.expired\n"

@@ -5,7 +5,9 @@
 #include "call_internal.h"
 #include "claude/errors.h"
 #include "claude/response.h"
+#include "clock.h"
 #include "net.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,9 @@ struct nyx_batch {
     loop_timer *timer;
     int cancel_asked, cancel_sent;
     int partial;         /* send what fits rather than refuse the batch whole */
+    char local_id[48];   /* nyx's id, its rows' key in the database */
+    int recorded;        /* its rows are committed: any process can pick it up */
+    size_t max_bytes;    /* the API's limit on one submission */
     /* the one transfer in flight */
     CURL *easy;
     struct curl_slist *headers;
@@ -74,6 +79,10 @@ nyx_batch *batch_new(nyx_engine *e, const char *name, size_t expected)
     b->refs = 1;
     b->expected = expected;
     b->interval = BATCH_POLL_FIRST_S;
+    b->max_bytes = BATCH_MAX_BYTES;
+    char id[48];
+    engine_new_id(e, id, sizeof id);
+    snprintf(b->local_id, sizeof b->local_id, "nb_%s", id + 3); /* ix_... -> nb_... */
     nyx_error_clear(&b->refusal);
     return b;
 }
@@ -81,6 +90,10 @@ nyx_batch *batch_new(nyx_engine *e, const char *name, size_t expected)
 void batch_ref(nyx_batch *b) { b->refs++; }
 
 void batch_set_partial(nyx_batch *b, int partial) { b->partial = partial; }
+
+void batch_set_max_bytes(nyx_batch *b, size_t max_bytes) { b->max_bytes = max_bytes; }
+
+const char *batch_recorded_id(const nyx_batch *b) { return b->recorded ? b->local_id : NULL; }
 
 static void drop_transfer(nyx_batch *b)
 {
@@ -114,6 +127,7 @@ void batch_get_status(const nyx_batch *b, batch_status *st)
     memset(st, 0, sizeof *st);
     st->processing_status = b->cancel_asked && b->state < DONE ? "canceling" : state_names[b->state];
     st->id = b->id;
+    st->local_id = b->local_id;
     memcpy(st->counts, b->counts, sizeof st->counts);
     if (b->state == PREPARING)
         st->counts[0] = (long)b->expected;
@@ -217,33 +231,51 @@ static member *find_member(nyx_batch *b, const char *custom_id)
     return NULL;
 }
 
+void batch_result_of(const cJSON *result, nyx_response *resp, nyx_error *err)
+{
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "type"));
+    if (!type)
+        type = "";
+    if (strcmp(type, "succeeded") == 0) {
+        const cJSON *payload = cJSON_GetObjectItemCaseSensitive(result, "message");
+        char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
+        if (!text)
+            nyx_error_set(err, "api_error", 0, "a batch result without its message");
+        else
+            claude_parse_message(text, strlen(text), resp, err);
+        cJSON_free(text);
+    } else if (strcmp(type, "errored") == 0) {
+        const cJSON *inner = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(result, "error"), "error");
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "type"));
+        const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "message"));
+        nyx_error_set(err, t ? t : "api_error", 400, "%s", msg ? msg : "the request failed in its batch");
+    } else if (strcmp(type, "canceled") == 0) {
+        nyx_error_set(err, "batch_canceled", 0, "the batch was cancelled before this request was processed");
+    } else {
+        nyx_error_set(err, "batch_expired", 0, "the batch expired before this request was processed");
+    }
+}
+
 /* Hands the member its outcome; the call accounts and logs it as its answer. */
-static void deliver(member *m, const char *type, const cJSON *payload)
+static void deliver(member *m, const cJSON *result)
 {
     nyx_call *c = m->call;
     m->call = NULL;
     if (!c)
         return;
+    c->batch_result = 1; /* the API's answer for it: logged under the batch and custom id */
     nyx_error err;
     nyx_error_clear(&err);
-    if (strcmp(type, "succeeded") == 0) {
-        char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
-        if (!text)
-            nyx_error_set(&err, "out_of_memory", 0, "out of memory reading a batch result");
-        else
-            claude_parse_message(text, strlen(text), &c->result.resp, &err);
-        cJSON_free(text);
-    } else if (strcmp(type, "errored") == 0) {
-        const cJSON *inner = cJSON_GetObjectItemCaseSensitive(payload, "error");
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "type"));
-        const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "message"));
-        nyx_error_set(&err, t ? t : "api_error", 400, "%s", msg ? msg : "the request failed in its batch");
-    } else if (strcmp(type, "canceled") == 0) {
-        nyx_error_set(&err, "batch_canceled", 0, "the batch was cancelled before this request was processed");
-    } else {
-        nyx_error_set(&err, "batch_expired", 0, "the batch expired before this request was processed");
-    }
+    batch_result_of(result, &c->result.resp, &err);
     call_batch_result(c, err.type[0] ? 0 : 200, err.type[0] ? &err : NULL);
+}
+
+/* A member that stops waiting while the API holds the batch leaves its reservation to the
+ * batch: whoever picks the batch up logs its result and settles it (store_batch_create). */
+static void leave_reservation(nyx_batch *b, nyx_call *c)
+{
+    if (b->recorded && b->id[0])
+        c->reserved = 0;
 }
 
 /* Every member still waiting fails with err (a batch that ended without its result). */
@@ -253,6 +285,7 @@ static void fail_waiting(nyx_batch *b, const nyx_error *err)
         if (b->members[i].call) {
             nyx_call *c = b->members[i].call;
             b->members[i].call = NULL;
+            leave_reservation(b, c);
             nyx_error e2 = *err;
             call_batch_result(c, 0, &e2);
         }
@@ -277,7 +310,7 @@ static void got_results(nyx_batch *b, int ok, const nyx_error *err)
         const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "type"));
         member *m = cid && type ? find_member(b, cid) : NULL;
         if (m)
-            deliver(m, type, cJSON_GetObjectItemCaseSensitive(res, strcmp(type, "succeeded") == 0 ? "message" : "error"));
+            deliver(m, res);
         cJSON_Delete(o);
         left -= n + (nl ? 1 : 0);
         line = nl ? nl + 1 : NULL;
@@ -337,8 +370,15 @@ static void got_batch(nyx_batch *b, int ok, const nyx_error *err)
     cJSON *o = cJSON_ParseWithLength(b->buf ? b->buf : "", b->len);
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
     const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "processing_status"));
-    if (id && !b->id[0])
+    if (id && !b->id[0]) {
         snprintf(b->id, sizeof b->id, "%s", id);
+        /* Recorded as soon as known: from now on any process can pick the batch up. */
+        nyx_error serr;
+        nyx_error_clear(&serr);
+        if (b->recorded && b->e->store && store_batch_submitted(b->e->store, b->local_id, 0, b->id, &serr) != 0)
+            engine_warn_once(b->e, "batch-submitted", "nyx: the API's id of a batch could not be recorded; "
+                                                      "only this process can read its results");
+    }
     read_batch(b, o);
     int ended = st && strcmp(st, "ended") == 0;
     cJSON_Delete(o);
@@ -412,6 +452,16 @@ static void submit(nyx_batch *b)
     char *body = text ? strdup(text) : NULL;
     cJSON_free(text);
     b->state = SUBMITTING;
+    if (body && strlen(body) > b->max_bytes) {
+        nyx_error err;
+        nyx_error_clear(&err);
+        nyx_error_set(&err, "invalid_argument", 0, "the batch is %zu bytes, over the API's limit of %zu per batch",
+                      strlen(body), b->max_bytes);
+        free(body);
+        b->state = DONE;
+        fail_waiting(b, &err);
+        return;
+    }
     if (!body || request(b, "POST", "", body, got_batch) != 0) {
         free(body);
         nyx_error err;
@@ -420,6 +470,48 @@ static void submit(nyx_batch *b)
         b->state = DONE;
         fail_waiting(b, &err);
     }
+}
+
+/* Commits the batch and its requests before anything is sent, so any process can pick it up
+ * (store.h); with no database there is nothing to keep it in, and it lives in this process. */
+static int record(nyx_batch *b, nyx_error *err)
+{
+    nyx_engine *e = b->e;
+    if (!e->store)
+        return 0;
+    store_batch_request *reqs = calloc(b->n ? b->n : 1, sizeof *reqs);
+    if (!reqs) {
+        nyx_error_set(err, "out_of_memory", 0, "out of memory recording a batch");
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        nyx_call *c = b->members[i].call;
+        if (!c)
+            continue;
+        reqs[n++] = (store_batch_request){
+            .custom_id = b->members[i].custom_id,
+            .session = c->spec.session,
+            .agent = c->spec.agent,
+            .template_name = c->spec.template_name,
+            .template_version = c->spec.template_version,
+            .model = call_route_model(c),
+            .reservation_id = c->reserved ? c->reservation : NULL,
+            .reserved_usd = c->reserved ? c->budget_req.amount_usd : 0,
+            .write_1h = call_asked_1h(&c->spec.req),
+        };
+    }
+    /* The API gives up on a batch 24 hours after it was created. */
+    int rc = store_batch_create(e->store, b->local_id, b->name, nyx_wall_s() + 86400, 1, reqs, n, err);
+    free(reqs);
+    if (rc != 0) {
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        nyx_error_set(err, "store_error", 0, "nothing was sent: the batch could not be recorded (%s)", why);
+        return -1;
+    }
+    b->recorded = 1;
+    return 0;
 }
 
 /* Every member has joined or finished: submit, or refuse the batch whole. */
@@ -431,9 +523,14 @@ static void maybe_go(nyx_batch *b)
     size_t live = 0;
     for (size_t i = 0; i < b->n; i++)
         live += b->members[i].call != NULL;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (!refused && live > 0 && record(b, &err) != 0)
+        refused = 1; /* nothing is sent that could not be recorded */
+    else if (refused || live == 0)
+        err = b->refusal;
     if (refused || live == 0) {
         b->state = REFUSED;
-        nyx_error err = b->refusal;
         if (!err.type[0])
             nyx_error_set(&err, "cancelled", 0, "the batch was cancelled before it was submitted");
         fail_waiting(b, &err);
@@ -468,6 +565,8 @@ void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err)
     for (size_t i = 0; c && i < b->n; i++)
         if (b->members[i].call == c) { /* cancelled while it waited: the batch goes on */
             b->members[i].call = NULL;
+            if (b->state >= IN_PROGRESS)
+                leave_reservation(b, c);
             /* The last one gone: the API need not process (and bill) what nobody will read. */
             if (live_members(b) == 0 && (b->state == IN_PROGRESS || b->state == SUBMITTING) && !b->cancel_asked)
                 (void)batch_cancel(b);

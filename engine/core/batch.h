@@ -11,6 +11,9 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
+#include "call.h"
 #include "claude/types.h"
 
 typedef struct nyx_engine nyx_engine;
@@ -19,6 +22,9 @@ typedef struct nyx_batch nyx_batch;
 
 #define BATCH_POLL_FIRST_S 0.25
 #define BATCH_POLL_MAX_S 60.0
+/* The API's limits on one batch (nyx.batch splits larger ones). */
+#define BATCH_MAX_REQUESTS 100000
+#define BATCH_MAX_BYTES ((size_t)256 << 20)
 
 /* A batch that will hold `expected` calls; name is for the log (may be NULL). One reference
  * for the caller. NULL when out of memory. */
@@ -26,6 +32,9 @@ nyx_batch *batch_new(nyx_engine *e, const char *name, size_t expected);
 /* partial: a member refused before it joined (its budget) fails alone and the batch goes out
  * with the members that fit, instead of being refused whole. */
 void batch_set_partial(nyx_batch *b, int partial);
+/* The largest submission (request body bytes) sent; over it the batch fails whole with
+ * invalid_argument before anything is sent. Default BATCH_MAX_BYTES. */
+void batch_set_max_bytes(nyx_batch *b, size_t max_bytes);
 void batch_ref(nyx_batch *b);
 void batch_unref(nyx_batch *b);
 
@@ -35,6 +44,7 @@ void batch_unref(nyx_batch *b);
 typedef struct batch_status {
     const char *processing_status;
     const char *id;
+    const char *local_id; /* nyx's id (recorded in the database before submission) */
     long counts[5];
     const char *error;  /* why the batch failed as a whole, or NULL */
 } batch_status;
@@ -57,6 +67,39 @@ void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err);
 typedef void (*batch_api_fn)(void *ud, int ok, long status, const char *body, size_t len, const nyx_error *err);
 nyx_batch *batch_api(nyx_engine *e, const char *method, const char *path, batch_api_fn done, void *ud);
 void batch_api_cancel(nyx_batch *b);
+
+/* nyx's id of the batch once it is recorded in the database (before it is submitted), else
+ * NULL: its results are logged under it (store.h, Message Batches). */
+const char *batch_recorded_id(const nyx_batch *b);
+
+/* One result of the API's results file ({type: succeeded|errored|canceled|expired, message |
+ * error}) as a call's outcome: resp filled for "succeeded", else err (the request's own error,
+ * batch_canceled or batch_expired; an unparsable message is an api_error). */
+void batch_result_of(const cJSON *result, nyx_response *resp, nyx_error *err);
+
+/* ---- picking a batch up (batch_pickup.c) ----
+ * Another process, or this one after a restart, reads a batch's requests from the database,
+ * asks the API for its results and logs each as its request's interaction exactly once. */
+typedef struct batch_row {
+    char *batch_id, *name, *provider_id, *custom_id, *session, *agent, *template_name, *model,
+        *reservation_id;
+    int part, template_version, write_1h, logged;
+    double reserved_usd;
+} batch_row;
+
+/* The requests of the batch whose id (nyx's, or the API's id of a part) is id, as
+ * store_batch_requests() gives them: *rows malloc'd (batch_rows_free), *n 0 for an id the
+ * database does not know. Returns 0, or -1 with err (no database: store_error). */
+int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, nyx_error *err);
+void batch_rows_free(batch_row *rows, size_t n);
+
+/* Logs one line of the batch's results file ({custom_id, result}) as row's interaction, at the
+ * price the API bills (usage.service_tier "batch" on the model table), settling the
+ * reservation the request holds; a result logged already (by any process) is left as it is.
+ * out receives what nyx.call would give: status OK with the message and its cost, or the error.
+ * Returns 0, or -1 with err when the line is not a result for row or the database refused. */
+int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, size_t len,
+                        nyx_call_result *out, nyx_error *err);
 
 /* Whether s is a custom id the API accepts (^[a-zA-Z0-9_-]{1,64}$). */
 int batch_custom_id_valid(const char *s);

@@ -50,7 +50,7 @@ void call_record_attempt(nyx_call *c, int status, const nyx_error *err)
 /* 1 when the request's cache marks asked only for the 1h TTL: its writes are 1h writes when
  * the usage does not break them down. Any 5m mark (the tail of a mixed request) makes them
  * 5m writes, the API's default. */
-static int asked_1h(const nyx_request *req)
+int call_asked_1h(const nyx_request *req)
 {
     int any_1h = 0;
     for (size_t i = 0; i < req->nsystem; i++) {
@@ -93,7 +93,7 @@ void call_account(nyx_call *c)
     const nyx_model *m = served ? served : c->model;
     /* Priced by the table's row in force when the call was made (not when it ended). */
     double made_at = nyx_wall_s() - (nyx_now_s() - c->started);
-    r->has_cost = cost_of_usage_at(m, &r->resp.usage, made_at, asked_1h(&c->spec.req), &r->cost) == 0;
+    r->has_cost = cost_of_usage_at(m, &r->resp.usage, made_at, call_asked_1h(&c->spec.req), &r->cost) == 0;
     if (!r->has_cost && r->status == NYX_STATUS_OK) {
         const char *name = r->resp.model ? r->resp.model : call_route_model(c);
         engine_warn_once(e, name, "nyx: no price known for model \"%s\"; its cost is reported as nil", name);
@@ -173,6 +173,11 @@ static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
     it->stop_reason = r->resp.stop_reason;
     it->cache_hit = r->cache_hit;
     it->from_response_cache = r->from_cache;
+    it->service_tier = r->resp.usage.service_tier[0] ? r->resp.usage.service_tier : NULL;
+    if (c->batch_result && c->spec.batch && batch_recorded_id(c->spec.batch)) {
+        it->batch_id = batch_recorded_id(c->spec.batch);
+        it->custom_id = c->spec.batch_custom_id;
+    }
     /* Stored text follows the storage mode: redacted by default, so the log never holds the
      * e-mail addresses, card numbers or keys that passed through it. */
     owned[1] = owned[2] = NULL;

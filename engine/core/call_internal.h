@@ -36,6 +36,8 @@ struct nyx_call {
     budget_request budget_req;
     char reservation[STORE_RESERVATION_ID_SIZE];
     int reserved;            /* a reservation is held */
+    int batch_result;        /* its outcome is its batch's result for it (batch.c): logged under
+                                the batch and custom id, exactly once across processes */
     int awaiting_store;      /* a reservation or a cached answer is on its way: the call
                                 outlives it */
     int use_response_cache;
@@ -105,5 +107,8 @@ void call_request_resent(nyx_call *c);
 const char *call_route_model(const nyx_call *c);
 /* A batch member's outcome (batch.c): c->result.resp holds the message when err is NULL. */
 void call_batch_result(nyx_call *c, int status, nyx_error *err);
+/* 1 when the request's cache marks ask only for the 1-hour TTL (how unbroken-down cache
+ * writes are priced). */
+int call_asked_1h(const nyx_request *req);
 
 #endif

@@ -26,19 +26,23 @@ static int handle_gc(lua_State *L)
     return 0;
 }
 
-/* core.batch_open(name|nil, n, partial) -> handle */
+/* core.batch_open(name|nil, n, partial, max_bytes|nil) -> handle */
 static int l_open(lua_State *L)
 {
     const char *name = luaL_optstring(L, 1, NULL);
     lua_Integer n = luaL_checkinteger(L, 2);
-    if (n < 1 || n > 100000)
-        return lnyx_argerror(L, 2, "requests must hold 1 to 100000 requests, got %lld", (long long)n);
+    if (n < 1 || n > BATCH_MAX_REQUESTS)
+        return lnyx_argerror(L, 2, "requests must hold 1 to %d requests, got %lld", BATCH_MAX_REQUESTS, (long long)n);
+    lua_Integer max_bytes = luaL_optinteger(L, 4, (lua_Integer)BATCH_MAX_BYTES);
+    if (max_bytes < 1)
+        return lnyx_argerror(L, 4, "max_bytes must be a positive number of bytes");
     nyx_batch **h = lua_newuserdatauv(L, sizeof *h, 0);
     *h = NULL;
     luaL_setmetatable(L, HANDLE);
     if (!(*h = batch_new(lnyx_engine(L), name, (size_t)n)))
         return lnyx_fail(L, "out_of_memory", "out of memory");
     batch_set_partial(*h, lua_toboolean(L, 3));
+    batch_set_max_bytes(*h, (size_t)max_bytes);
     return 1;
 }
 
@@ -60,6 +64,8 @@ static int l_status(lua_State *L)
         lua_pushstring(L, st.id);
         lua_setfield(L, -2, "id");
     }
+    lua_pushstring(L, st.local_id);
+    lua_setfield(L, -2, "batch_id");
     static const char *const names[5] = {"processing", "succeeded", "errored", "canceled", "expired"};
     for (int i = 0; i < 5; i++)
         set_int(L, names[i], st.counts[i]);
@@ -97,6 +103,107 @@ static int l_abandon(lua_State *L)
     nyx_error_set(&err, type, 0, "%s", msg ? msg : "a request of the batch could not start");
     batch_member_finished(b, NULL, &err);
     return 0;
+}
+
+/* ---- picking a batch up: core.batch_requests(id), core.batch_record(row, line) ---- */
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    if (!v)
+        return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* core.batch_requests(id) -> {{batch_id, name, part, provider_id, custom_id, session, agent,
+ * template, template_version, model, reservation_id, reserved_usd, write_1h, logged}, ...} */
+static int l_requests(lua_State *L)
+{
+    const char *id = luaL_checkstring(L, 1);
+    nyx_engine *e = lnyx_engine(L);
+    if (!e->started && engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
+    batch_row *rows = NULL;
+    size_t n = 0;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (batch_rows_load(e, id, &rows, &n, &err) != 0)
+        return lnyx_raise(L, &err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        const batch_row *r = &rows[i];
+        lua_createtable(L, 0, 14);
+        set_str(L, "batch_id", r->batch_id);
+        set_str(L, "name", r->name);
+        set_str(L, "provider_id", r->provider_id);
+        set_str(L, "custom_id", r->custom_id);
+        set_str(L, "session", r->session);
+        set_str(L, "agent", r->agent);
+        set_str(L, "template", r->template_name);
+        set_str(L, "model", r->model);
+        set_str(L, "reservation_id", r->reservation_id);
+        set_int(L, "part", r->part);
+        set_int(L, "template_version", r->template_version);
+        set_int(L, "write_1h", r->write_1h);
+        lua_pushnumber(L, r->reserved_usd);
+        lua_setfield(L, -2, "reserved_usd");
+        lua_pushboolean(L, r->logged);
+        lua_setfield(L, -2, "logged");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    batch_rows_free(rows, n);
+    return 1;
+}
+
+static char *field_str(lua_State *L, int t, const char *k)
+{
+    lua_getfield(L, t, k);
+    const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1); /* the row table keeps the string alive */
+    return (char *)v;
+}
+
+/* core.batch_record(row, line) -> result, true | error, false: the line logged (once) as the
+ * row's interaction. */
+static int l_record(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t len;
+    const char *line = luaL_checklstring(L, 2, &len);
+    batch_row row;
+    memset(&row, 0, sizeof row);
+    row.batch_id = field_str(L, 1, "batch_id");
+    row.custom_id = field_str(L, 1, "custom_id");
+    row.session = field_str(L, 1, "session");
+    row.agent = field_str(L, 1, "agent");
+    row.template_name = field_str(L, 1, "template");
+    row.model = field_str(L, 1, "model");
+    row.reservation_id = field_str(L, 1, "reservation_id");
+    lua_getfield(L, 1, "template_version");
+    row.template_version = (int)lua_tointeger(L, -1);
+    lua_getfield(L, 1, "write_1h");
+    row.write_1h = lua_tointeger(L, -1) != 0;
+    lua_pop(L, 2);
+    if (!row.batch_id || !row.custom_id)
+        return lnyx_argerror(L, 1, "a row of core.batch_requests is expected");
+    nyx_engine *e = lnyx_engine(L);
+    nyx_call_result r;
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (batch_record_result(e, &row, line, len, &r, &err) != 0) {
+        nyx_response_free(&r.resp);
+        return lnyx_raise(L, &err);
+    }
+    int ok = r.status == NYX_STATUS_OK;
+    if (ok) {
+        lnyx_push_result(L, &r);
+    } else {
+        lnyx_push_error(L, &r.err);
+        set_str(L, "interaction_id", r.interaction_id);
+    }
+    nyx_response_free(&r.resp);
+    lua_pushboolean(L, ok);
+    return 2;
 }
 
 /* ---- core.batch_api(method, path): one request to the batch endpoints ---- */
@@ -200,5 +307,9 @@ int lnyx_open_batch(lua_State *L)
     lua_setfield(L, -2, "batch_open");
     lua_pushcfunction(L, l_api);
     lua_setfield(L, -2, "batch_api");
+    lua_pushcfunction(L, l_requests);
+    lua_setfield(L, -2, "batch_requests");
+    lua_pushcfunction(L, l_record);
+    lua_setfield(L, -2, "batch_record");
     return 0;
 }

@@ -641,7 +641,7 @@ static void push_common(lua_State *L, const nyx_call_result *r)
     }
 }
 
-static void push_result(lua_State *L, const nyx_call_result *r)
+void lnyx_push_result(lua_State *L, const nyx_call_result *r)
 {
     lua_createtable(L, 0, 14);
     lua_pushlstring(L, r->resp.text ? r->resp.text : "", r->resp.text_len);
@@ -761,7 +761,7 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         lua_setfield(L, -2, "where");
         return lua_error(L);
     }
-    push_result(L, r);
+    lnyx_push_result(L, r);
     return 1;
 }
 

@@ -27,6 +27,9 @@ void lnyx_bind_engine(lua_State *L, nyx_engine *e);
 /* Pushes a nyx error table for err (type, status, message, retryable, request_id, ...) with a
  * metatable whose __tostring gives "where type: message". */
 void lnyx_push_error(lua_State *L, const nyx_error *err);
+/* A call's result as nyx.call returns it (text, model, usage with cost_usd, interaction_id...). */
+struct nyx_call_result;
+void lnyx_push_result(lua_State *L, const struct nyx_call_result *r);
 /* Raises a nyx error table; `where` is taken from the calling Lua function. */
 int lnyx_raise(lua_State *L, const nyx_error *err);
 /* luaL_checklstring, luaL_checkstring, luaL_optstring, luaL_checknumber, luaL_checktype and

@@ -87,7 +87,8 @@ int store_sqlite_batch_requests(nyx_store *s, const char *id, store_row_fn fn, v
         " WHERE i.batch_id = r.batch_id AND i.custom_id = r.custom_id) AS logged"
         " FROM llm_batch_requests r JOIN llm_batches b ON b.id = r.batch_id"
         " WHERE r.batch_id = COALESCE((SELECT id FROM llm_batches WHERE id = ?1),"
-        " (SELECT batch_id FROM llm_batch_requests WHERE provider_id = ?1 LIMIT 1))"
+        " (SELECT r2.batch_id FROM llm_batch_requests r2 JOIN llm_batches b2 ON b2.id = r2.batch_id"
+        " WHERE r2.provider_id = ?1 ORDER BY b2.created_at DESC LIMIT 1))"
         " ORDER BY r.part, r.custom_id", err);
     if (!st)
         return -1;

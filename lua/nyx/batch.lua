@@ -9,15 +9,46 @@ local M = {}
 local Batch = {}
 local methods = {}
 
+local COUNTS = { "processing", "succeeded", "errored", "canceled", "expired" }
+
+-- Counts summed over the batch's parts (one per submission when it was split); the status is
+-- the least advanced part's.
+local RANK = { refused = 0, preparing = 1, submitting = 2, canceling = 3, in_progress = 4, ended = 5 }
 local function core_status(self)
-  return rawget(self, "_handle"):status()
+  local handles = rawget(self, "_handles")
+  local st = handles[1]:status()
+  if #handles == 1 then return st end
+  for i = 2, #handles do
+    local s = handles[i]:status()
+    for _, k in ipairs(COUNTS) do st[k] = st[k] + s[k] end
+    if (RANK[s.processing_status] or 0) < (RANK[st.processing_status] or 0) then
+      st.processing_status = s.processing_status
+    end
+    st.error = st.error or s.error
+  end
+  return st
 end
 
 Batch.__index = function(self, key)
   if key == "id" then
     return core_status(self).id
+  elseif key == "ids" then -- the API's id of each part, once submitted
+    local ids = {}
+    for _, h in ipairs(rawget(self, "_handles")) do ids[#ids + 1] = h:status().id end
+    return ids
   end
   return methods[key]
+end
+
+-- About how many bytes a request adds to a submission: its text and the JSON around it. The
+-- engine refuses a submission over the limit before sending it, should this fall short.
+local function size_of(v, depth)
+  local t = type(v)
+  if t == "string" then return #v + 8 end
+  if t ~= "table" or depth > 8 then return 16 end
+  local n = 2
+  for k, x in pairs(v) do n = n + size_of(k, depth + 1) + size_of(x, depth + 1) end
+  return n
 end
 
 local function argerror(message)
@@ -49,6 +80,14 @@ function M.batch(t)
   if t.name ~= nil and type(t.name) ~= "string" then argerror("name must be a string") end
   if t.retry ~= nil and t.retry ~= "standard" and t.retry ~= "batch" then
     argerror('retry must be "standard" or "batch"')
+  end
+  -- The API's limits on one batch; a larger one goes as several, transparently.
+  local max_requests, max_bytes = t.max_requests or 100000, t.max_bytes or 256 * 1024 * 1024
+  if math.type(max_requests) ~= "integer" or max_requests < 1 or max_requests > 100000 then
+    argerror("max_requests must be an integer from 1 to 100000")
+  end
+  if math.type(max_bytes) ~= "integer" or max_bytes < 1 then
+    argerror("max_bytes must be a positive integer")
   end
   local seen, specs = {}, {}
   for i, r in ipairs(requests) do
@@ -87,10 +126,27 @@ function M.batch(t)
     began:wait()
     first = 2
   end
-  local handle = core.batch_open(t.name, #specs - first + 1, t.partial)
-  self._handle = handle
+  -- Parts of at most max_requests requests and about max_bytes each, in order.
+  local parts, count, bytes = {}, 0, 0
+  for i = first, #specs do
+    local size = size_of(requests[i], 0) + 64
+    if #parts == 0 or count == max_requests or (count > 0 and bytes + size > max_bytes) then
+      parts[#parts + 1] = { from = i, n = 0 }
+      count, bytes = 0, 0
+    end
+    local p = parts[#parts]
+    p.n, count, bytes = p.n + 1, count + 1, bytes + size
+  end
+  self._handles = {}
+  local handle_of = {}
+  for k, p in ipairs(parts) do
+    self._handles[k] = core.batch_open(t.name, p.n, t.partial, max_bytes)
+    for i = p.from, p.from + p.n - 1 do handle_of[i] = self._handles[k] end
+  end
+  self._handle = self._handles[1]
   for i = first, #specs do
     local spec = specs[i]
+    local handle = handle_of[i]
     spec.batch = handle
     self._ids[i] = spec.batch_id
     self._tasks[i] = core.spawn(function()
@@ -167,10 +223,87 @@ function methods:results()
   end
 end
 
---- Cancels the batch: requests the API has not processed end with error type batch_canceled.
+--- Cancels the batch (every part): requests the API has not processed end with error type
+--- batch_canceled.
 function methods:cancel()
   self._cancelled = true
-  return self._handle:cancel()
+  local any = false
+  for _, h in ipairs(self._handles) do any = h:cancel() or any end
+  return any
+end
+
+--- nyx.batch_pickup(id, {wait = true, on_progress = fn}): picks a batch up from the database, by
+--- nyx's id or the API's id of one of its parts (what a process that died while waiting, or
+--- another one, does): asks the API for each part, and once a part has ended logs every result
+--- not logged yet as its request's interaction, exactly once whichever process gets there (at
+--- the price the API bills, settling the reservation the request holds). wait = false reports
+--- what the API says without waiting. on_progress(status) is called while it waits.
+--- Returns {batch_id, name, ids, processing_status, processing, succeeded, errored, canceled,
+--- expired, logged (results this call logged), results = {{id, ok, value}, ...} by custom id}.
+function M.pickup(id, opts)
+  if type(id) ~= "string" or id == "" then argerror("id must be a batch id") end
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("options must be a table") end
+  local rows = core.batch_requests(id)
+  if #rows == 0 then
+    core.raise({ type = "not_found", message = ("batch %s is not in this database"):format(id) }, 2)
+  end
+  local out = { batch_id = rows[1].batch_id, name = rows[1].name, ids = {}, logged = 0, results = {},
+                processing_status = "ended" }
+  for _, k in ipairs(COUNTS) do out[k] = 0 end
+  local parts, order = {}, {}
+  for _, r in ipairs(rows) do
+    local key = r.provider_id or ""
+    if not parts[key] then parts[key] = {}; order[#order + 1] = key end
+    table.insert(parts[key], r)
+  end
+  local interval = 0.25
+  for _, pid in ipairs(order) do
+    local prows = parts[pid]
+    if pid == "" then
+      -- The process that submitted it died before the API answered: nothing to ask for.
+      for _, r in ipairs(prows) do
+        out.results[#out.results + 1] = { id = r.custom_id, ok = false, value = { type = "batch_not_submitted",
+          message = "the batch was recorded but the API's answer to its submission never arrived" } }
+        out.errored = out.errored + 1
+      end
+    else
+      out.ids[#out.ids + 1] = pid
+      local st
+      while true do
+        st = core.json_decode(core.batch_api("GET", "/" .. pid))
+        if st.processing_status == "ended" or opts.wait == false then break end
+        if opts.on_progress then opts.on_progress(st) end
+        core.sleep(interval)
+        interval = math.min(interval * 2, 60)
+      end
+      local c = st.request_counts or {}
+      for _, k in ipairs(COUNTS) do out[k] = out[k] + (c[k] or 0) end
+      if st.processing_status ~= "ended" then
+        out.processing_status = st.processing_status
+      else
+        local by_id = {}
+        for _, r in ipairs(prows) do by_id[r.custom_id] = r end
+        local body = core.batch_api("GET", "/" .. pid .. "/results")
+        for line in body:gmatch("[^\n]+") do
+          local ok_line, o = pcall(core.json_decode, line)
+          local r = ok_line and type(o) == "table" and by_id[o.custom_id]
+          if r then
+            by_id[o.custom_id] = nil
+            local value, ok = core.batch_record(r, line)
+            if r.logged then
+              value.interaction_id = nil -- logged before, under an id of its own
+            else
+              out.logged = out.logged + 1
+            end
+            out.results[#out.results + 1] = { id = r.custom_id, ok = ok, value = value }
+          end
+        end
+      end
+    end
+  end
+  table.sort(out.results, function(a, b) return a.id < b.id end)
+  return out
 end
 
 return M

@@ -111,7 +111,8 @@ sim_pid=$!
 trap 'kill $sim_pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 200); do grep -q 'listening on' "$work/sim.out" && break; sleep 0.05; done
 base="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$work/sim.out" | head -1)"
-clean_env+=("ANTHROPIC_BASE_URL=$base" "ANTHROPIC_API_KEY=test-key")
+# A database of its own: the batches above were the in-process simulator's, whose ids repeat.
+clean_env+=("ANTHROPIC_BASE_URL=$base" "ANTHROPIC_API_KEY=test-key" "NYX_DB=$work/api.db")
 curl -s -H "x-api-key: test-key" -H "anthropic-version: 2023-06-01" "$base/v1/messages/batches" \
   -d '{"requests":[{"custom_id":"a","params":{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]}},{"custom_id":"b","params":{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"y"}]}}]}' >/dev/null
 run_nyx batch list

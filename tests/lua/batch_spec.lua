@@ -255,6 +255,29 @@ describe("nyx.batch", function()
     assert.is_true(v.totals.cost_usd > 0)
   end)
 
+  it("splits a batch over max_requests into several, transparently", function()
+    local v = setup:run([[
+      local reqs = {}
+      for i = 1, 5 do reqs[i] = { id = "r" .. i, prompt = "topic " .. i, max_tokens = 20 } end
+      local b = nyx.batch{ requests = reqs, max_requests = 2 }
+      local out = {}
+      for id, r, ok in b:results() do out[#out + 1] = id .. "=" .. tostring(ok and r.text:find("topic", 1, true) ~= nil) end
+      local parts = {}
+      for _, id in ipairs(b.ids) do parts[#parts + 1] = nyx.batch_pickup(id, { wait = false }) end
+      local sizes = {}
+      for i, p in ipairs(parts) do sizes[i] = #p.results end
+      return { out = out, st = b:status(), ids = b.ids, sizes = sizes, stats = nyx.stats() }
+    ]], { env = env() })
+    assert.are.same({ "r1=true", "r2=true", "r3=true", "r4=true", "r5=true" }, v.out)
+    assert.are.equal(3, #v.ids, "three batches of at most two")
+    assert.are_not.equal(v.ids[1], v.ids[2])
+    assert.are_not.equal(v.ids[2], v.ids[3])
+    assert.are.equal(5, v.st.succeeded, "status spans every part")
+    assert.are.equal("ended", v.st.processing_status)
+    assert.are.same({ 2, 2, 1 }, v.sizes, "each part is recorded with its own requests")
+    assert.are.equal(5, v.stats.calls, "picking the parts up again logs nothing twice")
+  end)
+
   it("refuses bad arguments before anything starts", function()
     local v = setup:run([[
       local out = {}

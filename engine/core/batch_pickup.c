@@ -1,0 +1,183 @@
+/* Picking a batch up from the database (batch.h): its requests as rows, and each line of its
+ * results logged as its request's interaction exactly once, whichever process gets there. */
+#define _POSIX_C_SOURCE 200809L
+#include "batch.h"
+
+#include "clock.h"
+#include "cost/cost.h"
+#include "cost/models.h"
+#include "engine.h"
+#include "guard/scan.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct loading {
+    batch_row *rows;
+    size_t n, cap;
+    int oom;
+} loading;
+
+static char *dup_or_null(const char *s, int *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = 1;
+    return d;
+}
+
+static int load_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    loading *l = ud;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        batch_row *nr = realloc(l->rows, cap * sizeof *nr);
+        if (!nr) {
+            l->oom = 1;
+            return 1;
+        }
+        l->rows = nr;
+        l->cap = cap;
+    }
+    batch_row *r = &l->rows[l->n++];
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < ncols; i++) {
+        const char *k = names[i], *v = values[i];
+        if (strcmp(k, "batch_id") == 0)
+            r->batch_id = dup_or_null(v, &l->oom);
+        else if (strcmp(k, "name") == 0)
+            r->name = dup_or_null(v, &l->oom);
+        else if (strcmp(k, "provider_id") == 0)
+            r->provider_id = dup_or_null(v, &l->oom);
+        else if (strcmp(k, "custom_id") == 0)
+            r->custom_id = dup_or_null(v, &l->oom);
+        else if (strcmp(k, "session") == 0)
+            r->session = dup_or_null(v, &l->oom);
+        else if (strcmp(k, "agent") == 0)
+            r->agent = dup_or_null(v, &l->oom);
+        else if (strcmp(k, "template") == 0)
+            r->template_name = dup_or_null(v, &l->oom);
+        else if (strcmp(k, "model") == 0)
+            r->model = dup_or_null(v, &l->oom);
+        else if (strcmp(k, "reservation_id") == 0)
+            r->reservation_id = dup_or_null(v, &l->oom);
+        else if (strcmp(k, "part") == 0)
+            r->part = v ? atoi(v) : 0;
+        else if (strcmp(k, "template_version") == 0)
+            r->template_version = v ? atoi(v) : 0;
+        else if (strcmp(k, "write_1h") == 0)
+            r->write_1h = v && atoi(v) != 0;
+        else if (strcmp(k, "logged") == 0)
+            r->logged = v && atoi(v) != 0;
+        else if (strcmp(k, "reserved_usd") == 0)
+            r->reserved_usd = v ? strtod(v, NULL) : 0;
+    }
+    return l->oom;
+}
+
+void batch_rows_free(batch_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        batch_row *r = &rows[i];
+        char *s[] = {r->batch_id, r->name, r->provider_id, r->custom_id, r->session, r->agent, r->template_name,
+                     r->model, r->reservation_id};
+        for (size_t k = 0; k < sizeof s / sizeof s[0]; k++)
+            free(s[k]);
+    }
+    free(rows);
+}
+
+int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, nyx_error *err)
+{
+    *rows = NULL;
+    *n = 0;
+    if (!e->store && engine_open_store(e) != 0) {
+        nyx_error_set(err, "store_error", 0, "batch %.64s cannot be picked up without the database: %s", id,
+                      e->errmsg);
+        return -1;
+    }
+    loading l = {0};
+    int rc = store_batch_requests(e->store, id, load_row, &l, err);
+    if (l.oom) {
+        nyx_error_set(err, "out_of_memory", 0, "out of memory reading batch %.64s", id);
+        rc = -1;
+    }
+    if (rc < 0) {
+        batch_rows_free(l.rows, l.n);
+        return -1;
+    }
+    *rows = l.rows;
+    *n = l.n;
+    return 0;
+}
+
+int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, size_t len,
+                        nyx_call_result *out, nyx_error *err)
+{
+    memset(out, 0, sizeof *out);
+    nyx_response_init(&out->resp);
+    nyx_error_clear(&out->err);
+    cJSON *o = cJSON_ParseWithLength(line, len);
+    const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "custom_id"));
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(o, "result");
+    if (!cid || !result || strcmp(cid, row->custom_id) != 0) {
+        cJSON_Delete(o);
+        nyx_error_set(err, "invalid_argument", 0, "that line is not a result of request %.64s", row->custom_id);
+        return -1;
+    }
+    batch_result_of(result, &out->resp, &out->err);
+    cJSON_Delete(o);
+    int ok = !out->err.type[0];
+    out->status = ok ? NYX_STATUS_OK : NYX_STATUS_ERROR;
+    out->attempts = 1;
+    out->ttfb_ms = out->latency_ms = -1;
+    snprintf(out->model_requested, sizeof out->model_requested, "%s", row->model ? row->model : "");
+    const nyx_model *served = out->resp.model ? models_find(e->models, out->resp.model) : NULL;
+    const nyx_model *m = served ? served : row->model ? models_find(e->models, row->model) : NULL;
+    if (ok)
+        out->has_cost = cost_of_usage_at(m, &out->resp.usage, nyx_wall_s(), row->write_1h, &out->cost) == 0;
+    out->cache_hit = out->resp.usage.cache_read_input_tokens > 0;
+    engine_new_id(e, out->interaction_id, sizeof out->interaction_id);
+
+    nyx_interaction it;
+    memset(&it, 0, sizeof it);
+    it.id = out->interaction_id;
+    it.session = row->session;
+    it.agent = row->agent;
+    it.template_name = row->template_name;
+    it.template_version = row->template_version;
+    it.request_id = out->resp.request_id;
+    it.model_requested = row->model;
+    it.model_served = out->resp.model;
+    it.provider = e->provider;
+    it.usage = out->resp.usage;
+    it.has_cost = out->has_cost;
+    it.cost_usd = out->cost.cost_usd;
+    it.cost_without_cache_usd = out->cost.cost_without_cache_usd;
+    it.saved_usd = out->cost.saved_usd;
+    it.ttfb_ms = it.latency_ms = -1;
+    it.attempts = 1;
+    it.status = ok ? "ok" : "error";
+    it.error_type = ok ? NULL : out->err.type;
+    it.error_message = ok ? NULL : out->err.message;
+    it.stop_reason = out->resp.stop_reason;
+    it.cache_hit = out->cache_hit;
+    it.service_tier = out->resp.usage.service_tier[0] ? out->resp.usage.service_tier : NULL;
+    it.batch_id = row->batch_id;
+    it.custom_id = row->custom_id;
+    /* The reply as the storage mode keeps it (the prompt stayed with the process that sent it). */
+    char *owned = NULL;
+    const char *mode = e->cfg.storage_mode;
+    if (ok && out->resp.text && strcmp(mode, "full") == 0) {
+        it.response_text = out->resp.text;
+    } else if (ok && out->resp.text && strcmp(mode, "redacted") == 0) {
+        size_t n;
+        it.response_text = owned = guard_redact(out->resp.text, out->resp.text_len, &n);
+    }
+    double actual = out->has_cost && out->cost.cost_usd > 0 ? out->cost.cost_usd : 0;
+    int rc = store_log_interaction_settle(e->store, &it, row->reservation_id, actual, err);
+    free(owned);
+    return rc;
+}

@@ -1,0 +1,146 @@
+# A batch outlives the process that submitted it, on either database (sourced by
+# tests/e2e/batch_pickup.sh for SQLite and tests/pg/batch_pickup.sh for PostgreSQL, each with
+# $work, $NYX_DB and a sql function that prints one query's rows):
+# - its rows and the reservations its requests hold are committed before it is sent, and the
+#   API's id as soon as it is known;
+# - `nyx batch submit` killed (SIGKILL) while waiting: `nyx batch results ID` in one process and
+#   nyx.batch_pickup in another, at once, log every result exactly once at batch prices
+#   (service_tier batch), under the template, and settle every reservation at the cost;
+# - picking it up again logs nothing new; `nyx batch status ID` reads it from the database;
+# - an expired and a cancelled batch picked up report each request's own outcome.
+set -uo pipefail
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+# shellcheck source=check.sh
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+start_sim() { # start_sim NAME ARGS...: sets $url
+  local name=$1; shift
+  "$NYX_BIN" sim --port 0 --api-key pickup-key "$@" >"$work/$name.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 200); do grep -q "listening on" "$work/$name.out" && break; sleep 0.05; done
+  url="http://127.0.0.1:$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/$name.out")"
+}
+start_sim slow --batch-ms 2500
+slow_url=$url
+start_sim never --batch-ms 600000 --batch-expiry-ms 2000
+never_url=$url
+
+mkdir -p "$work/tpl" "$work/cwd"
+cd "$work/cwd" || exit 1
+cat >"$work/tpl/classify.md" <<'T'
+---
+description: one word for a ticket
+model: claude-haiku-4-5
+variables:
+  ticket: {required: true}
+---
+{{ticket}}: classify this ticket in one word.
+T
+for n in 1 2 3 4 5 6; do printf '{"id":"t%d","ticket":"ticket number %d"}\n' "$n" "$n"; done >rows.jsonl
+clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$NYX_DB" "NYX_TEMPLATE_PATH=$work/tpl"
+           "ANTHROPIC_API_KEY=pickup-key" "LLM_DAILY_BUDGET_USD=5")
+for v in LD_PRELOAD ASAN_OPTIONS LUA_PATH LUA_CPATH; do [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}"); done
+
+# Waits (up to 20 s) until the query prints want.
+wait_for() {
+  for _ in $(seq 400); do [[ "$(sql "$1")" == "$2" ]] && return 0; sleep 0.05; done
+  return 1
+}
+
+"${clean_env[@]}" "ANTHROPIC_BASE_URL=$slow_url" "$NYX_BIN" batch submit classify --input rows.jsonl \
+  >"$work/submit.out" 2>"$work/submit.err" &
+submit=$!
+pids+=($submit)
+wait_for "SELECT count(*) FROM llm_batch_requests WHERE provider_id IS NOT NULL" 6
+check "the batch, its six requests and the API's id are committed while it waits" $? \
+  "$(sql "SELECT * FROM llm_batch_requests"; cat "$work/submit.err")"
+kill -9 "$submit"
+wait "$submit" 2>/dev/null
+[[ $(sql "SELECT count(*) FROM llm_interactions") == 0 ]]
+check "killed while waiting: nothing was logged yet" $? "$(sql "SELECT id, status FROM llm_interactions")"
+[[ $(sql "SELECT count(*) FROM budget_holds WHERE pid IS NULL") == 6 ]]
+check "the six reservations are held by the batch, not by the dead process" $? "$(sql "SELECT * FROM budget_holds")"
+id=$(sql "SELECT DISTINCT provider_id FROM llm_batch_requests")
+[[ $(sql "SELECT count(*) FROM llm_batch_requests WHERE template = 'classify' AND reservation_id IS NOT NULL AND reserved_usd > 0") == 6 ]]
+check "each request row names its template and its reservation" $? "$(sql "SELECT * FROM llm_batch_requests")"
+
+# A process that starts (the engine reaps dead processes' reservations) keeps them held.
+"${clean_env[@]}" "ANTHROPIC_BASE_URL=$slow_url" "$NYX_BIN" batch status "$id" >"$work/st.out" 2>"$work/st.err"
+[[ $(sql "SELECT count(*) FROM budget_holds") == 6 ]]
+check "another process starting reaps none of the batch's reservations" $? "$(cat "$work/st.err")"
+
+# Two processes pick it up at once: the CLI and a script.
+cat >"$work/pickup.lua" <<'LUA'
+local nyx = require "nyx"
+local p = nyx.batch_pickup(nyx.vars.id)
+local ok = 0
+for _, r in ipairs(p.results) do if r.ok then ok = ok + 1 end end
+print(#p.results, ok, p.processing_status)
+LUA
+"${clean_env[@]}" "ANTHROPIC_BASE_URL=$slow_url" "$NYX_BIN" run "$work/pickup.lua" --var "id=$id" \
+  >"$work/lua.out" 2>"$work/lua.err" &
+lua_pid=$!
+pids+=($lua_pid)
+"${clean_env[@]}" "ANTHROPIC_BASE_URL=$slow_url" "$NYX_BIN" batch results "$id" --out "$work/r.jsonl" \
+  >"$work/res.out" 2>"$work/res.err"
+rc=$?
+wait "$lua_pid"
+lrc=$?
+check "nyx batch results ID waits for the batch and exits 0 when all succeeded" "$rc" "$(cat "$work/res.err")"
+[[ $lrc == 0 && $(cat "$work/lua.out") == "6	6	ended" ]]
+check "nyx.batch_pickup in another process at the same time gets every result" $? \
+  "$(cat "$work/lua.out" "$work/lua.err")"
+[[ $(grep -c '"ok":true' "$work/r.jsonl") == 6 ]]
+check "the results file has one line per request" $? "$(cat "$work/r.jsonl")"
+[[ $(sql "SELECT count(*), count(DISTINCT custom_id) FROM llm_interactions WHERE batch_id IS NOT NULL AND service_tier = 'batch' AND template = 'classify' AND status = 'ok' AND cost_usd > 0") == "6|6" ]]
+check "every result is logged exactly once, at batch prices, under its template" $? \
+  "$(sql "SELECT id, batch_id, custom_id, service_tier, template, status, cost_usd FROM llm_interactions")"
+[[ $(sql "SELECT count(*) FROM llm_interactions") == 6 ]]
+check "and nothing else is logged" $? "$(sql "SELECT id, custom_id FROM llm_interactions")"
+[[ $(sql "SELECT count(*) FROM budget_holds") == 0 ]]
+check "every reservation is settled" $? "$(sql "SELECT * FROM budget_holds")"
+spent=$(sql "SELECT spent_usd FROM budgets WHERE scope LIKE 'day:%'")
+total=$(sql "SELECT sum(cost_usd) FROM llm_interactions")
+awk -v a="$spent" -v b="$total" 'BEGIN { exit !(a > 0 && a - b < 1e-9 && b - a < 1e-9) }'
+check "the day's budget spent what the results cost (\$$spent = \$$total)" $? ""
+
+"${clean_env[@]}" "ANTHROPIC_BASE_URL=$slow_url" "$NYX_BIN" batch results "$id" >"$work/again.out" 2>"$work/again.err"
+rc=$?
+[[ $rc == 0 && $(sql "SELECT count(*) FROM llm_interactions") == 6 && $(wc -l <"$work/again.out") == 6 ]]
+check "results a second time prints them again and logs nothing new" $? "$(cat "$work/again.err")"
+grep -q ": 0 logged now" "$work/again.err"
+check "and says so" $? "$(cat "$work/again.err")"
+"${clean_env[@]}" "ANTHROPIC_BASE_URL=$slow_url" "$NYX_BIN" batch status "$id" >"$work/st.out" 2>"$work/st.err"
+rc=$?
+grep -q "ended .*succeeded 6" "$work/st.out"
+check "nyx batch status ID reads the batch from the database" $? "$(cat "$work/st.out" "$work/st.err")"
+
+# Expired and cancelled batches, picked up: each request's own outcome, logged once.
+cat >"$work/submit.lua" <<'LUA'
+local nyx = require "nyx"
+local b = nyx.batch{ requests = { { id = "x1", prompt = "one", max_tokens = 20 }, { id = "x2", prompt = "two", max_tokens = 20 } } }
+while not b.id do nyx.sleep(0.01) end
+print(b.id)
+os.exit(0) -- leaves without waiting: the batch is in the database
+LUA
+exp=$("${clean_env[@]}" "ANTHROPIC_BASE_URL=$never_url" "$NYX_BIN" run "$work/submit.lua" 2>"$work/sub.err")
+can=$("${clean_env[@]}" "ANTHROPIC_BASE_URL=$never_url" "$NYX_BIN" run "$work/submit.lua" 2>>"$work/sub.err")
+"${clean_env[@]}" "ANTHROPIC_BASE_URL=$never_url" "$NYX_BIN" batch cancel "$can" >/dev/null 2>>"$work/sub.err"
+"${clean_env[@]}" "ANTHROPIC_BASE_URL=$never_url" "$NYX_BIN" batch results "$exp" >"$work/exp.out" 2>"$work/exp.err"
+rc=$?
+[[ $rc == 1 && $(grep -c '"error_type":"batch_expired"' "$work/exp.out") == 2 ]]
+check "an expired batch picked up: each request reported batch_expired (exit 1)" $? \
+  "$(cat "$work/sub.err" "$work/exp.out" "$work/exp.err")"
+"${clean_env[@]}" "ANTHROPIC_BASE_URL=$never_url" "$NYX_BIN" batch results "$can" >"$work/can.out" 2>"$work/can.err"
+rc=$?
+[[ $rc == 1 && $(grep -c '"error_type":"batch_canceled"' "$work/can.out") == 2 ]]
+check "a cancelled batch picked up: each request reported batch_canceled" $? "$(cat "$work/can.out" "$work/can.err")"
+[[ $(sql "SELECT count(*) FROM llm_interactions WHERE error_type IN ('batch_expired','batch_canceled') AND batch_id IS NOT NULL") == 4 ]]
+check "each logged once, as an error of its batch" $? "$(sql "SELECT custom_id, status, error_type FROM llm_interactions")"
+[[ $(sql "SELECT count(*) FROM budget_holds") == 0 ]]
+check "their reservations are released" $? "$(sql "SELECT * FROM budget_holds")"
+
+[[ $failures == 0 ]] || { echo "$failures check(s) failed"; exit 1; }
+echo "all checks passed"
