@@ -5,7 +5,7 @@
 #include "call_internal.h"
 #include "claude/errors.h"
 #include "claude/response.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "net.h"
 #include "store/store.h"
 

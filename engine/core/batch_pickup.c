@@ -3,7 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "batch.h"
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cost/cost.h"
 #include "cost/models.h"
 #include "engine.h"
