@@ -6,6 +6,7 @@
 #include "alerts.h"
 #include "base/clock.h"
 #include "debug.h"
+#include "guard/memo.h"
 #include "guard/scan.h"
 #include "pending_log.h"
 #include "store/store.h"
@@ -195,7 +196,10 @@ static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
         it->response_text = reply;
     } else if (strcmp(mode, "redacted") == 0) {
         size_t n;
-        it->prompt_text = owned[1] = guard_redact(c->body, c->body_len, &n);
+        /* The system prompt and context repeat from call to call: scanned once (guard/memo.h). */
+        if (!e->pii_memo)
+            e->pii_memo = guard_memo_new();
+        it->prompt_text = owned[1] = guard_memo_redact(e->pii_memo, c->body, c->body_len, &n);
         it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
     }
 }

@@ -11,6 +11,7 @@
 #include "cost/accept.h"
 #include "cost/models.h"
 #include "debug.h"
+#include "guard/memo.h"
 #include "host_tools.h"
 #include "news.h"
 #include "otel.h"
@@ -718,6 +719,7 @@ void nyx_close(nyx_engine *e)
         loop_poll(e->loop, 50);
     otel_close(e); /* the last spans, a bounded wait */
     call_log_close(e);
+    guard_memo_free(e->pii_memo);
     pending_log_close(e);
     budget_free(e);
     settings_free(e);

@@ -1,0 +1,296 @@
+/* The redaction memo (memo.h). A body is cut at its long JSON strings: each is looked up by a
+ * seeded XXH3-128 of its bytes (the seed is random per memo, so nobody can craft a text that
+ * passes for another), scanned only when new, and the pieces between are scanned as they come.
+ * Two checks keep the result equal to guard_redact() of the whole body: cutting must not change
+ * what the scanner finds around a cut (a window around it is scanned whole and in halves), and no piece may end inside an open private
+ * key block (a block runs to the end of its text when unterminated). Either failing, the body
+ * is redacted whole. */
+#include "guard/memo.h"
+
+#include "guard/scan.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <xxhash.h>
+
+#define SLOTS 1024                 /* entries, direct-mapped by hash */
+#define MAX_BYTES ((size_t)4 << 20) /* of redacted copies held */
+#define MAX_COPY ((size_t)256 << 10) /* a longer redacted string is not kept (its scan is redone) */
+#define WINDOW 128                 /* bytes either side of a cut scanned whole and in halves */
+#define MAX_CUTS 64                /* long strings remembered per body; the rest scanned as they come */
+
+typedef struct entry {
+    XXH128_hash_t h;
+    size_t len;
+    char *copy; /* its redaction; NULL: the scanner found nothing */
+    size_t copy_len;
+    int used, key_open;
+} entry;
+
+struct guard_memo {
+    entry slot[SLOTS];
+    uint64_t seed;
+    size_t bytes, entries;
+    uint64_t scans, hits, whole;
+};
+
+guard_memo *guard_memo_new(void)
+{
+    guard_memo *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    if (getrandom(&m->seed, sizeof m->seed, GRND_NONBLOCK) != (ssize_t)sizeof m->seed)
+        m->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m ^ (uint64_t)clock();
+    return m;
+}
+
+static void drop(guard_memo *m, entry *e)
+{
+    if (!e->used)
+        return;
+    m->bytes -= e->copy ? e->copy_len : 0;
+    m->entries--;
+    free(e->copy);
+    memset(e, 0, sizeof *e);
+}
+
+void guard_memo_free(guard_memo *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < SLOTS; i++)
+        free(m->slot[i].copy);
+    free(m);
+}
+
+void guard_memo_get_stats(const guard_memo *m, guard_memo_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!m)
+        return;
+    out->scans = m->scans;
+    out->hits = m->hits;
+    out->whole = m->whole;
+    out->entries = m->entries;
+    out->bytes = m->bytes;
+}
+
+/* ---- the output ---- */
+
+typedef struct obuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} obuf;
+
+static void put(obuf *o, const char *s, size_t n)
+{
+    if (o->oom || n == 0)
+        return;
+    if (n > o->cap - o->len) {
+        size_t cap = o->cap ? o->cap : 256;
+        while (n > cap - o->len)
+            cap *= 2;
+        char *p = realloc(o->p, cap);
+        if (!p) {
+            o->oom = 1;
+            return;
+        }
+        o->p = p;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+/* Redacts one piece onto o; *key_open when a private key block reaches its end. Returns the
+ * number of findings. */
+typedef struct piece {
+    obuf *o;
+    const char *text;
+    size_t len, copied;
+    int key_open;
+} piece;
+
+static int redact_one(void *ud, const guard_finding *f)
+{
+    piece *p = ud;
+    const char *label = guard_kind_label(f->kind);
+    put(p->o, p->text + p->copied, f->start - p->copied);
+    put(p->o, label, strlen(label));
+    p->copied = f->end;
+    p->key_open |= f->kind == GUARD_PRIVATE_KEY && f->end == p->len;
+    return 0;
+}
+
+static size_t redact_piece(obuf *o, const char *text, size_t len, int *key_open)
+{
+    piece p = {o, text, len, 0, 0};
+    size_t n = guard_scan(text, len, redact_one, &p);
+    put(o, text + p.copied, len - p.copied);
+    *key_open = p.key_open;
+    return n;
+}
+
+/* A long string: from the memo, or scanned and remembered. Returns -1 when a private key
+ * block is open at its end (the body must be redacted whole). */
+static int memo_piece(guard_memo *m, obuf *o, const char *text, size_t len)
+{
+    XXH128_hash_t h = XXH3_128bits_withSeed(text, len, m->seed);
+    entry *e = &m->slot[h.low64 % SLOTS];
+    if (e->used && e->len == len && XXH128_isEqual(e->h, h)) {
+        m->hits++;
+        if (e->key_open)
+            return -1;
+        if (e->copy)
+            put(o, e->copy, e->copy_len);
+        else
+            put(o, text, len);
+        return 0;
+    }
+    m->scans++;
+    size_t at = o->len;
+    int key_open = 0;
+    size_t found = redact_piece(o, text, len, &key_open);
+    if (o->oom)
+        return 0;
+    size_t copy_len = o->len - at;
+    char *copy = NULL;
+    if (found > 0 && !key_open) {
+        /* Over the bounds, the verdict is not kept: the string is scanned again next time. */
+        if (copy_len > MAX_COPY || (copy = malloc(copy_len)) == NULL)
+            return 0;
+        memcpy(copy, o->p + at, copy_len);
+    }
+    drop(m, e);
+    if (copy && m->bytes + copy_len > MAX_BYTES) {
+        for (size_t i = 0; i < SLOTS && m->bytes + copy_len > MAX_BYTES; i++)
+            if (m->slot[i].copy)
+                drop(m, &m->slot[i]);
+    }
+    *e = (entry){h, len, copy, copy ? copy_len : 0, 1, key_open};
+    m->bytes += e->copy_len;
+    m->entries++;
+    return key_open ? -1 : 0;
+}
+
+/* ---- cutting a body ---- */
+
+/* The end (one past the closing quote) of the JSON string whose opening quote is at i, or len
+ * when it does not close. */
+static size_t string_end(const char *text, size_t len, size_t i)
+{
+    size_t j = i + 1;
+    for (;;) {
+        const char *q = j < len ? memchr(text + j, '"', len - j) : NULL;
+        if (!q)
+            return len;
+        size_t k = (size_t)(q - text), back = 0;
+        while (k - back > i + 1 && text[k - back - 1] == '\\')
+            back++;
+        if (back % 2 == 0)
+            return k + 1;
+        j = k + 1;
+    }
+}
+
+/* The findings of a window, for comparing. */
+#define MAX_FOUND 16
+typedef struct found {
+    guard_finding f[MAX_FOUND];
+    size_t n, shift;
+    int full;
+} found;
+
+static int collect(void *ud, const guard_finding *f)
+{
+    found *c = ud;
+    if (c->n == MAX_FOUND) {
+        c->full = 1;
+        return 1;
+    }
+    c->f[c->n] = *f;
+    c->f[c->n].start += c->shift;
+    c->f[c->n].end += c->shift;
+    c->n++;
+    return 0;
+}
+
+/* 1 when cutting the text at cut changes what the scanner finds near it: a finding across the
+ * cut, or one that needs what lies on the other side (a label naming the secret after it). The
+ * window around the cut is scanned whole and in its two halves; both share the window's outer
+ * edges, so only the cut can make them differ. */
+static int cut_matters(const char *text, size_t len, size_t cut)
+{
+    size_t from = cut > WINDOW ? cut - WINDOW : 0;
+    size_t to = len - cut > WINDOW ? cut + WINDOW : len;
+    found whole = {.shift = 0}, halves = {.shift = 0};
+    guard_scan(text + from, to - from, collect, &whole);
+    guard_scan(text + from, cut - from, collect, &halves);
+    halves.shift = cut - from;
+    guard_scan(text + cut, to - cut, collect, &halves);
+    if (whole.full || halves.full || whole.n != halves.n)
+        return 1;
+    for (size_t i = 0; i < whole.n; i++)
+        if (whole.f[i].kind != halves.f[i].kind || whole.f[i].start != halves.f[i].start ||
+            whole.f[i].end != halves.f[i].end)
+            return 1;
+    return 0;
+}
+
+static char *finish(obuf *o, size_t *out_len)
+{
+    put(o, "", 1);
+    if (o->oom) {
+        free(o->p);
+        return NULL;
+    }
+    if (out_len)
+        *out_len = o->len - 1;
+    return o->p;
+}
+
+char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len)
+{
+    if (!m || !text || len < GUARD_MEMO_MIN)
+        return guard_redact(text, len, out_len);
+    /* The long strings, or the whole text when it has none. */
+    size_t from[MAX_CUTS], to[MAX_CUTS], n = 0;
+    for (size_t i = 0; i < len && n < MAX_CUTS;) {
+        const char *q = memchr(text + i, '"', len - i);
+        if (!q)
+            break;
+        size_t s = (size_t)(q - text), e = string_end(text, len, s);
+        if (e - s >= GUARD_MEMO_MIN) {
+            from[n] = s;
+            to[n++] = e;
+        }
+        i = e;
+    }
+    if (n == 0) {
+        from[0] = 0;
+        to[n++] = len;
+    }
+    for (size_t k = 0; k < n; k++)
+        if ((from[k] > 0 && cut_matters(text, len, from[k])) || (to[k] < len && cut_matters(text, len, to[k])))
+            goto whole;
+    obuf o = {0};
+    size_t at = 0;
+    for (size_t k = 0; k < n; k++) {
+        int key_open = 0;
+        redact_piece(&o, text + at, from[k] - at, &key_open);
+        if (key_open || memo_piece(m, &o, text + from[k], to[k] - from[k]) != 0) {
+            free(o.p);
+            goto whole;
+        }
+        at = to[k];
+    }
+    int key_open = 0;
+    redact_piece(&o, text + at, len - at, &key_open);
+    return finish(&o, out_len);
+whole:
+    m->whole++;
+    return guard_redact(text, len, out_len);
+}

@@ -1,0 +1,36 @@
+/* Redaction that scans each distinct text once. A request body repeats most of itself from
+ * call to call (the system prompt, a shared context, the earlier turns of a conversation): the
+ * memo keeps, by a seeded 128-bit hash of their bytes, what the scanner made of the long JSON
+ * strings in it, and scans only the rest. The result is guard_redact()'s: where a finding could
+ * reach across the edge of a remembered string (a label outside it naming a secret inside, a
+ * private key block left open), the body is redacted whole instead. Bounded: a fixed number of
+ * entries and of bytes of redacted copies. One memo belongs to one thread. */
+#ifndef NYX_GUARD_MEMO_H
+#define NYX_GUARD_MEMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A JSON string (its quotes included) this long or longer is remembered. */
+#define GUARD_MEMO_MIN 256
+
+typedef struct guard_memo guard_memo;
+
+/* A new, empty memo; NULL when out of memory. */
+guard_memo *guard_memo_new(void);
+void guard_memo_free(guard_memo *m);
+
+/* guard_redact(text, len, out_len), remembering what it scans (m NULL: guard_redact itself).
+ * Returns a malloc'd, NUL-terminated copy, or NULL when out of memory. */
+char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len);
+
+typedef struct guard_memo_stats {
+    uint64_t scans;  /* long strings scanned (not found in the memo) */
+    uint64_t hits;   /* long strings found in the memo, not scanned again */
+    uint64_t whole;  /* bodies redacted whole (a finding at the edge of a long string) */
+    size_t entries;  /* remembered now */
+    size_t bytes;    /* of redacted copies held now */
+} guard_memo_stats;
+void guard_memo_get_stats(const guard_memo *m, guard_memo_stats *out);
+
+#endif

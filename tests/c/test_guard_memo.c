@@ -1,0 +1,175 @@
+/* The redaction memo: a long text seen again is not scanned again, texts that differ are never
+ * taken for one another, and whatever the body, the result is guard_redact()'s. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "guard/memo.h"
+#include "guard/scan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *prose(size_t size, const char *planted)
+{
+    static const char *words[] = {"orders", "ship", "within", "five", "days", "and", "refunds", "follow", "the"};
+    char *s = malloc(size + 256);
+    size_t n = 0;
+    for (unsigned k = 0; n < size; k++) {
+        const char *w = words[(k * 7u + 3u) % 9u];
+        memcpy(s + n, w, strlen(w));
+        n += strlen(w);
+        s[n++] = ' ';
+        if (planted && k == 40) {
+            memcpy(s + n, planted, strlen(planted));
+            n += strlen(planted);
+            s[n++] = ' ';
+        }
+    }
+    s[n] = '\0';
+    return s;
+}
+
+/* A request body as the engine sends it: a long system prompt, then a short question. */
+static char *body(const char *system, const char *question)
+{
+    size_t n = strlen(system) + strlen(question) + 200;
+    char *b = malloc(n);
+    snprintf(b, n,
+             "{\"model\":\"m\",\"max_tokens\":16,\"system\":[{\"type\":\"text\",\"text\":\"%s\",\"cache_control\":"
+             "{\"type\":\"ephemeral\"}}],\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]}",
+             system, question);
+    return b;
+}
+
+/* The memo's result must be guard_redact's, byte for byte. */
+static void same_as_whole(guard_memo *m, const char *text)
+{
+    size_t a_len = 0, b_len = 0;
+    char *a = guard_memo_redact(m, text, strlen(text), &a_len);
+    char *b = guard_redact(text, strlen(text), &b_len);
+    CHECK(a && b);
+    if (a && b) {
+        CHECK_INT(a_len, b_len);
+        CHECK_STR(a, b);
+    }
+    free(a);
+    free(b);
+}
+
+static void test_second_scan_is_remembered(void)
+{
+    guard_memo *m = guard_memo_new();
+    char *system = prose(15000, NULL);
+    char *one = body(system, "where is order 17?"), *two = body(system, "where is order 18? mail me at a.b@example.com");
+    guard_memo_stats st;
+    same_as_whole(m, one);
+    guard_memo_get_stats(m, &st);
+    CHECK_INT(st.scans, 1);
+    CHECK_INT(st.hits, 0);
+    same_as_whole(m, two); /* the question differs, the system prompt is the same */
+    same_as_whole(m, one);
+    guard_memo_get_stats(m, &st);
+    CHECK_INT(st.scans, 1); /* the 15 KB were scanned once */
+    CHECK_INT(st.hits, 2);
+    CHECK_INT(st.whole, 0);
+    /* A plain text (no JSON) long enough is remembered whole. */
+    same_as_whole(m, system);
+    same_as_whole(m, system);
+    guard_memo_get_stats(m, &st);
+    CHECK_INT(st.scans, 2);
+    CHECK_INT(st.hits, 3);
+    free(one);
+    free(two);
+    free(system);
+    guard_memo_free(m);
+}
+
+static void test_different_texts_are_not_confused(void)
+{
+    guard_memo *m = guard_memo_new();
+    /* Same length, one byte apart: one clean, one with a card number and an address. */
+    char *clean = prose(4000, "call 4111 1111 1111 1112 later"); /* not Luhn-valid */
+    char *dirty = prose(4000, "call 4111 1111 1111 1111 later");
+    char *mail = prose(4000, "write to jane.doe@example.com");
+    CHECK_INT(strlen(clean), strlen(dirty));
+    for (int round = 0; round < 2; round++) {
+        char *a = body(clean, "q"), *b = body(dirty, "q"), *c = body(mail, "q");
+        same_as_whole(m, a);
+        same_as_whole(m, b);
+        same_as_whole(m, c);
+        size_t n;
+        char *r = guard_memo_redact(m, b, strlen(b), &n);
+        CHECK(r && strstr(r, "[CARD]") && !strstr(r, "4111 1111 1111 1111"));
+        free(r);
+        r = guard_memo_redact(m, a, strlen(a), &n);
+        CHECK(r && !strstr(r, "[CARD]") && strstr(r, "4111 1111 1111 1112"));
+        free(r);
+        free(a);
+        free(b);
+        free(c);
+    }
+    guard_memo_stats st;
+    guard_memo_get_stats(m, &st);
+    CHECK_INT(st.scans, 3);
+    CHECK(st.bytes > 0); /* the two redacted copies */
+    free(clean);
+    free(dirty);
+    free(mail);
+    guard_memo_free(m);
+}
+
+/* Findings at the edge of a long string: the memo must not cut them in two. */
+static void test_edges_redact_as_whole(void)
+{
+    guard_memo *m = guard_memo_new();
+    char *filler = prose(600, NULL);
+    size_t n = strlen(filler) + 400;
+    char *t = malloc(n);
+    /* A labelled secret whose value opens a long string. */
+    snprintf(t, n, "{\"aws_secret_access_key\":\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY %s\"}", filler);
+    same_as_whole(m, t);
+    /* A private key block opened in one long string and closed in the next. */
+    snprintf(t, n, "[\"-----BEGIN RSA PRIVATE KEY-----\\nMIIEow %s\",\"%s -----END RSA PRIVATE KEY-----\"]", filler,
+             filler);
+    same_as_whole(m, t);
+    same_as_whole(m, t);
+    /* An address right at each edge, and an escaped quote inside. */
+    snprintf(t, n, "{\"a\":\"x@example.com %s \\\" y@example.org\"}", filler);
+    same_as_whole(m, t);
+    same_as_whole(m, t);
+    guard_memo_stats st;
+    guard_memo_get_stats(m, &st);
+    CHECK(st.whole >= 1);
+    free(t);
+    free(filler);
+    guard_memo_free(m);
+}
+
+static void test_bounded(void)
+{
+    guard_memo *m = guard_memo_new();
+    char *base = prose(3000, "mail x@example.com");
+    for (int i = 0; i < 5000; i++) {
+        char head[32];
+        int k = snprintf(head, sizeof head, "%05d", i);
+        memcpy(base, head, (size_t)k); /* a different text each time */
+        size_t n;
+        free(guard_memo_redact(m, base, strlen(base), &n));
+    }
+    guard_memo_stats st;
+    guard_memo_get_stats(m, &st);
+    CHECK(st.entries <= 1024);
+    CHECK(st.bytes <= (size_t)4 << 20);
+    CHECK_INT(st.scans, 5000);
+    free(base);
+    guard_memo_free(m);
+}
+
+int main(void)
+{
+    test_second_scan_is_remembered();
+    test_different_texts_are_not_confused();
+    test_edges_redact_as_whole();
+    test_bounded();
+    same_as_whole(NULL, "no memo: a@b.co");
+    return check_failures;
+}
