@@ -117,6 +117,7 @@ void store_close(nyx_store *s)
     if (!s)
         return;
     s->ops->close(s);
+    store_content_memo_free(&s->memo);
     free(s);
 }
 
@@ -150,16 +151,39 @@ static int check_interaction(const nyx_store *s, const nyx_interaction *it, nyx_
     return 0;
 }
 
+int store_record_prepare(nyx_store *s, store_scrubbed *sc, store_parts *parts,
+                         const nyx_interaction *in, nyx_interaction *out, nyx_error *err)
+{
+    memset(parts, 0, sizeof *parts);
+    if (store_scrub_interaction(s, sc, in, out, err) != 0)
+        return -1;
+    /* Cut after the text is final: the parts hold exactly what is stored. */
+    if (store_content_split(&s->memo, out->prompt_text, parts) != 0) {
+        store_scrub_free(sc);
+        store_fail(err, "store: cannot log interaction %s: out of memory", in->id);
+        return -1;
+    }
+    out->parts = parts->recipe ? parts : NULL;
+    return 0;
+}
+
+void store_record_free(store_scrubbed *sc, store_parts *parts)
+{
+    store_scrub_free(sc);
+    store_parts_free(parts);
+}
+
 int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
 {
     if (check_interaction(s, it, err) != 0)
         return -1;
     store_scrubbed sc = {0};
+    store_parts parts;
     nyx_interaction clean;
-    if (store_scrub_interaction(s, &sc, it, &clean, err) != 0)
+    if (store_record_prepare(s, &sc, &parts, it, &clean, err) != 0)
         return -1;
     int rc = s->ops->log_interaction(s, &clean, err);
-    store_scrub_free(&sc);
+    store_record_free(&sc, &parts);
     return rc;
 }
 
@@ -185,11 +209,12 @@ int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
     if (reservation_id && !*reservation_id)
         reservation_id = NULL;
     store_scrubbed sc = {0};
+    store_parts parts;
     nyx_interaction clean;
-    if (store_scrub_interaction(s, &sc, it, &clean, err) != 0)
+    if (store_record_prepare(s, &sc, &parts, it, &clean, err) != 0)
         return -1;
     int rc = s->ops->log_interaction_settle(s, &clean, reservation_id, actual_usd, err);
-    store_scrub_free(&sc);
+    store_record_free(&sc, &parts);
     return rc;
 }
 
@@ -400,10 +425,11 @@ int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
     if (reservation_id && !*reservation_id)
         reservation_id = NULL;
     store_scrubbed sc = {0};
+    store_parts parts;
     nyx_interaction clean;
-    if (store_scrub_interaction(s, &sc, it, &clean, err) != 0)
+    if (store_record_prepare(s, &sc, &parts, it, &clean, err) != 0)
         return -1;
     int rc = s->ops->log_interaction_settle_async(s, &clean, reservation_id, actual_usd, done, ud, err);
-    store_scrub_free(&sc);
+    store_record_free(&sc, &parts);
     return rc;
 }

@@ -56,6 +56,9 @@ typedef struct nyx_interaction {
      * custom id, both or neither. Unique together: a result logged already is left as it is
      * and the write succeeds (two processes picking up one batch log each result once). */
     const char *batch_id, *custom_id;
+    /* Set by the store on its own copy (callers leave it NULL): prompt_text cut into the
+     * parts it shares with other requests (store_content.h). */
+    const struct store_parts *parts;
 } nyx_interaction;
 
 /* Options for store_open_opts(); a zeroed struct (or NULL) gives the defaults. */
@@ -185,10 +188,16 @@ int store_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void
 /* The stored exchange of one interaction (`nyx log --raw ID`), one row, or none (and 0) for
  * an unknown id: id, created_at (ISO 8601 UTC), session, agent, model (served, else
  * requested), status, error_type, error_message, request_id, attempts, attempts_json,
- * request (prompt_text: the request body as the storage mode kept it, NULL for "none"),
- * response (response_text, likewise).
+ * request (prompt_text: the request body as the storage mode kept it, NULL for "none";
+ * joined again, byte for byte, from the parts it shares with other requests), response
+ * (response_text, likewise).
  *   id: required */
 int store_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+
+/* Deletes the shared parts of stored requests (llm_content) that no interaction refers to
+ * any more, e.g. after interactions were deleted. *removed receives how many (may be NULL).
+ * Safe while other processes log: a part is never deleted under a request being logged. */
+int store_content_purge(nyx_store *s, long long *removed, nyx_error *err);
 
 /* One row per thought node, parents before children (by id): id, parent_id (NULL for a
  * root), label, calls, tokens, cost, where calls, tokens (as in store_query_log) and cost

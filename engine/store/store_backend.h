@@ -11,11 +11,13 @@
 #define NYX_STORE_BACKEND_H
 
 #include "store.h"
+#include "store_content.h"
 
 /* A reservation as store_budget_reserve() hands it to a backend: the id it generated and
  * who holds it, so store_budget_reap() can tell a dead holder. */
-/* The head of every backend's insert of an interaction: its 35 columns, in the order the
- * backends bind their values ($1/?1 is id ... $32/?32 is provider, $35/?35 custom_id). */
+/* The head of every backend's insert of an interaction: its 36 columns, in the order the
+ * backends bind their values ($1/?1 is id ... $32/?32 is provider, $35/?35 custom_id,
+ * $36/?36 the recipe of a request stored in parts, prompt_text then NULL). */
 #define SQL_INSERT_INTERACTION                                                               \
     "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"     \
     " template_version, request_id, model_requested, model_served, input_tokens,"            \
@@ -23,7 +25,7 @@
     " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"    \
     " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"      \
     " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider,"  \
-    " service_tier, batch_id, custom_id)"
+    " service_tier, batch_id, custom_id, request_parts)"
 
 /* The columns of store_batch_requests() but the last (logged), as both backends select them. */
 #define SQL_BATCH_REQUEST_COLUMNS                                                                   \
@@ -130,6 +132,11 @@ typedef struct store_backend_ops {
 
     /* The stored exchange of one interaction (store_query_exchange). */
     int (*query_exchange)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+    /* One shared part by hash (store_content_fetch); the rows of an exchange carry a last
+     * column request_parts, joined by store.c. */
+    int (*content_get)(nyx_store *s, const char *hash, char **body, nyx_error *err);
+    /* store_content_purge. */
+    int (*content_purge)(nyx_store *s, long long *removed, nyx_error *err);
     /* store_budget_set_limit; limit_usd < 0: NULL. */
     int (*budget_set_limit)(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
     /* store_budget_reset: spent back to 0; *found 1 when the scope has a row. */
@@ -174,7 +181,9 @@ struct nyx_store {
     void *impl; /* the backend's own state */
     store_text_filter filter; /* store_set_text_filter(); NULL: text is stored as given */
     void *filter_ud;
+    store_content_memo memo;  /* hashes of the parts of requests stored lately */
 };
+
 
 /* ---- the text filter (store_scrub.c) ----
  * The copies a write made of its strings, freed after the backend has them (it copies what
@@ -197,6 +206,12 @@ int store_scrub_interaction(const nyx_store *s, store_scrubbed *sc, const nyx_in
 /* out = in with the session filtered, so a query finds what was stored; in may be NULL. */
 int store_scrub_filter(const nyx_store *s, store_scrubbed *sc, const store_filter *in,
                        store_filter *out, nyx_error *err);
+
+/* out = in scrubbed (store_scrub_interaction), and its prompt_text cut into parts held by
+ * parts (out->parts): free both with store_record_free() after the backend has them. */
+int store_record_prepare(nyx_store *s, store_scrubbed *sc, store_parts *parts,
+                         const nyx_interaction *in, nyx_interaction *out, nyx_error *err);
+void store_record_free(store_scrubbed *sc, store_parts *parts);
 
 extern const store_backend_ops store_sqlite_ops;
 #ifdef NYX_HAVE_PG

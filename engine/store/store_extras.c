@@ -4,14 +4,75 @@
 #include "store_backend.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct exchange_rows {
+    nyx_store *s;
+    store_row_fn fn;
+    void *ud;
+    nyx_error *err;
+    int failed;
+} exchange_rows;
+
+static int fetch_part(void *ud, const char *hash, char **body, nyx_error *err)
+{
+    nyx_store *s = ud;
+    return s->ops->content_get(s, hash, body, err);
+}
+
+/* The backend's row ends with request_parts: a request stored in parts is joined into the
+ * request column, and the row goes on without that last column. */
+static int exchange_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    exchange_rows *x = ud;
+    const char *v[24];
+    if (ncols < 2 || ncols > 24 || strcmp(names[ncols - 1], "request_parts") != 0) {
+        store_fail(x->err, "store: an exchange row is not as the store reads it");
+        x->failed = 1;
+        return 1;
+    }
+    char *joined = NULL;
+    memcpy(v, values, (size_t)ncols * sizeof *v);
+    if (values[ncols - 1]) {
+        if (store_content_join(values[ncols - 1], fetch_part, x->s, &joined, x->err) != 0) {
+            x->failed = 1;
+            return 1;
+        }
+        for (int i = 0; i < ncols; i++)
+            if (strcmp(names[i], "request") == 0)
+                v[i] = joined;
+    }
+    int rc = x->fn(x->ud, ncols - 1, names, v);
+    free(joined);
+    return rc;
+}
 
 int store_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
 {
     if (!s || !fn || !id || !*id)
         return store_invalid(err, "cannot read an exchange: no store, no id or no row callback");
-    if (!s->ops->query_exchange)
+    if (!s->ops->query_exchange || !s->ops->content_get)
         return store_unsupported(s, "read a stored exchange", err);
-    return s->ops->query_exchange(s, id, fn, ud, err);
+    exchange_rows x = {s, fn, ud, err, 0};
+    int rc = s->ops->query_exchange(s, id, exchange_row, &x, err);
+    return x.failed ? -1 : rc;
+}
+
+int store_content_purge(nyx_store *s, long long *removed, nyx_error *err)
+{
+    long long n = 0;
+    if (removed)
+        *removed = 0;
+    if (!s)
+        return store_invalid(err, "cannot purge stored parts: no store");
+    if (!s->ops->content_purge)
+        return store_unsupported(s, "purge stored parts", err);
+    if (s->ops->content_purge(s, &n, err) != 0)
+        return -1;
+    if (removed)
+        *removed = n;
+    return 0;
 }
 
 int store_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err)

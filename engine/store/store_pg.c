@@ -10,7 +10,7 @@
 
 #include "base/clock.h"
 
-/* The interaction as the text parameters $1..$35 of the insert in store_pg_budget.c's
+/* The interaction as the text parameters $1..$36 of the insert in store_pg_budget.c's
  * SQL_LOG_SETTLE (numbers formatted into bufs). */
 int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v)
 {
@@ -49,12 +49,13 @@ int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], cons
     TXT(it->stop_reason);
     INT(1, it->cache_hit != 0);
     INT(1, it->from_response_cache != 0);
-    TXT(it->prompt_text);
+    TXT(it->parts ? NULL : it->prompt_text);
     TXT(it->response_text);
     TXT(it->provider);
     TXT(it->service_tier);
     TXT(it->batch_id);
     TXT(it->batch_id ? it->custom_id : NULL);
+    TXT(it->parts ? it->parts->recipe : NULL);
 #undef NUM
 #undef INT
 #undef TXT
@@ -73,6 +74,8 @@ static void pg_free(pg *p)
     if (!p)
         return;
     pg_disconnect(p);
+    for (int i = 0; i <= PG_MAX_PARTS; i++)
+        free(p->log_sql[i]);
     free(p->conninfo);
     free(p->label);
     free(p);
@@ -355,6 +358,8 @@ const store_backend_ops store_pg_ops = {
     .batch_create = store_pg_batch_create,
     .batch_submitted = store_pg_batch_submitted,
     .batch_requests = store_pg_batch_requests,
+    .content_get = store_pg_content_get,
+    .content_purge = store_pg_content_purge,
     .poll_fd = pg_poll_fd,
     .pump = pg_pump_op,
     .busy = pg_busy,

@@ -24,6 +24,9 @@ typedef void (*pg_done_fn)(void *ud, PGresult *res, const nyx_error *err);
 
 enum { PG_DOWN, PG_CONNECTING, PG_UP };
 
+/* A request with more shared parts than this is stored whole (one statement per count). */
+#define PG_MAX_PARTS 64
+
 typedef struct pg {
     PGconn *conn;
     char *conninfo;   /* never printed: it may hold a password */
@@ -43,6 +46,7 @@ typedef struct pg {
     int in_batch;      /* store_batch_begin(): writes are pipelined until the commit */
     char batch_error[sizeof ((nyx_error *)0)->message];  /* the first failure of a write in the open batch */
     char write_error[sizeof ((nyx_error *)0)->message];  /* the first failure of such a write not yet taken */
+    char *log_sql[PG_MAX_PARTS + 1]; /* the log statement with n shared parts, made on first use */
 } pg;
 
 static inline pg *pg_of(const nyx_store *s) { return (pg *)s->impl; }
@@ -105,7 +109,7 @@ const char *pg_int(char *buf, int64_t v);
 /* ---- ops, by file ---- */
 int store_pg_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err);
 int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v);
-#define PG_INTERACTION_PARAMS 35
+#define PG_INTERACTION_PARAMS 36
 
 int store_pg_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
                           double expires_at, int parts, const store_batch_request *reqs, size_t n,
@@ -133,6 +137,8 @@ int store_pg_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_
                                   nyx_error *err);
 int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
 int store_pg_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err);
+int store_pg_content_get(nyx_store *s, const char *hash, char **body, nyx_error *err);
+int store_pg_content_purge(nyx_store *s, long long *removed, nyx_error *err);
 
 int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                          nyx_error *err);

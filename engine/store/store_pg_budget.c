@@ -24,8 +24,8 @@ static const char SQL_LOG_SETTLE[] =
     " $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::bigint, $16::bigint,"
     " $17::double precision, $18::double precision, $19::double precision,"
     " $20::double precision, $21::double precision, $22::integer, $23, $24, $25, $26, $27,"
-    " $28::integer, $29::integer, $30, $31, $32, $33, $34, $35"
-    " FROM nyx_settle($36, $37, $2::double precision) ON CONFLICT DO NOTHING";
+    " $28::integer, $29::integer, $30, $31, $32, $33, $34, $35, $36"
+    " FROM nyx_settle($37, $38, $2::double precision) ON CONFLICT DO NOTHING";
 
 /* A PostgreSQL array literal of the scopes: {"a","b"}, each quoted and escaped. */
 static char *text_array(const store_scope *scopes, size_t n)
@@ -200,30 +200,102 @@ int store_pg_budget_settle(nyx_store *s, const char *reservation_id, double actu
                     v, err);
 }
 
-/* The 34 parameters of SQL_LOG_SETTLE. */
-static void log_params(const nyx_interaction *it, const char *reservation_id, double actual_usd,
-                       char bufs[][32], const char **v)
+/* A log statement with its parameters: SQL_LOG_SETTLE's 35, then each shared part's hash and
+ * body. The parts are inserted by the same statement (one transaction): a recipe never names
+ * a part the database lacks. */
+typedef struct log_call {
+    const char *sql;
+    int n;
+    const char **v;
+    char bufs[PG_INTERACTION_PARAMS + 2][32];
+    char **bodies; /* the parts' bodies, NUL-terminated */
+    size_t nbodies;
+} log_call;
+
+static void log_call_free(log_call *c)
 {
-    int k = store_pg_interaction_params(it, bufs, v);
-    v[k] = reservation_id;
-    v[k + 1] = pg_num(bufs[k + 1], actual_usd);
+    for (size_t i = 0; i < c->nbodies; i++)
+        free(c->bodies[i]);
+    free(c->bodies);
+    free(c->v);
+}
+
+/* The statement for n parts, made once per n and kept for the store's life. */
+static const char *log_sql(pg *p, size_t n)
+{
+    if (n == 0)
+        return SQL_LOG_SETTLE;
+    if (!p->log_sql[n]) {
+        size_t cap = sizeof SQL_LOG_SETTLE + 128 + n * 32;
+        char *sql = malloc(cap);
+        if (!sql)
+            return NULL;
+        size_t k = (size_t)snprintf(sql, cap, "WITH parts AS (INSERT INTO llm_content (hash, body) VALUES ");
+        for (size_t i = 0; i < n; i++) {
+            int first = PG_INTERACTION_PARAMS + 3 + 2 * (int)i;
+            k += (size_t)snprintf(sql + k, cap - k, "%s($%d, $%d)", i ? ", " : "", first, first + 1);
+        }
+        snprintf(sql + k, cap - k, " ON CONFLICT (hash) DO NOTHING) %s", SQL_LOG_SETTLE);
+        p->log_sql[n] = sql;
+    }
+    return p->log_sql[n];
+}
+
+static int log_call_make(pg *p, const nyx_interaction *in, const char *reservation_id,
+                         double actual_usd, log_call *c, nyx_error *err)
+{
+    memset(c, 0, sizeof *c);
+    nyx_interaction it = *in;
+    if (it.parts && it.parts->n > PG_MAX_PARTS)
+        it.parts = NULL; /* stored whole */
+    size_t n = it.parts ? it.parts->n : 0;
+    c->n = PG_INTERACTION_PARAMS + 2 + 2 * (int)n;
+    c->v = calloc((size_t)c->n, sizeof *c->v);
+    c->bodies = n ? calloc(n, sizeof *c->bodies) : NULL;
+    c->sql = log_sql(p, n);
+    int ok = c->v && (n == 0 || c->bodies) && c->sql;
+    for (size_t i = 0; ok && i < n; i++) {
+        const store_piece *pc = &it.parts->pieces[i];
+        ok = (c->bodies[i] = malloc(pc->len + 1)) != NULL;
+        if (ok) {
+            c->nbodies = i + 1;
+            memcpy(c->bodies[i], pc->text, pc->len);
+            c->bodies[i][pc->len] = '\0';
+            c->v[PG_INTERACTION_PARAMS + 2 + 2 * i] = pc->hash;
+            c->v[PG_INTERACTION_PARAMS + 3 + 2 * i] = c->bodies[i];
+        }
+    }
+    if (!ok) {
+        log_call_free(c);
+        store_fail(err, "store: cannot log interaction %s: out of memory", in->id);
+        return -1;
+    }
+    int k = store_pg_interaction_params(&it, c->bufs, c->v);
+    c->v[k] = reservation_id;
+    c->v[k + 1] = pg_num(c->bufs[k + 1], actual_usd);
+    return 0;
 }
 
 int store_pg_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
                                     const char *reservation_id, double actual_usd,
                                     nyx_error *err)
 {
-    char bufs[PG_INTERACTION_PARAMS + 2][32];
-    const char *v[PG_INTERACTION_PARAMS + 2];
-    log_params(it, reservation_id, actual_usd, bufs, v);
+    pg *p = pg_of(s);
+    log_call c;
+    if (log_call_make(p, it, reservation_id, actual_usd, &c, err) != 0)
+        return -1;
     char what[128];
     snprintf(what, sizeof what, "log interaction %.64s", it->id);
-    pg *p = pg_of(s);
-    if (p->in_batch)
-        return pg_submit(p, what, SQL_LOG_SETTLE, PG_INTERACTION_PARAMS + 2, v, NULL, NULL, err);
-    PGresult *res = pg_exec(p, what, SQL_LOG_SETTLE, PG_INTERACTION_PARAMS + 2, v, err);
-    PQclear(res);
-    return res ? 0 : -1;
+    int rc;
+    if (p->in_batch) {
+        rc = pg_submit(p, what, c.sql, c.n, c.v, NULL, NULL, err);
+    } else {
+        PGresult *res = pg_exec(p, what, c.sql, c.n, c.v, err);
+        PQclear(res);
+        rc = res ? 0 : -1;
+    }
+    log_call_free(&c);
+    return rc;
 }
 
 typedef struct log_wait {
@@ -248,12 +320,17 @@ int store_pg_log_interaction_settle_async(nyx_store *s, const nyx_interaction *i
         return -1;
     }
     *w = (log_wait){done, ud};
-    char bufs[PG_INTERACTION_PARAMS + 2][32];
-    const char *v[PG_INTERACTION_PARAMS + 2];
-    log_params(it, reservation_id, actual_usd, bufs, v);
+    pg *p = pg_of(s);
+    log_call c;
+    if (log_call_make(p, it, reservation_id, actual_usd, &c, err) != 0) {
+        free(w);
+        return -1;
+    }
     char what[128];
     snprintf(what, sizeof what, "log interaction %.64s", it->id);
-    if (pg_submit(pg_of(s), what, SQL_LOG_SETTLE, PG_INTERACTION_PARAMS + 2, v, log_answered, w, err) != 0) {
+    int rc = pg_submit(p, what, c.sql, c.n, c.v, log_answered, w, err);
+    log_call_free(&c);
+    if (rc != 0) {
         free(w);
         return -1;
     }

@@ -425,3 +425,31 @@ int store_pg_template_stats(nyx_store *s, const char *name, store_row_fn fn, voi
     return pg_rows(pg_of(s), "query template statistics", SQL_TEMPLATE_STATS, 1, v,
                              fn, ud, err);
 }
+
+/* ---- the shared parts of stored requests ---- */
+
+int store_pg_content_get(nyx_store *s, const char *hash, char **body, nyx_error *err)
+{
+    const char *v[] = {hash};
+    int rc = read_text(pg_of(s), "read a part of a stored request",
+                       "SELECT body FROM llm_content WHERE hash = $1::text", 1, v, body, err);
+    if (rc == 1 && *body)
+        return 0;
+    if (rc >= 0)
+        store_fail_as(err, "not_found", "store: a part of a stored request (%.16s...) is missing from %s",
+                      hash, pg_of(s)->label);
+    free(*body);
+    *body = NULL;
+    return -1;
+}
+
+int store_pg_content_purge(nyx_store *s, long long *removed, nyx_error *err)
+{
+    PGresult *res = pg_exec(pg_of(s), "purge the parts of stored requests",
+                            "SELECT nyx_content_purge()", 0, NULL, err);
+    if (!res)
+        return -1;
+    *removed = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    return 0;
+}

@@ -200,7 +200,7 @@ int store_pg_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void 
         "SELECT id, " PG_ISO("created_at") " AS created_at, session, agent,"
         " COALESCE(model_served, model_requested) AS model, status, error_type,"
         " error_message, request_id, attempts, attempts_json,"
-        " prompt_text AS request, response_text AS response"
+        " prompt_text AS request, response_text AS response, request_parts"
         " FROM llm_interactions WHERE id = $1::text",
         1, v, fn, ud, err);
 }

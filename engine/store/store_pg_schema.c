@@ -170,7 +170,106 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2};
+/* ---- migration 3: requests stored in parts (store_content.h), as SQLite's migration 6 ----
+ * Rows logged before are cut by convert_parts(); their old text becomes dead tuples that
+ * VACUUM (autovacuum) reclaims. */
+static const char *const migration_3[] = {
+    "CREATE TABLE llm_content (hash text PRIMARY KEY, body text NOT NULL)",
+    "ALTER TABLE llm_interactions ADD COLUMN request_parts text",
+    /* The parts no recipe names. The lock waits for every transaction that is adding parts
+     * (an insert holds ROW EXCLUSIVE to its commit) and holds new ones off, so the recipes
+     * read here include every one that will name a part: none is deleted from under a
+     * request being logged. */
+    "CREATE FUNCTION nyx_content_purge() RETURNS bigint LANGUAGE plpgsql AS $$"
+    " DECLARE n bigint;"
+    " BEGIN"
+    "  LOCK TABLE llm_content IN SHARE ROW EXCLUSIVE MODE;"
+    "  DELETE FROM llm_content WHERE hash NOT IN"
+    "   (SELECT e ->> 'ref' FROM llm_interactions AS i,"
+    "    jsonb_array_elements(i.request_parts::jsonb) AS e"
+    "    WHERE i.request_parts IS NOT NULL AND jsonb_typeof(e) = 'object');"
+    "  GET DIAGNOSTICS n = ROW_COUNT;"
+    "  RETURN n;"
+    " END $$",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
+
+/* Cuts the requests logged before migration 3 into parts, a few hundred rows per round trip. */
+static int convert_parts(pg *p, nyx_error *err)
+{
+    store_content_memo memo = {0};
+    char *last = store_strdup("");
+    int rc = last ? 0 : -1;
+    if (!last)
+        store_fail(err, "store: cannot migrate %s to schema version 3: out of memory", p->label);
+    while (rc == 0) {
+        const char *v[] = {last};
+        PGresult *res = pg_exec(p, "read the requests to store in parts",
+                                "SELECT id, prompt_text FROM llm_interactions"
+                                " WHERE prompt_text IS NOT NULL AND id > $1::text ORDER BY id LIMIT 256",
+                                1, v, err);
+        if (!res) {
+            rc = -1;
+            break;
+        }
+        int n = PQntuples(res);
+        for (int r = 0; rc == 0 && r < n; r++) {
+            const char *id = PQgetvalue(res, r, 0);
+            store_parts parts;
+            if (store_content_split(&memo, PQgetvalue(res, r, 1), &parts) != 0) {
+                store_fail(err, "store: cannot migrate %s to schema version 3: out of memory", p->label);
+                rc = -1;
+                break;
+            }
+            for (size_t i = 0; rc == 0 && i < parts.n; i++) {
+                char *body = malloc(parts.pieces[i].len + 1);
+                if (!body) {
+                    store_fail(err, "store: cannot migrate %s to schema version 3: out of memory", p->label);
+                    rc = -1;
+                    break;
+                }
+                memcpy(body, parts.pieces[i].text, parts.pieces[i].len);
+                body[parts.pieces[i].len] = '\0';
+                const char *pv[] = {parts.pieces[i].hash, body};
+                PGresult *ins = pg_exec(p, "migrate to schema version 3",
+                                        "INSERT INTO llm_content (hash, body) VALUES ($1, $2)"
+                                        " ON CONFLICT (hash) DO NOTHING",
+                                        2, pv, err);
+                free(body);
+                rc = ins ? 0 : -1;
+                PQclear(ins);
+            }
+            if (rc == 0 && parts.recipe) {
+                const char *uv[] = {id, parts.recipe};
+                PGresult *up = pg_exec(p, "migrate to schema version 3",
+                                       "UPDATE llm_interactions SET request_parts = $2, prompt_text = NULL"
+                                       " WHERE id = $1::text",
+                                       2, uv, err);
+                rc = up ? 0 : -1;
+                PQclear(up);
+            }
+            store_parts_free(&parts);
+        }
+        if (rc == 0 && n > 0) {
+            free(last);
+            if (!(last = store_strdup(PQgetvalue(res, n - 1, 0)))) {
+                store_fail(err, "store: cannot migrate %s to schema version 3: out of memory", p->label);
+                rc = -1;
+            }
+        }
+        PQclear(res);
+        if (n == 0)
+            break;
+    }
+    free(last);
+    store_content_memo_free(&memo);
+    return rc;
+}
+
+/* What a migration does beyond its SQL, in its transaction (NULL: nothing). */
+static int (*const converts[])(pg *p, nyx_error *err) = {NULL, NULL, convert_parts};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -199,6 +298,8 @@ static int migrate_once(pg *p, int to, nyx_error *err)
     for (const char *const *sql = migrations[to - 1]; *sql; sql++)
         if (exec(p, what, *sql, err) != 0)
             return -1;
+    if (converts[to - 1] && converts[to - 1](p, err) != 0)
+        return -1;
     char set[96];
     snprintf(set, sizeof set, "UPDATE nyx_schema SET version = %d", to);
     return exec(p, what, set, err);

@@ -10,6 +10,7 @@
 #include "store_sqlite.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /* ---- migration 1: every table, including those later issues fill ---- */
 static const char *const migration_1[] = {
@@ -165,9 +166,86 @@ static const char *const migration_5[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4, migration_5};
+
+/* ---- migration 6: requests stored in parts (store_content.h) ----
+ * The text a request shares with others (a system prompt, a context, a tool list) is one row
+ * of llm_content by its SHA-256; an interaction holds a recipe in request_parts and NULL in
+ * prompt_text. Rows logged before are cut the same way by convert_parts(); the pages their
+ * text freed are reused by new rows (VACUUM returns them to the file system). */
+static const char *const migration_6[] = {
+    "CREATE TABLE llm_content (hash TEXT PRIMARY KEY NOT NULL, body TEXT NOT NULL)",
+    "ALTER TABLE llm_interactions ADD COLUMN request_parts TEXT",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
+                                                migration_5, migration_6};
+
+/* One row at a time by rowid, so the update never meets the scan it follows. */
+static int convert_parts(sqlite3 *db)
+{
+    sqlite3_stmt *next = NULL, *add = NULL, *set = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT rowid, prompt_text FROM llm_interactions WHERE rowid > ?1"
+                                " AND prompt_text IS NOT NULL ORDER BY rowid LIMIT 1",
+                                -1, &next, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, SQL_CONTENT_ADD, -1, &add, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "UPDATE llm_interactions SET request_parts = ?2, prompt_text = NULL"
+                                " WHERE rowid = ?1",
+                                -1, &set, NULL);
+    store_content_memo memo = {0};
+    sqlite3_int64 last = 0;
+    while (rc == SQLITE_OK) {
+        sqlite3_bind_int64(next, 1, last);
+        rc = sqlite3_step(next);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            break;
+        }
+        rc = SQLITE_OK;
+        last = sqlite3_column_int64(next, 0);
+        /* A copy: the row's own bytes may move once it is updated. */
+        char *text = store_strdup((const char *)sqlite3_column_text(next, 1));
+        sqlite3_reset(next);
+        store_parts parts;
+        if (!text || store_content_split(&memo, text, &parts) != 0) {
+            free(text);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        for (size_t i = 0; rc == SQLITE_OK && i < parts.n; i++) {
+            sqlite3_bind_text(add, 1, parts.pieces[i].hash, -1, SQLITE_STATIC);
+            sqlite3_bind_text(add, 2, parts.pieces[i].text, (int)parts.pieces[i].len, SQLITE_STATIC);
+            rc = sqlite3_step(add);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            sqlite3_reset(add);
+        }
+        if (rc == SQLITE_OK && parts.recipe) {
+            sqlite3_bind_int64(set, 1, last);
+            sqlite3_bind_text(set, 2, parts.recipe, -1, SQLITE_STATIC);
+            rc = sqlite3_step(set);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            sqlite3_reset(set);
+        }
+        store_parts_free(&parts); /* after the steps: the pieces point into text */
+        free(text);
+    }
+    store_content_memo_free(&memo);
+    sqlite3_finalize(next);
+    sqlite3_finalize(add);
+    sqlite3_finalize(set);
+    return rc;
+}
+
+/* What a migration does beyond its SQL, in its transaction (NULL: nothing). */
+static int (*const converts[])(sqlite3 *db) = {NULL, NULL, NULL, NULL, NULL, convert_parts};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+_Static_assert(sizeof converts / sizeof converts[0] == sizeof migrations / sizeof migrations[0],
+               "one convert entry per migration");
 
 int store_schema_latest(void) { return NMIGRATIONS; }
 
@@ -252,6 +330,15 @@ int store_schema_migrate(sqlite3 *db, const char *path, int *version_out, int *a
                 rollback(db);
                 return -1;
             }
+        }
+        int crc = converts[version] ? converts[version](db) : SQLITE_OK;
+        if (crc != SQLITE_OK) {
+            store_fail(err, "store: cannot migrate %s to schema version %d: %s", path, to,
+                       crc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
+            if (err && (crc & 0xff) == SQLITE_BUSY)
+                err->retryable = 1;
+            rollback(db);
+            return -1;
         }
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", to);

@@ -34,7 +34,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] =
         SQL_INSERT_INTERACTION
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)"
         /* A batch result logged already (by another process) is left as it is. */
         " ON CONFLICT (batch_id, custom_id) WHERE batch_id IS NOT NULL DO NOTHING",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -65,6 +65,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO thought_trees (session, parent_id, label, created_at)"
         " SELECT ?1, ?2, ?3, ?4"
         " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM thought_trees WHERE id = ?2)",
+    [ST_CONTENT_ADD] = SQL_CONTENT_ADD,
 };
 
 /* ---- errors ---- */
@@ -350,8 +351,31 @@ long store_sqlite_checkpoints(nyx_store *s)
 
 /* ---- writes ---- */
 
+/* The parts of the request it shares with others, each unless stored already. */
+static int insert_parts(sq *q, const nyx_interaction *it, nyx_error *err)
+{
+    for (size_t i = 0; it->parts && i < it->parts->n; i++) {
+        const store_piece *p = &it->parts->pieces[i];
+        sqlite3_stmt *st = q->st[ST_CONTENT_ADD];
+        int rc = sqlite3_bind_text(st, 1, p->hash, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(st, 2, p->text, (int)p->len, SQLITE_STATIC);
+        rc = rc == SQLITE_OK ? step_done(st) : rc;
+        if (rc != SQLITE_DONE) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            store_sqlite_fail(q, err, rc, "log interaction %s (a part of its request) to", it->id);
+            return rc;
+        }
+    }
+    return SQLITE_DONE;
+}
+
 int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error *err)
 {
+    int parts_rc = insert_parts(q, it, err);
+    if (parts_rc != SQLITE_DONE)
+        return parts_rc;
     const nyx_usage *u = &it->usage;
     int detail = u->has_cache_creation_detail != 0;
     binder b = {q->st[ST_INSERT], SQLITE_OK};
@@ -384,12 +408,13 @@ int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error 
     b_text(&b, 27, it->stop_reason);
     b_int(&b, 28, it->cache_hit != 0);
     b_int(&b, 29, it->from_response_cache != 0);
-    b_text(&b, 30, it->prompt_text);
+    b_text(&b, 30, it->parts ? NULL : it->prompt_text);
     b_text(&b, 31, it->response_text);
     b_text(&b, 32, it->provider);
     b_text(&b, 33, it->service_tier);
     b_text(&b, 34, it->batch_id);
     b_text(&b, 35, it->batch_id ? it->custom_id : NULL);
+    b_text(&b, 36, it->parts ? it->parts->recipe : NULL);
     int rc = b.rc;
     if (rc != SQLITE_OK) {
         store_sqlite_fail(q, err, rc, "log interaction %s (binding its values) to", it->id);
@@ -405,6 +430,8 @@ int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error 
 
 static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
 {
+    if (it->parts) /* more than one write: one transaction */
+        return store_sqlite_log_interaction_settle(s, it, NULL, 0, err);
     sq *q = sq_of(s);
     if (refuse_in_aborted_batch(q, err) != 0)
         return -1;
@@ -615,5 +642,7 @@ const store_backend_ops store_sqlite_ops = {
     .batch_create = store_sqlite_batch_create,
     .batch_submitted = store_sqlite_batch_submitted,
     .batch_requests = store_sqlite_batch_requests,
+    .content_get = store_sqlite_content_get,
+    .content_purge = store_sqlite_content_purge,
     .set_background = sq_set_background,
 };

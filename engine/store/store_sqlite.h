@@ -21,6 +21,7 @@ enum {
     ST_SESSION_UPSERT,
     ST_SESSION_END,
     ST_THOUGHT_ADD,
+    ST_CONTENT_ADD,
     ST_COUNT
 };
 
@@ -67,6 +68,7 @@ enum {
     SL_BATCH_HOLD,
     SL_BATCH_SUBMITTED,
     SL_BATCH_REQUESTS,
+    SL_CONTENT_GET,
     SL_COUNT
 };
 
@@ -103,8 +105,10 @@ int store_sqlite_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
  * Returns the SQLite code: SQLITE_DONE on success (rows, if any, are drained). */
 int store_sqlite_step_done(sqlite3_stmt *st);
 
-/* Inserts one llm_interactions row: binds, steps, resets. Returns SQLITE_DONE, or the
- * SQLite code with err filled. No batch bookkeeping: callers do it. */
+/* Inserts one llm_interactions row, and first the shared parts of its request it->parts
+ * holds (which makes two writes: callers run it in a transaction, store_sqlite_tx_begin,
+ * when it->parts is set): binds, steps, resets. Returns SQLITE_DONE, or the SQLite code with
+ * err filled. No batch bookkeeping: callers do it. */
 int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error *err);
 
 /* A write inside a batch failed: rolls the whole batch back, says so in err, and makes
@@ -251,6 +255,8 @@ int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, v
                                 nyx_error *err);
 int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
 int store_sqlite_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err);
+int store_sqlite_content_get(nyx_store *s, const char *hash, char **body, nyx_error *err);
+int store_sqlite_content_purge(nyx_store *s, long long *removed, nyx_error *err);
 
 /* store_sqlite_batch.c */
 int store_sqlite_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
@@ -260,6 +266,9 @@ int store_sqlite_batch_submitted(nyx_store *s, const char *id, int part, const c
                                  nyx_error *err);
 int store_sqlite_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 /* ---- schema (store_schema.c) ---- */
+
+/* The SQL that adds a shared part unless it is there already: ?1 hash, ?2 body. */
+#define SQL_CONTENT_ADD "INSERT INTO llm_content (hash, body) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING"
 
 /* The newest schema version this build knows (the number of migrations). */
 int store_schema_latest(void);

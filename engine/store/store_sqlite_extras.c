@@ -5,6 +5,7 @@
 #include "store_sqlite.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "base/clock.h"
 
@@ -17,8 +18,8 @@ int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, v
                                 "SELECT id, " SQ_ISO("created_at") " AS created_at, session, agent,"
                                 " COALESCE(model_served, model_requested) AS model, status, error_type,"
                                 " error_message, request_id, attempts, attempts_json,"
-                                " prompt_text AS request, response_text AS response"
-                                " FROM llm_interactions WHERE id = ?1",
+                                " prompt_text AS request, response_text AS response,"
+                                " request_parts FROM llm_interactions WHERE id = ?1",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(st);
@@ -62,4 +63,49 @@ int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_
     char what[160];
     snprintf(what, sizeof what, "set the limit of budget scope %.64s in", scope);
     return store_sqlite_write(q, &b, what, err);
+}
+
+int store_sqlite_content_get(nyx_store *s, const char *hash, char **body, nyx_error *err)
+{
+    sq *q = sq_of(s);
+    sqlite3_stmt *st = store_sqlite_stmt(q, SL_CONTENT_GET,
+                                         "SELECT body FROM llm_content WHERE hash = ?1", err);
+    if (!st)
+        return -1;
+    sq_binder b = {st, SQLITE_OK};
+    sqb_text(&b, 1, hash);
+    int rc = store_sqlite_read_text(q, &b, "read a part of a stored request in", body, err);
+    if (rc == 1 && *body)
+        return 0;
+    if (rc >= 0)
+        store_fail_as(err, "not_found", "store: a part of a stored request (%.16s...) is missing from %s",
+                      hash, q->path);
+    free(*body);
+    *body = NULL;
+    return -1;
+}
+
+/* The parts no recipe names. One statement: SQLite's single writer keeps a part from being
+ * deleted between a recipe's insert and the check. */
+int store_sqlite_content_purge(nyx_store *s, long long *removed, nyx_error *err)
+{
+    sq *q = sq_of(s);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(q->db,
+                                "DELETE FROM llm_content WHERE hash NOT IN"
+                                " (SELECT json_extract(j.value, '$.ref') FROM llm_interactions AS i,"
+                                " json_each(i.request_parts) AS j"
+                                " WHERE i.request_parts IS NOT NULL AND j.type = 'object')",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return store_sqlite_fail(q, err, rc, "purge the parts of stored requests in");
+    }
+    sq_binder b = {st, SQLITE_OK};
+    rc = store_sqlite_write(q, &b, "purge the parts of stored requests in", err);
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return -1;
+    *removed = sqlite3_changes(q->db);
+    return 0;
 }

@@ -173,8 +173,8 @@ static void test_migrations(void)
     }
     CHECK_STR(store_backend_name(s), "sqlite");
     CHECK_INT(store_schema_version(s), store_schema_latest());
-    CHECK_INT(store_schema_latest(), 5);
-    CHECK_INT(store_sqlite_migrations_applied(s), 5);
+    CHECK_INT(store_schema_latest(), 6);
+    CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest());
     CHECK_INT(store_is_readonly(s), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                             " ('llm_interactions','sessions','thought_trees','prompt_templates',"
@@ -227,7 +227,9 @@ static void test_migrations(void)
     CHECK(s == NULL);
     store_close(s);
     CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (5)");
+    char newer[80];
+    snprintf(newer, sizeof newer, "schema version 99, newer than this nyx knows (%d)", store_schema_latest());
+    CHECK_CONTAINS(err.message, newer);
     CHECK_CONTAINS(err.message, path);
 }
 
@@ -247,7 +249,9 @@ static void test_migration_2(void)
                            "DROP TABLE budget_holds; DROP TABLE llm_batches; DROP TABLE llm_batch_requests;"
                            " DROP INDEX llm_interactions_batch; ALTER TABLE llm_interactions DROP COLUMN service_tier;"
                            " ALTER TABLE llm_interactions DROP COLUMN batch_id;"
-                           " ALTER TABLE llm_interactions DROP COLUMN custom_id; PRAGMA user_version = 1;"
+                           " ALTER TABLE llm_interactions DROP COLUMN custom_id;"
+                           " DROP TABLE llm_content; ALTER TABLE llm_interactions DROP COLUMN request_parts;"
+                           " PRAGMA user_version = 1;"
                            " INSERT INTO budgets VALUES ('session:v1', 1.0, 0, 0.5, 0),"
                            " ('day:v1', 5.0, 0, 0.5, 0);"
                            " INSERT INTO budget_reservations VALUES"
@@ -336,7 +340,9 @@ static void test_concurrent_migration(void)
     }
     sqlite3_finalize(st);
     CHECK(n >= 11);
-    CHECK_INT(sqlite3_exec(other, "PRAGMA user_version = 5; COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    char version[64];
+    snprintf(version, sizeof version, "PRAGMA user_version = %d; COMMIT", store_schema_latest());
+    CHECK_INT(sqlite3_exec(other, version, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
     store_close(s);
     int status = 0;

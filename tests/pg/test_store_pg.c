@@ -27,6 +27,7 @@
 
 #include "check.h"
 #include "base/clock.h"
+#include "request_body.h"
 #include "store/store.h"
 
 #define T0 1764064800.0 /* 2025-11-25T10:00:00Z */
@@ -370,7 +371,7 @@ static const char TABLES[] =
     "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN"
     " ('llm_interactions','sessions','thought_trees','prompt_templates','template_usage',"
     " 'budgets','budget_holds','llm_cache','audit_events','system_config','control','llm_batches','llm_batch_requests',"
-    " 'nyx_schema')";
+    " 'llm_content', 'nyx_schema')";
 
 static void test_open_and_migrate(void)
 {
@@ -380,12 +381,12 @@ static void test_open_and_migrate(void)
     if (!s)
         return;
     CHECK_STR(store_backend_name(s), "postgresql");
-    CHECK_INT(store_schema_version(s), 2);
+    CHECK_INT(store_schema_version(s), 3);
     CHECK_INT(store_is_readonly(s), 0);
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 2);
+    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 3);
     CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
-    CHECK_INT(raw_int(TABLES), 14);
-    CHECK_INT(raw_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 14);
+    CHECK_INT(raw_int(TABLES), 15);
+    CHECK_INT(raw_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 15);
     CHECK_INT(raw_int("SELECT count(*) FROM pg_proc WHERE proname IN ('nyx_reserve',"
                       " 'nyx_settle')"),
               2);
@@ -409,14 +410,14 @@ static void test_open_and_migrate(void)
     /* Reopen: nothing to migrate, the data is there, one version row. */
     s = open_db();
     if (s) {
-        CHECK_INT(store_schema_version(s), 2);
+        CHECK_INT(store_schema_version(s), 3);
         CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'm1'"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 1);
         /* A second store on the same database at the same time. */
         nyx_store *t = open_db();
         if (t) {
-            CHECK_INT(store_schema_version(t), 2);
+            CHECK_INT(store_schema_version(t), 3);
             CHECK_INT(store_connections(), 2);
             store_close(t);
         }
@@ -454,11 +455,11 @@ static void test_open_and_migrate(void)
     CHECK(s == NULL);
     store_close(s);
     CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (2)");
+    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (3)");
     CHECK_CONTAINS(err.message, db_name);
     CHECK(!contains(err.message, "postgresql://"));
     CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 99);
-    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 2"), 0);
+    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 3"), 0);
     s = open_db();
     store_close(s);
 }
@@ -492,7 +493,7 @@ static void test_concurrent_migration(void)
             nyx_interaction it = make("race", T0);
             int logged = store_log_interaction(c, &it, &e);
             store_close(c);
-            _exit(version == 2 && logged == 0 ? 0 : 11);
+            _exit(version == 3 && logged == 0 ? 0 : 11);
         }
         CHECK(kids[k] > 0);
     }
@@ -508,8 +509,8 @@ static void test_concurrent_migration(void)
         CHECK_INT(WEXITSTATUS(st), 0);
     }
     CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 2);
-    CHECK_INT(raw_int(TABLES), 14);
+    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 3);
+    CHECK_INT(raw_int(TABLES), 15);
     /* Every process logged the same id: one row (an id is logged once). */
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 1);
 }
@@ -1803,6 +1804,166 @@ static int read_base_uri(void)
     return 0;
 }
 
+/* ---- requests stored in parts (store_content.h) ---- */
+
+typedef struct request_row {
+    char *request;
+    int rows;
+} request_row;
+
+static int take_request(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    request_row *r = ud;
+    r->rows++;
+    for (int i = 0; i < ncols; i++)
+        if (strcmp(names[i], "request") == 0 && values[i])
+            r->request = strdup(values[i]);
+    return 0;
+}
+
+/* The request the exchange query reads back for id is text. */
+static void check_request(nyx_store *s, const char *id, const char *want, int line)
+{
+    request_row r = {NULL, 0};
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_query_exchange(s, id, take_request, &r, &err) != 0 || r.rows != 1 || !r.request ||
+        strcmp(r.request, want) != 0) {
+        fprintf(stderr, "line %d: %s reads back %s (%s)\n", line, id,
+                r.request ? "other text" : "no request", err.message);
+        check_failures++;
+    }
+    free(r.request);
+}
+
+/* One system prompt under many questions, by every way in (alone, settled, in the loop, in a
+ * batch): one part, every request read back as given; parts no request names are purged. */
+static void test_content(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    char *sys = repeat("You are the support desk of a large library. ", 340);
+    enum { N = 40 };
+    char *bodies[N];
+    CHECK_INT(store_batch_begin(s, &err), 0);
+    for (int i = 0; i < N; i++) {
+        char q[64], id[32];
+        snprintf(q, sizeof q, "Question %d?", i);
+        const char *m[] = {q};
+        bodies[i] = body(sys, m, 1, 0, NULL);
+        snprintf(id, sizeof id, "c%d", i);
+        nyx_interaction it = make(id, T0);
+        it.prompt_text = bodies[i];
+        if (i == N / 2)
+            CHECK_INT(store_batch_commit(s, &err), 0);
+        if (i < N / 2 || i % 3 == 0) {
+            CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        } else if (i % 3 == 1) {
+            CHECK_INT(store_log_interaction_settle(s, &it, NULL, 0, &err), 0);
+        } else {
+            done_rec d = {0};
+            CHECK_INT(store_log_interaction_settle_async(s, &it, NULL, 0, on_done, &d, &err), 0);
+            CHECK_INT(drive(s, 10), 0);
+            CHECK_INT(d.rc, 0);
+        }
+    }
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE prompt_text IS NULL AND"
+                      " request_parts IS NOT NULL"),
+              N);
+    for (int i = 0; i < N; i += 7) {
+        char id[32];
+        snprintf(id, sizeof id, "c%d", i);
+        check_request(s, id, bodies[i], __LINE__);
+    }
+    /* A conversation: each long turn once, though sent again every turn with a moving mark. */
+    char *turns[6];
+    for (int t = 0; t < 6; t++) {
+        char unit[64], id[32];
+        snprintf(unit, sizeof unit, "Turn %d of the talk, said at some length. ", t);
+        turns[t] = repeat(unit, 10);
+        char *b = body(NULL, (const char *const *)turns, t + 1, 1, NULL);
+        snprintf(id, sizeof id, "t%d", t);
+        nyx_interaction it = make(id, T0);
+        it.prompt_text = b;
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        check_request(s, id, b, __LINE__);
+        free(b);
+    }
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 7);
+
+    long long removed = -1;
+    CHECK_INT(store_content_purge(s, &removed, &err), 0);
+    CHECK_INT(removed, 0);
+    CHECK_INT(raw_exec("DELETE FROM llm_interactions WHERE id LIKE 't%'"), 0);
+    CHECK_INT(store_content_purge(s, &removed, &err), 0);
+    CHECK_INT(removed, 6);
+    check_request(s, "c0", bodies[0], __LINE__);
+    CHECK_INT(raw_exec("DELETE FROM llm_interactions"), 0);
+    CHECK_INT(store_content_purge(s, &removed, &err), 0);
+    CHECK_INT(removed, 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 0);
+    store_close(s);
+    for (int i = 0; i < N; i++)
+        free(bodies[i]);
+    for (int t = 0; t < 6; t++)
+        free(turns[t]);
+    free(sys);
+}
+
+/* A database of schema 2 (requests stored whole) is converted at open: every row reads back
+ * as before, the repeated text is one part, the old column holds nothing that was cut. */
+static void test_content_migration(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    store_close(s);
+    CHECK_INT(raw_exec("DROP FUNCTION nyx_content_purge(); DROP TABLE llm_content;"
+                       " ALTER TABLE llm_interactions DROP COLUMN request_parts;"
+                       " UPDATE nyx_schema SET version = 2"),
+              0);
+    char *sys = repeat("You are the support desk of a large library. ", 80);
+    enum { N = 300 }; /* more than one round of the conversion */
+    static char *bodies[N + 1];
+    size_t cap = 64 * 1024;
+    char *sql = malloc(cap);
+    for (int i = 0; i < N; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "Question %d?", i);
+        const char *m[] = {q};
+        bodies[i] = body(sys, m, 1, 0, NULL);
+        snprintf(sql, cap, "INSERT INTO llm_interactions (id, created_at, status, prompt_text,"
+                           " response_text) VALUES ('old%03d', %d, 'ok', '%s', 'answer %d')",
+                 i, 1000 + i, bodies[i], i);
+        CHECK_INT(raw_exec(sql), 0);
+    }
+    bodies[N] = strdup("a request that is not JSON");
+    snprintf(sql, cap, "INSERT INTO llm_interactions (id, created_at, status, prompt_text)"
+                       " VALUES ('old%03d', 5000, 'ok', '%s')", N, bodies[N]);
+    CHECK_INT(raw_exec(sql), 0);
+    free(sql);
+    s = open_db();
+    if (s) {
+        CHECK_INT(store_schema_version(s), 3);
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), N + 1);
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE prompt_text IS NOT NULL"), 1);
+        for (int i = 0; i <= N; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "old%03d", i);
+            check_request(s, id, bodies[i], __LINE__);
+        }
+        store_close(s);
+    }
+    for (int i = 0; i <= N; i++)
+        free(bodies[i]);
+    free(sys);
+}
+
 static void run(const char *name, void (*test)(void))
 {
     int before = check_failures;
@@ -1890,6 +2051,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN); /* a dropped server connection is an error, not a death */
     run("open_and_migrate", test_open_and_migrate);
     run("concurrent_migration", test_concurrent_migration);
+    run("content", test_content);
+    run("content_migration", test_content_migration);
     run("log_fields", test_log_fields);
     run("queries", test_queries);
     run("unknown_cost", test_unknown_cost);

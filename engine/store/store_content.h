@@ -1,0 +1,77 @@
+/* Stored requests in parts (schema 5 in SQLite, 2 in PostgreSQL): text that repeats from call
+ * to call (a system prompt, a shared context, a tool list, the messages of a conversation
+ * sent again every turn) is kept once in llm_content, addressed by the SHA-256 of its bytes,
+ * and an interaction keeps a recipe: its own bytes inline, a reference for each such part.
+ * Joining the recipe gives back the request exactly as it was given to the store, byte for
+ * byte (the parts are cut out of that text, never re-encoded).
+ *
+ * The hash is SHA-256 rather than a faster non-cryptographic hash because it is a row's
+ * identity in a log meant for audit: prompts carry text a caller may choose, and a crafted
+ * collision would make the log show another request than the one sent. Its cost is paid once
+ * per distinct part per store (store_content_memo). Internal to engine/store. */
+#ifndef NYX_STORE_CONTENT_H
+#define NYX_STORE_CONTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "claude/types.h"
+
+/* A part shorter than this stays inline: a reference and its row cost about as much. */
+#define STORE_CONTENT_MIN 256
+#define STORE_HASH_HEX 65 /* SHA-256 in hex, with its NUL */
+
+/* One part of a request: bytes of the original text (not a copy) and their hash. */
+typedef struct store_piece {
+    const char *text;
+    size_t len;
+    char hash[STORE_HASH_HEX];
+} store_piece;
+
+/* A request as the store keeps it. recipe NULL: the text is stored whole (not JSON, or
+ * nothing in it long enough to share). Otherwise recipe is a JSON array whose strings are
+ * the text's own bytes and whose objects {"ref": HASH} stand for pieces[i] (each distinct
+ * hash once). */
+typedef struct store_parts {
+    char *recipe;
+    store_piece *pieces;
+    size_t n;
+} store_parts;
+
+/* The hashes of recently stored parts, so a part sent again costs a comparison, not a
+ * SHA-256. Belongs to one store; zero-initialised; store_content_memo_free() at close. */
+#define STORE_MEMO_SLOTS 16
+typedef struct store_content_memo {
+    struct {
+        uint64_t quick; /* XXH3 of the text: a candidate, confirmed by comparing bytes */
+        char *text;
+        size_t len;
+        char hash[STORE_HASH_HEX];
+        uint64_t used;
+    } slot[STORE_MEMO_SLOTS];
+    uint64_t clock;
+} store_content_memo;
+
+void store_content_memo_free(store_content_memo *m);
+
+/* The SHA-256 of len bytes of text in lowercase hex (memo may be NULL). */
+void store_content_hash(store_content_memo *m, const char *text, size_t len,
+                        char out[STORE_HASH_HEX]);
+
+/* Splits text (a request body as stored: JSON from the engine, or anything else) into its
+ * parts: the value of "tools" and every string of STORE_CONTENT_MIN bytes or more, as they
+ * appear in the text. Returns 0 (out->recipe NULL when the text stays whole), or -1 when out
+ * of memory (out is then empty). out->pieces point into text: keep text while using them. */
+int store_content_split(store_content_memo *m, const char *text, store_parts *out);
+void store_parts_free(store_parts *p);
+
+/* The body of the part hash: 0 with *body malloc'd (free it), or -1 with err filled
+ * ("not_found" when no row has it). */
+typedef int (*store_content_fetch)(void *ud, const char *hash, char **body, nyx_error *err);
+
+/* The text a recipe stands for, malloc'd in *out. Returns 0, or -1 with err filled: the
+ * recipe is not one this module wrote, a part is missing, or memory ran out. */
+int store_content_join(const char *recipe, store_content_fetch fetch, void *ud, char **out,
+                       nyx_error *err);
+
+#endif

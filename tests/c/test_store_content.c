@@ -1,0 +1,503 @@
+/* engine/store, requests in parts (store_content.h): the cut and the join give back every byte,
+ * a text repeated from call to call is one row whatever holds it, `nyx log --raw` (the
+ * exchange query) reads requests back as given, a database of schema 5 is converted without
+ * losing or changing a row, and parts no request names are purged. */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "request_body.h"
+#include "store_fixture.h"
+#include "store/store.h"
+#include "store/store_content.h"
+#include "store/store_sqlite.h"
+
+#define T0 1764064800.0
+
+/* ---- the cut and the join, alone ---- */
+
+typedef struct pieces_at {
+    const store_parts *p;
+    int fetched;
+} pieces_at;
+
+static int fetch_piece(void *ud, const char *hash, char **out, nyx_error *err)
+{
+    pieces_at *a = ud;
+    for (size_t i = 0; i < a->p->n; i++)
+        if (strcmp(a->p->pieces[i].hash, hash) == 0) {
+            *out = malloc(a->p->pieces[i].len + 1);
+            memcpy(*out, a->p->pieces[i].text, a->p->pieces[i].len);
+            (*out)[a->p->pieces[i].len] = '\0';
+            a->fetched++;
+            return 0;
+        }
+    nyx_error_set(err, "not_found", 0, "no piece %s", hash);
+    return -1;
+}
+
+/* Splits text and joins it again: the same bytes. Returns the number of distinct parts. */
+static int round_trip(const char *text, int line)
+{
+    store_content_memo memo = {0};
+    store_parts p;
+    if (store_content_split(&memo, text, &p) != 0) {
+        fprintf(stderr, "line %d: split failed\n", line);
+        check_failures++;
+        return -1;
+    }
+    int n = (int)p.n;
+    if (p.recipe) {
+        pieces_at at = {&p, 0};
+        char *joined = NULL;
+        nyx_error err;
+        nyx_error_clear(&err);
+        CHECK_INT(store_content_join(p.recipe, fetch_piece, &at, &joined, &err), 0);
+        if (!joined || strcmp(joined, text) != 0) {
+            fprintf(stderr, "line %d: the join differs from the text\n", line);
+            check_failures++;
+        }
+        free(joined);
+    }
+    store_parts_free(&p);
+    store_content_memo_free(&memo);
+    return n;
+}
+
+static void test_cut_and_join(void)
+{
+    char *sys = repeat("You are the support desk of a large library. ", 60);
+    char *ctx = repeat("Chapter one, in which nothing happens at length. ", 20);
+    const char *one[] = {"What time is it?"};
+    char *b = body(sys, one, 1, 0, NULL);
+    CHECK_INT(round_trip(b, __LINE__), 1); /* the system prompt; the question stays inline */
+    free(b);
+
+    /* The same context twice in one request: one part, named twice. */
+    const char *twice[] = {ctx, "ok", ctx};
+    b = body(sys, twice, 3, 1, "[{\"name\":\"search\",\"description\":\"finds\","
+                               "\"input_schema\":{\"type\":\"object\",\"properties\":{\"q\":"
+                               "{\"type\":\"string\",\"description\":\"the words to look for, in "
+                               "any order, as the reader typed them; quotes keep a phrase together;"
+                               " a minus sign before a word leaves it out; an asterisk ends a "
+                               "prefix; case does not matter; accents do; up to 40 words; a longer "
+                               "query is cut at the 40th word\"}}}}]");
+    CHECK_INT(round_trip(b, __LINE__), 3); /* system, the context, the tool list */
+    free(b);
+
+    /* Text nyx did not write: spaces, escapes cJSON would write otherwise, not JSON at all,
+     * too short to share. Every byte comes back, cut or not. */
+    char *odd = malloc(strlen(sys) + 200);
+    sprintf(odd, "{ \"system\" : \"caf\\u00e9 \\/ %s\", \"messages\": [ ] }", sys);
+    round_trip(odd, __LINE__);
+    sprintf(odd, "{\"system\":\"%s\", \"x\": \"\\u00e9\\t\\u0001\"}", sys);
+    CHECK_INT(round_trip(odd, __LINE__), 1);
+    free(odd);
+    CHECK_INT(round_trip(sys, __LINE__), 0);
+    CHECK_INT(round_trip("{\"system\":\"short\"}", __LINE__), 0);
+    CHECK_INT(round_trip("not json \xff\xfe at all, but long enough to be considered", __LINE__), 0);
+
+    /* A recipe that is not one nyx wrote is refused, not read as something else. */
+    nyx_error err;
+    nyx_error_clear(&err);
+    char *out = NULL;
+    pieces_at none = {NULL, 0};
+    CHECK_INT(store_content_join("{\"ref\":1}", fetch_piece, &none, &out, &err), -1);
+    CHECK_STR(err.type, "store_error");
+    CHECK(out == NULL);
+    free(sys);
+    free(ctx);
+}
+
+static void test_hash(void)
+{
+    store_content_memo memo = {0};
+    char h[STORE_HASH_HEX];
+    store_content_hash(NULL, "abc", 3, h);
+    CHECK_STR(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    store_content_hash(&memo, "abc", 3, h); /* computed, then remembered */
+    store_content_hash(&memo, "abc", 3, h);
+    CHECK_STR(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    store_content_hash(&memo, "abd", 3, h);
+    CHECK_STR(h, "a52d159f262b2c6ddb724a61840befc36eb30c88877a4030b65cbe86298449c9");
+    store_content_memo_free(&memo);
+}
+
+/* ---- through the store ---- */
+
+typedef struct exchange {
+    char *request, *response, *id;
+    int rows, ncols;
+} exchange;
+
+static int take_exchange(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    exchange *x = ud;
+    x->rows++;
+    x->ncols = ncols;
+    for (int i = 0; i < ncols; i++) {
+        if (strcmp(names[i], "request") == 0)
+            x->request = values[i] ? strdup(values[i]) : NULL;
+        if (strcmp(names[i], "response") == 0)
+            x->response = values[i] ? strdup(values[i]) : NULL;
+        if (strcmp(names[i], "id") == 0)
+            x->id = strdup(values[i]);
+    }
+    return 0;
+}
+
+static void exchange_free(exchange *x)
+{
+    free(x->request);
+    free(x->response);
+    free(x->id);
+    memset(x, 0, sizeof *x);
+}
+
+/* The stored request of id reads back as text. */
+static void check_request(nyx_store *s, const char *id, const char *text, int line)
+{
+    exchange x = {0};
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_query_exchange(s, id, take_exchange, &x, &err) != 0 || x.rows != 1 ||
+        !x.request || strcmp(x.request, text) != 0) {
+        fprintf(stderr, "line %d: %s reads back %s (%s)\n", line, id,
+                x.request ? "other text" : "no request", err.message);
+        check_failures++;
+    }
+    CHECK_INT(x.ncols, 13); /* the columns store.h names, nothing of the parts */
+    exchange_free(&x);
+}
+
+static nyx_interaction make(const char *id, const char *prompt)
+{
+    nyx_interaction it;
+    memset(&it, 0, sizeof it);
+    it.id = id;
+    it.created_at = T0;
+    it.status = "ok";
+    it.attempts = 1;
+    it.ttfb_ms = it.latency_ms = -1;
+    it.prompt_text = prompt;
+    it.response_text = "An answer of a few words.";
+    return it;
+}
+
+static long long file_bytes(nyx_store *s)
+{
+    return count_rows(s, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size") -
+           count_rows(s, "SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size");
+}
+
+/* The workload of issue 19: one 15 KB system prompt, a different question each call. */
+static void test_workload(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/work.db", tmpdir);
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(path, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    char *sys = repeat("You are the support desk of a large library. ", 340); /* 15.3 KB */
+    enum { N = 300 };
+    char *bodies[N];
+    long long before = file_bytes(s);
+    for (int i = 0; i < N; i++) {
+        char q[96], id[32];
+        snprintf(q, sizeof q, "Question %d: where are the books about the number %d?", i, i * 7);
+        const char *msgs[] = {q};
+        bodies[i] = body(sys, msgs, 1, 0, NULL);
+        snprintf(id, sizeof id, "w%d", i);
+        nyx_interaction it = make(id, bodies[i]);
+        /* Every way in: alone, with a settle, inside a batch. */
+        int rc;
+        if (i % 3 == 0)
+            rc = store_log_interaction(s, &it, &err);
+        else if (i % 3 == 1)
+            rc = store_log_interaction_settle(s, &it, NULL, 0, &err);
+        else {
+            rc = store_batch_begin(s, &err);
+            if (rc == 0)
+                rc = store_log_interaction(s, &it, &err);
+            if (rc == 0)
+                rc = store_batch_commit(s, &err);
+        }
+        CHECK_INT(rc, 0);
+    }
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_content"), 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE prompt_text IS NULL"
+                            " AND request_parts IS NOT NULL"),
+              N);
+    long long per_call = (file_bytes(s) - before) / N;
+    fprintf(stderr, "database bytes per call: %lld (request %zu bytes)\n", per_call, strlen(bodies[0]));
+    CHECK(per_call <= 2048);
+    for (int i = 0; i < N; i += 37) {
+        char id[32];
+        snprintf(id, sizeof id, "w%d", i);
+        check_request(s, id, bodies[i], __LINE__);
+    }
+    /* A request stored whole (not JSON) still reads back; an unknown id gives no row. */
+    nyx_interaction plain = make("plain", "a request that is not JSON");
+    CHECK_INT(store_log_interaction(s, &plain, &err), 0);
+    check_request(s, "plain", "a request that is not JSON", __LINE__);
+    exchange x = {0};
+    CHECK_INT(store_query_exchange(s, "nope", take_exchange, &x, &err), 0);
+    CHECK_INT(x.rows, 0);
+    /* A part missing from under a recipe is an error that says so, never another text. */
+    CHECK_INT(sqlite3_exec(store_sqlite_db(s), "DELETE FROM llm_content", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(store_query_exchange(s, "w0", take_exchange, &x, &err), -1);
+    CHECK_STR(err.type, "not_found");
+    CHECK_INT(x.rows, 0);
+    exchange_free(&x);
+    store_close(s);
+    for (int i = 0; i < N; i++)
+        free(bodies[i]);
+    free(sys);
+}
+
+/* A conversation resends its messages every turn, its cache mark moving to the newest one;
+ * a council sends one context under several personas. Each long text is stored once. */
+static void test_conversation_and_council(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(":memory:", &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    enum { TURNS = 12 };
+    char *msgs[TURNS];
+    char *bodies[TURNS];
+    for (int t = 0; t < TURNS; t++) {
+        char unit[64];
+        snprintf(unit, sizeof unit, "Turn %d of the talk, said at some length. ", t);
+        msgs[t] = repeat(unit, 10);
+        bodies[t] = body(NULL, (const char *const *)msgs, t + 1, 1, NULL);
+        char id[32];
+        snprintf(id, sizeof id, "t%d", t);
+        nyx_interaction it = make(id, bodies[t]);
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    }
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_content"), TURNS);
+    check_request(s, "t0", bodies[0], __LINE__);
+    check_request(s, "t11", bodies[11], __LINE__);
+
+    char *ctx = repeat("The shared context of the council, read by everyone. ", 50);
+    const char *personas[] = {"You are the engineer.", "You are the economist.", "You are the critic."};
+    for (int i = 0; i < 3; i++) {
+        const char *m[] = {ctx};
+        char *b = body(personas[i], m, 1, 0, NULL);
+        char id[32];
+        snprintf(id, sizeof id, "c%d", i);
+        nyx_interaction it = make(id, b);
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        check_request(s, id, b, __LINE__);
+        free(b);
+    }
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_content"), TURNS + 1);
+    store_close(s);
+    for (int t = 0; t < TURNS; t++) {
+        free(msgs[t]);
+        free(bodies[t]);
+    }
+    free(ctx);
+}
+
+/* Parts no request names any more go; those still named stay and read. */
+static void test_purge(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(":memory:", &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    char *a = repeat("System prompt A, long enough to be shared. ", 10);
+    char *b = repeat("System prompt B, long enough to be shared. ", 10);
+    const char *q[] = {"q"};
+    char *ba = body(a, q, 1, 0, NULL), *bb = body(b, q, 1, 0, NULL);
+    nyx_interaction i1 = make("a1", ba), i2 = make("a2", ba), i3 = make("b1", bb);
+    CHECK_INT(store_log_interaction(s, &i1, &err), 0);
+    CHECK_INT(store_log_interaction(s, &i2, &err), 0);
+    CHECK_INT(store_log_interaction(s, &i3, &err), 0);
+    long long removed = -1;
+    CHECK_INT(store_content_purge(s, &removed, &err), 0);
+    CHECK_INT(removed, 0);
+    CHECK_INT(sqlite3_exec(store_sqlite_db(s), "DELETE FROM llm_interactions WHERE id IN ('a1', 'b1')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    CHECK_INT(store_content_purge(s, &removed, &err), 0);
+    CHECK_INT(removed, 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_content"), 1);
+    check_request(s, "a2", ba, __LINE__);
+    CHECK_INT(sqlite3_exec(store_sqlite_db(s), "DELETE FROM llm_interactions", NULL, NULL, NULL),
+              SQLITE_OK);
+    CHECK_INT(store_content_purge(s, &removed, &err), 0);
+    CHECK_INT(removed, 1);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_content"), 0);
+    store_close(s);
+    free(a);
+    free(b);
+    free(ba);
+    free(bb);
+}
+
+/* ---- a database of schema 5 (nyx before requests were stored in parts), converted ---- */
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    if (s)
+        s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Every row as the exchange query of schema 5 showed it, one line per column. */
+static char *old_exchange(sqlite3 *db, const char *id)
+{
+    sqlite3_stmt *st = NULL;
+    char *out = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, " SQ_ISO("created_at") ", session, agent,"
+                           " COALESCE(model_served, model_requested), status, error_type,"
+                           " error_message, request_id, attempts, attempts_json, prompt_text,"
+                           " response_text FROM llm_interactions WHERE id = ?1",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        size_t cap = 1 << 20, n = 0;
+        out = calloc(1, cap);
+        for (int c = 0; c < 13; c++) {
+            const char *v = (const char *)sqlite3_column_text(st, c);
+            n += (size_t)snprintf(out + n, cap - n, "%s\n", v ? v : "(null)");
+        }
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+typedef struct lines {
+    char *text;
+} lines;
+
+static int take_lines(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    (void)names;
+    lines *l = ud;
+    size_t cap = 1 << 20, n = 0;
+    l->text = calloc(1, cap);
+    for (int c = 0; c < ncols; c++)
+        n += (size_t)snprintf(l->text + n, cap - n, "%s\n", values[c] ? values[c] : "(null)");
+    return 0;
+}
+
+static void test_migrate_v5(void)
+{
+    char path[300], fixture[600];
+    snprintf(path, sizeof path, "%s/v5.db", tmpdir);
+    snprintf(fixture, sizeof fixture, "%s/tests/data/store_v5.sql", NYX_SOURCE_DIR);
+    char *sql = read_file(fixture);
+    CHECK(sql != NULL);
+    if (!sql)
+        return;
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    free(sql);
+    /* What schema 5 showed of every row, and how many rows each table held. */
+    enum { MAXR = 64 };
+    char *ids[MAXR], *before[MAXR];
+    int n = 0;
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT id FROM llm_interactions ORDER BY id", -1, &st, NULL), SQLITE_OK);
+    while (n < MAXR && sqlite3_step(st) == SQLITE_ROW) {
+        ids[n] = strdup((const char *)sqlite3_column_text(st, 0));
+        before[n] = old_exchange(db, ids[n]);
+        n++;
+    }
+    sqlite3_finalize(st);
+    CHECK(n >= 9);
+    const char *count_all =
+        "SELECT (SELECT count(*) FROM llm_interactions) || ' ' || (SELECT count(*) FROM sessions)"
+        " || ' ' || (SELECT count(*) FROM budgets) || ' ' || (SELECT count(*) FROM audit_events)"
+        " || ' ' || (SELECT count(*) FROM thought_trees) || ' ' || (SELECT count(*) FROM prompt_templates)"
+        " || ' ' || (SELECT total(input_tokens + output_tokens + cost_usd) FROM llm_interactions)";
+    CHECK_INT(sqlite3_prepare_v2(db, count_all, -1, &st, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    char *counts = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    long long old_text = 0;
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT total(length(prompt_text)) FROM llm_interactions", -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        old_text = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = store_open(path, &err);
+    CHECK(s != NULL);
+    if (!s) {
+        fprintf(stderr, "open: %s\n", err.message);
+        return;
+    }
+    CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest() - 5);
+    for (int i = 0; i < n; i++) {
+        lines l = {NULL};
+        CHECK_INT(store_query_exchange(s, ids[i], take_lines, &l, &err), 0);
+        if (!l.text || strcmp(l.text, before[i]) != 0) {
+            fprintf(stderr, "%s reads back otherwise after the migration:\n%s---\n%s\n", ids[i],
+                    l.text ? l.text : "(none)", before[i]);
+            check_failures++;
+        }
+        free(l.text);
+        free(ids[i]);
+        free(before[i]);
+    }
+    sqlite3_stmt *again = NULL;
+    CHECK_INT(sqlite3_prepare_v2(store_sqlite_db(s), count_all, -1, &again, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_step(again), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(again, 0), counts);
+    sqlite3_finalize(again);
+    free(counts);
+    /* The repeated prompts are parts now; the old column holds only what could not be cut,
+     * and the pages the rest took are free for new rows. */
+    CHECK(count_rows(s, "SELECT count(*) FROM llm_content") >= 3);
+    CHECK(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE request_parts IS NOT NULL") >= 6);
+    long long left = count_rows(s, "SELECT total(length(prompt_text)) FROM llm_interactions");
+    fprintf(stderr, "request text held whole: %lld bytes before, %lld after\n", old_text, left);
+    CHECK(left * 4 < old_text);
+    CHECK(count_rows(s, "SELECT freelist_count FROM pragma_freelist_count") > 0);
+    store_close(s);
+}
+
+int main(void)
+{
+    if (fixture_begin("content") != 0)
+        return 1;
+    test_hash();
+    test_cut_and_join();
+    test_workload();
+    test_conversation_and_council();
+    test_purge();
+    test_migrate_v5();
+    fixture_end();
+    CHECK_DONE();
+}
