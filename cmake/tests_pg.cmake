@@ -21,7 +21,8 @@ file(GLOB PG_C_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/pg/test_*.c)
 foreach(src ${PG_C_TESTS})
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name} ${src})
-  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/engine ${CMAKE_SOURCE_DIR}/tests/c)
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/engine ${CMAKE_SOURCE_DIR}/tests/c
+                             ${CMAKE_SOURCE_DIR}/tests/store)
   target_link_libraries(${name} PRIVATE nyx_static)
   add_test(NAME pg/${name} COMMAND ${name})
   set_tests_properties(pg/${name} PROPERTIES TIMEOUT 300 FIXTURES_REQUIRED pg

@@ -52,6 +52,11 @@ static inline const char *dialect(const char *sqlite, const char *pg)
 /* The wall clock in seconds since the epoch, as an SQL expression. */
 #define SQL_NOW dialect("CAST(strftime('%s','now') AS REAL)", "extract(epoch FROM now())")
 
+static inline int contains(const char *hay, const char *needle)
+{
+    return hay && needle && strstr(hay, needle) != NULL;
+}
+
 static inline void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

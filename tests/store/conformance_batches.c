@@ -72,13 +72,13 @@ static void test_batches(void)
          .reserved_usd = 0.25},
         {.custom_id = "b", .part = 0, .session = "b", .model = "m", .reservation_id = r2,
          .reserved_usd = 0.25},
-        {.custom_id = "c", .part = 1, .template_name = "t", .template_version = 2, .write_1h = 1},
+        {.custom_id = "c\"q", .part = 1, .template_name = "t", .template_version = 2, .write_1h = 1},
     };
     CHECK_INT(store_batch_create(s, "nb_1", "nightly", expires, 2, reqs, 3, &err), 0);
     /* Committed: another connection reads it at once, found by nyx's id. */
     reqrows r;
     char want[1024];
-    snprintf(want, sizeof want, "a:0:-:b:%s:0\nb:0:-:b:%s:0\nc:1:-:-:-:0\n", r1, r2);
+    snprintf(want, sizeof want, "a:0:-:b:%s:0\nb:0:-:b:%s:0\nc\"q:1:-:-:-:0\n", r1, r2);
     CHECK_STR(requests(t, "nb_1", &r), want);
     /* The batch holds the reservations: no process, and their age counts from its expiry. */
     char sql[200];
@@ -87,9 +87,13 @@ static void test_batches(void)
              " created_at > %s + 80000", SQL_NOW);
     CHECK_INT(raw_int(sql), 2);
     CHECK_INT(store_budget_reap(s, 3600, &err), 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_batch_requests WHERE template_version = 2 AND"
+                      " write_1h = 1"),
+              1);
     /* A batch id is unique. */
     CHECK_INT(store_batch_create(t, "nb_1", NULL, expires, 1, reqs, 1, &err), -1);
     CHECK_STR(err.type, "store_error");
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_batch_requests"), 3);
     nyx_error_clear(&err);
     /* A request out of the batch's parts is refused before anything is written. */
     store_batch_request bad = {.custom_id = "x", .part = 3};
@@ -100,7 +104,7 @@ static void test_batches(void)
     /* The API's ids, as each part's submission is answered; either finds the batch. */
     CHECK_INT(store_batch_submitted(s, "nb_1", 0, "msgbatch_p0", &err), 0);
     CHECK_INT(store_batch_submitted(s, "nb_1", 1, "msgbatch_p1", &err), 0);
-    snprintf(want, sizeof want, "a:0:msgbatch_p0:b:%s:0\nb:0:msgbatch_p0:b:%s:0\nc:1:msgbatch_p1:-:-:0\n", r1, r2);
+    snprintf(want, sizeof want, "a:0:msgbatch_p0:b:%s:0\nb:0:msgbatch_p0:b:%s:0\nc\"q:1:msgbatch_p1:-:-:0\n", r1, r2);
     CHECK_STR(requests(t, "msgbatch_p1", &r), want);
     CHECK_STR(requests(t, "msgbatch_nope", &r), "");
     CHECK_INT(r.n, 0);
@@ -114,7 +118,7 @@ static void test_batches(void)
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'ix_2'"), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'session:b' AND"
                       " spent_usd = 0.125 AND abs(reserved_usd - 0.25) < 1e-12"), 1);
-    snprintf(want, sizeof want, "a:0:msgbatch_p0:b:%s:1\nb:0:msgbatch_p0:b:%s:0\nc:1:msgbatch_p1:-:-:0\n", r1, r2);
+    snprintf(want, sizeof want, "a:0:msgbatch_p0:b:%s:1\nb:0:msgbatch_p0:b:%s:0\nc\"q:1:msgbatch_p1:-:-:0\n", r1, r2);
     CHECK_STR(requests(s, "nb_1", &r), want);
     /* An ordinary id logged twice is still refused by SQLite; PostgreSQL takes it for a write
      * sent again after its answer was lost, and keeps the first (conformance_budget's

@@ -1,0 +1,909 @@
+/* engine/store's record of calls: every field of an interaction as stored, queries with
+ * exact numbers (stats, log, usage, exchange, thought trees), unknown prices, sessions and
+ * batches, on each backend. */
+#include "conformance.h"
+
+/* Text PostgreSQL refuses in a UTF8 database (SQLite stores any bytes). */
+static const char BAD_UTF8[] = "\xff\xfe not utf-8";
+
+/* ---- every field of an interaction, as stored ---- */
+
+static const char *col(const char *id, const char *column, char *buf, size_t n)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT CAST(%s AS TEXT) FROM llm_interactions WHERE id = '%s'", column,
+             id);
+    return raw_text(sql, buf, n);
+}
+
+static double col_real(const char *id, const char *column)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT %s FROM llm_interactions WHERE id = '%s'", column, id);
+    return raw_real(sql);
+}
+
+static void test_log_fields(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    int64_t node = 0;
+    CHECK_INT(store_thought_add(s, "sess", 0, "root", &node, &err), 0);
+    char b[512], want[64];
+
+    nyx_interaction it = make("full", T0 + 0.125);
+    it.session = "sess";
+    it.agent = "agent-1";
+    it.thought_id = node;
+    it.template_name = "summarize";
+    it.template_version = 3;
+    it.request_id = "req_abc";
+    it.model_requested = "claude-haiku-4-5";
+    it.model_served = "claude-haiku-4-5-20251001";
+    it.provider = "anthropic";
+    it.usage.input_tokens = 11;
+    it.usage.output_tokens = 22;
+    it.usage.cache_creation_input_tokens = 33;
+    it.usage.cache_read_input_tokens = 44;
+    it.usage.has_cache_creation_detail = 1;
+    it.usage.cache_creation_5m = 30;
+    it.usage.cache_creation_1h = 3;
+    it.has_cost = 1;
+    it.cost_usd = 0.00135;
+    it.cost_without_cache_usd = 0.0011;
+    it.saved_usd = -0.00025;
+    it.ttfb_ms = 120.5;
+    it.latency_ms = 800.25;
+    it.attempts = 2;
+    it.attempts_json = "[{\"status\":529},{\"status\":200}]";
+    it.status = "error";
+    it.error_type = "overloaded_error";
+    it.error_message = "Overloaded; it's \"busy\"";
+    it.stop_reason = "end_turn";
+    it.cache_hit = 1;
+    it.from_response_cache = 1;
+    it.prompt_text = "it's \"quoted\" \\ back, h\xc3\xa9llo, \xe6\x97\xa5\xe6\x9c\xac";
+    it.response_text = "line1\nline2\ttab";
+    CHECK_INT(store_log_interaction(s, &it, &err), 0);
+
+    CHECK_NEAR(col_real("full", "created_at"), T0 + 0.125, 0);
+    CHECK_STR(col("full", "session", b, sizeof b), "sess");
+    CHECK_STR(col("full", "agent", b, sizeof b), "agent-1");
+    snprintf(want, sizeof want, "%lld", (long long)node);
+    CHECK_STR(col("full", "thought_id", b, sizeof b), want);
+    CHECK_STR(col("full", "template", b, sizeof b), "summarize");
+    CHECK_STR(col("full", "template_version", b, sizeof b), "3");
+    CHECK_STR(col("full", "request_id", b, sizeof b), "req_abc");
+    CHECK_STR(col("full", "model_requested", b, sizeof b), "claude-haiku-4-5");
+    CHECK_STR(col("full", "model_served", b, sizeof b), "claude-haiku-4-5-20251001");
+    CHECK_STR(col("full", "provider", b, sizeof b), "anthropic");
+    CHECK_STR(col("full", "input_tokens", b, sizeof b), "11");
+    CHECK_STR(col("full", "output_tokens", b, sizeof b), "22");
+    CHECK_STR(col("full", "cache_creation_input_tokens", b, sizeof b), "33");
+    CHECK_STR(col("full", "cache_read_input_tokens", b, sizeof b), "44");
+    CHECK_STR(col("full", "cache_creation_5m", b, sizeof b), "30");
+    CHECK_STR(col("full", "cache_creation_1h", b, sizeof b), "3");
+    CHECK_NEAR(col_real("full", "cost_usd"), 0.00135, 0);
+    CHECK_NEAR(col_real("full", "cost_without_cache_usd"), 0.0011, 0);
+    CHECK_NEAR(col_real("full", "saved_usd"), -0.00025, 0);
+    CHECK_NEAR(col_real("full", "ttfb_ms"), 120.5, 0);
+    CHECK_NEAR(col_real("full", "latency_ms"), 800.25, 0);
+    CHECK_STR(col("full", "attempts", b, sizeof b), "2");
+    CHECK_STR(col("full", "attempts_json", b, sizeof b), "[{\"status\":529},{\"status\":200}]");
+    CHECK_STR(col("full", "status", b, sizeof b), "error");
+    CHECK_STR(col("full", "error_type", b, sizeof b), "overloaded_error");
+    CHECK_STR(col("full", "error_message", b, sizeof b), "Overloaded; it's \"busy\"");
+    CHECK_STR(col("full", "stop_reason", b, sizeof b), "end_turn");
+    CHECK_STR(col("full", "cache_hit", b, sizeof b), "1");
+    CHECK_STR(col("full", "from_response_cache", b, sizeof b), "1");
+    CHECK_STR(col("full", "prompt_text", b, sizeof b), it.prompt_text);
+    CHECK_STR(col("full", "response_text", b, sizeof b), "line1\nline2\ttab");
+
+    /* Unknown is NULL: the price (whatever cost_usd holds), the cache detail, a template
+     * version without a name, times < 0, thought 0 and absent strings. */
+    nyx_interaction bare = make("bare", T0);
+    bare.provider = NULL;
+    bare.has_cost = 0;
+    bare.cost_usd = 123;
+    bare.cost_without_cache_usd = 124;
+    bare.saved_usd = 1;
+    bare.template_version = 7;
+    bare.usage.cache_creation_5m = 5;
+    bare.usage.cache_creation_1h = 6;
+    CHECK_INT(store_log_interaction(s, &bare, &err), 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'bare' AND"
+                      " cost_usd IS NULL AND cost_without_cache_usd IS NULL AND"
+                      " saved_usd IS NULL AND ttfb_ms IS NULL AND latency_ms IS NULL AND"
+                      " cache_creation_5m IS NULL AND cache_creation_1h IS NULL AND"
+                      " template IS NULL AND template_version IS NULL AND thought_id IS NULL"
+                      " AND session IS NULL AND agent IS NULL AND request_id IS NULL AND"
+                      " model_requested IS NULL AND model_served IS NULL AND provider IS NULL"
+                      " AND attempts_json IS NULL AND error_type IS NULL AND"
+                      " error_message IS NULL AND stop_reason IS NULL AND prompt_text IS NULL"
+                      " AND response_text IS NULL AND input_tokens = 0 AND output_tokens = 0"
+                      " AND cache_hit = 0 AND from_response_cache = 0 AND attempts = 1 AND"
+                      " status = 'ok'"),
+              1);
+    /* The cost stays NULL in the queries too (not 0). */
+    rows r = {0};
+    CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
+    int i = find_row(&r, "bare");
+    CHECK(i >= 0);
+    CHECK(cell(&r, i, "cost") == NULL);
+    CHECK(cell(&r, i, "latency_ms") == NULL);
+    rows_free(&r);
+    /* The usage for repricing: the same row, counts as stored, no breakdown, no cost. */
+    CHECK_INT(store_query_usage(s, NULL, collect, &r, &err), 0);
+    i = find_row(&r, "bare");
+    CHECK(i >= 0);
+    if (i >= 0) {
+        CHECK_STR(cell(&r, i, "input"), "0");
+        CHECK_STR(cell(&r, i, "output"), "0");
+        CHECK(cell(&r, i, "cache_write_5m") == NULL && cell(&r, i, "cache_write_1h") == NULL);
+        CHECK(cell(&r, i, "cost") == NULL);
+        CHECK(strtod(cell(&r, i, "created_at"), NULL) > 0);
+    }
+    rows_free(&r);
+
+    /* created_at <= 0: stamped now. */
+    nyx_interaction now = make("now", 0);
+    CHECK_INT(store_log_interaction(s, &now, &err), 0);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM llm_interactions WHERE id = 'now' AND"
+             " abs(created_at - %s) < 60", SQL_NOW);
+    CHECK_INT(raw_int(sql), 1);
+    nyx_interaction cancelled = make("c", T0);
+    cancelled.status = "cancelled";
+    CHECK_INT(store_log_interaction(s, &cancelled, &err), 0);
+
+    /* Where the backends differ by design: an id logged already. PostgreSQL's write is
+     * idempotent (a write whose answer was lost with the connection is sent again), so this
+     * succeeds; SQLite refuses it (a UNIQUE id, err NULL: no crash). Either way the first row
+     * stays. */
+    nyx_interaction again = make("full", T0 + 99);
+    again.session = "other";
+    CHECK_INT(store_log_interaction(s, &again, NULL), is_pg ? 0 : -1);
+    CHECK_STR(col("full", "session", b, sizeof b), "sess");
+    CHECK_STR(col("full", "status", b, sizeof b), "error");
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 4);
+
+    if (is_pg) {
+        /* A write the server refuses (SQLite takes any bytes): a clear store_error naming
+         * the id and the database, never the URI. */
+        nyx_interaction bad = make("badutf", T0);
+        bad.prompt_text = BAD_UTF8;
+        nyx_error_clear(&err);
+        CHECK_INT(store_log_interaction(s, &bad, &err), -1);
+        CHECK_STR(err.type, "store_error");
+        char prefix[200];
+        snprintf(prefix, sizeof prefix,
+                 "store: cannot log interaction badutf in PostgreSQL database %s on ", db_name);
+        CHECK_CONTAINS(err.message, prefix);
+        CHECK_CONTAINS(err.message, "invalid byte sequence");
+        CHECK_INT(err.retryable, 0);
+        CHECK(!contains(err.message, "postgresql://"));
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'badutf'"), 0);
+        /* ...and the store goes on. */
+        nyx_interaction after = make("after", T0);
+        CHECK_INT(store_log_interaction(s, &after, &err), 0);
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'after'"), 1);
+    }
+
+    /* Argument checks are the public layer's. */
+    nyx_interaction inv = make("x", T0);
+    inv.status = "maybe";
+    nyx_error_clear(&err);
+    CHECK_INT(store_log_interaction(s, &inv, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_CONTAINS(err.message, "status \"maybe\" is not ok, error or cancelled");
+    inv = make(NULL, T0);
+    CHECK_INT(store_log_interaction(s, &inv, &err), -1);
+    CHECK_CONTAINS(err.message, "it has no id");
+    store_filter f = {.group_by = "colour"};
+    nyx_error_clear(&err);
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_CONTAINS(err.message, "cannot group by \"colour\"");
+    CHECK_INT(r.n, 0);
+    CHECK_INT(store_query_log(s, NULL, NULL, NULL, &err), -1);
+    int64_t id = 0;
+    CHECK_INT(store_thought_add(s, NULL, -1, "neg", &id, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'x'"), 0);
+    CHECK_INT(store_log_interaction(NULL, &inv, &err), -1);
+    store_close(s);
+    store_close(NULL);
+    CHECK(store_backend_name(NULL) == NULL);
+    nyx_error_clear(&err);
+    CHECK(store_open(NULL, &err) == NULL);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK(store_open("", NULL) == NULL);
+}
+
+/* ---- queries with exact numbers (the fixture of test_store.c) ---- */
+
+typedef struct fixture {
+    int64_t root, a, g, b, other;
+} fixture;
+
+static void log_fixture(nyx_store *s, fixture *fx)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    /* root -> a -> g, root -> b (session s1); other is a root in s2 */
+    CHECK_INT(store_thought_add(s, "s1", 0, "plan", &fx->root, &err), 0);
+    CHECK_INT(store_thought_add(s, "s1", fx->root, "research", &fx->a, &err), 0);
+    CHECK_INT(store_thought_add(s, "s1", fx->a, "deep dive", &fx->g, &err), 0);
+    CHECK_INT(store_thought_add(s, "s1", fx->root, "critique", &fx->b, &err), 0);
+    CHECK_INT(store_thought_add(s, "s2", 0, "other", &fx->other, &err), 0);
+    CHECK(fx->root > 0 && fx->a > fx->root && fx->g > fx->a && fx->b > fx->g);
+
+    nyx_interaction i1 = make("i1", T0);
+    i1.session = "s1";
+    i1.agent = "eng";
+    i1.thought_id = fx->root;
+    i1.model_requested = "claude-haiku-4-5";
+    i1.model_served = "claude-haiku-4-5-20251001";
+    i1.usage.input_tokens = 100;
+    i1.usage.output_tokens = 50;
+    i1.usage.cache_creation_input_tokens = 1000;
+    i1.usage.cache_creation_5m = 1000;
+    i1.usage.has_cache_creation_detail = 1;
+    i1.has_cost = 1;
+    i1.cost_usd = 0.00135;
+    i1.cost_without_cache_usd = 0.0011;
+    i1.saved_usd = -0.00025;
+    i1.ttfb_ms = 120.5;
+    i1.latency_ms = 800.25;
+    i1.stop_reason = "end_turn";
+    i1.prompt_text = "hello";
+    i1.response_text = "world";
+    i1.request_id = "req_1";
+    i1.attempts_json = "[{\"status\":200}]";
+
+    nyx_interaction i2 = make("i2", T0 + 1.5);
+    i2.session = "s1";
+    i2.agent = "eng";
+    i2.thought_id = fx->g;
+    i2.model_requested = "claude-haiku-4-5";
+    i2.model_served = "claude-haiku-4-5-20251001";
+    i2.usage.input_tokens = 10;
+    i2.usage.output_tokens = 40;
+    i2.usage.cache_read_input_tokens = 1000;
+    i2.has_cost = 1;
+    i2.cost_usd = 0.0003;
+    i2.cost_without_cache_usd = 0.0012;
+    i2.saved_usd = 0.0009;
+    i2.cache_hit = 1;
+    i2.latency_ms = 300;
+
+    nyx_interaction i3 = make("i3", T0 + 3.25);
+    i3.session = "s1";
+    i3.agent = "critic";
+    i3.thought_id = fx->b;
+    i3.model_requested = "claude-mystery-9";
+    i3.usage.input_tokens = 200;
+    i3.usage.output_tokens = 100;
+    i3.has_cost = 0;
+    i3.cost_usd = 123; /* ignored: has_cost = 0 */
+    i3.status = "error";
+    i3.error_type = "overloaded_error";
+    i3.error_message = "Overloaded";
+    i3.attempts = 3;
+    i3.latency_ms = 50;
+
+    nyx_interaction i4 = make("i4", T0 + 4);
+    i4.session = "s2";
+    i4.agent = "eng";
+    i4.template_name = "summarize";
+    i4.template_version = 2;
+    i4.model_requested = "claude-haiku-4-5";
+    i4.model_served = "claude-haiku-4-5-20251001";
+    i4.usage.input_tokens = 5;
+    i4.usage.output_tokens = 5;
+    i4.has_cost = 1;
+    i4.cost_usd = 0.00003;
+    i4.cost_without_cache_usd = 0.00003;
+    i4.saved_usd = 0;
+    i4.latency_ms = 10;
+
+    const nyx_interaction *all[] = {&i1, &i2, &i3, &i4};
+    for (int k = 0; k < 4; k++) {
+        int rc = store_log_interaction(s, all[k], &err);
+        CHECK_INT(rc, 0);
+        if (rc != 0)
+            fprintf(stderr, "log %s: %s\n", all[k]->id, err.message);
+    }
+}
+
+static void test_queries(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    fixture fx;
+    log_fixture(s, &fx);
+
+    /* Stored as given: NULLs where unknown, detail columns only with detail. */
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'i3' AND"
+                      " cost_usd IS NULL AND cost_without_cache_usd IS NULL AND"
+                      " saved_usd IS NULL AND model_served IS NULL AND ttfb_ms IS NULL AND"
+                      " cache_creation_5m IS NULL AND attempts = 3 AND"
+                      " template IS NULL AND template_version IS NULL"),
+              1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'i1' AND"
+                      " cache_creation_5m = 1000 AND cache_creation_1h = 0 AND"
+                      " ttfb_ms = 120.5 AND prompt_text = 'hello' AND"
+                      " response_text = 'world' AND request_id = 'req_1' AND"
+                      " provider = 'sim' AND stop_reason = 'end_turn' AND"
+                      " attempts_json = '[{\"status\":200}]'"),
+              1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'i4' AND"
+                      " template = 'summarize' AND template_version = 2 AND"
+                      " thought_id IS NULL"),
+              1);
+
+    /* Stats, not grouped: reals with a '.' on both backends. */
+    rows r = {0};
+    CHECK_INT(store_query_stats(s, NULL, collect, &r, &err), 0);
+    CHECK_INT(r.n, 1);
+    CHECK_INT(r.ncols, 13);
+    const char *stat_cols[] = {"group", "calls", "cache_hits", "hit_rate", "input", "output",
+                               "cache_read", "cache_write", "cost_usd",
+                               "cost_without_cache_usd", "saved_usd", "unknown_cost_calls",
+                               "errors"};
+    for (int c = 0; c < 13 && c < r.ncols; c++)
+        CHECK_STR(r.names[c], stat_cols[c]);
+    CHECK_STR(cell(&r, 0, "group"), "total");
+    CHECK_STR(cell(&r, 0, "calls"), "4");
+    CHECK_STR(cell(&r, 0, "cache_hits"), "1");
+    CHECK_STR(cell(&r, 0, "hit_rate"), "0.25");
+    CHECK_STR(cell(&r, 0, "input"), "315");
+    CHECK_STR(cell(&r, 0, "output"), "195");
+    CHECK_STR(cell(&r, 0, "cache_read"), "1000");
+    CHECK_STR(cell(&r, 0, "cache_write"), "1000");
+    CHECK_STR(cell(&r, 0, "cost_usd"), "0.00168");
+    CHECK_NEAR(num(&r, 0, "cost_usd"), 0.00168, 1e-15);
+    CHECK_NEAR(num(&r, 0, "cost_without_cache_usd"), 0.00233, 1e-15);
+    CHECK_NEAR(num(&r, 0, "saved_usd"), 0.00065, 1e-15);
+    CHECK_STR(cell(&r, 0, "unknown_cost_calls"), "1");
+    CHECK_STR(cell(&r, 0, "errors"), "1");
+    rows_free(&r);
+
+    /* By model: the served model, else the requested one. */
+    store_filter f = {.group_by = "model"};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 2);
+    int h = find_row(&r, "claude-haiku-4-5-20251001");
+    int m = find_row(&r, "claude-mystery-9");
+    CHECK(h >= 0 && m >= 0);
+    CHECK_STR(cell(&r, h, "calls"), "3");
+    CHECK_STR(cell(&r, h, "unknown_cost_calls"), "0");
+    CHECK_NEAR(num(&r, h, "cost_usd"), 0.00168, 1e-15);
+    CHECK_NEAR(num(&r, h, "hit_rate"), 1.0 / 3.0, 1e-12);
+    CHECK_STR(cell(&r, m, "calls"), "1");
+    CHECK_STR(cell(&r, m, "unknown_cost_calls"), "1");
+    CHECK_STR(cell(&r, m, "cost_usd"), "0.0");
+    CHECK_STR(cell(&r, m, "input"), "200");
+    rows_free(&r);
+
+    f = (store_filter){.group_by = "session"};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 2);
+    CHECK_STR(cell(&r, 0, "group"), "s1");
+    CHECK_STR(cell(&r, 0, "calls"), "3");
+    CHECK_STR(cell(&r, 1, "group"), "s2");
+    CHECK_STR(cell(&r, 1, "calls"), "1");
+    rows_free(&r);
+
+    f = (store_filter){.session = "s1", .group_by = "agent"};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 2);
+    CHECK_STR(cell(&r, 0, "group"), "critic");
+    CHECK_STR(cell(&r, 0, "errors"), "1");
+    CHECK_STR(cell(&r, 1, "group"), "eng");
+    CHECK_STR(cell(&r, 1, "calls"), "2");
+    CHECK_STR(cell(&r, 1, "output"), "90");
+    rows_free(&r);
+
+    f = (store_filter){.group_by = "template"};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 2);
+    CHECK(cell(&r, 0, "group") == NULL); /* no template: NULL sorts first */
+    CHECK_STR(cell(&r, 0, "calls"), "3");
+    CHECK_STR(cell(&r, 1, "group"), "summarize@2");
+    CHECK_STR(cell(&r, 1, "calls"), "1");
+    rows_free(&r);
+
+    f = (store_filter){.group_by = "total"};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 1);
+    CHECK_STR(cell(&r, 0, "group"), "total");
+    rows_free(&r);
+
+    /* since and last select the newest rows. */
+    f = (store_filter){.since = T0 + 3.0};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_STR(cell(&r, 0, "calls"), "2");
+    CHECK_STR(cell(&r, 0, "input"), "205");
+    rows_free(&r);
+    f = (store_filter){.last = 3};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_STR(cell(&r, 0, "calls"), "3");
+    CHECK_STR(cell(&r, 0, "input"), "215");
+    rows_free(&r);
+    f = (store_filter){.session = "s1", .since = T0 + 1.0, .group_by = "model"};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 2);
+    CHECK_STR(cell(&r, 0, "group"), "claude-haiku-4-5-20251001");
+    CHECK_STR(cell(&r, 0, "calls"), "1");
+    CHECK_STR(cell(&r, 1, "group"), "claude-mystery-9");
+    rows_free(&r);
+
+    /* A filter matching nothing still gives one total row of zeros. */
+    f = (store_filter){.session = "nobody"};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 1);
+    CHECK_STR(cell(&r, 0, "calls"), "0");
+    CHECK_STR(cell(&r, 0, "hit_rate"), "0.0");
+    CHECK_STR(cell(&r, 0, "input"), "0");
+    CHECK_STR(cell(&r, 0, "cost_usd"), "0.0");
+    rows_free(&r);
+
+    /* Log: newest last, ISO times, tokens of every kind, NULL cost when unknown. */
+    CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
+    CHECK_INT(r.n, 4);
+    CHECK_INT(r.ncols, 11);
+    const char *log_cols[] = {"id", "created_at", "session", "agent", "model", "status",
+                              "tokens", "cache_read", "cost", "latency_ms", "error_type"};
+    for (int c = 0; c < 11 && c < r.ncols; c++)
+        CHECK_STR(r.names[c], log_cols[c]);
+    CHECK_STR(cell(&r, 0, "id"), "i1");
+    CHECK_STR(cell(&r, 0, "created_at"), "2025-11-25T10:00:00.000Z");
+    CHECK_STR(cell(&r, 0, "session"), "s1");
+    CHECK_STR(cell(&r, 0, "agent"), "eng");
+    CHECK_STR(cell(&r, 0, "model"), "claude-haiku-4-5-20251001");
+    CHECK_STR(cell(&r, 0, "status"), "ok");
+    CHECK_STR(cell(&r, 0, "tokens"), "1150");
+    CHECK_STR(cell(&r, 0, "cache_read"), "0");
+    CHECK_STR(cell(&r, 0, "cost"), "0.00135");
+    CHECK_STR(cell(&r, 0, "latency_ms"), "800.25");
+    CHECK(cell(&r, 0, "error_type") == NULL);
+    CHECK_STR(cell(&r, 1, "id"), "i2");
+    CHECK_STR(cell(&r, 1, "created_at"), "2025-11-25T10:00:01.500Z");
+    CHECK_STR(cell(&r, 1, "tokens"), "1050");
+    CHECK_STR(cell(&r, 1, "cache_read"), "1000");
+    CHECK_STR(cell(&r, 1, "latency_ms"), "300.0");
+    CHECK_STR(cell(&r, 2, "id"), "i3");
+    CHECK_STR(cell(&r, 2, "created_at"), "2025-11-25T10:00:03.250Z");
+    CHECK_STR(cell(&r, 2, "model"), "claude-mystery-9");
+    CHECK_STR(cell(&r, 2, "status"), "error");
+    CHECK(cell(&r, 2, "cost") == NULL);
+    CHECK_STR(cell(&r, 2, "error_type"), "overloaded_error");
+    CHECK_STR(cell(&r, 3, "id"), "i4");
+    rows_free(&r);
+
+    /* Usage for repricing: every token kind, the 5m/1h breakdown (NULL without one), the
+     * time as seconds. */
+    CHECK_INT(store_query_usage(s, NULL, collect, &r, &err), 0);
+    CHECK_INT(r.n, 4);
+    CHECK_STR(cell(&r, 0, "id"), "i1");
+    CHECK_STR(cell(&r, 0, "model"), "claude-haiku-4-5-20251001");
+    CHECK(strtod(cell(&r, 0, "created_at"), NULL) == T0);
+    CHECK_STR(cell(&r, 0, "input"), "100");
+    CHECK_STR(cell(&r, 0, "output"), "50");
+    CHECK_STR(cell(&r, 0, "cache_write"), "1000");
+    CHECK_STR(cell(&r, 0, "cache_write_5m"), "1000");
+    CHECK_STR(cell(&r, 0, "cache_write_1h"), "0");
+    CHECK_STR(cell(&r, 0, "cache_read"), "0");
+    CHECK_STR(cell(&r, 0, "cost"), "0.00135");
+    CHECK(cell(&r, 1, "cache_write_5m") == NULL && cell(&r, 1, "cache_write_1h") == NULL);
+    CHECK_STR(cell(&r, 1, "cache_read"), "1000");
+    CHECK(cell(&r, 2, "cost") == NULL);
+    rows_free(&r);
+    f = (store_filter){.session = "s1"};
+    CHECK_INT(store_query_usage(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 3);
+    rows_free(&r);
+    CHECK_INT(store_query_usage(s, NULL, NULL, NULL, &err), -1);
+
+    f = (store_filter){.last = 2};
+    CHECK_INT(store_query_log(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 2);
+    CHECK_STR(cell(&r, 0, "id"), "i3");
+    CHECK_STR(cell(&r, 1, "id"), "i4");
+    rows_free(&r);
+    f = (store_filter){.session = "s1", .last = 2};
+    CHECK_INT(store_query_log(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 2);
+    CHECK_STR(cell(&r, 0, "id"), "i2");
+    CHECK_STR(cell(&r, 1, "id"), "i3");
+    rows_free(&r);
+    f = (store_filter){.since = T0 + 1.5};
+    CHECK_INT(store_query_log(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 3);
+    CHECK_STR(cell(&r, 0, "id"), "i2");
+    rows_free(&r);
+
+    /* A callback can stop the query. */
+    r.stop_after = 1;
+    CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 1);
+    CHECK_INT(r.n, 1);
+    rows_free(&r);
+
+    /* The stored exchange of one call. */
+    CHECK_INT(store_query_exchange(s, "i1", collect, &r, &err), 0);
+    CHECK_INT(r.n, 1);
+    CHECK_INT(r.ncols, 13);
+    const char *ex_cols[] = {"id", "created_at", "session", "agent", "model", "status",
+                             "error_type", "error_message", "request_id", "attempts",
+                             "attempts_json", "request", "response"};
+    for (int c = 0; c < 13 && c < r.ncols; c++)
+        CHECK_STR(r.names[c], ex_cols[c]);
+    CHECK_STR(cell(&r, 0, "id"), "i1");
+    CHECK_STR(cell(&r, 0, "created_at"), "2025-11-25T10:00:00.000Z");
+    CHECK_STR(cell(&r, 0, "session"), "s1");
+    CHECK_STR(cell(&r, 0, "agent"), "eng");
+    CHECK_STR(cell(&r, 0, "model"), "claude-haiku-4-5-20251001");
+    CHECK_STR(cell(&r, 0, "status"), "ok");
+    CHECK(cell(&r, 0, "error_type") == NULL);
+    CHECK(cell(&r, 0, "error_message") == NULL);
+    CHECK_STR(cell(&r, 0, "request_id"), "req_1");
+    CHECK_STR(cell(&r, 0, "attempts"), "1");
+    CHECK_STR(cell(&r, 0, "attempts_json"), "[{\"status\":200}]");
+    CHECK_STR(cell(&r, 0, "request"), "hello");
+    CHECK_STR(cell(&r, 0, "response"), "world");
+    rows_free(&r);
+    CHECK_INT(store_query_exchange(s, "i3", collect, &r, &err), 0);
+    CHECK_STR(cell(&r, 0, "model"), "claude-mystery-9");
+    CHECK_STR(cell(&r, 0, "status"), "error");
+    CHECK_STR(cell(&r, 0, "error_type"), "overloaded_error");
+    CHECK_STR(cell(&r, 0, "error_message"), "Overloaded");
+    CHECK_STR(cell(&r, 0, "attempts"), "3");
+    CHECK(cell(&r, 0, "request") == NULL);
+    rows_free(&r);
+    CHECK_INT(store_query_exchange(s, "nope", collect, &r, &err), 0);
+    CHECK_INT(r.n, 0);
+    nyx_error_clear(&err);
+    CHECK_INT(store_query_exchange(s, NULL, collect, &r, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+
+    /* Thoughts: rolled up over each subtree. */
+    CHECK_INT(store_query_thoughts(s, "s1", collect, &r, &err), 0);
+    CHECK_INT(r.n, 4);
+    CHECK_INT(r.ncols, 6);
+    const char *th_cols[] = {"id", "parent_id", "label", "calls", "tokens", "cost"};
+    for (int c = 0; c < 6 && c < r.ncols; c++)
+        CHECK_STR(r.names[c], th_cols[c]);
+    char id[32], parent[32];
+    snprintf(id, sizeof id, "%lld", (long long)fx.root);
+    int i = find_row(&r, id);
+    CHECK_INT(i, 0);
+    CHECK(cell(&r, i, "parent_id") == NULL);
+    CHECK_STR(cell(&r, i, "label"), "plan");
+    CHECK_STR(cell(&r, i, "calls"), "3");
+    CHECK_STR(cell(&r, i, "tokens"), "2500");
+    CHECK_NEAR(num(&r, i, "cost"), 0.00165, 1e-15);
+    snprintf(id, sizeof id, "%lld", (long long)fx.a);
+    i = find_row(&r, id);
+    CHECK_INT(i, 1);
+    CHECK_STR(cell(&r, i, "label"), "research");
+    CHECK_STR(cell(&r, i, "calls"), "1");
+    CHECK_STR(cell(&r, i, "tokens"), "1050");
+    CHECK_NEAR(num(&r, i, "cost"), 0.0003, 1e-15);
+    snprintf(parent, sizeof parent, "%lld", (long long)fx.root);
+    CHECK_STR(cell(&r, i, "parent_id"), parent);
+    snprintf(id, sizeof id, "%lld", (long long)fx.g);
+    i = find_row(&r, id);
+    CHECK_INT(i, 2);
+    CHECK_STR(cell(&r, i, "calls"), "1");
+    CHECK_STR(cell(&r, i, "tokens"), "1050");
+    snprintf(id, sizeof id, "%lld", (long long)fx.b);
+    i = find_row(&r, id);
+    CHECK_INT(i, 3);
+    CHECK_STR(cell(&r, i, "calls"), "1");
+    CHECK_STR(cell(&r, i, "tokens"), "300");
+    CHECK_STR(cell(&r, i, "cost"), "0.0"); /* its one call had no known price */
+    rows_free(&r);
+
+    CHECK_INT(store_query_thoughts(s, NULL, collect, &r, &err), 0);
+    CHECK_INT(r.n, 5);
+    snprintf(id, sizeof id, "%lld", (long long)fx.other);
+    i = find_row(&r, id);
+    CHECK_INT(i, 4);
+    CHECK_STR(cell(&r, i, "calls"), "0");
+    CHECK_STR(cell(&r, i, "tokens"), "0");
+    CHECK_STR(cell(&r, i, "cost"), "0.0");
+    rows_free(&r);
+
+    /* An unknown parent is the caller's error; the store is unchanged. */
+    int64_t bad = 0;
+    nyx_error_clear(&err);
+    CHECK_INT(store_thought_add(s, "s1", 9999, "orphan", &bad, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_CONTAINS(err.message, "parent node 9999 does not exist");
+    CHECK_INT(err.retryable, 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 5);
+    store_close(s);
+}
+
+static void test_unknown_cost(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    const char *ids[] = {"u1", "u2", "u3", "k1"};
+    for (int k = 0; k < 4; k++) {
+        nyx_interaction it = make(ids[k], T0 + k);
+        it.model_requested = k < 3 ? "claude-new" : "claude-haiku-4-5";
+        it.usage.input_tokens = 1000;
+        it.usage.output_tokens = 1;
+        if (k == 3) {
+            it.has_cost = 1;
+            it.cost_usd = 0.001005;
+            it.cost_without_cache_usd = 0.001005;
+            it.saved_usd = 0;
+        }
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    }
+    rows r = {0};
+    CHECK_INT(store_query_stats(s, NULL, collect, &r, &err), 0);
+    CHECK_STR(cell(&r, 0, "calls"), "4");
+    CHECK_STR(cell(&r, 0, "unknown_cost_calls"), "3");
+    CHECK_STR(cell(&r, 0, "cost_usd"), "0.001005");
+    CHECK_STR(cell(&r, 0, "input"), "4000");
+    rows_free(&r);
+    store_filter f = {.group_by = "model"};
+    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
+    CHECK_INT(r.n, 2);
+    CHECK_STR(cell(&r, 0, "group"), "claude-haiku-4-5");
+    CHECK_STR(cell(&r, 0, "unknown_cost_calls"), "0");
+    CHECK_STR(cell(&r, 1, "group"), "claude-new");
+    CHECK_STR(cell(&r, 1, "unknown_cost_calls"), "3");
+    CHECK_STR(cell(&r, 1, "cost_usd"), "0.0");
+    rows_free(&r);
+    CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
+    CHECK_INT(r.n, 4);
+    CHECK(cell(&r, 0, "cost") == NULL);
+    CHECK_STR(cell(&r, 3, "cost"), "0.001005");
+    rows_free(&r);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE cost_usd IS NULL"), 3);
+    store_close(s);
+}
+
+/* ---- sessions ---- */
+
+static void test_sessions(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    double before = nyx_wall_s();
+    CHECK_INT(store_session_upsert(s, "s1", 1.0, &err), 0);
+    CHECK_INT(store_session_upsert(s, "s1", -1, &err), 0); /* keeps the budget */
+    fixture fx;
+    log_fixture(s, &fx);
+    CHECK_INT(raw_int("SELECT count(*) FROM sessions WHERE name = 's1' AND"
+                      " ended_at IS NULL AND budget_usd = 1.0 AND calls = 0"),
+              1);
+    CHECK_INT(store_session_end(s, "s1", &err), 0);
+    CHECK_INT(raw_int("SELECT calls FROM sessions WHERE name = 's1'"), 3);
+    CHECK_INT(raw_int("SELECT input_tokens FROM sessions WHERE name = 's1'"), 310);
+    CHECK_INT(raw_int("SELECT output_tokens FROM sessions WHERE name = 's1'"), 190);
+    CHECK_INT(raw_int("SELECT cache_read_tokens FROM sessions WHERE name = 's1'"), 1000);
+    CHECK_INT(raw_int("SELECT cache_write_tokens FROM sessions WHERE name = 's1'"), 1000);
+    CHECK_NEAR(raw_real("SELECT cost_usd FROM sessions WHERE name = 's1'"), 0.00165, 1e-15);
+    CHECK_NEAR(raw_real("SELECT saved_usd FROM sessions WHERE name = 's1'"), 0.00065, 1e-15);
+    CHECK_NEAR(raw_real("SELECT budget_usd FROM sessions WHERE name = 's1'"), 1.0, 0);
+    double ended = raw_real("SELECT ended_at FROM sessions WHERE name = 's1'");
+    CHECK(ended >= before && ended <= nyx_wall_s() + 1);
+    double started = raw_real("SELECT started_at FROM sessions WHERE name = 's1'");
+    CHECK(started >= before && started <= ended);
+
+    /* Reopening clears ended_at; a new budget replaces the old. */
+    CHECK_INT(store_session_upsert(s, "s1", 2.5, &err), 0);
+    CHECK_NEAR(raw_real("SELECT ended_at FROM sessions WHERE name = 's1'"), -2, 0);
+    CHECK_NEAR(raw_real("SELECT budget_usd FROM sessions WHERE name = 's1'"), 2.5, 0);
+    CHECK_NEAR(raw_real("SELECT started_at FROM sessions WHERE name = 's1'"), started, 0);
+
+    /* Ending a session never upserted creates it from its interactions. */
+    CHECK_INT(store_session_end(s, "s2", &err), 0);
+    CHECK_INT(raw_int("SELECT calls FROM sessions WHERE name = 's2'"), 1);
+    CHECK_NEAR(raw_real("SELECT started_at FROM sessions WHERE name = 's2'"), T0 + 4, 0);
+    CHECK_NEAR(raw_real("SELECT budget_usd FROM sessions WHERE name = 's2'"), -2, 0);
+    /* ...and one without any call, with zeros. */
+    CHECK_INT(store_session_end(s, "empty", &err), 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM sessions WHERE name = 'empty' AND calls = 0 AND"
+                      " cost_usd = 0 AND input_tokens = 0 AND ended_at IS NOT NULL"),
+              1);
+
+    nyx_error_clear(&err);
+    CHECK_INT(store_session_upsert(s, "", 1, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK_INT(store_session_end(s, NULL, &err), -1);
+    CHECK_INT(raw_int("SELECT count(*) FROM sessions"), 3);
+    store_close(s);
+}
+
+/* ---- batches ---- */
+
+static void test_batch(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    char ids[3][8];
+    CHECK_INT(store_batch_begin(s, &err), 0);
+    for (int k = 0; k < 3; k++) {
+        snprintf(ids[k], sizeof ids[k], "b%d", k);
+        nyx_interaction it = make(ids[k], T0 + k);
+        it.session = "bs";
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    }
+    CHECK_INT(store_session_upsert(s, "bs", -1, &err), 0);
+    /* Another connection does not see a SQLite batch before the commit. (A PostgreSQL
+     * batch is pipelined: its writes go out as they are made.) */
+    if (!is_pg)
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 0);
+    nyx_error_clear(&err);
+    CHECK_INT(store_batch_begin(s, &err), -1); /* no nesting */
+    CHECK_STR(err.type, "store_error");
+    CHECK_CONTAINS(err.message, "a batch is already open");
+    CHECK_INT(store_batch_commit(s, &err), 0);
+    /* ...and sees all of it after. */
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 3);
+    CHECK_INT(raw_int("SELECT count(*) FROM sessions WHERE name = 'bs'"), 1);
+    /* Answered; handed out (and forgotten: no callback) by the next pump. */
+    store_pump(s);
+    CHECK_INT(store_busy(s), 0);
+
+    nyx_error_clear(&err);
+    CHECK_INT(store_batch_commit(s, &err), -1);
+    CHECK_STR(err.type, "store_error");
+    CHECK_CONTAINS(err.message, "no batch is open");
+
+    /* Where the backends differ by design: a SQLite batch is one transaction; a PostgreSQL
+     * batch is pipelined, its writes sent as they are made. So SQLite rolls back, and a
+     * failing write rolls the whole batch back and refuses the rest; PostgreSQL cannot roll
+     * back, and a failing write fails alone, reported at the commit, the others committed. */
+    nyx_interaction it = make("gone", T0);
+    CHECK_INT(store_batch_begin(s, &err), 0);
+    CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    nyx_error_clear(&err);
+    if (is_pg) {
+        CHECK_INT(store_batch_rollback(s, &err), -1);
+        CHECK_STR(err.type, "store_error");
+        CHECK_CONTAINS(err.message, "cannot roll back a batch");
+        CHECK(!contains(err.message, "postgresql://"));
+        CHECK_INT(drive(s, 10), 0);
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'gone'"), 1);
+        CHECK_INT(store_batch_begin(s, &err), 0); /* the batch was closed all the same */
+        CHECK_INT(store_batch_commit(s, &err), 0);
+
+        CHECK_INT(store_batch_begin(s, &err), 0);
+        it = make("ok1", T0);
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        it = make("bad", T0);
+        it.prompt_text = BAD_UTF8;
+        CHECK_INT(store_log_interaction(s, &it, &err), 0); /* queued: the server answers later */
+        it = make("ok2", T0);
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        nyx_error_clear(&err);
+        CHECK_INT(store_batch_commit(s, &err), -1);
+        CHECK_STR(err.type, "store_error");
+        CHECK_CONTAINS(err.message, "cannot log interaction bad in");
+        CHECK_CONTAINS(err.message, "invalid byte sequence");
+        CHECK_CONTAINS(err.message, "its other writes are committed");
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id IN ('ok1','ok2')"), 2);
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'bad'"), 0);
+
+        /* An id logged already is not a failure (idempotent writes), in a batch or not. */
+        CHECK_INT(store_batch_begin(s, &err), 0);
+        it = make("b0", T0 + 50);
+        it.session = "elsewhere";
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        CHECK_INT(store_batch_commit(s, &err), 0);
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'b0' AND"
+                          " session = 'bs'"),
+                  1);
+    } else {
+        CHECK_INT(store_batch_rollback(s, &err), 0);
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'gone'"), 0);
+
+        CHECK_INT(store_batch_begin(s, &err), 0);
+        it = make("ok1", T0);
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        it = make("b0", T0);
+        nyx_error_clear(&err);
+        CHECK_INT(store_log_interaction(s, &it, &err), -1);
+        CHECK_STR(err.type, "store_error");
+        CHECK_CONTAINS(err.message, "cannot log interaction b0 to");
+        CHECK_CONTAINS(err.message, "UNIQUE constraint failed");
+        CHECK_CONTAINS(err.message, "the batch (1 earlier writes) was rolled back");
+        it = make("ok2", T0);
+        nyx_error_clear(&err);
+        CHECK_INT(store_log_interaction(s, &it, &err), -1);
+        CHECK_CONTAINS(err.message, "batch was rolled back");
+        nyx_error_clear(&err);
+        CHECK_INT(store_batch_commit(s, &err), -1);
+        CHECK_CONTAINS(err.message, "batch not committed");
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id IN ('ok1','ok2')"), 0);
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'ok2'"), 1);
+    }
+    /* The next batch starts afresh. */
+    CHECK_INT(store_batch_begin(s, &err), 0);
+    it = make("ok3", T0);
+    CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    CHECK_INT(store_batch_commit(s, &err), 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'ok3'"), 1);
+
+    /* More writes than one pipelined group (128): all of them, one commit call. */
+    CHECK_INT(store_batch_begin(s, &err), 0);
+    int failed = 0;
+    for (int k = 0; k < 300; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "many%d", k);
+        it = make(id, T0 + k);
+        it.session = "many";
+        failed += store_log_interaction(s, &it, &err) != 0;
+    }
+    CHECK_INT(failed, 0);
+    CHECK_INT(store_batch_commit(s, &err), 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE session = 'many'"), 300);
+    /* In the order given (the commit order, which --last relies on). */
+    CHECK_INT(raw_int(dialect("SELECT count(*) FROM (SELECT id, row_number() OVER (ORDER BY"
+                              " rowid) AS n FROM llm_interactions WHERE session = 'many') AS o"
+                              " WHERE o.id = 'many' || (o.n - 1)",
+                              "SELECT count(*) FROM (SELECT id, row_number() OVER (ORDER BY"
+                              " seq) AS n FROM llm_interactions WHERE session = 'many') AS o"
+                              " WHERE o.id = 'many' || (o.n - 1)")),
+              300);
+
+    /* A statement waited for inside a batch runs after the batch's earlier writes. */
+    CHECK_INT(store_batch_begin(s, &err), 0);
+    for (int k = 0; k < 3; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "end%d", k);
+        it = make(id, T0 + k);
+        it.session = "ending";
+        it.usage.input_tokens = 10;
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    }
+    CHECK_INT(store_session_end(s, "ending", &err), 0);
+    CHECK_INT(store_batch_commit(s, &err), 0);
+    CHECK_INT(raw_int("SELECT calls * 100 + input_tokens FROM sessions WHERE name = 'ending'"),
+              330);
+
+    /* store_close commits an open batch. */
+    CHECK_INT(store_batch_begin(s, &err), 0);
+    it = make("at_close", T0);
+    CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    store_close(s);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'at_close'"), 1);
+}
+
+int main(int argc, char **argv)
+{
+    static const conformance_case cases[] = {
+        {"log_fields", test_log_fields},
+        {"queries", test_queries},
+        {"unknown_cost", test_unknown_cost},
+        {"sessions", test_sessions},
+        {"batch", test_batch},
+        {NULL, NULL},
+    };
+    return conformance_main(argc, argv, "store-log", cases);
+}
