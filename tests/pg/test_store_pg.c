@@ -688,84 +688,6 @@ static void check_request(nyx_store *s, const char *id, const char *want, int li
     free(r.request);
 }
 
-/* One system prompt under many questions, by every way in (alone, settled, in the loop, in a
- * batch): one part, every request read back as given; parts no request names are purged. */
-static void test_content(void)
-{
-    nyx_store *s = open_db();
-    if (!s)
-        return;
-    nyx_error err;
-    nyx_error_clear(&err);
-    char *sys = repeat("You are the support desk of a large library. ", 340);
-    enum { N = 40 };
-    char *bodies[N];
-    CHECK_INT(store_batch_begin(s, &err), 0);
-    for (int i = 0; i < N; i++) {
-        char q[64], id[32];
-        snprintf(q, sizeof q, "Question %d?", i);
-        const char *m[] = {q};
-        bodies[i] = body(sys, m, 1, 0, NULL);
-        snprintf(id, sizeof id, "c%d", i);
-        nyx_interaction it = make(id, T0);
-        it.prompt_text = bodies[i];
-        if (i == N / 2)
-            CHECK_INT(store_batch_commit(s, &err), 0);
-        if (i < N / 2 || i % 3 == 0) {
-            CHECK_INT(store_log_interaction(s, &it, &err), 0);
-        } else if (i % 3 == 1) {
-            CHECK_INT(store_log_interaction_settle(s, &it, NULL, 0, &err), 0);
-        } else {
-            done_rec d = {0};
-            CHECK_INT(store_log_interaction_settle_async(s, &it, NULL, 0, on_done, &d, &err), 0);
-            CHECK_INT(drive(s, 10), 0);
-            CHECK_INT(d.rc, 0);
-        }
-    }
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE prompt_text IS NULL AND"
-                      " request_parts IS NOT NULL"),
-              N);
-    for (int i = 0; i < N; i += 7) {
-        char id[32];
-        snprintf(id, sizeof id, "c%d", i);
-        check_request(s, id, bodies[i], __LINE__);
-    }
-    /* A conversation: each long turn once, though sent again every turn with a moving mark. */
-    char *turns[6];
-    for (int t = 0; t < 6; t++) {
-        char unit[64], id[32];
-        snprintf(unit, sizeof unit, "Turn %d of the talk, said at some length. ", t);
-        turns[t] = repeat(unit, 10);
-        char *b = body(NULL, (const char *const *)turns, t + 1, 1, NULL);
-        snprintf(id, sizeof id, "t%d", t);
-        nyx_interaction it = make(id, T0);
-        it.prompt_text = b;
-        CHECK_INT(store_log_interaction(s, &it, &err), 0);
-        check_request(s, id, b, __LINE__);
-        free(b);
-    }
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 7);
-
-    long long removed = -1;
-    CHECK_INT(store_content_purge(s, &removed, &err), 0);
-    CHECK_INT(removed, 0);
-    CHECK_INT(raw_exec("DELETE FROM llm_interactions WHERE id LIKE 't%'"), 0);
-    CHECK_INT(store_content_purge(s, &removed, &err), 0);
-    CHECK_INT(removed, 6);
-    check_request(s, "c0", bodies[0], __LINE__);
-    CHECK_INT(raw_exec("DELETE FROM llm_interactions"), 0);
-    CHECK_INT(store_content_purge(s, &removed, &err), 0);
-    CHECK_INT(removed, 1);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 0);
-    store_close(s);
-    for (int i = 0; i < N; i++)
-        free(bodies[i]);
-    for (int t = 0; t < 6; t++)
-        free(turns[t]);
-    free(sys);
-}
-
 /* A database of schema 2 (requests stored whole) is converted at open: every row reads back
  * as before, the repeated text is one part, the old column holds nothing that was cut. */
 static void test_content_migration(void)
@@ -821,7 +743,6 @@ int main(void)
     static const conformance_case cases[] = {
         {"open_and_migrate", test_open_and_migrate},
         {"concurrent_migration", test_concurrent_migration},
-        {"content", test_content},
         {"content_migration", test_content_migration},
         {"async", test_async},
         {"connection_loss", test_connection_loss},

@@ -1,0 +1,257 @@
+/* engine/store, requests in parts (store_content.h) through the store: a text repeated from
+ * call to call is one row whatever way the call is logged, `nyx log --raw` (the exchange
+ * query) reads requests back as given, and parts no request names are purged; on each
+ * backend. */
+#include "conformance.h"
+#include "request_body.h"
+
+/* ---- through the store ---- */
+
+typedef struct exchange {
+    char *request, *response, *id;
+    int rows, ncols;
+} exchange;
+
+static int take_exchange(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    exchange *x = ud;
+    x->rows++;
+    x->ncols = ncols;
+    for (int i = 0; i < ncols; i++) {
+        if (strcmp(names[i], "request") == 0)
+            x->request = values[i] ? strdup(values[i]) : NULL;
+        if (strcmp(names[i], "response") == 0)
+            x->response = values[i] ? strdup(values[i]) : NULL;
+        if (strcmp(names[i], "id") == 0)
+            x->id = strdup(values[i]);
+    }
+    return 0;
+}
+
+static void exchange_free(exchange *x)
+{
+    free(x->request);
+    free(x->response);
+    free(x->id);
+    memset(x, 0, sizeof *x);
+}
+
+/* The stored request of id reads back as text. */
+static void check_request(nyx_store *s, const char *id, const char *want, int line)
+{
+    exchange x = {0};
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (store_query_exchange(s, id, take_exchange, &x, &err) != 0 || x.rows != 1 ||
+        !x.request || strcmp(x.request, want) != 0) {
+        fprintf(stderr, "line %d: %s reads back %s (%s)\n", line, id,
+                x.request ? "other text" : "no request", err.message);
+        check_failures++;
+    }
+    CHECK_INT(x.ncols, 13); /* the columns store.h names, nothing of the parts */
+    exchange_free(&x);
+}
+
+static nyx_interaction request(const char *id, const char *prompt)
+{
+    nyx_interaction it;
+    memset(&it, 0, sizeof it);
+    it.id = id;
+    it.created_at = T0;
+    it.status = "ok";
+    it.attempts = 1;
+    it.ttfb_ms = it.latency_ms = -1;
+    it.prompt_text = prompt;
+    it.response_text = "An answer of a few words.";
+    return it;
+}
+
+/* The bytes the SQLite file holds in its used pages. */
+static long long file_bytes(void)
+{
+    return raw_int("SELECT page_count * page_size FROM pragma_page_count, pragma_page_size") -
+           raw_int("SELECT freelist_count * page_size FROM pragma_freelist_count,"
+                   " pragma_page_size");
+}
+
+static void on_done(void *ud, int rc, int refused, const nyx_error *err)
+{
+    (void)refused;
+    (void)err;
+    *(int *)ud = rc;
+}
+
+/* The workload of issue 19: one 15 KB system prompt, a different question each call. */
+static void test_workload(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    char *sys = repeat("You are the support desk of a large library. ", 340); /* 15.3 KB */
+    enum { N = 300 };
+    char *bodies[N];
+    long long before = is_pg ? 0 : file_bytes();
+    for (int i = 0; i < N; i++) {
+        char q[96], id[32];
+        snprintf(q, sizeof q, "Question %d: where are the books about the number %d?", i, i * 7);
+        const char *msgs[] = {q};
+        bodies[i] = body(sys, msgs, 1, 0, NULL);
+        snprintf(id, sizeof id, "w%d", i);
+        nyx_interaction it = request(id, bodies[i]);
+        /* Every way in: many in one batch, alone, with a settle, in a batch of its own, in
+         * the loop. */
+        int rc;
+        if (i < 20) {
+            rc = i == 0 ? store_batch_begin(s, &err) : 0;
+            if (rc == 0)
+                rc = store_log_interaction(s, &it, &err);
+            if (rc == 0 && i == 19)
+                rc = store_batch_commit(s, &err);
+        } else if (i % 4 == 0) {
+            rc = store_log_interaction(s, &it, &err);
+        } else if (i % 4 == 1) {
+            rc = store_log_interaction_settle(s, &it, NULL, 0, &err);
+        } else if (i % 4 == 3) {
+            int done = 99;
+            rc = store_log_interaction_settle_async(s, &it, NULL, 0, on_done, &done, &err);
+            if (rc == 0)
+                rc = drive(s, 10);
+            if (rc == 0)
+                rc = done;
+        } else {
+            rc = store_batch_begin(s, &err);
+            if (rc == 0)
+                rc = store_log_interaction(s, &it, &err);
+            if (rc == 0)
+                rc = store_batch_commit(s, &err);
+        }
+        CHECK_INT(rc, 0);
+    }
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE prompt_text IS NULL"
+                      " AND request_parts IS NOT NULL"),
+              N);
+    if (!is_pg) { /* what a call costs the file (a server's pages are its own) */
+        long long per_call = (file_bytes() - before) / N;
+        fprintf(stderr, "database bytes per call: %lld (request %zu bytes)\n", per_call,
+                strlen(bodies[0]));
+        CHECK(per_call <= 2048);
+    }
+    for (int i = 0; i < N; i += 37) {
+        char id[32];
+        snprintf(id, sizeof id, "w%d", i);
+        check_request(s, id, bodies[i], __LINE__);
+    }
+    /* A request stored whole (not JSON) still reads back; an unknown id gives no row. */
+    nyx_interaction plain = request("plain", "a request that is not JSON");
+    CHECK_INT(store_log_interaction(s, &plain, &err), 0);
+    check_request(s, "plain", "a request that is not JSON", __LINE__);
+    exchange x = {0};
+    CHECK_INT(store_query_exchange(s, "nope", take_exchange, &x, &err), 0);
+    CHECK_INT(x.rows, 0);
+    /* A part missing from under a recipe is an error that says so, never another text. */
+    CHECK_INT(raw_exec("DELETE FROM llm_content"), 0);
+    CHECK_INT(store_query_exchange(s, "w0", take_exchange, &x, &err), -1);
+    CHECK_STR(err.type, "not_found");
+    CHECK_INT(x.rows, 0);
+    exchange_free(&x);
+    store_close(s);
+    for (int i = 0; i < N; i++)
+        free(bodies[i]);
+    free(sys);
+}
+
+/* A conversation resends its messages every turn, its cache mark moving to the newest one;
+ * a council sends one context under several personas. Each long text is stored once. */
+static void test_conversation_and_council(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    enum { TURNS = 12 };
+    char *msgs[TURNS];
+    char *bodies[TURNS];
+    for (int t = 0; t < TURNS; t++) {
+        char unit[64];
+        snprintf(unit, sizeof unit, "Turn %d of the talk, said at some length. ", t);
+        msgs[t] = repeat(unit, 10);
+        bodies[t] = body(NULL, (const char *const *)msgs, t + 1, 1, NULL);
+        char id[32];
+        snprintf(id, sizeof id, "t%d", t);
+        nyx_interaction it = request(id, bodies[t]);
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    }
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), TURNS);
+    check_request(s, "t0", bodies[0], __LINE__);
+    check_request(s, "t11", bodies[11], __LINE__);
+
+    char *ctx = repeat("The shared context of the council, read by everyone. ", 50);
+    const char *personas[] = {"You are the engineer.", "You are the economist.", "You are the critic."};
+    for (int i = 0; i < 3; i++) {
+        const char *m[] = {ctx};
+        char *b = body(personas[i], m, 1, 0, NULL);
+        char id[32];
+        snprintf(id, sizeof id, "c%d", i);
+        nyx_interaction it = request(id, b);
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        check_request(s, id, b, __LINE__);
+        free(b);
+    }
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), TURNS + 1);
+    store_close(s);
+    for (int t = 0; t < TURNS; t++) {
+        free(msgs[t]);
+        free(bodies[t]);
+    }
+    free(ctx);
+}
+
+/* Parts no request names any more go; those still named stay and read. */
+static void test_purge(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    char *a = repeat("System prompt A, long enough to be shared. ", 10);
+    char *b = repeat("System prompt B, long enough to be shared. ", 10);
+    const char *q[] = {"q"};
+    char *ba = body(a, q, 1, 0, NULL), *bb = body(b, q, 1, 0, NULL);
+    nyx_interaction i1 = request("a1", ba), i2 = request("a2", ba), i3 = request("b1", bb);
+    CHECK_INT(store_log_interaction(s, &i1, &err), 0);
+    CHECK_INT(store_log_interaction(s, &i2, &err), 0);
+    CHECK_INT(store_log_interaction(s, &i3, &err), 0);
+    long long removed = -1;
+    CHECK_INT(store_content_purge(s, &removed, &err), 0);
+    CHECK_INT(removed, 0);
+    CHECK_INT(raw_exec("DELETE FROM llm_interactions WHERE id IN ('a1', 'b1')"), 0);
+    CHECK_INT(store_content_purge(s, &removed, &err), 0);
+    CHECK_INT(removed, 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
+    check_request(s, "a2", ba, __LINE__);
+    CHECK_INT(raw_exec("DELETE FROM llm_interactions"), 0);
+    CHECK_INT(store_content_purge(s, &removed, &err), 0);
+    CHECK_INT(removed, 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 0);
+    store_close(s);
+    free(a);
+    free(b);
+    free(ba);
+    free(bb);
+}
+
+int main(int argc, char **argv)
+{
+    static const conformance_case cases[] = {
+        {"workload", test_workload},
+        {"conversation_and_council", test_conversation_and_council},
+        {"purge", test_purge},
+        {NULL, NULL},
+    };
+    return conformance_main(argc, argv, "store-content", cases);
+}
