@@ -7,6 +7,7 @@
  * is redacted whole. */
 #include "guard/memo.h"
 
+#include "base/json_scan.h"
 #include "guard/scan.h"
 
 #include <stdlib.h>
@@ -178,24 +179,6 @@ static int memo_piece(guard_memo *m, obuf *o, const char *text, size_t len)
 
 /* ---- cutting a body ---- */
 
-/* The end (one past the closing quote) of the JSON string whose opening quote is at i, or len
- * when it does not close. */
-static size_t string_end(const char *text, size_t len, size_t i)
-{
-    size_t j = i + 1;
-    for (;;) {
-        const char *q = j < len ? memchr(text + j, '"', len - j) : NULL;
-        if (!q)
-            return len;
-        size_t k = (size_t)(q - text), back = 0;
-        while (k - back > i + 1 && text[k - back - 1] == '\\')
-            back++;
-        if (back % 2 == 0)
-            return k + 1;
-        j = k + 1;
-    }
-}
-
 /* The findings of a window, for comparing. */
 #define MAX_FOUND 16
 typedef struct found {
@@ -257,18 +240,8 @@ char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out
     if (!m || !text || len < GUARD_MEMO_MIN)
         return guard_redact(text, len, out_len);
     /* The long strings, or the whole text when it has none. */
-    size_t from[MAX_CUTS], to[MAX_CUTS], n = 0;
-    for (size_t i = 0; i < len && n < MAX_CUTS;) {
-        const char *q = memchr(text + i, '"', len - i);
-        if (!q)
-            break;
-        size_t s = (size_t)(q - text), e = string_end(text, len, s);
-        if (e - s >= GUARD_MEMO_MIN) {
-            from[n] = s;
-            to[n++] = e;
-        }
-        i = e;
-    }
+    size_t from[MAX_CUTS], to[MAX_CUTS];
+    size_t n = json_long_strings(text, len, GUARD_MEMO_MIN, from, to, MAX_CUTS);
     if (n == 0) {
         from[0] = 0;
         to[n++] = len;

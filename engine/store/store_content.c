@@ -1,27 +1,24 @@
 /* Requests in parts: the cut (store_content_split), the hash with its memo, and the join.
  * See store_content.h. */
-#define _GNU_SOURCE /* memmem */
 #include "store_content.h"
 #include "store_backend.h"
 
+#include "base/json_scan.h"
+
 #include <cjson/cJSON.h>
 #include <openssl/sha.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <xxhash.h>
-
-/* A part longer than this is hashed each time rather than kept in the memo: the memo stays
- * within STORE_MEMO_SLOTS * 64 KiB. */
-#define MEMO_MAX_TEXT (64 * 1024)
 
 void store_content_memo_free(store_content_memo *m)
 {
-    if (!m)
-        return;
-    for (int i = 0; i < STORE_MEMO_SLOTS; i++)
-        free(m->slot[i].text);
-    memset(m, 0, sizeof *m);
+    if (m)
+        memset(m, 0, sizeof *m);
 }
 
 static void sha256_hex(const char *text, size_t len, char out[STORE_HASH_HEX])
@@ -39,33 +36,26 @@ static void sha256_hex(const char *text, size_t len, char out[STORE_HASH_HEX])
 void store_content_hash(store_content_memo *m, const char *text, size_t len,
                         char out[STORE_HASH_HEX])
 {
-    if (!m || len > MEMO_MAX_TEXT) {
+    if (!m) {
         sha256_hex(text, len, out);
         return;
     }
-    uint64_t quick = XXH3_64bits(text, len);
-    int oldest = 0;
-    for (int i = 0; i < STORE_MEMO_SLOTS; i++) {
-        if (m->slot[i].text && m->slot[i].quick == quick && m->slot[i].len == len &&
-            memcmp(m->slot[i].text, text, len) == 0) {
-            memcpy(out, m->slot[i].hash, STORE_HASH_HEX);
-            m->slot[i].used = ++m->clock;
-            return;
-        }
-        if (m->slot[i].used < m->slot[oldest].used)
-            oldest = i;
+    if (!m->seeded) {
+        if (getrandom(&m->seed, sizeof m->seed, GRND_NONBLOCK) != (ssize_t)sizeof m->seed)
+            m->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m ^ (uint64_t)clock();
+        m->seeded = 1;
+    }
+    XXH128_hash_t h = XXH3_128bits_withSeed(text, len, m->seed);
+    store_memo_slot *e = &m->slot[h.low64 % STORE_MEMO_SLOTS];
+    if (e->hash[0] && e->len == len && e->quick[0] == h.low64 && e->quick[1] == h.high64) {
+        memcpy(out, e->hash, STORE_HASH_HEX);
+        return;
     }
     sha256_hex(text, len, out);
-    char *copy = malloc(len ? len : 1);
-    if (!copy)
-        return; /* the hash is right; only the memo misses it */
-    memcpy(copy, text, len);
-    free(m->slot[oldest].text);
-    m->slot[oldest].text = copy;
-    m->slot[oldest].len = len;
-    m->slot[oldest].quick = quick;
-    memcpy(m->slot[oldest].hash, out, STORE_HASH_HEX);
-    m->slot[oldest].used = ++m->clock;
+    e->quick[0] = h.low64;
+    e->quick[1] = h.high64;
+    e->len = len;
+    memcpy(e->hash, out, STORE_HASH_HEX);
 }
 
 /* ---- the cut ---- */
@@ -76,61 +66,75 @@ typedef struct cut {
 
 typedef struct cutter {
     const char *text;
-    size_t len, cursor;
+    size_t len;
     cut *cuts;
     size_t n, cap;
     int oom;
 } cutter;
 
-/* Cuts node out of the text when it is long enough and its bytes are found, as cJSON writes
- * them, after the previous cut (the engine's bodies are cJSON's own writing; a text written
- * otherwise keeps its bytes inline, whole and exact). Returns 1 when cut. */
-static int consider(cutter *c, const cJSON *node)
+static int add_cut(cutter *c, size_t at, size_t end)
 {
-    char *printed = cJSON_PrintUnformatted(node);
-    if (!printed) {
-        c->oom = 1;
-        return 0;
-    }
-    size_t plen = strlen(printed);
-    const char *at = plen >= STORE_CONTENT_MIN
-                         ? memmem(c->text + c->cursor, c->len - c->cursor, printed, plen)
-                         : NULL;
-    free(printed);
-    if (!at)
-        return 0;
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 8;
         cut *grown = realloc(c->cuts, cap * sizeof *grown);
         if (!grown) {
             c->oom = 1;
-            return 0;
+            return -1;
         }
         c->cuts = grown;
         c->cap = cap;
     }
-    c->cuts[c->n++] = (cut){(size_t)(at - c->text), plen};
-    c->cursor = (size_t)(at - c->text) + plen;
-    return 1;
+    c->cuts[c->n++] = (cut){at, end - at};
+    return 0;
 }
 
-/* In document order: the tools array as one part (tool lists repeat whole), and every long
- * string (system prompts, contexts, messages, tool results, images) as a part of its own, so
- * a part is shared whatever block, mark or position holds it. */
-static void walk(cutter *c, const cJSON *node, int top)
+static size_t skip_space(const char *t, size_t len, size_t i)
 {
-    if (c->oom)
-        return;
-    if (cJSON_IsString(node)) {
-        if (node->valuestring && strlen(node->valuestring) + 2 >= STORE_CONTENT_MIN)
-            consider(c, node);
-        return;
-    }
-    for (const cJSON *k = node->child; k && !c->oom; k = k->next) {
-        if (top && k->string && strcmp(k->string, "tools") == 0 && cJSON_IsArray(k) &&
-            consider(c, k))
+    while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* The cuts, in order: the value of the top-level "tools" (a tool list repeats whole, its
+ * cache mark included) and every other string of STORE_CONTENT_MIN bytes or more (system
+ * prompts, contexts, each message, tool results, images), so a text is shared whatever block,
+ * mark or position holds it. Strings are skipped by json_string_end (a memchr for quotes);
+ * only the structure between them is read byte by byte. */
+static void scan(cutter *c)
+{
+    const char *t = c->text;
+    size_t len = c->len, i = 0, tools = SIZE_MAX;
+    long depth = 0, tools_depth = 0;
+    while (i < len && !c->oom) {
+        char ch = t[i];
+        if (ch == '"') {
+            size_t e = json_string_end(t, len, i);
+            if (tools == SIZE_MAX && depth == 1 && e - i == 7 && memcmp(t + i, "\"tools\"", 7) == 0) {
+                size_t j = skip_space(t, len, e);
+                j = j < len && t[j] == ':' ? skip_space(t, len, j + 1) : len;
+                if (j < len && t[j] == '[') {
+                    tools = j;
+                    tools_depth = depth;
+                    i = j;
+                    continue;
+                }
+            }
+            if (tools == SIZE_MAX && e - i >= STORE_CONTENT_MIN)
+                add_cut(c, i, e);
+            i = e;
             continue;
-        walk(c, k, 0);
+        }
+        if (ch == '{' || ch == '[') {
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+            if (tools != SIZE_MAX && depth == tools_depth) {
+                if (i + 1 - tools >= STORE_CONTENT_MIN)
+                    add_cut(c, tools, i + 1);
+                tools = SIZE_MAX;
+            }
+        }
+        i++;
     }
 }
 
@@ -207,13 +211,8 @@ int store_content_split(store_content_memo *m, const char *text, store_parts *ou
     size_t len = text ? strlen(text) : 0;
     if (len < STORE_CONTENT_MIN)
         return 0;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root)
-        return 0; /* not JSON: kept whole */
-    cutter c = {text, len, 0, NULL, 0, 0, 0};
-    if (cJSON_IsObject(root) || cJSON_IsArray(root))
-        walk(&c, root, cJSON_IsObject(root));
-    cJSON_Delete(root);
+    cutter c = {text, len, NULL, 0, 0, 0};
+    scan(&c);
     int rc = c.oom ? -1 : 0;
     if (rc == 0 && c.n > 0)
         rc = assemble(m, &c, out);

@@ -38,18 +38,20 @@ typedef struct store_parts {
     size_t n;
 } store_parts;
 
-/* The hashes of recently stored parts, so a part sent again costs a comparison, not a
- * SHA-256. Belongs to one store; zero-initialised; store_content_memo_free() at close. */
-#define STORE_MEMO_SLOTS 16
+/* The hashes of recently stored parts, so a part sent again costs a fast hash, not a SHA-256:
+ * each is found by an XXH3-128 seeded at random per memo (nobody can craft a text that passes
+ * for another without knowing the seed). Belongs to one store; zero-initialised (the seed is
+ * drawn at first use); store_content_memo_free() at close. */
+#define STORE_MEMO_SLOTS 64
+typedef struct store_memo_slot {
+    uint64_t quick[2]; /* the seeded XXH3-128 of the text */
+    size_t len;
+    char hash[STORE_HASH_HEX]; /* "": the slot is empty */
+} store_memo_slot;
 typedef struct store_content_memo {
-    struct {
-        uint64_t quick; /* XXH3 of the text: a candidate, confirmed by comparing bytes */
-        char *text;
-        size_t len;
-        char hash[STORE_HASH_HEX];
-        uint64_t used;
-    } slot[STORE_MEMO_SLOTS];
-    uint64_t clock;
+    store_memo_slot slot[STORE_MEMO_SLOTS];
+    uint64_t seed;
+    int seeded;
 } store_content_memo;
 
 void store_content_memo_free(store_content_memo *m);
@@ -59,8 +61,8 @@ void store_content_hash(store_content_memo *m, const char *text, size_t len,
                         char out[STORE_HASH_HEX]);
 
 /* Splits text (a request body as stored: JSON from the engine, or anything else) into its
- * parts: the value of "tools" and every string of STORE_CONTENT_MIN bytes or more, as they
- * appear in the text. Returns 0 (out->recipe NULL when the text stays whole), or -1 when out
+ * parts: the value of the top-level "tools" and every other string of STORE_CONTENT_MIN bytes
+ * or more, quotes included, cut out of the text as they are (base/json_scan.h). Returns 0 (out->recipe NULL when the text stays whole), or -1 when out
  * of memory (out is then empty). out->pieces point into text: keep text while using them. */
 int store_content_split(store_content_memo *m, const char *text, store_parts *out);
 void store_parts_free(store_parts *p);

@@ -1,0 +1,38 @@
+/* The long strings of a JSON text (json_scan.h). */
+#include "base/json_scan.h"
+
+#include <string.h>
+
+size_t json_string_end(const char *text, size_t len, size_t i)
+{
+    size_t j = i + 1;
+    for (;;) {
+        const char *q = j < len ? memchr(text + j, '"', len - j) : NULL;
+        if (!q)
+            return len;
+        size_t k = (size_t)(q - text), back = 0;
+        while (k - back > i + 1 && text[k - back - 1] == '\\')
+            back++;
+        if (back % 2 == 0)
+            return k + 1;
+        j = k + 1;
+    }
+}
+
+size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from, size_t *to,
+                         size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n < max;) {
+        const char *q = memchr(text + i, '"', len - i);
+        if (!q)
+            break;
+        size_t s = (size_t)(q - text), e = json_string_end(text, len, s);
+        if (e - s >= min) {
+            from[n] = s;
+            to[n++] = e;
+        }
+        i = e;
+    }
+    return n;
+}

@@ -1,0 +1,21 @@
+/* Finding the long strings of a JSON text without parsing it: a request body repeats most of
+ * itself from call to call (a system prompt, a shared context, the earlier turns of a
+ * conversation), and the places that remember those texts (the redaction memo, the store's
+ * shared parts) cut the body at them. Only quotes and backslashes are looked at, so the scan
+ * costs about a memchr over the text; on text that is not JSON it finds spans that are merely
+ * quoted, which callers accept (they keep every byte whatever they cut). */
+#ifndef NYX_BASE_JSON_SCAN_H
+#define NYX_BASE_JSON_SCAN_H
+
+#include <stddef.h>
+
+/* The end (one past the closing quote) of the JSON string whose opening quote is at i, or len
+ * when it does not close. */
+size_t json_string_end(const char *text, size_t len, size_t i);
+
+/* The strings of text at least min bytes long (their quotes included), in order: from[k] the
+ * opening quote, to[k] one past the closing one. Returns how many were found, at most max. */
+size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from, size_t *to,
+                         size_t max);
+
+#endif
