@@ -212,6 +212,8 @@ int sim_api_begin(call *k, sim_server *s, struct MHD_Connection *c, conn_ctx *x,
     pthread_mutex_unlock(&s->mu);
     snprintf(k->reqid, sizeof k->reqid, "req_sim_%lld", (long long)k->log.n);
     k->log.path = path;
+    k->log.body = x->body;
+    k->log.body_len = x->len;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci)

@@ -2,7 +2,7 @@
  *   POST /sim/faults   add fault rules        DELETE /sim/faults  clear them
  *   GET  /sim/requests[?since=N]  the request log
  *   POST /sim/reset    clear cache, rate-limit buckets, faults and log
- *   POST /sim/config   change ttft_ms, token_ms, rpm, itpm, otpm, seed, max_body
+ *   POST /sim/config   change ttft_ms, token_ms, rpm, itpm, otpm, seed, max_body, keep_bodies
  *   GET  /sim/config   the current options */
 #include "sim_server.h"
 
@@ -41,6 +41,7 @@ static char *config_json(const sim_server *s)
              cJSON_AddNumberToObject(o, "itpm", (double)s->opt.itpm) &&
              cJSON_AddNumberToObject(o, "otpm", (double)s->opt.otpm) &&
              cJSON_AddNumberToObject(o, "max_body", (double)s->opt.max_body) &&
+             cJSON_AddNumberToObject(o, "keep_bodies", (double)sim_log_kept_bodies(s->log)) &&
              cJSON_AddNumberToObject(o, "cache_entries", (double)sim_cache_size(s->cache)) &&
              cJSON_AddNumberToObject(o, "faults", (double)sim_faults_count(s->faults)) &&
              cJSON_AddNumberToObject(o, "port", s->port);
@@ -50,7 +51,7 @@ static char *config_json(const sim_server *s)
 }
 
 static const char *const config_keys[] = {"ttft_ms", "token_ms", "rpm", "itpm", "otpm",
-                                          "seed", "max_body", NULL};
+                                          "seed", "max_body", "keep_bodies", NULL};
 
 /* Applies a config body; all or nothing. Called with s->mu held. */
 static int apply_config(sim_server *s, const char *body, size_t len, char **out)
@@ -60,8 +61,8 @@ static int apply_config(sim_server *s, const char *body, size_t len, char **out)
         cJSON_Delete(root);
         return error_out(400, "invalid_request_error", "expected a JSON object", out);
     }
-    double v[7] = {0};
-    int set[7] = {0};
+    double v[8] = {0};
+    int set[8] = {0};
     for (const cJSON *it = root->child; it; it = it->next) {
         int k = 0;
         while (config_keys[k] && !(it->string && strcmp(it->string, config_keys[k]) == 0))
@@ -70,7 +71,7 @@ static int apply_config(sim_server *s, const char *body, size_t len, char **out)
             it->valuedouble < 0 || it->valuedouble > 9.0e15) {
             char msg[200];
             snprintf(msg, sizeof msg, "%.60s: expected one of ttft_ms, token_ms, rpm, itpm, otpm, "
-                     "seed, max_body with a number >= 0", it->string ? it->string : "");
+                     "seed, max_body, keep_bodies with a number >= 0", it->string ? it->string : "");
             cJSON_Delete(root);
             return error_out(400, "invalid_request_error", msg, out);
         }
@@ -92,6 +93,8 @@ static int apply_config(sim_server *s, const char *body, size_t len, char **out)
         sim_faults_seed(s->faults, (uint64_t)v[5]);
     if (set[6])
         s->opt.max_body = v[6] > 0 ? (size_t)v[6] : ((size_t)32 << 20);
+    if (set[7])
+        sim_log_keep_bodies(s->log, v[7] < SIM_LOG_MAX ? (size_t)v[7] : SIM_LOG_MAX);
     if (set[2] || set[3] || set[4])
         sim_rl_set_limits(s->rl, s->opt.rpm, s->opt.itpm, s->opt.otpm);
     *out = config_json(s);

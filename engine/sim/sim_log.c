@@ -9,13 +9,26 @@ typedef struct rec {
     sim_log_entry e;
     char *path;
     char *model;
+    char *body;
 } rec;
 
 struct sim_log {
     rec *ring; /* SIM_LOG_MAX slots, allocated on first use */
     size_t head, n;
     int64_t total;
+    size_t keep_bodies;
 };
+
+void sim_log_keep_bodies(sim_log *l, size_t n) { l->keep_bodies = n; }
+size_t sim_log_kept_bodies(const sim_log *l) { return l->keep_bodies; }
+
+static void forget_body(rec *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->e.body = NULL;
+    r->e.body_len = 0;
+}
 
 sim_log *sim_log_new(void) { return calloc(1, sizeof(sim_log)); }
 
@@ -28,6 +41,7 @@ void sim_log_clear(sim_log *l)
     for (size_t i = 0; i < l->n; i++) {
         free(at(l, i)->path);
         free(at(l, i)->model);
+        forget_body(at(l, i));
     }
     l->head = l->n = 0;
     l->total = 0;
@@ -63,11 +77,17 @@ int sim_log_add(sim_log *l, const sim_log_entry *e)
         free(model);
         return -1;
     }
+    char *body = NULL;
+    if (l->keep_bodies > 0 && e->body && (body = malloc(e->body_len + 1)) != NULL) {
+        memcpy(body, e->body, e->body_len);
+        body[e->body_len] = '\0';
+    }
     rec *r;
     if (l->n == SIM_LOG_MAX) {
         r = at(l, 0);
         free(r->path);
         free(r->model);
+        forget_body(r);
         l->head = (l->head + 1) % SIM_LOG_MAX;
         l->n--;
     }
@@ -79,6 +99,12 @@ int sim_log_add(sim_log *l, const sim_log_entry *e)
     r->model = model;
     r->e.path = path;
     r->e.model = model;
+    r->body = body;
+    r->e.body = body;
+    r->e.body_len = body ? e->body_len : 0;
+    /* Only the newest keep_bodies bodies are kept. */
+    for (size_t i = l->n > l->keep_bodies ? l->n - l->keep_bodies : 0; i-- > 0 && at(l, i)->body;)
+        forget_body(at(l, i));
     return 0;
 }
 
@@ -102,7 +128,8 @@ static int add_entry(cJSON *arr, const sim_log_entry *e)
              cJSON_AddNumberToObject(o, "cache_write_1h", (double)e->cache_write_1h) &&
              cJSON_AddNumberToObject(o, "output_tokens", (double)e->output_tokens) &&
              (e->fault ? cJSON_AddStringToObject(o, "fault", e->fault) != NULL
-                       : cJSON_AddNullToObject(o, "fault") != NULL);
+                       : cJSON_AddNullToObject(o, "fault") != NULL) &&
+             (!e->body || cJSON_AddStringToObject(o, "body", e->body) != NULL);
     if (!ok || !cJSON_AddItemToArray(arr, o)) {
         cJSON_Delete(o);
         return -1;

@@ -22,6 +22,9 @@ typedef struct sim_log_entry {
     int64_t output_tokens;
     const char *fault;     /* fault name, NULL when none (static) */
     double t;              /* when the request arrived: monotonic seconds (nyx_now_s) */
+    const char *body;      /* the request body as received (body_len bytes); kept (copied) only
+                              for the newest sim_log_keep_bodies() requests */
+    size_t body_len;
 } sim_log_entry;
 
 typedef struct sim_log sim_log;
@@ -29,6 +32,11 @@ typedef struct sim_log sim_log;
 sim_log *sim_log_new(void);
 void sim_log_free(sim_log *l);
 void sim_log_clear(sim_log *l);
+
+/* Keeps the bodies of the newest n requests (0, the default: none), so a test can compare what
+ * a client sent with what it recorded; older bodies are freed as requests arrive. */
+void sim_log_keep_bodies(sim_log *l, size_t n);
+size_t sim_log_kept_bodies(const sim_log *l);
 
 /* Appends a copy of *e (the oldest entry goes when full). Returns 0, or -1 when out of memory. */
 int sim_log_add(sim_log *l, const sim_log_entry *e);
