@@ -117,6 +117,28 @@ static void print_tree(const cli_table *t, const char *parent, int depth, int id
     }
 }
 
+/* Message Batches, under the table: their calls, cache reads and what they saved against
+ * standard prices (every row's sum; --wide and --json show them per group). */
+static void batches_line(const cli_table *t, char *line, size_t size)
+{
+    line[0] = '\0';
+    int calls = cli_table_col(t, "batch_calls"), read = cli_table_col(t, "batch_cache_read"),
+        saved = cli_table_col(t, "batch_saved_usd");
+    if (calls < 0 || read < 0 || saved < 0)
+        return;
+    long long n = 0, tokens = 0;
+    double usd = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *c = cli_table_cell(t, r, calls), *k = cli_table_cell(t, r, read), *s = cli_table_cell(t, r, saved);
+        n += c ? strtoll(c, NULL, 10) : 0;
+        tokens += k ? strtoll(k, NULL, 10) : 0;
+        usd += s ? strtod(s, NULL) : 0;
+    }
+    if (n > 0)
+        snprintf(line, size, "batches: %lld calls at batch prices, %lld cache-read tokens, saved $%.4f against "
+                 "standard prices\n", n, tokens, usd);
+}
+
 /* Sums the counts of "records_lost" audit events ("N interaction records ..."). */
 static int add_lost(void *ud, int ncols, const char *const *names, const char *const *values)
 {
@@ -193,9 +215,13 @@ static int query(const command *cmd, int argc, char **argv)
         } else if (!json && strcmp(kind, "thoughts") == 0 && t.nrows > 0) {
             print_tree(&t, NULL, 0, cli_table_col(&t, "id"), cli_table_col(&t, "parent_id"));
         } else if (!json) {
+            char batches[200] = ""; /* read before the readable view drops the columns */
+            if (strcmp(kind, "stats") == 0)
+                batches_line(&t, batches, sizeof batches);
             if (strcmp(kind, "stats") == 0 && !wide)
                 cli_table_readable(&t, stats_columns);
             cli_table_print(&t, stdout);
+            fputs(batches, stdout);
             if (strcmp(kind, "stats") == 0)
                 print_lost(e);
         }

@@ -231,6 +231,20 @@ static member *find_member(nyx_batch *b, const char *custom_id)
     return NULL;
 }
 
+void batch_standard_cost(const nyx_model *m, const nyx_usage *u, double at, int asked_1h, nyx_call_result *r)
+{
+    r->has_standard_cost = 0;
+    if (strcmp(u->service_tier, "batch") != 0)
+        return;
+    nyx_usage standard = *u;
+    snprintf(standard.service_tier, sizeof standard.service_tier, "standard");
+    nyx_cost c;
+    if (cost_of_usage_at(m, &standard, at, asked_1h, &c) == 0) {
+        r->has_standard_cost = 1;
+        r->standard_cost_usd = c.cost_usd;
+    }
+}
+
 void batch_result_of(const cJSON *result, nyx_response *resp, nyx_error *err)
 {
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "type"));

@@ -15,6 +15,8 @@
 
 #include "call.h"
 #include "claude/types.h"
+#include "cost/cost.h"
+#include "cost/models.h"
 
 typedef struct nyx_engine nyx_engine;
 typedef struct nyx_call nyx_call;
@@ -76,6 +78,11 @@ const char *batch_recorded_id(const nyx_batch *b);
  * error}) as a call's outcome: resp filled for "succeeded", else err (the request's own error,
  * batch_canceled or batch_expired; an unparsable message is an api_error). */
 void batch_result_of(const cJSON *result, nyx_response *resp, nyx_error *err);
+
+/* A batch result's price at standard prices (the same usage, the standard tier), for `nyx stats`'
+ * saving: r->has_standard_cost and r->standard_cost_usd set when u's tier is "batch" and m
+ * has prices. */
+void batch_standard_cost(const nyx_model *m, const nyx_usage *u, double at, int asked_1h, nyx_call_result *r);
 
 /* ---- picking a batch up (batch_pickup.c) ----
  * Another process, or this one after a restart, reads a batch's requests from the database,

@@ -136,8 +136,10 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     snprintf(out->model_requested, sizeof out->model_requested, "%s", row->model ? row->model : "");
     const nyx_model *served = out->resp.model ? models_find(e->models, out->resp.model) : NULL;
     const nyx_model *m = served ? served : row->model ? models_find(e->models, row->model) : NULL;
-    if (ok)
+    if (ok) {
         out->has_cost = cost_of_usage_at(m, &out->resp.usage, nyx_wall_s(), row->write_1h, &out->cost) == 0;
+        batch_standard_cost(m, &out->resp.usage, nyx_wall_s(), row->write_1h, out);
+    }
     out->cache_hit = out->resp.usage.cache_read_input_tokens > 0;
     engine_new_id(e, out->interaction_id, sizeof out->interaction_id);
 
@@ -165,6 +167,8 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     it.stop_reason = out->resp.stop_reason;
     it.cache_hit = out->cache_hit;
     it.service_tier = out->resp.usage.service_tier[0] ? out->resp.usage.service_tier : NULL;
+    it.has_standard_cost = out->has_standard_cost;
+    it.standard_cost_usd = out->standard_cost_usd;
     it.batch_id = row->batch_id;
     it.custom_id = row->custom_id;
     /* The reply as the storage mode keeps it (the prompt stayed with the process that sent it). */

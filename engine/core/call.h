@@ -46,6 +46,8 @@ typedef struct nyx_call_result {
     nyx_error err;          /* when status is not NYX_STATUS_OK */
     int has_cost;
     nyx_cost cost;
+    int has_standard_cost;    /* a batch result: what the same usage costs at standard prices */
+    double standard_cost_usd;
     int cache_hit;          /* the API reported cache_read_input_tokens > 0 */
     double ttfb_ms, latency_ms;
     int attempts;

@@ -95,6 +95,7 @@ void call_account(nyx_call *c)
     /* Priced by the table's row in force when the call was made (not when it ended). */
     double made_at = nyx_wall_s() - (nyx_now_s() - c->started);
     r->has_cost = cost_of_usage_at(m, &r->resp.usage, made_at, call_asked_1h(&c->spec.req), &r->cost) == 0;
+    batch_standard_cost(m, &r->resp.usage, made_at, call_asked_1h(&c->spec.req), r);
     if (!r->has_cost && r->status == NYX_STATUS_OK) {
         const char *name = r->resp.model ? r->resp.model : call_route_model(c);
         engine_warn_once(e, name, "nyx: no price known for model \"%s\"; its cost is reported as nil", name);
@@ -175,6 +176,8 @@ static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
     it->cache_hit = r->cache_hit;
     it->from_response_cache = r->from_cache;
     it->service_tier = r->resp.usage.service_tier[0] ? r->resp.usage.service_tier : NULL;
+    it->has_standard_cost = r->has_standard_cost;
+    it->standard_cost_usd = r->standard_cost_usd;
     if (c->batch_result && c->spec.batch && batch_recorded_id(c->spec.batch)) {
         it->batch_id = batch_recorded_id(c->spec.batch);
         it->custom_id = c->spec.batch_custom_id;

@@ -59,6 +59,8 @@ typedef struct nyx_interaction {
     /* Set by the store on its own copy (callers leave it NULL): prompt_text cut into the
      * parts it shares with other requests (store_content.h). */
     const struct store_parts *parts;
+    int has_standard_cost;       /* a batch result with a known price: standard_cost_usd is what */
+    double standard_cost_usd;    /* the same usage would have cost at standard prices */
 } nyx_interaction;
 
 /* Options for store_open_opts(); a zeroed struct (or NULL) gives the defaults. */
@@ -164,7 +166,8 @@ typedef struct store_filter {
  * group, calls, cache_hits, hit_rate (cache_hits/calls), input, output, cache_read,
  * cache_write, cost_usd, cost_without_cache_usd, saved_usd (sums over calls with a known
  * price), unknown_cost_calls (calls whose price was unknown: their cost is not in the sums),
- * errors (calls whose status is not "ok").
+ * errors (calls whose status is not "ok"), batch_calls (Message Batches results), batch_cache_read
+ * (their cache reads), batch_saved_usd (what they saved against standard prices).
  * "model" groups by the model that served (the requested one when none did); "template"
  * groups by "name@version".
  *   f: NULL = every interaction, not grouped */

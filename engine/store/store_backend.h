@@ -17,7 +17,8 @@
  * who holds it, so store_budget_reap() can tell a dead holder. */
 /* The head of every backend's insert of an interaction: its 36 columns, in the order the
  * backends bind their values ($1/?1 is id ... $32/?32 is provider, $35/?35 custom_id,
- * $36/?36 the recipe of a request stored in parts, prompt_text then NULL). */
+ * $36/?36 the recipe of a request stored in parts, prompt_text then NULL; $37/?37
+ * standard_cost_usd). */
 #define SQL_INSERT_INTERACTION                                                               \
     "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"     \
     " template_version, request_id, model_requested, model_served, input_tokens,"            \
@@ -25,7 +26,7 @@
     " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"    \
     " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"      \
     " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider,"  \
-    " service_tier, batch_id, custom_id, request_parts)"
+    " service_tier, batch_id, custom_id, request_parts, standard_cost_usd)"
 
 /* The columns of store_batch_requests() but the last (logged), as both backends select them. */
 #define SQL_BATCH_REQUEST_COLUMNS                                                                   \

@@ -56,6 +56,7 @@ int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], cons
     TXT(it->batch_id);
     TXT(it->batch_id ? it->custom_id : NULL);
     TXT(it->parts ? it->parts->recipe : NULL);
+    NUM(it->has_standard_cost, it->standard_cost_usd);
 #undef NUM
 #undef INT
 #undef TXT

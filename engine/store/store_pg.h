@@ -109,7 +109,7 @@ const char *pg_int(char *buf, int64_t v);
 /* ---- ops, by file ---- */
 int store_pg_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err);
 int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v);
-#define PG_INTERACTION_PARAMS 36
+#define PG_INTERACTION_PARAMS 37
 
 int store_pg_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
                           double expires_at, int parts, const store_batch_request *reqs, size_t n,

@@ -124,7 +124,12 @@ int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, v
              " COALESCE(SUM(i.saved_usd), 0)::double precision AS saved_usd,"
              " COALESCE(SUM(CASE WHEN i.cost_usd IS NULL THEN 1 ELSE 0 END), 0)::bigint"
              " AS unknown_cost_calls,"
-             " COALESCE(SUM(CASE WHEN i.status <> 'ok' THEN 1 ELSE 0 END), 0)::bigint AS errors"
+             " COALESCE(SUM(CASE WHEN i.status <> 'ok' THEN 1 ELSE 0 END), 0)::bigint AS errors,"
+             " COALESCE(SUM(CASE WHEN i.service_tier = 'batch' THEN 1 ELSE 0 END), 0)::bigint AS batch_calls,"
+             " COALESCE(SUM(CASE WHEN i.service_tier = 'batch' THEN i.cache_read_input_tokens END), 0)::bigint"
+             " AS batch_cache_read,"
+             " COALESCE(SUM(CASE WHEN i.service_tier = 'batch' THEN i.standard_cost_usd - i.cost_usd END), 0)"
+             "::double precision AS batch_saved_usd"
              " %s%s",
              group_col, from, group ? " GROUP BY 1 ORDER BY 1 NULLS FIRST" : "");
     return pg_rows(pg_of(s), "query stats", sql, ps.n, ps.v, fn, ud, err);

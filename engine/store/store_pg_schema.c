@@ -194,7 +194,13 @@ static const char *const migration_3[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
+/* ---- migration 4: as SQLite's migration 7 ---- */
+static const char *const migration_4[] = {
+    "ALTER TABLE llm_interactions ADD COLUMN standard_cost_usd double precision",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4};
 
 /* Cuts the requests logged before migration 3 into parts, a few hundred rows per round trip. */
 static int convert_parts(pg *p, nyx_error *err)
@@ -269,7 +275,7 @@ static int convert_parts(pg *p, nyx_error *err)
 }
 
 /* What a migration does beyond its SQL, in its transaction (NULL: nothing). */
-static int (*const converts[])(pg *p, nyx_error *err) = {NULL, NULL, convert_parts};
+static int (*const converts[])(pg *p, nyx_error *err) = {NULL, NULL, convert_parts, NULL};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

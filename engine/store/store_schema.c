@@ -178,8 +178,15 @@ static const char *const migration_6[] = {
     NULL,
 };
 
+/* ---- migration 7: what a batch result would have cost at standard prices (the same usage, the
+ * standard tier), so `nyx stats` shows what batches saved by the model table's own prices ---- */
+static const char *const migration_7[] = {
+    "ALTER TABLE llm_interactions ADD COLUMN standard_cost_usd REAL",
+    NULL,
+};
+
 static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                                migration_5, migration_6};
+                                                migration_5, migration_6, migration_7};
 
 /* One row at a time by rowid, so the update never meets the scan it follows. */
 static int convert_parts(sqlite3 *db)
@@ -241,7 +248,7 @@ static int convert_parts(sqlite3 *db)
 }
 
 /* What a migration does beyond its SQL, in its transaction (NULL: nothing). */
-static int (*const converts[])(sqlite3 *db) = {NULL, NULL, NULL, NULL, NULL, convert_parts};
+static int (*const converts[])(sqlite3 *db) = {NULL, NULL, NULL, NULL, NULL, convert_parts, NULL};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof converts / sizeof converts[0] == sizeof migrations / sizeof migrations[0],

@@ -145,7 +145,13 @@ int store_sqlite_query_stats(nyx_store *s, const store_filter *f, store_row_fn f
              " TOTAL(i.cost_without_cache_usd) AS cost_without_cache_usd,"
              " TOTAL(i.saved_usd) AS saved_usd,"
              " COALESCE(SUM(i.cost_usd IS NULL), 0) AS unknown_cost_calls,"
-             " COALESCE(SUM(i.status <> 'ok'), 0) AS errors"
+             " COALESCE(SUM(i.status <> 'ok'), 0) AS errors,"
+             /* Message Batches: calls, their cache reads, and the saving against standard prices */
+             " COALESCE(SUM(i.service_tier = 'batch'), 0) AS batch_calls,"
+             " COALESCE(SUM(CASE WHEN i.service_tier = 'batch' THEN i.cache_read_input_tokens END), 0)"
+             " AS batch_cache_read,"
+             " TOTAL(CASE WHEN i.service_tier = 'batch' THEN i.standard_cost_usd - i.cost_usd END)"
+             " AS batch_saved_usd"
              " %s%s",
              group, from, grouped ? " GROUP BY 1 ORDER BY 1" : "");
     return run_query(sq_of(s), "stats", sql, f, NULL, fn, ud, err);

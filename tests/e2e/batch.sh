@@ -44,6 +44,9 @@ check "the summary is on stderr" $? "$err"
 run_nyx stats --by template
 grep -Eq '^classify@1 +3 ' <<<"$out"
 check "each row is logged once, under the template's version" $? "$out"
+run_nyx stats
+grep -q '^batches: 3 calls at batch prices' <<<"$out"
+check "nyx stats counts the batch calls and what they saved" $? "$out"
 
 # The same first row as a standard call: the simulator gives it the same usage.
 id=$(sed -n '1s/.*"interaction_id":"\([^"]*\)".*/\1/p' results.jsonl)

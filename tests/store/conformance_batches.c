@@ -52,6 +52,25 @@ static nyx_interaction result(const char *id, const char *custom_id, double cost
     return it;
 }
 
+typedef struct srows {
+    char s[512];
+} srows;
+
+/* "calls=N batch_calls=N batch_cache_read=N batch_saved_usd=X" per stats row. */
+static int collect_stats(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    srows *r = ud;
+    const char *want[] = {"calls", "batch_calls", "batch_cache_read", "batch_saved_usd"};
+    size_t len = strlen(r->s);
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        for (int c = 0; c < ncols; c++)
+            if (strcmp(names[c], want[k]) == 0)
+                len += (size_t)snprintf(r->s + len, sizeof r->s - len, "%s%s=%s", k ? " " : "", want[k],
+                                        values[c] ? values[c] : "-");
+    snprintf(r->s + len, sizeof r->s - len, "\n");
+    return 0;
+}
+
 static void test_batches(void)
 {
     nyx_error err;
@@ -131,6 +150,20 @@ static void test_batches(void)
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'ix_1' AND"
                       " batch_id = 'nb_1'"),
               1);
+    /* Statistics: batch calls, their cache reads, and the saving against standard prices. */
+    nyx_interaction cached = result("ix_4", "b", 0.5);
+    cached.usage.cache_read_input_tokens = 700;
+    cached.has_standard_cost = 1;
+    cached.standard_cost_usd = 1.0;
+    CHECK_INT(store_log_interaction(s, &cached, &err), 0);
+    nyx_interaction standard = result("ix_5", NULL, 2.0);
+    standard.batch_id = NULL;
+    standard.service_tier = "standard";
+    standard.usage.cache_read_input_tokens = 50;
+    CHECK_INT(store_log_interaction(s, &standard, &err), 0);
+    srows st = {0};
+    CHECK_INT(store_query_stats(s, NULL, collect_stats, &st, &err), 0);
+    CHECK_STR(st.s, "calls=3 batch_calls=2 batch_cache_read=700 batch_saved_usd=0.5\n");
     /* A batch result names both its batch and its custom id. */
     nyx_interaction half = result("ix_3", NULL, 0);
     CHECK_INT(store_log_interaction(s, &half, &err), -1);

@@ -353,7 +353,7 @@ static void test_queries(void)
     rows r = {0};
     CHECK_INT(store_query_stats(s, NULL, collect, &r, &err), 0);
     CHECK_INT(r.n, 1);
-    CHECK_INT(r.ncols, 13);
+    CHECK_INT(r.ncols, 16);
     const char *stat_cols[] = {"group", "calls", "cache_hits", "hit_rate", "input", "output",
                                "cache_read", "cache_write", "cost_usd",
                                "cost_without_cache_usd", "saved_usd", "unknown_cost_calls",

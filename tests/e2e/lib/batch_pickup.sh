@@ -106,6 +106,14 @@ total=$(sql "SELECT sum(cost_usd) FROM llm_interactions")
 awk -v a="$spent" -v b="$total" 'BEGIN { exit !(a > 0 && a - b < 1e-9 && b - a < 1e-9) }'
 check "the day's budget spent what the results cost (\$$spent = \$$total)" $? ""
 
+"${clean_env[@]}" "$NYX_BIN" stats --json >"$work/stats.json" 2>&1
+grep -q '"batch_calls":6,' "$work/stats.json" &&
+  awk -v t="$total" -F'"batch_saved_usd":' '{ split($2, a, /[,}]/); exit !(a[1] - t < 1e-9 && t - a[1] < 1e-9) }' "$work/stats.json"
+check "nyx stats --json: 6 batch calls that saved what they cost (half price)" $? "$(cat "$work/stats.json")"
+"${clean_env[@]}" "$NYX_BIN" stats >"$work/stats.txt" 2>&1
+grep -q '^batches: 6 calls at batch prices, [0-9]* cache-read tokens, saved \$0\.00[0-9]* against standard prices' "$work/stats.txt"
+check "nyx stats says what batches saved" $? "$(cat "$work/stats.txt")"
+
 "${clean_env[@]}" "ANTHROPIC_BASE_URL=$slow_url" "$NYX_BIN" batch results "$id" >"$work/again.out" 2>"$work/again.err"
 rc=$?
 [[ $rc == 0 && $(sql "SELECT count(*) FROM llm_interactions") == 6 && $(wc -l <"$work/again.out") == 6 ]]
