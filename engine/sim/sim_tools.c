@@ -356,8 +356,11 @@ static int json_answer(const sim_req *r, sim_reply *rep)
 
 int sim_tools_reply(const sim_req *r, sim_reply *rep)
 {
-    /* Once the last turn holds tool results the answer is in words: a loop ends at end_turn. */
-    int use_tools = r->tools && r->tool_choice != SIM_CHOICE_NONE && !r->tools_answered;
+    /* Once the last turn holds tool results the answer is in words: a loop ends at end_turn.
+     * tool_choice "any" or a named tool forces a tool call on every turn, as the API does (a
+     * loop with it runs to its max_iterations). */
+    int forced = r->tool_choice == SIM_CHOICE_ANY || r->tool_choice == SIM_CHOICE_TOOL;
+    int use_tools = r->tools && r->tool_choice != SIM_CHOICE_NONE && (!r->tools_answered || forced);
     if (r->output_schema && !use_tools && json_answer(r, rep))
         return -1;
     if (use_tools && tool_calls(r, rep))

@@ -195,7 +195,9 @@ local function add_usage(total, u)
   end
 end
 
-local function loop(call, spec, by_name)
+local loop_count = 0 -- names each loop's part of the progress line
+
+local function loop(call, spec, by_name, progress)
   local max = spec.max_iterations or 10
   if math.type(max) ~= "integer" or max < 1 then
     bad("max_iterations must be an integer >= 1", 3)
@@ -204,7 +206,11 @@ local function loop(call, spec, by_name)
   req.prompt, req.max_iterations = nil, nil
   local messages = sent_messages(spec)
   local total = {}
+  local who = type(spec.agent) == "string" and spec.agent .. ": " or ""
   for i = 1, max do
+    -- The status line of nyx run (and nyx_progress of a C host) shows how far the loop is.
+    core.progress(("%siteration %d of %d"):format(who, i, max), progress)
+    req.iteration = i
     req.messages = messages
     local ok, r = pcall(call, req)
     if not ok then
@@ -339,7 +345,13 @@ function M.run(call, spec)
   if not loops then
     return structured(spec, M.finish(sent_messages(spec), call(spec)))
   end
-  return structured(spec, loop(call, spec, by_name))
+  -- Each loop has its own part of the progress line while it runs, gone when it ends.
+  loop_count = loop_count + 1
+  local key = "tool loop " .. loop_count
+  local ok, r = pcall(loop, call, spec, by_name, key)
+  core.progress(nil, key)
+  if not ok then error(r, 0) end
+  return structured(spec, r)
 end
 
 return M

@@ -65,7 +65,7 @@ local weather = nyx.tool { name = "weather", description = "Weather in a city",
 local broken = nyx.tool { name = "broken", description = "Always fails",
   input = { type = "object", properties = { x = { type = "string" } }, required = { "x" } },
   run = function() error("out of order") end }
-local d = nyx.call { prompt = "Pack for Oslo?", tools = { weather, broken }, tool_choice = "any",
+local d = nyx.call { prompt = "Pack for Oslo?", tools = { weather, broken }, tool_choice = "auto",
                      max_tokens = 200, max_iterations = 2, session = "s-otel" }
 local streamed = nyx.call { prompt = "Fourth question", max_tokens = 30, session = "s-otel",
                            stream = function() end }

@@ -31,7 +31,7 @@ local r = nyx.call { system = "You are terse.", prompt = "Write to jane.doe@exam
 local weather = nyx.tool { name = "weather", description = "Weather in a city",
   input = { type = "object", properties = { city = { type = "string" } }, required = { "city" } },
   run = function(input) return "sunny in " .. input.city end }
-nyx.call { prompt = "Pack for Oslo?", tools = { weather }, tool_choice = "any", max_tokens = 200,
+nyx.call { prompt = "Pack for Oslo?", tools = { weather }, tool_choice = "auto", max_tokens = 200,
            max_iterations = 2, session = "s-tools" }
 nyx.call { prompt = string.rep("long text ", 4000), max_tokens = 5, session = "s-long" }
 print(r.text)

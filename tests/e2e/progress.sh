@@ -127,6 +127,35 @@ if fails:
 PY
 check "a council shows its personas answered beside the script's words, and removes it when done" $? "$(cat -v "$work/tty" | tail -c 1500)"
 
+# A tool loop shows how far it is: "iteration n of max", the agent's name first, gone when it
+# ends. tool_choice "any" makes the model ask for the tool on every turn, so the loop runs to
+# its max_iterations; the tool takes 0.3 s, so every iteration is drawn.
+cat >"$work/loop.lua" <<'LUA'
+local nyx = require "nyx"
+local dig = nyx.tool { name = "dig", input = { type = "object", properties = {} },
+                       run = function() nyx.sleep(0.3) return "a coin" end }
+local scout = nyx.agent { name = "scout" }
+local ok, e = pcall(scout.call, scout, { prompt = "Dig", tools = { dig }, tool_choice = "any", max_iterations = 3 })
+assert(not ok and e.type == "max_iterations", tostring(e))
+nyx.progress("after the loop")
+nyx.sleep(0.3)
+LUA
+run_tty NYX_SIM_TTFT_MS=50 -- "$work/loop.lua"
+python3 - "$work/tty" <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read().decode()
+lines = re.findall(r"\r\x1b\[2m(nyx: [^\x1b]*)\x1b\[0m", data)
+fails = []
+for n in (1, 2, 3):
+    if not any(l.endswith("| scout: iteration %d of 3" % n) for l in lines):
+        fails.append("no line with iteration %d of 3" % n)
+if not lines or not lines[-1].endswith("| after the loop") or "iteration" in lines[-1]:
+    fails.append("the loop's part stayed: %r" % (lines[-1:],))
+if fails:
+    print("\n".join(fails + lines[-8:])); sys.exit(1)
+PY
+check "a tool loop shows iteration n of max under nyx run, and removes it when done" $? "$(cat -v "$work/tty" | tail -c 1500)"
+
 run_tty NO_COLOR=1 -- "$work/s.lua"
 grep -q "in flight" "$work/tty" && ! grep -q $'\e\[2m' "$work/tty"
 check "NO_COLOR: the line without colour" $? "$(cat -v "$work/tty" | head -c 600)"

@@ -83,8 +83,10 @@ for _, setup in ipairs(H.setups()) do
     it("follows tool_choice, and an agent's call runs the same loop under its name", function()
       local v = setup:run(WEATHER .. [[
         local other = nyx.tool{ name = "other", input = { type = "object", properties = {} } }
-        local named = nyx.call{ prompt = "Weather in Rome", tools = { other, weather },
-                                tool_choice = { type = "tool", name = "weather" } }
+        -- A named tool (or "any") forces a tool call on every turn, as the API does: the loop
+        -- runs to max_iterations.
+        local _, named = pcall(nyx.call, { prompt = "Weather in Rome", tools = { other, weather },
+                                           tool_choice = { type = "tool", name = "weather" }, max_iterations = 2 })
         local none = nyx.call{ prompt = "Weather in Rome", tools = { other }, tool_choice = "none" }
         local one = nyx.call{ prompt = "Weather in Rome", tools = { other, nyx.tool{ name = "third" } },
                               tool_choice = { type = "auto", disable_parallel_tool_use = true } }
@@ -93,9 +95,11 @@ for _, setup in ipairs(H.setups()) do
         local r = a:call{ prompt = "Weather in Rome", tools = { weather }, session = s }
         return { named = named, none = none, one = one, r = r, stats = s:stats() }
       ]])
+      assert.are.equal("max_iterations", v.named.type)
       assert.are.equal(1, #v.named.messages[2].content, "only the tool named")
       assert.are.equal("weather", v.named.messages[2].content[1].name)
-      assert.are.equal("end_turn", v.named.stop_reason)
+      assert.are.equal("weather", v.named.messages[4].content[1].name, "forced again after its result")
+      assert.are.equal(5, #v.named.messages)
       assert.are.equal("end_turn", v.none.stop_reason)
       assert.are.equal(0, #v.none.tool_calls)
       assert.are.equal(1, #v.one.tool_calls, "no parallel calls when disabled")
