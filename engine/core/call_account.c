@@ -312,59 +312,77 @@ struct turn_log {
     int deferred; /* call_log_flush is due at the end of this turn */
 };
 
+/* At most this many records share a commit: the group's callers wait for the last of them. */
+#define GROUP_MAX 64
+
+static void flush_group(nyx_engine *e, int in_turn);
+
 static void flush_deferred(void *ud)
 {
     nyx_engine *e = ud;
     if (e->turn_log)
         e->turn_log->deferred = 0;
-    call_log_flush(e);
+    flush_group(e, 1);
 }
 
-/* Writes what the turn gathered inside the open batch; 0 when every record went in. */
-static int write_turn(nyx_engine *e, const log_wait *w, size_t n, nyx_error *err)
+/* Writes one record inside the open batch. */
+static int write_record(nyx_engine *e, nyx_call *c, nyx_error *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        nyx_call *c = w[i].c;
-        nyx_interaction it;
-        char *owned[3];
-        build_record(c, &it, owned);
-        int rc = store_log_interaction_settle(e->store, &it, c->reserved ? c->reservation : NULL, actual_cost(c),
-                                              err);
-        for (int k = 0; k < 3; k++)
-            free(owned[k]);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    nyx_interaction it;
+    char *owned[3];
+    build_record(c, &it, owned);
+    int rc = store_log_interaction_settle(e->store, &it, c->reserved ? c->reservation : NULL, actual_cost(c), err);
+    for (int k = 0; k < 3; k++)
+        free(owned[k]);
+    return rc;
 }
 
-void call_log_flush(nyx_engine *e)
+/* Commits the records waiting, GROUP_MAX at a time. in_turn: from the loop, whose turn may have
+ * a budget (a host's frame): once it is spent, the rest waits for the next turn, so a frame
+ * that finished many calls does not also write them all. */
+static void flush_group(nyx_engine *e, int in_turn)
 {
-    struct turn_log *t = e->turn_log;
-    if (!t || t->n == 0)
-        return;
-    /* Taken whole: the owners told below may finish calls of their own, for the next group. */
-    log_wait *w = t->w;
-    size_t n = t->n;
-    t->w = NULL;
-    t->n = t->cap = 0;
-    engine_check_db_file(e);
-    nyx_error err;
-    nyx_error_clear(&err);
-    int ok = e->store && !e->degraded && store_batch_begin(e->store, &err) == 0;
-    if (ok && (write_turn(e, w, n, &err) != 0 || store_batch_commit(e->store, &err) != 0)) {
-        nyx_error ignored;
-        store_batch_rollback(e->store, &ignored);
-        ok = 0;
+    struct turn_log *t;
+    while ((t = e->turn_log) != NULL && t->n > 0) {
+        log_wait group[GROUP_MAX];
+        size_t k = 0;
+        engine_check_db_file(e);
+        nyx_error err;
+        nyx_error_clear(&err);
+        int ok = e->store && !e->degraded && store_batch_begin(e->store, &err) == 0;
+        while (ok && k < t->n && k < GROUP_MAX && (k == 0 || !(in_turn && loop_turn_over(e->loop)))) {
+            ok = write_record(e, t->w[k].c, &err) == 0;
+            k++;
+        }
+        if (ok && store_batch_commit(e->store, &err) != 0)
+            ok = 0;
+        if (!ok && e->store) {
+            nyx_error ignored;
+            store_batch_rollback(e->store, &ignored);
+        }
+        if (k == 0) /* no batch: each goes on its own */
+            k = t->n < GROUP_MAX ? t->n : GROUP_MAX;
+        /* Taken out before anyone hears: the owners may finish calls of their own. */
+        memcpy(group, t->w, k * sizeof *group);
+        memmove(t->w, t->w + k, (t->n - k) * sizeof *t->w);
+        t->n -= k;
+        for (size_t i = 0; i < k; i++) {
+            if (ok)
+                group[i].logged(group[i].c);
+            else /* each on its own, so one bad record does not hold back the rest */
+                log_one(group[i].c, group[i].logged);
+        }
+        t = e->turn_log;
+        if (in_turn && t && t->n > 0 && loop_turn_over(e->loop)) {
+            if (t->deferred || loop_defer(e->loop, flush_deferred, e) == 0) {
+                t->deferred = 1;
+                return;
+            }
+        }
     }
-    for (size_t i = 0; i < n; i++) {
-        if (ok)
-            w[i].logged(w[i].c);
-        else /* each on its own, so one bad record does not hold back the rest */
-            log_one(w[i].c, w[i].logged);
-    }
-    free(w);
 }
+
+void call_log_flush(nyx_engine *e) { flush_group(e, 0); }
 
 void call_log(nyx_call *c, void (*logged)(nyx_call *c))
 {

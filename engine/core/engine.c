@@ -624,11 +624,16 @@ nyx_session *engine_session(nyx_engine *e, const char *name, int create)
 
 /* ---- running ---- */
 
+/* The work a nyx_poll(e, 0) starts, in microseconds: a frame's poll stays under a millisecond
+ * (the last piece of work started may run past the budget). */
+#define NYX_FRAME_BUDGET_US 400
+
 int nyx_poll(nyx_engine *e, int timeout_ms)
 {
     if (!e->started && engine_start(e) != 0)
         return NYX_ECONFIG;
-    if (loop_poll(e->loop, engine_poll_wait(e, timeout_ms)) != 0) {
+    /* A host's frame (timeout 0) gets a bounded turn: what is left goes on at the next. */
+    if (loop_poll_budget(e->loop, engine_poll_wait(e, timeout_ms), timeout_ms == 0 ? NYX_FRAME_BUDGET_US : 0) != 0) {
         engine_set_error(e, "the network layer failed");
         return NYX_EIO;
     }

@@ -67,7 +67,13 @@ struct nyx_loop {
     int in_perform;        /* inside curl_multi_socket_action: curl's callbacks are running */
     loop_fn after_perform; /* runs once curl has returned from this turn's actions */
     void *after_perform_ud;
+    int64_t deadline_us;   /* a budgeted turn stops starting work here (loop_poll_budget); 0: none */
+    int more_done;         /* finished transfers a budgeted turn left for the next */
 };
+
+/* A budgeted turn's time is up: what is left waits for the next turn. The first piece of work
+ * of a turn always runs, so every turn makes progress. */
+static int over(const nyx_loop *loop) { return loop->deadline_us > 0 && nyx_now_us() >= loop->deadline_us; }
 
 static uint64_t tag(int kind, uint32_t value) { return (uint64_t)kind << 32 | value; }
 
@@ -300,7 +306,7 @@ void loop_timer_cancel(nyx_loop *loop, loop_timer *t)
 static void run_due_timers(nyx_loop *loop)
 {
     int64_t now = nyx_now_us();
-    while (loop->nheap > 0 && loop->heap[0]->due_us <= now) {
+    while (loop->nheap > 0 && loop->heap[0]->due_us <= now && !over(loop)) {
         loop_timer *t = loop->heap[0];
         heap_remove(loop, t);
         loop_fn fn = t->fn;
@@ -332,13 +338,13 @@ static void run_deferred(nyx_loop *loop)
 {
     /* Functions deferred while these run wait for the next round, so a function that defers
      * itself cannot starve the loop. */
-    size_t n = loop->ndefers;
+    size_t n = loop->ndefers, i = 0;
     if (n == 0)
         return;
-    for (size_t i = 0; i < n; i++)
+    for (; i < n && !over(loop); i++)
         loop->defers[i].fn(loop->defers[i].ud);
-    memmove(loop->defers, loop->defers + n, (loop->ndefers - n) * sizeof *loop->defers);
-    loop->ndefers -= n;
+    memmove(loop->defers, loop->defers + i, (loop->ndefers - i) * sizeof *loop->defers);
+    loop->ndefers -= i;
 }
 
 /* ---- watched descriptors ---- */
@@ -419,7 +425,7 @@ static int sources_busy(const nyx_loop *loop)
 /* Milliseconds until the next thing due (a timer, curl's timeout), at most timeout_ms. */
 static int wait_ms(const nyx_loop *loop, int timeout_ms)
 {
-    if (loop->ndefers > 0)
+    if (loop->ndefers > 0 || loop->more_done)
         return 0;
     int64_t due = loop->nheap > 0 ? loop->heap[0]->due_us : -1;
     if (loop->transfers > 0 && loop->curl_due_us >= 0 && (due < 0 || loop->curl_due_us < due))
@@ -431,31 +437,33 @@ static int wait_ms(const nyx_loop *loop, int timeout_ms)
     return ms < timeout_ms ? (int)ms : timeout_ms;
 }
 
-static int finish_transfers(nyx_loop *loop)
+/* Hands out finished transfers, one message at a time: its fields are copied before its done
+ * function runs, which may add or remove handles (that invalidates the message). A budgeted
+ * turn that runs out leaves the rest for the next. */
+static void finish_transfers(nyx_loop *loop)
 {
-    /* Collect first: done functions may add or remove handles, which invalidates messages. */
-    enum { BATCH = 64 };
-    CURL *easy[BATCH];
-    CURLcode result[BATCH];
-    int n = 0, left = 0;
+    int left = 0;
     CURLMsg *msg;
-    while (n < BATCH && (msg = curl_multi_info_read(loop->multi, &left)) != NULL) {
+    loop->more_done = 0;
+    for (;;) {
+        if (over(loop)) {
+            loop->more_done = 1; /* perhaps none: the next turn finds out */
+            return;
+        }
+        if ((msg = curl_multi_info_read(loop->multi, &left)) == NULL)
+            return;
         if (msg->msg == CURLMSG_DONE) {
-            easy[n] = msg->easy_handle;
-            result[n] = msg->data.result;
-            n++;
+            CURL *easy = msg->easy_handle;
+            CURLcode result = msg->data.result;
+            transfer *t = take_transfer(loop, easy);
+            if (t) {
+                loop_transfer_fn done = t->done;
+                void *ud = t->ud;
+                free(t);
+                done(ud, result);
+            }
         }
     }
-    for (int i = 0; i < n; i++) {
-        transfer *t = take_transfer(loop, easy[i]);
-        if (!t)
-            continue;
-        loop_transfer_fn done = t->done;
-        void *ud = t->ud;
-        free(t);
-        done(ud, result[i]);
-    }
-    return left > 0;
 }
 
 /* Hands curl the sockets that are ready, then its timeout when due. */
@@ -465,7 +473,7 @@ static CURLMcode socket_actions(nyx_loop *loop, int sockets_ready)
     if (sockets_ready) {
         struct epoll_event ev[256];
         int n = epoll_wait(loop->curl_ep, ev, 256, 0);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n && (i == 0 || !over(loop)); i++) {
             int mask = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                        (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                        (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
@@ -474,7 +482,7 @@ static CURLMcode socket_actions(nyx_loop *loop, int sockets_ready)
                 return mc;
         }
     }
-    if (loop->curl_due_us >= 0 && loop->curl_due_us <= nyx_now_us()) {
+    if (loop->curl_due_us >= 0 && loop->curl_due_us <= nyx_now_us() && !over(loop)) {
         loop->curl_due_us = -1;
         return curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
@@ -490,8 +498,7 @@ static int drive_curl(nyx_loop *loop, int sockets_ready)
         loop->after_perform(loop->after_perform_ud);
     if (mc != CURLM_OK)
         return -1;
-    while (finish_transfers(loop))
-        ;
+    finish_transfers(loop);
     return 0;
 }
 
@@ -504,10 +511,13 @@ static void run_watch(nyx_loop *loop, int fd)
         }
 }
 
-int loop_poll(nyx_loop *loop, int timeout_ms)
+int loop_poll(nyx_loop *loop, int timeout_ms) { return loop_poll_budget(loop, timeout_ms, 0); }
+
+int loop_poll_budget(nyx_loop *loop, int timeout_ms, int budget_us)
 {
     if (timeout_ms < 0)
         timeout_ms = 0;
+    loop->deadline_us = budget_us > 0 ? nyx_now_us() + budget_us : 0;
     run_due_timers(loop);
     run_deferred(loop);
     /* Answers a source already holds (read while the program waited on it elsewhere) are
@@ -545,16 +555,19 @@ int loop_poll(nyx_loop *loop, int timeout_ms)
             run_watch(loop, (int)(uint32_t)ev[i].data.u64);
     /* curl's set may report an idle cached connection closing: hand it over even then, or the
      * readable set would wake every wait. */
-    if ((loop->transfers > 0 || curl_ready) && drive_curl(loop, curl_ready) != 0)
+    if ((loop->transfers > 0 || curl_ready || loop->more_done) && drive_curl(loop, curl_ready) != 0)
         return -1;
     run_due_timers(loop);
     run_deferred(loop);
     /* A host that waits on loop_fd() between turns must see the descriptors as they are now. */
     sync_sources(loop);
+    loop->deadline_us = 0;
     return 0;
 }
 
 int loop_in_perform(const nyx_loop *loop) { return loop->in_perform; }
+
+int loop_turn_over(const nyx_loop *loop) { return over(loop); }
 
 void loop_set_after_perform(nyx_loop *loop, loop_fn fn, void *ud)
 {

@@ -49,6 +49,13 @@ int loop_add_source(nyx_loop *loop, const loop_source *src);
 
 /* One turn: waits at most timeout_ms. Returns 0, or -1 if curl failed. */
 int loop_poll(nyx_loop *loop, int timeout_ms);
+/* A turn that starts no more work (timers, deferred functions, sockets, finished transfers)
+ * once budget_us have passed since it began, leaving the rest for the next turn (loop_timeout_ms
+ * is 0 then); the first piece of work always runs. budget_us 0: no budget. For a host's frame. */
+int loop_poll_budget(nyx_loop *loop, int timeout_ms, int budget_us);
+/* 1 once the budget of the turn under way is spent (0 in a turn without one): work that comes
+ * in pieces stops there and defers the rest. */
+int loop_turn_over(const nyx_loop *loop);
 
 /* Whether curl's callbacks are running (inside curl_multi_socket_action): no transfer may be
  * removed or freed then, so whatever ends one must wait for after_perform. */

@@ -1,0 +1,59 @@
+/* A budgeted turn (a host's frame, nyx_poll(e, 0)) starts no more work once its budget is
+ * spent and leaves the rest for the next turn, saying so through loop_timeout_ms; the first
+ * piece of work of a turn always runs. No time is asserted: each piece below outlasts the
+ * budget by construction (it waits for the clock to pass it). */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "base/clock.h"
+#include "core/loop.h"
+
+static int ran;
+
+/* A piece of work longer than any budget below. */
+static void slow(void *ud)
+{
+    (void)ud;
+    int64_t until = nyx_now_us() + 50;
+    while (nyx_now_us() < until)
+        ;
+    ran++;
+}
+
+static void fired(void *ud) { (*(int *)ud)++; }
+
+int main(void)
+{
+    nyx_loop *loop = loop_new();
+    CHECK(loop != NULL);
+    if (!loop)
+        return check_failures;
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(loop_defer(loop, slow, NULL), 0);
+    /* Budget spent by the first: one per turn, and the loop says there is more at once. */
+    CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
+    CHECK_INT(ran, 1);
+    CHECK_INT(loop_timeout_ms(loop), 0);
+    CHECK(loop_pending(loop) > 0);
+    CHECK_INT(loop_turn_over(loop), 0); /* between turns nothing is over */
+    CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
+    CHECK_INT(ran, 2);
+    /* Without a budget the turn does all that is due. */
+    CHECK_INT(loop_defer(loop, slow, NULL), 0);
+    CHECK_INT(loop_poll(loop, 0), 0);
+    CHECK_INT(ran, 4);
+    CHECK_INT(loop_pending(loop), 0);
+    /* Timers due wait the same way. */
+    int fires = 0;
+    CHECK(loop_timer_add(loop, 0, slow, NULL) != NULL);
+    CHECK(loop_timer_add(loop, 0, fired, &fires) != NULL);
+    int64_t until = nyx_now_us() + 1000; /* both due */
+    while (nyx_now_us() < until)
+        ;
+    CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
+    CHECK_INT(ran + fires, 5);
+    CHECK_INT(loop_timeout_ms(loop), 0);
+    CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
+    CHECK_INT(ran + fires, 6);
+    loop_free(loop);
+    return check_failures;
+}
