@@ -25,7 +25,7 @@ typedef void (*pg_done_fn)(void *ud, PGresult *res, const nyx_error *err);
 enum { PG_DOWN, PG_CONNECTING, PG_UP };
 
 /* A request with more shared parts than this is stored whole (one statement per count). */
-#define PG_MAX_PARTS 64
+#define PG_MAX_PARTS 256
 
 typedef struct pg {
     PGconn *conn;
