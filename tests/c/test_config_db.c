@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "store_fixture.h"
+#include "../store/conformance.h"
 #include "core/alerts.h"
 #include "core/budget.h"
 #include "core/engine.h"
@@ -27,7 +27,7 @@ static const char *const env_vars[] = {"LLM_DAILY_BUDGET_USD", "LLM_MONTHLY_BUDG
 static nyx_engine *open_engine(const char *db)
 {
     char path[400];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, db);
+    snprintf(path, sizeof path, "%s/%s", scratch, db);
     setenv("NYX_DB", path, 1);
     char *msg = NULL;
     nyx_engine *e = nyx_open(&msg);
@@ -51,25 +51,6 @@ static const char *got(nyx_engine *e, const char *key)
     snprintf(out, sizeof out, "%s@%s", v ? v : "-", src);
     nyx_free(v);
     return out;
-}
-
-/* ---- rows as text ---- */
-
-typedef struct text {
-    char s[8192];
-    size_t n;
-    int rows;
-} text;
-
-static int to_text(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    text *t = ud;
-    (void)names;
-    for (int c = 0; c < ncols; c++)
-        t->n += (size_t)snprintf(t->s + t->n, sizeof t->s - t->n, "%s%s", c ? "|" : "", values[c] ? values[c] : "NULL");
-    t->n += (size_t)snprintf(t->s + t->n, sizeof t->s - t->n, "\n");
-    t->rows++;
-    return 0;
 }
 
 /* ---- events ---- */
@@ -113,7 +94,7 @@ static void test_keys_and_checking(void)
     nyx_engine *e = open_engine("keys.db");
     if (!e)
         return;
-    text t = {0};
+    textbuf t = {0};
     CHECK_INT(nyx_query(e, "config", NULL, to_text, &t), NYX_OK);
     CHECK_INT(t.rows, 16);
     CHECK_CONTAINS(t.s, "storage.durability|strict|default\n");
@@ -174,7 +155,7 @@ static void test_keys_and_checking(void)
     CHECK(e->cfg.daily_budget_usd < 0);
 
     /* Each change is an audit event. */
-    text a = {0};
+    textbuf a = {0};
     CHECK_INT(nyx_query(e, "audit", NULL, to_text, &a), NYX_OK);
     CHECK_CONTAINS(a.s, "|config_set|NULL|NULL|budget.daily_usd=2.5\n");
     CHECK_CONTAINS(a.s, "|config_set|NULL|NULL|templates.writers=analyst,editor\n");
@@ -203,7 +184,7 @@ static void test_precedence(void)
     CHECK_STR(got(e, "alert.latency_ms"), "250@environment");
     CHECK_NEAR(e->cfg.daily_budget_usd, 7, 0);
     CHECK_NEAR(settings_alerts(e)->latency_ms, 250, 0);
-    text t = {0};
+    textbuf t = {0};
     CHECK_INT(nyx_query(e, "config", NULL, to_text, &t), NYX_OK);
     CHECK_CONTAINS(t.s, "budget.daily_usd|7|environment\n");
     /* Setting it still stores it (for other processes), but this one keeps the environment's. */
@@ -328,10 +309,10 @@ static void test_soft_budget(void)
     CHECK_INT(store_budget_settle(e->store, id, 0.02, &err), 0);
     CHECK_INT(count_events("budget_soft_limit"), 1);
     CHECK(strncmp(events[0].scope, "day:", 4) == 0);
-    text b = {0};
+    textbuf b = {0};
     CHECK_INT(nyx_query(e, "budget", NULL, to_text, &b), NYX_OK);
     CHECK_CONTAINS(b.s, "|0.01|0.04|0.0|-0.03|"); /* the limit still shown, spent past it */
-    text a = {0};
+    textbuf a = {0};
     CHECK_INT(nyx_query(e, "audit", NULL, to_text, &a), NYX_OK);
     CHECK_CONTAINS(a.s, "|budget_soft_exceeded|");
     CHECK_CONTAINS(a.s, "|budget_refused|"); /* the hard refusal before */
@@ -442,7 +423,7 @@ static void test_template_writers(void)
     nyx_error_clear(&err);
     CHECK_INT(settings_template_write_allowed(e, NULL, "summary", &err), -1);
     CHECK_STR(err.type, "permission_denied");
-    text a = {0};
+    textbuf a = {0};
     CHECK_INT(nyx_query(e, "audit", NULL, to_text, &a), NYX_OK);
     CHECK_CONTAINS(a.s, "|template_write_refused|NULL|intern|template=summary\n");
     CHECK_CONTAINS(a.s, "|template_write_refused|NULL|NULL|template=summary\n");
@@ -457,14 +438,14 @@ int main(void)
     for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
         unsetenv(env_vars[i]);
     setenv("NYX_PROVIDER", "sim", 1);
-    if (fixture_begin("config-db") != 0)
-        return 1;
-    test_keys_and_checking();
-    test_precedence();
-    test_soft_budget();
-    test_alerts();
-    test_template_writers();
-
-    fixture_end();
-    CHECK_DONE();
+    static const conformance_case cases[] = {
+        {"keys_and_checking", test_keys_and_checking},
+        {"precedence", test_precedence},
+        {"soft_budget", test_soft_budget},
+        {"alerts", test_alerts},
+        {"template_writers", test_template_writers},
+        {NULL, NULL},
+    };
+    char *argv[] = {(char *)"test_config_db", (char *)"sqlite", NULL};
+    return conformance_main(2, argv, "test_config_db", cases);
 }

@@ -15,88 +15,19 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "store_fixture.h"
+#include "../store/conformance.h"
 #include "base/clock.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
-#define T0 1764064800.0 /* 2025-11-25T10:00:00Z */
-
-
 static void path_in_tmp(char *out, size_t n, const char *name)
 {
-    snprintf(out, n, "%s/%s", tmpdir, name);
-}
-
-static int contains(const char *hay, const char *needle)
-{
-    return hay && needle && strstr(hay, needle) != NULL;
-}
-
-
-/* ---- collecting query rows ---- */
-
-#define MAX_ROWS 64
-#define MAX_COLS 16
-
-typedef struct rows {
-    int n, ncols;
-    char *names[MAX_COLS];
-    char *v[MAX_ROWS][MAX_COLS];
-    int stop_after; /* > 0: ask the query to stop after this many rows */
-} rows;
-
-static char *dup_or_null(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-    if (c)
-        memcpy(c, s, n);
-    return c;
-}
-
-static int collect(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    rows *r = ud;
-    if (r->n >= MAX_ROWS || ncols > MAX_COLS)
-        return -1;
-    if (r->n == 0) {
-        r->ncols = ncols;
-        for (int c = 0; c < ncols; c++)
-            r->names[c] = dup_or_null(names[c]);
-    }
-    for (int c = 0; c < ncols; c++)
-        r->v[r->n][c] = dup_or_null(values[c]);
-    r->n++;
-    return r->stop_after > 0 && r->n >= r->stop_after;
-}
-
-static void rows_free(rows *r)
-{
-    for (int c = 0; c < r->ncols; c++)
-        free(r->names[c]);
-    for (int i = 0; i < r->n; i++)
-        for (int c = 0; c < r->ncols; c++)
-            free(r->v[i][c]);
-    memset(r, 0, sizeof *r);
-}
-
-/* The value in row i of column name; "(no such cell)" when absent, so checks fail loudly. */
-static const char *cell(const rows *r, int i, const char *name)
-{
-    if (i >= r->n)
-        return "(no such row)";
-    for (int c = 0; c < r->ncols; c++)
-        if (strcmp(r->names[c], name) == 0)
-            return r->v[i][c];
-    return "(no such column)";
+    snprintf(out, n, "%s/%s", scratch, name);
 }
 
 /* ---- reading the file behind the store's back ---- */
 
-static long long raw_int(const char *path, const char *sql)
+static long long file_int(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -105,24 +36,10 @@ static long long raw_int(const char *path, const char *sql)
         sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     else
-        fprintf(stderr, "raw_int(%s): %s\n", sql, sqlite3_errmsg(db));
+        fprintf(stderr, "file_int(%s): %s\n", sql, sqlite3_errmsg(db));
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
-}
-
-static nyx_interaction make(const char *id, double t)
-{
-    nyx_interaction it;
-    memset(&it, 0, sizeof it);
-    it.id = id;
-    it.created_at = t;
-    it.status = "ok";
-    it.provider = "sim";
-    it.attempts = 1;
-    it.ttfb_ms = -1;
-    it.latency_ms = -1;
-    return it;
 }
 
 /* ---- schema and migrations ---- */
@@ -160,7 +77,7 @@ static void test_migrations(void)
     CHECK_INT(store_thought_add(s, "x", 0, "root", &node, &err), 0);
     store_close(s);
 
-    CHECK_INT(raw_int(path, "PRAGMA user_version"), store_schema_latest());
+    CHECK_INT(file_int(path, "PRAGMA user_version"), store_schema_latest());
     {
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
@@ -182,7 +99,7 @@ static void test_migrations(void)
         CHECK_INT(count_rows(s, "SELECT count(*) FROM thought_trees"), 1);
         store_close(s);
     }
-    CHECK_INT(raw_int(path, "PRAGMA user_version"), store_schema_latest());
+    CHECK_INT(file_int(path, "PRAGMA user_version"), store_schema_latest());
 
     /* A database from a newer nyx is refused, not downgraded. */
     {
@@ -501,7 +418,7 @@ static void test_readonly(void)
         CHECK_INT(chmod(dir, 0755), 0);
         return;
     }
-    CHECK_INT(chmod(tmpdir, 0711), 0); /* let nobody reach the file */
+    CHECK_INT(chmod(scratch, 0711), 0); /* let nobody reach the file */
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0);
@@ -516,7 +433,7 @@ static void test_readonly(void)
     CHECK_INT(waitpid(pid, &status, 0), pid);
     CHECK(WIFEXITED(status));
     CHECK_INT(WEXITSTATUS(status), 0);
-    CHECK_INT(chmod(tmpdir, 0700), 0);
+    CHECK_INT(chmod(scratch, 0700), 0);
 }
 
 /* ---- failing disk: locked ---- */
@@ -645,8 +562,8 @@ static void test_full(void)
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(store_log_interaction(s, &small, &err), 0);
     store_close(s);
-    CHECK_INT(raw_int(path, "SELECT count(*) FROM llm_interactions"), 2);
-    CHECK_INT(raw_int(path, "SELECT length(prompt_text) FROM llm_interactions WHERE id = 'F1'"),
+    CHECK_INT(file_int(path, "SELECT count(*) FROM llm_interactions"), 2);
+    CHECK_INT(file_int(path, "SELECT length(prompt_text) FROM llm_interactions WHERE id = 'F1'"),
               (long long)sizeof big - 1);
 }
 
@@ -692,7 +609,7 @@ static void test_checkpoints(void)
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions"), 4000);
     store_close(s);
     CHECK(stat(wal, &st) != 0); /* the last close checkpoints and removes the WAL */
-    CHECK_INT(raw_int(path, "SELECT count(*) FROM llm_interactions"), 4000);
+    CHECK_INT(file_int(path, "SELECT count(*) FROM llm_interactions"), 4000);
 
     s = store_open(":memory:", &err);
     CHECK(s != NULL);
@@ -815,26 +732,26 @@ static void test_reader_sees_commits(void)
     sqlite3_finalize(count);
     sqlite3_close(reader);
     store_close(s);
-    CHECK_INT(raw_int(path, "SELECT count(*) FROM llm_interactions"), 300);
-    CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+    CHECK_INT(file_int(path, "SELECT count(*) FROM llm_interactions"), 300);
+    CHECK_INT(file_int(path, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
 }
 
 int main(void)
 {
-    if (fixture_begin("store") != 0)
-        return 1;
-    test_migrations();
-    test_migration_2();
-    test_concurrent_migration();
-    test_memory();
-    test_open_failures();
-    test_readonly();
-    test_locked();
-    test_full();
-    test_checkpoints();
-    test_sigkill();
-    test_reader_sees_commits();
-
-    fixture_end();
-    CHECK_DONE();
+    static const conformance_case cases[] = {
+        {"migrations", test_migrations},
+        {"migration_2", test_migration_2},
+        {"concurrent_migration", test_concurrent_migration},
+        {"memory", test_memory},
+        {"open_failures", test_open_failures},
+        {"readonly", test_readonly},
+        {"locked", test_locked},
+        {"full", test_full},
+        {"checkpoints", test_checkpoints},
+        {"sigkill", test_sigkill},
+        {"reader_sees_commits", test_reader_sees_commits},
+        {NULL, NULL},
+    };
+    char *argv[] = {(char *)"test_store", (char *)"sqlite", NULL};
+    return conformance_main(2, argv, "test_store", cases);
 }

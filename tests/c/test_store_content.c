@@ -9,12 +9,11 @@
 
 #include "check.h"
 #include "request_body.h"
-#include "store_fixture.h"
+#include "../store/conformance.h"
 #include "store/store.h"
 #include "store/store_content.h"
 #include "store/store_sqlite.h"
 
-#define T0 1764064800.0
 
 /* ---- the cut and the join, alone ---- */
 
@@ -188,7 +187,7 @@ static int take_lines(void *ud, int ncols, const char *const *names, const char 
 static void test_migrate_v5(void)
 {
     char path[300], fixture[600];
-    snprintf(path, sizeof path, "%s/v5.db", tmpdir);
+    snprintf(path, sizeof path, "%s/v5.db", scratch);
     snprintf(fixture, sizeof fixture, "%s/tests/data/store_v5.sql", NYX_SOURCE_DIR);
     char *sql = read_file(fixture);
     CHECK(sql != NULL);
@@ -267,11 +266,12 @@ static void test_migrate_v5(void)
 
 int main(void)
 {
-    if (fixture_begin("content") != 0)
-        return 1;
-    test_hash();
-    test_cut_and_join();
-    test_migrate_v5();
-    fixture_end();
-    CHECK_DONE();
+    static const conformance_case cases[] = {
+        {"hash", test_hash},
+        {"cut_and_join", test_cut_and_join},
+        {"migrate_v5", test_migrate_v5},
+        {NULL, NULL},
+    };
+    char *argv[] = {(char *)"test_store_content", (char *)"sqlite", NULL};
+    return conformance_main(2, argv, "test_store_content", cases);
 }

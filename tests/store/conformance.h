@@ -9,7 +9,9 @@
  * would. Where the backends differ by design, a case asks is_pg and says why, there. */
 #ifndef NYX_TEST_CONFORMANCE_H
 #define NYX_TEST_CONFORMANCE_H
+#ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,6 +31,7 @@
 #include "check.h"
 #include "base/clock.h"
 #include "store/store.h"
+#include "store/store_sqlite.h"
 
 #define T0 1764064800.0   /* 2025-11-25T10:00:00Z */
 #define TEST_TIMEOUT_S 120 /* a case that hangs is killed by SIGALRM: a failure, not a stall */
@@ -223,6 +226,19 @@ static inline double raw_real(const char *sql)
     return b[0] == '(' ? -1 : strtod(b, NULL);
 }
 
+/* SQLite only: the first cell of sql on the store's own connection (it sees the store's open
+ * transaction, and an in-memory database), or -1. */
+static inline long long count_rows(nyx_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_prepare_v2(store_sqlite_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 /* ---- opening the case's store ---- */
 
 static inline nyx_store *open_db(void)
@@ -349,16 +365,16 @@ static inline int find_row(const rows *r, const char *key)
 
 /* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
 
-typedef struct text {
-    char s[4096];
+typedef struct textbuf {
+    char s[8192];
     size_t n;
     const char *skip; /* ",updated_at,created_at," */
     int numbers;      /* 1: a number is written "%.15g", whatever text the backend gave */
     int stop_after;
     int rows;
-} text;
+} textbuf;
 
-static inline void put(text *t, const char *v)
+static inline void put(textbuf *t, const char *v)
 {
     size_t k = strlen(v);
     if (t->n + k < sizeof t->s) {
@@ -370,7 +386,7 @@ static inline void put(text *t, const char *v)
 static inline int to_text(void *ud, int ncols, const char *const *names,
                           const char *const *values)
 {
-    text *t = ud;
+    textbuf *t = ud;
     int first = 1;
     for (int c = 0; c < ncols; c++) {
         char key[64];
@@ -391,7 +407,8 @@ static inline int to_text(void *ud, int ncols, const char *const *names,
         first = 0;
     }
     put(t, "\n");
-    return t->stop_after > 0 && ++t->rows >= t->stop_after;
+    t->rows++;
+    return t->stop_after > 0 && t->rows >= t->stop_after;
 }
 
 /* ---- running the cases ---- */

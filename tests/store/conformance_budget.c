@@ -5,7 +5,7 @@
 #include "conformance.h"
 
 /* The budget ledger without updated_at, as the store writes it ("10.0", "0.25"). */
-static const char *status(nyx_store *s, text *t)
+static const char *status(nyx_store *s, textbuf *t)
 {
     memset(t, 0, sizeof *t);
     t->skip = ",updated_at,";
@@ -36,7 +36,7 @@ static void test_reserve_settle(void)
         return;
     nyx_error err;
     nyx_error_clear(&err);
-    text t;
+    textbuf t;
     store_scope sc[] = {{"session:s1", 1.0}, {"day:2026-11-25", 10.0}, {"month:2026-11", -1}};
     char r1[STORE_RESERVATION_ID_SIZE], r2[STORE_RESERVATION_ID_SIZE];
     int refused = 99;
@@ -142,7 +142,7 @@ static void test_refusal(void)
         return;
     nyx_error err;
     nyx_error_clear(&err);
-    text t;
+    textbuf t;
     char id[STORE_RESERVATION_ID_SIZE];
     int refused = 99;
     store_scope sc[] = {{"session:x", 1.0}, {"day:d", 0.5}};
@@ -559,7 +559,7 @@ static void test_reap(void)
         return;
     nyx_error err;
     nyx_error_clear(&err);
-    text t;
+    textbuf t;
     char mine[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.125, mine, sizeof mine, NULL, &err), 0);
     /* One held by a process on another host: its pid means nothing here. */
@@ -603,7 +603,7 @@ static void test_log_settle(void)
         return;
     nyx_error err;
     nyx_error_clear(&err);
-    text t;
+    textbuf t;
     store_scope sc[] = {{"session:l", 1.0}};
     char id[STORE_RESERVATION_ID_SIZE];
 
