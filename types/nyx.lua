@@ -482,19 +482,20 @@ function nyx.model(name) end
 ---@return integer
 function nyx.tokens(text, model, bound) end
 
---- What the API bills for usage now, with every rule the bill has (tiers, dated prices).
----@param usage {input_tokens?: integer, output_tokens?: integer, cache_read_input_tokens?: integer, cache_creation_input_tokens?: integer, ttl?: "5m"|"1h"}
+--- What the API bills for usage now, with every rule the bill has (tiers, dated prices, batch prices).
+---@param usage {input_tokens?: integer, output_tokens?: integer, cache_read_input_tokens?: integer, cache_creation_input_tokens?: integer, ttl?: "5m"|"1h", service_tier?: "standard"|"batch"}
 ---@param model? string
 ---@return number usd
 function nyx.price(usage, model) end
 
---- What a budget reserves for a call of that size before sending it.
+--- What a budget reserves for a call of that size before sending it (in a Message Batch: at batch prices).
 ---@param input_tokens integer
 ---@param max_tokens integer
 ---@param model? string
 ---@param ttl? "5m"|"1h"
+---@param tier? "standard"|"batch"
 ---@return number usd
-function nyx.worst_case(input_tokens, max_tokens, model, ttl) end
+function nyx.worst_case(input_tokens, max_tokens, model, ttl, tier) end
 
 --- A notice through the engine's log (stderr under nyx run).
 ---@param message string

@@ -312,9 +312,8 @@ static int reserve_budget(nyx_call *c)
         .s = &c->budget,
         .session = c->spec.session,
         .agent = c->spec.agent,
-        .amount_usd = cost_worst_case(c->model, cache_estimate_tokens_max(e->cache, c->model, c->body_len),
-                                      c->spec.req.max_tokens, write_1h) *
-                      (c->spec.batch && c->model->batch_factor > 0 ? c->model->batch_factor : 1.0),
+        .amount_usd = (c->spec.batch ? cost_worst_case_batch : cost_worst_case)(
+            c->model, cache_estimate_tokens_max(e->cache, c->model, c->body_len), c->spec.req.max_tokens, write_1h),
         .id = c->reservation,
         .id_size = sizeof c->reservation,
         .deadline = nyx_now_s() + (c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s),

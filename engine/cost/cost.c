@@ -114,3 +114,9 @@ double cost_worst_case(const nyx_model *m, int64_t input_tokens, int64_t max_tok
 {
     return cost_worst_case_at(m, input_tokens, max_tokens, write_1h, (double)time(NULL));
 }
+
+double cost_worst_case_batch(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h)
+{
+    double w = cost_worst_case(m, input_tokens, max_tokens, write_1h);
+    return m && w >= 0 && m->batch_factor > 0 ? w * m->batch_factor : w;
+}

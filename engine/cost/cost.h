@@ -59,4 +59,8 @@ double cost_worst_case_at(const nyx_model *m,
 /* cost_worst_case_at() now. */
 double cost_worst_case(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h);
 
+/* cost_worst_case() of a request sent in a Message Batch: every price times the model's
+ * batch_factor (the standard worst case when the model has none). */
+double cost_worst_case_batch(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include <lauxlib.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -56,8 +57,8 @@ static int l_tokens(lua_State *L)
 }
 
 /* nyx.price(usage [, model]): what the API bills for usage {input_tokens, output_tokens,
- * cache_read_input_tokens, cache_creation_input_tokens, ttl = "5m"|"1h"} now, with every
- * rule the bill has (tiers, dated prices). */
+ * cache_read_input_tokens, cache_creation_input_tokens, ttl = "5m"|"1h", service_tier =
+ * "standard"|"batch"} now, with every rule the bill has (tiers, dated prices, batch prices). */
 static int l_price(lua_State *L)
 {
     lnyx_checktype(L, 1, LUA_TTABLE);
@@ -71,6 +72,10 @@ static int l_price(lua_State *L)
     const char *ttl = lua_tostring(L, -1);
     int one_hour = ttl && ttl[0] == '1';
     lua_pop(L, 1);
+    lua_getfield(L, 1, "service_tier");
+    if (lua_isstring(L, -1))
+        snprintf(u.service_tier, sizeof u.service_tier, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
     nyx_cost c;
     if (cost_of_usage_at(m, &u, (double)time(NULL), one_hour, &c) != 0)
         return lnyx_fail(L, "invalid_argument", "cannot price this usage for model \"%s\"", m->id);
@@ -78,8 +83,8 @@ static int l_price(lua_State *L)
     return 1;
 }
 
-/* nyx.worst_case(input_tokens, max_tokens [, model [, ttl]]): what a budget reserves for a
- * call of that size before sending it. */
+/* nyx.worst_case(input_tokens, max_tokens [, model [, ttl [, "batch"]]]): what a budget
+ * reserves for a call of that size before sending it (in a Message Batch: at batch prices). */
 static int l_worst_case(lua_State *L)
 {
     lua_Number input = lnyx_checknumber(L, 1), max_tokens = lnyx_checknumber(L, 2);
@@ -87,7 +92,11 @@ static int l_worst_case(lua_State *L)
     const char *ttl = lnyx_optstring(L, 4, "5m");
     if (!(input >= 0) || !(max_tokens >= 0) || isinf(input) || isinf(max_tokens))
         return lnyx_argerror(L, 1, "token counts must be numbers >= 0");
-    lua_pushnumber(L, cost_worst_case(m, (int64_t)input, (int64_t)max_tokens, ttl[0] == '1'));
+    const char *tier = lnyx_optstring(L, 5, "standard");
+    if (strcmp(tier, "standard") != 0 && strcmp(tier, "batch") != 0)
+        return lnyx_argerror(L, 5, "\"standard\" or \"batch\" expected, got \"%s\"", tier);
+    lua_pushnumber(L, (strcmp(tier, "batch") == 0 ? cost_worst_case_batch : cost_worst_case)(
+                          m, (int64_t)input, (int64_t)max_tokens, ttl[0] == '1'));
     return 1;
 }
 

@@ -128,7 +128,12 @@ end
 local function estimate(opts, personas, mark)
   local model = core.model(opts.model)
   if not model then bad("model", "is not in the model table") end
-  local ttl = mark == "1h" and "1h" or "5m"
+  -- In a batch: the context marked for an hour, every price the batch's, and without warm = true
+  -- every persona writes the context (they are processed together); with it the first persona
+  -- is a standard call that writes it.
+  local batch = opts.batch == true
+  local ttl = (batch or mark == "1h") and "1h" or "5m"
+  local warm = batch and opts.warm == true or (not batch and opts.warm ~= false)
   local max_tokens = opts.max_tokens or core.config.get("CLAUDE_MAX_TOKENS") or 1024
   local function costs(bound)
     local context = core.tokens(opts.context, model.id, bound)
@@ -136,19 +141,22 @@ local function estimate(opts, personas, mark)
     local calls, total, plain_total = {}, 0, 0
     for i, p in ipairs(personas) do
       local own = core.tokens(p.instruction .. "\n" .. opts.question, model.id, bound)
-      local usage = { input_tokens = own, output_tokens = max_tokens, ttl = ttl }
+      local in_batch = batch and not (warm and i == 1)
+      local tier = in_batch and "batch" or "standard"
+      local usage = { input_tokens = own, output_tokens = max_tokens, ttl = ttl, service_tier = tier }
       if not cached then
         usage.input_tokens = own + context
-      elseif i == 1 or opts.warm == false then
+      elseif i == 1 or not warm then
         usage.cache_creation_input_tokens = context
       else
         usage.cache_read_input_tokens = context
       end
       local c = core.price(usage, model.id)
       calls[i] = { persona = p.name, cost_usd = c,
-                   worst_case_usd = core.worst_case(own + context, max_tokens, model.id, ttl) }
+                   worst_case_usd = core.worst_case(own + context, max_tokens, model.id, ttl, tier) }
       total = total + c
-      plain_total = plain_total + core.price({ input_tokens = own + context, output_tokens = max_tokens }, model.id)
+      plain_total = plain_total + core.price({ input_tokens = own + context, output_tokens = max_tokens,
+                                               service_tier = tier }, model.id)
     end
     return calls, total, plain_total, context, cached
   end
@@ -159,7 +167,7 @@ local function estimate(opts, personas, mark)
     budget = math.max(budget, upper_total - c.cost_usd + c.worst_case_usd)
     calls[i].worst_case_usd = c.worst_case_usd
   end
-  return { estimate = true, model = model.id, context_tokens = context, cached = cached,
+  return { estimate = true, model = model.id, context_tokens = context, cached = cached, batch = batch,
            max_tokens = max_tokens, calls = calls, cost_usd = cost, cost_without_cache_usd = without,
            budget_usd = budget }
 end

@@ -42,6 +42,36 @@ for _, setup in ipairs(H.setups()) do
                      ("cost %g, estimate %g"):format(v.cost, v.est.cost_usd))
     end)
 
+    it("estimates a batch council at batch prices", function()
+      local v = setup:run([[
+        local doc = context("council-batch-estimate", 1400)
+        local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
+                       question = "Should we expand into Japan next year?", max_tokens = 300 }
+        opts.estimate = true
+        local std = nyx.council(opts)
+        opts.batch = true
+        local est = nyx.council(opts)
+        opts.warm = true
+        local warm = nyx.council(opts)
+        opts.warm, opts.estimate = nil, nil
+        local c = nyx.council(opts)
+        return { std = std, est = est, warm = warm, cost = c.totals.cost_usd }
+      ]], { ttft_ms = 5, env = { NYX_SIM_BATCH_MS = "100" } })
+      assert.is_true(v.est.batch)
+      -- Without warm, every persona of a batch writes the context (for an hour), at half the
+      -- price of the same write as a standard call (warm = true's first persona).
+      assert.is_true(math.abs(v.est.calls[2].cost_usd - v.est.calls[1].cost_usd) < 1e-12)
+      assert.is_true(math.abs(v.est.calls[1].cost_usd - v.warm.calls[1].cost_usd / 2) < 1e-9,
+                     ("batch %g, standard %g"):format(v.est.calls[1].cost_usd, v.warm.calls[1].cost_usd))
+      assert.is_true(v.warm.calls[2].cost_usd < v.est.calls[2].cost_usd, "with warm the others read it")
+      assert.is_true(math.abs(v.est.calls[1].worst_case_usd - v.warm.calls[1].worst_case_usd / 2) < 1e-9,
+                     ("worst %.10g vs %.10g"):format(v.est.calls[1].worst_case_usd, v.warm.calls[1].worst_case_usd))
+      -- Caching inside a batch is best effort: later requests may read what earlier ones wrote,
+      -- so the estimate (every persona writing) is what it costs at most.
+      assert.is_true(v.cost > 0 and v.cost <= v.est.cost_usd * 1.1,
+                     ("cost %g, estimate %g"):format(v.cost, v.est.cost_usd))
+    end)
+
     it("refuses a persona that cannot fit even when nothing is pending", function()
       local v = setup:run([[
         local doc = context("council-small-budget", 1400)
