@@ -1,10 +1,10 @@
-# Every test gets a label from its name's kind (c/ and store/ -> unit, lua/, e2e/, pg/,
+# Every test gets a label from its name's kind (c/, store/ and check/ -> unit, lua/, e2e/, pg/,
 # valgrind/), so a part of the suite runs alone: `ctest -L unit` takes seconds,
 # `ctest -LE valgrind` skips the slow twins. Included last, once every test is defined.
 get_property(NYX_ALL_TESTS DIRECTORY PROPERTY TESTS)
 foreach(test ${NYX_ALL_TESTS})
   string(REGEX REPLACE "/.*" "" kind "${test}")
-  if(kind STREQUAL "c" OR kind STREQUAL "store") # store/sqlite/...: the conformance suite
+  if(kind STREQUAL "c" OR kind STREQUAL "store" OR kind STREQUAL "check") # store/sqlite/...: the conformance suite
     set(kind unit)
   endif()
   set_property(TEST ${test} APPEND PROPERTY LABELS ${kind})

@@ -24,6 +24,10 @@ foreach(src ${STORE_TESTS})
   set_tests_properties(store/sqlite/${name} PROPERTIES TIMEOUT 120)
 endforeach()
 
+# The layers of engine/ (HACKING.md): no file includes a header of a layer above its own.
+add_test(NAME check/layers COMMAND bash ${CMAKE_SOURCE_DIR}/tests/layers.sh)
+set_tests_properties(check/layers PROPERTIES ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+
 # A stand-in OpenTelemetry collector (tests/e2e/otel.sh).
 add_executable(otlp_receiver ${CMAKE_SOURCE_DIR}/tests/helpers/otlp_receiver.c)
 target_link_libraries(otlp_receiver PRIVATE PkgConfig::MHD)

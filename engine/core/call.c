@@ -640,7 +640,7 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
     nyx_request *req = &spec->req;
     /* A template's front matter may say which model it was written for. */
     if (!req->model && spec->template_name)
-        req->model = templates_model_for_call(e, spec->template_name, spec->template_version);
+        req->model = templates_model_for_call(e->templates, spec->template_name, spec->template_version);
     if (!req->model && !(req->model = strdup(e->cfg.default_model))) {
         nyx_error_set(err, "out_of_memory", 0, "out of memory");
         return NULL;

@@ -103,7 +103,7 @@ void call_account(nyx_call *c)
     r->cache_hit = r->resp.usage.cache_read_input_tokens > 0;
     const nyx_cost *cost = r->has_cost ? &r->cost : NULL;
     if (c->spec.template_name) /* a use of the template's version (template/library.h) */
-        c->spec.template_version = templates_call_finished(e, c->spec.template_name, c->spec.template_version,
+        c->spec.template_version = templates_call_finished(e->templates, c->spec.template_name, c->spec.template_version,
             r->status == NYX_STATUS_OK ? 1 : r->status == NYX_STATUS_CANCELLED ? -1 : 0, &r->resp.usage,
             r->has_cost ? r->cost.cost_usd : 0, r->latency_ms, r->cache_hit);
     const nyx_usage *u = &r->resp.usage;

@@ -348,6 +348,12 @@ nyx_engine *nyx_open(char **errmsg)
         return NULL;
     }
     e->id_nonce = random_nonce();
+    if (engine_open_templates(e, &err) != 0) {
+        if (errmsg)
+            *errmsg = strdup(err.message);
+        nyx_close(e);
+        return NULL;
+    }
     return e;
 }
 

@@ -132,7 +132,7 @@ struct nyx_engine {
     int changed;             /* such a change happened since the last nyx_poll */
     /* set by the template library: a file in a template directory changed */
     void (*on_template_change)(nyx_engine *e, const char *path);
-    struct tpl_library *templates; /* template/library.h: created on first use */
+    struct tpl_library *templates; /* template/library.h: created by nyx_open */
     struct settings *settings;     /* settings.h: system_config over the defaults */
     struct debug_state *debug;     /* debug.h: where the raw exchanges go (NYX_DEBUG) */
 
@@ -164,6 +164,9 @@ int engine_start(nyx_engine *e);
 void engine_check_db_file(nyx_engine *e);
 /* Opens the database only (for queries); idempotent. 0 or -1 with e->errmsg. */
 int engine_open_store(nyx_engine *e);
+/* Creates e->templates (core/templates.c): the template library with what it may ask of the
+ * engine. 0, or -1 with err when out of memory. */
+int engine_open_templates(nyx_engine *e, nyx_error *err);
 void engine_log(nyx_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Logs a notice only the first time this key is seen. */
 void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)

@@ -128,11 +128,11 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
     else if (strcmp(kind, "thoughts") == 0)
         rc = store_query_thoughts(e->store, f.session, row, row_ud, &err);
     else if (strcmp(kind, "templates") == 0)
-        rc = templates_list(e, row, row_ud, &err);
+        rc = templates_list(e->templates, row, row_ud, &err);
     else if (strcmp(kind, "template_history") == 0)
-        rc = templates_history(e, name, row, row_ud, &err);
+        rc = templates_history(e->templates, name, row, row_ud, &err);
     else if (strcmp(kind, "template_stats") == 0)
-        rc = templates_stats(e, name, row, row_ud, &err);
+        rc = templates_stats(e->templates, name, row, row_ud, &err);
     else if (strcmp(kind, "config") == 0)
         rc = settings_list(e, row, row_ud, &err);
     else if (strcmp(kind, "reprice") == 0)

@@ -5,10 +5,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "library_int.h"
 
-#include "core/engine.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +96,8 @@ void templates_free(tpl_library *lib)
     free(lib);
 }
 
-/* The hot-reload watcher saw dir/NAME.md change: look again at NAME on its next use. */
-static void on_template_change(nyx_engine *e, const char *path)
+void templates_changed(tpl_library *lib, const char *path)
 {
-    tpl_library *lib = e->templates;
     if (!lib || !path)
         return;
     const char *base = strrchr(path, '/');
@@ -115,13 +113,10 @@ static void on_template_change(nyx_engine *e, const char *path)
     }
 }
 
-tpl_library *templates_lib(nyx_engine *e, nyx_error *err)
+tpl_library *templates_new(const tpl_host *host, const char *p, uint64_t seed, nyx_error *err)
 {
-    if (e->templates)
-        return e->templates;
     tpl_library *lib = calloc(1, sizeof *lib);
     int rc = lib ? add_dir(lib, "./templates", 11) : -1;
-    const char *p = e->cfg.template_path;
     while (rc == 0 && p && *p) {
         const char *colon = strchr(p, ':');
         size_t len = colon ? (size_t)(colon - p) : strlen(p);
@@ -137,25 +132,32 @@ tpl_library *templates_lib(nyx_engine *e, nyx_error *err)
         nyx_error_set(err, "out_of_memory", 0, "out of memory creating the template library");
         return NULL;
     }
-    lib->e = e;
-    lib->rng = e->id_nonce ^ 0x9e3779b97f4a7c15ull;
-    e->templates = lib;
-    e->on_template_change = on_template_change;
+    lib->host = *host;
+    lib->rng = seed;
     return lib;
+}
+
+void templates_warn(tpl_library *lib, const char *key, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lib->host.warn_once(lib->host.ud, key, msg);
 }
 
 nyx_store *templates_store(tpl_library *lib)
 {
-    nyx_engine *e = lib->e;
-    if (e->store || lib->store_failed)
-        return e->store;
-    if (engine_open_store(e) != 0) {
+    const char *why = NULL;
+    nyx_store *s = lib->store_failed ? NULL : lib->host.store(lib->host.ud, &why);
+    if (!s && !lib->store_failed) {
         lib->store_failed = 1;
-        engine_warn_once(e, "templates-store",
-                         "nyx: templates are not versioned, the database is unavailable: %s",
-                         e->errmsg);
+        templates_warn(lib, "templates-store",
+                       "nyx: templates are not versioned, the database is unavailable: %s",
+                       why ? why : "none is configured");
     }
-    return e->store;
+    return s;
 }
 
 /* ---- names ---- */
@@ -226,10 +228,9 @@ void templates_set_last(tpl_library *lib, const char *name, int version)
     }
 }
 
-int templates_last_version(nyx_engine *e, const char *name)
+int templates_last_version(tpl_library *lib, const char *name)
 {
-    tpl_library *lib = e ? e->templates : NULL;
-    if (!lib || !name)
+    if (!name)
         return 0;
     for (size_t i = 0; i < lib->nlast; i++)
         if (strcmp(lib->last[i].name, name) == 0)
@@ -311,7 +312,7 @@ static int record_version(tpl_library *lib, const char *name, const nyx_template
     int version = 0;
     if (store_template_put(s, name, template_text(t, NULL), vars, hash, &version, &err) != 0) {
         version = 0;
-        engine_warn_once(lib->e, "templates-put", "nyx: template %s is not versioned: %s", name,
+        templates_warn(lib, "templates-put", "nyx: template %s is not versioned: %s", name,
                          err.message);
     }
     free(vars);
@@ -423,7 +424,7 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
     nyx_error_clear(&rerr);
     if (read_file(path, &text, &len, &rerr) != 0) {
         if (en && en->t) { /* e.g. replaced by an editor between the stat and the open */
-            engine_warn_once(lib->e, rerr.message, "nyx: %s; version %d keeps serving",
+            templates_warn(lib, rerr.message, "nyx: %s; version %d keeps serving",
                              rerr.message, en->version);
             *out = en;
             return 0;
@@ -452,7 +453,7 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
          * per distinct broken content. */
         char key[600];
         snprintf(key, sizeof key, "template-parse:%.500s:%016llx", path, (unsigned long long)bad_hash);
-        engine_warn_once(lib->e, key, "nyx: %s (template %s keeps serving version %d)",
+        templates_warn(lib, key, "nyx: %s (template %s keeps serving version %d)",
                          perr.message, name, en->version);
         if (set_file(en, path, st, read_at) != 0)
             return oom(err, "noting a template file");
@@ -519,7 +520,7 @@ static int use_database(tpl_library *lib, tpl_entry *en, const char *name, tpl_e
             return -1;
         }
         if (en && en->t) { /* the database is busy or failing: keep what we have */
-            engine_warn_once(lib->e, "templates-get", "nyx: %s", serr.message);
+            templates_warn(lib, "templates-get", "nyx: %s", serr.message);
             *out = en;
             return 0;
         }
@@ -607,11 +608,10 @@ int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, nyx_e
 
 /* ---- get, render, create ---- */
 
-int templates_get(nyx_engine *e, const char *spec, tpl_info *out, nyx_error *err)
+int templates_get(tpl_library *lib, const char *spec, tpl_info *out, nyx_error *err)
 {
-    tpl_library *lib = templates_lib(e, err);
     tpl_entry *en = NULL;
-    if (!lib || templates_resolve(lib, spec, &en, err) != 0)
+    if (templates_resolve(lib, spec, &en, err) != 0)
         return -1;
     out->name = en->name;
     out->version = en->version;
@@ -638,18 +638,17 @@ static const nyx_template *partial(void *ud, const char *name)
 static void warn(void *ud, const char *msg)
 {
     tpl_library *lib = ud;
-    engine_warn_once(lib->e, msg, "nyx: %s", msg);
+    templates_warn(lib, msg, "nyx: %s", msg);
 }
 
-int templates_render(nyx_engine *e, const char *spec, const tvalue *vars, char **out,
+int templates_render(tpl_library *lib, const char *spec, const tvalue *vars, char **out,
                      size_t *len, int *version, nyx_error *err)
 {
     size_t scratch;
     if (out)
         *out = NULL;
-    tpl_library *lib = templates_lib(e, err);
     tpl_entry *en = NULL;
-    if (!lib || templates_resolve(lib, spec, &en, err) != 0)
+    if (templates_resolve(lib, spec, &en, err) != 0)
         return -1;
     /* A partial resolved during the render may replace en's template: hold what we render. */
     const nyx_template *t = en->t;
@@ -675,13 +674,12 @@ int templates_render(nyx_engine *e, const char *spec, const tvalue *vars, char *
     return 0;
 }
 
-int templates_create(nyx_engine *e, const char *name, const char *text, size_t len,
+int templates_create(tpl_library *lib, const char *name, const char *text, size_t len,
                      int *version, nyx_error *err)
 {
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
-    tpl_library *lib = templates_lib(e, err);
-    if (!lib || templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
+    if (templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
         return -1;
     if (v != 0) {
         nyx_error_set(err, "invalid_argument", 0,

@@ -42,18 +42,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct nyx_engine;
 typedef struct tpl_library tpl_library;
+
+/* What the library asks of its owner, and nothing more: the database (opened on first use;
+ * NULL, with *why saying why, when there is none) and a place for warnings that are said once
+ * per key (the engine's log). */
+typedef struct tpl_host {
+    void *ud;
+    nyx_store *(*store)(void *ud, const char **why);
+    void (*warn_once)(void *ud, const char *key, const char *message);
+} tpl_host;
 
 /* Longest template name accepted (bytes, without "@V"). */
 #define TEMPLATES_MAX_NAME 128
 
+/* Creates a library searching "./templates", then each directory of path (colon-separated;
+ * may be NULL), then the source tree's and the installed templates. seed seeds
+ * templates_pick. NULL with err when out of memory. */
+tpl_library *templates_new(const tpl_host *host, const char *path, uint64_t seed, nyx_error *err);
+
+/* The hot-reload watcher saw path change: a NAME.md is looked at again on its next use. */
+void templates_changed(tpl_library *lib, const char *path);
+
 /* Frees the library and every template it holds; NULL does nothing. Called by nyx_close. */
 void templates_free(tpl_library *lib);
 
-/* Seeds the generator templates_pick uses (by default seeded from the engine's random nonce),
+/* Seeds the generator templates_pick uses (by default the seed templates_new was given),
  * so a test sees the same choices every run. */
-void templates_seed(struct nyx_engine *e, uint64_t seed);
+void templates_seed(tpl_library *lib, uint64_t seed);
 
 /* What templates_get found. The pointers belong to the library and stay valid until the next
  * templates_* call on the engine. */
@@ -66,38 +82,38 @@ typedef struct tpl_info {
 
 /* Finds "NAME" (the current content, recording its version) or "NAME@V" (from the database).
  * Returns 0 with *out filled, or -1 with err. */
-int templates_get(struct nyx_engine *e, const char *spec, tpl_info *out, nyx_error *err);
+int templates_get(tpl_library *lib, const char *spec, tpl_info *out, nyx_error *err);
 
 /* Renders "NAME" or "NAME@V" with vars (a map, or NULL). Partials {{> other}} resolve through
  * the library; variables given but not declared are reported once each through the engine's
  * log. The version rendered becomes the version last used of NAME.
  * Returns 0 with *out (free with free()), *len and *version (may be NULL), or -1 with err. */
-int templates_render(struct nyx_engine *e, const char *spec, const tvalue *vars, char **out,
+int templates_render(tpl_library *lib, const char *spec, const tvalue *vars, char **out,
                      size_t *len, int *version, nyx_error *err);
 
 /* Stores text as a version of name in the database, after checking that it parses. The same
  * text as an existing version gives that version back. The database copy serves "NAME" only
  * when no template directory holds NAME.md. Returns 0 with *version, or -1 with err. */
-int templates_create(struct nyx_engine *e, const char *name, const char *text, size_t len,
+int templates_create(tpl_library *lib, const char *name, const char *text, size_t len,
                      int *version, nyx_error *err);
 
 /* Chooses one of the versions stored for name (its current content is stored first) and
  * makes it the version last used of name. Returns 0 with *version, or -1 with err. */
-int templates_pick(struct nyx_engine *e, const char *name, int *version, nyx_error *err);
+int templates_pick(tpl_library *lib, const char *name, int *version, nyx_error *err);
 
 /* Records a script's judgement of one use of "NAME@V", or of "NAME" meaning the version last
  * rendered or picked for NAME in this engine (an error when there is none).
  *   success: 1 success, 0 failure */
-int templates_record(struct nyx_engine *e, const char *spec, int success, nyx_error *err);
+int templates_record(tpl_library *lib, const char *spec, int success, nyx_error *err);
 
 /* The version last rendered or picked for name in this engine; 0 when none. */
-int templates_last_version(struct nyx_engine *e, const char *name);
+int templates_last_version(tpl_library *lib, const char *name);
 
 /* For the call pipeline, when a call made with template= names no model: the model hint of
  * the version the call will be credited to ("NAME@V", else the version last rendered or
  * picked, else the current one), as a new string; NULL when it has none or the template
  * cannot be found (the call then uses the default model). */
-char *templates_model_for_call(struct nyx_engine *e, const char *name, int version);
+char *templates_model_for_call(tpl_library *lib, const char *name, int version);
 
 /* For the call pipeline, when a call made with template= finishes: records one use of the
  * template's version (tokens, cost, latency, cache hit) in template_usage. name may be
@@ -109,7 +125,7 @@ char *templates_model_for_call(struct nyx_engine *e, const char *name, int versi
  *   u: may be NULL; input tokens counted are input + cache write + cache read
  *   cost_usd, latency_ms: < 0 counts as 0
  * Returns the version credited (for the interaction's log row), 0 when none was. */
-int templates_call_finished(struct nyx_engine *e, char *name, int version, int success,
+int templates_call_finished(tpl_library *lib, char *name, int version, int success,
                             const nyx_usage *u, double cost_usd, double latency_ms,
                             int cache_hit);
 
@@ -118,21 +134,21 @@ int templates_call_finished(struct nyx_engine *e, char *name, int version, int s
 /* One row per template name found in the template directories or the database, by name:
  * name, version (current), versions (stored), source (path or "database"), description
  * ("error: ..." when the current file does not parse and nothing older serves). */
-int templates_list(struct nyx_engine *e, store_row_fn fn, void *ud, nyx_error *err);
+int templates_list(tpl_library *lib, store_row_fn fn, void *ud, nyx_error *err);
 
 /* store_template_history for name, after recording its current content, with a column
  * "current" ("*" on the version that "NAME" serves now). */
-int templates_history(struct nyx_engine *e, const char *name, store_row_fn fn, void *ud,
+int templates_history(tpl_library *lib, const char *name, store_row_fn fn, void *ud,
                       nyx_error *err);
 
 /* store_template_stats for name, after recording its current content. */
-int templates_stats(struct nyx_engine *e, const char *name, store_row_fn fn, void *ud,
+int templates_stats(tpl_library *lib, const char *name, store_row_fn fn, void *ud,
                     nyx_error *err);
 
 /* A line diff of name@v1 against name@v2 in unified style: "--- name@v1", "+++ name@v2",
  * then hunks "@@ -a,b +c,d @@" of " " (context), "-" and "+" lines. Empty hunks when equal.
  * Returns the text (free with free()), or NULL with err. */
-char *templates_diff(struct nyx_engine *e, const char *name, int v1, int v2, nyx_error *err);
+char *templates_diff(tpl_library *lib, const char *name, int v1, int v2, nyx_error *err);
 
 /* The diff itself, on two texts (diff.c). Returns the text (free()), NULL when out of memory. */
 char *text_diff(const char *a, const char *b, const char *label_a, const char *label_b);

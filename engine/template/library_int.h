@@ -34,7 +34,7 @@ typedef struct last_use {
 } last_use;
 
 struct tpl_library {
-    struct nyx_engine *e;
+    tpl_host host;
     char **dirs;          /* the search path, in order */
     size_t ndirs;
     tpl_entry **entries;
@@ -50,9 +50,7 @@ struct tpl_library {
     int partial_failed;
 };
 
-/* The engine's library, created on first use; NULL with err when out of memory. */
-tpl_library *templates_lib(struct nyx_engine *e, nyx_error *err);
-/* The engine's database, opened on first use; NULL (said once) when unavailable. */
+/* The owner's database, opened on first use; NULL (said once) when unavailable. */
 nyx_store *templates_store(tpl_library *lib);
 /* Splits "NAME" or "NAME@V" into name (size bytes) and *version (0 without "@V"), checking
  * the name. Returns 0 or -1 with err "invalid_argument". */
@@ -60,6 +58,9 @@ int templates_parse_spec(const char *spec, char *name, size_t size, int *version
                          nyx_error *err);
 /* The entry serving spec, loaded or refreshed as needed. Returns 0 or -1 with err. */
 int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, nyx_error *err);
+/* Says a warning once per key through the owner's log (printf-style). */
+void templates_warn(tpl_library *lib, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void templates_set_last(tpl_library *lib, const char *name, int version);
 /* The entry of name in lib->last, created (version 0) when missing; NULL out of memory. */
 last_use *templates_last_entry(tpl_library *lib, const char *name);

@@ -3,7 +3,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "library_int.h"
 
-#include "core/engine.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -105,9 +104,8 @@ static void scan_dir(name_set *s, const char *dir)
     closedir(d);
 }
 
-int templates_list(nyx_engine *e, store_row_fn fn, void *ud, nyx_error *err)
+int templates_list(tpl_library *lib, store_row_fn fn, void *ud, nyx_error *err)
 {
-    tpl_library *lib = templates_lib(e, err);
     if (!lib)
         return -1;
     name_set s = {0};
@@ -221,31 +219,28 @@ static int current_version(tpl_library *lib, const char *name, int *version, nyx
     return 0;
 }
 
-int templates_history(nyx_engine *e, const char *name, store_row_fn fn, void *ud,
+int templates_history(tpl_library *lib, const char *name, store_row_fn fn, void *ud,
                       nyx_error *err)
 {
-    tpl_library *lib = templates_lib(e, err);
     history_rows h = {fn, ud, 0};
-    if (!lib || current_version(lib, name, &h.current, err) != 0)
+    if (current_version(lib, name, &h.current, err) != 0)
         return -1;
-    return store_template_history(e->store, name, history_row, &h, err);
+    return store_template_history(templates_store(lib), name, history_row, &h, err);
 }
 
-int templates_stats(nyx_engine *e, const char *name, store_row_fn fn, void *ud, nyx_error *err)
+int templates_stats(tpl_library *lib, const char *name, store_row_fn fn, void *ud, nyx_error *err)
 {
-    tpl_library *lib = templates_lib(e, err);
     int current = 0;
-    if (!lib || current_version(lib, name, &current, err) != 0)
+    if (current_version(lib, name, &current, err) != 0)
         return -1;
-    return store_template_stats(e->store, name, fn, ud, err);
+    return store_template_stats(templates_store(lib), name, fn, ud, err);
 }
 
-char *templates_diff(nyx_engine *e, const char *name, int v1, int v2, nyx_error *err)
+char *templates_diff(tpl_library *lib, const char *name, int v1, int v2, nyx_error *err)
 {
-    tpl_library *lib = templates_lib(e, err);
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
-    if (!lib || templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
+    if (templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
         return NULL;
     if (v != 0 || v1 < 1 || v2 < 1) {
         nyx_error_set(err, "invalid_argument", 0,

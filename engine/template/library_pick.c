@@ -9,7 +9,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "library_int.h"
 
-#include "core/engine.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,12 +20,9 @@
 /* Versions considered at most (the newest when there are more). */
 #define MAX_ARMS 256
 
-void templates_seed(nyx_engine *e, uint64_t seed)
+void templates_seed(tpl_library *lib, uint64_t seed)
 {
-    nyx_error err;
-    tpl_library *lib = templates_lib(e, &err);
-    if (lib)
-        lib->rng = seed;
+    lib->rng = seed;
 }
 
 /* ---- random numbers ---- */
@@ -153,12 +149,11 @@ static int choose(tpl_library *lib, const arms *as)
     return best;
 }
 
-int templates_pick(nyx_engine *e, const char *name, int *version, nyx_error *err)
+int templates_pick(tpl_library *lib, const char *name, int *version, nyx_error *err)
 {
-    tpl_library *lib = templates_lib(e, err);
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
-    if (!lib || templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
+    if (templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
         return -1;
     if (v != 0) {
         nyx_error_set(err, "invalid_argument", 0,
@@ -193,14 +188,13 @@ int templates_pick(nyx_engine *e, const char *name, int *version, nyx_error *err
 
 /* ---- recording ---- */
 
-int templates_record(nyx_engine *e, const char *spec, int success, nyx_error *err)
+int templates_record(tpl_library *lib, const char *spec, int success, nyx_error *err)
 {
-    tpl_library *lib = templates_lib(e, err);
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
-    if (!lib || templates_parse_spec(spec, bare, sizeof bare, &v, err) != 0)
+    if (templates_parse_spec(spec, bare, sizeof bare, &v, err) != 0)
         return -1;
-    if (v == 0 && (v = templates_last_version(e, bare)) == 0) {
+    if (v == 0 && (v = templates_last_version(lib, bare)) == 0) {
         nyx_error_set(err, "invalid_argument", 0,
                       "no version of template %s was rendered or picked by this engine: give "
                       "\"%s@VERSION\"",
@@ -228,7 +222,7 @@ int templates_record(nyx_engine *e, const char *spec, int success, nyx_error *er
     return store_template_usage(s, bare, v, to, 0, 0, 0, 0, 0, err);
 }
 
-char *templates_model_for_call(nyx_engine *e, const char *name, int version)
+char *templates_model_for_call(tpl_library *lib, const char *name, int version)
 {
     nyx_error err;
     nyx_error_clear(&err);
@@ -237,31 +231,28 @@ char *templates_model_for_call(nyx_engine *e, const char *name, int version)
     if (templates_parse_spec(name, bare, sizeof bare, &v, &err) != 0)
         return NULL;
     if (v == 0)
-        v = version > 0 ? version : templates_last_version(e, bare);
+        v = version > 0 ? version : templates_last_version(lib, bare);
     if (v > 0)
         snprintf(spec, sizeof spec, "%s@%d", bare, v);
     else
         snprintf(spec, sizeof spec, "%s", bare);
     tpl_info info;
-    if (templates_get(e, spec, &info, &err) != 0)
+    if (templates_get(lib, spec, &info, &err) != 0)
         return NULL;
     const char *hint = template_model_hint(info.t);
     return hint && *hint ? strdup(hint) : NULL;
 }
 
-int templates_call_finished(nyx_engine *e, char *name, int version, int success,
+int templates_call_finished(tpl_library *lib, char *name, int version, int success,
                             const nyx_usage *u, double cost_usd, double latency_ms,
                             int cache_hit)
 {
     nyx_error err;
     nyx_error_clear(&err);
-    tpl_library *lib = templates_lib(e, &err);
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
-    if (!lib)
-        return 0;
     if (templates_parse_spec(name, bare, sizeof bare, &v, &err) != 0) {
-        engine_warn_once(e, "template-call-name", "nyx: a call's template= is not recorded: %s",
+        templates_warn(lib, "template-call-name", "nyx: a call's template= is not recorded: %s",
                          err.message);
         return 0;
     }
@@ -271,13 +262,13 @@ int templates_call_finished(nyx_engine *e, char *name, int version, int success,
     if (version > 0)
         v = version;
     if (v == 0)
-        v = templates_last_version(e, bare);
+        v = templates_last_version(lib, bare);
     if (v == 0) {
         tpl_entry *en = NULL;
         if (templates_resolve(lib, bare, &en, &err) != 0) {
             char key[TEMPLATES_MAX_NAME + 32];
             snprintf(key, sizeof key, "template-call:%s", bare);
-            engine_warn_once(e, key, "nyx: calls made with template=\"%s\" are not recorded: %s",
+            templates_warn(lib, key, "nyx: calls made with template=\"%s\" are not recorded: %s",
                              bare, err.message);
             return 0;
         }
@@ -294,7 +285,7 @@ int templates_call_finished(nyx_engine *e, char *name, int version, int success,
     if (store_template_usage(s, bare, v, outcome, in < 0 ? 0 : in, out < 0 ? 0 : out,
                              cost_usd > 0 ? cost_usd : 0, latency_ms > 0 ? latency_ms : 0, cache_hit,
                              &err) != 0) {
-        engine_warn_once(e, "template-usage", "nyx: cannot record a template's use: %s",
+        templates_warn(lib, "template-usage", "nyx: cannot record a template's use: %s",
                          err.message);
     } else {
         last_use *l = templates_last_entry(lib, bare);

@@ -79,7 +79,7 @@ static const char *render(nyx_engine *e, const char *spec, int *version, nyx_err
     tvalue *vars = templates_vars_from_pairs(pairs, err);
     char *text = NULL;
     size_t len = 0;
-    int rc = vars ? templates_render(e, spec, vars, &text, &len, version, err) : -1;
+    int rc = vars ? templates_render(e->templates, spec, vars, &text, &len, version, err) : -1;
     tvalue_free(vars);
     if (rc != 0)
         return NULL;
@@ -106,7 +106,7 @@ static void test_search_order(nyx_engine *e)
     CHECK_STR(R(e, "order", &v), "cwd");
     tpl_info info;
     nyx_error err;
-    CHECK_INT(templates_get(e, "order", &info, &err), 0);
+    CHECK_INT(templates_get(e->templates, "order", &info, &err), 0);
     CHECK_STR(info.source, "./templates/order.md");
     CHECK_STR(info.name, "order");
     unlink(path_in(dir_cwd, "templates/order.md"));
@@ -114,7 +114,7 @@ static void test_search_order(nyx_engine *e)
     /* p1's content was seen before: it keeps its version. */
     CHECK_INT(v, 2);
     /* The source tree's templates come after NYX_TEMPLATE_PATH. */
-    CHECK_INT(templates_get(e, "council_persona", &info, &err), 0);
+    CHECK_INT(templates_get(e->templates, "council_persona", &info, &err), 0);
     CHECK(strstr(info.source, "/templates/council_persona.md") != NULL);
     CHECK(strncmp(info.source, dir_p1, strlen(dir_p1)) != 0);
     write_file(path_in(dir_p2, "council_persona.md"), "shadowed {{name}}");
@@ -144,12 +144,12 @@ static void test_versions(nyx_engine *e)
     write_file(p, "A {{x}}"); /* back to the first content: its version again */
     CHECK_STR(render(e, "ver", &v, NULL, x), "A 1");
     CHECK_INT(v, 1);
-    CHECK_INT(templates_last_version(e, "ver"), 1);
+    CHECK_INT(templates_last_version(e->templates, "ver"), 1);
 
     /* NAME@V from the database. */
     CHECK_STR(render(e, "ver@2", &v, NULL, x), "BB 1");
     CHECK_INT(v, 2);
-    CHECK_INT(templates_last_version(e, "ver"), 2);
+    CHECK_INT(templates_last_version(e->templates, "ver"), 2);
     CHECK_STR(render(e, "ver@1", &v, NULL, x), "A 1");
     nyx_error err;
     CHECK(render(e, "ver@9", &v, &err, x) == NULL);
@@ -263,17 +263,17 @@ static void test_created(nyx_engine *e)
 {
     nyx_error err;
     int v = 0;
-    CHECK_INT(templates_create(e, "dbonly", "DB {{x}}", 8, &v, &err), 0);
+    CHECK_INT(templates_create(e->templates, "dbonly", "DB {{x}}", 8, &v, &err), 0);
     CHECK_INT(v, 1);
-    CHECK_INT(templates_create(e, "dbonly", "DB {{x}}", 8, &v, &err), 0);
+    CHECK_INT(templates_create(e->templates, "dbonly", "DB {{x}}", 8, &v, &err), 0);
     CHECK_INT(v, 1);
     const char *x[] = {"x=y", NULL};
     CHECK_STR(render(e, "dbonly", &v, NULL, x), "DB y");
     tpl_info info;
-    CHECK_INT(templates_get(e, "dbonly", &info, &err), 0);
+    CHECK_INT(templates_get(e->templates, "dbonly", &info, &err), 0);
     CHECK_STR(info.source, "database");
     CHECK_INT(info.version, 1);
-    CHECK_INT(templates_create(e, "dbonly", "DB2 {{x}}", 9, &v, &err), 0);
+    CHECK_INT(templates_create(e->templates, "dbonly", "DB2 {{x}}", 9, &v, &err), 0);
     CHECK_INT(v, 2);
     CHECK_STR(render(e, "dbonly", &v, NULL, x), "DB2 y");
     CHECK_INT(v, 2);
@@ -284,10 +284,10 @@ static void test_created(nyx_engine *e)
     unlink(path_in(dir_cwd, "templates/dbonly.md"));
     CHECK_STR(render(e, "dbonly", &v, NULL, x), "FILE y"); /* now the latest stored */
     /* Text that does not parse is refused, nothing is stored. */
-    CHECK_INT(templates_create(e, "dbonly", "{{#a}}", 6, &v, &err), -1);
+    CHECK_INT(templates_create(e->templates, "dbonly", "{{#a}}", 6, &v, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
-    CHECK_INT(templates_create(e, "dbonly@2", "x", 1, &v, &err), -1);
-    CHECK_INT(templates_create(e, "no/slash", "x", 1, &v, &err), -1);
+    CHECK_INT(templates_create(e->templates, "dbonly@2", "x", 1, &v, &err), -1);
+    CHECK_INT(templates_create(e->templates, "no/slash", "x", 1, &v, &err), -1);
     CHECK_STR(render(e, "dbonly@2", &v, NULL, x), "DB2 y");
 }
 
@@ -329,7 +329,7 @@ static vstats get_stats(nyx_engine *e, const char *name)
     vstats s;
     memset(&s, 0, sizeof s);
     nyx_error err;
-    CHECK_INT(templates_stats(e, name, stats_row, &s, &err), 0);
+    CHECK_INT(templates_stats(e->templates, name, stats_row, &s, &err), 0);
     return s;
 }
 
@@ -337,20 +337,20 @@ static void test_record(nyx_engine *e)
 {
     nyx_error err;
     int v = 0;
-    CHECK_INT(templates_create(e, "judged", "one", 3, &v, &err), 0);
-    CHECK_INT(templates_create(e, "judged", "two", 3, &v, &err), 0);
-    CHECK_INT(templates_record(e, "judged", 1, &err), -1); /* nothing used yet */
+    CHECK_INT(templates_create(e->templates, "judged", "one", 3, &v, &err), 0);
+    CHECK_INT(templates_create(e->templates, "judged", "two", 3, &v, &err), 0);
+    CHECK_INT(templates_record(e->templates, "judged", 1, &err), -1); /* nothing used yet */
     CHECK_STR(err.type, "invalid_argument");
     CHECK_STR(R(e, "judged@1", &v), "one");
-    CHECK_INT(templates_record(e, "judged", 1, &err), 0);
-    CHECK_INT(templates_record(e, "judged@2", 0, &err), 0);
+    CHECK_INT(templates_record(e->templates, "judged", 1, &err), 0);
+    CHECK_INT(templates_record(e->templates, "judged@2", 0, &err), 0);
     nyx_usage u = {.input_tokens = 10, .output_tokens = 5, .cache_read_input_tokens = 100};
     char judged[] = "judged", judged2[] = "judged@2", nosuch[] = "nosuch_template";
-    CHECK_INT(templates_call_finished(e, judged, 0, 1, &u, 0.25, 12, 1), 1);
-    CHECK_INT(templates_call_finished(e, judged2, 0, 0, &u, 0.5, 12, 0), 2);
+    CHECK_INT(templates_call_finished(e->templates, judged, 0, 1, &u, 0.25, 12, 1), 1);
+    CHECK_INT(templates_call_finished(e->templates, judged2, 0, 0, &u, 0.5, 12, 0), 2);
     CHECK_STR(judged2, "judged"); /* the version is cut off for the caller's log row */
-    CHECK_INT(templates_call_finished(e, judged, 2, -1, NULL, -1, -1, 0), 2);
-    CHECK_INT(templates_call_finished(e, nosuch, 0, 1, &u, 0, 0, 0), 0);
+    CHECK_INT(templates_call_finished(e->templates, judged, 2, -1, NULL, -1, -1, 0), 2);
+    CHECK_INT(templates_call_finished(e->templates, nosuch, 0, 1, &u, 0, 0, 0), 0);
     vstats s = get_stats(e, "judged");
     CHECK_INT(s.n, 2);
     CHECK_INT(s.version[0], 1);
@@ -371,12 +371,12 @@ static void count_picks(nyx_engine *e, const char *name, int n, int *counts /* [
     counts[0] = counts[1] = counts[2] = 0;
     for (int i = 0; i < n; i++) {
         int v = 0;
-        if (templates_pick(e, name, &v, &err) != 0 || v < 1 || v > 2) {
+        if (templates_pick(e->templates, name, &v, &err) != 0 || v < 1 || v > 2) {
             counts[0]++;
             continue;
         }
         counts[v]++;
-        CHECK_INT(templates_last_version(e, name), v);
+        CHECK_INT(templates_last_version(e->templates, name), v);
     }
 }
 
@@ -384,9 +384,9 @@ static void test_bandit(nyx_engine *e)
 {
     nyx_error err;
     int v = 0, c[3];
-    CHECK_INT(templates_create(e, "arms", "first", 5, &v, &err), 0);
-    CHECK_INT(templates_create(e, "arms", "second", 6, &v, &err), 0);
-    templates_seed(e, 42);
+    CHECK_INT(templates_create(e->templates, "arms", "first", 5, &v, &err), 0);
+    CHECK_INT(templates_create(e->templates, "arms", "second", 6, &v, &err), 0);
+    templates_seed(e->templates, 42);
     /* No outcomes yet: both versions are tried. */
     count_picks(e, "arms", 200, c);
     CHECK_INT(c[0], 0);
@@ -394,17 +394,17 @@ static void test_bandit(nyx_engine *e)
     /* The same seed gives the same choices. */
     int seq[2][40];
     for (int round = 0; round < 2; round++) {
-        templates_seed(e, 7);
+        templates_seed(e->templates, 7);
         for (int i = 0; i < 40; i++)
-            CHECK_INT(templates_pick(e, "arms", &seq[round][i], &err), 0);
+            CHECK_INT(templates_pick(e->templates, "arms", &seq[round][i], &err), 0);
     }
     CHECK(memcmp(seq[0], seq[1], sizeof seq[0]) == 0);
     /* Version 2 succeeds more: it is preferred, and version 1 is still tried. */
     for (int i = 0; i < 30; i++) {
-        CHECK_INT(templates_record(e, "arms@1", i < 9, &err), 0);
-        CHECK_INT(templates_record(e, "arms@2", i < 24, &err), 0);
+        CHECK_INT(templates_record(e->templates, "arms@1", i < 9, &err), 0);
+        CHECK_INT(templates_record(e->templates, "arms@2", i < 24, &err), 0);
     }
-    templates_seed(e, 42);
+    templates_seed(e->templates, 42);
     count_picks(e, "arms", 1000, c);
     CHECK_INT(c[0], 0);
     CHECK(c[2] > 850);
@@ -412,20 +412,20 @@ static void test_bandit(nyx_engine *e)
     fprintf(stderr, "bandit by success: v1 %d, v2 %d\n", c[1], c[2]);
 
     /* The same success rate, one version ten times as expensive: the cheaper one wins. */
-    CHECK_INT(templates_create(e, "costly", "dear", 4, &v, &err), 0);
-    CHECK_INT(templates_create(e, "costly", "cheap", 5, &v, &err), 0);
+    CHECK_INT(templates_create(e->templates, "costly", "dear", 4, &v, &err), 0);
+    CHECK_INT(templates_create(e->templates, "costly", "cheap", 5, &v, &err), 0);
     nyx_usage u = {.input_tokens = 100, .output_tokens = 10};
     for (int i = 0; i < 200; i++) {
         char dear[] = "costly@1", cheap[] = "costly@2";
-        templates_call_finished(e, dear, 0, i % 2, &u, 0.01, 5, 0);
-        templates_call_finished(e, cheap, 0, i % 2, &u, 0.001, 5, 0);
+        templates_call_finished(e->templates, dear, 0, i % 2, &u, 0.01, 5, 0);
+        templates_call_finished(e->templates, cheap, 0, i % 2, &u, 0.001, 5, 0);
     }
     count_picks(e, "costly", 1000, c);
     CHECK(c[2] > 850);
     CHECK(c[1] >= 10);
     fprintf(stderr, "bandit by cost: v1 %d, v2 %d\n", c[1], c[2]);
-    CHECK_INT(templates_pick(e, "costly@1", &v, &err), -1);
-    CHECK_INT(templates_pick(e, "nosuch", &v, &err), -1);
+    CHECK_INT(templates_pick(e->templates, "costly@1", &v, &err), -1);
+    CHECK_INT(templates_pick(e->templates, "nosuch", &v, &err), -1);
     CHECK_STR(err.type, "not_found");
 }
 
@@ -454,7 +454,7 @@ static void test_listings(nyx_engine *e)
     nyx_error err;
     rows r;
     memset(&r, 0, sizeof r);
-    CHECK_INT(templates_list(e, collect, &r, &err), 0);
+    CHECK_INT(templates_list(e->templates, collect, &r, &err), 0);
     CHECK(strstr(r.text, "name=dbonly version=3 versions=3 source=database") != NULL);
     CHECK(strstr(r.text, "name=order version=2 versions=3 source=") != NULL);
     CHECK(strstr(r.text, "name=council_persona version=") != NULL);
@@ -466,24 +466,24 @@ static void test_listings(nyx_engine *e)
     memset(&r, 0, sizeof r);
     int v = 0;
     CHECK_STR(R(e, "ver", &v), "old-2");
-    CHECK_INT(templates_history(e, "ver", collect, &r, &err), 0);
+    CHECK_INT(templates_history(e->templates, "ver", collect, &r, &err), 0);
     CHECK_INT(r.n, v);
     char want[64];
     snprintf(want, sizeof want, "version=%d hash=", v);
     CHECK(strstr(r.text, want) != NULL);
     CHECK(strstr(r.text, "current=*\n") != NULL);
     CHECK(strstr(r.text, "version=1 hash=") && strstr(r.text, "size=7 current=\n"));
-    CHECK_INT(templates_history(e, "nosuch", collect, &r, &err), -1);
+    CHECK_INT(templates_history(e->templates, "nosuch", collect, &r, &err), -1);
     CHECK_STR(err.type, "not_found");
-    CHECK_INT(templates_history(e, "ver@1", collect, &r, &err), -1);
+    CHECK_INT(templates_history(e->templates, "ver@1", collect, &r, &err), -1);
 
-    char *d = templates_diff(e, "ver", 1, 2, &err);
+    char *d = templates_diff(e->templates, "ver", 1, 2, &err);
     CHECK_STR(d, "--- ver@1\n+++ ver@2\n@@ -1,1 +1,1 @@\n-A {{x}}\n+BB {{x}}\n");
     free(d);
-    d = templates_diff(e, "ver", 1, 1, &err);
+    d = templates_diff(e->templates, "ver", 1, 1, &err);
     CHECK_STR(d, "--- ver@1\n+++ ver@1\n");
     free(d);
-    CHECK(templates_diff(e, "ver", 1, 99, &err) == NULL);
+    CHECK(templates_diff(e->templates, "ver", 1, 99, &err) == NULL);
     CHECK_STR(err.type, "not_found");
 }
 

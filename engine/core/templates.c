@@ -1,12 +1,41 @@
-/* The public template functions of nyx.h: the template library behind result codes and
- * nyx_errmsg. */
+/* The engine's template library: created on first use with what it may ask of the engine
+ * (the database, the log), and the public template functions of nyx.h behind result codes
+ * and nyx_errmsg. */
 #define _POSIX_C_SOURCE 200809L
-#include "library.h"
+#include "engine.h"
 
-#include "core/engine.h"
+#include "template/library.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+static nyx_store *host_store(void *ud, const char **why)
+{
+    nyx_engine *e = ud;
+    if (!e->store && engine_open_store(e) != 0)
+        *why = e->errmsg;
+    return e->store;
+}
+
+static void host_warn(void *ud, const char *key, const char *message)
+{
+    engine_warn_once(ud, key, "%s", message);
+}
+
+static void template_file_changed(nyx_engine *e, const char *path)
+{
+    templates_changed(e->templates, path);
+}
+
+int engine_open_templates(nyx_engine *e, nyx_error *err)
+{
+    tpl_host host = {e, host_store, host_warn};
+    e->templates = templates_new(&host, e->cfg.template_path, e->id_nonce ^ 0x9e3779b97f4a7c15ull, err);
+    if (!e->templates)
+        return -1;
+    e->on_template_change = template_file_changed;
+    return 0;
+}
 
 static int fail(nyx_engine *e, const nyx_error *err)
 {
@@ -41,7 +70,7 @@ int nyx_template_render(nyx_engine *e, const char *name, const char *const *vars
     tvalue *map = templates_vars_from_pairs(vars, &err);
     if (!map)
         return fail(e, &err);
-    rc = templates_render(e, name, map, out, NULL, version, &err);
+    rc = templates_render(e->templates, name, map, out, NULL, version, &err);
     tvalue_free(map);
     return rc == 0 ? NYX_OK : fail(e, &err);
 }
@@ -57,7 +86,7 @@ int nyx_template_get(nyx_engine *e, const char *name, char **text, int *version,
     nyx_error err;
     nyx_error_clear(&err);
     tpl_info info;
-    if (templates_get(e, name, &info, &err) != 0)
+    if (templates_get(e->templates, name, &info, &err) != 0)
         return fail(e, &err);
     *text = strdup(template_text(info.t, NULL));
     if (source)
@@ -84,6 +113,6 @@ int nyx_template_diff(nyx_engine *e, const char *name, int v1, int v2, char **ou
         return rc;
     nyx_error err;
     nyx_error_clear(&err);
-    *out = templates_diff(e, name, v1, v2, &err);
+    *out = templates_diff(e->templates, name, v1, v2, &err);
     return *out ? NYX_OK : fail(e, &err);
 }
