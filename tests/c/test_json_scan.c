@@ -1,0 +1,40 @@
+/* engine/base/json_scan: the long strings of a JSON text, found by their quotes alone. */
+#include <string.h>
+
+#include "base/json_scan.h"
+#include "check.h"
+
+static void test_string_end(void)
+{
+    const char *t = "\"abc\" x";
+    CHECK_INT(json_string_end(t, strlen(t), 0), 5);
+    t = "\"a\\\"b\" x"; /* an escaped quote does not end it */
+    CHECK_INT(json_string_end(t, strlen(t), 0), 6);
+    t = "\"a\\\\\" x"; /* an escaped backslash, then the end */
+    CHECK_INT(json_string_end(t, strlen(t), 0), 5);
+    t = "\"a\\\\\\\"b\" x"; /* three backslashes: the quote is escaped */
+    CHECK_INT(json_string_end(t, strlen(t), 0), 8);
+    t = "\"never closed";
+    CHECK_INT(json_string_end(t, strlen(t), 0), strlen(t));
+}
+
+static void test_long_strings(void)
+{
+    const char *t = "{\"k\":\"0123456789\",\"short\":\"ab\",\"q\":\"x\\\"yz0123456\",\"n\":5}";
+    size_t from[4], to[4];
+    size_t n = json_long_strings(t, strlen(t), 12, from, to, 4);
+    CHECK_INT(n, 2);
+    CHECK_INT(from[0], 5);
+    CHECK_INT(to[0], 17);
+    CHECK(n == 2 && memcmp(t + from[1], "\"x\\\"yz0123456\"", to[1] - from[1]) == 0);
+    /* At most max; none in a text without quotes. */
+    CHECK_INT(json_long_strings(t, strlen(t), 12, from, to, 1), 1);
+    CHECK_INT(json_long_strings("no quotes here", 14, 1, from, to, 4), 0);
+}
+
+int main(void)
+{
+    test_string_end();
+    test_long_strings();
+    CHECK_DONE();
+}
