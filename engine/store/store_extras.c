@@ -21,30 +21,45 @@ static int fetch_part(void *ud, const char *hash, char **body, nyx_error *err)
     return s->ops->content_get(s, hash, body, err);
 }
 
-/* The backend's row ends with request_parts: a request stored in parts is joined into the
- * request column, and the row goes on without that last column. */
+/* The backend's row carries request_parts: a request stored in parts is joined into the
+ * request column, and the row goes on without the recipe's column. */
 static int exchange_row(void *ud, int ncols, const char *const *names, const char *const *values)
 {
     exchange_rows *x = ud;
-    const char *v[24];
-    if (ncols < 2 || ncols > 24 || strcmp(names[ncols - 1], "request_parts") != 0) {
-        store_fail(x->err, "store: an exchange row is not as the store reads it");
+    int parts = -1, request = -1;
+    for (int i = 0; i < ncols; i++) {
+        if (strcmp(names[i], "request_parts") == 0)
+            parts = i;
+        else if (strcmp(names[i], "request") == 0)
+            request = i;
+    }
+    const char **n = malloc((size_t)ncols * sizeof *n), **v = malloc((size_t)ncols * sizeof *v);
+    if (parts < 0 || request < 0 || !n || !v) {
+        free(n);
+        free(v);
+        store_fail(x->err, parts < 0 || request < 0 ? "store: an exchange row is not as the store reads it"
+                                                    : "store: cannot read an exchange: out of memory");
         x->failed = 1;
         return 1;
     }
     char *joined = NULL;
-    memcpy(v, values, (size_t)ncols * sizeof *v);
-    if (values[ncols - 1]) {
-        if (store_content_join(values[ncols - 1], fetch_part, x->s, &joined, x->err) != 0) {
-            x->failed = 1;
-            return 1;
-        }
-        for (int i = 0; i < ncols; i++)
-            if (strcmp(names[i], "request") == 0)
-                v[i] = joined;
+    if (values[parts] && store_content_join(values[parts], fetch_part, x->s, &joined, x->err) != 0) {
+        free(n);
+        free(v);
+        x->failed = 1;
+        return 1;
     }
-    int rc = x->fn(x->ud, ncols - 1, names, v);
+    int k = 0;
+    for (int i = 0; i < ncols; i++) {
+        if (i == parts)
+            continue;
+        n[k] = names[i];
+        v[k++] = i == request && joined ? joined : values[i];
+    }
+    int rc = x->fn(x->ud, k, n, v);
     free(joined);
+    free(n);
+    free(v);
     return rc;
 }
 
