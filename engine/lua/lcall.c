@@ -739,11 +739,21 @@ static int op_gc(lua_State *L)
     return 0;
 }
 
+/* The script holds the result now: the call (its request body, its copy of the prompt, its
+ * reply) goes at once, not when the collector gets to the op, which may be thousands of calls
+ * later since Lua does not see the memory behind it. */
+static void release_call(call_op *op, nyx_call *c)
+{
+    op->call = NULL;
+    call_free(c);
+}
+
 static int call_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     call_op *op = (call_op *)ctx;
-    const nyx_call_result *r = call_result(op->call);
+    nyx_call *c = op->call;
+    const nyx_call_result *r = call_result(c);
     if (op->callback_error) {
         nyx_error err;
         nyx_error_clear(&err);
@@ -759,9 +769,11 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         }
         luaL_where(L, 1);
         lua_setfield(L, -2, "where");
+        release_call(op, c);
         return lua_error(L);
     }
     lnyx_push_result(L, r);
+    release_call(op, c);
     return 1;
 }
 
