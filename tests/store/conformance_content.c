@@ -245,12 +245,46 @@ static void test_purge(void)
     free(bb);
 }
 
+/* A part and the request naming it are one write: when the part cannot be stored, neither is
+ * the request (logged alone or with a settle), so no recipe names a part the database lacks. */
+static void test_atomic(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    CHECK_INT(raw_exec(dialect("CREATE TRIGGER refuse BEFORE INSERT ON llm_content"
+                               " BEGIN SELECT RAISE(ABORT, 'parts refused'); END",
+                               "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                               " $$ BEGIN RAISE EXCEPTION 'parts refused'; END $$;"
+                               " CREATE TRIGGER refuse BEFORE INSERT ON llm_content"
+                               " FOR EACH ROW EXECUTE FUNCTION refuse()")),
+              0);
+    char *sys = repeat("A system prompt that cannot be stored today. ", 10);
+    const char *q[] = {"q"};
+    char *b = body(sys, q, 1, 0, NULL);
+    nyx_interaction it = request("x1", b);
+    CHECK_INT(store_log_interaction(s, &it, &err), -1);
+    CHECK_CONTAINS(err.message, "parts refused");
+    CHECK_INT(store_log_interaction_settle(s, &it, NULL, 0, &err), -1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 0);
+    CHECK_INT(raw_exec(dialect("DROP TRIGGER refuse", "DROP TRIGGER refuse ON llm_content")), 0);
+    CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
+    check_request(s, "x1", b, __LINE__);
+    store_close(s);
+    free(sys);
+    free(b);
+}
+
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
         {"workload", test_workload},
         {"conversation_and_council", test_conversation_and_council},
         {"purge", test_purge},
+        {"atomic", test_atomic},
         {NULL, NULL},
     };
     return conformance_main(argc, argv, "store-content", cases);
