@@ -169,6 +169,20 @@ static inline int raw_exec(const char *sql)
     return 0;
 }
 
+/* SQLite: sql prepared and stepped on the case's connection; SQLITE_ROW, SQLITE_DONE, or an
+ * error said on stderr. The caller finalizes *st. */
+static inline int raw_lite_step(const char *sql, sqlite3_stmt **st)
+{
+    sqlite3 *db = raw_lite_db();
+    *st = NULL;
+    int rc = db ? sqlite3_prepare_v2(db, sql, -1, st, NULL) : SQLITE_ERROR;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(*st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        fprintf(stderr, "raw(%s): %s\n", sql, db ? sqlite3_errmsg(db) : "no connection");
+    return rc;
+}
+
 /* The first cell of sql's first row as text in buf: "(NULL)", or "(error)" / "(no row)". */
 static inline const char *raw_text(const char *sql, char *buf, size_t n)
 {
@@ -186,44 +200,40 @@ static inline const char *raw_text(const char *sql, char *buf, size_t n)
         return buf;
     }
 #endif
-    sqlite3 *db = raw_lite_db();
-    sqlite3_stmt *st = NULL;
-    if (!db || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "raw(%s): %s\n", sql, db ? sqlite3_errmsg(db) : "no connection");
-        return buf;
-    }
-    int rc = sqlite3_step(st);
+    sqlite3_stmt *st;
+    int rc = raw_lite_step(sql, &st);
     if (rc == SQLITE_DONE)
         snprintf(buf, n, "(no row)");
     else if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL)
         snprintf(buf, n, "(NULL)");
     else if (rc == SQLITE_ROW)
         snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
-    else
-        fprintf(stderr, "raw(%s): %s\n", sql, sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return buf;
 }
 
-/* The first cell as an integer: -1 on error or no row, -2 for NULL. */
-static inline long long raw_int(const char *sql)
-{
-    char b[64];
-    raw_text(sql, b, sizeof b);
-    if (strcmp(b, "(NULL)") == 0)
-        return -2;
-    if (b[0] == '(')
-        return -1;
-    return (long long)strtod(b, NULL);
-}
-
+/* The first cell as a number, read as the database holds it (SQLite's text of a real has
+ * only 15 digits): -1 on error or no row, -2 for NULL. */
 static inline double raw_real(const char *sql)
 {
-    char b[64];
-    raw_text(sql, b, sizeof b);
-    if (strcmp(b, "(NULL)") == 0)
-        return -2;
-    return b[0] == '(' ? -1 : strtod(b, NULL);
+    if (is_pg) {
+        char b[64];
+        raw_text(sql, b, sizeof b);
+        if (strcmp(b, "(NULL)") == 0)
+            return -2;
+        return b[0] == '(' ? -1 : strtod(b, NULL);
+    }
+    sqlite3_stmt *st;
+    double v = -1;
+    if (raw_lite_step(sql, &st) == SQLITE_ROW)
+        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -2 : sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static inline long long raw_int(const char *sql)
+{
+    return (long long)raw_real(sql);
 }
 
 /* SQLite only: the first cell of sql on the store's own connection (it sees the store's open
