@@ -54,3 +54,5 @@ for _ in $(seq 200); do grep -q 'listening on' "$b_out" && break; sleep 0.05; do
 NYX_DB="$b_db" NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$b_out" | head -1)" \
   "$build/nyx" run "$here/batch.lua" ${short:+--var short=1}
 kill $b_pid 2>/dev/null || true; wait $b_pid 2>/dev/null || true; rm -f "$b_out" "$b_db"*
+echo "# batch from the command line (nyx batch submit: 1,000 templated rows, the whole process under time(1))"
+bash "$here/batch_cli.sh" "$build" $short

@@ -403,6 +403,7 @@ static void admit(void *ud)
         return; /* failed, or admission goes on once the reservation is answered */
     if (c->spec.batch) { /* sent with its batch: no rate limit or breaker applies to it here */
         c->result.attempts++;
+        c->attempt_started = nyx_now_s(); /* its attempt lasts until the batch answers for it */
         batch_join(c->spec.batch, c);
         return;
     }

@@ -52,8 +52,26 @@ check "nyx stats counts the batch calls and what they saved" $? "$out"
 id=$(sed -n '1s/.*"interaction_id":"\([^"]*\)".*/\1/p' results.jsonl)
 batch_cost=$(sed -n '1s/.*"cost_usd":\([0-9.e-]*\).*/\1/p' results.jsonl)
 run_nyx log --raw "$id"
-grep -q '"text":"printer on fire: classify this support ticket in one word.\\n","cache_control":{"type":"ephemeral","ttl":"1h"}' <<<"$out"
-check "the row's fields and --var fill the template; the prefix is marked for an hour" $? "$out"
+grep -q '"content":"printer on fire: classify this support ticket in one word.\\n"}' <<<"$out" && ! grep -q cache_control <<<"$out"
+check "the row's fields and --var fill the template; rows that share no beginning are not marked" $? "$out"
+cat >"$work/tpl/route.md" <<'T'
+---
+description: a queue for a ticket
+model: claude-haiku-4-5
+variables:
+  ticket: {required: true}
+---
+You route support tickets.
+Printers go to facilities.
+
+Ticket: {{ticket}}
+T
+printf '{"id":"p1","ticket":"printer on fire"}\n{"id":"p2","ticket":"payroll late"}\n' >route.jsonl
+run_nyx batch submit route --input route.jsonl --out "$work/route.out"
+id=$(sed -n '1s/.*"interaction_id":"\([^"]*\)".*/\1/p' "$work/route.out")
+run_nyx log --raw "$id"
+grep -q '"content":\[{"type":"text","text":"You route support tickets.\\nPrinters go to facilities.\\n\\n","cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"Ticket: printer on fire\\n"}\]' <<<"$out"
+check "the rows' shared beginning is one block marked for an hour, the row's rest after it" $? "$out"
 run_nyx ask classify --var "ticket=printer on fire" --var team=support
 std_cost=$(sed -n 's/.*; \$\([0-9.]*\)$/\1/p' <<<"$err")
 awk -v b="$batch_cost" -v s="$std_cost" 'BEGIN { exit !(b > 0 && (b * 2 - s) < 1e-6 && (s - b * 2) < 1e-6) }'
