@@ -1,5 +1,7 @@
 #include "error.h"
 
+#include "nyx.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,4 +21,61 @@ void nyx_error_set(nyx_error *e, const char *type, int status, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+}
+
+/* nyx's own types first, then the API's (https://docs.claude.com/en/api/errors). */
+static const error_kind kinds[] = {
+    {"invalid_argument", NYX_EINVAL, 0},
+    {"not_found", NYX_EINVAL, 0},
+    {"permission_denied", NYX_EINVAL, 0},
+    {"invalid_state", NYX_EINVAL, 0},
+    {"out_of_memory", NYX_ENOMEM, 0},
+    {"store_error", NYX_EIO, 0}, /* the store marks the transient ones (a busy file) itself */
+    {"network_error", NYX_EIO, 1},
+    {"timeout", NYX_EIO, 1},
+    {"tls_error", NYX_EIO, 0},   /* the certificate will not change between attempts */
+    {"cancelled", NYX_EIO, 0},
+    {"stopped", NYX_EIO, 0},
+    {"budget_exceeded", NYX_EIO, 0},
+    {"circuit_open", NYX_EIO, 0},
+    {"callback_error", NYX_EIO, 0},
+    {"internal", NYX_EIO, 0},
+    {"api_error", NYX_EIO, 1},
+    {"overloaded_error", NYX_EIO, 1},
+    {"rate_limit_error", NYX_EIO, 1},
+    {"timeout_error", NYX_EIO, 1},
+    {"invalid_request_error", NYX_EINVAL, 0},
+    {"authentication_error", NYX_EIO, 0},
+    {"permission_error", NYX_EIO, 0},
+    {"not_found_error", NYX_EINVAL, 0},
+    {"request_too_large", NYX_EINVAL, 0},
+    {"billing_error", NYX_EIO, 0},
+};
+
+const error_kind *error_kinds(size_t *n)
+{
+    *n = sizeof kinds / sizeof kinds[0];
+    return kinds;
+}
+
+const error_kind *error_kind_of(const char *type)
+{
+    for (size_t i = 0; type && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kinds[i].type, type) == 0)
+            return &kinds[i];
+    return NULL;
+}
+
+int error_code(const nyx_error *err)
+{
+    const error_kind *k = error_kind_of(err->type);
+    return k ? k->code : NYX_EIO;
+}
+
+const char *error_code_type(int code)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].code == code)
+            return kinds[i].type;
+    return NULL;
 }

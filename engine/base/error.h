@@ -2,6 +2,8 @@
 #ifndef NYX_BASE_ERROR_H
 #define NYX_BASE_ERROR_H
 
+#include <stddef.h>
+
 /* An error as a value. Fixed-size fields so that filling one never fails. */
 typedef struct nyx_error {
     char type[40];       /* API type (rate_limit_error, ...) or engine type (timeout, ...) */
@@ -17,5 +19,26 @@ void nyx_error_clear(nyx_error *e);
 /* printf-style; truncates rather than fails. */
 void nyx_error_set(nyx_error *e, const char *type, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The error types: what each means to a host (the nyx.h result code a public function
+ * returns for it) and whether a failure of that type is worth another attempt when nothing
+ * else (an HTTP status, x-should-retry) says. One table, in error.c: the public functions,
+ * the API error parser and the retry policy all read it. */
+typedef struct error_kind {
+    const char *type;
+    int code;      /* NYX_EINVAL, NYX_ENOMEM, NYX_EIO, ... */
+    int retryable; /* 1: transient (a timeout, an overloaded server) */
+} error_kind;
+
+/* The kind of type, or NULL for a type the table does not know. */
+const error_kind *error_kind_of(const char *type);
+/* The whole table (n entries), for tests and documentation. */
+const error_kind *error_kinds(size_t *n);
+/* The nyx.h result code for err: its type's, NYX_EIO for a type the table does not know
+ * (a failure of the world, not of the caller). */
+int error_code(const nyx_error *err);
+/* The type a code stands for first in the table ("invalid_argument" for NYX_EINVAL); NULL
+ * for NYX_OK and codes no type maps to. */
+const char *error_code_type(int code);
 
 #endif

@@ -37,14 +37,8 @@ int claude_status_retryable(int status)
 
 int claude_error_type_retryable(const char *type)
 {
-    static const char *const transient[] = {"overloaded_error", "api_error", "rate_limit_error",
-                                            "timeout_error"};
-    if (!type)
-        return 0;
-    for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
-        if (strcmp(type, transient[i]) == 0)
-            return 1;
-    return 0;
+    const error_kind *k = error_kind_of(type);
+    return k && k->retryable;
 }
 
 /* Printable ASCII excerpt: whitespace runs become one space, other bytes '?'. */
@@ -171,7 +165,7 @@ void claude_error_transport(nyx_error *err, int is_timeout, const char *detail)
         nyx_error_set(err, type, 0, "%s", detail);
     else
         nyx_error_set(err, type, 0, "%s", is_timeout ? "request timed out" : "network error");
-    err->retryable = 1;
+    err->retryable = claude_error_type_retryable(type);
 }
 
 void claude_error_tls(nyx_error *err, const char *host, const char *reason, const char *detail, const char *fix)

@@ -24,9 +24,10 @@ void claude_error_from_http(int status,               /* HTTP status */
 /* 1 for statuses worth retrying when the server gave no x-should-retry: 408, 409, 429, 5xx. */
 int claude_status_retryable(int status);
 
-/* 1 for API error types that describe a transient server condition (overloaded_error,
- * api_error, rate_limit_error, timeout_error): used for errors that carry no HTTP status,
- * such as an SSE error event after a 200. */
+/* 1 for error types that describe a transient condition (base/error.c's table: the API's
+ * overloaded_error, api_error, rate_limit_error, timeout_error; nyx's timeout and
+ * network_error): used for errors that carry no HTTP status, such as an SSE error event
+ * after a 200. */
 int claude_error_type_retryable(const char *type);
 
 /* Fills err from a parsed {"type":"error","error":{"type":...,"message":...}} object that came

@@ -155,7 +155,7 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
     }
     if (rc < 0) {
         engine_set_error(e, "%s", err.message);
-        return err.type[0] && strcmp(err.type, "invalid_argument") == 0 ? NYX_EINVAL : NYX_EIO;
+        return error_code(&err);
     }
     return NYX_OK;
 }

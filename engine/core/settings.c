@@ -608,13 +608,6 @@ alert_window *settings_alert_window(nyx_engine *e)
 
 /* ---- public API (nyx.h) ---- */
 
-static int code_of(const nyx_error *err)
-{
-    return strcmp(err->type, "invalid_argument") == 0 ? NYX_EINVAL
-           : strcmp(err->type, "out_of_memory") == 0  ? NYX_ENOMEM
-                                                      : NYX_EIO;
-}
-
 int nyx_config_get(nyx_engine *e, const char *key, char **value, const char **source)
 {
     nyx_error err;
@@ -626,7 +619,7 @@ int nyx_config_get(nyx_engine *e, const char *key, char **value, const char **so
     }
     if (settings_get(e, key, value, source, &err) != 0) {
         engine_set_error(e, "%s", err.message);
-        return code_of(&err);
+        return error_code(&err);
     }
     return NYX_OK;
 }
@@ -639,7 +632,7 @@ int nyx_config_set(nyx_engine *e, const char *key, const char *value)
         return NYX_EINVAL;
     if (settings_set(e, key, value, &err) != 0) {
         engine_set_error(e, "%s", err.message);
-        return code_of(&err);
+        return error_code(&err);
     }
     return NYX_OK;
 }

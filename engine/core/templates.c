@@ -40,11 +40,7 @@ int engine_open_templates(nyx_engine *e, nyx_error *err)
 static int fail(nyx_engine *e, const nyx_error *err)
 {
     engine_set_error(e, "%s", err->message);
-    if (strcmp(err->type, "out_of_memory") == 0)
-        return NYX_ENOMEM;
-    if (strcmp(err->type, "invalid_argument") == 0 || strcmp(err->type, "not_found") == 0)
-        return NYX_EINVAL;
-    return NYX_EIO;
+    return error_code(err);
 }
 
 static int need(nyx_engine *e, const void *a, const void *b)

@@ -1,0 +1,101 @@
+/* The error-type table (base/error.c): each type once, its code round-trips, the public
+ * functions return the table's code, and retryable is what the retry policy acts on. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+
+#include "base/error.h"
+#include "claude/errors.h"
+#include "nyx.h"
+#include "resilience/retry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static void test_names_and_codes(void)
+{
+    size_t n = 0;
+    const error_kind *k = error_kinds(&n);
+    CHECK(n > 10);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(error_kind_of(k[i].type) == &k[i]); /* each name once */
+        CHECK(k[i].code != NYX_OK);
+        nyx_error err;
+        nyx_error_clear(&err);
+        nyx_error_set(&err, k[i].type, 0, "x");
+        CHECK_INT(error_code(&err), k[i].code);
+        /* code -> its first type -> the same code */
+        const char *first = error_code_type(k[i].code);
+        CHECK(first != NULL);
+        CHECK_INT(error_kind_of(first)->code, k[i].code);
+    }
+    CHECK_STR(error_code_type(NYX_EINVAL), "invalid_argument");
+    CHECK_STR(error_code_type(NYX_ENOMEM), "out_of_memory");
+    CHECK(error_code_type(NYX_OK) == NULL);
+    CHECK(error_kind_of("no_such_type") == NULL);
+    CHECK(error_kind_of(NULL) == NULL);
+    nyx_error other;
+    nyx_error_clear(&other);
+    nyx_error_set(&other, "no_such_type", 0, "x");
+    CHECK_INT(error_code(&other), NYX_EIO); /* unknown: a failure of the world */
+}
+
+/* An API error with no HTTP status (an SSE error event) gets the table's retryable, and the
+ * retry policy retries exactly those. */
+static void test_retryable_is_the_policy(void)
+{
+    size_t n = 0;
+    const error_kind *k = error_kinds(&n);
+    retry_policy p = {.max_retries = 3};
+    for (size_t i = 0; i < n; i++) {
+        char body[200];
+        snprintf(body, sizeof body, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"m\"}}",
+                 k[i].type);
+        cJSON *root = cJSON_Parse(body);
+        nyx_error err;
+        claude_error_from_json(root, &err);
+        cJSON_Delete(root);
+        CHECK_STR(err.type, k[i].type);
+        CHECK_INT(err.retryable, k[i].retryable);
+        CHECK_INT(retry_allowed(&p, &err, 0), k[i].retryable);
+        CHECK_INT(retry_allowed(&p, &err, 3), 0);
+    }
+    nyx_error t;
+    claude_error_transport(&t, 1, NULL);
+    CHECK_INT(t.retryable, error_kind_of(t.type)->retryable);
+    CHECK_INT(t.retryable, 1);
+    claude_error_transport(&t, 0, "refused");
+    CHECK_INT(t.retryable, error_kind_of("network_error")->retryable);
+    claude_error_tls(&t, "h", "expired", NULL, NULL);
+    CHECK_INT(t.retryable, error_kind_of("tls_error")->retryable);
+}
+
+/* The public functions answer with the table's code for the type they failed with. */
+static void test_public_codes(void)
+{
+    char dir[] = "/tmp/nyx_errors_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char db[600];
+    snprintf(db, sizeof db, "%s/e.db", dir);
+    setenv("NYX_DB", db, 1);
+    nyx_engine *e = nyx_open(NULL);
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    CHECK_INT(nyx_config_set(e, "no.such.key", "1"), error_kind_of("invalid_argument")->code);
+    CHECK_INT(nyx_config_set(e, "cache.ttl.ephemeral", "soon"), error_kind_of("invalid_argument")->code);
+    char *text = NULL;
+    CHECK_INT(nyx_template_get(e, "no_such_template_here", &text, NULL, NULL), error_kind_of("not_found")->code);
+    CHECK(text == NULL);
+    nyx_close(e);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_INT(system(cmd), 0);
+}
+
+int main(void)
+{
+    test_names_and_codes();
+    test_retryable_is_the_policy();
+    test_public_codes();
+    return check_failures;
+}
