@@ -364,6 +364,44 @@ static inline double num(const rows *r, int i, const char *name)
     return v ? strtod(v, NULL) : -999.0;
 }
 
+/* The named columns ("a,b") of every row as text, "v|v\n" a row, NULL as "NULL"; a
+ * column the rows lack as "?". The text lives until the next call. */
+static inline const char *pick(const rows *r, const char *cols)
+{
+    static char out[4096];
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < r->n; i++) {
+        const char *c = cols;
+        while (*c) {
+            size_t len = strcspn(c, ",");
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)len, c);
+            const char *v = cell(r, i, name);
+            if (v && strncmp(v, "(no such", 8) == 0)
+                v = "?";
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", c == cols ? "" : "|",
+                                  v ? v : "NULL");
+            c += len + (c[len] == ',');
+            if (n >= sizeof out)
+                return out;
+        }
+        n += (size_t)snprintf(out + n, sizeof out - n, "\n");
+    }
+    return out;
+}
+
+/* The column names, "a,b,c". */
+static inline const char *colnames(const rows *r)
+{
+    static char out[1024];
+    size_t n = 0;
+    out[0] = '\0';
+    for (int c = 0; c < r->ncols && n < sizeof out; c++)
+        n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", c ? "," : "", r->names[c]);
+    return out;
+}
+
 /* The row whose first column equals key, or -1. */
 static inline int find_row(const rows *r, const char *key)
 {
