@@ -165,16 +165,36 @@ function methods:status()
   return core_status(self)
 end
 
---- Waits (this task only; the engine polls in its loop) until every request has its result.
+local waits = 0 -- names each wait's part of the progress line
+
+--- Waits (this task only; the engine polls in its loop) until every request has its result,
+--- the live status line (nyx run on a terminal, nyx_progress of a C host) showing the requests
+--- done, errored, the dollars so far and the time.
 --- With retry, what the batch did not process (expired, cancelled by the API) or failed on the
 --- API's side runs again once: as ordinary calls ("standard") or as a new batch ("batch").
 function methods:wait()
+  waits = waits + 1
+  local key, t0, dollars, waiting = "batch:" .. waits, core.now(), 0, true
+  local function progress()
+    local st = core_status(self)
+    local failed = st.errored + st.canceled + st.expired
+    local done = st.succeeded + failed
+    core.progress(("batch %s%d of %d done, %d errored, $%.4f, %ds"):format(self._name and (self._name .. ": ") or "",
+      done, done + st.processing, failed, dollars, math.floor(core.now() - t0)), key)
+  end
+  local ticker = core.spawn(function()
+    while waiting do progress(); core.sleep(0.5) end
+  end)
   for i, task in ipairs(self._tasks) do
     if self._results[i] == nil then
       local ok, r = pcall(task.wait, task)
       self._results[i] = { ok = ok, value = r }
+      if ok and r.usage and r.usage.cost_usd then dollars = dollars + r.usage.cost_usd end
     end
   end
+  waiting = false
+  ticker:cancel()
+  core.progress(nil, key)
   if self._retry and not self._retried then
     self._retried = true
     local again, where = {}, {}
@@ -274,6 +294,10 @@ function M.pickup(id, opts)
         st = core.json_decode(core.batch_api("GET", "/" .. pid))
         if st.processing_status == "ended" or opts.wait == false then break end
         if opts.on_progress then opts.on_progress(st) end
+        local c = st.request_counts or {}
+        local failed = (c.errored or 0) + (c.canceled or 0) + (c.expired or 0)
+        core.progress(("batch %s: %d of %d done, %d errored"):format(pid, (c.succeeded or 0) + failed,
+          (c.succeeded or 0) + failed + (c.processing or 0), failed), "batch_pickup")
         core.sleep(interval)
         interval = math.min(interval * 2, 60)
       end
@@ -302,6 +326,7 @@ function M.pickup(id, opts)
       end
     end
   end
+  core.progress(nil, "batch_pickup")
   table.sort(out.results, function(a, b) return a.id < b.id end)
   return out
 end

@@ -122,6 +122,20 @@ if command -v script >/dev/null; then
   grep -q '\[##############################\] 3/3 done, 0 errored, \$0\.[0-9]\{4\}, [0-9]*s' "$work/pty.out"
   check "a terminal shows a progress bar: requests done, errored, dollars, time" $? "$(cat -A "$work/pty.out" | head -5)"
 fi
+# nyx run on a terminal: a batch's wait feeds the live status line.
+if command -v script >/dev/null; then
+  cat >"$work/wait.lua" <<'LUA'
+local nyx = require "nyx"
+local b = nyx.batch{ name = "nightly", requests = { { id = "a", prompt = "one", max_tokens = 20 },
+  { id = "b", prompt = "two", max_tokens = 20 }, { id = "c", prompt = "three", max_tokens = 20 } } }
+b:wait()
+LUA
+  script -qec "stty cols 200; $(printf '%q ' "${clean_env[@]}" "NYX_SIM_BATCH_MS=1500" "TERM=xterm" "$NYX_BIN" run "$work/wait.lua")" \
+    /dev/null >"$work/wait.tty" 2>&1
+  grep -q 'batch nightly: 0 of 3 done, 0 errored, \$0\.0000, [0-9]s' "$work/wait.tty"
+  check "b:wait() shows the batch on nyx run's status line: done, errored, dollars, time" $? \
+    "$(cat -v "$work/wait.tty" | head -5)"
+fi
 run_nyx batch submit classify --input rows.jsonl --var team=x --out "$work/np.jsonl"
 ! grep -q 'done, 0 errored' <<<"$err"
 check "no progress bar when stderr is not a terminal" $? "$err"
