@@ -34,6 +34,7 @@
 ---@field prompt? string  user text (or messages)
 ---@field messages? nyx.Message[]
 ---@field max_tokens? integer
+---@field iteration? integer  set by the tool loop: the call's place in it (stored, counted in nyx stats)
 ---@field temperature? number
 ---@field stop_sequences? string[]
 ---@field user_id? string  metadata.user_id sent to the API
@@ -129,6 +130,7 @@
 ---@field from_response_cache integer
 ---@field tool_calls integer  tool_use blocks the model sent
 ---@field tool_rounds integer  answers that stopped at tool_use (tool loop iterations that ran tools)
+---@field iterations integer  calls made as iterations of tool loops
 ---@field avg_latency_ms number
 ---@field session? string
 

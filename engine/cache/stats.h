@@ -19,6 +19,7 @@ typedef struct nyx_stats {
     double latency_ms_total;
     int64_t tool_calls;  /* tool_use blocks the model sent */
     int64_t tool_rounds; /* answers that stopped to have tools run (stop_reason tool_use) */
+    int64_t iterations;  /* calls made as an iteration of a tool loop */
 } nyx_stats;
 
 /* Statistics kept per name: by model, by agent, by template. */

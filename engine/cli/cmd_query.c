@@ -97,8 +97,32 @@ static int print_json(void *ud, int ncols, const char *const *names, const char 
     return 0;
 }
 
-/* Thoughts print as a tree: children under their parent, indented. */
-static void print_tree(const cli_table *t, const char *parent, int depth, int id_col, int parent_col)
+/* Under a node, one line per call its tool loops made (its own calls, not its children's). */
+static void print_iterations(const cli_table *its, const char *node, int depth)
+{
+    const char *names[] = {"thought", "iteration", "tool_calls", "stop_reason", "tokens", "cost"};
+    int col[6];
+    for (int c = 0; c < 6; c++)
+        if ((col[c] = cli_table_col(its, names[c])) < 0)
+            return;
+    for (size_t r = 0; node && r < its->nrows; r++) {
+        const char *v = cli_table_cell(its, r, col[0]);
+        if (!v || strcmp(v, node) != 0)
+            continue;
+        const char *n = cli_table_cell(its, r, col[1]);
+        printf("%*s  iteration %s", depth * 2, "", n ? n : "-");
+        for (int c = 2; c < 6; c++) {
+            const char *x = cli_table_cell(its, r, col[c]);
+            printf("  %s=%s", names[c], x ? x : "-");
+        }
+        printf("\n");
+    }
+}
+
+/* Thoughts print as a tree: children under their parent, indented; under each node the
+ * iterations of its tool loops. */
+static void print_tree(const cli_table *t, const cli_table *its, const char *parent, int depth, int id_col,
+                       int parent_col)
 {
     for (size_t r = 0; r < t->nrows; r++) {
         const char *p = cli_table_cell(t, r, parent_col);
@@ -113,7 +137,8 @@ static void print_tree(const cli_table *t, const char *parent, int depth, int id
                    c == id_col ? "" : (v ? v : "-"));
         }
         printf("\n");
-        print_tree(t, cli_table_cell(t, r, id_col), depth + 1, id_col, parent_col);
+        print_iterations(its, cli_table_cell(t, r, id_col), depth);
+        print_tree(t, its, cli_table_cell(t, r, id_col), depth + 1, id_col, parent_col);
     }
 }
 
@@ -137,6 +162,24 @@ static void batches_line(const cli_table *t, char *line, size_t size)
     if (n > 0)
         snprintf(line, size, "batches: %lld calls at batch prices, %lld cache-read tokens, saved $%.4f against "
                  "standard prices\n", n, tokens, usd);
+}
+
+/* Tool loops, under the table: the tool calls the model made and the calls made as loop
+ * iterations (every row's sum; --wide and --json show them per group). */
+static void tools_line(const cli_table *t, char *line, size_t size)
+{
+    line[0] = '\0';
+    int calls = cli_table_col(t, "tool_calls"), iters = cli_table_col(t, "iterations");
+    if (calls < 0 || iters < 0)
+        return;
+    long long n = 0, k = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *c = cli_table_cell(t, r, calls), *i = cli_table_cell(t, r, iters);
+        n += c ? strtoll(c, NULL, 10) : 0;
+        k += i ? strtoll(i, NULL, 10) : 0;
+    }
+    if (n > 0 || k > 0)
+        snprintf(line, size, "tools: %lld tool calls, %lld calls as tool loop iterations\n", n, k);
 }
 
 /* Sums the counts of "records_lost" audit events ("N interaction records ..."). */
@@ -213,15 +256,23 @@ static int query(const command *cmd, int argc, char **argv)
             fprintf(stderr, "nyx %s: %s\n", kind, nyx_errmsg(e));
             status = rc == NYX_EINVAL ? 2 : 1;
         } else if (!json && strcmp(kind, "thoughts") == 0 && t.nrows > 0) {
-            print_tree(&t, NULL, 0, cli_table_col(&t, "id"), cli_table_col(&t, "parent_id"));
+            cli_table its = {0};
+            if (nyx_query(e, "iterations", opts, cli_table_add, &its) != NYX_OK)
+                fprintf(stderr, "nyx thoughts: %s\n", nyx_errmsg(e)); /* the tree still shows */
+            print_tree(&t, &its, NULL, 0, cli_table_col(&t, "id"), cli_table_col(&t, "parent_id"));
+            cli_table_free(&its);
         } else if (!json) {
             char batches[200] = ""; /* read before the readable view drops the columns */
-            if (strcmp(kind, "stats") == 0)
+            char tools[120] = "";
+            if (strcmp(kind, "stats") == 0) {
                 batches_line(&t, batches, sizeof batches);
+                tools_line(&t, tools, sizeof tools);
+            }
             if (strcmp(kind, "stats") == 0 && !wide)
                 cli_table_readable(&t, stats_columns);
             cli_table_print(&t, stdout);
             fputs(batches, stdout);
+            fputs(tools, stdout);
             if (strcmp(kind, "stats") == 0)
                 print_lost(e);
         }

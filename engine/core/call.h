@@ -20,6 +20,7 @@ typedef struct nyx_call_spec {
     char *template_name;    /* owned, optional */
     int template_version;
     int64_t thought;        /* 0 = none */
+    int iteration;          /* its place in a tool loop (1, 2, ...); 0: not in one */
     double timeout_s;       /* <= 0: the engine's default */
     char *timeout_profile;  /* owned, optional: a named timeout (e.g. "council") */
     char **fallback;        /* owned, optional: models to try, in order, when one is down */

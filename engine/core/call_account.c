@@ -131,10 +131,72 @@ void call_account(nyx_call *c)
         stats_add(targets[i], r->status, u, cost, r->latency_ms);
         targets[i]->tool_calls += tool_calls;
         targets[i]->tool_rounds += tool_round;
+        targets[i]->iterations += c->spec.iteration > 0;
         targets[i]->from_response_cache += r->from_cache;
         targets[i]->unexpected_misses += unexpected_miss;
     }
     alerts_call_finished(e, r, c->spec.agent);
+}
+
+/* The length of a block's field: a string's bytes, anything else's as JSON. */
+static double field_bytes(const cJSON *b, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, key);
+    if (!v)
+        return 0;
+    if (cJSON_IsString(v))
+        return (double)strlen(v->valuestring);
+    char *s = cJSON_PrintUnformatted(v);
+    double n = s ? (double)strlen(s) : 0;
+    cJSON_free(s);
+    return n;
+}
+
+static void add_size(cJSON *sizes, const char *kind, double bytes)
+{
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(sizes, kind);
+    if (!list)
+        list = cJSON_AddArrayToObject(sizes, kind);
+    if (list)
+        cJSON_AddItemToArray(list, cJSON_CreateNumber(bytes));
+}
+
+/* Under storage mode "none": what a call of a tool loop carried, as sizes alone (the bytes of
+ * each tool call's input, each tool result it sent and each thinking block), never the text;
+ * NULL when it carried none. Free with cJSON_free. */
+static char *sizes_only(const nyx_call *c)
+{
+    cJSON *sizes = cJSON_CreateObject();
+    if (!sizes)
+        return NULL;
+    cJSON *content = c->result.resp.content_json ? cJSON_Parse(c->result.resp.content_json) : NULL;
+    const cJSON *b;
+    cJSON_ArrayForEach(b, content) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
+        const char *type = cJSON_IsString(t) ? t->valuestring : "";
+        if (strcmp(type, "tool_use") == 0)
+            add_size(sizes, "tool_use", field_bytes(b, "input"));
+        else if (strcmp(type, "thinking") == 0)
+            add_size(sizes, "thinking", field_bytes(b, "thinking"));
+        else if (strcmp(type, "redacted_thinking") == 0)
+            add_size(sizes, "thinking", field_bytes(b, "data"));
+    }
+    cJSON_Delete(content);
+    /* The results this call sent: the blocks of its last user turn. */
+    const nyx_request *req = &c->spec.req;
+    const nyx_message *last = req->nmessages ? &req->messages[req->nmessages - 1] : NULL;
+    for (size_t i = 0; last && last->role == NYX_ROLE_USER && i < last->nblocks; i++) {
+        if (last->blocks[i].kind != NYX_BLOCK_JSON || !strstr(last->blocks[i].text, "tool_result"))
+            continue;
+        cJSON *block = cJSON_Parse(last->blocks[i].text);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "type");
+        if (cJSON_IsString(t) && strcmp(t->valuestring, "tool_result") == 0)
+            add_size(sizes, "tool_result", field_bytes(block, "content"));
+        cJSON_Delete(block);
+    }
+    char *out = sizes->child ? cJSON_PrintUnformatted(sizes) : NULL;
+    cJSON_Delete(sizes);
+    return out;
 }
 
 /* The call's record as the storage mode allows; the strings in owned[] are the caller's to
@@ -178,6 +240,11 @@ static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
     it->service_tier = r->resp.usage.service_tier[0] ? r->resp.usage.service_tier : NULL;
     it->has_standard_cost = r->has_standard_cost;
     it->standard_cost_usd = r->standard_cost_usd;
+    int64_t tool_calls = 0;
+    if (ok)
+        reply_blocks(&r->resp, &tool_calls);
+    it->tool_calls = (int)tool_calls;
+    it->iteration = c->spec.iteration;
     if (c->batch_result && c->spec.batch && batch_recorded_id(c->spec.batch)) {
         it->batch_id = batch_recorded_id(c->spec.batch);
         it->custom_id = c->spec.batch_custom_id;
@@ -204,6 +271,13 @@ static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
             e->pii_memo = guard_memo_new();
         it->prompt_text = owned[1] = guard_memo_redact(e->pii_memo, c->body, c->body_len, &n);
         it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
+    } else {
+        /* "none": a tool loop's call keeps the sizes of its tool calls, results and thinking. */
+        char *sizes = sizes_only(c);
+        if (sizes) {
+            it->response_text = owned[2] = strdup(sizes);
+            cJSON_free(sizes);
+        }
     }
 }
 

@@ -127,6 +127,8 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         rc = store_budget_status(e->store, row, row_ud, &err);
     else if (strcmp(kind, "thoughts") == 0)
         rc = store_query_thoughts(e->store, f.session, row, row_ud, &err);
+    else if (strcmp(kind, "iterations") == 0)
+        rc = store_query_iterations(e->store, f.session, row, row_ud, &err);
     else if (strcmp(kind, "templates") == 0)
         rc = templates_list(e->templates, row, row_ud, &err);
     else if (strcmp(kind, "template_history") == 0)
@@ -149,7 +151,7 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         }
         rc = store_query_exchange(e->store, id, row, row_ud, &err);
     } else {
-        engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts, budget, audit, templates, "
+        engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts, iterations, budget, audit, templates, "
                             "template_history, template_stats, config, models, reprice or exchange)", kind);
         return NYX_EINVAL;
     }

@@ -210,7 +210,9 @@ NYX_API void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, con
 
 /*
  * Reads the database (the one nyx_set "db" names, else NYX_DB, else ./nyx.db) without
- * starting a provider. kind: "stats", "log", "thoughts", "budget" or "audit". options: NULL or a
+ * starting a provider. kind: "stats", "log", "thoughts", "iterations" (one row per call made as a
+ * tool loop's iteration under a thought node: thought, iteration, tool_calls, stop_reason, tokens,
+ * cost), "budget" or "audit". options: NULL or a
  * NULL-terminated list of "key=value": session=NAME, since=YYYY-MM-DD[THH:MM:SS] (UTC),
  * last=N, by=total|model|session|agent|template|day (stats; day: the UTC date), kind=KIND (audit: one kind of event),
  * format=json (each row arrives as

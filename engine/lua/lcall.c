@@ -499,6 +499,15 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
             lnyx_argerror(L, 1, "thought must be a node id from nyx.thought");
     }
     lua_pop(L, 1);
+    /* Set by the tool loop (lua/nyx/tools.lua) on each of its calls. */
+    if (lua_getfield(L, 1, "iteration") != LUA_TNIL) {
+        int isint = 0;
+        lua_Integer n = lua_tointegerx(L, -1, &isint);
+        if (!isint || n < 1 || n > 1000000)
+            lnyx_argerror(L, 1, "iteration must be an integer >= 1 (the tool loop's)");
+        spec->iteration = (int)n;
+    }
+    lua_pop(L, 1);
     if (lua_getfield(L, 1, "timeout") == LUA_TSTRING) {
         set_string(L, 1, "timeout", &spec->timeout_profile);
     } else if (!lua_isnil(L, -1)) {

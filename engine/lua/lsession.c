@@ -52,6 +52,7 @@ static void push_stats(lua_State *L, const nyx_stats *st)
     set_int(L, "from_response_cache", st->from_response_cache);
     set_int(L, "tool_calls", st->tool_calls);
     set_int(L, "tool_rounds", st->tool_rounds);
+    set_int(L, "iterations", st->iterations);
     set_num(L, "avg_latency_ms", st->calls ? st->latency_ms_total / (double)st->calls : 0.0);
 }
 

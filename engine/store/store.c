@@ -381,6 +381,20 @@ int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, voi
     return rc;
 }
 
+int store_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                           nyx_error *err)
+{
+    if (!s || !fn)
+        return invalid(err, "cannot query iterations: no store or no row callback");
+    store_scrubbed sc = {0};
+    session = store_scrub(s, &sc, session, 1);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = s->ops->query_iterations(s, session, fn, ud, err);
+    store_scrub_free(&sc);
+    return rc;
+}
+
 /* ---- in a loop ---- */
 
 int store_poll_fd(nyx_store *s, int *want_write)

@@ -61,6 +61,8 @@ typedef struct nyx_interaction {
     const struct store_parts *parts;
     int has_standard_cost;       /* a batch result with a known price: standard_cost_usd is what */
     double standard_cost_usd;    /* the same usage would have cost at standard prices */
+    int tool_calls;              /* tool_use blocks in the reply */
+    int iteration;               /* its place in a tool loop (1, 2, ...); 0: not in one */
 } nyx_interaction;
 
 /* Options for store_open_opts(); a zeroed struct (or NULL) gives the defaults. */
@@ -208,6 +210,12 @@ int store_content_purge(nyx_store *s, long long *removed, nyx_error *err);
  *   session: NULL = every session */
 int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                          nyx_error *err);
+
+/* One row per call made as an iteration of a tool loop under a thought node, by node then
+ * time: thought, iteration, tool_calls, stop_reason, tokens (as in store_query_log), cost.
+ *   session: NULL = every session */
+int store_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                           nyx_error *err);
 
 /* ---- budgets (issue 7) ----
  * A budget is a scope ("session:NAME", "agent:NAME", "day:2026-11-25", "month:2026-11")

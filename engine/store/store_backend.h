@@ -18,7 +18,7 @@
 /* The head of every backend's insert of an interaction: its 36 columns, in the order the
  * backends bind their values ($1/?1 is id ... $32/?32 is provider, $35/?35 custom_id,
  * $36/?36 the recipe of a request stored in parts, prompt_text then NULL; $37/?37
- * standard_cost_usd). */
+ * standard_cost_usd; $38/?38 tool_calls, $39/?39 iteration). */
 #define SQL_INSERT_INTERACTION                                                               \
     "INSERT INTO llm_interactions (id, created_at, session, agent, thought_id, template,"     \
     " template_version, request_id, model_requested, model_served, input_tokens,"            \
@@ -26,7 +26,7 @@
     " cache_creation_5m, cache_creation_1h, cost_usd, cost_without_cache_usd, saved_usd,"    \
     " ttfb_ms, latency_ms, attempts, attempts_json, status, error_type, error_message,"      \
     " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider,"  \
-    " service_tier, batch_id, custom_id, request_parts, standard_cost_usd)"
+    " service_tier, batch_id, custom_id, request_parts, standard_cost_usd, tool_calls, iteration)"
 
 /* The columns of store_batch_requests() but the last (logged), as both backends select them. */
 #define SQL_BATCH_REQUEST_COLUMNS                                                                   \
@@ -75,6 +75,8 @@ typedef struct store_backend_ops {
     int (*query_usage)(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                        nyx_error *err);
     int (*query_thoughts)(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                          nyx_error *err);
+    int (*query_iterations)(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                           nyx_error *err);
     /* Later features. Each has the contract of the public function of the same name in
      * store.h, with its arguments checked and defaulted (now > 0, ids generated) by the

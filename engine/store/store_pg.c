@@ -57,6 +57,8 @@ int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], cons
     TXT(it->batch_id ? it->custom_id : NULL);
     TXT(it->parts ? it->parts->recipe : NULL);
     NUM(it->has_standard_cost, it->standard_cost_usd);
+    INT(1, it->tool_calls);
+    INT(it->iteration > 0, it->iteration);
 #undef NUM
 #undef INT
 #undef TXT
@@ -331,6 +333,7 @@ const store_backend_ops store_pg_ops = {
     .query_log = store_pg_query_log,
     .query_usage = store_pg_query_usage,
     .query_thoughts = store_pg_query_thoughts,
+    .query_iterations = store_pg_query_iterations,
     .budget_reserve = store_pg_budget_reserve,
     .budget_settle = store_pg_budget_settle,
     .budget_status = store_pg_budget_status,

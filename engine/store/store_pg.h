@@ -109,7 +109,7 @@ const char *pg_int(char *buf, int64_t v);
 /* ---- ops, by file ---- */
 int store_pg_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err);
 int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v);
-#define PG_INTERACTION_PARAMS 37
+#define PG_INTERACTION_PARAMS 39
 
 int store_pg_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
                           double expires_at, int parts, const store_batch_request *reqs, size_t n,
@@ -147,6 +147,8 @@ int store_pg_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, v
 int store_pg_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
                        nyx_error *err);
 int store_pg_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                            nyx_error *err);
+int store_pg_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                             nyx_error *err);
 int store_pg_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
                             nyx_error *err);

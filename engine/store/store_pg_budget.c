@@ -24,8 +24,9 @@ static const char SQL_LOG_SETTLE[] =
     " $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::bigint, $16::bigint,"
     " $17::double precision, $18::double precision, $19::double precision,"
     " $20::double precision, $21::double precision, $22::integer, $23, $24, $25, $26, $27,"
-    " $28::integer, $29::integer, $30, $31, $32, $33, $34, $35, $36, $37::double precision"
-    " FROM nyx_settle($38, $39, $2::double precision) ON CONFLICT DO NOTHING";
+    " $28::integer, $29::integer, $30, $31, $32, $33, $34, $35, $36, $37::double precision,"
+    " $38::integer, $39::integer"
+    " FROM nyx_settle($40, $41, $2::double precision) ON CONFLICT DO NOTHING";
 
 /* A PostgreSQL array literal of the scopes: {"a","b"}, each quoted and escaped. */
 static char *text_array(const store_scope *scopes, size_t n)

@@ -107,7 +107,7 @@ int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, v
         snprintf(group_col, sizeof group_col, "(%s) COLLATE \"C\"", group);
     else
         snprintf(group_col, sizeof group_col, "text 'total'");
-    char sql[2048];
+    char sql[3072];
     snprintf(sql, sizeof sql,
              "SELECT %s AS \"group\", COUNT(*) AS calls,"
              " COALESCE(SUM(i.cache_hit), 0)::bigint AS cache_hits,"
@@ -129,7 +129,9 @@ int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, v
              " COALESCE(SUM(CASE WHEN i.service_tier = 'batch' THEN i.cache_read_input_tokens END), 0)::bigint"
              " AS batch_cache_read,"
              " COALESCE(SUM(CASE WHEN i.service_tier = 'batch' THEN i.standard_cost_usd - i.cost_usd END), 0)"
-             "::double precision AS batch_saved_usd"
+             "::double precision AS batch_saved_usd,"
+             " COALESCE(SUM(i.tool_calls), 0)::bigint AS tool_calls,"
+             " COUNT(i.iteration)::bigint AS iterations"
              " %s%s",
              group_col, from, group ? " GROUP BY 1 ORDER BY 1 NULLS FIRST" : "");
     return pg_rows(pg_of(s), "query stats", sql, ps.n, ps.v, fn, ud, err);
@@ -170,6 +172,21 @@ int store_pg_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, v
              " %s ORDER BY i.created_at, i.rid",
              from);
     return pg_rows(pg_of(s), "query usage", sql, ps.n, ps.v, fn, ud, err);
+}
+
+int store_pg_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                              nyx_error *err)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT i.thought_id AS thought, i.iteration AS iteration, i.tool_calls AS tool_calls,"
+             " i.stop_reason AS stop_reason, " TOKENS_EXPR " AS tokens, i.cost_usd AS cost"
+             " FROM llm_interactions AS i"
+             " WHERE i.thought_id IS NOT NULL AND i.iteration IS NOT NULL%s"
+             " ORDER BY i.thought_id, i.created_at",
+             session ? " AND i.session = $1::text" : "");
+    const char *v[] = {session};
+    return pg_rows(pg_of(s), "query iterations", sql, session ? 1 : 0, v, fn, ud, err);
 }
 
 int store_pg_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,

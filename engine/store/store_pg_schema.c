@@ -200,7 +200,14 @@ static const char *const migration_4[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4};
+/* ---- migration 5: as SQLite's migration 8 ---- */
+static const char *const migration_5[] = {
+    "ALTER TABLE llm_interactions ADD COLUMN tool_calls integer NOT NULL DEFAULT 0,"
+    " ADD COLUMN iteration integer",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4, migration_5};
 
 /* Cuts the requests logged before migration 3 into parts, a few hundred rows per round trip. */
 static int convert_parts(pg *p, nyx_error *err)
@@ -275,7 +282,7 @@ static int convert_parts(pg *p, nyx_error *err)
 }
 
 /* What a migration does beyond its SQL, in its transaction (NULL: nothing). */
-static int (*const converts[])(pg *p, nyx_error *err) = {NULL, NULL, convert_parts, NULL};
+static int (*const converts[])(pg *p, nyx_error *err) = {NULL, NULL, convert_parts, NULL, NULL};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -185,8 +185,17 @@ static const char *const migration_7[] = {
     NULL,
 };
 
+/* ---- migration 8: the tool loop per call: the tool_use blocks of its reply, and its place in
+ * the loop (NULL outside one), kept under every storage mode, so `nyx stats` counts tool calls
+ * and iterations ---- */
+static const char *const migration_8[] = {
+    "ALTER TABLE llm_interactions ADD COLUMN tool_calls INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE llm_interactions ADD COLUMN iteration INTEGER",
+    NULL,
+};
+
 static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                                migration_5, migration_6, migration_7};
+                                                migration_5, migration_6, migration_7, migration_8};
 
 /* One row at a time by rowid, so the update never meets the scan it follows. */
 static int convert_parts(sqlite3 *db)
@@ -248,7 +257,7 @@ static int convert_parts(sqlite3 *db)
 }
 
 /* What a migration does beyond its SQL, in its transaction (NULL: nothing). */
-static int (*const converts[])(sqlite3 *db) = {NULL, NULL, NULL, NULL, NULL, convert_parts, NULL};
+static int (*const converts[])(sqlite3 *db) = {NULL, NULL, NULL, NULL, NULL, convert_parts, NULL, NULL};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof converts / sizeof converts[0] == sizeof migrations / sizeof migrations[0],

@@ -34,7 +34,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] =
         SQL_INSERT_INTERACTION
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39)"
         /* A batch result logged already (by another process) is left as it is. */
         " ON CONFLICT (batch_id, custom_id) WHERE batch_id IS NOT NULL DO NOTHING",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -416,6 +416,8 @@ int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error 
     b_text(&b, 35, it->batch_id ? it->custom_id : NULL);
     b_text(&b, 36, it->parts ? it->parts->recipe : NULL);
     b_real_or_null(&b, 37, it->has_standard_cost, it->standard_cost_usd);
+    b_int(&b, 38, it->tool_calls);
+    b_int_or_null(&b, 39, it->iteration > 0, it->iteration);
     int rc = b.rc;
     if (rc != SQLITE_OK) {
         store_sqlite_fail(q, err, rc, "log interaction %s (binding its values) to", it->id);
@@ -615,6 +617,7 @@ const store_backend_ops store_sqlite_ops = {
     .query_log = store_sqlite_query_log,
     .query_usage = store_sqlite_query_usage,
     .query_thoughts = store_sqlite_query_thoughts,
+    .query_iterations = store_sqlite_query_iterations,
     .budget_reserve = store_sqlite_budget_reserve,
     .budget_settle = store_sqlite_budget_settle,
     .budget_status = store_sqlite_budget_status,

@@ -250,6 +250,8 @@ int store_sqlite_query_log(nyx_store *s, const store_filter *f, store_row_fn fn,
                            nyx_error *err);
 int store_sqlite_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
                                 nyx_error *err);
+int store_sqlite_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                                nyx_error *err);
 /* store_sqlite_extras.c */
 int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
                                 nyx_error *err);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_QUERY_COLS 16
+#define MAX_QUERY_COLS 24
 
 /* Tokens of one row, every kind counted once. */
 #define TOKENS_EXPR                                                                        \
@@ -131,7 +131,7 @@ int store_sqlite_query_stats(nyx_store *s, const store_filter *f, store_row_fn f
 
     char from[512];
     filter_from(f, from, sizeof from);
-    char sql[2048];
+    char sql[3072];
     snprintf(sql, sizeof sql,
              "SELECT %s AS \"group\", COUNT(*) AS calls,"
              " COALESCE(SUM(i.cache_hit), 0) AS cache_hits,"
@@ -151,7 +151,10 @@ int store_sqlite_query_stats(nyx_store *s, const store_filter *f, store_row_fn f
              " COALESCE(SUM(CASE WHEN i.service_tier = 'batch' THEN i.cache_read_input_tokens END), 0)"
              " AS batch_cache_read,"
              " TOTAL(CASE WHEN i.service_tier = 'batch' THEN i.standard_cost_usd - i.cost_usd END)"
-             " AS batch_saved_usd"
+             " AS batch_saved_usd,"
+             /* Tool loops: the tool_use blocks received, and the calls made as a loop's iterations */
+             " COALESCE(SUM(i.tool_calls), 0) AS tool_calls,"
+             " COUNT(i.iteration) AS iterations"
              " %s%s",
              group, from, grouped ? " GROUP BY 1 ORDER BY 1" : "");
     return run_query(sq_of(s), "stats", sql, f, NULL, fn, ud, err);
@@ -191,6 +194,20 @@ int store_sqlite_query_usage(nyx_store *s, const store_filter *f, store_row_fn f
              " %s ORDER BY i.created_at, i.rid",
              from);
     return run_query(sq_of(s), "usage", sql, f, NULL, fn, ud, err);
+}
+
+int store_sqlite_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
+                                  nyx_error *err)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT i.thought_id AS thought, i.iteration AS iteration, i.tool_calls AS tool_calls,"
+             " i.stop_reason AS stop_reason, " TOKENS_EXPR " AS tokens, i.cost_usd AS cost"
+             " FROM llm_interactions AS i"
+             " WHERE i.thought_id IS NOT NULL AND i.iteration IS NOT NULL%s"
+             " ORDER BY i.thought_id, i.created_at",
+             session ? " AND i.session = :session" : "");
+    return run_query(sq_of(s), "iterations", sql, NULL, session, fn, ud, err);
 }
 
 int store_sqlite_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,

@@ -59,7 +59,7 @@ static void test_migrations(void)
     }
     CHECK_STR(store_backend_name(s), "sqlite");
     CHECK_INT(store_schema_version(s), store_schema_latest());
-    CHECK_INT(store_schema_latest(), 7);
+    CHECK_INT(store_schema_latest(), 8);
     CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest());
     CHECK_INT(store_is_readonly(s), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
@@ -138,6 +138,8 @@ static void test_migration_2(void)
                            " ALTER TABLE llm_interactions DROP COLUMN custom_id;"
                            " DROP TABLE llm_content; ALTER TABLE llm_interactions DROP COLUMN request_parts;"
                            " ALTER TABLE llm_interactions DROP COLUMN standard_cost_usd;"
+                           " ALTER TABLE llm_interactions DROP COLUMN tool_calls;"
+                           " ALTER TABLE llm_interactions DROP COLUMN iteration;"
                            " PRAGMA user_version = 1;"
                            " INSERT INTO budgets VALUES ('session:v1', 1.0, 0, 0.5, 0),"
                            " ('day:v1', 5.0, 0, 0.5, 0);"

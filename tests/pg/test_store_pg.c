@@ -47,9 +47,9 @@ static void test_open_and_migrate(void)
     if (!s)
         return;
     CHECK_STR(store_backend_name(s), "postgresql");
-    CHECK_INT(store_schema_version(s), 4);
+    CHECK_INT(store_schema_version(s), 5);
     CHECK_INT(store_is_readonly(s), 0);
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 4);
+    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 5);
     CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
     CHECK_INT(raw_int(TABLES), 15);
     CHECK_INT(raw_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 15);
@@ -76,14 +76,14 @@ static void test_open_and_migrate(void)
     /* Reopen: nothing to migrate, the data is there, one version row. */
     s = open_db();
     if (s) {
-        CHECK_INT(store_schema_version(s), 4);
+        CHECK_INT(store_schema_version(s), 5);
         CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'm1'"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 1);
         /* A second store on the same database at the same time. */
         nyx_store *t = open_db();
         if (t) {
-            CHECK_INT(store_schema_version(t), 4);
+            CHECK_INT(store_schema_version(t), 5);
             CHECK_INT(store_connections(), 2);
             store_close(t);
         }
@@ -121,11 +121,11 @@ static void test_open_and_migrate(void)
     CHECK(s == NULL);
     store_close(s);
     CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (4)");
+    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (5)");
     CHECK_CONTAINS(err.message, db_name);
     CHECK(!contains(err.message, "postgresql://"));
     CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 99);
-    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 4"), 0);
+    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 5"), 0);
     s = open_db();
     store_close(s);
 }
@@ -159,7 +159,7 @@ static void test_concurrent_migration(void)
             nyx_interaction it = make("race", T0);
             int logged = store_log_interaction(c, &it, &e);
             store_close(c);
-            _exit(version == 4 && logged == 0 ? 0 : 11);
+            _exit(version == 5 && logged == 0 ? 0 : 11);
         }
         CHECK(kids[k] > 0);
     }
@@ -175,7 +175,7 @@ static void test_concurrent_migration(void)
         CHECK_INT(WEXITSTATUS(st), 0);
     }
     CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 4);
+    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 5);
     CHECK_INT(raw_int(TABLES), 15);
     /* Every process logged the same id: one row (an id is logged once). */
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 1);
@@ -699,6 +699,8 @@ static void test_content_migration(void)
     CHECK_INT(raw_exec("DROP FUNCTION nyx_content_purge(); DROP TABLE llm_content;"
                        " ALTER TABLE llm_interactions DROP COLUMN request_parts;"
                        " ALTER TABLE llm_interactions DROP COLUMN standard_cost_usd;"
+                       " ALTER TABLE llm_interactions DROP COLUMN tool_calls;"
+                       " ALTER TABLE llm_interactions DROP COLUMN iteration;"
                        " UPDATE nyx_schema SET version = 2"),
               0);
     char *sys = repeat("You are the support desk of a large library. ", 80);
@@ -723,7 +725,7 @@ static void test_content_migration(void)
     free(sql);
     s = open_db();
     if (s) {
-        CHECK_INT(store_schema_version(s), 4);
+        CHECK_INT(store_schema_version(s), 5);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), N + 1);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE prompt_text IS NOT NULL"), 1);

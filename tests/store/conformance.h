@@ -300,7 +300,7 @@ static inline nyx_interaction make(const char *id, double t)
 /* ---- collecting query rows ---- */
 
 #define MAX_ROWS 64
-#define MAX_COLS 16
+#define MAX_COLS 24
 
 typedef struct rows {
     int n, ncols;

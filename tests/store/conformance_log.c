@@ -259,11 +259,14 @@ static void log_fixture(nyx_store *s, fixture *fx)
     i1.response_text = "world";
     i1.request_id = "req_1";
     i1.attempts_json = "[{\"status\":200}]";
+    i1.tool_calls = 2; /* the first iteration of a tool loop asked for two tools */
+    i1.iteration = 1;
 
     nyx_interaction i2 = make("i2", T0 + 1.5);
     i2.session = "s1";
     i2.agent = "eng";
     i2.thought_id = fx->g;
+    i2.iteration = 2;
     i2.model_requested = "claude-haiku-4-5";
     i2.model_served = "claude-haiku-4-5-20251001";
     i2.usage.input_tokens = 10;
@@ -343,11 +346,17 @@ static void test_queries(void)
                       " template = 'summarize' AND template_version = 2 AND"
                       " thought_id IS NULL"),
               1);
+    /* A tool loop's calls: their tool calls and place in the loop; other calls none. */
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE (id = 'i1' AND tool_calls = 2 AND"
+                      " iteration = 1) OR (id = 'i2' AND tool_calls = 0 AND iteration = 2) OR"
+                      " (id = 'i4' AND tool_calls = 0 AND iteration IS NULL)"),
+              3);
 
     /* Stats, not grouped: reals with a '.' on both backends. */
     rows r = {0};
     CHECK_INT(store_query_stats(s, NULL, collect, &r, &err), 0);
-    CHECK_INT(r.ncols, 16);
+    CHECK_INT(r.ncols, 18);
+    CHECK_STR(pick(&r, "tool_calls,iterations"), "2|2\n");
     CHECK_CONTAINS(colnames(&r), "group,calls,cache_hits,hit_rate,input,output,cache_read,"
                                  "cache_write,cost_usd,cost_without_cache_usd,saved_usd,"
                                  "unknown_cost_calls,errors");
