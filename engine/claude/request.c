@@ -2,6 +2,7 @@
  * of kilobytes and this runs on every call; the tree never outlives the request it points
  * into. Keys are constants (AddItemToObjectCS) for the same reason. */
 #include "request.h"
+#include "json_text.h"
 #include "response.h"
 
 #include <cjson/cJSON.h>
@@ -266,14 +267,14 @@ static cJSON *cache_control(int is_1h)
     return cc;
 }
 
-static cJSON *text_block(const nyx_block *b)
+static cJSON *text_block(const nyx_block *b, claude_json_texts *jt)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
     int marked = b->mark != NYX_MARK_NONE;
     if (put(o, "type", cJSON_CreateStringReference("text")) ||
-        put(o, "text", cJSON_CreateStringReference(b->text)) ||
+        put(o, "text", claude_json_text(jt, b->text, b->len)) ||
         (marked && put(o, "cache_control", cache_control(b->mark == NYX_MARK_1H)))) {
         cJSON_Delete(o);
         return NULL;
@@ -295,16 +296,16 @@ static cJSON *json_block(const nyx_block *b)
 }
 
 /* A lone unmarked text block is sent as a plain string, the shortest form the API accepts. */
-static cJSON *content(const nyx_block *blocks, size_t n)
+static cJSON *content(const nyx_block *blocks, size_t n, claude_json_texts *jt)
 {
     if (n == 1 && blocks[0].mark == NYX_MARK_NONE && blocks[0].kind == NYX_BLOCK_TEXT)
-        return cJSON_CreateStringReference(blocks[0].text);
+        return claude_json_text(jt, blocks[0].text, blocks[0].len);
     cJSON *arr = cJSON_CreateArray();
     if (!arr)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         const nyx_block *b = &blocks[i];
-        if (push(arr, b->kind == NYX_BLOCK_JSON ? json_block(b) : text_block(b))) {
+        if (push(arr, b->kind == NYX_BLOCK_JSON ? json_block(b) : text_block(b, jt))) {
             cJSON_Delete(arr);
             return NULL;
         }
@@ -312,7 +313,7 @@ static cJSON *content(const nyx_block *blocks, size_t n)
     return arr;
 }
 
-static cJSON *messages(const nyx_request *req)
+static cJSON *messages(const nyx_request *req, claude_json_texts *jt)
 {
     cJSON *arr = cJSON_CreateArray();
     if (!arr)
@@ -323,7 +324,7 @@ static cJSON *messages(const nyx_request *req)
         if (push(arr, msg) ||
             put(msg, "role",
                 cJSON_CreateStringReference(m->role == NYX_ROLE_USER ? "user" : "assistant")) ||
-            put(msg, "content", content(m->blocks, m->nblocks))) {
+            put(msg, "content", content(m->blocks, m->nblocks, jt))) {
             cJSON_Delete(arr);
             return NULL;
         }
@@ -388,13 +389,13 @@ static cJSON *output_config(const nyx_request *req)
 }
 
 /* Fills root in the documented key order; takes ownership of tools. */
-static int fill(cJSON *root, const nyx_request *req, int for_count, cJSON *tools)
+static int fill(cJSON *root, const nyx_request *req, int for_count, cJSON *tools, claude_json_texts *jt)
 {
     int full = !for_count;
     if (put(root, "model", cJSON_CreateStringReference(req->model)) ||
         (full && put(root, "max_tokens", cJSON_CreateNumber((double)req->max_tokens))) ||
-        (req->nsystem && put(root, "system", content(req->system, req->nsystem))) ||
-        put(root, "messages", messages(req))) {
+        (req->nsystem && put(root, "system", content(req->system, req->nsystem, jt))) ||
+        put(root, "messages", messages(req, jt))) {
         cJSON_Delete(tools);
         return -1;
     }
@@ -420,7 +421,7 @@ static int fill(cJSON *root, const nyx_request *req, int for_count, cJSON *tools
     return 0;
 }
 
-static char *build(const nyx_request *req, int for_count, size_t *len, nyx_error *err)
+static char *build(const nyx_request *req, int for_count, claude_json_texts *jt, size_t *len, nyx_error *err)
 {
     cJSON *tools;
     if (validate(req, for_count, &tools, err))
@@ -429,7 +430,7 @@ static char *build(const nyx_request *req, int for_count, size_t *len, nyx_error
     char *out = NULL;
     if (!root)
         cJSON_Delete(tools);
-    else if (fill(root, req, for_count, tools) == 0)
+    else if (fill(root, req, for_count, tools, jt) == 0)
         out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!out) {
@@ -443,10 +444,15 @@ static char *build(const nyx_request *req, int for_count, size_t *len, nyx_error
 
 char *claude_request_json(const nyx_request *req, size_t *len, nyx_error *err)
 {
-    return build(req, 0, len, err);
+    return build(req, 0, NULL, len, err);
+}
+
+char *claude_request_json_memo(const nyx_request *req, claude_json_texts *jt, size_t *len, nyx_error *err)
+{
+    return build(req, 0, jt, len, err);
 }
 
 char *claude_count_tokens_json(const nyx_request *req, size_t *len, nyx_error *err)
 {
-    return build(req, 1, len, err);
+    return build(req, 1, NULL, len, err);
 }

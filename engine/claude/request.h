@@ -26,6 +26,13 @@ char *claude_request_json(const nyx_request *req, /* the call */
                           nyx_error *err          /* written on failure only */
 );
 
+struct claude_json_texts;
+
+/* claude_request_json, with the JSON literals of long texts (a system prompt, a context) taken
+ * from jt when made before (json_text.h); the body is the same byte for byte. */
+char *claude_request_json_memo(const nyx_request *req, struct claude_json_texts *jt, size_t *len,
+                               nyx_error *err);
+
 /* Same body for count_tokens, without max_tokens, stream, temperature, stop_sequences and
  * metadata (max_tokens is not validated). */
 char *claude_count_tokens_json(const nyx_request *req, size_t *len, nyx_error *err);

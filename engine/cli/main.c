@@ -2,6 +2,7 @@
  * 2 usage error. */
 #include "cli.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,11 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* Each call allocates and frees its request body (tens of KB) near the top of the heap:
+     * without slack, glibc gives the memory back and asks for it again on nearly every call
+     * (brk and the trim were 6 % of a busy run's CPU). */
+    mallopt(M_TOP_PAD, 1 << 20);
+    mallopt(M_TRIM_THRESHOLD, 4 << 20);
     if (argc < 2) {
         usage(stderr);
         return 2;

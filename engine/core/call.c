@@ -4,6 +4,7 @@
 #include "call_internal.h"
 
 #include "cache/response_cache.h"
+#include "claude/json_text.h"
 #include "claude/request.h"
 #include "base/clock.h"
 #include "otel.h"
@@ -108,7 +109,9 @@ static int prepare_route(nyx_call *c, nyx_error *err)
                                            nyx_now_s(), &c->expect, err) != 0)
         return -1;
     free(c->body);
-    c->body = claude_request_json(req, &c->body_len, err);
+    if (!c->e->json_texts) /* the system prompt and context repeat: escaped once (json_text.h) */
+        c->e->json_texts = claude_json_texts_new();
+    c->body = claude_request_json_memo(req, c->e->json_texts, &c->body_len, err);
     if (!c->body)
         return -1;
     c->est_input_tokens = cache_estimate_tokens(c->e->cache, c->model, c->body_len);

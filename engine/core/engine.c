@@ -12,6 +12,7 @@
 #include "cost/models.h"
 #include "debug.h"
 #include "guard/memo.h"
+#include "claude/json_text.h"
 #include "host_tools.h"
 #include "news.h"
 #include "otel.h"
@@ -731,6 +732,7 @@ void nyx_close(nyx_engine *e)
     otel_close(e); /* the last spans, a bounded wait */
     call_log_close(e);
     guard_memo_free(e->pii_memo);
+    claude_json_texts_free(e->json_texts);
     pending_log_close(e);
     budget_free(e);
     settings_free(e);

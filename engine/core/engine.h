@@ -112,6 +112,7 @@ struct nyx_engine {
     struct nyx_call *calls; /* in flight, for cancel-all */
     int cancels_deferred;   /* calls asked to cancel inside curl's callbacks (call.c) */
     struct nyx_call *logging; /* finished, their records not yet committed */
+    struct claude_json_texts *json_texts; /* long texts' JSON literals, made once (claude/json_text.h) */
     struct guard_memo *pii_memo; /* stored text redacted: each long text scanned once (guard/memo.h) */
     struct turn_log *turn_log; /* of them, those this loop turn commits together (call_account.c) */
     uint64_t id_nonce, id_seq;

@@ -1,0 +1,27 @@
+/* The JSON string literals of long texts, remembered. A request repeats its system prompt and
+ * context from call to call; escaping 15 KB into a JSON string costs far more than finding the
+ * literal made last time (a hash, then a comparison of the bytes, so a hit is always the same
+ * text). Bounded: a few entries, each of a text of JSON_TEXT_MIN bytes to 1 MB. One belongs to
+ * one thread. */
+#ifndef NYX_CLAUDE_JSON_TEXT_H
+#define NYX_CLAUDE_JSON_TEXT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#define JSON_TEXT_MIN 1024
+
+typedef struct claude_json_texts claude_json_texts;
+
+claude_json_texts *claude_json_texts_new(void);
+void claude_json_texts_free(claude_json_texts *t);
+
+/* A cJSON string holding text[0..len) (NUL-terminated at len): for a long text with t, a raw
+ * node whose literal comes from the memo; otherwise a reference to text (keep it alive while
+ * the node lives). NULL when out of memory. */
+cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len);
+
+/* Literals made, and found in the memo (for tests). */
+void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, unsigned long *found);
+
+#endif
