@@ -44,6 +44,8 @@ rel() { NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="h
 rel "$build/nyx" run "$here/reliability.lua" ${short:+--var short=1}
 echo "# chat (nyx sim over HTTP: nyx's own cache marks against the API's automatic caching)"
 rel "$build/nyx" run "$here/chat.lua" ${short:+--var short=1}
+echo "# tool loop (nyx sim over HTTP, no delays: engine CPU per iteration; a 10-iteration loop with nyx's marks against automatic caching)"
+rel "$build/nyx" run "$here/tools.lua" ${short:+--var short=1}
 echo "# net (connections and TLS handshakes per 1,000 calls, 50 in flight: HTTP/2 against HTTP/1.1)"
 bash "$here/net.sh" "$build" $short
 echo "# batch (nyx sim over HTTP, batches processed in 1 s: 1,000 templated rows as one nyx.batch against standard calls)"
