@@ -69,7 +69,29 @@ static const char *script =
     "assert(moved.content == 'arrived at 3,4' and not moved.is_error, 'move: ' .. tostring(moved.content))\n"
     "assert(looked.content:find('a river') and not looked.is_error, 'look: ' .. tostring(looked.content))\n"
     "assert(failed.content == 'the door is locked' and failed.is_error == true, 'fail: ' .. tostring(failed.content))\n"
-;
+    /* A template's tools: may name the host's tools too. */
+    "nyx.templates.create('scout', '---\\ntools: [look]\\n---\\nLook around, {{who}}')\n"
+    "local t = nyx.call{prompt = nyx.templates.render('scout', {who = 'guard'}), template = 'scout'}\n"
+    "assert(t.iterations == 2 and t.messages[3].content[1].content:find('a river'), 'the template ran look')\n"
+    "local ok, e = pcall(nyx.call, {prompt = 'x', tools = {'nowhere'}})\n"
+    "assert(not ok and e.type == 'invalid_argument' and e.message:find('registered by the host'), tostring(e))\n";
+
+/* The request of the first call, as stored: the tools as the API got them. */
+static int first_id(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    for (int i = 0; i < ncols; i++)
+        if (strcmp(names[i], "id") == 0 && values[i] && !*(char *)ud)
+            snprintf(ud, 64, "%s", values[i]);
+    return 0;
+}
+
+static int request_of(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    for (int i = 0; i < ncols; i++)
+        if (strcmp(names[i], "request") == 0 && values[i])
+            snprintf(ud, 4096, "%s", values[i]);
+    return 0;
+}
 
 static int run_frames(host *h, long max)
 {
@@ -146,6 +168,15 @@ int main(void)
     CHECK_INT(h.look_rc, NYX_OK);
     CHECK_INT(h.look_again_rc, NYX_EINVAL); /* answered already */
     CHECK_INT(h.outside_poll, 0);
+    /* The schema's description is the tool's, and out of its input_schema. */
+    char id[64] = "", request[4096] = "", opt[80];
+    const char *first[] = {"last=100", NULL};
+    CHECK_INT(nyx_query(e, "log", first, first_id, id), NYX_OK);
+    snprintf(opt, sizeof opt, "id=%s", id);
+    const char *one[] = {opt, NULL};
+    CHECK_INT(nyx_query(e, "exchange", one, request_of, request), NYX_OK);
+    CHECK_CONTAINS(request, "\"name\":\"move\",\"description\":\"Walk the character to a square\","
+                            "\"input_schema\":{\"type\":\"object\",\"properties\":{\"x\"");
 
     /* A call nobody answers keeps nyx_poll busy (not a deadlock); stopping the script forgets it. */
     CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
