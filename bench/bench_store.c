@@ -17,8 +17,10 @@
 #define BATCH_SIZE 500
 static int BATCHED = 50000, SINGLE = 5000;
 
-static int count_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int count_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                     const char *types)
 {
+    (void)types;
     (void)ncols;
     (void)names;
     (void)values;

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rowset_add(void *ud, int ncols, const char *const *names, const char *const *values)
+int rowset_add(void *ud, int ncols, const char *const *names, const char *const *values,
+               const char *types)
 {
     rowset *r = ud;
     if (r->n == r->cap) {
@@ -15,14 +16,16 @@ int rowset_add(void *ud, int ncols, const char *const *names, const char *const 
         r->rows = rows;
         r->cap = cap;
     }
-    /* One block per row: the two pointer arrays, then the texts. */
-    size_t size = 2 * (size_t)ncols * sizeof(char *);
+    /* One block per row: the two pointer arrays, the types, then the texts. */
+    size_t size = 2 * (size_t)ncols * sizeof(char *) + (size_t)ncols;
     for (int i = 0; i < ncols; i++)
         size += strlen(names[i]) + 1 + (values[i] ? strlen(values[i]) + 1 : 0);
     const char **block = malloc(size ? size : 1);
     if (!block)
         return r->out_of_memory = 1;
-    char *text = (char *)(block + 2 * ncols);
+    char *kinds = (char *)(block + 2 * ncols);
+    memcpy(kinds, types, (size_t)ncols);
+    char *text = kinds + ncols;
     for (int i = 0; i < ncols; i++) {
         block[i] = text;
         text = stpcpy(text, names[i]) + 1;
@@ -32,7 +35,7 @@ int rowset_add(void *ud, int ncols, const char *const *names, const char *const 
             text = stpcpy(text, values[i]) + 1;
         }
     }
-    r->rows[r->n++] = (rowset_row){ncols, block, block + ncols};
+    r->rows[r->n++] = (rowset_row){ncols, block, block + ncols, kinds};
     return 0;
 }
 

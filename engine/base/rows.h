@@ -1,14 +1,21 @@
-/* Rows of a store query kept after its row callback returns: an answer that arrives in the
+/* Rows as the store gives them: column names, values as text, and each value's type as the
+ * database declared it, so "007" stays text and 7 stays a number all the way to Lua and
+ * JSON. A rowset keeps rows after the row callback returns: an answer that arrives in the
  * loop is read later, when the script waiting for it resumes. */
 #ifndef NYX_BASE_ROWS_H
 #define NYX_BASE_ROWS_H
 
 #include <stddef.h>
 
+/* One letter per column in a row's types (sqlite3_column_type, PostgreSQL's type OID). A
+ * NULL value is NULL whatever its letter. */
+enum { ROW_NULL = 'n', ROW_INT = 'i', ROW_REAL = 'r', ROW_TEXT = 't' };
+
 typedef struct rowset_row {
     int ncols;
     const char **names;  /* ncols entries */
     const char **values; /* ncols entries; NULL for SQL NULL */
+    const char *types;   /* ncols letters */
 } rowset_row;
 
 typedef struct rowset {
@@ -19,7 +26,8 @@ typedef struct rowset {
 
 /* A store_row_fn (ud: a zeroed rowset) that copies each row. Returns nonzero, which
  * stops the query, when memory runs out. */
-int rowset_add(void *ud, int ncols, const char *const *names, const char *const *values);
+int rowset_add(void *ud, int ncols, const char *const *names, const char *const *values,
+               const char *types);
 
 /* Frees the rows; the set can be filled again. */
 void rowset_free(rowset *r);

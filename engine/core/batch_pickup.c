@@ -28,8 +28,10 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
-static int load_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int load_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                    const char *types)
 {
+    (void)types;
     loading *l = ud;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;

@@ -366,8 +366,10 @@ static budget_limit *alert_slot(nyx_engine *e, const char *scope)
     return &e->limits[e->nlimits - 1];
 }
 
-static int scan_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int scan_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                    const char *types)
 {
+    (void)types;
     alert_scan *a = ud;
     const char *scope = NULL;
     double limit = -1, spent = 0;

@@ -20,24 +20,19 @@ typedef struct json_rows {
     void *ud;
 } json_rows;
 
-/* Numbers stay numbers in JSON; everything else is a string or null. */
-static cJSON *json_value(const char *v)
-{
-    if (!v)
-        return cJSON_CreateNull();
-    char *end;
-    double d = strtod(v, &end);
-    if (*v && *end == '\0' && end != v && v[0] != '+' && !(v[0] == '0' && v[1] && v[1] != '.'))
-        return cJSON_CreateNumber(d);
-    return cJSON_CreateString(v);
-}
-
-static int to_json(void *ud, int ncols, const char *const *names, const char *const *values)
+/* Each value as the database typed it: an integer or real column is a JSON number, text
+ * (a session named "007") a string. */
+static int to_json(void *ud, int ncols, const char *const *names, const char *const *values,
+                   const char *types)
 {
     json_rows *j = ud;
     cJSON *obj = cJSON_CreateObject();
-    for (int i = 0; obj && i < ncols; i++)
-        cJSON_AddItemToObject(obj, names[i], json_value(values[i]));
+    for (int i = 0; obj && i < ncols; i++) {
+        cJSON *v = !values[i]                                      ? cJSON_CreateNull()
+                   : types[i] == ROW_INT || types[i] == ROW_REAL ? cJSON_CreateNumber(strtod(values[i], NULL))
+                                                                  : cJSON_CreateString(values[i]);
+        cJSON_AddItemToObject(obj, names[i], v);
+    }
     char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
     cJSON_Delete(obj);
     if (!text)
@@ -47,6 +42,15 @@ static int to_json(void *ud, int ncols, const char *const *names, const char *co
     int rc = j->fn(j->ud, 1, json_name, row);
     free(text);
     return rc;
+}
+
+/* A host's rows are text (nyx.h's nyx_row_fn). */
+static int to_host(void *ud, int ncols, const char *const *names, const char *const *values,
+                   const char *types)
+{
+    (void)types;
+    json_rows *j = ud;
+    return j->fn(j->ud, ncols, names, values);
 }
 
 static int parse_since(const char *v, double *out)
@@ -112,8 +116,8 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
     if (engine_open_store(e) != 0)
         return NYX_EIO;
     json_rows j = {fn, ud};
-    store_row_fn row = json ? to_json : (store_row_fn)fn;
-    void *row_ud = json ? (void *)&j : ud;
+    store_row_fn row = json ? to_json : to_host;
+    void *row_ud = &j;
     nyx_error err;
     nyx_error_clear(&err);
     int rc;

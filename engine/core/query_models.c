@@ -62,7 +62,12 @@ static int list_row(const nyx_model *md, double now, store_row_fn fn, void *ud)
 #undef NOTE
     const char *values[] = {md->id, models_lifecycle_name(md->lifecycle), p[0], p[1], p[2], p[3], p[4], minc,
                             md->context_window ? ctx : "-", notes[0] ? notes : NULL};
-    return fn(ud, 10, names, values);
+    char types[] = "ttrrrrrtit";
+    if (!row)
+        memset(types + 2, ROW_TEXT, 5); /* "-": no price */
+    if (!md->context_window)
+        types[8] = ROW_TEXT;
+    return fn(ud, 10, names, values, types);
 }
 
 /* One (field, value) row. */
@@ -70,7 +75,7 @@ static int field(store_row_fn fn, void *ud, const char *name, const char *value)
 {
     static const char *const names[] = {"field", "value"};
     const char *values[] = {name, value};
-    return fn(ud, 2, names, values);
+    return fn(ud, 2, names, values, "tt");
 }
 
 static int show(const nyx_model *md, store_row_fn fn, void *ud)
@@ -201,8 +206,10 @@ static reprice_group *group_of(reprice_acc *a, const char *model)
     return g;
 }
 
-static int reprice_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int reprice_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                       const char *types)
 {
+    (void)types;
     reprice_acc *a = ud;
     const char *model = col(ncols, names, values, "model");
     const char *cost = col(ncols, names, values, "cost");
@@ -247,7 +254,7 @@ static int reprice_emit(const reprice_group *g, store_row_fn fn, void *ud)
     snprintf(diff, sizeof diff, "%.9f", g->table - g->recorded);
     snprintf(unp, sizeof unp, "%ld", g->unpriced);
     const char *values[] = {g->model, calls, rec, tab, diff, unp};
-    return fn(ud, 6, names, values);
+    return fn(ud, 6, names, values, "tirrri");
 }
 
 int query_reprice(nyx_engine *e, const store_filter *f, store_row_fn fn, void *ud, nyx_error *err)

@@ -424,8 +424,10 @@ void settings_rows_apply(settings_rows *r)
     settings_rows_free(r);
 }
 
-int settings_rows_add(void *ud, int ncols, const char *const *names, const char *const *values)
+int settings_rows_add(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const char *types)
 {
+    (void)types;
     settings_rows *r = ud;
     const char *key = NULL, *value = NULL;
     for (int c = 0; c < ncols; c++) {
@@ -546,7 +548,9 @@ int settings_list(nyx_engine *e, store_row_fn fn, void *ud, nyx_error *err)
     static const char *const names[] = {"key", "value", "source"};
     for (size_t i = 0; i < NKEYS; i++) {
         const char *row[] = {keys[i].key, value_of(e->settings, i), source_of(e->settings, i)};
-        if (fn(ud, 3, names, row) != 0)
+        int number = keys[i].type == T_SECONDS || keys[i].type == T_USD || keys[i].type == T_RATE || keys[i].type == T_MS;
+        const char types[] = {ROW_TEXT, number ? ROW_REAL : ROW_TEXT, ROW_TEXT};
+        if (fn(ud, 3, names, row, types) != 0)
             return 1;
     }
     return 0;

@@ -31,7 +31,8 @@ int settings_load(nyx_engine *e, nyx_error *err);
  * settings_rows_apply applies them as settings_load does and frees them. */
 typedef struct settings_rows settings_rows;
 settings_rows *settings_rows_new(nyx_engine *e); /* NULL when out of memory */
-int settings_rows_add(void *ud, int ncols, const char *const *names, const char *const *values);
+int settings_rows_add(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const char *types);
 void settings_rows_apply(settings_rows *r);
 void settings_rows_free(settings_rows *r); /* NULL does nothing */
 

@@ -18,7 +18,8 @@ static int status_k(lua_State *L, int status, lua_KContext ctx)
     lua_createtable(L, (int)w->rows.n, 0);
     lnyx_rows r = {L, 0};
     for (size_t i = 0; i < w->rows.n; i++)
-        lnyx_push_row(&r, w->rows.rows[i].ncols, w->rows.rows[i].names, w->rows.rows[i].values);
+        lnyx_push_row(&r, w->rows.rows[i].ncols, w->rows.rows[i].names, w->rows.rows[i].values,
+                      w->rows.rows[i].types);
     return 1;
 }
 

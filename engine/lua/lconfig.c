@@ -120,8 +120,10 @@ typedef struct list_rows {
     lua_Integer n;
 } list_rows;
 
-static int list_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int list_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                    const char *types)
 {
+    (void)types;
     list_rows *r = ud;
     (void)names;
     if (ncols < 3)

@@ -37,16 +37,20 @@ nyx_engine *lnyx_engine(lua_State *L)
     return e;
 }
 
-int lnyx_push_row(void *ud, int ncols, const char *const *names, const char *const *values)
+int lnyx_push_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                  const char *types)
 {
     lnyx_rows *r = ud;
     lua_createtable(r->L, 0, ncols);
     for (int i = 0; i < ncols; i++) {
         if (!values[i])
             continue;
-        char *end;
-        double d = strtod(values[i], &end);
-        if (*end == '\0' && end != values[i]) {
+        if (types[i] == ROW_INT) {
+            lua_pushinteger(r->L, (lua_Integer)strtoll(values[i], NULL, 10));
+        } else if (types[i] == ROW_REAL) {
+            /* A whole number is an integer whichever backend summed it (PostgreSQL's SUM of
+             * integers is numeric). */
+            double d = strtod(values[i], NULL);
             if (d == floor(d) && fabs(d) < 9e15)
                 lua_pushinteger(r->L, (lua_Integer)d);
             else

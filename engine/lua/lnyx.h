@@ -50,12 +50,14 @@ int lnyx_fail(lua_State *L, const char *type, const char *fmt, ...);
 int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...);
 
 /* Rows from a store query appended to the array on top of L's stack, one table per row
- * (numbers as numbers, NULL as absent). ud points to an lnyx_rows. */
+ * (integer and real columns as numbers, text as strings, NULL as absent: the types the
+ * database gave). ud points to an lnyx_rows. */
 typedef struct lnyx_rows {
     lua_State *L;
     int n;
 } lnyx_rows;
-int lnyx_push_row(void *ud, int ncols, const char *const *names, const char *const *values);
+int lnyx_push_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                  const char *types);
 
 /* ---- tasks ---- */
 

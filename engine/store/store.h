@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/rows.h"
 #include "claude/types.h"
 
 typedef struct nyx_store nyx_store;
@@ -150,11 +151,12 @@ int store_thought_add(nyx_store *s, const char *session, int64_t parent, const c
 
 /* ---- queries for the command line ----
  * Rows are delivered to a callback: column names and values as text (SQL NULL as a NULL
- * pointer), both valid only during the callback. Reals are printed with 15 significant
- * digits (0.1 + 0.2 reads "0.3"), integers as integers. A callback returning nonzero
+ * pointer) and each value's type as the database gave it, one letter per column in types
+ * (base/rows.h: ROW_INT, ROW_REAL, ROW_TEXT, ROW_NULL), all valid only during the callback.
+ * Reals are printed with 15 significant digits (0.1 + 0.2 reads "0.3"), integers as integers. A callback returning nonzero
  * stops the query, which then returns 1. Returns 0 after the last row, -1 on error. */
 typedef int (*store_row_fn)(void *ud, int ncols, const char *const *names,
-                            const char *const *values);
+                            const char *const *values, const char *types);
 
 typedef struct store_filter {
     const char *session;  /* NULL = every session */

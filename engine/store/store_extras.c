@@ -23,7 +23,8 @@ static int fetch_part(void *ud, const char *hash, char **body, nyx_error *err)
 
 /* The backend's row carries request_parts: a request stored in parts is joined into the
  * request column, and the row goes on without the recipe's column. */
-static int exchange_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int exchange_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                        const char *types)
 {
     exchange_rows *x = ud;
     int parts = -1, request = -1;
@@ -34,9 +35,11 @@ static int exchange_row(void *ud, int ncols, const char *const *names, const cha
             request = i;
     }
     const char **n = malloc((size_t)ncols * sizeof *n), **v = malloc((size_t)ncols * sizeof *v);
-    if (parts < 0 || request < 0 || !n || !v) {
+    char *t = malloc((size_t)ncols);
+    if (parts < 0 || request < 0 || !n || !v || !t) {
         free(n);
         free(v);
+        free(t);
         store_fail(x->err, parts < 0 || request < 0 ? "store: an exchange row is not as the store reads it"
                                                     : "store: cannot read an exchange: out of memory");
         x->failed = 1;
@@ -46,6 +49,7 @@ static int exchange_row(void *ud, int ncols, const char *const *names, const cha
     if (values[parts] && store_content_join(values[parts], fetch_part, x->s, &joined, x->err) != 0) {
         free(n);
         free(v);
+        free(t);
         x->failed = 1;
         return 1;
     }
@@ -54,12 +58,14 @@ static int exchange_row(void *ud, int ncols, const char *const *names, const cha
         if (i == parts)
             continue;
         n[k] = names[i];
+        t[k] = i == request && joined ? ROW_TEXT : types[i];
         v[k++] = i == request && joined ? joined : values[i];
     }
-    int rc = x->fn(x->ud, k, n, v);
+    int rc = x->fn(x->ud, k, n, v, t);
     free(joined);
     free(n);
     free(v);
+    free(t);
     return rc;
 }
 

@@ -358,8 +358,10 @@ int store_pg_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_
     return pg_rows_async(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, fn, ud, done, done_ud, err);
 }
 
-static int count_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int count_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                     const char *types)
 {
+    (void)types;
     (void)ncols;
     (void)names;
     (void)values;
@@ -398,8 +400,10 @@ typedef struct orphans {
     int oom;
 } orphans;
 
-static int collect(void *ud, int ncols, const char *const *names, const char *const *values)
+static int collect(void *ud, int ncols, const char *const *names, const char *const *values,
+                   const char *types)
 {
+    (void)types;
     (void)ncols;
     (void)names;
     orphans *o = ud;

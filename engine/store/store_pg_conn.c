@@ -535,6 +535,17 @@ static const char *sqlite_real(const char *text, char out[48])
     return out;
 }
 
+/* A column's type by its OID (pg_type.h): the integers, the reals (numeric too: what SUM of
+ * integers gives), and everything else as text. */
+static char pg_row_type(Oid oid)
+{
+    switch (oid) {
+    case 20: case 21: case 23: case 26: return ROW_INT;    /* int8, int2, int4, oid */
+    case 700: case PG_FLOAT8_OID: case 1700: return ROW_REAL; /* float4, float8, numeric */
+    default: return ROW_TEXT;
+    }
+}
+
 /* Double precision columns are written as SQLite writes a REAL (store.h: "Reals are printed
  * with 15 significant digits"), so callers print either backend's rows alike. */
 int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, void *ud,
@@ -549,10 +560,12 @@ int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, v
     const char *names[MAX_COLS], *vals[MAX_COLS];
     char reals[MAX_COLS][48];
     int real[MAX_COLS], any_real = 0;
+    char declared[MAX_COLS], types[MAX_COLS];
     for (int c = 0; c < ncols; c++) {
         names[c] = PQfname(res, c);
         real[c] = PQftype(res, c) == PG_FLOAT8_OID;
         any_real |= real[c];
+        declared[c] = pg_row_type(PQftype(res, c));
     }
     int nrows = PQntuples(res);
     /* strtod and snprintf follow LC_NUMERIC: use the "C" locale's '.' for this thread. */
@@ -568,6 +581,7 @@ int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, v
     int result = 0;
     for (int r = 0; r < nrows && result == 0; r++) {
         for (int c = 0; c < ncols; c++) {
+            types[c] = PQgetisnull(res, r, c) ? ROW_NULL : declared[c];
             if (PQgetisnull(res, r, c))
                 vals[c] = NULL;
             else if (real[c])
@@ -575,7 +589,7 @@ int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, v
             else
                 vals[c] = PQgetvalue(res, r, c);
         }
-        if (fn(ud, ncols, names, vals) != 0)
+        if (fn(ud, ncols, names, vals, types) != 0)
             result = 1;
     }
     if (c_locale) {

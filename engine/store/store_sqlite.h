@@ -191,6 +191,8 @@ int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, 
  * contract of store.h), then resets it and clears its bindings. Returns 0, 1 when fn
  * stopped it, or -1 with err filled ("store: cannot query <what> in <path>: ...").
  * finalize: 1 for a statement prepared for this query alone (it is finalized). */
+/* The row type letter (base/rows.h) of a sqlite3_column_type. */
+char store_sqlite_row_type(int column_type);
 int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store_row_fn fn,
                       void *ud, nyx_error *err);
 

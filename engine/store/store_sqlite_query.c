@@ -88,16 +88,18 @@ static int run_query(sq *q, const char *what, const char *sql, const store_filte
         }
     }
     int result = 0;
+    char types[MAX_QUERY_COLS];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         for (int c = 0; c < ncols; c++) {
+            types[c] = store_sqlite_row_type(sqlite3_column_type(st, c)); /* before the text */
             values[c] = (const char *)sqlite3_column_text(st, c);
-            if (!values[c] && sqlite3_column_type(st, c) != SQLITE_NULL) {
+            if (!values[c] && types[c] != ROW_NULL) {
                 store_fail(err, "store: cannot query %s in %s: out of memory", what, q->path);
                 sqlite3_finalize(st);
                 return -1;
             }
         }
-        if (fn(ud, ncols, names, values) != 0) {
+        if (fn(ud, ncols, names, values, types) != 0) {
             result = 1;
             rc = SQLITE_DONE;
             break;

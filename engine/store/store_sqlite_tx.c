@@ -179,6 +179,16 @@ static void rows_done(sq_binder *b, int finalize)
     sqlite3_clear_bindings(b->st);
 }
 
+char store_sqlite_row_type(int column_type)
+{
+    switch (column_type) {
+    case SQLITE_INTEGER: return ROW_INT;
+    case SQLITE_FLOAT: return ROW_REAL;
+    case SQLITE_NULL: return ROW_NULL;
+    default: return ROW_TEXT; /* text, and a blob read as text */
+    }
+}
+
 int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store_row_fn fn,
                       void *ud, nyx_error *err)
 {
@@ -196,20 +206,22 @@ int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store
     }
     const char *names[MAX_ROW_COLS];
     const char *values[MAX_ROW_COLS];
+    char types[MAX_ROW_COLS];
     int result = 0, rc;
     while ((rc = sqlite3_step(b->st)) == SQLITE_ROW) {
         for (int c = 0; c < ncols; c++) {
             /* Read after the step: a step that re-prepares the statement (the schema
              * changed) frees the names read before it. */
             names[c] = sqlite3_column_name(b->st, c);
+            types[c] = store_sqlite_row_type(sqlite3_column_type(b->st, c)); /* before the text */
             values[c] = (const char *)sqlite3_column_text(b->st, c);
-            if (!names[c] || (!values[c] && sqlite3_column_type(b->st, c) != SQLITE_NULL)) {
+            if (!names[c] || (!values[c] && types[c] != ROW_NULL)) {
                 store_fail(err, "store: cannot query %s in %s: out of memory", what, q->path);
                 rows_done(b, finalize);
                 return -1;
             }
         }
-        if (fn(ud, ncols, names, values) != 0) {
+        if (fn(ud, ncols, names, values, types) != 0) {
             result = 1;
             rc = SQLITE_DONE;
             break;

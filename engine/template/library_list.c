@@ -70,8 +70,10 @@ static int col(int ncols, const char *const *names, const char *want)
     return -1;
 }
 
-static int stored_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int stored_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const char *types)
 {
+    (void)types;
     name_set *s = ud;
     int cn = col(ncols, names, "name"), cv = col(ncols, names, "versions");
     if (cn < 0 || !values[cn])
@@ -156,7 +158,7 @@ int templates_list(tpl_library *lib, store_row_fn fn, void *ud, nyx_error *err)
             snprintf(desc, sizeof desc, "error: %s", rerr.message);
             row[4] = desc;
         }
-        if (fn(ud, 5, names, row) != 0)
+        if (fn(ud, 5, names, row, row[1] ? "tiitt" : "ttitt") != 0)
             rc = 1;
     }
     free(order);
@@ -171,21 +173,25 @@ typedef struct history_rows {
     int current;
 } history_rows;
 
-static int history_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int history_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                       const char *types)
 {
     history_rows *h = ud;
     const char *n2[16], *v2[16];
+    char t2[16];
     if (ncols > 15)
         ncols = 15;
     int cv = col(ncols, names, "version");
     for (int i = 0; i < ncols; i++) {
         n2[i] = names[i];
         v2[i] = values[i];
+        t2[i] = types[i];
     }
     n2[ncols] = "current";
     v2[ncols] = cv >= 0 && values[cv] && h->current > 0 && atoi(values[cv]) == h->current ? "*"
                                                                                           : "";
-    return h->fn(h->ud, ncols + 1, n2, v2);
+    t2[ncols] = ROW_TEXT;
+    return h->fn(h->ud, ncols + 1, n2, v2, t2);
 }
 
 /* Records name's current content (so its version is listed) and returns that version; a

@@ -94,8 +94,10 @@ static double num(int ncols, const char *const *names, const char *const *values
     return c >= 0 && values[c] ? strtod(values[c], NULL) : 0;
 }
 
-static int version_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int version_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                       const char *types)
 {
+    (void)types;
     arms *as = ud;
     int v = (int)num(ncols, names, values, "version");
     if (v < 1)
@@ -108,8 +110,10 @@ static int version_row(void *ud, int ncols, const char *const *names, const char
     return 0;
 }
 
-static int stats_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int stats_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                     const char *types)
 {
+    (void)types;
     arms *as = ud;
     int v = (int)num(ncols, names, values, "version");
     for (int i = 0; i < as->n; i++)

@@ -173,8 +173,10 @@ typedef struct lines {
     char *text;
 } lines;
 
-static int take_lines(void *ud, int ncols, const char *const *names, const char *const *values)
+static int take_lines(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const char *types)
 {
+    (void)types;
     (void)names;
     lines *l = ud;
     size_t cap = 1 << 20, n = 0;

@@ -300,8 +300,10 @@ typedef struct vstats {
     int n;
 } vstats;
 
-static int stats_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int stats_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                     const char *types)
 {
+    (void)types;
     vstats *s = ud;
     if (s->n == 8)
         return 1;
@@ -436,8 +438,10 @@ typedef struct rows {
     int n;
 } rows;
 
-static int collect(void *ud, int ncols, const char *const *names, const char *const *values)
+static int collect(void *ud, int ncols, const char *const *names, const char *const *values,
+                   const char *types)
 {
+    (void)types;
     rows *r = ud;
     size_t len = strlen(r->text);
     for (int i = 0; i < ncols; i++) {

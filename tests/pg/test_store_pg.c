@@ -663,8 +663,10 @@ typedef struct request_row {
     int rows;
 } request_row;
 
-static int take_request(void *ud, int ncols, const char *const *names, const char *const *values)
+static int take_request(void *ud, int ncols, const char *const *names, const char *const *values,
+                        const char *types)
 {
+    (void)types;
     request_row *r = ud;
     r->rows++;
     for (int i = 0; i < ncols; i++)

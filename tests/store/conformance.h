@@ -321,8 +321,10 @@ static inline char *dup_or_null(const char *s)
 }
 
 static inline int collect(void *ud, int ncols, const char *const *names,
-                          const char *const *values)
+                          const char *const *values,
+                          const char *types)
 {
+    (void)types;
     rows *r = ud;
     if (r->n >= MAX_ROWS || ncols > MAX_COLS)
         return -1;
@@ -432,8 +434,10 @@ static inline void put(textbuf *t, const char *v)
 }
 
 static inline int to_text(void *ud, int ncols, const char *const *names,
-                          const char *const *values)
+                          const char *const *values,
+                          const char *types)
 {
+    (void)types;
     textbuf *t = ud;
     int first = 1;
     for (int c = 0; c < ncols; c++) {
@@ -457,6 +461,12 @@ static inline int to_text(void *ud, int ncols, const char *const *names,
     put(t, "\n");
     t->rows++;
     return t->stop_after > 0 && t->rows >= t->stop_after;
+}
+
+/* to_text for a host's rows (nyx_query's nyx_row_fn, text only). */
+static inline int host_text(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    return to_text(ud, ncols, names, values, NULL);
 }
 
 /* ---- running the cases ---- */

@@ -11,8 +11,10 @@ typedef struct reqrows {
 } reqrows;
 
 /* "custom_id:part:provider_id:session:reservation_id:logged" per request. */
-static int collect_req(void *ud, int ncols, const char *const *names, const char *const *values)
+static int collect_req(void *ud, int ncols, const char *const *names, const char *const *values,
+                       const char *types)
 {
+    (void)types;
     reqrows *r = ud;
     const char *want[] = {"custom_id", "part", "provider_id", "session", "reservation_id", "logged"};
     size_t len = strlen(r->s);
@@ -57,8 +59,10 @@ typedef struct srows {
 } srows;
 
 /* "calls=N batch_calls=N batch_cache_read=N batch_saved_usd=X" per stats row. */
-static int collect_stats(void *ud, int ncols, const char *const *names, const char *const *values)
+static int collect_stats(void *ud, int ncols, const char *const *names, const char *const *values,
+                         const char *types)
 {
+    (void)types;
     srows *r = ud;
     const char *want[] = {"calls", "batch_calls", "batch_cache_read", "batch_saved_usd"};
     size_t len = strlen(r->s);

@@ -379,8 +379,10 @@ static int run_children(int n, child_report (*loop)(int k, nyx_store *s), child_
 }
 
 /* What day:shared holds (spent + reserved), summed into *ud by store_budget_status. */
-static int shared_row(void *ud, int ncols, const char *const *names, const char *const *values)
+static int shared_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const char *types)
 {
+    (void)types;
     (void)ncols;
     (void)names;
     double *held = ud;

@@ -12,8 +12,10 @@ typedef struct exchange {
     int rows, ncols;
 } exchange;
 
-static int take_exchange(void *ud, int ncols, const char *const *names, const char *const *values)
+static int take_exchange(void *ud, int ncols, const char *const *names, const char *const *values,
+                         const char *types)
 {
+    (void)types;
     exchange *x = ud;
     x->rows++;
     x->ncols = ncols;

@@ -95,7 +95,7 @@ static void test_keys_and_checking(void)
     if (!e)
         return;
     textbuf t = {0};
-    CHECK_INT(nyx_query(e, "config", NULL, to_text, &t), NYX_OK);
+    CHECK_INT(nyx_query(e, "config", NULL, host_text, &t), NYX_OK);
     CHECK_INT(t.rows, 16);
     CHECK_CONTAINS(t.s, "storage.durability|strict|default\n");
     CHECK_CONTAINS(t.s, "budget.daily_usd|NULL|default\n");
@@ -156,7 +156,7 @@ static void test_keys_and_checking(void)
 
     /* Each change is an audit event. */
     textbuf a = {0};
-    CHECK_INT(nyx_query(e, "audit", NULL, to_text, &a), NYX_OK);
+    CHECK_INT(nyx_query(e, "audit", NULL, host_text, &a), NYX_OK);
     CHECK_CONTAINS(a.s, "|config_set|NULL|NULL|budget.daily_usd=2.5\n");
     CHECK_CONTAINS(a.s, "|config_set|NULL|NULL|templates.writers=analyst,editor\n");
     CHECK_CONTAINS(a.s, "|config_set|NULL|NULL|cache.ttl.ephemeral removed\n");
@@ -185,7 +185,7 @@ static void test_precedence(void)
     CHECK_NEAR(e->cfg.daily_budget_usd, 7, 0);
     CHECK_NEAR(settings_alerts(e)->latency_ms, 250, 0);
     textbuf t = {0};
-    CHECK_INT(nyx_query(e, "config", NULL, to_text, &t), NYX_OK);
+    CHECK_INT(nyx_query(e, "config", NULL, host_text, &t), NYX_OK);
     CHECK_CONTAINS(t.s, "budget.daily_usd|7|environment\n");
     /* Setting it still stores it (for other processes), but this one keeps the environment's. */
     CHECK_INT(nyx_config_set(e, "budget.daily_usd", "4"), NYX_OK);
@@ -312,10 +312,10 @@ static void test_soft_budget(void)
     CHECK_INT(count_events("budget_soft_limit"), 1);
     CHECK(strncmp(events[0].scope, "day:", 4) == 0);
     textbuf b = {0};
-    CHECK_INT(nyx_query(e, "budget", NULL, to_text, &b), NYX_OK);
+    CHECK_INT(nyx_query(e, "budget", NULL, host_text, &b), NYX_OK);
     CHECK_CONTAINS(b.s, "|0.01|0.04|0.0|-0.03|"); /* the limit still shown, spent past it */
     textbuf a = {0};
-    CHECK_INT(nyx_query(e, "audit", NULL, to_text, &a), NYX_OK);
+    CHECK_INT(nyx_query(e, "audit", NULL, host_text, &a), NYX_OK);
     CHECK_CONTAINS(a.s, "|budget_soft_exceeded|");
     CHECK_CONTAINS(a.s, "|budget_refused|"); /* the hard refusal before */
 
@@ -426,7 +426,7 @@ static void test_template_writers(void)
     CHECK_INT(settings_template_write_allowed(e, NULL, "summary", &err), -1);
     CHECK_STR(err.type, "permission_denied");
     textbuf a = {0};
-    CHECK_INT(nyx_query(e, "audit", NULL, to_text, &a), NYX_OK);
+    CHECK_INT(nyx_query(e, "audit", NULL, host_text, &a), NYX_OK);
     CHECK_CONTAINS(a.s, "|template_write_refused|NULL|intern|template=summary\n");
     CHECK_CONTAINS(a.s, "|template_write_refused|NULL|NULL|template=summary\n");
     CHECK_INT(nyx_config_set(e, "templates.writers", "*"), NYX_OK);

@@ -1,0 +1,146 @@
+/* engine/store rows keep the database's types: a session named "007" and an agent named
+ * "1e3" are text, counts are integers and costs reals, on each backend; and the rows reach
+ * Lua (lnyx_push_row, what nyx.budget.status and nyx.templates.stats use) as strings and
+ * numbers by those types, not by how the text looks. */
+#include "conformance.h"
+
+#include "base/rows.h"
+#include "lua/lnyx.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+typedef struct typed {
+    int n;
+    char group[MAX_ROWS][32];
+    char types[MAX_ROWS][MAX_COLS + 1];
+    char names[MAX_COLS][32];
+    int ncols;
+} typed;
+
+static int keep_types(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const char *types)
+{
+    typed *t = ud;
+    if (t->n >= MAX_ROWS || ncols > MAX_COLS)
+        return 1;
+    t->ncols = ncols;
+    for (int c = 0; c < ncols; c++) {
+        snprintf(t->names[c], sizeof t->names[c], "%s", names[c]);
+        t->types[t->n][c] = values[c] ? types[c] : ROW_NULL;
+        if (strcmp(names[c], "group") == 0)
+            snprintf(t->group[t->n], sizeof t->group[t->n], "%s", values[c] ? values[c] : "");
+    }
+    t->n++;
+    return 0;
+}
+
+static char type_of(const typed *t, int row, const char *name)
+{
+    for (int c = 0; c < t->ncols; c++)
+        if (strcmp(t->names[c], name) == 0)
+            return t->types[row][c];
+    return '?';
+}
+
+static void log_calls(nyx_store *s)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_interaction a = make("i-007", 1000), b = make("i-1e3", 1001);
+    a.session = "007";
+    a.agent = "1e3";
+    a.has_cost = 1;
+    a.cost_usd = 0.25;
+    a.usage.input_tokens = 10;
+    b.session = "1e3";
+    b.agent = "007";
+    b.has_cost = 1;
+    b.cost_usd = 0.5;
+    b.usage.input_tokens = 20;
+    CHECK_INT(store_log_interaction(s, &a, &err), 0);
+    CHECK_INT(store_log_interaction(s, &b, &err), 0);
+    CHECK_INT(drive(s, 10), 0);
+}
+
+static void test_columns_keep_their_types(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    log_calls(s);
+    nyx_error err;
+    nyx_error_clear(&err);
+    static const char *const by[] = {"session", "agent"};
+    for (int k = 0; k < 2; k++) {
+        typed t = {0};
+        store_filter f = {.group_by = by[k]};
+        CHECK_INT(store_query_stats(s, &f, keep_types, &t, &err), 0);
+        CHECK_INT(t.n, 2);
+        for (int i = 0; i < t.n; i++) {
+            CHECK(strcmp(t.group[i], "007") == 0 || strcmp(t.group[i], "1e3") == 0);
+            CHECK_INT(type_of(&t, i, "group"), ROW_TEXT);
+            CHECK_INT(type_of(&t, i, "calls"), ROW_INT);
+            CHECK(type_of(&t, i, "cost_usd") == ROW_REAL || type_of(&t, i, "cost_usd") == ROW_INT);
+        }
+    }
+    store_close(s);
+}
+
+/* The rows as a script sees them. */
+static void test_lua_sees_strings_and_numbers(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    log_calls(s);
+    nyx_error err;
+    nyx_error_clear(&err);
+    lua_State *L = luaL_newstate();
+    CHECK(L != NULL);
+    if (!L) {
+        store_close(s);
+        return;
+    }
+    lua_newtable(L);
+    lnyx_rows r = {L, 0};
+    store_filter f = {.group_by = "session"};
+    CHECK_INT(store_query_stats(s, &f, lnyx_push_row, &r, &err), 0);
+    CHECK_INT(r.n, 2);
+    for (lua_Integer i = 1; i <= r.n; i++) {
+        lua_rawgeti(L, -1, i);
+        lua_getfield(L, -1, "group");
+        CHECK_INT(lua_type(L, -1), LUA_TSTRING);
+        const char *g = lua_tostring(L, -1);
+        CHECK(g && (strcmp(g, "007") == 0 || strcmp(g, "1e3") == 0));
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "calls");
+        CHECK(lua_isinteger(L, -1));
+        CHECK_INT(lua_tointeger(L, -1), 1);
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "cost_usd");
+        CHECK_INT(lua_type(L, -1), LUA_TNUMBER);
+        lua_pop(L, 2);
+    }
+    /* Kept rows (an answer read after the loop resumes the script) keep the types too. */
+    rowset kept = {0};
+    CHECK_INT(store_query_stats(s, &f, rowset_add, &kept, &err), 0);
+    CHECK_INT((long long)kept.n, 2);
+    for (size_t i = 0; i < kept.n; i++)
+        for (int c = 0; c < kept.rows[i].ncols; c++)
+            if (strcmp(kept.rows[i].names[c], "group") == 0)
+                CHECK_INT(kept.rows[i].types[c], ROW_TEXT);
+    rowset_free(&kept);
+    lua_close(L);
+    store_close(s);
+}
+
+int main(int argc, char **argv)
+{
+    static const conformance_case cases[] = {
+        {"columns keep their types", test_columns_keep_their_types},
+        {"Lua sees strings and numbers", test_lua_sees_strings_and_numbers},
+        {NULL, NULL},
+    };
+    return conformance_main(argc, argv, "types", cases);
+}
