@@ -15,6 +15,7 @@ typedef struct host {
     long long move_call; /* a call answered two frames after it came */
     long move_frame;
     long answered_frame;
+    char progress[256]; /* nyx_progress's text while the walk was under way */
     char move_input[256];
     int look_rc, look_again_rc;
     long long hold_call; /* a call never answered */
@@ -102,6 +103,11 @@ static int run_frames(host *h, long max)
         h->in_poll = 0;
         h->frame++;
         /* The game's walk takes two frames after the order came. */
+        if (h->move_call && !h->answered_frame && !h->progress[0]) {
+            nyx_progress_info p;
+            CHECK_INT(nyx_progress(h->e, &p), NYX_OK);
+            snprintf(h->progress, sizeof h->progress, "%s", p.text);
+        }
         if (h->move_call && !h->answered_frame && h->frame >= h->move_frame + 2) {
             CHECK_INT(nyx_tool_result(h->e, h->move_call, "arrived at 3,4", 0), NYX_OK);
             h->answered_frame = h->frame;
@@ -168,6 +174,7 @@ int main(void)
     CHECK_INT(h.look_rc, NYX_OK);
     CHECK_INT(h.look_again_rc, NYX_EINVAL); /* answered already */
     CHECK_INT(h.outside_poll, 0);
+    CHECK_STR(h.progress, "iteration 1 of 10"); /* a host's own status shows the loop too */
     /* The schema's description is the tool's, and out of its input_schema. */
     char id[64] = "", request[4096] = "", opt[80];
     const char *first[] = {"last=100", NULL};
