@@ -658,38 +658,6 @@ static void test_password_hidden(void)
 
 /* ---- requests stored in parts (store_content.h) ---- */
 
-typedef struct request_row {
-    char *request;
-    int rows;
-} request_row;
-
-static int take_request(void *ud, int ncols, const char *const *names, const char *const *values,
-                        const char *types)
-{
-    (void)types;
-    request_row *r = ud;
-    r->rows++;
-    for (int i = 0; i < ncols; i++)
-        if (strcmp(names[i], "request") == 0 && values[i])
-            r->request = strdup(values[i]);
-    return 0;
-}
-
-/* The request the exchange query reads back for id is text. */
-static void check_request(nyx_store *s, const char *id, const char *want, int line)
-{
-    request_row r = {NULL, 0};
-    nyx_error err;
-    nyx_error_clear(&err);
-    if (store_query_exchange(s, id, take_request, &r, &err) != 0 || r.rows != 1 || !r.request ||
-        strcmp(r.request, want) != 0) {
-        fprintf(stderr, "line %d: %s reads back %s (%s)\n", line, id,
-                r.request ? "other text" : "no request", err.message);
-        check_failures++;
-    }
-    free(r.request);
-}
-
 /* A database of schema 2 (requests stored whole) is converted at open: every row reads back
  * as before, the repeated text is one part, the old column holds nothing that was cut. */
 static void test_content_migration(void)

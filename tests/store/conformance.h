@@ -413,6 +413,23 @@ static inline int find_row(const rows *r, const char *key)
     return -1;
 }
 
+/* The request the exchange query (`nyx log --raw`) reads back for id is want, in the 13
+ * columns store.h names (nothing of how it is stored); line says which check failed. */
+static inline void check_request(nyx_store *s, const char *id, const char *want, int line)
+{
+    rows r = {0};
+    nyx_error err;
+    nyx_error_clear(&err);
+    int rc = store_query_exchange(s, id, collect, &r, &err);
+    const char *got = r.n == 1 ? cell(&r, 0, "request") : NULL;
+    if (rc != 0 || r.n != 1 || !got || strcmp(got, want) != 0 || r.ncols != 13) {
+        fprintf(stderr, "line %d: %s reads back %s in %d columns (%s)\n", line, id,
+                got ? "other text" : "no request", r.ncols, rc ? err.message : "");
+        check_failures++;
+    }
+    rows_free(&r);
+}
+
 /* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
 
 typedef struct textbuf {

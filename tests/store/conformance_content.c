@@ -7,53 +7,6 @@
 
 /* ---- through the store ---- */
 
-typedef struct exchange {
-    char *request, *response, *id;
-    int rows, ncols;
-} exchange;
-
-static int take_exchange(void *ud, int ncols, const char *const *names, const char *const *values,
-                         const char *types)
-{
-    (void)types;
-    exchange *x = ud;
-    x->rows++;
-    x->ncols = ncols;
-    for (int i = 0; i < ncols; i++) {
-        if (strcmp(names[i], "request") == 0)
-            x->request = values[i] ? strdup(values[i]) : NULL;
-        if (strcmp(names[i], "response") == 0)
-            x->response = values[i] ? strdup(values[i]) : NULL;
-        if (strcmp(names[i], "id") == 0)
-            x->id = strdup(values[i]);
-    }
-    return 0;
-}
-
-static void exchange_free(exchange *x)
-{
-    free(x->request);
-    free(x->response);
-    free(x->id);
-    memset(x, 0, sizeof *x);
-}
-
-/* The stored request of id reads back as text. */
-static void check_request(nyx_store *s, const char *id, const char *want, int line)
-{
-    exchange x = {0};
-    nyx_error err;
-    nyx_error_clear(&err);
-    if (store_query_exchange(s, id, take_exchange, &x, &err) != 0 || x.rows != 1 ||
-        !x.request || strcmp(x.request, want) != 0) {
-        fprintf(stderr, "line %d: %s reads back %s (%s)\n", line, id,
-                x.request ? "other text" : "no request", err.message);
-        check_failures++;
-    }
-    CHECK_INT(x.ncols, 13); /* the columns store.h names, nothing of the parts */
-    exchange_free(&x);
-}
-
 static nyx_interaction request(const char *id, const char *prompt)
 {
     nyx_interaction it;
@@ -150,15 +103,15 @@ static void test_workload(void)
     nyx_interaction plain = request("plain", "a request that is not JSON");
     CHECK_INT(store_log_interaction(s, &plain, &err), 0);
     check_request(s, "plain", "a request that is not JSON", __LINE__);
-    exchange x = {0};
-    CHECK_INT(store_query_exchange(s, "nope", take_exchange, &x, &err), 0);
-    CHECK_INT(x.rows, 0);
+    rows x = {0};
+    CHECK_INT(store_query_exchange(s, "nope", collect, &x, &err), 0);
+    CHECK_INT(x.n, 0);
     /* A part missing from under a recipe is an error that says so, never another text. */
     CHECK_INT(raw_exec("DELETE FROM llm_content"), 0);
-    CHECK_INT(store_query_exchange(s, "w0", take_exchange, &x, &err), -1);
+    CHECK_INT(store_query_exchange(s, "w0", collect, &x, &err), -1);
     CHECK_STR(err.type, "not_found");
-    CHECK_INT(x.rows, 0);
-    exchange_free(&x);
+    CHECK_INT(x.n, 0);
+    rows_free(&x);
     store_close(s);
     for (int i = 0; i < N; i++)
         free(bodies[i]);
