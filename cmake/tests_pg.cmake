@@ -1,6 +1,6 @@
 # The store's conformance suite, chosen specs and the server's own cases (tests/pg), against a
-# PostgreSQL server the test run starts itself: a throwaway cluster (tests/pg/cluster.sh) on a loopback port, as an unprivileged
-# user, in a directory of its own per build tree.
+# PostgreSQL server the test run starts itself: a throwaway cluster (tests/pg/cluster.sh) on a
+# loopback port, as an unprivileged user, in a directory of its own per build tree.
 file(GLOB PG_INITDB /usr/lib/postgresql/*/bin/initdb)
 if(NOT PQ_FOUND OR NOT PG_INITDB)
   message(STATUS "PostgreSQL tests: off (needs libpq-dev and postgresql)")
