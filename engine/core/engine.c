@@ -233,6 +233,9 @@ static int store_fd(void *ud, int *want_write)
     return e->store ? store_poll_fd(e->store, want_write) : -1;
 }
 
+/* A frame's turn (nyx_poll(e, 0)) takes the database's answers within its budget. */
+static int turn_over(void *ud) { return loop_turn_over(ud); }
+
 static void store_ready(void *ud)
 {
     nyx_engine *e = ud;
@@ -529,6 +532,7 @@ int engine_open_store(nyx_engine *e)
     }
     /* Audit events, settles and the like need no answer: the loop never waits for them. */
     store_set_background(e->store, 1);
+    store_set_pump_limit(e->store, turn_over, e->loop);
     engine_filter_store_text(e);
     struct stat st;
     e->db_is_file = stat(db, &st) == 0 && S_ISREG(st.st_mode);

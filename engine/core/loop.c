@@ -69,11 +69,16 @@ struct nyx_loop {
     void *after_perform_ud;
     int64_t deadline_us;   /* a budgeted turn stops starting work here (loop_poll_budget); 0: none */
     int more_done;         /* finished transfers a budgeted turn left for the next */
+    int worked;            /* this turn has run a piece of work */
 };
 
-/* A budgeted turn's time is up: what is left waits for the next turn. The first piece of work
- * of a turn always runs, so every turn makes progress. */
-static int over(const nyx_loop *loop) { return loop->deadline_us > 0 && nyx_now_us() >= loop->deadline_us; }
+/* A budgeted turn's time is up: what is left waits for the next turn. A turn always runs one
+ * piece of work (a timer, a deferred function, a socket's action, a finished transfer, a
+ * source's answers), so every turn makes progress. */
+static int over(const nyx_loop *loop)
+{
+    return loop->deadline_us > 0 && loop->worked && nyx_now_us() >= loop->deadline_us;
+}
 
 static uint64_t tag(int kind, uint32_t value) { return (uint64_t)kind << 32 | value; }
 
@@ -313,6 +318,7 @@ static void run_due_timers(nyx_loop *loop)
         void *ud = t->ud;
         free(t);
         fn(ud);
+        loop->worked = 1;
     }
 }
 
@@ -341,8 +347,10 @@ static void run_deferred(nyx_loop *loop)
     size_t n = loop->ndefers, i = 0;
     if (n == 0)
         return;
-    for (; i < n && !over(loop); i++)
+    for (; i < n && !over(loop); i++) {
         loop->defers[i].fn(loop->defers[i].ud);
+        loop->worked = 1;
+    }
     memmove(loop->defers, loop->defers + i, (loop->ndefers - i) * sizeof *loop->defers);
     loop->ndefers -= i;
 }
@@ -461,6 +469,7 @@ static void finish_transfers(nyx_loop *loop)
                 void *ud = t->ud;
                 free(t);
                 done(ud, result);
+                loop->worked = 1;
             }
         }
     }
@@ -473,11 +482,12 @@ static CURLMcode socket_actions(nyx_loop *loop, int sockets_ready)
     if (sockets_ready) {
         struct epoll_event ev[256];
         int n = epoll_wait(loop->curl_ep, ev, 256, 0);
-        for (int i = 0; i < n && (i == 0 || !over(loop)); i++) {
+        for (int i = 0; i < n && !over(loop); i++) {
             int mask = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                        (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                        (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
             CURLMcode mc = curl_multi_socket_action(loop->multi, ev[i].data.fd, mask, &running);
+            loop->worked = 1;
             if (mc != CURLM_OK)
                 return mc;
         }
@@ -518,13 +528,16 @@ int loop_poll_budget(nyx_loop *loop, int timeout_ms, int budget_us)
     if (timeout_ms < 0)
         timeout_ms = 0;
     loop->deadline_us = budget_us > 0 ? nyx_now_us() + budget_us : 0;
+    loop->worked = 0;
     run_due_timers(loop);
     run_deferred(loop);
     /* Answers a source already holds (read while the program waited on it elsewhere) are
      * handed out now, not after this turn's wait. */
-    for (size_t i = 0; i < loop->nsources; i++)
-        if (loop->sources[i].busy(loop->sources[i].ud) > 0)
+    for (size_t i = 0; i < loop->nsources && !over(loop); i++)
+        if (loop->sources[i].busy(loop->sources[i].ud) > 0) {
             loop->sources[i].ready(loop->sources[i].ud);
+            loop->worked = 1;
+        }
     sync_sources(loop);
 
     /* With nothing to wait for, waiting would only stall the caller. */
@@ -547,9 +560,11 @@ int loop_poll_budget(nyx_loop *loop, int timeout_ms, int budget_us)
         default: break;
         }
     }
-    for (size_t i = 0; i < loop->nsources; i++)
-        if (loop->source_states[i].ready || loop->sources[i].busy(loop->sources[i].ud) > 0)
+    for (size_t i = 0; i < loop->nsources && !over(loop); i++)
+        if (loop->source_states[i].ready || loop->sources[i].busy(loop->sources[i].ud) > 0) {
             loop->sources[i].ready(loop->sources[i].ud);
+            loop->worked = 1;
+        }
     for (int i = 0; i < n; i++)
         if ((int)(ev[i].data.u64 >> 32) == TAG_WATCH)
             run_watch(loop, (int)(uint32_t)ev[i].data.u64);

@@ -413,6 +413,12 @@ int store_busy(const nyx_store *s) { return s && s->ops->busy ? s->ops->busy(s) 
 
 int store_answers_later(const nyx_store *s) { return s && s->ops->log_interaction_settle_async != NULL; }
 
+void store_set_pump_limit(nyx_store *s, int (*enough)(void *ud), void *ud)
+{
+    if (s && s->ops->set_pump_limit)
+        s->ops->set_pump_limit(s, enough, ud);
+}
+
 void store_set_background(nyx_store *s, int on)
 {
     if (s && s->ops->set_background)

@@ -491,6 +491,9 @@ int store_busy(const nyx_store *s);
  * (SQLite): then a caller groups its writes itself (store_batch_begin) to share a commit. */
 int store_answers_later(const nyx_store *s);
 void store_set_background(nyx_store *s, int on);
+/* store_pump() hands out answers until enough(ud) says 1 (one at least), the rest at the next
+ * pump, store_busy() still counting them: a host's frame does not take every answer at once. */
+void store_set_pump_limit(nyx_store *s, int (*enough)(void *ud), void *ud);
 /* The first background write that failed since the last look: 1 with its message, else 0. */
 int store_take_write_error(nyx_store *s, char *buf, size_t size);
 int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,

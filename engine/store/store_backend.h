@@ -160,6 +160,7 @@ typedef struct store_backend_ops {
     void (*pump)(nyx_store *s);
     int (*busy)(const nyx_store *s);
     void (*set_background)(nyx_store *s, int on);
+    void (*set_pump_limit)(nyx_store *s, int (*enough)(void *ud), void *ud);
     int (*take_write_error)(nyx_store *s, char *buf, size_t size);
     int (*log_interaction_settle_async)(nyx_store *s, const nyx_interaction *it,
                                         const char *reservation_id, double actual_usd,

@@ -306,6 +306,12 @@ static int pg_busy(const nyx_store *s)
 
 static void pg_set_background(nyx_store *s, int on) { pg_of(s)->background = on; }
 
+static void pg_set_pump_limit(nyx_store *s, int (*enough)(void *ud), void *ud)
+{
+    pg_of(s)->pump_enough = enough;
+    pg_of(s)->pump_ud = ud;
+}
+
 static int pg_take_write_error(nyx_store *s, char *buf, size_t size)
 {
     pg *p = pg_of(s);
@@ -368,6 +374,7 @@ const store_backend_ops store_pg_ops = {
     .pump = pg_pump_op,
     .busy = pg_busy,
     .set_background = pg_set_background,
+    .set_pump_limit = pg_set_pump_limit,
     .take_write_error = pg_take_write_error,
     .log_interaction_settle_async = store_pg_log_interaction_settle_async,
     .budget_reserve_async = store_pg_budget_reserve_async,

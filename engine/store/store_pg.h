@@ -40,6 +40,8 @@ typedef struct pg {
     pg_job *reading;                /* the job of sent whose result comes next */
     pg_job *done, *done_tail;       /* finished, waiting for store_pump to hand them out */
     int busy;                       /* jobs not handed out yet */
+    int (*pump_enough)(void *ud);   /* store_set_pump_limit: 1 stops handing out (one at least) */
+    void *pump_ud;
     int want_write;
     int notified;      /* a NOTIFY on nyx_control arrived since store_changed() last looked */
     int background;    /* writes without an answer are queued, not waited for */

@@ -397,6 +397,8 @@ void pg_pump(pg *p)
         if (j->fn)
             j->fn(j->ud, j->failed ? NULL : j->res, &j->err);
         job_free(j);
+        if (p->pump_enough && p->done && p->pump_enough(p->pump_ud))
+            return; /* the rest at the next pump (busy still counts them) */
     }
 }
 

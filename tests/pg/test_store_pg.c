@@ -243,6 +243,54 @@ static void on_id(void *ud, int rc, int64_t id, const nyx_error *err)
     snprintf(r->type, sizeof r->type, "%s", rc != 0 && err ? err->type : "");
 }
 
+/* store_set_pump_limit: a pump hands out one answer at least and stops once the limit says
+ * enough, the rest at later pumps, store_busy counting them meanwhile. */
+static int always_enough(void *ud)
+{
+    (*(int *)ud)++;
+    return 1;
+}
+
+static void test_pump_limit(void)
+{
+    nyx_store *s = open_db();
+    if (!s)
+        return;
+    int asked = 0;
+    nyx_error err;
+    nyx_error_clear(&err);
+    store_set_pump_limit(s, always_enough, &asked);
+    done_rec d[5];
+    memset(d, 0, sizeof d);
+    for (int k = 0; k < 5; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "limit%d", k);
+        nyx_interaction m = make(id, T0 + k);
+        CHECK_INT(store_log_interaction_settle_async(s, &m, NULL, 0, on_done, &d[k], &err), 0);
+    }
+    int answered = 0, most = 0;
+    double end = nyx_now_s() + 10;
+    while (answered < 5 && nyx_now_s() < end) {
+        int want_write = 0, fd = store_poll_fd(s, &want_write);
+        if (fd >= 0) {
+            struct pollfd p = {fd, (short)(POLLIN | (want_write ? POLLOUT : 0)), 0};
+            poll(&p, 1, 50);
+        }
+        int before = answered;
+        store_pump(s);
+        answered = 0;
+        for (int k = 0; k < 5; k++)
+            answered += d[k].calls;
+        most = answered - before > most ? answered - before : most;
+        CHECK(store_busy(s) >= 5 - answered); /* the rest still counted */
+    }
+    CHECK_INT(answered, 5);
+    CHECK_INT(most, 1); /* one answer per pump */
+    CHECK(asked > 0);
+    store_set_pump_limit(s, NULL, NULL);
+    store_close(s);
+}
+
 static void test_async(void)
 {
     nyx_store *s = open_db();
@@ -718,6 +766,7 @@ int main(void)
         {"concurrent_migration", test_concurrent_migration},
         {"content_migration", test_content_migration},
         {"async", test_async},
+        {"pump_limit", test_pump_limit},
         {"connection_loss", test_connection_loss},
         {"password_hidden", test_password_hidden},
         {NULL, NULL},
