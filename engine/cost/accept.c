@@ -30,7 +30,9 @@ static int accept_thinking(const nyx_model *md, const nyx_request *req, nyx_erro
                       md->id);
         return -1;
     }
-    int thinks = req->thinking == NYX_THINKING_ADAPTIVE || req->thinking == NYX_THINKING_BUDGET;
+    /* A model that cannot turn thinking off thinks without being asked to. */
+    int thinks = req->thinking == NYX_THINKING_ADAPTIVE || req->thinking == NYX_THINKING_BUDGET ||
+                 (req->thinking != NYX_THINKING_DISABLED && !(md->thinking & NYX_THINK_DISABLED));
     cJSON *tc = thinks && req->tool_choice_json ? cJSON_Parse(req->tool_choice_json) : NULL;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(tc, "type");
     int forced = cJSON_IsString(type) &&
@@ -82,6 +84,8 @@ int accept_param(const nyx_model *md, const char *param)
                   {"thinking:enabled", 1, NYX_THINK_ENABLED}, {"thinking:disabled", 1, NYX_THINK_DISABLED}};
     if (strcmp(param, "speed:fast") == 0)
         return md->has_fast;
+    if (strcmp(param, "tool_choice:forced_with_thinking") == 0)
+        return md->forced_tool_choice_with_thinking;
     for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
         if (strcmp(param, params[i].name) == 0)
             return ((params[i].thinking ? md->thinking : md->sampling) & params[i].bit) != 0;

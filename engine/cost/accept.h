@@ -21,7 +21,8 @@ int accept_request(const nyx_model *md, nyx_request *req, nyx_error *err);
 
 /* 1 when model md (NULL: unknown, so not refused) accepts a request parameter, as the
  * simulator asks: "temperature", "top_p", "top_k" (at a non-default value), "speed:fast",
- * "thinking:adaptive", "thinking:enabled", "thinking:disabled". Unknown names: 1. */
+ * "thinking:adaptive", "thinking:enabled", "thinking:disabled", "tool_choice:forced_with_thinking"
+ * (tool_choice "any" or a named tool while thinking). Unknown names: 1. */
 int accept_param(const nyx_model *md, const char *param);
 
 /* The notice for a call to a deprecated model ("... retires on DATE; use X"), written to

@@ -458,6 +458,22 @@ static int parse_options(sim_req *r, const cJSON *root, int count_only, nyx_erro
     return 0;
 }
 
+/* Some models refuse to be made to call a tool while they think (thinking asked for, or a
+ * model that cannot turn it off); the API answers 400 before any token is spent. */
+static int check_forced_choice(const sim_req *r, const cJSON *root, const char *thinking,
+                               const sim_models *models, nyx_error *err)
+{
+    const cJSON *choice = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
+    const cJSON *ctype = cJSON_IsObject(choice) ? cJSON_GetObjectItemCaseSensitive(choice, "type") : NULL;
+    int forced = cJSON_IsString(ctype) &&
+                 (!strcmp(ctype->valuestring, "any") || !strcmp(ctype->valuestring, "tool"));
+    int thinks = thinking ? strcmp(thinking, "disabled") != 0
+                          : !models->accepts(models->ud, r->model, "thinking:disabled");
+    if (forced && thinks && !models->accepts(models->ud, r->model, "tool_choice:forced_with_thinking"))
+        return bad(err, "tool_choice: Thinking may not be enabled when tool_choice forces tool use.");
+    return 0;
+}
+
 /* Parameters the model refuses get the API's 400; speed and region are kept for usage. */
 static int check_model_params(sim_req *r, const cJSON *root, const sim_models *models, nyx_error *err)
 {
@@ -497,7 +513,7 @@ static int check_model_params(sim_req *r, const cJSON *root, const sim_models *m
             return fail(err, 400, "invalid_request_error", "thinking.type: '%.30s' is not supported by this model",
                         type->valuestring);
     }
-    return 0;
+    return check_forced_choice(r, root, cJSON_IsString(type) ? type->valuestring : NULL, models, err);
 }
 
 static int parse_root(builder *b, const cJSON *root, const sim_models *models, int count_only,

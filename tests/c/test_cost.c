@@ -626,6 +626,35 @@ static void test_accept(void)
     CHECK_INT(accept_request(NULL, &req, &err), 0);
     nyx_request_free(&req);
 
+    /* a forced tool_choice while thinking: refused by the models that refuse it, naming
+     * tool_choice; a model that always thinks refuses it with thinking left unset */
+    static const struct {
+        const char *model, *choice;
+        int thinking, rc;
+    } forced[] = {
+        {"claude-sonnet-5-5", "{\"type\":\"any\"}", NYX_THINKING_ADAPTIVE, -1},
+        {"claude-sonnet-5-5", "{\"type\":\"tool\",\"name\":\"f\"}", NYX_THINKING_ADAPTIVE, -1},
+        {"claude-sonnet-5-5", "{\"type\":\"auto\"}", NYX_THINKING_ADAPTIVE, 0},
+        {"claude-sonnet-5-5", "{\"type\":\"any\"}", NYX_THINKING_UNSET, 0},
+        {"claude-sonnet-5-5", "{\"type\":\"any\"}", NYX_THINKING_DISABLED, 0},
+        {"claude-opus-5-5", "{\"type\":\"any\"}", NYX_THINKING_UNSET, -1},
+        {"claude-opus-5-5", "{\"type\":\"none\"}", NYX_THINKING_UNSET, 0},
+        {"claude-sonnet-5", "{\"type\":\"any\"}", NYX_THINKING_ADAPTIVE, 0},
+    };
+    for (size_t i = 0; i < sizeof forced / sizeof forced[0]; i++) {
+        nyx_request fr;
+        nyx_request_init(&fr);
+        fr.thinking = forced[i].thinking;
+        fr.tool_choice_json = strdup(forced[i].choice);
+        nyx_error_clear(&err);
+        CHECK_INT(accept_request(models_find(m, forced[i].model), &fr, &err), forced[i].rc);
+        if (forced[i].rc)
+            CHECK(strncmp(err.message, "tool_choice: ", 13) == 0 && strstr(err.message, forced[i].model));
+        nyx_request_free(&fr);
+    }
+    CHECK_INT(accept_param(models_find(m, "claude-opus-5-5"), "tool_choice:forced_with_thinking"), 0);
+    CHECK_INT(accept_param(h55, "tool_choice:forced_with_thinking"), 1);
+
     CHECK_INT(accept_param(h55, "temperature"), 0);
     CHECK_INT(accept_param(h45, "top_k"), 1);
     CHECK_INT(accept_param(models_find(m, "claude-opus-5-5"), "thinking:disabled"), 0);

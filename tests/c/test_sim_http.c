@@ -34,13 +34,16 @@ static int64_t min_tokens(void *ud, const char *model)
     return -1;
 }
 
-/* claude-haiku-5-5 takes no sampling parameter and always thinks; only it has fast mode. */
+/* claude-haiku-5-5 takes no sampling parameter and always thinks; only it has fast mode;
+ * neither Haiku can be made to call a tool while it thinks. */
 static int accepts(void *ud, const char *model, const char *param)
 {
     (void)ud;
     int h55 = strcmp(model, "claude-haiku-5-5") == 0;
     if (strcmp(param, "speed:fast") == 0)
         return h55;
+    if (strcmp(param, "tool_choice:forced_with_thinking") == 0)
+        return strncmp(model, "claude-haiku-", 13) != 0;
     if (strcmp(param, "temperature") == 0 || strcmp(param, "top_p") == 0 || strcmp(param, "top_k") == 0 ||
         strcmp(param, "thinking:disabled") == 0)
         return !h55;
@@ -377,6 +380,8 @@ static void usage_of(const resp *r, long long *in, long long *read, long long *w
 
 /* What a model refuses is a 400 as the API gives it; fast mode and the region are reported
  * in usage. */
+#define TOOLS "\"tools\":[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\"}}],"
+
 static void test_model_params(void)
 {
     static const struct {
@@ -390,6 +395,14 @@ static void test_model_params(void)
         {"claude-haiku-4-5", "\"temperature\":0.5", NULL},
         {"claude-haiku-4-5", "\"speed\":\"fast\"", "speed"},
         {"claude-haiku-5-5", "\"speed\":\"warp\"", "speed"},
+        /* a forced tool_choice while thinking: asked for, or a model that always thinks */
+        {"claude-haiku-4-5", TOOLS "\"thinking\":{\"type\":\"adaptive\"},\"tool_choice\":{\"type\":\"any\"}", "tool_choice"},
+        {"claude-haiku-4-5", TOOLS "\"thinking\":{\"type\":\"adaptive\"},\"tool_choice\":{\"type\":\"tool\",\"name\":\"f\"}", "tool_choice"},
+        {"claude-haiku-5-5", TOOLS "\"tool_choice\":{\"type\":\"any\"}", "tool_choice"},
+        {"claude-haiku-4-5", TOOLS "\"tool_choice\":{\"type\":\"any\"}", NULL},
+        {"claude-haiku-4-5", TOOLS "\"thinking\":{\"type\":\"disabled\"},\"tool_choice\":{\"type\":\"tool\",\"name\":\"f\"}", NULL},
+        {"claude-haiku-5-5", TOOLS "\"tool_choice\":{\"type\":\"auto\"}", NULL},
+        {MODEL, TOOLS "\"thinking\":{\"type\":\"adaptive\"},\"tool_choice\":{\"type\":\"any\"}", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char doc[512];

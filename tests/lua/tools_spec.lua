@@ -249,6 +249,29 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(4, v.n, "the refused calls sent nothing")
     end)
 
+    it("refuses tool_choice any or a named tool while a model thinks, where the model does, sending nothing", function()
+      local v = setup:run(WEATHER .. [[
+        local S55 = "claude-sonnet-5-5" -- thinks when asked; cannot then be made to call a tool
+        local _, any = pcall(nyx.call, { model = S55, prompt = "x", tools = { weather }, thinking = "adaptive",
+                                         tool_choice = "any" })
+        -- claude-opus-5-5 always thinks, so a named tool is refused without thinking asked for
+        local _, named = pcall(nyx.call, { model = "claude-opus-5-5", prompt = "x", tools = { weather },
+                                           tool_choice = { type = "tool", name = "weather" } })
+        local refused = #sim.requests()
+        local _, unthinking = pcall(nyx.call, { model = S55, prompt = "Weather in Oslo", tools = { weather },
+                                                tool_choice = "any", max_iterations = 1 })
+        local auto = nyx.call{ model = S55, prompt = "Weather in Oslo", tools = { weather }, thinking = "adaptive" }
+        return { any = any, named = named, refused = refused, unthinking = unthinking, auto = auto }
+      ]])
+      assert.are.equal("invalid_argument", v.any.type)
+      assert.matches("^tool_choice: .*claude%-sonnet%-5%-5", v.any.message)
+      assert.are.equal("invalid_argument", v.named.type)
+      assert.matches("^tool_choice: .*claude%-opus%-5%-5", v.named.message)
+      assert.are.equal(0, v.refused, "the refused calls sent nothing")
+      assert.are.equal("max_iterations", v.unthinking.type, "forced without thinking is sent")
+      assert.are.equal("end_turn", v.auto.stop_reason)
+    end)
+
     it("keeps cache marks off thinking blocks in a long loop with thinking", function()
       local v = setup:run [[
         local w = nyx.tool{ name = "weather", input = { type = "object", properties = { city = { type = "string" } } } }
