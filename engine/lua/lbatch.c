@@ -46,12 +46,6 @@ static int l_open(lua_State *L)
     return 1;
 }
 
-static void set_int(lua_State *L, const char *k, long v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
 /* handle:status() -> {processing_status, id, processing, succeeded, errored, canceled, expired, error} */
 static int l_status(lua_State *L)
 {
@@ -68,7 +62,7 @@ static int l_status(lua_State *L)
     lua_setfield(L, -2, "batch_id");
     static const char *const names[5] = {"processing", "succeeded", "errored", "canceled", "expired"};
     for (int i = 0; i < 5; i++)
-        set_int(L, names[i], st.counts[i]);
+        lnyx_set_int(L, names[i], st.counts[i]);
     if (st.error) {
         lua_pushstring(L, st.error);
         lua_setfield(L, -2, "error");
@@ -107,14 +101,6 @@ static int l_abandon(lua_State *L)
 
 /* ---- picking a batch up: core.batch_requests(id), core.batch_record(row, line) ---- */
 
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-    if (!v)
-        return;
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
 /* core.batch_requests(id) -> {{batch_id, name, part, provider_id, custom_id, session, agent,
  * template, template_version, model, reservation_id, reserved_usd, write_1h, logged}, ...} */
 static int l_requests(lua_State *L)
@@ -133,18 +119,18 @@ static int l_requests(lua_State *L)
     for (size_t i = 0; i < n; i++) {
         const batch_row *r = &rows[i];
         lua_createtable(L, 0, 14);
-        set_str(L, "batch_id", r->batch_id);
-        set_str(L, "name", r->name);
-        set_str(L, "provider_id", r->provider_id);
-        set_str(L, "custom_id", r->custom_id);
-        set_str(L, "session", r->session);
-        set_str(L, "agent", r->agent);
-        set_str(L, "template", r->template_name);
-        set_str(L, "model", r->model);
-        set_str(L, "reservation_id", r->reservation_id);
-        set_int(L, "part", r->part);
-        set_int(L, "template_version", r->template_version);
-        set_int(L, "write_1h", r->write_1h);
+        lnyx_set_str(L, "batch_id", r->batch_id);
+        lnyx_set_str(L, "name", r->name);
+        lnyx_set_str(L, "provider_id", r->provider_id);
+        lnyx_set_str(L, "custom_id", r->custom_id);
+        lnyx_set_str(L, "session", r->session);
+        lnyx_set_str(L, "agent", r->agent);
+        lnyx_set_str(L, "template", r->template_name);
+        lnyx_set_str(L, "model", r->model);
+        lnyx_set_str(L, "reservation_id", r->reservation_id);
+        lnyx_set_int(L, "part", r->part);
+        lnyx_set_int(L, "template_version", r->template_version);
+        lnyx_set_int(L, "write_1h", r->write_1h);
         lua_pushnumber(L, r->reserved_usd);
         lua_setfield(L, -2, "reserved_usd");
         lua_pushboolean(L, r->logged);
@@ -199,7 +185,7 @@ static int l_record(lua_State *L)
         lnyx_push_result(L, &r);
     } else {
         lnyx_push_error(L, &r.err);
-        set_str(L, "interaction_id", r.interaction_id);
+        lnyx_set_str(L, "interaction_id", r.interaction_id);
     }
     nyx_response_free(&r.resp);
     lua_pushboolean(L, ok);
@@ -275,15 +261,9 @@ static int l_api(lua_State *L)
             return lnyx_argerror(L, 2, "path must be \"\" or /ID[/results|/cancel] of letters, digits, '_' and '-'");
     if (*path && *path != '/' && *path != '?')
         return lnyx_argerror(L, 2, "path must start with / or ?");
-    api_op *op = lua_newuserdatauv(L, sizeof *op, 0);
-    memset(op, 0, sizeof *op);
+    api_op *op = lnyx_new_udata(L, sizeof *op, 0, "nyx.batchapi", api_gc);
     op->op.cancel = api_cancel;
     nyx_error_clear(&op->err);
-    if (luaL_newmetatable(L, "nyx.batchapi")) {
-        lua_pushcfunction(L, api_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
     nyx_engine *e = lnyx_engine(L);
     if (!e->started && engine_start(e) != 0)
         return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);

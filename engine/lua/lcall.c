@@ -174,13 +174,8 @@ static void read_tools(lua_State *L, nyx_request *req)
         return;
     }
     /* The array lives in a to-be-closed slot: an error below frees it. */
-    cJSON **slot = lua_newuserdatauv(L, sizeof *slot, 0);
+    cJSON **slot = lnyx_new_udata(L, sizeof *slot, 0, "nyx.jsonslot", lnyx_json_slot_gc);
     *slot = arr;
-    if (luaL_newmetatable(L, "nyx.jsonslot")) {
-        lua_pushcfunction(L, lnyx_json_slot_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, (lua_Integer)i);
         if (!lua_istable(L, -1)) {
@@ -593,60 +588,40 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
 
 /* ---- result -> table ---- */
 
-static void set_int(lua_State *L, const char *k, long long v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_num(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-    if (!v)
-        return;
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
 static void push_usage(lua_State *L, const nyx_call_result *r)
 {
     const nyx_usage *u = &r->resp.usage;
     lua_createtable(L, 0, 8);
-    set_int(L, "input_tokens", u->input_tokens);
-    set_int(L, "output_tokens", u->output_tokens);
-    set_int(L, "cache_creation_input_tokens", u->cache_creation_input_tokens);
-    set_int(L, "cache_read_input_tokens", u->cache_read_input_tokens);
+    lnyx_set_int(L, "input_tokens", u->input_tokens);
+    lnyx_set_int(L, "output_tokens", u->output_tokens);
+    lnyx_set_int(L, "cache_creation_input_tokens", u->cache_creation_input_tokens);
+    lnyx_set_int(L, "cache_read_input_tokens", u->cache_read_input_tokens);
     lua_createtable(L, 0, 2);
-    set_int(L, "ephemeral_5m_input_tokens", u->cache_creation_5m);
-    set_int(L, "ephemeral_1h_input_tokens", u->cache_creation_1h);
+    lnyx_set_int(L, "ephemeral_5m_input_tokens", u->cache_creation_5m);
+    lnyx_set_int(L, "ephemeral_1h_input_tokens", u->cache_creation_1h);
     lua_setfield(L, -2, "cache_creation");
     if (r->has_cost) { /* unknown price: nil, never 0 */
-        set_num(L, "cost_usd", r->cost.cost_usd);
-        set_num(L, "cost_without_cache_usd", r->cost.cost_without_cache_usd);
-        set_num(L, "saved_usd", r->cost.saved_usd);
+        lnyx_set_num(L, "cost_usd", r->cost.cost_usd);
+        lnyx_set_num(L, "cost_without_cache_usd", r->cost.cost_without_cache_usd);
+        lnyx_set_num(L, "saved_usd", r->cost.saved_usd);
     }
 }
 
 static void push_common(lua_State *L, const nyx_call_result *r)
 {
-    set_str(L, "interaction_id", r->interaction_id);
-    set_int(L, "attempts", r->attempts);
-    set_num(L, "latency_ms", r->latency_ms);
-    set_num(L, "ttfb_ms", r->ttfb_ms);
-    set_str(L, "model_requested", r->model_requested);
-    set_int(L, "route", r->route);
+    lnyx_set_str(L, "interaction_id", r->interaction_id);
+    lnyx_set_int(L, "attempts", r->attempts);
+    lnyx_set_num(L, "latency_ms", r->latency_ms);
+    lnyx_set_num(L, "ttfb_ms", r->ttfb_ms);
+    lnyx_set_str(L, "model_requested", r->model_requested);
+    lnyx_set_int(L, "route", r->route);
     lua_pushboolean(L, r->from_cache);
     lua_setfield(L, -2, "from_cache");
     lua_pushboolean(L, r->route > 0);
     lua_setfield(L, -2, "fallback_used");
     if (r->span_id[0]) { /* exported: tools it asks for become its children */
-        set_str(L, "trace_id", r->trace_id);
-        set_str(L, "span_id", r->span_id);
+        lnyx_set_str(L, "trace_id", r->trace_id);
+        lnyx_set_str(L, "span_id", r->span_id);
     }
 }
 
@@ -655,11 +630,11 @@ void lnyx_push_result(lua_State *L, const nyx_call_result *r)
     lua_createtable(L, 0, 14);
     lua_pushlstring(L, r->resp.text ? r->resp.text : "", r->resp.text_len);
     lua_setfield(L, -2, "text");
-    set_str(L, "model", r->resp.model);
-    set_str(L, "id", r->resp.id);
-    set_str(L, "stop_reason", r->resp.stop_reason);
-    set_str(L, "stop_sequence", r->resp.stop_sequence);
-    set_str(L, "request_id", r->resp.request_id);
+    lnyx_set_str(L, "model", r->resp.model);
+    lnyx_set_str(L, "id", r->resp.id);
+    lnyx_set_str(L, "stop_reason", r->resp.stop_reason);
+    lnyx_set_str(L, "stop_sequence", r->resp.stop_sequence);
+    lnyx_set_str(L, "request_id", r->resp.request_id);
     if (r->resp.content_json) {
         cJSON *content = cJSON_Parse(r->resp.content_json);
         if (content) {
@@ -801,24 +776,14 @@ static int l_call(lua_State *L)
     if (e->in_callback)
         return lnyx_fail(L, "invalid_state", "nyx.call cannot run inside a callback (stream or event "
                                              "handler); start a task with nyx.spawn instead");
-    call_op *op = lua_newuserdatauv(L, sizeof *op, 0);  /* index 2, kept until the call ends */
-    memset(op, 0, sizeof *op);
+    /* index 2, kept until the call ends */
+    call_op *op = lnyx_new_udata(L, sizeof *op, 0, "nyx.callop", op_gc);
     op->e = e;
     op->stream_ref = op->start_ref = op->thinking_ref = LUA_NOREF;
     op->op.cancel = op_cancel;
-    if (luaL_newmetatable(L, "nyx.callop")) {
-        lua_pushcfunction(L, op_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
     /* The spec lives in a userdata too, so a raised argument error frees it. */
-    nyx_call_spec *spec = lua_newuserdatauv(L, sizeof *spec, 0); /* index 3 */
+    nyx_call_spec *spec = lnyx_new_udata(L, sizeof *spec, 0, "nyx.callspec", spec_gc); /* index 3 */
     call_spec_init(spec);
-    if (luaL_newmetatable(L, "nyx.callspec")) {
-        lua_pushcfunction(L, spec_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
     read_spec(L, spec, op);
     spec->on_text = stream_text;
     spec->on_start = stream_start;

@@ -108,6 +108,16 @@ int lnyx_callback(lua_State *L, int ref, int nargs);
  * failure stops nyx_poll with NYX_ESCRIPT. Pushes the task object. */
 lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main);
 
+/* ---- building values (lpush.c) ---- */
+
+/* t[k] = v on the table at the top of the stack; lnyx_set_str leaves a NULL v out. */
+void lnyx_set_int(lua_State *L, const char *k, long long v);
+void lnyx_set_num(lua_State *L, const char *k, double v);
+void lnyx_set_str(lua_State *L, const char *k, const char *v);
+/* Pushes a zero-filled userdata of size bytes (nuvalue user values) whose metatable tname,
+ * made on first use, runs gc when Lua collects it. */
+void *lnyx_new_udata(lua_State *L, size_t size, int nuvalue, const char *tname, lua_CFunction gc);
+
 /* Cancels every task that waits (nyx_stop_scripts); returns how many. */
 int lnyx_cancel_tasks(lua_State *L);
 

@@ -17,43 +17,31 @@ typedef struct lsession {
     nyx_session *s; /* owned by the engine: sessions outlive scripts and reloads */
 } lsession;
 
-static void set_int(lua_State *L, const char *k, long long v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_num(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
 static void push_stats(lua_State *L, const nyx_stats *st)
 {
     lua_createtable(L, 0, 20);
-    set_int(L, "calls", st->calls);
-    set_int(L, "ok", st->ok);
-    set_int(L, "errors", st->errors);
-    set_int(L, "cancelled", st->cancelled);
-    set_int(L, "calls_with_cache_read", st->calls_with_read);
-    set_int(L, "calls_with_cache_write", st->calls_with_write);
-    set_num(L, "cache_hit_rate", stats_hit_rate(st));
-    set_int(L, "input_tokens", st->input_tokens);
-    set_int(L, "output_tokens", st->output_tokens);
-    set_int(L, "cache_read_tokens", st->cache_read_tokens);
-    set_int(L, "cache_write_tokens", st->cache_write_tokens);
-    set_num(L, "cost_usd", st->cost_usd);
-    set_num(L, "cost_without_cache_usd", st->cost_without_cache_usd);
-    set_num(L, "saved_usd", st->saved_usd);
-    set_num(L, "cost_saved_by_caching", st->saved_usd);
-    set_int(L, "unknown_cost_calls", st->unknown_cost_calls);
-    set_int(L, "unexpected_misses", st->unexpected_misses);
-    set_int(L, "from_response_cache", st->from_response_cache);
-    set_int(L, "tool_calls", st->tool_calls);
-    set_int(L, "tool_rounds", st->tool_rounds);
-    set_int(L, "iterations", st->iterations);
-    set_num(L, "avg_latency_ms", st->calls ? st->latency_ms_total / (double)st->calls : 0.0);
+    lnyx_set_int(L, "calls", st->calls);
+    lnyx_set_int(L, "ok", st->ok);
+    lnyx_set_int(L, "errors", st->errors);
+    lnyx_set_int(L, "cancelled", st->cancelled);
+    lnyx_set_int(L, "calls_with_cache_read", st->calls_with_read);
+    lnyx_set_int(L, "calls_with_cache_write", st->calls_with_write);
+    lnyx_set_num(L, "cache_hit_rate", stats_hit_rate(st));
+    lnyx_set_int(L, "input_tokens", st->input_tokens);
+    lnyx_set_int(L, "output_tokens", st->output_tokens);
+    lnyx_set_int(L, "cache_read_tokens", st->cache_read_tokens);
+    lnyx_set_int(L, "cache_write_tokens", st->cache_write_tokens);
+    lnyx_set_num(L, "cost_usd", st->cost_usd);
+    lnyx_set_num(L, "cost_without_cache_usd", st->cost_without_cache_usd);
+    lnyx_set_num(L, "saved_usd", st->saved_usd);
+    lnyx_set_num(L, "cost_saved_by_caching", st->saved_usd);
+    lnyx_set_int(L, "unknown_cost_calls", st->unknown_cost_calls);
+    lnyx_set_int(L, "unexpected_misses", st->unexpected_misses);
+    lnyx_set_int(L, "from_response_cache", st->from_response_cache);
+    lnyx_set_int(L, "tool_calls", st->tool_calls);
+    lnyx_set_int(L, "tool_rounds", st->tool_rounds);
+    lnyx_set_int(L, "iterations", st->iterations);
+    lnyx_set_num(L, "avg_latency_ms", st->calls ? st->latency_ms_total / (double)st->calls : 0.0);
 }
 
 static lsession *check_session(lua_State *L, int i)
@@ -246,11 +234,11 @@ static int l_stats(lua_State *L)
     push_stats(L, &e->stats);
     lua_pushboolean(L, e->degraded);
     lua_setfield(L, -2, "storage_degraded");
-    set_int(L, "records_lost", e->lost_interactions);
-    set_int(L, "breaker_opens", e->breaker_opens);
-    set_int(L, "connections_opened", e->connections);
-    set_int(L, "tls_handshakes", e->tls_handshakes);
-    set_num(L, "write_premium_unread_usd", e->cache ? cache_unread_premium(e->cache) : 0.0);
+    lnyx_set_int(L, "records_lost", e->lost_interactions);
+    lnyx_set_int(L, "breaker_opens", e->breaker_opens);
+    lnyx_set_int(L, "connections_opened", e->connections);
+    lnyx_set_int(L, "tls_handshakes", e->tls_handshakes);
+    lnyx_set_num(L, "write_premium_unread_usd", e->cache ? cache_unread_premium(e->cache) : 0.0);
     lua_createtable(L, 0, CACHE_MISS_KINDS);
     for (int i = 1; i < CACHE_MISS_KINDS; i++) {
         lua_pushinteger(L, e->miss_reasons[i]);
@@ -266,8 +254,8 @@ static int l_stats(lua_State *L)
     const nyx_model *m;
     for (size_t i = 0; e->cache && (m = cache_calibration_at(e->cache, i, &ratio, &samples)); i++) {
         lua_createtable(L, 0, 2);
-        set_num(L, "bytes_per_token", ratio);
-        set_int(L, "samples", samples);
+        lnyx_set_num(L, "bytes_per_token", ratio);
+        lnyx_set_int(L, "samples", samples);
         lua_setfield(L, -2, m->id);
     }
     lua_setfield(L, -2, "calibration");

@@ -25,13 +25,7 @@ static int box_gc(lua_State *L)
 
 lnyx_store_wait *lnyx_store_wait_new(lua_State *L)
 {
-    lnyx_store_wait **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = NULL;
-    if (luaL_newmetatable(L, "nyx.storewait")) {
-        lua_pushcfunction(L, box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    lnyx_store_wait **box = lnyx_new_udata(L, sizeof *box, 0, "nyx.storewait", box_gc);
     lnyx_store_wait *w = calloc(1, sizeof *w);
     if (!w)
         lnyx_fail(L, "out_of_memory", "out of memory");

@@ -307,15 +307,9 @@ static int waitop_gc(lua_State *L)
 static task_waitop *new_waitop(lua_State *L, waitlist *list, int owner_index)
 {
     owner_index = lua_absindex(L, owner_index);
-    task_waitop *w = lua_newuserdatauv(L, sizeof *w, 1);
-    memset(w, 0, sizeof *w);
+    task_waitop *w = lnyx_new_udata(L, sizeof *w, 1, "nyx.waitop", waitop_gc);
     w->op.cancel = waitop_cancel;
     w->list = list;
-    if (luaL_newmetatable(L, "nyx.waitop")) {
-        lua_pushcfunction(L, waitop_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
     lua_pushvalue(L, owner_index);
     lua_setiuservalue(L, -2, 1);
     if (waitlist_add(list, &w->op) != 0)
@@ -457,15 +451,9 @@ static int l_sleep(lua_State *L)
     nyx_engine *e = lnyx_engine(L);
     if (!e->started && engine_start(e) != 0)
         return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
-    sleep_op *op = lua_newuserdatauv(L, sizeof *op, 0);
-    memset(op, 0, sizeof *op);
+    sleep_op *op = lnyx_new_udata(L, sizeof *op, 0, "nyx.sleep", sleep_gc);
     op->e = e;
     op->op.cancel = sleep_cancel;
-    if (luaL_newmetatable(L, "nyx.sleep")) {
-        lua_pushcfunction(L, sleep_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
     op->timer = loop_timer_add(e->loop, (double)s, sleep_fired, op);
     if (!op->timer)
         return lnyx_fail(L, "out_of_memory", "out of memory");

@@ -184,13 +184,7 @@ static tvalue *check_vars(lua_State *L, int arg, const char *fname)
     if (!lua_istable(L, arg))
         arg_error(L, arg, fname, "vars must be a table, got %s", luaL_typename(L, arg));
     arg = lua_absindex(L, arg);
-    tvalue **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = NULL;
-    if (luaL_newmetatable(L, TVALUE_BOX_MT)) {
-        lua_pushcfunction(L, box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    tvalue **box = lnyx_new_udata(L, sizeof *box, 0, TVALUE_BOX_MT, box_gc);
     if (!(*box = tvalue_map()))
         lnyx_fail(L, "out_of_memory", "out of memory");
     lua_newtable(L);
@@ -243,14 +237,6 @@ static int l_render(lua_State *L)
     return 2;
 }
 
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-    if (!v)
-        return;
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
 /* nyx.templates.get("name" | "name@3") -> {name, version, text, description, model, source,
  * variables = {{name, required, default, description}, ...}} */
 static int l_get(lua_State *L)
@@ -263,16 +249,16 @@ static int l_get(lua_State *L)
         return lnyx_raise(L, &err);
     const nyx_template *t = info.t;
     lua_createtable(L, 0, 8);
-    set_str(L, "name", info.name);
+    lnyx_set_str(L, "name", info.name);
     lua_pushinteger(L, info.version);
     lua_setfield(L, -2, "version");
     size_t len = 0;
     const char *text = template_text(t, &len);
     lua_pushlstring(L, text, len);
     lua_setfield(L, -2, "text");
-    set_str(L, "description", template_description(t));
-    set_str(L, "model", template_model_hint(t));
-    set_str(L, "source", info.source);
+    lnyx_set_str(L, "description", template_description(t));
+    lnyx_set_str(L, "model", template_model_hint(t));
+    lnyx_set_str(L, "source", info.source);
     cJSON *output = template_output_schema(t) ? cJSON_Parse(template_output_schema(t)) : NULL;
     if (output) {
         lnyx_push_json(L, output);
@@ -295,11 +281,11 @@ static int l_get(lua_State *L)
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 4);
-        set_str(L, "name", template_var_name(t, i));
+        lnyx_set_str(L, "name", template_var_name(t, i));
         lua_pushboolean(L, template_var_required(t, i));
         lua_setfield(L, -2, "required");
-        set_str(L, "default", template_var_default(t, i));
-        set_str(L, "description", template_var_description(t, i));
+        lnyx_set_str(L, "default", template_var_default(t, i));
+        lnyx_set_str(L, "description", template_var_description(t, i));
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lua_setfield(L, -2, "variables");

@@ -83,15 +83,9 @@ static int l_host_tool_call(lua_State *L)
     lnyx_checktype(L, 2, LUA_TTABLE);
     char *input = lnyx_to_json_text(L, 2, "input", NULL);
     nyx_engine *e = lnyx_engine(L);
-    host_wait *w = lua_newuserdatauv(L, sizeof *w, 0);
-    memset(w, 0, sizeof *w);
+    host_wait *w = lnyx_new_udata(L, sizeof *w, 0, "nyx.host_wait", wait_gc);
     w->e = e;
     w->op.cancel = wait_cancel;
-    if (luaL_newmetatable(L, "nyx.host_wait")) {
-        lua_pushcfunction(L, wait_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
     nyx_error err;
     nyx_error_clear(&err);
     int rc = input ? host_tool_start(e, name, input, answered, w, &w->id, &err) : -1;
