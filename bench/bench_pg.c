@@ -158,6 +158,8 @@ static void frames(const char *uri)
     printf("pg_engine_400_calls_50_in_flight_wall_s: %.2f\n", wall);
     printf("pg_frame_nyx_poll_0_mean_ms: %.3f\n", st.mean_ms);
     printf("pg_frame_nyx_poll_0_max_ms: %.3f\n", st.max_ms);
+    printf("pg_frame_nyx_poll_0_max_cpu_ms: %.3f\n", st.max_cpu_ms);
+    printf("pg_frame_first_frame_ms: %.3f (starts the engine)\n", st.first_ms);
 }
 
 int main(int argc, char **argv)

@@ -305,6 +305,21 @@ int store_sqlite_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
                                         nyx_error *err)
 {
     sq *q = sq_of(s);
+    if (q->in_batch) {
+        /* A failure inside a batch rolls the whole batch back, so the operation needs no
+         * savepoint of its own (a group commit writes many of these in one batch). */
+        if (store_sqlite_refuse_in_aborted_batch(q, err) != 0)
+            return -1;
+        int rc = reservation_id ? settle(q, reservation_id, actual_usd, nyx_wall_s(), err) : SQLITE_DONE;
+        if (rc == SQLITE_DONE)
+            rc = store_sqlite_insert_interaction(q, it, err);
+        if (rc != SQLITE_DONE) {
+            store_sqlite_abort_batch(q, err);
+            return -1;
+        }
+        q->batch_writes++;
+        return 0;
+    }
     if (store_sqlite_tx_begin(q, "log an interaction in", err) != 0)
         return -1;
     /* Settle first: a failing insert (a duplicate id) then shows the rollback undoing it. */
