@@ -8,31 +8,13 @@
 -- blocks (the API's lookback): there a second mark keeps the cache read.
 -- Run: ANTHROPIC_API_KEY=x ANTHROPIC_BASE_URL=http://127.0.0.1:PORT nyx run bench/chat.lua [--var short=1]
 local nyx = require "nyx"
-local json = require "dkjson"
 
 local short = nyx.vars.short == "1"
-local base = assert(os.getenv("ANTHROPIC_BASE_URL"), "ANTHROPIC_BASE_URL must point at `nyx sim`")
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local sim = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "sim_control.lua")
+local control = sim.control
 
-local function control(method, path, body)
-  local cmd = ("env -u LD_PRELOAD curl -s -S -X %s %s"):format(method, q(base .. path))
-  if body then cmd = cmd .. " -H 'content-type: application/json' --data-binary " .. q(json.encode(body)) end
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  p:close()
-  return assert(json.decode(out), "the simulator answered: " .. out)
-end
-
--- About 1,100 tokens of instructions (22 a line in the simulator's count).
-local lines = { "You are the planning assistant of a regional retailer." }
-local words = { "revenue", "margin", "customers", "retention", "inventory", "forecast",
-                "regional", "growth", "pricing", "channel", "partners", "capacity" }
-for i = 1, 49 do
-  lines[#lines + 1] = ("Rule %d: weigh the %s of %s against %s in the %s quarter."):format(i,
-    words[i % 12 + 1], words[(i * 5) % 12 + 1], words[(i * 7) % 12 + 1], words[(i * 11) % 12 + 1])
-end
-local system = table.concat(lines, "\n")
+local system = sim.system("You are the planning assistant of a regional retailer.")
 
 --- A chat of `turns` turns by user `who`; returns the dollars of every turn, and how many
 --- turns after the first cache write read nothing. `keep` keeps the server's cache.

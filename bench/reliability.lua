@@ -10,27 +10,17 @@
 -- part: one section only (default all); prefix: what the section-1 figures are called
 -- (default "reliability"), so a second run with another breaker configuration can be told apart.
 local nyx = require "nyx"
-local json = require "dkjson"
 
 local short = nyx.vars.short == "1"
 local part = nyx.vars.part
 local prefix = nyx.vars.prefix or "reliability"
-local base = assert(os.getenv("ANTHROPIC_BASE_URL"), "ANTHROPIC_BASE_URL must point at `nyx sim`")
 local max_retries = tonumber(nyx.config.get("LLM_MAX_RETRIES"))
 local cooldown = tonumber(os.getenv("NYX_BREAKER_COOLDOWN_SECONDS") or "30")
 
 -- ---- the simulator's control endpoints ----
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function control(method, path, body)
-  local cmd = ("env -u LD_PRELOAD curl -s -S -X %s %s"):format(method, q(base .. path))
-  if body then cmd = cmd .. " -H 'content-type: application/json' --data-binary " .. q(json.encode(body)) end
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  p:close()
-  return assert(json.decode(out), "the simulator answered: " .. out)
-end
+local sim = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "sim_control.lua")
+local control = sim.control
 
 --- Messages requests that reached the simulator for a model, by arrival time.
 local function sent(model)

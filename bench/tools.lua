@@ -9,30 +9,13 @@
 --    emptied in between: the dollars of each and their ratio (below 1: nyx is cheaper).
 -- Run: ANTHROPIC_API_KEY=x ANTHROPIC_BASE_URL=http://127.0.0.1:PORT nyx run bench/tools.lua [--var short=1]
 local nyx = require "nyx"
-local json = require "dkjson"
 
 local short = nyx.vars.short == "1"
-local base = assert(os.getenv("ANTHROPIC_BASE_URL"), "ANTHROPIC_BASE_URL must point at `nyx sim`")
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local sim = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "sim_control.lua")
+local control = sim.control
 
-local function control(method, path, body)
-  local cmd = ("env -u LD_PRELOAD curl -s -S -X %s %s"):format(method, q(base .. path))
-  if body then cmd = cmd .. " -H 'content-type: application/json' --data-binary " .. q(json.encode(body)) end
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  p:close()
-  return assert(json.decode(out), "the simulator answered: " .. out)
-end
-
-local lines = { "You are the stock auditor of a regional retailer; use the tools, one store at a time." }
-local words = { "revenue", "margin", "customers", "retention", "inventory", "forecast",
-                "regional", "growth", "pricing", "channel", "partners", "capacity" }
-for i = 1, 49 do
-  lines[#lines + 1] = ("Rule %d: weigh the %s of %s against %s in the %s quarter."):format(i,
-    words[i % 12 + 1], words[(i * 5) % 12 + 1], words[(i * 7) % 12 + 1], words[(i * 11) % 12 + 1])
-end
-local system = table.concat(lines, "\n")
+local system = sim.system("You are the stock auditor of a regional retailer; use the tools, one store at a time.")
 
 local n_stock = 0
 local stock = nyx.tool{ name = "stock", description = "Stock and sales of one store",
