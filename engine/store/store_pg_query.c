@@ -10,17 +10,13 @@
  * Text is ordered bytewise (COLLATE "C") and NULL first, as SQLite orders it. */
 #define _POSIX_C_SOURCE 200809L
 #include "store_pg.h"
+#include "store_query_sql.h"
 
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Tokens of one row, every kind counted once. */
-#define TOKENS_EXPR                                                                        \
-    "(i.input_tokens + i.cache_creation_input_tokens + i.cache_read_input_tokens +"        \
-    " i.output_tokens)"
 
 /* ---- the filter ---- */
 
@@ -178,12 +174,7 @@ int store_pg_query_iterations(nyx_store *s, const char *session, store_row_fn fn
                               nyx_error *err)
 {
     char sql[1024];
-    snprintf(sql, sizeof sql,
-             "SELECT i.thought_id AS thought, i.iteration AS iteration, i.tool_calls AS tool_calls,"
-             " i.stop_reason AS stop_reason, " TOKENS_EXPR " AS tokens, i.cost_usd AS cost"
-             " FROM llm_interactions AS i"
-             " WHERE i.thought_id IS NOT NULL AND i.iteration IS NOT NULL%s"
-             " ORDER BY i.thought_id, i.created_at",
+    snprintf(sql, sizeof sql, ITERATIONS_SQL,
              session ? " AND i.session = $1::text" : "");
     const char *v[] = {session};
     return pg_rows(pg_of(s), "query iterations", sql, session ? 1 : 0, v, fn, ud, err);

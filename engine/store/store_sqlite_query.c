@@ -2,16 +2,12 @@
  * Each is built for its filter (only the conditions given, so the session and created_at
  * indexes serve them), prepared, and stepped once; they run rarely, so they are not cached. */
 #include "store_sqlite.h"
+#include "store_query_sql.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_QUERY_COLS 24
-
-/* Tokens of one row, every kind counted once. */
-#define TOKENS_EXPR                                                                        \
-    "(i.input_tokens + i.cache_creation_input_tokens + i.cache_read_input_tokens +"        \
-    " i.output_tokens)"
 
 /* The rows a filter selects, as "FROM ..." with alias i and a stable order key i.rid.
  * With f->last the newest N are taken first, so stats over --last N agree with the log; newest
@@ -202,12 +198,7 @@ int store_sqlite_query_iterations(nyx_store *s, const char *session, store_row_f
                                   nyx_error *err)
 {
     char sql[1024];
-    snprintf(sql, sizeof sql,
-             "SELECT i.thought_id AS thought, i.iteration AS iteration, i.tool_calls AS tool_calls,"
-             " i.stop_reason AS stop_reason, " TOKENS_EXPR " AS tokens, i.cost_usd AS cost"
-             " FROM llm_interactions AS i"
-             " WHERE i.thought_id IS NOT NULL AND i.iteration IS NOT NULL%s"
-             " ORDER BY i.thought_id, i.created_at",
+    snprintf(sql, sizeof sql, ITERATIONS_SQL,
              session ? " AND i.session = :session" : "");
     return run_query(sq_of(s), "iterations", sql, NULL, session, fn, ud, err);
 }
