@@ -2,113 +2,135 @@
 #include "config.h"
 #include "net.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-enum kind { K_STRING, K_NUMBER, K_COUNT, K_BOOL, K_BUDGET };
-
-typedef struct setting {
-    const char *name;
-    enum kind kind;
-    size_t offset;
-    double min, max;
-} setting;
-
 #define AT(f) offsetof(nyx_config, f)
+#define NONE ((size_t)-1)
 
-/* Each variable once, with its type and range: the table is the documentation. */
-static const setting settings[] = {
-    {"ANTHROPIC_BASE_URL", K_STRING, AT(base_url), 0, 0},
-    {"NYX_PROVIDER", K_STRING, AT(provider), 0, 0},
-    {"CLAUDE_DEFAULT_MODEL", K_STRING, AT(default_model), 0, 0},
-    {"CLAUDE_MAX_TOKENS", K_COUNT, AT(max_tokens), 1, 1000000},
-    {"CLAUDE_TIMEOUT_SECONDS", K_NUMBER, AT(timeout_s), 0.001, 86400},
-    {"NYX_CONNECT_TIMEOUT_SECONDS", K_NUMBER, AT(connect_timeout_s), 0.001, 3600},
-    {"LLM_MAX_RETRIES", K_COUNT, AT(max_retries), 0, 100},
-    {"LLM_RETRY_BACKOFF_FACTOR", K_NUMBER, AT(backoff_factor), 1, 100},
-    {"NYX_RETRY_BASE_SECONDS", K_NUMBER, AT(backoff_base_s), 0, 3600},
-    {"NYX_RETRY_MAX_SECONDS", K_NUMBER, AT(backoff_max_s), 0, 86400},
-    {"LLM_ENABLE_CIRCUIT_BREAKER", K_BOOL, AT(circuit_breaker), 0, 0},
-    {"NYX_BREAKER_FAILURES", K_COUNT, AT(breaker_failures), 0, 1000000},
-    {"NYX_BREAKER_FAILURE_RATE", K_NUMBER, AT(breaker_failure_rate), 0, 1},
-    {"NYX_BREAKER_MIN_CALLS", K_COUNT, AT(breaker_min_calls), 1, 1000000},
-    {"NYX_BREAKER_WINDOW_SECONDS", K_NUMBER, AT(breaker_window_s), 0.001, 86400},
-    {"NYX_BREAKER_COOLDOWN_SECONDS", K_NUMBER, AT(breaker_cooldown_s), 0, 86400},
-    {"LLM_CACHE_ENABLED", K_BOOL, AT(response_cache), 0, 0},
-    {"LLM_EPHEMERAL_CACHE_TTL", K_NUMBER, AT(ephemeral_ttl_s), 0, 1e9},
-    {"LLM_PERSISTENT_CACHE_TTL", K_NUMBER, AT(persistent_ttl_s), 0, 1e9},
-    {"LLM_SHARED_CONTEXT_TTL", K_NUMBER, AT(shared_context_ttl_s), 0, 1e9},
-    {"LLM_MAX_EPHEMERAL_SIZE", K_COUNT, AT(max_ephemeral_size), 0, 1e9},
-    {"LLM_DAILY_BUDGET_USD", K_BUDGET, AT(daily_budget_usd), 0, 1e12},
-    {"LLM_MONTHLY_BUDGET_USD", K_BUDGET, AT(monthly_budget_usd), 0, 1e12},
-    {"LLM_SESSION_BUDGET_USD", K_BUDGET, AT(session_budget_usd), 0, 1e12},
-    {"LLM_ENABLE_COST_ALERTS", K_BOOL, AT(cost_alerts), 0, 0},
-    {"NYX_BUDGET_FAIL_OPEN", K_BOOL, AT(budget_fail_open), 0, 0},
-    {"NYX_DB", K_STRING, AT(db), 0, 0},
-    {"NYX_MODELS", K_STRING, AT(models_file), 0, 0},
-    {"NYX_TEMPLATE_PATH", K_STRING, AT(template_path), 0, 0},
-    {"NYX_DEBUG", K_BOOL, AT(debug), 0, 0},
-    {"NYX_SIM_TTFT_MS", K_NUMBER, AT(sim_ttft_ms), 0, 600000},
-    {"NYX_SIM_TOKEN_MS", K_NUMBER, AT(sim_token_ms), 0, 60000},
-    {"NYX_SIM_BATCH_MS", K_NUMBER, AT(sim_batch_ms), 0, 86400000},
-    {"NYX_SIM_BATCH_EXPIRY_MS", K_NUMBER, AT(sim_batch_expiry_ms), 0, 86400000},
-    {"NYX_STORAGE_MODE", K_STRING, AT(storage_mode), 0, 0},
-    {"NYX_MAX_PROMPT_BYTES", K_COUNT, AT(max_prompt_bytes), 1, 1e12},
-    {"NYX_MAX_PROMPT_TOKENS", K_COUNT, AT(max_prompt_tokens), 1, 1e12},
-    {"NYX_MAX_OUTPUT_TOKENS", K_COUNT, AT(max_output_tokens), 1, 1e9},
-    {"NYX_PENDING_MAX", K_COUNT, AT(pending_max), 1, 1e7},
-    {"NYX_CA_FILE", K_STRING, AT(ca_file), 0, 0},
-    {"NYX_CLIENT_CERT", K_STRING, AT(client_cert), 0, 0},
-    {"NYX_CLIENT_KEY", K_STRING, AT(client_key), 0, 0},
-    {"NYX_TLS_INSECURE", K_BOOL, AT(tls_insecure), 0, 0},
-    {"NYX_EXTRA_HEADERS", K_STRING, AT(extra_headers), 0, 0},
-    {"NYX_HTTP_VERSION", K_STRING, AT(http_version), 0, 0},
-    {"OTEL_EXPORTER_OTLP_ENDPOINT", K_STRING, AT(otel_endpoint), 0, 0},
-    {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", K_STRING, AT(otel_traces_endpoint), 0, 0},
-    {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", K_STRING, AT(otel_metrics_endpoint), 0, 0},
-    {"OTEL_EXPORTER_OTLP_HEADERS", K_STRING, AT(otel_headers), 0, 0},
-    {"OTEL_SERVICE_NAME", K_STRING, AT(otel_service_name), 0, 0},
-    {"OTEL_RESOURCE_ATTRIBUTES", K_STRING, AT(otel_resource_attributes), 0, 0},
-    {"OTEL_SDK_DISABLED", K_BOOL, AT(otel_disabled), 0, 0},
-    {"OTEL_TRACES_EXPORTER", K_STRING, AT(otel_traces_exporter), 0, 0},
-    {"OTEL_METRICS_EXPORTER", K_STRING, AT(otel_metrics_exporter), 0, 0},
-    {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", K_STRING, AT(otel_capture_content), 0, 0},
+/* Every setting once: its key in the database (`nyx config`), its environment variable, its
+ * nyx_set name, its type and range, its default, and the field of nyx_config it fills.
+ * Precedence, highest first: nyx_set, the environment, the database, the default (a call's
+ * own argument, such as a session's budget_usd, is above them all). The table is the
+ * documentation; README's configuration table follows it. */
+static const setting_def table[] = {
+    /* key, environment, nyx_set, kind, unit, min, max, min_open, default, field, choices */
+    {"alert.cache_hit_rate_floor", "NYX_ALERT_CACHE_HIT_RATE_FLOOR", NULL, SET_NUMBER, "rate", 0, 1, 0, NULL, NONE, NULL},
+    {"alert.error_rate", "NYX_ALERT_ERROR_RATE", NULL, SET_NUMBER, "rate", 0, 1, 0, NULL, NONE, NULL},
+    {"alert.latency_ms", "NYX_ALERT_LATENCY_MS", NULL, SET_NUMBER, "milliseconds", 0, 1e9, 1, NULL, NONE, NULL},
+    {"budget.agent_hard", NULL, NULL, SET_BOOL, NULL, 0, 0, 0, NULL, NONE, NULL},
+    {"budget.daily_hard", NULL, NULL, SET_BOOL, NULL, 0, 0, 0, NULL, NONE, NULL},
+    {"budget.daily_usd", "LLM_DAILY_BUDGET_USD", NULL, SET_NUMBER, "usd", 0, 1e12, 0, NULL, AT(daily_budget_usd), NULL},
+    {"budget.hard", "NYX_BUDGET_HARD", NULL, SET_BOOL, NULL, 0, 0, 0, "true", NONE, NULL},
+    {"budget.monthly_hard", NULL, NULL, SET_BOOL, NULL, 0, 0, 0, NULL, NONE, NULL},
+    {"budget.monthly_usd", "LLM_MONTHLY_BUDGET_USD", NULL, SET_NUMBER, "usd", 0, 1e12, 0, NULL, AT(monthly_budget_usd), NULL},
+    {"budget.session_hard", NULL, NULL, SET_BOOL, NULL, 0, 0, 0, NULL, NONE, NULL},
+    {"budget.session_usd", "LLM_SESSION_BUDGET_USD", NULL, SET_NUMBER, "usd", 0, 1e12, 0, NULL, AT(session_budget_usd), NULL},
+    {"cache.ttl.ephemeral", "LLM_EPHEMERAL_CACHE_TTL", NULL, SET_NUMBER, "seconds", 0, 1e9, 0, "300", AT(ephemeral_ttl_s), NULL},
+    {"cache.ttl.persistent", "LLM_PERSISTENT_CACHE_TTL", NULL, SET_NUMBER, "seconds", 0, 1e9, 0, "86400", AT(persistent_ttl_s), NULL},
+    {"cache.ttl.shared_context", "LLM_SHARED_CONTEXT_TTL", NULL, SET_NUMBER, "seconds", 0, 1e9, 0, "300", AT(shared_context_ttl_s), NULL},
+    /* strict: a call fails with store_error unless its record is committed (it waits, within
+     * its timeout, for a database that is locked or reconnecting); degrade: results go on and
+     * records wait in memory, bounded, and what is lost makes `nyx run` exit 1. */
+    {"storage.durability", "NYX_DURABILITY", NULL, SET_CHOICE, NULL, 0, 0, 0, "strict", AT(durability), "strict|degrade"},
+    {"templates.writers", "NYX_TEMPLATE_WRITERS", NULL, SET_LIST, NULL, 0, 0, 0, NULL, NONE, NULL},
+    /* the environment (and nyx_set) only */
+    {NULL, "ANTHROPIC_BASE_URL", "base_url", SET_TEXT, NULL, 0, 0, 0, NULL, AT(base_url), NULL},
+    {NULL, "NYX_PROVIDER", "provider", SET_TEXT, NULL, 0, 0, 0, NULL, AT(provider), "sim|anthropic"},
+    {NULL, "CLAUDE_DEFAULT_MODEL", NULL, SET_TEXT, NULL, 0, 0, 0, "claude-haiku-5-5", AT(default_model), NULL},
+    {NULL, "CLAUDE_MAX_TOKENS", NULL, SET_COUNT, NULL, 1, 1000000, 0, "1024", AT(max_tokens), NULL},
+    {NULL, "CLAUDE_TIMEOUT_SECONDS", NULL, SET_NUMBER, "seconds", 0.001, 86400, 0, "600", AT(timeout_s), NULL},
+    {NULL, "NYX_CONNECT_TIMEOUT_SECONDS", NULL, SET_NUMBER, "seconds", 0.001, 3600, 0, "10", AT(connect_timeout_s), NULL},
+    {NULL, "LLM_MAX_RETRIES", NULL, SET_COUNT, NULL, 0, 100, 0, "3", AT(max_retries), NULL},
+    {NULL, "LLM_RETRY_BACKOFF_FACTOR", NULL, SET_NUMBER, NULL, 1, 100, 0, "2", AT(backoff_factor), NULL},
+    {NULL, "NYX_RETRY_BASE_SECONDS", NULL, SET_NUMBER, "seconds", 0, 3600, 0, "0.5", AT(backoff_base_s), NULL},
+    {NULL, "NYX_RETRY_MAX_SECONDS", NULL, SET_NUMBER, "seconds", 0, 86400, 0, "8", AT(backoff_max_s), NULL},
+    {NULL, "LLM_ENABLE_CIRCUIT_BREAKER", NULL, SET_BOOL, NULL, 0, 0, 0, "true", AT(circuit_breaker), NULL},
+    /* the breaker's own defaults (breaker_config_default) */
+    {NULL, "NYX_BREAKER_FAILURES", NULL, SET_COUNT, NULL, 0, 1000000, 0, "5", AT(breaker_failures), NULL},
+    {NULL, "NYX_BREAKER_FAILURE_RATE", NULL, SET_NUMBER, "rate", 0, 1, 0, "0.5", AT(breaker_failure_rate), NULL},
+    {NULL, "NYX_BREAKER_MIN_CALLS", NULL, SET_COUNT, NULL, 1, 1000000, 0, "10", AT(breaker_min_calls), NULL},
+    {NULL, "NYX_BREAKER_WINDOW_SECONDS", NULL, SET_NUMBER, "seconds", 0.001, 86400, 0, "60", AT(breaker_window_s), NULL},
+    {NULL, "NYX_BREAKER_COOLDOWN_SECONDS", NULL, SET_NUMBER, "seconds", 0, 86400, 0, "30", AT(breaker_cooldown_s), NULL},
+    {NULL, "LLM_CACHE_ENABLED", NULL, SET_BOOL, NULL, 0, 0, 0, NULL, AT(response_cache), NULL},
+    {NULL, "LLM_MAX_EPHEMERAL_SIZE", NULL, SET_COUNT, NULL, 0, 1e9, 0, "1000", AT(max_ephemeral_size), NULL},
+    {NULL, "LLM_ENABLE_COST_ALERTS", NULL, SET_BOOL, NULL, 0, 0, 0, NULL, AT(cost_alerts), NULL},
+    {NULL, "NYX_BUDGET_FAIL_OPEN", NULL, SET_BOOL, NULL, 0, 0, 0, NULL, AT(budget_fail_open), NULL},
+    {NULL, "NYX_DB", "db", SET_TEXT, NULL, 0, 0, 0, NULL, AT(db), NULL},
+    {NULL, "NYX_MODELS", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(models_file), NULL},
+    {NULL, "NYX_TEMPLATE_PATH", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(template_path), NULL},
+    {NULL, "NYX_DEBUG", "debug", SET_BOOL, NULL, 0, 0, 0, NULL, AT(debug), NULL},
+    {NULL, "NYX_SIM_TTFT_MS", NULL, SET_NUMBER, "milliseconds", 0, 600000, 0, "40", AT(sim_ttft_ms), NULL},
+    {NULL, "NYX_SIM_TOKEN_MS", NULL, SET_NUMBER, "milliseconds", 0, 60000, 0, "0.2", AT(sim_token_ms), NULL},
+    {NULL, "NYX_SIM_BATCH_MS", NULL, SET_NUMBER, "milliseconds", 0, 86400000, 0, "2000", AT(sim_batch_ms), NULL},
+    {NULL, "NYX_SIM_BATCH_EXPIRY_MS", NULL, SET_NUMBER, "milliseconds", 0, 86400000, 0, "0", AT(sim_batch_expiry_ms), NULL},
+    {NULL, "NYX_STORAGE_MODE", NULL, SET_TEXT, NULL, 0, 0, 0, "redacted", AT(storage_mode), "full|redacted|none"},
+    {NULL, "NYX_MAX_PROMPT_BYTES", NULL, SET_COUNT, NULL, 1, 1e12, 0, "33554432", AT(max_prompt_bytes), NULL}, /* the API's own limit */
+    {NULL, "NYX_MAX_PROMPT_TOKENS", NULL, SET_COUNT, NULL, 1, 1e12, 0, "1000000", AT(max_prompt_tokens), NULL},
+    {NULL, "NYX_MAX_OUTPUT_TOKENS", NULL, SET_COUNT, NULL, 1, 1e9, 0, "128000", AT(max_output_tokens), NULL},
+    /* about 100 MB at most of prompts and responses */
+    {NULL, "NYX_PENDING_MAX", NULL, SET_COUNT, NULL, 1, 1e7, 0, "100000", AT(pending_max), NULL},
+    {NULL, "NYX_CA_FILE", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(ca_file), NULL},
+    {NULL, "NYX_CLIENT_CERT", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(client_cert), NULL},
+    {NULL, "NYX_CLIENT_KEY", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(client_key), NULL},
+    {NULL, "NYX_TLS_INSECURE", NULL, SET_BOOL, NULL, 0, 0, 0, NULL, AT(tls_insecure), NULL},
+    {NULL, "NYX_EXTRA_HEADERS", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(extra_headers), NULL},
+    {NULL, "NYX_HTTP_VERSION", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(http_version), NULL},
+    {NULL, "OTEL_EXPORTER_OTLP_ENDPOINT", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(otel_endpoint), NULL},
+    {NULL, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(otel_traces_endpoint), NULL},
+    {NULL, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(otel_metrics_endpoint), NULL},
+    {NULL, "OTEL_EXPORTER_OTLP_HEADERS", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(otel_headers), NULL},
+    {NULL, "OTEL_SERVICE_NAME", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(otel_service_name), NULL},
+    {NULL, "OTEL_RESOURCE_ATTRIBUTES", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(otel_resource_attributes), NULL},
+    {NULL, "OTEL_SDK_DISABLED", NULL, SET_BOOL, NULL, 0, 0, 0, NULL, AT(otel_disabled), NULL},
+    {NULL, "OTEL_TRACES_EXPORTER", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(otel_traces_exporter), NULL},
+    {NULL, "OTEL_METRICS_EXPORTER", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(otel_metrics_exporter), NULL},
+    {NULL, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(otel_capture_content), NULL},
 };
 
-static void defaults(nyx_config *c)
+#define NTABLE (sizeof table / sizeof table[0])
+
+const setting_def *setting_defs(size_t *n)
 {
-    memset(c, 0, sizeof *c);
-    c->max_tokens = 1024;
-    c->timeout_s = 600;
-    c->connect_timeout_s = 10;
-    c->max_retries = 3;
-    c->backoff_factor = 2;
-    c->backoff_base_s = 0.5;
-    c->backoff_max_s = 8;
-    c->circuit_breaker = 1;
-    c->breaker_failures = 5; /* the breaker's own defaults (breaker_config_default) */
-    c->breaker_failure_rate = 0.5;
-    c->breaker_min_calls = 10;
-    c->breaker_window_s = 60;
-    c->breaker_cooldown_s = 30;
-    c->ephemeral_ttl_s = 300;
-    c->persistent_ttl_s = 86400;
-    c->shared_context_ttl_s = 300;
-    c->max_ephemeral_size = 1000;
-    c->daily_budget_usd = -1;
-    c->monthly_budget_usd = -1;
-    c->session_budget_usd = -1;
-    c->sim_ttft_ms = 40;
-    c->sim_token_ms = 0.2;
-    c->sim_batch_ms = 2000;
-    c->max_prompt_bytes = 32L << 20; /* the API's own request limit */
-    c->max_prompt_tokens = 1000000;
-    c->max_output_tokens = 128000;
-    c->pending_max = 100000; /* about 100 MB at most of prompts and responses */
+    *n = NTABLE;
+    return table;
+}
+
+const setting_def *setting_by_key(const char *key)
+{
+    for (size_t i = 0; key && i < NTABLE; i++)
+        if (table[i].key && strcmp(table[i].key, key) == 0)
+            return &table[i];
+    return NULL;
+}
+
+static const setting_def *by_env(const char *env)
+{
+    for (size_t i = 0; env && i < NTABLE; i++)
+        if (table[i].env && strcmp(table[i].env, env) == 0)
+            return &table[i];
+    return NULL;
+}
+
+const char *setting_type_name(const setting_def *d)
+{
+    static const char *const names[] = {[SET_TEXT] = "text", [SET_COUNT] = "count", [SET_NUMBER] = "number",
+                                        [SET_BOOL] = "boolean", [SET_LIST] = "list", [SET_CHOICE] = "choice"};
+    return d->unit ? d->unit : d->choices && d->kind == SET_TEXT ? "choice" : names[d->kind];
+}
+
+void setting_label(const setting_def *d, char *out, size_t n)
+{
+    if (d->key && d->env)
+        snprintf(out, n, "%s (%s)", d->env, d->key);
+    else
+        snprintf(out, n, "%s", d->key ? d->key : d->env);
 }
 
 int config_set_string(char **field, const char *value)
@@ -133,55 +155,184 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
-static int parse_one(nyx_config *c, const setting *s, const char *v, nyx_error *err)
+int setting_choice(const setting_def *d, const char *word)
 {
-    char *field = (char *)c + s->offset;
-    if (s->kind == K_STRING) {
-        if (config_set_string((char **)field, v) != 0) {
-            nyx_error_set(err, "out_of_memory", 0, "out of memory reading %s", s->name);
-            return -1;
-        }
-        return 0;
+    size_t n = strlen(word);
+    int i = 0;
+    for (const char *c = d->choices; c && *c; i++) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && strncasecmp(c, word, n) == 0)
+            return i;
+        c += len + (bar != NULL);
     }
-    if (s->kind == K_BOOL) {
-        if (parse_bool(v, (int *)field) != 0) {
+    return -1;
+}
+
+static int is_name_char(int c) { return isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':' || c == '@'; }
+
+/* "a, b ,c" -> "a,b,c": names of agents, or "*". */
+static char *check_list(const char *label, const char *text, nyx_error *err)
+{
+    size_t len = strlen(text);
+    char *out = malloc(len + 1);
+    if (!out) {
+        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        return NULL;
+    }
+    size_t w = 0;
+    int item = 1;
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if (end == start) {
             nyx_error_set(err, "invalid_argument", 0,
-                          "%s must be true or false (1/0, yes/no, on/off), got \"%.40s\"",
-                          s->name, v);
-            return -1;
+                          "%s: must be a comma-separated list of agent names (or *), but item %d is empty", label,
+                          item);
+            free(out);
+            return NULL;
         }
-        return 0;
+        int star = end - start == 1 && *start == '*';
+        for (const char *c = start; c < end && !star; c++)
+            if (!is_name_char((unsigned char)*c)) {
+                nyx_error_set(err, "invalid_argument", 0,
+                              "%s: \"%.*s\" is not an agent name (letters, digits and _ - . : @, or *)", label,
+                              (int)(end - start > 60 ? 60 : end - start), start);
+                free(out);
+                return NULL;
+            }
+        if (w)
+            out[w++] = ',';
+        memcpy(out + w, start, (size_t)(end - start));
+        w += (size_t)(end - start);
+        if (!*p)
+            break;
+        p++;
+        item++;
+    }
+    out[w] = '\0';
+    return out;
+}
+
+static char *copy_or_oom(const char *text, nyx_error *err)
+{
+    char *copy = strdup(text);
+    if (!copy)
+        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+    return copy;
+}
+
+char *setting_check(const setting_def *d, const char *label, const char *text, nyx_error *err)
+{
+    char buf[64];
+    if (d->kind == SET_LIST)
+        return check_list(label, text, err);
+    if (d->choices) {
+        int i = setting_choice(d, text);
+        if (i < 0) {
+            nyx_error_set(err, "invalid_argument", 0, "%s: must be one of %s, got \"%.40s\"", label, d->choices, text);
+            return NULL;
+        }
+        snprintf(buf, sizeof buf, "%.*s", (int)strcspn(text, " \t"), text);
+        for (char *c = buf; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        return copy_or_oom(buf, err);
+    }
+    if (d->kind == SET_TEXT)
+        return copy_or_oom(text, err);
+    if (d->kind == SET_BOOL) {
+        int b;
+        if (parse_bool(text, &b) != 0) {
+            nyx_error_set(err, "invalid_argument", 0, "%s: must be true or false (1/0, yes/no, on/off), got \"%.40s\"",
+                          label, text);
+            return NULL;
+        }
+        return copy_or_oom(b ? "true" : "false", err);
     }
     errno = 0;
     char *end = NULL;
-    double d = strtod(v, &end);
-    if (end == v || *end != '\0' || errno != 0 || !isfinite(d)) {
-        nyx_error_set(err, "invalid_argument", 0, "%s must be a number, got \"%.40s\"", s->name, v);
-        return -1;
+    double v = strtod(text, &end);
+    while (end && end != text && (*end == ' ' || *end == '\t'))
+        end++;
+    if (end == text || *end != '\0' || errno != 0 || !isfinite(v)) {
+        static const struct {
+            const char *unit, *what;
+        } units[] = {{"seconds", "a number of seconds"}, {"usd", "a number of USD"},
+                     {"rate", "a share (a number from 0 to 1)"}, {"milliseconds", "a number of milliseconds"}};
+        const char *what = d->kind == SET_COUNT ? "a whole number" : "a number";
+        for (size_t i = 0; d->unit && i < sizeof units / sizeof units[0]; i++)
+            if (strcmp(units[i].unit, d->unit) == 0)
+                what = units[i].what;
+        nyx_error_set(err, "invalid_argument", 0, "%s: must be %s, got \"%.40s\"", label, what, text);
+        return NULL;
     }
-    if (s->kind == K_COUNT && d != floor(d)) {
-        nyx_error_set(err, "invalid_argument", 0, "%s must be a whole number, got \"%.40s\"",
-                      s->name, v);
-        return -1;
+    if (d->kind == SET_COUNT && v != floor(v)) {
+        nyx_error_set(err, "invalid_argument", 0, "%s: must be a whole number, got \"%.40s\"", label, text);
+        return NULL;
     }
-    if (d < s->min || d > s->max) {
-        nyx_error_set(err, "invalid_argument", 0, "%s must be between %g and %g, got %g", s->name,
-                      s->min, s->max, d);
-        return -1;
+    if (v < d->min || (d->min_open && v <= d->min) || v > d->max) {
+        nyx_error_set(err, "invalid_argument", 0, "%s: must be %s %g and at most %g, got %g", label,
+                      d->min_open ? "above" : "at least", d->min, d->max, v);
+        return NULL;
     }
-    if (s->kind == K_COUNT)
-        *(long *)field = (long)d;
-    else
-        *(double *)field = d;
+    snprintf(buf, sizeof buf, "%.15g", v);
+    return copy_or_oom(buf, err);
+}
+
+int setting_store(nyx_config *c, const setting_def *d, const char *canonical)
+{
+    if (d->field == NONE)
+        return 0;
+    char *field = (char *)c + d->field;
+    switch (d->kind) {
+    case SET_TEXT: return config_set_string((char **)field, canonical);
+    case SET_BOOL: *(int *)field = canonical && strcmp(canonical, "true") == 0; return 0;
+    case SET_COUNT: *(long *)field = canonical ? strtol(canonical, NULL, 10) : 0; return 0;
+    case SET_CHOICE: *(double *)field = canonical ? setting_choice(d, canonical) : 0; return 0;
+    case SET_NUMBER: *(double *)field = canonical ? strtod(canonical, NULL) : -1; return 0; /* -1: none */
+    case SET_LIST: return 0;
+    }
     return 0;
+}
+
+/* Parses text for d into c. Returns 0, or -1 with err naming label. */
+static int set_from_text(nyx_config *c, const setting_def *d, const char *label, const char *text, nyx_error *err)
+{
+    char *canon = text ? setting_check(d, label, text, err) : NULL;
+    if (text && !canon)
+        return -1;
+    int rc = setting_store(c, d, canon);
+    free(canon);
+    if (rc != 0)
+        nyx_error_set(err, "out_of_memory", 0, "out of memory reading %s", label);
+    return rc;
+}
+
+int config_set_option(nyx_config *c, const char *option, const char *value, nyx_error *err)
+{
+    for (size_t i = 0; i < NTABLE; i++)
+        if (table[i].option && strcmp(table[i].option, option) == 0)
+            return set_from_text(c, &table[i], option, value, err);
+    nyx_error_set(err, "invalid_argument", 0, "unknown option \"%.60s\"", option);
+    return -1;
 }
 
 int config_from_env(nyx_config *c, nyx_error *err)
 {
-    defaults(c);
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        const char *v = getenv(settings[i].name);
-        if (v && *v && parse_one(c, &settings[i], v, err) != 0) {
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NTABLE; i++) {
+        const setting_def *d = &table[i];
+        const char *v = d->env ? getenv(d->env) : NULL;
+        char label[120];
+        setting_label(d, label, sizeof label);
+        if (set_from_text(c, d, label, v && *v ? v : d->def, err) != 0) {
             config_free(c);
             return -1;
         }
@@ -194,27 +345,8 @@ int config_from_env(nyx_config *c, nyx_error *err)
         config_free(c);
         return -1;
     }
-    if (c->provider && strcmp(c->provider, "sim") != 0 && strcmp(c->provider, "anthropic") != 0) {
-        nyx_error_set(err, "invalid_argument", 0,
-                      "NYX_PROVIDER must be \"sim\" or \"anthropic\", got \"%.40s\"", c->provider);
-        config_free(c);
-        return -1;
-    }
-    if (c->storage_mode && strcmp(c->storage_mode, "full") != 0 && strcmp(c->storage_mode, "redacted") != 0 &&
-        strcmp(c->storage_mode, "none") != 0) {
-        nyx_error_set(err, "invalid_argument", 0,
-                      "NYX_STORAGE_MODE must be \"full\", \"redacted\" or \"none\", got \"%.40s\"", c->storage_mode);
-        config_free(c);
-        return -1;
-    }
     /* trust, client certificates, gateway headers: their files and syntax (net.c) */
     if (net_check_config(c, err) != 0) {
-        config_free(c);
-        return -1;
-    }
-    if ((!c->storage_mode && config_set_string(&c->storage_mode, "redacted") != 0) ||
-        (!c->default_model && config_set_string(&c->default_model, "claude-haiku-5-5") != 0)) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
         config_free(c);
         return -1;
     }
@@ -223,41 +355,40 @@ int config_from_env(nyx_config *c, nyx_error *err)
 
 void config_free(nyx_config *c)
 {
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-        if (settings[i].kind == K_STRING)
-            free(*(char **)((char *)c + settings[i].offset));
+    for (size_t i = 0; i < NTABLE; i++)
+        if (table[i].kind == SET_TEXT && table[i].field != NONE)
+            free(*(char **)((char *)c + table[i].field));
     free(c->api_key);
     memset(c, 0, sizeof *c);
 }
 
 int config_lookup(const nyx_config *c, const char *name, config_value *out)
 {
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        const setting *s = &settings[i];
-        if (strcmp(s->name, name) != 0)
-            continue;
-        const char *field = (const char *)c + s->offset;
-        memset(out, 0, sizeof *out);
-        switch (s->kind) {
-        case K_STRING:
-            out->string = *(char *const *)field;
-            out->kind = out->string ? CONFIG_STRING : CONFIG_UNSET;
-            break;
-        case K_BOOL:
-            out->kind = CONFIG_BOOL;
-            out->boolean = *(const int *)field;
-            break;
-        case K_COUNT:
-            out->kind = CONFIG_NUMBER;
-            out->number = (double)*(const long *)field;
-            break;
-        case K_NUMBER:
-        case K_BUDGET:
-            out->number = *(const double *)field;
-            out->kind = s->kind == K_BUDGET && out->number < 0 ? CONFIG_UNSET : CONFIG_NUMBER;
-            break;
-        }
-        return 0;
+    const setting_def *d = by_env(name);
+    if (!d || d->field == NONE)
+        return -1;
+    const char *field = (const char *)c + d->field;
+    memset(out, 0, sizeof *out);
+    switch (d->kind) {
+    case SET_TEXT:
+        out->string = *(char *const *)field;
+        out->kind = out->string ? CONFIG_STRING : CONFIG_UNSET;
+        break;
+    case SET_BOOL:
+        out->kind = CONFIG_BOOL;
+        out->boolean = *(const int *)field;
+        break;
+    case SET_COUNT:
+        out->kind = CONFIG_NUMBER;
+        out->number = (double)*(const long *)field;
+        break;
+    case SET_NUMBER:
+    case SET_CHOICE:
+        out->number = *(const double *)field;
+        out->kind = !d->def && out->number < 0 ? CONFIG_UNSET : CONFIG_NUMBER;
+        break;
+    case SET_LIST:
+        return -1;
     }
-    return -1;
+    return 0;
 }

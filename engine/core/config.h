@@ -70,6 +70,51 @@ typedef struct nyx_config {
                                     on the spans when true (otel_content.h), redacted as stored */
 } nyx_config;
 
+/* ---- the settings registry (config.c): every setting once ---- */
+
+typedef enum setting_kind {
+    SET_TEXT,   /* a string (limited to choices when it has them) */
+    SET_COUNT,  /* a whole number, in a long */
+    SET_NUMBER, /* a number, in a double; -1 when it has no value and no default */
+    SET_BOOL,   /* true or false (1/0, yes/no, on/off), in an int */
+    SET_LIST,   /* comma-separated agent names (or *) */
+    SET_CHOICE  /* one of choices, its index in a double */
+} setting_kind;
+
+typedef struct setting_def {
+    const char *key;     /* in the database (`nyx config`, nyx.config); NULL: not there */
+    const char *env;     /* the environment variable; NULL: none */
+    const char *option;  /* the nyx_set name; NULL: none */
+    setting_kind kind;
+    const char *unit;    /* numbers: "seconds", "usd", "rate", "milliseconds"; or NULL */
+    double min, max;     /* numbers and counts */
+    int min_open;        /* the minimum itself is refused */
+    const char *def;     /* the default as text; NULL: none */
+    size_t field;        /* offset of its nyx_config field, or (size_t)-1 */
+    const char *choices; /* "a|b|c", or NULL */
+} setting_def;
+
+/* The table (n entries); the keyed entries first, sorted by key. */
+const setting_def *setting_defs(size_t *n);
+/* The entry of a database key, or NULL. */
+const setting_def *setting_by_key(const char *key);
+/* What `nyx config` and nyx.config call its type: the unit, "boolean", "list", "choice", ... */
+const char *setting_type_name(const setting_def *d);
+/* The name an error gives: "VARIABLE (key)", the key, or the variable. */
+void setting_label(const setting_def *d, char *out, size_t n);
+/* The one parser: checks text against d and returns its canonical text (malloc'd; "300",
+ * "true", "strict", "a,b"), or NULL with err ("invalid_argument" naming label and the
+ * reason, or "out_of_memory"). */
+char *setting_check(const setting_def *d, const char *label, const char *text, nyx_error *err);
+/* Puts a canonical value (NULL: none) into d's field of c. 0, or -1 out of memory. */
+int setting_store(nyx_config *c, const setting_def *d, const char *canonical);
+/* The index of word among d's choices, or -1. */
+int setting_choice(const setting_def *d, const char *word);
+/* nyx_set of an option the table names ("db", "provider", "base_url", "debug"): checked by
+ * the same parser; above the environment. 0, or -1 with err ("invalid_argument" for an
+ * unknown option or a bad value). */
+int config_set_option(nyx_config *c, const char *option, const char *value, nyx_error *err);
+
 /* Reads the environment. Returns 0, or -1 with err naming the variable. */
 int config_from_env(nyx_config *c, nyx_error *err);
 void config_free(nyx_config *c);
@@ -85,7 +130,7 @@ typedef struct config_value {
  * not a setting that can be read. */
 int config_lookup(const nyx_config *c, const char *name, config_value *out);
 
-/* Replaces one string field (used by nyx_set). */
+/* Replaces one string field. */
 int config_set_string(char **field, const char *value);
 
 #endif

@@ -372,28 +372,15 @@ int nyx_set(nyx_engine *e, const char *key, const char *value)
         engine_set_error(e, "nyx_set: \"%s\" must be set before the first script is loaded", key);
         return NYX_EINVAL;
     }
-    char **field = NULL;
-    if (strcmp(key, "db") == 0)
-        field = &e->cfg.db;
-    else if (strcmp(key, "base_url") == 0)
-        field = &e->cfg.base_url;
-    else if (strcmp(key, "api_key") == 0)
-        field = &e->cfg.api_key;
-    else if (strcmp(key, "lua_path") == 0)
-        field = &e->lua_path;
-    else if (strcmp(key, "provider") == 0) {
-        if (strcmp(value, "sim") != 0 && strcmp(value, "anthropic") != 0) {
-            engine_set_error(e, "provider must be \"sim\" or \"anthropic\", got \"%.40s\"", value);
-            return NYX_EINVAL;
-        }
-        field = &e->cfg.provider;
-    } else if (strcmp(key, "reload") == 0) {
+    if (strcmp(key, "api_key") == 0)
+        return config_set_string(&e->cfg.api_key, value) == 0 ? NYX_OK : NYX_ENOMEM;
+    if (strcmp(key, "lua_path") == 0)
+        return config_set_string(&e->lua_path, value) == 0 ? NYX_OK : NYX_ENOMEM;
+    if (strcmp(key, "reload") == 0) {
         e->watch_off = strcmp(value, "0") == 0;
         return NYX_OK;
-    } else if (strcmp(key, "debug") == 0) {
-        e->cfg.debug = strcmp(value, "0") != 0;
-        return NYX_OK;
-    } else if (strncmp(key, "var.", 4) == 0 && key[4]) {
+    }
+    if (strncmp(key, "var.", 4) == 0 && key[4]) {
         engine_var *v = realloc(e->vars, (e->nvars + 1) * sizeof *v);
         if (!v)
             return NYX_ENOMEM;
@@ -407,11 +394,15 @@ int nyx_set(nyx_engine *e, const char *key, const char *value)
         }
         e->nvars++;
         return NYX_OK;
-    } else {
-        engine_set_error(e, "nyx_set: unknown option \"%.60s\"", key);
-        return NYX_EINVAL;
     }
-    return config_set_string(field, value) == 0 ? NYX_OK : NYX_ENOMEM;
+    /* db, provider, base_url, debug: the settings table's, checked by its parser */
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (config_set_option(&e->cfg, key, value, &err) != 0) {
+        engine_set_error(e, "nyx_set: %s", err.message);
+        return error_code(&err);
+    }
+    return NYX_OK;
 }
 
 /* ---- start-up ---- */

@@ -1,0 +1,208 @@
+/* The settings table (core/config.c) walked whole: every setting is refused with its name
+ * when malformed or out of range, whether it comes from the environment, `nyx config` or
+ * nyx_set, and the precedence holds for each key: nyx_set over the environment over the
+ * database over the default. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+
+#include "core/config.h"
+#include "core/engine.h"
+#include "core/settings.h"
+#include "nyx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[] = "/tmp/nyx_settings_XXXXXX";
+
+static nyx_engine *open_engine(char **msg)
+{
+    *msg = NULL;
+    return nyx_open(msg);
+}
+
+/* A value d refuses, or NULL when every text is acceptable (free text). */
+static const char *malformed(const setting_def *d)
+{
+    switch (d->kind) {
+    case SET_COUNT: return "2.5";
+    case SET_NUMBER: return "plenty";
+    case SET_BOOL: return "maybe";
+    case SET_LIST: return "alice,,bob";
+    case SET_CHOICE: return "neither";
+    case SET_TEXT: return d->choices ? "neither" : NULL;
+    }
+    return NULL;
+}
+
+/* Two acceptable values, as canonical text. */
+static void good(const setting_def *d, int which, char *out, size_t n)
+{
+    switch (d->kind) {
+    case SET_COUNT:
+    case SET_NUMBER: snprintf(out, n, "%.15g", d->min + (d->max - d->min) / (which ? 4 : 2)); break;
+    case SET_BOOL: snprintf(out, n, "%s", which ? "true" : "false"); break;
+    case SET_LIST: snprintf(out, n, "%s", which ? "carol" : "alice,bob"); break;
+    default: {
+        const char *c = d->choices, *bar = strchr(c, '|');
+        if (which)
+            snprintf(out, n, "%s", strrchr(c, '|') + 1);
+        else
+            snprintf(out, n, "%.*s", (int)(bar - c), c);
+    }
+    }
+}
+
+/* Refused at nyx_open, naming the variable. */
+static void expect_env_refused(const setting_def *d, const char *value)
+{
+    setenv(d->env, value, 1);
+    char *msg = NULL;
+    nyx_engine *e = open_engine(&msg);
+    CHECK(e == NULL);
+    if (!msg || !strstr(msg, d->env))
+        fprintf(stderr, "%s=%s: %s\n", d->env, value, msg ? msg : "(opened)");
+    CHECK(msg && strstr(msg, d->env));
+    nyx_free(msg);
+    nyx_close(e);
+    unsetenv(d->env);
+}
+
+static void test_environment_refusals(void)
+{
+    size_t n = 0;
+    const setting_def *defs = setting_defs(&n);
+    int walked = 0;
+    for (size_t i = 0; i < n; i++) {
+        const setting_def *d = &defs[i];
+        if (!d->env)
+            continue;
+        const char *bad = malformed(d);
+        if (bad)
+            expect_env_refused(d, bad);
+        if (d->kind == SET_NUMBER || d->kind == SET_COUNT) {
+            char over[64];
+            snprintf(over, sizeof over, "%.15g", d->max * 10 + 1);
+            expect_env_refused(d, over);
+            snprintf(over, sizeof over, "%.15g", d->min - 1);
+            expect_env_refused(d, over);
+        }
+        walked++;
+    }
+    CHECK(walked > 40);
+}
+
+static void expect_source(nyx_engine *e, const char *key, const char *value, const char *source)
+{
+    char *v = NULL;
+    const char *src = NULL;
+    CHECK_INT(nyx_config_get(e, key, &v, &src), NYX_OK);
+    if (!v || strcmp(v, value) != 0 || !src || strcmp(src, source) != 0)
+        fprintf(stderr, "%s: %s from %s, expected %s from %s\n", key, v ? v : "(none)", src ? src : "?",
+                value, source);
+    CHECK(v && strcmp(v, value) == 0);
+    CHECK(src && strcmp(src, source) == 0);
+    nyx_free(v);
+}
+
+/* Each key of the database: refused by nyx config naming it, its range enforced, and the
+ * environment above the database above the default. */
+static void test_keys(void)
+{
+    size_t n = 0;
+    const setting_def *defs = setting_defs(&n);
+    int keys = 0;
+    for (size_t i = 0; i < n; i++) {
+        const setting_def *d = &defs[i];
+        if (!d->key)
+            continue;
+        keys++;
+        char *msg = NULL;
+        nyx_engine *e = open_engine(&msg);
+        CHECK(e != NULL);
+        if (!e)
+            return;
+        const char *bad = malformed(d);
+        CHECK_INT(nyx_config_set(e, d->key, bad), NYX_EINVAL);
+        CHECK(strstr(nyx_errmsg(e), d->key) != NULL);
+        if (d->kind == SET_NUMBER) {
+            char over[64];
+            snprintf(over, sizeof over, "%.15g", d->max * 10 + 1);
+            CHECK_INT(nyx_config_set(e, d->key, over), NYX_EINVAL);
+            CHECK(strstr(nyx_errmsg(e), "at most") != NULL);
+            snprintf(over, sizeof over, "%.15g", d->min_open ? d->min : d->min - 1);
+            CHECK_INT(nyx_config_set(e, d->key, over), NYX_EINVAL);
+        }
+        char v0[64], v1[64];
+        good(d, 0, v0, sizeof v0);
+        good(d, 1, v1, sizeof v1);
+        CHECK_INT(nyx_config_set(e, d->key, v0), NYX_OK);
+        expect_source(e, d->key, v0, "database");
+        nyx_close(e);
+        if (d->env) {
+            setenv(d->env, v1, 1);
+            e = open_engine(&msg);
+            CHECK(e != NULL);
+            if (e)
+                expect_source(e, d->key, v1, "environment");
+            nyx_close(e);
+            unsetenv(d->env);
+        }
+        e = open_engine(&msg);
+        CHECK(e != NULL);
+        if (!e)
+            return;
+        expect_source(e, d->key, v0, "database");
+        CHECK_INT(nyx_config_set(e, d->key, NULL), NYX_OK);
+        char *v = NULL;
+        const char *src = NULL;
+        CHECK_INT(nyx_config_get(e, d->key, &v, &src), NYX_OK);
+        CHECK(src && strcmp(src, "default") == 0);
+        CHECK((v == NULL) == (d->def == NULL && d->kind != SET_BOOL));
+        nyx_free(v);
+        nyx_close(e);
+    }
+    CHECK(keys >= 16);
+}
+
+/* nyx_set: the table's parser, above the environment. */
+static void test_nyx_set(void)
+{
+    setenv("NYX_PROVIDER", "anthropic", 1);
+    char *msg = NULL;
+    nyx_engine *e = open_engine(&msg);
+    unsetenv("NYX_PROVIDER");
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    CHECK_STR(e->cfg.provider, "anthropic");
+    CHECK_INT(nyx_set(e, "provider", "sim"), NYX_OK);
+    CHECK_STR(e->cfg.provider, "sim");
+    CHECK_INT(nyx_set(e, "provider", "elsewhere"), NYX_EINVAL);
+    CHECK(strstr(nyx_errmsg(e), "provider") != NULL);
+    CHECK_STR(e->cfg.provider, "sim");
+    CHECK_INT(nyx_set(e, "debug", "maybe"), NYX_EINVAL);
+    CHECK(strstr(nyx_errmsg(e), "debug") != NULL);
+    CHECK_INT(nyx_set(e, "debug", "yes"), NYX_OK);
+    CHECK_INT(e->cfg.debug, 1);
+    CHECK_INT(nyx_set(e, "no_such_option", "1"), NYX_EINVAL);
+    nyx_close(e);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir))
+        return 1;
+    char db[200];
+    snprintf(db, sizeof db, "%s/s.db", dir);
+    setenv("NYX_DB", db, 1);
+    test_environment_refusals();
+    test_keys();
+    test_nyx_set();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        check_failures++;
+    return check_failures;
+}
