@@ -184,17 +184,8 @@ check "the council saves more than half of the cost (got ${saving:-none}%)" $? "
 
 # ---- nyx sim over HTTP ----
 
-"${clean_env[@]}" timeout 300 "$NYX_BIN" sim --port 0 --ttft-ms 5 --api-key sim-secret >"$work/sim.out" 2>&1 &
-sim_pid=$!
-port=""
-for _ in $(seq 1 250); do
-  port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
-  [[ -n "$port" ]] && break
-  sleep 0.02
-done
-[[ -n "$port" ]]
+start_sim --ttft-ms 5 --api-key sim-secret
 check "nyx sim --port 0 prints the port it listens on" $? "$(cat "$work/sim.out")"
-url="http://127.0.0.1:$port"
 
 body='{"model":"claude-haiku-4-5","max_tokens":30,"messages":[{"role":"user","content":"Hello from curl"}]}'
 reply=$(curl -s -S -D "$work/headers" -H "x-api-key: sim-secret" -H "anthropic-version: 2023-06-01" \

@@ -7,7 +7,7 @@
 # `nyx audit --kind` picks one kind of event, and `nyx config set` confirms in one line.
 set -uo pipefail
 
-: "${NYX_BIN:?run through ctest}"
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
 work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-cli-edges.XXXXXX")
 watch_pid=""
@@ -19,24 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-check() {
-  if [[ "$2" == 0 ]]; then echo "ok - $1"; else
-    echo "not ok - $1"
-    [[ -n "${3:-}" ]] && sed 's/^/    /' <<<"$3"
-    failures=$((failures + 1))
-  fi
-}
-clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5")
-for v in ASAN_OPTIONS UBSAN_OPTIONS; do
-  [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
-done
-run_nyx() {
-  "${clean_env[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out")
-  err=$(cat "$work/err")
-}
+# shellcheck source=lib/check.sh
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 cd "$work" || exit 1
 
 # ---- --var given twice ----
@@ -87,15 +71,7 @@ check "nyx log --raw with a 100 KB id fails (1) without echoing it whole" \
   $([[ $rc == 1 && ${#err} -lt 300 ]]; echo $?) "rc=$rc, ${#err} bytes on stderr"
 
 # ---- ANTHROPIC_BASE_URL alone reaches nyx sim ----
-"${clean_env[@]}" timeout 300 "$NYX_BIN" sim --port 0 --ttft-ms 5 >"$work/sim.out" 2>&1 &
-sim_pid=$!
-port=""
-for _ in $(seq 1 250); do
-  port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
-  [[ -n "$port" ]] && break
-  sleep 0.02
-done
-url="http://127.0.0.1:$port"
+start_sim --ttft-ms 5
 check "nyx sim says how a script reaches it" \
   $(grep -q "ANTHROPIC_BASE_URL=$url nyx run" "$work/sim.out"; echo $?) "$(cat "$work/sim.out")"
 echo 'local nyx = require "nyx"; print(nyx.provider(), nyx.call{ prompt = "Hello", max_tokens = 5 }.text ~= nil)' > base.lua

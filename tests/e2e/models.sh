@@ -87,15 +87,7 @@ check "refused calls sent nothing" $? "$out"
 cat >sim_models.json <<'JSON'
 {"models":[{"id":"claude-sonnet-5-5","min_cache_tokens":4096}]}
 JSON
-"${clean_env[@]}" NYX_MODELS="$work/sim_models.json" timeout 300 "$NYX_BIN" sim --port 0 --api-key k >"$work/sim.out" 2>&1 &
-sim_pid=$!
-port=""
-for _ in $(seq 1 250); do
-  port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
-  [[ -n "$port" ]] && break
-  sleep 0.02
-done
-[[ -n "$port" ]]
+start_sim NYX_MODELS="$work/sim_models.json" --api-key k
 check "nyx sim starts with its own table" $? "$(cat "$work/sim.out")"
 cat >learn.lua <<'LUA'
 local nyx = require "nyx"

@@ -16,15 +16,7 @@ cleanup() {
 trap cleanup EXIT
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 
-"${clean_env[@]}" timeout 300 "$NYX_BIN" sim --port 0 --ttft-ms 0 --api-key sim-key >"$work/sim.out" 2>&1 &
-sim_pid=$!
-port=""
-for _ in $(seq 1 250); do
-  port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
-  [[ -n "$port" ]] && break
-  sleep 0.02
-done
-url="http://127.0.0.1:$port"
+start_sim --ttft-ms 0 --api-key sim-key
 curl -s -X POST -H "content-type: application/json" --data-binary '{"keep_bodies":100}' "$url/sim/config" \
   | grep -q '"keep_bodies":100'
 check "nyx sim keeps request bodies when asked" $? "$(cat "$work/sim.out")"
