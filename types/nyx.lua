@@ -411,6 +411,10 @@ function nyx.batch_requests(id) end
 ---@return boolean ok
 function nyx.batch_record(row, line) end
 
+--- Settles a batch's reservations whose results are all logged (nyx.batch_pickup's last step).
+---@param batch_id string  nyx's id of the batch
+function nyx.batch_settle(batch_id) end
+
 --- One request to the batch endpoints (what nyx batch list|status|results|cancel use): the
 --- response body; an API error is raised as a nyx.Error.
 ---@param method "GET"|"POST"|"DELETE"

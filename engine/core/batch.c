@@ -6,6 +6,7 @@
 #include "claude/errors.h"
 #include "claude/response.h"
 #include "base/clock.h"
+#include "budget.h"
 #include "net.h"
 #include "store/store.h"
 
@@ -23,7 +24,21 @@ static const char *const state_names[] = {"preparing", "submitting", "in_progres
 typedef struct member {
     nyx_call *call;  /* NULL once it finished */
     char custom_id[72];
+    size_t hold;     /* 1 + the index of the reservation that holds its worst case, 0: none */
+    double worst;
 } member;
+
+/* One reservation for the members that share a set of budget scopes (a session, an agent,
+ * the day and month). */
+typedef struct hold {
+    budget_scopes scopes;
+    char *session, *agent;
+    double amount;
+    budget_request req;
+    char reservation[STORE_RESERVATION_ID_SIZE];
+    int reserved;
+    struct nyx_batch *b;
+} hold;
 
 struct nyx_batch {
     nyx_engine *e;
@@ -43,6 +58,10 @@ struct nyx_batch {
     char local_id[48];   /* nyx's id, its rows' key in the database */
     int recorded;        /* its rows are committed: any process can pick it up */
     size_t max_bytes;    /* the API's limit on one submission */
+    hold *holds;         /* its reservations (batch_holds_budgets) */
+    size_t nholds, holds_pending;
+    int holds_started;
+    size_t ndelivered, nlogged; /* results handed to members, and their records written */
     /* the one transfer in flight */
     CURL *easy;
     struct curl_slist *headers;
@@ -55,6 +74,134 @@ struct nyx_batch {
     batch_api_fn api_done;
     void *api_ud;
 };
+
+int batch_holds_budgets(const nyx_batch *b) { return !b->partial; }
+
+/* Gives back the reservations made for the batch (refused, or never sent). */
+static void release_holds(nyx_batch *b)
+{
+    int any = 0;
+    for (size_t i = 0; i < b->nholds; i++)
+        if (b->holds[i].reserved) {
+            nyx_error err;
+            nyx_error_clear(&err);
+            b->holds[i].reserved = 0;
+            if (b->e->store)
+                store_budget_settle(b->e->store, b->holds[i].reservation, 0, &err);
+            any = 1;
+        }
+    if (any)
+        budget_settled(b->e);
+}
+
+/* The member's worst case joins the reservation of its budget scopes. 0, or -1 out of memory. */
+static int hold_member(nyx_batch *b, member *m, nyx_call *c)
+{
+    m->hold = 0;
+    m->worst = c->batch_worst;
+    if (c->budget.n == 0 || !(c->batch_worst > 0))
+        return 0;
+    for (size_t i = 0; i < b->nholds; i++) {
+        const budget_scopes *s = &b->holds[i].scopes;
+        int same = s->n == c->budget.n;
+        for (size_t k = 0; same && k < s->n; k++)
+            same = strcmp(s->names[k], c->budget.names[k]) == 0 && s->soft[k] == c->budget.soft[k] &&
+                   s->scopes[k].limit_usd == c->budget.scopes[k].limit_usd;
+        if (same) {
+            b->holds[i].amount += c->batch_worst;
+            m->hold = i + 1;
+            return 0;
+        }
+    }
+    hold *nh = realloc(b->holds, (b->nholds + 1) * sizeof *nh);
+    if (!nh)
+        return -1;
+    b->holds = nh;
+    hold *h = &b->holds[b->nholds];
+    memset(h, 0, sizeof *h);
+    h->scopes = c->budget;
+    for (size_t k = 0; k < h->scopes.n; k++) /* the copy's scopes name its own names */
+        h->scopes.scopes[k].scope = h->scopes.names[k];
+    h->session = c->spec.session ? strdup(c->spec.session) : NULL;
+    h->agent = c->spec.agent ? strdup(c->spec.agent) : NULL;
+    h->amount = c->batch_worst;
+    h->b = b;
+    m->hold = ++b->nholds;
+    return 0;
+}
+
+static void maybe_go(nyx_batch *b);
+
+static void hold_answered(void *ud, int rc, const nyx_error *err)
+{
+    hold *h = ud;
+    nyx_batch *b = h->b;
+    if (rc == 0)
+        h->reserved = 1;
+    else if (!b->refusal.type[0] && err) {
+        b->refusal = *err;
+        snprintf(b->refusal.message, sizeof b->refusal.message, "the batch was refused whole: %.480s", err->message);
+    }
+    if (--b->holds_pending == 0) {
+        maybe_go(b);
+        batch_unref(b); /* the reservations' reference */
+    }
+}
+
+/* Reserves the batch's worst case, one reservation per set of scopes, at once. */
+static void start_holds(nyx_batch *b)
+{
+    b->holds_started = 1;
+    b->holds_pending = b->nholds;
+    batch_ref(b);
+    for (size_t i = 0; i < b->nholds; i++) {
+        hold *h = &b->holds[i];
+        h->req = (budget_request){
+            .e = b->e,
+            .s = &h->scopes,
+            .session = h->session,
+            .agent = h->agent,
+            .amount_usd = h->amount,
+            .id = h->reservation,
+            .id_size = sizeof h->reservation,
+            .deadline = nyx_now_s() + b->e->cfg.timeout_s,
+            .no_settle_wait = 1,
+            .done = hold_answered,
+            .ud = h,
+        };
+        budget_reserve(&h->req);
+    }
+}
+
+void batch_member_logged(nyx_batch *b, nyx_call *c)
+{
+    if (!c->batch_result)
+        return;
+    b->nlogged++;
+    if (b->state != DONE || b->nlogged < b->ndelivered || !b->recorded || !b->e->store)
+        return;
+    nyx_error err;
+    nyx_error_clear(&err);
+    int settled = 0;
+    store_batch_settle(b->e->store, b->local_id, &settled, &err);
+    for (size_t i = 0; i < b->nholds; i++)
+        b->holds[i].reserved = 0; /* settled, here or by whoever picked the batch up */
+    if (settled > 0) {
+        for (size_t i = 0; i < b->nholds; i++)
+            budget_check_alerts(b->e, &b->holds[i].scopes);
+        budget_settled(b->e);
+    }
+}
+
+int batch_settle_logged(nyx_engine *e, const char *id, nyx_error *err)
+{
+    int settled = 0;
+    if (!e->store || store_batch_settle(e->store, id, &settled, err) != 0)
+        return e->store ? -1 : 0;
+    if (settled > 0)
+        budget_settled(e);
+    return 0;
+}
 
 int batch_custom_id_valid(const char *s)
 {
@@ -109,10 +256,19 @@ static void drop_transfer(nyx_batch *b)
     b->len = 0;
 }
 
+static void release_holds(nyx_batch *b);
+
 void batch_unref(nyx_batch *b)
 {
     if (!b || --b->refs > 0)
         return;
+    if (!b->id[0])
+        release_holds(b); /* never accepted by the API: nothing will spend them */
+    for (size_t i = 0; i < b->nholds; i++) {
+        free(b->holds[i].session);
+        free(b->holds[i].agent);
+    }
+    free(b->holds);
     drop_transfer(b);
     if (b->timer)
         loop_timer_cancel(b->e->loop, b->timer);
@@ -278,6 +434,10 @@ static void deliver(member *m, const cJSON *result)
     if (!c)
         return;
     c->batch_result = 1; /* the API's answer for it: logged under the batch and custom id */
+    m->hold = 0;
+    nyx_batch *b = c->spec.batch;
+    if (b)
+        b->ndelivered++;
     nyx_error err;
     nyx_error_clear(&err);
     batch_result_of(result, &c->result.resp, &err);
@@ -295,6 +455,8 @@ static void leave_reservation(nyx_batch *b, nyx_call *c)
 /* Every member still waiting fails with err (a batch that ended without its result). */
 static void fail_waiting(nyx_batch *b, const nyx_error *err)
 {
+    if (!b->id[0])
+        release_holds(b); /* refused, or never accepted: nothing will spend them */
     for (size_t i = 0; i < b->n; i++)
         if (b->members[i].call) {
             nyx_call *c = b->members[i].call;
@@ -510,8 +672,9 @@ static int record(nyx_batch *b, nyx_error *err)
             .template_name = c->spec.template_name,
             .template_version = c->spec.template_version,
             .model = call_route_model(c),
-            .reservation_id = c->reserved ? c->reservation : NULL,
-            .reserved_usd = c->reserved ? c->budget_req.amount_usd : 0,
+            .reservation_id = b->members[i].hold ? b->holds[b->members[i].hold - 1].reservation
+                              : c->reserved ? c->reservation : NULL,
+            .reserved_usd = b->members[i].hold ? b->members[i].worst : c->reserved ? c->budget_req.amount_usd : 0,
             .write_1h = call_asked_1h(&c->spec.req),
         };
     }
@@ -537,6 +700,13 @@ static void maybe_go(nyx_batch *b)
     size_t live = 0;
     for (size_t i = 0; i < b->n; i++)
         live += b->members[i].call != NULL;
+    if (b->holds_pending > 0)
+        return; /* its reservations are on their way */
+    if (!refused && live > 0 && b->nholds > 0 && !b->holds_started) {
+        start_holds(b);
+        return; /* maybe_go again once every one is answered */
+    }
+    refused = b->refusal.type[0] && !(b->partial && strcmp(b->refusal.type, "budget_exceeded") == 0);
     nyx_error err;
     nyx_error_clear(&err);
     if (!refused && live > 0 && record(b, &err) != 0)
@@ -571,6 +741,14 @@ void batch_join(nyx_batch *b, nyx_call *c)
     member *m = &b->members[b->n++];
     m->call = c;
     snprintf(m->custom_id, sizeof m->custom_id, "%s", c->spec.batch_custom_id ? c->spec.batch_custom_id : "");
+    if (hold_member(b, m, c) != 0) {
+        b->n--;
+        nyx_error err;
+        nyx_error_clear(&err);
+        nyx_error_set(&err, "out_of_memory", 0, "out of memory joining a batch");
+        call_batch_result(c, 0, &err);
+        return;
+    }
     maybe_go(b);
 }
 

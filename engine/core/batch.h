@@ -1,7 +1,8 @@
 /* Message Batches: calls that go to the API as one batch at half price instead of one request
  * each. Every request of a batch is an ordinary call (call.c) that carries the batch in its
- * spec: it is admitted as any call (its worst case reserved in every budget, at batch prices),
- * then, instead of sending, joins the batch. Once every member has joined, the batch is
+ * spec: it is admitted as any call, then, instead of sending, joins the batch; its worst case
+ * at batch prices joins the batch's one reservation per set of budget scopes, made once every
+ * member has joined (with partial, each member reserves its own). Once every member has joined, the batch is
  * submitted; the engine polls it on a timer in its loop (backing off to a minute) and hands
  * each member its own result, matched by custom id, to be accounted and logged as the call's
  * answer. A member refused before it joined (a budget, a bad model) refuses the batch whole:
@@ -56,6 +57,18 @@ void batch_get_status(const nyx_batch *b, batch_status *st);
  * submission, cancels its members. Returns 0, or -1 when nothing can be cancelled. */
 int batch_cancel(nyx_batch *b);
 
+/* call.c: 1 when the batch reserves for its members at once (one reservation per set of
+ * budget scopes, once every member has joined; not with partial, whose members reserve each
+ * their own so that those that fit go): a member then only tells its worst case
+ * (c->batch_worst). */
+int batch_holds_budgets(const nyx_batch *b);
+/* call.c: a member's record is written (or kept for later): once every result is, the batch's
+ * reservations are settled at what the results cost (store_batch_settle). */
+void batch_member_logged(nyx_batch *b, nyx_call *c);
+/* The reservations of batch id (nyx's) whose results are all logged, settled (a pickup's last
+ * step); 0, or -1 with err. */
+int batch_settle_logged(nyx_engine *e, const char *id, nyx_error *err);
+
 /* call.c: a member's reservation is held and its body built: it waits for its result. */
 void batch_join(nyx_batch *b, nyx_call *c);
 /* call.c: a member finished before it joined (refused) or while it waited (cancelled). */
@@ -101,8 +114,9 @@ int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, 
 void batch_rows_free(batch_row *rows, size_t n);
 
 /* Logs one line of the batch's results file ({custom_id, result}) as row's interaction, at the
- * price the API bills (usage.service_tier "batch" on the model table), settling the
- * reservation the request holds; a result logged already (by any process) is left as it is.
+ * price the API bills (usage.service_tier "batch" on the model table); a result logged already
+ * (by any process) is left as it is. Its reservation is settled by batch_settle_logged once
+ * every result it covers is logged.
  * out receives what nyx.call would give: status OK with the message and its cost, or the error.
  * Returns 0, or -1 with err when the line is not a result for row or the database refused. */
 int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, size_t len,

@@ -182,8 +182,9 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
         size_t n;
         it.response_text = owned = guard_redact(out->resp.text, out->resp.text_len, &n);
     }
-    double actual = out->has_cost && out->cost.cost_usd > 0 ? out->cost.cost_usd : 0;
-    int rc = store_log_interaction_settle(e->store, &it, row->reservation_id, actual, err);
+    /* The reservation may hold the whole batch: it is settled once every result it covers is
+     * logged (batch_settle_logged), not by the first. */
+    int rc = store_log_interaction(e->store, &it, err);
     free(owned);
     return rc;
 }

@@ -310,6 +310,12 @@ static int reserve_budget(nyx_call *c)
         return -1;
     }
     int write_1h = c->spec.req.cache_mode == NYX_CACHE_1H || e->cfg.shared_context_ttl_s > 300;
+    if (c->spec.batch && batch_holds_budgets(c->spec.batch)) {
+        /* One reservation for the whole batch, made once every member has joined (batch.c). */
+        c->batch_worst = cost_worst_case_batch(c->model, cache_estimate_tokens_max(e->cache, c->model, c->body_len),
+                                               c->spec.req.max_tokens, write_1h);
+        return 0;
+    }
     c->budget_req = (budget_request){
         .e = e,
         .s = &c->budget,
@@ -513,6 +519,8 @@ static void logged(nyx_call *c)
 {
     unlink_from(&c->e->logging, c);
     c->logging = 0;
+    if (c->spec.batch)
+        batch_member_logged(c->spec.batch, c);
     if (c->reserved) {
         c->reserved = 0;
         budget_check_alerts(c->e, &c->budget);

@@ -36,6 +36,8 @@ struct nyx_call {
     budget_request budget_req;
     char reservation[STORE_RESERVATION_ID_SIZE];
     int reserved;            /* a reservation is held */
+    double batch_worst;      /* a batch member: its worst case, held by its batch's one
+                                reservation (batch.c) instead of one of its own */
     int batch_result;        /* its outcome is its batch's result for it (batch.c): logged under
                                 the batch and custom id, exactly once across processes */
     int awaiting_store;      /* a reservation or a cached answer is on its way: the call

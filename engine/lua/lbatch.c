@@ -192,6 +192,17 @@ static int l_record(lua_State *L)
     return 2;
 }
 
+/* core.batch_settle(batch_id): the batch's reservations whose results are all logged, settled. */
+static int l_settle(lua_State *L)
+{
+    const char *id = luaL_checkstring(L, 1);
+    nyx_error err;
+    nyx_error_clear(&err);
+    if (batch_settle_logged(lnyx_engine(L), id, &err) != 0)
+        return lnyx_raise(L, &err);
+    return 0;
+}
+
 /* ---- core.batch_api(method, path): one request to the batch endpoints ---- */
 
 typedef struct api_op {
@@ -291,5 +302,7 @@ int lnyx_open_batch(lua_State *L)
     lua_setfield(L, -2, "batch_requests");
     lua_pushcfunction(L, l_record);
     lua_setfield(L, -2, "batch_record");
+    lua_pushcfunction(L, l_settle);
+    lua_setfield(L, -2, "batch_settle");
     return 0;
 }

@@ -462,6 +462,12 @@ int store_batch_submitted(nyx_store *s, const char *id, int part, const char *pr
  * an id the database does not know. */
 int store_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 
+/* Settles each reservation of batch id (nyx's) whose requests are all logged, at what their
+ * interactions cost; the others wait for their results. Whichever process calls it first
+ * settles, once (a settled reservation is not settled again). *settled: how many it settled
+ * now (may be NULL). */
+int store_batch_settle(nyx_store *s, const char *id, int *settled, nyx_error *err);
+
 /* ---- In a loop ----
  * The PostgreSQL backend answers over a socket. A program with an event loop watches
  * store_poll_fd() (readable, and writable when *want_write) and calls store_pump() when it

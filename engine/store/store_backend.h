@@ -28,6 +28,15 @@
     " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider,"  \
     " service_tier, batch_id, custom_id, request_parts, standard_cost_usd, tool_calls, iteration)"
 
+/* The reservations of a batch still held whose requests are all logged, and what they cost
+ * (?1/$1: the batch's id), as both backends select them. */
+#define SQL_BATCH_READY                                                                            \
+    "SELECT r.reservation_id AS reservation_id, COALESCE(SUM(i.cost_usd), 0) AS cost_usd"          \
+    " FROM llm_batch_requests r LEFT JOIN llm_interactions i"                                      \
+    " ON i.batch_id = r.batch_id AND i.custom_id = r.custom_id"                                    \
+    " WHERE r.batch_id = %s AND r.reservation_id IN (SELECT id FROM budget_holds)"                 \
+    " GROUP BY r.reservation_id HAVING COUNT(i.id) = COUNT(*)"
+
 /* The columns of store_batch_requests() but the last (logged), as both backends select them. */
 #define SQL_BATCH_REQUEST_COLUMNS                                                                   \
     "SELECT r.batch_id, b.name, r.part, r.provider_id, r.custom_id, r.session, r.agent, r.template," \
@@ -152,6 +161,9 @@ typedef struct store_backend_ops {
     int (*batch_submitted)(nyx_store *s, const char *id, int part, const char *provider_id,
                            nyx_error *err);
     int (*batch_requests)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+    /* The reservations of batch id whose requests are all logged: rows reservation_id, cost_usd
+     * (what their interactions cost). */
+    int (*batch_ready)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 
     /* A backend that talks to a server over a socket answers in the loop (store.h, "In a
      * loop"). One that leaves these NULL is synchronous: the _async functions run the

@@ -3,6 +3,7 @@
 #include "store_backend.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,66 @@ int store_batch_submitted(nyx_store *s, const char *id, int part, const char *pr
     if (!s->ops->batch_submitted)
         return store_unsupported(s, "record a batch's submission", err);
     return s->ops->batch_submitted(s, id, part, provider_id, err);
+}
+
+typedef struct ready {
+    char (*ids)[STORE_RESERVATION_ID_SIZE];
+    double *cost;
+    size_t n, cap;
+    int oom;
+} ready;
+
+static int take_ready(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const char *types)
+{
+    ready *r = ud;
+    (void)ncols;
+    (void)names;
+    (void)types;
+    if (!values[0] || strlen(values[0]) >= STORE_RESERVATION_ID_SIZE)
+        return 0;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        char(*ids)[STORE_RESERVATION_ID_SIZE] = realloc(r->ids, cap * sizeof *ids);
+        double *cost = ids ? realloc(r->cost, cap * sizeof *cost) : NULL;
+        if (ids)
+            r->ids = ids;
+        if (!cost) {
+            r->oom = 1;
+            return 1;
+        }
+        r->cost = cost;
+        r->cap = cap;
+    }
+    snprintf(r->ids[r->n], STORE_RESERVATION_ID_SIZE, "%s", values[0]);
+    r->cost[r->n++] = values[1] ? strtod(values[1], NULL) : 0;
+    return 0;
+}
+
+int store_batch_settle(nyx_store *s, const char *id, int *settled, nyx_error *err)
+{
+    if (settled)
+        *settled = 0;
+    if (!s || !id || !*id)
+        return store_invalid(err, "cannot settle a batch: no store or no id");
+    if (!s->ops->batch_ready)
+        return store_unsupported(s, "settle a batch", err);
+    ready r = {0};
+    int rc = s->ops->batch_ready(s, id, take_ready, &r, err);
+    if (r.oom) {
+        store_fail(err, "store: cannot settle batch %.64s: out of memory", id);
+        rc = -1;
+    }
+    /* Each settle is its own transaction and idempotent: two processes settling at once
+     * settle each reservation once. */
+    for (size_t i = 0; rc >= 0 && i < r.n; i++) {
+        rc = store_budget_settle(s, r.ids[i], r.cost[i] > 0 ? r.cost[i] : 0, err);
+        if (rc == 0 && settled)
+            (*settled)++;
+    }
+    free(r.ids);
+    free(r.cost);
+    return rc < 0 ? -1 : 0;
 }
 
 int store_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)

@@ -368,6 +368,7 @@ const store_backend_ops store_pg_ops = {
     .batch_create = store_pg_batch_create,
     .batch_submitted = store_pg_batch_submitted,
     .batch_requests = store_pg_batch_requests,
+    .batch_ready = store_pg_batch_ready,
     .content_get = store_pg_content_get,
     .content_purge = store_pg_content_purge,
     .poll_fd = pg_poll_fd,

@@ -118,6 +118,7 @@ int store_pg_batch_create(nyx_store *s, const char *id, const char *name, double
                           nyx_error *err);
 int store_pg_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id, nyx_error *err);
 int store_pg_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+int store_pg_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 
 int store_pg_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
                             const store_reservation *r, int *refused, nyx_error *err);

@@ -127,6 +127,14 @@ int store_pg_batch_submitted(nyx_store *s, const char *id, int part, const char 
     return res ? 0 : -1;
 }
 
+int store_pg_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
+{
+    const char *v[1] = {id};
+    char sql[512];
+    snprintf(sql, sizeof sql, SQL_BATCH_READY, "$1");
+    return pg_rows(pg_of(s), "read a batch's settled requests", sql, 1, v, fn, ud, err);
+}
+
 int store_pg_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
 {
     const char *v[1] = {id};

@@ -646,6 +646,7 @@ const store_backend_ops store_sqlite_ops = {
     .batch_create = store_sqlite_batch_create,
     .batch_submitted = store_sqlite_batch_submitted,
     .batch_requests = store_sqlite_batch_requests,
+    .batch_ready = store_sqlite_batch_ready,
     .content_get = store_sqlite_content_get,
     .content_purge = store_sqlite_content_purge,
     .set_background = sq_set_background,

@@ -68,6 +68,7 @@ enum {
     SL_BATCH_HOLD,
     SL_BATCH_SUBMITTED,
     SL_BATCH_REQUESTS,
+    SL_BATCH_READY,
     SL_CONTENT_GET,
     SL_COUNT
 };
@@ -269,6 +270,7 @@ int store_sqlite_batch_create(nyx_store *s, const char *id, const char *name, do
 int store_sqlite_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id,
                                  nyx_error *err);
 int store_sqlite_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+int store_sqlite_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
 /* ---- schema (store_schema.c) ---- */
 
 /* The SQL that adds a shared part unless it is there already: ?1 hash, ?2 body. */

@@ -79,6 +79,19 @@ int store_sqlite_batch_submitted(nyx_store *s, const char *id, int part, const c
     return store_sqlite_write(q, &b, what, err);
 }
 
+int store_sqlite_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
+{
+    sq *q = sq_of(s);
+    char sql[512];
+    snprintf(sql, sizeof sql, SQL_BATCH_READY, "?1");
+    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BATCH_READY, sql, err);
+    if (!st)
+        return -1;
+    sq_binder b = {st, SQLITE_OK};
+    sqb_text(&b, 1, id);
+    return store_sqlite_rows(q, "a batch's settled requests", &b, 0, fn, ud, err);
+}
+
 int store_sqlite_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
 {
     sq *q = sq_of(s);

@@ -1,6 +1,7 @@
 --- nyx.batch: Message Batches, every token at the API's batch price.
 --- Each request is an nyx.call table with an `id`; the requests become calls that carry the
---- batch, so they are budgeted (worst case at batch prices, reserved before anything is sent),
+--- batch, so they are budgeted (the worst case of all at batch prices, one reservation for the
+--- batch made before anything is sent),
 --- accounted and logged exactly as nyx.call's, and their results and errors are the same tables.
 local core = require "nyx.core"
 
@@ -327,6 +328,8 @@ function M.pickup(id, opts)
     end
   end
   core.progress(nil, "batch_pickup")
+  -- The batch's reservations whose results are all logged now (by this process or another).
+  core.batch_settle(out.batch_id)
   table.sort(out.results, function(a, b) return a.id < b.id end)
   return out
 end

@@ -88,16 +88,24 @@ describe("nyx.batch", function()
     -- Two requests of 4,000 output tokens on the default model (output $0.5/M): $0.004 worst
     -- case at standard prices, $0.002 at batch prices.
     local v = setup:run([[
+      local cost = 0
       local function run(name, limit)
         local s = nyx.session{ name = name, budget_usd = limit }
         local b = nyx.batch{ session = s, requests = {
           { id = "a", prompt = "first " .. name, max_tokens = 4000 },
           { id = "b", prompt = "second " .. name, max_tokens = 4000 } } }
         local out = {}
-        for id, r, ok in b:results() do out[id] = ok and "ok" or r.type end
+        for id, r, ok in b:results() do
+          out[id] = ok and "ok" or r.type
+          if ok then cost = cost + r.usage.cost_usd end
+        end
         return out, b:status()
       end
       local fits = run("fits", 0.003)
+      local fit_row
+      for _, r in ipairs(nyx.budget.status()) do
+        if r.scope == "session:fits" then fit_row = r end
+      end
       local before = #sim.requests()
       local refused, st = run("tight", 0.0015)
       local after = #sim.requests()
@@ -105,14 +113,21 @@ describe("nyx.batch", function()
       for _, r in ipairs(nyx.budget.status()) do
         if r.scope == "session:tight" then row = r end
       end
-      return { fits = fits, refused = refused, st = st, before = before, after = after, row = row }
+      return { fits = fits, refused = refused, st = st, before = before, after = after, row = row,
+               fit_row = fit_row, cost = cost }
     ]], { env = env() })
     assert.are.same({ a = "ok", b = "ok" }, v.fits)
+    -- Its one reservation (the two worst cases at batch prices, $0.002: both fit only together
+    -- at batch prices) is settled at what the results cost once both are logged.
+    assert.are.equal(0, v.fit_row.reserved_usd)
+    assert.is_true(v.cost > 0 and math.abs(v.fit_row.spent_usd - v.cost) < 1e-12,
+                   ("spent %g, cost %g"):format(v.fit_row.spent_usd, v.cost))
     assert.are.same({ a = "budget_exceeded", b = "budget_exceeded" }, v.refused)
     assert.are.equal("refused", v.st.processing_status)
     assert.are.equal(v.before, v.after, "the refused batch was never sent")
-    assert.are.equal(0, v.row.reserved_usd, "nothing stays reserved")
-    assert.are.equal(0, v.row.spent_usd)
+    -- One reservation for the batch, refused: nothing was reserved, nothing spent.
+    assert.are.equal(0, v.row and v.row.reserved_usd or 0, "nothing stays reserved")
+    assert.are.equal(0, v.row and v.row.spent_usd or 0)
   end)
 
   it("partial = true sends the requests that fit and refuses the others alone", function()

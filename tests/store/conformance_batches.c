@@ -176,10 +176,51 @@ static void test_batches(void)
     store_close(t);
 }
 
+/* One reservation for a whole batch: settled once every request it covers is logged, at what
+ * they cost, by whichever store gets there; settling again does nothing. */
+static void test_batch_settle(void)
+{
+    nyx_error err;
+    nyx_error_clear(&err);
+    nyx_store *s = open_db(), *t = open_db();
+    if (!s || !t) {
+        store_close(s);
+        store_close(t);
+        return;
+    }
+    store_scope scope[] = {{"session:one", 1.0}};
+    char r1[STORE_RESERVATION_ID_SIZE];
+    CHECK_INT(store_budget_reserve(s, scope, 1, 0.5, r1, sizeof r1, NULL, &err), 0);
+    store_batch_request reqs[] = {
+        {.custom_id = "a", .session = "one", .reservation_id = r1, .reserved_usd = 0.25},
+        {.custom_id = "b", .session = "one", .reservation_id = r1, .reserved_usd = 0.25},
+    };
+    CHECK_INT(store_batch_create(s, "nb_1", NULL, nyx_wall_s() + 86400, 1, reqs, 2, &err), 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 1);
+    nyx_interaction a = result("ix_a", "a", 0.125), b = result("ix_b", "b", 0.0625);
+    CHECK_INT(store_log_interaction(s, &a, &err), 0);
+    int settled = -1;
+    CHECK_INT(store_batch_settle(t, "nb_1", &settled, &err), 0);
+    CHECK_INT(settled, 0); /* b has no result yet: the reservation still holds */
+    CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'session:one' AND reserved_usd = 0.5"
+                      " AND spent_usd = 0"), 1);
+    CHECK_INT(store_log_interaction(t, &b, &err), 0);
+    CHECK_INT(store_batch_settle(t, "nb_1", &settled, &err), 0);
+    CHECK_INT(settled, 1);
+    CHECK_INT(store_batch_settle(s, "nb_1", &settled, &err), 0);
+    CHECK_INT(settled, 0);
+    CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'session:one' AND reserved_usd = 0"
+                      " AND abs(spent_usd - 0.1875) < 1e-12"), 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 0);
+    store_close(s);
+    store_close(t);
+}
+
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
         {"batches", test_batches},
+        {"batch_settle", test_batch_settle},
         {NULL, NULL},
     };
     return conformance_main(argc, argv, "store-batches", cases);
