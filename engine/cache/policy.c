@@ -391,8 +391,10 @@ static int split_system(nyx_request *req, size_t at, int mark)
     nyx_block tail;
     if (nyx_block_set(&tail, b[0].text + at, b[0].len - at, b[0].mark) != 0)
         return -1;
-    b[0].len = at;
-    b[0].text[at] = '\0';
+    if (nyx_block_truncate(&b[0], at) != 0) {
+        free(tail.text);
+        return -1;
+    }
     b[0].mark = mark;
     b[1] = tail;
     req->nsystem = 2;

@@ -1,8 +1,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "types.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark)
 {
@@ -12,6 +14,7 @@ int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark)
     memcpy(copy, text, len);
     copy[len] = '\0';
     b->text = copy;
+    b->shared = NULL;
     b->len = len;
     b->mark = mark;
     b->mark_by_user = 0;
@@ -27,10 +30,106 @@ void nyx_request_init(nyx_request *r)
     r->cache_mode = NYX_CACHE_AUTO;
 }
 
+/* ---- shared texts ---- */
+
+#define POOL_SLOTS 16
+#define POOL_MIN 1024 /* shorter texts are copied: sharing would save little */
+
+struct nyx_text {
+    size_t refs;
+    uint64_t h;
+    size_t len;
+    unsigned long used;
+    char bytes[];
+};
+
+struct nyx_text_pool {
+    nyx_text *slot[POOL_SLOTS]; /* each holds a reference */
+    unsigned long clock;
+};
+
+static void text_unref(nyx_text *t)
+{
+    if (t && --t->refs == 0)
+        free(t);
+}
+
+nyx_text_pool *nyx_text_pool_new(void) { return calloc(1, sizeof(nyx_text_pool)); }
+
+void nyx_text_pool_free(nyx_text_pool *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < POOL_SLOTS; i++)
+        text_unref(p->slot[i]);
+    free(p);
+}
+
+static nyx_text *pooled(nyx_text_pool *p, const char *text, size_t len)
+{
+    uint64_t h = XXH3_64bits(text, len);
+    int lru = 0;
+    for (int i = 0; i < POOL_SLOTS; i++) {
+        nyx_text *t = p->slot[i];
+        if (t && t->h == h && t->len == len && memcmp(t->bytes, text, len) == 0) {
+            t->used = ++p->clock;
+            return t;
+        }
+        if (!t || (p->slot[lru] && t->used < p->slot[lru]->used))
+            lru = i;
+    }
+    nyx_text *t = malloc(sizeof *t + len + 1);
+    if (!t)
+        return NULL;
+    *t = (nyx_text){1, h, len, ++p->clock};
+    memcpy(t->bytes, text, len);
+    t->bytes[len] = '\0';
+    text_unref(p->slot[lru]);
+    p->slot[lru] = t;
+    return t;
+}
+
+int nyx_block_set_pooled(nyx_block *b, nyx_text_pool *pool, const char *text, size_t len, int mark)
+{
+    nyx_text *t = pool && len >= POOL_MIN ? pooled(pool, text, len) : NULL;
+    if (!t)
+        return nyx_block_set(b, text, len, mark);
+    if (nyx_block_set(b, "", 0, mark) != 0)
+        return -1;
+    free(b->text);
+    t->refs++;
+    b->shared = t;
+    b->text = t->bytes;
+    b->len = len;
+    return 0;
+}
+
+int nyx_block_truncate(nyx_block *b, size_t len)
+{
+    if (len > b->len)
+        return -1;
+    if (b->shared) {
+        char *copy = malloc(len + 1);
+        if (!copy)
+            return -1;
+        memcpy(copy, b->text, len);
+        text_unref(b->shared);
+        b->shared = NULL;
+        b->text = copy;
+    }
+    b->text[len] = '\0';
+    b->len = len;
+    return 0;
+}
+
 static void free_blocks(nyx_block *blocks, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        free(blocks[i].text);
+    for (size_t i = 0; i < n; i++) {
+        if (blocks[i].shared)
+            text_unref(blocks[i].shared);
+        else
+            free(blocks[i].text);
+    }
     free(blocks);
 }
 

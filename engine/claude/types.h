@@ -26,8 +26,10 @@ enum nyx_role { NYX_ROLE_USER = 0, NYX_ROLE_ASSISTANT = 1 };
  * sent as it is so a thinking block's signature and a tool's input reach the API unchanged. */
 enum nyx_block_kind { NYX_BLOCK_TEXT = 0, NYX_BLOCK_JSON = 1 };
 
+typedef struct nyx_text nyx_text;
 typedef struct nyx_block {
-    char *text;       /* owned, NUL-terminated */
+    char *text;       /* owned, NUL-terminated; or, with shared, the shared text's */
+    nyx_text *shared; /* the long text this block shares with others (nyx_text_pool), or NULL */
     size_t len;
     int mark;         /* enum nyx_mark */
     int mark_by_user; /* 1 when the script set the mark itself (policy keeps it) */
@@ -96,6 +98,18 @@ typedef struct nyx_response {
 
 /* Copies text; returns 0, or -1 when out of memory. */
 int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark);
+
+/* Long texts repeated from call to call (a system prompt, a context) are held once: a pool
+ * remembers the last few by content, and blocks with the same bytes share one refcounted copy
+ * (calls in flight do not each hold 15 KB of the same prompt). One pool per thread. */
+typedef struct nyx_text_pool nyx_text_pool;
+nyx_text_pool *nyx_text_pool_new(void);
+void nyx_text_pool_free(nyx_text_pool *p); /* blocks sharing its texts keep them */
+/* nyx_block_set, sharing the copy through pool when the text is long (pool may be NULL). */
+int nyx_block_set_pooled(nyx_block *b, nyx_text_pool *pool, const char *text, size_t len, int mark);
+/* Cuts b's text to its first len bytes (a shared text is copied first); 0, or -1 when out of
+ * memory (b unchanged). */
+int nyx_block_truncate(nyx_block *b, size_t len);
 void nyx_request_init(nyx_request *r);
 void nyx_request_free(nyx_request *r);
 void nyx_response_init(nyx_response *r);

@@ -703,6 +703,13 @@ void nyx_cancel_all(nyx_engine *e, const char *reason)
         calls_cancel_all(e, reason);
 }
 
+struct nyx_text_pool *engine_text_pool(nyx_engine *e)
+{
+    if (!e->texts)
+        e->texts = nyx_text_pool_new();
+    return e->texts;
+}
+
 void nyx_close(nyx_engine *e)
 {
     if (!e)
@@ -728,6 +735,7 @@ void nyx_close(nyx_engine *e)
     call_log_close(e);
     guard_memo_free(e->pii_memo);
     claude_json_texts_free(e->json_texts);
+    nyx_text_pool_free(e->texts);
     pending_log_close(e);
     budget_free(e);
     settings_free(e);

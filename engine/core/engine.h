@@ -113,6 +113,7 @@ struct nyx_engine {
     int cancels_deferred;   /* calls asked to cancel inside curl's callbacks (call.c) */
     struct nyx_call *logging; /* finished, their records not yet committed */
     struct claude_json_texts *json_texts; /* long texts' JSON literals, made once (claude/json_text.h) */
+    struct nyx_text_pool *texts; /* long prompt texts shared by the calls in flight (claude/types.h) */
     struct guard_memo *pii_memo; /* stored text redacted: each long text scanned once (guard/memo.h) */
     struct turn_log *turn_log; /* of them, those this loop turn commits together (call_account.c) */
     uint64_t id_nonce, id_seq;
@@ -169,6 +170,9 @@ int engine_open_store(nyx_engine *e);
  * engine. 0, or -1 with err when out of memory. */
 int engine_open_templates(nyx_engine *e, nyx_error *err);
 void engine_log(nyx_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The pool the calls' long prompt texts are shared through, made on first use; NULL when out
+ * of memory (texts are then copied). */
+struct nyx_text_pool *engine_text_pool(nyx_engine *e);
 /* Logs a notice only the first time this key is seen. */
 void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -141,7 +141,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
             }
             text = lua_tolstring(L, -1, &len);
         }
-        if (nyx_block_set(&blocks[i], text, len, mark) != 0) {
+        if (nyx_block_set_pooled(&blocks[i], engine_text_pool(lnyx_engine(L)), text, len, mark) != 0) {
             lnyx_fail(L, "out_of_memory", "out of memory");
             return;
         }
