@@ -23,33 +23,34 @@ void nyx_error_set(nyx_error *e, const char *type, int status, const char *fmt, 
     va_end(ap);
 }
 
-/* nyx's own types first, then the API's (https://docs.claude.com/en/api/errors). */
+/* type, nyx.h code, retryable, fallback: nyx's own types first, then the API's
+ * (https://docs.claude.com/en/api/errors). */
 static const error_kind kinds[] = {
-    {"invalid_argument", NYX_EINVAL, 0},
-    {"not_found", NYX_EINVAL, 0},
-    {"permission_denied", NYX_EINVAL, 0},
-    {"invalid_state", NYX_EINVAL, 0},
-    {"out_of_memory", NYX_ENOMEM, 0},
-    {"store_error", NYX_EIO, 0}, /* the store marks the transient ones (a busy file) itself */
-    {"network_error", NYX_EIO, 1},
-    {"timeout", NYX_EIO, 1},
-    {"tls_error", NYX_EIO, 0},   /* the certificate will not change between attempts */
-    {"cancelled", NYX_EIO, 0},
-    {"stopped", NYX_EIO, 0},
-    {"budget_exceeded", NYX_EIO, 0},
-    {"circuit_open", NYX_EIO, 0},
-    {"callback_error", NYX_EIO, 0},
-    {"internal", NYX_EIO, 0},
-    {"api_error", NYX_EIO, 1},
-    {"overloaded_error", NYX_EIO, 1},
-    {"rate_limit_error", NYX_EIO, 1},
-    {"timeout_error", NYX_EIO, 1},
-    {"invalid_request_error", NYX_EINVAL, 0},
-    {"authentication_error", NYX_EIO, 0},
-    {"permission_error", NYX_EIO, 0},
-    {"not_found_error", NYX_EINVAL, 0},
-    {"request_too_large", NYX_EINVAL, 0},
-    {"billing_error", NYX_EIO, 0},
+    {"invalid_argument", NYX_EINVAL, 0, 0},
+    {"not_found", NYX_EINVAL, 0, 0},
+    {"permission_denied", NYX_EINVAL, 0, 0},
+    {"invalid_state", NYX_EINVAL, 0, 0},
+    {"out_of_memory", NYX_ENOMEM, 0, 0},
+    {"store_error", NYX_EIO, 0, 0}, /* the store marks the transient ones (a busy file) itself */
+    {"network_error", NYX_EIO, 1, 1},
+    {"timeout", NYX_EIO, 1, 1},
+    {"tls_error", NYX_EIO, 0, 0},   /* the certificate will not change between attempts */
+    {"cancelled", NYX_EIO, 0, 0},
+    {"stopped", NYX_EIO, 0, 0},
+    {"budget_exceeded", NYX_EIO, 0, 0},
+    {"circuit_open", NYX_EIO, 0, 1},
+    {"callback_error", NYX_EIO, 0, 0},
+    {"internal", NYX_EIO, 0, 0},
+    {"api_error", NYX_EIO, 1, 1},
+    {"overloaded_error", NYX_EIO, 1, 1},
+    {"rate_limit_error", NYX_EIO, 1, 1},
+    {"timeout_error", NYX_EIO, 1, 1},
+    {"invalid_request_error", NYX_EINVAL, 0, 0},
+    {"authentication_error", NYX_EIO, 0, 0},
+    {"permission_error", NYX_EIO, 0, 0},
+    {"not_found_error", NYX_EINVAL, 0, 1},
+    {"request_too_large", NYX_EINVAL, 0, 0},
+    {"billing_error", NYX_EIO, 0, 0},
 };
 
 const error_kind *error_kinds(size_t *n)

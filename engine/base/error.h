@@ -21,13 +21,14 @@ void nyx_error_set(nyx_error *e, const char *type, int status, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 
 /* The error types: what each means to a host (the nyx.h result code a public function
- * returns for it) and whether a failure of that type is worth another attempt when nothing
- * else (an HTTP status, x-should-retry) says. One table, in error.c: the public functions,
+ * returns for it), whether a failure of that type is worth another attempt when nothing
+ * else (an HTTP status, x-should-retry) says, and whether a fallback model may serve. One table, in error.c: the public functions,
  * the API error parser and the retry policy all read it. */
 typedef struct error_kind {
     const char *type;
     int code;      /* NYX_EINVAL, NYX_ENOMEM, NYX_EIO, ... */
     int retryable; /* 1: transient (a timeout, an overloaded server) */
+    int fallback;  /* 1: says "this model, now", not "this request": another model may serve */
 } error_kind;
 
 /* The kind of type, or NULL for a type the table does not know. */

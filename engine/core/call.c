@@ -119,16 +119,11 @@ static int prepare_route(nyx_call *c, nyx_error *err)
     return check_limits(c, err);
 }
 
-/* Errors that say "this model, now" rather than "this request": another model may serve. */
+/* Errors that say "this model, now" rather than "this request" (base/error.c's table). */
 static int route_worthy(const nyx_error *err)
 {
-    static const char *const types[] = {"circuit_open", "overloaded_error", "api_error", "timeout",
-                                        "timeout_error", "network_error", "rate_limit_error",
-                                        "not_found_error"};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(err->type, types[i]) == 0)
-            return 1;
-    return 0;
+    const error_kind *k = error_kind_of(err->type);
+    return k && k->fallback;
 }
 
 static void fail(nyx_call *c, const nyx_error *err)

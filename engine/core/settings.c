@@ -56,12 +56,6 @@ const char *settings_type(const char *key)
     return k ? setting_type_name(k) : NULL;
 }
 
-const char *settings_env_name(const char *key)
-{
-    const setting_def *k = setting_by_key(key);
-    return k ? k->env : NULL;
-}
-
 static void unknown_key(const char *key, nyx_error *err)
 {
     char known[600] = "";

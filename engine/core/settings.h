@@ -53,9 +53,6 @@ int settings_list(nyx_engine *e, store_row_fn fn, void *ud, nyx_error *err);
  * an unknown key. Static. */
 const char *settings_type(const char *key);
 
-/* The environment variable that overrides key, or NULL. Static. */
-const char *settings_env_name(const char *key);
-
 /* 1 when a budget scope ("day:...", "month:...", "session:...", "agent:...") refuses calls
  * over its limit (hard), 0 when it only warns and alerts (soft). */
 int settings_budget_hard(const nyx_engine *e, const char *scope);

@@ -19,6 +19,7 @@ static void test_names_and_codes(void)
     for (size_t i = 0; i < n; i++) {
         CHECK(error_kind_of(k[i].type) == &k[i]); /* each name once */
         CHECK(k[i].code != NYX_OK);
+        CHECK(!k[i].retryable || k[i].fallback); /* what may pass on retry may pass on another model */
         nyx_error err;
         nyx_error_clear(&err);
         nyx_error_set(&err, k[i].type, 0, "x");
