@@ -383,10 +383,10 @@ int config_lookup(const nyx_config *c, const char *name, config_value *out)
         out->number = (double)*(const long *)field;
         break;
     case SET_NUMBER:
-    case SET_CHOICE:
         out->number = *(const double *)field;
         out->kind = !d->def && out->number < 0 ? CONFIG_UNSET : CONFIG_NUMBER;
         break;
+    case SET_CHOICE: /* read by its key (settings_get), as a word */
     case SET_LIST:
         return -1;
     }

@@ -218,7 +218,8 @@ NYX_API void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, con
  * NULL-terminated list of "key=value": session=NAME, since=YYYY-MM-DD[THH:MM:SS] (UTC),
  * last=N, by=total|model|session|agent|template|day (stats; day: the UTC date), kind=KIND (audit: one kind of event),
  * format=json (each row arrives as
- * one column "json" holding one JSON object). fn receives each row; values may be NULL and
+ * one column "json" holding one JSON object; a value is a number when the database holds a
+ * number, a string when it holds text: a session named "007" stays "007"). fn receives each row; values may be NULL and
  * are valid only during the call; returning non-zero stops the query.
  * Template kinds: "templates" (every template in the template directories or the database:
  * name, version, versions, source, description), "template_history" and "template_stats"
