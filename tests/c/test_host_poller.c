@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "nyx.h"
+#include "sim_engine.h"
 
 #include <poll.h>
 #include <stdlib.h>
@@ -21,20 +22,13 @@ static const char *script =
 
 int main(void)
 {
-    setenv("NYX_PROVIDER", "sim", 1);
-    setenv("NYX_SIM_TTFT_MS", "30", 1);
     CHECK_INT(nyx_fd(NULL), -1);
     CHECK_INT(nyx_timeout_ms(NULL), -1);
 
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
+    nyx_engine *e = open_sim_engine("30");
     CHECK(e != NULL);
-    if (!e) {
-        fprintf(stderr, "%s\n", msg ? msg : "nyx_open failed");
-        free(msg);
+    if (!e)
         return 1;
-    }
-    CHECK_INT(nyx_set(e, "db", ":memory:"), NYX_OK);
     int fd = nyx_fd(e);
     CHECK(fd >= 0);
     CHECK_INT(nyx_timeout_ms(e), 0); /* not started: the first turn is due now */

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "nyx.h"
+#include "sim_engine.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -140,18 +141,11 @@ static void bad_registrations(nyx_engine *e)
 
 int main(void)
 {
-    setenv("NYX_PROVIDER", "sim", 1);
-    setenv("NYX_SIM_TTFT_MS", "1", 1);
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
+    nyx_engine *e = open_sim_engine("1");
     CHECK(e != NULL);
-    if (!e) {
-        fprintf(stderr, "%s\n", msg ? msg : "nyx_open failed");
-        free(msg);
+    if (!e)
         return 1;
-    }
     host h = {.e = e};
-    CHECK_INT(nyx_set(e, "db", ":memory:"), NYX_OK);
     CHECK_INT(nyx_tool_register(e, "move",
                                 "{\"type\": \"object\", \"description\": \"Walk the character to a square\","
                                 " \"properties\": {\"x\": {\"type\": \"integer\"}, \"y\": {\"type\": \"integer\"}},"
