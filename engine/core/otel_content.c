@@ -97,10 +97,13 @@ static cJSON *value_copy(builder *b, const cJSON *v)
             cJSON_Delete(copy);
             return NULL;
         }
-        if (cJSON_IsArray(v))
-            cJSON_AddItemToArray(copy, c);
-        else
-            cJSON_AddItemToObject(copy, child->string, c);
+        /* Adding to an object copies the key, which can fail: the value is then left out. */
+        if (!(cJSON_IsArray(v) ? cJSON_AddItemToArray(copy, c) : cJSON_AddItemToObject(copy, child->string, c))) {
+            cJSON_Delete(c);
+            cJSON_Delete(copy);
+            b->oom = 1;
+            return NULL;
+        }
     }
     return copy;
 }
@@ -119,10 +122,10 @@ static void add_string(builder *b, cJSON *obj, const char *key, const char *valu
 
 static void add_item(builder *b, cJSON *obj, const char *key, cJSON *item)
 {
-    if (item)
-        cJSON_AddItemToObject(obj, key, item);
-    else
+    if (!item || !cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
         b->oom = 1;
+    }
 }
 
 static cJSON *text_part(builder *b, const char *type, const char *text)
@@ -238,7 +241,9 @@ static char *output_of(builder *b, const nyx_response *resp)
 {
     cJSON *content = resp->content_json ? cJSON_Parse(resp->content_json) : NULL;
     cJSON *out = cJSON_CreateArray(), *msg = cJSON_CreateObject();
-    if (!out || !msg) {
+    /* The reply's blocks are the API's, already parsed once: only memory can fail to parse
+     * them again, and the text alone would pass for the whole reply. */
+    if (!out || !msg || (resp->content_json && !content)) {
         cJSON_Delete(content);
         cJSON_Delete(out);
         cJSON_Delete(msg);

@@ -31,7 +31,12 @@ static int to_json(void *ud, int ncols, const char *const *names, const char *co
         cJSON *v = !values[i]                                      ? cJSON_CreateNull()
                    : types[i] == ROW_INT || types[i] == ROW_REAL ? cJSON_CreateNumber(strtod(values[i], NULL))
                                                                   : cJSON_CreateString(values[i]);
-        cJSON_AddItemToObject(obj, names[i], v);
+        /* A row with a column missing would read as a row without it: out of memory stops. */
+        if (!v || !cJSON_AddItemToObject(obj, names[i], v)) {
+            cJSON_Delete(v);
+            cJSON_Delete(obj);
+            obj = NULL;
+        }
     }
     char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
     cJSON_Delete(obj);
@@ -40,7 +45,7 @@ static int to_json(void *ud, int ncols, const char *const *names, const char *co
     static const char *const json_name[] = {"json"};
     const char *row[] = {text};
     int rc = j->fn(j->ud, 1, json_name, row);
-    free(text);
+    cJSON_free(text);
     return rc;
 }
 

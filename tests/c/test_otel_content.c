@@ -2,11 +2,14 @@
  * OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT turn them on; Anthropic blocks as the
  * conventions' parts (a system as blocks, thinking as reasoning, an image as its type only,
  * never its data); redaction of every text, tool arguments included, but not of the structure;
- * a cut that never splits a character; no output for a call without a reply. The spans on the
- * wire are tests/e2e/otel_content.sh's. */
+ * a cut that never splits a character; no output for a call without a reply; out of memory at
+ * any allocation is a failure with nothing half built. The spans on the wire are
+ * tests/e2e/otel_content.sh's. */
 #include "check.h"
 
 #include "core/otel_content.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,10 +105,63 @@ static void cut_at_a_character(void)
     free(text);
 }
 
+/* cJSON's allocation after allocs_left more fails, that one only (-1: none fails). */
+static long allocs_left = -1;
+
+static void *limited_malloc(size_t n)
+{
+    if (allocs_left == 0) {
+        allocs_left = -1;
+        return NULL;
+    }
+    if (allocs_left > 0)
+        allocs_left--;
+    return malloc(n);
+}
+
+/* Every allocation made to fail in turn, alone (the next succeed, as they may): the build
+ * either fails with nothing left to free, or gives the whole attributes; never one with a
+ * part silently missing. */
+static void out_of_memory(void)
+{
+    const char *body =
+        "{\"system\":\"Be brief.\",\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\","
+        "\"id\":\"toolu_1\",\"name\":\"mail\",\"input\":{\"to\":\"bob\",\"cc\":[\"ann\",{\"x\":1}]}}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"content\":\"sent\"}]}]}";
+    nyx_response resp;
+    memset(&resp, 0, sizeof resp);
+    resp.stop_reason = "end_turn";
+    resp.content_json = "[{\"type\":\"text\",\"text\":\"Done.\"}]";
+    otel_content whole;
+    CHECK_INT(otel_content_build(body, &resp, 0, &whole), 0);
+    cJSON_Hooks hooks = {limited_malloc, free};
+    int finished = 0;
+    for (long n = 0; n < 10000 && !finished; n++) {
+        cJSON_InitHooks(&hooks);
+        allocs_left = n;
+        otel_content m;
+        int rc = otel_content_build(body, &resp, 0, &m);
+        finished = allocs_left > 0; /* allocations to spare: every one has been failed before */
+        allocs_left = -1;
+        cJSON_InitHooks(NULL);
+        if (rc == 0) {
+            CHECK_STR(m.system, whole.system);
+            CHECK_STR(m.input, whole.input);
+            CHECK_STR(m.output, whole.output);
+        } else {
+            CHECK(m.system == NULL && m.input == NULL && m.output == NULL);
+        }
+        otel_content_free(&m);
+    }
+    CHECK(finished);
+    otel_content_free(&whole);
+}
+
 int main(void)
 {
     wanted();
     blocks_as_parts();
     cut_at_a_character();
+    out_of_memory();
     return check_failures;
 }
