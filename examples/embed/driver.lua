@@ -14,8 +14,8 @@ while true do
     prompt = ("Turn %d: you are the guard of the castle yard. Look around, then walk to where you are needed."):format(n),
     tools = policy.tools, max_iterations = 4 })
   if ok then
-    print(("turn %d: policy %s (call %d of it), %d iterations, %d tool calls, stop %s, $%.5f"):format(
-      n, policy.name, policy.calls, r.iterations or 1, #(r.messages[3] and r.messages[3].content or {}),
+    print(("turn %d: policy %s (call %d of it), model %s, %d iterations, %d tool calls, stop %s, $%.5f"):format(
+      n, policy.name, policy.calls, r.model, r.iterations or 1, #(r.messages[3] and r.messages[3].content or {}),
       r.stop_reason, r.total_usage and r.total_usage.cost_usd or r.usage.cost_usd))
   else
     print(("turn %d: policy %s, failed: %s"):format(n, policy.name, tostring(r.message or r)))

@@ -39,7 +39,7 @@ check "the host runs against the installed libnyx.so" $? "rc=$rc $out"
 # The guard's policy keeps it in its patrol area: the simulator's move to (1,1) ends at (2,2),
 # walked over frames by the host's C tool, and the loop goes on with the answer.
 grep -q "npc: walking from (5,5) to (2,2)" <<<"$out" && grep -q "npc: arrived at (2,2) after 12 frames" <<<"$out" &&
-  grep -q "turn 1: policy patrol (call 1 of it), 2 iterations, 2 tool calls, stop end_turn" <<<"$out"
+  grep -q "turn 1: policy patrol (call 1 of it), model claude-haiku-5-5, 2 iterations, 2 tool calls, stop end_turn" <<<"$out"
 check "the NPC's policy decides and the host's C tools move it, over frames, on the simulator" $? "$out"
 
 # 2. luarocks make, from a copy of the sources (luarocks builds inside the source tree).

@@ -209,16 +209,19 @@ cp "$NYX_SOURCE_DIR/examples/embed/policy.lua" "$NYX_SOURCE_DIR/examples/embed/d
 (exec "${NYX_ENV[@]}" "$EMBED_BIN" "$E" 300 >"$E/out" 2>"$E/err") &
 host=$!
 pids+=("$host")
-if wait_for "$E/out" "policy thrifty .*model claude-haiku-5-5" 1; then
-  sed -e 's/"thrifty"/"generous"/' -e 's/claude-haiku-5-5/claude-sonnet-5-5/' \
-      -e 's/max_tokens = 64/max_tokens = 128/' "$E/policy.lua" | save "$E/policy.lua"
-  wait_for "$E/out" "policy generous .*model claude-sonnet-5-5, max_tokens 128" 1 \
-    && pass "the embedded host's next call used the edited policy"
-  # The policy's own count went on across the reload: call N is the policy's Nth.
-  line=$(grep "policy generous" "$E/out" | head -1)
-  [[ "$line" =~ ^call\ ([0-9]+):\ policy\ generous\ \(call\ ([0-9]+)\ of\ it\) ]] && \
+if wait_for "$E/out" "policy patrol .*model claude-haiku-5-5" 1; then
+  sed -e 's/M.name = "patrol"/M.name = "roam"/' -e 's/claude-haiku-5-5/claude-sonnet-5-5/' \
+      "$E/policy.lua" | save "$E/policy.lua"
+  wait_for "$E/out" "policy roam .*model claude-sonnet-5-5" 1 \
+    && pass "the embedded host's next call used the edited policy" \
+    || fail "the embedded host never used the edited policy"
+  # The policy's own count went on across the reload: turn N is the policy's Nth call.
+  line=$(grep "policy roam" "$E/out" | head -1)
+  [[ "$line" =~ ^turn\ ([0-9]+):\ policy\ roam\ \(call\ ([0-9]+)\ of\ it\) ]] && \
     [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && pass "the policy's state survived its reload" \
     || fail "policy state after reload: $line"
+else
+  fail "the embedded host never called with its policy: $(cat "$E/out" "$E/err")"
 fi
 kill -TERM "$host" 2>/dev/null
 wait "$host"
