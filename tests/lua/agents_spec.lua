@@ -5,21 +5,14 @@
 -- witness of what was sent. Cases run against the in-process simulator and `nyx sim` over HTTP.
 local H = require "helpers.nyx_case"
 local json = require "dkjson"
+local W = require "helpers.wire"
 
 local DEFAULT = "claude-haiku-5-5" -- CLAUDE_DEFAULT_MODEL when unset
 local SONNET55 = "claude-sonnet-5-5" -- first of the shipped policies' models
 local HAIKU, SONNET, CHEAP_HAIKU = "claude-haiku-4-5", "claude-sonnet-4-5", "claude-haiku-5-5"
 
 -- Prepended to every case: the Messages requests that reached the simulator, by arrival.
-local LIB = [[
-local function sent(model)
-  local out = {}
-  for _, q in ipairs(sim.requests()) do
-    if q.path == "/v1/messages" and (model == nil or q.model == model) then out[#out + 1] = q end
-  end
-  table.sort(out, function(a, b) return a.t < b.t end)
-  return out
-end
+local LIB = W.SENT .. [[
 local function models(list)
   local out = {}
   for i, q in ipairs(list) do out[i] = q.model end

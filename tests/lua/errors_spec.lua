@@ -33,11 +33,7 @@ local function check_error(err, type_, status, retryable)
                    "tostring(err) names where, type and message")
 end
 
-local function statuses(log)
-  local out = {}
-  for i, q in ipairs(log) do out[i] = q.status end
-  return out
-end
+local statuses = require("helpers.wire").statuses
 
 for _, setup in ipairs(H.setups()) do
   describe("nyx.call errors through " .. setup.name, function()

@@ -6,41 +6,12 @@
 -- log is the witness. Each case runs against the in-process simulator and `nyx sim` over HTTP.
 local H = require "helpers.nyx_case"
 local json = require "dkjson"
+local W = require "helpers.wire"
+local statuses, count, sql = W.statuses, W.count, W.sql
 
 local SONNET, HAIKU = "claude-sonnet-4-6", "claude-haiku-4-5"
 
-local LIB = [[
-local function sent(model)
-  local out = {}
-  for _, q in ipairs(sim.requests()) do
-    if q.path == "/v1/messages" and (model == nil or q.model == model) then out[#out + 1] = q end
-  end
-  table.sort(out, function(a, b) return a.t < b.t end)
-  return out
-end
-]]
-
-local function statuses(log)
-  local out = {}
-  for i, q in ipairs(log) do out[i] = q.status end
-  return out
-end
-
-local function count(list, value)
-  local n = 0
-  for _, v in ipairs(list) do
-    if v == value then n = n + 1 end
-  end
-  return n
-end
-
-local function sql(db, query)
-  local p = assert(io.popen(("env -u LD_PRELOAD sqlite3 -json %s %s"):format(H.quote(db), H.quote(query))))
-  local out = p:read("a")
-  p:close()
-  if out:match("^%s*$") then return {} end
-  return assert(json.decode(out), out)
-end
+local LIB = W.SENT
 
 for _, setup in ipairs(H.setups()) do
   local function run(code, opts) return setup:run(LIB .. code, opts) end

@@ -6,21 +6,15 @@
 -- Each case runs against the in-process simulator and `nyx sim` over HTTP.
 local H = require "helpers.nyx_case"
 local json = require "dkjson"
+local W = require "helpers.wire"
+local statuses, count, sql = W.statuses, W.count, W.sql
 
 -- Retries, limits, breakers and routes do not depend on the model: the cases name Haiku 4.5
 -- as the model of calls that give none, so faults and limits can target it by name.
 local HAIKU, SONNET, OPUS = "claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-8"
 
 -- Prepended to every case: the Messages requests that reached the simulator, by arrival.
-local LIB = [[
-local function sent(model)
-  local out = {}
-  for _, q in ipairs(sim.requests()) do
-    if q.path == "/v1/messages" and (model == nil or q.model == model) then out[#out + 1] = q end
-  end
-  table.sort(out, function(a, b) return a.t < b.t end)
-  return out
-end
+local LIB = W.SENT .. [[
 -- Waits until the simulator has logged n Messages requests (a hung request is logged when its
 -- client goes away), and returns them.
 local function settle(n, model)
@@ -38,30 +32,6 @@ local function errors_of(list)
   return out
 end
 ]]
-
-local function statuses(log)
-  local out = {}
-  for i, q in ipairs(log) do out[i] = q.status end
-  return out
-end
-
-local function count(list, value)
-  local n = 0
-  for _, v in ipairs(list) do
-    if v == value then n = n + 1 end
-  end
-  return n
-end
-
--- Rows of a query on a case's database, through the sqlite3 command (not instrumented: no
--- sanitizer runtime preloaded into it).
-local function sql(db, query)
-  local p = assert(io.popen(("env -u LD_PRELOAD sqlite3 -json %s %s"):format(H.quote(db), H.quote(query))))
-  local out = p:read("a")
-  p:close()
-  if out:match("^%s*$") then return {} end
-  return assert(json.decode(out), out)
-end
 
 local audit = H.audit
 

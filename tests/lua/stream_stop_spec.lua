@@ -5,16 +5,8 @@
 -- logged as cancelled. Each case runs from stock Lua and as a `nyx run` script, against the
 -- in-process simulator and `nyx sim` over HTTP; the ASan and valgrind builds run them too.
 local H = require "helpers.nyx_case"
-local json = require "dkjson"
 
--- Rows of the case's database, through the sqlite3 command (not instrumented).
-local function sql(db, query)
-  local p = assert(io.popen(("env -u LD_PRELOAD sqlite3 -json %s %s"):format(H.quote(db), H.quote(query))))
-  local out = p:read("a")
-  p:close()
-  if out:match("^%s*$") then return {} end
-  return assert(json.decode(out), out)
-end
+local sql = require("helpers.wire").sql
 
 local function rows_by_id(db)
   local out = {}
