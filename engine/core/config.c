@@ -329,7 +329,8 @@ int config_from_env(nyx_config *c, nyx_error *err)
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < NTABLE; i++) {
         const setting_def *d = &table[i];
-        const char *v = d->env ? getenv(d->env) : NULL;
+        /* A database key's variable is read once, by settings_open, which keeps its source. */
+        const char *v = d->env && !d->key ? getenv(d->env) : NULL;
         char label[120];
         setting_label(d, label, sizeof label);
         if (set_from_text(c, d, label, v && *v ? v : d->def, err) != 0) {

@@ -125,13 +125,14 @@ static void apply_writers(settings *s)
     s->writers = w;
 }
 
-/* Puts the values in force into the engine: configuration fields (under the environment,
- * which config_from_env already wrote), the response cache's TTL, and this module's own. */
+/* Puts the values in force into the engine: the configuration fields of the database keys
+ * (environment, else database, else default), the response cache's TTL, and this module's
+ * own. */
 static void apply(nyx_engine *e)
 {
     settings *s = e->settings;
     for (size_t i = 0; i < s->ndefs; i++)
-        if (s->defs[i].key && !s->env[i]) /* the environment's value is in place already */
+        if (s->defs[i].key)
             setting_store(&e->cfg, &s->defs[i], value_of(s, (long)i));
     if (e->responses)
         response_cache_set_ttl(e->responses, e->cfg.ephemeral_ttl_s);
@@ -163,8 +164,8 @@ int settings_open(nyx_engine *e, nyx_error *err)
         nyx_error_set(err, "out_of_memory", 0, "out of memory");
         return -1;
     }
-    /* The environment's text of the keyed settings, to say where a value came from
-     * (config_from_env has checked it and put it in place). */
+    /* The environment's value of each database key (config_from_env gave them their
+     * defaults): checked, kept with its source, applied above the database. */
     for (size_t i = 0; i < s->ndefs; i++) {
         const setting_def *d = &s->defs[i];
         const char *v = d->key && d->env ? getenv(d->env) : NULL;

@@ -16,9 +16,10 @@
 typedef struct nyx_engine nyx_engine;
 typedef struct settings settings;
 
-/* Reads and checks the environment variables of the settings (NYX_BUDGET_HARD,
- * NYX_ALERT_*, NYX_TEMPLATE_WRITERS; the others were parsed by config_from_env) and creates
- * e->settings. Returns 0, or -1 with err naming the variable and the problem. */
+/* Reads and checks the environment variables of the database keys (LLM_DAILY_BUDGET_USD,
+ * the TTLs, NYX_ALERT_*, ...; config_from_env reads the others) with the settings table's
+ * parser and creates e->settings. Returns 0, or -1 with err naming the variable and the
+ * problem. */
 int settings_open(nyx_engine *e, nyx_error *err);
 void settings_free(nyx_engine *e);
 
