@@ -2,6 +2,7 @@
  * arithmetic. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,103 +135,81 @@ static void test_default_table(void)
 
 /* ---- cost arithmetic ---- */
 
-static void test_cost_read(void)
+/* One usage priced: the model, the usage (w5m/w1h: the cache_creation breakdown when detail),
+ * the service tier, speed and region, the TTL the request asked for; what it costs, and with
+ * CHK_WITHOUT / CHK_SAVED its price without the cache and the saving. at 0: cost_of_usage
+ * (now, as a call is priced), else cost_of_usage_at that moment. */
+enum { CHK_WITHOUT = 1, CHK_SAVED = 2 };
+
+typedef struct priced {
+    const char *model;
+    int64_t in, out, write, read;
+    int detail;
+    int64_t w5m, w1h;
+    const char *tier, *speed, *geo;
+    int one_hour;
+    double cost, without, saved;
+    unsigned check;
+} priced;
+
+static void check_priced(const nyx_models *m, const priced *cases, size_t n, double at)
 {
-    nyx_models *m = fresh();
-    nyx_cost c;
-    /* Sonnet 4.5: 10,000 read + 200 input + 300 output
-     * cost = 10000*0.30 + 200*3 + 300*15 = 3000 + 600 + 4500 = 8100 per MTok */
-    nyx_usage u = usage(200, 300, 0, 10000);
-    CHECK_INT(cost_of_usage(models_find(m, "claude-sonnet-4-5-20250929"), &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0081, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.0351, EPS); /* 10200*3 + 4500 = 35100 */
-    CHECK_NEAR(c.saved_usd, 0.027, EPS);
-
-    /* Haiku 3 reads at 0.03: 100000*0.03 + 1000*0.25 + 2000*1.25 = 3000 + 250 + 2500 */
-    u = usage(1000, 2000, 0, 100000);
-    CHECK_INT(cost_of_usage(models_find(m, "claude-3-haiku-20240307"), &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.00575, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.02775, EPS); /* 101000*0.25 + 2500 */
-    CHECK_NEAR(c.saved_usd, 0.022, EPS);
-
-    /* Haiku 3.5: 3000 read, 4000 5m write, 100 in, 50 out
-     * 3000*0.08 + 4000*1 + 100*0.8 + 50*4 = 240 + 4000 + 80 + 200 = 4520 */
-    u = usage(100, 50, 4000, 3000);
-    CHECK_INT(cost_of_usage(models_find(m, "claude-3-5-haiku-latest"), &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.00452, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.00588, EPS); /* 7100*0.8 + 200 = 5680 + 200 */
-    CHECK_NEAR(c.saved_usd, 0.00136, EPS);
-
-    /* One million plain input tokens on Opus 4.1 is exactly its input price. */
-    u = usage(1000000, 0, 0, 0);
-    CHECK_INT(cost_of_usage(models_find(m, "claude-opus-4-1"), &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 15.0, EPS);
-    CHECK_NEAR(c.saved_usd, 0.0, EPS);
-
-    /* Opus 4.7, a long cached conversation: 900000 read + 5000 in + 20000 out
-     * 900000*0.5 + 5000*5 + 20000*25 = 450000 + 25000 + 500000 = 975000 */
-    u = usage(5000, 20000, 0, 900000);
-    CHECK_INT(cost_of_usage(models_find(m, "claude-opus-4-7"), &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.975, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 5.025, EPS); /* 905000*5 + 500000 */
-    CHECK_NEAR(c.saved_usd, 4.05, EPS);
-    models_free(m);
+    for (size_t i = 0; i < n; i++) {
+        const priced *p = &cases[i];
+        nyx_usage u = usage(p->in, p->out, p->write, p->read);
+        u.has_cache_creation_detail = p->detail;
+        u.cache_creation_5m = p->w5m;
+        u.cache_creation_1h = p->w1h;
+        snprintf(u.service_tier, sizeof u.service_tier, "%s", p->tier ? p->tier : "");
+        snprintf(u.speed, sizeof u.speed, "%s", p->speed ? p->speed : "");
+        snprintf(u.inference_geo, sizeof u.inference_geo, "%s", p->geo ? p->geo : "");
+        nyx_cost c = {0, 0, 0};
+        const nyx_model *md = models_find(m, p->model);
+        int rc = at > 0 ? cost_of_usage_at(md, &u, at, p->one_hour, &c) : cost_of_usage(md, &u, &c);
+        int bad = rc != 0 || fabs(c.cost_usd - p->cost) > EPS ||
+                  ((p->check & CHK_WITHOUT) && fabs(c.cost_without_cache_usd - p->without) > EPS) ||
+                  ((p->check & CHK_SAVED) && fabs(c.saved_usd - p->saved) > EPS);
+        if (bad) {
+            fprintf(stderr, "%s:%d: case %zu (%s): rc %d, cost %.12g without %.12g saved %.12g; expected "
+                            "%.12g, %.12g, %.12g\n", __FILE__, __LINE__, i, p->model, rc, c.cost_usd,
+                    c.cost_without_cache_usd, c.saved_usd, p->cost, p->without, p->saved);
+            check_failures++;
+        }
+    }
 }
 
-static void test_cost_writes(void)
+#define ALL (CHK_WITHOUT | CHK_SAVED)
+
+/* Reads and writes at the prices of the day a call is made. */
+static void test_cost_read_write(void)
 {
+    static const priced cases[] = {
+        /* Sonnet 4.5: 10000*0.30 + 200*3 + 300*15; without: 10200*3 + 4500 */
+        {"claude-sonnet-4-5-20250929", 200, 300, 0, 10000, .cost = 0.0081, .without = 0.0351, .saved = 0.027, .check = ALL},
+        /* Haiku 3 reads at 0.03: 100000*0.03 + 1000*0.25 + 2000*1.25; without: 101000*0.25 + 2500 */
+        {"claude-3-haiku-20240307", 1000, 2000, 0, 100000, .cost = 0.00575, .without = 0.02775, .saved = 0.022, .check = ALL},
+        /* Haiku 3.5: 3000*0.08 + 4000*1 + 100*0.8 + 50*4; without: 7100*0.8 + 200 */
+        {"claude-3-5-haiku-latest", 100, 50, 4000, 3000, .cost = 0.00452, .without = 0.00588, .saved = 0.00136, .check = ALL},
+        /* one million plain input tokens on Opus 4.1 is exactly its input price */
+        {"claude-opus-4-1", 1000000, 0, 0, 0, .cost = 15.0, .saved = 0, .check = CHK_SAVED},
+        /* Opus 4.7, a long cached conversation: 900000*0.5 + 5000*5 + 20000*25; without: 905000*5 + 500000 */
+        {"claude-opus-4-7", 5000, 20000, 0, 900000, .cost = 0.975, .without = 5.025, .saved = 4.05, .check = ALL},
+        /* no detail: all 5000 writes are 5m writes, 5000*3.75 + 50*3 + 100*15; the write premium
+         * makes the saving negative */
+        {"claude-sonnet-4-5", 50, 100, 5000, 0, .cost = 0.0204, .without = 0.01665, .saved = -0.00375, .check = ALL},
+        /* detail: 1000 5m + 4000 1h, 1000*3.75 + 4000*6 + 150 + 1500 */
+        {"claude-sonnet-4-5", 50, 100, 5000, 0, 1, 1000, 4000, .cost = 0.0294, .without = 0.01665, .saved = -0.01275, .check = ALL},
+        /* a pure 1h write on Haiku 4.5: 8000*2 + 10*1 + 20*5; without: 8010*1 + 100 */
+        {"claude-haiku-4-5", 10, 20, 8000, 0, 1, 0, 8000, .cost = 0.01611, .without = 0.00811, .saved = -0.008, .check = ALL},
+        /* detail covering part of the total: the rest are 5m writes, 2000*3.75 + 1000*6 */
+        {"claude-sonnet-4-5", 0, 0, 3000, 0, 1, 1000, 1000, .cost = 0.0135, .without = 0.009, .check = CHK_WITHOUT},
+        /* detail larger than the total (the total not filled in): the detail counts */
+        {"claude-sonnet-4-5", 0, 0, 0, 0, 1, 0, 2000, .cost = 0.012, .without = 0.006, .check = CHK_WITHOUT},
+        /* zero usage costs nothing */
+        {"claude-sonnet-4-5", 0, 0, 0, 0, .cost = 0, .saved = 0, .check = CHK_SAVED},
+    };
     nyx_models *m = fresh();
-    const nyx_model *sonnet = models_find(m, "claude-sonnet-4-5");
-    nyx_cost c;
-
-    /* no detail: all 5000 writes are 5m writes. 5000*3.75 + 50*3 + 100*15 = 18750+150+1500 */
-    nyx_usage u = usage(50, 100, 5000, 0);
-    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0204, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.01665, EPS); /* 5050*3 + 1500 */
-    CHECK_NEAR(c.saved_usd, -0.00375, EPS);             /* the write premium: negative */
-
-    /* detail: 1000 5m + 4000 1h. 1000*3.75 + 4000*6 + 150 + 1500 = 29400 */
-    u.has_cache_creation_detail = 1;
-    u.cache_creation_5m = 1000;
-    u.cache_creation_1h = 4000;
-    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0294, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.01665, EPS);
-    CHECK_NEAR(c.saved_usd, -0.01275, EPS);
-
-    /* a pure 1h write on Haiku 4.5: 8000*2 + 10*1 + 20*5 = 16000 + 10 + 100 */
-    u = usage(10, 20, 8000, 0);
-    u.has_cache_creation_detail = 1;
-    u.cache_creation_1h = 8000;
-    CHECK_INT(cost_of_usage(models_find(m, "claude-haiku-4-5"), &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.01611, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.00811, EPS); /* 8010*1 + 100 */
-    CHECK_NEAR(c.saved_usd, -0.008, EPS);
-
-    /* detail that covers only part of the total: the rest is priced as 5m writes.
-     * total 3000 = 1000 (5m) + 1000 (1h) + 1000 unattributed -> 2000*3.75 + 1000*6 */
-    u = usage(0, 0, 3000, 0);
-    u.has_cache_creation_detail = 1;
-    u.cache_creation_5m = 1000;
-    u.cache_creation_1h = 1000;
-    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0135, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.009, EPS);
-
-    /* detail larger than the total (total not filled in): the detail counts. */
-    u = usage(0, 0, 0, 0);
-    u.has_cache_creation_detail = 1;
-    u.cache_creation_1h = 2000;
-    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.012, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.006, EPS);
-
-    /* zero usage costs nothing */
-    u = usage(0, 0, 0, 0);
-    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0, EPS);
-    CHECK_NEAR(c.saved_usd, 0, EPS);
+    check_priced(m, cases, sizeof cases / sizeof cases[0], 0);
     models_free(m);
 }
 
@@ -433,45 +412,59 @@ static void test_effective_dates(void)
 }
 
 /* Haiku 5.5 bills a whole request at its upper tier once the prompt (input + cache reads +
- * cache writes) exceeds 100,000 tokens, output included; batch halves both tiers. */
-static void test_prompt_tier(void)
+ * cache writes) exceeds 100,000 tokens, output included; batch halves both tiers. Fast mode
+ * and US data residency are read from usage. 1-hour writes are priced per TTL from
+ * usage.cache_creation, else by the TTL the request asked for. */
+static void test_tiers_and_modifiers(void)
+{
+    static const priced cases[] = {
+        /* exactly 100,000: 40000*0.10 + 50000*0.01 + 10000*0.125 + 1000*0.50; without: 100000*0.10 + 500 */
+        {"claude-haiku-5-5", 40000, 1000, 10000, 50000, .cost = 0.00625, .without = 0.0105, .check = CHK_WITHOUT},
+        /* one more input token: 40001*0.50 + 50000*0.05 + 10000*0.625 + 1000*2.50; without: 100001*0.50 + 2500 */
+        {"claude-haiku-5-5", 40001, 1000, 10000, 50000, .cost = 0.0312505, .without = 0.0525005, .check = CHK_WITHOUT},
+        /* the cache writes count toward the prompt too: 1h writes at the upper tier's 1h price */
+        {"claude-haiku-5-5", 40000, 1000, 10001, 50000, 1, 0, 10001,
+         .cost = (40000 * 0.5 + 50000 * 0.05 + 10001 * 1.0 + 1000 * 2.5) / 1e6},
+        /* batch: half of each tier; standard and priority price alike */
+        {"claude-haiku-5-5", 40000, 1000, 10000, 50000, .tier = "batch", .cost = 0.003125},
+        {"claude-haiku-5-5", 40001, 1000, 10000, 50000, .tier = "batch", .cost = 0.01562525},
+        {"claude-haiku-5-5", 40001, 1000, 10000, 50000, .tier = "priority", .cost = 0.0312505},
+        /* Opus 5.5 standard: 1000*4 + 1000*20; fast: 1000*8 + 1000*40; fast in the US: 1.1x */
+        {"claude-opus-5-5", 1000, 1000, 0, 0, .cost = 0.024},
+        {"claude-opus-5-5", 1000, 1000, 0, 0, .speed = "fast", .cost = 0.048},
+        {"claude-opus-5-5", 1000, 1000, 0, 0, .speed = "fast", .geo = "us", .cost = 0.0528, .without = 0.0528,
+         .check = CHK_WITHOUT},
+        /* US on every token kind: (1000*4 + 2000*0.2 + 3000*5 + 1000*20) * 1.1; the default region
+         * and "speed":"standard" cost the standard price */
+        {"claude-opus-5-5", 1000, 1000, 3000, 2000, .geo = "us", .cost = 0.04334},
+        {"claude-opus-5-5", 1000, 1000, 3000, 2000, .geo = "global", .cost = 0.0394},
+        {"claude-opus-5-5", 1000, 1000, 3000, 2000, .geo = "global", .speed = "standard", .cost = 0.0394},
+        /* US on a model without residency pricing: as billed, no factor */
+        {"claude-haiku-4-5", 1000, 1000, 0, 0, .geo = "us", .cost = 0.006},
+        /* batch and US together: 24000 * 0.5 * 1.1 */
+        {"claude-opus-5-5", 1000, 1000, 0, 0, .geo = "us", .tier = "batch", .cost = 0.0132},
+        /* no breakdown, 1h asked: 6000*4 + 100*2 + 200*10; 5m asked: 6000*2.5 + 2200 */
+        {"claude-sonnet-5-5", 100, 200, 6000, 0, .one_hour = 1, .cost = 0.0262},
+        {"claude-sonnet-5-5", 100, 200, 6000, 0, .cost = 0.0172},
+        /* a breakdown always wins over what was asked: 2000 5m + 4000 1h = 5000 + 16000 + 2200 */
+        {"claude-sonnet-5-5", 100, 200, 6000, 0, 1, 2000, 4000, .one_hour = 1, .cost = 0.0232},
+        {"claude-sonnet-5-5", 100, 200, 6000, 0, 1, 2000, 4000, .cost = 0.0232},
+        /* Haiku 5.5 over its tier: 1h writes at the upper tier's 1h price, 1.00 */
+        {"claude-haiku-5-5", 1000, 0, 100000, 0, .one_hour = 1, .cost = (1000 * 0.5 + 100000 * 1.0) / 1e6},
+    };
+    nyx_models *m = fresh();
+    check_priced(m, cases, sizeof cases / sizeof cases[0], day("2026-12-06", 12));
+    models_free(m);
+}
+
+/* A price tier is data: one added to another model needs no code. A model without fast prices
+ * cannot be priced in fast mode: unknown, never guessed. */
+static void test_tier_as_data(void)
 {
     nyx_models *m = fresh();
-    const nyx_model *h55 = models_find(m, "claude-haiku-5-5");
     double now = day("2026-12-06", 12);
     nyx_cost c;
-    /* exactly 100,000: 40000 in + 50000 read + 10000 write; 1000 out
-     * 40000*0.10 + 50000*0.01 + 10000*0.125 + 1000*0.50 = 4000 + 500 + 1250 + 500 */
-    nyx_usage u = usage(40000, 1000, 10000, 50000);
-    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.00625, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.0105, EPS); /* 100000*0.10 + 500 */
-    /* one more input token: 40001*0.50 + 50000*0.05 + 10000*0.625 + 1000*2.50 */
-    u.input_tokens = 40001;
-    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0312505, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.0525005, EPS); /* 100001*0.50 + 2500 */
-    /* the cache writes count toward the prompt too: 1h writes at the upper tier's 1h price */
-    u = usage(40000, 1000, 10001, 50000);
-    u.has_cache_creation_detail = 1;
-    u.cache_creation_1h = 10001;
-    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, (40000 * 0.5 + 50000 * 0.05 + 10001 * 1.0 + 1000 * 2.5) / 1e6, EPS);
-
-    /* batch: half of each */
-    u = usage(40000, 1000, 10000, 50000);
-    strcpy(u.service_tier, "batch");
-    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.003125, EPS);
-    u.input_tokens = 40001;
-    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.01562525, EPS);
-    /* standard and priority tiers price alike */
-    strcpy(u.service_tier, "priority");
-    CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0312505, EPS);
-
-    /* a tier is data: one added to another model needs no code */
+    nyx_usage u;
     nyx_error err;
     CHECK_INT(merge(m,
                     "{\"models\":[{\"id\":\"claude-opus-4-8\",\"prices\":[{\"input\":5,\"output\":25,"
@@ -488,84 +481,11 @@ static void test_prompt_tier(void)
                   "\"cache_write_1h\":1,\"cache_read\":1,\"tiers\":[{\"input\":1,\"output\":1,"
                   "\"cache_write_5m\":1,\"cache_write_1h\":1,\"cache_read\":1}]}]}]}",
                   "x2", "'prices[0].tiers[0].above_prompt_tokens' is missing");
-    models_free(m);
-}
-
-/* Fast mode and US data residency, read from usage. */
-static void test_modifiers(void)
-{
-    nyx_models *m = fresh();
-    const nyx_model *opus55 = models_find(m, "claude-opus-5-5");
-    double now = day("2026-12-06", 12);
-    nyx_cost c;
-    nyx_usage u = usage(1000, 1000, 0, 0);
-    /* standard: 1000*4 + 1000*20 */
-    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.024, EPS);
-    /* fast: 1000*8 + 1000*40 */
-    strcpy(u.speed, "fast");
-    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.048, EPS);
-    /* fast in the US: 1.1x */
-    strcpy(u.inference_geo, "us");
-    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0528, EPS);
-    CHECK_NEAR(c.cost_without_cache_usd, 0.0528, EPS);
-    /* US on every token kind: (1000*4 + 2000*0.2 + 3000*5 + 1000*20) * 1.1 */
     u = usage(1000, 1000, 3000, 2000);
-    strcpy(u.inference_geo, "us");
-    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.04334, EPS);
-    strcpy(u.inference_geo, "global"); /* the default region costs the standard price */
-    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0394, EPS);
-    /* "speed":"standard" is the standard price */
-    strcpy(u.speed, "standard");
-    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0394, EPS);
-    /* a model without fast prices cannot be priced in fast mode: unknown, never guessed */
     strcpy(u.speed, "fast");
     nyx_cost keep = {7, 8, 9};
     CHECK_INT(cost_of_usage_at(models_find(m, "claude-haiku-4-5"), &u, now, 0, &keep), -1);
     CHECK_NEAR(keep.cost_usd, 7, 0);
-    /* US on a model without residency pricing: as billed, no factor */
-    u = usage(1000, 1000, 0, 0);
-    strcpy(u.inference_geo, "us");
-    CHECK_INT(cost_of_usage_at(models_find(m, "claude-haiku-4-5"), &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.006, EPS);
-    /* batch and us together: 24000 * 0.5 * 1.1 */
-    strcpy(u.service_tier, "batch");
-    CHECK_INT(cost_of_usage_at(opus55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0132, EPS);
-    models_free(m);
-}
-
-/* 1-hour writes: per TTL from usage.cache_creation, else by the TTL the request asked for. */
-static void test_one_hour_writes(void)
-{
-    nyx_models *m = fresh();
-    const nyx_model *s55 = models_find(m, "claude-sonnet-5-5");
-    double now = day("2026-12-06", 12);
-    nyx_cost c;
-    /* no breakdown, 1h asked: 6000*4 + 100*2 + 200*10 = 24000 + 200 + 2000 */
-    nyx_usage u = usage(100, 200, 6000, 0);
-    CHECK_INT(cost_of_usage_at(s55, &u, now, 1, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0262, EPS);
-    /* no breakdown, 5m asked: 6000*2.5 + 2200 */
-    CHECK_INT(cost_of_usage_at(s55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0172, EPS);
-    /* a breakdown always wins over what was asked: 2000 5m + 4000 1h = 5000 + 16000 + 2200 */
-    u.has_cache_creation_detail = 1;
-    u.cache_creation_5m = 2000;
-    u.cache_creation_1h = 4000;
-    CHECK_INT(cost_of_usage_at(s55, &u, now, 1, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0232, EPS);
-    CHECK_INT(cost_of_usage_at(s55, &u, now, 0, &c), 0);
-    CHECK_NEAR(c.cost_usd, 0.0232, EPS);
-    /* Haiku 5.5 over its tier: 1h writes at the upper tier's 1h price, 1.00 */
-    u = usage(1000, 0, 100000, 0);
-    CHECK_INT(cost_of_usage_at(models_find(m, "claude-haiku-5-5"), &u, now, 1, &c), 0);
-    CHECK_NEAR(c.cost_usd, (1000 * 0.5 + 100000 * 1.0) / 1e6, EPS);
     models_free(m);
 }
 
@@ -921,15 +841,13 @@ static void test_validation(void)
 int main(void)
 {
     test_default_table();
-    test_cost_read();
-    test_cost_writes();
+    test_cost_read_write();
     test_cost_refusals();
     test_worst_case();
     test_table_2026();
     test_effective_dates();
-    test_prompt_tier();
-    test_modifiers();
-    test_one_hour_writes();
+    test_tiers_and_modifiers();
+    test_tier_as_data();
     test_worst_case_tier();
     test_accept();
     test_merge();
