@@ -43,8 +43,12 @@ static char type_of(const typed *t, int row, const char *name)
     return '?';
 }
 
-static void log_calls(nyx_store *s)
+/* A new database holding two calls: session "007" as agent "1e3", and the other way round. */
+static nyx_store *logged_db(void)
 {
+    nyx_store *s = open_db();
+    if (!s)
+        return NULL;
     nyx_error err;
     nyx_error_clear(&err);
     nyx_interaction a = make("i-007", 1000), b = make("i-1e3", 1001);
@@ -61,14 +65,14 @@ static void log_calls(nyx_store *s)
     CHECK_INT(store_log_interaction(s, &a, &err), 0);
     CHECK_INT(store_log_interaction(s, &b, &err), 0);
     CHECK_INT(drive(s, 10), 0);
+    return s;
 }
 
 static void test_columns_keep_their_types(void)
 {
-    nyx_store *s = open_db();
+    nyx_store *s = logged_db();
     if (!s)
         return;
-    log_calls(s);
     nyx_error err;
     nyx_error_clear(&err);
     static const char *const by[] = {"session", "agent"};
@@ -90,10 +94,9 @@ static void test_columns_keep_their_types(void)
 /* The rows as a script sees them. */
 static void test_lua_sees_strings_and_numbers(void)
 {
-    nyx_store *s = open_db();
+    nyx_store *s = logged_db();
     if (!s)
         return;
-    log_calls(s);
     nyx_error err;
     nyx_error_clear(&err);
     lua_State *L = luaL_newstate();
