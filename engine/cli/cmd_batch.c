@@ -459,7 +459,9 @@ static int submit(int argc, char **argv)
             break;
     }
     if (interrupted) {
-        fprintf(stderr, "nyx batch: interrupted; requests still waiting were cancelled and logged\n");
+        /* A batch the API accepted goes on: the engine has said which and how to pick it up
+         * (batch.h); requests not yet sent were cancelled and logged. */
+        fprintf(stderr, "nyx batch: interrupted\n");
         status = 128 + interrupted;
     } else if (rc != NYX_OK) {
         fprintf(stderr, "nyx batch: %s\n", nyx_errmsg(e));

@@ -757,9 +757,26 @@ void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err)
     for (size_t i = 0; c && i < b->n; i++)
         if (b->members[i].call == c) { /* cancelled while it waited: the batch goes on */
             b->members[i].call = NULL;
+            if (b->recorded && b->id[0] && (b->state == IN_PROGRESS || b->state == FETCHING)) {
+                /* The API keeps processing it and the database can pick it up: an interrupted
+                 * wait leaves the batch alone, and its result is logged once, by the pickup. */
+                leave_reservation(b, c);
+                c->batch_detached = 1;
+                char why[200];
+                snprintf(why, sizeof why, "%.199s", c->result.err.message);
+                nyx_error_set(&c->result.err, "cancelled", 0,
+                              "%s; its batch %s goes on: `nyx batch results %s` picks up the results", why,
+                              b->local_id, b->local_id);
+                engine_warn_once(b->e, b->local_id,
+                                 "nyx: batch %s (%s) goes on without this process; `nyx batch results %s` "
+                                 "picks up its results and logs each once",
+                                 b->local_id, b->id, b->local_id);
+                return;
+            }
             if (b->state >= IN_PROGRESS)
                 leave_reservation(b, c);
-            /* The last one gone: the API need not process (and bill) what nobody will read. */
+            /* The last one gone from a batch nothing else can pick up: the API need not
+             * process (and bill) what nobody will read. */
             if (live_members(b) == 0 && (b->state == IN_PROGRESS || b->state == SUBMITTING) && !b->cancel_asked)
                 (void)batch_cancel(b);
             return;

@@ -71,7 +71,11 @@ int batch_settle_logged(nyx_engine *e, const char *id, nyx_error *err);
 
 /* call.c: a member's reservation is held and its body built: it waits for its result. */
 void batch_join(nyx_batch *b, nyx_call *c);
-/* call.c: a member finished before it joined (refused) or while it waited (cancelled). */
+/* call.c: a member finished before it joined (refused) or while it waited (cancelled). A
+ * member that stops waiting for a batch the database holds and the API has accepted is
+ * detached (c->batch_detached): the batch goes on, its reservation stays with it, nothing is
+ * logged for it here and its result is logged once by whoever picks the batch up; only
+ * batch_cancel cancels a batch. */
 void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err);
 
 /* One request to the batch endpoints (list, a batch, its results, cancel), through the loop

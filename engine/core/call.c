@@ -539,6 +539,13 @@ static void finish(nyx_call *c)
         c->e->cancels_deferred--;
     }
     unlink_from(&c->e->calls, c);
+    if (c->batch_detached) { /* its batch's pickup accounts and logs its result (batch.h) */
+        c->result.interaction_id[0] = '\0';
+        link_into(&c->e->logging, c);
+        c->logging = 1;
+        logged(c);
+        return;
+    }
     double now = nyx_now_s();
     c->result.route = (int)c->route;
     c->result.latency_ms = (now - c->started) * 1000.0;

@@ -40,6 +40,8 @@ struct nyx_call {
                                 reservation (batch.c) instead of one of its own */
     int batch_result;        /* its outcome is its batch's result for it (batch.c): logged under
                                 the batch and custom id, exactly once across processes */
+    int batch_detached;      /* stopped waiting while the API holds its durable batch: not
+                                logged here; whoever picks the batch up logs its result (batch.c) */
     int awaiting_store;      /* a reservation or a cached answer is on its way: the call
                                 outlives it */
     int use_response_cache;

@@ -609,7 +609,8 @@ static void push_usage(lua_State *L, const nyx_call_result *r)
 
 static void push_common(lua_State *L, const nyx_call_result *r)
 {
-    lnyx_set_str(L, "interaction_id", r->interaction_id);
+    /* none for a batch request no longer waited for: its batch's pickup logs it */
+    lnyx_set_str(L, "interaction_id", r->interaction_id[0] ? r->interaction_id : NULL);
     lnyx_set_int(L, "attempts", r->attempts);
     lnyx_set_num(L, "latency_ms", r->latency_ms);
     lnyx_set_num(L, "ttfb_ms", r->ttfb_ms);

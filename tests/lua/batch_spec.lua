@@ -169,18 +169,40 @@ describe("nyx.batch", function()
     assert.are.equal(2, v.stats.calls)
   end)
 
-  it("cancels the batch on the API when every request waiting for it is cancelled", function()
+  it("tasks that stop waiting leave the batch going, unlogged; a pickup logs each result once", function()
     local v = setup:run([[
       local b = nyx.batch{ requests = { { id = "a", prompt = "one" }, { id = "b", prompt = "two" } } }
       while not b.id do nyx.sleep(0.01) end
       for _, t in ipairs(b._tasks) do t:cancel() end
-      nyx.sleep(0.2 * slow)
+      local errs = {}
+      for i, t in ipairs(b._tasks) do
+        local ok, e = pcall(t.wait, t)
+        errs[i] = { ok = ok, type = e.type, message = e.message, ix = e.interaction_id }
+      end
+      nyx.sleep(0.1)
       local s = nyx.json_decode(nyx.batch_api("GET", "/" .. b.id))
-      return { status = s.processing_status, canceled = s.request_counts.canceled, stats = nyx.stats() }
-    ]], { env = env({ NYX_SIM_BATCH_MS = "600000" }) })
-    assert.are.equal("ended", v.status)
-    assert.are.equal(2, v.canceled)
-    assert.are.equal(2, v.stats.calls, "each cancelled request is logged")
+      local logged_before = nyx.stats().calls
+      local p = nyx.batch_pickup(b.id)
+      local again = nyx.batch_pickup(b.id)
+      local rows = {}
+      for _, r in ipairs(p.results) do rows[#rows + 1] = { custom_id = r.id, ok = r.ok } end
+      return { status = s.processing_status, errs = errs, logged_before = logged_before, p = p,
+               again = again.logged, rows = rows, local_id = b:status().batch_id }
+    ]], { env = env({ NYX_SIM_BATCH_MS = "300" }) })
+    assert.are.equal("in_progress", v.status, "the batch is not cancelled on the API")
+    for _, e in ipairs(v.errs) do
+      assert.is_false(e.ok)
+      assert.are.equal("cancelled", e.type)
+      assert.is_nil(e.ix, "no interaction was logged for it")
+      assert.truthy(e.message:find("nyx batch results " .. v.local_id, 1, true), e.message)
+    end
+    assert.are.equal(0, v.logged_before)
+    assert.are.equal(2, v.p.logged)
+    assert.are.equal(0, v.again)
+    assert.are.equal(2, #v.rows)
+    assert.are.equal("a", v.rows[1].custom_id)
+    assert.is_true(v.rows[1].ok)
+    assert.is_true(v.rows[2].ok)
   end)
 
   it("expires: requests not processed in time end batch_expired", function()

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SIGINT and SIGTERM to `nyx batch submit` while it waits: the batch the API accepted goes on,
+# nothing is logged for its requests and its reservation stays with it; stderr says how to pick
+# it up, and `nyx batch results ID` then logs each result exactly once (not once as cancelled
+# and again as its result).
+set -uo pipefail
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-batch-int.XXXXXX")
+# shellcheck source=lib/check.sh
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
+
+"$NYX_BIN" sim --port 0 --api-key int-key --batch-ms 2500 >"$work/sim.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do grep -q "listening on" "$work/sim.out" && break; sleep 0.05; done
+url="http://127.0.0.1:$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/sim.out")"
+
+mkdir -p "$work/tpl"
+cat >"$work/tpl/classify.md" <<'T'
+---
+description: one word for a ticket
+model: claude-haiku-4-5
+variables:
+  ticket: {required: true}
+---
+{{ticket}}: classify this ticket in one word.
+T
+for n in 1 2 3 4; do printf '{"id":"t%d","ticket":"ticket number %d"}\n' "$n" "$n"; done >"$work/rows.jsonl"
+
+for sig in INT TERM; do
+  db="$work/$sig.db"
+  run=("${clean_env[@]}" "NYX_DB=$db" "NYX_TEMPLATE_PATH=$work/tpl" "ANTHROPIC_API_KEY=int-key"
+       "ANTHROPIC_BASE_URL=$url" "LLM_DAILY_BUDGET_USD=5" "$NYX_BIN")
+  sql() { sqlite3 "$db" "$1" 2>/dev/null; }
+  "${run[@]}" batch submit classify --input "$work/rows.jsonl" >"$work/$sig.out" 2>"$work/$sig.err" &
+  submit=$!
+  pids+=($submit)
+  for _ in $(seq 400); do
+    [[ $(sql "SELECT count(*) FROM llm_batch_requests WHERE provider_id IS NOT NULL") == 4 ]] && break
+    sleep 0.05
+  done
+  kill -"$sig" "$submit"
+  wait "$submit"
+  rc=$?
+  [[ $rc == $((128 + $(kill -l "$sig"))) ]]
+  check "SIG$sig: nyx batch submit exits with 128 + the signal" $? "rc $rc: $(cat "$work/$sig.err")"
+  nid=$(sql "SELECT DISTINCT batch_id FROM llm_batch_requests")
+  pid=$(sql "SELECT DISTINCT provider_id FROM llm_batch_requests")
+  grep -q "nyx batch results $nid" "$work/$sig.err"
+  check "SIG$sig: stderr says how to pick the batch up" $? "$(cat "$work/$sig.err")"
+  [[ $(sql "SELECT count(*) FROM llm_interactions") == 0 ]]
+  check "SIG$sig: nothing is logged for the requests it stopped waiting for" $? \
+    "$(sql "SELECT custom_id, status, error_type FROM llm_interactions")"
+  [[ $(sql "SELECT count(*) FROM budget_holds WHERE pid IS NULL AND amount > 0") == 1 ]]
+  check "SIG$sig: the reservation stays with the batch" $? "$(sql "SELECT * FROM budget_holds")"
+  # Picked up by the API's id once, by nyx's id the other time.
+  [[ $sig == INT ]] && want=$pid || want=$nid
+  "${run[@]}" batch results "$want" >"$work/$sig.res" 2>"$work/$sig.rerr"
+  rc=$?
+  [[ $rc == 0 && $(grep -c '"ok":true' "$work/$sig.res") == 4 ]]
+  check "SIG$sig: the API processed the batch and nyx batch results $want gets every result" $? \
+    "rc $rc: $(cat "$work/$sig.res" "$work/$sig.rerr")"
+  [[ $(sql "SELECT count(*), count(DISTINCT custom_id) FROM llm_interactions WHERE status = 'ok' AND service_tier = 'batch'") == "4|4" &&
+     $(sql "SELECT count(*) FROM llm_interactions") == 4 ]]
+  check "SIG$sig: each result is logged exactly once" $? \
+    "$(sql "SELECT custom_id, status, error_type FROM llm_interactions")"
+  [[ $(sql "SELECT count(*) FROM budget_holds") == 0 ]]
+  check "SIG$sig: the reservation is settled" $? "$(sql "SELECT * FROM budget_holds")"
+done
+
+[[ $failures == 0 ]] || { echo "$failures check(s) failed"; exit 1; }
+echo "all checks passed"
