@@ -37,6 +37,17 @@ nyx_engine *cli_open(const char *db);
  * ("nyx ask") and returns 0: one rule for every command that takes --var. */
 int cli_var_ok(const char *command, const char *kv);
 
+/* Running Lua to its end (drive.c). cli_catch_signals: SIGINT and SIGTERM set cli_interrupted
+ * (the signal) instead of ending the process. cli_drive: turns the loop for what nyx_load_*
+ * started (rc its answer) until it ends or a caught signal cancels everything in flight,
+ * keeping status (NULL: none) drawn; returns the last answer (NYX_OK: it ended).
+ * cli_records_whole: finishes the records (nyx_finish_records) and returns code, or 1 in
+ * place of 0 when some were lost. */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_catch_signals(void);
+int cli_drive(nyx_engine *e, int rc, struct cli_status *status);
+int cli_records_whole(nyx_engine *e, int code);
+
 /* Prints engine notices to stderr. */
 void cli_notice(void *ud, int level, const char *msg);
 

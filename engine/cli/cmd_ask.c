@@ -9,10 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) { interrupted = sig; }
-
 static void help(FILE *out)
 {
     fprintf(out,
@@ -21,7 +17,8 @@ static void help(FILE *out)
             "call. The answer goes to stdout (with --json: the result as one JSON object: text,\n"
             "model, id, stop_reason, interaction_id, usage with cost_usd), the model, usage and cost\n"
             "to stderr. Without --model the template's model hint is used.\n"
-            "Exit status: 0 answered, 1 the call or the rendering failed, 2 usage error.\n");
+            "Exit status: 0 answered, 1 the call or the rendering failed or its record was lost,\n"
+            "2 usage error.\n");
 }
 
 /* Names go into the chunk as Lua string literals: only characters that need no quoting. */
@@ -118,26 +115,17 @@ int cli_ask(int argc, char **argv)
     char chunk[sizeof chunk_fmt + 512];
     snprintf(chunk, sizeof chunk, chunk_fmt, name, model ? "'" : "", model ? model : "nil", model ? "'" : "",
              json ? "true" : "false");
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    rc = nyx_load_string(e, chunk, "=nyx ask");
-    while (rc == NYX_AGAIN || rc == NYX_OK) {
-        if (interrupted) {
-            nyx_cancel_all(e, interrupted == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
-            break;
-        }
-        rc = nyx_poll(e, 200);
-        if (rc == NYX_OK)
-            break;
-    }
+    cli_catch_signals();
+    rc = cli_drive(e, nyx_load_string(e, chunk, "=nyx ask"), NULL);
     int status = 0;
-    if (interrupted) {
+    if (cli_interrupted) {
         fprintf(stderr, "nyx ask: interrupted; the call was cancelled and logged\n");
-        status = 128 + interrupted;
+        status = 128 + cli_interrupted;
     } else if (rc != NYX_OK) {
         fprintf(stderr, "nyx ask: %s\n", nyx_errmsg(e));
         status = 1;
     }
+    status = cli_records_whole(e, status);
     nyx_close(e);
     return status;
 }

@@ -7,10 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) { interrupted = sig; }
-
 void cli_notice(void *ud, int level, const char *msg)
 {
     (void)ud;
@@ -109,42 +105,29 @@ int cli_run(int argc, char **argv)
         cli_status_free(status);
         return 2;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    cli_catch_signals();
     if (watch) {
-        int code = cli_run_watch(e, script, argc - first_arg, argv + first_arg, &interrupted, status);
+        int code = cli_run_watch(e, script, argc - first_arg, argv + first_arg, &cli_interrupted, status);
         cli_status_clear(status);
-        if (interrupted) {
+        if (cli_interrupted) {
             fprintf(stderr, "nyx: stopped watching %s\n", script);
-            code = 128 + interrupted; /* Ctrl-C ends --watch as it ends a run */
+            code = 128 + cli_interrupted; /* Ctrl-C ends --watch as it ends a run */
         }
         nyx_close(e);
         cli_status_free(status);
         return code;
     }
-    rc = nyx_load_file(e, script, argc - first_arg, argv + first_arg);
-    while (rc == NYX_OK || rc == NYX_AGAIN) {
-        if (interrupted) {
-            nyx_cancel_all(e, interrupted == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
-            break;
-        }
-        cli_status_tick(status);
-        rc = nyx_poll(e, status ? 100 : 200);
-        if (rc == NYX_OK)
-            break;
-    }
-    cli_status_clear(status);
+    rc = cli_drive(e, nyx_load_file(e, script, argc - first_arg, argv + first_arg), status);
     int code = 0;
-    if (interrupted) {
+    if (cli_interrupted) {
         fprintf(stderr, "nyx: %s; in-flight calls were cancelled and logged\n",
-                interrupted == SIGINT ? "interrupted" : "terminated");
-        code = 128 + interrupted; /* as a shell reports a process the signal ended */
+                cli_interrupted == SIGINT ? "interrupted" : "terminated");
+        code = 128 + cli_interrupted; /* as a shell reports a process the signal ended */
     } else if (rc != NYX_OK) {
         fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
         code = 1;
     }
-    if (nyx_finish_records(e) > 0 && code == 0)
-        code = 1; /* results the database never got: the work is not whole */
+    code = cli_records_whole(e, code);
     nyx_close(e);
     cli_status_free(status);
     return code;

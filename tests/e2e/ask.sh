@@ -3,7 +3,8 @@
 # one call (the stored request holds the rendered text), the answer is on stdout and usage and
 # cost on stderr, the call is logged under the template's version, --model overrides the
 # template's hint, and the exit codes are 0 answered, 1 failed (missing variable, unknown
-# template, API error), 2 usage; --json writes the result as one JSON object.
+# template, API error), 2 usage; --json writes the result as one JSON object; an answer whose
+# record the database never got (NYX_DURABILITY=degrade, no database) exits 1, as nyx run does.
 set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
@@ -71,6 +72,10 @@ for args in "" "classify --bogus" "classify --var novalue" "classify extra" "cla
   run_nyx ask $args
   check "nyx ask $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
 done
+run_nyx NYX_DURABILITY=degrade "NYX_DB=$work/tpl" -- ask classify --var ticket=x
+[[ $rc == 1 && -n "$out" ]] && grep -q "1 interaction records could not be written and are lost" <<<"$err"
+check "an answer whose record was lost exits 1" $? "rc=$rc $out $err"
+
 run_nyx ask --help
 [[ $rc == 0 ]] && grep -q "usage: nyx ask" <<<"$out"
 check "nyx ask --help exits 0" $? "$out"

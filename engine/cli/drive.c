@@ -1,0 +1,41 @@
+/* What every command that runs Lua does around it (nyx run, nyx ask, nyx batch): Ctrl-C or
+ * SIGTERM cancels what is in flight rather than killing the process, so each call in flight is
+ * logged as cancelled; the loop turns until the work ends; and a record the database never got
+ * fails the command, since an exit status of 0 says the work is whole. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "status.h"
+
+#include <signal.h>
+
+volatile sig_atomic_t cli_interrupted;
+
+static void on_signal(int sig) { cli_interrupted = sig; }
+
+void cli_catch_signals(void)
+{
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+}
+
+int cli_drive(nyx_engine *e, int rc, struct cli_status *status)
+{
+    while (rc == NYX_OK || rc == NYX_AGAIN) {
+        if (cli_interrupted) {
+            nyx_cancel_all(e, cli_interrupted == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+            break;
+        }
+        cli_status_tick(status);
+        /* With a status line, turns wake often enough to redraw its clock. */
+        rc = nyx_poll(e, status ? 100 : 200);
+        if (rc == NYX_OK)
+            break;
+    }
+    cli_status_clear(status);
+    return rc;
+}
+
+int cli_records_whole(nyx_engine *e, int code)
+{
+    return nyx_finish_records(e) > 0 && code == 0 ? 1 : code;
+}
