@@ -36,9 +36,9 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static nyx_interaction make(const char *id)
+static interaction_rec make(const char *id)
 {
-    nyx_interaction it;
+    interaction_rec it;
     memset(&it, 0, sizeof it);
     it.id = id;
     it.session = "bench";
@@ -65,9 +65,9 @@ int main(int argc, char **argv)
     }
     char path[128];
     snprintf(path, sizeof path, "%s/budget.db", dir);
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
     int64_t *lat = malloc(sizeof *lat * (size_t)PAIRS);
     int64_t *settle_lat = malloc(sizeof *settle_lat * (size_t)PAIRS);
     CHECK(s != NULL && lat != NULL && settle_lat != NULL);
@@ -85,15 +85,15 @@ int main(int argc, char **argv)
     /* Reserve + settle, each its own commit. */
     int64_t reserve_total = 0;
     int64_t c0 = cpu_us();
-    int64_t t0 = nyx_now_us();
+    int64_t t0 = clock_now_us();
     for (int k = 0; k < PAIRS; k++) {
-        int64_t a = nyx_now_us();
+        int64_t a = clock_now_us();
         if (store_budget_reserve(s, sc, 3, 0.01, id, sizeof id, NULL, &err) != 0) {
             CHECK(0);
             fprintf(stderr, "%s\n", err.message);
             break;
         }
-        int64_t b = nyx_now_us();
+        int64_t b = clock_now_us();
         lat[k] = b - a;
         reserve_total += b - a;
         if (store_budget_settle(s, id, 0.005, &err) != 0) {
@@ -101,9 +101,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err.message);
             break;
         }
-        settle_lat[k] = nyx_now_us() - b;
+        settle_lat[k] = clock_now_us() - b;
     }
-    double pair_us = (double)(nyx_now_us() - t0) / PAIRS;
+    double pair_us = (double)(clock_now_us() - t0) / PAIRS;
     double pair_cpu_us = (double)(cpu_us() - c0) / PAIRS;
     double reserve_mean = (double)reserve_total / PAIRS;
     qsort(lat, (size_t)PAIRS, sizeof *lat, cmp_i64);
@@ -113,21 +113,21 @@ int main(int argc, char **argv)
 
     /* Logging alone, then reserve + log-and-settle: the difference is the budget's cost. */
     char rid[32];
-    t0 = nyx_now_us();
+    t0 = clock_now_us();
     for (int k = 0; k < PAIRS; k++) {
         snprintf(rid, sizeof rid, "a%d", k);
-        nyx_interaction it = make(rid);
+        interaction_rec it = make(rid);
         if (store_log_interaction(s, &it, &err) != 0) {
             CHECK(0);
             fprintf(stderr, "%s\n", err.message);
             break;
         }
     }
-    double log_us = (double)(nyx_now_us() - t0) / PAIRS;
-    t0 = nyx_now_us();
+    double log_us = (double)(clock_now_us() - t0) / PAIRS;
+    t0 = clock_now_us();
     for (int k = 0; k < PAIRS; k++) {
         snprintf(rid, sizeof rid, "b%d", k);
-        nyx_interaction it = make(rid);
+        interaction_rec it = make(rid);
         if (store_budget_reserve(s, sc, 3, 0.01, id, sizeof id, NULL, &err) != 0 ||
             store_log_interaction_settle(s, &it, id, 0.0025, &err) != 0) {
             CHECK(0);
@@ -135,18 +135,18 @@ int main(int argc, char **argv)
             break;
         }
     }
-    double log_settle_us = (double)(nyx_now_us() - t0) / PAIRS;
+    double log_settle_us = (double)(clock_now_us() - t0) / PAIRS;
 
     /* Polling for the emergency stop: nothing changed, the common case. */
     int changed = 0;
     CHECK_INT(store_changed(s, &changed, &err), 0);
-    t0 = nyx_now_us();
+    t0 = clock_now_us();
     for (int k = 0; k < PAIRS; k++)
         if (store_changed(s, &changed, &err) != 0 || changed) {
             CHECK(0);
             break;
         }
-    double changed_us = (double)(nyx_now_us() - t0) / PAIRS;
+    double changed_us = (double)(clock_now_us() - t0) / PAIRS;
     store_close(s);
     free(lat);
     free(settle_lat);

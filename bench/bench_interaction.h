@@ -11,9 +11,9 @@
 static char prompt[2048], response[1024];
 
 /* A record with this id; bench_texts() must have filled the texts. */
-static nyx_interaction bench_interaction(const char *id)
+static interaction_rec bench_interaction(const char *id)
 {
-    nyx_interaction it;
+    interaction_rec it;
     memset(&it, 0, sizeof it);
     it.id = id;
     it.session = "bench";

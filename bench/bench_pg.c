@@ -25,20 +25,20 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void reservations(nyx_store *s, const char *label)
+static void reservations(store_db *s, const char *label)
 {
     int64_t *us = malloc((size_t)RESERVATIONS * sizeof *us);
     if (!us)
         return;
     store_scope scopes[] = {{"session:bench", 1e9}, {"day:bench", 1e9}, {"month:bench", 1e9}};
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int failed = 0;
     for (int i = 0; i < RESERVATIONS; i++) {
         char id[STORE_RESERVATION_ID_SIZE];
-        int64_t t0 = nyx_now_us();
+        int64_t t0 = clock_now_us();
         failed |= store_budget_reserve(s, scopes, 3, 0.01, id, sizeof id, NULL, &err) != 0;
-        us[i] = nyx_now_us() - t0;
+        us[i] = clock_now_us() - t0;
         failed |= store_budget_settle(s, id, 0.005, &err) != 0;
     }
     if (failed)
@@ -49,23 +49,23 @@ static void reservations(nyx_store *s, const char *label)
     free(us);
 }
 
-static void batched(nyx_store *s)
+static void batched(store_db *s)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char id[48];
-    double t0 = nyx_now_s();
+    double t0 = clock_now_s();
     int failed = 0;
     for (int i = 0; i < BATCHED && !failed; i += BATCH_SIZE) {
         failed |= store_batch_begin(s, &err) != 0;
         for (int k = 0; k < BATCH_SIZE && !failed; k++) {
             snprintf(id, sizeof id, "batch-%d", i + k);
-            nyx_interaction it = bench_interaction(id);
+            interaction_rec it = bench_interaction(id);
             failed |= store_log_interaction(s, &it, &err) != 0;
         }
         failed |= store_batch_commit(s, &err) != 0;
     }
-    double dt = nyx_now_s() - t0;
+    double dt = clock_now_s() - t0;
     if (failed)
         fprintf(stderr, "bench_pg: batched logging failed: %s\n", err.message);
     printf("pg_batched_logging_per_s: %.0f\n", BATCHED / dt);
@@ -75,7 +75,7 @@ typedef struct flight {
     int done, failed;
 } flight;
 
-static void logged(void *ud, int rc, int refused, const nyx_error *err)
+static void logged(void *ud, int rc, int refused, const error_info *err)
 {
     (void)refused;
     (void)err;
@@ -86,18 +86,18 @@ static void logged(void *ud, int rc, int refused, const nyx_error *err)
 
 /* The engine's way: each call's record sent on its own, answers read as they come, with
  * IN_FLIGHT records outstanding; the queue groups what waits into one commit. */
-static void in_flight(nyx_store *s)
+static void in_flight(store_db *s)
 {
     flight f = {0, 0};
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char id[48];
     int sent = 0;
-    double t0 = nyx_now_s();
+    double t0 = clock_now_s();
     while (f.done < INFLIGHT_TOTAL) {
         while (sent < INFLIGHT_TOTAL && sent - f.done < IN_FLIGHT) {
             snprintf(id, sizeof id, "flight-%d", sent);
-            nyx_interaction it = bench_interaction(id);
+            interaction_rec it = bench_interaction(id);
             if (store_log_interaction_settle_async(s, &it, NULL, 0, logged, &f, &err) != 0) {
                 fprintf(stderr, "bench_pg: %s\n", err.message);
                 return;
@@ -112,7 +112,7 @@ static void in_flight(nyx_store *s)
             poll(&p, 1, 100);
         store_pump(s);
     }
-    double dt = nyx_now_s() - t0;
+    double dt = clock_now_s() - t0;
     printf("pg_logging_%d_in_flight_per_s: %.0f (%d failed)\n", IN_FLIGHT, INFLIGHT_TOTAL / dt, f.failed);
 }
 
@@ -146,14 +146,14 @@ static void frames(const char *uri)
         return;
     }
     nyx_set(e, "db", uri);
-    double t_start = nyx_now_s();
+    double t_start = clock_now_s();
     bench_frame_stats st = {0};
     int rc = nyx_load_string(e, frame_workload, "=frames");
     if (rc == NYX_OK)
         rc = bench_frames(e, &st);
     if (rc != NYX_OK)
         fprintf(stderr, "bench_pg: %s\n", nyx_errmsg(e));
-    double wall = nyx_now_s() - t_start;
+    double wall = clock_now_s() - t_start;
     nyx_close(e);
     printf("pg_engine_400_calls_50_in_flight_wall_s: %.2f\n", wall);
     printf("pg_frame_nyx_poll_0_mean_ms: %.3f\n", st.mean_ms);
@@ -175,9 +175,9 @@ int main(int argc, char **argv)
         return 0;
     }
     bench_texts();
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(uri, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(uri, &err);
     if (!s) {
         fprintf(stderr, "bench_pg: %s\n", err.message);
         return 1;

@@ -48,8 +48,8 @@ int main(int argc, char **argv)
     if (!rc || !keys || !lat)
         return 1;
     for (int i = 0; i < n; i++) {
-        nyx_response r;
-        nyx_response_init(&r);
+        claude_response r;
+        response_init(&r);
         text[0] = (char)('A' + i % 26);
         r.text = text;
         r.text_len = sizeof text - 1;
@@ -60,13 +60,13 @@ int main(int argc, char **argv)
     }
     long after = rss_kb();
     for (int i = 0; i < n; i++) {
-        nyx_response out;
-        double t0 = nyx_now_s();
+        claude_response out;
+        double t0 = clock_now_s();
         int hit = response_cache_get(rc, keys[(i * 7) % n], 1, &out);
-        lat[i] = (nyx_now_s() - t0) * 1e6;
+        lat[i] = (clock_now_s() - t0) * 1e6;
         if (!hit)
             return 1;
-        nyx_response_free(&out);
+        response_free(&out);
     }
     printf("response_cache_memory_p99_us: %.2f\n", p99(lat, n));
     printf("response_cache_rss_mb_per_1000_2kb: %.2f\n", (double)(after - before) / 1024.0 * 1000.0 / n);
@@ -75,15 +75,15 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 1;
     snprintf(path, sizeof path, "%s/rc.db", dir);
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
     if (!s) {
         fprintf(stderr, "%s\n", err.message);
         return 1;
     }
-    nyx_response r;
-    nyx_response_init(&r);
+    claude_response r;
+    response_init(&r);
     r.text = text;
     r.text_len = sizeof text - 1;
     char *json = response_to_json(&r);
@@ -92,9 +92,9 @@ int main(int argc, char **argv)
             return 1;
     for (int i = 0; i < n; i++) {
         char *got = NULL;
-        double t0 = nyx_now_s();
+        double t0 = clock_now_s();
         store_cache_get(s, keys[(i * 7) % n], 1, &got, &err);
-        lat[i] = (nyx_now_s() - t0) * 1e6;
+        lat[i] = (clock_now_s() - t0) * 1e6;
         if (!got)
             return 1;
         free(got);

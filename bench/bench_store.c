@@ -58,9 +58,9 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/perf.db", dir);
     bench_texts();
 
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s) {
         fprintf(stderr, "%s\n", err.message);
@@ -69,12 +69,12 @@ int main(int argc, char **argv)
 
     /* Batched: BATCH_SIZE rows per commit, as one loop turn's finished calls. */
     char id[32];
-    int64_t t0 = nyx_now_us();
+    int64_t t0 = clock_now_us();
     for (int n = 0; n < BATCHED; n += BATCH_SIZE) {
         CHECK_INT(store_batch_begin(s, &err), 0);
         for (int k = n; k < n + BATCH_SIZE; k++) {
             snprintf(id, sizeof id, "b%d", k);
-            nyx_interaction it = bench_interaction(id);
+            interaction_rec it = bench_interaction(id);
             if (store_log_interaction(s, &it, &err) != 0) {
                 CHECK(0);
                 fprintf(stderr, "%s\n", err.message);
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
         }
         CHECK_INT(store_batch_commit(s, &err), 0);
     }
-    double batched_s = (double)(nyx_now_us() - t0) / 1e6;
+    double batched_s = (double)(clock_now_us() - t0) / 1e6;
     double rate = BATCHED / batched_s;
 
     /* One commit per call: the per-call cost a script pays. Every fourth call carries a
@@ -95,20 +95,20 @@ int main(int argc, char **argv)
         CHECK_DONE();
     }
     int64_t c0 = cpu_us();
-    t0 = nyx_now_us();
+    t0 = clock_now_us();
     for (int k = 0; k < SINGLE; k++) {
         snprintf(id, sizeof id, "s%d", k);
-        nyx_interaction it = bench_interaction(id);
+        interaction_rec it = bench_interaction(id);
         it.thought_id = k % 4 == 0 ? 1 : 0;
-        int64_t a = nyx_now_us();
+        int64_t a = clock_now_us();
         if (store_log_interaction(s, &it, &err) != 0) {
             CHECK(0);
             fprintf(stderr, "%s\n", err.message);
             break;
         }
-        lat[k] = nyx_now_us() - a;
+        lat[k] = clock_now_us() - a;
     }
-    double single_mean_us = (double)(nyx_now_us() - t0) / SINGLE;
+    double single_mean_us = (double)(clock_now_us() - t0) / SINGLE;
     double single_cpu_us = (double)(cpu_us() - c0) / SINGLE;
     qsort(lat, SINGLE, sizeof *lat, cmp_i64);
     int64_t p50 = lat[SINGLE / 2], p99 = lat[SINGLE * 99 / 100];
@@ -117,15 +117,15 @@ int main(int argc, char **argv)
     /* The queries behind `nyx stats` and `nyx log --last 20` over all of it. */
     int nrows = 0;
     store_filter f = {.group_by = "model"};
-    t0 = nyx_now_us();
+    t0 = clock_now_us();
     CHECK_INT(store_query_stats(s, &f, count_row, &nrows, &err), 0);
-    double stats_ms = (double)(nyx_now_us() - t0) / 1000.0;
+    double stats_ms = (double)(clock_now_us() - t0) / 1000.0;
     CHECK_INT(nrows, 1);
     f = (store_filter){.last = 20};
     nrows = 0;
-    t0 = nyx_now_us();
+    t0 = clock_now_us();
     CHECK_INT(store_query_log(s, &f, count_row, &nrows, &err), 0);
-    double log_ms = (double)(nyx_now_us() - t0) / 1000.0;
+    double log_ms = (double)(clock_now_us() - t0) / 1000.0;
     CHECK_INT(nrows, 20);
     store_close(s);
 

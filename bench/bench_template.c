@@ -114,10 +114,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_template: out of memory\n");
         return 1;
     }
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     double t0 = now_s();
-    nyx_template *t = template_parse(text, len, "bench.md", &err);
+    template_def *t = template_parse(text, len, "bench.md", &err);
     double parse_us = (now_s() - t0) * 1e6;
     if (!t) {
         fprintf(stderr, "bench_template: %s\n", err.message);

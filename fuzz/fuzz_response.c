@@ -10,10 +10,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer calls
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    nyx_response r;
-    nyx_response_init(&r);
-    nyx_error err;
-    nyx_error_clear(&err);
+    claude_response r;
+    response_init(&r);
+    error_info err;
+    error_clear(&err);
     int rc = claude_parse_message((const char *)data, size, &r, &err);
     if (rc == 0) {
         if (!r.text || strlen(r.text) > r.text_len || r.text[r.text_len] != '\0')
@@ -24,10 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* parsing into a response that already holds fields must free them, not leak */
     if (rc == 0) {
-        nyx_error_clear(&err);
+        error_clear(&err);
         if (claude_parse_message((const char *)data, size, &r, &err) != 0)
             abort();
     }
-    nyx_response_free(&r);
+    response_free(&r);
     return 0;
 }

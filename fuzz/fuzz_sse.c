@@ -22,7 +22,7 @@ static void on_text(void *ud, const char *text, size_t len)
 }
 
 typedef struct outcome {
-    nyx_response r;
+    claude_response r;
     counts c;
     int feed_rc, finish_rc;
     char err_type[40];
@@ -31,13 +31,13 @@ typedef struct outcome {
 static void run(const char *s, size_t n, const uint8_t *sched, size_t nsched, outcome *o)
 {
     memset(o, 0, sizeof *o);
-    nyx_response_init(&o->r);
+    response_init(&o->r);
     claude_stream_hooks hooks = {.on_start = on_start, .on_text = on_text, .ud = &o->c};
     claude_stream *st = claude_stream_new(&o->r, &hooks);
     if (!st)
         abort();
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     size_t at = 0, k = 0;
     while (at < n && o->feed_rc == 0) {
         size_t chunk = nsched ? (size_t)sched[k++ % nsched] + 1 : n;
@@ -48,7 +48,7 @@ static void run(const char *s, size_t n, const uint8_t *sched, size_t nsched, ou
     }
     if (o->feed_rc != 0 && claude_stream_feed(st, "\n\n", 2, &err) != -1)
         abort(); /* a dead stream stays dead */
-    nyx_error_clear(&err);
+    error_clear(&err);
     o->finish_rc = claude_stream_finish(st, &err);
     memcpy(o->err_type, err.type, sizeof o->err_type);
     if (claude_stream_text_received(st) != (o->c.text_bytes > 0))
@@ -63,7 +63,7 @@ static int same_str(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static int same_usage(const nyx_usage *a, const nyx_usage *b)
+static int same_usage(const claude_usage *a, const claude_usage *b)
 {
     return a->input_tokens == b->input_tokens && a->output_tokens == b->output_tokens &&
            a->cache_creation_input_tokens == b->cache_creation_input_tokens &&
@@ -97,8 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                same_str(whole.r.stop_reason, split.r.stop_reason) &&
                same_usage(&whole.r.usage, &split.r.usage) &&
                whole.c.starts == split.c.starts;
-    nyx_response_free(&whole.r);
-    nyx_response_free(&split.r);
+    response_free(&whole.r);
+    response_free(&split.r);
     if (!same)
         abort();
     return 0;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const nyx_template *self_partial(void *ud, const char *name)
+static const template_def *self_partial(void *ud, const char *name)
 {
     (void)name;
     return ud; /* every partial is the template itself: the depth limit must hold */
@@ -29,9 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer calls
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_template *t = template_parse((const char *)data, size, "fuzz.md", &err);
+    error_info err;
+    error_clear(&err);
+    template_def *t = template_parse((const char *)data, size, "fuzz.md", &err);
     if (!t)
         return 0;
     tvalue *v = vars();

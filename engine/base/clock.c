@@ -2,16 +2,16 @@
 #include "clock.h"
 #include <time.h>
 
-int64_t nyx_now_us(void)
+int64_t clock_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-double nyx_now_s(void) { return (double)nyx_now_us() / 1e6; }
+double clock_now_s(void) { return (double)clock_now_us() / 1e6; }
 
-double nyx_wall_s(void)
+double clock_wall_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -2,8 +2,8 @@
 #define NYX_CLOCK_H
 #include <stdint.h>
 /* Monotonic time; only differences are meaningful. */
-int64_t nyx_now_us(void);
-double nyx_now_s(void);
+int64_t clock_now_us(void);
+double clock_now_s(void);
 /* Wall clock, seconds since the epoch. */
-double nyx_wall_s(void);
+double clock_wall_s(void);
 #endif

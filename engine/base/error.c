@@ -6,14 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
-void nyx_error_clear(nyx_error *e)
+void error_clear(error_info *e)
 {
     memset(e, 0, sizeof *e);
     e->retry_after_s = -1.0;
     e->should_retry = -1;
 }
 
-void nyx_error_set(nyx_error *e, const char *type, int status, const char *fmt, ...)
+void error_set(error_info *e, const char *type, int status, const char *fmt, ...)
 {
     snprintf(e->type, sizeof e->type, "%s", type);
     e->status = status;
@@ -67,7 +67,7 @@ const error_kind *error_kind_of(const char *type)
     return NULL;
 }
 
-int error_code(const nyx_error *err)
+int error_code(const error_info *err)
 {
     const error_kind *k = error_kind_of(err->type);
     return k ? k->code : NYX_EIO;

@@ -1,11 +1,11 @@
-/* Errors as values: every layer fills an nyx_error and returns -1; none prints or exits. */
+/* Errors as values: every layer fills an error_info and returns -1; none prints or exits. */
 #ifndef NYX_BASE_ERROR_H
 #define NYX_BASE_ERROR_H
 
 #include <stddef.h>
 
 /* An error as a value. Fixed-size fields so that filling one never fails. */
-typedef struct nyx_error {
+typedef struct error_info {
     char type[40];       /* API type (rate_limit_error, ...) or engine type (timeout, ...) */
     int status;          /* HTTP status, 0 when none */
     char message[512];
@@ -13,11 +13,11 @@ typedef struct nyx_error {
     char request_id[80];
     double retry_after_s; /* < 0 when the server gave none */
     int should_retry;     /* x-should-retry: -1 absent, 0 false, 1 true */
-} nyx_error;
+} error_info;
 
-void nyx_error_clear(nyx_error *e);
+void error_clear(error_info *e);
 /* printf-style; truncates rather than fails. */
-void nyx_error_set(nyx_error *e, const char *type, int status, const char *fmt, ...)
+void error_set(error_info *e, const char *type, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* The error types: what each means to a host (the nyx.h result code a public function
@@ -37,7 +37,7 @@ const error_kind *error_kind_of(const char *type);
 const error_kind *error_kinds(size_t *n);
 /* The nyx.h result code for err: its type's, NYX_EIO for a type the table does not know
  * (a failure of the world, not of the caller). */
-int error_code(const nyx_error *err);
+int error_code(const error_info *err);
 /* The type a code stands for first in the table ("invalid_argument" for NYX_EINVAL); NULL
  * for NYX_OK and codes no type maps to. */
 const char *error_code_type(int code);

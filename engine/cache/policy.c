@@ -20,7 +20,7 @@
 #define DEFAULT_BYTES_PER_TOKEN 4.0
 
 typedef struct prefix_entry {
-    const nyx_model *model;
+    const model_info *model;
     uint64_t hash;          /* of the system text up to the mark */
     size_t len;
     int64_t tokens;         /* estimated */
@@ -33,26 +33,26 @@ typedef struct prefix_entry {
 
 /* A prefix of whole blocks (tools, system, messages) that a mark of this engine wrote. */
 typedef struct block_entry {
-    const nyx_model *model;
+    const model_info *model;
     uint64_t hash;      /* cumulative, through the block (see block_hashes) */
     size_t block;       /* the block's index in prefix order, tools not counted */
     double expires_at;
 } block_entry;
 
 typedef struct recent_prompt {
-    const nyx_model *model;
+    const model_info *model;
     char *text;
     size_t len;
 } recent_prompt;
 
 typedef struct calibration {
-    const nyx_model *model;
+    const model_info *model;
     double bytes_per_token;
     int64_t samples;
 } calibration;
 
 struct cache_policy {
-    const nyx_models *models;
+    const model_table *models;
     prefix_entry prefixes[MAX_PREFIXES];
     size_t nprefixes;
     recent_prompt recent[MAX_RECENT];
@@ -63,7 +63,7 @@ struct cache_policy {
     size_t nwritten;
 };
 
-cache_policy *cache_policy_new(const nyx_models *models)
+cache_policy *cache_policy_new(const model_table *models)
 {
     cache_policy *p = calloc(1, sizeof *p);
     if (p)
@@ -83,7 +83,7 @@ void cache_policy_free(cache_policy *p)
 
 /* ---- token estimates ---- */
 
-static const calibration *find_calibration(const cache_policy *p, const nyx_model *m)
+static const calibration *find_calibration(const cache_policy *p, const model_info *m)
 {
     for (size_t i = 0; i < p->ncalib; i++)
         if (p->calib[i].model == m)
@@ -91,7 +91,7 @@ static const calibration *find_calibration(const cache_policy *p, const nyx_mode
     return NULL;
 }
 
-int64_t cache_estimate_tokens(const cache_policy *p, const nyx_model *m, size_t bytes)
+int64_t cache_estimate_tokens(const cache_policy *p, const model_info *m, size_t bytes)
 {
     const calibration *c = m ? find_calibration(p, m) : NULL;
     double ratio = c ? c->bytes_per_token : DEFAULT_BYTES_PER_TOKEN;
@@ -104,14 +104,14 @@ int64_t cache_estimate_tokens(const cache_policy *p, const nyx_model *m, size_t 
 #define MAX_TOKENS_BYTES_PER_TOKEN 2.0
 #define CALIBRATED_MARGIN 1.2
 
-int64_t cache_estimate_tokens_max(const cache_policy *p, const nyx_model *m, size_t bytes)
+int64_t cache_estimate_tokens_max(const cache_policy *p, const model_info *m, size_t bytes)
 {
     const calibration *c = m ? find_calibration(p, m) : NULL;
     double ratio = c ? c->bytes_per_token / CALIBRATED_MARGIN : MAX_TOKENS_BYTES_PER_TOKEN;
     return (int64_t)((double)bytes / ratio) + 1;
 }
 
-int cache_calibration(const cache_policy *p, const nyx_model *m, double *bytes_per_token,
+int cache_calibration(const cache_policy *p, const model_info *m, double *bytes_per_token,
                       int64_t *samples)
 {
     const calibration *c = find_calibration(p, m);
@@ -120,7 +120,7 @@ int cache_calibration(const cache_policy *p, const nyx_model *m, double *bytes_p
     return c != NULL;
 }
 
-const nyx_model *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
+const model_info *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
                                       int64_t *samples)
 {
     if (i >= p->ncalib)
@@ -130,7 +130,7 @@ const nyx_model *cache_calibration_at(const cache_policy *p, size_t i, double *b
     return p->calib[i].model;
 }
 
-static void calibrate(cache_policy *p, const nyx_model *m, size_t bytes, int64_t tokens)
+static void calibrate(cache_policy *p, const model_info *m, size_t bytes, int64_t tokens)
 {
     if (!m || tokens <= 0 || bytes == 0)
         return;
@@ -152,7 +152,7 @@ static void calibrate(cache_policy *p, const nyx_model *m, size_t bytes, int64_t
     c->samples++;
 }
 
-static size_t request_bytes(const nyx_request *req)
+static size_t request_bytes(const claude_request *req)
 {
     size_t n = req->tools_json ? strlen(req->tools_json) : 0;
     for (size_t i = 0; i < req->nsystem; i++)
@@ -165,13 +165,13 @@ static size_t request_bytes(const nyx_request *req)
 
 /* ---- remembered prefixes ---- */
 
-static uint64_t hash_prefix(const nyx_model *m, const char *text, size_t len)
+static uint64_t hash_prefix(const model_info *m, const char *text, size_t len)
 {
     return XXH3_64bits_withSeed(text, len, (uint64_t)(uintptr_t)m);
 }
 
 /* The longest remembered prefix, shorter than len, that text starts with. */
-static const prefix_entry *longest_known(const cache_policy *p, const nyx_model *m,
+static const prefix_entry *longest_known(const cache_policy *p, const model_info *m,
                                          const char *text, size_t len)
 {
     const prefix_entry *best = NULL;
@@ -187,7 +187,7 @@ static const prefix_entry *longest_known(const cache_policy *p, const nyx_model 
     return best;
 }
 
-static prefix_entry *remember_prefix(cache_policy *p, const nyx_model *m, const char *text,
+static prefix_entry *remember_prefix(cache_policy *p, const model_info *m, const char *text,
                                      size_t len, int64_t tokens, double ttl_s)
 {
     uint64_t h = hash_prefix(m, text, len);
@@ -209,7 +209,7 @@ static prefix_entry *remember_prefix(cache_policy *p, const nyx_model *m, const 
 
 /* The longest prefix a recent prompt shares with text, cut back to the end of a line or word
  * so that every prompt of the same pattern splits at the same place. */
-static size_t shared_with_recent(const cache_policy *p, const nyx_model *m, const char *text,
+static size_t shared_with_recent(const cache_policy *p, const model_info *m, const char *text,
                                  size_t len)
 {
     size_t best = 0;
@@ -230,7 +230,7 @@ static size_t shared_with_recent(const cache_policy *p, const nyx_model *m, cons
     return best;
 }
 
-static void remember_recent(cache_policy *p, const nyx_model *m, const char *text, size_t len)
+static void remember_recent(cache_policy *p, const model_info *m, const char *text, size_t len)
 {
     if (len > MAX_RECENT_BYTES)
         return;
@@ -259,11 +259,11 @@ static size_t last_paragraph(const char *text, size_t len, size_t min_len)
     return 0;
 }
 
-static prefix_entry *find_entry(cache_policy *p, const nyx_model *m, uint64_t hash, size_t len);
+static prefix_entry *find_entry(cache_policy *p, const model_info *m, uint64_t hash, size_t len);
 
 /* ---- written block prefixes ---- */
 
-static size_t count_blocks(const nyx_request *req)
+static size_t count_blocks(const claude_request *req)
 {
     size_t n = req->nsystem;
     for (size_t i = 0; i < req->nmessages; i++)
@@ -272,7 +272,7 @@ static size_t count_blocks(const nyx_request *req)
 }
 
 /* A block by its index in prefix order: system blocks, then message blocks. */
-static nyx_block *block_at(const nyx_request *req, size_t k)
+static claude_block *block_at(const claude_request *req, size_t k)
 {
     if (k < req->nsystem)
         return &req->system[k];
@@ -298,7 +298,7 @@ static void hash_part(XXH3_state_t *st, char tag, const char *data, size_t len)
  * on: the model, the tools, the block texts and the role boundaries, not the marks. Block
  * boundaries count, as they do for the API: a text split in two is another prefix.
  * Returns a malloc'd array of count_blocks(req) hashes, or NULL when out of memory. */
-static uint64_t *block_hashes(const nyx_request *req, const nyx_model *m)
+static uint64_t *block_hashes(const claude_request *req, const model_info *m)
 {
     size_t n = count_blocks(req);
     uint64_t *h = malloc((n ? n : 1) * sizeof *h);
@@ -316,7 +316,7 @@ static uint64_t *block_hashes(const nyx_request *req, const nyx_model *m)
         h[k++] = XXH3_64bits_digest(st);
     }
     for (size_t i = 0; i < req->nmessages; i++) {
-        const nyx_message *msg = &req->messages[i];
+        const claude_message *msg = &req->messages[i];
         hash_part(st, msg->role == NYX_ROLE_USER ? 'u' : 'a', NULL, 0);
         for (size_t j = 0; j < msg->nblocks; j++) {
             hash_part(st, 't', msg->blocks[j].text, msg->blocks[j].len);
@@ -328,7 +328,7 @@ static uint64_t *block_hashes(const nyx_request *req, const nyx_model *m)
 }
 
 /* The index of the newest block whose prefix this engine wrote and is still alive; -1 if none. */
-static long newest_written(const cache_policy *p, const nyx_model *m, const uint64_t *h, size_t n,
+static long newest_written(const cache_policy *p, const model_info *m, const uint64_t *h, size_t n,
                            double now)
 {
     long best = -1;
@@ -341,7 +341,7 @@ static long newest_written(const cache_policy *p, const nyx_model *m, const uint
     return best;
 }
 
-static void remember_block(cache_policy *p, const nyx_model *m, uint64_t hash, size_t block,
+static void remember_block(cache_policy *p, const model_info *m, uint64_t hash, size_t block,
                            double expires_at)
 {
     block_entry *slot = NULL;
@@ -368,7 +368,7 @@ static void remember_block(cache_policy *p, const nyx_model *m, uint64_t hash, s
 
 /* The marks the script placed (the API's top-level one included); the number of tools in
  * *ntools. */
-static int count_user_marks(const nyx_request *req, size_t *ntools)
+static int count_user_marks(const claude_request *req, size_t *ntools)
 {
     int n = req->top_level_cache ? 1 : 0;
     int tools = claude_tools_marks(req->tools_json, ntools);
@@ -382,16 +382,16 @@ static int count_user_marks(const nyx_request *req, size_t *ntools)
     return n;
 }
 
-static int split_system(nyx_request *req, size_t at, int mark)
+static int split_system(claude_request *req, size_t at, int mark)
 {
-    nyx_block *b = realloc(req->system, 2 * sizeof *b);
+    claude_block *b = realloc(req->system, 2 * sizeof *b);
     if (!b)
         return -1;
     req->system = b;
-    nyx_block tail;
-    if (nyx_block_set(&tail, b[0].text + at, b[0].len - at, b[0].mark) != 0)
+    claude_block tail;
+    if (block_set(&tail, b[0].text + at, b[0].len - at, b[0].mark) != 0)
         return -1;
-    if (nyx_block_truncate(&b[0], at) != 0) {
+    if (block_truncate(&b[0], at) != 0) {
         free(tail.text);
         return -1;
     }
@@ -404,10 +404,10 @@ static int split_system(nyx_request *req, size_t at, int mark)
 /* Marks for a system prompt given as one unmarked string; returns marks added. The whole
  * prompt is marked whatever its estimated length: below the model's minimum the API ignores
  * the mark at no cost, and the estimate may be short. */
-static int mark_system(cache_policy *p, nyx_request *req, const nyx_model *m, int mark,
+static int mark_system(cache_policy *p, claude_request *req, const model_info *m, int mark,
                        int slots, int force, double now, cache_expect *ex)
 {
-    nyx_block *s = &req->system[0];
+    claude_block *s = &req->system[0];
     int64_t min = m ? m->min_cache_tokens : 1024;
     int64_t total = cache_estimate_tokens(p, m, s->len);
     size_t min_len = (size_t)((double)min * (double)s->len / (double)(total > 0 ? total : 1));
@@ -449,7 +449,7 @@ static int mark_system(cache_policy *p, nyx_request *req, const nyx_model *m, in
 /* The newest block that can carry a mark (the API refuses one on an empty text or a
  * thinking block), at or
  * before index k; -1 when none. */
-static long markable_at_or_before(const nyx_request *req, long k)
+static long markable_at_or_before(const claude_request *req, long k)
 {
     for (; k >= 0; k--)
         if (block_at(req, (size_t)k)->len > 0 && !block_at(req, (size_t)k)->no_mark)
@@ -463,7 +463,7 @@ static long markable_at_or_before(const nyx_request *req, long k)
  * prefix is still found. The chain takes slots from the tools' and the system's marks when
  * it must; a gap that even 3 links cannot bridge has nothing readable, so it gets none.
  * Returns the number of marks in the request afterwards. */
-static int mark_messages(cache_policy *p, nyx_request *req, const nyx_model *m, int mark,
+static int mark_messages(cache_policy *p, claude_request *req, const model_info *m, int mark,
                          int marks, double now)
 {
     size_t n = count_blocks(req);
@@ -491,13 +491,13 @@ static int mark_messages(cache_policy *p, nyx_request *req, const nyx_model *m, 
          * still within the lookback of the link before. */
         if (block_at(req, at)->no_mark && at + 1 < n)
             at++;
-        nyx_block *b = block_at(req, at);
+        claude_block *b = block_at(req, at);
         if (b->mark == NYX_MARK_NONE && b->len > 0 && !b->no_mark) {
             b->mark = mark;
             marks++;
         }
     }
-    nyx_block *last = block_at(req, (size_t)newest);
+    claude_block *last = block_at(req, (size_t)newest);
     if (last->mark == NYX_MARK_NONE) {
         last->mark = mark;
         marks++;
@@ -505,8 +505,8 @@ static int mark_messages(cache_policy *p, nyx_request *req, const nyx_model *m, 
     return marks;
 }
 
-int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, double shared_ttl_s,
-                      double now, cache_expect *ex, nyx_error *err)
+int cache_place_marks(cache_policy *p, claude_request *req, const model_info *m, double shared_ttl_s,
+                      double now, cache_expect *ex, error_info *err)
 {
     memset(ex, 0, sizeof *ex);
     if (req->cache_mode == NYX_CACHE_API)
@@ -515,7 +515,7 @@ int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, dou
     req->tools_mark = NYX_MARK_NONE;
     int marks = count_user_marks(req, &ntools);
     if (marks > MAX_MARKS) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "the request carries %d cache marks; the API allows at most %d", marks,
                       MAX_MARKS);
         return -1;
@@ -530,7 +530,7 @@ int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, dou
     if (req->nsystem == 1 && req->system[0].len > 0) {
         int added = mark_system(p, req, m, shared_mark, MAX_MARKS - 1, force, now, ex);
         if (added < 0) {
-            nyx_error_set(err, "out_of_memory", 0, "out of memory placing cache marks");
+            error_set(err, "out_of_memory", 0, "out of memory placing cache marks");
             return -1;
         }
         ex->marks += added;
@@ -563,7 +563,7 @@ static double ttl_of(int mark) { return mark == NYX_MARK_1H ? 3600.0 : 300.0; }
 /* Remembers the marked system prefixes (as text, for shared-prefix discovery, expected hits
  * and write premiums). A prefix estimated below the model's minimum was not written: it is
  * not expected to be read. */
-static void remember_system(cache_policy *p, const nyx_request *req, const nyx_model *m, double now)
+static void remember_system(cache_policy *p, const claude_request *req, const model_info *m, double now)
 {
     size_t len = 0;
     for (size_t i = 0; i < req->nsystem; i++) {
@@ -601,7 +601,7 @@ static void remember_system(cache_policy *p, const nyx_request *req, const nyx_m
 /* Remembers the prefix of whole blocks each mark wrote, the API's top-level one included. One
  * below the minimum is remembered too: every block before it is below the minimum as well, so
  * it can hide no readable entry. */
-static void remember_blocks(cache_policy *p, const nyx_request *req, const nyx_model *m, double now)
+static void remember_blocks(cache_policy *p, const claude_request *req, const model_info *m, double now)
 {
     size_t n = count_blocks(req);
     uint64_t *h = n ? block_hashes(req, m) : NULL;
@@ -618,7 +618,7 @@ static void remember_blocks(cache_policy *p, const nyx_request *req, const nyx_m
     free(h);
 }
 
-void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_model *m, double now)
+void cache_response_began(cache_policy *p, const claude_request *req, const model_info *m, double now)
 {
     if (!m)
         return;
@@ -626,7 +626,7 @@ void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_mod
     remember_blocks(p, req, m, now);
 }
 
-static prefix_entry *find_entry(cache_policy *p, const nyx_model *m, uint64_t hash, size_t len)
+static prefix_entry *find_entry(cache_policy *p, const model_info *m, uint64_t hash, size_t len)
 {
     for (size_t i = 0; i < p->nprefixes; i++)
         if (p->prefixes[i].model == m && p->prefixes[i].hash == hash && p->prefixes[i].len == len)
@@ -636,7 +636,7 @@ static prefix_entry *find_entry(cache_policy *p, const nyx_model *m, uint64_t ha
 
 /* The entry a call's write premium goes to: its first marked system prefix, which is the
  * shared part when the policy split a prompt (the tail is the call's own). */
-static prefix_entry *written_entry(cache_policy *p, const nyx_request *req, const nyx_model *m)
+static prefix_entry *written_entry(cache_policy *p, const claude_request *req, const model_info *m)
 {
     if (req->nsystem == 0 || req->nsystem > 2 || req->system[0].mark == NYX_MARK_NONE)
         return NULL;
@@ -649,7 +649,7 @@ const char *cache_miss_name(int reason)
     return reason >= 0 && reason < CACHE_MISS_KINDS ? names[reason] : "unknown";
 }
 
-int cache_observe(cache_policy *p, const nyx_request *req, const nyx_model *m, const nyx_usage *u,
+int cache_observe(cache_policy *p, const claude_request *req, const model_info *m, const claude_usage *u,
                   const cache_expect *ex, double now)
 {
     int64_t total = u->input_tokens + u->cache_read_input_tokens + u->cache_creation_input_tokens;
@@ -688,8 +688,8 @@ double cache_unread_premium(const cache_policy *p)
 
 /* The tokens through the newest prefix of whole blocks this engine wrote for req's
  * conversation, when they reach the model's minimum (below it the API wrote nothing). */
-static int64_t known_blocks_tokens(const cache_policy *p, const nyx_request *req,
-                                   const nyx_model *m, double now)
+static int64_t known_blocks_tokens(const cache_policy *p, const claude_request *req,
+                                   const model_info *m, double now)
 {
     size_t n = count_blocks(req);
     uint64_t *h = n ? block_hashes(req, m) : NULL;
@@ -706,7 +706,7 @@ static int64_t known_blocks_tokens(const cache_policy *p, const nyx_request *req
     return tokens >= m->min_cache_tokens ? tokens : 0;
 }
 
-int64_t cache_known_tokens(const cache_policy *p, const nyx_request *req, const nyx_model *m,
+int64_t cache_known_tokens(const cache_policy *p, const claude_request *req, const model_info *m,
                            double now)
 {
     if (!p || !m)

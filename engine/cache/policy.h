@@ -34,42 +34,42 @@ enum cache_miss {
 };
 const char *cache_miss_name(int reason);
 
-cache_policy *cache_policy_new(const nyx_models *models);
+cache_policy *cache_policy_new(const model_table *models);
 void cache_policy_free(cache_policy *p);
 
 /* Places marks in req according to req->cache_mode (the script's own marks are kept and
  * counted); never more than 4. shared_ttl_s > 300 selects the 1 hour TTL for shared contexts.
  * Returns 0, or -1 with err (invalid_argument) when the script's own marks exceed 4. */
-int cache_place_marks(cache_policy *p, nyx_request *req, const nyx_model *m, double shared_ttl_s,
-                      double now, cache_expect *expect, nyx_error *err);
+int cache_place_marks(cache_policy *p, claude_request *req, const model_info *m, double shared_ttl_s,
+                      double now, cache_expect *expect, error_info *err);
 
 /* Learns from a finished call: calibrates the token estimate, records written prefixes, the
  * write premium paid for them and whether they were read. Returns CACHE_MISS_NONE, or the
  * guessed reason when the call was expected to hit and wrote instead (an unexpected miss). */
-int cache_observe(cache_policy *p, const nyx_request *req, const nyx_model *m, const nyx_usage *u,
+int cache_observe(cache_policy *p, const claude_request *req, const model_info *m, const claude_usage *u,
                   const cache_expect *expect, double now);
 
 /* Records that the response to req began at now: the prefixes it marked are now written,
  * so calls that start from here on should read them. Safe to call more than once. */
-void cache_response_began(cache_policy *p, const nyx_request *req, const nyx_model *m, double now);
+void cache_response_began(cache_policy *p, const claude_request *req, const model_info *m, double now);
 
 /* The write premium (USD above the plain input price) paid for prefixes this engine wrote
  * and has not read since. */
 double cache_unread_premium(const cache_policy *p);
 
 /* Estimated tokens of text for model m, using the calibrated ratio. */
-int64_t cache_estimate_tokens(const cache_policy *p, const nyx_model *m, size_t bytes);
+int64_t cache_estimate_tokens(const cache_policy *p, const model_info *m, size_t bytes);
 
 /* At most how many tokens text of that many bytes holds, for what must never be short (a
  * budget's worst case): generous before calibration, the calibrated ratio with a margin after. */
-int64_t cache_estimate_tokens_max(const cache_policy *p, const nyx_model *m, size_t bytes);
+int64_t cache_estimate_tokens_max(const cache_policy *p, const model_info *m, size_t bytes);
 
 /* The calibrated bytes per token for m and how many calls it learned from; returns 1 when
  * calibrated, 0 when still the default. */
-int cache_calibration(const cache_policy *p, const nyx_model *m, double *bytes_per_token,
+int cache_calibration(const cache_policy *p, const model_info *m, double *bytes_per_token,
                       int64_t *samples);
 /* The i-th calibrated model (for listing); NULL past the end. */
-const nyx_model *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
+const model_info *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
                                       int64_t *samples);
 
 /* Estimated tokens at the start of req (its system text, or the conversation up to the
@@ -77,7 +77,7 @@ const nyx_model *cache_calibration_at(const cache_policy *p, size_t i, double *b
  * m and that are still alive at now: what the API should read from its cache rather than
  * count as input. 0 when nothing is known. For the rate limiter, which charges only what the
  * API counts. */
-int64_t cache_known_tokens(const cache_policy *p, const nyx_request *req, const nyx_model *m,
+int64_t cache_known_tokens(const cache_policy *p, const claude_request *req, const model_info *m,
                            double now);
 
 #endif

@@ -9,7 +9,7 @@
 
 typedef struct entry {
     char key[RESPONSE_KEY_SIZE];
-    nyx_response resp;
+    claude_response resp;
     double expires_at;
     struct entry *prev, *next;  /* recency list, most recent first */
     struct entry *chain;        /* hash bucket */
@@ -47,7 +47,7 @@ void response_cache_set_ttl(response_cache *rc, double ttl_s)
 
 static void entry_free(entry *e)
 {
-    nyx_response_free(&e->resp);
+    response_free(&e->resp);
     free(e);
 }
 
@@ -73,7 +73,7 @@ static void feed_str(XXH3_state_t *st, const char *tag, const char *s, size_t le
         XXH3_128bits_update(st, s, len);
 }
 
-void response_cache_key(const nyx_request *req, char key[RESPONSE_KEY_SIZE])
+void response_cache_key(const claude_request *req, char key[RESPONSE_KEY_SIZE])
 {
     XXH3_state_t *st = XXH3_createState();
     XXH128_hash_t h = {0, 0};
@@ -82,7 +82,7 @@ void response_cache_key(const nyx_request *req, char key[RESPONSE_KEY_SIZE])
         for (size_t i = 0; i < req->nsystem; i++)
             feed_str(st, "system", req->system[i].text, req->system[i].len);
         for (size_t i = 0; i < req->nmessages; i++) {
-            const nyx_message *m = &req->messages[i];
+            const claude_message *m = &req->messages[i];
             feed_str(st, m->role == NYX_ROLE_USER ? "user" : "assistant", "", 0);
             for (size_t j = 0; j < m->nblocks; j++)
                 feed_str(st, m->blocks[j].kind == NYX_BLOCK_JSON ? "json" : "block",
@@ -170,10 +170,10 @@ static char *dup_or_null(const char *s, int *failed)
     return d;
 }
 
-static int copy_response(nyx_response *dst, const nyx_response *src)
+static int copy_response(claude_response *dst, const claude_response *src)
 {
     int failed = 0;
-    nyx_response_init(dst);
+    response_init(dst);
     dst->id = dup_or_null(src->id, &failed);
     dst->model = dup_or_null(src->model, &failed);
     dst->stop_reason = dup_or_null(src->stop_reason, &failed);
@@ -188,13 +188,13 @@ static int copy_response(nyx_response *dst, const nyx_response *src)
     }
     dst->usage = src->usage;
     if (failed || !dst->text) {
-        nyx_response_free(dst);
+        response_free(dst);
         return -1;
     }
     return 0;
 }
 
-int response_cache_get(response_cache *rc, const char *key, double now, nyx_response *out)
+int response_cache_get(response_cache *rc, const char *key, double now, claude_response *out)
 {
     entry *e = find(rc, key);
     if (!e)
@@ -208,7 +208,7 @@ int response_cache_get(response_cache *rc, const char *key, double now, nyx_resp
     return copy_response(out, &e->resp) == 0;
 }
 
-int response_cache_put(response_cache *rc, const char *key, const nyx_response *resp, double now)
+int response_cache_put(response_cache *rc, const char *key, const claude_response *resp, double now)
 {
     if (rc->max_entries == 0)
         return 0;
@@ -234,7 +234,7 @@ int response_cache_put(response_cache *rc, const char *key, const nyx_response *
 
 size_t response_cache_count(const response_cache *rc) { return rc->count; }
 
-char *response_to_json(const nyx_response *resp)
+char *response_to_json(const claude_response *resp)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -262,9 +262,9 @@ static char *json_string(const cJSON *o, const char *k, int *failed)
     return cJSON_IsString(v) ? dup_or_null(v->valuestring, failed) : NULL;
 }
 
-int response_from_json(const char *json, nyx_response *out)
+int response_from_json(const char *json, claude_response *out)
 {
-    nyx_response_init(out);
+    response_init(out);
     cJSON *o = cJSON_Parse(json);
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
@@ -281,7 +281,7 @@ int response_from_json(const char *json, nyx_response *out)
     out->usage.output_tokens = cJSON_IsNumber(ot) ? (int64_t)ot->valuedouble : 0;
     cJSON_Delete(o);
     if (failed || !out->text) {
-        nyx_response_free(out);
+        response_free(out);
         return -1;
     }
     out->text_len = strlen(out->text);

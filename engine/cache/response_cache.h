@@ -19,19 +19,19 @@ void response_cache_set_ttl(response_cache *rc, double ttl_s);
 
 /* The key over everything that determines an answer: model, system, messages, tools,
  * temperature, max_tokens and stop sequences (not cache marks, not streaming). */
-void response_cache_key(const nyx_request *req, char key[RESPONSE_KEY_SIZE]);
+void response_cache_key(const claude_request *req, char key[RESPONSE_KEY_SIZE]);
 
-/* Copies a live entry into out (which the caller frees with nyx_response_free); returns 1 on
+/* Copies a live entry into out (which the caller frees with response_free); returns 1 on
  * a hit, 0 on a miss. */
-int response_cache_get(response_cache *rc, const char *key, double now, nyx_response *out);
+int response_cache_get(response_cache *rc, const char *key, double now, claude_response *out);
 
 /* Keeps a copy of resp under key; returns 0, or -1 when out of memory (nothing kept). */
-int response_cache_put(response_cache *rc, const char *key, const nyx_response *resp, double now);
+int response_cache_put(response_cache *rc, const char *key, const claude_response *resp, double now);
 
 size_t response_cache_count(const response_cache *rc);
 
 /* A response as JSON for the persistent layer, and back. */
-char *response_to_json(const nyx_response *resp);
-int response_from_json(const char *json, nyx_response *out);
+char *response_to_json(const claude_response *resp);
+int response_from_json(const char *json, claude_response *out);
 
 #endif

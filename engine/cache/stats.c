@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void stats_add(nyx_stats *s, int status, const nyx_usage *u, const nyx_cost *cost,
+void stats_add(cache_stats *s, int status, const claude_usage *u, const call_cost *cost,
                double latency_ms)
 {
     s->calls++;
@@ -34,12 +34,12 @@ void stats_add(nyx_stats *s, int status, const nyx_usage *u, const nyx_cost *cos
     }
 }
 
-double stats_hit_rate(const nyx_stats *s)
+double stats_hit_rate(const cache_stats *s)
 {
     return s->ok > 0 ? (double)s->calls_with_read / (double)s->ok : 0.0;
 }
 
-nyx_stats *stats_group_get(stats_group *g, const char *name)
+cache_stats *stats_group_get(stats_group *g, const char *name)
 {
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->names[i], name) == 0)
@@ -50,7 +50,7 @@ nyx_stats *stats_group_get(stats_group *g, const char *name)
         if (!names)
             return NULL;
         g->names = names;
-        nyx_stats *stats = realloc(g->stats, cap * sizeof *stats);
+        cache_stats *stats = realloc(g->stats, cap * sizeof *stats);
         if (!stats)
             return NULL;
         g->stats = stats;

@@ -101,9 +101,9 @@ static const char *string_field(const cJSON *obj, const char *key)
 }
 
 void claude_error_from_http(int status, const char *body, size_t len, const claude_headers *h,
-                            nyx_error *err)
+                            error_info *err)
 {
-    nyx_error_clear(err);
+    error_clear(err);
     if (!body)
         len = 0;
     cJSON *root = len ? claude_json_parse(body, len) : NULL;
@@ -113,15 +113,15 @@ void claude_error_from_http(int status, const char *body, size_t len, const clau
 
     const char *type = etype && etype[0] ? etype : type_for_status(status);
     if (emsg && emsg[0]) {
-        nyx_error_set(err, type, status, "%s", emsg);
+        error_set(err, type, status, "%s", emsg);
     } else if (len == 0) {
-        nyx_error_set(err, type, status, "HTTP %d with an empty body", status);
+        error_set(err, type, status, "HTTP %d with an empty body", status);
     } else if (etype && etype[0]) {
-        nyx_error_set(err, type, status, "HTTP %d %s", status, etype);
+        error_set(err, type, status, "HTTP %d %s", status, etype);
     } else {
         char ex[EXCERPT_MAX + 8];
         excerpt(body, len, ex, sizeof ex);
-        nyx_error_set(err, type, status, "HTTP %d: %s", status, ex);
+        error_set(err, type, status, "HTTP %d: %s", status, ex);
     }
 
     const char *body_rid = string_field(root, "request_id");
@@ -143,35 +143,35 @@ void claude_error_from_http(int status, const char *body, size_t len, const clau
         err->retryable = 0;
 }
 
-void claude_error_from_json(const cJSON *root, nyx_error *err)
+void claude_error_from_json(const cJSON *root, error_info *err)
 {
-    nyx_error_clear(err);
+    error_clear(err);
     const cJSON *eobj = cJSON_GetObjectItemCaseSensitive(root, "error");
     const char *etype = cJSON_IsObject(eobj) ? string_field(eobj, "type") : NULL;
     const char *emsg = cJSON_IsObject(eobj) ? string_field(eobj, "message") : NULL;
     const char *type = etype && etype[0] ? etype : "api_error";
-    nyx_error_set(err, type, 0, "%s", emsg && emsg[0] ? emsg : "the API reported an error");
+    error_set(err, type, 0, "%s", emsg && emsg[0] ? emsg : "the API reported an error");
     const char *rid = string_field(root, "request_id");
     if (rid)
         snprintf(err->request_id, sizeof err->request_id, "%s", rid);
     err->retryable = claude_error_type_retryable(type);
 }
 
-void claude_error_transport(nyx_error *err, int is_timeout, const char *detail)
+void claude_error_transport(error_info *err, int is_timeout, const char *detail)
 {
-    nyx_error_clear(err);
+    error_clear(err);
     const char *type = is_timeout ? "timeout" : "network_error";
     if (detail && detail[0])
-        nyx_error_set(err, type, 0, "%s", detail);
+        error_set(err, type, 0, "%s", detail);
     else
-        nyx_error_set(err, type, 0, "%s", is_timeout ? "request timed out" : "network error");
+        error_set(err, type, 0, "%s", is_timeout ? "request timed out" : "network error");
     err->retryable = claude_error_type_retryable(type);
 }
 
-void claude_error_tls(nyx_error *err, const char *host, const char *reason, const char *detail, const char *fix)
+void claude_error_tls(error_info *err, const char *host, const char *reason, const char *detail, const char *fix)
 {
-    nyx_error_clear(err);
-    nyx_error_set(err, "tls_error", 0, "TLS with %.120s failed: %.160s (%.100s); fix: %.200s", host ? host : "?",
+    error_clear(err);
+    error_set(err, "tls_error", 0, "TLS with %.120s failed: %.160s (%.100s); fix: %.200s", host ? host : "?",
                   reason ? reason : "unknown reason", detail && detail[0] ? detail : "no detail", fix ? fix : "");
     err->retryable = 0; /* the same certificate fails the same way on every attempt */
 }

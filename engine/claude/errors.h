@@ -1,4 +1,4 @@
-/* Turning failed API calls into nyx_error values, and the retry classification that goes
+/* Turning failed API calls into error_info values, and the retry classification that goes
  * with them. Policy (how often, how long to wait) lives in engine/resilience. */
 #ifndef NYX_CLAUDE_ERRORS_H
 #define NYX_CLAUDE_ERRORS_H
@@ -18,7 +18,7 @@ void claude_error_from_http(int status,               /* HTTP status */
                             const char *body,         /* response body, may be NULL */
                             size_t len,               /* body length in bytes */
                             const claude_headers *h,  /* parsed headers, may be NULL */
-                            nyx_error *err            /* written here (cleared first) */
+                            error_info *err            /* written here (cleared first) */
 );
 
 /* 1 for statuses worth retrying when the server gave no x-should-retry: 408, 409, 429, 5xx. */
@@ -33,10 +33,10 @@ int claude_error_type_retryable(const char *type);
 /* Fills err from a parsed {"type":"error","error":{"type":...,"message":...}} object that came
  * with a 2xx status (a Messages body or an SSE error event). status is 0 and retryable follows
  * claude_error_type_retryable(). A missing type or message gets a generic one. */
-void claude_error_from_json(const cJSON *root, nyx_error *err /* written here (cleared first) */);
+void claude_error_from_json(const cJSON *root, error_info *err /* written here (cleared first) */);
 
 /* Fills err for a failure below HTTP: type "timeout" or "network_error", status 0, retryable. */
-void claude_error_transport(nyx_error *err,    /* written here (cleared first) */
+void claude_error_transport(error_info *err,    /* written here (cleared first) */
                             int is_timeout,    /* 1: the transfer timed out */
                             const char *detail /* e.g. curl's error text; may be NULL */
 );
@@ -44,6 +44,6 @@ void claude_error_transport(nyx_error *err,    /* written here (cleared first) *
 /* Fills err for a TLS failure: type "tls_error", status 0, never retryable (the certificate
  * will not change between attempts). The message names the host, the reason (unknown CA,
  * expired, name mismatch, handshake, ...), curl's detail and the fix (the variable to set). */
-void claude_error_tls(nyx_error *err, const char *host, const char *reason, const char *detail, const char *fix);
+void claude_error_tls(error_info *err, const char *host, const char *reason, const char *detail, const char *fix);
 
 #endif

@@ -11,18 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(nyx_error *err, const char *type, const char *fmt, ...)
+static int fail(error_info *err, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int fail(nyx_error *err, const char *type, const char *fmt, ...)
+static int fail(error_info *err, const char *type, const char *fmt, ...)
 {
     char buf[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    nyx_error_clear(err);
-    nyx_error_set(err, type, 0, "%s", buf);
+    error_clear(err);
+    error_set(err, type, 0, "%s", buf);
     return -1;
 }
 
@@ -74,7 +74,7 @@ static char *base64(const unsigned char *p, size_t n)
     return out;
 }
 
-static unsigned char *read_file(const char *path, size_t *len, nyx_error *err)
+static unsigned char *read_file(const char *path, size_t *len, error_info *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -122,7 +122,7 @@ static unsigned char *read_file(const char *path, size_t *len, nyx_error *err)
 }
 
 char *claude_media_block(const char *type, const char *path, const unsigned char *data,
-                         size_t len, const char *media_type, nyx_error *err)
+                         size_t len, const char *media_type, error_info *err)
 {
     int is_image = strcmp(type, "image") == 0;
     if (!is_image && strcmp(type, "document") != 0) {

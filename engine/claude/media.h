@@ -20,6 +20,6 @@ const char *claude_media_sniff(const unsigned char *p, size_t n);
  * media_type the bytes contradict, unrecognised bytes without media_type, an empty or
  * unreadable file. Plain text documents go as text, everything else base64. */
 char *claude_media_block(const char *type, const char *path, const unsigned char *data,
-                         size_t len, const char *media_type, nyx_error *err);
+                         size_t len, const char *media_type, error_info *err);
 
 #endif

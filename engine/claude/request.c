@@ -12,12 +12,12 @@
 
 #define MAX_MARKS 4
 
-static int fail(nyx_error *err, const char *type, const char *fmt, ...)
+static int fail(error_info *err, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int fail(nyx_error *err, const char *type, const char *fmt, ...)
+static int fail(error_info *err, const char *type, const char *fmt, ...)
 {
-    nyx_error_clear(err);
+    error_clear(err);
     snprintf(err->type, sizeof err->type, "%s", type);
     va_list ap;
     va_start(ap, fmt);
@@ -47,7 +47,7 @@ static int note_mark(mark_state *m, int is_1h)
 
 /* A JSON block must be an object with a type; a thinking block cannot carry a cache mark
  * (the API refuses cache_control there). */
-static int check_json_block(const nyx_block *b, const char *where, nyx_error *err)
+static int check_json_block(const claude_block *b, const char *where, error_info *err)
 {
     cJSON *o = claude_json_parse(b->text, b->len);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
@@ -62,12 +62,12 @@ static int check_json_block(const nyx_block *b, const char *where, nyx_error *er
     return rc;
 }
 
-static int check_blocks(const nyx_block *blocks, size_t n, const char *name, size_t msg,
-                        mark_state *marks, nyx_error *err)
+static int check_blocks(const claude_block *blocks, size_t n, const char *name, size_t msg,
+                        mark_state *marks, error_info *err)
 {
     char where[64];
     for (size_t j = 0; j < n; j++) {
-        const nyx_block *b = &blocks[j];
+        const claude_block *b = &blocks[j];
         if (msg == (size_t)-1)
             snprintf(where, sizeof where, "%s[%zu]", name, j);
         else
@@ -92,7 +92,7 @@ static int check_blocks(const nyx_block *blocks, size_t n, const char *name, siz
 }
 
 /* Parses tools_json into *tools and counts the cache_control marks the tools carry. */
-static int check_tools(const char *tools_json, cJSON **tools, mark_state *marks, nyx_error *err)
+static int check_tools(const char *tools_json, cJSON **tools, mark_state *marks, error_info *err)
 {
     *tools = NULL;
     if (!tools_json)
@@ -132,7 +132,7 @@ static cJSON *markable_tool(cJSON *tools)
 }
 
 /* Objects passed through as they are must at least be JSON objects. */
-static int check_object(const char *json, const char *field, nyx_error *err)
+static int check_object(const char *json, const char *field, error_info *err)
 {
     if (!json)
         return 0;
@@ -142,7 +142,7 @@ static int check_object(const char *json, const char *field, nyx_error *err)
     return ok ? 0 : fail(err, "invalid_argument", "%s must be a JSON object", field);
 }
 
-static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_error *err)
+static int validate(const claude_request *req, int for_count, cJSON **tools, error_info *err)
 {
     *tools = NULL;
     if (!req)
@@ -166,7 +166,7 @@ static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_er
                 return fail(err, "invalid_argument", "stop_sequences[%zu] is missing", i);
     }
     for (size_t i = 0; i < req->nmessages; i++) {
-        const nyx_message *m = &req->messages[i];
+        const claude_message *m = &req->messages[i];
         if (m->role != NYX_ROLE_USER && m->role != NYX_ROLE_ASSISTANT)
             return fail(err, "invalid_argument", "messages[%zu].role must be user or assistant",
                         i);
@@ -198,7 +198,7 @@ static int validate(const nyx_request *req, int for_count, cJSON **tools, nyx_er
         rc = check_blocks(req->messages[i].blocks, req->messages[i].nblocks, "messages", i,
                           &marks, err);
     if (rc == 0 && req->top_level_cache) {
-        const nyx_message *last = &req->messages[req->nmessages - 1];
+        const claude_message *last = &req->messages[req->nmessages - 1];
         marks.count++;
         if (last->blocks[last->nblocks - 1].mark == NYX_MARK_1H)
             rc = fail(err, "invalid_argument",
@@ -220,7 +220,7 @@ int claude_tools_marks(const char *tools_json, size_t *ntools)
 {
     cJSON *tools;
     mark_state marks = {0, 0};
-    nyx_error err;
+    error_info err;
     *ntools = 0;
     if (check_tools(tools_json, &tools, &marks, &err))
         return -1;
@@ -267,7 +267,7 @@ static cJSON *cache_control(int is_1h)
     return cc;
 }
 
-static cJSON *text_block(const nyx_block *b, claude_json_texts *jt)
+static cJSON *text_block(const claude_block *b, claude_json_texts *jt)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -283,7 +283,7 @@ static cJSON *text_block(const nyx_block *b, claude_json_texts *jt)
 }
 
 /* A whole API block goes out byte for byte as given; a marked one gains its cache_control. */
-static cJSON *json_block(const nyx_block *b)
+static cJSON *json_block(const claude_block *b)
 {
     if (b->mark == NYX_MARK_NONE)
         return cJSON_CreateRaw(b->text);
@@ -296,7 +296,7 @@ static cJSON *json_block(const nyx_block *b)
 }
 
 /* A lone unmarked text block is sent as a plain string, the shortest form the API accepts. */
-static cJSON *content(const nyx_block *blocks, size_t n, claude_json_texts *jt)
+static cJSON *content(const claude_block *blocks, size_t n, claude_json_texts *jt)
 {
     if (n == 1 && blocks[0].mark == NYX_MARK_NONE && blocks[0].kind == NYX_BLOCK_TEXT)
         return claude_json_text(jt, blocks[0].text, blocks[0].len);
@@ -304,7 +304,7 @@ static cJSON *content(const nyx_block *blocks, size_t n, claude_json_texts *jt)
     if (!arr)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        const nyx_block *b = &blocks[i];
+        const claude_block *b = &blocks[i];
         if (push(arr, b->kind == NYX_BLOCK_JSON ? json_block(b) : text_block(b, jt))) {
             cJSON_Delete(arr);
             return NULL;
@@ -313,13 +313,13 @@ static cJSON *content(const nyx_block *blocks, size_t n, claude_json_texts *jt)
     return arr;
 }
 
-static cJSON *messages(const nyx_request *req, claude_json_texts *jt)
+static cJSON *messages(const claude_request *req, claude_json_texts *jt)
 {
     cJSON *arr = cJSON_CreateArray();
     if (!arr)
         return NULL;
     for (size_t i = 0; i < req->nmessages; i++) {
-        const nyx_message *m = &req->messages[i];
+        const claude_message *m = &req->messages[i];
         cJSON *msg = cJSON_CreateObject();
         if (push(arr, msg) ||
             put(msg, "role",
@@ -332,7 +332,7 @@ static cJSON *messages(const nyx_request *req, claude_json_texts *jt)
     return arr;
 }
 
-static cJSON *stop_sequences(const nyx_request *req)
+static cJSON *stop_sequences(const claude_request *req)
 {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < req->nstop; i++) {
@@ -344,7 +344,7 @@ static cJSON *stop_sequences(const nyx_request *req)
     return arr;
 }
 
-static cJSON *metadata(const nyx_request *req)
+static cJSON *metadata(const claude_request *req)
 {
     cJSON *o = cJSON_CreateObject();
     if (o && put(o, "user_id", cJSON_CreateStringReference(req->user_id))) {
@@ -354,7 +354,7 @@ static cJSON *metadata(const nyx_request *req)
     return o;
 }
 
-static cJSON *thinking(const nyx_request *req)
+static cJSON *thinking(const claude_request *req)
 {
     static const char *const types[] = {"", "adaptive", "enabled", "disabled"};
     cJSON *o = cJSON_CreateObject();
@@ -368,7 +368,7 @@ static cJSON *thinking(const nyx_request *req)
 }
 
 /* {"effort": ..., "format": {"type": "json_schema", "schema": ...}}, each when asked. */
-static cJSON *output_config(const nyx_request *req)
+static cJSON *output_config(const claude_request *req)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -389,7 +389,7 @@ static cJSON *output_config(const nyx_request *req)
 }
 
 /* Fills root in the documented key order; takes ownership of tools. */
-static int fill(cJSON *root, const nyx_request *req, int for_count, cJSON *tools, claude_json_texts *jt)
+static int fill(cJSON *root, const claude_request *req, int for_count, cJSON *tools, claude_json_texts *jt)
 {
     int full = !for_count;
     if (put(root, "model", cJSON_CreateStringReference(req->model)) ||
@@ -421,7 +421,7 @@ static int fill(cJSON *root, const nyx_request *req, int for_count, cJSON *tools
     return 0;
 }
 
-static char *build(const nyx_request *req, int for_count, claude_json_texts *jt, size_t *len, nyx_error *err)
+static char *build(const claude_request *req, int for_count, claude_json_texts *jt, size_t *len, error_info *err)
 {
     cJSON *tools;
     if (validate(req, for_count, &tools, err))
@@ -442,17 +442,17 @@ static char *build(const nyx_request *req, int for_count, claude_json_texts *jt,
     return out;
 }
 
-char *claude_request_json(const nyx_request *req, size_t *len, nyx_error *err)
+char *claude_request_json(const claude_request *req, size_t *len, error_info *err)
 {
     return build(req, 0, NULL, len, err);
 }
 
-char *claude_request_json_memo(const nyx_request *req, claude_json_texts *jt, size_t *len, nyx_error *err)
+char *claude_request_json_memo(const claude_request *req, claude_json_texts *jt, size_t *len, error_info *err)
 {
     return build(req, 0, jt, len, err);
 }
 
-char *claude_count_tokens_json(const nyx_request *req, size_t *len, nyx_error *err)
+char *claude_count_tokens_json(const claude_request *req, size_t *len, error_info *err)
 {
     return build(req, 1, NULL, len, err);
 }

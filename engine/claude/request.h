@@ -21,21 +21,21 @@
  * (tools' own cache_control, system, messages and the top-level one), no 1h mark after a 5m
  * one, and no top-level (5m) cache_control when the last block carries a 1h mark.
  * req->tools_mark puts a cache_control on the last tool (unless it has one already). */
-char *claude_request_json(const nyx_request *req, /* the call */
+char *claude_request_json(const claude_request *req, /* the call */
                           size_t *len,            /* body length written here; may be NULL */
-                          nyx_error *err          /* written on failure only */
+                          error_info *err          /* written on failure only */
 );
 
 struct claude_json_texts;
 
 /* claude_request_json, with the JSON literals of long texts (a system prompt, a context) taken
  * from jt when made before (json_text.h); the body is the same byte for byte. */
-char *claude_request_json_memo(const nyx_request *req, struct claude_json_texts *jt, size_t *len,
-                               nyx_error *err);
+char *claude_request_json_memo(const claude_request *req, struct claude_json_texts *jt, size_t *len,
+                               error_info *err);
 
 /* Same body for count_tokens, without max_tokens, stream, temperature, stop_sequences and
  * metadata (max_tokens is not validated). */
-char *claude_count_tokens_json(const nyx_request *req, size_t *len, nyx_error *err);
+char *claude_count_tokens_json(const claude_request *req, size_t *len, error_info *err);
 
 /* The cache marks (cache_control) the tools of a JSON tools array carry, and the number of
  * tools in *ntools: 0 for NULL, -1 when tools_json is not a valid tools array (building the

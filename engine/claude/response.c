@@ -24,19 +24,19 @@ static const struct {
     const char *key;
     size_t off;
 } top_counters[] = {
-    {"input_tokens", offsetof(nyx_usage, input_tokens)},
-    {"output_tokens", offsetof(nyx_usage, output_tokens)},
-    {"cache_creation_input_tokens", offsetof(nyx_usage, cache_creation_input_tokens)},
-    {"cache_read_input_tokens", offsetof(nyx_usage, cache_read_input_tokens)},
+    {"input_tokens", offsetof(claude_usage, input_tokens)},
+    {"output_tokens", offsetof(claude_usage, output_tokens)},
+    {"cache_creation_input_tokens", offsetof(claude_usage, cache_creation_input_tokens)},
+    {"cache_read_input_tokens", offsetof(claude_usage, cache_read_input_tokens)},
 }, detail_counters[] = {
-    {"ephemeral_5m_input_tokens", offsetof(nyx_usage, cache_creation_5m)},
-    {"ephemeral_1h_input_tokens", offsetof(nyx_usage, cache_creation_1h)},
+    {"ephemeral_5m_input_tokens", offsetof(claude_usage, cache_creation_5m)},
+    {"ephemeral_1h_input_tokens", offsetof(claude_usage, cache_creation_1h)},
 };
 
 #define NTOP (sizeof top_counters / sizeof top_counters[0])
 #define NDETAIL (sizeof detail_counters / sizeof detail_counters[0])
 
-void claude_usage_from_json(const cJSON *usage, nyx_usage *u, int replace_only_present)
+void claude_usage_from_json(const cJSON *usage, claude_usage *u, int replace_only_present)
 {
     if (!replace_only_present)
         memset(u, 0, sizeof *u);
@@ -75,18 +75,18 @@ static int counter_ok(const cJSON *obj, const char *key)
     return !item || cJSON_IsNull(item) || count_value(item, &n) == 0;
 }
 
-int claude_usage_validate(const cJSON *usage, const char *where, nyx_error *err)
+int claude_usage_validate(const cJSON *usage, const char *where, error_info *err)
 {
     if (!cJSON_IsObject(usage)) {
-        nyx_error_clear(err);
-        nyx_error_set(err, "api_error", 0, "malformed %s: usage is missing or not an object",
+        error_clear(err);
+        error_set(err, "api_error", 0, "malformed %s: usage is missing or not an object",
                       where);
         return -1;
     }
     for (size_t i = 0; i < NTOP; i++) {
         if (!counter_ok(usage, top_counters[i].key)) {
-            nyx_error_clear(err);
-            nyx_error_set(err, "api_error", 0,
+            error_clear(err);
+            error_set(err, "api_error", 0,
                           "malformed %s: usage.%s must be a non-negative integer", where,
                           top_counters[i].key);
             return -1;
@@ -96,15 +96,15 @@ int claude_usage_validate(const cJSON *usage, const char *where, nyx_error *err)
     if (!detail || cJSON_IsNull(detail))
         return 0;
     if (!cJSON_IsObject(detail)) {
-        nyx_error_clear(err);
-        nyx_error_set(err, "api_error", 0, "malformed %s: usage.cache_creation is not an object",
+        error_clear(err);
+        error_set(err, "api_error", 0, "malformed %s: usage.cache_creation is not an object",
                       where);
         return -1;
     }
     for (size_t i = 0; i < NDETAIL; i++) {
         if (!counter_ok(detail, detail_counters[i].key)) {
-            nyx_error_clear(err);
-            nyx_error_set(err, "api_error", 0,
+            error_clear(err);
+            error_set(err, "api_error", 0,
                           "malformed %s: usage.cache_creation.%s must be a non-negative integer",
                           where, detail_counters[i].key);
             return -1;
@@ -133,10 +133,10 @@ cJSON *claude_json_parse(const char *s, size_t len)
 
 /* ---- message body ---- */
 
-static int malformed(nyx_error *err, const char *what)
+static int malformed(error_info *err, const char *what)
 {
-    nyx_error_clear(err);
-    nyx_error_set(err, "api_error", 0, "malformed Messages response: %s", what);
+    error_clear(err);
+    error_set(err, "api_error", 0, "malformed Messages response: %s", what);
     return -1;
 }
 
@@ -165,7 +165,7 @@ static int optional_string(const cJSON *obj, const char *key, const char **out)
 }
 
 /* Checks the content array and returns the joined text length through total. */
-static int check_content(const cJSON *content, size_t *total, nyx_error *err)
+static int check_content(const cJSON *content, size_t *total, error_info *err)
 {
     size_t sum = 0;
     const cJSON *block;
@@ -184,7 +184,7 @@ static int check_content(const cJSON *content, size_t *total, nyx_error *err)
     return 0;
 }
 
-static int parse_root(const cJSON *root, nyx_response *out, nyx_error *err)
+static int parse_root(const cJSON *root, claude_response *out, error_info *err)
 {
     if (!cJSON_IsObject(root))
         return malformed(err, "not a JSON object");
@@ -217,8 +217,8 @@ static int parse_root(const cJSON *root, nyx_response *out, nyx_error *err)
     if (claude_usage_validate(usage, "Messages response", err))
         return -1;
 
-    nyx_response r;
-    nyx_response_init(&r);
+    claude_response r;
+    response_init(&r);
     r.id = dup_or_null(id->valuestring);
     r.model = dup_or_null(model->valuestring);
     r.stop_reason = dup_or_null(stop_reason);
@@ -227,9 +227,9 @@ static int parse_root(const cJSON *root, nyx_response *out, nyx_error *err)
     r.content_json = cJSON_PrintUnformatted(content);
     if (!r.id || !r.model || (stop_reason && !r.stop_reason) ||
         (stop_sequence && !r.stop_sequence) || !r.text || !r.content_json) {
-        nyx_response_free(&r);
-        nyx_error_clear(err);
-        nyx_error_set(err, "out_of_memory", 0, "out of memory parsing a Messages response");
+        response_free(&r);
+        error_clear(err);
+        error_set(err, "out_of_memory", 0, "out of memory parsing a Messages response");
         return -1;
     }
     const cJSON *block;
@@ -247,13 +247,13 @@ static int parse_root(const cJSON *root, nyx_response *out, nyx_error *err)
 
     char *request_id = out->request_id;
     out->request_id = NULL;
-    nyx_response_free(out);
+    response_free(out);
     *out = r;
     out->request_id = request_id;
     return 0;
 }
 
-int claude_parse_message(const char *body, size_t len, nyx_response *out, nyx_error *err)
+int claude_parse_message(const char *body, size_t len, claude_response *out, error_info *err)
 {
     if (!body || len == 0)
         return malformed(err, "empty body");

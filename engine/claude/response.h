@@ -20,18 +20,18 @@ cJSON *claude_json_parse(const char *s, size_t len);
  * {"type":"error"} body (retryable by type), "out_of_memory" when allocation fails. */
 int claude_parse_message(const char *body, /* response body, need not be NUL-terminated */
                          size_t len,       /* its length in bytes */
-                         nyx_response *out, /* initialised by nyx_response_init(); filled here */
-                         nyx_error *err    /* written on failure only */
+                         claude_response *out, /* initialised by response_init(); filled here */
+                         error_info *err    /* written on failure only */
 );
 
 /* Reads a usage object into u. replace_only_present 0: u is reset first, so missing and null
  * counters are 0. replace_only_present 1: only counters present as numbers overwrite u (the
  * SSE message_delta rule: its counts are running totals, never increments). Values that are
  * not non-negative integers are skipped; call claude_usage_validate() first to reject them. */
-void claude_usage_from_json(const cJSON *usage, nyx_usage *u, int replace_only_present);
+void claude_usage_from_json(const cJSON *usage, claude_usage *u, int replace_only_present);
 
 /* Returns 0 if usage is an object whose counters are absent, null or non-negative integers,
  * else -1 with err (type "api_error") naming the field; where says whose usage it is. */
-int claude_usage_validate(const cJSON *usage, const char *where, nyx_error *err);
+int claude_usage_validate(const cJSON *usage, const char *where, error_info *err);
 
 #endif

@@ -9,7 +9,7 @@
 #include "response.h"
 
 struct claude_stream {
-    nyx_response *out;
+    claude_response *out;
     claude_stream_hooks hooks;
     size_t text_cap;
     char *line; /* a line split across chunks */
@@ -29,7 +29,7 @@ struct claude_stream {
     const char *acc_field;
     char *acc;
     size_t acc_len, acc_cap;
-    nyx_error error; /* returned again by every call after a failure */
+    error_info error; /* returned again by every call after a failure */
 };
 
 /* ---- buffers ---- */
@@ -57,31 +57,31 @@ static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
     return 0;
 }
 
-static int fail_stream(claude_stream *s, nyx_error *err, const char *type, const char *msg,
+static int fail_stream(claude_stream *s, error_info *err, const char *type, const char *msg,
                        const char *event)
 {
-    nyx_error_clear(&s->error);
+    error_clear(&s->error);
     if (event)
-        nyx_error_set(&s->error, type, 0, "%s '%s'", msg, event);
+        error_set(&s->error, type, 0, "%s '%s'", msg, event);
     else
-        nyx_error_set(&s->error, type, 0, "%s", msg);
+        error_set(&s->error, type, 0, "%s", msg);
     s->failed = 1;
     *err = s->error;
     return -1;
 }
 
-static int oom(claude_stream *s, nyx_error *err)
+static int oom(claude_stream *s, error_info *err)
 {
     return fail_stream(s, err, "out_of_memory", "out of memory reading the response stream", NULL);
 }
 
 /* ---- events ---- */
 
-static int add_text(claude_stream *s, const char *text, size_t n, nyx_error *err)
+static int add_text(claude_stream *s, const char *text, size_t n, error_info *err)
 {
     if (n == 0)
         return 0;
-    nyx_response *o = s->out;
+    claude_response *o = s->out;
     if (append(&o->text, &o->text_len, &s->text_cap, text, n))
         return oom(s, err);
     s->text_received = 1;
@@ -110,11 +110,11 @@ static int set_string(char **field, const cJSON *item)
 }
 
 static int usage_event(claude_stream *s, const cJSON *usage, int replace_only_present,
-                       const char *event, nyx_error *err)
+                       const char *event, error_info *err)
 {
     if (!usage || cJSON_IsNull(usage))
         return 0;
-    nyx_error e;
+    error_info e;
     if (claude_usage_validate(usage, event, &e)) {
         s->error = e;
         s->failed = 1;
@@ -125,7 +125,7 @@ static int usage_event(claude_stream *s, const cJSON *usage, int replace_only_pr
     return 0;
 }
 
-static int on_message_start(claude_stream *s, const cJSON *root, nyx_error *err)
+static int on_message_start(claude_stream *s, const cJSON *root, error_info *err)
 {
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
     if (!cJSON_IsObject(msg))
@@ -146,7 +146,7 @@ static int is_type(const cJSON *obj, const char *type)
     return cJSON_IsString(t) && t->valuestring && strcmp(t->valuestring, type) == 0;
 }
 
-static int accumulate(claude_stream *s, const char *p, size_t n, nyx_error *err)
+static int accumulate(claude_stream *s, const char *p, size_t n, error_info *err)
 {
     if (append(&s->acc, &s->acc_len, &s->acc_cap, p, n))
         return oom(s, err);
@@ -168,7 +168,7 @@ static const char *streamed_field(const cJSON *block, int *is_json)
     return NULL;
 }
 
-static int on_block_start(claude_stream *s, const cJSON *root, nyx_error *err)
+static int on_block_start(claude_stream *s, const cJSON *root, error_info *err)
 {
     const cJSON *block = cJSON_GetObjectItemCaseSensitive(root, "content_block");
     if (!cJSON_IsObject(block))
@@ -194,7 +194,7 @@ static int on_block_start(claude_stream *s, const cJSON *root, nyx_error *err)
     return 0;
 }
 
-static int on_block_delta(claude_stream *s, const cJSON *root, nyx_error *err)
+static int on_block_delta(claude_stream *s, const cJSON *root, error_info *err)
 {
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(root, "delta");
     static const struct {
@@ -240,7 +240,7 @@ static int on_block_delta(claude_stream *s, const cJSON *root, nyx_error *err)
 
 /* The block is complete: its streamed field is set, a tool input parsed from its pieces (a
  * partial JSON text never leaves this parser). */
-static int on_block_stop(claude_stream *s, nyx_error *err)
+static int on_block_stop(claude_stream *s, error_info *err)
 {
     cJSON *b = s->open_block;
     s->open_block = NULL;
@@ -266,7 +266,7 @@ static int on_block_stop(claude_stream *s, nyx_error *err)
     return 0;
 }
 
-static int on_message_stop(claude_stream *s, nyx_error *err)
+static int on_message_stop(claude_stream *s, error_info *err)
 {
     s->stopped = 1;
     free(s->out->content_json);
@@ -275,7 +275,7 @@ static int on_message_stop(claude_stream *s, nyx_error *err)
     return 0;
 }
 
-static int on_message_delta(claude_stream *s, const cJSON *root, nyx_error *err)
+static int on_message_delta(claude_stream *s, const cJSON *root, error_info *err)
 {
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(root, "delta");
     if (cJSON_IsObject(delta) &&
@@ -288,7 +288,7 @@ static int on_message_delta(claude_stream *s, const cJSON *root, nyx_error *err)
                        err);
 }
 
-static int handle(claude_stream *s, const char *name, nyx_error *err)
+static int handle(claude_stream *s, const char *name, error_info *err)
 {
     static const char *const parsed[] = {"message_start", "content_block_start",
                                          "content_block_delta", "content_block_stop",
@@ -334,7 +334,7 @@ static int handle(claude_stream *s, const char *name, nyx_error *err)
 
 /* ---- lines ---- */
 
-static int dispatch(claude_stream *s, nyx_error *err)
+static int dispatch(claude_stream *s, error_info *err)
 {
     int rc = 0;
     if (s->has_data && s->event_state != 2)
@@ -350,7 +350,7 @@ static int too_big(claude_stream *s, size_t more)
     return s->line_len + s->data_len + more > CLAUDE_SSE_MAX_EVENT;
 }
 
-static int process_line(claude_stream *s, const char *p, size_t n, nyx_error *err)
+static int process_line(claude_stream *s, const char *p, size_t n, error_info *err)
 {
     if (s->first_line) {
         s->first_line = 0;
@@ -392,7 +392,7 @@ static int process_line(claude_stream *s, const char *p, size_t n, nyx_error *er
     return 0; /* id:, retry: and unknown fields mean nothing here */
 }
 
-claude_stream *claude_stream_new(nyx_response *out, const claude_stream_hooks *hooks)
+claude_stream *claude_stream_new(claude_response *out, const claude_stream_hooks *hooks)
 {
     if (!out)
         return NULL;
@@ -403,7 +403,7 @@ claude_stream *claude_stream_new(nyx_response *out, const claude_stream_hooks *h
     if (hooks)
         s->hooks = *hooks;
     s->first_line = 1;
-    nyx_error_clear(&s->error);
+    error_clear(&s->error);
     if (!(s->content = cJSON_CreateArray())) {
         free(s);
         return NULL;
@@ -418,14 +418,14 @@ claude_stream *claude_stream_new(nyx_response *out, const claude_stream_hooks *h
     return s;
 }
 
-static int no_stream(nyx_error *err)
+static int no_stream(error_info *err)
 {
-    nyx_error_clear(err);
-    nyx_error_set(err, "invalid_argument", 0, "stream is missing");
+    error_clear(err);
+    error_set(err, "invalid_argument", 0, "stream is missing");
     return -1;
 }
 
-int claude_stream_feed(claude_stream *s, const char *data, size_t len, nyx_error *err)
+int claude_stream_feed(claude_stream *s, const char *data, size_t len, error_info *err)
 {
     if (!s)
         return no_stream(err);
@@ -479,7 +479,7 @@ int claude_stream_feed(claude_stream *s, const char *data, size_t len, nyx_error
     return 0;
 }
 
-int claude_stream_finish(claude_stream *s, nyx_error *err)
+int claude_stream_finish(claude_stream *s, error_info *err)
 {
     if (!s)
         return no_stream(err);
@@ -488,8 +488,8 @@ int claude_stream_finish(claude_stream *s, nyx_error *err)
         return -1;
     }
     if (!s->stopped) {
-        nyx_error_clear(err);
-        nyx_error_set(err, "network_error", 0, "stream ended before message_stop");
+        error_clear(err);
+        error_set(err, "network_error", 0, "stream ended before message_stop");
         err->retryable = 1;
         return -1;
     }

@@ -2,7 +2,7 @@
  * network delivers them; text and thinking come out through hooks as they arrive, and the
  * finished response (id, model, stop reason, text, usage, and at message_stop every content
  * block, tool inputs assembled from their input_json_delta pieces) accumulates in a
- * nyx_response. */
+ * claude_response. */
 #ifndef NYX_CLAUDE_SSE_H
 #define NYX_CLAUDE_SSE_H
 
@@ -28,23 +28,23 @@ typedef struct claude_stream_hooks {
     int (*stopped)(void *ud);
 } claude_stream_hooks;
 
-/* Starts a parser writing into out, which should be freshly nyx_response_init()'d (text is
+/* Starts a parser writing into out, which should be freshly response_init()'d (text is
  * appended to whatever out->text holds); out stays owned by the caller, must outlive the
  * stream, and out->text is non-NULL and NUL-terminated from here on. hooks is copied and may
  * be NULL; hooks must not call back into this stream. Returns NULL when out of memory. */
-claude_stream *claude_stream_new(nyx_response *out, const claude_stream_hooks *hooks);
+claude_stream *claude_stream_new(claude_response *out, const claude_stream_hooks *hooks);
 
 /* Feeds the next len bytes, split anywhere. Returns 0, or -1 with err filled: an SSE error
  * event (its own type; retryable for overloaded/api/rate_limit/timeout errors), malformed JSON
  * or an oversized event ("api_error", not retryable), "out_of_memory". After a -1 the stream
  * is dead: later calls return the same error. */
-int claude_stream_feed(claude_stream *s, const char *data, size_t len, nyx_error *err);
+int claude_stream_feed(claude_stream *s, const char *data, size_t len, error_info *err);
 
 /* Call when the transfer ends. Returns 0 if message_stop was seen; else -1 with err: the
  * stored error of a failed stream, or "network_error" "stream ended before message_stop"
  * (retryable; whether partial text makes a retry unwise is the caller's decision, see
  * claude_stream_text_received). An incomplete last event is discarded, as SSE requires. */
-int claude_stream_finish(claude_stream *s, nyx_error *err);
+int claude_stream_finish(claude_stream *s, error_info *err);
 
 /* 1 once any non-empty text was delivered to on_text / out->text. */
 int claude_stream_text_received(const claude_stream *s);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark)
+int block_set(claude_block *b, const char *text, size_t len, int mark)
 {
     char *copy = malloc(len + 1);
     if (!copy)
@@ -23,7 +23,7 @@ int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark)
     return 0;
 }
 
-void nyx_request_init(nyx_request *r)
+void request_init(claude_request *r)
 {
     memset(r, 0, sizeof *r);
     r->temperature = -1.0;
@@ -35,7 +35,7 @@ void nyx_request_init(nyx_request *r)
 #define POOL_SLOTS 16
 #define POOL_MIN 1024 /* shorter texts are copied: sharing would save little */
 
-struct nyx_text {
+struct shared_text {
     size_t refs;
     uint64_t h;
     size_t len;
@@ -43,20 +43,20 @@ struct nyx_text {
     char bytes[];
 };
 
-struct nyx_text_pool {
-    nyx_text *slot[POOL_SLOTS]; /* each holds a reference */
+struct text_pool {
+    shared_text *slot[POOL_SLOTS]; /* each holds a reference */
     unsigned long clock;
 };
 
-static void text_unref(nyx_text *t)
+static void text_unref(shared_text *t)
 {
     if (t && --t->refs == 0)
         free(t);
 }
 
-nyx_text_pool *nyx_text_pool_new(void) { return calloc(1, sizeof(nyx_text_pool)); }
+text_pool *text_pool_new(void) { return calloc(1, sizeof(text_pool)); }
 
-void nyx_text_pool_free(nyx_text_pool *p)
+void text_pool_free(text_pool *p)
 {
     if (!p)
         return;
@@ -65,12 +65,12 @@ void nyx_text_pool_free(nyx_text_pool *p)
     free(p);
 }
 
-static nyx_text *pooled(nyx_text_pool *p, const char *text, size_t len)
+static shared_text *pooled(text_pool *p, const char *text, size_t len)
 {
     uint64_t h = XXH3_64bits(text, len);
     int lru = 0;
     for (int i = 0; i < POOL_SLOTS; i++) {
-        nyx_text *t = p->slot[i];
+        shared_text *t = p->slot[i];
         if (t && t->h == h && t->len == len && memcmp(t->bytes, text, len) == 0) {
             t->used = ++p->clock;
             return t;
@@ -78,10 +78,10 @@ static nyx_text *pooled(nyx_text_pool *p, const char *text, size_t len)
         if (!t || (p->slot[lru] && t->used < p->slot[lru]->used))
             lru = i;
     }
-    nyx_text *t = malloc(sizeof *t + len + 1);
+    shared_text *t = malloc(sizeof *t + len + 1);
     if (!t)
         return NULL;
-    *t = (nyx_text){1, h, len, ++p->clock};
+    *t = (shared_text){1, h, len, ++p->clock};
     memcpy(t->bytes, text, len);
     t->bytes[len] = '\0';
     text_unref(p->slot[lru]);
@@ -89,12 +89,12 @@ static nyx_text *pooled(nyx_text_pool *p, const char *text, size_t len)
     return t;
 }
 
-int nyx_block_set_pooled(nyx_block *b, nyx_text_pool *pool, const char *text, size_t len, int mark)
+int block_set_pooled(claude_block *b, text_pool *pool, const char *text, size_t len, int mark)
 {
-    nyx_text *t = pool && len >= POOL_MIN ? pooled(pool, text, len) : NULL;
+    shared_text *t = pool && len >= POOL_MIN ? pooled(pool, text, len) : NULL;
     if (!t)
-        return nyx_block_set(b, text, len, mark);
-    if (nyx_block_set(b, "", 0, mark) != 0)
+        return block_set(b, text, len, mark);
+    if (block_set(b, "", 0, mark) != 0)
         return -1;
     free(b->text);
     t->refs++;
@@ -104,7 +104,7 @@ int nyx_block_set_pooled(nyx_block *b, nyx_text_pool *pool, const char *text, si
     return 0;
 }
 
-int nyx_block_truncate(nyx_block *b, size_t len)
+int block_truncate(claude_block *b, size_t len)
 {
     if (len > b->len)
         return -1;
@@ -122,7 +122,7 @@ int nyx_block_truncate(nyx_block *b, size_t len)
     return 0;
 }
 
-static void free_blocks(nyx_block *blocks, size_t n)
+static void free_blocks(claude_block *blocks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (blocks[i].shared)
@@ -133,7 +133,7 @@ static void free_blocks(nyx_block *blocks, size_t n)
     free(blocks);
 }
 
-void nyx_request_free(nyx_request *r)
+void request_free(claude_request *r)
 {
     if (!r)
         return;
@@ -150,12 +150,12 @@ void nyx_request_free(nyx_request *r)
         free(r->stop_sequences[i]);
     free(r->stop_sequences);
     free(r->user_id);
-    nyx_request_init(r);
+    request_init(r);
 }
 
-void nyx_response_init(nyx_response *r) { memset(r, 0, sizeof *r); }
+void response_init(claude_response *r) { memset(r, 0, sizeof *r); }
 
-void nyx_response_free(nyx_response *r)
+void response_free(claude_response *r)
 {
     if (!r)
         return;
@@ -166,5 +166,5 @@ void nyx_response_free(nyx_response *r)
     free(r->text);
     free(r->content_json);
     free(r->request_id);
-    nyx_response_init(r);
+    response_init(r);
 }

@@ -9,50 +9,50 @@
 #include <stdint.h>
 
 /* Prompt-cache mark on a block: none, 5 minute ("ephemeral") or 1 hour TTL. */
-enum nyx_mark { NYX_MARK_NONE = 0, NYX_MARK_5M = 1, NYX_MARK_1H = 2 };
+enum cache_mark { NYX_MARK_NONE = 0, NYX_MARK_5M = 1, NYX_MARK_1H = 2 };
 
 /* Caching policy a call asks for. NYX_CACHE_API: no marks of nyx's own, the API's automatic
  * caching instead (one top-level cache_control: a mark on the last block). */
-enum nyx_cache_mode { NYX_CACHE_AUTO = 0, NYX_CACHE_ON, NYX_CACHE_OFF, NYX_CACHE_1H, NYX_CACHE_API };
+enum cache_mode { NYX_CACHE_AUTO = 0, NYX_CACHE_ON, NYX_CACHE_OFF, NYX_CACHE_1H, NYX_CACHE_API };
 
 /* thinking as asked: not sent, {"type":"adaptive"}, {"type":"enabled","budget_tokens":N},
  * {"type":"disabled"}. */
-enum nyx_thinking { NYX_THINKING_UNSET = 0, NYX_THINKING_ADAPTIVE, NYX_THINKING_BUDGET, NYX_THINKING_DISABLED };
+enum claude_thinking { NYX_THINKING_UNSET = 0, NYX_THINKING_ADAPTIVE, NYX_THINKING_BUDGET, NYX_THINKING_DISABLED };
 
-enum nyx_role { NYX_ROLE_USER = 0, NYX_ROLE_ASSISTANT = 1 };
+enum claude_role { NYX_ROLE_USER = 0, NYX_ROLE_ASSISTANT = 1 };
 
 /* What a block's text holds: the text of a text block, or one whole API content block
  * (tool_use, tool_result, image, thinking, ...) as a JSON object without its cache_control,
  * sent as it is so a thinking block's signature and a tool's input reach the API unchanged. */
-enum nyx_block_kind { NYX_BLOCK_TEXT = 0, NYX_BLOCK_JSON = 1 };
+enum block_kind { NYX_BLOCK_TEXT = 0, NYX_BLOCK_JSON = 1 };
 
-typedef struct nyx_text nyx_text;
-typedef struct nyx_block {
+typedef struct shared_text shared_text;
+typedef struct claude_block {
     char *text;       /* owned, NUL-terminated; or, with shared, the shared text's */
-    nyx_text *shared; /* the long text this block shares with others (nyx_text_pool), or NULL */
+    shared_text *shared; /* the long text this block shares with others (text_pool), or NULL */
     size_t len;
-    int mark;         /* enum nyx_mark */
+    int mark;         /* enum cache_mark */
     int mark_by_user; /* 1 when the script set the mark itself (policy keeps it) */
-    int kind;         /* enum nyx_block_kind */
+    int kind;         /* enum block_kind */
     int no_mark;      /* 1: the API refuses a cache mark here (thinking blocks) */
-} nyx_block;
+} claude_block;
 
-typedef struct nyx_message {
-    int role;          /* enum nyx_role */
-    nyx_block *blocks; /* owned */
+typedef struct claude_message {
+    int role;          /* enum claude_role */
+    claude_block *blocks; /* owned */
     size_t nblocks;
-} nyx_message;
+} claude_message;
 
-typedef struct nyx_request {
+typedef struct claude_request {
     char *model;           /* owned; resolved id or alias as the script gave it */
-    nyx_block *system;     /* owned array */
+    claude_block *system;     /* owned array */
     size_t nsystem;
-    nyx_message *messages; /* owned array */
+    claude_message *messages; /* owned array */
     size_t nmessages;
     char *tools_json;      /* owned, optional: JSON array passed through verbatim */
-    int tools_mark;        /* enum nyx_mark: a mark the cache policy adds to the last tool */
+    int tools_mark;        /* enum cache_mark: a mark the cache policy adds to the last tool */
     char *tool_choice_json; /* owned, optional: JSON object passed through verbatim */
-    int thinking;          /* enum nyx_thinking */
+    int thinking;          /* enum claude_thinking */
     int thinking_budget;   /* budget_tokens of NYX_THINKING_BUDGET */
     char *effort;          /* owned, optional: output_config.effort (low, medium, high, max) */
     char *output_schema_json; /* owned, optional: output_config.format's JSON Schema */
@@ -62,12 +62,12 @@ typedef struct nyx_request {
     size_t nstop;
     char *user_id;         /* metadata.user_id, optional */
     int stream;            /* 1: ask for SSE */
-    int cache_mode;        /* enum nyx_cache_mode */
+    int cache_mode;        /* enum cache_mode */
     int top_level_cache;   /* 1: add the API's automatic top-level cache_control */
     int single_prompt;     /* 1: the call gave one prompt, not a conversation to go on with */
-} nyx_request;
+} claude_request;
 
-typedef struct nyx_usage {
+typedef struct claude_usage {
     int64_t input_tokens;
     int64_t output_tokens;
     int64_t cache_creation_input_tokens;
@@ -80,9 +80,9 @@ typedef struct nyx_usage {
     char speed[16];         /* usage.speed: "standard" | "fast" */
     char inference_geo[24]; /* usage.inference_geo: "us", "global", ... */
     char service_tier[16];  /* usage.service_tier: "standard" | "priority" | "batch" */
-} nyx_usage;
+} claude_usage;
 
-typedef struct nyx_response {
+typedef struct claude_response {
     char *id;            /* owned */
     char *model;         /* owned: the model that served */
     char *stop_reason;   /* owned, may be NULL */
@@ -92,27 +92,27 @@ typedef struct nyx_response {
     char *content_json;  /* owned: every content block as the API returned them, a JSON
                           * array (tool inputs complete even when streamed); NULL if unknown */
     char *request_id;    /* owned, from the request-id header or body */
-    nyx_usage usage;
-} nyx_response;
+    claude_usage usage;
+} claude_response;
 
 
 /* Copies text; returns 0, or -1 when out of memory. */
-int nyx_block_set(nyx_block *b, const char *text, size_t len, int mark);
+int block_set(claude_block *b, const char *text, size_t len, int mark);
 
 /* Long texts repeated from call to call (a system prompt, a context) are held once: a pool
  * remembers the last few by content, and blocks with the same bytes share one refcounted copy
  * (calls in flight do not each hold 15 KB of the same prompt). One pool per thread. */
-typedef struct nyx_text_pool nyx_text_pool;
-nyx_text_pool *nyx_text_pool_new(void);
-void nyx_text_pool_free(nyx_text_pool *p); /* blocks sharing its texts keep them */
-/* nyx_block_set, sharing the copy through pool when the text is long (pool may be NULL). */
-int nyx_block_set_pooled(nyx_block *b, nyx_text_pool *pool, const char *text, size_t len, int mark);
+typedef struct text_pool text_pool;
+text_pool *text_pool_new(void);
+void text_pool_free(text_pool *p); /* blocks sharing its texts keep them */
+/* block_set, sharing the copy through pool when the text is long (pool may be NULL). */
+int block_set_pooled(claude_block *b, text_pool *pool, const char *text, size_t len, int mark);
 /* Cuts b's text to its first len bytes (a shared text is copied first); 0, or -1 when out of
  * memory (b unchanged). */
-int nyx_block_truncate(nyx_block *b, size_t len);
-void nyx_request_init(nyx_request *r);
-void nyx_request_free(nyx_request *r);
-void nyx_response_init(nyx_response *r);
-void nyx_response_free(nyx_response *r);
+int block_truncate(claude_block *b, size_t len);
+void request_init(claude_request *r);
+void request_free(claude_request *r);
+void response_init(claude_response *r);
+void response_free(claude_response *r);
 
 #endif

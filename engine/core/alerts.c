@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-static void raise_alert(nyx_engine *e, const nyx_call_result *r, const char *agent, const char *kind,
+static void raise_alert(nyx_engine *e, const call_outcome *r, const char *agent, const char *kind,
                         double value, double threshold, const char *message)
 {
     const char *model = r->resp.model ? r->resp.model : r->model_requested;
@@ -37,7 +37,7 @@ static double share(const alert_window *w, int what, int among)
     return n >= ALERT_MIN_CALLS ? (double)k / n : -1;
 }
 
-void alerts_call_finished(nyx_engine *e, const nyx_call_result *r, const char *agent)
+void alerts_call_finished(nyx_engine *e, const call_outcome *r, const char *agent)
 {
     const alert_thresholds *t = settings_alerts(e);
     alert_window *w = settings_alert_window(e);

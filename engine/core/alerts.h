@@ -21,6 +21,6 @@ typedef struct nyx_engine nyx_engine;
  * the call had one. Costs a few comparisons when no threshold is set.
  *   agent: the call's agent, or NULL
  */
-void alerts_call_finished(nyx_engine *e, const nyx_call_result *r, const char *agent);
+void alerts_call_finished(nyx_engine *e, const call_outcome *r, const char *agent);
 
 #endif

@@ -7,10 +7,10 @@
 #include <string.h>
 
 int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,
-                 const char *detail, nyx_error *err)
+                 const char *detail, error_info *err)
 {
     if (!e->store) {
-        nyx_error_set(err, "store_error", 0, "the audit trail needs the database, which is unavailable");
+        error_set(err, "store_error", 0, "the audit trail needs the database, which is unavailable");
         return -1;
     }
     /* A script may put anything in a detail: it is stored like a prompt, never as written
@@ -21,7 +21,7 @@ int engine_audit(nyx_engine *e, const char *kind, const char *session, const cha
         detail = NULL;
     else if (detail && strcmp(mode, "full") != 0) {
         if (!(redacted = guard_redact(detail, strlen(detail), NULL))) {
-            nyx_error_set(err, "out_of_memory", 0, "out of memory recording an audit event");
+            error_set(err, "out_of_memory", 0, "out of memory recording an audit event");
             return -1;
         }
         detail = redacted;

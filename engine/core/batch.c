@@ -22,7 +22,7 @@ static const char *const state_names[] = {"preparing", "submitting", "in_progres
                                           "refused"};
 
 typedef struct member {
-    nyx_call *call;  /* NULL once it finished */
+    api_call *call;  /* NULL once it finished */
     char custom_id[72];
     size_t hold;     /* 1 + the index of the reservation that holds its worst case, 0: none */
     double worst;
@@ -37,10 +37,10 @@ typedef struct hold {
     budget_request req;
     char reservation[STORE_RESERVATION_ID_SIZE];
     int reserved;
-    struct nyx_batch *b;
+    struct batch_job *b;
 } hold;
 
-struct nyx_batch {
+struct batch_job {
     nyx_engine *e;
     int refs;
     char *name;
@@ -48,7 +48,7 @@ struct nyx_batch {
     member *members;
     size_t n, cap;
     int state;
-    nyx_error refusal;   /* why the batch was refused whole */
+    error_info refusal;   /* why the batch was refused whole */
     char id[96];
     long counts[5];
     double interval;     /* the next poll's delay */
@@ -67,7 +67,7 @@ struct nyx_batch {
     struct curl_slist *headers;
     char *body, *buf;
     size_t len, cap_buf;
-    void (*on_reply)(nyx_batch *b, int ok, const nyx_error *err);
+    void (*on_reply)(batch_job *b, int ok, const error_info *err);
     char errbuf[CURL_ERROR_SIZE];
     long http_status;
     /* batch_api: one request of its own */
@@ -75,16 +75,16 @@ struct nyx_batch {
     void *api_ud;
 };
 
-int batch_holds_budgets(const nyx_batch *b) { return !b->partial; }
+int batch_holds_budgets(const batch_job *b) { return !b->partial; }
 
 /* Gives back the reservations made for the batch (refused, or never sent). */
-static void release_holds(nyx_batch *b)
+static void release_holds(batch_job *b)
 {
     int any = 0;
     for (size_t i = 0; i < b->nholds; i++)
         if (b->holds[i].reserved) {
-            nyx_error err;
-            nyx_error_clear(&err);
+            error_info err;
+            error_clear(&err);
             b->holds[i].reserved = 0;
             if (b->e->store)
                 store_budget_settle(b->e->store, b->holds[i].reservation, 0, &err);
@@ -95,7 +95,7 @@ static void release_holds(nyx_batch *b)
 }
 
 /* The member's worst case joins the reservation of its budget scopes. 0, or -1 out of memory. */
-static int hold_member(nyx_batch *b, member *m, nyx_call *c)
+static int hold_member(batch_job *b, member *m, api_call *c)
 {
     m->hold = 0;
     m->worst = c->batch_worst;
@@ -130,12 +130,12 @@ static int hold_member(nyx_batch *b, member *m, nyx_call *c)
     return 0;
 }
 
-static void maybe_go(nyx_batch *b);
+static void maybe_go(batch_job *b);
 
-static void hold_answered(void *ud, int rc, const nyx_error *err)
+static void hold_answered(void *ud, int rc, const error_info *err)
 {
     hold *h = ud;
-    nyx_batch *b = h->b;
+    batch_job *b = h->b;
     if (rc == 0)
         h->reserved = 1;
     else if (!b->refusal.type[0] && err) {
@@ -149,7 +149,7 @@ static void hold_answered(void *ud, int rc, const nyx_error *err)
 }
 
 /* Reserves the batch's worst case, one reservation per set of scopes, at once. */
-static void start_holds(nyx_batch *b)
+static void start_holds(batch_job *b)
 {
     b->holds_started = 1;
     b->holds_pending = b->nholds;
@@ -164,7 +164,7 @@ static void start_holds(nyx_batch *b)
             .amount_usd = h->amount,
             .id = h->reservation,
             .id_size = sizeof h->reservation,
-            .deadline = nyx_now_s() + b->e->cfg.timeout_s,
+            .deadline = clock_now_s() + b->e->cfg.timeout_s,
             .no_settle_wait = 1,
             .done = hold_answered,
             .ud = h,
@@ -173,15 +173,15 @@ static void start_holds(nyx_batch *b)
     }
 }
 
-void batch_member_logged(nyx_batch *b, nyx_call *c)
+void batch_member_logged(batch_job *b, api_call *c)
 {
     if (!c->batch_result)
         return;
     b->nlogged++;
     if (b->state != DONE || b->nlogged < b->ndelivered || !b->recorded || !b->e->store)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int settled = 0;
     store_batch_settle(b->e->store, b->local_id, &settled, &err);
     for (size_t i = 0; i < b->nholds; i++)
@@ -193,7 +193,7 @@ void batch_member_logged(nyx_batch *b, nyx_call *c)
     }
 }
 
-int batch_settle_logged(nyx_engine *e, const char *id, nyx_error *err)
+int batch_settle_logged(nyx_engine *e, const char *id, error_info *err)
 {
     int settled = 0;
     if (!e->store || store_batch_settle(e->store, id, &settled, err) != 0)
@@ -215,9 +215,9 @@ int batch_custom_id_valid(const char *s)
     return 1;
 }
 
-nyx_batch *batch_new(nyx_engine *e, const char *name, size_t expected)
+batch_job *batch_new(nyx_engine *e, const char *name, size_t expected)
 {
-    nyx_batch *b = calloc(1, sizeof *b);
+    batch_job *b = calloc(1, sizeof *b);
     if (!b || (name && !(b->name = strdup(name)))) {
         free(b);
         return NULL;
@@ -230,19 +230,19 @@ nyx_batch *batch_new(nyx_engine *e, const char *name, size_t expected)
     char id[48];
     engine_new_id(e, id, sizeof id);
     snprintf(b->local_id, sizeof b->local_id, "nb_%s", id + 3); /* ix_... -> nb_... */
-    nyx_error_clear(&b->refusal);
+    error_clear(&b->refusal);
     return b;
 }
 
-void batch_ref(nyx_batch *b) { b->refs++; }
+void batch_ref(batch_job *b) { b->refs++; }
 
-void batch_set_partial(nyx_batch *b, int partial) { b->partial = partial; }
+void batch_set_partial(batch_job *b, int partial) { b->partial = partial; }
 
-void batch_set_max_bytes(nyx_batch *b, size_t max_bytes) { b->max_bytes = max_bytes; }
+void batch_set_max_bytes(batch_job *b, size_t max_bytes) { b->max_bytes = max_bytes; }
 
-const char *batch_recorded_id(const nyx_batch *b) { return b->recorded ? b->local_id : NULL; }
+const char *batch_recorded_id(const batch_job *b) { return b->recorded ? b->local_id : NULL; }
 
-static void drop_transfer(nyx_batch *b)
+static void drop_transfer(batch_job *b)
 {
     if (b->easy) {
         loop_remove_transfer(b->e->loop, b->easy);
@@ -256,9 +256,9 @@ static void drop_transfer(nyx_batch *b)
     b->len = 0;
 }
 
-static void release_holds(nyx_batch *b);
+static void release_holds(batch_job *b);
 
-void batch_unref(nyx_batch *b)
+void batch_unref(batch_job *b)
 {
     if (!b || --b->refs > 0)
         return;
@@ -278,7 +278,7 @@ void batch_unref(nyx_batch *b)
     free(b);
 }
 
-void batch_get_status(const nyx_batch *b, batch_status *st)
+void batch_get_status(const batch_job *b, batch_status *st)
 {
     memset(st, 0, sizeof *st);
     st->processing_status = b->cancel_asked && b->state < DONE ? "canceling" : state_names[b->state];
@@ -294,7 +294,7 @@ void batch_get_status(const nyx_batch *b, batch_status *st)
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
-    nyx_batch *b = ud;
+    batch_job *b = ud;
     size_t len = size * n;
     if (b->len + len > MAX_BODY)
         return 0;
@@ -316,12 +316,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 
 static void transfer_done(void *ud, CURLcode rc)
 {
-    nyx_batch *b = ud;
+    batch_job *b = ud;
     long status = 0;
     curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &status);
     b->http_status = status;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (rc != CURLE_OK) {
         if (!net_explain_failure(b->e->net, b->easy, rc, b->errbuf, &err))
             claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, curl_easy_strerror(rc));
@@ -339,8 +339,8 @@ static void transfer_done(void *ud, CURLcode rc)
 }
 
 /* method "GET", "POST"; path after v1/messages/batches; body NULL for none. */
-static int request(nyx_batch *b, const char *method, const char *path, char *body,
-                   void (*on_reply)(nyx_batch *, int, const nyx_error *))
+static int request(batch_job *b, const char *method, const char *path, char *body,
+                   void (*on_reply)(batch_job *, int, const error_info *))
 {
     nyx_engine *e = b->e;
     char url[1200];
@@ -379,7 +379,7 @@ static int request(nyx_batch *b, const char *method, const char *path, char *bod
 
 /* ---- results ---- */
 
-static member *find_member(nyx_batch *b, const char *custom_id)
+static member *find_member(batch_job *b, const char *custom_id)
 {
     for (size_t i = 0; i < b->n; i++)
         if (strcmp(b->members[i].custom_id, custom_id) == 0)
@@ -387,21 +387,21 @@ static member *find_member(nyx_batch *b, const char *custom_id)
     return NULL;
 }
 
-void batch_standard_cost(const nyx_model *m, const nyx_usage *u, double at, int asked_1h, nyx_call_result *r)
+void batch_standard_cost(const model_info *m, const claude_usage *u, double at, int asked_1h, call_outcome *r)
 {
     r->has_standard_cost = 0;
     if (strcmp(u->service_tier, "batch") != 0)
         return;
-    nyx_usage standard = *u;
+    claude_usage standard = *u;
     snprintf(standard.service_tier, sizeof standard.service_tier, "standard");
-    nyx_cost c;
+    call_cost c;
     if (cost_of_usage_at(m, &standard, at, asked_1h, &c) == 0) {
         r->has_standard_cost = 1;
         r->standard_cost_usd = c.cost_usd;
     }
 }
 
-void batch_result_of(const cJSON *result, nyx_response *resp, nyx_error *err)
+void batch_result_of(const cJSON *result, claude_response *resp, error_info *err)
 {
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "type"));
     if (!type)
@@ -410,7 +410,7 @@ void batch_result_of(const cJSON *result, nyx_response *resp, nyx_error *err)
         const cJSON *payload = cJSON_GetObjectItemCaseSensitive(result, "message");
         char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
         if (!text)
-            nyx_error_set(err, "api_error", 0, "a batch result without its message");
+            error_set(err, "api_error", 0, "a batch result without its message");
         else
             claude_parse_message(text, strlen(text), resp, err);
         cJSON_free(text);
@@ -418,56 +418,56 @@ void batch_result_of(const cJSON *result, nyx_response *resp, nyx_error *err)
         const cJSON *inner = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(result, "error"), "error");
         const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "type"));
         const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "message"));
-        nyx_error_set(err, t ? t : "api_error", 400, "%s", msg ? msg : "the request failed in its batch");
+        error_set(err, t ? t : "api_error", 400, "%s", msg ? msg : "the request failed in its batch");
     } else if (strcmp(type, "canceled") == 0) {
-        nyx_error_set(err, "batch_canceled", 0, "the batch was cancelled before this request was processed");
+        error_set(err, "batch_canceled", 0, "the batch was cancelled before this request was processed");
     } else {
-        nyx_error_set(err, "batch_expired", 0, "the batch expired before this request was processed");
+        error_set(err, "batch_expired", 0, "the batch expired before this request was processed");
     }
 }
 
 /* Hands the member its outcome; the call accounts and logs it as its answer. */
 static void deliver(member *m, const cJSON *result)
 {
-    nyx_call *c = m->call;
+    api_call *c = m->call;
     m->call = NULL;
     if (!c)
         return;
     c->batch_result = 1; /* the API's answer for it: logged under the batch and custom id */
     m->hold = 0;
-    nyx_batch *b = c->spec.batch;
+    batch_job *b = c->spec.batch;
     if (b)
         b->ndelivered++;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     batch_result_of(result, &c->result.resp, &err);
     call_batch_result(c, err.type[0] ? 0 : 200, err.type[0] ? &err : NULL);
 }
 
 /* A member that stops waiting while the API holds the batch leaves its reservation to the
  * batch: whoever picks the batch up logs its result and settles it (store_batch_create). */
-static void leave_reservation(nyx_batch *b, nyx_call *c)
+static void leave_reservation(batch_job *b, api_call *c)
 {
     if (b->recorded && b->id[0])
         c->reserved = 0;
 }
 
 /* Every member still waiting fails with err (a batch that ended without its result). */
-static void fail_waiting(nyx_batch *b, const nyx_error *err)
+static void fail_waiting(batch_job *b, const error_info *err)
 {
     if (!b->id[0])
         release_holds(b); /* refused, or never accepted: nothing will spend them */
     for (size_t i = 0; i < b->n; i++)
         if (b->members[i].call) {
-            nyx_call *c = b->members[i].call;
+            api_call *c = b->members[i].call;
             b->members[i].call = NULL;
             leave_reservation(b, c);
-            nyx_error e2 = *err;
+            error_info e2 = *err;
             call_batch_result(c, 0, &e2);
         }
 }
 
-static void got_results(nyx_batch *b, int ok, const nyx_error *err)
+static void got_results(batch_job *b, int ok, const error_info *err)
 {
     if (!ok) {
         b->state = DONE;
@@ -492,17 +492,17 @@ static void got_results(nyx_batch *b, int ok, const nyx_error *err)
         line = nl ? nl + 1 : NULL;
     }
     b->state = DONE;
-    nyx_error missing;
-    nyx_error_clear(&missing);
-    nyx_error_set(&missing, "api_error", 0, "the batch %s ended without a result for this request", b->id);
+    error_info missing;
+    error_clear(&missing);
+    error_set(&missing, "api_error", 0, "the batch %s ended without a result for this request", b->id);
     fail_waiting(b, &missing);
     batch_unref(b);
 }
 
 static void poll_now(void *ud);
-static void cancelled(nyx_batch *b, int ok, const nyx_error *err);
+static void cancelled(batch_job *b, int ok, const error_info *err);
 
-static size_t live_members(const nyx_batch *b)
+static size_t live_members(const batch_job *b)
 {
     size_t live = 0;
     for (size_t i = 0; i < b->n; i++)
@@ -510,7 +510,7 @@ static size_t live_members(const nyx_batch *b)
     return live;
 }
 
-static void read_batch(nyx_batch *b, const cJSON *o)
+static void read_batch(batch_job *b, const cJSON *o)
 {
     static const char *const names[5] = {"processing", "succeeded", "errored", "canceled", "expired"};
     const cJSON *counts = cJSON_GetObjectItemCaseSensitive(o, "request_counts");
@@ -518,7 +518,7 @@ static void read_batch(nyx_batch *b, const cJSON *o)
         b->counts[i] = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(counts, names[i]));
 }
 
-static void schedule_poll(nyx_batch *b)
+static void schedule_poll(batch_job *b)
 {
     if (b->state == IN_PROGRESS && live_members(b) == 0) {
         b->state = DONE; /* nobody waits for its results any more: polling stops */
@@ -531,7 +531,7 @@ static void schedule_poll(nyx_batch *b)
     }
 }
 
-static void got_batch(nyx_batch *b, int ok, const nyx_error *err)
+static void got_batch(batch_job *b, int ok, const error_info *err)
 {
     if (!ok) {
         if (err->retryable && b->state == IN_PROGRESS) {
@@ -549,8 +549,8 @@ static void got_batch(nyx_batch *b, int ok, const nyx_error *err)
     if (id && !b->id[0]) {
         snprintf(b->id, sizeof b->id, "%s", id);
         /* Recorded as soon as known: from now on any process can pick the batch up. */
-        nyx_error serr;
-        nyx_error_clear(&serr);
+        error_info serr;
+        error_clear(&serr);
         if (b->recorded && b->e->store && store_batch_submitted(b->e->store, b->local_id, 0, b->id, &serr) != 0)
             engine_warn_once(b->e, "batch-submitted", "nyx: the API's id of a batch could not be recorded; "
                                                       "only this process can read its results");
@@ -559,9 +559,9 @@ static void got_batch(nyx_batch *b, int ok, const nyx_error *err)
     int ended = st && strcmp(st, "ended") == 0;
     cJSON_Delete(o);
     if (!b->id[0] || !st) {
-        nyx_error bad;
-        nyx_error_clear(&bad);
-        nyx_error_set(&bad, "api_error", 0, "the batch endpoint answered without an id or a status");
+        error_info bad;
+        error_clear(&bad);
+        error_set(&bad, "api_error", 0, "the batch endpoint answered without an id or a status");
         b->state = DONE;
         fail_waiting(b, &bad);
         return;
@@ -572,9 +572,9 @@ static void got_batch(nyx_batch *b, int ok, const nyx_error *err)
         snprintf(path, sizeof path, "/%s/results", b->id);
         b->state = FETCHING;
         if (request(b, "GET", path, NULL, got_results) != 0) {
-            nyx_error oom;
-            nyx_error_clear(&oom);
-            nyx_error_set(&oom, "network_error", 0, "cannot start the HTTP transfer");
+            error_info oom;
+            error_clear(&oom);
+            error_set(&oom, "network_error", 0, "cannot start the HTTP transfer");
             b->state = DONE;
             fail_waiting(b, &oom);
         }
@@ -592,7 +592,7 @@ static void got_batch(nyx_batch *b, int ok, const nyx_error *err)
 
 static void poll_now(void *ud)
 {
-    nyx_batch *b = ud;
+    batch_job *b = ud;
     b->timer = NULL;
     char path[120];
     snprintf(path, sizeof path, "/%s", b->id);
@@ -603,12 +603,12 @@ static void poll_now(void *ud)
 
 /* ---- members ---- */
 
-static void submit(nyx_batch *b)
+static void submit(batch_job *b)
 {
     cJSON *root = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(root, "requests");
     int ok = root && list;
     for (size_t i = 0; ok && i < b->n; i++) {
-        nyx_call *c = b->members[i].call;
+        api_call *c = b->members[i].call;
         if (!c)
             continue; /* cancelled while it waited */
         cJSON *r = cJSON_CreateObject();
@@ -629,9 +629,9 @@ static void submit(nyx_batch *b)
     cJSON_free(text);
     b->state = SUBMITTING;
     if (body && strlen(body) > b->max_bytes) {
-        nyx_error err;
-        nyx_error_clear(&err);
-        nyx_error_set(&err, "invalid_argument", 0, "the batch is %zu bytes, over the API's limit of %zu per batch",
+        error_info err;
+        error_clear(&err);
+        error_set(&err, "invalid_argument", 0, "the batch is %zu bytes, over the API's limit of %zu per batch",
                       strlen(body), b->max_bytes);
         free(body);
         b->state = DONE;
@@ -640,9 +640,9 @@ static void submit(nyx_batch *b)
     }
     if (!body || request(b, "POST", "", body, got_batch) != 0) {
         free(body);
-        nyx_error err;
-        nyx_error_clear(&err);
-        nyx_error_set(&err, "network_error", 0, "cannot submit the batch");
+        error_info err;
+        error_clear(&err);
+        error_set(&err, "network_error", 0, "cannot submit the batch");
         b->state = DONE;
         fail_waiting(b, &err);
     }
@@ -650,19 +650,19 @@ static void submit(nyx_batch *b)
 
 /* Commits the batch and its requests before anything is sent, so any process can pick it up
  * (store.h); with no database there is nothing to keep it in, and it lives in this process. */
-static int record(nyx_batch *b, nyx_error *err)
+static int record(batch_job *b, error_info *err)
 {
     nyx_engine *e = b->e;
     if (!e->store)
         return 0;
     store_batch_request *reqs = calloc(b->n ? b->n : 1, sizeof *reqs);
     if (!reqs) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory recording a batch");
+        error_set(err, "out_of_memory", 0, "out of memory recording a batch");
         return -1;
     }
     size_t n = 0;
     for (size_t i = 0; i < b->n; i++) {
-        nyx_call *c = b->members[i].call;
+        api_call *c = b->members[i].call;
         if (!c)
             continue;
         reqs[n++] = (store_batch_request){
@@ -679,12 +679,12 @@ static int record(nyx_batch *b, nyx_error *err)
         };
     }
     /* The API gives up on a batch 24 hours after it was created. */
-    int rc = store_batch_create(e->store, b->local_id, b->name, nyx_wall_s() + 86400, 1, reqs, n, err);
+    int rc = store_batch_create(e->store, b->local_id, b->name, clock_wall_s() + 86400, 1, reqs, n, err);
     free(reqs);
     if (rc != 0) {
         char why[sizeof err->message];
         snprintf(why, sizeof why, "%s", err->message);
-        nyx_error_set(err, "store_error", 0, "nothing was sent: the batch could not be recorded (%s)", why);
+        error_set(err, "store_error", 0, "nothing was sent: the batch could not be recorded (%s)", why);
         return -1;
     }
     b->recorded = 1;
@@ -692,7 +692,7 @@ static int record(nyx_batch *b, nyx_error *err)
 }
 
 /* Every member has joined or finished: submit, or refuse the batch whole. */
-static void maybe_go(nyx_batch *b)
+static void maybe_go(batch_job *b)
 {
     if (b->state != PREPARING || b->n + b->nfinished_early < b->expected)
         return;
@@ -707,8 +707,8 @@ static void maybe_go(nyx_batch *b)
         return; /* maybe_go again once every one is answered */
     }
     refused = b->refusal.type[0] && !(b->partial && strcmp(b->refusal.type, "budget_exceeded") == 0);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (!refused && live > 0 && record(b, &err) != 0)
         refused = 1; /* nothing is sent that could not be recorded */
     else if (refused || live == 0)
@@ -716,22 +716,22 @@ static void maybe_go(nyx_batch *b)
     if (refused || live == 0) {
         b->state = REFUSED;
         if (!err.type[0])
-            nyx_error_set(&err, "cancelled", 0, "the batch was cancelled before it was submitted");
+            error_set(&err, "cancelled", 0, "the batch was cancelled before it was submitted");
         fail_waiting(b, &err);
         return;
     }
     submit(b);
 }
 
-void batch_join(nyx_batch *b, nyx_call *c)
+void batch_join(batch_job *b, api_call *c)
 {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
         member *nm = realloc(b->members, cap * sizeof *nm);
         if (!nm) {
-            nyx_error err;
-            nyx_error_clear(&err);
-            nyx_error_set(&err, "out_of_memory", 0, "out of memory joining a batch");
+            error_info err;
+            error_clear(&err);
+            error_set(&err, "out_of_memory", 0, "out of memory joining a batch");
             call_batch_result(c, 0, &err);
             return;
         }
@@ -743,16 +743,16 @@ void batch_join(nyx_batch *b, nyx_call *c)
     snprintf(m->custom_id, sizeof m->custom_id, "%s", c->spec.batch_custom_id ? c->spec.batch_custom_id : "");
     if (hold_member(b, m, c) != 0) {
         b->n--;
-        nyx_error err;
-        nyx_error_clear(&err);
-        nyx_error_set(&err, "out_of_memory", 0, "out of memory joining a batch");
+        error_info err;
+        error_clear(&err);
+        error_set(&err, "out_of_memory", 0, "out of memory joining a batch");
         call_batch_result(c, 0, &err);
         return;
     }
     maybe_go(b);
 }
 
-void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err)
+void batch_member_finished(batch_job *b, api_call *c, const error_info *err)
 {
     for (size_t i = 0; c && i < b->n; i++)
         if (b->members[i].call == c) { /* cancelled while it waited: the batch goes on */
@@ -764,7 +764,7 @@ void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err)
                 c->batch_detached = 1;
                 char why[200];
                 snprintf(why, sizeof why, "%.199s", c->result.err.message);
-                nyx_error_set(&c->result.err, "cancelled", 0,
+                error_set(&c->result.err, "cancelled", 0,
                               "%s; its batch %s goes on: `nyx batch results %s` picks up the results", why,
                               b->local_id, b->local_id);
                 engine_warn_once(b->e, b->local_id,
@@ -794,7 +794,7 @@ void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err)
     maybe_go(b);
 }
 
-static void cancelled(nyx_batch *b, int ok, const nyx_error *err)
+static void cancelled(batch_job *b, int ok, const error_info *err)
 {
     (void)ok, (void)err; /* refused or not, the polls see how the batch ends */
     if (b->state == IN_PROGRESS && !b->timer) {
@@ -803,10 +803,10 @@ static void cancelled(nyx_batch *b, int ok, const nyx_error *err)
     }
 }
 
-int batch_cancel(nyx_batch *b)
+int batch_cancel(batch_job *b)
 {
     if (b->state == PREPARING) {
-        nyx_error_set(&b->refusal, "cancelled", 0, "the batch was cancelled before it was submitted");
+        error_set(&b->refusal, "cancelled", 0, "the batch was cancelled before it was submitted");
         return 0;
     }
     if (b->state == SUBMITTING) {
@@ -835,7 +835,7 @@ int batch_cancel(nyx_batch *b)
 
 /* ---- one request to the batch endpoints ---- */
 
-static void api_reply(nyx_batch *b, int ok, const nyx_error *err)
+static void api_reply(batch_job *b, int ok, const error_info *err)
 {
     batch_api_fn done = b->api_done;
     b->api_done = NULL;
@@ -844,9 +844,9 @@ static void api_reply(nyx_batch *b, int ok, const nyx_error *err)
     batch_unref(b); /* the caller's reference: its answer has come */
 }
 
-nyx_batch *batch_api(nyx_engine *e, const char *method, const char *path, batch_api_fn done, void *ud)
+batch_job *batch_api(nyx_engine *e, const char *method, const char *path, batch_api_fn done, void *ud)
 {
-    nyx_batch *b = batch_new(e, NULL, 0);
+    batch_job *b = batch_new(e, NULL, 0);
     if (!b)
         return NULL;
     b->state = DONE;
@@ -859,7 +859,7 @@ nyx_batch *batch_api(nyx_engine *e, const char *method, const char *path, batch_
     return b;
 }
 
-void batch_api_cancel(nyx_batch *b)
+void batch_api_cancel(batch_job *b)
 {
     if (!b || !b->api_done)
         return;

@@ -20,8 +20,8 @@
 #include "cost/models.h"
 
 typedef struct nyx_engine nyx_engine;
-typedef struct nyx_call nyx_call;
-typedef struct nyx_batch nyx_batch;
+typedef struct api_call api_call;
+typedef struct batch_job batch_job;
 
 #define BATCH_POLL_FIRST_S 0.25
 #define BATCH_POLL_MAX_S 60.0
@@ -31,15 +31,15 @@ typedef struct nyx_batch nyx_batch;
 
 /* A batch that will hold `expected` calls; name is for the log (may be NULL). One reference
  * for the caller. NULL when out of memory. */
-nyx_batch *batch_new(nyx_engine *e, const char *name, size_t expected);
+batch_job *batch_new(nyx_engine *e, const char *name, size_t expected);
 /* partial: a member refused before it joined (its budget) fails alone and the batch goes out
  * with the members that fit, instead of being refused whole. */
-void batch_set_partial(nyx_batch *b, int partial);
+void batch_set_partial(batch_job *b, int partial);
 /* The largest submission (request body bytes) sent; over it the batch fails whole with
  * invalid_argument before anything is sent. Default BATCH_MAX_BYTES. */
-void batch_set_max_bytes(nyx_batch *b, size_t max_bytes);
-void batch_ref(nyx_batch *b);
-void batch_unref(nyx_batch *b);
+void batch_set_max_bytes(batch_job *b, size_t max_bytes);
+void batch_ref(batch_job *b);
+void batch_unref(batch_job *b);
 
 /* Counts per outcome (processing, succeeded, errored, canceled, expired), the API's
  * processing_status ("preparing" before submission, "refused" when refused whole) and its
@@ -51,55 +51,55 @@ typedef struct batch_status {
     long counts[5];
     const char *error;  /* why the batch failed as a whole, or NULL */
 } batch_status;
-void batch_get_status(const nyx_batch *b, batch_status *st);
+void batch_get_status(const batch_job *b, batch_status *st);
 
 /* Asks the API to cancel the batch (requests it has not processed end "batch_canceled"); before
  * submission, cancels its members. Returns 0, or -1 when nothing can be cancelled. */
-int batch_cancel(nyx_batch *b);
+int batch_cancel(batch_job *b);
 
 /* call.c: 1 when the batch reserves for its members at once (one reservation per set of
  * budget scopes, once every member has joined; not with partial, whose members reserve each
  * their own so that those that fit go): a member then only tells its worst case
  * (c->batch_worst). */
-int batch_holds_budgets(const nyx_batch *b);
+int batch_holds_budgets(const batch_job *b);
 /* call.c: a member's record is written (or kept for later): once every result is, the batch's
  * reservations are settled at what the results cost (store_batch_settle). */
-void batch_member_logged(nyx_batch *b, nyx_call *c);
+void batch_member_logged(batch_job *b, api_call *c);
 /* The reservations of batch id (nyx's) whose results are all logged, settled (a pickup's last
  * step); 0, or -1 with err. */
-int batch_settle_logged(nyx_engine *e, const char *id, nyx_error *err);
+int batch_settle_logged(nyx_engine *e, const char *id, error_info *err);
 
 /* call.c: a member's reservation is held and its body built: it waits for its result. */
-void batch_join(nyx_batch *b, nyx_call *c);
+void batch_join(batch_job *b, api_call *c);
 /* call.c: a member finished before it joined (refused) or while it waited (cancelled). A
  * member that stops waiting for a batch the database holds and the API has accepted is
  * detached (c->batch_detached): the batch goes on, its reservation stays with it, nothing is
  * logged for it here and its result is logged once by whoever picks the batch up; only
  * batch_cancel cancels a batch. */
-void batch_member_finished(nyx_batch *b, nyx_call *c, const nyx_error *err);
+void batch_member_finished(batch_job *b, api_call *c, const error_info *err);
 
 /* One request to the batch endpoints (list, a batch, its results, cancel), through the loop
  * with the engine's endpoint, credentials and network settings: method "GET" or "POST", path
  * after /v1/messages/batches ("" or "/ID..."). done runs once from the loop: ok when the
  * status is 2xx, else err (the API's error). batch_api_cancel stops it without calling done.
  * Returns NULL when the transfer cannot start. */
-typedef void (*batch_api_fn)(void *ud, int ok, long status, const char *body, size_t len, const nyx_error *err);
-nyx_batch *batch_api(nyx_engine *e, const char *method, const char *path, batch_api_fn done, void *ud);
-void batch_api_cancel(nyx_batch *b);
+typedef void (*batch_api_fn)(void *ud, int ok, long status, const char *body, size_t len, const error_info *err);
+batch_job *batch_api(nyx_engine *e, const char *method, const char *path, batch_api_fn done, void *ud);
+void batch_api_cancel(batch_job *b);
 
 /* nyx's id of the batch once it is recorded in the database (before it is submitted), else
  * NULL: its results are logged under it (store.h, Message Batches). */
-const char *batch_recorded_id(const nyx_batch *b);
+const char *batch_recorded_id(const batch_job *b);
 
 /* One result of the API's results file ({type: succeeded|errored|canceled|expired, message |
  * error}) as a call's outcome: resp filled for "succeeded", else err (the request's own error,
  * batch_canceled or batch_expired; an unparsable message is an api_error). */
-void batch_result_of(const cJSON *result, nyx_response *resp, nyx_error *err);
+void batch_result_of(const cJSON *result, claude_response *resp, error_info *err);
 
 /* A batch result's price at standard prices (the same usage, the standard tier), for `nyx stats`'
  * saving: r->has_standard_cost and r->standard_cost_usd set when u's tier is "batch" and m
  * has prices. */
-void batch_standard_cost(const nyx_model *m, const nyx_usage *u, double at, int asked_1h, nyx_call_result *r);
+void batch_standard_cost(const model_info *m, const claude_usage *u, double at, int asked_1h, call_outcome *r);
 
 /* ---- picking a batch up (batch_pickup.c) ----
  * Another process, or this one after a restart, reads a batch's requests from the database,
@@ -114,7 +114,7 @@ typedef struct batch_row {
 /* The requests of the batch whose id (nyx's, or the API's id of a part) is id, as
  * store_batch_requests() gives them: *rows malloc'd (batch_rows_free), *n 0 for an id the
  * database does not know. Returns 0, or -1 with err (no database: store_error). */
-int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, nyx_error *err);
+int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, error_info *err);
 void batch_rows_free(batch_row *rows, size_t n);
 
 /* Logs one line of the batch's results file ({custom_id, result}) as row's interaction, at the
@@ -124,7 +124,7 @@ void batch_rows_free(batch_row *rows, size_t n);
  * out receives what nyx.call would give: status OK with the message and its cost, or the error.
  * Returns 0, or -1 with err when the line is not a result for row or the database refused. */
 int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, size_t len,
-                        nyx_call_result *out, nyx_error *err);
+                        call_outcome *out, error_info *err);
 
 /* Whether s is a custom id the API accepts (^[a-zA-Z0-9_-]{1,64}$). */
 int batch_custom_id_valid(const char *s);

@@ -91,19 +91,19 @@ void batch_rows_free(batch_row *rows, size_t n)
     free(rows);
 }
 
-int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, nyx_error *err)
+int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, error_info *err)
 {
     *rows = NULL;
     *n = 0;
     if (!e->store && engine_open_store(e) != 0) {
-        nyx_error_set(err, "store_error", 0, "batch %.64s cannot be picked up without the database: %s", id,
+        error_set(err, "store_error", 0, "batch %.64s cannot be picked up without the database: %s", id,
                       e->errmsg);
         return -1;
     }
     loading l = {0};
     int rc = store_batch_requests(e->store, id, load_row, &l, err);
     if (l.oom) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory reading batch %.64s", id);
+        error_set(err, "out_of_memory", 0, "out of memory reading batch %.64s", id);
         rc = -1;
     }
     if (rc < 0) {
@@ -116,17 +116,17 @@ int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, 
 }
 
 int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, size_t len,
-                        nyx_call_result *out, nyx_error *err)
+                        call_outcome *out, error_info *err)
 {
     memset(out, 0, sizeof *out);
-    nyx_response_init(&out->resp);
-    nyx_error_clear(&out->err);
+    response_init(&out->resp);
+    error_clear(&out->err);
     cJSON *o = cJSON_ParseWithLength(line, len);
     const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "custom_id"));
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(o, "result");
     if (!cid || !result || strcmp(cid, row->custom_id) != 0) {
         cJSON_Delete(o);
-        nyx_error_set(err, "invalid_argument", 0, "that line is not a result of request %.64s", row->custom_id);
+        error_set(err, "invalid_argument", 0, "that line is not a result of request %.64s", row->custom_id);
         return -1;
     }
     batch_result_of(result, &out->resp, &out->err);
@@ -136,16 +136,16 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     out->attempts = 1;
     out->ttfb_ms = out->latency_ms = -1;
     snprintf(out->model_requested, sizeof out->model_requested, "%s", row->model ? row->model : "");
-    const nyx_model *served = out->resp.model ? models_find(e->models, out->resp.model) : NULL;
-    const nyx_model *m = served ? served : row->model ? models_find(e->models, row->model) : NULL;
+    const model_info *served = out->resp.model ? models_find(e->models, out->resp.model) : NULL;
+    const model_info *m = served ? served : row->model ? models_find(e->models, row->model) : NULL;
     if (ok) {
-        out->has_cost = cost_of_usage_at(m, &out->resp.usage, nyx_wall_s(), row->write_1h, &out->cost) == 0;
-        batch_standard_cost(m, &out->resp.usage, nyx_wall_s(), row->write_1h, out);
+        out->has_cost = cost_of_usage_at(m, &out->resp.usage, clock_wall_s(), row->write_1h, &out->cost) == 0;
+        batch_standard_cost(m, &out->resp.usage, clock_wall_s(), row->write_1h, out);
     }
     out->cache_hit = out->resp.usage.cache_read_input_tokens > 0;
     engine_new_id(e, out->interaction_id, sizeof out->interaction_id);
 
-    nyx_interaction it;
+    interaction_rec it;
     memset(&it, 0, sizeof it);
     it.id = out->interaction_id;
     it.session = row->session;

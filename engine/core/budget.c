@@ -81,8 +81,8 @@ int budget_set_limit_per(nyx_engine *e, const char *scope, double limit_usd, int
     if (changed && limit_usd > -2 && e->store) {
         char name[200];
         budget_scope_now(e, scope, name, sizeof name);
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         store_budget_set_limit(e->store, name, limit_usd, &err);
     }
     return 0;
@@ -109,7 +109,7 @@ void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, bu
     out->n = 0;
     char name[160];
     if (session) {
-        const nyx_session *s = engine_session(e, session, 0);
+        const call_session *s = engine_session(e, session, 0);
         double limit = s && s->budget_usd >= 0 ? s->budget_usd : e->cfg.session_budget_usd;
         snprintf(name, sizeof name, "session:%s", session);
         double set = limit_of(e, name);
@@ -145,8 +145,8 @@ static void soft_exceeded(const budget_request *r, const char *scope, double lim
                         {"limit_usd", NULL, limit}, {"message", msg, 0}};
     engine_emit(e, "alert", f, sizeof f / sizeof f[0]);
     engine_log(e, NYX_LOG_WARN, "nyx: %s", msg);
-    nyx_error aerr;
-    nyx_error_clear(&aerr);
+    error_info aerr;
+    error_clear(&aerr);
     store_audit(e->store, "budget_soft_exceeded", r->session, r->agent, why, &aerr);
 }
 
@@ -268,20 +268,20 @@ void budget_withdraw(budget_request *r)
         loop_timer_cancel(r->e->loop, r->e->settle_timer);
         r->e->settle_timer = NULL;
     }
-    nyx_error err;
-    nyx_error_set(&err, "cancelled", 0,
+    error_info err;
+    error_set(&err, "cancelled", 0,
                   settling ? "the call was cancelled while its budget waited for pending reservations to settle"
                            : "the call was cancelled while its budget waited for the database");
     r->done(r->ud, -1, &err);
 }
 
-static int store_unavailable(const nyx_engine *e, const budget_request *r, const nyx_error *err)
+static int store_unavailable(const nyx_engine *e, const budget_request *r, const error_info *err)
 {
     return e->store && e->loop && err && err->retryable && strcmp(err->type, "store_error") == 0 &&
-           nyx_now_s() < r->deadline;
+           clock_now_s() < r->deadline;
 }
 
-static void answered(void *ud, int rc, int refused, const nyx_error *err)
+static void answered(void *ud, int rc, int refused, const error_info *err)
 {
     budget_request *r = ud;
     nyx_engine *e = r->e;
@@ -292,8 +292,8 @@ static void answered(void *ud, int rc, int refused, const nyx_error *err)
     }
     if (rc == 0) {
         /* The ledger keeps showing the soft limits set aside for this reservation. */
-        nyx_error lerr;
-        nyx_error_clear(&lerr);
+        error_info lerr;
+        error_clear(&lerr);
         for (size_t i = 0; r->dropped && i < r->s->n; i++)
             if (r->scopes[i].limit_usd < 0 && r->s->scopes[i].limit_usd >= 0)
                 store_budget_set_limit(e->store, r->s->names[i], r->s->scopes[i].limit_usd, &lerr);
@@ -302,16 +302,16 @@ static void answered(void *ud, int rc, int refused, const nyx_error *err)
     }
     if (refused < 0 || !e->store || !r->s->soft[refused] || r->scopes[refused].limit_usd < 0) {
         if (refused >= 0 && e->store && e->loop && err && err->retryable && !r->no_settle_wait &&
-            nyx_now_s() < r->deadline) {
+            clock_now_s() < r->deadline) {
             wait_for_settle(r);
             return;
         }
         if (refused >= 0 && e->store) {
-            nyx_error aerr;
-            nyx_error_clear(&aerr);
+            error_info aerr;
+            error_clear(&aerr);
             store_audit(e->store, "budget_refused", r->session, r->agent, err->message, &aerr);
         }
-        nyx_error final = *err;
+        error_info final = *err;
         if (refused >= 0)
             final.retryable = 0; /* the wait for pending reservations is over */
         r->done(r->ud, -1, &final);
@@ -326,11 +326,11 @@ static void answered(void *ud, int rc, int refused, const nyx_error *err)
 
 static void submit(budget_request *r)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     /* After a lost answer the same id again: the database may have committed it. */
-    int (*reserve)(nyx_store *, const store_scope *, size_t, double, char *, size_t, store_done_fn,
-                   void *, nyx_error *) = r->again ? store_budget_reserve_again_async : store_budget_reserve_async;
+    int (*reserve)(store_db *, const store_scope *, size_t, double, char *, size_t, store_done_fn,
+                   void *, error_info *) = r->again ? store_budget_reserve_again_async : store_budget_reserve_async;
     if (reserve(r->e->store, r->scopes, r->s->n, r->amount_usd, r->id, r->id_size, answered, r, &err) != 0)
         answered(r, -1, -1, &err);
 }
@@ -342,7 +342,7 @@ void budget_reserve(budget_request *r)
     r->waiting = 0;
     r->again = 0;
     /* Behind the ones already waiting, so the store sees reservations in the calls' order. */
-    if (r->e->budget_waiting && nyx_now_s() < r->deadline)
+    if (r->e->budget_waiting && clock_now_s() < r->deadline)
         wait_for_store(r);
     else
         submit(r);
@@ -413,7 +413,7 @@ static int scan_row(void *ud, int ncols, const char *const *names, const char *c
     return 0;
 }
 
-static void scanned(void *ud, int rc, int refused, const nyx_error *err)
+static void scanned(void *ud, int rc, int refused, const error_info *err)
 {
     (void)refused;
     (void)err; /* alerts are best effort: the next settle looks again */
@@ -439,8 +439,8 @@ void budget_check_alerts(nyx_engine *e, const budget_scopes *s)
         store_name_as_stored(e->store, s->names[k], a->s.names[k], sizeof a->s.names[k]);
     a->nearest = -1;
     a->nearest_scope[0] = 0;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (store_budget_status_async(e->store, scan_row, a, scanned, a, &err) != 0)
         free(a);
 }

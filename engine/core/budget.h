@@ -41,7 +41,7 @@ int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd);
 /* The limit budget_set_limit gave scope in this engine, or -1. */
 double budget_limit_set(const nyx_engine *e, const char *scope);
 
-typedef void (*budget_done_fn)(void *ud, int rc, const nyx_error *err);
+typedef void (*budget_done_fn)(void *ud, int rc, const error_info *err);
 
 /* One reservation in progress; lives in its owner (a call) until done runs. */
 typedef struct budget_request {

@@ -20,21 +20,21 @@
 #include <string.h>
 
 static void admit(void *ud);
-static void finish(nyx_call *c);
-static void release(nyx_call *c);
-static void release_budget(nyx_call *c);
-static void remember_response(nyx_call *c, double now);
+static void finish(api_call *c);
+static void release(api_call *c);
+static void release_budget(api_call *c);
+static void remember_response(api_call *c, double now);
 
-void call_spec_init(nyx_call_spec *spec)
+void call_spec_init(call_spec *spec)
 {
     memset(spec, 0, sizeof *spec);
-    nyx_request_init(&spec->req);
+    request_init(&spec->req);
     spec->cache_response = -1;
 }
 
-void call_spec_free(nyx_call_spec *spec)
+void call_spec_free(call_spec *spec)
 {
-    nyx_request_free(&spec->req);
+    request_free(&spec->req);
     free(spec->session);
     free(spec->agent);
     free(spec->template_name);
@@ -50,14 +50,14 @@ void call_spec_free(nyx_call_spec *spec)
     memset(spec, 0, sizeof *spec);
 }
 
-const nyx_call_result *call_result(const nyx_call *c) { return &c->result; }
+const call_outcome *call_result(const api_call *c) { return &c->result; }
 
 int call_timeout_valid(double seconds)
 {
     return seconds > 0 && (seconds <= NYX_TIMEOUT_MAX_S || isinf(seconds));
 }
 
-const char *call_route_model(const nyx_call *c)
+const char *call_route_model(const api_call *c)
 {
     return c->route == 0 ? c->result.model_requested : c->spec.fallback[c->route - 1];
 }
@@ -65,23 +65,23 @@ const char *call_route_model(const nyx_call *c)
 /* ---- routes ---- */
 
 /* Limits a host sets on what one call may send or ask for: checked before anything is sent. */
-static int check_limits(nyx_call *c, nyx_error *err)
+static int check_limits(api_call *c, error_info *err)
 {
-    const nyx_config *cfg = &c->e->cfg;
+    const engine_config *cfg = &c->e->cfg;
     if ((long)c->body_len > cfg->max_prompt_bytes) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "the request is %zu bytes, over the limit NYX_MAX_PROMPT_BYTES=%ld", c->body_len,
                       cfg->max_prompt_bytes);
         return -1;
     }
     if (c->est_input_tokens > cfg->max_prompt_tokens) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "the prompt is about %lld tokens, over the limit NYX_MAX_PROMPT_TOKENS=%ld",
                       (long long)c->est_input_tokens, cfg->max_prompt_tokens);
         return -1;
     }
     if (c->spec.req.max_tokens > cfg->max_output_tokens) {
-        nyx_error_set(err, "invalid_argument", 0, "max_tokens %d is over the limit NYX_MAX_OUTPUT_TOKENS=%ld",
+        error_set(err, "invalid_argument", 0, "max_tokens %d is over the limit NYX_MAX_OUTPUT_TOKENS=%ld",
                       c->spec.req.max_tokens, cfg->max_output_tokens);
         return -1;
     }
@@ -89,14 +89,14 @@ static int check_limits(nyx_call *c, nyx_error *err)
 }
 
 /* Builds the request body for the current route: its model, and marks placed for it. */
-static int prepare_route(nyx_call *c, nyx_error *err)
+static int prepare_route(api_call *c, error_info *err)
 {
-    nyx_request *req = &c->spec.req;
+    claude_request *req = &c->spec.req;
     const char *model = call_route_model(c);
     if (c->route > 0) {
         char *copy = strdup(model);
         if (!copy) {
-            nyx_error_set(err, "out_of_memory", 0, "out of memory");
+            error_set(err, "out_of_memory", 0, "out of memory");
             return -1;
         }
         free(req->model);
@@ -106,7 +106,7 @@ static int prepare_route(nyx_call *c, nyx_error *err)
     if (call_check_model(c, err) != 0)
         return -1;
     if (c->route == 0 && cache_place_marks(c->e->cache, req, c->model, c->e->cfg.shared_context_ttl_s,
-                                           nyx_now_s(), &c->expect, err) != 0)
+                                           clock_now_s(), &c->expect, err) != 0)
         return -1;
     free(c->body);
     if (!c->e->json_texts) /* the system prompt and context repeat: escaped once (json_text.h) */
@@ -120,13 +120,13 @@ static int prepare_route(nyx_call *c, nyx_error *err)
 }
 
 /* Errors that say "this model, now" rather than "this request" (base/error.c's table). */
-static int route_worthy(const nyx_error *err)
+static int route_worthy(const error_info *err)
 {
     const error_kind *k = error_kind_of(err->type);
     return k && k->fallback;
 }
 
-static void fail(nyx_call *c, const nyx_error *err)
+static void fail(api_call *c, const error_info *err)
 {
     c->result.err = *err;
     c->result.status = NYX_STATUS_ERROR;
@@ -134,7 +134,7 @@ static void fail(nyx_call *c, const nyx_error *err)
 }
 
 /* The current route failed for good: try the next one, or fail with what every route said. */
-static void route_failed(nyx_call *c, const nyx_error *err)
+static void route_failed(api_call *c, const error_info *err)
 {
     if (c->nroutes > 1) {
         size_t used = strlen(c->route_errors);
@@ -142,8 +142,8 @@ static void route_failed(nyx_call *c, const nyx_error *err)
                  call_route_model(c), err->type);
     }
     if (!c->text_delivered && route_worthy(err) && c->route + 1 < c->nroutes) {
-        nyx_error perr;
-        nyx_error_clear(&perr);
+        error_info perr;
+        error_clear(&perr);
         release_budget(c); /* the next model has its own price */
         call_http_reset(c);  /* the next route's response must not append to this one's */
         c->route++;
@@ -155,7 +155,7 @@ static void route_failed(nyx_call *c, const nyx_error *err)
         return;
     }
     if (c->nroutes > 1 && route_worthy(err)) {
-        nyx_error all = *err;
+        error_info all = *err;
         snprintf(all.message, sizeof all.message, "every route failed (%.300s); last: %.180s",
                  c->route_errors, err->message);
         fail(c, &all);
@@ -167,7 +167,7 @@ static void route_failed(nyx_call *c, const nyx_error *err)
 /* ---- attempts ---- */
 
 /* Transient trouble on the provider's side: what a circuit breaker counts. */
-static int provider_failure(int status, const nyx_error *err)
+static int provider_failure(int status, const error_info *err)
 {
     if (status >= 500)
         return 1;
@@ -178,7 +178,7 @@ static int provider_failure(int status, const nyx_error *err)
 
 /* The call's timeout bounds all its waiting (rate limits, holds, retry-after), apart from the
  * attempts themselves, which it bounds each; infinity waits as long as it takes. */
-static double wait_left(const nyx_call *c)
+static double wait_left(const api_call *c)
 {
     double t = c->spec.timeout_s > 0 ? c->spec.timeout_s : c->e->cfg.timeout_s;
     return isfinite(t) ? t - c->waited : INFINITY;
@@ -187,7 +187,7 @@ static double wait_left(const nyx_call *c)
 /* The input tokens a call is charged before it goes: the estimate of its request, less the
  * prefix the engine knows the API holds in its cache (reads do not count toward input
  * tokens per minute, except on models whose table entry says they do). */
-static int64_t input_estimate(const nyx_call *c, double now)
+static int64_t input_estimate(const api_call *c, double now)
 {
     if (c->model && c->model->itpm_counts_cache_reads)
         return c->est_input_tokens;
@@ -196,9 +196,9 @@ static int64_t input_estimate(const nyx_call *c, double now)
 }
 
 /* Gives the buckets back what the attempt did not use: its real usage when it has one. */
-static void settle_limits(nyx_call *c, const nyx_usage *used, double now)
+static void settle_limits(api_call *c, const claude_usage *used, double now)
 {
-    nyx_usage none = {0};
+    claude_usage none = {0};
     if (!used)
         used = &none;
     ratelimit_settle(c->e->limiter, call_route_model(c), c->input_reserved,
@@ -207,11 +207,11 @@ static void settle_limits(nyx_call *c, const nyx_usage *used, double now)
     c->input_reserved = c->output_reserved = 0;
 }
 
-static void attempt_done(nyx_call *c, int status, nyx_error *err)
+static void attempt_done(api_call *c, int status, error_info *err)
 {
     nyx_engine *e = c->e;
     const char *model = call_route_model(c);
-    double now = nyx_now_s();
+    double now = clock_now_s();
     /* Settled first, then tightened by what the server says it has left. Its headers were
      * written as the response began, with max_tokens still taken from output; the server
      * gives back what was not produced at the end, as the settle just did here. */
@@ -220,7 +220,7 @@ static void attempt_done(nyx_call *c, int status, nyx_error *err)
     claude_headers seen = c->headers;
     if (seen.rl_output_remaining >= 0 && unused_output > 0)
         seen.rl_output_remaining += unused_output;
-    ratelimit_observe(e->limiter, model, &seen, now, nyx_wall_s());
+    ratelimit_observe(e->limiter, model, &seen, now, clock_wall_s());
     if (e->cfg.circuit_breaker)
         breaker_outcome(e->breakers, model, c->breaker_ticket, err && provider_failure(status, err), now);
     c->breaker_ticket = 0;
@@ -257,13 +257,13 @@ static void attempt_done(nyx_call *c, int status, nyx_error *err)
     route_failed(c, err);
 }
 
-static void budget_reserved(void *ud, int rc, const nyx_error *err);
+static void budget_reserved(void *ud, int rc, const error_info *err);
 
-void call_batch_result(nyx_call *c, int status, nyx_error *err)
+void call_batch_result(api_call *c, int status, error_info *err)
 {
     if (c->finished)
         return;
-    c->first_byte = nyx_now_s();
+    c->first_byte = clock_now_s();
     call_record_attempt(c, status, err);
     if (err) {
         fail(c, err); /* a batch is not retried request by request */
@@ -276,16 +276,16 @@ void call_batch_result(nyx_call *c, int status, nyx_error *err)
 /* Reserves the call's worst case in every budget that applies, before anything is sent.
  * Returns 0 when no budget applies, 1 when admission goes on in budget_reserved(), -1 when
  * the call failed. */
-static int reserve_budget(nyx_call *c)
+static int reserve_budget(api_call *c)
 {
     nyx_engine *e = c->e;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     budget_scopes_for(e, c->spec.session, c->spec.agent, &c->budget);
     if (c->budget.n == 0)
         return 0;
     if (!c->model || !c->model->has_price) {
-        nyx_error_set(&err, "invalid_argument", 0,
+        error_set(&err, "invalid_argument", 0,
                       "no price is known for model \"%s\", so it cannot be called while a budget "
                       "applies (%s); add its prices with NYX_MODELS", call_route_model(c),
                       c->budget.names[0]);
@@ -299,7 +299,7 @@ static int reserve_budget(nyx_call *c)
                                                "calls go on because NYX_BUDGET_FAIL_OPEN is set");
             return 0;
         }
-        nyx_error_set(&err, "store_error", 0, "budget %s cannot be checked: the database is unavailable",
+        error_set(&err, "store_error", 0, "budget %s cannot be checked: the database is unavailable",
                       c->budget.names[0]);
         fail(c, &err);
         return -1;
@@ -320,7 +320,7 @@ static int reserve_budget(nyx_call *c)
             c->model, cache_estimate_tokens_max(e->cache, c->model, c->body_len), c->spec.req.max_tokens, write_1h),
         .id = c->reservation,
         .id_size = sizeof c->reservation,
-        .deadline = nyx_now_s() + (c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s),
+        .deadline = clock_now_s() + (c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s),
         .no_settle_wait = c->spec.batch != NULL,
         .done = budget_reserved,
         .ud = c,
@@ -330,15 +330,15 @@ static int reserve_budget(nyx_call *c)
     return 1;
 }
 
-static void budget_reserved(void *ud, int rc, const nyx_error *err)
+static void budget_reserved(void *ud, int rc, const error_info *err)
 {
-    nyx_call *c = ud;
+    api_call *c = ud;
     c->awaiting_store = 0;
     if (c->finished) {
         /* Cancelled while the database answered: give back what it reserved. */
         if (rc == 0) {
-            nyx_error serr;
-            nyx_error_clear(&serr);
+            error_info serr;
+            error_clear(&serr);
             store_budget_settle(c->e->store, c->reservation, 0, &serr);
         }
         if (c->released)
@@ -353,22 +353,22 @@ static void budget_reserved(void *ud, int rc, const nyx_error *err)
     admit(c);
 }
 
-static void release_budget(nyx_call *c)
+static void release_budget(api_call *c)
 {
     if (!c->reserved)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     store_budget_settle(c->e->store, c->reservation, 0, &err);
     c->reserved = 0;
     budget_settled(c->e);
 }
 
-static void circuit_open(nyx_call *c, const char *model, double now)
+static void circuit_open(api_call *c, const char *model, double now)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_error_set(&err, "circuit_open", 0,
+    error_info err;
+    error_clear(&err);
+    error_set(&err, "circuit_open", 0,
                   "the circuit breaker for %s is open after repeated failures; next probe in %.1f s",
                   model, breaker_retry_in(c->e->breakers, model, now));
     err.retryable = 1;
@@ -378,25 +378,25 @@ static void circuit_open(nyx_call *c, const char *model, double now)
 /* Lets the call go when nothing holds it back; otherwise waits, or fails fast. */
 static void admit(void *ud)
 {
-    nyx_call *c = ud;
+    api_call *c = ud;
     nyx_engine *e = c->e;
     c->timer = NULL;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (e->stopped) {
-        nyx_error_set(&err, "stopped", 0, "emergency stop: %s", e->stop_reason);
+        error_set(&err, "stopped", 0, "emergency stop: %s", e->stop_reason);
         fail(c, &err);
         return;
     }
     /* Strict durability: no request whose record could not be kept (pending_log.h). */
     if (e->cfg.durability == DURABILITY_STRICT && !e->store && engine_open_store(e) != 0) {
-        nyx_error_set(&err, "store_error", 0, "nothing was sent: the call's record could not be committed (%s); "
+        error_set(&err, "store_error", 0, "nothing was sent: the call's record could not be committed (%s); "
                       "NYX_DURABILITY=degrade lets calls go on without the database", e->errmsg);
         fail(c, &err);
         return;
     }
     const char *model = call_route_model(c);
-    double now = nyx_now_s();
+    double now = clock_now_s();
     /* An open breaker fails fast, before any wait, without touching the network. */
     if (e->cfg.circuit_breaker && breaker_get(e->breakers, model) == BREAKER_OPEN &&
         breaker_retry_in(e->breakers, model, now) > 0) {
@@ -407,7 +407,7 @@ static void admit(void *ud)
         return; /* failed, or admission goes on once the reservation is answered */
     if (c->spec.batch) { /* sent with its batch: no rate limit or breaker applies to it here */
         c->result.attempts++;
-        c->attempt_started = nyx_now_s(); /* its attempt lasts until the batch answers for it */
+        c->attempt_started = clock_now_s(); /* its attempt lasts until the batch answers for it */
         batch_join(c->spec.batch, c);
         return;
     }
@@ -433,7 +433,7 @@ static void admit(void *ud)
             /* Waiting cannot end before the timeout does: say so now (a fallback route has
              * limits of its own). */
             double left = wait_left(c);
-            nyx_error_set(&err, "rate_limit_error", 0,
+            error_set(&err, "rate_limit_error", 0,
                           "the rate limit of %s cannot admit this call within its timeout "
                           "(it would wait %.1f s; %.1f s of waiting left)",
                           limited_by, wait, left > 0 ? left : 0);
@@ -446,7 +446,7 @@ static void admit(void *ud)
         c->timer = loop_timer_add(e->loop, wait, admit, c);
         if (c->timer)
             return;
-        nyx_error_set(&err, "out_of_memory", 0, "out of memory queueing a call");
+        error_set(&err, "out_of_memory", 0, "out of memory queueing a call");
         fail(c, &err);
         return;
     }
@@ -467,7 +467,7 @@ static void admit(void *ud)
         breaker_outcome(e->breakers, model, c->breaker_ticket, -1, now); /* no verdict on the server */
         c->breaker_ticket = 0;
         settle_limits(c, NULL, now); /* nothing was sent */
-        nyx_error_set(&err, "network_error", 0, "cannot start the HTTP transfer");
+        error_set(&err, "network_error", 0, "cannot start the HTTP transfer");
         fail(c, &err);
     }
 }
@@ -476,7 +476,7 @@ static void admit(void *ud)
 
 /* A call is on one of the engine's lists: in flight (e->calls), or writing its record
  * (e->logging). */
-static void unlink_from(nyx_call **head, nyx_call *c)
+static void unlink_from(api_call **head, api_call *c)
 {
     if (c->prev)
         c->prev->next = c->next;
@@ -487,7 +487,7 @@ static void unlink_from(nyx_call **head, nyx_call *c)
     c->prev = c->next = NULL;
 }
 
-static void link_into(nyx_call **head, nyx_call *c)
+static void link_into(api_call **head, api_call *c)
 {
     c->next = *head;
     if (c->next)
@@ -495,7 +495,7 @@ static void link_into(nyx_call **head, nyx_call *c)
     *head = c;
 }
 
-static void release(nyx_call *c)
+static void release(api_call *c)
 {
     if (c->awaiting_store) { /* budget_reserved() or stored_response() releases it */
         c->released = 1;
@@ -510,7 +510,7 @@ static void release(nyx_call *c)
 }
 
 /* The record is committed (or waits in memory): now the owner may see the result. */
-static void logged(nyx_call *c)
+static void logged(api_call *c)
 {
     unlink_from(&c->e->logging, c);
     c->logging = 0;
@@ -527,7 +527,7 @@ static void logged(nyx_call *c)
         release(c);
 }
 
-static void finish(nyx_call *c)
+static void finish(api_call *c)
 {
     if (c->finished)
         return;
@@ -546,7 +546,7 @@ static void finish(nyx_call *c)
         logged(c);
         return;
     }
-    double now = nyx_now_s();
+    double now = clock_now_s();
     c->result.route = (int)c->route;
     c->result.latency_ms = (now - c->started) * 1000.0;
     c->result.ttfb_ms = c->first_byte > 0 ? (c->first_byte - c->started) * 1000.0 : 0;
@@ -561,7 +561,7 @@ static void finish(nyx_call *c)
 
 /* ---- the response cache ---- */
 
-static int wants_response_cache(const nyx_engine *e, const nyx_call_spec *spec)
+static int wants_response_cache(const nyx_engine *e, const call_spec *spec)
 {
     int mode = spec->cache_response >= 0 ? spec->cache_response : e->cfg.response_cache;
     /* A sampled answer is one of many: serving it again is only right when asked for. */
@@ -570,7 +570,7 @@ static int wants_response_cache(const nyx_engine *e, const nyx_call_spec *spec)
 
 static void served_from_cache(void *ud);
 
-static void serve_or_admit(nyx_call *c, int hit)
+static void serve_or_admit(api_call *c, int hit)
 {
     if (hit) {
         /* Answered without a request: no tokens were billed. */
@@ -578,16 +578,16 @@ static void serve_or_admit(nyx_call *c, int hit)
         c->result.from_cache = 1;
         if (loop_defer(c->e->loop, served_from_cache, c) == 0)
             return;
-        nyx_response_free(&c->result.resp);
+        response_free(&c->result.resp);
         c->result.from_cache = 0;
     }
     admit(c);
 }
 
-static void stored_response(void *ud, int rc, char *json, const nyx_error *err)
+static void stored_response(void *ud, int rc, char *json, const error_info *err)
 {
     (void)err; /* an unreadable cache is a miss */
-    nyx_call *c = ud;
+    api_call *c = ud;
     c->awaiting_store = 0;
     if (c->finished) { /* cancelled while the database answered */
         free(json);
@@ -604,7 +604,7 @@ static void stored_response(void *ud, int rc, char *json, const nyx_error *err)
 
 /* Layer 1 in memory, layer 2 in the database (so answers outlive the process); the call
  * goes on from there, served or admitted. */
-static void lookup_response(nyx_call *c)
+static void lookup_response(api_call *c)
 {
     nyx_engine *e = c->e;
     if (response_cache_get(e->responses, c->response_key, c->started, &c->result.resp)) {
@@ -615,21 +615,21 @@ static void lookup_response(nyx_call *c)
         admit(c);
         return;
     }
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     c->awaiting_store = 1;
-    if (store_cache_get_async(e->store, c->response_key, nyx_wall_s(), stored_response, c, &err) != 0)
+    if (store_cache_get_async(e->store, c->response_key, clock_wall_s(), stored_response, c, &err) != 0)
         stored_response(c, -1, NULL, &err);
 }
 
-static void remember_response(nyx_call *c, double now)
+static void remember_response(api_call *c, double now)
 {
     nyx_engine *e = c->e;
     response_cache_put(e->responses, c->response_key, &c->result.resp, now);
     char *json = e->store ? response_to_json(&c->result.resp) : NULL;
-    nyx_error err;
-    nyx_error_clear(&err);
-    if (json && store_cache_put(e->store, c->response_key, c->result.resp.model, json, nyx_wall_s(),
+    error_info err;
+    error_clear(&err);
+    if (json && store_cache_put(e->store, c->response_key, c->result.resp.model, json, clock_wall_s(),
                                 e->cfg.persistent_ttl_s, &err) != 0)
         engine_warn_once(e, "store-cache", "nyx: the response cache cannot write to the database: %s",
                          err.message);
@@ -638,46 +638,46 @@ static void remember_response(nyx_call *c, double now)
 
 static void served_from_cache(void *ud)
 {
-    nyx_call *c = ud;
+    api_call *c = ud;
     c->result.status = NYX_STATUS_OK;
     finish(c);
 }
 
 /* ---- public ---- */
 
-nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void *ud, nyx_error *err)
+api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud, error_info *err)
 {
     if (!e->started && engine_start(e) != 0) {
-        nyx_error_set(err, "invalid_argument", 0, "%s", e->errmsg);
+        error_set(err, "invalid_argument", 0, "%s", e->errmsg);
         return NULL;
     }
-    nyx_request *req = &spec->req;
+    claude_request *req = &spec->req;
     /* A template's front matter may say which model it was written for. */
     if (!req->model && spec->template_name)
         req->model = templates_model_for_call(e->templates, spec->template_name, spec->template_version);
     if (!req->model && !(req->model = strdup(e->cfg.default_model))) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
         return NULL;
     }
     if (req->max_tokens == 0)
         req->max_tokens = (int)e->cfg.max_tokens;
     if (spec->timeout_profile && spec->timeout_s <= 0 &&
         (spec->timeout_s = engine_timeout_profile(e, spec->timeout_profile)) <= 0) {
-        nyx_error_set(err, "invalid_argument", 0, "no timeout profile named \"%.60s\"", spec->timeout_profile);
+        error_set(err, "invalid_argument", 0, "no timeout profile named \"%.60s\"", spec->timeout_profile);
         return NULL;
     }
     if (spec->timeout_s != 0 && !call_timeout_valid(spec->timeout_s)) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "timeout must be seconds from 0 to %g, or infinity for none; got %g", NYX_TIMEOUT_MAX_S,
                       spec->timeout_s);
         return NULL;
     }
-    nyx_call *c = calloc(1, sizeof *c);
+    api_call *c = calloc(1, sizeof *c);
     cJSON *log = cJSON_CreateArray();
     if (!c || !log) {
         free(c);
         cJSON_Delete(log);
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
         return NULL;
     }
     c->e = e;
@@ -696,8 +696,8 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
     c->ud = ud;
     c->attempt_log = log;
     c->rng = e->id_nonce ^ (e->id_seq + 1) * 0x9e3779b97f4a7c15ull;
-    c->started = nyx_now_s();
-    nyx_error_clear(&c->result.err);
+    c->started = clock_now_s();
+    error_clear(&c->result.err);
     engine_new_id(e, c->result.interaction_id, sizeof c->result.interaction_id);
     link_into(&e->calls, c);
     if ((c->use_response_cache = wants_response_cache(e, &c->spec))) {
@@ -709,14 +709,14 @@ nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void
     return c;
 }
 
-static void cancel_now(nyx_call *c, const char *reason)
+static void cancel_now(api_call *c, const char *reason)
 {
     if (c->cancel_deferred) {
         c->cancel_deferred = 0;
         c->e->cancels_deferred--;
     }
     if (c->easy)
-        breaker_outcome(c->e->breakers, call_route_model(c), c->breaker_ticket, -1, nyx_now_s());
+        breaker_outcome(c->e->breakers, call_route_model(c), c->breaker_ticket, -1, clock_now_s());
     call_http_abort(c);
     if (c->timer) {
         loop_timer_cancel(c->e->loop, c->timer);
@@ -724,16 +724,16 @@ static void cancel_now(nyx_call *c, const char *reason)
     }
     if (c->input_reserved || c->output_reserved) {
         /* The input may have been counted already; the output was not produced. */
-        nyx_usage used = {.input_tokens = c->input_reserved};
-        settle_limits(c, &used, nyx_now_s());
+        claude_usage used = {.input_tokens = c->input_reserved};
+        settle_limits(c, &used, clock_now_s());
     }
-    nyx_error_set(&c->result.err, "cancelled", 0, "call cancelled: %s", reason ? reason : "by the script");
+    error_set(&c->result.err, "cancelled", 0, "call cancelled: %s", reason ? reason : "by the script");
     c->result.status = NYX_STATUS_CANCELLED;
     finish(c);
     budget_withdraw(&c->budget_req); /* a reservation waiting for the store */
 }
 
-void call_cancel(nyx_call *c, const char *reason)
+void call_cancel(api_call *c, const char *reason)
 {
     if (!c || c->finished)
         return;
@@ -751,14 +751,14 @@ void call_cancel(nyx_call *c, const char *reason)
     cancel_now(c, reason);
 }
 
-int call_stopping(const nyx_call *c) { return c->cancel_deferred; }
+int call_stopping(const api_call *c) { return c->cancel_deferred; }
 
 void calls_cancel_deferred(void *ud)
 {
     nyx_engine *e = ud;
     /* One at a time from the head: finishing a call may cancel or start others. */
     while (e->cancels_deferred > 0) {
-        nyx_call *c = e->calls;
+        api_call *c = e->calls;
         while (c && !c->cancel_deferred)
             c = c->next;
         if (!c) {
@@ -769,7 +769,7 @@ void calls_cancel_deferred(void *ud)
     }
 }
 
-void call_free(nyx_call *c)
+void call_free(api_call *c)
 {
     if (!c)
         return;
@@ -786,9 +786,9 @@ void call_free(nyx_call *c)
 }
 
 /* The first call in flight not already waiting for its deferred cancel. */
-static nyx_call *first_not_stopping(nyx_engine *e)
+static api_call *first_not_stopping(nyx_engine *e)
 {
-    nyx_call *c = e->calls;
+    api_call *c = e->calls;
     while (c && c->cancel_deferred)
         c = c->next;
     return c;
@@ -796,16 +796,16 @@ static nyx_call *first_not_stopping(nyx_engine *e)
 
 void calls_cancel_all(nyx_engine *e, const char *reason)
 {
-    nyx_call *c;
+    api_call *c;
     while ((c = first_not_stopping(e)) != NULL)
         call_cancel(c, reason);
 }
 
 void calls_abandon_all(nyx_engine *e, const char *reason)
 {
-    for (nyx_call *c = e->calls; c; c = c->next)
+    for (api_call *c = e->calls; c; c = c->next)
         c->done = NULL;
-    nyx_call *c;
+    api_call *c;
     while ((c = first_not_stopping(e)) != NULL)
         call_cancel(c, reason);
     for (c = e->logging; c; c = c->next)

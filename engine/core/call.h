@@ -11,10 +11,10 @@
 #include <stdint.h>
 
 typedef struct nyx_engine nyx_engine;
-typedef struct nyx_call nyx_call;
+typedef struct api_call api_call;
 
-typedef struct nyx_call_spec {
-    nyx_request req;        /* moved into the call by call_start */
+typedef struct call_spec {
+    claude_request req;        /* moved into the call by call_start */
     char *session;          /* owned, optional */
     char *agent;            /* owned, optional */
     char *template_name;    /* owned, optional */
@@ -28,7 +28,7 @@ typedef struct nyx_call_spec {
     char **headers;         /* owned, optional: "Name: value" lines this call adds (a gateway's
                                routing or auth), checked by net_check_header */
     size_t nheaders;
-    struct nyx_batch *batch; /* owned reference, optional: sent as a request of this batch
+    struct batch_job *batch; /* owned reference, optional: sent as a request of this batch
                                 (batch.h) instead of on its own */
     char *batch_custom_id;  /* owned: its custom_id in the batch */
     int cache_response;     /* response cache: -1 engine default, 0 off, 1 on (temperature 0
@@ -39,14 +39,14 @@ typedef struct nyx_call_spec {
     void (*on_text)(void *ud, const char *text, size_t len);
     void (*on_thinking)(void *ud, const char *text, size_t len);
     void *stream_ud;
-} nyx_call_spec;
+} call_spec;
 
-typedef struct nyx_call_result {
-    int status;             /* enum nyx_status */
-    nyx_response resp;      /* on a broken stream, text holds what arrived */
-    nyx_error err;          /* when status is not NYX_STATUS_OK */
+typedef struct call_outcome {
+    int status;             /* enum call_status */
+    claude_response resp;      /* on a broken stream, text holds what arrived */
+    error_info err;          /* when status is not NYX_STATUS_OK */
     int has_cost;
-    nyx_cost cost;
+    call_cost cost;
     int has_standard_cost;    /* a batch result: what the same usage costs at standard prices */
     double standard_cost_usd;
     int cache_hit;          /* the API reported cache_read_input_tokens > 0 */
@@ -57,9 +57,9 @@ typedef struct nyx_call_result {
     char interaction_id[48];
     char model_requested[128];
     char trace_id[33], span_id[17]; /* its OpenTelemetry span (otel.c), "" when not exported */
-} nyx_call_result;
+} call_outcome;
 
-typedef void (*call_done_fn)(nyx_call *call, void *ud);
+typedef void (*call_done_fn)(api_call *call, void *ud);
 
 /* The longest finite timeout (seconds); infinity (math.huge, "inf") means none at all. */
 #define NYX_TIMEOUT_MAX_S 1e6
@@ -68,30 +68,30 @@ typedef void (*call_done_fn)(nyx_call *call, void *ud);
 int call_timeout_valid(double seconds);
 
 /* Resets spec to "nothing asked" (cache_response -1: the engine's default). */
-void call_spec_init(nyx_call_spec *spec);
-void call_spec_free(nyx_call_spec *spec);
+void call_spec_init(call_spec *spec);
+void call_spec_free(call_spec *spec);
 
 /* Starts a call. On success the spec's contents belong to the call (the spec is reset) and
  * done runs exactly once, from the loop or from call_cancel. Returns NULL with err set when
  * the call cannot start (the spec is then still the caller's to free). */
-nyx_call *call_start(nyx_engine *e, nyx_call_spec *spec, call_done_fn done, void *ud,
-                     nyx_error *err);
+api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud,
+                     error_info *err);
 
 /* Valid from the done callback until call_free. */
-const nyx_call_result *call_result(const nyx_call *c);
+const call_outcome *call_result(const api_call *c);
 
 /* Aborts the call: done runs now with status cancelled. Inside curl's callbacks (a stream
  * callback) nothing may end a transfer: the call stops receiving at once and is cancelled as
  * soon as curl returns (calls_cancel_deferred), done running then. */
-void call_cancel(nyx_call *c, const char *reason);
+void call_cancel(api_call *c, const char *reason);
 /* Whether the call is asked to stop (a cancel waits for curl to return). */
-int call_stopping(const nyx_call *c);
+int call_stopping(const api_call *c);
 /* The loop's after_perform hook (ud: the engine): the cancels asked inside curl's callbacks. */
 void calls_cancel_deferred(void *ud);
 
 /* Frees a finished call. For a call still in flight, its owner gives it up: it is cancelled
  * without a callback and frees itself. */
-void call_free(nyx_call *c);
+void call_free(api_call *c);
 
 void calls_cancel_all(nyx_engine *e, const char *reason);
 /* Cancels every call without calling its owner: for when the owners are gone. */

@@ -17,7 +17,7 @@
 
 /* 1 when the reply holds a block other than text (tool_use, thinking, ...); the number of
  * tool calls among them goes to *tool_calls (may be NULL). */
-static int reply_blocks(const nyx_response *resp, int64_t *tool_calls)
+static int reply_blocks(const claude_response *resp, int64_t *tool_calls)
 {
     cJSON *content = resp->content_json ? cJSON_Parse(resp->content_json) : NULL;
     int found = 0;
@@ -34,7 +34,7 @@ static int reply_blocks(const nyx_response *resp, int64_t *tool_calls)
     return found;
 }
 
-void call_record_attempt(nyx_call *c, int status, const nyx_error *err)
+void call_record_attempt(api_call *c, int status, const error_info *err)
 {
     cJSON *a = cJSON_CreateObject();
     if (!a)
@@ -42,7 +42,7 @@ void call_record_attempt(nyx_call *c, int status, const nyx_error *err)
     cJSON_AddStringToObject(a, "model", call_route_model(c));
     cJSON_AddNumberToObject(a, "status", status);
     cJSON_AddStringToObject(a, "outcome", err ? err->type : "ok");
-    cJSON_AddNumberToObject(a, "ms", (nyx_now_s() - c->attempt_started) * 1000.0);
+    cJSON_AddNumberToObject(a, "ms", (clock_now_s() - c->attempt_started) * 1000.0);
     if (c->headers.request_id[0])
         cJSON_AddStringToObject(a, "request_id", c->headers.request_id);
     cJSON_AddItemToArray(c->attempt_log, a);
@@ -51,7 +51,7 @@ void call_record_attempt(nyx_call *c, int status, const nyx_error *err)
 /* 1 when the request's cache marks asked only for the 1h TTL: its writes are 1h writes when
  * the usage does not break them down. Any 5m mark (the tail of a mixed request) makes them
  * 5m writes, the API's default. */
-int call_asked_1h(const nyx_request *req)
+int call_asked_1h(const claude_request *req)
 {
     int any_1h = 0;
     for (size_t i = 0; i < req->nsystem; i++) {
@@ -68,11 +68,11 @@ int call_asked_1h(const nyx_request *req)
     return any_1h || (req->top_level_cache && req->cache_mode == NYX_CACHE_1H);
 }
 
-void call_request_resent(nyx_call *c)
+void call_request_resent(api_call *c)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_error_set(&err, "network_error", 0,
+    error_info err;
+    error_clear(&err);
+    error_set(&err, "network_error", 0,
                   "the connection closed before any response; libcurl sent the request again");
     if (c->debug)
         debug_response(c, 0, err.message);
@@ -81,19 +81,19 @@ void call_request_resent(nyx_call *c)
     if (last)
         cJSON_AddBoolToObject(last, "sent_again_by_libcurl", 1);
     c->result.attempts++;
-    c->attempt_started = nyx_now_s();
+    c->attempt_started = clock_now_s();
     if (c->e->cfg.debug)
         debug_request(c);
 }
 
-void call_account(nyx_call *c)
+void call_account(api_call *c)
 {
     nyx_engine *e = c->e;
-    nyx_call_result *r = &c->result;
-    const nyx_model *served = r->resp.model ? models_find(e->models, r->resp.model) : NULL;
-    const nyx_model *m = served ? served : c->model;
+    call_outcome *r = &c->result;
+    const model_info *served = r->resp.model ? models_find(e->models, r->resp.model) : NULL;
+    const model_info *m = served ? served : c->model;
     /* Priced by the table's row in force when the call was made (not when it ended). */
-    double made_at = nyx_wall_s() - (nyx_now_s() - c->started);
+    double made_at = clock_wall_s() - (clock_now_s() - c->started);
     r->has_cost = cost_of_usage_at(m, &r->resp.usage, made_at, call_asked_1h(&c->spec.req), &r->cost) == 0;
     batch_standard_cost(m, &r->resp.usage, made_at, call_asked_1h(&c->spec.req), r);
     if (!r->has_cost && r->status == NYX_STATUS_OK) {
@@ -101,19 +101,19 @@ void call_account(nyx_call *c)
         engine_warn_once(e, name, "nyx: no price known for model \"%s\"; its cost is reported as nil", name);
     }
     r->cache_hit = r->resp.usage.cache_read_input_tokens > 0;
-    const nyx_cost *cost = r->has_cost ? &r->cost : NULL;
+    const call_cost *cost = r->has_cost ? &r->cost : NULL;
     if (c->spec.template_name) /* a use of the template's version (template/library.h) */
         c->spec.template_version = templates_call_finished(e->templates, c->spec.template_name, c->spec.template_version,
             r->status == NYX_STATUS_OK ? 1 : r->status == NYX_STATUS_CANCELLED ? -1 : 0, &r->resp.usage,
             r->has_cost ? r->cost.cost_usd : 0, r->latency_ms, r->cache_hit);
-    const nyx_usage *u = &r->resp.usage;
-    int miss = r->status == NYX_STATUS_OK ? cache_observe(e->cache, &c->spec.req, m, u, &c->expect, nyx_now_s())
+    const claude_usage *u = &r->resp.usage;
+    int miss = r->status == NYX_STATUS_OK ? cache_observe(e->cache, &c->spec.req, m, u, &c->expect, clock_now_s())
                                           : CACHE_MISS_NONE;
     int unexpected_miss = miss != CACHE_MISS_NONE;
     call_learn_min_cache(c);
     e->miss_reasons[miss]++;
-    nyx_session *s = c->spec.session ? engine_session(e, c->spec.session, 1) : NULL;
-    nyx_stats *targets[] = {
+    call_session *s = c->spec.session ? engine_session(e, c->spec.session, 1) : NULL;
+    cache_stats *targets[] = {
         &e->stats,
         s ? &s->stats : NULL,
         stats_group_get(&e->by_model, r->resp.model ? r->resp.model : call_route_model(c)),
@@ -164,7 +164,7 @@ static void add_size(cJSON *sizes, const char *kind, double bytes)
 /* Under storage mode "none": what a call of a tool loop carried, as sizes alone (the bytes of
  * each tool call's input, each tool result it sent and each thinking block), never the text;
  * NULL when it carried none. Free with cJSON_free. */
-static char *sizes_only(const nyx_call *c)
+static char *sizes_only(const api_call *c)
 {
     cJSON *sizes = cJSON_CreateObject();
     if (!sizes)
@@ -183,8 +183,8 @@ static char *sizes_only(const nyx_call *c)
     }
     cJSON_Delete(content);
     /* The results this call sent: the blocks of its last user turn. */
-    const nyx_request *req = &c->spec.req;
-    const nyx_message *last = req->nmessages ? &req->messages[req->nmessages - 1] : NULL;
+    const claude_request *req = &c->spec.req;
+    const claude_message *last = req->nmessages ? &req->messages[req->nmessages - 1] : NULL;
     for (size_t i = 0; last && last->role == NYX_ROLE_USER && i < last->nblocks; i++) {
         if (last->blocks[i].kind != NYX_BLOCK_JSON || !strstr(last->blocks[i].text, "tool_result"))
             continue;
@@ -203,13 +203,13 @@ static char *sizes_only(const nyx_call *c)
  * free. The same call always gives the same record (its time is fixed at the first). */
 
 
-static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
+static void build_record(api_call *c, interaction_rec *it, char *owned[3])
 {
     nyx_engine *e = c->e;
-    nyx_call_result *r = &c->result;
+    call_outcome *r = &c->result;
     int ok = r->status == NYX_STATUS_OK;
     if (c->logged_at <= 0)
-        c->logged_at = nyx_wall_s();
+        c->logged_at = clock_wall_s();
     memset(it, 0, sizeof *it);
     it->id = r->interaction_id;
     it->created_at = c->logged_at;
@@ -282,18 +282,18 @@ static void build_record(nyx_call *c, nyx_interaction *it, char *owned[3])
 }
 
 /* The spending of a call that failed after usage was reported still counts. */
-static double actual_cost(const nyx_call *c)
+static double actual_cost(const api_call *c)
 {
     return c->result.has_cost && c->result.cost.cost_usd > 0 ? c->result.cost.cost_usd : 0;
 }
 
 typedef struct log_wait {
-    nyx_call *c;
-    void (*logged)(nyx_call *c);
+    api_call *c;
+    void (*logged)(api_call *c);
 } log_wait;
 
 /* NYX_DURABILITY=strict: the record is committed, or the result is withheld. */
-static void record_kept(void *ud, const nyx_error *err)
+static void record_kept(void *ud, const error_info *err)
 {
     log_wait *w = ud;
     if (err) {
@@ -306,10 +306,10 @@ static void record_kept(void *ud, const nyx_error *err)
 
 /* Keeps the record in memory until the database takes it; then, under strict durability,
  * the result waits for it too (within the call's timeout). Takes w. */
-static void keep_pending(nyx_call *c, log_wait *w, const nyx_error *why)
+static void keep_pending(api_call *c, log_wait *w, const error_info *why)
 {
     nyx_engine *e = c->e;
-    nyx_interaction it;
+    interaction_rec it;
     char *owned[3];
     build_record(c, &it, owned);
     const char *reservation = c->reserved ? c->reservation : NULL;
@@ -328,7 +328,7 @@ static void keep_pending(nyx_call *c, log_wait *w, const nyx_error *why)
         free(owned[i]);
 }
 
-static void log_answered(void *ud, int rc, int refused, const nyx_error *err)
+static void log_answered(void *ud, int rc, int refused, const error_info *err)
 {
     (void)refused;
     log_wait *w = ud;
@@ -337,36 +337,36 @@ static void log_answered(void *ud, int rc, int refused, const nyx_error *err)
         free(w);
         return;
     }
-    nyx_error unknown;
-    nyx_error_set(&unknown, "store_error", 0, "unknown failure");
+    error_info unknown;
+    error_set(&unknown, "store_error", 0, "unknown failure");
     keep_pending(w->c, w, err ? err : &unknown);
 }
 
 /* One record written on its own: one transaction, or the queue when the store fails. */
-static void log_one(nyx_call *c, void (*logged)(nyx_call *c))
+static void log_one(api_call *c, void (*logged)(api_call *c))
 {
     nyx_engine *e = c->e;
     log_wait *w = malloc(sizeof *w);
     if (!w) {
-        nyx_error oom;
-        nyx_error_set(&oom, "store_error", 0, "out of memory");
+        error_info oom;
+        error_set(&oom, "store_error", 0, "out of memory");
         keep_pending(c, NULL, &oom);
         logged(c);
         return;
     }
     *w = (log_wait){c, logged};
     if (!e->store || e->degraded) {
-        nyx_error why;
-        nyx_error_set(&why, "store_error", 0, "%s", !e->store ? "no database" : "earlier failure");
+        error_info why;
+        error_set(&why, "store_error", 0, "%s", !e->store ? "no database" : "earlier failure");
         why.retryable = 1; /* what failed before may be back */
         keep_pending(c, w, &why);
         return;
     }
-    nyx_interaction it;
+    interaction_rec it;
     char *owned[3];
     build_record(c, &it, owned);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int rc = store_log_interaction_settle_async(e->store, &it, c->reserved ? c->reservation : NULL,
                                                 actual_cost(c), log_answered, w, &err);
     for (int i = 0; i < 3; i++)
@@ -400,9 +400,9 @@ static void flush_deferred(void *ud)
 }
 
 /* Writes one record inside the open batch. */
-static int write_record(nyx_engine *e, nyx_call *c, nyx_error *err)
+static int write_record(nyx_engine *e, api_call *c, error_info *err)
 {
-    nyx_interaction it;
+    interaction_rec it;
     char *owned[3];
     build_record(c, &it, owned);
     int rc = store_log_interaction_settle(e->store, &it, c->reserved ? c->reservation : NULL, actual_cost(c), err);
@@ -421,8 +421,8 @@ static void flush_group(nyx_engine *e, int in_turn)
         log_wait group[GROUP_MAX];
         size_t k = 0;
         engine_check_db_file(e);
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         int ok = e->store && !e->degraded && store_batch_begin(e->store, &err) == 0;
         while (ok && k < t->n && k < GROUP_MAX && (k == 0 || !(in_turn && loop_turn_over(e->loop)))) {
             ok = write_record(e, t->w[k].c, &err) == 0;
@@ -431,7 +431,7 @@ static void flush_group(nyx_engine *e, int in_turn)
         if (ok && store_batch_commit(e->store, &err) != 0)
             ok = 0;
         if (!ok && e->store) {
-            nyx_error ignored;
+            error_info ignored;
             store_batch_rollback(e->store, &ignored);
         }
         if (k == 0) /* no batch: each goes on its own */
@@ -458,7 +458,7 @@ static void flush_group(nyx_engine *e, int in_turn)
 
 void call_log_flush(nyx_engine *e) { flush_group(e, 0); }
 
-void call_log(nyx_call *c, void (*logged)(nyx_call *c))
+void call_log(api_call *c, void (*logged)(api_call *c))
 {
     nyx_engine *e = c->e;
     if (!e->store || e->degraded || store_answers_later(e->store)) {

@@ -19,11 +19,11 @@
 
 static void stream_started(void *ud)
 {
-    nyx_call *c = ud;
+    api_call *c = ud;
     if (c->cancel_deferred)
         return; /* stopped by a callback: nothing more reaches the script */
     if (c->first_byte == 0)
-        c->first_byte = nyx_now_s();
+        c->first_byte = clock_now_s();
     /* From now on the API has this call's prefix: calls that start now should read it. */
     cache_response_began(c->e->cache, &c->spec.req, c->model, c->first_byte);
     if (c->spec.on_start)
@@ -32,7 +32,7 @@ static void stream_started(void *ud)
 
 static void stream_text(void *ud, const char *text, size_t len)
 {
-    nyx_call *c = ud;
+    api_call *c = ud;
     if (c->cancel_deferred)
         return;
     c->text_delivered = 1;
@@ -42,7 +42,7 @@ static void stream_text(void *ud, const char *text, size_t len)
 
 static void stream_thinking(void *ud, const char *text, size_t len)
 {
-    nyx_call *c = ud;
+    api_call *c = ud;
     if (c->cancel_deferred)
         return;
     if (c->spec.on_thinking)
@@ -50,9 +50,9 @@ static void stream_thinking(void *ud, const char *text, size_t len)
 }
 
 /* A callback cancelled the call: nothing after what it was given is read. */
-static int stream_stopped(void *ud) { return ((nyx_call *)ud)->cancel_deferred; }
+static int stream_stopped(void *ud) { return ((api_call *)ud)->cancel_deferred; }
 
-static int response_is_ok(nyx_call *c)
+static int response_is_ok(api_call *c)
 {
     long code = 0;
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -61,7 +61,7 @@ static int response_is_ok(nyx_call *c)
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
-    nyx_call *c = ud;
+    api_call *c = ud;
     size_t len = size * n;
     /* Cancelled from a callback: abort the transfer now; the cancel completes once curl
      * has returned (call.c). */
@@ -75,7 +75,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
         return c->cancel_deferred ? 0 : len;
     }
     if (c->len + len > MAX_BODY) {
-        nyx_error_set(&c->attempt_err, "api_error", 0, "response body larger than %u bytes", MAX_BODY);
+        error_set(&c->attempt_err, "api_error", 0, "response body larger than %u bytes", MAX_BODY);
         return 0;
     }
     if (c->len + len + 1 > c->cap) {
@@ -84,7 +84,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
             cap *= 2;
         char *b = realloc(c->buf, cap);
         if (!b) {
-            nyx_error_set(&c->attempt_err, "out_of_memory", 0, "out of memory reading the response");
+            error_set(&c->attempt_err, "out_of_memory", 0, "out of memory reading the response");
             return 0;
         }
         c->buf = b;
@@ -98,12 +98,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
-    nyx_call *c = ud;
+    api_call *c = ud;
     if (c->cancel_deferred)
         return 0;
     if (c->debug)
         debug_header(c, data, size * n);
-    claude_headers_feed(&c->headers, data, size * n, nyx_wall_s());
+    claude_headers_feed(&c->headers, data, size * n, clock_wall_s());
     return size * n;
 }
 
@@ -113,20 +113,20 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
-    nyx_call *c = ud;
+    api_call *c = ud;
     if (c->requests_sent++ > 0)
         call_request_resent(c);
     return CURL_PREREQFUNC_OK;
 }
 
-static double timeout_of(const nyx_call *c)
+static double timeout_of(const api_call *c)
 {
     return c->spec.timeout_s > 0 ? c->spec.timeout_s : c->e->cfg.timeout_s;
 }
 
 /* The network half of a transfer (net.c): trust, proxy, HTTP version, and the headers with the
  * call's own. */
-static int configure_net(nyx_call *c)
+static int configure_net(api_call *c)
 {
     if (c->spec.nheaders &&
         net_call_headers(c->e->headers, c->spec.headers, c->spec.nheaders, &c->req_headers) != 0)
@@ -135,7 +135,7 @@ static int configure_net(nyx_call *c)
 }
 
 /* The transfer ends: curl's handle goes, and the header list it used after it. */
-static void drop_easy(nyx_call *c)
+static void drop_easy(api_call *c)
 {
     curl_easy_cleanup(c->easy);
     c->easy = NULL;
@@ -143,7 +143,7 @@ static void drop_easy(nyx_call *c)
     c->req_headers = NULL;
 }
 
-static int configure(nyx_call *c)
+static int configure(api_call *c)
 {
     nyx_engine *e = c->e;
     char url[1024];
@@ -178,7 +178,7 @@ static int configure(nyx_call *c)
 
 static void transfer_done(void *ud, CURLcode rc)
 {
-    nyx_call *c = ud;
+    api_call *c = ud;
     long status = 0;
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
     if (c->first_byte == 0) {
@@ -188,8 +188,8 @@ static void transfer_done(void *ud, CURLcode rc)
     }
     if (c->debug)
         debug_response(c, status, rc == CURLE_OK ? NULL : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (c->attempt_err.type[0] && (rc == CURLE_WRITE_ERROR || rc == CURLE_OK))
         err = c->attempt_err;
     else if (rc != CURLE_OK) {
@@ -222,13 +222,13 @@ static void transfer_done(void *ud, CURLcode rc)
     c->attempt_done(c, (int)status, err.type[0] ? &err : NULL);
 }
 
-int call_http_start(nyx_call *c, call_attempt_fn done)
+int call_http_start(api_call *c, call_attempt_fn done)
 {
     c->attempt_done = done;
-    c->attempt_started = nyx_now_s();
+    c->attempt_started = clock_now_s();
     c->requests_sent = 0;
     claude_headers_init(&c->headers);
-    nyx_error_clear(&c->attempt_err);
+    error_clear(&c->attempt_err);
     c->easy = curl_easy_init();
     if (c->easy && c->spec.req.stream) {
         claude_stream_hooks hooks = {.on_start = stream_started, .on_text = stream_text,
@@ -246,7 +246,7 @@ int call_http_start(nyx_call *c, call_attempt_fn done)
 }
 
 /* Forgets what an attempt received, so the next one starts clean. */
-void call_http_reset(nyx_call *c)
+void call_http_reset(api_call *c)
 {
     if (c->debug)
         debug_forget(c);
@@ -255,10 +255,10 @@ void call_http_reset(nyx_call *c)
     claude_stream_free(c->stream);
     c->stream = NULL;
     c->len = 0;
-    nyx_response_free(&c->result.resp);
+    response_free(&c->result.resp);
 }
 
-void call_http_abort(nyx_call *c)
+void call_http_abort(api_call *c)
 {
     if (!c->easy)
         return;

@@ -15,18 +15,18 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-typedef void (*call_attempt_fn)(nyx_call *c, int status, nyx_error *err);
+typedef void (*call_attempt_fn)(api_call *c, int status, error_info *err);
 
-struct nyx_call {
+struct api_call {
     nyx_engine *e;
-    nyx_call_spec spec;
+    call_spec spec;
     call_done_fn done;
     void *ud;
-    nyx_call *prev, *next;   /* the engine's in-flight list */
+    api_call *prev, *next;   /* the engine's in-flight list */
 
     /* routes: the requested model, then each fallback */
     size_t route, nroutes;
-    const nyx_model *model;  /* of the current route, NULL when unknown */
+    const model_info *model;  /* of the current route, NULL when unknown */
     char *body;              /* request JSON for the current route */
     size_t body_len;
     cache_expect expect;
@@ -55,7 +55,7 @@ struct nyx_call {
     claude_stream *stream;
     char *buf;
     size_t len, cap;
-    nyx_error attempt_err;   /* set by a callback that aborts the transfer */
+    error_info attempt_err;   /* set by a callback that aborts the transfer */
     int text_delivered;
     int retries_on_route;
     uint64_t breaker_ticket;  /* the breaker judges outcomes in send order */
@@ -78,41 +78,41 @@ struct nyx_call {
     int released;            /* its owner let it go while an answer was on its way */
     int logging;             /* finished, its record not yet committed (on e->logging) */
     double logged_at;        /* when its record was first written */
-    nyx_call_result result;
+    call_outcome result;
 };
 
 /* call_http.c */
 /* Starts an attempt with the current body; done runs from the loop with err NULL on
  * success. Returns -1 when the transfer cannot start. */
-int call_http_start(nyx_call *c, call_attempt_fn done);
-void call_http_reset(nyx_call *c);
-void call_http_abort(nyx_call *c);
+int call_http_start(api_call *c, call_attempt_fn done);
+void call_http_reset(api_call *c);
+void call_http_abort(api_call *c);
 
 /* call_account.c */
-void call_account(nyx_call *c);
+void call_account(api_call *c);
 /* Checks the route's model (c->model) against the request before sending (call_model.c);
  * gives the one-time notices. Returns 0, or -1 with err filled. */
-int call_check_model(nyx_call *c, nyx_error *err);
+int call_check_model(api_call *c, error_info *err);
 /* After an answer: a marked prefix that wrote and read nothing was under the model's
  * minimum; an unconfirmed minimum is raised and kept in the database (call_model.c). */
-void call_learn_min_cache(nyx_call *c);
+void call_learn_min_cache(api_call *c);
 /* A learned minimum read back from system_config: applied, returns 1; not such a key: 0. */
 int call_learned_setting(nyx_engine *e, const char *key, const char *value);
 /* Writes the call's record, settling its reservation, then calls logged (before returning
  * when the store answers at once). A record the store refuses waits in memory
  * (pending_log.c); logged runs either way. */
-void call_log(nyx_call *c, void (*logged)(nyx_call *c));
-void call_record_attempt(nyx_call *c, int status, const nyx_error *err);
+void call_log(api_call *c, void (*logged)(api_call *c));
+void call_record_attempt(api_call *c, int status, const error_info *err);
 /* libcurl sent the attempt's request again on a fresh connection (the reused one closed
  * before any response): the first send is an attempt of its own, counted and logged. */
-void call_request_resent(nyx_call *c);
+void call_request_resent(api_call *c);
 
 /* call.c */
-const char *call_route_model(const nyx_call *c);
+const char *call_route_model(const api_call *c);
 /* A batch member's outcome (batch.c): c->result.resp holds the message when err is NULL. */
-void call_batch_result(nyx_call *c, int status, nyx_error *err);
+void call_batch_result(api_call *c, int status, error_info *err);
 /* 1 when the request's cache marks ask only for the 1-hour TTL (how unbroken-down cache
  * writes are priced). */
-int call_asked_1h(const nyx_request *req);
+int call_asked_1h(const claude_request *req);
 
 #endif

@@ -14,11 +14,11 @@
 
 #define STALE_TABLE_DAYS NYX_MODELS_STALE_DAYS
 
-int call_check_model(nyx_call *c, nyx_error *err)
+int call_check_model(api_call *c, error_info *err)
 {
     nyx_engine *e = c->e;
     const char *name = call_route_model(c);
-    if (accept_table_stale(e->models, nyx_wall_s(), STALE_TABLE_DAYS)) {
+    if (accept_table_stale(e->models, clock_wall_s(), STALE_TABLE_DAYS)) {
         const char *date = models_date(e->models);
         engine_warn_once(e, "models-stale",
                          "nyx: the model table is dated %s, more than %d days ago; prices or models may "
@@ -48,12 +48,12 @@ int call_check_model(nyx_call *c, nyx_error *err)
 /* Settings key under which a learned minimum is kept (system_config). */
 #define LEARNED_PREFIX "models.min_cache."
 
-void call_learn_min_cache(nyx_call *c)
+void call_learn_min_cache(api_call *c)
 {
     nyx_engine *e = c->e;
-    const nyx_model *m = c->model;
-    const nyx_usage *u = &c->result.resp.usage;
-    const nyx_request *req = &c->spec.req;
+    const model_info *m = c->model;
+    const claude_usage *u = &c->result.resp.usage;
+    const claude_request *req = &c->spec.req;
     if (!m || m->min_cache_confirmed || c->result.status != NYX_STATUS_OK ||
         u->cache_creation_input_tokens > 0 || u->cache_read_input_tokens > 0)
         return;
@@ -89,8 +89,8 @@ void call_learn_min_cache(nyx_call *c)
     char key[200], value[32];
     snprintf(key, sizeof key, LEARNED_PREFIX "%.150s", m->id);
     snprintf(value, sizeof value, "%lld", (long long)(prefix + 1));
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (store_config_set(e->store, key, value, &err) != 0)
         engine_warn_once(e, "learned-min-cache", "nyx: a learned cache minimum could not be stored: %s",
                          err.message);

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define AT(f) offsetof(nyx_config, f)
+#define AT(f) offsetof(engine_config, f)
 #define NONE ((size_t)-1)
 
 /* Every setting once: its key in the database (`nyx config`), its environment variable, its
- * nyx_set name, its type and range, its default, and the field of nyx_config it fills.
+ * nyx_set name, its type and range, its default, and the field of engine_config it fills.
  * Precedence, highest first: nyx_set, the environment, the database, the default (a call's
  * own argument, such as a session's budget_usd, is above them all). The table is the
  * documentation; README's configuration table follows it. */
@@ -172,12 +172,12 @@ int setting_choice(const setting_def *d, const char *word)
 static int is_name_char(int c) { return isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':' || c == '@'; }
 
 /* "a, b ,c" -> "a,b,c": names of agents, or "*". */
-static char *check_list(const char *label, const char *text, nyx_error *err)
+static char *check_list(const char *label, const char *text, error_info *err)
 {
     size_t len = strlen(text);
     char *out = malloc(len + 1);
     if (!out) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
         return NULL;
     }
     size_t w = 0;
@@ -193,7 +193,7 @@ static char *check_list(const char *label, const char *text, nyx_error *err)
         while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
             end--;
         if (end == start) {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "%s: must be a comma-separated list of agent names (or *), but item %d is empty", label,
                           item);
             free(out);
@@ -202,7 +202,7 @@ static char *check_list(const char *label, const char *text, nyx_error *err)
         int star = end - start == 1 && *start == '*';
         for (const char *c = start; c < end && !star; c++)
             if (!is_name_char((unsigned char)*c)) {
-                nyx_error_set(err, "invalid_argument", 0,
+                error_set(err, "invalid_argument", 0,
                               "%s: \"%.*s\" is not an agent name (letters, digits and _ - . : @, or *)", label,
                               (int)(end - start > 60 ? 60 : end - start), start);
                 free(out);
@@ -221,15 +221,15 @@ static char *check_list(const char *label, const char *text, nyx_error *err)
     return out;
 }
 
-static char *copy_or_oom(const char *text, nyx_error *err)
+static char *copy_or_oom(const char *text, error_info *err)
 {
     char *copy = strdup(text);
     if (!copy)
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
     return copy;
 }
 
-char *setting_check(const setting_def *d, const char *label, const char *text, nyx_error *err)
+char *setting_check(const setting_def *d, const char *label, const char *text, error_info *err)
 {
     char buf[64];
     if (d->kind == SET_LIST)
@@ -237,7 +237,7 @@ char *setting_check(const setting_def *d, const char *label, const char *text, n
     if (d->choices) {
         int i = setting_choice(d, text);
         if (i < 0) {
-            nyx_error_set(err, "invalid_argument", 0, "%s: must be one of %s, got \"%.40s\"", label, d->choices, text);
+            error_set(err, "invalid_argument", 0, "%s: must be one of %s, got \"%.40s\"", label, d->choices, text);
             return NULL;
         }
         snprintf(buf, sizeof buf, "%.*s", (int)strcspn(text, " \t"), text);
@@ -250,7 +250,7 @@ char *setting_check(const setting_def *d, const char *label, const char *text, n
     if (d->kind == SET_BOOL) {
         int b;
         if (parse_bool(text, &b) != 0) {
-            nyx_error_set(err, "invalid_argument", 0, "%s: must be true or false (1/0, yes/no, on/off), got \"%.40s\"",
+            error_set(err, "invalid_argument", 0, "%s: must be true or false (1/0, yes/no, on/off), got \"%.40s\"",
                           label, text);
             return NULL;
         }
@@ -270,15 +270,15 @@ char *setting_check(const setting_def *d, const char *label, const char *text, n
         for (size_t i = 0; d->unit && i < sizeof units / sizeof units[0]; i++)
             if (strcmp(units[i].unit, d->unit) == 0)
                 what = units[i].what;
-        nyx_error_set(err, "invalid_argument", 0, "%s: must be %s, got \"%.40s\"", label, what, text);
+        error_set(err, "invalid_argument", 0, "%s: must be %s, got \"%.40s\"", label, what, text);
         return NULL;
     }
     if (d->kind == SET_COUNT && v != floor(v)) {
-        nyx_error_set(err, "invalid_argument", 0, "%s: must be a whole number, got \"%.40s\"", label, text);
+        error_set(err, "invalid_argument", 0, "%s: must be a whole number, got \"%.40s\"", label, text);
         return NULL;
     }
     if (v < d->min || (d->min_open && v <= d->min) || v > d->max) {
-        nyx_error_set(err, "invalid_argument", 0, "%s: must be %s %g and at most %g, got %g", label,
+        error_set(err, "invalid_argument", 0, "%s: must be %s %g and at most %g, got %g", label,
                       d->min_open ? "above" : "at least", d->min, d->max, v);
         return NULL;
     }
@@ -286,7 +286,7 @@ char *setting_check(const setting_def *d, const char *label, const char *text, n
     return copy_or_oom(buf, err);
 }
 
-int setting_store(nyx_config *c, const setting_def *d, const char *canonical)
+int setting_store(engine_config *c, const setting_def *d, const char *canonical)
 {
     if (d->field == NONE)
         return 0;
@@ -303,7 +303,7 @@ int setting_store(nyx_config *c, const setting_def *d, const char *canonical)
 }
 
 /* Parses text for d into c. Returns 0, or -1 with err naming label. */
-static int set_from_text(nyx_config *c, const setting_def *d, const char *label, const char *text, nyx_error *err)
+static int set_from_text(engine_config *c, const setting_def *d, const char *label, const char *text, error_info *err)
 {
     char *canon = text ? setting_check(d, label, text, err) : NULL;
     if (text && !canon)
@@ -311,20 +311,20 @@ static int set_from_text(nyx_config *c, const setting_def *d, const char *label,
     int rc = setting_store(c, d, canon);
     free(canon);
     if (rc != 0)
-        nyx_error_set(err, "out_of_memory", 0, "out of memory reading %s", label);
+        error_set(err, "out_of_memory", 0, "out of memory reading %s", label);
     return rc;
 }
 
-int config_set_option(nyx_config *c, const char *option, const char *value, nyx_error *err)
+int config_set_option(engine_config *c, const char *option, const char *value, error_info *err)
 {
     for (size_t i = 0; i < NTABLE; i++)
         if (table[i].option && strcmp(table[i].option, option) == 0)
             return set_from_text(c, &table[i], option, value, err);
-    nyx_error_set(err, "invalid_argument", 0, "unknown option \"%.60s\"", option);
+    error_set(err, "invalid_argument", 0, "unknown option \"%.60s\"", option);
     return -1;
 }
 
-int config_from_env(nyx_config *c, nyx_error *err)
+int config_from_env(engine_config *c, error_info *err)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < NTABLE; i++) {
@@ -342,7 +342,7 @@ int config_from_env(nyx_config *c, nyx_error *err)
     if (!key || !*key)
         key = getenv("CLAUDE_API_KEY");
     if (key && *key && config_set_string(&c->api_key, key) != 0) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory reading the API key");
+        error_set(err, "out_of_memory", 0, "out of memory reading the API key");
         config_free(c);
         return -1;
     }
@@ -354,7 +354,7 @@ int config_from_env(nyx_config *c, nyx_error *err)
     return 0;
 }
 
-void config_free(nyx_config *c)
+void config_free(engine_config *c)
 {
     for (size_t i = 0; i < NTABLE; i++)
         if (table[i].kind == SET_TEXT && table[i].field != NONE)
@@ -363,7 +363,7 @@ void config_free(nyx_config *c)
     memset(c, 0, sizeof *c);
 }
 
-int config_lookup(const nyx_config *c, const char *name, config_value *out)
+int config_lookup(const engine_config *c, const char *name, config_value *out)
 {
     const setting_def *d = by_env(name);
     if (!d || d->field == NONE)

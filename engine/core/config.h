@@ -8,7 +8,7 @@
 /* storage.durability: whether a result may reach a script before its record is committed. */
 enum { DURABILITY_STRICT = 0, DURABILITY_DEGRADE = 1 };
 
-typedef struct nyx_config {
+typedef struct engine_config {
     char *api_key;          /* ANTHROPIC_API_KEY or CLAUDE_API_KEY; never logged */
     char *base_url;         /* ANTHROPIC_BASE_URL */
     char *provider;         /* NYX_PROVIDER: "sim" | "anthropic" | NULL (decide by key) */
@@ -68,7 +68,7 @@ typedef struct nyx_config {
     char *otel_metrics_exporter; /* OTEL_METRICS_EXPORTER: "otlp" (default) or "none" */
     char *otel_capture_content;  /* OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: messages
                                     on the spans when true (otel_content.h), redacted as stored */
-} nyx_config;
+} engine_config;
 
 /* ---- the settings registry (config.c): every setting once ---- */
 
@@ -90,7 +90,7 @@ typedef struct setting_def {
     double min, max;     /* numbers and counts */
     int min_open;        /* the minimum itself is refused */
     const char *def;     /* the default as text; NULL: none */
-    size_t field;        /* offset of its nyx_config field, or (size_t)-1 */
+    size_t field;        /* offset of its engine_config field, or (size_t)-1 */
     const char *choices; /* "a|b|c", or NULL */
 } setting_def;
 
@@ -105,19 +105,19 @@ void setting_label(const setting_def *d, char *out, size_t n);
 /* The one parser: checks text against d and returns its canonical text (malloc'd; "300",
  * "true", "strict", "a,b"), or NULL with err ("invalid_argument" naming label and the
  * reason, or "out_of_memory"). */
-char *setting_check(const setting_def *d, const char *label, const char *text, nyx_error *err);
+char *setting_check(const setting_def *d, const char *label, const char *text, error_info *err);
 /* Puts a canonical value (NULL: none) into d's field of c. 0, or -1 out of memory. */
-int setting_store(nyx_config *c, const setting_def *d, const char *canonical);
+int setting_store(engine_config *c, const setting_def *d, const char *canonical);
 /* The index of word among d's choices, or -1. */
 int setting_choice(const setting_def *d, const char *word);
 /* nyx_set of an option the table names ("db", "provider", "base_url", "debug"): checked by
  * the same parser; above the environment. 0, or -1 with err ("invalid_argument" for an
  * unknown option or a bad value). */
-int config_set_option(nyx_config *c, const char *option, const char *value, nyx_error *err);
+int config_set_option(engine_config *c, const char *option, const char *value, error_info *err);
 
 /* Reads the environment. Returns 0, or -1 with err naming the variable. */
-int config_from_env(nyx_config *c, nyx_error *err);
-void config_free(nyx_config *c);
+int config_from_env(engine_config *c, error_info *err);
+void config_free(engine_config *c);
 /* One setting's current value, looked up by its variable name. */
 typedef struct config_value {
     enum { CONFIG_STRING, CONFIG_NUMBER, CONFIG_BOOL, CONFIG_UNSET } kind;
@@ -128,7 +128,7 @@ typedef struct config_value {
 
 /* Returns 0 with the value of the named setting, or -1 for an unknown name. The API key is
  * not a setting that can be read. */
-int config_lookup(const nyx_config *c, const char *name, config_value *out);
+int config_lookup(const engine_config *c, const char *name, config_value *out);
 
 /* Replaces one string field. */
 int config_set_string(char **field, const char *value);

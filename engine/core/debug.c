@@ -178,13 +178,13 @@ static void capture_free(struct debug_capture *cap)
     free(cap);
 }
 
-void debug_forget(nyx_call *c)
+void debug_forget(api_call *c)
 {
     capture_free(c->debug);
     c->debug = NULL;
 }
 
-void debug_request(nyx_call *c)
+void debug_request(api_call *c)
 {
     nyx_engine *e = c->e;
     debug_forget(c);
@@ -223,13 +223,13 @@ void debug_request(nyx_call *c)
     free(out.s);
 }
 
-void debug_header(nyx_call *c, const char *data, size_t len)
+void debug_header(api_call *c, const char *data, size_t len)
 {
     if (c->debug)
         put(&c->debug->headers, data, len);
 }
 
-void debug_body(nyx_call *c, const char *data, size_t len)
+void debug_body(api_call *c, const char *data, size_t len)
 {
     struct debug_capture *cap = c->debug;
     if (!cap)
@@ -239,7 +239,7 @@ void debug_body(nyx_call *c, const char *data, size_t len)
         put(&cap->body, data, len < MAX_SHOWN - cap->body.len ? len : MAX_SHOWN - cap->body.len);
 }
 
-void debug_response(nyx_call *c, long status, const char *transport_error)
+void debug_response(api_call *c, long status, const char *transport_error)
 {
     struct debug_capture *cap = c->debug;
     nyx_engine *e = c->e;
@@ -252,7 +252,7 @@ void debug_response(nyx_call *c, long status, const char *transport_error)
         putf(&out, "HTTP %ld", status);
     else
         puts_(&out, "no HTTP response");
-    putf(&out, " after %.1f ms%s%s\n", (nyx_now_s() - c->attempt_started) * 1000.0,
+    putf(&out, " after %.1f ms%s%s\n", (clock_now_s() - c->attempt_started) * 1000.0,
          transport_error ? ": " : "", transport_error ? transport_error : "");
     if (cap->headers.len) {
         /* curl hands over the lines with their CRLF: print them with plain newlines */

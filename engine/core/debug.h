@@ -17,20 +17,20 @@
 #include <stddef.h>
 
 typedef struct nyx_engine nyx_engine;
-typedef struct nyx_call nyx_call;
+typedef struct api_call api_call;
 
 /* The attempt's request is configured and about to go: writes it, and starts capturing the
  * response (debug_header / debug_body) until debug_response. */
-void debug_request(nyx_call *c);
+void debug_request(api_call *c);
 /* One response header line, as curl hands it over (status line included). */
-void debug_header(nyx_call *c, const char *data, size_t len);
+void debug_header(api_call *c, const char *data, size_t len);
 /* Response bytes as they arrive (JSON, error body or SSE text). */
-void debug_body(nyx_call *c, const char *data, size_t len);
+void debug_body(api_call *c, const char *data, size_t len);
 /* The attempt ended: writes the response (status 0: none arrived; transport_error: curl's
  * text of a transfer failure, or NULL) and forgets the capture. */
-void debug_response(nyx_call *c, long status, const char *transport_error);
+void debug_response(api_call *c, long status, const char *transport_error);
 /* Forgets the capture of an attempt that ends without a response (aborted, reset). */
-void debug_forget(nyx_call *c);
+void debug_forget(api_call *c);
 
 /* Closes NYX_DEBUG_FILE and frees the engine's debug state (nyx_close). */
 void debug_free(nyx_engine *e);

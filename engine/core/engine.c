@@ -131,8 +131,8 @@ static void breaker_changed(void *ud, const char *key, breaker_state from, break
     nyx_engine *e = ud;
     if (to == BREAKER_OPEN) {
         e->breaker_opens++;
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         if (e->store)
             store_audit(e->store, "breaker_open", NULL, NULL, key, &err);
     }
@@ -166,7 +166,7 @@ int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds)
 }
 
 /* NYX_TIMEOUT_PROFILES="council=120,quick=15": named timeouts a call can choose. */
-static int parse_timeout_profiles(nyx_engine *e, nyx_error *err)
+static int parse_timeout_profiles(nyx_engine *e, error_info *err)
 {
     const char *spec = getenv("NYX_TIMEOUT_PROFILES");
     if (!spec || !*spec)
@@ -179,7 +179,7 @@ static int parse_timeout_profiles(nyx_engine *e, nyx_error *err)
         char *eq = strchr(item, '='), *end = NULL;
         double v = eq ? strtod(eq + 1, &end) : 0;
         if (!eq || eq == item || !end || *end || !call_timeout_valid(v)) {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "NYX_TIMEOUT_PROFILES must be name=seconds[,name=seconds...] with seconds from 0 "
                           "to %g or inf (no timeout), got \"%.40s\"", NYX_TIMEOUT_MAX_S, item);
             rc = -1;
@@ -204,8 +204,8 @@ void engine_stop(nyx_engine *e, const char *reason, int broadcast)
     int was = e->stopped;
     e->stopped = 1;
     snprintf(e->stop_reason, sizeof e->stop_reason, "%s", reason && *reason ? reason : "no reason given");
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (broadcast)
         e->local_changes++;
     /* A stop given before the first call still reaches the database: otherwise the engine's
@@ -256,8 +256,8 @@ static void watch_stop(void *ud)
     nyx_engine *e = ud;
     e->stop_watch = NULL;
     int changed = 0;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     store_pump(e->store);
     char failed[sizeof err.message];
     if (store_take_write_error(e->store, failed, sizeof failed))
@@ -285,8 +285,8 @@ int nyx_resume(nyx_engine *e)
 {
     if (engine_open_store(e) != 0)
         return NYX_EIO;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     e->stopped = 0;
     e->local_changes++;
     if (store_control_set(e->store, "stop", NULL, &err) != 0) {
@@ -307,8 +307,8 @@ nyx_engine *nyx_open(char **errmsg)
         return NULL;
     }
     nyx_engine *e = calloc(1, sizeof *e);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (!e) {
         if (errmsg)
             *errmsg = strdup("out of memory");
@@ -396,8 +396,8 @@ int nyx_set(nyx_engine *e, const char *key, const char *value)
         return NYX_OK;
     }
     /* db, provider, base_url, debug: the settings table's, checked by its parser */
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (config_set_option(&e->cfg, key, value, &err) != 0) {
         engine_set_error(e, "nyx_set: %s", err.message);
         return error_code(&err);
@@ -409,13 +409,13 @@ int nyx_set(nyx_engine *e, const char *key, const char *value)
 
 static int64_t sim_min_cache(void *ud, const char *model)
 {
-    const nyx_model *m = models_find(ud, model);
+    const model_info *m = models_find(ud, model);
     return m ? m->min_cache_tokens : -1;
 }
 
 static const char *sim_canonical(void *ud, const char *model)
 {
-    const nyx_model *m = models_find(ud, model);
+    const model_info *m = models_find(ud, model);
     return m ? m->id : model;
 }
 
@@ -449,8 +449,8 @@ static int start_provider(nyx_engine *e)
     opt.token_ms = e->cfg.sim_token_ms;
     opt.batch_delay_ms = e->cfg.sim_batch_ms;
     opt.batch_expiry_ms = e->cfg.sim_batch_expiry_ms;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     e->sim_models = models_new_default(&err);
     if (e->sim_models && e->cfg.models_file && models_merge_file(e->sim_models, e->cfg.models_file, &err) != 0) {
         models_free(e->sim_models);
@@ -495,8 +495,8 @@ static int build_headers(nyx_engine *e)
  * start, since it must never be forgotten in place. */
 static int start_net(nyx_engine *e)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     const char *warning = NULL;
     if (!(e->net = net_open(&e->cfg, e->endpoint, e->sim != NULL, &warning, &err))) {
         engine_set_error(e, "%s", err.message);
@@ -512,8 +512,8 @@ int engine_open_store(nyx_engine *e)
     if (e->store)
         return 0;
     const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     /* Opening waits this long for a lock held elsewhere; in the loop, 10 ms (store_set_background). */
     store_options opts = {250, 0};
     e->store = store_open_opts(db, &opts, &err);
@@ -564,7 +564,7 @@ static int start_store(nyx_engine *e)
 static void audit_config(nyx_engine *e)
 {
     char detail[800], tls[200];
-    const nyx_config *c = &e->cfg;
+    const engine_config *c = &e->cfg;
     net_summary(e->net, tls, sizeof tls);
     snprintf(detail, sizeof detail,
              "provider=%s endpoint=%s api_key=%s model=%s max_retries=%ld breaker=%d storage=%s "
@@ -572,8 +572,8 @@ static void audit_config(nyx_engine *e)
              e->provider, e->endpoint, c->api_key ? "set" : "unset", c->default_model, c->max_retries,
              c->circuit_breaker, c->storage_mode, c->daily_budget_usd, c->monthly_budget_usd,
              c->session_budget_usd, c->response_cache, tls, (long)getpid());
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     store_audit(e->store, "config", NULL, NULL, detail, &err);
 }
 
@@ -588,8 +588,8 @@ int engine_start(nyx_engine *e)
     }
     e->started = 1;
     if (e->store) {
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         settings_load(e, &err); /* system_config, under the environment */
         audit_config(e);
         /* Reservations of processes that died can never settle: give the money back. */
@@ -606,14 +606,14 @@ const char *nyx_provider(nyx_engine *e)
     return e->provider;
 }
 
-nyx_session *engine_session(nyx_engine *e, const char *name, int create)
+call_session *engine_session(nyx_engine *e, const char *name, int create)
 {
-    for (nyx_session *s = e->sessions; s; s = s->next)
+    for (call_session *s = e->sessions; s; s = s->next)
         if (strcmp(s->name, name) == 0)
             return s;
     if (!create)
         return NULL;
-    nyx_session *s = calloc(1, sizeof *s);
+    call_session *s = calloc(1, sizeof *s);
     if (!s || !(s->name = strdup(name))) {
         free(s);
         return NULL;
@@ -662,8 +662,8 @@ int nyx_budget_reset(nyx_engine *e, const char *scope)
         return NYX_EINVAL;
     if (engine_open_store(e) != 0)
         return NYX_EIO;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int found = 0;
     if (store_budget_reset(e->store, scope, &found, &err) != 0) {
         engine_set_error(e, "%s", err.message);
@@ -703,10 +703,10 @@ void nyx_cancel_all(nyx_engine *e, const char *reason)
         calls_cancel_all(e, reason);
 }
 
-struct nyx_text_pool *engine_text_pool(nyx_engine *e)
+struct text_pool *engine_text_pool(nyx_engine *e)
 {
     if (!e->texts)
-        e->texts = nyx_text_pool_new();
+        e->texts = text_pool_new();
     return e->texts;
 }
 
@@ -729,13 +729,13 @@ void nyx_close(nyx_engine *e)
     loop_timer_cancel(e->loop, e->stop_watch);
     e->stop_watch = NULL;
     /* Records on their way to the database arrive, or wait in memory for what follows. */
-    for (double until = nyx_now_s() + 10; store_busy(e->store) > 0 && nyx_now_s() < until;)
+    for (double until = clock_now_s() + 10; store_busy(e->store) > 0 && clock_now_s() < until;)
         loop_poll(e->loop, 50);
     otel_close(e); /* the last spans, a bounded wait */
     call_log_close(e);
     guard_memo_free(e->pii_memo);
     claude_json_texts_free(e->json_texts);
-    nyx_text_pool_free(e->texts);
+    text_pool_free(e->texts);
     pending_log_close(e);
     budget_free(e);
     settings_free(e);
@@ -761,7 +761,7 @@ void nyx_close(nyx_engine *e)
     curl_slist_free_all(e->headers);
     net_free(e->net);
     free(e->endpoint);
-    for (nyx_session *s = e->sessions, *n; s; s = n) {
+    for (call_session *s = e->sessions, *n; s; s = n) {
         n = s->next;
         free(s->name);
         free(s);

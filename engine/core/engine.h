@@ -14,10 +14,10 @@
 #include <curl/curl.h>
 #include <stdint.h>
 
-struct nyx_models;
+struct model_table;
 struct sim_server;
-struct nyx_store;
-struct nyx_call;
+struct store_db;
+struct api_call;
 struct cache_policy;
 struct ratelimiter;
 struct breakers;
@@ -49,21 +49,21 @@ typedef struct engine_var {
     char *name, *value;
 } engine_var;
 
-typedef struct nyx_session nyx_session;
-struct nyx_session {
+typedef struct call_session call_session;
+struct call_session {
     char *name;
     double budget_usd; /* < 0: none */
     int open;
-    nyx_stats stats;
-    nyx_session *next;
+    cache_stats stats;
+    call_session *next;
 };
 
 struct nyx_engine {
-    nyx_config cfg;
+    engine_config cfg;
     int started;          /* engine_start done */
-    nyx_loop *loop;
-    struct nyx_models *models;
-    struct nyx_models *sim_models; /* the built-in simulator's own copy: read by its threads, and
+    event_loop *loop;
+    struct model_table *models;
+    struct model_table *sim_models; /* the built-in simulator's own copy: read by its threads, and
                                       never changed by what the engine learns (it is "the API") */
     struct sim_server *sim;
     char *endpoint;       /* base URL actually used */
@@ -73,7 +73,7 @@ struct nyx_engine {
     struct otel *otel;    /* otel.h: OpenTelemetry export, NULL when off */
     int64_t connections;  /* connections opened */
     int64_t tls_handshakes; /* of them, the ones that set up TLS */
-    struct nyx_store *store;
+    struct store_db *store;
     struct pending_log *pending;  /* records waiting for the store */
     loop_timer *pending_timer;
     int degraded;                 /* the store failed: records wait in memory */
@@ -106,14 +106,14 @@ struct nyx_engine {
     loop_timer *stop_watch;
     int stopped;          /* emergency stop: new calls fail with "stopped" */
     char stop_reason[256];
-    nyx_stats stats;
+    cache_stats stats;
     stats_group by_model, by_agent, by_template;
-    nyx_session *sessions;
-    struct nyx_call *calls; /* in flight, for cancel-all */
+    call_session *sessions;
+    struct api_call *calls; /* in flight, for cancel-all */
     int cancels_deferred;   /* calls asked to cancel inside curl's callbacks (call.c) */
-    struct nyx_call *logging; /* finished, their records not yet committed */
+    struct api_call *logging; /* finished, their records not yet committed */
     struct claude_json_texts *json_texts; /* long texts' JSON literals, made once (claude/json_text.h) */
-    struct nyx_text_pool *texts; /* long prompt texts shared by the calls in flight (claude/types.h) */
+    struct text_pool *texts; /* long prompt texts shared by the calls in flight (claude/types.h) */
     struct guard_memo *pii_memo; /* stored text redacted: each long text scanned once (guard/memo.h) */
     struct turn_log *turn_log; /* of them, those this loop turn commits together (call_account.c) */
     uint64_t id_nonce, id_seq;
@@ -128,7 +128,7 @@ struct nyx_engine {
     int in_callback;      /* a Lua callback runs inside a network callback: no waiting */
 
     /* hot reload (core/watch.h, lua/lreload.c) */
-    struct nyx_watch *watch; /* created on first use */
+    struct file_watch *watch; /* created on first use */
     int watch_off;           /* nyx_set "reload" "0", or inotify is unavailable */
     int watch_script;        /* nyx_watch_script: changes end nyx_poll with NYX_CHANGED */
     int changed;             /* such a change happened since the last nyx_poll */
@@ -168,18 +168,18 @@ void engine_check_db_file(nyx_engine *e);
 int engine_open_store(nyx_engine *e);
 /* Creates e->templates (core/templates.c): the template library with what it may ask of the
  * engine. 0, or -1 with err when out of memory. */
-int engine_open_templates(nyx_engine *e, nyx_error *err);
+int engine_open_templates(nyx_engine *e, error_info *err);
 void engine_log(nyx_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The pool the calls' long prompt texts are shared through, made on first use; NULL when out
  * of memory (texts are then copied). */
-struct nyx_text_pool *engine_text_pool(nyx_engine *e);
+struct text_pool *engine_text_pool(nyx_engine *e);
 /* Logs a notice only the first time this key is seen. */
 void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void engine_set_error(nyx_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Unique interaction id, written to out (at least 40 bytes). */
 void engine_new_id(nyx_engine *e, char *out, size_t size);
-nyx_session *engine_session(nyx_engine *e, const char *name, int create);
+call_session *engine_session(nyx_engine *e, const char *name, int create);
 /* Seconds of a named timeout profile, or -1 when there is none. */
 double engine_timeout_profile(const nyx_engine *e, const char *name);
 int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds);
@@ -193,7 +193,7 @@ void engine_filter_store_text(nyx_engine *e);
 /* Records a script's own audit event; its detail is stored as the storage mode stores text
  * (redacted by default, nothing under "none"). Returns 0, or -1 with err. (audit.c) */
 int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,
-                 const char *detail, nyx_error *err);
+                 const char *detail, error_info *err);
 /* One part of the progress line (nyx.progress), under key ("script" for the script's own, a
  * council's own, ...); NULL or "" removes it. Past eight parts a new key is dropped: the line
  * has no room for more anyway. (progress.c) */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-nyx_watch *engine_watch(nyx_engine *e)
+file_watch *engine_watch(nyx_engine *e)
 {
     if (e->watch || e->watch_off)
         return e->watch;
@@ -43,7 +43,7 @@ static void template_changed(void *ud, const char *path)
     engine_note_change(e, path);
 }
 
-static void watch_dir(nyx_engine *e, nyx_watch *w, const char *dir)
+static void watch_dir(nyx_engine *e, file_watch *w, const char *dir)
 {
     /* A directory that does not exist is simply not watched. */
     struct stat st;
@@ -55,7 +55,7 @@ static void watch_dir(nyx_engine *e, nyx_watch *w, const char *dir)
 
 void engine_watch_templates(nyx_engine *e)
 {
-    nyx_watch *w = engine_watch(e);
+    file_watch *w = engine_watch(e);
     if (!w)
         return;
     watch_dir(e, w, "./templates");
@@ -75,7 +75,7 @@ int nyx_watch_script(nyx_engine *e, const char *path)
             engine_set_error(e, "nyx_watch_script: a path is required");
         return NYX_EINVAL;
     }
-    nyx_watch *w = engine_watch(e);
+    file_watch *w = engine_watch(e);
     if (!w) {
         engine_set_error(e, "cannot watch %s: hot reload is off or inotify is unavailable", path);
         return NYX_EIO;

@@ -201,18 +201,18 @@ static void kick(void *ud)
 }
 
 int host_tool_start(nyx_engine *e, const char *name, const char *input, host_tool_done done, void *ud,
-                    long long *id, nyx_error *err)
+                    long long *id, error_info *err)
 {
     struct host_tools *h = e->host_tools;
     const host_tool *t = find(h, name);
     if (!t) {
-        nyx_error_set(err, "invalid_argument", 0, "no tool named %s is registered by the host", name);
+        error_set(err, "invalid_argument", 0, "no tool named %s is registered by the host", name);
         return -1;
     }
     host_call *c = calloc(1, sizeof *c);
     if (!c || !(c->input = strdup(input)) || (!h->kick_queued && loop_defer(e->loop, kick, e) != 0)) {
         free_call(c);
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
         return -1;
     }
     h->kick_queued = 1;

@@ -18,7 +18,7 @@ int host_tool_find(nyx_engine *e, const char *name, const char **description, co
  * loop's next turn; done runs once the host answers, never before this returns. *id names the
  * call for host_tool_abandon. 0, or -1 with err (no such tool, out of memory). */
 int host_tool_start(nyx_engine *e, const char *name, const char *input, host_tool_done done, void *ud,
-                    long long *id, nyx_error *err);
+                    long long *id, error_info *err);
 
 /* Forgets a call whose answer nobody waits for any more (its task was cancelled or collected):
  * done never runs, and a later nyx_tool_result for it is refused. Unknown ids do nothing. */

@@ -48,7 +48,7 @@ typedef struct source_state {
 /* What an event of the outer epoll set stands for: the high half of its data. */
 enum { TAG_CURL = 1, TAG_WATCH = 2, TAG_SOURCE = 3 };
 
-struct nyx_loop {
+struct event_loop {
     CURLM *multi;
     int transfers;
     int ep;              /* all the loop waits on: curl's set, watched descriptors, sources */
@@ -75,9 +75,9 @@ struct nyx_loop {
 /* A budgeted turn's time is up: what is left waits for the next turn. A turn always runs one
  * piece of work (a timer, a deferred function, a socket's action, a finished transfer, a
  * source's answers), so every turn makes progress. */
-static int over(const nyx_loop *loop)
+static int over(const event_loop *loop)
 {
-    return loop->deadline_us > 0 && loop->worked && nyx_now_us() >= loop->deadline_us;
+    return loop->deadline_us > 0 && loop->worked && clock_now_us() >= loop->deadline_us;
 }
 
 static uint64_t tag(int kind, uint32_t value) { return (uint64_t)kind << 32 | value; }
@@ -88,7 +88,7 @@ static uint64_t tag(int kind, uint32_t value) { return (uint64_t)kind << 32 | va
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
-    nyx_loop *loop = userp;
+    event_loop *loop = userp;
     if (what == CURL_POLL_REMOVE) {
         /* A socket closed before this call has already left the set: nothing to undo. */
         epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, s, NULL);
@@ -111,8 +111,8 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    nyx_loop *loop = userp;
-    loop->curl_due_us = timeout_ms < 0 ? -1 : nyx_now_us() + (int64_t)timeout_ms * 1000;
+    event_loop *loop = userp;
+    loop->curl_due_us = timeout_ms < 0 ? -1 : clock_now_us() + (int64_t)timeout_ms * 1000;
     return 0;
 }
 
@@ -125,9 +125,9 @@ static int epoll_set(int ep, int op, int fd, uint32_t events, uint64_t data)
     return epoll_ctl(ep, op, fd, &ev);
 }
 
-nyx_loop *loop_new(void)
+event_loop *loop_new(void)
 {
-    nyx_loop *loop = calloc(1, sizeof *loop);
+    event_loop *loop = calloc(1, sizeof *loop);
     if (!loop)
         return NULL;
     loop->curl_due_us = -1;
@@ -149,7 +149,7 @@ nyx_loop *loop_new(void)
     return loop;
 }
 
-void loop_free(nyx_loop *loop)
+void loop_free(event_loop *loop)
 {
     if (!loop)
         return;
@@ -172,7 +172,7 @@ void loop_free(nyx_loop *loop)
 
 /* ---- transfers ---- */
 
-static int add_transfer(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud, int background)
+static int add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud, int background)
 {
     transfer *t = malloc(sizeof *t);
     if (!t)
@@ -190,17 +190,17 @@ static int add_transfer(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void 
     return 0;
 }
 
-int loop_add_transfer(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud)
+int loop_add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud)
 {
     return add_transfer(loop, easy, done, ud, 0);
 }
 
-int loop_add_transfer_background(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud)
+int loop_add_transfer_background(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud)
 {
     return add_transfer(loop, easy, done, ud, 1);
 }
 
-static transfer *take_transfer(nyx_loop *loop, CURL *easy)
+static transfer *take_transfer(event_loop *loop, CURL *easy)
 {
     transfer *t = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
@@ -213,11 +213,11 @@ static transfer *take_transfer(nyx_loop *loop, CURL *easy)
     return t;
 }
 
-void loop_remove_transfer(nyx_loop *loop, CURL *easy) { free(take_transfer(loop, easy)); }
+void loop_remove_transfer(event_loop *loop, CURL *easy) { free(take_transfer(loop, easy)); }
 
 /* ---- timers: a binary min-heap on due time ---- */
 
-static void heap_swap(nyx_loop *loop, size_t a, size_t b)
+static void heap_swap(event_loop *loop, size_t a, size_t b)
 {
     loop_timer *t = loop->heap[a];
     loop->heap[a] = loop->heap[b];
@@ -226,7 +226,7 @@ static void heap_swap(nyx_loop *loop, size_t a, size_t b)
     loop->heap[b]->index = b;
 }
 
-static void heap_up(nyx_loop *loop, size_t i)
+static void heap_up(event_loop *loop, size_t i)
 {
     while (i > 0) {
         size_t parent = (i - 1) / 2;
@@ -237,7 +237,7 @@ static void heap_up(nyx_loop *loop, size_t i)
     }
 }
 
-static void heap_down(nyx_loop *loop, size_t i)
+static void heap_down(event_loop *loop, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
@@ -252,7 +252,7 @@ static void heap_down(nyx_loop *loop, size_t i)
     }
 }
 
-loop_timer *loop_timer_add(nyx_loop *loop, double delay_s, loop_fn fn, void *ud)
+loop_timer *loop_timer_add(event_loop *loop, double delay_s, loop_fn fn, void *ud)
 {
     if (loop->nheap == loop->capheap) {
         size_t cap = loop->capheap ? loop->capheap * 2 : 16;
@@ -267,7 +267,7 @@ loop_timer *loop_timer_add(nyx_loop *loop, double delay_s, loop_fn fn, void *ud)
         return NULL;
     if (delay_s < 0)
         delay_s = 0;
-    t->due_us = nyx_now_us() + (int64_t)(delay_s * 1e6);
+    t->due_us = clock_now_us() + (int64_t)(delay_s * 1e6);
     t->background = 0;
     t->fn = fn;
     t->ud = ud;
@@ -277,7 +277,7 @@ loop_timer *loop_timer_add(nyx_loop *loop, double delay_s, loop_fn fn, void *ud)
     return t;
 }
 
-loop_timer *loop_timer_add_background(nyx_loop *loop, double delay_s, loop_fn fn, void *ud)
+loop_timer *loop_timer_add_background(event_loop *loop, double delay_s, loop_fn fn, void *ud)
 {
     loop_timer *t = loop_timer_add(loop, delay_s, fn, ud);
     if (t) {
@@ -287,7 +287,7 @@ loop_timer *loop_timer_add_background(nyx_loop *loop, double delay_s, loop_fn fn
     return t;
 }
 
-static void heap_remove(nyx_loop *loop, loop_timer *t)
+static void heap_remove(event_loop *loop, loop_timer *t)
 {
     size_t i = t->index;
     if (t->background)
@@ -300,7 +300,7 @@ static void heap_remove(nyx_loop *loop, loop_timer *t)
     }
 }
 
-void loop_timer_cancel(nyx_loop *loop, loop_timer *t)
+void loop_timer_cancel(event_loop *loop, loop_timer *t)
 {
     if (!t)
         return;
@@ -308,9 +308,9 @@ void loop_timer_cancel(nyx_loop *loop, loop_timer *t)
     free(t);
 }
 
-static void run_due_timers(nyx_loop *loop)
+static void run_due_timers(event_loop *loop)
 {
-    int64_t now = nyx_now_us();
+    int64_t now = clock_now_us();
     while (loop->nheap > 0 && loop->heap[0]->due_us <= now && !over(loop)) {
         loop_timer *t = loop->heap[0];
         heap_remove(loop, t);
@@ -324,7 +324,7 @@ static void run_due_timers(nyx_loop *loop)
 
 /* ---- deferred functions ---- */
 
-int loop_defer(nyx_loop *loop, loop_fn fn, void *ud)
+int loop_defer(event_loop *loop, loop_fn fn, void *ud)
 {
     if (loop->ndefers == loop->capdefers) {
         size_t cap = loop->capdefers ? loop->capdefers * 2 : 16;
@@ -340,7 +340,7 @@ int loop_defer(nyx_loop *loop, loop_fn fn, void *ud)
     return 0;
 }
 
-static void run_deferred(nyx_loop *loop)
+static void run_deferred(event_loop *loop)
 {
     /* Functions deferred while these run wait for the next round, so a function that defers
      * itself cannot starve the loop. */
@@ -357,7 +357,7 @@ static void run_deferred(nyx_loop *loop)
 
 /* ---- watched descriptors ---- */
 
-int loop_watch_fd(nyx_loop *loop, int fd, loop_fn fn, void *ud)
+int loop_watch_fd(event_loop *loop, int fd, loop_fn fn, void *ud)
 {
     if (loop->nwatches == loop->capwatches) {
         size_t cap = loop->capwatches ? loop->capwatches * 2 : 4;
@@ -373,7 +373,7 @@ int loop_watch_fd(nyx_loop *loop, int fd, loop_fn fn, void *ud)
     return 0;
 }
 
-void loop_unwatch_fd(nyx_loop *loop, int fd)
+void loop_unwatch_fd(event_loop *loop, int fd)
 {
     for (size_t i = 0; i < loop->nwatches; i++) {
         if (loop->watches[i].fd == fd) {
@@ -384,7 +384,7 @@ void loop_unwatch_fd(nyx_loop *loop, int fd)
     }
 }
 
-int loop_add_source(nyx_loop *loop, const loop_source *src)
+int loop_add_source(event_loop *loop, const loop_source *src)
 {
     source_state *st = realloc(loop->source_states, (loop->nsources + 1) * sizeof *st);
     if (!st)
@@ -401,7 +401,7 @@ int loop_add_source(nyx_loop *loop, const loop_source *src)
 
 /* Registers each source's current descriptor. A descriptor may have been closed and its number
  * reused since the last turn (a reconnect), so it is set again every time, not only on change. */
-static void sync_sources(nyx_loop *loop)
+static void sync_sources(event_loop *loop)
 {
     for (size_t i = 0; i < loop->nsources; i++) {
         source_state *st = &loop->source_states[i];
@@ -420,7 +420,7 @@ static void sync_sources(nyx_loop *loop)
     }
 }
 
-static int sources_busy(const nyx_loop *loop)
+static int sources_busy(const event_loop *loop)
 {
     int n = 0;
     for (size_t i = 0; i < loop->nsources; i++)
@@ -431,7 +431,7 @@ static int sources_busy(const nyx_loop *loop)
 /* ---- one turn ---- */
 
 /* Milliseconds until the next thing due (a timer, curl's timeout), at most timeout_ms. */
-static int wait_ms(const nyx_loop *loop, int timeout_ms)
+static int wait_ms(const event_loop *loop, int timeout_ms)
 {
     if (loop->ndefers > 0 || loop->more_done)
         return 0;
@@ -440,7 +440,7 @@ static int wait_ms(const nyx_loop *loop, int timeout_ms)
         due = loop->curl_due_us;
     if (due < 0)
         return timeout_ms;
-    int64_t until = due - nyx_now_us();
+    int64_t until = due - clock_now_us();
     int64_t ms = until <= 0 ? 0 : (until + 999) / 1000;
     return ms < timeout_ms ? (int)ms : timeout_ms;
 }
@@ -448,7 +448,7 @@ static int wait_ms(const nyx_loop *loop, int timeout_ms)
 /* Hands out finished transfers, one message at a time: its fields are copied before its done
  * function runs, which may add or remove handles (that invalidates the message). A budgeted
  * turn that runs out leaves the rest for the next. */
-static void finish_transfers(nyx_loop *loop)
+static void finish_transfers(event_loop *loop)
 {
     int left = 0;
     CURLMsg *msg;
@@ -476,7 +476,7 @@ static void finish_transfers(nyx_loop *loop)
 }
 
 /* Hands curl the sockets that are ready, then its timeout when due. */
-static CURLMcode socket_actions(nyx_loop *loop, int sockets_ready)
+static CURLMcode socket_actions(event_loop *loop, int sockets_ready)
 {
     int running = 0;
     if (sockets_ready) {
@@ -492,14 +492,14 @@ static CURLMcode socket_actions(nyx_loop *loop, int sockets_ready)
                 return mc;
         }
     }
-    if (loop->curl_due_us >= 0 && loop->curl_due_us <= nyx_now_us() && !over(loop)) {
+    if (loop->curl_due_us >= 0 && loop->curl_due_us <= clock_now_us() && !over(loop)) {
         loop->curl_due_us = -1;
         return curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
     return CURLM_OK;
 }
 
-static int drive_curl(nyx_loop *loop, int sockets_ready)
+static int drive_curl(event_loop *loop, int sockets_ready)
 {
     loop->in_perform = 1;
     CURLMcode mc = socket_actions(loop, sockets_ready);
@@ -512,7 +512,7 @@ static int drive_curl(nyx_loop *loop, int sockets_ready)
     return 0;
 }
 
-static void run_watch(nyx_loop *loop, int fd)
+static void run_watch(event_loop *loop, int fd)
 {
     for (size_t j = 0; j < loop->nwatches; j++)
         if (loop->watches[j].fd == fd) {
@@ -521,13 +521,13 @@ static void run_watch(nyx_loop *loop, int fd)
         }
 }
 
-int loop_poll(nyx_loop *loop, int timeout_ms) { return loop_poll_budget(loop, timeout_ms, 0); }
+int loop_poll(event_loop *loop, int timeout_ms) { return loop_poll_budget(loop, timeout_ms, 0); }
 
-int loop_poll_budget(nyx_loop *loop, int timeout_ms, int budget_us)
+int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us)
 {
     if (timeout_ms < 0)
         timeout_ms = 0;
-    loop->deadline_us = budget_us > 0 ? nyx_now_us() + budget_us : 0;
+    loop->deadline_us = budget_us > 0 ? clock_now_us() + budget_us : 0;
     loop->worked = 0;
     run_due_timers(loop);
     run_deferred(loop);
@@ -580,25 +580,25 @@ int loop_poll_budget(nyx_loop *loop, int timeout_ms, int budget_us)
     return 0;
 }
 
-int loop_in_perform(const nyx_loop *loop) { return loop->in_perform; }
+int loop_in_perform(const event_loop *loop) { return loop->in_perform; }
 
-int loop_turn_over(const nyx_loop *loop) { return over(loop); }
+int loop_turn_over(const event_loop *loop) { return over(loop); }
 
-void loop_set_after_perform(nyx_loop *loop, loop_fn fn, void *ud)
+void loop_set_after_perform(event_loop *loop, loop_fn fn, void *ud)
 {
     loop->after_perform = fn;
     loop->after_perform_ud = ud;
 }
 
-int loop_fd(const nyx_loop *loop) { return loop->ep; }
+int loop_fd(const event_loop *loop) { return loop->ep; }
 
-int loop_timeout_ms(const nyx_loop *loop)
+int loop_timeout_ms(const event_loop *loop)
 {
     int ms = wait_ms(loop, INT_MAX);
     return ms == INT_MAX ? -1 : ms;
 }
 
-int loop_pending(const nyx_loop *loop)
+int loop_pending(const event_loop *loop)
 {
     return loop->transfers - loop->background_transfers + (int)(loop->nheap - loop->nbackground) + (int)loop->ndefers +
            sources_busy(loop);

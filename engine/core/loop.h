@@ -6,35 +6,35 @@
 #include <curl/curl.h>
 #include <stdint.h>
 
-typedef struct nyx_loop nyx_loop;
+typedef struct event_loop event_loop;
 typedef struct loop_timer loop_timer;
 typedef void (*loop_fn)(void *ud);
 typedef void (*loop_transfer_fn)(void *ud, CURLcode result);
 
-nyx_loop *loop_new(void);
-void loop_free(nyx_loop *loop);
+event_loop *loop_new(void);
+void loop_free(event_loop *loop);
 
 /* Adds a transfer; done runs once it completes (it is already removed from the multi). */
-int loop_add_transfer(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);
+int loop_add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);
 /* As loop_add_transfer, for housekeeping (telemetry export) that must not keep the loop busy:
  * loop_pending does not count it. */
-int loop_add_transfer_background(nyx_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);
+int loop_add_transfer_background(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);
 /* Removes a transfer without calling its done function. */
-void loop_remove_transfer(nyx_loop *loop, CURL *easy);
+void loop_remove_transfer(event_loop *loop, CURL *easy);
 
 /* Runs fn after delay_s; the handle is valid until it fires or is cancelled. */
-loop_timer *loop_timer_add(nyx_loop *loop, double delay_s, loop_fn fn, void *ud);
-void loop_timer_cancel(nyx_loop *loop, loop_timer *t);
+loop_timer *loop_timer_add(event_loop *loop, double delay_s, loop_fn fn, void *ud);
+void loop_timer_cancel(event_loop *loop, loop_timer *t);
 /* As loop_timer_add, for housekeeping that must not keep the loop busy: loop_pending does
  * not count it. */
-loop_timer *loop_timer_add_background(nyx_loop *loop, double delay_s, loop_fn fn, void *ud);
+loop_timer *loop_timer_add_background(event_loop *loop, double delay_s, loop_fn fn, void *ud);
 
 /* Runs fn at the end of the current turn (or the next one), outside any callback. */
-int loop_defer(nyx_loop *loop, loop_fn fn, void *ud);
+int loop_defer(event_loop *loop, loop_fn fn, void *ud);
 
 /* Watches fd for readability; fn runs when it is readable. */
-int loop_watch_fd(nyx_loop *loop, int fd, loop_fn fn, void *ud);
-void loop_unwatch_fd(nyx_loop *loop, int fd);
+int loop_watch_fd(event_loop *loop, int fd, loop_fn fn, void *ud);
+void loop_unwatch_fd(event_loop *loop, int fd);
 
 /* A descriptor that changes (a database connection that reconnects): each turn asks fd()
  * for the descriptor to watch (-1: none) and whether to watch it for writing; ready() runs
@@ -45,33 +45,33 @@ typedef struct loop_source {
     int (*busy)(void *ud);
     void *ud;
 } loop_source;
-int loop_add_source(nyx_loop *loop, const loop_source *src);
+int loop_add_source(event_loop *loop, const loop_source *src);
 
 /* One turn: waits at most timeout_ms. Returns 0, or -1 if curl failed. */
-int loop_poll(nyx_loop *loop, int timeout_ms);
+int loop_poll(event_loop *loop, int timeout_ms);
 /* A turn that starts no more work (timers, deferred functions, sockets, finished transfers)
  * once budget_us have passed since it began, leaving the rest for the next turn (loop_timeout_ms
  * is 0 then); the first piece of work always runs. budget_us 0: no budget. For a host's frame. */
-int loop_poll_budget(nyx_loop *loop, int timeout_ms, int budget_us);
+int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us);
 /* 1 once the budget of the turn under way is spent (0 in a turn without one): work that comes
  * in pieces stops there and defers the rest. */
-int loop_turn_over(const nyx_loop *loop);
+int loop_turn_over(const event_loop *loop);
 
 /* Whether curl's callbacks are running (inside curl_multi_socket_action): no transfer may be
  * removed or freed then, so whatever ends one must wait for after_perform. */
-int loop_in_perform(const nyx_loop *loop);
+int loop_in_perform(const event_loop *loop);
 /* fn runs each time curl returns from a turn's actions, before finished transfers are handed out. */
-void loop_set_after_perform(nyx_loop *loop, loop_fn fn, void *ud);
+void loop_set_after_perform(event_loop *loop, loop_fn fn, void *ud);
 
 /* One descriptor that is readable whenever the loop has something to do (a socket, a watched
  * file, a source): a host with its own poller watches it and calls loop_poll(loop, 0) then,
  * or when loop_timeout_ms() has passed. Valid until loop_free(). */
-int loop_fd(const nyx_loop *loop);
+int loop_fd(const event_loop *loop);
 
 /* Milliseconds until a timer or curl's own timeout is due (0: now), or -1 when none is. */
-int loop_timeout_ms(const nyx_loop *loop);
+int loop_timeout_ms(const event_loop *loop);
 
 /* Number of transfers and timers (not background ones) and deferred functions still pending. */
-int loop_pending(const nyx_loop *loop);
+int loop_pending(const event_loop *loop);
 
 #endif

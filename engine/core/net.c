@@ -49,7 +49,7 @@ static const char *env(const char *name)
 
 /* The CA bundle's source in order of precedence: nyx's own variable, then the ones OpenSSL
  * and curl users already set. */
-static const char *ca_source(const nyx_config *cfg, const char **var)
+static const char *ca_source(const engine_config *cfg, const char **var)
 {
     if (cfg->ca_file)
         return *var = "NYX_CA_FILE", cfg->ca_file;
@@ -60,11 +60,11 @@ static const char *ca_source(const nyx_config *cfg, const char **var)
     return *var = NULL, NULL;
 }
 
-static int readable(const char *var, const char *path, nyx_error *err)
+static int readable(const char *var, const char *path, error_info *err)
 {
     if (access(path, R_OK) == 0)
         return 0;
-    nyx_error_set(err, "invalid_argument", 0, "%s: cannot read %.300s: %s", var, path, strerror(errno));
+    error_set(err, "invalid_argument", 0, "%s: cannot read %.300s: %s", var, path, strerror(errno));
     return -1;
 }
 
@@ -75,34 +75,34 @@ static const char *const owned[] = {"x-api-key", "anthropic-version", "content-t
                                     "host", "transfer-encoding", "expect", "connection", "accept",
                                     "accept-encoding"};
 
-int net_check_header(const char *label, const char *name, const char *value, nyx_error *err)
+int net_check_header(const char *label, const char *name, const char *value, error_info *err)
 {
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > 200) {
-        nyx_error_set(err, "invalid_argument", 0, "%s: a header name must have 1 to 200 characters", label);
+        error_set(err, "invalid_argument", 0, "%s: a header name must have 1 to 200 characters", label);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
         /* RFC 9110 token characters */
         if (!isalnum(c) && !strchr("!#$%&'*+-.^_`|~", c)) {
-            nyx_error_set(err, "invalid_argument", 0, "%s: \"%.60s\" is not a header name", label, name);
+            error_set(err, "invalid_argument", 0, "%s: \"%.60s\" is not a header name", label, name);
             return -1;
         }
     }
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
         if (strcasecmp(name, owned[i]) == 0) {
-            nyx_error_set(err, "invalid_argument", 0, "%s: %s is set by nyx and cannot be changed", label, name);
+            error_set(err, "invalid_argument", 0, "%s: %s is set by nyx and cannot be changed", label, name);
             return -1;
         }
     if (!value || strlen(value) > 8000) {
-        nyx_error_set(err, "invalid_argument", 0, "%s: the value of %.60s must be a string of at most 8000 bytes",
+        error_set(err, "invalid_argument", 0, "%s: the value of %.60s must be a string of at most 8000 bytes",
                       label, name);
         return -1;
     }
     for (const char *p = value; *p; p++)
         if (*p == '\r' || *p == '\n') {
-            nyx_error_set(err, "invalid_argument", 0, "%s: the value of %.60s must be on one line", label, name);
+            error_set(err, "invalid_argument", 0, "%s: the value of %.60s must be on one line", label, name);
             return -1;
         }
     return 0;
@@ -128,12 +128,12 @@ int net_header_is_secret(const char *name, size_t len)
 }
 
 /* NYX_EXTRA_HEADERS: {"name": "value", ...}. With list NULL only checks. */
-static int parse_extra(const char *json, struct curl_slist **list, nyx_error *err)
+static int parse_extra(const char *json, struct curl_slist **list, error_info *err)
 {
     cJSON *root = cJSON_Parse(json);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "NYX_EXTRA_HEADERS must be a JSON object of header names and string values, "
                       "e.g. {\"x-gateway-route\": \"claude\"}");
         return -1;
@@ -142,7 +142,7 @@ static int parse_extra(const char *json, struct curl_slist **list, nyx_error *er
     const cJSON *item;
     cJSON_ArrayForEach(item, root) {
         if (!cJSON_IsString(item)) {
-            nyx_error_set(err, "invalid_argument", 0, "NYX_EXTRA_HEADERS: the value of %.60s must be a string",
+            error_set(err, "invalid_argument", 0, "NYX_EXTRA_HEADERS: the value of %.60s must be a string",
                           item->string);
             rc = -1;
             break;
@@ -162,7 +162,7 @@ static int parse_extra(const char *json, struct curl_slist **list, nyx_error *er
             free(line);
         }
         if (!l) {
-            nyx_error_set(err, "out_of_memory", 0, "out of memory reading NYX_EXTRA_HEADERS");
+            error_set(err, "out_of_memory", 0, "out of memory reading NYX_EXTRA_HEADERS");
             rc = -1;
             break;
         }
@@ -218,14 +218,14 @@ fail:
 
 /* ---- checking the configuration ---- */
 
-int net_check_config(const nyx_config *cfg, nyx_error *err)
+int net_check_config(const engine_config *cfg, error_info *err)
 {
     const char *var = NULL;
     const char *ca = ca_source(cfg, &var);
     if (ca && readable(var, ca, err) != 0)
         return -1;
     if (cfg->client_key && !cfg->client_cert) {
-        nyx_error_set(err, "invalid_argument", 0, "NYX_CLIENT_KEY is set but NYX_CLIENT_CERT is not: "
+        error_set(err, "invalid_argument", 0, "NYX_CLIENT_KEY is set but NYX_CLIENT_CERT is not: "
                                                   "a client key needs its certificate");
         return -1;
     }
@@ -233,7 +233,7 @@ int net_check_config(const nyx_config *cfg, nyx_error *err)
         (cfg->client_key && readable("NYX_CLIENT_KEY", cfg->client_key, err) != 0))
         return -1;
     if (cfg->http_version && strcmp(cfg->http_version, "2") != 0 && strcmp(cfg->http_version, "1.1") != 0) {
-        nyx_error_set(err, "invalid_argument", 0, "NYX_HTTP_VERSION must be \"2\" or \"1.1\", got \"%.40s\"",
+        error_set(err, "invalid_argument", 0, "NYX_HTTP_VERSION must be \"2\" or \"1.1\", got \"%.40s\"",
                       cfg->http_version);
         return -1;
     }
@@ -319,7 +319,7 @@ static int choose_proxy(net *n)
     return n->proxy && n->proxy_shown ? 0 : -1;
 }
 
-net *net_open(const nyx_config *cfg, const char *endpoint, int builtin, const char **warning, nyx_error *err)
+net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const char **warning, error_info *err)
 {
     *warning = NULL;
     if (net_check_config(cfg, err) != 0)
@@ -328,13 +328,13 @@ net *net_open(const nyx_config *cfg, const char *endpoint, int builtin, const ch
     CURLU *u = curl_url();
     char *host = NULL, *scheme = NULL;
     if (!n || !u) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
         goto fail;
     }
     if (curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
-        nyx_error_set(err, "invalid_argument", 0, "ANTHROPIC_BASE_URL: \"%.200s\" is not a URL", endpoint);
+        error_set(err, "invalid_argument", 0, "ANTHROPIC_BASE_URL: \"%.200s\" is not a URL", endpoint);
         goto fail;
     }
     n->https = strcasecmp(scheme, "https") == 0;
@@ -343,12 +343,12 @@ net *net_open(const nyx_config *cfg, const char *endpoint, int builtin, const ch
     if (!(n->host = strdup(host)) || (ca && !(n->ca_file = strdup(ca))) ||
         (cfg->client_cert && !(n->client_cert = strdup(cfg->client_cert))) ||
         (cfg->client_key && !(n->client_key = strdup(cfg->client_key))) || (!builtin && choose_proxy(n) != 0)) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
         goto fail;
     }
     if (cfg->tls_insecure) {
         if (!is_loopback(n->host)) {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "NYX_TLS_INSECURE=1 is for local testing only and %.200s is not a loopback host: "
                           "trust its CA with NYX_CA_FILE instead",
                           n->host);
@@ -483,7 +483,7 @@ static int proxy_reached(CURL *h)
     return curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK && connected > 0;
 }
 
-int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, nyx_error *err)
+int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, error_info *err)
 {
     if (!n)
         return 0;
@@ -491,22 +491,22 @@ int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, 
     long connect_code = 0;
     if (n->proxy && curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
         connect_code >= 300) {
-        nyx_error_clear(err);
+        error_clear(err);
         if (connect_code == 407 || connect_code == 401) /* some proxies answer a CONNECT with 401 */
-            nyx_error_set(err, "network_error", 0,
+            error_set(err, "network_error", 0,
                           "the proxy %s (%s) refused the tunnel to %s: HTTP %ld, the proxy's credentials in %s "
                           "are missing or wrong",
                           n->proxy_shown, n->proxy_var, n->host, connect_code, n->proxy_var);
         else
-            nyx_error_set(err, "network_error", 0, "the proxy %s (%s) refused the tunnel to %s: HTTP %ld",
+            error_set(err, "network_error", 0, "the proxy %s (%s) refused the tunnel to %s: HTTP %ld",
                           n->proxy_shown, n->proxy_var, n->host, connect_code);
         err->retryable = connect_code >= 500; /* a proxy's own trouble may pass; a refusal will not */
         return 1;
     }
     if (n->proxy && (rc == CURLE_COULDNT_RESOLVE_PROXY ||
                      (rc == CURLE_COULDNT_CONNECT && connect_code == 0 && !proxy_reached(h)))) {
-        nyx_error_clear(err);
-        nyx_error_set(err, "network_error", 0, "cannot reach the proxy %s (%s): %.200s", n->proxy_shown,
+        error_clear(err);
+        error_set(err, "network_error", 0, "cannot reach the proxy %s (%s): %.200s", n->proxy_shown,
                       n->proxy_var, detail);
         err->retryable = 1; /* a proxy restarting comes back */
         return 1;
@@ -523,8 +523,8 @@ int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, 
         /* TLS 1.3 servers refuse a client certificate after the handshake; a request written
          * before the refusal is read fails as a broken pipe. It may also be a passing fault,
          * so it stays a retryable network_error, but it says what to look at. */
-        nyx_error_clear(err);
-        nyx_error_set(err, "network_error", 0,
+        error_clear(err);
+        error_set(err, "network_error", 0,
                       "%.120s closed the connection right after the TLS handshake (%.150s); if it requires a "
                       "client certificate, %s",
                       n->host, detail,

@@ -21,13 +21,13 @@ typedef struct net net;
 /* Checks the network variables of cfg and the environment that do not depend on the endpoint
  * (files readable, NYX_EXTRA_HEADERS a JSON object of valid headers, NYX_HTTP_VERSION).
  * Returns 0, or -1 with err ("invalid_argument") naming the variable. */
-int net_check_config(const nyx_config *cfg, nyx_error *err);
+int net_check_config(const engine_config *cfg, error_info *err);
 
 /* The settings in force for requests to endpoint (a base URL); builtin: the endpoint is the
  * in-process simulator, which no proxy stands before. Returns NULL with err naming the variable
  * when they cannot apply (NYX_TLS_INSECURE for a host that is not loopback). *warning is set
  * to a static text to give at start, or NULL. */
-net *net_open(const nyx_config *cfg, const char *endpoint, int builtin, const char **warning, nyx_error *err);
+net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const char **warning, error_info *err);
 void net_free(net *n); /* NULL does nothing */
 
 /* The headers every request adds to the fixed ones (NYX_EXTRA_HEADERS), appended to *list.
@@ -47,7 +47,7 @@ int net_configure(const net *n, CURL *h, char *errbuf);
  * retryable), naming the host, the reason and the variable that fixes it, and returns 1. A
  * proxy that refused the tunnel fills a "network_error" naming the proxy (credentials masked)
  * and returns 1. Otherwise returns 0 and leaves err alone. */
-int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, nyx_error *err);
+int net_explain_failure(const net *n, CURL *h, CURLcode rc, const char *errbuf, error_info *err);
 
 /* The proxy requests go through, credentials masked (user and password become ***), and
  * the variable it came from; NULL when requests go direct. */
@@ -64,6 +64,6 @@ int net_header_is_secret(const char *name, size_t len);
 /* Checks one request header a script or NYX_EXTRA_HEADERS gives: a valid name, a value on one
  * line, and not one nyx sets itself (x-api-key, anthropic-version, content-type, ...).
  * Returns 0, or -1 with err ("invalid_argument") whose message starts with label. */
-int net_check_header(const char *label, const char *name, const char *value, nyx_error *err);
+int net_check_header(const char *label, const char *name, const char *value, error_info *err);
 
 #endif

@@ -42,7 +42,7 @@ static void answered(struct news_read *n)
     free(n);
 }
 
-static void rows_read(void *ud, int rc, int refused, const nyx_error *err)
+static void rows_read(void *ud, int rc, int refused, const error_info *err)
 {
     (void)refused, (void)err; /* a failed read keeps the settings in force */
     struct news_read *n = ud;
@@ -50,7 +50,7 @@ static void rows_read(void *ud, int rc, int refused, const nyx_error *err)
     answered(n);
 }
 
-static void stop_read(void *ud, int rc, char *text, const nyx_error *err)
+static void stop_read(void *ud, int rc, char *text, const error_info *err)
 {
     (void)err; /* read again at the next news */
     struct news_read *n = ud;
@@ -73,11 +73,11 @@ void news_read(nyx_engine *e)
     n->pending = 2;
     e->news = n;
     e->news_again = 0;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (store_config_list_async(e->store, settings_rows_add, n->rows, rows_read, n, &err) != 0)
         rows_read(n, -1, -1, &err);
-    nyx_error_clear(&err);
+    error_clear(&err);
     if (store_control_get_async(e->store, "stop", stop_read, n, &err) != 0)
         stop_read(n, -1, NULL, &err);
 }

@@ -80,11 +80,11 @@ static int add_attr_string(cJSON *attrs, const char *key, const char *value);
 /* "k=v,k2=v2" with percent-encoded values (the W3C baggage form the variables use); fn gets
  * each pair decoded. Returns 0, or -1 with err naming the variable. */
 static int parse_pairs(const char *var, const char *text, int (*fn)(void *ud, const char *k, const char *v),
-                       void *ud, nyx_error *err)
+                       void *ud, error_info *err)
 {
     char *copy = strdup(text), *save = NULL;
     if (!copy) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory reading %s", var);
+        error_set(err, "out_of_memory", 0, "out of memory reading %s", var);
         return -1;
     }
     int rc = 0;
@@ -96,7 +96,7 @@ static int parse_pairs(const char *var, const char *text, int (*fn)(void *ud, co
         char *eq = strchr(item, '=');
         if (!eq || eq == item) {
             /* the entry itself is not repeated: it may hold a token */
-            nyx_error_set(err, "invalid_argument", 0, "%s must be key=value pairs separated by commas", var);
+            error_set(err, "invalid_argument", 0, "%s must be key=value pairs separated by commas", var);
             rc = -1;
             break;
         }
@@ -112,10 +112,10 @@ static int parse_pairs(const char *var, const char *text, int (*fn)(void *ud, co
         char *k = curl_easy_unescape(NULL, item, 0, &n);
         char *v = curl_easy_unescape(NULL, value, 0, &n);
         if (!k || !v) {
-            nyx_error_set(err, "out_of_memory", 0, "out of memory reading %s", var);
+            error_set(err, "out_of_memory", 0, "out of memory reading %s", var);
             rc = -1;
         } else if (fn(ud, k, v) != 0) {
-            nyx_error_set(err, "invalid_argument", 0, "%s: the entry for \"%.40s\" is not allowed", var, k);
+            error_set(err, "invalid_argument", 0, "%s: the entry for \"%.40s\" is not allowed", var, k);
             rc = -1;
         }
         curl_free(k);
@@ -189,19 +189,19 @@ static void otel_free(otel *o)
 
 /* OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER: 1 to export the signal, 0 for "none", -1
  * for an exporter nyx does not have. */
-static int exporter_on(const char *var, const char *value, nyx_error *err)
+static int exporter_on(const char *var, const char *value, error_info *err)
 {
     if (!value || !*value || strcmp(value, "otlp") == 0)
         return 1;
     if (strcmp(value, "none") == 0)
         return 0;
-    nyx_error_set(err, "invalid_argument", 0, "%s must be \"otlp\" or \"none\", got \"%.40s\"", var, value);
+    error_set(err, "invalid_argument", 0, "%s must be \"otlp\" or \"none\", got \"%.40s\"", var, value);
     return -1;
 }
 
-int otel_open(nyx_engine *e, nyx_error *err)
+int otel_open(nyx_engine *e, error_info *err)
 {
-    const nyx_config *cfg = &e->cfg;
+    const engine_config *cfg = &e->cfg;
     e->otel = NULL;
     if (cfg->otel_disabled)
         return 0;
@@ -211,7 +211,7 @@ int otel_open(nyx_engine *e, nyx_error *err)
         return -1;
     int content = otel_content_wanted(cfg->otel_capture_content);
     if (content < 0) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT must be true or false, got \"%.40s\"",
                       cfg->otel_capture_content);
         return -1;
@@ -222,7 +222,7 @@ int otel_open(nyx_engine *e, nyx_error *err)
         return 0;
     otel *o = calloc(1, sizeof *o);
     if (!o) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory setting up OpenTelemetry");
+        error_set(err, "out_of_memory", 0, "out of memory setting up OpenTelemetry");
         return -1;
     }
     o->e = e;
@@ -239,7 +239,7 @@ int otel_open(nyx_engine *e, nyx_error *err)
     }
     if (!attrs || !o->spans || !ct) {
         otel_free(o);
-        nyx_error_set(err, "out_of_memory", 0, "out of memory setting up OpenTelemetry");
+        error_set(err, "out_of_memory", 0, "out of memory setting up OpenTelemetry");
         return -1;
     }
     char service[256] = "nyx";
@@ -257,7 +257,7 @@ int otel_open(nyx_engine *e, nyx_error *err)
         add_attr_string(attrs, "telemetry.sdk.language", "c") != 0 ||
         add_attr_string(attrs, "telemetry.sdk.version", NYX_VERSION) != 0) {
         otel_free(o);
-        nyx_error_set(err, "out_of_memory", 0, "out of memory setting up OpenTelemetry");
+        error_set(err, "out_of_memory", 0, "out of memory setting up OpenTelemetry");
         return -1;
     }
     /* Content follows the storage mode, as stored prompts do (storage_mode is always set). */
@@ -265,7 +265,7 @@ int otel_open(nyx_engine *e, nyx_error *err)
         o->content = strcmp(cfg->storage_mode, "full") == 0   ? CONTENT_AS_WRITTEN
                      : strcmp(cfg->storage_mode, "none") == 0 ? CONTENT_OFF
                                                               : CONTENT_REDACTED;
-    o->window_start = nyx_wall_s();
+    o->window_start = clock_wall_s();
     e->otel = o;
     return 0;
 }
@@ -323,7 +323,7 @@ static void random_hex(char *out, size_t bytes)
     if (getrandom(b, bytes, 0) != (ssize_t)bytes) {
         /* never for 16 bytes once the pool is ready; still unique within the process */
         static uint64_t n;
-        uint64_t x = (uint64_t)(nyx_wall_s() * 1e9) ^ (++n * 0x9e3779b97f4a7c15ull);
+        uint64_t x = (uint64_t)(clock_wall_s() * 1e9) ^ (++n * 0x9e3779b97f4a7c15ull);
         for (size_t i = 0; i < bytes; i++)
             b[i] = (unsigned char)(x >> (8 * (i % 8))) ^ (unsigned char)i;
     }
@@ -520,7 +520,7 @@ static void send_metrics(otel *o)
 {
     if (o->metrics_post || o->nseries == 0)
         return;
-    double now = nyx_wall_s();
+    double now = clock_wall_s();
     cJSON *metrics = cJSON_CreateArray(), *points[3] = {NULL, NULL, NULL};
     cJSON *m[3] = {
         histogram("gen_ai.client.token.usage", "{token}", "Number of input and output tokens used", &points[0]),
@@ -587,9 +587,9 @@ static void arm(otel *o)
 
 /* ---- what a call leaves ---- */
 
-static void measure(otel *o, int kind, const nyx_call *c, double value)
+static void measure(otel *o, int kind, const api_call *c, double value)
 {
-    const nyx_call_result *r = &c->result;
+    const call_outcome *r = &c->result;
     const char *model = call_route_model(c), *served = r->resp.model ? r->resp.model : "";
     const char *error = r->status == NYX_STATUS_OK ? "" : r->err.type;
     series *s = NULL;
@@ -649,7 +649,7 @@ static cJSON *new_span(const char *name, int kind, const char *trace, const char
     return s;
 }
 
-static void set_error(cJSON *span, cJSON *attrs, const nyx_call_result *r)
+static void set_error(cJSON *span, cJSON *attrs, const call_outcome *r)
 {
     if (r->status == NYX_STATUS_OK)
         return;
@@ -676,10 +676,10 @@ static void queue_span(otel *o, cJSON *span)
 
 /* The opt-in content attributes (JSON texts, as the conventions allow where an attribute
  * cannot hold structure). Out of memory, the span goes without them. */
-static void add_content(otel *o, cJSON *attrs, const nyx_call *c)
+static void add_content(otel *o, cJSON *attrs, const api_call *c)
 {
     otel_content m;
-    const nyx_response *reply = c->result.status == NYX_STATUS_OK ? &c->result.resp : NULL;
+    const claude_response *reply = c->result.status == NYX_STATUS_OK ? &c->result.resp : NULL;
     if (otel_content_build(c->body, reply, o->content == CONTENT_REDACTED, &m) != 0)
         return;
     if (m.system)
@@ -691,12 +691,12 @@ static void add_content(otel *o, cJSON *attrs, const nyx_call *c)
     otel_content_free(&m);
 }
 
-static void call_spans(otel *o, nyx_call *c)
+static void call_spans(otel *o, api_call *c)
 {
-    nyx_call_result *r = &c->result;
-    const nyx_usage *u = &r->resp.usage;
+    call_outcome *r = &c->result;
+    const claude_usage *u = &r->resp.usage;
     const char *model = call_route_model(c);
-    double end = nyx_wall_s(), start = end - r->latency_ms / 1000.0;
+    double end = clock_wall_s(), start = end - r->latency_ms / 1000.0;
     char trace[33], id[17], agent_id[17], name[200];
     random_hex(trace, 16);
     random_hex(id, 8);
@@ -784,7 +784,7 @@ void otel_tool_finished(nyx_engine *e, const otel_tool *t)
     otel *o = e->otel;
     if (!o || !o->traces_url)
         return;
-    double end = nyx_wall_s(), start = end - (nyx_now_s() - t->started);
+    double end = clock_wall_s(), start = end - (clock_now_s() - t->started);
     char trace[33], id[17], name[200];
     int child = is_hex(t->trace_id, 32) && is_hex(t->parent_id, 16);
     if (child)
@@ -817,7 +817,7 @@ void otel_tool_finished(nyx_engine *e, const otel_tool *t)
     arm(o);
 }
 
-void otel_call_finished(nyx_engine *e, nyx_call *c)
+void otel_call_finished(nyx_engine *e, api_call *c)
 {
     otel *o = e->otel;
     if (!o)
@@ -825,7 +825,7 @@ void otel_call_finished(nyx_engine *e, nyx_call *c)
     if (o->traces_url)
         call_spans(o, c);
     if (o->metrics_url) {
-        const nyx_usage *u = &c->result.resp.usage;
+        const claude_usage *u = &c->result.resp.usage;
         measure(o, SERIES_DURATION, c, c->result.latency_ms / 1000.0);
         if (c->spec.req.stream && c->result.ttfb_ms > 0) /* streamed: when its first bytes came */
             measure(o, SERIES_FIRST_CHUNK, c, c->result.ttfb_ms / 1000.0);
@@ -855,12 +855,12 @@ void otel_close(nyx_engine *e)
     o->timer = NULL;
     o->closing = 1;
     /* The last batches, waiting a bounded time: a dead collector refuses at once. */
-    double until = nyx_now_s() + OTEL_CLOSE_WAIT_S;
+    double until = clock_now_s() + OTEL_CLOSE_WAIT_S;
     for (;;) {
         flush(o);
         if (!o->traces_post && !o->metrics_post)
             break;
-        if (nyx_now_s() >= until)
+        if (clock_now_s() >= until)
             break;
         loop_poll(e->loop, 50);
     }

@@ -9,17 +9,17 @@
 #include <stdint.h>
 
 typedef struct nyx_engine nyx_engine;
-struct nyx_call;
+struct api_call;
 
 /* Reads the OTEL_* settings of e->cfg; sets up e->otel when an endpoint is given and the SDK
  * is not disabled. Returns 0, or -1 with err (invalid_argument naming the variable). */
-int otel_open(nyx_engine *e, nyx_error *err);
+int otel_open(nyx_engine *e, error_info *err);
 /* Queues the spans and measurements of a finished call (its result and cost are final), and
  * writes its span's ids into the result. */
-void otel_call_finished(nyx_engine *e, struct nyx_call *c);
+void otel_call_finished(nyx_engine *e, struct api_call *c);
 
 /* A tool the script ran for a call (an execute_tool span, child of the call's span when
- * trace_id and parent_id are given). started: nyx_now_s() when it began; error_type NULL
+ * trace_id and parent_id are given). started: clock_now_s() when it began; error_type NULL
  * when it succeeded. Every string but name may be NULL. */
 typedef struct otel_tool {
     const char *name, *call_id, *session, *agent, *error_type, *trace_id, *parent_id;

@@ -237,7 +237,7 @@ static char *input_of(builder *b, const cJSON *req)
     return print(b, out);
 }
 
-static char *output_of(builder *b, const nyx_response *resp)
+static char *output_of(builder *b, const claude_response *resp)
 {
     cJSON *content = resp->content_json ? cJSON_Parse(resp->content_json) : NULL;
     cJSON *out = cJSON_CreateArray(), *msg = cJSON_CreateObject();
@@ -264,7 +264,7 @@ static char *output_of(builder *b, const nyx_response *resp)
     return print(b, out);
 }
 
-int otel_content_build(const char *body, const nyx_response *resp, int redact, otel_content *out)
+int otel_content_build(const char *body, const claude_response *resp, int redact, otel_content *out)
 {
     *out = (otel_content){NULL, NULL, NULL};
     cJSON *req = body ? cJSON_Parse(body) : NULL;

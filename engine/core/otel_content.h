@@ -27,7 +27,7 @@ typedef struct otel_content {
 /* Fills out from body (the request JSON sent) and resp (the reply; NULL for none). With
  * redact, every text in them goes through the scanner the store uses for prompts
  * (guard_redact), before any cut. Returns 0, or -1 when out of memory (out all NULL). */
-int otel_content_build(const char *body, const nyx_response *resp, int redact, otel_content *out);
+int otel_content_build(const char *body, const claude_response *resp, int redact, otel_content *out);
 void otel_content_free(otel_content *c);
 
 #endif

@@ -12,7 +12,7 @@
 #define RETRY_SECONDS 0.5
 
 typedef struct pending {
-    nyx_interaction it;      /* every string owned */
+    interaction_rec it;      /* every string owned */
     char reservation[STORE_RESERVATION_ID_SIZE];
     int has_reservation;
     double actual_usd;
@@ -32,7 +32,7 @@ static char *dup(const char *s) { return s ? strdup(s) : NULL; }
 
 static void free_item(pending *p)
 {
-    nyx_interaction *it = &p->it;
+    interaction_rec *it = &p->it;
     char *strings[] = {(char *)it->id, (char *)it->session, (char *)it->agent, (char *)it->template_name,
                        (char *)it->request_id, (char *)it->model_requested, (char *)it->model_served,
                        (char *)it->provider, (char *)it->attempts_json, (char *)it->status,
@@ -43,9 +43,9 @@ static void free_item(pending *p)
         free(strings[i]);
 }
 
-static int copy_item(pending *p, const nyx_interaction *src)
+static int copy_item(pending *p, const interaction_rec *src)
 {
-    nyx_interaction *it = &p->it;
+    interaction_rec *it = &p->it;
     *it = *src;
     it->id = dup(src->id);
     it->session = dup(src->session);
@@ -94,17 +94,17 @@ static void schedule(nyx_engine *e)
         q->timer_busy = busy;
 }
 
-static pending *add(nyx_engine *e, const nyx_interaction *it, const char *reservation, double actual_usd,
+static pending *add(nyx_engine *e, const interaction_rec *it, const char *reservation, double actual_usd,
                     const char *why);
 
-void pending_log_add(nyx_engine *e, const nyx_interaction *it, const char *reservation, double actual_usd,
+void pending_log_add(nyx_engine *e, const interaction_rec *it, const char *reservation, double actual_usd,
                      const char *why)
 {
     add(e, it, reservation, actual_usd, why);
 }
 
-void pending_log_add_waiting(nyx_engine *e, const nyx_interaction *it, const char *reservation,
-                             double actual_usd, const nyx_error *why, double deadline, pending_done_fn done,
+void pending_log_add_waiting(nyx_engine *e, const interaction_rec *it, const char *reservation,
+                             double actual_usd, const error_info *why, double deadline, pending_done_fn done,
                              void *ud)
 {
     pending *p = add(e, it, reservation, actual_usd, why->message);
@@ -117,13 +117,13 @@ void pending_log_add_waiting(nyx_engine *e, const nyx_interaction *it, const cha
         return;
     }
     /* Not even kept (the queue is full, or memory is out): the caller hears it now. */
-    nyx_error err;
-    nyx_error_set(&err, "store_error", 0, "the record of this call could not be kept to be written later (%s)",
+    error_info err;
+    error_set(&err, "store_error", 0, "the record of this call could not be kept to be written later (%s)",
                   why->message);
     done(ud, &err);
 }
 
-static pending *add(nyx_engine *e, const nyx_interaction *it, const char *reservation, double actual_usd,
+static pending *add(nyx_engine *e, const interaction_rec *it, const char *reservation, double actual_usd,
                     const char *why)
 {
     if (!e->degraded) {
@@ -175,9 +175,9 @@ typedef struct waiter {
     int late;
 } waiter;
 
-static void answer_waiting_in(struct pending_log *q, pending *items, size_t count, const nyx_error *err, int all)
+static void answer_waiting_in(struct pending_log *q, pending *items, size_t count, const error_info *err, int all)
 {
-    double now = nyx_now_s();
+    double now = clock_now_s();
     size_t n = 0;
     for (size_t i = 0; i < count; i++)
         n += items[i].done != NULL;
@@ -199,8 +199,8 @@ static void answer_waiting_in(struct pending_log *q, pending *items, size_t coun
             w[i].done(w[i].ud, NULL);
             continue;
         }
-        nyx_error e2;
-        nyx_error_set(&e2, "store_error", 0,
+        error_info e2;
+        error_set(&e2, "store_error", 0,
                       "the record of this call could not be committed%s (%s); it waits in memory to be written "
                       "later (NYX_DURABILITY=degrade lets results through meanwhile)",
                       w[i].late ? " within its timeout" : "", err->message);
@@ -209,7 +209,7 @@ static void answer_waiting_in(struct pending_log *q, pending *items, size_t coun
     free(w);
 }
 
-static void answer_waiting(nyx_engine *e, const nyx_error *err, int all)
+static void answer_waiting(nyx_engine *e, const error_info *err, int all)
 {
     if (e->pending)
         answer_waiting_in(e->pending, e->pending->items, e->pending->n, err, all);
@@ -217,7 +217,7 @@ static void answer_waiting(nyx_engine *e, const nyx_error *err, int all)
 
 /* A try failed: the callers past their deadline hear it, and all of them when waiting will
  * not help (a read-only or corrupt database). Returns what still waits. */
-static size_t unwritten(nyx_engine *e, const nyx_error *err)
+static size_t unwritten(nyx_engine *e, const error_info *err)
 {
     answer_waiting(e, err, !err->retryable);
     return e->pending ? e->pending->n : 0;
@@ -228,10 +228,10 @@ size_t pending_log_flush(nyx_engine *e)
     struct pending_log *q = e->pending;
     if (!q || q->n == 0)
         return 0;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (!e->store && engine_open_store(e) != 0) {
-        nyx_error_set(&err, "store_error", 0, "%s", e->errmsg);
+        error_set(&err, "store_error", 0, "%s", e->errmsg);
         err.retryable = 1; /* a file that cannot be opened now may be later */
         return unwritten(e, &err);
     }
@@ -243,7 +243,7 @@ size_t pending_log_flush(nyx_engine *e)
                                          p->actual_usd, &err) != 0) {
             /* All of it waits for the next try (writing a record twice is harmless: by id). The
              * batch is closed, or every later try would be refused as a second batch. */
-            nyx_error ignored;
+            error_info ignored;
             store_batch_rollback(e->store, &ignored);
             return unwritten(e, &err);
         }
@@ -277,7 +277,7 @@ long long nyx_finish_records(nyx_engine *e)
 {
     if (!e)
         return 0;
-    for (double until = nyx_now_s() + 10; store_busy(e->store) > 0 && nyx_now_s() < until;)
+    for (double until = clock_now_s() + 10; store_busy(e->store) > 0 && clock_now_s() < until;)
         loop_poll(e->loop, 50);
     call_log_flush(e);
     pending_log_close(e);
@@ -286,8 +286,8 @@ long long nyx_finish_records(nyx_engine *e)
         char detail[160];
         snprintf(detail, sizeof detail, "%lld interaction records could not be written and are lost",
                  (long long)unreported);
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         if (store_audit(e->store, "records_lost", NULL, NULL, detail, &err) == 0)
             e->lost_audited = e->lost_interactions;
     }
@@ -304,8 +304,8 @@ void pending_log_close(nyx_engine *e)
     if (!q)
         return;
     if (pending_log_flush(e) > 0) {
-        nyx_error err;
-        nyx_error_set(&err, "store_error", 0, "the engine closed before the database took it");
+        error_info err;
+        error_set(&err, "store_error", 0, "the engine closed before the database took it");
         answer_waiting(e, &err, 1);
         e->lost_interactions += (int64_t)q->n;
         engine_log(e, NYX_LOG_ERROR, "nyx: %zu interaction records could not be written and are lost", q->n);

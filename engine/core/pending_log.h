@@ -9,7 +9,7 @@
 typedef struct nyx_engine nyx_engine;
 
 /* Keeps a copy of it (and the budget settlement that goes with it) for later. */
-void pending_log_add(nyx_engine *e, const nyx_interaction *it, const char *reservation, double actual_usd,
+void pending_log_add(nyx_engine *e, const interaction_rec *it, const char *reservation, double actual_usd,
                      const char *why);
 
 /* NYX_DURABILITY=strict: someone waits for this record. done(ud, NULL) runs once it is
@@ -17,9 +17,9 @@ void pending_log_add(nyx_engine *e, const nyx_interaction *it, const char *reser
  * when the store fails for a reason waiting will not cure, or when the engine closes. The
  * record itself stays queued either way. done runs from the loop, or before this returns
  * when the record cannot even be kept (the queue is full, memory is out). */
-typedef void (*pending_done_fn)(void *ud, const nyx_error *err);
-void pending_log_add_waiting(nyx_engine *e, const nyx_interaction *it, const char *reservation,
-                             double actual_usd, const nyx_error *why, double deadline, pending_done_fn done,
+typedef void (*pending_done_fn)(void *ud, const error_info *err);
+void pending_log_add_waiting(nyx_engine *e, const interaction_rec *it, const char *reservation,
+                             double actual_usd, const error_info *why, double deadline, pending_done_fn done,
                              void *ud);
 /* Tries to write what waits; returns the number still waiting. */
 size_t pending_log_flush(nyx_engine *e);

@@ -12,7 +12,7 @@ int nyx_progress(nyx_engine *e, nyx_progress_info *out)
     if (!e || !out)
         return NYX_EINVAL;
     int n = 0;
-    for (const nyx_call *c = e->calls; c; c = c->next)
+    for (const api_call *c = e->calls; c; c = c->next)
         n++;
     out->calls_in_flight = n;
     out->calls_done = (long long)e->stats.calls;

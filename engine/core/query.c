@@ -123,8 +123,8 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
     json_rows j = {fn, ud};
     store_row_fn row = json ? to_json : to_host;
     void *row_ud = &j;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int rc;
     if (strcmp(kind, "stats") == 0)
         rc = store_query_stats(e->store, &f, row, row_ud, &err);
@@ -150,7 +150,7 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
         rc = query_reprice(e, &f, row, row_ud, &err);
     else if (strcmp(kind, "models") == 0) {
         settings_load(e, &err); /* minimums learned and kept in the database; the table serves without */
-        nyx_error_clear(&err);
+        error_clear(&err);
         rc = query_models(e, name, row, row_ud, &err);
     }
     else if (strcmp(kind, "exchange") == 0) {
@@ -174,5 +174,5 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
 int nyx_models_date(nyx_engine *e, const char **date)
 {
     *date = e && e->models ? models_date(e->models) : NULL;
-    return e && e->models && accept_table_stale(e->models, nyx_wall_s(), NYX_MODELS_STALE_DAYS);
+    return e && e->models && accept_table_stale(e->models, clock_wall_s(), NYX_MODELS_STALE_DAYS);
 }

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void prices_text(char *buf, size_t n, const nyx_prices *p)
+static void prices_text(char *buf, size_t n, const price_set *p)
 {
     snprintf(buf, n, "in %g, out %g, write 5m %g, write 1h %g, read %g", p->input, p->output, p->cache_write_5m,
              p->cache_write_1h, p->cache_read);
 }
 
-static void min_text(char *buf, size_t n, const nyx_model *md)
+static void min_text(char *buf, size_t n, const model_info *md)
 {
     snprintf(buf, n, "%lld%s", (long long)md->min_cache_tokens,
              md->min_cache_learned ? " (learned)" : md->min_cache_confirmed ? "" : "?");
@@ -33,11 +33,11 @@ static void bits_text(char *buf, size_t n, unsigned bits, const char *const *nam
         snprintf(buf, n, "none");
 }
 
-static int list_row(const nyx_model *md, double now, store_row_fn fn, void *ud)
+static int list_row(const model_info *md, double now, store_row_fn fn, void *ud)
 {
     static const char *const names[] = {"model", "lifecycle", "input", "output", "write_5m", "write_1h",
                                         "read", "min_cache", "context", "notes"};
-    const nyx_price_row *row = models_row_at(md, now);
+    const price_row *row = models_row_at(md, now);
     char p[5][32], minc[40], ctx[32], notes[300];
     const double v[5] = {row ? row->p.input : 0, row ? row->p.output : 0, row ? row->p.cache_write_5m : 0,
                          row ? row->p.cache_write_1h : 0, row ? row->p.cache_read : 0};
@@ -78,7 +78,7 @@ static int field(store_row_fn fn, void *ud, const char *name, const char *value)
     return fn(ud, 2, names, values, "tt");
 }
 
-static int show(const nyx_model *md, store_row_fn fn, void *ud)
+static int show(const model_info *md, store_row_fn fn, void *ud)
 {
     static const char *const think[] = {"adaptive", "enabled", "disabled"};
     static const char *const sample[] = {"temperature", "top_p", "top_k"};
@@ -138,16 +138,16 @@ static int show(const nyx_model *md, store_row_fn fn, void *ud)
     return stop;
 }
 
-int query_models(nyx_engine *e, const char *name, store_row_fn fn, void *ud, nyx_error *err)
+int query_models(nyx_engine *e, const char *name, store_row_fn fn, void *ud, error_info *err)
 {
     if (!e->models) {
-        nyx_error_set(err, "invalid_state", 0, "the model table did not load");
+        error_set(err, "invalid_state", 0, "the model table did not load");
         return -1;
     }
     if (name && *name) {
-        const nyx_model *md = models_find(e->models, name);
+        const model_info *md = models_find(e->models, name);
         if (!md) {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "model \"%.100s\" is not in the model table (nyx models lists it); add it with NYX_MODELS",
                           name);
             return -1;
@@ -155,7 +155,7 @@ int query_models(nyx_engine *e, const char *name, store_row_fn fn, void *ud, nyx
         show(md, fn, ud);
         return 0;
     }
-    double now = nyx_wall_s();
+    double now = clock_wall_s();
     for (size_t i = 0; i < models_count(e->models); i++)
         if (list_row(models_at(e->models, i), now, fn, ud))
             break;
@@ -219,7 +219,7 @@ static int reprice_row(void *ud, int ncols, const char *const *names, const char
         a->failed = 1;
         return 1;
     }
-    nyx_usage u;
+    claude_usage u;
     memset(&u, 0, sizeof u);
     u.input_tokens = num(col(ncols, names, values, "input"));
     u.output_tokens = num(col(ncols, names, values, "output"));
@@ -231,7 +231,7 @@ static int reprice_row(void *ud, int ncols, const char *const *names, const char
         u.cache_creation_1h = num(w1);
     }
     const char *at = col(ncols, names, values, "created_at");
-    nyx_cost c;
+    call_cost c;
     g->calls++;
     if (cost)
         g->recorded += strtod(cost, NULL);
@@ -257,16 +257,16 @@ static int reprice_emit(const reprice_group *g, store_row_fn fn, void *ud)
     return fn(ud, 6, names, values, "tirrri");
 }
 
-int query_reprice(nyx_engine *e, const store_filter *f, store_row_fn fn, void *ud, nyx_error *err)
+int query_reprice(nyx_engine *e, const store_filter *f, store_row_fn fn, void *ud, error_info *err)
 {
     reprice_acc a = {.e = e};
     if (!e->models) {
-        nyx_error_set(err, "invalid_state", 0, "the model table did not load");
+        error_set(err, "invalid_state", 0, "the model table did not load");
         return -1;
     }
     int rc = store_query_usage(e->store, f, reprice_row, &a, err);
     if (rc == 0 && a.failed) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory repricing the log");
+        error_set(err, "out_of_memory", 0, "out of memory repricing the log");
         rc = -1;
     }
     reprice_group total;

@@ -56,7 +56,7 @@ const char *settings_type(const char *key)
     return k ? setting_type_name(k) : NULL;
 }
 
-static void unknown_key(const char *key, nyx_error *err)
+static void unknown_key(const char *key, error_info *err)
 {
     char known[600] = "";
     size_t n = 0, ndefs = 0;
@@ -64,7 +64,7 @@ static void unknown_key(const char *key, nyx_error *err)
     for (size_t i = 0; i < ndefs && n < sizeof known; i++)
         if (d[i].key)
             n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "", d[i].key);
-    nyx_error_set(err, "invalid_argument", 0, "unknown setting \"%.60s\" (settings: %s)", key ? key : "",
+    error_set(err, "invalid_argument", 0, "unknown setting \"%.60s\" (settings: %s)", key ? key : "",
                   known);
 }
 
@@ -148,11 +148,11 @@ static void apply(nyx_engine *e)
 
 /* ---- life cycle ---- */
 
-int settings_open(nyx_engine *e, nyx_error *err)
+int settings_open(nyx_engine *e, error_info *err)
 {
     settings *s = calloc(1, sizeof *s);
     if (!s) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
         return -1;
     }
     e->settings = s;
@@ -161,7 +161,7 @@ int settings_open(nyx_engine *e, nyx_error *err)
     s->db = calloc(s->ndefs, sizeof *s->db);
     if (!s->env || !s->db) {
         settings_free(e);
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
         return -1;
     }
     /* The environment's value of each database key (config_from_env gave them their
@@ -263,8 +263,8 @@ int settings_rows_add(void *ud, int ncols, const char *const *names, const char 
     if (!key || !value || i < 0)
         return 0; /* a key of another version of nyx: not ours to judge */
     const setting_def *d = setting_by_key(key);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     free(r->db[i]);
     if (!(r->db[i] = setting_check(d, d->key, value, &err))) {
         char once[96];
@@ -274,13 +274,13 @@ int settings_rows_add(void *ud, int ncols, const char *const *names, const char 
     return 0;
 }
 
-int settings_load(nyx_engine *e, nyx_error *err)
+int settings_load(nyx_engine *e, error_info *err)
 {
     if (!e->settings || !e->store)
         return 0;
     settings_rows *r = settings_rows_new(e);
     if (!r) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory reading the settings");
+        error_set(err, "out_of_memory", 0, "out of memory reading the settings");
         return -1;
     }
     if (store_config_list(e->store, settings_rows_add, r, err) != 0) {
@@ -292,16 +292,16 @@ int settings_load(nyx_engine *e, nyx_error *err)
 }
 
 /* The command line and nyx.config read settings without starting a provider. */
-static int ensure_loaded(nyx_engine *e, nyx_error *err)
+static int ensure_loaded(nyx_engine *e, error_info *err)
 {
     if (!e->settings) {
-        nyx_error_set(err, "invalid_argument", 0, "the engine has no settings");
+        error_set(err, "invalid_argument", 0, "the engine has no settings");
         return -1;
     }
     if (e->settings->loaded)
         return 0;
     if (!e->store && !e->started && engine_open_store(e) != 0) {
-        nyx_error_set(err, "store_error", 0, "%s", e->errmsg);
+        error_set(err, "store_error", 0, "%s", e->errmsg);
         return -1;
     }
     return settings_load(e, err);
@@ -309,7 +309,7 @@ static int ensure_loaded(nyx_engine *e, nyx_error *err)
 
 /* ---- reading and writing ---- */
 
-int settings_get(nyx_engine *e, const char *key, char **value, const char **source, nyx_error *err)
+int settings_get(nyx_engine *e, const char *key, char **value, const char **source, error_info *err)
 {
     *value = NULL;
     long i = find(key);
@@ -321,7 +321,7 @@ int settings_get(nyx_engine *e, const char *key, char **value, const char **sour
         return -1;
     const char *v = value_of(e->settings, i);
     if (v && !(*value = strdup(v))) {
-        nyx_error_set(err, "out_of_memory", 0, "out of memory");
+        error_set(err, "out_of_memory", 0, "out of memory");
         return -1;
     }
     if (source)
@@ -329,7 +329,7 @@ int settings_get(nyx_engine *e, const char *key, char **value, const char **sour
     return 0;
 }
 
-int settings_set(nyx_engine *e, const char *key, const char *value, nyx_error *err)
+int settings_set(nyx_engine *e, const char *key, const char *value, error_info *err)
 {
     long i = find(key);
     const setting_def *k = setting_by_key(key);
@@ -342,7 +342,7 @@ int settings_set(nyx_engine *e, const char *key, const char *value, nyx_error *e
         return -1;
     if (ensure_loaded(e, err) != 0 || !e->store) {
         if (!e->store && !err->type[0])
-            nyx_error_set(err, "store_error", 0, "cannot set %s: the database is unavailable", key);
+            error_set(err, "store_error", 0, "cannot set %s: the database is unavailable", key);
         free(canon);
         return -1;
     }
@@ -353,8 +353,8 @@ int settings_set(nyx_engine *e, const char *key, const char *value, nyx_error *e
     }
     char detail[600];
     snprintf(detail, sizeof detail, canon ? "%s=%.500s" : "%s removed", key, canon);
-    nyx_error aerr;
-    nyx_error_clear(&aerr);
+    error_info aerr;
+    error_clear(&aerr);
     store_audit(e->store, "config_set", NULL, NULL, detail, &aerr);
     settings *s = e->settings;
     free(s->db[i]);
@@ -363,7 +363,7 @@ int settings_set(nyx_engine *e, const char *key, const char *value, nyx_error *e
     return 0;
 }
 
-int settings_list(nyx_engine *e, store_row_fn fn, void *ud, nyx_error *err)
+int settings_list(nyx_engine *e, store_row_fn fn, void *ud, error_info *err)
 {
     if (ensure_loaded(e, err) != 0)
         return -1;
@@ -394,7 +394,7 @@ int settings_budget_hard(const nyx_engine *e, const char *scope)
 }
 
 int settings_template_write_allowed(nyx_engine *e, const char *agent, const char *template_name,
-                                    nyx_error *err)
+                                    error_info *err)
 {
     if (ensure_loaded(e, err) != 0)
         return -1;
@@ -406,18 +406,18 @@ int settings_template_write_allowed(nyx_engine *e, const char *agent, const char
         if (strcmp(s->writers[i], "*") == 0 || (agent && strcmp(s->writers[i], agent) == 0))
             return 0;
     if (agent)
-        nyx_error_set(err, "permission_denied", 0,
+        error_set(err, "permission_denied", 0,
                       "agent \"%.60s\" may not create or change template \"%.60s\" (templates.writers: %.200s)",
                       agent, template_name, value_of(s, w));
     else
-        nyx_error_set(err, "permission_denied", 0,
+        error_set(err, "permission_denied", 0,
                       "creating or changing template \"%.60s\" needs an agent named in templates.writers (%.200s)",
                       template_name, value_of(s, w));
     if (e->store) {
         char detail[200];
         snprintf(detail, sizeof detail, "template=%.120s", template_name);
-        nyx_error aerr;
-        nyx_error_clear(&aerr);
+        error_info aerr;
+        error_clear(&aerr);
         store_audit(e->store, "template_write_refused", NULL, agent, detail, &aerr);
     }
     return -1;
@@ -437,8 +437,8 @@ alert_window *settings_alert_window(nyx_engine *e)
 
 int nyx_config_get(nyx_engine *e, const char *key, char **value, const char **source)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (!e || !value) {
         if (e)
             engine_set_error(e, "nyx_config_get: key and value are required");
@@ -453,8 +453,8 @@ int nyx_config_get(nyx_engine *e, const char *key, char **value, const char **so
 
 int nyx_config_set(nyx_engine *e, const char *key, const char *value)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (!e)
         return NYX_EINVAL;
     if (settings_set(e, key, value, &err) != 0) {

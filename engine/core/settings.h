@@ -20,12 +20,12 @@ typedef struct settings settings;
  * the TTLs, NYX_ALERT_*, ...; config_from_env reads the others) with the settings table's
  * parser and creates e->settings. Returns 0, or -1 with err naming the variable and the
  * problem. */
-int settings_open(nyx_engine *e, nyx_error *err);
+int settings_open(nyx_engine *e, error_info *err);
 void settings_free(nyx_engine *e);
 
 /* Reads system_config and applies it under the environment. Idempotent and cheap (one small
  * query); a failing store keeps the values in force. Returns 0 or -1 with err. */
-int settings_load(nyx_engine *e, nyx_error *err);
+int settings_load(nyx_engine *e, error_info *err);
 
 /* settings_load in two steps, for a read answered in the loop: settings_rows_add is the
  * store_row_fn that gathers system_config's rows (ud: from settings_rows_new), and
@@ -40,15 +40,15 @@ void settings_rows_free(settings_rows *r); /* NULL does nothing */
 /* The value in force of a key as text (a malloc'd copy, free() it; NULL when the key has no
  * value, e.g. no budget) and where it came from: "environment", "database" or "default"
  * (static strings). Returns 0, or -1 with err ("invalid_argument" for an unknown key). */
-int settings_get(nyx_engine *e, const char *key, char **value, const char **source, nyx_error *err);
+int settings_get(nyx_engine *e, const char *key, char **value, const char **source, error_info *err);
 
 /* Checks value against the key's type and stores it in the database (value NULL removes the
  * key), records a "config_set" audit event, and applies it. Returns 0, or -1 with err:
  * "invalid_argument" names the key and the reason; "store_error" when the database fails. */
-int settings_set(nyx_engine *e, const char *key, const char *value, nyx_error *err);
+int settings_set(nyx_engine *e, const char *key, const char *value, error_info *err);
 
 /* One row per known key, by key: key, value (NULL when none), source. */
-int settings_list(nyx_engine *e, store_row_fn fn, void *ud, nyx_error *err);
+int settings_list(nyx_engine *e, store_row_fn fn, void *ud, error_info *err);
 
 /* The key's type: "seconds", "usd", "boolean", "rate", "milliseconds", "list" or "choice"; NULL for
  * an unknown key. Static. */
@@ -63,7 +63,7 @@ int settings_budget_hard(const nyx_engine *e, const char *scope);
  * refused). A refusal fills err with type "permission_denied" and records a
  * "template_write_refused" audit event. Returns 0 (allowed) or -1. */
 int settings_template_write_allowed(nyx_engine *e, const char *agent, const char *template_name,
-                                    nyx_error *err);
+                                    error_info *err);
 
 /* ---- alert thresholds (alerts.c) ---- */
 

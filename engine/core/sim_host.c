@@ -14,19 +14,19 @@
 #include <string.h>
 
 struct nyx_sim {
-    nyx_models *models;
+    model_table *models;
     sim_server *server;
 };
 
 static int64_t min_cache(void *ud, const char *model)
 {
-    const nyx_model *m = models_find(ud, model);
+    const model_info *m = models_find(ud, model);
     return m ? m->min_cache_tokens : -1;
 }
 
 static const char *canonical(void *ud, const char *model)
 {
-    const nyx_model *m = models_find(ud, model);
+    const model_info *m = models_find(ud, model);
     return m ? m->id : model;
 }
 
@@ -79,8 +79,8 @@ static int parse_options(const char *const *options, sim_options *opt, const cha
         if (KEY("faults")) {
             /* Checked before anything starts: a bad rule is the caller's mistake. */
             sim_faults *check = sim_faults_new(0);
-            nyx_error err;
-            nyx_error_clear(&err);
+            error_info err;
+            error_clear(&err);
             int rc = check ? sim_faults_add_json(check, v, strlen(v), &err) : -1;
             sim_faults_free(check);
             if (rc < 0) {
@@ -134,8 +134,8 @@ nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg)
     if (errmsg)
         *errmsg = NULL;
     nyx_sim *sim = calloc(1, sizeof *sim);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (!sim || !(sim->models = models_new_default(&err))) {
         if (errmsg)
             *errmsg = fail(sim ? err.message : "out of memory");

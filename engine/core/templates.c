@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static nyx_store *host_store(void *ud, const char **why)
+static store_db *host_store(void *ud, const char **why)
 {
     nyx_engine *e = ud;
     if (!e->store && engine_open_store(e) != 0)
@@ -27,7 +27,7 @@ static void template_file_changed(nyx_engine *e, const char *path)
     templates_changed(e->templates, path);
 }
 
-int engine_open_templates(nyx_engine *e, nyx_error *err)
+int engine_open_templates(nyx_engine *e, error_info *err)
 {
     tpl_host host = {e, host_store, host_warn};
     e->templates = templates_new(&host, e->cfg.template_path, e->id_nonce ^ 0x9e3779b97f4a7c15ull, err);
@@ -37,7 +37,7 @@ int engine_open_templates(nyx_engine *e, nyx_error *err)
     return 0;
 }
 
-static int fail(nyx_engine *e, const nyx_error *err)
+static int fail(nyx_engine *e, const error_info *err)
 {
     engine_set_error(e, "%s", err->message);
     return error_code(err);
@@ -61,8 +61,8 @@ int nyx_template_render(nyx_engine *e, const char *name, const char *const *vars
     if (rc != NYX_OK)
         return rc;
     *out = NULL;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     tvalue *map = templates_vars_from_pairs(vars, &err);
     if (!map)
         return fail(e, &err);
@@ -79,8 +79,8 @@ int nyx_template_get(nyx_engine *e, const char *name, char **text, int *version,
     *text = NULL;
     if (source)
         *source = NULL;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     tpl_info info;
     if (templates_get(e->templates, name, &info, &err) != 0)
         return fail(e, &err);
@@ -107,8 +107,8 @@ int nyx_template_diff(nyx_engine *e, const char *name, int v1, int v2, char **ou
     int rc = need(e, name, out);
     if (rc != NYX_OK)
         return rc;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     *out = templates_diff(e->templates, name, v1, v2, &err);
     return *out ? NYX_OK : fail(e, &err);
 }

@@ -40,8 +40,8 @@ typedef struct interest {
     size_t nnames, capnames;
 } interest;
 
-struct nyx_watch {
-    nyx_loop *loop;
+struct file_watch {
+    event_loop *loop;
     int fd;
     double debounce_s;
     wdir **dirs;
@@ -56,7 +56,7 @@ struct nyx_watch {
 
 /* ---- directories ---- */
 
-static wdir *find_wd(nyx_watch *w, int wd)
+static wdir *find_wd(file_watch *w, int wd)
 {
     for (size_t i = 0; i < w->ndirs; i++)
         if (w->dirs[i]->wd == wd)
@@ -64,7 +64,7 @@ static wdir *find_wd(nyx_watch *w, int wd)
     return NULL;
 }
 
-static wdir *get_dir(nyx_watch *w, const char *path)
+static wdir *get_dir(file_watch *w, const char *path)
 {
     char *real = realpath(path, NULL);
     if (!real)
@@ -106,7 +106,7 @@ static wdir *get_dir(nyx_watch *w, const char *path)
     return d;
 }
 
-static void release_dir(nyx_watch *w, wdir *d)
+static void release_dir(file_watch *w, wdir *d)
 {
     if (--d->refs > 0)
         return;
@@ -153,7 +153,7 @@ static void add_name(interest *it, const char *name)
 
 /* Marks every interest of d (all of them when d is NULL) as changed: their directory went
  * away, or the kernel's queue overflowed. A directory interest reports its own path. */
-static void mark_all(nyx_watch *w, const wdir *d)
+static void mark_all(file_watch *w, const wdir *d)
 {
     for (size_t i = 0; i < w->nitems; i++) {
         interest *it = w->items[i];
@@ -166,7 +166,7 @@ static void mark_all(nyx_watch *w, const wdir *d)
     }
 }
 
-static void compact(nyx_watch *w)
+static void compact(file_watch *w)
 {
     size_t j = 0;
     for (size_t i = 0; i < w->nitems; i++) {
@@ -206,7 +206,7 @@ static void deliver_dir(interest *it)
 
 static void flush(void *ud)
 {
-    nyx_watch *w = ud;
+    file_watch *w = ud;
     w->timer = NULL;
     if (w->lost_dirs) {
         /* A directory that was replaced (or came back) is watched again. */
@@ -235,9 +235,9 @@ static void flush(void *ud)
         compact(w);
 }
 
-static void schedule(nyx_watch *w)
+static void schedule(file_watch *w)
 {
-    int64_t now = nyx_now_us();
+    int64_t now = clock_now_us();
     if (!w->timer)
         w->burst_us = now;
     int64_t due = now + (int64_t)(w->debounce_s * 1e6);
@@ -250,7 +250,7 @@ static void schedule(nyx_watch *w)
 }
 
 /* Returns 1 when the event concerns some interest. */
-static int handle(nyx_watch *w, const struct inotify_event *ev)
+static int handle(file_watch *w, const struct inotify_event *ev)
 {
     if (ev->mask & IN_Q_OVERFLOW) {
         mark_all(w, NULL);
@@ -288,7 +288,7 @@ static int handle(nyx_watch *w, const struct inotify_event *ev)
 
 static void on_readable(void *ud)
 {
-    nyx_watch *w = ud;
+    file_watch *w = ud;
     union {
         struct inotify_event ev; /* aligns the buffer for the events in it */
         char buf[8192];
@@ -310,9 +310,9 @@ static void on_readable(void *ud)
 
 /* ---- public ---- */
 
-nyx_watch *watch_new(nyx_loop *loop, double debounce_s)
+file_watch *watch_new(event_loop *loop, double debounce_s)
 {
-    nyx_watch *w = calloc(1, sizeof *w);
+    file_watch *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->loop = loop;
@@ -333,7 +333,7 @@ nyx_watch *watch_new(nyx_loop *loop, double debounce_s)
     return w;
 }
 
-void watch_free(nyx_watch *w)
+void watch_free(file_watch *w)
 {
     if (!w)
         return;
@@ -351,7 +351,7 @@ void watch_free(nyx_watch *w)
     free(w);
 }
 
-static interest *find_interest(nyx_watch *w, const char *path, watch_fn fn, void *ud)
+static interest *find_interest(file_watch *w, const char *path, watch_fn fn, void *ud)
 {
     for (size_t i = 0; i < w->nitems; i++) {
         interest *it = w->items[i];
@@ -361,7 +361,7 @@ static interest *find_interest(nyx_watch *w, const char *path, watch_fn fn, void
     return NULL;
 }
 
-int watch_add(nyx_watch *w, const char *path, watch_fn fn, void *ud)
+int watch_add(file_watch *w, const char *path, watch_fn fn, void *ud)
 {
     if (!w || !path || !*path || !fn) {
         errno = EINVAL;
@@ -425,7 +425,7 @@ int watch_add(nyx_watch *w, const char *path, watch_fn fn, void *ud)
     return 0;
 }
 
-void watch_remove(nyx_watch *w, const char *path, watch_fn fn, void *ud)
+void watch_remove(file_watch *w, const char *path, watch_fn fn, void *ud)
 {
     if (!w || !path)
         return;
@@ -439,7 +439,7 @@ void watch_remove(nyx_watch *w, const char *path, watch_fn fn, void *ud)
         compact(w);
 }
 
-void watch_counts(const nyx_watch *w, int *interests, int *directories)
+void watch_counts(const file_watch *w, int *interests, int *directories)
 {
     int n = 0;
     for (size_t i = 0; w && i < w->nitems; i++)

@@ -12,7 +12,7 @@
 
 #include "loop.h"
 
-typedef struct nyx_watch nyx_watch;
+typedef struct file_watch file_watch;
 
 /* A watched path changed (written and closed, created, moved in, deleted or moved away).
  * path: for a file interest the path as given to watch_add; for a directory interest that
@@ -22,22 +22,22 @@ typedef void (*watch_fn)(void *ud, const char *path);
 
 /* A watcher whose descriptor is watched by loop; debounce_s <= 0 picks 0.05 s.
  * Returns NULL when inotify is unavailable (errno says why) or out of memory. */
-nyx_watch *watch_new(nyx_loop *loop, double debounce_s);
+file_watch *watch_new(event_loop *loop, double debounce_s);
 
 /* Stops watching and frees everything; no callback runs after it. NULL does nothing. */
-void watch_free(nyx_watch *w);
+void watch_free(file_watch *w);
 
 /* Calls fn(ud, path) after path changes. path names a directory (every entry directly in it
  * is watched, not sub-directories) or a file, which need not exist yet but whose directory
  * must. Adding the same path, fn and ud twice adds one interest.
  * Returns 0, or -1 with errno (ENOENT: no such directory; ENOSPC: inotify's watch limit). */
-int watch_add(nyx_watch *w, const char *path, watch_fn fn, void *ud);
+int watch_add(file_watch *w, const char *path, watch_fn fn, void *ud);
 
 /* Removes the interest added with these path, fn and ud; nothing when there is none. */
-void watch_remove(nyx_watch *w, const char *path, watch_fn fn, void *ud);
+void watch_remove(file_watch *w, const char *path, watch_fn fn, void *ud);
 
 /* Number of interests and of kernel watches (one per directory), for tests and statistics. */
-void watch_counts(const nyx_watch *w, int *interests, int *directories);
+void watch_counts(const file_watch *w, int *interests, int *directories);
 
 /* ---- the engine's watcher (engine_watch.c) ---- */
 
@@ -45,7 +45,7 @@ struct nyx_engine;
 
 /* The engine's watcher, created on first use. NULL when hot reload is off (nyx_set "reload"
  * "0") or inotify is unavailable, which is said once through the engine's log. */
-nyx_watch *engine_watch(struct nyx_engine *e);
+file_watch *engine_watch(struct nyx_engine *e);
 
 /* Watches ./templates and each directory of NYX_TEMPLATE_PATH that exists: a change calls
  * e->on_template_change when set. Idempotent. */

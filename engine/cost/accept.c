@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* thinking, effort and tool_choice in the forms the model takes. */
-static int accept_thinking(const nyx_model *md, const nyx_request *req, nyx_error *err)
+static int accept_thinking(const model_info *md, const claude_request *req, error_info *err)
 {
     static const struct {
         int asked;
@@ -17,7 +17,7 @@ static int accept_thinking(const nyx_model *md, const nyx_request *req, nyx_erro
                  {NYX_THINKING_DISABLED, NYX_THINK_DISABLED, "false (it always thinks)"}};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         if (req->thinking == forms[i].asked && !(md->thinking & forms[i].bit)) {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "thinking: model \"%s\" does not accept %s; it takes%s%s%s", md->id,
                           forms[i].form, md->thinking & NYX_THINK_ADAPTIVE ? " [\"adaptive\"]" : "",
                           md->thinking & NYX_THINK_ENABLED ? " [a budget of tokens]" : "",
@@ -26,7 +26,7 @@ static int accept_thinking(const nyx_model *md, const nyx_request *req, nyx_erro
         }
     }
     if (req->effort && !md->default_effort) {
-        nyx_error_set(err, "invalid_argument", 0, "effort: model \"%s\" has no effort setting",
+        error_set(err, "invalid_argument", 0, "effort: model \"%s\" has no effort setting",
                       md->id);
         return -1;
     }
@@ -39,7 +39,7 @@ static int accept_thinking(const nyx_model *md, const nyx_request *req, nyx_erro
                  (!strcmp(type->valuestring, "any") || !strcmp(type->valuestring, "tool"));
     cJSON_Delete(tc);
     if (forced && !md->forced_tool_choice_with_thinking) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "tool_choice: model \"%s\" cannot be forced to use a tool while thinking; "
                       "use tool_choice \"auto\" or turn thinking off", md->id);
         return -1;
@@ -47,12 +47,12 @@ static int accept_thinking(const nyx_model *md, const nyx_request *req, nyx_erro
     return 0;
 }
 
-int accept_request(const nyx_model *md, nyx_request *req, nyx_error *err)
+int accept_request(const model_info *md, claude_request *req, error_info *err)
 {
     if (!md || !req)
         return 0;
     if (md->lifecycle == NYX_LIFE_RETIRED) {
-        nyx_error_set(err, "invalid_argument", 0, "model: \"%s\" was retired%s%s; use \"%s\" instead",
+        error_set(err, "invalid_argument", 0, "model: \"%s\" was retired%s%s; use \"%s\" instead",
                       md->id, md->retires ? " on " : "", md->retires ? md->retires : "",
                       md->replacement ? md->replacement : "a current model (see nyx models)");
         return -1;
@@ -61,7 +61,7 @@ int accept_request(const nyx_model *md, nyx_request *req, nyx_error *err)
         if (req->temperature == NYX_DEFAULT_TEMPERATURE) {
             req->temperature = -1; /* the same as not sending it, which this model requires */
         } else {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "temperature: model \"%s\" accepts no temperature other than its default "
                           "(%g); leave temperature out or choose a model that takes one",
                           md->id, NYX_DEFAULT_TEMPERATURE);
@@ -71,7 +71,7 @@ int accept_request(const nyx_model *md, nyx_request *req, nyx_error *err)
     return accept_thinking(md, req, err);
 }
 
-int accept_param(const nyx_model *md, const char *param)
+int accept_param(const model_info *md, const char *param)
 {
     if (!md || !param)
         return 1;
@@ -92,7 +92,7 @@ int accept_param(const nyx_model *md, const char *param)
     return 1;
 }
 
-int accept_deprecation_notice(const nyx_model *md, char *buf, size_t size)
+int accept_deprecation_notice(const model_info *md, char *buf, size_t size)
 {
     if (!md || md->lifecycle != NYX_LIFE_DEPRECATED || !buf || !size)
         return 0;
@@ -103,7 +103,7 @@ int accept_deprecation_notice(const nyx_model *md, char *buf, size_t size)
     return 1;
 }
 
-int accept_table_stale(const nyx_models *m, double now, int days)
+int accept_table_stale(const model_table *m, double now, int days)
 {
     double t = models_date_time(models_date(m));
     return t < 0 || now - t > (double)days * 86400.0;

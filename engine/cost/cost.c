@@ -10,18 +10,18 @@
 
 /* The prices of a request's prompt of `prompt` tokens under a row: the highest tier it
  * exceeds, else the row's standard prices. */
-static const nyx_prices *tier_prices(const nyx_price_row *row, int64_t prompt)
+static const price_set *tier_prices(const price_row *row, int64_t prompt)
 {
-    const nyx_prices *p = &row->p;
+    const price_set *p = &row->p;
     for (size_t i = 0; i < row->ntiers; i++)
         if (prompt > row->tiers[i].above_prompt_tokens)
             p = &row->tiers[i].p;
     return p;
 }
 
-int cost_prices_for(const nyx_model *m, const nyx_usage *u, double at, nyx_prices *prices, double *factor)
+int cost_prices_for(const model_info *m, const claude_usage *u, double at, price_set *prices, double *factor)
 {
-    const nyx_price_row *row = models_row_at(m, at);
+    const price_row *row = models_row_at(m, at);
     if (!row || !u || !prices || !factor)
         return -1;
     int64_t prompt = u->input_tokens + u->cache_read_input_tokens + u->cache_creation_input_tokens;
@@ -45,7 +45,7 @@ int cost_prices_for(const nyx_model *m, const nyx_usage *u, double at, nyx_price
     return 0;
 }
 
-int cost_of_usage_at(const nyx_model *m, const nyx_usage *u, double at, int writes_1h, nyx_cost *out)
+int cost_of_usage_at(const model_info *m, const claude_usage *u, double at, int writes_1h, call_cost *out)
 {
     if (!m || !m->has_price || !u || !out)
         return -1;
@@ -66,9 +66,9 @@ int cost_of_usage_at(const nyx_model *m, const nyx_usage *u, double at, int writ
         else
             writes = detail;
     }
-    nyx_usage priced = *u;
+    claude_usage priced = *u;
     priced.cache_creation_input_tokens = writes;
-    nyx_prices p;
+    price_set p;
     double f;
     if (cost_prices_for(m, &priced, at, &p, &f) < 0)
         return -1;
@@ -85,21 +85,21 @@ int cost_of_usage_at(const nyx_model *m, const nyx_usage *u, double at, int writ
     return 0;
 }
 
-int cost_of_usage(const nyx_model *m, const nyx_usage *u, nyx_cost *out)
+int cost_of_usage(const model_info *m, const claude_usage *u, call_cost *out)
 {
     return cost_of_usage_at(m, u, (double)time(NULL), 0, out);
 }
 
-double cost_worst_case_at(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h, double at)
+double cost_worst_case_at(const model_info *m, int64_t input_tokens, int64_t max_tokens, int write_1h, double at)
 {
-    const nyx_price_row *row = models_row_at(m, at);
+    const price_row *row = models_row_at(m, at);
     if (!row)
         return -1.0;
     if (input_tokens < 0)
         input_tokens = 0;
     if (max_tokens < 0)
         max_tokens = 0;
-    const nyx_prices *tp = tier_prices(row, input_tokens);
+    const price_set *tp = tier_prices(row, input_tokens);
     /* A request with 1h marks may also carry 5m marks (mixed TTLs), so it can be billed at
      * either write price. */
     double p = tp->cache_write_5m;
@@ -110,12 +110,12 @@ double cost_worst_case_at(const nyx_model *m, int64_t input_tokens, int64_t max_
     return ((double)input_tokens * p + (double)max_tokens * tp->output) / PER_MTOK;
 }
 
-double cost_worst_case(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h)
+double cost_worst_case(const model_info *m, int64_t input_tokens, int64_t max_tokens, int write_1h)
 {
     return cost_worst_case_at(m, input_tokens, max_tokens, write_1h, (double)time(NULL));
 }
 
-double cost_worst_case_batch(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h)
+double cost_worst_case_batch(const model_info *m, int64_t input_tokens, int64_t max_tokens, int write_1h)
 {
     double w = cost_worst_case(m, input_tokens, max_tokens, write_1h);
     return m && w >= 0 && m->batch_factor > 0 ? w * m->batch_factor : w;

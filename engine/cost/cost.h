@@ -8,12 +8,12 @@
 #include "claude/types.h"
 #include "cost/models.h"
 
-typedef struct nyx_cost {
+typedef struct call_cost {
     double cost_usd;               /* what the API bills for this usage */
     double cost_without_cache_usd; /* the same tokens, all at the plain input price */
     double saved_usd;              /* cost_without_cache_usd - cost_usd; negative when a write
                                       premium was paid and nothing was read yet */
-} nyx_cost;
+} call_cost;
 
 /* Prices a usage as billed at time `at` (UTC seconds since the epoch; the price row in force
  * then):
@@ -30,18 +30,18 @@ typedef struct nyx_cost {
  * Returns 0 with *out filled; -1 (out untouched) when m is NULL or has no price, u or out is
  * NULL, a token count is negative, or the usage asks for a price the table lacks (fast mode
  * without fast prices, batch without a batch_factor). */
-int cost_of_usage_at(const nyx_model *m,  /* the model that served the call */
-                     const nyx_usage *u,  /* usage as reported by the API */
+int cost_of_usage_at(const model_info *m,  /* the model that served the call */
+                     const claude_usage *u,  /* usage as reported by the API */
                      double at,           /* when the call was made */
                      int writes_1h,       /* 1: the request's marks asked for 1h (no detail) */
-                     nyx_cost *out);      /* result written here */
+                     call_cost *out);      /* result written here */
 
 /* cost_of_usage_at() now, with writes of unknown TTL priced as 5m writes. */
-int cost_of_usage(const nyx_model *m, const nyx_usage *u, nyx_cost *out);
+int cost_of_usage(const model_info *m, const claude_usage *u, call_cost *out);
 
 /* The prices and factor cost_of_usage_at() applies to a usage at time `at`.
  * Returns 0, or -1 as cost_of_usage_at() does. */
-int cost_prices_for(const nyx_model *m, const nyx_usage *u, double at, nyx_prices *prices,
+int cost_prices_for(const model_info *m, const claude_usage *u, double at, price_set *prices,
                     double *factor);
 
 /* Worst-case cost of a call at time `at`, for a budget reservation: every input token at the
@@ -50,17 +50,17 @@ int cost_prices_for(const nyx_model *m, const nyx_usage *u, double at, nyx_price
  * input_tokens reaches. Give the most tokens the prompt may hold
  * (cache_estimate_tokens_max), so a prompt that may cross a tier is reserved at it.
  * Negative counts count as 0. Returns USD, or -1.0 when m is NULL or has no price. */
-double cost_worst_case_at(const nyx_model *m,
+double cost_worst_case_at(const model_info *m,
                           int64_t input_tokens, /* the most tokens the prompt may hold */
                           int64_t max_tokens,   /* the request's max_tokens */
                           int write_1h,         /* 1: 1h cache marks may be written; 0: 5m */
                           double at);           /* when the call is made */
 
 /* cost_worst_case_at() now. */
-double cost_worst_case(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h);
+double cost_worst_case(const model_info *m, int64_t input_tokens, int64_t max_tokens, int write_1h);
 
 /* cost_worst_case() of a request sent in a Message Batch: every price times the model's
  * batch_factor (the standard worst case when the model has none). */
-double cost_worst_case_batch(const nyx_model *m, int64_t input_tokens, int64_t max_tokens, int write_1h);
+double cost_worst_case_batch(const model_info *m, int64_t input_tokens, int64_t max_tokens, int write_1h);
 
 #endif

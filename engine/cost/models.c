@@ -12,8 +12,8 @@
 #include <time.h>
 
 /* Generated from data/models.json by cmake/embed.cmake. */
-extern const char nyx_models_json[];
-extern const size_t nyx_models_json_len;
+extern const char models_json_data[];
+extern const size_t models_json_data_len;
 
 #define NO_MODEL ((size_t)-1)
 #define MAX_FILE_BYTES ((size_t)64 << 20)
@@ -22,11 +22,11 @@ extern const size_t nyx_models_json_len;
 
 typedef struct slot {
     const char *key; /* an id or alias owned by the model; NULL marks an empty slot */
-    size_t model;    /* index into nyx_models.v */
+    size_t model;    /* index into model_table.v */
 } slot;
 
-struct nyx_models {
-    nyx_model **v; /* each model allocated on its own so pointers survive merges */
+struct model_table {
+    model_info **v; /* each model allocated on its own so pointers survive merges */
     size_t n;
     slot *index;
     size_t cap;    /* power of two, or 0 while the table is empty */
@@ -39,10 +39,10 @@ static const char *const price_keys[NPRICES] = {"input", "output", "cache_write_
 
 /* ---- errors ---- */
 
-static void fail(nyx_error *err, const char *type, const char *fmt, ...)
+static void fail(error_info *err, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void fail(nyx_error *err, const char *type, const char *fmt, ...)
+static void fail(error_info *err, const char *type, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -51,11 +51,11 @@ static void fail(nyx_error *err, const char *type, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    nyx_error_clear(err);
-    nyx_error_set(err, type, 0, "%s", msg);
+    error_clear(err);
+    error_set(err, type, 0, "%s", msg);
 }
 
-static int oom(nyx_error *err)
+static int oom(error_info *err)
 {
     fail(err, "out_of_memory", "out of memory while loading the model table");
     return -1;
@@ -72,7 +72,7 @@ static char *dup_str(const char *s)
     return d;
 }
 
-static void model_free(nyx_model *md)
+static void model_free(model_info *md)
 {
     if (!md)
         return;
@@ -119,9 +119,9 @@ static void *dup_mem(const void *src, size_t size)
 }
 
 /* Deep copy of price rows; NULL when out of memory. */
-static nyx_price_row *rows_dup(const nyx_price_row *src, size_t n)
+static price_row *rows_dup(const price_row *src, size_t n)
 {
-    nyx_price_row *d = calloc(n ? n : 1, sizeof *d);
+    price_row *d = calloc(n ? n : 1, sizeof *d);
     if (!d)
         return NULL;
     for (size_t i = 0; i < n; i++) {
@@ -138,9 +138,9 @@ static nyx_price_row *rows_dup(const nyx_price_row *src, size_t n)
 }
 
 /* Deep copy; NULL when out of memory. */
-static nyx_model *model_dup(const nyx_model *src)
+static model_info *model_dup(const model_info *src)
 {
-    nyx_model *d = calloc(1, sizeof *d);
+    model_info *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
     *d = *src;
@@ -188,7 +188,7 @@ fail:
     return NULL;
 }
 
-static int model_has_name(const nyx_model *md, const char *name)
+static int model_has_name(const model_info *md, const char *name)
 {
     if (strcmp(md->id, name) == 0)
         return 1;
@@ -211,7 +211,7 @@ static uint64_t hash_str(const char *s)
 }
 
 /* Returns 0; -1 when out of memory; 1 when a name belongs to two models (*clash set). */
-static int index_build(nyx_model *const *v, size_t n, slot **out, size_t *outcap,
+static int index_build(model_info *const *v, size_t n, slot **out, size_t *outcap,
                        const char **clash, size_t *clash_a, size_t *clash_b)
 {
     size_t nkeys = 0;
@@ -248,7 +248,7 @@ static int index_build(nyx_model *const *v, size_t n, slot **out, size_t *outcap
     return 0;
 }
 
-const nyx_model *models_find(const nyx_models *m, const char *name)
+const model_info *models_find(const model_table *m, const char *name)
 {
     if (!m || !name || !m->cap)
         return NULL;
@@ -259,14 +259,14 @@ const nyx_model *models_find(const nyx_models *m, const char *name)
     return NULL;
 }
 
-size_t models_count(const nyx_models *m) { return m ? m->n : 0; }
+size_t models_count(const model_table *m) { return m ? m->n : 0; }
 
-const nyx_model *models_at(const nyx_models *m, size_t i)
+const model_info *models_at(const model_table *m, size_t i)
 {
     return m && i < m->n ? m->v[i] : NULL;
 }
 
-void models_free(nyx_models *m)
+void models_free(model_table *m)
 {
     if (!m)
         return;
@@ -305,18 +305,18 @@ static int is_date(const char *s) { return models_date_time(s) >= 0; }
 
 /* ---- queries on one model ---- */
 
-const nyx_price_row *models_row_at(const nyx_model *md, double at)
+const price_row *models_row_at(const model_info *md, double at)
 {
     if (!md || !md->has_price || !md->nrows)
         return NULL;
-    const nyx_price_row *row = &md->rows[0];
+    const price_row *row = &md->rows[0];
     for (size_t i = 1; i < md->nrows; i++)
         if (md->rows[i].from <= at)
             row = &md->rows[i];
     return row;
 }
 
-const char *models_date(const nyx_models *m) { return m && m->date[0] ? m->date : NULL; }
+const char *models_date(const model_table *m) { return m && m->date[0] ? m->date : NULL; }
 
 const char *models_lifecycle_name(int lifecycle)
 {
@@ -324,7 +324,7 @@ const char *models_lifecycle_name(int lifecycle)
     return lifecycle >= 0 && lifecycle <= NYX_LIFE_RETIRED ? names[lifecycle] : "unknown";
 }
 
-int models_unconfirmed(const nyx_model *md, const char *field)
+int models_unconfirmed(const model_info *md, const char *field)
 {
     if (!md || !field)
         return 0;
@@ -334,9 +334,9 @@ int models_unconfirmed(const nyx_model *md, const char *field)
     return 0;
 }
 
-int models_raise_min_cache(nyx_models *m, const char *name, int64_t min_tokens)
+int models_raise_min_cache(model_table *m, const char *name, int64_t min_tokens)
 {
-    nyx_model *md = (nyx_model *)models_find(m, name);
+    model_info *md = (model_info *)models_find(m, name);
     if (!md)
         return -1;
     if (min_tokens <= md->min_cache_tokens || min_tokens > (int64_t)MAX_MIN_CACHE)
@@ -347,9 +347,9 @@ int models_raise_min_cache(nyx_models *m, const char *name, int64_t min_tokens)
 }
 
 /* The flat prices: the row in force now. */
-static void refresh_flat(nyx_model *md, double now)
+static void refresh_flat(model_info *md, double now)
 {
-    const nyx_price_row *row = models_row_at(md, now);
+    const price_row *row = models_row_at(md, now);
     if (!row)
         return;
     md->input = row->p.input;
@@ -367,14 +367,14 @@ typedef struct staged {
     const cJSON *aliases;
     double price[NPRICES];
     int has_price[NPRICES];
-    nyx_price_row *rows; /* owned: freed by staged_free() unless taken */
+    price_row *rows; /* owned: freed by staged_free() unless taken */
     size_t nrows;
     int has_rows;
-    nyx_prices fast;
+    price_set fast;
     int fast_given, fast_null;
     double batch_factor;
     int has_batch;
-    nyx_price_factor *geo; /* owned */
+    price_factor *geo; /* owned */
     size_t ngeo;
     int has_geo;
     int64_t min_cache, context_window, max_output;
@@ -415,7 +415,7 @@ static int known_entry_key(const char *k)
 /* Where a problem was found, for messages. */
 typedef struct where {
     const char *origin, *id;
-    nyx_error *err;
+    error_info *err;
 } where;
 
 static int bad_field(const where *w, const char *field, const char *what)
@@ -463,7 +463,7 @@ static int get_count(const where *w, const cJSON *f, const char *field, int64_t 
 /* A complete set of five prices in an object whose other keys are `extra` (NULL-ended) or
  * comments. `path` prefixes field names in messages, e.g. "prices[1]." */
 static int parse_price_set(const where *w, const cJSON *o, const char *path, const char *const *extra,
-                           nyx_prices *out)
+                           price_set *out)
 {
     char field[160];
     if (!cJSON_IsObject(o)) {
@@ -497,11 +497,11 @@ static int parse_price_set(const where *w, const cJSON *o, const char *path, con
             return bad_field(w, field, "is missing (every price set gives input, output, cache_write_5m, "
                                        "cache_write_1h and cache_read)");
         }
-    *out = (nyx_prices){v[P_INPUT], v[P_OUTPUT], v[P_WRITE_5M], v[P_WRITE_1H], v[P_READ]};
+    *out = (price_set){v[P_INPUT], v[P_OUTPUT], v[P_WRITE_5M], v[P_WRITE_1H], v[P_READ]};
     return 0;
 }
 
-static int parse_row(const where *w, const cJSON *o, size_t idx, nyx_price_row *row)
+static int parse_row(const where *w, const cJSON *o, size_t idx, price_row *row)
 {
     static const char *const extra[] = {"from", "tiers", NULL};
     static const char *const tier_extra[] = {"above_prompt_tokens", NULL};
@@ -531,7 +531,7 @@ static int parse_row(const where *w, const cJSON *o, size_t idx, nyx_price_row *
     for (const cJSON *t = tiers->child; t; t = t->next, k++) {
         char tpath[120];
         snprintf(tpath, sizeof tpath, "%stiers[%zu].", path, k);
-        nyx_price_tier *tier = &row->tiers[k];
+        price_tier *tier = &row->tiers[k];
         row->ntiers = k + 1;
         if (parse_price_set(w, t, tpath, tier_extra, &tier->p) < 0)
             return -1;
@@ -628,7 +628,7 @@ static int parse_geo(const where *w, const cJSON *f, staged *s)
             return bad_field(w, field, "has a name that is empty or too long");
         if (!cJSON_IsNumber(g) || !isfinite(g->valuedouble) || g->valuedouble <= 0)
             return bad_field(w, field, "must be a positive number");
-        nyx_price_factor *pf = &s->geo[s->ngeo++];
+        price_factor *pf = &s->geo[s->ngeo++];
         snprintf(pf->name, sizeof pf->name, "%s", g->string);
         pf->factor = g->valuedouble;
     }
@@ -724,7 +724,7 @@ static int stage_field(const where *w, const cJSON *f, staged *s)
 }
 
 static int stage_entry(const cJSON *e, size_t idx, const char *origin, staged *s,
-                       nyx_error *err)
+                       error_info *err)
 {
     memset(s, 0, sizeof *s);
     if (!cJSON_IsObject(e)) {
@@ -759,7 +759,7 @@ static int stage_entry(const cJSON *e, size_t idx, const char *origin, staged *s
 
 /* A copy of the table that a merge edits; committed only when every entry applied. */
 typedef struct work {
-    nyx_model **v;
+    model_info **v;
     size_t n;
 } work;
 
@@ -790,7 +790,7 @@ static int set_opt_str(char **dst, const cJSON *item)
 }
 
 /* Replaces the list of unconfirmed fields by the array's strings. */
-static int set_unconfirmed(nyx_model *md, const cJSON *list)
+static int set_unconfirmed(model_info *md, const cJSON *list)
 {
     size_t n = (size_t)cJSON_GetArraySize(list);
     char **v = calloc(n ? n : 1, sizeof *v);
@@ -813,14 +813,14 @@ static int set_unconfirmed(nyx_model *md, const cJSON *list)
 }
 
 /* w->v has room for one more model. The staged rows and factors are taken when used. */
-static int apply_entry(work *w, staged *s, const char *origin, nyx_error *err)
+static int apply_entry(work *w, staged *s, const char *origin, error_info *err)
 {
     size_t t = work_find(w, s->id);
     int nprices = 0;
     for (int i = 0; i < NPRICES; i++)
         nprices += s->has_price[i];
 
-    nyx_model *md;
+    model_info *md;
     if (t == NO_MODEL) {
         if (!(md = calloc(1, sizeof *md)))
             return oom(err);
@@ -861,7 +861,7 @@ static int apply_entry(work *w, staged *s, const char *origin, nyx_error *err)
         md->has_price = 1;
     } else if (nprices > 0) {
         if (!md->has_price) { /* all five: one row in force since always */
-            nyx_price_row *row = calloc(1, sizeof *row);
+            price_row *row = calloc(1, sizeof *row);
             if (!row)
                 return oom(err);
             free(md->rows); /* a copy's placeholder: no rows */
@@ -879,7 +879,7 @@ static int apply_entry(work *w, staged *s, const char *origin, nyx_error *err)
     }
     if (s->fast_given) {
         md->has_fast = !s->fast_null;
-        md->fast = s->fast_null ? (nyx_prices){0, 0, 0, 0, 0} : s->fast;
+        md->fast = s->fast_null ? (price_set){0, 0, 0, 0, 0} : s->fast;
     }
     if (s->has_batch)
         md->batch_factor = s->batch_factor;
@@ -961,7 +961,7 @@ static const char *trailing_junk(const char *p, const char *end)
     return NULL;
 }
 
-static void parse_error_at(nyx_error *err, const char *origin, const char *json, size_t len,
+static void parse_error_at(error_info *err, const char *origin, const char *json, size_t len,
                            const char *at)
 {
     size_t off = at && at >= json && at <= json + len ? (size_t)(at - json) : 0;
@@ -977,8 +977,8 @@ static void parse_error_at(nyx_error *err, const char *origin, const char *json,
     fail(err, "invalid_argument", "%s: invalid JSON at line %zu, column %zu", origin, line, col);
 }
 
-int models_merge_json(nyx_models *m, const char *json, size_t len, const char *origin,
-                      nyx_error *err)
+int models_merge_json(model_table *m, const char *json, size_t len, const char *origin,
+                      error_info *err)
 {
     if (!origin)
         origin = "model table";
@@ -1069,7 +1069,7 @@ int models_merge_json(nyx_models *m, const char *json, size_t len, const char *o
     /* Commit without allocating: existing models keep their address and take the new
      * contents; added models are appended. */
     for (size_t i = 0; i < m->n; i++) {
-        nyx_model old = *m->v[i];
+        model_info old = *m->v[i];
         *m->v[i] = *w.v[i];
         *w.v[i] = old;
         model_free(w.v[i]);
@@ -1094,7 +1094,7 @@ out:
     return rc;
 }
 
-int models_merge_file(nyx_models *m, const char *path, nyx_error *err)
+int models_merge_file(model_table *m, const char *path, error_info *err)
 {
     if (!path) {
         fail(err, "invalid_argument", "models_merge_file: no path given");
@@ -1141,14 +1141,14 @@ out:
     return rc;
 }
 
-nyx_models *models_new_default(nyx_error *err)
+model_table *models_new_default(error_info *err)
 {
-    nyx_models *m = calloc(1, sizeof *m);
+    model_table *m = calloc(1, sizeof *m);
     if (!m) {
         oom(err);
         return NULL;
     }
-    if (models_merge_json(m, nyx_models_json, nyx_models_json_len, "built-in data/models.json",
+    if (models_merge_json(m, models_json_data, models_json_data_len, "built-in data/models.json",
                           err) < 0) {
         models_free(m);
         return NULL;

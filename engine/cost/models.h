@@ -10,31 +10,31 @@
 #include "claude/types.h"
 
 /* One set of prices, USD per million tokens of each kind. */
-typedef struct nyx_prices {
+typedef struct price_set {
     double input, output, cache_write_5m, cache_write_1h, cache_read;
-} nyx_prices;
+} price_set;
 
 /* A prompt-length tier: a request whose prompt (input + cache reads + cache writes) exceeds
  * above_prompt_tokens is billed entirely at these prices, output included. */
-typedef struct nyx_price_tier {
+typedef struct price_tier {
     int64_t above_prompt_tokens;
-    nyx_prices p;
-} nyx_price_tier;
+    price_set p;
+} price_tier;
 
 /* Prices in force from a date on. */
-typedef struct nyx_price_row {
+typedef struct price_row {
     double from;            /* UTC seconds since the epoch; 0 = since always */
     char from_date[11];     /* "YYYY-MM-DD", or "" */
-    nyx_prices p;           /* standard prices */
-    nyx_price_tier *tiers;  /* ascending thresholds; owned */
+    price_set p;           /* standard prices */
+    price_tier *tiers;  /* ascending thresholds; owned */
     size_t ntiers;
-} nyx_price_row;
+} price_row;
 
 /* A factor on every price, chosen by a value of a usage field (usage.inference_geo). */
-typedef struct nyx_price_factor {
+typedef struct price_factor {
     char name[24];
     double factor;
-} nyx_price_factor;
+} price_factor;
 
 /* Forms of `thinking` a model accepts; a model without NYX_THINK_DISABLED always thinks. */
 enum { NYX_THINK_ADAPTIVE = 1, NYX_THINK_ENABLED = 2, NYX_THINK_DISABLED = 4, NYX_THINK_ALL = 7 };
@@ -43,7 +43,7 @@ enum { NYX_SAMPLE_TEMPERATURE = 1, NYX_SAMPLE_TOP_P = 2, NYX_SAMPLE_TOP_K = 4, N
 /* Where a model is in its life. */
 enum { NYX_LIFE_CURRENT = 0, NYX_LIFE_LEGACY, NYX_LIFE_DEPRECATED, NYX_LIFE_RETIRED };
 
-typedef struct nyx_model {
+typedef struct model_info {
     char *id;                  /* canonical name, as the API expects it */
     char **aliases;            /* dated ids, "-latest" and short names; never contains id */
     size_t naliases;
@@ -51,12 +51,12 @@ typedef struct nyx_model {
      * only. What a call cost comes from cost_of_usage_at(), which reads the rows. */
     double input, output, cache_write_5m, cache_write_1h, cache_read; /* USD per MTok */
     int has_price;             /* 0 for an entry given without prices */
-    nyx_price_row *rows;       /* ascending `from`; owned; nrows > 0 when has_price */
+    price_row *rows;       /* ascending `from`; owned; nrows > 0 when has_price */
     size_t nrows;
-    nyx_prices fast;           /* prices when usage.speed is "fast" */
+    price_set fast;           /* prices when usage.speed is "fast" */
     int has_fast;              /* 0: the model has no fast mode (or its prices are unknown) */
     double batch_factor;       /* on every price when usage.service_tier is "batch"; 0 = none */
-    nyx_price_factor *geo;     /* by usage.inference_geo; owned */
+    price_factor *geo;     /* by usage.inference_geo; owned */
     size_t ngeo;
     int64_t min_cache_tokens;  /* minimum cacheable prefix, > 0 */
     int min_cache_confirmed;   /* 0: a guess the engine may raise from usage */
@@ -73,9 +73,9 @@ typedef struct nyx_model {
     int itpm_counts_cache_reads; /* 1: cache reads count toward input tokens per minute */
     char **unconfirmed;        /* field names not confirmed by an official source; owned */
     size_t nunconfirmed;
-} nyx_model;
+} model_info;
 
-typedef struct nyx_models nyx_models;
+typedef struct model_table model_table;
 
 /* Minimum cacheable prefix given to a model whose entry does not say (the long-standing
  * minimum of the 3.x/4.x Sonnet and Opus models). */
@@ -83,7 +83,7 @@ typedef struct nyx_models nyx_models;
 
 /* Builds the table from the embedded data/models.json.
  * Returns a table to release with models_free(), or NULL with err filled in. */
-nyx_models *models_new_default(nyx_error *err /* failure written here; may be NULL */);
+model_table *models_new_default(error_info *err /* failure written here; may be NULL */);
 
 /* Merges a JSON document {"models": [ {...}, ... ]} into the table.
  * An entry whose "id" is already known as an id or alias updates that model: every field
@@ -100,47 +100,47 @@ nyx_models *models_new_default(nyx_error *err /* failure written here; may be NU
  * origin, the model and the field; "out_of_memory".
  * Pointers from models_find()/models_at() stay valid; the strings inside a model (id,
  * aliases, dates) are replaced by a successful merge, so copy them if you keep them. */
-int models_merge_json(nyx_models *m,
+int models_merge_json(model_table *m,
                       const char *json,   /* the document; need not be NUL-terminated */
                       size_t len,         /* its length in bytes */
                       const char *origin, /* named in error messages, e.g. a path; may be NULL */
-                      nyx_error *err);    /* failure written here; may be NULL */
+                      error_info *err);    /* failure written here; may be NULL */
 
 /* models_merge_json() on the contents of a file; the path is the origin.
  * Returns 0, or -1 with err filled in (also type "io_error" when the file cannot be read). */
-int models_merge_file(nyx_models *m, const char *path, nyx_error *err);
+int models_merge_file(model_table *m, const char *path, error_info *err);
 
 /* Finds a model by id or alias, exact and case-sensitive. Does not allocate.
  * Returns the model, owned by the table and valid until models_free(); NULL if unknown. */
-const nyx_model *models_find(const nyx_models *m, const char *name);
+const model_info *models_find(const model_table *m, const char *name);
 
 /* Number of models, and the i-th in table order (embedded order, then added ones).
  * models_at returns NULL when i >= models_count(m). */
-size_t models_count(const nyx_models *m);
-const nyx_model *models_at(const nyx_models *m, size_t i);
+size_t models_count(const model_table *m);
+const model_info *models_at(const model_table *m, size_t i);
 
 /* The price row in force at a time (UTC seconds since the epoch): the last row whose
  * `from` is not after it. Returns NULL when the model has no price. */
-const nyx_price_row *models_row_at(const nyx_model *md, double at);
+const price_row *models_row_at(const model_info *md, double at);
 
 /* The table's date ("YYYY-MM-DD": the latest "date" of the documents merged), or NULL. */
-const char *models_date(const nyx_models *m);
+const char *models_date(const model_table *m);
 
 /* "current", "legacy", "deprecated" or "retired". */
 const char *models_lifecycle_name(int lifecycle);
 
 /* 1 when the entry lists the field as unconfirmed, else 0. */
-int models_unconfirmed(const nyx_model *md, const char *field);
+int models_unconfirmed(const model_info *md, const char *field);
 
 /* Raises a model's minimum cacheable prefix to min_tokens, learned from usage; a lower or
  * equal value changes nothing. Returns 1 when it changed, 0 when not, -1 when the name is
  * unknown. */
-int models_raise_min_cache(nyx_models *m, const char *name, int64_t min_tokens);
+int models_raise_min_cache(model_table *m, const char *name, int64_t min_tokens);
 
 /* UTC seconds since the epoch at 00:00 of a "YYYY-MM-DD" date; -1 when malformed. */
 double models_date_time(const char *date);
 
 /* Releases the table and every model in it. NULL does nothing. */
-void models_free(nyx_models *m);
+void models_free(model_table *m);
 
 #endif

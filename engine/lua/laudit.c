@@ -34,8 +34,8 @@ static int l_audit(lua_State *L)
     nyx_engine *e = lnyx_engine(L);
     if (!e->started && engine_start(e) != 0)
         return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (engine_audit(e, kind, session, agent, detail, &err) != 0)
         return lnyx_raise(L, &err);
     return 0;

@@ -10,17 +10,17 @@
 
 #define HANDLE "nyx.batchhandle"
 
-static nyx_batch **check_handle(lua_State *L, int arg) { return luaL_checkudata(L, arg, HANDLE); }
+static batch_job **check_handle(lua_State *L, int arg) { return luaL_checkudata(L, arg, HANDLE); }
 
-nyx_batch *lnyx_batch_of(lua_State *L, int idx)
+batch_job *lnyx_batch_of(lua_State *L, int idx)
 {
-    nyx_batch **h = luaL_testudata(L, idx, HANDLE);
+    batch_job **h = luaL_testudata(L, idx, HANDLE);
     return h ? *h : NULL;
 }
 
 static int handle_gc(lua_State *L)
 {
-    nyx_batch **h = check_handle(L, 1);
+    batch_job **h = check_handle(L, 1);
     batch_unref(*h);
     *h = NULL;
     return 0;
@@ -36,7 +36,7 @@ static int l_open(lua_State *L)
     lua_Integer max_bytes = luaL_optinteger(L, 4, (lua_Integer)BATCH_MAX_BYTES);
     if (max_bytes < 1)
         return lnyx_argerror(L, 4, "max_bytes must be a positive number of bytes");
-    nyx_batch **h = lua_newuserdatauv(L, sizeof *h, 0);
+    batch_job **h = lua_newuserdatauv(L, sizeof *h, 0);
     *h = NULL;
     luaL_setmetatable(L, HANDLE);
     if (!(*h = batch_new(lnyx_engine(L), name, (size_t)n)))
@@ -80,9 +80,9 @@ static int l_cancel(lua_State *L)
 /* handle:abandon(err): a request that failed before it became a call refuses the batch. */
 static int l_abandon(lua_State *L)
 {
-    nyx_batch *b = *check_handle(L, 1);
-    nyx_error err;
-    nyx_error_clear(&err);
+    batch_job *b = *check_handle(L, 1);
+    error_info err;
+    error_clear(&err);
     const char *type = "invalid_argument", *msg = lua_tostring(L, 3);
     if (lua_istable(L, 2)) {
         lua_getfield(L, 2, "type");
@@ -94,7 +94,7 @@ static int l_abandon(lua_State *L)
     } else if (lua_isstring(L, 2)) {
         msg = lua_tostring(L, 2);
     }
-    nyx_error_set(&err, type, 0, "%s", msg ? msg : "a request of the batch could not start");
+    error_set(&err, type, 0, "%s", msg ? msg : "a request of the batch could not start");
     batch_member_finished(b, NULL, &err);
     return 0;
 }
@@ -111,8 +111,8 @@ static int l_requests(lua_State *L)
         return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
     batch_row *rows = NULL;
     size_t n = 0;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (batch_rows_load(e, id, &rows, &n, &err) != 0)
         return lnyx_raise(L, &err);
     lua_createtable(L, (int)n, 0);
@@ -173,11 +173,11 @@ static int l_record(lua_State *L)
     if (!row.batch_id || !row.custom_id)
         return lnyx_argerror(L, 1, "a row of core.batch_requests is expected");
     nyx_engine *e = lnyx_engine(L);
-    nyx_call_result r;
-    nyx_error err;
-    nyx_error_clear(&err);
+    call_outcome r;
+    error_info err;
+    error_clear(&err);
     if (batch_record_result(e, &row, line, len, &r, &err) != 0) {
-        nyx_response_free(&r.resp);
+        response_free(&r.resp);
         return lnyx_raise(L, &err);
     }
     int ok = r.status == NYX_STATUS_OK;
@@ -187,7 +187,7 @@ static int l_record(lua_State *L)
         lnyx_push_error(L, &r.err);
         lnyx_set_str(L, "interaction_id", r.interaction_id);
     }
-    nyx_response_free(&r.resp);
+    response_free(&r.resp);
     lua_pushboolean(L, ok);
     return 2;
 }
@@ -196,8 +196,8 @@ static int l_record(lua_State *L)
 static int l_settle(lua_State *L)
 {
     const char *id = luaL_checkstring(L, 1);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (batch_settle_logged(lnyx_engine(L), id, &err) != 0)
         return lnyx_raise(L, &err);
     return 0;
@@ -207,14 +207,14 @@ static int l_settle(lua_State *L)
 
 typedef struct api_op {
     lnyx_op op;
-    nyx_batch *req;
+    batch_job *req;
     int ok;
     char *body;
     size_t len;
-    nyx_error err;
+    error_info err;
 } api_op;
 
-static void api_done(void *ud, int ok, long status, const char *body, size_t len, const nyx_error *err)
+static void api_done(void *ud, int ok, long status, const char *body, size_t len, const error_info *err)
 {
     (void)status;
     api_op *op = ud;
@@ -228,7 +228,7 @@ static void api_done(void *ud, int ok, long status, const char *body, size_t len
         op->len = len;
     } else if (ok) {
         op->ok = 0;
-        nyx_error_set(&op->err, "out_of_memory", 0, "out of memory");
+        error_set(&op->err, "out_of_memory", 0, "out of memory");
     }
     lnyx_complete(&op->op);
 }
@@ -238,7 +238,7 @@ static void api_cancel(lnyx_op *base)
     api_op *op = (api_op *)base;
     batch_api_cancel(op->req);
     op->req = NULL;
-    nyx_error_set(&op->err, "cancelled", 0, "cancelled");
+    error_set(&op->err, "cancelled", 0, "cancelled");
     lnyx_complete(base);
 }
 
@@ -274,7 +274,7 @@ static int l_api(lua_State *L)
         return lnyx_argerror(L, 2, "path must start with / or ?");
     api_op *op = lnyx_new_udata(L, sizeof *op, 0, "nyx.batchapi", api_gc);
     op->op.cancel = api_cancel;
-    nyx_error_clear(&op->err);
+    error_clear(&op->err);
     nyx_engine *e = lnyx_engine(L);
     if (!e->started && engine_start(e) != 0)
         return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);

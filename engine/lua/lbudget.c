@@ -33,8 +33,8 @@ static int l_status(lua_State *L)
         lua_newtable(L);
         return 1;
     }
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     lnyx_store_wait *w = lnyx_store_wait_new(L);
     lnyx_store_hold(w);
     if (store_budget_status_async(e->store, rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {

@@ -15,7 +15,7 @@
 typedef struct call_op {
     lnyx_op op;
     nyx_engine *e;
-    nyx_call *call;
+    api_call *call;
     lua_State *L;      /* for stream callbacks */
     int stream_ref, start_ref, thinking_ref;
     char *callback_error;
@@ -69,8 +69,8 @@ static int media_from_file_or_bytes(lua_State *L)
         lnyx_argerror(L, 1, "media_type must be a string");
     size_t len = 0;
     const char *bytes = data ? lua_tolstring(L, t + 3, &len) : NULL;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char *json = claude_media_block(type, path ? lua_tostring(L, t + 2) : NULL,
                                     (const unsigned char *)bytes, len, lua_tostring(L, t + 4), &err);
     if (!json)
@@ -83,7 +83,7 @@ static int media_from_file_or_bytes(lua_State *L)
 
 /* A string, or an array of blocks: strings, {text=, cache=} / {type="text", ...} tables,
  * and (when json_ok) any other API block as a table {type=, ..., cache=}, kept as JSON. */
-static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **out, size_t *n,
+static void read_blocks(lua_State *L, int arg, const char *field, claude_block **out, size_t *n,
                         int json_ok)
 {
     int idx = lua_gettop(L);
@@ -92,7 +92,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
         lnyx_argerror(L, arg, "%s must be a non-empty string or array of content blocks", field);
         return;
     }
-    nyx_block *blocks = calloc(count, sizeof *blocks);
+    claude_block *blocks = calloc(count, sizeof *blocks);
     if (!blocks) {
         lnyx_fail(L, "out_of_memory", "out of memory");
         return;
@@ -141,7 +141,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
             }
             text = lua_tolstring(L, -1, &len);
         }
-        if (nyx_block_set_pooled(&blocks[i], engine_text_pool(lnyx_engine(L)), text, len, mark) != 0) {
+        if (block_set_pooled(&blocks[i], engine_text_pool(lnyx_engine(L)), text, len, mark) != 0) {
             lnyx_fail(L, "out_of_memory", "out of memory");
             return;
         }
@@ -156,7 +156,7 @@ static void read_blocks(lua_State *L, int arg, const char *field, nyx_block **ou
 /* tools: a JSON array as text, or an array of tool tables {name, description, input (the
  * JSON Schema as a table), strict, cache}, written name, description, input_schema in that
  * order so the same list is the same bytes. */
-static void read_tools(lua_State *L, nyx_request *req)
+static void read_tools(lua_State *L, claude_request *req)
 {
     if (lua_type(L, -1) == LUA_TSTRING) {
         set_string(L, 1, "tools", &req->tools_json);
@@ -248,7 +248,7 @@ static void read_tools(lua_State *L, nyx_request *req)
 }
 
 /* tool_choice "auto" | "any" | "none" | {type=, name=, disable_parallel_tool_use=}. */
-static void read_tool_choice(lua_State *L, nyx_request *req)
+static void read_tool_choice(lua_State *L, claude_request *req)
 {
     if (lua_type(L, -1) == LUA_TSTRING) {
         lua_createtable(L, 0, 1);
@@ -266,7 +266,7 @@ static void read_tool_choice(lua_State *L, nyx_request *req)
 
 /* thinking "adaptive" | budget tokens | false; whether the model takes that form is checked
  * by the engine against its model table. */
-static void read_thinking(lua_State *L, nyx_request *req)
+static void read_thinking(lua_State *L, claude_request *req)
 {
     int isint = 0;
     lua_Integer n = lua_tointegerx(L, -1, &isint);
@@ -282,7 +282,7 @@ static void read_thinking(lua_State *L, nyx_request *req)
 }
 
 /* effort "low" | "medium" | "high" | "max"; output: a JSON Schema table. */
-static void read_output_config(lua_State *L, nyx_request *req)
+static void read_output_config(lua_State *L, claude_request *req)
 {
     if (lua_getfield(L, 1, "effort") != LUA_TNIL) {
         const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
@@ -299,7 +299,7 @@ static void read_output_config(lua_State *L, nyx_request *req)
     lua_pop(L, 1);
 }
 
-static void read_messages(lua_State *L, nyx_request *req)
+static void read_messages(lua_State *L, claude_request *req)
 {
     int idx = lua_gettop(L);
     size_t count = lua_type(L, idx) == LUA_TTABLE ? lua_rawlen(L, idx) : 0;
@@ -319,7 +319,7 @@ static void read_messages(lua_State *L, nyx_request *req)
         }
         lua_getfield(L, -1, "role");
         const char *role = lua_tostring(L, -1);
-        nyx_message *m = &req->messages[i];
+        claude_message *m = &req->messages[i];
         if (role && strcmp(role, "user") == 0)
             m->role = NYX_ROLE_USER;
         else if (role && strcmp(role, "assistant") == 0)
@@ -336,7 +336,7 @@ static void read_messages(lua_State *L, nyx_request *req)
     }
 }
 
-static void read_prompt(lua_State *L, nyx_request *req)
+static void read_prompt(lua_State *L, claude_request *req)
 {
     if (!(req->messages = calloc(1, sizeof *req->messages))) {
         lnyx_fail(L, "out_of_memory", "out of memory");
@@ -365,7 +365,7 @@ static int read_cache_mode(lua_State *L)
 }
 
 /* headers = {["x-gateway-route"] = "claude", ...}: the call's own request headers. */
-static void read_headers(lua_State *L, nyx_call_spec *spec)
+static void read_headers(lua_State *L, call_spec *spec)
 {
     if (!lua_istable(L, -1))
         lnyx_argerror(L, 1, "headers must be a table of header names and string values");
@@ -381,8 +381,8 @@ static void read_headers(lua_State *L, nyx_call_spec *spec)
         const char *name = lua_tolstring(L, -2, &nlen), *value = lua_tolstring(L, -1, &vlen);
         if (strlen(name) != nlen || strlen(value) != vlen)
             lnyx_argerror(L, 1, "headers: %s must not contain NUL bytes", strlen(name) != nlen ? "a name" : "a value");
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         if (net_check_header("headers", name, value, &err) != 0)
             lnyx_argerror(L, 1, "%s", err.message);
         size_t len = strlen(name) + strlen(value) + 3;
@@ -392,7 +392,7 @@ static void read_headers(lua_State *L, nyx_call_spec *spec)
     }
 }
 
-static void read_stop(lua_State *L, nyx_request *req)
+static void read_stop(lua_State *L, claude_request *req)
 {
     size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
     if (!lua_istable(L, -1)) {
@@ -424,9 +424,9 @@ static int integer_field(lua_State *L, const char *field, lua_Integer min, lua_I
 }
 
 /* Fills spec from the table at index 1. Raises on bad input; spec owns what was read. */
-static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
+static void read_spec(lua_State *L, call_spec *spec, call_op *op)
 {
-    nyx_request *req = &spec->req;
+    claude_request *req = &spec->req;
     if (lua_getfield(L, 1, "model") != LUA_TNIL && set_string(L, 1, "model", &req->model) == 0 && !*req->model)
         lnyx_argerror(L, 1, "model must not be empty");
     lua_pop(L, 1);
@@ -553,7 +553,7 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
     }
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "batch") != LUA_TNIL) {
-        nyx_batch *b = lnyx_batch_of(L, -1);
+        batch_job *b = lnyx_batch_of(L, -1);
         if (!b)
             lnyx_argerror(L, 1, "batch must be a batch handle (use nyx.batch)");
         batch_ref(b);
@@ -588,9 +588,9 @@ static void read_spec(lua_State *L, nyx_call_spec *spec, call_op *op)
 
 /* ---- result -> table ---- */
 
-static void push_usage(lua_State *L, const nyx_call_result *r)
+static void push_usage(lua_State *L, const call_outcome *r)
 {
-    const nyx_usage *u = &r->resp.usage;
+    const claude_usage *u = &r->resp.usage;
     lua_createtable(L, 0, 8);
     lnyx_set_int(L, "input_tokens", u->input_tokens);
     lnyx_set_int(L, "output_tokens", u->output_tokens);
@@ -607,7 +607,7 @@ static void push_usage(lua_State *L, const nyx_call_result *r)
     }
 }
 
-static void push_common(lua_State *L, const nyx_call_result *r)
+static void push_common(lua_State *L, const call_outcome *r)
 {
     /* none for a batch request no longer waited for: its batch's pickup logs it */
     lnyx_set_str(L, "interaction_id", r->interaction_id[0] ? r->interaction_id : NULL);
@@ -626,7 +626,7 @@ static void push_common(lua_State *L, const nyx_call_result *r)
     }
 }
 
-void lnyx_push_result(lua_State *L, const nyx_call_result *r)
+void lnyx_push_result(lua_State *L, const call_outcome *r)
 {
     lua_createtable(L, 0, 14);
     lua_pushlstring(L, r->resp.text ? r->resp.text : "", r->resp.text_len);
@@ -698,7 +698,7 @@ static void stream_start(void *ud)
     after_callback(op, lnyx_callback(op->L, op->start_ref, 0));
 }
 
-static void call_done(nyx_call *call, void *ud)
+static void call_done(api_call *call, void *ud)
 {
     (void)call;
     lnyx_complete(ud);
@@ -727,7 +727,7 @@ static int op_gc(lua_State *L)
 /* The script holds the result now: the call (its request body, its copy of the prompt, its
  * reply) goes at once, not when the collector gets to the op, which may be thousands of calls
  * later since Lua does not see the memory behind it. */
-static void release_call(call_op *op, nyx_call *c)
+static void release_call(call_op *op, api_call *c)
 {
     op->call = NULL;
     call_free(c);
@@ -737,12 +737,12 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     call_op *op = (call_op *)ctx;
-    nyx_call *c = op->call;
-    const nyx_call_result *r = call_result(c);
+    api_call *c = op->call;
+    const call_outcome *r = call_result(c);
     if (op->callback_error) {
-        nyx_error err;
-        nyx_error_clear(&err);
-        nyx_error_set(&err, "callback_error", 0, "a stream callback failed: %s", op->callback_error);
+        error_info err;
+        error_clear(&err);
+        error_set(&err, "callback_error", 0, "a stream callback failed: %s", op->callback_error);
         return lnyx_raise(L, &err);
     }
     if (r->status != NYX_STATUS_OK) {
@@ -783,7 +783,7 @@ static int l_call(lua_State *L)
     op->stream_ref = op->start_ref = op->thinking_ref = LUA_NOREF;
     op->op.cancel = op_cancel;
     /* The spec lives in a userdata too, so a raised argument error frees it. */
-    nyx_call_spec *spec = lnyx_new_udata(L, sizeof *spec, 0, "nyx.callspec", spec_gc); /* index 3 */
+    call_spec *spec = lnyx_new_udata(L, sizeof *spec, 0, "nyx.callspec", spec_gc); /* index 3 */
     call_spec_init(spec);
     read_spec(L, spec, op);
     spec->on_text = stream_text;
@@ -793,8 +793,8 @@ static int l_call(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     op->L = lua_tothread(L, -1);
     lua_pop(L, 1);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     op->call = call_start(e, spec, call_done, op, &err);
     call_spec_free(spec);
     if (!op->call)

@@ -58,8 +58,8 @@ static int l_get(lua_State *L)
     const char *name = lnyx_checkstring(L, 1);
     if (!strchr(name, '.'))
         return env_setting(L, name);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char *value = NULL;
     const char *source = NULL;
     if (settings_get(lnyx_engine(L), name, &value, &source, &err) != 0)
@@ -108,8 +108,8 @@ static int l_set(lua_State *L)
         return lnyx_argerror(L, 2, "%s: a string, number, boolean, list or nil expected, got %s", key,
                              luaL_typename(L, 2));
     }
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (settings_set(lnyx_engine(L), key, value, &err) != 0)
         return lnyx_raise(L, &err);
     return 0;
@@ -141,8 +141,8 @@ static int list_row(void *ud, int ncols, const char *const *names, const char *c
 
 static int l_list(lua_State *L)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     lua_newtable(L);
     list_rows r = {L, 0};
     if (settings_list(lnyx_engine(L), list_row, &r, &err) < 0)

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <time.h>
 
-static const nyx_model *check_model(lua_State *L, int arg)
+static const model_info *check_model(lua_State *L, int arg)
 {
     nyx_engine *e = lnyx_engine(L);
     const char *name = lua_isnoneornil(L, arg) ? e->cfg.default_model : lnyx_checkname(L, arg, "the model");
-    const nyx_model *m = models_find(e->models, name);
+    const model_info *m = models_find(e->models, name);
     if (!m)
         lnyx_argerror(L, arg, "unknown model \"%s\"", name);
     if (!m->has_price)
@@ -44,7 +44,7 @@ static int l_tokens(lua_State *L)
 {
     size_t len;
     lnyx_checklstring(L, 1, &len);
-    const nyx_model *m = check_model(L, 2);
+    const model_info *m = check_model(L, 2);
     const char *bound = lnyx_optstring(L, 3, "estimate");
     cache_policy *p = lnyx_engine(L)->cache;
     if (strcmp(bound, "max") == 0)
@@ -62,8 +62,8 @@ static int l_tokens(lua_State *L)
 static int l_price(lua_State *L)
 {
     lnyx_checktype(L, 1, LUA_TTABLE);
-    const nyx_model *m = check_model(L, 2);
-    nyx_usage u = {0};
+    const model_info *m = check_model(L, 2);
+    claude_usage u = {0};
     u.input_tokens = count_field(L, 1, "input_tokens");
     u.output_tokens = count_field(L, 1, "output_tokens");
     u.cache_read_input_tokens = count_field(L, 1, "cache_read_input_tokens");
@@ -76,7 +76,7 @@ static int l_price(lua_State *L)
     if (lua_isstring(L, -1))
         snprintf(u.service_tier, sizeof u.service_tier, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
-    nyx_cost c;
+    call_cost c;
     if (cost_of_usage_at(m, &u, (double)time(NULL), one_hour, &c) != 0)
         return lnyx_fail(L, "invalid_argument", "cannot price this usage for model \"%s\"", m->id);
     lua_pushnumber(L, c.cost_usd);
@@ -88,7 +88,7 @@ static int l_price(lua_State *L)
 static int l_worst_case(lua_State *L)
 {
     lua_Number input = lnyx_checknumber(L, 1), max_tokens = lnyx_checknumber(L, 2);
-    const nyx_model *m = check_model(L, 3);
+    const model_info *m = check_model(L, 3);
     const char *ttl = lnyx_optstring(L, 4, "5m");
     if (!(input >= 0) || !(max_tokens >= 0) || isinf(input) || isinf(max_tokens))
         return lnyx_argerror(L, 1, "token counts must be numbers >= 0");

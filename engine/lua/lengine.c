@@ -126,9 +126,9 @@ static void own_engine(lua_State *L)
     char *msg = NULL;
     nyx_engine *e = nyx_open(&msg);
     if (!e) {
-        nyx_error err;
-        nyx_error_clear(&err);
-        nyx_error_set(&err, "invalid_argument", 0, "nyx: %s", msg ? msg : "cannot create the engine");
+        error_info err;
+        error_clear(&err);
+        error_set(&err, "invalid_argument", 0, "nyx: %s", msg ? msg : "cannot create the engine");
         free(msg);
         lnyx_push_error(L, &err);
         lua_error(L);
@@ -197,7 +197,7 @@ static int l_model(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
     const char *name = lua_isnoneornil(L, 1) ? e->cfg.default_model : lnyx_checkstring(L, 1);
-    const nyx_model *m = models_find(e->models, name);
+    const model_info *m = models_find(e->models, name);
     if (!m) {
         lua_pushnil(L);
         return 1;
@@ -278,7 +278,7 @@ static int l_timeout_profile(lua_State *L)
 
 static int l_now(lua_State *L)
 {
-    lua_pushnumber(L, nyx_now_s());
+    lua_pushnumber(L, clock_now_s());
     return 1;
 }
 

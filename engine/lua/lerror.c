@@ -24,7 +24,7 @@ static void push_metatable(lua_State *L)
     }
 }
 
-void lnyx_push_error(lua_State *L, const nyx_error *err)
+void lnyx_push_error(lua_State *L, const error_info *err)
 {
     lua_createtable(L, 0, 8);
     lua_pushstring(L, err->type[0] ? err->type : "error");
@@ -55,7 +55,7 @@ static void add_where(lua_State *L)
     lua_setfield(L, -2, "where");
 }
 
-int lnyx_raise(lua_State *L, const nyx_error *err)
+int lnyx_raise(lua_State *L, const error_info *err)
 {
     lnyx_push_error(L, err);
     add_where(L);
@@ -116,8 +116,8 @@ void *lnyx_checkudata(lua_State *L, int arg, const char *tname)
 
 int lnyx_fail(lua_State *L, const char *type, const char *fmt, ...)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     snprintf(err.type, sizeof err.type, "%s", type);
     va_list ap;
     va_start(ap, fmt);
@@ -153,9 +153,9 @@ int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...)
             }
         }
     }
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_error_set(&err, "invalid_argument", 0, "bad argument #%d to '%s' (%s)", arg, fname, detail);
+    error_info err;
+    error_clear(&err);
+    error_set(&err, "invalid_argument", 0, "bad argument #%d to '%s' (%s)", arg, fname, detail);
     return lnyx_raise(L, &err);
 }
 

@@ -26,12 +26,12 @@ void lnyx_bind_engine(lua_State *L, nyx_engine *e);
 
 /* Pushes a nyx error table for err (type, status, message, retryable, request_id, ...) with a
  * metatable whose __tostring gives "where type: message". */
-void lnyx_push_error(lua_State *L, const nyx_error *err);
+void lnyx_push_error(lua_State *L, const error_info *err);
 /* A call's result as nyx.call returns it (text, model, usage with cost_usd, interaction_id...). */
-struct nyx_call_result;
-void lnyx_push_result(lua_State *L, const struct nyx_call_result *r);
+struct call_outcome;
+void lnyx_push_result(lua_State *L, const struct call_outcome *r);
 /* Raises a nyx error table; `where` is taken from the calling Lua function. */
-int lnyx_raise(lua_State *L, const nyx_error *err);
+int lnyx_raise(lua_State *L, const error_info *err);
 /* luaL_checklstring, luaL_checkstring, luaL_optstring, luaL_checknumber, luaL_checktype and
  * luaL_checkudata in Lua's own wording, raised as invalid_argument error tables. */
 const char *lnyx_checklstring(lua_State *L, int arg, size_t *len);
@@ -44,7 +44,7 @@ const char *lnyx_checkname(lua_State *L, int arg, const char *what);
 void lnyx_checktype(lua_State *L, int arg, int t);
 void *lnyx_checkudata(lua_State *L, int arg, const char *tname);
 /* Raises a nyx error table of type with a formatted message, for failures that have no
- * nyx_error of their own (out of memory, a wait where none may happen). */
+ * error_info of their own (out of memory, a wait where none may happen). */
 int lnyx_fail(lua_State *L, const char *type, const char *fmt, ...);
 /* Raises an invalid_argument error in Lua's own wording: bad argument #arg to 'fname' (msg). */
 int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...);
@@ -84,7 +84,7 @@ typedef struct lnyx_store_wait {
     lnyx_op op;
     int holders; /* the Lua side, and the store until it answers */
     int rc;      /* the store's answer: 0, or -1 with err */
-    nyx_error err;
+    error_info err;
     int64_t id;        /* store_thought_add_async */
     rowset rows; /* store_budget_status_async */
 } lnyx_store_wait;
@@ -94,8 +94,8 @@ lnyx_store_wait *lnyx_store_wait_new(lua_State *L);
  * these done functions. lnyx_store_not_started: the call returned -1 and will not answer. */
 void lnyx_store_hold(lnyx_store_wait *w);
 void lnyx_store_not_started(lnyx_store_wait *w);
-void lnyx_store_done(void *ud, int rc, int refused, const nyx_error *err);
-void lnyx_store_got_id(void *ud, int rc, int64_t id, const nyx_error *err);
+void lnyx_store_done(void *ud, int rc, int refused, const error_info *err);
+void lnyx_store_got_id(void *ud, int rc, int64_t id, const error_info *err);
 /* In the wait's continuation: raises cancelled or the store's error, else returns 0. */
 int lnyx_store_check(lua_State *L, lnyx_store_wait *w);
 
@@ -149,7 +149,7 @@ int lnyx_open_tasks(lua_State *L);   /* adds spawn, sleep, event to the table on
 int lnyx_open_call(lua_State *L);    /* adds call */
 int lnyx_open_batch(lua_State *L);   /* adds batch_open (lbatch.c) */
 /* The batch of a handle at idx, or NULL when it is none (lbatch.c). */
-struct nyx_batch *lnyx_batch_of(lua_State *L, int idx);
+struct batch_job *lnyx_batch_of(lua_State *L, int idx);
 int lnyx_open_errors(lua_State *L);  /* adds raise */
 int lnyx_open_session(lua_State *L); /* adds session, stats */
 int lnyx_open_reload(lua_State *L);  /* adds reload */

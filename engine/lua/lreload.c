@@ -119,7 +119,7 @@ static void remember(lua_State *L, const char *name, const char *file, int loade
     lua_pop(L, 1);
 
     nyx_engine *e = lnyx_engine(L);
-    nyx_watch *w = !known && e->host ? engine_watch(e) : NULL;
+    file_watch *w = !known && e->host ? engine_watch(e) : NULL;
     if (w && watch_add(w, file, module_changed, e) != 0)
         engine_warn_once(e, file, "nyx: cannot watch %s for hot reload: %s", file, strerror(errno));
 }
@@ -446,7 +446,7 @@ void lnyx_reload_install(lua_State *L)
     if (lua_pcall(L, 0, 0, 0) != LUA_OK)
         lua_pop(L, 1); /* out of memory: modules are simply not recorded */
     nyx_engine *e = lnyx_engine(L);
-    nyx_watch *w = e->host ? engine_watch(e) : NULL;
+    file_watch *w = e->host ? engine_watch(e) : NULL;
     struct stat st;
     if (w && stat("./lua", &st) == 0 && S_ISDIR(st.st_mode))
         watch_add(w, "./lua", lua_dir_changed, e);

@@ -14,10 +14,10 @@
 
 typedef struct lsession {
     nyx_engine *e;
-    nyx_session *s; /* owned by the engine: sessions outlive scripts and reloads */
+    call_session *s; /* owned by the engine: sessions outlive scripts and reloads */
 } lsession;
 
-static void push_stats(lua_State *L, const nyx_stats *st)
+static void push_stats(lua_State *L, const cache_stats *st)
 {
     lua_createtable(L, 0, 20);
     lnyx_set_int(L, "calls", st->calls);
@@ -52,15 +52,15 @@ static lsession *check_session(lua_State *L, int i)
 /* Opens (or reopens) the session. */
 static int open_session(lua_State *L, nyx_engine *e, const char *name, double budget)
 {
-    nyx_session *s = engine_session(e, name, 1);
+    call_session *s = engine_session(e, name, 1);
     if (!s)
         return lnyx_fail(L, "out_of_memory", "out of memory");
     s->open = 1;
     if (budget >= 0)
         s->budget_usd = budget;
     if (e->store) {
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         if (store_session_upsert(e->store, name, s->budget_usd, &err) != 0)
             engine_warn_once(e, "store-session", "nyx: cannot record session %s: %s", name, err.message);
     }
@@ -134,7 +134,7 @@ static int l_session(lua_State *L)
     if (!e->started && engine_start(e) != 0)
         return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
     if (!name) {
-        snprintf(generated, sizeof generated, "session_%.0f_%llu", nyx_wall_s(),
+        snprintf(generated, sizeof generated, "session_%.0f_%llu", clock_wall_s(),
                  (unsigned long long)++e->id_seq);
         return open_session(L, e, generated, budget); /* new: nothing to compare with */
     }
@@ -143,7 +143,7 @@ static int l_session(lua_State *L)
     char scope[200];
     snprintf(scope, sizeof scope, "session:%s", name);
     double set = budget_limit_set(e, scope);
-    const nyx_session *old = engine_session(e, name, 0);
+    const call_session *old = engine_session(e, name, 0);
     if (set >= 0 || (old && old->budget_usd >= 0)) {
         double have = set >= 0 ? set : old->budget_usd;
         if (have != budget)
@@ -156,8 +156,8 @@ static int l_session(lua_State *L)
     /* Opened before, by another run or process: the ledger holds its limit. */
     lua_pushstring(L, name);
     lua_pushnumber(L, budget);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     lnyx_store_wait *w = lnyx_store_wait_new(L);
     lnyx_store_hold(w);
     if (store_budget_status_async(e->store, rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
@@ -175,8 +175,8 @@ static int session_close(lua_State *L)
         return 0;
     ls->s->open = 0;
     if (ls->e->store) {
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         if (store_session_end(ls->e->store, ls->s->name, &err) != 0)
             engine_warn_once(ls->e, "store-session-end", "nyx: cannot record the end of session %s: %s",
                              ls->s->name, err.message);
@@ -251,7 +251,7 @@ static int l_stats(lua_State *L)
     lua_newtable(L);
     double ratio;
     int64_t samples;
-    const nyx_model *m;
+    const model_info *m;
     for (size_t i = 0; e->cache && (m = cache_calibration_at(e->cache, i, &ratio, &samples)); i++) {
         lua_createtable(L, 0, 2);
         lnyx_set_num(L, "bytes_per_token", ratio);
@@ -293,10 +293,10 @@ static int l_thought(lua_State *L)
     }
     if (!e->started && engine_start(e) != 0)
         return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (!e->store) {
-        nyx_error_set(&err, "store_error", 0, "thought nodes need the database, which is unavailable");
+        error_set(&err, "store_error", 0, "thought nodes need the database, which is unavailable");
         return lnyx_raise(L, &err);
     }
     lnyx_store_wait *w = lnyx_store_wait_new(L);

@@ -31,7 +31,7 @@ lnyx_store_wait *lnyx_store_wait_new(lua_State *L)
         lnyx_fail(L, "out_of_memory", "out of memory");
     w->holders = 1;
     w->op.cancel = wait_cancel;
-    nyx_error_clear(&w->err);
+    error_clear(&w->err);
     *box = w;
     return w;
 }
@@ -40,13 +40,13 @@ void lnyx_store_hold(lnyx_store_wait *w) { w->holders++; }
 
 void lnyx_store_not_started(lnyx_store_wait *w) { let_go(w); }
 
-static void answered(lnyx_store_wait *w, int rc, const nyx_error *err)
+static void answered(lnyx_store_wait *w, int rc, const error_info *err)
 {
     w->rc = rc;
     if (rc != 0 && err)
         w->err = *err;
     else if (rc != 0)
-        nyx_error_set(&w->err, "store_error", 0, "the database failed without saying why");
+        error_set(&w->err, "store_error", 0, "the database failed without saying why");
     if (w->holders == 1) { /* nobody waits any more */
         let_go(w);
         return;
@@ -55,13 +55,13 @@ static void answered(lnyx_store_wait *w, int rc, const nyx_error *err)
     lnyx_complete(&w->op);
 }
 
-void lnyx_store_done(void *ud, int rc, int refused, const nyx_error *err)
+void lnyx_store_done(void *ud, int rc, int refused, const error_info *err)
 {
     (void)refused;
     answered(ud, rc, err);
 }
 
-void lnyx_store_got_id(void *ud, int rc, int64_t id, const nyx_error *err)
+void lnyx_store_got_id(void *ud, int rc, int64_t id, const error_info *err)
 {
     lnyx_store_wait *w = ud;
     w->id = id;

@@ -195,9 +195,9 @@ void lnyx_complete(lnyx_op *op)
 
 int lnyx_raise_cancelled(lua_State *L)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_error_set(&err, "cancelled", 0, "the task was cancelled");
+    error_info err;
+    error_clear(&err);
+    error_set(&err, "cancelled", 0, "the task was cancelled");
     return lnyx_raise(L, &err);
 }
 

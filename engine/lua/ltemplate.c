@@ -29,9 +29,9 @@ static int arg_error(lua_State *L, int arg, const char *fname, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_error_set(&err, "invalid_argument", 0, "bad argument #%d to '%s' (%s)", arg, fname, detail);
+    error_info err;
+    error_clear(&err);
+    error_set(&err, "invalid_argument", 0, "bad argument #%d to '%s' (%s)", arg, fname, detail);
     return lnyx_raise(L, &err);
 }
 /* How deep tables may nest in a template's variables. */
@@ -224,8 +224,8 @@ static int l_render(lua_State *L)
 {
     const char *name = check_name(L, 1, "render");
     tvalue *vars = check_vars(L, 2, "render");
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char *out = NULL;
     size_t len = 0;
     int version = 0;
@@ -242,12 +242,12 @@ static int l_render(lua_State *L)
 static int l_get(lua_State *L)
 {
     const char *name = check_name(L, 1, "get");
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     tpl_info info;
     if (templates_get(lnyx_engine(L)->templates, name, &info, &err) != 0)
         return lnyx_raise(L, &err);
-    const nyx_template *t = info.t;
+    const template_def *t = info.t;
     lua_createtable(L, 0, 8);
     lnyx_set_str(L, "name", info.name);
     lua_pushinteger(L, info.version);
@@ -310,8 +310,8 @@ static int l_create(lua_State *L)
             return arg_error(L, 3, "create", "agent must be a string, got %s", luaL_typename(L, -1));
         agent = lua_tostring(L, -1); /* stays on the stack, so stays valid */
     }
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (settings_template_write_allowed(lnyx_engine(L), agent, name, &err) != 0)
         return lnyx_raise(L, &err);
     int version = 0;
@@ -328,8 +328,8 @@ static int l_pick(lua_State *L)
     tvalue *vars = check_vars(L, 2, "pick");
     int render = !lua_isnoneornil(L, 2);
     nyx_engine *e = lnyx_engine(L);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int version = 0;
     if (templates_pick(e->templates, name, &version, &err) != 0)
         return lnyx_raise(L, &err);
@@ -357,8 +357,8 @@ static int l_record(lua_State *L)
     if (lua_type(L, 2) != LUA_TBOOLEAN)
         return arg_error(L, 2, "record", "success must be true or false, got %s",
                          luaL_typename(L, 2));
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (templates_record(lnyx_engine(L)->templates, name, lua_toboolean(L, 2), &err) != 0)
         return lnyx_raise(L, &err);
     return 0;
@@ -369,8 +369,8 @@ static int l_record(lua_State *L)
 static int l_stats(lua_State *L)
 {
     const char *name = check_name(L, 1, "stats");
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     lua_newtable(L);
     lnyx_rows r = {L, 0};
     if (templates_stats(lnyx_engine(L)->templates, name, lnyx_push_row, &r, &err) != 0)

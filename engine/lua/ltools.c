@@ -86,8 +86,8 @@ static int l_host_tool_call(lua_State *L)
     host_wait *w = lnyx_new_udata(L, sizeof *w, 0, "nyx.host_wait", wait_gc);
     w->e = e;
     w->op.cancel = wait_cancel;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int rc = input ? host_tool_start(e, name, input, answered, w, &w->id, &err) : -1;
     free(input);
     if (!input)

@@ -237,7 +237,7 @@ void ratelimit_settle(ratelimiter *r, const char *key, int64_t reserved_input,
     settle_bucket(&k->b[RL_OUT], reserved_output, actual_output);
 }
 
-int64_t ratelimit_input_counted(const nyx_model *m, const nyx_usage *u)
+int64_t ratelimit_input_counted(const model_info *m, const claude_usage *u)
 {
     int64_t n = u->input_tokens + u->cache_creation_input_tokens;
     if (m && m->itpm_counts_cache_reads)

@@ -78,7 +78,7 @@ void ratelimit_settle(ratelimiter *r,          /* the limiter */
 /* The input tokens of a usage that count toward input tokens per minute on model m:
  * input_tokens + cache_creation_input_tokens, plus cache_read_input_tokens when m's entry
  * sets itpm_counts_cache_reads (older models); m NULL (unknown) counts as a current model. */
-int64_t ratelimit_input_counted(const nyx_model *m, const nyx_usage *u);
+int64_t ratelimit_input_counted(const model_info *m, const claude_usage *u);
 
 /* A 429 with retry-after: the buckets its headers show empty (remaining 0) are held until
  * now + seconds, all three when the headers show none empty (or h is NULL). A held bucket

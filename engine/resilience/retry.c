@@ -2,7 +2,7 @@
 
 #include <math.h>
 
-int retry_allowed(const retry_policy *p, const nyx_error *err, int retries_done)
+int retry_allowed(const retry_policy *p, const error_info *err, int retries_done)
 {
     return err->retryable && retries_done < p->max_retries;
 }
@@ -17,7 +17,7 @@ static double next_unit(uint64_t *s)
     return (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
 }
 
-double retry_delay_s(const retry_policy *p, const nyx_error *err, int retries_done, uint64_t *rng)
+double retry_delay_s(const retry_policy *p, const error_info *err, int retries_done, uint64_t *rng)
 {
     if (err->retry_after_s >= 0)
         return err->retry_after_s;

@@ -51,7 +51,7 @@ typedef struct sim_server sim_server;
  *   port    TCP port, 0 = an ephemeral port (read it with sim_server_port)
  *   err     failure detail written here */
 sim_server *sim_server_start(const sim_models *models, const sim_options *opt, int port,
-                             nyx_error *err);
+                             error_info *err);
 
 /* The port the server listens on. */
 int sim_server_port(const sim_server *s);
@@ -67,7 +67,7 @@ void sim_server_stop(sim_server *s);
  *   s     the server
  *   json  NUL-terminated JSON text
  *   err   failure detail written here */
-int sim_add_faults_json(sim_server *s, const char *json, nyx_error *err);
+int sim_add_faults_json(sim_server *s, const char *json, error_info *err);
 
 /* The simulator's deterministic token count of a text: about one token per four characters
  * of English prose (words in pieces of up to 5 letters, each punctuation mark one token).

@@ -122,7 +122,7 @@ static enum MHD_Result messages(call *k, const sim_req *req)
     double ttft_ms, token_ms;
     if (pthread_mutex_lock(&s->mu) != 0)
         return MHD_NO;
-    int64_t now = nyx_now_us();
+    int64_t now = clock_now_us();
     ttft_ms = s->opt.ttft_ms;
     token_ms = s->opt.token_ms;
     sim_cache_plan(s->cache, req, now, &plan);
@@ -208,7 +208,7 @@ int sim_api_begin(call *k, sim_server *s, struct MHD_Connection *c, conn_ctx *x,
         return -1;
     }
     k->log.n = ++s->next_n;
-    k->log.t = nyx_now_s();
+    k->log.t = clock_now_s();
     pthread_mutex_unlock(&s->mu);
     snprintf(k->reqid, sizeof k->reqid, "req_sim_%lld", (long long)k->log.n);
     k->log.path = path;
@@ -245,8 +245,8 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
     if (sim_api_begin(&k, s, c, x, path, &out))
         return out;
     sim_req req;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (sim_req_parse(&req, x->body ? x->body : "", x->len, &s->models, count_only, &err))
         return sim_http_fail(&k, err.status, err.type, err.message);
     k.log.model = req.model;
@@ -258,7 +258,7 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
         sim_req_free(&req);
         return MHD_NO;
     }
-    k.has_rl = !count_only && sim_rl_peek(s->rl, req.canonical, nyx_now_s(), &k.rl) == 0;
+    k.has_rl = !count_only && sim_rl_peek(s->rl, req.canonical, clock_now_s(), &k.rl) == 0;
     k.has_fault = sim_faults_match(s->faults, req.model, req.canonical, endpoint, req.stream,
                                    &k.fault);
     pthread_mutex_unlock(&s->mu);
@@ -273,7 +273,7 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
         return MHD_NO;
     }
     if (k.has_fault && k.fault.kind == SIM_FAULT_HANG) {
-        int64_t until = k.fault.hang_ms < 0 ? INT64_MAX : nyx_now_us() + k.fault.hang_ms * 1000;
+        int64_t until = k.fault.hang_ms < 0 ? INT64_MAX : clock_now_us() + k.fault.hang_ms * 1000;
         if (sim_server_wait(s, k.fd, until)) {
             sim_http_log(&k, 0);
             sim_req_free(&req);

@@ -112,8 +112,8 @@ static char *error_object(const char *type, const char *message)
 static int process(sim_server *s, batch *b, breq *r, int64_t at_us)
 {
     sim_req req;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (sim_req_parse(&req, r->params, strlen(r->params), &s->models, 0, &err)) {
         sim_req_free(&req);
         r->state = R_ERRORED;

@@ -49,8 +49,8 @@ enum MHD_Result sim_batch_api(sim_server *s, struct MHD_Connection *c, conn_ctx 
     int status = -1;
     if (pthread_mutex_lock(&s->mu) != 0)
         return MHD_NO;
-    int64_t now = nyx_now_us();
-    double wall = nyx_wall_s();
+    int64_t now = clock_now_us();
+    double wall = clock_wall_s();
     if (!*id && post) {
         status = sim_batch_create(s, x->body, x->len, now, wall, &body);
     } else if (!*id && get) {

@@ -121,8 +121,8 @@ int sim_control(sim_server *s, const char *method, const char *url, const char *
     if (pthread_mutex_lock(&s->mu) != 0)
         return error_out(500, "api_error", "lock failed", out);
     if (strcmp(url, "/sim/faults") == 0 && post) {
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         int n = sim_faults_add_json(s->faults, body ? body : "", len, &err);
         if (n < 0)
             status = error_out(err.status ? err.status : 400, err.type, err.message, out);

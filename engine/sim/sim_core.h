@@ -70,7 +70,7 @@ typedef struct sim_req {
  * Returns 0, or -1 with *err set to the API's status, type and message
  * (400 invalid_request_error, 404 not_found_error). *r is then empty; free it either way. */
 int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *models,
-                  int count_only, nyx_error *err);
+                  int count_only, error_info *err);
 void sim_req_free(sim_req *r);
 
 /* ---- prompt cache (sim_cache.c) ---- */
@@ -133,7 +133,7 @@ typedef struct sim_reply {
  * result without its call; with thinking on, thinking blocks signed by this simulator and an
  * assistant turn answered by tool results starting with its thinking. Returns 0, or -1
  * with the API's 400 in err. */
-int sim_tools_parse(sim_req *r, const struct cJSON *root, nyx_error *err);
+int sim_tools_parse(sim_req *r, const struct cJSON *root, error_info *err);
 
 /* Turns the plain reply into what the request calls for: a thinking block first (thinking
  * on), tool_use blocks with inputs built from the tools' schemas (tools given and not yet

@@ -70,9 +70,9 @@ static double draw(sim_faults *f)
     return (double)(z >> 11) / 9007199254740992.0;
 }
 
-static int bad(nyx_error *err, int i, const char *what)
+static int bad(error_info *err, int i, const char *what)
 {
-    nyx_error_set(err, "invalid_request_error", 400, "faults.%d: %s", i, what);
+    error_set(err, "invalid_request_error", 400, "faults.%d: %s", i, what);
     return -1;
 }
 
@@ -93,7 +93,7 @@ static const char *const rule_keys[] = {"fault", "count", "model", "probability"
                                         "retry_after_ms", "should_retry", "after_events",
                                         "hang_ms", "endpoint", "stream", "message", NULL};
 
-static int parse_rule(const cJSON *rule, int i, sim_fault *out, nyx_error *err)
+static int parse_rule(const cJSON *rule, int i, sim_fault *out, error_info *err)
 {
     memset(out, 0, sizeof *out);
     out->endpoints = SIM_EP_MESSAGES;
@@ -110,7 +110,7 @@ static int parse_rule(const cJSON *rule, int i, sim_fault *out, nyx_error *err)
         for (int k = 0; rule_keys[k] && !known; k++)
             known = it->string && strcmp(it->string, rule_keys[k]) == 0;
         if (!known) {
-            nyx_error_set(err, "invalid_request_error", 400, "faults.%d.%.60s: unknown field", i,
+            error_set(err, "invalid_request_error", 400, "faults.%d.%.60s: unknown field", i,
                           it->string ? it->string : "");
             return -1;
         }
@@ -122,7 +122,7 @@ static int parse_rule(const cJSON *rule, int i, sim_fault *out, nyx_error *err)
         if (strcmp(name->valuestring, names[k]) == 0)
             out->kind = k;
     if (!out->kind) {
-        nyx_error_set(err, "invalid_request_error", 400, "faults.%d: unknown fault '%.60s'", i,
+        error_set(err, "invalid_request_error", 400, "faults.%d: unknown fault '%.60s'", i,
                       name->valuestring);
         return -1;
     }
@@ -191,7 +191,7 @@ static int parse_rule(const cJSON *rule, int i, sim_fault *out, nyx_error *err)
     return 0;
 }
 
-int sim_faults_add_json(sim_faults *f, const char *json, size_t len, nyx_error *err)
+int sim_faults_add_json(sim_faults *f, const char *json, size_t len, error_info *err)
 {
     cJSON *root = cJSON_ParseWithLength(json, len);
     const cJSON *list = root;
@@ -199,7 +199,7 @@ int sim_faults_add_json(sim_faults *f, const char *json, size_t len, nyx_error *
         list = cJSON_GetObjectItemCaseSensitive(root, "faults");
     if (!root || (!cJSON_IsArray(list) && !cJSON_IsObject(list))) {
         cJSON_Delete(root);
-        nyx_error_set(err, "invalid_request_error", 400,
+        error_set(err, "invalid_request_error", 400,
                       "expected {\"faults\":[{\"fault\":...}, ...]}");
         return -1;
     }
@@ -211,7 +211,7 @@ int sim_faults_add_json(sim_faults *f, const char *json, size_t len, nyx_error *
         sim_fault *nr = realloc(f->rules, cap * sizeof *nr);
         if (!nr) {
             cJSON_Delete(root);
-            nyx_error_set(err, "api_error", 500, "out of memory");
+            error_set(err, "api_error", 500, "out of memory");
             return -1;
         }
         f->rules = nr;

@@ -54,7 +54,7 @@ size_t sim_faults_count(const sim_faults *f);
 
 /* Adds the rules of a JSON text: {"faults":[rule...]}, [rule...] or one rule object.
  * All or nothing. Returns the number added, or -1 with *err set (400 invalid_request_error). */
-int sim_faults_add_json(sim_faults *f, const char *json, size_t len, nyx_error *err);
+int sim_faults_add_json(sim_faults *f, const char *json, size_t len, error_info *err);
 
 /* Picks the first rule that applies to a request and consumes one of its applications.
  * Returns 1 with *out filled, or 0 when no fault applies.

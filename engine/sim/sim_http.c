@@ -121,7 +121,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     /* The API settles output tokens at the end: give back what was admitted but unused. */
     if (x->refund_model && pthread_mutex_lock(&s->mu) == 0) {
-        sim_rl_refund(s->rl, x->refund_model, x->refund, nyx_now_s());
+        sim_rl_refund(s->rl, x->refund_model, x->refund, clock_now_s());
         pthread_mutex_unlock(&s->mu);
     }
     free(x->refund_model);
@@ -137,7 +137,7 @@ static void no_log(void *cls, const char *fmt, va_list ap)
     (void)ap;
 }
 
-int sim_http_start(sim_server *s, int port, nyx_error *err)
+int sim_http_start(sim_server *s, int port, error_info *err)
 {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -156,7 +156,7 @@ int sim_http_start(sim_server *s, int port, nyx_error *err)
                                  MHD_OPTION_EXTERNAL_LOGGER, no_log, NULL,
                                  MHD_OPTION_END);
     if (!s->daemon) {
-        nyx_error_set(err, "sim_listen", 0, "sim: could not listen on 127.0.0.1:%d", port);
+        error_set(err, "sim_listen", 0, "sim: could not listen on 127.0.0.1:%d", port);
         return -1;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -164,7 +164,7 @@ int sim_http_start(sim_server *s, int port, nyx_error *err)
     if (!s->port) {
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
-        nyx_error_set(err, "sim_listen", 0, "sim: could not learn the listening port");
+        error_set(err, "sim_listen", 0, "sim: could not learn the listening port");
         return -1;
     }
     return 0;

@@ -21,7 +21,7 @@ typedef struct sim_log_entry {
     int64_t cache_write_1h;
     int64_t output_tokens;
     const char *fault;     /* fault name, NULL when none (static) */
-    double t;              /* when the request arrived: monotonic seconds (nyx_now_s) */
+    double t;              /* when the request arrived: monotonic seconds (clock_now_s) */
     const char *body;      /* the request body as received (body_len bytes); kept (copied) only
                               for the newest sim_log_keep_bodies() requests */
     size_t body_len;

@@ -21,34 +21,34 @@ typedef struct builder {
     int64_t cum;
 } builder;
 
-static int fail(nyx_error *err, int status, const char *type, const char *fmt, ...)
+static int fail(error_info *err, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int fail(nyx_error *err, int status, const char *type, const char *fmt, ...)
+static int fail(error_info *err, int status, const char *type, const char *fmt, ...)
 {
     char buf[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    nyx_error_set(err, type, status, "%s", buf);
+    error_set(err, type, status, "%s", buf);
     return -1;
 }
 
-static int bad(nyx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(error_info *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int bad(nyx_error *err, const char *fmt, ...)
+static int bad(error_info *err, const char *fmt, ...)
 {
     char buf[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    nyx_error_set(err, "invalid_request_error", 400, "%s", buf);
+    error_set(err, "invalid_request_error", 400, "%s", buf);
     return -1;
 }
 
-static int oom(nyx_error *err) { return fail(err, 500, "api_error", "%s", "out of memory"); }
+static int oom(error_info *err) { return fail(err, 500, "api_error", "%s", "out of memory"); }
 
 static char *dup_str(const char *s)
 {
@@ -70,7 +70,7 @@ static void hash_part(XXH3_state_t *st, char tag, const void *data, size_t len)
 }
 
 /* Appends a block whose content was just hashed. */
-static int add_block(builder *b, int kind, int mark, int64_t tokens, nyx_error *err)
+static int add_block(builder *b, int kind, int mark, int64_t tokens, error_info *err)
 {
     sim_req *r = b->r;
     if (r->nblocks == b->cap) {
@@ -97,7 +97,7 @@ static int add_block(builder *b, int kind, int mark, int64_t tokens, nyx_error *
 
 /* A JSON block hashed and counted as its compact text without its cache_control. */
 static int add_json_block(builder *b, int kind, const cJSON *item, int mark, int64_t overhead,
-                          nyx_error *err)
+                          error_info *err)
 {
     cJSON *copy = cJSON_Duplicate(item, 1);
     if (!copy)
@@ -114,7 +114,7 @@ static int add_json_block(builder *b, int kind, const cJSON *item, int mark, int
     return rc;
 }
 
-static int add_text_block(builder *b, int kind, const char *text, int mark, nyx_error *err)
+static int add_text_block(builder *b, int kind, const char *text, int mark, error_info *err)
 {
     size_t len = strlen(text);
     hash_part(b->st, 't', text, len);
@@ -122,7 +122,7 @@ static int add_text_block(builder *b, int kind, const char *text, int mark, nyx_
 }
 
 /* Parses a cache_control value; where names the owner for error texts. */
-static int parse_mark(const cJSON *cc, const char *where, int *mark, nyx_error *err)
+static int parse_mark(const cJSON *cc, const char *where, int *mark, error_info *err)
 {
     *mark = SIM_MARK_NONE;
     if (!cc || cJSON_IsNull(cc))
@@ -173,7 +173,7 @@ static const char *const message_keys[] = {
     "service_tier", "container", "mcp_servers", "context_management", "output_config",
     "output_format", "inference_geo", "speed", NULL};
 
-static int check_keys(const cJSON *root, nyx_error *err)
+static int check_keys(const cJSON *root, error_info *err)
 {
     for (const cJSON *it = root->child; it; it = it->next) {
         int known = 0;
@@ -191,7 +191,7 @@ static int is_int(const cJSON *v, double lo)
            v->valuedouble < 9.0e15;
 }
 
-static int parse_tools(builder *b, const cJSON *tools, nyx_error *err)
+static int parse_tools(builder *b, const cJSON *tools, error_info *err)
 {
     char where[48];
     if (!tools || cJSON_IsNull(tools))
@@ -215,7 +215,7 @@ static int parse_tools(builder *b, const cJSON *tools, nyx_error *err)
     return 0;
 }
 
-static int parse_system(builder *b, const cJSON *sys, nyx_error *err)
+static int parse_system(builder *b, const cJSON *sys, error_info *err)
 {
     sim_req *r = b->r;
     char where[48];
@@ -259,7 +259,7 @@ static const char *const opaque_types[] = {
     "search_result", "server_tool_use", "web_search_tool_result", NULL};
 
 static int parse_content_block(builder *b, int kind, const cJSON *blk, const char *where,
-                               const char **first_text, nyx_error *err)
+                               const char **first_text, error_info *err)
 {
     if (!cJSON_IsObject(blk))
         return bad(err, "%s: Input should be a valid dictionary", where);
@@ -301,7 +301,7 @@ static int parse_content_block(builder *b, int kind, const cJSON *blk, const cha
                 where, type->valuestring);
 }
 
-static int parse_messages(builder *b, const cJSON *msgs, nyx_error *err)
+static int parse_messages(builder *b, const cJSON *msgs, error_info *err)
 {
     sim_req *r = b->r;
     char where[32];
@@ -375,7 +375,7 @@ static int parse_messages(builder *b, const cJSON *msgs, nyx_error *err)
 /* Applies the top-level mark (automatic caching) and checks the marks: at most 4, the
  * top-level one included unless it fell on a block already marked with its TTL (a no-op),
  * and no 1h after a 5m. */
-static int check_marks(sim_req *r, const cJSON *top, nyx_error *err)
+static int check_marks(sim_req *r, const cJSON *top, error_info *err)
 {
     int top_mark;
     if (parse_mark(top, "", &top_mark, err))
@@ -414,7 +414,7 @@ static int check_marks(sim_req *r, const cJSON *top, nyx_error *err)
     return 0;
 }
 
-static int parse_options(sim_req *r, const cJSON *root, int count_only, nyx_error *err)
+static int parse_options(sim_req *r, const cJSON *root, int count_only, error_info *err)
 {
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
     if (!count_only) {
@@ -461,7 +461,7 @@ static int parse_options(sim_req *r, const cJSON *root, int count_only, nyx_erro
 /* Some models refuse to be made to call a tool while they think (thinking asked for, or a
  * model that cannot turn it off); the API answers 400 before any token is spent. */
 static int check_forced_choice(const sim_req *r, const cJSON *root, const char *thinking,
-                               const sim_models *models, nyx_error *err)
+                               const sim_models *models, error_info *err)
 {
     const cJSON *choice = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
     const cJSON *ctype = cJSON_IsObject(choice) ? cJSON_GetObjectItemCaseSensitive(choice, "type") : NULL;
@@ -475,7 +475,7 @@ static int check_forced_choice(const sim_req *r, const cJSON *root, const char *
 }
 
 /* Parameters the model refuses get the API's 400; speed and region are kept for usage. */
-static int check_model_params(sim_req *r, const cJSON *root, const sim_models *models, nyx_error *err)
+static int check_model_params(sim_req *r, const cJSON *root, const sim_models *models, error_info *err)
 {
     snprintf(r->speed, sizeof r->speed, "standard");
     snprintf(r->geo, sizeof r->geo, "global");
@@ -517,7 +517,7 @@ static int check_model_params(sim_req *r, const cJSON *root, const sim_models *m
 }
 
 static int parse_root(builder *b, const cJSON *root, const sim_models *models, int count_only,
-                      nyx_error *err)
+                      error_info *err)
 {
     sim_req *r = b->r;
     if (check_keys(root, err))
@@ -557,7 +557,7 @@ static int parse_root(builder *b, const cJSON *root, const sim_models *models, i
 }
 
 int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *models,
-                  int count_only, nyx_error *err)
+                  int count_only, error_info *err)
 {
     memset(r, 0, sizeof *r);
     if (!models || !models->min_cache_tokens)

@@ -30,7 +30,7 @@ static void rfc3339(double wall_s, char *buf, size_t n)
 static int add_rl_headers(struct MHD_Response *r, const sim_rl_result *rl)
 {
     static const char *const names[SIM_RL_KINDS] = {"requests", "input-tokens", "output-tokens"};
-    double wall = nyx_wall_s();
+    double wall = clock_wall_s();
     for (int k = 0; k < SIM_RL_KINDS; k++) {
         const sim_rl_state *st = &rl->state[k];
         if (!st->limit)
@@ -130,7 +130,7 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
                                     : MHD_CONTENT_READER_END_OF_STREAM;
     const sim_chunk *ch = &rd->body.chunks[rd->chunk];
     if (!rd->waited) {
-        if (ch->delay_us > 0 && sim_server_wait(rd->s, rd->fd, nyx_now_us() + ch->delay_us))
+        if (ch->delay_us > 0 && sim_server_wait(rd->s, rd->fd, clock_now_us() + ch->delay_us))
             return MHD_CONTENT_READER_END_WITH_ERROR;
         rd->waited = 1;
     }

@@ -48,7 +48,7 @@ int sim_server_wait(sim_server *s, int fd, int64_t deadline_us)
             rc = -1;
             break;
         }
-        int64_t now = nyx_now_us();
+        int64_t now = clock_now_us();
         if (now >= deadline_us)
             break;
         int64_t until = deadline_us - now > WAIT_SLICE_US ? now + WAIT_SLICE_US : deadline_us;
@@ -74,19 +74,19 @@ int sim_server_wait(sim_server *s, int fd, int64_t deadline_us)
     return rc;
 }
 
-static int check_options(const sim_options *o, nyx_error *err)
+static int check_options(const sim_options *o, error_info *err)
 {
     if (!isfinite(o->ttft_ms) || o->ttft_ms < 0 || !isfinite(o->token_ms) || o->token_ms < 0) {
-        nyx_error_set(err, "invalid_argument", 0, "sim: ttft_ms and token_ms must be >= 0");
+        error_set(err, "invalid_argument", 0, "sim: ttft_ms and token_ms must be >= 0");
         return -1;
     }
     if (o->rpm < 0 || o->itpm < 0 || o->otpm < 0) {
-        nyx_error_set(err, "invalid_argument", 0, "sim: rate limits must be >= 0");
+        error_set(err, "invalid_argument", 0, "sim: rate limits must be >= 0");
         return -1;
     }
     if (!isfinite(o->batch_delay_ms) || o->batch_delay_ms < 0 || !isfinite(o->batch_expiry_ms) ||
         o->batch_expiry_ms < 0) {
-        nyx_error_set(err, "invalid_argument", 0, "sim: batch_delay_ms and batch_expiry_ms must be >= 0");
+        error_set(err, "invalid_argument", 0, "sim: batch_delay_ms and batch_expiry_ms must be >= 0");
         return -1;
     }
     return 0;
@@ -103,7 +103,7 @@ static void free_state(sim_server *s)
 }
 
 sim_server *sim_server_start(const sim_models *models, const sim_options *opt, int port,
-                             nyx_error *err)
+                             error_info *err)
 {
     sim_options def;
     if (!opt) {
@@ -111,18 +111,18 @@ sim_server *sim_server_start(const sim_models *models, const sim_options *opt, i
         opt = &def;
     }
     if (!models || !models->min_cache_tokens) {
-        nyx_error_set(err, "invalid_argument", 0, "sim: a model table is required");
+        error_set(err, "invalid_argument", 0, "sim: a model table is required");
         return NULL;
     }
     if (port < 0 || port > 65535) {
-        nyx_error_set(err, "invalid_argument", 0, "sim: port %d is out of range", port);
+        error_set(err, "invalid_argument", 0, "sim: port %d is out of range", port);
         return NULL;
     }
     if (check_options(opt, err))
         return NULL;
     sim_server *s = calloc(1, sizeof *s);
     if (!s) {
-        nyx_error_set(err, "out_of_memory", 0, "sim: out of memory");
+        error_set(err, "out_of_memory", 0, "sim: out of memory");
         return NULL;
     }
     s->models = *models;
@@ -143,7 +143,7 @@ sim_server *sim_server_start(const sim_models *models, const sim_options *opt, i
     if ((opt->api_key && !s->api_key) || !s->cache || !s->rl || !s->faults || !s->log || !s->batches) {
         free_state(s);
         free(s);
-        nyx_error_set(err, "out_of_memory", 0, "sim: out of memory");
+        error_set(err, "out_of_memory", 0, "sim: out of memory");
         return NULL;
     }
     sim_rl_set_limits(s->rl, opt->rpm, opt->itpm, opt->otpm);
@@ -165,7 +165,7 @@ sim_server *sim_server_start(const sim_models *models, const sim_options *opt, i
     if (!ok) {
         free_state(s);
         free(s);
-        nyx_error_set(err, "internal", 0, "sim: could not create the server lock");
+        error_set(err, "internal", 0, "sim: could not create the server lock");
         return NULL;
     }
     if (sim_http_start(s, port, err)) {
@@ -195,14 +195,14 @@ void sim_server_stop(sim_server *s)
     free(s);
 }
 
-int sim_add_faults_json(sim_server *s, const char *json, nyx_error *err)
+int sim_add_faults_json(sim_server *s, const char *json, error_info *err)
 {
     if (!s || !json) {
-        nyx_error_set(err, "invalid_argument", 0, "sim: no server or no JSON");
+        error_set(err, "invalid_argument", 0, "sim: no server or no JSON");
         return -1;
     }
     if (pthread_mutex_lock(&s->mu) != 0) {
-        nyx_error_set(err, "internal", 0, "sim: lock failed");
+        error_set(err, "internal", 0, "sim: lock failed");
         return -1;
     }
     int rc = sim_faults_add_json(s->faults, json, strlen(json), err);

@@ -46,7 +46,7 @@ int sim_control(sim_server *s, const char *method, const char *url, const char *
                 const char *body, size_t len, char **out);
 
 /* Starts and stops the MHD daemon (sim_http.c). */
-int sim_http_start(sim_server *s, int port, nyx_error *err);
+int sim_http_start(sim_server *s, int port, error_info *err);
 void sim_http_stop(sim_server *s);
 
 #endif

@@ -16,22 +16,22 @@
 #define MAX_IDS 64
 #define SIGNATURE_SEED 0x6e79785f73696dULL /* "nyx_sim" */
 
-static int bad(nyx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(error_info *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int bad(nyx_error *err, const char *fmt, ...)
+static int bad(error_info *err, const char *fmt, ...)
 {
     char buf[480];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    nyx_error_set(err, "invalid_request_error", 400, "%s", buf);
+    error_set(err, "invalid_request_error", 400, "%s", buf);
     return -1;
 }
 
-static int oom(nyx_error *err)
+static int oom(error_info *err)
 {
-    nyx_error_set(err, "api_error", 500, "out of memory");
+    error_set(err, "api_error", 500, "out of memory");
     return -1;
 }
 
@@ -53,7 +53,7 @@ static const char *string_of(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int parse_choice(sim_req *r, const cJSON *choice, nyx_error *err)
+static int parse_choice(sim_req *r, const cJSON *choice, error_info *err)
 {
     if (!choice || cJSON_IsNull(choice))
         return 0;
@@ -83,7 +83,7 @@ static int parse_choice(sim_req *r, const cJSON *choice, nyx_error *err)
 /* Collects one assistant turn's tool_use ids and, with thinking on (without it thinking
  * blocks are dropped unread), checks its thinking signatures. */
 static int scan_assistant(const cJSON *content, int i, int thinking_on, const char **ids,
-                          int *nids, nyx_error *err)
+                          int *nids, error_info *err)
 {
     int j = 0;
     for (const cJSON *b = cJSON_IsArray(content) ? content->child : NULL; b; b = b->next, j++) {
@@ -107,7 +107,7 @@ static int scan_assistant(const cJSON *content, int i, int thinking_on, const ch
 
 /* The user turn after an assistant turn with tool calls answers every call, and a user turn
  * answers only calls of the turn before it. */
-static int check_results(const cJSON *content, int i, const char **ids, int nids, nyx_error *err)
+static int check_results(const cJSON *content, int i, const char **ids, int nids, error_info *err)
 {
     int answered[MAX_IDS] = {0};
     int j = 0;
@@ -142,7 +142,7 @@ static int has_results(const cJSON *content)
     return 0;
 }
 
-static int check_messages(sim_req *r, const cJSON *msgs, nyx_error *err)
+static int check_messages(sim_req *r, const cJSON *msgs, error_info *err)
 {
     const char *ids[MAX_IDS];
     int nids = 0, i = 0, last_assistant = -1;
@@ -180,7 +180,7 @@ static int check_messages(sim_req *r, const cJSON *msgs, nyx_error *err)
     return 0;
 }
 
-int sim_tools_parse(sim_req *r, const cJSON *root, nyx_error *err)
+int sim_tools_parse(sim_req *r, const cJSON *root, error_info *err)
 {
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
     if (cJSON_IsArray(tools) && tools->child && !(r->tools = cJSON_Duplicate(tools, 1)))

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void store_fail(nyx_error *err, const char *fmt, ...)
+void store_fail(error_info *err, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -17,20 +17,20 @@ void store_fail(nyx_error *err, const char *fmt, ...)
     char msg[sizeof err->message];
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    nyx_error_set(err, "store_error", 0, "%s", msg);
+    error_set(err, "store_error", 0, "%s", msg);
     err->retryable = 0;
 }
 
-static int invalid(nyx_error *err, const char *what)
+static int invalid(error_info *err, const char *what)
 {
     if (err) {
-        nyx_error_set(err, "invalid_argument", 0, "store: %s", what);
+        error_set(err, "invalid_argument", 0, "store: %s", what);
         err->retryable = 0;
     }
     return -1;
 }
 
-int store_invalid(nyx_error *err, const char *fmt, ...)
+int store_invalid(error_info *err, const char *fmt, ...)
 {
     if (!err)
         return -1;
@@ -42,7 +42,7 @@ int store_invalid(nyx_error *err, const char *fmt, ...)
     return invalid(err, msg);
 }
 
-int store_fail_as(nyx_error *err, const char *type, const char *fmt, ...)
+int store_fail_as(error_info *err, const char *type, const char *fmt, ...)
 {
     if (!err)
         return -1;
@@ -51,12 +51,12 @@ int store_fail_as(nyx_error *err, const char *type, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    nyx_error_set(err, type, 0, "%s", msg);
+    error_set(err, type, 0, "%s", msg);
     err->retryable = 0;
     return -1;
 }
 
-int store_unsupported(const nyx_store *s, const char *what, nyx_error *err)
+int store_unsupported(const store_db *s, const char *what, error_info *err)
 {
     store_fail(err, "store: cannot %s: not supported by the %s backend", what, s->ops->name);
     return -1;
@@ -76,7 +76,7 @@ static int has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-nyx_store *store_open_opts(const char *uri, const store_options *opts, nyx_error *err)
+store_db *store_open_opts(const char *uri, const store_options *opts, error_info *err)
 {
     if (!uri || !*uri) {
         invalid(err, "cannot open: no database path given");
@@ -94,7 +94,7 @@ nyx_store *store_open_opts(const char *uri, const store_options *opts, nyx_error
 #endif
     }
 
-    nyx_store *s = calloc(1, sizeof *s);
+    store_db *s = calloc(1, sizeof *s);
     if (!s) {
         store_fail(err, "store: cannot open the database: out of memory");
         return NULL;
@@ -107,12 +107,12 @@ nyx_store *store_open_opts(const char *uri, const store_options *opts, nyx_error
     return s;
 }
 
-nyx_store *store_open(const char *uri, nyx_error *err)
+store_db *store_open(const char *uri, error_info *err)
 {
     return store_open_opts(uri, NULL, err);
 }
 
-void store_close(nyx_store *s)
+void store_close(store_db *s)
 {
     if (!s)
         return;
@@ -121,13 +121,13 @@ void store_close(nyx_store *s)
     free(s);
 }
 
-const char *store_backend_name(const nyx_store *s) { return s ? s->ops->name : NULL; }
+const char *store_backend_name(const store_db *s) { return s ? s->ops->name : NULL; }
 
-int store_schema_version(const nyx_store *s) { return s ? s->ops->schema_version(s) : 0; }
+int store_schema_version(const store_db *s) { return s ? s->ops->schema_version(s) : 0; }
 
-int store_is_readonly(const nyx_store *s) { return s ? s->ops->is_readonly(s) : 0; }
+int store_is_readonly(const store_db *s) { return s ? s->ops->is_readonly(s) : 0; }
 
-static int check_interaction(const nyx_store *s, const nyx_interaction *it, nyx_error *err)
+static int check_interaction(const store_db *s, const interaction_rec *it, error_info *err)
 {
     if (!s || !it)
         return invalid(err, "cannot log interaction: no store or no interaction");
@@ -140,7 +140,7 @@ static int check_interaction(const nyx_store *s, const nyx_interaction *it, nyx_
     if (strcmp(it->status, "ok") != 0 && strcmp(it->status, "error") != 0 &&
         strcmp(it->status, "cancelled") != 0) {
         if (err) {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "store: cannot log interaction %s: status \"%s\" is not ok, error or "
                           "cancelled",
                           it->id, it->status);
@@ -151,8 +151,8 @@ static int check_interaction(const nyx_store *s, const nyx_interaction *it, nyx_
     return 0;
 }
 
-int store_record_prepare(nyx_store *s, store_scrubbed *sc, store_parts *parts,
-                         const nyx_interaction *in, nyx_interaction *out, nyx_error *err)
+int store_record_prepare(store_db *s, store_scrubbed *sc, store_parts *parts,
+                         const interaction_rec *in, interaction_rec *out, error_info *err)
 {
     memset(parts, 0, sizeof *parts);
     if (store_scrub_interaction(s, sc, in, out, err) != 0)
@@ -173,13 +173,13 @@ void store_record_free(store_scrubbed *sc, store_parts *parts)
     store_parts_free(parts);
 }
 
-int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+int store_log_interaction(store_db *s, const interaction_rec *it, error_info *err)
 {
     if (check_interaction(s, it, err) != 0)
         return -1;
     store_scrubbed sc = {0};
     store_parts parts;
-    nyx_interaction clean;
+    interaction_rec clean;
     if (store_record_prepare(s, &sc, &parts, it, &clean, err) != 0)
         return -1;
     int rc = s->ops->log_interaction(s, &clean, err);
@@ -187,8 +187,8 @@ int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *er
     return rc;
 }
 
-static int check_settled_interaction(const nyx_store *s, const nyx_interaction *it,
-                                     double actual_usd, nyx_error *err)
+static int check_settled_interaction(const store_db *s, const interaction_rec *it,
+                                     double actual_usd, error_info *err)
 {
     if (check_interaction(s, it, err) != 0)
         return -1;
@@ -199,8 +199,8 @@ static int check_settled_interaction(const nyx_store *s, const nyx_interaction *
     return 0;
 }
 
-int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
-                                 const char *reservation_id, double actual_usd, nyx_error *err)
+int store_log_interaction_settle(store_db *s, const interaction_rec *it,
+                                 const char *reservation_id, double actual_usd, error_info *err)
 {
     if (check_settled_interaction(s, it, actual_usd, err) != 0)
         return -1;
@@ -210,7 +210,7 @@ int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
         reservation_id = NULL;
     store_scrubbed sc = {0};
     store_parts parts;
-    nyx_interaction clean;
+    interaction_rec clean;
     if (store_record_prepare(s, &sc, &parts, it, &clean, err) != 0)
         return -1;
     int rc = s->ops->log_interaction_settle(s, &clean, reservation_id, actual_usd, err);
@@ -218,28 +218,28 @@ int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
     return rc;
 }
 
-int store_batch_begin(nyx_store *s, nyx_error *err)
+int store_batch_begin(store_db *s, error_info *err)
 {
     if (!s)
         return invalid(err, "cannot begin a batch: no store");
     return s->ops->batch_begin(s, err);
 }
 
-int store_batch_commit(nyx_store *s, nyx_error *err)
+int store_batch_commit(store_db *s, error_info *err)
 {
     if (!s)
         return invalid(err, "cannot commit a batch: no store");
     return s->ops->batch_commit(s, err);
 }
 
-int store_batch_rollback(nyx_store *s, nyx_error *err)
+int store_batch_rollback(store_db *s, error_info *err)
 {
     if (!s)
         return invalid(err, "cannot roll back a batch: no store");
     return s->ops->batch_rollback(s, err);
 }
 
-int store_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_error *err)
+int store_session_upsert(store_db *s, const char *name, double budget_usd, error_info *err)
 {
     if (!s || !name || !*name)
         return invalid(err, "cannot create a session: no store or no session name");
@@ -252,7 +252,7 @@ int store_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_
     return rc;
 }
 
-int store_session_end(nyx_store *s, const char *name, nyx_error *err)
+int store_session_end(store_db *s, const char *name, error_info *err)
 {
     if (!s || !name || !*name)
         return invalid(err, "cannot end a session: no store or no session name");
@@ -265,8 +265,8 @@ int store_session_end(nyx_store *s, const char *name, nyx_error *err)
     return rc;
 }
 
-int store_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
-                      int64_t *id_out, nyx_error *err)
+int store_thought_add(store_db *s, const char *session, int64_t parent, const char *label,
+                      int64_t *id_out, error_info *err)
 {
     if (!s || !id_out)
         return invalid(err, "cannot add a thought: no store or no place for the id");
@@ -282,8 +282,8 @@ int store_thought_add(nyx_store *s, const char *session, int64_t parent, const c
     return rc;
 }
 
-int store_thought_add_async(nyx_store *s, const char *session, int64_t parent, const char *label,
-                            store_id_fn done, void *ud, nyx_error *err)
+int store_thought_add_async(store_db *s, const char *session, int64_t parent, const char *label,
+                            store_id_fn done, void *ud, error_info *err)
 {
     if (!s || !s->ops->thought_add_async) {
         int64_t id = 0;
@@ -304,7 +304,7 @@ int store_thought_add_async(nyx_store *s, const char *session, int64_t parent, c
     return rc;
 }
 
-static int check_filter(const store_filter *f, nyx_error *err)
+static int check_filter(const store_filter *f, error_info *err)
 {
     if (!f)
         return 0;
@@ -314,7 +314,7 @@ static int check_filter(const store_filter *f, nyx_error *err)
         strcmp(f->group_by, "session") != 0 && strcmp(f->group_by, "agent") != 0 &&
         strcmp(f->group_by, "template") != 0 && strcmp(f->group_by, "day") != 0) {
         if (err) {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "store: cannot group by \"%s\" (use total, model, session, agent, "
                           "template or day)",
                           f->group_by);
@@ -325,8 +325,8 @@ static int check_filter(const store_filter *f, nyx_error *err)
     return 0;
 }
 
-int store_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                      nyx_error *err)
+int store_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                      error_info *err)
 {
     if (!s || !fn)
         return invalid(err, "cannot query stats: no store or no row callback");
@@ -341,8 +341,8 @@ int store_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void
     return rc;
 }
 
-int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                    nyx_error *err)
+int store_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                    error_info *err)
 {
     if (!s || !fn)
         return invalid(err, "cannot query the log: no store or no row callback");
@@ -357,8 +357,8 @@ int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *
     return rc;
 }
 
-int store_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                      nyx_error *err)
+int store_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                      error_info *err)
 {
     if (!s || !fn)
         return invalid(err, "cannot query usage: no store or no row callback");
@@ -367,8 +367,8 @@ int store_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void
     return s->ops->query_usage(s, f, fn, ud, err);
 }
 
-int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                         nyx_error *err)
+int store_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
+                         error_info *err)
 {
     if (!s || !fn)
         return invalid(err, "cannot query thoughts: no store or no row callback");
@@ -381,8 +381,8 @@ int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, voi
     return rc;
 }
 
-int store_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                           nyx_error *err)
+int store_query_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
+                           error_info *err)
 {
     if (!s || !fn)
         return invalid(err, "cannot query iterations: no store or no row callback");
@@ -397,42 +397,42 @@ int store_query_iterations(nyx_store *s, const char *session, store_row_fn fn, v
 
 /* ---- in a loop ---- */
 
-int store_poll_fd(nyx_store *s, int *want_write)
+int store_poll_fd(store_db *s, int *want_write)
 {
     *want_write = 0;
     return s && s->ops->poll_fd ? s->ops->poll_fd(s, want_write) : -1;
 }
 
-void store_pump(nyx_store *s)
+void store_pump(store_db *s)
 {
     if (s && s->ops->pump)
         s->ops->pump(s);
 }
 
-int store_busy(const nyx_store *s) { return s && s->ops->busy ? s->ops->busy(s) : 0; }
+int store_busy(const store_db *s) { return s && s->ops->busy ? s->ops->busy(s) : 0; }
 
-int store_answers_later(const nyx_store *s) { return s && s->ops->log_interaction_settle_async != NULL; }
+int store_answers_later(const store_db *s) { return s && s->ops->log_interaction_settle_async != NULL; }
 
-void store_set_pump_limit(nyx_store *s, int (*enough)(void *ud), void *ud)
+void store_set_pump_limit(store_db *s, int (*enough)(void *ud), void *ud)
 {
     if (s && s->ops->set_pump_limit)
         s->ops->set_pump_limit(s, enough, ud);
 }
 
-void store_set_background(nyx_store *s, int on)
+void store_set_background(store_db *s, int on)
 {
     if (s && s->ops->set_background)
         s->ops->set_background(s, on);
 }
 
-int store_take_write_error(nyx_store *s, char *buf, size_t size)
+int store_take_write_error(store_db *s, char *buf, size_t size)
 {
     return s && s->ops->take_write_error ? s->ops->take_write_error(s, buf, size) : 0;
 }
 
-int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
+int store_log_interaction_settle_async(store_db *s, const interaction_rec *it,
                                        const char *reservation_id, double actual_usd,
-                                       store_done_fn done, void *ud, nyx_error *err)
+                                       store_done_fn done, void *ud, error_info *err)
 {
     if (!s || !s->ops->log_interaction_settle_async) {
         if (store_log_interaction_settle(s, it, reservation_id, actual_usd, err) != 0)
@@ -446,7 +446,7 @@ int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
         reservation_id = NULL;
     store_scrubbed sc = {0};
     store_parts parts;
-    nyx_interaction clean;
+    interaction_rec clean;
     if (store_record_prepare(s, &sc, &parts, it, &clean, err) != 0)
         return -1;
     int rc = s->ops->log_interaction_settle_async(s, &clean, reservation_id, actual_usd, done, ud, err);

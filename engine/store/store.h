@@ -1,9 +1,9 @@
 /* Storage: the durable record of every interaction, session and thought node, and the
  * queries behind `nyx stats`, `nyx log` and `nyx thoughts`.
  *
- * This is the only header callers include. A nyx_store is an opaque handle over one backend
+ * This is the only header callers include. A store_db is an opaque handle over one backend
  * (SQLite now; PostgreSQL later, selected by the URI) so callers never change when a backend
- * is added. One nyx_store belongs to one thread at a time; open one per engine.
+ * is added. One store_db belongs to one thread at a time; open one per engine.
  *
  * A SQLite store on a file runs one helper thread of its own that checkpoints the WAL, so
  * no call pays for copying the log back into the database (store_checkpoint.c). Do not
@@ -29,11 +29,11 @@
 #include "base/rows.h"
 #include "claude/types.h"
 
-typedef struct nyx_store nyx_store;
+typedef struct store_db store_db;
 
 /* One row of llm_interactions: everything known about one call when it finished.
  * NULL strings and 0 ids are stored as SQL NULL. */
-typedef struct nyx_interaction {
+typedef struct interaction_rec {
     const char *id;              /* required, unique: the engine's interaction id */
     double created_at;           /* wall clock, seconds since the epoch; <= 0: now */
     const char *session, *agent; /* optional */
@@ -41,7 +41,7 @@ typedef struct nyx_interaction {
     const char *template_name;   /* optional */
     int template_version;        /* stored only with a template_name */
     const char *request_id, *model_requested, *model_served, *provider;
-    nyx_usage usage;             /* cache_creation_5m/1h stored only with has_cache_creation_detail */
+    claude_usage usage;             /* cache_creation_5m/1h stored only with has_cache_creation_detail */
     int has_cost;                /* 0: price unknown, the three costs are stored as NULL */
     double cost_usd, cost_without_cache_usd, saved_usd;
     double ttfb_ms, latency_ms;  /* < 0: unknown (NULL) */
@@ -64,7 +64,7 @@ typedef struct nyx_interaction {
     double standard_cost_usd;    /* the same usage would have cost at standard prices */
     int tool_calls;              /* tool_use blocks in the reply */
     int iteration;               /* its place in a tool loop (1, 2, ...); 0: not in one */
-} nyx_interaction;
+} interaction_rec;
 
 /* Options for store_open_opts(); a zeroed struct (or NULL) gives the defaults. */
 typedef struct store_options {
@@ -81,11 +81,11 @@ typedef struct store_options {
  *        that fails with "PostgreSQL backend not built" (the URI is not echoed: it may hold
  *        a password).
  *   err: filled on failure, may be NULL */
-nyx_store *store_open(const char *uri, nyx_error *err);
+store_db *store_open(const char *uri, error_info *err);
 
 /* store_open() with options.
  *   opts: NULL for the defaults */
-nyx_store *store_open_opts(const char *uri, const store_options *opts, nyx_error *err);
+store_db *store_open_opts(const char *uri, const store_options *opts, error_info *err);
 
 /* A filter for everything personal that could reach the database: the free text of records
  * (error messages, attempt logs, requested model names, thought labels, audit details,
@@ -93,31 +93,31 @@ nyx_store *store_open_opts(const char *uri, const store_options *opts, nyx_error
  * budget scopes; name = 1: these must stay distinct). Queries by session pass the name
  * through it too, so they find what was stored. Returns 0 with *copy NULL to store text as
  * given, 0 with *copy a malloc'd replacement, or -1 when out of memory (nothing is stored
- * then). Prompt and response text are the caller's (nyx_interaction says so). */
+ * then). Prompt and response text are the caller's (interaction_rec says so). */
 typedef int (*store_text_filter)(void *ud, const char *text, int name, char **copy);
-void store_set_text_filter(nyx_store *s, store_text_filter fn, void *ud);
+void store_set_text_filter(store_db *s, store_text_filter fn, void *ud);
 /* name (a session, agent or budget scope) as the database holds it, into out (truncated). */
-void store_name_as_stored(const nyx_store *s, const char *name, char *out, size_t size);
+void store_name_as_stored(const store_db *s, const char *name, char *out, size_t size);
 
 /* Closes the store. An open batch is committed first (best effort: a failure here is lost,
  * so commit batches explicitly). Closing NULL does nothing. */
-void store_close(nyx_store *s);
+void store_close(store_db *s);
 
 /* The backend's name: "sqlite". The string is static. */
-const char *store_backend_name(const nyx_store *s);
+const char *store_backend_name(const store_db *s);
 
 /* The schema version in force (PRAGMA user_version for SQLite). */
-int store_schema_version(const nyx_store *s);
+int store_schema_version(const store_db *s);
 
 /* 1 when the database was opened read-only (a read-only file or a "mode=ro" URI): queries
  * work, every write fails with "store_error". Lets the engine refuse a run at start. */
-int store_is_readonly(const nyx_store *s);
+int store_is_readonly(const store_db *s);
 
 /* Records one interaction. Outside a batch the row is committed when this returns 0, so
  * it survives the process being killed (SIGKILL) right after; inside a batch it becomes
  * durable at store_batch_commit().
  *   it: the row; it->id and it->status are required */
-int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err);
+int store_log_interaction(store_db *s, const interaction_rec *it, error_info *err);
 
 /* Groups every write until store_batch_commit() in one transaction: one commit for many
  * rows (use it to log all calls finished in one loop turn, then release their results).
@@ -126,28 +126,28 @@ int store_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *er
  * If any write inside the batch fails, the whole batch is rolled back at once, the failing
  * call says so, later writes in the batch fail without touching the database, and
  * store_batch_commit() returns -1; the next write after that starts afresh. */
-int store_batch_begin(nyx_store *s, nyx_error *err);
+int store_batch_begin(store_db *s, error_info *err);
 
 /* Commits the batch: every row logged since store_batch_begin() is durable on return 0. */
-int store_batch_commit(nyx_store *s, nyx_error *err);
+int store_batch_commit(store_db *s, error_info *err);
 
 /* Abandons the batch: nothing logged since store_batch_begin() is kept. */
-int store_batch_rollback(nyx_store *s, nyx_error *err);
+int store_batch_rollback(store_db *s, error_info *err);
 
 /* Creates the session, or reopens it (ended_at cleared, started_at kept).
  *   budget_usd: < 0 keeps the session's budget as it is (none for a new session) */
-int store_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_error *err);
+int store_session_upsert(store_db *s, const char *name, double budget_usd, error_info *err);
 
 /* Ends the session: sets ended_at to now and its totals (calls, cost, saved, tokens) from
  * llm_interactions. Creates the session row if store_session_upsert() never did. */
-int store_session_end(nyx_store *s, const char *name, nyx_error *err);
+int store_session_end(store_db *s, const char *name, error_info *err);
 
 /* Adds a thought-tree node and returns its id in *id_out (ids are > 0).
  *   session: optional
  *   parent: an existing node's id, or 0 for a root; an unknown parent is "invalid_argument"
  *   label: optional */
-int store_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
-                      int64_t *id_out, nyx_error *err);
+int store_thought_add(store_db *s, const char *session, int64_t parent, const char *label,
+                      int64_t *id_out, error_info *err);
 
 /* ---- queries for the command line ----
  * Rows are delivered to a callback: column names and values as text (SQL NULL as a NULL
@@ -175,22 +175,22 @@ typedef struct store_filter {
  * "model" groups by the model that served (the requested one when none did); "template"
  * groups by "name@version".
  *   f: NULL = every interaction, not grouped */
-int store_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                      nyx_error *err);
+int store_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                      error_info *err);
 
 /* One row per interaction, newest last: id, created_at (ISO 8601 UTC with milliseconds,
  * "2026-11-25T10:00:00.000Z"), session, agent, model (served, else requested), status,
  * tokens (input + cache_write + cache_read + output), cache_read, cost (NULL when the price
  * was unknown), latency_ms, error_type. f->group_by is ignored. */
-int store_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                    nyx_error *err);
+int store_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                    error_info *err);
 
 /* One row per interaction with a usage, for repricing (`nyx stats --reprice`), newest last:
  * id, created_at (seconds since the epoch, UTC), model (served, else requested), input,
  * output, cache_write, cache_write_5m, cache_write_1h (NULL when the API gave no
  * breakdown), cache_read, cost (NULL when the price was unknown). f->group_by is ignored. */
-int store_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                      nyx_error *err);
+int store_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                      error_info *err);
 
 /* The stored exchange of one interaction (`nyx log --raw ID`), one row, or none (and 0) for
  * an unknown id: id, created_at (ISO 8601 UTC), session, agent, model (served, else
@@ -199,25 +199,25 @@ int store_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void
  * joined again, byte for byte, from the parts it shares with other requests), response
  * (response_text, likewise).
  *   id: required */
-int store_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+int store_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
 
 /* Deletes the shared parts of stored requests (llm_content) that no interaction refers to
  * any more, e.g. after interactions were deleted. *removed receives how many (may be NULL).
  * Safe while other processes log: a part is never deleted under a request being logged. */
-int store_content_purge(nyx_store *s, long long *removed, nyx_error *err);
+int store_content_purge(store_db *s, long long *removed, error_info *err);
 
 /* One row per thought node, parents before children (by id): id, parent_id (NULL for a
  * root), label, calls, tokens, cost, where calls, tokens (as in store_query_log) and cost
  * (known prices) are rolled up over the node and all its descendants.
  *   session: NULL = every session */
-int store_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                         nyx_error *err);
+int store_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
+                         error_info *err);
 
 /* One row per call made as an iteration of a tool loop under a thought node, by node then
  * time: thought, iteration, tool_calls, stop_reason, tokens (as in store_query_log), cost.
  *   session: NULL = every session */
-int store_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                           nyx_error *err);
+int store_query_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
+                           error_info *err);
 
 /* ---- budgets (issue 7) ----
  * A budget is a scope ("session:NAME", "agent:NAME", "day:2026-11-25", "month:2026-11")
@@ -255,8 +255,8 @@ typedef struct store_scope {
  *   reservation_id: receives the id, NUL-terminated: pass it to store_budget_settle()
  *   id_size: size of reservation_id, at least STORE_RESERVATION_ID_SIZE
  *   refused: receives the refusing scope's index, -1 otherwise; may be NULL */
-int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
-                         char *reservation_id, size_t id_size, int *refused, nyx_error *err);
+int store_budget_reserve(store_db *s, const store_scope *scopes, size_t n, double amount_usd,
+                         char *reservation_id, size_t id_size, int *refused, error_info *err);
 
 /* Turns a reservation into spending in every scope it holds: reserved -= the amount
  * reserved, spent += actual_usd; then forgets it. Returns 0, or -1 with err filled.
@@ -265,23 +265,23 @@ int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, doub
  * what was spent; the scope then shows a negative remaining).
  *   reservation_id: from store_budget_reserve()
  *   actual_usd: >= 0; 0 releases the reservation */
-int store_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
-                        nyx_error *err);
+int store_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
+                        error_info *err);
 
 /* One row per scope, ordered by scope: scope, limit_usd (NULL: no limit), spent_usd,
  * reserved_usd, remaining_usd (limit - spent - reserved; NULL without a limit),
  * updated_at (ISO 8601 UTC). Rows as for the queries below. */
-int store_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err);
 
 /* Sets the limit a scope's row shows (and enforces from now on) without reserving: a soft
  * budget reserved past its limit (reserved with no limit) puts its limit back this way, so
  * the ledger still shows it. A scope without a row is left alone. Returns 0, or -1 with err.
  *   limit_usd: < 0 clears the limit */
-int store_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
+int store_budget_set_limit(store_db *s, const char *scope, double limit_usd, error_info *err);
 /* Starts a scope's spending again from 0 (`nyx budget reset SCOPE`): its reservations still
  * pending stay. Returns 0 with *found 1 when the scope has a row, 0 with *found 0 when it
  * has none (nothing changed), or -1 with err. */
-int store_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err);
+int store_budget_reset(store_db *s, const char *scope, int *found, error_info *err);
 
 /* Releases reservations whose holder can no longer settle them: those made on this host
  * by a process that no longer exists, and those older than max_age_s (from any host).
@@ -290,16 +290,16 @@ int store_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *e
  * A call still running when its reservation is reaped has its later settle ignored (its
  * cost is not counted): max_age_s must exceed the longest call, retries included.
  *   max_age_s: > 0; <= 0 releases only the reservations of dead processes */
-int store_budget_reap(nyx_store *s, double max_age_s, nyx_error *err);
+int store_budget_reap(store_db *s, double max_age_s, error_info *err);
 
 /* store_log_interaction() and store_budget_settle() in one transaction, one commit: either
  * the row is logged and the reservation settled, or (returning -1) neither. Inside a batch
  * both join the batch, and a failure rolls the batch back like any failed write.
  *   reservation_id: NULL logs only
  *   actual_usd: >= 0, as for store_budget_settle() */
-int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+int store_log_interaction_settle(store_db *s, const interaction_rec *it,
                                  const char *reservation_id, double actual_usd,
-                                 nyx_error *err);
+                                 error_info *err);
 
 /* ---- control flags and the emergency stop (issue 7.5) ----
  * Cross-process flags in the control table; "stop" holds the emergency stop's reason. */
@@ -307,11 +307,11 @@ int store_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
 /* Sets key to value, or deletes it. Returns 0, or -1 with err filled.
  *   key: non-empty
  *   value: NULL deletes the key */
-int store_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
+int store_control_set(store_db *s, const char *key, const char *value, error_info *err);
 
 /* Reads key. Returns 0 with *value a malloc'd copy (free() it) or NULL when the key is
  * absent; -1 with err filled (and *value NULL) on failure. */
-int store_control_get(nyx_store *s, const char *key, char **value, nyx_error *err);
+int store_control_get(store_db *s, const char *key, char **value, error_info *err);
 
 /* Sets *changed to 1 when another connection (another process, or another store on the
  * same file) has committed a write since the previous call on this store, else 0; the
@@ -319,7 +319,7 @@ int store_control_get(nyx_store *s, const char *key, char **value, nyx_error *er
  * before it). Costs a few microseconds (SQLite's PRAGMA data_version: no table is read),
  * so a process can poll it every few hundred milliseconds and read the stop flag only
  * when it says 1. A change may be reported that touched other tables. */
-int store_changed(nyx_store *s, int *changed, nyx_error *err);
+int store_changed(store_db *s, int *changed, error_info *err);
 
 /* ---- audit trail (issue 9.5) ---- */
 
@@ -327,14 +327,14 @@ int store_changed(nyx_store *s, int *changed, nyx_error *err);
  * emergency stop, breaker opening, configuration at start). Never pass secrets in detail.
  *   kind: required, e.g. "budget_refused", "stop", "prompt_blocked"
  *   session, agent, detail: optional (detail is free text or JSON) */
-int store_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
-                const char *detail, nyx_error *err);
+int store_audit(store_db *s, const char *kind, const char *session, const char *agent,
+                const char *detail, error_info *err);
 
 /* One row per event, oldest first: id, created_at (ISO 8601 UTC with milliseconds), kind,
  * session, agent, detail. f->session and f->since filter; f->last keeps the newest N;
  * f->group_by is ignored. f: NULL = every event. */
-int store_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                      nyx_error *err);
+int store_query_audit(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                      error_info *err);
 
 /* ---- response cache, layer 2 (issue 6.5) ----
  * The llm_cache table: responses by exact key, shared by every process on the database.
@@ -344,18 +344,18 @@ int store_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void
 /* Looks key up. Returns 0 with *response_json a malloc'd copy (free() it) and the entry's
  * hit count incremented; or 0 with *response_json NULL when the key is absent or expired
  * (expires_at <= now); -1 with err filled (and *response_json NULL) on failure. */
-int store_cache_get(nyx_store *s, const char *key, double now, char **response_json,
-                    nyx_error *err);
+int store_cache_get(store_db *s, const char *key, double now, char **response_json,
+                    error_info *err);
 
 /* Stores (or replaces, hits back to 0) the entry for key.
  *   model: optional, for purging and stats
  *   response_json: required
  *   ttl_s: seconds from now until it expires; <= 0: never expires */
-int store_cache_put(nyx_store *s, const char *key, const char *model, const char *response_json,
-                    double now, double ttl_s, nyx_error *err);
+int store_cache_put(store_db *s, const char *key, const char *model, const char *response_json,
+                    double now, double ttl_s, error_info *err);
 
 /* Deletes every entry expired at now. Returns how many (>= 0), or -1 with err filled. */
-int store_cache_purge(nyx_store *s, double now, nyx_error *err);
+int store_cache_purge(store_db *s, double now, error_info *err);
 
 /* ---- prompt templates (issue 8.2-8.4) ---- */
 
@@ -366,26 +366,26 @@ int store_cache_purge(nyx_store *s, double now, nyx_error *err);
  *   name, content, hash_hex: required (hash_hex: the caller's hash of content, hex)
  *   variables_json: optional, stored with a new version
  *   version: receives the version */
-int store_template_put(nyx_store *s, const char *name, const char *content,
+int store_template_put(store_db *s, const char *name, const char *content,
                        const char *variables_json, const char *hash_hex, int *version,
-                       nyx_error *err);
+                       error_info *err);
 
 /* Reads a version. Returns 0 with *content malloc'd (free() it) and *version_out set; -1
  * with err type "not_found" (name or version absent: "store: template NAME@V not found")
  * or "store_error"; *content is NULL on failure.
  *   version: >= 1, or 0 for the latest (the highest version number)
  *   version_out: may be NULL */
-int store_template_get(nyx_store *s, const char *name, int version, char **content,
-                       int *version_out, nyx_error *err);
+int store_template_get(store_db *s, const char *name, int version, char **content,
+                       int *version_out, error_info *err);
 
 /* One row per template, by name: name, latest_version, versions, updated_at (ISO 8601,
  * when the latest version was created). */
-int store_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_template_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
 
 /* One row per version of name, oldest first: version, hash, created_at (ISO 8601), size
  * (content bytes). No rows (and 0) for an unknown name. */
-int store_template_history(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                           nyx_error *err);
+int store_template_history(store_db *s, const char *name, store_row_fn fn, void *ud,
+                           error_info *err);
 
 /* Counts one use of name@version with its outcome and costs (template_usage).
  *   version: >= 1 (not checked against prompt_templates: files may be used unstored)
@@ -393,20 +393,20 @@ int store_template_history(nyx_store *s, const char *name, store_row_fn fn, void
  *            rate is over uses with a known outcome)
  *   input_tokens, output_tokens, cost_usd, latency_ms: >= 0, added to the totals
  *   cache_hit: nonzero when the call read the prompt cache */
-int store_template_usage(nyx_store *s, const char *name, int version, int success,
+int store_template_usage(store_db *s, const char *name, int version, int success,
                          int64_t input_tokens, int64_t output_tokens, double cost_usd,
-                         double latency_ms, int cache_hit, nyx_error *err);
+                         double latency_ms, int cache_hit, error_info *err);
 
 /* One row per version of name (stored or used), by version: version, uses, successes,
  * failures, success_rate (successes / (successes + failures); NULL when none was judged),
  * tokens (input + output), cost_usd, avg_latency_ms (latency total / uses), cache_hit_rate
  * (cache hits / uses); the averages are NULL for a version never used. */
-int store_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                         nyx_error *err);
+int store_template_stats(store_db *s, const char *name, store_row_fn fn, void *ud,
+                         error_info *err);
 
 /* A script's judgement of a use already counted: its outcome goes from `from` to `to` (1, 0
  * or -1 as above); uses and totals are unchanged. */
-int store_template_judge(nyx_store *s, const char *name, int version, int from, int to, nyx_error *err);
+int store_template_judge(store_db *s, const char *name, int version, int from, int to, error_info *err);
 
 /* ---- configuration (issue 11.2) ----
  * Operator settings stored with the data (system_config). The store keeps text; the
@@ -414,20 +414,20 @@ int store_template_judge(nyx_store *s, const char *name, int version, int from, 
 
 /* Sets key to value. value NULL deletes the key.
  *   key: non-empty */
-int store_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
+int store_config_set(store_db *s, const char *key, const char *value, error_info *err);
 
 /* Reads key: 0 with *value malloc'd (free() it) or NULL when absent; -1 with err filled. */
-int store_config_get(nyx_store *s, const char *key, char **value, nyx_error *err);
+int store_config_get(store_db *s, const char *key, char **value, error_info *err);
 
 /* One row per key, by key: key, value, updated_at (ISO 8601). */
-int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+int store_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
 
 
 /* ---- Message Batches (issue 18) ----
  * A batch and its requests are committed before anything is sent, so a process that dies
  * while waiting, or another process (`nyx batch status|results ID`), can pick the batch up:
  * read its requests, ask the API for the results and log each as an interaction exactly once
- * (nyx_interaction.batch_id and custom_id are unique together). */
+ * (interaction_rec.batch_id and custom_id are unique together). */
 
 /* One request of a batch as store_batch_create() records it. */
 typedef struct store_batch_request {
@@ -448,25 +448,25 @@ typedef struct store_batch_request {
  * store_budget_reap() does for calls), they are settled when each result is logged, and lapse
  * like any other only an hour after expires_at (epoch seconds, when the API gives up on it).
  *   name: optional; parts: how many submissions carry the requests (>= 1) */
-int store_batch_create(nyx_store *s, const char *id, const char *name, double expires_at, int parts,
-                       const store_batch_request *reqs, size_t n, nyx_error *err);
+int store_batch_create(store_db *s, const char *id, const char *name, double expires_at, int parts,
+                       const store_batch_request *reqs, size_t n, error_info *err);
 
 /* Records the API's id of one part of the batch, as soon as its submission is answered. */
-int store_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id,
-                          nyx_error *err);
+int store_batch_submitted(store_db *s, const char *id, int part, const char *provider_id,
+                          error_info *err);
 
 /* The requests of the batch whose id, or the API's id of one of its parts, is id: one row
  * each, by part then custom id: batch_id, name, part, provider_id (NULL: not submitted),
  * custom_id, session, agent, template, template_version, model, reservation_id,
  * reserved_usd, write_1h, logged (1 when its result is logged already). No rows (and 0) for
  * an id the database does not know. */
-int store_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+int store_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
 
 /* Settles each reservation of batch id (nyx's) whose requests are all logged, at what their
  * interactions cost; the others wait for their results. Whichever process calls it first
  * settles, once (a settled reservation is not settled again). *settled: how many it settled
  * now (may be NULL). */
-int store_batch_settle(nyx_store *s, const char *id, int *settled, nyx_error *err);
+int store_batch_settle(store_db *s, const char *id, int *settled, error_info *err);
 
 /* ---- In a loop ----
  * The PostgreSQL backend answers over a socket. A program with an event loop watches
@@ -488,51 +488,51 @@ int store_batch_settle(nyx_store *s, const char *id, int *settled, nyx_error *er
  * usage, the response cache, budget limits) are queued rather than waited for; with SQLite,
  * a write waits at most 10 ms for another process's lock, then fails with a retryable
  * store_error (the caller tries again later, from a timer). */
-typedef void (*store_done_fn)(void *ud, int rc, int refused, const nyx_error *err);
+typedef void (*store_done_fn)(void *ud, int rc, int refused, const error_info *err);
 
-int store_poll_fd(nyx_store *s, int *want_write); /* -1: nothing to watch */
-void store_pump(nyx_store *s);
-int store_busy(const nyx_store *s);
+int store_poll_fd(store_db *s, int *want_write); /* -1: nothing to watch */
+void store_pump(store_db *s);
+int store_busy(const store_db *s);
 /* 1 when the _async writes answer from store_pump() (PostgreSQL), 0 when they answer at once
  * (SQLite): then a caller groups its writes itself (store_batch_begin) to share a commit. */
-int store_answers_later(const nyx_store *s);
-void store_set_background(nyx_store *s, int on);
+int store_answers_later(const store_db *s);
+void store_set_background(store_db *s, int on);
 /* store_pump() hands out answers until enough(ud) says 1 (one at least), the rest at the next
  * pump, store_busy() still counting them: a host's frame does not take every answer at once. */
-void store_set_pump_limit(nyx_store *s, int (*enough)(void *ud), void *ud);
+void store_set_pump_limit(store_db *s, int (*enough)(void *ud), void *ud);
 /* The first background write that failed since the last look: 1 with its message, else 0. */
-int store_take_write_error(nyx_store *s, char *buf, size_t size);
-int store_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
+int store_take_write_error(store_db *s, char *buf, size_t size);
+int store_log_interaction_settle_async(store_db *s, const interaction_rec *it,
                                        const char *reservation_id, double actual_usd,
-                                       store_done_fn done, void *ud, nyx_error *err);
+                                       store_done_fn done, void *ud, error_info *err);
 /* store_cache_get, answered in done: rc 0 with text the cached response (malloc'd, the
  * callee's to free; NULL on a miss), or rc -1 with err. */
-typedef void (*store_text_fn)(void *ud, int rc, char *text, const nyx_error *err);
-int store_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
-                          void *ud, nyx_error *err);
+typedef void (*store_text_fn)(void *ud, int rc, char *text, const error_info *err);
+int store_cache_get_async(store_db *s, const char *key, double now, store_text_fn done,
+                          void *ud, error_info *err);
 /* store_thought_add, answered in done: rc 0 with the new node's id, or rc -1 with err. */
-typedef void (*store_id_fn)(void *ud, int rc, int64_t id, const nyx_error *err);
-int store_thought_add_async(nyx_store *s, const char *session, int64_t parent, const char *label,
-                            store_id_fn done, void *ud, nyx_error *err);
+typedef void (*store_id_fn)(void *ud, int rc, int64_t id, const error_info *err);
+int store_thought_add_async(store_db *s, const char *session, int64_t parent, const char *label,
+                            store_id_fn done, void *ud, error_info *err);
 /* The rows of store_config_list, handed to fn just before done runs. */
-int store_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                            void *done_ud, nyx_error *err);
+int store_config_list_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                            void *done_ud, error_info *err);
 /* store_control_get, answered in done: rc 0 with text the value (malloc'd, the callee's to
  * free; NULL when unset), or rc -1 with err. */
-int store_control_get_async(nyx_store *s, const char *key, store_text_fn done, void *ud,
-                            nyx_error *err);
+int store_control_get_async(store_db *s, const char *key, store_text_fn done, void *ud,
+                            error_info *err);
 /* The rows of store_budget_status, handed to fn just before done runs. */
-int store_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                              void *done_ud, nyx_error *err);
+int store_budget_status_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                              void *done_ud, error_info *err);
 /* reservation_id must stay valid until done runs (it is written before this returns). */
-int store_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
+int store_budget_reserve_async(store_db *s, const store_scope *scopes, size_t n,
                                double amount_usd, char *reservation_id, size_t id_size,
-                               store_done_fn done, void *ud, nyx_error *err);
+                               store_done_fn done, void *ud, error_info *err);
 /* The same reservation sent again after an attempt whose answer was lost (a retryable
  * store_error): reservation_id as that attempt wrote it. The database may have committed
  * the attempt; under the same id it is not made twice (the id is idempotent). */
-int store_budget_reserve_again_async(nyx_store *s, const store_scope *scopes, size_t n,
+int store_budget_reserve_again_async(store_db *s, const store_scope *scopes, size_t n,
                                      double amount_usd, char *reservation_id, size_t id_size,
-                                     store_done_fn done, void *ud, nyx_error *err);
+                                     store_done_fn done, void *ud, error_info *err);
 
 #endif

@@ -65,28 +65,28 @@ typedef struct store_template_use {
 typedef struct store_backend_ops {
     const char *name;
     /* Connects, migrates the schema, sets s->impl. On failure s->impl stays NULL. */
-    int (*open)(nyx_store *s, const char *uri, const store_options *opts, nyx_error *err);
-    void (*close)(nyx_store *s);
-    int (*schema_version)(const nyx_store *s);
-    int (*is_readonly)(const nyx_store *s);
-    int (*log_interaction)(nyx_store *s, const nyx_interaction *it, nyx_error *err);
-    int (*batch_begin)(nyx_store *s, nyx_error *err);
-    int (*batch_commit)(nyx_store *s, nyx_error *err);
-    int (*batch_rollback)(nyx_store *s, nyx_error *err);
-    int (*session_upsert)(nyx_store *s, const char *name, double budget_usd, nyx_error *err);
-    int (*session_end)(nyx_store *s, const char *name, nyx_error *err);
-    int (*thought_add)(nyx_store *s, const char *session, int64_t parent, const char *label,
-                       int64_t *id_out, nyx_error *err);
-    int (*query_stats)(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                       nyx_error *err);
-    int (*query_log)(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                     nyx_error *err);
-    int (*query_usage)(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                       nyx_error *err);
-    int (*query_thoughts)(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                          nyx_error *err);
-    int (*query_iterations)(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                          nyx_error *err);
+    int (*open)(store_db *s, const char *uri, const store_options *opts, error_info *err);
+    void (*close)(store_db *s);
+    int (*schema_version)(const store_db *s);
+    int (*is_readonly)(const store_db *s);
+    int (*log_interaction)(store_db *s, const interaction_rec *it, error_info *err);
+    int (*batch_begin)(store_db *s, error_info *err);
+    int (*batch_commit)(store_db *s, error_info *err);
+    int (*batch_rollback)(store_db *s, error_info *err);
+    int (*session_upsert)(store_db *s, const char *name, double budget_usd, error_info *err);
+    int (*session_end)(store_db *s, const char *name, error_info *err);
+    int (*thought_add)(store_db *s, const char *session, int64_t parent, const char *label,
+                       int64_t *id_out, error_info *err);
+    int (*query_stats)(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                       error_info *err);
+    int (*query_log)(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                     error_info *err);
+    int (*query_usage)(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                       error_info *err);
+    int (*query_thoughts)(store_db *s, const char *session, store_row_fn fn, void *ud,
+                          error_info *err);
+    int (*query_iterations)(store_db *s, const char *session, store_row_fn fn, void *ud,
+                          error_info *err);
     /* Later features. Each has the contract of the public function of the same name in
      * store.h, with its arguments checked and defaulted (now > 0, ids generated) by the
      * public layer (store.c, store_budget.c, store_control.c, store_cache.c,
@@ -96,103 +96,103 @@ typedef struct store_backend_ops {
     /* Budgets: every op is one transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: one
      * transaction with the budget rows locked, or one statement), so processes sharing
      * the database cannot jointly overspend. n >= 1. */
-    int (*budget_reserve)(nyx_store *s, const store_scope *scopes, size_t n,
-                          const store_reservation *r, int *refused, nyx_error *err);
-    int (*budget_settle)(nyx_store *s, const char *reservation_id, double actual_usd,
-                         double now, nyx_error *err);
-    int (*budget_status)(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
+    int (*budget_reserve)(store_db *s, const store_scope *scopes, size_t n,
+                          const store_reservation *r, int *refused, error_info *err);
+    int (*budget_settle)(store_db *s, const char *reservation_id, double actual_usd,
+                         double now, error_info *err);
+    int (*budget_status)(store_db *s, store_row_fn fn, void *ud, error_info *err);
     /* Releases the reservations older than now - max_age_s (max_age_s > 0), and those
      * made on host by a process for which store_pid_alive() is 0. Returns the count. */
-    int (*budget_reap)(nyx_store *s, double now, double max_age_s, const char *host,
-                       nyx_error *err);
+    int (*budget_reap)(store_db *s, double now, double max_age_s, const char *host,
+                       error_info *err);
     /* reservation_id NULL: log only (still one transaction). */
-    int (*log_interaction_settle)(nyx_store *s, const nyx_interaction *it,
+    int (*log_interaction_settle)(store_db *s, const interaction_rec *it,
                                   const char *reservation_id, double actual_usd,
-                                  nyx_error *err);
+                                  error_info *err);
 
     /* Control flags, configuration and the audit trail. */
-    int (*control_set)(nyx_store *s, const char *key, const char *value, nyx_error *err);
-    int (*control_get)(nyx_store *s, const char *key, char **value, nyx_error *err);
-    int (*changed)(nyx_store *s, int *changed, nyx_error *err);
-    int (*config_set)(nyx_store *s, const char *key, const char *value, nyx_error *err);
-    int (*config_get)(nyx_store *s, const char *key, char **value, nyx_error *err);
-    int (*config_list)(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
-    int (*audit)(nyx_store *s, const char *kind, const char *session, const char *agent,
-                 const char *detail, nyx_error *err);
-    int (*query_audit)(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                       nyx_error *err);
+    int (*control_set)(store_db *s, const char *key, const char *value, error_info *err);
+    int (*control_get)(store_db *s, const char *key, char **value, error_info *err);
+    int (*changed)(store_db *s, int *changed, error_info *err);
+    int (*config_set)(store_db *s, const char *key, const char *value, error_info *err);
+    int (*config_get)(store_db *s, const char *key, char **value, error_info *err);
+    int (*config_list)(store_db *s, store_row_fn fn, void *ud, error_info *err);
+    int (*audit)(store_db *s, const char *kind, const char *session, const char *agent,
+                 const char *detail, error_info *err);
+    int (*query_audit)(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                       error_info *err);
 
     /* Response cache, layer 2. cache_purge returns the number of entries removed. */
-    int (*cache_get)(nyx_store *s, const char *key, double now, char **response_json,
-                     nyx_error *err);
-    int (*cache_put)(nyx_store *s, const char *key, const char *model,
-                     const char *response_json, double now, double ttl_s, nyx_error *err);
-    int (*cache_purge)(nyx_store *s, double now, nyx_error *err);
+    int (*cache_get)(store_db *s, const char *key, double now, char **response_json,
+                     error_info *err);
+    int (*cache_put)(store_db *s, const char *key, const char *model,
+                     const char *response_json, double now, double ttl_s, error_info *err);
+    int (*cache_purge)(store_db *s, double now, error_info *err);
 
     /* Prompt templates and their usage statistics. */
-    int (*template_put)(nyx_store *s, const char *name, const char *content,
+    int (*template_put)(store_db *s, const char *name, const char *content,
                         const char *variables_json, const char *hash_hex, int *version,
-                        nyx_error *err);
-    int (*template_get)(nyx_store *s, const char *name, int version, char **content,
-                        int *version_out, nyx_error *err);
-    int (*template_list)(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
-    int (*template_history)(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                            nyx_error *err);
-    int (*template_usage)(nyx_store *s, const store_template_use *u, nyx_error *err);
-    int (*template_stats)(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                          nyx_error *err);
+                        error_info *err);
+    int (*template_get)(store_db *s, const char *name, int version, char **content,
+                        int *version_out, error_info *err);
+    int (*template_list)(store_db *s, store_row_fn fn, void *ud, error_info *err);
+    int (*template_history)(store_db *s, const char *name, store_row_fn fn, void *ud,
+                            error_info *err);
+    int (*template_usage)(store_db *s, const store_template_use *u, error_info *err);
+    int (*template_stats)(store_db *s, const char *name, store_row_fn fn, void *ud,
+                          error_info *err);
 
     /* The stored exchange of one interaction (store_query_exchange). */
-    int (*query_exchange)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+    int (*query_exchange)(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
     /* One shared part by hash (store_content_fetch); the rows of an exchange carry a last
      * column request_parts, joined by store.c. */
-    int (*content_get)(nyx_store *s, const char *hash, char **body, nyx_error *err);
+    int (*content_get)(store_db *s, const char *hash, char **body, error_info *err);
     /* store_content_purge. */
-    int (*content_purge)(nyx_store *s, long long *removed, nyx_error *err);
+    int (*content_purge)(store_db *s, long long *removed, error_info *err);
     /* store_budget_set_limit; limit_usd < 0: NULL. */
-    int (*budget_set_limit)(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
+    int (*budget_set_limit)(store_db *s, const char *scope, double limit_usd, error_info *err);
     /* store_budget_reset: spent back to 0; *found 1 when the scope has a row. */
-    int (*budget_reset)(nyx_store *s, const char *scope, int *found, nyx_error *err);
+    int (*budget_reset)(store_db *s, const char *scope, int *found, error_info *err);
 
     /* Message Batches (store_batch.c): the contracts of store.h; names already filtered. */
-    int (*batch_create)(nyx_store *s, const char *id, const char *name, double created_at,
+    int (*batch_create)(store_db *s, const char *id, const char *name, double created_at,
                         double expires_at, int parts, const store_batch_request *reqs, size_t n,
-                        nyx_error *err);
-    int (*batch_submitted)(nyx_store *s, const char *id, int part, const char *provider_id,
-                           nyx_error *err);
-    int (*batch_requests)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+                        error_info *err);
+    int (*batch_submitted)(store_db *s, const char *id, int part, const char *provider_id,
+                           error_info *err);
+    int (*batch_requests)(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
     /* The reservations of batch id whose requests are all logged: rows reservation_id, cost_usd
      * (what their interactions cost). */
-    int (*batch_ready)(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+    int (*batch_ready)(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
 
     /* A backend that talks to a server over a socket answers in the loop (store.h, "In a
      * loop"). One that leaves these NULL is synchronous: the _async functions run the
      * operation at once and call done before returning. */
-    int (*poll_fd)(nyx_store *s, int *want_write);
-    void (*pump)(nyx_store *s);
-    int (*busy)(const nyx_store *s);
-    void (*set_background)(nyx_store *s, int on);
-    void (*set_pump_limit)(nyx_store *s, int (*enough)(void *ud), void *ud);
-    int (*take_write_error)(nyx_store *s, char *buf, size_t size);
-    int (*log_interaction_settle_async)(nyx_store *s, const nyx_interaction *it,
+    int (*poll_fd)(store_db *s, int *want_write);
+    void (*pump)(store_db *s);
+    int (*busy)(const store_db *s);
+    void (*set_background)(store_db *s, int on);
+    void (*set_pump_limit)(store_db *s, int (*enough)(void *ud), void *ud);
+    int (*take_write_error)(store_db *s, char *buf, size_t size);
+    int (*log_interaction_settle_async)(store_db *s, const interaction_rec *it,
                                         const char *reservation_id, double actual_usd,
-                                        store_done_fn done, void *ud, nyx_error *err);
-    int (*budget_reserve_async)(nyx_store *s, const store_scope *scopes, size_t n,
+                                        store_done_fn done, void *ud, error_info *err);
+    int (*budget_reserve_async)(store_db *s, const store_scope *scopes, size_t n,
                                 const store_reservation *r, store_done_fn done, void *ud,
-                                nyx_error *err);
-    int (*budget_status_async)(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                               void *done_ud, nyx_error *err);
-    int (*cache_get_async)(nyx_store *s, const char *key, double now, store_text_fn done,
-                           void *ud, nyx_error *err);
-    int (*thought_add_async)(nyx_store *s, const char *session, int64_t parent, const char *label,
-                             store_id_fn done, void *ud, nyx_error *err);
-    int (*config_list_async)(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                             void *done_ud, nyx_error *err);
-    int (*control_get_async)(nyx_store *s, const char *key, store_text_fn done, void *ud,
-                             nyx_error *err);
+                                error_info *err);
+    int (*budget_status_async)(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                               void *done_ud, error_info *err);
+    int (*cache_get_async)(store_db *s, const char *key, double now, store_text_fn done,
+                           void *ud, error_info *err);
+    int (*thought_add_async)(store_db *s, const char *session, int64_t parent, const char *label,
+                             store_id_fn done, void *ud, error_info *err);
+    int (*config_list_async)(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                             void *done_ud, error_info *err);
+    int (*control_get_async)(store_db *s, const char *key, store_text_fn done, void *ud,
+                             error_info *err);
 } store_backend_ops;
 
-struct nyx_store {
+struct store_db {
     const store_backend_ops *ops;
     void *impl; /* the backend's own state */
     store_text_filter filter; /* store_set_text_filter(); NULL: text is stored as given */
@@ -212,21 +212,21 @@ typedef struct store_scrubbed {
 
 /* text as the filter has it: text itself (no filter, nothing found, NULL) or a copy owned by
  * sc. name: 1 for a name that is a key (session, agent, budget scope). */
-const char *store_scrub(const nyx_store *s, store_scrubbed *sc, const char *text, int name);
+const char *store_scrub(const store_db *s, store_scrubbed *sc, const char *text, int name);
 /* 0, or -1 with err (and sc freed) when a copy could not be made. */
-int store_scrub_failed(store_scrubbed *sc, nyx_error *err);
+int store_scrub_failed(store_scrubbed *sc, error_info *err);
 void store_scrub_free(store_scrubbed *sc);
 /* out = in with its free text and names filtered; 0, or -1 with err (sc freed). */
-int store_scrub_interaction(const nyx_store *s, store_scrubbed *sc, const nyx_interaction *in,
-                            nyx_interaction *out, nyx_error *err);
+int store_scrub_interaction(const store_db *s, store_scrubbed *sc, const interaction_rec *in,
+                            interaction_rec *out, error_info *err);
 /* out = in with the session filtered, so a query finds what was stored; in may be NULL. */
-int store_scrub_filter(const nyx_store *s, store_scrubbed *sc, const store_filter *in,
-                       store_filter *out, nyx_error *err);
+int store_scrub_filter(const store_db *s, store_scrubbed *sc, const store_filter *in,
+                       store_filter *out, error_info *err);
 
 /* out = in scrubbed (store_scrub_interaction), and its prompt_text cut into parts held by
  * parts (out->parts): free both with store_record_free() after the backend has them. */
-int store_record_prepare(nyx_store *s, store_scrubbed *sc, store_parts *parts,
-                         const nyx_interaction *in, nyx_interaction *out, nyx_error *err);
+int store_record_prepare(store_db *s, store_scrubbed *sc, store_parts *parts,
+                         const interaction_rec *in, interaction_rec *out, error_info *err);
 void store_record_free(store_scrubbed *sc, store_parts *parts);
 
 extern const store_backend_ops store_sqlite_ops;
@@ -235,21 +235,21 @@ extern const store_backend_ops store_pg_ops;
 #endif
 
 /* Fills err (if not NULL) with type "store_error"; printf-style. */
-void store_fail(nyx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void store_fail(error_info *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Fills err (if not NULL) with type "invalid_argument" and "store: <message>"; returns -1. */
-int store_invalid(nyx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int store_invalid(error_info *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Fills err with type "store_error" saying the backend lacks what; returns -1. */
-int store_unsupported(const nyx_store *s, const char *what, nyx_error *err);
+int store_unsupported(const store_db *s, const char *what, error_info *err);
 
 /* Fills err with type type (e.g. "not_found"), not retryable; printf-style; returns -1. */
-int store_fail_as(nyx_error *err, const char *type, const char *fmt, ...)
+int store_fail_as(error_info *err, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Fills err with type "budget_exceeded" naming the scope, its limit, what it has spent and
  * reserved, and what the call needs; returns -1. */
-int store_budget_refused(nyx_error *err, const store_scope *scope, double spent,
+int store_budget_refused(error_info *err, const store_scope *scope, double spent,
                          double reserved, double amount);
 
 /* 1 when process pid is alive on this host (or exists and belongs to another user), 0 when

@@ -9,8 +9,8 @@
 
 #include "base/clock.h"
 
-int store_batch_create(nyx_store *s, const char *id, const char *name, double expires_at, int parts,
-                       const store_batch_request *reqs, size_t n, nyx_error *err)
+int store_batch_create(store_db *s, const char *id, const char *name, double expires_at, int parts,
+                       const store_batch_request *reqs, size_t n, error_info *err)
 {
     if (!s || !id || !*id || (n > 0 && !reqs) || parts < 1 || !isfinite(expires_at))
         return store_invalid(err, "cannot record a batch: no store, no id, no requests or no parts");
@@ -22,7 +22,7 @@ int store_batch_create(nyx_store *s, const char *id, const char *name, double ex
             return store_invalid(err, "cannot record batch %.64s: request %zu has no custom id, a part "
                                       "out of range or a bad reserved amount", id, i);
     if (!s->filter)
-        return s->ops->batch_create(s, id, name, nyx_wall_s(), expires_at, parts, reqs, n, err);
+        return s->ops->batch_create(s, id, name, clock_wall_s(), expires_at, parts, reqs, n, err);
     /* The names its results are filed under, filtered as an interaction's are (copies). */
     store_batch_request *clean = calloc(n ? n : 1, sizeof *clean);
     int rc = clean ? 0 : -1;
@@ -44,7 +44,7 @@ int store_batch_create(nyx_store *s, const char *id, const char *name, double ex
     if (rc == -1)
         store_fail(err, "store: cannot record batch %.64s: out of memory", id);
     if (rc == 0)
-        rc = s->ops->batch_create(s, id, name, nyx_wall_s(), expires_at, parts, clean, n, err);
+        rc = s->ops->batch_create(s, id, name, clock_wall_s(), expires_at, parts, clean, n, err);
     for (size_t i = 0; clean && i < n; i++) {
         free((char *)clean[i].session);
         free((char *)clean[i].agent);
@@ -53,7 +53,7 @@ int store_batch_create(nyx_store *s, const char *id, const char *name, double ex
     return rc == 0 ? 0 : -1;
 }
 
-int store_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id, nyx_error *err)
+int store_batch_submitted(store_db *s, const char *id, int part, const char *provider_id, error_info *err)
 {
     if (!s || !id || !*id || part < 0 || !provider_id || !*provider_id)
         return store_invalid(err, "cannot record a batch's submission: no store, no id or no provider id");
@@ -96,7 +96,7 @@ static int take_ready(void *ud, int ncols, const char *const *names, const char 
     return 0;
 }
 
-int store_batch_settle(nyx_store *s, const char *id, int *settled, nyx_error *err)
+int store_batch_settle(store_db *s, const char *id, int *settled, error_info *err)
 {
     if (settled)
         *settled = 0;
@@ -122,7 +122,7 @@ int store_batch_settle(nyx_store *s, const char *id, int *settled, nyx_error *er
     return rc < 0 ? -1 : 0;
 }
 
-int store_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
+int store_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
 {
     if (!s || !id || !*id || !fn)
         return store_invalid(err, "cannot read a batch: no store, no id or no row callback");

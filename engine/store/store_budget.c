@@ -50,7 +50,7 @@ static void reservation_id(char *out, size_t n, int64_t pid, const char *host)
     static atomic_uint counter;
     unsigned c = atomic_fetch_add(&counter, 1u) & 0xffffu;
     snprintf(out, n, "r%llx-%llx-%04x-%08x", (unsigned long long)pid & 0xffffffffull,
-             (unsigned long long)(nyx_wall_s() * 1e6), c, (unsigned)fnv1a(host));
+             (unsigned long long)(clock_wall_s() * 1e6), c, (unsigned)fnv1a(host));
 }
 
 /* "$0.40", "$0.000123", "$12.50": at least cents, at most micro-dollars. */
@@ -65,7 +65,7 @@ static void usd(char *out, size_t n, double v)
         *end-- = '\0';
 }
 
-int store_budget_refused(nyx_error *err, const store_scope *scope, double spent,
+int store_budget_refused(error_info *err, const store_scope *scope, double spent,
                          double reserved, double amount)
 {
     char l[32], sp[32], re[32], am[32];
@@ -86,9 +86,9 @@ int store_budget_refused(nyx_error *err, const store_scope *scope, double spent,
 static int finite_nonneg(double v) { return v >= 0 && !isinf(v); }
 
 /* Checks a reservation's arguments and names it: r (with host in host) and its id. */
-static int prepare_reservation(nyx_store *s, const store_scope *scopes, size_t n,
+static int prepare_reservation(store_db *s, const store_scope *scopes, size_t n,
                                double amount_usd, char *reservation_id_out, size_t id_size,
-                               store_reservation *r, char *host, int keep_id, nyx_error *err)
+                               store_reservation *r, char *host, int keep_id, error_info *err)
 {
     if (!s || (n > 0 && !scopes) || !reservation_id_out)
         return store_invalid(err, "cannot reserve budget: no store, no scopes or no place for "
@@ -119,20 +119,20 @@ static int prepare_reservation(nyx_store *s, const store_scope *scopes, size_t n
     if (!s->ops->budget_reserve)
         return store_unsupported(s, "reserve budget", err);
     host_name(host, HOST_SIZE);
-    *r = (store_reservation){.amount_usd = amount_usd, .created_at = nyx_wall_s(),
+    *r = (store_reservation){.amount_usd = amount_usd, .created_at = clock_wall_s(),
                              .pid = (int64_t)getpid(), .host = host, .id = reservation_id_out};
     if (!keep_id || !memchr(reservation_id_out, '\0', id_size) || !*reservation_id_out)
         reservation_id(reservation_id_out, id_size, r->pid, host);
     return 0;
 }
 
-static int reserve_scrubbed(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
-                            char *reservation_id_out, size_t id_size, int *refused, nyx_error *err);
+static int reserve_scrubbed(store_db *s, const store_scope *scopes, size_t n, double amount_usd,
+                            char *reservation_id_out, size_t id_size, int *refused, error_info *err);
 
 /* The scopes with their names through the store's filter: clean[] holds them when there is
  * one (n at most STORE_SCRUB_MAX). Returns the scopes to use, or NULL with err. */
-static const store_scope *scrub_scopes(const nyx_store *s, store_scrubbed *sc, const store_scope *scopes,
-                                       size_t n, store_scope clean[STORE_SCRUB_MAX], nyx_error *err)
+static const store_scope *scrub_scopes(const store_db *s, store_scrubbed *sc, const store_scope *scopes,
+                                       size_t n, store_scope clean[STORE_SCRUB_MAX], error_info *err)
 {
     if (!s || !s->filter || !scopes)
         return scopes;
@@ -145,8 +145,8 @@ static const store_scope *scrub_scopes(const nyx_store *s, store_scrubbed *sc, c
     return store_scrub_failed(sc, err) == 0 ? clean : NULL;
 }
 
-int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
-                         char *reservation_id_out, size_t id_size, int *refused, nyx_error *err)
+int store_budget_reserve(store_db *s, const store_scope *scopes, size_t n, double amount_usd,
+                         char *reservation_id_out, size_t id_size, int *refused, error_info *err)
 {
     if (refused)
         *refused = -1;
@@ -160,8 +160,8 @@ int store_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n, doub
     return rc;
 }
 
-static int reserve_scrubbed(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
-                            char *reservation_id_out, size_t id_size, int *refused, nyx_error *err)
+static int reserve_scrubbed(store_db *s, const store_scope *scopes, size_t n, double amount_usd,
+                            char *reservation_id_out, size_t id_size, int *refused, error_info *err)
 {
     char host[HOST_SIZE], id[STORE_RESERVATION_ID_SIZE];
     store_reservation r;
@@ -174,9 +174,9 @@ static int reserve_scrubbed(nyx_store *s, const store_scope *scopes, size_t n, d
     return 0;
 }
 
-static int reserve_async(nyx_store *s, const store_scope *scopes, size_t n, double amount_usd,
+static int reserve_async(store_db *s, const store_scope *scopes, size_t n, double amount_usd,
                          char *reservation_id, size_t id_size, int again, store_done_fn done,
-                         void *ud, nyx_error *err)
+                         void *ud, error_info *err)
 {
     if (!s || !s->ops->budget_reserve_async || n == 0) {
         int refused = -1;
@@ -200,22 +200,22 @@ static int reserve_async(nyx_store *s, const store_scope *scopes, size_t n, doub
     return rc;
 }
 
-int store_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
+int store_budget_reserve_async(store_db *s, const store_scope *scopes, size_t n,
                                double amount_usd, char *reservation_id, size_t id_size,
-                               store_done_fn done, void *ud, nyx_error *err)
+                               store_done_fn done, void *ud, error_info *err)
 {
     return reserve_async(s, scopes, n, amount_usd, reservation_id, id_size, 0, done, ud, err);
 }
 
-int store_budget_reserve_again_async(nyx_store *s, const store_scope *scopes, size_t n,
+int store_budget_reserve_again_async(store_db *s, const store_scope *scopes, size_t n,
                                      double amount_usd, char *reservation_id, size_t id_size,
-                                     store_done_fn done, void *ud, nyx_error *err)
+                                     store_done_fn done, void *ud, error_info *err)
 {
     return reserve_async(s, scopes, n, amount_usd, reservation_id, id_size, 1, done, ud, err);
 }
 
-int store_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
-                        nyx_error *err)
+int store_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
+                        error_info *err)
 {
     if (!s || !reservation_id || !*reservation_id)
         return store_invalid(err, "cannot settle a reservation: no store or no reservation id");
@@ -225,10 +225,10 @@ int store_budget_settle(nyx_store *s, const char *reservation_id, double actual_
                              reservation_id, actual_usd);
     if (!s->ops->budget_settle)
         return store_unsupported(s, "settle a reservation", err);
-    return s->ops->budget_settle(s, reservation_id, actual_usd, nyx_wall_s(), err);
+    return s->ops->budget_settle(s, reservation_id, actual_usd, clock_wall_s(), err);
 }
 
-int store_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+int store_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     if (!s || !fn)
         return store_invalid(err, "cannot query budgets: no store or no row callback");
@@ -237,8 +237,8 @@ int store_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
     return s->ops->budget_status(s, fn, ud, err);
 }
 
-int store_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                              void *done_ud, nyx_error *err)
+int store_budget_status_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                              void *done_ud, error_info *err)
 {
     if (!s || !fn || !done)
         return store_invalid(err, "cannot query budgets: no store or no callback");
@@ -251,7 +251,7 @@ int store_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_don
     return s->ops->budget_status_async(s, fn, ud, done, done_ud, err);
 }
 
-int store_budget_reap(nyx_store *s, double max_age_s, nyx_error *err)
+int store_budget_reap(store_db *s, double max_age_s, error_info *err)
 {
     if (!s)
         return store_invalid(err, "cannot reap reservations: no store");
@@ -261,5 +261,5 @@ int store_budget_reap(nyx_store *s, double max_age_s, nyx_error *err)
         return store_unsupported(s, "reap reservations", err);
     char host[HOST_SIZE];
     host_name(host, sizeof host);
-    return s->ops->budget_reap(s, nyx_wall_s(), max_age_s, host, err);
+    return s->ops->budget_reap(s, clock_wall_s(), max_age_s, host, err);
 }

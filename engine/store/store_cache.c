@@ -8,17 +8,17 @@
 #include "base/clock.h"
 
 /* now <= 0 means the current time; NaN and infinities are refused. */
-static int check_now(double *now, const char *what, nyx_error *err)
+static int check_now(double *now, const char *what, error_info *err)
 {
     if (!isfinite(*now))
         return store_invalid(err, "cannot %s: now is not a finite time", what);
     if (*now <= 0)
-        *now = nyx_wall_s();
+        *now = clock_wall_s();
     return 0;
 }
 
-int store_cache_get(nyx_store *s, const char *key, double now, char **response_json,
-                    nyx_error *err)
+int store_cache_get(store_db *s, const char *key, double now, char **response_json,
+                    error_info *err)
 {
     if (response_json)
         *response_json = NULL;
@@ -32,8 +32,8 @@ int store_cache_get(nyx_store *s, const char *key, double now, char **response_j
     return s->ops->cache_get(s, key, now, response_json, err);
 }
 
-int store_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
-                          void *ud, nyx_error *err)
+int store_cache_get_async(store_db *s, const char *key, double now, store_text_fn done,
+                          void *ud, error_info *err)
 {
     if (!s || !s->ops->cache_get_async) {
         char *json = NULL;
@@ -49,8 +49,8 @@ int store_cache_get_async(nyx_store *s, const char *key, double now, store_text_
     return s->ops->cache_get_async(s, key, now, done, ud, err);
 }
 
-int store_cache_put(nyx_store *s, const char *key, const char *model, const char *response_json,
-                    double now, double ttl_s, nyx_error *err)
+int store_cache_put(store_db *s, const char *key, const char *model, const char *response_json,
+                    double now, double ttl_s, error_info *err)
 {
     if (!s || !key || !*key || !response_json)
         return store_invalid(err, "cannot write the response cache: no store, no key or no "
@@ -64,7 +64,7 @@ int store_cache_put(nyx_store *s, const char *key, const char *model, const char
     return s->ops->cache_put(s, key, model, response_json, now, ttl_s, err);
 }
 
-int store_cache_purge(nyx_store *s, double now, nyx_error *err)
+int store_cache_purge(store_db *s, double now, error_info *err)
 {
     if (!s)
         return store_invalid(err, "cannot purge the response cache: no store");

@@ -50,7 +50,7 @@ struct store_checkpointer {
     long runs;   /* under mu: checkpoints done, for tests */
     atomic_int copying; /* the thread is in a checkpoint */
     int woken_at;       /* writer's thread only: the WAL's size when it last woke the thread, */
-    int64_t woken_us;   /* and when (nyx_now_us) */
+    int64_t woken_us;   /* and when (clock_now_us) */
 };
 
 static void *run(void *arg)
@@ -92,7 +92,7 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
     }
     if (pages < WAKE_PAGES)
         return SQLITE_OK;
-    int64_t now = nyx_now_us();
+    int64_t now = clock_now_us();
     if (pages - c->woken_at >= WAKE_PAGES || now - c->woken_us >= CATCH_UP_US) {
         c->woken_at = pages;
         c->woken_us = now;

@@ -248,7 +248,7 @@ static int put(buf *b, const char *s, size_t n)
 }
 
 int store_content_join(const char *recipe, store_content_fetch fetch, void *ud, char **out,
-                       nyx_error *err)
+                       error_info *err)
 {
     *out = NULL;
     cJSON *parts = cJSON_Parse(recipe);

@@ -69,11 +69,11 @@ void store_parts_free(store_parts *p);
 
 /* The body of the part hash: 0 with *body malloc'd (free it), or -1 with err filled
  * ("not_found" when no row has it). */
-typedef int (*store_content_fetch)(void *ud, const char *hash, char **body, nyx_error *err);
+typedef int (*store_content_fetch)(void *ud, const char *hash, char **body, error_info *err);
 
 /* The text a recipe stands for, malloc'd in *out. Returns 0, or -1 with err filled: the
  * recipe is not one this module wrote, a part is missing, or memory ran out. */
 int store_content_join(const char *recipe, store_content_fetch fetch, void *ud, char **out,
-                       nyx_error *err);
+                       error_info *err);
 
 #endif

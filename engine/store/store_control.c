@@ -4,14 +4,14 @@
 
 #include <stdlib.h>
 
-static int check_key(const nyx_store *s, const char *key, const char *what, nyx_error *err)
+static int check_key(const store_db *s, const char *key, const char *what, error_info *err)
 {
     if (!s || !key || !*key)
         return store_invalid(err, "cannot %s: no store or no key", what);
     return 0;
 }
 
-int store_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err)
+int store_control_set(store_db *s, const char *key, const char *value, error_info *err)
 {
     if (check_key(s, key, "set a control flag", err) != 0)
         return -1;
@@ -20,7 +20,7 @@ int store_control_set(nyx_store *s, const char *key, const char *value, nyx_erro
     return s->ops->control_set(s, key, value, err);
 }
 
-int store_control_get(nyx_store *s, const char *key, char **value, nyx_error *err)
+int store_control_get(store_db *s, const char *key, char **value, error_info *err)
 {
     if (value)
         *value = NULL;
@@ -33,7 +33,7 @@ int store_control_get(nyx_store *s, const char *key, char **value, nyx_error *er
     return s->ops->control_get(s, key, value, err);
 }
 
-int store_changed(nyx_store *s, int *changed, nyx_error *err)
+int store_changed(store_db *s, int *changed, error_info *err)
 {
     if (!s || !changed)
         return store_invalid(err, "cannot check for changes: no store or no place for the answer");
@@ -42,7 +42,7 @@ int store_changed(nyx_store *s, int *changed, nyx_error *err)
     return s->ops->changed(s, changed, err);
 }
 
-int store_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err)
+int store_config_set(store_db *s, const char *key, const char *value, error_info *err)
 {
     if (check_key(s, key, "set a configuration key", err) != 0)
         return -1;
@@ -51,7 +51,7 @@ int store_config_set(nyx_store *s, const char *key, const char *value, nyx_error
     return s->ops->config_set(s, key, value, err);
 }
 
-int store_config_get(nyx_store *s, const char *key, char **value, nyx_error *err)
+int store_config_get(store_db *s, const char *key, char **value, error_info *err)
 {
     if (value)
         *value = NULL;
@@ -65,7 +65,7 @@ int store_config_get(nyx_store *s, const char *key, char **value, nyx_error *err
     return s->ops->config_get(s, key, value, err);
 }
 
-int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+int store_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     if (!s || !fn)
         return store_invalid(err, "cannot list the configuration: no store or no row callback");
@@ -74,8 +74,8 @@ int store_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
     return s->ops->config_list(s, fn, ud, err);
 }
 
-int store_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                            void *done_ud, nyx_error *err)
+int store_config_list_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                            void *done_ud, error_info *err)
 {
     if (!s || !fn || !done)
         return store_invalid(err, "cannot list the configuration: no store or no callback");
@@ -88,8 +88,8 @@ int store_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_done_
     return s->ops->config_list_async(s, fn, ud, done, done_ud, err);
 }
 
-int store_control_get_async(nyx_store *s, const char *key, store_text_fn done, void *ud,
-                            nyx_error *err)
+int store_control_get_async(store_db *s, const char *key, store_text_fn done, void *ud,
+                            error_info *err)
 {
     if (check_key(s, key, "read a control flag", err) != 0)
         return -1;
@@ -105,8 +105,8 @@ int store_control_get_async(nyx_store *s, const char *key, store_text_fn done, v
     return s->ops->control_get_async(s, key, done, ud, err);
 }
 
-int store_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
-                const char *detail, nyx_error *err)
+int store_audit(store_db *s, const char *kind, const char *session, const char *agent,
+                const char *detail, error_info *err)
 {
     if (!s || !kind || !*kind)
         return store_invalid(err, "cannot record an audit event: no store or no kind");
@@ -123,8 +123,8 @@ int store_audit(nyx_store *s, const char *kind, const char *session, const char 
     return rc;
 }
 
-int store_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                      nyx_error *err)
+int store_query_audit(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                      error_info *err)
 {
     if (!s || !fn)
         return store_invalid(err, "cannot query the audit trail: no store or no row callback");

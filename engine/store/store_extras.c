@@ -8,16 +8,16 @@
 #include <string.h>
 
 typedef struct exchange_rows {
-    nyx_store *s;
+    store_db *s;
     store_row_fn fn;
     void *ud;
-    nyx_error *err;
+    error_info *err;
     int failed;
 } exchange_rows;
 
-static int fetch_part(void *ud, const char *hash, char **body, nyx_error *err)
+static int fetch_part(void *ud, const char *hash, char **body, error_info *err)
 {
-    nyx_store *s = ud;
+    store_db *s = ud;
     return s->ops->content_get(s, hash, body, err);
 }
 
@@ -69,7 +69,7 @@ static int exchange_row(void *ud, int ncols, const char *const *names, const cha
     return rc;
 }
 
-int store_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
+int store_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
 {
     if (!s || !fn || !id || !*id)
         return store_invalid(err, "cannot read an exchange: no store, no id or no row callback");
@@ -80,7 +80,7 @@ int store_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud
     return x.failed ? -1 : rc;
 }
 
-int store_content_purge(nyx_store *s, long long *removed, nyx_error *err)
+int store_content_purge(store_db *s, long long *removed, error_info *err)
 {
     long long n = 0;
     if (removed)
@@ -96,7 +96,7 @@ int store_content_purge(nyx_store *s, long long *removed, nyx_error *err)
     return 0;
 }
 
-int store_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err)
+int store_budget_reset(store_db *s, const char *scope, int *found, error_info *err)
 {
     *found = 0;
     if (!s || !scope || !*scope)
@@ -112,7 +112,7 @@ int store_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *e
     return rc;
 }
 
-int store_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err)
+int store_budget_set_limit(store_db *s, const char *scope, double limit_usd, error_info *err)
 {
     if (!s || !scope || !*scope || isnan(limit_usd))
         return store_invalid(err, "cannot set a budget limit: no store, no scope or no number");

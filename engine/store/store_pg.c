@@ -12,16 +12,16 @@
 
 /* The interaction as the text parameters $1..$36 of the insert in store_pg_budget.c's
  * SQL_LOG_SETTLE (numbers formatted into bufs). */
-int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v)
+int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], const char **v)
 {
-    const nyx_usage *u = &it->usage;
+    const claude_usage *u = &it->usage;
     int detail = u->has_cache_creation_detail != 0;
     int k = 0;
 #define NUM(cond, x) (v[k] = (cond) ? pg_num(bufs[k], (x)) : NULL, k++)
 #define INT(cond, x) (v[k] = (cond) ? pg_int(bufs[k], (x)) : NULL, k++)
 #define TXT(x) (v[k] = (x), k++)
     TXT(it->id);
-    NUM(1, it->created_at > 0 ? it->created_at : nyx_wall_s());
+    NUM(1, it->created_at > 0 ? it->created_at : clock_wall_s());
     TXT(it->session);
     TXT(it->agent);
     INT(it->thought_id != 0, it->thought_id);
@@ -65,7 +65,7 @@ int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], cons
     return k;
 }
 
-int store_pg_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err)
 {
     return store_pg_log_interaction_settle(s, it, NULL, 0, err);
 }
@@ -84,7 +84,7 @@ static void pg_free(pg *p)
     free(p);
 }
 
-static int pg_open(nyx_store *s, const char *uri, const store_options *opts, nyx_error *err)
+static int pg_open(store_db *s, const char *uri, const store_options *opts, error_info *err)
 {
     (void)opts; /* busy timeouts and fsync policy are the server's business */
     pg *p = calloc(1, sizeof *p);
@@ -102,20 +102,20 @@ static int pg_open(nyx_store *s, const char *uri, const store_options *opts, nyx
     return 0;
 }
 
-static void pg_close(nyx_store *s)
+static void pg_close(store_db *s)
 {
     pg *p = pg_of(s);
     /* What was queued without waiting is written before the connection goes. */
-    nyx_error ignored;
+    error_info ignored;
     PQclear(pg_exec(p, "finish the queued writes", "SELECT 1", 0, NULL, &ignored));
     pg_pump(p);
     pg_free(p);
     s->impl = NULL;
 }
 
-static int pg_version(const nyx_store *s) { return pg_of(s)->version; }
+static int pg_version(const store_db *s) { return pg_of(s)->version; }
 
-static int pg_readonly(const nyx_store *s)
+static int pg_readonly(const store_db *s)
 {
     (void)s;
     return 0;
@@ -127,7 +127,7 @@ static int pg_readonly(const nyx_store *s)
  * the first that failed. Unlike SQLite's, a batch is not one transaction: it cannot be
  * rolled back once its writes are sent. */
 
-static int pg_batch_begin(nyx_store *s, nyx_error *err)
+static int pg_batch_begin(store_db *s, error_info *err)
 {
     pg *p = pg_of(s);
     if (p->in_batch) {
@@ -139,7 +139,7 @@ static int pg_batch_begin(nyx_store *s, nyx_error *err)
     return 0;
 }
 
-static int pg_batch_commit(nyx_store *s, nyx_error *err)
+static int pg_batch_commit(store_db *s, error_info *err)
 {
     pg *p = pg_of(s);
     if (!p->in_batch) {
@@ -158,7 +158,7 @@ static int pg_batch_commit(nyx_store *s, nyx_error *err)
     return 0;
 }
 
-static int pg_batch_rollback(nyx_store *s, nyx_error *err)
+static int pg_batch_rollback(store_db *s, error_info *err)
 {
     pg *p = pg_of(s);
     p->in_batch = 0;
@@ -169,10 +169,10 @@ static int pg_batch_rollback(nyx_store *s, nyx_error *err)
 
 /* ---- sessions and thought nodes ---- */
 
-static int pg_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_error *err)
+static int pg_session_upsert(store_db *s, const char *name, double budget_usd, error_info *err)
 {
     char now[32], budget[32];
-    const char *v[] = {name, pg_num(now, nyx_wall_s()),
+    const char *v[] = {name, pg_num(now, clock_wall_s()),
                        budget_usd >= 0 ? pg_num(budget, budget_usd) : NULL};
     char what[160];
     snprintf(what, sizeof what, "create session %.100s", name);
@@ -183,10 +183,10 @@ static int pg_session_upsert(nyx_store *s, const char *name, double budget_usd, 
                     3, v, err);
 }
 
-static int pg_session_end(nyx_store *s, const char *name, nyx_error *err)
+static int pg_session_end(store_db *s, const char *name, error_info *err)
 {
     char now[32];
-    const char *v[] = {name, pg_num(now, nyx_wall_s())};
+    const char *v[] = {name, pg_num(now, clock_wall_s())};
     char what[160];
     snprintf(what, sizeof what, "end session %.100s", name);
     return pg_write(
@@ -215,12 +215,12 @@ static int pg_session_end(nyx_store *s, const char *name, nyx_error *err)
     " (SELECT 1 FROM thought_trees WHERE id = $2::bigint) RETURNING id"
 
 /* The new node's id from the insert's answer, or -1 with err. */
-static int thought_added(const PGresult *res, int64_t parent, int64_t *id_out, nyx_error *err)
+static int thought_added(const PGresult *res, int64_t parent, int64_t *id_out, error_info *err)
 {
     if (PQntuples(res) == 1)
         *id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     else {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "store: cannot add a thought node: parent node %lld does not exist",
                       (long long)parent);
         err->retryable = 0;
@@ -229,12 +229,12 @@ static int thought_added(const PGresult *res, int64_t parent, int64_t *id_out, n
     return 0;
 }
 
-static int pg_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
-                          int64_t *id_out, nyx_error *err)
+static int pg_thought_add(store_db *s, const char *session, int64_t parent, const char *label,
+                          int64_t *id_out, error_info *err)
 {
     char par[32], now[32];
     const char *v[] = {session, parent != 0 ? pg_int(par, parent) : NULL, label,
-                       pg_num(now, nyx_wall_s())};
+                       pg_num(now, clock_wall_s())};
     PGresult *res = pg_exec(pg_of(s), "add a thought node", SQL_THOUGHT_ADD, 4, v, err);
     if (!res)
         return -1;
@@ -249,7 +249,7 @@ typedef struct thought_wait {
     void *ud;
 } thought_wait;
 
-static void thought_answered(void *ud, PGresult *res, const nyx_error *err)
+static void thought_answered(void *ud, PGresult *res, const error_info *err)
 {
     thought_wait w = *(thought_wait *)ud;
     free(ud);
@@ -257,8 +257,8 @@ static void thought_answered(void *ud, PGresult *res, const nyx_error *err)
         w.done(w.ud, -1, 0, err);
         return;
     }
-    nyx_error e;
-    nyx_error_clear(&e);
+    error_info e;
+    error_clear(&e);
     int64_t id = 0;
     if (thought_added(res, w.parent, &id, &e) != 0) {
         w.done(w.ud, -1, 0, &e);
@@ -267,8 +267,8 @@ static void thought_answered(void *ud, PGresult *res, const nyx_error *err)
     w.done(w.ud, 0, id, NULL);
 }
 
-static int pg_thought_add_async(nyx_store *s, const char *session, int64_t parent,
-                                const char *label, store_id_fn done, void *ud, nyx_error *err)
+static int pg_thought_add_async(store_db *s, const char *session, int64_t parent,
+                                const char *label, store_id_fn done, void *ud, error_info *err)
 {
     thought_wait *w = malloc(sizeof *w);
     if (!w) {
@@ -278,7 +278,7 @@ static int pg_thought_add_async(nyx_store *s, const char *session, int64_t paren
     *w = (thought_wait){parent, done, ud};
     char par[32], now[32];
     const char *v[] = {session, parent != 0 ? pg_int(par, parent) : NULL, label,
-                       pg_num(now, nyx_wall_s())};
+                       pg_num(now, clock_wall_s())};
     if (pg_submit(pg_of(s), "add a thought node", SQL_THOUGHT_ADD, 4, v, thought_answered, w,
                   err) != 0) {
         free(w);
@@ -289,30 +289,30 @@ static int pg_thought_add_async(nyx_store *s, const char *session, int64_t paren
 
 /* ---- the loop's side ---- */
 
-static int pg_poll_fd(nyx_store *s, int *want_write)
+static int pg_poll_fd(store_db *s, int *want_write)
 {
     pg *p = pg_of(s);
     *want_write = p->want_write;
     return p->conn && p->state != PG_DOWN ? PQsocket(p->conn) : -1;
 }
 
-static void pg_pump_op(nyx_store *s) { pg_pump(pg_of(s)); }
+static void pg_pump_op(store_db *s) { pg_pump(pg_of(s)); }
 
-static int pg_busy(const nyx_store *s)
+static int pg_busy(const store_db *s)
 {
     const pg *p = pg_of(s);
     return p->busy + (p->done != NULL);
 }
 
-static void pg_set_background(nyx_store *s, int on) { pg_of(s)->background = on; }
+static void pg_set_background(store_db *s, int on) { pg_of(s)->background = on; }
 
-static void pg_set_pump_limit(nyx_store *s, int (*enough)(void *ud), void *ud)
+static void pg_set_pump_limit(store_db *s, int (*enough)(void *ud), void *ud)
 {
     pg_of(s)->pump_enough = enough;
     pg_of(s)->pump_ud = ud;
 }
 
-static int pg_take_write_error(nyx_store *s, char *buf, size_t size)
+static int pg_take_write_error(store_db *s, char *buf, size_t size)
 {
     pg *p = pg_of(s);
     if (!p->write_error[0])

@@ -20,7 +20,7 @@ typedef struct pg_job pg_job;
 
 /* A statement's outcome: res on success (the callee must not PQclear it), NULL with err
  * filled on failure. Runs from store_pump(), never inside another store call. */
-typedef void (*pg_done_fn)(void *ud, PGresult *res, const nyx_error *err);
+typedef void (*pg_done_fn)(void *ud, PGresult *res, const error_info *err);
 
 enum { PG_DOWN, PG_CONNECTING, PG_UP };
 
@@ -46,47 +46,47 @@ typedef struct pg {
     int notified;      /* a NOTIFY on nyx_control arrived since store_changed() last looked */
     int background;    /* writes without an answer are queued, not waited for */
     int in_batch;      /* store_batch_begin(): writes are pipelined until the commit */
-    char batch_error[sizeof ((nyx_error *)0)->message];  /* the first failure of a write in the open batch */
-    char write_error[sizeof ((nyx_error *)0)->message];  /* the first failure of such a write not yet taken */
+    char batch_error[sizeof ((error_info *)0)->message];  /* the first failure of a write in the open batch */
+    char write_error[sizeof ((error_info *)0)->message];  /* the first failure of such a write not yet taken */
     char *log_sql[PG_MAX_PARTS + 1]; /* the log statement with n shared parts, made on first use */
 } pg;
 
-static inline pg *pg_of(const nyx_store *s) { return (pg *)s->impl; }
+static inline pg *pg_of(const store_db *s) { return (pg *)s->impl; }
 
 /* Connects (blocking: used at open), enters pipeline mode, subscribes to nyx_control. */
-int pg_connect(pg *p, nyx_error *err);
+int pg_connect(pg *p, error_info *err);
 void pg_disconnect(pg *p);
 
 /* Queues a statement with text parameters (NULL entries are SQL NULL; copied). done may be
  * NULL. Returns 0, or -1 with err filled when the database is unreachable right now (done
  * is then not called). */
 int pg_submit(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
-              pg_done_fn done, void *ud, nyx_error *err);
+              pg_done_fn done, void *ud, error_info *err);
 
 /* Runs one statement and waits for it (the jobs queued before it finish first; their
  * callbacks wait for store_pump). Returns its result (PQclear it), or NULL with err filled. */
 PGresult *pg_exec(pg *p, const char *what, const char *sql, int nparams,
-                  const char *const *values, nyx_error *err);
+                  const char *const *values, error_info *err);
 
 /* pg_exec for a statement whose answer is nothing; with p->background set it is queued and
  * not waited for (a failure is remembered in write_error). */
 int pg_write(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
-             nyx_error *err);
+             error_info *err);
 
 /* Hands every row of res to fn, as pg_rows does. */
 int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, void *ud,
-                nyx_error *err);
+                error_info *err);
 
 /* pg_exec handing every row to fn as text (NULL for SQL NULL; double precision as SQLite
  * writes a REAL). Returns 0, 1 when fn stopped early, -1 on failure. */
 int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
-            store_row_fn fn, void *ud, nyx_error *err);
+            store_row_fn fn, void *ud, error_info *err);
 /* pg_rows answered in the loop: the rows go to fn from store_pump(), then done(done_ud, rc,
  * -1, err) with rc 0, or -1 and err. Returns -1 with err, without calling done, when the
  * statement could not be queued. */
 int pg_rows_async(pg *p, const char *what, const char *sql, int nparams,
                   const char *const *values, store_row_fn fn, void *ud, store_done_fn done,
-                  void *done_ud, nyx_error *err);
+                  void *done_ud, error_info *err);
 
 /* Reads what arrived, sends what waits, reconnects when due, hands out finished jobs. */
 void pg_pump(pg *p);
@@ -98,97 +98,97 @@ void pg_pump(pg *p);
     " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* Migrates the schema to the newest version (store_pg_schema.c). */
-int pg_migrate(pg *p, nyx_error *err);
+int pg_migrate(pg *p, error_info *err);
 
 /* Fills err from a failed result or the connection's message, as "store: cannot WHAT in
  * LABEL: message". */
-void pg_fail(pg *p, nyx_error *err, const PGresult *res, const char *what);
+void pg_fail(pg *p, error_info *err, const PGresult *res, const char *what);
 
 /* "%.17g" of v into buf (size >= 32); returns buf. */
 const char *pg_num(char *buf, double v);
 const char *pg_int(char *buf, int64_t v);
 
 /* ---- ops, by file ---- */
-int store_pg_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err);
-int store_pg_interaction_params(const nyx_interaction *it, char bufs[][32], const char **v);
+int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err);
+int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], const char **v);
 #define PG_INTERACTION_PARAMS 39
 
-int store_pg_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
+int store_pg_batch_create(store_db *s, const char *id, const char *name, double created_at,
                           double expires_at, int parts, const store_batch_request *reqs, size_t n,
-                          nyx_error *err);
-int store_pg_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id, nyx_error *err);
-int store_pg_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
-int store_pg_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+                          error_info *err);
+int store_pg_batch_submitted(store_db *s, const char *id, int part, const char *provider_id, error_info *err);
+int store_pg_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
+int store_pg_batch_ready(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
 
-int store_pg_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
-                            const store_reservation *r, int *refused, nyx_error *err);
-int store_pg_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
-                           double now, nyx_error *err);
-int store_pg_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
-int store_pg_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                                 void *done_ud, nyx_error *err);
-int store_pg_budget_reap(nyx_store *s, double now, double max_age_s, const char *host,
-                         nyx_error *err);
-int store_pg_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+int store_pg_budget_reserve(store_db *s, const store_scope *scopes, size_t n,
+                            const store_reservation *r, int *refused, error_info *err);
+int store_pg_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
+                           double now, error_info *err);
+int store_pg_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err);
+int store_pg_budget_status_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                                 void *done_ud, error_info *err);
+int store_pg_budget_reap(store_db *s, double now, double max_age_s, const char *host,
+                         error_info *err);
+int store_pg_log_interaction_settle(store_db *s, const interaction_rec *it,
                                     const char *reservation_id, double actual_usd,
-                                    nyx_error *err);
-int store_pg_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
+                                    error_info *err);
+int store_pg_log_interaction_settle_async(store_db *s, const interaction_rec *it,
                                           const char *reservation_id, double actual_usd,
-                                          store_done_fn done, void *ud, nyx_error *err);
-int store_pg_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
+                                          store_done_fn done, void *ud, error_info *err);
+int store_pg_budget_reserve_async(store_db *s, const store_scope *scopes, size_t n,
                                   const store_reservation *r, store_done_fn done, void *ud,
-                                  nyx_error *err);
-int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
-int store_pg_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err);
-int store_pg_content_get(nyx_store *s, const char *hash, char **body, nyx_error *err);
-int store_pg_content_purge(nyx_store *s, long long *removed, nyx_error *err);
+                                  error_info *err);
+int store_pg_budget_set_limit(store_db *s, const char *scope, double limit_usd, error_info *err);
+int store_pg_budget_reset(store_db *s, const char *scope, int *found, error_info *err);
+int store_pg_content_get(store_db *s, const char *hash, char **body, error_info *err);
+int store_pg_content_purge(store_db *s, long long *removed, error_info *err);
 
-int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                         nyx_error *err);
-int store_pg_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                         nyx_error *err);
-int store_pg_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                       nyx_error *err);
-int store_pg_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                            nyx_error *err);
-int store_pg_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                            nyx_error *err);
-int store_pg_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
-                            nyx_error *err);
-int store_pg_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                         nyx_error *err);
+int store_pg_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                         error_info *err);
+int store_pg_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                         error_info *err);
+int store_pg_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                       error_info *err);
+int store_pg_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
+                            error_info *err);
+int store_pg_query_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
+                            error_info *err);
+int store_pg_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
+                            error_info *err);
+int store_pg_query_audit(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                         error_info *err);
 
-int store_pg_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
-int store_pg_control_get(nyx_store *s, const char *key, char **value, nyx_error *err);
-int store_pg_changed(nyx_store *s, int *changed, nyx_error *err);
-int store_pg_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
-int store_pg_config_get(nyx_store *s, const char *key, char **value, nyx_error *err);
-int store_pg_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
-int store_pg_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                               void *done_ud, nyx_error *err);
-int store_pg_control_get_async(nyx_store *s, const char *key, store_text_fn done, void *ud,
-                               nyx_error *err);
-int store_pg_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
-                   const char *detail, nyx_error *err);
+int store_pg_control_set(store_db *s, const char *key, const char *value, error_info *err);
+int store_pg_control_get(store_db *s, const char *key, char **value, error_info *err);
+int store_pg_changed(store_db *s, int *changed, error_info *err);
+int store_pg_config_set(store_db *s, const char *key, const char *value, error_info *err);
+int store_pg_config_get(store_db *s, const char *key, char **value, error_info *err);
+int store_pg_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
+int store_pg_config_list_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                               void *done_ud, error_info *err);
+int store_pg_control_get_async(store_db *s, const char *key, store_text_fn done, void *ud,
+                               error_info *err);
+int store_pg_audit(store_db *s, const char *kind, const char *session, const char *agent,
+                   const char *detail, error_info *err);
 
-int store_pg_cache_get(nyx_store *s, const char *key, double now, char **response_json,
-                       nyx_error *err);
-int store_pg_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
-                             void *ud, nyx_error *err);
-int store_pg_cache_put(nyx_store *s, const char *key, const char *model,
-                       const char *response_json, double now, double ttl_s, nyx_error *err);
-int store_pg_cache_purge(nyx_store *s, double now, nyx_error *err);
+int store_pg_cache_get(store_db *s, const char *key, double now, char **response_json,
+                       error_info *err);
+int store_pg_cache_get_async(store_db *s, const char *key, double now, store_text_fn done,
+                             void *ud, error_info *err);
+int store_pg_cache_put(store_db *s, const char *key, const char *model,
+                       const char *response_json, double now, double ttl_s, error_info *err);
+int store_pg_cache_purge(store_db *s, double now, error_info *err);
 
-int store_pg_template_put(nyx_store *s, const char *name, const char *content,
+int store_pg_template_put(store_db *s, const char *name, const char *content,
                           const char *variables_json, const char *hash_hex, int *version,
-                          nyx_error *err);
-int store_pg_template_get(nyx_store *s, const char *name, int version, char **content,
-                          int *version_out, nyx_error *err);
-int store_pg_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
-int store_pg_template_history(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                              nyx_error *err);
-int store_pg_template_usage(nyx_store *s, const store_template_use *u, nyx_error *err);
-int store_pg_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                            nyx_error *err);
+                          error_info *err);
+int store_pg_template_get(store_db *s, const char *name, int version, char **content,
+                          int *version_out, error_info *err);
+int store_pg_template_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
+int store_pg_template_history(store_db *s, const char *name, store_row_fn fn, void *ud,
+                              error_info *err);
+int store_pg_template_usage(store_db *s, const store_template_use *u, error_info *err);
+int store_pg_template_stats(store_db *s, const char *name, store_row_fn fn, void *ud,
+                            error_info *err);
 
 #endif

@@ -54,9 +54,9 @@ static void put_elem(abuf *a, size_t i, const char *text)
 
 static void close_array(abuf *a, size_t n) { put(a, n ? "}" : "{}", n ? 1 : 2); }
 
-int store_pg_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
+int store_pg_batch_create(store_db *s, const char *id, const char *name, double created_at,
                           double expires_at, int parts, const store_batch_request *reqs, size_t n,
-                          nyx_error *err)
+                          error_info *err)
 {
     enum { CUSTOM, PART, SESSION, AGENT, TEMPLATE, VERSION, MODEL, RESERVATION, RESERVED, WRITE_1H, NCOL };
     abuf cols[NCOL];
@@ -114,7 +114,7 @@ int store_pg_batch_create(nyx_store *s, const char *id, const char *name, double
     return rc;
 }
 
-int store_pg_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id, nyx_error *err)
+int store_pg_batch_submitted(store_db *s, const char *id, int part, const char *provider_id, error_info *err)
 {
     char b_part[32];
     const char *v[3] = {id, pg_int(b_part, part), provider_id};
@@ -127,7 +127,7 @@ int store_pg_batch_submitted(nyx_store *s, const char *id, int part, const char 
     return res ? 0 : -1;
 }
 
-int store_pg_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
+int store_pg_batch_ready(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
 {
     const char *v[1] = {id};
     char sql[512];
@@ -135,7 +135,7 @@ int store_pg_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void *ud
     return pg_rows(pg_of(s), "read a batch's settled requests", sql, 1, v, fn, ud, err);
 }
 
-int store_pg_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
+int store_pg_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
 {
     const char *v[1] = {id};
     return pg_rows(pg_of(s), "read a batch's requests",

@@ -75,7 +75,7 @@ static char *limit_array(const store_scope *scopes, size_t n)
 
 /* Reads nyx_reserve's answer: 0 reserved, or -1 with err saying which scope refused. */
 static int reserve_outcome(PGresult *res, const store_scope *scopes, size_t n, double amount,
-                           int *refused, nyx_error *err)
+                           int *refused, error_info *err)
 {
     int k = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -2;
     if (k == -1)
@@ -113,8 +113,8 @@ static int reserve_params(const store_scope *scopes, size_t n, const store_reser
     return 0;
 }
 
-int store_pg_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
-                            const store_reservation *r, int *refused, nyx_error *err)
+int store_pg_budget_reserve(store_db *s, const store_scope *scopes, size_t n,
+                            const store_reservation *r, int *refused, error_info *err)
 {
     char bufs[4][32], *sa, *la;
     const char *v[7];
@@ -142,11 +142,11 @@ typedef struct reserve_wait {
     store_scope scopes[]; /* names point into the allocation, after the array */
 } reserve_wait;
 
-static void reserve_answered(void *ud, PGresult *res, const nyx_error *err)
+static void reserve_answered(void *ud, PGresult *res, const error_info *err)
 {
     reserve_wait *w = ud;
-    nyx_error e;
-    nyx_error_clear(&e);
+    error_info e;
+    error_clear(&e);
     int refused = -1, rc = -1;
     if (res)
         rc = reserve_outcome(res, w->scopes, w->n, w->amount, &refused, &e);
@@ -156,9 +156,9 @@ static void reserve_answered(void *ud, PGresult *res, const nyx_error *err)
     free(w);
 }
 
-int store_pg_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_t n,
+int store_pg_budget_reserve_async(store_db *s, const store_scope *scopes, size_t n,
                                   const store_reservation *r, store_done_fn done, void *ud,
-                                  nyx_error *err)
+                                  error_info *err)
 {
     size_t names = 0;
     for (size_t i = 0; i < n; i++)
@@ -192,8 +192,8 @@ int store_pg_budget_reserve_async(nyx_store *s, const store_scope *scopes, size_
 
 /* ---- settling and logging ---- */
 
-int store_pg_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
-                           double now, nyx_error *err)
+int store_pg_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
+                           double now, error_info *err)
 {
     char a[32], t[32];
     const char *v[] = {reservation_id, pg_num(a, actual_usd), pg_num(t, now)};
@@ -242,11 +242,11 @@ static const char *log_sql(pg *p, size_t n)
     return p->log_sql[n];
 }
 
-static int log_call_make(pg *p, const nyx_interaction *in, const char *reservation_id,
-                         double actual_usd, log_call *c, nyx_error *err)
+static int log_call_make(pg *p, const interaction_rec *in, const char *reservation_id,
+                         double actual_usd, log_call *c, error_info *err)
 {
     memset(c, 0, sizeof *c);
-    nyx_interaction it = *in;
+    interaction_rec it = *in;
     if (it.parts && it.parts->n > PG_MAX_PARTS)
         it.parts = NULL; /* stored whole */
     size_t n = it.parts ? it.parts->n : 0;
@@ -277,9 +277,9 @@ static int log_call_make(pg *p, const nyx_interaction *in, const char *reservati
     return 0;
 }
 
-int store_pg_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+int store_pg_log_interaction_settle(store_db *s, const interaction_rec *it,
                                     const char *reservation_id, double actual_usd,
-                                    nyx_error *err)
+                                    error_info *err)
 {
     pg *p = pg_of(s);
     log_call c;
@@ -304,16 +304,16 @@ typedef struct log_wait {
     void *ud;
 } log_wait;
 
-static void log_answered(void *ud, PGresult *res, const nyx_error *err)
+static void log_answered(void *ud, PGresult *res, const error_info *err)
 {
     log_wait w = *(log_wait *)ud;
     free(ud);
     w.done(w.ud, res ? 0 : -1, -1, res ? NULL : err);
 }
 
-int store_pg_log_interaction_settle_async(nyx_store *s, const nyx_interaction *it,
+int store_pg_log_interaction_settle_async(store_db *s, const interaction_rec *it,
                                           const char *reservation_id, double actual_usd,
-                                          store_done_fn done, void *ud, nyx_error *err)
+                                          store_done_fn done, void *ud, error_info *err)
 {
     log_wait *w = malloc(sizeof *w);
     if (!w) {
@@ -347,13 +347,13 @@ static const char SQL_STATUS[] =
     " " PG_ISO("updated_at") " AS updated_at"
     " FROM budgets ORDER BY scope COLLATE \"C\"";
 
-int store_pg_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+int store_pg_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     return pg_rows(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, fn, ud, err);
 }
 
-int store_pg_budget_status_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                                 void *done_ud, nyx_error *err)
+int store_pg_budget_status_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                                 void *done_ud, error_info *err)
 {
     return pg_rows_async(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, fn, ud, done, done_ud, err);
 }
@@ -369,10 +369,10 @@ static int count_row(void *ud, int ncols, const char *const *names, const char *
     return 0;
 }
 
-int store_pg_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err)
+int store_pg_budget_reset(store_db *s, const char *scope, int *found, error_info *err)
 {
     char t[32];
-    const char *v[] = {scope, pg_num(t, nyx_wall_s())};
+    const char *v[] = {scope, pg_num(t, clock_wall_s())};
     int rows = 0;
     int rc = pg_rows(pg_of(s), "reset a budget",
                      "UPDATE budgets SET spent_usd = 0, updated_at = $2 WHERE scope = $1 RETURNING scope", 2, v,
@@ -381,11 +381,11 @@ int store_pg_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error
     return rc;
 }
 
-int store_pg_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err)
+int store_pg_budget_set_limit(store_db *s, const char *scope, double limit_usd, error_info *err)
 {
     char l[32], t[32];
     const char *v[] = {scope, limit_usd >= 0 ? pg_num(l, limit_usd) : NULL,
-                       pg_num(t, nyx_wall_s())};
+                       pg_num(t, clock_wall_s())};
     /* A scope without a row is left alone (store.h): its first reservation makes it. */
     return pg_write(pg_of(s), "set a budget limit",
                     "UPDATE budgets SET limit_usd = $2, updated_at = $3 WHERE scope = $1", 3, v,
@@ -431,8 +431,8 @@ static int collect(void *ud, int ncols, const char *const *names, const char *co
     return 0;
 }
 
-int store_pg_budget_reap(nyx_store *s, double now, double max_age_s, const char *host,
-                         nyx_error *err)
+int store_pg_budget_reap(store_db *s, double now, double max_age_s, const char *host,
+                         error_info *err)
 {
     orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
     int rc = pg_rows(pg_of(s), "reap budget reservations",

@@ -34,7 +34,7 @@ struct pg_job {
     pg_done_fn fn;
     void *ud;
     PGresult *res;
-    nyx_error err;
+    error_info err;
     int failed, aborted, retry, retries;
     int sync, finished; /* pg_exec's own job: kept for it, not handed out */
     int batch;          /* written inside store_batch_begin/commit */
@@ -63,7 +63,7 @@ static void trim(char *s)
         s[--n] = '\0';
 }
 
-void pg_fail(pg *p, nyx_error *err, const PGresult *res, const char *what)
+void pg_fail(pg *p, error_info *err, const PGresult *res, const char *what)
 {
     char msg[400];
     /* The primary message only: the full text adds LINE and caret lines of the statement. */
@@ -186,7 +186,7 @@ static int lost(pg *p, const char *why)
     p->conn = NULL;
     p->state = PG_DOWN;
     p->want_write = 0;
-    p->retry_at = nyx_now_s() + p->backoff_s;
+    p->retry_at = clock_now_s() + p->backoff_s;
     p->backoff_s = p->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : p->backoff_s * 2;
     return -1;
 }
@@ -194,7 +194,7 @@ static int lost(pg *p, const char *why)
 /* The URI as given, named "nyx" in pg_stat_activity unless it names itself. */
 static const char *const conn_keys[] = {"fallback_application_name", "dbname", NULL};
 
-int pg_connect(pg *p, nyx_error *err)
+int pg_connect(pg *p, error_info *err)
 {
     p->backoff_s = BACKOFF_MIN_S;
     const char *values[] = {"nyx", p->conninfo, NULL};
@@ -292,7 +292,7 @@ static void finish_group(pg *p)
             PQclear(j->res);
             j->res = NULL;
             j->failed = j->aborted = j->retry = 0;
-            nyx_error_clear(&j->err);
+            error_clear(&j->err);
             append(&again, &again_tail, j);
         } else {
             finish_job(p, j);
@@ -352,7 +352,7 @@ static void read_results(pg *p)
 static void pump_io(pg *p)
 {
     if (p->state == PG_DOWN) {
-        if (nyx_now_s() >= p->retry_at)
+        if (clock_now_s() >= p->retry_at)
             start_connect(p);
         return;
     }
@@ -403,9 +403,9 @@ void pg_pump(pg *p)
 }
 
 static pg_job *make_job(pg *p, const char *what, const char *sql, int nparams,
-                        const char *const *values, nyx_error *err)
+                        const char *const *values, error_info *err)
 {
-    if (p->state == PG_DOWN && nyx_now_s() >= p->retry_at)
+    if (p->state == PG_DOWN && clock_now_s() >= p->retry_at)
         start_connect(p);
     if (p->state == PG_DOWN) {
         store_fail(err, "store: cannot %s in %s: the database is unreachable; reconnecting in "
@@ -431,12 +431,12 @@ static pg_job *make_job(pg *p, const char *what, const char *sql, int nparams,
     j->nparams = nparams;
     snprintf(j->what, sizeof j->what, "%s", what);
     j->sql = sql;
-    nyx_error_clear(&j->err);
+    error_clear(&j->err);
     return j;
 }
 
 int pg_submit(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
-              pg_done_fn done, void *ud, nyx_error *err)
+              pg_done_fn done, void *ud, error_info *err)
 {
     pg_job *j = make_job(p, what, sql, nparams, values, err);
     if (!j)
@@ -458,7 +458,7 @@ static int wait_io(pg *p, double deadline)
         return 0;
     }
     struct pollfd fd = {PQsocket(p->conn), (short)(POLLIN | (p->want_write ? POLLOUT : 0)), 0};
-    int ms = (int)((deadline - nyx_now_s()) * 1000);
+    int ms = (int)((deadline - clock_now_s()) * 1000);
     if (ms <= 0)
         return -1;
     int rc = poll(&fd, 1, ms > 1000 ? 1000 : ms);
@@ -466,17 +466,17 @@ static int wait_io(pg *p, double deadline)
 }
 
 PGresult *pg_exec(pg *p, const char *what, const char *sql, int nparams,
-                  const char *const *values, nyx_error *err)
+                  const char *const *values, error_info *err)
 {
     pg_job *j = make_job(p, what, sql, nparams, values, err);
     if (!j)
         return NULL;
     j->sync = 1;
     append(&p->queued, &p->queued_tail, j);
-    double deadline = nyx_now_s() + WAIT_LIMIT_S;
+    double deadline = clock_now_s() + WAIT_LIMIT_S;
     pump_io(p);
     while (!j->finished) {
-        if (wait_io(p, deadline) != 0 || nyx_now_s() > deadline) {
+        if (wait_io(p, deadline) != 0 || clock_now_s() > deadline) {
             lost(p, "the server did not answer within 60 s");
             break;
         }
@@ -494,7 +494,7 @@ PGresult *pg_exec(pg *p, const char *what, const char *sql, int nparams,
     return res;
 }
 
-static void remember_write_failure(void *ud, PGresult *res, const nyx_error *err)
+static void remember_write_failure(void *ud, PGresult *res, const error_info *err)
 {
     pg *p = ud;
     if (!res && err && !p->write_error[0])
@@ -502,7 +502,7 @@ static void remember_write_failure(void *ud, PGresult *res, const nyx_error *err
 }
 
 int pg_write(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
-             nyx_error *err)
+             error_info *err)
 {
     if (p->background)
         return pg_submit(p, what, sql, nparams, values, remember_write_failure, p, err);
@@ -551,7 +551,7 @@ static char pg_row_type(Oid oid)
 /* Double precision columns are written as SQLite writes a REAL (store.h: "Reals are printed
  * with 15 significant digits"), so callers print either backend's rows alike. */
 int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, void *ud,
-                nyx_error *err)
+                error_info *err)
 {
     enum { MAX_COLS = 32 };
     int ncols = PQnfields(res);
@@ -610,19 +610,19 @@ typedef struct rows_wait {
     void *done_ud;
 } rows_wait;
 
-static void rows_answered(void *ud, PGresult *res, const nyx_error *err)
+static void rows_answered(void *ud, PGresult *res, const error_info *err)
 {
     rows_wait w = *(rows_wait *)ud;
     free(ud);
-    nyx_error e;
-    nyx_error_clear(&e);
+    error_info e;
+    error_clear(&e);
     int rc = res ? pg_each_row(w.p, w.what, res, w.fn, w.ud, &e) : -1;
     w.done(w.done_ud, rc < 0 ? -1 : 0, -1, rc >= 0 ? NULL : res ? &e : err);
 }
 
 int pg_rows_async(pg *p, const char *what, const char *sql, int nparams,
                   const char *const *values, store_row_fn fn, void *ud, store_done_fn done,
-                  void *done_ud, nyx_error *err)
+                  void *done_ud, error_info *err)
 {
     rows_wait *w = malloc(sizeof *w);
     if (!w) {
@@ -639,7 +639,7 @@ int pg_rows_async(pg *p, const char *what, const char *sql, int nparams,
 }
 
 int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
-            store_row_fn fn, void *ud, nyx_error *err)
+            store_row_fn fn, void *ud, error_info *err)
 {
     PGresult *res = pg_exec(p, what, sql, nparams, values, err);
     if (!res)

@@ -17,7 +17,7 @@
 /* Runs sql and copies column 0 of its first row into *value (NULL for SQL NULL). Returns 1
  * (a row), 0 (none: *value NULL) or -1 with err filled. */
 static int read_text(pg *p, const char *what, const char *sql, int nparams,
-                     const char *const *values, char **value, nyx_error *err)
+                     const char *const *values, char **value, error_info *err)
 {
     *value = NULL;
     PGresult *res = pg_exec(p, what, sql, nparams, values, err);
@@ -38,7 +38,7 @@ typedef struct text_wait {
     char what[96];
 } text_wait;
 
-static void text_answered(void *ud, PGresult *res, const nyx_error *err)
+static void text_answered(void *ud, PGresult *res, const error_info *err)
 {
     text_wait w = *(text_wait *)ud;
     free(ud);
@@ -49,8 +49,8 @@ static void text_answered(void *ud, PGresult *res, const nyx_error *err)
     char *text = NULL;
     if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) &&
         !(text = store_strdup(PQgetvalue(res, 0, 0)))) {
-        nyx_error oom;
-        nyx_error_clear(&oom);
+        error_info oom;
+        error_clear(&oom);
         store_fail(&oom, "store: cannot %s: out of memory", w.what);
         w.done(w.ud, -1, NULL, &oom);
         return;
@@ -61,7 +61,7 @@ static void text_answered(void *ud, PGresult *res, const nyx_error *err)
 /* read_text answered in the loop: done(ud, 0, text or NULL, NULL) or done(ud, -1, NULL, err). */
 static int read_text_async(pg *p, const char *what, const char *sql, int nparams,
                            const char *const *values, store_text_fn done, void *ud,
-                           nyx_error *err)
+                           error_info *err)
 {
     text_wait *w = malloc(sizeof *w);
     if (!w) {
@@ -112,11 +112,11 @@ static const kv_table config = {
     "SELECT value FROM system_config WHERE key = $1::text",
 };
 
-static int kv_set(nyx_store *s, const kv_table *t, const char *key, const char *value,
-                  nyx_error *err)
+static int kv_set(store_db *s, const kv_table *t, const char *key, const char *value,
+                  error_info *err)
 {
     char now[32];
-    const char *v[] = {key, value, pg_num(now, nyx_wall_s())};
+    const char *v[] = {key, value, pg_num(now, clock_wall_s())};
     char what[160];
     snprintf(what, sizeof what, "%s %s %.64s", value ? "set" : "delete", t->noun, key);
     PGresult *res = pg_exec(pg_of(s), what, value ? t->set_sql : t->del_sql, value ? 3 : 1, v,
@@ -125,8 +125,8 @@ static int kv_set(nyx_store *s, const kv_table *t, const char *key, const char *
     return res ? 0 : -1;
 }
 
-static int kv_get(nyx_store *s, const kv_table *t, const char *key, char **value,
-                  nyx_error *err)
+static int kv_get(store_db *s, const kv_table *t, const char *key, char **value,
+                  error_info *err)
 {
     char what[160];
     snprintf(what, sizeof what, "read %s %.64s", t->noun, key);
@@ -134,29 +134,29 @@ static int kv_get(nyx_store *s, const kv_table *t, const char *key, char **value
     return read_text(pg_of(s), what, t->get_sql, 1, v, value, err) < 0 ? -1 : 0;
 }
 
-int store_pg_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err)
+int store_pg_control_set(store_db *s, const char *key, const char *value, error_info *err)
 {
     return kv_set(s, &control, key, value, err);
 }
 
-int store_pg_control_get(nyx_store *s, const char *key, char **value, nyx_error *err)
+int store_pg_control_get(store_db *s, const char *key, char **value, error_info *err)
 {
     return kv_get(s, &control, key, value, err);
 }
 
-int store_pg_control_get_async(nyx_store *s, const char *key, store_text_fn done, void *ud,
-                               nyx_error *err)
+int store_pg_control_get_async(store_db *s, const char *key, store_text_fn done, void *ud,
+                               error_info *err)
 {
     const char *v[] = {key};
     return read_text_async(pg_of(s), "read a control flag", control.get_sql, 1, v, done, ud, err);
 }
 
-int store_pg_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err)
+int store_pg_config_set(store_db *s, const char *key, const char *value, error_info *err)
 {
     return kv_set(s, &config, key, value, err);
 }
 
-int store_pg_config_get(nyx_store *s, const char *key, char **value, nyx_error *err)
+int store_pg_config_get(store_db *s, const char *key, char **value, error_info *err)
 {
     return kv_get(s, &config, key, value, err);
 }
@@ -165,13 +165,13 @@ int store_pg_config_get(nyx_store *s, const char *key, char **value, nyx_error *
     "SELECT key, value, " PG_ISO("updated_at") " AS updated_at"                              \
     " FROM system_config ORDER BY key COLLATE \"C\""
 
-int store_pg_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+int store_pg_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     return pg_rows(pg_of(s), "query the configuration", SQL_CONFIG_LIST, 0, NULL, fn, ud, err);
 }
 
-int store_pg_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_done_fn done,
-                               void *done_ud, nyx_error *err)
+int store_pg_config_list_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
+                               void *done_ud, error_info *err)
 {
     return pg_rows_async(pg_of(s), "query the configuration", SQL_CONFIG_LIST, 0, NULL, fn, ud,
                          done, done_ud, err);
@@ -182,7 +182,7 @@ int store_pg_config_list_async(nyx_store *s, store_row_fn fn, void *ud, store_do
  * away, so the first call reports 1. Unlike SQLite's data_version, this store's own writes
  * to control and system_config count too (it hears its own notifications), and writes to
  * other tables do not. */
-int store_pg_changed(nyx_store *s, int *changed, nyx_error *err)
+int store_pg_changed(store_db *s, int *changed, error_info *err)
 {
     (void)err;
     pg *p = pg_of(s);
@@ -193,11 +193,11 @@ int store_pg_changed(nyx_store *s, int *changed, nyx_error *err)
 
 /* ---- audit trail ---- */
 
-int store_pg_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
-                   const char *detail, nyx_error *err)
+int store_pg_audit(store_db *s, const char *kind, const char *session, const char *agent,
+                   const char *detail, error_info *err)
 {
     char now[32];
-    const char *v[] = {pg_num(now, nyx_wall_s()), kind, session, agent, detail};
+    const char *v[] = {pg_num(now, clock_wall_s()), kind, session, agent, detail};
     char what[160];
     snprintf(what, sizeof what, "record audit event %.64s", kind);
     return pg_write(pg_of(s), what,
@@ -226,8 +226,8 @@ static const char SQL_CACHE_PUT[] =
 static const char SQL_CACHE_PURGE[] =
     "DELETE FROM llm_cache WHERE expires_at <= $1::double precision";
 
-int store_pg_cache_get(nyx_store *s, const char *key, double now, char **response_json,
-                       nyx_error *err)
+int store_pg_cache_get(store_db *s, const char *key, double now, char **response_json,
+                       error_info *err)
 {
     char t[32];
     const char *v[] = {key, pg_num(t, now)};
@@ -237,16 +237,16 @@ int store_pg_cache_get(nyx_store *s, const char *key, double now, char **respons
                : 0;
 }
 
-int store_pg_cache_get_async(nyx_store *s, const char *key, double now, store_text_fn done,
-                             void *ud, nyx_error *err)
+int store_pg_cache_get_async(store_db *s, const char *key, double now, store_text_fn done,
+                             void *ud, error_info *err)
 {
     char t[32];
     const char *v[] = {key, pg_num(t, now)};
     return read_text_async(pg_of(s), "read the response cache", SQL_CACHE_GET, 2, v, done, ud, err);
 }
 
-int store_pg_cache_put(nyx_store *s, const char *key, const char *model,
-                       const char *response_json, double now, double ttl_s, nyx_error *err)
+int store_pg_cache_put(store_db *s, const char *key, const char *model,
+                       const char *response_json, double now, double ttl_s, error_info *err)
 {
     char t[32], e[32];
     const char *v[] = {key, model, response_json, pg_num(t, now),
@@ -254,7 +254,7 @@ int store_pg_cache_put(nyx_store *s, const char *key, const char *model,
     return pg_write(pg_of(s), "write the response cache", SQL_CACHE_PUT, 5, v, err);
 }
 
-int store_pg_cache_purge(nyx_store *s, double now, nyx_error *err)
+int store_pg_cache_purge(store_db *s, double now, error_info *err)
 {
     char t[32];
     const char *v[] = {pg_num(t, now)};
@@ -334,14 +334,14 @@ static const char SQL_TEMPLATE_STATS[] =
     " LEFT JOIN template_usage AS u ON u.name = $1::text AND u.version = v.version"
     " ORDER BY v.version";
 
-int store_pg_template_put(nyx_store *s, const char *name, const char *content,
+int store_pg_template_put(store_db *s, const char *name, const char *content,
                           const char *variables_json, const char *hash_hex, int *version,
-                          nyx_error *err)
+                          error_info *err)
 {
     pg *p = pg_of(s);
     char what[160], now[32];
     snprintf(what, sizeof what, "store template %.64s", name);
-    const char *v[] = {name, content, variables_json, hash_hex, pg_num(now, nyx_wall_s())};
+    const char *v[] = {name, content, variables_json, hash_hex, pg_num(now, clock_wall_s())};
     for (int tries = 0; tries < TEMPLATE_PUT_TRIES; tries++) {
         PGresult *res = pg_exec(p, what, SQL_TEMPLATE_PUT, 5, v, err);
         if (!res)
@@ -359,8 +359,8 @@ int store_pg_template_put(nyx_store *s, const char *name, const char *content,
     return -1;
 }
 
-int store_pg_template_get(nyx_store *s, const char *name, int version, char **content,
-                          int *version_out, nyx_error *err)
+int store_pg_template_get(store_db *s, const char *name, int version, char **content,
+                          int *version_out, error_info *err)
 {
     pg *p = pg_of(s);
     char what[160], ver[32];
@@ -387,20 +387,20 @@ int store_pg_template_get(nyx_store *s, const char *name, int version, char **co
     return rc;
 }
 
-int store_pg_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+int store_pg_template_list(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     return pg_rows(pg_of(s), "query templates", SQL_TEMPLATE_LIST, 0, NULL, fn, ud, err);
 }
 
-int store_pg_template_history(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                              nyx_error *err)
+int store_pg_template_history(store_db *s, const char *name, store_row_fn fn, void *ud,
+                              error_info *err)
 {
     const char *v[] = {name};
     return pg_rows(pg_of(s), "query template history", SQL_TEMPLATE_HISTORY, 1, v, fn, ud,
                    err);
 }
 
-int store_pg_template_usage(nyx_store *s, const store_template_use *u, nyx_error *err)
+int store_pg_template_usage(store_db *s, const store_template_use *u, error_info *err)
 {
     char b[9][32];
     const char *v[] = {u->name,
@@ -418,8 +418,8 @@ int store_pg_template_usage(nyx_store *s, const store_template_use *u, nyx_error
     return pg_write(pg_of(s), what, SQL_TEMPLATE_USE, 10, v, err);
 }
 
-int store_pg_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                            nyx_error *err)
+int store_pg_template_stats(store_db *s, const char *name, store_row_fn fn, void *ud,
+                            error_info *err)
 {
     const char *v[] = {name};
     return pg_rows(pg_of(s), "query template statistics", SQL_TEMPLATE_STATS, 1, v,
@@ -428,7 +428,7 @@ int store_pg_template_stats(nyx_store *s, const char *name, store_row_fn fn, voi
 
 /* ---- the shared parts of stored requests ---- */
 
-int store_pg_content_get(nyx_store *s, const char *hash, char **body, nyx_error *err)
+int store_pg_content_get(store_db *s, const char *hash, char **body, error_info *err)
 {
     const char *v[] = {hash};
     int rc = read_text(pg_of(s), "read a part of a stored request",
@@ -443,7 +443,7 @@ int store_pg_content_get(nyx_store *s, const char *hash, char **body, nyx_error 
     return -1;
 }
 
-int store_pg_content_purge(nyx_store *s, long long *removed, nyx_error *err)
+int store_pg_content_purge(store_db *s, long long *removed, error_info *err)
 {
     PGresult *res = pg_exec(pg_of(s), "purge the parts of stored requests",
                             "SELECT nyx_content_purge()", 0, NULL, err);

@@ -78,8 +78,8 @@ static void filter_from(const store_filter *f, params *ps, char *out, size_t n)
 
 /* ---- the queries ---- */
 
-int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                         nyx_error *err)
+int store_pg_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                         error_info *err)
 {
     const char *g = f ? f->group_by : NULL;
     const char *group = NULL;
@@ -133,8 +133,8 @@ int store_pg_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, v
     return pg_rows(pg_of(s), "query stats", sql, ps.n, ps.v, fn, ud, err);
 }
 
-int store_pg_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                       nyx_error *err)
+int store_pg_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                       error_info *err)
 {
     params ps = {.n = 0};
     char from[512];
@@ -151,8 +151,8 @@ int store_pg_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, voi
     return pg_rows(pg_of(s), "query the log", sql, ps.n, ps.v, fn, ud, err);
 }
 
-int store_pg_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                         nyx_error *err)
+int store_pg_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                         error_info *err)
 {
     params ps = {.n = 0};
     char from[512];
@@ -170,8 +170,8 @@ int store_pg_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, v
     return pg_rows(pg_of(s), "query usage", sql, ps.n, ps.v, fn, ud, err);
 }
 
-int store_pg_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                              nyx_error *err)
+int store_pg_query_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
+                              error_info *err)
 {
     char sql[1024];
     snprintf(sql, sizeof sql, ITERATIONS_SQL,
@@ -180,8 +180,8 @@ int store_pg_query_iterations(nyx_store *s, const char *session, store_row_fn fn
     return pg_rows(pg_of(s), "query iterations", sql, session ? 1 : 0, v, fn, ud, err);
 }
 
-int store_pg_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                            nyx_error *err)
+int store_pg_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
+                            error_info *err)
 {
     /* sub(root, id): every node paired with itself and each of its descendants. */
     char sql[2048];
@@ -202,8 +202,8 @@ int store_pg_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, 
                              err);
 }
 
-int store_pg_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
-                            nyx_error *err)
+int store_pg_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
+                            error_info *err)
 {
     char what[128];
     snprintf(what, sizeof what, "read the exchange %.64s", id);
@@ -219,8 +219,8 @@ int store_pg_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void 
 }
 
 /* The newest N are chosen first, then shown oldest first. */
-int store_pg_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                         nyx_error *err)
+int store_pg_query_audit(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                         error_info *err)
 {
     params ps = {.n = 0};
     char where[192], limit[32] = "";

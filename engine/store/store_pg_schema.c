@@ -210,7 +210,7 @@ static const char *const migration_5[] = {
 static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4, migration_5};
 
 /* Cuts the requests logged before migration 3 into parts, a few hundred rows per round trip. */
-static int convert_parts(pg *p, nyx_error *err)
+static int convert_parts(pg *p, error_info *err)
 {
     store_content_memo memo = {0};
     char *last = store_strdup("");
@@ -282,18 +282,18 @@ static int convert_parts(pg *p, nyx_error *err)
 }
 
 /* What a migration does beyond its SQL, in its transaction (NULL: nothing). */
-static int (*const converts[])(pg *p, nyx_error *err) = {NULL, NULL, convert_parts, NULL, NULL};
+static int (*const converts[])(pg *p, error_info *err) = {NULL, NULL, convert_parts, NULL, NULL};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-static int exec(pg *p, const char *what, const char *sql, nyx_error *err)
+static int exec(pg *p, const char *what, const char *sql, error_info *err)
 {
     PGresult *res = pg_exec(p, what, sql, 0, NULL, err);
     PQclear(res);
     return res ? 0 : -1;
 }
 
-static int read_version(pg *p, int *version, nyx_error *err)
+static int read_version(pg *p, int *version, error_info *err)
 {
     PGresult *res = pg_exec(p, "read the schema version", "SELECT version FROM nyx_schema",
                             0, NULL, err);
@@ -304,7 +304,7 @@ static int read_version(pg *p, int *version, nyx_error *err)
     return 0;
 }
 
-static int migrate_once(pg *p, int to, nyx_error *err)
+static int migrate_once(pg *p, int to, error_info *err)
 {
     char what[64];
     snprintf(what, sizeof what, "migrate to schema version %d", to);
@@ -318,7 +318,7 @@ static int migrate_once(pg *p, int to, nyx_error *err)
     return exec(p, what, set, err);
 }
 
-int pg_migrate(pg *p, nyx_error *err)
+int pg_migrate(pg *p, error_info *err)
 {
     /* The lock is held to the end of the transaction: the second process to get it finds
      * the version the first one wrote. */
@@ -347,7 +347,7 @@ int pg_migrate(pg *p, nyx_error *err)
         p->version = version;
         return 0;
     }
-    nyx_error ignored;
+    error_info ignored;
     exec(p, "roll back the schema migration", "ROLLBACK", &ignored);
     return -1;
 }

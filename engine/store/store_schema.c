@@ -265,7 +265,7 @@ _Static_assert(sizeof converts / sizeof converts[0] == sizeof migrations / sizeo
 
 int store_schema_latest(void) { return NMIGRATIONS; }
 
-static int read_version(sqlite3 *db, const char *path, int *version, nyx_error *err)
+static int read_version(sqlite3 *db, const char *path, int *version, error_info *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
@@ -286,7 +286,7 @@ static int read_version(sqlite3 *db, const char *path, int *version, nyx_error *
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-static int exec(sqlite3 *db, const char *sql, const char *path, int to, nyx_error *err)
+static int exec(sqlite3 *db, const char *sql, const char *path, int to, error_info *err)
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
@@ -307,7 +307,7 @@ static void rollback(sqlite3 *db)
 }
 
 int store_schema_migrate(sqlite3 *db, const char *path, int *version_out, int *applied_out,
-                         nyx_error *err)
+                         error_info *err)
 {
     int version = 0;
     *applied_out = 0;

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void store_set_text_filter(nyx_store *s, store_text_filter fn, void *ud)
+void store_set_text_filter(store_db *s, store_text_filter fn, void *ud)
 {
     if (!s)
         return;
@@ -14,7 +14,7 @@ void store_set_text_filter(nyx_store *s, store_text_filter fn, void *ud)
     s->filter_ud = ud;
 }
 
-const char *store_scrub(const nyx_store *s, store_scrubbed *sc, const char *text, int name)
+const char *store_scrub(const store_db *s, store_scrubbed *sc, const char *text, int name)
 {
     if (!text || !s || !s->filter || sc->oom)
         return text;
@@ -29,7 +29,7 @@ const char *store_scrub(const nyx_store *s, store_scrubbed *sc, const char *text
     return copy;
 }
 
-void store_name_as_stored(const nyx_store *s, const char *name, char *out, size_t size)
+void store_name_as_stored(const store_db *s, const char *name, char *out, size_t size)
 {
     if (!out || size == 0)
         return;
@@ -39,7 +39,7 @@ void store_name_as_stored(const nyx_store *s, const char *name, char *out, size_
     store_scrub_free(&sc);
 }
 
-int store_scrub_failed(store_scrubbed *sc, nyx_error *err)
+int store_scrub_failed(store_scrubbed *sc, error_info *err)
 {
     if (!sc->oom)
         return 0;
@@ -55,8 +55,8 @@ void store_scrub_free(store_scrubbed *sc)
     sc->n = 0;
 }
 
-int store_scrub_interaction(const nyx_store *s, store_scrubbed *sc, const nyx_interaction *in,
-                            nyx_interaction *out, nyx_error *err)
+int store_scrub_interaction(const store_db *s, store_scrubbed *sc, const interaction_rec *in,
+                            interaction_rec *out, error_info *err)
 {
     *out = *in;
     if (!s->filter)
@@ -70,8 +70,8 @@ int store_scrub_interaction(const nyx_store *s, store_scrubbed *sc, const nyx_in
     return store_scrub_failed(sc, err);
 }
 
-int store_scrub_filter(const nyx_store *s, store_scrubbed *sc, const store_filter *in,
-                       store_filter *out, nyx_error *err)
+int store_scrub_filter(const store_db *s, store_scrubbed *sc, const store_filter *in,
+                       store_filter *out, error_info *err)
 {
     if (!in)
         return 0;

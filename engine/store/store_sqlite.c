@@ -70,7 +70,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 /* ---- errors ---- */
 
-int store_sqlite_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
+int store_sqlite_fail(sq *q, error_info *err, int rc, const char *fmt, ...)
 {
     if (!err)
         return -1;
@@ -88,7 +88,7 @@ int store_sqlite_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
 
 /* A write inside a batch failed: undo the whole batch now, say so in err, and remember it
  * so the rest of the batch and its commit fail too. */
-static void abort_batch(sq *q, nyx_error *err)
+static void abort_batch(sq *q, error_info *err)
 {
     if (!q->in_batch || q->batch_aborted)
         return;
@@ -112,7 +112,7 @@ static void abort_batch(sq *q, nyx_error *err)
 
 /* Writes after a failure in the same batch are refused, so they cannot be committed on
  * their own out of order with the rows that were lost. */
-static int refuse_in_aborted_batch(sq *q, nyx_error *err)
+static int refuse_in_aborted_batch(sq *q, error_info *err)
 {
     if (!q->batch_aborted)
         return 0;
@@ -176,9 +176,9 @@ static int step_done(sqlite3_stmt *st)
 /* The helpers above, for the feature files (store_sqlite.h). */
 int store_sqlite_step_done(sqlite3_stmt *st) { return step_done(st); }
 
-void store_sqlite_abort_batch(sq *q, nyx_error *err) { abort_batch(q, err); }
+void store_sqlite_abort_batch(sq *q, error_info *err) { abort_batch(q, err); }
 
-int store_sqlite_refuse_in_aborted_batch(sq *q, nyx_error *err)
+int store_sqlite_refuse_in_aborted_batch(sq *q, error_info *err)
 {
     return refuse_in_aborted_batch(q, err);
 }
@@ -195,7 +195,7 @@ static char *copy_str(const char *s)
 }
 
 /* Runs a pragma; the first column of its first row, if any, is copied to out. */
-static int pragma(sq *q, const char *sql, char *out, size_t outsz, nyx_error *err)
+static int pragma(sq *q, const char *sql, char *out, size_t outsz, error_info *err)
 {
     sqlite3_stmt *st = NULL;
     if (out && outsz)
@@ -234,7 +234,7 @@ static void sq_free(sq *q)
     free(q);
 }
 
-static int sq_open(nyx_store *s, const char *uri, const store_options *opts, nyx_error *err)
+static int sq_open(store_db *s, const char *uri, const store_options *opts, error_info *err)
 {
     sq *q = calloc(1, sizeof *q);
     char *path = q ? copy_str(uri) : NULL;
@@ -304,7 +304,7 @@ static int sq_open(nyx_store *s, const char *uri, const store_options *opts, nyx
     return 0;
 }
 
-static void sq_close(nyx_store *s)
+static void sq_close(store_db *s)
 {
     sq *q = sq_of(s);
     if (!q)
@@ -324,27 +324,27 @@ static void sq_close(nyx_store *s)
  * The open itself (schema checks, migration) keeps the longer timeout. */
 #define LOOP_LOCK_WAIT_MS 10
 
-static void sq_set_background(nyx_store *s, int on)
+static void sq_set_background(store_db *s, int on)
 {
     sq *q = sq_of(s);
     sqlite3_busy_timeout(q->db, on ? (q->busy_ms < LOOP_LOCK_WAIT_MS ? q->busy_ms : LOOP_LOCK_WAIT_MS) : q->busy_ms);
 }
 
-static int sq_schema_version(const nyx_store *s) { return sq_of(s)->version; }
+static int sq_schema_version(const store_db *s) { return sq_of(s)->version; }
 
-static int sq_is_readonly(const nyx_store *s) { return sq_of(s)->readonly; }
+static int sq_is_readonly(const store_db *s) { return sq_of(s)->readonly; }
 
-sqlite3 *store_sqlite_db(nyx_store *s)
+sqlite3 *store_sqlite_db(store_db *s)
 {
     return s && s->ops == &store_sqlite_ops ? sq_of(s)->db : NULL;
 }
 
-int store_sqlite_migrations_applied(const nyx_store *s)
+int store_sqlite_migrations_applied(const store_db *s)
 {
     return s && s->ops == &store_sqlite_ops ? sq_of(s)->applied : 0;
 }
 
-long store_sqlite_checkpoints(nyx_store *s)
+long store_sqlite_checkpoints(store_db *s)
 {
     return s && s->ops == &store_sqlite_ops ? store_checkpointer_runs(sq_of(s)->ckpt) : -1;
 }
@@ -352,7 +352,7 @@ long store_sqlite_checkpoints(nyx_store *s)
 /* ---- writes ---- */
 
 /* The parts of the request it shares with others, each unless stored already. */
-static int insert_parts(sq *q, const nyx_interaction *it, nyx_error *err)
+static int insert_parts(sq *q, const interaction_rec *it, error_info *err)
 {
     for (size_t i = 0; it->parts && i < it->parts->n; i++) {
         const store_piece *p = &it->parts->pieces[i];
@@ -371,16 +371,16 @@ static int insert_parts(sq *q, const nyx_interaction *it, nyx_error *err)
     return SQLITE_DONE;
 }
 
-int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error *err)
+int store_sqlite_insert_interaction(sq *q, const interaction_rec *it, error_info *err)
 {
     int parts_rc = insert_parts(q, it, err);
     if (parts_rc != SQLITE_DONE)
         return parts_rc;
-    const nyx_usage *u = &it->usage;
+    const claude_usage *u = &it->usage;
     int detail = u->has_cache_creation_detail != 0;
     binder b = {q->st[ST_INSERT], SQLITE_OK};
     b_text(&b, 1, it->id);
-    b_real(&b, 2, it->created_at > 0 ? it->created_at : nyx_wall_s());
+    b_real(&b, 2, it->created_at > 0 ? it->created_at : clock_wall_s());
     b_text(&b, 3, it->session);
     b_text(&b, 4, it->agent);
     b_int_or_null(&b, 5, it->thought_id != 0, it->thought_id);
@@ -431,7 +431,7 @@ int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error 
     return rc;
 }
 
-static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error *err)
+static int sq_log_interaction(store_db *s, const interaction_rec *it, error_info *err)
 {
     if (it->parts) /* more than one write: one transaction */
         return store_sqlite_log_interaction_settle(s, it, NULL, 0, err);
@@ -447,7 +447,7 @@ static int sq_log_interaction(nyx_store *s, const nyx_interaction *it, nyx_error
     return 0;
 }
 
-static int sq_batch_begin(nyx_store *s, nyx_error *err)
+static int sq_batch_begin(store_db *s, error_info *err)
 {
     sq *q = sq_of(s);
     if (q->in_batch) {
@@ -472,7 +472,7 @@ static void end_batch(sq *q)
     q->batch_error[0] = '\0';
 }
 
-static int sq_batch_commit(nyx_store *s, nyx_error *err)
+static int sq_batch_commit(store_db *s, error_info *err)
 {
     sq *q = sq_of(s);
     if (!q->in_batch) {
@@ -500,7 +500,7 @@ static int sq_batch_commit(nyx_store *s, nyx_error *err)
     return 0;
 }
 
-static int sq_batch_rollback(nyx_store *s, nyx_error *err)
+static int sq_batch_rollback(store_db *s, error_info *err)
 {
     sq *q = sq_of(s);
     if (!q->in_batch) {
@@ -516,14 +516,14 @@ static int sq_batch_rollback(nyx_store *s, nyx_error *err)
     return 0;
 }
 
-static int sq_session_upsert(nyx_store *s, const char *name, double budget_usd, nyx_error *err)
+static int sq_session_upsert(store_db *s, const char *name, double budget_usd, error_info *err)
 {
     sq *q = sq_of(s);
     if (refuse_in_aborted_batch(q, err) != 0)
         return -1;
     binder b = {q->st[ST_SESSION_UPSERT], SQLITE_OK};
     b_text(&b, 1, name);
-    b_real(&b, 2, nyx_wall_s());
+    b_real(&b, 2, clock_wall_s());
     b_real_or_null(&b, 3, budget_usd >= 0, budget_usd);
     int rc = b.rc == SQLITE_OK ? step_done(b.st) : b.rc;
     if (rc != SQLITE_DONE) {
@@ -540,14 +540,14 @@ static int sq_session_upsert(nyx_store *s, const char *name, double budget_usd, 
     return 0;
 }
 
-static int sq_session_end(nyx_store *s, const char *name, nyx_error *err)
+static int sq_session_end(store_db *s, const char *name, error_info *err)
 {
     sq *q = sq_of(s);
     if (refuse_in_aborted_batch(q, err) != 0)
         return -1;
     binder b = {q->st[ST_SESSION_END], SQLITE_OK};
     b_text(&b, 1, name);
-    b_real(&b, 2, nyx_wall_s());
+    b_real(&b, 2, clock_wall_s());
     int rc = b.rc == SQLITE_OK ? step_done(b.st) : b.rc;
     if (rc != SQLITE_DONE) {
         if (b.rc != SQLITE_OK) {
@@ -563,8 +563,8 @@ static int sq_session_end(nyx_store *s, const char *name, nyx_error *err)
     return 0;
 }
 
-static int sq_thought_add(nyx_store *s, const char *session, int64_t parent, const char *label,
-                          int64_t *id_out, nyx_error *err)
+static int sq_thought_add(store_db *s, const char *session, int64_t parent, const char *label,
+                          int64_t *id_out, error_info *err)
 {
     sq *q = sq_of(s);
     if (refuse_in_aborted_batch(q, err) != 0)
@@ -573,7 +573,7 @@ static int sq_thought_add(nyx_store *s, const char *session, int64_t parent, con
     b_text(&b, 1, session);
     b_int_or_null(&b, 2, parent != 0, parent);
     b_text(&b, 3, label);
-    b_real(&b, 4, nyx_wall_s());
+    b_real(&b, 4, clock_wall_s());
     int rc = b.rc == SQLITE_OK ? step_done(b.st) : b.rc;
     if (rc != SQLITE_DONE) {
         if (b.rc != SQLITE_OK) {
@@ -587,7 +587,7 @@ static int sq_thought_add(nyx_store *s, const char *session, int64_t parent, con
     if (sqlite3_changes(q->db) == 0) {
         /* The caller's mistake, not the database's: the batch stays usable. */
         if (err) {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "store: cannot add a thought node: parent node %lld does not exist",
                           (long long)parent);
             err->retryable = 0;

@@ -86,18 +86,18 @@ typedef struct sq {
     int in_batch;             /* store_batch_begin() done, commit or rollback not yet */
     int batch_aborted;        /* a write failed: the batch was rolled back, later writes fail */
     long batch_writes;        /* writes in the open batch so far */
-    char batch_error[sizeof ((nyx_error *)0)->message];
+    char batch_error[sizeof ((error_info *)0)->message];
     sqlite3_stmt *lazy[SL_COUNT]; /* store_sqlite_stmt(); NULL until first used */
     int64_t data_version;         /* PRAGMA data_version at the last store_changed() */
     int data_version_seen;        /* store_changed() has run once */
     int busy_ms;                  /* the busy timeout given at open */
 } sq;
 
-static inline sq *sq_of(const nyx_store *s) { return (sq *)s->impl; }
+static inline sq *sq_of(const store_db *s) { return (sq *)s->impl; }
 
 /* Fills err with "store: cannot <what> <path>: <SQLite's message>" (type store_error,
  * retryable when the database is locked) and returns -1. */
-int store_sqlite_fail(sq *q, nyx_error *err, int rc, const char *fmt, ...)
+int store_sqlite_fail(sq *q, error_info *err, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* ---- writes and batches (store_sqlite.c), used by the feature files ---- */
@@ -110,14 +110,14 @@ int store_sqlite_step_done(sqlite3_stmt *st);
  * holds (which makes two writes: callers run it in a transaction, store_sqlite_tx_begin,
  * when it->parts is set): binds, steps, resets. Returns SQLITE_DONE, or the SQLite code with
  * err filled. No batch bookkeeping: callers do it. */
-int store_sqlite_insert_interaction(sq *q, const nyx_interaction *it, nyx_error *err);
+int store_sqlite_insert_interaction(sq *q, const interaction_rec *it, error_info *err);
 
 /* A write inside a batch failed: rolls the whole batch back, says so in err, and makes
  * later writes of the batch (and its commit) fail. Does nothing outside a batch. */
-void store_sqlite_abort_batch(sq *q, nyx_error *err);
+void store_sqlite_abort_batch(sq *q, error_info *err);
 
 /* -1 with err filled when the open batch was already rolled back by a failure, else 0. */
-int store_sqlite_refuse_in_aborted_batch(sq *q, nyx_error *err);
+int store_sqlite_refuse_in_aborted_batch(sq *q, error_info *err);
 
 /* ---- shared by the feature files (store_sqlite_tx.c) ---- */
 
@@ -154,39 +154,39 @@ static inline void sqb_real_or_null(sq_binder *b, int i, int present, double v)
 
 /* The lazily prepared statement id (an SL_ value) for sql, prepared on the first call.
  * NULL with err filled when SQLite cannot prepare it. */
-sqlite3_stmt *store_sqlite_stmt(sq *q, int id, const char *sql, nyx_error *err);
+sqlite3_stmt *store_sqlite_stmt(sq *q, int id, const char *sql, error_info *err);
 
 /* One operation of several statements, atomic: BEGIN IMMEDIATE outside a batch (so the
  * write lock is taken before anything is read: no lock upgrade can fail halfway), a
  * SAVEPOINT inside one (the batch holds the lock; the operation is durable at the batch's
  * commit). what names the operation for messages ("reserve budget in").
  * Returns 0, or -1 with err filled (the batch is left as it was). */
-int store_sqlite_tx_begin(sq *q, const char *what, nyx_error *err);
+int store_sqlite_tx_begin(sq *q, const char *what, error_info *err);
 
 /* Makes the operation's writes durable (outside a batch) or part of the batch. On failure
  * the operation is undone (and an open batch with it) and -1 returned with err filled. */
-int store_sqlite_tx_commit(sq *q, const char *what, nyx_error *err);
+int store_sqlite_tx_commit(sq *q, const char *what, error_info *err);
 
 /* Undoes the operation. db_failed 1: the database failed (err already filled); inside a
  * batch the whole batch is rolled back, as for any failed write. db_failed 0: the
  * operation was refused (a budget, a missing row): only its own writes are undone and the
  * batch goes on. */
-void store_sqlite_tx_rollback(sq *q, int db_failed, nyx_error *err);
+void store_sqlite_tx_rollback(sq *q, int db_failed, error_info *err);
 
 /* Runs one single-statement write bound through b, in autocommit or inside the open batch
  * with the batch rules of store_sqlite.c (a failure rolls the batch back). Returns 0, or
  * -1 with err filled as "store: cannot <what> <path>: <reason>" (what ends with a
  * preposition: "set control key stop in"). The statement is reset either way. */
-int store_sqlite_write(sq *q, sq_binder *b, const char *what, nyx_error *err);
+int store_sqlite_write(sq *q, sq_binder *b, const char *what, error_info *err);
 
 /* Steps a statement bound through b inside an operation (store_sqlite_tx_begin), resets
  * it and clears its bindings. Returns SQLITE_DONE, or the failing code with err filled. */
-int store_sqlite_exec(sq *q, sq_binder *b, const char *what, nyx_error *err);
+int store_sqlite_exec(sq *q, sq_binder *b, const char *what, error_info *err);
 
 /* Steps a read bound through b once: 1 with *value a malloc'd copy of column 0 of the first
  * row (NULL for SQL NULL), 0 when there is no row (*value NULL), -1 with err filled. The
  * statement is reset. */
-int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, nyx_error *err);
+int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, error_info *err);
 
 /* Steps a statement bound through b and hands each row to fn as text (the store_row_fn
  * contract of store.h), then resets it and clears its bindings. Returns 0, 1 when fn
@@ -195,7 +195,7 @@ int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, 
 /* The row type letter (base/rows.h) of a sqlite3_column_type. */
 char store_sqlite_row_type(int column_type);
 int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store_row_fn fn,
-                      void *ud, nyx_error *err);
+                      void *ud, error_info *err);
 
 /* SQL for an ISO 8601 UTC time with milliseconds from an epoch-seconds column. */
 #define SQ_ISO(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col ", 'unixepoch')"
@@ -203,74 +203,74 @@ int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store
 /* ---- feature ops (store_sqlite_budget.c, store_sqlite_control.c, store_sqlite_cache.c,
  * store_sqlite_templates.c): the store_backend_ops members of the same names ---- */
 
-int store_sqlite_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
-                                const store_reservation *r, int *refused, nyx_error *err);
-int store_sqlite_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
-                               double now, nyx_error *err);
-int store_sqlite_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
-int store_sqlite_budget_reap(nyx_store *s, double now, double max_age_s, const char *host,
-                             nyx_error *err);
-int store_sqlite_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+int store_sqlite_budget_reserve(store_db *s, const store_scope *scopes, size_t n,
+                                const store_reservation *r, int *refused, error_info *err);
+int store_sqlite_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
+                               double now, error_info *err);
+int store_sqlite_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err);
+int store_sqlite_budget_reap(store_db *s, double now, double max_age_s, const char *host,
+                             error_info *err);
+int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
                                         const char *reservation_id, double actual_usd,
-                                        nyx_error *err);
+                                        error_info *err);
 
-int store_sqlite_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
-int store_sqlite_control_get(nyx_store *s, const char *key, char **value, nyx_error *err);
-int store_sqlite_changed(nyx_store *s, int *changed, nyx_error *err);
-int store_sqlite_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err);
-int store_sqlite_config_get(nyx_store *s, const char *key, char **value, nyx_error *err);
-int store_sqlite_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
-int store_sqlite_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
-                       const char *detail, nyx_error *err);
-int store_sqlite_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                             nyx_error *err);
+int store_sqlite_control_set(store_db *s, const char *key, const char *value, error_info *err);
+int store_sqlite_control_get(store_db *s, const char *key, char **value, error_info *err);
+int store_sqlite_changed(store_db *s, int *changed, error_info *err);
+int store_sqlite_config_set(store_db *s, const char *key, const char *value, error_info *err);
+int store_sqlite_config_get(store_db *s, const char *key, char **value, error_info *err);
+int store_sqlite_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
+int store_sqlite_audit(store_db *s, const char *kind, const char *session, const char *agent,
+                       const char *detail, error_info *err);
+int store_sqlite_query_audit(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                             error_info *err);
 
-int store_sqlite_cache_get(nyx_store *s, const char *key, double now, char **response_json,
-                           nyx_error *err);
-int store_sqlite_cache_put(nyx_store *s, const char *key, const char *model,
-                           const char *response_json, double now, double ttl_s, nyx_error *err);
-int store_sqlite_cache_purge(nyx_store *s, double now, nyx_error *err);
+int store_sqlite_cache_get(store_db *s, const char *key, double now, char **response_json,
+                           error_info *err);
+int store_sqlite_cache_put(store_db *s, const char *key, const char *model,
+                           const char *response_json, double now, double ttl_s, error_info *err);
+int store_sqlite_cache_purge(store_db *s, double now, error_info *err);
 
-int store_sqlite_template_put(nyx_store *s, const char *name, const char *content,
+int store_sqlite_template_put(store_db *s, const char *name, const char *content,
                               const char *variables_json, const char *hash_hex, int *version,
-                              nyx_error *err);
-int store_sqlite_template_get(nyx_store *s, const char *name, int version, char **content,
-                              int *version_out, nyx_error *err);
-int store_sqlite_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err);
-int store_sqlite_template_history(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                                  nyx_error *err);
-int store_sqlite_template_usage(nyx_store *s, const store_template_use *u, nyx_error *err);
-int store_sqlite_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                                nyx_error *err);
+                              error_info *err);
+int store_sqlite_template_get(store_db *s, const char *name, int version, char **content,
+                              int *version_out, error_info *err);
+int store_sqlite_template_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
+int store_sqlite_template_history(store_db *s, const char *name, store_row_fn fn, void *ud,
+                                  error_info *err);
+int store_sqlite_template_usage(store_db *s, const store_template_use *u, error_info *err);
+int store_sqlite_template_stats(store_db *s, const char *name, store_row_fn fn, void *ud,
+                                error_info *err);
 
 /* ---- queries (store_sqlite_query.c) ---- */
 
-int store_sqlite_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                             nyx_error *err);
-int store_sqlite_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                             nyx_error *err);
-int store_sqlite_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                           nyx_error *err);
-int store_sqlite_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                                nyx_error *err);
-int store_sqlite_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                                nyx_error *err);
+int store_sqlite_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                             error_info *err);
+int store_sqlite_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                             error_info *err);
+int store_sqlite_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                           error_info *err);
+int store_sqlite_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
+                                error_info *err);
+int store_sqlite_query_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
+                                error_info *err);
 /* store_sqlite_extras.c */
-int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
-                                nyx_error *err);
-int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err);
-int store_sqlite_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err);
-int store_sqlite_content_get(nyx_store *s, const char *hash, char **body, nyx_error *err);
-int store_sqlite_content_purge(nyx_store *s, long long *removed, nyx_error *err);
+int store_sqlite_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
+                                error_info *err);
+int store_sqlite_budget_set_limit(store_db *s, const char *scope, double limit_usd, error_info *err);
+int store_sqlite_budget_reset(store_db *s, const char *scope, int *found, error_info *err);
+int store_sqlite_content_get(store_db *s, const char *hash, char **body, error_info *err);
+int store_sqlite_content_purge(store_db *s, long long *removed, error_info *err);
 
 /* store_sqlite_batch.c */
-int store_sqlite_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
+int store_sqlite_batch_create(store_db *s, const char *id, const char *name, double created_at,
                               double expires_at, int parts, const store_batch_request *reqs, size_t n,
-                              nyx_error *err);
-int store_sqlite_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id,
-                                 nyx_error *err);
-int store_sqlite_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
-int store_sqlite_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err);
+                              error_info *err);
+int store_sqlite_batch_submitted(store_db *s, const char *id, int part, const char *provider_id,
+                                 error_info *err);
+int store_sqlite_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
+int store_sqlite_batch_ready(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
 /* ---- schema (store_schema.c) ---- */
 
 /* The SQL that adds a shared part unless it is there already: ?1 hash, ?2 body. */
@@ -287,7 +287,7 @@ int store_schema_latest(void);
  *   version_out: the version in force on return 0
  *   applied_out: how many migrations this call applied (0 on a reopen) */
 int store_schema_migrate(sqlite3 *db, const char *path, int *version_out, int *applied_out,
-                         nyx_error *err);
+                         error_info *err);
 
 /* ---- background checkpoints (store_checkpoint.c) ---- */
 
@@ -313,12 +313,12 @@ const char *store_sqlite_vfs(void);
 
 /* The connection under a SQLite store (tests use it to set pragmas such as max_page_count),
  * or NULL if s is not a SQLite store. It stays owned by the store. */
-sqlite3 *store_sqlite_db(nyx_store *s);
+sqlite3 *store_sqlite_db(store_db *s);
 
 /* How many migrations the open of s applied. */
-int store_sqlite_migrations_applied(const nyx_store *s);
+int store_sqlite_migrations_applied(const store_db *s);
 
 /* Background checkpoints run so far; -1 when the store has no checkpoint thread. */
-long store_sqlite_checkpoints(nyx_store *s);
+long store_sqlite_checkpoints(store_db *s);
 
 #endif

@@ -4,9 +4,9 @@
 
 #include <stdio.h>
 
-int store_sqlite_batch_create(nyx_store *s, const char *id, const char *name, double created_at,
+int store_sqlite_batch_create(store_db *s, const char *id, const char *name, double created_at,
                               double expires_at, int parts, const store_batch_request *reqs, size_t n,
-                              nyx_error *err)
+                              error_info *err)
 {
     sq *q = sq_of(s);
     char what[128];
@@ -62,8 +62,8 @@ int store_sqlite_batch_create(nyx_store *s, const char *id, const char *name, do
     return store_sqlite_tx_commit(q, what, err);
 }
 
-int store_sqlite_batch_submitted(nyx_store *s, const char *id, int part, const char *provider_id,
-                                 nyx_error *err)
+int store_sqlite_batch_submitted(store_db *s, const char *id, int part, const char *provider_id,
+                                 error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_BATCH_SUBMITTED,
@@ -79,7 +79,7 @@ int store_sqlite_batch_submitted(nyx_store *s, const char *id, int part, const c
     return store_sqlite_write(q, &b, what, err);
 }
 
-int store_sqlite_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
+int store_sqlite_batch_ready(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
 {
     sq *q = sq_of(s);
     char sql[512];
@@ -92,7 +92,7 @@ int store_sqlite_batch_ready(nyx_store *s, const char *id, store_row_fn fn, void
     return store_sqlite_rows(q, "a batch's settled requests", &b, 0, fn, ud, err);
 }
 
-int store_sqlite_batch_requests(nyx_store *s, const char *id, store_row_fn fn, void *ud, nyx_error *err)
+int store_sqlite_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_BATCH_REQUESTS,

@@ -78,7 +78,7 @@ static const char SQL_STATUS[] =
     " FROM budgets ORDER BY scope";
 
 /* The scope refused: say why with its numbers, read inside the transaction. */
-static void refuse(sq *q, const store_scope *sc, double amount, nyx_error *err)
+static void refuse(sq *q, const store_scope *sc, double amount, error_info *err)
 {
     double spent = 0, reserved = 0;
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_SHOW, SQL_SHOW, NULL);
@@ -122,7 +122,7 @@ static char *join_scopes(const store_scope *scopes, size_t n, char *buf, size_t 
  * every scope accepted, 0 when some refused (the operation must be undone), -1 when the
  * database failed (err filled). */
 static int reserve_all(sq *q, const store_scope *scopes, size_t n, const store_reservation *r,
-                       nyx_error *err)
+                       error_info *err)
 {
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_RESERVE_ALL, SQL_RESERVE_ALL, err);
     if (!st)
@@ -143,7 +143,7 @@ static int reserve_all(sq *q, const store_scope *scopes, size_t n, const store_r
  * Returns 1 when every scope accepted; 0 when scope *refused refused (err says why, the
  * operation must be undone); -1 when the database failed (err filled). */
 static int reserve_each(sq *q, const store_scope *scopes, size_t n, const store_reservation *r,
-                        int *refused, nyx_error *err)
+                        int *refused, error_info *err)
 {
     sqlite3_stmt *up = store_sqlite_stmt(q, SL_BUDGET_RESERVE, SQL_RESERVE, err);
     if (!up)
@@ -168,8 +168,8 @@ static int reserve_each(sq *q, const store_scope *scopes, size_t n, const store_
     return 1;
 }
 
-int store_sqlite_budget_reserve(nyx_store *s, const store_scope *scopes, size_t n,
-                                const store_reservation *r, int *refused, nyx_error *err)
+int store_sqlite_budget_reserve(store_db *s, const store_scope *scopes, size_t n,
+                                const store_reservation *r, int *refused, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *hold = store_sqlite_stmt(q, SL_BUDGET_HOLD, SQL_HOLD, err);
@@ -225,7 +225,7 @@ int store_sqlite_budget_reserve(nyx_store *s, const store_scope *scopes, size_t 
 /* Settles inside an open operation: reads the hold, moves its amount out of reserved and
  * actual_usd into spent in each of its scopes, forgets it. An unknown id does nothing.
  * Returns SQLITE_DONE or the failing code (err filled). */
-static int settle(sq *q, const char *id, double actual_usd, double now, nyx_error *err)
+static int settle(sq *q, const char *id, double actual_usd, double now, error_info *err)
 {
     sqlite3_stmt *find = store_sqlite_stmt(q, SL_BUDGET_FIND, SQL_FIND, err);
     sqlite3_stmt *up = find ? store_sqlite_stmt(q, SL_BUDGET_SETTLE, SQL_SETTLE, err) : NULL;
@@ -287,8 +287,8 @@ static int settle(sq *q, const char *id, double actual_usd, double now, nyx_erro
     return store_sqlite_exec(q, &b, what, err);
 }
 
-int store_sqlite_budget_settle(nyx_store *s, const char *reservation_id, double actual_usd,
-                               double now, nyx_error *err)
+int store_sqlite_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
+                               double now, error_info *err)
 {
     sq *q = sq_of(s);
     if (store_sqlite_tx_begin(q, "settle a budget reservation in", err) != 0)
@@ -300,9 +300,9 @@ int store_sqlite_budget_settle(nyx_store *s, const char *reservation_id, double 
     return store_sqlite_tx_commit(q, "settle a budget reservation in", err);
 }
 
-int store_sqlite_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
+int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
                                         const char *reservation_id, double actual_usd,
-                                        nyx_error *err)
+                                        error_info *err)
 {
     sq *q = sq_of(s);
     if (q->in_batch) {
@@ -310,7 +310,7 @@ int store_sqlite_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
          * savepoint of its own (a group commit writes many of these in one batch). */
         if (store_sqlite_refuse_in_aborted_batch(q, err) != 0)
             return -1;
-        int rc = reservation_id ? settle(q, reservation_id, actual_usd, nyx_wall_s(), err) : SQLITE_DONE;
+        int rc = reservation_id ? settle(q, reservation_id, actual_usd, clock_wall_s(), err) : SQLITE_DONE;
         if (rc == SQLITE_DONE)
             rc = store_sqlite_insert_interaction(q, it, err);
         if (rc != SQLITE_DONE) {
@@ -323,7 +323,7 @@ int store_sqlite_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
     if (store_sqlite_tx_begin(q, "log an interaction in", err) != 0)
         return -1;
     /* Settle first: a failing insert (a duplicate id) then shows the rollback undoing it. */
-    int rc = reservation_id ? settle(q, reservation_id, actual_usd, nyx_wall_s(), err)
+    int rc = reservation_id ? settle(q, reservation_id, actual_usd, clock_wall_s(), err)
                             : SQLITE_DONE;
     if (rc == SQLITE_DONE)
         rc = store_sqlite_insert_interaction(q, it, err);
@@ -334,7 +334,7 @@ int store_sqlite_log_interaction_settle(nyx_store *s, const nyx_interaction *it,
     return store_sqlite_tx_commit(q, "log an interaction in", err);
 }
 
-int store_sqlite_budget_status(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+int store_sqlite_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_STATUS, SQL_STATUS, err);
@@ -377,7 +377,7 @@ static void idlist_free(idlist *l)
 
 /* Collects the ids of reservations whose holder is gone. Returns 0, or -1 (err filled). */
 static int find_orphans(sq *q, double now, double max_age_s, const char *host, idlist *out,
-                        nyx_error *err)
+                        error_info *err)
 {
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_HOLDERS, SQL_HOLDERS, err);
     if (!st)
@@ -406,8 +406,8 @@ static int find_orphans(sq *q, double now, double max_age_s, const char *host, i
     return 0;
 }
 
-int store_sqlite_budget_reap(nyx_store *s, double now, double max_age_s, const char *host,
-                             nyx_error *err)
+int store_sqlite_budget_reap(store_db *s, double now, double max_age_s, const char *host,
+                             error_info *err)
 {
     sq *q = sq_of(s);
     if (store_sqlite_tx_begin(q, "reap budget reservations in", err) != 0)

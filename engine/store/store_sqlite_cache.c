@@ -24,8 +24,8 @@ static const char SQL_PUT[] =
 /* NULL expires_at (no expiry) never compares true. */
 static const char SQL_PURGE[] = "DELETE FROM llm_cache WHERE expires_at <= ?1";
 
-int store_sqlite_cache_get(nyx_store *s, const char *key, double now, char **response_json,
-                           nyx_error *err)
+int store_sqlite_cache_get(store_db *s, const char *key, double now, char **response_json,
+                           error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *get = store_sqlite_stmt(q, SL_CACHE_GET, SQL_GET, err);
@@ -48,8 +48,8 @@ int store_sqlite_cache_get(nyx_store *s, const char *key, double now, char **res
     return 0;
 }
 
-int store_sqlite_cache_put(nyx_store *s, const char *key, const char *model,
-                           const char *response_json, double now, double ttl_s, nyx_error *err)
+int store_sqlite_cache_put(store_db *s, const char *key, const char *model,
+                           const char *response_json, double now, double ttl_s, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_CACHE_PUT, SQL_PUT, err);
@@ -64,7 +64,7 @@ int store_sqlite_cache_put(nyx_store *s, const char *key, const char *model,
     return store_sqlite_write(q, &b, "write the response cache in", err);
 }
 
-int store_sqlite_cache_purge(nyx_store *s, double now, nyx_error *err)
+int store_sqlite_cache_purge(store_db *s, double now, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_CACHE_PURGE, SQL_PURGE, err);

@@ -31,8 +31,8 @@ static const kv_table config = {
     "SELECT value FROM system_config WHERE key = ?1",
 };
 
-static int kv_set(nyx_store *s, const kv_table *t, const char *key, const char *value,
-                  nyx_error *err)
+static int kv_set(store_db *s, const kv_table *t, const char *key, const char *value,
+                  error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = value ? store_sqlite_stmt(q, t->set, t->set_sql, err)
@@ -43,15 +43,15 @@ static int kv_set(nyx_store *s, const kv_table *t, const char *key, const char *
     sqb_text(&b, 1, key);
     if (value) {
         sqb_text(&b, 2, value);
-        sqb_real(&b, 3, nyx_wall_s());
+        sqb_real(&b, 3, clock_wall_s());
     }
     char what[160];
     snprintf(what, sizeof what, "%s %s %.64s in", value ? "set" : "delete", t->noun, key);
     return store_sqlite_write(q, &b, what, err);
 }
 
-static int kv_get(nyx_store *s, const kv_table *t, const char *key, char **value,
-                  nyx_error *err)
+static int kv_get(store_db *s, const kv_table *t, const char *key, char **value,
+                  error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, t->get, t->get_sql, err);
@@ -64,27 +64,27 @@ static int kv_get(nyx_store *s, const kv_table *t, const char *key, char **value
     return store_sqlite_read_text(q, &b, what, value, err) < 0 ? -1 : 0;
 }
 
-int store_sqlite_control_set(nyx_store *s, const char *key, const char *value, nyx_error *err)
+int store_sqlite_control_set(store_db *s, const char *key, const char *value, error_info *err)
 {
     return kv_set(s, &control, key, value, err);
 }
 
-int store_sqlite_control_get(nyx_store *s, const char *key, char **value, nyx_error *err)
+int store_sqlite_control_get(store_db *s, const char *key, char **value, error_info *err)
 {
     return kv_get(s, &control, key, value, err);
 }
 
-int store_sqlite_config_set(nyx_store *s, const char *key, const char *value, nyx_error *err)
+int store_sqlite_config_set(store_db *s, const char *key, const char *value, error_info *err)
 {
     return kv_set(s, &config, key, value, err);
 }
 
-int store_sqlite_config_get(nyx_store *s, const char *key, char **value, nyx_error *err)
+int store_sqlite_config_get(store_db *s, const char *key, char **value, error_info *err)
 {
     return kv_get(s, &config, key, value, err);
 }
 
-int store_sqlite_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+int store_sqlite_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_CONFIG_LIST,
@@ -97,7 +97,7 @@ int store_sqlite_config_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error 
     return store_sqlite_rows(q, "the configuration", &b, 0, fn, ud, err);
 }
 
-int store_sqlite_changed(nyx_store *s, int *changed, nyx_error *err)
+int store_sqlite_changed(store_db *s, int *changed, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_DATA_VERSION, "PRAGMA data_version", err);
@@ -118,8 +118,8 @@ int store_sqlite_changed(nyx_store *s, int *changed, nyx_error *err)
 
 /* ---- audit trail ---- */
 
-int store_sqlite_audit(nyx_store *s, const char *kind, const char *session, const char *agent,
-                       const char *detail, nyx_error *err)
+int store_sqlite_audit(store_db *s, const char *kind, const char *session, const char *agent,
+                       const char *detail, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_AUDIT_ADD,
@@ -129,7 +129,7 @@ int store_sqlite_audit(nyx_store *s, const char *kind, const char *session, cons
     if (!st)
         return -1;
     sq_binder b = {st, SQLITE_OK};
-    sqb_real(&b, 1, nyx_wall_s());
+    sqb_real(&b, 1, clock_wall_s());
     sqb_text(&b, 2, kind);
     sqb_text(&b, 3, session);
     sqb_text(&b, 4, agent);
@@ -141,8 +141,8 @@ int store_sqlite_audit(nyx_store *s, const char *kind, const char *session, cons
 
 /* Built for the filter, like the interaction log's query: it runs rarely, so it is not
  * kept prepared. The newest N are chosen first, then shown oldest first. */
-int store_sqlite_query_audit(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                             nyx_error *err)
+int store_sqlite_query_audit(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                             error_info *err)
 {
     sq *q = sq_of(s);
     char where[128] = "1";

@@ -9,8 +9,8 @@
 
 #include "base/clock.h"
 
-int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, void *ud,
-                                nyx_error *err)
+int store_sqlite_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
+                                error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = NULL;
@@ -30,7 +30,7 @@ int store_sqlite_query_exchange(nyx_store *s, const char *id, store_row_fn fn, v
     return store_sqlite_rows(q, "an exchange", &b, 1, fn, ud, err);
 }
 
-int store_sqlite_budget_reset(nyx_store *s, const char *scope, int *found, nyx_error *err)
+int store_sqlite_budget_reset(store_db *s, const char *scope, int *found, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_RESET,
@@ -39,7 +39,7 @@ int store_sqlite_budget_reset(nyx_store *s, const char *scope, int *found, nyx_e
         return -1;
     sq_binder b = {st, SQLITE_OK};
     sqb_text(&b, 1, scope);
-    sqb_real(&b, 2, nyx_wall_s());
+    sqb_real(&b, 2, clock_wall_s());
     char what[160];
     snprintf(what, sizeof what, "reset budget scope %.64s in", scope);
     if (store_sqlite_write(q, &b, what, err) != 0)
@@ -48,7 +48,7 @@ int store_sqlite_budget_reset(nyx_store *s, const char *scope, int *found, nyx_e
     return 0;
 }
 
-int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_usd, nyx_error *err)
+int store_sqlite_budget_set_limit(store_db *s, const char *scope, double limit_usd, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_LIMIT,
@@ -59,13 +59,13 @@ int store_sqlite_budget_set_limit(nyx_store *s, const char *scope, double limit_
     sq_binder b = {st, SQLITE_OK};
     sqb_text(&b, 1, scope);
     sqb_real_or_null(&b, 2, limit_usd >= 0, limit_usd);
-    sqb_real(&b, 3, nyx_wall_s());
+    sqb_real(&b, 3, clock_wall_s());
     char what[160];
     snprintf(what, sizeof what, "set the limit of budget scope %.64s in", scope);
     return store_sqlite_write(q, &b, what, err);
 }
 
-int store_sqlite_content_get(nyx_store *s, const char *hash, char **body, nyx_error *err)
+int store_sqlite_content_get(store_db *s, const char *hash, char **body, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_CONTENT_GET,
@@ -87,7 +87,7 @@ int store_sqlite_content_get(nyx_store *s, const char *hash, char **body, nyx_er
 
 /* The parts no recipe names. One statement: SQLite's single writer keeps a part from being
  * deleted between a recipe's insert and the check. */
-int store_sqlite_content_purge(nyx_store *s, long long *removed, nyx_error *err)
+int store_sqlite_content_purge(store_db *s, long long *removed, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = NULL;

@@ -43,7 +43,7 @@ static int bind_named(sqlite3_stmt *st, const char *name, int kind, const void *
 
 /* Prepares sql, binds the filter's values, and hands every row to fn. */
 static int run_query(sq *q, const char *what, const char *sql, const store_filter *f,
-                     const char *session, store_row_fn fn, void *ud, nyx_error *err)
+                     const char *session, store_row_fn fn, void *ud, error_info *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
@@ -109,8 +109,8 @@ static int run_query(sq *q, const char *what, const char *sql, const store_filte
     return result;
 }
 
-int store_sqlite_query_stats(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                          nyx_error *err)
+int store_sqlite_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                          error_info *err)
 {
     const char *g = f ? f->group_by : NULL;
     const char *group = "'total'";
@@ -158,8 +158,8 @@ int store_sqlite_query_stats(nyx_store *s, const store_filter *f, store_row_fn f
     return run_query(sq_of(s), "stats", sql, f, NULL, fn, ud, err);
 }
 
-int store_sqlite_query_log(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                        nyx_error *err)
+int store_sqlite_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                        error_info *err)
 {
     char from[512];
     filter_from(f, from, sizeof from);
@@ -176,8 +176,8 @@ int store_sqlite_query_log(nyx_store *s, const store_filter *f, store_row_fn fn,
     return run_query(sq_of(s), "the log", sql, f, NULL, fn, ud, err);
 }
 
-int store_sqlite_query_usage(nyx_store *s, const store_filter *f, store_row_fn fn, void *ud,
-                             nyx_error *err)
+int store_sqlite_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                             error_info *err)
 {
     char from[512];
     filter_from(f, from, sizeof from);
@@ -194,8 +194,8 @@ int store_sqlite_query_usage(nyx_store *s, const store_filter *f, store_row_fn f
     return run_query(sq_of(s), "usage", sql, f, NULL, fn, ud, err);
 }
 
-int store_sqlite_query_iterations(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                                  nyx_error *err)
+int store_sqlite_query_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
+                                  error_info *err)
 {
     char sql[1024];
     snprintf(sql, sizeof sql, ITERATIONS_SQL,
@@ -203,8 +203,8 @@ int store_sqlite_query_iterations(nyx_store *s, const char *session, store_row_f
     return run_query(sq_of(s), "iterations", sql, NULL, session, fn, ud, err);
 }
 
-int store_sqlite_query_thoughts(nyx_store *s, const char *session, store_row_fn fn, void *ud,
-                             nyx_error *err)
+int store_sqlite_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
+                             error_info *err)
 {
     /* sub(root, id): every node paired with itself and each of its descendants. */
     char sql[2048];

@@ -66,7 +66,7 @@ static const char SQL_STATS[] =
 
 /* Steps b's statement to the end; the first row's column 0 goes to *out. Returns 1 (a row),
  * 0 (none) or -1 with err filled. The statement is reset. */
-static int step_int(sq *q, sq_binder *b, const char *what, int *out, nyx_error *err)
+static int step_int(sq *q, sq_binder *b, const char *what, int *out, error_info *err)
 {
     if (b->rc != SQLITE_OK) {
         store_sqlite_exec(q, b, what, err); /* reports the bind failure and resets */
@@ -86,7 +86,7 @@ static int step_int(sq *q, sq_binder *b, const char *what, int *out, nyx_error *
 }
 
 static int find(sq *q, const char *name, const char *content, const char *hash, int *version,
-                const char *what, nyx_error *err)
+                const char *what, error_info *err)
 {
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_TEMPLATE_FIND, SQL_FIND, err);
     if (!st)
@@ -98,9 +98,9 @@ static int find(sq *q, const char *name, const char *content, const char *hash, 
     return step_int(q, &b, what, version, err);
 }
 
-int store_sqlite_template_put(nyx_store *s, const char *name, const char *content,
+int store_sqlite_template_put(store_db *s, const char *name, const char *content,
                               const char *variables_json, const char *hash_hex, int *version,
-                              nyx_error *err)
+                              error_info *err)
 {
     sq *q = sq_of(s);
     char what[160];
@@ -119,7 +119,7 @@ int store_sqlite_template_put(nyx_store *s, const char *name, const char *conten
         sqb_text(&b, 2, content);
         sqb_text(&b, 3, variables_json);
         sqb_text(&b, 4, hash_hex);
-        sqb_real(&b, 5, nyx_wall_s());
+        sqb_real(&b, 5, clock_wall_s());
         found = step_int(q, &b, what, version, err);
         if (found == 0) { /* INSERT ... SELECT with an aggregate always yields its row */
             store_fail(err, "store: cannot %s %s: no version was assigned", what, q->path);
@@ -133,8 +133,8 @@ int store_sqlite_template_put(nyx_store *s, const char *name, const char *conten
     return store_sqlite_tx_commit(q, what, err);
 }
 
-int store_sqlite_template_get(nyx_store *s, const char *name, int version, char **content,
-                              int *version_out, nyx_error *err)
+int store_sqlite_template_get(store_db *s, const char *name, int version, char **content,
+                              int *version_out, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_TEMPLATE_GET, SQL_GET, err);
@@ -171,7 +171,7 @@ int store_sqlite_template_get(nyx_store *s, const char *name, int version, char 
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_sqlite_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+int store_sqlite_template_list(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_TEMPLATE_LIST, SQL_LIST, err);
@@ -181,8 +181,8 @@ int store_sqlite_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_erro
     return store_sqlite_rows(q, "templates", &b, 0, fn, ud, err);
 }
 
-int store_sqlite_template_history(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                                  nyx_error *err)
+int store_sqlite_template_history(store_db *s, const char *name, store_row_fn fn, void *ud,
+                                  error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_TEMPLATE_HISTORY, SQL_HISTORY, err);
@@ -193,7 +193,7 @@ int store_sqlite_template_history(nyx_store *s, const char *name, store_row_fn f
     return store_sqlite_rows(q, "template history", &b, 0, fn, ud, err);
 }
 
-int store_sqlite_template_usage(nyx_store *s, const store_template_use *u, nyx_error *err)
+int store_sqlite_template_usage(store_db *s, const store_template_use *u, error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_TEMPLATE_USE, SQL_USE, err);
@@ -215,8 +215,8 @@ int store_sqlite_template_usage(nyx_store *s, const store_template_use *u, nyx_e
     return store_sqlite_write(q, &b, what, err);
 }
 
-int store_sqlite_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                                nyx_error *err)
+int store_sqlite_template_stats(store_db *s, const char *name, store_row_fn fn, void *ud,
+                                error_info *err)
 {
     sq *q = sq_of(s);
     sqlite3_stmt *st = store_sqlite_stmt(q, SL_TEMPLATE_STATS, SQL_STATS, err);

@@ -10,7 +10,7 @@
 
 #define MAX_ROW_COLS 16
 
-sqlite3_stmt *store_sqlite_stmt(sq *q, int id, const char *sql, nyx_error *err)
+sqlite3_stmt *store_sqlite_stmt(sq *q, int id, const char *sql, error_info *err)
 {
     if (q->lazy[id])
         return q->lazy[id];
@@ -31,7 +31,7 @@ static const char SQL_SAVEPOINT[] = "SAVEPOINT store_op";
 static const char SQL_RELEASE[] = "RELEASE store_op";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO store_op";
 
-int store_sqlite_tx_begin(sq *q, const char *what, nyx_error *err)
+int store_sqlite_tx_begin(sq *q, const char *what, error_info *err)
 {
     if (store_sqlite_refuse_in_aborted_batch(q, err) != 0)
         return -1;
@@ -48,7 +48,7 @@ int store_sqlite_tx_begin(sq *q, const char *what, nyx_error *err)
     return 0;
 }
 
-int store_sqlite_tx_commit(sq *q, const char *what, nyx_error *err)
+int store_sqlite_tx_commit(sq *q, const char *what, error_info *err)
 {
     if (q->in_batch) {
         sqlite3_stmt *st = store_sqlite_stmt(q, SL_RELEASE, SQL_RELEASE, err);
@@ -72,7 +72,7 @@ int store_sqlite_tx_commit(sq *q, const char *what, nyx_error *err)
     return 0;
 }
 
-void store_sqlite_tx_rollback(sq *q, int db_failed, nyx_error *err)
+void store_sqlite_tx_rollback(sq *q, int db_failed, error_info *err)
 {
     if (q->in_batch) {
         if (db_failed) {
@@ -97,7 +97,7 @@ void store_sqlite_tx_rollback(sq *q, int db_failed, nyx_error *err)
 
 /* A bind failed: the statement must not keep half its values (or pointers to the caller's
  * strings) for its next use. */
-static int bind_failed(sq *q, sq_binder *b, const char *what, nyx_error *err)
+static int bind_failed(sq *q, sq_binder *b, const char *what, error_info *err)
 {
     store_sqlite_fail(q, err, b->rc, "%s", what);
     sqlite3_reset(b->st);
@@ -105,7 +105,7 @@ static int bind_failed(sq *q, sq_binder *b, const char *what, nyx_error *err)
     return b->rc;
 }
 
-int store_sqlite_exec(sq *q, sq_binder *b, const char *what, nyx_error *err)
+int store_sqlite_exec(sq *q, sq_binder *b, const char *what, error_info *err)
 {
     if (b->rc != SQLITE_OK)
         return bind_failed(q, b, what, err);
@@ -115,7 +115,7 @@ int store_sqlite_exec(sq *q, sq_binder *b, const char *what, nyx_error *err)
     return rc;
 }
 
-int store_sqlite_write(sq *q, sq_binder *b, const char *what, nyx_error *err)
+int store_sqlite_write(sq *q, sq_binder *b, const char *what, error_info *err)
 {
     if (store_sqlite_refuse_in_aborted_batch(q, err) != 0) {
         sqlite3_clear_bindings(b->st);
@@ -130,7 +130,7 @@ int store_sqlite_write(sq *q, sq_binder *b, const char *what, nyx_error *err)
     return 0;
 }
 
-int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, nyx_error *err)
+int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, error_info *err)
 {
     *value = NULL;
     if (b->rc != SQLITE_OK) {
@@ -190,7 +190,7 @@ char store_sqlite_row_type(int column_type)
 }
 
 int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store_row_fn fn,
-                      void *ud, nyx_error *err)
+                      void *ud, error_info *err)
 {
     if (b->rc != SQLITE_OK) {
         store_fail(err, "store: cannot query %s in %s: %s", what, q->path, sqlite3_errstr(b->rc));

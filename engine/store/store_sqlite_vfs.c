@@ -46,7 +46,7 @@ typedef struct wal_file {
     int write_through;         /* the device needs SQLite's sector padding: no gathering */
 } wal_file;
 
-static sqlite3_vfs nyx_vfs;
+static sqlite3_vfs sqlite_vfs;
 static sqlite3_vfs *base_vfs;
 static const char *vfs_name;
 
@@ -284,7 +284,7 @@ static void vfs_register(void)
     base_vfs = sqlite3_vfs_find(NULL);
     if (!base_vfs || base_vfs->iVersion < 2 || !base_vfs->xCurrentTimeInt64)
         return;
-    nyx_vfs = (sqlite3_vfs){
+    sqlite_vfs = (sqlite3_vfs){
         .iVersion = 2,
         .szOsFile = (int)sizeof(wal_file) + base_vfs->szOsFile,
         .mxPathname = base_vfs->mxPathname,
@@ -303,8 +303,8 @@ static void vfs_register(void)
         .xGetLastError = vfs_get_last_error,
         .xCurrentTimeInt64 = vfs_current_time_int64,
     };
-    if (sqlite3_vfs_register(&nyx_vfs, 0) == SQLITE_OK)
-        vfs_name = nyx_vfs.zName;
+    if (sqlite3_vfs_register(&sqlite_vfs, 0) == SQLITE_OK)
+        vfs_name = sqlite_vfs.zName;
 }
 
 const char *store_sqlite_vfs(void)

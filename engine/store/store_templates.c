@@ -5,16 +5,16 @@
 #include <math.h>
 #include <stdlib.h>
 
-static int check_name(const nyx_store *s, const char *name, const char *what, nyx_error *err)
+static int check_name(const store_db *s, const char *name, const char *what, error_info *err)
 {
     if (!s || !name || !*name)
         return store_invalid(err, "cannot %s: no store or no template name", what);
     return 0;
 }
 
-int store_template_put(nyx_store *s, const char *name, const char *content,
+int store_template_put(store_db *s, const char *name, const char *content,
                        const char *variables_json, const char *hash_hex, int *version,
-                       nyx_error *err)
+                       error_info *err)
 {
     if (check_name(s, name, "store a template", err) != 0)
         return -1;
@@ -34,8 +34,8 @@ int store_template_put(nyx_store *s, const char *name, const char *content,
     return rc;
 }
 
-int store_template_get(nyx_store *s, const char *name, int version, char **content,
-                       int *version_out, nyx_error *err)
+int store_template_get(store_db *s, const char *name, int version, char **content,
+                       int *version_out, error_info *err)
 {
     if (content)
         *content = NULL;
@@ -56,7 +56,7 @@ int store_template_get(nyx_store *s, const char *name, int version, char **conte
     return 0;
 }
 
-int store_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
+int store_template_list(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     if (!s || !fn)
         return store_invalid(err, "cannot list templates: no store or no row callback");
@@ -65,8 +65,8 @@ int store_template_list(nyx_store *s, store_row_fn fn, void *ud, nyx_error *err)
     return s->ops->template_list(s, fn, ud, err);
 }
 
-int store_template_history(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                           nyx_error *err)
+int store_template_history(store_db *s, const char *name, store_row_fn fn, void *ud,
+                           error_info *err)
 {
     if (check_name(s, name, "read a template's history", err) != 0)
         return -1;
@@ -78,9 +78,9 @@ int store_template_history(nyx_store *s, const char *name, store_row_fn fn, void
     return s->ops->template_history(s, name, fn, ud, err);
 }
 
-int store_template_usage(nyx_store *s, const char *name, int version, int success,
+int store_template_usage(store_db *s, const char *name, int version, int success,
                          int64_t input_tokens, int64_t output_tokens, double cost_usd,
-                         double latency_ms, int cache_hit, nyx_error *err)
+                         double latency_ms, int cache_hit, error_info *err)
 {
     if (check_name(s, name, "record a template's use", err) != 0)
         return -1;
@@ -105,7 +105,7 @@ int store_template_usage(nyx_store *s, const char *name, int version, int succes
     return s->ops->template_usage(s, &u, err);
 }
 
-int store_template_judge(nyx_store *s, const char *name, int version, int from, int to, nyx_error *err)
+int store_template_judge(store_db *s, const char *name, int version, int from, int to, error_info *err)
 {
     if (check_name(s, name, "judge a template's use", err) != 0)
         return -1;
@@ -118,8 +118,8 @@ int store_template_judge(nyx_store *s, const char *name, int version, int from, 
     return s->ops->template_usage(s, &u, err);
 }
 
-int store_template_stats(nyx_store *s, const char *name, store_row_fn fn, void *ud,
-                         nyx_error *err)
+int store_template_stats(store_db *s, const char *name, store_row_fn fn, void *ud,
+                         error_info *err)
 {
     if (check_name(s, name, "read a template's statistics", err) != 0)
         return -1;

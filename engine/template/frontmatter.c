@@ -30,8 +30,8 @@
 #include <string.h>
 
 typedef struct fm {
-    nyx_template *t;
-    nyx_error *err;
+    template_def *t;
+    error_info *err;
     int line;
 } fm;
 
@@ -43,14 +43,14 @@ static int fm_fail(fm *f, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    nyx_error_set(f->err, "invalid_argument", 0, "%s:%d: front matter: %s", f->t->origin, f->line,
+    error_set(f->err, "invalid_argument", 0, "%s:%d: front matter: %s", f->t->origin, f->line,
                   msg);
     return -1;
 }
 
 static int fm_oom(fm *f)
 {
-    nyx_error_set(f->err, "out_of_memory", 0, "%s: out of memory", f->t->origin);
+    error_set(f->err, "out_of_memory", 0, "%s: out of memory", f->t->origin);
     return -1;
 }
 
@@ -351,7 +351,7 @@ static int parse_flow_map(fm *f, tpl_var *v, const char *p, const char *end)
 
 static tpl_var *add_var(fm *f, const char *name, size_t len)
 {
-    nyx_template *t = f->t;
+    template_def *t = f->t;
     for (size_t i = 0; i < t->nvars; i++)
         if (strlen(t->vars[i].name) == len && memcmp(t->vars[i].name, name, len) == 0) {
             fm_fail(f, "variable '%.*s' is declared twice (first at line %d)", (int)len, name,
@@ -383,7 +383,7 @@ static tpl_var *add_var(fm *f, const char *name, size_t len)
 /* Builds the defaults and declared maps the renderer looks names up in. */
 static int build_maps(fm *f)
 {
-    nyx_template *t = f->t;
+    template_def *t = f->t;
     if (t->nvars == 0)
         return 0;
     t->declared = tvalue_map();
@@ -433,7 +433,7 @@ static int has_fence(const char *text, size_t len, size_t pos)
     return 0;
 }
 
-int tpl_front_matter(nyx_template *t, size_t *body_off, int *body_line, nyx_error *err)
+int tpl_front_matter(template_def *t, size_t *body_off, int *body_line, error_info *err)
 {
     fm f = {.t = t, .err = err, .line = 1};
     size_t pos = 0;

@@ -45,7 +45,7 @@ static int add_dir(tpl_library *lib, const char *dir, size_t len)
     return 0;
 }
 
-static void retire(tpl_library *lib, nyx_template *t)
+static void retire(tpl_library *lib, template_def *t)
 {
     if (!t)
         return;
@@ -56,7 +56,7 @@ static void retire(tpl_library *lib, nyx_template *t)
     /* A render in progress may still hold it (a partial edited mid-render). */
     if (lib->nretired == lib->capretired) {
         size_t cap = lib->capretired ? lib->capretired * 2 : 4;
-        nyx_template **r = realloc(lib->retired, cap * sizeof *r);
+        template_def **r = realloc(lib->retired, cap * sizeof *r);
         if (!r)
             return; /* leaks one template rather than free one in use */
         lib->retired = r;
@@ -113,7 +113,7 @@ void templates_changed(tpl_library *lib, const char *path)
     }
 }
 
-tpl_library *templates_new(const tpl_host *host, const char *p, uint64_t seed, nyx_error *err)
+tpl_library *templates_new(const tpl_host *host, const char *p, uint64_t seed, error_info *err)
 {
     tpl_library *lib = calloc(1, sizeof *lib);
     int rc = lib ? add_dir(lib, "./templates", 11) : -1;
@@ -129,7 +129,7 @@ tpl_library *templates_new(const tpl_host *host, const char *p, uint64_t seed, n
         rc = add_dir(lib, NYX_INSTALL_TEMPLATES_DIR, strlen(NYX_INSTALL_TEMPLATES_DIR));
     if (rc != 0) {
         templates_free(lib);
-        nyx_error_set(err, "out_of_memory", 0, "out of memory creating the template library");
+        error_set(err, "out_of_memory", 0, "out of memory creating the template library");
         return NULL;
     }
     lib->host = *host;
@@ -147,10 +147,10 @@ void templates_warn(tpl_library *lib, const char *key, const char *fmt, ...)
     lib->host.warn_once(lib->host.ud, key, msg);
 }
 
-nyx_store *templates_store(tpl_library *lib)
+store_db *templates_store(tpl_library *lib)
 {
     const char *why = NULL;
-    nyx_store *s = lib->store_failed ? NULL : lib->host.store(lib->host.ud, &why);
+    store_db *s = lib->store_failed ? NULL : lib->host.store(lib->host.ud, &why);
     if (!s && !lib->store_failed) {
         lib->store_failed = 1;
         templates_warn(lib, "templates-store",
@@ -162,11 +162,11 @@ nyx_store *templates_store(tpl_library *lib)
 
 /* ---- names ---- */
 
-int templates_parse_spec(const char *spec, char *name, size_t size, int *version, nyx_error *err)
+int templates_parse_spec(const char *spec, char *name, size_t size, int *version, error_info *err)
 {
     *version = 0;
     if (!spec || !*spec) {
-        nyx_error_set(err, "invalid_argument", 0, "a template name is required");
+        error_set(err, "invalid_argument", 0, "a template name is required");
         return -1;
     }
     const char *at = strrchr(spec, '@');
@@ -176,7 +176,7 @@ int templates_parse_spec(const char *spec, char *name, size_t size, int *version
         errno = 0;
         long v = strtol(at + 1, &end, 10);
         if (!at[1] || *end || errno || v < 1 || v > 1000000000 || at[1] == '+' || at[1] == ' ') {
-            nyx_error_set(err, "invalid_argument", 0,
+            error_set(err, "invalid_argument", 0,
                           "template \"%.80s\": the version after '@' must be a whole number >= 1",
                           spec);
             return -1;
@@ -190,7 +190,7 @@ int templates_parse_spec(const char *spec, char *name, size_t size, int *version
              c == '_' || c == '-' || c == '.';
     }
     if (!ok) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "bad template name \"%.80s\": use letters, digits, '_', '-' and '.' (not "
                       "first), at most %d characters, optionally followed by @VERSION",
                       spec, TEMPLATES_MAX_NAME);
@@ -270,15 +270,15 @@ static tpl_entry *add_entry(tpl_library *lib, const char *name)
     return en;
 }
 
-static int oom(nyx_error *err, const char *what)
+static int oom(error_info *err, const char *what)
 {
-    nyx_error_set(err, "out_of_memory", 0, "out of memory %s", what);
+    error_set(err, "out_of_memory", 0, "out of memory %s", what);
     return -1;
 }
 
 /* ---- versions ---- */
 
-static char *variables_json(const nyx_template *t)
+static char *variables_json(const template_def *t)
 {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < template_nvars(t); i++) {
@@ -299,16 +299,16 @@ static char *variables_json(const nyx_template *t)
 }
 
 /* The version of t's content under name: found or added in the database; 0 without one. */
-static int record_version(tpl_library *lib, const char *name, const nyx_template *t)
+static int record_version(tpl_library *lib, const char *name, const template_def *t)
 {
-    nyx_store *s = templates_store(lib);
+    store_db *s = templates_store(lib);
     if (!s)
         return 0;
     char hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)template_hash(t));
     char *vars = variables_json(t);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int version = 0;
     if (store_template_put(s, name, template_text(t, NULL), vars, hash, &version, &err) != 0) {
         version = 0;
@@ -354,12 +354,12 @@ static double wall_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int read_file(const char *path, char **text, size_t *len, nyx_error *err)
+static int read_file(const char *path, char **text, size_t *len, error_info *err)
 {
     *text = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        nyx_error_set(err, "not_found", 0, "cannot read template %s: %s", path, strerror(errno));
+        error_set(err, "not_found", 0, "cannot read template %s: %s", path, strerror(errno));
         return -1;
     }
     size_t cap = 4096, n = 0;
@@ -369,7 +369,7 @@ static int read_file(const char *path, char **text, size_t *len, nyx_error *err)
             if (cap >= MAX_TEMPLATE_BYTES) {
                 free(buf);
                 fclose(f);
-                nyx_error_set(err, "invalid_argument", 0, "template %s is larger than %u bytes",
+                error_set(err, "invalid_argument", 0, "template %s is larger than %u bytes",
                               path, MAX_TEMPLATE_BYTES);
                 return -1;
             }
@@ -393,7 +393,7 @@ static int read_file(const char *path, char **text, size_t *len, nyx_error *err)
         return oom(err, "reading a template");
     if (failed) {
         free(buf);
-        nyx_error_set(err, "invalid_argument", 0, "cannot read template %s", path);
+        error_set(err, "invalid_argument", 0, "cannot read template %s", path);
         return -1;
     }
     *text = buf;
@@ -401,7 +401,7 @@ static int read_file(const char *path, char **text, size_t *len, nyx_error *err)
     return 0;
 }
 
-static int same_text(const nyx_template *t, const char *text, size_t len)
+static int same_text(const template_def *t, const char *text, size_t len)
 {
     size_t tlen = 0;
     const char *cur = template_text(t, &tlen);
@@ -411,7 +411,7 @@ static int same_text(const nyx_template *t, const char *text, size_t len)
 /* The file found for name changed (or was never read): read it, keep the entry when the bytes
  * are the same, else compile and version the new content. */
 static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const char *path,
-                    const struct stat *st, tpl_entry **out, nyx_error *err)
+                    const struct stat *st, tpl_entry **out, error_info *err)
 {
     if (en && en->t && !en->stale && !en->racy && same_file(en, path, st)) {
         *out = en;
@@ -420,8 +420,8 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
     double read_at = wall_now();
     char *text = NULL;
     size_t len = 0;
-    nyx_error rerr;
-    nyx_error_clear(&rerr);
+    error_info rerr;
+    error_clear(&rerr);
     if (read_file(path, &text, &len, &rerr) != 0) {
         if (en && en->t) { /* e.g. replaced by an editor between the stat and the open */
             templates_warn(lib, rerr.message, "nyx: %s; version %d keeps serving",
@@ -439,9 +439,9 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
         *out = en;
         return 0;
     }
-    nyx_error perr;
-    nyx_error_clear(&perr);
-    nyx_template *t = template_parse(text, len, path, &perr);
+    error_info perr;
+    error_clear(&perr);
+    template_def *t = template_parse(text, len, path, &perr);
     uint64_t bad_hash = t ? 0 : XXH3_64bits(text, len);
     free(text);
     if (!t) {
@@ -477,7 +477,7 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
 
 /* ---- the database ---- */
 
-static void not_found(tpl_library *lib, const char *name, nyx_error *err)
+static void not_found(tpl_library *lib, const char *name, error_info *err)
 {
     char dirs[700];
     size_t off = 0;
@@ -488,13 +488,13 @@ static void not_found(tpl_library *lib, const char *name, nyx_error *err)
             break;
         off += (size_t)w;
     }
-    nyx_error_set(err, "not_found", 0,
+    error_set(err, "not_found", 0,
                   "template '%s' not found: no %s.md in %s, and none in the database", name, name,
                   dirs);
 }
 
-static int compile_stored(const char *name, int version, const char *content, nyx_template **t,
-                          nyx_error *err)
+static int compile_stored(const char *name, int version, const char *content, template_def **t,
+                          error_info *err)
 {
     char origin[TEMPLATES_MAX_NAME + 24];
     snprintf(origin, sizeof origin, "%s@%d", name, version);
@@ -503,17 +503,17 @@ static int compile_stored(const char *name, int version, const char *content, ny
 }
 
 static int use_database(tpl_library *lib, tpl_entry *en, const char *name, tpl_entry **out,
-                        nyx_error *err)
+                        error_info *err)
 {
-    nyx_store *s = templates_store(lib);
+    store_db *s = templates_store(lib);
     if (!s) {
         not_found(lib, name, err);
         return -1;
     }
     char *content = NULL;
     int version = 0;
-    nyx_error serr;
-    nyx_error_clear(&serr);
+    error_info serr;
+    error_clear(&serr);
     if (store_template_get(s, name, 0, &content, &version, &serr) != 0) {
         if (strcmp(serr.type, "not_found") == 0) {
             not_found(lib, name, err);
@@ -532,7 +532,7 @@ static int use_database(tpl_library *lib, tpl_entry *en, const char *name, tpl_e
         *out = en;
         return 0;
     }
-    nyx_template *t = NULL;
+    template_def *t = NULL;
     int rc = compile_stored(name, version, content, &t, err);
     free(content);
     if (rc != 0)
@@ -552,16 +552,16 @@ static int use_database(tpl_library *lib, tpl_entry *en, const char *name, tpl_e
 }
 
 static int use_pinned(tpl_library *lib, const char *name, int version, tpl_entry **out,
-                      nyx_error *err)
+                      error_info *err)
 {
     tpl_entry *en = find_entry(lib, name, version);
     if (en) {
         *out = en;
         return 0;
     }
-    nyx_store *s = templates_store(lib);
+    store_db *s = templates_store(lib);
     if (!s) {
-        nyx_error_set(err, "store_error", 0,
+        error_set(err, "store_error", 0,
                       "template %s@%d: versions need the database, which is unavailable", name,
                       version);
         return -1;
@@ -569,7 +569,7 @@ static int use_pinned(tpl_library *lib, const char *name, int version, tpl_entry
     char *content = NULL;
     if (store_template_get(s, name, version, &content, NULL, err) != 0)
         return -1;
-    nyx_template *t = NULL;
+    template_def *t = NULL;
     int rc = compile_stored(name, version, content, &t, err);
     free(content);
     if (rc != 0)
@@ -585,7 +585,7 @@ static int use_pinned(tpl_library *lib, const char *name, int version, tpl_entry
     return 0;
 }
 
-int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, nyx_error *err)
+int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, error_info *err)
 {
     char name[TEMPLATES_MAX_NAME + 1];
     int version = 0;
@@ -608,7 +608,7 @@ int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, nyx_e
 
 /* ---- get, render, create ---- */
 
-int templates_get(tpl_library *lib, const char *spec, tpl_info *out, nyx_error *err)
+int templates_get(tpl_library *lib, const char *spec, tpl_info *out, error_info *err)
 {
     tpl_entry *en = NULL;
     if (templates_resolve(lib, spec, &en, err) != 0)
@@ -620,12 +620,12 @@ int templates_get(tpl_library *lib, const char *spec, tpl_info *out, nyx_error *
     return 0;
 }
 
-static const nyx_template *partial(void *ud, const char *name)
+static const template_def *partial(void *ud, const char *name)
 {
     tpl_library *lib = ud;
     tpl_entry *en = NULL;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (templates_resolve(lib, name, &en, &err) == 0)
         return en->t;
     if (!lib->partial_failed) {
@@ -642,7 +642,7 @@ static void warn(void *ud, const char *msg)
 }
 
 int templates_render(tpl_library *lib, const char *spec, const tvalue *vars, char **out,
-                     size_t *len, int *version, nyx_error *err)
+                     size_t *len, int *version, error_info *err)
 {
     size_t scratch;
     if (out)
@@ -651,15 +651,15 @@ int templates_render(tpl_library *lib, const char *spec, const tvalue *vars, cha
     if (templates_resolve(lib, spec, &en, err) != 0)
         return -1;
     /* A partial resolved during the render may replace en's template: hold what we render. */
-    const nyx_template *t = en->t;
+    const template_def *t = en->t;
     int v = en->version;
     lib->rendering++;
     lib->partial_failed = 0;
     int rc = template_render(t, vars, partial, lib, warn, lib, out, len ? len : &scratch, err);
     lib->rendering--;
     if (rc != 0 && lib->partial_failed && err) {
-        nyx_error why = *err;
-        nyx_error_set(err, strcmp(lib->partial_err.type, "store_error") == 0 ? "store_error"
+        error_info why = *err;
+        error_set(err, strcmp(lib->partial_err.type, "store_error") == 0 ? "store_error"
                                                                                 : why.type,
                       0, "%s (%s)", why.message, lib->partial_err.message);
     }
@@ -675,30 +675,30 @@ int templates_render(tpl_library *lib, const char *spec, const tvalue *vars, cha
 }
 
 int templates_create(tpl_library *lib, const char *name, const char *text, size_t len,
-                     int *version, nyx_error *err)
+                     int *version, error_info *err)
 {
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
     if (templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
         return -1;
     if (v != 0) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "template name \"%.80s\": create numbers versions itself, give the name "
                       "without '@'",
                       name);
         return -1;
     }
     if (!text) {
-        nyx_error_set(err, "invalid_argument", 0, "template %s: no text", bare);
+        error_set(err, "invalid_argument", 0, "template %s: no text", bare);
         return -1;
     }
-    nyx_template *t = template_parse(text, len, bare, err);
+    template_def *t = template_parse(text, len, bare, err);
     if (!t)
         return -1;
-    nyx_store *s = templates_store(lib);
+    store_db *s = templates_store(lib);
     if (!s) {
         template_free(t);
-        nyx_error_set(err, "store_error", 0,
+        error_set(err, "store_error", 0,
                       "cannot create template %s: the database is unavailable", bare);
         return -1;
     }

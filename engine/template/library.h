@@ -49,7 +49,7 @@ typedef struct tpl_library tpl_library;
  * per key (the engine's log). */
 typedef struct tpl_host {
     void *ud;
-    nyx_store *(*store)(void *ud, const char **why);
+    store_db *(*store)(void *ud, const char **why);
     void (*warn_once)(void *ud, const char *key, const char *message);
 } tpl_host;
 
@@ -59,7 +59,7 @@ typedef struct tpl_host {
 /* Creates a library searching "./templates", then each directory of path (colon-separated;
  * may be NULL), then the source tree's and the installed templates. seed seeds
  * templates_pick. NULL with err when out of memory. */
-tpl_library *templates_new(const tpl_host *host, const char *path, uint64_t seed, nyx_error *err);
+tpl_library *templates_new(const tpl_host *host, const char *path, uint64_t seed, error_info *err);
 
 /* The hot-reload watcher saw path change: a NAME.md is looked at again on its next use. */
 void templates_changed(tpl_library *lib, const char *path);
@@ -77,34 +77,34 @@ typedef struct tpl_info {
     const char *name;         /* the name, without "@V" */
     int version;              /* >= 1; 0 when there is no database to version it */
     const char *source;       /* the file's path, or "database" */
-    const nyx_template *t;    /* the compiled template */
+    const template_def *t;    /* the compiled template */
 } tpl_info;
 
 /* Finds "NAME" (the current content, recording its version) or "NAME@V" (from the database).
  * Returns 0 with *out filled, or -1 with err. */
-int templates_get(tpl_library *lib, const char *spec, tpl_info *out, nyx_error *err);
+int templates_get(tpl_library *lib, const char *spec, tpl_info *out, error_info *err);
 
 /* Renders "NAME" or "NAME@V" with vars (a map, or NULL). Partials {{> other}} resolve through
  * the library; variables given but not declared are reported once each through the engine's
  * log. The version rendered becomes the version last used of NAME.
  * Returns 0 with *out (free with free()), *len and *version (may be NULL), or -1 with err. */
 int templates_render(tpl_library *lib, const char *spec, const tvalue *vars, char **out,
-                     size_t *len, int *version, nyx_error *err);
+                     size_t *len, int *version, error_info *err);
 
 /* Stores text as a version of name in the database, after checking that it parses. The same
  * text as an existing version gives that version back. The database copy serves "NAME" only
  * when no template directory holds NAME.md. Returns 0 with *version, or -1 with err. */
 int templates_create(tpl_library *lib, const char *name, const char *text, size_t len,
-                     int *version, nyx_error *err);
+                     int *version, error_info *err);
 
 /* Chooses one of the versions stored for name (its current content is stored first) and
  * makes it the version last used of name. Returns 0 with *version, or -1 with err. */
-int templates_pick(tpl_library *lib, const char *name, int *version, nyx_error *err);
+int templates_pick(tpl_library *lib, const char *name, int *version, error_info *err);
 
 /* Records a script's judgement of one use of "NAME@V", or of "NAME" meaning the version last
  * rendered or picked for NAME in this engine (an error when there is none).
  *   success: 1 success, 0 failure */
-int templates_record(tpl_library *lib, const char *spec, int success, nyx_error *err);
+int templates_record(tpl_library *lib, const char *spec, int success, error_info *err);
 
 /* The version last rendered or picked for name in this engine; 0 when none. */
 int templates_last_version(tpl_library *lib, const char *name);
@@ -126,7 +126,7 @@ char *templates_model_for_call(tpl_library *lib, const char *name, int version);
  *   cost_usd, latency_ms: < 0 counts as 0
  * Returns the version credited (for the interaction's log row), 0 when none was. */
 int templates_call_finished(tpl_library *lib, char *name, int version, int success,
-                            const nyx_usage *u, double cost_usd, double latency_ms,
+                            const claude_usage *u, double cost_usd, double latency_ms,
                             int cache_hit);
 
 /* ---- listings for the command line (rows as store_row_fn: names and text values) ---- */
@@ -134,27 +134,27 @@ int templates_call_finished(tpl_library *lib, char *name, int version, int succe
 /* One row per template name found in the template directories or the database, by name:
  * name, version (current), versions (stored), source (path or "database"), description
  * ("error: ..." when the current file does not parse and nothing older serves). */
-int templates_list(tpl_library *lib, store_row_fn fn, void *ud, nyx_error *err);
+int templates_list(tpl_library *lib, store_row_fn fn, void *ud, error_info *err);
 
 /* store_template_history for name, after recording its current content, with a column
  * "current" ("*" on the version that "NAME" serves now). */
 int templates_history(tpl_library *lib, const char *name, store_row_fn fn, void *ud,
-                      nyx_error *err);
+                      error_info *err);
 
 /* store_template_stats for name, after recording its current content. */
 int templates_stats(tpl_library *lib, const char *name, store_row_fn fn, void *ud,
-                    nyx_error *err);
+                    error_info *err);
 
 /* A line diff of name@v1 against name@v2 in unified style: "--- name@v1", "+++ name@v2",
  * then hunks "@@ -a,b +c,d @@" of " " (context), "-" and "+" lines. Empty hunks when equal.
  * Returns the text (free with free()), or NULL with err. */
-char *templates_diff(tpl_library *lib, const char *name, int v1, int v2, nyx_error *err);
+char *templates_diff(tpl_library *lib, const char *name, int v1, int v2, error_info *err);
 
 /* The diff itself, on two texts (diff.c). Returns the text (free()), NULL when out of memory. */
 char *text_diff(const char *a, const char *b, const char *label_a, const char *label_b);
 
 /* Builds a map from "key=value" strings (NULL-terminated list); a key given more than once
  * becomes a list of its values, in order. Returns the map (tvalue_free), or NULL with err. */
-tvalue *templates_vars_from_pairs(const char *const *pairs, nyx_error *err);
+tvalue *templates_vars_from_pairs(const char *const *pairs, error_info *err);
 
 #endif

@@ -22,7 +22,7 @@ typedef struct tpl_entry {
     long mtime_ns;
     int racy;        /* modified close to when it was read: compare the bytes on next use */
     int stale;       /* the hot-reload watcher reported a change */
-    nyx_template *t;
+    template_def *t;
 } tpl_entry;
 
 typedef struct last_use {
@@ -39,25 +39,25 @@ struct tpl_library {
     size_t ndirs;
     tpl_entry **entries;
     size_t n, cap;
-    nyx_template **retired; /* replaced while a render was running: freed when it ends */
+    template_def **retired; /* replaced while a render was running: freed when it ends */
     size_t nretired, capretired;
     int rendering;
     last_use *last;       /* the version last rendered or picked, per name */
     size_t nlast;
     uint64_t rng;         /* templates_pick's generator (splitmix64) */
     int store_failed;     /* the database could not be opened: do not try again */
-    nyx_error partial_err; /* why a partial could not be resolved during the render */
+    error_info partial_err; /* why a partial could not be resolved during the render */
     int partial_failed;
 };
 
 /* The owner's database, opened on first use; NULL (said once) when unavailable. */
-nyx_store *templates_store(tpl_library *lib);
+store_db *templates_store(tpl_library *lib);
 /* Splits "NAME" or "NAME@V" into name (size bytes) and *version (0 without "@V"), checking
  * the name. Returns 0 or -1 with err "invalid_argument". */
 int templates_parse_spec(const char *spec, char *name, size_t size, int *version,
-                         nyx_error *err);
+                         error_info *err);
 /* The entry serving spec, loaded or refreshed as needed. Returns 0 or -1 with err. */
-int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, nyx_error *err);
+int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, error_info *err);
 /* Says a warning once per key through the owner's log (printf-style). */
 void templates_warn(tpl_library *lib, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int oom(nyx_error *err, const char *what)
+static int oom(error_info *err, const char *what)
 {
-    nyx_error_set(err, "out_of_memory", 0, "out of memory %s", what);
+    error_set(err, "out_of_memory", 0, "out of memory %s", what);
     return -1;
 }
 
@@ -93,7 +93,7 @@ static void scan_dir(name_set *s, const char *dir)
             continue;
         char name[TEMPLATES_MAX_NAME + 1];
         int v = 0;
-        nyx_error ignored;
+        error_info ignored;
         char spec[TEMPLATES_MAX_NAME + 4];
         if (n - 3 > TEMPLATES_MAX_NAME)
             continue;
@@ -106,7 +106,7 @@ static void scan_dir(name_set *s, const char *dir)
     closedir(d);
 }
 
-int templates_list(tpl_library *lib, store_row_fn fn, void *ud, nyx_error *err)
+int templates_list(tpl_library *lib, store_row_fn fn, void *ud, error_info *err)
 {
     if (!lib)
         return -1;
@@ -116,10 +116,10 @@ int templates_list(tpl_library *lib, store_row_fn fn, void *ud, nyx_error *err)
     /* Record the files' current contents first, so the counts below include them. */
     for (size_t i = 0; i < s.n; i++) {
         tpl_entry *en;
-        nyx_error ignored;
+        error_info ignored;
         templates_resolve(lib, s.names[i], &en, &ignored);
     }
-    nyx_store *st = templates_store(lib);
+    store_db *st = templates_store(lib);
     if (st && store_template_list(st, stored_row, &s, err) < 0) {
         names_free(&s);
         return -1;
@@ -144,8 +144,8 @@ int templates_list(tpl_library *lib, store_row_fn fn, void *ud, nyx_error *err)
     for (size_t i = 0; i < s.n && rc == 0; i++) {
         size_t k = order[i];
         tpl_entry *en = NULL;
-        nyx_error rerr;
-        nyx_error_clear(&rerr);
+        error_info rerr;
+        error_clear(&rerr);
         char version[16], versions[16], desc[600];
         const char *row[5] = {s.names[k], NULL, versions, NULL, NULL};
         snprintf(versions, sizeof versions, "%d", s.versions[k]);
@@ -196,17 +196,17 @@ static int history_row(void *ud, int ncols, const char *const *names, const char
 
 /* Records name's current content (so its version is listed) and returns that version; a
  * not_found error when name is nowhere. */
-static int current_version(tpl_library *lib, const char *name, int *version, nyx_error *err)
+static int current_version(tpl_library *lib, const char *name, int *version, error_info *err)
 {
     tpl_entry *en = NULL;
-    nyx_error rerr;
-    nyx_error_clear(&rerr);
+    error_info rerr;
+    error_clear(&rerr);
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
     if (templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
         return -1;
     if (v != 0) {
-        nyx_error_set(err, "invalid_argument", 0, "give the template name without '@': %.80s",
+        error_set(err, "invalid_argument", 0, "give the template name without '@': %.80s",
                       name);
         return -1;
     }
@@ -218,7 +218,7 @@ static int current_version(tpl_library *lib, const char *name, int *version, nyx
         return -1;
     }
     if (!templates_store(lib)) {
-        nyx_error_set(err, "store_error", 0, "template %s: no database holds its versions",
+        error_set(err, "store_error", 0, "template %s: no database holds its versions",
                       bare);
         return -1;
     }
@@ -226,7 +226,7 @@ static int current_version(tpl_library *lib, const char *name, int *version, nyx
 }
 
 int templates_history(tpl_library *lib, const char *name, store_row_fn fn, void *ud,
-                      nyx_error *err)
+                      error_info *err)
 {
     history_rows h = {fn, ud, 0};
     if (current_version(lib, name, &h.current, err) != 0)
@@ -234,7 +234,7 @@ int templates_history(tpl_library *lib, const char *name, store_row_fn fn, void 
     return store_template_history(templates_store(lib), name, history_row, &h, err);
 }
 
-int templates_stats(tpl_library *lib, const char *name, store_row_fn fn, void *ud, nyx_error *err)
+int templates_stats(tpl_library *lib, const char *name, store_row_fn fn, void *ud, error_info *err)
 {
     int current = 0;
     if (current_version(lib, name, &current, err) != 0)
@@ -242,20 +242,20 @@ int templates_stats(tpl_library *lib, const char *name, store_row_fn fn, void *u
     return store_template_stats(templates_store(lib), name, fn, ud, err);
 }
 
-char *templates_diff(tpl_library *lib, const char *name, int v1, int v2, nyx_error *err)
+char *templates_diff(tpl_library *lib, const char *name, int v1, int v2, error_info *err)
 {
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
     if (templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
         return NULL;
     if (v != 0 || v1 < 1 || v2 < 1) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "diff takes a template name without '@' and two versions >= 1");
         return NULL;
     }
     /* Record the current content, so the newest version can be compared too. */
     tpl_entry *cur = NULL;
-    nyx_error ignored;
+    error_info ignored;
     templates_resolve(lib, bare, &cur, &ignored);
     char spec1[TEMPLATES_MAX_NAME + 16], spec2[TEMPLATES_MAX_NAME + 16];
     snprintf(spec1, sizeof spec1, "%s@%d", bare, v1);
@@ -271,7 +271,7 @@ char *templates_diff(tpl_library *lib, const char *name, int v1, int v2, nyx_err
 
 /* ---- variables from the command line ---- */
 
-tvalue *templates_vars_from_pairs(const char *const *pairs, nyx_error *err)
+tvalue *templates_vars_from_pairs(const char *const *pairs, error_info *err)
 {
     tvalue *map = tvalue_map();
     if (!map) {
@@ -281,7 +281,7 @@ tvalue *templates_vars_from_pairs(const char *const *pairs, nyx_error *err)
     for (size_t i = 0; pairs && pairs[i]; i++) {
         const char *eq = strchr(pairs[i], '=');
         if (!eq || eq == pairs[i]) {
-            nyx_error_set(err, "invalid_argument", 0, "a variable must be key=value, got \"%.80s\"",
+            error_set(err, "invalid_argument", 0, "a variable must be key=value, got \"%.80s\"",
                           pairs[i]);
             tvalue_free(map);
             return NULL;
@@ -289,7 +289,7 @@ tvalue *templates_vars_from_pairs(const char *const *pairs, nyx_error *err)
         char key[256];
         size_t klen = (size_t)(eq - pairs[i]);
         if (klen >= sizeof key) {
-            nyx_error_set(err, "invalid_argument", 0, "variable name too long: \"%.40s...\"",
+            error_set(err, "invalid_argument", 0, "variable name too long: \"%.40s...\"",
                           pairs[i]);
             tvalue_free(map);
             return NULL;

@@ -153,14 +153,14 @@ static int choose(tpl_library *lib, const arms *as)
     return best;
 }
 
-int templates_pick(tpl_library *lib, const char *name, int *version, nyx_error *err)
+int templates_pick(tpl_library *lib, const char *name, int *version, error_info *err)
 {
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
     if (templates_parse_spec(name, bare, sizeof bare, &v, err) != 0)
         return -1;
     if (v != 0) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "pick chooses the version: give the template name without '@' (%.80s)",
                       name);
         return -1;
@@ -169,11 +169,11 @@ int templates_pick(tpl_library *lib, const char *name, int *version, nyx_error *
     if (templates_resolve(lib, bare, &en, err) != 0) /* also records the current content */
         return -1;
     int chosen = en->version;
-    nyx_store *s = templates_store(lib);
+    store_db *s = templates_store(lib);
     if (s && chosen > 0) {
         arms *as = calloc(1, sizeof *as);
         if (!as) {
-            nyx_error_set(err, "out_of_memory", 0, "out of memory choosing a template version");
+            error_set(err, "out_of_memory", 0, "out of memory choosing a template version");
             return -1;
         }
         if (store_template_history(s, bare, version_row, as, err) < 0 ||
@@ -192,22 +192,22 @@ int templates_pick(tpl_library *lib, const char *name, int *version, nyx_error *
 
 /* ---- recording ---- */
 
-int templates_record(tpl_library *lib, const char *spec, int success, nyx_error *err)
+int templates_record(tpl_library *lib, const char *spec, int success, error_info *err)
 {
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
     if (templates_parse_spec(spec, bare, sizeof bare, &v, err) != 0)
         return -1;
     if (v == 0 && (v = templates_last_version(lib, bare)) == 0) {
-        nyx_error_set(err, "invalid_argument", 0,
+        error_set(err, "invalid_argument", 0,
                       "no version of template %s was rendered or picked by this engine: give "
                       "\"%s@VERSION\"",
                       bare, bare);
         return -1;
     }
-    nyx_store *s = templates_store(lib);
+    store_db *s = templates_store(lib);
     if (!s) {
-        nyx_error_set(err, "store_error", 0,
+        error_set(err, "store_error", 0,
                       "cannot record a use of template %s@%d: the database is unavailable", bare,
                       v);
         return -1;
@@ -228,8 +228,8 @@ int templates_record(tpl_library *lib, const char *spec, int success, nyx_error 
 
 char *templates_model_for_call(tpl_library *lib, const char *name, int version)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char bare[TEMPLATES_MAX_NAME + 1], spec[TEMPLATES_MAX_NAME + 24];
     int v = 0;
     if (templates_parse_spec(name, bare, sizeof bare, &v, &err) != 0)
@@ -248,11 +248,11 @@ char *templates_model_for_call(tpl_library *lib, const char *name, int version)
 }
 
 int templates_call_finished(tpl_library *lib, char *name, int version, int success,
-                            const nyx_usage *u, double cost_usd, double latency_ms,
+                            const claude_usage *u, double cost_usd, double latency_ms,
                             int cache_hit)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char bare[TEMPLATES_MAX_NAME + 1];
     int v = 0;
     if (templates_parse_spec(name, bare, sizeof bare, &v, &err) != 0) {
@@ -278,7 +278,7 @@ int templates_call_finished(tpl_library *lib, char *name, int version, int succe
         }
         v = en->version;
     }
-    nyx_store *s = v > 0 ? templates_store(lib) : NULL;
+    store_db *s = v > 0 ? templates_store(lib) : NULL;
     if (!s)
         return v;
     int64_t in = u ? u->input_tokens + u->cache_creation_input_tokens +

@@ -16,7 +16,7 @@ typedef struct rctx {
 
 /* The chain of templates being rendered (partials), innermost first: defaults come from it. */
 typedef struct tframe {
-    const nyx_template *t;
+    const template_def *t;
     const struct tframe *up;
 } tframe;
 
@@ -35,14 +35,14 @@ typedef struct rst {
     long steps;
     template_partial_fn partial;
     void *partial_ud;
-    nyx_error *err;
+    error_info *err;
     const tframe *tf;
     int depth;                                  /* partials entered */
     const char *ind[TEMPLATE_MAX_PARTIAL_DEPTH]; /* indentation of standalone partials */
     size_t indlen[TEMPLATE_MAX_PARTIAL_DEPTH];
     int nind;
     int bol; /* at the start of a line (kept only while some indentation applies) */
-    const nyx_template *visited[MAX_VISITED];
+    const template_def *visited[MAX_VISITED];
     int nvisited, visited_overflow;
 } rst;
 
@@ -54,7 +54,7 @@ static int r_fail(rst *r, const char *type, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    nyx_error_set(r->err, type, 0, "%s", msg);
+    error_set(r->err, type, 0, "%s", msg);
     return -1;
 }
 
@@ -142,7 +142,7 @@ static const tvalue *find_top(const rst *r, const rctx *ctx, const char *key, si
     return NULL;
 }
 
-static const tvalue *lookup(const rst *r, const nyx_template *t, const rctx *ctx,
+static const tvalue *lookup(const rst *r, const template_def *t, const rctx *ctx,
                             const tpl_tok *k)
 {
     if (!k->nseg)
@@ -167,7 +167,7 @@ static int truthy(const tvalue *v)
     }
 }
 
-static int emit_value(rst *r, const nyx_template *t, const tpl_tok *k, const tvalue *v)
+static int emit_value(rst *r, const template_def *t, const tpl_tok *k, const tvalue *v)
 {
     switch (v->kind) {
     case TVALUE_STRING: return emit_bytes(r, v->u.str.s, v->u.str.len);
@@ -182,7 +182,7 @@ static int emit_value(rst *r, const nyx_template *t, const tpl_tok *k, const tva
 }
 
 /* Required variables of t that have no default must resolve from where t is rendered. */
-static int check_required(rst *r, const nyx_template *t, const rctx *ctx, const nyx_template *from,
+static int check_required(rst *r, const template_def *t, const rctx *ctx, const template_def *from,
                           const tpl_tok *at)
 {
     for (size_t i = 0; i < t->nvars; i++) {
@@ -202,16 +202,16 @@ static int check_required(rst *r, const nyx_template *t, const rctx *ctx, const 
     return 0;
 }
 
-static int render_range(rst *r, const nyx_template *t, const rctx *ctx, size_t from, size_t to);
+static int render_range(rst *r, const template_def *t, const rctx *ctx, size_t from, size_t to);
 
-static int render_partial(rst *r, const nyx_template *t, const rctx *ctx, const tpl_tok *k)
+static int render_partial(rst *r, const template_def *t, const rctx *ctx, const tpl_tok *k)
 {
     if (r->depth >= TEMPLATE_MAX_PARTIAL_DEPTH)
         return r_fail(r, "invalid_argument",
                       "%s:%u: {{> %s}} nests partials deeper than %d (does a partial include "
                       "itself?)",
                       t->origin, k->line, k->pname, TEMPLATE_MAX_PARTIAL_DEPTH);
-    const nyx_template *p = r->partial ? r->partial(r->partial_ud, k->pname) : NULL;
+    const template_def *p = r->partial ? r->partial(r->partial_ud, k->pname) : NULL;
     if (!p)
         return r_fail(r, "invalid_argument", "%s:%u: partial '%s' not found", t->origin, k->line,
                       k->pname);
@@ -244,7 +244,7 @@ static int render_partial(rst *r, const nyx_template *t, const rctx *ctx, const 
     return rc;
 }
 
-static int render_range(rst *r, const nyx_template *t, const rctx *ctx, size_t from, size_t to)
+static int render_range(rst *r, const template_def *t, const rctx *ctx, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++) {
         if (++r->steps > MAX_STEPS)
@@ -297,12 +297,12 @@ static int render_range(rst *r, const nyx_template *t, const rctx *ctx, size_t f
     return 0;
 }
 
-static int declared_by(const nyx_template *t, const tv_entry *e)
+static int declared_by(const template_def *t, const tv_entry *e)
 {
     return tv_map_find(t->declared, e->key, e->klen, e->hash) != NULL;
 }
 
-static void warn_unknown(const rst *r, const nyx_template *t, const tvalue *vars,
+static void warn_unknown(const rst *r, const template_def *t, const tvalue *vars,
                          template_warn_fn warn, void *warn_ud)
 {
     if (!vars || r->visited_overflow)
@@ -327,11 +327,11 @@ static void warn_unknown(const rst *r, const nyx_template *t, const tvalue *vars
     }
 }
 
-int template_render(const nyx_template *t, const tvalue *vars, template_partial_fn partial,
+int template_render(const template_def *t, const tvalue *vars, template_partial_fn partial,
                     void *partial_ud, template_warn_fn warn, void *warn_ud, char **out,
-                    size_t *out_len, nyx_error *err)
+                    size_t *out_len, error_info *err)
 {
-    nyx_error scratch;
+    error_info scratch;
     if (!err)
         err = &scratch;
     if (out)
@@ -339,12 +339,12 @@ int template_render(const nyx_template *t, const tvalue *vars, template_partial_
     if (out_len)
         *out_len = 0;
     if (!t || !out || !out_len) {
-        nyx_error_set(err, "invalid_argument", 0, "template_render: %s is NULL",
+        error_set(err, "invalid_argument", 0, "template_render: %s is NULL",
                       !t ? "the template" : !out ? "out" : "out_len");
         return -1;
     }
     if (vars && vars->kind != TVALUE_MAP) {
-        nyx_error_set(err, "invalid_argument", 0, "%s: template_render: vars must be a map",
+        error_set(err, "invalid_argument", 0, "%s: template_render: vars must be a map",
                       t->origin);
         return -1;
     }

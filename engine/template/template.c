@@ -12,8 +12,8 @@
 #include <xxhash.h>
 
 typedef struct cmp {
-    nyx_template *t;
-    nyx_error *err;
+    template_def *t;
+    error_info *err;
     size_t body;      /* first byte of the body */
     size_t cur;       /* position up to which lines are counted */
     int cur_line;     /* line of cur */
@@ -29,13 +29,13 @@ static int cmp_fail(cmp *c, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    nyx_error_set(c->err, "invalid_argument", 0, "%s:%d: %s", c->t->origin, line, msg);
+    error_set(c->err, "invalid_argument", 0, "%s:%d: %s", c->t->origin, line, msg);
     return -1;
 }
 
 static int cmp_oom(cmp *c)
 {
-    nyx_error_set(c->err, "out_of_memory", 0, "%s: out of memory", c->t->origin);
+    error_set(c->err, "out_of_memory", 0, "%s: out of memory", c->t->origin);
     return -1;
 }
 
@@ -52,7 +52,7 @@ static int line_at(cmp *c, size_t pos)
 
 static tpl_tok *add_tok(cmp *c, int op, int line)
 {
-    nyx_template *t = c->t;
+    template_def *t = c->t;
     if (t->ntok == t->captok) {
         size_t cap = t->captok ? t->captok * 2 : 32;
         tpl_tok *toks = realloc(t->toks, cap * sizeof *toks);
@@ -73,7 +73,7 @@ static int add_text(cmp *c, size_t from, size_t to, int line)
     if (to <= from)
         return 0;
     /* Adjacent text (around a removed comment) merges into one copy at render time. */
-    nyx_template *t = c->t;
+    template_def *t = c->t;
     if (t->ntok && t->toks[t->ntok - 1].op == TOK_TEXT) {
         tpl_tok *prev = &t->toks[t->ntok - 1];
         if (prev->off + prev->len == from) {
@@ -98,7 +98,7 @@ static int is_name_char(char ch)
 /* Splits the name [s, e) into hashed segments of token k. */
 static int compile_name(cmp *c, tpl_tok *k, size_t s, size_t e, int line)
 {
-    nyx_template *t = c->t;
+    template_def *t = c->t;
     const char *txt = t->text;
     k->off = (uint32_t)s;
     k->len = (uint32_t)(e - s);
@@ -148,7 +148,7 @@ static const char *find2(const char *s, size_t from, size_t to, const char *pat,
 
 static int compile_body(cmp *c, size_t pos)
 {
-    nyx_template *t = c->t;
+    template_def *t = c->t;
     const char *s = t->text;
     size_t len = t->len;
     size_t text_start = pos;
@@ -287,7 +287,7 @@ static int compile_body(cmp *c, size_t pos)
 }
 
 /* First body line that uses each declared variable, for "missing variable" messages. */
-static void note_uses(nyx_template *t)
+static void note_uses(template_def *t)
 {
     for (size_t i = 0; i < t->ntok; i++) {
         const tpl_tok *k = &t->toks[i];
@@ -303,24 +303,24 @@ static void note_uses(nyx_template *t)
     }
 }
 
-nyx_template *template_parse(const char *text, size_t len, const char *origin, nyx_error *err)
+template_def *template_parse(const char *text, size_t len, const char *origin, error_info *err)
 {
-    nyx_error scratch;
+    error_info scratch;
     if (!err)
         err = &scratch;
     if (!origin)
         origin = "template";
     if (!text && len) {
-        nyx_error_set(err, "invalid_argument", 0, "%s: template_parse: text is NULL", origin);
+        error_set(err, "invalid_argument", 0, "%s: template_parse: text is NULL", origin);
         return NULL;
     }
     if (len >= UINT32_MAX) {
-        nyx_error_set(err, "invalid_argument", 0, "%s: template is larger than 4 GiB", origin);
+        error_set(err, "invalid_argument", 0, "%s: template is larger than 4 GiB", origin);
         return NULL;
     }
-    nyx_template *t = calloc(1, sizeof *t);
+    template_def *t = calloc(1, sizeof *t);
     if (!t || !(t->origin = strdup(origin)) || !(t->text = malloc(len + 1))) {
-        nyx_error_set(err, "out_of_memory", 0, "%s: out of memory", origin);
+        error_set(err, "out_of_memory", 0, "%s: out of memory", origin);
         template_free(t);
         return NULL;
     }
@@ -344,7 +344,7 @@ nyx_template *template_parse(const char *text, size_t len, const char *origin, n
     return t;
 }
 
-void template_free(nyx_template *t)
+void template_free(template_def *t)
 {
     if (!t)
         return;
@@ -370,51 +370,51 @@ void template_free(nyx_template *t)
     free(t);
 }
 
-const char *template_description(const nyx_template *t) { return t ? t->description : NULL; }
-const char *template_model_hint(const nyx_template *t) { return t ? t->model : NULL; }
-const char *template_output_schema(const nyx_template *t) { return t ? t->output_json : NULL; }
-const char *template_tools(const nyx_template *t) { return t ? t->tools : NULL; }
-const char *template_origin(const nyx_template *t) { return t ? t->origin : NULL; }
-uint64_t template_hash(const nyx_template *t) { return t ? t->hash : 0; }
-size_t template_nvars(const nyx_template *t) { return t ? t->nvars : 0; }
+const char *template_description(const template_def *t) { return t ? t->description : NULL; }
+const char *template_model_hint(const template_def *t) { return t ? t->model : NULL; }
+const char *template_output_schema(const template_def *t) { return t ? t->output_json : NULL; }
+const char *template_tools(const template_def *t) { return t ? t->tools : NULL; }
+const char *template_origin(const template_def *t) { return t ? t->origin : NULL; }
+uint64_t template_hash(const template_def *t) { return t ? t->hash : 0; }
+size_t template_nvars(const template_def *t) { return t ? t->nvars : 0; }
 
-const char *template_text(const nyx_template *t, size_t *len)
+const char *template_text(const template_def *t, size_t *len)
 {
     if (len)
         *len = t ? t->len : 0;
     return t ? t->text : NULL;
 }
 
-static const tpl_var *var_at(const nyx_template *t, size_t i)
+static const tpl_var *var_at(const template_def *t, size_t i)
 {
     return t && i < t->nvars ? &t->vars[i] : NULL;
 }
 
-const char *template_var_name(const nyx_template *t, size_t i)
+const char *template_var_name(const template_def *t, size_t i)
 {
     const tpl_var *v = var_at(t, i);
     return v ? v->name : NULL;
 }
 
-int template_var_required(const nyx_template *t, size_t i)
+int template_var_required(const template_def *t, size_t i)
 {
     const tpl_var *v = var_at(t, i);
     return v ? v->required : 0;
 }
 
-const char *template_var_default(const nyx_template *t, size_t i)
+const char *template_var_default(const template_def *t, size_t i)
 {
     const tpl_var *v = var_at(t, i);
     return v ? v->def : NULL;
 }
 
-const char *template_var_description(const nyx_template *t, size_t i)
+const char *template_var_description(const template_def *t, size_t i)
 {
     const tpl_var *v = var_at(t, i);
     return v ? v->desc : NULL;
 }
 
-int template_var_line(const nyx_template *t, size_t i)
+int template_var_line(const template_def *t, size_t i)
 {
     const tpl_var *v = var_at(t, i);
     return v ? (v->use_line ? v->use_line : v->decl_line) : 0;

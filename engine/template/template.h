@@ -23,7 +23,7 @@
 /* How deep sections may nest in one template. */
 #define TEMPLATE_MAX_SECTION_DEPTH 100
 
-typedef struct nyx_template nyx_template;
+typedef struct template_def template_def;
 
 /* ---- templates ---- */
 
@@ -31,44 +31,44 @@ typedef struct nyx_template nyx_template;
  * Returns the template (free with template_free), or NULL with err set: type
  * "invalid_argument" and a message "origin:line: problem" (unclosed or mismatched section,
  * malformed tag, bad front matter), or "out_of_memory". */
-nyx_template *template_parse(const char *text,   /* the whole file; need not be NUL-terminated */
+template_def *template_parse(const char *text,   /* the whole file; need not be NUL-terminated */
                              size_t len,         /* bytes of text */
                              const char *origin, /* file name used in messages; NULL: "template" */
-                             nyx_error *err);    /* filled on failure; may be NULL */
+                             error_info *err);    /* filled on failure; may be NULL */
 
 /* Frees a template; NULL does nothing. */
-void template_free(nyx_template *t);
+void template_free(template_def *t);
 
 /* The front matter's description, or NULL when none. Valid as long as t. */
-const char *template_description(const nyx_template *t);
+const char *template_description(const template_def *t);
 /* The front matter's model hint ("model:"), or NULL when none. Valid as long as t. */
-const char *template_model_hint(const nyx_template *t);
+const char *template_model_hint(const template_def *t);
 /* Front matter `output:` (a JSON Schema on one line, returned compact) and `tools:` (a flow
  * list of tool names, returned joined by ','); NULL when not given. */
-const char *template_output_schema(const nyx_template *t);
-const char *template_tools(const nyx_template *t);
+const char *template_output_schema(const template_def *t);
+const char *template_tools(const template_def *t);
 /* The origin given to template_parse. Valid as long as t. */
-const char *template_origin(const nyx_template *t);
+const char *template_origin(const template_def *t);
 /* The text given to template_parse (a NUL-terminated copy); *len gets its length when len is
  * not NULL. Valid as long as t. */
-const char *template_text(const nyx_template *t, size_t *len);
+const char *template_text(const template_def *t, size_t *len);
 /* XXH3-64 of the whole text given to template_parse: equal texts give equal hashes, so the hash
  * identifies a version. */
-uint64_t template_hash(const nyx_template *t);
+uint64_t template_hash(const template_def *t);
 
 /* Number of variables the front matter declares, in declaration order. */
-size_t template_nvars(const nyx_template *t);
+size_t template_nvars(const template_def *t);
 /* Name of declared variable i; NULL when i >= template_nvars(t). Valid as long as t. */
-const char *template_var_name(const nyx_template *t, size_t i);
+const char *template_var_name(const template_def *t, size_t i);
 /* 1 when variable i is declared required: true; 0 otherwise or when i is out of range. */
-int template_var_required(const nyx_template *t, size_t i);
+int template_var_required(const template_def *t, size_t i);
 /* Default value of variable i, or NULL when it has none or i is out of range. */
-const char *template_var_default(const nyx_template *t, size_t i);
+const char *template_var_default(const template_def *t, size_t i);
 /* Description of variable i ("description:" in its declaration), or NULL. */
-const char *template_var_description(const nyx_template *t, size_t i);
+const char *template_var_description(const template_def *t, size_t i);
 /* Line of the first use of variable i in the body, or of its declaration when the body never
  * uses it; 0 when i is out of range. */
-int template_var_line(const nyx_template *t, size_t i);
+int template_var_line(const template_def *t, size_t i);
 
 /* ---- values ---- */
 
@@ -105,7 +105,7 @@ const tvalue *tvalue_map_get(const tvalue *map, const char *key);
 
 /* Finds the template for {{> name}}; returns NULL when there is none. The template returned
  * must stay valid until template_render returns; the caller of template_render owns it. */
-typedef const nyx_template *(*template_partial_fn)(void *ud, const char *name);
+typedef const template_def *(*template_partial_fn)(void *ud, const char *name);
 /* Receives one warning; msg is valid only during the call. */
 typedef void (*template_warn_fn)(void *ud, const char *msg);
 
@@ -122,7 +122,7 @@ typedef void (*template_warn_fn)(void *ud, const char *msg);
  * key of vars that neither t nor any partial it rendered declares, when any of them declares
  * variables.
  * Returns 0 with *out (free with free()) and *out_len (bytes before the NUL). */
-int template_render(const nyx_template *t,
+int template_render(const template_def *t,
                     const tvalue *vars,           /* a map, or NULL for none */
                     template_partial_fn partial,  /* may be NULL: then any {{> x}} fails */
                     void *partial_ud,             /* passed to partial */
@@ -130,6 +130,6 @@ int template_render(const nyx_template *t,
                     void *warn_ud,                /* passed to warn */
                     char **out,                   /* rendered text written here */
                     size_t *out_len,              /* its length written here */
-                    nyx_error *err);              /* filled on failure; may be NULL */
+                    error_info *err);              /* filled on failure; may be NULL */
 
 #endif

@@ -72,7 +72,7 @@ typedef struct tpl_var {
     int use_line;  /* first use in the body, 0 when unused */
 } tpl_var;
 
-struct nyx_template {
+struct template_def {
     char *text; /* NUL-terminated copy of the whole source; tokens point into it */
     size_t len;
     char *origin;
@@ -92,6 +92,6 @@ struct nyx_template {
 
 /* Parses the front matter at the start of t->text (if any) into t. Sets *body_off to the
  * first byte of the body and *body_line to its line. Returns 0 or -1 with err. */
-int tpl_front_matter(nyx_template *t, size_t *body_off, int *body_line, nyx_error *err);
+int tpl_front_matter(template_def *t, size_t *body_off, int *body_line, error_info *err);
 
 #endif

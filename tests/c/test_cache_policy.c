@@ -10,23 +10,23 @@
 #include "check.h"
 
 /* Only the minimum matters to the policy; the prices to its premium accounting. */
-static nyx_model sonnet46 = {.id = "claude-sonnet-4-6", .input = 3, .output = 15,
+static model_info sonnet46 = {.id = "claude-sonnet-4-6", .input = 3, .output = 15,
                              .cache_write_5m = 3.75, .cache_write_1h = 6, .cache_read = 0.3,
                              .has_price = 1, .min_cache_tokens = 2048};
 
-static void add_block(nyx_block **blocks, size_t *n, const char *text)
+static void add_block(claude_block **blocks, size_t *n, const char *text)
 {
-    nyx_block *b = realloc(*blocks, (*n + 1) * sizeof *b);
-    if (!b || nyx_block_set(&b[*n], text, strlen(text), NYX_MARK_NONE) != 0)
+    claude_block *b = realloc(*blocks, (*n + 1) * sizeof *b);
+    if (!b || block_set(&b[*n], text, strlen(text), NYX_MARK_NONE) != 0)
         abort();
     *blocks = b;
     (*n)++;
 }
 
 /* Appends a message of nblocks text blocks. */
-static void add_msg(nyx_request *r, int role, int nblocks, const char *text)
+static void add_msg(claude_request *r, int role, int nblocks, const char *text)
 {
-    nyx_message *m = realloc(r->messages, (r->nmessages + 1) * sizeof *m);
+    claude_message *m = realloc(r->messages, (r->nmessages + 1) * sizeof *m);
     if (!m)
         abort();
     r->messages = m;
@@ -39,9 +39,9 @@ static void add_msg(nyx_request *r, int role, int nblocks, const char *text)
 
 /* A chat: a short system prompt (far below the minimum by any estimate), then turns user,
  * assistant, user... with `extra` more blocks in the last user message. */
-static void chat(nyx_request *r, int turns, int extra)
+static void chat(claude_request *r, int turns, int extra)
 {
-    nyx_request_init(r);
+    request_init(r);
     r->model = strdup("claude-sonnet-4-6");
     r->max_tokens = 60;
     add_block(&r->system, &r->nsystem, "You are brief.");
@@ -53,7 +53,7 @@ static void chat(nyx_request *r, int turns, int extra)
 }
 
 /* The mark of the block at index k in prefix order (system, then messages). */
-static int mark_at(const nyx_request *r, size_t k)
+static int mark_at(const claude_request *r, size_t k)
 {
     if (k < r->nsystem)
         return r->system[k].mark;
@@ -66,7 +66,7 @@ static int mark_at(const nyx_request *r, size_t k)
     return -1;
 }
 
-static size_t nblocks(const nyx_request *r)
+static size_t nblocks(const claude_request *r)
 {
     size_t n = r->nsystem;
     for (size_t i = 0; i < r->nmessages; i++)
@@ -74,7 +74,7 @@ static size_t nblocks(const nyx_request *r)
     return n;
 }
 
-static int marks(const nyx_request *r)
+static int marks(const claude_request *r)
 {
     int n = 0;
     for (size_t k = 0; k < nblocks(r); k++)
@@ -82,10 +82,10 @@ static int marks(const nyx_request *r)
     return n;
 }
 
-static int place(cache_policy *p, nyx_request *r, double shared_ttl, double now, cache_expect *ex)
+static int place(cache_policy *p, claude_request *r, double shared_ttl, double now, cache_expect *ex)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     return cache_place_marks(p, r, &sonnet46, shared_ttl, now, ex, &err);
 }
 
@@ -95,14 +95,14 @@ static void test_chat_turns(void)
     cache_expect ex;
     /* The first turn: the system prompt and the newest message, though both are far below
      * the minimum (a mark there costs nothing; the estimate may be short). */
-    nyx_request r;
+    claude_request r;
     chat(&r, 1, 0);
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 1), NYX_MARK_5M);
     CHECK_INT(ex.marks, 2);
     cache_response_began(p, &r, &sonnet46, 1);
-    nyx_request_free(&r);
+    request_free(&r);
     /* Every later turn of 30 (2 blocks a turn): the system and the newest message only,
      * nothing in between, as each turn finds the one before within the lookback. */
     for (int turn = 2; turn <= 30; turn++) {
@@ -113,7 +113,7 @@ static void test_chat_turns(void)
         CHECK_INT(marks(&r), 2);
         CHECK_INT(ex.marks, 2);
         cache_response_began(p, &r, &sonnet46, turn + 0.5);
-        nyx_request_free(&r);
+        request_free(&r);
     }
     /* A conversation sent at turn 20, then at turn 31 (22 blocks more): a link 19 blocks
      * after turn 20's newest message keeps what turn 20 wrote in reach. */
@@ -122,39 +122,39 @@ static void test_chat_turns(void)
     chat(&r, 20, 0);
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     cache_response_began(p, &r, &sonnet46, 0.5);
-    nyx_request_free(&r);
+    request_free(&r);
     chat(&r, 31, 0); /* 22 blocks more */
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
     CHECK_INT(marks(&r), 3);
     CHECK_INT(mark_at(&r, 39 + 19), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     /* A shared context kept an hour: the system's mark is 1h, the conversation's 5m (longer
      * first, as the API wants); cache = "1h" makes them all 1h. */
     chat(&r, 3, 0);
     CHECK_INT(place(p, &r, 3600, 2, &ex), 0);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_1H);
     CHECK_INT(mark_at(&r, nblocks(&r) - 1), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     chat(&r, 3, 0);
     r.cache_mode = NYX_CACHE_1H;
     CHECK_INT(place(p, &r, 300, 2, &ex), 0);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_1H);
     CHECK_INT(mark_at(&r, nblocks(&r) - 1), NYX_MARK_1H);
-    nyx_request_free(&r);
+    request_free(&r);
     /* An empty final assistant turn (a prefill) cannot carry a mark: the block before does. */
     chat(&r, 2, 0);
     add_msg(&r, NYX_ROLE_ASSISTANT, 1, "");
     CHECK_INT(place(p, &r, 300, 2, &ex), 0);
     CHECK_INT(mark_at(&r, nblocks(&r) - 1), NYX_MARK_NONE);
     CHECK_INT(mark_at(&r, nblocks(&r) - 2), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     /* No system prompt: the newest message alone. */
-    nyx_request_init(&r);
+    request_init(&r);
     add_msg(&r, NYX_ROLE_USER, 1, "Hello");
     CHECK_INT(place(p, &r, 300, 2, &ex), 0);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
     CHECK_INT(ex.marks, 1);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
 }
 
@@ -162,7 +162,7 @@ static void test_single_prompt(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    nyx_request r;
+    claude_request r;
     /* A prompt, not a conversation: it is not expected again, so only the system is marked
      * (a mark on the prompt would add its write premium for nothing). */
     chat(&r, 1, 0);
@@ -170,9 +170,9 @@ static void test_single_prompt(void)
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 1), NYX_MARK_NONE);
-    nyx_request_free(&r);
+    request_free(&r);
     /* Without a system prompt, auto marks nothing; cache = true marks the prompt. */
-    nyx_request_init(&r);
+    request_init(&r);
     add_msg(&r, NYX_ROLE_USER, 1, "Hello");
     r.single_prompt = 1;
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
@@ -180,19 +180,19 @@ static void test_single_prompt(void)
     r.cache_mode = NYX_CACHE_ON;
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
 }
 
 /* A first turn written at t=0, then a request that grew by `grown` blocks since: returns the
  * request, marked at time now. */
-static void grown_by(cache_policy *p, nyx_request *r, int grown, double now, cache_expect *ex)
+static void grown_by(cache_policy *p, claude_request *r, int grown, double now, cache_expect *ex)
 {
-    nyx_request first;
+    claude_request first;
     chat(&first, 1, 0);
     CHECK_INT(place(p, &first, 300, 0, ex), 0);
     cache_response_began(p, &first, &sonnet46, 0);
-    nyx_request_free(&first);
+    request_free(&first);
     /* user (block 1, written), assistant (block 2), user of grown - 1 blocks */
     chat(r, 2, grown - 2);
     CHECK_INT((long)nblocks(r), 2 + grown);
@@ -202,7 +202,7 @@ static void grown_by(cache_policy *p, nyx_request *r, int grown, double now, cac
 static void test_lookback_chain(void)
 {
     cache_expect ex;
-    nyx_request r;
+    claude_request r;
     /* Links are kept 19 blocks apart, one short of the API's 20-block lookback, so that either
      * reading of it (counting the mark's own block or not) finds the entry. */
     /* 19 blocks since the written prefix (block 1): the newest mark finds it, no link. */
@@ -210,7 +210,7 @@ static void test_lookback_chain(void)
     grown_by(p, &r, 19, 1, &ex);
     CHECK_INT(marks(&r), 2);
     CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
     /* 20 (the lookback itself): one link, 19 blocks after the written prefix. */
     p = cache_policy_new(NULL);
@@ -220,7 +220,7 @@ static void test_lookback_chain(void)
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 21), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
     /* 50: two links (20, 39), the newest at 51, and the system: 4 marks. */
     p = cache_policy_new(NULL);
@@ -230,7 +230,7 @@ static void test_lookback_chain(void)
     CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 39), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 51), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
     /* 70: three links; the system gives up its slot, still 4 marks. */
     p = cache_policy_new(NULL);
@@ -242,7 +242,7 @@ static void test_lookback_chain(void)
     CHECK_INT(mark_at(&r, 39), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 58), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 71), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
     /* 77: no 4 marks can reach it, so nothing is read either way: the system and the newest. */
     p = cache_policy_new(NULL);
@@ -250,22 +250,22 @@ static void test_lookback_chain(void)
     CHECK_INT(marks(&r), 2);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 78), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
     /* Once the written prefix has expired (5 minutes), no link. */
     p = cache_policy_new(NULL);
     grown_by(p, &r, 30, 301, &ex);
     CHECK_INT(marks(&r), 2);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
     /* The first message changed: the prefix written at its end is another one, and the chain
      * starts from the system prompt's (block 0). */
     p = cache_policy_new(NULL);
-    nyx_request first;
+    claude_request first;
     chat(&first, 1, 0);
     CHECK_INT(place(p, &first, 300, 0, &ex), 0);
     cache_response_began(p, &first, &sonnet46, 0);
-    nyx_request_free(&first);
+    request_free(&first);
     chat(&r, 2, 28);
     free(r.messages[0].blocks[0].text);
     r.messages[0].blocks[0].text = strdup("Another question?");
@@ -274,7 +274,7 @@ static void test_lookback_chain(void)
     CHECK_INT(marks(&r), 3);
     CHECK_INT(mark_at(&r, 19), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 31), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
 }
 
@@ -284,7 +284,7 @@ static void test_api_mode(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    nyx_request r;
+    claude_request r;
     chat(&r, 1, 0);
     r.cache_mode = NYX_CACHE_API;
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
@@ -292,21 +292,21 @@ static void test_api_mode(void)
     CHECK_INT(marks(&r), 0);
     CHECK_INT(ex.marks, 1);
     cache_response_began(p, &r, &sonnet46, 0);
-    nyx_request_free(&r);
+    request_free(&r);
     chat(&r, 2, 28); /* 30 blocks after block 1 */
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
     CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     /* With 4 marks of the script's own, the automatic one would be a fifth. */
     chat(&r, 3, 0);
     r.cache_mode = NYX_CACHE_API;
     for (size_t i = 0; i < r.nmessages - 1; i++)
         r.messages[i].blocks[0].mark = NYX_MARK_5M;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(cache_place_marks(p, &r, &sonnet46, 300, 1, &ex, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
 }
 
@@ -314,14 +314,14 @@ static void test_script_marks(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    nyx_request r;
+    claude_request r;
     /* One mark of the script's own: its plan, nothing added. */
     chat(&r, 2, 0);
     r.messages[0].blocks[0].mark = NYX_MARK_5M;
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     CHECK_INT(marks(&r), 1);
     CHECK_INT(ex.marks, 1);
-    nyx_request_free(&r);
+    request_free(&r);
     /* A mark inside the tools counts as the script's. */
     chat(&r, 2, 0);
     r.tools_json = strdup("[{\"name\":\"get\",\"input_schema\":{\"type\":\"object\"},"
@@ -329,13 +329,13 @@ static void test_script_marks(void)
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     CHECK_INT(marks(&r), 0);
     CHECK_INT(ex.marks, 1);
-    nyx_request_free(&r);
+    request_free(&r);
     /* cache = false: nothing. */
     chat(&r, 2, 0);
     r.cache_mode = NYX_CACHE_OFF;
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     CHECK_INT(marks(&r), 0);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
 }
 
@@ -345,14 +345,14 @@ static void test_tools(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    nyx_request r;
+    claude_request r;
     chat(&r, 2, 0);
     r.tools_json = strdup("[{\"name\":\"get\",\"input_schema\":{\"type\":\"object\"}}]");
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     CHECK_INT(r.tools_mark, NYX_MARK_NONE);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
-    nyx_request_free(&r);
-    nyx_request_init(&r);
+    request_free(&r);
+    request_init(&r);
     r.tools_json = strdup("[{\"name\":\"get\",\"input_schema\":{\"type\":\"object\"}}]");
     add_msg(&r, NYX_ROLE_USER, 1, "A question?");
     CHECK_INT(place(p, &r, 3600, 0, &ex), 0);
@@ -371,7 +371,7 @@ static void test_tools(void)
     CHECK_INT(mark_at(&r, 38), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 57), NYX_MARK_5M);
     CHECK_INT(mark_at(&r, 70), NYX_MARK_5M);
-    nyx_request_free(&r);
+    request_free(&r);
     cache_policy_free(p);
 }
 
@@ -381,14 +381,14 @@ static void test_known_tokens(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    nyx_request r;
+    claude_request r;
     chat(&r, 1, 0);
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     cache_response_began(p, &r, &sonnet46, 0);
-    nyx_request_free(&r);
+    request_free(&r);
     chat(&r, 2, 0);
     CHECK_INT(cache_known_tokens(p, &r, &sonnet46, 1), 0); /* a few tokens: nothing written */
-    nyx_request_free(&r);
+    request_free(&r);
     /* A long first question: ~9,000 bytes, ~2,250 tokens at the default estimate. */
     size_t n = 9000;
     char *big = malloc(n + 1);
@@ -408,7 +408,7 @@ static void test_known_tokens(void)
             CHECK_INT(cache_known_tokens(p, &r, &sonnet46, 3), want);
             CHECK_INT(cache_known_tokens(p, &r, &sonnet46, 2 + 301), 0); /* expired */
         }
-        nyx_request_free(&r);
+        request_free(&r);
     }
     free(big);
     cache_policy_free(p);
@@ -427,8 +427,8 @@ static void test_split_again(void)
     strcpy(text + n, "\n\nRespond as: CFO");
     size_t first_len = 0;
     for (int call = 0; call < 2; call++) {
-        nyx_request r;
-        nyx_request_init(&r);
+        claude_request r;
+        request_init(&r);
         add_block(&r.system, &r.nsystem, text);
         add_msg(&r, NYX_ROLE_USER, 1, "Go?");
         r.single_prompt = 1;
@@ -441,7 +441,7 @@ static void test_split_again(void)
         CHECK_INT(r.system[0].len, first_len);
         CHECK_INT(ex.expect_hit, call == 1);
         cache_response_began(p, &r, &sonnet46, call + 0.5);
-        nyx_request_free(&r);
+        request_free(&r);
     }
     CHECK_INT(first_len, n + 2);
     free(text);

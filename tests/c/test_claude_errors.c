@@ -1,4 +1,4 @@
-/* HTTP failures as nyx_error values: types per status, body precedence, retry decisions. */
+/* HTTP failures as error_info values: types per status, body precedence, retry decisions. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +24,7 @@ static const struct {
 static void test_status_table(void)
 {
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
-        nyx_error err;
+        error_info err;
         claude_error_from_http(statuses[i].status, NULL, 0, NULL, &err);
         CHECK_STR(err.type, statuses[i].type);
         CHECK_INT(err.status, statuses[i].status);
@@ -34,7 +34,7 @@ static void test_status_table(void)
         CHECK_INT(err.should_retry, -1);
         CHECK_STR(err.request_id, "");
     }
-    nyx_error err;
+    error_info err;
     claude_error_from_http(503, "", 0, NULL, &err);
     CHECK_STR(err.message, "HTTP 503 with an empty body");
     CHECK_INT(claude_status_retryable(200), 0);
@@ -46,7 +46,7 @@ static void test_body_wins(void)
 {
     const char *body = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
                        "\"message\":\"Overloaded\"},\"request_id\":\"req_body\"}";
-    nyx_error err;
+    error_info err;
     claude_error_from_http(500, body, strlen(body), NULL, &err); /* body type beats status */
     CHECK_STR(err.type, "overloaded_error");
     CHECK_STR(err.message, "Overloaded");
@@ -79,7 +79,7 @@ static void test_headers_decide(void)
     const char *l1 = "x-should-retry: false\r\n", *l2 = "retry-after: 7\r\n";
     claude_headers_feed(&h, l1, strlen(l1), 0);
     claude_headers_feed(&h, l2, strlen(l2), 0);
-    nyx_error err;
+    error_info err;
     claude_error_from_http(529, NULL, 0, &h, &err);
     CHECK_INT(err.retryable, 0);
     CHECK_INT(err.should_retry, 0);
@@ -100,7 +100,7 @@ static void expect_429(const char *message, int with_retry_after, int retryable)
     claude_headers_init(&h);
     if (with_retry_after)
         h.retry_after_s = 20;
-    nyx_error err;
+    error_info err;
     claude_error_from_http(429, body, strlen(body), &h, &err);
     CHECK_STR(err.type, "rate_limit_error");
     CHECK_STR(err.message, message);
@@ -128,7 +128,7 @@ static void test_non_json_body(void)
     const char *head = "<html>\r\n<head><title>502 Bad Gateway</title></head>\n\t<body>\x01\xff";
     memset(big, 'x', n);
     memcpy(big, head, strlen(head));
-    nyx_error err;
+    error_info err;
     claude_error_from_http(502, big, n, NULL, &err);
     free(big);
     CHECK_STR(err.type, "api_error");
@@ -146,7 +146,7 @@ static void test_non_json_body(void)
 
 static void test_transport(void)
 {
-    nyx_error err;
+    error_info err;
     claude_error_transport(&err, 1, "Operation timed out after 600000 milliseconds");
     CHECK_STR(err.type, "timeout");
     CHECK_STR(err.message, "Operation timed out after 600000 milliseconds");

@@ -20,17 +20,17 @@ static char *long_text(size_t size, char last)
     return s;
 }
 
-static void request(nyx_request *r, const char *system, const char *question, int mark)
+static void request(claude_request *r, const char *system, const char *question, int mark)
 {
-    nyx_request_init(r);
+    request_init(r);
     r->model = strdup("claude-haiku-5-5");
     r->max_tokens = 16;
     r->system = calloc(1, sizeof *r->system);
     r->messages = calloc(1, sizeof *r->messages);
-    r->messages[0].blocks = calloc(1, sizeof(nyx_block));
+    r->messages[0].blocks = calloc(1, sizeof(claude_block));
     if (!r->model || !r->system || !r->messages || !r->messages[0].blocks ||
-        nyx_block_set(&r->system[0], system, strlen(system), mark) ||
-        nyx_block_set(&r->messages[0].blocks[0], question, strlen(question), NYX_MARK_NONE))
+        block_set(&r->system[0], system, strlen(system), mark) ||
+        block_set(&r->messages[0].blocks[0], question, strlen(question), NYX_MARK_NONE))
         abort();
     r->nsystem = 1;
     r->nmessages = 1;
@@ -41,10 +41,10 @@ static void request(nyx_request *r, const char *system, const char *question, in
 /* The body with the memo must be the body without it. */
 static void same_body(claude_json_texts *jt, const char *system, const char *question, int mark)
 {
-    nyx_request r;
+    claude_request r;
     request(&r, system, question, mark);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     size_t a_len = 0, b_len = 0;
     char *a = claude_request_json_memo(&r, jt, &a_len, &err);
     char *b = claude_request_json(&r, &b_len, &err);
@@ -56,7 +56,7 @@ static void same_body(claude_json_texts *jt, const char *system, const char *que
     }
     free(a);
     free(b);
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 int main(void)

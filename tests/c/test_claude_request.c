@@ -15,23 +15,23 @@ static char *dup(const char *s)
     return p;
 }
 
-static void add_block(nyx_block **blocks, size_t *n, const char *text, int mark)
+static void add_block(claude_block **blocks, size_t *n, const char *text, int mark)
 {
-    nyx_block *b = realloc(*blocks, (*n + 1) * sizeof **blocks);
-    if (!b || nyx_block_set(&b[*n], text, strlen(text), mark))
+    claude_block *b = realloc(*blocks, (*n + 1) * sizeof **blocks);
+    if (!b || block_set(&b[*n], text, strlen(text), mark))
         abort();
     *blocks = b;
     (*n)++;
 }
 
 /* Appends a message with one block; returns its index for add_block on further blocks. */
-static size_t add_msg(nyx_request *r, int role, const char *text, int mark)
+static size_t add_msg(claude_request *r, int role, const char *text, int mark)
 {
-    nyx_message *m = realloc(r->messages, (r->nmessages + 1) * sizeof *m);
+    claude_message *m = realloc(r->messages, (r->nmessages + 1) * sizeof *m);
     if (!m)
         abort();
     r->messages = m;
-    nyx_message *msg = &m[r->nmessages];
+    claude_message *msg = &m[r->nmessages];
     msg->role = role;
     msg->blocks = NULL;
     msg->nblocks = 0;
@@ -40,19 +40,19 @@ static size_t add_msg(nyx_request *r, int role, const char *text, int mark)
     return r->nmessages++;
 }
 
-static void base(nyx_request *r)
+static void base(claude_request *r)
 {
-    nyx_request_init(r);
+    request_init(r);
     r->model = dup("claude-sonnet-4-5");
     r->max_tokens = 1024;
     add_msg(r, NYX_ROLE_USER, "Hello", NYX_MARK_NONE);
 }
 
 /* Builds r and compares to the expected body; also checks the reported length. */
-static void expect_body(const nyx_request *r, const char *want)
+static void expect_body(const claude_request *r, const char *want)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     size_t len = 0;
     char *body = claude_request_json(r, &len, &err);
     CHECK_STR(body, want);
@@ -62,10 +62,10 @@ static void expect_body(const nyx_request *r, const char *want)
     free(body);
 }
 
-static void expect_invalid(const nyx_request *r, const char *message)
+static void expect_invalid(const claude_request *r, const char *message)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     size_t len = 12345;
     char *body = claude_request_json(r, &len, &err);
     CHECK(body == NULL);
@@ -78,40 +78,40 @@ static void expect_invalid(const nyx_request *r, const char *message)
 
 static void test_minimal(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
                     "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 static void test_system_string(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     add_block(&r.system, &r.nsystem, "You are terse.", NYX_MARK_NONE);
     expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
                     "\"system\":\"You are terse.\","
                     "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 static void test_system_single_marked_block(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     add_block(&r.system, &r.nsystem, "Rules.", NYX_MARK_5M);
     expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
                     "\"system\":[{\"type\":\"text\",\"text\":\"Rules.\","
                     "\"cache_control\":{\"type\":\"ephemeral\"}}],"
                     "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 static void test_marks_5m_and_1h(void)
 {
-    nyx_request r;
-    nyx_request_init(&r);
+    claude_request r;
+    request_init(&r);
     r.model = dup("claude-opus-4-6");
     r.max_tokens = 64;
     add_block(&r.system, &r.nsystem, "Long policy.", NYX_MARK_1H);
@@ -132,12 +132,12 @@ static void test_marks_5m_and_1h(void)
                 "{\"role\":\"assistant\",\"content\":\"Answer one.\"},"
                 "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Question two?\","
                 "\"cache_control\":{\"type\":\"ephemeral\"}}]}]}");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 static void test_optional_fields(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     r.temperature = 0.5;
     r.stop_sequences = calloc(2, sizeof *r.stop_sequences);
@@ -163,13 +163,13 @@ static void test_optional_fields(void)
     expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
                     "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
                     "\"temperature\":0}");
-    r.nstop = 2; /* restore so nyx_request_free releases them */
-    nyx_request_free(&r);
+    r.nstop = 2; /* restore so request_free releases them */
+    request_free(&r);
 }
 
 static void test_tools_passthrough(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     r.tools_json = dup("[ {\"name\": \"get_weather\", \"description\": \"Weather\",\n"
                        "   \"input_schema\": {\"type\": \"object\", \"properties\": "
@@ -184,7 +184,7 @@ static void test_tools_passthrough(void)
     /* The tool's 1h mark comes first in prefix order, so a 5m system mark after it is fine
      * and a 1h one after a 5m tool is not. */
     add_block(&r.system, &r.nsystem, "S", NYX_MARK_5M);
-    nyx_error err;
+    error_info err;
     char *body = claude_request_json(&r, NULL, &err);
     CHECK(body != NULL);
     free(body);
@@ -193,14 +193,14 @@ static void test_tools_passthrough(void)
     r.system[0].mark = NYX_MARK_1H;
     expect_invalid(&r, "system[0] has a 1h cache mark after a 5m mark (longer TTLs must come "
                        "first)");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 /* The cache policy's mark on the last tool (tools_mark): added to the body, counted among the
  * 4, and not doubled on a tool that has its own. */
 static void test_tools_mark(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     r.tools_json = dup("[{\"name\":\"a\"},{\"name\":\"b\"}]");
     r.tools_mark = NYX_MARK_1H;
@@ -211,7 +211,7 @@ static void test_tools_mark(void)
     add_block(&r.system, &r.nsystem, "s1", NYX_MARK_5M);
     add_block(&r.system, &r.nsystem, "s2", NYX_MARK_5M);
     add_block(&r.system, &r.nsystem, "s3", NYX_MARK_5M);
-    nyx_error err;
+    error_info err;
     char *body = claude_request_json(&r, NULL, &err); /* exactly 4 */
     CHECK(body != NULL);
     free(body);
@@ -233,25 +233,25 @@ static void test_tools_mark(void)
     r.tools_json = dup("[{\"name\":\"a\",\"cache_control\":{\"type\":\"ephemeral\"}},{\"name\":\"b\"}]");
     r.tools_mark = NYX_MARK_1H;
     expect_invalid(&r, "the last tool's 1h cache mark follows a 5m mark");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 static void test_escaping(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     free(r.messages[0].blocks[0].text);
     const char *text = "She said \"hi\"\\\t\x01 caf\xc3\xa9";
-    nyx_block_set(&r.messages[0].blocks[0], text, strlen(text), NYX_MARK_NONE);
+    block_set(&r.messages[0].blocks[0], text, strlen(text), NYX_MARK_NONE);
     expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
                     "\"messages\":[{\"role\":\"user\",\"content\":"
                     "\"She said \\\"hi\\\"\\\\\\t\\u0001 caf\xc3\xa9\"}]}");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 static void test_count_tokens(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     add_block(&r.system, &r.nsystem, "Sys", NYX_MARK_5M);
     r.tools_json = dup("[]");
@@ -260,8 +260,8 @@ static void test_count_tokens(void)
     r.stream = 1;
     r.top_level_cache = 1;
     r.max_tokens = 0; /* not part of a count_tokens body, so not validated */
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     size_t len = 0;
     char *body = claude_count_tokens_json(&r, &len, &err);
     CHECK_STR(body, "{\"model\":\"claude-sonnet-4-5\","
@@ -273,19 +273,19 @@ static void test_count_tokens(void)
         CHECK_INT(len, strlen(body));
     free(body);
     expect_invalid(&r, "max_tokens must be a positive integer");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 static void test_stable(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     add_block(&r.system, &r.nsystem, "a", NYX_MARK_1H);
     add_msg(&r, NYX_ROLE_ASSISTANT, "b", NYX_MARK_5M);
     add_msg(&r, NYX_ROLE_USER, "c", NYX_MARK_NONE);
     r.tools_json = dup("[{\"b\":1,\"a\":2.5e0}]");
     r.temperature = 0.7;
-    nyx_error err;
+    error_info err;
     size_t l1 = 0, l2 = 0;
     char *b1 = claude_request_json(&r, &l1, &err);
     char *b2 = claude_request_json(&r, &l2, &err);
@@ -297,19 +297,19 @@ static void test_stable(void)
     CHECK(b1 && strstr(b1, "\"tools\":[{\"b\":1,\"a\":2.5}],\"temperature\":0.7}") != NULL);
     free(b1);
     free(b2);
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 static void test_validation(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     free(r.model);
     r.model = NULL;
     expect_invalid(&r, "model must be a non-empty string");
     r.model = dup("");
     expect_invalid(&r, "model must be a non-empty string");
-    nyx_request_free(&r);
+    request_free(&r);
 
     base(&r);
     r.max_tokens = 0;
@@ -319,9 +319,9 @@ static void test_validation(void)
     r.max_tokens = 10;
     r.temperature = 1.5;
     expect_invalid(&r, "temperature must be between 0 and 1");
-    nyx_request_free(&r);
+    request_free(&r);
 
-    nyx_request_init(&r);
+    request_init(&r);
     r.model = dup("m");
     r.max_tokens = 1;
     expect_invalid(&r, "messages must contain at least one message");
@@ -339,21 +339,21 @@ static void test_validation(void)
     free(r.messages[2].blocks[0].text);
     r.messages[2].blocks[0].text = NULL;
     expect_invalid(&r, "messages[2].content[0].text is missing");
-    nyx_block_set(&r.messages[2].blocks[0], "a\0b", 3, NYX_MARK_NONE);
+    block_set(&r.messages[2].blocks[0], "a\0b", 3, NYX_MARK_NONE);
     expect_invalid(&r, "messages[2].content[0].text contains a NUL byte");
-    nyx_request_free(&r);
+    request_free(&r);
 
     base(&r);
     add_block(&r.system, &r.nsystem, "x\0y", NYX_MARK_NONE);
     r.system[0].len = 3;
     expect_invalid(&r, "system[0].text contains a NUL byte");
-    nyx_request_free(&r);
+    request_free(&r);
 
     base(&r);
     r.stop_sequences = calloc(1, sizeof *r.stop_sequences);
     r.nstop = 1;
     expect_invalid(&r, "stop_sequences[0] is missing");
-    nyx_request_free(&r);
+    request_free(&r);
 
     base(&r);
     r.tools_json = dup("[{\"name\":");
@@ -364,18 +364,18 @@ static void test_validation(void)
     free(r.tools_json);
     r.tools_json = dup("{\"name\":\"t\"}");
     expect_invalid(&r, "tools must be a JSON array");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 static void test_mark_limits(void)
 {
-    nyx_request r;
+    claude_request r;
     base(&r);
     r.messages[0].blocks[0].mark = NYX_MARK_5M;
     add_block(&r.system, &r.nsystem, "s1", NYX_MARK_1H);
     add_block(&r.system, &r.nsystem, "s2", NYX_MARK_1H);
     add_block(&r.system, &r.nsystem, "s3", NYX_MARK_5M);
-    nyx_error err;
+    error_info err;
     char *body = claude_request_json(&r, NULL, &err); /* exactly 4: allowed */
     CHECK(body != NULL);
     free(body);
@@ -386,7 +386,7 @@ static void test_mark_limits(void)
     add_msg(&r, NYX_ROLE_ASSISTANT, "a", NYX_MARK_5M);
     expect_invalid(&r, "at most 4 cache marks are allowed (tools, system, messages and top-level "
                        "cache_control together), got 5");
-    nyx_request_free(&r);
+    request_free(&r);
 
     base(&r); /* 1h after 5m inside the messages */
     add_msg(&r, NYX_ROLE_ASSISTANT, "a", NYX_MARK_5M);
@@ -404,14 +404,14 @@ static void test_mark_limits(void)
     body = claude_request_json(&r, NULL, &err);
     CHECK(body != NULL);
     free(body);
-    nyx_request_free(&r);
+    request_free(&r);
 
     base(&r); /* 5m system mark, then 1h in a message */
     add_block(&r.system, &r.nsystem, "s", NYX_MARK_5M);
     r.messages[0].blocks[0].mark = NYX_MARK_1H;
     expect_invalid(&r, "messages[0].content[0] has a 1h cache mark after a 5m mark (longer TTLs "
                        "must come first)");
-    nyx_request_free(&r);
+    request_free(&r);
 }
 
 int main(void)

@@ -16,7 +16,7 @@ static const char FULL[] =
     "\"server_tool_use\":null}}";
 
 /* Parses from an exactly-sized heap copy, so ASan catches any read past len. */
-static int parse(const char *body, size_t len, nyx_response *out, nyx_error *err)
+static int parse(const char *body, size_t len, claude_response *out, error_info *err)
 {
     char *copy = malloc(len ? len : 1);
     if (!copy)
@@ -29,24 +29,24 @@ static int parse(const char *body, size_t len, nyx_response *out, nyx_error *err
 
 static void expect_malformed(const char *body, const char *message)
 {
-    nyx_response r;
-    nyx_response_init(&r);
-    nyx_error err;
-    nyx_error_clear(&err);
+    claude_response r;
+    response_init(&r);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(parse(body, strlen(body), &r, &err), -1);
     CHECK_STR(err.type, "api_error");
     CHECK_STR(err.message, message);
     CHECK_INT(err.retryable, 0);
     CHECK(r.id == NULL && r.text == NULL);
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_full(void)
 {
-    nyx_response r;
-    nyx_response_init(&r);
-    nyx_error err;
-    nyx_error_clear(&err);
+    claude_response r;
+    response_init(&r);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(parse(FULL, strlen(FULL), &r, &err), 0);
     CHECK_STR(r.id, "msg_01XFDUDYJgAACzvnptvVoYEL");
     CHECK_STR(r.model, "claude-sonnet-4-5-20250929");
@@ -62,7 +62,7 @@ static void test_full(void)
     CHECK_INT(r.usage.cache_creation_1h, 1024);
     CHECK_INT(r.usage.has_cache_creation_detail, 1);
     CHECK_STR(err.type, ""); /* untouched on success */
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_null_cache_fields(void)
@@ -74,9 +74,9 @@ static void test_null_cache_fields(void)
         "\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1,"
         "\"cache_creation_input_tokens\":null,\"cache_read_input_tokens\":null,"
         "\"cache_creation\":null}}";
-    nyx_response r;
-    nyx_response_init(&r);
-    nyx_error err;
+    claude_response r;
+    response_init(&r);
+    error_info err;
     CHECK_INT(parse(body, strlen(body), &r, &err), 0);
     CHECK_INT(r.usage.input_tokens, 5);
     CHECK_INT(r.usage.output_tokens, 1);
@@ -84,11 +84,11 @@ static void test_null_cache_fields(void)
     CHECK_INT(r.usage.cache_read_input_tokens, 0);
     CHECK_INT(r.usage.has_cache_creation_detail, 0);
     CHECK_STR(r.stop_reason, "max_tokens");
-    nyx_response_free(&r);
+    response_free(&r);
 
     /* counters simply missing */
     body = "{\"id\":\"m\",\"model\":\"x\",\"content\":[],\"usage\":{}}";
-    nyx_response_init(&r);
+    response_init(&r);
     CHECK_INT(parse(body, strlen(body), &r, &err), 0);
     CHECK_INT(r.usage.input_tokens, 0);
     CHECK_INT(r.usage.output_tokens, 0);
@@ -96,7 +96,7 @@ static void test_null_cache_fields(void)
     CHECK_STR(r.text, "");
     CHECK_INT(r.text_len, 0);
     CHECK(r.stop_reason == NULL);
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_tool_use_and_stop_sequence(void)
@@ -110,23 +110,23 @@ static void test_tool_use_and_stop_sequence(void)
         "\"input\":{\"city\":\"Paris\"}},{\"type\":\"text\",\"text\":\" \\u00e9\\n\"}],"
         "\"stop_reason\":\"tool_use\",\"stop_sequence\":\"END\","
         "\"usage\":{\"input_tokens\":100,\"output_tokens\":50}}";
-    nyx_response r;
-    nyx_response_init(&r);
-    nyx_error err;
+    claude_response r;
+    response_init(&r);
+    error_info err;
     CHECK_INT(parse(body, strlen(body), &r, &err), 0);
     CHECK_STR(r.text, "Let me check. \xc3\xa9\n");
     CHECK_INT(r.text_len, 17);
     CHECK_STR(r.stop_reason, "tool_use");
     CHECK_STR(r.stop_sequence, "END");
     CHECK_INT(r.usage.has_cache_creation_detail, 0);
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_replaces_and_keeps_request_id(void)
 {
-    nyx_response r;
-    nyx_response_init(&r);
-    nyx_error err;
+    claude_response r;
+    response_init(&r);
+    error_info err;
     CHECK_INT(parse(FULL, strlen(FULL), &r, &err), 0);
     r.request_id = malloc(8);
     if (!r.request_id)
@@ -144,16 +144,16 @@ static void test_replaces_and_keeps_request_id(void)
     CHECK_INT(parse("{", 1, &r, &err), -1);
     CHECK_STR(r.id, "msg_2");
     CHECK_STR(r.request_id, "req_abc");
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_error_body(void)
 {
     const char *body = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
                        "\"message\":\"Overloaded\"},\"request_id\":\"req_011\"}";
-    nyx_response r;
-    nyx_response_init(&r);
-    nyx_error err;
+    claude_response r;
+    response_init(&r);
+    error_info err;
     CHECK_INT(parse(body, strlen(body), &r, &err), -1);
     CHECK_STR(err.type, "overloaded_error");
     CHECK_STR(err.message, "Overloaded");
@@ -169,7 +169,7 @@ static void test_error_body(void)
     CHECK_STR(err.type, "api_error");
     CHECK_STR(err.message, "the API reported an error");
     CHECK(r.id == NULL);
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_malformed(void)
@@ -222,9 +222,9 @@ static void test_malformed(void)
                      "malformed Messages response: usage.cache_creation.ephemeral_1h_input_tokens "
                      "must be a non-negative integer");
 
-    nyx_response r;
-    nyx_response_init(&r);
-    nyx_error err;
+    claude_response r;
+    response_init(&r);
+    error_info err;
     CHECK_INT(claude_parse_message(NULL, 10, &r, &err), -1);
     CHECK_STR(err.type, "api_error");
 }
@@ -235,12 +235,12 @@ static void test_truncated(void)
     size_t n = strlen(FULL);
     int failures = 0;
     for (size_t cut = 0; cut < n; cut++) {
-        nyx_response r;
-        nyx_response_init(&r);
-        nyx_error err;
+        claude_response r;
+        response_init(&r);
+        error_info err;
         if (parse(FULL, cut, &r, &err) != -1 || strcmp(err.type, "api_error") != 0)
             failures++;
-        nyx_response_free(&r);
+        response_free(&r);
     }
     CHECK_INT(failures, 0);
 }
@@ -253,7 +253,7 @@ static void test_usage_replace(void)
     cJSON *delta = cJSON_Parse("{\"output_tokens\":15,\"input_tokens\":null,"
                                "\"cache_read_input_tokens\":31}");
     CHECK(full && delta);
-    nyx_usage u;
+    claude_usage u;
     memset(&u, 0x55, sizeof u);
     claude_usage_from_json(full, &u, 0);
     CHECK_INT(u.input_tokens, 10);

@@ -82,13 +82,13 @@ static void on_text(void *ud, const char *text, size_t len)
 }
 
 /* Feeds body in pieces of chunk bytes (0: all at once); returns finish's result. */
-static int run(const char *body, size_t n, size_t chunk, nyx_response *r, seen *sn,
-               nyx_error *err)
+static int run(const char *body, size_t n, size_t chunk, claude_response *r, seen *sn,
+               error_info *err)
 {
     claude_stream_hooks hooks = {.on_start = on_start, .on_text = on_text, .ud = sn};
     memset(sn, 0, sizeof *sn);
-    nyx_response_init(r);
-    nyx_error_clear(err);
+    response_init(r);
+    error_clear(err);
     claude_stream *s = claude_stream_new(r, &hooks);
     if (!s)
         return -2;
@@ -110,7 +110,7 @@ static int run(const char *body, size_t n, size_t chunk, nyx_response *r, seen *
     return rc;
 }
 
-static void check_full(const nyx_response *r, const seen *sn)
+static void check_full(const claude_response *r, const seen *sn)
 {
     CHECK_STR(r->id, "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY");
     CHECK_STR(r->model, "claude-sonnet-4-5-20250929");
@@ -158,12 +158,12 @@ static const char THINKING[] =
 
 static void test_thinking_and_broken_input(void)
 {
-    nyx_response r;
+    claude_response r;
     seen sn;
-    nyx_error err;
+    error_info err;
     memset(&sn, 0, sizeof sn);
-    nyx_response_init(&r);
-    nyx_error_clear(&err);
+    response_init(&r);
+    error_clear(&err);
     claude_stream_hooks hooks = {.on_thinking = on_thinking, .ud = &sn};
     claude_stream *s = claude_stream_new(&r, &hooks);
     /* The thinking streams to its hook; the tool input never completes: the stream fails at
@@ -174,29 +174,29 @@ static void test_thinking_and_broken_input(void)
     CHECK(strstr(err.message, "tool input") != NULL);
     CHECK(r.content_json == NULL);
     claude_stream_free(s);
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_whole_and_bytewise(void)
 {
-    nyx_response r;
+    claude_response r;
     seen sn;
-    nyx_error err;
+    error_info err;
     size_t n = strlen(STREAM);
     CHECK_INT(run(STREAM, n, 0, &r, &sn, &err), 0);
     check_full(&r, &sn);
     CHECK_INT(sn.calls, 2);
-    nyx_response_free(&r);
+    response_free(&r);
 
     CHECK_INT(run(STREAM, n, 1, &r, &sn, &err), 0);
     check_full(&r, &sn);
-    nyx_response_free(&r);
+    response_free(&r);
 
     /* every two-piece split */
     int bad = 0;
     for (size_t cut = 1; cut < n; cut++) {
         claude_stream *s;
-        nyx_response_init(&r);
+        response_init(&r);
         s = claude_stream_new(&r, NULL);
         if (!s || claude_stream_feed(s, STREAM, cut, &err) ||
             claude_stream_feed(s, STREAM + cut, n - cut, &err) || claude_stream_finish(s, &err) ||
@@ -204,7 +204,7 @@ static void test_whole_and_bytewise(void)
             !r.stop_reason || strcmp(r.stop_reason, "tool_use") != 0)
             bad++;
         claude_stream_free(s);
-        nyx_response_free(&r);
+        response_free(&r);
     }
     CHECK_INT(bad, 0);
 }
@@ -237,12 +237,12 @@ static void test_line_endings(void)
         char *body = with_endings(seps[i], &n);
         size_t chunks[] = {0, 1, 2, 3, 7, 64};
         for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
-            nyx_response r;
+            claude_response r;
             seen sn;
-            nyx_error err;
+            error_info err;
             CHECK_INT(run(body, n, chunks[c], &r, &sn, &err), 0);
             check_full(&r, &sn);
-            nyx_response_free(&r);
+            response_free(&r);
         }
         free(body);
     }
@@ -262,13 +262,13 @@ static void test_error_after_content(void)
         "\"message\":\"Overloaded\"}}\n\n"
         "event: message_stop\n"
         "data: {\"type\":\"message_stop\"}\n\n";
-    nyx_response r;
-    nyx_response_init(&r);
+    claude_response r;
+    response_init(&r);
     claude_stream *s = claude_stream_new(&r, NULL);
     CHECK(s != NULL);
     CHECK_INT(claude_stream_text_received(s), 0);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(claude_stream_feed(s, body, strlen(body), &err), -1);
     CHECK_STR(err.type, "overloaded_error");
     CHECK_STR(err.message, "Overloaded");
@@ -276,26 +276,26 @@ static void test_error_after_content(void)
     CHECK_INT(err.status, 0);
     CHECK_INT(claude_stream_text_received(s), 1);
     CHECK_STR(r.text, "partial");
-    nyx_error again;
-    nyx_error_clear(&again);
+    error_info again;
+    error_clear(&again);
     CHECK_INT(claude_stream_feed(s, "\n", 1, &again), -1); /* dead stream stays dead */
     CHECK_STR(again.type, "overloaded_error");
-    nyx_error_clear(&again);
+    error_clear(&again);
     CHECK_INT(claude_stream_finish(s, &again), -1);
     CHECK_STR(again.type, "overloaded_error");
     claude_stream_free(s);
-    nyx_response_free(&r);
+    response_free(&r);
 
     /* a non-transient error type is not retryable; an error without event: line still counts */
     body = "data: {\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
            "\"message\":\"no\"}}\n\n";
-    nyx_response_init(&r);
+    response_init(&r);
     s = claude_stream_new(&r, NULL);
     CHECK_INT(claude_stream_feed(s, body, strlen(body), &err), -1);
     CHECK_STR(err.type, "invalid_request_error");
     CHECK_INT(err.retryable, 0);
     claude_stream_free(s);
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_message_delta_replaces(void)
@@ -314,9 +314,9 @@ static void test_message_delta_replaces(void)
         "\"cache_creation_input_tokens\":100}}\n\n"
         "event: message_stop\n"
         "data: {\"type\":\"message_stop\"}\n\n";
-    nyx_response r;
+    claude_response r;
     seen sn;
-    nyx_error err;
+    error_info err;
     CHECK_INT(run(body, strlen(body), 0, &r, &sn, &err), 0);
     CHECK_INT(r.usage.output_tokens, 25);
     CHECK_INT(r.usage.input_tokens, 12);
@@ -327,44 +327,44 @@ static void test_message_delta_replaces(void)
     CHECK_STR(r.stop_sequence, "END");
     CHECK_STR(r.text, "");
     CHECK_INT(sn.calls, 0);
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_cut_before_stop(void)
 {
     const char *cut = strstr(STREAM, "event: message_delta");
-    nyx_response r;
+    claude_response r;
     seen sn;
-    nyx_error err;
+    error_info err;
     CHECK_INT(run(STREAM, (size_t)(cut - STREAM), 5, &r, &sn, &err), -1);
     CHECK_STR(err.type, "network_error");
     CHECK_STR(err.message, "stream ended before message_stop");
     CHECK_INT(err.retryable, 1);
     CHECK_STR(r.text, WANT_TEXT); /* the partial text is kept for the caller to judge */
-    nyx_response_free(&r);
+    response_free(&r);
 
     /* message_stop without its closing blank line is an incomplete event */
     size_t n = strlen(STREAM) - 1;
     CHECK_INT(run(STREAM, n, 0, &r, &sn, &err), -1);
     CHECK_STR(err.type, "network_error");
-    nyx_response_free(&r);
+    response_free(&r);
 
     CHECK_INT(run("", 0, 0, &r, &sn, &err), -1); /* nothing at all */
     CHECK(r.text != NULL);
     CHECK_STR(r.text, "");
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void expect_fail(const char *body, const char *type, const char *message)
 {
-    nyx_response r;
+    claude_response r;
     seen sn;
-    nyx_error err;
+    error_info err;
     CHECK_INT(run(body, strlen(body), 0, &r, &sn, &err), -1);
     CHECK_STR(err.type, type);
     CHECK_STR(err.message, message);
     CHECK_INT(err.retryable, 0);
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 static void test_malformed(void)
@@ -419,23 +419,23 @@ static void test_unknown_and_odd_fields(void)
     const char *bodies[] = {ODD, crlf};
     size_t lens[] = {n, o};
     for (int i = 0; i < 2; i++) {
-        nyx_response r;
+        claude_response r;
         seen sn;
-        nyx_error err;
+        error_info err;
         CHECK_INT(run(bodies[i], lens[i], (size_t)i, &r, &sn, &err), 0);
         CHECK_STR(r.id, "m");
         CHECK_INT(r.usage.input_tokens, 1);
         CHECK_STR(r.text, "Hi");
         CHECK_INT(sn.calls, 1); /* the initial text; the empty delta delivers nothing */
-        nyx_response_free(&r);
+        response_free(&r);
     }
     free(crlf);
 }
 
 static void test_event_limit(void)
 {
-    nyx_response r;
-    nyx_response_init(&r);
+    claude_response r;
+    response_init(&r);
     claude_stream *s = claude_stream_new(&r, NULL);
     CHECK(s != NULL);
     size_t chunk = 1u << 20;
@@ -443,7 +443,7 @@ static void test_event_limit(void)
     if (!buf)
         abort();
     memset(buf, 'a', chunk);
-    nyx_error err;
+    error_info err;
     int rc = claude_stream_feed(s, "event: content_block_delta\ndata: ", 33, &err);
     size_t fed = 0;
     while (rc == 0 && fed < 20u * chunk) {
@@ -455,10 +455,10 @@ static void test_event_limit(void)
     CHECK_STR(err.type, "api_error");
     CHECK_STR(err.message, "SSE event larger than 16 MiB");
     claude_stream_free(s);
-    nyx_response_free(&r);
+    response_free(&r);
 
     /* the limit counts all data lines of one event, not each line alone */
-    nyx_response_init(&r);
+    response_init(&r);
     s = claude_stream_new(&r, NULL);
     memcpy(buf, "data: ", 6);
     buf[chunk - 1] = '\n';
@@ -468,13 +468,13 @@ static void test_event_limit(void)
     CHECK_INT(rc, -1);
     CHECK_STR(err.message, "SSE event larger than 16 MiB");
     claude_stream_free(s);
-    nyx_response_free(&r);
+    response_free(&r);
     free(buf);
 }
 
 static void test_misc(void)
 {
-    nyx_error err;
+    error_info err;
     CHECK_INT(claude_stream_feed(NULL, "x", 1, &err), -1);
     CHECK_INT(claude_stream_finish(NULL, &err), -1);
     CHECK_INT(claude_stream_text_received(NULL), 0);
@@ -489,10 +489,10 @@ static void test_stopped_by_owner(void)
 {
     seen sn;
     memset(&sn, 0, sizeof sn);
-    nyx_response r;
-    nyx_response_init(&r);
-    nyx_error err;
-    nyx_error_clear(&err);
+    claude_response r;
+    response_init(&r);
+    error_info err;
+    error_clear(&err);
     claude_stream_hooks hooks = {.on_start = on_start, .on_text = on_text, .stopped = stop_after_first, .ud = &sn};
     claude_stream *s = claude_stream_new(&r, &hooks);
     CHECK(s != NULL);
@@ -504,7 +504,7 @@ static void test_stopped_by_owner(void)
     CHECK_STR(r.text, "Hello");
     CHECK(r.stop_reason == NULL);
     claude_stream_free(s);
-    nyx_response_free(&r);
+    response_free(&r);
 }
 
 int main(void)

@@ -20,17 +20,17 @@ static char *text(size_t n, char last)
 
 int main(void)
 {
-    nyx_text_pool *pool = nyx_text_pool_new();
+    text_pool *pool = text_pool_new();
     CHECK(pool != NULL);
     char *one = text(5000, '1'), *again = text(5000, '1'), *other = text(5000, '2');
-    nyx_request r;
-    nyx_request_init(&r);
+    claude_request r;
+    request_init(&r);
     r.system = calloc(5, sizeof *r.system);
-    CHECK_INT(nyx_block_set_pooled(&r.system[0], pool, one, 5000, NYX_MARK_5M), 0);
-    CHECK_INT(nyx_block_set_pooled(&r.system[1], pool, again, 5000, NYX_MARK_NONE), 0);
-    CHECK_INT(nyx_block_set_pooled(&r.system[2], pool, other, 5000, NYX_MARK_NONE), 0);
-    CHECK_INT(nyx_block_set_pooled(&r.system[3], pool, "short", 5, NYX_MARK_NONE), 0);
-    CHECK_INT(nyx_block_set_pooled(&r.system[4], NULL, one, 5000, NYX_MARK_NONE), 0);
+    CHECK_INT(block_set_pooled(&r.system[0], pool, one, 5000, NYX_MARK_5M), 0);
+    CHECK_INT(block_set_pooled(&r.system[1], pool, again, 5000, NYX_MARK_NONE), 0);
+    CHECK_INT(block_set_pooled(&r.system[2], pool, other, 5000, NYX_MARK_NONE), 0);
+    CHECK_INT(block_set_pooled(&r.system[3], pool, "short", 5, NYX_MARK_NONE), 0);
+    CHECK_INT(block_set_pooled(&r.system[4], NULL, one, 5000, NYX_MARK_NONE), 0);
     r.nsystem = 5;
     /* The same bytes from two different strings: one copy. */
     CHECK(r.system[0].shared != NULL && r.system[0].text == r.system[1].text);
@@ -41,37 +41,37 @@ int main(void)
     CHECK_INT(r.system[0].mark, NYX_MARK_5M);
     CHECK_INT(r.system[1].len, 5000);
     /* Cutting one leaves the other whole. */
-    CHECK_INT(nyx_block_truncate(&r.system[0], 100), 0);
+    CHECK_INT(block_truncate(&r.system[0], 100), 0);
     CHECK(r.system[0].shared == NULL);
     CHECK_INT(r.system[0].len, 100);
     CHECK_INT(strlen(r.system[0].text), 100);
     CHECK(strncmp(r.system[0].text, one, 100) == 0);
     CHECK_INT(strlen(r.system[1].text), 5000);
     CHECK(strcmp(r.system[1].text, one) == 0);
-    CHECK_INT(nyx_block_truncate(&r.system[1], 6000), -1);
+    CHECK_INT(block_truncate(&r.system[1], 6000), -1);
     /* The pool goes first; the blocks keep their texts. */
-    nyx_text_pool_free(pool);
+    text_pool_free(pool);
     CHECK(strcmp(r.system[1].text, one) == 0);
     CHECK(strcmp(r.system[2].text, other) == 0);
-    nyx_request_free(&r);
+    request_free(&r);
     /* More distinct texts than the pool remembers: each still right. */
-    pool = nyx_text_pool_new();
-    nyx_block b[40];
+    pool = text_pool_new();
+    claude_block b[40];
     for (int i = 0; i < 40; i++) {
         char *t = text(2000, (char)('A' + i));
-        CHECK_INT(nyx_block_set_pooled(&b[i], pool, t, 2000, NYX_MARK_NONE), 0);
+        CHECK_INT(block_set_pooled(&b[i], pool, t, 2000, NYX_MARK_NONE), 0);
         CHECK(strcmp(b[i].text, t) == 0);
         free(t);
     }
-    nyx_text_pool_free(pool);
+    text_pool_free(pool);
     for (int i = 0; i < 40; i++)
         CHECK_INT(b[i].text[1999], 'A' + i);
-    nyx_request r2;
-    nyx_request_init(&r2);
+    claude_request r2;
+    request_init(&r2);
     r2.system = malloc(sizeof b);
     memcpy(r2.system, b, sizeof b);
     r2.nsystem = 40;
-    nyx_request_free(&r2);
+    request_free(&r2);
     free(one);
     free(again);
     free(other);

@@ -15,19 +15,19 @@
 
 #define EPS 1e-12
 
-static nyx_models *fresh(void)
+static model_table *fresh(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_models *m = models_new_default(&err);
+    error_info err;
+    error_clear(&err);
+    model_table *m = models_new_default(&err);
     if (!m)
         fprintf(stderr, "models_new_default: %s: %s\n", err.type, err.message);
     return m;
 }
 
-static nyx_usage usage(int64_t in, int64_t out, int64_t write, int64_t read)
+static claude_usage usage(int64_t in, int64_t out, int64_t write, int64_t read)
 {
-    nyx_usage u;
+    claude_usage u;
     memset(&u, 0, sizeof u);
     u.input_tokens = in;
     u.output_tokens = out;
@@ -36,16 +36,16 @@ static nyx_usage usage(int64_t in, int64_t out, int64_t write, int64_t read)
     return u;
 }
 
-static int merge(nyx_models *m, const char *json, nyx_error *err)
+static int merge(model_table *m, const char *json, error_info *err)
 {
-    nyx_error_clear(err);
+    error_clear(err);
     return models_merge_json(m, json, strlen(json), "test.json", err);
 }
 
 /* A merge that must fail with invalid_argument and a message holding every fragment. */
 #define CHECK_REJECTS(m, json, frag1, frag2)                                       \
     do {                                                                           \
-        nyx_error e_;                                                              \
+        error_info e_;                                                              \
         CHECK_INT(merge((m), (json), &e_), -1);                                    \
         CHECK_STR(e_.type, "invalid_argument");                                    \
         CHECK(strstr(e_.message, "test.json") != NULL);                            \
@@ -60,13 +60,13 @@ static int merge(nyx_models *m, const char *json, nyx_error *err)
 
 static void test_default_table(void)
 {
-    nyx_models *m = fresh();
+    model_table *m = fresh();
     CHECK(m != NULL);
     if (!m)
         return;
     CHECK_INT(models_count(m), 21);
     for (size_t i = 0; i < models_count(m); i++) {
-        const nyx_model *md = models_at(m, i);
+        const model_info *md = models_at(m, i);
         CHECK(md->has_price);
         CHECK(md->input > 0 && md->output > 0 && md->cache_write_5m > 0 &&
               md->cache_write_1h > 0 && md->cache_read > 0);
@@ -100,7 +100,7 @@ static void test_default_table(void)
         {"claude-3-opus-20240229", "claude-3-opus-20240229", 15, 18.75, 30, 1.5, 75, 1024},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        const nyx_model *md = models_find(m, want[i].name);
+        const model_info *md = models_find(m, want[i].name);
         CHECK(md != NULL);
         if (!md)
             continue;
@@ -113,7 +113,7 @@ static void test_default_table(void)
         CHECK_INT(md->min_cache_tokens, want[i].min);
     }
 
-    const nyx_model *opus3 = models_find(m, "claude-3-opus-20240229");
+    const model_info *opus3 = models_find(m, "claude-3-opus-20240229");
     CHECK_STR(opus3->deprecated, "2025-06-30");
     CHECK_STR(opus3->retires, "2026-01-05");
     CHECK(models_find(m, "claude-sonnet-4-6")->deprecated == NULL);
@@ -152,19 +152,19 @@ typedef struct priced {
     unsigned check;
 } priced;
 
-static void check_priced(const nyx_models *m, const priced *cases, size_t n, double at)
+static void check_priced(const model_table *m, const priced *cases, size_t n, double at)
 {
     for (size_t i = 0; i < n; i++) {
         const priced *p = &cases[i];
-        nyx_usage u = usage(p->in, p->out, p->write, p->read);
+        claude_usage u = usage(p->in, p->out, p->write, p->read);
         u.has_cache_creation_detail = p->detail;
         u.cache_creation_5m = p->w5m;
         u.cache_creation_1h = p->w1h;
         snprintf(u.service_tier, sizeof u.service_tier, "%s", p->tier ? p->tier : "");
         snprintf(u.speed, sizeof u.speed, "%s", p->speed ? p->speed : "");
         snprintf(u.inference_geo, sizeof u.inference_geo, "%s", p->geo ? p->geo : "");
-        nyx_cost c = {0, 0, 0};
-        const nyx_model *md = models_find(m, p->model);
+        call_cost c = {0, 0, 0};
+        const model_info *md = models_find(m, p->model);
         int rc = at > 0 ? cost_of_usage_at(md, &u, at, p->one_hour, &c) : cost_of_usage(md, &u, &c);
         int bad = rc != 0 || fabs(c.cost_usd - p->cost) > EPS ||
                   ((p->check & CHK_WITHOUT) && fabs(c.cost_without_cache_usd - p->without) > EPS) ||
@@ -208,17 +208,17 @@ static void test_cost_read_write(void)
         /* zero usage costs nothing */
         {"claude-sonnet-4-5", 0, 0, 0, 0, .cost = 0, .saved = 0, .check = CHK_SAVED},
     };
-    nyx_models *m = fresh();
+    model_table *m = fresh();
     check_priced(m, cases, sizeof cases / sizeof cases[0], 0);
     models_free(m);
 }
 
 static void test_cost_refusals(void)
 {
-    nyx_models *m = fresh();
-    const nyx_model *sonnet = models_find(m, "claude-sonnet-4-5");
-    nyx_cost c = {1, 2, 3};
-    nyx_usage u = usage(10, 10, 0, 0);
+    model_table *m = fresh();
+    const model_info *sonnet = models_find(m, "claude-sonnet-4-5");
+    call_cost c = {1, 2, 3};
+    claude_usage u = usage(10, 10, 0, 0);
 
     CHECK_INT(cost_of_usage(models_find(m, "claude-unknown"), &u, &c), -1);
     CHECK_INT(cost_of_usage(NULL, &u, &c), -1);
@@ -238,8 +238,8 @@ static void test_cost_refusals(void)
 
 static void test_worst_case(void)
 {
-    nyx_models *m = fresh();
-    const nyx_model *sonnet = models_find(m, "claude-sonnet-4-5");
+    model_table *m = fresh();
+    const model_info *sonnet = models_find(m, "claude-sonnet-4-5");
     /* 10000*3.75 + 1000*15 = 37500 + 15000 */
     CHECK_NEAR(cost_worst_case(sonnet, 10000, 1000, 0), 0.0525, EPS);
     /* 10000*6 + 1000*15 */
@@ -251,13 +251,13 @@ static void test_worst_case(void)
     CHECK_NEAR(cost_worst_case(sonnet, -5, 1000, 0), 0.015, EPS);
 
     /* a model whose writes are cheaper than its input: the input price bounds it */
-    nyx_error err;
+    error_info err;
     CHECK_INT(merge(m,
                     "{\"models\":[{\"id\":\"odd\",\"input\":10,\"output\":20,\"cache_write_5m\":5,"
                     "\"cache_write_1h\":8,\"cache_read\":1}]}",
                     &err),
               0);
-    const nyx_model *odd = models_find(m, "odd");
+    const model_info *odd = models_find(m, "odd");
     CHECK_NEAR(cost_worst_case(odd, 1000, 0, 0), 0.01, EPS);
     CHECK_NEAR(cost_worst_case(odd, 1000, 0, 1), 0.01, EPS);
     CHECK_NEAR(cost_worst_case(odd, 0, 1000, 1), 0.02, EPS);
@@ -270,7 +270,7 @@ static double day(const char *date, double hours) { return models_date_time(date
 
 static void test_table_2026(void)
 {
-    nyx_models *m = fresh();
+    model_table *m = fresh();
     CHECK_STR(models_date(m), "2026-12-06");
     static const struct {
         const char *id;
@@ -297,11 +297,11 @@ static void test_table_2026(void)
         {"claude-3-5-haiku-20241022", 0.8, 4, 1, 1.6, 0.08, NYX_LIFE_RETIRED},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        const nyx_model *md = models_find(m, want[i].id);
+        const model_info *md = models_find(m, want[i].id);
         CHECK(md != NULL);
         if (!md)
             continue;
-        const nyx_price_row *r = models_row_at(md, day("2026-12-06", 0));
+        const price_row *r = models_row_at(md, day("2026-12-06", 0));
         CHECK_NEAR(r->p.input, want[i].in, EPS);
         CHECK_NEAR(r->p.output, want[i].out, EPS);
         CHECK_NEAR(r->p.cache_write_5m, want[i].w5, EPS);
@@ -315,14 +315,14 @@ static void test_table_2026(void)
             CHECK(md->replacement && models_find(m, md->replacement) &&
                   models_find(m, md->replacement)->lifecycle == NYX_LIFE_CURRENT);
     }
-    const nyx_model *opus45 = models_find(m, "claude-opus-4-5-20251101");
+    const model_info *opus45 = models_find(m, "claude-opus-4-5-20251101");
     CHECK_STR(opus45->deprecated, "2026-11-23");
     CHECK_STR(opus45->retires, "2027-01-22");
     CHECK(models_unconfirmed(opus45, "retires"));
     CHECK_STR(models_lifecycle_name(opus45->lifecycle), "deprecated");
 
     /* always thinking, no sampling, effort default; reads never counted toward ITPM on 4.x+ */
-    const nyx_model *opus55 = models_find(m, "claude-opus-5-5");
+    const model_info *opus55 = models_find(m, "claude-opus-5-5");
     CHECK_INT(opus55->thinking, NYX_THINK_ADAPTIVE);
     CHECK_INT(opus55->sampling, 0);
     CHECK_STR(opus55->default_effort, "high");
@@ -333,7 +333,7 @@ static void test_table_2026(void)
     CHECK(models_find(m, "claude-haiku-5-5")->thinking & NYX_THINK_DISABLED);
 
     /* unknown minimums are marked and learnable; known ones are not */
-    const nyx_model *s55 = models_find(m, "claude-sonnet-5-5");
+    const model_info *s55 = models_find(m, "claude-sonnet-5-5");
     CHECK(models_unconfirmed(s55, "min_cache_tokens"));
     CHECK_INT(s55->min_cache_confirmed, 0);
     CHECK_INT(models_find(m, "claude-haiku-4-5")->min_cache_confirmed, 1);
@@ -353,11 +353,11 @@ static void test_table_2026(void)
  * it was made. */
 static void test_effective_dates(void)
 {
-    nyx_models *m = fresh();
-    const nyx_model *s55 = models_find(m, "claude-sonnet-5-5");
-    nyx_cost c;
+    model_table *m = fresh();
+    const model_info *s55 = models_find(m, "claude-sonnet-5-5");
+    call_cost c;
     /* 100,000 read + 1,000 in + 500 out */
-    nyx_usage u = usage(1000, 500, 0, 100000);
+    claude_usage u = usage(1000, 500, 0, 100000);
     /* before: 100000*0.20 + 1000*2 + 500*10 = 20000 + 2000 + 5000 */
     CHECK_INT(cost_of_usage_at(s55, &u, day("2026-10-06", 23.99), 0, &c), 0);
     CHECK_NEAR(c.cost_usd, 0.027, EPS);
@@ -372,7 +372,7 @@ static void test_effective_dates(void)
     CHECK_NEAR(s55->cache_read, 0.10, EPS);           /* the flat prices: the row in force now */
 
     /* a user row added later replaces the rows; rows must be in date order */
-    nyx_error err;
+    error_info err;
     CHECK_INT(merge(m,
                     "{\"date\":\"2027-01-01\",\"models\":[{\"id\":\"claude-sonnet-5-5\",\"prices\":["
                     "{\"input\":2,\"output\":10,\"cache_write_5m\":2.5,\"cache_write_1h\":4,\"cache_read\":0.2},"
@@ -452,7 +452,7 @@ static void test_tiers_and_modifiers(void)
         /* Haiku 5.5 over its tier: 1h writes at the upper tier's 1h price, 1.00 */
         {"claude-haiku-5-5", 1000, 0, 100000, 0, .one_hour = 1, .cost = (1000 * 0.5 + 100000 * 1.0) / 1e6},
     };
-    nyx_models *m = fresh();
+    model_table *m = fresh();
     check_priced(m, cases, sizeof cases / sizeof cases[0], day("2026-12-06", 12));
     models_free(m);
 }
@@ -461,11 +461,11 @@ static void test_tiers_and_modifiers(void)
  * cannot be priced in fast mode: unknown, never guessed. */
 static void test_tier_as_data(void)
 {
-    nyx_models *m = fresh();
+    model_table *m = fresh();
     double now = day("2026-12-06", 12);
-    nyx_cost c;
-    nyx_usage u;
-    nyx_error err;
+    call_cost c;
+    claude_usage u;
+    error_info err;
     CHECK_INT(merge(m,
                     "{\"models\":[{\"id\":\"claude-opus-4-8\",\"prices\":[{\"input\":5,\"output\":25,"
                     "\"cache_write_5m\":6.25,\"cache_write_1h\":10,\"cache_read\":0.5,\"tiers\":["
@@ -483,7 +483,7 @@ static void test_tier_as_data(void)
                   "x2", "'prices[0].tiers[0].above_prompt_tokens' is missing");
     u = usage(1000, 1000, 3000, 2000);
     strcpy(u.speed, "fast");
-    nyx_cost keep = {7, 8, 9};
+    call_cost keep = {7, 8, 9};
     CHECK_INT(cost_of_usage_at(models_find(m, "claude-haiku-4-5"), &u, now, 0, &keep), -1);
     CHECK_NEAR(keep.cost_usd, 7, 0);
     models_free(m);
@@ -493,8 +493,8 @@ static void test_tier_as_data(void)
  * (the caller gives the most tokens it may hold) reserves at the upper tier. */
 static void test_worst_case_tier(void)
 {
-    nyx_models *m = fresh();
-    const nyx_model *h55 = models_find(m, "claude-haiku-5-5");
+    model_table *m = fresh();
+    const model_info *h55 = models_find(m, "claude-haiku-5-5");
     double now = day("2026-12-06", 12);
     /* at most 100,000: standard, 100000*0.125 + 1000*0.50 */
     CHECK_NEAR(cost_worst_case_at(h55, 100000, 1000, 0, now), 0.013, EPS);
@@ -503,12 +503,12 @@ static void test_worst_case_tier(void)
     /* 1h marks: 100001*1.00 + 2500 */
     CHECK_NEAR(cost_worst_case_at(h55, 100001, 1000, 1, now), 0.102501, EPS);
     /* the reservation covers what such a request is billed when it does cross */
-    nyx_usage u = usage(100001, 1000, 0, 0);
-    nyx_cost c;
+    claude_usage u = usage(100001, 1000, 0, 0);
+    call_cost c;
     CHECK_INT(cost_of_usage_at(h55, &u, now, 0, &c), 0);
     CHECK(cost_worst_case_at(h55, 100001, 1000, 0, now) >= c.cost_usd);
     /* dated rows apply to reservations too */
-    const nyx_model *s55 = models_find(m, "claude-sonnet-5-5");
+    const model_info *s55 = models_find(m, "claude-sonnet-5-5");
     CHECK_NEAR(cost_worst_case_at(s55, 1000, 1000, 0, day("2026-09-01", 0)), 0.0125, EPS);
     models_free(m);
 }
@@ -517,12 +517,12 @@ static void test_worst_case_tier(void)
 
 static void test_accept(void)
 {
-    nyx_models *m = fresh();
-    const nyx_model *h55 = models_find(m, "claude-haiku-5-5"), *h45 = models_find(m, "claude-haiku-4-5");
-    nyx_request req;
-    nyx_request_init(&req);
-    nyx_error err;
-    nyx_error_clear(&err);
+    model_table *m = fresh();
+    const model_info *h55 = models_find(m, "claude-haiku-5-5"), *h45 = models_find(m, "claude-haiku-4-5");
+    claude_request req;
+    request_init(&req);
+    error_info err;
+    error_clear(&err);
     /* no temperature: nothing to check */
     CHECK_INT(accept_request(h55, &req, &err), 0);
     /* the default is left out where the model takes none, kept where it does */
@@ -539,12 +539,12 @@ static void test_accept(void)
     CHECK(strstr(err.message, "temperature") && strstr(err.message, "claude-haiku-5-5"));
     CHECK_INT(accept_request(h45, &req, &err), 0);
     /* retired: refused, naming the replacement */
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(accept_request(models_find(m, "claude-3-opus-latest"), &req, &err), -1);
     CHECK(strstr(err.message, "retired on 2026-01-05") && strstr(err.message, "\"claude-opus-4-8\""));
     /* unknown model: not refused here (the API answers for it) */
     CHECK_INT(accept_request(NULL, &req, &err), 0);
-    nyx_request_free(&req);
+    request_free(&req);
 
     /* a forced tool_choice while thinking: refused by the models that refuse it, naming
      * tool_choice; a model that always thinks refuses it with thinking left unset */
@@ -562,15 +562,15 @@ static void test_accept(void)
         {"claude-sonnet-5", "{\"type\":\"any\"}", NYX_THINKING_ADAPTIVE, 0},
     };
     for (size_t i = 0; i < sizeof forced / sizeof forced[0]; i++) {
-        nyx_request fr;
-        nyx_request_init(&fr);
+        claude_request fr;
+        request_init(&fr);
         fr.thinking = forced[i].thinking;
         fr.tool_choice_json = strdup(forced[i].choice);
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK_INT(accept_request(models_find(m, forced[i].model), &fr, &err), forced[i].rc);
         if (forced[i].rc)
             CHECK(strncmp(err.message, "tool_choice: ", 13) == 0 && strstr(err.message, forced[i].model));
-        nyx_request_free(&fr);
+        request_free(&fr);
     }
     CHECK_INT(accept_param(models_find(m, "claude-opus-5-5"), "tool_choice:forced_with_thinking"), 0);
     CHECK_INT(accept_param(h55, "tool_choice:forced_with_thinking"), 1);
@@ -592,7 +592,7 @@ static void test_accept(void)
     double t = models_date_time("2026-12-06");
     CHECK_INT(accept_table_stale(m, t + 60 * 86400.0, 60), 0);
     CHECK_INT(accept_table_stale(m, t + 60 * 86400.0 + 1, 60), 1);
-    nyx_models *empty = NULL;
+    model_table *empty = NULL;
     CHECK_INT(accept_table_stale(empty, t, 60), 1); /* no date known */
     models_free(m);
 }
@@ -601,9 +601,9 @@ static void test_accept(void)
 
 static void test_merge(void)
 {
-    nyx_models *m = fresh();
-    nyx_error err;
-    const nyx_model *sonnet = models_find(m, "claude-sonnet-4-5");
+    model_table *m = fresh();
+    error_info err;
+    const model_info *sonnet = models_find(m, "claude-sonnet-4-5");
 
     /* override one price through the dated alias; the rest stays, the pointer stays */
     CHECK_INT(merge(m, "{\"models\":[{\"id\":\"claude-sonnet-4-5-20250929\",\"input\":4}]}", &err),
@@ -615,8 +615,8 @@ static void test_merge(void)
     CHECK_INT(sonnet->min_cache_tokens, 1024);
     CHECK(sonnet->has_price);
     CHECK_INT(models_count(m), 21);
-    nyx_cost c;
-    nyx_usage u = usage(1000, 0, 0, 0);
+    call_cost c;
+    claude_usage u = usage(1000, 0, 0, 0);
     CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
     CHECK_NEAR(c.cost_usd, 0.004, EPS);
 
@@ -629,7 +629,7 @@ static void test_merge(void)
                     &err),
               0);
     CHECK_INT(models_count(m), 22);
-    const nyx_model *s5 = models_find(m, "sonnet5");
+    const model_info *s5 = models_find(m, "sonnet5");
     CHECK(s5 != NULL);
     CHECK(s5 == models_find(m, "claude-sonnet-5-20260901"));
     CHECK(s5 == models_at(m, 21));
@@ -660,7 +660,7 @@ static void test_merge(void)
     /* a model without prices: known, but not priceable */
     CHECK_INT(merge(m, "{\"models\":[{\"id\":\"claude-mystery\",\"min_cache_tokens\":512}]}", &err),
               0);
-    const nyx_model *mys = models_find(m, "claude-mystery");
+    const model_info *mys = models_find(m, "claude-mystery");
     CHECK(mys != NULL);
     CHECK(!mys->has_price);
     CHECK_INT(mys->min_cache_tokens, 512);
@@ -694,7 +694,7 @@ static void test_merge(void)
 
     /* the JSON need not be NUL-terminated: only len bytes are read */
     const char doc[] = "{\"models\":[{\"id\":\"claude-opus-4-7\",\"output\":30}]}GARBAGE";
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(models_merge_json(m, doc, sizeof doc - 1 - 7, "buf", &err), 0);
     CHECK_NEAR(models_find(m, "claude-opus-4-7")->output, 30, EPS);
     models_free(m);
@@ -702,8 +702,8 @@ static void test_merge(void)
 
 static void test_merge_file(void)
 {
-    nyx_models *m = fresh();
-    nyx_error err;
+    model_table *m = fresh();
+    error_info err;
     char path[] = "/tmp/nyx_test_cost_XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
@@ -715,7 +715,7 @@ static void test_merge_file(void)
     fputs("{\"models\": [\n  {\"id\": \"claude-3-haiku-20240307\", \"cache_read\": 0.025}\n]}\n",
           f);
     fclose(f);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), 0);
     CHECK_NEAR(models_find(m, "claude-3-haiku-20240307")->cache_read, 0.025, EPS);
 
@@ -723,7 +723,7 @@ static void test_merge_file(void)
     f = fopen(path, "w");
     fputs("{\"models\": [\n  {\"id\": \"claude-3-haiku-20240307\", \"input\": -1}\n]}\n", f);
     fclose(f);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK(strstr(err.message, path) != NULL);
@@ -732,13 +732,13 @@ static void test_merge_file(void)
     f = fopen(path, "w");
     fputs("{\"models\": [\n  {\"id\": \"a\",\n   \"input\": 1,,\n]}\n", f);
     fclose(f);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK(strstr(err.message, "line 3") != NULL);
 
     unlink(path);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), -1);
     CHECK_STR(err.type, "io_error");
     CHECK(strstr(err.message, path) != NULL);
@@ -751,8 +751,8 @@ static void test_merge_file(void)
 
 static void test_validation(void)
 {
-    nyx_models *m = fresh();
-    const nyx_model *haiku = models_find(m, "claude-haiku-4-5");
+    model_table *m = fresh();
+    const model_info *haiku = models_find(m, "claude-haiku-4-5");
 
     CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-haiku-4-5\",\"output\":-1}]}",
                   "claude-haiku-4-5", "'output'");
@@ -830,8 +830,8 @@ static void test_validation(void)
 
     /* a NULL err is allowed; NULL arguments are errors, not crashes */
     CHECK_INT(models_merge_json(m, "{", 1, NULL, NULL), -1);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(models_merge_json(NULL, "{}", 2, NULL, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(models_merge_json(m, NULL, 0, "x", &err), -1);

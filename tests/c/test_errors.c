@@ -20,9 +20,9 @@ static void test_names_and_codes(void)
         CHECK(error_kind_of(k[i].type) == &k[i]); /* each name once */
         CHECK(k[i].code != NYX_OK);
         CHECK(!k[i].retryable || k[i].fallback); /* what may pass on retry may pass on another model */
-        nyx_error err;
-        nyx_error_clear(&err);
-        nyx_error_set(&err, k[i].type, 0, "x");
+        error_info err;
+        error_clear(&err);
+        error_set(&err, k[i].type, 0, "x");
         CHECK_INT(error_code(&err), k[i].code);
         /* code -> its first type -> the same code */
         const char *first = error_code_type(k[i].code);
@@ -34,9 +34,9 @@ static void test_names_and_codes(void)
     CHECK(error_code_type(NYX_OK) == NULL);
     CHECK(error_kind_of("no_such_type") == NULL);
     CHECK(error_kind_of(NULL) == NULL);
-    nyx_error other;
-    nyx_error_clear(&other);
-    nyx_error_set(&other, "no_such_type", 0, "x");
+    error_info other;
+    error_clear(&other);
+    error_set(&other, "no_such_type", 0, "x");
     CHECK_INT(error_code(&other), NYX_EIO); /* unknown: a failure of the world */
 }
 
@@ -52,7 +52,7 @@ static void test_retryable_is_the_policy(void)
         snprintf(body, sizeof body, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"m\"}}",
                  k[i].type);
         cJSON *root = cJSON_Parse(body);
-        nyx_error err;
+        error_info err;
         claude_error_from_json(root, &err);
         cJSON_Delete(root);
         CHECK_STR(err.type, k[i].type);
@@ -60,7 +60,7 @@ static void test_retryable_is_the_policy(void)
         CHECK_INT(retry_allowed(&p, &err, 0), k[i].retryable);
         CHECK_INT(retry_allowed(&p, &err, 3), 0);
     }
-    nyx_error t;
+    error_info t;
     claude_error_transport(&t, 1, NULL);
     CHECK_INT(t.retryable, error_kind_of(t.type)->retryable);
     CHECK_INT(t.retryable, 1);

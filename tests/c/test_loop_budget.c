@@ -13,8 +13,8 @@ static int ran;
 static void slow(void *ud)
 {
     (void)ud;
-    int64_t until = nyx_now_us() + 50;
-    while (nyx_now_us() < until)
+    int64_t until = clock_now_us() + 50;
+    while (clock_now_us() < until)
         ;
     ran++;
 }
@@ -23,7 +23,7 @@ static void fired(void *ud) { (*(int *)ud)++; }
 
 int main(void)
 {
-    nyx_loop *loop = loop_new();
+    event_loop *loop = loop_new();
     CHECK(loop != NULL);
     if (!loop)
         return check_failures;
@@ -46,8 +46,8 @@ int main(void)
     int fires = 0;
     CHECK(loop_timer_add(loop, 0, slow, NULL) != NULL);
     CHECK(loop_timer_add(loop, 0, fired, &fires) != NULL);
-    int64_t until = nyx_now_us() + 1000; /* both due */
-    while (nyx_now_us() < until)
+    int64_t until = clock_now_us() + 1000; /* both due */
+    while (clock_now_us() < until)
         ;
     CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
     CHECK_INT(ran + fires, 5);

@@ -22,8 +22,8 @@ static void clear_env(void)
 
 static void test_headers(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(net_check_header("headers", "x-gateway-route", "eu", &err), 0);
     CHECK_INT(net_check_header("headers", "X-API-Key", "k", &err), -1);
     CHECK_STR(err.type, "invalid_argument");
@@ -60,17 +60,17 @@ static void test_headers(void)
     curl_slist_free_all(base);
 }
 
-static net *open_for(const char *endpoint, nyx_config *cfg, int builtin, const char **warning, nyx_error *err)
+static net *open_for(const char *endpoint, engine_config *cfg, int builtin, const char **warning, error_info *err)
 {
-    nyx_error_clear(err);
+    error_clear(err);
     return net_open(cfg, endpoint, builtin, warning, err);
 }
 
 static void test_proxy_choice(void)
 {
-    nyx_config cfg;
+    engine_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    nyx_error err;
+    error_info err;
     const char *warning, *var;
     clear_env();
     setenv("HTTPS_PROXY", "http://alice:s3cret@proxy.corp:3128", 1);
@@ -126,10 +126,10 @@ static void test_proxy_choice(void)
 
 static void test_insecure(void)
 {
-    nyx_config cfg;
+    engine_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.tls_insecure = 1;
-    nyx_error err;
+    error_info err;
     const char *warning;
     clear_env();
     const char *loopback[] = {"https://127.0.0.1:8443", "https://localhost", "https://[::1]:443", "https://127.3.2.1"};
@@ -150,10 +150,10 @@ static void test_insecure(void)
 
 static void test_config_checks(void)
 {
-    nyx_config cfg;
+    engine_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     clear_env();
     cfg.extra_headers = "{\"x-gateway-route\": 1}";
     CHECK_INT(net_check_config(&cfg, &err), -1);
@@ -189,16 +189,16 @@ static void test_config_checks(void)
 
 static void test_failures(void)
 {
-    nyx_config cfg;
+    engine_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    nyx_error err;
+    error_info err;
     const char *warning;
     clear_env();
     net *n = open_for("https://gw.example:8443/anthropic", &cfg, 0, &warning, &err);
     CURL *h = curl_easy_init();
     CHECK(n && h);
 
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(net_explain_failure(n, h, CURLE_COULDNT_CONNECT, "Failed to connect", &err), 0);
     CHECK_STR(err.type, "");
 

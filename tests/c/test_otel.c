@@ -25,7 +25,7 @@ static nyx_engine *open_engine(char **msg)
     return nyx_open(msg);
 }
 
-static void fake_call(nyx_call *c, nyx_engine *e)
+static void fake_call(api_call *c, nyx_engine *e)
 {
     memset(c, 0, sizeof *c);
     c->e = e;
@@ -53,7 +53,7 @@ static void bounded_queue(void)
         free(msg);
         return;
     }
-    nyx_call c;
+    api_call c;
     fake_call(&c, e);
     otel_call_finished(e, &c);
     CHECK(is_hex(c.result.trace_id, 32));
@@ -80,7 +80,7 @@ static void off_without_endpoint_or_disabled(void)
     CHECK(e != NULL);
     otel_counts n = {1, 1, 1};
     if (e) {
-        nyx_call c;
+        api_call c;
         fake_call(&c, e);
         otel_call_finished(e, &c);
         otel_get_counts(e, &n);
@@ -112,7 +112,7 @@ static void off_without_endpoint_or_disabled(void)
     CHECK(e != NULL);
     if (e) {
         CHECK(e->otel != NULL);
-        nyx_call c;
+        api_call c;
         fake_call(&c, e);
         otel_call_finished(e, &c);
         otel_get_counts(e, &n);

@@ -38,7 +38,7 @@ static void blocks_as_parts(void)
         "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"hmm\",\"signature\":\"sig\"},"
         "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"mail\",\"input\":{\"to\":\"bob@example.org\",\"n\":2}}]},"
         "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"content\":\"sent\"}]}]}";
-    nyx_response resp;
+    claude_response resp;
     memset(&resp, 0, sizeof resp);
     resp.stop_reason = "end_turn";
     resp.content_json = "[{\"type\":\"text\",\"text\":\"Mailed bob@example.org.\"}]";
@@ -83,7 +83,7 @@ static void cut_at_a_character(void)
     for (size_t i = 1; i + 1 < n; i += 2)
         memcpy(text + i, "\xc3\xa9", 2);
     text[n] = '\0';
-    nyx_response resp;
+    claude_response resp;
     memset(&resp, 0, sizeof resp);
     resp.text = text;
     otel_content m;
@@ -128,7 +128,7 @@ static void out_of_memory(void)
         "{\"system\":\"Be brief.\",\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\","
         "\"id\":\"toolu_1\",\"name\":\"mail\",\"input\":{\"to\":\"bob\",\"cc\":[\"ann\",{\"x\":1}]}}]},"
         "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"content\":\"sent\"}]}]}";
-    nyx_response resp;
+    claude_response resp;
     memset(&resp, 0, sizeof resp);
     resp.stop_reason = "end_turn";
     resp.content_json = "[{\"type\":\"text\",\"text\":\"Done.\"}]";

@@ -327,22 +327,22 @@ static void test_settle_input(void)
  * models whose table entry says so (itpm_counts_cache_reads, false when not given). */
 static void test_input_counted(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_models *m = models_new_default(&err);
+    error_info err;
+    error_clear(&err);
+    model_table *m = models_new_default(&err);
     CHECK(m != NULL);
     const char *extra = "{\"models\": [{\"id\": \"nyx-old\", \"itpm_counts_cache_reads\": true}]}";
     CHECK_INT(models_merge_json(m, extra, strlen(extra), "test", &err), 0);
     const char *bad = "{\"models\": [{\"id\": \"nyx-old\", \"itpm_counts_cache_reads\": 1}]}";
     CHECK_INT(models_merge_json(m, bad, strlen(bad), "test", &err), -1);
     CHECK_CONTAINS(err.message, "itpm_counts_cache_reads");
-    nyx_usage u = {.input_tokens = 50, .output_tokens = 7, .cache_creation_input_tokens = 300,
+    claude_usage u = {.input_tokens = 50, .output_tokens = 7, .cache_creation_input_tokens = 300,
                    .cache_read_input_tokens = 9000};
-    const nyx_model *current = models_find(m, "claude-sonnet-4-6");
+    const model_info *current = models_find(m, "claude-sonnet-4-6");
     CHECK(current != NULL && !current->itpm_counts_cache_reads);
     CHECK_INT(ratelimit_input_counted(current, &u), 350);
     CHECK_INT(ratelimit_input_counted(NULL, &u), 350);
-    const nyx_model *old = models_find(m, "nyx-old");
+    const model_info *old = models_find(m, "nyx-old");
     CHECK(old != NULL && old->itpm_counts_cache_reads);
     CHECK_INT(ratelimit_input_counted(old, &u), 9350);
     models_free(m);

@@ -5,10 +5,10 @@
 #include "check.h"
 #include "resilience/retry.h"
 
-static nyx_error error_of(int retryable, double retry_after_s)
+static error_info error_of(int retryable, double retry_after_s)
 {
-    nyx_error e;
-    nyx_error_clear(&e);
+    error_info e;
+    error_clear(&e);
     e.retryable = retryable;
     e.retry_after_s = retry_after_s;
     return e;
@@ -17,7 +17,7 @@ static nyx_error error_of(int retryable, double retry_after_s)
 static void test_allowed(void)
 {
     retry_policy p = {3, 0.5, 2, 8};
-    nyx_error transient = error_of(1, -1), final = error_of(0, -1);
+    error_info transient = error_of(1, -1), final = error_of(0, -1);
     for (int done = 0; done < 3; done++)
         CHECK_INT(retry_allowed(&p, &transient, done), 1);
     CHECK_INT(retry_allowed(&p, &transient, 3), 0); /* attempts = 1 + max_retries */
@@ -30,7 +30,7 @@ static void test_allowed(void)
 static void test_full_jitter(void)
 {
     retry_policy p = {10, 0.5, 2, 3};
-    nyx_error e = error_of(1, -1);
+    error_info e = error_of(1, -1);
     uint64_t rng = 42;
     const double ceiling[] = {0.5, 1, 2, 3, 3, 3};
     for (int n = 0; n < 6; n++) {
@@ -52,7 +52,7 @@ static void test_full_jitter(void)
 static void test_reproducible(void)
 {
     retry_policy p = {3, 0.5, 2, 8};
-    nyx_error e = error_of(1, -1);
+    error_info e = error_of(1, -1);
     uint64_t a = 7, b = 7, c = 8;
     int differ = 0;
     for (int i = 0; i < 10; i++) {
@@ -70,7 +70,7 @@ static void test_retry_after(void)
 {
     retry_policy p = {3, 0.5, 2, 8};
     uint64_t rng = 1;
-    nyx_error e = error_of(1, 1.5);
+    error_info e = error_of(1, 1.5);
     CHECK_NEAR(retry_delay_s(&p, &e, 0, &rng), 1.5, 0);
     CHECK_NEAR(retry_delay_s(&p, &e, 2, &rng), 1.5, 0);
     e.retry_after_s = 20;

@@ -82,7 +82,7 @@ static sim_server *start_max(double delay_ms, double expiry_ms, size_t max_body)
     o.max_body = max_body;
     o.batch_delay_ms = delay_ms;
     o.batch_expiry_ms = expiry_ms;
-    nyx_error err;
+    error_info err;
     sim_server *s = sim_server_start(&models, &o, 0, &err);
     CHECK(s != NULL);
     if (s)

@@ -84,19 +84,19 @@ static cJSON *user(cJSON *body)
     return cJSON_AddArrayToObject(m, "content");
 }
 
-static int parse(cJSON *body, sim_req *r, nyx_error *err, int count_only)
+static int parse(cJSON *body, sim_req *r, error_info *err, int count_only)
 {
     char *text = cJSON_PrintUnformatted(body);
-    nyx_error_clear(err);
+    error_clear(err);
     int rc = sim_req_parse(r, text, strlen(text), &models, count_only, err);
     free(text);
     cJSON_Delete(body);
     return rc;
 }
 
-static int parse_text(const char *json, sim_req *r, nyx_error *err)
+static int parse_text(const char *json, sim_req *r, error_info *err)
 {
-    nyx_error_clear(err);
+    error_clear(err);
     return sim_req_parse(r, json, strlen(json), &models, 0, err);
 }
 
@@ -155,7 +155,7 @@ static void test_tokenizer(void)
 static void expect_error(const char *json, int status, const char *type, const char *needle)
 {
     sim_req r;
-    nyx_error err;
+    error_info err;
     CHECK_INT(parse_text(json, &r, &err), -1);
     CHECK_INT(err.status, status);
     CHECK_STR(err.type, type);
@@ -211,7 +211,7 @@ static void test_validation(void)
     cJSON *top = cJSON_AddObjectToObject(b, "cache_control");
     cJSON_AddStringToObject(top, "type", "ephemeral");
     sim_req r;
-    nyx_error err;
+    error_info err;
     CHECK_INT(parse(b, &r, &err, 0), -1);
     CHECK_INT(err.status, 400);
     CHECK(strstr(err.message,
@@ -254,7 +254,7 @@ static void test_validation(void)
                          &r, &err),
               0);
     sim_req_free(&r);
-    nyx_error_clear(&err);
+    error_clear(&err);
     const char *ct = "{\"model\":\"sonnet\"," HI;
     CHECK_INT(sim_req_parse(&r, ct, strlen(ct), &models, 1, &err), 0);
     CHECK_STR(r.model, "sonnet");
@@ -278,7 +278,7 @@ static void test_validation(void)
 static int parse_blocks(const char *model, int tool_mark, const char *last, sim_req *r)
 {
     char json[1024];
-    nyx_error err;
+    error_info err;
     snprintf(json, sizeof json, BLOCKS_JSON, model,
              tool_mark ? ",\"cache_control\":{\"type\":\"ephemeral\"}" : "", last);
     return parse_text(json, r, &err);
@@ -333,7 +333,7 @@ static void test_blocks(void)
 
     /* Role boundaries count: two user turns differ from one turn of two blocks. */
     sim_req a, b;
-    nyx_error err;
+    error_info err;
     CHECK_INT(parse_text(H5 UC "\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}", &a, &err), 0);
     CHECK_INT(
         parse_text(H5 UC
@@ -364,7 +364,7 @@ static void test_cache_basic(void)
 {
     sim_cache *c = sim_cache_new(0);
     sim_req r;
-    nyx_error err;
+    error_info err;
     sim_plan p;
 
     /* Below the minimum: nothing cached, nothing fails. */
@@ -417,7 +417,7 @@ static void test_cache_ttl(void)
 {
     sim_cache *c = sim_cache_new(0);
     sim_req r;
-    nyx_error err;
+    error_info err;
     sim_plan p;
     CHECK_INT(parse(req_body("claude-sonnet-4-5", 1500, "5m", 0, NULL), &r, &err, 0), 0);
     int64_t t0 = 1000 * SEC;
@@ -487,7 +487,7 @@ static void test_cache_ttl(void)
 static void test_cache_1h(void)
 {
     sim_cache *c = sim_cache_new(0);
-    nyx_error err;
+    error_info err;
     sim_plan p;
     /* system (1h mark) 1200 tokens, then user text with a 5m mark. */
     char *sys = prose(1200, 2), *msg = prose(400, 3);
@@ -532,7 +532,7 @@ static void test_cache_1h(void)
 static void test_cache_lookback(void)
 {
     sim_cache *c = sim_cache_new(0);
-    nyx_error err;
+    error_info err;
     sim_plan p;
     sim_req r;
     /* Write the big first block. */
@@ -573,7 +573,7 @@ static void test_cache_lookback(void)
 static void test_cache_top_level(void)
 {
     sim_cache *c = sim_cache_new(0);
-    nyx_error err;
+    error_info err;
     sim_plan p, q;
     sim_req top, own;
     char *big = prose(1500, 4);
@@ -633,7 +633,7 @@ static void test_cache_top_level(void)
 static void test_reply(void)
 {
     sim_req r;
-    nyx_error err;
+    error_info err;
     sim_reply a, b;
     const char *json =
         "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1000,\"system\":\"a patient "
@@ -707,7 +707,7 @@ static void test_reply(void)
 static void test_faults(void)
 {
     sim_faults *f = sim_faults_new(42);
-    nyx_error err;
+    error_info err;
     sim_fault out;
     const char *j =
         "{\"faults\":[{\"fault\":\"overloaded\",\"count\":2,\"model\":\"claude-haiku-4-5\"},"
@@ -842,7 +842,7 @@ static cJSON *event_data(const sim_chunk *ch, const char *name)
 static void test_stream(void)
 {
     sim_req r;
-    nyx_error err;
+    error_info err;
     sim_reply rep;
     CHECK_INT(parse_text("{\"model\":\"sonnet\",\"max_tokens\":400,\"stream\":true,\"messages\":[{"
                          "\"role\":\"user\",\"content\":\"Tell me about caches\"}]}",

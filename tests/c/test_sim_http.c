@@ -618,9 +618,9 @@ static void test_parallel(void)
     resp rs[N];
     for (int i = 0; i < N; i++)
         many[i] = body(MODEL, 20, NULL, 100 + i, i % 2, 30);
-    int64_t t0 = nyx_now_us();
+    int64_t t0 = clock_now_us();
     parallel((const char *const *)many, N, rs);
-    double took = (double)(nyx_now_us() - t0) / 1e6;
+    double took = (double)(clock_now_us() - t0) / 1e6;
     int ok = 0;
     for (int i = 0; i < N; i++) {
         ok += rs[i].rc == CURLE_OK && rs[i].status == 200;
@@ -804,8 +804,8 @@ static void test_connection_faults(sim_server *s)
     char *b = body(MODEL, 30, NULL, 9, 0, 40);
     char *sb = body(MODEL, 30, NULL, 9, 1, 40);
     resp r;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
 
     /* reset: the connection closes without a response. */
     CHECK_INT(sim_add_faults_json(s, "{\"faults\":[{\"fault\":\"reset\"}]}", &err), 0);
@@ -1005,8 +1005,8 @@ static void *hang_client(void *arg)
 
 static void test_stop_with_hangs(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     sim_options o;
     sim_options_default(&o);
     o.ttft_ms = 5000; /* streams that would take a long time */
@@ -1028,9 +1028,9 @@ static void test_stop_with_hangs(void)
     }
     struct timespec pause = {0, 200 * 1000000L};
     nanosleep(&pause, NULL);
-    int64_t t0 = nyx_now_us();
+    int64_t t0 = clock_now_us();
     sim_server_stop(s);
-    double took = (double)(nyx_now_us() - t0) / 1e6;
+    double took = (double)(clock_now_us() - t0) / 1e6;
     CHECK(took < 1.0);
     for (int i = 0; i < 3; i++) {
         pthread_join(t[i], NULL);
@@ -1047,8 +1047,8 @@ int main(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return 1;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     sim_options o;
     sim_options_default(&o);
     o.api_key = KEY;

@@ -48,10 +48,10 @@ static void test_migrations(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "migrate.db");
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
 
-    nyx_store *s = store_open(path, &err);
+    store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s) {
         fprintf(stderr, "open: %s\n", err.message);
@@ -71,7 +71,7 @@ static void test_migrations(void)
     CHECK_INT(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                             " ('llm_interactions_created_at','llm_interactions_session')"),
               1);
-    nyx_interaction it = make("m1", T0);
+    interaction_rec it = make("m1", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     int64_t node = 0;
     CHECK_INT(store_thought_add(s, "x", 0, "root", &node, &err), 0);
@@ -108,7 +108,7 @@ static void test_migrations(void)
         CHECK_INT(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
     }
-    nyx_error_clear(&err);
+    error_clear(&err);
     s = store_open(path, &err);
     CHECK(s == NULL);
     store_close(s);
@@ -125,8 +125,8 @@ static void test_migration_2(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "v1.db");
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     store_close(store_open(path, &err));
     /* Back to version 1, holding a reservation made the version-1 way. */
     sqlite3 *db = NULL;
@@ -150,7 +150,7 @@ static void test_migration_2(void)
               SQLITE_OK);
     sqlite3_close(db);
 
-    nyx_store *s = store_open(path, &err);
+    store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
         return;
@@ -190,8 +190,8 @@ static void test_concurrent_migration(void)
         close(go[1]);
         if (read(go[0], &byte, 1) != 1) /* the parent holds the write lock now */
             _exit(12);
-        nyx_error e;
-        nyx_store *c = store_open(path, &e); /* reads version 0, then waits for the lock */
+        error_info e;
+        store_db *c = store_open(path, &e); /* reads version 0, then waits for the lock */
         if (!c) {
             fprintf(stderr, "concurrent open: %s\n", e.message);
             _exit(10);
@@ -202,9 +202,9 @@ static void test_concurrent_migration(void)
         _exit(applied == 0 && version == store_schema_latest() ? 0 : 11);
     }
     close(go[0]);
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(ref, &err); /* the schema, to copy */
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(ref, &err); /* the schema, to copy */
     CHECK(s != NULL);
     sqlite3 *other = NULL;
     CHECK_INT(sqlite3_open(path, &other), SQLITE_OK);
@@ -244,15 +244,15 @@ static void test_concurrent_migration(void)
 
 static void test_memory(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(":memory:", &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(":memory:", &err);
     CHECK(s != NULL);
     if (!s)
         return;
     CHECK_STR(store_backend_name(s), "sqlite");
     CHECK_INT(store_schema_version(s), store_schema_latest());
-    nyx_interaction it = make("now", 0); /* created_at 0: stamped now */
+    interaction_rec it = make("now", 0); /* created_at 0: stamped now */
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE id = 'now' AND"
                             " created_at > 1.7e9"),
@@ -264,13 +264,13 @@ static void test_memory(void)
 
 static void test_open_failures(void)
 {
-    nyx_error err;
+    error_info err;
 
     /* A PostgreSQL URI selects that backend (here, with nobody listening); the URI and its
      * password are not echoed. */
     const char *pg[] = {"postgresql://nyx:s3cret@127.0.0.1:1/nyx", "postgres://nyx:s3cret@127.0.0.1:1/nyx"};
     for (int k = 0; k < 2; k++) {
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK(store_open(pg[k], &err) == NULL);
         CHECK_STR(err.type, "store_error");
 #ifdef NYX_HAVE_PG
@@ -282,7 +282,7 @@ static void test_open_failures(void)
     }
 
     /* A directory that does not exist. */
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK(store_open("/nonexistent-nyx-dir/sub/nyx.db", &err) == NULL);
     CHECK_STR(err.type, "store_error");
     CHECK_STR(err.message,
@@ -298,17 +298,17 @@ static void test_open_failures(void)
             fputs("this is a text file, not a database\n", fp);
         fclose(fp);
     }
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK(store_open(path, &err) == NULL);
     CHECK_STR(err.type, "store_error");
     CHECK_CONTAINS(err.message, path);
     CHECK_CONTAINS(err.message, "file is not a database");
 
     /* ":memory:" works and forgets. */
-    nyx_store *s = store_open(":memory:", &err);
+    store_db *s = store_open(":memory:", &err);
     CHECK(s != NULL);
     if (s) {
-        nyx_interaction it = make("mem", T0);
+        interaction_rec it = make("mem", T0);
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
         rows r = {0};
         CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
@@ -326,9 +326,9 @@ static void test_open_failures(void)
 static int readonly_checks(const char *uri, const char *shown)
 {
     int before = check_failures;
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(uri, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(uri, &err);
     CHECK(s != NULL);
     if (!s) {
         fprintf(stderr, "read-only open: %s\n", err.message);
@@ -340,8 +340,8 @@ static int readonly_checks(const char *uri, const char *shown)
     CHECK_INT(r.n, 1);
     rows_free(&r);
 
-    nyx_interaction it = make("ro2", T0);
-    nyx_error_clear(&err);
+    interaction_rec it = make("ro2", T0);
+    error_clear(&err);
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
     CHECK_STR(err.type, "store_error");
     char want[512];
@@ -352,14 +352,14 @@ static int readonly_checks(const char *uri, const char *shown)
     CHECK_INT(err.retryable, 0);
 
     int64_t id = 0;
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_thought_add(s, NULL, 0, "t", &id, &err), -1);
     CHECK_STR(err.type, "store_error");
     CHECK_CONTAINS(err.message, "readonly");
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_session_end(s, "x", &err), -1);
     CHECK_CONTAINS(err.message, "readonly");
-    nyx_error_clear(&err);
+    error_clear(&err);
     if (store_batch_begin(s, &err) == 0) { /* BEGIN may succeed; the first write fails */
         CHECK_INT(store_log_interaction(s, &it, &err), -1);
         CHECK_CONTAINS(err.message, "readonly");
@@ -373,7 +373,7 @@ static int readonly_checks(const char *uri, const char *shown)
     CHECK_INT(store_config_get(s, "k", &v, &err), 0);
     CHECK_STR(v, "v");
     free(v);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_config_set(s, "k", "w", &err), -1);
     CHECK_STR(err.type, "store_error");
     CHECK_CONTAINS(err.message, "cannot set configuration key k in");
@@ -395,13 +395,13 @@ static void test_readonly(void)
     path_in_tmp(dir, sizeof dir, "ro");
     CHECK_INT(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/ro.db", dir);
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
         return;
-    nyx_interaction it = make("ro1", T0);
+    interaction_rec it = make("ro1", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(store_config_set(s, "k", "v", &err), 0);
     store_close(s);
@@ -444,10 +444,10 @@ static void test_locked(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "locked.db");
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     store_options opts = {.busy_timeout_ms = 50};
-    nyx_store *s = store_open_opts(path, &opts, &err);
+    store_db *s = store_open_opts(path, &opts, &err);
     CHECK(s != NULL);
     if (!s)
         return;
@@ -459,11 +459,11 @@ static void test_locked(void)
                            NULL, NULL, NULL),
               SQLITE_OK);
 
-    nyx_interaction it = make("L1", T0);
-    nyx_error_clear(&err);
-    int64_t t0 = nyx_now_us();
+    interaction_rec it = make("L1", T0);
+    error_clear(&err);
+    int64_t t0 = clock_now_us();
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
-    int64_t waited_us = nyx_now_us() - t0;
+    int64_t waited_us = clock_now_us() - t0;
     CHECK(waited_us >= 40000);     /* it waited for the busy timeout... */
     CHECK(waited_us < 2000000);    /* ...and not much longer */
     CHECK_STR(err.type, "store_error");
@@ -472,12 +472,12 @@ static void test_locked(void)
     CHECK_STR(err.message, want);
     CHECK_INT(err.retryable, 1);
 
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_batch_begin(s, &err), -1);
     CHECK_CONTAINS(err.message, "cannot begin a batch on");
     CHECK_CONTAINS(err.message, "database is locked");
     int64_t id = 0;
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_thought_add(s, NULL, 0, "t", &id, &err), -1);
     CHECK_CONTAINS(err.message, "database is locked");
 
@@ -497,7 +497,7 @@ static void test_locked(void)
                                   " INSERT INTO control VALUES ('x', '1', 0)",
                            NULL, NULL, NULL),
               SQLITE_OK);
-    nyx_error_clear(&err);
+    error_clear(&err);
     s = store_open_opts(path, &opts, &err);
     CHECK(s == NULL);
     store_close(s);
@@ -522,9 +522,9 @@ static void test_full(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "full.db");
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
         return;
@@ -538,9 +538,9 @@ static void test_full(void)
 
     static char big[64 * 1024];
     memset(big, 'x', sizeof big - 1);
-    nyx_interaction it = make("F1", T0);
+    interaction_rec it = make("F1", T0);
     it.prompt_text = big;
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
     CHECK_STR(err.type, "store_error");
     char want[512];
@@ -550,9 +550,9 @@ static void test_full(void)
 
     /* Full inside a batch: the batch is rolled back as a whole. */
     CHECK_INT(store_batch_begin(s, &err), 0);
-    nyx_interaction small = make("F-small", T0);
+    interaction_rec small = make("F-small", T0);
     CHECK_INT(store_log_interaction(s, &small, &err), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
     CHECK_CONTAINS(err.message, "database or disk is full");
     CHECK_CONTAINS(err.message, "the batch (1 earlier writes) was rolled back");
@@ -576,9 +576,9 @@ static void test_checkpoints(void)
     char path[300], wal[310];
     path_in_tmp(path, sizeof path, "ckpt.db");
     snprintf(wal, sizeof wal, "%s-wal", path);
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
         return;
@@ -589,7 +589,7 @@ static void test_checkpoints(void)
     for (int n = 0; n < 4000; n++) {
         char id[32];
         snprintf(id, sizeof id, "c%d", n);
-        nyx_interaction it = make(id, T0 + n);
+        interaction_rec it = make(id, T0 + n);
         it.session = "ck";
         it.thought_id = 1;
         it.prompt_text = text;
@@ -636,8 +636,8 @@ static void test_sigkill(void)
         /* Log forever; report each id only after store_log_interaction returned 0, as the
          * engine hands a result to a script only after the row is committed. */
         close(fds[0]);
-        nyx_error err;
-        nyx_store *s = store_open(path, &err);
+        error_info err;
+        store_db *s = store_open(path, &err);
         if (!s)
             _exit(2);
         char prompt[2048];
@@ -646,7 +646,7 @@ static void test_sigkill(void)
         for (int n = 0;; n++) {
             char id[32];
             snprintf(id, sizeof id, "k%d", n);
-            nyx_interaction it = make(id, T0 + n);
+            interaction_rec it = make(id, T0 + n);
             it.prompt_text = prompt;
             it.response_text = prompt;
             if (store_log_interaction(s, &it, &err) != 0)
@@ -669,9 +669,9 @@ static void test_sigkill(void)
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     CHECK(last >= 300);
 
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
         return;
@@ -690,9 +690,9 @@ static void test_reader_sees_commits(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "reader.db");
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
     sqlite3 *reader = NULL;
     CHECK(s != NULL);
     CHECK_INT(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -711,7 +711,7 @@ static void test_reader_sees_commits(void)
     for (int n = 0; n < 200; n++) {
         char id[32];
         snprintf(id, sizeof id, "r%d", n);
-        nyx_interaction it = make(id, T0 + n);
+        interaction_rec it = make(id, T0 + n);
         it.prompt_text = text;
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
         seen_all &= sqlite3_step(count) == SQLITE_ROW && sqlite3_column_int(count, 0) == n + 1;
@@ -723,7 +723,7 @@ static void test_reader_sees_commits(void)
     for (int n = 0; n < 100; n++) {
         char id[32];
         snprintf(id, sizeof id, "big%d", n);
-        nyx_interaction it = make(id, T0 + n);
+        interaction_rec it = make(id, T0 + n);
         it.prompt_text = text;
         it.response_text = text;
         CHECK_INT(store_log_interaction(s, &it, &err), 0);

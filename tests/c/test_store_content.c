@@ -22,7 +22,7 @@ typedef struct pieces_at {
     int fetched;
 } pieces_at;
 
-static int fetch_piece(void *ud, const char *hash, char **out, nyx_error *err)
+static int fetch_piece(void *ud, const char *hash, char **out, error_info *err)
 {
     pieces_at *a = ud;
     for (size_t i = 0; i < a->p->n; i++)
@@ -33,7 +33,7 @@ static int fetch_piece(void *ud, const char *hash, char **out, nyx_error *err)
             a->fetched++;
             return 0;
         }
-    nyx_error_set(err, "not_found", 0, "no piece %s", hash);
+    error_set(err, "not_found", 0, "no piece %s", hash);
     return -1;
 }
 
@@ -51,8 +51,8 @@ static int round_trip(const char *text, int line)
     if (p.recipe) {
         pieces_at at = {&p, 0};
         char *joined = NULL;
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         CHECK_INT(store_content_join(p.recipe, fetch_piece, &at, &joined, &err), 0);
         if (!joined || strcmp(joined, text) != 0) {
             fprintf(stderr, "line %d: the join differs from the text\n", line);
@@ -99,8 +99,8 @@ static void test_cut_and_join(void)
     CHECK_INT(round_trip("not json \xff\xfe at all, but long enough to be considered", __LINE__), 0);
 
     /* A recipe that is not one nyx wrote is refused, not read as something else. */
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char *out = NULL;
     pieces_at none = {NULL, 0};
     CHECK_INT(store_content_join("{\"ref\":1}", fetch_piece, &none, &out, &err), -1);
@@ -228,9 +228,9 @@ static void test_migrate_v5(void)
     sqlite3_finalize(st);
     sqlite3_close(db);
 
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(path, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s) {
         fprintf(stderr, "open: %s\n", err.message);

@@ -45,12 +45,12 @@ static tvalue *L(tvalue *first, ...)
 /* Partials by name, for the render callback. */
 typedef struct partials {
     const char *names[8];
-    nyx_template *t[8];
+    template_def *t[8];
     int n;
     int calls;
 } partials;
 
-static const nyx_template *find_partial(void *ud, const char *name)
+static const template_def *find_partial(void *ud, const char *name)
 {
     partials *p = ud;
     p->calls++;
@@ -62,9 +62,9 @@ static const nyx_template *find_partial(void *ud, const char *name)
 
 static void add_partial(partials *p, const char *name, const char *text)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_template *t = template_parse(text, strlen(text), name, &err);
+    error_info err;
+    error_clear(&err);
+    template_def *t = template_parse(text, strlen(text), name, &err);
     if (!t) {
         fprintf(stderr, "partial %s: %s\n", name, err.message);
         check_failures++;
@@ -101,10 +101,10 @@ static char last_error[600];
 static const char *render_full(const char *text, const tvalue *vars, partials *p, warnings *w)
 {
     static char out_copy[8192];
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     last_error[0] = '\0';
-    nyx_template *t = template_parse(text, strlen(text), "t.md", &err);
+    template_def *t = template_parse(text, strlen(text), "t.md", &err);
     if (!t) {
         snprintf(last_error, sizeof last_error, "%s", err.message);
         return NULL;
@@ -134,9 +134,9 @@ static const char *render(const char *text, const tvalue *vars)
 /* Expects parsing to fail with exactly msg. */
 static void check_parse_error(const char *text, const char *msg, int line)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_template *t = template_parse(text, strlen(text), "bad.md", &err);
+    error_info err;
+    error_clear(&err);
+    template_def *t = template_parse(text, strlen(text), "bad.md", &err);
     if (t) {
         fprintf(stderr, "%s:%d: parse succeeded, expected \"%s\"\n", __FILE__, line, msg);
         check_failures++;
@@ -193,8 +193,8 @@ static void test_values_are_literal(void)
     CHECK_STR(render("{{#l}}[{{.}}]{{/l}}", w), "[{{y}}][}}]");
     /* Bytes pass through untouched, including a NUL inside a value. */
     tvalue *z = M("z", tvalue_string("a\0b", 3), NULL);
-    nyx_error err;
-    nyx_template *t = template_parse("<{{z}}>", 7, "z.md", &err);
+    error_info err;
+    template_def *t = template_parse("<{{z}}>", 7, "z.md", &err);
     char *out = NULL;
     size_t len = 0;
     CHECK(t != NULL);
@@ -394,9 +394,9 @@ static const char *const FM =
 
 static void test_front_matter(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_template *t = template_parse(FM, strlen(FM), "council.md", &err);
+    error_info err;
+    error_clear(&err);
+    template_def *t = template_parse(FM, strlen(FM), "council.md", &err);
     CHECK(t != NULL);
     if (!t) {
         fprintf(stderr, "%s\n", err.message);
@@ -590,11 +590,11 @@ static void test_malformed(void)
                 "bad.md:2: front matter: unexpected \"b\" after the value");
 
     /* NULL text with a length, NULL origin. */
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK(template_parse(NULL, 3, NULL, &err) == NULL);
     CHECK_STR(err.message, "template: template_parse: text is NULL");
-    nyx_template *t = template_parse(NULL, 0, NULL, NULL);
+    template_def *t = template_parse(NULL, 0, NULL, NULL);
     CHECK(t != NULL);
     CHECK_STR(template_origin(t), "template");
     template_free(t);
@@ -607,11 +607,11 @@ static void test_hash(void)
 {
     const char *a = "---\ndescription: v1\n---\nHello {{name}}\n";
     const char *b = "---\ndescription: v1\n---\nHello {{name}}!\n";
-    nyx_error err;
-    nyx_template *t1 = template_parse(a, strlen(a), "one.md", &err);
-    nyx_template *t2 = template_parse(a, strlen(a), "other-origin.md", &err);
-    nyx_template *t3 = template_parse(b, strlen(b), "one.md", &err);
-    nyx_template *t4 = template_parse("", 0, "empty.md", &err);
+    error_info err;
+    template_def *t1 = template_parse(a, strlen(a), "one.md", &err);
+    template_def *t2 = template_parse(a, strlen(a), "other-origin.md", &err);
+    template_def *t3 = template_parse(b, strlen(b), "one.md", &err);
+    template_def *t4 = template_parse("", 0, "empty.md", &err);
     CHECK(t1 && t2 && t3 && t4);
     CHECK(template_hash(t1) == template_hash(t2)); /* the text alone decides */
     CHECK(template_hash(t1) != template_hash(t3));
@@ -658,8 +658,8 @@ static void test_tvalue(void)
     CHECK_INT(tvalue_kind(e), TVALUE_STRING);
     tvalue_free(e);
     /* vars must be a map. */
-    nyx_error err;
-    nyx_template *t = template_parse("x", 1, "x.md", &err);
+    error_info err;
+    template_def *t = template_parse("x", 1, "x.md", &err);
     char *out;
     size_t len;
     CHECK_INT(template_render(t, l, NULL, NULL, NULL, NULL, &out, &len, &err), -1);
@@ -703,7 +703,7 @@ static char *read_file(const char *path, size_t *len)
 }
 
 /* templates/ of the source tree: $NYX_SOURCE_DIR, else found from this file's own path. */
-static nyx_template *load_shipped(const char *name)
+static template_def *load_shipped(const char *name)
 {
     char path[1024];
     const char *src = getenv("NYX_SOURCE_DIR");
@@ -723,9 +723,9 @@ static nyx_template *load_shipped(const char *name)
         check_failures++;
         return NULL;
     }
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_template *t = template_parse(text, len, name, &err);
+    error_info err;
+    error_clear(&err);
+    template_def *t = template_parse(text, len, name, &err);
     free(text);
     if (!t) {
         fprintf(stderr, "%s\n", err.message);
@@ -734,7 +734,7 @@ static nyx_template *load_shipped(const char *name)
     return t;
 }
 
-static char *render_t(const nyx_template *t, const tvalue *v, warnings *w, nyx_error *err)
+static char *render_t(const template_def *t, const tvalue *v, warnings *w, error_info *err)
 {
     char *out = NULL;
     size_t len = 0;
@@ -745,11 +745,11 @@ static char *render_t(const nyx_template *t, const tvalue *v, warnings *w, nyx_e
 
 static void test_shipped(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     warnings w = {{0}, 0};
 
-    nyx_template *ctx = load_shipped("council_context.md");
+    template_def *ctx = load_shipped("council_context.md");
     if (ctx) {
         CHECK(template_description(ctx) != NULL);
         CHECK_STR(template_model_hint(ctx), "claude-sonnet-5-5");
@@ -789,7 +789,7 @@ static void test_shipped(void)
         tvalue_free(v);
     }
 
-    nyx_template *per = load_shipped("council_persona.md");
+    template_def *per = load_shipped("council_persona.md");
     if (per) {
         tvalue *v = M("name", S("CFO"), "role", S("chief financial officer"),
                       "focus", S("Judge the proposal on cash, payback and covenant risk."), NULL);
@@ -813,7 +813,7 @@ static void test_shipped(void)
         tvalue_free(v);
     }
 
-    nyx_template *task = load_shipped("task_execution.md");
+    template_def *task = load_shipped("task_execution.md");
     if (task) {
         tvalue *v = M("role", S("a senior data analyst"),
                       "task", S("Find the three regions with the highest return rate."),

@@ -68,14 +68,14 @@ static int logged(const logbook *lb, const char *needle)
 }
 
 /* Renders spec with the variables given as "k=v" strings; returns the text (static). */
-static const char *render(nyx_engine *e, const char *spec, int *version, nyx_error *err,
+static const char *render(nyx_engine *e, const char *spec, int *version, error_info *err,
                           const char *const *pairs)
 {
     static char out[4096];
-    nyx_error scratch;
+    error_info scratch;
     if (!err)
         err = &scratch;
-    nyx_error_clear(err);
+    error_clear(err);
     tvalue *vars = templates_vars_from_pairs(pairs, err);
     char *text = NULL;
     size_t len = 0;
@@ -105,7 +105,7 @@ static void test_search_order(nyx_engine *e)
     write_file(path_in(dir_cwd, "templates/order.md"), "cwd");
     CHECK_STR(R(e, "order", &v), "cwd");
     tpl_info info;
-    nyx_error err;
+    error_info err;
     CHECK_INT(templates_get(e->templates, "order", &info, &err), 0);
     CHECK_STR(info.source, "./templates/order.md");
     CHECK_STR(info.name, "order");
@@ -151,7 +151,7 @@ static void test_versions(nyx_engine *e)
     CHECK_INT(v, 2);
     CHECK_INT(templates_last_version(e->templates, "ver"), 2);
     CHECK_STR(render(e, "ver@1", &v, NULL, x), "A 1");
-    nyx_error err;
+    error_info err;
     CHECK(render(e, "ver@9", &v, &err, x) == NULL);
     CHECK_STR(err.type, "not_found");
     CHECK(strstr(err.message, "ver@9") != NULL);
@@ -211,7 +211,7 @@ static void test_broken_edit(nyx_engine *e, logbook *lb)
     CHECK_INT(v, good + 1);
 
     /* Errors and warnings of a render. */
-    nyx_error err;
+    error_info err;
     CHECK(render(e, "fragile", &v, &err, NULL) == NULL);
     CHECK_STR(err.type, "invalid_argument");
     snprintf(where, sizeof where, "%s:5: missing required variable 'who'", p);
@@ -243,7 +243,7 @@ static void test_partials(nyx_engine *e)
     write_file(path_in(dir_cwd, "templates/pinned.md"), "<{{> inner@1}}>");
     CHECK_STR(render(e, "pinned", &v, NULL, who), "<in me>");
     /* A partial that is missing, and one that does not parse. */
-    nyx_error err;
+    error_info err;
     write_file(path_in(dir_cwd, "templates/lost.md"), "a\n{{> nowhere}}");
     CHECK(render(e, "lost", &v, &err, NULL) == NULL);
     CHECK(strstr(err.message, "lost.md:2: partial 'nowhere' not found") != NULL);
@@ -261,7 +261,7 @@ static void test_partials(nyx_engine *e)
 
 static void test_created(nyx_engine *e)
 {
-    nyx_error err;
+    error_info err;
     int v = 0;
     CHECK_INT(templates_create(e->templates, "dbonly", "DB {{x}}", 8, &v, &err), 0);
     CHECK_INT(v, 1);
@@ -330,14 +330,14 @@ static vstats get_stats(nyx_engine *e, const char *name)
 {
     vstats s;
     memset(&s, 0, sizeof s);
-    nyx_error err;
+    error_info err;
     CHECK_INT(templates_stats(e->templates, name, stats_row, &s, &err), 0);
     return s;
 }
 
 static void test_record(nyx_engine *e)
 {
-    nyx_error err;
+    error_info err;
     int v = 0;
     CHECK_INT(templates_create(e->templates, "judged", "one", 3, &v, &err), 0);
     CHECK_INT(templates_create(e->templates, "judged", "two", 3, &v, &err), 0);
@@ -346,7 +346,7 @@ static void test_record(nyx_engine *e)
     CHECK_STR(R(e, "judged@1", &v), "one");
     CHECK_INT(templates_record(e->templates, "judged", 1, &err), 0);
     CHECK_INT(templates_record(e->templates, "judged@2", 0, &err), 0);
-    nyx_usage u = {.input_tokens = 10, .output_tokens = 5, .cache_read_input_tokens = 100};
+    claude_usage u = {.input_tokens = 10, .output_tokens = 5, .cache_read_input_tokens = 100};
     char judged[] = "judged", judged2[] = "judged@2", nosuch[] = "nosuch_template";
     CHECK_INT(templates_call_finished(e->templates, judged, 0, 1, &u, 0.25, 12, 1), 1);
     CHECK_INT(templates_call_finished(e->templates, judged2, 0, 0, &u, 0.5, 12, 0), 2);
@@ -369,7 +369,7 @@ static void test_record(nyx_engine *e)
 
 static void count_picks(nyx_engine *e, const char *name, int n, int *counts /* [3] */)
 {
-    nyx_error err;
+    error_info err;
     counts[0] = counts[1] = counts[2] = 0;
     for (int i = 0; i < n; i++) {
         int v = 0;
@@ -384,7 +384,7 @@ static void count_picks(nyx_engine *e, const char *name, int n, int *counts /* [
 
 static void test_bandit(nyx_engine *e)
 {
-    nyx_error err;
+    error_info err;
     int v = 0, c[3];
     CHECK_INT(templates_create(e->templates, "arms", "first", 5, &v, &err), 0);
     CHECK_INT(templates_create(e->templates, "arms", "second", 6, &v, &err), 0);
@@ -416,7 +416,7 @@ static void test_bandit(nyx_engine *e)
     /* The same success rate, one version ten times as expensive: the cheaper one wins. */
     CHECK_INT(templates_create(e->templates, "costly", "dear", 4, &v, &err), 0);
     CHECK_INT(templates_create(e->templates, "costly", "cheap", 5, &v, &err), 0);
-    nyx_usage u = {.input_tokens = 100, .output_tokens = 10};
+    claude_usage u = {.input_tokens = 100, .output_tokens = 10};
     for (int i = 0; i < 200; i++) {
         char dear[] = "costly@1", cheap[] = "costly@2";
         templates_call_finished(e->templates, dear, 0, i % 2, &u, 0.01, 5, 0);
@@ -455,7 +455,7 @@ static int collect(void *ud, int ncols, const char *const *names, const char *co
 
 static void test_listings(nyx_engine *e)
 {
-    nyx_error err;
+    error_info err;
     rows r;
     memset(&r, 0, sizeof r);
     CHECK_INT(templates_list(e->templates, collect, &r, &err), 0);
@@ -510,13 +510,13 @@ static void test_text_diff(void)
 
 static void test_vars(void)
 {
-    nyx_error err;
+    error_info err;
     const char *pairs[] = {"a=1", "b=x=y", "a=2", "a=3", "c=", NULL};
     tvalue *m = templates_vars_from_pairs(pairs, &err);
     CHECK(m != NULL);
     CHECK_INT(tvalue_kind(tvalue_map_get(m, "a")), TVALUE_LIST);
     CHECK_INT(tvalue_kind(tvalue_map_get(m, "b")), TVALUE_STRING);
-    nyx_template *t = template_parse("{{#a}}<{{.}}>{{/a}} {{b}} [{{c}}]", 33, "t", &err);
+    template_def *t = template_parse("{{#a}}<{{.}}>{{/a}} {{b}} [{{c}}]", 33, "t", &err);
     char *out = NULL;
     size_t len = 0;
     CHECK_INT(template_render(t, m, NULL, NULL, NULL, NULL, &out, &len, &err), 0);

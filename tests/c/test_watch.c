@@ -50,7 +50,7 @@ static void write_file(const char *path, const char *text)
 
 /* Turns the loop until *count reaches target (or a generous bound), then a few more turns so
  * that a delivery too many would be seen. */
-static void settle(nyx_loop *loop, const int *count, int target)
+static void settle(event_loop *loop, const int *count, int target)
 {
     for (int i = 0; i < 500 && *count < target; i++)
         loop_poll(loop, 20);
@@ -61,7 +61,7 @@ static void settle(nyx_loop *loop, const int *count, int target)
 static void reset(rec *r) { memset(r, 0, sizeof *r); }
 
 /* A callback that adds another interest while the watcher delivers. */
-static nyx_watch *the_watch;
+static file_watch *the_watch;
 static rec added;
 static void add_on_change(void *ud, const char *path)
 {
@@ -129,8 +129,8 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    nyx_loop *loop = loop_new();
-    nyx_watch *w = watch_new(loop, 0.02);
+    event_loop *loop = loop_new();
+    file_watch *w = watch_new(loop, 0.02);
     CHECK(w != NULL);
     if (!w)
         CHECK_DONE();

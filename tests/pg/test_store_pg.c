@@ -41,9 +41,9 @@ static const char TABLES[] =
 
 static void test_open_and_migrate(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = open_db();
+    error_info err;
+    error_clear(&err);
+    store_db *s = open_db();
     if (!s)
         return;
     CHECK_STR(store_backend_name(s), "postgresql");
@@ -61,7 +61,7 @@ static void test_open_and_migrate(void)
     int fd_write = 0;
     CHECK(store_poll_fd(s, &fd_write) >= 0);
 
-    nyx_interaction it = make("m1", T0);
+    interaction_rec it = make("m1", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     int64_t node = 0;
     CHECK_INT(store_thought_add(s, "x", 0, "root", &node, &err), 0);
@@ -81,7 +81,7 @@ static void test_open_and_migrate(void)
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'm1'"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 1);
         /* A second store on the same database at the same time. */
-        nyx_store *t = open_db();
+        store_db *t = open_db();
         if (t) {
             CHECK_INT(store_schema_version(t), 5);
             CHECK_INT(store_connections(), 2);
@@ -94,7 +94,7 @@ static void test_open_and_migrate(void)
     if (strncmp(db_uri, "postgresql://", 13) == 0) {
         char alt[800];
         snprintf(alt, sizeof alt, "postgres://%s", db_uri + 13);
-        nyx_error_clear(&err);
+        error_clear(&err);
         s = store_open(alt, &err);
         CHECK(s != NULL);
         CHECK_STR(store_backend_name(s), "postgresql");
@@ -116,7 +116,7 @@ static void test_open_and_migrate(void)
 
     /* A database from a newer nyx is refused, not downgraded; the URI is not echoed. */
     CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 99"), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     s = store_open(db_uri, &err);
     CHECK(s == NULL);
     store_close(s);
@@ -148,15 +148,15 @@ static void test_concurrent_migration(void)
             close(go[1]);
             if (read(go[0], &byte, 1) != 1)
                 _exit(12);
-            nyx_error e;
-            nyx_error_clear(&e);
-            nyx_store *c = store_open(db_uri, &e);
+            error_info e;
+            error_clear(&e);
+            store_db *c = store_open(db_uri, &e);
             if (!c) {
                 fprintf(stderr, "concurrent open: %s\n", e.message);
                 _exit(10);
             }
             int version = store_schema_version(c);
-            nyx_interaction it = make("race", T0);
+            interaction_rec it = make("race", T0);
             int logged = store_log_interaction(c, &it, &e);
             store_close(c);
             _exit(version == 5 && logged == 0 ? 0 : 11);
@@ -189,7 +189,7 @@ typedef struct done_rec {
     char check_sql[300]; /* run inside done on the test's own connection, when set */
 } done_rec;
 
-static void on_done(void *ud, int rc, int refused, const nyx_error *err)
+static void on_done(void *ud, int rc, int refused, const error_info *err)
 {
     done_rec *d = ud;
     d->calls++;
@@ -205,20 +205,20 @@ static void on_done(void *ud, int rc, int refused, const nyx_error *err)
 
 /* A done callback that calls back into the store: an audit event and a control read. */
 typedef struct reentry {
-    nyx_store *s;
+    store_db *s;
     int calls, rc;
     char inner_value[32];
     int inner_rc;
 } reentry;
 
-static void on_done_reenter(void *ud, int rc, int refused, const nyx_error *err)
+static void on_done_reenter(void *ud, int rc, int refused, const error_info *err)
 {
     (void)refused;
     reentry *r = ud;
     r->calls++;
     r->rc = rc;
-    nyx_error e;
-    nyx_error_clear(&e);
+    error_info e;
+    error_clear(&e);
     int a = store_audit(r->s, "budget_refused", NULL, NULL, err ? err->message : "", &e);
     int b = store_control_set(r->s, "last", rc == 0 ? "reserved" : "refused", &e);
     char *v = NULL;
@@ -234,7 +234,7 @@ typedef struct id_rec {
     char type[40];
 } id_rec;
 
-static void on_id(void *ud, int rc, int64_t id, const nyx_error *err)
+static void on_id(void *ud, int rc, int64_t id, const error_info *err)
 {
     id_rec *r = ud;
     r->calls++;
@@ -253,24 +253,24 @@ static int always_enough(void *ud)
 
 static void test_pump_limit(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
     int asked = 0;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     store_set_pump_limit(s, always_enough, &asked);
     done_rec d[5];
     memset(d, 0, sizeof d);
     for (int k = 0; k < 5; k++) {
         char id[16];
         snprintf(id, sizeof id, "limit%d", k);
-        nyx_interaction m = make(id, T0 + k);
+        interaction_rec m = make(id, T0 + k);
         CHECK_INT(store_log_interaction_settle_async(s, &m, NULL, 0, on_done, &d[k], &err), 0);
     }
     int answered = 0, most = 0;
-    double end = nyx_now_s() + 10;
-    while (answered < 5 && nyx_now_s() < end) {
+    double end = clock_now_s() + 10;
+    while (answered < 5 && clock_now_s() < end) {
         int want_write = 0, fd = store_poll_fd(s, &want_write);
         if (fd >= 0) {
             struct pollfd p = {fd, (short)(POLLIN | (want_write ? POLLOUT : 0)), 0};
@@ -293,11 +293,11 @@ static void test_pump_limit(void)
 
 static void test_async(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     store_scope sc[] = {{"day:a", 10.0}, {"session:a", 1.0}};
 
     /* One reservation: answered from store_pump, once, after the commit. */
@@ -349,7 +349,7 @@ static void test_async(void)
     CHECK_NEAR(raw_real("SELECT reserved_usd FROM budgets WHERE scope = 'session:a'"), 1.0, 0);
 
     /* Log and settle: done after the commit, the row and the settle visible elsewhere. */
-    nyx_interaction it = make("as1", T0);
+    interaction_rec it = make("as1", T0);
     done_rec dl = {0};
     CHECK_INT(store_log_interaction_settle_async(s, &it, id1, 0.125, on_done, &dl, &err), 0);
     CHECK_INT(dl.calls, 0);
@@ -366,7 +366,7 @@ static void test_async(void)
     CHECK_NEAR(raw_real("SELECT reserved_usd FROM budgets WHERE scope = 'session:a'"), 0.75, 0);
 
     /* A write the server refuses: done once with rc -1 and the error; nothing settled. */
-    nyx_interaction bad = make("as-bad", T0);
+    interaction_rec bad = make("as-bad", T0);
     bad.prompt_text = BAD_UTF8;
     done_rec db = {0};
     CHECK_INT(store_log_interaction_settle_async(s, &bad, ids[held], 0.125, on_done, &db, &err), 0);
@@ -385,7 +385,7 @@ static void test_async(void)
     for (int k = 0; k < 6; k++) {
         char id[16];
         snprintf(id, sizeof id, "many%d", k);
-        nyx_interaction m = make(id, T0 + k);
+        interaction_rec m = make(id, T0 + k);
         CHECK_INT(store_log_interaction_settle_async(s, &m, NULL, 0, on_done, &dm[k], &err), 0);
         CHECK_INT(store_budget_reserve_async(s, loose, 1, 0.5, mids[k], sizeof mids[k], on_done,
                                              &dm[6 + k], &err),
@@ -403,13 +403,13 @@ static void test_async(void)
 
     /* What cannot start returns -1 and never calls done. */
     done_rec dx = {0};
-    nyx_interaction inv = make("inv", T0);
+    interaction_rec inv = make("inv", T0);
     inv.status = "maybe";
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_log_interaction_settle_async(s, &inv, NULL, 0, on_done, &dx, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     char idx[STORE_RESERVATION_ID_SIZE];
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_budget_reserve_async(s, sc, 2, NAN, idx, sizeof idx, on_done, &dx, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(drive(s, 10), 0);
@@ -450,7 +450,7 @@ static void test_async(void)
     CHECK_INT(ds.rc, 0);
     CHECK_STR(st.s, "day:a|10|0.125|3.75|6.125\n"
                     "session:a|1|0.125|0.75|0.125\n");
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_budget_status_async(s, NULL, NULL, on_done, &ds, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
 
@@ -501,15 +501,15 @@ static int loss_message(const char *m)
 
 /* Tries a write every 20 ms (pumping between) until one succeeds; the seconds it took,
  * or -1 after limit_s. */
-static double until_written(nyx_store *s, const char *id, double limit_s, char *last, size_t n)
+static double until_written(store_db *s, const char *id, double limit_s, char *last, size_t n)
 {
-    double t0 = nyx_now_s();
-    while (nyx_now_s() - t0 < limit_s) {
-        nyx_interaction it = make(id, T0);
-        nyx_error err;
-        nyx_error_clear(&err);
+    double t0 = clock_now_s();
+    while (clock_now_s() - t0 < limit_s) {
+        interaction_rec it = make(id, T0);
+        error_info err;
+        error_clear(&err);
         if (store_log_interaction(s, &it, &err) == 0)
-            return nyx_now_s() - t0;
+            return clock_now_s() - t0;
         snprintf(last, n, "%s", err.message);
         store_pump(s);
         sleep_ms(20);
@@ -519,21 +519,21 @@ static double until_written(nyx_store *s, const char *id, double limit_s, char *
 
 static void test_connection_loss(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_interaction it = make("before", T0);
+    error_info err;
+    error_clear(&err);
+    interaction_rec it = make("before", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     int c = -1;
     CHECK_INT(store_changed(s, &c, &err), 0); /* clears the first call's 1 */
 
     CHECK_INT(terminate_stores(), 1);
     sleep_ms(100); /* the server's goodbye reaches the socket */
-    double lost_at = nyx_now_s();
+    double lost_at = clock_now_s();
     it = make("during", T0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
     CHECK_STR(err.type, "store_error");
     if (!loss_message(err.message)) {
@@ -551,7 +551,7 @@ static void test_connection_loss(void)
     if (took < 0)
         fprintf(stderr, "no reconnection within 5 s; last error: %s\n", last);
     CHECK(took >= 0);
-    CHECK(nyx_now_s() - lost_at < 2.0);
+    CHECK(clock_now_s() - lost_at < 2.0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'after'"), 1);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'during'"), 0);
     CHECK_INT(store_connections(), 1);
@@ -559,7 +559,7 @@ static void test_connection_loss(void)
     CHECK_INT(store_changed(s, &c, &err), 0);
     CHECK_INT(c, 1);
     /* The new connection listens again: another store's stop reaches this one. */
-    nyx_store *o = open_db();
+    store_db *o = open_db();
     if (o) {
         CHECK_INT(store_control_set(o, "stop", "after the loss", &err), 0);
         int seen = 0;
@@ -587,7 +587,7 @@ static void test_connection_loss(void)
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.5, id, sizeof id, NULL, &err), 0);
 
     /* An operation in flight when the connection goes: done once, with the error. */
-    nyx_interaction a = make("async-lost", T0);
+    interaction_rec a = make("async-lost", T0);
     done_rec d = {0};
     CHECK_INT(terminate_stores(), 1);
     sleep_ms(100);
@@ -627,13 +627,13 @@ static void test_connection_loss(void)
     sleep_ms(100);
     it = make("batch-lost", T0);
     store_log_interaction(s, &it, &err); /* 0 (queued, failing later) or -1 (known down) */
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_batch_commit(s, &err), -1);
     CHECK_STR(err.type, "store_error");
     CHECK(loss_message(err.message));
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'batch-before'"), 1);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'batch-lost'"), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_batch_begin(s, &err), 0); /* the failed commit closed the batch */
     CHECK_INT(store_batch_commit(s, &err) == 0 || loss_message(err.message), 1);
     took = until_written(s, "batch-lost", 5, last, sizeof last);
@@ -646,15 +646,15 @@ static void test_connection_loss(void)
 
 static void test_password_hidden(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open("postgresql://nyx:secretpw@127.0.0.1:1/x", &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open("postgresql://nyx:secretpw@127.0.0.1:1/x", &err);
     CHECK(s == NULL);
     store_close(s);
     CHECK_STR(err.type, "store_error");
     CHECK_CONTAINS(err.message, "cannot connect to the PostgreSQL database");
     CHECK(!contains(err.message, "secretpw"));
-    nyx_error_clear(&err);
+    error_clear(&err);
     s = store_open("postgres://nyx:secretpw@127.0.0.1:1/x?connect_timeout=2", &err);
     CHECK(s == NULL);
     CHECK(!contains(err.message, "secretpw"));
@@ -669,7 +669,7 @@ static void test_password_hidden(void)
     char uri[800], missing[800];
     snprintf(uri, sizeof uri, "%.*s:secretpw%s", (int)(at - db_uri), db_uri, at);
     CHECK_INT(uri_with_db(missing, sizeof missing, uri, "nyx_no_such_db"), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     s = store_open(missing, &err);
     CHECK(s == NULL);
     CHECK_STR(err.type, "store_error");
@@ -682,23 +682,23 @@ static void test_password_hidden(void)
         fprintf(stderr, "open with a password: %s\n", err.message);
         return;
     }
-    nyx_interaction it = make("pw", T0);
+    interaction_rec it = make("pw", T0);
     it.prompt_text = BAD_UTF8;
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
     CHECK(!contains(err.message, "secretpw"));
     CHECK_INT(store_batch_begin(s, &err), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_batch_rollback(s, &err), -1);
     CHECK(!contains(err.message, "secretpw"));
     CHECK_INT(terminate_stores(), 1);
     sleep_ms(100);
     it = make("pw2", T0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
     CHECK_STR(err.type, "store_error");
     CHECK(!contains(err.message, "secretpw"));
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_log_interaction(s, &it, &err), -1); /* still down: "unreachable" */
     CHECK(!contains(err.message, "secretpw"));
     store_close(s);
@@ -710,7 +710,7 @@ static void test_password_hidden(void)
  * as before, the repeated text is one part, the old column holds nothing that was cut. */
 static void test_content_migration(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
     store_close(s);

@@ -238,7 +238,7 @@ static inline long long raw_int(const char *sql)
 
 /* SQLite only: the first cell of sql on the store's own connection (it sees the store's open
  * transaction, and an in-memory database), or -1. */
-static inline long long count_rows(nyx_store *s, const char *sql)
+static inline long long count_rows(store_db *s, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     long long v = -1;
@@ -251,11 +251,11 @@ static inline long long count_rows(nyx_store *s, const char *sql)
 
 /* ---- opening the case's store ---- */
 
-static inline nyx_store *open_db(void)
+static inline store_db *open_db(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = store_open(db_uri, &err);
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(db_uri, &err);
     if (!s)
         fprintf(stderr, "open %s: %s\n", db_name, err.message);
     CHECK(s != NULL);
@@ -263,11 +263,11 @@ static inline nyx_store *open_db(void)
 }
 
 /* Pumps s in a poll() loop until nothing is pending; 0, or -1 after timeout_s. */
-static inline int drive(nyx_store *s, double timeout_s)
+static inline int drive(store_db *s, double timeout_s)
 {
-    double end = nyx_now_s() + timeout_s;
+    double end = clock_now_s() + timeout_s;
     while (store_busy(s) > 0) {
-        if (nyx_now_s() > end)
+        if (clock_now_s() > end)
             return -1;
         int want_write = 0;
         int fd = store_poll_fd(s, &want_write);
@@ -283,9 +283,9 @@ static inline int drive(nyx_store *s, double timeout_s)
 }
 
 /* An interaction with the required fields, the rest unknown. */
-static inline nyx_interaction make(const char *id, double t)
+static inline interaction_rec make(const char *id, double t)
 {
-    nyx_interaction it;
+    interaction_rec it;
     memset(&it, 0, sizeof it);
     it.id = id;
     it.created_at = t;
@@ -415,11 +415,11 @@ static inline int find_row(const rows *r, const char *key)
 
 /* The request the exchange query (`nyx log --raw`) reads back for id is want, in the 13
  * columns store.h names (nothing of how it is stored); line says which check failed. */
-static inline void check_request(nyx_store *s, const char *id, const char *want, int line)
+static inline void check_request(store_db *s, const char *id, const char *want, int line)
 {
     rows r = {0};
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int rc = store_query_exchange(s, id, collect, &r, &err);
     const char *got = r.n == 1 ? cell(&r, 0, "request") : NULL;
     if (rc != 0 || r.n != 1 || !got || strcmp(got, want) != 0 || r.ncols != 13) {

@@ -28,19 +28,19 @@ static int collect_req(void *ud, int ncols, const char *const *names, const char
     return 0;
 }
 
-static const char *requests(nyx_store *s, const char *id, reqrows *r)
+static const char *requests(store_db *s, const char *id, reqrows *r)
 {
     memset(r, 0, sizeof *r);
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (store_batch_requests(s, id, collect_req, r, &err) != 0)
         fprintf(stderr, "batch_requests: %s\n", err.message);
     return r->s;
 }
 
-static nyx_interaction result(const char *id, const char *custom_id, double cost)
+static interaction_rec result(const char *id, const char *custom_id, double cost)
 {
-    nyx_interaction it;
+    interaction_rec it;
     memset(&it, 0, sizeof it);
     it.id = id;
     it.status = "ok";
@@ -77,9 +77,9 @@ static int collect_stats(void *ud, int ncols, const char *const *names, const ch
 
 static void test_batches(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = open_db(), *t = open_db();
+    error_info err;
+    error_clear(&err);
+    store_db *s = open_db(), *t = open_db();
     if (!s || !t) {
         store_close(s);
         store_close(t);
@@ -89,7 +89,7 @@ static void test_batches(void)
     char r1[STORE_RESERVATION_ID_SIZE], r2[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(s, scope, 1, 0.25, r1, sizeof r1, NULL, &err), 0);
     CHECK_INT(store_budget_reserve(s, scope, 1, 0.25, r2, sizeof r2, NULL, &err), 0);
-    double expires = nyx_wall_s() + 86400;
+    double expires = clock_wall_s() + 86400;
     store_batch_request reqs[] = {
         {.custom_id = "a", .part = 0, .session = "b", .model = "m", .reservation_id = r1,
          .reserved_usd = 0.25},
@@ -117,7 +117,7 @@ static void test_batches(void)
     CHECK_INT(store_batch_create(t, "nb_1", NULL, expires, 1, reqs, 1, &err), -1);
     CHECK_STR(err.type, "store_error");
     CHECK_INT(raw_int("SELECT count(*) FROM llm_batch_requests"), 3);
-    nyx_error_clear(&err);
+    error_clear(&err);
     /* A request out of the batch's parts is refused before anything is written. */
     store_batch_request bad = {.custom_id = "x", .part = 3};
     CHECK_INT(store_batch_create(s, "nb_2", NULL, expires, 2, &bad, 1, &err), -1);
@@ -133,7 +133,7 @@ static void test_batches(void)
     CHECK_INT(r.n, 0);
 
     /* Two processes log the same result: one row, one settlement. */
-    nyx_interaction first = result("ix_1", "a", 0.125), again = result("ix_2", "a", 0.125);
+    interaction_rec first = result("ix_1", "a", 0.125), again = result("ix_2", "a", 0.125);
     CHECK_INT(store_log_interaction_settle(s, &first, r1, 0.125, &err), 0);
     CHECK_INT(store_log_interaction_settle(t, &again, r1, 0.125, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE batch_id = 'nb_1' AND custom_id = 'a'"
@@ -146,7 +146,7 @@ static void test_batches(void)
     /* An ordinary id logged twice is still refused by SQLite; PostgreSQL takes it for a write
      * sent again after its answer was lost, and keeps the first (conformance_budget's
      * log_settle says the same). */
-    nyx_interaction plain = result("ix_1", NULL, 0);
+    interaction_rec plain = result("ix_1", NULL, 0);
     plain.batch_id = NULL;
     CHECK_INT(store_log_interaction(s, &plain, &err), is_pg ? 0 : -1);
     if (!is_pg)
@@ -155,12 +155,12 @@ static void test_batches(void)
                       " batch_id = 'nb_1'"),
               1);
     /* Statistics: batch calls, their cache reads, and the saving against standard prices. */
-    nyx_interaction cached = result("ix_4", "b", 0.5);
+    interaction_rec cached = result("ix_4", "b", 0.5);
     cached.usage.cache_read_input_tokens = 700;
     cached.has_standard_cost = 1;
     cached.standard_cost_usd = 1.0;
     CHECK_INT(store_log_interaction(s, &cached, &err), 0);
-    nyx_interaction standard = result("ix_5", NULL, 2.0);
+    interaction_rec standard = result("ix_5", NULL, 2.0);
     standard.batch_id = NULL;
     standard.service_tier = "standard";
     standard.usage.cache_read_input_tokens = 50;
@@ -169,7 +169,7 @@ static void test_batches(void)
     CHECK_INT(store_query_stats(s, NULL, collect_stats, &st, &err), 0);
     CHECK_STR(st.s, "calls=3 batch_calls=2 batch_cache_read=700 batch_saved_usd=0.5\n");
     /* A batch result names both its batch and its custom id. */
-    nyx_interaction half = result("ix_3", NULL, 0);
+    interaction_rec half = result("ix_3", NULL, 0);
     CHECK_INT(store_log_interaction(s, &half, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     store_close(s);
@@ -180,9 +180,9 @@ static void test_batches(void)
  * they cost, by whichever store gets there; settling again does nothing. */
 static void test_batch_settle(void)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_store *s = open_db(), *t = open_db();
+    error_info err;
+    error_clear(&err);
+    store_db *s = open_db(), *t = open_db();
     if (!s || !t) {
         store_close(s);
         store_close(t);
@@ -195,9 +195,9 @@ static void test_batch_settle(void)
         {.custom_id = "a", .session = "one", .reservation_id = r1, .reserved_usd = 0.25},
         {.custom_id = "b", .session = "one", .reservation_id = r1, .reserved_usd = 0.25},
     };
-    CHECK_INT(store_batch_create(s, "nb_1", NULL, nyx_wall_s() + 86400, 1, reqs, 2, &err), 0);
+    CHECK_INT(store_batch_create(s, "nb_1", NULL, clock_wall_s() + 86400, 1, reqs, 2, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 1);
-    nyx_interaction a = result("ix_a", "a", 0.125), b = result("ix_b", "b", 0.0625);
+    interaction_rec a = result("ix_a", "a", 0.125), b = result("ix_b", "b", 0.0625);
     CHECK_INT(store_log_interaction(s, &a, &err), 0);
     int settled = -1;
     CHECK_INT(store_batch_settle(t, "nb_1", &settled, &err), 0);

@@ -5,12 +5,12 @@
 #include "conformance.h"
 
 /* The budget ledger without updated_at, as the store writes it ("10.0", "0.25"). */
-static const char *status(nyx_store *s, textbuf *t)
+static const char *status(store_db *s, textbuf *t)
 {
     memset(t, 0, sizeof *t);
     t->skip = ",updated_at,";
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (store_budget_status(s, to_text, t, &err) != 0)
         snprintf(t->s, sizeof t->s, "error: %s", err.message);
     return t->s;
@@ -31,11 +31,11 @@ static const char *scopes_sql(char *buf, size_t n, const char *a, const char *b)
 
 static void test_reserve_settle(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     textbuf t;
     store_scope sc[] = {{"session:s1", 1.0}, {"day:2026-11-25", 10.0}, {"month:2026-11", -1}};
     char r1[STORE_RESERVATION_ID_SIZE], r2[STORE_RESERVATION_ID_SIZE];
@@ -137,18 +137,18 @@ static void test_reserve_settle(void)
 
 static void test_refusal(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     textbuf t;
     char id[STORE_RESERVATION_ID_SIZE];
     int refused = 99;
     store_scope sc[] = {{"session:x", 1.0}, {"day:d", 0.5}};
 
     CHECK_INT(store_budget_reserve(s, sc, 2, 0.4, id, sizeof id, &refused, &err), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_budget_reserve(s, sc, 2, 0.2, id, sizeof id, &refused, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
     CHECK_STR(err.message, "store: budget exceeded in scope day:d: limit $0.50, spent $0.00, "
@@ -162,7 +162,7 @@ static void test_refusal(void)
 
     /* A scope seen for the first time that the amount alone exceeds: no row is created. */
     store_scope fresh[] = {{"session:x", 1.0}, {"agent:new", 0.1}};
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_budget_reserve(s, fresh, 2, 0.2, id, sizeof id, &refused, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
     CHECK_STR(err.message, "store: budget exceeded in scope agent:new: limit $0.10, spent $0.00, "
@@ -184,7 +184,7 @@ static void test_refusal(void)
     CHECK_INT(store_budget_reserve(s, spent, 1, 0.5, id, sizeof id, NULL, &err), 0);
     CHECK_INT(store_budget_settle(s, id, 0.625, &err), 0);
     CHECK_INT(store_budget_reserve(s, spent, 1, 0.25, id, sizeof id, NULL, &err), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_budget_reserve(s, spent, 1, 0.25, id, sizeof id, &refused, &err), -1);
     CHECK_STR(err.message, "store: budget exceeded in scope agent:sp: limit $1.00, spent $0.625, "
                            "reserved $0.25, this call needs $0.25");
@@ -235,7 +235,7 @@ static void test_refusal(void)
     /* A scope without a row is left alone (store.h). */
     CHECK_INT(store_budget_set_limit(s, "agent:none", 1.0, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'agent:none'"), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_budget_set_limit(s, "day:d", NAN, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(store_budget_set_limit(s, "", 1, &err), -1);
@@ -264,7 +264,7 @@ static void test_refusal(void)
         {NULL, 1, 0.1, sizeof id, "no scopes"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        nyx_error_clear(&err);
+        error_clear(&err);
         refused = 99;
         CHECK_INT(store_budget_reserve(s, bad[i].sc, bad[i].n, bad[i].amount, id, bad[i].idsz,
                                        &refused, &err),
@@ -283,12 +283,12 @@ static void test_refusal(void)
 
     /* Inside a batch a refusal undoes only itself: the batch goes on and commits. */
     store_scope b1[] = {{"session:batch", 1.0}};
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_batch_begin(s, &err), 0);
     CHECK_INT(store_budget_reserve(s, b1, 1, 0.75, id, sizeof id, NULL, &err), 0);
     CHECK_INT(store_budget_reserve(s, b1, 1, 0.5, id, sizeof id, &refused, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
-    nyx_interaction it = make("in-batch", T0);
+    interaction_rec it = make("in-batch", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(store_batch_commit(s, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'in-batch'"), 1);
@@ -311,7 +311,7 @@ typedef struct child_report {
 
 /* Runs loop(k, ...) in n processes that open their stores, say so, and start together;
  * adds up their reports in *total and returns how many got any reservation. */
-static int run_children(int n, child_report (*loop)(int k, nyx_store *s), child_report *total)
+static int run_children(int n, child_report (*loop)(int k, store_db *s), child_report *total)
 {
     store_close(open_db()); /* the schema first, so the children only race on reservations */
     raw_close();            /* and no connection crosses fork() */
@@ -329,8 +329,8 @@ static int run_children(int n, child_report (*loop)(int k, nyx_store *s), child_
             close(out[0]);
             child_report r;
             memset(&r, 0, sizeof r); /* padding too: the report crosses a pipe */
-            nyx_error err;
-            nyx_store *s = store_open(db_uri, &err);
+            error_info err;
+            store_db *s = store_open(db_uri, &err);
             if (!s)
                 fprintf(stderr, "child %d: %s\n", k, err.message);
             char c = 'r';
@@ -392,9 +392,9 @@ static int shared_row(void *ud, int ncols, const char *const *names, const char 
 }
 
 /* Committed state never holds more than limit, seen from any process: 1 if it does. */
-static int over_limit(nyx_store *s, double limit, child_report *r)
+static int over_limit(store_db *s, double limit, child_report *r)
 {
-    nyx_error err;
+    error_info err;
     double held = 0;
     if (store_budget_status(s, shared_row, &held, &err) != 0)
         r->errors++;
@@ -408,11 +408,11 @@ static int over_limit(nyx_store *s, double limit, child_report *r)
 #define AMOUNT 0.0625             /* exact in binary: the sums below are exact */
 #define SHARED_LIMIT (60 * AMOUNT) /* room for 60 of the 8 x 20 attempts */
 
-static child_report exact_loop(int k, nyx_store *s)
+static child_report exact_loop(int k, store_db *s)
 {
     child_report r;
     memset(&r, 0, sizeof r);
-    nyx_error err;
+    error_info err;
     char mine[32];
     snprintf(mine, sizeof mine, "session:kid%d", k);
     /* Two scopes every process shares, named in opposite orders by odd and even processes:
@@ -426,7 +426,7 @@ static child_report exact_loop(int k, nyx_store *s)
     unsigned seed = (unsigned)getpid();
     for (int i = 0; i < CHILD_ITERS; i++) {
         int refused = 99;
-        nyx_error_clear(&err);
+        error_clear(&err);
         if (store_budget_reserve(s, sc, 3, AMOUNT, id, sizeof id, &refused, &err) != 0) {
             if (strcmp(err.type, "budget_exceeded") == 0 && refused == shared_at &&
                 strstr(err.message, "in scope day:shared: limit $3.75")) {
@@ -480,12 +480,12 @@ static void test_processes_exact(void)
 #define SETTLE_LIMIT 2.0
 #define SETTLE_AMOUNT 0.01
 
-static child_report settle_loop(int k, nyx_store *s)
+static child_report settle_loop(int k, store_db *s)
 {
     (void)k;
     child_report r;
     memset(&r, 0, sizeof r);
-    nyx_error err;
+    error_info err;
     store_scope sc[] = {{"day:shared", SETTLE_LIMIT}, {"session:mine", 100.0}};
     char id[STORE_RESERVATION_ID_SIZE];
     unsigned seed = (unsigned)getpid();
@@ -542,9 +542,9 @@ static void test_reap(void)
     /* A process reserves and dies without settling. */
     pid_t kid = fork();
     if (kid == 0) {
-        nyx_error e;
+        error_info e;
         char id[STORE_RESERVATION_ID_SIZE];
-        nyx_store *c = store_open(db_uri, &e);
+        store_db *c = store_open(db_uri, &e);
         int rc = c ? store_budget_reserve(c, sc, 1, 0.25, id, sizeof id, NULL, &e) : -1;
         store_close(c);
         _exit(rc == 0 ? 0 : 1);
@@ -556,11 +556,11 @@ static void test_reap(void)
     snprintf(sql, sizeof sql, "SELECT count(*) FROM budget_holds WHERE pid = %d", (int)kid);
     CHECK_INT(raw_int(sql), 1);
 
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     textbuf t;
     char mine[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.125, mine, sizeof mine, NULL, &err), 0);
@@ -600,17 +600,17 @@ static void test_reap(void)
 
 static void test_log_settle(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     textbuf t;
     store_scope sc[] = {{"session:l", 1.0}};
     char id[STORE_RESERVATION_ID_SIZE];
 
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.5, id, sizeof id, NULL, &err), 0);
-    nyx_interaction it = make("l1", T0);
+    interaction_rec it = make("l1", T0);
     it.session = "l";
     it.has_cost = 1;
     it.cost_usd = 0.25;
@@ -629,7 +629,7 @@ static void test_log_settle(void)
     }
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.5, id, sizeof id, NULL, &err), 0);
     if (!is_pg) {
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK_INT(store_log_interaction_settle(s, &it, id, 0.25, &err), -1);
         CHECK_STR(err.type, "store_error");
         CHECK_CONTAINS(err.message, "cannot log interaction l1 to");
@@ -644,8 +644,8 @@ static void test_log_settle(void)
                                "ALTER TABLE llm_interactions ADD CONSTRAINT test_no_l2"
                                " CHECK (id <> 'l2')")),
               0);
-    nyx_interaction it2 = make("l2", T0);
-    nyx_error_clear(&err);
+    interaction_rec it2 = make("l2", T0);
+    error_clear(&err);
     CHECK_INT(store_log_interaction_settle(s, &it2, id, 0.25, &err), -1);
     CHECK_STR(err.type, "store_error");
     CHECK_CONTAINS(err.message, "cannot log interaction l2");
@@ -664,7 +664,7 @@ static void test_log_settle(void)
                                " END$$; CREATE TRIGGER test_no_settle BEFORE UPDATE ON budgets"
                                " FOR EACH ROW EXECUTE FUNCTION test_no_settle()")),
               0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_log_interaction_settle(s, &it2, id, 0.25, &err), -1);
     CHECK_CONTAINS(err.message, "settle refused by test");
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'l2'"), 0);
@@ -680,13 +680,13 @@ static void test_log_settle(void)
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 0);
 
     /* No reservation: logs only. Bad actual or status: invalid_argument, nothing logged. */
-    nyx_interaction it3 = make("l3", T0);
+    interaction_rec it3 = make("l3", T0);
     CHECK_INT(store_log_interaction_settle(s, &it3, NULL, 0, &err), 0);
     if (is_pg) /* the same id again: nothing changes (above) */
         CHECK_INT(store_log_interaction_settle(s, &it3, "", 0, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'l3'"), 1);
-    nyx_interaction it4 = make("l4", T0);
-    nyx_error_clear(&err);
+    interaction_rec it4 = make("l4", T0);
+    error_clear(&err);
     CHECK_INT(store_log_interaction_settle(s, &it4, id, NAN, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(store_log_interaction_settle(s, &it4, id, -1, &err), -1);
@@ -701,7 +701,7 @@ static void test_log_settle(void)
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.125, id5, sizeof id5, NULL, &err), 0);
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.125, id6, sizeof id6, NULL, &err), 0);
     CHECK_INT(store_batch_begin(s, &err), 0);
-    nyx_interaction it5 = make("l5", T0);
+    interaction_rec it5 = make("l5", T0);
     CHECK_INT(store_log_interaction_settle(s, &it5, id5, 0.0625, &err), 0);
     CHECK_INT(store_batch_commit(s, &err), 0);
     CHECK_STR(status(s, &t), "session:l|1.0|0.5625|0.125|0.3125\n");
@@ -712,13 +712,13 @@ static void test_log_settle(void)
      * the failing write fails alone (neither its row nor its settle) and the others are
      * committed; either way the commit reports it. */
     CHECK_INT(store_batch_begin(s, &err), 0);
-    nyx_interaction it6 = make("l6", T0);
+    interaction_rec it6 = make("l6", T0);
     if (is_pg) {
         it6.prompt_text = "\xff\xfe not utf-8"; /* the server refuses it */
         CHECK_INT(store_log_interaction_settle(s, &it6, id6, 0.0625, &err), 0);
-        nyx_interaction it7 = make("l7", T0);
+        interaction_rec it7 = make("l7", T0);
         CHECK_INT(store_log_interaction_settle(s, &it7, NULL, 0, &err), 0);
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK_INT(store_batch_commit(s, &err), -1);
         CHECK_CONTAINS(err.message, "cannot log interaction l6 in");
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'l7'"), 1);

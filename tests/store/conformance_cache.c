@@ -10,11 +10,11 @@ static long long hits(const char *key)
 }
 
 /* The cached response for key at now, "(absent)" when none; the caller frees nothing. */
-static const char *get(nyx_store *s, const char *key, double now, char *buf, size_t n)
+static const char *get(store_db *s, const char *key, double now, char *buf, size_t n)
 {
     char *v = (char *)"untouched";
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (store_cache_get(s, key, now, &v, &err) != 0)
         snprintf(buf, n, "(error: %.200s)", err.message);
     else if (!v)
@@ -28,11 +28,11 @@ static const char *get(nyx_store *s, const char *key, double now, char *buf, siz
 
 static void test_put_get_expire(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char b[256];
     const char *resp = "{\"content\":[{\"type\":\"text\",\"text\":\"4\"}]}";
 
@@ -101,11 +101,11 @@ static void test_put_get_expire(void)
 /* The boundary: an entry has expired at exactly created_at + ttl, not a moment before. */
 static void test_purge_count(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(store_cache_put(s, "a", NULL, "{}", T0, 10, &err), 0);
     CHECK_INT(store_cache_put(s, "b", NULL, "{}", T0, 20, &err), 0);
     CHECK_INT(store_cache_put(s, "c", NULL, "{}", T0, 0, &err), 0);
@@ -118,16 +118,16 @@ static void test_purge_count(void)
 
 static void test_now_and_invalid(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char b[128];
     /* now <= 0 is the wall clock: an entry put now for an hour is served now. */
     CHECK_INT(store_cache_put(s, "w", NULL, "{\"w\":1}", 0, 3600, &err), 0);
     CHECK_STR(get(s, "w", 0, b, sizeof b), "{\"w\":1}");
-    double wall = nyx_wall_s();
+    double wall = clock_wall_s();
     char sql[200];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM llm_cache WHERE key = 'w' AND abs(created_at - %s) < 5",
@@ -154,10 +154,10 @@ static void test_now_and_invalid(void)
 /* Layer 2 is shared: what one connection puts, another reads, and the hits add up. */
 static void test_shared(void)
 {
-    nyx_store *a = open_db();
-    nyx_store *b = open_db();
-    nyx_error err;
-    nyx_error_clear(&err);
+    store_db *a = open_db();
+    store_db *b = open_db();
+    error_info err;
+    error_clear(&err);
     if (a && b) {
         char buf[64];
         CHECK_INT(store_cache_put(a, "shared", "m", "{\"s\":1}", T0, 60, &err), 0);

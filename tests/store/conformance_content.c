@@ -7,9 +7,9 @@
 
 /* ---- through the store ---- */
 
-static nyx_interaction request(const char *id, const char *prompt)
+static interaction_rec request(const char *id, const char *prompt)
 {
-    nyx_interaction it;
+    interaction_rec it;
     memset(&it, 0, sizeof it);
     it.id = id;
     it.created_at = T0;
@@ -29,7 +29,7 @@ static long long file_bytes(void)
                    " pragma_page_size");
 }
 
-static void on_done(void *ud, int rc, int refused, const nyx_error *err)
+static void on_done(void *ud, int rc, int refused, const error_info *err)
 {
     (void)refused;
     (void)err;
@@ -39,11 +39,11 @@ static void on_done(void *ud, int rc, int refused, const nyx_error *err)
 /* The workload of issue 19: one 15 KB system prompt, a different question each call. */
 static void test_workload(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char *sys = repeat("You are the support desk of a large library. ", 340); /* 15.3 KB */
     enum { N = 300 };
     char *bodies[N];
@@ -54,7 +54,7 @@ static void test_workload(void)
         const char *msgs[] = {q};
         bodies[i] = body(sys, msgs, 1, 0, NULL);
         snprintf(id, sizeof id, "w%d", i);
-        nyx_interaction it = request(id, bodies[i]);
+        interaction_rec it = request(id, bodies[i]);
         /* Every way in: many in one batch, alone, with a settle, in a batch of its own, in
          * the loop. */
         int rc;
@@ -100,7 +100,7 @@ static void test_workload(void)
         check_request(s, id, bodies[i], __LINE__);
     }
     /* A request stored whole (not JSON) still reads back; an unknown id gives no row. */
-    nyx_interaction plain = request("plain", "a request that is not JSON");
+    interaction_rec plain = request("plain", "a request that is not JSON");
     CHECK_INT(store_log_interaction(s, &plain, &err), 0);
     check_request(s, "plain", "a request that is not JSON", __LINE__);
     rows x = {0};
@@ -122,11 +122,11 @@ static void test_workload(void)
  * a council sends one context under several personas. Each long text is stored once. */
 static void test_conversation_and_council(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     enum { TURNS = 12 };
     char *msgs[TURNS];
     char *bodies[TURNS];
@@ -137,7 +137,7 @@ static void test_conversation_and_council(void)
         bodies[t] = body(NULL, (const char *const *)msgs, t + 1, 1, NULL);
         char id[32];
         snprintf(id, sizeof id, "t%d", t);
-        nyx_interaction it = request(id, bodies[t]);
+        interaction_rec it = request(id, bodies[t]);
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
     }
     CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), TURNS);
@@ -151,7 +151,7 @@ static void test_conversation_and_council(void)
         char *b = body(personas[i], m, 1, 0, NULL);
         char id[32];
         snprintf(id, sizeof id, "c%d", i);
-        nyx_interaction it = request(id, b);
+        interaction_rec it = request(id, b);
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
         check_request(s, id, b, __LINE__);
         free(b);
@@ -168,16 +168,16 @@ static void test_conversation_and_council(void)
 /* Parts no request names any more go; those still named stay and read. */
 static void test_purge(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char *a = repeat("System prompt A, long enough to be shared. ", 10);
     char *b = repeat("System prompt B, long enough to be shared. ", 10);
     const char *q[] = {"q"};
     char *ba = body(a, q, 1, 0, NULL), *bb = body(b, q, 1, 0, NULL);
-    nyx_interaction i1 = request("a1", ba), i2 = request("a2", ba), i3 = request("b1", bb);
+    interaction_rec i1 = request("a1", ba), i2 = request("a2", ba), i3 = request("b1", bb);
     CHECK_INT(store_log_interaction(s, &i1, &err), 0);
     CHECK_INT(store_log_interaction(s, &i2, &err), 0);
     CHECK_INT(store_log_interaction(s, &i3, &err), 0);
@@ -204,11 +204,11 @@ static void test_purge(void)
  * the request (logged alone or with a settle), so no recipe names a part the database lacks. */
 static void test_atomic(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(raw_exec(dialect("CREATE TRIGGER refuse BEFORE INSERT ON llm_content"
                                " BEGIN SELECT RAISE(ABORT, 'parts refused'); END",
                                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
@@ -219,7 +219,7 @@ static void test_atomic(void)
     char *sys = repeat("A system prompt that cannot be stored today. ", 10);
     const char *q[] = {"q"};
     char *b = body(sys, q, 1, 0, NULL);
-    nyx_interaction it = request("x1", b);
+    interaction_rec it = request("x1", b);
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
     CHECK_CONTAINS(err.message, "parts refused");
     CHECK_INT(store_log_interaction_settle(s, &it, NULL, 0, &err), -1);

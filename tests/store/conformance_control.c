@@ -3,11 +3,11 @@
  * backend. */
 #include "conformance.h"
 
-static int changed(nyx_store *s)
+static int changed(store_db *s)
 {
     int c = -1;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (store_changed(s, &c, &err) != 0) {
         fprintf(stderr, "store_changed: %s\n", err.message);
         return -1;
@@ -18,16 +18,16 @@ static int changed(nyx_store *s)
 /* Pumps s for up to ms milliseconds, until store_changed says 1; returns what it said last.
  * (A notification reaches a PostgreSQL store through its connection; SQLite's answer is at
  * once.) */
-static int changed_within(nyx_store *s, int ms)
+static int changed_within(store_db *s, int ms)
 {
-    double end = nyx_now_s() + ms / 1000.0;
+    double end = clock_now_s() + ms / 1000.0;
     do {
         store_pump(s);
         int c = changed(s);
         if (c != 0)
             return c;
         sleep_ms(10);
-    } while (nyx_now_s() < end);
+    } while (clock_now_s() < end);
     return 0;
 }
 
@@ -46,21 +46,21 @@ static void test_control(void)
         close(go[1]);
         if (read(go[0], &byte, 1) != 1)
             _exit(2);
-        nyx_error e;
-        nyx_store *c = store_open(db_uri, &e);
+        error_info e;
+        store_db *c = store_open(db_uri, &e);
         int rc = c ? store_control_set(c, "stop", "from another process", &e) : -1;
         store_close(c);
         _exit(rc == 0 ? 0 : 1);
     }
     close(go[0]);
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s) {
         close(go[1]);
         waitpid(kid, NULL, 0);
         return;
     }
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char *v = (char *)"untouched";
 
     CHECK_INT(store_control_get(s, "stop", &v, &err), 0);
@@ -94,7 +94,7 @@ static void test_control(void)
     CHECK_INT(store_changed(s, NULL, &err), -1);
 
     /* store_changed: 1 on the first call, then 0 until another connection writes. */
-    nyx_store *other = open_db();
+    store_db *other = open_db();
     if (!other) {
         store_close(s);
         close(go[1]);
@@ -131,7 +131,7 @@ static void test_control(void)
     if (is_pg) {
         /* Writes to other tables are not (the engine looks at the flags only on news). */
         CHECK_INT(store_audit(other, "stop", NULL, NULL, "operator", &err), 0);
-        nyx_interaction it = make("quiet", T0);
+        interaction_rec it = make("quiet", T0);
         CHECK_INT(store_log_interaction(other, &it, &err), 0);
         CHECK_INT(changed_within(s, 300), 0);
     } else {
@@ -172,11 +172,11 @@ static void test_control(void)
 
 static void test_audit(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(store_audit(s, "config", NULL, NULL, "{\"db\":\"nyx.db\"}", &err), 0);
     CHECK_INT(store_audit(s, "budget_refused", "s1", "analyst", "session:s1 limit $1.00", &err),
               0);
@@ -245,11 +245,11 @@ static void test_audit(void)
 
 static void test_config(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char *v = NULL;
     CHECK_INT(store_config_get(s, "cache.persistent_ttl_s", &v, &err), 0);
     CHECK(v == NULL);

@@ -25,16 +25,16 @@ static double col_real(const char *id, const char *column)
 
 static void test_log_fields(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     int64_t node = 0;
     CHECK_INT(store_thought_add(s, "sess", 0, "root", &node, &err), 0);
     char b[512], want[64];
 
-    nyx_interaction it = make("full", T0 + 0.125);
+    interaction_rec it = make("full", T0 + 0.125);
     it.session = "sess";
     it.agent = "agent-1";
     it.thought_id = node;
@@ -99,7 +99,7 @@ static void test_log_fields(void)
 
     /* Unknown is NULL: the price (whatever cost_usd holds), the cache detail, a template
      * version without a name, times < 0, thought 0 and absent strings. */
-    nyx_interaction bare = make("bare", T0);
+    interaction_rec bare = make("bare", T0);
     bare.provider = NULL;
     bare.has_cost = 0;
     bare.cost_usd = 123;
@@ -144,14 +144,14 @@ static void test_log_fields(void)
     rows_free(&r);
 
     /* created_at <= 0: stamped now. */
-    nyx_interaction now = make("now", 0);
+    interaction_rec now = make("now", 0);
     CHECK_INT(store_log_interaction(s, &now, &err), 0);
     char sql[200];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM llm_interactions WHERE id = 'now' AND"
              " abs(created_at - %s) < 60", SQL_NOW);
     CHECK_INT(raw_int(sql), 1);
-    nyx_interaction cancelled = make("c", T0);
+    interaction_rec cancelled = make("c", T0);
     cancelled.status = "cancelled";
     CHECK_INT(store_log_interaction(s, &cancelled, &err), 0);
 
@@ -159,7 +159,7 @@ static void test_log_fields(void)
      * idempotent (a write whose answer was lost with the connection is sent again), so this
      * succeeds; SQLite refuses it (a UNIQUE id, err NULL: no crash). Either way the first row
      * stays. */
-    nyx_interaction again = make("full", T0 + 99);
+    interaction_rec again = make("full", T0 + 99);
     again.session = "other";
     CHECK_INT(store_log_interaction(s, &again, NULL), is_pg ? 0 : -1);
     CHECK_STR(col("full", "session", b, sizeof b), "sess");
@@ -169,9 +169,9 @@ static void test_log_fields(void)
     if (is_pg) {
         /* A write the server refuses (SQLite takes any bytes): a clear store_error naming
          * the id and the database, never the URI. */
-        nyx_interaction bad = make("badutf", T0);
+        interaction_rec bad = make("badutf", T0);
         bad.prompt_text = BAD_UTF8;
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK_INT(store_log_interaction(s, &bad, &err), -1);
         CHECK_STR(err.type, "store_error");
         char prefix[200];
@@ -183,15 +183,15 @@ static void test_log_fields(void)
         CHECK(!contains(err.message, "postgresql://"));
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'badutf'"), 0);
         /* ...and the store goes on. */
-        nyx_interaction after = make("after", T0);
+        interaction_rec after = make("after", T0);
         CHECK_INT(store_log_interaction(s, &after, &err), 0);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'after'"), 1);
     }
 
     /* Argument checks are the public layer's. */
-    nyx_interaction inv = make("x", T0);
+    interaction_rec inv = make("x", T0);
     inv.status = "maybe";
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_log_interaction(s, &inv, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_CONTAINS(err.message, "status \"maybe\" is not ok, error or cancelled");
@@ -199,7 +199,7 @@ static void test_log_fields(void)
     CHECK_INT(store_log_interaction(s, &inv, &err), -1);
     CHECK_CONTAINS(err.message, "it has no id");
     store_filter f = {.group_by = "colour"};
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_query_stats(s, &f, collect, &r, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_CONTAINS(err.message, "cannot group by \"colour\"");
@@ -213,7 +213,7 @@ static void test_log_fields(void)
     store_close(s);
     store_close(NULL);
     CHECK(store_backend_name(NULL) == NULL);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK(store_open(NULL, &err) == NULL);
     CHECK_STR(err.type, "invalid_argument");
     CHECK(store_open("", NULL) == NULL);
@@ -225,10 +225,10 @@ typedef struct fixture {
     int64_t root, a, g, b, other;
 } fixture;
 
-static void log_fixture(nyx_store *s, fixture *fx)
+static void log_fixture(store_db *s, fixture *fx)
 {
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     /* root -> a -> g, root -> b (session s1); other is a root in s2 */
     CHECK_INT(store_thought_add(s, "s1", 0, "plan", &fx->root, &err), 0);
     CHECK_INT(store_thought_add(s, "s1", fx->root, "research", &fx->a, &err), 0);
@@ -237,7 +237,7 @@ static void log_fixture(nyx_store *s, fixture *fx)
     CHECK_INT(store_thought_add(s, "s2", 0, "other", &fx->other, &err), 0);
     CHECK(fx->root > 0 && fx->a > fx->root && fx->g > fx->a && fx->b > fx->g);
 
-    nyx_interaction i1 = make("i1", T0);
+    interaction_rec i1 = make("i1", T0);
     i1.session = "s1";
     i1.agent = "eng";
     i1.thought_id = fx->root;
@@ -262,7 +262,7 @@ static void log_fixture(nyx_store *s, fixture *fx)
     i1.tool_calls = 2; /* the first iteration of a tool loop asked for two tools */
     i1.iteration = 1;
 
-    nyx_interaction i2 = make("i2", T0 + 1.5);
+    interaction_rec i2 = make("i2", T0 + 1.5);
     i2.session = "s1";
     i2.agent = "eng";
     i2.thought_id = fx->g;
@@ -279,7 +279,7 @@ static void log_fixture(nyx_store *s, fixture *fx)
     i2.cache_hit = 1;
     i2.latency_ms = 300;
 
-    nyx_interaction i3 = make("i3", T0 + 3.25);
+    interaction_rec i3 = make("i3", T0 + 3.25);
     i3.session = "s1";
     i3.agent = "critic";
     i3.thought_id = fx->b;
@@ -294,7 +294,7 @@ static void log_fixture(nyx_store *s, fixture *fx)
     i3.attempts = 3;
     i3.latency_ms = 50;
 
-    nyx_interaction i4 = make("i4", T0 + 4);
+    interaction_rec i4 = make("i4", T0 + 4);
     i4.session = "s2";
     i4.agent = "eng";
     i4.template_name = "summarize";
@@ -309,7 +309,7 @@ static void log_fixture(nyx_store *s, fixture *fx)
     i4.saved_usd = 0;
     i4.latency_ms = 10;
 
-    const nyx_interaction *all[] = {&i1, &i2, &i3, &i4};
+    const interaction_rec *all[] = {&i1, &i2, &i3, &i4};
     for (int k = 0; k < 4; k++) {
         int rc = store_log_interaction(s, all[k], &err);
         CHECK_INT(rc, 0);
@@ -320,11 +320,11 @@ static void log_fixture(nyx_store *s, fixture *fx)
 
 static void test_queries(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     fixture fx;
     log_fixture(s, &fx);
 
@@ -456,7 +456,7 @@ static void test_queries(void)
     rows_free(&r);
     CHECK_INT(store_query_exchange(s, "nope", collect, &r, &err), 0);
     CHECK_INT(r.n, 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_query_exchange(s, NULL, collect, &r, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
 
@@ -483,7 +483,7 @@ static void test_queries(void)
 
     /* An unknown parent is the caller's error; the store is unchanged. */
     int64_t bad = 0;
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_thought_add(s, "s1", 9999, "orphan", &bad, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_CONTAINS(err.message, "parent node 9999 does not exist");
@@ -494,14 +494,14 @@ static void test_queries(void)
 
 static void test_unknown_cost(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     const char *ids[] = {"u1", "u2", "u3", "k1"};
     for (int k = 0; k < 4; k++) {
-        nyx_interaction it = make(ids[k], T0 + k);
+        interaction_rec it = make(ids[k], T0 + k);
         it.model_requested = k < 3 ? "claude-new" : "claude-haiku-4-5";
         it.usage.input_tokens = 1000;
         it.usage.output_tokens = 1;
@@ -542,12 +542,12 @@ static void test_unknown_cost(void)
 
 static void test_sessions(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
-    double before = nyx_wall_s();
+    error_info err;
+    error_clear(&err);
+    double before = clock_wall_s();
     CHECK_INT(store_session_upsert(s, "s1", 1.0, &err), 0);
     CHECK_INT(store_session_upsert(s, "s1", -1, &err), 0); /* keeps the budget */
     fixture fx;
@@ -565,7 +565,7 @@ static void test_sessions(void)
     CHECK_NEAR(raw_real("SELECT saved_usd FROM sessions WHERE name = 's1'"), 0.00065, 1e-15);
     CHECK_NEAR(raw_real("SELECT budget_usd FROM sessions WHERE name = 's1'"), 1.0, 0);
     double ended = raw_real("SELECT ended_at FROM sessions WHERE name = 's1'");
-    CHECK(ended >= before && ended <= nyx_wall_s() + 1);
+    CHECK(ended >= before && ended <= clock_wall_s() + 1);
     double started = raw_real("SELECT started_at FROM sessions WHERE name = 's1'");
     CHECK(started >= before && started <= ended);
 
@@ -586,7 +586,7 @@ static void test_sessions(void)
                       " cost_usd = 0 AND input_tokens = 0 AND ended_at IS NOT NULL"),
               1);
 
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_session_upsert(s, "", 1, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(store_session_end(s, NULL, &err), -1);
@@ -598,16 +598,16 @@ static void test_sessions(void)
 
 static void test_batch(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char ids[3][8];
     CHECK_INT(store_batch_begin(s, &err), 0);
     for (int k = 0; k < 3; k++) {
         snprintf(ids[k], sizeof ids[k], "b%d", k);
-        nyx_interaction it = make(ids[k], T0 + k);
+        interaction_rec it = make(ids[k], T0 + k);
         it.session = "bs";
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
     }
@@ -616,7 +616,7 @@ static void test_batch(void)
      * batch is pipelined: its writes go out as they are made.) */
     if (!is_pg)
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_batch_begin(s, &err), -1); /* no nesting */
     CHECK_STR(err.type, "store_error");
     CHECK_CONTAINS(err.message, "a batch is already open");
@@ -628,7 +628,7 @@ static void test_batch(void)
     store_pump(s);
     CHECK_INT(store_busy(s), 0);
 
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(store_batch_commit(s, &err), -1);
     CHECK_STR(err.type, "store_error");
     CHECK_CONTAINS(err.message, "no batch is open");
@@ -637,10 +637,10 @@ static void test_batch(void)
      * batch is pipelined, its writes sent as they are made. So SQLite rolls back, and a
      * failing write rolls the whole batch back and refuses the rest; PostgreSQL cannot roll
      * back, and a failing write fails alone, reported at the commit, the others committed. */
-    nyx_interaction it = make("gone", T0);
+    interaction_rec it = make("gone", T0);
     CHECK_INT(store_batch_begin(s, &err), 0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     if (is_pg) {
         CHECK_INT(store_batch_rollback(s, &err), -1);
         CHECK_STR(err.type, "store_error");
@@ -659,7 +659,7 @@ static void test_batch(void)
         CHECK_INT(store_log_interaction(s, &it, &err), 0); /* queued: the server answers later */
         it = make("ok2", T0);
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK_INT(store_batch_commit(s, &err), -1);
         CHECK_STR(err.type, "store_error");
         CHECK_CONTAINS(err.message, "cannot log interaction bad in");
@@ -685,17 +685,17 @@ static void test_batch(void)
         it = make("ok1", T0);
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
         it = make("b0", T0);
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK_INT(store_log_interaction(s, &it, &err), -1);
         CHECK_STR(err.type, "store_error");
         CHECK_CONTAINS(err.message, "cannot log interaction b0 to");
         CHECK_CONTAINS(err.message, "UNIQUE constraint failed");
         CHECK_CONTAINS(err.message, "the batch (1 earlier writes) was rolled back");
         it = make("ok2", T0);
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK_INT(store_log_interaction(s, &it, &err), -1);
         CHECK_CONTAINS(err.message, "batch was rolled back");
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK_INT(store_batch_commit(s, &err), -1);
         CHECK_CONTAINS(err.message, "batch not committed");
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id IN ('ok1','ok2')"), 0);

@@ -208,8 +208,8 @@ static void test_precedence(void)
     if (other) {
         CHECK_STR(got(other, "budget.daily_usd"), "4@database");
         CHECK_INT(nyx_config_set(e, "budget.daily_usd", "5"), NYX_OK);
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         CHECK_INT(settings_load(other, &err), 0);
         CHECK_STR(got(other, "budget.daily_usd"), "5@database");
         CHECK_NEAR(other->cfg.daily_budget_usd, 5, 0);
@@ -220,8 +220,8 @@ static void test_precedence(void)
     nyx_close(e);
     e = open_engine("prec.db");
     if (e) {
-        nyx_error err;
-        nyx_error_clear(&err);
+        error_info err;
+        error_clear(&err);
         CHECK_INT(engine_open_store(e), 0);
         CHECK_INT(store_config_set(e->store, "budget.monthly_usd", "plenty", &err), 0);
         CHECK_INT(settings_load(e, &err), 0);
@@ -251,10 +251,10 @@ static void test_precedence(void)
 
 typedef struct reserve_out {
     int rc;
-    nyx_error err;
+    error_info err;
 } reserve_out;
 
-static void reserved(void *ud, int rc, const nyx_error *err)
+static void reserved(void *ud, int rc, const error_info *err)
 {
     reserve_out *out = ud;
     out->rc = rc;
@@ -264,7 +264,7 @@ static void reserved(void *ud, int rc, const nyx_error *err)
 
 /* budget_reserve, waited for: SQLite answers before it returns, PostgreSQL from the pump. */
 static int reserve_now(nyx_engine *e, budget_scopes *s, double amount, char *id, size_t id_size,
-                       nyx_error *err)
+                       error_info *err)
 {
     reserve_out out;
     memset(&out, 0, sizeof out);
@@ -295,8 +295,8 @@ static void test_soft_budget(void)
     CHECK_INT((int)s.n, 1);
     CHECK_INT(s.soft[0], 0);
     char id[STORE_RESERVATION_ID_SIZE];
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
 
@@ -304,7 +304,7 @@ static void test_soft_budget(void)
     CHECK_INT(nyx_config_set(e, "budget.hard", "false"), NYX_OK);
     budget_scopes_for(e, NULL, NULL, &s);
     CHECK_INT(s.soft[0], 1);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), 0);
     CHECK_INT(store_budget_settle(e->store, id, 0.02, &err), 0);
     CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), 0);
@@ -323,7 +323,7 @@ static void test_soft_budget(void)
     CHECK_INT(nyx_config_set(e, "budget.daily_hard", "true"), NYX_OK);
     budget_scopes_for(e, NULL, NULL, &s);
     CHECK_INT(s.soft[0], 0);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
     CHECK_INT(nyx_config_set(e, "budget.hard", "true"), NYX_OK);
@@ -337,7 +337,7 @@ static void test_soft_budget(void)
 
 static void finished(nyx_engine *e, int status, double latency_ms, int cache_hit)
 {
-    nyx_call_result r;
+    call_outcome r;
     memset(&r, 0, sizeof r);
     r.status = status;
     r.latency_ms = latency_ms;
@@ -413,8 +413,8 @@ static void test_template_writers(void)
     nyx_engine *e = open_engine("writers.db");
     if (!e)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(settings_template_write_allowed(e, NULL, "summary", &err), 0); /* unset: anyone */
     CHECK_INT(settings_template_write_allowed(e, "anybody", "summary", &err), 0);
     CHECK_INT(nyx_config_set(e, "templates.writers", "editor,analyst"), NYX_OK);
@@ -422,7 +422,7 @@ static void test_template_writers(void)
     CHECK_INT(settings_template_write_allowed(e, "intern", "summary", &err), -1);
     CHECK_STR(err.type, "permission_denied");
     CHECK_CONTAINS(err.message, "agent \"intern\" may not create or change template \"summary\"");
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(settings_template_write_allowed(e, NULL, "summary", &err), -1);
     CHECK_STR(err.type, "permission_denied");
     textbuf a = {0};
@@ -430,7 +430,7 @@ static void test_template_writers(void)
     CHECK_CONTAINS(a.s, "|template_write_refused|NULL|intern|template=summary\n");
     CHECK_CONTAINS(a.s, "|template_write_refused|NULL|NULL|template=summary\n");
     CHECK_INT(nyx_config_set(e, "templates.writers", "*"), NYX_OK);
-    nyx_error_clear(&err);
+    error_clear(&err);
     CHECK_INT(settings_template_write_allowed(e, "intern", "summary", &err), 0);
     nyx_close(e);
 }

@@ -3,11 +3,11 @@
  * on each backend. */
 #include "conformance.h"
 
-static int put_version(nyx_store *s, const char *name, const char *content, const char *hash)
+static int put_version(store_db *s, const char *name, const char *content, const char *hash)
 {
     int v = -1;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (store_template_put(s, name, content, "[\"who\"]", hash, &v, &err) != 0) {
         fprintf(stderr, "put %s: %s\n", name, err.message);
         return -1;
@@ -16,12 +16,12 @@ static int put_version(nyx_store *s, const char *name, const char *content, cons
 }
 
 /* "content@version", or "error <type>: <message>". */
-static const char *get(nyx_store *s, const char *name, int version, char *buf, size_t n)
+static const char *get(store_db *s, const char *name, int version, char *buf, size_t n)
 {
     char *content = (char *)"untouched";
     int v = -1;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     if (store_template_get(s, name, version, &content, &v, &err) != 0) {
         snprintf(buf, n, "error %.40s: %.180s", err.type, err.message);
         if (content)
@@ -35,11 +35,11 @@ static const char *get(nyx_store *s, const char *name, int version, char *buf, s
 
 static void test_versions(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     char b[256];
 
     CHECK_INT(put_version(s, "greet", "Hello {{who}}", "h-a"), 1);
@@ -137,11 +137,11 @@ static void test_versions(void)
 
 static void test_usage(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     CHECK_INT(put_version(s, "task", "Do {{x}}", "h1"), 1);
     CHECK_INT(put_version(s, "task", "Please do {{x}}", "h2"), 2);
 
@@ -213,7 +213,7 @@ static void test_usage(void)
         {1, 1, 0, 0, 0, INFINITY, "must be finite and >= 0"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        nyx_error_clear(&err);
+        error_clear(&err);
         CHECK_INT(store_template_usage(s, "task", bad[i].version, bad[i].success, bad[i].in,
                                        bad[i].out, bad[i].cost, bad[i].latency, 0, &err),
                   -1);
@@ -247,8 +247,8 @@ static void test_processes(void)
         if (kids[k] == 0) {
             close(go[1]);
             close(out[0]);
-            nyx_error e;
-            nyx_store *c = store_open(db_uri, &e);
+            error_info e;
+            store_db *c = store_open(db_uri, &e);
             char byte;
             int versions[NCONTENT] = {0};
             if (read(go[0], &byte, 1) != 1 || !c)

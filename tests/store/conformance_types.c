@@ -44,14 +44,14 @@ static char type_of(const typed *t, int row, const char *name)
 }
 
 /* A new database holding two calls: session "007" as agent "1e3", and the other way round. */
-static nyx_store *logged_db(void)
+static store_db *logged_db(void)
 {
-    nyx_store *s = open_db();
+    store_db *s = open_db();
     if (!s)
         return NULL;
-    nyx_error err;
-    nyx_error_clear(&err);
-    nyx_interaction a = make("i-007", 1000), b = make("i-1e3", 1001);
+    error_info err;
+    error_clear(&err);
+    interaction_rec a = make("i-007", 1000), b = make("i-1e3", 1001);
     a.session = "007";
     a.agent = "1e3";
     a.has_cost = 1;
@@ -70,11 +70,11 @@ static nyx_store *logged_db(void)
 
 static void test_columns_keep_their_types(void)
 {
-    nyx_store *s = logged_db();
+    store_db *s = logged_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     static const char *const by[] = {"session", "agent"};
     for (int k = 0; k < 2; k++) {
         typed t = {0};
@@ -94,11 +94,11 @@ static void test_columns_keep_their_types(void)
 /* The rows as a script sees them. */
 static void test_lua_sees_strings_and_numbers(void)
 {
-    nyx_store *s = logged_db();
+    store_db *s = logged_db();
     if (!s)
         return;
-    nyx_error err;
-    nyx_error_clear(&err);
+    error_info err;
+    error_clear(&err);
     lua_State *L = luaL_newstate();
     CHECK(L != NULL);
     if (!L) {
