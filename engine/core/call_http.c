@@ -17,6 +17,11 @@
 /* A response body larger than this is not a Messages response. */
 #define MAX_BODY (64u << 20)
 
+/* curl's receive buffer, one per transfer in flight for its whole life (16 KB by default).
+ * A Messages reply is a few KB and a stream arrives in small events, so 4 KB costs a few more
+ * reads on a long reply and saves 12 KB per call in flight (12 MB with 1,000). */
+#define RECV_BUFFER 4096L
+
 static void stream_started(void *ud)
 {
     api_call *c = ud;
@@ -163,6 +168,7 @@ static int configure(api_call *c)
            curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->req_headers ? c->req_headers : e->headers) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_WRITEDATA, c) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||

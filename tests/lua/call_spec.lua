@@ -266,6 +266,29 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(v.plain.stop_reason, r.stop_reason)
     end)
 
+    it("reads a reply that arrives at once in many pieces of curl's receive buffer whole", function()
+      -- No delay between events: the stream (some 200 events, tens of KB) reaches the socket at
+      -- once and curl hands it over 4 KB at a time (call_http.c), cutting events anywhere.
+      local v = setup:run([[
+        -- The simulator's reply length follows the prompt: take the longest of a few.
+        local q, plain
+        for i = 1, 12 do
+          local p = { prompt = "Write a long answer about buffers, take " .. i, max_tokens = 200 }
+          local r = nyx.call(p)
+          if not plain or #r.text > #plain.text then q, plain = p, r end
+        end
+        local deltas = {}
+        q.stream = function(text) deltas[#deltas + 1] = text end
+        local streamed = nyx.call(q)
+        return { plain = plain, streamed = streamed, deltas = deltas }
+      ]], { ttft_ms = 0, token_ms = 0 })
+      assert.is_true(#v.deltas > 40, -- each an SSE event of 100 bytes or more: over 4 KB in all
+                     "precondition: a long reply, " .. #v.plain.text .. " bytes in " .. #v.deltas .. " deltas")
+      assert.are.equal(v.plain.text, v.streamed.text)
+      assert.are.equal(v.plain.text, table.concat(v.deltas))
+      assert.are.equal(v.plain.usage.output_tokens, v.streamed.usage.output_tokens)
+    end)
+
     it("rejects a bad temperature or max_tokens with Lua's wording, before sending", function()
       local v = setup:run [[
         local bad = {
