@@ -55,7 +55,15 @@ struct batch_job {
     loop_timer *timer;
     int cancel_asked, cancel_sent;
     int partial;         /* send what fits rather than refuse the batch whole */
-    char local_id[48];   /* nyx's id, its rows' key in the database */
+    char local_id[48];   /* nyx's id, its rows' key in the database (its leader's for a part) */
+    /* A batch split in parts is one batch: the parts share the leader's id, and are recorded
+     * together (one store_batch_create) once each is ready or refused, before any is sent. */
+    struct batch_job *leader; /* a part after the first: the first, referenced */
+    struct batch_job **parts; /* the leader's: the parts after it, in order (not referenced) */
+    size_t nparts;
+    int part;            /* its part's number in the database */
+    int ready;           /* its reservations are made: it waits for its group to be recorded */
+    int group_went;      /* the leader's: its group was recorded (or failed) */
     int recorded;        /* its rows are committed: any process can pick it up */
     size_t max_bytes;    /* the API's limit on one submission */
     hold *holds;         /* its reservations (batch_holds_budgets) */
@@ -240,6 +248,21 @@ void batch_set_partial(batch_job *b, int partial) { b->partial = partial; }
 
 void batch_set_max_bytes(batch_job *b, size_t max_bytes) { b->max_bytes = max_bytes; }
 
+int batch_set_leader(batch_job *b, batch_job *leader)
+{
+    if (!leader || leader == b || leader->leader || b->leader || b->n > 0 || leader->group_went)
+        return -1;
+    batch_job **np = realloc(leader->parts, (leader->nparts + 1) * sizeof *np);
+    if (!np)
+        return -1;
+    leader->parts = np;
+    leader->parts[leader->nparts++] = b;
+    batch_ref(leader);
+    b->leader = leader;
+    snprintf(b->local_id, sizeof b->local_id, "%s", leader->local_id);
+    return 0;
+}
+
 const char *batch_recorded_id(const batch_job *b) { return b->recorded ? b->local_id : NULL; }
 
 static void drop_transfer(batch_job *b)
@@ -264,6 +287,17 @@ void batch_unref(batch_job *b)
         return;
     if (!b->id[0])
         release_holds(b); /* never accepted by the API: nothing will spend them */
+    if (b->leader) {
+        batch_job *l = b->leader;
+        for (size_t i = 0; i < l->nparts; i++)
+            if (l->parts[i] == b) {
+                memmove(l->parts + i, l->parts + i + 1, (l->nparts - i - 1) * sizeof *l->parts);
+                l->nparts--;
+                break;
+            }
+        batch_unref(l);
+    }
+    free(b->parts);
     for (size_t i = 0; i < b->nholds; i++) {
         free(b->holds[i].session);
         free(b->holds[i].agent);
@@ -551,7 +585,7 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
         /* Recorded as soon as known: from now on any process can pick the batch up. */
         error_info serr;
         error_clear(&serr);
-        if (b->recorded && b->e->store && store_batch_submitted(b->e->store, b->local_id, 0, b->id, &serr) != 0)
+        if (b->recorded && b->e->store && store_batch_submitted(b->e->store, b->local_id, b->part, b->id, &serr) != 0)
             engine_warn_once(b->e, "batch-submitted", "nyx: the API's id of a batch could not be recorded; "
                                                       "only this process can read its results");
     }
@@ -648,25 +682,34 @@ static void submit(batch_job *b)
     }
 }
 
-/* Commits the batch and its requests before anything is sent, so any process can pick it up
- * (store.h); with no database there is nothing to keep it in, and it lives in this process. */
-static int record(batch_job *b, error_info *err)
+/* Commits the batch (its ready parts) and its requests before anything is sent, so any
+ * process can pick it up (store.h); with no database there is nothing to keep it in, and it
+ * lives in this process. */
+static int record(batch_job **group, size_t ngroup, error_info *err)
 {
-    nyx_engine *e = b->e;
+    batch_job *l = group[0];
+    nyx_engine *e = l->e;
+    size_t total = 0;
+    for (size_t k = 0; k < ngroup; k++)
+        total += group[k]->n;
     if (!e->store)
         return 0;
-    store_batch_request *reqs = calloc(b->n ? b->n : 1, sizeof *reqs);
+    store_batch_request *reqs = calloc(total ? total : 1, sizeof *reqs);
     if (!reqs) {
         error_set(err, "out_of_memory", 0, "out of memory recording a batch");
         return -1;
     }
     size_t n = 0;
+    for (size_t k = 0; k < ngroup; k++) {
+    batch_job *b = group[k];
+    b->part = (int)k;
     for (size_t i = 0; i < b->n; i++) {
         api_call *c = b->members[i].call;
         if (!c)
             continue;
         reqs[n++] = (store_batch_request){
             .custom_id = b->members[i].custom_id,
+            .part = (int)k,
             .session = c->spec.session,
             .agent = c->spec.agent,
             .template_name = c->spec.template_name,
@@ -678,8 +721,9 @@ static int record(batch_job *b, error_info *err)
             .write_1h = call_asked_1h(&c->spec.req),
         };
     }
+    }
     /* The API gives up on a batch 24 hours after it was created. */
-    int rc = store_batch_create(e->store, b->local_id, b->name, clock_wall_s() + 86400, 1, reqs, n, err);
+    int rc = store_batch_create(e->store, l->local_id, l->name, clock_wall_s() + 86400, (int)ngroup, reqs, n, err);
     free(reqs);
     if (rc != 0) {
         char why[sizeof err->message];
@@ -687,14 +731,60 @@ static int record(batch_job *b, error_info *err)
         error_set(err, "store_error", 0, "nothing was sent: the batch could not be recorded (%s)", why);
         return -1;
     }
-    b->recorded = 1;
+    for (size_t k = 0; k < ngroup; k++)
+        group[k]->recorded = 1;
     return 0;
+}
+
+/* Once every part of the batch is ready or refused: the ready ones are recorded together,
+ * then each is submitted. */
+static void group_go(batch_job *l)
+{
+    if (l->group_went || (l->state == PREPARING && !l->ready))
+        return;
+    for (size_t i = 0; i < l->nparts; i++)
+        if (l->parts[i]->state == PREPARING && !l->parts[i]->ready)
+            return; /* still being decided */
+    l->group_went = 1;
+    batch_job **group = calloc(l->nparts + 1, sizeof *group);
+    size_t n = 0;
+    error_info err;
+    error_clear(&err);
+    if (!group)
+        error_set(&err, "out_of_memory", 0, "out of memory recording a batch");
+    else {
+        for (size_t i = 0; i <= l->nparts; i++) {
+            batch_job *b = i == 0 ? l : l->parts[i - 1];
+            if (b->ready && live_members(b) == 0) { /* every request cancelled while it waited */
+                b->ready = 0;
+                b->state = REFUSED;
+                release_holds(b);
+            } else if (b->ready) {
+                group[n++] = b;
+            }
+        }
+        for (size_t k = 0; k < n; k++)
+            batch_ref(group[k]); /* members finishing may drop the last other reference */
+    }
+    int ok = group && n > 0 && record(group, n, &err) == 0;
+    for (size_t k = 0; k < n; k++) {
+        batch_job *b = group[k];
+        b->ready = 0;
+        if (ok) {
+            submit(b);
+        } else {
+            b->state = REFUSED;
+            fail_waiting(b, &err);
+        }
+        batch_unref(b);
+    }
+    free(group);
 }
 
 /* Every member has joined or finished: submit, or refuse the batch whole. */
 static void maybe_go(batch_job *b)
 {
-    if (b->state != PREPARING || b->n + b->nfinished_early < b->expected)
+    if (b->state != PREPARING || b->ready || b->n + b->nfinished_early < b->expected)
         return;
     int refused = b->refusal.type[0] && !(b->partial && strcmp(b->refusal.type, "budget_exceeded") == 0);
     size_t live = 0;
@@ -707,20 +797,19 @@ static void maybe_go(batch_job *b)
         return; /* maybe_go again once every one is answered */
     }
     refused = b->refusal.type[0] && !(b->partial && strcmp(b->refusal.type, "budget_exceeded") == 0);
-    error_info err;
-    error_clear(&err);
-    if (!refused && live > 0 && record(b, &err) != 0)
-        refused = 1; /* nothing is sent that could not be recorded */
-    else if (refused || live == 0)
-        err = b->refusal;
+    batch_job *l = b->leader ? b->leader : b;
+    batch_ref(l); /* the parts finishing may drop the last other reference */
     if (refused || live == 0) {
+        error_info err = b->refusal;
         b->state = REFUSED;
         if (!err.type[0])
             error_set(&err, "cancelled", 0, "the batch was cancelled before it was submitted");
         fail_waiting(b, &err);
-        return;
+    } else {
+        b->ready = 1; /* nothing is sent that could not be recorded: its group first */
     }
-    submit(b);
+    group_go(l);
+    batch_unref(l);
 }
 
 void batch_join(batch_job *b, api_call *c)
@@ -805,6 +894,10 @@ static void cancelled(batch_job *b, int ok, const error_info *err)
 
 int batch_cancel(batch_job *b)
 {
+    if (b->state == PREPARING && b->ready) {
+        b->cancel_asked = 1; /* waiting for its other parts: sent once its submission is answered */
+        return 0;
+    }
     if (b->state == PREPARING) {
         error_set(&b->refusal, "cancelled", 0, "the batch was cancelled before it was submitted");
         return 0;

@@ -38,6 +38,11 @@ void batch_set_partial(batch_job *b, int partial);
 /* The largest submission (request body bytes) sent; over it the batch fails whole with
  * invalid_argument before anything is sent. Default BATCH_MAX_BYTES. */
 void batch_set_max_bytes(batch_job *b, size_t max_bytes);
+/* b (new, no member yet) is a part of leader's batch, split over the API's limits: it carries
+ * leader's id, and the parts are recorded together, once each is ready or refused, before any
+ * is sent; a pickup by that id or any part's API id covers every part. 0, or -1 (not allowed:
+ * leader is itself a part, or has gone; out of memory). */
+int batch_set_leader(batch_job *b, batch_job *leader);
 void batch_ref(batch_job *b);
 void batch_unref(batch_job *b);
 

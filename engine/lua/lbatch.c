@@ -26,7 +26,7 @@ static int handle_gc(lua_State *L)
     return 0;
 }
 
-/* core.batch_open(name|nil, n, partial, max_bytes|nil) -> handle */
+/* core.batch_open(name|nil, n, partial, max_bytes|nil, first_part|nil) -> handle */
 static int l_open(lua_State *L)
 {
     const char *name = luaL_optstring(L, 1, NULL);
@@ -43,6 +43,8 @@ static int l_open(lua_State *L)
         return lnyx_fail(L, "out_of_memory", "out of memory");
     batch_set_partial(*h, lua_toboolean(L, 3));
     batch_set_max_bytes(*h, (size_t)max_bytes);
+    if (!lua_isnoneornil(L, 5) && batch_set_leader(*h, *check_handle(L, 5)) != 0)
+        return lnyx_argerror(L, 5, "the first part must be a batch's first handle, not yet sent");
     return 1;
 }
 

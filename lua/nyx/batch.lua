@@ -141,7 +141,8 @@ function M.batch(t)
   self._handles = {}
   local handle_of = {}
   for k, p in ipairs(parts) do
-    self._handles[k] = core.batch_open(t.name, p.n, t.partial, max_bytes)
+    -- The parts are one batch: they carry the first's id and are recorded together.
+    self._handles[k] = core.batch_open(t.name, p.n, t.partial, max_bytes, self._handles[1])
     for i = p.from, p.from + p.n - 1 do handle_of[i] = self._handles[k] end
   end
   self._handle = self._handles[1]

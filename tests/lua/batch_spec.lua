@@ -292,7 +292,7 @@ describe("nyx.batch", function()
     assert.is_true(v.totals.cost_usd > 0)
   end)
 
-  it("splits a batch over max_requests into several, transparently", function()
+  it("splits a batch over max_requests into parts of one batch, transparently", function()
     local v = setup:run([[
       local reqs = {}
       for i = 1, 5 do reqs[i] = { id = "r" .. i, prompt = "topic " .. i, max_tokens = 20 } end
@@ -301,18 +301,50 @@ describe("nyx.batch", function()
       for id, r, ok in b:results() do out[#out + 1] = id .. "=" .. tostring(ok and r.text:find("topic", 1, true) ~= nil) end
       local parts = {}
       for _, id in ipairs(b.ids) do parts[#parts + 1] = nyx.batch_pickup(id, { wait = false }) end
-      local sizes = {}
-      for i, p in ipairs(parts) do sizes[i] = #p.results end
-      return { out = out, st = b:status(), ids = b.ids, sizes = sizes, stats = nyx.stats() }
+      local sizes, nyx_ids, logged = {}, {}, 0
+      for i, p in ipairs(parts) do
+        sizes[i], nyx_ids[p.batch_id] = #p.results, true
+        logged = logged + p.logged
+      end
+      local handles = {}
+      for _, h in ipairs(b._handles) do handles[h:status().batch_id] = true end
+      return { out = out, st = b:status(), ids = b.ids, sizes = sizes, stats = nyx.stats(), nyx_ids = nyx_ids,
+               handles = handles, logged = logged }
     ]], { env = env() })
     assert.are.same({ "r1=true", "r2=true", "r3=true", "r4=true", "r5=true" }, v.out)
-    assert.are.equal(3, #v.ids, "three batches of at most two")
+    assert.are.equal(3, #v.ids, "three submissions of at most two")
     assert.are_not.equal(v.ids[1], v.ids[2])
     assert.are_not.equal(v.ids[2], v.ids[3])
     assert.are.equal(5, v.st.succeeded, "status spans every part")
     assert.are.equal("ended", v.st.processing_status)
-    assert.are.same({ 2, 2, 1 }, v.sizes, "each part is recorded with its own requests")
+    local n = 0
+    for _ in pairs(v.handles) do n = n + 1 end
+    assert.are.equal(1, n, "every part carries nyx's one id")
+    assert.are.same(v.handles, v.nyx_ids)
+    assert.are.same({ 5, 5, 5 }, v.sizes, "any part's API id picks up the whole batch")
+    assert.are.equal(0, v.logged)
     assert.are.equal(5, v.stats.calls, "picking the parts up again logs nothing twice")
+  end)
+
+  it("a split batch left waiting is picked up whole, by any part's API id or nyx's, each result once", function()
+    local v = setup:run([[
+      local reqs = {}
+      for i = 1, 5 do reqs[i] = { id = "r" .. i, prompt = "topic " .. i, max_tokens = 20 } end
+      local b = nyx.batch{ requests = reqs, max_requests = 2 }
+      while #b.ids < 3 do nyx.sleep(0.01) end
+      for _, t in ipairs(b._tasks) do t:cancel() end
+      local by_part = nyx.batch_pickup(b.ids[2])
+      local by_nyx = nyx.batch_pickup(b:status().batch_id, { wait = false })
+      local ids = {}
+      for _, r in ipairs(by_part.results) do ids[#ids + 1] = r.id .. "=" .. tostring(r.ok) end
+      return { ids = ids, logged = by_part.logged, again = by_nyx.logged, n_again = #by_nyx.results,
+               parts = by_part.ids, stats = nyx.stats() }
+    ]], { env = env({ NYX_SIM_BATCH_MS = "300" }) })
+    assert.are.same({ "r1=true", "r2=true", "r3=true", "r4=true", "r5=true" }, v.ids)
+    assert.are.equal(3, #v.parts, "every part asked for")
+    assert.are.equal(5, v.logged, "each result logged once")
+    assert.are.equal(5, v.n_again)
+    assert.are.equal(0, v.again, "and not again by nyx's id")
   end)
 
   it("refuses bad arguments before anything starts", function()
