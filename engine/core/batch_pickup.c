@@ -115,6 +115,13 @@ int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, 
     return 0;
 }
 
+static int count_row(void *ud, int ncols, const char *const *names, const char *const *values, const char *types)
+{
+    (void)ncols, (void)names, (void)values, (void)types;
+    (*(int *)ud)++;
+    return 0;
+}
+
 int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, size_t len,
                         call_outcome *out, error_info *err)
 {
@@ -186,5 +193,16 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
      * logged (batch_settle_logged), not by the first. */
     int rc = store_log_interaction(e->store, &it, err);
     free(owned);
+    /* A use of its template, as a call in this process counts one, by whichever process logged
+     * the result: the row under this interaction's id is there only when this write made it. */
+    int mine = 0;
+    error_info qerr;
+    error_clear(&qerr);
+    if (rc == 0 && row->template_name && store_query_exchange(e->store, out->interaction_id, count_row, &mine, &qerr) == 0 &&
+        mine > 0) {
+        char name[256];
+        snprintf(name, sizeof name, "%s", row->template_name);
+        call_template_use(e, name, row->template_version, out);
+    }
     return rc;
 }

@@ -103,4 +103,10 @@ void call_log_flush(nyx_engine *e);
 /* At close: the last group, then the group's memory. */
 void call_log_close(nyx_engine *e);
 
+/* One use of a template's version in template_usage (templates_call_finished): the same for a
+ * call that finished in this process and for a batch result logged by whichever process picked
+ * its batch up. name (may be "NAME@V", cut in place) and version as the call carried them;
+ * returns the version credited, 0 when none was. */
+int call_template_use(nyx_engine *e, char *name, int version, const call_outcome *r);
+
 #endif

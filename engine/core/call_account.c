@@ -86,6 +86,13 @@ void call_request_resent(api_call *c)
         debug_request(c);
 }
 
+int call_template_use(nyx_engine *e, char *name, int version, const call_outcome *r)
+{
+    return templates_call_finished(e->templates, name, version,
+                                   r->status == NYX_STATUS_OK ? 1 : r->status == NYX_STATUS_CANCELLED ? -1 : 0,
+                                   &r->resp.usage, r->has_cost ? r->cost.cost_usd : 0, r->latency_ms, r->cache_hit);
+}
+
 void call_account(api_call *c)
 {
     nyx_engine *e = c->e;
@@ -102,10 +109,8 @@ void call_account(api_call *c)
     }
     r->cache_hit = r->resp.usage.cache_read_input_tokens > 0;
     const call_cost *cost = r->has_cost ? &r->cost : NULL;
-    if (c->spec.template_name) /* a use of the template's version (template/library.h) */
-        c->spec.template_version = templates_call_finished(e->templates, c->spec.template_name, c->spec.template_version,
-            r->status == NYX_STATUS_OK ? 1 : r->status == NYX_STATUS_CANCELLED ? -1 : 0, &r->resp.usage,
-            r->has_cost ? r->cost.cost_usd : 0, r->latency_ms, r->cache_hit);
+    if (c->spec.template_name)
+        c->spec.template_version = call_template_use(e, c->spec.template_name, c->spec.template_version, r);
     const claude_usage *u = &r->resp.usage;
     int miss = r->status == NYX_STATUS_OK ? cache_observe(e->cache, &c->spec.req, m, u, &c->expect, clock_now_s())
                                           : CACHE_MISS_NONE;

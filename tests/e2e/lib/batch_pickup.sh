@@ -5,7 +5,8 @@
 #   API's id as soon as it is known;
 # - `nyx batch submit` killed (SIGKILL) while waiting: `nyx batch results ID` in one process and
 #   nyx.batch_pickup in another, at once, log every result exactly once at batch prices
-#   (service_tier batch), under the template, and settle every reservation at the cost;
+#   (service_tier batch), under the template (one use each in template_usage), and settle
+#   every reservation at the cost;
 # - picking it up again logs nothing new; `nyx batch status ID` reads it from the database;
 # - an expired and a cancelled batch picked up report each request's own outcome.
 set -uo pipefail
@@ -101,6 +102,9 @@ check "every result is logged exactly once, at batch prices, under its template"
 check "and nothing else is logged" $? "$(sql "SELECT id, custom_id FROM llm_interactions")"
 [[ $(sql "SELECT count(*) FROM budget_holds") == 0 ]]
 check "every reservation is settled" $? "$(sql "SELECT * FROM budget_holds")"
+[[ $(sql "SELECT sum(uses), sum(successes), sum(output_tokens) > 0 FROM template_usage WHERE name = 'classify'") =~ ^6\|6\|(1|t)$ ]]
+check "the template's usage counts each picked-up result once, as a call made here would" $? \
+  "$(sql "SELECT * FROM template_usage")"
 spent=$(sql "SELECT spent_usd FROM budgets WHERE scope LIKE 'day:%'")
 total=$(sql "SELECT sum(cost_usd) FROM llm_interactions")
 awk -v a="$spent" -v b="$total" 'BEGIN { exit !(a > 0 && a - b < 1e-9 && b - a < 1e-9) }'
@@ -120,6 +124,8 @@ rc=$?
 check "results a second time prints them again and logs nothing new" $? "$(cat "$work/again.err")"
 grep -q ": 0 logged now" "$work/again.err"
 check "and says so" $? "$(cat "$work/again.err")"
+[[ $(sql "SELECT sum(uses) FROM template_usage WHERE name = 'classify'") == 6 ]]
+check "and counts no use of its template again" $? "$(sql "SELECT * FROM template_usage")"
 "${clean_env[@]}" "ANTHROPIC_BASE_URL=$slow_url" "$NYX_BIN" batch status "$id" >"$work/st.out" 2>"$work/st.err"
 rc=$?
 grep -q "ended .*succeeded 6" "$work/st.out"
