@@ -48,6 +48,10 @@ void cli_catch_signals(void);
 int cli_drive(nyx_engine *e, int rc, struct cli_status *status);
 int cli_records_whole(nyx_engine *e, int code);
 
+/* Whether a template or model name can go into an embedded chunk as a Lua string literal as it
+ * is: 1 to 200 letters, digits and "._-@/:", nothing that needs quoting. */
+int cli_plain_name(const char *s);
+
 /* Prints engine notices to stderr. */
 void cli_notice(void *ud, int level, const char *msg);
 

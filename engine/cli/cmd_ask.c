@@ -21,18 +21,6 @@ static void help(FILE *out)
             "2 usage error.\n");
 }
 
-/* Names go into the chunk as Lua string literals: only characters that need no quoting. */
-static int plain_name(const char *s)
-{
-    if (!*s || strlen(s) > 200)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr("._-@/:", *s)))
-            return 0;
-    return 1;
-}
-
 /* The answer on stdout (with --json the result's fields as one object, nyx.json_encode), a
  * line of usage and cost on stderr. */
 static const char chunk_fmt[] =
@@ -86,10 +74,10 @@ int cli_ask(int argc, char **argv)
             name = argv[i];
         }
     }
-    if (!name || !plain_name(name) || (model && !plain_name(model))) {
+    if (!name || !cli_plain_name(name) || (model && !cli_plain_name(model))) {
         if (name)
             fprintf(stderr, "nyx ask: \"%.80s\" is not a template or model name\n",
-                    !plain_name(name) ? name : model);
+                    !cli_plain_name(name) ? name : model);
         help(stderr);
         free(vars);
         return 2;

@@ -13,6 +13,17 @@ int cli_var_ok(const char *command, const char *kv)
     return 0;
 }
 
+int cli_plain_name(const char *s)
+{
+    if (!*s || strlen(s) > 200)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("._-@/:", *s)))
+            return 0;
+    return 1;
+}
+
 nyx_engine *cli_open(const char *db)
 {
     char *msg = NULL;
