@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The layers of engine/ (HACKING.md, "Layers"): a file may include headers of its own layer or
 # of a layer below it, never of one above. Prints each include that breaks this and exits 1.
-#   base < store claude cost guard resilience template cache sim < core < lua cli
+#   base < store claude cost guard resilience template cache sim < core < lua cli < api
 # (include/ is nyx.h, the public face: any layer may include it.)
 set -uo pipefail
 root=${NYX_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -13,6 +13,7 @@ rank() {
     store|claude|cost|guard|resilience|template|cache|sim) echo 1 ;;
     core) echo 2 ;;
     lua|cli) echo 3 ;;
+    api) echo 4 ;;
     include) echo -1 ;;
     *) echo "" ;;
   esac
@@ -35,7 +36,7 @@ for dir in */; do
       echo "engine/$file:$line: $layer includes $target/, a layer above it:$text"
       bad=1
     fi
-  done < <(grep -nE '^[[:space:]]*#[[:space:]]*include "[a-z_]+/' "$layer"/*.[ch] 2>/dev/null)
+  done < <(grep -HnE '^[[:space:]]*#[[:space:]]*include "[a-z_]+/' "$layer"/*.[ch] 2>/dev/null)
 done
 [ $bad -eq 0 ] && echo "ok: no layer includes a header from a layer above it"
 exit $bad

@@ -80,7 +80,7 @@ static debug_state *state(nyx_engine *e)
     return e->debug;
 }
 
-void nyx_set_debug_writer(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud)
+void debug_set_writer(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud)
 {
     debug_state *d = e ? state(e) : NULL;
     if (!d)

@@ -35,4 +35,7 @@ void debug_forget(api_call *c);
 /* Closes NYX_DEBUG_FILE and frees the engine's debug state (nyx_close). */
 void debug_free(nyx_engine *e);
 
+/* nyx_set_debug_writer. */
+void debug_set_writer(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud);
+
 #endif

@@ -44,7 +44,7 @@ static const char *const code_text[] = {
     [NYX_CHANGED] = "a watched file changed",
 };
 
-const char *nyx_strerror(int code)
+const char *engine_strerror(int code)
 {
     if (code < 0 || code >= NYX_CODE_LAST)
         return "unknown result code";
@@ -59,11 +59,7 @@ void engine_set_error(nyx_engine *e, const char *fmt, ...)
     va_end(ap);
 }
 
-const char *nyx_errmsg(const nyx_engine *e) { return e ? e->errmsg : "no engine"; }
-
-void nyx_free(void *p) { free(p); }
-
-void nyx_set_log(nyx_engine *e, void (*fn)(void *, int, const char *), void *ud)
+void engine_set_log(nyx_engine *e, void (*fn)(void *, int, const char *), void *ud)
 {
     e->log_fn = fn;
     e->log_ud = ud;
@@ -273,7 +269,7 @@ static void watch_stop(void *ud)
     e->stop_watch = loop_timer_add_background(e->loop, 0.25, watch_stop, e);
 }
 
-int nyx_stop(nyx_engine *e, const char *reason)
+int engine_emergency_stop(nyx_engine *e, const char *reason)
 {
     if (engine_open_store(e) != 0)
         return NYX_EIO;
@@ -281,7 +277,7 @@ int nyx_stop(nyx_engine *e, const char *reason)
     return NYX_OK;
 }
 
-int nyx_resume(nyx_engine *e)
+int engine_resume(nyx_engine *e)
 {
     if (engine_open_store(e) != 0)
         return NYX_EIO;
@@ -297,7 +293,7 @@ int nyx_resume(nyx_engine *e)
     return NYX_OK;
 }
 
-nyx_engine *nyx_open(char **errmsg)
+nyx_engine *engine_open(char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -348,20 +344,20 @@ nyx_engine *nyx_open(char **errmsg)
         settings_open(e, &err) != 0) {
         if (errmsg)
             *errmsg = strdup(err.message[0] ? err.message : "out of memory");
-        nyx_close(e);
+        engine_close(e);
         return NULL;
     }
     e->id_nonce = random_nonce();
     if (engine_open_templates(e, &err) != 0) {
         if (errmsg)
             *errmsg = strdup(err.message);
-        nyx_close(e);
+        engine_close(e);
         return NULL;
     }
     return e;
 }
 
-int nyx_set(nyx_engine *e, const char *key, const char *value)
+int engine_set(nyx_engine *e, const char *key, const char *value)
 {
     if (!e || !key || !value) {
         if (e)
@@ -599,7 +595,7 @@ int engine_start(nyx_engine *e)
     return 0;
 }
 
-const char *nyx_provider(nyx_engine *e)
+const char *engine_provider(nyx_engine *e)
 {
     if (!e->started && engine_start(e) != 0)
         return "none";
@@ -630,7 +626,7 @@ call_session *engine_session(nyx_engine *e, const char *name, int create)
  * (the last piece of work started may run past the budget). */
 #define NYX_FRAME_BUDGET_US 400
 
-int nyx_poll(nyx_engine *e, int timeout_ms)
+int engine_poll(nyx_engine *e, int timeout_ms)
 {
     if (!e->started && engine_start(e) != 0)
         return NYX_ECONFIG;
@@ -656,7 +652,7 @@ int nyx_poll(nyx_engine *e, int timeout_ms)
     return NYX_OK;
 }
 
-int nyx_budget_reset(nyx_engine *e, const char *scope)
+int engine_budget_reset(nyx_engine *e, const char *scope)
 {
     if (!e || !scope || !*scope)
         return NYX_EINVAL;
@@ -677,9 +673,7 @@ int nyx_budget_reset(nyx_engine *e, const char *scope)
     return NYX_OK;
 }
 
-int nyx_fd(nyx_engine *e) { return e ? loop_fd(e->loop) : -1; }
-
-int nyx_timeout_ms(nyx_engine *e)
+int engine_timeout_ms(nyx_engine *e)
 {
     if (!e)
         return -1;
@@ -689,20 +683,6 @@ int nyx_timeout_ms(nyx_engine *e)
     return loop_timeout_ms(e->loop);
 }
 
-int nyx_run(nyx_engine *e)
-{
-    int rc;
-    while ((rc = nyx_poll(e, 1000)) == NYX_AGAIN)
-        ;
-    return rc;
-}
-
-void nyx_cancel_all(nyx_engine *e, const char *reason)
-{
-    if (e)
-        calls_cancel_all(e, reason);
-}
-
 struct text_pool *engine_text_pool(nyx_engine *e)
 {
     if (!e->texts)
@@ -710,7 +690,7 @@ struct text_pool *engine_text_pool(nyx_engine *e)
     return e->texts;
 }
 
-void nyx_close(nyx_engine *e)
+void engine_close(nyx_engine *e)
 {
     if (!e)
         return;

@@ -68,7 +68,7 @@ void engine_watch_templates(nyx_engine *e)
 
 static void script_changed(void *ud, const char *path) { engine_note_change(ud, path); }
 
-int nyx_watch_script(nyx_engine *e, const char *path)
+int engine_watch_script(nyx_engine *e, const char *path)
 {
     if (!e || !path || !*path) {
         if (e)

@@ -103,7 +103,7 @@ static int read_schema(nyx_engine *e, const char *name, const char *schema_json,
     return NYX_OK;
 }
 
-int nyx_tool_register(nyx_engine *e, const char *name, const char *schema_json, nyx_tool_fn fn, void *ud)
+int host_tools_register(nyx_engine *e, const char *name, const char *schema_json, nyx_tool_fn fn, void *ud)
 {
     if (!e)
         return NYX_EINVAL;
@@ -228,7 +228,7 @@ int host_tool_start(nyx_engine *e, const char *name, const char *input, host_too
     return 0;
 }
 
-int nyx_tool_result(nyx_engine *e, long long call, const char *content, int is_error)
+int host_tools_result(nyx_engine *e, long long call, const char *content, int is_error)
 {
     if (!e)
         return NYX_EINVAL;

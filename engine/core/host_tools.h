@@ -30,4 +30,8 @@ int host_tools_pending(const nyx_engine *e);
 /* Frees the registry and every call still waiting (their done never runs). */
 void host_tools_free(nyx_engine *e);
 
+/* nyx_tool_register / nyx_tool_result. */
+int host_tools_register(nyx_engine *e, const char *name, const char *schema_json, nyx_tool_fn fn, void *ud);
+int host_tools_result(nyx_engine *e, long long call, const char *content, int is_error);
+
 #endif

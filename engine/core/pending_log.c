@@ -273,7 +273,7 @@ static void retry_later(void *ud)
         schedule(e);
 }
 
-long long nyx_finish_records(nyx_engine *e)
+long long pending_log_finish(nyx_engine *e)
 {
     if (!e)
         return 0;

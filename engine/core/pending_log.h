@@ -26,4 +26,7 @@ size_t pending_log_flush(nyx_engine *e);
 /* At close: one last flush, then counts and reports what is lost. */
 void pending_log_close(nyx_engine *e);
 
+/* nyx_finish_records: waits for the writes, flushes, returns the records lost in all. */
+long long pending_log_finish(nyx_engine *e);
+
 #endif

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int nyx_progress(nyx_engine *e, nyx_progress_info *out)
+int progress_read(nyx_engine *e, nyx_progress_info *out)
 {
     if (!e || !out)
         return NYX_EINVAL;
@@ -60,7 +60,7 @@ void engine_set_progress_text(nyx_engine *e, const char *key, const char *text)
     snprintf(slot->text, sizeof slot->text, "%s", text);
 }
 
-void nyx_set_output(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud)
+void progress_set_output(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud)
 {
     if (!e)
         return;

@@ -73,7 +73,7 @@ static int parse_since(const char *v, double *out)
     return 0;
 }
 
-int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_row_fn fn, void *ud)
+int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_row_fn fn, void *ud)
 {
     store_filter f;
     memset(&f, 0, sizeof f);
@@ -171,7 +171,7 @@ int nyx_query(nyx_engine *e, const char *kind, const char *const *options, nyx_r
     return NYX_OK;
 }
 
-int nyx_models_date(nyx_engine *e, const char **date)
+int query_models_date(nyx_engine *e, const char **date)
 {
     *date = e && e->models ? models_date(e->models) : NULL;
     return e && e->models && accept_table_stale(e->models, clock_wall_s(), NYX_MODELS_STALE_DAYS);

@@ -435,7 +435,7 @@ alert_window *settings_alert_window(nyx_engine *e)
 
 /* ---- public API (nyx.h) ---- */
 
-int nyx_config_get(nyx_engine *e, const char *key, char **value, const char **source)
+int settings_config_get(nyx_engine *e, const char *key, char **value, const char **source)
 {
     error_info err;
     error_clear(&err);
@@ -451,7 +451,7 @@ int nyx_config_get(nyx_engine *e, const char *key, char **value, const char **so
     return NYX_OK;
 }
 
-int nyx_config_set(nyx_engine *e, const char *key, const char *value)
+int settings_config_set(nyx_engine *e, const char *key, const char *value)
 {
     error_info err;
     error_clear(&err);

@@ -90,4 +90,8 @@ const alert_thresholds *settings_alerts(const nyx_engine *e);
 /* The window of recent outcomes; NULL before settings_open. */
 alert_window *settings_alert_window(nyx_engine *e);
 
+/* nyx_config_get / nyx_config_set: the setting's error lands in the engine's errmsg. */
+int settings_config_get(nyx_engine *e, const char *key, char **value, const char **source);
+int settings_config_set(nyx_engine *e, const char *key, const char *value);
+
 #endif

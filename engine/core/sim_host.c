@@ -1,7 +1,7 @@
 /* nyx_sim_*: the simulator for hosts and the `nyx sim` command, with the engine's model
  * table (and the user's NYX_MODELS override) as its source of model facts. */
 #define _POSIX_C_SOURCE 200809L
-#include "nyx.h"
+#include "sim_host.h"
 
 #include "cost/accept.h"
 #include "cost/models.h"
@@ -119,7 +119,7 @@ static int parse_options(const char *const *options, sim_options *opt, const cha
     return 0;
 }
 
-int nyx_sim_check_options(const char *const *options, char **errmsg)
+int sim_host_check_options(const char *const *options, char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -129,7 +129,7 @@ int nyx_sim_check_options(const char *const *options, char **errmsg)
     return parse_options(options, &opt, &faults, errmsg) == 0 ? NYX_OK : NYX_EINVAL;
 }
 
-nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg)
+nyx_sim *sim_host_start(int port, const char *const *options, char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
@@ -165,15 +165,15 @@ nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg)
         }
     }
     if (bad) {
-        nyx_sim_stop(sim);
+        sim_host_stop(sim);
         return NULL;
     }
     return sim;
 }
 
-int nyx_sim_port(const nyx_sim *sim) { return sim_server_port(sim->server); }
+int sim_host_port(const nyx_sim *sim) { return sim_server_port(sim->server); }
 
-void nyx_sim_stop(nyx_sim *sim)
+void sim_host_stop(nyx_sim *sim)
 {
     if (!sim)
         return;

@@ -54,8 +54,8 @@ static int need(nyx_engine *e, const void *a, const void *b)
     return NYX_OK;
 }
 
-int nyx_template_render(nyx_engine *e, const char *name, const char *const *vars, char **out,
-                        int *version)
+int engine_template_render(nyx_engine *e, const char *name, const char *const *vars, char **out,
+                           int *version)
 {
     int rc = need(e, name, out);
     if (rc != NYX_OK)
@@ -71,7 +71,7 @@ int nyx_template_render(nyx_engine *e, const char *name, const char *const *vars
     return rc == 0 ? NYX_OK : fail(e, &err);
 }
 
-int nyx_template_get(nyx_engine *e, const char *name, char **text, int *version, char **source)
+int engine_template_get(nyx_engine *e, const char *name, char **text, int *version, char **source)
 {
     int rc = need(e, name, text);
     if (rc != NYX_OK)
@@ -102,7 +102,7 @@ int nyx_template_get(nyx_engine *e, const char *name, char **text, int *version,
     return NYX_OK;
 }
 
-int nyx_template_diff(nyx_engine *e, const char *name, int v1, int v2, char **out)
+int engine_template_diff(nyx_engine *e, const char *name, int v1, int v2, char **out)
 {
     int rc = need(e, name, out);
     if (rc != NYX_OK)

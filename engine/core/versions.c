@@ -1,6 +1,6 @@
 /* The versions of the libraries this build runs on, for `nyx --version` and bug reports: the
  * ones linked at run time where the library can say, else the headers it was built with. */
-#include "nyx.h"
+#include "engine.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -13,7 +13,7 @@
 #include <libpq-fe.h>
 #endif
 
-size_t nyx_versions(char *buf, size_t size)
+size_t versions_text(char *buf, size_t size)
 {
     const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
     unsigned xxh = XXH_versionNumber();

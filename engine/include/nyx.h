@@ -6,6 +6,15 @@
  * A host creates one engine, loads a script, and then either calls nyx_run() (blocking until
  * the script is done) or calls nyx_poll() from its own frame loop, which never blocks longer
  * than asked. Every function reports failure as a value; the engine never prints or exits.
+ *
+ * Threads. libnyx is single-threaded today: call nyx_open and every function that takes an
+ * engine from one thread, the one that opened it; the host's callbacks (log, output, debug
+ * writer, tools, query rows) run on that thread, inside the call that causes them. Engines
+ * on two threads at once are not supported (nyx_open sets up libcurl, whose global setup is
+ * not thread-safe in every version). The exceptions say so where they are declared:
+ * nyx_strerror and nyx_free may be called from any thread, and the simulator's nyx_sim_*
+ * from any thread, each nyx_sim from one at a time. nyx_versions takes no engine but is not
+ * thread-safe (libcurl and cJSON fill static buffers).
  */
 #ifndef NYX_H
 #define NYX_H
@@ -45,7 +54,8 @@ enum nyx_code {
 
 /* Writes the versions of the libraries this build runs on (libcurl with its TLS library,
  * SQLite, Lua, cJSON, libmicrohttpd, libpq, xxHash) into buf, like snprintf: returns the
- * length the whole text needs; buf holds at most size - 1 of it and a NUL. */
+ * length the whole text needs; buf holds at most size - 1 of it and a NUL (none when buf is
+ * NULL). Not thread-safe: one thread at a time. */
 NYX_API size_t nyx_versions(char *buf, size_t size);
 
 /* Starts a budget scope's spending again from 0 ("session:NAME", "agent:NAME",
@@ -54,7 +64,7 @@ NYX_API size_t nyx_versions(char *buf, size_t size);
  * Returns NYX_OK, NYX_EINVAL when the database has no such scope, NYX_EIO (nyx_errmsg). */
 NYX_API int nyx_budget_reset(nyx_engine *engine, const char *scope);
 
-/* Fixed text for a result code. */
+/* Fixed text for a result code. Any thread. */
 NYX_API const char *nyx_strerror(int code);
 
 /*
@@ -249,13 +259,16 @@ NYX_API int nyx_query(nyx_engine *engine, const char *kind, const char *const *o
  * options: NULL or a NULL-terminated list of "key=value" strings: ttft_ms, token_ms, rpm,
  * itpm, otpm, seed, api_key, faults (a JSON fault list). port 0 picks a free port.
  * Returns NULL on failure with errmsg (free with nyx_free()).
+ * Unlike the engine's functions, these may be called from any thread (a test starts the
+ * simulator on one and runs the engine on another); use each nyx_sim from one thread at a
+ * time. The simulator serves on threads of its own.
  */
 typedef struct nyx_sim nyx_sim;
 NYX_API nyx_sim *nyx_sim_start(int port, const char *const *options, char **errmsg);
 /* Checks options as nyx_sim_start reads them, starting nothing: NYX_OK, or NYX_EINVAL with
  * errmsg (free with nyx_free()) naming the bad option or fault rule. */
 NYX_API int nyx_sim_check_options(const char *const *options, char **errmsg);
-NYX_API int nyx_sim_port(const nyx_sim *sim);
+NYX_API int nyx_sim_port(const nyx_sim *sim); /* -1 for NULL */
 NYX_API void nyx_sim_stop(nyx_sim *sim); /* NULL does nothing */
 
 /*
@@ -382,7 +395,7 @@ NYX_API int nyx_progress(nyx_engine *engine, nyx_progress_info *out);
 NYX_API void nyx_set_output(nyx_engine *engine, void (*fn)(void *ud, const char *text, size_t len),
                             void *ud); /* passed back to fn */
 
-/* Frees memory that the engine handed out (error messages). NULL does nothing. */
+/* Frees memory that the engine handed out (error messages). NULL does nothing. Any thread. */
 NYX_API void nyx_free(void *p);
 
 #ifdef __cplusplus

@@ -121,7 +121,7 @@ static lua_State *prepare(nyx_engine *e)
     return L;
 }
 
-int nyx_load_file(nyx_engine *e, const char *path, int argc, char **argv)
+int lnyx_load_file(nyx_engine *e, const char *path, int argc, char **argv)
 {
     lua_State *L = prepare(e);
     if (!L)
@@ -137,7 +137,7 @@ int nyx_load_file(nyx_engine *e, const char *path, int argc, char **argv)
     return start_chunk(e, L, luaL_loadfile(L, path));
 }
 
-int nyx_load_string(nyx_engine *e, const char *chunk, const char *name)
+int lnyx_load_string(nyx_engine *e, const char *chunk, const char *name)
 {
     lua_State *L = prepare(e);
     if (!L)

@@ -121,6 +121,11 @@ void *lnyx_new_udata(lua_State *L, size_t size, int nuvalue, const char *tname, 
 /* Cancels every task that waits (nyx_stop_scripts); returns how many. */
 int lnyx_cancel_tasks(lua_State *L);
 
+/* Behind nyx_load_file, nyx_load_string (host.c) and nyx_stop_scripts (lreload.c). */
+int lnyx_load_file(nyx_engine *e, const char *path, int argc, char **argv);
+int lnyx_load_string(nyx_engine *e, const char *chunk, const char *name);
+void lnyx_stop_scripts(nyx_engine *e);
+
 /* Hot reload (lreload.c): records the file of each module `require` loads from a file and,
  * in a host, watches it. Idempotent. */
 void lnyx_reload_install(lua_State *L);

@@ -494,7 +494,7 @@ static int cancel_tasks(lua_State *L)
     return 0;
 }
 
-void nyx_stop_scripts(nyx_engine *e)
+void lnyx_stop_scripts(nyx_engine *e)
 {
     lua_State *L = e ? e->host : NULL;
     if (!L)
