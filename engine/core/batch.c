@@ -637,36 +637,63 @@ static void poll_now(void *ud)
 
 /* ---- members ---- */
 
-static void submit(batch_job *b)
+/* The submission, {"requests":[{"custom_id":ID,"params":BODY},...]}, written once from each
+ * member's request body as it was already serialised for its call: no parsed tree of every
+ * request (which cost some 290 KB a row), one allocation of the exact size. NULL when out of
+ * memory; *len its length. */
+static char *submission(batch_job *b, size_t *len)
 {
-    cJSON *root = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(root, "requests");
-    int ok = root && list;
+    static const char head[] = "{\"requests\":[", tail[] = "]}";
+    char **ids = calloc(b->n ? b->n : 1, sizeof *ids);
+    if (!ids)
+        return NULL;
+    size_t n = sizeof head - 1 + sizeof tail - 1, k = 0;
+    int ok = 1;
     for (size_t i = 0; ok && i < b->n; i++) {
         api_call *c = b->members[i].call;
         if (!c)
             continue; /* cancelled while it waited */
-        cJSON *r = cJSON_CreateObject();
-        cJSON *params = cJSON_ParseWithLength(c->body, c->body_len);
-        ok = r && params && cJSON_AddStringToObject(r, "custom_id", b->members[i].custom_id) &&
-             cJSON_AddItemToObject(r, "params", params);
+        cJSON *id = cJSON_CreateString(b->members[i].custom_id);
+        ids[i] = id ? cJSON_PrintUnformatted(id) : NULL;
+        cJSON_Delete(id);
+        ok = ids[i] != NULL;
         if (ok)
-            params = NULL;
-        cJSON_Delete(params);
-        if (ok && !cJSON_AddItemToArray(list, r))
-            ok = 0;
-        else if (!ok)
-            cJSON_Delete(r);
+            n += (k++ ? 1 : 0) + strlen("{\"custom_id\":,\"params\":}") + strlen(ids[i]) + c->body_len;
     }
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    char *body = text ? strdup(text) : NULL;
-    cJSON_free(text);
+    char *body = ok ? malloc(n + 1) : NULL;
+    if (body) {
+        char *w = body;
+        memcpy(w, head, sizeof head - 1);
+        w += sizeof head - 1;
+        k = 0;
+        for (size_t i = 0; i < b->n; i++) {
+            api_call *c = b->members[i].call;
+            if (!c)
+                continue;
+            w += sprintf(w, "%s{\"custom_id\":%s,\"params\":", k++ ? "," : "", ids[i]);
+            memcpy(w, c->body, c->body_len);
+            w += c->body_len;
+            *w++ = '}';
+        }
+        memcpy(w, tail, sizeof tail);
+        *len = n;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        cJSON_free(ids[i]);
+    free(ids);
+    return body;
+}
+
+static void submit(batch_job *b)
+{
+    size_t len = 0;
+    char *body = submission(b, &len);
     b->state = SUBMITTING;
-    if (body && strlen(body) > b->max_bytes) {
+    if (body && len > b->max_bytes) {
         error_info err;
         error_clear(&err);
         error_set(&err, "invalid_argument", 0, "the batch is %zu bytes, over the API's limit of %zu per batch",
-                      strlen(body), b->max_bytes);
+                      len, b->max_bytes);
         free(body);
         b->state = DONE;
         fail_waiting(b, &err);
