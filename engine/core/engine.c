@@ -500,6 +500,10 @@ static int start_net(nyx_engine *e)
     }
     if (warning)
         engine_log(e, NYX_LOG_WARN, "%s", warning);
+    if (loop_set_host_connections(e->loop, net_host_connections(e->net)) != 0) {
+        engine_set_error(e, "cannot limit the connections to the API host");
+        return -1;
+    }
     return 0;
 }
 

@@ -149,6 +149,11 @@ event_loop *loop_new(void)
     return loop;
 }
 
+int loop_set_host_connections(event_loop *loop, long max)
+{
+    return curl_multi_setopt(loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max) == CURLM_OK ? 0 : -1;
+}
+
 void loop_free(event_loop *loop)
 {
     if (!loop)

@@ -13,6 +13,9 @@ typedef void (*loop_transfer_fn)(void *ud, CURLcode result);
 
 event_loop *loop_new(void);
 void loop_free(event_loop *loop);
+/* The most connections open to one host at once (0: no limit); transfers past it wait for
+ * one (net_host_connections says why). Returns 0 or -1. */
+int loop_set_host_connections(event_loop *loop, long max);
 
 /* Adds a transfer; done runs once it completes (it is already removed from the multi). */
 int loop_add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);

@@ -408,6 +408,8 @@ void net_summary(const net *n, char *out, size_t size)
 
 /* ---- a transfer ---- */
 
+long net_host_connections(const net *n) { return n->http2 && n->https ? 64L : 0L; }
+
 int net_configure(const net *n, CURL *h, char *errbuf)
 {
     errbuf[0] = '\0';

@@ -43,6 +43,15 @@ int net_call_headers(const struct curl_slist *base, char *const *lines, size_t n
  * CURL_ERROR_SIZE bytes) on a transfer. Returns 0 or -1. */
 int net_configure(const net *n, CURL *h, char *errbuf);
 
+/* The most connections to the API host at once: 0 (no limit) but for HTTP/2 over TLS, where
+ * calls share connections. There libcurl makes a call wait for a connection being set up only
+ * until the first one's streams are full (100 at most on most servers); after that each call
+ * opened its own (901 connections, TLS handshakes and HTTP/2 sessions for 1,000 calls in
+ * flight). With a limit, calls past the streams the connections offer wait for one. It is 64,
+ * so a TLS server that answers HTTP/1.1 still serves 64 calls at once (NYX_HTTP_VERSION=1.1
+ * lifts the limit). */
+long net_host_connections(const net *n);
+
 /* Whether a failed transfer was a TLS failure; if so fills err with type "tls_error" (not
  * retryable), naming the host, the reason and the variable that fixes it, and returns 1. A
  * proxy that refused the tunnel fills a "network_error" naming the proxy (credentials masked)

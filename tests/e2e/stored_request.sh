@@ -2,7 +2,8 @@
 # Requests stored in parts read back exactly: every request `nyx sim` received (its request
 # log keeps the bodies) equals what `nyx log --raw` shows for that call once the planted
 # e-mail address is redacted, while the text the calls share (a system prompt, the turns of a
-# conversation, a tool list) is stored once and the database holds the address nowhere.
+# conversation, a tool list) is stored once and the database holds the address nowhere. The
+# system prompt makes requests of over 64 KB, which libcurl sends through its upload buffer.
 set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"

@@ -2,7 +2,9 @@
 -- e-mail address under several questions, a conversation sent again every turn, a tool list.
 -- Prints each interaction's id, in the order the calls were made.
 local nyx = require "nyx"
-local system = ("You answer for the library; write to alice.dedupe@example.com when unsure. "):rep(40)
+-- Over 64 KB, so libcurl sends these requests through its upload buffer (16 KB, call_http.c)
+-- in several fills rather than with the headers: what the server receives must still be whole.
+local system = ("You answer for the library; write to alice.dedupe@example.com when unsure. "):rep(900)
 for i = 1, 4 do
   local r = nyx.call{ system = { { text = system, cache = true } }, prompt = "Question " .. i .. "?", max_tokens = 16 }
   print(r.interaction_id)
