@@ -185,7 +185,11 @@ function methods:wait()
       done, done + st.processing, failed, dollars, math.floor(core.now() - t0)), key)
   end
   local ticker = core.spawn(function()
-    while waiting do progress(); core.sleep(0.5) end
+    -- Cancelled with the rest (an interrupted wait), it just stops: not a failure to report.
+    while waiting do
+      progress()
+      if not pcall(core.sleep, 0.5) then return end
+    end
   end)
   for i, task in ipairs(self._tasks) do
     if self._results[i] == nil then

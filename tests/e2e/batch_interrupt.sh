@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SIGINT and SIGTERM to `nyx batch submit` while it waits: the batch the API accepted goes on,
+# SIGINT and SIGTERM to `nyx batch submit` while it waits (and SIGINT to a script in b:wait()): the batch the API accepted goes on,
 # nothing is logged for its requests and its reservation stays with it; stderr says how to pick
 # it up, and `nyx batch results ID` then logs each result exactly once (not once as cancelled
 # and again as its result).
@@ -47,8 +47,8 @@ for sig in INT TERM; do
   check "SIG$sig: nyx batch submit exits with 128 + the signal" $? "rc $rc: $(cat "$work/$sig.err")"
   nid=$(sql "SELECT DISTINCT batch_id FROM llm_batch_requests")
   pid=$(sql "SELECT DISTINCT provider_id FROM llm_batch_requests")
-  grep -q "nyx batch results $nid" "$work/$sig.err"
-  check "SIG$sig: stderr says how to pick the batch up" $? "$(cat "$work/$sig.err")"
+  grep -q "nyx batch results $nid" "$work/$sig.err" && ! grep -q "nobody waited" "$work/$sig.err"
+  check "SIG$sig: stderr says how to pick the batch up, and nothing else failed" $? "$(cat "$work/$sig.err")"
   [[ $(sql "SELECT count(*) FROM llm_interactions") == 0 ]]
   check "SIG$sig: nothing is logged for the requests it stopped waiting for" $? \
     "$(sql "SELECT custom_id, status, error_type FROM llm_interactions")"
@@ -68,6 +68,37 @@ for sig in INT TERM; do
   [[ $(sql "SELECT count(*) FROM budget_holds") == 0 ]]
   check "SIG$sig: the reservation is settled" $? "$(sql "SELECT * FROM budget_holds")"
 done
+
+# A script's b:wait() interrupted (nyx run): the same.
+cat >"$work/wait.lua" <<'LUA'
+local nyx = require "nyx"
+local reqs = {}
+for i = 1, 3 do reqs[i] = { id = "w" .. i, prompt = "waiting " .. i, max_tokens = 20 } end
+local b = nyx.batch{ requests = reqs }
+while not b.id do nyx.sleep(0.01) end
+io.stdout:write("WAITING\n")
+io.stdout:flush()
+b:wait()
+LUA
+db="$work/run.db"
+run=("${clean_env[@]}" "NYX_DB=$db" "ANTHROPIC_API_KEY=int-key" "ANTHROPIC_BASE_URL=$url" "$NYX_BIN")
+sql() { sqlite3 "$db" "$1" 2>/dev/null; }
+"${run[@]}" run "$work/wait.lua" >"$work/run.out" 2>"$work/run.err" &
+script=$!
+pids+=($script)
+for _ in $(seq 400); do grep -q WAITING "$work/run.out" && break; sleep 0.05; done
+kill -INT "$script"
+wait "$script"
+rc=$?
+nid=$(sql "SELECT DISTINCT batch_id FROM llm_batch_requests")
+[[ $rc == 130 && $(sql "SELECT count(*) FROM llm_interactions") == 0 ]] && grep -q "nyx batch results $nid" "$work/run.err" &&
+  ! grep -q "nobody waited" "$work/run.err"
+check "nyx run: b:wait() interrupted logs nothing and says how to pick the batch up" $? \
+  "rc $rc: $(cat "$work/run.err"; sql "SELECT custom_id, status FROM llm_interactions")"
+"${run[@]}" batch results "$nid" >"$work/run.res" 2>"$work/run.rerr"
+[[ $? == 0 && $(sql "SELECT count(*), count(DISTINCT custom_id) FROM llm_interactions WHERE status = 'ok'") == "3|3" &&
+   $(sql "SELECT count(*) FROM llm_interactions") == 3 ]]
+check "nyx run: the pickup logs each result once" $? "$(cat "$work/run.rerr"; sql "SELECT custom_id, status FROM llm_interactions")"
 
 [[ $failures == 0 ]] || { echo "$failures check(s) failed"; exit 1; }
 echo "all checks passed"
