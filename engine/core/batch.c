@@ -486,6 +486,23 @@ static void leave_reservation(batch_job *b, api_call *c)
         c->reserved = 0;
 }
 
+/* c stops waiting while the API holds its batch and the database can pick it up (batch.h):
+ * not logged here, its reservation left to the batch; err (its error) says how to pick it up. */
+static void detach(batch_job *b, api_call *c, error_info *err)
+{
+    leave_reservation(b, c);
+    c->batch_detached = 1;
+    char type[sizeof err->type], why[200];
+    snprintf(type, sizeof type, "%s", err->type);
+    snprintf(why, sizeof why, "%.199s", err->message);
+    error_set(err, type, err->status, "%s; its batch %s goes on: `nyx batch results %s` picks up the results", why,
+              b->local_id, b->local_id);
+    engine_warn_once(b->e, b->local_id,
+                     "nyx: batch %s (%s) goes on without this process; `nyx batch results %s` picks up its "
+                     "results and logs each once",
+                     b->local_id, b->id, b->local_id);
+}
+
 /* Every member still waiting fails with err (a batch that ended without its result). */
 static void fail_waiting(batch_job *b, const error_info *err)
 {
@@ -501,11 +518,30 @@ static void fail_waiting(batch_job *b, const error_info *err)
         }
 }
 
+/* The API could not be asked (a poll or the results' download failed for good): that is not
+ * the batch's end. A batch the database can pick up goes on, its members detached; else they
+ * fail with err. */
+static void stop_waiting(batch_job *b, const error_info *err)
+{
+    if (!b->recorded || !b->id[0]) {
+        fail_waiting(b, err);
+        return;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (b->members[i].call) {
+            api_call *c = b->members[i].call;
+            b->members[i].call = NULL;
+            error_info e2 = *err;
+            detach(b, c, &e2);
+            call_batch_result(c, 0, &e2);
+        }
+}
+
 static void got_results(batch_job *b, int ok, const error_info *err)
 {
     if (!ok) {
         b->state = DONE;
-        fail_waiting(b, err);
+        stop_waiting(b, err);
         return;
     }
     batch_ref(b); /* members finishing may drop the last other reference */
@@ -574,7 +610,7 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
                 return;
         }
         b->state = DONE;
-        fail_waiting(b, err);
+        stop_waiting(b, err);
         return;
     }
     cJSON *o = cJSON_ParseWithLength(b->buf ? b->buf : "", b->len);
@@ -597,7 +633,7 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
         error_clear(&bad);
         error_set(&bad, "api_error", 0, "the batch endpoint answered without an id or a status");
         b->state = DONE;
-        fail_waiting(b, &bad);
+        stop_waiting(b, &bad);
         return;
     }
     b->state = IN_PROGRESS;
@@ -610,7 +646,7 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
             error_clear(&oom);
             error_set(&oom, "network_error", 0, "cannot start the HTTP transfer");
             b->state = DONE;
-            fail_waiting(b, &oom);
+            stop_waiting(b, &oom);
         }
         return;
     }
@@ -876,17 +912,7 @@ void batch_member_finished(batch_job *b, api_call *c, const error_info *err)
             if (b->recorded && b->id[0] && (b->state == IN_PROGRESS || b->state == FETCHING)) {
                 /* The API keeps processing it and the database can pick it up: an interrupted
                  * wait leaves the batch alone, and its result is logged once, by the pickup. */
-                leave_reservation(b, c);
-                c->batch_detached = 1;
-                char why[200];
-                snprintf(why, sizeof why, "%.199s", c->result.err.message);
-                error_set(&c->result.err, "cancelled", 0,
-                              "%s; its batch %s goes on: `nyx batch results %s` picks up the results", why,
-                              b->local_id, b->local_id);
-                engine_warn_once(b->e, b->local_id,
-                                 "nyx: batch %s (%s) goes on without this process; `nyx batch results %s` "
-                                 "picks up its results and logs each once",
-                                 b->local_id, b->id, b->local_id);
+                detach(b, c, &c->result.err);
                 return;
             }
             if (b->state >= IN_PROGRESS)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# SIGINT and SIGTERM to `nyx batch submit` while it waits (and SIGINT to a script in b:wait()): the batch the API accepted goes on,
+# SIGINT and SIGTERM to `nyx batch submit` while it waits (and SIGINT to a script in b:wait(),
+# and an API that refuses the polls for good): the batch the API accepted goes on,
 # nothing is logged for its requests and its reservation stays with it; stderr says how to pick
 # it up, and `nyx batch results ID` then logs each result exactly once (not once as cancelled
 # and again as its result).
@@ -99,6 +100,42 @@ check "nyx run: b:wait() interrupted logs nothing and says how to pick the batch
 [[ $? == 0 && $(sql "SELECT count(*), count(DISTINCT custom_id) FROM llm_interactions WHERE status = 'ok'") == "3|3" &&
    $(sql "SELECT count(*) FROM llm_interactions") == 3 ]]
 check "nyx run: the pickup logs each result once" $? "$(cat "$work/run.rerr"; sql "SELECT custom_id, status FROM llm_interactions")"
+
+# The API cannot be asked any more (here: an answer of 401 to every poll): not the batch's end.
+# Its requests fail with that error and the pickup's command, and nothing is logged for them.
+"$NYX_BIN" sim --port 0 --api-key int-key --batch-ms 600000 >"$work/simA.out" 2>&1 &
+sim_a=$!
+pids+=($sim_a)
+for _ in $(seq 200); do grep -q "listening on" "$work/simA.out" && break; sleep 0.05; done
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/simA.out")
+cat >"$work/lost.lua" <<'LUA'
+local nyx = require "nyx"
+local b = nyx.batch{ requests = { { id = "l1", prompt = "one", max_tokens = 20 }, { id = "l2", prompt = "two", max_tokens = 20 } } }
+while not b.id do nyx.sleep(0.01) end
+io.stdout:write("WAITING\n")
+io.stdout:flush()
+for id, r, ok in b:results() do
+  io.stdout:write(id, " ", tostring(ok), " ", tostring(r.type), " ", tostring(r.interaction_id), " ",
+    tostring(r.message):find("nyx batch results", 1, true) and "pickup" or "-", "\n")
+end
+LUA
+db="$work/lost.db"
+"${clean_env[@]}" "NYX_DB=$db" "ANTHROPIC_API_KEY=int-key" "ANTHROPIC_BASE_URL=http://127.0.0.1:$port" \
+  "$NYX_BIN" run "$work/lost.lua" >"$work/lost.out" 2>"$work/lost.err" &
+script=$!
+pids+=($script)
+for _ in $(seq 400); do grep -q WAITING "$work/lost.out" && break; sleep 0.05; done
+kill "$sim_a"
+wait "$sim_a" 2>/dev/null
+"$NYX_BIN" sim --port "$port" --api-key another-key >"$work/simB.out" 2>&1 &
+pids+=($!)
+wait "$script"
+rc=$?
+sql() { sqlite3 "$db" "$1" 2>/dev/null; }
+[[ $rc == 0 && $(grep -c "false authentication_error nil pickup" "$work/lost.out") == 2 &&
+   $(sql "SELECT count(*) FROM llm_interactions") == 0 ]]
+check "polls the API refuses: each request fails naming the pickup, and nothing is logged" $? \
+  "rc $rc: $(cat "$work/lost.out" "$work/lost.err" "$work/simB.out"; sql "SELECT custom_id, status, error_type FROM llm_interactions")"
 
 [[ $failures == 0 ]] || { echo "$failures check(s) failed"; exit 1; }
 echo "all checks passed"
