@@ -7,14 +7,6 @@ set -uo pipefail
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 # nyx links the sanitizer runtime itself when built with it; curl can hang with it preloaded.
 unset LD_PRELOAD
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-cli.XXXXXX")
-sim_pid=""
-cleanup() {
-  [[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=lib/check.sh
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 clean_env+=("NYX_RETRY_BASE_SECONDS=0.01" "NYX_RETRY_MAX_SECONDS=0.05")

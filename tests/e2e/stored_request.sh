@@ -8,13 +8,6 @@ set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-stored-request.XXXXXX")
-sim_pid=""
-cleanup() {
-  [[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 
 start_sim --ttft-ms 0 --api-key sim-key

@@ -1,7 +1,14 @@
 # What the e2e scripts share: "ok - ..." / "not ok - ..." lines counted in $failures, and nyx run
 # with only the environment a test gives it (no API key or settings from outside). Source it
 # once $work (the script's scratch directory) is set; a script adds its own settings with
-# clean_env+=("VAR=value" ...).
+# clean_env+=("VAR=value" ...). A script that sets no $work gets one here, removed at exit
+# together with the nyx sim start_sim started.
+
+if [[ -z "${work:-}" ]]; then
+  work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-$(basename "$0" .sh).XXXXXX")
+  sim_pid=""
+  trap '[[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"' EXIT
+fi
 
 failures=0
 pass() { echo "ok - $1"; }
