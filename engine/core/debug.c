@@ -5,6 +5,7 @@
 
 #include "call_internal.h"
 #include "base/clock.h"
+#include "base/textbuf.h"
 #include "guard/scan.h"
 #include "net.h"
 
@@ -25,51 +26,10 @@ typedef struct debug_state {
     int file_tried;
 } debug_state;
 
-typedef struct buf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} buf;
-
 struct debug_capture {
-    buf headers, body;
+    textbuf headers, body;
     size_t body_total; /* bytes received, shown or not */
 };
-
-static void put(buf *b, const char *s, size_t n)
-{
-    if (b->failed || n == 0)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
-
-static void putf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(buf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
 
 /* ---- where it goes ---- */
 
@@ -106,7 +66,7 @@ static int can_write(nyx_engine *e)
 }
 
 /* Any occurrence of the key itself, wherever it came from, is masked before writing. */
-static void mask_key(const nyx_engine *e, buf *b)
+static void mask_key(const nyx_engine *e, textbuf *b)
 {
     const char *key = e->cfg.api_key;
     size_t n = key ? strlen(key) : 0;
@@ -123,7 +83,7 @@ static void mask_key(const nyx_engine *e, buf *b)
     }
 }
 
-static void write_out(nyx_engine *e, buf *b)
+static void write_out(nyx_engine *e, textbuf *b)
 {
     debug_state *d = e->debug;
     if (b->failed || !b->s || !d)
@@ -138,33 +98,33 @@ static void write_out(nyx_engine *e, buf *b)
 }
 
 /* A body as the storage mode allows it to be seen. */
-static void put_body(const nyx_engine *e, buf *out, const char *what, const char *body, size_t len, size_t total)
+static void put_body(const nyx_engine *e, textbuf *out, const char *what, const char *body, size_t len, size_t total)
 {
     const char *mode = e->cfg.storage_mode ? e->cfg.storage_mode : "redacted";
     if (strcmp(mode, "none") == 0) {
-        putf(out, "[%s: %zu bytes, not shown: NYX_STORAGE_MODE=none]\n", what, total);
+        textbuf_printf(out, "[%s: %zu bytes, not shown: NYX_STORAGE_MODE=none]\n", what, total);
         return;
     }
     if (len == 0) {
-        putf(out, "[%s: empty]\n", what);
+        textbuf_printf(out, "[%s: empty]\n", what);
         return;
     }
     if (strcmp(mode, "full") == 0) {
-        put(out, body, len);
+        textbuf_put(out, body, len);
     } else {
         size_t n = 0;
         char *red = guard_redact(body, len, &n);
         if (!red) {
-            putf(out, "[%s: %zu bytes, not shown: out of memory redacting it]\n", what, total);
+            textbuf_printf(out, "[%s: %zu bytes, not shown: out of memory redacting it]\n", what, total);
             return;
         }
-        put(out, red, n);
+        textbuf_put(out, red, n);
         free(red);
     }
     if (out->len && out->s[out->len - 1] != '\n')
-        puts_(out, "\n");
+        textbuf_puts(out, "\n");
     if (total > len)
-        putf(out, "[%s: %zu more bytes not shown]\n", what, total - len);
+        textbuf_printf(out, "[%s: %zu more bytes not shown]\n", what, total - len);
 }
 
 /* ---- the exchange ---- */
@@ -191,16 +151,16 @@ void debug_request(api_call *c)
     if (!e->cfg.debug || !can_write(e))
         return;
     c->debug = calloc(1, sizeof *c->debug);
-    buf out = {0};
+    textbuf out = {0};
     char *url = NULL;
     if (c->easy && curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK)
         url = NULL;
-    putf(&out, "nyx debug: >>> request %s attempt %d (%s)\nPOST %s\n", c->result.interaction_id,
+    textbuf_printf(&out, "nyx debug: >>> request %s attempt %d (%s)\nPOST %s\n", c->result.interaction_id,
          c->result.attempts, call_route_model(c), url ? url : "(unknown URL)");
     const char *proxy_var = NULL;
     const char *proxy = net_proxy_shown(e->net, &proxy_var);
     if (proxy)
-        putf(&out, "(through the proxy %s, from %s)\n", proxy, proxy_var);
+        textbuf_printf(&out, "(through the proxy %s, from %s)\n", proxy, proxy_var);
     /* The headers this request carries (a call's own included); values whose names look
      * secret (x-api-key, authorization, a gateway's token) are masked. */
     for (const struct curl_slist *h = c->req_headers ? c->req_headers : e->headers; h; h = h->next) {
@@ -212,12 +172,12 @@ void debug_request(api_call *c)
                 v++;
             char masked[512];
             guard_mask(v, masked, sizeof masked);
-            putf(&out, "%.*s: %s\n", (int)name, h->data, masked);
+            textbuf_printf(&out, "%.*s: %s\n", (int)name, h->data, masked);
         } else {
-            putf(&out, "%s\n", h->data);
+            textbuf_printf(&out, "%s\n", h->data);
         }
     }
-    puts_(&out, "\n");
+    textbuf_puts(&out, "\n");
     put_body(e, &out, "request body", c->body, c->body_len, c->body_len);
     write_out(e, &out);
     free(out.s);
@@ -226,7 +186,7 @@ void debug_request(api_call *c)
 void debug_header(api_call *c, const char *data, size_t len)
 {
     if (c->debug)
-        put(&c->debug->headers, data, len);
+        textbuf_put(&c->debug->headers, data, len);
 }
 
 void debug_body(api_call *c, const char *data, size_t len)
@@ -236,7 +196,7 @@ void debug_body(api_call *c, const char *data, size_t len)
         return;
     cap->body_total += len;
     if (cap->body.len < MAX_SHOWN)
-        put(&cap->body, data, len < MAX_SHOWN - cap->body.len ? len : MAX_SHOWN - cap->body.len);
+        textbuf_put(&cap->body, data, len < MAX_SHOWN - cap->body.len ? len : MAX_SHOWN - cap->body.len);
 }
 
 void debug_response(api_call *c, long status, const char *transport_error)
@@ -246,13 +206,13 @@ void debug_response(api_call *c, long status, const char *transport_error)
     if (!cap)
         return;
     c->debug = NULL;
-    buf out = {0};
-    putf(&out, "nyx debug: <<< response %s attempt %d: ", c->result.interaction_id, c->result.attempts);
+    textbuf out = {0};
+    textbuf_printf(&out, "nyx debug: <<< response %s attempt %d: ", c->result.interaction_id, c->result.attempts);
     if (status > 0)
-        putf(&out, "HTTP %ld", status);
+        textbuf_printf(&out, "HTTP %ld", status);
     else
-        puts_(&out, "no HTTP response");
-    putf(&out, " after %.1f ms%s%s\n", (clock_now_s() - c->attempt_started) * 1000.0,
+        textbuf_puts(&out, "no HTTP response");
+    textbuf_printf(&out, " after %.1f ms%s%s\n", (clock_now_s() - c->attempt_started) * 1000.0,
          transport_error ? ": " : "", transport_error ? transport_error : "");
     if (cap->headers.len) {
         /* curl hands over the lines with their CRLF: print them with plain newlines */
@@ -264,13 +224,13 @@ void debug_response(api_call *c, long status, const char *transport_error)
             if (n && line[n - 1] == '\r')
                 n--;
             if (n) {
-                put(&out, line, n);
-                puts_(&out, "\n");
+                textbuf_put(&out, line, n);
+                textbuf_puts(&out, "\n");
             }
         }
     }
     if (status > 0 || cap->body_total) {
-        puts_(&out, "\n");
+        textbuf_puts(&out, "\n");
         put_body(e, &out, "response body", cap->body.s, cap->body.len, cap->body_total);
     }
     write_out(e, &out);

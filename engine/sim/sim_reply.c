@@ -3,6 +3,8 @@
  * tokens is picked by the prompt hash, then cut by max_tokens and the stop sequences. */
 #include "sim_core.h"
 
+#include "base/textbuf.h"
+
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,49 +31,19 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
+static int build_text(const sim_req *r, int64_t target, textbuf *b)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
-
-/* The full reply of exactly target tokens (fewer only if the header alone is longer). */
-static int build_text(const sim_req *r, int64_t target, sbuf *b)
-{
-    puts_(b, "As ");
-    puts_(b, r->persona ? r->persona : "your assistant");
-    puts_(b, ", regarding ");
-    puts_(b, r->topic ? r->topic : "your request");
-    puts_(b, ":");
-    if (b->oom)
+    textbuf_puts(b, "As ");
+    textbuf_puts(b, r->persona ? r->persona : "your assistant");
+    textbuf_puts(b, ", regarding ");
+    textbuf_puts(b, r->topic ? r->topic : "your request");
+    textbuf_puts(b, ":");
+    if (b->failed)
         return -1;
-    int64_t used = sim_count_tokens(b->p, b->len);
+    int64_t used = sim_count_tokens(b->s, b->len);
     if (used + 2 > target) {
-        b->len = sim_token_prefix(b->p, b->len, target);
-        b->p[b->len] = '\0';
+        b->len = sim_token_prefix(b->s, b->len, target);
+        b->s[b->len] = '\0';
         return 0;
     }
     uint64_t rng = r->hash;
@@ -80,14 +52,14 @@ static int build_text(const sim_req *r, int64_t target, sbuf *b)
     for (int64_t k = 0; k < units; k++) {
         int64_t left = units - k - 1; /* units after this one */
         if (after_word && left >= 1 && in_sentence >= sentence_len) {
-            puts_(b, ".");
+            textbuf_puts(b, ".");
             in_sentence = 0;
             sentence_len = 6 + (int)(splitmix(&rng) % 8);
             after_word = 0;
             continue;
         }
         if (after_word && left >= 1 && in_sentence >= 3 && splitmix(&rng) % 9 == 0) {
-            puts_(b, ",");
+            textbuf_puts(b, ",");
             after_word = 0;
             continue;
         }
@@ -98,57 +70,57 @@ static int build_text(const sim_req *r, int64_t target, sbuf *b)
         memcpy(word + 1, w, n);
         if (in_sentence == 0 && k > 0)
             word[1] = (char)(word[1] - 'a' + 'A');
-        put(b, word, n + 1);
+        textbuf_put(b, word, n + 1);
         in_sentence++;
         after_word = 1;
     }
-    puts_(b, ".");
-    return b->oom ? -1 : 0;
+    textbuf_puts(b, ".");
+    return b->failed ? -1 : 0;
 }
 
 int sim_reply_make(const sim_req *r, sim_reply *out)
 {
-    sbuf b = {0};
+    textbuf b = {0};
     memset(out, 0, sizeof *out);
     int64_t target = MIN_REPLY + (int64_t)(r->hash % SPAN_REPLY);
     if (build_text(r, target, &b)) {
-        free(b.p);
+        free(b.s);
         return -1;
     }
     size_t len = b.len;
     out->stop_reason = "end_turn";
-    if (r->max_tokens > 0 && r->max_tokens < sim_count_tokens(b.p, b.len)) {
-        len = sim_token_prefix(b.p, b.len, r->max_tokens);
+    if (r->max_tokens > 0 && r->max_tokens < sim_count_tokens(b.s, b.len)) {
+        len = sim_token_prefix(b.s, b.len, r->max_tokens);
         out->stop_reason = "max_tokens";
     }
     /* The earliest stop sequence generated within the max_tokens cut wins. */
     const char *best = NULL;
     size_t best_at = 0;
     for (size_t i = 0; i < r->nstops; i++) {
-        const char *hit = strstr(b.p, r->stops[i]);
+        const char *hit = strstr(b.s, r->stops[i]);
         if (!hit)
             continue;
-        size_t at = (size_t)(hit - b.p);
+        size_t at = (size_t)(hit - b.s);
         if (at + strlen(r->stops[i]) <= len && (!best || at < best_at)) {
             best = r->stops[i];
             best_at = at;
         }
     }
     if (best) {
-        out->output_tokens = sim_count_tokens(b.p, best_at + strlen(best));
+        out->output_tokens = sim_count_tokens(b.s, best_at + strlen(best));
         len = best_at;
         out->stop_reason = "stop_sequence";
         size_t n = strlen(best);
         if (!(out->stop_sequence = malloc(n + 1))) {
-            free(b.p);
+            free(b.s);
             return -1;
         }
         memcpy(out->stop_sequence, best, n + 1);
     } else {
-        out->output_tokens = sim_count_tokens(b.p, len);
+        out->output_tokens = sim_count_tokens(b.s, len);
     }
-    b.p[len] = '\0';
-    out->text = b.p;
+    b.s[len] = '\0';
+    out->text = b.s;
     out->len = len;
     return 0;
 }

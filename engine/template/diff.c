@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "library.h"
 
+#include "base/textbuf.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,41 +50,6 @@ static int split(const char *text, lines *out)
 static int same(const line *a, const line *b)
 {
     return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
-}
-
-typedef struct buf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} buf;
-
-static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(buf *b, const char *fmt, ...)
-{
-    if (b->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
 }
 
 /* ops: one per output line: ' ' (both), '-' (a only), '+' (b only). */
@@ -145,13 +112,13 @@ static char *edit_script(const lines *a, const lines *b, size_t *nops)
 char *text_diff(const char *a, const char *b, const char *label_a, const char *label_b)
 {
     lines la = {0}, lb = {0};
-    buf out = {0};
+    textbuf out = {0};
     char *ops = NULL;
     size_t nops = 0;
     if (split(a ? a : "", &la) != 0 || split(b ? b : "", &lb) != 0 ||
         !(ops = edit_script(&la, &lb, &nops)))
         goto done;
-    put(&out, "--- %s\n+++ %s\n", label_a, label_b);
+    textbuf_printf(&out, "--- %s\n+++ %s\n", label_a, label_b);
     /* ai[k], bi[k]: the line of a and of b at op k (before it, for the side it lacks). */
     size_t k = 0, ai = 0, bi = 0;
     while (k < nops) {
@@ -179,11 +146,11 @@ char *text_diff(const char *a, const char *b, const char *label_a, const char *l
             acount += ops[x] != '+';
             bcount += ops[x] != '-';
         }
-        put(&out, "@@ -%zu,%zu +%zu,%zu @@\n", acount ? a0 + 1 : a0, acount, bcount ? b0 + 1 : b0,
+        textbuf_printf(&out, "@@ -%zu,%zu +%zu,%zu @@\n", acount ? a0 + 1 : a0, acount, bcount ? b0 + 1 : b0,
             bcount);
         for (size_t x = start, ia = a0, ib = b0; x < stop; x++) {
             const line *l = ops[x] == '+' ? &lb.l[ib] : &la.l[ia];
-            put(&out, "%c%.*s\n", ops[x], (int)l->len, l->s);
+            textbuf_printf(&out, "%c%.*s\n", ops[x], (int)l->len, l->s);
             ia += ops[x] != '+';
             ib += ops[x] != '-';
         }
