@@ -4,6 +4,7 @@
 #include "store_backend.h"
 
 #include "base/json_scan.h"
+#include "base/textbuf.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/sha.h>
@@ -224,58 +225,38 @@ int store_content_split(store_content_memo *m, const char *text, store_parts *ou
 
 /* ---- the join ---- */
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-} buf;
-
-static int put(buf *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown)
-            return -1;
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return 0;
-}
-
 int store_content_join(const char *recipe, store_content_fetch fetch, void *ud, char **out,
                        error_info *err)
 {
     *out = NULL;
     cJSON *parts = cJSON_Parse(recipe);
-    buf b = {NULL, 0, 0};
-    int rc = cJSON_IsArray(parts) ? put(&b, "", 0) : -2;
-    for (const cJSON *k = parts ? parts->child : NULL; rc == 0 && k; k = k->next) {
+    textbuf b = {0};
+    int rc = cJSON_IsArray(parts) ? 0 : -2;
+    textbuf_printf(&b, "%s", ""); /* an empty recipe is an empty request, not none */
+    for (const cJSON *k = parts ? parts->child : NULL; rc == 0 && !b.failed && k; k = k->next) {
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(k, "ref");
         if (cJSON_IsString(k)) {
-            rc = put(&b, k->valuestring, strlen(k->valuestring));
+            textbuf_puts(&b, k->valuestring);
         } else if (cJSON_IsString(ref)) {
             char *body = NULL;
             if (fetch(ud, ref->valuestring, &body, err) != 0) {
                 rc = -3;
                 break;
             }
-            rc = put(&b, body, strlen(body));
+            textbuf_puts(&b, body);
             free(body);
         } else {
             rc = -2;
         }
     }
     cJSON_Delete(parts);
+    if (rc == 0 && b.failed)
+        rc = -1;
     if (rc == 0) {
-        *out = b.p;
+        *out = b.s;
         return 0;
     }
-    free(b.p);
+    free(b.s);
     if (rc == -1)
         store_fail(err, "store: cannot read a stored request: out of memory");
     else if (rc == -2)
