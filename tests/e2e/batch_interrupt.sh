@@ -12,7 +12,7 @@ source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
 
-"$NYX_BIN" sim --port 0 --api-key int-key --batch-ms 2500 >"$work/sim.out" 2>&1 &
+"$NYX_BIN" sim --port 0 --api-key int-key --batch-ms 4000 >"$work/sim.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do grep -q "listening on" "$work/sim.out" && break; sleep 0.05; done
 url="http://127.0.0.1:$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/sim.out")"

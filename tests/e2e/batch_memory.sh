@@ -11,7 +11,9 @@ source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 [[ -x /usr/bin/time ]] || { echo "skipped: no /usr/bin/time"; exit 0; }
-if [[ -n "${LD_PRELOAD:-}${ASAN_OPTIONS:-}" ]]; then echo "skipped: memory is not measured under a sanitizer"; exit 0; fi
+if [[ -n "${LD_PRELOAD:-}${ASAN_OPTIONS:-}" ]] || ldd "$NYX_BIN" 2>/dev/null | grep -q 'lib[alt]san'; then
+  echo "skipped: memory is not measured under a sanitizer"; exit 0
+fi
 
 "$NYX_BIN" sim --port 0 --api-key mem-key --batch-ms 200 >"$work/sim.out" 2>&1 &
 pids+=($!)

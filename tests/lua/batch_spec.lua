@@ -186,10 +186,11 @@ describe("nyx.batch", function()
       local again = nyx.batch_pickup(b.id)
       local rows = {}
       for _, r in ipairs(p.results) do rows[#rows + 1] = { custom_id = r.id, ok = r.ok } end
-      return { status = s.processing_status, errs = errs, logged_before = logged_before, p = p,
+      return { status = s.processing_status, canceled = s.request_counts.canceled, errs = errs, logged_before = logged_before, p = p,
                again = again.logged, rows = rows, local_id = b:status().batch_id }
     ]], { env = env({ NYX_SIM_BATCH_MS = "300" }) })
-    assert.are.equal("in_progress", v.status, "the batch is not cancelled on the API")
+    assert.are_not.equal("canceling", v.status, "the batch is not cancelled on the API")
+    assert.are.equal(0, v.canceled)
     for _, e in ipairs(v.errs) do
       assert.is_false(e.ok)
       assert.are.equal("cancelled", e.type)
