@@ -1,12 +1,15 @@
 /* Tools implemented by the host (nyx_tool_register, nyx_tool_result): a script names them in
  * its tool list, the host's functions run inside nyx_poll and answer in the same frame, two
  * frames later, or with an error the model reads as one; bad registrations are refused with
- * a message naming the field; a call whose script was stopped is forgotten. */
+ * a message naming the field; a call whose script was stopped is forgotten. All of it runs
+ * twice: on the in-process simulator, and over HTTP against a simulator server reached as the
+ * anthropic provider, whose request log shows the tool results as they crossed the socket. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "nyx.h"
 #include "sim_engine.h"
 
+#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,12 +142,49 @@ static void bad_registrations(nyx_engine *e)
     CHECK_INT(nyx_tool_result(NULL, 1, "x", 0), NYX_EINVAL);
 }
 
-int main(void)
+static size_t gather(char *data, size_t size, size_t n, void *ud)
 {
-    nyx_engine *e = open_sim_engine("1");
-    CHECK(e != NULL);
-    if (!e)
-        return 1;
+    char **text = ud;
+    size_t have = *text ? strlen(*text) : 0, add = size * n;
+    char *more = realloc(*text, have + add + 1);
+    if (!more)
+        return 0;
+    memcpy(more + have, data, add);
+    more[have + add] = '\0';
+    *text = more;
+    return add;
+}
+
+/* One request to the simulator's control endpoints: the answer's body (malloc'd), or NULL. */
+static char *sim_http(const char *url, const char *post)
+{
+    char *text = NULL;
+    CURL *c = curl_easy_init();
+    if (!c)
+        return NULL;
+    struct curl_slist *hs = curl_slist_append(NULL, "content-type: application/json");
+    CURLcode rc = curl_easy_setopt(c, CURLOPT_URL, url);
+    if (rc == CURLE_OK && post)
+        rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, gather);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &text);
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(c);
+    curl_slist_free_all(hs);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static void run_world(nyx_engine *e)
+{
     host h = {.e = e};
     CHECK_INT(nyx_tool_register(e, "move",
                                 "{\"type\": \"object\", \"description\": \"Walk the character to a square\","
@@ -196,5 +236,58 @@ int main(void)
     CHECK(rc == NYX_OK || rc == NYX_ESCRIPT); /* the script ends with "cancelled" */
     CHECK_INT(nyx_tool_result(e, h.hold_call, "too late", 0), NYX_EINVAL);
     nyx_close(e);
+}
+
+int main(void)
+{
+    nyx_engine *e = open_sim_engine("1");
+    CHECK(e != NULL);
+    if (!e)
+        return 1;
+    run_world(e);
+
+    /* Over HTTP: the engine takes the anthropic provider's path (curl, the API's JSON) to a
+     * simulator server on a loopback port, as it would with `nyx sim`. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return 1;
+    const char *options[] = {"ttft_ms=1", NULL};
+    char *msg = NULL;
+    nyx_sim *sim = nyx_sim_start(0, options, &msg);
+    CHECK(sim != NULL);
+    if (!sim) {
+        fprintf(stderr, "nyx_sim_start: %s\n", msg ? msg : "failed");
+        nyx_free(msg);
+        return 1;
+    }
+    char url[128], base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", nyx_sim_port(sim));
+    snprintf(url, sizeof url, "%s/sim/config", base);
+    char *config = sim_http(url, "{\"keep_bodies\":100}");
+    CHECK_CONTAINS(config ? config : "", "\"keep_bodies\":100");
+    free(config);
+    setenv("NYX_PROVIDER", "anthropic", 1);
+    setenv("ANTHROPIC_BASE_URL", base, 1);
+    unsetenv("ANTHROPIC_API_KEY");
+    unsetenv("CLAUDE_API_KEY");
+    e = nyx_open(&msg);
+    CHECK(e != NULL);
+    if (!e) {
+        fprintf(stderr, "nyx_open: %s\n", msg ? msg : "failed");
+        nyx_free(msg);
+    } else if (nyx_set(e, "db", ":memory:") != NYX_OK) {
+        CHECK_STR(nyx_errmsg(e), "");
+    } else {
+        CHECK_STR(nyx_provider(e), "anthropic");
+        run_world(e);
+    }
+    /* What reached the server: the host's results in one user turn, the failure marked as one. */
+    snprintf(url, sizeof url, "%s/sim/requests", base);
+    char *log = sim_http(url, NULL);
+    CHECK_CONTAINS(log ? log : "", "arrived at 3,4");
+    CHECK_CONTAINS(log ? log : "", "a tree to the north, a river to the east");
+    CHECK_CONTAINS(log ? log : "", "the door is locked\\\",\\\"is_error\\\":true");
+    free(log);
+    nyx_sim_stop(sim);
+    curl_global_cleanup();
     return check_failures;
 }
