@@ -18,6 +18,20 @@ static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig) { interrupted = sig; }
 
+/* While the rows render: the row's id field is given to the template (one that declares it may
+ * use it) but is the request's custom id, not a variable the user meant for the template, so
+ * the renderer's "given but not declared" notice for that one field is dropped; every other
+ * notice (a --var the template does not declare among them) goes on to stderr. */
+static void row_notice(void *ud, int level, const char *msg)
+{
+    const char *field = ud;
+    char undeclared[320];
+    snprintf(undeclared, sizeof undeclared, "variable '%s' is given but not declared", field ? field : "");
+    if (field && strstr(msg, undeclared))
+        return;
+    cli_notice(NULL, level, msg);
+}
+
 static void help(FILE *out)
 {
     fprintf(out,
@@ -404,6 +418,7 @@ static int submit(int argc, char **argv)
     char results[] = "/tmp/nyx-batch-XXXXXX";
     int fd = -1;
     /* Every row rendered, and its id checked, before anything is sent. */
+    nyx_set_log(e, row_notice, (void *)use_id);
     for (size_t i = 0; status == 0 && i < rows.n; i++) {
         cli_row *r = &rows.rows[i];
         char fallback[32];
@@ -433,6 +448,7 @@ static int submit(int argc, char **argv)
         nyx_free(prompt);
         free(all);
     }
+    nyx_set_log(e, cli_notice, NULL);
     cli_rows_free(&rows);
     free(vars);
     if (status == 0 && ((fd = mkstemp(results)) < 0 || nyx_set(e, "var.__results", results) != NYX_OK ||

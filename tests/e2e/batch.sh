@@ -41,6 +41,8 @@ for n in 1 2 3; do
 done
 grep -q "3 succeeded, 0 failed" <<<"$err"
 check "the summary is on stderr" $? "$err"
+! grep -q "variable 'id' is given but not declared" <<<"$err"
+check "the rows' id field is their custom id, not an undeclared template variable" $? "$err"
 run_nyx stats --by template
 grep -Eq '^classify@1 +3 ' <<<"$out"
 check "each row is logged once, under the template's version" $? "$out"
@@ -77,8 +79,11 @@ std_cost=$(sed -n 's/.*; \$\([0-9.]*\)$/\1/p' <<<"$err")
 awk -v b="$batch_cost" -v s="$std_cost" 'BEGIN { exit !(b > 0 && (b * 2 - s) < 1e-6 && (s - b * 2) < 1e-6) }'
 check "a row costs half the standard call (batch $batch_cost, standard $std_cost)" $? "$err"
 
-run_nyx batch submit classify --input rows.csv --id-field key --var team=it
+run_nyx batch submit classify --input rows.csv --id-field key --var team=it --var colour=red
 check "nyx batch submit (CSV) exits 0" "$rc" "$err"
+grep -q "variable 'colour' is given but not declared" <<<"$err" &&
+  ! grep -q "variable 'key' is given but not declared" <<<"$err"
+check "a --var the template does not declare is still named, the --id-field is not" $? "$err"
 grep -q '"id":"c1","ok":true' <<<"$out" && grep -q '"id":"c2","ok":true' <<<"$out"
 check "CSV rows take their ids from --id-field and the results go to stdout" $? "$out"
 c2=$(grep '"id":"c2"' <<<"$out" | sed -n 's/.*"interaction_id":"\([^"]*\)".*/\1/p')
