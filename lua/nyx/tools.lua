@@ -127,7 +127,9 @@ function M.finish(messages, r)
   return r
 end
 
---- Runs one tool call; never raises: a failure is an is_error result the model reads.
+--- Runs one tool call; a failure is an is_error result the model reads. A cancellation (the
+--- task or script was stopped) is not a failure the model should read: it ends the loop, so
+--- no request is sent that nobody will wait for.
 local function run_tool(tool, tc, call)
   local result = { type = "tool_result", tool_use_id = tc.id }
   if not tool then
@@ -148,6 +150,7 @@ local function run_tool(tool, tc, call)
   end
   local ok, value = pcall(tool.run, input, call)
   if not ok then
+    if type(value) == "table" and value.type == "cancelled" then error(value, 0) end
     result.is_error = true
     value = type(value) == "table" and (value.message or value.type) or value
     result.content = tostring(value)

@@ -98,6 +98,22 @@ static int request_of(void *ud, int ncols, const char *const *names, const char 
     return 0;
 }
 
+static int count_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    (void)ncols, (void)names, (void)values;
+    ++*(int *)ud;
+    return 0;
+}
+
+/* How many interactions the engine has logged: every request it sent is one. */
+static int logged_calls(nyx_engine *e)
+{
+    int n = 0;
+    const char *all[] = {"last=1000", NULL};
+    CHECK_INT(nyx_query(e, "log", all, count_row, &n), NYX_OK);
+    return n;
+}
+
 static int run_frames(host *h, long max)
 {
     int rc = NYX_AGAIN;
@@ -231,9 +247,12 @@ static void run_world(nyx_engine *e)
     }
     CHECK_INT(rc, NYX_AGAIN);
     CHECK(h.hold_call > 0);
+    int sent_before_stop = logged_calls(e);
     nyx_stop_scripts(e);
     rc = run_frames(&h, h.frame + 1000);
     CHECK(rc == NYX_OK || rc == NYX_ESCRIPT); /* the script ends with "cancelled" */
+    /* The stopped loop sends nothing more: no request telling the model of the cancel. */
+    CHECK_INT(logged_calls(e), sent_before_stop);
     CHECK_INT(nyx_tool_result(e, h.hold_call, "too late", 0), NYX_EINVAL);
     nyx_close(e);
 }
