@@ -46,6 +46,8 @@ int cli_var_ok(const char *command, const char *kv);
 extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_signals(void);
 int cli_drive(nyx_engine *e, int rc, struct cli_status *status);
+/* How many calls in flight cli_drive's cancel finished (cancelled, to be logged). */
+extern long long cli_cancelled;
 int cli_records_whole(nyx_engine *e, int code);
 
 /* Whether a template or model name can go into an embedded chunk as a Lua string literal as it

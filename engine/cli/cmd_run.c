@@ -120,8 +120,11 @@ int cli_run(int argc, char **argv)
     rc = cli_drive(e, nyx_load_file(e, script, argc - first_arg, argv + first_arg), status);
     int code = 0;
     if (cli_interrupted) {
-        fprintf(stderr, "nyx: %s; in-flight calls were cancelled and logged\n",
-                cli_interrupted == SIGINT ? "interrupted" : "terminated");
+        const char *why = cli_interrupted == SIGINT ? "interrupted" : "terminated";
+        if (cli_cancelled > 0)
+            fprintf(stderr, "nyx: %s; in-flight calls were cancelled and logged\n", why);
+        else
+            fprintf(stderr, "nyx: %s\n", why);
         code = 128 + cli_interrupted; /* as a shell reports a process the signal ended */
     } else if (rc != NYX_OK) {
         fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 volatile sig_atomic_t cli_interrupted;
+long long cli_cancelled;
 
 static void on_signal(int sig) { cli_interrupted = sig; }
 
@@ -22,7 +23,13 @@ int cli_drive(nyx_engine *e, int rc, struct cli_status *status)
 {
     while (rc == NYX_OK || rc == NYX_AGAIN) {
         if (cli_interrupted) {
+            /* Counted as the calls the cancel finished: a batch's requests left to the batch
+             * (it goes on without this process) are neither cancelled nor counted. */
+            nyx_progress_info before, after;
+            int counted = nyx_progress(e, &before) == NYX_OK;
             nyx_cancel_all(e, cli_interrupted == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+            if (counted && nyx_progress(e, &after) == NYX_OK)
+                cli_cancelled = after.calls_done - before.calls_done;
             break;
         }
         cli_status_tick(status);

@@ -114,6 +114,7 @@ typedef struct batch_row {
         *reservation_id;
     int part, template_version, write_1h, logged;
     double reserved_usd;
+    double created_at; /* the batch's creation, wall clock seconds */
 } batch_row;
 
 /* The requests of the batch whose id (nyx's, or the API's id of a part) is id, as

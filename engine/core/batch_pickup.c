@@ -75,6 +75,8 @@ static int load_row(void *ud, int ncols, const char *const *names, const char *c
             r->logged = v && atoi(v) != 0;
         else if (strcmp(k, "reserved_usd") == 0)
             r->reserved_usd = v ? strtod(v, NULL) : 0;
+        else if (strcmp(k, "created_at") == 0)
+            r->created_at = v ? strtod(v, NULL) : 0;
     }
     return l->oom;
 }
@@ -141,7 +143,11 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     int ok = !out->err.type[0];
     out->status = ok ? NYX_STATUS_OK : NYX_STATUS_ERROR;
     out->attempts = 1;
-    out->ttfb_ms = out->latency_ms = -1;
+    out->ttfb_ms = -1;
+    /* A batch request's latency is the batch's: from its creation (recorded before it was
+     * submitted) to now, when its result is read, as a member waiting in its own process
+     * counts from its start to its result (call.c). */
+    out->latency_ms = row->created_at > 0 ? (clock_wall_s() - row->created_at) * 1000.0 : -1;
     snprintf(out->model_requested, sizeof out->model_requested, "%s", row->model ? row->model : "");
     const model_info *served = out->resp.model ? models_find(e->models, out->resp.model) : NULL;
     const model_info *m = served ? served : row->model ? models_find(e->models, row->model) : NULL;

@@ -104,7 +104,8 @@ static int l_abandon(lua_State *L)
 /* ---- picking a batch up: core.batch_requests(id), core.batch_record(row, line) ---- */
 
 /* core.batch_requests(id) -> {{batch_id, name, part, provider_id, custom_id, session, agent,
- * template, template_version, model, reservation_id, reserved_usd, write_1h, logged}, ...} */
+ * template, template_version, model, reservation_id, reserved_usd, write_1h, logged,
+ * created_at}, ...} */
 static int l_requests(lua_State *L)
 {
     const char *id = luaL_checkstring(L, 1);
@@ -120,7 +121,7 @@ static int l_requests(lua_State *L)
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         const batch_row *r = &rows[i];
-        lua_createtable(L, 0, 14);
+        lua_createtable(L, 0, 15);
         lnyx_set_str(L, "batch_id", r->batch_id);
         lnyx_set_str(L, "name", r->name);
         lnyx_set_str(L, "provider_id", r->provider_id);
@@ -135,6 +136,8 @@ static int l_requests(lua_State *L)
         lnyx_set_int(L, "write_1h", r->write_1h);
         lua_pushnumber(L, r->reserved_usd);
         lua_setfield(L, -2, "reserved_usd");
+        lua_pushnumber(L, r->created_at);
+        lua_setfield(L, -2, "created_at");
         lua_pushboolean(L, r->logged);
         lua_setfield(L, -2, "logged");
         lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -171,7 +174,9 @@ static int l_record(lua_State *L)
     row.template_version = (int)lua_tointeger(L, -1);
     lua_getfield(L, 1, "write_1h");
     row.write_1h = lua_tointeger(L, -1) != 0;
-    lua_pop(L, 2);
+    lua_getfield(L, 1, "created_at");
+    row.created_at = lua_tonumber(L, -1);
+    lua_pop(L, 3);
     if (!row.batch_id || !row.custom_id)
         return lnyx_argerror(L, 1, "a row of core.batch_requests is expected");
     nyx_engine *e = lnyx_engine(L);

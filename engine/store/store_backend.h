@@ -40,7 +40,7 @@
 /* The columns of store_batch_requests() but the last (logged), as both backends select them. */
 #define SQL_BATCH_REQUEST_COLUMNS                                                                   \
     "SELECT r.batch_id, b.name, r.part, r.provider_id, r.custom_id, r.session, r.agent, r.template," \
-    " r.template_version, r.model, r.reservation_id, r.reserved_usd, r.write_1h"
+    " r.template_version, r.model, r.reservation_id, r.reserved_usd, r.write_1h, b.created_at"
 
 typedef struct store_reservation {
     const char *id;     /* unique, < STORE_RESERVATION_ID_SIZE bytes */

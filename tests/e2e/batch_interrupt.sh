@@ -68,6 +68,10 @@ for sig in INT TERM; do
     "$(sql "SELECT custom_id, status, error_type FROM llm_interactions")"
   [[ $(sql "SELECT count(*) FROM budget_holds") == 0 ]]
   check "SIG$sig: the reservation is settled" $? "$(sql "SELECT * FROM budget_holds")"
+  # The batch took 4 s: its template's uses count that, not 0 ms.
+  [[ $(sql "SELECT uses, latency_ms_total >= 4 * 4000 FROM template_usage WHERE name = 'classify'") == "4|1" ]]
+  check "SIG$sig: the picked-up results count the batch's latency in template_usage" $? \
+    "$(sql "SELECT * FROM template_usage")"
 done
 
 # A script's b:wait() interrupted (nyx run): the same.
@@ -93,8 +97,8 @@ wait "$script"
 rc=$?
 nid=$(sql "SELECT DISTINCT batch_id FROM llm_batch_requests")
 [[ $rc == 130 && $(sql "SELECT count(*) FROM llm_interactions") == 0 ]] && grep -q "nyx batch results $nid" "$work/run.err" &&
-  ! grep -q "nobody waited" "$work/run.err"
-check "nyx run: b:wait() interrupted logs nothing and says how to pick the batch up" $? \
+  ! grep -q "nobody waited" "$work/run.err" && ! grep -q "cancelled and logged" "$work/run.err"
+check "nyx run: b:wait() interrupted logs nothing, claims no cancelled call, and says how to pick the batch up" $? \
   "rc $rc: $(cat "$work/run.err"; sql "SELECT custom_id, status FROM llm_interactions")"
 "${run[@]}" batch results "$nid" >"$work/run.res" 2>"$work/run.rerr"
 [[ $? == 0 && $(sql "SELECT count(*), count(DISTINCT custom_id) FROM llm_interactions WHERE status = 'ok'") == "3|3" &&
