@@ -10,6 +10,7 @@ set -euo pipefail
 build=$1
 rows=1000
 [ "${2:-}" = "--short" ] && rows=50
+[ -x /usr/bin/time ] || { echo "batch_cli: skipped (GNU time is not installed; scripts/setup.sh installs it)"; exit 0; }
 work=$(mktemp -d /tmp/nyx-bench-batch-cli.XXXXXX)
 "$build/nyx" sim --port 0 --batch-ms 1000 --ttft-ms 5 --token-ms 0.02 >"$work/sim.out" 2>&1 &
 sim=$!

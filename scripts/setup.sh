@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what nyx needs from Debian's packages (only what is missing) and builds it: the
 # libraries and tools of the build, and every command the demo, the tests and the benchmarks run
-# (curl, sqlite3, valgrind, the PostgreSQL server, ps/pkill, jq, bc and python3, the system CA bundle
+# (curl, sqlite3, valgrind, the PostgreSQL server, ps/pkill, jq, bc, python3, GNU time (the
+# benchmarks read CPU and peak memory from it), the system CA bundle
 # that calls to the API need, openssl, nghttpx and tinyproxy for the TLS and proxy tests, and
 # chromium, which opens `nyx report`'s page in the report_browser test).
 # Usage: scripts/setup.sh [BUILD_DIR] [extra cmake arguments...]
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-busted
           libcurl4-openssl-dev libcjson-dev libsqlite3-dev libmicrohttpd-dev libxxhash-dev libssl-dev
           sqlite3 valgrind libpq-dev postgresql curl procps luarocks openssl nghttp2-proxy tinyproxy
-          libjs-chart.js nodejs jq bc python3 ca-certificates chromium)
+          libjs-chart.js nodejs jq bc python3 time ca-certificates chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
