@@ -904,6 +904,25 @@ void batch_join(batch_job *b, api_call *c)
     maybe_go(b);
 }
 
+/* Nobody in this process waits for the batch any more and the database can pick it up: its
+ * poll timer and any poll in flight stop now, so neither outlives the engine holding its
+ * reference (the process is usually about to exit: an interrupt). */
+static void stop_polling(batch_job *b)
+{
+    b->state = DONE;
+    batch_ref(b); /* b stays valid while its references go */
+    if (b->timer) {
+        loop_timer_cancel(b->e->loop, b->timer);
+        b->timer = NULL;
+        batch_unref(b); /* the timer's reference */
+    }
+    if (b->easy) {
+        drop_transfer(b);
+        batch_unref(b); /* the transfer's reference */
+    }
+    batch_unref(b);
+}
+
 void batch_member_finished(batch_job *b, api_call *c, const error_info *err)
 {
     for (size_t i = 0; c && i < b->n; i++)
@@ -913,6 +932,8 @@ void batch_member_finished(batch_job *b, api_call *c, const error_info *err)
                 /* The API keeps processing it and the database can pick it up: an interrupted
                  * wait leaves the batch alone, and its result is logged once, by the pickup. */
                 detach(b, c, &c->result.err);
+                if (live_members(b) == 0)
+                    stop_polling(b);
                 return;
             }
             if (b->state >= IN_PROGRESS)
