@@ -14,9 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) { interrupted = sig; }
 
 /* While the rows render: the row's id field is given to the template (one that declares it may
  * use it) but is the request's custom id, not a variable the user meant for the template, so
@@ -185,12 +182,7 @@ static int api_command(int argc, char **argv)
     if (rc == NYX_OK)
         rc = nyx_set(e, "var.__progress", isatty(STDERR_FILENO) ? "1" : "0");
     if (rc == NYX_OK) {
-        rc = nyx_load_string(e, api_chunk, "=nyx batch");
-        while (rc == NYX_OK || rc == NYX_AGAIN) {
-            rc = nyx_poll(e, 200);
-            if (rc == NYX_OK)
-                break;
-        }
+        rc = cli_drive(e, nyx_load_string(e, api_chunk, "=nyx batch"), NULL);
     }
     int status = 0;
     if (rc != NYX_OK) {
@@ -272,16 +264,6 @@ static const char chunk[] =
     "finished = true\n"
     "if v.__progress == '1' then progress() io.stderr:write('\\n') end\n"
     "assert(f:close())\n";
-
-static int plain(const char *s)
-{
-    if (!*s || strlen(s) > 200)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("._-@/:", *s)))
-            return 0;
-    return 1;
-}
 
 static int id_ok(const char *s)
 {
@@ -386,11 +368,11 @@ static int submit(int argc, char **argv)
             tpl = a;
         }
     }
-    if (!tpl || !input || !plain(tpl) || (model && !plain(model))) {
+    if (!tpl || !input || !cli_plain_name(tpl) || (model && !cli_plain_name(model))) {
         if (tpl && !input)
             fprintf(stderr, "nyx batch submit: --input FILE is required\n");
         else if (tpl)
-            fprintf(stderr, "nyx batch submit: \"%.80s\" is not a template or model name\n", !plain(tpl) ? tpl : model);
+            fprintf(stderr, "nyx batch submit: \"%.80s\" is not a template or model name\n", !cli_plain_name(tpl) ? tpl : model);
         help(stderr);
         free(vars);
         return 2;
@@ -467,23 +449,13 @@ static int submit(int argc, char **argv)
         return status;
     }
     close(fd);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    int rc = nyx_load_string(e, chunk, "=nyx batch");
-    while (rc == NYX_AGAIN || rc == NYX_OK) {
-        if (interrupted) {
-            nyx_cancel_all(e, interrupted == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
-            break;
-        }
-        rc = nyx_poll(e, 200);
-        if (rc == NYX_OK)
-            break;
-    }
-    if (interrupted) {
+    cli_catch_signals();
+    int rc = cli_drive(e, nyx_load_string(e, chunk, "=nyx batch"), NULL);
+    if (cli_interrupted) {
         /* A batch the API accepted goes on: the engine has said which and how to pick it up
          * (batch.h); requests not yet sent were cancelled and logged. */
         fprintf(stderr, "nyx batch: interrupted\n");
-        status = 128 + interrupted;
+        status = 128 + cli_interrupted;
     } else if (rc != NYX_OK) {
         fprintf(stderr, "nyx batch: %s\n", nyx_errmsg(e));
         status = 1;
@@ -497,7 +469,7 @@ static int submit(int argc, char **argv)
         fprintf(stderr, "nyx batch submit: cannot write the results%s%s\n", out_path ? " to " : "",
                 out_path ? out_path : "");
         status = status ? status : 1;
-    } else if (!interrupted) {
+    } else if (!cli_interrupted) {
         fprintf(stderr, "nyx batch: %ld succeeded, %ld failed; $%.6f at batch prices\n", ok, failed, cost);
         if (failed > 0 && status == 0)
             status = 1;
