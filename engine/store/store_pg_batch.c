@@ -3,66 +3,38 @@
 #define _POSIX_C_SOURCE 200809L
 #include "store_pg.h"
 
+#include "base/textbuf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A growing text buffer for array literals; ok turns 0 when memory runs out. */
-typedef struct abuf {
-    char *p;
-    size_t n, cap;
-    int ok;
-} abuf;
-
-static void put(abuf *a, const char *s, size_t len)
-{
-    if (!a->ok)
-        return;
-    if (a->n + len + 1 > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        while (cap < a->n + len + 1)
-            cap *= 2;
-        char *np = realloc(a->p, cap);
-        if (!np) {
-            a->ok = 0;
-            return;
-        }
-        a->p = np;
-        a->cap = cap;
-    }
-    memcpy(a->p + a->n, s, len);
-    a->n += len;
-    a->p[a->n] = '\0';
-}
-
 /* One element of an array literal: NULL, or the text quoted and escaped. */
-static void put_elem(abuf *a, size_t i, const char *text)
+static void put_elem(textbuf *a, size_t i, const char *text)
 {
-    put(a, i ? "," : "{", 1);
+    textbuf_put(a, i ? "," : "{", 1);
     if (!text) {
-        put(a, "NULL", 4);
+        textbuf_put(a, "NULL", 4);
         return;
     }
-    put(a, "\"", 1);
+    textbuf_put(a, "\"", 1);
     for (const char *c = text; *c; c++) {
         if (*c == '"' || *c == '\\')
-            put(a, "\\", 1);
-        put(a, c, 1);
+            textbuf_put(a, "\\", 1);
+        textbuf_put(a, c, 1);
     }
-    put(a, "\"", 1);
+    textbuf_put(a, "\"", 1);
 }
 
-static void close_array(abuf *a, size_t n) { put(a, n ? "}" : "{}", n ? 1 : 2); }
+static void close_array(textbuf *a, size_t n) { textbuf_put(a, n ? "}" : "{}", n ? 1 : 2); }
 
 int store_pg_batch_create(store_db *s, const char *id, const char *name, double created_at,
                           double expires_at, int parts, const store_batch_request *reqs, size_t n,
                           error_info *err)
 {
     enum { CUSTOM, PART, SESSION, AGENT, TEMPLATE, VERSION, MODEL, RESERVATION, RESERVED, WRITE_1H, NCOL };
-    abuf cols[NCOL];
+    textbuf cols[NCOL];
     memset(cols, 0, sizeof cols);
-    for (int k = 0; k < NCOL; k++)
-        cols[k].ok = 1;
     char num[32];
     for (size_t i = 0; i < n; i++) {
         const store_batch_request *r = &reqs[i];
@@ -80,7 +52,7 @@ int store_pg_batch_create(store_db *s, const char *id, const char *name, double 
     int ok = 1;
     for (int k = 0; k < NCOL; k++) {
         close_array(&cols[k], n);
-        ok &= cols[k].ok;
+        ok &= !cols[k].failed;
     }
     int rc = -1;
     if (!ok) {
@@ -90,7 +62,7 @@ int store_pg_batch_create(store_db *s, const char *id, const char *name, double 
         const char *v[6 + NCOL] = {id, name, pg_num(b_created, created_at), pg_num(b_expires, expires_at),
                                    pg_int(b_n, (int64_t)n), pg_int(b_parts, parts)};
         for (int k = 0; k < NCOL; k++)
-            v[6 + k] = cols[k].p;
+            v[6 + k] = cols[k].s;
         /* The batch holds the reservations now (store.h): no holder process, and their age
          * counts from when the API gives up on the batch. */
         static const char sql[] =
@@ -110,7 +82,7 @@ int store_pg_batch_create(store_db *s, const char *id, const char *name, double 
         PQclear(res);
     }
     for (int k = 0; k < NCOL; k++)
-        free(cols[k].p);
+        free(cols[k].s);
     return rc;
 }
 
