@@ -8,6 +8,7 @@
 #include "guard/memo.h"
 
 #include "base/json_scan.h"
+#include "base/textbuf.h"
 #include "guard/scan.h"
 
 #include <stdlib.h>
@@ -80,36 +81,10 @@ void guard_memo_get_stats(const guard_memo *m, guard_memo_stats *out)
 
 /* ---- the output ---- */
 
-typedef struct obuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} obuf;
-
-static void put(obuf *o, const char *s, size_t n)
-{
-    if (o->oom || n == 0)
-        return;
-    if (n > o->cap - o->len) {
-        size_t cap = o->cap ? o->cap : 256;
-        while (n > cap - o->len)
-            cap *= 2;
-        char *p = realloc(o->p, cap);
-        if (!p) {
-            o->oom = 1;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
 /* Redacts one piece onto o; *key_open when a private key block reaches its end. Returns the
  * number of findings. */
 typedef struct piece {
-    obuf *o;
+    textbuf *o;
     const char *text;
     size_t len, copied;
     int key_open;
@@ -119,25 +94,25 @@ static int redact_one(void *ud, const guard_finding *f)
 {
     piece *p = ud;
     const char *label = guard_kind_label(f->kind);
-    put(p->o, p->text + p->copied, f->start - p->copied);
-    put(p->o, label, strlen(label));
+    textbuf_put(p->o, p->text + p->copied, f->start - p->copied);
+    textbuf_put(p->o, label, strlen(label));
     p->copied = f->end;
     p->key_open |= f->kind == GUARD_PRIVATE_KEY && f->end == p->len;
     return 0;
 }
 
-static size_t redact_piece(obuf *o, const char *text, size_t len, int *key_open)
+static size_t redact_piece(textbuf *o, const char *text, size_t len, int *key_open)
 {
     piece p = {o, text, len, 0, 0};
     size_t n = guard_scan(text, len, redact_one, &p);
-    put(o, text + p.copied, len - p.copied);
+    textbuf_put(o, text + p.copied, len - p.copied);
     *key_open = p.key_open;
     return n;
 }
 
 /* A long string: from the memo, or scanned and remembered. Returns -1 when a private key
  * block is open at its end (the body must be redacted whole). */
-static int memo_piece(guard_memo *m, obuf *o, const char *text, size_t len)
+static int memo_piece(guard_memo *m, textbuf *o, const char *text, size_t len)
 {
     XXH128_hash_t h = XXH3_128bits_withSeed(text, len, m->seed);
     entry *e = &m->slot[h.low64 % SLOTS];
@@ -146,16 +121,16 @@ static int memo_piece(guard_memo *m, obuf *o, const char *text, size_t len)
         if (e->key_open)
             return -1;
         if (e->copy)
-            put(o, e->copy, e->copy_len);
+            textbuf_put(o, e->copy, e->copy_len);
         else
-            put(o, text, len);
+            textbuf_put(o, text, len);
         return 0;
     }
     m->scans++;
     size_t at = o->len;
     int key_open = 0;
     size_t found = redact_piece(o, text, len, &key_open);
-    if (o->oom)
+    if (o->failed)
         return 0;
     size_t copy_len = o->len - at;
     char *copy = NULL;
@@ -163,7 +138,7 @@ static int memo_piece(guard_memo *m, obuf *o, const char *text, size_t len)
         /* Over the bounds, the verdict is not kept: the string is scanned again next time. */
         if (copy_len > MAX_COPY || (copy = malloc(copy_len)) == NULL)
             return 0;
-        memcpy(copy, o->p + at, copy_len);
+        memcpy(copy, o->s + at, copy_len);
     }
     drop(m, e);
     if (copy && m->bytes + copy_len > MAX_BYTES) {
@@ -223,16 +198,16 @@ static int cut_matters(const char *text, size_t len, size_t cut)
     return 0;
 }
 
-static char *finish(obuf *o, size_t *out_len)
+static char *finish(textbuf *o, size_t *out_len)
 {
-    put(o, "", 1);
-    if (o->oom) {
-        free(o->p);
+    textbuf_put(o, "", 1);
+    if (o->failed) {
+        free(o->s);
         return NULL;
     }
     if (out_len)
         *out_len = o->len - 1;
-    return o->p;
+    return o->s;
 }
 
 char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len)
@@ -249,13 +224,13 @@ char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out
     for (size_t k = 0; k < n; k++)
         if ((from[k] > 0 && cut_matters(text, len, from[k])) || (to[k] < len && cut_matters(text, len, to[k])))
             goto whole;
-    obuf o = {0};
+    textbuf o = {0};
     size_t at = 0;
     for (size_t k = 0; k < n; k++) {
         int key_open = 0;
         redact_piece(&o, text + at, from[k] - at, &key_open);
         if (key_open || memo_piece(m, &o, text + from[k], to[k] - from[k]) != 0) {
-            free(o.p);
+            free(o.s);
             goto whole;
         }
         at = to[k];
