@@ -82,6 +82,27 @@ static int marks(const claude_request *r)
     return n;
 }
 
+/* The marks of r, where `at` says them: " K" a 5m mark at block K, " -K" none there. */
+static void marks_at_(int line, const claude_request *r, const char *at)
+{
+    for (const char *p = at; *p;) {
+        while (*p == ' ')
+            p++;
+        int want = *p == '-' ? NYX_MARK_NONE : NYX_MARK_5M;
+        char *end;
+        long k = labs(strtol(p, &end, 10));
+        if (end == p)
+            break;
+        if (mark_at(r, (size_t)k) != want) {
+            fprintf(stderr, "%s:%d: mark at %ld is %d, expected %d\n", __FILE__, line, k,
+                    mark_at(r, (size_t)k), want);
+            check_failures++;
+        }
+        p = end;
+    }
+}
+#define MARKS_AT(r, at) marks_at_(__LINE__, r, at)
+
 static int place(cache_policy *p, claude_request *r, double shared_ttl, double now, cache_expect *ex)
 {
     error_info err;
@@ -98,8 +119,7 @@ static void test_chat_turns(void)
     claude_request r;
     chat(&r, 1, 0);
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
-    CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 1), NYX_MARK_5M);
+    MARKS_AT(&r, "0 1");
     CHECK_INT(ex.marks, 2);
     cache_response_began(p, &r, &sonnet46, 1);
     request_free(&r);
@@ -168,8 +188,7 @@ static void test_single_prompt(void)
     chat(&r, 1, 0);
     r.single_prompt = 1;
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
-    CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 1), NYX_MARK_NONE);
+    MARKS_AT(&r, "0 -1");
     request_free(&r);
     /* Without a system prompt, auto marks nothing; cache = true marks the prompt. */
     request_init(&r);
@@ -204,63 +223,40 @@ static void test_lookback_chain(void)
     cache_expect ex;
     claude_request r;
     /* Links are kept 19 blocks apart, one short of the API's 20-block lookback, so that either
-     * reading of it (counting the mark's own block or not) finds the entry. */
-    /* 19 blocks since the written prefix (block 1): the newest mark finds it, no link. */
+     * reading of it (counting the mark's own block or not) finds the entry. A request grown by
+     * `grown` blocks since the written prefix (block 1), marked at `now`: */
+    static const struct {
+        int grown;
+        double now;
+        int marks, expect; /* expect: ex.marks, -1 unchecked */
+        const char *at;
+    } cases[] = {
+        /* 19: the newest mark finds it, no link */
+        {19, 1, 2, -1, "20"},
+        /* 20 (the lookback itself): one link, 19 blocks after the written prefix */
+        {20, 1, 3, 3, "0 20 21"},
+        /* 50: two links (20, 39), the newest at 51, and the system: 4 marks */
+        {50, 1, 4, -1, "0 20 39 51"},
+        /* 70: three links; the system gives up its slot, still 4 marks */
+        {70, 1, 4, 4, "-0 20 39 58 71"},
+        /* 77: no 4 marks can reach it, so nothing is read either way: the system and the newest */
+        {77, 1, 2, -1, "0 78"},
+        /* once the written prefix has expired (5 minutes), no link */
+        {30, 301, 2, -1, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cache_policy *p = cache_policy_new(NULL);
+        grown_by(p, &r, cases[i].grown, cases[i].now, &ex);
+        CHECK_INT(marks(&r), cases[i].marks);
+        if (cases[i].expect >= 0)
+            CHECK_INT(ex.marks, cases[i].expect);
+        MARKS_AT(&r, cases[i].at);
+        request_free(&r);
+        cache_policy_free(p);
+    }
     cache_policy *p = cache_policy_new(NULL);
-    grown_by(p, &r, 19, 1, &ex);
-    CHECK_INT(marks(&r), 2);
-    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
-    request_free(&r);
-    cache_policy_free(p);
-    /* 20 (the lookback itself): one link, 19 blocks after the written prefix. */
-    p = cache_policy_new(NULL);
-    grown_by(p, &r, 20, 1, &ex);
-    CHECK_INT(marks(&r), 3);
-    CHECK_INT(ex.marks, 3);
-    CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 21), NYX_MARK_5M);
-    request_free(&r);
-    cache_policy_free(p);
-    /* 50: two links (20, 39), the newest at 51, and the system: 4 marks. */
-    p = cache_policy_new(NULL);
-    grown_by(p, &r, 50, 1, &ex);
-    CHECK_INT(marks(&r), 4);
-    CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 39), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 51), NYX_MARK_5M);
-    request_free(&r);
-    cache_policy_free(p);
-    /* 70: three links; the system gives up its slot, still 4 marks. */
-    p = cache_policy_new(NULL);
-    grown_by(p, &r, 70, 1, &ex);
-    CHECK_INT(marks(&r), 4);
-    CHECK_INT(ex.marks, 4);
-    CHECK_INT(mark_at(&r, 0), NYX_MARK_NONE);
-    CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 39), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 58), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 71), NYX_MARK_5M);
-    request_free(&r);
-    cache_policy_free(p);
-    /* 77: no 4 marks can reach it, so nothing is read either way: the system and the newest. */
-    p = cache_policy_new(NULL);
-    grown_by(p, &r, 77, 1, &ex);
-    CHECK_INT(marks(&r), 2);
-    CHECK_INT(mark_at(&r, 0), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 78), NYX_MARK_5M);
-    request_free(&r);
-    cache_policy_free(p);
-    /* Once the written prefix has expired (5 minutes), no link. */
-    p = cache_policy_new(NULL);
-    grown_by(p, &r, 30, 301, &ex);
-    CHECK_INT(marks(&r), 2);
-    request_free(&r);
-    cache_policy_free(p);
     /* The first message changed: the prefix written at its end is another one, and the chain
      * starts from the system prompt's (block 0). */
-    p = cache_policy_new(NULL);
     claude_request first;
     chat(&first, 1, 0);
     CHECK_INT(place(p, &first, 300, 0, &ex), 0);
@@ -272,8 +268,7 @@ static void test_lookback_chain(void)
     r.messages[0].blocks[0].len = strlen(r.messages[0].blocks[0].text);
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
     CHECK_INT(marks(&r), 3);
-    CHECK_INT(mark_at(&r, 19), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 31), NYX_MARK_5M);
+    MARKS_AT(&r, "19 31");
     request_free(&r);
     cache_policy_free(p);
 }
@@ -367,10 +362,7 @@ static void test_tools(void)
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
     CHECK_INT(r.tools_mark, NYX_MARK_NONE);
     CHECK_INT(ex.marks, 4);
-    CHECK_INT(mark_at(&r, 19), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 38), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 57), NYX_MARK_5M);
-    CHECK_INT(mark_at(&r, 70), NYX_MARK_5M);
+    MARKS_AT(&r, "19 38 57 70");
     request_free(&r);
     cache_policy_free(p);
 }

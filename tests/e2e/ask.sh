@@ -80,4 +80,4 @@ run_nyx ask --help
 [[ $rc == 0 ]] && grep -q "usage: nyx ask" <<<"$out"
 check "nyx ask --help exits 0" $? "$out"
 
-exit $((failures > 0))
+finish

@@ -186,4 +186,4 @@ run_nyx batch --help
 [[ $rc == 0 ]] && grep -q "usage: nyx batch submit" <<<"$out"
 check "nyx batch --help exits 0" $? "$out"
 
-exit $((failures > 0))
+finish

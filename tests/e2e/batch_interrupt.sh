@@ -141,5 +141,4 @@ sql() { sqlite3 "$db" "$1" 2>/dev/null; }
 check "polls the API refuses: each request fails naming the pickup, and nothing is logged" $? \
   "rc $rc: $(cat "$work/lost.out" "$work/lost.err" "$work/simB.out"; sql "SELECT custom_id, status, error_type FROM llm_interactions")"
 
-[[ $failures == 0 ]] || { echo "$failures check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

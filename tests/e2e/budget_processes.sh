@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Budgets and the emergency stop across processes sharing one database: two `nyx run`
-# processes against one daily budget cannot jointly exceed it, and `nyx stop` from a third
-# process stops a running one.
+# A budget across processes sharing one database: two `nyx run` processes against one daily
+# budget cannot jointly exceed it. (`nyx stop` from another process: tests/e2e/stop_audit.sh.)
 set -euo pipefail
 dir=$(mktemp -d)
 pids=()
@@ -35,22 +34,4 @@ ok_a=$(awk '{print $2}' "$dir/a.out"); ok_b=$(awk '{print $2}' "$dir/b.out")
 [ $((ok_a + ok_b)) -gt 0 ] || fail "nothing ran"
 grep -q "refused" "$dir/a.out" && grep -q "refused" "$dir/b.out" || fail "a process did not finish"
 
-# The emergency stop from another process.
-unset LLM_DAILY_BUDGET_USD
-cat > "$dir/loop.lua" <<'LUA'
-local nyx = require "nyx"
-for i = 1, 100000 do
-  local ok, r = pcall(nyx.call, { prompt = "loop " .. i, max_tokens = 5 })
-  if not ok then print("stopped by", r.type, r.message) return end
-  if i == 3 then io.stdout:write("RUNNING\n") io.stdout:flush() end
-end
-LUA
-"$NYX_BIN" run "$dir/loop.lua" > "$dir/loop.out" 2>/dev/null & pids+=($!)
-for _ in $(seq 200); do grep -q RUNNING "$dir/loop.out" && break; sleep 0.05; done
-grep -q RUNNING "$dir/loop.out" || fail "the looping process did not start"
-"$NYX_BIN" stop --reason "drill" > /dev/null
-wait "${pids[2]}" || true
-grep -q "stopped by	stopped	emergency stop: drill" "$dir/loop.out" ||
-  grep -q "stopped by	cancelled" "$dir/loop.out" || fail "the running process did not stop: $(cat "$dir/loop.out")"
-"$NYX_BIN" stop --clear > /dev/null
-echo "2 passed, 0 failed"
+echo "1 passed, 0 failed"

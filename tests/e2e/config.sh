@@ -8,20 +8,11 @@
 #     warning and an audit event, and `nyx budget` still shows the limit;
 #  4. every change is in `nyx audit`.
 set -u
-: "${NYX_BIN:?run through ctest}"
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/nyx-config.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
+# shellcheck source=lib/check.sh
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh" # $work, $pids killed at exit, pass, fail
+T=$work
 
 # A clean environment: the simulator, a database of our own, no key or budget from outside.
 BASE=("PATH=$PATH" "HOME=$T" "NYX_PROVIDER=sim" "NYX_DB=$T/nyx.db" "NYX_SIM_TTFT_MS=2"
@@ -147,8 +138,4 @@ done
 pass "changes, refusals and soft overruns are audited"
 
 if grep -lE "Sanitizer|runtime error:" "$R"/*.err 2>/dev/null; then fail "sanitizer reports above"; fi
-if [ "$failures" -gt 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all config checks passed"
+finish

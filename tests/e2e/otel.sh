@@ -14,11 +14,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-otel.XXXXXX")
 recv_pid=
 trap '[[ -n "$recv_pid" ]] && kill "$recv_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-failures=0
-check() {
-  if [[ "$2" == 0 ]]; then echo "ok - $1"; else
-    echo "not ok - $1"; [[ -n "${3:-}" ]] && sed 's/^/    /' <<<"$3" | head -20; failures=$((failures + 1)); fi
-}
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 
 base_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_SIM_TTFT_MS=5" "NYX_SIM_TOKEN_MS=0.01")
 for v in ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
@@ -238,5 +234,4 @@ run_nyx baddisabled OTEL_SDK_DISABLED=maybe -- run "$work/fail.lua"
 check "a malformed OTEL_SDK_DISABLED is refused, naming it" \
   "$([[ $rc != 0 ]] && grep -q "OTEL_SDK_DISABLED" "$work/baddisabled.err"; echo $?)" "$(cat "$work/baddisabled.err")"
 
-[[ $failures == 0 ]] && echo "all OpenTelemetry checks passed"
-exit $((failures > 0))
+finish

@@ -9,11 +9,7 @@ unset LD_PRELOAD
 build=$(dirname "$NYX_BIN")
 work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-packages.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-failures=0
-check() {
-  if [[ "$2" == 0 ]]; then echo "ok - $1"; else
-    echo "not ok - $1"; [[ -n "${3:-}" ]] && sed 's/^/    /' <<<"$3" | tail -n 30; failures=$((failures + 1)); fi
-}
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 export NYX_PROVIDER=sim NYX_SIM_TTFT_MS=5 NYX_DB="$work/nyx.db"
 
 out=$("$NYX_BIN" --version 2>&1)
@@ -56,5 +52,4 @@ print(package.searchpath(\"nyx\", package.path), package.searchpath(\"nyx.core\"
 grep -q "^$work/rocks/share/lua/5.4/nyx/init.lua	$work/rocks/lib/lua/5.4/nyx/core.so	true$" <<<"$out"
 check "require \"nyx\" loads the rock's module and calls the simulator" $? "$out"
 
-if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
-echo "all checks passed"
+finish

@@ -12,11 +12,7 @@ command -v script >/dev/null || { echo "script (util-linux) is needed"; exit 1; 
 work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-progress.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-failures=0
-check() {
-  if [[ "$2" == 0 ]]; then echo "ok - $1"; else
-    echo "not ok - $1"; [[ -n "${3:-}" ]] && sed 's/^/    /' <<<"$3" | head -20; failures=$((failures + 1)); fi
-}
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 
 base_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=150"
           "NYX_SIM_TOKEN_MS=0.02" "TERM=xterm")
@@ -174,5 +170,4 @@ rc=$?
   grep -q "printed by the script" "$work/out" && grep -q "a notice from the script" "$work/err"
 check "stderr piped: no status line, output and notices as before" $? "$(cat -v "$work/err")"
 
-if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
-echo "all checks passed"
+finish

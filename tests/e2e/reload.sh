@@ -12,18 +12,9 @@ set -u
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 EMBED_BIN="${NYX_EMBED_BIN:-$(dirname "$NYX_BIN")/nyx_embed_example}"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/nyx-reload.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
+# shellcheck source=lib/check.sh
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh" # $work, $pids killed at exit, pass, fail
+T=$work
 
 # A clean environment: the simulator, a database of our own, no key from outside.
 NYX_ENV=(env -i "PATH=$PATH" "HOME=$T" "NYX_PROVIDER=sim" "NYX_DB=$T/nyx.db"
@@ -235,8 +226,4 @@ if grep -lE "Sanitizer|runtime error:" "$A/err" "$F/err" "$W/err" "$E/err" 2>/de
   fail "sanitizer reports above"
 fi
 
-if [ "$failures" -gt 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all reload checks passed"
+finish

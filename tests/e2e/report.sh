@@ -14,11 +14,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-report.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
 
-failures=0
-check() {
-  if [[ "$2" == 0 ]]; then echo "ok - $1"; else
-    echo "not ok - $1"; [[ -n "${3:-}" ]] && sed 's/^/    /' <<<"$3" | head -30; failures=$((failures + 1)); fi
-}
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 nyx() {
   env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5" "NYX_SIM_TOKEN_MS=0.02" \
     ${NYX_CHARTJS:+"NYX_CHARTJS=$NYX_CHARTJS"} "$NYX_BIN" "$@"
@@ -192,5 +188,4 @@ fi
 nyx report --bogus >/dev/null 2>&1
 check "a bad argument is a usage error" "$([[ $? == 2 ]]; echo $?)"
 
-if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
-echo "all checks passed"
+finish

@@ -106,5 +106,4 @@ sys.exit(0 if d["drawn"] and all(c["painted"] == 0 and not c["chart"] for c in d
 PY
 check "a page whose charts draw nothing is seen as blank" $? "$(cat "$work/err" "$work/blank.json" | head -c 1500)"
 
-if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
-echo "all checks passed"
+finish

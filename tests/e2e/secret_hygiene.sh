@@ -11,21 +11,12 @@
 #     NYX_DEBUG=1 with NYX_DEBUG_FILE writes to that file instead of stderr;
 #  4. `nyx log --raw ID` shows a stored exchange: request, response, attempts, status, error.
 set -u
-: "${NYX_BIN:?run through ctest}"
+: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 
 KEY="sk-ant-test-SECRETSECRETSECRET"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nyx-secrets.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
+# shellcheck source=lib/check.sh
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh" # $work, $pids killed at exit, pass, fail
+T=$work
 
 # start_sim NAME ARGS...: `nyx sim` on a free port; sets PORT.
 start_sim() {
@@ -203,8 +194,4 @@ grep -qE '^status +error$' <<<"$raw" && grep -qE '^error_type +api_error$' <<<"$
   || fail "unknown id: $(cat "$T/nope.err")"
 
 if grep -lE "Sanitizer|runtime error:" "$T"/*.err 2>/dev/null; then fail "sanitizer reports above"; fi
-if [ "$failures" -gt 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all secret hygiene and debug view checks passed"
+finish

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One `nyx stop` heard by three running processes on one database is one emergency_stop row in
-# the audit trail (the process that gives the stop writes it; those that hear of it do not).
+# One `nyx stop` heard by three running processes on one database stops each (stopped, with the
+# reason, or its call cancelled) and is one emergency_stop row in the audit trail (the process
+# that gives the stop writes it; those that hear of it do not).
 set -euo pipefail
 dir=$(mktemp -d)
 pids=()
@@ -11,7 +12,7 @@ cat > "$dir/loop.lua" <<'LUA'
 local nyx = require "nyx"
 for i = 1, 100000 do
   local ok, r = pcall(nyx.call, { prompt = "loop " .. i, max_tokens = 5 })
-  if not ok then print("stopped by", r.type) return end
+  if not ok then print("stopped by", r.type, r.message) return end
   if i == 2 then io.stdout:write("RUNNING\n") io.stdout:flush() end
 end
 LUA
@@ -25,7 +26,8 @@ done
 "$NYX_BIN" stop --reason "drill" > /dev/null
 for n in 1 2 3; do
   wait "${pids[$((n - 1))]}" || true
-  grep -q "stopped by" "$dir/loop$n.out" || fail "process $n did not stop: $(cat "$dir/loop$n.out")"
+  grep -q "stopped by	stopped	emergency stop: drill" "$dir/loop$n.out" || grep -q "stopped by	cancelled" \
+    "$dir/loop$n.out" || fail "process $n did not stop: $(cat "$dir/loop$n.out")"
 done
 rows=$(sqlite3 "$NYX_DB" "SELECT count(*) FROM audit_events WHERE kind = 'emergency_stop'")
 [ "$rows" = 1 ] || fail "one stop, $rows emergency_stop audit rows"

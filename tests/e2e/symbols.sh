@@ -7,11 +7,7 @@
 set -uo pipefail
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 build=$(dirname "$NYX_BIN")
-failures=0
-check() {
-  if [[ "$2" == 0 ]]; then echo "ok - $1"; else
-    echo "not ok - $1"; [[ -n "${3:-}" ]] && sed 's/^/    /' <<<"$3"; failures=$((failures + 1)); fi
-}
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 
 declared=$(grep -oE '\bnyx_[a-z0-9_]+\(' "$NYX_SOURCE_DIR/engine/include/nyx.h" | tr -d '(' | sort -u)
 exports() { nm -D --defined-only "$1" | awk '$2 ~ /^[TW]$/ {print $3}' | sort -u; }
@@ -55,5 +51,4 @@ internal_types=$(cd "$NYX_SOURCE_DIR" && grep -rnoE --include='*.[ch]' \
 [[ -z "$internal_types" ]]
 check "no internal type is named nyx_*" $? "$internal_types"
 
-if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
-echo "all checks passed"
+finish

@@ -36,4 +36,4 @@ jq -e '(.session | type) == "string" and .session == "007" and (.agent | type) =
        and (.tokens | type) == "number" and (.cost | type) == "number"' <<<"$out" >/dev/null
 check "log: session and agent are strings, token counts numbers" $? "$out"
 
-exit $((failures > 0))
+finish

@@ -2,12 +2,13 @@
 # with only the environment a test gives it (no API key or settings from outside). Source it
 # once $work (the script's scratch directory) is set; a script adds its own settings with
 # clean_env+=("VAR=value" ...). A script that sets no $work gets one here, removed at exit
-# together with the nyx sim start_sim started.
+# together with the nyx sim start_sim started and every process the script put in $pids.
 
 if [[ -z "${work:-}" ]]; then
   work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-$(basename "$0" .sh).XXXXXX")
   sim_pid=""
-  trap '[[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"' EXIT
+  pids=()
+  trap 'for p in $sim_pid "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
 fi
 
 failures=0
@@ -19,6 +20,11 @@ fail() {
 }
 # check NAME CONDITION-EXIT-STATUS [DETAIL]
 check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+# finish: the script's last word: exits 1 when a check failed.
+finish() {
+  if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
+  echo "all checks passed"
+}
 
 clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5"
            "NYX_SIM_TOKEN_MS=0.02")

@@ -6,23 +6,9 @@
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
 
-failures=0
+# shellcheck source=check.sh
+source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh" # pass, fail, check, finish
 pids=()
-pass() { echo "ok - $1"; }
-fail() {
-  echo "not ok - $1"
-  [[ -n "${2:-}" ]] && sed 's/^/    /' <<<"$2" | head -40
-  failures=$((failures + 1))
-}
-# check NAME CONDITION-EXIT-STATUS [DETAIL]
-check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
-finish() {
-  if [[ $failures -gt 0 ]]; then
-    echo "$failures check(s) failed"
-    exit 1
-  fi
-  echo "all checks passed"
-}
 stop_all() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
