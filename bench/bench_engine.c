@@ -90,11 +90,20 @@ static int frame_loop(bench_frame_stats *st)
     return rc == NYX_OK ? 0 : 1;
 }
 
+/* --frames: only the frame loop (what a host's frame costs, without the rest). */
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "--short") == 0;
+    int frames_only = argc > 1 && strcmp(argv[1], "--frames") == 0;
     const char *calls = quick ? "200" : "5000";
     double wall, cpu;
+    if (frames_only) {
+        bench_frame_stats st = {0};
+        if (frame_loop(&st) != 0)
+            return 1;
+        bench_frames_print("", &st);
+        return 0;
+    }
     if (run(calls, "50", "0", &wall, &cpu) != 0)
         return 1;
     double n = atof(calls);
@@ -106,11 +115,7 @@ int main(int argc, char **argv)
     bench_frame_stats st = {0};
     if (frame_loop(&st) != 0)
         return 1;
-    printf("host_frames: %d\n", st.frames);
-    printf("nyx_poll_0_mean_ms: %.3f\n", st.mean_ms);
-    printf("nyx_poll_0_max_ms: %.3f\n", st.max_ms);
-    printf("nyx_poll_0_max_cpu_ms: %.3f\n", st.max_cpu_ms);
-    printf("nyx_poll_first_frame_ms: %.3f (starts the engine)\n", st.first_ms);
+    bench_frames_print("", &st);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak_rss_mb: %.1f\n", (double)ru.ru_maxrss / 1024.0);

@@ -156,10 +156,7 @@ static void frames(const char *uri)
     double wall = clock_now_s() - t_start;
     nyx_close(e);
     printf("pg_engine_400_calls_50_in_flight_wall_s: %.2f\n", wall);
-    printf("pg_frame_nyx_poll_0_mean_ms: %.3f\n", st.mean_ms);
-    printf("pg_frame_nyx_poll_0_max_ms: %.3f\n", st.max_ms);
-    printf("pg_frame_nyx_poll_0_max_cpu_ms: %.3f\n", st.max_cpu_ms);
-    printf("pg_frame_first_frame_ms: %.3f (starts the engine)\n", st.first_ms);
+    bench_frames_print("pg_frame_", &st);
 }
 
 int main(int argc, char **argv)
@@ -172,6 +169,11 @@ int main(int argc, char **argv)
     const char *uri = getenv("NYX_BENCH_PG");
     if (!uri || !*uri) {
         printf("pg: skipped (NYX_BENCH_PG names no server)\n");
+        return 0;
+    }
+    /* --frames: only the engine's frame loop. */
+    if (argc > 1 && strcmp(argv[1], "--frames") == 0) {
+        frames(uri);
         return 0;
     }
     bench_texts();
