@@ -57,7 +57,8 @@ int loop_poll(event_loop *loop, int timeout_ms);
  * is 0 then); the first piece of work always runs. budget_us 0: no budget. For a host's frame. */
 int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us);
 /* 1 once the budget of the turn under way is spent (0 in a turn without one): work that comes
- * in pieces stops there and defers the rest. */
+ * in pieces stops there and defers the rest. It asks after each piece it has done, so it makes
+ * progress; the budget counts from the turn's start even when that work is the turn's first. */
 int loop_turn_over(const event_loop *loop);
 
 /* Whether curl's callbacks are running (inside curl_multi_socket_action): no transfer may be

@@ -21,6 +21,19 @@ static void slow(void *ud)
 
 static void fired(void *ud) { (*(int *)ud)++; }
 
+static event_loop *the_loop;
+
+/* Work that comes in pieces (a group commit, a database's answers): a piece, then it asks
+ * whether the turn is over, as flush_group and the PostgreSQL pump do. */
+static void in_pieces(void *ud)
+{
+    int *pieces = ud;
+    do {
+        slow(NULL);
+        (*pieces)++;
+    } while (*pieces < 5 && !loop_turn_over(the_loop));
+}
+
 int main(void)
 {
     event_loop *loop = loop_new();
@@ -54,6 +67,18 @@ int main(void)
     CHECK_INT(loop_timeout_ms(loop), 0);
     CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
     CHECK_INT(ran + fires, 6);
+    /* Work in pieces that is the first of its turn stops at the budget too: the turn's first
+     * piece of work is bounded like the others (it did all five pieces). */
+    the_loop = loop;
+    int pieces = 0;
+    CHECK_INT(loop_defer(loop, in_pieces, &pieces), 0);
+    CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
+    CHECK_INT(pieces, 1);
+    /* Without a budget it is never over. */
+    pieces = 0;
+    CHECK_INT(loop_defer(loop, in_pieces, &pieces), 0);
+    CHECK_INT(loop_poll(loop, 0), 0);
+    CHECK_INT(pieces, 5);
     loop_free(loop);
     return check_failures;
 }
