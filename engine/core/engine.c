@@ -191,8 +191,8 @@ static int parse_timeout_profiles(nyx_engine *e, error_info *err)
 
 void engine_emit(nyx_engine *e, const char *event, const engine_field *f, size_t n)
 {
-    if (e->emit)
-        e->emit(e, event, f, n);
+    if (e->script.emit)
+        e->script.emit(e, event, f, n);
 }
 
 void engine_stop(nyx_engine *e, const char *reason, int broadcast)
@@ -371,25 +371,13 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
     if (strcmp(key, "api_key") == 0)
         return config_set_string(&e->cfg.api_key, value) == 0 ? NYX_OK : NYX_ENOMEM;
     if (strcmp(key, "lua_path") == 0)
-        return config_set_string(&e->lua_path, value) == 0 ? NYX_OK : NYX_ENOMEM;
+        return config_set_string(&e->script.lua_path, value) == 0 ? NYX_OK : NYX_ENOMEM;
     if (strcmp(key, "reload") == 0) {
-        e->watch_off = strcmp(value, "0") == 0;
+        e->script.watch_off = strcmp(value, "0") == 0;
         return NYX_OK;
     }
     if (strncmp(key, "var.", 4) == 0 && key[4]) {
-        engine_var *v = realloc(e->vars, (e->nvars + 1) * sizeof *v);
-        if (!v)
-            return NYX_ENOMEM;
-        e->vars = v;
-        v[e->nvars].name = strdup(key + 4);
-        v[e->nvars].value = strdup(value);
-        if (!v[e->nvars].name || !v[e->nvars].value) {
-            free(v[e->nvars].name);
-            free(v[e->nvars].value);
-            return NYX_ENOMEM;
-        }
-        e->nvars++;
-        return NYX_OK;
+        return script_host_add_var(&e->script, key + 4, value) == 0 ? NYX_OK : NYX_ENOMEM;
     }
     /* db, provider, base_url, debug: the settings table's, checked by its parser */
     error_info err;
@@ -639,18 +627,14 @@ int engine_poll(nyx_engine *e, int timeout_ms)
         engine_set_error(e, "the network layer failed");
         return NYX_EIO;
     }
-    if (e->script_failed) {
-        e->script_failed = 0;
+    if (script_host_take_failure(&e->script))
         return NYX_ESCRIPT;
-    }
-    if (e->changed) {
-        e->changed = 0;
+    if (script_host_take_change(&e->script))
         return NYX_CHANGED;
-    }
     if (loop_pending(e->loop) > 0 || host_tools_pending(e) > 0)
         return NYX_AGAIN;
-    if (e->tasks_alive > 0) {
-        engine_set_error(e, "%d task(s) wait on something that can never happen", e->tasks_alive);
+    if (e->script.tasks_alive > 0) {
+        engine_set_error(e, "%d task(s) wait on something that can never happen", e->script.tasks_alive);
         return NYX_EDEADLOCK;
     }
     return NYX_OK;
@@ -698,14 +682,14 @@ void engine_close(nyx_engine *e)
 {
     if (!e)
         return;
-    if (e->host_close) {
+    if (e->script.host_close) {
         /* Scripts still run: cancel their calls and let them see it, a few rounds at most
          * (a script may start new calls while it unwinds). */
         for (int round = 0; round < 8 && loop_pending(e->loop) + (e->calls != NULL) > 0; round++) {
             calls_cancel_all(e, "engine closed");
             loop_poll(e->loop, 0);
         }
-        e->host_close(e);
+        e->script.host_close(e);
     }
     /* No Lua may run from here on: what is left is cancelled without callbacks. */
     calls_abandon_all(e, "engine closed");
@@ -726,7 +710,7 @@ void engine_close(nyx_engine *e)
     debug_free(e);
     store_close(e->store);
     sim_server_stop(e->sim);
-    watch_free(e->watch);
+    script_host_free(&e->script); /* its watch, before the loop it watches through */
     templates_free(e->templates);
     loop_free(e->loop);
     host_tools_free(e); /* after the loop: its last turns may still run the host's tools */
@@ -750,15 +734,9 @@ void engine_close(nyx_engine *e)
         free(s->name);
         free(s);
     }
-    for (size_t i = 0; i < e->nvars; i++) {
-        free(e->vars[i].name);
-        free(e->vars[i].value);
-    }
-    free(e->vars);
     for (size_t i = 0; i < e->nwarned; i++)
         free(e->warned[i]);
     free(e->warned);
-    free(e->lua_path);
     config_free(&e->cfg);
     free(e);
     curl_global_cleanup();

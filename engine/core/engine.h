@@ -10,6 +10,7 @@
 #include "claude/types.h"
 #include "config.h"
 #include "loop.h"
+#include "script_host.h"
 
 #include <curl/curl.h>
 #include <stdint.h>
@@ -33,21 +34,10 @@ typedef struct budget_limit {
     int per;          /* an agent's window: BUDGET_PER_DAY, _MONTH or _TOTAL (budget.h) */
 } budget_limit;
 
-/* A field of an event for scripts: a string, or a number when str is NULL. */
-typedef struct engine_field {
-    const char *key;
-    const char *str;
-    double num;
-} engine_field;
-
 typedef struct timeout_profile {
     char *name;
     double seconds;
 } timeout_profile;
-
-typedef struct engine_var {
-    char *name, *value;
-} engine_var;
 
 typedef struct call_session call_session;
 struct call_session {
@@ -100,9 +90,6 @@ struct nyx_engine {
     size_t ntimeouts;
     budget_limit *limits;
     size_t nlimits;
-    /* the host's event hook (nyx.on handlers in Lua) */
-    void (*emit)(nyx_engine *e, const char *event, const engine_field *f, size_t n);
-    void *emit_ud;
     loop_timer *stop_watch;
     int stopped;          /* emergency stop: new calls fail with "stopped" */
     char stop_reason[256];
@@ -120,27 +107,13 @@ struct nyx_engine {
 
     struct host_tools *host_tools; /* host_tools.h: nyx_tool_register, NULL until the first */
 
-    /* the Lua host, opaque to the core */
-    void *host;
-    void (*host_close)(nyx_engine *e);
-    int tasks_alive;
-    int script_failed;
-    int in_callback;      /* a Lua callback runs inside a network callback: no waiting */
+    script_host script; /* script_host.h: the Lua host, its tasks, event hook and watch */
 
-    /* hot reload (core/watch.h, lua/lreload.c) */
-    struct file_watch *watch; /* created on first use */
-    int watch_off;           /* nyx_set "reload" "0", or inotify is unavailable */
-    int watch_script;        /* nyx_watch_script: changes end nyx_poll with NYX_CHANGED */
-    int changed;             /* such a change happened since the last nyx_poll */
     /* set by the template library: a file in a template directory changed */
     void (*on_template_change)(nyx_engine *e, const char *path);
     struct tpl_library *templates; /* template/library.h: created by nyx_open */
     struct settings *settings;     /* settings.h: system_config over the defaults */
     struct debug_state *debug;     /* debug.h: where the raw exchanges go (NYX_DEBUG) */
-
-    engine_var *vars;
-    size_t nvars;
-    char *lua_path;
 
     /* live progress (progress.c) */
     struct progress_part {      /* nyx.progress(text [, key]): the script's, a council's, ... */

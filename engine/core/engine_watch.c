@@ -12,27 +12,27 @@
 
 file_watch *engine_watch(nyx_engine *e)
 {
-    if (e->watch || e->watch_off)
-        return e->watch;
-    e->watch = watch_new(e->loop, 0);
-    if (!e->watch) {
-        e->watch_off = 1;
+    if (e->script.watch || e->script.watch_off)
+        return e->script.watch;
+    e->script.watch = watch_new(e->loop, 0);
+    if (!e->script.watch) {
+        e->script.watch_off = 1;
         engine_warn_once(e, "watch", "nyx: hot reload is off: cannot watch files (%s)", strerror(errno));
     }
-    return e->watch;
+    return e->script.watch;
 }
 
 void engine_note_change(nyx_engine *e, const char *path)
 {
-    if (!e->watch_script)
+    if (!e->script.watch_script)
         return;
-    e->changed = 1;
+    e->script.changed = 1;
     engine_log(e, NYX_LOG_DEBUG, "nyx: %s changed", path);
 }
 
 int engine_poll_wait(nyx_engine *e, int timeout_ms)
 {
-    return loop_pending(e->loop) > 0 || host_tools_pending(e) > 0 || e->watch_script ? timeout_ms : 0;
+    return loop_pending(e->loop) > 0 || host_tools_pending(e) > 0 || e->script.watch_script ? timeout_ms : 0;
 }
 
 static void template_changed(void *ud, const char *path)
@@ -84,6 +84,6 @@ int engine_watch_script(nyx_engine *e, const char *path)
         engine_set_error(e, "cannot watch %s: %s", path, strerror(errno));
         return NYX_EIO;
     }
-    e->watch_script = 1;
+    e->script.watch_script = 1;
     return NYX_OK;
 }

@@ -9,10 +9,10 @@
 
 static void host_close(nyx_engine *e)
 {
-    lua_State *L = e->host;
-    e->host = NULL;
-    e->host_close = NULL;
-    e->emit = NULL;
+    lua_State *L = e->script.host;
+    e->script.host = NULL;
+    e->script.host_close = NULL;
+    e->script.emit = NULL;
     if (L)
         lua_close(L);
 }
@@ -24,8 +24,8 @@ static void set_search_path(lua_State *L, const nyx_engine *e)
     lua_getglobal(L, "package");
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "./lua/?.lua;./lua/?/init.lua;");
-    if (e->lua_path) {
-        luaL_addstring(&b, e->lua_path);
+    if (e->script.lua_path) {
+        luaL_addstring(&b, e->script.lua_path);
         luaL_addchar(&b, ';');
     }
     const char *dirs[] = {getenv("NYX_LUA_DIR"), NYX_SOURCE_LUA_DIR, NYX_INSTALL_LUA_DIR};
@@ -80,8 +80,8 @@ static void install_print(lua_State *L)
 
 static lua_State *host_state(nyx_engine *e)
 {
-    if (e->host)
-        return e->host;
+    if (e->script.host)
+        return e->script.host;
     lua_State *L = luaL_newstate();
     if (!L)
         return NULL;
@@ -89,8 +89,8 @@ static lua_State *host_state(nyx_engine *e)
     lnyx_bind_engine(L, e);
     install_print(L);
     set_search_path(L, e);
-    e->host = L;
-    e->host_close = host_close;
+    e->script.host = L;
+    e->script.host_close = host_close;
     lnyx_reload_install(L); /* before any script: every module it loads is watched */
     return L;
 }
@@ -104,8 +104,8 @@ static int start_chunk(nyx_engine *e, lua_State *L, int status)
     }
     lnyx_spawn(L, 0, 1);
     lua_pop(L, 1);
-    if (e->script_failed) {
-        e->script_failed = 0;
+    if (e->script.script_failed) {
+        e->script.script_failed = 0;
         return NYX_ESCRIPT;
     }
     return NYX_OK;

@@ -89,7 +89,7 @@ static int l_scope(lua_State *L)
 
 static void emit(nyx_engine *e, const char *event, const engine_field *f, size_t n)
 {
-    lua_State *L = e->emit_ud;
+    lua_State *L = e->script.emit_ud;
     lua_getfield(L, LUA_REGISTRYINDEX, handlers_key);
     if (lua_getfield(L, -1, event) != LUA_TTABLE) {
         lua_pop(L, 2);
@@ -143,9 +143,9 @@ int lnyx_open_budget(lua_State *L)
     }
     lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    e->emit_ud = lua_tothread(L, -1);
+    e->script.emit_ud = lua_tothread(L, -1);
     lua_pop(L, 1);
-    e->emit = emit;
+    e->script.emit = emit;
     static const luaL_Reg budget[] = {{"status", l_status}, {"limit", l_limit}, {"scope", l_scope}, {NULL, NULL}};
     luaL_newlib(L, budget);
     lua_setfield(L, -2, "budget");

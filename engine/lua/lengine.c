@@ -69,10 +69,10 @@ int lnyx_callback(lua_State *L, int ref, int nargs)
     nyx_engine *e = lnyx_engine(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_insert(L, -(nargs + 1));
-    int was = e->in_callback;
-    e->in_callback = 1;
+    int was = e->script.in_callback;
+    e->script.in_callback = 1;
     int rc = lua_pcall(L, nargs, 1, 0);
-    e->in_callback = was;
+    e->script.in_callback = was;
     if (rc != LUA_OK && !lua_isstring(L, -1)) {
         luaL_tolstring(L, -1, NULL);
         lua_remove(L, -2);
@@ -89,7 +89,7 @@ static int box_gc(lua_State *L)
         /* The Lua state is closing: nothing may call back into it. */
         nyx_set_log(b->e, NULL, NULL);
         nyx_set_debug_writer(b->e, NULL, NULL);
-        b->e->emit = NULL;
+        b->e->script.emit = NULL;
         nyx_close(b->e);
         b->e = NULL;
     }
@@ -161,13 +161,13 @@ static int l_provider(lua_State *L)
 static int l_vars(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
-    lua_createtable(L, 0, (int)e->nvars);
-    for (size_t i = 0; i < e->nvars; i++) {
-        const char *name = e->vars[i].name;
+    lua_createtable(L, 0, (int)e->script.nvars);
+    for (size_t i = 0; i < e->script.nvars; i++) {
+        const char *name = e->script.vars[i].name;
         int t = lua_getfield(L, -1, name);
         if (t == LUA_TNIL) {
             lua_pop(L, 1);
-            lua_pushstring(L, e->vars[i].value);
+            lua_pushstring(L, e->script.vars[i].value);
             lua_setfield(L, -2, name);
             continue;
         }
@@ -178,7 +178,7 @@ static int l_vars(lua_State *L)
             lua_pushvalue(L, -1);
             lua_setfield(L, -3, name);
         }
-        lua_pushstring(L, e->vars[i].value);
+        lua_pushstring(L, e->script.vars[i].value);
         lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
         lua_pop(L, 1);
     }

@@ -109,7 +109,7 @@ static void release_anchor(lnyx_task *t, lua_State *S)
 static void end_task(lnyx_task *t, lua_State *S, int failed)
 {
     t->state = failed ? T_FAILED : T_DONE;
-    t->e->tasks_alive--;
+    t->e->script.tasks_alive--;
     push_threads(S);
     lua_rawgeti(S, LUA_REGISTRYINDEX, t->thread_ref);
     lua_pushnil(S);
@@ -130,7 +130,7 @@ static void keep_failure(lnyx_task *t, lua_State *S, lua_State *co)
     luaL_traceback(S, co, msg, 0);
     if (t->main_task) {
         engine_set_error(t->e, "%s", lua_tostring(S, -1));
-        t->e->script_failed = 1;
+        t->e->script.script_failed = 1;
     } else if (t->waiters.n == 0) {
         /* The script may still wait for it (and see the error then): only a task nobody
          * ever waits for is reported, when it is collected (at the latest, at the end). */
@@ -212,7 +212,7 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
             t->state = T_WAITING;
             return lua_yieldk(L, 0, ctx, k);
         }
-        if (e->in_callback)
+        if (e->script.in_callback)
             return lnyx_fail(L, "invalid_state", "cannot wait inside a callback (stream or event handler)");
         /* Not a task: turn the loop here until the operation is done. Other tasks run. */
         int changed = 0;
@@ -225,7 +225,7 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
             if (rc != NYX_AGAIN && !op->done)
                 return lnyx_fail(L, "invalid_state", "waiting on something that can never happen: %s", nyx_errmsg(e));
         }
-        e->changed |= changed;
+        e->script.changed |= changed;
     }
     return k(L, LUA_OK, ctx);
 }
@@ -257,7 +257,7 @@ lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main)
     t->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the thread */
     lua_pushvalue(L, -1);
     t->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    e->tasks_alive++;
+    e->script.tasks_alive++;
     run(t, L, nargs);
     return t;                                 /* the task object stays on the stack */
 }

@@ -100,13 +100,13 @@ static void engine_hooks(void)
             loop_poll(e->loop, 20);
         CHECK_INT(template_calls, 1);
         CHECK_STR(template_path, "./templates/brief.md");
-        CHECK_INT(e->changed, 0); /* nobody asked for NYX_CHANGED */
+        CHECK_INT(e->script.changed, 0); /* nobody asked for NYX_CHANGED */
 
         CHECK_INT(nyx_watch_script(e, "script.lua"), NYX_OK); /* need not exist yet */
         write_file("script.lua", "print(1)\n");
-        for (int i = 0; i < 500 && !e->changed; i++)
+        for (int i = 0; i < 500 && !e->script.changed; i++)
             loop_poll(e->loop, 20);
-        CHECK_INT(e->changed, 1);
+        CHECK_INT(e->script.changed, 1);
         CHECK_INT(nyx_watch_script(e, "nodir/script.lua"), NYX_EIO);
         nyx_close(e);
     }

@@ -285,7 +285,7 @@ static void test_soft_budget(void)
     if (!e)
         return;
     CHECK_INT(engine_open_store(e), 0);
-    e->emit = capture;
+    e->script.emit = capture;
     nevents = 0;
     CHECK_INT(nyx_config_set(e, "budget.daily_usd", "0.01"), NYX_OK);
 
@@ -352,7 +352,7 @@ static void test_alerts(void)
     nyx_engine *e = open_engine("alerts.db");
     if (!e)
         return;
-    e->emit = capture;
+    e->script.emit = capture;
     nevents = 0;
     /* No thresholds: nothing, whatever happens. */
     for (int i = 0; i < 30; i++)
