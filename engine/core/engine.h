@@ -1,10 +1,12 @@
 /* The engine object: every piece of state lives here (no mutable globals), so a host can run
  * several engines and reloading Lua never loses budgets, statistics or cache state.
- * Internal to libnyx; hosts see only the opaque handle of nyx.h. */
+ * Internal to the core; hosts see only the opaque handle of nyx.h, the Lua bindings only the
+ * functions of host_api.h (which this header includes). */
 #ifndef NYX_ENGINE_H
 #define NYX_ENGINE_H
 
 #include "nyx.h"
+#include "host_api.h"
 
 #include "cache/stats.h"
 #include "claude/types.h"
@@ -38,15 +40,6 @@ typedef struct timeout_profile {
     char *name;
     double seconds;
 } timeout_profile;
-
-typedef struct call_session call_session;
-struct call_session {
-    char *name;
-    double budget_usd; /* < 0: none */
-    int open;
-    cache_stats stats;
-    call_session *next;
-};
 
 struct nyx_engine {
     engine_config cfg;
@@ -132,8 +125,6 @@ struct nyx_engine {
     char errmsg[2048];
 };
 
-/* Starts the provider, the model table and storage; idempotent. 0 or -1 with e->errmsg. */
-int engine_start(nyx_engine *e);
 /* Notices a database file deleted or replaced under the process (a stat, ~1 us): the store
  * is closed and records wait in memory for a new file. */
 void engine_check_db_file(nyx_engine *e);
@@ -142,39 +133,12 @@ int engine_open_store(nyx_engine *e);
 /* Creates e->templates (core/templates.c): the template library with what it may ask of the
  * engine. 0, or -1 with err when out of memory. */
 int engine_open_templates(nyx_engine *e, error_info *err);
-void engine_log(nyx_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The pool the calls' long prompt texts are shared through, made on first use; NULL when out
- * of memory (texts are then copied). */
-struct text_pool *engine_text_pool(nyx_engine *e);
-/* Logs a notice only the first time this key is seen. */
-void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void engine_set_error(nyx_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Unique interaction id, written to out (at least 40 bytes). */
 void engine_new_id(nyx_engine *e, char *out, size_t size);
-call_session *engine_session(nyx_engine *e, const char *name, int create);
-/* Seconds of a named timeout profile, or -1 when there is none. */
-double engine_timeout_profile(const nyx_engine *e, const char *name);
-int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds);
-/* Emergency stop: new calls fail with "stopped", calls in flight are cancelled and logged.
- * broadcast: also write it to the database, so every process sharing it stops. */
-void engine_stop(nyx_engine *e, const char *reason, int broadcast);
 /* Makes e->store pass every free text and name it writes through the storage mode's
  * redaction (store_text.c). */
 void engine_filter_store_text(nyx_engine *e);
 
-/* Records a script's own audit event; its detail is stored as the storage mode stores text
- * (redacted by default, nothing under "none"). Returns 0, or -1 with err. (audit.c) */
-int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,
-                 const char *detail, error_info *err);
-/* One part of the progress line (nyx.progress), under key ("script" for the script's own, a
- * council's own, ...); NULL or "" removes it. Past eight parts a new key is dropped: the line
- * has no room for more anyway. (progress.c) */
-void engine_set_progress_text(nyx_engine *e, const char *key, const char *text);
-/* Hands one printed line to the host's output function; 0, or -1 when the host set none. */
-int engine_output(nyx_engine *e, const char *text, size_t len);
-/* Hands an event to the host's handlers, if any. */
-void engine_emit(nyx_engine *e, const char *event, const engine_field *f, size_t n);
 
 /* ---- behind nyx.h's entry points (engine/api/api.c checks the arguments, then calls these;
  * each does what nyx.h says of its public twin) ---- */

@@ -4,6 +4,7 @@
  * on the stack, so it may answer at once or keep the call and answer in a later frame (a game
  * that walks a character somewhere answers when it arrives). */
 #include "host_tools.h"
+#include "engine.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #ifndef NYX_HOST_TOOLS_H
 #define NYX_HOST_TOOLS_H
 
-#include "engine.h"
+#include "host_api.h"
 
 /* What a host tool's call answers: content (NUL-terminated, valid only during the call) and
  * whether it is an error the model reads as one (tool_result is_error). */

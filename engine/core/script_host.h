@@ -7,15 +7,9 @@
 
 #include <stddef.h>
 
-typedef struct nyx_engine nyx_engine;
-struct file_watch;
+#include "host_api.h"
 
-/* A field of an event for scripts: a string, or a number when str is NULL. */
-typedef struct engine_field {
-    const char *key;
-    const char *str;
-    double num;
-} engine_field;
+struct file_watch;
 
 typedef struct engine_var {
     char *name, *value;

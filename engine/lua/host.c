@@ -9,10 +9,8 @@
 
 static void host_close(nyx_engine *e)
 {
-    lua_State *L = e->script.host;
-    e->script.host = NULL;
-    e->script.host_close = NULL;
-    e->script.emit = NULL;
+    lua_State *L = engine_host(e);
+    engine_host_detach(e);
     if (L)
         lua_close(L);
 }
@@ -24,8 +22,8 @@ static void set_search_path(lua_State *L, const nyx_engine *e)
     lua_getglobal(L, "package");
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "./lua/?.lua;./lua/?/init.lua;");
-    if (e->script.lua_path) {
-        luaL_addstring(&b, e->script.lua_path);
+    if (engine_lua_path(e)) {
+        luaL_addstring(&b, engine_lua_path(e));
         luaL_addchar(&b, ';');
     }
     const char *dirs[] = {getenv("NYX_LUA_DIR"), NYX_SOURCE_LUA_DIR, NYX_INSTALL_LUA_DIR};
@@ -80,17 +78,17 @@ static void install_print(lua_State *L)
 
 static lua_State *host_state(nyx_engine *e)
 {
-    if (e->script.host)
-        return e->script.host;
-    lua_State *L = luaL_newstate();
+    lua_State *L = engine_host(e);
+    if (L)
+        return L;
+    L = luaL_newstate();
     if (!L)
         return NULL;
     luaL_openlibs(L);
     lnyx_bind_engine(L, e);
     install_print(L);
     set_search_path(L, e);
-    e->script.host = L;
-    e->script.host_close = host_close;
+    engine_host_attach(e, L, host_close);
     lnyx_reload_install(L); /* before any script: every module it loads is watched */
     return L;
 }
@@ -104,16 +102,12 @@ static int start_chunk(nyx_engine *e, lua_State *L, int status)
     }
     lnyx_spawn(L, 0, 1);
     lua_pop(L, 1);
-    if (e->script.script_failed) {
-        e->script.script_failed = 0;
-        return NYX_ESCRIPT;
-    }
-    return NYX_OK;
+    return engine_take_script_failure(e) ? NYX_ESCRIPT : NYX_OK;
 }
 
 static lua_State *prepare(nyx_engine *e)
 {
-    if (!e->started && engine_start(e) != 0)
+    if (engine_start(e) != 0)
         return NULL;
     lua_State *L = host_state(e);
     if (!L)
@@ -125,7 +119,7 @@ int lnyx_load_file(nyx_engine *e, const char *path, int argc, char **argv)
 {
     lua_State *L = prepare(e);
     if (!L)
-        return e->started ? NYX_ENOMEM : NYX_ECONFIG;
+        return engine_started(e) ? NYX_ENOMEM : NYX_ECONFIG;
     lua_createtable(L, argc, 1);
     lua_pushstring(L, path);
     lua_rawseti(L, -2, 0);
@@ -141,6 +135,6 @@ int lnyx_load_string(nyx_engine *e, const char *chunk, const char *name)
 {
     lua_State *L = prepare(e);
     if (!L)
-        return e->started ? NYX_ENOMEM : NYX_ECONFIG;
+        return engine_started(e) ? NYX_ENOMEM : NYX_ECONFIG;
     return start_chunk(e, L, luaL_loadbuffer(L, chunk, strlen(chunk), name ? name : "=chunk"));
 }

@@ -32,8 +32,8 @@ static int l_audit(lua_State *L)
         agent = lua_tostring(L, -1);
     }
     nyx_engine *e = lnyx_engine(L);
-    if (!e->started && engine_start(e) != 0)
-        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
+    if (engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", engine_errmsg(e));
     error_info err;
     error_clear(&err);
     if (engine_audit(e, kind, session, agent, detail, &err) != 0)

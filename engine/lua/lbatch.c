@@ -3,7 +3,7 @@
 #include "lnyx.h"
 
 #include "core/batch.h"
-#include "core/engine.h"
+#include "core/host_api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +110,8 @@ static int l_requests(lua_State *L)
 {
     const char *id = luaL_checkstring(L, 1);
     nyx_engine *e = lnyx_engine(L);
-    if (!e->started && engine_start(e) != 0)
-        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
+    if (engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", engine_errmsg(e));
     batch_row *rows = NULL;
     size_t n = 0;
     error_info err;
@@ -283,8 +283,8 @@ static int l_api(lua_State *L)
     op->op.cancel = api_cancel;
     error_clear(&op->err);
     nyx_engine *e = lnyx_engine(L);
-    if (!e->started && engine_start(e) != 0)
-        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
+    if (engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", engine_errmsg(e));
     if (!(op->req = batch_api(e, method, path, api_done, op)))
         return lnyx_fail(L, "network_error", "cannot start the HTTP transfer");
     return lnyx_wait(L, &op->op, (lua_KContext)op, api_k);

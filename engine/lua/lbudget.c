@@ -27,9 +27,9 @@ static int status_k(lua_State *L, int status, lua_KContext ctx)
 static int l_status(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
-    if (!e->started && engine_start(e) != 0)
-        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
-    if (!e->store) {
+    if (engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", engine_errmsg(e));
+    if (!engine_store(e)) {
         lua_newtable(L);
         return 1;
     }
@@ -37,7 +37,7 @@ static int l_status(lua_State *L)
     error_clear(&err);
     lnyx_store_wait *w = lnyx_store_wait_new(L);
     lnyx_store_hold(w);
-    if (store_budget_status_async(e->store, rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
+    if (store_budget_status_async(engine_store(e), rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
         lnyx_store_not_started(w);
         return lnyx_raise(L, &err);
     }
@@ -89,7 +89,7 @@ static int l_scope(lua_State *L)
 
 static void emit(nyx_engine *e, const char *event, const engine_field *f, size_t n)
 {
-    lua_State *L = e->script.emit_ud;
+    lua_State *L = engine_emit_ud(e);
     lua_getfield(L, LUA_REGISTRYINDEX, handlers_key);
     if (lua_getfield(L, -1, event) != LUA_TTABLE) {
         lua_pop(L, 2);
@@ -143,9 +143,8 @@ int lnyx_open_budget(lua_State *L)
     }
     lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    e->script.emit_ud = lua_tothread(L, -1);
+    engine_set_emit(e, emit, lua_tothread(L, -1));
     lua_pop(L, 1);
-    e->script.emit = emit;
     static const luaL_Reg budget[] = {{"status", l_status}, {"limit", l_limit}, {"scope", l_scope}, {NULL, NULL}};
     luaL_newlib(L, budget);
     lua_setfield(L, -2, "budget");

@@ -774,7 +774,7 @@ static int l_call(lua_State *L)
     lua_settop(L, 1);
     nyx_engine *e = lnyx_engine(L);
     /* A call waits; a callback runs inside the loop's turn and cannot (nothing is sent). */
-    if (e->script.in_callback)
+    if (engine_in_callback(e))
         return lnyx_fail(L, "invalid_state", "nyx.call cannot run inside a callback (stream or event "
                                              "handler); start a task with nyx.spawn instead");
     /* index 2, kept until the call ends */

@@ -42,7 +42,7 @@ static void push_typed(lua_State *L, const char *key, const char *text)
 static int env_setting(lua_State *L, const char *name)
 {
     config_value v;
-    if (config_lookup(&lnyx_engine(L)->cfg, name, &v) != 0)
+    if (config_lookup(engine_cfg(lnyx_engine(L)), name, &v) != 0)
         return lnyx_argerror(L, 1, "unknown setting \"%s\"", name);
     switch (v.kind) {
     case CONFIG_STRING: lua_pushstring(L, v.string); break;

@@ -17,8 +17,8 @@
 static const model_info *check_model(lua_State *L, int arg)
 {
     nyx_engine *e = lnyx_engine(L);
-    const char *name = lua_isnoneornil(L, arg) ? e->cfg.default_model : lnyx_checkname(L, arg, "the model");
-    const model_info *m = models_find(e->models, name);
+    const char *name = lua_isnoneornil(L, arg) ? engine_cfg(e)->default_model : lnyx_checkname(L, arg, "the model");
+    const model_info *m = models_find(engine_models(e), name);
     if (!m)
         lnyx_argerror(L, arg, "unknown model \"%s\"", name);
     if (!m->has_price)
@@ -46,7 +46,7 @@ static int l_tokens(lua_State *L)
     lnyx_checklstring(L, 1, &len);
     const model_info *m = check_model(L, 2);
     const char *bound = lnyx_optstring(L, 3, "estimate");
-    cache_policy *p = lnyx_engine(L)->cache;
+    cache_policy *p = engine_cache(lnyx_engine(L));
     if (strcmp(bound, "max") == 0)
         lua_pushinteger(L, cache_estimate_tokens_max(p, m, len));
     else if (strcmp(bound, "estimate") == 0)

@@ -69,10 +69,9 @@ int lnyx_callback(lua_State *L, int ref, int nargs)
     nyx_engine *e = lnyx_engine(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_insert(L, -(nargs + 1));
-    int was = e->script.in_callback;
-    e->script.in_callback = 1;
+    int was = engine_enter_callback(e);
     int rc = lua_pcall(L, nargs, 1, 0);
-    e->script.in_callback = was;
+    engine_leave_callback(e, was);
     if (rc != LUA_OK && !lua_isstring(L, -1)) {
         luaL_tolstring(L, -1, NULL);
         lua_remove(L, -2);
@@ -89,7 +88,7 @@ static int box_gc(lua_State *L)
         /* The Lua state is closing: nothing may call back into it. */
         nyx_set_log(b->e, NULL, NULL);
         nyx_set_debug_writer(b->e, NULL, NULL);
-        b->e->script.emit = NULL;
+        engine_set_emit(b->e, NULL, NULL);
         nyx_close(b->e);
         b->e = NULL;
     }
@@ -161,13 +160,13 @@ static int l_provider(lua_State *L)
 static int l_vars(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
-    lua_createtable(L, 0, (int)e->script.nvars);
-    for (size_t i = 0; i < e->script.nvars; i++) {
-        const char *name = e->script.vars[i].name;
+    lua_newtable(L);
+    const char *name, *value;
+    for (size_t i = 0; (name = engine_var_at(e, i, &value)); i++) {
         int t = lua_getfield(L, -1, name);
         if (t == LUA_TNIL) {
             lua_pop(L, 1);
-            lua_pushstring(L, e->script.vars[i].value);
+            lua_pushstring(L, value);
             lua_setfield(L, -2, name);
             continue;
         }
@@ -178,7 +177,7 @@ static int l_vars(lua_State *L)
             lua_pushvalue(L, -1);
             lua_setfield(L, -3, name);
         }
-        lua_pushstring(L, e->script.vars[i].value);
+        lua_pushstring(L, value);
         lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
         lua_pop(L, 1);
     }
@@ -196,8 +195,8 @@ static int l_cancel_all(lua_State *L)
 static int l_model(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
-    const char *name = lua_isnoneornil(L, 1) ? e->cfg.default_model : lnyx_checkstring(L, 1);
-    const model_info *m = models_find(e->models, name);
+    const char *name = lua_isnoneornil(L, 1) ? engine_cfg(e)->default_model : lnyx_checkstring(L, 1);
+    const model_info *m = models_find(engine_models(e), name);
     if (!m) {
         lua_pushnil(L);
         return 1;
@@ -259,7 +258,7 @@ static int l_rate_limit(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    if (ratelimit_configure(lnyx_engine(L)->limiter, key, v[0], v[1], v[2]) != 0)
+    if (ratelimit_configure(engine_limiter(lnyx_engine(L)), key, v[0], v[1], v[2]) != 0)
         return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
 }

@@ -4,7 +4,7 @@
 #ifndef NYX_LNYX_H
 #define NYX_LNYX_H
 
-#include "core/engine.h"
+#include "core/host_api.h"
 #include "base/rows.h"
 
 #include <lauxlib.h>

@@ -19,7 +19,7 @@ static int l_otel_tool(lua_State *L)
 {
     lnyx_checktype(L, 1, LUA_TTABLE);
     nyx_engine *e = lnyx_engine(L);
-    if (!e->otel)
+    if (!engine_otel(e))
         return 0;
     otel_tool t = {0};
     if (!(t.name = opt_field(L, "name")))

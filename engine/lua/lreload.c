@@ -119,7 +119,7 @@ static void remember(lua_State *L, const char *name, const char *file, int loade
     lua_pop(L, 1);
 
     nyx_engine *e = lnyx_engine(L);
-    file_watch *w = !known && e->script.host ? engine_watch(e) : NULL;
+    file_watch *w = !known && engine_host(e) ? engine_watch(e) : NULL;
     if (w && watch_add(w, file, module_changed, e) != 0)
         engine_warn_once(e, file, "nyx: cannot watch %s for hot reload: %s", file, strerror(errno));
 }
@@ -263,10 +263,9 @@ static int call_protected(lua_State *L, nyx_engine *e, const char *file, int nar
     lua_pushcclosure(L, msgh, 1);
     lua_insert(L, base);
     /* The chunk or hook must not wait: it runs inside the loop's turn. */
-    int was = e->script.in_callback;
-    e->script.in_callback = 1;
+    int was = engine_enter_callback(e);
     int rc = lua_pcall(L, nargs, nres, base);
-    e->script.in_callback = was;
+    engine_leave_callback(e, was);
     lua_remove(L, base);
     return rc;
 }
@@ -413,7 +412,7 @@ static int reload_file(lua_State *L)
 static void module_changed(void *ud, const char *path)
 {
     nyx_engine *e = ud;
-    lua_State *L = e->script.host;
+    lua_State *L = engine_host(e);
     if (!L)
         return;
     int top = lua_gettop(L);
@@ -428,9 +427,9 @@ static void module_changed(void *ud, const char *path)
 static void lua_dir_changed(void *ud, const char *path)
 {
     nyx_engine *e = ud;
-    lua_State *L = e->script.host;
+    lua_State *L = engine_host(e);
     size_t n = strlen(path);
-    if (!L || !e->script.watch_script || n < 4 || strcmp(path + n - 4, ".lua") != 0)
+    if (!L || !engine_watching_script(e) || n < 4 || strcmp(path + n - 4, ".lua") != 0)
         return;
     int top = lua_gettop(L), known = 0;
     if (lua_getfield(L, LUA_REGISTRYINDEX, files_key) == LUA_TTABLE)
@@ -446,7 +445,7 @@ void lnyx_reload_install(lua_State *L)
     if (lua_pcall(L, 0, 0, 0) != LUA_OK)
         lua_pop(L, 1); /* out of memory: modules are simply not recorded */
     nyx_engine *e = lnyx_engine(L);
-    file_watch *w = e->script.host ? engine_watch(e) : NULL;
+    file_watch *w = engine_host(e) ? engine_watch(e) : NULL;
     struct stat st;
     if (w && stat("./lua", &st) == 0 && S_ISDIR(st.st_mode))
         watch_add(w, "./lua", lua_dir_changed, e);
@@ -496,7 +495,7 @@ static int cancel_tasks(lua_State *L)
 
 void lnyx_stop_scripts(nyx_engine *e)
 {
-    lua_State *L = e ? e->script.host : NULL;
+    lua_State *L = e ? engine_host(e) : NULL;
     if (!L)
         return;
     lua_pushcfunction(L, cancel_tasks);

@@ -58,10 +58,10 @@ static int open_session(lua_State *L, nyx_engine *e, const char *name, double bu
     s->open = 1;
     if (budget >= 0)
         s->budget_usd = budget;
-    if (e->store) {
+    if (engine_store(e)) {
         error_info err;
         error_clear(&err);
-        if (store_session_upsert(e->store, name, s->budget_usd, &err) != 0)
+        if (store_session_upsert(engine_store(e), name, s->budget_usd, &err) != 0)
             engine_warn_once(e, "store-session", "nyx: cannot record session %s: %s", name, err.message);
     }
     lsession *ls = lua_newuserdatauv(L, sizeof *ls, 0);
@@ -131,11 +131,11 @@ static int l_session(lua_State *L)
             budget = lua_tonumber(L, -1);
         }
     }
-    if (!e->started && engine_start(e) != 0)
-        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
+    if (engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", engine_errmsg(e));
     if (!name) {
         snprintf(generated, sizeof generated, "session_%.0f_%llu", clock_wall_s(),
-                 (unsigned long long)++e->id_seq);
+                 (unsigned long long)engine_next_seq(e));
         return open_session(L, e, generated, budget); /* new: nothing to compare with */
     }
     if (budget < 0)
@@ -151,7 +151,7 @@ static int l_session(lua_State *L)
                                  budget);
         return open_session(L, e, name, budget);
     }
-    if (!e->store)
+    if (!engine_store(e))
         return open_session(L, e, name, budget);
     /* Opened before, by another run or process: the ledger holds its limit. */
     lua_pushstring(L, name);
@@ -160,7 +160,7 @@ static int l_session(lua_State *L)
     error_clear(&err);
     lnyx_store_wait *w = lnyx_store_wait_new(L);
     lnyx_store_hold(w);
-    if (store_budget_status_async(e->store, rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
+    if (store_budget_status_async(engine_store(e), rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
         lnyx_store_not_started(w);
         return open_session(L, e, name, budget);
     }
@@ -174,10 +174,10 @@ static int session_close(lua_State *L)
     if (!ls->s || !ls->s->open)
         return 0;
     ls->s->open = 0;
-    if (ls->e->store) {
+    if (engine_store(ls->e)) {
         error_info err;
         error_clear(&err);
-        if (store_session_end(ls->e->store, ls->s->name, &err) != 0)
+        if (store_session_end(engine_store(ls->e), ls->s->name, &err) != 0)
             engine_warn_once(ls->e, "store-session-end", "nyx: cannot record the end of session %s: %s",
                              ls->s->name, err.message);
     }
@@ -231,28 +231,30 @@ static void push_group(lua_State *L, const char *field, const stats_group *g)
 static int l_stats(lua_State *L)
 {
     nyx_engine *e = lnyx_engine(L);
-    push_stats(L, &e->stats);
-    lua_pushboolean(L, e->degraded);
+    engine_counters c;
+    engine_counters_read(e, &c);
+    push_stats(L, c.stats);
+    lua_pushboolean(L, c.degraded);
     lua_setfield(L, -2, "storage_degraded");
-    lnyx_set_int(L, "records_lost", e->lost_interactions);
-    lnyx_set_int(L, "breaker_opens", e->breaker_opens);
-    lnyx_set_int(L, "connections_opened", e->connections);
-    lnyx_set_int(L, "tls_handshakes", e->tls_handshakes);
-    lnyx_set_num(L, "write_premium_unread_usd", e->cache ? cache_unread_premium(e->cache) : 0.0);
+    lnyx_set_int(L, "records_lost", c.records_lost);
+    lnyx_set_int(L, "breaker_opens", c.breaker_opens);
+    lnyx_set_int(L, "connections_opened", c.connections);
+    lnyx_set_int(L, "tls_handshakes", c.tls_handshakes);
+    lnyx_set_num(L, "write_premium_unread_usd", engine_cache(e) ? cache_unread_premium(engine_cache(e)) : 0.0);
     lua_createtable(L, 0, CACHE_MISS_KINDS);
     for (int i = 1; i < CACHE_MISS_KINDS; i++) {
-        lua_pushinteger(L, e->miss_reasons[i]);
+        lua_pushinteger(L, c.miss_reasons[i]);
         lua_setfield(L, -2, cache_miss_name(i));
     }
     lua_setfield(L, -2, "unexpected_miss_reasons");
-    push_group(L, "by_model", &e->by_model);
-    push_group(L, "by_agent", &e->by_agent);
-    push_group(L, "by_template", &e->by_template);
+    push_group(L, "by_model", c.by_model);
+    push_group(L, "by_agent", c.by_agent);
+    push_group(L, "by_template", c.by_template);
     lua_newtable(L);
     double ratio;
     int64_t samples;
     const model_info *m;
-    for (size_t i = 0; e->cache && (m = cache_calibration_at(e->cache, i, &ratio, &samples)); i++) {
+    for (size_t i = 0; engine_cache(e) && (m = cache_calibration_at(engine_cache(e), i, &ratio, &samples)); i++) {
         lua_createtable(L, 0, 2);
         lnyx_set_num(L, "bytes_per_token", ratio);
         lnyx_set_int(L, "samples", samples);
@@ -291,17 +293,17 @@ static int l_thought(lua_State *L)
         lsession *ls = luaL_testudata(L, -1, NYX_SESSION_MT);
         session = ls ? ls->s->name : lua_tostring(L, -1);
     }
-    if (!e->started && engine_start(e) != 0)
-        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
+    if (engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", engine_errmsg(e));
     error_info err;
     error_clear(&err);
-    if (!e->store) {
+    if (!engine_store(e)) {
         error_set(&err, "store_error", 0, "thought nodes need the database, which is unavailable");
         return lnyx_raise(L, &err);
     }
     lnyx_store_wait *w = lnyx_store_wait_new(L);
     lnyx_store_hold(w);
-    if (store_thought_add_async(e->store, session, parent, label, lnyx_store_got_id, w, &err) != 0) {
+    if (store_thought_add_async(engine_store(e), session, parent, label, lnyx_store_got_id, w, &err) != 0) {
         lnyx_store_not_started(w);
         return lnyx_raise(L, &err);
     }

@@ -109,7 +109,7 @@ static void release_anchor(lnyx_task *t, lua_State *S)
 static void end_task(lnyx_task *t, lua_State *S, int failed)
 {
     t->state = failed ? T_FAILED : T_DONE;
-    t->e->script.tasks_alive--;
+    engine_task_ended(t->e);
     push_threads(S);
     lua_rawgeti(S, LUA_REGISTRYINDEX, t->thread_ref);
     lua_pushnil(S);
@@ -130,7 +130,7 @@ static void keep_failure(lnyx_task *t, lua_State *S, lua_State *co)
     luaL_traceback(S, co, msg, 0);
     if (t->main_task) {
         engine_set_error(t->e, "%s", lua_tostring(S, -1));
-        t->e->script.script_failed = 1;
+        engine_script_failed(t->e);
     } else if (t->waiters.n == 0) {
         /* The script may still wait for it (and see the error then): only a task nobody
          * ever waits for is reported, when it is collected (at the latest, at the end). */
@@ -189,7 +189,7 @@ void lnyx_complete(lnyx_op *op)
     op->waiter = NULL;
     if (!t || t->wake_pending)
         return;
-    if (loop_defer(t->e->loop, resume_deferred, t) == 0)
+    if (loop_defer(engine_loop(t->e), resume_deferred, t) == 0)
         t->wake_pending = 1;
 }
 
@@ -212,7 +212,7 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
             t->state = T_WAITING;
             return lua_yieldk(L, 0, ctx, k);
         }
-        if (e->script.in_callback)
+        if (engine_in_callback(e))
             return lnyx_fail(L, "invalid_state", "cannot wait inside a callback (stream or event handler)");
         /* Not a task: turn the loop here until the operation is done. Other tasks run. */
         int changed = 0;
@@ -225,7 +225,7 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
             if (rc != NYX_AGAIN && !op->done)
                 return lnyx_fail(L, "invalid_state", "waiting on something that can never happen: %s", nyx_errmsg(e));
         }
-        e->script.changed |= changed;
+        engine_mark_changed(e, changed);
     }
     return k(L, LUA_OK, ctx);
 }
@@ -257,7 +257,7 @@ lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main)
     t->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the thread */
     lua_pushvalue(L, -1);
     t->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    e->script.tasks_alive++;
+    engine_task_started(e);
     run(t, L, nargs);
     return t;                                 /* the task object stays on the stack */
 }
@@ -422,7 +422,7 @@ static void sleep_fired(void *ud)
 static void sleep_cancel(lnyx_op *op)
 {
     sleep_op *s = (sleep_op *)op;
-    loop_timer_cancel(s->e->loop, s->timer);
+    loop_timer_cancel(engine_loop(s->e), s->timer);
     s->timer = NULL;
     lnyx_complete(op);
 }
@@ -430,7 +430,7 @@ static void sleep_cancel(lnyx_op *op)
 static int sleep_gc(lua_State *L)
 {
     sleep_op *s = lua_touserdata(L, 1);
-    loop_timer_cancel(s->e->loop, s->timer);
+    loop_timer_cancel(engine_loop(s->e), s->timer);
     s->timer = NULL;
     return 0;
 }
@@ -449,12 +449,12 @@ static int l_sleep(lua_State *L)
     if (!(s >= 0))
         return lnyx_argerror(L, 1, "seconds must be a number >= 0");
     nyx_engine *e = lnyx_engine(L);
-    if (!e->started && engine_start(e) != 0)
-        return lnyx_fail(L, "invalid_argument", "%s", e->errmsg);
+    if (engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", engine_errmsg(e));
     sleep_op *op = lnyx_new_udata(L, sizeof *op, 0, "nyx.sleep", sleep_gc);
     op->e = e;
     op->op.cancel = sleep_cancel;
-    op->timer = loop_timer_add(e->loop, (double)s, sleep_fired, op);
+    op->timer = loop_timer_add(engine_loop(e), (double)s, sleep_fired, op);
     if (!op->timer)
         return lnyx_fail(L, "out_of_memory", "out of memory");
     return lnyx_wait(L, &op->op, (lua_KContext)op, sleep_k);

@@ -229,7 +229,7 @@ static int l_render(lua_State *L)
     char *out = NULL;
     size_t len = 0;
     int version = 0;
-    if (templates_render(lnyx_engine(L)->templates, name, vars, &out, &len, &version, &err) != 0)
+    if (templates_render(engine_templates(lnyx_engine(L)), name, vars, &out, &len, &version, &err) != 0)
         return lnyx_raise(L, &err);
     lua_pushlstring(L, out, len);
     free(out);
@@ -245,7 +245,7 @@ static int l_get(lua_State *L)
     error_info err;
     error_clear(&err);
     tpl_info info;
-    if (templates_get(lnyx_engine(L)->templates, name, &info, &err) != 0)
+    if (templates_get(engine_templates(lnyx_engine(L)), name, &info, &err) != 0)
         return lnyx_raise(L, &err);
     const template_def *t = info.t;
     lua_createtable(L, 0, 8);
@@ -315,7 +315,7 @@ static int l_create(lua_State *L)
     if (settings_template_write_allowed(lnyx_engine(L), agent, name, &err) != 0)
         return lnyx_raise(L, &err);
     int version = 0;
-    if (templates_create(lnyx_engine(L)->templates, name, text, len, &version, &err) != 0)
+    if (templates_create(engine_templates(lnyx_engine(L)), name, text, len, &version, &err) != 0)
         return lnyx_raise(L, &err);
     lua_pushinteger(L, version);
     return 1;
@@ -331,7 +331,7 @@ static int l_pick(lua_State *L)
     error_info err;
     error_clear(&err);
     int version = 0;
-    if (templates_pick(e->templates, name, &version, &err) != 0)
+    if (templates_pick(engine_templates(e), name, &version, &err) != 0)
         return lnyx_raise(L, &err);
     lua_pushinteger(L, version);
     if (!render)
@@ -343,7 +343,7 @@ static int l_pick(lua_State *L)
         snprintf(spec, sizeof spec, "%s", name);
     char *out = NULL;
     size_t len = 0;
-    if (templates_render(e->templates, spec, vars, &out, &len, NULL, &err) != 0)
+    if (templates_render(engine_templates(e), spec, vars, &out, &len, NULL, &err) != 0)
         return lnyx_raise(L, &err);
     lua_pushlstring(L, out, len);
     free(out);
@@ -359,7 +359,7 @@ static int l_record(lua_State *L)
                          luaL_typename(L, 2));
     error_info err;
     error_clear(&err);
-    if (templates_record(lnyx_engine(L)->templates, name, lua_toboolean(L, 2), &err) != 0)
+    if (templates_record(engine_templates(lnyx_engine(L)), name, lua_toboolean(L, 2), &err) != 0)
         return lnyx_raise(L, &err);
     return 0;
 }
@@ -373,7 +373,7 @@ static int l_stats(lua_State *L)
     error_clear(&err);
     lua_newtable(L);
     lnyx_rows r = {L, 0};
-    if (templates_stats(lnyx_engine(L)->templates, name, lnyx_push_row, &r, &err) != 0)
+    if (templates_stats(engine_templates(lnyx_engine(L)), name, lnyx_push_row, &r, &err) != 0)
         return lnyx_raise(L, &err);
     return 1;
 }

@@ -1,0 +1,73 @@
+/* host_api.h's reads of the engine for the Lua bindings: one line each, so that the bindings
+ * need no field of the engine and the engine may rearrange its parts freely. */
+#include "host_api.h"
+#include "engine.h"
+
+const char *engine_errmsg(const nyx_engine *e) { return e->errmsg; }
+int engine_started(const nyx_engine *e) { return e->started; }
+const engine_config *engine_cfg(const nyx_engine *e) { return &e->cfg; }
+event_loop *engine_loop(nyx_engine *e) { return e->loop; }
+struct store_db *engine_store(nyx_engine *e) { return e->store; }
+struct model_table *engine_models(nyx_engine *e) { return e->models; }
+struct cache_policy *engine_cache(nyx_engine *e) { return e->cache; }
+struct ratelimiter *engine_limiter(nyx_engine *e) { return e->limiter; }
+struct tpl_library *engine_templates(nyx_engine *e) { return e->templates; }
+struct otel *engine_otel(nyx_engine *e) { return e->otel; }
+uint64_t engine_next_seq(nyx_engine *e) { return ++e->id_seq; }
+
+void engine_counters_read(nyx_engine *e, engine_counters *out)
+{
+    *out = (engine_counters){&e->stats, &e->by_model, &e->by_agent, &e->by_template, e->degraded,
+                             e->lost_interactions, e->breaker_opens, e->connections, e->tls_handshakes,
+                             e->miss_reasons};
+}
+
+void *engine_host(nyx_engine *e) { return e->script.host; }
+
+void engine_host_attach(nyx_engine *e, void *state, void (*close)(nyx_engine *e))
+{
+    e->script.host = state;
+    e->script.host_close = close;
+}
+
+void engine_host_detach(nyx_engine *e)
+{
+    e->script.host = NULL;
+    e->script.host_close = NULL;
+    e->script.emit = NULL;
+}
+
+const char *engine_lua_path(const nyx_engine *e) { return e->script.lua_path; }
+
+const char *engine_var_at(const nyx_engine *e, size_t i, const char **value)
+{
+    if (i >= e->script.nvars)
+        return NULL;
+    *value = e->script.vars[i].value;
+    return e->script.vars[i].name;
+}
+
+void engine_task_started(nyx_engine *e) { e->script.tasks_alive++; }
+void engine_task_ended(nyx_engine *e) { e->script.tasks_alive--; }
+void engine_script_failed(nyx_engine *e) { e->script.script_failed = 1; }
+int engine_take_script_failure(nyx_engine *e) { return script_host_take_failure(&e->script); }
+
+int engine_enter_callback(nyx_engine *e)
+{
+    int was = e->script.in_callback;
+    e->script.in_callback = 1;
+    return was;
+}
+
+void engine_leave_callback(nyx_engine *e, int was) { e->script.in_callback = was; }
+int engine_in_callback(const nyx_engine *e) { return e->script.in_callback; }
+void engine_mark_changed(nyx_engine *e, int changed) { e->script.changed |= changed; }
+int engine_watching_script(const nyx_engine *e) { return e->script.watch_script; }
+
+void engine_set_emit(nyx_engine *e, engine_emit_fn fn, void *ud)
+{
+    e->script.emit = fn;
+    e->script.emit_ud = ud;
+}
+
+void *engine_emit_ud(const nyx_engine *e) { return e->script.emit_ud; }
