@@ -9,7 +9,7 @@
 int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,
                  const char *detail, error_info *err)
 {
-    if (!e->store) {
+    if (!e->storage.db) {
         error_set(err, "store_error", 0, "the audit trail needs the database, which is unavailable");
         return -1;
     }
@@ -26,7 +26,7 @@ int engine_audit(nyx_engine *e, const char *kind, const char *session, const cha
         }
         detail = redacted;
     }
-    int rc = store_audit(e->store, kind, session, agent, detail, err);
+    int rc = store_audit(e->storage.db, kind, session, agent, detail, err);
     free(redacted);
     return rc;
 }

@@ -94,8 +94,8 @@ static void release_holds(batch_job *b)
             error_info err;
             error_clear(&err);
             b->holds[i].reserved = 0;
-            if (b->e->store)
-                store_budget_settle(b->e->store, b->holds[i].reservation, 0, &err);
+            if (b->e->storage.db)
+                store_budget_settle(b->e->storage.db, b->holds[i].reservation, 0, &err);
             any = 1;
         }
     if (any)
@@ -186,12 +186,12 @@ void batch_member_logged(batch_job *b, api_call *c)
     if (!c->batch_result)
         return;
     b->nlogged++;
-    if (b->state != DONE || b->nlogged < b->ndelivered || !b->recorded || !b->e->store)
+    if (b->state != DONE || b->nlogged < b->ndelivered || !b->recorded || !b->e->storage.db)
         return;
     error_info err;
     error_clear(&err);
     int settled = 0;
-    store_batch_settle(b->e->store, b->local_id, &settled, &err);
+    store_batch_settle(b->e->storage.db, b->local_id, &settled, &err);
     for (size_t i = 0; i < b->nholds; i++)
         b->holds[i].reserved = 0; /* settled, here or by whoever picked the batch up */
     if (settled > 0) {
@@ -204,8 +204,8 @@ void batch_member_logged(batch_job *b, api_call *c)
 int batch_settle_logged(nyx_engine *e, const char *id, error_info *err)
 {
     int settled = 0;
-    if (!e->store || store_batch_settle(e->store, id, &settled, err) != 0)
-        return e->store ? -1 : 0;
+    if (!e->storage.db || store_batch_settle(e->storage.db, id, &settled, err) != 0)
+        return e->storage.db ? -1 : 0;
     if (settled > 0)
         budget_settled(e);
     return 0;
@@ -621,7 +621,7 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
         /* Recorded as soon as known: from now on any process can pick the batch up. */
         error_info serr;
         error_clear(&serr);
-        if (b->recorded && b->e->store && store_batch_submitted(b->e->store, b->local_id, b->part, b->id, &serr) != 0)
+        if (b->recorded && b->e->storage.db && store_batch_submitted(b->e->storage.db, b->local_id, b->part, b->id, &serr) != 0)
             engine_warn_once(b->e, "batch-submitted", "nyx: the API's id of a batch could not be recorded; "
                                                       "only this process can read its results");
     }
@@ -755,7 +755,7 @@ static int record(batch_job **group, size_t ngroup, error_info *err)
     size_t total = 0;
     for (size_t k = 0; k < ngroup; k++)
         total += group[k]->n;
-    if (!e->store)
+    if (!e->storage.db)
         return 0;
     store_batch_request *reqs = calloc(total ? total : 1, sizeof *reqs);
     if (!reqs) {
@@ -786,7 +786,7 @@ static int record(batch_job **group, size_t ngroup, error_info *err)
     }
     }
     /* The API gives up on a batch 24 hours after it was created. */
-    int rc = store_batch_create(e->store, l->local_id, l->name, clock_wall_s() + 86400, (int)ngroup, reqs, n, err);
+    int rc = store_batch_create(e->storage.db, l->local_id, l->name, clock_wall_s() + 86400, (int)ngroup, reqs, n, err);
     free(reqs);
     if (rc != 0) {
         char why[sizeof err->message];

@@ -97,13 +97,13 @@ int batch_rows_load(nyx_engine *e, const char *id, batch_row **rows, size_t *n, 
 {
     *rows = NULL;
     *n = 0;
-    if (!e->store && engine_open_store(e) != 0) {
+    if (!e->storage.db && engine_open_store(e) != 0) {
         error_set(err, "store_error", 0, "batch %.64s cannot be picked up without the database: %s", id,
                       e->errmsg);
         return -1;
     }
     loading l = {0};
-    int rc = store_batch_requests(e->store, id, load_row, &l, err);
+    int rc = store_batch_requests(e->storage.db, id, load_row, &l, err);
     if (l.oom) {
         error_set(err, "out_of_memory", 0, "out of memory reading batch %.64s", id);
         rc = -1;
@@ -197,14 +197,14 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     }
     /* The reservation may hold the whole batch: it is settled once every result it covers is
      * logged (batch_settle_logged), not by the first. */
-    int rc = store_log_interaction(e->store, &it, err);
+    int rc = store_log_interaction(e->storage.db, &it, err);
     free(owned);
     /* A use of its template, as a call in this process counts one, by whichever process logged
      * the result: the row under this interaction's id is there only when this write made it. */
     int mine = 0;
     error_info qerr;
     error_clear(&qerr);
-    if (rc == 0 && row->template_name && store_query_exchange(e->store, out->interaction_id, count_row, &mine, &qerr) == 0 &&
+    if (rc == 0 && row->template_name && store_query_exchange(e->storage.db, out->interaction_id, count_row, &mine, &qerr) == 0 &&
         mine > 0) {
         char name[256];
         snprintf(name, sizeof name, "%s", row->template_name);

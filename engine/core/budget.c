@@ -78,12 +78,12 @@ int budget_set_limit_per(nyx_engine *e, const char *scope, double limit_usd, int
     l->limit_usd = limit_usd;
     l->per = per;
     /* -2 marks a slot kept only for alerts (alert_slot): no limit of its own to show. */
-    if (changed && limit_usd > -2 && e->store) {
+    if (changed && limit_usd > -2 && e->storage.db) {
         char name[200];
         budget_scope_now(e, scope, name, sizeof name);
         error_info err;
         error_clear(&err);
-        store_budget_set_limit(e->store, name, limit_usd, &err);
+        store_budget_set_limit(e->storage.db, name, limit_usd, &err);
     }
     return 0;
 }
@@ -147,7 +147,7 @@ static void soft_exceeded(const budget_request *r, const char *scope, double lim
     engine_log(e, NYX_LOG_WARN, "nyx: %s", msg);
     error_info aerr;
     error_clear(&aerr);
-    store_audit(e->store, "budget_soft_exceeded", r->session, r->agent, why, &aerr);
+    store_audit(e->storage.db, "budget_soft_exceeded", r->session, r->agent, why, &aerr);
 }
 
 static void submit(budget_request *r);
@@ -277,7 +277,7 @@ void budget_withdraw(budget_request *r)
 
 static int store_unavailable(const nyx_engine *e, const budget_request *r, const error_info *err)
 {
-    return e->store && e->loop && err && err->retryable && strcmp(err->type, "store_error") == 0 &&
+    return e->storage.db && e->loop && err && err->retryable && strcmp(err->type, "store_error") == 0 &&
            clock_now_s() < r->deadline;
 }
 
@@ -296,20 +296,20 @@ static void answered(void *ud, int rc, int refused, const error_info *err)
         error_clear(&lerr);
         for (size_t i = 0; r->dropped && i < r->s->n; i++)
             if (r->scopes[i].limit_usd < 0 && r->s->scopes[i].limit_usd >= 0)
-                store_budget_set_limit(e->store, r->s->names[i], r->s->scopes[i].limit_usd, &lerr);
+                store_budget_set_limit(e->storage.db, r->s->names[i], r->s->scopes[i].limit_usd, &lerr);
         r->done(r->ud, 0, NULL);
         return;
     }
-    if (refused < 0 || !e->store || !r->s->soft[refused] || r->scopes[refused].limit_usd < 0) {
-        if (refused >= 0 && e->store && e->loop && err && err->retryable && !r->no_settle_wait &&
+    if (refused < 0 || !e->storage.db || !r->s->soft[refused] || r->scopes[refused].limit_usd < 0) {
+        if (refused >= 0 && e->storage.db && e->loop && err && err->retryable && !r->no_settle_wait &&
             clock_now_s() < r->deadline) {
             wait_for_settle(r);
             return;
         }
-        if (refused >= 0 && e->store) {
+        if (refused >= 0 && e->storage.db) {
             error_info aerr;
             error_clear(&aerr);
-            store_audit(e->store, "budget_refused", r->session, r->agent, err->message, &aerr);
+            store_audit(e->storage.db, "budget_refused", r->session, r->agent, err->message, &aerr);
         }
         error_info final = *err;
         if (refused >= 0)
@@ -331,7 +331,7 @@ static void submit(budget_request *r)
     /* After a lost answer the same id again: the database may have committed it. */
     int (*reserve)(store_db *, const store_scope *, size_t, double, char *, size_t, store_done_fn,
                    void *, error_info *) = r->again ? store_budget_reserve_again_async : store_budget_reserve_async;
-    if (reserve(r->e->store, r->scopes, r->s->n, r->amount_usd, r->id, r->id_size, answered, r, &err) != 0)
+    if (reserve(r->e->storage.db, r->scopes, r->s->n, r->amount_usd, r->id, r->id_size, answered, r, &err) != 0)
         answered(r, -1, -1, &err);
 }
 
@@ -427,7 +427,7 @@ static void scanned(void *ud, int rc, int refused, const error_info *err)
 
 void budget_check_alerts(nyx_engine *e, const budget_scopes *s)
 {
-    if (!e->store || s->n == 0)
+    if (!e->storage.db || s->n == 0)
         return;
     alert_scan *a = malloc(sizeof *a);
     if (!a)
@@ -436,12 +436,12 @@ void budget_check_alerts(nyx_engine *e, const budget_scopes *s)
     a->s = *s;
     /* The rows name the scopes as stored (personal data in a name is redacted there). */
     for (size_t k = 0; k < a->s.n; k++)
-        store_name_as_stored(e->store, s->names[k], a->s.names[k], sizeof a->s.names[k]);
+        store_name_as_stored(e->storage.db, s->names[k], a->s.names[k], sizeof a->s.names[k]);
     a->nearest = -1;
     a->nearest_scope[0] = 0;
     error_info err;
     error_clear(&err);
-    if (store_budget_status_async(e->store, scan_row, a, scanned, a, &err) != 0)
+    if (store_budget_status_async(e->storage.db, scan_row, a, scanned, a, &err) != 0)
         free(a);
 }
 

@@ -293,7 +293,7 @@ static int reserve_budget(api_call *c)
         return -1;
     }
     /* A store that failed may be back: the reservation finds out, and waits while it is not. */
-    if (!e->store || (e->degraded && e->cfg.budget_fail_open)) {
+    if (!e->storage.db || (e->storage.degraded && e->cfg.budget_fail_open)) {
         if (e->cfg.budget_fail_open) {
             engine_warn_once(e, "budget-open", "nyx: budgets cannot be checked without the database; "
                                                "calls go on because NYX_BUDGET_FAIL_OPEN is set");
@@ -339,7 +339,7 @@ static void budget_reserved(void *ud, int rc, const error_info *err)
         if (rc == 0) {
             error_info serr;
             error_clear(&serr);
-            store_budget_settle(c->e->store, c->reservation, 0, &serr);
+            store_budget_settle(c->e->storage.db, c->reservation, 0, &serr);
         }
         if (c->released)
             release(c);
@@ -359,7 +359,7 @@ static void release_budget(api_call *c)
         return;
     error_info err;
     error_clear(&err);
-    store_budget_settle(c->e->store, c->reservation, 0, &err);
+    store_budget_settle(c->e->storage.db, c->reservation, 0, &err);
     c->reserved = 0;
     budget_settled(c->e);
 }
@@ -389,7 +389,7 @@ static void admit(void *ud)
         return;
     }
     /* Strict durability: no request whose record could not be kept (pending_log.h). */
-    if (e->cfg.durability == DURABILITY_STRICT && !e->store && engine_open_store(e) != 0) {
+    if (e->cfg.durability == DURABILITY_STRICT && !e->storage.db && engine_open_store(e) != 0) {
         error_set(&err, "store_error", 0, "nothing was sent: the call's record could not be committed (%s); "
                       "NYX_DURABILITY=degrade lets calls go on without the database", e->errmsg);
         fail(c, &err);
@@ -611,14 +611,14 @@ static void lookup_response(api_call *c)
         serve_or_admit(c, 1);
         return;
     }
-    if (!e->store) {
+    if (!e->storage.db) {
         admit(c);
         return;
     }
     error_info err;
     error_clear(&err);
     c->awaiting_store = 1;
-    if (store_cache_get_async(e->store, c->response_key, clock_wall_s(), stored_response, c, &err) != 0)
+    if (store_cache_get_async(e->storage.db, c->response_key, clock_wall_s(), stored_response, c, &err) != 0)
         stored_response(c, -1, NULL, &err);
 }
 
@@ -626,10 +626,10 @@ static void remember_response(api_call *c, double now)
 {
     nyx_engine *e = c->e;
     response_cache_put(e->responses, c->response_key, &c->result.resp, now);
-    char *json = e->store ? response_to_json(&c->result.resp) : NULL;
+    char *json = e->storage.db ? response_to_json(&c->result.resp) : NULL;
     error_info err;
     error_clear(&err);
-    if (json && store_cache_put(e->store, c->response_key, c->result.resp.model, json, clock_wall_s(),
+    if (json && store_cache_put(e->storage.db, c->response_key, c->result.resp.model, json, clock_wall_s(),
                                 e->cfg.persistent_ttl_s, &err) != 0)
         engine_warn_once(e, "store-cache", "nyx: the response cache cannot write to the database: %s",
                          err.message);

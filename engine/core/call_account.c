@@ -360,9 +360,9 @@ static void log_one(api_call *c, void (*logged)(api_call *c))
         return;
     }
     *w = (log_wait){c, logged};
-    if (!e->store || e->degraded) {
+    if (!e->storage.db || e->storage.degraded) {
         error_info why;
-        error_set(&why, "store_error", 0, "%s", !e->store ? "no database" : "earlier failure");
+        error_set(&why, "store_error", 0, "%s", !e->storage.db ? "no database" : "earlier failure");
         why.retryable = 1; /* what failed before may be back */
         keep_pending(c, w, &why);
         return;
@@ -372,7 +372,7 @@ static void log_one(api_call *c, void (*logged)(api_call *c))
     build_record(c, &it, owned);
     error_info err;
     error_clear(&err);
-    int rc = store_log_interaction_settle_async(e->store, &it, c->reserved ? c->reservation : NULL,
+    int rc = store_log_interaction_settle_async(e->storage.db, &it, c->reserved ? c->reservation : NULL,
                                                 actual_cost(c), log_answered, w, &err);
     for (int i = 0; i < 3; i++)
         free(owned[i]);
@@ -410,7 +410,7 @@ static int write_record(nyx_engine *e, api_call *c, error_info *err)
     interaction_rec it;
     char *owned[3];
     build_record(c, &it, owned);
-    int rc = store_log_interaction_settle(e->store, &it, c->reserved ? c->reservation : NULL, actual_cost(c), err);
+    int rc = store_log_interaction_settle(e->storage.db, &it, c->reserved ? c->reservation : NULL, actual_cost(c), err);
     for (int k = 0; k < 3; k++)
         free(owned[k]);
     return rc;
@@ -428,16 +428,16 @@ static void flush_group(nyx_engine *e, int in_turn)
         engine_check_db_file(e);
         error_info err;
         error_clear(&err);
-        int ok = e->store && !e->degraded && store_batch_begin(e->store, &err) == 0;
+        int ok = e->storage.db && !e->storage.degraded && store_batch_begin(e->storage.db, &err) == 0;
         while (ok && k < t->n && k < GROUP_MAX && (k == 0 || !(in_turn && loop_turn_over(e->loop)))) {
             ok = write_record(e, t->w[k].c, &err) == 0;
             k++;
         }
-        if (ok && store_batch_commit(e->store, &err) != 0)
+        if (ok && store_batch_commit(e->storage.db, &err) != 0)
             ok = 0;
-        if (!ok && e->store) {
+        if (!ok && e->storage.db) {
             error_info ignored;
-            store_batch_rollback(e->store, &ignored);
+            store_batch_rollback(e->storage.db, &ignored);
         }
         if (k == 0) /* no batch: each goes on its own */
             k = t->n < GROUP_MAX ? t->n : GROUP_MAX;
@@ -466,7 +466,7 @@ void call_log_flush(nyx_engine *e) { flush_group(e, 0); }
 void call_log(api_call *c, void (*logged)(api_call *c))
 {
     nyx_engine *e = c->e;
-    if (!e->store || e->degraded || store_answers_later(e->store)) {
+    if (!e->storage.db || e->storage.degraded || store_answers_later(e->storage.db)) {
         /* Once the store failed, records queue behind the ones already waiting, in order. */
         engine_check_db_file(e);
         log_one(c, logged);

@@ -84,14 +84,14 @@ void call_learn_min_cache(api_call *c)
         return;
     engine_log(e, NYX_LOG_INFO, "nyx: %s caches nothing below %lld tokens (learned from usage)", m->id,
                (long long)(prefix + 1));
-    if (!e->store || e->degraded)
+    if (!e->storage.db || e->storage.degraded)
         return;
     char key[200], value[32];
     snprintf(key, sizeof key, LEARNED_PREFIX "%.150s", m->id);
     snprintf(value, sizeof value, "%lld", (long long)(prefix + 1));
     error_info err;
     error_clear(&err);
-    if (store_config_set(e->store, key, value, &err) != 0)
+    if (store_config_set(e->storage.db, key, value, &err) != 0)
         engine_warn_once(e, "learned-min-cache", "nyx: a learned cache minimum could not be stored: %s",
                          err.message);
 }

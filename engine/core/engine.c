@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const code_text[] = {
@@ -129,8 +128,8 @@ static void breaker_changed(void *ud, const char *key, breaker_state from, break
         e->breaker_opens++;
         error_info err;
         error_clear(&err);
-        if (e->store)
-            store_audit(e->store, "breaker_open", NULL, NULL, key, &err);
+        if (e->storage.db)
+            store_audit(e->storage.db, "breaker_open", NULL, NULL, key, &err);
     }
     engine_log(e, to == BREAKER_OPEN ? NYX_LOG_WARN : NYX_LOG_INFO, "nyx: circuit breaker for %s: %s -> %s",
                key, breaker_state_name(from), breaker_state_name(to));
@@ -206,14 +205,14 @@ void engine_stop(nyx_engine *e, const char *reason, int broadcast)
         e->local_changes++;
     /* A stop given before the first call still reaches the database: otherwise the engine's
      * first news read ("no stop") would undo it. */
-    if (broadcast && !e->store)
+    if (broadcast && !e->storage.db)
         engine_open_store(e);
-    if (broadcast && e->store && store_control_set(e->store, "stop", e->stop_reason, &err) != 0)
+    if (broadcast && e->storage.db && store_control_set(e->storage.db, "stop", e->stop_reason, &err) != 0)
         engine_warn_once(e, "stop-broadcast", "nyx: the stop could not reach other processes: %s", err.message);
     /* One stop, one audit row: the process that gives it writes it, those that hear of it
      * from the database do not. */
-    if (!was && broadcast && e->store)
-        store_audit(e->store, "emergency_stop", NULL, NULL, e->stop_reason, &err);
+    if (!was && broadcast && e->storage.db)
+        store_audit(e->storage.db, "emergency_stop", NULL, NULL, e->stop_reason, &err);
     if (!was) {
         engine_field f[] = {{"reason", e->stop_reason, 0}};
         engine_emit(e, "stopped", f, 1);
@@ -226,7 +225,7 @@ void engine_stop(nyx_engine *e, const char *reason, int broadcast)
 static int store_fd(void *ud, int *want_write)
 {
     nyx_engine *e = ud;
-    return e->store ? store_poll_fd(e->store, want_write) : -1;
+    return e->storage.db ? store_poll_fd(e->storage.db, want_write) : -1;
 }
 
 /* A frame's turn (nyx_poll(e, 0)) takes the database's answers within its budget. */
@@ -235,13 +234,13 @@ static int turn_over(void *ud) { return loop_turn_over(ud); }
 static void store_ready(void *ud)
 {
     nyx_engine *e = ud;
-    store_pump(e->store);
+    store_pump(e->storage.db);
 }
 
 static int store_pending(void *ud)
 {
     nyx_engine *e = ud;
-    return store_busy(e->store);
+    return store_busy(e->storage.db);
 }
 
 /* Other processes sharing the database may stop everyone: look every quarter second, at
@@ -254,13 +253,13 @@ static void watch_stop(void *ud)
     int changed = 0;
     error_info err;
     error_clear(&err);
-    store_pump(e->store);
+    store_pump(e->storage.db);
     char failed[sizeof err.message];
-    if (store_take_write_error(e->store, failed, sizeof failed))
+    if (store_take_write_error(e->storage.db, failed, sizeof failed))
         engine_log(e, NYX_LOG_WARN, "nyx: a write queued for the database failed: %s", failed);
     /* While a read is under way the news waits, so none is lost. */
-    if (e->store && !e->news) {
-        if (store_changed(e->store, &changed, &err) == 0 && changed)
+    if (e->storage.db && !e->news) {
+        if (store_changed(e->storage.db, &changed, &err) == 0 && changed)
             e->news_again = 1;
         if (e->news_again)
             news_read(e);
@@ -285,11 +284,11 @@ int engine_resume(nyx_engine *e)
     error_clear(&err);
     e->stopped = 0;
     e->local_changes++;
-    if (store_control_set(e->store, "stop", NULL, &err) != 0) {
+    if (store_control_set(e->storage.db, "stop", NULL, &err) != 0) {
         engine_set_error(e, "%s", err.message);
         return NYX_EIO;
     }
-    store_audit(e->store, "emergency_stop_cleared", NULL, NULL, "", &err);
+    store_audit(e->storage.db, "emergency_stop_cleared", NULL, NULL, "", &err);
     return NYX_OK;
 }
 
@@ -497,26 +496,23 @@ static int start_net(nyx_engine *e)
 
 int engine_open_store(nyx_engine *e)
 {
-    if (e->store)
+    if (e->storage.db)
         return 0;
     const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
     error_info err;
     error_clear(&err);
     /* Opening waits this long for a lock held elsewhere; in the loop, 10 ms (store_set_background). */
     store_options opts = {250, 0};
-    e->store = store_open_opts(db, &opts, &err);
-    if (!e->store) {
+    e->storage.db = store_open_opts(db, &opts, &err);
+    if (!e->storage.db) {
         engine_set_error(e, "%s", err.message);
         return -1;
     }
     /* Audit events, settles and the like need no answer: the loop never waits for them. */
-    store_set_background(e->store, 1);
-    store_set_pump_limit(e->store, turn_over, e->loop);
+    store_set_background(e->storage.db, 1);
+    store_set_pump_limit(e->storage.db, turn_over, e->loop);
     engine_filter_store_text(e);
-    struct stat st;
-    e->db_is_file = stat(db, &st) == 0 && S_ISREG(st.st_mode);
-    e->db_dev = e->db_is_file ? (unsigned long long)st.st_dev : 0;
-    e->db_ino = e->db_is_file ? (unsigned long long)st.st_ino : 0;
+    storage_note_file(&e->storage, db);
     return 0;
 }
 
@@ -524,18 +520,12 @@ int engine_open_store(nyx_engine *e)
  * record: notice it, and let the records wait for a new file. */
 void engine_check_db_file(nyx_engine *e)
 {
-    if (!e->store || !e->db_is_file)
-        return;
     const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
-    struct stat st;
-    if (stat(db, &st) == 0 && (unsigned long long)st.st_dev == e->db_dev &&
-        (unsigned long long)st.st_ino == e->db_ino)
+    if (!storage_file_replaced(&e->storage, db))
         return;
     engine_log(e, NYX_LOG_WARN, "nyx: the database file %s was deleted or replaced; records wait in "
                                 "memory and go to a new file", db);
-    store_close(e->store);
-    e->store = NULL;
-    e->degraded = 1;
+    storage_lose(&e->storage);
 }
 
 static int start_store(nyx_engine *e)
@@ -562,7 +552,7 @@ static void audit_config(nyx_engine *e)
              c->session_budget_usd, c->response_cache, tls, (long)getpid());
     error_info err;
     error_clear(&err);
-    store_audit(e->store, "config", NULL, NULL, detail, &err);
+    store_audit(e->storage.db, "config", NULL, NULL, detail, &err);
 }
 
 int engine_start(nyx_engine *e)
@@ -575,13 +565,13 @@ int engine_start(nyx_engine *e)
         return -1;
     }
     e->started = 1;
-    if (e->store) {
+    if (e->storage.db) {
         error_info err;
         error_clear(&err);
         settings_load(e, &err); /* system_config, under the environment */
         audit_config(e);
         /* Reservations of processes that died can never settle: give the money back. */
-        store_budget_reap(e->store, 3600, &err);
+        store_budget_reap(e->storage.db, 3600, &err);
     }
     watch_stop(e);
     return 0;
@@ -649,7 +639,7 @@ int engine_budget_reset(nyx_engine *e, const char *scope)
     error_info err;
     error_clear(&err);
     int found = 0;
-    if (store_budget_reset(e->store, scope, &found, &err) != 0) {
+    if (store_budget_reset(e->storage.db, scope, &found, &err) != 0) {
         engine_set_error(e, "%s", err.message);
         return NYX_EIO;
     }
@@ -657,7 +647,7 @@ int engine_budget_reset(nyx_engine *e, const char *scope)
         engine_set_error(e, "no budget scope \"%s\" in the database (nyx budget lists them)", scope);
         return NYX_EINVAL;
     }
-    store_audit(e->store, "budget_reset", NULL, NULL, scope, &err);
+    store_audit(e->storage.db, "budget_reset", NULL, NULL, scope, &err);
     return NYX_OK;
 }
 
@@ -697,7 +687,7 @@ void engine_close(nyx_engine *e)
     loop_timer_cancel(e->loop, e->stop_watch);
     e->stop_watch = NULL;
     /* Records on their way to the database arrive, or wait in memory for what follows. */
-    for (double until = clock_now_s() + 10; store_busy(e->store) > 0 && clock_now_s() < until;)
+    for (double until = clock_now_s() + 10; store_busy(e->storage.db) > 0 && clock_now_s() < until;)
         loop_poll(e->loop, 50);
     otel_close(e); /* the last spans, a bounded wait */
     call_log_close(e);
@@ -708,7 +698,7 @@ void engine_close(nyx_engine *e)
     budget_free(e);
     settings_free(e);
     debug_free(e);
-    store_close(e->store);
+    store_close(e->storage.db);
     sim_server_stop(e->sim);
     script_host_free(&e->script); /* its watch, before the loop it watches through */
     templates_free(e->templates);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "loop.h"
 #include "script_host.h"
+#include "storage.h"
 
 #include <curl/curl.h>
 #include <stdint.h>
@@ -56,19 +57,12 @@ struct nyx_engine {
     struct otel *otel;    /* otel.h: OpenTelemetry export, NULL when off */
     int64_t connections;  /* connections opened */
     int64_t tls_handshakes; /* of them, the ones that set up TLS */
-    struct store_db *store;
-    struct pending_log *pending;  /* records waiting for the store */
-    loop_timer *pending_timer;
-    int degraded;                 /* the store failed: records wait in memory */
+    storage storage; /* storage.h: the database, and the records waiting while it fails */
     struct budget_request *budget_waiting; /* reservations waiting for the store (budget.c) */
     loop_timer *budget_timer;
     double budget_wait_s;
     struct budget_request *budget_settling; /* refused only for reservations still pending */
     loop_timer *settle_timer;
-    int db_is_file;               /* the database is a file whose identity is watched */
-    unsigned long long db_dev, db_ino;
-    int64_t lost_interactions;
-    int64_t lost_audited;         /* of them, counted in a "records_lost" audit event */
     struct cache_policy *cache;
     struct ratelimiter *limiter;
     struct response_cache *responses;
@@ -135,7 +129,7 @@ int engine_open_store(nyx_engine *e);
 int engine_open_templates(nyx_engine *e, error_info *err);
 /* Unique interaction id, written to out (at least 40 bytes). */
 void engine_new_id(nyx_engine *e, char *out, size_t size);
-/* Makes e->store pass every free text and name it writes through the storage mode's
+/* Makes e->storage.db pass every free text and name it writes through the storage mode's
  * redaction (store_text.c). */
 void engine_filter_store_text(nyx_engine *e);
 

@@ -7,7 +7,7 @@ const char *engine_errmsg(const nyx_engine *e) { return e->errmsg; }
 int engine_started(const nyx_engine *e) { return e->started; }
 const engine_config *engine_cfg(const nyx_engine *e) { return &e->cfg; }
 event_loop *engine_loop(nyx_engine *e) { return e->loop; }
-struct store_db *engine_store(nyx_engine *e) { return e->store; }
+struct store_db *engine_store(nyx_engine *e) { return e->storage.db; }
 struct model_table *engine_models(nyx_engine *e) { return e->models; }
 struct cache_policy *engine_cache(nyx_engine *e) { return e->cache; }
 struct ratelimiter *engine_limiter(nyx_engine *e) { return e->limiter; }
@@ -17,8 +17,8 @@ uint64_t engine_next_seq(nyx_engine *e) { return ++e->id_seq; }
 
 void engine_counters_read(nyx_engine *e, engine_counters *out)
 {
-    *out = (engine_counters){&e->stats, &e->by_model, &e->by_agent, &e->by_template, e->degraded,
-                             e->lost_interactions, e->breaker_opens, e->connections, e->tls_handshakes,
+    *out = (engine_counters){&e->stats, &e->by_model, &e->by_agent, &e->by_template, e->storage.degraded,
+                             e->storage.lost_interactions, e->breaker_opens, e->connections, e->tls_handshakes,
                              e->miss_reasons};
 }
 

@@ -61,7 +61,7 @@ static void stop_read(void *ud, int rc, char *text, const error_info *err)
 
 void news_read(nyx_engine *e)
 {
-    if (e->news || !e->store)
+    if (e->news || !e->storage.db)
         return;
     struct news_read *n = calloc(1, sizeof *n);
     if (!n || !(n->rows = settings_rows_new(e))) {
@@ -75,10 +75,10 @@ void news_read(nyx_engine *e)
     e->news_again = 0;
     error_info err;
     error_clear(&err);
-    if (store_config_list_async(e->store, settings_rows_add, n->rows, rows_read, n, &err) != 0)
+    if (store_config_list_async(e->storage.db, settings_rows_add, n->rows, rows_read, n, &err) != 0)
         rows_read(n, -1, -1, &err);
     error_clear(&err);
-    if (store_control_get_async(e->store, "stop", stop_read, n, &err) != 0)
+    if (store_control_get_async(e->storage.db, "stop", stop_read, n, &err) != 0)
         stop_read(n, -1, NULL, &err);
 }
 

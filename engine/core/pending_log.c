@@ -78,17 +78,17 @@ static void retry_later(void *ud);
  * a call waits for it: then the loop has work until the record is written or given up. */
 static void schedule(nyx_engine *e)
 {
-    struct pending_log *q = e->pending;
+    struct pending_log *q = e->storage.pending;
     int busy = q && q->waiters > 0;
     if (!e->loop)
         return;
-    if (e->pending_timer && busy && !q->timer_busy) {
-        loop_timer_cancel(e->loop, e->pending_timer);
-        e->pending_timer = NULL;
+    if (e->storage.pending_timer && busy && !q->timer_busy) {
+        loop_timer_cancel(e->loop, e->storage.pending_timer);
+        e->storage.pending_timer = NULL;
     }
-    if (e->pending_timer)
+    if (e->storage.pending_timer)
         return;
-    e->pending_timer = busy ? loop_timer_add(e->loop, RETRY_SECONDS, retry_later, e)
+    e->storage.pending_timer = busy ? loop_timer_add(e->loop, RETRY_SECONDS, retry_later, e)
                             : loop_timer_add_background(e->loop, RETRY_SECONDS, retry_later, e);
     if (q)
         q->timer_busy = busy;
@@ -112,7 +112,7 @@ void pending_log_add_waiting(nyx_engine *e, const interaction_rec *it, const cha
         p->done = done;
         p->ud = ud;
         p->deadline = why->retryable ? deadline : 0; /* waiting will not cure the others */
-        e->pending->waiters++;
+        e->storage.pending->waiters++;
         schedule(e);
         return;
     }
@@ -126,17 +126,17 @@ void pending_log_add_waiting(nyx_engine *e, const interaction_rec *it, const cha
 static pending *add(nyx_engine *e, const interaction_rec *it, const char *reservation, double actual_usd,
                     const char *why)
 {
-    if (!e->degraded) {
-        e->degraded = 1;
+    if (!e->storage.degraded) {
+        e->storage.degraded = 1;
         engine_log(e, NYX_LOG_WARN, "nyx: storage failed (%s); %s", why,
                    e->cfg.durability == DURABILITY_STRICT
                        ? "records wait in memory until it is back, and results wait for their records "
                          "(NYX_DURABILITY=strict)"
                        : "calls go on and their records wait in memory until it is back");
     }
-    struct pending_log *q = e->pending;
-    if (!q && !(q = e->pending = calloc(1, sizeof *q))) {
-        e->lost_interactions++;
+    struct pending_log *q = e->storage.pending;
+    if (!q && !(q = e->storage.pending = calloc(1, sizeof *q))) {
+        e->storage.lost_interactions++;
         return NULL;
     }
     if (q->n == q->cap) {
@@ -144,7 +144,7 @@ static pending *add(nyx_engine *e, const interaction_rec *it, const char *reserv
         size_t cap = q->cap ? (q->cap * 2 < max ? q->cap * 2 : max) : (max < 64 ? max : 64);
         pending *items = q->n < max ? realloc(q->items, cap * sizeof *items) : NULL;
         if (!items) {
-            e->lost_interactions++;
+            e->storage.lost_interactions++;
             engine_warn_once(e, "pending-overflow", "nyx: the queue of unwritten records is full; records are being lost");
             return NULL;
         }
@@ -154,7 +154,7 @@ static pending *add(nyx_engine *e, const interaction_rec *it, const char *reserv
     pending *p = &q->items[q->n];
     memset(p, 0, sizeof *p);
     if (copy_item(p, it) != 0) {
-        e->lost_interactions++;
+        e->storage.lost_interactions++;
         return NULL;
     }
     if (reservation) {
@@ -211,8 +211,8 @@ static void answer_waiting_in(struct pending_log *q, pending *items, size_t coun
 
 static void answer_waiting(nyx_engine *e, const error_info *err, int all)
 {
-    if (e->pending)
-        answer_waiting_in(e->pending, e->pending->items, e->pending->n, err, all);
+    if (e->storage.pending)
+        answer_waiting_in(e->storage.pending, e->storage.pending->items, e->storage.pending->n, err, all);
 }
 
 /* A try failed: the callers past their deadline hear it, and all of them when waiting will
@@ -220,35 +220,35 @@ static void answer_waiting(nyx_engine *e, const error_info *err, int all)
 static size_t unwritten(nyx_engine *e, const error_info *err)
 {
     answer_waiting(e, err, !err->retryable);
-    return e->pending ? e->pending->n : 0;
+    return e->storage.pending ? e->storage.pending->n : 0;
 }
 
 size_t pending_log_flush(nyx_engine *e)
 {
-    struct pending_log *q = e->pending;
+    struct pending_log *q = e->storage.pending;
     if (!q || q->n == 0)
         return 0;
     error_info err;
     error_clear(&err);
-    if (!e->store && engine_open_store(e) != 0) {
+    if (!e->storage.db && engine_open_store(e) != 0) {
         error_set(&err, "store_error", 0, "%s", e->errmsg);
         err.retryable = 1; /* a file that cannot be opened now may be later */
         return unwritten(e, &err);
     }
-    if (store_batch_begin(e->store, &err) != 0)
+    if (store_batch_begin(e->storage.db, &err) != 0)
         return unwritten(e, &err);
     for (size_t i = 0; i < q->n; i++) {
         pending *p = &q->items[i];
-        if (store_log_interaction_settle(e->store, &p->it, p->has_reservation ? p->reservation : NULL,
+        if (store_log_interaction_settle(e->storage.db, &p->it, p->has_reservation ? p->reservation : NULL,
                                          p->actual_usd, &err) != 0) {
             /* All of it waits for the next try (writing a record twice is harmless: by id). The
              * batch is closed, or every later try would be refused as a second batch. */
             error_info ignored;
-            store_batch_rollback(e->store, &ignored);
+            store_batch_rollback(e->storage.db, &ignored);
             return unwritten(e, &err);
         }
     }
-    if (store_batch_commit(e->store, &err) != 0)
+    if (store_batch_commit(e->storage.db, &err) != 0)
         return unwritten(e, &err);
     size_t written = q->n;
     for (size_t i = 0; i < q->n; i++)
@@ -258,17 +258,17 @@ size_t pending_log_flush(nyx_engine *e)
     q->items = NULL;
     q->n = q->cap = 0;
     q->waiters = 0;
-    e->degraded = 0;
+    e->storage.degraded = 0;
     engine_log(e, NYX_LOG_INFO, "nyx: storage is back; %zu waiting records written", written);
     answer_waiting_in(NULL, items, written, NULL, 1);
     free(items);
-    return e->pending ? e->pending->n : 0;
+    return e->storage.pending ? e->storage.pending->n : 0;
 }
 
 static void retry_later(void *ud)
 {
     nyx_engine *e = ud;
-    e->pending_timer = NULL;
+    e->storage.pending_timer = NULL;
     if (pending_log_flush(e) > 0)
         schedule(e);
 }
@@ -277,29 +277,29 @@ long long pending_log_finish(nyx_engine *e)
 {
     if (!e)
         return 0;
-    for (double until = clock_now_s() + 10; store_busy(e->store) > 0 && clock_now_s() < until;)
+    for (double until = clock_now_s() + 10; store_busy(e->storage.db) > 0 && clock_now_s() < until;)
         loop_poll(e->loop, 50);
     call_log_flush(e);
     pending_log_close(e);
-    int64_t unreported = e->lost_interactions - e->lost_audited;
-    if (unreported > 0 && e->store) {
+    int64_t unreported = e->storage.lost_interactions - e->storage.lost_audited;
+    if (unreported > 0 && e->storage.db) {
         char detail[160];
         snprintf(detail, sizeof detail, "%lld interaction records could not be written and are lost",
                  (long long)unreported);
         error_info err;
         error_clear(&err);
-        if (store_audit(e->store, "records_lost", NULL, NULL, detail, &err) == 0)
-            e->lost_audited = e->lost_interactions;
+        if (store_audit(e->storage.db, "records_lost", NULL, NULL, detail, &err) == 0)
+            e->storage.lost_audited = e->storage.lost_interactions;
     }
-    return (long long)e->lost_interactions;
+    return (long long)e->storage.lost_interactions;
 }
 
 void pending_log_close(nyx_engine *e)
 {
-    struct pending_log *q = e->pending;
-    if (e->pending_timer) {
-        loop_timer_cancel(e->loop, e->pending_timer);
-        e->pending_timer = NULL;
+    struct pending_log *q = e->storage.pending;
+    if (e->storage.pending_timer) {
+        loop_timer_cancel(e->loop, e->storage.pending_timer);
+        e->storage.pending_timer = NULL;
     }
     if (!q)
         return;
@@ -307,12 +307,12 @@ void pending_log_close(nyx_engine *e)
         error_info err;
         error_set(&err, "store_error", 0, "the engine closed before the database took it");
         answer_waiting(e, &err, 1);
-        e->lost_interactions += (int64_t)q->n;
+        e->storage.lost_interactions += (int64_t)q->n;
         engine_log(e, NYX_LOG_ERROR, "nyx: %zu interaction records could not be written and are lost", q->n);
         for (size_t i = 0; i < q->n; i++)
             free_item(&q->items[i]);
     }
     free(q->items);
     free(q);
-    e->pending = NULL;
+    e->storage.pending = NULL;
 }

@@ -127,17 +127,17 @@ int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_r
     error_clear(&err);
     int rc;
     if (strcmp(kind, "stats") == 0)
-        rc = store_query_stats(e->store, &f, row, row_ud, &err);
+        rc = store_query_stats(e->storage.db, &f, row, row_ud, &err);
     else if (strcmp(kind, "log") == 0)
-        rc = store_query_log(e->store, &f, row, row_ud, &err);
+        rc = store_query_log(e->storage.db, &f, row, row_ud, &err);
     else if (strcmp(kind, "audit") == 0)
-        rc = store_query_audit(e->store, &f, row, row_ud, &err);
+        rc = store_query_audit(e->storage.db, &f, row, row_ud, &err);
     else if (strcmp(kind, "budget") == 0)
-        rc = store_budget_status(e->store, row, row_ud, &err);
+        rc = store_budget_status(e->storage.db, row, row_ud, &err);
     else if (strcmp(kind, "thoughts") == 0)
-        rc = store_query_thoughts(e->store, f.session, row, row_ud, &err);
+        rc = store_query_thoughts(e->storage.db, f.session, row, row_ud, &err);
     else if (strcmp(kind, "iterations") == 0)
-        rc = store_query_iterations(e->store, f.session, row, row_ud, &err);
+        rc = store_query_iterations(e->storage.db, f.session, row, row_ud, &err);
     else if (strcmp(kind, "templates") == 0)
         rc = templates_list(e->templates, row, row_ud, &err);
     else if (strcmp(kind, "template_history") == 0)
@@ -158,7 +158,7 @@ int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_r
             engine_set_error(e, "the exchange query needs the option id=INTERACTION_ID");
             return NYX_EINVAL;
         }
-        rc = store_query_exchange(e->store, id, row, row_ud, &err);
+        rc = store_query_exchange(e->storage.db, id, row, row_ud, &err);
     } else {
         engine_set_error(e, "unknown query \"%.40s\" (stats, log, thoughts, iterations, budget, audit, templates, "
                             "template_history, template_stats, config, models, reprice or exchange)", kind);

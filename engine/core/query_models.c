@@ -264,7 +264,7 @@ int query_reprice(nyx_engine *e, const store_filter *f, store_row_fn fn, void *u
         error_set(err, "invalid_state", 0, "the model table did not load");
         return -1;
     }
-    int rc = store_query_usage(e->store, f, reprice_row, &a, err);
+    int rc = store_query_usage(e->storage.db, f, reprice_row, &a, err);
     if (rc == 0 && a.failed) {
         error_set(err, "out_of_memory", 0, "out of memory repricing the log");
         rc = -1;

@@ -276,14 +276,14 @@ int settings_rows_add(void *ud, int ncols, const char *const *names, const char 
 
 int settings_load(nyx_engine *e, error_info *err)
 {
-    if (!e->settings || !e->store)
+    if (!e->settings || !e->storage.db)
         return 0;
     settings_rows *r = settings_rows_new(e);
     if (!r) {
         error_set(err, "out_of_memory", 0, "out of memory reading the settings");
         return -1;
     }
-    if (store_config_list(e->store, settings_rows_add, r, err) != 0) {
+    if (store_config_list(e->storage.db, settings_rows_add, r, err) != 0) {
         settings_rows_free(r);
         return -1;
     }
@@ -300,7 +300,7 @@ static int ensure_loaded(nyx_engine *e, error_info *err)
     }
     if (e->settings->loaded)
         return 0;
-    if (!e->store && !e->started && engine_open_store(e) != 0) {
+    if (!e->storage.db && !e->started && engine_open_store(e) != 0) {
         error_set(err, "store_error", 0, "%s", e->errmsg);
         return -1;
     }
@@ -340,14 +340,14 @@ int settings_set(nyx_engine *e, const char *key, const char *value, error_info *
     char *canon = NULL;
     if (value && !(canon = setting_check(k, k->key, value, err)))
         return -1;
-    if (ensure_loaded(e, err) != 0 || !e->store) {
-        if (!e->store && !err->type[0])
+    if (ensure_loaded(e, err) != 0 || !e->storage.db) {
+        if (!e->storage.db && !err->type[0])
             error_set(err, "store_error", 0, "cannot set %s: the database is unavailable", key);
         free(canon);
         return -1;
     }
     e->local_changes++;
-    if (store_config_set(e->store, key, canon, err) != 0) {
+    if (store_config_set(e->storage.db, key, canon, err) != 0) {
         free(canon);
         return -1;
     }
@@ -355,7 +355,7 @@ int settings_set(nyx_engine *e, const char *key, const char *value, error_info *
     snprintf(detail, sizeof detail, canon ? "%s=%.500s" : "%s removed", key, canon);
     error_info aerr;
     error_clear(&aerr);
-    store_audit(e->store, "config_set", NULL, NULL, detail, &aerr);
+    store_audit(e->storage.db, "config_set", NULL, NULL, detail, &aerr);
     settings *s = e->settings;
     free(s->db[i]);
     s->db[i] = canon;
@@ -413,12 +413,12 @@ int settings_template_write_allowed(nyx_engine *e, const char *agent, const char
         error_set(err, "permission_denied", 0,
                       "creating or changing template \"%.60s\" needs an agent named in templates.writers (%.200s)",
                       template_name, value_of(s, w));
-    if (e->store) {
+    if (e->storage.db) {
         char detail[200];
         snprintf(detail, sizeof detail, "template=%.120s", template_name);
         error_info aerr;
         error_clear(&aerr);
-        store_audit(e->store, "template_write_refused", NULL, agent, detail, &aerr);
+        store_audit(e->storage.db, "template_write_refused", NULL, agent, detail, &aerr);
     }
     return -1;
 }

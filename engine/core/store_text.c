@@ -25,5 +25,5 @@ static int filter(void *ud, const char *text, int name, char **copy)
 
 void engine_filter_store_text(nyx_engine *e)
 {
-    store_set_text_filter(e->store, filter, e);
+    store_set_text_filter(e->storage.db, filter, e);
 }

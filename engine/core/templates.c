@@ -12,9 +12,9 @@
 static store_db *host_store(void *ud, const char **why)
 {
     nyx_engine *e = ud;
-    if (!e->store && engine_open_store(e) != 0)
+    if (!e->storage.db && engine_open_store(e) != 0)
         *why = e->errmsg;
-    return e->store;
+    return e->storage.db;
 }
 
 static void host_warn(void *ud, const char *key, const char *message)

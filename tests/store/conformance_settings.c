@@ -223,7 +223,7 @@ static void test_precedence(void)
         error_info err;
         error_clear(&err);
         CHECK_INT(engine_open_store(e), 0);
-        CHECK_INT(store_config_set(e->store, "budget.monthly_usd", "plenty", &err), 0);
+        CHECK_INT(store_config_set(e->storage.db, "budget.monthly_usd", "plenty", &err), 0);
         CHECK_INT(settings_load(e, &err), 0);
         CHECK_STR(got(e, "budget.monthly_usd"), "-@default");
         nyx_close(e);
@@ -272,7 +272,7 @@ static int reserve_now(nyx_engine *e, budget_scopes *s, double amount, char *id,
     budget_request r = {.e = e, .s = s, .amount_usd = amount, .id = id, .id_size = id_size,
                         .done = reserved, .ud = &out};
     budget_reserve(&r);
-    if (out.rc == -2 && drive(e->store, 10) != 0)
+    if (out.rc == -2 && drive(e->storage.db, 10) != 0)
         fprintf(stderr, "reservation: no answer\n");
     if (out.rc != 0)
         *err = out.err;
@@ -306,9 +306,9 @@ static void test_soft_budget(void)
     CHECK_INT(s.soft[0], 1);
     error_clear(&err);
     CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), 0);
-    CHECK_INT(store_budget_settle(e->store, id, 0.02, &err), 0);
+    CHECK_INT(store_budget_settle(e->storage.db, id, 0.02, &err), 0);
     CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), 0);
-    CHECK_INT(store_budget_settle(e->store, id, 0.02, &err), 0);
+    CHECK_INT(store_budget_settle(e->storage.db, id, 0.02, &err), 0);
     CHECK_INT(count_events("budget_soft_limit"), 1);
     CHECK(strncmp(events[0].scope, "day:", 4) == 0);
     textbuf b = {0};
