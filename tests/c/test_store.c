@@ -619,6 +619,42 @@ static void test_checkpoints(void)
     store_close(s);
 }
 
+/* ---- memory: the page cache stays small however much is written ---- */
+
+/* 3 MB of distinct records pass through the writer's connection; SQLite would keep up to
+ * 2 MB of their pages cached by default, the store keeps its cache to 512 KiB. */
+static void test_page_cache(void)
+{
+    char path[300];
+    path_in_tmp(path, sizeof path, "cache.db");
+    error_info err;
+    error_clear(&err);
+    store_db *s = store_open(path, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    static char text[3000];
+    for (int n = 0; n < 1000; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "p%d", n);
+        for (size_t i = 0; i + 1 < sizeof text; i++)
+            text[i] = (char)('a' + (n * 7 + (int)i * 13) % 26);
+        interaction_rec it = make(id, T0 + n);
+        it.prompt_text = text;
+        if (store_log_interaction(s, &it, &err) != 0) {
+            CHECK(0);
+            fprintf(stderr, "%s\n", err.message);
+            break;
+        }
+    }
+    int used = 0, highwater = 0;
+    CHECK_INT(sqlite3_db_status(sq_of(s)->db, SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0), SQLITE_OK);
+    CHECK(used > 0);
+    CHECK(used <= 640 * 1024); /* 512 KiB of pages, and their headers */
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions"), 1000);
+    store_close(s);
+}
+
 /* ---- durability: SIGKILL right after a commit loses nothing ---- */
 
 static void test_sigkill(void)
@@ -750,6 +786,7 @@ int main(void)
         {"locked", test_locked},
         {"full", test_full},
         {"checkpoints", test_checkpoints},
+        {"page_cache", test_page_cache},
         {"sigkill", test_sigkill},
         {"reader_sees_commits", test_reader_sees_commits},
         {NULL, NULL},
