@@ -24,6 +24,7 @@ static int64_t min_tokens(void *ud, const char *model)
 
 static const sim_models models = {min_tokens, NULL, NULL, NULL};
 
+/* A response; zero it before its first use (each request frees the body of the one before). */
 typedef struct resp {
     long status;
     char *body;
@@ -48,6 +49,7 @@ static cJSON *req(const char *method, const char *path, const char *body, resp *
 {
     char url[512];
     snprintf(url, sizeof url, "%s/v1/messages/batches%s", base, path);
+    free(r->body); /* a resp is reused: its last body goes */
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
     struct curl_slist *hs = curl_slist_append(NULL, "x-api-key: k");
@@ -97,7 +99,7 @@ static sim_server *start(double delay_ms, double expiry_ms) { return start_max(d
 static void test_create_and_results(void)
 {
     sim_server *s = start(0, 0);
-    resp r;
+    resp r = {0};
     cJSON *b = req("POST", "",
                    "{\"requests\":[{\"custom_id\":\"r1\",\"params\":" P("first") "},"
                    "{\"custom_id\":\"r2\",\"params\":{\"model\":\"claude-nope\",\"max_tokens\":5,"
@@ -116,7 +118,7 @@ static void test_create_and_results(void)
     char path[128];
     snprintf(path, sizeof path, "/%s/results", str(b, "id") ? str(b, "id") : "");
     free(r.body);
-    resp rr;
+    resp rr = {0};
     cJSON_Delete(req("GET", path, NULL, &rr));
     CHECK_INT(rr.status, 200);
     /* JSONL: one line per request, each custom id once, not in submission order. */
@@ -163,14 +165,14 @@ static void test_validation(void)
         "not json",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        resp r;
+        resp r = {0};
         cJSON *o = req("POST", "", bad[i], &r);
         CHECK_INT(r.status, 400);
         CHECK_STR(str(cJSON_GetObjectItem(o, "error"), "type"), "invalid_request_error");
         cJSON_Delete(o);
         free(r.body);
     }
-    resp r;
+    resp r = {0};
     cJSON_Delete(req("GET", "/msgbatch_nope", NULL, &r));
     CHECK_INT(r.status, 404);
     free(r.body);
@@ -195,12 +197,12 @@ static void test_cache_inside(void)
              "\"system\":[{\"type\":\"text\",\"text\":\"%s\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
              "\"messages\":[{\"role\":\"user\",\"content\":\"two\"}]}}]}",
              sys, sys);
-    resp r;
+    resp r = {0};
     cJSON *b = req("POST", "", body, &r);
     char path[128];
     snprintf(path, sizeof path, "/%s/results", str(b, "id") ? str(b, "id") : "");
     free(r.body);
-    resp rr;
+    resp rr = {0};
     cJSON_Delete(req("GET", path, NULL, &rr));
     CHECK(rr.body && strstr(rr.body, "\"ephemeral_1h_input_tokens\":0") != NULL); /* b reads */
     CHECK(rr.body && strstr(rr.body, "\"cache_read_input_tokens\":0,") != NULL);  /* a writes */
@@ -218,13 +220,11 @@ static void test_cache_inside(void)
 static void test_cancel_list_delete(void)
 {
     sim_server *s = start(3600.0 * 1000.0, 0); /* an hour: nothing ends on its own here */
-    resp r;
+    resp r = {0};
     cJSON *b1 = req("POST", "", "{\"requests\":[{\"custom_id\":\"a\",\"params\":" P("x") "}]}", &r);
-    free(r.body);
     cJSON *b = req("POST", "",
                    "{\"requests\":[{\"custom_id\":\"a\",\"params\":" P("x") "},{\"custom_id\":\"b\",\"params\":" P("y") "}]}",
                    &r);
-    free(r.body);
     CHECK_STR(str(b, "processing_status"), "in_progress");
     CHECK_INT(count(b, "processing"), 2);
     const char *id = str(b, "id") ? str(b, "id") : "";
@@ -232,46 +232,37 @@ static void test_cancel_list_delete(void)
     snprintf(path, sizeof path, "/%s/results", id);
     cJSON_Delete(req("GET", path, NULL, &r));
     CHECK_INT(r.status, 400); /* no results while processing */
-    free(r.body);
     snprintf(path, sizeof path, "/%s", id);
     cJSON_Delete(req("DELETE", path, NULL, &r));
     CHECK_INT(r.status, 400); /* nor delete */
-    free(r.body);
 
     cJSON *l = req("GET", "?limit=1", NULL, &r);
-    free(r.body);
     CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(l, "data")), 1);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(l, "has_more")));
     CHECK_STR(str(l, "first_id"), id); /* newest first */
     char next[160];
     snprintf(next, sizeof next, "?limit=5&after_id=%s", id);
     cJSON *l2 = req("GET", next, NULL, &r);
-    free(r.body);
     CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(l2, "data")), 1);
     CHECK_STR(str(l2, "first_id"), str(b1, "id"));
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(l2, "has_more")));
 
     snprintf(path, sizeof path, "/%s/cancel", id);
     cJSON *c = req("POST", path, NULL, &r);
-    free(r.body);
     CHECK_STR(str(c, "processing_status"), "canceling");
     CHECK(str(c, "cancel_initiated_at") != NULL);
     snprintf(path, sizeof path, "/%s", id);
     cJSON *g = req("GET", path, NULL, &r);
-    free(r.body);
     CHECK_STR(str(g, "processing_status"), "ended");
     CHECK_INT(count(g, "canceled"), 2);
     snprintf(path, sizeof path, "/%s/results", id);
     cJSON_Delete(req("GET", path, NULL, &r));
     CHECK(r.body && strstr(r.body, "{\"custom_id\":\"a\",\"result\":{\"type\":\"canceled\"}}") != NULL);
-    free(r.body);
     snprintf(path, sizeof path, "/%s", id);
     cJSON *d = req("DELETE", path, NULL, &r);
-    free(r.body);
     CHECK_STR(str(d, "type"), "message_batch_deleted");
     cJSON_Delete(req("GET", path, NULL, &r));
     CHECK_INT(r.status, 404);
-    free(r.body);
     cJSON_Delete(req("GET", "?limit=0", NULL, &r));
     CHECK_INT(r.status, 400);
     free(r.body);
@@ -296,7 +287,7 @@ static void test_batch_body_limit(void)
                               i ? "," : "", i);
     snprintf(body + n, 20000 - n, "]}");
     CHECK(strlen(body) > 4000);
-    resp r;
+    resp r = {0};
     cJSON *b = req("POST", "", body, &r);
     CHECK_INT(r.status, 200);
     CHECK_INT(count(b, "succeeded"), 40);
@@ -309,9 +300,8 @@ static void test_batch_body_limit(void)
 static void test_expiry(void)
 {
     sim_server *s = start(3600.0 * 1000.0, 1); /* expires after 1 ms, long before processing */
-    resp r;
+    resp r = {0};
     cJSON *b = req("POST", "", "{\"requests\":[{\"custom_id\":\"a\",\"params\":" P("x") "}]}", &r);
-    free(r.body);
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL);
     char path[128];

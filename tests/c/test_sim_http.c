@@ -60,6 +60,7 @@ static const sim_models models = {min_tokens, canonical, NULL, accepts};
 
 /* ---- HTTP client ---- */
 
+/* A response; zero it before its first use (each request frees the body of the one before). */
 typedef struct resp {
     CURLcode rc;
     long status;
@@ -109,6 +110,7 @@ static CURL *make_easy(const request *q, resp *r, struct curl_slist **hs)
     CURL *c = curl_easy_init();
     char url[256];
     snprintf(url, sizeof url, "%s%s", base_url, q->path);
+    free(r->body); /* a resp is reused: its last body goes */
     memset(r, 0, sizeof *r);
     *hs = NULL;
     if (!(q->flags & NO_KEY))
@@ -185,30 +187,28 @@ static const char *header(const resp *r, const char *name, char *buf, size_t n)
 
 static cJSON *json_of(const resp *r) { return r->body ? cJSON_Parse(r->body) : NULL; }
 
-static long long num(const cJSON *o, const char *path)
+/* The item at "a.b.c" in o, or NULL. */
+static const cJSON *at(const cJSON *o, const char *path)
 {
-    /* "a.b.c" */
     char key[64];
-    const char *p = path;
-    while (o && *p) {
+    for (const char *p = path; o && *p;) {
         size_t n = strcspn(p, ".");
         snprintf(key, sizeof key, "%.*s", (int)n, p);
         o = cJSON_GetObjectItemCaseSensitive(o, key);
         p += n + (p[n] == '.');
     }
+    return o;
+}
+
+static long long num(const cJSON *o, const char *path)
+{
+    o = at(o, path);
     return o && cJSON_IsNumber(o) ? (long long)o->valuedouble : -999999;
 }
 
 static const char *str(const cJSON *o, const char *path)
 {
-    char key[64];
-    const char *p = path;
-    while (o && *p) {
-        size_t n = strcspn(p, ".");
-        snprintf(key, sizeof key, "%.*s", (int)n, p);
-        o = cJSON_GetObjectItemCaseSensitive(o, key);
-        p += n + (p[n] == '.');
-    }
+    o = at(o, path);
     return o && cJSON_IsString(o) ? o->valuestring : NULL;
 }
 
@@ -269,7 +269,7 @@ static char *body(const char *model, int sys_tokens, const char *ttl, int salt, 
 
 static long long count_tokens(const char *b)
 {
-    resp r;
+    resp r = {0};
     cJSON *o = cJSON_Parse(b);
     cJSON_DeleteItemFromObject(o, "max_tokens");
     cJSON_DeleteItemFromObject(o, "stream");
@@ -288,7 +288,7 @@ static long long count_tokens(const char *b)
 
 static void control(const char *method, const char *path, const char *json)
 {
-    resp r;
+    resp r = {0};
     request q = {method, path, json, 0, 0};
     http(&q, &r);
     if (r.status != 200) {
@@ -302,38 +302,32 @@ static void control(const char *method, const char *path, const char *json)
 
 static void test_auth_and_validation(void)
 {
-    resp r;
+    resp r = {0};
     char *b = body(MODEL, 50, NULL, 1, 0, 100);
     request q = {"POST", "/v1/messages", b, NO_KEY, 0};
     http(&q, &r);
     expect_error(&r, 401, "authentication_error");
-    resp_free(&r);
     q.flags = BAD_KEY;
     http(&q, &r);
     expect_error(&r, 401, "authentication_error");
-    resp_free(&r);
     q.flags = NO_VERSION;
     http(&q, &r);
     expect_error(&r, 400, "invalid_request_error");
     CHECK(strstr(r.body, "anthropic-version") != NULL);
-    resp_free(&r);
     free(b);
 
     b = body("claude-nope-1", 50, NULL, 1, 0, 100);
     post("/v1/messages", b, &r);
     expect_error(&r, 404, "not_found_error");
     CHECK(strstr(r.body, "claude-nope-1") != NULL);
-    resp_free(&r);
     free(b);
 
     post("/v1/messages", "{\"model\":", &r);
     expect_error(&r, 400, "invalid_request_error");
-    resp_free(&r);
     post("/v1/messages",
          "{\"model\":\"" MODEL "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
     expect_error(&r, 400, "invalid_request_error");
     CHECK(strstr(r.body, "max_tokens") != NULL);
-    resp_free(&r);
 
     /* Five cache_control marks. */
     const char *five =
@@ -347,7 +341,6 @@ static void test_auth_and_validation(void)
     post("/v1/messages", five, &r);
     expect_error(&r, 400, "invalid_request_error");
     CHECK(strstr(r.body, "A maximum of 4 blocks with cache_control") != NULL);
-    resp_free(&r);
 
     /* Over max_body (64 KiB in this run). */
     char *big = malloc(100000);
@@ -356,7 +349,6 @@ static void test_auth_and_validation(void)
     memcpy(big, "{\"model\":\"", 10);
     post("/v1/messages", big, &r);
     expect_error(&r, 413, "request_too_large");
-    resp_free(&r);
     free(big);
 
     request get = {"GET", "/v1/nothing", NULL, 0, 0};
@@ -409,7 +401,7 @@ static void test_model_params(void)
         snprintf(doc, sizeof doc,
                  "{\"model\":\"%s\",\"max_tokens\":10,%s,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
                  cases[i].model, cases[i].extra);
-        resp r;
+        resp r = {0};
         post("/v1/messages", doc, &r);
         if (cases[i].field) {
             expect_error(&r, 400, "invalid_request_error");
@@ -419,7 +411,7 @@ static void test_model_params(void)
         }
         resp_free(&r);
     }
-    resp r;
+    resp r = {0};
     post("/v1/messages",
          "{\"model\":\"claude-haiku-5-5\",\"max_tokens\":10,\"speed\":\"fast\",\"inference_geo\":\"us\","
          "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
@@ -437,7 +429,7 @@ static void test_model_params(void)
 
 static void test_caching(void)
 {
-    resp r;
+    resp r = {0};
     long long in, rd, wr, w1h, out;
     char h[64];
 
@@ -451,7 +443,6 @@ static void test_caching(void)
     CHECK_INT(rd, 0);
     CHECK_INT(wr, 0);
     CHECK_INT(in, total);
-    resp_free(&r);
     free(small);
 
     /* Above: the first call writes, the second reads; the parts add up to the total. */
@@ -476,13 +467,11 @@ static void test_caching(void)
     CHECK(text && strncmp(text, "As Salt 3.", 10) == 0);
     CHECK(out >= 20 && out <= 100);
     cJSON_Delete(d);
-    resp_free(&r);
     post("/v1/messages", b, &r);
     usage_of(&r, &in, &rd, &wr, &w1h, &out);
     CHECK_INT(rd, prefix);
     CHECK_INT(wr, 0);
     CHECK_INT(in + rd + wr, total);
-    resp_free(&r);
 
     /* count_tokens neither reads nor writes: a fresh prefix still writes after it. */
     char *b2 = body(MODEL, 1500, "5m", 4, 0, 100);
@@ -491,7 +480,6 @@ static void test_caching(void)
     usage_of(&r, &in, &rd, &wr, &w1h, &out);
     CHECK_INT(rd, 0);
     CHECK(wr > 1024);
-    resp_free(&r);
 
     /* The alias reports the canonical id and shares its cache. */
     char *alias = body("sonnet", 1500, "5m", 4, 0, 100);
@@ -500,7 +488,6 @@ static void test_caching(void)
     CHECK_STR(str(d, "model"), MODEL);
     CHECK(num(d, "usage.cache_read_input_tokens") > 1024);
     cJSON_Delete(d);
-    resp_free(&r);
     free(alias);
 
     /* 1h TTL: the write is billed in the 1h bucket. */
@@ -509,7 +496,6 @@ static void test_caching(void)
     usage_of(&r, &in, &rd, &wr, &w1h, &out);
     CHECK(wr > 1024);
     CHECK_INT(w1h, wr);
-    resp_free(&r);
     free(hour);
 
     /* max_tokens cuts. */
@@ -519,7 +505,6 @@ static void test_caching(void)
     CHECK_STR(str(d, "stop_reason"), "max_tokens");
     CHECK_INT(num(d, "usage.output_tokens"), 5);
     cJSON_Delete(d);
-    resp_free(&r);
     free(cut);
 
     /* The log saw it all. */
@@ -536,7 +521,6 @@ static void test_caching(void)
     CHECK_INT(num(last, "cache_read"), prefix);
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(last, "fault")));
     cJSON_Delete(d);
-    resp_free(&r);
 
     /* Reset forgets the cache. */
     control("POST", "/sim/reset", NULL);
@@ -586,7 +570,7 @@ static void test_parallel(void)
     control("POST", "/sim/config", "{\"ttft_ms\":150}");
     char *b = body(MODEL, 1500, "5m", 6, 0, 50);
     const char *bodies[3] = {b, b, b};
-    resp r[3];
+    resp r[3] = {{0}};
     parallel(bodies, 3, r);
     long long first_write = -1;
     for (int i = 0; i < 3; i++) {
@@ -603,7 +587,7 @@ static void test_parallel(void)
         resp_free(&r[i]);
     }
     /* Once a response has begun, the entry is there. */
-    resp one;
+    resp one = {0};
     post("/v1/messages", b, &one);
     long long in, rd, wr, w1h, out;
     usage_of(&one, &in, &rd, &wr, &w1h, &out);
@@ -616,6 +600,7 @@ static void test_parallel(void)
     enum { N = 100 };
     char *many[N];
     resp rs[N];
+    memset(rs, 0, sizeof rs);
     for (int i = 0; i < N; i++)
         many[i] = body(MODEL, 20, NULL, 100 + i, i % 2, 30);
     int64_t t0 = clock_now_us();
@@ -657,12 +642,11 @@ static void test_stream(void)
     char *plain = body(MODEL, 1500, "5m", 7, 0, 300);
     char *streamed = body(MODEL, 1500, "5m", 7, 1, 300);
     long long total = count_tokens(plain);
-    resp r;
+    resp r = {0};
     post("/v1/messages", plain, &r);
     cJSON *pd = json_of(&r);
     long long out = num(pd, "usage.output_tokens");
     CHECK(r.secs >= 0.03 + 0.001 * (double)out - 0.005);
-    resp_free(&r);
 
     post("/v1/messages", streamed, &r);
     char h[128];
@@ -738,7 +722,7 @@ static void test_error_faults(void)
     };
     char *b = body(MODEL, 30, NULL, 8, 0, 20);
     char h[64];
-    resp r;
+    resp r = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char json[200];
         snprintf(json, sizeof json, "{\"faults\":[{\"fault\":\"%s\",\"retry_after\":2}]}",
@@ -753,10 +737,8 @@ static void test_error_faults(void)
         } else {
             CHECK_STR(ra, "2");
         }
-        resp_free(&r);
         post("/v1/messages", b, &r); /* count 1 by default: the next one is fine */
         CHECK_INT(r.status, 200);
-        resp_free(&r);
     }
 
     /* Count, model filter, x-should-retry, retry-after-ms, a custom message. */
@@ -773,13 +755,11 @@ static void test_error_faults(void)
         } else {
             CHECK_INT(r.status, 200);
         }
-        resp_free(&r);
     }
     control("DELETE", "/sim/faults", NULL); /* the haiku rule goes too */
     char *haiku = body("claude-haiku-4-5", 30, NULL, 8, 0, 20);
     post("/v1/messages", haiku, &r);
     CHECK_INT(r.status, 200);
-    resp_free(&r);
     free(haiku);
 
     /* Until cleared (count 0). */
@@ -787,7 +767,6 @@ static void test_error_faults(void)
     for (int i = 0; i < 3; i++) {
         post("/v1/messages", b, &r);
         CHECK_INT(r.status, 529);
-        resp_free(&r);
     }
     control("DELETE", "/sim/faults", NULL);
 
@@ -803,7 +782,7 @@ static void test_connection_faults(sim_server *s)
 {
     char *b = body(MODEL, 30, NULL, 9, 0, 40);
     char *sb = body(MODEL, 30, NULL, 9, 1, 40);
-    resp r;
+    resp r = {0};
     error_info err;
     error_clear(&err);
 
@@ -811,14 +790,12 @@ static void test_connection_faults(sim_server *s)
     CHECK_INT(sim_add_faults_json(s, "{\"faults\":[{\"fault\":\"reset\"}]}", &err), 0);
     post("/v1/messages", b, &r);
     CHECK_INT(r.rc, CURLE_GOT_NOTHING);
-    resp_free(&r);
 
     /* hang forever: the client times out. */
     CHECK_INT(sim_add_faults_json(s, "{\"fault\":\"hang\"}", &err), 0);
     request q = {"POST", "/v1/messages", b, 0, 200};
     http(&q, &r);
     CHECK_INT(r.rc, CURLE_OPERATION_TIMEDOUT);
-    resp_free(&r);
     /* The server notices the client gave up and releases the request (logged with status 0). */
     int released = 0;
     for (int i = 0; i < 100 && !released; i++) {
@@ -829,7 +806,6 @@ static void test_connection_faults(sim_server *s)
         cJSON *e = cJSON_GetArrayItem(reqs, cJSON_GetArraySize(reqs) - 1);
         released = str(e, "fault") && strcmp(str(e, "fault"), "hang") == 0 && num(e, "status") == 0;
         cJSON_Delete(log);
-        resp_free(&r);
         if (!released) {
             struct timespec pause = {0, 20 * 1000000L};
             nanosleep(&pause, NULL);
@@ -841,7 +817,6 @@ static void test_connection_faults(sim_server *s)
     post("/v1/messages", b, &r);
     CHECK_INT(r.status, 200);
     CHECK(r.secs >= 0.11);
-    resp_free(&r);
 
     /* malformed */
     CHECK_INT(sim_add_faults_json(s, "{\"fault\":\"malformed\"}", &err), 0);
@@ -851,7 +826,6 @@ static void test_connection_faults(sim_server *s)
     cJSON *d = json_of(&r);
     CHECK(d == NULL);
     cJSON_Delete(d);
-    resp_free(&r);
     CHECK_INT(sim_add_faults_json(s, "{\"fault\":\"malformed\"}", &err), 0);
     post("/v1/messages", sb, &r);
     CHECK_INT(r.rc, CURLE_OK);
@@ -866,14 +840,12 @@ static void test_connection_faults(sim_server *s)
         }
         CHECK_INT(bad, 1);
     }
-    resp_free(&r);
 
     /* cut: the body stops partway; the stream after 3 events, without message_stop. */
     CHECK_INT(sim_add_faults_json(s, "{\"fault\":\"cut\"}", &err), 0);
     post("/v1/messages", b, &r);
     CHECK(r.rc != CURLE_OK);
     CHECK(r.len > 0);
-    resp_free(&r);
     CHECK_INT(sim_add_faults_json(s, "{\"fault\":\"cut\",\"after_events\":3}", &err), 0);
     post("/v1/messages", sb, &r);
     CHECK(r.rc != CURLE_OK);
@@ -882,7 +854,6 @@ static void test_connection_faults(sim_server *s)
         char *names[16] = {0}, *datas[16];
         CHECK_INT(sse_events(r.body, names, datas, 15), 3);
     }
-    resp_free(&r);
 
     /* stream_error: a 200 that carries an error event after message_start. */
     CHECK_INT(sim_add_faults_json(s, "{\"fault\":\"stream_error\"}", &err), 0);
@@ -895,7 +866,6 @@ static void test_connection_faults(sim_server *s)
               "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"") !=
           NULL);
     CHECK(strstr(r.body, "message_stop") == NULL);
-    resp_free(&r);
 
     /* The log names each fault. */
     request g = {"GET", "/sim/requests", NULL, 0, 0};
@@ -926,7 +896,7 @@ static void test_rate_limits(void)
     control("POST", "/sim/reset", NULL);
     control("POST", "/sim/config", "{\"rpm\":2}");
     char *b = body(MODEL, 30, NULL, 10, 0, 20);
-    resp r;
+    resp r = {0};
     char h[64];
     for (int i = 0; i < 2; i++) {
         post("/v1/messages", b, &r);
@@ -938,19 +908,16 @@ static void test_rate_limits(void)
         const char *reset = header(&r, "anthropic-ratelimit-requests-reset", h, sizeof h);
         CHECK(reset && strlen(reset) == 20 && reset[4] == '-' && reset[10] == 'T' &&
               reset[19] == 'Z');
-        resp_free(&r);
     }
     post("/v1/messages", b, &r);
     expect_error(&r, 429, "rate_limit_error");
     const char *ra = header(&r, "retry-after", h, sizeof h);
     CHECK(ra && atoi(ra) >= 1 && atoi(ra) <= 30);
     CHECK_STR(header(&r, "anthropic-ratelimit-requests-remaining", h, sizeof h), "0");
-    resp_free(&r);
     /* Another model has its own limit. */
     char *haiku = body("claude-haiku-4-5", 30, NULL, 10, 0, 20);
     post("/v1/messages", haiku, &r);
     CHECK_INT(r.status, 200);
-    resp_free(&r);
     free(haiku);
 
     /* Input tokens: cache reads do not count. */
@@ -960,23 +927,19 @@ static void test_rate_limits(void)
     CHECK_INT(r.status, 200);
     CHECK_STR(header(&r, "anthropic-ratelimit-input-tokens-limit", h, sizeof h), "3000");
     CHECK(header(&r, "anthropic-ratelimit-requests-limit", h, sizeof h) == NULL);
-    resp_free(&r);
     post("/v1/messages", cached, &r); /* reads: a handful of tokens counted */
     CHECK_INT(r.status, 200);
-    resp_free(&r);
     char *fresh = body(MODEL, 2000, "5m", 12, 0, 20);
     post("/v1/messages", fresh, &r); /* ~2000 uncached do not fit in what is left */
     expect_error(&r, 429, "rate_limit_error");
     CHECK(strstr(r.body, "input tokens") != NULL);
     CHECK(header(&r, "retry-after", h, sizeof h) && atoi(h) >= 1);
-    resp_free(&r);
 
     /* Output tokens count at max_tokens on admission. */
     control("POST", "/sim/config", "{\"itpm\":0,\"otpm\":100}");
     char *greedy = body(MODEL, 30, NULL, 13, 0, 101);
     post("/v1/messages", greedy, &r);
     expect_error(&r, 429, "rate_limit_error");
-    resp_free(&r);
     control("POST", "/sim/config", "{\"otpm\":0}");
     post("/v1/messages", greedy, &r);
     CHECK_INT(r.status, 200);
@@ -1019,6 +982,7 @@ static void test_stop_with_hangs(void)
     snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", port);
     CHECK_INT(sim_add_faults_json(s, "{\"fault\":\"hang\",\"count\":2}", &err), 0);
     hung h[3];
+    memset(h, 0, sizeof h);
     pthread_t t[3];
     for (int i = 0; i < 3; i++) {
         char *b = body(MODEL, 30, NULL, 20 + i, i == 2, 20);
