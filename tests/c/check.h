@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/error.h"
+
 static int check_failures;
 
 #define CHECK(cond)                                                                   \
@@ -54,6 +56,14 @@ static int check_failures;
             check_failures++;                                                              \
         }                                                                                  \
     } while (0)
+
+/* An error_info cleared for a call to fill. */
+static inline error_info cleared_error(void)
+{
+    error_info e;
+    error_clear(&e);
+    return e;
+}
 
 #define CHECK_DONE()                                                                  \
     do {                                                                              \

@@ -105,8 +105,7 @@ static void marks_at_(int line, const claude_request *r, const char *at)
 
 static int place(cache_policy *p, claude_request *r, double shared_ttl, double now, cache_expect *ex)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     return cache_place_marks(p, r, &sonnet46, shared_ttl, now, ex, &err);
 }
 
@@ -297,8 +296,7 @@ static void test_api_mode(void)
     r.cache_mode = NYX_CACHE_API;
     for (size_t i = 0; i < r.nmessages - 1; i++)
         r.messages[i].blocks[0].mark = NYX_MARK_5M;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(cache_place_marks(p, &r, &sonnet46, 300, 1, &ex, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     request_free(&r);

@@ -43,8 +43,7 @@ static void same_body(claude_json_texts *jt, const char *system, const char *que
 {
     claude_request r;
     request(&r, system, question, mark);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     size_t a_len = 0, b_len = 0;
     char *a = claude_request_json_memo(&r, jt, &a_len, &err);
     char *b = claude_request_json(&r, &b_len, &err);

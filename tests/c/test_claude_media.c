@@ -14,8 +14,7 @@ static const unsigned char PNG[] = "\x89PNG\r\n\x1a\nabc";
 
 static void test_bytes(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char *b = claude_media_block("image", NULL, PNG, sizeof PNG - 1, NULL, &err);
     /* 11 bytes -> 16 base64 characters, the last one padding. */
     CHECK_STR(b, "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\","
@@ -47,8 +46,7 @@ static void test_file(void)
     FILE *f = fdopen(fd, "wb");
     CHECK(f && fwrite("GIF89a", 1, 6, f) == 6);
     fclose(f);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char *b = claude_media_block("image", path, NULL, 0, NULL, &err);
     CHECK(b && strstr(b, "\"media_type\":\"image/gif\",\"data\":\"R0lGODlh\"") != NULL);
     cJSON_free(b);

@@ -51,8 +51,7 @@ static void base(claude_request *r)
 /* Builds r and compares to the expected body; also checks the reported length. */
 static void expect_body(const claude_request *r, const char *want)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     size_t len = 0;
     char *body = claude_request_json(r, &len, &err);
     CHECK_STR(body, want);
@@ -64,8 +63,7 @@ static void expect_body(const claude_request *r, const char *want)
 
 static void expect_invalid(const claude_request *r, const char *message)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     size_t len = 12345;
     char *body = claude_request_json(r, &len, &err);
     CHECK(body == NULL);
@@ -260,8 +258,7 @@ static void test_count_tokens(void)
     r.stream = 1;
     r.top_level_cache = 1;
     r.max_tokens = 0; /* not part of a count_tokens body, so not validated */
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     size_t len = 0;
     char *body = claude_count_tokens_json(&r, &len, &err);
     CHECK_STR(body, "{\"model\":\"claude-sonnet-4-5\","

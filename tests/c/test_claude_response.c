@@ -31,8 +31,7 @@ static void expect_malformed(const char *body, const char *message)
 {
     claude_response r;
     response_init(&r);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(parse(body, strlen(body), &r, &err), -1);
     CHECK_STR(err.type, "api_error");
     CHECK_STR(err.message, message);
@@ -45,8 +44,7 @@ static void test_full(void)
 {
     claude_response r;
     response_init(&r);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(parse(FULL, strlen(FULL), &r, &err), 0);
     CHECK_STR(r.id, "msg_01XFDUDYJgAACzvnptvVoYEL");
     CHECK_STR(r.model, "claude-sonnet-4-5-20250929");

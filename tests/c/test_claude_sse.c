@@ -267,8 +267,7 @@ static void test_error_after_content(void)
     claude_stream *s = claude_stream_new(&r, NULL);
     CHECK(s != NULL);
     CHECK_INT(claude_stream_text_received(s), 0);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(claude_stream_feed(s, body, strlen(body), &err), -1);
     CHECK_STR(err.type, "overloaded_error");
     CHECK_STR(err.message, "Overloaded");
@@ -276,8 +275,7 @@ static void test_error_after_content(void)
     CHECK_INT(err.status, 0);
     CHECK_INT(claude_stream_text_received(s), 1);
     CHECK_STR(r.text, "partial");
-    error_info again;
-    error_clear(&again);
+    error_info again = cleared_error();
     CHECK_INT(claude_stream_feed(s, "\n", 1, &again), -1); /* dead stream stays dead */
     CHECK_STR(again.type, "overloaded_error");
     error_clear(&again);
@@ -491,8 +489,7 @@ static void test_stopped_by_owner(void)
     memset(&sn, 0, sizeof sn);
     claude_response r;
     response_init(&r);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     claude_stream_hooks hooks = {.on_start = on_start, .on_text = on_text, .stopped = stop_after_first, .ud = &sn};
     claude_stream *s = claude_stream_new(&r, &hooks);
     CHECK(s != NULL);

@@ -17,8 +17,7 @@
 
 static model_table *fresh(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     model_table *m = models_new_default(&err);
     if (!m)
         fprintf(stderr, "models_new_default: %s: %s\n", err.type, err.message);
@@ -521,8 +520,7 @@ static void test_accept(void)
     const model_info *h55 = models_find(m, "claude-haiku-5-5"), *h45 = models_find(m, "claude-haiku-4-5");
     claude_request req;
     request_init(&req);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     /* no temperature: nothing to check */
     CHECK_INT(accept_request(h55, &req, &err), 0);
     /* the default is left out where the model takes none, kept where it does */
@@ -830,8 +828,7 @@ static void test_validation(void)
 
     /* a NULL err is allowed; NULL arguments are errors, not crashes */
     CHECK_INT(models_merge_json(m, "{", 1, NULL, NULL), -1);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(models_merge_json(NULL, "{}", 2, NULL, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(models_merge_json(m, NULL, 0, "x", &err), -1);

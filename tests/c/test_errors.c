@@ -20,8 +20,7 @@ static void test_names_and_codes(void)
         CHECK(error_kind_of(k[i].type) == &k[i]); /* each name once */
         CHECK(k[i].code != NYX_OK);
         CHECK(!k[i].retryable || k[i].fallback); /* what may pass on retry may pass on another model */
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         error_set(&err, k[i].type, 0, "x");
         CHECK_INT(error_code(&err), k[i].code);
         /* code -> its first type -> the same code */
@@ -34,8 +33,7 @@ static void test_names_and_codes(void)
     CHECK(error_code_type(NYX_OK) == NULL);
     CHECK(error_kind_of("no_such_type") == NULL);
     CHECK(error_kind_of(NULL) == NULL);
-    error_info other;
-    error_clear(&other);
+    error_info other = cleared_error();
     error_set(&other, "no_such_type", 0, "x");
     CHECK_INT(error_code(&other), NYX_EIO); /* unknown: a failure of the world */
 }

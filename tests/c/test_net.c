@@ -22,8 +22,7 @@ static void clear_env(void)
 
 static void test_headers(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(net_check_header("headers", "x-gateway-route", "eu", &err), 0);
     CHECK_INT(net_check_header("headers", "X-API-Key", "k", &err), -1);
     CHECK_STR(err.type, "invalid_argument");
@@ -152,8 +151,7 @@ static void test_config_checks(void)
 {
     engine_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     clear_env();
     cfg.extra_headers = "{\"x-gateway-route\": 1}";
     CHECK_INT(net_check_config(&cfg, &err), -1);

@@ -327,8 +327,7 @@ static void test_settle_input(void)
  * models whose table entry says so (itpm_counts_cache_reads, false when not given). */
 static void test_input_counted(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     model_table *m = models_new_default(&err);
     CHECK(m != NULL);
     const char *extra = "{\"models\": [{\"id\": \"nyx-old\", \"itpm_counts_cache_reads\": true}]}";

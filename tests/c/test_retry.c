@@ -7,8 +7,7 @@
 
 static error_info error_of(int retryable, double retry_after_s)
 {
-    error_info e;
-    error_clear(&e);
+    error_info e = cleared_error();
     e.retryable = retryable;
     e.retry_after_s = retry_after_s;
     return e;

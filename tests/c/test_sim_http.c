@@ -783,8 +783,7 @@ static void test_connection_faults(sim_server *s)
     char *b = body(MODEL, 30, NULL, 9, 0, 40);
     char *sb = body(MODEL, 30, NULL, 9, 1, 40);
     resp r = {0};
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
 
     /* reset: the connection closes without a response. */
     CHECK_INT(sim_add_faults_json(s, "{\"faults\":[{\"fault\":\"reset\"}]}", &err), 0);
@@ -968,8 +967,7 @@ static void *hang_client(void *arg)
 
 static void test_stop_with_hangs(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     sim_options o;
     sim_options_default(&o);
     o.ttft_ms = 5000; /* streams that would take a long time */
@@ -1011,8 +1009,7 @@ int main(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return 1;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     sim_options o;
     sim_options_default(&o);
     o.api_key = KEY;

@@ -62,8 +62,7 @@ static const template_def *find_partial(void *ud, const char *name)
 
 static void add_partial(partials *p, const char *name, const char *text)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     template_def *t = template_parse(text, strlen(text), name, &err);
     if (!t) {
         fprintf(stderr, "partial %s: %s\n", name, err.message);
@@ -101,8 +100,7 @@ static char last_error[600];
 static const char *render_full(const char *text, const tvalue *vars, partials *p, warnings *w)
 {
     static char out_copy[8192];
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     last_error[0] = '\0';
     template_def *t = template_parse(text, strlen(text), "t.md", &err);
     if (!t) {
@@ -134,8 +132,7 @@ static const char *render(const char *text, const tvalue *vars)
 /* Expects parsing to fail with exactly msg. */
 static void check_parse_error(const char *text, const char *msg, int line)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     template_def *t = template_parse(text, strlen(text), "bad.md", &err);
     if (t) {
         fprintf(stderr, "%s:%d: parse succeeded, expected \"%s\"\n", __FILE__, line, msg);
@@ -394,8 +391,7 @@ static const char *const FM =
 
 static void test_front_matter(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     template_def *t = template_parse(FM, strlen(FM), "council.md", &err);
     CHECK(t != NULL);
     if (!t) {
@@ -590,8 +586,7 @@ static void test_malformed(void)
                 "bad.md:2: front matter: unexpected \"b\" after the value");
 
     /* NULL text with a length, NULL origin. */
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK(template_parse(NULL, 3, NULL, &err) == NULL);
     CHECK_STR(err.message, "template: template_parse: text is NULL");
     template_def *t = template_parse(NULL, 0, NULL, NULL);
@@ -723,8 +718,7 @@ static template_def *load_shipped(const char *name)
         check_failures++;
         return NULL;
     }
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     template_def *t = template_parse(text, len, name, &err);
     free(text);
     if (!t) {
@@ -745,8 +739,7 @@ static char *render_t(const template_def *t, const tvalue *v, warnings *w, error
 
 static void test_shipped(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     warnings w = {{0}, 0};
 
     template_def *ctx = load_shipped("council_context.md");
