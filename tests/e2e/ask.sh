@@ -8,8 +8,6 @@
 set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-ask.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 
 # shellcheck source=lib/check.sh
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"

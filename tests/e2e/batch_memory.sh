@@ -5,11 +5,8 @@
 # less than 180 KB of peak memory each over one row's run (~130 KB; ~220 KB before).
 set -uo pipefail
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-batch-mem.XXXXXX")
 # shellcheck source=lib/check.sh
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 [[ -x /usr/bin/time ]] || { echo "skipped: no /usr/bin/time"; exit 0; }
 if [[ -n "${LD_PRELOAD:-}${ASAN_OPTIONS:-}" ]] || ldd "$NYX_BIN" 2>/dev/null | grep -q 'lib[alt]san'; then
   echo "skipped: memory is not measured under a sanitizer"; exit 0

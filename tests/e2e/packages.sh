@@ -7,8 +7,6 @@ set -uo pipefail
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
 build=$(dirname "$NYX_BIN")
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-packages.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 export NYX_PROVIDER=sim NYX_SIM_TTFT_MS=5 NYX_DB="$work/nyx.db"
 

@@ -9,8 +9,6 @@ set -uo pipefail
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
 command -v script >/dev/null || { echo "script (util-linux) is needed"; exit 1; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-progress.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 

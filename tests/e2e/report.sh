@@ -10,11 +10,8 @@ set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-report.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+cd "$work" || exit 1
 nyx() {
   env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5" "NYX_SIM_TOKEN_MS=0.02" \
     ${NYX_CHARTJS:+"NYX_CHARTJS=$NYX_CHARTJS"} "$NYX_BIN" "$@"

@@ -18,10 +18,8 @@ if ! command -v node >/dev/null; then
   echo "ok - # SKIP node is not installed (scripts/setup.sh installs it): Chromium cannot be driven"
   exit 0
 fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-report-browser.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+cd "$work" || exit 1
 
 NYX_BIN=$NYX_BIN CHROMIUM=$chromium bash "$NYX_SOURCE_DIR/scripts/report_screenshot.sh" "$work/shot.png" "$work" \
   >"$work/out" 2>"$work/err"

@@ -6,8 +6,6 @@
 # NYX_STORAGE_MODE=none only the sizes of tool calls, results and thinking are kept.
 set -uo pipefail
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-tool-records.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib/check.sh"
 clean_env+=("NYX_PROVIDER=sim")
 

@@ -6,8 +6,6 @@ set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-typed.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 # shellcheck source=lib/check.sh
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 clean_env+=("NYX_PROVIDER=sim")

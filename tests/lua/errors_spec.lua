@@ -43,6 +43,9 @@ for _, setup in ipairs(H.setups()) do
       local cases = {
         { "400 invalid_request_error", [[{{fault = "bad_request"}}]], nil, "invalid_request_error", 400 },
         { "401 authentication_error", [[{{fault = "unauthorized"}}]], nil, "authentication_error", 401 },
+        { "402 billing_error", [[{{fault = "billing"}}]], nil, "billing_error", 402 },
+        { "403 permission_error", [[{{fault = "forbidden"}}]], nil, "permission_error", 403 },
+        { "404 not_found_error", [[{{fault = "not_found"}}]], nil, "not_found_error", 404 },
         { "404 not_found_error for an unknown model", [[{}]],
           [[{ model = "claude-no-such-model", prompt = "Hello", max_tokens = 20 }]], "not_found_error", 404 },
         { "413 request_too_large", [[{{fault = "too_large"}}]], nil, "request_too_large", 413 },

@@ -8,7 +8,8 @@ if [[ -z "${work:-}" ]]; then
   work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-$(basename "$0" .sh).XXXXXX")
   sim_pid=""
   pids=()
-  trap 'for p in $sim_pid "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
+  trap 'for p in $sim_pid "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait $sim_pid "${pids[@]}" 2>/dev/null
+        rm -rf "$work"' EXIT
 fi
 
 failures=0
