@@ -15,21 +15,13 @@ static const double thresholds[] = {0.5, 0.8, 1.0};
 
 static double limit_of(const nyx_engine *e, const char *scope)
 {
-    for (size_t i = 0; i < e->nlimits; i++)
-        if (strcmp(e->limits[i].scope, scope) == 0)
-            return e->limits[i].limit_usd;
-    return -1;
+    const budget_limit *l = governance_limit(&e->gov, scope);
+    return l ? l->limit_usd : -1;
 }
 
 double budget_limit_set(const nyx_engine *e, const char *scope) { return limit_of(e, scope); }
 
-static budget_limit *find_limit(const nyx_engine *e, const char *scope)
-{
-    for (size_t i = 0; i < e->nlimits; i++)
-        if (strcmp(e->limits[i].scope, scope) == 0)
-            return &e->limits[i];
-    return NULL;
-}
+static budget_limit *find_limit(const nyx_engine *e, const char *scope) { return governance_limit(&e->gov, scope); }
 
 /* The ledger's name of a scope now: "day" is today's "day:2026-12-06", "month" this month's,
  * an agent's carries its window; others are their own name. */
@@ -65,15 +57,8 @@ int budget_set_limit_per(nyx_engine *e, const char *scope, double limit_usd, int
     if (l) {
         changed = l->limit_usd != limit_usd || l->per != per;
     } else {
-        l = realloc(e->limits, (e->nlimits + 1) * sizeof *l);
-        if (!l)
+        if (!(l = governance_add_limit(&e->gov, scope)))
             return -1;
-        e->limits = l;
-        l = &e->limits[e->nlimits];
-        if (!(l->scope = strdup(scope)))
-            return -1;
-        l->alerted = 0;
-        e->nlimits++;
     }
     l->limit_usd = limit_usd;
     l->per = per;
@@ -161,16 +146,16 @@ static void retry_waiting(void *ud);
 static void wait_for_store(budget_request *r)
 {
     nyx_engine *e = r->e;
-    budget_request **at = &e->budget_waiting;
+    budget_request **at = &e->gov.budget_waiting;
     while (*at && !r->retrying) /* one tried again keeps its place at the head */
         at = &(*at)->next_waiting;
     r->waiting = 1;
     r->retrying = 0;
     r->next_waiting = *at;
     *at = r;
-    if (!e->budget_timer) {
-        e->budget_wait_s = e->budget_wait_s > 0 ? e->budget_wait_s : WAIT_FIRST_S;
-        e->budget_timer = loop_timer_add(e->loop, e->budget_wait_s, retry_waiting, e);
+    if (!e->gov.budget_timer) {
+        e->gov.budget_wait_s = e->gov.budget_wait_s > 0 ? e->gov.budget_wait_s : WAIT_FIRST_S;
+        e->gov.budget_timer = loop_timer_add(e->loop, e->gov.budget_wait_s, retry_waiting, e);
     }
 }
 
@@ -183,22 +168,22 @@ static void retry_settling(void *ud);
 static void wait_for_settle(budget_request *r)
 {
     nyx_engine *e = r->e;
-    budget_request **at = &e->budget_settling;
+    budget_request **at = &e->gov.budget_settling;
     while (*at)
         at = &(*at)->next_waiting;
     r->waiting = 2;
     r->next_waiting = NULL;
     *at = r;
-    if (!e->settle_timer)
-        e->settle_timer = loop_timer_add(e->loop, SETTLE_POLL_S, retry_settling, e);
+    if (!e->gov.settle_timer)
+        e->gov.settle_timer = loop_timer_add(e->loop, SETTLE_POLL_S, retry_settling, e);
 }
 
 static void retry_settling(void *ud)
 {
     nyx_engine *e = ud;
-    e->settle_timer = NULL;
-    budget_request *list = e->budget_settling;
-    e->budget_settling = NULL;
+    e->gov.settle_timer = NULL;
+    budget_request *list = e->gov.budget_settling;
+    e->gov.budget_settling = NULL;
     while (list) {
         budget_request *r = list;
         list = r->next_waiting;
@@ -210,16 +195,16 @@ static void retry_settling(void *ud)
 
 void budget_settled(nyx_engine *e)
 {
-    if (!e->budget_settling || !e->loop)
+    if (!e->gov.budget_settling || !e->loop)
         return;
-    if (e->settle_timer)
-        loop_timer_cancel(e->loop, e->settle_timer);
-    e->settle_timer = loop_timer_add(e->loop, 0, retry_settling, e);
+    if (e->gov.settle_timer)
+        loop_timer_cancel(e->loop, e->gov.settle_timer);
+    e->gov.settle_timer = loop_timer_add(e->loop, 0, retry_settling, e);
 }
 
 static void unlink_waiting(budget_request *r)
 {
-    budget_request **head = r->waiting == 2 ? &r->e->budget_settling : &r->e->budget_waiting;
+    budget_request **head = r->waiting == 2 ? &r->e->gov.budget_settling : &r->e->gov.budget_waiting;
     for (budget_request **at = head; *at; at = &(*at)->next_waiting)
         if (*at == r) {
             *at = r->next_waiting;
@@ -234,21 +219,21 @@ static void unlink_waiting(budget_request *r)
 static void retry_waiting(void *ud)
 {
     nyx_engine *e = ud;
-    e->budget_timer = NULL;
-    budget_request *head = e->budget_waiting;
+    e->gov.budget_timer = NULL;
+    budget_request *head = e->gov.budget_waiting;
     if (!head)
         return;
     unlink_waiting(head);
     /* The next turn, should the store still be unavailable, comes later. */
-    e->budget_wait_s = e->budget_wait_s * 2 > WAIT_MAX_S ? WAIT_MAX_S : e->budget_wait_s * 2;
+    e->gov.budget_wait_s = e->gov.budget_wait_s * 2 > WAIT_MAX_S ? WAIT_MAX_S : e->gov.budget_wait_s * 2;
     head->retrying = 1;
     submit(head);
     head->retrying = 0;
     if (head->waiting)
         return;
-    e->budget_wait_s = 0;
-    while (e->budget_waiting && !e->budget_timer) {
-        budget_request *r = e->budget_waiting;
+    e->gov.budget_wait_s = 0;
+    while (e->gov.budget_waiting && !e->gov.budget_timer) {
+        budget_request *r = e->gov.budget_waiting;
         unlink_waiting(r);
         submit(r);
     }
@@ -260,13 +245,13 @@ void budget_withdraw(budget_request *r)
         return;
     int settling = r->waiting == 2;
     unlink_waiting(r);
-    if (!r->e->budget_waiting && r->e->budget_timer) {
-        loop_timer_cancel(r->e->loop, r->e->budget_timer);
-        r->e->budget_timer = NULL;
+    if (!r->e->gov.budget_waiting && r->e->gov.budget_timer) {
+        loop_timer_cancel(r->e->loop, r->e->gov.budget_timer);
+        r->e->gov.budget_timer = NULL;
     }
-    if (!r->e->budget_settling && r->e->settle_timer) {
-        loop_timer_cancel(r->e->loop, r->e->settle_timer);
-        r->e->settle_timer = NULL;
+    if (!r->e->gov.budget_settling && r->e->gov.settle_timer) {
+        loop_timer_cancel(r->e->loop, r->e->gov.settle_timer);
+        r->e->gov.settle_timer = NULL;
     }
     error_info err;
     error_set(&err, "cancelled", 0,
@@ -342,7 +327,7 @@ void budget_reserve(budget_request *r)
     r->waiting = 0;
     r->again = 0;
     /* Behind the ones already waiting, so the store sees reservations in the calls' order. */
-    if (r->e->budget_waiting && clock_now_s() < r->deadline)
+    if (r->e->gov.budget_waiting && clock_now_s() < r->deadline)
         wait_for_store(r);
     else
         submit(r);
@@ -357,13 +342,13 @@ typedef struct alert_scan {
 
 static budget_limit *alert_slot(nyx_engine *e, const char *scope)
 {
-    for (size_t i = 0; i < e->nlimits; i++)
-        if (strcmp(e->limits[i].scope, scope) == 0)
-            return &e->limits[i];
+    budget_limit *l = governance_limit(&e->gov, scope);
+    if (l)
+        return l;
     /* Limits from the environment get a slot on first use, to remember their alerts. */
     if (budget_set_limit(e, scope, -2) != 0)
         return NULL;
-    return &e->limits[e->nlimits - 1];
+    return &e->gov.limits[e->gov.nlimits - 1];
 }
 
 static int scan_row(void *ud, int ncols, const char *const *names, const char *const *values,
@@ -447,13 +432,9 @@ void budget_check_alerts(nyx_engine *e, const budget_scopes *s)
 
 void budget_free(nyx_engine *e)
 {
-    while (e->budget_waiting)
-        budget_withdraw(e->budget_waiting);
-    while (e->budget_settling)
-        budget_withdraw(e->budget_settling);
-    for (size_t i = 0; i < e->nlimits; i++)
-        free(e->limits[i].scope);
-    free(e->limits);
-    e->limits = NULL;
-    e->nlimits = 0;
+    while (e->gov.budget_waiting)
+        budget_withdraw(e->gov.budget_waiting);
+    while (e->gov.budget_settling)
+        budget_withdraw(e->gov.budget_settling);
+    governance_free_limits(&e->gov);
 }

@@ -201,7 +201,7 @@ static void settle_limits(api_call *c, const claude_usage *used, double now)
     claude_usage none = {0};
     if (!used)
         used = &none;
-    ratelimit_settle(c->e->limiter, call_route_model(c), c->input_reserved,
+    ratelimit_settle(c->e->gov.limiter, call_route_model(c), c->input_reserved,
                      ratelimit_input_counted(c->model, used), c->output_reserved,
                      used->output_tokens, now);
     c->input_reserved = c->output_reserved = 0;
@@ -220,9 +220,9 @@ static void attempt_done(api_call *c, int status, error_info *err)
     claude_headers seen = c->headers;
     if (seen.rl_output_remaining >= 0 && unused_output > 0)
         seen.rl_output_remaining += unused_output;
-    ratelimit_observe(e->limiter, model, &seen, now, clock_wall_s());
+    ratelimit_observe(e->gov.limiter, model, &seen, now, clock_wall_s());
     if (e->cfg.circuit_breaker)
-        breaker_outcome(e->breakers, model, c->breaker_ticket, err && provider_failure(status, err), now);
+        breaker_outcome(e->gov.breakers, model, c->breaker_ticket, err && provider_failure(status, err), now);
     c->breaker_ticket = 0;
     call_record_attempt(c, status, err);
     if (!err) {
@@ -233,7 +233,7 @@ static void attempt_done(api_call *c, int status, error_info *err)
     /* A 429 with retry-after holds every call to this model, not only this one: the buckets
      * its headers show empty. */
     if (status == 429 && err->retry_after_s > 0)
-        ratelimit_hold(e->limiter, model, err->retry_after_s, &c->headers, now);
+        ratelimit_hold(e->gov.limiter, model, err->retry_after_s, &c->headers, now);
     retry_policy p = {(int)e->cfg.max_retries, e->cfg.backoff_base_s, e->cfg.backoff_factor,
                       e->cfg.backoff_max_s};
     /* Text already handed to the script cannot be taken back: a retry would repeat it. */
@@ -370,7 +370,7 @@ static void circuit_open(api_call *c, const char *model, double now)
     error_clear(&err);
     error_set(&err, "circuit_open", 0,
                   "the circuit breaker for %s is open after repeated failures; next probe in %.1f s",
-                  model, breaker_retry_in(c->e->breakers, model, now));
+                  model, breaker_retry_in(c->e->gov.breakers, model, now));
     err.retryable = 1;
     route_failed(c, &err);
 }
@@ -383,8 +383,8 @@ static void admit(void *ud)
     c->timer = NULL;
     error_info err;
     error_clear(&err);
-    if (e->stopped) {
-        error_set(&err, "stopped", 0, "emergency stop: %s", e->stop_reason);
+    if (e->gov.stopped) {
+        error_set(&err, "stopped", 0, "emergency stop: %s", e->gov.stop_reason);
         fail(c, &err);
         return;
     }
@@ -398,8 +398,8 @@ static void admit(void *ud)
     const char *model = call_route_model(c);
     double now = clock_now_s();
     /* An open breaker fails fast, before any wait, without touching the network. */
-    if (e->cfg.circuit_breaker && breaker_get(e->breakers, model) == BREAKER_OPEN &&
-        breaker_retry_in(e->breakers, model, now) > 0) {
+    if (e->cfg.circuit_breaker && breaker_get(e->gov.breakers, model) == BREAKER_OPEN &&
+        breaker_retry_in(e->gov.breakers, model, now) > 0) {
         circuit_open(c, model, now);
         return;
     }
@@ -418,12 +418,12 @@ static void admit(void *ud)
     double wait = 0;
     if (c->spec.agent) {
         snprintf(agent_key, sizeof agent_key, "agent:%s", c->spec.agent);
-        wait = ratelimit_peek(e->limiter, agent_key, 0, 0, now);
+        wait = ratelimit_peek(e->gov.limiter, agent_key, 0, 0, now);
         if (wait > 0)
             limited_by = agent_key;
     }
     int64_t input = input_estimate(c, now);
-    double model_wait = ratelimit_peek(e->limiter, model, input, c->spec.req.max_tokens, now);
+    double model_wait = ratelimit_peek(e->gov.limiter, model, input, c->spec.req.max_tokens, now);
     if (model_wait > wait) {
         wait = model_wait;
         limited_by = model;
@@ -451,20 +451,20 @@ static void admit(void *ud)
         return;
     }
     if (e->cfg.circuit_breaker) {
-        if (!breaker_allow(e->breakers, model, now)) {
+        if (!breaker_allow(e->gov.breakers, model, now)) {
             circuit_open(c, model, now);
             return;
         }
-        c->breaker_ticket = breaker_send(e->breakers, model, now);
+        c->breaker_ticket = breaker_send(e->gov.breakers, model, now);
     }
-    ratelimit_acquire(e->limiter, model, input, c->spec.req.max_tokens, now);
+    ratelimit_acquire(e->gov.limiter, model, input, c->spec.req.max_tokens, now);
     if (c->spec.agent)
-        ratelimit_acquire(e->limiter, agent_key, 0, 0, now);
+        ratelimit_acquire(e->gov.limiter, agent_key, 0, 0, now);
     c->input_reserved = input;
     c->output_reserved = c->spec.req.max_tokens;
     c->result.attempts++;
     if (call_http_start(c, attempt_done) != 0) {
-        breaker_outcome(e->breakers, model, c->breaker_ticket, -1, now); /* no verdict on the server */
+        breaker_outcome(e->gov.breakers, model, c->breaker_ticket, -1, now); /* no verdict on the server */
         c->breaker_ticket = 0;
         settle_limits(c, NULL, now); /* nothing was sent */
         error_set(&err, "network_error", 0, "cannot start the HTTP transfer");
@@ -716,7 +716,7 @@ static void cancel_now(api_call *c, const char *reason)
         c->e->cancels_deferred--;
     }
     if (c->easy)
-        breaker_outcome(c->e->breakers, call_route_model(c), c->breaker_ticket, -1, clock_now_s());
+        breaker_outcome(c->e->gov.breakers, call_route_model(c), c->breaker_ticket, -1, clock_now_s());
     call_http_abort(c);
     if (c->timer) {
         loop_timer_cancel(c->e->loop, c->timer);

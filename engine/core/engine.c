@@ -125,7 +125,7 @@ static void breaker_changed(void *ud, const char *key, breaker_state from, break
 {
     nyx_engine *e = ud;
     if (to == BREAKER_OPEN) {
-        e->breaker_opens++;
+        e->gov.breaker_opens++;
         error_info err;
         error_clear(&err);
         if (e->storage.db)
@@ -196,9 +196,7 @@ void engine_emit(nyx_engine *e, const char *event, const engine_field *f, size_t
 
 void engine_stop(nyx_engine *e, const char *reason, int broadcast)
 {
-    int was = e->stopped;
-    e->stopped = 1;
-    snprintf(e->stop_reason, sizeof e->stop_reason, "%s", reason && *reason ? reason : "no reason given");
+    int was = governance_stop(&e->gov, reason);
     error_info err;
     error_clear(&err);
     if (broadcast)
@@ -207,17 +205,17 @@ void engine_stop(nyx_engine *e, const char *reason, int broadcast)
      * first news read ("no stop") would undo it. */
     if (broadcast && !e->storage.db)
         engine_open_store(e);
-    if (broadcast && e->storage.db && store_control_set(e->storage.db, "stop", e->stop_reason, &err) != 0)
+    if (broadcast && e->storage.db && store_control_set(e->storage.db, "stop", e->gov.stop_reason, &err) != 0)
         engine_warn_once(e, "stop-broadcast", "nyx: the stop could not reach other processes: %s", err.message);
     /* One stop, one audit row: the process that gives it writes it, those that hear of it
      * from the database do not. */
     if (!was && broadcast && e->storage.db)
-        store_audit(e->storage.db, "emergency_stop", NULL, NULL, e->stop_reason, &err);
+        store_audit(e->storage.db, "emergency_stop", NULL, NULL, e->gov.stop_reason, &err);
     if (!was) {
-        engine_field f[] = {{"reason", e->stop_reason, 0}};
+        engine_field f[] = {{"reason", e->gov.stop_reason, 0}};
         engine_emit(e, "stopped", f, 1);
     }
-    calls_cancel_all(e, e->stop_reason);
+    calls_cancel_all(e, e->gov.stop_reason);
 }
 
 /* A database answering over a socket (PostgreSQL) is part of the loop: its answers resume
@@ -249,7 +247,7 @@ static int store_pending(void *ud)
 static void watch_stop(void *ud)
 {
     nyx_engine *e = ud;
-    e->stop_watch = NULL;
+    e->gov.stop_watch = NULL;
     int changed = 0;
     error_info err;
     error_clear(&err);
@@ -265,7 +263,7 @@ static void watch_stop(void *ud)
             news_read(e);
     }
     engine_check_db_file(e);
-    e->stop_watch = loop_timer_add_background(e->loop, 0.25, watch_stop, e);
+    e->gov.stop_watch = loop_timer_add_background(e->loop, 0.25, watch_stop, e);
 }
 
 int engine_emergency_stop(nyx_engine *e, const char *reason)
@@ -282,7 +280,7 @@ int engine_resume(nyx_engine *e)
         return NYX_EIO;
     error_info err;
     error_clear(&err);
-    e->stopped = 0;
+    e->gov.stopped = 0;
     e->local_changes++;
     if (store_control_set(e->storage.db, "stop", NULL, &err) != 0) {
         engine_set_error(e, "%s", err.message);
@@ -323,7 +321,7 @@ nyx_engine *engine_open(char **errmsg)
         e->models = NULL;
     }
     e->cache = e->models ? cache_policy_new(e->models) : NULL;
-    e->limiter = ratelimit_new();
+    e->gov.limiter = ratelimit_new();
     e->responses = response_cache_new((size_t)e->cfg.max_ephemeral_size, e->cfg.ephemeral_ttl_s);
     breaker_config bc;
     breaker_config_default(&bc);
@@ -332,13 +330,13 @@ nyx_engine *engine_open(char **errmsg)
     bc.min_calls = (int)e->cfg.breaker_min_calls;
     bc.window_s = e->cfg.breaker_window_s;
     bc.cooldown_s = e->cfg.breaker_cooldown_s;
-    e->breakers = breakers_new(&bc);
-    if (e->breakers)
-        breakers_on_change(e->breakers, breaker_changed, e);
+    e->gov.breakers = breakers_new(&bc);
+    if (e->gov.breakers)
+        breakers_on_change(e->gov.breakers, breaker_changed, e);
     if (e->loop)
         loop_set_after_perform(e->loop, calls_cancel_deferred, e);
     loop_source db = {store_fd, store_ready, store_pending, e};
-    if (!e->loop || !e->models || !e->cache || !e->limiter || !e->breakers || !e->responses ||
+    if (!e->loop || !e->models || !e->cache || !e->gov.limiter || !e->gov.breakers || !e->responses ||
         loop_add_source(e->loop, &db) != 0 || parse_timeout_profiles(e, &err) != 0 || otel_open(e, &err) != 0 ||
         settings_open(e, &err) != 0) {
         if (errmsg)
@@ -684,8 +682,8 @@ void engine_close(nyx_engine *e)
     /* No Lua may run from here on: what is left is cancelled without callbacks. */
     calls_abandon_all(e, "engine closed");
     news_abandon(e);
-    loop_timer_cancel(e->loop, e->stop_watch);
-    e->stop_watch = NULL;
+    loop_timer_cancel(e->loop, e->gov.stop_watch);
+    e->gov.stop_watch = NULL;
     /* Records on their way to the database arrive, or wait in memory for what follows. */
     for (double until = clock_now_s() + 10; store_busy(e->storage.db) > 0 && clock_now_s() < until;)
         loop_poll(e->loop, 50);
@@ -705,9 +703,9 @@ void engine_close(nyx_engine *e)
     loop_free(e->loop);
     host_tools_free(e); /* after the loop: its last turns may still run the host's tools */
     cache_policy_free(e->cache);
-    ratelimit_free(e->limiter);
+    ratelimit_free(e->gov.limiter);
     response_cache_free(e->responses);
-    breakers_free(e->breakers);
+    breakers_free(e->gov.breakers);
     for (size_t i = 0; i < e->ntimeouts; i++)
         free(e->timeouts[i].name);
     free(e->timeouts);

@@ -11,6 +11,7 @@
 #include "cache/stats.h"
 #include "claude/types.h"
 #include "config.h"
+#include "governance.h"
 #include "loop.h"
 #include "script_host.h"
 #include "storage.h"
@@ -29,13 +30,6 @@ struct tpl_library;
 struct settings;
 struct debug_state;
 struct net;
-
-typedef struct budget_limit {
-    char *scope;
-    double limit_usd; /* < 0: none set here */
-    int alerted;      /* thresholds already announced, one bit each */
-    int per;          /* an agent's window: BUDGET_PER_DAY, _MONTH or _TOTAL (budget.h) */
-} budget_limit;
 
 typedef struct timeout_profile {
     char *name;
@@ -58,16 +52,9 @@ struct nyx_engine {
     int64_t connections;  /* connections opened */
     int64_t tls_handshakes; /* of them, the ones that set up TLS */
     storage storage; /* storage.h: the database, and the records waiting while it fails */
-    struct budget_request *budget_waiting; /* reservations waiting for the store (budget.c) */
-    loop_timer *budget_timer;
-    double budget_wait_s;
-    struct budget_request *budget_settling; /* refused only for reservations still pending */
-    loop_timer *settle_timer;
+    governance gov; /* governance.h: budgets and limits, rate limiter, breakers, the stop */
     struct cache_policy *cache;
-    struct ratelimiter *limiter;
     struct response_cache *responses;
-    struct breakers *breakers;
-    int64_t breaker_opens;
     struct news_read *news; /* a read of other processes' news under way (news.c) */
     int news_again;         /* read the news again at the next look */
     uint64_t local_changes; /* this process's own stops, resumes and settings: an answer
@@ -75,11 +62,6 @@ struct nyx_engine {
     int64_t miss_reasons[4];   /* unexpected misses by guessed reason (enum cache_miss) */
     timeout_profile *timeouts;
     size_t ntimeouts;
-    budget_limit *limits;
-    size_t nlimits;
-    loop_timer *stop_watch;
-    int stopped;          /* emergency stop: new calls fail with "stopped" */
-    char stop_reason[256];
     cache_stats stats;
     stats_group by_model, by_agent, by_template;
     call_session *sessions;

@@ -10,7 +10,7 @@ event_loop *engine_loop(nyx_engine *e) { return e->loop; }
 struct store_db *engine_store(nyx_engine *e) { return e->storage.db; }
 struct model_table *engine_models(nyx_engine *e) { return e->models; }
 struct cache_policy *engine_cache(nyx_engine *e) { return e->cache; }
-struct ratelimiter *engine_limiter(nyx_engine *e) { return e->limiter; }
+struct ratelimiter *engine_limiter(nyx_engine *e) { return e->gov.limiter; }
 struct tpl_library *engine_templates(nyx_engine *e) { return e->templates; }
 struct otel *engine_otel(nyx_engine *e) { return e->otel; }
 uint64_t engine_next_seq(nyx_engine *e) { return ++e->id_seq; }
@@ -18,7 +18,7 @@ uint64_t engine_next_seq(nyx_engine *e) { return ++e->id_seq; }
 void engine_counters_read(nyx_engine *e, engine_counters *out)
 {
     *out = (engine_counters){&e->stats, &e->by_model, &e->by_agent, &e->by_template, e->storage.degraded,
-                             e->storage.lost_interactions, e->breaker_opens, e->connections, e->tls_handshakes,
+                             e->storage.lost_interactions, e->gov.breaker_opens, e->connections, e->tls_handshakes,
                              e->miss_reasons};
 }
 

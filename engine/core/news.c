@@ -32,10 +32,10 @@ static void answered(struct news_read *n)
             settings_rows_apply(n->rows);
             n->rows = NULL;
         }
-        if (fresh && n->stop_ok && n->stop && !e->stopped)
+        if (fresh && n->stop_ok && n->stop && !e->gov.stopped)
             engine_stop(e, n->stop, 0);
-        else if (fresh && n->stop_ok && !n->stop && e->stopped)
-            e->stopped = 0; /* the stop was cleared: calls may go again */
+        else if (fresh && n->stop_ok && !n->stop && e->gov.stopped)
+            e->gov.stopped = 0; /* the stop was cleared: calls may go again */
     }
     settings_rows_free(n->rows);
     free(n->stop);
