@@ -39,6 +39,13 @@ static breakers *make(int failures_to_open, int min_calls, double failure_rate)
     return b;
 }
 
+/* n outcomes of key (failed 1 or 0) at time t. */
+static void record_n(breakers *b, const char *key, int n, int failed, double t)
+{
+    for (int i = 0; i < n; i++)
+        breaker_record(b, key, failed, t);
+}
+
 static void test_config_and_names(void)
 {
     breaker_config c;
@@ -106,8 +113,7 @@ static void test_consecutive(void)
 
     /* failures_to_open <= 0 turns the rule off */
     b = make(0, 1000, 0.5);
-    for (int i = 0; i < 100; i++)
-        breaker_record(b, "m", 1, 0);
+    record_n(b, "m", 100, 1, 0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
     breakers_free(b);
 }
@@ -116,8 +122,7 @@ static void test_rate(void)
 {
     breakers *b = make(100, 10, 0.5); /* consecutive rule out of reach */
     /* 9 calls, 8 failures: a high share, but below min_calls */
-    for (int i = 0; i < 8; i++)
-        breaker_record(b, "m", 1, 1);
+    record_n(b, "m", 8, 1, 1);
     breaker_record(b, "m", 0, 1);
     CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
     /* the 10th: 9/10 > 0.5 */
@@ -138,8 +143,7 @@ static void test_rate(void)
 
     /* successes never open it, however many */
     b = make(100, 10, 0.5);
-    for (int i = 0; i < 1000; i++)
-        breaker_record(b, "m", 0, 1);
+    record_n(b, "m", 1000, 0, 1);
     CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
     breakers_free(b);
 }
@@ -148,21 +152,18 @@ static void test_window_slides(void)
 {
     /* window 60 s in 10 buckets of 6 s */
     breakers *b = make(100, 10, 0.5);
-    for (int i = 0; i < 9; i++)
-        breaker_record(b, "m", 1, 0.5);
+    record_n(b, "m", 9, 1, 0.5);
     /* t=54 is the 10th bucket: the failures at 0.5 still count => 10 of 10 */
     breaker_record(b, "m", 1, 54.0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
     breakers_free(b);
 
     b = make(100, 10, 0.5);
-    for (int i = 0; i < 9; i++)
-        breaker_record(b, "m", 1, 0.5);
+    record_n(b, "m", 9, 1, 0.5);
     /* t=60 starts the 11th bucket: the first has slid out => 1 call in the window */
     breaker_record(b, "m", 1, 60.0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
-    for (int i = 0; i < 8; i++)
-        breaker_record(b, "m", 1, 61.0);
+    record_n(b, "m", 8, 1, 61.0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED); /* 9 in the window */
     breaker_record(b, "m", 1, 65.0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN); /* 10 */
@@ -171,19 +172,16 @@ static void test_window_slides(void)
     /* a bucket that slid out counts nothing even before it is reused: failures at 6.5 s (2nd
      * bucket), one at 72 s (13th; the window holds the 4th to the 13th) */
     b = make(100, 10, 0.5);
-    for (int i = 0; i < 9; i++)
-        breaker_record(b, "m", 1, 6.5);
+    record_n(b, "m", 9, 1, 6.5);
     breaker_record(b, "m", 1, 72.0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
     breakers_free(b);
 
     /* a long gap forgets everything, and a reused bucket starts from zero */
     b = make(100, 10, 0.5);
-    for (int i = 0; i < 9; i++)
-        breaker_record(b, "m", 1, 3.0);
+    record_n(b, "m", 9, 1, 3.0);
     breaker_record(b, "m", 0, 3600.0); /* same slot index (600 buckets later) */
-    for (int i = 0; i < 4; i++)
-        breaker_record(b, "m", 1, 3601.0);
+    record_n(b, "m", 4, 1, 3601.0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED); /* 4 failures of 5 calls */
     breakers_free(b);
 }
@@ -193,8 +191,7 @@ static void test_open_half_open(void)
     breakers *b = make(3, 10, 0.5); /* cool-down 30 s */
     change_log log = {0};
     breakers_on_change(b, on_change, &log);
-    for (int i = 0; i < 3; i++)
-        breaker_record(b, "m", 1, 100.0);
+    record_n(b, "m", 3, 1, 100.0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
 
     /* open: refused until the cool-down has passed */
@@ -205,8 +202,7 @@ static void test_open_half_open(void)
     /* late outcomes of calls sent before it opened change nothing, nor prolong it */
     breaker_record(b, "m", 1, 110.0);
     breaker_record(b, "m", 0, 111.0);
-    for (int i = 0; i < 5; i++)
-        breaker_record(b, "m", 1, 115.0);
+    record_n(b, "m", 5, 1, 115.0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
     CHECK_NEAR(breaker_retry_in(b, "m", 120.0), 10.0, EPS);
 
@@ -268,8 +264,7 @@ static void test_open_half_open(void)
 static void test_close_resets_window(void)
 {
     breakers *b = make(100, 4, 0.5);
-    for (int i = 0; i < 4; i++)
-        breaker_record(b, "m", 1, 0);
+    record_n(b, "m", 4, 1, 0);
     CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
     CHECK_INT(breaker_allow(b, "m", 30.0), 1);
     breaker_record(b, "m", 0, 31.0);

@@ -70,6 +70,7 @@ typedef struct seen {
 
 static void on_start(void *ud) { ((seen *)ud)->starts++; }
 
+/* Collects text (or thinking) as it streams. */
 static void on_text(void *ud, const char *text, size_t len)
 {
     seen *s = ud;
@@ -132,17 +133,6 @@ static void check_full(const claude_response *r, const seen *sn)
                                "\"input\":{\"city\":\"Paris\"}}]");
 }
 
-static void on_thinking(void *ud, const char *text, size_t len)
-{
-    seen *s = ud;
-    s->calls++;
-    if (s->len + len < sizeof s->text) {
-        memcpy(s->text + s->len, text, len);
-        s->len += len;
-        s->text[s->len] = '\0';
-    }
-}
-
 #define EV(json) "data: " json "\n\n"
 static const char THINKING[] =
     EV("{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"x\",\"usage\":{}}}")
@@ -164,7 +154,7 @@ static void test_thinking_and_broken_input(void)
     memset(&sn, 0, sizeof sn);
     response_init(&r);
     error_clear(&err);
-    claude_stream_hooks hooks = {.on_thinking = on_thinking, .ud = &sn};
+    claude_stream_hooks hooks = {.on_thinking = on_text, .ud = &sn}; /* collects thinking alike */
     claude_stream *s = claude_stream_new(&r, &hooks);
     /* The thinking streams to its hook; the tool input never completes: the stream fails at
      * content_block_stop instead of passing half an object on. */

@@ -231,10 +231,7 @@ describe("nyx.batch", function()
         out[#out + 1] = { id = id, ok = ok, read = r.usage.cache_read_input_tokens,
                           write = r.usage.cache_creation_input_tokens, cost = r.usage.cost_usd }
       end
-      local messages = 0
-      for _, q in ipairs(sim.requests()) do
-        if q.path == "/v1/messages" then messages = messages + 1 end
-      end
+      local messages = sim.sent()
       return { out = out, messages = messages, st = b:status() }
     ]], { env = env() })
     assert.are.equal(1, v.messages, "only the warm-up went to /v1/messages")
@@ -250,10 +247,7 @@ describe("nyx.batch", function()
         { id = "a", prompt = "one", max_tokens = 20 }, { id = "b", prompt = "two", max_tokens = 20 } } }
       local out = {}
       for id, r, ok in b:results() do out[id] = ok and r.text or r.type end
-      local messages = 0
-      for _, q in ipairs(sim.requests()) do
-        if q.path == "/v1/messages" then messages = messages + 1 end
-      end
+      local messages = sim.sent()
       return { out = out, messages = messages, st = b:status(), stats = nyx.stats() }
     ]], { env = env({ NYX_SIM_BATCH_MS = "600000", NYX_SIM_BATCH_EXPIRY_MS = "300" }) })
     assert.are.equal(2, v.st.expired)
@@ -279,10 +273,7 @@ describe("nyx.batch", function()
     local v = setup:run([[
       local r = nyx.council{ context = context("council-batch"), question = "Should we expand?",
                              personas = { "CFO", "CTO", "Head of Sales" }, batch = true, max_tokens = 30 }
-      local messages = 0
-      for _, q in ipairs(sim.requests()) do
-        if q.path == "/v1/messages" then messages = messages + 1 end
-      end
+      local messages = sim.sent()
       local names = {}
       for i, a in ipairs(r.responses) do names[i] = a.persona .. ":" .. tostring(a.error == nil) end
       return { names = names, totals = r.totals, messages = messages, stats = nyx.stats() }

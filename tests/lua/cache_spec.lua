@@ -10,9 +10,7 @@ local H = require "helpers.nyx_case"
 local MODEL = "claude-haiku-4-5"
 local MIN = 4096
 
-local function close(a, b, rel)
-  return math.abs(a - b) <= (rel or 1e-9) * math.max(math.abs(a), math.abs(b), 1e-12)
-end
+local close = H.close
 
 -- A text whose real length (the simulator's count) is above the minimum while the engine's
 -- uncalibrated estimate (4 bytes a token) is below it.

@@ -3,9 +3,7 @@
 -- checking. Every case runs against the in-process simulator and against `nyx sim` over HTTP.
 local H = require "helpers.nyx_case"
 
-local function close(a, b, rel)
-  return math.abs(a - b) <= (rel or 1e-9) * math.max(math.abs(a), math.abs(b), 1e-12)
-end
+local close = H.close
 
 for _, setup in ipairs(H.setups()) do
   describe("nyx.call through " .. setup.name, function()

@@ -165,10 +165,7 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
             inner = ok and "returned" or err
           end
         end }
-        local sent = 0
-        for _, q in ipairs(sim.requests()) do
-          if q.path == "/v1/messages" then sent = sent + 1 end
-        end
+        local sent = sim.sent()
         return { inner = inner, text = r.text, sent = sent }
       ]], { env = { NYX_DB = db } })
       assert.are.equal("invalid_state", v.inner.type)

@@ -4,9 +4,7 @@
 -- `nyx run` script, whose main chunk is itself a task.
 local H = require "helpers.nyx_case"
 
-local function close(a, b)
-  return math.abs(a - b) <= 1e-9 * math.max(math.abs(a), math.abs(b), 1e-12)
-end
+local close = H.close
 
 for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
   describe("tasks through " .. setup.name, function()

@@ -36,10 +36,7 @@ for _, setup in ipairs(H.setups()) do
         local call = try(nyx.call, { prompt = "Hello", max_tokens = 10, timeout = 1e300 })
         local nan = try(nyx.call, { prompt = "Hello", max_tokens = 10, timeout = 0/0 })
         local profile = try(nyx.timeout_profile, "big", 1e300)
-        local sent = 0
-        for _, q in ipairs(sim.requests()) do
-          if q.path == "/v1/messages" then sent = sent + 1 end
-        end
+        local sent = sim.sent()
         return { call = call, nan = nan, profile = profile, sent = sent }
       ]]
       for _, e in ipairs({ v.call, v.nan, v.profile }) do

@@ -37,10 +37,7 @@ describe("argument checks at the edges", function()
         scope_nul = try(nyx.budget.limit, "session:a\0b", 1),
         profile_nul = try(nyx.timeout_profile, "a\0b", 5),
       }
-      local sent = 0
-      for _, q in ipairs(sim.requests()) do
-        if q.path == "/v1/messages" then sent = sent + 1 end
-      end
+      local sent = sim.sent()
       return { r = r, sent = sent }
     ]]
     local fields = {

@@ -6,7 +6,8 @@
 --- A case is Lua source run as the body of a function, with these locals in scope:
 ---   nyx      require "nyx"
 ---   sim      the simulator's control endpoints: sim.faults{rule...}, sim.clear_faults(),
----            sim.requests() (the request log, decoded), sim.reset(), sim.config{...},
+---            sim.requests() (the request log, decoded), sim.sent() (how many Messages
+---            requests it holds), sim.reset(), sim.config{...},
 ---            sim.url(), sim.messages(json_body) (a plain POST /v1/messages),
 ---            sim.count_tokens(body_table) (the simulator's input token count)
 ---   context  context(salt, lines): cacheable business prose, unique per salt
@@ -181,6 +182,12 @@ local __since = 0
 function sim.requests()
   local r = __decode(__curl("GET", "/sim/requests?since=" .. __since))
   return r.requests or {}
+end
+--- How many Messages requests (POST /v1/messages) reached the server during this case.
+function sim.sent()
+  local n = 0
+  for _, q in ipairs(sim.requests()) do if q.path == "/v1/messages" then n = n + 1 end end
+  return n
 end
 --- A plain POST /v1/messages, as any HTTP client would send it.
 function sim.messages(body)
@@ -442,6 +449,11 @@ function M.audit(db)
   for line in p:lines() do events[#events + 1] = assert(json.decode(line), line) end
   p:close()
   return events
+end
+
+--- Whether a and b are equal to a relative rel (default 1e-9): money summed in another order.
+function M.close(a, b, rel)
+  return math.abs(a - b) <= (rel or 1e-9) * math.max(math.abs(a), math.abs(b), 1e-12)
 end
 
 --- Sums a field over a list of tables (nil fields count as 0).
