@@ -88,6 +88,7 @@ static int parse(cJSON *body, sim_req *r, error_info *err, int count_only)
 {
     char *text = cJSON_PrintUnformatted(body);
     error_clear(err);
+    sim_req_free(r); /* a request is reused: what it held goes */
     int rc = sim_req_parse(r, text, strlen(text), &models, count_only, err);
     free(text);
     cJSON_Delete(body);
@@ -97,6 +98,7 @@ static int parse(cJSON *body, sim_req *r, error_info *err, int count_only)
 static int parse_text(const char *json, sim_req *r, error_info *err)
 {
     error_clear(err);
+    sim_req_free(r);
     return sim_req_parse(r, json, strlen(json), &models, 0, err);
 }
 
@@ -154,7 +156,7 @@ static void test_tokenizer(void)
 
 static void expect_error(const char *json, int status, const char *type, const char *needle)
 {
-    sim_req r;
+    sim_req r = {0};
     error_info err;
     CHECK_INT(parse_text(json, &r, &err), -1);
     CHECK_INT(err.status, status);
@@ -210,13 +212,12 @@ static void test_validation(void)
         cJSON_AddItemToArray(content, text_block("block", i < 4 ? "5m" : NULL));
     cJSON *top = cJSON_AddObjectToObject(b, "cache_control");
     cJSON_AddStringToObject(top, "type", "ephemeral");
-    sim_req r;
+    sim_req r = {0};
     error_info err;
     CHECK_INT(parse(b, &r, &err, 0), -1);
     CHECK_INT(err.status, 400);
     CHECK(strstr(err.message,
                  "A maximum of 4 blocks with cache_control may be provided. Found 5.") != NULL);
-    sim_req_free(&r);
 
     /* Four explicit marks with a top-level mark on an already marked last block: no-op. */
     b = base("claude-sonnet-4-5", 10);
@@ -226,7 +227,6 @@ static void test_validation(void)
     top = cJSON_AddObjectToObject(b, "cache_control");
     cJSON_AddStringToObject(top, "type", "ephemeral");
     CHECK_INT(parse(b, &r, &err, 0), 0);
-    sim_req_free(&r);
 
     /* A conflicting top-level TTL. */
     b = base("claude-sonnet-4-5", 10);
@@ -236,7 +236,6 @@ static void test_validation(void)
     cJSON_AddStringToObject(top, "ttl", "1h");
     CHECK_INT(parse(b, &r, &err, 0), -1);
     CHECK_INT(err.status, 400);
-    sim_req_free(&r);
 
     /* 1h after 5m. */
     b = base("claude-sonnet-4-5", 10);
@@ -291,7 +290,7 @@ static int same_key(const sim_block *a, const sim_block *b)
 
 static void test_blocks(void)
 {
-    sim_req r, r2;
+    sim_req r = {0}, r2 = {0};
     CHECK_INT(parse_blocks("claude-sonnet-4-5", 1, "More.", &r), 0);
     CHECK_INT(r.nblocks, 5);
     CHECK_INT(r.blocks[0].kind, SIM_KIND_TOOL);
@@ -316,14 +315,12 @@ static void test_blocks(void)
     for (int i = 0; i < 4; i++)
         CHECK(same_key(&r.blocks[i], &r2.blocks[i]));
     CHECK(!same_key(&r.blocks[4], &r2.blocks[4]));
-    sim_req_free(&r2);
 
     /* Moving a mark does not change the keys; another model does. */
     CHECK_INT(parse_blocks("claude-sonnet-4-5", 0, "More.", &r2), 0);
     CHECK_INT(r2.blocks[0].mark, SIM_MARK_NONE);
     for (int i = 0; i < 5; i++)
         CHECK(same_key(&r.blocks[i], &r2.blocks[i]));
-    sim_req_free(&r2);
     CHECK_INT(parse_blocks("claude-haiku-4-5", 1, "More.", &r2), 0);
     for (int i = 0; i < 5; i++)
         CHECK(!same_key(&r.blocks[i], &r2.blocks[i]));
@@ -332,7 +329,7 @@ static void test_blocks(void)
     sim_req_free(&r);
 
     /* Role boundaries count: two user turns differ from one turn of two blocks. */
-    sim_req a, b;
+    sim_req a = {0}, b = {0};
     error_info err;
     CHECK_INT(parse_text(H5 UC "\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}", &a, &err), 0);
     CHECK_INT(
@@ -363,7 +360,7 @@ static void check_sum(const sim_req *r, const sim_plan *p)
 static void test_cache_basic(void)
 {
     sim_cache *c = sim_cache_new(0);
-    sim_req r;
+    sim_req r = {0};
     error_info err;
     sim_plan p;
 
@@ -374,13 +371,11 @@ static void test_cache_basic(void)
     CHECK_INT(p.usage.cache_creation, 0);
     CHECK_INT(p.usage.input_tokens, r.total);
     CHECK_INT(sim_cache_size(c), 0);
-    sim_req_free(&r);
 
     /* The same prompt on a model with a higher minimum: still below it. */
     CHECK_INT(parse(req_body("claude-haiku-4-5", 2000, "5m", 0, NULL), &r, &err, 0), 0);
     plan_commit(c, &r, 0, &p);
     CHECK_INT(p.usage.cache_creation, 0);
-    sim_req_free(&r);
 
     /* Above: the first call writes, the second reads. */
     CHECK_INT(parse(req_body("claude-sonnet-4-5", 2000, "5m", 0, NULL), &r, &err, 0), 0);
@@ -397,13 +392,11 @@ static void test_cache_basic(void)
     CHECK_INT(p.usage.cache_read, prefix);
     CHECK_INT(p.usage.cache_creation, 0);
     check_sum(&r, &p);
-    sim_req_free(&r);
 
     /* Same text on another model: no sharing. */
     CHECK_INT(parse(req_body("claude-haiku-4-5", 2000, "5m", 0, NULL), &r, &err, 0), 0);
     sim_cache_plan(c, &r, 10 * SEC, &p);
     CHECK_INT(p.usage.cache_read, 0);
-    sim_req_free(&r);
 
     /* An alias shares with its canonical model. */
     CHECK_INT(parse(req_body("sonnet", 2000, "5m", 0, NULL), &r, &err, 0), 0);
@@ -416,7 +409,7 @@ static void test_cache_basic(void)
 static void test_cache_ttl(void)
 {
     sim_cache *c = sim_cache_new(0);
-    sim_req r;
+    sim_req r = {0};
     error_info err;
     sim_plan p;
     CHECK_INT(parse(req_body("claude-sonnet-4-5", 1500, "5m", 0, NULL), &r, &err, 0), 0);
@@ -497,7 +490,7 @@ static void test_cache_1h(void)
     cJSON_AddItemToArray(user(b), text_block(msg, "5m"));
     char *json = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
-    sim_req r;
+    sim_req r = {0};
     CHECK_INT(parse_text(json, &r, &err), 0);
     int64_t B = r.blocks[0].cum, C = r.blocks[1].cum;
     int64_t t0 = 0;
@@ -534,12 +527,11 @@ static void test_cache_lookback(void)
     sim_cache *c = sim_cache_new(0);
     error_info err;
     sim_plan p;
-    sim_req r;
+    sim_req r = {0};
     /* Write the big first block. */
     CHECK_INT(parse(req_body("claude-sonnet-4-5", 1500, "5m", 0, NULL), &r, &err, 0), 0);
     int64_t A = r.blocks[0].cum;
     plan_commit(c, &r, 0, &p);
-    sim_req_free(&r);
     /* 20 more blocks, only the last marked: found 20 blocks back. */
     CHECK_INT(parse(req_body("claude-sonnet-4-5", 1500, NULL, 20, "5m"), &r, &err, 0), 0);
     CHECK_INT(r.nblocks, 21);
@@ -548,14 +540,12 @@ static void test_cache_lookback(void)
     CHECK_INT(p.usage.cache_read, A);
     CHECK_INT(p.usage.cache_creation, r.blocks[20].cum - A);
     check_sum(&r, &p);
-    sim_req_free(&r);
     /* 21 more: beyond the lookback, a miss that writes the whole prefix. */
     CHECK_INT(parse(req_body("claude-sonnet-4-5", 1500, NULL, 21, "5m"), &r, &err, 0), 0);
     sim_cache_plan(c, &r, SEC, &p);
     CHECK_INT(p.hit, -1);
     CHECK_INT(p.usage.cache_read, 0);
     CHECK_INT(p.usage.cache_creation, r.blocks[21].cum);
-    sim_req_free(&r);
     /* With a second mark kept on the first block, the longest hit wins. */
     CHECK_INT(parse(req_body("claude-sonnet-4-5", 1500, "5m", 30, "5m"), &r, &err, 0), 0);
     sim_cache_plan(c, &r, SEC, &p);
@@ -575,7 +565,7 @@ static void test_cache_top_level(void)
     sim_cache *c = sim_cache_new(0);
     error_info err;
     sim_plan p, q;
-    sim_req top, own;
+    sim_req top = {0}, own = {0};
     char *big = prose(1500, 4);
     char json[16384];
     /* A chat turn: user, assistant, user; once with the top-level mark, once marked by hand. */
@@ -602,7 +592,6 @@ static void test_cache_top_level(void)
     CHECK_INT(sim_cache_commit(c, &top, &p, 0, 0), 0);
     sim_cache_plan(c, &own, SEC, &q); /* what one wrote, the other reads */
     CHECK_INT(q.usage.cache_read, top.blocks[2].cum);
-    sim_req_free(&top);
     sim_req_free(&own);
 
     /* It passes over a thinking block, which cannot carry a mark of its own. */
@@ -615,7 +604,6 @@ static void test_cache_top_level(void)
     CHECK_INT(top.nblocks, 3);
     CHECK_INT(top.blocks[1].mark, SIM_MARK_5M);
     CHECK_INT(top.blocks[2].mark, SIM_MARK_NONE);
-    sim_req_free(&top);
     snprintf(json, sizeof json,
              H5 UC "\"q\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\","
                    "\"thinking\":\"hmm\",\"signature\":\"sig\",\"cache_control\":{\"type\":"
@@ -632,7 +620,7 @@ static void test_cache_top_level(void)
 
 static void test_reply(void)
 {
-    sim_req r;
+    sim_req r = {0};
     error_info err;
     sim_reply a, b;
     const char *json =
@@ -841,7 +829,7 @@ static cJSON *event_data(const sim_chunk *ch, const char *name)
 
 static void test_stream(void)
 {
-    sim_req r;
+    sim_req r = {0};
     error_info err;
     sim_reply rep;
     CHECK_INT(parse_text("{\"model\":\"sonnet\",\"max_tokens\":400,\"stream\":true,\"messages\":[{"
