@@ -41,6 +41,7 @@ static void add_msg(claude_request *r, int role, int nblocks, const char *text)
  * assistant, user... with `extra` more blocks in the last user message. */
 static void chat(claude_request *r, int turns, int extra)
 {
+    request_free(r); /* a request is reused: what it held goes */
     request_init(r);
     r->model = strdup("claude-sonnet-4-6");
     r->max_tokens = 60;
@@ -115,13 +116,12 @@ static void test_chat_turns(void)
     cache_expect ex;
     /* The first turn: the system prompt and the newest message, though both are far below
      * the minimum (a mark there costs nothing; the estimate may be short). */
-    claude_request r;
+    claude_request r = {0};
     chat(&r, 1, 0);
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     MARKS_AT(&r, "0 1");
     CHECK_INT(ex.marks, 2);
     cache_response_began(p, &r, &sonnet46, 1);
-    request_free(&r);
     /* Every later turn of 30 (2 blocks a turn): the system and the newest message only,
      * nothing in between, as each turn finds the one before within the lookback. */
     for (int turn = 2; turn <= 30; turn++) {
@@ -132,7 +132,6 @@ static void test_chat_turns(void)
         CHECK_INT(marks(&r), 2);
         CHECK_INT(ex.marks, 2);
         cache_response_began(p, &r, &sonnet46, turn + 0.5);
-        request_free(&r);
     }
     /* A conversation sent at turn 20, then at turn 31 (22 blocks more): a link 19 blocks
      * after turn 20's newest message keeps what turn 20 wrote in reach. */
@@ -141,25 +140,21 @@ static void test_chat_turns(void)
     chat(&r, 20, 0);
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     cache_response_began(p, &r, &sonnet46, 0.5);
-    request_free(&r);
     chat(&r, 31, 0); /* 22 blocks more */
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
     CHECK_INT(marks(&r), 3);
     CHECK_INT(mark_at(&r, 39 + 19), NYX_MARK_5M);
-    request_free(&r);
     /* A shared context kept an hour: the system's mark is 1h, the conversation's 5m (longer
      * first, as the API wants); cache = "1h" makes them all 1h. */
     chat(&r, 3, 0);
     CHECK_INT(place(p, &r, 3600, 2, &ex), 0);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_1H);
     CHECK_INT(mark_at(&r, nblocks(&r) - 1), NYX_MARK_5M);
-    request_free(&r);
     chat(&r, 3, 0);
     r.cache_mode = NYX_CACHE_1H;
     CHECK_INT(place(p, &r, 300, 2, &ex), 0);
     CHECK_INT(mark_at(&r, 0), NYX_MARK_1H);
     CHECK_INT(mark_at(&r, nblocks(&r) - 1), NYX_MARK_1H);
-    request_free(&r);
     /* An empty final assistant turn (a prefill) cannot carry a mark: the block before does. */
     chat(&r, 2, 0);
     add_msg(&r, NYX_ROLE_ASSISTANT, 1, "");
@@ -181,7 +176,7 @@ static void test_single_prompt(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    claude_request r;
+    claude_request r = {0};
     /* A prompt, not a conversation: it is not expected again, so only the system is marked
      * (a mark on the prompt would add its write premium for nothing). */
     chat(&r, 1, 0);
@@ -206,7 +201,7 @@ static void test_single_prompt(void)
  * request, marked at time now. */
 static void grown_by(cache_policy *p, claude_request *r, int grown, double now, cache_expect *ex)
 {
-    claude_request first;
+    claude_request first = {0};
     chat(&first, 1, 0);
     CHECK_INT(place(p, &first, 300, 0, ex), 0);
     cache_response_began(p, &first, &sonnet46, 0);
@@ -220,7 +215,7 @@ static void grown_by(cache_policy *p, claude_request *r, int grown, double now, 
 static void test_lookback_chain(void)
 {
     cache_expect ex;
-    claude_request r;
+    claude_request r = {0};
     /* Links are kept 19 blocks apart, one short of the API's 20-block lookback, so that either
      * reading of it (counting the mark's own block or not) finds the entry. A request grown by
      * `grown` blocks since the written prefix (block 1), marked at `now`: */
@@ -250,13 +245,12 @@ static void test_lookback_chain(void)
         if (cases[i].expect >= 0)
             CHECK_INT(ex.marks, cases[i].expect);
         MARKS_AT(&r, cases[i].at);
-        request_free(&r);
         cache_policy_free(p);
     }
     cache_policy *p = cache_policy_new(NULL);
     /* The first message changed: the prefix written at its end is another one, and the chain
      * starts from the system prompt's (block 0). */
-    claude_request first;
+    claude_request first = {0};
     chat(&first, 1, 0);
     CHECK_INT(place(p, &first, 300, 0, &ex), 0);
     cache_response_began(p, &first, &sonnet46, 0);
@@ -278,7 +272,7 @@ static void test_api_mode(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    claude_request r;
+    claude_request r = {0};
     chat(&r, 1, 0);
     r.cache_mode = NYX_CACHE_API;
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
@@ -286,11 +280,9 @@ static void test_api_mode(void)
     CHECK_INT(marks(&r), 0);
     CHECK_INT(ex.marks, 1);
     cache_response_began(p, &r, &sonnet46, 0);
-    request_free(&r);
     chat(&r, 2, 28); /* 30 blocks after block 1 */
     CHECK_INT(place(p, &r, 300, 1, &ex), 0);
     CHECK_INT(mark_at(&r, 20), NYX_MARK_5M);
-    request_free(&r);
     /* With 4 marks of the script's own, the automatic one would be a fifth. */
     chat(&r, 3, 0);
     r.cache_mode = NYX_CACHE_API;
@@ -307,14 +299,13 @@ static void test_script_marks(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    claude_request r;
+    claude_request r = {0};
     /* One mark of the script's own: its plan, nothing added. */
     chat(&r, 2, 0);
     r.messages[0].blocks[0].mark = NYX_MARK_5M;
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     CHECK_INT(marks(&r), 1);
     CHECK_INT(ex.marks, 1);
-    request_free(&r);
     /* A mark inside the tools counts as the script's. */
     chat(&r, 2, 0);
     r.tools_json = strdup("[{\"name\":\"get\",\"input_schema\":{\"type\":\"object\"},"
@@ -322,7 +313,6 @@ static void test_script_marks(void)
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     CHECK_INT(marks(&r), 0);
     CHECK_INT(ex.marks, 1);
-    request_free(&r);
     /* cache = false: nothing. */
     chat(&r, 2, 0);
     r.cache_mode = NYX_CACHE_OFF;
@@ -338,7 +328,7 @@ static void test_tools(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    claude_request r;
+    claude_request r = {0};
     chat(&r, 2, 0);
     r.tools_json = strdup("[{\"name\":\"get\",\"input_schema\":{\"type\":\"object\"}}]");
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
@@ -371,14 +361,12 @@ static void test_known_tokens(void)
 {
     cache_policy *p = cache_policy_new(NULL);
     cache_expect ex;
-    claude_request r;
+    claude_request r = {0};
     chat(&r, 1, 0);
     CHECK_INT(place(p, &r, 300, 0, &ex), 0);
     cache_response_began(p, &r, &sonnet46, 0);
-    request_free(&r);
     chat(&r, 2, 0);
     CHECK_INT(cache_known_tokens(p, &r, &sonnet46, 1), 0); /* a few tokens: nothing written */
-    request_free(&r);
     /* A long first question: ~9,000 bytes, ~2,250 tokens at the default estimate. */
     size_t n = 9000;
     char *big = malloc(n + 1);
@@ -417,7 +405,7 @@ static void test_split_again(void)
     strcpy(text + n, "\n\nRespond as: CFO");
     size_t first_len = 0;
     for (int call = 0; call < 2; call++) {
-        claude_request r;
+        claude_request r = {0};
         request_init(&r);
         add_block(&r.system, &r.nsystem, text);
         add_msg(&r, NYX_ROLE_USER, 1, "Go?");

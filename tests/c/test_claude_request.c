@@ -42,6 +42,7 @@ static size_t add_msg(claude_request *r, int role, const char *text, int mark)
 
 static void base(claude_request *r)
 {
+    request_free(r); /* a request is reused: what it held goes */
     request_init(r);
     r->model = dup("claude-sonnet-4-5");
     r->max_tokens = 1024;
@@ -76,7 +77,7 @@ static void expect_invalid(const claude_request *r, const char *message)
 
 static void test_minimal(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
                     "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
@@ -85,7 +86,7 @@ static void test_minimal(void)
 
 static void test_system_string(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     add_block(&r.system, &r.nsystem, "You are terse.", NYX_MARK_NONE);
     expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
@@ -96,7 +97,7 @@ static void test_system_string(void)
 
 static void test_system_single_marked_block(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     add_block(&r.system, &r.nsystem, "Rules.", NYX_MARK_5M);
     expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
@@ -108,7 +109,7 @@ static void test_system_single_marked_block(void)
 
 static void test_marks_5m_and_1h(void)
 {
-    claude_request r;
+    claude_request r = {0};
     request_init(&r);
     r.model = dup("claude-opus-4-6");
     r.max_tokens = 64;
@@ -135,7 +136,7 @@ static void test_marks_5m_and_1h(void)
 
 static void test_optional_fields(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     r.temperature = 0.5;
     r.stop_sequences = calloc(2, sizeof *r.stop_sequences);
@@ -167,7 +168,7 @@ static void test_optional_fields(void)
 
 static void test_tools_passthrough(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     r.tools_json = dup("[ {\"name\": \"get_weather\", \"description\": \"Weather\",\n"
                        "   \"input_schema\": {\"type\": \"object\", \"properties\": "
@@ -198,7 +199,7 @@ static void test_tools_passthrough(void)
  * 4, and not doubled on a tool that has its own. */
 static void test_tools_mark(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     r.tools_json = dup("[{\"name\":\"a\"},{\"name\":\"b\"}]");
     r.tools_mark = NYX_MARK_1H;
@@ -236,7 +237,7 @@ static void test_tools_mark(void)
 
 static void test_escaping(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     free(r.messages[0].blocks[0].text);
     const char *text = "She said \"hi\"\\\t\x01 caf\xc3\xa9";
@@ -249,7 +250,7 @@ static void test_escaping(void)
 
 static void test_count_tokens(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     add_block(&r.system, &r.nsystem, "Sys", NYX_MARK_5M);
     r.tools_json = dup("[]");
@@ -275,7 +276,7 @@ static void test_count_tokens(void)
 
 static void test_stable(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     add_block(&r.system, &r.nsystem, "a", NYX_MARK_1H);
     add_msg(&r, NYX_ROLE_ASSISTANT, "b", NYX_MARK_5M);
@@ -299,14 +300,13 @@ static void test_stable(void)
 
 static void test_validation(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     free(r.model);
     r.model = NULL;
     expect_invalid(&r, "model must be a non-empty string");
     r.model = dup("");
     expect_invalid(&r, "model must be a non-empty string");
-    request_free(&r);
 
     base(&r);
     r.max_tokens = 0;
@@ -338,19 +338,16 @@ static void test_validation(void)
     expect_invalid(&r, "messages[2].content[0].text is missing");
     block_set(&r.messages[2].blocks[0], "a\0b", 3, NYX_MARK_NONE);
     expect_invalid(&r, "messages[2].content[0].text contains a NUL byte");
-    request_free(&r);
 
     base(&r);
     add_block(&r.system, &r.nsystem, "x\0y", NYX_MARK_NONE);
     r.system[0].len = 3;
     expect_invalid(&r, "system[0].text contains a NUL byte");
-    request_free(&r);
 
     base(&r);
     r.stop_sequences = calloc(1, sizeof *r.stop_sequences);
     r.nstop = 1;
     expect_invalid(&r, "stop_sequences[0] is missing");
-    request_free(&r);
 
     base(&r);
     r.tools_json = dup("[{\"name\":");
@@ -366,7 +363,7 @@ static void test_validation(void)
 
 static void test_mark_limits(void)
 {
-    claude_request r;
+    claude_request r = {0};
     base(&r);
     r.messages[0].blocks[0].mark = NYX_MARK_5M;
     add_block(&r.system, &r.nsystem, "s1", NYX_MARK_1H);
@@ -383,7 +380,6 @@ static void test_mark_limits(void)
     add_msg(&r, NYX_ROLE_ASSISTANT, "a", NYX_MARK_5M);
     expect_invalid(&r, "at most 4 cache marks are allowed (tools, system, messages and top-level "
                        "cache_control together), got 5");
-    request_free(&r);
 
     base(&r); /* 1h after 5m inside the messages */
     add_msg(&r, NYX_ROLE_ASSISTANT, "a", NYX_MARK_5M);
@@ -401,7 +397,6 @@ static void test_mark_limits(void)
     body = claude_request_json(&r, NULL, &err);
     CHECK(body != NULL);
     free(body);
-    request_free(&r);
 
     base(&r); /* 5m system mark, then 1h in a message */
     add_block(&r.system, &r.nsystem, "s", NYX_MARK_5M);
