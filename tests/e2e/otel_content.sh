@@ -11,15 +11,12 @@ set -uo pipefail
 
 : "${NYX_BIN:?run through ctest}" "${OTLP_RECEIVER:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-otel-content.XXXXXX")
-recv_pid=
-trap '[[ -n "$recv_pid" ]] && kill "$recv_pid" 2>/dev/null; rm -rf "$work"' EXIT
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 
 recv="$work/recv"
 mkdir -p "$recv"
 "$OTLP_RECEIVER" "$recv" &
-recv_pid=$!
+pids+=($!)
 for _ in $(seq 100); do [[ -s "$recv/port" ]] && break; sleep 0.05; done
 endpoint="http://127.0.0.1:$(cat "$recv/port")"
 clean_env+=("OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint" "OTEL_METRICS_EXPORTER=none")
