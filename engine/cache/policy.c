@@ -165,9 +165,22 @@ static size_t request_bytes(const claude_request *req)
 
 /* ---- remembered prefixes ---- */
 
+/* A prefix's key: the XXH3-64 of its text (what block_hash() keeps with a shared text), mixed
+ * with the model. A prefix that is a whole block is keyed from the block's hash, without
+ * reading its text again. */
+static uint64_t prefix_key(const model_info *m, uint64_t text_hash)
+{
+    return XXH3_64bits_withSeed(&text_hash, sizeof text_hash, (uint64_t)(uintptr_t)m);
+}
+
 static uint64_t hash_prefix(const model_info *m, const char *text, size_t len)
 {
-    return XXH3_64bits_withSeed(text, len, (uint64_t)(uintptr_t)m);
+    return prefix_key(m, XXH3_64bits(text, len));
+}
+
+static uint64_t hash_block_prefix(const model_info *m, const claude_block *b)
+{
+    return prefix_key(m, block_hash(b));
 }
 
 /* The longest remembered prefix, shorter than len, that text starts with. */
@@ -187,10 +200,9 @@ static const prefix_entry *longest_known(const cache_policy *p, const model_info
     return best;
 }
 
-static prefix_entry *remember_prefix(cache_policy *p, const model_info *m, const char *text,
+static prefix_entry *remember_prefix(cache_policy *p, const model_info *m, uint64_t h,
                                      size_t len, int64_t tokens, double ttl_s)
 {
-    uint64_t h = hash_prefix(m, text, len);
     prefix_entry *slot = NULL;
     for (size_t i = 0; i < p->nprefixes; i++)
         if (p->prefixes[i].model == m && p->prefixes[i].hash == h && p->prefixes[i].len == len)
@@ -285,13 +297,13 @@ static claude_block *block_at(const claude_request *req, size_t k)
     return NULL;
 }
 
-static void hash_part(XXH3_state_t *st, char tag, const char *data, size_t len)
+/* The hash h extended by a part: a tag, a length and the hash of the bytes (not the bytes: a
+ * block's hash is kept with its shared text, so a long prompt is not read again here on every
+ * call). */
+static uint64_t chain(uint64_t h, char tag, size_t len, uint64_t bytes_hash)
 {
-    uint64_t n = (uint64_t)len;
-    XXH3_64bits_update(st, &tag, 1);
-    XXH3_64bits_update(st, &n, sizeof n);
-    if (len)
-        XXH3_64bits_update(st, data, len);
+    uint64_t part[3] = {(uint64_t)(unsigned char)tag, (uint64_t)len, bytes_hash};
+    return XXH3_64bits_withSeed(part, sizeof part, h);
 }
 
 /* The cumulative hash through each block, in prefix order, of what the API keys its cache
@@ -302,28 +314,22 @@ static uint64_t *block_hashes(const claude_request *req, const model_info *m)
 {
     size_t n = count_blocks(req);
     uint64_t *h = malloc((n ? n : 1) * sizeof *h);
-    XXH3_state_t *st = h ? XXH3_createState() : NULL;
-    if (!st || XXH3_64bits_reset_withSeed(st, (uint64_t)(uintptr_t)m) != XXH_OK) {
-        XXH3_freeState(st);
-        free(h);
+    if (!h)
         return NULL;
+    uint64_t at = (uint64_t)(uintptr_t)m;
+    if (req->tools_json) {
+        size_t len = strlen(req->tools_json);
+        at = chain(at, 'T', len, XXH3_64bits(req->tools_json, len));
     }
-    if (req->tools_json)
-        hash_part(st, 'T', req->tools_json, strlen(req->tools_json));
     size_t k = 0;
-    for (size_t i = 0; i < req->nsystem; i++) {
-        hash_part(st, 's', req->system[i].text, req->system[i].len);
-        h[k++] = XXH3_64bits_digest(st);
-    }
+    for (size_t i = 0; i < req->nsystem; i++)
+        h[k++] = at = chain(at, 's', req->system[i].len, block_hash(&req->system[i]));
     for (size_t i = 0; i < req->nmessages; i++) {
         const claude_message *msg = &req->messages[i];
-        hash_part(st, msg->role == NYX_ROLE_USER ? 'u' : 'a', NULL, 0);
-        for (size_t j = 0; j < msg->nblocks; j++) {
-            hash_part(st, 't', msg->blocks[j].text, msg->blocks[j].len);
-            h[k++] = XXH3_64bits_digest(st);
-        }
+        at = chain(at, msg->role == NYX_ROLE_USER ? 'u' : 'a', 0, 0);
+        for (size_t j = 0; j < msg->nblocks; j++)
+            h[k++] = at = chain(at, 't', msg->blocks[j].len, block_hash(&msg->blocks[j]));
     }
-    XXH3_freeState(st);
     return h;
 }
 
@@ -414,7 +420,7 @@ static int mark_system(cache_policy *p, claude_request *req, const model_info *m
     /* The longest remembered prefix short of the whole prompt, and the whole prompt: one sent
      * before is split where it was then, so that it reads what it wrote. */
     const prefix_entry *inner = m ? longest_known(p, m, s->text, s->len) : NULL;
-    const prefix_entry *whole = m ? find_entry(p, m, hash_prefix(m, s->text, s->len), s->len) : NULL;
+    const prefix_entry *whole = m ? find_entry(p, m, hash_block_prefix(m, s), s->len) : NULL;
     const prefix_entry *known = whole ? whole : inner;
     size_t split = 0;
     if (inner && inner->len < s->len)
@@ -441,7 +447,7 @@ static int mark_system(cache_policy *p, claude_request *req, const model_info *m
     }
     s->mark = mark;
     added++;
-    ex->prefix_hash = hash_prefix(m, req->system[0].text, req->system[0].len);
+    ex->prefix_hash = hash_block_prefix(m, &req->system[0]);
     ex->est_prefix_tokens = total;
     return added;
 }
@@ -584,8 +590,11 @@ static void remember_system(cache_policy *p, const claude_request *req, const mo
             text = joined;
         }
         int64_t tokens = cache_estimate_tokens(p, m, len);
+        uint64_t h = 0;
+        if (tokens >= m->min_cache_tokens)
+            h = joined ? hash_prefix(m, text, len) : hash_block_prefix(m, &req->system[0]);
         prefix_entry *e = tokens >= m->min_cache_tokens
-                              ? remember_prefix(p, m, text, len, tokens, ttl_of(req->system[i].mark))
+                              ? remember_prefix(p, m, h, len, tokens, ttl_of(req->system[i].mark))
                               : NULL;
         if (e) {
             if (e->usable_at == 0 || e->expires_at <= now)
@@ -640,7 +649,7 @@ static prefix_entry *written_entry(cache_policy *p, const claude_request *req, c
 {
     if (req->nsystem == 0 || req->nsystem > 2 || req->system[0].mark == NYX_MARK_NONE)
         return NULL;
-    return find_entry(p, m, hash_prefix(m, req->system[0].text, req->system[0].len), req->system[0].len);
+    return find_entry(p, m, hash_block_prefix(m, &req->system[0]), req->system[0].len);
 }
 
 const char *cache_miss_name(int reason)
@@ -729,12 +738,25 @@ int64_t cache_known_tokens(const cache_policy *p, const claude_request *req, con
         }
         text = joined;
     }
+    /* The common entry, the first block whole, is keyed without reading its text. */
+    uint64_t first = 0;
+    int have_first = 0;
     for (size_t i = 0; i < p->nprefixes; i++) {
         const prefix_entry *e = &p->prefixes[i];
         if (e->model != m || e->len > total || e->tokens <= best || !(e->usable_at > 0) ||
             e->usable_at > now || e->expires_at <= now)
             continue;
-        if (hash_prefix(m, text, e->len) == e->hash)
+        uint64_t h;
+        if (e->len == req->system[0].len) {
+            if (!have_first) {
+                first = hash_block_prefix(m, &req->system[0]);
+                have_first = 1;
+            }
+            h = first;
+        } else {
+            h = hash_prefix(m, text, e->len);
+        }
+        if (h == e->hash)
             best = e->tokens;
     }
     free(joined);

@@ -80,3 +80,30 @@ cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len)
     t->made++;
     return cJSON_CreateRaw(literal);
 }
+
+/* A raw node that prints literal without owning a copy of it. */
+static cJSON *raw_reference(const char *literal)
+{
+    cJSON *node = cJSON_CreateStringReference(literal);
+    if (node)
+        node->type = cJSON_Raw | cJSON_IsReference;
+    return node;
+}
+
+cJSON *claude_json_block_text(claude_json_texts *t, const claude_block *b)
+{
+    if (!t || !b->shared || b->len > MAX_TEXT)
+        return claude_json_text(t, b->text, b->len);
+    const char *literal = block_literal(b);
+    if (literal) {
+        t->found++;
+        return raw_reference(literal);
+    }
+    char *made = literal_of(b->text);
+    if (!made || block_keep_literal(b, made) != 0) {
+        free(made);
+        return claude_json_text(t, b->text, b->len);
+    }
+    t->made++;
+    return raw_reference(made);
+}

@@ -6,6 +6,8 @@
 #ifndef NYX_CLAUDE_JSON_TEXT_H
 #define NYX_CLAUDE_JSON_TEXT_H
 
+#include "types.h"
+
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
@@ -20,6 +22,11 @@ void claude_json_texts_free(claude_json_texts *t);
  * node whose literal comes from the memo; otherwise a reference to text (keep it alive while
  * the node lives). NULL when out of memory. */
 cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len);
+
+/* claude_json_text of a text block's text; a shared text's literal is kept with the text
+ * itself (block_literal), so finding it again reads no byte of the text, and the node refers
+ * to it rather than copying it (the node must not outlive b). */
+cJSON *claude_json_block_text(claude_json_texts *t, const claude_block *b);
 
 /* Literals made, and found in the memo (for tests). */
 void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, unsigned long *found);

@@ -274,7 +274,7 @@ static cJSON *text_block(const claude_block *b, claude_json_texts *jt)
         return NULL;
     int marked = b->mark != NYX_MARK_NONE;
     if (put(o, "type", cJSON_CreateStringReference("text")) ||
-        put(o, "text", claude_json_text(jt, b->text, b->len)) ||
+        put(o, "text", claude_json_block_text(jt, b)) ||
         (marked && put(o, "cache_control", cache_control(b->mark == NYX_MARK_1H)))) {
         cJSON_Delete(o);
         return NULL;
@@ -299,7 +299,7 @@ static cJSON *json_block(const claude_block *b)
 static cJSON *content(const claude_block *blocks, size_t n, claude_json_texts *jt)
 {
     if (n == 1 && blocks[0].mark == NYX_MARK_NONE && blocks[0].kind == NYX_BLOCK_TEXT)
-        return claude_json_text(jt, blocks[0].text, blocks[0].len);
+        return claude_json_block_text(jt, &blocks[0]);
     cJSON *arr = cJSON_CreateArray();
     if (!arr)
         return NULL;

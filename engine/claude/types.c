@@ -40,6 +40,7 @@ struct shared_text {
     uint64_t h;
     size_t len;
     unsigned long used;
+    char *literal; /* its JSON string literal, once made (block_keep_literal) */
     char bytes[];
 };
 
@@ -50,8 +51,10 @@ struct text_pool {
 
 static void text_unref(shared_text *t)
 {
-    if (t && --t->refs == 0)
+    if (t && --t->refs == 0) {
+        free(t->literal);
         free(t);
+    }
 }
 
 text_pool *text_pool_new(void) { return calloc(1, sizeof(text_pool)); }
@@ -81,7 +84,7 @@ static shared_text *pooled(text_pool *p, const char *text, size_t len)
     shared_text *t = malloc(sizeof *t + len + 1);
     if (!t)
         return NULL;
-    *t = (shared_text){1, h, len, ++p->clock};
+    *t = (shared_text){1, h, len, ++p->clock, NULL};
     memcpy(t->bytes, text, len);
     t->bytes[len] = '\0';
     text_unref(p->slot[lru]);
@@ -101,6 +104,21 @@ int block_set_pooled(claude_block *b, text_pool *pool, const char *text, size_t 
     b->shared = t;
     b->text = t->bytes;
     b->len = len;
+    return 0;
+}
+
+uint64_t block_hash(const claude_block *b)
+{
+    return b->shared ? b->shared->h : XXH3_64bits(b->text, b->len);
+}
+
+const char *block_literal(const claude_block *b) { return b->shared ? b->shared->literal : NULL; }
+
+int block_keep_literal(const claude_block *b, char *literal)
+{
+    if (!b->shared || b->shared->literal)
+        return -1;
+    b->shared->literal = literal;
     return 0;
 }
 

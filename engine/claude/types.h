@@ -107,6 +107,16 @@ text_pool *text_pool_new(void);
 void text_pool_free(text_pool *p); /* blocks sharing its texts keep them */
 /* block_set, sharing the copy through pool when the text is long (pool may be NULL). */
 int block_set_pooled(claude_block *b, text_pool *pool, const char *text, size_t len, int mark);
+/* The XXH3-64 of b's text: kept with a shared text (computed once, when pooled), computed
+ * otherwise. Layers that key on a block's content (the cache policy) start from it rather
+ * than reading a long text again on every call. */
+uint64_t block_hash(const claude_block *b);
+/* The JSON string literal of b's shared text when one was kept with it (block_keep_literal),
+ * else NULL: a system prompt sent on every call is escaped once for as long as it is shared. */
+const char *block_literal(const claude_block *b);
+/* Keeps literal (malloc'd; taken, freed with the text) with b's shared text. Returns 0, or -1
+ * when b is not shared or already has one (literal is then the caller's still). */
+int block_keep_literal(const claude_block *b, char *literal);
 /* Cuts b's text to its first len bytes (a shared text is copied first); 0, or -1 when out of
  * memory (b unchanged). */
 int block_truncate(claude_block *b, size_t len);

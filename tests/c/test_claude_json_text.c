@@ -89,6 +89,34 @@ int main(void)
     claude_json_texts_counts(jt, &made, &found);
     CHECK_INT(made, 15);
     same_body(NULL, one, "no memo", NYX_MARK_5M);
+    /* A pooled text's literal is kept with the text: made once for every request that shares
+     * it, found without reading the text, and the body is still the body without any memo. */
+    text_pool *pool = text_pool_new();
+    claude_json_texts *fresh = claude_json_texts_new();
+    for (int i = 0; i < 3; i++) {
+        for (int mark = NYX_MARK_NONE; mark <= NYX_MARK_5M; mark++) {
+            claude_request r;
+            request(&r, "x", "question", mark);
+            free(r.system[0].text);
+            CHECK_INT(block_set_pooled(&r.system[0], pool, other, strlen(other), mark), 0);
+            CHECK(r.system[0].shared != NULL);
+            error_info err;
+            error_clear(&err);
+            size_t a_len = 0, b_len = 0;
+            char *a = claude_request_json_memo(&r, fresh, &a_len, &err);
+            char *b = claude_request_json(&r, &b_len, &err);
+            CHECK(a && b && a_len == b_len && strcmp(a, b) == 0);
+            CHECK(block_literal(&r.system[0]) != NULL);
+            free(a);
+            free(b);
+            request_free(&r);
+        }
+    }
+    claude_json_texts_counts(fresh, &made, &found);
+    CHECK_INT(made, 1);
+    CHECK_INT(found, 5);
+    claude_json_texts_free(fresh);
+    text_pool_free(pool);
     free(one);
     free(other);
     claude_json_texts_free(jt);

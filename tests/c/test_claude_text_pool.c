@@ -8,6 +8,8 @@
 #include "check.h"
 #include "claude/types.h"
 
+#include <xxhash.h>
+
 static char *text(size_t n, char last)
 {
     char *s = malloc(n + 1);
@@ -40,12 +42,27 @@ int main(void)
     CHECK(r.system[4].shared == NULL && strcmp(r.system[4].text, one) == 0);
     CHECK_INT(r.system[0].mark, NYX_MARK_5M);
     CHECK_INT(r.system[1].len, 5000);
+    /* A block's hash is its text's, shared or not (the cache policy keys prefixes on it). */
+    CHECK(block_hash(&r.system[0]) == XXH3_64bits(one, 5000));
+    CHECK(block_hash(&r.system[4]) == block_hash(&r.system[0]));
+    CHECK(block_hash(&r.system[2]) != block_hash(&r.system[0]));
+    /* A literal kept with a shared text is seen by every block sharing it, and by no other. */
+    CHECK(block_literal(&r.system[0]) == NULL);
+    char *lit = strdup("\"kept\""), *second = strdup("\"again\"");
+    CHECK_INT(block_keep_literal(&r.system[0], lit), 0);
+    CHECK(block_literal(&r.system[1]) == lit);
+    CHECK_INT(block_keep_literal(&r.system[1], second), -1); /* already kept: stays the caller's */
+    CHECK_INT(block_keep_literal(&r.system[4], second), -1); /* not shared */
+    CHECK(block_literal(&r.system[2]) == NULL && block_literal(&r.system[4]) == NULL);
+    free(second);
     /* Cutting one leaves the other whole. */
     CHECK_INT(block_truncate(&r.system[0], 100), 0);
     CHECK(r.system[0].shared == NULL);
     CHECK_INT(r.system[0].len, 100);
     CHECK_INT(strlen(r.system[0].text), 100);
     CHECK(strncmp(r.system[0].text, one, 100) == 0);
+    CHECK(block_hash(&r.system[0]) == XXH3_64bits(one, 100)); /* the cut text's own */
+    CHECK(block_literal(&r.system[0]) == NULL);
     CHECK_INT(strlen(r.system[1].text), 5000);
     CHECK(strcmp(r.system[1].text, one) == 0);
     CHECK_INT(block_truncate(&r.system[1], 6000), -1);
