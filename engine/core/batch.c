@@ -357,7 +357,7 @@ static void transfer_done(void *ud, CURLcode rc)
     error_info err;
     error_clear(&err);
     if (rc != CURLE_OK) {
-        if (!net_explain_failure(b->e->net, b->easy, rc, b->errbuf, &err))
+        if (!net_explain_failure(b->e->provider.net, b->easy, rc, b->errbuf, &err))
             claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, curl_easy_strerror(rc));
     } else if (status < 200 || status >= 300) {
         claude_error_from_http((int)status, b->buf ? b->buf : "", b->len, NULL, &err);
@@ -378,8 +378,8 @@ static int request(batch_job *b, const char *method, const char *path, char *bod
 {
     nyx_engine *e = b->e;
     char url[1200];
-    size_t n = strlen(e->endpoint);
-    snprintf(url, sizeof url, "%s%sv1/messages/batches%s", e->endpoint, n && e->endpoint[n - 1] == '/' ? "" : "/",
+    size_t n = strlen(e->provider.endpoint);
+    snprintf(url, sizeof url, "%s%sv1/messages/batches%s", e->provider.endpoint, n && e->provider.endpoint[n - 1] == '/' ? "" : "/",
              path);
     b->len = 0;
     b->body = body;
@@ -388,8 +388,8 @@ static int request(batch_job *b, const char *method, const char *path, char *bod
     if (!(b->easy = curl_easy_init()))
         return -1;
     CURL *h = b->easy;
-    int bad = net_configure(e->net, h, b->errbuf) != 0 || curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
-              curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->headers) != CURLE_OK ||
+    int bad = net_configure(e->provider.net, h, b->errbuf) != 0 || curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->provider.headers) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_WRITEDATA, b) != CURLE_OK ||

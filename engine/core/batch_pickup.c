@@ -149,8 +149,8 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
      * counts from its start to its result (call.c). */
     out->latency_ms = row->created_at > 0 ? (clock_wall_s() - row->created_at) * 1000.0 : -1;
     snprintf(out->model_requested, sizeof out->model_requested, "%s", row->model ? row->model : "");
-    const model_info *served = out->resp.model ? models_find(e->models, out->resp.model) : NULL;
-    const model_info *m = served ? served : row->model ? models_find(e->models, row->model) : NULL;
+    const model_info *served = out->resp.model ? models_find(e->provider.models, out->resp.model) : NULL;
+    const model_info *m = served ? served : row->model ? models_find(e->provider.models, row->model) : NULL;
     if (ok) {
         out->has_cost = cost_of_usage_at(m, &out->resp.usage, clock_wall_s(), row->write_1h, &out->cost) == 0;
         batch_standard_cost(m, &out->resp.usage, clock_wall_s(), row->write_1h, out);
@@ -168,7 +168,7 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     it.request_id = out->resp.request_id;
     it.model_requested = row->model;
     it.model_served = out->resp.model;
-    it.provider = e->provider;
+    it.provider = e->provider.name;
     it.usage = out->resp.usage;
     it.has_cost = out->has_cost;
     it.cost_usd = out->cost.cost_usd;

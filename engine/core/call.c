@@ -102,7 +102,7 @@ static int prepare_route(api_call *c, error_info *err)
         free(req->model);
         req->model = copy;
     }
-    c->model = models_find(c->e->models, model);
+    c->model = models_find(c->e->provider.models, model);
     if (call_check_model(c, err) != 0)
         return -1;
     if (c->route == 0 && cache_place_marks(c->e->cache, req, c->model, c->e->cfg.shared_context_ttl_s,

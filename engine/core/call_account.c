@@ -97,7 +97,7 @@ void call_account(api_call *c)
 {
     nyx_engine *e = c->e;
     call_outcome *r = &c->result;
-    const model_info *served = r->resp.model ? models_find(e->models, r->resp.model) : NULL;
+    const model_info *served = r->resp.model ? models_find(e->provider.models, r->resp.model) : NULL;
     const model_info *m = served ? served : c->model;
     /* Priced by the table's row in force when the call was made (not when it ended). */
     double made_at = clock_wall_s() - (clock_now_s() - c->started);
@@ -226,7 +226,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     it->request_id = r->resp.request_id ? r->resp.request_id : (r->err.request_id[0] ? r->err.request_id : NULL);
     it->model_requested = r->model_requested;
     it->model_served = r->resp.model;
-    it->provider = e->provider;
+    it->provider = e->provider.name;
     it->usage = r->resp.usage;
     it->has_cost = r->has_cost;
     it->cost_usd = r->cost.cost_usd;

@@ -137,9 +137,9 @@ static double timeout_of(const api_call *c)
 static int configure_net(api_call *c)
 {
     if (c->spec.nheaders &&
-        net_call_headers(c->e->headers, c->spec.headers, c->spec.nheaders, &c->req_headers) != 0)
+        net_call_headers(c->e->provider.headers, c->spec.headers, c->spec.nheaders, &c->req_headers) != 0)
         return -1;
-    return net_configure(c->e->net, c->easy, c->errbuf);
+    return net_configure(c->e->provider.net, c->easy, c->errbuf);
 }
 
 /* The transfer ends: curl's handle goes, and the header list it used after it. */
@@ -155,8 +155,8 @@ static int configure(api_call *c)
 {
     nyx_engine *e = c->e;
     char url[1024];
-    size_t n = strlen(e->endpoint);
-    snprintf(url, sizeof url, "%s%sv1/messages", e->endpoint, n > 0 && e->endpoint[n - 1] == '/' ? "" : "/");
+    size_t n = strlen(e->provider.endpoint);
+    snprintf(url, sizeof url, "%s%sv1/messages", e->provider.endpoint, n > 0 && e->provider.endpoint[n - 1] == '/' ? "" : "/");
     CURL *h = c->easy;
     /* An infinite timeout is none (0 to curl); finite ones are bounded (call_timeout_valid),
      * so the product fits a long. */
@@ -168,7 +168,7 @@ static int configure(api_call *c)
     if ((total_ms > 0 && connect_ms > total_ms) || connect_ms < 1)
         connect_ms = total_ms > 0 ? total_ms : 1;
     return configure_net(c) != 0 || curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->req_headers ? c->req_headers : e->headers) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->req_headers ? c->req_headers : e->provider.headers) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER) != CURLE_OK ||
@@ -203,7 +203,7 @@ static void transfer_done(void *ud, CURLcode rc)
     if (c->attempt_err.type[0] && (rc == CURLE_WRITE_ERROR || rc == CURLE_OK))
         err = c->attempt_err;
     else if (rc != CURLE_OK) {
-        if (!net_explain_failure(c->e->net, c->easy, rc, c->errbuf, &err)) { /* TLS, a proxy's refusal */
+        if (!net_explain_failure(c->e->provider.net, c->easy, rc, c->errbuf, &err)) { /* TLS, a proxy's refusal */
             char detail[CURL_ERROR_SIZE + 128]; /* curl's words for the code, and its particulars */
             snprintf(detail, sizeof detail, "%s%s%s%s", curl_easy_strerror(rc), c->errbuf[0] ? " (" : "",
                      c->errbuf, c->errbuf[0] ? ")" : "");
@@ -224,9 +224,9 @@ static void transfer_done(void *ud, CURLcode rc)
     long opened = 0;
     curl_off_t tls_done = 0;
     if (curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK && opened > 0) {
-        c->e->connections += opened;
+        c->e->provider.connections += opened;
         if (curl_easy_getinfo(c->easy, CURLINFO_APPCONNECT_TIME_T, &tls_done) == CURLE_OK && tls_done > 0)
-            c->e->tls_handshakes++;
+            c->e->provider.tls_handshakes++;
     }
     drop_easy(c);
     c->attempt_done(c, (int)status, err.type[0] ? &err : NULL);

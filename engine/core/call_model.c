@@ -18,8 +18,8 @@ int call_check_model(api_call *c, error_info *err)
 {
     nyx_engine *e = c->e;
     const char *name = call_route_model(c);
-    if (accept_table_stale(e->models, clock_wall_s(), STALE_TABLE_DAYS)) {
-        const char *date = models_date(e->models);
+    if (accept_table_stale(e->provider.models, clock_wall_s(), STALE_TABLE_DAYS)) {
+        const char *date = models_date(e->provider.models);
         engine_warn_once(e, "models-stale",
                          "nyx: the model table is dated %s, more than %d days ago; prices or models may "
                          "have changed: add or correct rows with NYX_MODELS",
@@ -80,7 +80,7 @@ void call_learn_min_cache(api_call *c)
      * the API caches. */
     int64_t prefix = (int64_t)(0.9 * (double)prompt * (double)through / (double)total);
     /* A marked prefix of this size wrote nothing: the minimum is above it. */
-    if (models_raise_min_cache(e->models, m->id, prefix + 1) != 1)
+    if (models_raise_min_cache(e->provider.models, m->id, prefix + 1) != 1)
         return;
     engine_log(e, NYX_LOG_INFO, "nyx: %s caches nothing below %lld tokens (learned from usage)", m->id,
                (long long)(prefix + 1));
@@ -104,6 +104,6 @@ int call_learned_setting(nyx_engine *e, const char *key, const char *value)
     char *end;
     long long v = strtoll(value, &end, 10);
     if (end != value && !*end && v > 0)
-        models_raise_min_cache(e->models, key + n, (int64_t)v);
+        models_raise_min_cache(e->provider.models, key + n, (int64_t)v);
     return 1;
 }

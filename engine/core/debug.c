@@ -158,12 +158,12 @@ void debug_request(api_call *c)
     textbuf_printf(&out, "nyx debug: >>> request %s attempt %d (%s)\nPOST %s\n", c->result.interaction_id,
          c->result.attempts, call_route_model(c), url ? url : "(unknown URL)");
     const char *proxy_var = NULL;
-    const char *proxy = net_proxy_shown(e->net, &proxy_var);
+    const char *proxy = net_proxy_shown(e->provider.net, &proxy_var);
     if (proxy)
         textbuf_printf(&out, "(through the proxy %s, from %s)\n", proxy, proxy_var);
     /* The headers this request carries (a call's own included); values whose names look
      * secret (x-api-key, authorization, a gateway's token) are masked. */
-    for (const struct curl_slist *h = c->req_headers ? c->req_headers : e->headers; h; h = h->next) {
+    for (const struct curl_slist *h = c->req_headers ? c->req_headers : e->provider.headers; h; h = h->next) {
         const char *colon = strchr(h->data, ':');
         size_t name = colon ? (size_t)(colon - h->data) : strlen(h->data);
         if (colon && net_header_is_secret(h->data, name)) {

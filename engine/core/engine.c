@@ -8,7 +8,6 @@
 #include "budget.h"
 #include "pending_log.h"
 #include "call.h"
-#include "cost/accept.h"
 #include "cost/models.h"
 #include "debug.h"
 #include "guard/memo.h"
@@ -19,7 +18,6 @@
 #include "settings.h"
 #include "resilience/breaker.h"
 #include "resilience/ratelimit.h"
-#include "sim/sim.h"
 #include "store/store.h"
 #include "template/library.h"
 #include "watch.h"
@@ -315,12 +313,12 @@ nyx_engine *engine_open(char **errmsg)
     }
     e->budget_remaining = -1;
     e->loop = loop_new();
-    e->models = models_new_default(&err);
-    if (e->models && e->cfg.models_file && models_merge_file(e->models, e->cfg.models_file, &err) != 0) {
-        models_free(e->models);
-        e->models = NULL;
+    e->provider.models = models_new_default(&err);
+    if (e->provider.models && e->cfg.models_file && models_merge_file(e->provider.models, e->cfg.models_file, &err) != 0) {
+        models_free(e->provider.models);
+        e->provider.models = NULL;
     }
-    e->cache = e->models ? cache_policy_new(e->models) : NULL;
+    e->cache = e->provider.models ? cache_policy_new(e->provider.models) : NULL;
     e->gov.limiter = ratelimit_new();
     e->responses = response_cache_new((size_t)e->cfg.max_ephemeral_size, e->cfg.ephemeral_ttl_s);
     breaker_config bc;
@@ -336,7 +334,7 @@ nyx_engine *engine_open(char **errmsg)
     if (e->loop)
         loop_set_after_perform(e->loop, calls_cancel_deferred, e);
     loop_source db = {store_fd, store_ready, store_pending, e};
-    if (!e->loop || !e->models || !e->cache || !e->gov.limiter || !e->gov.breakers || !e->responses ||
+    if (!e->loop || !e->provider.models || !e->cache || !e->gov.limiter || !e->gov.breakers || !e->responses ||
         loop_add_source(e->loop, &db) != 0 || parse_timeout_profiles(e, &err) != 0 || otel_open(e, &err) != 0 ||
         settings_open(e, &err) != 0) {
         if (errmsg)
@@ -388,88 +386,17 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
 
 /* ---- start-up ---- */
 
-static int64_t sim_min_cache(void *ud, const char *model)
-{
-    const model_info *m = models_find(ud, model);
-    return m ? m->min_cache_tokens : -1;
-}
-
-static const char *sim_canonical(void *ud, const char *model)
-{
-    const model_info *m = models_find(ud, model);
-    return m ? m->id : model;
-}
-
-static int sim_accepts(void *ud, const char *model, const char *param)
-{
-    return accept_param(models_find(ud, model), param);
-}
-
 static int start_provider(nyx_engine *e)
 {
-    /* ANTHROPIC_BASE_URL alone (no key) names a server to use, `nyx sim` most often: it gets
-     * a placeholder key, as the built-in simulator does. */
-    int use_sim = e->cfg.provider ? strcmp(e->cfg.provider, "sim") == 0 : !e->cfg.api_key && !e->cfg.base_url;
-    if (!use_sim) {
-        if (!e->cfg.api_key && !e->cfg.base_url) {
-            engine_set_error(e, "NYX_PROVIDER=anthropic needs ANTHROPIC_API_KEY (or CLAUDE_API_KEY), or "
-                                "ANTHROPIC_BASE_URL for a server that needs no key");
-            return -1;
-        }
-        if (!e->cfg.api_key)
-            engine_log(e, NYX_LOG_INFO, "nyx: no API key set; calls go to ANTHROPIC_BASE_URL (%s) with a "
-                                        "placeholder key", e->cfg.base_url);
-        e->provider = "anthropic";
-        const char *base = e->cfg.base_url ? e->cfg.base_url : "https://api.anthropic.com";
-        e->endpoint = strdup(base);
-        return e->endpoint ? 0 : -1;
-    }
-    sim_options opt;
-    sim_options_default(&opt);
-    opt.ttft_ms = e->cfg.sim_ttft_ms;
-    opt.token_ms = e->cfg.sim_token_ms;
-    opt.batch_delay_ms = e->cfg.sim_batch_ms;
-    opt.batch_expiry_ms = e->cfg.sim_batch_expiry_ms;
+    char notice[400];
     error_info err;
     error_clear(&err);
-    e->sim_models = models_new_default(&err);
-    if (e->sim_models && e->cfg.models_file && models_merge_file(e->sim_models, e->cfg.models_file, &err) != 0) {
-        models_free(e->sim_models);
-        e->sim_models = NULL;
-    }
-    if (!e->sim_models) {
-        engine_set_error(e, "cannot start the built-in simulator: %s", err.message);
-        return -1;
-    }
-    sim_models sm = {sim_min_cache, sim_canonical, e->sim_models, sim_accepts};
-    e->sim = sim_server_start(&sm, &opt, 0, &err);
-    if (!e->sim) {
-        engine_set_error(e, "cannot start the built-in simulator: %s", err.message);
-        return -1;
-    }
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", sim_server_port(e->sim));
-    e->endpoint = strdup(url);
-    e->provider = "sim";
-    engine_log(e, NYX_LOG_INFO, "nyx: %s; calls go to the built-in Claude simulator (%s)",
-               e->cfg.api_key ? "NYX_PROVIDER=sim" : "no API key set", url);
-    return e->endpoint ? 0 : -1;
-}
-
-static int build_headers(nyx_engine *e)
-{
-    char key[512];
-    snprintf(key, sizeof key, "x-api-key: %s", e->cfg.api_key ? e->cfg.api_key : "sim-key");
-    const char *fixed[] = {key, "anthropic-version: 2023-06-01", "content-type: application/json",
-                           "accept: application/json", "Expect:"};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
-        struct curl_slist *h = curl_slist_append(e->headers, fixed[i]);
-        if (!h)
-            return -1;
-        e->headers = h;
-    }
-    memset(key, 0, sizeof key);
-    return net_append_headers(e->net, &e->headers);
+    int rc = provider_start(&e->provider, &e->cfg, notice, sizeof notice, &err);
+    if (notice[0])
+        engine_log(e, NYX_LOG_INFO, "%s", notice);
+    if (rc != 0 && err.message[0])
+        engine_set_error(e, "%s", err.message);
+    return rc;
 }
 
 /* Trust, proxy and gateway settings for the endpoint; NYX_TLS_INSECURE is announced at every
@@ -479,13 +406,13 @@ static int start_net(nyx_engine *e)
     error_info err;
     error_clear(&err);
     const char *warning = NULL;
-    if (!(e->net = net_open(&e->cfg, e->endpoint, e->sim != NULL, &warning, &err))) {
+    if (provider_open_net(&e->provider, &e->cfg, &warning, &err) != 0) {
         engine_set_error(e, "%s", err.message);
         return -1;
     }
     if (warning)
         engine_log(e, NYX_LOG_WARN, "%s", warning);
-    if (loop_set_host_connections(e->loop, net_host_connections(e->net)) != 0) {
+    if (loop_set_host_connections(e->loop, net_host_connections(e->provider.net)) != 0) {
         engine_set_error(e, "cannot limit the connections to the API host");
         return -1;
     }
@@ -541,11 +468,11 @@ static void audit_config(nyx_engine *e)
 {
     char detail[800], tls[200];
     const engine_config *c = &e->cfg;
-    net_summary(e->net, tls, sizeof tls);
+    net_summary(e->provider.net, tls, sizeof tls);
     snprintf(detail, sizeof detail,
              "provider=%s endpoint=%s api_key=%s model=%s max_retries=%ld breaker=%d storage=%s "
              "daily_budget=%g monthly_budget=%g session_budget=%g response_cache=%d %s pid=%ld",
-             e->provider, e->endpoint, c->api_key ? "set" : "unset", c->default_model, c->max_retries,
+             e->provider.name, e->provider.endpoint, c->api_key ? "set" : "unset", c->default_model, c->max_retries,
              c->circuit_breaker, c->storage_mode, c->daily_budget_usd, c->monthly_budget_usd,
              c->session_budget_usd, c->response_cache, tls, (long)getpid());
     error_info err;
@@ -557,7 +484,7 @@ int engine_start(nyx_engine *e)
 {
     if (e->started)
         return 0;
-    if (start_provider(e) != 0 || start_net(e) != 0 || build_headers(e) != 0 || start_store(e) != 0) {
+    if (start_provider(e) != 0 || start_net(e) != 0 || provider_build_headers(&e->provider, &e->cfg) != 0 || start_store(e) != 0) {
         if (!e->errmsg[0])
             engine_set_error(e, "out of memory starting the engine");
         return -1;
@@ -579,7 +506,7 @@ const char *engine_provider(nyx_engine *e)
 {
     if (!e->started && engine_start(e) != 0)
         return "none";
-    return e->provider;
+    return e->provider.name;
 }
 
 call_session *engine_session(nyx_engine *e, const char *name, int create)
@@ -697,7 +624,6 @@ void engine_close(nyx_engine *e)
     settings_free(e);
     debug_free(e);
     store_close(e->storage.db);
-    sim_server_stop(e->sim);
     script_host_free(&e->script); /* its watch, before the loop it watches through */
     templates_free(e->templates);
     loop_free(e->loop);
@@ -712,11 +638,7 @@ void engine_close(nyx_engine *e)
     stats_group_free(&e->by_model);
     stats_group_free(&e->by_agent);
     stats_group_free(&e->by_template);
-    models_free(e->models);
-    models_free(e->sim_models); /* after sim_server_stop: its threads read it */
-    curl_slist_free_all(e->headers);
-    net_free(e->net);
-    free(e->endpoint);
+    provider_free(&e->provider); /* after the cache policy, which reads its model table */
     for (call_session *s = e->sessions, *n; s; s = n) {
         n = s->next;
         free(s->name);

@@ -12,6 +12,7 @@
 #include "claude/types.h"
 #include "config.h"
 #include "governance.h"
+#include "provider.h"
 #include "loop.h"
 #include "script_host.h"
 #include "storage.h"
@@ -40,17 +41,7 @@ struct nyx_engine {
     engine_config cfg;
     int started;          /* engine_start done */
     event_loop *loop;
-    struct model_table *models;
-    struct model_table *sim_models; /* the built-in simulator's own copy: read by its threads, and
-                                      never changed by what the engine learns (it is "the API") */
-    struct sim_server *sim;
-    char *endpoint;       /* base URL actually used */
-    const char *provider; /* "sim" | "anthropic" */
-    struct curl_slist *headers; /* shared by every request; holds the key, never printed */
-    struct net *net;      /* net.h: trust, proxy, gateway headers, HTTP version */
-    struct otel *otel;    /* otel.h: OpenTelemetry export, NULL when off */
-    int64_t connections;  /* connections opened */
-    int64_t tls_handshakes; /* of them, the ones that set up TLS */
+    provider provider; /* provider.h: models, simulator, endpoint, headers, net, otel */
     storage storage; /* storage.h: the database, and the records waiting while it fails */
     governance gov; /* governance.h: budgets and limits, rate limiter, breakers, the stop */
     struct cache_policy *cache;

@@ -8,17 +8,17 @@ int engine_started(const nyx_engine *e) { return e->started; }
 const engine_config *engine_cfg(const nyx_engine *e) { return &e->cfg; }
 event_loop *engine_loop(nyx_engine *e) { return e->loop; }
 struct store_db *engine_store(nyx_engine *e) { return e->storage.db; }
-struct model_table *engine_models(nyx_engine *e) { return e->models; }
+struct model_table *engine_models(nyx_engine *e) { return e->provider.models; }
 struct cache_policy *engine_cache(nyx_engine *e) { return e->cache; }
 struct ratelimiter *engine_limiter(nyx_engine *e) { return e->gov.limiter; }
 struct tpl_library *engine_templates(nyx_engine *e) { return e->templates; }
-struct otel *engine_otel(nyx_engine *e) { return e->otel; }
+struct otel *engine_otel(nyx_engine *e) { return e->provider.otel; }
 uint64_t engine_next_seq(nyx_engine *e) { return ++e->id_seq; }
 
 void engine_counters_read(nyx_engine *e, engine_counters *out)
 {
     *out = (engine_counters){&e->stats, &e->by_model, &e->by_agent, &e->by_template, e->storage.degraded,
-                             e->storage.lost_interactions, e->gov.breaker_opens, e->connections, e->tls_handshakes,
+                             e->storage.lost_interactions, e->gov.breaker_opens, e->provider.connections, e->provider.tls_handshakes,
                              e->miss_reasons};
 }
 

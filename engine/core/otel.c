@@ -202,7 +202,7 @@ static int exporter_on(const char *var, const char *value, error_info *err)
 int otel_open(nyx_engine *e, error_info *err)
 {
     const engine_config *cfg = &e->cfg;
-    e->otel = NULL;
+    e->provider.otel = NULL;
     if (cfg->otel_disabled)
         return 0;
     int traces = exporter_on("OTEL_TRACES_EXPORTER", cfg->otel_traces_exporter, err);
@@ -266,7 +266,7 @@ int otel_open(nyx_engine *e, error_info *err)
                      : strcmp(cfg->storage_mode, "none") == 0 ? CONTENT_OFF
                                                               : CONTENT_REDACTED;
     o->window_start = clock_wall_s();
-    e->otel = o;
+    e->provider.otel = o;
     return 0;
 }
 
@@ -571,9 +571,9 @@ static void flush_due(void *ud)
 static void flush_now(void *ud)
 {
     nyx_engine *e = ud; /* the exporter may be gone by then */
-    if (e->otel) {
-        e->otel->flush_deferred = 0;
-        send_spans(e->otel);
+    if (e->provider.otel) {
+        e->provider.otel->flush_deferred = 0;
+        send_spans(e->provider.otel);
     }
 }
 
@@ -781,7 +781,7 @@ static int is_hex(const char *s, size_t n)
 
 void otel_tool_finished(nyx_engine *e, const otel_tool *t)
 {
-    otel *o = e->otel;
+    otel *o = e->provider.otel;
     if (!o || !o->traces_url)
         return;
     double end = clock_wall_s(), start = end - (clock_now_s() - t->started);
@@ -819,7 +819,7 @@ void otel_tool_finished(nyx_engine *e, const otel_tool *t)
 
 void otel_call_finished(nyx_engine *e, api_call *c)
 {
-    otel *o = e->otel;
+    otel *o = e->provider.otel;
     if (!o)
         return;
     if (o->traces_url)
@@ -840,7 +840,7 @@ void otel_call_finished(nyx_engine *e, api_call *c)
 
 void otel_get_counts(const nyx_engine *e, otel_counts *out)
 {
-    const otel *o = e->otel;
+    const otel *o = e->provider.otel;
     *out = (otel_counts){0, 0, 0};
     if (o)
         *out = (otel_counts){o->nspans, o->dropped, o->dropped_batches};
@@ -848,7 +848,7 @@ void otel_get_counts(const nyx_engine *e, otel_counts *out)
 
 void otel_close(nyx_engine *e)
 {
-    otel *o = e->otel;
+    otel *o = e->provider.otel;
     if (!o)
         return;
     loop_timer_cancel(e->loop, o->timer);
@@ -877,6 +877,6 @@ void otel_close(nyx_engine *e)
         engine_log(e, o->warned ? NYX_LOG_DEBUG : NYX_LOG_WARN,
                    "nyx: OpenTelemetry: %lld item(s) in %lld batch(es) dropped (last: %s)", (long long)o->dropped,
                    (long long)o->dropped_batches, o->last_problem[0] ? o->last_problem : "closing");
-    e->otel = NULL;
+    e->provider.otel = NULL;
     otel_free(o);
 }

@@ -11,7 +11,7 @@
 typedef struct nyx_engine nyx_engine;
 struct api_call;
 
-/* Reads the OTEL_* settings of e->cfg; sets up e->otel when an endpoint is given and the SDK
+/* Reads the OTEL_* settings of e->cfg; sets up e->provider.otel when an endpoint is given and the SDK
  * is not disabled. Returns 0, or -1 with err (invalid_argument naming the variable). */
 int otel_open(nyx_engine *e, error_info *err);
 /* Queues the spans and measurements of a finished call (its result and cost are final), and

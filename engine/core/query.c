@@ -173,6 +173,6 @@ int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_r
 
 int query_models_date(nyx_engine *e, const char **date)
 {
-    *date = e && e->models ? models_date(e->models) : NULL;
-    return e && e->models && accept_table_stale(e->models, clock_wall_s(), NYX_MODELS_STALE_DAYS);
+    *date = e && e->provider.models ? models_date(e->provider.models) : NULL;
+    return e && e->provider.models && accept_table_stale(e->provider.models, clock_wall_s(), NYX_MODELS_STALE_DAYS);
 }

@@ -94,7 +94,7 @@ static void off_without_endpoint_or_disabled(void)
     e = open_engine(&msg);
     CHECK(e != NULL);
     if (e) {
-        CHECK(e->otel == NULL);
+        CHECK(e->provider.otel == NULL);
         nyx_close(e);
     }
     unsetenv("OTEL_SDK_DISABLED");
@@ -103,7 +103,7 @@ static void off_without_endpoint_or_disabled(void)
     e = open_engine(&msg);
     CHECK(e != NULL);
     if (e) {
-        CHECK(e->otel == NULL);
+        CHECK(e->provider.otel == NULL);
         nyx_close(e);
     }
     /* traces off: a call queues no span, only its measurements */
@@ -111,7 +111,7 @@ static void off_without_endpoint_or_disabled(void)
     e = open_engine(&msg);
     CHECK(e != NULL);
     if (e) {
-        CHECK(e->otel != NULL);
+        CHECK(e->provider.otel != NULL);
         api_call c;
         fake_call(&c, e);
         otel_call_finished(e, &c);

@@ -1,0 +1,118 @@
+#define _POSIX_C_SOURCE 200809L
+#include "provider.h"
+#include "net.h"
+
+#include "cost/accept.h"
+#include "cost/models.h"
+#include "sim/sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the simulator asks of its model table: it knows models only through these. */
+static int64_t sim_min_cache(void *ud, const char *model)
+{
+    const model_info *m = models_find(ud, model);
+    return m ? m->min_cache_tokens : -1;
+}
+
+static const char *sim_canonical(void *ud, const char *model)
+{
+    const model_info *m = models_find(ud, model);
+    return m ? m->id : model;
+}
+
+static int sim_accepts(void *ud, const char *model, const char *param)
+{
+    return accept_param(models_find(ud, model), param);
+}
+
+static int start_sim(provider *p, const engine_config *cfg, char *notice, size_t size, error_info *err)
+{
+    sim_options opt;
+    sim_options_default(&opt);
+    opt.ttft_ms = cfg->sim_ttft_ms;
+    opt.token_ms = cfg->sim_token_ms;
+    opt.batch_delay_ms = cfg->sim_batch_ms;
+    opt.batch_expiry_ms = cfg->sim_batch_expiry_ms;
+    error_info why;
+    error_clear(&why);
+    p->sim_models = models_new_default(&why);
+    if (p->sim_models && cfg->models_file && models_merge_file(p->sim_models, cfg->models_file, &why) != 0) {
+        models_free(p->sim_models);
+        p->sim_models = NULL;
+    }
+    sim_models sm = {sim_min_cache, sim_canonical, p->sim_models, sim_accepts};
+    if (!p->sim_models || !(p->sim = sim_server_start(&sm, &opt, 0, &why))) {
+        error_set(err, "invalid_argument", 0, "cannot start the built-in simulator: %s", why.message);
+        return -1;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", sim_server_port(p->sim));
+    p->endpoint = strdup(url);
+    p->name = "sim";
+    snprintf(notice, size, "nyx: %s; calls go to the built-in Claude simulator (%s)",
+             cfg->api_key ? "NYX_PROVIDER=sim" : "no API key set", url);
+    return p->endpoint ? 0 : -1;
+}
+
+int provider_start(provider *p, const engine_config *cfg, char *notice, size_t size, error_info *err)
+{
+    notice[0] = '\0';
+    /* ANTHROPIC_BASE_URL alone (no key) names a server to use, `nyx sim` most often: it gets
+     * a placeholder key, as the built-in simulator does. */
+    int use_sim = cfg->provider ? strcmp(cfg->provider, "sim") == 0 : !cfg->api_key && !cfg->base_url;
+    if (use_sim)
+        return start_sim(p, cfg, notice, size, err);
+    if (!cfg->api_key && !cfg->base_url) {
+        error_set(err, "invalid_argument", 0, "NYX_PROVIDER=anthropic needs ANTHROPIC_API_KEY (or CLAUDE_API_KEY), "
+                                              "or ANTHROPIC_BASE_URL for a server that needs no key");
+        return -1;
+    }
+    if (!cfg->api_key)
+        snprintf(notice, size, "nyx: no API key set; calls go to ANTHROPIC_BASE_URL (%s) with a placeholder key",
+                 cfg->base_url);
+    p->name = "anthropic";
+    p->endpoint = strdup(cfg->base_url ? cfg->base_url : "https://api.anthropic.com");
+    return p->endpoint ? 0 : -1;
+}
+
+int provider_open_net(provider *p, const engine_config *cfg, const char **warning, error_info *err)
+{
+    p->net = net_open(cfg, p->endpoint, p->sim != NULL, warning, err);
+    return p->net ? 0 : -1;
+}
+
+int provider_build_headers(provider *p, const engine_config *cfg)
+{
+    char key[512];
+    snprintf(key, sizeof key, "x-api-key: %s", cfg->api_key ? cfg->api_key : "sim-key");
+    const char *fixed[] = {key, "anthropic-version: 2023-06-01", "content-type: application/json",
+                           "accept: application/json", "Expect:"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        struct curl_slist *h = curl_slist_append(p->headers, fixed[i]);
+        if (!h) {
+            memset(key, 0, sizeof key);
+            return -1;
+        }
+        p->headers = h;
+    }
+    memset(key, 0, sizeof key);
+    return net_append_headers(p->net, &p->headers);
+}
+
+void provider_free(provider *p)
+{
+    sim_server_stop(p->sim);
+    p->sim = NULL;
+    models_free(p->models);
+    models_free(p->sim_models); /* after sim_server_stop: its threads read it */
+    curl_slist_free_all(p->headers);
+    net_free(p->net);
+    free(p->endpoint);
+    p->models = p->sim_models = NULL;
+    p->headers = NULL;
+    p->net = NULL;
+    p->endpoint = NULL;
+}
