@@ -37,6 +37,10 @@ typedef struct transfer {
     loop_transfer_fn done;
     void *ud;
     int background;
+    CURL *easy;
+    int joined;            /* handed to curl (else it waits in the loop's queue) */
+    int refused;           /* curl would not take it: its done function hears so */
+    struct transfer *next; /* in the queue */
 } transfer;
 
 /* A source's descriptor as last registered with the epoll set. */
@@ -70,6 +74,9 @@ struct event_loop {
     int64_t deadline_us;   /* a budgeted turn stops starting work here (loop_poll_budget); 0: none */
     int more_done;         /* finished transfers a budgeted turn left for the next */
     int worked;            /* this turn has run a piece of work */
+    transfer *queue;       /* transfers not yet handed to curl, oldest first (see join_queued) */
+    transfer **queue_tail;
+    transfer *refused;     /* transfers curl would not take, for finish_transfers to hand out */
 };
 
 /* A budgeted turn's time is up: what is left waits for the next turn. A turn always runs one
@@ -131,6 +138,7 @@ event_loop *loop_new(void)
     if (!loop)
         return NULL;
     loop->curl_due_us = -1;
+    loop->queue_tail = &loop->queue;
     loop->ep = epoll_create1(EPOLL_CLOEXEC);
     loop->curl_ep = epoll_create1(EPOLL_CLOEXEC);
     loop->multi = curl_multi_init();
@@ -165,6 +173,12 @@ void loop_free(event_loop *loop)
     free(loop->watches);
     free(loop->sources);
     free(loop->source_states);
+    for (transfer **list[] = {&loop->queue, &loop->refused}, ***l = list; l < list + 2; l++)
+        while (**l) {
+            transfer *t = **l;
+            **l = t->next;
+            free(t);
+        }
     /* Cleanup still reports sockets through on_socket: the sets close after it. */
     if (loop->multi)
         curl_multi_cleanup(loop->multi);
@@ -177,19 +191,25 @@ void loop_free(event_loop *loop)
 
 /* ---- transfers ---- */
 
+/* A transfer waits in the loop's queue until the loop drives curl, which takes it then: curl
+ * starts every transfer it was given since its last action in one action (connects, sends
+ * each request), so a frame that started many calls would pay for all their sends at once.
+ * Joined one by one, a budgeted turn sends what its budget allows and leaves the rest. */
 static int add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud, int background)
 {
-    transfer *t = malloc(sizeof *t);
+    transfer *t = calloc(1, sizeof *t);
     if (!t)
         return -1;
     t->done = done;
     t->ud = ud;
     t->background = background;
-    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, t) != CURLE_OK ||
-        curl_multi_add_handle(loop->multi, easy) != CURLM_OK) {
+    t->easy = easy;
+    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, t) != CURLE_OK) {
         free(t);
         return -1;
     }
+    *loop->queue_tail = t;
+    loop->queue_tail = &t->next;
     loop->transfers++;
     loop->background_transfers += background;
     return 0;
@@ -205,11 +225,30 @@ int loop_add_transfer_background(event_loop *loop, CURL *easy, loop_transfer_fn 
     return add_transfer(loop, easy, done, ud, 1);
 }
 
+/* Takes t out of the list at head; returns the link that held it. */
+static transfer **unlink_from(transfer **head, transfer *t)
+{
+    transfer **p = head;
+    while (*p && *p != t)
+        p = &(*p)->next;
+    if (*p)
+        *p = t->next;
+    return p;
+}
+
 static transfer *take_transfer(event_loop *loop, CURL *easy)
 {
     transfer *t = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
-    curl_multi_remove_handle(loop->multi, easy);
+    if (t && t->refused) {
+        unlink_from(&loop->refused, t);
+    } else if (t && !t->joined) {
+        transfer **p = unlink_from(&loop->queue, t);
+        if (!*p)
+            loop->queue_tail = p; /* it was the last */
+    } else {
+        curl_multi_remove_handle(loop->multi, easy);
+    }
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     if (t) {
         loop->transfers--;
@@ -438,7 +477,7 @@ static int sources_busy(const event_loop *loop)
 /* Milliseconds until the next thing due (a timer, curl's timeout), at most timeout_ms. */
 static int wait_ms(const event_loop *loop, int timeout_ms)
 {
-    if (loop->ndefers > 0 || loop->more_done)
+    if (loop->ndefers > 0 || loop->more_done || loop->queue || loop->refused)
         return 0;
     int64_t due = loop->nheap > 0 ? loop->heap[0]->due_us : -1;
     if (loop->transfers > 0 && loop->curl_due_us >= 0 && (due < 0 || loop->curl_due_us < due))
@@ -458,6 +497,16 @@ static void finish_transfers(event_loop *loop)
     int left = 0;
     CURLMsg *msg;
     loop->more_done = 0;
+    while (loop->refused && !over(loop)) {
+        transfer *t = loop->refused;
+        CURL *easy = t->easy;
+        take_transfer(loop, easy);
+        loop_transfer_fn done = t->done;
+        void *ud = t->ud;
+        free(t);
+        done(ud, CURLE_OUT_OF_MEMORY);
+        loop->worked = 1;
+    }
     for (;;) {
         if (over(loop)) {
             loop->more_done = 1; /* perhaps none: the next turn finds out */
@@ -480,6 +529,35 @@ static void finish_transfers(event_loop *loop)
     }
 }
 
+/* Hands curl the transfers waiting to join it. A budgeted turn (a host's frame) hands them one
+ * at a time, each started by an action of its own, while its budget lasts: starting one is a
+ * request sent, tens to hundreds of microseconds. Otherwise all go, for the timeout action
+ * that follows (adding each asks curl for one) to start together. */
+static CURLMcode join_queued(event_loop *loop, int *running)
+{
+    while (loop->queue && !over(loop)) {
+        transfer *t = loop->queue;
+        if (!(loop->queue = t->next))
+            loop->queue_tail = &loop->queue;
+        if (curl_multi_add_handle(loop->multi, t->easy) != CURLM_OK) {
+            t->refused = 1;
+            t->next = loop->refused;
+            loop->refused = t;
+            continue;
+        }
+        t->joined = 1;
+        t->next = NULL;
+        if (loop->deadline_us > 0) {
+            loop->curl_due_us = -1;
+            CURLMcode mc = curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, running);
+            loop->worked = 1;
+            if (mc != CURLM_OK)
+                return mc;
+        }
+    }
+    return CURLM_OK;
+}
+
 /* Hands curl the sockets that are ready, then its timeout when due. */
 static CURLMcode socket_actions(event_loop *loop, int sockets_ready)
 {
@@ -497,6 +575,9 @@ static CURLMcode socket_actions(event_loop *loop, int sockets_ready)
                 return mc;
         }
     }
+    CURLMcode mc = join_queued(loop, &running);
+    if (mc != CURLM_OK)
+        return mc;
     if (loop->curl_due_us >= 0 && loop->curl_due_us <= clock_now_us() && !over(loop)) {
         loop->curl_due_us = -1;
         return curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -575,7 +656,7 @@ int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us)
             run_watch(loop, (int)(uint32_t)ev[i].data.u64);
     /* curl's set may report an idle cached connection closing: hand it over even then, or the
      * readable set would wake every wait. */
-    if ((loop->transfers > 0 || curl_ready || loop->more_done) && drive_curl(loop, curl_ready) != 0)
+    if ((loop->transfers > 0 || curl_ready || loop->more_done || loop->refused) && drive_curl(loop, curl_ready) != 0)
         return -1;
     run_due_timers(loop);
     run_deferred(loop);
