@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "store_content.h"
+#include "store_driver.h"
 
 /* A reservation as store_budget_reserve() hands it to a backend: the id it generated and
  * who holds it, so store_budget_reap() can tell a dead holder. */
@@ -64,6 +65,16 @@ typedef struct store_template_use {
 
 typedef struct store_backend_ops {
     const char *name;
+    int dialect; /* STORE_DIALECT_* */
+    /* The driver (store_driver.h). */
+    int (*run)(store_db *s, const store_stmt *st, store_row_fn fn, void *ud, long long *changes,
+               error_info *err);
+    int (*submit)(store_db *s, const store_stmt *st, store_row_fn fn, void *ud,
+                  store_done_fn done, void *done_ud, error_info *err);
+    int (*write)(store_db *s, const store_stmt *st, error_info *err);
+    int (*begin)(store_db *s, const char *what, error_info *err);
+    int (*commit)(store_db *s, const char *what, error_info *err);
+    void (*rollback)(store_db *s, int db_failed, error_info *err);
     /* Connects, migrates the schema, sets s->impl. On failure s->impl stays NULL. */
     int (*open)(store_db *s, const char *uri, const store_options *opts, error_info *err);
     void (*close)(store_db *s);
@@ -110,37 +121,8 @@ typedef struct store_backend_ops {
                                   const char *reservation_id, double actual_usd,
                                   error_info *err);
 
-    /* Control flags, configuration and the audit trail. */
-    int (*control_set)(store_db *s, const char *key, const char *value, error_info *err);
-    int (*control_get)(store_db *s, const char *key, char **value, error_info *err);
+    /* store_changed(): whether another process changed control or configuration. */
     int (*changed)(store_db *s, int *changed, error_info *err);
-    int (*config_set)(store_db *s, const char *key, const char *value, error_info *err);
-    int (*config_get)(store_db *s, const char *key, char **value, error_info *err);
-    int (*config_list)(store_db *s, store_row_fn fn, void *ud, error_info *err);
-    int (*audit)(store_db *s, const char *kind, const char *session, const char *agent,
-                 const char *detail, error_info *err);
-    int (*query_audit)(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                       error_info *err);
-
-    /* Response cache, layer 2. cache_purge returns the number of entries removed. */
-    int (*cache_get)(store_db *s, const char *key, double now, char **response_json,
-                     error_info *err);
-    int (*cache_put)(store_db *s, const char *key, const char *model,
-                     const char *response_json, double now, double ttl_s, error_info *err);
-    int (*cache_purge)(store_db *s, double now, error_info *err);
-
-    /* Prompt templates and their usage statistics. */
-    int (*template_put)(store_db *s, const char *name, const char *content,
-                        const char *variables_json, const char *hash_hex, int *version,
-                        error_info *err);
-    int (*template_get)(store_db *s, const char *name, int version, char **content,
-                        int *version_out, error_info *err);
-    int (*template_list)(store_db *s, store_row_fn fn, void *ud, error_info *err);
-    int (*template_history)(store_db *s, const char *name, store_row_fn fn, void *ud,
-                            error_info *err);
-    int (*template_usage)(store_db *s, const store_template_use *u, error_info *err);
-    int (*template_stats)(store_db *s, const char *name, store_row_fn fn, void *ud,
-                          error_info *err);
 
     /* The stored exchange of one interaction (store_query_exchange). */
     int (*query_exchange)(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
@@ -182,14 +164,8 @@ typedef struct store_backend_ops {
                                 error_info *err);
     int (*budget_status_async)(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
                                void *done_ud, error_info *err);
-    int (*cache_get_async)(store_db *s, const char *key, double now, store_text_fn done,
-                           void *ud, error_info *err);
     int (*thought_add_async)(store_db *s, const char *session, int64_t parent, const char *label,
                              store_id_fn done, void *ud, error_info *err);
-    int (*config_list_async)(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
-                             void *done_ud, error_info *err);
-    int (*control_get_async)(store_db *s, const char *key, store_text_fn done, void *ud,
-                             error_info *err);
 } store_backend_ops;
 
 struct store_db {

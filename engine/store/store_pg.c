@@ -77,6 +77,7 @@ static void pg_free(pg *p)
     if (!p)
         return;
     pg_disconnect(p);
+    store_pg_driver_free(p);
     for (int i = 0; i <= PG_MAX_PARTS; i++)
         free(p->log_sql[i]);
     free(p->conninfo);
@@ -324,6 +325,10 @@ static int pg_take_write_error(store_db *s, char *buf, size_t size)
 
 const store_backend_ops store_pg_ops = {
     .name = "postgresql",
+    .dialect = STORE_DIALECT_PG,
+    .run = store_pg_run,
+    .submit = store_pg_submit,
+    .write = store_pg_write,
     .open = pg_open,
     .close = pg_close,
     .schema_version = pg_version,
@@ -345,23 +350,7 @@ const store_backend_ops store_pg_ops = {
     .budget_status = store_pg_budget_status,
     .budget_reap = store_pg_budget_reap,
     .log_interaction_settle = store_pg_log_interaction_settle,
-    .control_set = store_pg_control_set,
-    .control_get = store_pg_control_get,
     .changed = store_pg_changed,
-    .config_set = store_pg_config_set,
-    .config_get = store_pg_config_get,
-    .config_list = store_pg_config_list,
-    .audit = store_pg_audit,
-    .query_audit = store_pg_query_audit,
-    .cache_get = store_pg_cache_get,
-    .cache_put = store_pg_cache_put,
-    .cache_purge = store_pg_cache_purge,
-    .template_put = store_pg_template_put,
-    .template_get = store_pg_template_get,
-    .template_list = store_pg_template_list,
-    .template_history = store_pg_template_history,
-    .template_usage = store_pg_template_usage,
-    .template_stats = store_pg_template_stats,
     .query_exchange = store_pg_query_exchange,
     .budget_set_limit = store_pg_budget_set_limit,
     .budget_reset = store_pg_budget_reset,
@@ -380,8 +369,5 @@ const store_backend_ops store_pg_ops = {
     .log_interaction_settle_async = store_pg_log_interaction_settle_async,
     .budget_reserve_async = store_pg_budget_reserve_async,
     .budget_status_async = store_pg_budget_status_async,
-    .cache_get_async = store_pg_cache_get_async,
     .thought_add_async = pg_thought_add_async,
-    .config_list_async = store_pg_config_list_async,
-    .control_get_async = store_pg_control_get_async,
 };

@@ -49,6 +49,10 @@ typedef struct pg {
     char batch_error[sizeof ((error_info *)0)->message];  /* the first failure of a write in the open batch */
     char write_error[sizeof ((error_info *)0)->message];  /* the first failure of such a write not yet taken */
     char *log_sql[PG_MAX_PARTS + 1]; /* the log statement with n shared parts, made on first use */
+    struct pg_sql {                  /* the driver's statements with $N, keyed by their ?N text */
+        const char *key;
+        char *sql;
+    } sql_cache[128];
 } pg;
 
 static inline pg *pg_of(const store_db *s) { return (pg *)s->impl; }
@@ -62,6 +66,19 @@ void pg_disconnect(pg *p);
  * is then not called). */
 int pg_submit(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
               pg_done_fn done, void *ud, error_info *err);
+
+/* A statement with typed parameters (types NULL: the server infers them); own_sql 1: sql is
+ * copied (a text built for this call), else it must outlive the statement. */
+typedef struct pg_call {
+    const char *what, *sql;
+    int nparams;
+    const char *const *values;
+    const Oid *types;
+    int own_sql;
+} pg_call;
+int pg_submit_call(pg *p, const pg_call *c, pg_done_fn done, void *ud, error_info *err);
+PGresult *pg_exec_call(pg *p, const pg_call *c, error_info *err);
+int pg_write_call(pg *p, const pg_call *c, error_info *err);
 
 /* Runs one statement and waits for it (the jobs queued before it finish first; their
  * callbacks wait for store_pump). Returns its result (PQclear it), or NULL with err filled. */
@@ -91,11 +108,6 @@ int pg_rows_async(pg *p, const char *what, const char *sql, int nparams,
 /* Reads what arrived, sends what waits, reconnects when due, hands out finished jobs. */
 void pg_pump(pg *p);
 
-/* ISO 8601 UTC with milliseconds from an epoch-seconds column, rounded as the SQLite
- * backend's SQ_ISO rounds (to_char alone truncates). */
-#define PG_ISO(col)                                                                        \
-    "to_char(to_timestamp(floor(" col " * 1000 + 0.5) / 1000) AT TIME ZONE 'UTC',"          \
-    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* Migrates the schema to the newest version (store_pg_schema.c). */
 int pg_migrate(pg *p, error_info *err);
@@ -107,6 +119,14 @@ void pg_fail(pg *p, error_info *err, const PGresult *res, const char *what);
 /* "%.17g" of v into buf (size >= 32); returns buf. */
 const char *pg_num(char *buf, double v);
 const char *pg_int(char *buf, int64_t v);
+
+/* ---- the driver (store_pg_driver.c): store_driver.h's run, submit, write ---- */
+int store_pg_run(store_db *s, const store_stmt *st, store_row_fn fn, void *ud,
+                 long long *changes, error_info *err);
+int store_pg_submit(store_db *s, const store_stmt *st, store_row_fn fn, void *ud,
+                    store_done_fn done, void *done_ud, error_info *err);
+int store_pg_write(store_db *s, const store_stmt *st, error_info *err);
+void store_pg_driver_free(pg *p);
 
 /* ---- ops, by file ---- */
 int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err);
@@ -155,40 +175,9 @@ int store_pg_query_iterations(store_db *s, const char *session, store_row_fn fn,
                             error_info *err);
 int store_pg_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
                             error_info *err);
-int store_pg_query_audit(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                         error_info *err);
 
-int store_pg_control_set(store_db *s, const char *key, const char *value, error_info *err);
-int store_pg_control_get(store_db *s, const char *key, char **value, error_info *err);
 int store_pg_changed(store_db *s, int *changed, error_info *err);
-int store_pg_config_set(store_db *s, const char *key, const char *value, error_info *err);
-int store_pg_config_get(store_db *s, const char *key, char **value, error_info *err);
-int store_pg_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
-int store_pg_config_list_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
-                               void *done_ud, error_info *err);
-int store_pg_control_get_async(store_db *s, const char *key, store_text_fn done, void *ud,
-                               error_info *err);
-int store_pg_audit(store_db *s, const char *kind, const char *session, const char *agent,
-                   const char *detail, error_info *err);
 
-int store_pg_cache_get(store_db *s, const char *key, double now, char **response_json,
-                       error_info *err);
-int store_pg_cache_get_async(store_db *s, const char *key, double now, store_text_fn done,
-                             void *ud, error_info *err);
-int store_pg_cache_put(store_db *s, const char *key, const char *model,
-                       const char *response_json, double now, double ttl_s, error_info *err);
-int store_pg_cache_purge(store_db *s, double now, error_info *err);
 
-int store_pg_template_put(store_db *s, const char *name, const char *content,
-                          const char *variables_json, const char *hash_hex, int *version,
-                          error_info *err);
-int store_pg_template_get(store_db *s, const char *name, int version, char **content,
-                          int *version_out, error_info *err);
-int store_pg_template_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
-int store_pg_template_history(store_db *s, const char *name, store_row_fn fn, void *ud,
-                              error_info *err);
-int store_pg_template_usage(store_db *s, const store_template_use *u, error_info *err);
-int store_pg_template_stats(store_db *s, const char *name, store_row_fn fn, void *ud,
-                            error_info *err);
 
 #endif

@@ -28,9 +28,11 @@
 struct pg_job {
     pg_job *next;
     char what[128];
-    const char *sql; /* static */
+    const char *sql; /* static, or own_sql */
+    char *own_sql;
     int nparams;
     char **values;
+    Oid *types;      /* NULL: the server infers each parameter's type */
     pg_done_fn fn;
     void *ud;
     PGresult *res;
@@ -82,6 +84,8 @@ static void job_free(pg_job *j)
     for (int i = 0; i < j->nparams; i++)
         free(j->values[i]);
     free(j->values);
+    free(j->types);
+    free(j->own_sql);
     PQclear(j->res);
     free(j);
 }
@@ -265,7 +269,7 @@ static void send_group(pg *p)
         if (!p->queued)
             p->queued_tail = NULL;
         append(&p->sent, &p->sent_tail, j);
-        if (!PQsendQueryParams(p->conn, j->sql, j->nparams, NULL,
+        if (!PQsendQueryParams(p->conn, j->sql, j->nparams, j->types,
                                (const char *const *)j->values, NULL, NULL, 0)) {
             lost(p, "cannot send a statement");
             return;
@@ -402,9 +406,11 @@ void pg_pump(pg *p)
     }
 }
 
-static pg_job *make_job(pg *p, const char *what, const char *sql, int nparams,
-                        const char *const *values, error_info *err)
+static pg_job *make_job(pg *p, const pg_call *c, error_info *err)
 {
+    const char *what = c->what, *sql = c->sql;
+    int nparams = c->nparams;
+    const char *const *values = c->values;
     if (p->state == PG_DOWN && clock_now_s() >= p->retry_at)
         start_connect(p);
     if (p->state == PG_DOWN) {
@@ -417,7 +423,12 @@ static pg_job *make_job(pg *p, const char *what, const char *sql, int nparams,
     pg_job *j = calloc(1, sizeof *j);
     if (j && nparams > 0)
         j->values = calloc((size_t)nparams, sizeof *j->values);
-    int ok = j && (nparams == 0 || j->values);
+    if (j && nparams > 0 && c->types && (j->types = malloc((size_t)nparams * sizeof *j->types)))
+        memcpy(j->types, c->types, (size_t)nparams * sizeof *j->types);
+    if (j && c->own_sql)
+        j->own_sql = store_strdup(sql);
+    int ok = j && (nparams == 0 || j->values) && (!c->types || nparams == 0 || j->types) &&
+             (!c->own_sql || j->own_sql);
     for (int i = 0; ok && i < nparams; i++) {
         j->nparams = i + 1;
         ok = !values[i] || (j->values[i] = store_strdup(values[i])) != NULL;
@@ -430,7 +441,7 @@ static pg_job *make_job(pg *p, const char *what, const char *sql, int nparams,
     }
     j->nparams = nparams;
     snprintf(j->what, sizeof j->what, "%s", what);
-    j->sql = sql;
+    j->sql = j->own_sql ? j->own_sql : sql;
     error_clear(&j->err);
     return j;
 }
@@ -438,7 +449,13 @@ static pg_job *make_job(pg *p, const char *what, const char *sql, int nparams,
 int pg_submit(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
               pg_done_fn done, void *ud, error_info *err)
 {
-    pg_job *j = make_job(p, what, sql, nparams, values, err);
+    pg_call c = {what, sql, nparams, values, NULL, 0};
+    return pg_submit_call(p, &c, done, ud, err);
+}
+
+int pg_submit_call(pg *p, const pg_call *c, pg_done_fn done, void *ud, error_info *err)
+{
+    pg_job *j = make_job(p, c, err);
     if (!j)
         return -1;
     j->fn = done;
@@ -468,7 +485,13 @@ static int wait_io(pg *p, double deadline)
 PGresult *pg_exec(pg *p, const char *what, const char *sql, int nparams,
                   const char *const *values, error_info *err)
 {
-    pg_job *j = make_job(p, what, sql, nparams, values, err);
+    pg_call c = {what, sql, nparams, values, NULL, 0};
+    return pg_exec_call(p, &c, err);
+}
+
+PGresult *pg_exec_call(pg *p, const pg_call *c, error_info *err)
+{
+    pg_job *j = make_job(p, c, err);
     if (!j)
         return NULL;
     j->sync = 1;
@@ -504,9 +527,15 @@ static void remember_write_failure(void *ud, PGresult *res, const error_info *er
 int pg_write(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
              error_info *err)
 {
+    pg_call c = {what, sql, nparams, values, NULL, 0};
+    return pg_write_call(p, &c, err);
+}
+
+int pg_write_call(pg *p, const pg_call *c, error_info *err)
+{
     if (p->background)
-        return pg_submit(p, what, sql, nparams, values, remember_write_failure, p, err);
-    PGresult *res = pg_exec(p, what, sql, nparams, values, err);
+        return pg_submit_call(p, c, remember_write_failure, p, err);
+    PGresult *res = pg_exec_call(p, c, err);
     if (!res)
         return -1;
     PQclear(res);

@@ -217,27 +217,3 @@ int store_pg_query_exchange(store_db *s, const char *id, store_row_fn fn, void *
         " FROM llm_interactions WHERE id = $1::text",
         1, v, fn, ud, err);
 }
-
-/* The newest N are chosen first, then shown oldest first. */
-int store_pg_query_audit(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                         error_info *err)
-{
-    params ps = {.n = 0};
-    char where[192], limit[32] = "";
-    filter_where(f, &ps, where, sizeof where);
-    if (f && f->kind) {
-        size_t used = strlen(where);
-        snprintf(where + used, sizeof where - used, " AND kind = $%d::text", param(&ps, f->kind));
-    }
-    if (f && f->last > 0)
-        snprintf(limit, sizeof limit, " LIMIT $%d::bigint",
-                 param_int(&ps, f->last));
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "SELECT e.id AS id, %s AS created_at, e.kind AS kind, e.session AS session,"
-             " e.agent AS agent, e.detail AS detail FROM"
-             " (SELECT * FROM audit_events WHERE true%s ORDER BY created_at DESC, id DESC%s)"
-             " AS e ORDER BY e.created_at, e.id",
-             PG_ISO("e.created_at"), where, limit);
-    return pg_rows(pg_of(s), "query the audit trail", sql, ps.n, ps.v, fn, ud, err);
-}

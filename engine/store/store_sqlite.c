@@ -228,6 +228,8 @@ static void sq_free(sq *q)
         sqlite3_finalize(q->st[i]);
     for (int i = 0; i < SL_COUNT; i++)
         sqlite3_finalize(q->lazy[i]);
+    for (size_t i = 0; i < sizeof q->cache / sizeof q->cache[0]; i++)
+        sqlite3_finalize(q->cache[i].st);
     /* Every statement is finalized, so this closes now; close_v2 never returns BUSY.
      * The last connection to close checkpoints the WAL and removes it. */
     sqlite3_close_v2(q->db);
@@ -607,6 +609,11 @@ static int sq_thought_add(store_db *s, const char *session, int64_t parent, cons
 
 const store_backend_ops store_sqlite_ops = {
     .name = "sqlite",
+    .dialect = STORE_DIALECT_SQLITE,
+    .run = store_sqlite_run,
+    .begin = store_sqlite_begin,
+    .commit = store_sqlite_commit,
+    .rollback = store_sqlite_rollback,
     .open = sq_open,
     .close = sq_close,
     .schema_version = sq_schema_version,
@@ -628,23 +635,7 @@ const store_backend_ops store_sqlite_ops = {
     .budget_status = store_sqlite_budget_status,
     .budget_reap = store_sqlite_budget_reap,
     .log_interaction_settle = store_sqlite_log_interaction_settle,
-    .control_set = store_sqlite_control_set,
-    .control_get = store_sqlite_control_get,
     .changed = store_sqlite_changed,
-    .config_set = store_sqlite_config_set,
-    .config_get = store_sqlite_config_get,
-    .config_list = store_sqlite_config_list,
-    .audit = store_sqlite_audit,
-    .query_audit = store_sqlite_query_audit,
-    .cache_get = store_sqlite_cache_get,
-    .cache_put = store_sqlite_cache_put,
-    .cache_purge = store_sqlite_cache_purge,
-    .template_put = store_sqlite_template_put,
-    .template_get = store_sqlite_template_get,
-    .template_list = store_sqlite_template_list,
-    .template_history = store_sqlite_template_history,
-    .template_usage = store_sqlite_template_usage,
-    .template_stats = store_sqlite_template_stats,
     .query_exchange = store_sqlite_query_exchange,
     .budget_set_limit = store_sqlite_budget_set_limit,
     .budget_reset = store_sqlite_budget_reset,

@@ -41,26 +41,7 @@ enum {
     SL_BUDGET_FORGET,
     SL_BUDGET_HOLDERS,
     SL_BUDGET_STATUS,
-    SL_CONTROL_SET,
-    SL_CONTROL_DELETE,
-    SL_CONTROL_GET,
-    SL_CONFIG_SET,
-    SL_CONFIG_DELETE,
-    SL_CONFIG_GET,
-    SL_CONFIG_LIST,
     SL_DATA_VERSION,
-    SL_AUDIT_ADD,
-    SL_CACHE_GET,
-    SL_CACHE_HIT,
-    SL_CACHE_PUT,
-    SL_CACHE_PURGE,
-    SL_TEMPLATE_FIND,
-    SL_TEMPLATE_ADD,
-    SL_TEMPLATE_GET,
-    SL_TEMPLATE_LIST,
-    SL_TEMPLATE_HISTORY,
-    SL_TEMPLATE_USE,
-    SL_TEMPLATE_STATS,
     SL_BUDGET_LIMIT,
     SL_BUDGET_RESET,
     SL_BATCH_ADD,
@@ -91,6 +72,11 @@ typedef struct sq {
     int64_t data_version;         /* PRAGMA data_version at the last store_changed() */
     int data_version_seen;        /* store_changed() has run once */
     int busy_ms;                  /* the busy timeout given at open */
+    int in_op;                    /* between the driver's begin and commit or rollback */
+    struct sq_cached {            /* the driver's statements, keyed by their SQL text */
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[128];
 } sq;
 
 static inline sq *sq_of(const store_db *s) { return (sq *)s->impl; }
@@ -197,8 +183,13 @@ char store_sqlite_row_type(int column_type);
 int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store_row_fn fn,
                       void *ud, error_info *err);
 
-/* SQL for an ISO 8601 UTC time with milliseconds from an epoch-seconds column. */
-#define SQ_ISO(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col ", 'unixepoch')"
+
+/* ---- the driver (store_sqlite_driver.c): store_driver.h's run, begin, commit, rollback ---- */
+int store_sqlite_run(store_db *s, const store_stmt *st, store_row_fn fn, void *ud,
+                     long long *changes, error_info *err);
+int store_sqlite_begin(store_db *s, const char *what, error_info *err);
+int store_sqlite_commit(store_db *s, const char *what, error_info *err);
+void store_sqlite_rollback(store_db *s, int db_failed, error_info *err);
 
 /* ---- feature ops (store_sqlite_budget.c, store_sqlite_control.c, store_sqlite_cache.c,
  * store_sqlite_templates.c): the store_backend_ops members of the same names ---- */
@@ -214,34 +205,9 @@ int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
                                         const char *reservation_id, double actual_usd,
                                         error_info *err);
 
-int store_sqlite_control_set(store_db *s, const char *key, const char *value, error_info *err);
-int store_sqlite_control_get(store_db *s, const char *key, char **value, error_info *err);
 int store_sqlite_changed(store_db *s, int *changed, error_info *err);
-int store_sqlite_config_set(store_db *s, const char *key, const char *value, error_info *err);
-int store_sqlite_config_get(store_db *s, const char *key, char **value, error_info *err);
-int store_sqlite_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
-int store_sqlite_audit(store_db *s, const char *kind, const char *session, const char *agent,
-                       const char *detail, error_info *err);
-int store_sqlite_query_audit(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                             error_info *err);
 
-int store_sqlite_cache_get(store_db *s, const char *key, double now, char **response_json,
-                           error_info *err);
-int store_sqlite_cache_put(store_db *s, const char *key, const char *model,
-                           const char *response_json, double now, double ttl_s, error_info *err);
-int store_sqlite_cache_purge(store_db *s, double now, error_info *err);
 
-int store_sqlite_template_put(store_db *s, const char *name, const char *content,
-                              const char *variables_json, const char *hash_hex, int *version,
-                              error_info *err);
-int store_sqlite_template_get(store_db *s, const char *name, int version, char **content,
-                              int *version_out, error_info *err);
-int store_sqlite_template_list(store_db *s, store_row_fn fn, void *ud, error_info *err);
-int store_sqlite_template_history(store_db *s, const char *name, store_row_fn fn, void *ud,
-                                  error_info *err);
-int store_sqlite_template_usage(store_db *s, const store_template_use *u, error_info *err);
-int store_sqlite_template_stats(store_db *s, const char *name, store_row_fn fn, void *ud,
-                                error_info *err);
 
 /* ---- queries (store_sqlite_query.c) ---- */
 
