@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The Lua bindings (engine/lua/) see the engine only through core/host_api.h (HACKING.md,
-# "Layers"): no binding may include core/engine.h, directly or through another header, so
-# the definition of struct nyx_engine is out of their reach and no field of it compiles
-# there. Follows every quoted include from engine/lua/*.c; prints each path that reaches a
-# definition of the engine and exits 1.
+# The Lua bindings (engine/lua/) see the engine only through core/host_api.h, and nyx.h's
+# entry points (engine/api/) through core/entry.h and host_api.h (HACKING.md, "Layers"): no
+# file of theirs may include core/engine.h, directly or through another header, so the
+# definition of struct nyx_engine is out of their reach and no field of it compiles there.
+# Follows every quoted include from engine/lua/ and engine/api/; prints each path that
+# reaches a definition of the engine and exits 1.
 set -uo pipefail
 root=${NYX_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root/engine" || exit 2
@@ -38,13 +39,13 @@ walk() {
   done < <(sed -nE 's/^[[:space:]]*#[[:space:]]*include "([^"]+)".*/\1/p' "$file")
 }
 
-for f in lua/*.c lua/*.h; do
+for f in lua/*.[ch] api/*.[ch]; do
   if grep -nE '^[[:space:]]*#[[:space:]]*include "core/engine\.h"' "$f"; then
-    echo "engine/$f includes core/engine.h: bindings use core/host_api.h"
+    echo "engine/$f includes core/engine.h: use core/host_api.h (and core/entry.h in api/)"
     bad=1
   fi
   seen=()
   walk "$f" "engine/$f"
 done
-[ $bad -eq 0 ] && echo "ok: no binding can see a field of the engine"
+[ $bad -eq 0 ] && echo "ok: neither the bindings nor the entry points can see a field of the engine"
 exit $bad

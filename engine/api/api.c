@@ -10,7 +10,8 @@
 #include "nyx.h"
 
 #include "core/debug.h"
-#include "core/engine.h"
+#include "core/entry.h"
+#include "core/host_api.h"
 #include "core/host_tools.h"
 #include "core/call.h"
 #include "core/pending_log.h"
@@ -56,7 +57,7 @@ int nyx_set(nyx_engine *engine, const char *key, const char *value)
     return engine_set(engine, key, value);
 }
 
-const char *nyx_errmsg(const nyx_engine *engine) { return engine ? engine->errmsg : "no engine"; }
+const char *nyx_errmsg(const nyx_engine *engine) { return engine ? engine_errmsg(engine) : "no engine"; }
 
 const char *nyx_provider(nyx_engine *engine) { return engine ? engine_provider(engine) : "none"; }
 
@@ -115,7 +116,7 @@ int nyx_run(nyx_engine *engine)
     return rc;
 }
 
-int nyx_fd(nyx_engine *engine) { return engine ? loop_fd(engine->loop) : -1; }
+int nyx_fd(nyx_engine *engine) { return engine ? loop_fd(engine_loop(engine)) : -1; }
 
 int nyx_timeout_ms(nyx_engine *engine) { return engine ? engine_timeout_ms(engine) : -1; }
 

@@ -3,7 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "alerts.h"
 
-#include "engine.h"
+#include "host_api.h"
 #include "settings.h"
 
 #include <stdio.h>

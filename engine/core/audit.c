@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "host_api.h"
 
 #include "guard/scan.h"
 #include "store/store.h"
@@ -9,13 +9,13 @@
 int engine_audit(nyx_engine *e, const char *kind, const char *session, const char *agent,
                  const char *detail, error_info *err)
 {
-    if (!e->storage.db) {
+    if (!engine_store(e)) {
         error_set(err, "store_error", 0, "the audit trail needs the database, which is unavailable");
         return -1;
     }
     /* A script may put anything in a detail: it is stored like a prompt, never as written
      * unless the storage mode is "full". */
-    const char *mode = e->cfg.storage_mode;
+    const char *mode = engine_cfg(e)->storage_mode;
     char *redacted = NULL;
     if (detail && strcmp(mode, "none") == 0)
         detail = NULL;
@@ -26,7 +26,7 @@ int engine_audit(nyx_engine *e, const char *kind, const char *session, const cha
         }
         detail = redacted;
     }
-    int rc = store_audit(e->storage.db, kind, session, agent, detail, err);
+    int rc = store_audit(engine_store(e), kind, session, agent, detail, err);
     free(redacted);
     return rc;
 }

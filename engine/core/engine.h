@@ -6,6 +6,7 @@
 #define NYX_ENGINE_H
 
 #include "nyx.h"
+#include "entry.h"
 #include "host_api.h"
 
 #include "cache/stats.h"
@@ -106,32 +107,5 @@ void engine_new_id(nyx_engine *e, char *out, size_t size);
  * redaction (store_text.c). */
 void engine_filter_store_text(nyx_engine *e);
 
-
-/* ---- behind nyx.h's entry points (engine/api/api.c checks the arguments, then calls these;
- * each does what nyx.h says of its public twin) ---- */
-const char *engine_strerror(int code);
-nyx_engine *engine_open(char **errmsg);
-void engine_close(nyx_engine *e);
-int engine_set(nyx_engine *e, const char *key, const char *value);
-void engine_set_log(nyx_engine *e, void (*fn)(void *, int, const char *), void *ud);
-const char *engine_provider(nyx_engine *e);
-int engine_poll(nyx_engine *e, int timeout_ms);
-int engine_timeout_ms(nyx_engine *e);
-int engine_emergency_stop(nyx_engine *e, const char *reason);
-int engine_resume(nyx_engine *e);
-int engine_budget_reset(nyx_engine *e, const char *scope);
-int engine_watch_script(nyx_engine *e, const char *path); /* engine_watch.c */
-/* templates.c */
-int engine_template_render(nyx_engine *e, const char *name, const char *const *vars, char **out,
-                           int *version);
-int engine_template_get(nyx_engine *e, const char *name, char **text, int *version, char **source);
-int engine_template_diff(nyx_engine *e, const char *name, int v1, int v2, char **out);
-/* query.c */
-int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_row_fn fn, void *ud);
-int query_models_date(nyx_engine *e, const char **date);
-/* progress.c */
-int progress_read(nyx_engine *e, nyx_progress_info *out);
-void progress_set_output(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud);
-size_t versions_text(char *buf, size_t size); /* versions.c */
 
 #endif

@@ -140,12 +140,12 @@ static int show(const model_info *md, store_row_fn fn, void *ud)
 
 int query_models(nyx_engine *e, const char *name, store_row_fn fn, void *ud, error_info *err)
 {
-    if (!e->provider.models) {
+    if (!engine_models(e)) {
         error_set(err, "invalid_state", 0, "the model table did not load");
         return -1;
     }
     if (name && *name) {
-        const model_info *md = models_find(e->provider.models, name);
+        const model_info *md = models_find(engine_models(e), name);
         if (!md) {
             error_set(err, "invalid_argument", 0,
                           "model \"%.100s\" is not in the model table (nyx models lists it); add it with NYX_MODELS",
@@ -156,8 +156,8 @@ int query_models(nyx_engine *e, const char *name, store_row_fn fn, void *ud, err
         return 0;
     }
     double now = clock_wall_s();
-    for (size_t i = 0; i < models_count(e->provider.models); i++)
-        if (list_row(models_at(e->provider.models, i), now, fn, ud))
+    for (size_t i = 0; i < models_count(engine_models(e)); i++)
+        if (list_row(models_at(engine_models(e), i), now, fn, ud))
             break;
     return 0;
 }
@@ -236,7 +236,7 @@ static int reprice_row(void *ud, int ncols, const char *const *names, const char
     if (cost)
         g->recorded += strtod(cost, NULL);
     /* The table as loaded now, at the row in force when the call was made. */
-    if (cost_of_usage_at(models_find(a->e->provider.models, model), &u, at ? strtod(at, NULL) : 0, 0, &c) == 0)
+    if (cost_of_usage_at(models_find(engine_models(a->e), model), &u, at ? strtod(at, NULL) : 0, 0, &c) == 0)
         g->table += c.cost_usd;
     else
         g->unpriced++;
@@ -260,11 +260,11 @@ static int reprice_emit(const reprice_group *g, store_row_fn fn, void *ud)
 int query_reprice(nyx_engine *e, const store_filter *f, store_row_fn fn, void *ud, error_info *err)
 {
     reprice_acc a = {.e = e};
-    if (!e->provider.models) {
+    if (!engine_models(e)) {
         error_set(err, "invalid_state", 0, "the model table did not load");
         return -1;
     }
-    int rc = store_query_usage(e->storage.db, f, reprice_row, &a, err);
+    int rc = store_query_usage(engine_store(e), f, reprice_row, &a, err);
     if (rc == 0 && a.failed) {
         error_set(err, "out_of_memory", 0, "out of memory repricing the log");
         rc = -1;

@@ -2,7 +2,7 @@
 #ifndef NYX_QUERY_MODELS_H
 #define NYX_QUERY_MODELS_H
 
-#include "engine.h"
+#include "host_api.h"
 #include "store/store.h"
 
 /* name NULL or "": one row per model (model, lifecycle, the prices in force now, min_cache,

@@ -1,6 +1,6 @@
 /* The versions of the libraries this build runs on, for `nyx --version` and bug reports: the
  * ones linked at run time where the library can say, else the headers it was built with. */
-#include "engine.h"
+#include "entry.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>

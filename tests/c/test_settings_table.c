@@ -6,7 +6,7 @@
 #include "check.h"
 
 #include "core/config.h"
-#include "core/engine.h"
+#include "core/host_api.h"
 #include "core/settings.h"
 #include "nyx.h"
 
@@ -176,16 +176,16 @@ static void test_nyx_set(void)
     CHECK(e != NULL);
     if (!e)
         return;
-    CHECK_STR(e->cfg.provider, "anthropic");
+    CHECK_STR(engine_cfg(e)->provider, "anthropic");
     CHECK_INT(nyx_set(e, "provider", "sim"), NYX_OK);
-    CHECK_STR(e->cfg.provider, "sim");
+    CHECK_STR(engine_cfg(e)->provider, "sim");
     CHECK_INT(nyx_set(e, "provider", "elsewhere"), NYX_EINVAL);
     CHECK(strstr(nyx_errmsg(e), "provider") != NULL);
-    CHECK_STR(e->cfg.provider, "sim");
+    CHECK_STR(engine_cfg(e)->provider, "sim");
     CHECK_INT(nyx_set(e, "debug", "maybe"), NYX_EINVAL);
     CHECK(strstr(nyx_errmsg(e), "debug") != NULL);
     CHECK_INT(nyx_set(e, "debug", "yes"), NYX_OK);
-    CHECK_INT(e->cfg.debug, 1);
+    CHECK_INT(engine_cfg(e)->debug, 1);
     CHECK_INT(nyx_set(e, "no_such_option", "1"), NYX_EINVAL);
     nyx_close(e);
 }
