@@ -1,0 +1,165 @@
+#define _DEFAULT_SOURCE /* mkdtemp */
+/* The engine's subsystem handles on their own, without an engine: governance's limit slots
+ * and stop, storage's watch on the database file's identity, the script host's variables and
+ * flags, and the provider's choice of where calls go. */
+#include "check.h"
+#include "core/config.h"
+#include "core/governance.h"
+#include "core/provider.h"
+#include "core/script_host.h"
+#include "core/storage.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_governance(void)
+{
+    governance g = {0};
+    CHECK(governance_limit(&g, "day") == NULL);
+    budget_limit *a = governance_add_limit(&g, "day");
+    CHECK(a != NULL);
+    CHECK(governance_add_limit(&g, "agent:x") != NULL);
+    const budget_limit *l = governance_limit(&g, "day");
+    CHECK(l != NULL);
+    if (l) {
+        CHECK_STR(l->scope, "day");
+        CHECK(l->limit_usd < 0); /* a new slot has no limit of its own yet */
+        CHECK_INT(l->alerted, 0);
+    }
+    CHECK(governance_limit(&g, "agent:x") != NULL);
+    CHECK(governance_limit(&g, "agent") == NULL);
+    CHECK_INT(g.nlimits, 2);
+    governance_free_limits(&g);
+    CHECK_INT(g.nlimits, 0);
+    CHECK(governance_limit(&g, "day") == NULL);
+
+    CHECK_INT(governance_stop(&g, "drill"), 0);
+    CHECK_INT(g.stopped, 1);
+    CHECK_STR(g.stop_reason, "drill");
+    CHECK_INT(governance_stop(&g, NULL), 1); /* already stopped: said so, reason given anew */
+    CHECK_STR(g.stop_reason, "no reason given");
+}
+
+static void test_storage(void)
+{
+    char dir[] = "/tmp/nyx_subsystems_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char db[512], other[512];
+    snprintf(db, sizeof db, "%s/nyx.db", dir);
+    snprintf(other, sizeof other, "%s/other.db", dir);
+    error_info err = cleared_error();
+    storage s = {0};
+    s.db = store_open(db, &err);
+    CHECK(s.db != NULL);
+    storage_note_file(&s, db);
+    CHECK_INT(s.db_is_file, 1);
+    CHECK_INT(storage_file_replaced(&s, db), 0);
+
+    /* Replaced by rename: another file, another inode, under the same name. */
+    FILE *f = fopen(other, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    CHECK_INT(rename(other, db), 0);
+    CHECK_INT(storage_file_replaced(&s, db), 1);
+    /* Deleted. */
+    CHECK_INT(unlink(db), 0);
+    CHECK_INT(storage_file_replaced(&s, db), 1);
+
+    storage_lose(&s);
+    CHECK(s.db == NULL);
+    CHECK_INT(s.degraded, 1);
+    CHECK_INT(storage_file_replaced(&s, db), 0); /* nothing open: nothing to lose */
+
+    /* A database that is not a file (a PostgreSQL URI) has no identity to watch. */
+    storage t = {0};
+    storage_note_file(&t, "postgresql://127.0.0.1/none");
+    CHECK_INT(t.db_is_file, 0);
+    rmdir(dir);
+}
+
+static void test_script_host(void)
+{
+    script_host h = {0};
+    CHECK_INT(script_host_add_var(&h, "who", "a"), 0);
+    CHECK_INT(script_host_add_var(&h, "who", "b"), 0);
+    CHECK_INT(h.nvars, 2);
+    CHECK_STR(h.vars[1].name, "who");
+    CHECK_STR(h.vars[1].value, "b");
+    CHECK_INT(script_host_take_failure(&h), 0);
+    h.script_failed = 1;
+    CHECK_INT(script_host_take_failure(&h), 1);
+    CHECK_INT(script_host_take_failure(&h), 0); /* taken once */
+    h.changed = 1;
+    CHECK_INT(script_host_take_change(&h), 1);
+    CHECK_INT(script_host_take_change(&h), 0);
+    CHECK_INT(config_set_string(&h.lua_path, "./x/?.lua"), 0);
+    script_host_free(&h);
+    CHECK_INT(h.nvars, 0);
+    CHECK(h.vars == NULL && h.lua_path == NULL);
+}
+
+static void test_provider(void)
+{
+    engine_config cfg;
+    error_info err = cleared_error();
+    CHECK_INT(config_from_env(&cfg, &err), 0);
+    config_set_string(&cfg.api_key, NULL);
+    config_set_string(&cfg.base_url, NULL);
+    config_set_string(&cfg.models_file, NULL);
+    char notice[400];
+
+    /* anthropic asked for with neither a key nor a server: refused, saying what is missing */
+    CHECK_INT(config_set_string(&cfg.provider, "anthropic"), 0);
+    provider p = {0};
+    CHECK_INT(provider_start(&p, &cfg, notice, sizeof notice, &err), -1);
+    CHECK_CONTAINS(err.message, "ANTHROPIC_API_KEY");
+    provider_free(&p);
+
+    /* a server without a key: a placeholder key, and a notice saying so */
+    CHECK_INT(config_set_string(&cfg.base_url, "http://127.0.0.1:9"), 0);
+    err = cleared_error();
+    CHECK_INT(provider_start(&p, &cfg, notice, sizeof notice, &err), 0);
+    CHECK_STR(p.name, "anthropic");
+    CHECK_STR(p.endpoint, "http://127.0.0.1:9");
+    CHECK_CONTAINS(notice, "placeholder key");
+    CHECK_INT(provider_open_net(&p, &cfg, &(const char *){NULL}, &err), 0);
+    CHECK_INT(provider_build_headers(&p, &cfg), 0);
+    int placeholder = 0;
+    for (const struct curl_slist *h = p.headers; h; h = h->next)
+        placeholder |= strcmp(h->data, "x-api-key: sim-key") == 0;
+    CHECK(placeholder);
+    provider_free(&p);
+    CHECK(p.endpoint == NULL && p.headers == NULL);
+
+    /* a key: the API itself, nothing to announce */
+    CHECK_INT(config_set_string(&cfg.api_key, "k"), 0);
+    CHECK_INT(config_set_string(&cfg.base_url, NULL), 0);
+    CHECK_INT(provider_start(&p, &cfg, notice, sizeof notice, &err), 0);
+    CHECK_STR(p.endpoint, "https://api.anthropic.com");
+    CHECK_STR(notice, "");
+    provider_free(&p);
+
+    /* sim: the built-in simulator on the loopback */
+    CHECK_INT(config_set_string(&cfg.provider, "sim"), 0);
+    CHECK_INT(provider_start(&p, &cfg, notice, sizeof notice, &err), 0);
+    CHECK_STR(p.name, "sim");
+    CHECK(p.sim != NULL);
+    CHECK(p.endpoint && strncmp(p.endpoint, "http://127.0.0.1:", 17) == 0);
+    CHECK_CONTAINS(notice, "built-in Claude simulator");
+    provider_free(&p);
+    CHECK(p.sim == NULL);
+    config_free(&cfg);
+}
+
+int main(void)
+{
+    test_governance();
+    test_storage();
+    test_script_host();
+    test_provider();
+    CHECK_DONE();
+}
