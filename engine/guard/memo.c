@@ -23,6 +23,16 @@
 #define WINDOW 128                 /* bytes either side of a cut scanned whole and in halves */
 #define MAX_CUTS 64                /* long strings remembered per body; the rest scanned as they come */
 
+#define CUT_SLOTS 64            /* remembered verdicts on cuts, direct-mapped by hash */
+
+/* The verdict of cut_matters() on a window: its bytes (by hash and length) and where in it the
+ * cut falls decide it. */
+typedef struct cut_entry {
+    XXH128_hash_t h;
+    size_t len, at;
+    int used, matters;
+} cut_entry;
+
 typedef struct entry {
     XXH128_hash_t h;
     size_t len;
@@ -33,9 +43,10 @@ typedef struct entry {
 
 struct guard_memo {
     entry slot[SLOTS];
+    cut_entry cut[CUT_SLOTS];
     uint64_t seed;
     size_t bytes, entries;
-    uint64_t scans, hits, whole;
+    uint64_t scans, hits, whole, cuts_checked, cuts_known;
 };
 
 guard_memo *guard_memo_new(void)
@@ -75,6 +86,8 @@ void guard_memo_get_stats(const guard_memo *m, guard_memo_stats *out)
     out->scans = m->scans;
     out->hits = m->hits;
     out->whole = m->whole;
+    out->cuts_checked = m->cuts_checked;
+    out->cuts_known = m->cuts_known;
     out->entries = m->entries;
     out->bytes = m->bytes;
 }
@@ -198,6 +211,23 @@ static int cut_matters(const char *text, size_t len, size_t cut)
     return 0;
 }
 
+/* cut_matters(), from the memo when the same window was judged before. */
+static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t cut)
+{
+    size_t from = cut > WINDOW ? cut - WINDOW : 0;
+    size_t to = len - cut > WINDOW ? cut + WINDOW : len;
+    XXH128_hash_t h = XXH3_128bits_withSeed(text + from, to - from, m->seed ^ (uint64_t)(cut - from));
+    cut_entry *e = &m->cut[h.low64 % CUT_SLOTS];
+    if (e->used && e->len == to - from && e->at == cut - from && XXH128_isEqual(e->h, h)) {
+        m->cuts_known++;
+        return e->matters;
+    }
+    m->cuts_checked++;
+    int matters = cut_matters(text, len, cut);
+    *e = (cut_entry){h, to - from, cut - from, 1, matters};
+    return matters;
+}
+
 static char *finish(textbuf *o, size_t *out_len)
 {
     textbuf_put(o, "", 1);
@@ -222,7 +252,8 @@ char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out
         to[n++] = len;
     }
     for (size_t k = 0; k < n; k++)
-        if ((from[k] > 0 && cut_matters(text, len, from[k])) || (to[k] < len && cut_matters(text, len, to[k])))
+        if ((from[k] > 0 && cut_matters_memo(m, text, len, from[k])) ||
+            (to[k] < len && cut_matters_memo(m, text, len, to[k])))
             goto whole;
     textbuf o = {0};
     size_t at = 0;

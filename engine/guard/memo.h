@@ -3,7 +3,9 @@
  * memo keeps, by a seeded 128-bit hash of their bytes, what the scanner made of the long JSON
  * strings in it, and scans only the rest. The result is guard_redact()'s: where a finding could
  * reach across the edge of a remembered string (a label outside it naming a secret inside, a
- * private key block left open), the body is redacted whole instead. Bounded: a fixed number of
+ * private key block left open), the body is redacted whole instead. Whether a cut is safe depends
+ * only on the bytes around it, the same from call to call on the system prompt's side: that
+ * verdict is remembered too, by the same kind of hash of the window. Bounded: a fixed number of
  * entries and of bytes of redacted copies. One memo belongs to one thread. */
 #ifndef NYX_GUARD_MEMO_H
 #define NYX_GUARD_MEMO_H
@@ -28,6 +30,8 @@ typedef struct guard_memo_stats {
     uint64_t scans;  /* long strings scanned (not found in the memo) */
     uint64_t hits;   /* long strings found in the memo, not scanned again */
     uint64_t whole;  /* bodies redacted whole (a finding at the edge of a long string) */
+    uint64_t cuts_checked; /* windows around a cut scanned to see whether cutting there is safe */
+    uint64_t cuts_known;   /* windows found in the memo, not scanned again */
     size_t entries;  /* remembered now */
     size_t bytes;    /* of redacted copies held now */
 } guard_memo_stats;

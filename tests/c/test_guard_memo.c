@@ -71,6 +71,10 @@ static void test_second_scan_is_remembered(void)
     CHECK_INT(st.scans, 1); /* the 15 KB were scanned once */
     CHECK_INT(st.hits, 2);
     CHECK_INT(st.whole, 0);
+    /* The cut before the prompt has the same bytes around it every time: judged once. The cut
+     * after it reaches into the question: judged again for a new question only. */
+    CHECK_INT(st.cuts_checked, 3);
+    CHECK_INT(st.cuts_known, 3);
     /* A plain text (no JSON) long enough is remembered whole. */
     same_as_whole(m, system);
     same_as_whole(m, system);
