@@ -125,9 +125,12 @@ void call_account(api_call *c)
         c->spec.agent ? stats_group_get(&e->by_agent, c->spec.agent) : NULL,
         c->spec.template_name ? stats_group_get(&e->by_template, c->spec.template_name) : NULL,
     };
+    /* The reply's content is read here once; build_record uses what was found. */
     int64_t tool_calls = 0;
-    if (r->status == NYX_STATUS_OK)
-        reply_blocks(&r->resp, &tool_calls);
+    c->reply_has_blocks = reply_blocks(&r->resp, &tool_calls);
+    if (r->status != NYX_STATUS_OK)
+        tool_calls = 0;
+    c->reply_tool_calls = tool_calls;
     int tool_round = r->status == NYX_STATUS_OK && r->resp.stop_reason &&
                      strcmp(r->resp.stop_reason, "tool_use") == 0;
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
@@ -245,10 +248,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     it->service_tier = r->resp.usage.service_tier[0] ? r->resp.usage.service_tier : NULL;
     it->has_standard_cost = r->has_standard_cost;
     it->standard_cost_usd = r->standard_cost_usd;
-    int64_t tool_calls = 0;
-    if (ok)
-        reply_blocks(&r->resp, &tool_calls);
-    it->tool_calls = (int)tool_calls;
+    it->tool_calls = ok ? (int)c->reply_tool_calls : 0;
     it->iteration = c->spec.iteration;
     if (c->batch_result && c->spec.batch && batch_recorded_id(c->spec.batch)) {
         it->batch_id = batch_recorded_id(c->spec.batch);
@@ -262,7 +262,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
      * all; a plain one as its text. */
     const char *reply = r->resp.text;
     size_t reply_len = r->resp.text_len;
-    if (reply_blocks(&r->resp, NULL)) {
+    if (c->reply_has_blocks) {
         reply = r->resp.content_json;
         reply_len = strlen(reply);
     }

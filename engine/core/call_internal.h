@@ -78,6 +78,10 @@ struct api_call {
     int released;            /* its owner let it go while an answer was on its way */
     int logging;             /* finished, its record not yet committed (on e->logging) */
     double logged_at;        /* when its record was first written */
+    /* What the final reply holds, read once from its content (call_account) for the
+     * statistics and every build of its record: 1 when more than text, and its tool calls. */
+    int reply_has_blocks;
+    int64_t reply_tool_calls;
     call_outcome result;
 };
 
