@@ -527,6 +527,37 @@ call_session *engine_session(nyx_engine *e, const char *name, int create)
     return s;
 }
 
+call_session *engine_session_open(nyx_engine *e, const char *name, double budget)
+{
+    call_session *s = engine_session(e, name, 1);
+    if (!s)
+        return NULL;
+    s->open = 1;
+    if (budget >= 0)
+        s->budget_usd = budget;
+    if (e->storage.db) {
+        error_info err;
+        error_clear(&err);
+        if (store_session_upsert(e->storage.db, name, s->budget_usd, &err) != 0)
+            engine_warn_once(e, "store-session", "nyx: cannot record session %s: %s", name, err.message);
+    }
+    return s;
+}
+
+void engine_session_end(nyx_engine *e, call_session *s)
+{
+    if (!s->open)
+        return;
+    s->open = 0;
+    if (e->storage.db) {
+        error_info err;
+        error_clear(&err);
+        if (store_session_end(e->storage.db, s->name, &err) != 0)
+            engine_warn_once(e, "store-session-end", "nyx: cannot record the end of session %s: %s", s->name,
+                             err.message);
+    }
+}
+
 /* ---- running ---- */
 
 /* The work a nyx_poll(e, 0) starts, in microseconds: a frame's poll stays under a millisecond

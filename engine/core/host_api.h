@@ -55,6 +55,12 @@ void engine_set_error(nyx_engine *e, const char *fmt, ...) __attribute__((format
  * of memory (texts are then copied). */
 struct text_pool *engine_text_pool(nyx_engine *e);
 call_session *engine_session(nyx_engine *e, const char *name, int create);
+/* Opens (or reopens) session name, with budget when it is >= 0, and records it in the
+ * database when there is one (a failure there is logged once, not fatal). NULL when out of
+ * memory. */
+call_session *engine_session_open(nyx_engine *e, const char *name, double budget);
+/* Ends an open session and records the end; a closed one is left as it is. */
+void engine_session_end(nyx_engine *e, call_session *s);
 /* Seconds of a named timeout profile, or -1 when there is none. */
 double engine_timeout_profile(const nyx_engine *e, const char *name);
 int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds);

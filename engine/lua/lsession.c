@@ -52,18 +52,9 @@ static lsession *check_session(lua_State *L, int i)
 /* Opens (or reopens) the session. */
 static int open_session(lua_State *L, nyx_engine *e, const char *name, double budget)
 {
-    call_session *s = engine_session(e, name, 1);
+    call_session *s = engine_session_open(e, name, budget);
     if (!s)
         return lnyx_fail(L, "out_of_memory", "out of memory");
-    s->open = 1;
-    if (budget >= 0)
-        s->budget_usd = budget;
-    if (engine_store(e)) {
-        error_info err;
-        error_clear(&err);
-        if (store_session_upsert(engine_store(e), name, s->budget_usd, &err) != 0)
-            engine_warn_once(e, "store-session", "nyx: cannot record session %s: %s", name, err.message);
-    }
     lsession *ls = lua_newuserdatauv(L, sizeof *ls, 0);
     ls->e = e;
     ls->s = s;
@@ -171,16 +162,8 @@ static int l_session(lua_State *L)
 static int session_close(lua_State *L)
 {
     lsession *ls = check_session(L, 1);
-    if (!ls->s || !ls->s->open)
-        return 0;
-    ls->s->open = 0;
-    if (engine_store(ls->e)) {
-        error_info err;
-        error_clear(&err);
-        if (store_session_end(engine_store(ls->e), ls->s->name, &err) != 0)
-            engine_warn_once(ls->e, "store-session-end", "nyx: cannot record the end of session %s: %s",
-                             ls->s->name, err.message);
-    }
+    if (ls->s)
+        engine_session_end(ls->e, ls->s);
     return 0;
 }
 
