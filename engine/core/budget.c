@@ -404,8 +404,8 @@ static void scanned(void *ud, int rc, int refused, const error_info *err)
     (void)err; /* alerts are best effort: the next settle looks again */
     alert_scan *a = ud;
     if (rc == 0 && a->nearest >= 0) {
-        a->e->budget_remaining = a->nearest;
-        snprintf(a->e->budget_scope, sizeof a->e->budget_scope, "%s", a->nearest_scope);
+        a->e->progress.budget_remaining = a->nearest;
+        snprintf(a->e->progress.budget_scope, sizeof a->e->progress.budget_scope, "%s", a->nearest_scope);
     }
     free(ud);
 }

@@ -311,7 +311,7 @@ nyx_engine *engine_open(char **errmsg)
         free(e);
         return NULL;
     }
-    e->budget_remaining = -1;
+    e->progress.budget_remaining = -1;
     e->loop = loop_new();
     e->provider.models = models_new_default(&err);
     if (e->provider.models && e->cfg.models_file && models_merge_file(e->provider.models, e->cfg.models_file, &err) != 0) {

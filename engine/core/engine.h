@@ -13,6 +13,7 @@
 #include "claude/types.h"
 #include "config.h"
 #include "governance.h"
+#include "progress.h"
 #include "provider.h"
 #include "loop.h"
 #include "script_host.h"
@@ -76,15 +77,7 @@ struct nyx_engine {
     struct settings *settings;     /* settings.h: system_config over the defaults */
     struct debug_state *debug;     /* debug.h: where the raw exchanges go (NYX_DEBUG) */
 
-    /* live progress (progress.c) */
-    struct progress_part {      /* nyx.progress(text [, key]): the script's, a council's, ... */
-        char key[48];
-        char text[200];
-    } progress[8];              /* in the order they were first set; key "" is a free slot */
-    double budget_remaining;   /* share left of the nearest budget at the last settle; -1 */
-    char budget_scope[160];
-    void (*out_fn)(void *ud, const char *text, size_t len); /* nyx_set_output */
-    void *out_ud;
+    progress_line progress; /* progress.h: the host's progress line, where print() goes */
 
     void (*log_fn)(void *ud, int level, const char *msg);
     void *log_ud;

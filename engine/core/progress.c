@@ -1,11 +1,48 @@
 /* Live progress for hosts (nyx_progress): counters the engine already keeps, the calls on
  * its in-flight list, the nearest budget as the ledger last reported it, and the script's
- * own line. Also where scripts' print() goes (nyx_set_output). */
+ * own line (progress.h). Also where scripts' print() goes (nyx_set_output). */
+#include "progress.h"
 #include "call_internal.h"
 #include "engine.h"
 
 #include <stdio.h>
 #include <string.h>
+
+void progress_line_set(progress_line *p, const char *key, const char *text)
+{
+    /* The used parts are always the first ones, in the order they were first set. */
+    size_t i = 0;
+    while (i < PROGRESS_PARTS && p->parts[i].key[0] &&
+           strncmp(p->parts[i].key, key, sizeof p->parts[i].key - 1) != 0)
+        i++;
+    if (i == PROGRESS_PARTS)
+        return; /* no room for another part */
+    struct progress_part *slot = &p->parts[i];
+    if (!text || !*text) {
+        if (slot->key[0]) {
+            memmove(slot, slot + 1, (PROGRESS_PARTS - i - 1) * sizeof *slot);
+            p->parts[PROGRESS_PARTS - 1].key[0] = 0;
+        }
+        return;
+    }
+    if (!slot->key[0])
+        snprintf(slot->key, sizeof slot->key, "%s", key);
+    snprintf(slot->text, sizeof slot->text, "%s", text);
+}
+
+void progress_line_text(const progress_line *p, char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < PROGRESS_PARTS; i++) {
+        if (!p->parts[i].key[0] || len >= size - 1)
+            continue;
+        int w = snprintf(out + len, size - len, "%s%s", len ? " | " : "", p->parts[i].text);
+        len = w < 0 ? len : len + (size_t)w;
+        if (len >= size)
+            len = size - 1;
+    }
+}
 
 int progress_read(nyx_engine *e, nyx_progress_info *out)
 {
@@ -20,58 +57,30 @@ int progress_read(nyx_engine *e, nyx_progress_info *out)
     out->spent_usd = e->stats.cost_usd;
     out->saved_usd = e->stats.saved_usd;
     out->cache_hit_rate = stats_hit_rate(&e->stats);
-    out->budget_remaining = e->budget_remaining;
+    out->budget_remaining = e->progress.budget_remaining;
     snprintf(out->budget_scope, sizeof out->budget_scope, "%s",
-             e->budget_remaining >= 0 ? e->budget_scope : "");
-    size_t len = 0;
-    out->text[0] = 0;
-    for (size_t i = 0; i < sizeof e->progress / sizeof e->progress[0]; i++) {
-        if (!e->progress[i].key[0] || len >= sizeof out->text - 1)
-            continue;
-        int w = snprintf(out->text + len, sizeof out->text - len, "%s%s", len ? " | " : "",
-                         e->progress[i].text);
-        len = w < 0 ? len : len + (size_t)w;
-        if (len >= sizeof out->text)
-            len = sizeof out->text - 1;
-    }
+             e->progress.budget_remaining >= 0 ? e->progress.budget_scope : "");
+    progress_line_text(&e->progress, out->text, sizeof out->text);
     return NYX_OK;
 }
 
 void engine_set_progress_text(nyx_engine *e, const char *key, const char *text)
 {
-    /* The used parts are always the first ones, in the order they were first set. */
-    const size_t nparts = sizeof e->progress / sizeof e->progress[0];
-    size_t i = 0;
-    while (i < nparts && e->progress[i].key[0] &&
-           strncmp(e->progress[i].key, key, sizeof e->progress[i].key - 1) != 0)
-        i++;
-    if (i == nparts)
-        return; /* no room for another part */
-    struct progress_part *slot = &e->progress[i];
-    if (!text || !*text) {
-        if (slot->key[0]) {
-            memmove(slot, slot + 1, (nparts - i - 1) * sizeof *slot);
-            e->progress[nparts - 1].key[0] = 0;
-        }
-        return;
-    }
-    if (!slot->key[0])
-        snprintf(slot->key, sizeof slot->key, "%s", key);
-    snprintf(slot->text, sizeof slot->text, "%s", text);
+    progress_line_set(&e->progress, key, text);
 }
 
 void progress_set_output(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud)
 {
     if (!e)
         return;
-    e->out_fn = fn;
-    e->out_ud = ud;
+    e->progress.out_fn = fn;
+    e->progress.out_ud = ud;
 }
 
 int engine_output(nyx_engine *e, const char *text, size_t len)
 {
-    if (!e->out_fn)
+    if (!e->progress.out_fn)
         return -1;
-    e->out_fn(e->out_ud, text, len);
+    e->progress.out_fn(e->progress.out_ud, text, len);
     return 0;
 }

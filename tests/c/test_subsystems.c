@@ -1,10 +1,11 @@
 #define _DEFAULT_SOURCE /* mkdtemp */
 /* The engine's subsystem handles on their own, without an engine: governance's limit slots
  * and stop, storage's watch on the database file's identity, the script host's variables and
- * flags, and the provider's choice of where calls go. */
+ * flags, the provider's choice of where calls go, and the progress line's parts. */
 #include "check.h"
 #include "core/config.h"
 #include "core/governance.h"
+#include "core/progress.h"
 #include "core/provider.h"
 #include "core/script_host.h"
 #include "core/storage.h"
@@ -155,8 +156,38 @@ static void test_provider(void)
     config_free(&cfg);
 }
 
+static void test_progress(void)
+{
+    progress_line p = {0};
+    char text[256];
+    progress_line_set(&p, "script", "a");
+    progress_line_set(&p, "council", "b");
+    progress_line_text(&p, text, sizeof text);
+    CHECK_STR(text, "a | b");
+    progress_line_set(&p, "script", "c"); /* a key keeps its place */
+    progress_line_text(&p, text, sizeof text);
+    CHECK_STR(text, "c | b");
+    progress_line_set(&p, "script", NULL); /* removed: the others move up */
+    progress_line_text(&p, text, sizeof text);
+    CHECK_STR(text, "b");
+    CHECK_STR(p.parts[0].key, "council");
+    char key[8];
+    for (int i = 0; i < PROGRESS_PARTS + 2; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        progress_line_set(&p, key, "x");
+    }
+    int used = 0;
+    for (int i = 0; i < PROGRESS_PARTS; i++)
+        used += p.parts[i].key[0] != 0;
+    CHECK_INT(used, PROGRESS_PARTS); /* no room past the last part: new keys are dropped */
+    char small[6];
+    progress_line_text(&p, small, sizeof small);
+    CHECK_STR(small, "b | x"); /* cut to the room given */
+}
+
 int main(void)
 {
+    test_progress();
     test_governance();
     test_storage();
     test_script_host();
