@@ -12,22 +12,17 @@
 
 file_watch *engine_watch(nyx_engine *e)
 {
-    if (e->script.watch || e->script.watch_off)
-        return e->script.watch;
-    e->script.watch = watch_new(e->loop, 0);
-    if (!e->script.watch) {
-        e->script.watch_off = 1;
+    int was_off = e->script.watch_off;
+    file_watch *w = script_host_watch(&e->script, e->loop);
+    if (!w && !was_off)
         engine_warn_once(e, "watch", "nyx: hot reload is off: cannot watch files (%s)", strerror(errno));
-    }
-    return e->script.watch;
+    return w;
 }
 
 void engine_note_change(nyx_engine *e, const char *path)
 {
-    if (!e->script.watch_script)
-        return;
-    e->script.changed = 1;
-    engine_log(e, NYX_LOG_DEBUG, "nyx: %s changed", path);
+    if (script_host_note_change(&e->script))
+        engine_log(e, NYX_LOG_DEBUG, "nyx: %s changed", path);
 }
 
 int engine_poll_wait(nyx_engine *e, int timeout_ms)

@@ -36,6 +36,23 @@ int script_host_take_change(script_host *h)
     return was;
 }
 
+file_watch *script_host_watch(script_host *h, event_loop *loop)
+{
+    if (h->watch || h->watch_off)
+        return h->watch;
+    if (!(h->watch = watch_new(loop, 0)))
+        h->watch_off = 1;
+    return h->watch;
+}
+
+int script_host_note_change(script_host *h)
+{
+    if (!h->watch_script)
+        return 0;
+    h->changed = 1;
+    return 1;
+}
+
 void script_host_free(script_host *h)
 {
     watch_free(h->watch);

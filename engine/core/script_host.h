@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "host_api.h"
+#include "loop.h"
 
 struct file_watch;
 
@@ -41,6 +42,12 @@ int script_host_add_var(script_host *h, const char *name, const char *value);
 /* Takes the flag: 1 when it was set, and clears it. */
 int script_host_take_failure(script_host *h);
 int script_host_take_change(script_host *h);
+/* The host's file watch, made on first use in loop; NULL when hot reload is off (nyx_set
+ * "reload" "0") or the watch cannot be made (errno says why; it is then off for good). */
+struct file_watch *script_host_watch(script_host *h, event_loop *loop);
+/* A watched file changed: 1 when nyx_watch_script asked to hear of it (the next nyx_poll
+ * returns NYX_CHANGED), else 0 and nothing changes. */
+int script_host_note_change(script_host *h);
 /* Frees what the host was given (variables, module path, the watch); the Lua state is
  * closed by its own host_close before this. */
 void script_host_free(script_host *h);

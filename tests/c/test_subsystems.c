@@ -97,8 +97,24 @@ static void test_script_host(void)
     h.changed = 1;
     CHECK_INT(script_host_take_change(&h), 1);
     CHECK_INT(script_host_take_change(&h), 0);
+    CHECK_INT(script_host_note_change(&h), 0); /* nobody asked for NYX_CHANGED */
+    CHECK_INT(h.changed, 0);
+    h.watch_script = 1;
+    CHECK_INT(script_host_note_change(&h), 1);
+    CHECK_INT(script_host_take_change(&h), 1);
+
+    h.watch_off = 1; /* nyx_set "reload" "0": no watch is made */
+    event_loop *loop = loop_new();
+    CHECK(loop != NULL);
+    CHECK(script_host_watch(&h, loop) == NULL);
+    h.watch_off = 0;
+    struct file_watch *w = script_host_watch(&h, loop);
+    CHECK(w != NULL);
+    CHECK(script_host_watch(&h, loop) == w); /* one per host */
     CHECK_INT(config_set_string(&h.lua_path, "./x/?.lua"), 0);
     script_host_free(&h);
+    CHECK(h.watch == NULL);
+    loop_free(loop);
     CHECK_INT(h.nvars, 0);
     CHECK(h.vars == NULL && h.lua_path == NULL);
 }
