@@ -77,6 +77,8 @@ struct event_loop {
     transfer *queue;       /* transfers not yet handed to curl, oldest first (see join_queued) */
     transfer **queue_tail;
     transfer *refused;     /* transfers curl would not take, for finish_transfers to hand out */
+    int (*idle)(void *ud); /* loop_set_idle */
+    void *idle_ud;
 };
 
 /* A budgeted turn's time is up: what is left waits for the next turn. A turn always runs one
@@ -607,6 +609,25 @@ static void run_watch(event_loop *loop, int fd)
         }
 }
 
+/* The time a budgeted turn leaves goes to its idle work, so that work (the collector's) is
+ * done in small pieces between frames' other work rather than in one piece inside it. */
+static void run_idle(event_loop *loop)
+{
+    if (!loop->idle || loop->deadline_us <= 0)
+        return;
+    int64_t until = clock_now_us() + LOOP_IDLE_US;
+    if (until > loop->deadline_us)
+        until = loop->deadline_us;
+    while (clock_now_us() < until && loop->idle(loop->idle_ud))
+        ;
+}
+
+void loop_set_idle(event_loop *loop, int (*fn)(void *ud), void *ud)
+{
+    loop->idle = fn;
+    loop->idle_ud = ud;
+}
+
 int loop_poll(event_loop *loop, int timeout_ms) { return loop_poll_budget(loop, timeout_ms, 0); }
 
 int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us)
@@ -662,6 +683,7 @@ int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us)
     run_deferred(loop);
     /* A host that waits on loop_fd() between turns must see the descriptors as they are now. */
     sync_sources(loop);
+    run_idle(loop);
     loop->deadline_us = 0;
     return 0;
 }

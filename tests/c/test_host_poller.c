@@ -1,6 +1,7 @@
 /* A host with its own poller: it waits on nyx_fd() with nyx_timeout_ms() and calls
  * nyx_poll(e, 0) only then. The engine must finish its work that way, without the host ever
- * spinning (every wait but the due ones must sleep until something happens). */
+ * spinning (every wait but the due ones must sleep until something happens), also when its
+ * frames split the work of fifty calls in flight (their starts, their records, their resumes). */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "nyx.h"
@@ -12,13 +13,13 @@
 static const char *script =
     "local nyx = require 'nyx'\n"
     "local tasks = {}\n"
-    "for i = 1, 20 do\n"
+    "for i = 1, 50 do\n"
     "  tasks[i] = nyx.spawn(function()\n"
     "    return nyx.call{prompt = 'question ' .. i, max_tokens = 16}.text\n"
     "  end)\n"
     "end\n"
     "nyx.sleep(0.05)\n"
-    "for i = 1, 20 do assert(#tasks[i]:wait() > 0) end\n";
+    "for i = 1, 50 do assert(#tasks[i]:wait() > 0) end\n";
 
 int main(void)
 {
@@ -47,7 +48,7 @@ int main(void)
     if (rc != NYX_OK)
         fprintf(stderr, "nyx_poll: %d %s\n", rc, nyx_errmsg(e));
     CHECK_INT(rc, NYX_OK);
-    /* Twenty answers 30 ms away and a 50 ms sleep: a host that spun on a descriptor always
+    /* Fifty answers 30 ms away and a 50 ms sleep: a host that spun on a descriptor always
      * readable, or on a zero timeout, would turn tens of thousands of times. */
     CHECK(turns < 2000);
     nyx_close(e);

@@ -23,6 +23,16 @@ static void fired(void *ud) { (*(int *)ud)++; }
 
 static event_loop *the_loop;
 
+/* Idle work: a slow piece each time, more to do while *left > 0. */
+static int idle_runs;
+static int idle_piece(void *ud)
+{
+    int *left = ud;
+    slow(NULL);
+    idle_runs++;
+    return --*left > 0;
+}
+
 /* Work that comes in pieces (a group commit, a database's answers): a piece, then it asks
  * whether the turn is over, as flush_group and the PostgreSQL pump do. */
 static void in_pieces(void *ud)
@@ -79,6 +89,29 @@ int main(void)
     CHECK_INT(loop_defer(loop, in_pieces, &pieces), 0);
     CHECK_INT(loop_poll(loop, 0), 0);
     CHECK_INT(pieces, 5);
+
+    /* Idle work takes the time a budgeted turn leaves, at most LOOP_IDLE_US of it. */
+    int left = 1000;
+    loop_set_idle(loop, idle_piece, &left);
+    CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+    CHECK(idle_runs >= 1 && idle_runs <= LOOP_IDLE_US / 50);
+    /* It stops when it has nothing more to do. */
+    idle_runs = 0;
+    left = 1;
+    CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+    CHECK_INT(idle_runs, 1);
+    /* None once the turn's own work spent the budget, none without a budget. */
+    idle_runs = 0;
+    left = 1000;
+    ran = 0;
+    CHECK_INT(loop_defer(loop, slow, NULL), 0);
+    CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
+    CHECK_INT(ran, 1);
+    CHECK_INT(loop_poll(loop, 0), 0);
+    CHECK_INT(idle_runs, 0);
+    loop_set_idle(loop, NULL, NULL);
+    CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+    CHECK_INT(idle_runs, 0);
     loop_free(loop);
     return check_failures;
 }
