@@ -336,7 +336,7 @@ int store_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void 
     store_filter clean;
     if (store_scrub_filter(s, &sc, f, &clean, err) != 0)
         return -1;
-    int rc = s->ops->query_stats(s, f ? &clean : NULL, fn, ud, err);
+    int rc = store_read_stats(s, f ? &clean : NULL, fn, ud, err);
     store_scrub_free(&sc);
     return rc;
 }
@@ -352,7 +352,7 @@ int store_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *u
     store_filter clean;
     if (store_scrub_filter(s, &sc, f, &clean, err) != 0)
         return -1;
-    int rc = s->ops->query_log(s, f ? &clean : NULL, fn, ud, err);
+    int rc = store_read_log(s, f ? &clean : NULL, fn, ud, err);
     store_scrub_free(&sc);
     return rc;
 }
@@ -364,7 +364,7 @@ int store_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void 
         return invalid(err, "cannot query usage: no store or no row callback");
     if (check_filter(f, err) != 0)
         return -1;
-    return s->ops->query_usage(s, f, fn, ud, err);
+    return store_read_usage(s, f, fn, ud, err);
 }
 
 int store_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
@@ -376,7 +376,7 @@ int store_query_thoughts(store_db *s, const char *session, store_row_fn fn, void
     session = store_scrub(s, &sc, session, 1);
     if (store_scrub_failed(&sc, err) != 0)
         return -1;
-    int rc = s->ops->query_thoughts(s, session, fn, ud, err);
+    int rc = store_read_thoughts(s, session, fn, ud, err);
     store_scrub_free(&sc);
     return rc;
 }
@@ -390,7 +390,7 @@ int store_query_iterations(store_db *s, const char *session, store_row_fn fn, vo
     session = store_scrub(s, &sc, session, 1);
     if (store_scrub_failed(&sc, err) != 0)
         return -1;
-    int rc = s->ops->query_iterations(s, session, fn, ud, err);
+    int rc = store_read_iterations(s, session, fn, ud, err);
     store_scrub_free(&sc);
     return rc;
 }

@@ -14,8 +14,6 @@
 #include "store_content.h"
 #include "store_driver.h"
 
-/* A reservation as store_budget_reserve() hands it to a backend: the id it generated and
- * who holds it, so store_budget_reap() can tell a dead holder. */
 /* The head of every backend's insert of an interaction: its 36 columns, in the order the
  * backends bind their values ($1/?1 is id ... $32/?32 is provider, $35/?35 custom_id,
  * $36/?36 the recipe of a request stored in parts, prompt_text then NULL; $37/?37
@@ -29,20 +27,8 @@
     " stop_reason, cache_hit, from_response_cache, prompt_text, response_text, provider,"  \
     " service_tier, batch_id, custom_id, request_parts, standard_cost_usd, tool_calls, iteration)"
 
-/* The reservations of a batch still held whose requests are all logged, and what they cost
- * (?1/$1: the batch's id), as both backends select them. */
-#define SQL_BATCH_READY                                                                            \
-    "SELECT r.reservation_id AS reservation_id, COALESCE(SUM(i.cost_usd), 0) AS cost_usd"          \
-    " FROM llm_batch_requests r LEFT JOIN llm_interactions i"                                      \
-    " ON i.batch_id = r.batch_id AND i.custom_id = r.custom_id"                                    \
-    " WHERE r.batch_id = %s AND r.reservation_id IN (SELECT id FROM budget_holds)"                 \
-    " GROUP BY r.reservation_id HAVING COUNT(i.id) = COUNT(*)"
-
-/* The columns of store_batch_requests() but the last (logged), as both backends select them. */
-#define SQL_BATCH_REQUEST_COLUMNS                                                                   \
-    "SELECT r.batch_id, b.name, r.part, r.provider_id, r.custom_id, r.session, r.agent, r.template," \
-    " r.template_version, r.model, r.reservation_id, r.reserved_usd, r.write_1h, b.created_at"
-
+/* A reservation as store_budget_reserve() hands it to a backend: the id it generated and
+ * who holds it, so store_budget_reap() can tell a dead holder. */
 typedef struct store_reservation {
     const char *id;     /* unique, < STORE_RESERVATION_ID_SIZE bytes */
     double amount_usd;  /* >= 0, reserved in every scope */
@@ -88,16 +74,6 @@ typedef struct store_backend_ops {
     int (*session_end)(store_db *s, const char *name, error_info *err);
     int (*thought_add)(store_db *s, const char *session, int64_t parent, const char *label,
                        int64_t *id_out, error_info *err);
-    int (*query_stats)(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                       error_info *err);
-    int (*query_log)(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                     error_info *err);
-    int (*query_usage)(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                       error_info *err);
-    int (*query_thoughts)(store_db *s, const char *session, store_row_fn fn, void *ud,
-                          error_info *err);
-    int (*query_iterations)(store_db *s, const char *session, store_row_fn fn, void *ud,
-                          error_info *err);
     /* Later features. Each has the contract of the public function of the same name in
      * store.h, with its arguments checked and defaulted (now > 0, ids generated) by the
      * public layer (store.c, store_budget.c, store_control.c, store_cache.c,
@@ -111,7 +87,6 @@ typedef struct store_backend_ops {
                           const store_reservation *r, int *refused, error_info *err);
     int (*budget_settle)(store_db *s, const char *reservation_id, double actual_usd,
                          double now, error_info *err);
-    int (*budget_status)(store_db *s, store_row_fn fn, void *ud, error_info *err);
     /* Releases the reservations older than now - max_age_s (max_age_s > 0), and those
      * made on host by a process for which store_pid_alive() is 0. Returns the count. */
     int (*budget_reap)(store_db *s, double now, double max_age_s, const char *host,
@@ -124,28 +99,10 @@ typedef struct store_backend_ops {
     /* store_changed(): whether another process changed control or configuration. */
     int (*changed)(store_db *s, int *changed, error_info *err);
 
-    /* The stored exchange of one interaction (store_query_exchange). */
-    int (*query_exchange)(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
-    /* One shared part by hash (store_content_fetch); the rows of an exchange carry a last
-     * column request_parts, joined by store.c. */
-    int (*content_get)(store_db *s, const char *hash, char **body, error_info *err);
-    /* store_content_purge. */
-    int (*content_purge)(store_db *s, long long *removed, error_info *err);
-    /* store_budget_set_limit; limit_usd < 0: NULL. */
-    int (*budget_set_limit)(store_db *s, const char *scope, double limit_usd, error_info *err);
-    /* store_budget_reset: spent back to 0; *found 1 when the scope has a row. */
-    int (*budget_reset)(store_db *s, const char *scope, int *found, error_info *err);
-
     /* Message Batches (store_batch.c): the contracts of store.h; names already filtered. */
     int (*batch_create)(store_db *s, const char *id, const char *name, double created_at,
                         double expires_at, int parts, const store_batch_request *reqs, size_t n,
                         error_info *err);
-    int (*batch_submitted)(store_db *s, const char *id, int part, const char *provider_id,
-                           error_info *err);
-    int (*batch_requests)(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
-    /* The reservations of batch id whose requests are all logged: rows reservation_id, cost_usd
-     * (what their interactions cost). */
-    int (*batch_ready)(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
 
     /* A backend that talks to a server over a socket answers in the loop (store.h, "In a
      * loop"). One that leaves these NULL is synchronous: the _async functions run the
@@ -162,8 +119,6 @@ typedef struct store_backend_ops {
     int (*budget_reserve_async)(store_db *s, const store_scope *scopes, size_t n,
                                 const store_reservation *r, store_done_fn done, void *ud,
                                 error_info *err);
-    int (*budget_status_async)(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
-                               void *done_ud, error_info *err);
     int (*thought_add_async)(store_db *s, const char *session, int64_t parent, const char *label,
                              store_id_fn done, void *ud, error_info *err);
 } store_backend_ops;
@@ -209,6 +164,19 @@ extern const store_backend_ops store_sqlite_ops;
 #ifdef NYX_HAVE_PG
 extern const store_backend_ops store_pg_ops;
 #endif
+
+/* The queries for the command line (store_queries.c): the public functions' contracts,
+ * arguments checked and filtered. */
+int store_read_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                     error_info *err);
+int store_read_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                   error_info *err);
+int store_read_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                     error_info *err);
+int store_read_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
+                        error_info *err);
+int store_read_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
+                          error_info *err);
 
 /* Fills err (if not NULL) with type "store_error"; printf-style. */
 void store_fail(error_info *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

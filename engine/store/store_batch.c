@@ -1,5 +1,6 @@
-/* Message Batches in the store (store.h): argument checks and name filtering, then the
- * backend (store_sqlite_batch.c, store_pg_batch.c). */
+/* Message Batches in the store (store.h): argument checks, name filtering and the queries,
+ * written once for every backend; recording a batch with its requests, one transaction, is
+ * the backend's (store_sqlite_batch.c, store_pg_batch.c). */
 #include "store_backend.h"
 
 #include <math.h>
@@ -8,6 +9,30 @@
 #include <string.h>
 
 #include "base/clock.h"
+
+static const store_sql SQL_SUBMITTED = STORE_SQL_SAME(
+    "UPDATE llm_batch_requests SET provider_id = ?3 WHERE batch_id = ?1 AND part = ?2");
+
+/* The reservations of a batch still held whose requests are all logged, and what they
+ * cost. */
+static const store_sql SQL_READY = STORE_SQL_SAME(
+    "SELECT r.reservation_id AS reservation_id, COALESCE(SUM(i.cost_usd), 0) AS cost_usd"
+    " FROM llm_batch_requests r LEFT JOIN llm_interactions i"
+    " ON i.batch_id = r.batch_id AND i.custom_id = r.custom_id"
+    " WHERE r.batch_id = ?1 AND r.reservation_id IN (SELECT id FROM budget_holds)"
+    " GROUP BY r.reservation_id HAVING COUNT(i.id) = COUNT(*)");
+
+/* A batch's requests, by its id or (the newest batch with) a part's provider id. */
+static const store_sql SQL_REQUESTS = STORE_SQL_SAME(
+    "SELECT r.batch_id, b.name, r.part, r.provider_id, r.custom_id, r.session, r.agent,"
+    " r.template, r.template_version, r.model, r.reservation_id, r.reserved_usd, r.write_1h,"
+    " b.created_at, CASE WHEN EXISTS (SELECT 1 FROM llm_interactions i"
+    " WHERE i.batch_id = r.batch_id AND i.custom_id = r.custom_id) THEN 1 ELSE 0 END AS logged"
+    " FROM llm_batch_requests r JOIN llm_batches b ON b.id = r.batch_id"
+    " WHERE r.batch_id = COALESCE((SELECT id FROM llm_batches WHERE id = ?1),"
+    " (SELECT r2.batch_id FROM llm_batch_requests r2 JOIN llm_batches b2 ON b2.id = r2.batch_id"
+    " WHERE r2.provider_id = ?1 ORDER BY b2.created_at DESC LIMIT 1))"
+    " ORDER BY r.part, r.custom_id");
 
 int store_batch_create(store_db *s, const char *id, const char *name, double expires_at, int parts,
                        const store_batch_request *reqs, size_t n, error_info *err)
@@ -57,9 +82,11 @@ int store_batch_submitted(store_db *s, const char *id, int part, const char *pro
 {
     if (!s || !id || !*id || part < 0 || !provider_id || !*provider_id)
         return store_invalid(err, "cannot record a batch's submission: no store, no id or no provider id");
-    if (!s->ops->batch_submitted)
-        return store_unsupported(s, "record a batch's submission", err);
-    return s->ops->batch_submitted(s, id, part, provider_id, err);
+    char what[160];
+    snprintf(what, sizeof what, "record the submission of batch %.64s", id);
+    store_val v[] = {sv_text(id), sv_int(part), sv_text(provider_id)};
+    store_stmt st = {&SQL_SUBMITTED, what, 3, v, NULL};
+    return store_exec_write(s, &st, NULL, err);
 }
 
 typedef struct ready {
@@ -102,10 +129,10 @@ int store_batch_settle(store_db *s, const char *id, int *settled, error_info *er
         *settled = 0;
     if (!s || !id || !*id)
         return store_invalid(err, "cannot settle a batch: no store or no id");
-    if (!s->ops->batch_ready)
-        return store_unsupported(s, "settle a batch", err);
     ready r = {0};
-    int rc = s->ops->batch_ready(s, id, take_ready, &r, err);
+    store_stmt st = {&SQL_READY, "read a batch's settled requests", 1, (store_val[]){sv_text(id)},
+                     NULL};
+    int rc = store_exec(s, &st, take_ready, &r, err);
     if (r.oom) {
         store_fail(err, "store: cannot settle batch %.64s: out of memory", id);
         rc = -1;
@@ -126,7 +153,7 @@ int store_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud,
 {
     if (!s || !id || !*id || !fn)
         return store_invalid(err, "cannot read a batch: no store, no id or no row callback");
-    if (!s->ops->batch_requests)
-        return store_unsupported(s, "read a batch", err);
-    return s->ops->batch_requests(s, id, fn, ud, err);
+    store_stmt st = {&SQL_REQUESTS, "read a batch's requests", 1, (store_val[]){sv_text(id)},
+                     NULL};
+    return store_exec(s, &st, fn, ud, err);
 }

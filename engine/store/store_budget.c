@@ -228,13 +228,19 @@ int store_budget_settle(store_db *s, const char *reservation_id, double actual_u
     return s->ops->budget_settle(s, reservation_id, actual_usd, clock_wall_s(), err);
 }
 
+#define STATUS(D)                                                                          \
+    "SELECT scope, limit_usd, spent_usd, reserved_usd,"                                    \
+    " CASE WHEN limit_usd IS NULL THEN NULL ELSE limit_usd - spent_usd - reserved_usd END"  \
+    " AS remaining_usd, " D##_ISO("updated_at") " AS updated_at"                            \
+    " FROM budgets ORDER BY scope" D##_COLLATE_C
+static const store_sql SQL_STATUS = STORE_SQL(STATUS);
+
 int store_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err)
 {
     if (!s || !fn)
         return store_invalid(err, "cannot query budgets: no store or no row callback");
-    if (!s->ops->budget_status)
-        return store_unsupported(s, "query budgets", err);
-    return s->ops->budget_status(s, fn, ud, err);
+    store_stmt st = {&SQL_STATUS, "query budgets", 0, NULL, NULL};
+    return store_exec(s, &st, fn, ud, err);
 }
 
 int store_budget_status_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
@@ -242,13 +248,8 @@ int store_budget_status_async(store_db *s, store_row_fn fn, void *ud, store_done
 {
     if (!s || !fn || !done)
         return store_invalid(err, "cannot query budgets: no store or no callback");
-    if (!s->ops->budget_status_async) {
-        if (store_budget_status(s, fn, ud, err) < 0)
-            return -1;
-        done(done_ud, 0, -1, NULL);
-        return 0;
-    }
-    return s->ops->budget_status_async(s, fn, ud, done, done_ud, err);
+    store_stmt st = {&SQL_STATUS, "query budgets", 0, NULL, NULL};
+    return store_exec_async(s, &st, fn, ud, done, done_ud, err);
 }
 
 int store_budget_reap(store_db *s, double max_age_s, error_info *err)

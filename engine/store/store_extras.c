@@ -1,11 +1,60 @@
-/* Later additions to the store's public functions (store.h): argument checks, then the
- * backend. The stored exchange of one interaction (`nyx log --raw`), and a budget scope's
- * displayed limit (soft budgets). */
+/* Later additions to the store's public functions (store.h): argument checks and the
+ * queries, written once for every backend. The stored exchange of one interaction (`nyx log
+ * --raw ID`: what was sent and what came back, as the storage mode kept them, with its
+ * attempts and outcome), the shared parts of stored requests, and a budget scope's displayed
+ * limit and reset. */
 #include "store_backend.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/clock.h"
+
+#define EXCHANGE(D)                                                                        \
+    "SELECT id, " D##_ISO("created_at") " AS created_at, session, agent,"                   \
+    " COALESCE(model_served, model_requested) AS model, status, error_type,"               \
+    " error_message, request_id, attempts, attempts_json,"                                 \
+    " prompt_text AS request, response_text AS response, request_parts"                    \
+    " FROM llm_interactions WHERE id = ?1"
+static const store_sql SQL_EXCHANGE = STORE_SQL(EXCHANGE);
+
+static const store_sql SQL_CONTENT_GET = STORE_SQL_SAME("SELECT body FROM llm_content WHERE hash = ?1");
+
+/* The parts no recipe names. SQLite: one statement, its single writer keeps a part from being
+ * deleted between a recipe's insert and the check; PostgreSQL: a function of the schema that
+ * locks against concurrent logging (store_pg_schema.c), answering the count. */
+static const store_sql SQL_CONTENT_PURGE = {{
+    "DELETE FROM llm_content WHERE hash NOT IN"
+    " (SELECT json_extract(j.value, '$.ref') FROM llm_interactions AS i,"
+    " json_each(i.request_parts) AS j"
+    " WHERE i.request_parts IS NOT NULL AND j.type = 'object')",
+    "SELECT nyx_content_purge()",
+}};
+
+/* RETURNING: *found from the rows, the same on every backend. */
+static const store_sql SQL_BUDGET_RESET = STORE_SQL_SAME(
+    "UPDATE budgets SET spent_usd = 0, updated_at = ?2 WHERE scope = ?1 RETURNING scope");
+
+/* A scope without a row is left alone (store.h): its first reservation makes it. */
+static const store_sql SQL_BUDGET_LIMIT = STORE_SQL_SAME(
+    "UPDATE budgets SET limit_usd = ?2, updated_at = ?3 WHERE scope = ?1");
+
+static int content_get(store_db *s, const char *hash, char **body, error_info *err)
+{
+    store_stmt st = {&SQL_CONTENT_GET, "read a part of a stored request", 1,
+                     (store_val[]){sv_text(hash)}, NULL};
+    int rc = store_exec_text(s, &st, body, err);
+    if (rc == 1 && *body)
+        return 0;
+    if (rc >= 0)
+        store_fail_as(err, "not_found", "store: a part of a stored request (%.16s...) is missing",
+                      hash);
+    free(*body);
+    *body = NULL;
+    return -1;
+}
 
 typedef struct exchange_rows {
     store_db *s;
@@ -17,8 +66,7 @@ typedef struct exchange_rows {
 
 static int fetch_part(void *ud, const char *hash, char **body, error_info *err)
 {
-    store_db *s = ud;
-    return s->ops->content_get(s, hash, body, err);
+    return content_get(ud, hash, body, err);
 }
 
 /* The backend's row carries request_parts: a request stored in parts is joined into the
@@ -73,11 +121,22 @@ int store_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
 {
     if (!s || !fn || !id || !*id)
         return store_invalid(err, "cannot read an exchange: no store, no id or no row callback");
-    if (!s->ops->query_exchange || !s->ops->content_get)
-        return store_unsupported(s, "read a stored exchange", err);
     exchange_rows x = {s, fn, ud, err, 0};
-    int rc = s->ops->query_exchange(s, id, exchange_row, &x, err);
+    char what[128];
+    snprintf(what, sizeof what, "read the exchange %.64s", id);
+    store_stmt st = {&SQL_EXCHANGE, what, 1, (store_val[]){sv_text(id)}, NULL};
+    int rc = store_exec(s, &st, exchange_row, &x, err);
     return x.failed ? -1 : rc;
+}
+
+static int take_count(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const char *types)
+{
+    (void)names;
+    (void)types;
+    if (ncols > 0 && values[0])
+        *(long long *)ud = strtoll(values[0], NULL, 10);
+    return 1;
 }
 
 int store_content_purge(store_db *s, long long *removed, error_info *err)
@@ -87,10 +146,12 @@ int store_content_purge(store_db *s, long long *removed, error_info *err)
         *removed = 0;
     if (!s)
         return store_invalid(err, "cannot purge stored parts: no store");
-    if (!s->ops->content_purge)
-        return store_unsupported(s, "purge stored parts", err);
-    if (s->ops->content_purge(s, &n, err) != 0)
+    store_stmt st = {&SQL_CONTENT_PURGE, "purge the parts of stored requests", 0, NULL, NULL};
+    long long counted = -1; /* a statement that answers the count (else: the rows deleted) */
+    if (s->ops->run(s, &st, take_count, &counted, &n, err) < 0)
         return -1;
+    if (counted >= 0)
+        n = counted;
     if (removed)
         *removed = n;
     return 0;
@@ -101,13 +162,19 @@ int store_budget_reset(store_db *s, const char *scope, int *found, error_info *e
     *found = 0;
     if (!s || !scope || !*scope)
         return store_invalid(err, "cannot reset a budget: no store or no scope");
-    if (!s->ops->budget_reset)
-        return store_unsupported(s, "reset a budget", err);
     store_scrubbed sc = {0};
     scope = store_scrub(s, &sc, scope, 1);
     if (store_scrub_failed(&sc, err) != 0)
         return -1;
-    int rc = s->ops->budget_reset(s, scope, found, err);
+    char what[160];
+    snprintf(what, sizeof what, "reset budget scope %.64s", scope);
+    store_stmt st = {&SQL_BUDGET_RESET, what, 2,
+                     (store_val[]){sv_text(scope), sv_real(clock_wall_s())}, NULL};
+    char *hit = NULL;
+    int rc = store_exec_text(s, &st, &hit, err);
+    free(hit);
+    *found = rc == 1;
+    rc = rc < 0 ? -1 : 0;
     store_scrub_free(&sc);
     return rc;
 }
@@ -116,13 +183,16 @@ int store_budget_set_limit(store_db *s, const char *scope, double limit_usd, err
 {
     if (!s || !scope || !*scope || isnan(limit_usd))
         return store_invalid(err, "cannot set a budget limit: no store, no scope or no number");
-    if (!s->ops->budget_set_limit)
-        return store_unsupported(s, "set a budget limit", err);
     store_scrubbed sc = {0};
     scope = store_scrub(s, &sc, scope, 1);
     if (store_scrub_failed(&sc, err) != 0)
         return -1;
-    int rc = s->ops->budget_set_limit(s, scope, limit_usd, err);
+    char what[160];
+    snprintf(what, sizeof what, "set the limit of budget scope %.64s", scope);
+    store_val v[] = {sv_text(scope), sv_real_or_null(limit_usd >= 0, limit_usd),
+                     sv_real(clock_wall_s())};
+    store_stmt st = {&SQL_BUDGET_LIMIT, what, 3, v, NULL};
+    int rc = store_exec_quiet(s, &st, err);
     store_scrub_free(&sc);
     return rc;
 }

@@ -98,13 +98,6 @@ int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, v
  * writes a REAL). Returns 0, 1 when fn stopped early, -1 on failure. */
 int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
             store_row_fn fn, void *ud, error_info *err);
-/* pg_rows answered in the loop: the rows go to fn from store_pump(), then done(done_ud, rc,
- * -1, err) with rc 0, or -1 and err. Returns -1 with err, without calling done, when the
- * statement could not be queued. */
-int pg_rows_async(pg *p, const char *what, const char *sql, int nparams,
-                  const char *const *values, store_row_fn fn, void *ud, store_done_fn done,
-                  void *done_ud, error_info *err);
-
 /* Reads what arrived, sends what waits, reconnects when due, hands out finished jobs. */
 void pg_pump(pg *p);
 
@@ -136,17 +129,11 @@ int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], cons
 int store_pg_batch_create(store_db *s, const char *id, const char *name, double created_at,
                           double expires_at, int parts, const store_batch_request *reqs, size_t n,
                           error_info *err);
-int store_pg_batch_submitted(store_db *s, const char *id, int part, const char *provider_id, error_info *err);
-int store_pg_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
-int store_pg_batch_ready(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
 
 int store_pg_budget_reserve(store_db *s, const store_scope *scopes, size_t n,
                             const store_reservation *r, int *refused, error_info *err);
 int store_pg_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
                            double now, error_info *err);
-int store_pg_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err);
-int store_pg_budget_status_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
-                                 void *done_ud, error_info *err);
 int store_pg_budget_reap(store_db *s, double now, double max_age_s, const char *host,
                          error_info *err);
 int store_pg_log_interaction_settle(store_db *s, const interaction_rec *it,
@@ -158,23 +145,7 @@ int store_pg_log_interaction_settle_async(store_db *s, const interaction_rec *it
 int store_pg_budget_reserve_async(store_db *s, const store_scope *scopes, size_t n,
                                   const store_reservation *r, store_done_fn done, void *ud,
                                   error_info *err);
-int store_pg_budget_set_limit(store_db *s, const char *scope, double limit_usd, error_info *err);
-int store_pg_budget_reset(store_db *s, const char *scope, int *found, error_info *err);
-int store_pg_content_get(store_db *s, const char *hash, char **body, error_info *err);
-int store_pg_content_purge(store_db *s, long long *removed, error_info *err);
 
-int store_pg_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                         error_info *err);
-int store_pg_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                         error_info *err);
-int store_pg_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                       error_info *err);
-int store_pg_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
-                            error_info *err);
-int store_pg_query_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
-                            error_info *err);
-int store_pg_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
-                            error_info *err);
 
 int store_pg_changed(store_db *s, int *changed, error_info *err);
 

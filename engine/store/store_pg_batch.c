@@ -85,38 +85,3 @@ int store_pg_batch_create(store_db *s, const char *id, const char *name, double 
         free(cols[k].s);
     return rc;
 }
-
-int store_pg_batch_submitted(store_db *s, const char *id, int part, const char *provider_id, error_info *err)
-{
-    char b_part[32];
-    const char *v[3] = {id, pg_int(b_part, part), provider_id};
-    char what[128];
-    snprintf(what, sizeof what, "record the submission of batch %.64s", id);
-    PGresult *res = pg_exec(pg_of(s), what,
-                            "UPDATE llm_batch_requests SET provider_id = $3 WHERE batch_id = $1 AND part = $2::integer",
-                            3, v, err);
-    PQclear(res);
-    return res ? 0 : -1;
-}
-
-int store_pg_batch_ready(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
-{
-    const char *v[1] = {id};
-    char sql[512];
-    snprintf(sql, sizeof sql, SQL_BATCH_READY, "$1");
-    return pg_rows(pg_of(s), "read a batch's settled requests", sql, 1, v, fn, ud, err);
-}
-
-int store_pg_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
-{
-    const char *v[1] = {id};
-    return pg_rows(pg_of(s), "read a batch's requests",
-                   SQL_BATCH_REQUEST_COLUMNS ", EXISTS (SELECT 1 FROM llm_interactions i"
-                   " WHERE i.batch_id = r.batch_id AND i.custom_id = r.custom_id)::integer AS logged"
-                   " FROM llm_batch_requests r JOIN llm_batches b ON b.id = r.batch_id"
-                   " WHERE r.batch_id = COALESCE((SELECT id FROM llm_batches WHERE id = $1),"
-                   " (SELECT r2.batch_id FROM llm_batch_requests r2 JOIN llm_batches b2 ON b2.id = r2.batch_id"
-                   " WHERE r2.provider_id = $1 ORDER BY b2.created_at DESC LIMIT 1))"
-                   " ORDER BY r.part, r.custom_id",
-                   1, v, fn, ud, err);
-}

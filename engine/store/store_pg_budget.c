@@ -340,58 +340,6 @@ int store_pg_log_interaction_settle_async(store_db *s, const interaction_rec *it
 
 /* ---- status, limits, reaping ---- */
 
-static const char SQL_STATUS[] =
-    "SELECT scope, limit_usd, spent_usd, reserved_usd,"
-    " CASE WHEN limit_usd IS NULL THEN NULL"
-    " ELSE limit_usd - spent_usd - reserved_usd END AS remaining_usd,"
-    " " PG_ISO("updated_at") " AS updated_at"
-    " FROM budgets ORDER BY scope COLLATE \"C\"";
-
-int store_pg_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err)
-{
-    return pg_rows(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, fn, ud, err);
-}
-
-int store_pg_budget_status_async(store_db *s, store_row_fn fn, void *ud, store_done_fn done,
-                                 void *done_ud, error_info *err)
-{
-    return pg_rows_async(pg_of(s), "query budgets", SQL_STATUS, 0, NULL, fn, ud, done, done_ud, err);
-}
-
-static int count_row(void *ud, int ncols, const char *const *names, const char *const *values,
-                     const char *types)
-{
-    (void)types;
-    (void)ncols;
-    (void)names;
-    (void)values;
-    ++*(int *)ud;
-    return 0;
-}
-
-int store_pg_budget_reset(store_db *s, const char *scope, int *found, error_info *err)
-{
-    char t[32];
-    const char *v[] = {scope, pg_num(t, clock_wall_s())};
-    int rows = 0;
-    int rc = pg_rows(pg_of(s), "reset a budget",
-                     "UPDATE budgets SET spent_usd = 0, updated_at = $2 WHERE scope = $1 RETURNING scope", 2, v,
-                     count_row, &rows, err);
-    *found = rows > 0;
-    return rc;
-}
-
-int store_pg_budget_set_limit(store_db *s, const char *scope, double limit_usd, error_info *err)
-{
-    char l[32], t[32];
-    const char *v[] = {scope, limit_usd >= 0 ? pg_num(l, limit_usd) : NULL,
-                       pg_num(t, clock_wall_s())};
-    /* A scope without a row is left alone (store.h): its first reservation makes it. */
-    return pg_write(pg_of(s), "set a budget limit",
-                    "UPDATE budgets SET limit_usd = $2, updated_at = $3 WHERE scope = $1", 3, v,
-                    err);
-}
-
 typedef struct orphans {
     double now, max_age_s;
     const char *host;

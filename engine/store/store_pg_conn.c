@@ -630,43 +630,6 @@ int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, v
     return result;
 }
 
-typedef struct rows_wait {
-    pg *p;
-    char what[96];
-    store_row_fn fn;
-    void *ud;
-    store_done_fn done;
-    void *done_ud;
-} rows_wait;
-
-static void rows_answered(void *ud, PGresult *res, const error_info *err)
-{
-    rows_wait w = *(rows_wait *)ud;
-    free(ud);
-    error_info e;
-    error_clear(&e);
-    int rc = res ? pg_each_row(w.p, w.what, res, w.fn, w.ud, &e) : -1;
-    w.done(w.done_ud, rc < 0 ? -1 : 0, -1, rc >= 0 ? NULL : res ? &e : err);
-}
-
-int pg_rows_async(pg *p, const char *what, const char *sql, int nparams,
-                  const char *const *values, store_row_fn fn, void *ud, store_done_fn done,
-                  void *done_ud, error_info *err)
-{
-    rows_wait *w = malloc(sizeof *w);
-    if (!w) {
-        store_fail(err, "store: cannot %s: out of memory", what);
-        return -1;
-    }
-    *w = (rows_wait){.p = p, .fn = fn, .ud = ud, .done = done, .done_ud = done_ud};
-    snprintf(w->what, sizeof w->what, "%s", what);
-    if (pg_submit(p, what, sql, nparams, values, rows_answered, w, err) != 0) {
-        free(w);
-        return -1;
-    }
-    return 0;
-}
-
 int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
             store_row_fn fn, void *ud, error_info *err)
 {

@@ -177,3 +177,18 @@ int store_pg_submit(store_db *s, const store_stmt *st, store_row_fn fn, void *ud
         free(w);
     return rc;
 }
+
+/* No round trip: the notifications were read by store_pump() (or by any statement's wait),
+ * and a new connection starts with notified set, since a stop may have come while it was
+ * away, so the first call reports 1. Unlike SQLite's data_version, this store's own writes
+ * to control and system_config count too (it hears its own notifications), and writes to
+ * other tables do not. */
+int store_pg_changed(store_db *s, int *changed, error_info *err)
+{
+    (void)err;
+    pg *p = pg_of(s);
+    *changed = p->notified != 0;
+    p->notified = 0;
+    return 0;
+}
+

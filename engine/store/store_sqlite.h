@@ -1,7 +1,8 @@
 /* Internal to engine/store: the SQLite backend's pieces shared between its files
- * (store_sqlite.c: connection and writes; store_sqlite_query.c: the queries;
- * store_schema.c: migrations; store_checkpoint.c: background checkpoints;
- * store_sqlite_vfs.c: WAL writes gathered per commit) and its tests.
+ * (store_sqlite.c: connection and writes; store_sqlite_driver.c: the driver under the query
+ * layer; store_sqlite_tx.c: operations of several statements; store_sqlite_budget.c,
+ * store_sqlite_batch.c; store_schema.c: migrations; store_checkpoint.c: background
+ * checkpoints; store_sqlite_vfs.c: WAL writes gathered per commit) and its tests.
  * Callers use store.h. */
 #ifndef NYX_STORE_SQLITE_H
 #define NYX_STORE_SQLITE_H
@@ -40,17 +41,10 @@ enum {
     SL_BUDGET_SETTLE,
     SL_BUDGET_FORGET,
     SL_BUDGET_HOLDERS,
-    SL_BUDGET_STATUS,
     SL_DATA_VERSION,
-    SL_BUDGET_LIMIT,
-    SL_BUDGET_RESET,
     SL_BATCH_ADD,
     SL_BATCH_REQUEST,
     SL_BATCH_HOLD,
-    SL_BATCH_SUBMITTED,
-    SL_BATCH_REQUESTS,
-    SL_BATCH_READY,
-    SL_CONTENT_GET,
     SL_COUNT
 };
 
@@ -159,30 +153,12 @@ int store_sqlite_tx_commit(sq *q, const char *what, error_info *err);
  * batch goes on. */
 void store_sqlite_tx_rollback(sq *q, int db_failed, error_info *err);
 
-/* Runs one single-statement write bound through b, in autocommit or inside the open batch
- * with the batch rules of store_sqlite.c (a failure rolls the batch back). Returns 0, or
- * -1 with err filled as "store: cannot <what> <path>: <reason>" (what ends with a
- * preposition: "set control key stop in"). The statement is reset either way. */
-int store_sqlite_write(sq *q, sq_binder *b, const char *what, error_info *err);
-
 /* Steps a statement bound through b inside an operation (store_sqlite_tx_begin), resets
  * it and clears its bindings. Returns SQLITE_DONE, or the failing code with err filled. */
 int store_sqlite_exec(sq *q, sq_binder *b, const char *what, error_info *err);
 
-/* Steps a read bound through b once: 1 with *value a malloc'd copy of column 0 of the first
- * row (NULL for SQL NULL), 0 when there is no row (*value NULL), -1 with err filled. The
- * statement is reset. */
-int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, error_info *err);
-
-/* Steps a statement bound through b and hands each row to fn as text (the store_row_fn
- * contract of store.h), then resets it and clears its bindings. Returns 0, 1 when fn
- * stopped it, or -1 with err filled ("store: cannot query <what> in <path>: ...").
- * finalize: 1 for a statement prepared for this query alone (it is finalized). */
 /* The row type letter (base/rows.h) of a sqlite3_column_type. */
 char store_sqlite_row_type(int column_type);
-int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store_row_fn fn,
-                      void *ud, error_info *err);
-
 
 /* ---- the driver (store_sqlite_driver.c): store_driver.h's run, begin, commit, rollback ---- */
 int store_sqlite_run(store_db *s, const store_stmt *st, store_row_fn fn, void *ud,
@@ -191,52 +167,26 @@ int store_sqlite_begin(store_db *s, const char *what, error_info *err);
 int store_sqlite_commit(store_db *s, const char *what, error_info *err);
 void store_sqlite_rollback(store_db *s, int db_failed, error_info *err);
 
-/* ---- feature ops (store_sqlite_budget.c, store_sqlite_control.c, store_sqlite_cache.c,
- * store_sqlite_templates.c): the store_backend_ops members of the same names ---- */
+/* ---- budgets (store_sqlite_budget.c): the store_backend_ops members of the same names ---- */
 
 int store_sqlite_budget_reserve(store_db *s, const store_scope *scopes, size_t n,
                                 const store_reservation *r, int *refused, error_info *err);
 int store_sqlite_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
                                double now, error_info *err);
-int store_sqlite_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err);
 int store_sqlite_budget_reap(store_db *s, double now, double max_age_s, const char *host,
                              error_info *err);
 int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
                                         const char *reservation_id, double actual_usd,
                                         error_info *err);
 
+/* store_sqlite_driver.c */
 int store_sqlite_changed(store_db *s, int *changed, error_info *err);
-
-
-
-/* ---- queries (store_sqlite_query.c) ---- */
-
-int store_sqlite_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                             error_info *err);
-int store_sqlite_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                             error_info *err);
-int store_sqlite_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                           error_info *err);
-int store_sqlite_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
-                                error_info *err);
-int store_sqlite_query_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
-                                error_info *err);
-/* store_sqlite_extras.c */
-int store_sqlite_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
-                                error_info *err);
-int store_sqlite_budget_set_limit(store_db *s, const char *scope, double limit_usd, error_info *err);
-int store_sqlite_budget_reset(store_db *s, const char *scope, int *found, error_info *err);
-int store_sqlite_content_get(store_db *s, const char *hash, char **body, error_info *err);
-int store_sqlite_content_purge(store_db *s, long long *removed, error_info *err);
 
 /* store_sqlite_batch.c */
 int store_sqlite_batch_create(store_db *s, const char *id, const char *name, double created_at,
                               double expires_at, int parts, const store_batch_request *reqs, size_t n,
                               error_info *err);
-int store_sqlite_batch_submitted(store_db *s, const char *id, int part, const char *provider_id,
-                                 error_info *err);
-int store_sqlite_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
-int store_sqlite_batch_ready(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
+
 /* ---- schema (store_schema.c) ---- */
 
 /* The SQL that adds a shared part unless it is there already: ?1 hash, ?2 body. */

@@ -1,5 +1,4 @@
-/* SQLite for Message Batches (store.h): a batch and its requests in one transaction, the API's
- * id of each part, and the requests as a process picking the batch up reads them. */
+/* SQLite for Message Batches (store.h): a batch and its requests in one transaction. */
 #include "store_sqlite.h"
 
 #include <stdio.h>
@@ -60,52 +59,4 @@ int store_sqlite_batch_create(store_db *s, const char *id, const char *name, dou
         return -1;
     }
     return store_sqlite_tx_commit(q, what, err);
-}
-
-int store_sqlite_batch_submitted(store_db *s, const char *id, int part, const char *provider_id,
-                                 error_info *err)
-{
-    sq *q = sq_of(s);
-    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BATCH_SUBMITTED,
-        "UPDATE llm_batch_requests SET provider_id = ?3 WHERE batch_id = ?1 AND part = ?2", err);
-    if (!st)
-        return -1;
-    sq_binder b = {st, SQLITE_OK};
-    sqb_text(&b, 1, id);
-    sqb_int(&b, 2, part);
-    sqb_text(&b, 3, provider_id);
-    char what[160];
-    snprintf(what, sizeof what, "record the submission of batch %.64s in", id);
-    return store_sqlite_write(q, &b, what, err);
-}
-
-int store_sqlite_batch_ready(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
-{
-    sq *q = sq_of(s);
-    char sql[512];
-    snprintf(sql, sizeof sql, SQL_BATCH_READY, "?1");
-    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BATCH_READY, sql, err);
-    if (!st)
-        return -1;
-    sq_binder b = {st, SQLITE_OK};
-    sqb_text(&b, 1, id);
-    return store_sqlite_rows(q, "a batch's settled requests", &b, 0, fn, ud, err);
-}
-
-int store_sqlite_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err)
-{
-    sq *q = sq_of(s);
-    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BATCH_REQUESTS,
-        SQL_BATCH_REQUEST_COLUMNS ", EXISTS (SELECT 1 FROM llm_interactions i"
-        " WHERE i.batch_id = r.batch_id AND i.custom_id = r.custom_id) AS logged"
-        " FROM llm_batch_requests r JOIN llm_batches b ON b.id = r.batch_id"
-        " WHERE r.batch_id = COALESCE((SELECT id FROM llm_batches WHERE id = ?1),"
-        " (SELECT r2.batch_id FROM llm_batch_requests r2 JOIN llm_batches b2 ON b2.id = r2.batch_id"
-        " WHERE r2.provider_id = ?1 ORDER BY b2.created_at DESC LIMIT 1))"
-        " ORDER BY r.part, r.custom_id", err);
-    if (!st)
-        return -1;
-    sq_binder b = {st, SQLITE_OK};
-    sqb_text(&b, 1, id);
-    return store_sqlite_rows(q, "a batch's requests", &b, 0, fn, ud, err);
 }

@@ -71,12 +71,6 @@ static const char SQL_FORGET[] = "DELETE FROM budget_holds WHERE id = ?1";
 
 static const char SQL_HOLDERS[] = "SELECT id, pid, host, created_at FROM budget_holds";
 
-static const char SQL_STATUS[] =
-    "SELECT scope, limit_usd, spent_usd, reserved_usd,"
-    " CASE WHEN limit_usd IS NULL THEN NULL ELSE limit_usd - spent_usd - reserved_usd END"
-    " AS remaining_usd, " SQ_ISO("updated_at") " AS updated_at"
-    " FROM budgets ORDER BY scope";
-
 /* The scope refused: say why with its numbers, read inside the transaction. */
 static void refuse(sq *q, const store_scope *sc, double amount, error_info *err)
 {
@@ -332,16 +326,6 @@ int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
         return -1;
     }
     return store_sqlite_tx_commit(q, "log an interaction in", err);
-}
-
-int store_sqlite_budget_status(store_db *s, store_row_fn fn, void *ud, error_info *err)
-{
-    sq *q = sq_of(s);
-    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_STATUS, SQL_STATUS, err);
-    if (!st)
-        return -1;
-    sq_binder b = {st, SQLITE_OK};
-    return store_sqlite_rows(q, "budgets", &b, 0, fn, ud, err);
 }
 
 /* ---- reaping ---- */

@@ -1,14 +1,11 @@
-/* The SQLite backend's shared machinery for the later features (budgets, control, audit,
- * response cache, templates): statements prepared on first use, atomic operations of
- * several statements that also work inside a batch, single writes with the batch rules,
- * and delivering query rows to a callback. */
+/* The SQLite backend's operations of several statements (budgets, batches, and the query
+ * layer's begin/commit): statements prepared on first use, and atomic operations that also
+ * work inside a batch. */
 #include "store_sqlite.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_ROW_COLS 16
 
 sqlite3_stmt *store_sqlite_stmt(sq *q, int id, const char *sql, error_info *err)
 {
@@ -115,70 +112,6 @@ int store_sqlite_exec(sq *q, sq_binder *b, const char *what, error_info *err)
     return rc;
 }
 
-int store_sqlite_write(sq *q, sq_binder *b, const char *what, error_info *err)
-{
-    if (store_sqlite_refuse_in_aborted_batch(q, err) != 0) {
-        sqlite3_clear_bindings(b->st);
-        return -1;
-    }
-    if (store_sqlite_exec(q, b, what, err) != SQLITE_DONE) {
-        store_sqlite_abort_batch(q, err);
-        return -1;
-    }
-    if (q->in_batch)
-        q->batch_writes++;
-    return 0;
-}
-
-int store_sqlite_read_text(sq *q, sq_binder *b, const char *what, char **value, error_info *err)
-{
-    *value = NULL;
-    if (b->rc != SQLITE_OK) {
-        bind_failed(q, b, what, err);
-        return -1;
-    }
-    int found = 0;
-    int rc = sqlite3_step(b->st);
-    if (rc == SQLITE_ROW) {
-        found = 1;
-        const char *v = (const char *)sqlite3_column_text(b->st, 0);
-        if (v) {
-            *value = store_strdup(v);
-            if (!*value)
-                rc = SQLITE_NOMEM;
-        } else if (sqlite3_column_type(b->st, 0) != SQLITE_NULL) {
-            rc = SQLITE_NOMEM;
-        }
-    } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_ROW;
-    }
-    if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_NOMEM)
-            store_fail(err, "store: cannot %s %s: out of memory", what, q->path);
-        else
-            store_sqlite_fail(q, err, rc, "%s", what);
-        free(*value);
-        *value = NULL;
-        found = -1;
-    }
-    sqlite3_reset(b->st);
-    sqlite3_clear_bindings(b->st);
-    return found;
-}
-
-/* ---- rows for a callback ---- */
-
-static void rows_done(sq_binder *b, int finalize)
-{
-    if (finalize) {
-        sqlite3_finalize(b->st);
-        b->st = NULL;
-        return;
-    }
-    sqlite3_reset(b->st);
-    sqlite3_clear_bindings(b->st);
-}
-
 char store_sqlite_row_type(int column_type)
 {
     switch (column_type) {
@@ -187,52 +120,4 @@ char store_sqlite_row_type(int column_type)
     case SQLITE_NULL: return ROW_NULL;
     default: return ROW_TEXT; /* text, and a blob read as text */
     }
-}
-
-int store_sqlite_rows(sq *q, const char *what, sq_binder *b, int finalize, store_row_fn fn,
-                      void *ud, error_info *err)
-{
-    if (b->rc != SQLITE_OK) {
-        store_fail(err, "store: cannot query %s in %s: %s", what, q->path, sqlite3_errstr(b->rc));
-        rows_done(b, finalize);
-        return -1;
-    }
-    int ncols = sqlite3_column_count(b->st);
-    if (ncols > MAX_ROW_COLS) { /* a programming error in the caller */
-        store_fail(err, "store: cannot query %s: %d columns, at most %d", what, ncols,
-                   MAX_ROW_COLS);
-        rows_done(b, finalize);
-        return -1;
-    }
-    const char *names[MAX_ROW_COLS];
-    const char *values[MAX_ROW_COLS];
-    char types[MAX_ROW_COLS];
-    int result = 0, rc;
-    while ((rc = sqlite3_step(b->st)) == SQLITE_ROW) {
-        for (int c = 0; c < ncols; c++) {
-            /* Read after the step: a step that re-prepares the statement (the schema
-             * changed) frees the names read before it. */
-            names[c] = sqlite3_column_name(b->st, c);
-            types[c] = store_sqlite_row_type(sqlite3_column_type(b->st, c)); /* before the text */
-            values[c] = (const char *)sqlite3_column_text(b->st, c);
-            if (!names[c] || (!values[c] && types[c] != ROW_NULL)) {
-                store_fail(err, "store: cannot query %s in %s: out of memory", what, q->path);
-                rows_done(b, finalize);
-                return -1;
-            }
-        }
-        if (fn(ud, ncols, names, values, types) != 0) {
-            result = 1;
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        char w[128];
-        snprintf(w, sizeof w, "query %s in", what);
-        store_sqlite_fail(q, err, rc, "%s", w);
-        result = -1;
-    }
-    rows_done(b, finalize);
-    return result;
 }
