@@ -14,7 +14,6 @@
 #include "core/host_api.h"
 #include "core/host_tools.h"
 #include "core/call.h"
-#include "core/pending_log.h"
 #include "core/settings.h"
 #include "core/sim_host.h"
 #include "lua/lnyx.h"
@@ -46,7 +45,7 @@ void nyx_close(nyx_engine *engine)
         engine_close(engine);
 }
 
-long long nyx_finish_records(nyx_engine *engine) { return engine ? pending_log_finish(engine) : 0; }
+long long nyx_finish_records(nyx_engine *engine) { return engine ? engine_finish_records(engine) : 0; }
 
 int nyx_set(nyx_engine *engine, const char *key, const char *value)
 {

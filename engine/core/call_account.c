@@ -321,9 +321,9 @@ static void keep_pending(api_call *c, log_wait *w, const error_info *why)
     /* Only a result is withheld: a call that failed fails alike, its record kept for later. */
     if (w && e->cfg.durability == DURABILITY_STRICT && c->result.status == NYX_STATUS_OK) {
         double timeout = c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s;
-        pending_log_add_waiting(e, &it, reservation, actual_cost(c), why, c->started + timeout, record_kept, w);
+        pending_log_add_waiting(&e->storage, &it, reservation, actual_cost(c), why, c->started + timeout, record_kept, w);
     } else {
-        pending_log_add(e, &it, reservation, actual_cost(c), why->message);
+        pending_log_add(&e->storage, &it, reservation, actual_cost(c), why->message);
         if (w) {
             w->logged(w->c);
             free(w);

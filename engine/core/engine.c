@@ -288,6 +288,25 @@ int engine_resume(nyx_engine *e)
     return NYX_OK;
 }
 
+/* What storage asks of the engine (storage_owner): the database opened again, the log. */
+static int storage_reopen(void *ud, error_info *err)
+{
+    nyx_engine *e = ud;
+    if (engine_open_store(e) == 0)
+        return 0;
+    error_set(err, "store_error", 0, "%s", e->errmsg);
+    return -1;
+}
+
+static void storage_log(void *ud, int level, const char *once_key, const char *msg)
+{
+    nyx_engine *e = ud;
+    if (once_key)
+        engine_warn_once(e, once_key, "%s", msg);
+    else
+        engine_log(e, level, "%s", msg);
+}
+
 nyx_engine *engine_open(char **errmsg)
 {
     if (errmsg)
@@ -313,6 +332,9 @@ nyx_engine *engine_open(char **errmsg)
     }
     e->progress.budget_remaining = -1;
     e->loop = loop_new();
+    e->storage.loop = e->loop;
+    e->storage.cfg = &e->cfg;
+    e->storage.owner = (storage_owner){e, storage_reopen, storage_log};
     e->provider.models = models_new_default(&err);
     if (e->provider.models && e->cfg.models_file && models_merge_file(e->provider.models, e->cfg.models_file, &err) != 0) {
         models_free(e->provider.models);
@@ -586,6 +608,27 @@ int engine_poll(nyx_engine *e, int timeout_ms)
     return NYX_OK;
 }
 
+long long engine_finish_records(nyx_engine *e)
+{
+    if (!e)
+        return 0;
+    for (double until = clock_now_s() + 10; store_busy(e->storage.db) > 0 && clock_now_s() < until;)
+        loop_poll(e->loop, 50);
+    call_log_flush(e);
+    pending_log_close(&e->storage);
+    int64_t unreported = e->storage.lost_interactions - e->storage.lost_audited;
+    if (unreported > 0 && e->storage.db) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "%lld interaction records could not be written and are lost",
+                 (long long)unreported);
+        error_info err;
+        error_clear(&err);
+        if (store_audit(e->storage.db, "records_lost", NULL, NULL, detail, &err) == 0)
+            e->storage.lost_audited = e->storage.lost_interactions;
+    }
+    return (long long)e->storage.lost_interactions;
+}
+
 int engine_budget_reset(nyx_engine *e, const char *scope)
 {
     if (!e || !scope || !*scope)
@@ -650,7 +693,7 @@ void engine_close(nyx_engine *e)
     guard_memo_free(e->pii_memo);
     claude_json_texts_free(e->json_texts);
     text_pool_free(e->texts);
-    pending_log_close(e);
+    pending_log_close(&e->storage);
     budget_free(e);
     settings_free(e);
     debug_free(e);

@@ -2,8 +2,9 @@
 #include "pending_log.h"
 
 #include "base/clock.h"
-#include "call.h"
-#include "engine.h"
+#include "nyx.h"
+
+#include <stdarg.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,46 +75,60 @@ static int copy_item(pending *p, const interaction_rec *src)
 
 static void retry_later(void *ud);
 
+/* Logs through the owner; once_key: only the first time this key is seen. */
+static void slog(storage *s, int level, const char *once_key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void slog(storage *s, int level, const char *once_key, const char *fmt, ...)
+{
+    if (!s->owner.log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s->owner.log(s->owner.ud, level, once_key, msg);
+}
+
 /* The retry timer is housekeeping (it must not keep a finished script's loop alive), unless
  * a call waits for it: then the loop has work until the record is written or given up. */
-static void schedule(nyx_engine *e)
+static void schedule(storage *s)
 {
-    struct pending_log *q = e->storage.pending;
+    struct pending_log *q = s->pending;
     int busy = q && q->waiters > 0;
-    if (!e->loop)
+    if (!s->loop)
         return;
-    if (e->storage.pending_timer && busy && !q->timer_busy) {
-        loop_timer_cancel(e->loop, e->storage.pending_timer);
-        e->storage.pending_timer = NULL;
+    if (s->pending_timer && busy && !q->timer_busy) {
+        loop_timer_cancel(s->loop, s->pending_timer);
+        s->pending_timer = NULL;
     }
-    if (e->storage.pending_timer)
+    if (s->pending_timer)
         return;
-    e->storage.pending_timer = busy ? loop_timer_add(e->loop, RETRY_SECONDS, retry_later, e)
-                            : loop_timer_add_background(e->loop, RETRY_SECONDS, retry_later, e);
+    s->pending_timer = busy ? loop_timer_add(s->loop, RETRY_SECONDS, retry_later, s)
+                            : loop_timer_add_background(s->loop, RETRY_SECONDS, retry_later, s);
     if (q)
         q->timer_busy = busy;
 }
 
-static pending *add(nyx_engine *e, const interaction_rec *it, const char *reservation, double actual_usd,
+static pending *add(storage *s, const interaction_rec *it, const char *reservation, double actual_usd,
                     const char *why);
 
-void pending_log_add(nyx_engine *e, const interaction_rec *it, const char *reservation, double actual_usd,
+void pending_log_add(storage *s, const interaction_rec *it, const char *reservation, double actual_usd,
                      const char *why)
 {
-    add(e, it, reservation, actual_usd, why);
+    add(s, it, reservation, actual_usd, why);
 }
 
-void pending_log_add_waiting(nyx_engine *e, const interaction_rec *it, const char *reservation,
+void pending_log_add_waiting(storage *s, const interaction_rec *it, const char *reservation,
                              double actual_usd, const error_info *why, double deadline, pending_done_fn done,
                              void *ud)
 {
-    pending *p = add(e, it, reservation, actual_usd, why->message);
+    pending *p = add(s, it, reservation, actual_usd, why->message);
     if (p) {
         p->done = done;
         p->ud = ud;
         p->deadline = why->retryable ? deadline : 0; /* waiting will not cure the others */
-        e->storage.pending->waiters++;
-        schedule(e);
+        s->pending->waiters++;
+        schedule(s);
         return;
     }
     /* Not even kept (the queue is full, or memory is out): the caller hears it now. */
@@ -123,29 +138,29 @@ void pending_log_add_waiting(nyx_engine *e, const interaction_rec *it, const cha
     done(ud, &err);
 }
 
-static pending *add(nyx_engine *e, const interaction_rec *it, const char *reservation, double actual_usd,
+static pending *add(storage *s, const interaction_rec *it, const char *reservation, double actual_usd,
                     const char *why)
 {
-    if (!e->storage.degraded) {
-        e->storage.degraded = 1;
-        engine_log(e, NYX_LOG_WARN, "nyx: storage failed (%s); %s", why,
-                   e->cfg.durability == DURABILITY_STRICT
+    if (!s->degraded) {
+        s->degraded = 1;
+        slog(s, NYX_LOG_WARN, NULL, "nyx: storage failed (%s); %s", why,
+                   s->cfg->durability == DURABILITY_STRICT
                        ? "records wait in memory until it is back, and results wait for their records "
                          "(NYX_DURABILITY=strict)"
                        : "calls go on and their records wait in memory until it is back");
     }
-    struct pending_log *q = e->storage.pending;
-    if (!q && !(q = e->storage.pending = calloc(1, sizeof *q))) {
-        e->storage.lost_interactions++;
+    struct pending_log *q = s->pending;
+    if (!q && !(q = s->pending = calloc(1, sizeof *q))) {
+        s->lost_interactions++;
         return NULL;
     }
     if (q->n == q->cap) {
-        size_t max = e->cfg.pending_max > 0 ? (size_t)e->cfg.pending_max : 1;
+        size_t max = s->cfg->pending_max > 0 ? (size_t)s->cfg->pending_max : 1;
         size_t cap = q->cap ? (q->cap * 2 < max ? q->cap * 2 : max) : (max < 64 ? max : 64);
         pending *items = q->n < max ? realloc(q->items, cap * sizeof *items) : NULL;
         if (!items) {
-            e->storage.lost_interactions++;
-            engine_warn_once(e, "pending-overflow", "nyx: the queue of unwritten records is full; records are being lost");
+            s->lost_interactions++;
+            slog(s, NYX_LOG_WARN, "pending-overflow", "nyx: the queue of unwritten records is full; records are being lost");
             return NULL;
         }
         q->items = items;
@@ -154,7 +169,7 @@ static pending *add(nyx_engine *e, const interaction_rec *it, const char *reserv
     pending *p = &q->items[q->n];
     memset(p, 0, sizeof *p);
     if (copy_item(p, it) != 0) {
-        e->storage.lost_interactions++;
+        s->lost_interactions++;
         return NULL;
     }
     if (reservation) {
@@ -163,7 +178,7 @@ static pending *add(nyx_engine *e, const interaction_rec *it, const char *reserv
     }
     p->actual_usd = actual_usd;
     q->n++;
-    schedule(e);
+    schedule(s);
     return p;
 }
 
@@ -209,47 +224,46 @@ static void answer_waiting_in(struct pending_log *q, pending *items, size_t coun
     free(w);
 }
 
-static void answer_waiting(nyx_engine *e, const error_info *err, int all)
+static void answer_waiting(storage *s, const error_info *err, int all)
 {
-    if (e->storage.pending)
-        answer_waiting_in(e->storage.pending, e->storage.pending->items, e->storage.pending->n, err, all);
+    if (s->pending)
+        answer_waiting_in(s->pending, s->pending->items, s->pending->n, err, all);
 }
 
 /* A try failed: the callers past their deadline hear it, and all of them when waiting will
  * not help (a read-only or corrupt database). Returns what still waits. */
-static size_t unwritten(nyx_engine *e, const error_info *err)
+static size_t unwritten(storage *s, const error_info *err)
 {
-    answer_waiting(e, err, !err->retryable);
-    return e->storage.pending ? e->storage.pending->n : 0;
+    answer_waiting(s, err, !err->retryable);
+    return s->pending ? s->pending->n : 0;
 }
 
-size_t pending_log_flush(nyx_engine *e)
+size_t pending_log_flush(storage *s)
 {
-    struct pending_log *q = e->storage.pending;
+    struct pending_log *q = s->pending;
     if (!q || q->n == 0)
         return 0;
     error_info err;
     error_clear(&err);
-    if (!e->storage.db && engine_open_store(e) != 0) {
-        error_set(&err, "store_error", 0, "%s", e->errmsg);
+    if (!s->db && s->owner.reopen(s->owner.ud, &err) != 0) {
         err.retryable = 1; /* a file that cannot be opened now may be later */
-        return unwritten(e, &err);
+        return unwritten(s, &err);
     }
-    if (store_batch_begin(e->storage.db, &err) != 0)
-        return unwritten(e, &err);
+    if (store_batch_begin(s->db, &err) != 0)
+        return unwritten(s, &err);
     for (size_t i = 0; i < q->n; i++) {
         pending *p = &q->items[i];
-        if (store_log_interaction_settle(e->storage.db, &p->it, p->has_reservation ? p->reservation : NULL,
+        if (store_log_interaction_settle(s->db, &p->it, p->has_reservation ? p->reservation : NULL,
                                          p->actual_usd, &err) != 0) {
             /* All of it waits for the next try (writing a record twice is harmless: by id). The
              * batch is closed, or every later try would be refused as a second batch. */
             error_info ignored;
-            store_batch_rollback(e->storage.db, &ignored);
-            return unwritten(e, &err);
+            store_batch_rollback(s->db, &ignored);
+            return unwritten(s, &err);
         }
     }
-    if (store_batch_commit(e->storage.db, &err) != 0)
-        return unwritten(e, &err);
+    if (store_batch_commit(s->db, &err) != 0)
+        return unwritten(s, &err);
     size_t written = q->n;
     for (size_t i = 0; i < q->n; i++)
         free_item(&q->items[i]);
@@ -258,61 +272,40 @@ size_t pending_log_flush(nyx_engine *e)
     q->items = NULL;
     q->n = q->cap = 0;
     q->waiters = 0;
-    e->storage.degraded = 0;
-    engine_log(e, NYX_LOG_INFO, "nyx: storage is back; %zu waiting records written", written);
+    s->degraded = 0;
+    slog(s, NYX_LOG_INFO, NULL, "nyx: storage is back; %zu waiting records written", written);
     answer_waiting_in(NULL, items, written, NULL, 1);
     free(items);
-    return e->storage.pending ? e->storage.pending->n : 0;
+    return s->pending ? s->pending->n : 0;
 }
 
 static void retry_later(void *ud)
 {
-    nyx_engine *e = ud;
-    e->storage.pending_timer = NULL;
-    if (pending_log_flush(e) > 0)
-        schedule(e);
+    storage *s = ud;
+    s->pending_timer = NULL;
+    if (pending_log_flush(s) > 0)
+        schedule(s);
 }
 
-long long pending_log_finish(nyx_engine *e)
+void pending_log_close(storage *s)
 {
-    if (!e)
-        return 0;
-    for (double until = clock_now_s() + 10; store_busy(e->storage.db) > 0 && clock_now_s() < until;)
-        loop_poll(e->loop, 50);
-    call_log_flush(e);
-    pending_log_close(e);
-    int64_t unreported = e->storage.lost_interactions - e->storage.lost_audited;
-    if (unreported > 0 && e->storage.db) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "%lld interaction records could not be written and are lost",
-                 (long long)unreported);
-        error_info err;
-        error_clear(&err);
-        if (store_audit(e->storage.db, "records_lost", NULL, NULL, detail, &err) == 0)
-            e->storage.lost_audited = e->storage.lost_interactions;
-    }
-    return (long long)e->storage.lost_interactions;
-}
-
-void pending_log_close(nyx_engine *e)
-{
-    struct pending_log *q = e->storage.pending;
-    if (e->storage.pending_timer) {
-        loop_timer_cancel(e->loop, e->storage.pending_timer);
-        e->storage.pending_timer = NULL;
+    struct pending_log *q = s->pending;
+    if (s->pending_timer) {
+        loop_timer_cancel(s->loop, s->pending_timer);
+        s->pending_timer = NULL;
     }
     if (!q)
         return;
-    if (pending_log_flush(e) > 0) {
+    if (pending_log_flush(s) > 0) {
         error_info err;
         error_set(&err, "store_error", 0, "the engine closed before the database took it");
-        answer_waiting(e, &err, 1);
-        e->storage.lost_interactions += (int64_t)q->n;
-        engine_log(e, NYX_LOG_ERROR, "nyx: %zu interaction records could not be written and are lost", q->n);
+        answer_waiting(s, &err, 1);
+        s->lost_interactions += (int64_t)q->n;
+        slog(s, NYX_LOG_ERROR, NULL, "nyx: %zu interaction records could not be written and are lost", q->n);
         for (size_t i = 0; i < q->n; i++)
             free_item(&q->items[i]);
     }
     free(q->items);
     free(q);
-    e->storage.pending = NULL;
+    s->pending = NULL;
 }

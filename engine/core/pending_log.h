@@ -4,12 +4,11 @@
 #ifndef NYX_PENDING_LOG_H
 #define NYX_PENDING_LOG_H
 
+#include "storage.h"
 #include "store/store.h"
 
-typedef struct nyx_engine nyx_engine;
-
 /* Keeps a copy of it (and the budget settlement that goes with it) for later. */
-void pending_log_add(nyx_engine *e, const interaction_rec *it, const char *reservation, double actual_usd,
+void pending_log_add(storage *s, const interaction_rec *it, const char *reservation, double actual_usd,
                      const char *why);
 
 /* NYX_DURABILITY=strict: someone waits for this record. done(ud, NULL) runs once it is
@@ -18,15 +17,12 @@ void pending_log_add(nyx_engine *e, const interaction_rec *it, const char *reser
  * record itself stays queued either way. done runs from the loop, or before this returns
  * when the record cannot even be kept (the queue is full, memory is out). */
 typedef void (*pending_done_fn)(void *ud, const error_info *err);
-void pending_log_add_waiting(nyx_engine *e, const interaction_rec *it, const char *reservation,
+void pending_log_add_waiting(storage *s, const interaction_rec *it, const char *reservation,
                              double actual_usd, const error_info *why, double deadline, pending_done_fn done,
                              void *ud);
 /* Tries to write what waits; returns the number still waiting. */
-size_t pending_log_flush(nyx_engine *e);
+size_t pending_log_flush(storage *s);
 /* At close: one last flush, then counts and reports what is lost. */
-void pending_log_close(nyx_engine *e);
-
-/* nyx_finish_records: waits for the writes, flushes, returns the records lost in all. */
-long long pending_log_finish(nyx_engine *e);
+void pending_log_close(storage *s);
 
 #endif

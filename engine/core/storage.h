@@ -1,15 +1,26 @@
 /* The engine's storage, with its degradation: the database, the records that wait in memory
- * while it fails (pending_log.c), and what tells a database file deleted or replaced under
- * the process. The engine holds one; the calls log through it. */
+ * while it fails (pending_log.h, over this handle), and what tells a database file deleted
+ * or replaced under the process. The engine holds one; the calls log through it. */
 #ifndef NYX_STORAGE_H
 #define NYX_STORAGE_H
 
+#include "base/error.h"
+#include "config.h"
 #include "loop.h"
 
 #include <stdint.h>
 
 struct store_db;
 struct pending_log;
+
+/* What storage asks of its owner (the engine): to open the database again after it failed
+ * (0, or -1 with err), and to log (once_key: only the first time that key is seen; NULL:
+ * every time). */
+typedef struct storage_owner {
+    void *ud;
+    int (*reopen)(void *ud, error_info *err);
+    void (*log)(void *ud, int level, const char *once_key, const char *msg);
+} storage_owner;
 
 typedef struct storage {
     struct store_db *db;         /* NULL: not opened yet, unavailable, or lost */
@@ -20,6 +31,9 @@ typedef struct storage {
     unsigned long long db_dev, db_ino;
     int64_t lost_interactions;
     int64_t lost_audited;        /* of them, counted in a "records_lost" audit event */
+    event_loop *loop;            /* where the retry timer of waiting records runs */
+    const engine_config *cfg;    /* the owner's: durability, pending_max */
+    storage_owner owner;
 } storage;
 
 /* Remembers which file path names now (nothing when it is not a regular file, as for a

@@ -1,16 +1,18 @@
 #define _DEFAULT_SOURCE /* mkdtemp */
 /* The engine's subsystem handles on their own, without an engine: governance's limit slots
  * and stop, storage's watch on the database file's identity, the script host's variables and
- * flags, the provider's choice of where calls go, and the progress line's parts. */
+ * flags, the records storage keeps while its database fails, the provider's choice of where calls go, and the progress line's parts. */
 #include "check.h"
 #include "core/config.h"
 #include "core/governance.h"
+#include "core/pending_log.h"
 #include "core/progress.h"
 #include "core/provider.h"
 #include "core/script_host.h"
 #include "core/storage.h"
 #include "store/store.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,18 @@ static void test_governance(void)
     CHECK_STR(g.stop_reason, "drill");
     CHECK_INT(governance_stop(&g, NULL), 1); /* already stopped: said so, reason given anew */
     CHECK_STR(g.stop_reason, "no reason given");
+}
+
+/* Removes a scratch database with its journal files, and its directory. */
+static void remove_scratch(const char *dir, const char *db)
+{
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char f[600];
+        snprintf(f, sizeof f, "%s%s", db, suffix[i]);
+        unlink(f);
+    }
+    rmdir(dir);
 }
 
 static void test_storage(void)
@@ -79,7 +93,93 @@ static void test_storage(void)
     storage t = {0};
     storage_note_file(&t, "postgresql://127.0.0.1/none");
     CHECK_INT(t.db_is_file, 0);
-    rmdir(dir);
+    remove_scratch(dir, db);
+}
+
+/* The owner of a storage handle in these tests: a database that opens when told to, and a
+ * log that keeps what it was given. */
+typedef struct owner {
+    const char *path; /* NULL: the database cannot be opened */
+    storage *s;
+    char log[2048];
+    int once;
+} owner;
+
+static int owner_reopen(void *ud, error_info *err)
+{
+    owner *o = ud;
+    if (!o->path) {
+        error_set(err, "store_error", 0, "no database here");
+        return -1;
+    }
+    o->s->db = store_open(o->path, err);
+    return o->s->db ? 0 : -1;
+}
+
+static void owner_log(void *ud, int level, const char *once_key, const char *msg)
+{
+    (void)level;
+    owner *o = ud;
+    o->once += once_key != NULL;
+    size_t n = strlen(o->log);
+    snprintf(o->log + n, sizeof o->log - n, "%s\n", msg);
+}
+
+static long long count_records(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM llm_interactions", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_pending_log(void)
+{
+    char dir[] = "/tmp/nyx_pending_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char db[512];
+    snprintf(db, sizeof db, "%s/nyx.db", dir);
+    engine_config cfg;
+    error_info err = cleared_error();
+    CHECK_INT(config_from_env(&cfg, &err), 0);
+    cfg.pending_max = 2;
+    event_loop *loop = loop_new();
+    storage s = {0};
+    owner o = {NULL, &s, "", 0};
+    s.loop = loop;
+    s.cfg = &cfg;
+    s.owner = (storage_owner){&o, owner_reopen, owner_log};
+
+    interaction_rec it = {0};
+    it.status = "ok";
+    const char *ids[] = {"i1", "i2", "i3"};
+    for (int i = 0; i < 3; i++) {
+        it.id = ids[i];
+        pending_log_add(&s, &it, NULL, 0, "disk full");
+    }
+    CHECK_INT(s.degraded, 1);
+    CHECK_CONTAINS(o.log, "storage failed (disk full)");
+    CHECK_INT(s.lost_interactions, 1); /* the third found the queue full */
+    CHECK_INT(o.once, 1);              /* and said so once */
+    CHECK_INT(pending_log_flush(&s), 2); /* still no database: both wait */
+
+    o.path = db; /* the database is back: the next try writes what waited */
+    CHECK_INT(pending_log_flush(&s), 0);
+    CHECK_INT(s.degraded, 0);
+    CHECK_CONTAINS(o.log, "storage is back; 2 waiting records written");
+    pending_log_close(&s);
+    CHECK(s.pending == NULL);
+    store_close(s.db);
+    CHECK_INT(count_records(db), 2);
+    loop_free(loop);
+    config_free(&cfg);
+    remove_scratch(dir, db);
 }
 
 static void test_script_host(void)
@@ -206,6 +306,7 @@ int main(void)
     test_progress();
     test_governance();
     test_storage();
+    test_pending_log();
     test_script_host();
     test_provider();
     CHECK_DONE();
