@@ -46,7 +46,7 @@ struct shared_text {
 
 struct text_pool {
     shared_text *slot[POOL_SLOTS]; /* each holds a reference */
-    unsigned long clock;
+    unsigned long clock, reads;
 };
 
 static void text_unref(shared_text *t)
@@ -68,9 +68,12 @@ void text_pool_free(text_pool *p)
     free(p);
 }
 
+unsigned long text_pool_reads(const text_pool *p) { return p ? p->reads : 0; }
+
 static shared_text *pooled(text_pool *p, const char *text, size_t len)
 {
     uint64_t h = XXH3_64bits(text, len);
+    p->reads++;
     int lru = 0;
     for (int i = 0; i < POOL_SLOTS; i++) {
         shared_text *t = p->slot[i];
@@ -105,6 +108,24 @@ int block_set_pooled(claude_block *b, text_pool *pool, const char *text, size_t 
     b->text = t->bytes;
     b->len = len;
     return 0;
+}
+
+int block_set_like(claude_block *b, const claude_block *from, int mark)
+{
+    if (!from->shared)
+        return -1;
+    *b = (claude_block){.text = from->text, .shared = from->shared, .len = from->len, .mark = mark};
+    from->shared->refs++;
+    return 0;
+}
+
+void block_free(claude_block *b)
+{
+    if (b->shared)
+        text_unref(b->shared);
+    else
+        free(b->text);
+    memset(b, 0, sizeof *b);
 }
 
 uint64_t block_hash(const claude_block *b)

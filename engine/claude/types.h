@@ -105,8 +105,15 @@ int block_set(claude_block *b, const char *text, size_t len, int mark);
 typedef struct text_pool text_pool;
 text_pool *text_pool_new(void);
 void text_pool_free(text_pool *p); /* blocks sharing its texts keep them */
+/* Texts whose bytes the pool has read (hashed, and compared when found) since it was made. */
+unsigned long text_pool_reads(const text_pool *p);
 /* block_set, sharing the copy through pool when the text is long (pool may be NULL). */
 int block_set_pooled(claude_block *b, text_pool *pool, const char *text, size_t len, int mark);
+/* b as another holder of from's shared text (a reference taken, nothing read or copied), with
+ * mark. Returns 0, or -1 when from is not shared (b untouched). */
+int block_set_like(claude_block *b, const claude_block *from, int mark);
+/* Frees what b holds (its text, or its reference to a shared text); b is then empty. */
+void block_free(claude_block *b);
 /* The XXH3-64 of b's text: kept with a shared text (computed once, when pooled), computed
  * otherwise. Layers that key on a block's content (the cache policy) start from it rather
  * than reading a long text again on every call. */

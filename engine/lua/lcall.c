@@ -81,6 +81,77 @@ static int media_from_file_or_bytes(lua_State *L)
     return 1;
 }
 
+/* ---- long texts by identity ----
+ * A script passes the same system prompt or context string on every call. The pool (types.h)
+ * finds a long text's shared copy by content, which means hashing and comparing all its bytes
+ * each time; here a string seen before is found by its address. The memo keeps each string it
+ * names alive (as the uservalue of the entry holding the shared text), so while an entry
+ * exists no other string can have that address. Bounded: a few entries of a few hundred KB at
+ * most; when full it starts again (the old entries go with the next collection). */
+#define TEXT_MEMO_MIN 1024 /* shorter texts are copied, not pooled (types.h) */
+#define TEXT_MEMO_ENTRIES 8
+#define TEXT_MEMO_MAX ((size_t)256 << 10)
+static const char TEXT_MEMO = 'm'; /* its registry key: a table, address -> entry, and its count */
+
+static int text_memo_gc(lua_State *L)
+{
+    block_free(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* Pushes the memo table. */
+static void push_text_memo(lua_State *L, int fresh)
+{
+    if (!fresh && lua_rawgetp(L, LUA_REGISTRYINDEX, &TEXT_MEMO) == LUA_TTABLE)
+        return;
+    if (!fresh)
+        lua_pop(L, 1);
+    lua_createtable(L, 0, TEXT_MEMO_ENTRIES + 1);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &TEXT_MEMO);
+}
+
+/* block_set_pooled of the string at idx (text, len its bytes). */
+static int set_text(lua_State *L, int idx, claude_block *b, const char *text, size_t len, int mark)
+{
+    text_pool *pool = engine_text_pool(lnyx_engine(L));
+    if (!pool || len < TEXT_MEMO_MIN || len > TEXT_MEMO_MAX)
+        return block_set_pooled(b, pool, text, len, mark);
+    idx = lua_absindex(L, idx);
+    push_text_memo(L, 0);
+    if (lua_rawgetp(L, -1, text) == LUA_TUSERDATA) {
+        const claude_block *kept = lua_touserdata(L, -1);
+        if (kept->len == len && block_set_like(b, kept, mark) == 0) {
+            lua_pop(L, 2);
+            return 0;
+        }
+    }
+    lua_pop(L, 1);
+    if (block_set_pooled(b, pool, text, len, mark) != 0) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    if (b->shared) {
+        lua_rawgetp(L, -1, &TEXT_MEMO);
+        lua_Integer n = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (n >= TEXT_MEMO_ENTRIES) {
+            lua_pop(L, 1);
+            push_text_memo(L, 1);
+            n = 0;
+        }
+        claude_block *kept = lnyx_new_udata(L, sizeof *kept, 1, "nyx.textmemo", text_memo_gc);
+        block_set_like(kept, b, NYX_MARK_NONE);
+        lua_pushvalue(L, idx);
+        lua_setiuservalue(L, -2, 1); /* the string lives as long as the entry */
+        lua_rawsetp(L, -2, text);
+        lua_pushinteger(L, n + 1);
+        lua_rawsetp(L, -2, &TEXT_MEMO);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
 /* A string, or an array of blocks: strings, {text=, cache=} / {type="text", ...} tables,
  * and (when json_ok) any other API block as a table {type=, ..., cache=}, kept as JSON. */
 static void read_blocks(lua_State *L, int arg, const char *field, claude_block **out, size_t *n,
@@ -141,7 +212,10 @@ static void read_blocks(lua_State *L, int arg, const char *field, claude_block *
             }
             text = lua_tolstring(L, -1, &len);
         }
-        if (block_set_pooled(&blocks[i], engine_text_pool(lnyx_engine(L)), text, len, mark) != 0) {
+        /* A string of the script's own is found again by identity; a block made here is new. */
+        int rc = is_json ? block_set_pooled(&blocks[i], engine_text_pool(lnyx_engine(L)), text, len, mark)
+                         : set_text(L, lua_type(L, idx) == LUA_TSTRING ? idx : -1, &blocks[i], text, len, mark);
+        if (rc != 0) {
             lnyx_fail(L, "out_of_memory", "out of memory");
             return;
         }
