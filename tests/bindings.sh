@@ -3,8 +3,9 @@
 # entry points (engine/api/) through core/entry.h and host_api.h (HACKING.md, "Layers"): no
 # file of theirs may include core/engine.h, directly or through another header, so the
 # definition of struct nyx_engine is out of their reach and no field of it compiles there.
-# Follows every quoted include from engine/lua/ and engine/api/; prints each path that
-# reaches a definition of the engine and exits 1.
+# Follows every quoted include from engine/lua/ and engine/api/, and from the subsystem
+# headers (core/provider.h, storage.h, ...), which must not need the engine either; prints
+# each path that reaches a definition of the engine and exits 1.
 set -uo pipefail
 root=${NYX_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root/engine" || exit 2
@@ -39,6 +40,13 @@ walk() {
   done < <(sed -nE 's/^[[:space:]]*#[[:space:]]*include "([^"]+)".*/\1/p' "$file")
 }
 
+# The subsystem handles' headers stand on their own too: each is usable without the engine.
+for f in core/host_api.h core/entry.h core/provider.h core/storage.h core/governance.h core/script_host.h \
+         core/progress.h core/pending_log.h; do
+  seen=()
+  walk "$f" "engine/$f"
+done
+
 for f in lua/*.[ch] api/*.[ch]; do
   if grep -nE '^[[:space:]]*#[[:space:]]*include "core/engine\.h"' "$f"; then
     echo "engine/$f includes core/engine.h: use core/host_api.h (and core/entry.h in api/)"
@@ -47,5 +55,5 @@ for f in lua/*.[ch] api/*.[ch]; do
   seen=()
   walk "$f" "engine/$f"
 done
-[ $bad -eq 0 ] && echo "ok: neither the bindings nor the entry points can see a field of the engine"
+[ $bad -eq 0 ] && echo "ok: neither the bindings, the entry points nor the subsystem headers can see a field of the engine"
 exit $bad
