@@ -1,29 +1,65 @@
 /* The memo of JSON string literals (json_text.h): a few slots, the least recently used
  * replaced. Each keeps the text and its literal, so a hit is confirmed byte for byte. */
+#define _DEFAULT_SOURCE
 #include "claude/json_text.h"
 
+#include "claude/body.h"
+
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <xxhash.h>
 
 #define SLOTS 8
 #define MAX_TEXT ((size_t)1 << 20)
 
+/* A mark in a body built in pieces: MARK_BYTE, the memo's tag in 16 hex digits, the index of
+ * the literal among those of the build in 4. cJSON escapes every control byte of a string, so
+ * MARK_BYTE reaches the printed text only through raw nodes: these marks, and the JSON a
+ * caller passes through verbatim, which cannot hold the tag without knowing it. */
+#define MARK_BYTE '\x01'
+#define MARK_LEN 21
+#define MAX_MARKS 0xffff
+
 typedef struct slot {
     uint64_t h;
-    char *text;    /* a copy of the text, to confirm a hit */
+    char *text; /* a copy of the text, to confirm a hit */
     size_t len;
-    char *literal; /* its JSON string, quotes included */
+    claude_literal *lit; /* its JSON string */
     unsigned long used;
 } slot;
 
 struct claude_json_texts {
     slot s[SLOTS];
     unsigned long clock, made, found;
+    char tag[17];
+    /* the build in pieces under way: the literals its marks stand for, by index */
+    int building;
+    claude_literal **marked;
+    size_t nmarked, cap;
 };
 
-claude_json_texts *claude_json_texts_new(void) { return calloc(1, sizeof(claude_json_texts)); }
+claude_json_texts *claude_json_texts_new(void)
+{
+    claude_json_texts *t = calloc(1, sizeof(claude_json_texts));
+    if (!t)
+        return NULL;
+    uint64_t r;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)t ^ (uint64_t)clock();
+    snprintf(t->tag, sizeof t->tag, "%016llx", (unsigned long long)r);
+    return t;
+}
+
+static void drop_marked(claude_json_texts *t)
+{
+    for (size_t i = 0; i < t->nmarked; i++)
+        claude_literal_release(t->marked[i]);
+    t->nmarked = 0;
+}
 
 void claude_json_texts_free(claude_json_texts *t)
 {
@@ -31,8 +67,10 @@ void claude_json_texts_free(claude_json_texts *t)
         return;
     for (int i = 0; i < SLOTS; i++) {
         free(t->s[i].text);
-        free(t->s[i].literal);
+        claude_literal_release(t->s[i].lit);
     }
+    drop_marked(t);
+    free(t->marked);
     free(t);
 }
 
@@ -43,42 +81,14 @@ void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, u
 }
 
 /* The literal cJSON prints for text. */
-static char *literal_of(const char *text)
+static claude_literal *literal_of(const char *text)
 {
     cJSON *s = cJSON_CreateStringReference(text);
-    char *out = s ? cJSON_PrintUnformatted(s) : NULL;
+    char *printed = s ? cJSON_PrintUnformatted(s) : NULL;
     cJSON_Delete(s);
-    return out;
-}
-
-cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len)
-{
-    if (!t || len < JSON_TEXT_MIN || len > MAX_TEXT)
-        return cJSON_CreateStringReference(text);
-    uint64_t h = XXH3_64bits(text, len);
-    slot *lru = &t->s[0];
-    for (int i = 0; i < SLOTS; i++) {
-        slot *s = &t->s[i];
-        if (s->literal && s->h == h && s->len == len && memcmp(s->text, text, len) == 0) {
-            s->used = ++t->clock;
-            t->found++;
-            return cJSON_CreateRaw(s->literal);
-        }
-        if (s->used < lru->used)
-            lru = s;
-    }
-    char *copy = malloc(len + 1), *literal = copy ? literal_of(text) : NULL;
-    if (!literal) { /* out of memory: the plain way, which may still work */
-        free(copy);
-        return cJSON_CreateStringReference(text);
-    }
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    free(lru->text);
-    free(lru->literal);
-    *lru = (slot){h, copy, len, literal, ++t->clock};
-    t->made++;
-    return cJSON_CreateRaw(literal);
+    claude_literal *l = printed ? claude_literal_new(printed, strlen(printed)) : NULL;
+    cJSON_free(printed);
+    return l;
 }
 
 /* A raw node that prints literal without owning a copy of it. */
@@ -90,20 +100,149 @@ static cJSON *raw_reference(const char *literal)
     return node;
 }
 
+/* The node for a literal (which outlives the node): in a build in pieces, a mark standing for
+ * it, the build holding a reference. */
+static cJSON *node_for(claude_json_texts *t, claude_literal *lit)
+{
+    if (!t->building || t->nmarked >= MAX_MARKS)
+        return raw_reference(lit->text);
+    if (t->nmarked == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 4;
+        claude_literal **m = realloc(t->marked, cap * sizeof *m);
+        if (!m)
+            return NULL;
+        t->marked = m;
+        t->cap = cap;
+    }
+    char mark[MARK_LEN + 1];
+    snprintf(mark, sizeof mark, "%c%s%04zx", MARK_BYTE, t->tag, t->nmarked);
+    cJSON *node = cJSON_CreateRaw(mark);
+    if (node) {
+        lit->refs++;
+        t->marked[t->nmarked++] = lit;
+    }
+    return node;
+}
+
+cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len)
+{
+    if (!t || len < JSON_TEXT_MIN || len > MAX_TEXT)
+        return cJSON_CreateStringReference(text);
+    uint64_t h = XXH3_64bits(text, len);
+    slot *lru = &t->s[0];
+    for (int i = 0; i < SLOTS; i++) {
+        slot *s = &t->s[i];
+        if (s->lit && s->h == h && s->len == len && memcmp(s->text, text, len) == 0) {
+            s->used = ++t->clock;
+            t->found++;
+            return node_for(t, s->lit);
+        }
+        if (s->used < lru->used)
+            lru = s;
+    }
+    char *copy = malloc(len + 1);
+    claude_literal *lit = copy ? literal_of(text) : NULL;
+    if (!lit) { /* out of memory: the plain way, which may still work */
+        free(copy);
+        return cJSON_CreateStringReference(text);
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    free(lru->text);
+    claude_literal_release(lru->lit);
+    *lru = (slot){h, copy, len, lit, ++t->clock};
+    t->made++;
+    return node_for(t, lit);
+}
+
 cJSON *claude_json_block_text(claude_json_texts *t, const claude_block *b)
 {
     if (!t || !b->shared || b->len > MAX_TEXT)
         return claude_json_text(t, b->text, b->len);
-    const char *literal = block_literal(b);
+    claude_literal *literal = block_literal(b);
     if (literal) {
         t->found++;
-        return raw_reference(literal);
+        return node_for(t, literal);
     }
-    char *made = literal_of(b->text);
+    claude_literal *made = literal_of(b->text);
     if (!made || block_keep_literal(b, made) != 0) {
-        free(made);
+        claude_literal_release(made);
         return claude_json_text(t, b->text, b->len);
     }
     t->made++;
-    return raw_reference(made);
+    return node_for(t, made);
+}
+
+void claude_json_texts_begin(claude_json_texts *t)
+{
+    if (!t)
+        return;
+    drop_marked(t);
+    t->building = 1;
+}
+
+/* The index a mark at p (MARK_LEN bytes available) stands for, or -1 when it is no mark of t. */
+static long mark_at(const claude_json_texts *t, const char *p)
+{
+    if (p[0] != MARK_BYTE || memcmp(p + 1, t->tag, 16) != 0)
+        return -1;
+    long i = 0;
+    for (int k = 17; k < MARK_LEN; k++) {
+        char c = p[k];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return -1;
+        i = i * 16 + v;
+    }
+    return i < (long)t->nmarked && t->marked[i] ? i : -1;
+}
+
+int claude_json_texts_end(claude_json_texts *t, char *text, size_t len, claude_body *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!t) { /* no memo: the text is all the body's own */
+        *out = (claude_body){text, len, NULL, 0, len};
+        return 0;
+    }
+    t->building = 0;
+    if (!text) {
+        drop_marked(t);
+        return 0;
+    }
+    claude_body_piece *pieces = t->nmarked ? malloc(t->nmarked * sizeof *pieces) : NULL;
+    if (t->nmarked && !pieces) {
+        drop_marked(t);
+        free(text);
+        return -1;
+    }
+    /* Cut the marks out, in place: each becomes a piece at the place it held. */
+    size_t n = 0, w = 0, total = 0;
+    for (size_t r = 0; r < len;) {
+        const char *hit = memchr(text + r, MARK_BYTE, len - r);
+        size_t upto = hit ? (size_t)(hit - text) : len;
+        memmove(text + w, text + r, upto - r);
+        w += upto - r;
+        r = upto;
+        if (!hit)
+            break;
+        long i = len - r >= MARK_LEN ? mark_at(t, text + r) : -1;
+        if (i < 0) { /* not a mark: an ordinary byte */
+            text[w++] = text[r++];
+            continue;
+        }
+        pieces[n].at = w;
+        pieces[n].lit = t->marked[i];
+        t->marked[i] = NULL;
+        total += pieces[n].lit->len;
+        n++;
+        r += MARK_LEN;
+    }
+    text[w] = '\0';
+    drop_marked(t); /* a literal whose mark did not come out is let go */
+    if (n == 0) {
+        free(pieces);
+        pieces = NULL;
+    }
+    *out = (claude_body){text, w, pieces, n, w + total};
+    return 0;
 }

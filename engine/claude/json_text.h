@@ -2,7 +2,11 @@
  * context from call to call; escaping 15 KB into a JSON string costs far more than finding the
  * literal made last time (a hash, then a comparison of the bytes, so a hit is always the same
  * text). Bounded: a few entries, each of a text of JSON_TEXT_MIN bytes to 1 MB. One belongs to
- * one thread. */
+ * one thread.
+ *
+ * A body can also be built in pieces (claude/body.h): each remembered literal stands in it as
+ * a reference to the one shared copy instead of a copy of its own, so a thousand calls in
+ * flight with the same system prompt hold it once. */
 #ifndef NYX_CLAUDE_JSON_TEXT_H
 #define NYX_CLAUDE_JSON_TEXT_H
 
@@ -14,6 +18,7 @@
 #define JSON_TEXT_MIN 1024
 
 typedef struct claude_json_texts claude_json_texts;
+struct claude_body;
 
 claude_json_texts *claude_json_texts_new(void);
 void claude_json_texts_free(claude_json_texts *t);
@@ -27,6 +32,15 @@ cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len);
  * itself (block_literal), so finding it again reads no byte of the text, and the node refers
  * to it rather than copying it (the node must not outlive b). */
 cJSON *claude_json_block_text(claude_json_texts *t, const claude_block *b);
+
+/* Building a body in pieces: between begin and end, the two functions above put a mark in
+ * place of each literal they take from the memo or from a shared text (raw bytes cJSON never
+ * prints on its own: a control byte and this memo's random tag); end takes the printed text
+ * and cuts it at the marks into out (claude/body.h), which then holds a reference to each
+ * literal. text NULL (the build failed) only ends the building. t NULL: out is text whole.
+ * Returns 0, or -1 when out of memory (text is freed and out is empty). */
+void claude_json_texts_begin(claude_json_texts *t);
+int claude_json_texts_end(claude_json_texts *t, char *text, size_t len, struct claude_body *out);
 
 /* Literals made, and found in the memo (for tests). */
 void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, unsigned long *found);

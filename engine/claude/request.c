@@ -2,6 +2,7 @@
  * of kilobytes and this runs on every call; the tree never outlives the request it points
  * into. Keys are constants (AddItemToObjectCS) for the same reason. */
 #include "request.h"
+#include "body.h"
 #include "json_text.h"
 #include "response.h"
 
@@ -450,6 +451,18 @@ char *claude_request_json(const claude_request *req, size_t *len, error_info *er
 char *claude_request_json_memo(const claude_request *req, claude_json_texts *jt, size_t *len, error_info *err)
 {
     return build(req, 0, jt, len, err);
+}
+
+int claude_request_body(const claude_request *req, claude_json_texts *jt, claude_body *out, error_info *err)
+{
+    claude_json_texts_begin(jt);
+    size_t len = 0;
+    char *text = build(req, 0, jt, &len, err);
+    if (claude_json_texts_end(jt, text, len, out) != 0) {
+        fail(err, "out_of_memory", "out of memory building the request body");
+        return -1;
+    }
+    return text ? 0 : -1;
 }
 
 char *claude_count_tokens_json(const claude_request *req, size_t *len, error_info *err)

@@ -33,6 +33,14 @@ struct claude_json_texts;
 char *claude_request_json_memo(const claude_request *req, struct claude_json_texts *jt, size_t *len,
                                error_info *err);
 
+struct claude_body;
+
+/* claude_request_json_memo's body in pieces (body.h): the remembered literals in it are
+ * references to jt's copies. Returns 0, or -1 with err set as claude_request_json does (out
+ * is then empty). */
+int claude_request_body(const claude_request *req, struct claude_json_texts *jt, struct claude_body *out,
+                        error_info *err);
+
 /* Same body for count_tokens, without max_tokens, stream, temperature, stop_sequences and
  * metadata (max_tokens is not validated). */
 char *claude_count_tokens_json(const claude_request *req, size_t *len, error_info *err);

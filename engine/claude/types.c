@@ -40,7 +40,7 @@ struct shared_text {
     uint64_t h;
     size_t len;
     unsigned long used;
-    char *literal; /* its JSON string literal, once made (block_keep_literal) */
+    claude_literal *literal; /* its JSON string literal, once made (block_keep_literal) */
     char bytes[];
 };
 
@@ -52,7 +52,7 @@ struct text_pool {
 static void text_unref(shared_text *t)
 {
     if (t && --t->refs == 0) {
-        free(t->literal);
+        claude_literal_release(t->literal);
         free(t);
     }
 }
@@ -133,9 +133,27 @@ uint64_t block_hash(const claude_block *b)
     return b->shared ? b->shared->h : XXH3_64bits(b->text, b->len);
 }
 
-const char *block_literal(const claude_block *b) { return b->shared ? b->shared->literal : NULL; }
+claude_literal *claude_literal_new(const char *json, size_t len)
+{
+    claude_literal *l = malloc(sizeof *l + len + 1);
+    if (!l)
+        return NULL;
+    l->refs = 1;
+    l->len = len;
+    memcpy(l->text, json, len);
+    l->text[len] = '\0';
+    return l;
+}
 
-int block_keep_literal(const claude_block *b, char *literal)
+void claude_literal_release(claude_literal *l)
+{
+    if (l && --l->refs == 0)
+        free(l);
+}
+
+claude_literal *block_literal(const claude_block *b) { return b->shared ? b->shared->literal : NULL; }
+
+int block_keep_literal(const claude_block *b, claude_literal *literal)
 {
     if (!b->shared || b->shared->literal)
         return -1;

@@ -118,12 +118,23 @@ void block_free(claude_block *b);
  * otherwise. Layers that key on a block's content (the cache policy) start from it rather
  * than reading a long text again on every call. */
 uint64_t block_hash(const claude_block *b);
+/* A JSON string literal (quotes included), refcounted: kept with a shared text, in the memo of
+ * literals (json_text.h) and in every request body in pieces that holds it (body.h). */
+typedef struct claude_literal {
+    size_t refs;
+    size_t len;
+    char text[]; /* NUL-terminated */
+} claude_literal;
+/* A literal of json[0..len) with one reference; NULL when out of memory. */
+claude_literal *claude_literal_new(const char *json, size_t len);
+/* Lets go of one reference (l may be NULL); the last frees it. */
+void claude_literal_release(claude_literal *l);
 /* The JSON string literal of b's shared text when one was kept with it (block_keep_literal),
  * else NULL: a system prompt sent on every call is escaped once for as long as it is shared. */
-const char *block_literal(const claude_block *b);
-/* Keeps literal (malloc'd; taken, freed with the text) with b's shared text. Returns 0, or -1
- * when b is not shared or already has one (literal is then the caller's still). */
-int block_keep_literal(const claude_block *b, char *literal);
+claude_literal *block_literal(const claude_block *b);
+/* Keeps literal with b's shared text, taking the caller's reference. Returns 0, or -1 when b
+ * is not shared or already has one (the reference is then the caller's still). */
+int block_keep_literal(const claude_block *b, claude_literal *literal);
 /* Cuts b's text to its first len bytes (a shared text is copied first); 0, or -1 when out of
  * memory (b unchanged). */
 int block_truncate(claude_block *b, size_t len);

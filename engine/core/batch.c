@@ -692,7 +692,7 @@ static char *submission(batch_job *b, size_t *len)
         cJSON *id = cJSON_CreateString(b->members[i].custom_id);
         ids[i] = id ? cJSON_PrintUnformatted(id) : NULL;
         cJSON_Delete(id);
-        ok = ids[i] != NULL;
+        ok = ids[i] != NULL && call_body(c) != NULL;
         if (ok)
             n += (k++ ? 1 : 0) + strlen("{\"custom_id\":,\"params\":}") + strlen(ids[i]) + c->body_len;
     }
@@ -709,6 +709,7 @@ static char *submission(batch_job *b, size_t *len)
             w += sprintf(w, "%s{\"custom_id\":%s,\"params\":", k++ ? "," : "", ids[i]);
             memcpy(w, c->body, c->body_len);
             w += c->body_len;
+            call_body_drop(c); /* the submission holds it now */
             *w++ = '}';
         }
         memcpy(w, tail, sizeof tail);

@@ -62,6 +62,21 @@ const char *call_route_model(const api_call *c)
     return c->route == 0 ? c->result.model_requested : c->spec.fallback[c->route - 1];
 }
 
+/* ---- the request body ---- */
+
+const char *call_body(api_call *c)
+{
+    if (!c->body)
+        c->body = claude_body_flatten(&c->parts);
+    return c->body;
+}
+
+void call_body_drop(api_call *c)
+{
+    free(c->body);
+    c->body = NULL;
+}
+
 /* ---- routes ---- */
 
 /* Limits a host sets on what one call may send or ask for: checked before anything is sent. */
@@ -108,12 +123,17 @@ static int prepare_route(api_call *c, error_info *err)
     if (c->route == 0 && cache_place_marks(c->e->cache, req, c->model, c->e->cfg.shared_context_ttl_s,
                                            clock_now_s(), &c->expect, err) != 0)
         return -1;
-    free(c->body);
-    if (!c->e->json_texts) /* the system prompt and context repeat: escaped once (json_text.h) */
-        c->e->json_texts = claude_json_texts_new();
-    c->body = claude_request_json_memo(req, c->e->json_texts, &c->body_len, err);
-    if (!c->body)
+    call_body_drop(c);
+    claude_body_free(&c->parts);
+    if (!c->e->json_texts && !(c->e->json_texts = claude_json_texts_new())) {
+        error_set(err, "out_of_memory", 0, "out of memory");
         return -1;
+    }
+    /* The system prompt and context repeat: escaped once, and held once by every call in
+     * flight (json_text.h); the bytes in one piece are made when needed (call_body). */
+    if (claude_request_body(req, c->e->json_texts, &c->parts, err) != 0)
+        return -1;
+    c->body_len = c->parts.len;
     c->est_input_tokens = cache_estimate_tokens(c->e->cache, c->model, c->body_len);
     c->retries_on_route = 0;
     return check_limits(c, err);
@@ -504,7 +524,8 @@ static void release(api_call *c)
     call_http_reset(c);
     call_spec_free(&c->spec);
     cJSON_Delete(c->attempt_log);
-    free(c->body);
+    call_body_drop(c);
+    claude_body_free(&c->parts);
     free(c->buf);
     free(c);
 }
@@ -686,7 +707,8 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
     c->nroutes = 1 + c->spec.nfallback;
     if (prepare_route(c, err) != 0) {
         *spec = c->spec; /* still the caller's */
-        free(c->body);
+        call_body_drop(c);
+        claude_body_free(&c->parts);
         free(c);
         cJSON_Delete(log);
         return NULL;

@@ -267,14 +267,18 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
         reply_len = strlen(reply);
     }
     if (strcmp(mode, "full") == 0) {
-        it->prompt_text = c->body;
+        /* The record takes the body's bytes in one piece: the call needs them no more. */
+        it->prompt_text = owned[1] = call_body(c) ? c->body : NULL;
+        c->body = NULL;
         it->response_text = reply;
     } else if (strcmp(mode, "redacted") == 0) {
         size_t n;
         /* The system prompt and context repeat from call to call: scanned once (guard/memo.h). */
         if (!e->pii_memo)
             e->pii_memo = guard_memo_new();
-        it->prompt_text = owned[1] = guard_memo_redact(e->pii_memo, c->body, c->body_len, &n);
+        const char *body = call_body(c);
+        it->prompt_text = owned[1] = body ? guard_memo_redact(e->pii_memo, body, c->body_len, &n) : NULL;
+        call_body_drop(c);
         it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
     } else {
         /* "none": a tool loop's call keeps the sizes of its tool calls, results and thinking. */

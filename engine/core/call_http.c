@@ -117,14 +117,44 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 
 /* libcurl calls this before each request it sends on a connection: twice in one transfer
  * when a reused connection closed before any response and it sent the POST again on a fresh
- * one. The server may have seen (and billed) both, so each is an attempt. */
+ * one. The server may have seen (and billed) both, so each is an attempt.
+ *
+ * The request's bytes in one piece are made here, once a connection is ready for them, and let
+ * go once libcurl has sent them all (on_progress): a call that waits for its connection or for
+ * its answer holds only its body in pieces. libcurl reads the bytes while it makes and sends a
+ * request, and each request it makes comes after this callback, which hands it the bytes anew. */
 static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
     api_call *c = ud;
+    const char *body = call_body(c);
+    if (!body || curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body) != CURLE_OK) {
+        error_set(&c->attempt_err, "out_of_memory", 0, "out of memory making the request");
+        return CURL_PREREQFUNC_ABORT;
+    }
     if (c->requests_sent++ > 0)
         call_request_resent(c);
     return CURL_PREREQFUNC_OK;
+}
+
+/* The whole body is sent: its bytes in one piece go until a request needs them again. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow;
+    api_call *c = ud;
+    if (c->body && ultotal > 0 && ulnow >= ultotal)
+        call_body_drop(c);
+    return 0;
+}
+
+/* libcurl reads the body only from CURLOPT_POSTFIELDS, which on_prereq sets before every
+ * request; this stands in for its default (reading standard input) should it ever ask. */
+static size_t on_read(char *data, size_t size, size_t n, void *ud)
+{
+    (void)data, (void)size, (void)n;
+    api_call *c = ud;
+    error_set(&c->attempt_err, "internal", 0, "the request body was asked for outside a request");
+    return CURL_READFUNC_ABORT;
 }
 
 static double timeout_of(const api_call *c)
@@ -169,8 +199,13 @@ static int configure(api_call *c)
         connect_ms = total_ms > 0 ? total_ms : 1;
     return configure_net(c) != 0 || curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->req_headers ? c->req_headers : e->provider.headers) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_POST, 1L) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_READDATA, c) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, SEND_BUFFER) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
@@ -200,7 +235,8 @@ static void transfer_done(void *ud, CURLcode rc)
         debug_response(c, status, rc == CURLE_OK ? NULL : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
     error_info err;
     error_clear(&err);
-    if (c->attempt_err.type[0] && (rc == CURLE_WRITE_ERROR || rc == CURLE_OK))
+    if (c->attempt_err.type[0] &&
+        (rc == CURLE_WRITE_ERROR || rc == CURLE_OK || rc == CURLE_ABORTED_BY_CALLBACK))
         err = c->attempt_err;
     else if (rc != CURLE_OK) {
         if (!net_explain_failure(c->e->provider.net, c->easy, rc, c->errbuf, &err)) { /* TLS, a proxy's refusal */

@@ -7,6 +7,7 @@
 #include "budget.h"
 #include "cache/policy.h"
 #include "call.h"
+#include "claude/body.h"
 #include "claude/headers.h"
 #include "claude/sse.h"
 #include "cost/models.h"
@@ -27,7 +28,8 @@ struct api_call {
     /* routes: the requested model, then each fallback */
     size_t route, nroutes;
     const model_info *model;  /* of the current route, NULL when unknown */
-    char *body;              /* request JSON for the current route */
+    claude_body parts;       /* request JSON for the current route, in pieces */
+    char *body;              /* the same in one piece while something needs it (call_body) */
     size_t body_len;
     cache_expect expect;
     int64_t est_input_tokens;
@@ -112,6 +114,10 @@ void call_record_attempt(api_call *c, int status, const error_info *err);
 void call_request_resent(api_call *c);
 
 /* call.c */
+/* The request body in one piece (c->body), made from c->parts if it is not there; NULL when
+ * out of memory. call_body_drop lets the piece go (c->parts stays). */
+const char *call_body(api_call *c);
+void call_body_drop(api_call *c);
 const char *call_route_model(const api_call *c);
 /* A batch member's outcome (batch.c): c->result.resp holds the message when err is NULL. */
 void call_batch_result(api_call *c, int status, error_info *err);

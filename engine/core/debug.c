@@ -178,7 +178,8 @@ void debug_request(api_call *c)
         }
     }
     textbuf_puts(&out, "\n");
-    put_body(e, &out, "request body", c->body, c->body_len, c->body_len);
+    const char *body = call_body(c);
+    put_body(e, &out, "request body", body ? body : "", body ? c->body_len : 0, c->body_len);
     write_out(e, &out);
     free(out.s);
 }

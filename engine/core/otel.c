@@ -680,7 +680,10 @@ static void add_content(otel *o, cJSON *attrs, const api_call *c)
 {
     otel_content m;
     const claude_response *reply = c->result.status == NYX_STATUS_OK ? &c->result.resp : NULL;
-    if (otel_content_build(c->body, reply, o->content == CONTENT_REDACTED, &m) != 0)
+    char *flat = c->body ? NULL : claude_body_flatten(&c->parts); /* the call let its own go */
+    int rc = otel_content_build(c->body ? c->body : flat, reply, o->content == CONTENT_REDACTED, &m);
+    free(flat);
+    if (rc != 0)
         return;
     if (m.system)
         add_attr_string(attrs, "gen_ai.system_instructions", m.system);

@@ -1,10 +1,12 @@
-/* The memo of JSON literals: a body built with it is byte for byte the body built without,
- * a long text sent again is escaped once, and texts that differ are never mixed up. */
+/* The memo of JSON literals: a body built with it is byte for byte the body built without (in
+ * one piece, or in pieces joined again), a long text sent again is escaped once, texts that
+ * differ are never mixed up, and bodies in pieces share the literal and outlive the memo's. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "claude/body.h"
 #include "claude/json_text.h"
 #include "claude/request.h"
 
@@ -38,7 +40,8 @@ static void request(claude_request *r, const char *system, const char *question,
     r->messages[0].role = NYX_ROLE_USER;
 }
 
-/* The body with the memo must be the body without it. */
+/* The body with the memo must be the body without it, and so must the body in pieces once in
+ * one piece again. */
 static void same_body(claude_json_texts *jt, const char *system, const char *question, int mark)
 {
     claude_request r;
@@ -53,9 +56,112 @@ static void same_body(claude_json_texts *jt, const char *system, const char *que
         CHECK_INT(a_len, strlen(a));
         CHECK(strcmp(a, b) == 0);
     }
+    claude_body parts;
+    CHECK_INT(claude_request_body(&r, jt, &parts, &err), 0);
+    char *c = claude_body_flatten(&parts);
+    CHECK(c != NULL);
+    if (b && c) {
+        CHECK_INT(parts.len, b_len);
+        CHECK_INT(strlen(c), b_len);
+        CHECK(strcmp(c, b) == 0);
+    }
     free(a);
     free(b);
+    free(c);
+    claude_body_free(&parts);
     request_free(&r);
+}
+
+/* Bodies in pieces with the same system prompt hold its literal once, shared with the memo,
+ * and keep it after the memo has let it go. */
+static void shared_pieces(const char *system)
+{
+    claude_json_texts *jt = claude_json_texts_new();
+    claude_request r1, r2;
+    request(&r1, system, "question 1", NYX_MARK_5M);
+    request(&r2, system, "question 2", NYX_MARK_5M);
+    error_info err;
+    error_clear(&err);
+    claude_body p1, p2;
+    char *want1 = claude_request_json(&r1, NULL, &err), *want2 = claude_request_json(&r2, NULL, &err);
+    CHECK(jt && want1 && want2);
+    CHECK_INT(claude_request_body(&r1, jt, &p1, &err), 0);
+    CHECK_INT(claude_request_body(&r2, jt, &p2, &err), 0);
+    CHECK_INT(p1.npieces, 1);
+    CHECK_INT(p2.npieces, 1);
+    if (p1.npieces == 1 && p2.npieces == 1) {
+        CHECK(p1.pieces[0].lit == p2.pieces[0].lit);
+        CHECK_INT(p1.pieces[0].lit->refs, 3); /* the memo's and the two bodies' */
+        CHECK(p1.pieces[0].lit->len > strlen(system));
+        CHECK(p1.own_len < 200); /* the body's own bytes: model, question, marks */
+    }
+    /* Long texts enough to push the system prompt out of the memo. */
+    for (char c = 'c'; c < 'c' + 12; c++) {
+        char *t = long_text(2000, c);
+        claude_request o;
+        request(&o, t, "q", NYX_MARK_5M);
+        claude_body po;
+        CHECK_INT(claude_request_body(&o, jt, &po, &err), 0);
+        claude_body_free(&po);
+        request_free(&o);
+        free(t);
+    }
+    if (p1.npieces == 1)
+        CHECK_INT(p1.pieces[0].lit->refs, 2);
+    claude_json_texts_free(jt);
+    char *got1 = claude_body_flatten(&p1), *got2 = claude_body_flatten(&p2);
+    CHECK(got1 && want1 && strcmp(got1, want1) == 0);
+    CHECK(got2 && want2 && strcmp(got2, want2) == 0);
+    claude_body_free(&p1);
+    CHECK(p1.own == NULL && p1.npieces == 0 && claude_body_flatten(&p1) == NULL);
+    char *again = claude_body_flatten(&p2); /* the other body's reference keeps the literal */
+    CHECK(again && want2 && strcmp(again, want2) == 0);
+    free(again);
+    claude_body_free(&p2);
+    free(got1);
+    free(got2);
+    free(want1);
+    free(want2);
+    request_free(&r1);
+    request_free(&r2);
+}
+
+/* A shared text's literal kept with the text goes into bodies in pieces as a reference too, and
+ * a body keeps it after the request, the text and the pool are gone. */
+static void pooled_pieces(const char *system)
+{
+    text_pool *pool = text_pool_new();
+    claude_json_texts *jt = claude_json_texts_new();
+    claude_request r[2];
+    claude_body p[2];
+    char *want[2];
+    error_info err;
+    error_clear(&err);
+    for (int i = 0; i < 2; i++) {
+        request(&r[i], "x", i ? "question 2" : "question 1", NYX_MARK_5M);
+        free(r[i].system[0].text);
+        CHECK_INT(block_set_pooled(&r[i].system[0], pool, system, strlen(system), NYX_MARK_5M), 0);
+        want[i] = claude_request_json(&r[i], NULL, &err);
+        CHECK(want[i] != NULL);
+        CHECK_INT(claude_request_body(&r[i], jt, &p[i], &err), 0);
+        CHECK_INT(p[i].npieces, 1);
+    }
+    if (p[0].npieces == 1 && p[1].npieces == 1) {
+        CHECK(p[0].pieces[0].lit == block_literal(&r[0].system[0]));
+        CHECK(p[1].pieces[0].lit == p[0].pieces[0].lit);
+        CHECK_INT(p[0].pieces[0].lit->refs, 3); /* the shared text's and the two bodies' */
+    }
+    for (int i = 0; i < 2; i++)
+        request_free(&r[i]);
+    text_pool_free(pool);
+    claude_json_texts_free(jt);
+    for (int i = 0; i < 2; i++) {
+        char *got = claude_body_flatten(&p[i]);
+        CHECK(got && want[i] && strcmp(got, want[i]) == 0);
+        free(got);
+        claude_body_free(&p[i]);
+        free(want[i]);
+    }
 }
 
 int main(void)
@@ -69,13 +175,13 @@ int main(void)
     same_body(jt, one, "question 3", NYX_MARK_NONE); /* a lone unmarked block: a plain string */
     claude_json_texts_counts(jt, &made, &found);
     CHECK_INT(made, 1);
-    CHECK_INT(found, 2);
+    CHECK_INT(found, 5); /* same_body builds each body twice: in one piece, in pieces */
     /* Same length, same hash bucket or not: the other text gets its own literal. */
     same_body(jt, other, "question 4", NYX_MARK_5M);
     same_body(jt, one, "question 5", NYX_MARK_5M);
     claude_json_texts_counts(jt, &made, &found);
     CHECK_INT(made, 2);
-    CHECK_INT(found, 3);
+    CHECK_INT(found, 8);
     /* Short texts are not remembered; more long texts than slots push the oldest out. */
     same_body(jt, "short", "q", NYX_MARK_5M);
     for (char c = 'c'; c < 'c' + 12; c++) {
@@ -117,6 +223,8 @@ int main(void)
     CHECK_INT(found, 5);
     claude_json_texts_free(fresh);
     text_pool_free(pool);
+    shared_pieces(one);
+    pooled_pieces(other);
     free(one);
     free(other);
     claude_json_texts_free(jt);

@@ -48,13 +48,13 @@ int main(void)
     CHECK(block_hash(&r.system[2]) != block_hash(&r.system[0]));
     /* A literal kept with a shared text is seen by every block sharing it, and by no other. */
     CHECK(block_literal(&r.system[0]) == NULL);
-    char *lit = strdup("\"kept\""), *second = strdup("\"again\"");
+    claude_literal *lit = claude_literal_new("\"kept\"", 6), *second = claude_literal_new("\"again\"", 7);
     CHECK_INT(block_keep_literal(&r.system[0], lit), 0);
     CHECK(block_literal(&r.system[1]) == lit);
     CHECK_INT(block_keep_literal(&r.system[1], second), -1); /* already kept: stays the caller's */
     CHECK_INT(block_keep_literal(&r.system[4], second), -1); /* not shared */
     CHECK(block_literal(&r.system[2]) == NULL && block_literal(&r.system[4]) == NULL);
-    free(second);
+    claude_literal_release(second);
     /* Cutting one leaves the other whole. */
     CHECK_INT(block_truncate(&r.system[0], 100), 0);
     CHECK(r.system[0].shared == NULL);

@@ -178,14 +178,19 @@ for _, setup in ipairs(H.setups()) do
         local attempts = 0
         for i = 1, 300 do attempts = attempts + results[i].attempts end
         local log = sent()
-        local resets = 0
-        for _, q in ipairs(log) do if q.fault == "reset" then resets = resets + 1 end end
-        return { attempts = attempts, requests = #log, resets = resets, n = #results }
+        local resets, whole = 0, 0
+        for _, q in ipairs(log) do
+          if q.fault == "reset" then resets = resets + 1 end
+          if q.model == "]] .. HAIKU .. [[" and q.status ~= 400 then whole = whole + 1 end
+        end
+        return { attempts = attempts, requests = #log, resets = resets, whole = whole, n = #results }
       ]], { env = { NYX_DB = db, LLM_ENABLE_CIRCUIT_BREAKER = "false", NYX_DEBUG = "1",
                     NYX_DEBUG_FILE = debug_file } })
       assert.are.equal(300, v.n)
       assert.is_true(v.resets > 0, "the storm had resets")
       assert.are.equal(v.requests, v.attempts, "attempts reported = requests the server saw")
+      -- A request sent again after a reset is made from the call's body anew: each arrived whole.
+      assert.are.equal(v.requests, v.whole, "every request the server saw was the call's body")
       local rows = sql(db, "SELECT SUM(attempts) AS n, COUNT(*) AS calls FROM llm_interactions")
       assert.are.same({ n = v.requests, calls = 300 }, rows[1], "attempts stored")
       local logged = 0

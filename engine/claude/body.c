@@ -1,0 +1,38 @@
+/* A request body in pieces (body.h). */
+#include "claude/body.h"
+
+#include "claude/json_text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+char *claude_body_flatten(const claude_body *b)
+{
+    if (!b->own)
+        return NULL;
+    char *out = malloc(b->len + 1), *w = out;
+    if (!out)
+        return NULL;
+    size_t from = 0;
+    for (size_t i = 0; i < b->npieces; i++) {
+        const claude_body_piece *p = &b->pieces[i];
+        memcpy(w, b->own + from, p->at - from);
+        w += p->at - from;
+        memcpy(w, p->lit->text, p->lit->len);
+        w += p->lit->len;
+        from = p->at;
+    }
+    memcpy(w, b->own + from, b->own_len - from);
+    w += b->own_len - from;
+    *w = '\0';
+    return out;
+}
+
+void claude_body_free(claude_body *b)
+{
+    for (size_t i = 0; i < b->npieces; i++)
+        claude_literal_release(b->pieces[i].lit);
+    free(b->pieces);
+    free(b->own);
+    memset(b, 0, sizeof *b);
+}

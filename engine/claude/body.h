@@ -1,0 +1,32 @@
+/* A request body in pieces: its own bytes with, between them, references to JSON literals
+ * shared with the memo and with other bodies (claude/json_text.h). What a call holds while it
+ * waits is this, a few hundred bytes beside the shared system prompt; the bytes in one piece
+ * are made when something needs them (the transfer, the record) and let go after. */
+#ifndef NYX_CLAUDE_BODY_H
+#define NYX_CLAUDE_BODY_H
+
+#include <stddef.h>
+
+struct claude_literal;
+
+typedef struct claude_body_piece {
+    size_t at;                  /* the literal goes before own[at] */
+    struct claude_literal *lit; /* a reference held by the body */
+} claude_body_piece;
+
+typedef struct claude_body {
+    char *own; /* the body's own bytes, NUL-terminated; NULL: no body */
+    size_t own_len;
+    claude_body_piece *pieces; /* in order of at */
+    size_t npieces;
+    size_t len; /* of the whole body */
+} claude_body;
+
+/* The whole body in one allocation, NUL-terminated after len bytes; NULL when out of memory
+ * or when b holds no body. */
+char *claude_body_flatten(const claude_body *b);
+
+/* Lets go of the body's bytes and references; b is then empty (all zero). */
+void claude_body_free(claude_body *b);
+
+#endif
