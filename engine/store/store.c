@@ -2,6 +2,8 @@
  * through the backend's ops table. The backend is chosen by the URI at open. */
 #include "store_backend.h"
 
+#include "base/clock.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -243,6 +245,84 @@ int store_batch_rollback(store_db *s, error_info *err)
     return s->ops->batch_rollback(s, err);
 }
 
+/* ---- sessions and thought nodes, written once ---- */
+
+static const store_sql SQL_SESSION_UPSERT = STORE_SQL_SAME(
+    "INSERT INTO sessions (name, started_at, budget_usd) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (name) DO UPDATE SET ended_at = NULL,"
+    " budget_usd = COALESCE(excluded.budget_usd, sessions.budget_usd)");
+
+/* One statement: the totals and the row are written atomically, with or without a batch.
+ * The aggregate always yields one row, so a session never upserted gets one. */
+static const store_sql SQL_SESSION_END = STORE_SQL_SAME(
+    "INSERT INTO sessions (name, started_at, ended_at, calls, cost_usd, saved_usd,"
+    " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)"
+    " SELECT ?1, COALESCE(MIN(created_at), ?2), ?2, COUNT(*),"
+    " CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION),"
+    " CAST(COALESCE(SUM(saved_usd), 0) AS DOUBLE PRECISION),"
+    " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+    " COALESCE(SUM(cache_read_input_tokens), 0), COALESCE(SUM(cache_creation_input_tokens), 0)"
+    " FROM llm_interactions WHERE session = ?1"
+    " ON CONFLICT (name) DO UPDATE SET ended_at = excluded.ended_at,"
+    " calls = excluded.calls, cost_usd = excluded.cost_usd, saved_usd = excluded.saved_usd,"
+    " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
+    " cache_read_tokens = excluded.cache_read_tokens,"
+    " cache_write_tokens = excluded.cache_write_tokens");
+
+/* The parent check and the insert are one statement: no row when the parent is unknown,
+ * and ids only grow, so the tree can never hold a cycle. */
+static const store_sql SQL_THOUGHT_ADD = STORE_SQL_SAME(
+    "INSERT INTO thought_trees (session, parent_id, label, created_at)"
+    " SELECT ?1, ?2, ?3, ?4"
+    " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM thought_trees WHERE id = ?2) RETURNING id");
+
+/* The new node's id (no row: the parent is unknown, the caller's mistake, not the
+ * database's: a batch stays usable). */
+typedef struct thought_wait {
+    int64_t parent, id;
+    int found;
+    store_id_fn done;
+    void *ud;
+} thought_wait;
+
+static int take_thought(void *ud, int ncols, const char *const *names, const char *const *values,
+                        const char *types)
+{
+    (void)names;
+    (void)types;
+    thought_wait *w = ud;
+    w->found = ncols > 0 && values[0];
+    w->id = w->found ? strtoll(values[0], NULL, 10) : 0;
+    return 1;
+}
+
+static int thought_outcome(const thought_wait *w, error_info *err)
+{
+    if (w->found)
+        return 0;
+    if (err) {
+        error_set(err, "invalid_argument", 0,
+                  "store: cannot add a thought node: parent node %lld does not exist",
+                  (long long)w->parent);
+        err->retryable = 0;
+    }
+    return -1;
+}
+
+static void thought_answered(void *ud, int rc, int refused, const error_info *err)
+{
+    (void)refused;
+    thought_wait w = *(thought_wait *)ud;
+    free(ud);
+    error_info e;
+    error_clear(&e);
+    if (rc == 0 && thought_outcome(&w, &e) != 0) {
+        rc = -1;
+        err = &e;
+    }
+    w.done(w.ud, rc, rc == 0 ? w.id : 0, rc == 0 ? NULL : err);
+}
+
 int store_session_upsert(store_db *s, const char *name, double budget_usd, error_info *err)
 {
     if (!s || !name || !*name)
@@ -251,7 +331,12 @@ int store_session_upsert(store_db *s, const char *name, double budget_usd, error
     name = store_scrub(s, &sc, name, 1);
     if (store_scrub_failed(&sc, err) != 0)
         return -1;
-    int rc = s->ops->session_upsert(s, name, budget_usd, err);
+    char what[160];
+    snprintf(what, sizeof what, "create session %.100s", name);
+    store_val v[] = {sv_text(name), sv_real(clock_wall_s()),
+                     sv_real_or_null(budget_usd >= 0, budget_usd)};
+    store_stmt st = {&SQL_SESSION_UPSERT, what, 3, v, NULL};
+    int rc = store_exec_quiet(s, &st, err);
     store_scrub_free(&sc);
     return rc;
 }
@@ -264,7 +349,11 @@ int store_session_end(store_db *s, const char *name, error_info *err)
     name = store_scrub(s, &sc, name, 1);
     if (store_scrub_failed(&sc, err) != 0)
         return -1;
-    int rc = s->ops->session_end(s, name, err);
+    char what[160];
+    snprintf(what, sizeof what, "end session %.100s", name);
+    store_stmt st = {&SQL_SESSION_END, what, 2,
+                     (store_val[]){sv_text(name), sv_real(clock_wall_s())}, NULL};
+    int rc = store_exec_quiet(s, &st, err);
     store_scrub_free(&sc);
     return rc;
 }
@@ -281,7 +370,13 @@ int store_thought_add(store_db *s, const char *session, int64_t parent, const ch
     label = store_scrub(s, &sc, label, 0);
     if (store_scrub_failed(&sc, err) != 0)
         return -1;
-    int rc = s->ops->thought_add(s, session, parent, label, id_out, err);
+    store_val v[] = {sv_text(session), sv_int_or_null(parent != 0, parent), sv_text(label),
+                     sv_real(clock_wall_s())};
+    store_stmt st = {&SQL_THOUGHT_ADD, "add a thought node", 4, v, NULL};
+    thought_wait w = {.parent = parent};
+    int rc = store_exec(s, &st, take_thought, &w, err) < 0 ? -1 : thought_outcome(&w, err);
+    if (rc == 0)
+        *id_out = w.id;
     store_scrub_free(&sc);
     return rc;
 }
@@ -289,7 +384,7 @@ int store_thought_add(store_db *s, const char *session, int64_t parent, const ch
 int store_thought_add_async(store_db *s, const char *session, int64_t parent, const char *label,
                             store_id_fn done, void *ud, error_info *err)
 {
-    if (!s || !s->ops->thought_add_async) {
+    if (!s || !s->ops->submit) {
         int64_t id = 0;
         if (store_thought_add(s, session, parent, label, &id, err) != 0)
             return -1;
@@ -303,7 +398,19 @@ int store_thought_add_async(store_db *s, const char *session, int64_t parent, co
     label = store_scrub(s, &sc, label, 0);
     if (store_scrub_failed(&sc, err) != 0)
         return -1;
-    int rc = s->ops->thought_add_async(s, session, parent, label, done, ud, err);
+    thought_wait *w = malloc(sizeof *w);
+    if (!w) {
+        store_scrub_free(&sc);
+        store_fail(err, "store: cannot add a thought node: out of memory");
+        return -1;
+    }
+    *w = (thought_wait){.parent = parent, .done = done, .ud = ud};
+    store_val v[] = {sv_text(session), sv_int_or_null(parent != 0, parent), sv_text(label),
+                     sv_real(clock_wall_s())};
+    store_stmt st = {&SQL_THOUGHT_ADD, "add a thought node", 4, v, NULL};
+    int rc = store_exec_async(s, &st, take_thought, w, thought_answered, w, err);
+    if (rc != 0)
+        free(w);
     store_scrub_free(&sc);
     return rc;
 }

@@ -70,10 +70,6 @@ typedef struct store_backend_ops {
     int (*batch_begin)(store_db *s, error_info *err);
     int (*batch_commit)(store_db *s, error_info *err);
     int (*batch_rollback)(store_db *s, error_info *err);
-    int (*session_upsert)(store_db *s, const char *name, double budget_usd, error_info *err);
-    int (*session_end)(store_db *s, const char *name, error_info *err);
-    int (*thought_add)(store_db *s, const char *session, int64_t parent, const char *label,
-                       int64_t *id_out, error_info *err);
     /* Later features. Each has the contract of the public function of the same name in
      * store.h, with its arguments checked and defaulted (now > 0, ids generated) by the
      * public layer (store.c, store_budget.c, store_control.c, store_cache.c,
@@ -119,8 +115,6 @@ typedef struct store_backend_ops {
     int (*budget_reserve_async)(store_db *s, const store_scope *scopes, size_t n,
                                 const store_reservation *r, store_done_fn done, void *ud,
                                 error_info *err);
-    int (*thought_add_async)(store_db *s, const char *session, int64_t parent, const char *label,
-                             store_id_fn done, void *ud, error_info *err);
 } store_backend_ops;
 
 struct store_db {

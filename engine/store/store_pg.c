@@ -168,126 +168,6 @@ static int pg_batch_rollback(store_db *s, error_info *err)
     return -1;
 }
 
-/* ---- sessions and thought nodes ---- */
-
-static int pg_session_upsert(store_db *s, const char *name, double budget_usd, error_info *err)
-{
-    char now[32], budget[32];
-    const char *v[] = {name, pg_num(now, clock_wall_s()),
-                       budget_usd >= 0 ? pg_num(budget, budget_usd) : NULL};
-    char what[160];
-    snprintf(what, sizeof what, "create session %.100s", name);
-    return pg_write(pg_of(s), what,
-                    "INSERT INTO sessions (name, started_at, budget_usd) VALUES ($1, $2, $3)"
-                    " ON CONFLICT (name) DO UPDATE SET ended_at = NULL,"
-                    " budget_usd = COALESCE(excluded.budget_usd, sessions.budget_usd)",
-                    3, v, err);
-}
-
-static int pg_session_end(store_db *s, const char *name, error_info *err)
-{
-    char now[32];
-    const char *v[] = {name, pg_num(now, clock_wall_s())};
-    char what[160];
-    snprintf(what, sizeof what, "end session %.100s", name);
-    return pg_write(
-        pg_of(s), what,
-        "INSERT INTO sessions (name, started_at, ended_at, calls, cost_usd, saved_usd,"
-        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)"
-        " SELECT $1, COALESCE(MIN(created_at), $2::double precision), $2, COUNT(*),"
-        " COALESCE(SUM(cost_usd), 0), COALESCE(SUM(saved_usd), 0),"
-        " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
-        " COALESCE(SUM(cache_read_input_tokens), 0),"
-        " COALESCE(SUM(cache_creation_input_tokens), 0)"
-        " FROM llm_interactions WHERE session = $1"
-        " ON CONFLICT (name) DO UPDATE SET ended_at = excluded.ended_at,"
-        " calls = excluded.calls, cost_usd = excluded.cost_usd, saved_usd = excluded.saved_usd,"
-        " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
-        " cache_read_tokens = excluded.cache_read_tokens,"
-        " cache_write_tokens = excluded.cache_write_tokens",
-        2, v, err);
-}
-
-/* The parent check and the insert are one statement, as in SQLite. */
-#define SQL_THOUGHT_ADD                                                                      \
-    "INSERT INTO thought_trees (session, parent_id, label, created_at)"                      \
-    " SELECT $1, $2::bigint, $3, $4::double precision"                                       \
-    " WHERE $2::bigint IS NULL OR EXISTS"                                                    \
-    " (SELECT 1 FROM thought_trees WHERE id = $2::bigint) RETURNING id"
-
-/* The new node's id from the insert's answer, or -1 with err. */
-static int thought_added(const PGresult *res, int64_t parent, int64_t *id_out, error_info *err)
-{
-    if (PQntuples(res) == 1)
-        *id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    else {
-        error_set(err, "invalid_argument", 0,
-                      "store: cannot add a thought node: parent node %lld does not exist",
-                      (long long)parent);
-        err->retryable = 0;
-        return -1;
-    }
-    return 0;
-}
-
-static int pg_thought_add(store_db *s, const char *session, int64_t parent, const char *label,
-                          int64_t *id_out, error_info *err)
-{
-    char par[32], now[32];
-    const char *v[] = {session, parent != 0 ? pg_int(par, parent) : NULL, label,
-                       pg_num(now, clock_wall_s())};
-    PGresult *res = pg_exec(pg_of(s), "add a thought node", SQL_THOUGHT_ADD, 4, v, err);
-    if (!res)
-        return -1;
-    int rc = thought_added(res, parent, id_out, err);
-    PQclear(res);
-    return rc;
-}
-
-typedef struct thought_wait {
-    int64_t parent;
-    store_id_fn done;
-    void *ud;
-} thought_wait;
-
-static void thought_answered(void *ud, PGresult *res, const error_info *err)
-{
-    thought_wait w = *(thought_wait *)ud;
-    free(ud);
-    if (!res) {
-        w.done(w.ud, -1, 0, err);
-        return;
-    }
-    error_info e;
-    error_clear(&e);
-    int64_t id = 0;
-    if (thought_added(res, w.parent, &id, &e) != 0) {
-        w.done(w.ud, -1, 0, &e);
-        return;
-    }
-    w.done(w.ud, 0, id, NULL);
-}
-
-static int pg_thought_add_async(store_db *s, const char *session, int64_t parent,
-                                const char *label, store_id_fn done, void *ud, error_info *err)
-{
-    thought_wait *w = malloc(sizeof *w);
-    if (!w) {
-        store_fail(err, "store: cannot add a thought node: out of memory");
-        return -1;
-    }
-    *w = (thought_wait){parent, done, ud};
-    char par[32], now[32];
-    const char *v[] = {session, parent != 0 ? pg_int(par, parent) : NULL, label,
-                       pg_num(now, clock_wall_s())};
-    if (pg_submit(pg_of(s), "add a thought node", SQL_THOUGHT_ADD, 4, v, thought_answered, w,
-                  err) != 0) {
-        free(w);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- the loop's side ---- */
 
 static int pg_poll_fd(store_db *s, int *want_write)
@@ -337,9 +217,6 @@ const store_backend_ops store_pg_ops = {
     .batch_begin = pg_batch_begin,
     .batch_commit = pg_batch_commit,
     .batch_rollback = pg_batch_rollback,
-    .session_upsert = pg_session_upsert,
-    .session_end = pg_session_end,
-    .thought_add = pg_thought_add,
     .budget_reserve = store_pg_budget_reserve,
     .budget_settle = store_pg_budget_settle,
     .budget_reap = store_pg_budget_reap,
@@ -354,5 +231,4 @@ const store_backend_ops store_pg_ops = {
     .take_write_error = pg_take_write_error,
     .log_interaction_settle_async = store_pg_log_interaction_settle_async,
     .budget_reserve_async = store_pg_budget_reserve_async,
-    .thought_add_async = pg_thought_add_async,
 };

@@ -41,31 +41,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_SESSION_UPSERT] =
-        "INSERT INTO sessions (name, started_at, budget_usd) VALUES (?1, ?2, ?3)"
-        " ON CONFLICT (name) DO UPDATE SET ended_at = NULL,"
-        " budget_usd = COALESCE(excluded.budget_usd, sessions.budget_usd)",
-    /* One statement: the totals and the row are written atomically, with or without a
-     * batch. The aggregate always yields one row, so a session never upserted gets one. */
-    [ST_SESSION_END] =
-        "INSERT INTO sessions (name, started_at, ended_at, calls, cost_usd, saved_usd,"
-        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)"
-        " SELECT ?1, COALESCE(MIN(created_at), ?2), ?2, COUNT(*), TOTAL(cost_usd),"
-        " TOTAL(saved_usd), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
-        " COALESCE(SUM(cache_read_input_tokens), 0),"
-        " COALESCE(SUM(cache_creation_input_tokens), 0)"
-        " FROM llm_interactions WHERE session = ?1"
-        " ON CONFLICT (name) DO UPDATE SET ended_at = excluded.ended_at,"
-        " calls = excluded.calls, cost_usd = excluded.cost_usd, saved_usd = excluded.saved_usd,"
-        " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
-        " cache_read_tokens = excluded.cache_read_tokens,"
-        " cache_write_tokens = excluded.cache_write_tokens",
-    /* The parent check and the insert are one statement: no row when the parent is
-     * unknown, and ids only grow, so the tree can never hold a cycle. */
-    [ST_THOUGHT_ADD] =
-        "INSERT INTO thought_trees (session, parent_id, label, created_at)"
-        " SELECT ?1, ?2, ?3, ?4"
-        " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM thought_trees WHERE id = ?2)",
     [ST_CONTENT_ADD] = SQL_CONTENT_ADD,
 };
 
@@ -523,89 +498,6 @@ static int sq_batch_rollback(store_db *s, error_info *err)
     return 0;
 }
 
-static int sq_session_upsert(store_db *s, const char *name, double budget_usd, error_info *err)
-{
-    sq *q = sq_of(s);
-    if (refuse_in_aborted_batch(q, err) != 0)
-        return -1;
-    binder b = {q->st[ST_SESSION_UPSERT], SQLITE_OK};
-    b_text(&b, 1, name);
-    b_real(&b, 2, clock_wall_s());
-    b_real_or_null(&b, 3, budget_usd >= 0, budget_usd);
-    int rc = b.rc == SQLITE_OK ? step_done(b.st) : b.rc;
-    if (rc != SQLITE_DONE) {
-        if (b.rc != SQLITE_OK) {
-            sqlite3_reset(b.st);
-            sqlite3_clear_bindings(b.st);
-        }
-        store_sqlite_fail(q, err, rc, "create session %s in", name);
-        abort_batch(q, err);
-        return -1;
-    }
-    if (q->in_batch)
-        q->batch_writes++;
-    return 0;
-}
-
-static int sq_session_end(store_db *s, const char *name, error_info *err)
-{
-    sq *q = sq_of(s);
-    if (refuse_in_aborted_batch(q, err) != 0)
-        return -1;
-    binder b = {q->st[ST_SESSION_END], SQLITE_OK};
-    b_text(&b, 1, name);
-    b_real(&b, 2, clock_wall_s());
-    int rc = b.rc == SQLITE_OK ? step_done(b.st) : b.rc;
-    if (rc != SQLITE_DONE) {
-        if (b.rc != SQLITE_OK) {
-            sqlite3_reset(b.st);
-            sqlite3_clear_bindings(b.st);
-        }
-        store_sqlite_fail(q, err, rc, "end session %s in", name);
-        abort_batch(q, err);
-        return -1;
-    }
-    if (q->in_batch)
-        q->batch_writes++;
-    return 0;
-}
-
-static int sq_thought_add(store_db *s, const char *session, int64_t parent, const char *label,
-                          int64_t *id_out, error_info *err)
-{
-    sq *q = sq_of(s);
-    if (refuse_in_aborted_batch(q, err) != 0)
-        return -1;
-    binder b = {q->st[ST_THOUGHT_ADD], SQLITE_OK};
-    b_text(&b, 1, session);
-    b_int_or_null(&b, 2, parent != 0, parent);
-    b_text(&b, 3, label);
-    b_real(&b, 4, clock_wall_s());
-    int rc = b.rc == SQLITE_OK ? step_done(b.st) : b.rc;
-    if (rc != SQLITE_DONE) {
-        if (b.rc != SQLITE_OK) {
-            sqlite3_reset(b.st);
-            sqlite3_clear_bindings(b.st);
-        }
-        store_sqlite_fail(q, err, rc, "add a thought node to");
-        abort_batch(q, err);
-        return -1;
-    }
-    if (sqlite3_changes(q->db) == 0) {
-        /* The caller's mistake, not the database's: the batch stays usable. */
-        if (err) {
-            error_set(err, "invalid_argument", 0,
-                          "store: cannot add a thought node: parent node %lld does not exist",
-                          (long long)parent);
-            err->retryable = 0;
-        }
-        return -1;
-    }
-    *id_out = (int64_t)sqlite3_last_insert_rowid(q->db);
-    if (q->in_batch)
-        q->batch_writes++;
-    return 0;
-}
 
 const store_backend_ops store_sqlite_ops = {
     .name = "sqlite",
@@ -622,9 +514,6 @@ const store_backend_ops store_sqlite_ops = {
     .batch_begin = sq_batch_begin,
     .batch_commit = sq_batch_commit,
     .batch_rollback = sq_batch_rollback,
-    .session_upsert = sq_session_upsert,
-    .session_end = sq_session_end,
-    .thought_add = sq_thought_add,
     .budget_reserve = store_sqlite_budget_reserve,
     .budget_settle = store_sqlite_budget_settle,
     .budget_reap = store_sqlite_budget_reap,

@@ -19,9 +19,6 @@ enum {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
-    ST_SESSION_UPSERT,
-    ST_SESSION_END,
-    ST_THOUGHT_ADD,
     ST_CONTENT_ADD,
     ST_COUNT
 };
