@@ -29,6 +29,12 @@
 
 /* A reservation as store_budget_reserve() hands it to a backend: the id it generated and
  * who holds it, so store_budget_reap() can tell a dead holder. */
+/* The values of SQL_INSERT_INTERACTION's columns, in its order (STORE_INTERACTION_VALS of
+ * them, borrowing its strings): the one place an interaction becomes a row. Returns the
+ * count. */
+#define STORE_INTERACTION_VALS 39
+int store_interaction_vals(const interaction_rec *it, store_val *v);
+
 typedef struct store_reservation {
     const char *id;     /* unique, < STORE_RESERVATION_ID_SIZE bytes */
     double amount_usd;  /* >= 0, reserved in every scope */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
+
 int store_dialect(const store_db *s) { return s->ops->dialect; }
 
 int store_sql_has(const store_db *s, const store_sql *sql)
@@ -219,4 +221,53 @@ int store_sql_format(char *out, size_t size, const char *tmpl, ...)
     if (size > 0)
         out[n < size ? n : size - 1] = '\0';
     return ok ? 0 : -1;
+}
+
+/* ---- the values of an interaction ---- */
+
+int store_interaction_vals(const interaction_rec *it, store_val *v)
+{
+    const claude_usage *u = &it->usage;
+    int detail = u->has_cache_creation_detail != 0;
+    int k = 0;
+    v[k++] = sv_text(it->id);
+    v[k++] = sv_real(it->created_at > 0 ? it->created_at : clock_wall_s());
+    v[k++] = sv_text(it->session);
+    v[k++] = sv_text(it->agent);
+    v[k++] = sv_int_or_null(it->thought_id != 0, it->thought_id);
+    v[k++] = sv_text(it->template_name);
+    v[k++] = sv_int_or_null(it->template_name != NULL, it->template_version);
+    v[k++] = sv_text(it->request_id);
+    v[k++] = sv_text(it->model_requested);
+    v[k++] = sv_text(it->model_served);
+    v[k++] = sv_int(u->input_tokens);
+    v[k++] = sv_int(u->output_tokens);
+    v[k++] = sv_int(u->cache_creation_input_tokens);
+    v[k++] = sv_int(u->cache_read_input_tokens);
+    v[k++] = sv_int_or_null(detail, u->cache_creation_5m);
+    v[k++] = sv_int_or_null(detail, u->cache_creation_1h);
+    v[k++] = sv_real_or_null(it->has_cost, it->cost_usd);
+    v[k++] = sv_real_or_null(it->has_cost, it->cost_without_cache_usd);
+    v[k++] = sv_real_or_null(it->has_cost, it->saved_usd);
+    v[k++] = sv_real_or_null(it->ttfb_ms >= 0, it->ttfb_ms);
+    v[k++] = sv_real_or_null(it->latency_ms >= 0, it->latency_ms);
+    v[k++] = sv_int(it->attempts);
+    v[k++] = sv_text(it->attempts_json);
+    v[k++] = sv_text(it->status);
+    v[k++] = sv_text(it->error_type);
+    v[k++] = sv_text(it->error_message);
+    v[k++] = sv_text(it->stop_reason);
+    v[k++] = sv_int(it->cache_hit != 0);
+    v[k++] = sv_int(it->from_response_cache != 0);
+    v[k++] = sv_text(it->parts ? NULL : it->prompt_text);
+    v[k++] = sv_text(it->response_text);
+    v[k++] = sv_text(it->provider);
+    v[k++] = sv_text(it->service_tier);
+    v[k++] = sv_text(it->batch_id);
+    v[k++] = sv_text(it->batch_id ? it->custom_id : NULL);
+    v[k++] = sv_text(it->parts ? it->parts->recipe : NULL);
+    v[k++] = sv_real_or_null(it->has_standard_cost, it->standard_cost_usd);
+    v[k++] = sv_int(it->tool_calls);
+    v[k++] = sv_int_or_null(it->iteration > 0, it->iteration);
+    return k;
 }

@@ -10,59 +10,14 @@
 
 #include "base/clock.h"
 
-/* The interaction as the text parameters $1..$36 of the insert in store_pg_budget.c's
+/* The interaction as the text parameters $1..$39 of the insert in store_pg_budget.c's
  * SQL_LOG_SETTLE (numbers formatted into bufs). */
 int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], const char **v)
 {
-    const claude_usage *u = &it->usage;
-    int detail = u->has_cache_creation_detail != 0;
-    int k = 0;
-#define NUM(cond, x) (v[k] = (cond) ? pg_num(bufs[k], (x)) : NULL, k++)
-#define INT(cond, x) (v[k] = (cond) ? pg_int(bufs[k], (x)) : NULL, k++)
-#define TXT(x) (v[k] = (x), k++)
-    TXT(it->id);
-    NUM(1, it->created_at > 0 ? it->created_at : clock_wall_s());
-    TXT(it->session);
-    TXT(it->agent);
-    INT(it->thought_id != 0, it->thought_id);
-    TXT(it->template_name);
-    INT(it->template_name != NULL, it->template_version);
-    TXT(it->request_id);
-    TXT(it->model_requested);
-    TXT(it->model_served);
-    INT(1, u->input_tokens);
-    INT(1, u->output_tokens);
-    INT(1, u->cache_creation_input_tokens);
-    INT(1, u->cache_read_input_tokens);
-    INT(detail, u->cache_creation_5m);
-    INT(detail, u->cache_creation_1h);
-    NUM(it->has_cost, it->cost_usd);
-    NUM(it->has_cost, it->cost_without_cache_usd);
-    NUM(it->has_cost, it->saved_usd);
-    NUM(it->ttfb_ms >= 0, it->ttfb_ms);
-    NUM(it->latency_ms >= 0, it->latency_ms);
-    INT(1, it->attempts);
-    TXT(it->attempts_json);
-    TXT(it->status);
-    TXT(it->error_type);
-    TXT(it->error_message);
-    TXT(it->stop_reason);
-    INT(1, it->cache_hit != 0);
-    INT(1, it->from_response_cache != 0);
-    TXT(it->parts ? NULL : it->prompt_text);
-    TXT(it->response_text);
-    TXT(it->provider);
-    TXT(it->service_tier);
-    TXT(it->batch_id);
-    TXT(it->batch_id ? it->custom_id : NULL);
-    TXT(it->parts ? it->parts->recipe : NULL);
-    NUM(it->has_standard_cost, it->standard_cost_usd);
-    INT(1, it->tool_calls);
-    INT(it->iteration > 0, it->iteration);
-#undef NUM
-#undef INT
-#undef TXT
-    return k;
+    store_val vals[STORE_INTERACTION_VALS];
+    int n = store_interaction_vals(it, vals);
+    pg_val_texts(vals, n, v, bufs);
+    return n;
 }
 
 int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err)

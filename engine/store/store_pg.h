@@ -120,6 +120,8 @@ int store_pg_submit(store_db *s, const store_stmt *st, store_row_fn fn, void *ud
                     store_done_fn done, void *done_ud, error_info *err);
 int store_pg_write(store_db *s, const store_stmt *st, error_info *err);
 void store_pg_driver_free(pg *p);
+/* Values as the text PostgreSQL reads (NULL for SQL NULL; numbers written into nums). */
+void pg_val_texts(const store_val *v, int n, const char **out, char nums[][32]);
 
 /* ---- ops, by file ---- */
 int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err);

@@ -66,6 +66,20 @@ void store_pg_driver_free(pg *p)
     memset(p->sql_cache, 0, sizeof p->sql_cache);
 }
 
+void pg_val_texts(const store_val *v, int n, const char **out, char nums[][32])
+{
+    for (int i = 0; i < n; i++) {
+        if (v[i].null)
+            out[i] = NULL;
+        else if (v[i].type == ROW_INT)
+            out[i] = pg_int(nums[i], v[i].i);
+        else if (v[i].type == ROW_REAL)
+            out[i] = pg_num(nums[i], v[i].r);
+        else
+            out[i] = v[i].text;
+    }
+}
+
 /* A statement's call: its text, its values as text and their types. */
 typedef struct call {
     pg_call c;
@@ -93,18 +107,11 @@ static int prepare(pg *p, const store_stmt *st, call *k, error_info *err)
         }
         sql = k->own;
     }
-    for (int i = 0; i < st->n; i++) {
-        const store_val *v = &st->v[i];
-        k->types[i] = v->type == ROW_INT ? OID_INT8 : v->type == ROW_REAL ? OID_FLOAT8 : OID_TEXT;
-        if (v->null)
-            k->values[i] = NULL;
-        else if (v->type == ROW_INT)
-            k->values[i] = pg_int(k->nums[i], v->i);
-        else if (v->type == ROW_REAL)
-            k->values[i] = pg_num(k->nums[i], v->r);
-        else
-            k->values[i] = v->text;
-    }
+    pg_val_texts(st->v, st->n, k->values, k->nums);
+    for (int i = 0; i < st->n; i++)
+        k->types[i] = st->v[i].type == ROW_INT    ? OID_INT8
+                      : st->v[i].type == ROW_REAL ? OID_FLOAT8
+                                                  : OID_TEXT;
     k->c = (pg_call){st->what, sql, st->n, k->values, k->types, k->own != NULL};
     return 0;
 }

@@ -98,43 +98,6 @@ static int refuse_in_aborted_batch(sq *q, error_info *err)
     return -1;
 }
 
-/* ---- binding ---- */
-
-typedef struct binder {
-    sqlite3_stmt *st;
-    int rc;
-} binder;
-
-static void b_text(binder *b, int i, const char *v)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = v ? sqlite3_bind_text(b->st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, i);
-}
-
-static void b_int(binder *b, int i, int64_t v)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = sqlite3_bind_int64(b->st, i, v);
-}
-
-static void b_int_or_null(binder *b, int i, int present, int64_t v)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = present ? sqlite3_bind_int64(b->st, i, v) : sqlite3_bind_null(b->st, i);
-}
-
-static void b_real(binder *b, int i, double v)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = sqlite3_bind_double(b->st, i, v);
-}
-
-static void b_real_or_null(binder *b, int i, int present, double v)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = present ? sqlite3_bind_double(b->st, i, v) : sqlite3_bind_null(b->st, i);
-}
-
 /* Steps a cached write statement to completion and readies it for reuse. Returns the
  * SQLite code: SQLITE_DONE on success. The error text stays readable in sqlite3_errmsg()
  * until the next call on the connection. */
@@ -358,56 +321,17 @@ int store_sqlite_insert_interaction(sq *q, const interaction_rec *it, error_info
     int parts_rc = insert_parts(q, it, err);
     if (parts_rc != SQLITE_DONE)
         return parts_rc;
-    const claude_usage *u = &it->usage;
-    int detail = u->has_cache_creation_detail != 0;
-    binder b = {q->st[ST_INSERT], SQLITE_OK};
-    b_text(&b, 1, it->id);
-    b_real(&b, 2, it->created_at > 0 ? it->created_at : clock_wall_s());
-    b_text(&b, 3, it->session);
-    b_text(&b, 4, it->agent);
-    b_int_or_null(&b, 5, it->thought_id != 0, it->thought_id);
-    b_text(&b, 6, it->template_name);
-    b_int_or_null(&b, 7, it->template_name != NULL, it->template_version);
-    b_text(&b, 8, it->request_id);
-    b_text(&b, 9, it->model_requested);
-    b_text(&b, 10, it->model_served);
-    b_int(&b, 11, u->input_tokens);
-    b_int(&b, 12, u->output_tokens);
-    b_int(&b, 13, u->cache_creation_input_tokens);
-    b_int(&b, 14, u->cache_read_input_tokens);
-    b_int_or_null(&b, 15, detail, u->cache_creation_5m);
-    b_int_or_null(&b, 16, detail, u->cache_creation_1h);
-    b_real_or_null(&b, 17, it->has_cost, it->cost_usd);
-    b_real_or_null(&b, 18, it->has_cost, it->cost_without_cache_usd);
-    b_real_or_null(&b, 19, it->has_cost, it->saved_usd);
-    b_real_or_null(&b, 20, it->ttfb_ms >= 0, it->ttfb_ms);
-    b_real_or_null(&b, 21, it->latency_ms >= 0, it->latency_ms);
-    b_int(&b, 22, it->attempts);
-    b_text(&b, 23, it->attempts_json);
-    b_text(&b, 24, it->status);
-    b_text(&b, 25, it->error_type);
-    b_text(&b, 26, it->error_message);
-    b_text(&b, 27, it->stop_reason);
-    b_int(&b, 28, it->cache_hit != 0);
-    b_int(&b, 29, it->from_response_cache != 0);
-    b_text(&b, 30, it->parts ? NULL : it->prompt_text);
-    b_text(&b, 31, it->response_text);
-    b_text(&b, 32, it->provider);
-    b_text(&b, 33, it->service_tier);
-    b_text(&b, 34, it->batch_id);
-    b_text(&b, 35, it->batch_id ? it->custom_id : NULL);
-    b_text(&b, 36, it->parts ? it->parts->recipe : NULL);
-    b_real_or_null(&b, 37, it->has_standard_cost, it->standard_cost_usd);
-    b_int(&b, 38, it->tool_calls);
-    b_int_or_null(&b, 39, it->iteration > 0, it->iteration);
-    int rc = b.rc;
+    store_val v[STORE_INTERACTION_VALS];
+    store_stmt vals = {NULL, NULL, store_interaction_vals(it, v), v, NULL};
+    sqlite3_stmt *st = q->st[ST_INSERT];
+    int rc = store_sqlite_bind(st, &vals);
     if (rc != SQLITE_OK) {
         store_sqlite_fail(q, err, rc, "log interaction %s (binding its values) to", it->id);
-        sqlite3_reset(b.st);
-        sqlite3_clear_bindings(b.st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
         return rc;
     }
-    rc = step_done(b.st);
+    rc = step_done(st);
     if (rc != SQLITE_DONE)
         store_sqlite_fail(q, err, rc, "log interaction %s to", it->id);
     return rc;

@@ -40,7 +40,7 @@ static sqlite3_stmt *prepare(sq *q, const char *sql, int keep, int *once, error_
     return st;
 }
 
-static int bind(sqlite3_stmt *st, const store_stmt *s)
+int store_sqlite_bind(sqlite3_stmt *st, const store_stmt *s)
 {
     int rc = SQLITE_OK;
     for (int i = 0; i < s->n && rc == SQLITE_OK; i++) {
@@ -104,7 +104,7 @@ int store_sqlite_run(store_db *s, const store_stmt *stmt, store_row_fn fn, void 
         return -1;
     }
     int stopped = 0;
-    int rc = bind(st, stmt);
+    int rc = store_sqlite_bind(st, stmt);
     if (rc == SQLITE_OK)
         rc = step_rows(st, fn, ud, &stopped);
     if (rc != SQLITE_DONE) {
