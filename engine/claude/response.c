@@ -164,8 +164,9 @@ static int optional_string(const cJSON *obj, const char *key, const char **out)
     return 0;
 }
 
-/* Checks the content array and returns the joined text length through total. */
-static int check_content(const cJSON *content, size_t *total, error_info *err)
+/* Checks the content array and returns the joined text length through total, and in out what
+ * else it holds (content_not_text, content_tool_uses). */
+static int check_content(const cJSON *content, size_t *total, claude_response *out, error_info *err)
 {
     size_t sum = 0;
     const cJSON *block;
@@ -173,8 +174,11 @@ static int check_content(const cJSON *content, size_t *total, error_info *err)
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
         if (!cJSON_IsObject(block) || !cJSON_IsString(type) || !type->valuestring)
             return malformed(err, "a content block has no type");
-        if (strcmp(type->valuestring, "text") != 0)
+        if (strcmp(type->valuestring, "text") != 0) {
+            out->content_not_text = 1;
+            out->content_tool_uses += strcmp(type->valuestring, "tool_use") == 0;
             continue;
+        }
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
         if (!cJSON_IsString(text) || !text->valuestring)
             return malformed(err, "a text block has no text string");
@@ -211,14 +215,15 @@ static int parse_root(const cJSON *root, claude_response *out, error_info *err)
     if (!cJSON_IsArray(content))
         return malformed(err, "content is missing or not an array");
     size_t text_len = 0;
-    if (check_content(content, &text_len, err))
+    claude_response r;
+    response_init(&r);
+    if (check_content(content, &text_len, &r, err))
         return -1;
+    r.content_known = 1;
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (claude_usage_validate(usage, "Messages response", err))
         return -1;
 
-    claude_response r;
-    response_init(&r);
     r.id = dup_or_null(id->valuestring);
     r.model = dup_or_null(model->valuestring);
     r.stop_reason = dup_or_null(stop_reason);

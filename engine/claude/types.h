@@ -93,6 +93,11 @@ typedef struct claude_response {
                           * array (tool inputs complete even when streamed); NULL if unknown */
     char *request_id;    /* owned, from the request-id header or body */
     claude_usage usage;
+    /* What content_json holds, when the parser that made it said (content_known 1): whether a
+     * block is anything but text, and how many are tool_use. 0: read content_json to know. */
+    int content_known;
+    int content_not_text;
+    int content_tool_uses;
 } claude_response;
 
 

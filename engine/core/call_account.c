@@ -127,7 +127,12 @@ void call_account(api_call *c)
     };
     /* The reply's content is read here once; build_record uses what was found. */
     int64_t tool_calls = 0;
-    c->reply_has_blocks = reply_blocks(&r->resp, &tool_calls);
+    if (r->resp.content_known) { /* the parser of the reply read it already */
+        c->reply_has_blocks = r->resp.content_not_text;
+        tool_calls = r->resp.content_tool_uses;
+    } else {
+        c->reply_has_blocks = reply_blocks(&r->resp, &tool_calls);
+    }
     if (r->status != NYX_STATUS_OK)
         tool_calls = 0;
     c->reply_tool_calls = tool_calls;

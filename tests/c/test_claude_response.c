@@ -52,6 +52,10 @@ static void test_full(void)
     CHECK(r.stop_sequence == NULL);
     CHECK_STR(r.text, "Hello, world");
     CHECK_INT(r.text_len, 12);
+    /* What the content holds, read while parsing, so the call's accounting need not again. */
+    CHECK_INT(r.content_known, 1);
+    CHECK_INT(r.content_not_text, 0);
+    CHECK_INT(r.content_tool_uses, 0);
     CHECK_INT(r.usage.input_tokens, 12);
     CHECK_INT(r.usage.output_tokens, 6);
     CHECK_INT(r.usage.cache_creation_input_tokens, 2048);
@@ -117,6 +121,9 @@ static void test_tool_use_and_stop_sequence(void)
     CHECK_STR(r.stop_reason, "tool_use");
     CHECK_STR(r.stop_sequence, "END");
     CHECK_INT(r.usage.has_cache_creation_detail, 0);
+    CHECK_INT(r.content_known, 1);
+    CHECK_INT(r.content_not_text, 1); /* a thinking block and a tool call */
+    CHECK_INT(r.content_tool_uses, 1);
     response_free(&r);
 }
 
