@@ -2,10 +2,11 @@
  * ones linked at run time where the library can say, else the headers it was built with. */
 #include "entry.h"
 
+#include "sim/sim_mhd.h"
+
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <lua.h>
-#include <microhttpd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <xxhash.h>
@@ -22,9 +23,10 @@ size_t versions_text(char *buf, size_t size)
     int v = PQlibVersion();
     snprintf(pq, sizeof pq, ", libpq %d.%d", v / 10000, v % 10000);
 #endif
+    const sim_mhd *mhd = sim_mhd_load(NULL); /* loaded for this if not before */
     int n = snprintf(buf, size, "libcurl %s (%s), SQLite %s, %s, cJSON %s, libmicrohttpd %s%s, xxHash %u.%u.%u",
                      curl->version, curl->ssl_version ? curl->ssl_version : "no TLS",
-                     sqlite3_libversion(), LUA_RELEASE, cJSON_Version(), MHD_get_version(), pq,
+                     sqlite3_libversion(), LUA_RELEASE, cJSON_Version(), mhd ? mhd->get_version() : "not found", pq,
                      xxh / 10000, xxh / 100 % 100, xxh % 100);
     return n < 0 ? 0 : (size_t)n;
 }

@@ -104,12 +104,12 @@ static enum MHD_Result refuse_rate(call *k, const sim_req *req)
     if (!body)
         return MHD_NO;
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+        mhd()->create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
     free(body);
     long long wait = (long long)ceil(k->rl.retry_after_s);
     snprintf(value, sizeof value, "%lld", wait < 1 ? 1 : wait);
     if (r && sim_http_header(r, "retry-after", value)) {
-        MHD_destroy_response(r);
+        mhd()->destroy_response(r);
         return MHD_NO;
     }
     return sim_http_respond(k, 429, r, "application/json");
@@ -191,7 +191,7 @@ static enum MHD_Result messages(call *k, const sim_req *req)
 
 static const char *header(struct MHD_Connection *c, const char *name)
 {
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    return mhd()->lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
 int sim_api_begin(call *k, sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *path,
@@ -215,7 +215,7 @@ int sim_api_begin(call *k, sim_server *s, struct MHD_Connection *c, conn_ctx *x,
     k->log.body = x->body;
     k->log.body_len = x->len;
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        mhd()->get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci)
         k->fd = ci->connect_fd;
 

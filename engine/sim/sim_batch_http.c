@@ -14,7 +14,7 @@ static enum MHD_Result send_body(call *k, int status, char *body, const char *ct
     sim_http_log(k, status);
     if (!body)
         return MHD_NO;
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = mhd()->create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!r)
         free(body);
     return sim_http_respond(k, status, r, ctype);
@@ -54,8 +54,8 @@ enum MHD_Result sim_batch_api(sim_server *s, struct MHD_Connection *c, conn_ctx 
     if (!*id && post) {
         status = sim_batch_create(s, x->body, x->len, now, wall, &body);
     } else if (!*id && get) {
-        const char *l = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-        const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after_id");
+        const char *l = mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+        const char *after = mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after_id");
         char *end = NULL;
         long limit = l ? strtol(l, &end, 10) : 20;
         if (l && (!*l || *end))

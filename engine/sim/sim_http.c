@@ -37,7 +37,7 @@ static enum MHD_Result control(sim_server *s, struct MHD_Connection *c, conn_ctx
         return sim_http_json(&k, 413, body);
     }
     char *body = NULL;
-    const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    const char *since = mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
     int status = sim_control(s, method, url, since, x->body, x->len, &body);
     return sim_http_json(&k, status, body);
 }
@@ -64,7 +64,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* A message batch may hold up to 256 MB of requests, beyond any one request's limit. */
         if (strncmp(url, SIM_PATH_BATCHES, strlen(SIM_PATH_BATCHES)) == 0 && x->max_body < SIM_BATCH_MAX_BODY)
             x->max_body = SIM_BATCH_MAX_BODY;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "content-length");
+        const char *cl = mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "content-length");
         if (cl && strtoull(cl, NULL, 10) > x->max_body)
             x->too_large = 1; /* read and drop the body, then answer 413 */
         *con_cls = x;
@@ -144,10 +144,15 @@ int sim_http_start(sim_server *s, int port, error_info *err)
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char *why = NULL;
+    if (!sim_mhd_load(&why)) {
+        error_set(err, "sim_listen", 0, "sim: cannot serve HTTP: %s", why);
+        return -1;
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
-    if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+    if (mhd()->is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
         flags |= MHD_USE_POLL; /* no FD_SETSIZE ceiling on connections */
-    s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
+    s->daemon = mhd()->start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                  MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
@@ -159,10 +164,10 @@ int sim_http_start(sim_server *s, int port, error_info *err)
         error_set(err, "sim_listen", 0, "sim: could not listen on 127.0.0.1:%d", port);
         return -1;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *di = mhd()->get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di && di->port ? di->port : port;
     if (!s->port) {
-        MHD_stop_daemon(s->daemon);
+        mhd()->stop_daemon(s->daemon);
         s->daemon = NULL;
         error_set(err, "sim_listen", 0, "sim: could not learn the listening port");
         return -1;
@@ -173,6 +178,6 @@ int sim_http_start(sim_server *s, int port, error_info *err)
 void sim_http_stop(sim_server *s)
 {
     if (s->daemon)
-        MHD_stop_daemon(s->daemon);
+        mhd()->stop_daemon(s->daemon);
     s->daemon = NULL;
 }

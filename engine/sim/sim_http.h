@@ -4,10 +4,12 @@
 #ifndef NYX_SIM_HTTP_H
 #define NYX_SIM_HTTP_H
 
-#include <microhttpd.h>
-
+#include "sim_mhd.h"
 #include "sim_server.h"
 #include "sim_stream.h"
+
+/* libmicrohttpd's functions: loaded before any server starts (sim_http_start). */
+static inline const sim_mhd *mhd(void) { return sim_mhd_load(NULL); }
 
 #define SIM_PATH_MESSAGES "/v1/messages"
 #define SIM_PATH_COUNT "/v1/messages/count_tokens"

@@ -16,7 +16,7 @@
 
 int sim_http_header(struct MHD_Response *r, const char *name, const char *value)
 {
-    return MHD_add_response_header(r, name, value) == MHD_YES ? 0 : -1;
+    return mhd()->add_response_header(r, name, value) == MHD_YES ? 0 : -1;
 }
 
 static void rfc3339(double wall_s, char *buf, size_t n)
@@ -80,8 +80,8 @@ enum MHD_Result sim_http_respond(call *k, int status, struct MHD_Response *r, co
               sim_http_header(r, "request-id", k->reqid) ||
               (k->has_rl && add_rl_headers(r, &k->rl)) ||
               (k->has_fault && add_fault_headers(r, &k->fault));
-    enum MHD_Result ok = bad ? MHD_NO : MHD_queue_response(k->c, (unsigned)status, r);
-    MHD_destroy_response(r);
+    enum MHD_Result ok = bad ? MHD_NO : mhd()->queue_response(k->c, (unsigned)status, r);
+    mhd()->destroy_response(r);
     return ok;
 }
 
@@ -100,7 +100,7 @@ enum MHD_Result sim_http_json(call *k, int status, char *body /* freed here */)
     if (!body)
         return MHD_NO;
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+        mhd()->create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
     free(body);
     return sim_http_respond(k, status, r, "application/json");
 }
@@ -165,13 +165,13 @@ enum MHD_Result sim_http_body(call *k, sim_body *body, const char *ctype)
     rd->body = *body;
     uint64_t size = body->declared_len >= 0 ? (uint64_t)body->declared_len : MHD_SIZE_UNKNOWN;
     struct MHD_Response *r =
-        MHD_create_response_from_callback(size, BLOCK_SIZE, read_body, rd, free_reader);
+        mhd()->create_response_from_callback(size, BLOCK_SIZE, read_body, rd, free_reader);
     if (!r) {
         free_reader(rd);
         return MHD_NO;
     }
     if (size == MHD_SIZE_UNKNOWN && sim_http_header(r, "cache-control", "no-cache")) {
-        MHD_destroy_response(r);
+        mhd()->destroy_response(r);
         return MHD_NO;
     }
     return sim_http_respond(k, 200, r, ctype);
