@@ -29,7 +29,7 @@
 #include "base/clock.h"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
-#define STORE_SQLITE_CACHE_KIB "512"
+#define STORE_SQLITE_CACHE_KIB "256"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] =
@@ -218,7 +218,7 @@ static int sq_open(store_db *s, const char *uri, const store_options *opts, erro
     }
     int sync_full = opts && opts->sync_full;
     const char *sync = sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
-    /* Bound the -wal file kept after a checkpoint (64 MiB). Bound the page cache to 512 KiB
+    /* Bound the -wal file kept after a checkpoint (64 MiB). Bound the page cache to 256 KiB
      * (SQLite's default is 2 MiB, a third of the engine's own memory with 64 calls in flight):
      * the engine appends records and reads back little, so what it touches again is the right
      * edge of each B-tree, and a page it misses is one read from the kernel's page cache. */

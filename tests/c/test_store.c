@@ -646,7 +646,7 @@ static void test_checkpoints(void)
 /* ---- memory: the page cache stays small however much is written ---- */
 
 /* 3 MB of distinct records pass through the writer's connection; SQLite would keep up to
- * 2 MB of their pages cached by default, the store keeps its cache to 512 KiB. */
+ * 2 MB of their pages cached by default, the store keeps its cache to 256 KiB. */
 static void test_page_cache(void)
 {
     char path[300];
@@ -674,7 +674,7 @@ static void test_page_cache(void)
     int used = 0, highwater = 0;
     CHECK_INT(sqlite3_db_status(sq_of(s)->db, SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0), SQLITE_OK);
     CHECK(used > 0);
-    CHECK(used <= 640 * 1024); /* 512 KiB of pages, and their headers */
+    CHECK(used <= 320 * 1024); /* 256 KiB of pages, and their headers */
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions"), 1000);
     store_close(s);
 }
