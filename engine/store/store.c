@@ -1,5 +1,6 @@
-/* The store's public functions: check arguments once for every backend, then dispatch
- * through the backend's ops table. The backend is chosen by the URI at open. */
+/* The store's public functions: check arguments once for every backend, then run the query
+ * written once (through the backend's driver) or dispatch through the backend's ops table.
+ * The backend is chosen by the URI at open. */
 #include "store_backend.h"
 
 #include "base/clock.h"

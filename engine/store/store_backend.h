@@ -1,11 +1,26 @@
-/* The backend interface of engine/store: what a backend (store_sqlite.c now, a PostgreSQL
- * one later) implements. Callers never include this; they use store.h, whose functions in
- * store.c check arguments and then call through the ops table.
+/* The backend interface of engine/store. Callers never include this; they use store.h.
  *
- * Adding a backend: write store_<name>.c with one `const store_backend_ops`, declare it
- * below, and select it by URI in store.c's store_open_opts(). Arguments reaching an op have
- * already been checked by store.c (non-NULL store, required fields present, status valid).
- * Every op fills err on failure with type "store_error" (or "invalid_argument").
+ * Two layers. The query layer holds each query once, for every backend: store.c (logging,
+ * sessions, thought nodes), store_queries.c (stats, log, usage, thoughts, iterations),
+ * store_templates.c, store_control.c (control, configuration, audit), store_cache.c,
+ * store_extras.c (exchanges, shared parts, budget limits and resets), store_budget.c (its
+ * status) and store_batch.c. Each statement is a store_sql with ?N placeholders and the few
+ * words a dialect spells its own way (store_driver.h); it runs through the backend's thin
+ * driver, the first members of store_backend_ops: run, submit (PostgreSQL's pipeline,
+ * answered from store_pump()), write (not waited for in the background mode), and
+ * begin/commit/rollback (SQLite's BEGIN IMMEDIATE or savepoint).
+ *
+ * What each backend still does its own way is the rest of the ops table: opening and
+ * migrating (store_schema.c, store_pg_schema.c), logging an interaction and batches of
+ * writes, budget reservations, settles and reaping (SQLite: several statements under BEGIN
+ * IMMEDIATE, store_sqlite_budget.c; PostgreSQL: one statement calling a function of the
+ * schema that locks the scopes' rows, store_pg_budget.c), recording a Message Batch with its
+ * requests in one transaction, store_changed(), and the loop (poll_fd, pump).
+ *
+ * Adding a backend: write store_<name>.c with one `const store_backend_ops` (its driver and
+ * those ops), declare it below, and select it by URI in store.c's store_open_opts().
+ * Arguments reaching an op have already been checked by the public layer. Every op fills err
+ * on failure with type "store_error" (or "invalid_argument").
  */
 #ifndef NYX_STORE_BACKEND_H
 #define NYX_STORE_BACKEND_H
@@ -76,11 +91,10 @@ typedef struct store_backend_ops {
     int (*batch_begin)(store_db *s, error_info *err);
     int (*batch_commit)(store_db *s, error_info *err);
     int (*batch_rollback)(store_db *s, error_info *err);
-    /* Later features. Each has the contract of the public function of the same name in
-     * store.h, with its arguments checked and defaulted (now > 0, ids generated) by the
-     * public layer (store.c, store_budget.c, store_control.c, store_cache.c,
-     * store_templates.c). A backend that lacks one leaves it NULL and the public function
-     * reports "store_error: ... not supported by the <name> backend". */
+    /* Each has the contract of the public function of the same name in store.h, with its
+     * arguments checked and defaulted (now > 0, ids generated) by the public layer. A
+     * backend that lacks one leaves it NULL and the public function reports "store_error:
+     * ... not supported by the <name> backend". */
 
     /* Budgets: every op is one transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: one
      * transaction with the budget rows locked, or one statement), so processes sharing

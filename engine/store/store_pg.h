@@ -1,7 +1,7 @@
 /* Internal to engine/store: the PostgreSQL backend's pieces shared between its files
  * (store_pg_conn.c: the connection and its queue of statements; store_pg_schema.c:
- * migrations; store_pg.c: writes and the ops table; store_pg_budget.c; store_pg_query.c;
- * store_pg_extras.c). Callers use store.h.
+ * migrations; store_pg.c: writes and the ops table; store_pg_driver.c: the driver under the
+ * query layer; store_pg_budget.c; store_pg_batch.c). Callers use store.h.
  *
  * Every statement goes through one queue on one connection in libpq's pipeline mode. The
  * statements waiting when the connection is free are sent together and closed by one sync

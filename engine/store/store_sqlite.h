@@ -23,25 +23,12 @@ enum {
     ST_COUNT
 };
 
-/* Statements of the later features (budgets, control, config, audit, response cache,
- * templates), prepared on first use by store_sqlite_stmt() with their SQL kept beside the
- * code that runs them, so opening a store for one query does not compile them all. */
+/* Statements of operations, prepared on first use by store_sqlite_stmt(). */
 enum {
     SL_SAVEPOINT,
     SL_RELEASE,
     SL_ROLLBACK_TO,
-    SL_BUDGET_RESERVE,
-    SL_BUDGET_RESERVE_ALL,
-    SL_BUDGET_HOLD,
-    SL_BUDGET_SHOW,
-    SL_BUDGET_FIND,
-    SL_BUDGET_SETTLE,
-    SL_BUDGET_FORGET,
-    SL_BUDGET_HOLDERS,
     SL_DATA_VERSION,
-    SL_BATCH_ADD,
-    SL_BATCH_REQUEST,
-    SL_BATCH_HOLD,
     SL_COUNT
 };
 
@@ -98,37 +85,6 @@ int store_sqlite_refuse_in_aborted_batch(sq *q, error_info *err);
 
 /* ---- shared by the feature files (store_sqlite_tx.c) ---- */
 
-/* Binding several values, checking once: the first failure is kept in rc and later binds
- * are skipped; store_sqlite_write() and store_sqlite_rows() report it. */
-typedef struct sq_binder {
-    sqlite3_stmt *st;
-    int rc;
-} sq_binder;
-
-static inline void sqb_text(sq_binder *b, int i, const char *v)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = v ? sqlite3_bind_text(b->st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, i);
-}
-
-static inline void sqb_int(sq_binder *b, int i, int64_t v)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = sqlite3_bind_int64(b->st, i, v);
-}
-
-static inline void sqb_real(sq_binder *b, int i, double v)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = sqlite3_bind_double(b->st, i, v);
-}
-
-static inline void sqb_real_or_null(sq_binder *b, int i, int present, double v)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = present ? sqlite3_bind_double(b->st, i, v) : sqlite3_bind_null(b->st, i);
-}
-
 /* The lazily prepared statement id (an SL_ value) for sql, prepared on the first call.
  * NULL with err filled when SQLite cannot prepare it. */
 sqlite3_stmt *store_sqlite_stmt(sq *q, int id, const char *sql, error_info *err);
@@ -149,10 +105,6 @@ int store_sqlite_tx_commit(sq *q, const char *what, error_info *err);
  * operation was refused (a budget, a missing row): only its own writes are undone and the
  * batch goes on. */
 void store_sqlite_tx_rollback(sq *q, int db_failed, error_info *err);
-
-/* Steps a statement bound through b inside an operation (store_sqlite_tx_begin), resets
- * it and clears its bindings. Returns SQLITE_DONE, or the failing code with err filled. */
-int store_sqlite_exec(sq *q, sq_binder *b, const char *what, error_info *err);
 
 /* The row type letter (base/rows.h) of a sqlite3_column_type. */
 char store_sqlite_row_type(int column_type);

@@ -26,66 +26,78 @@
 
 #include "base/clock.h"
 
+/* Runs one statement of the open operation (SQLite's driver: kept prepared, typed values).
+ * Returns 0, or -1 with err filled; *changes (may be NULL) the rows it changed. */
+static int op(store_db *s, const store_sql *sql, const char *what, int n, const store_val *v,
+              store_row_fn fn, void *ud, long long *changes, error_info *err)
+{
+    store_stmt st = {sql, what, n, v, NULL};
+    return store_sqlite_run(s, &st, fn, ud, changes, err) < 0 ? -1 : 0;
+}
+
+/* Copies the first row's values as text into ud (a char *[2], malloc'd). */
+static int take_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                    const char *types)
+{
+    (void)names;
+    (void)types;
+    char **out = ud;
+    for (int i = 0; i < ncols && i < 2; i++)
+        out[i] = values[i] ? store_strdup(values[i]) : store_strdup("");
+    return 1;
+}
+
 /* Creates the scope's row reserved with the amount, or adds the amount to its row, in
  * both cases only where the limit allows it, and sets the limit in force. No row changes
  * when the scope refuses. ?2 NULL: no limit. The 1e-9 lets an exact fit pass despite
  * binary rounding (0.1 + 0.2 > 0.3). */
-static const char SQL_RESERVE[] =
-    "INSERT INTO budgets (scope, limit_usd, reserved_usd, updated_at)"
+static const store_sql SQL_RESERVE = {{"INSERT INTO budgets (scope, limit_usd, reserved_usd, updated_at)"
     " SELECT ?1, ?2, ?3, ?4 WHERE ?2 IS NULL OR ?3 <= ?2 + 1e-9"
     " ON CONFLICT (scope) DO UPDATE SET limit_usd = excluded.limit_usd,"
     " reserved_usd = budgets.reserved_usd + excluded.reserved_usd,"
     " updated_at = excluded.updated_at"
     " WHERE excluded.limit_usd IS NULL OR budgets.spent_usd + budgets.reserved_usd"
-    " + excluded.reserved_usd <= excluded.limit_usd + 1e-9";
+    " + excluded.reserved_usd <= excluded.limit_usd + 1e-9", NULL}};
 
 /* SQL_RESERVE for up to RESERVE_ROWS scopes at once, row by row the same check; slots
  * past the last scope are NULL. ?1 the amount, ?2 the time, then (scope, limit) pairs.
  * Every scope accepted: as many rows changed as scopes. */
 #define RESERVE_ROWS 4
-static const char SQL_RESERVE_ALL[] =
-    "INSERT INTO budgets (scope, limit_usd, reserved_usd, updated_at)"
+static const store_sql SQL_RESERVE_ALL = {{"INSERT INTO budgets (scope, limit_usd, reserved_usd, updated_at)"
     " SELECT column1, column2, ?1, ?2 FROM (VALUES (?3, ?4), (?5, ?6), (?7, ?8), (?9, ?10))"
     " WHERE column1 IS NOT NULL AND (column2 IS NULL OR ?1 <= column2 + 1e-9)"
     " ON CONFLICT (scope) DO UPDATE SET limit_usd = excluded.limit_usd,"
     " reserved_usd = budgets.reserved_usd + excluded.reserved_usd,"
     " updated_at = excluded.updated_at"
     " WHERE excluded.limit_usd IS NULL OR budgets.spent_usd + budgets.reserved_usd"
-    " + excluded.reserved_usd <= excluded.limit_usd + 1e-9";
+    " + excluded.reserved_usd <= excluded.limit_usd + 1e-9", NULL}};
 
-static const char SQL_HOLD[] =
-    "INSERT INTO budget_holds (id, scopes, amount, created_at, pid, host)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const store_sql SQL_HOLD = {{"INSERT INTO budget_holds (id, scopes, amount, created_at, pid, host)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", NULL}};
 
-static const char SQL_SHOW[] = "SELECT spent_usd, reserved_usd FROM budgets WHERE scope = ?1";
+static const store_sql SQL_SHOW = {{"SELECT spent_usd, reserved_usd FROM budgets WHERE scope = ?1", NULL}};
 
-static const char SQL_FIND[] = "SELECT scopes, amount FROM budget_holds WHERE id = ?1";
+static const store_sql SQL_FIND = {{"SELECT scopes, amount FROM budget_holds WHERE id = ?1", NULL}};
 
 /* Residues of float subtraction (1e-17) are not left behind as reservations. */
-static const char SQL_SETTLE[] =
-    "UPDATE budgets SET spent_usd = spent_usd + ?2,"
+static const store_sql SQL_SETTLE = {{"UPDATE budgets SET spent_usd = spent_usd + ?2,"
     " reserved_usd = CASE WHEN reserved_usd - ?3 > 1e-12 THEN reserved_usd - ?3 ELSE 0.0 END,"
-    " updated_at = ?4 WHERE scope = ?1";
+    " updated_at = ?4 WHERE scope = ?1", NULL}};
 
-static const char SQL_FORGET[] = "DELETE FROM budget_holds WHERE id = ?1";
+static const store_sql SQL_FORGET = {{"DELETE FROM budget_holds WHERE id = ?1", NULL}};
 
-static const char SQL_HOLDERS[] = "SELECT id, pid, host, created_at FROM budget_holds";
+static const store_sql SQL_HOLDERS = {{"SELECT id, pid, host, created_at FROM budget_holds", NULL}};
 
 /* The scope refused: say why with its numbers, read inside the transaction. */
-static void refuse(sq *q, const store_scope *sc, double amount, error_info *err)
+static void refuse(store_db *s, const store_scope *sc, double amount, error_info *err)
 {
-    double spent = 0, reserved = 0;
-    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_SHOW, SQL_SHOW, NULL);
-    if (st && sqlite3_bind_text(st, 1, sc->scope, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        spent = sqlite3_column_double(st, 0);
-        reserved = sqlite3_column_double(st, 1);
-    }
-    if (st) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    store_budget_refused(err, sc, spent, reserved, amount);
+    char *row[2] = {NULL, NULL};
+    op(s, &SQL_SHOW, "read a budget", 1, (store_val[]){sv_text(sc->scope)}, take_row, row, NULL,
+       NULL);
+    store_budget_refused(err, sc, row[0] ? strtod(row[0], NULL) : 0,
+                         row[1] ? strtod(row[1], NULL) : 0, amount);
+    free(row[0]);
+    free(row[1]);
 }
 
 /* The scopes joined by newlines, in buf when it fits, else malloc'd (*heap set). */
@@ -115,46 +127,41 @@ static char *join_scopes(const store_scope *scopes, size_t n, char *buf, size_t 
 /* Reserves in every scope with one statement, inside the open operation. Returns 1 when
  * every scope accepted, 0 when some refused (the operation must be undone), -1 when the
  * database failed (err filled). */
-static int reserve_all(sq *q, const store_scope *scopes, size_t n, const store_reservation *r,
-                       error_info *err)
+static int reserve_all(store_db *s, const store_scope *scopes, size_t n,
+                       const store_reservation *r, error_info *err)
 {
-    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_RESERVE_ALL, SQL_RESERVE_ALL, err);
-    if (!st)
-        return -1;
-    sq_binder b = {st, SQLITE_OK};
-    sqb_real(&b, 1, r->amount_usd);
-    sqb_real(&b, 2, r->created_at);
-    for (size_t i = 0; i < n; i++) {
-        sqb_text(&b, 3 + 2 * (int)i, scopes[i].scope);
-        sqb_real_or_null(&b, 4 + 2 * (int)i, scopes[i].limit_usd >= 0, scopes[i].limit_usd);
+    store_val v[2 + 2 * RESERVE_ROWS];
+    v[0] = sv_real(r->amount_usd);
+    v[1] = sv_real(r->created_at);
+    for (size_t i = 0; i < RESERVE_ROWS; i++) {
+        v[2 + 2 * i] = sv_text(i < n ? scopes[i].scope : NULL);
+        v[3 + 2 * i] = sv_real_or_null(i < n && scopes[i].limit_usd >= 0,
+                                       i < n ? scopes[i].limit_usd : 0);
     }
-    if (store_sqlite_exec(q, &b, "reserve budget in", err) != SQLITE_DONE)
+    long long changed = 0;
+    if (op(s, &SQL_RESERVE_ALL, "reserve budget", 2 + 2 * RESERVE_ROWS, v, NULL, NULL, &changed,
+           err) != 0)
         return -1;
-    return sqlite3_changes(q->db) == (int)n;
+    return changed == (long long)n;
 }
 
 /* Reserves scope by scope inside the open operation, stopping at the first that refuses.
  * Returns 1 when every scope accepted; 0 when scope *refused refused (err says why, the
  * operation must be undone); -1 when the database failed (err filled). */
-static int reserve_each(sq *q, const store_scope *scopes, size_t n, const store_reservation *r,
-                        int *refused, error_info *err)
+static int reserve_each(store_db *s, const store_scope *scopes, size_t n,
+                        const store_reservation *r, int *refused, error_info *err)
 {
-    sqlite3_stmt *up = store_sqlite_stmt(q, SL_BUDGET_RESERVE, SQL_RESERVE, err);
-    if (!up)
-        return -1;
     char what[160];
     for (size_t i = 0; i < n; i++) {
         const store_scope *sc = &scopes[i];
-        sq_binder b = {up, SQLITE_OK};
-        sqb_text(&b, 1, sc->scope);
-        sqb_real_or_null(&b, 2, sc->limit_usd >= 0, sc->limit_usd);
-        sqb_real(&b, 3, r->amount_usd);
-        sqb_real(&b, 4, r->created_at);
-        snprintf(what, sizeof what, "reserve budget in scope %.64s in", sc->scope);
-        if (store_sqlite_exec(q, &b, what, err) != SQLITE_DONE)
+        store_val v[] = {sv_text(sc->scope), sv_real_or_null(sc->limit_usd >= 0, sc->limit_usd),
+                         sv_real(r->amount_usd), sv_real(r->created_at)};
+        snprintf(what, sizeof what, "reserve budget in scope %.64s", sc->scope);
+        long long changed = 0;
+        if (op(s, &SQL_RESERVE, what, 4, v, NULL, NULL, &changed, err) != 0)
             return -1;
-        if (sqlite3_changes(q->db) == 0) {
-            refuse(q, sc, r->amount_usd, err);
+        if (changed == 0) {
+            refuse(s, sc, r->amount_usd, err);
             *refused = (int)i;
             return 0;
         }
@@ -166,9 +173,6 @@ int store_sqlite_budget_reserve(store_db *s, const store_scope *scopes, size_t n
                                 const store_reservation *r, int *refused, error_info *err)
 {
     sq *q = sq_of(s);
-    sqlite3_stmt *hold = store_sqlite_stmt(q, SL_BUDGET_HOLD, SQL_HOLD, err);
-    if (!hold)
-        return -1;
     char buf[512], *heap = NULL;
     const char *joined = join_scopes(scopes, n, buf, sizeof buf, &heap);
     if (!joined) {
@@ -179,7 +183,7 @@ int store_sqlite_budget_reserve(store_db *s, const store_scope *scopes, size_t n
         free(heap);
         return -1;
     }
-    int ok = n <= RESERVE_ROWS ? reserve_all(q, scopes, n, r, err) : 0;
+    int ok = n <= RESERVE_ROWS ? reserve_all(s, scopes, n, r, err) : 0;
     if (ok == 0 && n <= RESERVE_ROWS) {
         /* A scope refused: undo, and go over the scopes one by one in a new operation to
          * find which (by then another process may have settled enough for all to pass). */
@@ -191,7 +195,7 @@ int store_sqlite_budget_reserve(store_db *s, const store_scope *scopes, size_t n
     }
     int which = -1;
     if (ok == 0)
-        ok = reserve_each(q, scopes, n, r, &which, err);
+        ok = reserve_each(s, scopes, n, r, &which, err);
     int result = -1;
     if (ok < 0) {
         store_sqlite_tx_rollback(q, 1, err);
@@ -200,14 +204,9 @@ int store_sqlite_budget_reserve(store_db *s, const store_scope *scopes, size_t n
         if (refused)
             *refused = which;
     } else {
-        sq_binder b = {hold, SQLITE_OK};
-        sqb_text(&b, 1, r->id);
-        sqb_text(&b, 2, joined);
-        sqb_real(&b, 3, r->amount_usd);
-        sqb_real(&b, 4, r->created_at);
-        sqb_int(&b, 5, r->pid);
-        sqb_text(&b, 6, r->host);
-        if (store_sqlite_exec(q, &b, "record a budget reservation in", err) != SQLITE_DONE)
+        store_val v[] = {sv_text(r->id),         sv_text(joined), sv_real(r->amount_usd),
+                         sv_real(r->created_at), sv_int(r->pid),  sv_text(r->host)};
+        if (op(s, &SQL_HOLD, "record a budget reservation", 6, v, NULL, NULL, NULL, err) != 0)
             store_sqlite_tx_rollback(q, 1, err);
         else
             result = store_sqlite_tx_commit(q, "reserve budget in", err);
@@ -218,67 +217,32 @@ int store_sqlite_budget_reserve(store_db *s, const store_scope *scopes, size_t n
 
 /* Settles inside an open operation: reads the hold, moves its amount out of reserved and
  * actual_usd into spent in each of its scopes, forgets it. An unknown id does nothing.
- * Returns SQLITE_DONE or the failing code (err filled). */
-static int settle(sq *q, const char *id, double actual_usd, double now, error_info *err)
+ * Returns 0, or -1 with err filled. */
+static int settle(store_db *s, const char *id, double actual_usd, double now, error_info *err)
 {
-    sqlite3_stmt *find = store_sqlite_stmt(q, SL_BUDGET_FIND, SQL_FIND, err);
-    sqlite3_stmt *up = find ? store_sqlite_stmt(q, SL_BUDGET_SETTLE, SQL_SETTLE, err) : NULL;
-    sqlite3_stmt *del = up ? store_sqlite_stmt(q, SL_BUDGET_FORGET, SQL_FORGET, err) : NULL;
-    if (!del)
-        return SQLITE_ERROR;
     char what[160];
-    snprintf(what, sizeof what, "settle budget reservation %.64s in", id);
-
+    snprintf(what, sizeof what, "settle budget reservation %.64s", id);
     /* The scopes are copied out so the read is finished before the updates. */
-    char buf[512], *scopes = NULL;
-    double amount = 0;
-    int rc = sqlite3_bind_text(find, 1, id, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(find);
-    if (rc == SQLITE_ROW) {
-        const char *text = (const char *)sqlite3_column_text(find, 0);
-        size_t len = text ? strlen(text) + 1 : 0;
-        amount = sqlite3_column_double(find, 1);
-        scopes = len <= sizeof buf ? buf : malloc(len);
-        if (scopes && text)
-            memcpy(scopes, text, len);
-        rc = scopes && text ? SQLITE_DONE : SQLITE_NOMEM;
-    } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_NOTFOUND;
+    char *row[2] = {NULL, NULL};
+    int rc = op(s, &SQL_FIND, what, 1, (store_val[]){sv_text(id)}, take_row, row, NULL, err);
+    if (rc == 0 && row[0] && !row[1]) {
+        store_fail(err, "store: cannot %s in %s: out of memory", what, sq_of(s)->path);
+        rc = -1;
     }
-    sqlite3_reset(find);
-    sqlite3_clear_bindings(find);
-    if (rc == SQLITE_NOTFOUND)
-        return SQLITE_DONE;
-    if (rc != SQLITE_DONE) {
-        if (rc == SQLITE_NOMEM)
-            store_fail(err, "store: cannot %s %s: out of memory", what, q->path);
-        else
-            store_sqlite_fail(q, err, rc, "%s", what);
-        if (scopes != buf)
-            free(scopes);
-        return rc;
-    }
-
-    for (char *scope = scopes; rc == SQLITE_DONE && scope;) {
+    double amount = row[1] ? strtod(row[1], NULL) : 0;
+    for (char *scope = row[0]; rc == 0 && scope;) {
         char *nl = strchr(scope, '\n');
         if (nl)
             *nl = '\0';
-        sq_binder b = {up, SQLITE_OK};
-        sqb_text(&b, 1, scope);
-        sqb_real(&b, 2, actual_usd);
-        sqb_real(&b, 3, amount);
-        sqb_real(&b, 4, now);
-        rc = store_sqlite_exec(q, &b, what, err);
+        store_val v[] = {sv_text(scope), sv_real(actual_usd), sv_real(amount), sv_real(now)};
+        rc = op(s, &SQL_SETTLE, what, 4, v, NULL, NULL, NULL, err);
         scope = nl ? nl + 1 : NULL;
     }
-    if (scopes != buf)
-        free(scopes);
-    if (rc != SQLITE_DONE)
-        return rc;
-    sq_binder b = {del, SQLITE_OK};
-    sqb_text(&b, 1, id);
-    return store_sqlite_exec(q, &b, what, err);
+    if (rc == 0 && row[0])
+        rc = op(s, &SQL_FORGET, what, 1, (store_val[]){sv_text(id)}, NULL, NULL, NULL, err);
+    free(row[0]);
+    free(row[1]);
+    return rc;
 }
 
 int store_sqlite_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
@@ -287,7 +251,7 @@ int store_sqlite_budget_settle(store_db *s, const char *reservation_id, double a
     sq *q = sq_of(s);
     if (store_sqlite_tx_begin(q, "settle a budget reservation in", err) != 0)
         return -1;
-    if (settle(q, reservation_id, actual_usd, now, err) != SQLITE_DONE) {
+    if (settle(s, reservation_id, actual_usd, now, err) != 0) {
         store_sqlite_tx_rollback(q, 1, err);
         return -1;
     }
@@ -304,7 +268,11 @@ int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
          * savepoint of its own (a group commit writes many of these in one batch). */
         if (store_sqlite_refuse_in_aborted_batch(q, err) != 0)
             return -1;
-        int rc = reservation_id ? settle(q, reservation_id, actual_usd, clock_wall_s(), err) : SQLITE_DONE;
+        q->in_op = 1; /* the statements are the operation's, not writes of the batch */
+        int rc = reservation_id && settle(s, reservation_id, actual_usd, clock_wall_s(), err) != 0
+                     ? SQLITE_ERROR
+                     : SQLITE_DONE;
+        q->in_op = 0;
         if (rc == SQLITE_DONE)
             rc = store_sqlite_insert_interaction(q, it, err);
         if (rc != SQLITE_DONE) {
@@ -317,8 +285,9 @@ int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
     if (store_sqlite_tx_begin(q, "log an interaction in", err) != 0)
         return -1;
     /* Settle first: a failing insert (a duplicate id) then shows the rollback undoing it. */
-    int rc = reservation_id ? settle(q, reservation_id, actual_usd, clock_wall_s(), err)
-                            : SQLITE_DONE;
+    int rc = reservation_id && settle(s, reservation_id, actual_usd, clock_wall_s(), err) != 0
+                 ? SQLITE_ERROR
+                 : SQLITE_DONE;
     if (rc == SQLITE_DONE)
         rc = store_sqlite_insert_interaction(q, it, err);
     if (rc != SQLITE_DONE) {
@@ -359,34 +328,28 @@ static void idlist_free(idlist *l)
     free(l->v);
 }
 
-/* Collects the ids of reservations whose holder is gone. Returns 0, or -1 (err filled). */
-static int find_orphans(sq *q, double now, double max_age_s, const char *host, idlist *out,
-                        error_info *err)
+typedef struct orphans {
+    double now, max_age_s;
+    const char *host;
+    idlist ids;
+    int oom;
+} orphans;
+
+/* A hold (id, pid, host, created_at) whose holder is gone joins the list. */
+static int take_orphan(void *ud, int ncols, const char *const *names, const char *const *values,
+                       const char *types)
 {
-    sqlite3_stmt *st = store_sqlite_stmt(q, SL_BUDGET_HOLDERS, SQL_HOLDERS, err);
-    if (!st)
-        return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        int has_pid = sqlite3_column_type(st, 1) != SQLITE_NULL;
-        int64_t pid = sqlite3_column_int64(st, 1);
-        const char *h = (const char *)sqlite3_column_text(st, 2);
-        double created = sqlite3_column_double(st, 3);
-        int old = max_age_s > 0 && created < now - max_age_s;
-        int dead = has_pid && h && strcmp(h, host) == 0 && !store_pid_alive(pid);
-        if (id && (old || dead) && idlist_add(out, id) != 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
+    (void)ncols;
+    (void)names;
+    (void)types;
+    orphans *o = ud;
+    int old = o->max_age_s > 0 && values[3] && strtod(values[3], NULL) < o->now - o->max_age_s;
+    int dead = values[1] && values[2] && strcmp(values[2], o->host) == 0 &&
+               !store_pid_alive(strtoll(values[1], NULL, 10));
+    if (values[0] && (old || dead) && idlist_add(&o->ids, values[0]) != 0) {
+        o->oom = 1;
+        return 1;
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_NOMEM) {
-        store_fail(err, "store: cannot reap budget reservations in %s: out of memory", q->path);
-        return -1;
-    }
-    if (rc != SQLITE_DONE)
-        return store_sqlite_fail(q, err, rc, "reap budget reservations in");
     return 0;
 }
 
@@ -396,12 +359,17 @@ int store_sqlite_budget_reap(store_db *s, double now, double max_age_s, const ch
     sq *q = sq_of(s);
     if (store_sqlite_tx_begin(q, "reap budget reservations in", err) != 0)
         return -1;
-    idlist orphans = {0};
-    int failed = find_orphans(q, now, max_age_s, host, &orphans, err) != 0;
-    for (size_t i = 0; !failed && i < orphans.n; i++)
-        failed = settle(q, orphans.v[i], 0, now, err) != SQLITE_DONE;
-    size_t released = orphans.n;
-    idlist_free(&orphans);
+    orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
+    int failed = op(s, &SQL_HOLDERS, "reap budget reservations", 0, NULL, take_orphan, &o, NULL,
+                    err) != 0;
+    if (!failed && o.oom) {
+        store_fail(err, "store: cannot reap budget reservations in %s: out of memory", q->path);
+        failed = 1;
+    }
+    for (size_t i = 0; !failed && i < o.ids.n; i++)
+        failed = settle(s, o.ids.v[i], 0, now, err) != 0;
+    size_t released = o.ids.n;
+    idlist_free(&o.ids);
     if (failed) {
         store_sqlite_tx_rollback(q, 1, err);
         return -1;

@@ -138,10 +138,7 @@ int store_sqlite_begin(store_db *s, const char *what, error_info *err)
     sq *q = sq_of(s);
     char w[192];
     snprintf(w, sizeof w, "%s in", what);
-    if (store_sqlite_tx_begin(q, w, err) != 0)
-        return -1;
-    q->in_op = 1;
-    return 0;
+    return store_sqlite_tx_begin(q, w, err);
 }
 
 int store_sqlite_commit(store_db *s, const char *what, error_info *err)
@@ -149,15 +146,12 @@ int store_sqlite_commit(store_db *s, const char *what, error_info *err)
     sq *q = sq_of(s);
     char w[192];
     snprintf(w, sizeof w, "%s in", what);
-    q->in_op = 0;
     return store_sqlite_tx_commit(q, w, err);
 }
 
 void store_sqlite_rollback(store_db *s, int db_failed, error_info *err)
 {
-    sq *q = sq_of(s);
-    q->in_op = 0;
-    store_sqlite_tx_rollback(q, db_failed, err);
+    store_sqlite_tx_rollback(sq_of(s), db_failed, err);
 }
 
 /* store_changed(): PRAGMA data_version moves only when another connection commits, so

@@ -42,11 +42,13 @@ int store_sqlite_tx_begin(sq *q, const char *what, error_info *err)
         store_sqlite_abort_batch(q, err);
         return -1;
     }
+    q->in_op = 1; /* its statements are the operation's, not writes of the batch */
     return 0;
 }
 
 int store_sqlite_tx_commit(sq *q, const char *what, error_info *err)
 {
+    q->in_op = 0;
     if (q->in_batch) {
         sqlite3_stmt *st = store_sqlite_stmt(q, SL_RELEASE, SQL_RELEASE, err);
         int rc = st ? store_sqlite_step_done(st) : SQLITE_ERROR;
@@ -71,6 +73,7 @@ int store_sqlite_tx_commit(sq *q, const char *what, error_info *err)
 
 void store_sqlite_tx_rollback(sq *q, int db_failed, error_info *err)
 {
+    q->in_op = 0;
     if (q->in_batch) {
         if (db_failed) {
             store_sqlite_abort_batch(q, err);
@@ -88,28 +91,6 @@ void store_sqlite_tx_rollback(sq *q, int db_failed, error_info *err)
     /* SQLite may already have rolled back (SQLITE_FULL, SQLITE_IOERR). */
     if (!sqlite3_get_autocommit(q->db))
         store_sqlite_step_done(q->st[ST_ROLLBACK]);
-}
-
-/* ---- single statements ---- */
-
-/* A bind failed: the statement must not keep half its values (or pointers to the caller's
- * strings) for its next use. */
-static int bind_failed(sq *q, sq_binder *b, const char *what, error_info *err)
-{
-    store_sqlite_fail(q, err, b->rc, "%s", what);
-    sqlite3_reset(b->st);
-    sqlite3_clear_bindings(b->st);
-    return b->rc;
-}
-
-int store_sqlite_exec(sq *q, sq_binder *b, const char *what, error_info *err)
-{
-    if (b->rc != SQLITE_OK)
-        return bind_failed(q, b, what, err);
-    int rc = store_sqlite_step_done(b->st);
-    if (rc != SQLITE_DONE)
-        store_sqlite_fail(q, err, rc, "%s", what);
-    return rc;
 }
 
 char store_sqlite_row_type(int column_type)

@@ -45,7 +45,7 @@ static void test_reserve_settle(void)
     CHECK_INT(refused, -1);
     CHECK(strlen(r1) > 0 && strlen(r1) < STORE_RESERVATION_ID_SIZE);
     /* Reals as SQLite writes them, on both: the CLI shows a number with a '.' as money
-     * (cli/table.c), so "10" would read as a count (store_pg_query.c says why). */
+     * (cli/table.c), so "10" would read as a count (pg_each_row in store_pg_conn.c says why). */
     CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.0|0.25|9.75\n"
                              "month:2026-11|NULL|0.0|0.25|NULL\n"
                              "session:s1|1.0|0.0|0.25|0.75\n");
