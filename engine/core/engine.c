@@ -595,7 +595,9 @@ int engine_poll(nyx_engine *e, int timeout_ms)
 {
     if (!e->started && engine_start(e) != 0)
         return NYX_ECONFIG;
-    /* A host's frame (timeout 0) gets a bounded turn: what is left goes on at the next. */
+    /* A host's frame (timeout 0) gets a bounded turn: what is left goes on at the next. Lua's
+     * collector runs in the time frames leave, by itself in other turns (core/collector.c). */
+    collector_turn(&e->script.gc, timeout_ms == 0);
     if (loop_poll_budget(e->loop, engine_poll_wait(e, timeout_ms), timeout_ms == 0 ? NYX_FRAME_BUDGET_US : 0) != 0) {
         engine_set_error(e, "the network layer failed");
         return NYX_EIO;

@@ -32,9 +32,17 @@ void engine_host_attach(nyx_engine *e, void *state, void (*close)(nyx_engine *e)
 
 void engine_host_detach(nyx_engine *e)
 {
+    loop_set_idle(e->loop, NULL, NULL);
+    collector_detach(&e->script.gc);
     e->script.host = NULL;
     e->script.host_close = NULL;
     e->script.emit = NULL;
+}
+
+void engine_host_collector(nyx_engine *e, collector_fn fn, void *state)
+{
+    collector_attach(&e->script.gc, fn, state);
+    loop_set_idle(e->loop, collector_idle, &e->script.gc);
 }
 
 const char *engine_lua_path(const nyx_engine *e) { return e->script.lua_path; }

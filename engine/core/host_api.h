@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "cache/stats.h"
+#include "collector.h"
 #include "config.h"
 #include "loop.h"
 
@@ -117,6 +118,9 @@ void engine_counters_read(nyx_engine *e, engine_counters *out);
 void *engine_host(nyx_engine *e);
 void engine_host_attach(nyx_engine *e, void *state, void (*close)(nyx_engine *e));
 void engine_host_detach(nyx_engine *e);
+/* The host's collector, reached through fn over state: the engine paces it (core/collector.h)
+ * from here until engine_host_detach. */
+void engine_host_collector(nyx_engine *e, collector_fn fn, void *state);
 const char *engine_lua_path(const nyx_engine *e);
 /* The i-th variable given with nyx_set "var.NAME" (NULL past the last), and its value. */
 const char *engine_var_at(const nyx_engine *e, size_t i, const char **value);

@@ -610,7 +610,8 @@ static void run_watch(event_loop *loop, int fd)
 }
 
 /* The time a budgeted turn leaves goes to its idle work, so that work (the collector's) is
- * done in small pieces between frames' other work rather than in one piece inside it. */
+ * done in small pieces between frames' other work rather than in one piece inside it; its
+ * first piece runs in every budgeted turn, so frames that leave no time still make progress. */
 static void run_idle(event_loop *loop)
 {
     if (!loop->idle || loop->deadline_us <= 0)
@@ -618,7 +619,7 @@ static void run_idle(event_loop *loop)
     int64_t until = clock_now_us() + LOOP_IDLE_US;
     if (until > loop->deadline_us)
         until = loop->deadline_us;
-    while (clock_now_us() < until && loop->idle(loop->idle_ud))
+    while (loop->idle(loop->idle_ud) && clock_now_us() < until)
         ;
 }
 

@@ -60,8 +60,9 @@ int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us);
  * in pieces stops there and defers the rest. It asks after each piece it has done, so it makes
  * progress; the budget counts from the turn's start even when that work is the turn's first. */
 int loop_turn_over(const event_loop *loop);
-/* Work a host's frame does with the time its budget leaves (the script host's collector):
- * at the end of a budgeted turn fn runs again and again while that time lasts, for at most
+/* Work a host's frame does at its end (the script host's collector): at the end of a budgeted
+ * turn fn runs once even when the budget is spent (work that must not wait for spare time,
+ * kept small by fn), then again and again while the time the budget leaves lasts, for at most
  * LOOP_IDLE_US of it, until it returns 0 (nothing more to do now). Turns without a budget do
  * not run it. fn NULL: none. */
 #define LOOP_IDLE_US 100

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "collector.h"
 #include "host_api.h"
 #include "loop.h"
 
@@ -21,6 +22,7 @@ typedef void (*engine_emit_fn)(nyx_engine *e, const char *event, const engine_fi
 typedef struct script_host {
     void *host; /* the Lua state, NULL until a script is loaded */
     void (*host_close)(nyx_engine *e);
+    collector_pace gc; /* its collector's pace in frames and out of them */
     int tasks_alive;
     int script_failed; /* a main task failed: the next nyx_poll returns NYX_ESCRIPT */
     int in_callback;   /* a Lua callback runs inside a network callback: no waiting */

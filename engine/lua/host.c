@@ -10,7 +10,6 @@
 static void host_close(nyx_engine *e)
 {
     lua_State *L = engine_host(e);
-    loop_set_idle(engine_loop(e), NULL, NULL);
     engine_host_detach(e);
     if (L)
         lua_close(L);
@@ -77,46 +76,23 @@ static void install_print(lua_State *L)
     lua_setglobal(L, "print");
 }
 
-/* The collector's pace for a host's frames. Lua's incremental collector pays for each
- * allocation with work in proportion, inside whatever allocates: a task that allocates
- * tens of KB in its resume also sweeps thousands of objects there, hundreds of microseconds
- * in one frame. So the steps are small (STEP_LOG2 bytes of allocation each, not 8 KB), and
- * a frame's spare time (loop_set_idle) takes the cycle forward in steps before the
- * allocations would: a cycle starts there once the heap has grown by half since the last
- * one ended (the collector's own would at twice, its default pause) and goes on frame by
- * frame until it ends. The collector still runs by itself as before, so memory stays
- * bounded when frames have no time to spare, and nyx_run (no frames) is unchanged. */
-#define STEP_LOG2 10
-
-typedef struct gc_pace {
-    lua_State *L;
-    int settled_kb; /* the heap when the last cycle ended */
-    int cycling;    /* a cycle started here is under way */
-} gc_pace;
-
-static int gc_idle(void *ud)
+/* The engine's way to the collector (core/collector.h says when it does what). */
+static int host_gc(void *state, collector_op op, int arg)
 {
-    gc_pace *p = ud;
-    if (!p->cycling) {
-        if (lua_gc(p->L, LUA_GCCOUNT) < p->settled_kb + p->settled_kb / 2)
-            return 0;
-        p->cycling = 1;
+    lua_State *L = state;
+    switch (op) {
+    case COLLECTOR_COUNT_KB:
+        return lua_gc(L, LUA_GCCOUNT);
+    case COLLECTOR_STEP:
+        return lua_gc(L, LUA_GCSTEP, 0);
+    case COLLECTOR_STOP:
+        return lua_gc(L, LUA_GCSTOP);
+    case COLLECTOR_RESTART:
+        return lua_gc(L, LUA_GCRESTART);
+    case COLLECTOR_STEP_SIZE:
+        return lua_gc(L, LUA_GCINC, 0, 0, arg);
     }
-    if (!lua_gc(p->L, LUA_GCSTEP, 0))
-        return 1;
-    p->cycling = 0;
-    p->settled_kb = lua_gc(p->L, LUA_GCCOUNT);
     return 0;
-}
-
-/* Kept as a userdata in the registry: it lives as long as the state. */
-static void pace_collector(lua_State *L, nyx_engine *e)
-{
-    gc_pace *p = lua_newuserdatauv(L, sizeof *p, 0);
-    *p = (gc_pace){L, lua_gc(L, LUA_GCCOUNT), 0};
-    luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_gc(L, LUA_GCINC, 0, 0, STEP_LOG2);
-    loop_set_idle(engine_loop(e), gc_idle, p);
 }
 
 static lua_State *host_state(nyx_engine *e)
@@ -128,7 +104,7 @@ static lua_State *host_state(nyx_engine *e)
     if (!L)
         return NULL;
     luaL_openlibs(L);
-    pace_collector(L, e);
+    engine_host_collector(e, host_gc, L);
     lnyx_bind_engine(L, e);
     install_print(L);
     set_search_path(L, e);

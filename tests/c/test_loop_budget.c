@@ -100,13 +100,15 @@ int main(void)
     left = 1;
     CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
     CHECK_INT(idle_runs, 1);
-    /* None once the turn's own work spent the budget, none without a budget. */
+    /* One piece once the turn's own work spent the budget, none without a budget. */
     idle_runs = 0;
     left = 1000;
     ran = 0;
     CHECK_INT(loop_defer(loop, slow, NULL), 0);
     CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
-    CHECK_INT(ran, 1);
+    CHECK_INT(idle_runs, 1);
+    CHECK_INT(ran, 2); /* the deferred piece, and the idle piece's own */
+    idle_runs = 0;
     CHECK_INT(loop_poll(loop, 0), 0);
     CHECK_INT(idle_runs, 0);
     loop_set_idle(loop, NULL, NULL);

@@ -1,0 +1,95 @@
+/* The script host's collector in a host's frames. Lua's incremental collector pays for
+ * allocations with work inside whatever allocates, and charges sweeping next to nothing: a
+ * few hundred bytes allocated in one task's resume could pay for sweeping the whole heap,
+ * a millisecond of one frame. In frames it is therefore stopped, and each frame's spare
+ * time takes its cycles forward in steps of tens of microseconds; a cycle starts there once
+ * the heap has grown by half since the last one ended (Lua's own would at twice). Should
+ * frames leave no spare time, memory must still be bounded: past twice the heap after the
+ * last cycle the collector runs by itself again, until the heap is back under one and a
+ * half times or a step ends a cycle. Turns without a budget (nyx_run) collect as Lua does. */
+#include "collector.h"
+
+#include <stddef.h>
+
+/* Steps of 2^STEP_LOG2 bytes of allocation: about 400 objects swept, some tens of
+ * microseconds, in frames; 1 KB otherwise (the size before frames paced it). */
+#define FRAME_STEP_LOG2 5
+#define AUTOMATIC_STEP_LOG2 10
+
+void collector_attach(collector_pace *p, collector_fn fn, void *state)
+{
+    *p = (collector_pace){fn, state, COLLECTOR_AUTOMATIC, 0, 0, 0};
+    fn(state, COLLECTOR_STEP_SIZE, AUTOMATIC_STEP_LOG2);
+    p->settled_kb = fn(state, COLLECTOR_COUNT_KB, 0);
+}
+
+void collector_detach(collector_pace *p) { *p = (collector_pace){NULL, NULL, COLLECTOR_AUTOMATIC, 0, 0, 0}; }
+
+static int count_kb(const collector_pace *p) { return p->fn(p->state, COLLECTOR_COUNT_KB, 0); }
+
+static void stop(collector_pace *p)
+{
+    p->fn(p->state, COLLECTOR_STOP, 0);
+    p->mode = COLLECTOR_FRAMES;
+}
+
+void collector_turn(collector_pace *p, int budgeted)
+{
+    if (!p->fn)
+        return;
+    if (!budgeted) {
+        if (p->mode != COLLECTOR_AUTOMATIC) {
+            p->fn(p->state, COLLECTOR_STEP_SIZE, AUTOMATIC_STEP_LOG2);
+            p->fn(p->state, COLLECTOR_RESTART, 0);
+            p->mode = COLLECTOR_AUTOMATIC;
+        }
+        return;
+    }
+    int kb = count_kb(p);
+    switch (p->mode) {
+    case COLLECTOR_AUTOMATIC:
+        /* Where the cycle it was in stands is unknown: the steps take it (or a new one) to
+         * its end, which gives the heap to measure growth from. */
+        p->fn(p->state, COLLECTOR_STEP_SIZE, FRAME_STEP_LOG2);
+        stop(p);
+        p->settled_kb = kb;
+        p->cycling = 1;
+        break;
+    case COLLECTOR_FRAMES:
+        if (kb > 2 * p->settled_kb) {
+            p->fn(p->state, COLLECTOR_RESTART, 0);
+            p->mode = COLLECTOR_VALVE;
+        }
+        break;
+    case COLLECTOR_VALVE:
+        if (kb <= p->settled_kb + p->settled_kb / 2) {
+            stop(p);
+            p->cycling = 1; /* what it left of its cycle */
+        }
+        break;
+    }
+    /* Frames that leave no time must still see a cycle end before the heap doubles. */
+    p->owed = kb > p->settled_kb + p->settled_kb * 3 / 4 ? 2 : 1;
+}
+
+int collector_idle(void *pace)
+{
+    collector_pace *p = pace;
+    if (!p->fn || p->mode == COLLECTOR_AUTOMATIC)
+        return 0;
+    int steps = p->owed > 1 ? p->owed : 1;
+    p->owed = 0;
+    if (!p->cycling) {
+        if (count_kb(p) < p->settled_kb + p->settled_kb / 2)
+            return 0;
+        p->cycling = 1;
+    }
+    while (!p->fn(p->state, COLLECTOR_STEP, 0))
+        if (--steps == 0)
+            return 1;
+    p->cycling = 0;
+    p->settled_kb = count_kb(p);
+    if (p->mode == COLLECTOR_VALVE)
+        stop(p);
+    return 0;
+}
