@@ -2,6 +2,7 @@
 /* nyx config list | get KEY | set KEY VALUE | unset KEY: operator settings in the database
  * (system_config), shown with where each value in force comes from. */
 #include "cli.h"
+#include "table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,15 +40,6 @@ static int add_row(void *ud, int ncols, const char *const *names, const char *co
     for (int c = 0; c < 3; c++)
         r->cell[r->n][c] = values[c] ? strdup(values[c]) : NULL;
     r->n++;
-    return 0;
-}
-
-static int print_json(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    (void)ud;
-    (void)ncols;
-    (void)names;
-    printf("%s\n", values[0]);
     return 0;
 }
 
@@ -105,7 +97,7 @@ int cli_config(int argc, char **argv)
     if (strcmp(verb, "list") == 0) {
         rows r = {0};
         const char *opts[] = {"format=json", NULL};
-        rc = nyx_query(e, "config", json ? opts : NULL, json ? print_json : add_row, &r);
+        rc = nyx_query(e, "config", json ? opts : NULL, json ? cli_print_json : add_row, &r);
         if (rc == NYX_OK && !json)
             print_rows(&r);
         for (int i = 0; i < r.n; i++)

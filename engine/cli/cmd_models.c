@@ -5,15 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int print_json(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    (void)ud;
-    (void)ncols;
-    (void)names;
-    printf("%s\n", values[0]);
-    return 0;
-}
-
 int cli_models(int argc, char **argv)
 {
     const char *db = NULL, *name = NULL;
@@ -54,7 +45,7 @@ int cli_models(int argc, char **argv)
     if (!json && !name)
         printf("model table dated %s (USD per million tokens; NYX_MODELS adds or corrects rows)\n",
                date ? date : "(no date)");
-    int rc = nyx_query(e, "models", opts, json ? print_json : cli_table_add, json ? NULL : &t);
+    int rc = nyx_query(e, "models", opts, json ? cli_print_json : cli_table_add, json ? NULL : &t);
     if (rc != NYX_OK) {
         fprintf(stderr, "nyx models: %s\n", nyx_errmsg(e));
         status = rc == NYX_EINVAL ? 2 : 1;

@@ -88,15 +88,6 @@ static const char *const stats_columns[] = {"group",      "calls",       "errors
                                             "input",      "output",      "cache_read", "cache_write",
                                             "cost_usd",   "saved_usd",   NULL};
 
-static int print_json(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    (void)ud;
-    (void)ncols;
-    (void)names;
-    printf("%s\n", values[0]);
-    return 0;
-}
-
 /* Under a node, one line per call its tool loops made (its own calls, not its children's). */
 static void print_iterations(const cli_table *its, const char *node, int depth)
 {
@@ -251,7 +242,7 @@ static int query(const command *cmd, int argc, char **argv)
         status = 1;
     cli_table t = {0};
     if (status == 0) {
-        int rc = nyx_query(e, kind, opts, json ? print_json : cli_table_add, json ? NULL : &t);
+        int rc = nyx_query(e, kind, opts, json ? cli_print_json : cli_table_add, json ? NULL : &t);
         if (rc != NYX_OK) {
             fprintf(stderr, "nyx %s: %s\n", kind, nyx_errmsg(e));
             status = rc == NYX_EINVAL ? 2 : 1;

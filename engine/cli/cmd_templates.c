@@ -30,15 +30,6 @@ static void render_help(FILE *out)
             "example: nyx render council_persona --var name=CFO --var \"focus=cash and payback\"\n");
 }
 
-static int print_json(void *ud, int ncols, const char *const *names, const char *const *values)
-{
-    (void)ud;
-    (void)ncols;
-    (void)names;
-    printf("%s\n", values[0]);
-    return 0;
-}
-
 static int parse_version(const char *s, int *v)
 {
     char *end = NULL;
@@ -61,7 +52,7 @@ static int query(nyx_engine *e, const char *kind, const char *name, int json)
     if (json)
         opts[n++] = "format=json";
     cli_table t = {0};
-    int rc = nyx_query(e, kind, opts, json ? print_json : cli_table_add, json ? NULL : &t);
+    int rc = nyx_query(e, kind, opts, json ? cli_print_json : cli_table_add, json ? NULL : &t);
     if (rc == NYX_OK && !json)
         cli_table_print(&t, stdout);
     cli_table_free(&t);

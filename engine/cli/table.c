@@ -4,6 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+int cli_print_json(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    (void)ud;
+    (void)ncols;
+    (void)names;
+    printf("%s\n", values[0]);
+    return 0;
+}
+
 int cli_table_add(void *ud, int ncols, const char *const *names, const char *const *values)
 {
     cli_table *t = ud;

@@ -13,6 +13,8 @@ typedef struct cli_table {
 
 /* An nyx_row_fn that appends to the cli_table passed as ud. */
 int cli_table_add(void *ud, int ncols, const char *const *names, const char *const *values);
+/* An nyx_row_fn for --json: prints each row's one column (a JSON object) as a line. */
+int cli_print_json(void *ud, int ncols, const char *const *names, const char *const *values);
 const char *cli_table_cell(const cli_table *t, size_t row, int col);
 int cli_table_col(const cli_table *t, const char *name);
 void cli_table_print(const cli_table *t, FILE *out);

@@ -62,16 +62,23 @@ void engine_set_log(nyx_engine *e, void (*fn)(void *, int, const char *), void *
     e->log_ud = ud;
 }
 
-void engine_log(nyx_engine *e, int level, const char *fmt, ...)
+static void log_v(nyx_engine *e, int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void log_v(nyx_engine *e, int level, const char *fmt, va_list ap)
 {
     if (!e->log_fn)
         return;
     char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    e->log_fn(e->log_ud, level, msg);
+}
+
+void engine_log(nyx_engine *e, int level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_v(e, level, fmt, ap);
     va_end(ap);
-    e->log_fn(e->log_ud, level, msg);
 }
 
 void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)
@@ -86,14 +93,10 @@ void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)
     if (!(w[e->nwarned] = strdup(key)))
         return;
     e->nwarned++;
-    if (!e->log_fn)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_v(e, NYX_LOG_WARN, fmt, ap);
     va_end(ap);
-    e->log_fn(e->log_ud, NYX_LOG_WARN, msg);
 }
 
 void engine_new_id(nyx_engine *e, char *out, size_t size)

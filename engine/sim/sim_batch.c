@@ -63,21 +63,6 @@ void sim_batches_free(sim_batches *bs)
     free(bs);
 }
 
-/* cJSON prints with its own allocator (a host may hook it): bodies are plain malloc. */
-static char *print_and_delete(cJSON *o)
-{
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!s)
-        return NULL;
-    size_t n = strlen(s);
-    char *copy = malloc(n + 1);
-    if (copy)
-        memcpy(copy, s, n + 1);
-    cJSON_free(s);
-    return copy;
-}
-
 static int fail(int status, const char *type, const char *message, char **out)
 {
     *out = sim_json_error(type, message, "req_sim_batch");
@@ -104,7 +89,7 @@ static char *error_object(const char *type, const char *message)
         cJSON_Delete(inner);
         return NULL;
     }
-    return print_and_delete(o);
+    return sim_json_print(o);
 }
 
 /* One request, as POST /v1/messages would answer it, without its latency or rate limits (a
@@ -229,7 +214,7 @@ static cJSON *batch_json(const sim_server *s, const batch *b)
 
 static int answer_batch(const sim_server *s, const batch *b, char **out)
 {
-    *out = print_and_delete(batch_json(s, b));
+    *out = sim_json_print(batch_json(s, b));
     return 200;
 }
 
@@ -281,7 +266,7 @@ static int read_requests(const cJSON *list, batch *b, char *why, size_t whylen)
         }
         b->n++;
         if (!(b->reqs[i].custom_id = strdup(cid->valuestring)) ||
-            !(b->reqs[i].params = print_and_delete(cJSON_Duplicate(params, 1))))
+            !(b->reqs[i].params = sim_json_print(cJSON_Duplicate(params, 1))))
             return -2;
     }
     breq *sorted = malloc((size_t)n * sizeof *sorted);
@@ -398,7 +383,7 @@ int sim_batch_results(sim_server *s, const char *id, int64_t now_us, char **out)
             result = NULL;
         cJSON_Delete(payload);
         cJSON_Delete(result);
-        char *one = ok ? print_and_delete(line) : (cJSON_Delete(line), NULL);
+        char *one = ok ? sim_json_print(line) : (cJSON_Delete(line), NULL);
         size_t n = one ? strlen(one) : 0;
         if (!one || len + n + 2 > cap) {
             while (one && len + n + 2 > cap)
@@ -436,7 +421,7 @@ int sim_batch_cancel(sim_server *s, const char *id, int64_t now_us, double wall_
         b->cancel_wall = wall_s;
     }
     /* The API answers "canceling" and ends the batch shortly after: here at the next look. */
-    char *first = print_and_delete(batch_json(s, b));
+    char *first = sim_json_print(batch_json(s, b));
     if (advance(s, b, now_us)) {
         free(first);
         return fail(500, "api_error", "out of memory", out);
@@ -459,7 +444,7 @@ int sim_batch_remove(sim_server *s, const char *id, int64_t now_us, char **out)
         cJSON_Delete(o);
         return fail(500, "api_error", "out of memory", out);
     }
-    *out = print_and_delete(o);
+    *out = sim_json_print(o);
     return 200;
 }
 
@@ -506,6 +491,6 @@ int sim_batch_list(sim_server *s, int limit, const char *after_id, int64_t now_u
         cJSON_Delete(o);
         return fail(500, "api_error", "out of memory", out);
     }
-    *out = print_and_delete(o);
+    *out = sim_json_print(o);
     return 200;
 }

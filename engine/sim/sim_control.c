@@ -12,18 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *copy_out(char *cjson_text)
-{
-    if (!cjson_text)
-        return NULL;
-    size_t n = strlen(cjson_text);
-    char *copy = malloc(n + 1);
-    if (copy)
-        memcpy(copy, cjson_text, n + 1);
-    cJSON_free(cjson_text);
-    return copy;
-}
-
 static int error_out(int status, const char *type, const char *message, char **out)
 {
     *out = sim_json_error(type, message, NULL);
@@ -45,9 +33,7 @@ static char *config_json(const sim_server *s)
              cJSON_AddNumberToObject(o, "cache_entries", (double)sim_cache_size(s->cache)) &&
              cJSON_AddNumberToObject(o, "faults", (double)sim_faults_count(s->faults)) &&
              cJSON_AddNumberToObject(o, "port", s->port);
-    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    return copy_out(text);
+    return ok ? sim_json_print(o) : (cJSON_Delete(o), NULL);
 }
 
 static const char *const config_keys[] = {"ttft_ms", "token_ms", "rpm", "itpm", "otpm",
@@ -106,9 +92,7 @@ static char *ok_json(const char *key, double value)
     cJSON *o = cJSON_CreateObject();
     int ok = o && cJSON_AddTrueToObject(o, "ok") &&
              (!key || cJSON_AddNumberToObject(o, key, value));
-    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    return copy_out(text);
+    return ok ? sim_json_print(o) : (cJSON_Delete(o), NULL);
 }
 
 int sim_control(sim_server *s, const char *method, const char *url, const char *query_since,

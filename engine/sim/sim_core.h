@@ -154,6 +154,9 @@ void sim_reply_free(sim_reply *rep);
 char *sim_json_error(const char *type, const char *message, const char *request_id);
 char *sim_json_message(const char *id, const char *model, const sim_reply *rep,
                        const sim_usage *u);
+/* Prints o as JSON into plain malloc (cJSON's allocator may be hooked by the host) and deletes
+ * o (NULL: nothing); NULL when o is NULL or out of memory. */
+char *sim_json_print(struct cJSON *o);
 /* The "usage" object of a response, as cJSON (declared opaque here). */
 struct cJSON *sim_usage_json(const sim_usage *u, int64_t output_tokens);
 

@@ -139,7 +139,7 @@ void sim_reply_free(sim_reply *rep)
 /* ---- JSON ---- */
 
 /* Prints into a malloc'd copy: cJSON's allocator may be hooked by the host. */
-static char *print_and_delete(cJSON *o)
+char *sim_json_print(cJSON *o)
 {
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
@@ -169,7 +169,7 @@ char *sim_json_error(const char *type, const char *message, const char *request_
         cJSON_Delete(o);
         return NULL;
     }
-    return print_and_delete(o);
+    return sim_json_print(o);
 }
 
 cJSON *sim_usage_json(const sim_usage *u, int64_t output_tokens)
@@ -257,5 +257,5 @@ char *sim_json_message(const char *id, const char *model, const sim_reply *rep,
         cJSON_Delete(o);
         return NULL;
     }
-    return print_and_delete(o);
+    return sim_json_print(o);
 }

@@ -35,18 +35,8 @@ static int fail(error_info *err, int status, const char *type, const char *fmt, 
     return -1;
 }
 
-static int bad(error_info *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int bad(error_info *err, const char *fmt, ...)
-{
-    char buf[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    error_set(err, "invalid_request_error", 400, "%s", buf);
-    return -1;
-}
+/* What the API answers a request it cannot read. */
+#define bad(err, ...) fail(err, 400, "invalid_request_error", __VA_ARGS__)
 
 static int oom(error_info *err) { return fail(err, 500, "api_error", "%s", "out of memory"); }
 

@@ -327,18 +327,10 @@ static int thinking_block(const sim_req *r, sim_reply *rep)
 static int json_answer(const sim_req *r, sim_reply *rep)
 {
     cJSON *v = value_for(r->output_schema, r->topic ? r->topic : "nyx", 0);
-    char *s = v ? cJSON_PrintUnformatted(v) : NULL;
-    cJSON_Delete(v);
-    if (!s)
+    char *text = sim_json_print(v);
+    if (!text)
         return -1;
-    size_t len = strlen(s);
-    char *text = malloc(len + 1);
-    if (!text) {
-        cJSON_free(s);
-        return -1;
-    }
-    memcpy(text, s, len + 1);
-    cJSON_free(s);
+    size_t len = strlen(text);
     free(rep->text);
     free(rep->stop_sequence);
     rep->stop_sequence = NULL;

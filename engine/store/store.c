@@ -437,36 +437,55 @@ static int check_filter(const store_filter *f, error_info *err)
     return 0;
 }
 
-int store_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
-                      error_info *err)
+typedef int (*filter_read_fn)(store_db *, const store_filter *, store_row_fn, void *,
+                              error_info *);
+typedef int (*session_read_fn)(store_db *, const char *, store_row_fn, void *, error_info *);
+
+/* Stats and the log match stored (scrubbed) names, so the filter's names are scrubbed the same
+   way before the backend reads. */
+static int query_scrubbed(store_db *s, const store_filter *f, filter_read_fn read,
+                          const char *no_store, store_row_fn fn, void *ud, error_info *err)
 {
     if (!s || !fn)
-        return invalid(err, "cannot query stats: no store or no row callback");
+        return invalid(err, no_store);
     if (check_filter(f, err) != 0)
         return -1;
     store_scrubbed sc = {0};
     store_filter clean;
     if (store_scrub_filter(s, &sc, f, &clean, err) != 0)
         return -1;
-    int rc = store_read_stats(s, f ? &clean : NULL, fn, ud, err);
+    int rc = read(s, f ? &clean : NULL, fn, ud, err);
     store_scrub_free(&sc);
     return rc;
+}
+
+/* Thoughts and iterations are read by one session's stored (scrubbed) name. */
+static int query_session(store_db *s, const char *session, session_read_fn read,
+                         const char *no_store, store_row_fn fn, void *ud, error_info *err)
+{
+    if (!s || !fn)
+        return invalid(err, no_store);
+    store_scrubbed sc = {0};
+    session = store_scrub(s, &sc, session, 1);
+    if (store_scrub_failed(&sc, err) != 0)
+        return -1;
+    int rc = read(s, session, fn, ud, err);
+    store_scrub_free(&sc);
+    return rc;
+}
+
+int store_query_stats(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                      error_info *err)
+{
+    return query_scrubbed(s, f, store_read_stats,
+                          "cannot query stats: no store or no row callback", fn, ud, err);
 }
 
 int store_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
                     error_info *err)
 {
-    if (!s || !fn)
-        return invalid(err, "cannot query the log: no store or no row callback");
-    if (check_filter(f, err) != 0)
-        return -1;
-    store_scrubbed sc = {0};
-    store_filter clean;
-    if (store_scrub_filter(s, &sc, f, &clean, err) != 0)
-        return -1;
-    int rc = store_read_log(s, f ? &clean : NULL, fn, ud, err);
-    store_scrub_free(&sc);
-    return rc;
+    return query_scrubbed(s, f, store_read_log,
+                          "cannot query the log: no store or no row callback", fn, ud, err);
 }
 
 int store_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
@@ -482,29 +501,15 @@ int store_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void 
 int store_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,
                          error_info *err)
 {
-    if (!s || !fn)
-        return invalid(err, "cannot query thoughts: no store or no row callback");
-    store_scrubbed sc = {0};
-    session = store_scrub(s, &sc, session, 1);
-    if (store_scrub_failed(&sc, err) != 0)
-        return -1;
-    int rc = store_read_thoughts(s, session, fn, ud, err);
-    store_scrub_free(&sc);
-    return rc;
+    return query_session(s, session, store_read_thoughts,
+                         "cannot query thoughts: no store or no row callback", fn, ud, err);
 }
 
 int store_query_iterations(store_db *s, const char *session, store_row_fn fn, void *ud,
                            error_info *err)
 {
-    if (!s || !fn)
-        return invalid(err, "cannot query iterations: no store or no row callback");
-    store_scrubbed sc = {0};
-    session = store_scrub(s, &sc, session, 1);
-    if (store_scrub_failed(&sc, err) != 0)
-        return -1;
-    int rc = store_read_iterations(s, session, fn, ud, err);
-    store_scrub_free(&sc);
-    return rc;
+    return query_session(s, session, store_read_iterations,
+                         "cannot query iterations: no store or no row callback", fn, ud, err);
 }
 
 /* ---- in a loop ---- */
