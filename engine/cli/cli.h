@@ -36,6 +36,9 @@ nyx_engine *cli_open(const char *db);
 /* Whether a --var value is k=v with a non-empty k; when not, says so on stderr as command
  * ("nyx ask") and returns 0: one rule for every command that takes --var. */
 int cli_var_ok(const char *command, const char *kv);
+/* Sets each --var k=v as the setting var.k, in order: 0, 1 when one is not k=v (said on stderr
+ * by cli_var_ok), -1 when nyx_set refused one (nyx_errmsg(e) says why). */
+int cli_set_vars(nyx_engine *e, const char *command, const char *const *vars, int n);
 
 /* Running Lua to its end (drive.c). cli_catch_signals: SIGINT and SIGTERM set cli_interrupted
  * (the signal) instead of ending the process. cli_drive: turns the loop for what nyx_load_*

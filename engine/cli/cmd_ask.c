@@ -87,15 +87,9 @@ int cli_ask(int argc, char **argv)
         free(vars);
         return 1;
     }
-    int rc = NYX_OK;
-    for (int i = 0; rc == NYX_OK && i < nvars; i++) {
-        const char *eq = strchr(vars[i], '=');
-        char key[256];
-        snprintf(key, sizeof key, "var.%.*s", (int)(eq - vars[i]), vars[i]);
-        rc = nyx_set(e, key, eq + 1);
-    }
+    int rc = cli_set_vars(e, "nyx ask", vars, nvars);
     free(vars);
-    if (rc != NYX_OK) {
+    if (rc != 0) {
         fprintf(stderr, "nyx ask: %s\n", nyx_errmsg(e));
         nyx_close(e);
         return 2;

@@ -38,7 +38,7 @@ int cli_run(int argc, char **argv)
 {
     const char *script = NULL, *db = NULL;
     int debug = 0, watch = 0, quiet = 0, first_arg = argc;
-    char **vars = calloc((size_t)argc, sizeof *vars);
+    const char **vars = calloc((size_t)argc, sizeof *vars);
     int nvars = 0;
     if (!vars)
         return 1;
@@ -83,24 +83,11 @@ int cli_run(int argc, char **argv)
     nyx_set_log(e, cli_status_notice, status);
     nyx_set_output(e, cli_status_print, status);
     nyx_set_debug_writer(e, cli_status_debug, status);
-    int rc = NYX_OK;
-    if (debug)
-        rc = nyx_set(e, "debug", "1");
-    for (int i = 0; rc == NYX_OK && i < nvars; i++) {
-        if (!cli_var_ok("nyx run", vars[i])) {
-            nyx_close(e);
-            cli_status_free(status);
-            free(vars);
-            return 2;
-        }
-        const char *eq = strchr(vars[i], '=');
-        char key[256];
-        snprintf(key, sizeof key, "var.%.*s", (int)(eq - vars[i]), vars[i]);
-        rc = nyx_set(e, key, eq + 1);
-    }
+    int rc = debug && nyx_set(e, "debug", "1") != NYX_OK ? -1 : cli_set_vars(e, "nyx run", vars, nvars);
     free(vars);
-    if (rc != NYX_OK) {
-        fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
         nyx_close(e);
         cli_status_free(status);
         return 2;

@@ -13,6 +13,20 @@ int cli_var_ok(const char *command, const char *kv)
     return 0;
 }
 
+int cli_set_vars(nyx_engine *e, const char *command, const char *const *vars, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!cli_var_ok(command, vars[i]))
+            return 1;
+        const char *eq = strchr(vars[i], '=');
+        char key[256];
+        snprintf(key, sizeof key, "var.%.*s", (int)(eq - vars[i]), vars[i]);
+        if (nyx_set(e, key, eq + 1) != NYX_OK)
+            return -1;
+    }
+    return 0;
+}
+
 int cli_plain_name(const char *s)
 {
     if (!*s || strlen(s) > 200)
