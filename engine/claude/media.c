@@ -3,6 +3,7 @@
  * themselves (their magic numbers), so a PNG named .jpg, or a media_type that contradicts the
  * content, is refused here rather than by the API after the upload was paid for. */
 #include "media.h"
+#include "base/file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -81,44 +82,19 @@ static unsigned char *read_file(const char *path, size_t *len, error_info *err)
         fail(err, "invalid_argument", "path: cannot open %.200s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 65536, n = 0;
-    unsigned char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= NYX_MEDIA_MAX_BYTES) {
-                fail(err, "invalid_argument", "path: %.200s is larger than %d MiB", path,
-                     NYX_MEDIA_MAX_BYTES >> 20);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            unsigned char *grown = realloc(buf, cap * 2);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
+    char *buf = NULL;
+    int rc = file_read_all(f, NYX_MEDIA_MAX_BYTES, &buf, len);
     fclose(f);
-    if (!buf) {
+    if (rc == 0)
+        return (unsigned char *)buf;
+    if (errno == EFBIG)
+        fail(err, "invalid_argument", "path: %.200s is larger than %d MiB", path,
+             NYX_MEDIA_MAX_BYTES >> 20);
+    else if (errno == ENOMEM)
         fail(err, "out_of_memory", "out of memory reading %.200s", path);
-        return NULL;
-    }
-    if (bad) {
-        free(buf);
+    else
         fail(err, "invalid_argument", "path: cannot read %.200s", path);
-        return NULL;
-    }
-    *len = n;
-    return buf;
+    return NULL;
 }
 
 char *claude_media_block(const char *type, const char *path, const unsigned char *data,

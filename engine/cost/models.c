@@ -1,6 +1,7 @@
 /* The model and price table: parsing and validation of the JSON data, merging of user
  * overrides, and an open-addressing index from every id and alias to its model. */
 #include "models.h"
+#include "base/file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -1106,38 +1107,20 @@ int models_merge_file(model_table *m, const char *path, error_info *err)
         return -1;
     }
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = -1;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                fail(err, "invalid_argument", "%s: larger than %zu bytes", path,
-                     MAX_FILE_BYTES);
-                goto out;
-            }
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *grown = realloc(buf, ncap);
-            if (!grown) {
-                oom(err);
-                goto out;
-            }
-            buf = grown;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                fail(err, "io_error", "%s: read failed: %s", path, strerror(errno));
-                goto out;
-            }
-            break;
-        }
-    }
-    rc = models_merge_json(m, buf ? buf : "", len, path, err);
-out:
-    free(buf);
+    size_t len = 0;
+    int rc = file_read_all(f, MAX_FILE_BYTES, &buf, &len);
     fclose(f);
+    if (rc != 0) {
+        if (errno == EFBIG)
+            fail(err, "invalid_argument", "%s: larger than %zu bytes", path, MAX_FILE_BYTES);
+        else if (errno == ENOMEM)
+            oom(err);
+        else
+            fail(err, "io_error", "%s: read failed: %s", path, strerror(errno));
+        return -1;
+    }
+    rc = models_merge_json(m, buf, len, path, err);
+    free(buf);
     return rc;
 }
 

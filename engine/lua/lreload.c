@@ -20,6 +20,7 @@
 #include "lnyx.h"
 
 #include "core/watch.h"
+#include "base/file.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -50,31 +51,9 @@ static char *read_file(const char *path, size_t *len)
     if (!f)
         return NULL;
     char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            char *b = realloc(buf, cap = cap ? cap * 2 : 8192);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = b;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int failed = ferror(f);
+    if (file_read_all(f, 0, &buf, len) != 0)
+        buf = NULL;
     fclose(f);
-    if (failed) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    *len = n;
     return buf;
 }
 

@@ -4,6 +4,7 @@
  * library_list.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "library_int.h"
+#include "base/file.h"
 
 
 #include <cjson/cJSON.h>
@@ -362,43 +363,18 @@ static int read_file(const char *path, char **text, size_t *len, error_info *err
         error_set(err, "not_found", 0, "cannot read template %s: %s", path, strerror(errno));
         return -1;
     }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= MAX_TEMPLATE_BYTES) {
-                free(buf);
-                fclose(f);
-                error_set(err, "invalid_argument", 0, "template %s is larger than %u bytes",
-                              path, MAX_TEMPLATE_BYTES);
-                return -1;
-            }
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int failed = ferror(f);
+    int rc = file_read_all(f, MAX_TEMPLATE_BYTES, text, len);
     fclose(f);
-    if (!buf)
+    if (rc == 0)
+        return 0;
+    if (errno == EFBIG)
+        error_set(err, "invalid_argument", 0, "template %s is larger than %u bytes", path,
+                  MAX_TEMPLATE_BYTES);
+    else if (errno == ENOMEM)
         return oom(err, "reading a template");
-    if (failed) {
-        free(buf);
+    else
         error_set(err, "invalid_argument", 0, "cannot read template %s", path);
-        return -1;
-    }
-    *text = buf;
-    *len = n;
-    return 0;
+    return -1;
 }
 
 static int same_text(const template_def *t, const char *text, size_t len)
