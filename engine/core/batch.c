@@ -6,6 +6,7 @@
 #include "claude/errors.h"
 #include "claude/response.h"
 #include "base/clock.h"
+#include "base/textbuf.h"
 #include "budget.h"
 #include "net.h"
 #include "store/store.h"
@@ -73,8 +74,8 @@ struct batch_job {
     /* the one transfer in flight */
     CURL *easy;
     struct curl_slist *headers;
-    char *body, *buf;
-    size_t len, cap_buf;
+    char *body;
+    textbuf reply;
     void (*on_reply)(batch_job *b, int ok, const error_info *err);
     char errbuf[CURL_ERROR_SIZE];
     long http_status;
@@ -276,7 +277,8 @@ static void drop_transfer(batch_job *b)
     b->headers = NULL;
     free(b->body);
     b->body = NULL;
-    b->len = 0;
+    b->reply.len = 0;
+    b->reply.failed = 0;
 }
 
 static void release_holds(batch_job *b);
@@ -306,7 +308,7 @@ void batch_unref(batch_job *b)
     drop_transfer(b);
     if (b->timer)
         loop_timer_cancel(b->e->loop, b->timer);
-    free(b->buf);
+    free(b->reply.s);
     free(b->members);
     free(b->name);
     free(b);
@@ -330,22 +332,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     batch_job *b = ud;
     size_t len = size * n;
-    if (b->len + len > MAX_BODY)
+    if (b->reply.len + len > MAX_BODY)
         return 0;
-    if (b->len + len + 1 > b->cap_buf) {
-        size_t cap = b->cap_buf ? b->cap_buf : 4096;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb)
-            return 0;
-        b->buf = nb;
-        b->cap_buf = cap;
-    }
-    memcpy(b->buf + b->len, data, len);
-    b->len += len;
-    b->buf[b->len] = '\0';
-    return len;
+    textbuf_put(&b->reply, data, len);
+    return b->reply.failed ? 0 : len;
 }
 
 static void transfer_done(void *ud, CURLcode rc)
@@ -360,7 +350,7 @@ static void transfer_done(void *ud, CURLcode rc)
         if (!net_explain_failure(b->e->provider.net, b->easy, rc, b->errbuf, &err))
             claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, curl_easy_strerror(rc));
     } else if (status < 200 || status >= 300) {
-        claude_error_from_http((int)status, b->buf ? b->buf : "", b->len, NULL, &err);
+        claude_error_from_http((int)status, b->reply.s ? b->reply.s : "", b->reply.len, NULL, &err);
     }
     curl_easy_cleanup(b->easy); /* the loop has let it go */
     b->easy = NULL;
@@ -381,7 +371,8 @@ static int request(batch_job *b, const char *method, const char *path, char *bod
     size_t n = strlen(e->provider.endpoint);
     snprintf(url, sizeof url, "%s%sv1/messages/batches%s", e->provider.endpoint, n && e->provider.endpoint[n - 1] == '/' ? "" : "/",
              path);
-    b->len = 0;
+    b->reply.len = 0;
+    b->reply.failed = 0;
     b->body = body;
     b->on_reply = on_reply;
     b->errbuf[0] = '\0';
@@ -545,8 +536,8 @@ static void got_results(batch_job *b, int ok, const error_info *err)
         return;
     }
     batch_ref(b); /* members finishing may drop the last other reference */
-    char *line = b->buf;
-    size_t left = b->len;
+    char *line = b->reply.s;
+    size_t left = b->reply.len;
     while (line && left > 0) {
         char *nl = memchr(line, '\n', left);
         size_t n = nl ? (size_t)(nl - line) : left;
@@ -613,7 +604,7 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
         stop_waiting(b, err);
         return;
     }
-    cJSON *o = cJSON_ParseWithLength(b->buf ? b->buf : "", b->len);
+    cJSON *o = cJSON_ParseWithLength(b->reply.s ? b->reply.s : "", b->reply.len);
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
     const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "processing_status"));
     if (id && !b->id[0]) {
@@ -1008,7 +999,7 @@ static void api_reply(batch_job *b, int ok, const error_info *err)
     batch_api_fn done = b->api_done;
     b->api_done = NULL;
     if (done)
-        done(b->api_ud, ok, b->http_status, b->buf ? b->buf : "", b->len, err);
+        done(b->api_ud, ok, b->http_status, b->reply.s ? b->reply.s : "", b->reply.len, err);
     batch_unref(b); /* the caller's reference: its answer has come */
 }
 

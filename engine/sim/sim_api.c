@@ -212,8 +212,8 @@ int sim_api_begin(call *k, sim_server *s, struct MHD_Connection *c, conn_ctx *x,
     pthread_mutex_unlock(&s->mu);
     snprintf(k->reqid, sizeof k->reqid, "req_sim_%lld", (long long)k->log.n);
     k->log.path = path;
-    k->log.body = x->body;
-    k->log.body_len = x->len;
+    k->log.body = x->body.s;
+    k->log.body_len = x->body.len;
     const union MHD_ConnectionInfo *ci =
         mhd()->get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci)
@@ -247,7 +247,7 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
     sim_req req;
     error_info err;
     error_clear(&err);
-    if (sim_req_parse(&req, x->body ? x->body : "", x->len, &s->models, count_only, &err))
+    if (sim_req_parse(&req, x->body.s ? x->body.s : "", x->body.len, &s->models, count_only, &err))
         return sim_http_fail(&k, err.status, err.type, err.message);
     k.log.model = req.model;
     k.log.stream = req.stream;

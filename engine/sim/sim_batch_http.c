@@ -52,7 +52,7 @@ enum MHD_Result sim_batch_api(sim_server *s, struct MHD_Connection *c, conn_ctx 
     int64_t now = clock_now_us();
     double wall = clock_wall_s();
     if (!*id && post) {
-        status = sim_batch_create(s, x->body, x->len, now, wall, &body);
+        status = sim_batch_create(s, x->body.s, x->body.len, now, wall, &body);
     } else if (!*id && get) {
         const char *l = mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
         const char *after = mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after_id");

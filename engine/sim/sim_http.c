@@ -38,7 +38,7 @@ static enum MHD_Result control(sim_server *s, struct MHD_Connection *c, conn_ctx
     }
     char *body = NULL;
     const char *since = mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
-    int status = sim_control(s, method, url, since, x->body, x->len, &body);
+    int status = sim_control(s, method, url, since, x->body.s, x->body.len, &body);
     return sim_http_json(&k, status, body);
 }
 
@@ -73,24 +73,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (x->too_large || x->len + n > x->max_body) {
+        if (x->too_large || x->body.len + n > x->max_body) {
             x->too_large = 1;
             return MHD_YES;
         }
-        if (x->len + n + 1 > x->cap) {
-            size_t cap = x->cap ? x->cap : 4096;
-            while (cap < x->len + n + 1)
-                cap *= 2;
-            char *nb = realloc(x->body, cap);
-            if (!nb)
-                return MHD_NO;
-            x->body = nb;
-            x->cap = cap;
-        }
-        memcpy(x->body + x->len, upload_data, n);
-        x->len += n;
-        x->body[x->len] = '\0';
-        return MHD_YES;
+        textbuf_put(&x->body, upload_data, n);
+        return x->body.failed ? MHD_NO : MHD_YES;
     }
     int post = strcmp(method, "POST") == 0;
     if (strcmp(url, SIM_PATH_MESSAGES) == 0 && post)
@@ -125,7 +113,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         pthread_mutex_unlock(&s->mu);
     }
     free(x->refund_model);
-    free(x->body);
+    free(x->body.s);
     free(x);
     *con_cls = NULL;
 }

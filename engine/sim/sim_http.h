@@ -4,6 +4,7 @@
 #ifndef NYX_SIM_HTTP_H
 #define NYX_SIM_HTTP_H
 
+#include "base/textbuf.h"
 #include "sim_mhd.h"
 #include "sim_server.h"
 #include "sim_stream.h"
@@ -18,8 +19,7 @@ static inline const sim_mhd *mhd(void) { return sim_mhd_load(NULL); }
 
 /* Per request, from the first call of the access handler to the completion callback. */
 typedef struct conn_ctx {
-    char *body;
-    size_t len, cap;
+    textbuf body;
     size_t max_body;
     int too_large;
     char *refund_model; /* output tokens to give back to this model's bucket at the end */
