@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L /* stpcpy */
 #include "rows.h"
+#include "base/array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +9,10 @@ int rowset_add(void *ud, int ncols, const char *const *names, const char *const 
                const char *types)
 {
     rowset *r = ud;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 8;
-        rowset_row *rows = realloc(r->rows, cap * sizeof *rows);
-        if (!rows)
-            return r->out_of_memory = 1;
-        r->rows = rows;
-        r->cap = cap;
-    }
+    rowset_row *rows = array_room(r->rows, r->n, &r->cap, sizeof *rows, 8);
+    if (!rows)
+        return r->out_of_memory = 1;
+    r->rows = rows;
     /* One block per row: the two pointer arrays, the types, then the texts. */
     size_t size = 2 * (size_t)ncols * sizeof(char *) + (size_t)ncols;
     for (int i = 0; i < ncols; i++)

@@ -1,6 +1,7 @@
 /* Message Batches: members, submission, polling with backoff, results by custom id (batch.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "batch.h"
+#include "base/array.h"
 
 #include "call_internal.h"
 #include "claude/errors.h"
@@ -869,19 +870,15 @@ static void maybe_go(batch_job *b)
 
 void batch_join(batch_job *b, api_call *c)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        member *nm = realloc(b->members, cap * sizeof *nm);
-        if (!nm) {
-            error_info err;
-            error_clear(&err);
-            error_set(&err, "out_of_memory", 0, "out of memory joining a batch");
-            call_batch_result(c, 0, &err);
-            return;
-        }
-        b->members = nm;
-        b->cap = cap;
+    member *nm = array_room(b->members, b->n, &b->cap, sizeof *nm, 16);
+    if (!nm) {
+        error_info err;
+        error_clear(&err);
+        error_set(&err, "out_of_memory", 0, "out of memory joining a batch");
+        call_batch_result(c, 0, &err);
+        return;
     }
+    b->members = nm;
     member *m = &b->members[b->n++];
     m->call = c;
     snprintf(m->custom_id, sizeof m->custom_id, "%s", c->spec.batch_custom_id ? c->spec.batch_custom_id : "");

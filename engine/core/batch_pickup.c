@@ -2,6 +2,7 @@
  * results logged as its request's interaction exactly once, whichever process gets there. */
 #define _POSIX_C_SOURCE 200809L
 #include "batch.h"
+#include "base/array.h"
 
 #include "base/clock.h"
 #include "cost/cost.h"
@@ -33,16 +34,12 @@ static int load_row(void *ud, int ncols, const char *const *names, const char *c
 {
     (void)types;
     loading *l = ud;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        batch_row *nr = realloc(l->rows, cap * sizeof *nr);
-        if (!nr) {
-            l->oom = 1;
-            return 1;
-        }
-        l->rows = nr;
-        l->cap = cap;
+    batch_row *nr = array_room(l->rows, l->n, &l->cap, sizeof *nr, 16);
+    if (!nr) {
+        l->oom = 1;
+        return 1;
     }
+    l->rows = nr;
     batch_row *r = &l->rows[l->n++];
     memset(r, 0, sizeof *r);
     for (int i = 0; i < ncols; i++) {

@@ -4,6 +4,7 @@
  * on the stack, so it may answer at once or keep the call and answer in a later frame (a game
  * that walks a character somewhere answers when it arrives). */
 #include "host_tools.h"
+#include "base/array.h"
 #include "engine.h"
 
 #include <cjson/cJSON.h>
@@ -133,14 +134,10 @@ int host_tools_register(nyx_engine *e, const char *name, const char *schema_json
     int rc = read_schema(e, name, schema_json, &t.schema, &t.description);
     if (rc != NYX_OK)
         return rc;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 8;
-        host_tool *tools = realloc(h->tools, cap * sizeof *tools);
-        if (!tools)
-            goto oom;
-        h->tools = tools;
-        h->cap = cap;
-    }
+    host_tool *tools = array_room(h->tools, h->n, &h->cap, sizeof *tools, 8);
+    if (!tools)
+        goto oom;
+    h->tools = tools;
     if (!(t.name = strdup(name)))
         goto oom;
     h->tools[h->n++] = t;

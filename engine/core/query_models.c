@@ -1,6 +1,7 @@
 /* The model table as rows (see query_models.h): what `nyx models` prints. */
 #define _POSIX_C_SOURCE 200809L
 #include "query_models.h"
+#include "base/array.h"
 
 #include "base/clock.h"
 #include "cost/cost.h"
@@ -192,15 +193,11 @@ static reprice_group *group_of(reprice_acc *a, const char *model)
     for (size_t i = 0; i < a->n; i++)
         if (strcmp(a->g[i].model, model) == 0)
             return &a->g[i];
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        reprice_group *g = realloc(a->g, cap * sizeof *g);
-        if (!g)
-            return NULL;
-        a->g = g;
-        a->cap = cap;
-    }
-    reprice_group *g = &a->g[a->n++];
+    reprice_group *g = array_room(a->g, a->n, &a->cap, sizeof *g, 8);
+    if (!g)
+        return NULL;
+    a->g = g;
+    g = &a->g[a->n++];
     memset(g, 0, sizeof *g);
     snprintf(g->model, sizeof g->model, "%s", model);
     return g;

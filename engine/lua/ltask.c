@@ -3,6 +3,7 @@
  * and nyx.event. An operation a task waits on completes from the loop; the task is resumed
  * at the end of that turn, never from inside a network callback. */
 #include "lnyx.h"
+#include "base/array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,14 +42,10 @@ static const char *const threads_key = "nyx.task.threads"; /* thread -> task obj
 
 static int waitlist_add(waitlist *w, lnyx_op *op)
 {
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 4;
-        lnyx_op **ops = realloc(w->ops, cap * sizeof *ops);
-        if (!ops)
-            return -1;
-        w->ops = ops;
-        w->cap = cap;
-    }
+    lnyx_op **ops = array_room(w->ops, w->n, &w->cap, sizeof *ops, 4);
+    if (!ops)
+        return -1;
+    w->ops = ops;
     w->ops[w->n++] = op;
     return 0;
 }

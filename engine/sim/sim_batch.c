@@ -2,6 +2,7 @@
  * answers with (see sim_batch.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "sim_batch.h"
+#include "base/array.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -296,16 +297,11 @@ int sim_batch_create(sim_server *s, const char *body, size_t len, int64_t now_us
     char why[200] = "";
     int rc = b ? read_requests(cJSON_GetObjectItemCaseSensitive(root, "requests"), b, why, sizeof why) : -2;
     cJSON_Delete(root);
-    if (rc == 0 && bs->n == bs->cap) {
-        size_t cap = bs->cap ? bs->cap * 2 : 16;
-        batch **nb = realloc(bs->all, cap * sizeof *nb);
-        if (!nb)
-            rc = -2;
-        else {
-            bs->all = nb;
-            bs->cap = cap;
-        }
-    }
+    batch **nb = rc == 0 ? array_room(bs->all, bs->n, &bs->cap, sizeof *nb, 16) : NULL;
+    if (nb)
+        bs->all = nb;
+    else if (rc == 0)
+        rc = -2;
     if (rc) {
         batch_free(b);
         return rc == -1 ? fail(400, "invalid_request_error", why, out) : fail(500, "api_error", "out of memory", out);

@@ -2,6 +2,7 @@
  * blocks (tools -> system -> message content), each with its token count and the cumulative
  * hash that keys the prompt cache. Error texts follow the API's wording. */
 #include "sim_core.h"
+#include "base/array.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -63,14 +64,10 @@ static void hash_part(XXH3_state_t *st, char tag, const void *data, size_t len)
 static int add_block(builder *b, int kind, int mark, int64_t tokens, error_info *err)
 {
     sim_req *r = b->r;
-    if (r->nblocks == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        sim_block *nb = realloc(r->blocks, cap * sizeof *nb);
-        if (!nb)
-            return oom(err);
-        r->blocks = nb;
-        b->cap = cap;
-    }
+    sim_block *nb = array_room(r->blocks, r->nblocks, &b->cap, sizeof *nb, 16);
+    if (!nb)
+        return oom(err);
+    r->blocks = nb;
     sim_block *blk = &r->blocks[r->nblocks++];
     blk->kind = kind;
     blk->mark = mark;

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 /* SSE framing of a reply, in the shapes the real API sends, and the body faults. */
 #include "sim_stream.h"
+#include "base/array.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -27,16 +28,12 @@ static int push(sim_body *b, char *data, size_t len, int64_t delay_us)
 {
     if (!data)
         return -1;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        sim_chunk *nc = realloc(b->chunks, cap * sizeof *nc);
-        if (!nc) {
-            free(data);
-            return -1;
-        }
-        b->chunks = nc;
-        b->cap = cap;
+    sim_chunk *nc = array_room(b->chunks, b->n, &b->cap, sizeof *nc, 16);
+    if (!nc) {
+        free(data);
+        return -1;
     }
+    b->chunks = nc;
     b->chunks[b->n++] = (sim_chunk){.data = data, .len = len, .delay_us = delay_us};
     return 0;
 }

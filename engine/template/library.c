@@ -4,6 +4,7 @@
  * library_list.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "library_int.h"
+#include "base/array.h"
 #include "base/file.h"
 
 
@@ -254,14 +255,10 @@ static tpl_entry *find_entry(tpl_library *lib, const char *name, int pinned_vers
 
 static tpl_entry *add_entry(tpl_library *lib, const char *name)
 {
-    if (lib->n == lib->cap) {
-        size_t cap = lib->cap ? lib->cap * 2 : 16;
-        tpl_entry **es = realloc(lib->entries, cap * sizeof *es);
-        if (!es)
-            return NULL;
-        lib->entries = es;
-        lib->cap = cap;
-    }
+    tpl_entry **es = array_room(lib->entries, lib->n, &lib->cap, sizeof *es, 16);
+    if (!es)
+        return NULL;
+    lib->entries = es;
     tpl_entry *en = calloc(1, sizeof *en);
     if (!en || !(en->name = strdup(name))) {
         free(en);

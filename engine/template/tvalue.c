@@ -2,6 +2,7 @@
  * entries in insertion order (so warnings come out in a stable order) plus an open-addressing
  * index, so a lookup is one hash probe with the hash the compiler precomputed for the name. */
 #include "template_int.h"
+#include "base/array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -144,14 +145,10 @@ int tvalue_map_set(tvalue *map, const char *key, tvalue *v)
     }
     if (map->u.map.n >= UINT32_MAX - 1)
         goto fail;
-    if (map->u.map.n == map->u.map.cap) {
-        size_t cap = map->u.map.cap ? map->u.map.cap * 2 : 8;
-        tv_entry *e = realloc(map->u.map.e, cap * sizeof *e);
-        if (!e)
-            goto fail;
-        map->u.map.e = e;
-        map->u.map.cap = cap;
-    }
+    tv_entry *e = array_room(map->u.map.e, map->u.map.n, &map->u.map.cap, sizeof *e, 8);
+    if (!e)
+        goto fail;
+    map->u.map.e = e;
     /* Keep the index at most half full: probes stay short. */
     if ((map->u.map.n + 1) * 2 > map->u.map.nslots) {
         size_t n = map->u.map.nslots ? map->u.map.nslots * 2 : 16;
@@ -176,14 +173,10 @@ int tvalue_list_push(tvalue *list, tvalue *v)
 {
     if (!list || list->kind != TVALUE_LIST || !v)
         goto fail;
-    if (list->u.list.n == list->u.list.cap) {
-        size_t cap = list->u.list.cap ? list->u.list.cap * 2 : 8;
-        tvalue **items = realloc(list->u.list.items, cap * sizeof *items);
-        if (!items)
-            goto fail;
-        list->u.list.items = items;
-        list->u.list.cap = cap;
-    }
+    tvalue **items = array_room(list->u.list.items, list->u.list.n, &list->u.list.cap, sizeof *items, 8);
+    if (!items)
+        goto fail;
+    list->u.list.items = items;
     list->u.list.items[list->u.list.n++] = v;
     return 0;
 fail:
