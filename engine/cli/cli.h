@@ -57,6 +57,10 @@ int cli_records_whole(nyx_engine *e, int code);
  * is: 1 to 200 letters, digits and "._-@/:", nothing that needs quoting. */
 int cli_plain_name(const char *s);
 
+/* The whole file at path, NUL-terminated (malloc'd; *len its bytes), or NULL when it cannot be
+ * opened or read. */
+char *cli_read_file(const char *path, size_t *len);
+
 /* Prints engine notices to stderr. */
 void cli_notice(void *ud, int level, const char *msg);
 

@@ -78,26 +78,6 @@ static int write_query(nyx_engine *e, FILE *f, const char *key, const char *kind
     return rc;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1))) {
-            *len = fread(buf, 1, (size_t)size, f);
-            if (*len != (size_t)size) {
-                free(buf);
-                buf = NULL;
-            }
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 /* Text for the HTML page itself (the session name in the heading). */
 static void write_html_text(FILE *f, const char *s)
 {
@@ -153,7 +133,7 @@ int cli_report(int argc, char **argv)
     if (!chart_path || !*chart_path)
         chart_path = CHARTJS_DEFAULT;
     size_t chart_len = 0;
-    char *chart = read_file(chart_path, &chart_len);
+    char *chart = cli_read_file(chart_path, &chart_len);
     if (!chart) {
         fprintf(stderr, "nyx report: cannot read Chart.js at %s (install Debian's libjs-chart.js, or set "
                         "NYX_CHARTJS to a copy of chart.min.js)\n", chart_path);

@@ -1,5 +1,6 @@
 /* Rows from JSON Lines (cJSON) or CSV (RFC 4180: quoted fields, doubled quotes, CRLF). */
 #define _POSIX_C_SOURCE 200809L
+#include "cli.h"
 #include "rows.h"
 
 #include <cjson/cJSON.h>
@@ -33,34 +34,6 @@ static int add_row(cli_rows *out, int line)
     memset(&nr[out->n], 0, sizeof *nr);
     nr[out->n++].line = line;
     return 0;
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (cap - n < 2) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    *len = n;
-    return buf;
 }
 
 /* A scalar as the template sees it: strings as they are, numbers and booleans as JSON writes them. */
@@ -266,7 +239,7 @@ int cli_rows_read(const char *path, cli_rows *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     size_t len = 0;
-    char *text = read_all(path, &len);
+    char *text = cli_read_file(path, &len);
     if (!text) {
         snprintf(err, errlen, "cannot read %.200s", path);
         return -1;
