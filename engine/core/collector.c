@@ -3,10 +3,12 @@
  * few hundred bytes allocated in one task's resume could pay for sweeping the whole heap,
  * a millisecond of one frame. In frames it is therefore stopped, and each frame's spare
  * time takes its cycles forward in steps of tens of microseconds; a cycle starts there once
- * the heap has grown by half since the last one ended (Lua's own would at twice). Should
- * frames leave no spare time, memory must still be bounded: past twice the heap after the
- * last cycle the collector runs by itself again, until the heap is back under one and a
- * half times or a step ends a cycle. Turns without a budget (nyx_run) collect as Lua does. */
+ * the heap has grown by half since the last one ended (Lua's own would at twice). Frames
+ * whose budget is spent still take a step or a few (more as the heap nears twice its size),
+ * so a busy host's cycles end too. Should even that not keep up, memory must still be
+ * bounded: past twice the heap after the last cycle the collector runs by itself again, until
+ * the heap is back under one and a half times or a step ends a cycle. Turns without a budget
+ * (nyx_run) collect as Lua does. */
 #include "collector.h"
 
 #include <stddef.h>
@@ -68,8 +70,10 @@ void collector_turn(collector_pace *p, int budgeted)
         }
         break;
     }
-    /* Frames that leave no time must still see a cycle end before the heap doubles. */
-    p->owed = kb > p->settled_kb + p->settled_kb * 3 / 4 ? 2 : 1;
+    /* Frames that leave no time must still see a cycle end before the heap doubles: one step
+     * a frame, up to four as the heap goes from one and a half times to twice. */
+    int over = kb - (p->settled_kb + p->settled_kb / 2);
+    p->owed = over > 0 && p->settled_kb > 0 ? 1 + 6 * over / p->settled_kb : 1;
 }
 
 int collector_idle(void *pace)

@@ -39,8 +39,8 @@ void collector_detach(collector_pace *p);
  * after the last cycle (the frames left no time for the steps), until it is down again. */
 void collector_turn(collector_pace *p, int budgeted);
 /* The loop's idle work in a frame (loop_set_idle), whose first call runs even when the
- * frame's budget is spent: there, the steps the heap's growth makes owed (one, two once it
- * nears twice its size); then one step per call while time is left. The steps take the cycle
+ * frame's budget is spent: there, the steps the heap's growth makes owed (one, up to four as
+ * it nears twice its size); then one step per call while time is left. The steps take the cycle
  * under way forward, or a new one once the heap has grown by half since the last ended.
  * 1: more to do now. */
 int collector_idle(void *pace);
