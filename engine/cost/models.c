@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* The model and price table: parsing and validation of the JSON data, merging of user
  * overrides, and an open-addressing index from every id and alias to its model. */
 #include "models.h"
@@ -64,15 +65,6 @@ static int oom(error_info *err)
 
 /* ---- one model ---- */
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 static void model_free(model_info *md)
 {
     if (!md)
@@ -102,7 +94,7 @@ static char **dup_strs(char *const *src, size_t n)
     if (!d)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        if (!(d[i] = dup_str(src[i]))) {
+        if (!(d[i] = strdup(src[i]))) {
             while (i--)
                 free(d[i]);
             free(d);
@@ -155,13 +147,13 @@ static model_info *model_dup(const model_info *src)
     d->ngeo = 0;
     d->unconfirmed = NULL;
     d->nunconfirmed = 0;
-    if (!(d->id = dup_str(src->id)))
+    if (!(d->id = strdup(src->id)))
         goto fail;
     if (src->naliases) {
         if (!(d->aliases = calloc(src->naliases, sizeof *d->aliases)))
             goto fail;
         for (; d->naliases < src->naliases; d->naliases++)
-            if (!(d->aliases[d->naliases] = dup_str(src->aliases[d->naliases])))
+            if (!(d->aliases[d->naliases] = strdup(src->aliases[d->naliases])))
                 goto fail;
     }
     if (!(d->rows = rows_dup(src->rows, src->nrows)))
@@ -173,15 +165,15 @@ static model_info *model_dup(const model_info *src)
     if (!(d->unconfirmed = dup_strs(src->unconfirmed, src->nunconfirmed)))
         goto fail;
     d->nunconfirmed = src->nunconfirmed;
-    if (src->replacement && !(d->replacement = dup_str(src->replacement)))
+    if (src->replacement && !(d->replacement = strdup(src->replacement)))
         goto fail;
-    if (src->default_effort && !(d->default_effort = dup_str(src->default_effort)))
+    if (src->default_effort && !(d->default_effort = strdup(src->default_effort)))
         goto fail;
-    if (src->deprecated && !(d->deprecated = dup_str(src->deprecated)))
+    if (src->deprecated && !(d->deprecated = strdup(src->deprecated)))
         goto fail;
-    if (src->retires && !(d->retires = dup_str(src->retires)))
+    if (src->retires && !(d->retires = strdup(src->retires)))
         goto fail;
-    if (src->family && !(d->family = dup_str(src->family)))
+    if (src->family && !(d->family = strdup(src->family)))
         goto fail;
     return d;
 fail:
@@ -783,7 +775,7 @@ static void work_free(work *w)
 static int set_opt_str(char **dst, const cJSON *item)
 {
     char *copy = NULL;
-    if (cJSON_IsString(item) && !(copy = dup_str(item->valuestring)))
+    if (cJSON_IsString(item) && !(copy = strdup(item->valuestring)))
         return -1;
     free(*dst);
     *dst = copy;
@@ -799,7 +791,7 @@ static int set_unconfirmed(model_info *md, const cJSON *list)
         return -1;
     size_t k = 0;
     for (const cJSON *a = list->child; a; a = a->next, k++)
-        if (!(v[k] = dup_str(a->valuestring))) {
+        if (!(v[k] = strdup(a->valuestring))) {
             while (k--)
                 free(v[k]);
             free(v);
@@ -825,7 +817,7 @@ static int apply_entry(work *w, staged *s, const char *origin, error_info *err)
     if (t == NO_MODEL) {
         if (!(md = calloc(1, sizeof *md)))
             return oom(err);
-        if (!(md->id = dup_str(s->id))) {
+        if (!(md->id = strdup(s->id))) {
             free(md);
             return oom(err);
         }
@@ -944,7 +936,7 @@ static int apply_entry(work *w, staged *s, const char *origin, error_info *err)
             if (!grown)
                 return oom(err);
             md->aliases = grown;
-            if (!(md->aliases[md->naliases] = dup_str(name)))
+            if (!(md->aliases[md->naliases] = strdup(name)))
                 return oom(err);
             md->naliases++;
         }

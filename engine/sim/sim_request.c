@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* Request validation and prefix hashing: turns a Messages body into the list of cacheable
  * blocks (tools -> system -> message content), each with its token count and the cumulative
  * hash that keys the prompt cache. Error texts follow the API's wording. */
@@ -40,15 +41,6 @@ static int fail(error_info *err, int status, const char *type, const char *fmt, 
 #define bad(err, ...) fail(err, 400, "invalid_request_error", __VA_ARGS__)
 
 static int oom(error_info *err) { return fail(err, 500, "api_error", "%s", "out of memory"); }
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s);
-    char *d = malloc(n + 1);
-    if (d)
-        memcpy(d, s, n + 1);
-    return d;
-}
 
 /* Hashes one tagged, length-prefixed part into the running prefix hash. */
 static void hash_part(XXH3_state_t *st, char tag, const void *data, size_t len)
@@ -151,7 +143,7 @@ static char *first_words(const char *text, int n)
     if (!o)
         return NULL;
     buf[o] = '\0';
-    return dup_str(buf);
+    return strdup(buf);
 }
 
 static const char *const message_keys[] = {
@@ -438,7 +430,7 @@ static int parse_options(sim_req *r, const cJSON *root, int count_only, error_in
                 return bad(err, "stop_sequences: Input should be a valid string");
             if (!s->valuestring[0])
                 return bad(err, "stop_sequences: stop sequences must be non-empty");
-            if (!(r->stops[r->nstops++] = dup_str(s->valuestring)))
+            if (!(r->stops[r->nstops++] = strdup(s->valuestring)))
                 return oom(err);
         }
     }
@@ -514,7 +506,7 @@ static int parse_root(builder *b, const cJSON *root, const sim_models *models, i
         return bad(err, "model: Field required");
     if (!cJSON_IsString(model) || !model->valuestring[0])
         return bad(err, "model: Input should be a valid string");
-    if (!(r->model = dup_str(model->valuestring)))
+    if (!(r->model = strdup(model->valuestring)))
         return oom(err);
     r->min_cache = models->min_cache_tokens(models->ud, r->model);
     const char *canon = r->model;
@@ -523,7 +515,7 @@ static int parse_root(builder *b, const cJSON *root, const sim_models *models, i
         if (c && c[0])
             canon = c;
     }
-    if (!(r->canonical = dup_str(canon)))
+    if (!(r->canonical = strdup(canon)))
         return oom(err);
     if (parse_options(r, root, count_only, err) || check_model_params(r, root, models, err))
         return -1;

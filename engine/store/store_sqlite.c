@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* The SQLite backend: one connection per store, WAL journal, statements prepared once at
  * open and reused for every write.
  *
@@ -124,15 +125,6 @@ int store_sqlite_refuse_in_aborted_batch(sq *q, error_info *err)
 
 /* ---- open / close ---- */
 
-static char *copy_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-    if (c)
-        memcpy(c, s, n);
-    return c;
-}
-
 /* Runs a pragma; the first column of its first row, if any, is copied to out. */
 static int pragma(sq *q, const char *sql, char *out, size_t outsz, error_info *err)
 {
@@ -178,7 +170,7 @@ static void sq_free(sq *q)
 static int sq_open(store_db *s, const char *uri, const store_options *opts, error_info *err)
 {
     sq *q = calloc(1, sizeof *q);
-    char *path = q ? copy_str(uri) : NULL;
+    char *path = q ? strdup(uri) : NULL;
     if (!q || !path) {
         free(q);
         store_fail(err, "store: cannot open %s: out of memory", uri);
