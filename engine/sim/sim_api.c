@@ -274,7 +274,18 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
     }
     if (k.has_fault && k.fault.kind == SIM_FAULT_HANG) {
         int64_t until = k.fault.hang_ms < 0 ? INT64_MAX : clock_now_us() + k.fault.hang_ms * 1000;
-        if (sim_server_wait(s, k.fd, until)) {
+        /* Counted while held: a test can tell a request has arrived before it ends. */
+        int counted = pthread_mutex_lock(&s->mu) == 0;
+        if (counted) {
+            s->hanging++;
+            pthread_mutex_unlock(&s->mu);
+        }
+        int gone = sim_server_wait(s, k.fd, until);
+        if (counted && pthread_mutex_lock(&s->mu) == 0) {
+            s->hanging--;
+            pthread_mutex_unlock(&s->mu);
+        }
+        if (gone) {
             sim_http_log(&k, 0);
             sim_req_free(&req);
             return MHD_NO;

@@ -1,6 +1,7 @@
 /* The /sim/... endpoints tests use to drive the simulator:
  *   POST /sim/faults   add fault rules        DELETE /sim/faults  clear them
  *   GET  /sim/requests[?since=N]  the request log
+ *   GET  /sim/hanging  how many requests a "hang" fault holds now
  *   POST /sim/reset    clear cache, rate-limit buckets, faults and log
  *   POST /sim/config   change ttft_ms, token_ms, rpm, itpm, otpm, seed, max_body, keep_bodies
  *   GET  /sim/config   the current options */
@@ -118,6 +119,8 @@ int sim_control(sim_server *s, const char *method, const char *url, const char *
     } else if (strcmp(url, "/sim/requests") == 0 && get) {
         long long since = query_since ? strtoll(query_since, NULL, 10) : 0;
         *out = sim_log_json(s->log, since);
+    } else if (strcmp(url, "/sim/hanging") == 0 && get) {
+        *out = ok_json("hanging", s->hanging);
     } else if (strcmp(url, "/sim/reset") == 0 && post) {
         sim_cache_clear(s->cache);
         sim_rl_reset(s->rl);

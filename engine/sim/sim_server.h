@@ -33,6 +33,7 @@ struct sim_server {
     struct sim_batches *batches;
     int64_t next_n;    /* API request numbers: req_sim_<n>, msg_sim_<n> */
     int64_t next_ctl;  /* control request numbers: req_sim_ctl_<n> */
+    int hanging;       /* requests held by a "hang" fault now (logged only once they end) */
 };
 
 /* Waits until deadline_us (monotonic), without burning CPU. Returns 0 when the time came,

@@ -7,7 +7,8 @@
 ---   nyx      require "nyx"
 ---   sim      the simulator's control endpoints: sim.faults{rule...}, sim.clear_faults(),
 ---            sim.requests() (the request log, decoded), sim.sent() (how many Messages
----            requests it holds), sim.reset(), sim.config{...},
+---            requests it holds), sim.hanging() (how many a hang fault holds now),
+---            sim.reset(), sim.config{...},
 ---            sim.url(), sim.messages(json_body) (a plain POST /v1/messages),
 ---            sim.count_tokens(body_table) (the simulator's input token count)
 ---   context  context(salt, lines): cacheable business prose, unique per salt
@@ -183,6 +184,8 @@ function sim.requests()
   local r = __decode(__curl("GET", "/sim/requests?since=" .. __since))
   return r.requests or {}
 end
+--- How many requests a "hang" fault holds now (they reach the log only once they end).
+function sim.hanging() return __decode(__curl("GET", "/sim/hanging")).hanging end
 --- How many Messages requests (POST /v1/messages) reached the server during this case.
 function sim.sent()
   local n = 0
