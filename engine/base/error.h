@@ -10,6 +10,8 @@ typedef struct error_info {
     int status;          /* HTTP status, 0 when none */
     char message[512];
     int retryable;
+    int refused;          /* the values themselves are refused (a record the database will never
+                             take, whatever its state): no retry of the same values succeeds */
     char request_id[80];
     double retry_after_s; /* < 0 when the server gave none */
     int should_retry;     /* x-should-retry: -1 absent, 0 false, 1 true */

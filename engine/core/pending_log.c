@@ -238,6 +238,57 @@ static size_t unwritten(storage *s, const error_info *err)
     return s->pending ? s->pending->n : 0;
 }
 
+/* Takes item i out of the queue as lost: its caller hears why, its reservation is settled at
+ * what the call cost (the money was spent whether or not its record is kept), and the loss is
+ * counted, so the run reports it (NYX_DURABILITY, "records_lost"). */
+static void drop_refused(storage *s, size_t i, const error_info *why)
+{
+    struct pending_log *q = s->pending;
+    pending *p = &q->items[i];
+    error_info ignored;
+    if (p->has_reservation)
+        store_budget_settle(s->db, p->reservation, p->actual_usd, &ignored);
+    s->lost_interactions++;
+    slog(s, NYX_LOG_ERROR, NULL, "nyx: the database refuses a record for good and it is lost (%s)", why->message);
+    pending_done_fn done = p->done;
+    void *ud = p->ud;
+    if (done && q->waiters > 0)
+        q->waiters--;
+    free_item(p);
+    memmove(p, p + 1, (q->n - i - 1) * sizeof *p);
+    q->n--;
+    if (done) { /* last: the caller may add records as it hears */
+        error_info e2;
+        error_set(&e2, "store_error", 0, "the record of this call is refused by the database and lost (%s)",
+                  why->message);
+        done(ud, &e2);
+    }
+}
+
+/* Writes the waiting records one at a time, outside a batch, dropping those the database
+ * refuses for good. Returns how many it dropped (0: every record is now written), or -1 with
+ * err when a write failed for another reason. */
+static long drop_refused_one_by_one(storage *s, error_info *err)
+{
+    struct pending_log *q = s->pending;
+    long dropped = 0;
+    for (size_t i = 0; i < q->n;) {
+        pending *p = &q->items[i];
+        error_clear(err);
+        if (store_log_interaction_settle(s->db, &p->it, p->has_reservation ? p->reservation : NULL,
+                                         p->actual_usd, err) == 0) {
+            i++;
+        } else if (err->refused) {
+            drop_refused(s, i, err);
+            dropped++;
+        } else {
+            return -1;
+        }
+    }
+    error_clear(err);
+    return dropped;
+}
+
 size_t pending_log_flush(storage *s)
 {
     struct pending_log *q = s->pending;
@@ -249,6 +300,7 @@ size_t pending_log_flush(storage *s)
         err.retryable = 1; /* a file that cannot be opened now may be later */
         return unwritten(s, &err);
     }
+again:
     if (store_batch_begin(s->db, &err) != 0)
         return unwritten(s, &err);
     for (size_t i = 0; i < q->n; i++) {
@@ -259,11 +311,27 @@ size_t pending_log_flush(storage *s)
              * batch is closed, or every later try would be refused as a second batch. */
             error_info ignored;
             store_batch_rollback(s->db, &ignored);
-            return unwritten(s, &err);
+            if (!err.refused)
+                return unwritten(s, &err);
+            /* The database refuses this record for good: it goes, and the others are written
+             * without it, instead of waiting behind it for ever. */
+            drop_refused(s, i, &err);
+            if (q->n == 0)
+                break;
+            error_clear(&err);
+            goto again;
         }
     }
-    if (store_batch_commit(s->db, &err) != 0)
-        return unwritten(s, &err);
+    if (q->n > 0 && store_batch_commit(s->db, &err) != 0) {
+        /* PostgreSQL reports a write refused in a batch only at its commit, without saying
+         * which: the records are written one by one to find it (the others again, which a
+         * record's id makes harmless), and the rest in a batch once it is gone. */
+        long dropped = err.refused ? drop_refused_one_by_one(s, &err) : -1;
+        if (dropped < 0)
+            return unwritten(s, &err);
+        if (dropped > 0 && q->n > 0)
+            goto again;
+    }
     size_t written = q->n;
     for (size_t i = 0; i < q->n; i++)
         free_item(&q->items[i]);

@@ -22,6 +22,7 @@ void store_fail(error_info *err, const char *fmt, ...)
     va_end(ap);
     error_set(err, "store_error", 0, "%s", msg);
     err->retryable = 0;
+    err->refused = 0;
 }
 
 static int invalid(error_info *err, const char *what)
@@ -29,6 +30,7 @@ static int invalid(error_info *err, const char *what)
     if (err) {
         error_set(err, "invalid_argument", 0, "store: %s", what);
         err->retryable = 0;
+        err->refused = 1; /* the values given, not the database */
     }
     return -1;
 }
@@ -152,6 +154,7 @@ static int check_interaction(const store_db *s, const interaction_rec *it, error
                           "cancelled",
                           it->id, it->status);
             err->retryable = 0;
+            err->refused = 1;
         }
         return -1;
     }

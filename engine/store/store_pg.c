@@ -92,6 +92,7 @@ static int pg_batch_begin(store_db *s, error_info *err)
     }
     p->in_batch = 1;
     p->batch_error[0] = '\0';
+    p->batch_refused = 0;
     return 0;
 }
 
@@ -109,6 +110,8 @@ static int pg_batch_commit(store_db *s, error_info *err)
     PQclear(res);
     if (p->batch_error[0]) {
         store_fail(err, "%s (in a batch; its other writes are committed)", p->batch_error);
+        if (err)
+            err->refused = p->batch_refused;
         return -1;
     }
     return 0;

@@ -47,6 +47,7 @@ typedef struct pg {
     int background;    /* writes without an answer are queued, not waited for */
     int in_batch;      /* store_batch_begin(): writes are pipelined until the commit */
     char batch_error[sizeof ((error_info *)0)->message];  /* the first failure of a write in the open batch */
+    int batch_refused;  /* that failure was the values' own (err->refused): no retry helps */
     char write_error[sizeof ((error_info *)0)->message];  /* the first failure of such a write not yet taken */
     char *log_sql[PG_MAX_PARTS + 1]; /* the log statement with n shared parts, made on first use */
     struct pg_sql {                  /* the driver's statements with $N, keyed by their ?N text */

@@ -75,6 +75,12 @@ void pg_fail(pg *p, error_info *err, const PGresult *res, const char *what)
     snprintf(msg, sizeof msg, "%s", m && *m ? m : "unknown error");
     trim(msg);
     store_fail(err, "store: cannot %s in %s: %s", what, p->label, msg);
+    /* A data exception (class 22: text not valid UTF-8, a number out of range) is about the
+     * values this statement carried, not the database: no retry of them will succeed, and the
+     * record's writer must not hold other records behind it (pending_log.c). */
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (err)
+        err->refused = state && strncmp(state, "22", 2) == 0;
 }
 
 /* ---- jobs ---- */
@@ -102,8 +108,10 @@ static void append(pg_job **head, pg_job **tail, pg_job *j)
 
 static void finish_job(pg *p, pg_job *j)
 {
-    if (j->batch && j->failed && !p->batch_error[0])
+    if (j->batch && j->failed && !p->batch_error[0]) {
         snprintf(p->batch_error, sizeof p->batch_error, "%s", j->err.message);
+        p->batch_refused = j->err.refused;
+    }
     if (j->sync) {
         j->finished = 1;
         return;

@@ -173,10 +173,26 @@ static void test_pending_log(void)
     CHECK_INT(pending_log_flush(&s), 0);
     CHECK_INT(s.degraded, 0);
     CHECK_CONTAINS(o.log, "storage is back; 2 waiting records written");
+
+    /* A record the database refuses for good (here the store's own check of its status) is
+     * dropped as lost and said; the records queued around it are written. */
+    cfg.pending_max = 8;
+    pending_log_add(&s, &it, NULL, 0, "locked"); /* i3 again */
+    it.id = "bad";
+    it.status = "no such status";
+    pending_log_add(&s, &it, NULL, 0, "locked");
+    it.id = "i4";
+    it.status = "ok";
+    pending_log_add(&s, &it, NULL, 0, "locked");
+    CHECK_INT(pending_log_flush(&s), 0);
+    CHECK_INT(s.degraded, 0);
+    CHECK_INT(s.lost_interactions, 2);
+    CHECK_CONTAINS(o.log, "refuses a record for good and it is lost");
+    CHECK_CONTAINS(o.log, "storage is back; 2 waiting records written");
     pending_log_close(&s);
     CHECK(s.pending == NULL);
     store_close(s.db);
-    CHECK_INT(count_records(db), 2);
+    CHECK_INT(count_records(db), 4);
     loop_free(loop);
     config_free(&cfg);
     remove_scratch(dir, db);

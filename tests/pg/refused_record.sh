@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A record the database refuses for good (PostgreSQL takes no text that is not valid UTF-8, and
+# a script may send such bytes) is dropped as lost, said and counted, and the records after it
+# are written: it used to stay at the head of the waiting queue, every later record waited
+# behind it, every later call failed under strict, and all of them were lost at exit.
+base=$(cat "${NYX_TEST_PG:?NYX_TEST_PG is not set (run through ctest)}")
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-refused-pg.XXXXXX")
+name=nyx_refused_$$
+env -u LD_PRELOAD psql -q -X "$base" -c "CREATE DATABASE $name" >/dev/null || exit 1
+db="${base%/*}/$name"
+trap 'rm -rf "$work"; env -u LD_PRELOAD psql -q -X "$base" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+fails=0
+check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1"; fails=$((fails + 1)); fi; }
+
+cat >"$work/refused.lua" <<'LUA'
+local nyx = require "nyx"
+local ok, err = pcall(nyx.call, { prompt = "bytes that are not UTF-8: \xff\xfe", max_tokens = 8 })
+print("bad", ok, type(err) == "table" and err.type or tostring(err))
+local good = 0
+for i = 1, 5 do
+  if pcall(nyx.call, { prompt = "a fine question " .. i, max_tokens = 8 }) then good = good + 1 end
+end
+print("good", good, "degraded", nyx.stats().storage_degraded)
+LUA
+NYX_DB="$db" NYX_PROVIDER=sim "$NYX_BIN" run "$work/refused.lua" >"$work/out" 2>"$work/err"
+rc=$?
+grep -q "^bad	false	store_error" "$work/out"
+check "the call whose record is refused fails under strict with store_error" $?
+grep -q "^good	5	degraded	false" "$work/out"; st=$?
+check "the five calls after it succeed and storage is not left degraded: $(cat "$work/out")" $st
+rows=$(env -u LD_PRELOAD psql -q -X -t -A "$db" -c "SELECT count(*) FROM llm_interactions WHERE status = 'ok'")
+[ "$rows" = 5 ]
+check "their five records are written (found $rows)" $?
+grep -q "refuses a record for good and it is lost" "$work/err"; st=$?
+check "the loss is said: $(cat "$work/err")" $st
+[ "$rc" -eq 1 ]
+check "nyx run exits 1 for the lost record (exit $rc)" $?
+[ "$fails" -eq 0 ] && echo "all passed" || { echo "$fails check(s) failed"; exit 1; }
