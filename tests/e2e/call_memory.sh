@@ -9,7 +9,7 @@ set -uo pipefail
 # shellcheck source=lib/check.sh
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 [[ -x /usr/bin/time ]] || { echo "skipped: no /usr/bin/time"; exit 0; }
-if [[ -n "${LD_PRELOAD:-}${ASAN_OPTIONS:-}" ]] || ldd "$NYX_BIN" 2>/dev/null | grep -q 'lib[alt]san'; then
+if under_sanitizer; then
   echo "skipped: memory is not measured under a sanitizer"; exit 0
 fi
 

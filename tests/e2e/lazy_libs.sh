@@ -34,7 +34,7 @@ run_nyx -- --version
 grep -Eq 'libmicrohttpd [0-9]+\.[0-9]+' <<<"$out"
 check "nyx --version names its version" $? "$out"
 
-if ldd "$NYX_BIN" | grep -q libgnutls; then
+if links "$NYX_BIN" libgnutls; then
   binding=$("${clean_env[@]}" LD_DEBUG=bindings "$NYX_BIN" --help 2>&1 >/dev/null | grep '_gnutls_global_init_skip')
   grep -q "to $NYX_BIN" <<<"$binding"
   check "GnuTLS asks nyx whether to initialise itself" $? "$binding"

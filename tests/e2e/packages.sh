@@ -28,7 +28,7 @@ out=$(cc -std=c11 -Wall -Werror $sanitize -o "$work/host" "$NYX_SOURCE_DIR/examp
 check "examples/embed/host.c builds out of tree with pkg-config's flags alone" $? "$out"
 out=$(cd "$NYX_SOURCE_DIR" && LD_LIBRARY_PATH="$work/prefix/lib" timeout 60 "$work/host" examples/embed 1.5 2>&1)
 rc=$?
-[[ $rc == 0 ]] && LD_LIBRARY_PATH="$work/prefix/lib" ldd "$work/host" | grep -q "$work/prefix/lib/libnyx.so"
+[[ $rc == 0 ]] && LD_LIBRARY_PATH="$work/prefix/lib" links "$work/host" "$work/prefix/lib/libnyx.so"
 check "the host runs against the installed libnyx.so" $? "rc=$rc $out"
 # The guard's policy keeps it in its patrol area: the simulator's move to (1,1) ends at (2,2),
 # walked over frames by the host's C tool, and the loop goes on with the answer.

@@ -27,6 +27,12 @@ finish() {
   echo "all checks passed"
 }
 
+# links BINARY PATTERN: whether BINARY's shared libraries include one matching PATTERN. ldd's
+# whole output is read first: `ldd | grep -q` under pipefail fails when grep stops reading early.
+links() { local libs; libs=$(ldd "$1" 2>/dev/null); grep -q -- "$2" <<<"$libs"; }
+# under_sanitizer: whether nyx runs instrumented (memory figures then mean nothing).
+under_sanitizer() { [[ -n "${LD_PRELOAD:-}${ASAN_OPTIONS:-}" ]] || links "$NYX_BIN" 'lib[alt]san'; }
+
 clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5"
            "NYX_SIM_TOKEN_MS=0.02")
 for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
