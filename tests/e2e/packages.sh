@@ -22,7 +22,8 @@ flags=$(pkg-config --cflags --libs nyx 2>&1)
 check "pkg-config knows nyx" $? "$flags"
 # A sanitizer build's library needs its runtime linked into the program first.
 sanitize=""
-nm -D "$work/prefix/lib/libnyx.so" | grep -q __asan_init && sanitize="-fsanitize=address,undefined"
+symbols=$(nm -D "$work/prefix/lib/libnyx.so") # whole, not piped to grep -q (lib/check.sh, links)
+grep -q __asan_init <<<"$symbols" && sanitize="-fsanitize=address,undefined"
 # shellcheck disable=SC2086 # the flags are words
 out=$(cc -std=c11 -Wall -Werror $sanitize -o "$work/host" "$NYX_SOURCE_DIR/examples/embed/host.c" $flags 2>&1)
 check "examples/embed/host.c builds out of tree with pkg-config's flags alone" $? "$out"

@@ -48,7 +48,8 @@ whole=$(sqlite3 "$db" "SELECT count(*) FROM llm_interactions WHERE prompt_text I
 # the answers are short, and the tool list: five parts for nine requests.
 [[ "$parts" == 5 && "$whole" == 0 ]]
 check "shared text is stored once (5 parts, no request stored whole)" $? "parts=$parts whole=$whole"
-sqlite3 "$db" .dump | grep -q 'alice\.dedupe@example\.com'
+dump=$(sqlite3 "$db" .dump) # whole: under pipefail a grep -q that stops early fails the pipe
+grep -q 'alice\.dedupe@example\.com' <<<"$dump"
 check "the database holds the address nowhere" $((1 - $?)) ""
 
 finish
