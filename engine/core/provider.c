@@ -1,8 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "provider.h"
 #include "net.h"
+#include "sim_host.h"
 
-#include "cost/accept.h"
 #include "cost/models.h"
 #include "sim/sim.h"
 
@@ -10,23 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What the simulator asks of its model table: it knows models only through these. */
-static int64_t sim_min_cache(void *ud, const char *model)
-{
-    const model_info *m = models_find(ud, model);
-    return m ? m->min_cache_tokens : -1;
-}
-
-static const char *sim_canonical(void *ud, const char *model)
-{
-    const model_info *m = models_find(ud, model);
-    return m ? m->id : model;
-}
-
-static int sim_accepts(void *ud, const char *model, const char *param)
-{
-    return accept_param(models_find(ud, model), param);
-}
 
 static int start_sim(provider *p, const engine_config *cfg, char *notice, size_t size, error_info *err)
 {
@@ -43,7 +26,7 @@ static int start_sim(provider *p, const engine_config *cfg, char *notice, size_t
         models_free(p->sim_models);
         p->sim_models = NULL;
     }
-    sim_models sm = {sim_min_cache, sim_canonical, p->sim_models, sim_accepts};
+    sim_models sm = sim_host_models(p->sim_models);
     if (!p->sim_models || !(p->sim = sim_server_start(&sm, &opt, 0, &why))) {
         error_set(err, "invalid_argument", 0, "cannot start the built-in simulator: %s", why.message);
         return -1;

@@ -35,6 +35,11 @@ static int accepts(void *ud, const char *model, const char *param)
     return accept_param(models_find(ud, model), param);
 }
 
+sim_models sim_host_models(model_table *t)
+{
+    return (sim_models){min_cache, canonical, t, accepts};
+}
+
 static int set_number(const char *key, const char *value, double *out, char **errmsg)
 {
     char *end;
@@ -152,7 +157,7 @@ nyx_sim *sim_host_start(int port, const char *const *options, char **errmsg)
     if (!bad)
         bad = parse_options(options, &opt, &faults, errmsg) != 0;
     if (!bad) {
-        sim_models sm = {min_cache, canonical, sim->models, accepts};
+        sim_models sm = sim_host_models(sim->models);
         sim->server = sim_server_start(&sm, &opt, port, &err);
         if (!sim->server) {
             bad = 1;

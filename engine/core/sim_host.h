@@ -4,6 +4,12 @@
 #define NYX_CORE_SIM_HOST_H
 
 #include "nyx.h"
+#include "sim/sim.h"
+
+struct model_table;
+/* What the simulator asks of a model table (sim.h's sim_models) for table t: the built-in
+ * simulator's and `nyx sim`'s alike. */
+sim_models sim_host_models(struct model_table *t);
 
 int sim_host_check_options(const char *const *options, char **errmsg);
 nyx_sim *sim_host_start(int port, const char *const *options, char **errmsg);
