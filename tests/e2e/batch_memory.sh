@@ -12,10 +12,7 @@ if under_sanitizer; then
   echo "skipped: memory is not measured under a sanitizer"; exit 0
 fi
 
-"$NYX_BIN" sim --port 0 --api-key mem-key --batch-ms 200 >"$work/sim.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do grep -q "listening on" "$work/sim.out" && break; sleep 0.05; done
-url="http://127.0.0.1:$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/sim.out")"
+start_sim --api-key mem-key --batch-ms 200 || { echo "nyx sim did not start"; exit 1; }
 mkdir -p "$work/tpl"
 {
   printf -- '---\ndescription: route a ticket\nmodel: claude-haiku-4-5\nvariables:\n  ticket: {required: true}\n---\n'
@@ -25,11 +22,8 @@ mkdir -p "$work/tpl"
 
 peak() { # peak ROWS: the peak RSS in KB of nyx batch submit over ROWS rows
   for i in $(seq "$1"); do printf '{"id":"r%d","ticket":"ticket %d: my laptop is broken"}\n' "$i" "$i"; done >"$work/rows$1.jsonl"
-  "${clean_env[@]}" "NYX_DB=$work/nyx$1.db" "NYX_TEMPLATE_PATH=$work/tpl" "ANTHROPIC_API_KEY=mem-key" \
-    "ANTHROPIC_BASE_URL=$url" /usr/bin/time -f '%M' -o "$work/time$1" \
-    "$NYX_BIN" batch submit route --input "$work/rows$1.jsonl" --out "$work/out$1.jsonl" 2>"$work/err$1" ||
-    { echo "nyx batch submit failed: $(cat "$work/err$1")" >&2; echo 0; return; }
-  tail -1 "$work/time$1"
+  peak_kb "$1" "NYX_DB=$work/nyx$1.db" "NYX_TEMPLATE_PATH=$work/tpl" "ANTHROPIC_API_KEY=mem-key" \
+    "ANTHROPIC_BASE_URL=$url" -- batch submit route --input "$work/rows$1.jsonl" --out "$work/out$1.jsonl"
 }
 one=$(peak 1)
 many=$(peak 300)

@@ -13,10 +13,7 @@ if under_sanitizer; then
   echo "skipped: memory is not measured under a sanitizer"; exit 0
 fi
 
-"$NYX_BIN" sim --port 0 --api-key mem-key --ttft-ms 300 --token-ms 0 >"$work/sim.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do grep -q "listening on" "$work/sim.out" && break; sleep 0.05; done
-url="http://127.0.0.1:$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/sim.out")"
+start_sim --api-key mem-key --ttft-ms 300 --token-ms 0 || { echo "nyx sim did not start"; exit 1; }
 
 cat >"$work/calls.lua" <<'LUA'
 local nyx = require "nyx"
@@ -37,11 +34,8 @@ print("ok " .. ok_calls)
 LUA
 
 peak() { # peak N: the peak RSS in KB of nyx run with N calls in flight
-  "${clean_env[@]}" "NYX_DB=$work/nyx$1.db" "NYX_PROVIDER=anthropic" "ANTHROPIC_API_KEY=mem-key" \
-    "ANTHROPIC_BASE_URL=$url" /usr/bin/time -f '%M' -o "$work/time$1" \
-    "$NYX_BIN" run "$work/calls.lua" --var "n=$1" >"$work/out$1" 2>"$work/err$1" ||
-    { echo "nyx run failed: $(cat "$work/err$1")" >&2; echo 0; return; }
-  tail -1 "$work/time$1"
+  peak_kb "$1" "NYX_DB=$work/nyx$1.db" "NYX_PROVIDER=anthropic" "ANTHROPIC_API_KEY=mem-key" \
+    "ANTHROPIC_BASE_URL=$url" -- run "$work/calls.lua" --var "n=$1"
 }
 one=$(peak 1)
 many=$(peak 300)

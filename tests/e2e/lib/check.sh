@@ -51,6 +51,20 @@ run_nyx() {
   err=$(cat "$work/err")
 }
 
+# peak_kb LABEL [VAR=value... [--]] ARGS...: runs nyx like run_nyx under GNU time, its output in
+# $work/outLABEL and $work/errLABEL, and prints its peak resident memory in KB (0, with the
+# error on stderr, when it failed).
+peak_kb() {
+  local label=$1 vars=()
+  shift
+  while [[ $# -gt 0 && "$1" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do vars+=("$1"); shift; done
+  [[ "${1:-}" == "--" ]] && shift
+  "${clean_env[@]}" "${vars[@]}" /usr/bin/time -f '%M' -o "$work/time$label" "$NYX_BIN" "$@" \
+    >"$work/out$label" 2>"$work/err$label" ||
+    { echo "nyx $1 failed: $(cat "$work/err$label")" >&2; echo 0; return; }
+  tail -1 "$work/time$label"
+}
+
 # start_sim [VAR=value...] ARGS...: `nyx sim --port 0 ARGS` in clean_env plus the variables
 # given, its output in $work/sim.out; sets $sim_pid, $port and $url. Fails (status 1) when no
 # port was printed within five seconds. The script's cleanup kills $sim_pid.
