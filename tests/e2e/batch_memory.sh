@@ -7,10 +7,7 @@ set -uo pipefail
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 # shellcheck source=lib/check.sh
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
-[[ -x /usr/bin/time ]] || { echo "skipped: no /usr/bin/time"; exit 0; }
-if under_sanitizer; then
-  echo "skipped: memory is not measured under a sanitizer"; exit 0
-fi
+need_memory_figures
 
 start_sim --api-key mem-key --batch-ms 200 || { echo "nyx sim did not start"; exit 1; }
 mkdir -p "$work/tpl"

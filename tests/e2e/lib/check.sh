@@ -32,6 +32,12 @@ finish() {
 links() { local libs; libs=$(ldd "$1" 2>/dev/null); grep -q -- "$2" <<<"$libs"; }
 # under_sanitizer: whether nyx runs instrumented (memory figures then mean nothing).
 under_sanitizer() { [[ -n "${LD_PRELOAD:-}${ASAN_OPTIONS:-}" ]] || links "$NYX_BIN" 'lib[alt]san'; }
+# need_memory_figures: ends the script as skipped where peak memory means nothing (no GNU time,
+# or a sanitizer's runtime).
+need_memory_figures() {
+  [[ -x /usr/bin/time ]] || { echo "skipped: no /usr/bin/time"; exit 0; }
+  if under_sanitizer; then echo "skipped: memory is not measured under a sanitizer"; exit 0; fi
+}
 
 clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=5"
            "NYX_SIM_TOKEN_MS=0.02")
