@@ -80,8 +80,7 @@ static void shared_pieces(const char *system)
     claude_request r1, r2;
     request(&r1, system, "question 1", NYX_MARK_5M);
     request(&r2, system, "question 2", NYX_MARK_5M);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     claude_body p1, p2;
     char *want1 = claude_request_json(&r1, NULL, &err), *want2 = claude_request_json(&r2, NULL, &err);
     CHECK(jt && want1 && want2);
@@ -135,8 +134,7 @@ static void pooled_pieces(const char *system)
     claude_request r[2];
     claude_body p[2];
     char *want[2];
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     for (int i = 0; i < 2; i++) {
         request(&r[i], "x", i ? "question 2" : "question 1", NYX_MARK_5M);
         free(r[i].system[0].text);
@@ -206,8 +204,7 @@ int main(void)
             free(r.system[0].text);
             CHECK_INT(block_set_pooled(&r.system[0], pool, other, strlen(other), mark), 0);
             CHECK(r.system[0].shared != NULL);
-            error_info err;
-            error_clear(&err);
+            error_info err = cleared_error();
             size_t a_len = 0, b_len = 0;
             char *a = claude_request_json_memo(&r, fresh, &a_len, &err);
             char *b = claude_request_json(&r, &b_len, &err);

@@ -48,8 +48,7 @@ static void test_migrations(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "migrate.db");
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
 
     store_db *s = store_open(path, &err);
     CHECK(s != NULL);
@@ -149,8 +148,7 @@ static void test_migration_2(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "v1.db");
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_close(store_open(path, &err));
     /* Back to version 1, holding a reservation made the version-1 way. */
     sqlite3 *db = NULL;
@@ -226,8 +224,7 @@ static void test_concurrent_migration(void)
         _exit(applied == 0 && version == store_schema_latest() ? 0 : 11);
     }
     close(go[0]);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(ref, &err); /* the schema, to copy */
     CHECK(s != NULL);
     sqlite3 *other = NULL;
@@ -268,8 +265,7 @@ static void test_concurrent_migration(void)
 
 static void test_memory(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(":memory:", &err);
     CHECK(s != NULL);
     if (!s)
@@ -350,8 +346,7 @@ static void test_open_failures(void)
 static int readonly_checks(const char *uri, const char *shown)
 {
     int before = check_failures;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(uri, &err);
     CHECK(s != NULL);
     if (!s) {
@@ -419,8 +414,7 @@ static void test_readonly(void)
     path_in_tmp(dir, sizeof dir, "ro");
     CHECK_INT(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/ro.db", dir);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
@@ -468,8 +462,7 @@ static void test_locked(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "locked.db");
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_options opts = {.busy_timeout_ms = 50};
     store_db *s = store_open_opts(path, &opts, &err);
     CHECK(s != NULL);
@@ -546,8 +539,7 @@ static void test_full(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "full.db");
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
@@ -600,8 +592,7 @@ static void test_checkpoints(void)
     char path[300], wal[310];
     path_in_tmp(path, sizeof path, "ckpt.db");
     snprintf(wal, sizeof wal, "%s-wal", path);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
@@ -651,8 +642,7 @@ static void test_page_cache(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "cache.db");
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
@@ -729,8 +719,7 @@ static void test_sigkill(void)
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     CHECK(last >= 300);
 
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s)
@@ -750,8 +739,7 @@ static void test_reader_sees_commits(void)
 {
     char path[300];
     path_in_tmp(path, sizeof path, "reader.db");
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(path, &err);
     sqlite3 *reader = NULL;
     CHECK(s != NULL);

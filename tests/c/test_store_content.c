@@ -51,8 +51,7 @@ static int round_trip(const char *text, int line)
     if (p.recipe) {
         pieces_at at = {&p, 0};
         char *joined = NULL;
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         CHECK_INT(store_content_join(p.recipe, fetch_piece, &at, &joined, &err), 0);
         if (!joined || strcmp(joined, text) != 0) {
             fprintf(stderr, "line %d: the join differs from the text\n", line);
@@ -99,8 +98,7 @@ static void test_cut_and_join(void)
     CHECK_INT(round_trip("not json \xff\xfe at all, but long enough to be considered", __LINE__), 0);
 
     /* A recipe that is not one nyx wrote is refused, not read as something else. */
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char *out = NULL;
     pieces_at none = {NULL, 0};
     CHECK_INT(store_content_join("{\"ref\":1}", fetch_piece, &none, &out, &err), -1);
@@ -228,8 +226,7 @@ static void test_migrate_v5(void)
     sqlite3_finalize(st);
     sqlite3_close(db);
 
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s) {

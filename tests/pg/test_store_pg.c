@@ -41,8 +41,7 @@ static const char TABLES[] =
 
 static void test_open_and_migrate(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = open_db();
     if (!s)
         return;
@@ -148,8 +147,7 @@ static void test_concurrent_migration(void)
             close(go[1]);
             if (read(go[0], &byte, 1) != 1)
                 _exit(12);
-            error_info e;
-            error_clear(&e);
+            error_info e = cleared_error();
             store_db *c = store_open(db_uri, &e);
             if (!c) {
                 fprintf(stderr, "concurrent open: %s\n", e.message);
@@ -217,8 +215,7 @@ static void on_done_reenter(void *ud, int rc, int refused, const error_info *err
     reentry *r = ud;
     r->calls++;
     r->rc = rc;
-    error_info e;
-    error_clear(&e);
+    error_info e = cleared_error();
     int a = store_audit(r->s, "budget_refused", NULL, NULL, err ? err->message : "", &e);
     int b = store_control_set(r->s, "last", rc == 0 ? "reserved" : "refused", &e);
     char *v = NULL;
@@ -257,8 +254,7 @@ static void test_pump_limit(void)
     if (!s)
         return;
     int asked = 0;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_set_pump_limit(s, always_enough, &asked);
     done_rec d[5];
     memset(d, 0, sizeof d);
@@ -296,8 +292,7 @@ static void test_async(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_scope sc[] = {{"day:a", 10.0}, {"session:a", 1.0}};
 
     /* One reservation: answered from store_pump, once, after the commit. */
@@ -506,8 +501,7 @@ static double until_written(store_db *s, const char *id, double limit_s, char *l
     double t0 = clock_now_s();
     while (clock_now_s() - t0 < limit_s) {
         interaction_rec it = make(id, T0);
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         if (store_log_interaction(s, &it, &err) == 0)
             return clock_now_s() - t0;
         snprintf(last, n, "%s", err.message);
@@ -522,8 +516,7 @@ static void test_connection_loss(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     interaction_rec it = make("before", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     int c = -1;
@@ -646,8 +639,7 @@ static void test_connection_loss(void)
 
 static void test_password_hidden(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open("postgresql://nyx:secretpw@127.0.0.1:1/x", &err);
     CHECK(s == NULL);
     store_close(s);

@@ -253,8 +253,7 @@ static inline long long count_rows(store_db *s, const char *sql)
 
 static inline store_db *open_db(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(db_uri, &err);
     if (!s)
         fprintf(stderr, "open %s: %s\n", db_name, err.message);
@@ -418,8 +417,7 @@ static inline int find_row(const rows *r, const char *key)
 static inline void check_request(store_db *s, const char *id, const char *want, int line)
 {
     rows r = {0};
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     int rc = store_query_exchange(s, id, collect, &r, &err);
     const char *got = r.n == 1 ? cell(&r, 0, "request") : NULL;
     if (rc != 0 || r.n != 1 || !got || strcmp(got, want) != 0 || r.ncols != 13) {

@@ -31,8 +31,7 @@ static int collect_req(void *ud, int ncols, const char *const *names, const char
 static const char *requests(store_db *s, const char *id, reqrows *r)
 {
     memset(r, 0, sizeof *r);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     if (store_batch_requests(s, id, collect_req, r, &err) != 0)
         fprintf(stderr, "batch_requests: %s\n", err.message);
     return r->s;
@@ -77,8 +76,7 @@ static int collect_stats(void *ud, int ncols, const char *const *names, const ch
 
 static void test_batches(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = open_db(), *t = open_db();
     if (!s || !t) {
         store_close(s);
@@ -180,8 +178,7 @@ static void test_batches(void)
  * they cost, by whichever store gets there; settling again does nothing. */
 static void test_batch_settle(void)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = open_db(), *t = open_db();
     if (!s || !t) {
         store_close(s);

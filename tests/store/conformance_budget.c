@@ -9,8 +9,7 @@ static const char *status(store_db *s, textbuf *t)
 {
     memset(t, 0, sizeof *t);
     t->skip = ",updated_at,";
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     if (store_budget_status(s, to_text, t, &err) != 0)
         snprintf(t->s, sizeof t->s, "error: %s", err.message);
     return t->s;
@@ -34,8 +33,7 @@ static void test_reserve_settle(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     textbuf t;
     store_scope sc[] = {{"session:s1", 1.0}, {"day:2026-11-25", 10.0}, {"month:2026-11", -1}};
     char r1[STORE_RESERVATION_ID_SIZE], r2[STORE_RESERVATION_ID_SIZE];
@@ -140,8 +138,7 @@ static void test_refusal(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     textbuf t;
     char id[STORE_RESERVATION_ID_SIZE];
     int refused = 99;
@@ -559,8 +556,7 @@ static void test_reap(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     textbuf t;
     char mine[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.125, mine, sizeof mine, NULL, &err), 0);
@@ -603,8 +599,7 @@ static void test_log_settle(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     textbuf t;
     store_scope sc[] = {{"session:l", 1.0}};
     char id[STORE_RESERVATION_ID_SIZE];

@@ -13,8 +13,7 @@ static long long hits(const char *key)
 static const char *get(store_db *s, const char *key, double now, char *buf, size_t n)
 {
     char *v = (char *)"untouched";
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     if (store_cache_get(s, key, now, &v, &err) != 0)
         snprintf(buf, n, "(error: %.200s)", err.message);
     else if (!v)
@@ -31,8 +30,7 @@ static void test_put_get_expire(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char b[256];
     const char *resp = "{\"content\":[{\"type\":\"text\",\"text\":\"4\"}]}";
 
@@ -104,8 +102,7 @@ static void test_purge_count(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(store_cache_put(s, "a", NULL, "{}", T0, 10, &err), 0);
     CHECK_INT(store_cache_put(s, "b", NULL, "{}", T0, 20, &err), 0);
     CHECK_INT(store_cache_put(s, "c", NULL, "{}", T0, 0, &err), 0);
@@ -121,8 +118,7 @@ static void test_now_and_invalid(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char b[128];
     /* now <= 0 is the wall clock: an entry put now for an hour is served now. */
     CHECK_INT(store_cache_put(s, "w", NULL, "{\"w\":1}", 0, 3600, &err), 0);
@@ -156,8 +152,7 @@ static void test_shared(void)
 {
     store_db *a = open_db();
     store_db *b = open_db();
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     if (a && b) {
         char buf[64];
         CHECK_INT(store_cache_put(a, "shared", "m", "{\"s\":1}", T0, 60, &err), 0);

@@ -42,8 +42,7 @@ static void test_workload(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char *sys = repeat("You are the support desk of a large library. ", 340); /* 15.3 KB */
     enum { N = 300 };
     char *bodies[N];
@@ -125,8 +124,7 @@ static void test_conversation_and_council(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     enum { TURNS = 12 };
     char *msgs[TURNS];
     char *bodies[TURNS];
@@ -171,8 +169,7 @@ static void test_purge(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char *a = repeat("System prompt A, long enough to be shared. ", 10);
     char *b = repeat("System prompt B, long enough to be shared. ", 10);
     const char *q[] = {"q"};
@@ -207,8 +204,7 @@ static void test_atomic(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(raw_exec(dialect("CREATE TRIGGER refuse BEFORE INSERT ON llm_content"
                                " BEGIN SELECT RAISE(ABORT, 'parts refused'); END",
                                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"

@@ -6,8 +6,7 @@
 static int changed(store_db *s)
 {
     int c = -1;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     if (store_changed(s, &c, &err) != 0) {
         fprintf(stderr, "store_changed: %s\n", err.message);
         return -1;
@@ -59,8 +58,7 @@ static void test_control(void)
         waitpid(kid, NULL, 0);
         return;
     }
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char *v = (char *)"untouched";
 
     CHECK_INT(store_control_get(s, "stop", &v, &err), 0);
@@ -175,8 +173,7 @@ static void test_audit(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(store_audit(s, "config", NULL, NULL, "{\"db\":\"nyx.db\"}", &err), 0);
     CHECK_INT(store_audit(s, "budget_refused", "s1", "analyst", "session:s1 limit $1.00", &err),
               0);
@@ -248,8 +245,7 @@ static void test_config(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char *v = NULL;
     CHECK_INT(store_config_get(s, "cache.persistent_ttl_s", &v, &err), 0);
     CHECK(v == NULL);

@@ -28,8 +28,7 @@ static void test_log_fields(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     int64_t node = 0;
     CHECK_INT(store_thought_add(s, "sess", 0, "root", &node, &err), 0);
     char b[512], want[64];
@@ -227,8 +226,7 @@ typedef struct fixture {
 
 static void log_fixture(store_db *s, fixture *fx)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     /* root -> a -> g, root -> b (session s1); other is a root in s2 */
     CHECK_INT(store_thought_add(s, "s1", 0, "plan", &fx->root, &err), 0);
     CHECK_INT(store_thought_add(s, "s1", fx->root, "research", &fx->a, &err), 0);
@@ -323,8 +321,7 @@ static void test_queries(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     fixture fx;
     log_fixture(s, &fx);
 
@@ -497,8 +494,7 @@ static void test_unknown_cost(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     const char *ids[] = {"u1", "u2", "u3", "k1"};
     for (int k = 0; k < 4; k++) {
         interaction_rec it = make(ids[k], T0 + k);
@@ -545,8 +541,7 @@ static void test_sessions(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     double before = clock_wall_s();
     CHECK_INT(store_session_upsert(s, "s1", 1.0, &err), 0);
     CHECK_INT(store_session_upsert(s, "s1", -1, &err), 0); /* keeps the budget */
@@ -601,8 +596,7 @@ static void test_batch(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char ids[3][8];
     CHECK_INT(store_batch_begin(s, &err), 0);
     for (int k = 0; k < 3; k++) {

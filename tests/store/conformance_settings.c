@@ -208,8 +208,7 @@ static void test_precedence(void)
     if (other) {
         CHECK_STR(got(other, "budget.daily_usd"), "4@database");
         CHECK_INT(nyx_config_set(e, "budget.daily_usd", "5"), NYX_OK);
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         CHECK_INT(settings_load(other, &err), 0);
         CHECK_STR(got(other, "budget.daily_usd"), "5@database");
         CHECK_NEAR(other->cfg.daily_budget_usd, 5, 0);
@@ -220,8 +219,7 @@ static void test_precedence(void)
     nyx_close(e);
     e = open_engine("prec.db");
     if (e) {
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         CHECK_INT(engine_open_store(e), 0);
         CHECK_INT(store_config_set(e->storage.db, "budget.monthly_usd", "plenty", &err), 0);
         CHECK_INT(settings_load(e, &err), 0);
@@ -295,8 +293,7 @@ static void test_soft_budget(void)
     CHECK_INT((int)s.n, 1);
     CHECK_INT(s.soft[0], 0);
     char id[STORE_RESERVATION_ID_SIZE];
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(reserve_now(e, &s, 0.02, id, sizeof id, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
 
@@ -413,8 +410,7 @@ static void test_template_writers(void)
     nyx_engine *e = open_engine("writers.db");
     if (!e)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(settings_template_write_allowed(e, NULL, "summary", &err), 0); /* unset: anyone */
     CHECK_INT(settings_template_write_allowed(e, "anybody", "summary", &err), 0);
     CHECK_INT(nyx_config_set(e, "templates.writers", "editor,analyst"), NYX_OK);

@@ -6,8 +6,7 @@
 static int put_version(store_db *s, const char *name, const char *content, const char *hash)
 {
     int v = -1;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     if (store_template_put(s, name, content, "[\"who\"]", hash, &v, &err) != 0) {
         fprintf(stderr, "put %s: %s\n", name, err.message);
         return -1;
@@ -20,8 +19,7 @@ static const char *get(store_db *s, const char *name, int version, char *buf, si
 {
     char *content = (char *)"untouched";
     int v = -1;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     if (store_template_get(s, name, version, &content, &v, &err) != 0) {
         snprintf(buf, n, "error %.40s: %.180s", err.type, err.message);
         if (content)
@@ -38,8 +36,7 @@ static void test_versions(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     char b[256];
 
     CHECK_INT(put_version(s, "greet", "Hello {{who}}", "h-a"), 1);
@@ -140,8 +137,7 @@ static void test_usage(void)
     store_db *s = open_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(put_version(s, "task", "Do {{x}}", "h1"), 1);
     CHECK_INT(put_version(s, "task", "Please do {{x}}", "h2"), 2);
 

@@ -49,8 +49,7 @@ static store_db *logged_db(void)
     store_db *s = open_db();
     if (!s)
         return NULL;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     interaction_rec a = make("i-007", 1000), b = make("i-1e3", 1001);
     a.session = "007";
     a.agent = "1e3";
@@ -73,8 +72,7 @@ static void test_columns_keep_their_types(void)
     store_db *s = logged_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     static const char *const by[] = {"session", "agent"};
     for (int k = 0; k < 2; k++) {
         typed t = {0};
@@ -97,8 +95,7 @@ static void test_lua_sees_strings_and_numbers(void)
     store_db *s = logged_db();
     if (!s)
         return;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     lua_State *L = luaL_newstate();
     CHECK(L != NULL);
     if (!L) {
