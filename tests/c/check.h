@@ -17,6 +17,16 @@ static int check_failures;
         }                                                                             \
     } while (0)
 
+/* A check the rest of a test needs: when it fails, the test function returns (void). */
+#define REQUIRE(cond)                                                                 \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
+            check_failures++;                                                         \
+            return;                                                                   \
+        }                                                                             \
+    } while (0)
+
 #define CHECK_INT(a, b)                                                               \
     do {                                                                              \
         long long va_ = (long long)(a), vb_ = (long long)(b);                         \

@@ -63,9 +63,7 @@ static void test_null_engine(void)
 static void test_null_arguments(void)
 {
     nyx_engine *e = open_sim_engine("0");
-    CHECK(e != NULL);
-    if (!e)
-        return;
+    REQUIRE(e != NULL);
     char *out = NULL;
     CHECK_INT(nyx_set(e, NULL, "x"), NYX_EINVAL);
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_set");

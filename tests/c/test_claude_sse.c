@@ -482,9 +482,7 @@ static void test_stopped_by_owner(void)
     error_info err = cleared_error();
     claude_stream_hooks hooks = {.on_start = on_start, .on_text = on_text, .stopped = stop_after_first, .ud = &sn};
     claude_stream *s = claude_stream_new(&r, &hooks);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     CHECK_INT(claude_stream_feed(s, STREAM, strlen(STREAM), &err), 0);
     CHECK_INT(sn.calls, 1);
     CHECK_STR(sn.text, "Hello");

@@ -60,9 +60,7 @@ static int merge(model_table *m, const char *json, error_info *err)
 static void test_default_table(void)
 {
     model_table *m = fresh();
-    CHECK(m != NULL);
-    if (!m)
-        return;
+    REQUIRE(m != NULL);
     CHECK_INT(models_count(m), 21);
     for (size_t i = 0; i < models_count(m); i++) {
         const model_info *md = models_at(m, i);

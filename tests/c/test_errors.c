@@ -77,9 +77,7 @@ static void test_public_codes(void)
     snprintf(db, sizeof db, "%s/e.db", dir);
     setenv("NYX_DB", db, 1);
     nyx_engine *e = nyx_open(NULL);
-    CHECK(e != NULL);
-    if (!e)
-        return;
+    REQUIRE(e != NULL);
     CHECK_INT(nyx_config_set(e, "no.such.key", "1"), error_kind_of("invalid_argument")->code);
     CHECK_INT(nyx_config_set(e, "cache.ttl.ephemeral", "soon"), error_kind_of("invalid_argument")->code);
     char *text = NULL;

@@ -120,9 +120,7 @@ static void test_keys(void)
         keys++;
         char *msg = NULL;
         nyx_engine *e = open_engine(&msg);
-        CHECK(e != NULL);
-        if (!e)
-            return;
+        REQUIRE(e != NULL);
         const char *bad = malformed(d);
         CHECK_INT(nyx_config_set(e, d->key, bad), NYX_EINVAL);
         CHECK(strstr(nyx_errmsg(e), d->key) != NULL);
@@ -150,9 +148,7 @@ static void test_keys(void)
             unsetenv(d->env);
         }
         e = open_engine(&msg);
-        CHECK(e != NULL);
-        if (!e)
-            return;
+        REQUIRE(e != NULL);
         expect_source(e, d->key, v0, "database");
         CHECK_INT(nyx_config_set(e, d->key, NULL), NYX_OK);
         char *v = NULL;
@@ -173,9 +169,7 @@ static void test_nyx_set(void)
     char *msg = NULL;
     nyx_engine *e = open_engine(&msg);
     unsetenv("NYX_PROVIDER");
-    CHECK(e != NULL);
-    if (!e)
-        return;
+    REQUIRE(e != NULL);
     CHECK_STR(engine_cfg(e)->provider, "anthropic");
     CHECK_INT(nyx_set(e, "provider", "sim"), NYX_OK);
     CHECK_STR(engine_cfg(e)->provider, "sim");

@@ -972,9 +972,7 @@ static void test_stop_with_hangs(void)
     sim_options_default(&o);
     o.ttft_ms = 5000; /* streams that would take a long time */
     sim_server *s = sim_server_start(&models, &o, 0, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     int saved = port;
     port = sim_server_port(s);
     snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", port);

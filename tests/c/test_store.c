@@ -173,9 +173,7 @@ static void test_migration_2(void)
     sqlite3_close(db);
 
     store_db *s = store_open(path, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     CHECK_INT(store_schema_version(s), store_schema_latest());
     CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest() - 1);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM budget_reservations"), 0);
@@ -204,9 +202,7 @@ static void test_concurrent_migration(void)
     /* Fork before any connection exists: SQLite's lock bookkeeping must not cross fork(). */
     fflush(NULL);
     pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid < 0)
-        return;
+    REQUIRE(pid >= 0);
     if (pid == 0) {
         char byte;
         close(go[1]);
@@ -267,9 +263,7 @@ static void test_memory(void)
 {
     error_info err = cleared_error();
     store_db *s = store_open(":memory:", &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     CHECK_STR(store_backend_name(s), "sqlite");
     CHECK_INT(store_schema_version(s), store_schema_latest());
     interaction_rec it = make("now", 0); /* created_at 0: stamped now */
@@ -416,9 +410,7 @@ static void test_readonly(void)
     snprintf(path, sizeof path, "%s/ro.db", dir);
     error_info err = cleared_error();
     store_db *s = store_open(path, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     interaction_rec it = make("ro1", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(store_config_set(s, "k", "v", &err), 0);
@@ -465,9 +457,7 @@ static void test_locked(void)
     error_info err = cleared_error();
     store_options opts = {.busy_timeout_ms = 50};
     store_db *s = store_open_opts(path, &opts, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
 
     /* Another connection (as another process would) holds the write lock. */
     sqlite3 *other = NULL;
@@ -541,9 +531,7 @@ static void test_full(void)
     path_in_tmp(path, sizeof path, "full.db");
     error_info err = cleared_error();
     store_db *s = store_open(path, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     sqlite3 *db = store_sqlite_db(s);
     CHECK(db != NULL);
     long long pages = count_rows(s, "PRAGMA page_count");
@@ -594,9 +582,7 @@ static void test_checkpoints(void)
     snprintf(wal, sizeof wal, "%s-wal", path);
     error_info err = cleared_error();
     store_db *s = store_open(path, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     CHECK_INT(store_sqlite_checkpoints(s), 0); /* the thread exists and has had no work */
     static char text[3000];
     memset(text, 't', sizeof text - 1);
@@ -644,9 +630,7 @@ static void test_page_cache(void)
     path_in_tmp(path, sizeof path, "cache.db");
     error_info err = cleared_error();
     store_db *s = store_open(path, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     static char text[3000];
     for (int n = 0; n < 1000; n++) {
         char id[32];
@@ -679,9 +663,7 @@ static void test_sigkill(void)
     CHECK_INT(pipe(fds), 0);
     fflush(NULL);
     pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid < 0)
-        return;
+    REQUIRE(pid >= 0);
     if (pid == 0) {
         /* Log forever; report each id only after store_log_interaction returned 0, as the
          * engine hands a result to a script only after the row is committed. */
@@ -721,9 +703,7 @@ static void test_sigkill(void)
 
     error_info err = cleared_error();
     store_db *s = store_open(path, &err);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     char sql[128];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM llm_interactions WHERE CAST(substr(id, 2) AS INTEGER) <= %d",

@@ -190,9 +190,7 @@ static void test_migrate_v5(void)
     snprintf(path, sizeof path, "%s/v5.db", scratch);
     snprintf(fixture, sizeof fixture, "%s/tests/data/store_v5.sql", NYX_SOURCE_DIR);
     char *sql = read_file(fixture);
-    CHECK(sql != NULL);
-    if (!sql)
-        return;
+    REQUIRE(sql != NULL);
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
