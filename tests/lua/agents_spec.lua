@@ -81,14 +81,8 @@ for _, setup in ipairs(H.setups()) do
         return { ids = ids, ok = ok, err = err }
       ]], { env = { NYX_DB = db } })
       assert.is_false(v.ok)
-      local p = assert(io.popen(("env -u LD_PRELOAD %s log --json --db %s"):format(H.quote(H.bin), H.quote(db))))
-      local rows = {}
-      for line in p:lines() do
-        local row = json.decode(line)
-        rows[row.id] = row
-        rows[#rows + 1] = row
-      end
-      p:close()
+      local rows = H.nyx_json(db, "log")
+      for _, row in ipairs(rows) do rows[row.id] = row end
       assert.are.equal(5, #rows)
       for _, pair in ipairs(v.ids) do
         local row = assert(rows[pair[2]], "no log row for " .. pair[2])
@@ -298,9 +292,7 @@ for _, setup in ipairs(H.setups()) do
         return { id = r.interaction_id, clean = clean.interaction_id, ok = ok, err = err,
                  blocked_sent = #sent() - before }
       ]], { env = { NYX_DB = db, NYX_STORAGE_MODE = "full" } })
-      local p = assert(io.popen(("env -u LD_PRELOAD %s log --raw %s --json --db %s"):format(H.quote(H.bin), v.id, H.quote(db))))
-      local raw = p:read("a")
-      p:close()
+      local raw = H.nyx(db, "log --raw " .. v.id .. " --json")
       -- What was sent: labels where the data was, the rest as written.
       assert.matches("Escalations: %[EMAIL%]", raw)
       assert.matches("My card %[CARD%] was charged twice", raw)

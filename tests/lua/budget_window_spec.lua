@@ -6,15 +6,6 @@ local json = require "dkjson"
 
 local setup = H.setups()[1]
 
-local function nyx_cmd(db, args)
-  local p = assert(io.popen(("%s %s %s --db %s 2>&1; echo \"rc=$?\""):format(
-    H.env_prefix({ NYX_DB = db }), H.quote(H.bin), args, H.quote(db))))
-  local out = p:read("a")
-  p:close()
-  local rc = tonumber(out:match("rc=(%d+)%s*$"))
-  return out:gsub("rc=%d+%s*$", ""), rc
-end
-
 describe("budget windows and resets", function()
   setup:start()
   teardown(function() setup:stop() end)
@@ -71,13 +62,13 @@ describe("budget windows and resets", function()
       local s = nyx.session{ name = "spent", budget_usd = 1 }
       nyx.call{ prompt = "hi", max_tokens = 10, session = s }
     ]], { env = { NYX_DB = db } })
-    local before = nyx_cmd(db, "budget --json")
+    local before = H.nyx(db, "budget --json")
     assert.matches('"scope":"session:spent"', before)
-    local out, rc = nyx_cmd(db, "budget reset session:spent")
+    local out, rc = H.nyx(db, "budget reset session:spent")
     assert.are.equal(0, rc, out)
     assert.matches("session:spent reset", out)
     local rows = {}
-    for line in nyx_cmd(db, "budget --json"):gmatch("[^\n]+") do
+    for line in H.nyx(db, "budget --json"):gmatch("[^\n]+") do
       local row = json.decode(line)
       if row then rows[row.scope] = row end
     end
@@ -85,10 +76,10 @@ describe("budget windows and resets", function()
     local kinds = {}
     for _, ev in ipairs(H.audit(db)) do kinds[ev.kind] = ev end
     assert.truthy(kinds.budget_reset, "the reset is audited")
-    out, rc = nyx_cmd(db, "budget reset session:nobody")
+    out, rc = H.nyx(db, "budget reset session:nobody")
     assert.are.equal(1, rc, out)
     assert.matches("no budget scope", out)
-    out, rc = nyx_cmd(db, "budget reset")
+    out, rc = H.nyx(db, "budget reset")
     assert.are.equal(2, rc, out)
   end)
 end)

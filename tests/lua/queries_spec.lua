@@ -6,22 +6,11 @@ local H = require "helpers.nyx_case"
 local DB = require "helpers.db"
 local json = require "dkjson"
 
-local function nyx(db, args)
-  local p = assert(io.popen(("env -u LD_PRELOAD %s %s --db %s 2>&1"):format(H.quote(H.bin), args, H.quote(db))))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
-end
+local nyx = H.nyx
 
 local function lines(text)
   local out = {}
   for line in text:gmatch("[^\n]+") do out[#out + 1] = line end
-  return out
-end
-
-local function objects(text)
-  local out = {}
-  for i, line in ipairs(lines(text)) do out[i] = assert(json.decode(line), line) end
   return out
 end
 
@@ -76,7 +65,7 @@ describe("nyx stats and nyx log", function()
   it("totals every run's calls, and by session, agent and model", function()
     local out, code = nyx(db, "stats --json")
     assert.are.equal(0, code, out)
-    local total = objects(out)[1]
+    local total = assert(json.decode(lines(out)[1]), out)
     local all = { seen.alpha[1], seen.alpha[2], seen.alpha[3], seen.beta[1], seen.beta[2] }
     assert.are.same({ group = "total", calls = 5, input = sum(all, "input"), output = sum(all, "output"), errors = 0 },
                     { group = total.group, calls = total.calls, input = total.input, output = total.output,
@@ -86,31 +75,31 @@ describe("nyx stats and nyx log", function()
     local by = {}
     for _, kind in ipairs({ "session", "agent", "model" }) do
       by[kind] = {}
-      for _, row in ipairs(objects((nyx(db, "stats --json --by " .. kind)))) do by[kind][row.group or "(none)"] = row.calls end
+      for _, row in ipairs(H.nyx_json(db, "stats --by " .. kind)) do by[kind][row.group or "(none)"] = row.calls end
     end
     assert.are.same({ alpha = 3, beta = 2 }, by.session)
     assert.are.same({ scout = 3, ["(none)"] = 2 }, by.agent)
     assert.are.equal(2, by.model["claude-sonnet-4-5"])
 
-    local alpha = objects((nyx(db, "stats --json --session alpha")))[1]
+    local alpha = H.nyx_json(db, "stats --session alpha")[1]
     assert.are.same({ 3, sum(seen.alpha, "output") }, { alpha.calls, alpha.output })
   end)
 
   it("--since counts only what came after the date", function()
-    assert.are.equal(5, objects((nyx(db, "stats --json --since 2000-01-01")))[1].calls)
-    assert.are.equal(0, objects((nyx(db, "stats --json --since 2999-01-01T00:00:00")))[1].calls)
+    assert.are.equal(5, H.nyx_json(db, "stats --since 2000-01-01")[1].calls)
+    assert.are.equal(0, H.nyx_json(db, "stats --since 2999-01-01T00:00:00")[1].calls)
     local out, code = nyx(db, "stats --since yesterday")
     assert.are.equal(2, code)
     assert.matches('since must be a date YYYY%-MM%-DD.*got "yesterday"', out)
   end)
 
   it("nyx log --last N gives the newest N, one line each", function()
-    local rows = objects((nyx(db, "log --json --last 2")))
+    local rows = H.nyx_json(db, "log --last 2")
     assert.are.equal(2, #rows)
     for _, row in ipairs(rows) do
       assert.are.same({ "beta", "claude-sonnet-4-5", "ok" }, { row.session, row.model, row.status })
     end
-    assert.are.equal(5, #objects((nyx(db, "log --json"))))
+    assert.are.equal(5, #H.nyx_json(db, "log"))
     local out, code = nyx(db, "log --last -1")
     assert.are.equal(2, code)
     assert.matches('last must be a positive whole number, got "%-1"', out)
@@ -133,13 +122,13 @@ describe("nyx stats and nyx log", function()
     ]], { env = { NYX_DB = own } })
     assert.are.equal("budget_exceeded", v.refused)
     local scope
-    for _, row in ipairs(objects((nyx(own, "budget --json")))) do
+    for _, row in ipairs(H.nyx_json(own, "budget")) do
       if row.scope == "session:gamma" then scope = row end
     end
     assert.are.same({ 0.0002, 0 }, { scope.limit_usd, scope.reserved_usd })
     assert.is_true(math.abs(scope.spent_usd - v.spent) < 1e-12)
     assert.is_true(math.abs(scope.remaining_usd - (0.0002 - v.spent)) < 1e-12)
-    local last = objects((nyx(own, "audit --json --last 2")))
+    local last = H.nyx_json(own, "audit --last 2")
     assert.are.equal(2, #last)
     assert.are.same({ "budget_refused", "gamma", "planner" }, { last[1].kind, last[1].session, last[1].agent })
     assert.matches("session:gamma", last[1].detail)

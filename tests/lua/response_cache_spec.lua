@@ -61,9 +61,7 @@ for _, setup in ipairs(H.setups()) do
       assert.is_true(second.from_cache)
       assert.are.equal(first.text, second.text)
       assert.are.equal(0, second.cost)
-      local p = assert(io.popen(("%s log --json --db %s 2>&1"):format(H.quote(H.bin), H.quote(db))))
-      local out = p:read("a")
-      p:close()
+      local out = H.nyx(db, "log --json")
       local row
       for line in out:gmatch("[^\n]+") do
         if line:find(second.id, 1, true) then row = line end

@@ -236,10 +236,7 @@ for _, setup in ipairs(setups) do
       assert.is_true(s.tokens > 0)
       assert.is_true(s.cost_usd > 0)
       -- The interactions carry the version too.
-      local p = assert(io.popen(("%s %s stats --by template --json --db %s"):format(
-        H.env_prefix({}), H.quote(H.bin), H.quote(db))))
-      local out = p:read("a")
-      p:close()
+      local out = H.nyx(db, "stats --by template --json")
       assert.matches('"group":"ask@1"', out, 1, true)
       assert.matches('"calls":3', out, 1, true)
     end)

@@ -6,15 +6,8 @@ local H = require "helpers.nyx_case"
 local DB = require "helpers.db"
 local json = require "dkjson"
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  return out, ok
-end
-
 local function thoughts(db, args)
-  return sh(("env -u LD_PRELOAD %s thoughts --db %s %s"):format(H.quote(H.bin), H.quote(db), args or ""))
+  return H.nyx(db, "thoughts " .. args)
 end
 
 local setup = H.setups()[1]
@@ -52,8 +45,8 @@ describe("thought trees", function()
       seen[v.leaves[i]] = true
     end
 
-    local out, ok = thoughts(db, "--session plan --json")
-    assert.is_true(ok, out)
+    local out, code = thoughts(db, "--session plan --json")
+    assert.are.equal(0, code, out)
     local nodes = {}
     for line in out:gmatch("[^\n]+") do
       local n = assert(json.decode(line), line)

@@ -444,14 +444,26 @@ function M.stop_sim(server)
   error("nyx sim under valgrind did not exit:\n" .. log)
 end
 
+--- The nyx command on a database (a file or a PostgreSQL URI), in the environment a case gets:
+--- its output (stdout and stderr) and its exit code.
+function M.nyx(db, args)
+  local p = assert(io.popen(("%s %s %s --db %s 2>&1"):format(M.env_prefix({ NYX_DB = db }),
+    M.quote(M.bin), args, M.quote(db))))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
+--- What `nyx ARGS --json` wrote on a database, one table a line.
+function M.nyx_json(db, args)
+  local rows = {}
+  for line in M.nyx(db, args .. " --json"):gmatch("[^\n]+") do rows[#rows + 1] = assert(json.decode(line), line) end
+  return rows
+end
+
 --- `nyx audit --json` on a database: its events, one table each.
 function M.audit(db)
-  local p = assert(io.popen(("%s %s audit --json --db %s 2>&1"):format(M.env_prefix({ NYX_DB = db }),
-    M.quote(M.bin), M.quote(db))))
-  local events = {}
-  for line in p:lines() do events[#events + 1] = assert(json.decode(line), line) end
-  p:close()
-  return events
+  return M.nyx_json(db, "audit")
 end
 
 --- Whether a and b are equal to a relative rel (default 1e-9): money summed in another order.
