@@ -247,7 +247,7 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
     sim_req req;
     error_info err;
     error_clear(&err);
-    if (sim_req_parse(&req, x->body.s ? x->body.s : "", x->body.len, &s->models, count_only, &err))
+    if (sim_req_parse(&req, x->body.s ? x->body.s : "", x->body.len, &s->models, s->memo, count_only, &err))
         return sim_http_fail(&k, err.status, err.type, err.message);
     k.log.model = req.model;
     k.log.stream = req.stream;

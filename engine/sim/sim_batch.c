@@ -100,7 +100,7 @@ static int process(sim_server *s, batch *b, breq *r, int64_t at_us)
     sim_req req;
     error_info err;
     error_clear(&err);
-    if (sim_req_parse(&req, r->params, strlen(r->params), &s->models, 0, &err)) {
+    if (sim_req_parse(&req, r->params, strlen(r->params), &s->models, s->memo, 0, &err)) {
         sim_req_free(&req);
         r->state = R_ERRORED;
         r->result = error_object(err.type, err.message);

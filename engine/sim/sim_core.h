@@ -1,7 +1,8 @@
 /* The simulator's pure logic, testable without sockets: request validation and prefix
  * hashing (sim_request.c), the tokenizer (sim_tokens.c), the prompt-cache store and its
  * accounting (sim_cache.c) and the deterministic reply (sim_reply.c). Time is passed in as
- * monotonic microseconds. Nothing here locks: the HTTP layer serialises access. */
+ * monotonic microseconds. Nothing here locks but the token memo: the HTTP layer serialises
+ * access. */
 #ifndef NYX_SIM_CORE_H
 #define NYX_SIM_CORE_H
 
@@ -15,6 +16,21 @@
 /* Byte length of the first ntok tokens of text (len when it has fewer). A prefix cut here
  * counts exactly ntok tokens. */
 size_t sim_token_prefix(const char *text, size_t len, int64_t ntok);
+
+/* Token counts of long texts, remembered (sim_token_memo.c): confirmed by the text's bytes,
+ * at most SIM_MEMO_ENTRIES texts and SIM_MEMO_BYTES of them (the oldest go first). Texts
+ * shorter than SIM_MEMO_MIN_LEN count faster than they are looked up; texts longer than a
+ * quarter of SIM_MEMO_BYTES are counted each time. Safe to share between threads. */
+#define SIM_MEMO_MIN_LEN 1024
+#define SIM_MEMO_ENTRIES 64
+#define SIM_MEMO_BYTES ((size_t)8 << 20)
+typedef struct sim_token_memo sim_token_memo;
+sim_token_memo *sim_token_memo_new(void); /* NULL when out of memory */
+void sim_token_memo_free(sim_token_memo *m);
+/* sim_count_tokens(text, len), remembered in m (NULL: counted every time). */
+int64_t sim_token_memo_count(sim_token_memo *m, const char *text, size_t len);
+/* How many texts m holds and their bytes. */
+void sim_token_memo_size(sim_token_memo *m, size_t *entries, size_t *bytes);
 
 /* Fixed overheads added around content, in tokens. */
 enum {
@@ -66,11 +82,12 @@ typedef struct sim_req {
     char geo[24];       /* inference_geo asked for, or "global"; reported in usage */
 } sim_req;
 
-/* Parses and validates a Messages (or count_tokens when count_only) body.
+/* Parses and validates a Messages (or count_tokens when count_only) body; the token counts
+ * of long blocks come from memo when it holds them (memo may be NULL).
  * Returns 0, or -1 with *err set to the API's status, type and message
  * (400 invalid_request_error, 404 not_found_error). *r is then empty; free it either way. */
 int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *models,
-                  int count_only, error_info *err);
+                  sim_token_memo *memo, int count_only, error_info *err);
 void sim_req_free(sim_req *r);
 
 /* ---- prompt cache (sim_cache.c) ---- */

@@ -18,6 +18,7 @@
 typedef struct builder {
     sim_req *r;
     XXH3_state_t *st;
+    sim_token_memo *memo;
     size_t cap;
     int64_t pending; /* overhead tokens waiting for the next block */
     int64_t cum;
@@ -88,7 +89,7 @@ static int add_json_block(builder *b, int kind, const cJSON *item, int mark, int
         return oom(err);
     size_t len = strlen(text);
     hash_part(b->st, 'j', text, len);
-    int rc = add_block(b, kind, mark, sim_count_tokens(text, len) + overhead, err);
+    int rc = add_block(b, kind, mark, sim_token_memo_count(b->memo, text, len) + overhead, err);
     cJSON_free(text);
     return rc;
 }
@@ -97,7 +98,7 @@ static int add_text_block(builder *b, int kind, const char *text, int mark, erro
 {
     size_t len = strlen(text);
     hash_part(b->st, 't', text, len);
-    return add_block(b, kind, mark, sim_count_tokens(text, len) + SIM_TOK_BLOCK, err);
+    return add_block(b, kind, mark, sim_token_memo_count(b->memo, text, len) + SIM_TOK_BLOCK, err);
 }
 
 /* Parses a cache_control value; where names the owner for error texts. */
@@ -536,7 +537,7 @@ static int parse_root(builder *b, const cJSON *root, const sim_models *models, i
 }
 
 int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *models,
-                  int count_only, error_info *err)
+                  sim_token_memo *memo, int count_only, error_info *err)
 {
     memset(r, 0, sizeof *r);
     if (!models || !models->min_cache_tokens)
@@ -546,7 +547,7 @@ int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *mo
         cJSON_Delete(root);
         return bad(err, "There was an error parsing the body of your request: invalid JSON");
     }
-    builder b = {.r = r};
+    builder b = {.r = r, .memo = memo};
     b.st = XXH3_createState();
     int rc = b.st ? 0 : oom(err);
     if (rc == 0 && XXH3_128bits_reset(b.st) != XXH_OK)

@@ -95,6 +95,7 @@ static int check_options(const sim_options *o, error_info *err)
 static void free_state(sim_server *s)
 {
     sim_cache_free(s->cache);
+    sim_token_memo_free(s->memo);
     sim_rl_free(s->rl);
     sim_faults_free(s->faults);
     sim_log_free(s->log);
@@ -136,11 +137,12 @@ sim_server *sim_server_start(const sim_models *models, const sim_options *opt, i
             memcpy(s->api_key, opt->api_key, n + 1);
     }
     s->cache = sim_cache_new(0);
+    s->memo = sim_token_memo_new();
     s->rl = sim_rl_new();
     s->faults = sim_faults_new(opt->seed);
     s->log = sim_log_new();
     s->batches = sim_batches_new();
-    if ((opt->api_key && !s->api_key) || !s->cache || !s->rl || !s->faults || !s->log || !s->batches) {
+    if ((opt->api_key && !s->api_key) || !s->cache || !s->memo || !s->rl || !s->faults || !s->log || !s->batches) {
         free_state(s);
         free(s);
         error_set(err, "out_of_memory", 0, "sim: out of memory");

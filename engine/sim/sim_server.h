@@ -27,6 +27,7 @@ struct sim_server {
     int stopping;
     sim_options opt;   /* the run-time options (api_key field unused) */
     sim_cache *cache;
+    sim_token_memo *memo; /* has its own lock: requests are parsed outside mu */
     sim_rl *rl;
     sim_faults *faults;
     sim_log *log;

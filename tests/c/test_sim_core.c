@@ -89,7 +89,7 @@ static int parse(cJSON *body, sim_req *r, error_info *err, int count_only)
     char *text = cJSON_PrintUnformatted(body);
     error_clear(err);
     sim_req_free(r); /* a request is reused: what it held goes */
-    int rc = sim_req_parse(r, text, strlen(text), &models, count_only, err);
+    int rc = sim_req_parse(r, text, strlen(text), &models, NULL, count_only, err);
     free(text);
     cJSON_Delete(body);
     return rc;
@@ -99,7 +99,7 @@ static int parse_text(const char *json, sim_req *r, error_info *err)
 {
     error_clear(err);
     sim_req_free(r);
-    return sim_req_parse(r, json, strlen(json), &models, 0, err);
+    return sim_req_parse(r, json, strlen(json), &models, NULL, 0, err);
 }
 
 /* A request: system text (marked with sys_ttl), then one user message of a big first
@@ -255,7 +255,7 @@ static void test_validation(void)
     sim_req_free(&r);
     error_clear(&err);
     const char *ct = "{\"model\":\"sonnet\"," HI;
-    CHECK_INT(sim_req_parse(&r, ct, strlen(ct), &models, 1, &err), 0);
+    CHECK_INT(sim_req_parse(&r, ct, strlen(ct), &models, NULL, 1, &err), 0);
     CHECK_STR(r.model, "sonnet");
     CHECK_STR(r.canonical, "claude-sonnet-4-5");
     /* "hi": 1 token + block 1 + message 3 + trailer 3 */
@@ -452,7 +452,7 @@ static void test_cache_ttl(void)
                  H5 "\"messages\":[{\"role\":\"user\","
                     "\"content\":\"n%d\"}],\"cache_control\":{\"type\":\"ephemeral\"}}",
                  i);
-        CHECK_INT(sim_req_parse(&r, json, strlen(json), &models, 0, &err), 0);
+        CHECK_INT(sim_req_parse(&r, json, strlen(json), &models, NULL, 0, &err), 0);
         r.min_cache = 1; /* cache even tiny prompts */
         plan_commit(c, &r, (int64_t)i * 10 * SEC, &p);
         sim_req_free(&r);
@@ -468,7 +468,7 @@ static void test_cache_ttl(void)
                  H5 "\"messages\":[{\"role\":\"user\","
                     "\"content\":\"n%d\"}],\"cache_control\":{\"type\":\"ephemeral\"}}",
                  i);
-        CHECK_INT(sim_req_parse(&r, json, strlen(json), &models, 0, &err), 0);
+        CHECK_INT(sim_req_parse(&r, json, strlen(json), &models, NULL, 0, &err), 0);
         r.min_cache = 1;
         plan_commit(c, &r, i, &p);
         sim_req_free(&r);
