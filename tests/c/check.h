@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/file.h"
 
 static int check_failures;
 
@@ -73,6 +74,34 @@ static inline error_info cleared_error(void)
     error_info e;
     error_clear(&e);
     return e;
+}
+
+/* A file a test writes whole: a file it cannot write fails the test. */
+static inline void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) == EOF) {
+        fprintf(stderr, "cannot write %s\n", path);
+        check_failures++;
+    }
+    if (f)
+        fclose(f);
+}
+
+/* A file read whole (file_read_all): malloc'd, a NUL after its bytes, their number in *len
+ * when len is not NULL; NULL when it cannot be read. */
+static inline char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t n = 0;
+    if (f && file_read_all(f, 0, &text, &n) != 0)
+        text = NULL;
+    if (f)
+        fclose(f);
+    if (len)
+        *len = n;
+    return text;
 }
 
 #define CHECK_DONE()                                                                  \

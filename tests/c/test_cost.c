@@ -707,27 +707,21 @@ static void test_merge_file(void)
         models_free(m);
         return;
     }
-    FILE *f = fdopen(fd, "w");
-    fputs("{\"models\": [\n  {\"id\": \"claude-3-haiku-20240307\", \"cache_read\": 0.025}\n]}\n",
-          f);
-    fclose(f);
+    close(fd);
+    write_file(path, "{\"models\": [\n  {\"id\": \"claude-3-haiku-20240307\", \"cache_read\": 0.025}\n]}\n");
     error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), 0);
     CHECK_NEAR(models_find(m, "claude-3-haiku-20240307")->cache_read, 0.025, EPS);
 
     /* errors in a file name the file */
-    f = fopen(path, "w");
-    fputs("{\"models\": [\n  {\"id\": \"claude-3-haiku-20240307\", \"input\": -1}\n]}\n", f);
-    fclose(f);
+    write_file(path, "{\"models\": [\n  {\"id\": \"claude-3-haiku-20240307\", \"input\": -1}\n]}\n");
     error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK(strstr(err.message, path) != NULL);
     CHECK(strstr(err.message, "'input'") != NULL);
 
-    f = fopen(path, "w");
-    fputs("{\"models\": [\n  {\"id\": \"a\",\n   \"input\": 1,,\n]}\n", f);
-    fclose(f);
+    write_file(path, "{\"models\": [\n  {\"id\": \"a\",\n   \"input\": 1,,\n]}\n");
     error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), -1);
     CHECK_STR(err.type, "invalid_argument");

@@ -124,25 +124,6 @@ static void test_hash(void)
 
 /* ---- a database of schema 5 (nyx before requests were stored in parts), converted ---- */
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Every row as the exchange query of schema 5 showed it, one line per column. */
 static char *old_exchange(sqlite3 *db, const char *id)
 {
@@ -189,7 +170,7 @@ static void test_migrate_v5(void)
     char path[300], fixture[600];
     snprintf(path, sizeof path, "%s/v5.db", scratch);
     snprintf(fixture, sizeof fixture, "%s/tests/data/store_v5.sql", NYX_SOURCE_DIR);
-    char *sql = read_file(fixture);
+    char *sql = read_file(fixture, NULL);
     REQUIRE(sql != NULL);
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);

@@ -103,10 +103,7 @@ int main(void)
     sqlite3 *locker = NULL;
     CHECK_INT(sqlite3_open(db, &locker), SQLITE_OK);
     CHECK_INT(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    FILE *f = fopen(locked, "w");
-    CHECK(f != NULL);
-    if (f)
-        fclose(f);
+    write_file(locked, "");
 
     double held_since = now_s(), slowest = 0, released_at = 0;
     int polls = 0, done_before_release = 0;
@@ -139,17 +136,12 @@ int main(void)
     int valgrind = preload && strstr(preload, "vgpreload");
     CHECK(slowest < (valgrind ? 1.0 : POLL_LIMIT_S));
     CHECK(!done_before_release); /* the budgeted calls waited for the lock */
-    char buf[4096] = "";
-    f = fopen(out, "r");
-    CHECK(f != NULL);
-    if (f) {
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-    }
-    CHECK_INT(atoi(buf), CALLS);
-    if (atoi(buf) != CALLS)
+    char *buf = read_file(out, NULL);
+    CHECK(buf != NULL);
+    CHECK_INT(buf ? atoi(buf) : 0, CALLS);
+    if (buf && atoi(buf) != CALLS)
         fprintf(stderr, "results: %s\n", buf);
+    free(buf);
     sqlite3_close(locker);
     nyx_close(e);
     CHECK_INT(count_rows(db), CALLS + 1);

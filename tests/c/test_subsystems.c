@@ -74,10 +74,7 @@ static void test_storage(void)
     CHECK_INT(storage_file_replaced(&s, db), 0);
 
     /* Replaced by rename: another file, another inode, under the same name. */
-    FILE *f = fopen(other, "w");
-    CHECK(f != NULL);
-    if (f)
-        fclose(f);
+    write_file(other, "");
     CHECK_INT(rename(other, db), 0);
     CHECK_INT(storage_file_replaced(&s, db), 1);
     /* Deleted. */

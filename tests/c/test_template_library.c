@@ -27,18 +27,6 @@ static char *path_in(const char *dir, const char *name)
     return p;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "cannot write %s\n", path);
-        check_failures++;
-        return;
-    }
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Sets a file's mtime (and atime) to sec.nsec: to make two contents look alike to stat. */
 static void set_mtime(const char *path, time_t sec, long nsec)
 {

@@ -39,15 +39,6 @@ static const char *at(const char *name)
     return buf[i];
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 /* Turns the loop until *count reaches target (or a generous bound), then a few more turns so
  * that a delivery too many would be seen. */
 static void settle(event_loop *loop, const int *count, int target)
