@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Room for n more bytes and the NUL; 0, or -1 (marked failed). */
-static int reserve(textbuf *b, size_t n)
+int textbuf_reserve(textbuf *b, size_t n)
 {
     if (b->len + n + 1 <= b->cap)
         return 0;
@@ -24,9 +23,17 @@ static int reserve(textbuf *b, size_t n)
     return 0;
 }
 
+void textbuf_reset(textbuf *b)
+{
+    b->len = 0;
+    b->failed = 0;
+    if (b->s)
+        b->s[0] = '\0';
+}
+
 void textbuf_put(textbuf *b, const char *s, size_t n)
 {
-    if (b->failed || n == 0 || reserve(b, n) != 0)
+    if (b->failed || n == 0 || textbuf_reserve(b, n) != 0)
         return;
     memcpy(b->s + b->len, s, n);
     b->len += n;
@@ -47,7 +54,7 @@ void textbuf_printf(textbuf *b, const char *fmt, ...)
         b->failed = 1;
         return;
     }
-    if (reserve(b, (size_t)n) != 0)
+    if (textbuf_reserve(b, (size_t)n) != 0)
         return;
     va_start(ap, fmt);
     vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);

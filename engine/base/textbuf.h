@@ -11,6 +11,10 @@ typedef struct textbuf {
     int failed;
 } textbuf;
 
+/* Room for n more bytes and a NUL without moving: 0, or -1 (b marked failed). */
+int textbuf_reserve(textbuf *b, size_t n);
+/* Empties b for its next use, keeping its room (and clearing a failure). */
+void textbuf_reset(textbuf *b);
 /* Appends n bytes of s (nothing when n is 0). */
 void textbuf_put(textbuf *b, const char *s, size_t n);
 void textbuf_puts(textbuf *b, const char *s);

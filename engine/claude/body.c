@@ -1,18 +1,16 @@
 /* A request body in pieces (body.h). */
 #include "claude/body.h"
 
+#include "base/textbuf.h"
 #include "claude/json_text.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-char *claude_body_flatten(const claude_body *b)
+/* Writes the body's len bytes and a NUL at out. */
+static void flatten_at(const claude_body *b, char *out)
 {
-    if (!b->own)
-        return NULL;
-    char *out = malloc(b->len + 1), *w = out;
-    if (!out)
-        return NULL;
+    char *w = out;
     size_t from = 0;
     for (size_t i = 0; i < b->npieces; i++) {
         const claude_body_piece *p = &b->pieces[i];
@@ -25,7 +23,28 @@ char *claude_body_flatten(const claude_body *b)
     memcpy(w, b->own + from, b->own_len - from);
     w += b->own_len - from;
     *w = '\0';
+}
+
+char *claude_body_flatten(const claude_body *b)
+{
+    if (!b->own)
+        return NULL;
+    char *out = malloc(b->len + 1);
+    if (out)
+        flatten_at(b, out);
     return out;
+}
+
+int claude_body_flatten_into(const claude_body *b, textbuf *o)
+{
+    if (!b->own)
+        return -1;
+    textbuf_reset(o);
+    if (textbuf_reserve(o, b->len) != 0)
+        return -1;
+    flatten_at(b, o->s);
+    o->len = b->len;
+    return 0;
 }
 
 void claude_body_free(claude_body *b)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 struct claude_literal;
+struct textbuf;
 
 typedef struct claude_body_piece {
     size_t at;                  /* the literal goes before own[at] */
@@ -25,6 +26,11 @@ typedef struct claude_body {
 /* The whole body in one allocation, NUL-terminated after len bytes; NULL when out of memory
  * or when b holds no body. */
 char *claude_body_flatten(const claude_body *b);
+
+/* The whole body written over o (its length set to len; o's room kept for the next use, so a
+ * caller that flattens one body after another allocates only when a body is longer than any
+ * before). Returns 0, or -1 when out of memory (o failed) or when b holds no body. */
+int claude_body_flatten_into(const claude_body *b, struct textbuf *o);
 
 /* Lets go of the body's bytes and references; b is then empty (all zero). */
 void claude_body_free(claude_body *b);

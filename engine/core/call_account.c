@@ -5,6 +5,7 @@
 
 #include "alerts.h"
 #include "base/clock.h"
+#include "base/textbuf.h"
 #include "debug.h"
 #include "guard/memo.h"
 #include "guard/scan.h"
@@ -212,8 +213,16 @@ static char *sizes_only(const api_call *c)
     return out;
 }
 
+/* A record's request body, flattened, and its redaction, written again for every record, so
+ * a call's record costs no allocation of its size. Every caller of build_record has stored or
+ * copied the record before it builds another. */
+struct record_buffers {
+    textbuf body, prompt;
+};
+
 /* The call's record as the storage mode allows; the strings in owned[] are the caller's to
- * free. The same call always gives the same record (its time is fixed at the first). */
+ * free, the rest lives until the next record. The same call always gives the same record (its
+ * time is fixed at the first). */
 
 
 static void build_record(api_call *c, interaction_rec *it, char *owned[3])
@@ -278,11 +287,21 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
         it->response_text = reply;
     } else if (strcmp(mode, "redacted") == 0) {
         size_t n;
-        /* The system prompt and context repeat from call to call: scanned once (guard/memo.h). */
+        /* The system prompt and context repeat from call to call: scanned once (guard/memo.h).
+         * The body is flattened and redacted into the engine's two buffers, which the next
+         * record writes over: every caller of build_record has stored or copied the record
+         * before it builds another. */
         if (!e->pii_memo)
             e->pii_memo = guard_memo_new();
-        const char *body = call_body(c);
-        it->prompt_text = owned[1] = body ? guard_memo_redact(e->pii_memo, body, c->body_len, &n) : NULL;
+        struct record_buffers *rb = e->record_buffers;
+        if (!rb)
+            rb = e->record_buffers = calloc(1, sizeof *rb);
+        const char *body = c->body; /* still held for the transfer: not made again */
+        if (!body && rb && claude_body_flatten_into(&c->parts, &rb->body) == 0)
+            body = rb->body.s;
+        it->prompt_text = body && rb && guard_memo_redact_into(e->pii_memo, body, c->body_len, &rb->prompt) == 0
+                              ? rb->prompt.s
+                              : NULL;
         call_body_drop(c);
         it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
     } else {
@@ -293,6 +312,23 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
             cJSON_free(sizes);
         }
     }
+}
+
+/* After a record is stored or copied: a buffer grown past this by a very long request is let
+ * go rather than kept for the calls that follow. */
+#define RECORD_KEEP_MAX ((size_t)1 << 20)
+
+static void record_done(nyx_engine *e, char *owned[3])
+{
+    for (int i = 0; i < 3; i++)
+        free(owned[i]);
+    struct record_buffers *rb = e->record_buffers;
+    textbuf *bufs[] = {rb ? &rb->body : NULL, rb ? &rb->prompt : NULL};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i] && bufs[i]->cap > RECORD_KEEP_MAX) {
+            free(bufs[i]->s);
+            *bufs[i] = (textbuf){0};
+        }
 }
 
 /* The spending of a call that failed after usage was reported still counts. */
@@ -338,8 +374,7 @@ static void keep_pending(api_call *c, log_wait *w, const error_info *why)
             free(w);
         }
     }
-    for (int i = 0; i < 3; i++)
-        free(owned[i]);
+    record_done(e, owned);
 }
 
 static void log_answered(void *ud, int rc, int refused, const error_info *err)
@@ -383,8 +418,7 @@ static void log_one(api_call *c, void (*logged)(api_call *c))
     error_clear(&err);
     int rc = store_log_interaction_settle_async(e->storage.db, &it, c->reserved ? c->reservation : NULL,
                                                 actual_cost(c), log_answered, w, &err);
-    for (int i = 0; i < 3; i++)
-        free(owned[i]);
+    record_done(e, owned);
     if (rc != 0)
         log_answered(w, -1, -1, &err);
 }
@@ -420,8 +454,7 @@ static int write_record(nyx_engine *e, api_call *c, error_info *err)
     char *owned[3];
     build_record(c, &it, owned);
     int rc = store_log_interaction_settle(e->storage.db, &it, c->reserved ? c->reservation : NULL, actual_cost(c), err);
-    for (int k = 0; k < 3; k++)
-        free(owned[k]);
+    record_done(e, owned);
     return rc;
 }
 
@@ -513,4 +546,10 @@ void call_log_close(nyx_engine *e)
         free(e->turn_log->w);
     free(e->turn_log);
     e->turn_log = NULL;
+    if (e->record_buffers) {
+        free(e->record_buffers->body.s);
+        free(e->record_buffers->prompt.s);
+    }
+    free(e->record_buffers);
+    e->record_buffers = NULL;
 }

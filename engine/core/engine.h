@@ -64,6 +64,7 @@ struct nyx_engine {
     struct claude_json_texts *json_texts; /* long texts' JSON literals, made once (claude/json_text.h) */
     struct text_pool *texts; /* long prompt texts shared by the calls in flight (claude/types.h) */
     struct guard_memo *pii_memo; /* stored text redacted: each long text scanned once (guard/memo.h) */
+    struct record_buffers *record_buffers; /* what build_record writes over (call_account.c) */
     struct turn_log *turn_log; /* of them, those this loop turn commits together (call_account.c) */
     uint64_t id_nonce, id_seq;
 

@@ -228,22 +228,14 @@ static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t 
     return matters;
 }
 
-static char *finish(textbuf *o, size_t *out_len)
+int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, textbuf *o)
 {
-    textbuf_put(o, "", 1);
-    if (o->failed) {
-        free(o->s);
-        return NULL;
-    }
-    if (out_len)
-        *out_len = o->len - 1;
-    return o->s;
-}
-
-char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len)
-{
-    if (!m || !text || len < GUARD_MEMO_MIN)
-        return guard_redact(text, len, out_len);
+    textbuf_reset(o);
+    int key_open = 0;
+    if (!text)
+        len = 0;
+    if (!m || len < GUARD_MEMO_MIN)
+        goto whole;
     /* The long strings, or the whole text when it has none. */
     size_t from[MAX_CUTS], to[MAX_CUTS];
     size_t n = json_long_strings(text, len, GUARD_MEMO_MIN, from, to, MAX_CUTS);
@@ -254,22 +246,36 @@ char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out
     for (size_t k = 0; k < n; k++)
         if ((from[k] > 0 && cut_matters_memo(m, text, len, from[k])) ||
             (to[k] < len && cut_matters_memo(m, text, len, to[k])))
-            goto whole;
-    textbuf o = {0};
+            goto whole_counted;
     size_t at = 0;
     for (size_t k = 0; k < n; k++) {
-        int key_open = 0;
-        redact_piece(&o, text + at, from[k] - at, &key_open);
-        if (key_open || memo_piece(m, &o, text + from[k], to[k] - from[k]) != 0) {
-            free(o.s);
-            goto whole;
-        }
+        redact_piece(o, text + at, from[k] - at, &key_open);
+        if (key_open || memo_piece(m, o, text + from[k], to[k] - from[k]) != 0)
+            goto whole_counted;
         at = to[k];
     }
-    int key_open = 0;
-    redact_piece(&o, text + at, len - at, &key_open);
-    return finish(&o, out_len);
-whole:
+    redact_piece(o, text + at, len - at, &key_open);
+    goto done;
+whole_counted:
     m->whole++;
-    return guard_redact(text, len, out_len);
+whole:
+    /* guard_redact(), written here: the same scan and the same labels. */
+    textbuf_reset(o);
+    redact_piece(o, text, len, &key_open);
+done:
+    if (textbuf_reserve(o, 0) == 0)
+        o->s[o->len] = '\0';
+    return o->failed ? -1 : 0;
+}
+
+char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len)
+{
+    textbuf o = {0};
+    if (guard_memo_redact_into(m, text, len, &o) != 0) {
+        free(o.s);
+        return NULL;
+    }
+    if (out_len)
+        *out_len = o.len;
+    return o.s;
 }

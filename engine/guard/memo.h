@@ -26,6 +26,12 @@ void guard_memo_free(guard_memo *m);
  * Returns a malloc'd, NUL-terminated copy, or NULL when out of memory. */
 char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len);
 
+/* The same redaction written over o (emptied first, its room kept: a caller that redacts one
+ * body after another into one buffer allocates only when a body is longer than any before).
+ * o->s is NUL-terminated after o->len bytes. Returns 0, or -1 when out of memory (o failed). */
+struct textbuf;
+int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, struct textbuf *o);
+
 typedef struct guard_memo_stats {
     uint64_t scans;  /* long strings scanned (not found in the memo) */
     uint64_t hits;   /* long strings found in the memo, not scanned again */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/textbuf.h"
 #include "check.h"
 #include "claude/body.h"
 #include "claude/json_text.h"
@@ -116,6 +117,29 @@ static void shared_pieces(const char *system)
     char *again = claude_body_flatten(&p2); /* the other body's reference keeps the literal */
     CHECK(again && want2 && strcmp(again, want2) == 0);
     free(again);
+    /* One buffer written over, body after body (a record's, call_account.c): each time exactly
+     * that body, a longer one before leaving nothing behind. */
+    claude_request r3;
+    request(&r3, "a short system prompt", "a question a good deal longer than the first two", NYX_MARK_5M);
+    claude_body p3;
+    char *want3 = claude_request_json(&r3, NULL, &err);
+    CHECK_INT(claude_request_body(&r3, NULL, &p3, &err), 0);
+    textbuf tb = {0};
+    const claude_body *order[] = {&p2, &p3, &p2, &p3};
+    const char *wants[] = {want2, want3, want2, want3};
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(claude_body_flatten_into(order[i], &tb), 0);
+        CHECK(wants[i] && tb.s && strcmp(tb.s, wants[i]) == 0);
+        CHECK_INT(tb.len, wants[i] ? strlen(wants[i]) : 0);
+    }
+    tb.failed = 1; /* a failure before does not stick */
+    CHECK_INT(claude_body_flatten_into(&p3, &tb), 0);
+    CHECK(want3 && tb.s && strcmp(tb.s, want3) == 0);
+    CHECK_INT(claude_body_flatten_into(&p1, &tb), -1); /* freed: no body */
+    free(tb.s);
+    free(want3);
+    claude_body_free(&p3);
+    request_free(&r3);
     claude_body_free(&p2);
     free(got1);
     free(got2);

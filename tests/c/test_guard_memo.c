@@ -1,6 +1,7 @@
 /* The redaction memo: a long text seen again is not scanned again, texts that differ are never
  * taken for one another, and whatever the body, the result is guard_redact()'s. */
 #define _POSIX_C_SOURCE 200809L
+#include "base/textbuf.h"
 #include "check.h"
 #include "guard/memo.h"
 #include "guard/scan.h"
@@ -168,8 +169,37 @@ static void test_bounded(void)
     guard_memo_free(m);
 }
 
+/* One buffer written over, body after body (a record's, call_account.c): each redaction is
+ * exactly guard_redact's, a longer text before leaving nothing of itself behind. */
+static void test_into_one_buffer(void)
+{
+    guard_memo *m = guard_memo_new();
+    char *system = prose(2000, "write to ann@example.com");
+    char *longer = body(system, "first question, from bob@example.org");
+    char *shorter = body(system, "q");
+    const char *texts[] = {longer, shorter, "short: c@example.net", longer, "", shorter};
+    textbuf o = {0};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        size_t want_len = 0;
+        char *want = guard_redact(texts[i], strlen(texts[i]), &want_len);
+        CHECK_INT(guard_memo_redact_into(m, texts[i], strlen(texts[i]), &o), 0);
+        CHECK(want && o.s && strcmp(o.s, want) == 0);
+        CHECK_INT(o.len, want_len);
+        free(want);
+    }
+    guard_memo_stats st;
+    guard_memo_get_stats(m, &st);
+    CHECK(st.hits >= 3); /* the system prompt, scanned once */
+    free(o.s);
+    free(longer);
+    free(shorter);
+    free(system);
+    guard_memo_free(m);
+}
+
 int main(void)
 {
+    test_into_one_buffer();
     test_second_scan_is_remembered();
     test_different_texts_are_not_confused();
     test_edges_redact_as_whole();
