@@ -18,6 +18,7 @@
 #define CONNECTION_LIMIT 4096u
 #define LISTEN_BACKLOG 1024u
 #define THREAD_STACK ((size_t)2 << 20)
+#define BODY_RESERVE ((size_t)4 << 20)
 
 /* ---- control endpoints ---- */
 
@@ -65,8 +66,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (strncmp(url, SIM_PATH_BATCHES, strlen(SIM_PATH_BATCHES)) == 0 && x->max_body < SIM_BATCH_MAX_BODY)
             x->max_body = SIM_BATCH_MAX_BODY;
         const char *cl = mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "content-length");
-        if (cl && strtoull(cl, NULL, 10) > x->max_body)
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > x->max_body)
             x->too_large = 1; /* read and drop the body, then answer 413 */
+        else if (declared)
+            /* Room for the body at once (a failure marks it failed), up to a bound a mere
+             * header cannot make us exceed. */
+            (void)textbuf_reserve(&x->body, declared < BODY_RESERVE ? (size_t)declared : BODY_RESERVE);
         *con_cls = x;
         return MHD_YES;
     }

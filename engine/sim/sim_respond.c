@@ -155,6 +155,17 @@ static void free_reader(void *cls)
 /* Sends a body (taken over, freed either way). */
 enum MHD_Result sim_http_body(call *k, sim_body *body, const char *ctype)
 {
+    /* One chunk sent at once, whole: MHD takes the text as it is (a reader would cost a
+     * BLOCK_SIZE buffer, zeroed, and a copy). */
+    if (body->n == 1 && body->chunks[0].delay_us <= 0 && !body->fail_at_end &&
+        body->declared_len == (int64_t)body->chunks[0].len) {
+        struct MHD_Response *r = mhd()->create_response_from_buffer(
+            body->chunks[0].len, body->chunks[0].data, MHD_RESPMEM_MUST_FREE);
+        if (r)
+            body->chunks[0].data = NULL; /* MHD frees it with the response */
+        sim_body_free(body);
+        return sim_http_respond(k, 200, r, ctype);
+    }
     reader *rd = calloc(1, sizeof *rd);
     if (!rd) {
         sim_body_free(body);
