@@ -23,6 +23,20 @@ void error_set(error_info *e, const char *type, int status, const char *fmt, ...
     va_end(ap);
 }
 
+int error_fail(error_info *e, const char *type, int status, const char *fmt, ...)
+{
+    if (!e)
+        return -1;
+    char msg[sizeof e->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    error_clear(e);
+    error_set(e, type, status, "%s", msg);
+    return -1;
+}
+
 /* type, nyx.h code, retryable, fallback: nyx's own types first, then the API's
  * (https://docs.claude.com/en/api/errors). */
 static const error_kind kinds[] = {

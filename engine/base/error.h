@@ -21,6 +21,11 @@ void error_clear(error_info *e);
 /* printf-style; truncates rather than fails. */
 void error_set(error_info *e, const char *type, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A failure in one line: clears e, then sets it as error_set does, and returns -1 for the
+ * caller to return. The message is formatted before e is cleared, so an argument may be e's
+ * own message. NULL e: only returns -1. */
+int error_fail(error_info *e, const char *type, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* The error types: what each means to a host (the nyx.h result code a public function
  * returns for it), whether a failure of that type is worth another attempt when nothing

@@ -111,15 +111,6 @@ int64_t cache_estimate_tokens_max(const cache_policy *p, const model_info *m, si
     return (int64_t)((double)bytes / ratio) + 1;
 }
 
-int cache_calibration(const cache_policy *p, const model_info *m, double *bytes_per_token,
-                      int64_t *samples)
-{
-    const calibration *c = find_calibration(p, m);
-    *bytes_per_token = c ? c->bytes_per_token : DEFAULT_BYTES_PER_TOKEN;
-    *samples = c ? c->samples : 0;
-    return c != NULL;
-}
-
 const model_info *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
                                       int64_t *samples)
 {

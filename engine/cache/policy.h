@@ -64,11 +64,8 @@ int64_t cache_estimate_tokens(const cache_policy *p, const model_info *m, size_t
  * budget's worst case): generous before calibration, the calibrated ratio with a margin after. */
 int64_t cache_estimate_tokens_max(const cache_policy *p, const model_info *m, size_t bytes);
 
-/* The calibrated bytes per token for m and how many calls it learned from; returns 1 when
- * calibrated, 0 when still the default. */
-int cache_calibration(const cache_policy *p, const model_info *m, double *bytes_per_token,
-                      int64_t *samples);
-/* The i-th calibrated model (for listing); NULL past the end. */
+/* The i-th calibrated model, its bytes per token and how many calls it learned from (for
+ * listing); NULL past the end. */
 const model_info *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
                                       int64_t *samples);
 

@@ -232,7 +232,6 @@ int response_cache_put(response_cache *rc, const char *key, const claude_respons
     return 0;
 }
 
-size_t response_cache_count(const response_cache *rc) { return rc->count; }
 
 char *response_to_json(const claude_response *resp)
 {

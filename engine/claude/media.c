@@ -7,25 +7,11 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(error_info *err, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(error_info *err, const char *type, const char *fmt, ...)
-{
-    char buf[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    error_clear(err);
-    error_set(err, type, 0, "%s", buf);
-    return -1;
-}
+#define fail(err, type, ...) error_fail(err, type, 0, __VA_ARGS__)
 
 const char *claude_media_sniff(const unsigned char *p, size_t n)
 {

@@ -7,25 +7,12 @@
 #include "response.h"
 
 #include <cjson/cJSON.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_MARKS 4
 
-static int fail(error_info *err, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(error_info *err, const char *type, const char *fmt, ...)
-{
-    error_clear(err);
-    snprintf(err->type, sizeof err->type, "%s", type);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail(err, type, ...) error_fail(err, type, 0, __VA_ARGS__)
 
 /* ---- validation ---- */
 
@@ -459,8 +446,7 @@ int claude_request_body(const claude_request *req, claude_json_texts *jt, claude
     size_t len = 0;
     char *text = build(req, 0, jt, &len, err);
     if (claude_json_texts_end(jt, text, len, out) != 0) {
-        fail(err, "out_of_memory", "out of memory building the request body");
-        return -1;
+        return fail(err, "out_of_memory", "out of memory building the request body");
     }
     return text ? 0 : -1;
 }

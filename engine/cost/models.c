@@ -7,7 +7,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,26 +40,11 @@ static const char *const price_keys[NPRICES] = {"input", "output", "cache_write_
 
 /* ---- errors ---- */
 
-static void fail(error_info *err, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(error_info *err, const char *type, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    char msg[sizeof err->message];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    error_clear(err);
-    error_set(err, type, 0, "%s", msg);
-}
+#define fail(err, type, ...) error_fail(err, type, 0, __VA_ARGS__)
 
 static int oom(error_info *err)
 {
-    fail(err, "out_of_memory", "out of memory while loading the model table");
-    return -1;
+    return fail(err, "out_of_memory", "out of memory while loading the model table");
 }
 
 /* ---- one model ---- */
@@ -413,8 +397,7 @@ typedef struct where {
 
 static int bad_field(const where *w, const char *field, const char *what)
 {
-    fail(w->err, "invalid_argument", "%s: model '%s': field '%s' %s", w->origin, w->id, field, what);
-    return -1;
+    return fail(w->err, "invalid_argument", "%s: model '%s': field '%s' %s", w->origin, w->id, field, what);
 }
 
 static int dup_key(const where *w, const cJSON *obj, const cJSON *f, const char *path)
@@ -720,20 +703,14 @@ static int stage_entry(const cJSON *e, size_t idx, const char *origin, staged *s
                        error_info *err)
 {
     memset(s, 0, sizeof *s);
-    if (!cJSON_IsObject(e)) {
-        fail(err, "invalid_argument", "%s: models[%zu]: must be an object", origin, idx);
-        return -1;
-    }
+    if (!cJSON_IsObject(e))
+        return fail(err, "invalid_argument", "%s: models[%zu]: must be an object", origin, idx);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
-    if (!id) {
-        fail(err, "invalid_argument", "%s: models[%zu]: missing field 'id'", origin, idx);
-        return -1;
-    }
-    if (!cJSON_IsString(id) || !id->valuestring[0]) {
-        fail(err, "invalid_argument", "%s: models[%zu]: field 'id' must be a non-empty string",
-             origin, idx);
-        return -1;
-    }
+    if (!id)
+        return fail(err, "invalid_argument", "%s: models[%zu]: missing field 'id'", origin, idx);
+    if (!cJSON_IsString(id) || !id->valuestring[0])
+        return fail(err, "invalid_argument", "%s: models[%zu]: field 'id' must be a non-empty string",
+                    origin, idx);
     s->id = id->valuestring;
     where w = {origin, s->id, err};
     for (const cJSON *f = e->child; f; f = f->next) {
@@ -835,13 +812,11 @@ static int apply_entry(work *w, staged *s, const char *origin, error_info *err)
      * would make every cost silently wrong. */
     if (!md->has_price && !s->has_rows && nprices > 0 && nprices < NPRICES) {
         for (int i = 0; i < NPRICES; i++)
-            if (!s->has_price[i]) {
-                fail(err, "invalid_argument",
-                     "%s: model '%s': missing field '%s' (a model without prices must be given "
-                     "input, output, cache_write_5m, cache_write_1h and cache_read, or 'prices')",
-                     origin, s->id, price_keys[i]);
-                return -1;
-            }
+            if (!s->has_price[i])
+                return fail(err, "invalid_argument",
+                            "%s: model '%s': missing field '%s' (a model without prices must be given "
+                            "input, output, cache_write_5m, cache_write_1h and cache_read, or 'prices')",
+                            origin, s->id, price_keys[i]);
     }
     if (s->has_rows) {
         for (size_t i = 0; i < md->nrows; i++)
@@ -926,12 +901,10 @@ static int apply_entry(work *w, staged *s, const char *origin, error_info *err)
             if (model_has_name(md, name))
                 continue;
             size_t owner = work_find(w, name);
-            if (owner != NO_MODEL) {
-                fail(err, "invalid_argument",
-                     "%s: model '%s': alias '%s' already names model '%s'", origin, s->id, name,
-                     w->v[owner]->id);
-                return -1;
-            }
+            if (owner != NO_MODEL)
+                return fail(err, "invalid_argument",
+                            "%s: model '%s': alias '%s' already names model '%s'", origin, s->id, name,
+                            w->v[owner]->id);
             char **grown = realloc(md->aliases, (md->naliases + 1) * sizeof *grown);
             if (!grown)
                 return oom(err);
@@ -975,10 +948,8 @@ int models_merge_json(model_table *m, const char *json, size_t len, const char *
 {
     if (!origin)
         origin = "model table";
-    if (!m || !json) {
-        fail(err, "invalid_argument", "%s: no table or no JSON given", origin);
-        return -1;
-    }
+    if (!m || !json)
+        return fail(err, "invalid_argument", "%s: no table or no JSON given", origin);
     const char *end = NULL;
     cJSON *doc = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!doc) {
@@ -1089,15 +1060,11 @@ out:
 
 int models_merge_file(model_table *m, const char *path, error_info *err)
 {
-    if (!path) {
-        fail(err, "invalid_argument", "models_merge_file: no path given");
-        return -1;
-    }
+    if (!path)
+        return fail(err, "invalid_argument", "models_merge_file: no path given");
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail(err, "io_error", "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
+    if (!f)
+        return fail(err, "io_error", "%s: cannot open: %s", path, strerror(errno));
     char *buf = NULL;
     size_t len = 0;
     int rc = file_read_all(f, MAX_FILE_BYTES, &buf, &len);

@@ -7,7 +7,6 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,24 +23,10 @@ typedef struct builder {
     int64_t cum;
 } builder;
 
-static int fail(error_info *err, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(error_info *err, int status, const char *type, const char *fmt, ...)
-{
-    char buf[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    error_set(err, type, status, "%s", buf);
-    return -1;
-}
-
 /* What the API answers a request it cannot read. */
-#define bad(err, ...) fail(err, 400, "invalid_request_error", __VA_ARGS__)
+#define bad(err, ...) error_fail(err, "invalid_request_error", 400, __VA_ARGS__)
 
-static int oom(error_info *err) { return fail(err, 500, "api_error", "%s", "out of memory"); }
+static int oom(error_info *err) { return error_fail(err, "api_error", 500, "%s", "out of memory"); }
 
 /* Hashes one tagged, length-prefixed part into the running prefix hash. */
 static void hash_part(XXH3_state_t *st, char tag, const void *data, size_t len)
@@ -275,10 +260,9 @@ static int parse_content_block(builder *b, int kind, const cJSON *blk, const cha
             b->r->blocks[b->r->nblocks - 1].cacheable = !thinking;
             return 0;
         }
-    return fail(err, 400, "invalid_request_error",
-                "%s.type: Input tag '%.60s' found using 'type' does not match any of the expected "
-                "tags: 'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking'",
-                where, type->valuestring);
+    return bad(err, "%s.type: Input tag '%.60s' found using 'type' does not match any of the expected "
+                    "tags: 'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking'",
+               where, type->valuestring);
 }
 
 static int parse_messages(builder *b, const cJSON *msgs, error_info *err)
@@ -388,8 +372,7 @@ static int check_marks(sim_req *r, const cJSON *top, error_info *err)
                        "order: `tools`, `system`, `messages`.");
     }
     if (count > MAX_MARKS)
-        return fail(err, 400, "invalid_request_error",
-                    "A maximum of %d blocks with cache_control may be provided. Found %d.",
+        return bad(err, "A maximum of %d blocks with cache_control may be provided. Found %d.",
                     MAX_MARKS, count);
     return 0;
 }
@@ -481,8 +464,7 @@ static int check_model_params(sim_req *r, const cJSON *root, const sim_models *m
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, sampling[i]);
         int is_default = i == 0 && cJSON_IsNumber(v) && v->valuedouble == 1.0;
         if (v && !cJSON_IsNull(v) && !is_default && !models->accepts(models->ud, r->model, sampling[i]))
-            return fail(err, 400, "invalid_request_error", "%s: is not supported by this model; leave it at its "
-                        "default", sampling[i]);
+            return bad(err, "%s: is not supported by this model; leave it at its default", sampling[i]);
     }
     const cJSON *thinking = cJSON_GetObjectItemCaseSensitive(root, "thinking");
     const cJSON *type = cJSON_IsObject(thinking) ? cJSON_GetObjectItemCaseSensitive(thinking, "type") : NULL;
@@ -490,8 +472,7 @@ static int check_model_params(sim_req *r, const cJSON *root, const sim_models *m
         char param[48];
         snprintf(param, sizeof param, "thinking:%.30s", type->valuestring);
         if (!models->accepts(models->ud, r->model, param))
-            return fail(err, 400, "invalid_request_error", "thinking.type: '%.30s' is not supported by this model",
-                        type->valuestring);
+            return bad(err, "thinking.type: '%.30s' is not supported by this model", type->valuestring);
     }
     return check_forced_choice(r, root, cJSON_IsString(type) ? type->valuestring : NULL, models, err);
 }
@@ -529,7 +510,7 @@ static int parse_root(builder *b, const cJSON *root, const sim_models *models, i
         sim_tools_parse(r, root, err))
         return -1;
     if (r->min_cache < 0)
-        return fail(err, 404, "not_found_error", "model: %.200s", r->model);
+        return error_fail(err, "not_found_error", 404, "model: %.200s", r->model);
     r->total = b->cum + b->pending + SIM_TOK_TRAILER;
     XXH128_hash_t h = XXH3_128bits_digest(b->st);
     r->hash = h.low64 ^ (h.high64 * 0x9E3779B97F4A7C15ULL);
@@ -541,7 +522,7 @@ int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *mo
 {
     memset(r, 0, sizeof *r);
     if (!models || !models->min_cache_tokens)
-        return fail(err, 500, "api_error", "%s", "simulator has no model table");
+        return error_fail(err, "api_error", 500, "%s", "simulator has no model table");
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);

@@ -7,7 +7,6 @@
 #include "sim_core.h"
 
 #include <cjson/cJSON.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,24 +15,10 @@
 #define MAX_IDS 64
 #define SIGNATURE_SEED 0x6e79785f73696dULL /* "nyx_sim" */
 
-static int bad(error_info *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* What the API answers a request it cannot read. */
+#define bad(err, ...) error_fail(err, "invalid_request_error", 400, __VA_ARGS__)
 
-static int bad(error_info *err, const char *fmt, ...)
-{
-    char buf[480];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    error_set(err, "invalid_request_error", 400, "%s", buf);
-    return -1;
-}
-
-static int oom(error_info *err)
-{
-    error_set(err, "api_error", 500, "out of memory");
-    return -1;
-}
+static int oom(error_info *err) { return error_fail(err, "api_error", 500, "out of memory"); }
 
 void sim_thinking_signature(const char *text, char out[40])
 {
