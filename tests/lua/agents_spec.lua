@@ -152,8 +152,7 @@ for _, setup in ipairs(H.setups()) do
         return { ok = ok, err = err, sent = models(sent()), other = other.model, status = status }
       ]])
       assert.is_false(v.ok)
-      assert.are.equal("budget_exceeded", v.err.type)
-      assert.matches("agent:thrifty", v.err.message)
+      H.assert_error(v.err, "budget_exceeded", "agent:thrifty")
       assert.are.same({ DEFAULT }, v.sent, "only the other agent's call was sent")
       assert.is_nil(v.status, "nothing was reserved in the refused scope")
     end)
@@ -301,8 +300,7 @@ for _, setup in ipairs(H.setups()) do
       assert.is_nil(raw:find("lead@example.com", 1, true))
       assert.is_nil(raw:find("4111 1111", 1, true))
       assert.is_false(v.ok)
-      assert.are.equal("blocked", v.err.type)
-      assert.matches("1 api_key", v.err.message)
+      H.assert_error(v.err, "blocked", "1 api_key")
       assert.are.equal(0, v.blocked_sent, "nothing was sent for the blocked prompt")
       local events = {}
       for _, ev in ipairs(H.audit(db)) do

@@ -160,8 +160,7 @@ for _, setup in ipairs(H.setups{ env = { CLAUDE_DEFAULT_MODEL = MODEL } }) do
           return { ok = ok, err = err, log = sim.requests() }
         ]]
         assert.is_false(v.ok)
-        assert.are.equal("invalid_argument", v.err.type)
-        assert.matches("5 cache marks", v.err.message)
+        H.assert_error(v.err, "invalid_argument", "5 cache marks")
         assert.are.equal(0, #v.log, "nothing reached the server")
       end)
 
@@ -438,8 +437,7 @@ for _, setup in ipairs(H.setups{ env = { CLAUDE_DEFAULT_MODEL = MODEL } }) do
           local ok, err = pcall(nyx.council, { context = "x", personas = {}, question = "q" })
           return err
         ]]
-        assert.are.equal("invalid_argument", v.type)
-        assert.matches("personas", v.message)
+        H.assert_error(v, "invalid_argument", "personas")
       end)
     end)
   end)

@@ -192,8 +192,7 @@ for _, setup in ipairs(H.setups()) do
       assert.is_true(v.three.usage.input_tokens > v.one.usage.input_tokens + v.one.usage.output_tokens,
                      "the whole history was sent")
       assert.is_false(v.bad_ok)
-      assert.are.equal("invalid_argument", v.bad.type)
-      assert.matches("role", v.bad.message)
+      H.assert_error(v.bad, "invalid_argument", "role")
       assert.are.equal(2, #v.log, "the bad conversation was never sent")
     end)
 
@@ -309,8 +308,7 @@ for _, setup in ipairs(H.setups()) do
         assert.matches("^bad argument #1 to 'call' %(" .. field .. " must be", e.message)
         assert.is_nil(e.status)
       end
-      assert.are.equal("invalid_argument", v.neither.type)
-      assert.matches("prompt or messages", v.neither.message)
+      H.assert_error(v.neither, "invalid_argument", "prompt or messages")
       assert.are.equal(0, #v.log, "nothing reached the server")
     end)
 

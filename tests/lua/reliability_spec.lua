@@ -174,8 +174,7 @@ for _, setup in ipairs(H.setups{ env = { CLAUDE_DEFAULT_MODEL = HAIKU } }) do
         assert.are.same({ ok = false, type = "timeout", attempts = 1 }, v.snappy)
         assert.are.same({ ok = true, attempts = 1 }, v.council)
         assert.is_false(v.unknown.ok)
-        assert.are.equal("invalid_argument", v.unknown.err.type)
-        assert.matches("no%-such%-profile", v.unknown.err.message)
+        H.assert_error(v.unknown.err, "invalid_argument", "no%-such%-profile")
         assert.are.equal(0, v.unknown.sent, "nothing was sent")
       end)
     end)
@@ -423,8 +422,7 @@ for _, setup in ipairs(H.setups{ env = { CLAUDE_DEFAULT_MODEL = HAIKU } }) do
           return { ok = ok, err = err, log = sent() }
         ]], { env = { LLM_MAX_RETRIES = "1" } })
         assert.is_false(v.ok)
-        assert.are.equal("overloaded_error", v.err.type)
-        assert.matches("every route failed", v.err.message)
+        H.assert_error(v.err, "overloaded_error", "every route failed")
         for _, m in ipairs({ HAIKU, SONNET, OPUS }) do
           assert.matches(m:gsub("%-", "%%-") .. ": overloaded_error", v.err.message)
         end
@@ -487,12 +485,10 @@ for _, setup in ipairs(H.setups{ env = { CLAUDE_DEFAULT_MODEL = HAIKU } }) do
         ]], { env = { NYX_DB = db } })
         for _, w in ipairs(v.waits) do
           assert.is_false(w.ok)
-          assert.are.equal("cancelled", w.type)
-          assert.matches("reliability drill", w.message)
+          H.assert_error(w, "cancelled", "reliability drill")
         end
         assert.is_false(v.ok)
-        assert.are.equal("stopped", v.err.type)
-        assert.matches("reliability drill", v.err.message)
+        H.assert_error(v.err, "stopped", "reliability drill")
         assert.are.same({ 0, 0, 0 }, statuses(v.log), "only the 3 in-flight requests reached the server")
         local rows = sql(db, "SELECT status, error_type, attempts FROM llm_interactions ORDER BY created_at")
         assert.are.same({ { status = "cancelled", error_type = "cancelled", attempts = 1 },

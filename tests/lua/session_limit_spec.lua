@@ -19,8 +19,7 @@ describe("reopening a session with another budget", function()
       return { ok = ok, err = err, same = same, bare = bare, call = cok or cerr.type }
     ]]
     assert.is_false(v.ok)
-    assert.are.equal("invalid_argument", v.err.type)
-    assert.matches("budget_usd", v.err.message)
+    H.assert_error(v.err, "invalid_argument", "budget_usd")
     assert.matches("$0.001", v.err.message, 1, true)
     assert.matches("$100", v.err.message, 1, true)
     assert.is_true(v.same, "the same budget again is fine")
@@ -42,8 +41,7 @@ describe("reopening a session with another budget", function()
       return { ok = ok, err = err, same = same }
     ]], env)
     assert.is_false(v.ok)
-    assert.are.equal("invalid_argument", v.err.type)
-    assert.matches("$0.05", v.err.message, 1, true)
+    H.assert_error(v.err, "invalid_argument", "$0.05", true)
     assert.matches("nyx.budget.limit", v.err.message, 1, true)
     assert.is_true(v.same)
     local raised = setup:run([[

@@ -71,8 +71,7 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
         return { ok = ok, err = err, deltas = deltas, seen = seen, full = full.text }
       ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
       assert.is_false(v.ok)
-      assert.are.equal("cancelled", v.err.type)
-      assert.matches("returned false", v.err.message)
+      H.assert_error(v.err, "cancelled", "returned false")
       assert.are.equal(1, v.deltas, "the callback is not called again once it said stop")
       -- The partial text is what the callback was given, nothing read after it.
       assert.are.equal(v.seen, v.err.partial_text)
@@ -90,8 +89,7 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
         return { ok = ok, err = err, deltas = deltas }
       ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
       assert.is_false(v.ok)
-      assert.are.equal("callback_error", v.err.type)
-      assert.matches("enough", v.err.message)
+      H.assert_error(v.err, "callback_error", "enough")
       assert.are.equal(1, v.deltas)
       local rows = sql(db, "SELECT status FROM llm_interactions")
       assert.are.same({ { status = "cancelled" } }, rows)

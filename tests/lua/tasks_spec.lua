@@ -78,8 +78,7 @@ for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
       assert.are.equal("second", v.err.type)
       assert.is_true(v.done[1])
       assert.is_true(v.done[4], "gather waited for the slowest task")
-      assert.are.equal("invalid_argument", v.bad.type)
-      assert.matches("bad argument #2 to 'gather'", v.bad.message)
+      H.assert_error(v.bad, "invalid_argument", "bad argument #2 to 'gather'")
     end)
 
     it("sleeping tasks wake in the order of their deadlines", function()

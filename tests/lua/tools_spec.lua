@@ -185,10 +185,8 @@ for _, setup in ipairs(H.setups()) do
         return { r = r, e = e, e2 = e2 }
       ]]
       assert.matches("^As You are terse%.", v.r.text)
-      assert.are.equal("invalid_argument", v.e.type)
-      assert.matches("system%[1%] must be a text block", v.e.message)
-      assert.are.equal("invalid_argument", v.e2.type)
-      assert.matches("extra is a function", v.e2.message)
+      H.assert_error(v.e, "invalid_argument", "system%[1%] must be a text block")
+      H.assert_error(v.e2, "invalid_argument", "extra is a function")
     end)
 
     it("reads images and documents from a path or bytes, their media type checked", function()
@@ -204,12 +202,9 @@ for _, setup in ipairs(H.setups()) do
         return { r = r, wrong = wrong, unknown = unknown, missing = missing, n = #sim.requests() }
       ]]
       assert.are.equal("end_turn", v.r.stop_reason)
-      assert.are.equal("invalid_argument", v.wrong.type)
-      assert.matches("image/jpeg given, but .* holds image/png", v.wrong.message)
-      assert.are.equal("invalid_argument", v.unknown.type)
-      assert.matches("give media_type", v.unknown.message)
-      assert.are.equal("invalid_argument", v.missing.type)
-      assert.matches("cannot open", v.missing.message)
+      H.assert_error(v.wrong, "invalid_argument", "image/jpeg given, but .* holds image/png")
+      H.assert_error(v.unknown, "invalid_argument", "give media_type")
+      H.assert_error(v.missing, "invalid_argument", "cannot open")
       assert.are.equal(1, v.n, "refused blocks sent nothing")
     end)
 
@@ -242,10 +237,8 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(400, v.e2.status)
       assert.matches("Expected `thinking`", v.e2.message)
       -- Refused before sending: haiku 4.5 takes a budget, not "adaptive"; a budget below 1024.
-      assert.are.equal("invalid_argument", v.e3.type)
-      assert.matches('does not accept "adaptive"', v.e3.message)
-      assert.are.equal("invalid_argument", v.e4.type)
-      assert.matches("at least 1024", v.e4.message)
+      H.assert_error(v.e3, "invalid_argument", 'does not accept "adaptive"')
+      H.assert_error(v.e4, "invalid_argument", "at least 1024")
       assert.are.equal(4, v.n, "the refused calls sent nothing")
     end)
 
@@ -263,10 +256,8 @@ for _, setup in ipairs(H.setups()) do
         local auto = nyx.call{ model = S55, prompt = "Weather in Oslo", tools = { weather }, thinking = "adaptive" }
         return { any = any, named = named, refused = refused, unthinking = unthinking, auto = auto }
       ]])
-      assert.are.equal("invalid_argument", v.any.type)
-      assert.matches("^tool_choice: .*claude%-sonnet%-5%-5", v.any.message)
-      assert.are.equal("invalid_argument", v.named.type)
-      assert.matches("^tool_choice: .*claude%-opus%-5%-5", v.named.message)
+      H.assert_error(v.any, "invalid_argument", "^tool_choice: .*claude%-sonnet%-5%-5")
+      H.assert_error(v.named, "invalid_argument", "^tool_choice: .*claude%-opus%-5%-5")
       assert.are.equal(0, v.refused, "the refused calls sent nothing")
       assert.are.equal("max_iterations", v.unthinking.type, "forced without thinking is sent")
       assert.are.equal("end_turn", v.auto.stop_reason)
@@ -325,10 +316,8 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal(2, v.r.iterations, "the template's tool ran")
       assert.are.same({ summary = "Forecast for Oslo" }, v.r.json, "the template's schema shaped the answer")
       assert.are.equal(2, v.named.iterations)
-      assert.are.equal("invalid_argument", v.unknown.type)
-      assert.matches("no tool named nowhere", v.unknown.message)
-      assert.are.equal("invalid_argument", v.bad.type)
-      assert.matches("tools:", v.bad.message)
+      H.assert_error(v.unknown, "invalid_argument", "no tool named nowhere")
+      H.assert_error(v.bad, "invalid_argument", "tools:")
     end)
 
     it("decodes structured output, and a cut answer is invalid_output carrying the text", function()

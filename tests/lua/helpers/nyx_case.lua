@@ -25,6 +25,7 @@
 --- the case. A case that cannot run there (it needs the engine to keep up with a clock) is
 --- skipped with `if H.valgrind then pending("under valgrind: <why>") end`.
 local json = require "dkjson"
+local luassert = require "luassert"
 
 local M = {}
 
@@ -464,6 +465,15 @@ end
 --- `nyx audit --json` on a database: its events, one table each.
 function M.audit(db)
   return M.nyx_json(db, "audit")
+end
+
+--- err is an error table of type type_ whose message matches pattern (plain text when plain).
+--- A failure names the spec's line that asked.
+function M.assert_error(err, type_, pattern, plain)
+  local at = debug.getinfo(2, "Sl")
+  local where = ("%s:%d: "):format(at.short_src, at.currentline)
+  luassert.are.equal(type_, type(err) == "table" and err.type, where .. tostring(type(err) == "table" and err.message or err))
+  luassert.matches(pattern, err.message, 1, plain, where .. "the message")
 end
 
 --- Whether a and b are equal to a relative rel (default 1e-9): money summed in another order.
