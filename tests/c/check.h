@@ -68,6 +68,13 @@ static int check_failures;
         }                                                                                  \
     } while (0)
 
+/* An error of the type given whose message holds fragment. */
+#define CHECK_ERROR(e, type_, fragment)        \
+    do {                                       \
+        CHECK_STR((e).type, type_);            \
+        CHECK_CONTAINS((e).message, fragment); \
+    } while (0)
+
 /* An error_info cleared for a call to fill. */
 static inline error_info cleared_error(void)
 {

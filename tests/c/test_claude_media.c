@@ -22,8 +22,7 @@ static void test_bytes(void)
     cJSON_free(b);
     b = claude_media_block("image", NULL, PNG, sizeof PNG - 1, "image/jpeg", &err);
     CHECK(b == NULL);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK(strstr(err.message, "image/jpeg given, but data holds image/png") != NULL);
+    CHECK_ERROR(err, "invalid_argument", "image/jpeg given, but data holds image/png");
     b = claude_media_block("image", NULL, (const unsigned char *)"plain", 5, NULL, &err);
     CHECK(b == NULL);
     CHECK(strstr(err.message, "give media_type") != NULL);

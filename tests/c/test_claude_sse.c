@@ -160,8 +160,7 @@ static void test_thinking_and_broken_input(void)
      * content_block_stop instead of passing half an object on. */
     CHECK_INT(claude_stream_feed(s, THINKING, strlen(THINKING), &err), -1);
     CHECK_STR(sn.text, "Let me think.");
-    CHECK_STR(err.type, "api_error");
-    CHECK(strstr(err.message, "tool input") != NULL);
+    CHECK_ERROR(err, "api_error", "tool input");
     CHECK(r.content_json == NULL);
     claude_stream_free(s);
     response_free(&r);

@@ -717,21 +717,18 @@ static void test_merge_file(void)
     write_file(path, "{\"models\": [\n  {\"id\": \"claude-3-haiku-20240307\", \"input\": -1}\n]}\n");
     error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK(strstr(err.message, path) != NULL);
+    CHECK_ERROR(err, "invalid_argument", path);
     CHECK(strstr(err.message, "'input'") != NULL);
 
     write_file(path, "{\"models\": [\n  {\"id\": \"a\",\n   \"input\": 1,,\n]}\n");
     error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK(strstr(err.message, "line 3") != NULL);
+    CHECK_ERROR(err, "invalid_argument", "line 3");
 
     unlink(path);
     error_clear(&err);
     CHECK_INT(models_merge_file(m, path, &err), -1);
-    CHECK_STR(err.type, "io_error");
-    CHECK(strstr(err.message, path) != NULL);
+    CHECK_ERROR(err, "io_error", path);
     CHECK_INT(models_merge_file(m, path, NULL), -1); /* err may be NULL */
     CHECK_NEAR(models_find(m, "claude-3-haiku-20240307")->input, 0.25, EPS);
     models_free(m);

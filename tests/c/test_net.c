@@ -25,8 +25,7 @@ static void test_headers(void)
     error_info err = cleared_error();
     CHECK_INT(net_check_header("headers", "x-gateway-route", "eu", &err), 0);
     CHECK_INT(net_check_header("headers", "X-API-Key", "k", &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK_CONTAINS(err.message, "headers: X-API-Key is set by nyx");
+    CHECK_ERROR(err, "invalid_argument", "headers: X-API-Key is set by nyx");
     CHECK_INT(net_check_header("headers", "content-type", "text/plain", &err), -1);
     CHECK_INT(net_check_header("headers", "x-a", "b\r\nx-injected: 1", &err), -1);
     CHECK_CONTAINS(err.message, "must be on one line");
@@ -142,8 +141,7 @@ static void test_insecure(void)
                             "https://localhost.evil.example"};
     for (size_t i = 0; i < 4; i++) {
         CHECK(open_for(remote[i], &cfg, 0, &warning, &err) == NULL);
-        CHECK_STR(err.type, "invalid_argument");
-        CHECK_CONTAINS(err.message, "NYX_TLS_INSECURE=1 is for local testing only");
+        CHECK_ERROR(err, "invalid_argument", "NYX_TLS_INSECURE=1 is for local testing only");
     }
 }
 
@@ -221,8 +219,7 @@ static void test_failures(void)
                                   "OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required",
                                   &err),
               1);
-    CHECK_STR(err.type, "tls_error");
-    CHECK_CONTAINS(err.message, "without a client certificate");
+    CHECK_ERROR(err, "tls_error", "without a client certificate");
 
     claude_error_tls(&err, "h.example", "unknown CA", "detail", "set NYX_CA_FILE");
     CHECK_STR(err.type, "tls_error");

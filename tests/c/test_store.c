@@ -314,8 +314,7 @@ static void test_open_failures(void)
     }
     error_clear(&err);
     CHECK(store_open(path, &err) == NULL);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, path);
+    CHECK_ERROR(err, "store_error", path);
     CHECK_CONTAINS(err.message, "file is not a database");
 
     /* ":memory:" works and forgets. */
@@ -367,8 +366,7 @@ static int readonly_checks(const char *uri, const char *shown)
     int64_t id = 0;
     error_clear(&err);
     CHECK_INT(store_thought_add(s, NULL, 0, "t", &id, &err), -1);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "readonly");
+    CHECK_ERROR(err, "store_error", "readonly");
     error_clear(&err);
     CHECK_INT(store_session_end(s, "x", &err), -1);
     CHECK_CONTAINS(err.message, "readonly");
@@ -388,8 +386,7 @@ static int readonly_checks(const char *uri, const char *shown)
     free(v);
     error_clear(&err);
     CHECK_INT(store_config_set(s, "k", "w", &err), -1);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "cannot set configuration key k in");
+    CHECK_ERROR(err, "store_error", "cannot set configuration key k in");
     CHECK_CONTAINS(err.message, "readonly");
     CHECK_INT(store_control_set(s, "stop", "x", &err), -1);
     CHECK_CONTAINS(err.message, "cannot set control flag stop in");
@@ -508,8 +505,7 @@ static void test_locked(void)
     s = store_open_opts(path, &opts, &err);
     CHECK(s == NULL);
     store_close(s);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, path);
+    CHECK_ERROR(err, "store_error", path);
     CHECK_CONTAINS(err.message, "database is locked");
     CHECK_INT(err.retryable, 1);
     CHECK_INT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);

@@ -119,8 +119,7 @@ static void test_open_and_migrate(void)
     s = store_open(db_uri, &err);
     CHECK(s == NULL);
     store_close(s);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "schema version 99, newer than this nyx knows (5)");
+    CHECK_ERROR(err, "store_error", "schema version 99, newer than this nyx knows (5)");
     CHECK_CONTAINS(err.message, db_name);
     CHECK(!contains(err.message, "postgresql://"));
     CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 99);
@@ -368,8 +367,7 @@ static void test_async(void)
     CHECK_INT(drive(s, 10), 0);
     CHECK_INT(db.calls, 1);
     CHECK_INT(db.rc, -1);
-    CHECK_STR(db.type, "store_error");
-    CHECK_CONTAINS(db.message, "cannot log interaction as-bad in");
+    CHECK_ERROR(db, "store_error", "cannot log interaction as-bad in");
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 3);
 
     /* Many of both kinds queued before any pump: each answered once. */
@@ -643,8 +641,7 @@ static void test_password_hidden(void)
     store_db *s = store_open("postgresql://nyx:secretpw@127.0.0.1:1/x", &err);
     CHECK(s == NULL);
     store_close(s);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "cannot connect to the PostgreSQL database");
+    CHECK_ERROR(err, "store_error", "cannot connect to the PostgreSQL database");
     CHECK(!contains(err.message, "secretpw"));
     error_clear(&err);
     s = store_open("postgres://nyx:secretpw@127.0.0.1:1/x?connect_timeout=2", &err);
@@ -664,8 +661,7 @@ static void test_password_hidden(void)
     error_clear(&err);
     s = store_open(missing, &err);
     CHECK(s == NULL);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "nyx_no_such_db");
+    CHECK_ERROR(err, "store_error", "nyx_no_such_db");
     CHECK(!contains(err.message, "secretpw"));
 
     s = store_open(uri, &err);

@@ -266,8 +266,7 @@ static void test_refusal(void)
         CHECK_INT(store_budget_reserve(s, bad[i].sc, bad[i].n, bad[i].amount, id, bad[i].idsz,
                                        &refused, &err),
                   -1);
-        CHECK_STR(err.type, "invalid_argument");
-        CHECK_CONTAINS(err.message, bad[i].msg);
+        CHECK_ERROR(err, "invalid_argument", bad[i].msg);
         CHECK_INT(refused, -1);
     }
     CHECK_INT(store_budget_reserve(NULL, sc, 2, 0.1, id, sizeof id, NULL, &err), -1);
@@ -626,8 +625,7 @@ static void test_log_settle(void)
     if (!is_pg) {
         error_clear(&err);
         CHECK_INT(store_log_interaction_settle(s, &it, id, 0.25, &err), -1);
-        CHECK_STR(err.type, "store_error");
-        CHECK_CONTAINS(err.message, "cannot log interaction l1 to");
+        CHECK_ERROR(err, "store_error", "cannot log interaction l1 to");
         CHECK_CONTAINS(err.message, "UNIQUE constraint failed");
         CHECK_STR(status(s, &t), "session:l|1.0|0.25|0.5|0.25\n");
         CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 1);
@@ -642,8 +640,7 @@ static void test_log_settle(void)
     interaction_rec it2 = make("l2", T0);
     error_clear(&err);
     CHECK_INT(store_log_interaction_settle(s, &it2, id, 0.25, &err), -1);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "cannot log interaction l2");
+    CHECK_ERROR(err, "store_error", "cannot log interaction l2");
     CHECK_CONTAINS(err.message, "test_no_l2");
     CHECK_STR(status(s, &t), "session:l|1.0|0.25|0.5|0.25\n");
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 1);

@@ -192,16 +192,14 @@ static void test_log_fields(void)
     inv.status = "maybe";
     error_clear(&err);
     CHECK_INT(store_log_interaction(s, &inv, &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK_CONTAINS(err.message, "status \"maybe\" is not ok, error or cancelled");
+    CHECK_ERROR(err, "invalid_argument", "status \"maybe\" is not ok, error or cancelled");
     inv = make(NULL, T0);
     CHECK_INT(store_log_interaction(s, &inv, &err), -1);
     CHECK_CONTAINS(err.message, "it has no id");
     store_filter f = {.group_by = "colour"};
     error_clear(&err);
     CHECK_INT(store_query_stats(s, &f, collect, &r, &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK_CONTAINS(err.message, "cannot group by \"colour\"");
+    CHECK_ERROR(err, "invalid_argument", "cannot group by \"colour\"");
     CHECK_INT(r.n, 0);
     CHECK_INT(store_query_log(s, NULL, NULL, NULL, &err), -1);
     int64_t id = 0;
@@ -482,8 +480,7 @@ static void test_queries(void)
     int64_t bad = 0;
     error_clear(&err);
     CHECK_INT(store_thought_add(s, "s1", 9999, "orphan", &bad, &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK_CONTAINS(err.message, "parent node 9999 does not exist");
+    CHECK_ERROR(err, "invalid_argument", "parent node 9999 does not exist");
     CHECK_INT(err.retryable, 0);
     CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 5);
     store_close(s);
@@ -612,8 +609,7 @@ static void test_batch(void)
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 0);
     error_clear(&err);
     CHECK_INT(store_batch_begin(s, &err), -1); /* no nesting */
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "a batch is already open");
+    CHECK_ERROR(err, "store_error", "a batch is already open");
     CHECK_INT(store_batch_commit(s, &err), 0);
     /* ...and sees all of it after. */
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 3);
@@ -624,8 +620,7 @@ static void test_batch(void)
 
     error_clear(&err);
     CHECK_INT(store_batch_commit(s, &err), -1);
-    CHECK_STR(err.type, "store_error");
-    CHECK_CONTAINS(err.message, "no batch is open");
+    CHECK_ERROR(err, "store_error", "no batch is open");
 
     /* Where the backends differ by design: a SQLite batch is one transaction; a PostgreSQL
      * batch is pipelined, its writes sent as they are made. So SQLite rolls back, and a
@@ -637,8 +632,7 @@ static void test_batch(void)
     error_clear(&err);
     if (is_pg) {
         CHECK_INT(store_batch_rollback(s, &err), -1);
-        CHECK_STR(err.type, "store_error");
-        CHECK_CONTAINS(err.message, "cannot roll back a batch");
+        CHECK_ERROR(err, "store_error", "cannot roll back a batch");
         CHECK(!contains(err.message, "postgresql://"));
         CHECK_INT(drive(s, 10), 0);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'gone'"), 1);
@@ -655,8 +649,7 @@ static void test_batch(void)
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
         error_clear(&err);
         CHECK_INT(store_batch_commit(s, &err), -1);
-        CHECK_STR(err.type, "store_error");
-        CHECK_CONTAINS(err.message, "cannot log interaction bad in");
+        CHECK_ERROR(err, "store_error", "cannot log interaction bad in");
         CHECK_CONTAINS(err.message, "invalid byte sequence");
         CHECK_CONTAINS(err.message, "its other writes are committed");
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id IN ('ok1','ok2')"), 2);
@@ -681,8 +674,7 @@ static void test_batch(void)
         it = make("b0", T0);
         error_clear(&err);
         CHECK_INT(store_log_interaction(s, &it, &err), -1);
-        CHECK_STR(err.type, "store_error");
-        CHECK_CONTAINS(err.message, "cannot log interaction b0 to");
+        CHECK_ERROR(err, "store_error", "cannot log interaction b0 to");
         CHECK_CONTAINS(err.message, "UNIQUE constraint failed");
         CHECK_CONTAINS(err.message, "the batch (1 earlier writes) was rolled back");
         it = make("ok2", T0);

@@ -416,8 +416,7 @@ static void test_template_writers(void)
     CHECK_INT(nyx_config_set(e, "templates.writers", "editor,analyst"), NYX_OK);
     CHECK_INT(settings_template_write_allowed(e, "analyst", "summary", &err), 0);
     CHECK_INT(settings_template_write_allowed(e, "intern", "summary", &err), -1);
-    CHECK_STR(err.type, "permission_denied");
-    CHECK_CONTAINS(err.message, "agent \"intern\" may not create or change template \"summary\"");
+    CHECK_ERROR(err, "permission_denied", "agent \"intern\" may not create or change template \"summary\"");
     error_clear(&err);
     CHECK_INT(settings_template_write_allowed(e, NULL, "summary", &err), -1);
     CHECK_STR(err.type, "permission_denied");
