@@ -218,6 +218,7 @@ static char *sizes_only(const api_call *c)
  * copied the record before it builds another. */
 struct record_buffers {
     textbuf body, prompt;
+    hashed_span spans[GUARD_MEMO_MAX_SPANS]; /* of prompt: what the store need not hash again */
 };
 
 /* The call's record as the storage mode allows; the strings in owned[] are the caller's to
@@ -299,9 +300,15 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
         const char *body = c->body; /* still held for the transfer: not made again */
         if (!body && rb && claude_body_flatten_into(&c->parts, &rb->body) == 0)
             body = rb->body.s;
-        it->prompt_text = body && rb && guard_memo_redact_into(e->pii_memo, body, c->body_len, &rb->prompt) == 0
+        size_t nspans = 0;
+        it->prompt_text = body && rb && guard_memo_redact_into(e->pii_memo, body, c->body_len, &rb->prompt, rb->spans,
+                                                               GUARD_MEMO_MAX_SPANS, &nspans) == 0
                               ? rb->prompt.s
                               : NULL;
+        if (it->prompt_text) {
+            it->prompt_spans = rb->spans;
+            it->nprompt_spans = nspans;
+        }
         call_body_drop(c);
         it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
     } else {

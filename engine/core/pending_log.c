@@ -62,6 +62,8 @@ static int copy_item(pending *p, const interaction_rec *src)
     it->error_message = dup(src->error_message);
     it->stop_reason = dup(src->stop_reason);
     it->prompt_text = dup(src->prompt_text);
+    it->prompt_spans = NULL; /* the caller's, gone when it returns */
+    it->nprompt_spans = 0;
     it->response_text = dup(src->response_text);
     it->service_tier = dup(src->service_tier);
     it->batch_id = dup(src->batch_id);

@@ -1,6 +1,6 @@
 /* The redaction memo (memo.h). A body is cut at its long JSON strings: each is looked up by a
- * seeded XXH3-128 of its bytes (the seed is random per memo, so nobody can craft a text that
- * passes for another), scanned only when new, and the pieces between are scanned as they come.
+ * seeded XXH3-128 of its bytes (the seed is random per process, base/quick_hash.h, so nobody
+ * can craft a text that passes for another), scanned only when new, and the pieces between are scanned as they come.
  * Two checks keep the result equal to guard_redact() of the whole body: cutting must not change
  * what the scanner finds around a cut (a window around it is scanned whole and in halves), and no piece may end inside an open private
  * key block (a block runs to the end of its text when unterminated). Either failing, the body
@@ -8,13 +8,12 @@
 #include "guard/memo.h"
 
 #include "base/json_scan.h"
+#include "base/quick_hash.h"
 #include "base/textbuf.h"
 #include "guard/scan.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 #include <xxhash.h>
 
 #define SLOTS 1024                 /* entries, direct-mapped by hash */
@@ -38,6 +37,7 @@ typedef struct entry {
     size_t len;
     char *copy; /* its redaction; NULL: the scanner found nothing */
     size_t copy_len;
+    quick_hash out; /* of what it redacts to: the copy, or the text itself */
     int used, key_open;
 } entry;
 
@@ -54,8 +54,7 @@ guard_memo *guard_memo_new(void)
     guard_memo *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    if (getrandom(&m->seed, sizeof m->seed, GRND_NONBLOCK) != (ssize_t)sizeof m->seed)
-        m->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m ^ (uint64_t)clock();
+    m->seed = quick_hash_seed(); /* the store's memo hashes alike: what this found, it need not */
     return m;
 }
 
@@ -123,12 +122,25 @@ static size_t redact_piece(textbuf *o, const char *text, size_t len, int *key_op
     return n;
 }
 
+/* What a long string was written as, and its hash, when known: the spans of the output. */
+typedef struct spans {
+    hashed_span *s;
+    size_t n, max;
+} spans;
+
+static void add_span(spans *sp, size_t at, size_t len, quick_hash h)
+{
+    if (sp->n < sp->max)
+        sp->s[sp->n++] = (hashed_span){at, len, h};
+}
+
 /* A long string: from the memo, or scanned and remembered. Returns -1 when a private key
  * block is open at its end (the body must be redacted whole). */
-static int memo_piece(guard_memo *m, textbuf *o, const char *text, size_t len)
+static int memo_piece(guard_memo *m, textbuf *o, spans *sp, const char *text, size_t len)
 {
     XXH128_hash_t h = XXH3_128bits_withSeed(text, len, m->seed);
     entry *e = &m->slot[h.low64 % SLOTS];
+    size_t at = o->len;
     if (e->used && e->len == len && XXH128_isEqual(e->h, h)) {
         m->hits++;
         if (e->key_open)
@@ -137,10 +149,10 @@ static int memo_piece(guard_memo *m, textbuf *o, const char *text, size_t len)
             textbuf_put(o, e->copy, e->copy_len);
         else
             textbuf_put(o, text, len);
+        add_span(sp, at, o->len - at, e->out);
         return 0;
     }
     m->scans++;
-    size_t at = o->len;
     int key_open = 0;
     size_t found = redact_piece(o, text, len, &key_open);
     if (o->failed)
@@ -159,10 +171,16 @@ static int memo_piece(guard_memo *m, textbuf *o, const char *text, size_t len)
             if (m->slot[i].copy)
                 drop(m, &m->slot[i]);
     }
-    *e = (entry){h, len, copy, copy ? copy_len : 0, 1, key_open};
+    /* Nothing found: the bytes written are the text's, whose hash is h. */
+    quick_hash out = copy ? quick_hash_of(copy, copy_len) : (quick_hash){h.low64, h.high64};
+    *e = (entry){h, len, copy, copy ? copy_len : 0, out, 1, key_open};
     m->bytes += e->copy_len;
     m->entries++;
-    return key_open ? -1 : 0;
+    if (key_open)
+        return -1;
+    if (copy || found == 0)
+        add_span(sp, at, copy_len, out);
+    return 0;
 }
 
 /* ---- cutting a body ---- */
@@ -228,8 +246,10 @@ static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t 
     return matters;
 }
 
-int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, textbuf *o)
+int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, textbuf *o, hashed_span *span,
+                           size_t max_spans, size_t *nspans)
 {
+    spans sp = {span, 0, span ? max_spans : 0};
     textbuf_reset(o);
     int key_open = 0;
     if (!text)
@@ -250,7 +270,7 @@ int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, textbuf 
     size_t at = 0;
     for (size_t k = 0; k < n; k++) {
         redact_piece(o, text + at, from[k] - at, &key_open);
-        if (key_open || memo_piece(m, o, text + from[k], to[k] - from[k]) != 0)
+        if (key_open || memo_piece(m, o, &sp, text + from[k], to[k] - from[k]) != 0)
             goto whole_counted;
         at = to[k];
     }
@@ -261,8 +281,11 @@ whole_counted:
 whole:
     /* guard_redact(), written here: the same scan and the same labels. */
     textbuf_reset(o);
+    sp.n = 0;
     redact_piece(o, text, len, &key_open);
 done:
+    if (nspans)
+        *nspans = o->failed ? 0 : sp.n;
     if (textbuf_reserve(o, 0) == 0)
         o->s[o->len] = '\0';
     return o->failed ? -1 : 0;
@@ -271,7 +294,7 @@ done:
 char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len)
 {
     textbuf o = {0};
-    if (guard_memo_redact_into(m, text, len, &o) != 0) {
+    if (guard_memo_redact_into(m, text, len, &o, NULL, 0, NULL) != 0) {
         free(o.s);
         return NULL;
     }

@@ -52,6 +52,11 @@ typedef struct interaction_rec {
     int cache_hit;               /* 1: the response read from the prompt cache */
     int from_response_cache;     /* 1: answered by the response cache, no API call */
     const char *prompt_text, *response_text; /* as the storage mode allows (full/redacted/NULL) */
+    /* Optional: spans of prompt_text whose quick hash the caller knows, in order (the
+     * redaction memo's, guard/memo.h), so the store's cut need not hash them again
+     * (store_content.h). Valid for this call only: a copy of the record leaves them out. */
+    const struct hashed_span *prompt_spans;
+    size_t nprompt_spans;
     const char *service_tier;    /* usage.service_tier ("standard", "batch", ...); optional */
     /* A Message Batches result: the batch (nyx's id, store_batch_create) and the request's
      * custom id, both or neither. Unique together: a result logged already is left as it is

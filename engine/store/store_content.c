@@ -4,6 +4,7 @@
 #include "store_backend.h"
 
 #include "base/json_scan.h"
+#include "base/quick_hash.h"
 #include "base/textbuf.h"
 
 #include <cjson/cJSON.h>
@@ -12,9 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <xxhash.h>
 
 void store_content_memo_free(store_content_memo *m)
 {
@@ -34,29 +32,31 @@ static void sha256_hex(const char *text, size_t len, char out[STORE_HASH_HEX])
     out[2 * SHA256_DIGEST_LENGTH] = '\0';
 }
 
-void store_content_hash(store_content_memo *m, const char *text, size_t len,
-                        char out[STORE_HASH_HEX])
+/* store_content_hash with the text's quick hash known (q), or computed here (q NULL). */
+static void hash_known(store_content_memo *m, const char *text, size_t len, const quick_hash *q,
+                       char out[STORE_HASH_HEX])
 {
     if (!m) {
         sha256_hex(text, len, out);
         return;
     }
-    if (!m->seeded) {
-        if (getrandom(&m->seed, sizeof m->seed, GRND_NONBLOCK) != (ssize_t)sizeof m->seed)
-            m->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m ^ (uint64_t)clock();
-        m->seeded = 1;
-    }
-    XXH128_hash_t h = XXH3_128bits_withSeed(text, len, m->seed);
-    store_memo_slot *e = &m->slot[h.low64 % STORE_MEMO_SLOTS];
-    if (e->hash[0] && e->len == len && e->quick[0] == h.low64 && e->quick[1] == h.high64) {
+    quick_hash h = q ? *q : quick_hash_of(text, len);
+    store_memo_slot *e = &m->slot[h.lo % STORE_MEMO_SLOTS];
+    if (e->hash[0] && e->len == len && e->quick[0] == h.lo && e->quick[1] == h.hi) {
         memcpy(out, e->hash, STORE_HASH_HEX);
         return;
     }
     sha256_hex(text, len, out);
-    e->quick[0] = h.low64;
-    e->quick[1] = h.high64;
+    e->quick[0] = h.lo;
+    e->quick[1] = h.hi;
     e->len = len;
     memcpy(e->hash, out, STORE_HASH_HEX);
+}
+
+void store_content_hash(store_content_memo *m, const char *text, size_t len,
+                        char out[STORE_HASH_HEX])
+{
+    hash_known(m, text, len, NULL, out);
 }
 
 /* ---- the cut ---- */
@@ -172,9 +172,12 @@ static int add_ref(cJSON *recipe, const char *hash)
     return 0;
 }
 
-/* The recipe of text with its cuts, and the distinct pieces. */
-static int assemble(store_content_memo *m, const cutter *c, store_parts *out)
+/* The recipe of text with its cuts, and the distinct pieces; a cut that is one of the spans
+ * (in order) takes its quick hash from it. */
+static int assemble(store_content_memo *m, const cutter *c, const hashed_span *span, size_t nspans,
+                    store_parts *out)
 {
+    size_t j = 0;
     cJSON *recipe = cJSON_CreateArray();
     out->pieces = malloc(c->n * sizeof *out->pieces);
     if (!recipe || !out->pieces) {
@@ -184,7 +187,10 @@ static int assemble(store_content_memo *m, const cutter *c, store_parts *out)
     size_t pos = 0;
     for (size_t i = 0; i < c->n; i++) {
         store_piece p = {c->text + c->cuts[i].at, c->cuts[i].len, ""};
-        store_content_hash(m, p.text, p.len, p.hash);
+        while (j < nspans && span[j].at < c->cuts[i].at)
+            j++;
+        int known = j < nspans && span[j].at == c->cuts[i].at && span[j].len == p.len;
+        hash_known(m, p.text, p.len, known ? &span[j].h : NULL, p.hash);
         if (add_literal(recipe, c->text + pos, c->cuts[i].at - pos) != 0 ||
             add_ref(recipe, p.hash) != 0) {
             cJSON_Delete(recipe);
@@ -208,6 +214,12 @@ static int assemble(store_content_memo *m, const cutter *c, store_parts *out)
 
 int store_content_split(store_content_memo *m, const char *text, store_parts *out)
 {
+    return store_content_split_known(m, text, NULL, 0, out);
+}
+
+int store_content_split_known(store_content_memo *m, const char *text, const hashed_span *span,
+                              size_t nspans, store_parts *out)
+{
     memset(out, 0, sizeof *out);
     size_t len = text ? strlen(text) : 0;
     if (len < STORE_CONTENT_MIN)
@@ -216,7 +228,7 @@ int store_content_split(store_content_memo *m, const char *text, store_parts *ou
     scan(&c);
     int rc = c.oom ? -1 : 0;
     if (rc == 0 && c.n > 0)
-        rc = assemble(m, &c, out);
+        rc = assemble(m, &c, span, nspans, out);
     free(c.cuts);
     if (rc != 0)
         store_parts_free(out);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/quick_hash.h"
 #include "claude/types.h"
 
 /* A part shorter than this stays inline: a reference and its row cost about as much. */
@@ -39,9 +40,10 @@ typedef struct store_parts {
 } store_parts;
 
 /* The hashes of recently stored parts, so a part sent again costs a fast hash, not a SHA-256:
- * each is found by an XXH3-128 seeded at random per memo (nobody can craft a text that passes
- * for another without knowing the seed). Belongs to one store; zero-initialised (the seed is
- * drawn at first use); store_content_memo_free() at close. */
+ * each is found by its quick_hash (base/quick_hash.h: XXH3-128 seeded at random per process,
+ * so nobody can craft a text that passes for another without knowing the seed), which the
+ * writer of the text may know already (store_content_split_known). Belongs to one store;
+ * zero-initialised; store_content_memo_free() at close. */
 #define STORE_MEMO_SLOTS 64
 typedef struct store_memo_slot {
     uint64_t quick[2]; /* the seeded XXH3-128 of the text */
@@ -50,8 +52,6 @@ typedef struct store_memo_slot {
 } store_memo_slot;
 typedef struct store_content_memo {
     store_memo_slot slot[STORE_MEMO_SLOTS];
-    uint64_t seed;
-    int seeded;
 } store_content_memo;
 
 void store_content_memo_free(store_content_memo *m);
@@ -65,6 +65,11 @@ void store_content_hash(store_content_memo *m, const char *text, size_t len,
  * or more, quotes included, cut out of the text as they are (base/json_scan.h). Returns 0 (out->recipe NULL when the text stays whole), or -1 when out
  * of memory (out is then empty). out->pieces point into text: keep text while using them. */
 int store_content_split(store_content_memo *m, const char *text, store_parts *out);
+/* The same, where span[0..nspans) (in order of at) are spans of text whose quick hash the
+ * caller knows (the redaction memo's, guard/memo.h): a part that is exactly one of them is not
+ * hashed again. A span's hash must be of those very bytes. */
+int store_content_split_known(store_content_memo *m, const char *text, const hashed_span *span,
+                              size_t nspans, store_parts *out);
 void store_parts_free(store_parts *p);
 
 /* The body of the part hash: 0 with *body malloc'd (free it), or -1 with err filled

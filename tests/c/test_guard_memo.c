@@ -1,6 +1,6 @@
 /* The redaction memo: a long text seen again is not scanned again, texts that differ are never
  * taken for one another, and whatever the body, the result is guard_redact()'s. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "base/textbuf.h"
 #include "check.h"
 #include "guard/memo.h"
@@ -182,7 +182,7 @@ static void test_into_one_buffer(void)
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         size_t want_len = 0;
         char *want = guard_redact(texts[i], strlen(texts[i]), &want_len);
-        CHECK_INT(guard_memo_redact_into(m, texts[i], strlen(texts[i]), &o), 0);
+        CHECK_INT(guard_memo_redact_into(m, texts[i], strlen(texts[i]), &o, NULL, 0, NULL), 0);
         CHECK(want && o.s && strcmp(o.s, want) == 0);
         CHECK_INT(o.len, want_len);
         free(want);
@@ -197,8 +197,55 @@ static void test_into_one_buffer(void)
     guard_memo_free(m);
 }
 
+/* The spans a redaction reports: each is a long string of what was written, and its hash is
+ * of exactly those bytes, whether the string was scanned now or found in the memo, redacted or
+ * left as it was. The store takes the hash from them instead of hashing the part again, so a
+ * wrong one would file a text under another's address. */
+static void test_spans_hash_what_was_written(void)
+{
+    guard_memo *m = guard_memo_new();
+    char *clean = prose(1500, NULL), *dirty = prose(1500, "mail ann@example.com");
+    size_t n = strlen(clean) + strlen(dirty) + 300;
+    char *t = malloc(n);
+    snprintf(t, n, "{\"system\":[\"%s\",\"%s\"],\"messages\":[{\"role\":\"user\",\"content\":\"q from x@example.org\"}]}",
+             clean, dirty);
+    textbuf o = {0};
+    for (int round = 0; round < 2; round++) { /* scanned, then from the memo */
+        hashed_span sp[GUARD_MEMO_MAX_SPANS];
+        size_t ns = 99;
+        CHECK_INT(guard_memo_redact_into(m, t, strlen(t), &o, sp, GUARD_MEMO_MAX_SPANS, &ns), 0);
+        CHECK_INT(ns, 2);
+        for (size_t k = 0; k < ns && k < 2; k++) {
+            CHECK(sp[k].at + sp[k].len <= o.len);
+            CHECK(o.s[sp[k].at] == '"' && o.s[sp[k].at + sp[k].len - 1] == '"');
+            quick_hash h = quick_hash_of(o.s + sp[k].at, sp[k].len);
+            CHECK(h.lo == sp[k].h.lo && h.hi == sp[k].h.hi);
+        }
+        if (ns == 2) {
+            CHECK(sp[0].at < sp[1].at);
+            CHECK_INT(sp[0].len, strlen(clean) + 2); /* as it was */
+            CHECK(memmem(o.s + sp[1].at, sp[1].len, "[EMAIL]", 7) != NULL); /* redacted */
+        }
+        size_t one = 0;
+        CHECK_INT(guard_memo_redact_into(m, t, strlen(t), &o, sp, 1, &one), 0); /* no more than asked */
+        CHECK_INT(one, 1);
+    }
+    /* Redacted whole (a key block open at a string's end): no spans. */
+    snprintf(t, n, "[\"-----BEGIN RSA PRIVATE KEY-----\\nMIIEow %s\",\"%s -----END RSA PRIVATE KEY-----\"]", clean, clean);
+    hashed_span sp[GUARD_MEMO_MAX_SPANS];
+    size_t ns = 99;
+    CHECK_INT(guard_memo_redact_into(m, t, strlen(t), &o, sp, GUARD_MEMO_MAX_SPANS, &ns), 0);
+    CHECK_INT(ns, 0);
+    free(o.s);
+    free(t);
+    free(clean);
+    free(dirty);
+    guard_memo_free(m);
+}
+
 int main(void)
 {
+    test_spans_hash_what_was_written();
     test_into_one_buffer();
     test_second_scan_is_remembered();
     test_different_texts_are_not_confused();

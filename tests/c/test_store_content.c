@@ -122,6 +122,52 @@ static void test_hash(void)
     store_content_memo_free(&memo);
 }
 
+/* The quick hashes a caller passes along with a text (the redaction memo's spans): with true
+ * spans, the parts and the recipe are those of the cut that hashes everything itself; and a
+ * cut that is exactly a span takes the span's hash instead of hashing (shown by a span that
+ * names another text's hash, remembered before: the part is filed under that text's address,
+ * which can only happen when the span is used). */
+static void test_known_spans(void)
+{
+    char *sys = repeat("You are the support desk of a large library. ", 40);
+    char *ctx = repeat("In chapter one nothing happens, at length... ", 40); /* as long */
+    CHECK_INT(strlen(sys), strlen(ctx));
+    size_t n = strlen(sys) + strlen(ctx) + 100;
+    char *text = malloc(n);
+    snprintf(text, n, "{\"system\":\"%s\",\"messages\":[\"%s\",\"short\"]}", sys, ctx);
+    size_t len = strlen(sys) + 2, s_at = 10, c_at = (size_t)(strstr(text, ctx) - 1 - text);
+    CHECK(text[s_at] == '"' && text[c_at] == '"');
+    hashed_span span[2] = {{s_at, len, quick_hash_of(text + s_at, len)}, {c_at, len, quick_hash_of(text + c_at, len)}};
+    store_content_memo memo = {0}, plain_memo = {0};
+    store_parts known, plain;
+    CHECK_INT(store_content_split_known(&memo, text, span, 2, &known), 0);
+    CHECK_INT(store_content_split(&plain_memo, text, &plain), 0);
+    CHECK(known.recipe && plain.recipe && strcmp(known.recipe, plain.recipe) == 0);
+    CHECK_INT(known.n, 2);
+    CHECK_INT(plain.n, 2);
+    for (size_t i = 0; i < known.n && i < plain.n; i++)
+        CHECK_STR(known.pieces[i].hash, plain.pieces[i].hash);
+    store_parts_free(&known);
+    /* The span of the context with the system prompt's hash: taken as it is. */
+    span[1].h = span[0].h;
+    CHECK_INT(store_content_split_known(&memo, text, span, 2, &known), 0);
+    CHECK_INT(known.n, 1);
+    /* A span that is not exactly a cut is not used. */
+    span[1].len--;
+    store_parts_free(&known);
+    CHECK_INT(store_content_split_known(&memo, text, span, 2, &known), 0);
+    CHECK_INT(known.n, 2);
+    if (known.n == 2 && plain.n == 2)
+        CHECK_STR(known.pieces[1].hash, plain.pieces[1].hash);
+    store_parts_free(&known);
+    store_parts_free(&plain);
+    store_content_memo_free(&memo);
+    store_content_memo_free(&plain_memo);
+    free(text);
+    free(sys);
+    free(ctx);
+}
+
 /* ---- a database of schema 5 (nyx before requests were stored in parts), converted ---- */
 
 /* Every row as the exchange query of schema 5 showed it, one line per column. */
@@ -246,6 +292,7 @@ int main(void)
 {
     static const conformance_case cases[] = {
         {"hash", test_hash},
+        {"known_spans", test_known_spans},
         {"cut_and_join", test_cut_and_join},
         {"migrate_v5", test_migrate_v5},
         {NULL, NULL},
