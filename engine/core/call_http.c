@@ -7,6 +7,7 @@
 #include "claude/response.h"
 #include "base/clock.h"
 #include "debug.h"
+#include "easy_pool.h"
 #include "net.h"
 
 #include <math.h>
@@ -172,21 +173,21 @@ static int configure_net(api_call *c)
     return net_configure(c->e->provider.net, c->easy, c->errbuf);
 }
 
-/* The transfer ends: curl's handle goes, and the header list it used after it. */
-static void drop_easy(api_call *c)
+/* The transfer ends: curl's handle goes back to the pool (reusable: it ended as curl meant, not
+ * taken out midway or after a failure), and the header list it used after it. */
+static void drop_easy(api_call *c, int reusable)
 {
-    curl_easy_cleanup(c->easy);
+    easy_pool_give(c->e->provider.easies, c->easy, reusable);
     c->easy = NULL;
     curl_slist_free_all(c->req_headers);
     c->req_headers = NULL;
 }
 
-static int configure(api_call *c)
+/* Every option a transfer uses is set for each transfer, on a used handle as on a fresh one,
+ * so nothing of the call a handle served before carries over. */
+static int configure(api_call *c, int fresh)
 {
     nyx_engine *e = c->e;
-    char url[1024];
-    size_t n = strlen(e->provider.endpoint);
-    snprintf(url, sizeof url, "%s%sv1/messages", e->provider.endpoint, n > 0 && e->provider.endpoint[n - 1] == '/' ? "" : "/");
     CURL *h = c->easy;
     /* An infinite timeout is none (0 to curl); finite ones are bounded (call_timeout_valid),
      * so the product fits a long. */
@@ -197,7 +198,11 @@ static int configure(api_call *c)
         total_ms = 1;
     if ((total_ms > 0 && connect_ms > total_ms) || connect_ms < 1)
         connect_ms = total_ms > 0 ? total_ms : 1;
-    return configure_net(c) != 0 || curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+    /* curl takes the receive buffer's size only before the buffer exists, which a used handle's
+     * does: it keeps the size it was given. */
+    if (fresh && curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER) != CURLE_OK)
+        return -1;
+    return configure_net(c) != 0 || curl_easy_setopt(h, CURLOPT_CURLU, e->provider.messages_curlu) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->req_headers ? c->req_headers : e->provider.headers) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POST, 1L) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len) != CURLE_OK ||
@@ -206,7 +211,6 @@ static int configure(api_call *c)
            curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, SEND_BUFFER) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_WRITEDATA, c) != CURLE_OK ||
@@ -264,7 +268,7 @@ static void transfer_done(void *ud, CURLcode rc)
         if (curl_easy_getinfo(c->easy, CURLINFO_APPCONNECT_TIME_T, &tls_done) == CURLE_OK && tls_done > 0)
             c->e->provider.tls_handshakes++;
     }
-    drop_easy(c);
+    drop_easy(c, rc == CURLE_OK);
     c->attempt_done(c, (int)status, err.type[0] ? &err : NULL);
 }
 
@@ -275,13 +279,14 @@ int call_http_start(api_call *c, call_attempt_fn done)
     c->requests_sent = 0;
     claude_headers_init(&c->headers);
     error_clear(&c->attempt_err);
-    c->easy = curl_easy_init();
+    int fresh = 0;
+    c->easy = provider_open_transfers(&c->e->provider) == 0 ? easy_pool_take(c->e->provider.easies, &fresh) : NULL;
     if (c->easy && c->spec.req.stream) {
         claude_stream_hooks hooks = {.on_start = stream_started, .on_text = stream_text,
                                      .on_thinking = stream_thinking, .stopped = stream_stopped, .ud = c};
         c->stream = claude_stream_new(&c->result.resp, &hooks);
     }
-    int ok = c->easy && (!c->spec.req.stream || c->stream) && configure(c) == 0;
+    int ok = c->easy && (!c->spec.req.stream || c->stream) && configure(c, fresh) == 0;
     if (ok && c->e->cfg.debug)
         debug_request(c);
     if (!ok || loop_add_transfer(c->e->loop, c->easy, transfer_done, c) != 0) {
@@ -297,7 +302,7 @@ void call_http_reset(api_call *c)
     if (c->debug)
         debug_forget(c);
     if (c->easy)
-        drop_easy(c);
+        drop_easy(c, 0);
     claude_stream_free(c->stream);
     c->stream = NULL;
     c->len = 0;
@@ -309,5 +314,5 @@ void call_http_abort(api_call *c)
     if (!c->easy)
         return;
     loop_remove_transfer(c->e->loop, c->easy);
-    drop_easy(c);
+    drop_easy(c, 0);
 }

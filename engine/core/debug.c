@@ -152,9 +152,7 @@ void debug_request(api_call *c)
         return;
     c->debug = calloc(1, sizeof *c->debug);
     textbuf out = {0};
-    char *url = NULL;
-    if (c->easy && curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK)
-        url = NULL;
+    const char *url = e->provider.messages_url;
     textbuf_printf(&out, "nyx debug: >>> request %s attempt %d (%s)\nPOST %s\n", c->result.interaction_id,
          c->result.attempts, call_route_model(c), url ? url : "(unknown URL)");
     const char *proxy_var = NULL;

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "provider.h"
+#include "easy_pool.h"
 #include "net.h"
 #include "sim_host.h"
 
@@ -85,8 +86,39 @@ int provider_build_headers(provider *p, const engine_config *cfg)
     return net_append_headers(p->net, &p->headers);
 }
 
+/* Idle handles the pool keeps: as many as calls usually finish in one loop turn and start again
+ * in the next, so most calls take a used handle; each keeps about 10 KB. */
+#define IDLE_HANDLES 64
+
+int provider_open_transfers(provider *p)
+{
+    if (p->easies)
+        return 0;
+    size_t n = strlen(p->endpoint);
+    size_t len = n + sizeof "/v1/messages";
+    if (!(p->messages_url = malloc(len)))
+        return -1;
+    snprintf(p->messages_url, len, "%s%sv1/messages", p->endpoint, n > 0 && p->endpoint[n - 1] == '/' ? "" : "/");
+    if (!(p->messages_curlu = curl_url()) ||
+        curl_url_set(p->messages_curlu, CURLUPART_URL, p->messages_url, 0) != CURLUE_OK ||
+        !(p->easies = easy_pool_new(IDLE_HANDLES))) {
+        curl_url_cleanup(p->messages_curlu);
+        free(p->messages_url);
+        p->messages_curlu = NULL;
+        p->messages_url = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 void provider_free(provider *p)
 {
+    easy_pool_free(p->easies); /* before what the handles' options point at */
+    p->easies = NULL;
+    curl_url_cleanup(p->messages_curlu);
+    p->messages_curlu = NULL;
+    free(p->messages_url);
+    p->messages_url = NULL;
     sim_server_stop(p->sim);
     p->sim = NULL;
     models_free(p->models);

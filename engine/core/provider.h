@@ -25,6 +25,9 @@ typedef struct provider {
     struct sim_server *sim;
     char *endpoint;              /* base URL actually used */
     struct curl_slist *headers;  /* shared by every request; holds the key, never printed */
+    char *messages_url;          /* endpoint + /v1/messages, and the same parsed once for curl: */
+    CURLU *messages_curlu;       /* every transfer of a call shares it instead of parsing the text */
+    struct easy_pool *easies;    /* easy_pool.h: curl handles kept between the calls' transfers */
     struct net *net;             /* net.h: trust, proxy, gateway headers, HTTP version */
     struct otel *otel;           /* otel.h: OpenTelemetry export, NULL when off */
     int64_t connections;         /* connections opened */
@@ -41,6 +44,9 @@ int provider_open_net(provider *p, const engine_config *cfg, const char **warnin
 /* The headers every request carries: the key, the API version, the gateway's. 0, or -1 when
  * out of memory. */
 int provider_build_headers(provider *p, const engine_config *cfg);
+/* The Messages URL (text and parsed) and the pool of transfers' handles, made on first use.
+ * Returns 0 or -1 (out of memory, or an endpoint curl cannot parse). */
+int provider_open_transfers(provider *p);
 /* Stops the simulator and frees the rest (not otel: otel_close, earlier, flushes it). */
 void provider_free(provider *p);
 
