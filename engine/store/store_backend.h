@@ -115,11 +115,6 @@ typedef struct store_backend_ops {
     /* store_changed(): whether another process changed control or configuration. */
     int (*changed)(store_db *s, int *changed, error_info *err);
 
-    /* Message Batches (store_batch.c): the contracts of store.h; names already filtered. */
-    int (*batch_create)(store_db *s, const char *id, const char *name, double created_at,
-                        double expires_at, int parts, const store_batch_request *reqs, size_t n,
-                        error_info *err);
-
     /* A backend that talks to a server over a socket answers in the loop (store.h, "In a
      * loop"). One that leaves these NULL is synchronous: the _async functions run the
      * operation at once and call done before returning. */

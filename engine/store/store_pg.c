@@ -180,7 +180,6 @@ const store_backend_ops store_pg_ops = {
     .budget_reap = store_pg_budget_reap,
     .log_interaction_settle = store_pg_log_interaction_settle,
     .changed = store_pg_changed,
-    .batch_create = store_pg_batch_create,
     .poll_fd = pg_poll_fd,
     .pump = pg_pump_op,
     .busy = pg_busy,

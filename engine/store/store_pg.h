@@ -1,7 +1,7 @@
 /* Internal to engine/store: the PostgreSQL backend's pieces shared between its files
  * (store_pg_conn.c: the connection and its queue of statements; store_pg_schema.c:
  * migrations; store_pg.c: writes and the ops table; store_pg_driver.c: the driver under the
- * query layer; store_pg_budget.c; store_pg_batch.c). Callers use store.h.
+ * query layer; store_pg_budget.c). Callers use store.h.
  *
  * Every statement goes through one queue on one connection in libpq's pipeline mode. The
  * statements waiting when the connection is free are sent together and closed by one sync
@@ -128,10 +128,6 @@ void pg_val_texts(const store_val *v, int n, const char **out, char nums[][32]);
 int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err);
 int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], const char **v);
 #define PG_INTERACTION_PARAMS 39
-
-int store_pg_batch_create(store_db *s, const char *id, const char *name, double created_at,
-                          double expires_at, int parts, const store_batch_request *reqs, size_t n,
-                          error_info *err);
 
 int store_pg_budget_reserve(store_db *s, const store_scope *scopes, size_t n,
                             const store_reservation *r, int *refused, error_info *err);

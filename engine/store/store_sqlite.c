@@ -435,6 +435,5 @@ const store_backend_ops store_sqlite_ops = {
     .budget_reap = store_sqlite_budget_reap,
     .log_interaction_settle = store_sqlite_log_interaction_settle,
     .changed = store_sqlite_changed,
-    .batch_create = store_sqlite_batch_create,
     .set_background = sq_set_background,
 };

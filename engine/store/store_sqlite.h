@@ -1,7 +1,7 @@
 /* Internal to engine/store: the SQLite backend's pieces shared between its files
  * (store_sqlite.c: connection and writes; store_sqlite_driver.c: the driver under the query
- * layer; store_sqlite_tx.c: operations of several statements; store_sqlite_budget.c,
- * store_sqlite_batch.c; store_schema.c: migrations; store_checkpoint.c: background
+ * layer; store_sqlite_tx.c: operations of several statements; store_sqlite_budget.c;
+ * store_schema.c: migrations; store_checkpoint.c: background
  * checkpoints; store_sqlite_vfs.c: WAL writes gathered per commit) and its tests.
  * Callers use store.h. */
 #ifndef NYX_STORE_SQLITE_H
@@ -132,11 +132,6 @@ int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
 
 /* store_sqlite_driver.c */
 int store_sqlite_changed(store_db *s, int *changed, error_info *err);
-
-/* store_sqlite_batch.c */
-int store_sqlite_batch_create(store_db *s, const char *id, const char *name, double created_at,
-                              double expires_at, int parts, const store_batch_request *reqs, size_t n,
-                              error_info *err);
 
 /* ---- schema (store_schema.c) ---- */
 
