@@ -109,14 +109,15 @@ static int hold_member(batch_job *b, member *m, api_call *c)
 {
     m->hold = 0;
     m->worst = c->batch_worst;
-    if (c->budget.n == 0 || !(c->batch_worst > 0))
+    if (!c->budget || c->budget->scopes.n == 0 || !(c->batch_worst > 0))
         return 0;
+    const budget_scopes *mine = &c->budget->scopes;
     for (size_t i = 0; i < b->nholds; i++) {
         const budget_scopes *s = &b->holds[i].scopes;
-        int same = s->n == c->budget.n;
+        int same = s->n == mine->n;
         for (size_t k = 0; same && k < s->n; k++)
-            same = strcmp(s->names[k], c->budget.names[k]) == 0 && s->soft[k] == c->budget.soft[k] &&
-                   s->scopes[k].limit_usd == c->budget.scopes[k].limit_usd;
+            same = strcmp(s->names[k], mine->names[k]) == 0 && s->soft[k] == mine->soft[k] &&
+                   s->scopes[k].limit_usd == mine->scopes[k].limit_usd;
         if (same) {
             b->holds[i].amount += c->batch_worst;
             m->hold = i + 1;
@@ -129,7 +130,7 @@ static int hold_member(batch_job *b, member *m, api_call *c)
     b->holds = nh;
     hold *h = &b->holds[b->nholds];
     memset(h, 0, sizeof *h);
-    h->scopes = c->budget;
+    h->scopes = *mine;
     for (size_t k = 0; k < h->scopes.n; k++) /* the copy's scopes name its own names */
         h->scopes.scopes[k].scope = h->scopes.names[k];
     h->session = c->spec.session ? strdup(c->spec.session) : NULL;
@@ -772,8 +773,8 @@ static int record(batch_job **group, size_t ngroup, error_info *err)
             .template_version = c->spec.template_version,
             .model = call_route_model(c),
             .reservation_id = b->members[i].hold ? b->holds[b->members[i].hold - 1].reservation
-                              : c->reserved ? c->reservation : NULL,
-            .reserved_usd = b->members[i].hold ? b->members[i].worst : c->reserved ? c->budget_req.amount_usd : 0,
+                              : c->reserved ? c->budget->reservation : NULL,
+            .reserved_usd = b->members[i].hold ? b->members[i].worst : c->reserved ? c->budget->req.amount_usd : 0,
             .write_1h = call_asked_1h(&c->spec.req),
         };
     }

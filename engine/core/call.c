@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Room for why each earlier route failed ("model: type; ..."), made when a route fails. */
+#define ROUTE_ERRORS_SIZE 400
+
 static void admit(void *ud);
 static void finish(api_call *c);
 static void release(api_call *c);
@@ -156,9 +159,9 @@ static void fail(api_call *c, const error_info *err)
 /* The current route failed for good: try the next one, or fail with what every route said. */
 static void route_failed(api_call *c, const error_info *err)
 {
-    if (c->nroutes > 1) {
+    if (c->nroutes > 1 && (c->route_errors || (c->route_errors = calloc(1, ROUTE_ERRORS_SIZE)))) {
         size_t used = strlen(c->route_errors);
-        snprintf(c->route_errors + used, sizeof c->route_errors - used, "%s%s: %s", used ? "; " : "",
+        snprintf(c->route_errors + used, ROUTE_ERRORS_SIZE - used, "%s%s: %s", used ? "; " : "",
                  call_route_model(c), err->type);
     }
     if (!c->text_delivered && route_worthy(err) && c->route + 1 < c->nroutes) {
@@ -177,7 +180,7 @@ static void route_failed(api_call *c, const error_info *err)
     if (c->nroutes > 1 && route_worthy(err)) {
         error_info all = *err;
         snprintf(all.message, sizeof all.message, "every route failed (%.300s); last: %.180s",
-                 c->route_errors, err->message);
+                 c->route_errors ? c->route_errors : "", err->message);
         fail(c, &all);
         return;
     }
@@ -301,14 +304,26 @@ static int reserve_budget(api_call *c)
     nyx_engine *e = c->e;
     error_info err;
     error_clear(&err);
-    budget_scopes_for(e, c->spec.session, c->spec.agent, &c->budget);
-    if (c->budget.n == 0)
+    budget_scopes scopes;
+    budget_scopes_for(e, c->spec.session, c->spec.agent, &scopes);
+    if (scopes.n == 0) {
+        if (c->budget) /* none applies to this route (a window turned) */
+            c->budget->scopes.n = 0;
         return 0;
+    }
+    if (!c->budget && !(c->budget = calloc(1, sizeof *c->budget))) {
+        error_set(&err, "out_of_memory", 0, "out of memory reserving the call's budget");
+        fail(c, &err);
+        return -1;
+    }
+    c->budget->scopes = scopes;
+    for (size_t k = 0; k < scopes.n; k++) /* the copy's scopes name its own names */
+        c->budget->scopes.scopes[k].scope = c->budget->scopes.names[k];
     if (!c->model || !c->model->has_price) {
         error_set(&err, "invalid_argument", 0,
                       "no price is known for model \"%s\", so it cannot be called while a budget "
                       "applies (%s); add its prices with NYX_MODELS", call_route_model(c),
-                      c->budget.names[0]);
+                      scopes.names[0]);
         fail(c, &err);
         return -1;
     }
@@ -320,7 +335,7 @@ static int reserve_budget(api_call *c)
             return 0;
         }
         error_set(&err, "store_error", 0, "budget %s cannot be checked: the database is unavailable",
-                      c->budget.names[0]);
+                      scopes.names[0]);
         fail(c, &err);
         return -1;
     }
@@ -331,22 +346,22 @@ static int reserve_budget(api_call *c)
                                                c->spec.req.max_tokens, write_1h);
         return 0;
     }
-    c->budget_req = (budget_request){
+    c->budget->req = (budget_request){
         .e = e,
-        .s = &c->budget,
+        .s = &c->budget->scopes,
         .session = c->spec.session,
         .agent = c->spec.agent,
         .amount_usd = (c->spec.batch ? cost_worst_case_batch : cost_worst_case)(
             c->model, cache_estimate_tokens_max(e->cache, c->model, c->body_len), c->spec.req.max_tokens, write_1h),
-        .id = c->reservation,
-        .id_size = sizeof c->reservation,
+        .id = c->budget->reservation,
+        .id_size = sizeof c->budget->reservation,
         .deadline = clock_now_s() + (c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s),
         .no_settle_wait = c->spec.batch != NULL,
         .done = budget_reserved,
         .ud = c,
     };
     c->awaiting_store = 1;
-    budget_reserve(&c->budget_req);
+    budget_reserve(&c->budget->req);
     return 1;
 }
 
@@ -359,7 +374,7 @@ static void budget_reserved(void *ud, int rc, const error_info *err)
         if (rc == 0) {
             error_info serr;
             error_clear(&serr);
-            store_budget_settle(c->e->storage.db, c->reservation, 0, &serr);
+            store_budget_settle(c->e->storage.db, c->budget->reservation, 0, &serr);
         }
         if (c->released)
             release(c);
@@ -379,7 +394,7 @@ static void release_budget(api_call *c)
         return;
     error_info err;
     error_clear(&err);
-    store_budget_settle(c->e->storage.db, c->reservation, 0, &err);
+    store_budget_settle(c->e->storage.db, c->budget->reservation, 0, &err);
     c->reserved = 0;
     budget_settled(c->e);
 }
@@ -527,6 +542,9 @@ static void release(api_call *c)
     call_body_drop(c);
     claude_body_free(&c->parts);
     free(c->buf);
+    free(c->route_errors);
+    free(c->budget);
+    free(c->cancel_reason);
     free(c);
 }
 
@@ -539,7 +557,7 @@ static void logged(api_call *c)
         batch_member_logged(c->spec.batch, c);
     if (c->reserved) {
         c->reserved = 0;
-        budget_check_alerts(c->e, &c->budget);
+        budget_check_alerts(c->e, &c->budget->scopes);
         budget_settled(c->e); /* calls waiting for this reservation may fit now */
     }
     if (c->done)
@@ -752,7 +770,8 @@ static void cancel_now(api_call *c, const char *reason)
     error_set(&c->result.err, "cancelled", 0, "call cancelled: %s", reason ? reason : "by the script");
     c->result.status = NYX_STATUS_CANCELLED;
     finish(c);
-    budget_withdraw(&c->budget_req); /* a reservation waiting for the store */
+    if (c->budget)
+        budget_withdraw(&c->budget->req); /* a reservation waiting for the store */
 }
 
 void call_cancel(api_call *c, const char *reason)
@@ -766,7 +785,7 @@ void call_cancel(api_call *c, const char *reason)
         if (!c->cancel_deferred) {
             c->cancel_deferred = 1;
             c->e->cancels_deferred++;
-            snprintf(c->cancel_reason, sizeof c->cancel_reason, "%s", reason ? reason : "by the script");
+            c->cancel_reason = strdup(reason ? reason : "by the script"); /* NULL: said generically */
         }
         return;
     }
@@ -787,7 +806,7 @@ void calls_cancel_deferred(void *ud)
             e->cancels_deferred = 0;
             return;
         }
-        cancel_now(c, c->cancel_reason);
+        cancel_now(c, c->cancel_reason ? c->cancel_reason : "asked inside a callback");
     }
 }
 

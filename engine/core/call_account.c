@@ -369,7 +369,7 @@ static void keep_pending(api_call *c, log_wait *w, const error_info *why)
     interaction_rec it;
     char *owned[3];
     build_record(c, &it, owned);
-    const char *reservation = c->reserved ? c->reservation : NULL;
+    const char *reservation = c->reserved ? c->budget->reservation : NULL;
     /* Only a result is withheld: a call that failed fails alike, its record kept for later. */
     if (w && e->cfg.durability == DURABILITY_STRICT && c->result.status == NYX_STATUS_OK) {
         double timeout = c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s;
@@ -423,7 +423,7 @@ static void log_one(api_call *c, void (*logged)(api_call *c))
     build_record(c, &it, owned);
     error_info err;
     error_clear(&err);
-    int rc = store_log_interaction_settle_async(e->storage.db, &it, c->reserved ? c->reservation : NULL,
+    int rc = store_log_interaction_settle_async(e->storage.db, &it, c->reserved ? c->budget->reservation : NULL,
                                                 actual_cost(c), log_answered, w, &err);
     record_done(e, owned);
     if (rc != 0)
@@ -460,7 +460,7 @@ static int write_record(nyx_engine *e, api_call *c, error_info *err)
     interaction_rec it;
     char *owned[3];
     build_record(c, &it, owned);
-    int rc = store_log_interaction_settle(e->storage.db, &it, c->reserved ? c->reservation : NULL, actual_cost(c), err);
+    int rc = store_log_interaction_settle(e->storage.db, &it, c->reserved ? c->budget->reservation : NULL, actual_cost(c), err);
     record_done(e, owned);
     return rc;
 }

@@ -68,6 +68,52 @@ static int response_is_ok(api_call *c)
     return code >= 200 && code < 300;
 }
 
+/* The attempt's error, made when a callback first aborts the transfer (most attempts never
+ * need one); NULL when out of memory, and the transfer then ends as curl's write error. */
+static error_info *attempt_error(api_call *c)
+{
+    if (!c->attempt_err && (c->attempt_err = malloc(sizeof *c->attempt_err)))
+        error_clear(c->attempt_err);
+    return c->attempt_err;
+}
+
+static void attempt_fail(api_call *c, const char *type, const char *message)
+{
+    error_info *err = attempt_error(c);
+    if (err)
+        error_set(err, type, 0, "%s", message);
+}
+
+/* Room for the body that is arriving: the size the server announced when that holds it (a
+ * reply comes in one piece of memory of its own size), doubling past it. */
+static int body_room(api_call *c, size_t more)
+{
+    size_t need = c->len + more + 1;
+    if (need <= c->cap)
+        return 0;
+    size_t cap = c->cap ? c->cap * 2 : need;
+    curl_off_t announced = -1;
+    if (!c->cap && curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+        announced >= (curl_off_t)more && announced < (curl_off_t)MAX_BODY)
+        cap = (size_t)announced + 1;
+    while (cap < need)
+        cap *= 2;
+    char *b = realloc(c->buf, cap);
+    if (!b)
+        return -1;
+    c->buf = b;
+    c->cap = cap;
+    return 0;
+}
+
+/* The body is read: its bytes go now, not when the call is let go. */
+static void body_drop(api_call *c)
+{
+    free(c->buf);
+    c->buf = NULL;
+    c->len = c->cap = 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     api_call *c = ud;
@@ -79,25 +125,23 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     if (c->debug)
         debug_body(c, data, len);
     if (c->stream && response_is_ok(c)) {
-        if (claude_stream_feed(c->stream, data, len, &c->attempt_err) != 0)
+        error_info err;
+        error_clear(&err);
+        if (claude_stream_feed(c->stream, data, len, &err) != 0) {
+            if (attempt_error(c))
+                *c->attempt_err = err;
             return 0; /* aborts the transfer; the error is kept */
+        }
         return c->cancel_deferred ? 0 : len;
     }
     if (c->len + len > MAX_BODY) {
-        error_set(&c->attempt_err, "api_error", 0, "response body larger than %u bytes", MAX_BODY);
+        if (attempt_error(c))
+            error_set(c->attempt_err, "api_error", 0, "response body larger than %u bytes", MAX_BODY);
         return 0;
     }
-    if (c->len + len + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        while (cap < c->len + len + 1)
-            cap *= 2;
-        char *b = realloc(c->buf, cap);
-        if (!b) {
-            error_set(&c->attempt_err, "out_of_memory", 0, "out of memory reading the response");
-            return 0;
-        }
-        c->buf = b;
-        c->cap = cap;
+    if (body_room(c, len) != 0) {
+        attempt_fail(c, "out_of_memory", "out of memory reading the response");
+        return 0;
     }
     memcpy(c->buf + c->len, data, len);
     c->len += len;
@@ -130,7 +174,7 @@ static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_por
     api_call *c = ud;
     const char *body = call_body(c);
     if (!body || curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body) != CURLE_OK) {
-        error_set(&c->attempt_err, "out_of_memory", 0, "out of memory making the request");
+        attempt_fail(c, "out_of_memory", "out of memory making the request");
         return CURL_PREREQFUNC_ABORT;
     }
     if (c->requests_sent++ > 0)
@@ -154,7 +198,7 @@ static size_t on_read(char *data, size_t size, size_t n, void *ud)
 {
     (void)data, (void)size, (void)n;
     api_call *c = ud;
-    error_set(&c->attempt_err, "internal", 0, "the request body was asked for outside a request");
+    attempt_fail(c, "internal", "the request body was asked for outside a request");
     return CURL_READFUNC_ABORT;
 }
 
@@ -239,9 +283,9 @@ static void transfer_done(void *ud, CURLcode rc)
         debug_response(c, status, rc == CURLE_OK ? NULL : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
     error_info err;
     error_clear(&err);
-    if (c->attempt_err.type[0] &&
+    if (c->attempt_err && c->attempt_err->type[0] &&
         (rc == CURLE_WRITE_ERROR || rc == CURLE_OK || rc == CURLE_ABORTED_BY_CALLBACK))
-        err = c->attempt_err;
+        err = *c->attempt_err;
     else if (rc != CURLE_OK) {
         if (!net_explain_failure(c->e->provider.net, c->easy, rc, c->errbuf, &err)) { /* TLS, a proxy's refusal */
             char detail[CURL_ERROR_SIZE + 128]; /* curl's words for the code, and its particulars */
@@ -256,6 +300,7 @@ static void transfer_done(void *ud, CURLcode rc)
         claude_stream_finish(c->stream, &err);
     else
         claude_parse_message(c->buf ? c->buf : "", c->len, &c->result.resp, &err);
+    body_drop(c);
     if (err.type[0] && !err.request_id[0] && c->headers.request_id[0])
         memcpy(err.request_id, c->headers.request_id, sizeof err.request_id);
     if (!err.type[0] && !c->result.resp.request_id && c->headers.request_id[0])
@@ -278,7 +323,8 @@ int call_http_start(api_call *c, call_attempt_fn done)
     c->attempt_started = clock_now_s();
     c->requests_sent = 0;
     claude_headers_init(&c->headers);
-    error_clear(&c->attempt_err);
+    free(c->attempt_err);
+    c->attempt_err = NULL;
     int fresh = 0;
     c->easy = provider_open_transfers(&c->e->provider) == 0 ? easy_pool_take(c->e->provider.easies, &fresh) : NULL;
     if (c->easy && c->spec.req.stream) {
@@ -305,7 +351,9 @@ void call_http_reset(api_call *c)
         drop_easy(c, 0);
     claude_stream_free(c->stream);
     c->stream = NULL;
-    c->len = 0;
+    body_drop(c);
+    free(c->attempt_err);
+    c->attempt_err = NULL;
     response_free(&c->result.resp);
 }
 

@@ -18,6 +18,14 @@
 
 typedef void (*call_attempt_fn)(api_call *c, int status, error_info *err);
 
+/* What a call holds while a budget applies to it: made only then (reserve_budget), since most
+ * calls have none and these are most of a call's size. */
+typedef struct call_budget {
+    budget_scopes scopes;
+    budget_request req;
+    char reservation[STORE_RESERVATION_ID_SIZE];
+} call_budget;
+
 struct api_call {
     nyx_engine *e;
     call_spec spec;
@@ -33,11 +41,10 @@ struct api_call {
     size_t body_len;
     cache_expect expect;
     int64_t est_input_tokens;
-    char route_errors[400];  /* why earlier routes failed */
-    budget_scopes budget;
-    budget_request budget_req;
-    char reservation[STORE_RESERVATION_ID_SIZE];
-    int reserved;            /* a reservation is held */
+    char *route_errors;      /* why earlier routes failed (ROUTE_ERRORS_SIZE bytes, made at the
+                                first failure of a call with fallbacks) */
+    call_budget *budget;     /* NULL until a budget applies */
+    int reserved;            /* a reservation (budget->reservation) is held */
     double batch_worst;      /* a batch member: its worst case, held by its batch's one
                                 reservation (batch.c) instead of one of its own */
     int batch_result;        /* its outcome is its batch's result for it (batch.c): logged under
@@ -57,7 +64,7 @@ struct api_call {
     claude_stream *stream;
     char *buf;
     size_t len, cap;
-    error_info attempt_err;   /* set by a callback that aborts the transfer */
+    error_info *attempt_err;  /* set by a callback that aborts the transfer, made only then */
     int text_delivered;
     int retries_on_route;
     uint64_t breaker_ticket;  /* the breaker judges outcomes in send order */
@@ -76,7 +83,7 @@ struct api_call {
     double started, first_byte;
     int finished;
     int cancel_deferred;     /* cancel asked inside curl's callbacks: done after perform */
-    char cancel_reason[160];
+    char *cancel_reason;     /* a cancel waiting for curl to return: why (NULL: not said) */
     int released;            /* its owner let it go while an answer was on its way */
     int logging;             /* finished, its record not yet committed (on e->logging) */
     double logged_at;        /* when its record was first written */
