@@ -54,21 +54,14 @@ static int l_status(lua_State *L)
     batch_status st;
     batch_get_status(*check_handle(L, 1), &st);
     lua_createtable(L, 0, 8);
-    lua_pushstring(L, st.processing_status);
-    lua_setfield(L, -2, "processing_status");
-    if (st.id[0]) {
-        lua_pushstring(L, st.id);
-        lua_setfield(L, -2, "id");
-    }
-    lua_pushstring(L, st.local_id);
-    lua_setfield(L, -2, "batch_id");
+    lnyx_set_str(L, "processing_status", st.processing_status);
+    if (st.id[0])
+        lnyx_set_str(L, "id", st.id);
+    lnyx_set_str(L, "batch_id", st.local_id);
     static const char *const names[5] = {"processing", "succeeded", "errored", "canceled", "expired"};
     for (int i = 0; i < 5; i++)
         lnyx_set_int(L, names[i], st.counts[i]);
-    if (st.error) {
-        lua_pushstring(L, st.error);
-        lua_setfield(L, -2, "error");
-    }
+    lnyx_set_str(L, "error", st.error);
     return 1;
 }
 
@@ -134,10 +127,8 @@ static int l_requests(lua_State *L)
         lnyx_set_int(L, "part", r->part);
         lnyx_set_int(L, "template_version", r->template_version);
         lnyx_set_int(L, "write_1h", r->write_1h);
-        lua_pushnumber(L, r->reserved_usd);
-        lua_setfield(L, -2, "reserved_usd");
-        lua_pushnumber(L, r->created_at);
-        lua_setfield(L, -2, "created_at");
+        lnyx_set_num(L, "reserved_usd", r->reserved_usd);
+        lnyx_set_num(L, "created_at", r->created_at);
         lua_pushboolean(L, r->logged);
         lua_setfield(L, -2, "logged");
         lua_rawseti(L, -2, (lua_Integer)i + 1);

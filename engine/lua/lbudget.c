@@ -100,8 +100,7 @@ static void emit(nyx_engine *e, const char *event, const engine_field *f, size_t
         lua_rawgeti(L, -1, i);
         int ref = luaL_ref(L, LUA_REGISTRYINDEX);
         lua_createtable(L, 0, (int)n + 1);
-        lua_pushstring(L, event);
-        lua_setfield(L, -2, "event");
+        lnyx_set_str(L, "event", event);
         for (size_t k = 0; k < n; k++) {
             if (f[k].str)
                 lua_pushstring(L, f[k].str);

@@ -202,8 +202,7 @@ static int l_model(lua_State *L)
         return 1;
     }
     lua_createtable(L, 0, 10);
-    lua_pushstring(L, m->id);
-    lua_setfield(L, -2, "id");
+    lnyx_set_str(L, "id", m->id);
     if (m->has_price) {
         const struct { const char *k; double v; } prices[] = {
             {"input", m->input}, {"output", m->output}, {"cache_write_5m", m->cache_write_5m},
@@ -213,16 +212,9 @@ static int l_model(lua_State *L)
             lua_setfield(L, -2, prices[i].k);
         }
     }
-    lua_pushinteger(L, m->min_cache_tokens);
-    lua_setfield(L, -2, "min_cache_tokens");
-    if (m->deprecated) {
-        lua_pushstring(L, m->deprecated);
-        lua_setfield(L, -2, "deprecated");
-    }
-    if (m->retires) {
-        lua_pushstring(L, m->retires);
-        lua_setfield(L, -2, "retires");
-    }
+    lnyx_set_int(L, "min_cache_tokens", m->min_cache_tokens);
+    lnyx_set_str(L, "deprecated", m->deprecated);
+    lnyx_set_str(L, "retires", m->retires);
     return 1;
 }
 
@@ -341,7 +333,6 @@ NYX_API int luaopen_nyx_core(lua_State *L)
     lnyx_open_cost(L);
     l_vars(L);
     lua_setfield(L, -2, "vars");
-    lua_pushstring(L, NYX_VERSION);
-    lua_setfield(L, -2, "version");
+    lnyx_set_str(L, "version", NYX_VERSION);
     return 1;
 }

@@ -27,23 +27,17 @@ static void push_metatable(lua_State *L)
 void lnyx_push_error(lua_State *L, const error_info *err)
 {
     lua_createtable(L, 0, 8);
-    lua_pushstring(L, err->type[0] ? err->type : "error");
-    lua_setfield(L, -2, "type");
-    lua_pushstring(L, err->message);
-    lua_setfield(L, -2, "message");
+    lnyx_set_str(L, "type", err->type[0] ? err->type : "error");
+    lnyx_set_str(L, "message", err->message);
     if (err->status) {
-        lua_pushinteger(L, err->status);
-        lua_setfield(L, -2, "status");
+        lnyx_set_int(L, "status", err->status);
     }
     lua_pushboolean(L, err->retryable);
     lua_setfield(L, -2, "retryable");
-    if (err->request_id[0]) {
-        lua_pushstring(L, err->request_id);
-        lua_setfield(L, -2, "request_id");
-    }
+    if (err->request_id[0])
+        lnyx_set_str(L, "request_id", err->request_id);
     if (err->retry_after_s >= 0) {
-        lua_pushnumber(L, err->retry_after_s);
-        lua_setfield(L, -2, "retry_after");
+        lnyx_set_num(L, "retry_after", err->retry_after_s);
     }
     push_metatable(L);
     lua_setmetatable(L, -2);

@@ -85,8 +85,7 @@ static void remember(lua_State *L, const char *name, const char *file, int loade
 
     push_table(L, modules_key);
     lua_createtable(L, 0, 2);
-    lua_pushstring(L, file);
-    lua_setfield(L, -2, "file");
+    lnyx_set_str(L, "file", file);
     int ok = 0;
     lua_Integer h = loaded ? file_hash(file, &ok) : 0;
     if (ok)

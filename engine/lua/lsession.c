@@ -171,8 +171,7 @@ static int session_stats(lua_State *L)
 {
     lsession *ls = check_session(L, 1);
     push_stats(L, &ls->s->stats);
-    lua_pushstring(L, ls->s->name);
-    lua_setfield(L, -2, "session");
+    lnyx_set_str(L, "session", ls->s->name);
     return 1;
 }
 

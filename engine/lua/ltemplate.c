@@ -250,8 +250,7 @@ static int l_get(lua_State *L)
     const template_def *t = info.t;
     lua_createtable(L, 0, 8);
     lnyx_set_str(L, "name", info.name);
-    lua_pushinteger(L, info.version);
-    lua_setfield(L, -2, "version");
+    lnyx_set_int(L, "version", info.version);
     size_t len = 0;
     const char *text = template_text(t, &len);
     lua_pushlstring(L, text, len);

@@ -16,12 +16,8 @@ static int l_host_tool(lua_State *L)
     if (host_tool_find(lnyx_engine(L), name, &description, &schema) != 0)
         return 0;
     lua_createtable(L, 0, 2);
-    if (description) {
-        lua_pushstring(L, description);
-        lua_setfield(L, -2, "description");
-    }
-    lua_pushstring(L, schema);
-    lua_setfield(L, -2, "input_json");
+    lnyx_set_str(L, "description", description);
+    lnyx_set_str(L, "input_json", schema);
     return 1;
 }
 
