@@ -11,62 +11,20 @@
 
 #include "check.h"
 #include "sim/sim.h"
+#include "sim_client.h"
+#include "sim_models.h"
 
 #define MODEL "claude-sonnet-4-5"
 
-static char base[64];
-
-static int64_t min_tokens(void *ud, const char *model)
-{
-    (void)ud;
-    return strcmp(model, MODEL) == 0 ? 1024 : -1;
-}
-
-static const sim_models models = {min_tokens, NULL, NULL, NULL};
-
-/* A response; zero it before its first use (each request frees the body of the one before). */
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    resp *r = ud;
-    char *nb = realloc(r->body, r->len + sz * n + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + r->len, p, sz * n);
-    r->body = nb;
-    r->len += sz * n;
-    r->body[r->len] = '\0';
-    return sz * n;
-}
-
-/* One request; the body parsed as JSON (NULL for JSONL or errors). */
+/* One request to the batches endpoint; the body parsed as JSON (NULL for JSONL or errors). */
 static cJSON *req(const char *method, const char *path, const char *body, resp *r)
 {
-    char url[512];
-    snprintf(url, sizeof url, "%s/v1/messages/batches%s", base, path);
-    free(r->body); /* a resp is reused: its last body goes */
-    memset(r, 0, sizeof *r);
-    CURL *c = curl_easy_init();
-    struct curl_slist *hs = curl_slist_append(NULL, "x-api-key: k");
-    hs = curl_slist_append(hs, "anthropic-version: 2023-06-01");
-    hs = curl_slist_append(hs, "content-type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    CHECK_INT(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(hs);
-    curl_easy_cleanup(c);
-    return r->body ? cJSON_Parse(r->body) : NULL;
+    char at_path[512];
+    snprintf(at_path, sizeof at_path, "/v1/messages/batches%s", path);
+    request q = {method, at_path, body, 0, 0};
+    http(&q, r);
+    CHECK_INT(r->rc, CURLE_OK);
+    return json_of(r);
 }
 
 static double count(const cJSON *batch, const char *what)
@@ -74,8 +32,6 @@ static double count(const cJSON *batch, const char *what)
     return cJSON_GetNumberValue(
         cJSON_GetObjectItem(cJSON_GetObjectItem(batch, "request_counts"), what));
 }
-
-static const char *str(const cJSON *o, const char *k) { return cJSON_GetStringValue(cJSON_GetObjectItem(o, k)); }
 
 static sim_server *start_max(double delay_ms, double expiry_ms, size_t max_body)
 {
@@ -88,7 +44,7 @@ static sim_server *start_max(double delay_ms, double expiry_ms, size_t max_body)
     sim_server *s = sim_server_start(&models, &o, 0, &err);
     CHECK(s != NULL);
     if (s)
-        snprintf(base, sizeof base, "http://127.0.0.1:%d", sim_server_port(s));
+        snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", sim_server_port(s));
     return s;
 }
 

@@ -12,28 +12,9 @@
 #include "sim/sim_log.h"
 #include "sim/sim_ratelimit.h"
 #include "sim/sim_stream.h"
+#include "sim_models.h"
 
 #define SEC 1000000LL
-
-/* ---- a model table ---- */
-
-static int64_t min_tokens(void *ud, const char *model)
-{
-    (void)ud;
-    if (strcmp(model, "claude-sonnet-4-5") == 0 || strcmp(model, "sonnet") == 0)
-        return 1024;
-    if (strcmp(model, "claude-haiku-4-5") == 0)
-        return 4096;
-    return -1;
-}
-
-static const char *canonical(void *ud, const char *model)
-{
-    (void)ud;
-    return strcmp(model, "sonnet") == 0 ? "claude-sonnet-4-5" : model;
-}
-
-static const sim_models models = {min_tokens, canonical, NULL, NULL};
 
 /* ---- request builders ---- */
 
