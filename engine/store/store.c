@@ -11,53 +11,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-void store_fail(error_info *err, const char *fmt, ...)
+/* err (if not NULL) of type with the message prefix + fmt, not retryable; refused 0 or 1, or
+ * -1 to leave it as it is. Returns -1. */
+static int vfail(error_info *err, const char *type, const char *prefix, int refused, const char *fmt,
+                 va_list ap)
 {
     if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
+        return -1;
     char msg[sizeof err->message];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    error_set(err, "store_error", 0, "%s", msg);
+    error_set(err, type, 0, "%s%s", prefix, msg);
     err->retryable = 0;
-    err->refused = 0;
-}
-
-static int invalid(error_info *err, const char *what)
-{
-    if (err) {
-        error_set(err, "invalid_argument", 0, "store: %s", what);
-        err->retryable = 0;
-        err->refused = 1; /* the values given, not the database */
-    }
+    if (refused >= 0)
+        err->refused = refused;
     return -1;
 }
 
-int store_invalid(error_info *err, const char *fmt, ...)
+void store_fail(error_info *err, const char *fmt, ...)
 {
-    if (!err)
-        return -1;
-    char msg[sizeof err->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vfail(err, "store_error", "", 0, fmt, ap);
     va_end(ap);
-    return invalid(err, msg);
 }
+
+/* The values given are refused, not the database. */
+int store_invalid(error_info *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, "invalid_argument", "store: ", 1, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int invalid(error_info *err, const char *what) { return store_invalid(err, "%s", what); }
 
 int store_fail_as(error_info *err, const char *type, const char *fmt, ...)
 {
-    if (!err)
-        return -1;
-    char msg[sizeof err->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vfail(err, type, "", -1, fmt, ap);
     va_end(ap);
-    error_set(err, type, 0, "%s", msg);
-    err->retryable = 0;
     return -1;
 }
 
