@@ -12,10 +12,8 @@ source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
 
-"$NYX_BIN" sim --port 0 --api-key int-key --batch-ms 4000 >"$work/sim.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do grep -q "listening on" "$work/sim.out" && break; sleep 0.05; done
-url="http://127.0.0.1:$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/sim.out")"
+start_sim --api-key int-key --batch-ms 4000
+pids+=("$sim_pid")
 
 mkdir -p "$work/tpl"
 cat >"$work/tpl/classify.md" <<'T'
@@ -107,11 +105,9 @@ check "nyx run: the pickup logs each result once" $? "$(cat "$work/run.rerr"; sq
 
 # The API cannot be asked any more (here: an answer of 401 to every poll): not the batch's end.
 # Its requests fail with that error and the pickup's command, and nothing is logged for them.
-"$NYX_BIN" sim --port 0 --api-key int-key --batch-ms 600000 >"$work/simA.out" 2>&1 &
-sim_a=$!
-pids+=($sim_a)
-for _ in $(seq 200); do grep -q "listening on" "$work/simA.out" && break; sleep 0.05; done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/simA.out")
+start_sim --api-key int-key --batch-ms 600000
+sim_a=$sim_pid
+pids+=("$sim_a")
 cat >"$work/lost.lua" <<'LUA'
 local nyx = require "nyx"
 local b = nyx.batch{ requests = { { id = "l1", prompt = "one", max_tokens = 20 }, { id = "l2", prompt = "two", max_tokens = 20 } } }
