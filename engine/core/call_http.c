@@ -207,16 +207,6 @@ static double timeout_of(const api_call *c)
     return c->spec.timeout_s > 0 ? c->spec.timeout_s : c->e->cfg.timeout_s;
 }
 
-/* The network half of a transfer (net.c): trust, proxy, HTTP version, and the headers with the
- * call's own. */
-static int configure_net(api_call *c)
-{
-    if (c->spec.nheaders &&
-        net_call_headers(c->e->provider.headers, c->spec.headers, c->spec.nheaders, &c->req_headers) != 0)
-        return -1;
-    return net_configure(c->e->provider.net, c->easy, c->errbuf);
-}
-
 /* The transfer ends: curl's handle goes back to the pool (reusable: it ended as curl meant, not
  * taken out midway or after a failure), and the header list it used after it. */
 static void drop_easy(api_call *c, int reusable)
@@ -227,8 +217,30 @@ static void drop_easy(api_call *c, int reusable)
     c->req_headers = NULL;
 }
 
-/* Every option a transfer uses is set for each transfer, on a used handle as on a fresh one,
- * so nothing of the call a handle served before carries over. */
+/* What every transfer of a call to the API has alike, set once on a fresh handle, which keeps
+ * it from transfer to transfer (easy_pool.h): trust, proxy and HTTP version (net.c), the URL, the
+ * callbacks and buffers. curl takes the receive buffer's size only before that buffer exists. */
+static int set_up(const nyx_engine *e, CURL *h, char *errbuf)
+{
+    return net_configure(e->provider.net, h, errbuf) != 0 ||
+           curl_easy_setopt(h, CURLOPT_CURLU, e->provider.messages_curlu) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_POST, 1L) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, SEND_BUFFER) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
+}
+
+/* What is the call's own is set for each transfer, on a used handle as on a fresh one, so
+ * nothing of the call a handle served before carries over: the headers with the call's own
+ * (net.c), the body's size, the timeouts, and the call the callbacks and error buffer serve. */
 static int configure(api_call *c, int fresh)
 {
     nyx_engine *e = c->e;
@@ -242,31 +254,21 @@ static int configure(api_call *c, int fresh)
         total_ms = 1;
     if ((total_ms > 0 && connect_ms > total_ms) || connect_ms < 1)
         connect_ms = total_ms > 0 ? total_ms : 1;
-    /* curl takes the receive buffer's size only before the buffer exists, which a used handle's
-     * does: it keeps the size it was given. */
-    if (fresh && curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER) != CURLE_OK)
+    if ((fresh && set_up(e, h, c->errbuf) != 0) ||
+        (c->spec.nheaders && net_call_headers(e->provider.headers, c->spec.headers, c->spec.nheaders,
+                                              &c->req_headers) != 0))
         return -1;
-    return configure_net(c) != 0 || curl_easy_setopt(h, CURLOPT_CURLU, e->provider.messages_curlu) != CURLE_OK ||
+    c->errbuf[0] = '\0';
+    return curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->req_headers ? c->req_headers : e->provider.headers) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_POST, 1L) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_READDATA, c) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, SEND_BUFFER) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_WRITEDATA, c) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HEADERDATA, c) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_PREREQDATA, c) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
-           curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
+           curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK;
 }
 
 static void transfer_done(void *ud, CURLcode rc)
