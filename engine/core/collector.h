@@ -11,6 +11,8 @@ typedef enum collector_op {
     COLLECTOR_STOP,      /* no more work paid by allocations */
     COLLECTOR_RESTART,   /* work paid by allocations again */
     COLLECTOR_STEP_SIZE, /* arg: log2 of the allocation in bytes each step stands for */
+    COLLECTOR_PAUSE,     /* arg: the heap, in percent of what the last cycle left, at which the
+                            collector running by itself starts the next cycle */
 } collector_op;
 
 /* The binding's function over its state; arg is used by COLLECTOR_STEP_SIZE only. */
@@ -31,7 +33,12 @@ typedef struct collector_pace {
     int owed;       /* steps the frame's first idle call takes, time left or not */
 } collector_pace;
 
-/* The pace of a new collector (running by itself); collector_detach forgets it. */
+/* The heap (percent of what the last cycle left) at which a cycle starts, in frames and when the
+ * collector runs by itself alike. */
+#define COLLECTOR_PAUSE_PERCENT 150
+
+/* The pace of a new collector (running by itself, its pause COLLECTOR_PAUSE_PERCENT);
+ * collector_detach forgets it. */
 void collector_attach(collector_pace *p, collector_fn fn, void *state);
 void collector_detach(collector_pace *p);
 /* A turn begins: budgeted (a host's frame) or not. Switches the collector off for frames and

@@ -91,6 +91,8 @@ static int host_gc(void *state, collector_op op, int arg)
         return lua_gc(L, LUA_GCRESTART);
     case COLLECTOR_STEP_SIZE:
         return lua_gc(L, LUA_GCINC, 0, 0, arg);
+    case COLLECTOR_PAUSE:
+        return lua_gc(L, LUA_GCINC, arg, 0, 0);
     }
     return 0;
 }

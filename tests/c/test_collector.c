@@ -1,7 +1,8 @@
 /* The collector's pace (core/collector.c) over a fake collector: stopped in frames and
  * running in other turns, its cycles taken forward by the frames' idle steps (a few owed even
  * by a frame with no time left, more as the heap nears twice its size), and running by itself
- * again past twice the heap after the last cycle until the heap is back down. */
+ * again past twice the heap after the last cycle until the heap is back down; by itself, with a
+ * pause of one and a half times the heap. */
 #include "check.h"
 #include "core/collector.h"
 
@@ -9,6 +10,7 @@ typedef struct fake {
     int kb;          /* the heap */
     int running;     /* runs by itself */
     int step_log2;
+    int pause;       /* percent */
     int steps;       /* steps taken */
     int cycle_steps; /* steps a cycle takes */
     int left;        /* steps left in the cycle under way; 0: none */
@@ -38,6 +40,9 @@ static int fake_gc(void *state, collector_op op, int arg)
     case COLLECTOR_STEP_SIZE:
         f->step_log2 = arg;
         return 0;
+    case COLLECTOR_PAUSE:
+        f->pause = arg;
+        return 0;
     }
     return 0;
 }
@@ -48,6 +53,8 @@ int main(void)
     collector_pace p;
     collector_attach(&p, fake_gc, &f);
     CHECK_INT(f.running, 1);
+    /* Running by itself, it starts a cycle at one and a half times the heap, not Lua's twice. */
+    CHECK_INT(f.pause, 150);
     int automatic_log2 = f.step_log2;
 
     /* A frame stops it, with smaller steps, and its idle work ends the cycle under way. */

@@ -4,7 +4,8 @@
  * by frame (Lua's own collector would not even start on it: a full collection has just run
  * with the garbage alive, so its next cycle waits for the heap to double). Frames that leave
  * no time at all still keep the heap bounded: past twice its size the collector runs by itself
- * again. nyx_run collects as Lua does. No time is asserted. */
+ * again. nyx_run collects as Lua does, with a pause of one and a half times the heap. No time
+ * is asserted. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "core/host_api.h"
@@ -56,9 +57,11 @@ static const char *no_idle =
     "assert(peak < 4096, string.format('the heap reached %.0f KB', peak))\n";
 
 /* Frames first (the collector stopped), then nyx_run: 17 MB of garbage made in one resume
- * are collected as they are made. */
+ * are collected as they are made, a cycle starting at one and a half times the heap. */
 static const char *run_after_frames =
     "local nyx = require 'nyx'\n"
+    "local pause = collectgarbage('setpause', 150)\n"
+    "assert(math.abs(pause - 150) < 4, 'the pause is ' .. pause)\n" /* kept in steps of 4 */
     "local n = 0\n"
     "repeat nyx.sleep(0.001); n = n + 1 until not collectgarbage('isrunning') or n > 3000\n"
     "assert(n <= 3000, 'frames left the collector running by itself')\n"
