@@ -43,3 +43,17 @@ void rowset_free(rowset *r)
     free(r->rows);
     *r = (rowset){0};
 }
+
+int rows_col(int ncols, const char *const *names, const char *name)
+{
+    for (int i = 0; i < ncols; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+const char *rows_value(int ncols, const char *const *names, const char *const *values, const char *name)
+{
+    int i = rows_col(ncols, names, name);
+    return i < 0 ? NULL : values[i];
+}

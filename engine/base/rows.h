@@ -32,4 +32,9 @@ int rowset_add(void *ud, int ncols, const char *const *names, const char *const 
 /* Frees the rows; the set can be filled again. */
 void rowset_free(rowset *r);
 
+/* The index of the column called name in a row, or -1. */
+int rows_col(int ncols, const char *const *names, const char *name);
+/* The value of the column called name: NULL when there is none or it is SQL NULL. */
+const char *rows_value(int ncols, const char *const *names, const char *const *values, const char *name);
+
 #endif

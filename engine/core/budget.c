@@ -356,18 +356,10 @@ static int scan_row(void *ud, int ncols, const char *const *names, const char *c
 {
     (void)types;
     alert_scan *a = ud;
-    const char *scope = NULL;
-    double limit = -1, spent = 0;
-    for (int i = 0; i < ncols; i++) {
-        if (!values[i])
-            continue;
-        if (strcmp(names[i], "scope") == 0)
-            scope = values[i];
-        else if (strcmp(names[i], "limit_usd") == 0)
-            limit = atof(values[i]);
-        else if (strcmp(names[i], "spent_usd") == 0)
-            spent = atof(values[i]);
-    }
+    const char *scope = rows_value(ncols, names, values, "scope");
+    const char *limit_usd = rows_value(ncols, names, values, "limit_usd");
+    const char *spent_usd = rows_value(ncols, names, values, "spent_usd");
+    double limit = limit_usd ? atof(limit_usd) : -1, spent = spent_usd ? atof(spent_usd) : 0;
     if (!scope || limit <= 0)
         return 0;
     size_t k = 0;

@@ -178,14 +178,6 @@ typedef struct reprice_acc {
     int failed;
 } reprice_acc;
 
-static const char *col(int ncols, const char *const *names, const char *const *values, const char *name)
-{
-    for (int i = 0; i < ncols; i++)
-        if (strcmp(names[i], name) == 0)
-            return values[i];
-    return NULL;
-}
-
 static int64_t num(const char *v) { return v ? strtoll(v, NULL, 10) : 0; }
 
 static reprice_group *group_of(reprice_acc *a, const char *model)
@@ -208,9 +200,10 @@ static int reprice_row(void *ud, int ncols, const char *const *names, const char
 {
     (void)types;
     reprice_acc *a = ud;
-    const char *model = col(ncols, names, values, "model");
-    const char *cost = col(ncols, names, values, "cost");
-    const char *w5 = col(ncols, names, values, "cache_write_5m"), *w1 = col(ncols, names, values, "cache_write_1h");
+    const char *model = rows_value(ncols, names, values, "model");
+    const char *cost = rows_value(ncols, names, values, "cost");
+    const char *w5 = rows_value(ncols, names, values, "cache_write_5m");
+    const char *w1 = rows_value(ncols, names, values, "cache_write_1h");
     reprice_group *g = group_of(a, model ? model : "(none)");
     if (!g) {
         a->failed = 1;
@@ -218,16 +211,16 @@ static int reprice_row(void *ud, int ncols, const char *const *names, const char
     }
     claude_usage u;
     memset(&u, 0, sizeof u);
-    u.input_tokens = num(col(ncols, names, values, "input"));
-    u.output_tokens = num(col(ncols, names, values, "output"));
-    u.cache_creation_input_tokens = num(col(ncols, names, values, "cache_write"));
-    u.cache_read_input_tokens = num(col(ncols, names, values, "cache_read"));
+    u.input_tokens = num(rows_value(ncols, names, values, "input"));
+    u.output_tokens = num(rows_value(ncols, names, values, "output"));
+    u.cache_creation_input_tokens = num(rows_value(ncols, names, values, "cache_write"));
+    u.cache_read_input_tokens = num(rows_value(ncols, names, values, "cache_read"));
     if (w5 || w1) {
         u.has_cache_creation_detail = 1;
         u.cache_creation_5m = num(w5);
         u.cache_creation_1h = num(w1);
     }
-    const char *at = col(ncols, names, values, "created_at");
+    const char *at = rows_value(ncols, names, values, "created_at");
     call_cost c;
     g->calls++;
     if (cost)

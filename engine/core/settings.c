@@ -250,13 +250,8 @@ int settings_rows_add(void *ud, int ncols, const char *const *names, const char 
 {
     (void)types;
     settings_rows *r = ud;
-    const char *key = NULL, *value = NULL;
-    for (int c = 0; c < ncols; c++) {
-        if (strcmp(names[c], "key") == 0)
-            key = values[c];
-        else if (strcmp(names[c], "value") == 0)
-            value = values[c];
-    }
+    const char *key = rows_value(ncols, names, values, "key");
+    const char *value = rows_value(ncols, names, values, "value");
     if (key && call_learned_setting(r->e, key, value))
         return 0;
     long i = find(key);

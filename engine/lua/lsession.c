@@ -88,13 +88,8 @@ static int session_k(lua_State *L, int status, lua_KContext ctx)
     /* An unreadable ledger does not keep a session from opening: reservations still check. */
     for (size_t i = 0; w->rc == 0 && i < w->rows.n; i++) {
         const rowset_row *r = &w->rows.rows[i];
-        const char *sc = NULL, *limit = NULL;
-        for (int c = 0; c < r->ncols; c++) {
-            if (strcmp(r->names[c], "scope") == 0)
-                sc = r->values[c];
-            else if (strcmp(r->names[c], "limit_usd") == 0)
-                limit = r->values[c];
-        }
+        const char *sc = rows_value(r->ncols, r->names, r->values, "scope");
+        const char *limit = rows_value(r->ncols, r->names, r->values, "limit_usd");
         if (sc && limit && strcmp(sc, scope) == 0 && strtod(limit, NULL) != budget)
             return limit_differs(L, name, strtod(limit, NULL), "stored in the budget ledger", budget);
     }

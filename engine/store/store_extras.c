@@ -75,13 +75,7 @@ static int exchange_row(void *ud, int ncols, const char *const *names, const cha
                         const char *types)
 {
     exchange_rows *x = ud;
-    int parts = -1, request = -1;
-    for (int i = 0; i < ncols; i++) {
-        if (strcmp(names[i], "request_parts") == 0)
-            parts = i;
-        else if (strcmp(names[i], "request") == 0)
-            request = i;
-    }
+    int parts = rows_col(ncols, names, "request_parts"), request = rows_col(ncols, names, "request");
     const char **n = malloc((size_t)ncols * sizeof *n), **v = malloc((size_t)ncols * sizeof *v);
     char *t = malloc((size_t)ncols);
     if (parts < 0 || request < 0 || !n || !v || !t) {

@@ -62,20 +62,12 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int col(int ncols, const char *const *names, const char *want)
-{
-    for (int i = 0; i < ncols; i++)
-        if (strcmp(names[i], want) == 0)
-            return i;
-    return -1;
-}
-
 static int stored_row(void *ud, int ncols, const char *const *names, const char *const *values,
                       const char *types)
 {
     (void)types;
     name_set *s = ud;
-    int cn = col(ncols, names, "name"), cv = col(ncols, names, "versions");
+    int cn = rows_col(ncols, names, "name"), cv = rows_col(ncols, names, "versions");
     if (cn < 0 || !values[cn])
         return 0;
     int versions = cv >= 0 && values[cv] ? atoi(values[cv]) : 0;
@@ -181,7 +173,7 @@ static int history_row(void *ud, int ncols, const char *const *names, const char
     char t2[16];
     if (ncols > 15)
         ncols = 15;
-    int cv = col(ncols, names, "version");
+    int cv = rows_col(ncols, names, "version");
     for (int i = 0; i < ncols; i++) {
         n2[i] = names[i];
         v2[i] = values[i];

@@ -80,17 +80,9 @@ typedef struct arms {
     int n;
 } arms;
 
-static int col(int ncols, const char *const *names, const char *want)
-{
-    for (int i = 0; i < ncols; i++)
-        if (strcmp(names[i], want) == 0)
-            return i;
-    return -1;
-}
-
 static double num(int ncols, const char *const *names, const char *const *values, const char *k)
 {
-    int c = col(ncols, names, k);
+    int c = rows_col(ncols, names, k);
     return c >= 0 && values[c] ? strtod(values[c], NULL) : 0;
 }
 
