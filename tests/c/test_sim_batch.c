@@ -19,7 +19,7 @@
 /* One request to the batches endpoint; the body parsed as JSON (NULL for JSONL or errors). */
 static cJSON *req(const char *method, const char *path, const char *body, resp *r)
 {
-    char at_path[512];
+    char at_path[160];
     snprintf(at_path, sizeof at_path, "/v1/messages/batches%s", path);
     request q = {method, at_path, body, 0, 0};
     http(&q, r);
