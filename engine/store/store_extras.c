@@ -41,8 +41,10 @@ static const store_sql SQL_BUDGET_RESET = STORE_SQL_SAME(
 static const store_sql SQL_BUDGET_LIMIT = STORE_SQL_SAME(
     "UPDATE budgets SET limit_usd = ?2, updated_at = ?3 WHERE scope = ?1");
 
-static int content_get(store_db *s, const char *hash, char **body, error_info *err)
+/* A part of a stored request, for store_content_join (ud: the store). */
+static int fetch_part(void *ud, const char *hash, char **body, error_info *err)
 {
+    store_db *s = ud;
     store_stmt st = {&SQL_CONTENT_GET, "read a part of a stored request", 1,
                      (store_val[]){sv_text(hash)}, NULL};
     int rc = store_exec_text(s, &st, body, err);
@@ -63,11 +65,6 @@ typedef struct exchange_rows {
     error_info *err;
     int failed;
 } exchange_rows;
-
-static int fetch_part(void *ud, const char *hash, char **body, error_info *err)
-{
-    return content_get(ud, hash, body, err);
-}
 
 /* The backend's row carries request_parts: a request stored in parts is joined into the
  * request column, and the row goes on without the recipe's column. */

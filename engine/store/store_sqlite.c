@@ -65,7 +65,7 @@ int store_sqlite_fail(sq *q, error_info *err, int rc, const char *fmt, ...)
 
 /* A write inside a batch failed: undo the whole batch now, say so in err, and remember it
  * so the rest of the batch and its commit fail too. */
-static void abort_batch(sq *q, error_info *err)
+void store_sqlite_abort_batch(sq *q, error_info *err)
 {
     if (!q->in_batch || q->batch_aborted)
         return;
@@ -89,7 +89,7 @@ static void abort_batch(sq *q, error_info *err)
 
 /* Writes after a failure in the same batch are refused, so they cannot be committed on
  * their own out of order with the rows that were lost. */
-static int refuse_in_aborted_batch(sq *q, error_info *err)
+int store_sqlite_refuse_in_aborted_batch(sq *q, error_info *err)
 {
     if (!q->batch_aborted)
         return 0;
@@ -102,7 +102,7 @@ static int refuse_in_aborted_batch(sq *q, error_info *err)
 /* Steps a cached write statement to completion and readies it for reuse. Returns the
  * SQLite code: SQLITE_DONE on success. The error text stays readable in sqlite3_errmsg()
  * until the next call on the connection. */
-static int step_done(sqlite3_stmt *st)
+int store_sqlite_step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) /* none of the cached writes returns rows; drain defensively */
@@ -111,16 +111,6 @@ static int step_done(sqlite3_stmt *st)
     sqlite3_reset(st);          /* returns rc again on failure: already known */
     sqlite3_clear_bindings(st); /* drop pointers to the caller's strings */
     return rc;
-}
-
-/* The helpers above, for the feature files (store_sqlite.h). */
-int store_sqlite_step_done(sqlite3_stmt *st) { return step_done(st); }
-
-void store_sqlite_abort_batch(sq *q, error_info *err) { abort_batch(q, err); }
-
-int store_sqlite_refuse_in_aborted_batch(sq *q, error_info *err)
-{
-    return refuse_in_aborted_batch(q, err);
 }
 
 /* ---- open / close ---- */
@@ -248,8 +238,8 @@ static void sq_close(store_db *s)
         return;
     if (q->in_batch && !q->batch_aborted && !sqlite3_get_autocommit(q->db)) {
         /* Best effort (see store.h): commit, else leave nothing half-done. */
-        if (step_done(q->st[ST_COMMIT]) != SQLITE_DONE && !sqlite3_get_autocommit(q->db))
-            step_done(q->st[ST_ROLLBACK]);
+        if (store_sqlite_step_done(q->st[ST_COMMIT]) != SQLITE_DONE && !sqlite3_get_autocommit(q->db))
+            store_sqlite_step_done(q->st[ST_ROLLBACK]);
     }
     sq_free(q);
     s->impl = NULL;
@@ -297,7 +287,7 @@ static int insert_parts(sq *q, const interaction_rec *it, error_info *err)
         int rc = sqlite3_bind_text(st, 1, p->hash, -1, SQLITE_STATIC);
         if (rc == SQLITE_OK)
             rc = sqlite3_bind_text(st, 2, p->text, (int)p->len, SQLITE_STATIC);
-        rc = rc == SQLITE_OK ? step_done(st) : rc;
+        rc = rc == SQLITE_OK ? store_sqlite_step_done(st) : rc;
         if (rc != SQLITE_DONE) {
             sqlite3_reset(st);
             sqlite3_clear_bindings(st);
@@ -323,7 +313,7 @@ int store_sqlite_insert_interaction(sq *q, const interaction_rec *it, error_info
         sqlite3_clear_bindings(st);
         return rc;
     }
-    rc = step_done(st);
+    rc = store_sqlite_step_done(st);
     if (rc != SQLITE_DONE)
         store_sqlite_fail(q, err, rc, "log interaction %s to", it->id);
     return rc;
@@ -334,10 +324,10 @@ static int sq_log_interaction(store_db *s, const interaction_rec *it, error_info
     if (it->parts) /* more than one write: one transaction */
         return store_sqlite_log_interaction_settle(s, it, NULL, 0, err);
     sq *q = sq_of(s);
-    if (refuse_in_aborted_batch(q, err) != 0)
+    if (store_sqlite_refuse_in_aborted_batch(q, err) != 0)
         return -1;
     if (store_sqlite_insert_interaction(q, it, err) != SQLITE_DONE) {
-        abort_batch(q, err);
+        store_sqlite_abort_batch(q, err);
         return -1;
     }
     if (q->in_batch)
@@ -352,7 +342,7 @@ static int sq_batch_begin(store_db *s, error_info *err)
         store_fail(err, "store: cannot begin a batch on %s: a batch is already open", q->path);
         return -1;
     }
-    int rc = step_done(q->st[ST_BEGIN]);
+    int rc = store_sqlite_step_done(q->st[ST_BEGIN]);
     if (rc != SQLITE_DONE)
         return store_sqlite_fail(q, err, rc, "begin a batch on");
     q->in_batch = 1;
@@ -382,11 +372,11 @@ static int sq_batch_commit(store_db *s, error_info *err)
         end_batch(q);
         return -1;
     }
-    int rc = step_done(q->st[ST_COMMIT]);
+    int rc = store_sqlite_step_done(q->st[ST_COMMIT]);
     if (rc != SQLITE_DONE) {
         store_sqlite_fail(q, err, rc, "commit a batch of %ld writes to", q->batch_writes);
         if (!sqlite3_get_autocommit(q->db))
-            step_done(q->st[ST_ROLLBACK]);
+            store_sqlite_step_done(q->st[ST_ROLLBACK]);
         if (err) {
             size_t n = strlen(err->message);
             snprintf(err->message + n, sizeof err->message - n, "; the batch was rolled back");
@@ -407,7 +397,7 @@ static int sq_batch_rollback(store_db *s, error_info *err)
     }
     int rc = SQLITE_DONE;
     if (!sqlite3_get_autocommit(q->db))
-        rc = step_done(q->st[ST_ROLLBACK]);
+        rc = store_sqlite_step_done(q->st[ST_ROLLBACK]);
     end_batch(q);
     if (rc != SQLITE_DONE)
         return store_sqlite_fail(q, err, rc, "roll back a batch on");
