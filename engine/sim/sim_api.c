@@ -1,5 +1,7 @@
 /* The API endpoints: auth and version headers, validation, faults, rate limits and the
- * prompt cache under the server lock, then the reply after its latency. */
+ * prompt cache under the server lock, then the reply after its latency. A call that waits (a
+ * hang, a plain reply's latency) is kept in a sim_pending while its connection is suspended
+ * (sim_wait.c), and goes on when libmicrohttpd calls the handler again. */
 #define _POSIX_C_SOURCE 200809L
 #include "sim_http.h"
 
@@ -10,6 +12,59 @@
 #include <string.h>
 
 #include "base/clock.h"
+
+/* Where a waiting call goes on from. */
+enum { AFTER_HANG, AFTER_LATENCY };
+
+typedef struct sim_pending {
+    int stage;
+    int count_only;
+    call k;
+    sim_req req;
+    sim_reply rep;        /* AFTER_LATENCY: the reply and its usage */
+    sim_usage u;
+} sim_pending;
+
+static void pending_free(sim_pending *p)
+{
+    if (!p)
+        return;
+    sim_req_free(&p->req);
+    sim_reply_free(&p->rep);
+    free(p);
+}
+
+/* Suspends the call until deadline_us, keeping k, *req and (when rep is not NULL) *rep and *u,
+ * which it takes over (*req and *rep are left empty). Returns 0, or -1 when the call cannot
+ * wait: nothing is taken then. */
+static int wait_for(call *k, int stage, int count_only, sim_req *req, sim_reply *rep,
+                    const sim_usage *u, int64_t deadline_us)
+{
+    sim_pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return -1;
+    p->stage = stage;
+    p->count_only = count_only;
+    p->k = *k;
+    p->req = *req;
+    if (rep) {
+        p->rep = *rep;
+        p->u = *u;
+        /* usage.speed and usage.inference_geo point into the request, which moved */
+        p->u.speed = u->speed == req->speed ? p->req.speed : u->speed;
+        p->u.geo = u->geo == req->geo ? p->req.geo : u->geo;
+    }
+    k->x->pending = p;
+    if (sim_waits_add(k->s->waits, k->c, k->fd, deadline_us, &k->x->outcome)) {
+        k->x->pending = NULL;
+        free(p);
+        return -1;
+    }
+    memset(req, 0, sizeof *req);
+    if (rep)
+        memset(rep, 0, sizeof *rep);
+    return 0;
+}
 
 static const char *default_message(int kind)
 {
@@ -115,7 +170,23 @@ static enum MHD_Result refuse_rate(call *k, const sim_req *req)
     return sim_http_respond(k, 429, r, "application/json");
 }
 
-static enum MHD_Result messages(call *k, const sim_req *req)
+/* Sends a plain reply (its latency over) and frees rep. */
+static enum MHD_Result send_message(call *k, const sim_req *req, sim_reply *rep,
+                                    const sim_usage *u)
+{
+    char id[48];
+    snprintf(id, sizeof id, "msg_sim_%lld", (long long)k->log.n);
+    int fault = k->has_fault ? k->fault.kind : SIM_FAULT_NONE;
+    sim_body body;
+    int rc = sim_body_message(&body, id, req->canonical, rep, u, fault);
+    sim_reply_free(rep);
+    if (rc)
+        return MHD_NO;
+    return sim_http_body(k, &body, "application/json");
+}
+
+/* Answers /v1/messages; may wait for the reply's latency, taking *req over (see wait_for). */
+static enum MHD_Result messages(call *k, sim_req *req)
 {
     sim_server *s = k->s;
     sim_plan plan;
@@ -163,14 +234,13 @@ static enum MHD_Result messages(call *k, const sim_req *req)
     k->log.output_tokens = u.output_tokens;
     sim_http_log(k, 200);
 
-    char id[48];
-    snprintf(id, sizeof id, "msg_sim_%lld", (long long)k->log.n);
-    int fault = k->has_fault ? k->fault.kind : SIM_FAULT_NONE;
-    sim_body body;
-    int rc;
     if (req->stream) {
-        rc = sim_body_stream(&body, id, req->canonical, &rep, &u, fault, k->fault.after_events,
-                             ttft_ms, token_ms);
+        char id[48];
+        snprintf(id, sizeof id, "msg_sim_%lld", (long long)k->log.n);
+        int fault = k->has_fault ? k->fault.kind : SIM_FAULT_NONE;
+        sim_body body;
+        int rc = sim_body_stream(&body, id, req->canonical, &rep, &u, fault,
+                                 k->fault.after_events, ttft_ms, token_ms);
         sim_reply_free(&rep);
         if (rc)
             return MHD_NO;
@@ -178,15 +248,44 @@ static enum MHD_Result messages(call *k, const sim_req *req)
     }
     /* A plain reply arrives whole, after the time the stream would have taken. */
     int64_t total_us = (int64_t)(ttft_ms * 1000.0 + token_ms * 1000.0 * (double)u.output_tokens);
-    if (total_us > 0 && sim_server_wait(s, k->fd, now + total_us)) {
-        sim_reply_free(&rep);
-        return MHD_NO;
+    if (total_us > 0) {
+        if (wait_for(k, AFTER_LATENCY, 0, req, &rep, &u, now + total_us)) {
+            sim_reply_free(&rep);
+            return MHD_NO;
+        }
+        return MHD_YES;
     }
-    rc = sim_body_message(&body, id, req->canonical, &rep, &u, fault);
-    sim_reply_free(&rep);
-    if (rc)
-        return MHD_NO;
-    return sim_http_body(k, &body, "application/json");
+    return send_message(k, req, &rep, &u);
+}
+
+/* Goes on with the call that waited in x->pending. */
+static enum MHD_Result resume(sim_server *s, conn_ctx *x)
+{
+    sim_pending *p = x->pending;
+    x->pending = NULL;
+    enum MHD_Result out = MHD_NO;
+    if (p->stage == AFTER_HANG) {
+        if (pthread_mutex_lock(&s->mu) == 0) {
+            s->hanging--;
+            pthread_mutex_unlock(&s->mu);
+        }
+        if (x->outcome)
+            sim_http_log(&p->k, 0);
+        else
+            out = p->count_only ? count_tokens(&p->k, &p->req) : messages(&p->k, &p->req);
+    } else if (!x->outcome) {
+        out = send_message(&p->k, &p->req, &p->rep, &p->u);
+    }
+    pending_free(p);
+    return out;
+}
+
+void sim_api_abandon(sim_server *s, conn_ctx *x)
+{
+    if (!x->pending)
+        return;
+    x->outcome = -1;
+    (void)resume(s, x);
 }
 
 static const char *header(struct MHD_Connection *c, const char *name)
@@ -242,6 +341,8 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
 {
     call k;
     enum MHD_Result out;
+    if (x->pending)
+        return resume(s, x);
     if (sim_api_begin(&k, s, c, x, path, &out))
         return out;
     sim_req req;
@@ -275,21 +376,22 @@ enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, co
     if (k.has_fault && k.fault.kind == SIM_FAULT_HANG) {
         int64_t until = k.fault.hang_ms < 0 ? INT64_MAX : clock_now_us() + k.fault.hang_ms * 1000;
         /* Counted while held: a test can tell a request has arrived before it ends. */
-        int counted = pthread_mutex_lock(&s->mu) == 0;
-        if (counted) {
-            s->hanging++;
-            pthread_mutex_unlock(&s->mu);
-        }
-        int gone = sim_server_wait(s, k.fd, until);
-        if (counted && pthread_mutex_lock(&s->mu) == 0) {
-            s->hanging--;
-            pthread_mutex_unlock(&s->mu);
-        }
-        if (gone) {
-            sim_http_log(&k, 0);
+        if (pthread_mutex_lock(&s->mu) != 0) {
             sim_req_free(&req);
             return MHD_NO;
         }
+        s->hanging++;
+        pthread_mutex_unlock(&s->mu);
+        if (wait_for(&k, AFTER_HANG, count_only, &req, NULL, NULL, until) == 0)
+            return MHD_YES;
+        /* Cannot wait (the server stops): as if the client went. */
+        if (pthread_mutex_lock(&s->mu) == 0) {
+            s->hanging--;
+            pthread_mutex_unlock(&s->mu);
+        }
+        sim_http_log(&k, 0);
+        sim_req_free(&req);
+        return MHD_NO;
     }
     out = count_only ? count_tokens(&k, &req) : messages(&k, &req);
     sim_req_free(&req);

@@ -1,5 +1,7 @@
-/* libmicrohttpd glue: one thread per connection, so a request may sleep (latency, hangs)
- * without holding up the others. Collects request bodies (413 above max_body), routes
+/* libmicrohttpd glue: one thread polls every connection with epoll; a request that must wait
+ * (latency, hangs) suspends its connection in sim_wait.c instead of holding the thread, so
+ * the others go on. (A thread per connection cost a context switch or two per request, as
+ * much CPU as the request's own work.) Collects request bodies (413 above max_body), routes
  * /v1/messages and /v1/messages/count_tokens to sim_api.c and /sim/... to sim_control.c,
  * settles output tokens when a request completes, and starts and stops the daemon. */
 #define _POSIX_C_SOURCE 200809L
@@ -17,7 +19,6 @@
 
 #define CONNECTION_LIMIT 4096u
 #define LISTEN_BACKLOG 1024u
-#define THREAD_STACK ((size_t)2 << 20)
 #define BODY_RESERVE ((size_t)4 << 20)
 
 /* ---- control endpoints ---- */
@@ -118,6 +119,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         sim_rl_refund(s->rl, x->refund_model, x->refund, clock_now_s());
         pthread_mutex_unlock(&s->mu);
     }
+    sim_api_abandon(s, x);
     free(x->refund_model);
     free(x->body.s);
     free(x);
@@ -143,26 +145,31 @@ int sim_http_start(sim_server *s, int port, error_info *err)
         error_set(err, "sim_listen", 0, "sim: cannot serve HTTP: %s", why);
         return -1;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
-    if (mhd()->is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
-        flags |= MHD_USE_POLL; /* no FD_SETSIZE ceiling on connections */
+    /* epoll where there is one, else poll: no FD_SETSIZE ceiling on connections. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    if (mhd()->is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
+    else if (mhd()->is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+        flags |= MHD_USE_POLL;
+    if (!(s->waits = sim_waits_start(err)))
+        return -1;
     s->daemon = mhd()->start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                  MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
-                                 MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, no_log, NULL,
                                  MHD_OPTION_END);
     if (!s->daemon) {
+        sim_waits_free(s->waits);
+        s->waits = NULL;
         error_set(err, "sim_listen", 0, "sim: could not listen on 127.0.0.1:%d", port);
         return -1;
     }
     const union MHD_DaemonInfo *di = mhd()->get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di && di->port ? di->port : port;
     if (!s->port) {
-        mhd()->stop_daemon(s->daemon);
-        s->daemon = NULL;
+        sim_http_stop(s);
         error_set(err, "sim_listen", 0, "sim: could not learn the listening port");
         return -1;
     }
@@ -171,7 +178,10 @@ int sim_http_start(sim_server *s, int port, error_info *err)
 
 void sim_http_stop(sim_server *s)
 {
+    sim_waits_stop(s->waits); /* the daemon must not stop with a connection suspended */
     if (s->daemon)
         mhd()->stop_daemon(s->daemon);
     s->daemon = NULL;
+    sim_waits_free(s->waits);
+    s->waits = NULL;
 }

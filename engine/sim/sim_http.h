@@ -24,6 +24,8 @@ typedef struct conn_ctx {
     int too_large;
     char *refund_model; /* output tokens to give back to this model's bucket at the end */
     int64_t refund;
+    struct sim_pending *pending; /* the API call waiting while the connection is suspended */
+    int outcome;                 /* how its wait ended: 0 the time came, -1 it cannot go on */
 } conn_ctx;
 
 /* One API request being answered. */
@@ -62,9 +64,15 @@ void sim_http_log(call *k, int status);
 enum MHD_Result sim_http_body(call *k, sim_body *body, const char *ctype);
 
 /* Answers POST /v1/messages (count_only 0) or /v1/messages/count_tokens (1) once the body
- * is in x (sim_api.c). path is logged. */
+ * is in x (sim_api.c). path is logged. A call that must wait suspends the connection and
+ * keeps itself in x->pending; libmicrohttpd calls again once the wait is over, and this
+ * goes on from there. */
 enum MHD_Result sim_api(sim_server *s, struct MHD_Connection *c, conn_ctx *x, const char *path,
                         int count_only);
+
+/* Ends the call left waiting in x->pending (when there is one) as if its client had gone:
+ * libmicrohttpd may close a resumed connection without calling the handler again. */
+void sim_api_abandon(sim_server *s, conn_ctx *x);
 
 /* Starts an API request: numbers it, checks the key, the version header and the body size.
  * Returns 0, or -1 with *out the response already given (sim_api.c). */

@@ -31,6 +31,8 @@ static void load(void)
         FIND(h, create_response_from_callback, "MHD_create_response_from_callback") &&
         FIND(h, add_response_header, "MHD_add_response_header") &&
         FIND(h, queue_response, "MHD_queue_response") && FIND(h, destroy_response, "MHD_destroy_response") &&
+        FIND(h, suspend_connection, "MHD_suspend_connection") &&
+        FIND(h, resume_connection, "MHD_resume_connection") &&
         FIND(h, get_version, "MHD_get_version")) {
         loaded = &table;
         return;

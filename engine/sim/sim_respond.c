@@ -1,6 +1,6 @@
 /* Responses: the headers every API response carries (request-id, content-type, rate
  * limits, fault retry hints), the request log, and bodies sent chunk by chunk with delays
- * that sleep without holding up other connections. */
+ * that suspend the connection (sim_wait.c) without holding up the others. */
 #define _POSIX_C_SOURCE 200809L
 #include "sim_http.h"
 
@@ -115,10 +115,13 @@ enum MHD_Result sim_http_fail(call *k, int status, const char *type, const char 
 
 typedef struct reader {
     sim_server *s;
+    struct MHD_Connection *c;
     int fd;
     sim_body body;
     size_t chunk, off;
-    int waited; /* the current chunk's delay is over */
+    int waited;  /* the current chunk's delay is over */
+    int waiting; /* suspended for that delay; outcome says how it ended */
+    int outcome;
 } reader;
 
 static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
@@ -129,9 +132,20 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
         return rd->body.fail_at_end ? MHD_CONTENT_READER_END_WITH_ERROR
                                     : MHD_CONTENT_READER_END_OF_STREAM;
     const sim_chunk *ch = &rd->body.chunks[rd->chunk];
-    if (!rd->waited) {
-        if (ch->delay_us > 0 && sim_server_wait(rd->s, rd->fd, clock_now_us() + ch->delay_us))
+    if (rd->waiting) { /* called again once the delay ended */
+        rd->waiting = 0;
+        if (rd->outcome)
             return MHD_CONTENT_READER_END_WITH_ERROR;
+        rd->waited = 1;
+    }
+    if (!rd->waited) {
+        if (ch->delay_us > 0) {
+            if (sim_waits_add(rd->s->waits, rd->c, rd->fd, clock_now_us() + ch->delay_us,
+                              &rd->outcome))
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            rd->waiting = 1;
+            return 0; /* nothing now: libmicrohttpd asks again when resumed */
+        }
         rd->waited = 1;
     }
     size_t n = ch->len - rd->off < max ? ch->len - rd->off : max;
@@ -172,6 +186,7 @@ enum MHD_Result sim_http_body(call *k, sim_body *body, const char *ctype)
         return MHD_NO;
     }
     rd->s = k->s;
+    rd->c = k->c;
     rd->fd = k->fd;
     rd->body = *body;
     uint64_t size = body->declared_len >= 0 ? (uint64_t)body->declared_len : MHD_SIZE_UNKNOWN;

@@ -1,77 +1,17 @@
-/* The simulator's lifecycle: options, shared state, interruptible waits, and the public
- * entry points of sim.h. */
+/* The simulator's lifecycle: options, shared state and the public entry points of sim.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "sim_server.h"
 
-#include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-
-#include "base/clock.h"
 
 #define DEFAULT_MAX_BODY ((size_t)32 << 20)
-#define WAIT_SLICE_US 50000 /* how often a waiting request checks its peer is still there */
 
 void sim_options_default(sim_options *o)
 {
     memset(o, 0, sizeof *o);
     o->max_body = DEFAULT_MAX_BODY;
-}
-
-/* 1 when the peer closed its end (or the socket failed). */
-static int peer_gone(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int rc = poll(&p, 1, 0);
-    if (rc <= 0)
-        return 0;
-    if (p.revents & (POLLERR | POLLNVAL))
-        return 1;
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_PEEK);
-    if (n == 0)
-        return 1;
-    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
-}
-
-int sim_server_wait(sim_server *s, int fd, int64_t deadline_us)
-{
-    int rc = 0;
-    if (pthread_mutex_lock(&s->mu) != 0)
-        return -1;
-    for (;;) {
-        if (s->stopping) {
-            rc = -1;
-            break;
-        }
-        int64_t now = clock_now_us();
-        if (now >= deadline_us)
-            break;
-        int64_t until = deadline_us - now > WAIT_SLICE_US ? now + WAIT_SLICE_US : deadline_us;
-        struct timespec ts = {.tv_sec = (time_t)(until / 1000000),
-                              .tv_nsec = (long)(until % 1000000) * 1000};
-        int w = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-        if (w != 0 && w != ETIMEDOUT && w != EINTR) {
-            rc = -1;
-            break;
-        }
-        if (fd >= 0) {
-            pthread_mutex_unlock(&s->mu);
-            int gone = peer_gone(fd);
-            if (pthread_mutex_lock(&s->mu) != 0)
-                return -1;
-            if (gone) {
-                rc = -1;
-                break;
-            }
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
 }
 
 static int check_options(const sim_options *o, error_info *err)
@@ -150,28 +90,13 @@ sim_server *sim_server_start(const sim_models *models, const sim_options *opt, i
     }
     sim_rl_set_limits(s->rl, opt->rpm, opt->itpm, opt->otpm);
 
-    pthread_condattr_t ca;
-    int ok = pthread_mutex_init(&s->mu, NULL) == 0;
-    if (ok && pthread_condattr_init(&ca) == 0) {
-        int c_ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-                   pthread_cond_init(&s->cv, &ca) == 0;
-        pthread_condattr_destroy(&ca);
-        if (!c_ok) {
-            pthread_mutex_destroy(&s->mu);
-            ok = 0;
-        }
-    } else if (ok) {
-        pthread_mutex_destroy(&s->mu);
-        ok = 0;
-    }
-    if (!ok) {
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
         free_state(s);
         free(s);
         error_set(err, "internal", 0, "sim: could not create the server lock");
         return NULL;
     }
     if (sim_http_start(s, port, err)) {
-        pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
         free_state(s);
         free(s);
@@ -186,12 +111,7 @@ void sim_server_stop(sim_server *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    sim_http_stop(s); /* joins the connection threads, which all see stopping */
-    pthread_cond_destroy(&s->cv);
+    sim_http_stop(s); /* ends the waits, then the daemon's thread */
     pthread_mutex_destroy(&s->mu);
     free_state(s);
     free(s);

@@ -1,6 +1,6 @@
 /* The simulator's shared state, seen by the HTTP glue (sim_http.c), the control endpoints
  * (sim_control.c) and the lifecycle (sim_server.c). Every field below mu is protected by it:
- * connection threads share the cache, buckets, faults, log and options. */
+ * requests share the cache, buckets, faults, log and options. */
 #ifndef NYX_SIM_SERVER_H
 #define NYX_SIM_SERVER_H
 
@@ -13,18 +13,18 @@
 #include "sim_faults.h"
 #include "sim_log.h"
 #include "sim_ratelimit.h"
+#include "sim_wait.h"
 
 struct MHD_Daemon;
 
 struct sim_server {
     struct MHD_Daemon *daemon;
+    sim_waits *waits;  /* requests waiting, their connections suspended (has its own lock) */
     sim_models models; /* read-only after start */
     char *api_key;     /* owned copy; NULL = any non-empty key; read-only after start */
     int port;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* broadcast on stop; waits use CLOCK_MONOTONIC */
-    int stopping;
     sim_options opt;   /* the run-time options (api_key field unused) */
     sim_cache *cache;
     sim_token_memo *memo; /* has its own lock: requests are parsed outside mu */
@@ -36,10 +36,6 @@ struct sim_server {
     int64_t next_ctl;  /* control request numbers: req_sim_ctl_<n> */
     int hanging;       /* requests held by a "hang" fault now (logged only once they end) */
 };
-
-/* Waits until deadline_us (monotonic), without burning CPU. Returns 0 when the time came,
- * -1 when the server is stopping or the peer on fd (when >= 0) has gone. */
-int sim_server_wait(sim_server *s, int fd, int64_t deadline_us);
 
 /* Runs a /sim/... control request. Returns the HTTP status and sets *out to a malloc'd JSON
  * body (NULL when out of memory).

@@ -811,6 +811,55 @@ static void test_stop_with_hangs(void)
     snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", port);
 }
 
+/* A request held by a hang holds up nothing else: the server answers others meanwhile (a
+ * wait suspends its connection; no thread sleeps). test_parallel shows the same of the waits
+ * for a first token, plain and streamed. */
+static void test_waits_hold_nothing_up(void)
+{
+    error_info err = cleared_error();
+    sim_options o;
+    sim_options_default(&o);
+    sim_server *s = sim_server_start(&models, &o, 0, &err);
+    REQUIRE(s != NULL);
+    int saved = port;
+    port = sim_server_port(s);
+    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", port);
+    CHECK_INT(sim_add_faults_json(s, "{\"fault\":\"hang\",\"count\":1}", &err), 0);
+    hung h[1];
+    memset(h, 0, sizeof h);
+    pthread_t t[1];
+    char *b = body(MODEL, 30, NULL, 40, 0, 20);
+    snprintf(h[0].url_body, sizeof h[0].url_body, "%s", b);
+    CHECK_INT(pthread_create(&t[0], NULL, hang_client, &h[0]), 0);
+    int held = 0;
+    resp r = {0};
+    for (int i = 0; i < 500 && !held; i++) {
+        request g = {"GET", "/sim/hanging", NULL, 0, 0};
+        http(&g, &r);
+        cJSON *d = json_of(&r);
+        held = num(d, "hanging") == 1;
+        cJSON_Delete(d);
+        if (!held) {
+            struct timespec pause = {0, 10 * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+    }
+    CHECK(held);
+    /* While it hangs (for as long as its client waits, 10 s), another is answered. */
+    request q = {"POST", "/v1/messages", b, 0, 3000};
+    http(&q, &r);
+    CHECK_INT(r.rc, CURLE_OK);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    sim_server_stop(s); /* ends the hang */
+    pthread_join(t[0], NULL);
+    CHECK(h[0].r.rc != CURLE_OK || h[0].r.status == 0);
+    resp_free(&h[0].r);
+    free(b);
+    port = saved;
+    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", port);
+}
+
 int main(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -846,6 +895,7 @@ int main(void)
     test_rate_limits();
     sim_server_stop(s);
     test_stop_with_hangs();
+    test_waits_hold_nothing_up();
     curl_global_cleanup();
     CHECK_DONE();
 }
