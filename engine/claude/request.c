@@ -130,29 +130,26 @@ static int check_object(const char *json, const char *field, error_info *err)
     return ok ? 0 : fail(err, "invalid_argument", "%s must be a JSON object", field);
 }
 
-static int validate(const claude_request *req, int for_count, cJSON **tools, error_info *err)
+static int validate(const claude_request *req, cJSON **tools, error_info *err)
 {
     *tools = NULL;
     if (!req)
         return fail(err, "invalid_argument", "request is missing");
     if (!req->model || !req->model[0])
         return fail(err, "invalid_argument", "model must be a non-empty string");
-    if (!for_count && req->max_tokens <= 0)
+    if (req->max_tokens <= 0)
         return fail(err, "invalid_argument", "max_tokens must be a positive integer");
-    if (!for_count && req->temperature > 1.0)
+    if (req->temperature > 1.0)
         return fail(err, "invalid_argument", "temperature must be between 0 and 1");
     if (req->nmessages == 0 || !req->messages)
         return fail(err, "invalid_argument", "messages must contain at least one message");
     if (req->nsystem && !req->system)
         return fail(err, "invalid_argument", "system is missing but nsystem is %zu", req->nsystem);
-    if (!for_count) {
-        if (req->nstop && !req->stop_sequences)
-            return fail(err, "invalid_argument", "stop_sequences is missing but nstop is %zu",
-                        req->nstop);
-        for (size_t i = 0; i < req->nstop; i++)
-            if (!req->stop_sequences[i])
-                return fail(err, "invalid_argument", "stop_sequences[%zu] is missing", i);
-    }
+    if (req->nstop && !req->stop_sequences)
+        return fail(err, "invalid_argument", "stop_sequences is missing but nstop is %zu", req->nstop);
+    for (size_t i = 0; i < req->nstop; i++)
+        if (!req->stop_sequences[i])
+            return fail(err, "invalid_argument", "stop_sequences[%zu] is missing", i);
     for (size_t i = 0; i < req->nmessages; i++) {
         const claude_message *m = &req->messages[i];
         if (m->role != NYX_ROLE_USER && m->role != NYX_ROLE_ASSISTANT)
@@ -168,7 +165,7 @@ static int validate(const claude_request *req, int for_count, cJSON **tools, err
         check_object(req->output_schema_json, "output", err))
         return -1;
     if (req->thinking == NYX_THINKING_BUDGET &&
-        (req->thinking_budget < 1024 || (!for_count && req->thinking_budget >= req->max_tokens)))
+        (req->thinking_budget < 1024 || req->thinking_budget >= req->max_tokens))
         return fail(err, "invalid_argument",
                     "thinking: a budget must be at least 1024 tokens and below max_tokens (%d), "
                     "got %d", req->max_tokens, req->thinking_budget);
@@ -377,11 +374,10 @@ static cJSON *output_config(const claude_request *req)
 }
 
 /* Fills root in the documented key order; takes ownership of tools. */
-static int fill(cJSON *root, const claude_request *req, int for_count, cJSON *tools, claude_json_texts *jt)
+static int fill(cJSON *root, const claude_request *req, cJSON *tools, claude_json_texts *jt)
 {
-    int full = !for_count;
     if (put(root, "model", cJSON_CreateStringReference(req->model)) ||
-        (full && put(root, "max_tokens", cJSON_CreateNumber((double)req->max_tokens))) ||
+        put(root, "max_tokens", cJSON_CreateNumber((double)req->max_tokens)) ||
         (req->nsystem && put(root, "system", content(req->system, req->nsystem, jt))) ||
         put(root, "messages", messages(req, jt))) {
         cJSON_Delete(tools);
@@ -399,26 +395,25 @@ static int fill(cJSON *root, const claude_request *req, int for_count, cJSON *to
         (req->thinking != NYX_THINKING_UNSET && put(root, "thinking", thinking(req))) ||
         ((req->effort || req->output_schema_json) && put(root, "output_config", output_config(req))))
         return -1;
-    if ((full && req->temperature >= 0 &&
-         put(root, "temperature", cJSON_CreateNumber(req->temperature))) ||
-        (full && req->nstop && put(root, "stop_sequences", stop_sequences(req))) ||
-        (full && req->user_id && put(root, "metadata", metadata(req))) ||
-        (full && req->stream && put(root, "stream", cJSON_CreateTrue())) ||
+    if ((req->temperature >= 0 && put(root, "temperature", cJSON_CreateNumber(req->temperature))) ||
+        (req->nstop && put(root, "stop_sequences", stop_sequences(req))) ||
+        (req->user_id && put(root, "metadata", metadata(req))) ||
+        (req->stream && put(root, "stream", cJSON_CreateTrue())) ||
         (req->top_level_cache && put(root, "cache_control", cache_control(0))))
         return -1;
     return 0;
 }
 
-static char *build(const claude_request *req, int for_count, claude_json_texts *jt, size_t *len, error_info *err)
+static char *build(const claude_request *req, claude_json_texts *jt, size_t *len, error_info *err)
 {
     cJSON *tools;
-    if (validate(req, for_count, &tools, err))
+    if (validate(req, &tools, err))
         return NULL;
     cJSON *root = cJSON_CreateObject();
     char *out = NULL;
     if (!root)
         cJSON_Delete(tools);
-    else if (fill(root, req, for_count, tools, jt) == 0)
+    else if (fill(root, req, tools, jt) == 0)
         out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!out) {
@@ -432,26 +427,20 @@ static char *build(const claude_request *req, int for_count, claude_json_texts *
 
 char *claude_request_json(const claude_request *req, size_t *len, error_info *err)
 {
-    return build(req, 0, NULL, len, err);
+    return build(req, NULL, len, err);
 }
 
 char *claude_request_json_memo(const claude_request *req, claude_json_texts *jt, size_t *len, error_info *err)
 {
-    return build(req, 0, jt, len, err);
+    return build(req, jt, len, err);
 }
 
 int claude_request_body(const claude_request *req, claude_json_texts *jt, claude_body *out, error_info *err)
 {
     claude_json_texts_begin(jt);
     size_t len = 0;
-    char *text = build(req, 0, jt, &len, err);
-    if (claude_json_texts_end(jt, text, len, out) != 0) {
+    char *text = build(req, jt, &len, err);
+    if (claude_json_texts_end(jt, text, len, out) != 0)
         return fail(err, "out_of_memory", "out of memory building the request body");
-    }
     return text ? 0 : -1;
-}
-
-char *claude_count_tokens_json(const claude_request *req, size_t *len, error_info *err)
-{
-    return build(req, 1, NULL, len, err);
 }

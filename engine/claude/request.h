@@ -41,10 +41,6 @@ struct claude_body;
 int claude_request_body(const claude_request *req, struct claude_json_texts *jt, struct claude_body *out,
                         error_info *err);
 
-/* Same body for count_tokens, without max_tokens, stream, temperature, stop_sequences and
- * metadata (max_tokens is not validated). */
-char *claude_count_tokens_json(const claude_request *req, size_t *len, error_info *err);
-
 /* The cache marks (cache_control) the tools of a JSON tools array carry, and the number of
  * tools in *ntools: 0 for NULL, -1 when tools_json is not a valid tools array (building the
  * request reports why). */

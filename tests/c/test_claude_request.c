@@ -248,32 +248,6 @@ static void test_escaping(void)
     request_free(&r);
 }
 
-static void test_count_tokens(void)
-{
-    claude_request r = {0};
-    base(&r);
-    add_block(&r.system, &r.nsystem, "Sys", NYX_MARK_5M);
-    r.tools_json = dup("[]");
-    r.temperature = 0.3;
-    r.user_id = dup("u");
-    r.stream = 1;
-    r.top_level_cache = 1;
-    r.max_tokens = 0; /* not part of a count_tokens body, so not validated */
-    error_info err = cleared_error();
-    size_t len = 0;
-    char *body = claude_count_tokens_json(&r, &len, &err);
-    CHECK_STR(body, "{\"model\":\"claude-sonnet-4-5\","
-                    "\"system\":[{\"type\":\"text\",\"text\":\"Sys\","
-                    "\"cache_control\":{\"type\":\"ephemeral\"}}],"
-                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
-                    "\"tools\":[],\"cache_control\":{\"type\":\"ephemeral\"}}");
-    if (body)
-        CHECK_INT(len, strlen(body));
-    free(body);
-    expect_invalid(&r, "max_tokens must be a positive integer");
-    request_free(&r);
-}
-
 static void test_stable(void)
 {
     claude_request r = {0};
@@ -416,7 +390,6 @@ int main(void)
     test_tools_passthrough();
     test_tools_mark();
     test_escaping();
-    test_count_tokens();
     test_stable();
     test_validation();
     test_mark_limits();
