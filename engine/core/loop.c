@@ -57,6 +57,8 @@ struct event_loop {
     int transfers;
     int ep;              /* all the loop waits on: curl's set, watched descriptors, sources */
     int curl_ep;         /* the sockets curl asks to watch, with the events it wants */
+    unsigned char *let_go; /* per descriptor: 1 when curl let it go but it stays in curl_ep (on_socket) */
+    size_t nlet_go;
     int64_t curl_due_us; /* when curl wants its timeout action; -1 = never */
     loop_timer **heap;
     size_t nheap, capheap, nbackground;
@@ -91,24 +93,63 @@ static int over(const event_loop *loop)
 
 static uint64_t tag(int kind, uint32_t value) { return (uint64_t)kind << 32 | value; }
 
+/* Marks (or clears) a descriptor as let go by curl but left in curl's set. Returns 0, or -1
+ * when there is no room to remember it. */
+static int set_let_go(event_loop *loop, curl_socket_t s, int idle)
+{
+    if (s < 0)
+        return -1;
+    size_t i = (size_t)s;
+    if (i >= loop->nlet_go) {
+        if (!idle)
+            return 0;
+        size_t n = loop->nlet_go ? loop->nlet_go : 64;
+        while (n <= i)
+            n *= 2;
+        unsigned char *more = realloc(loop->let_go, n);
+        if (!more)
+            return -1;
+        memset(more + loop->nlet_go, 0, n - loop->nlet_go);
+        loop->let_go = more;
+        loop->nlet_go = n;
+    }
+    loop->let_go[i] = (unsigned char)idle;
+    return 0;
+}
+
+static int is_let_go(const event_loop *loop, curl_socket_t s)
+{
+    return s >= 0 && (size_t)s < loop->nlet_go && loop->let_go[s];
+}
+
 /* curl says which events a socket needs; the set follows at once. A socket curl has not seen
  * since it joined the set carries the loop as its assigned pointer, so each change is one
- * epoll_ctl, not a failed one and a retry. */
+ * epoll_ctl, not a failed one and a retry.
+ *
+ * A socket curl lets go of is mostly a connection going idle in curl's cache, which the next
+ * transfer to the host takes again: it stays in the set, marked idle, so going idle and coming
+ * back cost one epoll_ctl instead of two. Should it turn ready while idle (the server closed
+ * it), the turn takes it out of the set (socket_actions), where curl would not have watched it.
+ * One closed meanwhile has left the set by itself; its number, given to a new socket, is not in
+ * the set, which the first epoll_ctl for it finds (ENOENT). */
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
     event_loop *loop = userp;
     if (what == CURL_POLL_REMOVE) {
         /* A socket closed before this call has already left the set: nothing to undo. */
-        epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, s, NULL);
+        if (set_let_go(loop, s, 1) != 0)
+            epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, s, NULL);
         return 0;
     }
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
     ev.data.fd = s;
-    if (socketp && epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) == 0)
-        return 0;
+    int was_idle = is_let_go(loop, s);
+    set_let_go(loop, s, 0);
+    if ((socketp || was_idle) && epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) == 0)
+        return socketp ? 0 : curl_multi_assign(loop->multi, s, loop) == CURLM_OK ? 0 : -1;
     /* New to the set (or closed and its number reused behind curl's back). */
     if (epoll_ctl(loop->curl_ep, EPOLL_CTL_ADD, s, &ev) != 0 &&
         (errno != EEXIST || epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) != 0))
@@ -186,6 +227,7 @@ void loop_free(event_loop *loop)
         curl_multi_cleanup(loop->multi);
     if (loop->curl_ep >= 0)
         close(loop->curl_ep);
+    free(loop->let_go);
     if (loop->ep >= 0)
         close(loop->ep);
     free(loop);
@@ -568,6 +610,11 @@ static CURLMcode socket_actions(event_loop *loop, int sockets_ready)
         struct epoll_event ev[256];
         int n = epoll_wait(loop->curl_ep, ev, 256, 0);
         for (int i = 0; i < n && !over(loop); i++) {
+            if (is_let_go(loop, ev[i].data.fd)) { /* curl let it go (on_socket) */
+                epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
+                set_let_go(loop, ev[i].data.fd, 0);
+                continue;
+            }
             int mask = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                        (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                        (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);

@@ -1,0 +1,91 @@
+/* A connection curl keeps idle between transfers stays in the loop's set (core/loop.c,
+ * on_socket): the next transfer to the host takes it again through it, and when the server
+ * closes it while idle, one turn takes it out, so the loop's descriptor does not stay readable
+ * (a host waiting on nyx_fd would wake at once, forever). The server is the simulator on a
+ * loopback port. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "core/loop.h"
+#include "nyx.h"
+
+#include <poll.h>
+#include <stdio.h>
+
+static int finished;
+static CURLcode last_result;
+
+static void done(void *ud, CURLcode result)
+{
+    (void)ud;
+    last_result = result;
+    finished++;
+}
+
+static size_t discard(char *data, size_t size, size_t n, void *ud)
+{
+    (void)data, (void)ud;
+    return size * n;
+}
+
+/* One GET to the simulator through the loop; returns the connections it opened (-1 when it
+ * failed). */
+static long transfer(event_loop *loop, int port)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/models", port);
+    CURL *easy = curl_easy_init();
+    CHECK(easy != NULL);
+    if (!easy)
+        return -1;
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
+    int before = finished;
+    CHECK_INT(loop_add_transfer(loop, easy, done, NULL), 0);
+    for (int i = 0; i < 500 && finished == before; i++)
+        CHECK_INT(loop_poll(loop, 10), 0);
+    CHECK_INT(finished, before + 1);
+    CHECK_INT(last_result, CURLE_OK);
+    long opened = -1;
+    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened);
+    curl_easy_cleanup(easy);
+    return last_result == CURLE_OK ? opened : -1;
+}
+
+static int readable(int fd, int timeout_ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, timeout_ms) > 0 && (p.revents & POLLIN);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char *msg = NULL;
+    nyx_sim *sim = nyx_sim_start(0, NULL, &msg);
+    CHECK(sim != NULL);
+    if (!sim) {
+        fprintf(stderr, "nyx_sim_start: %s\n", msg ? msg : "failed");
+        nyx_free(msg);
+        CHECK_DONE();
+    }
+    event_loop *loop = loop_new();
+    CHECK(loop != NULL);
+    int port = nyx_sim_port(sim);
+
+    CHECK_INT((int)transfer(loop, port), 1);
+    /* the connection went idle between the two, and the second found it */
+    CHECK_INT((int)transfer(loop, port), 0);
+    CHECK(!readable(loop_fd(loop), 0));
+
+    /* The server closes the idle connection: the loop's descriptor turns readable, and one turn
+     * takes the socket out. */
+    nyx_sim_stop(sim);
+    CHECK(readable(loop_fd(loop), 5000));
+    CHECK_INT(loop_poll(loop, 0), 0);
+    CHECK(!readable(loop_fd(loop), 0));
+
+    loop_free(loop);
+    curl_global_cleanup();
+    CHECK_DONE();
+}
