@@ -35,17 +35,25 @@ static int reply_blocks(const claude_response *resp, int64_t *tool_calls)
     return found;
 }
 
+/* A member of an attempt's entry under a constant name, which cJSON then points to instead of
+ * copying (a copy and its free per member of every attempt). */
+static void add_member(cJSON *o, const char *name, cJSON *v)
+{
+    if (v && !cJSON_AddItemToObjectCS(o, name, v))
+        cJSON_Delete(v);
+}
+
 void call_record_attempt(api_call *c, int status, const error_info *err)
 {
     cJSON *a = cJSON_CreateObject();
     if (!a)
         return;
-    cJSON_AddStringToObject(a, "model", call_route_model(c));
-    cJSON_AddNumberToObject(a, "status", status);
-    cJSON_AddStringToObject(a, "outcome", err ? err->type : "ok");
-    cJSON_AddNumberToObject(a, "ms", (clock_now_s() - c->attempt_started) * 1000.0);
+    add_member(a, "model", cJSON_CreateString(call_route_model(c)));
+    add_member(a, "status", cJSON_CreateNumber(status));
+    add_member(a, "outcome", cJSON_CreateString(err ? err->type : "ok"));
+    add_member(a, "ms", cJSON_CreateNumber((clock_now_s() - c->attempt_started) * 1000.0));
     if (c->headers.request_id[0])
-        cJSON_AddStringToObject(a, "request_id", c->headers.request_id);
+        add_member(a, "request_id", cJSON_CreateString(c->headers.request_id));
     cJSON_AddItemToArray(c->attempt_log, a);
 }
 
@@ -217,6 +225,7 @@ static char *sizes_only(const api_call *c)
  * a call's record costs no allocation of its size. Every caller of build_record has stored or
  * copied the record before it builds another. */
 struct record_buffers {
+    char attempts[1024]; /* the attempt log as JSON, when it fits */
     textbuf body, prompt;
     hashed_span spans[GUARD_MEMO_MAX_SPANS]; /* of prompt: what the store need not hash again */
 };
@@ -234,6 +243,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     if (c->logged_at <= 0)
         c->logged_at = clock_wall_s();
     memset(it, 0, sizeof *it);
+    owned[0] = owned[1] = owned[2] = NULL;
     it->id = r->interaction_id;
     it->created_at = c->logged_at;
     it->session = c->spec.session;
@@ -253,7 +263,14 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     it->ttfb_ms = r->ttfb_ms;
     it->latency_ms = r->latency_ms;
     it->attempts = r->attempts;
-    it->attempts_json = owned[0] = cJSON_PrintUnformatted(c->attempt_log);
+    struct record_buffers *rb = e->record_buffers;
+    if (!rb)
+        rb = e->record_buffers = calloc(1, sizeof *rb);
+    /* Written in the record's buffer when it fits (cJSON refuses rather than overruns). */
+    if (rb && c->attempt_log && cJSON_PrintPreallocated(c->attempt_log, rb->attempts, (int)sizeof rb->attempts, 0))
+        it->attempts_json = rb->attempts;
+    else
+        it->attempts_json = owned[0] = cJSON_PrintUnformatted(c->attempt_log);
     it->status = ok ? "ok" : r->status == NYX_STATUS_CANCELLED ? "cancelled" : "error";
     it->error_type = ok ? NULL : r->err.type;
     it->error_message = ok ? NULL : r->err.message;
@@ -271,7 +288,6 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     }
     /* Stored text follows the storage mode: redacted by default, so the log never holds the
      * e-mail addresses, card numbers or keys that passed through it. */
-    owned[1] = owned[2] = NULL;
     const char *mode = e->cfg.storage_mode;
     /* A reply with more than text (tool calls, thinking) is stored as its blocks, which hold it
      * all; a plain one as its text. */
@@ -294,9 +310,6 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
          * before it builds another. */
         if (!e->pii_memo)
             e->pii_memo = guard_memo_new();
-        struct record_buffers *rb = e->record_buffers;
-        if (!rb)
-            rb = e->record_buffers = calloc(1, sizeof *rb);
         const char *body = c->body; /* still held for the transfer: not made again */
         if (!body && rb && claude_body_flatten_into(&c->parts, &rb->body) == 0)
             body = rb->body.s;

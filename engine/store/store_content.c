@@ -148,24 +148,40 @@ void store_parts_free(store_parts *p)
     memset(p, 0, sizeof *p);
 }
 
-static int add_literal(cJSON *recipe, const char *text, size_t len)
+/* The recipe's strings point into one block the caller keeps until the recipe is printed:
+ * the bytes between the cuts, each followed by a NUL, and the hashes (a copy and a free less
+ * per string than cJSON's own). */
+typedef struct strings {
+    char *block;
+    size_t used;
+} strings;
+
+static const char *keep(strings *k, const char *text, size_t len)
+{
+    char *at = k->block + k->used;
+    memcpy(at, text, len);
+    at[len] = '\0';
+    k->used += len + 1;
+    return at;
+}
+
+static int add_literal(cJSON *recipe, strings *k, const char *text, size_t len)
 {
     if (len == 0)
         return 0;
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return -1;
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    cJSON *s = cJSON_CreateString(copy);
-    free(copy);
+    cJSON *s = cJSON_CreateStringReference(keep(k, text, len));
     return s && cJSON_AddItemToArray(recipe, s) ? 0 : (cJSON_Delete(s), -1);
 }
 
-static int add_ref(cJSON *recipe, const char *hash)
+static int add_ref(cJSON *recipe, strings *k, const char *hash)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddStringToObject(o, "ref", hash) || !cJSON_AddItemToArray(recipe, o)) {
+    cJSON *o = cJSON_CreateObject(), *ref = cJSON_CreateStringReference(keep(k, hash, strlen(hash)));
+    if (!o || !ref || !cJSON_AddItemToObjectCS(o, "ref", ref)) {
+        cJSON_Delete(o);
+        cJSON_Delete(ref);
+        return -1;
+    }
+    if (!cJSON_AddItemToArray(recipe, o)) {
         cJSON_Delete(o);
         return -1;
     }
@@ -180,8 +196,14 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
     size_t j = 0;
     cJSON *recipe = cJSON_CreateArray();
     out->pieces = malloc(c->n * sizeof *out->pieces);
-    if (!recipe || !out->pieces) {
+    /* the bytes between the cuts, and a hash per cut, each with its NUL */
+    size_t between = c->len;
+    for (size_t i = 0; i < c->n; i++)
+        between -= c->cuts[i].len;
+    strings ks = {malloc(between + c->n + 1 + c->n * STORE_HASH_HEX), 0};
+    if (!recipe || !out->pieces || !ks.block) {
         cJSON_Delete(recipe);
+        free(ks.block);
         return -1;
     }
     size_t pos = 0;
@@ -191,9 +213,10 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
             j++;
         int known = j < nspans && span[j].at == c->cuts[i].at && span[j].len == p.len;
         hash_known(m, p.text, p.len, known ? &span[j].h : NULL, p.hash);
-        if (add_literal(recipe, c->text + pos, c->cuts[i].at - pos) != 0 ||
-            add_ref(recipe, p.hash) != 0) {
+        if (add_literal(recipe, &ks, c->text + pos, c->cuts[i].at - pos) != 0 ||
+            add_ref(recipe, &ks, p.hash) != 0) {
             cJSON_Delete(recipe);
+            free(ks.block);
             return -1;
         }
         size_t k = 0;
@@ -203,12 +226,14 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
             out->pieces[out->n++] = p;
         pos = c->cuts[i].at + c->cuts[i].len;
     }
-    if (add_literal(recipe, c->text + pos, c->len - pos) != 0) {
+    if (add_literal(recipe, &ks, c->text + pos, c->len - pos) != 0) {
         cJSON_Delete(recipe);
+        free(ks.block);
         return -1;
     }
     out->recipe = cJSON_PrintUnformatted(recipe);
     cJSON_Delete(recipe);
+    free(ks.block);
     return out->recipe ? 0 : -1;
 }
 

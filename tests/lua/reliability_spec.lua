@@ -89,15 +89,22 @@ for _, setup in ipairs(H.setups{ env = { CLAUDE_DEFAULT_MODEL = HAIKU } }) do
         local v = run([[
           sim.faults{ { fault = "server_error", count = 1 }, { fault = "overloaded", count = 1 } }
           local r = nyx.call{ prompt = "Hello", max_tokens = 20 }
-          return { r = r, log = sent() }
+          local again = nyx.call{ prompt = "Hi", max_tokens = 20 }
+          return { r = r, again = again, log = sent() }
         ]], { env = { NYX_DB = db } })
         assert.are.equal(3, v.r.attempts)
-        assert.are.same({ 500, 529, 200 }, statuses(v.log))
-        local rows = sql(db, "SELECT status, attempts, attempts_json FROM llm_interactions")
-        assert.are.same({ "ok", 3 }, { rows[1].status, rows[1].attempts })
+        assert.are.same({ 500, 529, 200, 200 }, statuses(v.log))
+        local rows = sql(db, "SELECT id, status, attempts, attempts_json FROM llm_interactions")
+        local by_id = {}
+        for _, row in ipairs(rows) do by_id[row.id] = row end
+        local first, second = by_id[v.r.interaction_id], by_id[v.again.interaction_id]
+        assert.are.same({ "ok", 3 }, { first.status, first.attempts })
         local outcomes = {}
-        for i, a in ipairs(json.decode(rows[1].attempts_json)) do outcomes[i] = a.outcome end
+        for i, a in ipairs(json.decode(first.attempts_json)) do outcomes[i] = a.outcome end
         assert.are.same({ "api_error", "overloaded_error", "ok" }, outcomes)
+        -- The next record's log is its own, nothing left of the longer one before it.
+        local only = json.decode(second.attempts_json)
+        assert.are.same({ 1, 1, "ok", HAIKU }, { second.attempts, #only, only[1].outcome, only[1].model })
       end)
 
       it("honours x-should-retry: false on a status it would otherwise retry", function()
