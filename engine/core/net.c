@@ -416,11 +416,11 @@ int net_configure(const net *n, CURL *h, char *errbuf)
     if (!n)
         return 0;
     if (curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
-        /* An explicit proxy (or none), and no exceptions of curl's: its own reading of the
-         * environment (NO_PROXY too, read for every transfer) is replaced by ours, so what the
-         * debug view says is what happens. */
-        curl_easy_setopt(h, CURLOPT_PROXY, n->proxy ? n->proxy : "") != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_NOPROXY, "") != CURLE_OK)
+        /* An explicit proxy (or none): curl's own reading of the environment is replaced by
+         * ours, so what the debug view says is what happens. curl still reads NO_PROXY for each
+         * transfer: it goes direct to an IP address in a range listed there (10.0.0.0/8), which
+         * nyx's matching does not cover, and that must stay so. */
+        curl_easy_setopt(h, CURLOPT_PROXY, n->proxy ? n->proxy : "") != CURLE_OK)
         return -1;
     /* HTTP/2 over TLS, waiting for a connection being set up rather than opening another:
      * concurrent calls then share one connection. Plain http stays HTTP/1.1, where waiting
