@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "base/text.h"
 
 /* Counts above 2^53 cannot come from a real response, and converting an out-of-range double
  * (cJSON parses 1e999 as inf) to an integer is undefined behaviour. */
@@ -140,17 +141,6 @@ static int malformed(error_info *err, const char *what)
     return -1;
 }
 
-static char *dup_or_null(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
 /* NULL when the field is null or absent; -1 when it is something else. */
 static int optional_string(const cJSON *obj, const char *key, const char **out)
 {
@@ -224,10 +214,10 @@ static int parse_root(const cJSON *root, claude_response *out, error_info *err)
     if (claude_usage_validate(usage, "Messages response", err))
         return -1;
 
-    r.id = dup_or_null(id->valuestring);
-    r.model = dup_or_null(model->valuestring);
-    r.stop_reason = dup_or_null(stop_reason);
-    r.stop_sequence = dup_or_null(stop_sequence);
+    r.id = text_dup(id->valuestring);
+    r.model = text_dup(model->valuestring);
+    r.stop_reason = text_dup(stop_reason);
+    r.stop_sequence = text_dup(stop_sequence);
     r.text = malloc(text_len + 1);
     r.content_json = cJSON_PrintUnformatted(content);
     if (!r.id || !r.model || (stop_reason && !r.stop_reason) ||

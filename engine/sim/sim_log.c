@@ -1,6 +1,7 @@
 /* A ring of the newest request records. */
 #include "sim_log.h"
 #include "sim_core.h"
+#include "base/text.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -57,22 +58,11 @@ void sim_log_free(sim_log *l)
     free(l);
 }
 
-static char *dup_opt(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s);
-    char *d = malloc(n + 1);
-    if (d)
-        memcpy(d, s, n + 1);
-    return d;
-}
-
 int sim_log_add(sim_log *l, const sim_log_entry *e)
 {
     if (!l->ring && !(l->ring = calloc(SIM_LOG_MAX, sizeof *l->ring)))
         return -1;
-    char *path = dup_opt(e->path), *model = dup_opt(e->model);
+    char *path = text_dup(e->path), *model = text_dup(e->model);
     if ((e->path && !path) || (e->model && !model)) {
         free(path);
         free(model);

@@ -62,15 +62,6 @@ int store_unsupported(const store_db *s, const char *what, error_info *err)
     return -1;
 }
 
-char *store_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-    if (c)
-        memcpy(c, s, n);
-    return c;
-}
-
 static int has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;

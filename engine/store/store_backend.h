@@ -29,6 +29,8 @@
 #include "store_content.h"
 #include "store_driver.h"
 
+#include "base/text.h"
+
 /* The head of every backend's insert of an interaction: its 36 columns, in the order the
  * backends bind their values ($1/?1 is id ... $32/?32 is provider, $35/?35 custom_id,
  * $36/?36 the recipe of a request stored in parts, prompt_text then NULL; $37/?37
@@ -208,8 +210,5 @@ int store_budget_refused(error_info *err, const store_scope *scope, double spent
 /* 1 when process pid is alive on this host (or exists and belongs to another user), 0 when
  * no such process exists (store_budget.c). */
 int store_pid_alive(int64_t pid);
-
-/* Copies s into a new malloc'd string; NULL when out of memory. */
-char *store_strdup(const char *s);
 
 #endif

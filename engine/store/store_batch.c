@@ -159,8 +159,8 @@ int store_batch_create(store_db *s, const char *id, const char *name, double exp
             break;
         }
         clean[i] = reqs[i];
-        clean[i].session = session ? store_strdup(session) : NULL;
-        clean[i].agent = agent ? store_strdup(agent) : NULL;
+        clean[i].session = session ? text_dup(session) : NULL;
+        clean[i].agent = agent ? text_dup(agent) : NULL;
         store_scrub_free(&sc);
         if ((session && !clean[i].session) || (agent && !clean[i].agent))
             rc = -1;

@@ -57,7 +57,7 @@ static int take_first(void *ud, int ncols, const char *const *names, const char 
     if (ncols < 1 || !values[0])
         return 1;
     if (f->want_text)
-        f->oom = (f->text = store_strdup(values[0])) == NULL;
+        f->oom = (f->text = text_dup(values[0])) == NULL;
     else
         f->i = strtoll(values[0], NULL, 10);
     return 1;

@@ -44,8 +44,8 @@ static int pg_open(store_db *s, const char *uri, const store_options *opts, erro
 {
     (void)opts; /* busy timeouts and fsync policy are the server's business */
     pg *p = calloc(1, sizeof *p);
-    if (!p || !(p->conninfo = store_strdup(uri)) ||
-        !(p->label = store_strdup("the PostgreSQL database"))) {
+    if (!p || !(p->conninfo = text_dup(uri)) ||
+        !(p->label = text_dup("the PostgreSQL database"))) {
         store_fail(err, "store: cannot open the PostgreSQL database: out of memory");
         pg_free(p);
         return -1;

@@ -371,7 +371,7 @@ static int collect(void *ud, int ncols, const char *const *names, const char *co
         o->ids = ids;
         o->cap = cap;
     }
-    if (!(o->ids[o->n] = store_strdup(values[0]))) {
+    if (!(o->ids[o->n] = text_dup(values[0]))) {
         o->oom = 1;
         return 1;
     }

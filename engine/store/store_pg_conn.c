@@ -148,7 +148,7 @@ static void set_label(pg *p)
     const char *host = PQhost(p->conn);
     snprintf(label, sizeof label, "PostgreSQL database %s on %s:%s", PQdb(p->conn),
              host && *host ? host : "localhost", PQport(p->conn));
-    char *copy = store_strdup(label);
+    char *copy = text_dup(label);
     if (copy) {
         free(p->label);
         p->label = copy;
@@ -434,12 +434,12 @@ static pg_job *make_job(pg *p, const pg_call *c, error_info *err)
     if (j && nparams > 0 && c->types && (j->types = malloc((size_t)nparams * sizeof *j->types)))
         memcpy(j->types, c->types, (size_t)nparams * sizeof *j->types);
     if (j && c->own_sql)
-        j->own_sql = store_strdup(sql);
+        j->own_sql = text_dup(sql);
     int ok = j && (nparams == 0 || j->values) && (!c->types || nparams == 0 || j->types) &&
              (!c->own_sql || j->own_sql);
     for (int i = 0; ok && i < nparams; i++) {
         j->nparams = i + 1;
-        ok = !values[i] || (j->values[i] = store_strdup(values[i])) != NULL;
+        ok = !values[i] || (j->values[i] = text_dup(values[i])) != NULL;
     }
     if (!ok) {
         if (j)

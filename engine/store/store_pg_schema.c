@@ -213,7 +213,7 @@ static const char *const *const migrations[] = {migration_1, migration_2, migrat
 static int convert_parts(pg *p, error_info *err)
 {
     store_content_memo memo = {0};
-    char *last = store_strdup("");
+    char *last = text_dup("");
     int rc = last ? 0 : -1;
     if (!last)
         store_fail(err, "store: cannot migrate %s to schema version 3: out of memory", p->label);
@@ -267,7 +267,7 @@ static int convert_parts(pg *p, error_info *err)
         }
         if (rc == 0 && n > 0) {
             free(last);
-            if (!(last = store_strdup(PQgetvalue(res, n - 1, 0)))) {
+            if (!(last = text_dup(PQgetvalue(res, n - 1, 0)))) {
                 store_fail(err, "store: cannot migrate %s to schema version 3: out of memory", p->label);
                 rc = -1;
             }

@@ -278,7 +278,7 @@ static int convert_parts(sqlite3 *db)
         rc = SQLITE_OK;
         last = sqlite3_column_int64(next, 0);
         /* A copy: the row's own bytes may move once it is updated. */
-        char *text = store_strdup((const char *)sqlite3_column_text(next, 1));
+        char *text = text_dup((const char *)sqlite3_column_text(next, 1));
         sqlite3_reset(next);
         store_parts parts;
         if (!text || store_content_split(&memo, text, &parts) != 0) {

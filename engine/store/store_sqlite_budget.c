@@ -43,7 +43,7 @@ static int take_row(void *ud, int ncols, const char *const *names, const char *c
     (void)types;
     char **out = ud;
     for (int i = 0; i < ncols && i < 2; i++)
-        out[i] = values[i] ? store_strdup(values[i]) : store_strdup("");
+        out[i] = values[i] ? text_dup(values[i]) : text_dup("");
     return 1;
 }
 
@@ -314,7 +314,7 @@ static int idlist_add(idlist *l, const char *id)
         l->v = v;
         l->cap = cap;
     }
-    l->v[l->n] = store_strdup(id);
+    l->v[l->n] = text_dup(id);
     if (!l->v[l->n])
         return -1;
     l->n++;

@@ -167,7 +167,7 @@ static int take_got(void *ud, int ncols, const char *const *names, const char *c
     (void)types;
     got *g = ud;
     if (ncols >= 2 && values[0] && values[1]) {
-        g->oom = (g->content = store_strdup(values[0])) == NULL;
+        g->oom = (g->content = text_dup(values[0])) == NULL;
         g->version = atoi(values[1]);
     }
     return 1;
