@@ -50,31 +50,44 @@ static int check_json_block(const claude_block *b, const char *where, error_info
     return rc;
 }
 
+/* The name of a block, written only when one needs naming (every request checks its blocks):
+ * "system[2]", "messages[1].content[0]". */
+typedef struct block_name {
+    char s[64];
+    const char *list;
+    size_t msg; /* (size_t)-1: the list is not a message's */
+} block_name;
+
+static const char *named(block_name *w, size_t j)
+{
+    if (w->msg == (size_t)-1)
+        snprintf(w->s, sizeof w->s, "%s[%zu]", w->list, j);
+    else
+        snprintf(w->s, sizeof w->s, "%s[%zu].content[%zu]", w->list, w->msg, j);
+    return w->s;
+}
+
 static int check_blocks(const claude_block *blocks, size_t n, const char *name, size_t msg,
                         mark_state *marks, error_info *err)
 {
-    char where[64];
+    block_name w = {.list = name, .msg = msg};
     for (size_t j = 0; j < n; j++) {
         const claude_block *b = &blocks[j];
-        if (msg == (size_t)-1)
-            snprintf(where, sizeof where, "%s[%zu]", name, j);
-        else
-            snprintf(where, sizeof where, "%s[%zu].content[%zu]", name, msg, j);
         if (!b->text)
-            return fail(err, "invalid_argument", "%s.text is missing", where);
+            return fail(err, "invalid_argument", "%s.text is missing", named(&w, j));
         if (memchr(b->text, '\0', b->len))
-            return fail(err, "invalid_argument", "%s.text contains a NUL byte", where);
-        if (b->kind == NYX_BLOCK_JSON && check_json_block(b, where, err))
+            return fail(err, "invalid_argument", "%s.text contains a NUL byte", named(&w, j));
+        if (b->kind == NYX_BLOCK_JSON && check_json_block(b, named(&w, j), err))
             return -1;
         if (b->mark == NYX_MARK_NONE)
             continue;
         if (b->mark != NYX_MARK_5M && b->mark != NYX_MARK_1H)
-            return fail(err, "invalid_argument", "%s.mark must be none, 5m or 1h, got %d", where,
+            return fail(err, "invalid_argument", "%s.mark must be none, 5m or 1h, got %d", named(&w, j),
                         b->mark);
         if (note_mark(marks, b->mark == NYX_MARK_1H))
             return fail(err, "invalid_argument",
                         "%s has a 1h cache mark after a 5m mark (longer TTLs must come first)",
-                        where);
+                        named(&w, j));
     }
     return 0;
 }
