@@ -62,7 +62,7 @@ typedef struct request {
 static inline CURL *make_easy(const request *q, resp *r, struct curl_slist **hs)
 {
     CURL *c = curl_easy_init();
-    char url[sizeof base_url + 1024]; /* a batch test's path may be 511 bytes */
+    char url[sizeof base_url + 1024]; /* the address and any path a test asks for */
     snprintf(url, sizeof url, "%s%s", base_url, q->path);
     free(r->body); /* a resp is reused: its last body goes */
     memset(r, 0, sizeof *r);
