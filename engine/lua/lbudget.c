@@ -36,7 +36,6 @@ static int l_status(lua_State *L)
     error_info err;
     error_clear(&err);
     lnyx_store_wait *w = lnyx_store_wait_new(L);
-    lnyx_store_hold(w);
     if (store_budget_status_async(engine_store(e), rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
         lnyx_store_not_started(w);
         return lnyx_raise(L, &err);

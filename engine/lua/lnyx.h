@@ -88,11 +88,10 @@ typedef struct lnyx_store_wait {
     int64_t id;        /* store_thought_add_async */
     rowset rows; /* store_budget_status_async */
 } lnyx_store_wait;
-/* Pushes a userdata holding a new wait; raises out of memory. */
+/* Pushes a userdata holding a new wait for the _async store call made next, which holds it (ud)
+ * until it answers through one of these done functions; raises out of memory.
+ * lnyx_store_not_started: the call returned -1 and will not answer. */
 lnyx_store_wait *lnyx_store_wait_new(lua_State *L);
-/* Before an _async store call: the store holds the wait (ud) until it answers through one of
- * these done functions. lnyx_store_not_started: the call returned -1 and will not answer. */
-void lnyx_store_hold(lnyx_store_wait *w);
 void lnyx_store_not_started(lnyx_store_wait *w);
 void lnyx_store_done(void *ud, int rc, int refused, const error_info *err);
 void lnyx_store_got_id(void *ud, int rc, int64_t id, const error_info *err);

@@ -145,7 +145,6 @@ static int l_session(lua_State *L)
     error_info err;
     error_clear(&err);
     lnyx_store_wait *w = lnyx_store_wait_new(L);
-    lnyx_store_hold(w);
     if (store_budget_status_async(engine_store(e), rowset_add, &w->rows, lnyx_store_done, w, &err) != 0) {
         lnyx_store_not_started(w);
         return open_session(L, e, name, budget);
@@ -279,7 +278,6 @@ static int l_thought(lua_State *L)
         return lnyx_raise(L, &err);
     }
     lnyx_store_wait *w = lnyx_store_wait_new(L);
-    lnyx_store_hold(w);
     if (store_thought_add_async(engine_store(e), session, parent, label, lnyx_store_got_id, w, &err) != 0) {
         lnyx_store_not_started(w);
         return lnyx_raise(L, &err);

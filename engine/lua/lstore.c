@@ -29,14 +29,12 @@ lnyx_store_wait *lnyx_store_wait_new(lua_State *L)
     lnyx_store_wait *w = calloc(1, sizeof *w);
     if (!w)
         lnyx_fail(L, "out_of_memory", "out of memory");
-    w->holders = 1;
+    w->holders = 2; /* the Lua side, and the store call made next */
     w->op.cancel = wait_cancel;
     error_clear(&w->err);
     *box = w;
     return w;
 }
-
-void lnyx_store_hold(lnyx_store_wait *w) { w->holders++; }
 
 void lnyx_store_not_started(lnyx_store_wait *w) { let_go(w); }
 
