@@ -29,6 +29,8 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
+static double num(const char *v) { return v ? strtod(v, NULL) : 0; }
+
 static int load_row(void *ud, int ncols, const char *const *names, const char *const *values,
                     const char *types)
 {
@@ -42,39 +44,25 @@ static int load_row(void *ud, int ncols, const char *const *names, const char *c
     l->rows = nr;
     batch_row *r = &l->rows[l->n++];
     memset(r, 0, sizeof *r);
-    for (int i = 0; i < ncols; i++) {
-        const char *k = names[i], *v = values[i];
-        if (strcmp(k, "batch_id") == 0)
-            r->batch_id = dup_or_null(v, &l->oom);
-        else if (strcmp(k, "name") == 0)
-            r->name = dup_or_null(v, &l->oom);
-        else if (strcmp(k, "provider_id") == 0)
-            r->provider_id = dup_or_null(v, &l->oom);
-        else if (strcmp(k, "custom_id") == 0)
-            r->custom_id = dup_or_null(v, &l->oom);
-        else if (strcmp(k, "session") == 0)
-            r->session = dup_or_null(v, &l->oom);
-        else if (strcmp(k, "agent") == 0)
-            r->agent = dup_or_null(v, &l->oom);
-        else if (strcmp(k, "template") == 0)
-            r->template_name = dup_or_null(v, &l->oom);
-        else if (strcmp(k, "model") == 0)
-            r->model = dup_or_null(v, &l->oom);
-        else if (strcmp(k, "reservation_id") == 0)
-            r->reservation_id = dup_or_null(v, &l->oom);
-        else if (strcmp(k, "part") == 0)
-            r->part = v ? atoi(v) : 0;
-        else if (strcmp(k, "template_version") == 0)
-            r->template_version = v ? atoi(v) : 0;
-        else if (strcmp(k, "write_1h") == 0)
-            r->write_1h = v && atoi(v) != 0;
-        else if (strcmp(k, "logged") == 0)
-            r->logged = v && atoi(v) != 0;
-        else if (strcmp(k, "reserved_usd") == 0)
-            r->reserved_usd = v ? strtod(v, NULL) : 0;
-        else if (strcmp(k, "created_at") == 0)
-            r->created_at = v ? strtod(v, NULL) : 0;
-    }
+#define TEXT(col) dup_or_null(rows_value(ncols, names, values, col), &l->oom)
+#define NUM(col) num(rows_value(ncols, names, values, col))
+    r->batch_id = TEXT("batch_id");
+    r->name = TEXT("name");
+    r->provider_id = TEXT("provider_id");
+    r->custom_id = TEXT("custom_id");
+    r->session = TEXT("session");
+    r->agent = TEXT("agent");
+    r->template_name = TEXT("template");
+    r->model = TEXT("model");
+    r->reservation_id = TEXT("reservation_id");
+    r->part = (int)NUM("part");
+    r->template_version = (int)NUM("template_version");
+    r->write_1h = NUM("write_1h") != 0;
+    r->logged = NUM("logged") != 0;
+    r->reserved_usd = NUM("reserved_usd");
+    r->created_at = NUM("created_at");
+#undef TEXT
+#undef NUM
     return l->oom;
 }
 
