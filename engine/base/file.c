@@ -40,3 +40,15 @@ int file_read_all(FILE *f, size_t max, char **out, size_t *len)
     *len = n;
     return 0;
 }
+
+int file_read_path(const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    int rc = file_read_all(f, max, out, len);
+    int why = errno;
+    fclose(f);
+    errno = why;
+    return rc ? -2 : 0;
+}

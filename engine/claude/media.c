@@ -63,17 +63,13 @@ static char *base64(const unsigned char *p, size_t n)
 
 static unsigned char *read_file(const char *path, size_t *len, error_info *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail(err, "invalid_argument", "path: cannot open %.200s: %s", path, strerror(errno));
-        return NULL;
-    }
     char *buf = NULL;
-    int rc = file_read_all(f, NYX_MEDIA_MAX_BYTES, &buf, len);
-    fclose(f);
+    int rc = file_read_path(path, NYX_MEDIA_MAX_BYTES, &buf, len);
     if (rc == 0)
         return (unsigned char *)buf;
-    if (errno == EFBIG)
+    if (rc == -1)
+        fail(err, "invalid_argument", "path: cannot open %.200s: %s", path, strerror(errno));
+    else if (errno == EFBIG)
         fail(err, "invalid_argument", "path: %.200s is larger than %d MiB", path,
              NYX_MEDIA_MAX_BYTES >> 20);
     else if (errno == ENOMEM)

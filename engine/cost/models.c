@@ -1062,15 +1062,13 @@ int models_merge_file(model_table *m, const char *path, error_info *err)
 {
     if (!path)
         return fail(err, "invalid_argument", "models_merge_file: no path given");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(err, "io_error", "%s: cannot open: %s", path, strerror(errno));
     char *buf = NULL;
     size_t len = 0;
-    int rc = file_read_all(f, MAX_FILE_BYTES, &buf, &len);
-    fclose(f);
+    int rc = file_read_path(path, MAX_FILE_BYTES, &buf, &len);
     if (rc != 0) {
-        if (errno == EFBIG)
+        if (rc == -1)
+            fail(err, "io_error", "%s: cannot open: %s", path, strerror(errno));
+        else if (errno == EFBIG)
             fail(err, "invalid_argument", "%s: larger than %zu bytes", path, MAX_FILE_BYTES);
         else if (errno == ENOMEM)
             oom(err);

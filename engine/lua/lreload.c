@@ -45,23 +45,11 @@ static void push_table(lua_State *L, const char *key)
     lua_setfield(L, LUA_REGISTRYINDEX, key);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    if (file_read_all(f, 0, &buf, len) != 0)
-        buf = NULL;
-    fclose(f);
-    return buf;
-}
-
 static lua_Integer file_hash(const char *path, int *ok)
 {
     size_t len = 0;
-    char *text = read_file(path, &len);
-    *ok = text != NULL;
+    char *text = NULL;
+    *ok = file_read_path(path, 0, &text, &len) == 0;
     uint64_t h = text ? XXH3_64bits(text, len) : 0;
     free(text);
     lua_Integer v;
@@ -261,8 +249,8 @@ static int reload(lua_State *L, const char *name, const char *file, int force)
     lua_getfield(L, -1, name);
     int entry = lua_gettop(L);
     size_t len = 0;
-    char *text = read_file(file, &len);
-    if (!text) {
+    char *text = NULL;
+    if (file_read_path(file, 0, &text, &len) != 0) {
         lua_pushfstring(L, "%s: cannot read the file (%s)", file, strerror(errno));
         goto failed;
     }

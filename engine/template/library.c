@@ -355,16 +355,12 @@ static double wall_now(void)
 static int read_file(const char *path, char **text, size_t *len, error_info *err)
 {
     *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        error_set(err, "not_found", 0, "cannot read template %s: %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = file_read_all(f, MAX_TEMPLATE_BYTES, text, len);
-    fclose(f);
+    int rc = file_read_path(path, MAX_TEMPLATE_BYTES, text, len);
     if (rc == 0)
         return 0;
-    if (errno == EFBIG)
+    if (rc == -1)
+        error_set(err, "not_found", 0, "cannot read template %s: %s", path, strerror(errno));
+    else if (errno == EFBIG)
         error_set(err, "invalid_argument", 0, "template %s is larger than %u bytes", path,
                   MAX_TEMPLATE_BYTES);
     else if (errno == ENOMEM)
