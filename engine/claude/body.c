@@ -1,6 +1,7 @@
 /* A request body in pieces (body.h). */
 #include "claude/body.h"
 
+#include "base/quick_hash.h"
 #include "base/textbuf.h"
 #include "claude/json_text.h"
 
@@ -35,8 +36,11 @@ char *claude_body_flatten(const claude_body *b)
     return out;
 }
 
-int claude_body_flatten_into(const claude_body *b, textbuf *o)
+int claude_body_flatten_into(const claude_body *b, textbuf *o, hashed_span *span, size_t max_spans,
+                             size_t *nspans)
 {
+    if (nspans)
+        *nspans = 0;
     if (!b->own)
         return -1;
     textbuf_reset(o);
@@ -44,6 +48,15 @@ int claude_body_flatten_into(const claude_body *b, textbuf *o)
         return -1;
     flatten_at(b, o->s);
     o->len = b->len;
+    size_t at = 0, from = 0, n = 0;
+    for (size_t i = 0; span && i < b->npieces && n < max_spans; i++) {
+        at += b->pieces[i].at - from; /* the body's own bytes before it */
+        from = b->pieces[i].at;
+        span[n++] = (hashed_span){at, b->pieces[i].lit->len, b->pieces[i].lit->h};
+        at += b->pieces[i].lit->len;
+    }
+    if (nspans)
+        *nspans = n;
     return 0;
 }
 

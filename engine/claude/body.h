@@ -29,8 +29,13 @@ char *claude_body_flatten(const claude_body *b);
 
 /* The whole body written over o (its length set to len; o's room kept for the next use, so a
  * caller that flattens one body after another allocates only when a body is longer than any
- * before). Returns 0, or -1 when out of memory (o failed) or when b holds no body. */
-int claude_body_flatten_into(const claude_body *b, struct textbuf *o);
+ * before). Where each literal went, with its hash (made once with it), goes to span[], in
+ * order, at most max_spans, their number to *nspans (span and nspans may be NULL): the
+ * redaction memo need not hash a shared system prompt again for every record. Returns 0, or
+ * -1 when out of memory (o failed) or when b holds no body. */
+struct hashed_span;
+int claude_body_flatten_into(const claude_body *b, struct textbuf *o, struct hashed_span *span,
+                             size_t max_spans, size_t *nspans);
 
 /* Lets go of the body's bytes and references; b is then empty (all zero). */
 void claude_body_free(claude_body *b);

@@ -142,6 +142,7 @@ claude_literal *claude_literal_new(const char *json, size_t len)
     l->len = len;
     memcpy(l->text, json, len);
     l->text[len] = '\0';
+    l->h = quick_hash_of(l->text, len);
     return l;
 }
 

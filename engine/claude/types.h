@@ -4,6 +4,7 @@
 #define NYX_CLAUDE_TYPES_H
 
 #include "base/error.h"
+#include "base/quick_hash.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -128,6 +129,7 @@ uint64_t block_hash(const claude_block *b);
 typedef struct claude_literal {
     size_t refs;
     size_t len;
+    quick_hash h; /* of text, made once: the redaction memo's key for it (guard/memo.h) */
     char text[]; /* NUL-terminated */
 } claude_literal;
 /* A literal of json[0..len) with one reference; NULL when out of memory. */

@@ -227,6 +227,7 @@ static char *sizes_only(const api_call *c)
 struct record_buffers {
     char attempts[1024]; /* the attempt log as JSON, when it fits */
     textbuf body, prompt;
+    hashed_span literals[GUARD_MEMO_MAX_SPANS]; /* of body: its shared literals, hashed once */
     hashed_span spans[GUARD_MEMO_MAX_SPANS]; /* of prompt: what the store need not hash again */
 };
 
@@ -311,11 +312,11 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
         if (!e->pii_memo)
             e->pii_memo = guard_memo_new();
         const char *body = c->body; /* still held for the transfer: not made again */
-        if (!body && rb && claude_body_flatten_into(&c->parts, &rb->body) == 0)
+        size_t nliterals = 0, nspans = 0;
+        if (!body && rb && claude_body_flatten_into(&c->parts, &rb->body, rb->literals, GUARD_MEMO_MAX_SPANS, &nliterals) == 0)
             body = rb->body.s;
-        size_t nspans = 0;
-        it->prompt_text = body && rb && guard_memo_redact_into(e->pii_memo, body, c->body_len, &rb->prompt, rb->spans,
-                                                               GUARD_MEMO_MAX_SPANS, &nspans) == 0
+        it->prompt_text = body && rb && guard_memo_redact_into(e->pii_memo, body, c->body_len, rb->literals, nliterals,
+                                                               &rb->prompt, rb->spans, GUARD_MEMO_MAX_SPANS, &nspans) == 0
                               ? rb->prompt.s
                               : NULL;
         if (it->prompt_text) {

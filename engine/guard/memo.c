@@ -136,9 +136,10 @@ static void add_span(spans *sp, size_t at, size_t len, quick_hash h)
 
 /* A long string: from the memo, or scanned and remembered. Returns -1 when a private key
  * block is open at its end (the body must be redacted whole). */
-static int memo_piece(guard_memo *m, textbuf *o, spans *sp, const char *text, size_t len)
+static int memo_piece(guard_memo *m, textbuf *o, spans *sp, const char *text, size_t len,
+                      const quick_hash *known)
 {
-    XXH128_hash_t h = XXH3_128bits_withSeed(text, len, m->seed);
+    XXH128_hash_t h = known ? (XXH128_hash_t){known->lo, known->hi} : XXH3_128bits_withSeed(text, len, m->seed);
     entry *e = &m->slot[h.low64 % SLOTS];
     size_t at = o->len;
     if (e->used && e->len == len && XXH128_isEqual(e->h, h)) {
@@ -246,8 +247,8 @@ static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t 
     return matters;
 }
 
-int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, textbuf *o, hashed_span *span,
-                           size_t max_spans, size_t *nspans)
+int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, const hashed_span *known,
+                           size_t nknown, textbuf *o, hashed_span *span, size_t max_spans, size_t *nspans)
 {
     spans sp = {span, 0, span ? max_spans : 0};
     textbuf_reset(o);
@@ -267,10 +268,14 @@ int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, textbuf 
         if ((from[k] > 0 && cut_matters_memo(m, text, len, from[k])) ||
             (to[k] < len && cut_matters_memo(m, text, len, to[k])))
             goto whole_counted;
-    size_t at = 0;
+    size_t at = 0, j = 0;
     for (size_t k = 0; k < n; k++) {
+        while (j < nknown && known[j].at < from[k])
+            j++;
+        int is_known = j < nknown && known[j].at == from[k] && known[j].len == to[k] - from[k];
+        const quick_hash *h = is_known ? &known[j].h : NULL;
         redact_piece(o, text + at, from[k] - at, &key_open);
-        if (key_open || memo_piece(m, o, &sp, text + from[k], to[k] - from[k]) != 0)
+        if (key_open || memo_piece(m, o, &sp, text + from[k], to[k] - from[k], h) != 0)
             goto whole_counted;
         at = to[k];
     }
@@ -294,7 +299,7 @@ done:
 char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len)
 {
     textbuf o = {0};
-    if (guard_memo_redact_into(m, text, len, &o, NULL, 0, NULL) != 0) {
+    if (guard_memo_redact_into(m, text, len, NULL, 0, &o, NULL, 0, NULL) != 0) {
         free(o.s);
         return NULL;
     }

@@ -128,14 +128,27 @@ static void shared_pieces(const char *system)
     const claude_body *order[] = {&p2, &p3, &p2, &p3};
     const char *wants[] = {want2, want3, want2, want3};
     for (int i = 0; i < 4; i++) {
-        CHECK_INT(claude_body_flatten_into(order[i], &tb), 0);
+        CHECK_INT(claude_body_flatten_into(order[i], &tb, NULL, 0, NULL), 0);
         CHECK(wants[i] && tb.s && strcmp(tb.s, wants[i]) == 0);
         CHECK_INT(tb.len, wants[i] ? strlen(wants[i]) : 0);
     }
+    /* Where each literal went, with its hash: the bytes there are the literal's. */
+    hashed_span sp[4];
+    size_t ns = 99;
+    CHECK_INT(claude_body_flatten_into(&p2, &tb, sp, 4, &ns), 0);
+    CHECK_INT(ns, p2.npieces);
+    for (size_t k = 0; k < ns && k < p2.npieces; k++) {
+        CHECK_INT(sp[k].len, p2.pieces[k].lit->len);
+        CHECK(sp[k].at + sp[k].len <= tb.len && memcmp(tb.s + sp[k].at, p2.pieces[k].lit->text, sp[k].len) == 0);
+        quick_hash h = quick_hash_of(tb.s + sp[k].at, sp[k].len);
+        CHECK(h.lo == sp[k].h.lo && h.hi == sp[k].h.hi);
+    }
+    CHECK_INT(claude_body_flatten_into(&p2, &tb, sp, 0, &ns), 0); /* no more than asked */
+    CHECK_INT(ns, 0);
     tb.failed = 1; /* a failure before does not stick */
-    CHECK_INT(claude_body_flatten_into(&p3, &tb), 0);
+    CHECK_INT(claude_body_flatten_into(&p3, &tb, NULL, 0, NULL), 0);
     CHECK(want3 && tb.s && strcmp(tb.s, want3) == 0);
-    CHECK_INT(claude_body_flatten_into(&p1, &tb), -1); /* freed: no body */
+    CHECK_INT(claude_body_flatten_into(&p1, &tb, NULL, 0, NULL), -1); /* freed: no body */
     free(tb.s);
     free(want3);
     claude_body_free(&p3);

@@ -182,7 +182,7 @@ static void test_into_one_buffer(void)
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         size_t want_len = 0;
         char *want = guard_redact(texts[i], strlen(texts[i]), &want_len);
-        CHECK_INT(guard_memo_redact_into(m, texts[i], strlen(texts[i]), &o, NULL, 0, NULL), 0);
+        CHECK_INT(guard_memo_redact_into(m, texts[i], strlen(texts[i]), NULL, 0, &o, NULL, 0, NULL), 0);
         CHECK(want && o.s && strcmp(o.s, want) == 0);
         CHECK_INT(o.len, want_len);
         free(want);
@@ -213,7 +213,7 @@ static void test_spans_hash_what_was_written(void)
     for (int round = 0; round < 2; round++) { /* scanned, then from the memo */
         hashed_span sp[GUARD_MEMO_MAX_SPANS];
         size_t ns = 99;
-        CHECK_INT(guard_memo_redact_into(m, t, strlen(t), &o, sp, GUARD_MEMO_MAX_SPANS, &ns), 0);
+        CHECK_INT(guard_memo_redact_into(m, t, strlen(t), NULL, 0, &o, sp, GUARD_MEMO_MAX_SPANS, &ns), 0);
         CHECK_INT(ns, 2);
         for (size_t k = 0; k < ns && k < 2; k++) {
             CHECK(sp[k].at + sp[k].len <= o.len);
@@ -227,14 +227,14 @@ static void test_spans_hash_what_was_written(void)
             CHECK(memmem(o.s + sp[1].at, sp[1].len, "[EMAIL]", 7) != NULL); /* redacted */
         }
         size_t one = 0;
-        CHECK_INT(guard_memo_redact_into(m, t, strlen(t), &o, sp, 1, &one), 0); /* no more than asked */
+        CHECK_INT(guard_memo_redact_into(m, t, strlen(t), NULL, 0, &o, sp, 1, &one), 0); /* no more than asked */
         CHECK_INT(one, 1);
     }
     /* Redacted whole (a key block open at a string's end): no spans. */
     snprintf(t, n, "[\"-----BEGIN RSA PRIVATE KEY-----\\nMIIEow %s\",\"%s -----END RSA PRIVATE KEY-----\"]", clean, clean);
     hashed_span sp[GUARD_MEMO_MAX_SPANS];
     size_t ns = 99;
-    CHECK_INT(guard_memo_redact_into(m, t, strlen(t), &o, sp, GUARD_MEMO_MAX_SPANS, &ns), 0);
+    CHECK_INT(guard_memo_redact_into(m, t, strlen(t), NULL, 0, &o, sp, GUARD_MEMO_MAX_SPANS, &ns), 0);
     CHECK_INT(ns, 0);
     free(o.s);
     free(t);
@@ -243,8 +243,42 @@ static void test_spans_hash_what_was_written(void)
     guard_memo_free(m);
 }
 
+/* Hashes the caller knows (a shared literal's, made once) stand for the bytes they name: the
+ * memo looks a long string up by a known hash instead of hashing it, and with true ones the
+ * result is guard_redact's. Shown by a known hash that names another string, scanned before:
+ * its redaction is what comes out, which only happens when the known hash is used. */
+static void test_known_hashes_are_used(void)
+{
+    guard_memo *m = guard_memo_new();
+    char *dirty = prose(1200, "mail ann@example.com"), *clean = strdup(dirty);
+    char *at = strstr(clean, "ann@example.com");
+    memcpy(at, "ann-example-com", 15); /* as long, nothing to find */
+    char *a = body(dirty, "q"), *b = body(clean, "q");
+    size_t from = (size_t)(strstr(a, dirty) - 1 - a), len = strlen(dirty) + 2;
+    hashed_span ka = {from, len, quick_hash_of(a + from, len)}, kb = {from, len, quick_hash_of(b + from, len)};
+    textbuf o = {0};
+    CHECK_INT(guard_memo_redact_into(m, a, strlen(a), &ka, 1, &o, NULL, 0, NULL), 0);
+    char *want = guard_redact(a, strlen(a), NULL);
+    CHECK(want && o.s && strcmp(o.s, want) == 0);
+    free(want);
+    CHECK_INT(guard_memo_redact_into(m, b, strlen(b), &kb, 1, &o, NULL, 0, NULL), 0);
+    CHECK(o.s && strcmp(o.s, b) == 0); /* true hash: b as it is */
+    CHECK_INT(guard_memo_redact_into(m, b, strlen(b), &ka, 1, &o, NULL, 0, NULL), 0);
+    CHECK(o.s && strstr(o.s, "[EMAIL]") != NULL); /* a's hash: a's redaction */
+    kb.len--; /* not exactly the string: hashed instead */
+    CHECK_INT(guard_memo_redact_into(m, b, strlen(b), &kb, 1, &o, NULL, 0, NULL), 0);
+    CHECK(o.s && strcmp(o.s, b) == 0);
+    free(o.s);
+    free(a);
+    free(b);
+    free(dirty);
+    free(clean);
+    guard_memo_free(m);
+}
+
 int main(void)
 {
+    test_known_hashes_are_used();
     test_spans_hash_what_was_written();
     test_into_one_buffer();
     test_second_scan_is_remembered();
