@@ -130,8 +130,9 @@ static int is_let_go(const event_loop *loop, curl_socket_t s)
  * transfer to the host takes again: it stays in the set, marked idle, so going idle and coming
  * back cost one epoll_ctl instead of two. Should it turn ready while idle (the server closed
  * it), the turn takes it out of the set (socket_actions), where curl would not have watched it.
- * One closed meanwhile has left the set by itself; its number, given to a new socket, is not in
- * the set, which the first epoll_ctl for it finds (ENOENT). */
+ * curl closes an idle socket without a word to the multi: on_close takes it out of the set first,
+ * since closing it does not when another process holds it too (a child forked meanwhile), and
+ * the set would go on reporting the server's close of a socket nobody can take out. */
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
@@ -155,6 +156,17 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         (errno != EEXIST || epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) != 0))
         return -1;
     return curl_multi_assign(loop->multi, s, loop) == CURLM_OK ? 0 : -1;
+}
+
+/* curl closes a socket of the loop's transfers (CURLOPT_CLOSESOCKETFUNCTION). */
+static int on_close(void *clientp, curl_socket_t s)
+{
+    event_loop *loop = clientp;
+    if (is_let_go(loop, s)) {
+        epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, s, NULL);
+        set_let_go(loop, s, 0);
+    }
+    return close(s);
 }
 
 /* curl's timer: it may not be acted on inside this callback, so the turn does it. */
@@ -248,7 +260,10 @@ static int add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, voi
     t->ud = ud;
     t->background = background;
     t->easy = easy;
-    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, t) != CURLE_OK) {
+    /* A connection calls the close function of the transfer that opened it, whichever closes it. */
+    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, t) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, loop) != CURLE_OK) {
         free(t);
         return -1;
     }

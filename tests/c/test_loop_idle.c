@@ -9,7 +9,10 @@
 #include "nyx.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int finished;
 static CURLcode last_result;
@@ -52,10 +55,71 @@ static long transfer(event_loop *loop, int port)
     return last_result == CURLE_OK ? opened : -1;
 }
 
+/* A child forked while a transfer is on: it holds the transfer's socket as long as it lives. */
+static pid_t child = -1;
+
+static size_t fork_once(char *data, size_t size, size_t n, void *ud)
+{
+    (void)data, (void)ud;
+    if (child < 0 && (child = fork()) == 0) {
+        for (;;)
+            pause();
+    }
+    return size * n;
+}
+
+/* A GET whose connection curl closes once it is done (Connection: close, HTTP/1.0). */
+static void transfer_closing(event_loop *loop, int port)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/models", port);
+    CURL *easy = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Connection: close");
+    REQUIRE(easy != NULL && h != NULL);
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_0);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, fork_once);
+    int before = finished;
+    CHECK_INT(loop_add_transfer(loop, easy, done, NULL), 0);
+    for (int i = 0; i < 500 && finished == before; i++)
+        CHECK_INT(loop_poll(loop, 10), 0);
+    CHECK_INT(finished, before + 1);
+    CHECK_INT(last_result, CURLE_OK);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(h);
+}
+
 static int readable(int fd, int timeout_ms)
 {
     struct pollfd p = {fd, POLLIN, 0};
     return poll(&p, 1, timeout_ms) > 0 && (p.revents & POLLIN);
+}
+
+/* A socket curl let go of and then closed while a forked child still holds it: closing it did
+ * not take it out of the set (the child's copy keeps it there), so the loop takes it out before
+ * curl closes it, and the server's close leaves the loop's descriptor quiet. */
+static void closed_while_forked(void)
+{
+    char *msg = NULL;
+    nyx_sim *sim = nyx_sim_start(0, NULL, &msg);
+    REQUIRE(sim != NULL);
+    event_loop *loop = loop_new();
+    REQUIRE(loop != NULL);
+    transfer_closing(loop, nyx_sim_port(sim));
+    CHECK(child > 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(loop_poll(loop, 0), 0);
+    nyx_sim_stop(sim);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(loop_poll(loop, 0), 0);
+    CHECK(!readable(loop_fd(loop), 0));
+    if (child > 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+    }
+    loop_free(loop);
 }
 
 int main(void)
@@ -86,6 +150,8 @@ int main(void)
     CHECK(!readable(loop_fd(loop), 0));
 
     loop_free(loop);
+
+    closed_while_forked();
     curl_global_cleanup();
     CHECK_DONE();
 }
