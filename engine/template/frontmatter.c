@@ -22,6 +22,7 @@
  * starts a comment. Anything else is an error naming the line, so a typo never silently drops
  * a declaration. */
 #include "template_int.h"
+#include "base/array.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -358,16 +359,12 @@ static tpl_var *add_var(fm *f, const char *name, size_t len)
                     t->vars[i].decl_line);
             return NULL;
         }
-    if (t->nvars == t->capvars) {
-        size_t cap = t->capvars ? t->capvars * 2 : 8;
-        tpl_var *vars = realloc(t->vars, cap * sizeof *vars);
-        if (!vars) {
-            fm_oom(f);
-            return NULL;
-        }
-        t->vars = vars;
-        t->capvars = cap;
+    tpl_var *vars = array_room(t->vars, t->nvars, &t->capvars, sizeof *vars, 8);
+    if (!vars) {
+        fm_oom(f);
+        return NULL;
     }
+    t->vars = vars;
     char *n = malloc(len + 1);
     if (!n) {
         fm_oom(f);

@@ -56,14 +56,10 @@ static void retire(tpl_library *lib, template_def *t)
         return;
     }
     /* A render in progress may still hold it (a partial edited mid-render). */
-    if (lib->nretired == lib->capretired) {
-        size_t cap = lib->capretired ? lib->capretired * 2 : 4;
-        template_def **r = realloc(lib->retired, cap * sizeof *r);
-        if (!r)
-            return; /* leaks one template rather than free one in use */
-        lib->retired = r;
-        lib->capretired = cap;
-    }
+    template_def **r = array_room(lib->retired, lib->nretired, &lib->capretired, sizeof *r, 4);
+    if (!r)
+        return; /* leaks one template rather than free one in use */
+    lib->retired = r;
     lib->retired[lib->nretired++] = t;
 }
 

@@ -4,6 +4,7 @@
  * know where their end is, and standalone lines are already cut out. */
 #define _POSIX_C_SOURCE 200809L
 #include "template_int.h"
+#include "base/array.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,16 +54,12 @@ static int line_at(cmp *c, size_t pos)
 static tpl_tok *add_tok(cmp *c, int op, int line)
 {
     template_def *t = c->t;
-    if (t->ntok == t->captok) {
-        size_t cap = t->captok ? t->captok * 2 : 32;
-        tpl_tok *toks = realloc(t->toks, cap * sizeof *toks);
-        if (!toks) {
-            cmp_oom(c);
-            return NULL;
-        }
-        t->toks = toks;
-        t->captok = cap;
+    tpl_tok *toks = array_room(t->toks, t->ntok, &t->captok, sizeof *toks, 32);
+    if (!toks) {
+        cmp_oom(c);
+        return NULL;
     }
+    t->toks = toks;
     tpl_tok *k = &t->toks[t->ntok++];
     *k = (tpl_tok){.op = (uint8_t)op, .line = (uint32_t)line};
     return k;
@@ -116,14 +113,10 @@ static int compile_name(cmp *c, tpl_tok *k, size_t s, size_t e, int line)
                             "invalid name '%.*s' in a tag (names are letters, digits, '_' and "
                             "'-', joined by '.'; to output a literal '{{', pass it in a variable)",
                             (int)(e - s), txt + s);
-        if (t->nsegs == t->capsegs) {
-            size_t cap = t->capsegs ? t->capsegs * 2 : 32;
-            tpl_seg *segs = realloc(t->segs, cap * sizeof *segs);
-            if (!segs)
-                return cmp_oom(c);
-            t->segs = segs;
-            t->capsegs = cap;
-        }
+        tpl_seg *segs = array_room(t->segs, t->nsegs, &t->capsegs, sizeof *segs, 32);
+        if (!segs)
+            return cmp_oom(c);
+        t->segs = segs;
         t->segs[t->nsegs++] =
             (tpl_seg){.off = (uint32_t)a, .len = (uint32_t)(b - a), .hash = tv_hash(txt + a, b - a)};
         k->nseg++;
