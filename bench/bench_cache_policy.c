@@ -55,7 +55,7 @@ int main(int argc, char **argv)
         if (cache_place_marks(p, &req, m, 300, t0, &ex, &err) != 0)
             return 1;
         call_cost cost;
-        cost_of_usage(m, &u, &cost);
+        cost_of_usage_at(m, &u, (double)time(NULL), 0, &cost);
         cache_observe(p, &req, m, &u, &ex, t0);
         stats_add(&stats, NYX_STATUS_OK, &u, &cost, 1.0);
         spent += now_s() - t0;

@@ -85,11 +85,6 @@ int cost_of_usage_at(const model_info *m, const claude_usage *u, double at, int 
     return 0;
 }
 
-int cost_of_usage(const model_info *m, const claude_usage *u, call_cost *out)
-{
-    return cost_of_usage_at(m, u, (double)time(NULL), 0, out);
-}
-
 double cost_worst_case_at(const model_info *m, int64_t input_tokens, int64_t max_tokens, int write_1h, double at)
 {
     const price_row *row = models_row_at(m, at);

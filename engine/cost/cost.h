@@ -36,9 +36,6 @@ int cost_of_usage_at(const model_info *m,  /* the model that served the call */
                      int writes_1h,       /* 1: the request's marks asked for 1h (no detail) */
                      call_cost *out);      /* result written here */
 
-/* cost_of_usage_at() now, with writes of unknown TTL priced as 5m writes. */
-int cost_of_usage(const model_info *m, const claude_usage *u, call_cost *out);
-
 /* The prices and factor cost_of_usage_at() applies to a usage at time `at`.
  * Returns 0, or -1 as cost_of_usage_at() does. */
 int cost_prices_for(const model_info *m, const claude_usage *u, double at, price_set *prices,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -33,6 +34,12 @@ static claude_usage usage(int64_t in, int64_t out, int64_t write, int64_t read)
     u.cache_creation_input_tokens = write;
     u.cache_read_input_tokens = read;
     return u;
+}
+
+/* A usage priced now, writes of unknown TTL as 5m writes: as a call is priced. */
+static int cost_now(const model_info *m, const claude_usage *u, call_cost *out)
+{
+    return cost_of_usage_at(m, u, (double)time(NULL), 0, out);
 }
 
 static int merge(model_table *m, const char *json, error_info *err)
@@ -134,7 +141,7 @@ static void test_default_table(void)
 
 /* One usage priced: the model, the usage (w5m/w1h: the cache_creation breakdown when detail),
  * the service tier, speed and region, the TTL the request asked for; what it costs, and with
- * CHK_WITHOUT / CHK_SAVED its price without the cache and the saving. at 0: cost_of_usage
+ * CHK_WITHOUT / CHK_SAVED its price without the cache and the saving. at 0: cost_now
  * (now, as a call is priced), else cost_of_usage_at that moment. */
 enum { CHK_WITHOUT = 1, CHK_SAVED = 2 };
 
@@ -162,7 +169,7 @@ static void check_priced(const model_table *m, const priced *cases, size_t n, do
         snprintf(u.inference_geo, sizeof u.inference_geo, "%s", p->geo ? p->geo : "");
         call_cost c = {0, 0, 0};
         const model_info *md = models_find(m, p->model);
-        int rc = at > 0 ? cost_of_usage_at(md, &u, at, p->one_hour, &c) : cost_of_usage(md, &u, &c);
+        int rc = at > 0 ? cost_of_usage_at(md, &u, at, p->one_hour, &c) : cost_now(md, &u, &c);
         int bad = rc != 0 || fabs(c.cost_usd - p->cost) > EPS ||
                   ((p->check & CHK_WITHOUT) && fabs(c.cost_without_cache_usd - p->without) > EPS) ||
                   ((p->check & CHK_SAVED) && fabs(c.saved_usd - p->saved) > EPS);
@@ -217,16 +224,16 @@ static void test_cost_refusals(void)
     call_cost c = {1, 2, 3};
     claude_usage u = usage(10, 10, 0, 0);
 
-    CHECK_INT(cost_of_usage(models_find(m, "claude-unknown"), &u, &c), -1);
-    CHECK_INT(cost_of_usage(NULL, &u, &c), -1);
-    CHECK_INT(cost_of_usage(sonnet, NULL, &c), -1);
-    CHECK_INT(cost_of_usage(sonnet, &u, NULL), -1);
+    CHECK_INT(cost_now(models_find(m, "claude-unknown"), &u, &c), -1);
+    CHECK_INT(cost_now(NULL, &u, &c), -1);
+    CHECK_INT(cost_now(sonnet, NULL, &c), -1);
+    CHECK_INT(cost_now(sonnet, &u, NULL), -1);
     u.output_tokens = -1;
-    CHECK_INT(cost_of_usage(sonnet, &u, &c), -1);
+    CHECK_INT(cost_now(sonnet, &u, &c), -1);
     u = usage(10, 10, 0, 0);
     u.has_cache_creation_detail = 1;
     u.cache_creation_5m = -5;
-    CHECK_INT(cost_of_usage(sonnet, &u, &c), -1);
+    CHECK_INT(cost_now(sonnet, &u, &c), -1);
     CHECK_NEAR(c.cost_usd, 1, 0); /* untouched on failure */
     CHECK_NEAR(c.saved_usd, 3, 0);
     CHECK_NEAR(cost_worst_case(NULL, 100, 100, 0), -1.0, 0);
@@ -613,7 +620,7 @@ static void test_merge(void)
     CHECK_INT(models_count(m), 21);
     call_cost c;
     claude_usage u = usage(1000, 0, 0, 0);
-    CHECK_INT(cost_of_usage(sonnet, &u, &c), 0);
+    CHECK_INT(cost_now(sonnet, &u, &c), 0);
     CHECK_NEAR(c.cost_usd, 0.004, EPS);
 
     /* add a model; aliases resolve; no minimum given -> the default */
@@ -634,7 +641,7 @@ static void test_merge(void)
     CHECK_INT(s5->min_cache_tokens, NYX_MODELS_DEFAULT_MIN_CACHE);
     CHECK(s5->deprecated == NULL);
     u = usage(100, 100, 0, 1000); /* 100*2 + 100*10 + 1000*0.2 = 1400 */
-    CHECK_INT(cost_of_usage(s5, &u, &c), 0);
+    CHECK_INT(cost_now(s5, &u, &c), 0);
     CHECK_NEAR(c.cost_usd, 0.0014, EPS);
     CHECK(models_find(m, "claude-sonnet-4-5") == sonnet); /* older models still found */
 
@@ -660,7 +667,7 @@ static void test_merge(void)
     CHECK(mys != NULL);
     CHECK(!mys->has_price);
     CHECK_INT(mys->min_cache_tokens, 512);
-    CHECK_INT(cost_of_usage(mys, &u, &c), -1);
+    CHECK_INT(cost_now(mys, &u, &c), -1);
     CHECK_NEAR(cost_worst_case(mys, 10, 10, 0), -1.0, 0);
     /* ... it needs all five prices at once */
     CHECK_REJECTS(m, "{\"models\":[{\"id\":\"claude-mystery\",\"input\":1,\"output\":2}]}",
@@ -672,7 +679,7 @@ static void test_merge(void)
                     &err),
               0);
     CHECK(mys->has_price);
-    CHECK_INT(cost_of_usage(mys, &u, &c), 0);
+    CHECK_INT(cost_now(mys, &u, &c), 0);
 
     /* two entries for the same model in one document: the later wins */
     CHECK_INT(merge(m,
