@@ -485,11 +485,13 @@ static void detach(batch_job *b, api_call *c, error_info *err)
 {
     leave_reservation(b, c);
     c->batch_detached = 1;
-    char type[sizeof err->type], why[200];
-    snprintf(type, sizeof type, "%s", err->type);
-    snprintf(why, sizeof why, "%.199s", err->message);
-    error_set(err, type, err->status, "%s; its batch %s goes on: `nyx batch results %s` picks up the results", why,
-              b->local_id, b->local_id);
+    if (err) { /* NULL out of memory: the error says no more */
+        char type[sizeof err->type], why[200];
+        snprintf(type, sizeof type, "%s", err->type);
+        snprintf(why, sizeof why, "%.199s", err->message);
+        error_set(err, type, err->status, "%s; its batch %s goes on: `nyx batch results %s` picks up the results",
+                  why, b->local_id, b->local_id);
+    }
     engine_warn_once(b->e, b->local_id,
                      "nyx: batch %s (%s) goes on without this process; `nyx batch results %s` picks up its "
                      "results and logs each once",
@@ -921,7 +923,7 @@ void batch_member_finished(batch_job *b, api_call *c, const error_info *err)
             if (b->recorded && b->id[0] && (b->state == IN_PROGRESS || b->state == FETCHING)) {
                 /* The API keeps processing it and the database can pick it up: an interrupted
                  * wait leaves the batch alone, and its result is logged once, by the pickup. */
-                detach(b, c, &c->result.err);
+                detach(b, c, call_result_error(c));
                 if (live_members(b) == 0)
                     stop_polling(b);
                 return;

@@ -127,10 +127,11 @@ void batch_rows_free(batch_row *rows, size_t n);
  * price the API bills (usage.service_tier "batch" on the model table); a result logged already
  * (by any process) is left as it is. Its reservation is settled by batch_settle_logged once
  * every result it covers is logged.
- * out receives what nyx.call would give: status OK with the message and its cost, or the error.
+ * out receives what nyx.call would give: status OK with the message and its cost, or the error,
+ * written in out_err (out->err points at it).
  * Returns 0, or -1 with err when the line is not a result for row or the database refused. */
 int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, size_t len,
-                        call_outcome *out, error_info *err);
+                        call_outcome *out, error_info *out_err, error_info *err);
 
 /* Whether s is a custom id the API accepts (^[a-zA-Z0-9_-]{1,64}$). */
 int batch_custom_id_valid(const char *s);

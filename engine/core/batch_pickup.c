@@ -110,11 +110,12 @@ static int count_row(void *ud, int ncols, const char *const *names, const char *
 }
 
 int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, size_t len,
-                        call_outcome *out, error_info *err)
+                        call_outcome *out, error_info *out_err, error_info *err)
 {
     memset(out, 0, sizeof *out);
     response_init(&out->resp);
-    error_clear(&out->err);
+    error_clear(out_err);
+    out->err = out_err;
     cJSON *o = cJSON_ParseWithLength(line, len);
     const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "custom_id"));
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(o, "result");
@@ -123,9 +124,9 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
         error_set(err, "invalid_argument", 0, "that line is not a result of request %.64s", row->custom_id);
         return -1;
     }
-    batch_result_of(result, &out->resp, &out->err);
+    batch_result_of(result, &out->resp, out_err);
     cJSON_Delete(o);
-    int ok = !out->err.type[0];
+    int ok = !out_err->type[0];
     out->status = ok ? NYX_STATUS_OK : NYX_STATUS_ERROR;
     out->attempts = 1;
     out->ttfb_ms = -1;
@@ -162,8 +163,8 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     it.ttfb_ms = it.latency_ms = -1;
     it.attempts = 1;
     it.status = ok ? "ok" : "error";
-    it.error_type = ok ? NULL : out->err.type;
-    it.error_message = ok ? NULL : out->err.message;
+    it.error_type = ok ? NULL : out_err->type;
+    it.error_message = ok ? NULL : out_err->message;
     it.stop_reason = out->resp.stop_reason;
     it.cache_hit = out->cache_hit;
     it.service_tier = out->resp.usage.service_tier[0] ? out->resp.usage.service_tier : NULL;

@@ -55,6 +55,25 @@ void call_spec_free(call_spec *spec)
 
 const call_outcome *call_result(const api_call *c) { return &c->result; }
 
+const error_info *call_outcome_error(const call_outcome *r)
+{
+    static const error_info none = {.retry_after_s = -1.0, .should_retry = -1};
+    static const error_info no_memory = {.type = "out_of_memory",
+                                         .message = "out of memory recording why the call failed",
+                                         .retry_after_s = -1.0,
+                                         .should_retry = -1};
+    if (r->err)
+        return r->err;
+    return r->status == NYX_STATUS_OK ? &none : &no_memory;
+}
+
+error_info *call_result_error(api_call *c)
+{
+    if (!c->result.err && (c->result.err = malloc(sizeof *c->result.err)))
+        error_clear(c->result.err);
+    return c->result.err;
+}
+
 int call_timeout_valid(double seconds)
 {
     return seconds > 0 && (seconds <= NYX_TIMEOUT_MAX_S || isinf(seconds));
@@ -151,7 +170,9 @@ static int route_worthy(const error_info *err)
 
 static void fail(api_call *c, const error_info *err)
 {
-    c->result.err = *err;
+    error_info *mine = call_result_error(c);
+    if (mine)
+        *mine = *err;
     c->result.status = NYX_STATUS_ERROR;
     finish(c);
 }
@@ -544,6 +565,7 @@ static void release(api_call *c)
     free(c->buf);
     free(c->route_errors);
     free(c->budget);
+    free(c->result.err);
     free(c->cancel_reason);
     free(c);
 }
@@ -572,7 +594,7 @@ static void finish(api_call *c)
         return;
     c->finished = 1;
     if (c->spec.batch)
-        batch_member_finished(c->spec.batch, c, &c->result.err);
+        batch_member_finished(c->spec.batch, c, c->result.err);
     if (c->cancel_deferred) {
         c->cancel_deferred = 0;
         c->e->cancels_deferred--;
@@ -737,7 +759,6 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
     c->attempt_log = log;
     c->rng = e->id_nonce ^ (e->id_seq + 1) * 0x9e3779b97f4a7c15ull;
     c->started = clock_now_s();
-    error_clear(&c->result.err);
     engine_new_id(e, c->result.interaction_id, sizeof c->result.interaction_id);
     link_into(&e->calls, c);
     if ((c->use_response_cache = wants_response_cache(e, &c->spec))) {
@@ -767,7 +788,9 @@ static void cancel_now(api_call *c, const char *reason)
         claude_usage used = {.input_tokens = c->input_reserved};
         settle_limits(c, &used, clock_now_s());
     }
-    error_set(&c->result.err, "cancelled", 0, "call cancelled: %s", reason ? reason : "by the script");
+    error_info *mine = call_result_error(c);
+    if (mine)
+        error_set(mine, "cancelled", 0, "call cancelled: %s", reason ? reason : "by the script");
     c->result.status = NYX_STATUS_CANCELLED;
     finish(c);
     if (c->budget)

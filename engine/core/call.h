@@ -44,7 +44,8 @@ typedef struct call_spec {
 typedef struct call_outcome {
     int status;             /* enum call_status */
     claude_response resp;      /* on a broken stream, text holds what arrived */
-    error_info err;          /* when status is not NYX_STATUS_OK */
+    error_info *err;         /* when status is not NYX_STATUS_OK, made then (a call that has
+                                not failed holds none); read it with call_outcome_error */
     int has_cost;
     call_cost cost;
     int has_standard_cost;    /* a batch result: what the same usage costs at standard prices */
@@ -79,6 +80,9 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
 
 /* Valid from the done callback until call_free. */
 const call_outcome *call_result(const api_call *c);
+/* The outcome's error: its own, or a cleared one when it has none (it succeeded), or an
+ * out_of_memory error when a failure found no memory for its own. */
+const error_info *call_outcome_error(const call_outcome *r);
 
 /* Aborts the call: done runs now with status cancelled. Inside curl's callbacks (a stream
  * callback) nothing may end a transfer: the call stops receiving at once and is cancelled as

@@ -252,7 +252,8 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     it->thought_id = c->spec.thought;
     it->template_name = c->spec.template_name;
     it->template_version = c->spec.template_version;
-    it->request_id = r->resp.request_id ? r->resp.request_id : (r->err.request_id[0] ? r->err.request_id : NULL);
+    const error_info *err = call_outcome_error(r);
+    it->request_id = r->resp.request_id ? r->resp.request_id : (err->request_id[0] ? err->request_id : NULL);
     it->model_requested = r->model_requested;
     it->model_served = r->resp.model;
     it->provider = e->provider.name;
@@ -273,8 +274,8 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     else
         it->attempts_json = owned[0] = cJSON_PrintUnformatted(c->attempt_log);
     it->status = ok ? "ok" : r->status == NYX_STATUS_CANCELLED ? "cancelled" : "error";
-    it->error_type = ok ? NULL : r->err.type;
-    it->error_message = ok ? NULL : r->err.message;
+    it->error_type = ok ? NULL : err->type;
+    it->error_message = ok ? NULL : err->message;
     it->stop_reason = r->resp.stop_reason;
     it->cache_hit = r->cache_hit;
     it->from_response_cache = r->from_cache;
@@ -369,7 +370,9 @@ static void record_kept(void *ud, const error_info *err)
     log_wait *w = ud;
     if (err) {
         w->c->result.status = NYX_STATUS_ERROR;
-        w->c->result.err = *err;
+        error_info *mine = call_result_error(w->c);
+        if (mine)
+            *mine = *err;
     }
     w->logged(w->c);
     free(w);

@@ -121,6 +121,8 @@ void call_record_attempt(api_call *c, int status, const error_info *err);
 void call_request_resent(api_call *c);
 
 /* call.c */
+/* The call's own error (c->result.err), made when it first needs one; NULL out of memory. */
+error_info *call_result_error(api_call *c);
 /* The request body in one piece (c->body), made from c->parts if it is not there; NULL when
  * out of memory. call_body_drop lets the piece go (c->parts stays). */
 const char *call_body(api_call *c);

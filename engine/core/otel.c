@@ -591,7 +591,7 @@ static void measure(otel *o, int kind, const api_call *c, double value)
 {
     const call_outcome *r = &c->result;
     const char *model = call_route_model(c), *served = r->resp.model ? r->resp.model : "";
-    const char *error = r->status == NYX_STATUS_OK ? "" : r->err.type;
+    const char *error = call_outcome_error(r)->type;
     series *s = NULL;
     for (size_t i = 0; i < o->nseries && !s; i++)
         if (o->series[i].kind == kind && strcmp(o->series[i].model, model) == 0 &&
@@ -653,11 +653,12 @@ static void set_error(cJSON *span, cJSON *attrs, const call_outcome *r)
 {
     if (r->status == NYX_STATUS_OK)
         return;
-    add_attr_string(attrs, "error.type", r->err.type[0] ? r->err.type : "_OTHER");
+    const error_info *err = call_outcome_error(r);
+    add_attr_string(attrs, "error.type", err->type[0] ? err->type : "_OTHER");
     cJSON *st = cJSON_AddObjectToObject(span, "status");
     if (st) {
         cJSON_AddNumberToObject(st, "code", STATUS_ERROR);
-        cJSON_AddStringToObject(st, "message", r->err.message); /* the engine's words, no content */
+        cJSON_AddStringToObject(st, "message", err->message); /* the engine's words, no content */
     }
 }
 

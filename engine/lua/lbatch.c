@@ -172,9 +172,9 @@ static int l_record(lua_State *L)
         return lnyx_argerror(L, 1, "a row of core.batch_requests is expected");
     nyx_engine *e = lnyx_engine(L);
     call_outcome r;
-    error_info err;
+    error_info rerr, err;
     error_clear(&err);
-    if (batch_record_result(e, &row, line, len, &r, &err) != 0) {
+    if (batch_record_result(e, &row, line, len, &r, &rerr, &err) != 0) {
         response_free(&r.resp);
         return lnyx_raise(L, &err);
     }
@@ -182,7 +182,7 @@ static int l_record(lua_State *L)
     if (ok) {
         lnyx_push_result(L, &r);
     } else {
-        lnyx_push_error(L, &r.err);
+        lnyx_push_error(L, &rerr);
         lnyx_set_str(L, "interaction_id", r.interaction_id);
     }
     response_free(&r.resp);

@@ -820,7 +820,7 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         return lnyx_raise(L, &err);
     }
     if (r->status != NYX_STATUS_OK) {
-        lnyx_push_error(L, &r->err);
+        lnyx_push_error(L, call_outcome_error(r));
         push_common(L, r);
         if (r->resp.text_len > 0) {
             lua_pushlstring(L, r->resp.text, r->resp.text_len);

@@ -1,8 +1,8 @@
 /* What a call holds (core/call_internal.h). A call is held once for each call in flight, a
  * thousand at once in a busy script, so what it rarely needs is made only when it needs it:
  * its budget (scopes, reservation) only when a budget applies, why its routes failed only when
- * one does, an attempt's error only when a callback aborts the transfer; and the bytes of its
- * reply go once they are parsed, not when the call is freed. Calls to the in-process
+ * one does, an attempt's error only when a callback aborts the transfer, its own error only when
+ * it fails; and the bytes of its reply go once they are parsed, not when the call is freed. Calls to the in-process
  * simulator; no time is asserted. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
@@ -87,6 +87,24 @@ static void without_budget(nyx_engine *e)
     CHECK(c->cap == 0);
     CHECK(c->budget == NULL);
     CHECK(c->attempt_err == NULL);
+    CHECK(c->result.err == NULL);
+    CHECK_STR(call_outcome_error(&c->result)->type, "");
+    call_free(c);
+}
+
+/* A call that fails (here cancelled in flight) has its error, made then. */
+static void failed(nyx_engine *e)
+{
+    int finished = 0;
+    api_call *c = start(e, NULL, &finished);
+    REQUIRE(c != NULL);
+    CHECK(c->result.err == NULL);
+    call_cancel(c, "the test stops it");
+    CHECK(poll_until(e, &finished));
+    CHECK_INT(c->result.status, NYX_STATUS_CANCELLED);
+    CHECK(c->result.err != NULL);
+    CHECK_STR(call_outcome_error(&c->result)->type, "cancelled");
+    CHECK(strstr(call_outcome_error(&c->result)->message, "the test stops it") != NULL);
     call_free(c);
 }
 
@@ -114,14 +132,15 @@ static void with_budget(nyx_engine *e)
 int main(void)
 {
     /* 4 KB of fields a thousand times is 4 MB of a process that should stay under 40: a call is
-     * 2.5 KB now (4.6 KB when its budget, route errors and attempt error were its own). */
-    CHECK(sizeof(struct api_call) < 3072);
+     * 1.8 KB now (4.6 KB when its budget, route errors and errors were its own). */
+    CHECK(sizeof(struct api_call) < 2400);
 
     nyx_engine *e = open_sim_engine("20");
     CHECK(e != NULL);
     if (!e)
         return 1;
     without_budget(e);
+    failed(e);
     with_budget(e);
     nyx_close(e);
     return check_failures;
