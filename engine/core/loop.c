@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "loop.h"
+#include "base/array.h"
 
 #include "base/clock.h"
 
@@ -357,14 +358,10 @@ static void heap_down(event_loop *loop, size_t i)
 
 loop_timer *loop_timer_add(event_loop *loop, double delay_s, loop_fn fn, void *ud)
 {
-    if (loop->nheap == loop->capheap) {
-        size_t cap = loop->capheap ? loop->capheap * 2 : 16;
-        loop_timer **heap = realloc(loop->heap, cap * sizeof *heap);
-        if (!heap)
-            return NULL;
-        loop->heap = heap;
-        loop->capheap = cap;
-    }
+    loop_timer **heap = array_room(loop->heap, loop->nheap, &loop->capheap, sizeof *heap, 16);
+    if (!heap)
+        return NULL;
+    loop->heap = heap;
     loop_timer *t = malloc(sizeof *t);
     if (!t)
         return NULL;
@@ -429,14 +426,10 @@ static void run_due_timers(event_loop *loop)
 
 int loop_defer(event_loop *loop, loop_fn fn, void *ud)
 {
-    if (loop->ndefers == loop->capdefers) {
-        size_t cap = loop->capdefers ? loop->capdefers * 2 : 16;
-        deferred *d = realloc(loop->defers, cap * sizeof *d);
-        if (!d)
-            return -1;
-        loop->defers = d;
-        loop->capdefers = cap;
-    }
+    deferred *d = array_room(loop->defers, loop->ndefers, &loop->capdefers, sizeof *d, 16);
+    if (!d)
+        return -1;
+    loop->defers = d;
     loop->defers[loop->ndefers].fn = fn;
     loop->defers[loop->ndefers].ud = ud;
     loop->ndefers++;
@@ -462,14 +455,10 @@ static void run_deferred(event_loop *loop)
 
 int loop_watch_fd(event_loop *loop, int fd, loop_fn fn, void *ud)
 {
-    if (loop->nwatches == loop->capwatches) {
-        size_t cap = loop->capwatches ? loop->capwatches * 2 : 4;
-        watched *w = realloc(loop->watches, cap * sizeof *w);
-        if (!w)
-            return -1;
-        loop->watches = w;
-        loop->capwatches = cap;
-    }
+    watched *w = array_room(loop->watches, loop->nwatches, &loop->capwatches, sizeof *w, 4);
+    if (!w)
+        return -1;
+    loop->watches = w;
     if (epoll_set(loop->ep, EPOLL_CTL_ADD, fd, EPOLLIN, tag(TAG_WATCH, (uint32_t)fd)) != 0)
         return -1;
     loop->watches[loop->nwatches++] = (watched){fd, fn, ud};

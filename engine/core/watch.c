@@ -1,5 +1,6 @@
 #define _DEFAULT_SOURCE /* inotify_init1 flags, realpath */
 #include "watch.h"
+#include "base/array.h"
 
 #include "base/clock.h"
 
@@ -75,17 +76,13 @@ static wdir *get_dir(file_watch *w, const char *path)
             w->dirs[i]->refs++;
             return w->dirs[i];
         }
-    if (w->ndirs == w->capdirs) {
-        size_t cap = w->capdirs ? w->capdirs * 2 : 8;
-        wdir **d = realloc(w->dirs, cap * sizeof *d);
-        if (!d) {
-            free(real);
-            errno = ENOMEM;
-            return NULL;
-        }
-        w->dirs = d;
-        w->capdirs = cap;
+    wdir **dirs = array_room(w->dirs, w->ndirs, &w->capdirs, sizeof *dirs, 8);
+    if (!dirs) {
+        free(real);
+        errno = ENOMEM;
+        return NULL;
     }
+    w->dirs = dirs;
     wdir *d = calloc(1, sizeof *d);
     if (!d) {
         free(real);
@@ -138,14 +135,10 @@ static void add_name(interest *it, const char *name)
     for (size_t i = 0; i < it->nnames; i++)
         if (strcmp(it->names[i], name) == 0)
             return;
-    if (it->nnames == it->capnames) {
-        size_t cap = it->capnames ? it->capnames * 2 : 4;
-        char **n = realloc(it->names, cap * sizeof *n);
-        if (!n)
-            return; /* this entry's change is lost; the next one is not */
-        it->names = n;
-        it->capnames = cap;
-    }
+    char **n = array_room(it->names, it->nnames, &it->capnames, sizeof *n, 4);
+    if (!n)
+        return; /* this entry's change is lost; the next one is not */
+    it->names = n;
     char *copy = strdup(name);
     if (copy)
         it->names[it->nnames++] = copy;
@@ -369,16 +362,12 @@ int watch_add(file_watch *w, const char *path, watch_fn fn, void *ud)
     }
     if (find_interest(w, path, fn, ud))
         return 0;
-    if (w->nitems == w->capitems) {
-        size_t cap = w->capitems ? w->capitems * 2 : 16;
-        interest **items = realloc(w->items, cap * sizeof *items);
-        if (!items) {
-            errno = ENOMEM;
-            return -1;
-        }
-        w->items = items;
-        w->capitems = cap;
+    interest **items = array_room(w->items, w->nitems, &w->capitems, sizeof *items, 16);
+    if (!items) {
+        errno = ENOMEM;
+        return -1;
     }
+    w->items = items;
     interest *it = calloc(1, sizeof *it);
     if (!it || !(it->path = strdup(path))) {
         free(it);

@@ -4,6 +4,7 @@
  * in scope order, from its check to its commit. */
 #define _POSIX_C_SOURCE 200809L
 #include "store_pg.h"
+#include "base/array.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,16 +362,12 @@ static int collect(void *ud, int ncols, const char *const *names, const char *co
                !store_pid_alive(strtoll(values[1], NULL, 10));
     if (!old && !dead)
         return 0;
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 16;
-        char **ids = realloc(o->ids, cap * sizeof *ids);
-        if (!ids) {
-            o->oom = 1;
-            return 1;
-        }
-        o->ids = ids;
-        o->cap = cap;
+    char **ids = array_room(o->ids, o->n, &o->cap, sizeof *ids, 16);
+    if (!ids) {
+        o->oom = 1;
+        return 1;
     }
+    o->ids = ids;
     if (!(o->ids[o->n] = text_dup(values[0]))) {
         o->oom = 1;
         return 1;

@@ -19,6 +19,7 @@
  * FROM joining the scopes, than WHERE scope IN (...), and than json_each).
  */
 #include "store_sqlite.h"
+#include "base/array.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,14 +307,10 @@ typedef struct idlist {
 
 static int idlist_add(idlist *l, const char *id)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    char **v = array_room(l->v, l->n, &l->cap, sizeof *v, 16);
+    if (!v)
+        return -1;
+    l->v = v;
     l->v[l->n] = text_dup(id);
     if (!l->v[l->n])
         return -1;
