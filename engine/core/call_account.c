@@ -307,19 +307,24 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     } else if (strcmp(mode, "redacted") == 0) {
         size_t n;
         /* The system prompt and context repeat from call to call: scanned once (guard/memo.h).
-         * The body is flattened and redacted into the engine's two buffers, which the next
-         * record writes over: every caller of build_record has stored or copied the record
-         * before it builds another. */
+         * The body is flattened into the engine's buffer, and redacted into the other when the
+         * redaction changes anything; the next record writes over both: every caller of
+         * build_record has stored or copied the record before it builds another. */
         if (!e->pii_memo)
             e->pii_memo = guard_memo_new();
-        const char *body = c->body; /* still held for the transfer: not made again */
         size_t nliterals = 0, nspans = 0;
-        if (!body && rb && claude_body_flatten_into(&c->parts, &rb->body, rb->literals, GUARD_MEMO_MAX_SPANS, &nliterals) == 0)
+        const char *body = NULL;
+        if (rb && c->body) { /* still held for the transfer, which the record must not outlive */
+            textbuf_reset(&rb->body);
+            textbuf_put(&rb->body, c->body, c->body_len);
+            body = rb->body.failed ? NULL : rb->body.s;
+        } else if (rb && claude_body_flatten_into(&c->parts, &rb->body, rb->literals, GUARD_MEMO_MAX_SPANS,
+                                                  &nliterals) == 0) {
             body = rb->body.s;
-        it->prompt_text = body && rb && guard_memo_redact_into(e->pii_memo, body, c->body_len, rb->literals, nliterals,
-                                                               &rb->prompt, rb->spans, GUARD_MEMO_MAX_SPANS, &nspans) == 0
-                              ? rb->prompt.s
-                              : NULL;
+        }
+        it->prompt_text = body ? guard_memo_redact_into(e->pii_memo, body, c->body_len, rb->literals, nliterals,
+                                                        &rb->prompt, rb->spans, GUARD_MEMO_MAX_SPANS, &nspans)
+                               : NULL;
         if (it->prompt_text) {
             it->prompt_spans = rb->spans;
             it->nprompt_spans = nspans;

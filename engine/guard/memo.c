@@ -93,10 +93,42 @@ void guard_memo_get_stats(const guard_memo *m, guard_memo_stats *out)
 
 /* ---- the output ---- */
 
-/* Redacts one piece onto o; *key_open when a private key block reaches its end. Returns the
+/* The redaction as it is written, in the input's order. While it has only repeated the input
+ * (most bodies: nothing found), no byte is copied: `same` counts the input's bytes it stands
+ * for, and if it stays so the redaction is the input itself. The first change copies them to o,
+ * and writing goes on there. */
+typedef struct writer {
+    textbuf *o;
+    const char *input;
+    size_t same;
+    int changed;
+} writer;
+
+static size_t out_len(const writer *w) { return w->changed ? w->o->len : w->same; }
+
+/* n bytes of the input, at s: the next ones after what was written. */
+static void put_same(writer *w, const char *s, size_t n)
+{
+    if (w->changed)
+        textbuf_put(w->o, s, n);
+    else
+        w->same += n;
+}
+
+/* n bytes that are not the input's. */
+static void put_other(writer *w, const char *s, size_t n)
+{
+    if (!w->changed) {
+        textbuf_put(w->o, w->input, w->same);
+        w->changed = 1;
+    }
+    textbuf_put(w->o, s, n);
+}
+
+/* Redacts one piece onto w; *key_open when a private key block reaches its end. Returns the
  * number of findings. */
 typedef struct piece {
-    textbuf *o;
+    writer *w;
     const char *text;
     size_t len, copied;
     int key_open;
@@ -106,18 +138,18 @@ static int redact_one(void *ud, const guard_finding *f)
 {
     piece *p = ud;
     const char *label = guard_kind_label(f->kind);
-    textbuf_put(p->o, p->text + p->copied, f->start - p->copied);
-    textbuf_put(p->o, label, strlen(label));
+    put_same(p->w, p->text + p->copied, f->start - p->copied);
+    put_other(p->w, label, strlen(label));
     p->copied = f->end;
     p->key_open |= f->kind == GUARD_PRIVATE_KEY && f->end == p->len;
     return 0;
 }
 
-static size_t redact_piece(textbuf *o, const char *text, size_t len, int *key_open)
+static size_t redact_piece(writer *w, const char *text, size_t len, int *key_open)
 {
-    piece p = {o, text, len, 0, 0};
+    piece p = {w, text, len, 0, 0};
     size_t n = guard_scan(text, len, redact_one, &p);
-    textbuf_put(o, text + p.copied, len - p.copied);
+    put_same(w, text + p.copied, len - p.copied);
     *key_open = p.key_open;
     return n;
 }
@@ -136,35 +168,35 @@ static void add_span(spans *sp, size_t at, size_t len, quick_hash h)
 
 /* A long string: from the memo, or scanned and remembered. Returns -1 when a private key
  * block is open at its end (the body must be redacted whole). */
-static int memo_piece(guard_memo *m, textbuf *o, spans *sp, const char *text, size_t len,
+static int memo_piece(guard_memo *m, writer *w, spans *sp, const char *text, size_t len,
                       const quick_hash *known)
 {
     XXH128_hash_t h = known ? (XXH128_hash_t){known->lo, known->hi} : XXH3_128bits_withSeed(text, len, m->seed);
     entry *e = &m->slot[h.low64 % SLOTS];
-    size_t at = o->len;
+    size_t at = out_len(w);
     if (e->used && e->len == len && XXH128_isEqual(e->h, h)) {
         m->hits++;
         if (e->key_open)
             return -1;
         if (e->copy)
-            textbuf_put(o, e->copy, e->copy_len);
+            put_other(w, e->copy, e->copy_len);
         else
-            textbuf_put(o, text, len);
-        add_span(sp, at, o->len - at, e->out);
+            put_same(w, text, len);
+        add_span(sp, at, out_len(w) - at, e->out);
         return 0;
     }
     m->scans++;
     int key_open = 0;
-    size_t found = redact_piece(o, text, len, &key_open);
-    if (o->failed)
+    size_t found = redact_piece(w, text, len, &key_open);
+    if (w->o->failed)
         return 0;
-    size_t copy_len = o->len - at;
+    size_t copy_len = out_len(w) - at;
     char *copy = NULL;
-    if (found > 0 && !key_open) {
+    if (found > 0 && !key_open) { /* a finding was written: the output is in o */
         /* Over the bounds, the verdict is not kept: the string is scanned again next time. */
         if (copy_len > MAX_COPY || (copy = malloc(copy_len)) == NULL)
             return 0;
-        memcpy(copy, o->s + at, copy_len);
+        memcpy(copy, w->o->s + at, copy_len);
     }
     drop(m, e);
     if (copy && m->bytes + copy_len > MAX_BYTES) {
@@ -247,11 +279,13 @@ static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t 
     return matters;
 }
 
-int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, const hashed_span *known,
-                           size_t nknown, textbuf *o, hashed_span *span, size_t max_spans, size_t *nspans)
+const char *guard_memo_redact_into(guard_memo *m, const char *text, size_t len, const hashed_span *known,
+                                   size_t nknown, textbuf *o, hashed_span *span, size_t max_spans,
+                                   size_t *nspans)
 {
     spans sp = {span, 0, span ? max_spans : 0};
     textbuf_reset(o);
+    writer w = {o, text, 0, !text}; /* no text: "", written in o */
     int key_open = 0;
     if (!text)
         len = 0;
@@ -274,32 +308,44 @@ int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, const ha
             j++;
         int is_known = j < nknown && known[j].at == from[k] && known[j].len == to[k] - from[k];
         const quick_hash *h = is_known ? &known[j].h : NULL;
-        redact_piece(o, text + at, from[k] - at, &key_open);
-        if (key_open || memo_piece(m, o, &sp, text + from[k], to[k] - from[k], h) != 0)
+        redact_piece(&w, text + at, from[k] - at, &key_open);
+        if (key_open || memo_piece(m, &w, &sp, text + from[k], to[k] - from[k], h) != 0)
             goto whole_counted;
         at = to[k];
     }
-    redact_piece(o, text + at, len - at, &key_open);
+    redact_piece(&w, text + at, len - at, &key_open);
     goto done;
 whole_counted:
     m->whole++;
 whole:
     /* guard_redact(), written here: the same scan and the same labels. */
     textbuf_reset(o);
+    w = (writer){o, text, 0, !text};
     sp.n = 0;
-    redact_piece(o, text, len, &key_open);
+    redact_piece(&w, text, len, &key_open);
 done:
     if (nspans)
         *nspans = o->failed ? 0 : sp.n;
+    if (!w.changed)
+        return text;
     if (textbuf_reserve(o, 0) == 0)
         o->s[o->len] = '\0';
-    return o->failed ? -1 : 0;
+    return o->failed ? NULL : o->s;
 }
 
 char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len)
 {
     textbuf o = {0};
-    if (guard_memo_redact_into(m, text, len, NULL, 0, &o, NULL, 0, NULL) != 0) {
+    const char *r = guard_memo_redact_into(m, text, len, NULL, 0, &o, NULL, 0, NULL);
+    if (r == text && r) { /* nothing to redact: a copy */
+        free(o.s);
+        o = (textbuf){0};
+        textbuf_put(&o, text, len);
+        if (textbuf_reserve(&o, 0) == 0)
+            o.s[o.len] = '\0';
+        r = o.failed ? NULL : o.s;
+    }
+    if (!r) {
         free(o.s);
         return NULL;
     }

@@ -28,21 +28,23 @@ void guard_memo_free(guard_memo *m);
  * Returns a malloc'd, NUL-terminated copy, or NULL when out of memory. */
 char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len);
 
-/* The same redaction written over o (emptied first, its room kept: a caller that redacts one
- * body after another into one buffer allocates only when a body is longer than any before).
- * o->s is NUL-terminated after o->len bytes. known[0..nknown) (in order of at; may be NULL)
- * are spans of text whose hash the caller knows (claude_body_flatten_into's: the hashes of
- * shared literals, made once): a long string that is exactly one of them is looked up by it
+/* The same redaction, written over o when it changes anything (o emptied first, its room
+ * kept: a caller that redacts one body after another into one buffer allocates only when a
+ * body is longer than any before). Returns the redaction: text itself when it changes nothing
+ * (most bodies; no byte copied, so NUL-terminated after len only if text is), else o->s (o->len
+ * bytes, NUL-terminated); NULL when out of memory. known[0..nknown) (in order of at; may be
+ * NULL) are spans of text whose hash the caller knows (claude_body_flatten_into's: the hashes
+ * of shared literals, made once): a long string that is exactly one of them is looked up by it
  * instead of hashed; a known hash must be of those very bytes. The long strings written from
- * the memo, with the hash of the bytes they were written as (base/quick_hash.h), go to span[],
- * in order, at most max_spans, their number to *nspans (span and nspans may be NULL): the
- * store cuts the same strings out of the text and need not hash them again. Returns 0, or -1 when out of memory
- * (o failed, *nspans 0). */
+ * the memo, with the hash of the bytes they were written as (base/quick_hash.h), go to span[]
+ * (offsets in the redaction), in order, at most max_spans, their number to *nspans (span and
+ * nspans may be NULL): the store cuts the same strings out of the text and need not hash them
+ * again. */
 #define GUARD_MEMO_MAX_SPANS 64
 struct textbuf;
-int guard_memo_redact_into(guard_memo *m, const char *text, size_t len, const hashed_span *known,
-                           size_t nknown, struct textbuf *o, hashed_span *span, size_t max_spans,
-                           size_t *nspans);
+const char *guard_memo_redact_into(guard_memo *m, const char *text, size_t len, const hashed_span *known,
+                                   size_t nknown, struct textbuf *o, hashed_span *span, size_t max_spans,
+                                   size_t *nspans);
 
 typedef struct guard_memo_stats {
     uint64_t scans;  /* long strings scanned (not found in the memo) */
