@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "stats.h"
+#include "base/array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +45,15 @@ cache_stats *stats_group_get(stats_group *g, const char *name)
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->names[i], name) == 0)
             return &g->stats[i];
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 8;
-        char **names = realloc(g->names, cap * sizeof *names);
-        if (!names)
-            return NULL;
-        g->names = names;
-        cache_stats *stats = realloc(g->stats, cap * sizeof *stats);
-        if (!stats)
-            return NULL;
-        g->stats = stats;
-        g->cap = cap;
-    }
+    size_t cap = g->cap; /* the two arrays grow alike: g->cap moves with the second */
+    char **names = array_room(g->names, g->n, &cap, sizeof *names, 8);
+    if (!names)
+        return NULL;
+    g->names = names;
+    cache_stats *stats = array_room(g->stats, g->n, &g->cap, sizeof *stats, 8);
+    if (!stats)
+        return NULL;
+    g->stats = stats;
     if (!(g->names[g->n] = strdup(name)))
         return NULL;
     memset(&g->stats[g->n], 0, sizeof g->stats[g->n]);

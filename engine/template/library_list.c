@@ -2,6 +2,7 @@
  * variables of `nyx render --var k=v`. */
 #define _POSIX_C_SOURCE 200809L
 #include "library_int.h"
+#include "base/array.h"
 
 
 #include <dirent.h>
@@ -31,18 +32,15 @@ static int name_add(name_set *s, const char *name, size_t len, int versions)
                 s->versions[i] = versions;
             return 0;
         }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        char **nn = realloc(s->names, cap * sizeof *nn);
-        if (!nn)
-            return -1;
-        s->names = nn;
-        int *vv = realloc(s->versions, cap * sizeof *vv);
-        if (!vv)
-            return -1;
-        s->versions = vv;
-        s->cap = cap;
-    }
+    size_t cap = s->cap; /* the two arrays grow alike: s->cap moves with the second */
+    char **nn = array_room(s->names, s->n, &cap, sizeof *nn, 16);
+    if (!nn)
+        return -1;
+    s->names = nn;
+    int *vv = array_room(s->versions, s->n, &s->cap, sizeof *vv, 16);
+    if (!vv)
+        return -1;
+    s->versions = vv;
     if (!(s->names[s->n] = strndup(name, len)))
         return -1;
     s->versions[s->n++] = versions;
