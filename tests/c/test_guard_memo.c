@@ -177,7 +177,9 @@ static void test_into_one_buffer(void)
     char *system = prose(2000, "write to ann@example.com");
     char *longer = body(system, "first question, from bob@example.org");
     char *shorter = body(system, "q");
-    const char *texts[] = {longer, shorter, "short: c@example.net", longer, "", shorter};
+    char *plain = prose(2000, NULL), *clean = body(plain, "nothing to find here");
+    /* with findings and without, in turn: what one left in o is never another's */
+    const char *texts[] = {longer, clean, shorter, "short: c@example.net", clean, longer, "", shorter, clean};
     textbuf o = {0};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         size_t want_len = 0;
@@ -191,11 +193,13 @@ static void test_into_one_buffer(void)
     }
     guard_memo_stats st;
     guard_memo_get_stats(m, &st);
-    CHECK(st.hits >= 3); /* the system prompt, scanned once */
+    CHECK(st.hits >= 4); /* each system prompt, scanned once */
     free(o.s);
     free(longer);
     free(shorter);
     free(system);
+    free(plain);
+    free(clean);
     guard_memo_free(m);
 }
 
