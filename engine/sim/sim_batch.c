@@ -2,6 +2,7 @@
  * answers with (see sim_batch.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "sim_batch.h"
+#include "base/textbuf.h"
 #include "base/array.h"
 
 #include <cjson/cJSON.h>
@@ -363,9 +364,10 @@ int sim_batch_results(sim_server *s, const char *id, int64_t now_us, char **out)
     for (size_t i = 0; i < b->n; i++)
         order[i] = &b->reqs[i];
     qsort(order, b->n, sizeof *order, cmp_desc);
-    size_t cap = 4096, len = 0;
-    char *text = malloc(cap);
-    for (size_t i = 0; text && i < b->n; i++) {
+    textbuf text = {0};
+    if (textbuf_reserve(&text, 4096) == 0)
+        textbuf_reset(&text); /* "" until a line is written */
+    for (size_t i = 0; !text.failed && i < b->n; i++) {
         cJSON *line = cJSON_CreateObject(), *result = cJSON_CreateObject();
         cJSON *payload = order[i]->result ? cJSON_Parse(order[i]->result) : NULL;
         int st = order[i]->state;
@@ -380,29 +382,18 @@ int sim_batch_results(sim_server *s, const char *id, int64_t now_us, char **out)
         cJSON_Delete(payload);
         cJSON_Delete(result);
         char *one = ok ? sim_json_print(line) : (cJSON_Delete(line), NULL);
-        size_t n = one ? strlen(one) : 0;
-        if (!one || len + n + 2 > cap) {
-            while (one && len + n + 2 > cap)
-                cap *= 2;
-            char *nt = one ? realloc(text, cap) : NULL;
-            if (!nt) {
-                free(text);
-                text = NULL;
-                free(one);
-                break;
-            }
-            text = nt;
-        }
-        memcpy(text + len, one, n);
-        len += n;
-        text[len++] = '\n';
-        text[len] = '\0';
+        if (!one)
+            text.failed = 1;
+        textbuf_puts(&text, one ? one : "");
+        textbuf_put(&text, "\n", 1);
         free(one);
     }
     free(order);
-    if (!text)
+    if (text.failed || !text.s) {
+        free(text.s);
         return fail(500, "api_error", "out of memory", out);
-    *out = text;
+    }
+    *out = text.s;
     return 200;
 }
 
