@@ -19,7 +19,9 @@ static const price_set *tier_prices(const price_row *row, int64_t prompt)
     return p;
 }
 
-int cost_prices_for(const model_info *m, const claude_usage *u, double at, price_set *prices, double *factor)
+/* The prices and factor cost_of_usage_at() applies to a usage at time `at`: 0, or -1 when the
+ * table has none for it. */
+static int prices_for(const model_info *m, const claude_usage *u, double at, price_set *prices, double *factor)
 {
     const price_row *row = models_row_at(m, at);
     if (!row || !u || !prices || !factor)
@@ -70,7 +72,7 @@ int cost_of_usage_at(const model_info *m, const claude_usage *u, double at, int 
     priced.cache_creation_input_tokens = writes;
     price_set p;
     double f;
-    if (cost_prices_for(m, &priced, at, &p, &f) < 0)
+    if (prices_for(m, &priced, at, &p, &f) < 0)
         return -1;
 
     double with = (double)u->input_tokens * p.input + (double)w5m * p.cache_write_5m +

@@ -36,11 +36,6 @@ int cost_of_usage_at(const model_info *m,  /* the model that served the call */
                      int writes_1h,       /* 1: the request's marks asked for 1h (no detail) */
                      call_cost *out);      /* result written here */
 
-/* The prices and factor cost_of_usage_at() applies to a usage at time `at`.
- * Returns 0, or -1 as cost_of_usage_at() does. */
-int cost_prices_for(const model_info *m, const claude_usage *u, double at, price_set *prices,
-                    double *factor);
-
 /* Worst-case cost of a call at time `at`, for a budget reservation: every input token at the
  * highest price it could be billed (the cache-write price for the TTL asked for, or the
  * plain input price if that is higher) plus max_tokens of output, all at the tier
