@@ -189,7 +189,7 @@ static int check_required(rst *r, const template_def *t, const rctx *ctx, const 
         const tpl_var *v = &t->vars[i];
         if (!v->required || v->def || find_top(r, ctx, v->name, v->nlen, v->hash))
             continue;
-        int line = v->use_line ? v->use_line : v->decl_line;
+        int line = template_var_line(t, i);
         if (from)
             return r_fail(r, "invalid_argument",
                           "%s:%d: missing required variable '%s' (no value given and no default; "
