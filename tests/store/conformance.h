@@ -30,6 +30,7 @@
 
 #include "check.h"
 #include "base/clock.h"
+#include "base/text.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
@@ -308,17 +309,6 @@ typedef struct rows {
     int stop_after; /* > 0: ask the query to stop after this many rows */
 } rows;
 
-static inline char *dup_or_null(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-    if (c)
-        memcpy(c, s, n);
-    return c;
-}
-
 static inline int collect(void *ud, int ncols, const char *const *names,
                           const char *const *values,
                           const char *types)
@@ -330,10 +320,10 @@ static inline int collect(void *ud, int ncols, const char *const *names,
     if (r->n == 0) {
         r->ncols = ncols;
         for (int c = 0; c < ncols; c++)
-            r->names[c] = dup_or_null(names[c]);
+            r->names[c] = text_dup(names[c]);
     }
     for (int c = 0; c < ncols; c++)
-        r->v[r->n][c] = dup_or_null(values[c]);
+        r->v[r->n][c] = text_dup(values[c]);
     r->n++;
     return r->stop_after > 0 && r->n >= r->stop_after;
 }
