@@ -264,7 +264,7 @@ static tpl_entry *add_entry(tpl_library *lib, const char *name)
     return en;
 }
 
-static int oom(error_info *err, const char *what)
+int templates_oom(error_info *err, const char *what)
 {
     error_set(err, "out_of_memory", 0, "out of memory %s", what);
     return -1;
@@ -360,7 +360,7 @@ static int read_file(const char *path, char **text, size_t *len, error_info *err
         error_set(err, "invalid_argument", 0, "template %s is larger than %u bytes", path,
                   MAX_TEMPLATE_BYTES);
     else if (errno == ENOMEM)
-        return oom(err, "reading a template");
+        return templates_oom(err, "reading a template");
     else
         error_set(err, "invalid_argument", 0, "cannot read template %s", path);
     return -1;
@@ -400,7 +400,7 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
     if (en && en->t && same_text(en->t, text, len)) {
         free(text);
         if (set_file(en, path, st, read_at) != 0)
-            return oom(err, "noting a template file");
+            return templates_oom(err, "noting a template file");
         *out = en;
         return 0;
     }
@@ -421,17 +421,17 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
         templates_warn(lib, key, "nyx: %s (template %s keeps serving version %d)",
                          perr.message, name, en->version);
         if (set_file(en, path, st, read_at) != 0)
-            return oom(err, "noting a template file");
+            return templates_oom(err, "noting a template file");
         *out = en;
         return 0;
     }
     if (!en && !(en = add_entry(lib, name))) {
         template_free(t);
-        return oom(err, "caching a template");
+        return templates_oom(err, "caching a template");
     }
     if (set_file(en, path, st, read_at) != 0) {
         template_free(t);
-        return oom(err, "noting a template file");
+        return templates_oom(err, "noting a template file");
     }
     retire(lib, en->t);
     en->t = t;
@@ -504,7 +504,7 @@ static int use_database(tpl_library *lib, tpl_entry *en, const char *name, tpl_e
         return -1;
     if (!en && !(en = add_entry(lib, name))) {
         template_free(t);
-        return oom(err, "caching a template");
+        return templates_oom(err, "caching a template");
     }
     retire(lib, en->t);
     en->t = t;
@@ -541,7 +541,7 @@ static int use_pinned(tpl_library *lib, const char *name, int version, tpl_entry
         return -1;
     if (!(en = add_entry(lib, name))) {
         template_free(t);
-        return oom(err, "caching a template");
+        return templates_oom(err, "caching a template");
     }
     en->pinned = 1;
     en->version = version;

@@ -61,6 +61,8 @@ int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, error
 /* Says a warning once per key through the owner's log (printf-style). */
 void templates_warn(tpl_library *lib, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* err "out_of_memory", "out of memory <what>" ("caching a template"); returns -1. */
+int templates_oom(error_info *err, const char *what);
 void templates_set_last(tpl_library *lib, const char *name, int version);
 /* The entry of name in lib->last, created (version 0) when missing; NULL out of memory. */
 last_use *templates_last_entry(tpl_library *lib, const char *name);

@@ -10,12 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int oom(error_info *err, const char *what)
-{
-    error_set(err, "out_of_memory", 0, "out of memory %s", what);
-    return -1;
-}
-
 /* ---- listings ---- */
 
 typedef struct name_set {
@@ -121,7 +115,7 @@ int templates_list(tpl_library *lib, store_row_fn fn, void *ud, error_info *err)
         free(order);
         free(sorted);
         names_free(&s);
-        return oom(err, "listing templates");
+        return templates_oom(err, "listing templates");
     }
     memcpy(sorted, s.names, s.n * sizeof *sorted);
     qsort(sorted, s.n, sizeof *sorted, by_name);
@@ -255,7 +249,7 @@ char *templates_diff(tpl_library *lib, const char *name, int v1, int v2, error_i
         return NULL;
     char *out = text_diff(template_text(a->t, NULL), template_text(b->t, NULL), spec1, spec2);
     if (!out)
-        oom(err, "comparing template versions");
+        templates_oom(err, "comparing template versions");
     return out;
 }
 
@@ -265,7 +259,7 @@ tvalue *templates_vars_from_pairs(const char *const *pairs, error_info *err)
 {
     tvalue *map = tvalue_map();
     if (!map) {
-        oom(err, "building template variables");
+        templates_oom(err, "building template variables");
         return NULL;
     }
     for (size_t i = 0; pairs && pairs[i]; i++) {
@@ -310,7 +304,7 @@ tvalue *templates_vars_from_pairs(const char *const *pairs, error_info *err)
         }
         if (rc != 0) {
             tvalue_free(map);
-            oom(err, "building template variables");
+            templates_oom(err, "building template variables");
             return NULL;
         }
     }

@@ -164,10 +164,8 @@ int templates_pick(tpl_library *lib, const char *name, int *version, error_info 
     store_db *s = templates_store(lib);
     if (s && chosen > 0) {
         arms *as = calloc(1, sizeof *as);
-        if (!as) {
-            error_set(err, "out_of_memory", 0, "out of memory choosing a template version");
-            return -1;
-        }
+        if (!as)
+            return templates_oom(err, "choosing a template version");
         if (store_template_history(s, bare, version_row, as, err) < 0 ||
             store_template_stats(s, bare, stats_row, as, err) < 0) {
             free(as);
