@@ -49,12 +49,6 @@ static int fm_fail(fm *f, const char *fmt, ...)
     return -1;
 }
 
-static int fm_oom(fm *f)
-{
-    error_set(f->err, "out_of_memory", 0, "%s: out of memory", f->t->origin);
-    return -1;
-}
-
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
 static int is_key_char(char c)
 {
@@ -104,7 +98,7 @@ static int read_scalar(fm *f, const char **pp, const char *end, int flow, char *
         char q = *p++;
         char *buf = malloc((size_t)(end - p) + 1);
         if (!buf)
-            return fm_oom(f);
+            return tpl_oom(f->err, f->t);
         size_t n = 0;
         for (;;) {
             if (p == end) {
@@ -159,7 +153,7 @@ static int read_scalar(fm *f, const char **pp, const char *end, int flow, char *
         e--;
     char *buf = malloc((size_t)(e - s) + 1);
     if (!buf)
-        return fm_oom(f);
+        return tpl_oom(f->err, f->t);
     memcpy(buf, s, (size_t)(e - s));
     buf[e - s] = '\0';
     *out = buf;
@@ -209,10 +203,10 @@ static int read_output(fm *f, const char *p, const char *end)
     char *text = cJSON_PrintUnformatted(schema);
     cJSON_Delete(schema);
     if (!text)
-        return fm_fail(f, "out of memory");
+        return tpl_oom(f->err, f->t);
     f->t->output_json = strdup(text);
     cJSON_free(text);
-    return f->t->output_json ? 0 : fm_fail(f, "out of memory");
+    return f->t->output_json ? 0 : tpl_oom(f->err, f->t);
 }
 
 /* tools: [name, name, ...], names as the API allows them (^[a-zA-Z0-9_-]{1,64}$). */
@@ -250,7 +244,7 @@ static int read_tools(fm *f, const char *p, const char *end)
     if (expect_line_end(f, p + 1, end) != 0)
         return -1;
     f->t->tools = strdup(joined);
-    return f->t->tools ? 0 : fm_fail(f, "out of memory");
+    return f->t->tools ? 0 : tpl_oom(f->err, f->t);
 }
 
 static int parse_bool(const char *s, int *b)
@@ -361,13 +355,13 @@ static tpl_var *add_var(fm *f, const char *name, size_t len)
         }
     tpl_var *vars = array_room(t->vars, t->nvars, &t->capvars, sizeof *vars, 8);
     if (!vars) {
-        fm_oom(f);
+        tpl_oom(f->err, f->t);
         return NULL;
     }
     t->vars = vars;
     char *n = malloc(len + 1);
     if (!n) {
-        fm_oom(f);
+        tpl_oom(f->err, f->t);
         return NULL;
     }
     memcpy(n, name, len);
@@ -385,17 +379,17 @@ static int build_maps(fm *f)
         return 0;
     t->declared = tvalue_map();
     if (!t->declared)
-        return fm_oom(f);
+        return tpl_oom(f->err, f->t);
     for (size_t i = 0; i < t->nvars; i++) {
         const tpl_var *v = &t->vars[i];
         if (tvalue_map_set(t->declared, v->name, tvalue_bool(1)) != 0)
-            return fm_oom(f);
+            return tpl_oom(f->err, f->t);
         if (!v->def)
             continue;
         if (!t->defaults && !(t->defaults = tvalue_map()))
-            return fm_oom(f);
+            return tpl_oom(f->err, f->t);
         if (tvalue_map_set(t->defaults, v->name, tvalue_string(v->def, strlen(v->def))) != 0)
-            return fm_oom(f);
+            return tpl_oom(f->err, f->t);
     }
     return 0;
 }

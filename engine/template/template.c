@@ -34,9 +34,9 @@ static int cmp_fail(cmp *c, int line, const char *fmt, ...)
     return -1;
 }
 
-static int cmp_oom(cmp *c)
+int tpl_oom(error_info *err, const template_def *t)
 {
-    error_set(c->err, "out_of_memory", 0, "%s: out of memory", c->t->origin);
+    error_set(err, "out_of_memory", 0, "%s: out of memory", t->origin);
     return -1;
 }
 
@@ -56,7 +56,7 @@ static tpl_tok *add_tok(cmp *c, int op, int line)
     template_def *t = c->t;
     tpl_tok *toks = array_room(t->toks, t->ntok, &t->captok, sizeof *toks, 32);
     if (!toks) {
-        cmp_oom(c);
+        tpl_oom(c->err, c->t);
         return NULL;
     }
     t->toks = toks;
@@ -115,7 +115,7 @@ static int compile_name(cmp *c, tpl_tok *k, size_t s, size_t e, int line)
                             (int)(e - s), txt + s);
         tpl_seg *segs = array_room(t->segs, t->nsegs, &t->capsegs, sizeof *segs, 32);
         if (!segs)
-            return cmp_oom(c);
+            return tpl_oom(c->err, c->t);
         t->segs = segs;
         t->segs[t->nsegs++] =
             (tpl_seg){.off = (uint32_t)a, .len = (uint32_t)(b - a), .hash = tv_hash(txt + a, b - a)};
@@ -256,7 +256,7 @@ static int compile_body(cmp *c, size_t pos)
             if (!(k = add_tok(c, TOK_PARTIAL, line)))
                 return -1;
             if (!(k->pname = malloc(ce - cs + 1)))
-                return cmp_oom(c);
+                return tpl_oom(c->err, c->t);
             memcpy(k->pname, s + cs, ce - cs);
             k->pname[ce - cs] = '\0';
             if (standalone) {

@@ -93,5 +93,7 @@ struct template_def {
 /* Parses the front matter at the start of t->text (if any) into t. Sets *body_off to the
  * first byte of the body and *body_line to its line. Returns 0 or -1 with err. */
 int tpl_front_matter(template_def *t, size_t *body_off, int *body_line, error_info *err);
+/* err "out_of_memory", "ORIGIN: out of memory", while t is parsed; returns -1. */
+int tpl_oom(error_info *err, const template_def *t);
 
 #endif
