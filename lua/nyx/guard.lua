@@ -392,14 +392,26 @@ end
 -- Scoring
 ---------------------------------------------------------------------------------------------
 
-local function bad_arg(n, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+-- Raises an invalid_argument error table, as every nyx error is one, naming the line of the
+-- function level levels up: through the engine's nyx.raise when nyx.core is there (its error
+-- metatable and `where`), else as a plain table, so that this module still needs no C.
+local function invalid(message, level)
+  local err = { type = "invalid_argument", message = message }
+  local ok, core = pcall(require, "nyx.core")
+  if ok and type(core) == "table" and core.raise then core.raise(err, level > 0 and level + 1 or 0) end
+  error(err, level + 1)
+end
+
+-- level: counted as error()'s, from bad_arg (default 3: the caller of the public function
+-- that called bad_arg).
+local function bad_arg(n, fname, msg, level)
+  invalid(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
 end
 
 local function check_rule(rule, i)
   if type(rule) ~= "table" or type(rule.name) ~= "string" or type(rule.weight) ~= "number"
       or (rule.patterns == nil and rule.find == nil) then
-    error(("nyx.guard.rules[%d] must be a table {name=, category=, weight=, patterns= or find=}")
+    invalid(("nyx.guard.rules[%d] must be a table {name=, category=, weight=, patterns= or find=}")
       :format(i), 0)
   end
 end
@@ -490,7 +502,7 @@ local function normalize_policy(policy, n, fname)
       and (policy.threshold == nil or type(policy.threshold) == "number") then
     return { action = policy.action, threshold = policy.threshold or M.threshold }
   end
-  bad_arg(n, fname, 'policy must be "allow", "warn", "strip", "block" or {action=, threshold=}')
+  bad_arg(n, fname, 'policy must be "allow", "warn", "strip", "block" or {action=, threshold=}', 4)
 end
 
 local function decide(text, p)

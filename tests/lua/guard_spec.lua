@@ -1,6 +1,19 @@
 -- nyx.guard: the prompt-injection policy. Plain Lua; needs no C module.
 local guard = require "nyx.guard"
 
+-- fn raises an invalid_argument error table (as every nyx error is) whose message begins with
+-- message, and names the line of the spec that called the guard.
+local function invalid(fn, message)
+  local ok, err = pcall(fn)
+  assert.is_false(ok)
+  assert.are.equal("table", type(err), tostring(err))
+  assert.are.equal("invalid_argument", err.type)
+  assert.are.equal(message, err.message:sub(1, #message))
+  if not message:find("rules", 1, true) then
+    assert.matches("guard_spec.lua:%d+:", err.where or "")
+  end
+end
+
 local function rules_hit(text)
   local _, hits = guard.score(text)
   local names = {}
@@ -134,9 +147,8 @@ describe("nyx.guard.score", function()
     end
   end)
 
-  it("rejects a non-string with Lua's wording", function()
-    assert.has_error(function() guard.score(nil) end,
-      "bad argument #1 to 'score' (string expected, got nil)")
+  it("rejects a non-string with an invalid_argument error in Lua's wording", function()
+    invalid(function() guard.score(nil) end, "bad argument #1 to 'score' (string expected, got nil)")
   end)
 end)
 
@@ -188,10 +200,11 @@ describe("nyx.guard.check", function()
   end)
 
   it("rejects a bad policy", function()
-    assert.has_error(function() guard.check("x", "drop") end,
+    invalid(function() guard.check("x", "drop") end,
       "bad argument #2 to 'check' (policy must be \"allow\", \"warn\", \"strip\", \"block\" "
         .. "or {action=, threshold=})")
-    assert.has_error(function() guard.check("x", { action = "block", threshold = "high" }) end)
+    invalid(function() guard.check("x", { action = "block", threshold = "high" }) end,
+      "bad argument #2 to 'check' (policy must be")
   end)
 end)
 
@@ -269,7 +282,7 @@ describe("nyx.guard.check_vars", function()
   end)
 
   it("rejects a non-table", function()
-    assert.has_error(function() guard.check_vars("x") end,
+    invalid(function() guard.check_vars("x") end,
       "bad argument #1 to 'check_vars' (table expected, got string)")
   end)
 end)
@@ -305,7 +318,7 @@ describe("nyx.guard.rules", function()
 
   it("reports a malformed rule", function()
     table.insert(guard.rules, { name = "broken" })
-    assert.has_error(function() guard.score("x") end)
+    invalid(function() guard.score("x") end, ("nyx.guard.rules[%d] must be a table"):format(#guard.rules))
   end)
 end)
 
