@@ -32,6 +32,23 @@ typedef struct cut_entry {
     int used, matters;
 } cut_entry;
 
+/* The findings of a window (for comparing), and of a window's half inside a long string
+ * (remembered, inner_half()). */
+#define MAX_FOUND 16
+typedef struct found {
+    guard_finding f[MAX_FOUND];
+    size_t n, shift;
+    int full;
+} found;
+
+#define HALF_SLOTS 64
+typedef struct half_entry {
+    XXH128_hash_t h;
+    size_t len;
+    found f;
+    int used;
+} half_entry;
+
 typedef struct entry {
     XXH128_hash_t h;
     size_t len;
@@ -44,9 +61,10 @@ typedef struct entry {
 struct guard_memo {
     entry slot[SLOTS];
     cut_entry cut[CUT_SLOTS];
+    half_entry half[HALF_SLOTS];
     uint64_t seed;
     size_t bytes, entries;
-    uint64_t scans, hits, whole, cuts_checked, cuts_known;
+    uint64_t scans, hits, whole, cuts_checked, cuts_known, halves_known;
 };
 
 guard_memo *guard_memo_new(void)
@@ -87,6 +105,7 @@ void guard_memo_get_stats(const guard_memo *m, guard_memo_stats *out)
     out->whole = m->whole;
     out->cuts_checked = m->cuts_checked;
     out->cuts_known = m->cuts_known;
+    out->halves_known = m->halves_known;
     out->entries = m->entries;
     out->bytes = m->bytes;
 }
@@ -187,12 +206,12 @@ static int memo_piece(guard_memo *m, writer *w, spans *sp, const char *text, siz
     }
     m->scans++;
     int key_open = 0;
-    size_t found = redact_piece(w, text, len, &key_open);
+    size_t nfound = redact_piece(w, text, len, &key_open);
     if (w->o->failed)
         return 0;
     size_t copy_len = out_len(w) - at;
     char *copy = NULL;
-    if (found > 0 && !key_open) { /* a finding was written: the output is in o */
+    if (nfound > 0 && !key_open) { /* a finding was written: the output is in o */
         /* Over the bounds, the verdict is not kept: the string is scanned again next time. */
         if (copy_len > MAX_COPY || (copy = malloc(copy_len)) == NULL)
             return 0;
@@ -211,20 +230,12 @@ static int memo_piece(guard_memo *m, writer *w, spans *sp, const char *text, siz
     m->entries++;
     if (key_open)
         return -1;
-    if (copy || found == 0)
+    if (copy || nfound == 0)
         add_span(sp, at, copy_len, out);
     return 0;
 }
 
 /* ---- cutting a body ---- */
-
-/* The findings of a window, for comparing. */
-#define MAX_FOUND 16
-typedef struct found {
-    guard_finding f[MAX_FOUND];
-    size_t n, shift;
-    int full;
-} found;
 
 static int collect(void *ud, const guard_finding *f)
 {
@@ -240,30 +251,62 @@ static int collect(void *ud, const guard_finding *f)
     return 0;
 }
 
+/* The findings of the half of a window that lies inside a long string, by the hash of its
+ * bytes: the same from call to call when the other half (the question after the system prompt)
+ * is not, so the window is judged again each call but that half is not scanned again. */
+static const found *inner_half(guard_memo *m, const char *text, size_t len)
+{
+    XXH128_hash_t h = XXH3_128bits_withSeed(text, len, m->seed ^ 0x68616c66u);
+    half_entry *e = &m->half[h.low64 % HALF_SLOTS];
+    if (e->used && e->len == len && XXH128_isEqual(e->h, h)) {
+        m->halves_known++;
+        return &e->f;
+    }
+    e->used = 0;
+    e->f = (found){.shift = 0};
+    guard_scan(text, len, collect, &e->f);
+    e->h = h;
+    e->len = len;
+    e->used = 1;
+    return &e->f;
+}
+
 /* 1 when cutting the text at cut changes what the scanner finds near it: a finding across the
  * cut, or one that needs what lies on the other side (a label naming the secret after it). The
  * window around the cut is scanned whole and in its two halves; both share the window's outer
- * edges, so only the cut can make them differ. */
-static int cut_matters(const char *text, size_t len, size_t cut)
+ * edges, so only the cut can make them differ. The half inside the long string (the left one
+ * when the string ends at cut) comes from inner_half(). */
+static int cut_matters(guard_memo *m, const char *text, size_t len, size_t cut, int inner_left)
 {
     size_t from = cut > WINDOW ? cut - WINDOW : 0;
     size_t to = len - cut > WINDOW ? cut + WINDOW : len;
-    found whole = {.shift = 0}, halves = {.shift = 0};
+    found whole = {.shift = 0}, outer = {.shift = 0};
     guard_scan(text + from, to - from, collect, &whole);
-    guard_scan(text + from, cut - from, collect, &halves);
-    halves.shift = cut - from;
-    guard_scan(text + cut, to - cut, collect, &halves);
-    if (whole.full || halves.full || whole.n != halves.n)
+    const found *left, *right;
+    if (inner_left) {
+        left = inner_half(m, text + from, cut - from);
+        guard_scan(text + cut, to - cut, collect, &outer);
+        right = &outer;
+    } else {
+        guard_scan(text + from, cut - from, collect, &outer);
+        left = &outer;
+        right = inner_half(m, text + cut, to - cut);
+    }
+    /* Scanned as one, the halves would fill at more than MAX_FOUND findings together. */
+    if (whole.full || left->full || right->full || left->n + right->n > MAX_FOUND ||
+        whole.n != left->n + right->n)
         return 1;
-    for (size_t i = 0; i < whole.n; i++)
-        if (whole.f[i].kind != halves.f[i].kind || whole.f[i].start != halves.f[i].start ||
-            whole.f[i].end != halves.f[i].end)
+    for (size_t i = 0; i < whole.n; i++) {
+        guard_finding h = i < left->n ? left->f[i] : right->f[i - left->n];
+        size_t shift = i < left->n ? 0 : cut - from;
+        if (whole.f[i].kind != h.kind || whole.f[i].start != h.start + shift || whole.f[i].end != h.end + shift)
             return 1;
+    }
     return 0;
 }
 
 /* cut_matters(), from the memo when the same window was judged before. */
-static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t cut)
+static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t cut, int inner_left)
 {
     size_t from = cut > WINDOW ? cut - WINDOW : 0;
     size_t to = len - cut > WINDOW ? cut + WINDOW : len;
@@ -274,7 +317,7 @@ static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t 
         return e->matters;
     }
     m->cuts_checked++;
-    int matters = cut_matters(text, len, cut);
+    int matters = cut_matters(m, text, len, cut, inner_left);
     *e = (cut_entry){h, to - from, cut - from, 1, matters};
     return matters;
 }
@@ -299,8 +342,8 @@ const char *guard_memo_redact_into(guard_memo *m, const char *text, size_t len, 
         to[n++] = len;
     }
     for (size_t k = 0; k < n; k++)
-        if ((from[k] > 0 && cut_matters_memo(m, text, len, from[k])) ||
-            (to[k] < len && cut_matters_memo(m, text, len, to[k])))
+        if ((from[k] > 0 && cut_matters_memo(m, text, len, from[k], 0)) ||
+            (to[k] < len && cut_matters_memo(m, text, len, to[k], 1)))
             goto whole_counted;
     size_t at = 0, j = 0;
     for (size_t k = 0; k < n; k++) {

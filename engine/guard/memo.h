@@ -5,7 +5,9 @@
  * reach across the edge of a remembered string (a label outside it naming a secret inside, a
  * private key block left open), the body is redacted whole instead. Whether a cut is safe depends
  * only on the bytes around it, the same from call to call on the system prompt's side: that
- * verdict is remembered too, by the same kind of hash of the window. Bounded: a fixed number of
+ * verdict is remembered too, by the same kind of hash of the window, and when the window reaches
+ * into what changes (the question after the prompt), the findings of its half on the prompt's
+ * side are. Bounded: a fixed number of
  * entries and of bytes of redacted copies. One memo belongs to one thread. */
 #ifndef NYX_GUARD_MEMO_H
 #define NYX_GUARD_MEMO_H
@@ -52,6 +54,7 @@ typedef struct guard_memo_stats {
     uint64_t whole;  /* bodies redacted whole (a finding at the edge of a long string) */
     uint64_t cuts_checked; /* windows around a cut scanned to see whether cutting there is safe */
     uint64_t cuts_known;   /* windows found in the memo, not scanned again */
+    uint64_t halves_known; /* of windows scanned, halves inside a long string found in the memo */
     size_t entries;  /* remembered now */
     size_t bytes;    /* of redacted copies held now */
 } guard_memo_stats;

@@ -282,8 +282,67 @@ static void test_known_hashes_are_used(void)
     guard_memo_free(m);
 }
 
+/* The window around the cut after a long string reaches into what follows it (the question),
+ * so it is judged again each call, but its half inside the string is scanned once: its
+ * findings are remembered by its hash. With them the verdict must be what scanning gives:
+ * a finding in that half (an address at the prompt's end) does not make the cut matter, nor
+ * one wholly in the question; a finding that needs both sides (a label at the prompt's end
+ * naming the secret after it) does, with the half from the memo, and the body is redacted
+ * whole. */
+static void test_inner_half_is_remembered(void)
+{
+    guard_memo *m = guard_memo_new();
+    char *filler = prose(1200, NULL);
+    size_t n = strlen(filler) + 400;
+    char *sys = malloc(n), *t = malloc(2 * n);
+    snprintf(sys, n, "%s write to ann@example.com", filler); /* a finding just before the cut */
+    const char *questions[] = {
+        "where is order 17?",
+        "mail bob@example.org, or call +44 20 7946 0958", /* findings wholly in the question */
+        "", "x@example.net",                              /* one right at the cut */
+        "where is order 18?",
+    };
+    size_t nq = sizeof questions / sizeof questions[0];
+    guard_memo_stats st;
+    for (size_t i = 0; i < nq; i++) {
+        snprintf(t, 2 * n, "{\"system\":\"%s\",\"q\":\"%s\"}", sys, questions[i]);
+        same_as_whole(m, t);
+        size_t len;
+        char *r = guard_memo_redact(m, t, strlen(t), &len);
+        CHECK(r && strstr(r, "write to [EMAIL]\"") != NULL);
+        free(r);
+    }
+    guard_memo_get_stats(m, &st);
+    CHECK_INT(st.whole, 0);       /* every cut judged safe, with the remembered half */
+    CHECK_INT(st.scans, 1);       /* the prompt, scanned once */
+    CHECK_INT(st.cuts_checked, 1 + nq); /* before the prompt once, after it for each question */
+    CHECK_INT(st.halves_known, nq - 1); /* the prompt's half of the window after it: scanned once */
+    /* A label at the prompt's end naming the secret after the cut: cutting there would lose
+     * the finding. Judged with the remembered half of that prompt, the body goes whole. */
+    snprintf(sys, n, "%s aws_secret_access_key", filler);
+    for (int round = 0; round < 2; round++) {
+        snprintf(t, 2 * n, "{\"system\":\"%s\",\"q\":\"question %d\"}", sys, round);
+        same_as_whole(m, t);
+        snprintf(t, 2 * n, "{\"system\":\"%s\":\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\",\"n\":%d}", sys, round);
+        same_as_whole(m, t);
+        size_t len;
+        char *r = guard_memo_redact(m, t, strlen(t), &len);
+        CHECK(r && strstr(r, "EXAMPLEKEY") == NULL);
+        free(r);
+    }
+    guard_memo_stats after;
+    guard_memo_get_stats(m, &after);
+    CHECK(after.whole >= 1);
+    CHECK(after.halves_known >= st.halves_known + 3);
+    free(sys);
+    free(t);
+    free(filler);
+    guard_memo_free(m);
+}
+
 int main(void)
 {
+    test_inner_half_is_remembered();
     test_known_hashes_are_used();
     test_spans_hash_what_was_written();
     test_into_one_buffer();
