@@ -24,14 +24,6 @@
 
 #define CUT_SLOTS 64            /* remembered verdicts on cuts, direct-mapped by hash */
 
-/* The verdict of cut_matters() on a window: its bytes (by hash and length) and where in it the
- * cut falls decide it. */
-typedef struct cut_entry {
-    XXH128_hash_t h;
-    size_t len, at;
-    int used, matters;
-} cut_entry;
-
 /* The findings of a window (for comparing), and of a window's half inside a long string
  * (remembered, inner_half()). */
 #define MAX_FOUND 16
@@ -40,6 +32,17 @@ typedef struct found {
     size_t n, shift;
     int full;
 } found;
+
+/* The verdict of cut_matters() on a window: its bytes (by hash and length) and where in it the
+ * cut falls decide it. With it, the findings of its outer half (the one outside the long
+ * string), offsets from the half's start: when that half is a whole piece of the body (the
+ * short tail after the prompt, the head before it), they redact the piece without a scan. */
+typedef struct cut_entry {
+    XXH128_hash_t h;
+    size_t len, at;
+    int used, matters;
+    found outer;
+} cut_entry;
 
 #define HALF_SLOTS 64
 typedef struct half_entry {
@@ -64,7 +67,7 @@ struct guard_memo {
     half_entry half[HALF_SLOTS];
     uint64_t seed;
     size_t bytes, entries;
-    uint64_t scans, hits, whole, cuts_checked, cuts_known, halves_known;
+    uint64_t scans, hits, whole, cuts_checked, cuts_known, halves_known, pieces_known;
 };
 
 guard_memo *guard_memo_new(void)
@@ -106,6 +109,7 @@ void guard_memo_get_stats(const guard_memo *m, guard_memo_stats *out)
     out->cuts_checked = m->cuts_checked;
     out->cuts_known = m->cuts_known;
     out->halves_known = m->halves_known;
+    out->pieces_known = m->pieces_known;
     out->entries = m->entries;
     out->bytes = m->bytes;
 }
@@ -276,7 +280,7 @@ static const found *inner_half(guard_memo *m, const char *text, size_t len)
  * window around the cut is scanned whole and in its two halves; both share the window's outer
  * edges, so only the cut can make them differ. The half inside the long string (the left one
  * when the string ends at cut) comes from inner_half(). */
-static int cut_matters(guard_memo *m, const char *text, size_t len, size_t cut, int inner_left)
+static int cut_matters(guard_memo *m, const char *text, size_t len, size_t cut, int inner_left, found *outer_out)
 {
     size_t from = cut > WINDOW ? cut - WINDOW : 0;
     size_t to = len - cut > WINDOW ? cut + WINDOW : len;
@@ -296,6 +300,7 @@ static int cut_matters(guard_memo *m, const char *text, size_t len, size_t cut, 
     if (whole.full || left->full || right->full || left->n + right->n > MAX_FOUND ||
         whole.n != left->n + right->n)
         return 1;
+    *outer_out = outer;
     for (size_t i = 0; i < whole.n; i++) {
         guard_finding h = i < left->n ? left->f[i] : right->f[i - left->n];
         size_t shift = i < left->n ? 0 : cut - from;
@@ -305,8 +310,22 @@ static int cut_matters(guard_memo *m, const char *text, size_t len, size_t cut, 
     return 0;
 }
 
-/* cut_matters(), from the memo when the same window was judged before. */
-static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t cut, int inner_left)
+/* redact_piece(), with the findings of a scan of these very bytes (a window's outer half,
+ * cut_entry): the same output, without scanning them again. */
+static void replay_piece(guard_memo *m, writer *w, const char *text, size_t len, const found *f, int *key_open)
+{
+    piece p = {w, text, len, 0, 0};
+    for (size_t i = 0; i < f->n; i++)
+        redact_one(&p, &f->f[i]);
+    put_same(w, text + p.copied, len - p.copied);
+    *key_open = p.key_open;
+    m->pieces_known++;
+}
+
+/* cut_matters(), from the memo when the same window was judged before. When the window's outer
+ * half is a whole piece of the body (it runs to the text's start or end) and the cut is safe,
+ * its findings are copied to *whole_piece (NULL: not wanted). */
+static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t cut, int inner_left, found *whole_piece)
 {
     size_t from = cut > WINDOW ? cut - WINDOW : 0;
     size_t to = len - cut > WINDOW ? cut + WINDOW : len;
@@ -314,12 +333,19 @@ static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t 
     cut_entry *e = &m->cut[h.low64 % CUT_SLOTS];
     if (e->used && e->len == to - from && e->at == cut - from && XXH128_isEqual(e->h, h)) {
         m->cuts_known++;
-        return e->matters;
+    } else {
+        m->cuts_checked++;
+        e->used = 0;
+        e->outer = (found){.shift = 0};
+        e->matters = cut_matters(m, text, len, cut, inner_left, &e->outer);
+        e->h = h;
+        e->len = to - from;
+        e->at = cut - from;
+        e->used = 1;
     }
-    m->cuts_checked++;
-    int matters = cut_matters(m, text, len, cut, inner_left);
-    *e = (cut_entry){h, to - from, cut - from, 1, matters};
-    return matters;
+    if (whole_piece && !e->matters && (inner_left ? to == len : from == 0))
+        *whole_piece = e->outer;
+    return e->matters;
 }
 
 const char *guard_memo_redact_into(guard_memo *m, const char *text, size_t len, const hashed_span *known,
@@ -341,9 +367,12 @@ const char *guard_memo_redact_into(guard_memo *m, const char *text, size_t len, 
         from[0] = 0;
         to[n++] = len;
     }
+    /* The head before the first long string and the tail after the last, when short: redacted
+     * from the findings of their cut's window (head.n == SIZE_MAX: not known, scanned). */
+    found head = {.n = SIZE_MAX}, tail = {.n = SIZE_MAX};
     for (size_t k = 0; k < n; k++)
-        if ((from[k] > 0 && cut_matters_memo(m, text, len, from[k], 0)) ||
-            (to[k] < len && cut_matters_memo(m, text, len, to[k], 1)))
+        if ((from[k] > 0 && cut_matters_memo(m, text, len, from[k], 0, k == 0 ? &head : NULL)) ||
+            (to[k] < len && cut_matters_memo(m, text, len, to[k], 1, k == n - 1 ? &tail : NULL)))
             goto whole_counted;
     size_t at = 0, j = 0;
     for (size_t k = 0; k < n; k++) {
@@ -351,12 +380,18 @@ const char *guard_memo_redact_into(guard_memo *m, const char *text, size_t len, 
             j++;
         int is_known = j < nknown && known[j].at == from[k] && known[j].len == to[k] - from[k];
         const quick_hash *h = is_known ? &known[j].h : NULL;
-        redact_piece(&w, text + at, from[k] - at, &key_open);
+        if (k == 0 && head.n != SIZE_MAX)
+            replay_piece(m, &w, text, from[0], &head, &key_open);
+        else
+            redact_piece(&w, text + at, from[k] - at, &key_open);
         if (key_open || memo_piece(m, &w, &sp, text + from[k], to[k] - from[k], h) != 0)
             goto whole_counted;
         at = to[k];
     }
-    redact_piece(&w, text + at, len - at, &key_open);
+    if (tail.n != SIZE_MAX)
+        replay_piece(m, &w, text + at, len - at, &tail, &key_open);
+    else
+        redact_piece(&w, text + at, len - at, &key_open);
     goto done;
 whole_counted:
     m->whole++;

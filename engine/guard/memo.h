@@ -55,6 +55,7 @@ typedef struct guard_memo_stats {
     uint64_t cuts_checked; /* windows around a cut scanned to see whether cutting there is safe */
     uint64_t cuts_known;   /* windows found in the memo, not scanned again */
     uint64_t halves_known; /* of windows scanned, halves inside a long string found in the memo */
+    uint64_t pieces_known; /* short heads and tails redacted from their cut's window, not scanned again */
     size_t entries;  /* remembered now */
     size_t bytes;    /* of redacted copies held now */
 } guard_memo_stats;

@@ -73,9 +73,11 @@ static void test_second_scan_is_remembered(void)
     CHECK_INT(st.hits, 2);
     CHECK_INT(st.whole, 0);
     /* The cut before the prompt has the same bytes around it every time: judged once. The cut
-     * after it reaches into the question: judged again for a new question only. */
-    CHECK_INT(st.cuts_checked, 3);
-    CHECK_INT(st.cuts_known, 3);
+     * after it reaches into the question: judged again for a new question only. (Three
+     * windows, six look-ups; the verdicts are direct-mapped by a hash seeded per process, so
+     * two windows share a slot now and then, and the one put out is judged again.) */
+    CHECK(st.cuts_checked >= 3);
+    CHECK_INT(st.cuts_checked + st.cuts_known, 6);
     /* A plain text (no JSON) long enough is remembered whole. */
     same_as_whole(m, system);
     same_as_whole(m, system);
@@ -301,6 +303,9 @@ static void test_inner_half_is_remembered(void)
         "mail bob@example.org, or call +44 20 7946 0958", /* findings wholly in the question */
         "", "x@example.net",                              /* one right at the cut */
         "where is order 18?",
+        /* longer than the window: its address lies past the window's outer half */
+        "a question long enough to run past the window after the cut, so that the window's half is "
+        "not the whole tail and the tail is scanned: dan@example.com",
     };
     size_t nq = sizeof questions / sizeof questions[0];
     guard_memo_stats st;
@@ -315,8 +320,27 @@ static void test_inner_half_is_remembered(void)
     guard_memo_get_stats(m, &st);
     CHECK_INT(st.whole, 0);       /* every cut judged safe, with the remembered half */
     CHECK_INT(st.scans, 1);       /* the prompt, scanned once */
-    CHECK_INT(st.cuts_checked, 1 + nq); /* before the prompt once, after it for each question */
-    CHECK_INT(st.halves_known, nq - 1); /* the prompt's half of the window after it: scanned once */
+    /* The tables are direct-mapped by a hash seeded per process: two entries may share a slot
+     * by chance, and the one put out is judged or scanned again. So at least: */
+    CHECK(st.cuts_checked >= 1 + nq); /* before the prompt, after it for each question */
+    CHECK(st.halves_known >= nq - 3); /* the prompt's half of the window after it, from the memo
+                                        (nq - 1 without a shared slot; none if the question's half
+                                        were the one remembered) */
+    /* The head before the prompt and the tail after it are the outer halves of their windows:
+     * redacted from those findings (the tail's with the question's addresses, shown equal to
+     * guard_redact above), two pieces in each of two redactions per question. */
+    CHECK_INT(st.pieces_known, 4 * nq - 2); /* not the long question's tail */
+    /* A head with a finding, judged once, then redacted from the remembered window; and one
+     * longer than the window, with its finding before the window: scanned. */
+    for (int round = 0; round < 2; round++) {
+        snprintf(t, 2 * n, "{\"to\":\"carl@example.com\",\"system\":\"%s\",\"q\":\"r%d\"}", sys, round);
+        same_as_whole(m, t);
+        snprintf(t, 2 * n,
+                 "{\"to\":\"eve@example.com\",\"note\":\"a head long enough to run past the window before the "
+                 "cut, so that the window's half is not the whole head\",\"system\":\"%s\",\"q\":\"r%d\"}",
+                 sys, round);
+        same_as_whole(m, t);
+    }
     /* A label at the prompt's end naming the secret after the cut: cutting there would lose
      * the finding. Judged with the remembered half of that prompt, the body goes whole. */
     snprintf(sys, n, "%s aws_secret_access_key", filler);
@@ -333,7 +357,7 @@ static void test_inner_half_is_remembered(void)
     guard_memo_stats after;
     guard_memo_get_stats(m, &after);
     CHECK(after.whole >= 1);
-    CHECK(after.halves_known >= st.halves_known + 3);
+    CHECK(after.halves_known > st.halves_known);
     free(sys);
     free(t);
     free(filler);
