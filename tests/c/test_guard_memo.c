@@ -307,8 +307,8 @@ static void test_inner_half_is_remembered(void)
         "", "x@example.net",                              /* one right at the cut */
         "where is order 18?",
         /* longer than the window: its address lies past the window's outer half */
-        "a question long enough to run past the window after the cut, so that the window's half is "
-        "not the whole tail and the tail is scanned: dan@example.com",
+        ("a question long enough to run past the window after the cut, so that the window's half "
+         "is not the whole tail and the tail is scanned: dan@example.com"),
     };
     size_t nq = sizeof questions / sizeof questions[0];
     guard_memo_stats st;
