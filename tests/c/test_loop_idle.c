@@ -30,6 +30,17 @@ static size_t discard(char *data, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Adds easy to the loop and turns it until the transfer ends (5 s at most); it must succeed. */
+static void run_to_end(event_loop *loop, CURL *easy)
+{
+    int before = finished;
+    CHECK_INT(loop_add_transfer(loop, easy, done, NULL), 0);
+    for (int i = 0; i < 500 && finished == before; i++)
+        CHECK_INT(loop_poll(loop, 10), 0);
+    CHECK_INT(finished, before + 1);
+    CHECK_INT(last_result, CURLE_OK);
+}
+
 /* One GET to the simulator through the loop; returns the connections it opened (-1 when it
  * failed). */
 static long transfer(event_loop *loop, int port)
@@ -43,12 +54,7 @@ static long transfer(event_loop *loop, int port)
     curl_easy_setopt(easy, CURLOPT_URL, url);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
-    int before = finished;
-    CHECK_INT(loop_add_transfer(loop, easy, done, NULL), 0);
-    for (int i = 0; i < 500 && finished == before; i++)
-        CHECK_INT(loop_poll(loop, 10), 0);
-    CHECK_INT(finished, before + 1);
-    CHECK_INT(last_result, CURLE_OK);
+    run_to_end(loop, easy);
     long opened = -1;
     curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened);
     curl_easy_cleanup(easy);
@@ -82,12 +88,7 @@ static void transfer_closing(event_loop *loop, int port)
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_0);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, fork_once);
-    int before = finished;
-    CHECK_INT(loop_add_transfer(loop, easy, done, NULL), 0);
-    for (int i = 0; i < 500 && finished == before; i++)
-        CHECK_INT(loop_poll(loop, 10), 0);
-    CHECK_INT(finished, before + 1);
-    CHECK_INT(last_result, CURLE_OK);
+    run_to_end(loop, easy);
     curl_easy_cleanup(easy);
     curl_slist_free_all(h);
 }
