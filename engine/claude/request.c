@@ -6,6 +6,8 @@
 #include "json_text.h"
 #include "response.h"
 
+#include "base/json_number.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -390,7 +392,7 @@ static cJSON *output_config(const claude_request *req)
 static int fill(cJSON *root, const claude_request *req, cJSON *tools, claude_json_texts *jt)
 {
     if (put(root, "model", cJSON_CreateStringReference(req->model)) ||
-        put(root, "max_tokens", cJSON_CreateNumber((double)req->max_tokens)) ||
+        put(root, "max_tokens", json_int(req->max_tokens)) ||
         (req->nsystem && put(root, "system", content(req->system, req->nsystem, jt))) ||
         put(root, "messages", messages(req, jt))) {
         cJSON_Delete(tools);

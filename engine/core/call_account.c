@@ -5,6 +5,7 @@
 
 #include "alerts.h"
 #include "base/clock.h"
+#include "base/json_number.h"
 #include "base/textbuf.h"
 #include "debug.h"
 #include "guard/memo.h"
@@ -49,9 +50,9 @@ void call_record_attempt(api_call *c, int status, const error_info *err)
     if (!a)
         return;
     add_member(a, "model", cJSON_CreateString(call_route_model(c)));
-    add_member(a, "status", cJSON_CreateNumber(status));
+    add_member(a, "status", json_int(status));
     add_member(a, "outcome", cJSON_CreateString(err ? err->type : "ok"));
-    add_member(a, "ms", cJSON_CreateNumber((clock_now_s() - c->attempt_started) * 1000.0));
+    add_member(a, "ms", json_millis((clock_now_s() - c->attempt_started) * 1000.0));
     if (c->headers.request_id[0])
         add_member(a, "request_id", cJSON_CreateString(c->headers.request_id));
     cJSON_AddItemToArray(c->attempt_log, a);

@@ -1,0 +1,19 @@
+/* JSON numbers for trees that are only printed. cJSON 1.7.15 prints every number with
+ * sprintf("%1.15g") and reads it back with sscanf to check it, about 4,000 instructions a
+ * number; a call prints three (the request's max_tokens, its attempt's status and time), a
+ * tenth of what the engine spends on a call. These nodes hold their text already printed
+ * (cJSON raw nodes): cJSON_IsNumber is false on them, so use them only where nothing reads
+ * the tree back. */
+#ifndef NYX_BASE_JSON_NUMBER_H
+#define NYX_BASE_JSON_NUMBER_H
+
+#include <cjson/cJSON.h>
+
+/* v in decimal; NULL when out of memory. */
+cJSON *json_int(long long v);
+
+/* A duration in milliseconds, rounded to the microsecond ("12.345"); a value that is not a
+ * finite number from 0 to a year prints as 0. NULL when out of memory. */
+cJSON *json_millis(double ms);
+
+#endif

@@ -1,0 +1,59 @@
+/* engine/base/json_number: numbers printed once, as cJSON would print them, and read back equal. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json_number.h"
+#include "check.h"
+
+/* v as it prints inside an object, then parsed back as a number. */
+static double round_trip(cJSON *v, const char *expect_text)
+{
+    cJSON *o = cJSON_CreateObject();
+    CHECK(o && v && cJSON_AddItemToObjectCS(o, "n", v));
+    char *s = cJSON_PrintUnformatted(o);
+    char want[64];
+    snprintf(want, sizeof want, "{\"n\":%s}", expect_text);
+    CHECK_STR(s, want);
+    cJSON *back = cJSON_Parse(s);
+    cJSON *n = cJSON_GetObjectItemCaseSensitive(back, "n");
+    CHECK(cJSON_IsNumber(n));
+    double d = cJSON_IsNumber(n) ? n->valuedouble : -1;
+    cJSON_Delete(back);
+    free(s);
+    cJSON_Delete(o);
+    return d;
+}
+
+static void test_ints(void)
+{
+    CHECK(round_trip(json_int(0), "0") == 0);
+    CHECK(round_trip(json_int(200), "200") == 200);
+    CHECK(round_trip(json_int(-7), "-7") == -7);
+    CHECK(round_trip(json_int(64000), "64000") == 64000);
+    /* cJSON prints the same integers the same way. */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", 64000);
+    char *s = cJSON_PrintUnformatted(o);
+    CHECK_STR(s, "{\"n\":64000}");
+    free(s);
+    cJSON_Delete(o);
+}
+
+static void test_millis(void)
+{
+    CHECK(round_trip(json_millis(12.3456), "12.346") == 12.346);
+    CHECK(round_trip(json_millis(0.0004), "0.000") == 0);
+    CHECK(round_trip(json_millis(1500), "1500.000") == 1500);
+    CHECK(round_trip(json_millis(0.9995), "1.000") == 1);
+    /* Never a text that is not a JSON number. */
+    CHECK(round_trip(json_millis(-3), "0.000") == 0);
+    CHECK(round_trip(json_millis(0.0 / 0.0), "0.000") == 0);
+    CHECK(round_trip(json_millis(1e300), "0.000") == 0);
+}
+
+int main(void)
+{
+    test_ints();
+    test_millis();
+    CHECK_DONE();
+}
