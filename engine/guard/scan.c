@@ -8,6 +8,10 @@
 
 #include "guard/match.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* ---- names ---- */
 
 static const char *const NAMES[GUARD_KIND_COUNT] = {
@@ -113,6 +117,56 @@ static inline uint64_t start_bit(unsigned prev, unsigned c, unsigned next)
     return (uint64_t)(((f & SECOND[next] & 0x7fffu) != 0) & PREV_OK[prev]) | (f >> 15);
 }
 
+#if defined(__SSE2__)
+/* 0xff in the bytes of x within [lo, hi]. */
+static inline __m128i in_range(__m128i x, unsigned char lo, unsigned char hi)
+{
+    __m128i t = _mm_sub_epi8(x, _mm_set1_epi8((char)lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((char)(hi - lo))), t);
+}
+
+/* A bit per byte of q[0..16) that may be a start (q[-1] must be readable): a superset of the
+ * bytes start_bit() takes, found 16 at a time. The bytes FIRST knows are the digits, the
+ * capitals, "aegrsx" (with a word start before them) and "(+-:@" (anywhere). A prose byte is
+ * rarely one of them after a word start, so few bits come out to be checked one by one. */
+static inline unsigned maybe_starts16(const unsigned char *q)
+{
+    __m128i c = _mm_loadu_si128((const __m128i *)q);
+    __m128i prev = _mm_loadu_si128((const __m128i *)(q - 1));
+    __m128i prev_alnum = _mm_or_si128(in_range(prev, '0', '9'),
+                                      in_range(_mm_or_si128(prev, _mm_set1_epi8(0x20)), 'a', 'z'));
+    __m128i lower = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('a')), _mm_cmpeq_epi8(c, _mm_set1_epi8('e'))),
+                                 _mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('g')), _mm_cmpeq_epi8(c, _mm_set1_epi8('r'))));
+    lower = _mm_or_si128(lower, _mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('s')), _mm_cmpeq_epi8(c, _mm_set1_epi8('x'))));
+    /* '0'..'Z' holds the digits, ':', '@' and the capitals (and a few bytes more: checked) */
+    __m128i word = _mm_andnot_si128(prev_alnum, _mm_or_si128(lower, in_range(c, '0', 'Z')));
+    /* '('..'-' holds '(', '+' and '-' */
+    __m128i anywhere = _mm_or_si128(in_range(c, '(', '-'),
+                                    _mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8(':')), _mm_cmpeq_epi8(c, _mm_set1_epi8('@'))));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(word, anywhere));
+}
+#endif
+
+/* The start bits of p[i + k0 .. i + k1), all of which have both neighbours in the text. */
+static uint64_t inner_starts(const unsigned char *p, size_t i, size_t k0, size_t k1)
+{
+    uint64_t m = 0;
+    size_t k = k0;
+#if defined(__SSE2__)
+    for (; k + 16 <= k1; k += 16) {
+        unsigned c = maybe_starts16(p + i + k);
+        while (c) {
+            size_t b = k + (size_t)__builtin_ctz(c), j = i + b;
+            c &= c - 1;
+            m |= start_bit(p[j - 1], p[j], p[j + 1]) << b;
+        }
+    }
+#endif
+    for (; k < k1; k++)
+        m |= start_bit(p[i + k - 1], p[i + k], p[i + k + 1]) << k;
+    return m;
+}
+
 /* A candidate is held back until the scan is past its end, so that a longer candidate that
  * overlaps it (an e-mail found at its '@' after a phone number in its local part) can
  * replace it. */
@@ -191,8 +245,7 @@ size_t guard_scan(const char *text, size_t len, guard_fn fn, void *ud)
             k1 = n - 1;
             m |= start_bit(p[len - 2], p[len - 1], 0) << k1;
         }
-        for (size_t k = k0; k < k1; k++)
-            m |= start_bit(p[i + k - 1], p[i + k], p[i + k + 1]) << k;
+        m |= inner_starts(p, i, k0, k1);
         while (m && !st.stop) {
             size_t j = i + (size_t)__builtin_ctzll(m);
             m &= m - 1;

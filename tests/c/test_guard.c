@@ -421,6 +421,46 @@ static void test_garbage(void)
     free(buf);
 }
 
+/* Every kind, anchored by every sort of start byte, found alike wherever it lies: at each
+ * offset from 0 to 80 (each lane of a 16-byte step and each side of a 64-byte block) and with 0
+ * to 20 bytes after it, among words that begin with start bytes yet hold no finding. */
+static void test_every_offset(void)
+{
+    static const char FILLER[] = "ski eye awl Seat Awe ghi USA xon sea git Go 7 aa - ok: (so) + ";
+    static const char *const samples[] = {
+        "a@b.io", "(555) 123-4567", "+44 20 7946 0958", "4111 1111 1111 1111", "123-45-6789",
+        "10.0.0.1", "fe80::1", "::ffff:192.0.2.1", "GB82WEST12345698765432", KEY_ANT, KEY_GHP,
+        KEY_SLACK, KEY_GOOGLE, KEY_STRIPE_RK, "AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----"};
+    found none;
+    CHECK_INT(scan(FILLER, strlen(FILLER), &none), 0);
+    char text[512];
+    for (size_t k = 0; k < sizeof samples / sizeof samples[0]; k++) {
+        size_t n = strlen(samples[k]);
+        found want, got;
+        snprintf(text, sizeof text, " %s ", samples[k]);
+        CHECK(scan(text, n + 2, &want) >= 1);
+        int bad = 0;
+        for (size_t off = 0; off <= 80 && !bad; off++)
+            for (size_t after = 0; after <= 20 && !bad; after++) {
+                /* FILLER[0..off) " " sample " " FILLER[0..after) */
+                memcpy(text, FILLER, off);
+                snprintf(text + off, sizeof text - off, " %s %.*s", samples[k], (int)after, FILLER);
+                size_t len = off + n + 2 + after;
+                bad = scan(text, len, &got) != want.n;
+                for (size_t i = 0; i < want.n && !bad; i++)
+                    bad = got.f[i].kind != want.f[i].kind || got.f[i].start != want.f[i].start + off ||
+                          got.f[i].end != want.f[i].end + off;
+            }
+        if (bad)
+            fprintf(stderr, "%s:%d: \"%s\" not found alike at every offset\n", __FILE__, __LINE__,
+                    samples[k]);
+        CHECK(!bad);
+    }
+}
+
 /* ---- redaction ---- */
 
 static void test_redact(void)
@@ -533,6 +573,7 @@ int main(void)
     test_overlap_and_order();
     test_edges();
     test_garbage();
+    test_every_offset();
     test_redact();
     test_names();
     test_tagged();
