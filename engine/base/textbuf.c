@@ -61,3 +61,24 @@ void textbuf_printf(textbuf *b, const char *fmt, ...)
     va_end(ap);
     b->len += (size_t)n;
 }
+
+void textbuf_pool_take(textbuf_pool *p, textbuf *b)
+{
+    *b = p->n ? p->idle[--p->n] : (textbuf){0};
+    textbuf_reset(b);
+}
+
+void textbuf_pool_give(textbuf_pool *p, textbuf *b)
+{
+    if (b->s && b->cap <= TEXTBUF_POOL_KEEP_MAX && p->n < TEXTBUF_POOL_SIZE)
+        p->idle[p->n++] = *b;
+    else
+        free(b->s);
+    *b = (textbuf){0};
+}
+
+void textbuf_pool_clear(textbuf_pool *p)
+{
+    while (p->n)
+        free(p->idle[--p->n].s);
+}

@@ -21,4 +21,26 @@ void textbuf_puts(textbuf *b, const char *s);
 /* Appends the formatted text, however long. */
 void textbuf_printf(textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Buffers let go by one user and taken by the next instead of freed and made again: a call's
+ * request body in one piece and the reply it reads are each a few KB, made and let go on every
+ * call. Bounded: at most TEXTBUF_POOL_SIZE idle buffers, none with more room than
+ * TEXTBUF_POOL_KEEP_MAX (a longer one is freed when given back), so what it keeps idle is at
+ * most their product. Start from {0}. */
+#define TEXTBUF_POOL_SIZE 16
+#define TEXTBUF_POOL_KEEP_MAX ((size_t)64 << 10)
+
+typedef struct textbuf_pool {
+    textbuf idle[TEXTBUF_POOL_SIZE];
+    size_t n;
+} textbuf_pool;
+
+/* Empties *b into an idle buffer's room (the one given back last), or to {0} when none is idle.
+ * *b must hold no room of its own. */
+void textbuf_pool_take(textbuf_pool *p, textbuf *b);
+/* Keeps b's room for the next taker, or frees it (the pool is full or b is over the size kept);
+ * b is {0} after. */
+void textbuf_pool_give(textbuf_pool *p, textbuf *b);
+/* Frees the idle buffers; p is empty after. */
+void textbuf_pool_clear(textbuf_pool *p);
+
 #endif

@@ -88,14 +88,20 @@ const char *call_route_model(const api_call *c)
 
 const char *call_body(api_call *c)
 {
-    if (!c->body)
-        c->body = claude_body_flatten(&c->parts);
+    if (!c->body) {
+        textbuf_pool_take(&c->e->buffers, &c->body_room);
+        if (claude_body_flatten_into(&c->parts, &c->body_room, NULL, 0, NULL) == 0)
+            c->body = c->body_room.s;
+        else
+            textbuf_pool_give(&c->e->buffers, &c->body_room);
+    }
     return c->body;
 }
 
 void call_body_drop(api_call *c)
 {
-    free(c->body);
+    if (c->body_room.s)
+        textbuf_pool_give(&c->e->buffers, &c->body_room);
     c->body = NULL;
 }
 
@@ -562,7 +568,6 @@ static void release(api_call *c)
     cJSON_Delete(c->attempt_log);
     call_body_drop(c);
     claude_body_free(&c->parts);
-    free(c->buf);
     free(c->route_errors);
     free(c->budget);
     free(c->result.err);

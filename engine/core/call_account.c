@@ -232,6 +232,26 @@ struct record_buffers {
     hashed_span spans[GUARD_MEMO_MAX_SPANS]; /* of prompt: what the store need not hash again */
 };
 
+/* The request body in one piece in the record's buffer (NULL when out of memory), with where its
+ * shared literals went (rb->literals, their number to *nliterals, when not NULL); the call's
+ * own piece, should it still hold one, is let go: the call needs it no more. */
+static const char *record_body(api_call *c, struct record_buffers *rb, size_t *nliterals)
+{
+    const char *body = NULL;
+    if (nliterals)
+        *nliterals = 0;
+    if (rb && c->body) { /* the transfer's, which the record must not outlive */
+        textbuf_reset(&rb->body);
+        textbuf_put(&rb->body, c->body, c->body_len);
+        body = rb->body.failed ? NULL : rb->body.s;
+    } else if (rb && claude_body_flatten_into(&c->parts, &rb->body, rb->literals, GUARD_MEMO_MAX_SPANS,
+                                              nliterals) == 0) {
+        body = rb->body.s;
+    }
+    call_body_drop(c);
+    return body;
+}
+
 /* The call's record as the storage mode allows; the strings in owned[] are the caller's to
  * free, the rest lives until the next record. The same call always gives the same record (its
  * time is fixed at the first). */
@@ -301,9 +321,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
         reply_len = strlen(reply);
     }
     if (strcmp(mode, "full") == 0) {
-        /* The record takes the body's bytes in one piece: the call needs them no more. */
-        it->prompt_text = owned[1] = call_body(c) ? c->body : NULL;
-        c->body = NULL;
+        it->prompt_text = record_body(c, rb, NULL);
         it->response_text = reply;
     } else if (strcmp(mode, "redacted") == 0) {
         size_t n;
@@ -314,15 +332,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
         if (!e->pii_memo)
             e->pii_memo = guard_memo_new();
         size_t nliterals = 0, nspans = 0;
-        const char *body = NULL;
-        if (rb && c->body) { /* still held for the transfer, which the record must not outlive */
-            textbuf_reset(&rb->body);
-            textbuf_put(&rb->body, c->body, c->body_len);
-            body = rb->body.failed ? NULL : rb->body.s;
-        } else if (rb && claude_body_flatten_into(&c->parts, &rb->body, rb->literals, GUARD_MEMO_MAX_SPANS,
-                                                  &nliterals) == 0) {
-            body = rb->body.s;
-        }
+        const char *body = record_body(c, rb, &nliterals);
         it->prompt_text = body ? guard_memo_redact_into(e->pii_memo, body, c->body_len, rb->literals, nliterals,
                                                         &rb->prompt, rb->spans, GUARD_MEMO_MAX_SPANS, &nspans)
                                : NULL;
@@ -330,7 +340,6 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
             it->prompt_spans = rb->spans;
             it->nprompt_spans = nspans;
         }
-        call_body_drop(c);
         it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
     } else {
         /* "none": a tool loop's call keeps the sizes of its tool calls, results and thinking. */

@@ -84,34 +84,26 @@ static void attempt_fail(api_call *c, const char *type, const char *message)
         error_set(err, type, 0, "%s", message);
 }
 
-/* Room for the body that is arriving: the size the server announced when that holds it (a
- * reply comes in one piece of memory of its own size), doubling past it. */
+/* Room for the body that is arriving, in a buffer an earlier reply or request gave back (most
+ * replies fit one): at its first bytes, room for the size the server announced when that holds
+ * them, so the reply grows its buffer at most once. */
 static int body_room(api_call *c, size_t more)
 {
-    size_t need = c->len + more + 1;
-    if (need <= c->cap)
-        return 0;
-    size_t cap = c->cap ? c->cap * 2 : need;
+    textbuf *b = &c->reply;
+    if (b->s)
+        return textbuf_reserve(b, more);
+    textbuf_pool_take(&c->e->buffers, b);
     curl_off_t announced = -1;
-    if (!c->cap && curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+    if (curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
         announced >= (curl_off_t)more && announced < (curl_off_t)MAX_BODY)
-        cap = (size_t)announced + 1;
-    while (cap < need)
-        cap *= 2;
-    char *b = realloc(c->buf, cap);
-    if (!b)
-        return -1;
-    c->buf = b;
-    c->cap = cap;
-    return 0;
+        more = (size_t)announced;
+    return textbuf_reserve(b, more);
 }
 
-/* The body is read: its bytes go now, not when the call is let go. */
+/* The body is read: its buffer goes back now, not when the call is let go. */
 static void body_drop(api_call *c)
 {
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = 0;
+    textbuf_pool_give(&c->e->buffers, &c->reply);
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
@@ -134,7 +126,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
         }
         return c->cancel_deferred ? 0 : len;
     }
-    if (c->len + len > MAX_BODY) {
+    if (c->reply.len + len > MAX_BODY) {
         if (attempt_error(c))
             error_set(c->attempt_err, "api_error", 0, "response body larger than %u bytes", MAX_BODY);
         return 0;
@@ -143,9 +135,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
         attempt_fail(c, "out_of_memory", "out of memory reading the response");
         return 0;
     }
-    memcpy(c->buf + c->len, data, len);
-    c->len += len;
-    c->buf[c->len] = '\0';
+    textbuf_put(&c->reply, data, len);
     return len;
 }
 
@@ -297,11 +287,11 @@ static void transfer_done(void *ud, CURLcode rc)
         }
     }
     else if (status < 200 || status >= 300)
-        claude_error_from_http((int)status, c->buf, c->len, &c->headers, &err);
+        claude_error_from_http((int)status, c->reply.s, c->reply.len, &c->headers, &err);
     else if (c->stream)
         claude_stream_finish(c->stream, &err);
     else
-        claude_parse_message(c->buf ? c->buf : "", c->len, &c->result.resp, &err);
+        claude_parse_message(c->reply.s ? c->reply.s : "", c->reply.len, &c->result.resp, &err);
     body_drop(c);
     if (err.type[0] && !err.request_id[0] && c->headers.request_id[0])
         memcpy(err.request_id, c->headers.request_id, sizeof err.request_id);

@@ -37,7 +37,9 @@ struct api_call {
     size_t route, nroutes;
     const model_info *model;  /* of the current route, NULL when unknown */
     claude_body parts;       /* request JSON for the current route, in pieces */
-    char *body;              /* the same in one piece while something needs it (call_body) */
+    char *body;              /* the same in one piece while something needs it (call_body):
+                                body_room.s, taken from the engine's buffers and given back */
+    textbuf body_room;
     size_t body_len;
     cache_expect expect;
     int64_t est_input_tokens;
@@ -62,8 +64,7 @@ struct api_call {
     loop_timer *timer;       /* backoff or a rate-limit wait */
     claude_headers headers;
     claude_stream *stream;
-    char *buf;
-    size_t len, cap;
+    textbuf reply;           /* the body arriving, in a buffer from the engine's (e->buffers) */
     error_info *attempt_err;  /* set by a callback that aborts the transfer, made only then */
     int text_delivered;
     int retries_on_route;

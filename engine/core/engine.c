@@ -700,6 +700,7 @@ void engine_close(nyx_engine *e)
         loop_poll(e->loop, 50);
     otel_close(e); /* the last spans, a bounded wait */
     call_log_close(e);
+    textbuf_pool_clear(&e->buffers);
     guard_memo_free(e->pii_memo);
     claude_json_texts_free(e->json_texts);
     text_pool_free(e->texts);

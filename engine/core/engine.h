@@ -6,6 +6,7 @@
 #define NYX_ENGINE_H
 
 #include "nyx.h"
+#include "base/textbuf.h"
 #include "entry.h"
 #include "host_api.h"
 
@@ -65,6 +66,7 @@ struct nyx_engine {
     struct text_pool *texts; /* long prompt texts shared by the calls in flight (claude/types.h) */
     struct guard_memo *pii_memo; /* stored text redacted: each long text scanned once (guard/memo.h) */
     struct record_buffers *record_buffers; /* what build_record writes over (call_account.c) */
+    textbuf_pool buffers; /* calls' request bodies in one piece and replies, kept for the next */
     struct turn_log *turn_log; /* of them, those this loop turn commits together (call_account.c) */
     uint64_t id_nonce, id_seq;
 

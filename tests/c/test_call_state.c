@@ -82,9 +82,12 @@ static void without_budget(nyx_engine *e)
     CHECK(poll_until(e, &finished));
     CHECK_INT(c->result.status, NYX_STATUS_OK);
     CHECK(c->result.resp.text != NULL && c->result.resp.text_len > 0);
-    /* The reply is parsed: its bytes are gone, before the owner has even seen the result. */
-    CHECK(c->buf == NULL);
-    CHECK(c->cap == 0);
+    /* The reply is parsed: its buffer is gone, before the owner has even seen the result, back
+     * to the engine's for the next call with the request body's. */
+    CHECK(c->reply.s == NULL);
+    CHECK(c->reply.cap == 0);
+    CHECK(c->body == NULL && c->body_room.s == NULL);
+    CHECK(e->buffers.n > 0);
     CHECK(c->budget == NULL);
     CHECK(c->attempt_err == NULL);
     CHECK(c->result.err == NULL);

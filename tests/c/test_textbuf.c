@@ -1,5 +1,7 @@
 /* engine/base/textbuf: pieces appended in order, a formatted piece of any length kept whole
- * (the debug dump once cut them at 1 KB), nothing written for an empty piece. */
+ * (the debug dump once cut them at 1 KB), nothing written for an empty piece. Its pool: a buffer
+ * given back is the next one taken, emptied, with its room; the pool keeps at most
+ * TEXTBUF_POOL_SIZE buffers, none over TEXTBUF_POOL_KEEP_MAX. */
 #include "check.h"
 
 #include "base/textbuf.h"
@@ -7,8 +9,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void pool(void)
+{
+    textbuf_pool p = {0};
+    textbuf b;
+    textbuf_pool_take(&p, &b);
+    CHECK(b.s == NULL && b.cap == 0); /* none idle: b starts empty */
+    textbuf_puts(&b, "a request body");
+    char *room = b.s;
+    size_t cap = b.cap;
+    textbuf_pool_give(&p, &b);
+    CHECK(b.s == NULL && b.len == 0 && b.cap == 0);
+    CHECK_INT((long)p.n, 1);
+    textbuf_pool_take(&p, &b);
+    CHECK(b.s == room && b.cap == cap); /* the same room, no allocation */
+    CHECK(b.len == 0 && b.s[0] == '\0' && !b.failed);
+    CHECK_INT((long)p.n, 0);
+
+    /* A buffer grown past what is kept is freed when given back. */
+    CHECK_INT(textbuf_reserve(&b, TEXTBUF_POOL_KEEP_MAX), 0);
+    textbuf_pool_give(&p, &b);
+    CHECK_INT((long)p.n, 0);
+
+    /* At most TEXTBUF_POOL_SIZE are kept idle; the rest are freed. */
+    textbuf many[TEXTBUF_POOL_SIZE + 3];
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++) {
+        many[i] = (textbuf){0};
+        textbuf_puts(&many[i], "x");
+    }
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++)
+        textbuf_pool_give(&p, &many[i]);
+    CHECK_INT((long)p.n, TEXTBUF_POOL_SIZE);
+    textbuf_pool_clear(&p);
+    CHECK_INT((long)p.n, 0);
+}
+
 int main(void)
 {
+    pool();
     textbuf b = {0};
     textbuf_put(&b, "", 0);
     CHECK(b.s == NULL && b.len == 0);

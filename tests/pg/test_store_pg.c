@@ -421,7 +421,7 @@ static void test_async(void)
                                          &err),
               0);
     CHECK_NEAR(raw_real("SELECT reserved_usd FROM budgets WHERE scope = 'session:a'"), 0.75, 0);
-    textbuf now_t = {.skip = ",updated_at,", .numbers = 1};
+    rowtext now_t = {.skip = ",updated_at,", .numbers = 1};
     CHECK_INT(store_budget_status(s, to_text, &now_t, &err), 0);
     CHECK_CONTAINS(now_t.s, "session:a|1|0.125|0.75|0.125\n"); /* refused: nothing changed */
     CHECK_INT(re.calls, 0); /* the answer is in; done waits for the pump */
@@ -433,7 +433,7 @@ static void test_async(void)
     CHECK_INT(raw_int("SELECT count(*) FROM audit_events WHERE kind = 'budget_refused'"), 1);
 
     /* The ledger, asynchronously: the rows just before done. */
-    textbuf st = {.skip = ",updated_at,", .numbers = 1};
+    rowtext st = {.skip = ",updated_at,", .numbers = 1};
     done_rec ds = {0};
     CHECK_INT(store_budget_status_async(s, to_text, &st, on_done, &ds, &err), 0);
     CHECK_INT(ds.calls, 0);

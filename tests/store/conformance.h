@@ -420,16 +420,16 @@ static inline void check_request(store_db *s, const char *id, const char *want, 
 
 /* ---- rows as text: "v1|v2|...\n" per row, skipping the columns named in skip ---- */
 
-typedef struct textbuf {
+typedef struct rowtext {
     char s[8192];
     size_t n;
     const char *skip; /* ",updated_at,created_at," */
     int numbers;      /* 1: a number is written "%.15g", whatever text the backend gave */
     int stop_after;
     int rows;
-} textbuf;
+} rowtext;
 
-static inline void put(textbuf *t, const char *v)
+static inline void put(rowtext *t, const char *v)
 {
     size_t k = strlen(v);
     if (t->n + k < sizeof t->s) {
@@ -443,7 +443,7 @@ static inline int to_text(void *ud, int ncols, const char *const *names,
                           const char *types)
 {
     (void)types;
-    textbuf *t = ud;
+    rowtext *t = ud;
     int first = 1;
     for (int c = 0; c < ncols; c++) {
         char key[64];

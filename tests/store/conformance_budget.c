@@ -5,7 +5,7 @@
 #include "conformance.h"
 
 /* The budget ledger without updated_at, as the store writes it ("10.0", "0.25"). */
-static const char *status(store_db *s, textbuf *t)
+static const char *status(store_db *s, rowtext *t)
 {
     memset(t, 0, sizeof *t);
     t->skip = ",updated_at,";
@@ -34,7 +34,7 @@ static void test_reserve_settle(void)
     if (!s)
         return;
     error_info err = cleared_error();
-    textbuf t;
+    rowtext t;
     store_scope sc[] = {{"session:s1", 1.0}, {"day:2026-11-25", 10.0}, {"month:2026-11", -1}};
     char r1[STORE_RESERVATION_ID_SIZE], r2[STORE_RESERVATION_ID_SIZE];
     int refused = 99;
@@ -139,7 +139,7 @@ static void test_refusal(void)
     if (!s)
         return;
     error_info err = cleared_error();
-    textbuf t;
+    rowtext t;
     char id[STORE_RESERVATION_ID_SIZE];
     int refused = 99;
     store_scope sc[] = {{"session:x", 1.0}, {"day:d", 0.5}};
@@ -556,7 +556,7 @@ static void test_reap(void)
     if (!s)
         return;
     error_info err = cleared_error();
-    textbuf t;
+    rowtext t;
     char mine[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.125, mine, sizeof mine, NULL, &err), 0);
     /* One held by a process on another host: its pid means nothing here. */
@@ -599,7 +599,7 @@ static void test_log_settle(void)
     if (!s)
         return;
     error_info err = cleared_error();
-    textbuf t;
+    rowtext t;
     store_scope sc[] = {{"session:l", 1.0}};
     char id[STORE_RESERVATION_ID_SIZE];
 

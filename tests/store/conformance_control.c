@@ -188,7 +188,7 @@ static void test_audit(void)
                        " UPDATE audit_events SET created_at = 1764068400.25 WHERE id > 2"),
               0);
 
-    textbuf t = {0};
+    rowtext t = {0};
     CHECK_INT(store_query_audit(s, NULL, to_text, &t, &err), 0);
     CHECK_STR(t.s, "1|2025-11-25T10:00:00.500Z|config|NULL|NULL|{\"db\":\"nyx.db\"}\n"
                    "2|2025-11-25T10:00:00.500Z|budget_refused|s1|analyst|session:s1 limit $1.00\n"
@@ -258,7 +258,7 @@ static void test_config(void)
     free(v);
     CHECK_INT(raw_int("SELECT count(*) FROM system_config"), 3);
 
-    textbuf t = {.skip = ",updated_at,"};
+    rowtext t = {.skip = ",updated_at,"};
     CHECK_INT(store_config_list(s, to_text, &t, &err), 0);
     CHECK_STR(t.s, "alerts.latency_ms|5000\n"
                    "budget.daily_usd|30\n"

@@ -94,7 +94,7 @@ static void test_keys_and_checking(void)
     nyx_engine *e = open_engine("keys.db");
     if (!e)
         return;
-    textbuf t = {0};
+    rowtext t = {0};
     CHECK_INT(nyx_query(e, "config", NULL, host_text, &t), NYX_OK);
     CHECK_INT(t.rows, 16);
     CHECK_CONTAINS(t.s, "storage.durability|strict|default\n");
@@ -155,7 +155,7 @@ static void test_keys_and_checking(void)
     CHECK(e->cfg.daily_budget_usd < 0);
 
     /* Each change is an audit event. */
-    textbuf a = {0};
+    rowtext a = {0};
     CHECK_INT(nyx_query(e, "audit", NULL, host_text, &a), NYX_OK);
     CHECK_CONTAINS(a.s, "|config_set|NULL|NULL|budget.daily_usd=2.5\n");
     CHECK_CONTAINS(a.s, "|config_set|NULL|NULL|templates.writers=analyst,editor\n");
@@ -184,7 +184,7 @@ static void test_precedence(void)
     CHECK_STR(got(e, "alert.latency_ms"), "250@environment");
     CHECK_NEAR(e->cfg.daily_budget_usd, 7, 0);
     CHECK_NEAR(settings_alerts(e)->latency_ms, 250, 0);
-    textbuf t = {0};
+    rowtext t = {0};
     CHECK_INT(nyx_query(e, "config", NULL, host_text, &t), NYX_OK);
     CHECK_CONTAINS(t.s, "budget.daily_usd|7|environment\n");
     /* Setting it still stores it (for other processes), but this one keeps the environment's. */
@@ -308,10 +308,10 @@ static void test_soft_budget(void)
     CHECK_INT(store_budget_settle(e->storage.db, id, 0.02, &err), 0);
     CHECK_INT(count_events("budget_soft_limit"), 1);
     CHECK(strncmp(events[0].scope, "day:", 4) == 0);
-    textbuf b = {0};
+    rowtext b = {0};
     CHECK_INT(nyx_query(e, "budget", NULL, host_text, &b), NYX_OK);
     CHECK_CONTAINS(b.s, "|0.01|0.04|0.0|-0.03|"); /* the limit still shown, spent past it */
-    textbuf a = {0};
+    rowtext a = {0};
     CHECK_INT(nyx_query(e, "audit", NULL, host_text, &a), NYX_OK);
     CHECK_CONTAINS(a.s, "|budget_soft_exceeded|");
     CHECK_CONTAINS(a.s, "|budget_refused|"); /* the hard refusal before */
@@ -420,7 +420,7 @@ static void test_template_writers(void)
     error_clear(&err);
     CHECK_INT(settings_template_write_allowed(e, NULL, "summary", &err), -1);
     CHECK_STR(err.type, "permission_denied");
-    textbuf a = {0};
+    rowtext a = {0};
     CHECK_INT(nyx_query(e, "audit", NULL, host_text, &a), NYX_OK);
     CHECK_CONTAINS(a.s, "|template_write_refused|NULL|intern|template=summary\n");
     CHECK_CONTAINS(a.s, "|template_write_refused|NULL|NULL|template=summary\n");

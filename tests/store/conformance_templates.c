@@ -71,7 +71,7 @@ static void test_versions(void)
     CHECK_INT(put_version(s, "empty", "", "h-empty"), 1);
     CHECK_STR(get(s, "empty", 0, b, sizeof b), "@1");
 
-    textbuf t = {.skip = ",updated_at,"};
+    rowtext t = {.skip = ",updated_at,"};
     CHECK_INT(store_template_list(s, to_text, &t, &err), 0);
     CHECK_STR(t.s, "empty|1|1\n"
                    "greet|4|4\n"
@@ -150,7 +150,7 @@ static void test_usage(void)
     /* Another template's use does not mix in. */
     CHECK_INT(store_template_usage(s, "other", 1, 1, 999, 999, 9, 9, 1, &err), 0);
 
-    textbuf t = {0};
+    rowtext t = {0};
     CHECK_INT(store_template_stats(s, "task", to_text, &t, &err), 0);
     /* version|uses|successes|failures|success_rate|tokens|cost_usd|avg_latency_ms|cache_hit_rate */
     CHECK_STR(t.s, "1|3|1|1|0.5|750|0.875|300.0|0.666666666666667\n"
