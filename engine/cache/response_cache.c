@@ -179,7 +179,8 @@ static int copy_response(claude_response *dst, const claude_response *src)
     dst->stop_reason = dup_or_null(src->stop_reason, &failed);
     dst->stop_sequence = dup_or_null(src->stop_sequence, &failed);
     dst->request_id = dup_or_null(src->request_id, &failed);
-    dst->content_json = dup_or_null(src->content_json, &failed);
+    if (src->content && !(dst->content = cJSON_Duplicate(src->content, 1)))
+        failed = 1;
     dst->text = malloc(src->text_len + 1);
     if (dst->text) {
         memcpy(dst->text, src->text ? src->text : "", src->text_len);
@@ -233,7 +234,7 @@ int response_cache_put(response_cache *rc, const char *key, const claude_respons
 }
 
 
-char *response_to_json(const claude_response *resp)
+char *response_to_json(claude_response *resp)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -247,7 +248,7 @@ char *response_to_json(const claude_response *resp)
     if (resp->stop_sequence)
         cJSON_AddStringToObject(o, "stop_sequence", resp->stop_sequence);
     cJSON_AddStringToObject(o, "text", resp->text ? resp->text : "");
-    if (resp->content_json)
+    if (response_content_json(resp))
         cJSON_AddStringToObject(o, "content", resp->content_json);
     cJSON_AddNumberToObject(o, "output_tokens", (double)resp->usage.output_tokens);
     char *s = cJSON_PrintUnformatted(o);
@@ -275,7 +276,11 @@ int response_from_json(const char *json, claude_response *out)
     out->stop_reason = json_string(o, "stop_reason", &failed);
     out->stop_sequence = json_string(o, "stop_sequence", &failed);
     out->text = json_string(o, "text", &failed);
-    out->content_json = json_string(o, "content", &failed);
+    /* Kept as blocks, as a reply is: the text was cJSON's print of them, which printing them
+     * again gives back byte for byte. */
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(o, "content");
+    if (cJSON_IsString(content) && !cJSON_IsArray(out->content = cJSON_Parse(content->valuestring)))
+        failed = 1;
     const cJSON *ot = cJSON_GetObjectItemCaseSensitive(o, "output_tokens");
     out->usage.output_tokens = cJSON_IsNumber(ot) ? (int64_t)ot->valuedouble : 0;
     cJSON_Delete(o);

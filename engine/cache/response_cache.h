@@ -28,8 +28,9 @@ int response_cache_get(response_cache *rc, const char *key, double now, claude_r
 /* Keeps a copy of resp under key; returns 0, or -1 when out of memory (nothing kept). */
 int response_cache_put(response_cache *rc, const char *key, const claude_response *resp, double now);
 
-/* A response as JSON for the persistent layer, and back. */
-char *response_to_json(const claude_response *resp);
+/* A response as JSON for the persistent layer (its content printed, and kept in resp, when
+ * it was not yet), and back. */
+char *response_to_json(claude_response *resp);
 int response_from_json(const char *json, claude_response *out);
 
 #endif

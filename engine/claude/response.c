@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "errors.h"
-#include "base/text.h"
 
 /* Counts above 2^53 cannot come from a real response, and converting an out-of-range double
  * (cJSON parses 1e999 as inf) to an integer is undefined behaviour. */
@@ -141,16 +140,16 @@ static int malformed(error_info *err, const char *what)
     return -1;
 }
 
-/* NULL when the field is null or absent; -1 when it is something else. */
-static int optional_string(const cJSON *obj, const char *key, const char **out)
+/* The string item; NULL when the field is null or absent; -1 when it is something else. */
+static int optional_string(const cJSON *obj, const char *key, cJSON **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     *out = NULL;
     if (!v || cJSON_IsNull(v))
         return 0;
     if (!cJSON_IsString(v) || !v->valuestring)
         return -1;
-    *out = v->valuestring;
+    *out = v;
     return 0;
 }
 
@@ -178,7 +177,17 @@ static int check_content(const cJSON *content, size_t *total, claude_response *o
     return 0;
 }
 
-static int parse_root(const cJSON *root, claude_response *out, error_info *err)
+/* A string of the tree, taken out of it rather than copied: the tree is let go right after.
+ * cJSON allocates with malloc unless hooks are installed, which nyx does not do. */
+static char *take_string(cJSON *item)
+{
+    char *s = item ? item->valuestring : NULL;
+    if (item)
+        item->valuestring = NULL;
+    return s;
+}
+
+static int parse_root(cJSON *root, claude_response *out, error_info *err)
 {
     if (!cJSON_IsObject(root))
         return malformed(err, "not a JSON object");
@@ -190,18 +199,18 @@ static int parse_root(const cJSON *root, claude_response *out, error_info *err)
     if (type && !(cJSON_IsString(type) && type->valuestring &&
                   strcmp(type->valuestring, "message") == 0))
         return malformed(err, "type is not \"message\"");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsString(id) || !id->valuestring)
         return malformed(err, "id is missing or not a string");
     if (!cJSON_IsString(model) || !model->valuestring)
         return malformed(err, "model is missing or not a string");
-    const char *stop_reason, *stop_sequence;
+    cJSON *stop_reason, *stop_sequence;
     if (optional_string(root, "stop_reason", &stop_reason))
         return malformed(err, "stop_reason is not a string");
     if (optional_string(root, "stop_sequence", &stop_sequence))
         return malformed(err, "stop_sequence is not a string");
-    const cJSON *content = cJSON_GetObjectItemCaseSensitive(root, "content");
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(root, "content");
     if (!cJSON_IsArray(content))
         return malformed(err, "content is missing or not an array");
     size_t text_len = 0;
@@ -214,15 +223,8 @@ static int parse_root(const cJSON *root, claude_response *out, error_info *err)
     if (claude_usage_validate(usage, "Messages response", err))
         return -1;
 
-    r.id = text_dup(id->valuestring);
-    r.model = text_dup(model->valuestring);
-    r.stop_reason = text_dup(stop_reason);
-    r.stop_sequence = text_dup(stop_sequence);
     r.text = malloc(text_len + 1);
-    r.content_json = cJSON_PrintUnformatted(content);
-    if (!r.id || !r.model || (stop_reason && !r.stop_reason) ||
-        (stop_sequence && !r.stop_sequence) || !r.text || !r.content_json) {
-        response_free(&r);
+    if (!r.text) {
         error_clear(err);
         error_set(err, "out_of_memory", 0, "out of memory parsing a Messages response");
         return -1;
@@ -239,6 +241,12 @@ static int parse_root(const cJSON *root, claude_response *out, error_info *err)
     }
     r.text[r.text_len] = '\0';
     claude_usage_from_json(usage, &r.usage, 0);
+    /* Nothing fails from here: the strings and the blocks move out of the tree. */
+    r.id = take_string(id);
+    r.model = take_string(model);
+    r.stop_reason = take_string(stop_reason);
+    r.stop_sequence = take_string(stop_sequence);
+    r.content = cJSON_DetachItemViaPointer(root, content);
 
     char *request_id = out->request_id;
     out->request_id = NULL;

@@ -14,8 +14,9 @@ cJSON *claude_json_parse(const char *s, size_t len);
 
 /* Parses a 2xx Messages body. On success returns 0 and sets out's id, model, stop_reason,
  * stop_sequence (NULL when null), text (always non-NULL, NUL-terminated: the text blocks
- * joined), content_json (every content block, in order) and usage, freeing what those fields held;
- * out->request_id is left alone. On failure returns -1, leaves out unchanged and fills err:
+ * joined), content (every content block, in order, the parsed array itself: not printed
+ * again; content_json is left NULL for response_content_json()) and usage, freeing what those
+ * fields held; out->request_id is left alone. On failure returns -1, leaves out unchanged and fills err:
  * type "api_error" (retryable 0) for a malformed body, the body's own type for a
  * {"type":"error"} body (retryable by type), "out_of_memory" when allocation fails. */
 int claude_parse_message(const char *body, /* response body, need not be NUL-terminated */

@@ -266,12 +266,21 @@ static int on_block_stop(claude_stream *s, error_info *err)
     return 0;
 }
 
+/* The blocks assembled so far become the response's, as they are (printed only if ever
+ * needed, response_content_json). What a broken stream might send after message_stop goes
+ * into a fresh array, never into the response's blocks. */
 static int on_message_stop(claude_stream *s, error_info *err)
 {
     s->stopped = 1;
-    free(s->out->content_json);
-    if (!(s->out->content_json = cJSON_PrintUnformatted(s->content)))
+    cJSON *fresh = cJSON_CreateArray();
+    if (!fresh)
         return oom(s, err);
+    cJSON_Delete(s->out->content);
+    free(s->out->content_json);
+    s->out->content_json = NULL;
+    s->out->content = s->content;
+    s->content = fresh;
+    s->open_block = NULL;
     return 0;
 }
 

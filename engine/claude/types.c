@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "types.h"
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,7 +223,15 @@ void response_free(claude_response *r)
     free(r->stop_reason);
     free(r->stop_sequence);
     free(r->text);
+    cJSON_Delete(r->content);
     free(r->content_json);
     free(r->request_id);
     response_init(r);
+}
+
+const char *response_content_json(claude_response *r)
+{
+    if (!r->content_json && r->content)
+        r->content_json = cJSON_PrintUnformatted(r->content);
+    return r->content_json;
 }

@@ -90,12 +90,17 @@ typedef struct claude_response {
     char *stop_sequence; /* owned, may be NULL */
     char *text;          /* owned, concatenated text blocks, NUL-terminated */
     size_t text_len;
-    char *content_json;  /* owned: every content block as the API returned them, a JSON
-                          * array (tool inputs complete even when streamed); NULL if unknown */
+    /* owned: every content block as the API returned them, a JSON array as parsed (tool
+     * inputs complete even when streamed); NULL if unknown. The reply is parsed once: what
+     * reads the blocks (the script's result, the record, the telemetry) reads this tree. */
+    struct cJSON *content;
+    /* owned: content printed (cJSON_PrintUnformatted), made when first asked for through
+     * response_content_json(), as only a record or a cache entry of blocks needs the text */
+    char *content_json;
     char *request_id;    /* owned, from the request-id header or body */
     claude_usage usage;
-    /* What content_json holds, when the parser that made it said (content_known 1): whether a
-     * block is anything but text, and how many are tool_use. 0: read content_json to know. */
+    /* What content holds, when the parser that made it said (content_known 1): whether a
+     * block is anything but text, and how many are tool_use. 0: read content to know. */
     int content_known;
     int content_not_text;
     int content_tool_uses;
@@ -149,5 +154,8 @@ void request_init(claude_request *r);
 void request_free(claude_request *r);
 void response_init(claude_response *r);
 void response_free(claude_response *r);
+/* r's content as JSON text, printed from r->content the first time and kept in
+ * r->content_json; NULL when the content is unknown or out of memory. */
+const char *response_content_json(claude_response *r);
 
 #endif

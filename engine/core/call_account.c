@@ -21,16 +21,14 @@
  * tool calls among them goes to *tool_calls (may be NULL). */
 static int reply_blocks(const claude_response *resp, int64_t *tool_calls)
 {
-    cJSON *content = resp->content_json ? cJSON_Parse(resp->content_json) : NULL;
     int found = 0;
     int64_t calls = 0;
     const cJSON *b;
-    cJSON_ArrayForEach(b, content) {
+    cJSON_ArrayForEach(b, resp->content) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
         found |= !cJSON_IsString(t) || strcmp(t->valuestring, "text") != 0;
         calls += cJSON_IsString(t) && strcmp(t->valuestring, "tool_use") == 0;
     }
-    cJSON_Delete(content);
     if (tool_calls)
         *tool_calls = calls;
     return found;
@@ -192,9 +190,8 @@ static char *sizes_only(const api_call *c)
     cJSON *sizes = cJSON_CreateObject();
     if (!sizes)
         return NULL;
-    cJSON *content = c->result.resp.content_json ? cJSON_Parse(c->result.resp.content_json) : NULL;
     const cJSON *b;
-    cJSON_ArrayForEach(b, content) {
+    cJSON_ArrayForEach(b, c->result.resp.content) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
         const char *type = cJSON_IsString(t) ? t->valuestring : "";
         if (strcmp(type, "tool_use") == 0)
@@ -204,7 +201,6 @@ static char *sizes_only(const api_call *c)
         else if (strcmp(type, "redacted_thinking") == 0)
             add_size(sizes, "thinking", field_bytes(b, "data"));
     }
-    cJSON_Delete(content);
     /* The results this call sent: the blocks of its last user turn. */
     const claude_request *req = &c->spec.req;
     const claude_message *last = req->nmessages ? &req->messages[req->nmessages - 1] : NULL;
@@ -316,9 +312,9 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
      * all; a plain one as its text. */
     const char *reply = r->resp.text;
     size_t reply_len = r->resp.text_len;
-    if (c->reply_has_blocks) {
-        reply = r->resp.content_json;
-        reply_len = strlen(reply);
+    if (c->reply_has_blocks) { /* printed here, the one place that needs the blocks as text */
+        reply = response_content_json(&r->resp);
+        reply_len = reply ? strlen(reply) : 0;
     }
     if (strcmp(mode, "full") == 0) {
         it->prompt_text = record_body(c, rb, NULL);

@@ -239,12 +239,9 @@ static char *input_of(builder *b, const cJSON *req)
 
 static char *output_of(builder *b, const claude_response *resp)
 {
-    cJSON *content = resp->content_json ? cJSON_Parse(resp->content_json) : NULL;
+    cJSON *content = resp->content; /* the reply's blocks as parsed */
     cJSON *out = cJSON_CreateArray(), *msg = cJSON_CreateObject();
-    /* The reply's blocks are the API's, already parsed once: only memory can fail to parse
-     * them again, and the text alone would pass for the whole reply. */
-    if (!out || !msg || (resp->content_json && !content)) {
-        cJSON_Delete(content);
+    if (!out || !msg) {
         cJSON_Delete(out);
         cJSON_Delete(msg);
         b->oom = 1;
@@ -260,7 +257,6 @@ static char *output_of(builder *b, const claude_response *resp)
         cJSON_Delete(text);
     }
     add_string(b, msg, "finish_reason", resp->stop_reason ? resp->stop_reason : "");
-    cJSON_Delete(content);
     return print(b, out);
 }
 

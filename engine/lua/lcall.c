@@ -710,13 +710,9 @@ void lnyx_push_result(lua_State *L, const call_outcome *r)
     lnyx_set_str(L, "stop_reason", r->resp.stop_reason);
     lnyx_set_str(L, "stop_sequence", r->resp.stop_sequence);
     lnyx_set_str(L, "request_id", r->resp.request_id);
-    if (r->resp.content_json) {
-        cJSON *content = cJSON_Parse(r->resp.content_json);
-        if (content) {
-            lnyx_push_json(L, content);
-            cJSON_Delete(content);
-            lua_setfield(L, -2, "content");
-        }
+    if (r->resp.content) { /* the reply's blocks as parsed */
+        lnyx_push_json(L, r->resp.content);
+        lua_setfield(L, -2, "content");
     }
     lua_pushboolean(L, r->cache_hit);
     lua_setfield(L, -2, "cache_hit");

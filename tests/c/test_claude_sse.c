@@ -111,7 +111,7 @@ static int run(const char *body, size_t n, size_t chunk, claude_response *r, see
     return rc;
 }
 
-static void check_full(const claude_response *r, const seen *sn)
+static void check_full(claude_response *r, const seen *sn)
 {
     CHECK_STR(r->id, "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY");
     CHECK_STR(r->model, "claude-sonnet-4-5-20250929");
@@ -128,7 +128,7 @@ static void check_full(const claude_response *r, const seen *sn)
     CHECK_INT(sn->starts, 1);
     CHECK_STR(sn->text, WANT_TEXT);
     /* Every block in order; the tool input joined from its pieces and parsed once, whole. */
-    CHECK_STR(r->content_json, "[{\"type\":\"text\",\"text\":\"Hello, w\xc3\xb6rld\\n\"},"
+    CHECK_STR(response_content_json(r), "[{\"type\":\"text\",\"text\":\"Hello, w\xc3\xb6rld\\n\"},"
                                "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\","
                                "\"input\":{\"city\":\"Paris\"}}]");
 }
@@ -161,7 +161,7 @@ static void test_thinking_and_broken_input(void)
     CHECK_INT(claude_stream_feed(s, THINKING, strlen(THINKING), &err), -1);
     CHECK_STR(sn.text, "Let me think.");
     CHECK_ERROR(err, "api_error", "tool input");
-    CHECK(r.content_json == NULL);
+    CHECK(r.content == NULL && r.content_json == NULL);
     claude_stream_free(s);
     response_free(&r);
 }

@@ -41,7 +41,7 @@ static void blocks_as_parts(void)
     claude_response resp;
     memset(&resp, 0, sizeof resp);
     resp.stop_reason = "end_turn";
-    resp.content_json = "[{\"type\":\"text\",\"text\":\"Mailed bob@example.org.\"}]";
+    resp.content = cJSON_Parse("[{\"type\":\"text\",\"text\":\"Mailed bob@example.org.\"}]");
     otel_content m;
     CHECK_INT(otel_content_build(body, &resp, 1, &m), 0);
     CHECK_STR(m.system, "[{\"type\":\"text\",\"content\":\"Be brief.\"}]");
@@ -53,6 +53,7 @@ static void blocks_as_parts(void)
     CHECK_STR(m.output, "[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"Mailed [EMAIL].\"}],"
                         "\"finish_reason\":\"end_turn\"}]");
     otel_content_free(&m);
+    cJSON_Delete(resp.content);
 
     /* not redacted (storage mode "full"), a string content, no system, no reply */
     CHECK_INT(otel_content_build("{\"messages\":[{\"role\":\"user\",\"content\":\"to bob@example.org\"}]}", NULL, 0, &m),
@@ -129,7 +130,7 @@ static void out_of_memory(void)
     claude_response resp;
     memset(&resp, 0, sizeof resp);
     resp.stop_reason = "end_turn";
-    resp.content_json = "[{\"type\":\"text\",\"text\":\"Done.\"}]";
+    resp.content = cJSON_Parse("[{\"type\":\"text\",\"text\":\"Done.\"}]");
     otel_content whole;
     CHECK_INT(otel_content_build(body, &resp, 0, &whole), 0);
     cJSON_Hooks hooks = {limited_malloc, free};
@@ -153,6 +154,7 @@ static void out_of_memory(void)
     }
     CHECK(finished);
     otel_content_free(&whole);
+    cJSON_Delete(resp.content);
 }
 
 int main(void)
