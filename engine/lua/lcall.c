@@ -355,17 +355,76 @@ static void read_thinking(lua_State *L, claude_request *req)
         lnyx_argerror(L, 1, "thinking must be \"adaptive\", a budget of tokens or false");
 }
 
-/* effort "low" | "medium" | "high" | "max"; output: a JSON Schema table. */
-static void read_output_config(lua_State *L, claude_request *req)
+/* ---- the options ----
+ * A call's table holds a few of the options nyx.call reads, so instead of looking each name up
+ * (most are absent) the table is walked once and each option present is put in its slot on the
+ * stack; read_spec then reads the slots in its own order, so its checks and their errors are
+ * the same as by name. Other keys are ignored, as by name. A table with a metatable is read by
+ * name (lua_getfield), so an __index still supplies options. */
+enum {
+    O_AGENT, O_BATCH, O_BATCH_ID, O_CACHE, O_CACHE_RESPONSE, O_EFFORT, O_FALLBACK, O_HEADERS,
+    O_ITERATION, O_MAX_TOKENS, O_MESSAGES, O_MODEL, O_ON_START, O_ON_THINKING, O_OUTPUT, O_PROMPT,
+    O_SESSION, O_STOP_SEQUENCES, O_STREAM, O_SYSTEM, O_TEMPERATURE, O_TEMPLATE, O_THINKING,
+    O_THOUGHT, O_TIMEOUT, O_TOOL_CHOICE, O_TOOLS, O_USER_ID, O_COUNT
+};
+/* In strcmp order (bsearch), index = the O_ value. */
+static const char *const option_names[O_COUNT] = {
+    "agent", "batch", "batch_id", "cache", "cache_response", "effort", "fallback", "headers",
+    "iteration", "max_tokens", "messages", "model", "on_start", "on_thinking", "output", "prompt",
+    "session", "stop_sequences", "stream", "system", "temperature", "template", "thinking",
+    "thought", "timeout", "tool_choice", "tools", "user_id"};
+
+typedef struct options {
+    int base; /* stack index of slot 0, or 0: read by name */
+} options;
+
+static int option_cmp(const void *key, const void *name) { return strcmp(key, *(const char *const *)name); }
+
+/* Walks the table at index 1 into O_COUNT slots from the top of the stack. */
+static void options_collect(lua_State *L, options *o)
 {
-    if (lua_getfield(L, 1, "effort") != LUA_TNIL) {
+    o->base = 0;
+    if (!lua_checkstack(L, O_COUNT + LUA_MINSTACK)) {
+        lnyx_fail(L, "out_of_memory", "out of memory");
+        return;
+    }
+    if (lua_getmetatable(L, 1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    o->base = lua_gettop(L) + 1;
+    lua_settop(L, o->base + O_COUNT - 1); /* every slot nil: absent */
+    for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            continue;
+        size_t len;
+        const char *key = lua_tolstring(L, -2, &len);
+        const char *const *name = bsearch(key, option_names, O_COUNT, sizeof *option_names, option_cmp);
+        if (name && strlen(*name) == len) /* "model\0x" is no option */
+            lua_copy(L, -1, o->base + (int)(name - option_names));
+    }
+}
+
+/* Pushes option id (nil when absent) and returns its type, as lua_getfield(L, 1, name). */
+static int opt_get(lua_State *L, const options *o, int id)
+{
+    if (!o->base)
+        return lua_getfield(L, 1, option_names[id]);
+    lua_pushvalue(L, o->base + id);
+    return lua_type(L, -1);
+}
+
+/* effort "low" | "medium" | "high" | "max"; output: a JSON Schema table. */
+static void read_output_config(lua_State *L, const options *o, claude_request *req)
+{
+    if (opt_get(L, o, O_EFFORT) != LUA_TNIL) {
         const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
         if (strcmp(e, "low") && strcmp(e, "medium") && strcmp(e, "high") && strcmp(e, "max"))
             lnyx_argerror(L, 1, "effort must be \"low\", \"medium\", \"high\" or \"max\"");
         set_string(L, 1, "effort", &req->effort);
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "output") != LUA_TNIL) {
+    if (opt_get(L, o, O_OUTPUT) != LUA_TNIL) {
         if (!lua_istable(L, -1))
             lnyx_argerror(L, 1, "output must be a JSON Schema table ({type = \"object\", ...})");
         req->output_schema_json = lnyx_to_json_text(L, -1, "output", NULL);
@@ -500,15 +559,17 @@ static int integer_field(lua_State *L, const char *field, lua_Integer min, lua_I
 /* Fills spec from the table at index 1. Raises on bad input; spec owns what was read. */
 static void read_spec(lua_State *L, call_spec *spec, call_op *op)
 {
+    options opts, *o = &opts;
+    options_collect(L, o);
     claude_request *req = &spec->req;
-    if (lua_getfield(L, 1, "model") != LUA_TNIL && set_string(L, 1, "model", &req->model) == 0 && !*req->model)
+    if (opt_get(L, o, O_MODEL) != LUA_TNIL && set_string(L, 1, "model", &req->model) == 0 && !*req->model)
         lnyx_argerror(L, 1, "model must not be empty");
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "system") != LUA_TNIL)
+    if (opt_get(L, o, O_SYSTEM) != LUA_TNIL)
         read_blocks(L, 1, "system", &req->system, &req->nsystem, 0);
     lua_pop(L, 1);
-    int has_prompt = lua_getfield(L, 1, "prompt") != LUA_TNIL;
-    int has_messages = lua_getfield(L, 1, "messages") != LUA_TNIL;
+    int has_prompt = opt_get(L, o, O_PROMPT) != LUA_TNIL;
+    int has_messages = opt_get(L, o, O_MESSAGES) != LUA_TNIL;
     if (has_prompt == has_messages)
         lnyx_argerror(L, 1, "give either prompt or messages");
     if (has_messages)
@@ -517,35 +578,35 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
     if (has_prompt)
         read_prompt(L, req);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "max_tokens") != LUA_TNIL)
+    if (opt_get(L, o, O_MAX_TOKENS) != LUA_TNIL)
         req->max_tokens = integer_field(L, "max_tokens", 1, 1000000);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "temperature") != LUA_TNIL) {
+    if (opt_get(L, o, O_TEMPERATURE) != LUA_TNIL) {
         if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0 && lua_tonumber(L, -1) <= 1))
             lnyx_argerror(L, 1, "temperature must be a number from 0 to 1");
         req->temperature = lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "stop_sequences") != LUA_TNIL)
+    if (opt_get(L, o, O_STOP_SEQUENCES) != LUA_TNIL)
         read_stop(L, req);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "user_id") != LUA_TNIL)
+    if (opt_get(L, o, O_USER_ID) != LUA_TNIL)
         set_string(L, 1, "user_id", &req->user_id);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "tools") != LUA_TNIL)
+    if (opt_get(L, o, O_TOOLS) != LUA_TNIL)
         read_tools(L, req);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "tool_choice") != LUA_TNIL)
+    if (opt_get(L, o, O_TOOL_CHOICE) != LUA_TNIL)
         read_tool_choice(L, req);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "thinking") != LUA_TNIL)
+    if (opt_get(L, o, O_THINKING) != LUA_TNIL)
         read_thinking(L, req);
     lua_pop(L, 1);
-    read_output_config(L, req);
-    lua_getfield(L, 1, "cache");
+    read_output_config(L, o, req);
+    opt_get(L, o, O_CACHE);
     req->cache_mode = read_cache_mode(L);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "session") != LUA_TNIL) {
+    if (opt_get(L, o, O_SESSION) != LUA_TNIL) {
         if (luaL_testudata(L, -1, NYX_SESSION_MT)) {
             lua_getfield(L, -1, "name");
             lua_replace(L, -2);
@@ -555,13 +616,13 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
             lnyx_argerror(L, 1, "session must not be empty");
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "agent") != LUA_TNIL && set_string(L, 1, "agent", &spec->agent) == 0 && !*spec->agent)
+    if (opt_get(L, o, O_AGENT) != LUA_TNIL && set_string(L, 1, "agent", &spec->agent) == 0 && !*spec->agent)
         lnyx_argerror(L, 1, "agent must not be empty");
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "template") != LUA_TNIL)
+    if (opt_get(L, o, O_TEMPLATE) != LUA_TNIL)
         set_string(L, 1, "template", &spec->template_name);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "thought") != LUA_TNIL) {
+    if (opt_get(L, o, O_THOUGHT) != LUA_TNIL) {
         int isint = 0;
         spec->thought = lua_tointegerx(L, -1, &isint);
         if (!isint || spec->thought <= 0)
@@ -569,7 +630,7 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
     }
     lua_pop(L, 1);
     /* Set by the tool loop (lua/nyx/tools.lua) on each of its calls. */
-    if (lua_getfield(L, 1, "iteration") != LUA_TNIL) {
+    if (opt_get(L, o, O_ITERATION) != LUA_TNIL) {
         int isint = 0;
         lua_Integer n = lua_tointegerx(L, -1, &isint);
         if (!isint || n < 1 || n > 1000000)
@@ -577,7 +638,7 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
         spec->iteration = (int)n;
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "timeout") == LUA_TSTRING) {
+    if (opt_get(L, o, O_TIMEOUT) == LUA_TSTRING) {
         set_string(L, 1, "timeout", &spec->timeout_profile);
     } else if (!lua_isnil(L, -1)) {
         if (!lua_isnumber(L, -1) || !call_timeout_valid(lua_tonumber(L, -1)))
@@ -586,7 +647,7 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
         spec->timeout_s = lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "cache_response") != LUA_TNIL) {
+    if (opt_get(L, o, O_CACHE_RESPONSE) != LUA_TNIL) {
         const char *v = lua_tostring(L, -1);
         if (lua_isboolean(L, -1))
             spec->cache_response = lua_toboolean(L, -1);
@@ -596,7 +657,7 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
             lnyx_argerror(L, 1, "cache_response must be true, false or \"always\"");
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "fallback") != LUA_TNIL) {
+    if (opt_get(L, o, O_FALLBACK) != LUA_TNIL) {
         size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
         if (lua_type(L, -1) == LUA_TSTRING)
             n = 1;
@@ -615,10 +676,10 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
         }
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "headers") != LUA_TNIL)
+    if (opt_get(L, o, O_HEADERS) != LUA_TNIL)
         read_headers(L, spec);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "stream") != LUA_TNIL) {
+    if (opt_get(L, o, O_STREAM) != LUA_TNIL) {
         if (!lua_isfunction(L, -1))
             lnyx_argerror(L, 1, "stream must be a function(text)");
         lua_pushvalue(L, -1);
@@ -626,21 +687,21 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
         req->stream = 1;
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "batch") != LUA_TNIL) {
+    if (opt_get(L, o, O_BATCH) != LUA_TNIL) {
         batch_job *b = lnyx_batch_of(L, -1);
         if (!b)
             lnyx_argerror(L, 1, "batch must be a batch handle (use nyx.batch)");
         batch_ref(b);
         spec->batch = b;
         spec->cache_response = 0; /* each request is part of the batch's bill */
-        lua_getfield(L, 1, "batch_id");
+        opt_get(L, o, O_BATCH_ID);
         if (!lua_isstring(L, -1) || !batch_custom_id_valid(lua_tostring(L, -1)))
             lnyx_argerror(L, 1, "id must be 1 to 64 letters, digits, '_' or '-'");
         set_string(L, 1, "id", &spec->batch_custom_id);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "on_thinking") != LUA_TNIL) {
+    if (opt_get(L, o, O_ON_THINKING) != LUA_TNIL) {
         if (!lua_isfunction(L, -1))
             lnyx_argerror(L, 1, "on_thinking must be a function(text)");
         lua_pushvalue(L, -1);
@@ -648,7 +709,7 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
         req->stream = 1;
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "on_start") != LUA_TNIL) {
+    if (opt_get(L, o, O_ON_START) != LUA_TNIL) {
         if (!lua_isfunction(L, -1))
             lnyx_argerror(L, 1, "on_start must be a function()");
         lua_pushvalue(L, -1);

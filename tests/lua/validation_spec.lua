@@ -54,4 +54,43 @@ describe("argument checks at the edges", function()
     end
     assert.are.equal(0, v.sent)
   end)
+  it("reads every option of nyx.call by its exact name, from the table or its __index", function()
+    local v = setup:run [[
+      local function try(t)
+        local ok, e = pcall(nyx.call, t)
+        if ok then return { ok = true, model = e.model_requested } end
+        return { type = e.type, message = e.message }
+      end
+      -- One bad value per option: each is refused naming its field, so none is skipped.
+      local bad = { model = false, system = 42, max_tokens = 0, temperature = 5, stop_sequences = 42,
+        user_id = false, tools = 42, tool_choice = 42, thinking = "x", effort = "x", output = 42,
+        cache = "x", session = false, agent = "", template = false, thought = -1, iteration = 0,
+        timeout = -1, cache_response = "x", fallback = 42, headers = 42, stream = 42, batch = 42,
+        on_thinking = 42, on_start = 42 }
+      local r = {}
+      for name, value in pairs(bad) do
+        r[name] = try({ prompt = "x", max_tokens = 5, [name] = value })
+      end
+      r.messages = try({ prompt = "x", messages = { { role = "user", content = "x" } } })
+      -- Through __index as through the table itself.
+      r.inherited_bad = try(setmetatable({ prompt = "x" }, { __index = { temperature = 5 } }))
+      r.inherited = try(setmetatable({ prompt = "x", max_tokens = 5 }, { __index = { model = "claude-sonnet-4-5" } }))
+      -- Other keys are no options: ignored, as is a name followed by a NUL byte.
+      r.others = try({ prompt = "x", max_tokens = 5, colour = "blue", [1] = "y", [true] = 1,
+                       ["model\0x"] = 42, ["max_tokens\0"] = 0, modelx = 42, mode = 42 })
+      return r
+    ]]
+    for name in pairs(v) do
+      if name ~= "inherited" and name ~= "others" then
+        local e = v[name]
+        assert.are.equal("invalid_argument", e.type, name .. ": " .. tostring(e.message))
+        local field = name == "messages" and "prompt or messages" or name == "inherited_bad" and "temperature" or name
+        assert.matches(field, e.message, 1, true)
+      end
+    end
+    assert.are.equal(29, (function() local n = 0 for _ in pairs(v) do n = n + 1 end return n end)())
+    assert.are.same({ ok = true, model = "claude-sonnet-4-5" }, v.inherited)
+    assert.is_true(v.others.ok)
+  end)
 end)
+
