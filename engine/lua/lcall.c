@@ -19,6 +19,7 @@ typedef struct call_op {
     lua_State *L;      /* for stream callbacks */
     int stream_ref, start_ref, thinking_ref;
     char *callback_error;
+    call_spec spec; /* read here, so a raised argument error frees it with the op */
 } call_op;
 
 /* ---- table -> spec ---- */
@@ -357,9 +358,9 @@ static void read_thinking(lua_State *L, claude_request *req)
 
 /* ---- the options ----
  * A call's table holds a few of the options nyx.call reads, so instead of looking each name up
- * (most are absent) the table is walked once and each option present is put in its slot on the
- * stack; read_spec then reads the slots in its own order, so its checks and their errors are
- * the same as by name. Other keys are ignored, as by name. A table with a metatable is read by
+ * (most are absent) the table is walked once and a copy of each option present is left on the
+ * stack; read_spec then reads them in its own order, so its checks and their errors are the
+ * same as by name. Other keys are ignored, as by name. A table with a metatable is read by
  * name (lua_getfield), so an __index still supplies options. */
 enum {
     O_AGENT, O_BATCH, O_BATCH_ID, O_CACHE, O_CACHE_RESPONSE, O_EFFORT, O_FALLBACK, O_HEADERS,
@@ -375,42 +376,47 @@ static const char *const option_names[O_COUNT] = {
     "thought", "timeout", "tool_choice", "tools", "user_id"};
 
 typedef struct options {
-    int base; /* stack index of slot 0, or 0: read by name */
+    int by_name;       /* read with lua_getfield: the table has a metatable */
+    int at[O_COUNT];   /* stack index of each option present, 0 when absent */
 } options;
 
 static int option_cmp(const void *key, const void *name) { return strcmp(key, *(const char *const *)name); }
 
-/* Walks the table at index 1 into O_COUNT slots from the top of the stack. */
+/* Walks the table at index 1, leaving a copy of each option's value on the stack. */
 static void options_collect(lua_State *L, options *o)
 {
-    o->base = 0;
-    if (!lua_checkstack(L, O_COUNT + LUA_MINSTACK)) {
-        lnyx_fail(L, "out_of_memory", "out of memory");
-        return;
-    }
+    memset(o, 0, sizeof *o);
     if (lua_getmetatable(L, 1)) {
         lua_pop(L, 1);
+        o->by_name = 1;
         return;
     }
-    o->base = lua_gettop(L) + 1;
-    lua_settop(L, o->base + O_COUNT - 1); /* every slot nil: absent */
     for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             continue;
         size_t len;
         const char *key = lua_tolstring(L, -2, &len);
         const char *const *name = bsearch(key, option_names, O_COUNT, sizeof *option_names, option_cmp);
-        if (name && strlen(*name) == len) /* "model\0x" is no option */
-            lua_copy(L, -1, o->base + (int)(name - option_names));
+        if (!name || strlen(*name) != len) /* "model\0x" is no option */
+            continue;
+        if (!lua_checkstack(L, 2))
+            lnyx_fail(L, "out_of_memory", "out of memory");
+        lua_pushvalue(L, -1);
+        lua_rotate(L, -3, 1); /* value copy, key, value: the walk goes on from key */
+        o->at[name - option_names] = lua_gettop(L) - 2;
     }
 }
 
 /* Pushes option id (nil when absent) and returns its type, as lua_getfield(L, 1, name). */
 static int opt_get(lua_State *L, const options *o, int id)
 {
-    if (!o->base)
+    if (o->by_name)
         return lua_getfield(L, 1, option_names[id]);
-    lua_pushvalue(L, o->base + id);
+    if (!o->at[id]) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    lua_pushvalue(L, o->at[id]);
     return lua_type(L, -1);
 }
 
@@ -763,7 +769,9 @@ static void push_common(lua_State *L, const call_outcome *r)
 
 void lnyx_push_result(lua_State *L, const call_outcome *r)
 {
-    lua_createtable(L, 0, 14);
+    /* Room for its up to 20 fields and those nyx.call adds (tool_calls, messages, thinking):
+     * made once, never grown (rehashed) on the way. */
+    lua_createtable(L, 0, 24);
     lua_pushlstring(L, r->resp.text ? r->resp.text : "", r->resp.text_len);
     lua_setfield(L, -2, "text");
     lnyx_set_str(L, "model", r->resp.model);
@@ -852,6 +860,7 @@ static int op_gc(lua_State *L)
     op->stream_ref = op->start_ref = op->thinking_ref = LUA_NOREF;
     free(op->callback_error);
     op->callback_error = NULL;
+    call_spec_free(&op->spec);
     return 0;
 }
 
@@ -893,12 +902,6 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
 }
 
-static int spec_gc(lua_State *L)
-{
-    call_spec_free(lua_touserdata(L, 1));
-    return 0;
-}
-
 static int l_call(lua_State *L)
 {
     lnyx_checktype(L, 1, LUA_TTABLE);
@@ -913,8 +916,7 @@ static int l_call(lua_State *L)
     op->e = e;
     op->stream_ref = op->start_ref = op->thinking_ref = LUA_NOREF;
     op->op.cancel = op_cancel;
-    /* The spec lives in a userdata too, so a raised argument error frees it. */
-    call_spec *spec = lnyx_new_udata(L, sizeof *spec, 0, "nyx.callspec", spec_gc); /* index 3 */
+    call_spec *spec = &op->spec;
     call_spec_init(spec);
     read_spec(L, spec, op);
     spec->on_text = stream_text;
