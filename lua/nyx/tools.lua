@@ -105,26 +105,33 @@ local function sent_messages(call)
   return { { role = "user", content = call.prompt } }
 end
 
---- Adds what the content blocks say to r: tool_calls, thinking, and messages (the
---- conversation with this answer appended, so `messages = r.messages` continues it).
-function M.finish(messages, r)
-  local calls, thinking, reply = {}, {}, {}
+--- Adds what the content blocks say to r: tool_calls, thinking, and messages: out, a
+--- conversation of the caller's own, with this answer appended.
+local function finish_into(out, r)
+  local calls, thinking, reply = {}, nil, {}
   for _, b in ipairs(r.content or { { type = "text", text = r.text } }) do
     if b.type == "tool_use" then
       calls[#calls + 1] = { id = b.id, name = b.name, input = b.input or {} }
     elseif b.type == "thinking" then
+      thinking = thinking or {}
       thinking[#thinking + 1] = b.thinking
     end
     -- An empty text block cannot be sent back (the API refuses it); it says nothing anyway.
     if not (b.type == "text" and b.text == "") then reply[#reply + 1] = b end
   end
   r.tool_calls = calls
-  r.thinking = #thinking > 0 and table.concat(thinking, "\n") or nil
-  local out = {}
-  for i, m in ipairs(messages) do out[i] = m end
+  r.thinking = thinking and #thinking > 0 and table.concat(thinking, "\n") or nil
   if #reply > 0 then out[#out + 1] = { role = "assistant", content = reply } end
   r.messages = out
   return r
+end
+
+--- Adds what the content blocks say to r: tool_calls, thinking, and messages (the
+--- conversation with this answer appended, so `messages = r.messages` continues it).
+function M.finish(messages, r)
+  local out = {}
+  for i, m in ipairs(messages) do out[i] = m end
+  return finish_into(out, r)
 end
 
 --- Runs one tool call; a failure is an is_error result the model reads. A cancellation (the
@@ -335,7 +342,7 @@ function M.run(call, spec)
   if type(spec) == "table" and type(spec.tools) == "table" then spec = resolve_tools(spec) end
   if type(spec) ~= "table" or spec.tools == nil or type(spec.tools) ~= "table" then
     local r = call(spec)
-    return structured(spec, M.finish(sent_messages(spec), r))
+    return structured(spec, finish_into(sent_messages(spec), r)) -- a new list: no copy needed
   end
   local by_name, loops = {}, false
   for i, t in ipairs(spec.tools) do
@@ -346,7 +353,7 @@ function M.run(call, spec)
     loops = loops or t.run ~= nil
   end
   if not loops then
-    return structured(spec, M.finish(sent_messages(spec), call(spec)))
+    return structured(spec, finish_into(sent_messages(spec), call(spec)))
   end
   -- Each loop has its own part of the progress line while it runs, gone when it ends.
   loop_count = loop_count + 1
