@@ -13,7 +13,7 @@
 
 typedef struct bench_frame_stats {
     double max_ms, mean_ms, p99_ms; /* over the frames after the first */
-    double max_cpu_ms, p99_cpu_ms;  /* the CPU they took: their time less what the machine
+    double max_cpu_ms, p99_cpu_ms, mean_cpu_ms; /* the CPU they took: their time less what the machine
                                        took from them (on a loaded machine the two differ) */
     double first_ms;                /* the first frame, which starts the engine (opens the database) */
     int frames;
@@ -47,7 +47,7 @@ static double bench_p99(double *v, int n)
  * (NYX_OK when they finished). */
 static int bench_frames(nyx_engine *e, bench_frame_stats *st)
 {
-    double total = 0;
+    double total = 0, total_cpu = 0;
     int rc, n = 0, cap = 0;
     double *ms_v = NULL, *cpu_v = NULL;
     *st = (bench_frame_stats){0};
@@ -63,6 +63,7 @@ static int bench_frames(nyx_engine *e, bench_frame_stats *st)
             st->over_1ms += ms > 1.0;
             st->over_1ms_cpu += cpu > 1.0;
             total += ms;
+            total_cpu += cpu;
             if (n == cap) {
                 cap = cap ? cap * 2 : 1024;
                 double *a = realloc(ms_v, (size_t)cap * sizeof *a), *b = a ? realloc(cpu_v, (size_t)cap * sizeof *b) : NULL;
@@ -85,6 +86,7 @@ static int bench_frames(nyx_engine *e, bench_frame_stats *st)
         }
     } while (rc == NYX_AGAIN);
     st->mean_ms = st->frames > 1 ? total / (st->frames - 1) : 0;
+    st->mean_cpu_ms = st->frames > 1 ? total_cpu / (st->frames - 1) : 0;
     st->p99_ms = bench_p99(ms_v, n);
     st->p99_cpu_ms = bench_p99(cpu_v, n);
     free(ms_v);
@@ -99,6 +101,7 @@ static void bench_frames_print(const char *prefix, const bench_frame_stats *st)
     printf("%snyx_poll_0_mean_ms: %.3f\n", prefix, st->mean_ms);
     printf("%snyx_poll_0_p99_ms: %.3f\n", prefix, st->p99_ms);
     printf("%snyx_poll_0_max_ms: %.3f\n", prefix, st->max_ms);
+    printf("%snyx_poll_0_mean_cpu_ms: %.3f\n", prefix, st->mean_cpu_ms);
     printf("%snyx_poll_0_p99_cpu_ms: %.3f\n", prefix, st->p99_cpu_ms);
     printf("%snyx_poll_0_max_cpu_ms: %.3f\n", prefix, st->max_cpu_ms);
     printf("%snyx_poll_0_frames_over_1ms: %d (of CPU: %d)\n", prefix, st->over_1ms, st->over_1ms_cpu);
