@@ -467,6 +467,11 @@ struct turn_log {
     log_wait *w;
     size_t n, cap;
     int deferred; /* call_log_flush is due at the end of this turn */
+    /* What records and a commit took lately (microseconds of the clock), for a budgeted turn
+     * to add no record once it and the commit would not fit: the commit cannot be split, and
+     * started at the budget's end it took the frame 50-250 us past it. Each new measure moves
+     * them a quarter of the way, so one stalled by the machine moves them little. */
+    int64_t first_us, record_us, commit_us; /* a group's first record, the others, its commit */
 };
 
 /* At most this many records share a commit: the group's callers wait for the last of them. */
@@ -477,8 +482,18 @@ static void flush_group(nyx_engine *e, int in_turn);
 static void flush_deferred(void *ud)
 {
     nyx_engine *e = ud;
-    if (e->turn_log)
-        e->turn_log->deferred = 0;
+    struct turn_log *t = e->turn_log;
+    if (t)
+        t->deferred = 0;
+    /* Late in a frame, a group's first record and its commit would take it past its budget
+     * (the first record of a frame is the dearest: the database's pages have gone cold in the
+     * caches since the last frame). They wait for the next turn, where they may be its first
+     * piece of work. */
+    if (t && t->n > 0 && !loop_turn_room(e->loop, t->first_us + t->commit_us) &&
+        loop_defer(e->loop, flush_deferred, e) == 0) {
+        t->deferred = 1;
+        return;
+    }
     flush_group(e, 1);
 }
 
@@ -493,25 +508,48 @@ static int write_record(nyx_engine *e, api_call *c, error_info *err)
     return rc;
 }
 
+/* A measure taken into an estimate (see turn_log); a measure past this is a stall. */
+#define MEASURE_MAX_US 2000
+
+static void measured(int64_t *estimate, int64_t us)
+{
+    if (us > MEASURE_MAX_US)
+        us = MEASURE_MAX_US;
+    *estimate += (us - *estimate) / 4;
+}
+
+/* Whether a budgeted turn has no room left for one more record and the commit after it. */
+static int no_room(nyx_engine *e, const struct turn_log *t)
+{
+    return loop_turn_over_in(e->loop, t->record_us + t->commit_us);
+}
+
 /* Commits the records waiting, GROUP_MAX at a time. in_turn: from the loop, whose turn may have
- * a budget (a host's frame): once it is spent, the rest waits for the next turn, so a frame
- * that finished many calls does not also write them all. */
+ * a budget (a host's frame): once one more record and the commit would not fit in it, the rest
+ * waits for the next turn, so a frame that finished many calls does not also write them all.
+ * Each group has one record at least, so the records go on whatever the estimates say. */
 static void flush_group(nyx_engine *e, int in_turn)
 {
     struct turn_log *t;
     while ((t = e->turn_log) != NULL && t->n > 0) {
         log_wait group[GROUP_MAX];
         size_t k = 0;
+        int64_t began = clock_now_us();
         engine_check_db_file(e);
         error_info err;
         error_clear(&err);
         int ok = e->storage.db && !e->storage.degraded && store_batch_begin(e->storage.db, &err) == 0;
-        while (ok && k < t->n && k < GROUP_MAX && (k == 0 || !(in_turn && loop_turn_over(e->loop)))) {
+        while (ok && k < t->n && k < GROUP_MAX && (k == 0 || !(in_turn && no_room(e, t)))) {
+            int64_t t0 = k == 0 ? began : clock_now_us(); /* the first with the batch's start */
             ok = write_record(e, t->w[k].c, &err) == 0;
+            measured(k == 0 ? &t->first_us : &t->record_us, clock_now_us() - t0);
             k++;
         }
+        int64_t t0 = clock_now_us();
         if (ok && store_batch_commit(e->storage.db, &err) != 0)
             ok = 0;
+        if (ok)
+            measured(&t->commit_us, clock_now_us() - t0);
         if (!ok && e->storage.db) {
             error_info ignored;
             store_batch_rollback(e->storage.db, &ignored);
@@ -529,7 +567,7 @@ static void flush_group(nyx_engine *e, int in_turn)
                 log_one(group[i].c, group[i].logged);
         }
         t = e->turn_log;
-        if (in_turn && t && t->n > 0 && loop_turn_over(e->loop)) {
+        if (in_turn && t && t->n > 0 && no_room(e, t)) {
             if (t->deferred || loop_defer(e->loop, flush_deferred, e) == 0) {
                 t->deferred = 1;
                 return;

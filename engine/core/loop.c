@@ -81,6 +81,7 @@ struct event_loop {
     transfer **queue_tail;
     transfer *refused;     /* transfers curl would not take, for finish_transfers to hand out */
     int (*idle)(void *ud); /* loop_set_idle */
+    int idle_more;         /* its piece at this turn's start said there is more */
     void *idle_ud;
 };
 
@@ -661,16 +662,24 @@ static void run_watch(event_loop *loop, int fd)
 }
 
 /* The time a budgeted turn leaves goes to its idle work, so that work (the collector's) is
- * done in small pieces between frames' other work rather than in one piece inside it; its
- * first piece runs in every budgeted turn, so frames that leave no time still make progress. */
+ * done in small pieces between frames' other work rather than in one piece inside it. Its
+ * first piece runs in every budgeted turn, so frames that leave no time still make progress:
+ * at the turn's start (run_idle_owed), where the budget counts it. At the end, once the turn's
+ * other work had spent the budget, it added its whole length to the frame. */
+static void run_idle_owed(event_loop *loop)
+{
+    if (loop->idle && loop->deadline_us > 0)
+        loop->idle_more = loop->idle(loop->idle_ud);
+}
+
 static void run_idle(event_loop *loop)
 {
-    if (!loop->idle || loop->deadline_us <= 0)
+    if (!loop->idle || loop->deadline_us <= 0 || !loop->idle_more)
         return;
     int64_t until = clock_now_us() + LOOP_IDLE_US;
     if (until > loop->deadline_us)
         until = loop->deadline_us;
-    while (loop->idle(loop->idle_ud) && clock_now_us() < until)
+    while (clock_now_us() < until && loop->idle(loop->idle_ud))
         ;
 }
 
@@ -678,6 +687,7 @@ void loop_set_idle(event_loop *loop, int (*fn)(void *ud), void *ud)
 {
     loop->idle = fn;
     loop->idle_ud = ud;
+    loop->idle_more = 0;
 }
 
 int loop_poll(event_loop *loop, int timeout_ms) { return loop_poll_budget(loop, timeout_ms, 0); }
@@ -688,6 +698,7 @@ int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us)
         timeout_ms = 0;
     loop->deadline_us = budget_us > 0 ? clock_now_us() + budget_us : 0;
     loop->worked = 0;
+    run_idle_owed(loop); /* not counted as the turn's piece of work: the turn's own still runs */
     run_due_timers(loop);
     run_deferred(loop);
     /* Answers a source already holds (read while the program waited on it elsewhere) are
@@ -744,10 +755,14 @@ int loop_in_perform(const event_loop *loop) { return loop->in_perform; }
 
 /* Asked from inside a piece of work, which has itself done a piece by then: the turn's first
  * piece of work is as bounded as the rest (a group commit, a database's answers). */
-int loop_turn_over(const event_loop *loop)
+int loop_turn_over(const event_loop *loop) { return loop_turn_over_in(loop, 0); }
+
+int loop_turn_over_in(const event_loop *loop, int64_t us)
 {
-    return loop->deadline_us > 0 && clock_now_us() >= loop->deadline_us;
+    return loop->deadline_us > 0 && clock_now_us() + (us > 0 ? us : 0) >= loop->deadline_us;
 }
+
+int loop_turn_room(const event_loop *loop, int64_t us) { return !loop->worked || !loop_turn_over_in(loop, us); }
 
 void loop_set_after_perform(event_loop *loop, loop_fn fn, void *ud)
 {

@@ -60,11 +60,21 @@ int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us);
  * in pieces stops there and defers the rest. It asks after each piece it has done, so it makes
  * progress; the budget counts from the turn's start even when that work is the turn's first. */
 int loop_turn_over(const event_loop *loop);
-/* Work a host's frame does at its end (the script host's collector): at the end of a budgeted
- * turn fn runs once even when the budget is spent (work that must not wait for spare time,
- * kept small by fn), then again and again while the time the budget leaves lasts, for at most
- * LOOP_IDLE_US of it, until it returns 0 (nothing more to do now). Turns without a budget do
- * not run it. fn NULL: none. */
+/* 1 if the budget of the turn under way will be spent us microseconds from now (0 in a turn
+ * without one): work whose next piece ends with a step it cannot split (a group commit's
+ * commit) stops before the piece that would take the frame past its budget. */
+int loop_turn_over_in(const event_loop *loop, int64_t us);
+/* 1 if a piece of work of us microseconds may start in the turn under way: it fits in the
+ * budget left, or the turn has no budget, or no piece of work has run in it yet (so work that
+ * waits for room still goes on, one piece a turn at least). Work asks before it starts; what
+ * does not fit defers itself to the next turn. */
+int loop_turn_room(const event_loop *loop, int64_t us);
+/* Work a host's frame does besides its own (the script host's collector): at the start of a
+ * budgeted turn fn runs once (work that must not wait for spare time, kept small by fn; the
+ * budget counts it, and the turn's first piece of its own work still runs), and at its end,
+ * if that said there is more (fn returns 1), again and again while the time the budget leaves
+ * lasts, for at most LOOP_IDLE_US of it, until it returns 0 (nothing more to do now). Turns
+ * without a budget do not run it. fn NULL: none. */
 #define LOOP_IDLE_US 100
 void loop_set_idle(event_loop *loop, int (*fn)(void *ud), void *ud);
 

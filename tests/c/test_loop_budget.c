@@ -33,6 +33,26 @@ static int idle_piece(void *ud)
     return --*left > 0;
 }
 
+/* Notes how many idle pieces ran before it. */
+static int seen_idle_runs;
+static void note_idle_runs(void *ud)
+{
+    (void)ud;
+    seen_idle_runs = idle_runs;
+}
+
+/* What a piece hears of the time its turn has left: over now, and over after 2 s more; and
+ * whether a piece of 2 s, or of nothing, may start. */
+static int over_now = -1, over_later = -1, room_long = -1, room_none = -1;
+static void ask_ahead(void *ud)
+{
+    (void)ud;
+    over_now = loop_turn_over_in(the_loop, 0);
+    over_later = loop_turn_over_in(the_loop, 2000000);
+    room_long = loop_turn_room(the_loop, 2000000);
+    room_none = loop_turn_room(the_loop, 0);
+}
+
 /* Work that comes in pieces (a group commit, a database's answers): a piece, then it asks
  * whether the turn is over, as flush_group and the PostgreSQL pump do. */
 static void in_pieces(void *ud)
@@ -90,24 +110,52 @@ int main(void)
     CHECK_INT(loop_poll(loop, 0), 0);
     CHECK_INT(pieces, 5);
 
-    /* Idle work takes the time a budgeted turn leaves, at most LOOP_IDLE_US of it. */
+    /* A piece may ask whether what it would do next fits in the budget left (a group commit
+     * stops before a commit that would not); a turn without a budget never ends. */
+    CHECK_INT(loop_defer(loop, ask_ahead, NULL), 0);
+    CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+    CHECK_INT(over_now, 0);
+    CHECK_INT(over_later, 1);
+    CHECK_INT(room_long, 1); /* the turn's first piece: it may start whatever it costs */
+    CHECK_INT(room_none, 1);
+    CHECK_INT(loop_defer(loop, fired, &fires), 0);
+    CHECK_INT(loop_defer(loop, ask_ahead, NULL), 0);
+    CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+    CHECK_INT(room_long, 0); /* after another piece, only what fits */
+    CHECK_INT(room_none, 1);
+    CHECK_INT(loop_defer(loop, fired, &fires), 0);
+    CHECK_INT(loop_defer(loop, ask_ahead, NULL), 0);
+    CHECK_INT(loop_poll(loop, 0), 0);
+    CHECK_INT(over_later, 0);
+    CHECK_INT(room_long, 1);
+
+    /* Idle work: its piece at the turn's start, then the time the budgeted turn leaves, at
+     * most LOOP_IDLE_US of it. */
     int left = 1000;
     loop_set_idle(loop, idle_piece, &left);
     CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
-    CHECK(idle_runs >= 1 && idle_runs <= LOOP_IDLE_US / 50);
+    CHECK(idle_runs >= 2 && idle_runs <= 1 + LOOP_IDLE_US / 50);
     /* It stops when it has nothing more to do. */
     idle_runs = 0;
     left = 1;
     CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
     CHECK_INT(idle_runs, 1);
-    /* One piece once the turn's own work spent the budget, none without a budget. */
+    /* One piece when the turn's own work spends the budget: at the turn's start, inside the
+     * budget rather than after it, and the turn's own first piece still runs after it (the
+     * idle piece alone spends this budget). None without a budget. */
     idle_runs = 0;
     left = 1000;
     ran = 0;
+    seen_idle_runs = -1;
+    CHECK_INT(loop_defer(loop, note_idle_runs, NULL), 0);
     CHECK_INT(loop_defer(loop, slow, NULL), 0);
     CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
+    CHECK_INT(seen_idle_runs, 1);
     CHECK_INT(idle_runs, 1);
-    CHECK_INT(ran, 2); /* the deferred piece, and the idle piece's own */
+    CHECK_INT(ran, 1); /* the idle piece's own: the budget was spent before the deferred one */
+    CHECK_INT(loop_poll_budget(loop, 0, 10), 0);
+    CHECK_INT(idle_runs, 2);
+    CHECK_INT(ran, 3);
     idle_runs = 0;
     CHECK_INT(loop_poll(loop, 0), 0);
     CHECK_INT(idle_runs, 0);
