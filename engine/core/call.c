@@ -557,6 +557,45 @@ static void link_into(api_call **head, api_call *c)
     *head = c;
 }
 
+/* Calls let go and kept for the next, at most this many: a call's state is about 2 KB, an
+ * allocation large enough that glibc sorts its free lists and merges its fast bins to find it,
+ * on every call. */
+#define CALLS_KEPT 64
+
+/* A zeroed call: one let go before, or a new one. NULL when out of memory. */
+static api_call *call_new(nyx_engine *e)
+{
+    api_call *c = e->idle_calls;
+    if (!c)
+        return calloc(1, sizeof *c);
+    e->idle_calls = c->next;
+    e->nidle_calls--;
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+/* c's memory, of a call that holds nothing more, kept for the next call or freed. */
+static void call_let_go(nyx_engine *e, api_call *c)
+{
+    if (e->nidle_calls >= CALLS_KEPT) {
+        free(c);
+        return;
+    }
+    c->next = e->idle_calls;
+    e->idle_calls = c;
+    e->nidle_calls++;
+}
+
+void call_idle_free(nyx_engine *e)
+{
+    while (e->idle_calls) {
+        api_call *c = e->idle_calls;
+        e->idle_calls = c->next;
+        free(c);
+    }
+    e->nidle_calls = 0;
+}
+
 static void release(api_call *c)
 {
     if (c->awaiting_store) { /* budget_reserved() or stored_response() releases it */
@@ -572,7 +611,7 @@ static void release(api_call *c)
     free(c->budget);
     free(c->result.err);
     free(c->cancel_reason);
-    free(c);
+    call_let_go(c->e, c);
 }
 
 /* The record is committed (or waits in memory): now the owner may see the result. */
@@ -738,10 +777,11 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
                       spec->timeout_s);
         return NULL;
     }
-    api_call *c = calloc(1, sizeof *c);
+    api_call *c = call_new(e);
     cJSON *log = cJSON_CreateArray();
     if (!c || !log) {
-        free(c);
+        if (c)
+            call_let_go(e, c);
         cJSON_Delete(log);
         error_set(err, "out_of_memory", 0, "out of memory");
         return NULL;
@@ -754,7 +794,7 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
         *spec = c->spec; /* still the caller's */
         call_body_drop(c);
         claude_body_free(&c->parts);
-        free(c);
+        call_let_go(e, c);
         cJSON_Delete(log);
         return NULL;
     }

@@ -96,6 +96,8 @@ void calls_cancel_deferred(void *ud);
 /* Frees a finished call. For a call still in flight, its owner gives it up: it is cancelled
  * without a callback and frees itself. */
 void call_free(api_call *c);
+/* Frees the memory of the calls let go and kept for the next (engine close). */
+void call_idle_free(nyx_engine *e);
 
 void calls_cancel_all(nyx_engine *e, const char *reason);
 /* Cancels every call without calling its owner: for when the owners are gone. */

@@ -700,7 +700,6 @@ void engine_close(nyx_engine *e)
         loop_poll(e->loop, 50);
     otel_close(e); /* the last spans, a bounded wait */
     call_log_close(e);
-    textbuf_pool_clear(&e->buffers);
     guard_memo_free(e->pii_memo);
     claude_json_texts_free(e->json_texts);
     text_pool_free(e->texts);
@@ -732,6 +731,9 @@ void engine_close(nyx_engine *e)
     for (size_t i = 0; i < e->nwarned; i++)
         free(e->warned[i]);
     free(e->warned);
+    /* Last: what goes before may let calls and their buffers go. */
+    call_idle_free(e);
+    textbuf_pool_clear(&e->buffers);
     config_free(&e->cfg);
     free(e);
     curl_global_cleanup();

@@ -60,6 +60,8 @@ struct nyx_engine {
     stats_group by_model, by_agent, by_template;
     call_session *sessions;
     struct api_call *calls; /* in flight, for cancel-all */
+    struct api_call *idle_calls; /* let go, kept for the next calls (call.c), nidle_calls of them */
+    size_t nidle_calls;
     int cancels_deferred;   /* calls asked to cancel inside curl's callbacks (call.c) */
     struct api_call *logging; /* finished, their records not yet committed */
     struct claude_json_texts *json_texts; /* long texts' JSON literals, made once (claude/json_text.h) */

@@ -2,8 +2,9 @@
  * thousand at once in a busy script, so what it rarely needs is made only when it needs it:
  * its budget (scopes, reservation) only when a budget applies, why its routes failed only when
  * one does, an attempt's error only when a callback aborts the transfer, its own error only when
- * it fails; and the bytes of its reply go once they are parsed, not when the call is freed. Calls to the in-process
- * simulator; no time is asserted. */
+ * it fails; and the bytes of its reply go once they are parsed, not when the call is freed. A
+ * call let go is kept for the next (at most CALLS_KEPT), which starts from nothing of it. Calls to
+ * the in-process simulator; no time is asserted. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "core/budget.h"
@@ -132,6 +133,31 @@ static void with_budget(nyx_engine *e)
     call_free(c);
 }
 
+/* The next call is made in the memory of the last one let go (here one with a budget, reserved
+ * and settled), and holds nothing of it. */
+static void reused(nyx_engine *e)
+{
+    size_t idle = e->nidle_calls;
+    api_call *kept = e->idle_calls;
+    CHECK(idle > 0 && kept != NULL);
+    int finished = 0;
+    api_call *c = start(e, NULL, &finished);
+    REQUIRE(c != NULL);
+    CHECK(c == kept);
+    CHECK_INT((long)e->nidle_calls, (long)idle - 1);
+    CHECK(c->budget == NULL);
+    CHECK(c->spec.session == NULL);
+    CHECK(c->result.err == NULL);
+    CHECK(c->result.resp.text == NULL);
+    CHECK(poll_until(e, &finished));
+    CHECK_INT(c->result.status, NYX_STATUS_OK);
+    CHECK(c->budget == NULL);
+    CHECK_INT((long)c->result.attempts, 1);
+    call_free(c);
+    CHECK_INT((long)e->nidle_calls, (long)idle);
+    CHECK(e->idle_calls == c);
+}
+
 int main(void)
 {
     /* 4 KB of fields a thousand times is 4 MB of a process that should stay under 40: a call is
@@ -145,6 +171,8 @@ int main(void)
     without_budget(e);
     failed(e);
     with_budget(e);
+    reused(e);
+    without_budget(e); /* in reused memory */
     nyx_close(e);
     return check_failures;
 }
