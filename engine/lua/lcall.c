@@ -113,9 +113,9 @@ static void push_text_memo(lua_State *L, int fresh)
 }
 
 /* block_set_pooled of the string at idx (text, len its bytes). */
-static int set_text(lua_State *L, int idx, claude_block *b, const char *text, size_t len, int mark)
+static int set_text(lua_State *L, text_pool *pool, int idx, claude_block *b, const char *text, size_t len,
+                    int mark)
 {
-    text_pool *pool = engine_text_pool(lnyx_engine(L));
     if (!pool || len < TEXT_MEMO_MIN || len > TEXT_MEMO_MAX)
         return block_set_pooled(b, pool, text, len, mark);
     idx = lua_absindex(L, idx);
@@ -155,8 +155,8 @@ static int set_text(lua_State *L, int idx, claude_block *b, const char *text, si
 
 /* A string, or an array of blocks: strings, {text=, cache=} / {type="text", ...} tables,
  * and (when json_ok) any other API block as a table {type=, ..., cache=}, kept as JSON. */
-static void read_blocks(lua_State *L, int arg, const char *field, claude_block **out, size_t *n,
-                        int json_ok)
+static void read_blocks(lua_State *L, text_pool *pool, int arg, const char *field, claude_block **out,
+                        size_t *n, int json_ok)
 {
     int idx = lua_gettop(L);
     size_t count = lua_type(L, idx) == LUA_TSTRING ? 1 : lua_type(L, idx) == LUA_TTABLE ? lua_rawlen(L, idx) : 0;
@@ -214,8 +214,9 @@ static void read_blocks(lua_State *L, int arg, const char *field, claude_block *
             text = lua_tolstring(L, -1, &len);
         }
         /* A string of the script's own is found again by identity; a block made here is new. */
-        int rc = is_json ? block_set_pooled(&blocks[i], engine_text_pool(lnyx_engine(L)), text, len, mark)
-                         : set_text(L, lua_type(L, idx) == LUA_TSTRING ? idx : -1, &blocks[i], text, len, mark);
+        int rc = is_json ? block_set_pooled(&blocks[i], pool, text, len, mark)
+                         : set_text(L, pool, lua_type(L, idx) == LUA_TSTRING ? idx : -1, &blocks[i], text,
+                                    len, mark);
         if (rc != 0) {
             lnyx_fail(L, "out_of_memory", "out of memory");
             return;
@@ -438,7 +439,7 @@ static void read_output_config(lua_State *L, const options *o, claude_request *r
     lua_pop(L, 1);
 }
 
-static void read_messages(lua_State *L, claude_request *req)
+static void read_messages(lua_State *L, text_pool *pool, claude_request *req)
 {
     int idx = lua_gettop(L);
     size_t count = lua_type(L, idx) == LUA_TTABLE ? lua_rawlen(L, idx) : 0;
@@ -470,12 +471,12 @@ static void read_messages(lua_State *L, claude_request *req)
         lua_pop(L, 1);
         lua_getfield(L, -1, "content");
         req->nmessages = i + 1;
-        read_blocks(L, 1, "messages[].content", &m->blocks, &m->nblocks, 1);
+        read_blocks(L, pool, 1, "messages[].content", &m->blocks, &m->nblocks, 1);
         lua_pop(L, 2);
     }
 }
 
-static void read_prompt(lua_State *L, claude_request *req)
+static void read_prompt(lua_State *L, text_pool *pool, claude_request *req)
 {
     if (!(req->messages = calloc(1, sizeof *req->messages))) {
         lnyx_fail(L, "out_of_memory", "out of memory");
@@ -484,7 +485,7 @@ static void read_prompt(lua_State *L, claude_request *req)
     req->nmessages = 1;
     req->single_prompt = 1;
     req->messages[0].role = NYX_ROLE_USER;
-    read_blocks(L, 1, "prompt", &req->messages[0].blocks, &req->messages[0].nblocks, 1);
+    read_blocks(L, pool, 1, "prompt", &req->messages[0].blocks, &req->messages[0].nblocks, 1);
 }
 
 static int read_cache_mode(lua_State *L)
@@ -567,22 +568,23 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
 {
     options opts, *o = &opts;
     options_collect(L, o);
+    text_pool *pool = engine_text_pool(op->e);
     claude_request *req = &spec->req;
     if (opt_get(L, o, O_MODEL) != LUA_TNIL && set_string(L, 1, "model", &req->model) == 0 && !*req->model)
         lnyx_argerror(L, 1, "model must not be empty");
     lua_pop(L, 1);
     if (opt_get(L, o, O_SYSTEM) != LUA_TNIL)
-        read_blocks(L, 1, "system", &req->system, &req->nsystem, 0);
+        read_blocks(L, pool, 1, "system", &req->system, &req->nsystem, 0);
     lua_pop(L, 1);
     int has_prompt = opt_get(L, o, O_PROMPT) != LUA_TNIL;
     int has_messages = opt_get(L, o, O_MESSAGES) != LUA_TNIL;
     if (has_prompt == has_messages)
         lnyx_argerror(L, 1, "give either prompt or messages");
     if (has_messages)
-        read_messages(L, req);
+        read_messages(L, pool, req);
     lua_pop(L, 1);
     if (has_prompt)
-        read_prompt(L, req);
+        read_prompt(L, pool, req);
     lua_pop(L, 1);
     if (opt_get(L, o, O_MAX_TOKENS) != LUA_TNIL)
         req->max_tokens = integer_field(L, "max_tokens", 1, 1000000);
@@ -849,11 +851,12 @@ static void op_cancel(lnyx_op *base)
     call_cancel(op->call, "its task was cancelled");
 }
 
-static int op_gc(lua_State *L)
+/* Frees what the op holds; an abandoned call is cancelled and logged. */
+static void op_release(lua_State *L, call_op *op)
 {
-    call_op *op = lua_touserdata(L, 1);
-    call_free(op->call); /* an abandoned call is cancelled and logged */
+    api_call *c = op->call;
     op->call = NULL;
+    call_free(c);
     luaL_unref(L, LUA_REGISTRYINDEX, op->stream_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, op->start_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, op->thinking_ref);
@@ -861,24 +864,32 @@ static int op_gc(lua_State *L)
     free(op->callback_error);
     op->callback_error = NULL;
     call_spec_free(&op->spec);
+}
+
+static int op_gc(lua_State *L)
+{
+    op_release(L, lua_touserdata(L, 1));
     return 0;
 }
 
 /* The script holds the result now: the call (its request body, its copy of the prompt, its
  * reply) goes at once, not when the collector gets to the op, which may be thousands of calls
- * later since Lua does not see the memory behind it. */
-static void release_call(call_op *op, api_call *c)
+ * later since Lua does not see the memory behind it. With nothing left to free, the op loses
+ * its metatable, so the collector has no finalizer to call for it. */
+static void release_op(lua_State *L, call_op *op)
 {
-    op->call = NULL;
-    call_free(c);
+    op_release(L, op);
+    if (lua_touserdata(L, 2) == op) { /* where l_call put it */
+        lua_pushnil(L);
+        lua_setmetatable(L, 2);
+    }
 }
 
 static int call_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     call_op *op = (call_op *)ctx;
-    api_call *c = op->call;
-    const call_outcome *r = call_result(c);
+    const call_outcome *r = call_result(op->call);
     if (op->callback_error) {
         error_info err;
         error_clear(&err);
@@ -894,11 +905,11 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         }
         luaL_where(L, 1);
         lua_setfield(L, -2, "where");
-        release_call(op, c);
+        release_op(L, op);
         return lua_error(L);
     }
     lnyx_push_result(L, r);
-    release_call(op, c);
+    release_op(L, op);
     return 1;
 }
 
