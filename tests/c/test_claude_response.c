@@ -124,7 +124,18 @@ static void test_tool_use_and_stop_sequence(void)
     CHECK_INT(r.content_known, 1);
     CHECK_INT(r.content_not_text, 1); /* a thinking block and a tool call */
     CHECK_INT(r.content_tool_uses, 1);
+    /* The blocks are kept as parsed, not printed again: their text (what a record of blocks
+     * stores) is cJSON's print of them, made when first asked for, and once. */
+    CHECK(cJSON_IsArray(r.content) && cJSON_GetArraySize(r.content) == 4);
+    CHECK(r.content_json == NULL);
+    const char *json = response_content_json(&r);
+    CHECK_STR(json, "[{\"type\":\"thinking\",\"thinking\":\"hm\",\"signature\":\"abc\"},"
+                    "{\"type\":\"text\",\"text\":\"Let me check.\"},"
+                    "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\","
+                    "\"input\":{\"city\":\"Paris\"}},{\"type\":\"text\",\"text\":\" \xc3\xa9\\n\"}]");
+    CHECK(response_content_json(&r) == json);
     response_free(&r);
+    CHECK(r.content == NULL && r.content_json == NULL);
 }
 
 static void test_replaces_and_keeps_request_id(void)
