@@ -36,23 +36,48 @@ static const struct {
 #define NTOP (sizeof top_counters / sizeof top_counters[0])
 #define NDETAIL (sizeof detail_counters / sizeof detail_counters[0])
 
-void claude_usage_from_json(const cJSON *usage, claude_usage *u, int replace_only_present)
+/* A counter that is absent, null or a non-negative integer is well formed. */
+static int counter_ok(const cJSON *item)
 {
-    if (!replace_only_present)
-        memset(u, 0, sizeof *u);
-    if (!cJSON_IsObject(usage))
-        return;
     int64_t n;
-    for (size_t i = 0; i < NTOP; i++)
-        if (count_value(cJSON_GetObjectItemCaseSensitive(usage, top_counters[i].key), &n) == 0)
-            memcpy((char *)u + top_counters[i].off, &n, sizeof n);
+    return !item || cJSON_IsNull(item) || count_value(item, &n) == 0;
+}
+
+static int usage_error(error_info *err, const char *what, const char *where, const char *key)
+{
+    error_clear(err);
+    if (key)
+        error_set(err, "api_error", 0, "malformed %s: usage.%s%s must be a non-negative integer", where, what, key);
+    else
+        error_set(err, "api_error", 0, "malformed %s: usage%s", where, what);
+    return -1;
+}
+
+/* Reads usage (an object) into u, each member looked up once. strict: a malformed counter or
+ * cache_creation fails (-1 with err, u untouched); otherwise it is skipped. */
+static int read_usage(const cJSON *usage, claude_usage *u, int replace_only_present, int strict,
+                      const char *where, error_info *err)
+{
+    claude_usage t;
+    if (replace_only_present)
+        t = *u;
+    else
+        memset(&t, 0, sizeof t);
+    int64_t n;
+    for (size_t i = 0; i < NTOP; i++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(usage, top_counters[i].key);
+        if (count_value(item, &n) == 0)
+            memcpy((char *)&t + top_counters[i].off, &n, sizeof n);
+        else if (strict && !counter_ok(item))
+            return usage_error(err, "", where, top_counters[i].key);
+    }
     const struct {
         const char *key;
         char *dst;
         size_t size;
-    } words[] = {{"speed", u->speed, sizeof u->speed},
-                 {"inference_geo", u->inference_geo, sizeof u->inference_geo},
-                 {"service_tier", u->service_tier, sizeof u->service_tier}};
+    } words[] = {{"speed", t.speed, sizeof t.speed},
+                 {"inference_geo", t.inference_geo, sizeof t.inference_geo},
+                 {"service_tier", t.service_tier, sizeof t.service_tier}};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
         const cJSON *w = cJSON_GetObjectItemCaseSensitive(usage, words[i].key);
         /* A value too long for the field is not one the price table can know: left out. */
@@ -60,57 +85,36 @@ void claude_usage_from_json(const cJSON *usage, claude_usage *u, int replace_onl
             memcpy(words[i].dst, w->valuestring, strlen(w->valuestring) + 1);
     }
     const cJSON *detail = cJSON_GetObjectItemCaseSensitive(usage, "cache_creation");
-    if (!cJSON_IsObject(detail))
-        return;
-    u->has_cache_creation_detail = 1;
-    for (size_t i = 0; i < NDETAIL; i++)
-        if (count_value(cJSON_GetObjectItemCaseSensitive(detail, detail_counters[i].key), &n) == 0)
-            memcpy((char *)u + detail_counters[i].off, &n, sizeof n);
-}
-
-static int counter_ok(const cJSON *obj, const char *key)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    int64_t n;
-    return !item || cJSON_IsNull(item) || count_value(item, &n) == 0;
-}
-
-int claude_usage_validate(const cJSON *usage, const char *where, error_info *err)
-{
-    if (!cJSON_IsObject(usage)) {
-        error_clear(err);
-        error_set(err, "api_error", 0, "malformed %s: usage is missing or not an object",
-                      where);
-        return -1;
-    }
-    for (size_t i = 0; i < NTOP; i++) {
-        if (!counter_ok(usage, top_counters[i].key)) {
-            error_clear(err);
-            error_set(err, "api_error", 0,
-                          "malformed %s: usage.%s must be a non-negative integer", where,
-                          top_counters[i].key);
-            return -1;
+    if (cJSON_IsObject(detail)) {
+        t.has_cache_creation_detail = 1;
+        for (size_t i = 0; i < NDETAIL; i++) {
+            const cJSON *item = cJSON_GetObjectItemCaseSensitive(detail, detail_counters[i].key);
+            if (count_value(item, &n) == 0)
+                memcpy((char *)&t + detail_counters[i].off, &n, sizeof n);
+            else if (strict && !counter_ok(item))
+                return usage_error(err, "cache_creation.", where, detail_counters[i].key);
         }
+    } else if (strict && detail && !cJSON_IsNull(detail)) {
+        return usage_error(err, ".cache_creation is not an object", where, NULL);
     }
-    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(usage, "cache_creation");
-    if (!detail || cJSON_IsNull(detail))
-        return 0;
-    if (!cJSON_IsObject(detail)) {
-        error_clear(err);
-        error_set(err, "api_error", 0, "malformed %s: usage.cache_creation is not an object",
-                      where);
-        return -1;
-    }
-    for (size_t i = 0; i < NDETAIL; i++) {
-        if (!counter_ok(detail, detail_counters[i].key)) {
-            error_clear(err);
-            error_set(err, "api_error", 0,
-                          "malformed %s: usage.cache_creation.%s must be a non-negative integer",
-                          where, detail_counters[i].key);
-            return -1;
-        }
-    }
+    *u = t;
     return 0;
+}
+
+void claude_usage_from_json(const cJSON *usage, claude_usage *u, int replace_only_present)
+{
+    if (cJSON_IsObject(usage))
+        read_usage(usage, u, replace_only_present, 0, NULL, NULL);
+    else if (!replace_only_present)
+        memset(u, 0, sizeof *u);
+}
+
+int claude_usage_read(const cJSON *usage, claude_usage *u, int replace_only_present, const char *where,
+                      error_info *err)
+{
+    if (!cJSON_IsObject(usage))
+        return usage_error(err, " is missing or not an object", where, NULL);
+    return read_usage(usage, u, replace_only_present, 1, where, err);
 }
 
 cJSON *claude_json_parse(const char *s, size_t len)
@@ -219,8 +223,8 @@ static int parse_root(cJSON *root, claude_response *out, error_info *err)
     if (check_content(content, &text_len, &r, err))
         return -1;
     r.content_known = 1;
-    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
-    if (claude_usage_validate(usage, "Messages response", err))
+    claude_usage usage;
+    if (claude_usage_read(cJSON_GetObjectItemCaseSensitive(root, "usage"), &usage, 0, "Messages response", err))
         return -1;
 
     r.text = malloc(text_len + 1);
@@ -240,7 +244,7 @@ static int parse_root(cJSON *root, claude_response *out, error_info *err)
         r.text_len += n;
     }
     r.text[r.text_len] = '\0';
-    claude_usage_from_json(usage, &r.usage, 0);
+    r.usage = usage;
     /* Nothing fails from here: the strings and the blocks move out of the tree. */
     r.id = take_string(id);
     r.model = take_string(model);

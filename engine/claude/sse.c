@@ -115,13 +115,12 @@ static int usage_event(claude_stream *s, const cJSON *usage, int replace_only_pr
     if (!usage || cJSON_IsNull(usage))
         return 0;
     error_info e;
-    if (claude_usage_validate(usage, event, &e)) {
+    if (claude_usage_read(usage, &s->out->usage, replace_only_present, event, &e)) {
         s->error = e;
         s->failed = 1;
         *err = e;
         return -1;
     }
-    claude_usage_from_json(usage, &s->out->usage, replace_only_present);
     return 0;
 }
 
