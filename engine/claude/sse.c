@@ -167,18 +167,19 @@ static const char *streamed_field(const cJSON *block, int *is_json)
     return NULL;
 }
 
-static int on_block_start(claude_stream *s, const cJSON *root, error_info *err)
+/* The event's block itself becomes the response's: taken out of the event, not copied. */
+static int on_block_start(claude_stream *s, cJSON *root, error_info *err)
 {
-    const cJSON *block = cJSON_GetObjectItemCaseSensitive(root, "content_block");
+    cJSON *block = cJSON_GetObjectItemCaseSensitive(root, "content_block");
     if (!cJSON_IsObject(block))
         return fail_stream(s, err, "api_error", "malformed SSE event (no content_block)",
                            "content_block_start");
-    cJSON *copy = cJSON_Duplicate(block, 1);
-    if (!copy || !cJSON_AddItemToArray(s->content, copy)) {
-        cJSON_Delete(copy);
+    cJSON_DetachItemViaPointer(root, block);
+    if (!cJSON_AddItemToArray(s->content, block)) {
+        cJSON_Delete(block);
         return oom(s, err);
     }
-    s->open_block = copy;
+    s->open_block = block;
     s->acc_len = 0;
     int is_json;
     s->acc_field = streamed_field(block, &is_json);
