@@ -406,6 +406,9 @@ static void options_collect(lua_State *L, options *o)
         lua_rotate(L, -3, 1); /* value copy, key, value: the walk goes on from key */
         o->at[name - option_names] = lua_gettop(L) - 2;
     }
+    /* What reads the options may push as much as a C function may without asking. */
+    if (!lua_checkstack(L, LUA_MINSTACK))
+        lnyx_fail(L, "out_of_memory", "out of memory");
 }
 
 /* Pushes option id (nil when absent) and returns its type, as lua_getfield(L, 1, name). */
