@@ -33,10 +33,11 @@ typedef struct found {
     int full;
 } found;
 
-/* The verdict of cut_matters() on a window: its bytes (by hash and length) and where in it the
- * cut falls decide it. With it, the findings of its outer half (the one outside the long
- * string), offsets from the half's start: when that half is a whole piece of the body (the
- * short tail after the prompt, the head before it), they redact the piece without a scan. */
+/* The verdict of cut_matters() on a window: its bytes (by hash and length), where in it the
+ * cut falls and which half is a whole piece decide it. With it, the findings of its outer half
+ * (the one outside the long string), offsets from the half's start: when that half is a whole
+ * piece of the body (the short tail after the prompt, the head before it), they redact the
+ * piece without a scan. */
 typedef struct cut_entry {
     XXH128_hash_t h;
     size_t len, at;
@@ -279,38 +280,74 @@ static const found *inner_half(guard_memo *m, const char *text, size_t len)
  * cut, or one that needs what lies on the other side (a label naming the secret after it). The
  * window around the cut is scanned whole and in its two halves; both share the window's outer
  * edges, so only the cut can make them differ. The half inside the long string (the left one
- * when the string ends at cut) comes from inner_half(). */
-static int cut_matters(guard_memo *m, const char *text, size_t len, size_t cut, int inner_left, found *outer_out)
+ * when the string ends at cut) comes from inner_half().
+ *
+ * When the outer half is a whole piece of the body (outer_whole: the short tail after the
+ * prompt, the head before it), it is not scanned alone: it is redacted from the window's own
+ * findings there, which are what a scan of the whole body finds in it, so only the inner half
+ * must come out alike (and no finding may cross the cut). A label at the prompt's end naming a
+ * secret in the question then redacts the secret from the window's scan, as the whole body's
+ * scan would, and the body need not go whole. */
+static int cut_matters(guard_memo *m, const char *text, size_t len, size_t cut, int inner_left, int outer_whole,
+                       found *outer_out)
 {
     size_t from = cut > WINDOW ? cut - WINDOW : 0;
     size_t to = len - cut > WINDOW ? cut + WINDOW : len;
+    size_t at = cut - from;
     found whole = {.shift = 0}, outer = {.shift = 0};
     guard_scan(text + from, to - from, collect, &whole);
+    if (whole.full)
+        return 1;
+    if (outer_whole) {
+        size_t k = 0; /* whole.f[0..k) start left of the cut */
+        while (k < whole.n && whole.f[k].start < at)
+            k++;
+        if (k > 0 && whole.f[k - 1].end > at)
+            return 1;
+        const found *in = inner_left ? inner_half(m, text + from, at) : inner_half(m, text + cut, to - cut);
+        size_t first = inner_left ? 0 : k, n = inner_left ? k : whole.n - k, shift = inner_left ? 0 : at;
+        if (in->full || in->n != n)
+            return 1;
+        for (size_t i = 0; i < n; i++) {
+            const guard_finding *w = &whole.f[first + i], *h = &in->f[i];
+            if (w->kind != h->kind || w->start != h->start + shift || w->end != h->end + shift)
+                return 1;
+        }
+        /* the outer half's findings, from its start */
+        size_t o0 = inner_left ? k : 0, on = inner_left ? whole.n - k : k, back = inner_left ? at : 0;
+        for (size_t i = 0; i < on; i++) {
+            outer.f[i] = whole.f[o0 + i];
+            outer.f[i].start -= back;
+            outer.f[i].end -= back;
+        }
+        outer.n = on;
+        *outer_out = outer;
+        return 0;
+    }
     const found *left, *right;
     if (inner_left) {
-        left = inner_half(m, text + from, cut - from);
+        left = inner_half(m, text + from, at);
         guard_scan(text + cut, to - cut, collect, &outer);
         right = &outer;
     } else {
-        guard_scan(text + from, cut - from, collect, &outer);
+        guard_scan(text + from, at, collect, &outer);
         left = &outer;
         right = inner_half(m, text + cut, to - cut);
     }
     /* Scanned as one, the halves would fill at more than MAX_FOUND findings together. */
-    if (whole.full || left->full || right->full || left->n + right->n > MAX_FOUND ||
-        whole.n != left->n + right->n)
+    if (left->full || right->full || left->n + right->n > MAX_FOUND || whole.n != left->n + right->n)
         return 1;
     *outer_out = outer;
     for (size_t i = 0; i < whole.n; i++) {
         guard_finding h = i < left->n ? left->f[i] : right->f[i - left->n];
-        size_t shift = i < left->n ? 0 : cut - from;
+        size_t shift = i < left->n ? 0 : at;
         if (whole.f[i].kind != h.kind || whole.f[i].start != h.start + shift || whole.f[i].end != h.end + shift)
             return 1;
     }
     return 0;
 }
 
-/* redact_piece(), with the findings of a scan of these very bytes (a window's outer half,
+/* redact_piece(), with the findings a scan finds in these very bytes (a window's outer half,
  * cut_entry): the same output, without scanning them again. */
 static void replay_piece(guard_memo *m, writer *w, const char *text, size_t len, const found *f, int *key_open)
 {
@@ -329,7 +366,11 @@ static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t 
 {
     size_t from = cut > WINDOW ? cut - WINDOW : 0;
     size_t to = len - cut > WINDOW ? cut + WINDOW : len;
-    XXH128_hash_t h = XXH3_128bits_withSeed(text + from, to - from, m->seed ^ (uint64_t)(cut - from));
+    /* The verdict depends on which half is inside the long string and on whether the outer one
+     * is a whole piece (judged from the window's findings then): both go into the hash. */
+    int outer_whole = whole_piece && (inner_left ? to == len : from == 0);
+    uint64_t mode = (uint64_t)(inner_left | outer_whole << 1) << 56;
+    XXH128_hash_t h = XXH3_128bits_withSeed(text + from, to - from, m->seed ^ mode ^ (uint64_t)(cut - from));
     cut_entry *e = &m->cut[h.low64 % CUT_SLOTS];
     if (e->used && e->len == to - from && e->at == cut - from && XXH128_isEqual(e->h, h)) {
         m->cuts_known++;
@@ -337,13 +378,13 @@ static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t 
         m->cuts_checked++;
         e->used = 0;
         e->outer = (found){.shift = 0};
-        e->matters = cut_matters(m, text, len, cut, inner_left, &e->outer);
+        e->matters = cut_matters(m, text, len, cut, inner_left, outer_whole, &e->outer);
         e->h = h;
         e->len = to - from;
         e->at = cut - from;
         e->used = 1;
     }
-    if (whole_piece && !e->matters && (inner_left ? to == len : from == 0))
+    if (outer_whole && !e->matters)
         *whole_piece = e->outer;
     return e->matters;
 }

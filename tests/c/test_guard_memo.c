@@ -141,6 +141,12 @@ static void test_edges_redact_as_whole(void)
              filler);
     same_as_whole(m, t);
     same_as_whole(m, t);
+    /* A private key block begun in a short head, outside any string, and closed inside the long
+     * string after it: a finding across the cut, which the head's window must not pass. */
+    snprintf(t, n, "{\"k\":-----BEGIN RSA PRIVATE KEY-----\\nMIIEow \"%s -----END RSA PRIVATE KEY----- end\"}",
+             filler);
+    same_as_whole(m, t);
+    same_as_whole(m, t);
     /* An address right at each edge, and an escaped quote inside. */
     snprintf(t, n, "{\"a\":\"x@example.com %s \\\" y@example.org\"}", filler);
     same_as_whole(m, t);
@@ -344,8 +350,11 @@ static void test_inner_half_is_remembered(void)
                  sys, round);
         same_as_whole(m, t);
     }
-    /* A label at the prompt's end naming the secret after the cut: cutting there would lose
-     * the finding. Judged with the remembered half of that prompt, the body goes whole. */
+    /* A label at the prompt's end naming the secret after the cut: the tail scanned alone would
+     * not see the secret. The tail is redacted from the window's findings, which see the label,
+     * so the secret goes as in the whole body's scan, and the body is not redacted whole. */
+    guard_memo_stats mid, after;
+    guard_memo_get_stats(m, &mid);
     snprintf(sys, n, "%s aws_secret_access_key", filler);
     for (int round = 0; round < 2; round++) {
         snprintf(t, 2 * n, "{\"system\":\"%s\",\"q\":\"question %d\"}", sys, round);
@@ -357,10 +366,33 @@ static void test_inner_half_is_remembered(void)
         CHECK(r && strstr(r, "EXAMPLEKEY") == NULL);
         free(r);
     }
-    guard_memo_stats after;
     guard_memo_get_stats(m, &after);
-    CHECK(after.whole >= 1);
+    CHECK_INT(after.whole, mid.whole);
     CHECK(after.halves_known > st.halves_known);
+    /* With a tail longer than the window the tail is scanned alone: cutting there would lose
+     * the secret, judged with the remembered half of that prompt, and the body goes whole. */
+    for (int round = 0; round < 2; round++) {
+        snprintf(t, 2 * n,
+                 "{\"system\":\"%s\":\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\",\"n\":%d,\"q\":\"a question "
+                 "long enough to run past the window after the cut, so that the window's half is not the "
+                 "whole tail\"}",
+                 sys, round);
+        same_as_whole(m, t);
+        size_t len;
+        char *r = guard_memo_redact(m, t, strlen(t), &len);
+        CHECK(r && strstr(r, "EXAMPLEKEY") == NULL);
+        free(r);
+    }
+    guard_memo_get_stats(m, &after);
+    CHECK(after.whole > mid.whole);
+    /* A private key block begun at the prompt's end and closed in the question: a finding
+     * across the cut, and the prompt's own scan leaves the block open. Redacted whole. */
+    snprintf(sys, n, "%s -----BEGIN RSA PRIVATE KEY-----\\nMIIEow", filler);
+    uint64_t before_key = after.whole;
+    snprintf(t, 2 * n, "{\"system\":\"%s\",\"q\":\"abc -----END RSA PRIVATE KEY----- thanks\"}", sys);
+    same_as_whole(m, t);
+    guard_memo_get_stats(m, &after);
+    CHECK(after.whole > before_key);
     free(sys);
     free(t);
     free(filler);
