@@ -62,18 +62,32 @@ void textbuf_printf(textbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void textbuf_pool_take(textbuf_pool *p, textbuf *b)
+void textbuf_pool_take(textbuf_pool *p, textbuf *b, size_t want)
 {
-    *b = p->n ? p->idle[--p->n] : (textbuf){0};
+    *b = (textbuf){0};
+    if (!p->n)
+        return;
+    size_t i = p->n - 1;
+    for (size_t k = p->n; k-- > 0;)
+        if (p->idle[k].cap > want) {
+            i = k;
+            break;
+        }
+    *b = p->idle[i];
+    p->idle[i] = p->idle[--p->n];
+    p->bytes -= b->cap;
     textbuf_reset(b);
 }
 
 void textbuf_pool_give(textbuf_pool *p, textbuf *b)
 {
-    if (b->s && b->cap <= TEXTBUF_POOL_KEEP_MAX && p->n < TEXTBUF_POOL_SIZE)
+    if (b->s && b->cap <= TEXTBUF_POOL_KEEP_MAX && p->n < TEXTBUF_POOL_SIZE &&
+        p->bytes + b->cap <= TEXTBUF_POOL_BYTES) {
         p->idle[p->n++] = *b;
-    else
+        p->bytes += b->cap;
+    } else {
         free(b->s);
+    }
     *b = (textbuf){0};
 }
 
@@ -81,4 +95,5 @@ void textbuf_pool_clear(textbuf_pool *p)
 {
     while (p->n)
         free(p->idle[--p->n].s);
+    p->bytes = 0;
 }

@@ -23,20 +23,23 @@ void textbuf_printf(textbuf *b, const char *fmt, ...) __attribute__((format(prin
 
 /* Buffers let go by one user and taken by the next instead of freed and made again: a call's
  * request body in one piece and the reply it reads are each a few KB, made and let go on every
- * call. Bounded: at most TEXTBUF_POOL_SIZE idle buffers, none with more room than
- * TEXTBUF_POOL_KEEP_MAX (a longer one is freed when given back), so what it keeps idle is at
- * most their product. Start from {0}. */
-#define TEXTBUF_POOL_SIZE 16
+ * call, as many at once as calls start together (64 in flight start together). Bounded: at most
+ * TEXTBUF_POOL_SIZE idle buffers holding at most TEXTBUF_POOL_BYTES in all, none with more room
+ * than TEXTBUF_POOL_KEEP_MAX; what does not fit is freed when given back. Start from {0}. */
+#define TEXTBUF_POOL_SIZE 64
 #define TEXTBUF_POOL_KEEP_MAX ((size_t)64 << 10)
+#define TEXTBUF_POOL_BYTES ((size_t)1 << 20)
 
 typedef struct textbuf_pool {
     textbuf idle[TEXTBUF_POOL_SIZE];
     size_t n;
+    size_t bytes; /* the room of the idle buffers */
 } textbuf_pool;
 
-/* Empties *b into an idle buffer's room (the one given back last), or to {0} when none is idle.
- * *b must hold no room of its own. */
-void textbuf_pool_take(textbuf_pool *p, textbuf *b);
+/* Empties *b into an idle buffer's room, or to {0} when none is idle: of those with room for
+ * want bytes (and a NUL) the one given back last, else the one given back last. *b must hold no
+ * room of its own. */
+void textbuf_pool_take(textbuf_pool *p, textbuf *b, size_t want);
 /* Keeps b's room for the next taker, or frees it (the pool is full or b is over the size kept);
  * b is {0} after. */
 void textbuf_pool_give(textbuf_pool *p, textbuf *b);

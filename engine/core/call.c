@@ -89,7 +89,7 @@ const char *call_route_model(const api_call *c)
 const char *call_body(api_call *c)
 {
     if (!c->body) {
-        textbuf_pool_take(&c->e->buffers, &c->body_room);
+        textbuf_pool_take(&c->e->buffers, &c->body_room, c->parts.len);
         if (claude_body_flatten_into(&c->parts, &c->body_room, NULL, 0, NULL) == 0)
             c->body = c->body_room.s;
         else

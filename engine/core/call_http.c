@@ -92,11 +92,11 @@ static int body_room(api_call *c, size_t more)
     textbuf *b = &c->reply;
     if (b->s)
         return textbuf_reserve(b, more);
-    textbuf_pool_take(&c->e->buffers, b);
     curl_off_t announced = -1;
     if (curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
         announced >= (curl_off_t)more && announced < (curl_off_t)MAX_BODY)
         more = (size_t)announced;
+    textbuf_pool_take(&c->e->buffers, b, more);
     return textbuf_reserve(b, more);
 }
 

@@ -1,7 +1,8 @@
 /* engine/base/textbuf: pieces appended in order, a formatted piece of any length kept whole
  * (the debug dump once cut them at 1 KB), nothing written for an empty piece. Its pool: a buffer
  * given back is the next one taken, emptied, with its room; the pool keeps at most
- * TEXTBUF_POOL_SIZE buffers, none over TEXTBUF_POOL_KEEP_MAX. */
+ * TEXTBUF_POOL_SIZE buffers and TEXTBUF_POOL_BYTES, none over TEXTBUF_POOL_KEEP_MAX; a take
+ * prefers a buffer with room for what is wanted. */
 #include "check.h"
 
 #include "base/textbuf.h"
@@ -13,7 +14,7 @@ static void pool(void)
 {
     textbuf_pool p = {0};
     textbuf b;
-    textbuf_pool_take(&p, &b);
+    textbuf_pool_take(&p, &b, 10);
     CHECK(b.s == NULL && b.cap == 0); /* none idle: b starts empty */
     textbuf_puts(&b, "a request body");
     char *room = b.s;
@@ -21,12 +22,31 @@ static void pool(void)
     textbuf_pool_give(&p, &b);
     CHECK(b.s == NULL && b.len == 0 && b.cap == 0);
     CHECK_INT((long)p.n, 1);
-    textbuf_pool_take(&p, &b);
+    CHECK_INT((long)p.bytes, (long)cap);
+    textbuf_pool_take(&p, &b, 10);
     CHECK(b.s == room && b.cap == cap); /* the same room, no allocation */
     CHECK(b.len == 0 && b.s[0] == '\0' && !b.failed);
     CHECK_INT((long)p.n, 0);
+    CHECK_INT((long)p.bytes, 0);
+
+    /* Of the idle buffers, one with room for what is wanted, though given back earlier. */
+    CHECK_INT(textbuf_reserve(&b, 1000), 0);
+    room = b.s;
+    cap = b.cap;
+    textbuf small = {0};
+    textbuf_puts(&small, "x");
+    CHECK(small.cap < cap);
+    textbuf_pool_give(&p, &b);
+    textbuf_pool_give(&p, &small);
+    textbuf_pool_take(&p, &b, cap - 1);
+    CHECK(b.s == room);
+    textbuf_pool_give(&p, &b);
+    textbuf_pool_clear(&p);
+    CHECK_INT((long)p.n, 0);
+    CHECK_INT((long)p.bytes, 0);
 
     /* A buffer grown past what is kept is freed when given back. */
+    textbuf_pool_take(&p, &b, 10);
     CHECK_INT(textbuf_reserve(&b, TEXTBUF_POOL_KEEP_MAX), 0);
     textbuf_pool_give(&p, &b);
     CHECK_INT((long)p.n, 0);
@@ -40,6 +60,19 @@ static void pool(void)
     for (size_t i = 0; i < sizeof many / sizeof many[0]; i++)
         textbuf_pool_give(&p, &many[i]);
     CHECK_INT((long)p.n, TEXTBUF_POOL_SIZE);
+    textbuf_pool_clear(&p);
+
+    /* At most TEXTBUF_POOL_BYTES of room in all. */
+    size_t big = TEXTBUF_POOL_KEEP_MAX / 2, kept = 0;
+    for (size_t i = 0; i < TEXTBUF_POOL_BYTES / big + 2; i++) {
+        textbuf t = {0};
+        CHECK_INT(textbuf_reserve(&t, big - 1), 0);
+        kept += p.bytes + t.cap <= TEXTBUF_POOL_BYTES;
+        textbuf_pool_give(&p, &t);
+    }
+    CHECK(p.bytes <= TEXTBUF_POOL_BYTES);
+    CHECK(p.n < TEXTBUF_POOL_BYTES / big + 2);
+    CHECK_INT((long)p.n, (long)kept);
     textbuf_pool_clear(&p);
     CHECK_INT((long)p.n, 0);
 }
