@@ -467,10 +467,9 @@ struct turn_log {
     log_wait *w;
     size_t n, cap;
     int deferred; /* call_log_flush is due at the end of this turn */
-    /* What records and a commit took lately (microseconds of the clock), for a budgeted turn
+    /* What records and a commit took lately (microseconds of CPU), for a budgeted turn
      * to add no record once it and the commit would not fit: the commit cannot be split, and
-     * started at the budget's end it took the frame 50-250 us past it. Each new measure moves
-     * them a quarter of the way, so one stalled by the machine moves them little. */
+     * started at the budget's end it took the frame 50-250 us past it (loop_estimate). */
     int64_t first_us, record_us, commit_us; /* a group's first record, the others, its commit */
 };
 
@@ -508,16 +507,6 @@ static int write_record(nyx_engine *e, api_call *c, error_info *err)
     return rc;
 }
 
-/* A measure taken into an estimate (see turn_log); a measure past this is a stall. */
-#define MEASURE_MAX_US 2000
-
-static void measured(int64_t *estimate, int64_t us)
-{
-    if (us > MEASURE_MAX_US)
-        us = MEASURE_MAX_US;
-    *estimate += (us - *estimate) / 4;
-}
-
 /* Whether a budgeted turn has no room left for one more record and the commit after it. */
 static int no_room(nyx_engine *e, const struct turn_log *t)
 {
@@ -534,22 +523,22 @@ static void flush_group(nyx_engine *e, int in_turn)
     while ((t = e->turn_log) != NULL && t->n > 0) {
         log_wait group[GROUP_MAX];
         size_t k = 0;
-        int64_t began = clock_now_us();
+        int64_t began = clock_cpu_us();
         engine_check_db_file(e);
         error_info err;
         error_clear(&err);
         int ok = e->storage.db && !e->storage.degraded && store_batch_begin(e->storage.db, &err) == 0;
         while (ok && k < t->n && k < GROUP_MAX && (k == 0 || !(in_turn && no_room(e, t)))) {
-            int64_t t0 = k == 0 ? began : clock_now_us(); /* the first with the batch's start */
+            int64_t t0 = k == 0 ? began : clock_cpu_us(); /* the first with the batch's start */
             ok = write_record(e, t->w[k].c, &err) == 0;
-            measured(k == 0 ? &t->first_us : &t->record_us, clock_now_us() - t0);
+            loop_estimate(k == 0 ? &t->first_us : &t->record_us, clock_cpu_us() - t0);
             k++;
         }
-        int64_t t0 = clock_now_us();
+        int64_t t0 = clock_cpu_us();
         if (ok && store_batch_commit(e->storage.db, &err) != 0)
             ok = 0;
         if (ok)
-            measured(&t->commit_us, clock_now_us() - t0);
+            loop_estimate(&t->commit_us, clock_cpu_us() - t0);
         if (!ok && e->storage.db) {
             error_info ignored;
             store_batch_rollback(e->storage.db, &ignored);

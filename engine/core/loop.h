@@ -69,6 +69,10 @@ int loop_turn_over_in(const event_loop *loop, int64_t us);
  * waits for room still goes on, one piece a turn at least). Work asks before it starts; what
  * does not fit defers itself to the next turn. */
 int loop_turn_room(const event_loop *loop, int64_t us);
+/* Takes a measure of what a piece of work took (microseconds of CPU, clock_cpu_us) into an estimate
+ * of what the next will, for loop_turn_room: a quarter of the way each time, so that one piece
+ * stalled by a loaded machine moves it little (and none by more than 2 ms). */
+void loop_estimate(int64_t *estimate, int64_t us);
 /* Work a host's frame does besides its own (the script host's collector): at the start of a
  * budgeted turn fn runs once (work that must not wait for spare time, kept small by fn; the
  * budget counts it, and the turn's first piece of its own work still runs), and at its end,
