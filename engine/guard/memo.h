@@ -37,7 +37,8 @@ char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out
  * bytes, NUL-terminated); NULL when out of memory. known[0..nknown) (in order of at; may be
  * NULL) are spans of text whose hash the caller knows (claude_body_flatten_into's: the hashes
  * of shared literals, made once): a long string that is exactly one of them is looked up by it
- * instead of hashed; a known hash must be of those very bytes. The long strings written from
+ * instead of hashed; a known hash must be of those very bytes, and a known span that opens with
+ * a quote and ends with one must be one whole JSON string (it is not read for its end). The long strings written from
  * the memo, with the hash of the bytes they were written as (base/quick_hash.h), go to span[]
  * (offsets in the redaction), in order, at most max_spans, their number to *nspans (span and
  * nspans may be NULL): the store cuts the same strings out of the text and need not hash them

@@ -282,6 +282,30 @@ static void test_known_hashes_are_used(void)
     CHECK(got == b); /* true hash: b as it is */
     got = guard_memo_redact_into(m, b, strlen(b), &ka, 1, &o, NULL, 0, NULL);
     CHECK(got && strstr(got, "[EMAIL]") != NULL); /* a's hash: a's redaction */
+    /* A known span that opens and closes with a quote is one whole string, not read for its
+     * end: a quote inside it (which its maker would have escaped) does not end it. Without the
+     * span, the string read ends at that quote: another long string, scanned. */
+    guard_memo *m2 = guard_memo_new();
+    char *two = malloc(2 * len + 64);
+    snprintf(two, 2 * len + 64, "{\"s\":\"%s\"%s\",\"q\":\"x\"}", dirty, clean);
+    hashed_span k2 = {5, 2 * (len - 2) + 3, {0, 0}};
+    k2.h = quick_hash_of(two + 5, k2.len);
+    CHECK(two[5] == '"' && two[5 + k2.len - 1] == '"');
+    guard_memo_stats st;
+    got = guard_memo_redact_into(m2, two, strlen(two), &k2, 1, &o, NULL, 0, NULL);
+    want = guard_redact(two, strlen(two), NULL);
+    CHECK(want && got && strcmp(got, want) == 0);
+    free(want);
+    guard_memo_get_stats(m2, &st);
+    CHECK_INT(st.scans, 1);
+    got = guard_memo_redact_into(m2, two, strlen(two), NULL, 0, &o, NULL, 0, NULL);
+    want = guard_redact(two, strlen(two), NULL);
+    CHECK(want && got && strcmp(got, want) == 0);
+    free(want);
+    guard_memo_get_stats(m2, &st);
+    CHECK_INT(st.scans, 2);
+    free(two);
+    guard_memo_free(m2);
     kb.len--; /* not exactly the string: hashed instead */
     got = guard_memo_redact_into(m, b, strlen(b), &kb, 1, &o, NULL, 0, NULL);
     CHECK(got == b);
