@@ -776,7 +776,9 @@ void loop_estimate(int64_t *estimate, int64_t us)
 {
     if (us > MEASURE_MAX_US)
         us = MEASURE_MAX_US;
-    *estimate += (us - *estimate) / 4;
+    if (us < 1)
+        us = 1; /* a piece shorter than the clock's tick: a measure all the same */
+    *estimate = *estimate > 0 ? *estimate + (us - *estimate) / 4 : us;
 }
 
 void loop_set_after_perform(event_loop *loop, loop_fn fn, void *ud)

@@ -70,8 +70,9 @@ int loop_turn_over_in(const event_loop *loop, int64_t us);
  * does not fit defers itself to the next turn. */
 int loop_turn_room(const event_loop *loop, int64_t us);
 /* Takes a measure of what a piece of work took (microseconds of CPU, clock_cpu_us) into an estimate
- * of what the next will, for loop_turn_room: a quarter of the way each time, so that one piece
- * stalled by a loaded machine moves it little (and none by more than 2 ms). */
+ * of what the next will, for loop_turn_room: the first measure as it is (an estimate of 0 has
+ * none), then a quarter of the way each time, so that one piece stalled by a loaded machine
+ * moves it little (and none by more than 2 ms). */
 void loop_estimate(int64_t *estimate, int64_t us);
 /* Work a host's frame does besides its own (the script host's collector): at the start of a
  * budgeted turn fn runs once (work that must not wait for spare time, kept small by fn; the

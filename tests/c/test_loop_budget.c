@@ -129,6 +129,19 @@ int main(void)
     CHECK_INT(over_later, 0);
     CHECK_INT(room_long, 1);
 
+    /* An estimate of a piece's cost takes its first measure as it is, then a quarter of the
+     * way to each new one, and a stall of the machine as 2 ms at most. */
+    int64_t estimate = 0;
+    loop_estimate(&estimate, 100);
+    CHECK_INT((int)estimate, 100);
+    loop_estimate(&estimate, 200);
+    CHECK_INT((int)estimate, 125);
+    loop_estimate(&estimate, 1000000);
+    CHECK_INT((int)estimate, 593);
+    estimate = 0;
+    loop_estimate(&estimate, 0);
+    CHECK_INT((int)estimate, 1);
+
     /* Idle work: its piece at the turn's start, then the time the budgeted turn leaves, at
      * most LOOP_IDLE_US of it. */
     int left = 1000;
