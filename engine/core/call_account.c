@@ -223,7 +223,7 @@ static char *sizes_only(const api_call *c)
  * copied the record before it builds another. */
 struct record_buffers {
     char attempts[1024]; /* the attempt log as JSON, when it fits */
-    textbuf body, prompt;
+    textbuf body, prompt, reply;
     hashed_span literals[GUARD_MEMO_MAX_SPANS]; /* of body: its shared literals, hashed once */
     hashed_span spans[GUARD_MEMO_MAX_SPANS]; /* of prompt: what the store need not hash again */
 };
@@ -336,7 +336,12 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
             it->prompt_spans = rb->spans;
             it->nprompt_spans = nspans;
         }
-        it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
+        /* The reply too, into the record's buffer when the redaction changes anything: most
+         * replies are stored as they are, neither copied nor allocated for. */
+        if (reply && rb)
+            it->response_text = guard_memo_redact_into(NULL, reply, reply_len, NULL, 0, &rb->reply, NULL, 0, NULL);
+        else
+            it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
     } else {
         /* "none": a tool loop's call keeps the sizes of its tool calls, results and thinking. */
         char *sizes = sizes_only(c);
@@ -356,7 +361,7 @@ static void record_done(nyx_engine *e, char *owned[3])
     for (int i = 0; i < 3; i++)
         free(owned[i]);
     struct record_buffers *rb = e->record_buffers;
-    textbuf *bufs[] = {rb ? &rb->body : NULL, rb ? &rb->prompt : NULL};
+    textbuf *bufs[] = {rb ? &rb->body : NULL, rb ? &rb->prompt : NULL, rb ? &rb->reply : NULL};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i] && bufs[i]->cap > RECORD_KEEP_MAX) {
             free(bufs[i]->s);
@@ -611,6 +616,7 @@ void call_log_close(nyx_engine *e)
     if (e->record_buffers) {
         free(e->record_buffers->body.s);
         free(e->record_buffers->prompt.s);
+        free(e->record_buffers->reply.s);
     }
     free(e->record_buffers);
     e->record_buffers = NULL;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Under the default storage mode (redacted) no personal data reaches the database, wherever a
-# script or an API answer puts it: thought labels, session and agent names, an API error that
+# script or an API answer puts it: thought labels, session and agent names, a reply, an API error that
 # quotes what it was sent (its message, the requested model, the attempt log), a template body
 # created at run time, an audit detail. The whole database is dumped and searched. Names keep
 # a tag per finding, so two sessions whose names differ only there keep separate budgets, and
@@ -16,7 +16,7 @@ cd "$dir"
 "$NYX_BIN" run "$here/stored_text_run.lua" > out 2> err || fail "the run failed: $(cat err)"
 sqlite3 "$NYX_DB" .dump > dump.sql
 planted="alice.session@example.com bob.session@example.com erin.thought@example.com
-dave.agent@example.com frank.model@example.com carol.template@example.com gina.audit@example.com zed.alert@example.com
+dave.agent@example.com frank.model@example.com carol.template@example.com gina.audit@example.com zed.alert@example.com henry.reply@example.com
 4111 1111 1111 1111|5555 5555 5555 4444|4111111111111111|5555555555554444"
 found=0
 while read -r line; do

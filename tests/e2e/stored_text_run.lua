@@ -7,6 +7,9 @@ nyx.thought{ parent = root, label = "child of erin.thought@example.com", session
 nyx.call{ prompt = "hello", max_tokens = 8, session = s, thought = root }
 nyx.call{ prompt = "hello", max_tokens = 8, session = other }
 nyx.call{ prompt = "hello", max_tokens = 8, agent = "agent of dave.agent@example.com" }
+-- A reply that quotes its prompt: the simulator's names the prompt's first words as its topic.
+local quoted = nyx.call{ prompt = "henry.reply@example.com asks where the order is", max_tokens = 30 }
+assert(quoted.text:find("henry.reply@example.com", 1, true), "the simulator did not quote the prompt")
 -- An API error that quotes what it was sent: the unknown model's name comes back in the
 -- message, and is the requested model and part of the attempt log.
 local ok, err = pcall(nyx.call, { prompt = "hello", max_tokens = 8, model = "claude-frank.model@example.com" })
