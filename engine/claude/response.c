@@ -157,11 +157,14 @@ static int optional_string(const cJSON *obj, const char *key, cJSON **out)
     return 0;
 }
 
-/* Checks the content array and returns the joined text length through total, and in out what
- * else it holds (content_not_text, content_tool_uses). */
-static int check_content(const cJSON *content, size_t *total, claude_response *out, error_info *err)
+/* Checks the content array and returns the joined text length through total, the text item
+ * of its one text block through sole (NULL when it has none or several), and in out what else
+ * it holds (content_not_text, content_tool_uses). */
+static int check_content(const cJSON *content, size_t *total, cJSON **sole, claude_response *out,
+                         error_info *err)
 {
-    size_t sum = 0;
+    size_t sum = 0, ntext = 0;
+    cJSON *last = NULL;
     const cJSON *block;
     cJSON_ArrayForEach(block, content) {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
@@ -172,12 +175,15 @@ static int check_content(const cJSON *content, size_t *total, claude_response *o
             out->content_tool_uses += strcmp(type->valuestring, "tool_use") == 0;
             continue;
         }
-        const cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
+        cJSON *text = cJSON_GetObjectItemCaseSensitive(block, "text");
         if (!cJSON_IsString(text) || !text->valuestring)
             return malformed(err, "a text block has no text string");
         sum += strlen(text->valuestring);
+        ntext++;
+        last = text;
     }
     *total = sum;
+    *sole = ntext == 1 ? last : NULL;
     return 0;
 }
 
@@ -218,34 +224,41 @@ static int parse_root(cJSON *root, claude_response *out, error_info *err)
     if (!cJSON_IsArray(content))
         return malformed(err, "content is missing or not an array");
     size_t text_len = 0;
+    cJSON *sole = NULL;
     claude_response r;
     response_init(&r);
-    if (check_content(content, &text_len, &r, err))
+    if (check_content(content, &text_len, &sole, &r, err))
         return -1;
     r.content_known = 1;
     claude_usage usage;
     if (claude_usage_read(cJSON_GetObjectItemCaseSensitive(root, "usage"), &usage, 0, "Messages response", err))
         return -1;
 
-    r.text = malloc(text_len + 1);
-    if (!r.text) {
-        error_clear(err);
-        error_set(err, "out_of_memory", 0, "out of memory parsing a Messages response");
-        return -1;
+    if (!sole) { /* the text blocks joined, or "" when there is none */
+        if (!(r.text = malloc(text_len + 1))) {
+            error_clear(err);
+            error_set(err, "out_of_memory", 0, "out of memory parsing a Messages response");
+            return -1;
+        }
+        const cJSON *block;
+        cJSON_ArrayForEach(block, content) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "type");
+            if (strcmp(t->valuestring, "text") != 0)
+                continue;
+            const char *s = cJSON_GetObjectItemCaseSensitive(block, "text")->valuestring;
+            size_t n = strlen(s);
+            memcpy(r.text + r.text_len, s, n);
+            r.text_len += n;
+        }
+        r.text[r.text_len] = '\0';
     }
-    const cJSON *block;
-    cJSON_ArrayForEach(block, content) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "type");
-        if (strcmp(t->valuestring, "text") != 0)
-            continue;
-        const char *s = cJSON_GetObjectItemCaseSensitive(block, "text")->valuestring;
-        size_t n = strlen(s);
-        memcpy(r.text + r.text_len, s, n);
-        r.text_len += n;
-    }
-    r.text[r.text_len] = '\0';
     r.usage = usage;
     /* Nothing fails from here: the strings and the blocks move out of the tree. */
+    if (sole) { /* one text block, the usual reply: it and the text are one string (types.h) */
+        r.text = sole->valuestring;
+        r.text_len = text_len;
+        sole->type |= cJSON_IsReference;
+    }
     r.id = take_string(id);
     r.model = take_string(model);
     r.stop_reason = take_string(stop_reason);

@@ -88,7 +88,10 @@ typedef struct claude_response {
     char *model;         /* owned: the model that served */
     char *stop_reason;   /* owned, may be NULL */
     char *stop_sequence; /* owned, may be NULL */
-    char *text;          /* owned, concatenated text blocks, NUL-terminated */
+    /* owned, concatenated text blocks, NUL-terminated. The one text block of content, when
+     * it has one, may hold this very string (a cJSON reference, which cJSON_Delete leaves
+     * alone): text is never changed or freed while content lives (response_free frees both). */
+    char *text;
     size_t text_len;
     /* owned: every content block as the API returned them, a JSON array as parsed (tool
      * inputs complete even when streamed); NULL if unknown. The reply is parsed once: what

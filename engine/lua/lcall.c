@@ -776,8 +776,10 @@ void lnyx_push_result(lua_State *L, const call_outcome *r)
 {
     /* Room for its up to 20 fields and those nyx.call adds (tool_calls, messages, thinking):
      * made once, never grown (rehashed) on the way. */
-    lua_createtable(L, 0, 24);
     lua_pushlstring(L, r->resp.text ? r->resp.text : "", r->resp.text_len);
+    int text = lua_gettop(L); /* kept below the table for content's text block, the same string */
+    lua_createtable(L, 0, 24);
+    lua_pushvalue(L, text);
     lua_setfield(L, -2, "text");
     lnyx_set_str(L, "model", r->resp.model);
     lnyx_set_str(L, "id", r->resp.id);
@@ -785,7 +787,7 @@ void lnyx_push_result(lua_State *L, const call_outcome *r)
     lnyx_set_str(L, "stop_sequence", r->resp.stop_sequence);
     lnyx_set_str(L, "request_id", r->resp.request_id);
     if (r->resp.content) { /* the reply's blocks as parsed */
-        lnyx_push_json(L, r->resp.content);
+        lnyx_push_json_sharing(L, r->resp.content, r->resp.text, text);
         lua_setfield(L, -2, "content");
     }
     lua_pushboolean(L, r->cache_hit);
@@ -793,6 +795,7 @@ void lnyx_push_result(lua_State *L, const call_outcome *r)
     push_common(L, r);
     push_usage(L, r);
     lua_setfield(L, -2, "usage");
+    lua_remove(L, text);
 }
 
 /* ---- the operation ---- */

@@ -166,7 +166,8 @@ char *lnyx_to_json_text(lua_State *L, int idx, const char *field, const char *sk
     return s;
 }
 
-void lnyx_push_json(lua_State *L, const cJSON *v)
+/* same: a string whose bytes are these is the one at same_idx (NULL: none). */
+static void push_json(lua_State *L, const cJSON *v, const char *same, int same_idx)
 {
     luaL_checkstack(L, 3, "JSON nesting");
     if (cJSON_IsBool(v)) {
@@ -178,12 +179,15 @@ void lnyx_push_json(lua_State *L, const cJSON *v)
         else
             lua_pushnumber(L, d);
     } else if (cJSON_IsString(v)) {
-        lua_pushstring(L, v->valuestring);
+        if (same && v->valuestring == same)
+            lua_pushvalue(L, same_idx);
+        else
+            lua_pushstring(L, v->valuestring);
     } else if (cJSON_IsArray(v)) {
         lua_createtable(L, cJSON_GetArraySize(v), 0);
         lua_Integer i = 1;
         for (const cJSON *e = v->child; e; e = e->next) {
-            lnyx_push_json(L, e);
+            push_json(L, e, same, same_idx);
             lua_rawseti(L, -2, i++);
         }
     } else if (cJSON_IsObject(v)) {
@@ -191,12 +195,19 @@ void lnyx_push_json(lua_State *L, const cJSON *v)
         for (const cJSON *e = v->child; e; e = e->next) {
             if (cJSON_IsNull(e))
                 continue; /* a Lua table cannot hold nil */
-            lnyx_push_json(L, e);
+            push_json(L, e, same, same_idx);
             lua_setfield(L, -2, e->string);
         }
     } else {
         lua_pushnil(L); /* null */
     }
+}
+
+void lnyx_push_json(lua_State *L, const cJSON *v) { push_json(L, v, NULL, 0); }
+
+void lnyx_push_json_sharing(lua_State *L, const cJSON *v, const char *s, int idx)
+{
+    push_json(L, v, s, lua_absindex(L, idx));
 }
 
 int lnyx_json_slot_gc(lua_State *L)

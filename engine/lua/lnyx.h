@@ -141,6 +141,9 @@ cJSON *lnyx_to_json(lua_State *L, int idx, const char *field, const char *skip);
 char *lnyx_to_json_text(lua_State *L, int idx, const char *field, const char *skip);
 /* Pushes v as a Lua value (null: nil). */
 void lnyx_push_json(lua_State *L, const cJSON *v);
+/* The same, a string of v whose bytes are s itself (the same pointer) pushed as the string
+ * at index idx rather than copied again (a reply's text and its text block). */
+void lnyx_push_json_sharing(lua_State *L, const cJSON *v, const char *s, int idx);
 
 /* __gc of a userdata holding one cJSON * (freed with it), for trees built across raises. */
 int lnyx_json_slot_gc(lua_State *L);

@@ -52,6 +52,9 @@ static void test_full(void)
     CHECK(r.stop_sequence == NULL);
     CHECK_STR(r.text, "Hello, world");
     CHECK_INT(r.text_len, 12);
+    /* Two text blocks: the text is their join, a string of its own. */
+    CHECK(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(r.content, 0), "text")->valuestring != r.text);
+    CHECK_STR(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(r.content, 1), "text")->valuestring, ", world");
     /* What the content holds, read while parsing, so the call's accounting need not again. */
     CHECK_INT(r.content_known, 1);
     CHECK_INT(r.content_not_text, 0);
@@ -86,7 +89,13 @@ static void test_null_cache_fields(void)
     CHECK_INT(r.usage.cache_read_input_tokens, 0);
     CHECK_INT(r.usage.has_cache_creation_detail, 0);
     CHECK_STR(r.stop_reason, "max_tokens");
-    response_free(&r);
+    /* One text block: the text is its string, not a copy, and prints as the block's text. */
+    const cJSON *block_text = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(r.content, 0), "text");
+    CHECK(cJSON_IsString(block_text) && block_text->valuestring == r.text);
+    CHECK_STR(r.text, "ok");
+    CHECK_INT(r.text_len, 2);
+    CHECK_STR(response_content_json(&r), "[{\"type\":\"text\",\"text\":\"ok\"}]");
+    response_free(&r); /* both freed once (the valgrind and ASan runs see a double free) */
 
     /* counters simply missing */
     body = "{\"id\":\"m\",\"model\":\"x\",\"content\":[],\"usage\":{}}";

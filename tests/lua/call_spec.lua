@@ -26,6 +26,10 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal("req_sim_" .. log[1].n, r.request_id)
       assert.truthy(r.stop_reason == "end_turn" or r.stop_reason == "max_tokens", r.stop_reason)
       assert.are.equal(1, r.attempts)
+      -- The reply's blocks, its one text block holding the text.
+      assert.are.equal(1, #r.content)
+      assert.are.equal("text", r.content[1].type)
+      assert.are.equal(r.text, r.content[1].text)
       assert.is_false(r.cache_hit)
       assert.matches("^ix_", r.interaction_id)
       assert.is_true(r.latency_ms > 0)
