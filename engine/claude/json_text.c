@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE
 #include "claude/json_text.h"
 
+#include "base/textbuf.h"
 #include "claude/body.h"
 
 #include <stdint.h>
@@ -40,6 +41,7 @@ struct claude_json_texts {
     int building;
     claude_literal **marked;
     size_t nmarked, cap;
+    textbuf printed; /* claude_json_texts_scratch */
 };
 
 claude_json_texts *claude_json_texts_new(void)
@@ -71,8 +73,11 @@ void claude_json_texts_free(claude_json_texts *t)
     }
     drop_marked(t);
     free(t->marked);
+    free(t->printed.s);
     free(t);
 }
+
+struct textbuf *claude_json_texts_scratch(claude_json_texts *t) { return t ? &t->printed : NULL; }
 
 void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, unsigned long *found)
 {

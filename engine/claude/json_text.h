@@ -42,6 +42,9 @@ cJSON *claude_json_block_text(claude_json_texts *t, const claude_block *b);
 void claude_json_texts_begin(claude_json_texts *t);
 int claude_json_texts_end(claude_json_texts *t, char *text, size_t len, struct claude_body *out);
 
+/* A buffer to print a body in, kept from build to build (base/json_print.h); NULL when t is. */
+struct textbuf *claude_json_texts_scratch(claude_json_texts *t);
+
 /* Literals made, and found in the memo (for tests). */
 void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, unsigned long *found);
 

@@ -7,6 +7,7 @@
 #include "response.h"
 
 #include "base/json_number.h"
+#include "base/json_print.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -429,13 +430,13 @@ static char *build(const claude_request *req, claude_json_texts *jt, size_t *len
     if (!root)
         cJSON_Delete(tools);
     else if (fill(root, req, tools, jt) == 0)
-        out = cJSON_PrintUnformatted(root);
+        out = jt ? json_print_exact(root, claude_json_texts_scratch(jt), len) : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!out) {
         fail(err, "out_of_memory", "out of memory building the request body");
         return NULL;
     }
-    if (len)
+    if (len && !jt)
         *len = strlen(out);
     return out;
 }

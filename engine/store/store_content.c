@@ -3,6 +3,7 @@
 #include "store_content.h"
 #include "store_backend.h"
 
+#include "base/json_print.h"
 #include "base/json_scan.h"
 #include "base/quick_hash.h"
 #include "base/textbuf.h"
@@ -16,8 +17,10 @@
 
 void store_content_memo_free(store_content_memo *m)
 {
-    if (m)
+    if (m) {
+        free(m->printed.s);
         memset(m, 0, sizeof *m);
+    }
 }
 
 static void sha256_hex(const char *text, size_t len, char out[STORE_HASH_HEX])
@@ -231,7 +234,9 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
         free(ks.block);
         return -1;
     }
-    out->recipe = cJSON_PrintUnformatted(recipe);
+    textbuf own = {0}; /* no memo: a buffer for this print only */
+    out->recipe = json_print_exact(recipe, m ? &m->printed : &own, NULL);
+    free(own.s);
     cJSON_Delete(recipe);
     free(ks.block);
     return out->recipe ? 0 : -1;

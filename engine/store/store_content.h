@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "base/quick_hash.h"
+#include "base/textbuf.h"
 #include "claude/types.h"
 
 /* A part shorter than this stays inline: a reference and its row cost about as much. */
@@ -52,6 +53,7 @@ typedef struct store_memo_slot {
 } store_memo_slot;
 typedef struct store_content_memo {
     store_memo_slot slot[STORE_MEMO_SLOTS];
+    textbuf printed; /* where a recipe is printed, kept from record to record */
 } store_content_memo;
 
 void store_content_memo_free(store_content_memo *m);

@@ -1,0 +1,18 @@
+/* cJSON's print into a buffer kept from print to print. cJSON_PrintUnformatted starts a
+ * buffer of 256 bytes, grows it by reallocation as the text outgrows it and shrinks it to the
+ * text at the end: three allocations for a request body or a stored recipe, on every call. */
+#ifndef NYX_BASE_JSON_PRINT_H
+#define NYX_BASE_JSON_PRINT_H
+
+#include "base/textbuf.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* The text of item, unformatted, in one allocation of its size (free it), *len its length (len
+ * may be NULL); printed in scratch first, whose room grows as needed and is kept for the next
+ * print (or let go when over JSON_PRINT_KEEP_MAX). NULL when out of memory. */
+#define JSON_PRINT_KEEP_MAX ((size_t)64 << 10)
+char *json_print_exact(const cJSON *item, textbuf *scratch, size_t *len);
+
+#endif

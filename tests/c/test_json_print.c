@@ -1,0 +1,70 @@
+/* engine/base/json_print: the text is cJSON_PrintUnformatted's, byte for byte, however long
+ * (the buffer grows until it fits); the buffer is kept for the next print, and let go once it
+ * grew past JSON_PRINT_KEEP_MAX. */
+#include "check.h"
+
+#include "base/json_print.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Prints t both ways and compares. */
+static void same(const cJSON *t, textbuf *scratch)
+{
+    char *want = cJSON_PrintUnformatted(t);
+    size_t len = 0;
+    char *got = json_print_exact(t, scratch, &len);
+    REQUIRE(want != NULL && got != NULL);
+    CHECK_STR(got, want);
+    CHECK_INT((long)len, (long)strlen(want));
+    free(want);
+    free(got);
+}
+
+static void prints(void)
+{
+    textbuf scratch = {0};
+    cJSON *t = cJSON_CreateObject();
+    REQUIRE(t != NULL);
+    cJSON_AddStringToObject(t, "model", "claude-sonnet-4-5");
+    cJSON_AddNumberToObject(t, "max_tokens", 1024);
+    cJSON *arr = cJSON_AddArrayToObject(t, "messages");
+    cJSON_AddItemToArray(arr, cJSON_CreateString("a \"quoted\"\nline\x01"));
+    same(t, &scratch);
+    CHECK(scratch.s != NULL && scratch.cap > 0);
+    char *kept = scratch.s;
+    size_t cap = scratch.cap;
+    same(t, &scratch);
+    CHECK(scratch.s == kept && scratch.cap == cap); /* no allocation of its own the second time */
+
+    /* Longer than the buffer: it grows until the text fits. */
+    size_t n = 3 * cap;
+    char *long_text = malloc(n + 1);
+    REQUIRE(long_text != NULL);
+    memset(long_text, 'x', n);
+    long_text[n] = '\0';
+    cJSON_AddItemToArray(arr, cJSON_CreateString(long_text));
+    same(t, &scratch);
+    CHECK(scratch.cap > n);
+
+    /* Past what is kept: let go after the print. */
+    free(long_text);
+    n = JSON_PRINT_KEEP_MAX + 10;
+    long_text = malloc(n + 1);
+    REQUIRE(long_text != NULL);
+    memset(long_text, 'y', n);
+    long_text[n] = '\0';
+    cJSON_AddItemToArray(arr, cJSON_CreateString(long_text));
+    same(t, &scratch);
+    CHECK(scratch.s == NULL && scratch.cap == 0);
+
+    free(long_text);
+    cJSON_Delete(t);
+    free(scratch.s);
+}
+
+int main(void)
+{
+    prints();
+    return check_failures;
+}
