@@ -20,21 +20,52 @@ static int count_value(const cJSON *item, int64_t *out)
     return 0;
 }
 
-static const struct {
+/* A member name, with its length, so a member is told from the others by length before its
+ * bytes are compared. */
+typedef struct {
     const char *key;
-    size_t off;
-} top_counters[] = {
-    {"input_tokens", offsetof(claude_usage, input_tokens)},
-    {"output_tokens", offsetof(claude_usage, output_tokens)},
-    {"cache_creation_input_tokens", offsetof(claude_usage, cache_creation_input_tokens)},
-    {"cache_read_input_tokens", offsetof(claude_usage, cache_read_input_tokens)},
-}, detail_counters[] = {
-    {"ephemeral_5m_input_tokens", offsetof(claude_usage, cache_creation_5m)},
-    {"ephemeral_1h_input_tokens", offsetof(claude_usage, cache_creation_1h)},
-};
+    size_t len;
+} member_name;
+#define NAME(s) {s, sizeof s - 1}
 
-#define NTOP (sizeof top_counters / sizeof top_counters[0])
-#define NDETAIL (sizeof detail_counters / sizeof detail_counters[0])
+/* The members of obj named in names, each the first of its name (as
+ * cJSON_GetObjectItemCaseSensitive finds it), in one walk over the members rather than one
+ * walk per name: found[i] is names[i]'s member, or NULL. */
+static void find_members(const cJSON *obj, const member_name *names, size_t n, cJSON **found)
+{
+    size_t left = n;
+    for (size_t i = 0; i < n; i++)
+        found[i] = NULL;
+    for (cJSON *m = obj->child; m && left; m = m->next) {
+        if (!m->string)
+            continue;
+        size_t len = strlen(m->string);
+        for (size_t i = 0; i < n; i++)
+            if (!found[i] && names[i].len == len && memcmp(names[i].key, m->string, len) == 0) {
+                found[i] = m;
+                left--;
+                break;
+            }
+    }
+}
+
+/* A usage's members: the counters (each read into its offset in claude_usage) first, then
+ * the words, then cache_creation. */
+enum { U_NTOP = 4, U_SPEED = U_NTOP, U_GEO, U_TIER, U_DETAIL, U_N };
+static const member_name usage_names[U_N] = {
+    NAME("input_tokens"), NAME("output_tokens"), NAME("cache_creation_input_tokens"),
+    NAME("cache_read_input_tokens"), NAME("speed"), NAME("inference_geo"), NAME("service_tier"),
+    NAME("cache_creation"),
+};
+static const size_t top_offsets[U_NTOP] = {
+    offsetof(claude_usage, input_tokens), offsetof(claude_usage, output_tokens),
+    offsetof(claude_usage, cache_creation_input_tokens), offsetof(claude_usage, cache_read_input_tokens),
+};
+#define NDETAIL 2
+static const member_name detail_names[NDETAIL] = {NAME("ephemeral_5m_input_tokens"),
+                                                  NAME("ephemeral_1h_input_tokens")};
+static const size_t detail_offsets[NDETAIL] = {offsetof(claude_usage, cache_creation_5m),
+                                               offsetof(claude_usage, cache_creation_1h)};
 
 /* A counter that is absent, null or a non-negative integer is well formed. */
 static int counter_ok(const cJSON *item)
@@ -63,36 +94,38 @@ static int read_usage(const cJSON *usage, claude_usage *u, int replace_only_pres
         t = *u;
     else
         memset(&t, 0, sizeof t);
+    cJSON *m[U_N];
+    find_members(usage, usage_names, U_N, m);
     int64_t n;
-    for (size_t i = 0; i < NTOP; i++) {
-        const cJSON *item = cJSON_GetObjectItemCaseSensitive(usage, top_counters[i].key);
-        if (count_value(item, &n) == 0)
-            memcpy((char *)&t + top_counters[i].off, &n, sizeof n);
-        else if (strict && !counter_ok(item))
-            return usage_error(err, "", where, top_counters[i].key);
+    for (size_t i = 0; i < U_NTOP; i++) {
+        if (count_value(m[i], &n) == 0)
+            memcpy((char *)&t + top_offsets[i], &n, sizeof n);
+        else if (strict && !counter_ok(m[i]))
+            return usage_error(err, "", where, usage_names[i].key);
     }
     const struct {
-        const char *key;
+        const cJSON *w;
         char *dst;
         size_t size;
-    } words[] = {{"speed", t.speed, sizeof t.speed},
-                 {"inference_geo", t.inference_geo, sizeof t.inference_geo},
-                 {"service_tier", t.service_tier, sizeof t.service_tier}};
+    } words[] = {{m[U_SPEED], t.speed, sizeof t.speed},
+                 {m[U_GEO], t.inference_geo, sizeof t.inference_geo},
+                 {m[U_TIER], t.service_tier, sizeof t.service_tier}};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        const cJSON *w = cJSON_GetObjectItemCaseSensitive(usage, words[i].key);
+        const cJSON *w = words[i].w;
         /* A value too long for the field is not one the price table can know: left out. */
         if (cJSON_IsString(w) && strlen(w->valuestring) < words[i].size)
             memcpy(words[i].dst, w->valuestring, strlen(w->valuestring) + 1);
     }
-    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(usage, "cache_creation");
+    const cJSON *detail = m[U_DETAIL];
     if (cJSON_IsObject(detail)) {
         t.has_cache_creation_detail = 1;
+        cJSON *d[NDETAIL];
+        find_members(detail, detail_names, NDETAIL, d);
         for (size_t i = 0; i < NDETAIL; i++) {
-            const cJSON *item = cJSON_GetObjectItemCaseSensitive(detail, detail_counters[i].key);
-            if (count_value(item, &n) == 0)
-                memcpy((char *)&t + detail_counters[i].off, &n, sizeof n);
-            else if (strict && !counter_ok(item))
-                return usage_error(err, "cache_creation.", where, detail_counters[i].key);
+            if (count_value(d[i], &n) == 0)
+                memcpy((char *)&t + detail_offsets[i], &n, sizeof n);
+            else if (strict && !counter_ok(d[i]))
+                return usage_error(err, "cache_creation.", where, detail_names[i].key);
         }
     } else if (strict && detail && !cJSON_IsNull(detail)) {
         return usage_error(err, ".cache_creation is not an object", where, NULL);
@@ -144,10 +177,9 @@ static int malformed(error_info *err, const char *what)
     return -1;
 }
 
-/* The string item; NULL when the field is null or absent; -1 when it is something else. */
-static int optional_string(const cJSON *obj, const char *key, cJSON **out)
+/* The string item v; NULL when the field is null or absent; -1 when it is something else. */
+static int optional_string(cJSON *v, cJSON **out)
 {
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     *out = NULL;
     if (!v || cJSON_IsNull(v))
         return 0;
@@ -197,11 +229,20 @@ static char *take_string(cJSON *item)
     return s;
 }
 
+/* A reply's members, found in one walk (find_members). */
+enum { R_TYPE, R_ID, R_MODEL, R_STOP_REASON, R_STOP_SEQUENCE, R_CONTENT, R_USAGE, R_N };
+static const member_name reply_names[R_N] = {
+    NAME("type"), NAME("id"), NAME("model"), NAME("stop_reason"), NAME("stop_sequence"),
+    NAME("content"), NAME("usage"),
+};
+
 static int parse_root(cJSON *root, claude_response *out, error_info *err)
 {
     if (!cJSON_IsObject(root))
         return malformed(err, "not a JSON object");
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    cJSON *m[R_N];
+    find_members(root, reply_names, R_N, m);
+    const cJSON *type = m[R_TYPE];
     if (cJSON_IsString(type) && type->valuestring && strcmp(type->valuestring, "error") == 0) {
         claude_error_from_json(root, err);
         return -1;
@@ -209,18 +250,18 @@ static int parse_root(cJSON *root, claude_response *out, error_info *err)
     if (type && !(cJSON_IsString(type) && type->valuestring &&
                   strcmp(type->valuestring, "message") == 0))
         return malformed(err, "type is not \"message\"");
-    cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
-    cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    cJSON *id = m[R_ID];
+    cJSON *model = m[R_MODEL];
     if (!cJSON_IsString(id) || !id->valuestring)
         return malformed(err, "id is missing or not a string");
     if (!cJSON_IsString(model) || !model->valuestring)
         return malformed(err, "model is missing or not a string");
     cJSON *stop_reason, *stop_sequence;
-    if (optional_string(root, "stop_reason", &stop_reason))
+    if (optional_string(m[R_STOP_REASON], &stop_reason))
         return malformed(err, "stop_reason is not a string");
-    if (optional_string(root, "stop_sequence", &stop_sequence))
+    if (optional_string(m[R_STOP_SEQUENCE], &stop_sequence))
         return malformed(err, "stop_sequence is not a string");
-    cJSON *content = cJSON_GetObjectItemCaseSensitive(root, "content");
+    cJSON *content = m[R_CONTENT];
     if (!cJSON_IsArray(content))
         return malformed(err, "content is missing or not an array");
     size_t text_len = 0;
@@ -231,7 +272,7 @@ static int parse_root(cJSON *root, claude_response *out, error_info *err)
         return -1;
     r.content_known = 1;
     claude_usage usage;
-    if (claude_usage_read(cJSON_GetObjectItemCaseSensitive(root, "usage"), &usage, 0, "Messages response", err))
+    if (claude_usage_read(m[R_USAGE], &usage, 0, "Messages response", err))
         return -1;
 
     if (!sole) { /* the text blocks joined, or "" when there is none */

@@ -329,6 +329,37 @@ static void test_json_parse(void)
     CHECK(claude_json_parse(NULL, 3) == NULL);
 }
 
+/* The members are found in one walk: a name given twice is read from its first member (as
+ * cJSON_GetObjectItemCaseSensitive reads it), whichever the names' order, and members nyx does
+ * not read, before or between them, change nothing. */
+static void test_member_order_and_repeats(void)
+{
+    const char *body =
+        "{\"usage\":{\"cache_creation\":{\"ephemeral_1h_input_tokens\":7,\"ephemeral_5m_input_tokens\":3,"
+        "\"ephemeral_1h_input_tokens\":\"bad\"},\"output_tokens\":2,\"speed\":\"fast\",\"x\":1,"
+        "\"input_tokens\":4,\"input_tokens\":-1,\"speed\":\"standard\"},"
+        "\"stop_reason\":\"end_turn\",\"stop_reason\":7,\"extra\":{\"id\":\"no\"},"
+        "\"content\":[{\"text\":\"hi\",\"type\":\"text\"}],\"model\":\"m\",\"id\":\"first\",\"id\":\"second\"}";
+    claude_response r;
+    response_init(&r);
+    error_info err = cleared_error();
+    CHECK_INT(parse(body, strlen(body), &r, &err), 0);
+    CHECK_STR(r.id, "first");
+    CHECK_STR(r.model, "m");
+    CHECK_STR(r.stop_reason, "end_turn");
+    CHECK_STR(r.text, "hi");
+    CHECK_INT(r.usage.input_tokens, 4);
+    CHECK_INT(r.usage.output_tokens, 2);
+    CHECK_STR(r.usage.speed, "fast");
+    CHECK_INT(r.usage.cache_creation_5m, 3);
+    CHECK_INT(r.usage.cache_creation_1h, 7);
+    response_free(&r);
+    /* and the first of a bad counter given twice fails, naming it */
+    body = "{\"id\":\"m\",\"model\":\"x\",\"content\":[],\"usage\":{\"output_tokens\":1.5,\"output_tokens\":1}}";
+    CHECK_INT(parse(body, strlen(body), &r, &err), -1);
+    CHECK_STR(err.message, "malformed Messages response: usage.output_tokens must be a non-negative integer");
+}
+
 int main(void)
 {
     test_full();
@@ -340,5 +371,6 @@ int main(void)
     test_truncated();
     test_usage_replace();
     test_json_parse();
+    test_member_order_and_repeats();
     CHECK_DONE();
 }
