@@ -8,6 +8,10 @@
 #define NYX_BASE_JSON_NUMBER_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* Room for the text of any of these numbers, with its NUL. */
+#define JSON_NUMBER_TEXT 32
 
 /* v in decimal; NULL when out of memory. */
 cJSON *json_int(long long v);
@@ -15,5 +19,10 @@ cJSON *json_int(long long v);
 /* A duration in milliseconds, rounded to the microsecond ("12.345"); a value that is not a
  * finite number from 0 to a year prints as 0. NULL when out of memory. */
 cJSON *json_millis(double ms);
+
+/* Their text, for a node made elsewhere: written to out (size bytes, JSON_NUMBER_TEXT is
+ * enough); its length, or -1 when it does not fit. */
+int json_int_text(long long v, char *out, size_t size);
+int json_millis_text(double ms, char *out, size_t size);
 
 #endif

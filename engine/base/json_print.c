@@ -5,24 +5,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+int json_print_append(const cJSON *item, textbuf *b)
+{
+    /* cJSON refuses rather than overruns; it wants 5 bytes of room past the text. */
+    if (b->failed || textbuf_reserve(b, 256) != 0)
+        return -1;
+    while (b->cap - b->len > INT_MAX ||
+           !cJSON_PrintPreallocated((cJSON *)item, b->s + b->len, (int)(b->cap - b->len), 0)) {
+        b->s[b->len] = '\0';
+        if (b->cap - b->len > INT_MAX || textbuf_reserve(b, 2 * (b->cap - b->len)) != 0)
+            return -1;
+    }
+    b->len += strlen(b->s + b->len);
+    return 0;
+}
+
 char *json_print_exact(const cJSON *item, textbuf *scratch, size_t *len)
 {
     char *out = NULL;
     textbuf_reset(scratch);
-    /* cJSON refuses rather than overruns; it wants 5 bytes of room past the text. */
-    int printed = 0;
-    if (scratch->cap || textbuf_reserve(scratch, 1024) == 0)
-        while (scratch->cap <= INT_MAX &&
-               !(printed = cJSON_PrintPreallocated((cJSON *)item, scratch->s, (int)scratch->cap, 0)) &&
-               textbuf_reserve(scratch, scratch->cap) == 0)
-            ;
-    if (printed) {
-        size_t n = strlen(scratch->s);
-        if ((out = malloc(n + 1)) != NULL) {
-            memcpy(out, scratch->s, n + 1);
-            if (len)
-                *len = n;
-        }
+    if (json_print_append(item, scratch) == 0 && (out = malloc(scratch->len + 1)) != NULL) {
+        memcpy(out, scratch->s, scratch->len + 1);
+        if (len)
+            *len = scratch->len;
     }
     if (scratch->cap > JSON_PRINT_KEEP_MAX || scratch->failed) {
         free(scratch->s);

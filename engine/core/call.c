@@ -604,7 +604,7 @@ static void release(api_call *c)
     }
     call_http_reset(c);
     call_spec_free(&c->spec);
-    cJSON_Delete(c->attempt_log);
+    free(c->attempts.s);
     call_body_drop(c);
     claude_body_free(&c->parts);
     free(c->route_errors);
@@ -778,11 +778,7 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
         return NULL;
     }
     api_call *c = call_new(e);
-    cJSON *log = cJSON_CreateArray();
-    if (!c || !log) {
-        if (c)
-            call_let_go(e, c);
-        cJSON_Delete(log);
+    if (!c) {
         error_set(err, "out_of_memory", 0, "out of memory");
         return NULL;
     }
@@ -795,13 +791,11 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
         call_body_drop(c);
         claude_body_free(&c->parts);
         call_let_go(e, c);
-        cJSON_Delete(log);
         return NULL;
     }
     call_spec_init(spec);
     c->done = done;
     c->ud = ud;
-    c->attempt_log = log;
     c->rng = e->id_nonce ^ (e->id_seq + 1) * 0x9e3779b97f4a7c15ull;
     c->started = clock_now_s();
     engine_new_id(e, c->result.interaction_id, sizeof c->result.interaction_id);

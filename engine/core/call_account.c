@@ -6,6 +6,7 @@
 #include "alerts.h"
 #include "base/clock.h"
 #include "base/json_number.h"
+#include "base/json_print.h"
 #include "base/textbuf.h"
 #include "debug.h"
 #include "guard/memo.h"
@@ -34,27 +35,49 @@ static int reply_blocks(const claude_response *resp, int64_t *tool_calls)
     return found;
 }
 
-/* A member of an attempt's entry under a constant name, which cJSON then points to instead of
- * copying (a copy and its free per member of every attempt). */
-static void add_member(cJSON *o, const char *name, cJSON *v)
+/* A member of an attempt's entry: a node on the stack that points at its name and value (cJSON
+ * prints it as its own and has nothing of it to free), after the members before it. */
+static void add_member(cJSON *o, cJSON *m, const char *name, int type, const char *value)
 {
-    if (v && !cJSON_AddItemToObjectCS(o, name, v))
-        cJSON_Delete(v);
+    *m = (cJSON){.type = type | cJSON_IsReference | cJSON_StringIsConst,
+                 .string = (char *)name, .valuestring = (char *)value};
+    if (!o->child) {
+        o->child = m;
+    } else {
+        o->child->prev->next = m;
+        m->prev = o->child->prev;
+    }
+    o->child->prev = m;
 }
 
-void call_record_attempt(api_call *c, int status, const error_info *err)
+/* Appends an attempt's entry to the call's log (c->attempts, a JSON array kept closed): printed
+ * by cJSON from nodes on the stack, so an attempt costs no allocation but the log's growth.
+ * sent_again: libcurl sent the request again after this one (call_request_resent). */
+static void log_attempt(api_call *c, int status, const error_info *err, int sent_again)
 {
-    cJSON *a = cJSON_CreateObject();
-    if (!a)
+    char status_text[JSON_NUMBER_TEXT], ms_text[JSON_NUMBER_TEXT];
+    if (json_int_text(status, status_text, sizeof status_text) < 0 ||
+        json_millis_text((clock_now_s() - c->attempt_started) * 1000.0, ms_text, sizeof ms_text) < 0)
         return;
-    add_member(a, "model", cJSON_CreateString(call_route_model(c)));
-    add_member(a, "status", json_int(status));
-    add_member(a, "outcome", cJSON_CreateString(err ? err->type : "ok"));
-    add_member(a, "ms", json_millis((clock_now_s() - c->attempt_started) * 1000.0));
+    cJSON entry = {.type = cJSON_Object}, m[6];
+    add_member(&entry, &m[0], "model", cJSON_String, call_route_model(c));
+    add_member(&entry, &m[1], "status", cJSON_Raw, status_text);
+    add_member(&entry, &m[2], "outcome", cJSON_String, err ? err->type : "ok");
+    add_member(&entry, &m[3], "ms", cJSON_Raw, ms_text);
     if (c->headers.request_id[0])
-        add_member(a, "request_id", cJSON_CreateString(c->headers.request_id));
-    cJSON_AddItemToArray(c->attempt_log, a);
+        add_member(&entry, &m[4], "request_id", cJSON_String, c->headers.request_id);
+    if (sent_again)
+        add_member(&entry, &m[5], "sent_again_by_libcurl", cJSON_True, NULL);
+    textbuf *log = &c->attempts;
+    if (log->len == 0)
+        textbuf_put(log, "[", 1);
+    else
+        log->s[log->len - 1] = ','; /* where its closing bracket was */
+    json_print_append(&entry, log);
+    textbuf_put(log, "]", 1);
 }
+
+void call_record_attempt(api_call *c, int status, const error_info *err) { log_attempt(c, status, err, 0); }
 
 /* 1 when the request's cache marks asked only for the 1h TTL: its writes are 1h writes when
  * the usage does not break them down. Any 5m mark (the tail of a mixed request) makes them
@@ -84,10 +107,7 @@ void call_request_resent(api_call *c)
                   "the connection closed before any response; libcurl sent the request again");
     if (c->debug)
         debug_response(c, 0, err.message);
-    call_record_attempt(c, 0, &err);
-    cJSON *last = cJSON_GetArrayItem(c->attempt_log, cJSON_GetArraySize(c->attempt_log) - 1);
-    if (last)
-        cJSON_AddBoolToObject(last, "sent_again_by_libcurl", 1);
+    log_attempt(c, 0, &err, 1);
     c->result.attempts++;
     c->attempt_started = clock_now_s();
     if (c->e->cfg.debug)
@@ -222,7 +242,6 @@ static char *sizes_only(const api_call *c)
  * a call's record costs no allocation of its size. Every caller of build_record has stored or
  * copied the record before it builds another. */
 struct record_buffers {
-    char attempts[1024]; /* the attempt log as JSON, when it fits */
     textbuf body, prompt, reply;
     hashed_span literals[GUARD_MEMO_MAX_SPANS]; /* of body: its shared literals, hashed once */
     hashed_span spans[GUARD_MEMO_MAX_SPANS]; /* of prompt: what the store need not hash again */
@@ -286,10 +305,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     if (!rb)
         rb = e->record_buffers = calloc(1, sizeof *rb);
     /* Written in the record's buffer when it fits (cJSON refuses rather than overruns). */
-    if (rb && c->attempt_log && cJSON_PrintPreallocated(c->attempt_log, rb->attempts, (int)sizeof rb->attempts, 0))
-        it->attempts_json = rb->attempts;
-    else
-        it->attempts_json = owned[0] = cJSON_PrintUnformatted(c->attempt_log);
+    it->attempts_json = c->attempts.failed ? NULL : c->attempts.len ? c->attempts.s : "[]";
     it->status = ok ? "ok" : r->status == NYX_STATUS_CANCELLED ? "cancelled" : "error";
     it->error_type = ok ? NULL : err->type;
     it->error_message = ok ? NULL : err->message;

@@ -76,7 +76,7 @@ struct api_call {
                                 and retry-after; the timeout bounds it */
     double attempt_started;
     uint64_t rng;
-    cJSON *attempt_log;
+    textbuf attempts;        /* the attempts as a JSON array (call_record_attempt) */
     struct debug_capture *debug; /* debug.c: the raw response, while NYX_DEBUG is on */
     struct curl_slist *req_headers; /* the engine's headers with the call's own (net.c) */
     char errbuf[CURL_ERROR_SIZE];   /* curl's words for a failed transfer */

@@ -64,6 +64,41 @@ static int poll_until(nyx_engine *e, const int *flag)
     return *flag;
 }
 
+/* The call's attempts, a JSON array with an entry appended per attempt: what the record stores. */
+static void attempt_log(api_call *c)
+{
+    cJSON *log = cJSON_Parse(c->attempts.s);
+    CHECK(cJSON_GetArraySize(log) == 1);
+    const cJSON *a = cJSON_GetArrayItem(log, 0);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "model")), c->result.model_requested);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "status")) == 200);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "outcome")), "ok");
+    CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(a, "ms")));
+    CHECK(cJSON_GetObjectItemCaseSensitive(a, "sent_again_by_libcurl") == NULL);
+    cJSON_Delete(log);
+    size_t first = c->attempts.len;
+    char *before = strdup(c->attempts.s);
+    REQUIRE(before != NULL);
+
+    error_info err;
+    error_set(&err, "overloaded_error", 0, "busy");
+    call_record_attempt(c, 529, &err);
+    call_request_resent(c);
+    log = cJSON_Parse(c->attempts.s);
+    CHECK(cJSON_GetArraySize(log) == 3);
+    CHECK(strncmp(c->attempts.s, before, first - 1) == 0); /* the first entry as it was */
+    a = cJSON_GetArrayItem(log, 1);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "status")) == 529);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "outcome")), "overloaded_error");
+    CHECK(cJSON_GetObjectItemCaseSensitive(a, "sent_again_by_libcurl") == NULL);
+    a = cJSON_GetArrayItem(log, 2);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "status")) == 0);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "outcome")), "network_error");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "sent_again_by_libcurl")));
+    cJSON_Delete(log);
+    free(before);
+}
+
 /* No budget applies: none is made, before, during and after the call. */
 static void without_budget(nyx_engine *e)
 {
@@ -93,6 +128,7 @@ static void without_budget(nyx_engine *e)
     CHECK(c->attempt_err == NULL);
     CHECK(c->result.err == NULL);
     CHECK_STR(call_outcome_error(&c->result)->type, "");
+    attempt_log(c);
     call_free(c);
 }
 
