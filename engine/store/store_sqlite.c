@@ -75,6 +75,7 @@ void store_sqlite_abort_batch(sq *q, error_info *err)
         sqlite3_reset(q->st[ST_ROLLBACK]);
     }
     q->batch_aborted = 1;
+    store_sqlite_forget_parts(q);
     if (err) {
         size_t n = strlen(err->message);
         snprintf(err->message + n, sizeof err->message - n,
@@ -278,11 +279,28 @@ long store_sqlite_checkpoints(store_db *s)
 
 /* ---- writes ---- */
 
-/* The parts of the request it shares with others, each unless stored already. */
+static int part_in_batch(const sq *q, const char *hash)
+{
+    for (int i = 0; i < q->nbatch_parts; i++)
+        if (memcmp(q->batch_parts[i], hash, STORE_HASH_HEX) == 0)
+            return 1;
+    return 0;
+}
+
+static void remember_part(sq *q, const char *hash)
+{
+    int slot = q->nbatch_parts < SQ_BATCH_PARTS ? q->nbatch_parts++ : q->next_part++ % SQ_BATCH_PARTS;
+    memcpy(q->batch_parts[slot], hash, STORE_HASH_HEX);
+}
+
+/* The parts of the request it shares with others, each unless stored already: in the open
+ * batch (q->batch_parts), else by the insert's own conflict clause. */
 static int insert_parts(sq *q, const interaction_rec *it, error_info *err)
 {
     for (size_t i = 0; it->parts && i < it->parts->n; i++) {
         const store_piece *p = &it->parts->pieces[i];
+        if (q->in_batch && part_in_batch(q, p->hash))
+            continue;
         sqlite3_stmt *st = q->st[ST_CONTENT_ADD];
         int rc = sqlite3_bind_text(st, 1, p->hash, -1, SQLITE_STATIC);
         if (rc == SQLITE_OK)
@@ -294,6 +312,8 @@ static int insert_parts(sq *q, const interaction_rec *it, error_info *err)
             store_sqlite_fail(q, err, rc, "log interaction %s (a part of its request) to", it->id);
             return rc;
         }
+        if (q->in_batch)
+            remember_part(q, p->hash);
     }
     return SQLITE_DONE;
 }
@@ -349,11 +369,13 @@ static int sq_batch_begin(store_db *s, error_info *err)
     q->batch_aborted = 0;
     q->batch_writes = 0;
     q->batch_error[0] = '\0';
+    store_sqlite_forget_parts(q);
     return 0;
 }
 
 static void end_batch(sq *q)
 {
+    store_sqlite_forget_parts(q);
     q->in_batch = 0;
     q->batch_aborted = 0;
     q->batch_writes = 0;

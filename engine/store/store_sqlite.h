@@ -34,6 +34,8 @@ enum {
 
 typedef struct store_checkpointer store_checkpointer;
 
+#define SQ_BATCH_PARTS 8 /* parts of requests remembered in an open batch */
+
 typedef struct sq {
     sqlite3 *db;
     char *path; /* as given to store_open, for messages */
@@ -51,6 +53,14 @@ typedef struct sq {
     int data_version_seen;        /* store_changed() has run once */
     int busy_ms;                  /* the busy timeout given at open */
     int in_op;                    /* between the driver's begin and commit or rollback */
+    /* The parts of requests written (or found stored) in the open batch, by hash: a part every
+     * record shares (a system prompt) is looked up once a batch, not once a record. True while
+     * the batch holds the write lock and only the store's own operations write, none of which
+     * deletes a part: emptied when a batch begins, ends or fails, when an operation is rolled
+     * back, and at any other write (a purge, a script's own SQL) by store_sqlite_forget_parts. */
+    char batch_parts[SQ_BATCH_PARTS][STORE_HASH_HEX];
+    int nbatch_parts;             /* slots filled */
+    int next_part;                /* the slot written over next once all are filled */
     struct sq_cached {            /* the driver's statements, keyed by their SQL text */
         const char *sql;
         sqlite3_stmt *st;
@@ -75,6 +85,9 @@ int store_sqlite_step_done(sqlite3_stmt *st);
  * when it->parts is set): binds, steps, resets. Returns SQLITE_DONE, or the SQLite code with
  * err filled. No batch bookkeeping: callers do it. */
 int store_sqlite_insert_interaction(sq *q, const interaction_rec *it, error_info *err);
+
+/* Empties q->batch_parts: what they say may no longer be true. */
+static inline void store_sqlite_forget_parts(sq *q) { q->nbatch_parts = 0; }
 
 /* A write inside a batch failed: rolls the whole batch back, says so in err, and makes
  * later writes of the batch (and its commit) fail. Does nothing outside a batch. */

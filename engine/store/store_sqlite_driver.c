@@ -98,6 +98,8 @@ int store_sqlite_run(store_db *s, const store_stmt *stmt, store_row_fn fn, void 
     /* A write outside an operation is the batch's: refused once the batch failed, and its
      * failure rolls the batch back. */
     int batch_write = !q->in_op && !sqlite3_stmt_readonly(st);
+    if (batch_write)
+        store_sqlite_forget_parts(q); /* it may delete a part the batch holds */
     if (batch_write && store_sqlite_refuse_in_aborted_batch(q, err) != 0) {
         if (once)
             sqlite3_finalize(st);

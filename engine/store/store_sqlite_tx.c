@@ -74,6 +74,7 @@ int store_sqlite_tx_commit(sq *q, const char *what, error_info *err)
 void store_sqlite_tx_rollback(sq *q, int db_failed, error_info *err)
 {
     q->in_op = 0;
+    store_sqlite_forget_parts(q);
     if (q->in_batch) {
         if (db_failed) {
             store_sqlite_abort_batch(q, err);
