@@ -8,7 +8,7 @@
 int json_print_append(const cJSON *item, textbuf *b)
 {
     /* cJSON refuses rather than overruns; it wants 5 bytes of room past the text. */
-    if (b->failed || textbuf_reserve(b, 256) != 0)
+    if (b->failed || textbuf_reserve(b, 128) != 0)
         return -1;
     while (b->cap - b->len > INT_MAX ||
            !cJSON_PrintPreallocated((cJSON *)item, b->s + b->len, (int)(b->cap - b->len), 0)) {

@@ -300,11 +300,13 @@ static uint64_t chain(uint64_t h, char tag, size_t len, uint64_t bytes_hash)
 /* The cumulative hash through each block, in prefix order, of what the API keys its cache
  * on: the model, the tools, the block texts and the role boundaries, not the marks. Block
  * boundaries count, as they do for the API: a text split in two is another prefix.
- * Returns a malloc'd array of count_blocks(req) hashes, or NULL when out of memory. */
-static uint64_t *block_hashes(const claude_request *req, const model_info *m)
+ * Returns an array of count_blocks(req) hashes: local (LOCAL_HASHES of them) when they fit,
+ * else malloc'd (free it when it is not local); NULL when out of memory. */
+#define LOCAL_HASHES 16
+static uint64_t *block_hashes(const claude_request *req, const model_info *m, uint64_t local[LOCAL_HASHES])
 {
     size_t n = count_blocks(req);
-    uint64_t *h = malloc((n ? n : 1) * sizeof *h);
+    uint64_t *h = n <= LOCAL_HASHES ? local : malloc(n * sizeof *h);
     if (!h)
         return NULL;
     uint64_t at = (uint64_t)(uintptr_t)m;
@@ -467,9 +469,11 @@ static int mark_messages(cache_policy *p, claude_request *req, const model_info 
     long newest = markable_at_or_before(req, (long)n - 1);
     if (newest < 0)
         return marks;
-    uint64_t *h = block_hashes(req, m);
+    uint64_t local[LOCAL_HASHES];
+    uint64_t *h = block_hashes(req, m, local);
     long w = h ? newest_written(p, m, h, n, now) : -1;
-    free(h);
+    if (h != local)
+        free(h);
     long links = w >= 0 && newest - w > SPAN ? (newest - w - 1) / SPAN : 0;
     if (links > MAX_MARKS - 1)
         links = 0;
@@ -604,7 +608,8 @@ static void remember_system(cache_policy *p, const claude_request *req, const mo
 static void remember_blocks(cache_policy *p, const claude_request *req, const model_info *m, double now)
 {
     size_t n = count_blocks(req);
-    uint64_t *h = n ? block_hashes(req, m) : NULL;
+    uint64_t local[LOCAL_HASHES];
+    uint64_t *h = n ? block_hashes(req, m, local) : NULL;
     if (!h)
         return;
     long last = markable_at_or_before(req, (long)n - 1);
@@ -615,7 +620,8 @@ static void remember_blocks(cache_policy *p, const claude_request *req, const mo
         if (mark != NYX_MARK_NONE)
             remember_block(p, m, h[k], k, now + ttl_of(mark));
     }
-    free(h);
+    if (h != local)
+        free(h);
 }
 
 void cache_response_began(cache_policy *p, const claude_request *req, const model_info *m, double now)
@@ -692,11 +698,13 @@ static int64_t known_blocks_tokens(const cache_policy *p, const claude_request *
                                    const model_info *m, double now)
 {
     size_t n = count_blocks(req);
-    uint64_t *h = n ? block_hashes(req, m) : NULL;
+    uint64_t local[LOCAL_HASHES];
+    uint64_t *h = n ? block_hashes(req, m, local) : NULL;
     if (!h)
         return 0;
     long w = newest_written(p, m, h, n, now);
-    free(h);
+    if (h != local)
+        free(h);
     if (w < 0)
         return 0;
     size_t bytes = req->tools_json ? strlen(req->tools_json) : 0;

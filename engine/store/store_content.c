@@ -68,23 +68,32 @@ typedef struct cut {
     size_t at, len;
 } cut;
 
+/* A request has a few cuts (its system prompt, its context, its tools): they go in the
+ * cutter's own room until they outgrow it. */
+#define LOCAL_CUTS 8
+
 typedef struct cutter {
     const char *text;
     size_t len;
-    cut *cuts;
+    cut *cuts; /* local until more are wanted */
     size_t n, cap;
     int oom;
+    cut local[LOCAL_CUTS];
 } cutter;
 
 static int add_cut(cutter *c, size_t at, size_t end)
 {
     if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 8;
-        cut *grown = realloc(c->cuts, cap * sizeof *grown);
+        size_t cap = c->cap ? 2 * c->cap : LOCAL_CUTS;
+        cut *grown = c->cap == 0 ? c->local
+                     : c->cuts == c->local ? malloc(cap * sizeof *grown)
+                                           : realloc(c->cuts, cap * sizeof *grown);
         if (!grown) {
             c->oom = 1;
             return -1;
         }
+        if (c->cuts == c->local && grown != c->local)
+            memcpy(grown, c->local, c->n * sizeof *grown);
         c->cuts = grown;
         c->cap = cap;
     }
@@ -203,10 +212,14 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
     size_t between = c->len;
     for (size_t i = 0; i < c->n; i++)
         between -= c->cuts[i].len;
-    strings ks = {malloc(between + c->n + 1 + c->n * STORE_HASH_HEX), 0};
+    /* Most requests' own bytes are short (the long texts are the cuts): on the stack then. */
+    char local[1024];
+    size_t need = between + c->n + 1 + c->n * STORE_HASH_HEX;
+    strings ks = {need <= sizeof local ? local : malloc(need), 0};
     if (!recipe || !out->pieces || !ks.block) {
         cJSON_Delete(recipe);
-        free(ks.block);
+        if (ks.block != local)
+            free(ks.block);
         return -1;
     }
     size_t pos = 0;
@@ -219,7 +232,8 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
         if (add_literal(recipe, &ks, c->text + pos, c->cuts[i].at - pos) != 0 ||
             add_ref(recipe, &ks, p.hash) != 0) {
             cJSON_Delete(recipe);
-            free(ks.block);
+            if (ks.block != local)
+                free(ks.block);
             return -1;
         }
         size_t k = 0;
@@ -231,14 +245,16 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
     }
     if (add_literal(recipe, &ks, c->text + pos, c->len - pos) != 0) {
         cJSON_Delete(recipe);
-        free(ks.block);
+        if (ks.block != local)
+            free(ks.block);
         return -1;
     }
     textbuf own = {0}; /* no memo: a buffer for this print only */
     out->recipe = json_print_exact(recipe, m ? &m->printed : &own, NULL);
     free(own.s);
     cJSON_Delete(recipe);
-    free(ks.block);
+    if (ks.block != local)
+        free(ks.block);
     return out->recipe ? 0 : -1;
 }
 
@@ -254,12 +270,13 @@ int store_content_split_known(store_content_memo *m, const char *text, const has
     size_t len = text ? strlen(text) : 0;
     if (len < STORE_CONTENT_MIN)
         return 0;
-    cutter c = {text, len, NULL, 0, 0, 0};
+    cutter c = {.text = text, .len = len};
     scan(&c);
     int rc = c.oom ? -1 : 0;
     if (rc == 0 && c.n > 0)
         rc = assemble(m, &c, span, nspans, out);
-    free(c.cuts);
+    if (c.cuts != c.local)
+        free(c.cuts);
     if (rc != 0)
         store_parts_free(out);
     return rc;
