@@ -334,6 +334,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     }
     if (strcmp(mode, "full") == 0) {
         it->prompt_text = record_body(c, rb, NULL);
+        it->prompt_len = it->prompt_text ? rb->body.len : 0; /* the store need not measure it */
         it->response_text = reply;
     } else if (strcmp(mode, "redacted") == 0) {
         size_t n;
@@ -351,6 +352,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
         if (it->prompt_text) {
             it->prompt_spans = rb->spans;
             it->nprompt_spans = nspans;
+            it->prompt_len = it->prompt_text == rb->prompt.s ? rb->prompt.len : rb->body.len;
         }
         /* The reply too, into the record's buffer when the redaction changes anything: most
          * replies are stored as they are, neither copied nor allocated for. */

@@ -154,7 +154,9 @@ int store_record_prepare(store_db *s, store_scrubbed *sc, store_parts *parts,
     if (store_scrub_interaction(s, sc, in, out, err) != 0)
         return -1;
     /* Cut after the text is final: the parts hold exactly what is stored. */
-    if (store_content_split_known(&s->memo, out->prompt_text, out->prompt_spans, out->nprompt_spans, parts) != 0) {
+    const char *prompt = out->prompt_text;
+    size_t len = !prompt ? 0 : out->prompt_len ? out->prompt_len : strlen(prompt);
+    if (store_content_split_known(&s->memo, prompt, len, out->prompt_spans, out->nprompt_spans, parts) != 0) {
         store_scrub_free(sc);
         store_fail(err, "store: cannot log interaction %s: out of memory", in->id);
         return -1;

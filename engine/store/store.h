@@ -57,6 +57,7 @@ typedef struct interaction_rec {
      * (store_content.h). Valid for this call only: a copy of the record leaves them out. */
     const struct hashed_span *prompt_spans;
     size_t nprompt_spans;
+    size_t prompt_len;           /* optional: strlen(prompt_text) when known; 0: measured */
     const char *service_tier;    /* usage.service_tier ("standard", "batch", ...); optional */
     /* A Message Batches result: the batch (nyx's id, store_batch_create) and the request's
      * custom id, both or neither. Unique together: a result logged already is left as it is

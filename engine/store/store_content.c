@@ -113,15 +113,22 @@ static size_t skip_space(const char *t, size_t len, size_t i)
  * prompts, contexts, each message, tool results, images), so a text is shared whatever block,
  * mark or position holds it. Strings are skipped by json_string_end (a memchr for quotes);
  * only the structure between them is read byte by byte. */
-static void scan(cutter *c)
+static void scan(cutter *c, const hashed_span *span, size_t nspans)
 {
     const char *t = c->text;
-    size_t len = c->len, i = 0, tools = SIZE_MAX;
+    size_t len = c->len, i = 0, tools = SIZE_MAX, k = 0;
     long depth = 0, tools_depth = 0;
     while (i < len && !c->oom) {
         char ch = t[i];
         if (ch == '"') {
-            size_t e = json_string_end(t, len, i);
+            /* A known span opening here and closing with a quote is the whole string
+             * (store_content.h): the shared system prompt is stepped over, not read. */
+            while (k < nspans && span[k].at < i)
+                k++;
+            size_t e = k < nspans && span[k].at == i && span[k].len >= 2 && span[k].len <= len - i &&
+                               t[i + span[k].len - 1] == '"'
+                           ? i + span[k].len
+                           : json_string_end(t, len, i);
             if (tools == SIZE_MAX && depth == 1 && e - i == 7 && memcmp(t + i, "\"tools\"", 7) == 0) {
                 size_t j = skip_space(t, len, e);
                 j = j < len && t[j] == ':' ? skip_space(t, len, j + 1) : len;
@@ -260,18 +267,17 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
 
 int store_content_split(store_content_memo *m, const char *text, store_parts *out)
 {
-    return store_content_split_known(m, text, NULL, 0, out);
+    return store_content_split_known(m, text, text ? strlen(text) : 0, NULL, 0, out);
 }
 
-int store_content_split_known(store_content_memo *m, const char *text, const hashed_span *span,
-                              size_t nspans, store_parts *out)
+int store_content_split_known(store_content_memo *m, const char *text, size_t len,
+                              const hashed_span *span, size_t nspans, store_parts *out)
 {
     memset(out, 0, sizeof *out);
-    size_t len = text ? strlen(text) : 0;
-    if (len < STORE_CONTENT_MIN)
+    if (!text || len < STORE_CONTENT_MIN)
         return 0;
     cutter c = {.text = text, .len = len};
-    scan(&c);
+    scan(&c, span, nspans);
     int rc = c.oom ? -1 : 0;
     if (rc == 0 && c.n > 0)
         rc = assemble(m, &c, span, nspans, out);

@@ -67,11 +67,13 @@ void store_content_hash(store_content_memo *m, const char *text, size_t len,
  * or more, quotes included, cut out of the text as they are (base/json_scan.h). Returns 0 (out->recipe NULL when the text stays whole), or -1 when out
  * of memory (out is then empty). out->pieces point into text: keep text while using them. */
 int store_content_split(store_content_memo *m, const char *text, store_parts *out);
-/* The same, where span[0..nspans) (in order of at) are spans of text whose quick hash the
- * caller knows (the redaction memo's, guard/memo.h): a part that is exactly one of them is not
- * hashed again. A span's hash must be of those very bytes. */
-int store_content_split_known(store_content_memo *m, const char *text, const hashed_span *span,
-                              size_t nspans, store_parts *out);
+/* The same, with text's length (strlen(text)) known, and where span[0..nspans) (in order of at)
+ * are spans of text whose quick hash the caller knows (the redaction memo's, guard/memo.h): a
+ * part that is exactly one of them is not hashed again. A span's hash must be of those very
+ * bytes, and a span that opens and ends with a quote must be one whole JSON string (it is not
+ * read for its end). */
+int store_content_split_known(store_content_memo *m, const char *text, size_t len,
+                              const hashed_span *span, size_t nspans, store_parts *out);
 void store_parts_free(store_parts *p);
 
 /* The body of the part hash: 0 with *body malloc'd (free it), or -1 with err filled

@@ -140,7 +140,7 @@ static void test_known_spans(void)
     hashed_span span[2] = {{s_at, len, quick_hash_of(text + s_at, len)}, {c_at, len, quick_hash_of(text + c_at, len)}};
     store_content_memo memo = {0}, plain_memo = {0};
     store_parts known, plain;
-    CHECK_INT(store_content_split_known(&memo, text, span, 2, &known), 0);
+    CHECK_INT(store_content_split_known(&memo, text, strlen(text), span, 2, &known), 0);
     CHECK_INT(store_content_split(&plain_memo, text, &plain), 0);
     CHECK(known.recipe && plain.recipe && strcmp(known.recipe, plain.recipe) == 0);
     CHECK_INT(known.n, 2);
@@ -150,16 +150,32 @@ static void test_known_spans(void)
     store_parts_free(&known);
     /* The span of the context with the system prompt's hash: taken as it is. */
     span[1].h = span[0].h;
-    CHECK_INT(store_content_split_known(&memo, text, span, 2, &known), 0);
+    CHECK_INT(store_content_split_known(&memo, text, strlen(text), span, 2, &known), 0);
     CHECK_INT(known.n, 1);
     /* A span that is not exactly a cut is not used. */
     span[1].len--;
     store_parts_free(&known);
-    CHECK_INT(store_content_split_known(&memo, text, span, 2, &known), 0);
+    CHECK_INT(store_content_split_known(&memo, text, strlen(text), span, 2, &known), 0);
     CHECK_INT(known.n, 2);
     if (known.n == 2 && plain.n == 2)
         CHECK_STR(known.pieces[1].hash, plain.pieces[1].hash);
     store_parts_free(&known);
+    /* A known span that opens and closes with a quote is one whole string, not read for its
+     * end: a quote inside it (which its maker would have escaped) does not end it. Without the
+     * span, the string read ends at that quote, and the part is shorter. */
+    char *two = malloc(2 * n);
+    snprintf(two, 2 * n, "{\"s\":\"%s\"%s\",\"q\":\"x\"}", sys, ctx);
+    hashed_span whole = {5, strlen(sys) + strlen(ctx) + 3, {0, 0}};
+    whole.h = quick_hash_of(two + 5, whole.len);
+    CHECK(two[5] == '"' && two[5 + whole.len - 1] == '"');
+    CHECK_INT(store_content_split_known(&memo, two, strlen(two), &whole, 1, &known), 0);
+    CHECK_INT(known.n, 1);
+    CHECK_INT(known.n ? known.pieces[0].len : 0, whole.len);
+    store_parts_free(&known);
+    CHECK_INT(store_content_split_known(&memo, two, strlen(two), NULL, 0, &known), 0);
+    CHECK(known.n >= 1 && known.pieces[0].len == strlen(sys) + 2);
+    store_parts_free(&known);
+    free(two);
     store_parts_free(&plain);
     store_content_memo_free(&memo);
     store_content_memo_free(&plain_memo);
