@@ -28,7 +28,7 @@ void textbuf_printf(textbuf *b, const char *fmt, ...) __attribute__((format(prin
  * than TEXTBUF_POOL_KEEP_MAX; what does not fit is freed when given back. Start from {0}. */
 #define TEXTBUF_POOL_SIZE 64
 #define TEXTBUF_POOL_KEEP_MAX ((size_t)64 << 10)
-#define TEXTBUF_POOL_BYTES ((size_t)1 << 20)
+#define TEXTBUF_POOL_BYTES ((size_t)512 << 10)
 
 typedef struct textbuf_pool {
     textbuf idle[TEXTBUF_POOL_SIZE];
