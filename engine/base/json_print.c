@@ -35,3 +35,21 @@ char *json_print_exact(const cJSON *item, textbuf *scratch, size_t *len)
     }
     return out;
 }
+
+cJSON *json_node(cJSON *n, int type, const char *name, const char *value)
+{
+    *n = (cJSON){.type = type | cJSON_IsReference | cJSON_StringIsConst,
+                 .string = (char *)name, .valuestring = (char *)value};
+    return n;
+}
+
+void json_node_append(cJSON *parent, cJSON *child)
+{
+    if (!parent->child) {
+        parent->child = child;
+    } else {
+        parent->child->prev->next = child;
+        child->prev = parent->child->prev;
+    }
+    parent->child->prev = child;
+}

@@ -35,19 +35,10 @@ static int reply_blocks(const claude_response *resp, int64_t *tool_calls)
     return found;
 }
 
-/* A member of an attempt's entry: a node on the stack that points at its name and value (cJSON
- * prints it as its own and has nothing of it to free), after the members before it. */
+/* A member of an attempt's entry: a node on the stack (json_node), after the members before it. */
 static void add_member(cJSON *o, cJSON *m, const char *name, int type, const char *value)
 {
-    *m = (cJSON){.type = type | cJSON_IsReference | cJSON_StringIsConst,
-                 .string = (char *)name, .valuestring = (char *)value};
-    if (!o->child) {
-        o->child = m;
-    } else {
-        o->child->prev->next = m;
-        m->prev = o->child->prev;
-    }
-    o->child->prev = m;
+    json_node_append(o, json_node(m, type, name, value));
 }
 
 /* Appends an attempt's entry to the call's log (c->attempts, a JSON array kept closed): printed

@@ -184,27 +184,23 @@ static const char *keep(strings *k, const char *text, size_t len)
     return at;
 }
 
-static int add_literal(cJSON *recipe, strings *k, const char *text, size_t len)
+/* The recipe's nodes, 3 a cut and 2 more at most (json_node: none is allocated on its own). */
+typedef struct nodes {
+    cJSON *at;
+    size_t used;
+} nodes;
+
+static void add_literal(cJSON *recipe, nodes *ns, strings *k, const char *text, size_t len)
 {
-    if (len == 0)
-        return 0;
-    cJSON *s = cJSON_CreateStringReference(keep(k, text, len));
-    return s && cJSON_AddItemToArray(recipe, s) ? 0 : (cJSON_Delete(s), -1);
+    if (len > 0)
+        json_node_append(recipe, json_node(&ns->at[ns->used++], cJSON_String, NULL, keep(k, text, len)));
 }
 
-static int add_ref(cJSON *recipe, strings *k, const char *hash)
+static void add_ref(cJSON *recipe, nodes *ns, strings *k, const char *hash)
 {
-    cJSON *o = cJSON_CreateObject(), *ref = cJSON_CreateStringReference(keep(k, hash, strlen(hash)));
-    if (!o || !ref || !cJSON_AddItemToObjectCS(o, "ref", ref)) {
-        cJSON_Delete(o);
-        cJSON_Delete(ref);
-        return -1;
-    }
-    if (!cJSON_AddItemToArray(recipe, o)) {
-        cJSON_Delete(o);
-        return -1;
-    }
-    return 0;
+    cJSON *o = json_node(&ns->at[ns->used++], cJSON_Object, NULL, NULL);
+    json_node_append(o, json_node(&ns->at[ns->used++], cJSON_String, "ref", keep(k, hash, strlen(hash))));
+    json_node_append(recipe, o);
 }
 
 /* The recipe of text with its cuts, and the distinct pieces; a cut that is one of the spans
@@ -213,56 +209,49 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
                     store_parts *out)
 {
     size_t j = 0;
-    cJSON *recipe = cJSON_CreateArray();
     out->pieces = malloc(c->n * sizeof *out->pieces);
     /* the bytes between the cuts, and a hash per cut, each with its NUL */
     size_t between = c->len;
     for (size_t i = 0; i < c->n; i++)
         between -= c->cuts[i].len;
-    /* Most requests' own bytes are short (the long texts are the cuts): on the stack then. */
+    /* Most requests' own bytes are short (the long texts are the cuts) and their cuts few: their
+     * strings and the recipe's nodes go on the stack then. */
     char local[1024];
-    size_t need = between + c->n + 1 + c->n * STORE_HASH_HEX;
+    cJSON local_nodes[3 * LOCAL_CUTS + 2];
+    size_t need = between + c->n + 1 + c->n * STORE_HASH_HEX, nnodes = 3 * c->n + 2;
     strings ks = {need <= sizeof local ? local : malloc(need), 0};
-    if (!recipe || !out->pieces || !ks.block) {
-        cJSON_Delete(recipe);
-        if (ks.block != local)
-            free(ks.block);
-        return -1;
-    }
-    size_t pos = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        store_piece p = {c->text + c->cuts[i].at, c->cuts[i].len, ""};
-        while (j < nspans && span[j].at < c->cuts[i].at)
-            j++;
-        int known = j < nspans && span[j].at == c->cuts[i].at && span[j].len == p.len;
-        hash_known(m, p.text, p.len, known ? &span[j].h : NULL, p.hash);
-        if (add_literal(recipe, &ks, c->text + pos, c->cuts[i].at - pos) != 0 ||
-            add_ref(recipe, &ks, p.hash) != 0) {
-            cJSON_Delete(recipe);
-            if (ks.block != local)
-                free(ks.block);
-            return -1;
+    nodes ns = {nnodes <= sizeof local_nodes / sizeof local_nodes[0] ? local_nodes
+                                                                      : malloc(nnodes * sizeof *ns.at), 0};
+    int rc = -1;
+    if (out->pieces && ks.block && ns.at) {
+        cJSON *recipe = json_node(&ns.at[ns.used++], cJSON_Array, NULL, NULL);
+        size_t pos = 0;
+        for (size_t i = 0; i < c->n; i++) {
+            store_piece p = {c->text + c->cuts[i].at, c->cuts[i].len, ""};
+            while (j < nspans && span[j].at < c->cuts[i].at)
+                j++;
+            int known = j < nspans && span[j].at == c->cuts[i].at && span[j].len == p.len;
+            hash_known(m, p.text, p.len, known ? &span[j].h : NULL, p.hash);
+            add_literal(recipe, &ns, &ks, c->text + pos, c->cuts[i].at - pos);
+            add_ref(recipe, &ns, &ks, p.hash);
+            size_t k = 0;
+            while (k < out->n && strcmp(out->pieces[k].hash, p.hash) != 0)
+                k++;
+            if (k == out->n)
+                out->pieces[out->n++] = p;
+            pos = c->cuts[i].at + c->cuts[i].len;
         }
-        size_t k = 0;
-        while (k < out->n && strcmp(out->pieces[k].hash, p.hash) != 0)
-            k++;
-        if (k == out->n)
-            out->pieces[out->n++] = p;
-        pos = c->cuts[i].at + c->cuts[i].len;
+        add_literal(recipe, &ns, &ks, c->text + pos, c->len - pos);
+        textbuf own = {0}; /* no memo: a buffer for this print only */
+        out->recipe = json_print_exact(recipe, m ? &m->printed : &own, NULL);
+        free(own.s);
+        rc = out->recipe ? 0 : -1;
     }
-    if (add_literal(recipe, &ks, c->text + pos, c->len - pos) != 0) {
-        cJSON_Delete(recipe);
-        if (ks.block != local)
-            free(ks.block);
-        return -1;
-    }
-    textbuf own = {0}; /* no memo: a buffer for this print only */
-    out->recipe = json_print_exact(recipe, m ? &m->printed : &own, NULL);
-    free(own.s);
-    cJSON_Delete(recipe);
     if (ks.block != local)
         free(ks.block);
-    return out->recipe ? 0 : -1;
+    if (ns.at != local_nodes)
+        free(ns.at);
+    return rc;
 }
 
 int store_content_split(store_content_memo *m, const char *text, store_parts *out)

@@ -85,6 +85,15 @@ static void test_cut_and_join(void)
     CHECK_INT(round_trip(b, __LINE__), 3); /* system, the context, the tool list */
     free(b);
 
+    /* More cuts than the cutter and the recipe's nodes have room for on the stack (8 cuts), and
+     * more of the request's own bytes than its strings' room there (1 KB): the same round trip. */
+    const char *many[25];
+    for (int i = 0; i < 25; i++)
+        many[i] = i % 2 ? "a short answer that stays inline, as most turns of a chat do" : ctx;
+    b = body(sys, many, 25, 0, NULL);
+    CHECK_INT(round_trip(b, __LINE__), 2); /* the system prompt, the context named 13 times */
+    free(b);
+
     /* Text nyx did not write: spaces, escapes cJSON would write otherwise, not JSON at all,
      * too short to share. Every byte comes back, cut or not. */
     char *odd = malloc(strlen(sys) + 200);
