@@ -318,22 +318,66 @@ static int insert_parts(sq *q, const interaction_rec *it, error_info *err)
     return SQLITE_DONE;
 }
 
+/* 1 when parameter was holds what v would bind: a NULL, or the same number. */
+static int bound_already(const store_val *was, const store_val *v)
+{
+    if (v->null || was->null)
+        return v->null && was->null;
+    if (v->type != was->type)
+        return 0;
+    if (v->type == ROW_INT)
+        return v->i == was->i;
+    return v->type == ROW_REAL && memcmp(&v->r, &was->r, sizeof v->r) == 0;
+}
+
+/* Binds an interaction's values to ST_INSERT. Most of its 39 parameters are NULL or the same
+ * number from record to record, so a parameter that holds its value already is left as it is
+ * (its bindings are not cleared after the insert); text is bound every time, borrowed
+ * (SQLITE_STATIC) for this insert only, and never read again before it is bound anew. */
+static int bind_insert(sq *q, sqlite3_stmt *st, const store_val *v, int n)
+{
+    int known = q->insert_known, rc = SQLITE_OK;
+    q->insert_known = 0;
+    for (int i = 0; i < n && rc == SQLITE_OK; i++) {
+        if (known && bound_already(&q->insert_was[i], &v[i]))
+            continue;
+        if (v[i].null)
+            rc = sqlite3_bind_null(st, i + 1);
+        else if (v[i].type == ROW_INT)
+            rc = sqlite3_bind_int64(st, i + 1, v[i].i);
+        else if (v[i].type == ROW_REAL)
+            rc = sqlite3_bind_double(st, i + 1, v[i].r);
+        else
+            rc = sqlite3_bind_text(st, i + 1, v[i].text, -1, SQLITE_STATIC);
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_clear_bindings(st);
+        return rc;
+    }
+    memcpy(q->insert_was, v, (size_t)n * sizeof *v);
+    q->insert_known = 1;
+    return SQLITE_OK;
+}
+
 int store_sqlite_insert_interaction(sq *q, const interaction_rec *it, error_info *err)
 {
     int parts_rc = insert_parts(q, it, err);
     if (parts_rc != SQLITE_DONE)
         return parts_rc;
     store_val v[STORE_INTERACTION_VALS];
-    store_stmt vals = {NULL, NULL, store_interaction_vals(it, v), v, NULL};
+    int n = store_interaction_vals(it, v);
     sqlite3_stmt *st = q->st[ST_INSERT];
-    int rc = store_sqlite_bind(st, &vals);
+    int rc = bind_insert(q, st, v, n);
     if (rc != SQLITE_OK) {
         store_sqlite_fail(q, err, rc, "log interaction %s (binding its values) to", it->id);
         sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
         return rc;
     }
-    rc = store_sqlite_step_done(st);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) /* the insert returns no rows; drain defensively */
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+    sqlite3_reset(st); /* returns rc again on failure: already known */
     if (rc != SQLITE_DONE)
         store_sqlite_fail(q, err, rc, "log interaction %s to", it->id);
     return rc;

@@ -274,6 +274,45 @@ static void test_memory(void)
     store_close(s);
 }
 
+/* ---- each record its own values ---- */
+
+/* The insert leaves a parameter bound when the next record holds the same NULL or number: each
+ * row still reads back with its own values, whatever came before it (a NULL after a number, the
+ * number again, a text after a NULL, a record refused in between). */
+static void test_values_per_record(void)
+{
+    error_info err = cleared_error();
+    store_db *s = store_open(":memory:", &err);
+    REQUIRE(s != NULL);
+    struct { const char *id; int64_t thought; int has_cost; double cost; const char *etype; } recs[] = {
+        {"v1", 7, 1, 0.25, NULL}, {"v2", 0, 0, 0, "overloaded_error"}, {"v3", 7, 1, 0.25, NULL},
+        {"v1", 9, 1, 0.5, "api_error"}, /* a duplicate id: refused */
+        {"v4", 9, 1, 0.5, NULL},  {"v5", 9, 0, 0, NULL},
+    };
+    for (size_t k = 0; k < sizeof recs / sizeof recs[0]; k++) {
+        interaction_rec it = make(recs[k].id, T0 + (double)k);
+        it.thought_id = recs[k].thought;
+        it.has_cost = recs[k].has_cost;
+        it.cost_usd = it.cost_without_cache_usd = recs[k].cost;
+        it.error_type = recs[k].etype;
+        it.status = recs[k].etype ? "error" : "ok";
+        error_clear(&err);
+        CHECK_INT(store_log_interaction(s, &it, &err), k == 3 ? -1 : 0);
+    }
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_prepare_v2(store_sqlite_db(s),
+                                 "SELECT group_concat(id || ':' || coalesce(thought_id, '-') || ':' ||"
+                                 " coalesce(cost_usd, '-') || ':' || coalesce(error_type, '-') || ':' || status, ' ')"
+                                 " FROM (SELECT * FROM llm_interactions ORDER BY id)",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(st, 0),
+              "v1:7:0.25:-:ok v2:-:-:overloaded_error:error v3:7:0.25:-:ok v4:9:0.5:-:ok v5:9:-:-:ok");
+    sqlite3_finalize(st);
+    store_close(s);
+}
+
 /* ---- open failures ---- */
 
 static void test_open_failures(void)
@@ -769,6 +808,7 @@ int main(void)
         {"migration_2", test_migration_2},
         {"concurrent_migration", test_concurrent_migration},
         {"memory", test_memory},
+        {"values_per_record", test_values_per_record},
         {"open_failures", test_open_failures},
         {"readonly", test_readonly},
         {"locked", test_locked},
