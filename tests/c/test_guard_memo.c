@@ -56,6 +56,16 @@ static void same_as_whole(guard_memo *m, const char *text)
     free(b);
 }
 
+/* As a whole scan redacts it, and the example key is gone. */
+static void key_redacted(guard_memo *m, const char *text)
+{
+    same_as_whole(m, text);
+    size_t len;
+    char *r = guard_memo_redact(m, text, strlen(text), &len);
+    CHECK(r && strstr(r, "EXAMPLEKEY") == NULL);
+    free(r);
+}
+
 static void test_second_scan_is_remembered(void)
 {
     guard_memo *m = guard_memo_new();
@@ -384,11 +394,7 @@ static void test_inner_half_is_remembered(void)
         snprintf(t, 2 * n, "{\"system\":\"%s\",\"q\":\"question %d\"}", sys, round);
         same_as_whole(m, t);
         snprintf(t, 2 * n, "{\"system\":\"%s\":\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\",\"n\":%d}", sys, round);
-        same_as_whole(m, t);
-        size_t len;
-        char *r = guard_memo_redact(m, t, strlen(t), &len);
-        CHECK(r && strstr(r, "EXAMPLEKEY") == NULL);
-        free(r);
+        key_redacted(m, t);
     }
     guard_memo_get_stats(m, &after);
     CHECK_INT(after.whole, mid.whole);
@@ -401,11 +407,7 @@ static void test_inner_half_is_remembered(void)
                  "long enough to run past the window after the cut, so that the window's half is not the "
                  "whole tail\"}",
                  sys, round);
-        same_as_whole(m, t);
-        size_t len;
-        char *r = guard_memo_redact(m, t, strlen(t), &len);
-        CHECK(r && strstr(r, "EXAMPLEKEY") == NULL);
-        free(r);
+        key_redacted(m, t);
     }
     guard_memo_get_stats(m, &after);
     CHECK(after.whole > mid.whole);
