@@ -426,7 +426,9 @@ static void test_garbage(void)
  * to 20 bytes after it, among words that begin with start bytes yet hold no finding. */
 static void test_every_offset(void)
 {
-    static const char FILLER[] = "ski eye awl Seat Awe ghi USA xon sea git Go 7 aa - ok: (so) + ";
+    /* Longer than the 80 bytes the widest case copies from it. */
+    static const char FILLER[] = "ski eye awl Seat Awe ghi USA xon sea git Go 7 aa - ok: (so) + "
+                                 "ski eye awl Seat Awe ghi USA xon sea git Go 7 aa - ok: (so) + ";
     static const char *const samples[] = {
         "a@b.io", "(555) 123-4567", "+44 20 7946 0958", "4111 1111 1111 1111", "123-45-6789",
         "10.0.0.1", "fe80::1", "::ffff:192.0.2.1", "GB82WEST12345698765432", KEY_ANT, KEY_GHP,
