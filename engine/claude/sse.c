@@ -271,6 +271,8 @@ static int on_block_stop(claude_stream *s, error_info *err)
  * into a fresh array, never into the response's blocks. */
 static int on_message_stop(claude_stream *s, error_info *err)
 {
+    if (s->stopped) /* a second stop: the blocks of the first are the reply's */
+        return 0;
     s->stopped = 1;
     cJSON *fresh = cJSON_CreateArray();
     if (!fresh)

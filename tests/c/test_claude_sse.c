@@ -1,4 +1,5 @@
 /* Streaming: the same stream split every way gives the same response; errors, cuts, limits. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,6 +318,20 @@ static void test_message_delta_replaces(void)
     response_free(&r);
 }
 
+/* A second message_stop (a broken stream: the API sends one) leaves the first one's blocks. */
+static void test_second_stop(void)
+{
+    static const char again[] = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    char body[sizeof STREAM + sizeof again];
+    snprintf(body, sizeof body, "%s%s", STREAM, again);
+    claude_response r;
+    seen sn;
+    error_info err;
+    CHECK_INT(run(body, strlen(body), 0, &r, &sn, &err), 0);
+    check_full(&r, &sn);
+    response_free(&r);
+}
+
 static void test_cut_before_stop(void)
 {
     const char *cut = strstr(STREAM, "event: message_delta");
@@ -500,6 +515,7 @@ int main(void)
     test_error_after_content();
     test_message_delta_replaces();
     test_cut_before_stop();
+    test_second_stop();
     test_malformed();
     test_unknown_and_odd_fields();
     test_event_limit();
