@@ -10,14 +10,20 @@ int json_print_append(const cJSON *item, textbuf *b)
     /* cJSON refuses rather than overruns; it wants 5 bytes of room past the text. */
     if (b->failed || textbuf_reserve(b, 128) != 0)
         return -1;
-    while (b->cap - b->len > INT_MAX ||
-           !cJSON_PrintPreallocated((cJSON *)item, b->s + b->len, (int)(b->cap - b->len), 0)) {
-        b->s[b->len] = '\0';
-        if (b->cap - b->len > INT_MAX || textbuf_reserve(b, 2 * (b->cap - b->len)) != 0)
-            return -1;
+    if (b->cap - b->len <= INT_MAX &&
+        cJSON_PrintPreallocated((cJSON *)item, b->s + b->len, (int)(b->cap - b->len), 0)) {
+        b->len += strlen(b->s + b->len);
+        return 0;
     }
-    b->len += strlen(b->s + b->len);
-    return 0;
+    /* Too long for the room, or not printable at all: cJSON's own print tells which, sized
+     * exactly, and the room it takes stays for the next print. */
+    b->s[b->len] = '\0';
+    char *text = cJSON_PrintUnformatted(item);
+    if (!text)
+        return -1;
+    textbuf_puts(b, text);
+    free(text);
+    return b->failed ? -1 : 0;
 }
 
 char *json_print_exact(const cJSON *item, textbuf *scratch, size_t *len)

@@ -15,8 +15,8 @@
 #define JSON_PRINT_KEEP_MAX ((size_t)64 << 10)
 char *json_print_exact(const cJSON *item, textbuf *scratch, size_t *len);
 
-/* Appends the text of item, unformatted, to b (grown until it fits). 0, or -1 when out of
- * memory (b marked failed). */
+/* Appends the text of item, unformatted, to b (grown to fit). 0, or -1 when out of memory (b
+ * marked failed) or when cJSON cannot print item (b as it was). */
 int json_print_append(const cJSON *item, textbuf *b);
 
 /* A tree that is only printed can be made of nodes in memory its maker holds (the stack, one

@@ -63,8 +63,25 @@ static void prints(void)
     free(scratch.s);
 }
 
+/* A node cJSON cannot print (a raw node without its text) fails at once, the buffer as it was:
+ * not grown in the belief that it lacked room. */
+static void unprintable(void)
+{
+    textbuf b = {0};
+    textbuf_puts(&b, "kept");
+    size_t cap = b.cap;
+    cJSON raw;
+    json_node(&raw, cJSON_Raw, NULL, NULL);
+    CHECK_INT(json_print_append(&raw, &b), -1);
+    CHECK_STR(b.s, "kept");
+    CHECK_INT(b.len, 4);
+    CHECK(b.cap == cap);
+    free(b.s);
+}
+
 int main(void)
 {
     prints();
+    unprintable();
     return check_failures;
 }
