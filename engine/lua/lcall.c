@@ -881,7 +881,8 @@ static int op_gc(lua_State *L)
 /* The script holds the result now: the call (its request body, its copy of the prompt, its
  * reply) goes at once, not when the collector gets to the op, which may be thousands of calls
  * later since Lua does not see the memory behind it. With nothing left to free, the op loses
- * its metatable, so the collector has no finalizer to call for it. */
+ * its metatable: the collector still sets it aside for one more cycle (Lua 5.4 marks an object
+ * for finalization when its metatable is set), but calls nothing for it. */
 static void release_op(lua_State *L, call_op *op)
 {
     op_release(L, op);

@@ -58,13 +58,13 @@ typedef struct sq {
      * the batch holds the write lock and only the store's own operations write, none of which
      * deletes a part: emptied when a batch begins, ends or fails, when an operation is rolled
      * back, and at any other write (a purge, a script's own SQL) by store_sqlite_forget_parts. */
+    char batch_parts[SQ_BATCH_PARTS][STORE_HASH_HEX];
+    int nbatch_parts;             /* slots filled */
+    int next_part;                /* the slot written over next once all are filled */
     /* What ST_INSERT's parameters hold since the last interaction (insert_known): a NULL or a
      * number the next one shares is left bound. Its text is not kept: bound every time. */
     store_val insert_was[STORE_INTERACTION_VALS];
     int insert_known;
-    char batch_parts[SQ_BATCH_PARTS][STORE_HASH_HEX];
-    int nbatch_parts;             /* slots filled */
-    int next_part;                /* the slot written over next once all are filled */
     struct sq_cached {            /* the driver's statements, keyed by their SQL text */
         const char *sql;
         sqlite3_stmt *st;
