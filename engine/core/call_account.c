@@ -485,6 +485,7 @@ struct turn_log {
      * to add no record once it and the commit would not fit: the commit cannot be split, and
      * started at the budget's end it took the frame 50-250 us past it (loop_estimate). */
     int64_t first_us, record_us, commit_us; /* a group's first record, the others, its commit */
+    uint64_t put_off; /* the turn that put off the group waiting (loop_turn_room_once) */
 };
 
 /* At most this many records share a commit: the group's callers wait for the last of them. */
@@ -501,8 +502,9 @@ static void flush_deferred(void *ud)
     /* Late in a frame, a group's first record and its commit would take it past its budget
      * (the first record of a frame is the dearest: the database's pages have gone cold in the
      * caches since the last frame). They wait for the next turn, where they may be its first
-     * piece of work. */
-    if (t && t->n > 0 && !loop_turn_room(e->loop, t->first_us + t->commit_us) &&
+     * piece of work, and go then whatever the room: a timer firing every frame runs first and
+     * would otherwise put them off forever, their callers never hearing. */
+    if (t && t->n > 0 && !loop_turn_room_once(e->loop, t->first_us + t->commit_us, &t->put_off) &&
         loop_defer(e->loop, flush_deferred, e) == 0) {
         t->deferred = 1;
         return;
@@ -563,6 +565,7 @@ static void flush_group(nyx_engine *e, int in_turn)
         memcpy(group, t->w, k * sizeof *group);
         memmove(t->w, t->w + k, (t->n - k) * sizeof *t->w);
         t->n -= k;
+        t->put_off = 0; /* the next group waiting may be put off once in its turn */
         for (size_t i = 0; i < k; i++) {
             if (ok)
                 group[i].logged(group[i].c);

@@ -79,6 +79,8 @@ struct event_loop {
     int worked;            /* this turn has run a piece of work */
     transfer *queue;       /* transfers not yet handed to curl, oldest first (see join_queued) */
     int64_t join_us;       /* what handing one to curl took lately in a budgeted turn (loop_estimate) */
+    uint64_t join_put_off; /* the turn that put off the queue's first (loop_turn_room_once) */
+    uint64_t turn;         /* turns begun, from 1 */
     transfer **queue_tail;
     transfer *refused;     /* transfers curl would not take, for finish_transfers to hand out */
     int (*idle)(void *ud); /* loop_set_idle */
@@ -586,8 +588,9 @@ static void finish_transfers(event_loop *loop)
 static CURLMcode join_queued(event_loop *loop, int *running)
 {
     /* A budgeted turn starts one only while it fits: started at the budget's end, a request
-     * sent took the frame 100-300 us past it. */
-    while (loop->queue && loop_turn_room(loop, loop->join_us)) {
+     * sent took the frame 100-300 us past it. One put off goes in the next turn whatever the
+     * room, or a timer firing every frame would hold it back forever. */
+    while (loop->queue && loop_turn_room_once(loop, loop->join_us, &loop->join_put_off)) {
         transfer *t = loop->queue;
         if (!(loop->queue = t->next))
             loop->queue_tail = &loop->queue;
@@ -703,6 +706,7 @@ int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us)
         timeout_ms = 0;
     loop->deadline_us = budget_us > 0 ? clock_now_us() + budget_us : 0;
     loop->worked = 0;
+    loop->turn++;
     run_idle_owed(loop); /* not counted as the turn's piece of work: the turn's own still runs */
     run_due_timers(loop);
     run_deferred(loop);
@@ -768,6 +772,19 @@ int loop_turn_over_in(const event_loop *loop, int64_t us)
 }
 
 int loop_turn_room(const event_loop *loop, int64_t us) { return !loop->worked || !loop_turn_over_in(loop, us); }
+
+int loop_turn_room_once(const event_loop *loop, int64_t us, uint64_t *put_off)
+{
+    if ((*put_off != 0 && *put_off != loop->turn) || loop_turn_room(loop, us)) {
+        *put_off = 0;
+        return 1;
+    }
+    if (*put_off == 0)
+        *put_off = loop->turn;
+    return 0;
+}
+
+void loop_set_join_estimate(event_loop *loop, int64_t us) { loop->join_us = us; }
 
 /* A measure past this is a stall of the machine, not what the work costs. */
 #define MEASURE_MAX_US 2000

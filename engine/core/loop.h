@@ -69,6 +69,14 @@ int loop_turn_over_in(const event_loop *loop, int64_t us);
  * waits for room still goes on, one piece a turn at least). Work asks before it starts; what
  * does not fit defers itself to the next turn. */
 int loop_turn_room(const event_loop *loop, int64_t us);
+/* loop_turn_room for work that may be put off once only: in a host where other work runs first
+ * every frame (a timer that fires each frame), work whose estimate never fits what that leaves
+ * would wait forever. *put_off holds the turn that put it off (0: none, as it starts); work put
+ * off in an earlier turn goes now, whatever the room. Asked again in the turn that put it off,
+ * it still waits (deferred functions run twice a turn). */
+int loop_turn_room_once(const event_loop *loop, int64_t us, uint64_t *put_off);
+/* For tests: what handing a transfer to curl is taken to cost, as loop_estimate keeps it. */
+void loop_set_join_estimate(event_loop *loop, int64_t us);
 /* Takes a measure of what a piece of work took (microseconds of CPU, clock_cpu_us) into an estimate
  * of what the next will, for loop_turn_room: the first measure as it is (an estimate of 0 has
  * none), then a quarter of the way each time, so that one piece stalled by a loaded machine

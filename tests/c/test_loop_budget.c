@@ -53,6 +53,17 @@ static void ask_ahead(void *ud)
     room_none = loop_turn_room(the_loop, 0);
 }
 
+/* What work that may be put off once only hears, ask after ask: whether a piece of 10 s, more
+ * than any budget below, may start. */
+static uint64_t put_off;
+static int answers[8], nanswers;
+static void ask_once(void *ud)
+{
+    (void)ud;
+    if (nanswers < 8)
+        answers[nanswers++] = loop_turn_room_once(the_loop, 10000000, &put_off);
+}
+
 /* Work that comes in pieces (a group commit, a database's answers): a piece, then it asks
  * whether the turn is over, as flush_group and the PostgreSQL pump do. */
 static void in_pieces(void *ud)
@@ -128,6 +139,35 @@ int main(void)
     CHECK_INT(loop_poll(loop, 0), 0);
     CHECK_INT(over_later, 0);
     CHECK_INT(room_long, 1);
+
+    /* Work put off once goes in the next turn whatever the room: in a host where other work
+     * runs first every frame (a timer firing each frame) and the work's estimate never fits
+     * what that leaves, it is put off in the first turn (asked twice there, it still waits)
+     * and starts in the second; then it may be put off again, once. */
+    for (int turn = 0; turn < 3; turn++) {
+        CHECK_INT(loop_defer(loop, fired, &fires), 0); /* the other work, first */
+        CHECK_INT(loop_defer(loop, ask_once, NULL), 0);
+        if (turn == 0)
+            CHECK_INT(loop_defer(loop, ask_once, NULL), 0);
+        CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+    }
+    CHECK_INT(nanswers, 4);
+    CHECK_INT(answers[0], 0);
+    CHECK_INT(answers[1], 0);
+    CHECK_INT(answers[2], 1);
+    CHECK_INT(answers[3], 0);
+    /* As the turn's first piece, or without a budget, it starts at once and is not put off. */
+    nanswers = 0;
+    put_off = 0;
+    CHECK_INT(loop_defer(loop, ask_once, NULL), 0);
+    CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+    CHECK_INT(loop_defer(loop, fired, &fires), 0);
+    CHECK_INT(loop_defer(loop, ask_once, NULL), 0);
+    CHECK_INT(loop_poll(loop, 0), 0);
+    CHECK_INT(nanswers, 2);
+    CHECK_INT(answers[0], 1);
+    CHECK_INT(answers[1], 1);
+    CHECK_INT((int)put_off, 0);
 
     /* An estimate of a piece's cost takes its first measure as it is, then a quarter of the
      * way to each new one, and a stall of the machine as 2 ms at most. */
