@@ -1,5 +1,6 @@
 /* Growing texts (textbuf.h). */
 #include "base/textbuf.h"
+#include "base/pooling.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,7 +82,7 @@ void textbuf_pool_take(textbuf_pool *p, textbuf *b, size_t want)
 
 void textbuf_pool_give(textbuf_pool *p, textbuf *b)
 {
-    if (b->s && b->cap <= TEXTBUF_POOL_KEEP_MAX && p->n < TEXTBUF_POOL_SIZE &&
+    if (NYX_POOLING && b->s && b->cap <= TEXTBUF_POOL_KEEP_MAX && p->n < TEXTBUF_POOL_SIZE &&
         p->bytes + b->cap <= TEXTBUF_POOL_BYTES) {
         p->idle[p->n++] = *b;
         p->bytes += b->cap;

@@ -25,7 +25,8 @@ void textbuf_printf(textbuf *b, const char *fmt, ...) __attribute__((format(prin
  * request body in one piece and the reply it reads are each a few KB, made and let go on every
  * call, as many at once as calls start together (64 in flight start together). Bounded: at most
  * TEXTBUF_POOL_SIZE idle buffers holding at most TEXTBUF_POOL_BYTES in all, none with more room
- * than TEXTBUF_POOL_KEEP_MAX; what does not fit is freed when given back. Start from {0}. */
+ * than TEXTBUF_POOL_KEEP_MAX; what does not fit is freed when given back, and everything is
+ * under AddressSanitizer (pooling.h). Start from {0}. */
 #define TEXTBUF_POOL_SIZE 64
 #define TEXTBUF_POOL_KEEP_MAX ((size_t)64 << 10)
 #define TEXTBUF_POOL_BYTES ((size_t)512 << 10)
