@@ -19,15 +19,26 @@ size_t json_string_end(const char *text, size_t len, size_t i)
     }
 }
 
-size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from, size_t *to,
-                         size_t max)
+size_t json_string_end_known(const char *text, size_t len, size_t i, const hashed_span *known,
+                             size_t nknown, size_t *k)
 {
-    size_t n = 0;
+    while (*k < nknown && known[*k].at < i)
+        (*k)++;
+    if (*k < nknown && known[*k].at == i && known[*k].len >= 2 && known[*k].len <= len - i &&
+        text[i + known[*k].len - 1] == '"')
+        return i + known[*k].len;
+    return json_string_end(text, len, i);
+}
+
+size_t json_long_strings_known(const char *text, size_t len, size_t min, const hashed_span *known,
+                               size_t nknown, size_t *from, size_t *to, size_t max)
+{
+    size_t n = 0, k = 0;
     for (size_t i = 0; i < len && n < max;) {
         const char *q = memchr(text + i, '"', len - i);
         if (!q)
             break;
-        size_t s = (size_t)(q - text), e = json_string_end(text, len, s);
+        size_t s = (size_t)(q - text), e = json_string_end_known(text, len, s, known, nknown, &k);
         if (e - s >= min) {
             from[n] = s;
             to[n++] = e;
@@ -35,4 +46,10 @@ size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from,
         i = e;
     }
     return n;
+}
+
+size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from, size_t *to,
+                         size_t max)
+{
+    return json_long_strings_known(text, len, min, NULL, 0, from, to, max);
 }

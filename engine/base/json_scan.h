@@ -7,15 +7,27 @@
 #ifndef NYX_BASE_JSON_SCAN_H
 #define NYX_BASE_JSON_SCAN_H
 
+#include "base/quick_hash.h"
+
 #include <stddef.h>
 
 /* The end (one past the closing quote) of the JSON string whose opening quote is at i, or len
  * when it does not close. */
 size_t json_string_end(const char *text, size_t len, size_t i);
 
+/* json_string_end, stepping over a known span (quick_hash.h): one that opens at i and closes
+ * with a quote is the whole string (the shared system prompt), its end taken without reading
+ * it. known holds nknown spans in order of at; *k, from 0 on the first string, moves past
+ * those before i, so a scan of the text in order finds them in one pass. */
+size_t json_string_end_known(const char *text, size_t len, size_t i, const hashed_span *known,
+                             size_t nknown, size_t *k);
+
 /* The strings of text at least min bytes long (their quotes included), in order: from[k] the
  * opening quote, to[k] one past the closing one. Returns how many were found, at most max. */
 size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from, size_t *to,
                          size_t max);
+/* json_long_strings, the known spans stepped over as json_string_end_known does. */
+size_t json_long_strings_known(const char *text, size_t len, size_t min, const hashed_span *known,
+                               size_t nknown, size_t *from, size_t *to, size_t max);
 
 #endif

@@ -389,34 +389,6 @@ static int cut_matters_memo(guard_memo *m, const char *text, size_t len, size_t 
     return e->matters;
 }
 
-/* json_long_strings(text, len, GUARD_MEMO_MIN, ...), stepping over the known spans that open
- * where a string does (whole JSON string literals: the shared system prompt) instead of reading
- * them for their closing quote. */
-static size_t long_strings(const char *text, size_t len, const hashed_span *known, size_t nknown, size_t *from,
-                           size_t *to, size_t max)
-{
-    size_t n = 0, j = 0;
-    for (size_t i = 0; i < len && n < max;) {
-        const char *q = memchr(text + i, '"', len - i);
-        if (!q)
-            break;
-        size_t s = (size_t)(q - text), e;
-        while (j < nknown && known[j].at < s)
-            j++;
-        if (j < nknown && known[j].at == s && known[j].len >= 2 && known[j].len <= len - s &&
-            text[s + known[j].len - 1] == '"')
-            e = s + known[j].len;
-        else
-            e = json_string_end(text, len, s);
-        if (e - s >= GUARD_MEMO_MIN) {
-            from[n] = s;
-            to[n++] = e;
-        }
-        i = e;
-    }
-    return n;
-}
-
 const char *guard_memo_redact_into(guard_memo *m, const char *text, size_t len, const hashed_span *known,
                                    size_t nknown, textbuf *o, hashed_span *span, size_t max_spans,
                                    size_t *nspans)
@@ -429,9 +401,10 @@ const char *guard_memo_redact_into(guard_memo *m, const char *text, size_t len, 
         len = 0;
     if (!m || len < GUARD_MEMO_MIN)
         goto whole;
-    /* The long strings, or the whole text when it has none. */
+    /* The long strings (the known spans that are whole strings stepped over, not read), or the
+     * whole text when it has none. */
     size_t from[MAX_CUTS], to[MAX_CUTS];
-    size_t n = long_strings(text, len, known, nknown, from, to, MAX_CUTS);
+    size_t n = json_long_strings_known(text, len, GUARD_MEMO_MIN, known, nknown, from, to, MAX_CUTS);
     if (n == 0) {
         from[0] = 0;
         to[n++] = len;

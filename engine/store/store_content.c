@@ -123,12 +123,7 @@ static void scan(cutter *c, const hashed_span *span, size_t nspans)
         if (ch == '"') {
             /* A known span opening here and closing with a quote is the whole string
              * (store_content.h): the shared system prompt is stepped over, not read. */
-            while (k < nspans && span[k].at < i)
-                k++;
-            size_t e = k < nspans && span[k].at == i && span[k].len >= 2 && span[k].len <= len - i &&
-                               t[i + span[k].len - 1] == '"'
-                           ? i + span[k].len
-                           : json_string_end(t, len, i);
+            size_t e = json_string_end_known(t, len, i, span, nspans, &k);
             if (tools == SIZE_MAX && depth == 1 && e - i == 7 && memcmp(t + i, "\"tools\"", 7) == 0) {
                 size_t j = skip_space(t, len, e);
                 j = j < len && t[j] == ':' ? skip_space(t, len, j + 1) : len;

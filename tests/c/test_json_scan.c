@@ -32,9 +32,33 @@ static void test_long_strings(void)
     CHECK_INT(json_long_strings("no quotes here", 14, 1, from, to, 4), 0);
 }
 
+/* A known span opening at a quote and closing with one is taken as the whole string, unread:
+ * here a span ending at an escaped quote, which reading would not take for the end. */
+static void test_known(void)
+{
+    const char *t = "[\"ab\\\"cd\"]"; /* the string is [1, 9) */
+    size_t len = strlen(t), k = 0;
+    hashed_span known[2] = {{.at = 0, .len = 2}, {.at = 1, .len = 5}};
+    CHECK_INT(json_string_end_known(t, len, 1, known, 2, &k), 6); /* stepped over */
+    CHECK_INT(k, 1);                                               /* past the span before */
+    k = 0;
+    CHECK_INT(json_string_end_known(t, len, 1, known, 1, &k), 9); /* none opens here: read */
+    hashed_span odd[2] = {{.at = 1, .len = 4}, {.at = 1, .len = 20}};
+    k = 0; /* not ending on a quote, or past the text: read */
+    CHECK_INT(json_string_end_known(t, len, 1, odd, 1, &k), 9);
+    k = 0;
+    CHECK_INT(json_string_end_known(t, len, 1, odd + 1, 1, &k), 9);
+    size_t from[4], to[4];
+    CHECK_INT(json_long_strings_known(t, len, 4, known + 1, 1, from, to, 4), 1);
+    CHECK(from[0] == 1 && to[0] == 6);
+    CHECK_INT(json_long_strings(t, len, 4, from, to, 4), 1);
+    CHECK(from[0] == 1 && to[0] == 9);
+}
+
 int main(void)
 {
     test_string_end();
     test_long_strings();
+    test_known();
     CHECK_DONE();
 }
