@@ -258,12 +258,10 @@ static const char *record_body(api_call *c, struct record_buffers *rb, size_t *n
     return body;
 }
 
-/* The call's record as the storage mode allows; the strings in owned[] are the caller's to
- * free, the rest lives until the next record. The same call always gives the same record (its
- * time is fixed at the first). */
-
-
-static void build_record(api_call *c, interaction_rec *it, char *owned[3])
+/* The call's record as the storage mode allows; *owned (a reply text made for it alone) is the
+ * caller's to free, the rest lives until the next record. The same call always gives the same
+ * record (its time is fixed at the first). */
+static void build_record(api_call *c, interaction_rec *it, char **owned)
 {
     nyx_engine *e = c->e;
     call_outcome *r = &c->result;
@@ -271,7 +269,7 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
     if (c->logged_at <= 0)
         c->logged_at = clock_wall_s();
     memset(it, 0, sizeof *it);
-    owned[0] = owned[1] = owned[2] = NULL;
+    *owned = NULL;
     it->id = r->interaction_id;
     it->created_at = c->logged_at;
     it->session = c->spec.session;
@@ -350,12 +348,12 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
         if (reply && rb)
             it->response_text = guard_memo_redact_into(NULL, reply, reply_len, NULL, 0, &rb->reply, NULL, 0, NULL);
         else
-            it->response_text = owned[2] = reply ? guard_redact(reply, reply_len, &n) : NULL;
+            it->response_text = *owned = reply ? guard_redact(reply, reply_len, &n) : NULL;
     } else {
         /* "none": a tool loop's call keeps the sizes of its tool calls, results and thinking. */
         char *sizes = sizes_only(c);
         if (sizes) {
-            it->response_text = owned[2] = strdup(sizes);
+            it->response_text = *owned = strdup(sizes);
             cJSON_free(sizes);
         }
     }
@@ -365,10 +363,9 @@ static void build_record(api_call *c, interaction_rec *it, char *owned[3])
  * go rather than kept for the calls that follow. */
 #define RECORD_KEEP_MAX ((size_t)1 << 20)
 
-static void record_done(nyx_engine *e, char *owned[3])
+static void record_done(nyx_engine *e, char *owned)
 {
-    for (int i = 0; i < 3; i++)
-        free(owned[i]);
+    free(owned);
     struct record_buffers *rb = e->record_buffers;
     textbuf *bufs[] = {rb ? &rb->body : NULL, rb ? &rb->prompt : NULL, rb ? &rb->reply : NULL};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -409,8 +406,8 @@ static void keep_pending(api_call *c, log_wait *w, const error_info *why)
 {
     nyx_engine *e = c->e;
     interaction_rec it;
-    char *owned[3];
-    build_record(c, &it, owned);
+    char *owned;
+    build_record(c, &it, &owned);
     const char *reservation = c->reserved ? c->budget->reservation : NULL;
     /* Only a result is withheld: a call that failed fails alike, its record kept for later. */
     if (w && e->cfg.durability == DURABILITY_STRICT && c->result.status == NYX_STATUS_OK) {
@@ -461,8 +458,8 @@ static void log_one(api_call *c, void (*logged)(api_call *c))
         return;
     }
     interaction_rec it;
-    char *owned[3];
-    build_record(c, &it, owned);
+    char *owned;
+    build_record(c, &it, &owned);
     error_info err;
     error_clear(&err);
     int rc = store_log_interaction_settle_async(e->storage.db, &it, c->reserved ? c->budget->reservation : NULL,
@@ -516,8 +513,8 @@ static void flush_deferred(void *ud)
 static int write_record(nyx_engine *e, api_call *c, error_info *err)
 {
     interaction_rec it;
-    char *owned[3];
-    build_record(c, &it, owned);
+    char *owned;
+    build_record(c, &it, &owned);
     int rc = store_log_interaction_settle(e->storage.db, &it, c->reserved ? c->budget->reservation : NULL, actual_cost(c), err);
     record_done(e, owned);
     return rc;
