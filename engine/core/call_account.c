@@ -533,24 +533,28 @@ static int no_room(nyx_engine *e, const struct turn_log *t)
 static void flush_group(nyx_engine *e, int in_turn)
 {
     struct turn_log *t;
+    /* The estimates serve a budgeted turn only, and are learned there: reading the thread's CPU
+     * clock is a system call, two a record, which a turn without a budget does not pay. */
+    int timed = in_turn && loop_turn_budgeted(e->loop);
     while ((t = e->turn_log) != NULL && t->n > 0) {
         log_wait group[GROUP_MAX];
         size_t k = 0;
-        int64_t began = clock_cpu_us();
+        int64_t began = timed ? clock_cpu_us() : 0;
         engine_check_db_file(e);
         error_info err;
         error_clear(&err);
         int ok = e->storage.db && !e->storage.degraded && store_batch_begin(e->storage.db, &err) == 0;
         while (ok && k < t->n && k < GROUP_MAX && (k == 0 || !(in_turn && no_room(e, t)))) {
-            int64_t t0 = k == 0 ? began : clock_cpu_us(); /* the first with the batch's start */
+            int64_t t0 = k == 0 ? began : timed ? clock_cpu_us() : 0; /* the first with the batch's start */
             ok = write_record(e, t->w[k].c, &err) == 0;
-            loop_estimate(k == 0 ? &t->first_us : &t->record_us, clock_cpu_us() - t0);
+            if (timed)
+                loop_estimate(k == 0 ? &t->first_us : &t->record_us, clock_cpu_us() - t0);
             k++;
         }
-        int64_t t0 = clock_cpu_us();
+        int64_t t0 = timed ? clock_cpu_us() : 0;
         if (ok && store_batch_commit(e->storage.db, &err) != 0)
             ok = 0;
-        if (ok)
+        if (ok && timed)
             loop_estimate(&t->commit_us, clock_cpu_us() - t0);
         if (!ok && e->storage.db) {
             error_info ignored;

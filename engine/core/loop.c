@@ -602,7 +602,7 @@ static CURLMcode join_queued(event_loop *loop, int *running)
         }
         t->joined = 1;
         t->next = NULL;
-        if (loop->deadline_us > 0) {
+        if (loop_turn_budgeted(loop)) {
             loop->curl_due_us = -1;
             int64_t t0 = clock_cpu_us();
             CURLMcode mc = curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, running);
@@ -765,6 +765,8 @@ int loop_in_perform(const event_loop *loop) { return loop->in_perform; }
 /* Asked from inside a piece of work, which has itself done a piece by then: the turn's first
  * piece of work is as bounded as the rest (a group commit, a database's answers). */
 int loop_turn_over(const event_loop *loop) { return loop_turn_over_in(loop, 0); }
+
+int loop_turn_budgeted(const event_loop *loop) { return loop->deadline_us > 0; }
 
 int loop_turn_over_in(const event_loop *loop, int64_t us)
 {

@@ -60,6 +60,9 @@ int loop_poll_budget(event_loop *loop, int timeout_ms, int budget_us);
  * in pieces stops there and defers the rest. It asks after each piece it has done, so it makes
  * progress; the budget counts from the turn's start even when that work is the turn's first. */
 int loop_turn_over(const event_loop *loop);
+/* 1 in a turn with a budget (loop_poll_budget's budget_us > 0): what measures its work for the
+ * estimates does so only then. */
+int loop_turn_budgeted(const event_loop *loop);
 /* 1 if the budget of the turn under way will be spent us microseconds from now (0 in a turn
  * without one): work whose next piece ends with a step it cannot split (a group commit's
  * commit) stops before the piece that would take the frame past its budget. */

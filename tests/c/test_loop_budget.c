@@ -53,6 +53,14 @@ static void ask_ahead(void *ud)
     room_none = loop_turn_room(the_loop, 0);
 }
 
+/* Whether a piece runs in a turn with a budget: what measures work for the estimates asks. */
+static int budgeted = -1;
+static void ask_budgeted(void *ud)
+{
+    (void)ud;
+    budgeted = loop_turn_budgeted(the_loop);
+}
+
 /* What work that may be put off once only hears, ask after ask: whether a piece of 10 s, more
  * than any budget below, may start. */
 static uint64_t put_off;
@@ -125,6 +133,14 @@ int main(void)
      * stops before a commit that would not); a turn without a budget never ends. */
     CHECK_INT(loop_defer(loop, ask_ahead, NULL), 0);
     CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+    /* Measured only in a budgeted turn: none outside a turn or in one without a budget. */
+    CHECK_INT(loop_turn_budgeted(loop), 0);
+    CHECK_INT(loop_defer(loop, ask_budgeted, NULL), 0);
+    CHECK_INT(loop_poll_budget(loop, 0, 0), 0);
+    CHECK_INT(budgeted, 0);
+    CHECK_INT(loop_defer(loop, ask_budgeted, NULL), 0);
+    CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+    CHECK_INT(budgeted, 1);
     CHECK_INT(over_now, 0);
     CHECK_INT(over_later, 1);
     CHECK_INT(room_long, 1); /* the turn's first piece: it may start whatever it costs */
