@@ -369,7 +369,7 @@ enum {
     O_SESSION, O_STOP_SEQUENCES, O_STREAM, O_SYSTEM, O_TEMPERATURE, O_TEMPLATE, O_THINKING,
     O_THOUGHT, O_TIMEOUT, O_TOOL_CHOICE, O_TOOLS, O_USER_ID, O_COUNT
 };
-/* In strcmp order (bsearch), index = the O_ value. */
+/* index = the O_ value */
 static const char *const option_names[O_COUNT] = {
     "agent", "batch", "batch_id", "cache", "cache_response", "effort", "fallback", "headers",
     "iteration", "max_tokens", "messages", "model", "on_start", "on_thinking", "output", "prompt",
@@ -381,7 +381,23 @@ typedef struct options {
     int at[O_COUNT];   /* stack index of each option present, 0 when absent */
 } options;
 
-static int option_cmp(const void *key, const void *name) { return strcmp(key, *(const char *const *)name); }
+/* Its registry key: a table, option name -> O_ value + 1. A key of the call's table is found
+ * there as the Lua string it already is (no strcmp; "model\0x" is another string). */
+static const char OPTION_IDS = 'o';
+
+static void push_option_ids(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &OPTION_IDS) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    lua_createtable(L, 0, O_COUNT);
+    for (int i = 0; i < O_COUNT; i++) {
+        lua_pushinteger(L, i + 1);
+        lua_setfield(L, -2, option_names[i]);
+    }
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &OPTION_IDS);
+}
 
 /* Walks the table at index 1, leaving a copy of each option's value on the stack. */
 static void options_collect(lua_State *L, options *o)
@@ -392,19 +408,21 @@ static void options_collect(lua_State *L, options *o)
         o->by_name = 1;
         return;
     }
+    push_option_ids(L);
+    int ids = lua_gettop(L);
     for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             continue;
-        size_t len;
-        const char *key = lua_tolstring(L, -2, &len);
-        const char *const *name = bsearch(key, option_names, O_COUNT, sizeof *option_names, option_cmp);
-        if (!name || strlen(*name) != len) /* "model\0x" is no option */
+        lua_pushvalue(L, -2);
+        lua_Integer id = lua_rawget(L, ids) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
+        lua_pop(L, 1);
+        if (id < 1 || id > O_COUNT)
             continue;
         if (!lua_checkstack(L, 2))
             lnyx_fail(L, "out_of_memory", "out of memory");
         lua_pushvalue(L, -1);
         lua_rotate(L, -3, 1); /* value copy, key, value: the walk goes on from key */
-        o->at[name - option_names] = lua_gettop(L) - 2;
+        o->at[id - 1] = lua_gettop(L) - 2;
     }
     /* What reads the options may push as much as a C function may without asking. */
     if (!lua_checkstack(L, LUA_MINSTACK))
@@ -734,68 +752,87 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
 
 /* ---- result -> table ---- */
 
-static void push_usage(lua_State *L, const call_outcome *r)
+/* Every key a result (and its usage) may have; the names are made Lua strings once. */
+enum {
+    K_TEXT, K_MODEL, K_ID, K_STOP_REASON, K_STOP_SEQUENCE, K_REQUEST_ID, K_CONTENT, K_CACHE_HIT,
+    K_INTERACTION_ID, K_ATTEMPTS, K_LATENCY_MS, K_TTFB_MS, K_MODEL_REQUESTED, K_ROUTE, K_FROM_CACHE,
+    K_FALLBACK_USED, K_TRACE_ID, K_SPAN_ID, K_USAGE, K_INPUT_TOKENS, K_OUTPUT_TOKENS,
+    K_CACHE_CREATION_INPUT_TOKENS, K_CACHE_READ_INPUT_TOKENS, K_CACHE_CREATION, K_EPHEMERAL_5M,
+    K_EPHEMERAL_1H, K_COST_USD, K_COST_WITHOUT_CACHE_USD, K_SAVED_USD, K_PARTIAL_TEXT, K_WHERE, K_COUNT
+};
+static const char *const result_key_names[K_COUNT] = {
+    "text", "model", "id", "stop_reason", "stop_sequence", "request_id", "content", "cache_hit",
+    "interaction_id", "attempts", "latency_ms", "ttfb_ms", "model_requested", "route", "from_cache",
+    "fallback_used", "trace_id", "span_id", "usage", "input_tokens", "output_tokens",
+    "cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation",
+    "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens", "cost_usd", "cost_without_cache_usd",
+    "saved_usd", "partial_text", "where"};
+static const lnyx_keys result_keys = {result_key_names, K_COUNT};
+
+static void push_usage(lua_State *L, int keys, const call_outcome *r)
 {
     const claude_usage *u = &r->resp.usage;
     lua_createtable(L, 0, 8);
-    lnyx_set_int(L, "input_tokens", u->input_tokens);
-    lnyx_set_int(L, "output_tokens", u->output_tokens);
-    lnyx_set_int(L, "cache_creation_input_tokens", u->cache_creation_input_tokens);
-    lnyx_set_int(L, "cache_read_input_tokens", u->cache_read_input_tokens);
+    lnyx_key_int(L, keys, K_INPUT_TOKENS, u->input_tokens);
+    lnyx_key_int(L, keys, K_OUTPUT_TOKENS, u->output_tokens);
+    lnyx_key_int(L, keys, K_CACHE_CREATION_INPUT_TOKENS, u->cache_creation_input_tokens);
+    lnyx_key_int(L, keys, K_CACHE_READ_INPUT_TOKENS, u->cache_read_input_tokens);
     lua_createtable(L, 0, 2);
-    lnyx_set_int(L, "ephemeral_5m_input_tokens", u->cache_creation_5m);
-    lnyx_set_int(L, "ephemeral_1h_input_tokens", u->cache_creation_1h);
-    lua_setfield(L, -2, "cache_creation");
+    lnyx_key_int(L, keys, K_EPHEMERAL_5M, u->cache_creation_5m);
+    lnyx_key_int(L, keys, K_EPHEMERAL_1H, u->cache_creation_1h);
+    lnyx_key_set(L, keys, K_CACHE_CREATION);
     if (r->has_cost) { /* unknown price: nil, never 0 */
-        lnyx_set_num(L, "cost_usd", r->cost.cost_usd);
-        lnyx_set_num(L, "cost_without_cache_usd", r->cost.cost_without_cache_usd);
-        lnyx_set_num(L, "saved_usd", r->cost.saved_usd);
+        lnyx_key_num(L, keys, K_COST_USD, r->cost.cost_usd);
+        lnyx_key_num(L, keys, K_COST_WITHOUT_CACHE_USD, r->cost.cost_without_cache_usd);
+        lnyx_key_num(L, keys, K_SAVED_USD, r->cost.saved_usd);
     }
 }
 
-static void push_common(lua_State *L, const call_outcome *r)
+static void push_common(lua_State *L, int keys, const call_outcome *r)
 {
     /* none for a batch request no longer waited for: its batch's pickup logs it */
-    lnyx_set_str(L, "interaction_id", r->interaction_id[0] ? r->interaction_id : NULL);
-    lnyx_set_int(L, "attempts", r->attempts);
-    lnyx_set_num(L, "latency_ms", r->latency_ms);
-    lnyx_set_num(L, "ttfb_ms", r->ttfb_ms);
-    lnyx_set_str(L, "model_requested", r->model_requested);
-    lnyx_set_int(L, "route", r->route);
-    lua_pushboolean(L, r->from_cache);
-    lua_setfield(L, -2, "from_cache");
-    lua_pushboolean(L, r->route > 0);
-    lua_setfield(L, -2, "fallback_used");
+    lnyx_key_str(L, keys, K_INTERACTION_ID, r->interaction_id[0] ? r->interaction_id : NULL);
+    lnyx_key_int(L, keys, K_ATTEMPTS, r->attempts);
+    lnyx_key_num(L, keys, K_LATENCY_MS, r->latency_ms);
+    lnyx_key_num(L, keys, K_TTFB_MS, r->ttfb_ms);
+    lnyx_key_str(L, keys, K_MODEL_REQUESTED, r->model_requested);
+    lnyx_key_int(L, keys, K_ROUTE, r->route);
+    lnyx_key_bool(L, keys, K_FROM_CACHE, r->from_cache);
+    lnyx_key_bool(L, keys, K_FALLBACK_USED, r->route > 0);
     if (r->span_id[0]) { /* exported: tools it asks for become its children */
-        lnyx_set_str(L, "trace_id", r->trace_id);
-        lnyx_set_str(L, "span_id", r->span_id);
+        lnyx_key_str(L, keys, K_TRACE_ID, r->trace_id);
+        lnyx_key_str(L, keys, K_SPAN_ID, r->span_id);
     }
 }
 
 void lnyx_push_result(lua_State *L, const call_outcome *r)
 {
-    /* Room for its up to 20 fields and those nyx.call adds (tool_calls, messages, thinking):
-     * made once, never grown (rehashed) on the way. */
+    int keys = lnyx_push_keys(L, &result_keys);
     lua_pushlstring(L, r->resp.text ? r->resp.text : "", r->resp.text_len);
     int text = lua_gettop(L); /* kept below the table for content's text block, the same string */
+    /* Room for its up to 20 fields and those nyx.call adds (tool_calls, messages, thinking):
+     * made once, never grown (rehashed) on the way. */
     lua_createtable(L, 0, 24);
+    lua_rawgeti(L, keys, K_TEXT + 1);
     lua_pushvalue(L, text);
-    lua_setfield(L, -2, "text");
-    lnyx_set_str(L, "model", r->resp.model);
-    lnyx_set_str(L, "id", r->resp.id);
-    lnyx_set_str(L, "stop_reason", r->resp.stop_reason);
-    lnyx_set_str(L, "stop_sequence", r->resp.stop_sequence);
-    lnyx_set_str(L, "request_id", r->resp.request_id);
+    lua_rawset(L, -3);
+    lnyx_key_str(L, keys, K_MODEL, r->resp.model);
+    lnyx_key_str(L, keys, K_ID, r->resp.id);
+    lnyx_key_str(L, keys, K_STOP_REASON, r->resp.stop_reason);
+    lnyx_key_str(L, keys, K_STOP_SEQUENCE, r->resp.stop_sequence);
+    lnyx_key_str(L, keys, K_REQUEST_ID, r->resp.request_id);
     if (r->resp.content) { /* the reply's blocks as parsed */
+        lua_rawgeti(L, keys, K_CONTENT + 1);
         lnyx_push_json_sharing(L, r->resp.content, r->resp.text, text);
-        lua_setfield(L, -2, "content");
+        lua_rawset(L, -3);
     }
-    lua_pushboolean(L, r->cache_hit);
-    lua_setfield(L, -2, "cache_hit");
-    push_common(L, r);
-    push_usage(L, r);
-    lua_setfield(L, -2, "usage");
-    lua_remove(L, text);
+    lnyx_key_bool(L, keys, K_CACHE_HIT, r->cache_hit);
+    push_common(L, keys, r);
+    lua_rawgeti(L, keys, K_USAGE + 1);
+    push_usage(L, keys, r);
+    lua_rawset(L, -3);
+    lua_replace(L, keys); /* the table where the keys were, the text above it dropped */
+    lua_settop(L, keys);
 }
 
 /* ---- the operation ---- */
@@ -904,14 +941,15 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         return lnyx_raise(L, &err);
     }
     if (r->status != NYX_STATUS_OK) {
+        int keys = lnyx_push_keys(L, &result_keys);
         lnyx_push_error(L, call_outcome_error(r));
-        push_common(L, r);
+        push_common(L, keys, r);
         if (r->resp.text_len > 0) {
             lua_pushlstring(L, r->resp.text, r->resp.text_len);
-            lua_setfield(L, -2, "partial_text");
+            lnyx_key_set(L, keys, K_PARTIAL_TEXT);
         }
         luaL_where(L, 1);
-        lua_setfield(L, -2, "where");
+        lnyx_key_set(L, keys, K_WHERE);
         release_op(L, op);
         return lua_error(L);
     }

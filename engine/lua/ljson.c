@@ -181,8 +181,8 @@ static void push_json(lua_State *L, const cJSON *v, const char *same, int same_i
     } else if (cJSON_IsString(v)) {
         if (same && v->valuestring == same)
             lua_pushvalue(L, same_idx);
-        else
-            lua_pushstring(L, v->valuestring);
+        else /* not lua_pushstring: its cache of C strings would miss (new memory) after a strcmp */
+            lua_pushlstring(L, v->valuestring, strlen(v->valuestring));
     } else if (cJSON_IsArray(v)) {
         lua_createtable(L, cJSON_GetArraySize(v), 0);
         lua_Integer i = 1;
@@ -191,12 +191,16 @@ static void push_json(lua_State *L, const cJSON *v, const char *same, int same_i
             lua_rawseti(L, -2, i++);
         }
     } else if (cJSON_IsObject(v)) {
-        lua_createtable(L, 0, 4);
+        int n = 0;
+        for (const cJSON *e = v->child; e; e = e->next)
+            n += !cJSON_IsNull(e); /* a Lua table cannot hold nil */
+        lua_createtable(L, 0, n);
         for (const cJSON *e = v->child; e; e = e->next) {
             if (cJSON_IsNull(e))
-                continue; /* a Lua table cannot hold nil */
+                continue;
+            lua_pushlstring(L, e->string, strlen(e->string));
             push_json(L, e, same, same_idx);
-            lua_setfield(L, -2, e->string);
+            lua_rawset(L, -3); /* a new table: no metamethods */
         }
     } else {
         lua_pushnil(L); /* null */

@@ -113,6 +113,24 @@ lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main);
 void lnyx_set_int(lua_State *L, const char *k, long long v);
 void lnyx_set_num(lua_State *L, const char *k, double v);
 void lnyx_set_str(lua_State *L, const char *k, const char *v);
+/* Keys set on every one of many tables (a call's result): lua_setfield would find each C
+ * string's Lua string again per table (a cache lookup with strcmp, or hashing it anew); a key
+ * set names them once and its strings are made once per Lua state, kept in the registry under
+ * the set's address. Keys are named by their index in names. */
+typedef struct lnyx_keys {
+    const char *const *names;
+    int n;
+} lnyx_keys;
+/* Pushes the set's array of key strings; returns its (absolute) stack index. */
+int lnyx_push_keys(lua_State *L, const lnyx_keys *ks);
+/* t[names[k]] = v on the table at the top of the stack (no metamethods: a table made here);
+ * keys: the index lnyx_push_keys returned. lnyx_key_set pops the value on top, above t;
+ * lnyx_key_str leaves a NULL v out. */
+void lnyx_key_set(lua_State *L, int keys, int k);
+void lnyx_key_int(lua_State *L, int keys, int k, long long v);
+void lnyx_key_num(lua_State *L, int keys, int k, double v);
+void lnyx_key_bool(lua_State *L, int keys, int k, int v);
+void lnyx_key_str(lua_State *L, int keys, int k, const char *v);
 /* Pushes a zero-filled userdata of size bytes (nuvalue user values) whose metatable tname,
  * made on first use, runs gc when Lua collects it. */
 void *lnyx_new_udata(lua_State *L, size_t size, int nuvalue, const char *tname, lua_CFunction gc);
