@@ -3,6 +3,8 @@
 #define _DEFAULT_SOURCE
 #include "claude/json_text.h"
 
+#include "base/json_arena.h"
+#include "base/json_print.h"
 #include "base/textbuf.h"
 #include "claude/body.h"
 
@@ -42,6 +44,7 @@ struct claude_json_texts {
     claude_literal **marked;
     size_t nmarked, cap;
     textbuf printed; /* claude_json_texts_scratch */
+    json_arena nodes; /* claude_json_texts_arena */
 };
 
 claude_json_texts *claude_json_texts_new(void)
@@ -74,10 +77,13 @@ void claude_json_texts_free(claude_json_texts *t)
     drop_marked(t);
     free(t->marked);
     free(t->printed.s);
+    json_arena_free(&t->nodes);
     free(t);
 }
 
 struct textbuf *claude_json_texts_scratch(claude_json_texts *t) { return t ? &t->printed : NULL; }
+
+json_arena *claude_json_texts_arena(claude_json_texts *t) { return t ? &t->nodes : NULL; }
 
 void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, unsigned long *found)
 {
@@ -88,29 +94,19 @@ void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, u
 /* The literal cJSON prints for text. */
 static claude_literal *literal_of(const char *text)
 {
-    cJSON *s = cJSON_CreateStringReference(text);
-    char *printed = s ? cJSON_PrintUnformatted(s) : NULL;
-    cJSON_Delete(s);
+    cJSON s;
+    char *printed = cJSON_PrintUnformatted(json_node(&s, cJSON_String, NULL, text));
     claude_literal *l = printed ? claude_literal_new(printed, strlen(printed)) : NULL;
     cJSON_free(printed);
     return l;
 }
 
-/* A raw node that prints literal without owning a copy of it. */
-static cJSON *raw_reference(const char *literal)
-{
-    cJSON *node = cJSON_CreateStringReference(literal);
-    if (node)
-        node->type = cJSON_Raw | cJSON_IsReference;
-    return node;
-}
-
 /* The node for a literal (which outlives the node): in a build in pieces, a mark standing for
  * it, the build holding a reference. */
-static cJSON *node_for(claude_json_texts *t, claude_literal *lit)
+static cJSON *node_for(claude_json_texts *t, json_arena *a, claude_literal *lit)
 {
     if (!t->building || t->nmarked >= MAX_MARKS)
-        return raw_reference(lit->text);
+        return json_arena_node(a, cJSON_Raw, lit->text);
     if (t->nmarked == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 4;
         claude_literal **m = realloc(t->marked, cap * sizeof *m);
@@ -121,7 +117,7 @@ static cJSON *node_for(claude_json_texts *t, claude_literal *lit)
     }
     char mark[MARK_LEN + 1];
     snprintf(mark, sizeof mark, "%c%s%04zx", MARK_BYTE, t->tag, t->nmarked);
-    cJSON *node = cJSON_CreateRaw(mark);
+    cJSON *node = json_arena_text(a, cJSON_Raw, mark, MARK_LEN);
     if (node) {
         lit->refs++;
         t->marked[t->nmarked++] = lit;
@@ -129,10 +125,10 @@ static cJSON *node_for(claude_json_texts *t, claude_literal *lit)
     return node;
 }
 
-cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len)
+cJSON *claude_json_text(claude_json_texts *t, json_arena *a, const char *text, size_t len)
 {
     if (!t || len < JSON_TEXT_MIN || len > MAX_TEXT)
-        return cJSON_CreateStringReference(text);
+        return json_arena_node(a, cJSON_String, text);
     uint64_t h = XXH3_64bits(text, len);
     slot *lru = &t->s[0];
     for (int i = 0; i < SLOTS; i++) {
@@ -140,7 +136,7 @@ cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len)
         if (s->lit && s->h == h && s->len == len && memcmp(s->text, text, len) == 0) {
             s->used = ++t->clock;
             t->found++;
-            return node_for(t, s->lit);
+            return node_for(t, a, s->lit);
         }
         if (s->used < lru->used)
             lru = s;
@@ -149,7 +145,7 @@ cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len)
     claude_literal *lit = copy ? literal_of(text) : NULL;
     if (!lit) { /* out of memory: the plain way, which may still work */
         free(copy);
-        return cJSON_CreateStringReference(text);
+        return json_arena_node(a, cJSON_String, text);
     }
     memcpy(copy, text, len);
     copy[len] = '\0';
@@ -157,25 +153,25 @@ cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len)
     claude_literal_release(lru->lit);
     *lru = (slot){h, copy, len, lit, ++t->clock};
     t->made++;
-    return node_for(t, lit);
+    return node_for(t, a, lit);
 }
 
-cJSON *claude_json_block_text(claude_json_texts *t, const claude_block *b)
+cJSON *claude_json_block_text(claude_json_texts *t, json_arena *a, const claude_block *b)
 {
     if (!t || !b->shared || b->len > MAX_TEXT)
-        return claude_json_text(t, b->text, b->len);
+        return claude_json_text(t, a, b->text, b->len);
     claude_literal *literal = block_literal(b);
     if (literal) {
         t->found++;
-        return node_for(t, literal);
+        return node_for(t, a, literal);
     }
     claude_literal *made = literal_of(b->text);
     if (!made || block_keep_literal(b, made) != 0) {
         claude_literal_release(made);
-        return claude_json_text(t, b->text, b->len);
+        return claude_json_text(t, a, b->text, b->len);
     }
     t->made++;
-    return node_for(t, made);
+    return node_for(t, a, made);
 }
 
 void claude_json_texts_begin(claude_json_texts *t)

@@ -19,19 +19,20 @@
 
 typedef struct claude_json_texts claude_json_texts;
 struct claude_body;
+struct json_arena;
 
 claude_json_texts *claude_json_texts_new(void);
 void claude_json_texts_free(claude_json_texts *t);
 
-/* A cJSON string holding text[0..len) (NUL-terminated at len): for a long text with t, a raw
- * node whose literal comes from the memo; otherwise a reference to text (keep it alive while
- * the node lives). NULL when out of memory. */
-cJSON *claude_json_text(claude_json_texts *t, const char *text, size_t len);
+/* A node of a (base/json_arena.h) printing as the JSON string of text[0..len) (NUL-terminated
+ * at len): for a long text with t, a raw node whose literal comes from the memo; otherwise a
+ * reference to text (keep it alive while the node lives). NULL when out of memory. */
+cJSON *claude_json_text(claude_json_texts *t, struct json_arena *a, const char *text, size_t len);
 
 /* claude_json_text of a text block's text; a shared text's literal is kept with the text
  * itself (block_literal), so finding it again reads no byte of the text, and the node refers
  * to it rather than copying it (the node must not outlive b). */
-cJSON *claude_json_block_text(claude_json_texts *t, const claude_block *b);
+cJSON *claude_json_block_text(claude_json_texts *t, struct json_arena *a, const claude_block *b);
 
 /* Building a body in pieces: between begin and end, the two functions above put a mark in
  * place of each literal they take from the memo or from a shared text (raw bytes cJSON never
@@ -44,6 +45,9 @@ int claude_json_texts_end(claude_json_texts *t, char *text, size_t len, struct c
 
 /* A buffer to print a body in, kept from build to build (base/json_print.h); NULL when t is. */
 struct textbuf *claude_json_texts_scratch(claude_json_texts *t);
+
+/* The nodes of a body's tree, kept from build to build (base/json_arena.h); NULL when t is. */
+struct json_arena *claude_json_texts_arena(claude_json_texts *t);
 
 /* Literals made, and found in the memo (for tests). */
 void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, unsigned long *found);

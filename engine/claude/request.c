@@ -6,6 +6,7 @@
 #include "json_text.h"
 #include "response.h"
 
+#include "base/json_arena.h"
 #include "base/json_number.h"
 #include "base/json_print.h"
 
@@ -232,190 +233,166 @@ int claude_tools_marks(const char *tools_json, size_t *ntools)
 
 /* ---- building ---- */
 
-/* Attaches item under a constant key; takes ownership of item either way. */
+/* The tree is made of the arena's nodes (base/json_arena.h): no node is allocated on its own
+ * and none is deleted on a failure; the arena is reset once the body is printed. The only
+ * trees cJSON allocates are those parsed from the caller's JSON (the tools, a marked JSON
+ * block), which the arena owns. */
+
+/* Attaches item under a constant key. */
 static int put(cJSON *obj, const char *key, cJSON *item)
 {
-    if (!item)
-        return -1;
-    if (!cJSON_AddItemToObjectCS(obj, key, item)) {
-        cJSON_Delete(item);
-        return -1;
-    }
-    return 0;
+    return item && cJSON_AddItemToObjectCS(obj, key, item) ? 0 : -1;
 }
 
 static int push(cJSON *arr, cJSON *item)
 {
-    if (!item)
-        return -1;
-    if (!cJSON_AddItemToArray(arr, item)) {
-        cJSON_Delete(item);
+    return item && cJSON_AddItemToArray(arr, item) ? 0 : -1;
+}
+
+static cJSON *cache_control(json_arena *a, int is_1h)
+{
+    cJSON *cc = json_arena_node(a, cJSON_Object, NULL);
+    if (!cc || put(cc, "type", json_arena_node(a, cJSON_String, "ephemeral")) ||
+        (is_1h && put(cc, "ttl", json_arena_node(a, cJSON_String, "1h"))))
+        return NULL;
+    return cc;
+}
+
+/* A cache mark added to a tree cJSON owns (a parsed block, the last tool) is cJSON's own too,
+ * deleted with it. */
+static int mark_owned(cJSON *tree, int is_1h)
+{
+    cJSON *cc = cJSON_CreateObject();
+    if (!cc || !cJSON_AddStringToObject(cc, "type", "ephemeral") ||
+        (is_1h && !cJSON_AddStringToObject(cc, "ttl", "1h")) ||
+        !cJSON_AddItemToObjectCS(tree, "cache_control", cc)) {
+        cJSON_Delete(cc);
         return -1;
     }
     return 0;
 }
 
-static cJSON *cache_control(int is_1h)
+static cJSON *text_block(json_arena *a, const claude_block *b, claude_json_texts *jt)
 {
-    cJSON *cc = cJSON_CreateObject();
-    if (!cc)
-        return NULL;
-    if (put(cc, "type", cJSON_CreateStringReference("ephemeral")) ||
-        (is_1h && put(cc, "ttl", cJSON_CreateStringReference("1h")))) {
-        cJSON_Delete(cc);
-        return NULL;
-    }
-    return cc;
-}
-
-static cJSON *text_block(const claude_block *b, claude_json_texts *jt)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+    cJSON *o = json_arena_node(a, cJSON_Object, NULL);
     int marked = b->mark != NYX_MARK_NONE;
-    if (put(o, "type", cJSON_CreateStringReference("text")) ||
-        put(o, "text", claude_json_block_text(jt, b)) ||
-        (marked && put(o, "cache_control", cache_control(b->mark == NYX_MARK_1H)))) {
-        cJSON_Delete(o);
+    if (!o || put(o, "type", json_arena_node(a, cJSON_String, "text")) ||
+        put(o, "text", claude_json_block_text(jt, a, b)) ||
+        (marked && put(o, "cache_control", cache_control(a, b->mark == NYX_MARK_1H))))
         return NULL;
-    }
     return o;
 }
 
 /* A whole API block goes out byte for byte as given; a marked one gains its cache_control. */
-static cJSON *json_block(const claude_block *b)
+static cJSON *json_block(json_arena *a, const claude_block *b)
 {
     if (b->mark == NYX_MARK_NONE)
-        return cJSON_CreateRaw(b->text);
-    cJSON *o = claude_json_parse(b->text, b->len);
-    if (o && put(o, "cache_control", cache_control(b->mark == NYX_MARK_1H))) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
+        return json_arena_node(a, cJSON_Raw, b->text);
+    cJSON *o = json_arena_own(a, claude_json_parse(b->text, b->len));
+    return o && mark_owned(o, b->mark == NYX_MARK_1H) == 0 ? o : NULL;
 }
 
 /* A lone unmarked text block is sent as a plain string, the shortest form the API accepts. */
-static cJSON *content(const claude_block *blocks, size_t n, claude_json_texts *jt)
+static cJSON *content(json_arena *a, const claude_block *blocks, size_t n, claude_json_texts *jt)
 {
     if (n == 1 && blocks[0].mark == NYX_MARK_NONE && blocks[0].kind == NYX_BLOCK_TEXT)
-        return claude_json_block_text(jt, &blocks[0]);
-    cJSON *arr = cJSON_CreateArray();
-    if (!arr)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
+        return claude_json_block_text(jt, a, &blocks[0]);
+    cJSON *arr = json_arena_node(a, cJSON_Array, NULL);
+    for (size_t i = 0; arr && i < n; i++) {
         const claude_block *b = &blocks[i];
-        if (push(arr, b->kind == NYX_BLOCK_JSON ? json_block(b) : text_block(b, jt))) {
-            cJSON_Delete(arr);
+        if (push(arr, b->kind == NYX_BLOCK_JSON ? json_block(a, b) : text_block(a, b, jt)))
             return NULL;
-        }
     }
     return arr;
 }
 
-static cJSON *messages(const claude_request *req, claude_json_texts *jt)
+static cJSON *messages(json_arena *a, const claude_request *req, claude_json_texts *jt)
 {
-    cJSON *arr = cJSON_CreateArray();
-    if (!arr)
-        return NULL;
-    for (size_t i = 0; i < req->nmessages; i++) {
+    cJSON *arr = json_arena_node(a, cJSON_Array, NULL);
+    for (size_t i = 0; arr && i < req->nmessages; i++) {
         const claude_message *m = &req->messages[i];
-        cJSON *msg = cJSON_CreateObject();
+        cJSON *msg = json_arena_node(a, cJSON_Object, NULL);
         if (push(arr, msg) ||
             put(msg, "role",
-                cJSON_CreateStringReference(m->role == NYX_ROLE_USER ? "user" : "assistant")) ||
-            put(msg, "content", content(m->blocks, m->nblocks, jt))) {
-            cJSON_Delete(arr);
+                json_arena_node(a, cJSON_String, m->role == NYX_ROLE_USER ? "user" : "assistant")) ||
+            put(msg, "content", content(a, m->blocks, m->nblocks, jt)))
             return NULL;
-        }
     }
     return arr;
 }
 
-static cJSON *stop_sequences(const claude_request *req)
+static cJSON *stop_sequences(json_arena *a, const claude_request *req)
 {
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < req->nstop; i++) {
-        if (push(arr, cJSON_CreateStringReference(req->stop_sequences[i]))) {
-            cJSON_Delete(arr);
+    cJSON *arr = json_arena_node(a, cJSON_Array, NULL);
+    for (size_t i = 0; arr && i < req->nstop; i++)
+        if (push(arr, json_arena_node(a, cJSON_String, req->stop_sequences[i])))
             return NULL;
-        }
-    }
     return arr;
 }
 
-static cJSON *metadata(const claude_request *req)
+static cJSON *metadata(json_arena *a, const claude_request *req)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (o && put(o, "user_id", cJSON_CreateStringReference(req->user_id))) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
+    cJSON *o = json_arena_node(a, cJSON_Object, NULL);
+    return o && put(o, "user_id", json_arena_node(a, cJSON_String, req->user_id)) == 0 ? o : NULL;
 }
 
-static cJSON *thinking(const claude_request *req)
+/* An integer, printed as cJSON prints it (no fraction, no exponent). */
+static cJSON *integer(json_arena *a, long long v)
+{
+    char text[JSON_NUMBER_TEXT];
+    int len = json_int_text(v, text, sizeof text);
+    return len < 0 ? NULL : json_arena_text(a, cJSON_Raw, text, (size_t)len);
+}
+
+static cJSON *thinking(json_arena *a, const claude_request *req)
 {
     static const char *const types[] = {"", "adaptive", "enabled", "disabled"};
-    cJSON *o = cJSON_CreateObject();
-    if (o && (put(o, "type", cJSON_CreateStringReference(types[req->thinking])) ||
-              (req->thinking == NYX_THINKING_BUDGET &&
-               put(o, "budget_tokens", cJSON_CreateNumber(req->thinking_budget))))) {
-        cJSON_Delete(o);
+    cJSON *o = json_arena_node(a, cJSON_Object, NULL);
+    if (!o || put(o, "type", json_arena_node(a, cJSON_String, types[req->thinking])) ||
+        (req->thinking == NYX_THINKING_BUDGET &&
+         put(o, "budget_tokens", integer(a, req->thinking_budget))))
         return NULL;
-    }
     return o;
 }
 
 /* {"effort": ..., "format": {"type": "json_schema", "schema": ...}}, each when asked. */
-static cJSON *output_config(const claude_request *req)
+static cJSON *output_config(json_arena *a, const claude_request *req)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
+    cJSON *o = json_arena_node(a, cJSON_Object, NULL);
+    if (!o || (req->effort && put(o, "effort", json_arena_node(a, cJSON_String, req->effort))))
         return NULL;
-    if (req->effort && put(o, "effort", cJSON_CreateStringReference(req->effort))) {
-        cJSON_Delete(o);
-        return NULL;
-    }
     if (req->output_schema_json) {
-        cJSON *f = cJSON_CreateObject();
-        if (put(o, "format", f) || put(f, "type", cJSON_CreateStringReference("json_schema")) ||
-            put(f, "schema", cJSON_CreateRaw(req->output_schema_json))) {
-            cJSON_Delete(o);
+        cJSON *f = json_arena_node(a, cJSON_Object, NULL);
+        if (put(o, "format", f) || put(f, "type", json_arena_node(a, cJSON_String, "json_schema")) ||
+            put(f, "schema", json_arena_node(a, cJSON_Raw, req->output_schema_json)))
             return NULL;
-        }
     }
     return o;
 }
 
-/* Fills root in the documented key order; takes ownership of tools. */
-static int fill(cJSON *root, const claude_request *req, cJSON *tools, claude_json_texts *jt)
+/* Fills root in the documented key order; tools is the arena's already. */
+static int fill(json_arena *a, cJSON *root, const claude_request *req, cJSON *tools,
+                claude_json_texts *jt)
 {
-    if (put(root, "model", cJSON_CreateStringReference(req->model)) ||
-        put(root, "max_tokens", json_int(req->max_tokens)) ||
-        (req->nsystem && put(root, "system", content(req->system, req->nsystem, jt))) ||
-        put(root, "messages", messages(req, jt))) {
-        cJSON_Delete(tools);
+    if (put(root, "model", json_arena_node(a, cJSON_String, req->model)) ||
+        put(root, "max_tokens", integer(a, req->max_tokens)) ||
+        (req->nsystem && put(root, "system", content(a, req->system, req->nsystem, jt))) ||
+        put(root, "messages", messages(a, req, jt)))
         return -1;
-    }
     cJSON *last_tool = req->tools_mark != NYX_MARK_NONE ? markable_tool(tools) : NULL;
-    if (last_tool && put(last_tool, "cache_control", cache_control(req->tools_mark == NYX_MARK_1H))) {
-        cJSON_Delete(tools);
-        return -1;
-    }
-    if (tools && put(root, "tools", tools))
+    if ((last_tool && mark_owned(last_tool, req->tools_mark == NYX_MARK_1H)) ||
+        (tools && put(root, "tools", tools)))
         return -1;
     if ((req->tool_choice_json &&
-         put(root, "tool_choice", cJSON_CreateRaw(req->tool_choice_json))) ||
-        (req->thinking != NYX_THINKING_UNSET && put(root, "thinking", thinking(req))) ||
-        ((req->effort || req->output_schema_json) && put(root, "output_config", output_config(req))))
+         put(root, "tool_choice", json_arena_node(a, cJSON_Raw, req->tool_choice_json))) ||
+        (req->thinking != NYX_THINKING_UNSET && put(root, "thinking", thinking(a, req))) ||
+        ((req->effort || req->output_schema_json) && put(root, "output_config", output_config(a, req))))
         return -1;
-    if ((req->temperature >= 0 && put(root, "temperature", cJSON_CreateNumber(req->temperature))) ||
-        (req->nstop && put(root, "stop_sequences", stop_sequences(req))) ||
-        (req->user_id && put(root, "metadata", metadata(req))) ||
-        (req->stream && put(root, "stream", cJSON_CreateTrue())) ||
-        (req->top_level_cache && put(root, "cache_control", cache_control(0))))
+    if ((req->temperature >= 0 && put(root, "temperature", json_arena_number(a, req->temperature))) ||
+        (req->nstop && put(root, "stop_sequences", stop_sequences(a, req))) ||
+        (req->user_id && put(root, "metadata", metadata(a, req))) ||
+        (req->stream && put(root, "stream", json_arena_node(a, cJSON_True, NULL))) ||
+        (req->top_level_cache && put(root, "cache_control", cache_control(a, 0))))
         return -1;
     return 0;
 }
@@ -425,13 +402,16 @@ static char *build(const claude_request *req, claude_json_texts *jt, size_t *len
     cJSON *tools;
     if (validate(req, &tools, err))
         return NULL;
-    cJSON *root = cJSON_CreateObject();
+    json_arena own = {0}, *a = jt ? claude_json_texts_arena(jt) : &own;
+    cJSON *root = json_arena_node(a, cJSON_Object, NULL);
     char *out = NULL;
-    if (!root)
-        cJSON_Delete(tools);
-    else if (fill(root, req, tools, jt) == 0)
+    if (tools && !json_arena_own(a, tools))
+        root = NULL;
+    if (root && fill(a, root, req, tools, jt) == 0)
         out = jt ? json_print_exact(root, claude_json_texts_scratch(jt), len) : cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
+    json_arena_reset(a);
+    if (!jt)
+        json_arena_free(&own);
     if (!out) {
         fail(err, "out_of_memory", "out of memory building the request body");
         return NULL;

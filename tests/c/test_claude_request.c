@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "claude/json_text.h"
 #include "claude/request.h"
 
 static char *dup(const char *s)
@@ -235,6 +236,47 @@ static void test_tools_mark(void)
     request_free(&r);
 }
 
+/* The tree's other kinds of node: JSON blocks as given (a marked one parsed and gaining its
+ * mark), a thinking budget, output_config and tool_choice passed through; a second build of
+ * the same request, with the nodes' room reused, gives the same bytes. */
+static void test_json_blocks_and_options(void)
+{
+    claude_request r = {0};
+    base(&r);
+    add_block(&r.messages[0].blocks, &r.messages[0].nblocks, "{\"type\":\"text\",\"text\":\"a\"}", NYX_MARK_NONE);
+    add_block(&r.messages[0].blocks, &r.messages[0].nblocks, "{\"type\":\"text\",\"text\":\"b\"}", NYX_MARK_1H);
+    r.messages[0].blocks[1].kind = NYX_BLOCK_JSON;
+    r.messages[0].blocks[2].kind = NYX_BLOCK_JSON;
+    r.max_tokens = 4096;
+    r.thinking = NYX_THINKING_BUDGET;
+    r.thinking_budget = 2048;
+    r.effort = dup("low");
+    r.output_schema_json = dup("{\"type\":\"object\"}");
+    r.tool_choice_json = dup("{\"type\":\"auto\"}");
+    r.tools_json = dup("[{\"name\":\"t\"}]");
+    const char *want = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":4096,"
+                       "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hello\"},"
+                       "{\"type\":\"text\",\"text\":\"a\"},"
+                       "{\"type\":\"text\",\"text\":\"b\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]}],"
+                       "\"tools\":[{\"name\":\"t\"}],\"tool_choice\":{\"type\":\"auto\"},"
+                       "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048},"
+                       "\"output_config\":{\"effort\":\"low\",\"format\":{\"type\":\"json_schema\","
+                       "\"schema\":{\"type\":\"object\"}}}}";
+    expect_body(&r, want);
+    claude_json_texts *jt = claude_json_texts_new();
+    REQUIRE(jt != NULL);
+    for (int i = 0; i < 2; i++) {
+        error_info err = cleared_error();
+        size_t len = 0;
+        char *body = claude_request_json_memo(&r, jt, &len, &err);
+        CHECK_STR(body, want);
+        CHECK_INT(len, strlen(want));
+        free(body);
+    }
+    claude_json_texts_free(jt);
+    request_free(&r);
+}
+
 static void test_escaping(void)
 {
     claude_request r = {0};
@@ -389,6 +431,7 @@ int main(void)
     test_optional_fields();
     test_tools_passthrough();
     test_tools_mark();
+    test_json_blocks_and_options();
     test_escaping();
     test_stable();
     test_validation();
