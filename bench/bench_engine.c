@@ -61,8 +61,8 @@ static int run(const char *calls, const char *inflight, const char *ttft, double
 }
 
 /* A host's frame loop while 50 calls are in flight, on a database file as a host has (each
- * frame's records committed there). */
-static int frame_loop(bench_frame_stats *st)
+ * frame's records committed there); then, the engine closed, the machine's floor beside it. */
+static int frame_loop(bench_frame_stats *st, bench_frame_stats *canary)
 {
     setenv("NYX_SIM_TTFT_MS", "20", 1);
     char dir[] = "/tmp/nyx-bench-frames.XXXXXX", db[64];
@@ -87,7 +87,10 @@ static int frame_loop(bench_frame_stats *st)
         remove(path);
     }
     rmdir(dir);
-    return rc == NYX_OK ? 0 : 1;
+    if (rc != NYX_OK)
+        return 1;
+    bench_frames_floor(st, canary);
+    return 0;
 }
 
 /* --frames: only the frame loop (what a host's frame costs, without the rest). */
@@ -98,10 +101,10 @@ int main(int argc, char **argv)
     const char *calls = quick ? "200" : "5000";
     double wall, cpu;
     if (frames_only) {
-        bench_frame_stats st = {0};
-        if (frame_loop(&st) != 0)
+        bench_frame_stats st = {0}, canary = {0};
+        if (frame_loop(&st, &canary) != 0)
             return 1;
-        bench_frames_print("", &st);
+        bench_frames_print("", &st, &canary);
         return 0;
     }
     if (run(calls, "50", "0", &wall, &cpu) != 0)
@@ -112,10 +115,10 @@ int main(int argc, char **argv)
     if (run("20", "20", "200", &wall, &cpu) != 0)
         return 1;
     printf("twenty_calls_200ms_ttft_wall_s: %.3f\n", wall);
-    bench_frame_stats st = {0};
-    if (frame_loop(&st) != 0)
+    bench_frame_stats st = {0}, canary = {0};
+    if (frame_loop(&st, &canary) != 0)
         return 1;
-    bench_frames_print("", &st);
+    bench_frames_print("", &st, &canary);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak_rss_mb: %.1f\n", (double)ru.ru_maxrss / 1024.0);

@@ -1,9 +1,17 @@
 /* A game host's frame loop, as bench_engine and bench_pg measure it: nyx_poll(e, 0) once per
  * frame, then the rest of the frame (2 ms) for the host's own work. What a host cares about is
- * how long a poll kept its frame, at most and on average, once the engine has started. */
+ * how long a poll kept its frame, at most and on average, once the engine has started: in wall
+ * time (what the host's loop feels) and in the thread's CPU.
+ *
+ * Beside it, the machine's own floor, measured the same way in the same run: a canary frame that
+ * runs no engine, only a fixed piece of arithmetic as long as nyx's mean frame, as many frames
+ * at the same pace. On a virtual machine the thread's CPU clock itself jumps now and then (the
+ * hypervisor stops the guest; the kernel counts the stop as the thread's CPU), so a frame of
+ * nothing can pass a millisecond too; what nyx's frames exceed beyond the canary's is nyx's. */
 #ifndef NYX_BENCH_FRAMES_H
 #define NYX_BENCH_FRAMES_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -43,9 +51,12 @@ static double bench_p99(double *v, int n)
     return v[i < n ? i : n - 1];
 }
 
-/* Polls e frame by frame until its scripts finish or fail; returns nyx_poll's last code
- * (NYX_OK when they finished). */
-static int bench_frames(nyx_engine *e, bench_frame_stats *st)
+/* One frame's work: NYX_AGAIN while there are more frames to run. */
+typedef int (*bench_frame_fn)(void *ud);
+
+/* Runs frame after frame, 2 ms apart, until one returns something other than NYX_AGAIN; returns
+ * that code. */
+static int bench_frame_loop(bench_frame_fn frame, void *ud, bench_frame_stats *st)
 {
     double total = 0, total_cpu = 0;
     int rc, n = 0, cap = 0;
@@ -53,7 +64,7 @@ static int bench_frames(nyx_engine *e, bench_frame_stats *st)
     *st = (bench_frame_stats){0};
     do {
         double t0 = clock_now_s(), c0 = bench_thread_cpu_ms();
-        rc = nyx_poll(e, 0);
+        rc = frame(ud);
         double ms = (clock_now_s() - t0) * 1000, cpu = bench_thread_cpu_ms() - c0;
         if (st->frames == 0) {
             st->first_ms = ms;
@@ -81,8 +92,8 @@ static int bench_frames(nyx_engine *e, bench_frame_stats *st)
         }
         st->frames++;
         if (rc == NYX_AGAIN) {
-            struct timespec frame = {0, 2 * 1000 * 1000};
-            nanosleep(&frame, NULL);
+            struct timespec rest = {0, 2 * 1000 * 1000};
+            nanosleep(&rest, NULL);
         }
     } while (rc == NYX_AGAIN);
     st->mean_ms = st->frames > 1 ? total / (st->frames - 1) : 0;
@@ -94,8 +105,68 @@ static int bench_frames(nyx_engine *e, bench_frame_stats *st)
     return rc;
 }
 
-/* Prints the figures, each name led by prefix. */
-static void bench_frames_print(const char *prefix, const bench_frame_stats *st)
+static int bench_poll_frame(void *e)
+{
+    return nyx_poll(e, 0);
+}
+
+/* Polls e frame by frame until its scripts finish or fail; returns nyx_poll's last code
+ * (NYX_OK when they finished). */
+static int bench_frames(nyx_engine *e, bench_frame_stats *st)
+{
+    return bench_frame_loop(bench_poll_frame, e, st);
+}
+
+/* The canary's arithmetic: a xorshift chain, each step depending on the last, which no
+ * compiler can shorten; the result goes to a volatile so the loop is kept. */
+static volatile uint64_t bench_spin_sink;
+
+static void bench_spin(uint64_t n)
+{
+    uint64_t x = 88172645463325252u;
+    for (uint64_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    bench_spin_sink = x;
+}
+
+typedef struct bench_canary {
+    uint64_t spins; /* steps of arithmetic a frame */
+    int left;       /* frames still to run, this one included */
+} bench_canary;
+
+static int bench_canary_frame(void *ud)
+{
+    bench_canary *c = ud;
+    bench_spin(c->spins);
+    return --c->left > 0 ? NYX_AGAIN : NYX_OK;
+}
+
+/* The machine's floor for the frames of nyx: as many canary frames, at the same pace, each
+ * the arithmetic nyx's mean frame took in CPU. The steps a millisecond are timed first, five
+ * times; the fastest is the machine undisturbed (a stall only ever adds time). */
+static void bench_frames_floor(const bench_frame_stats *nyx, bench_frame_stats *canary)
+{
+    const uint64_t probe = 200000;
+    double best = 0;
+    for (int i = 0; i < 5; i++) {
+        double c0 = bench_thread_cpu_ms();
+        bench_spin(probe);
+        double ms = bench_thread_cpu_ms() - c0;
+        if (i == 0 || ms < best)
+            best = ms;
+    }
+    double per_ms = best > 0 ? (double)probe / best : (double)probe;
+    bench_canary c = {(uint64_t)(nyx->mean_cpu_ms * per_ms), nyx->frames > 0 ? nyx->frames : 1};
+    bench_frame_loop(bench_canary_frame, &c, canary);
+}
+
+/* Prints the figures, each name led by prefix: nyx's frames, the floor's beside them, and
+ * how many of nyx's frames past a millisecond the floor does not account for (nyx's count
+ * less the floor's, at least 0). */
+static void bench_frames_print(const char *prefix, const bench_frame_stats *st, const bench_frame_stats *canary)
 {
     printf("%shost_frames: %d\n", prefix, st->frames);
     printf("%snyx_poll_0_mean_ms: %.3f\n", prefix, st->mean_ms);
@@ -106,6 +177,18 @@ static void bench_frames_print(const char *prefix, const bench_frame_stats *st)
     printf("%snyx_poll_0_max_cpu_ms: %.3f\n", prefix, st->max_cpu_ms);
     printf("%snyx_poll_0_frames_over_1ms: %d (of CPU: %d)\n", prefix, st->over_1ms, st->over_1ms_cpu);
     printf("%sfirst_frame_ms: %.3f (starts the engine)\n", prefix, st->first_ms);
+    printf("%sfloor_frames: %d (no engine: arithmetic of nyx's mean frame, at the same pace)\n", prefix,
+           canary->frames);
+    printf("%sfloor_mean_ms: %.3f\n", prefix, canary->mean_ms);
+    printf("%sfloor_p99_ms: %.3f\n", prefix, canary->p99_ms);
+    printf("%sfloor_max_ms: %.3f\n", prefix, canary->max_ms);
+    printf("%sfloor_mean_cpu_ms: %.3f\n", prefix, canary->mean_cpu_ms);
+    printf("%sfloor_p99_cpu_ms: %.3f\n", prefix, canary->p99_cpu_ms);
+    printf("%sfloor_max_cpu_ms: %.3f\n", prefix, canary->max_cpu_ms);
+    printf("%sfloor_frames_over_1ms: %d (of CPU: %d)\n", prefix, canary->over_1ms, canary->over_1ms_cpu);
+    int beyond = st->over_1ms - canary->over_1ms, beyond_cpu = st->over_1ms_cpu - canary->over_1ms_cpu;
+    printf("%snyx_poll_0_frames_over_1ms_beyond_floor: %d (of CPU: %d)\n", prefix, beyond > 0 ? beyond : 0,
+           beyond_cpu > 0 ? beyond_cpu : 0);
 }
 
 #endif

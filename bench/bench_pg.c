@@ -156,7 +156,9 @@ static void frames(const char *uri)
     double wall = clock_now_s() - t_start;
     nyx_close(e);
     printf("pg_engine_400_calls_50_in_flight_wall_s: %.2f\n", wall);
-    bench_frames_print("pg_frame_", &st);
+    bench_frame_stats canary = {0};
+    bench_frames_floor(&st, &canary);
+    bench_frames_print("pg_frame_", &st, &canary);
 }
 
 int main(int argc, char **argv)
