@@ -1,7 +1,7 @@
 /* Engine throughput and cost per call, through the public API only: a script fires calls at
  * the in-process simulator with many in flight. The simulator answers from its own threads,
  * so the main thread's CPU time is the engine's (with Lua and curl) and nothing else. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* RUSAGE_THREAD, in bench_frames.h */
 #include "nyx.h"
 #include "bench_frames.h"
 

@@ -7,13 +7,19 @@
  * runs no engine, only a fixed piece of arithmetic as long as nyx's mean frame, as many frames
  * at the same pace. On a virtual machine the thread's CPU clock itself jumps now and then (the
  * hypervisor stops the guest; the kernel counts the stop as the thread's CPU), so a frame of
- * nothing can pass a millisecond too; what nyx's frames exceed beyond the canary's is nyx's. */
+ * nothing can pass a millisecond too; what nyx's frames exceed beyond the canary's is nyx's.
+ * Past its CPU, a frame's wall time grows only when its thread leaves the core: because it waited
+ * (a voluntary context switch, which nyx_poll(e, 0) must never make) or because the machine
+ * took the core for another thread (an involuntary one); both are counted.
+ *
+ * Linux: the includer defines _GNU_SOURCE first, for RUSAGE_THREAD. */
 #ifndef NYX_BENCH_FRAMES_H
 #define NYX_BENCH_FRAMES_H
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "base/clock.h"
@@ -26,6 +32,9 @@ typedef struct bench_frame_stats {
     double first_ms;                /* the first frame, which starts the engine (opens the database) */
     int frames;
     int over_1ms, over_1ms_cpu; /* frames that took more than a millisecond (of time, of CPU) */
+    int slept;                  /* frames in which the thread waited (left the core of itself) */
+    int over_1ms_preempted;     /* of the frames over a millisecond of time, those in which the
+                                   machine took the core away */
 } bench_frame_stats;
 
 static double bench_thread_cpu_ms(void)
@@ -63,9 +72,14 @@ static int bench_frame_loop(bench_frame_fn frame, void *ud, bench_frame_stats *s
     double *ms_v = NULL, *cpu_v = NULL;
     *st = (bench_frame_stats){0};
     do {
+        struct rusage r0, r1;
+        if (getrusage(RUSAGE_THREAD, &r0) != 0)
+            r0 = (struct rusage){0};
         double t0 = clock_now_s(), c0 = bench_thread_cpu_ms();
         rc = frame(ud);
         double ms = (clock_now_s() - t0) * 1000, cpu = bench_thread_cpu_ms() - c0;
+        if (getrusage(RUSAGE_THREAD, &r1) != 0)
+            r1 = r0;
         if (st->frames == 0) {
             st->first_ms = ms;
         } else {
@@ -73,6 +87,8 @@ static int bench_frame_loop(bench_frame_fn frame, void *ud, bench_frame_stats *s
             st->max_cpu_ms = cpu > st->max_cpu_ms ? cpu : st->max_cpu_ms;
             st->over_1ms += ms > 1.0;
             st->over_1ms_cpu += cpu > 1.0;
+            st->slept += r1.ru_nvcsw != r0.ru_nvcsw;
+            st->over_1ms_preempted += ms > 1.0 && r1.ru_nivcsw != r0.ru_nivcsw;
             total += ms;
             total_cpu += cpu;
             if (n == cap) {
@@ -176,6 +192,9 @@ static void bench_frames_print(const char *prefix, const bench_frame_stats *st, 
     printf("%snyx_poll_0_p99_cpu_ms: %.3f\n", prefix, st->p99_cpu_ms);
     printf("%snyx_poll_0_max_cpu_ms: %.3f\n", prefix, st->max_cpu_ms);
     printf("%snyx_poll_0_frames_over_1ms: %d (of CPU: %d)\n", prefix, st->over_1ms, st->over_1ms_cpu);
+    printf("%snyx_poll_0_frames_over_1ms_preempted: %d (the core taken by another thread)\n", prefix,
+           st->over_1ms_preempted);
+    printf("%snyx_poll_0_frames_slept: %d (the poll waited)\n", prefix, st->slept);
     printf("%sfirst_frame_ms: %.3f (starts the engine)\n", prefix, st->first_ms);
     printf("%sfloor_frames: %d (no engine: arithmetic of nyx's mean frame, at the same pace)\n", prefix,
            canary->frames);
@@ -186,6 +205,7 @@ static void bench_frames_print(const char *prefix, const bench_frame_stats *st, 
     printf("%sfloor_p99_cpu_ms: %.3f\n", prefix, canary->p99_cpu_ms);
     printf("%sfloor_max_cpu_ms: %.3f\n", prefix, canary->max_cpu_ms);
     printf("%sfloor_frames_over_1ms: %d (of CPU: %d)\n", prefix, canary->over_1ms, canary->over_1ms_cpu);
+    printf("%sfloor_frames_over_1ms_preempted: %d\n", prefix, canary->over_1ms_preempted);
     int beyond = st->over_1ms - canary->over_1ms, beyond_cpu = st->over_1ms_cpu - canary->over_1ms_cpu;
     printf("%snyx_poll_0_frames_over_1ms_beyond_floor: %d (of CPU: %d)\n", prefix, beyond > 0 ? beyond : 0,
            beyond_cpu > 0 ? beyond_cpu : 0);

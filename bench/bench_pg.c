@@ -2,7 +2,7 @@
  * and one commit), batched logging, and logging with many calls in flight the way the
  * engine does it (asynchronously, answers read in the loop). Needs a server: NYX_BENCH_PG
  * holds its URI (bench/run.sh starts a throwaway one). */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* RUSAGE_THREAD, in bench_frames.h */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
