@@ -102,13 +102,15 @@ local function sent_messages(call)
     for i, m in ipairs(call.messages) do out[i] = m end
     return out
   end
-  return { { role = "user", content = call.prompt } }
+  -- The nil makes room (an array of 2) for the answer finish_into appends: no regrowth.
+  return { { role = "user", content = call.prompt }, nil }
 end
 
 --- Adds what the content blocks say to r: tool_calls, thinking, and messages: out, a
 --- conversation of the caller's own, with this answer appended.
 local function finish_into(out, r)
-  local calls, thinking, reply = {}, nil, {}
+  -- reply made with room for one block (the nil), the usual answer: no regrowth for it.
+  local calls, thinking, reply = {}, nil, { nil }
   for _, b in ipairs(r.content or { { type = "text", text = r.text } }) do
     if b.type == "tool_use" then
       calls[#calls + 1] = { id = b.id, name = b.name, input = b.input or {} }
