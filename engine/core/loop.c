@@ -174,12 +174,14 @@ static int on_close(void *clientp, curl_socket_t s)
     return close(s);
 }
 
-/* curl's timer: it may not be acted on inside this callback, so the turn does it. */
+/* curl's timer: it may not be acted on inside this callback, so the turn does it. Most often
+ * curl asks for its action at once (a transfer added, a socket acted on), which is due whenever
+ * the turn looks, with no need to read the clock. */
 static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     event_loop *loop = userp;
-    loop->curl_due_us = timeout_ms < 0 ? -1 : clock_now_us() + (int64_t)timeout_ms * 1000;
+    loop->curl_due_us = timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 : clock_now_us() + (int64_t)timeout_ms * 1000;
     return 0;
 }
 
@@ -640,7 +642,7 @@ static CURLMcode socket_actions(event_loop *loop, int sockets_ready)
     CURLMcode mc = join_queued(loop, &running);
     if (mc != CURLM_OK)
         return mc;
-    if (loop->curl_due_us >= 0 && loop->curl_due_us <= clock_now_us() && !over(loop)) {
+    if (loop->curl_due_us >= 0 && (loop->curl_due_us == 0 || loop->curl_due_us <= clock_now_us()) && !over(loop)) {
         loop->curl_due_us = -1;
         return curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }

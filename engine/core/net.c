@@ -38,6 +38,7 @@ struct net {
     char *proxy;         /* the URL handed to curl (with its credentials) or NULL */
     char *proxy_shown;   /* the same, credentials masked */
     const char *proxy_var;
+    char *no_proxy;      /* NO_PROXY as curl reads it, or NULL: handed to each transfer (net_configure) */
     struct curl_slist *extra; /* NYX_EXTRA_HEADERS as "Name: value" lines */
 };
 
@@ -340,7 +341,9 @@ net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const
     n->https = strcasecmp(scheme, "https") == 0;
     n->http2 = !cfg->http_version || strcmp(cfg->http_version, "2") == 0;
     const char *ca = ca_source(cfg, &n->ca_var);
+    const char *no_proxy = env("no_proxy") ? env("no_proxy") : env("NO_PROXY"); /* curl's order and reading */
     if (!(n->host = strdup(host)) || (ca && !(n->ca_file = strdup(ca))) ||
+        (no_proxy && !(n->no_proxy = strdup(no_proxy))) ||
         (cfg->client_cert && !(n->client_cert = strdup(cfg->client_cert))) ||
         (cfg->client_key && !(n->client_key = strdup(cfg->client_key))) || (!builtin && choose_proxy(n) != 0)) {
         error_set(err, "out_of_memory", 0, "out of memory");
@@ -384,6 +387,7 @@ void net_free(net *n)
         memset(n->proxy, 0, strlen(n->proxy));
     free(n->proxy);
     free(n->proxy_shown);
+    free(n->no_proxy);
     curl_slist_free_all(n->extra);
     free(n);
 }
@@ -417,10 +421,12 @@ int net_configure(const net *n, CURL *h, char *errbuf)
         return 0;
     if (curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
         /* An explicit proxy (or none): curl's own reading of the environment is replaced by
-         * ours, so what the debug view says is what happens. curl still reads NO_PROXY for each
-         * transfer: it goes direct to an IP address in a range listed there (10.0.0.0/8), which
-         * nyx's matching does not cover, and that must stay so. */
-        curl_easy_setopt(h, CURLOPT_PROXY, n->proxy ? n->proxy : "") != CURLE_OK)
+         * ours, so what the debug view says is what happens. curl still applies NO_PROXY: it goes
+         * direct to an IP address in a range listed there (10.0.0.0/8), which nyx's matching does
+         * not cover, and that must stay so. It is the value curl would read from the environment
+         * itself, read once: left unset, curl reads two variables again at every transfer. */
+        curl_easy_setopt(h, CURLOPT_PROXY, n->proxy ? n->proxy : "") != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_NOPROXY, n->no_proxy ? n->no_proxy : "") != CURLE_OK)
         return -1;
     /* HTTP/2 over TLS, waiting for a connection being set up rather than opening another:
      * concurrent calls then share one connection. Plain http stays HTTP/1.1, where waiting
