@@ -5,6 +5,9 @@
 #endif
 #include "headers.h"
 
+#include "base/clock.h"
+
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
@@ -341,8 +344,11 @@ void claude_headers_feed(claude_headers *h, const char *line, size_t len, double
             return;
         if (parse_decimal(v, vlen, &d) == 0)
             h->retry_after_s = d;
-        else if (claude_parse_http_date(v, vlen, &d) == 0)
+        else if (claude_parse_http_date(v, vlen, &d) == 0) {
+            if (isnan(now_wall_s))
+                now_wall_s = clock_wall_s();
             h->retry_after_s = d > now_wall_s ? d - now_wall_s : 0.0;
+        }
     } else if (eq_nocase(line, nlen, "x-should-retry")) {
         if (eq_nocase(v, vlen, "true"))
             h->should_retry = 1;

@@ -30,7 +30,9 @@ void claude_headers_init(claude_headers *h);
 void claude_headers_feed(claude_headers *h, /* parsed state, updated in place */
                          const char *line,  /* one raw header line */
                          size_t len,        /* its length in bytes */
-                         double now_wall_s  /* wall clock, epoch s: for an HTTP-date retry-after */
+                         double now_wall_s  /* wall clock, epoch s: for an HTTP-date retry-after;
+                                               NAN: read it then (a response's other lines never
+                                               need it, and it is read for none of them) */
 );
 
 /* Parses an RFC 3339 timestamp (2025-08-21T12:40:59Z, fractions, +hh:mm offsets) into epoch

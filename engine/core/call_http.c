@@ -146,7 +146,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
         return 0;
     if (c->debug)
         debug_header(c, data, size * n);
-    claude_headers_feed(&c->headers, data, size * n, clock_wall_s());
+    claude_headers_feed(&c->headers, data, size * n, NAN); /* the clock only for a retry-after date */
     return size * n;
 }
 

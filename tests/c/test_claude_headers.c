@@ -1,6 +1,9 @@
 /* Response headers: request id, retry hints, rate-limit counters and resets. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "claude/headers.h"
@@ -85,6 +88,15 @@ static void test_retry_after_http_date(void)
     CHECK_NEAR(h.retry_after_s, 0, 0);
     feed(&h, "Retry-After: Sun, 06 Foo 1994 08:00:00 GMT\r\n", NOV_6_1994); /* bad month */
     CHECK_NEAR(h.retry_after_s, 0, 0);
+
+    /* Without a time given (NAN), the date is measured against the wall clock, read then. */
+    char line[80];
+    time_t later = time(NULL) + 600;
+    struct tm tm;
+    CHECK(gmtime_r(&later, &tm) != NULL);
+    CHECK(strftime(line, sizeof line, "Retry-After: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm) > 0);
+    feed(&h, line, NAN);
+    CHECK(h.retry_after_s > 300 && h.retry_after_s <= 600);
 
     double t = 0;
     CHECK_INT(claude_parse_http_date("Thu, 21 Aug 2025 12:40:59 GMT", 29, &t), 0);
