@@ -52,4 +52,40 @@ dump=$(sqlite3 "$db" .dump) # whole: under pipefail a grep -q that stops early f
 grep -q 'alice\.dedupe@example\.com' <<<"$dump"
 check "the database holds the address nowhere" $((1 - $?)) ""
 
+# Under storage mode full, a call's record holds the very bytes of the last request it sent
+# (the record takes the body that was sent rather than make it again): a body over 64 KB, a
+# stream, one stopped by its callback, a call sent three times (two 500s), and one whose model
+# was overloaded until it fell back to another, whose record holds the fallback's request, not
+# the first route's. Each call runs alone, so the simulator's last request is its own.
+curl -s -X DELETE "$url/sim/faults" >/dev/null
+curl -s -d '{"faults":[{"fault":"server_error","count":2,"model":"claude-opus-4-8"},
+                      {"fault":"overloaded","count":0,"model":"claude-opus-4-7"}]}' "$url/sim/faults" >/dev/null
+big='("Context for the record, sent whole. "):rep(2000)'
+calls=(
+  "nyx.call{ system = $big, prompt = 'Big.', max_tokens = 16 }"
+  "nyx.call{ system = 'Be brief.', prompt = 'Stream.', max_tokens = 30, stream = function() end }"
+  "pcall(nyx.call, { system = 'Be brief.', prompt = 'Stop.', max_tokens = 30, stream = function() return false end })"
+  "nyx.call{ model = 'claude-opus-4-8', system = 'Be brief.', prompt = 'Again.', max_tokens = 16 }"
+  "nyx.call{ model = 'claude-opus-4-7', fallback = { 'claude-sonnet-5-5' }, system = 'Be brief.', prompt = 'Fall back.', max_tokens = 16 }"
+)
+names=(big stream stopped retried fallback)
+seen=$(jq '.requests | length' "$work/requests.json")
+for i in "${!calls[@]}"; do
+  printf 'local nyx = require "nyx"\n%s\n' "${calls[$i]}" > "$work/one.lua"
+  run_nyx NYX_STORAGE_MODE=full NYX_DB="$work/full.db" NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=sim-key \
+    "ANTHROPIC_BASE_URL=$url" -- run "$work/one.lua"
+  curl -s "$url/sim/requests?since=$seen" > "$work/since.json"
+  sent=$(jq '[.requests[] | select(.path == "/v1/messages")] | length' "$work/since.json")
+  seen=$(jq '.requests | last | .n' "$work/since.json")
+  jq -r '[.requests[] | select(.path == "/v1/messages")] | last | .body' "$work/since.json" > "$work/sent.${names[$i]}"
+  id=$(sqlite3 "$work/full.db" "SELECT id FROM llm_interactions ORDER BY rowid DESC LIMIT 1")
+  run_nyx NYX_DB="$work/full.db" -- log --raw "$id" --json
+  jq -r .request <<<"$out" > "$work/stored.${names[$i]}"
+  cmp -s "$work/sent.${names[$i]}" "$work/stored.${names[$i]}"
+  check "full mode, ${names[$i]} ($sent sent): the record holds the last request's bytes" $? \
+    "$(diff <(fold -w 100 "$work/sent.${names[$i]}") <(fold -w 100 "$work/stored.${names[$i]}") | head -5)"
+done
+[[ $(wc -c < "$work/stored.big") -gt 65536 ]] && grep -q '"model":"claude-sonnet-5-5"' "$work/stored.fallback"
+check "the big request is over 64 KB; the fallback's record is of the model it fell back to" $? ""
+
 finish
