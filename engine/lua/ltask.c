@@ -36,7 +36,9 @@ typedef struct event {
     waitlist waiters;
 } event;
 
-static const char *const threads_key = "nyx.task.threads"; /* thread -> task object */
+/* Its address is the registry key of the thread -> task table, looked up on every wait: a
+ * light userdata key is found without the strcmp and hashing a string key's lookup costs. */
+static const char THREADS_KEY = 't';
 
 /* ---- wait lists ---- */
 
@@ -70,12 +72,12 @@ static void waitlist_complete_all(waitlist *w)
 /* Pushes the thread -> task table, creating it for the first task of this state. */
 static void push_threads(lua_State *L)
 {
-    if (lua_getfield(L, LUA_REGISTRYINDEX, threads_key) == LUA_TTABLE)
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &THREADS_KEY) == LUA_TTABLE)
         return;
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, threads_key);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &THREADS_KEY);
 }
 
 lnyx_task *lnyx_current(lua_State *L)
@@ -200,7 +202,6 @@ int lnyx_raise_cancelled(lua_State *L)
 
 int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
 {
-    nyx_engine *e = lnyx_engine(L);
     if (!op->done) {
         lnyx_task *t = lnyx_current(L);
         if (t && lua_isyieldable(L)) {
@@ -209,6 +210,7 @@ int lnyx_wait(lua_State *L, lnyx_op *op, lua_KContext ctx, lua_KFunction k)
             t->state = T_WAITING;
             return lua_yieldk(L, 0, ctx, k);
         }
+        nyx_engine *e = lnyx_engine(L); /* only here: a task's wait needs none */
         if (engine_in_callback(e))
             return lnyx_fail(L, "invalid_state", "cannot wait inside a callback (stream or event handler)");
         /* Not a task: turn the loop here until the operation is done. Other tasks run. */
