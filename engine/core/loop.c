@@ -58,8 +58,8 @@ struct event_loop {
     int transfers;
     int ep;              /* all the loop waits on: curl's set, watched descriptors, sources */
     int curl_ep;         /* the sockets curl asks to watch, with the events it wants */
-    unsigned char *let_go; /* per descriptor: 1 when curl let it go but it stays in curl_ep (on_socket) */
-    size_t nlet_go;
+    unsigned char *fds;  /* per descriptor of curl_ep: FD_* (on_socket) */
+    size_t nfds;
     int64_t curl_due_us; /* when curl wants its timeout action; -1 = never */
     loop_timer **heap;
     size_t nheap, capheap, nbackground;
@@ -98,42 +98,51 @@ static int over(const event_loop *loop)
 
 static uint64_t tag(int kind, uint32_t value) { return (uint64_t)kind << 32 | value; }
 
-/* Marks (or clears) a descriptor as let go by curl but left in curl's set. Returns 0, or -1
- * when there is no room to remember it. */
-static int set_let_go(event_loop *loop, curl_socket_t s, int idle)
+/* What the loop knows of a descriptor in curl's set: the events it is registered for, and
+ * whether curl let it go but it stays in the set. */
+enum { FD_IN = 1, FD_OUT = 2, FD_LET_GO = 4 };
+
+/* Sets what is known of a descriptor. Returns 0, or -1 when there is no room to remember it
+ * (then nothing is known of it: 0). */
+static int set_fd(event_loop *loop, curl_socket_t s, unsigned state)
 {
     if (s < 0)
         return -1;
     size_t i = (size_t)s;
-    if (i >= loop->nlet_go) {
-        if (!idle)
+    if (i >= loop->nfds) {
+        if (!state)
             return 0;
-        size_t n = loop->nlet_go ? loop->nlet_go : 64;
+        size_t n = loop->nfds ? loop->nfds : 64;
         while (n <= i)
             n *= 2;
-        unsigned char *more = realloc(loop->let_go, n);
+        unsigned char *more = realloc(loop->fds, n);
         if (!more)
             return -1;
-        memset(more + loop->nlet_go, 0, n - loop->nlet_go);
-        loop->let_go = more;
-        loop->nlet_go = n;
+        memset(more + loop->nfds, 0, n - loop->nfds);
+        loop->fds = more;
+        loop->nfds = n;
     }
-    loop->let_go[i] = (unsigned char)idle;
+    loop->fds[i] = (unsigned char)state;
     return 0;
 }
 
-static int is_let_go(const event_loop *loop, curl_socket_t s)
+static unsigned fd_state(const event_loop *loop, curl_socket_t s)
 {
-    return s >= 0 && (size_t)s < loop->nlet_go && loop->let_go[s];
+    return s >= 0 && (size_t)s < loop->nfds ? loop->fds[s] : 0u;
 }
+
+static int is_let_go(const event_loop *loop, curl_socket_t s) { return (fd_state(loop, s) & FD_LET_GO) != 0; }
 
 /* curl says which events a socket needs; the set follows at once. A socket curl has not seen
  * since it joined the set carries the loop as its assigned pointer, so each change is one
  * epoll_ctl, not a failed one and a retry.
  *
  * A socket curl lets go of is mostly a connection going idle in curl's cache, which the next
- * transfer to the host takes again: it stays in the set, marked idle, so going idle and coming
- * back cost one epoll_ctl instead of two. Should it turn ready while idle (the server closed
+ * transfer to the host takes again: it stays in the set, marked idle, with the events it was
+ * registered for, so going idle and coming back cost no epoll_ctl when the next transfer waits
+ * for the same events (an answer, as the last one did), one when it does not. A socket marked
+ * idle is still the one registered: closing it passes through on_close, which takes it out of
+ * the set and forgets it. Should it turn ready while idle (the server closed
  * it), the turn takes it out of the set (socket_actions), where curl would not have watched it.
  * curl closes an idle socket without a word to the multi: on_close takes it out of the set first,
  * since closing it does not when another process holds it too (a child forked meanwhile), and
@@ -144,22 +153,30 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     event_loop *loop = userp;
     if (what == CURL_POLL_REMOVE) {
         /* A socket closed before this call has already left the set: nothing to undo. */
-        if (set_let_go(loop, s, 1) != 0)
+        if (set_fd(loop, s, fd_state(loop, s) | FD_LET_GO) != 0)
             epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, s, NULL);
         return 0;
     }
+    unsigned want = (what & CURL_POLL_IN ? FD_IN : 0u) | (what & CURL_POLL_OUT ? FD_OUT : 0u);
+    unsigned was = fd_state(loop, s);
+    if ((was & FD_LET_GO) && (was & (FD_IN | FD_OUT)) == want) { /* idle, registered as wanted */
+        set_fd(loop, s, want);
+        return socketp ? 0 : curl_multi_assign(loop->multi, s, loop) == CURLM_OK ? 0 : -1;
+    }
+    set_fd(loop, s, 0); /* until registered */
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.events = (want & FD_IN ? EPOLLIN : 0u) | (want & FD_OUT ? EPOLLOUT : 0u);
     ev.data.fd = s;
-    int was_idle = is_let_go(loop, s);
-    set_let_go(loop, s, 0);
-    if ((socketp || was_idle) && epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) == 0)
+    if ((socketp || (was & FD_LET_GO)) && epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) == 0) {
+        set_fd(loop, s, want);
         return socketp ? 0 : curl_multi_assign(loop->multi, s, loop) == CURLM_OK ? 0 : -1;
+    }
     /* New to the set (or closed and its number reused behind curl's back). */
     if (epoll_ctl(loop->curl_ep, EPOLL_CTL_ADD, s, &ev) != 0 &&
         (errno != EEXIST || epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) != 0))
         return -1;
+    set_fd(loop, s, want);
     return curl_multi_assign(loop->multi, s, loop) == CURLM_OK ? 0 : -1;
 }
 
@@ -167,10 +184,9 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 static int on_close(void *clientp, curl_socket_t s)
 {
     event_loop *loop = clientp;
-    if (is_let_go(loop, s)) {
+    if (is_let_go(loop, s))
         epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, s, NULL);
-        set_let_go(loop, s, 0);
-    }
+    set_fd(loop, s, 0); /* its number may come back as another socket */
     return close(s);
 }
 
@@ -246,7 +262,7 @@ void loop_free(event_loop *loop)
         curl_multi_cleanup(loop->multi);
     if (loop->curl_ep >= 0)
         close(loop->curl_ep);
-    free(loop->let_go);
+    free(loop->fds);
     if (loop->ep >= 0)
         close(loop->ep);
     free(loop);
@@ -627,7 +643,7 @@ static CURLMcode socket_actions(event_loop *loop, int sockets_ready)
         for (int i = 0; i < n && !over(loop); i++) {
             if (is_let_go(loop, ev[i].data.fd)) { /* curl let it go (on_socket) */
                 epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
-                set_let_go(loop, ev[i].data.fd, 0);
+                set_fd(loop, ev[i].data.fd, 0);
                 continue;
             }
             int mask = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
