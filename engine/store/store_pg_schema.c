@@ -207,7 +207,16 @@ static const char *const migration_5[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4, migration_5};
+/* ---- migration 6: as SQLite's migration 10, the session index only for calls of a session ---- */
+static const char *const migration_6[] = {
+    "DROP INDEX IF EXISTS llm_interactions_session",
+    "CREATE INDEX llm_interactions_session ON llm_interactions(session, created_at)"
+    " WHERE session IS NOT NULL",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4, migration_5,
+                                                migration_6};
 
 /* Cuts the requests logged before migration 3 into parts, a few hundred rows per round trip. */
 static int convert_parts(pg *p, error_info *err)
@@ -282,7 +291,7 @@ static int convert_parts(pg *p, error_info *err)
 }
 
 /* What a migration does beyond its SQL, in its transaction (NULL: nothing). */
-static int (*const converts[])(pg *p, error_info *err) = {NULL, NULL, convert_parts, NULL, NULL};
+static int (*const converts[])(pg *p, error_info *err) = {NULL, NULL, convert_parts, NULL, NULL, NULL};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

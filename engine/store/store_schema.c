@@ -203,9 +203,23 @@ static const char *const migration_8[] = {
  * than the table copied. rewrite_status_check() does it. */
 static const char *const migration_9[] = {NULL};
 
+/* ---- migration 10: the session index holds only the calls of a session ----
+ * A call without a session (most scripts' calls) wrote an entry there all the same, a leaf page
+ * more in every commit (about a sixth of the WAL's bytes for calls logged without a session:
+ * 2.2 of 13.7 pages a commit). Every query that reads it names one session (`session = ?`,
+ * which implies `session IS NOT NULL`, so SQLite and PostgreSQL both still use the partial
+ * index); the one query it only ordered, stats grouped by session over every row, reads every
+ * row either way and sorts them instead. */
+static const char *const migration_10[] = {
+    "DROP INDEX IF EXISTS llm_interactions_session",
+    "CREATE INDEX llm_interactions_session ON llm_interactions(session, created_at)"
+    " WHERE session IS NOT NULL",
+    NULL,
+};
+
 static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
                                                 migration_5, migration_6, migration_7, migration_8,
-                                                migration_9};
+                                                migration_9, migration_10};
 
 static int exec_plain(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
 
@@ -312,7 +326,7 @@ static int convert_parts(sqlite3 *db)
 
 /* What a migration does beyond its SQL, in its transaction (NULL: nothing). */
 static int (*const converts[])(sqlite3 *db) = {NULL, NULL, NULL, NULL, NULL, convert_parts, NULL, NULL,
-                                               rewrite_status_check};
+                                               rewrite_status_check, NULL};
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof converts / sizeof converts[0] == sizeof migrations / sizeof migrations[0],

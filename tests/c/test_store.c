@@ -58,7 +58,7 @@ static void test_migrations(void)
     }
     CHECK_STR(store_backend_name(s), "sqlite");
     CHECK_INT(store_schema_version(s), store_schema_latest());
-    CHECK_INT(store_schema_latest(), 9);
+    CHECK_INT(store_schema_latest(), 10);
     CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest());
     CHECK_INT(store_is_readonly(s), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
@@ -801,12 +801,122 @@ static void test_reader_sees_commits(void)
     CHECK_INT(file_int(path, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
 }
 
+/* ---- the session index (migration 10) ---- */
+
+/* Statements on llm_interactions that ran, and the rows they stepped through in full scans
+ * of a table (none when an index served them). */
+typedef struct scans {
+    int statements;
+    int full_scan_steps;
+} scans;
+
+static int count_scans(unsigned type, void *ud, void *p, void *x)
+{
+    (void)x;
+    scans *c = ud;
+    sqlite3_stmt *st = p;
+    const char *sql = type == SQLITE_TRACE_PROFILE ? sqlite3_sql(st) : NULL;
+    if (sql && strstr(sql, "llm_interactions")) {
+        c->statements++;
+        c->full_scan_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+    }
+    return 0;
+}
+
+static int ignore_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const char *types)
+{
+    (void)ud, (void)ncols, (void)names, (void)values, (void)types;
+    return 0;
+}
+
+/* A database of schema 9 (its session index holds every call) migrates to one whose session
+ * index holds only the calls of a session, keeping every row; every query by session, and
+ * the exchange by id, is still served by an index, not a scan of the table. */
+static void test_session_index(void)
+{
+    char path[300];
+    path_in_tmp(path, sizeof path, "v9.db");
+    error_info err = cleared_error();
+    store_db *s = store_open(path, &err);
+    REQUIRE(s != NULL);
+    int64_t node = 0;
+    CHECK_INT(store_thought_add(s, "a", 0, "loop", &node, &err), 0);
+    /* 4 calls of session a (2 of them a tool loop's iterations), 2 of b, 6 of none. */
+    char ids[12][16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(ids[i], sizeof ids[i], "v9-%02d", i);
+        interaction_rec it = make(ids[i], T0 + i);
+        it.session = i < 4 ? "a" : i < 6 ? "b" : NULL;
+        if (i < 2) {
+            it.thought_id = node;
+            it.iteration = i + 1;
+        }
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    }
+    store_close(s);
+    /* Back to version 9: the index over every row. */
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "DROP INDEX llm_interactions_session;"
+                           " CREATE INDEX llm_interactions_session ON llm_interactions(session, created_at);"
+                           " PRAGMA user_version = 9",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_INT(file_int(path, "SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 12);
+
+    s = store_open(path, &err);
+    REQUIRE(s != NULL);
+    CHECK_INT(store_sqlite_migrations_applied(s), 1);
+    CHECK_INT(store_schema_version(s), 10);
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE name = 'llm_interactions_session'"
+                            " AND sql LIKE '%WHERE session IS NOT NULL'"),
+              1);
+    /* Every row kept; only the calls of a session in the index. */
+    CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE id LIKE 'v9-%'"), 12);
+    CHECK_INT(count_rows(s, "SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 6);
+    interaction_rec it = make("v10-none", T0 + 20);
+    CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    it = make("v10-a", T0 + 21);
+    it.session = "a";
+    CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    CHECK_INT(count_rows(s, "SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 7);
+
+    scans c = {0, 0};
+    CHECK_INT(sqlite3_trace_v2(store_sqlite_db(s), SQLITE_TRACE_PROFILE, count_scans, &c), SQLITE_OK);
+    store_filter by_a = {.session = "a"}, since = {.session = "a", .since = T0 + 1},
+                 last = {.session = "a", .last = 2}, grouped = {.session = "a", .group_by = "model"};
+    CHECK_INT(store_query_log(s, &by_a, ignore_row, NULL, &err), 0);
+    CHECK_INT(store_query_log(s, &since, ignore_row, NULL, &err), 0);
+    CHECK_INT(store_query_log(s, &last, ignore_row, NULL, &err), 0);
+    CHECK_INT(store_query_usage(s, &by_a, ignore_row, NULL, &err), 0);
+    CHECK_INT(store_query_stats(s, &by_a, ignore_row, NULL, &err), 0);
+    CHECK_INT(store_query_stats(s, &grouped, ignore_row, NULL, &err), 0);
+    CHECK_INT(store_query_iterations(s, "a", ignore_row, NULL, &err), 0);
+    CHECK_INT(store_query_iterations(s, NULL, ignore_row, NULL, &err), 0);
+    CHECK_INT(store_query_exchange(s, "v9-07", ignore_row, NULL, &err), 0);
+    CHECK_INT(store_session_end(s, "a", &err), 0);
+    CHECK_INT(c.statements, 10);
+    CHECK_INT(c.full_scan_steps, 0);
+    sqlite3_trace_v2(store_sqlite_db(s), 0, NULL, NULL);
+    /* The session's totals come from its rows, through the index. */
+    CHECK_INT(count_rows(s, "SELECT calls FROM sessions WHERE name = 'a'"), 5);
+    rows r = {0};
+    CHECK_INT(store_query_log(s, &by_a, collect, &r, &err), 0);
+    CHECK_INT(r.n, 5);
+    rows_free(&r);
+    store_close(s);
+}
+
 int main(void)
 {
     static const conformance_case cases[] = {
         {"migrations", test_migrations},
         {"migration_2", test_migration_2},
         {"concurrent_migration", test_concurrent_migration},
+        {"session_index", test_session_index},
         {"memory", test_memory},
         {"values_per_record", test_values_per_record},
         {"open_failures", test_open_failures},

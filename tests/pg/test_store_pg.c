@@ -46,9 +46,9 @@ static void test_open_and_migrate(void)
     if (!s)
         return;
     CHECK_STR(store_backend_name(s), "postgresql");
-    CHECK_INT(store_schema_version(s), 5);
+    CHECK_INT(store_schema_version(s), 6);
     CHECK_INT(store_is_readonly(s), 0);
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 5);
+    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 6);
     CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
     CHECK_INT(raw_int(TABLES), 15);
     CHECK_INT(raw_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 15);
@@ -75,14 +75,14 @@ static void test_open_and_migrate(void)
     /* Reopen: nothing to migrate, the data is there, one version row. */
     s = open_db();
     if (s) {
-        CHECK_INT(store_schema_version(s), 5);
+        CHECK_INT(store_schema_version(s), 6);
         CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'm1'"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 1);
         /* A second store on the same database at the same time. */
         store_db *t = open_db();
         if (t) {
-            CHECK_INT(store_schema_version(t), 5);
+            CHECK_INT(store_schema_version(t), 6);
             CHECK_INT(store_connections(), 2);
             store_close(t);
         }
@@ -119,11 +119,11 @@ static void test_open_and_migrate(void)
     s = store_open(db_uri, &err);
     CHECK(s == NULL);
     store_close(s);
-    CHECK_ERROR(err, "store_error", "schema version 99, newer than this nyx knows (5)");
+    CHECK_ERROR(err, "store_error", "schema version 99, newer than this nyx knows (6)");
     CHECK_CONTAINS(err.message, db_name);
     CHECK(!contains(err.message, "postgresql://"));
     CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 99);
-    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 5"), 0);
+    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 6"), 0);
     s = open_db();
     store_close(s);
 }
@@ -156,7 +156,7 @@ static void test_concurrent_migration(void)
             interaction_rec it = make("race", T0);
             int logged = store_log_interaction(c, &it, &e);
             store_close(c);
-            _exit(version == 5 && logged == 0 ? 0 : 11);
+            _exit(version == 6 && logged == 0 ? 0 : 11);
         }
         CHECK(kids[k] > 0);
     }
@@ -172,7 +172,7 @@ static void test_concurrent_migration(void)
         CHECK_INT(WEXITSTATUS(st), 0);
     }
     CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 5);
+    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 6);
     CHECK_INT(raw_int(TABLES), 15);
     /* Every process logged the same id: one row (an id is logged once). */
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 1);
@@ -731,7 +731,7 @@ static void test_content_migration(void)
     free(sql);
     s = open_db();
     if (s) {
-        CHECK_INT(store_schema_version(s), 5);
+        CHECK_INT(store_schema_version(s), 6);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), N + 1);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE prompt_text IS NOT NULL"), 1);
@@ -747,12 +747,76 @@ static void test_content_migration(void)
     free(sys);
 }
 
+/* ---- the session index (migration 6) ---- */
+
+/* 1 when PostgreSQL, told to avoid scanning tables, plans query with index; 0 if not. */
+static int plan_uses(const char *query, const char *index)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, "EXPLAIN %s", query);
+    int found = 0;
+    CHECK_INT(raw_exec("SET enable_seqscan = off"), 0);
+    PGresult *r = raw_pg_query(sql);
+    for (int i = 0; r && i < PQntuples(r); i++)
+        found |= contains(PQgetvalue(r, i, 0), index);
+    if (!found)
+        for (int i = 0; r && i < PQntuples(r); i++)
+            fprintf(stderr, "plan of %s: %s\n", query, PQgetvalue(r, i, 0));
+    PQclear(r);
+    CHECK_INT(raw_exec("RESET enable_seqscan"), 0);
+    return found;
+}
+
+/* A database of schema 5 (its session index holds every call) migrates to one whose session
+ * index holds only the calls of a session, keeping every row; the queries by session still
+ * use it. */
+static void test_session_index(void)
+{
+    error_info err = cleared_error();
+    store_db *s = open_db();
+    if (!s)
+        return;
+    for (int i = 0; i < 12; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "v5-%02d", i);
+        interaction_rec it = make(id, T0 + i);
+        it.session = i < 4 ? "a" : i < 6 ? "b" : NULL;
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    }
+    store_close(s);
+    CHECK_INT(raw_exec("DROP INDEX llm_interactions_session;"
+                       " CREATE INDEX llm_interactions_session ON llm_interactions(session, created_at);"
+                       " UPDATE nyx_schema SET version = 5"),
+              0);
+    CHECK_INT(raw_int("SELECT count(*) FROM pg_indexes WHERE indexname = 'llm_interactions_session'"
+                      " AND indexdef LIKE '%WHERE%'"),
+              0);
+    s = open_db();
+    if (!s)
+        return;
+    CHECK_INT(store_schema_version(s), 6);
+    store_close(s);
+    CHECK_INT(raw_int("SELECT count(*) FROM pg_indexes WHERE indexname = 'llm_interactions_session'"
+                      " AND indexdef LIKE '%WHERE (session IS NOT NULL)'"),
+              1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id LIKE 'v5-%'"), 12);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE session = 'a'"), 4);
+    /* The store's queries by session: the log and stats filter, the session's totals. */
+    CHECK(plan_uses("SELECT * FROM (SELECT *, seq AS rid FROM llm_interactions WHERE 1 = 1"
+                    " AND session = 'a') AS i ORDER BY i.created_at, i.rid",
+                    "llm_interactions_session"));
+    CHECK(plan_uses("SELECT count(*), sum(cost_usd) FROM llm_interactions WHERE session = 'a'"
+                    " AND created_at >= 1",
+                    "llm_interactions_session"));
+}
+
 int main(void)
 {
     static const conformance_case cases[] = {
         {"open_and_migrate", test_open_and_migrate},
         {"concurrent_migration", test_concurrent_migration},
         {"content_migration", test_content_migration},
+        {"session_index", test_session_index},
         {"async", test_async},
         {"pump_limit", test_pump_limit},
         {"connection_loss", test_connection_loss},
