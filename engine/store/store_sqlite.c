@@ -22,6 +22,7 @@
  */
 #include "store_sqlite.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,25 +331,52 @@ static int bound_already(const store_val *was, const store_val *v)
     return v->type == ROW_REAL && memcmp(&v->r, &was->r, sizeof v->r) == 0;
 }
 
-/* Binds an interaction's values to ST_INSERT. Most of its 39 parameters are NULL or the same
- * number from record to record, so a parameter that holds its value already is left as it is
- * (its bindings are not cleared after the insert); text is bound every time, borrowed
- * (SQLITE_STATIC) for this insert only, and never read again before it is bound anew. */
+/* Binds one text of an interaction to ST_INSERT. Most short ones are the same from record to
+ * record (the models, the status, the provider, the stop reason): one the previous record had
+ * too is bound as a copy SQLite keeps, and from then on left as it is while it does not change.
+ * Any other text (an id, a reply) is borrowed (SQLITE_STATIC) for this insert only, never read
+ * again before it is bound anew: a copy costs SQLite an allocation every time it changes. */
+static int bind_text(sq *q, sqlite3_stmt *st, int i, const char *t, int known)
+{
+    size_t len = strlen(t);
+    if (len >= SQ_KEPT_TEXT || len > INT_MAX) {
+        q->insert_text_len[i] = -1;
+        return sqlite3_bind_text(st, i + 1, t, (int)len, SQLITE_STATIC);
+    }
+    int again = known && q->insert_text_len[i] == (signed char)len && memcmp(q->insert_text[i], t, len) == 0;
+    if (again && q->insert_text_owned[i])
+        return SQLITE_OK;
+    q->insert_text_len[i] = -1; /* until it is bound */
+    int rc = sqlite3_bind_text(st, i + 1, t, (int)len, again ? SQLITE_TRANSIENT : SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        memcpy(q->insert_text[i], t, len);
+        q->insert_text_len[i] = (signed char)len;
+        q->insert_text_owned[i] = (char)again;
+    }
+    return rc;
+}
+
+/* Binds an interaction's values to ST_INSERT. Most of its 39 parameters are NULL, the same
+ * number or the same short text from record to record, so a parameter that holds its value
+ * already is left as it is (its bindings are not cleared after the insert). */
 static int bind_insert(sq *q, sqlite3_stmt *st, const store_val *v, int n)
 {
     int known = q->insert_known, rc = SQLITE_OK;
     q->insert_known = 0;
     for (int i = 0; i < n && rc == SQLITE_OK; i++) {
+        if (!v[i].null && v[i].type == ROW_TEXT) {
+            rc = bind_text(q, st, i, v[i].text, known);
+            continue;
+        }
         if (known && bound_already(&q->insert_was[i], &v[i]))
             continue;
+        q->insert_text_len[i] = -1;
         if (v[i].null)
             rc = sqlite3_bind_null(st, i + 1);
         else if (v[i].type == ROW_INT)
             rc = sqlite3_bind_int64(st, i + 1, v[i].i);
-        else if (v[i].type == ROW_REAL)
-            rc = sqlite3_bind_double(st, i + 1, v[i].r);
         else
-            rc = sqlite3_bind_text(st, i + 1, v[i].text, -1, SQLITE_STATIC);
+            rc = sqlite3_bind_double(st, i + 1, v[i].r);
     }
     if (rc != SQLITE_OK) {
         sqlite3_clear_bindings(st);

@@ -35,6 +35,7 @@ enum {
 typedef struct store_checkpointer store_checkpointer;
 
 #define SQ_BATCH_PARTS 8 /* parts of requests remembered in an open batch */
+#define SQ_KEPT_TEXT 32  /* a text of the insert shorter than this is copied, bound again only when it changes */
 
 typedef struct sq {
     sqlite3 *db;
@@ -62,8 +63,13 @@ typedef struct sq {
     int nbatch_parts;             /* slots filled */
     int next_part;                /* the slot written over next once all are filled */
     /* What ST_INSERT's parameters hold since the last interaction (insert_known): a NULL or a
-     * number the next one shares is left bound. Its text is not kept: bound every time. */
+     * number the next one shares is left bound, and so is a short text bound as SQLite's own
+     * copy (insert_text_owned[i]). insert_text[i] is the short text parameter i was last given
+     * (insert_text_len[i] its length; -1: none), to compare the next one with. */
     store_val insert_was[STORE_INTERACTION_VALS];
+    char insert_text[STORE_INTERACTION_VALS][SQ_KEPT_TEXT];
+    signed char insert_text_len[STORE_INTERACTION_VALS];
+    char insert_text_owned[STORE_INTERACTION_VALS];
     int insert_known;
     struct sq_cached {            /* the driver's statements, keyed by their SQL text */
         const char *sql;

@@ -310,6 +310,37 @@ static void test_values_per_record(void)
     CHECK_STR((const char *)sqlite3_column_text(st, 0),
               "v1:7:0.25:-:ok v2:-:-:overloaded_error:error v3:7:0.25:-:ok v4:9:0.5:-:ok v5:9:-:-:ok");
     sqlite3_finalize(st);
+
+    /* A short text records repeat stays bound as the copy SQLite took: the rows hold it though
+     * the bytes of the records that gave it are gone; a text that changes, goes NULL and comes
+     * back, or outgrows the copies, is bound anew. */
+    char model[8][64], stop[8][64]; /* each record's own */
+    const char *models[] = {"claude-a", "claude-a", "claude-a", "claude-b", NULL, "claude-b",
+                            "claude-a-model-with-a-name-longer-than-the-copies", "claude-a"};
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "t%zu", k);
+        interaction_rec it = make(id, T0 + 10 + (double)k);
+        snprintf(model[k], sizeof model[k], "%s", models[k] ? models[k] : "");
+        snprintf(stop[k], sizeof stop[k], "%s", k == 3 ? "max_tokens" : "end_turn");
+        it.model_requested = models[k] ? model[k] : NULL;
+        it.stop_reason = stop[k];
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        memset(model[k], 'X', sizeof model[k] - 1); /* the record's bytes are gone */
+        memset(stop[k], 'X', sizeof stop[k] - 1);
+    }
+    CHECK_INT(sqlite3_prepare_v2(store_sqlite_db(s),
+                                 "SELECT group_concat(id || ':' || coalesce(model_requested, '-') || ':' ||"
+                                 " stop_reason, ' ') FROM (SELECT * FROM llm_interactions WHERE id LIKE 't%'"
+                                 " ORDER BY id)",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(st, 0),
+              "t0:claude-a:end_turn t1:claude-a:end_turn t2:claude-a:end_turn t3:claude-b:max_tokens"
+              " t4:-:end_turn t5:claude-b:end_turn"
+              " t6:claude-a-model-with-a-name-longer-than-the-copies:end_turn t7:claude-a:end_turn");
+    sqlite3_finalize(st);
     store_close(s);
 }
 
