@@ -63,21 +63,24 @@ void textbuf_printf(textbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+int textbuf_pool_fits(size_t cap, size_t want)
+{
+    size_t most = want < TEXTBUF_POOL_SMALL / TEXTBUF_POOL_FIT ? TEXTBUF_POOL_SMALL
+                                                               : TEXTBUF_POOL_FIT * want;
+    return cap > want && cap <= most;
+}
+
 void textbuf_pool_take(textbuf_pool *p, textbuf *b, size_t want)
 {
     *b = (textbuf){0};
-    if (!p->n)
-        return;
-    size_t i = p->n - 1;
     for (size_t k = p->n; k-- > 0;)
-        if (p->idle[k].cap > want) {
-            i = k;
-            break;
+        if (textbuf_pool_fits(p->idle[k].cap, want)) {
+            *b = p->idle[k];
+            p->idle[k] = p->idle[--p->n];
+            p->bytes -= b->cap;
+            textbuf_reset(b);
+            return;
         }
-    *b = p->idle[i];
-    p->idle[i] = p->idle[--p->n];
-    p->bytes -= b->cap;
-    textbuf_reset(b);
 }
 
 void textbuf_pool_give(textbuf_pool *p, textbuf *b)

@@ -2,7 +2,9 @@
  * (the debug dump once cut them at 1 KB), nothing written for an empty piece. Its pool: a buffer
  * given back is the next one taken, emptied, with its room; the pool keeps at most
  * TEXTBUF_POOL_SIZE buffers and TEXTBUF_POOL_BYTES, none over TEXTBUF_POOL_KEEP_MAX; a take
- * prefers a buffer with room for what is wanted. Under AddressSanitizer it keeps nothing
+ * gets a buffer with room for what is wanted and not many times more (a reply's small want
+ * never gets a request body's room, a body's want never a reply's small room to grow), or
+ * none. Under AddressSanitizer it keeps nothing
  * (base/pooling.h): a buffer given back is freed. */
 #include "check.h"
 
@@ -49,6 +51,32 @@ static void pool(void)
     CHECK(b.s == room);
     textbuf_pool_give(&p, &b);
     textbuf_pool_clear(&p);
+    CHECK_INT((long)p.n, 0);
+
+    /* Sizes kept apart: a body's 16 KB room and a reply's 1 KB, whichever went back last. */
+    textbuf body = {0}, reply = {0};
+    CHECK_INT(textbuf_reserve(&body, 15000), 0);
+    CHECK_INT(textbuf_reserve(&reply, 700), 0);
+    char *body_room = body.s, *reply_room = reply.s;
+    textbuf_pool_give(&p, &reply);
+    textbuf_pool_give(&p, &body);
+    textbuf_pool_take(&p, &reply, 700);
+    CHECK(reply.s == reply_room); /* not the body's room, given back after it */
+    textbuf_pool_take(&p, &b, 700);
+    CHECK(b.s == NULL && b.cap == 0); /* only the body's room is idle: none for a reply */
+    CHECK_INT((long)p.n, 1);
+    textbuf_pool_give(&p, &reply);
+    textbuf_pool_take(&p, &body, 15000);
+    CHECK(body.s == body_room);
+    textbuf_pool_take(&p, &b, 15000);
+    CHECK(b.s == NULL); /* only a reply's room is idle: not grown for a body */
+    CHECK_INT((long)p.n, 1);
+    textbuf_pool_take(&p, &b, 10); /* a small want: any room up to TEXTBUF_POOL_SMALL */
+    CHECK(b.s == reply_room);
+    free(b.s);
+    free(body.s);
+    CHECK(textbuf_pool_fits(TEXTBUF_POOL_SMALL, 1) && !textbuf_pool_fits(2 * TEXTBUF_POOL_SMALL, 1));
+    CHECK(textbuf_pool_fits(32768, 15000) && !textbuf_pool_fits(65536, 15000) && !textbuf_pool_fits(16384, 16384));
     CHECK_INT((long)p.n, 0);
     CHECK_INT((long)p.bytes, 0);
 
