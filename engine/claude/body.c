@@ -36,18 +36,6 @@ char *claude_body_flatten(const claude_body *b)
     return out;
 }
 
-size_t claude_body_spans(const claude_body *b, hashed_span *span, size_t max_spans)
-{
-    size_t at = 0, from = 0, n = 0;
-    for (size_t i = 0; i < b->npieces && n < max_spans; i++) {
-        at += b->pieces[i].at - from; /* the body's own bytes before it */
-        from = b->pieces[i].at;
-        span[n++] = (hashed_span){at, b->pieces[i].lit->len, b->pieces[i].lit->h};
-        at += b->pieces[i].lit->len;
-    }
-    return n;
-}
-
 int claude_body_flatten_into(const claude_body *b, textbuf *o, hashed_span *span, size_t max_spans,
                              size_t *nspans)
 {
@@ -60,7 +48,13 @@ int claude_body_flatten_into(const claude_body *b, textbuf *o, hashed_span *span
         return -1;
     flatten_at(b, o->s);
     o->len = b->len;
-    size_t n = span ? claude_body_spans(b, span, max_spans) : 0;
+    size_t at = 0, from = 0, n = 0;
+    for (size_t i = 0; span && i < b->npieces && n < max_spans; i++) {
+        at += b->pieces[i].at - from; /* the body's own bytes before it */
+        from = b->pieces[i].at;
+        span[n++] = (hashed_span){at, b->pieces[i].lit->len, b->pieces[i].lit->h};
+        at += b->pieces[i].lit->len;
+    }
     if (nspans)
         *nspans = n;
     return 0;

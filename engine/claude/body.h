@@ -1,8 +1,7 @@
 /* A request body in pieces: its own bytes with, between them, references to JSON literals
  * shared with the memo and with other bodies (claude/json_text.h). What a call holds while it
  * waits is this, a few hundred bytes beside the shared system prompt; the bytes in one piece
- * are made when something needs them (the transfer, which may keep them for the record, or
- * the record) and let go after. */
+ * are made when something needs them (the transfer, the record) and let go after. */
 #ifndef NYX_CLAUDE_BODY_H
 #define NYX_CLAUDE_BODY_H
 
@@ -37,11 +36,6 @@ char *claude_body_flatten(const claude_body *b);
 struct hashed_span;
 int claude_body_flatten_into(const claude_body *b, struct textbuf *o, struct hashed_span *span,
                              size_t max_spans, size_t *nspans);
-
-/* Where each literal of the flattened body lies, with its hash, as claude_body_flatten_into
- * gives them (at most max_spans; their number returned), without writing the body: for bytes
- * flattened before (the request as sent, which the record stores). */
-size_t claude_body_spans(const claude_body *b, struct hashed_span *span, size_t max_spans);
 
 /* Lets go of the body's bytes and references; b is then empty (all zero). */
 void claude_body_free(claude_body *b);

@@ -99,46 +99,8 @@ const char *call_body(api_call *c)
     return c->body;
 }
 
-/* The room of the bodies calls keep from their sending to their record, in all (e->held_bodies):
- * past it a body sent is let go at once and its record makes the bytes again, so 1,000 calls
- * waiting for their answers hold their requests in pieces, not 15 KB each. 64 calls in flight
- * with a 15 KB body (16 KB of room) fit. */
-#define HELD_BODIES_MAX ((size_t)1 << 20)
-
-static void body_unhold(api_call *c)
-{
-    if (c->body_held)
-        c->e->held_bodies -= c->body_room.cap;
-    c->body_held = 0;
-}
-
-void call_body_sent(api_call *c)
-{
-    nyx_engine *e = c->e;
-    if (!c->body || c->body_held)
-        return;
-    if (c->body_room.cap <= HELD_BODIES_MAX - e->held_bodies) {
-        c->body_held = 1;
-        e->held_bodies += c->body_room.cap;
-    } else {
-        call_body_drop(c);
-    }
-}
-
-int call_body_take(api_call *c, textbuf *out)
-{
-    if (!c->body)
-        return -1;
-    body_unhold(c);
-    *out = c->body_room;
-    c->body_room = (textbuf){0};
-    c->body = NULL;
-    return 0;
-}
-
 void call_body_drop(api_call *c)
 {
-    body_unhold(c);
     if (c->body_room.s)
         textbuf_pool_give(&c->e->buffers, &c->body_room);
     c->body = NULL;

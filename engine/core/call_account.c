@@ -230,34 +230,31 @@ static char *sizes_only(const api_call *c)
 }
 
 /* A record's request body, flattened, and its redaction, written again for every record, so
- * a call's record costs no allocation of its size; and the body the call sent, taken from it
- * for the record and given back to the engine's buffers once the record is stored or copied.
- * Every caller of build_record has stored or copied the record before it builds another. */
+ * a call's record costs no allocation of its size. Every caller of build_record has stored or
+ * copied the record before it builds another. */
 struct record_buffers {
-    textbuf body, prompt, reply, sent;
+    textbuf body, prompt, reply;
     hashed_span literals[GUARD_MEMO_MAX_SPANS]; /* of body: its shared literals, hashed once */
     hashed_span spans[GUARD_MEMO_MAX_SPANS]; /* of prompt: what the store need not hash again */
 };
 
-/* The request body in one piece, its length to *len (NULL when out of memory): the bytes the
- * call sent when it still holds them (call_body_sent; moved to rb->sent, not copied), else
- * made again from its pieces into rb->body, the same bytes. Where its shared literals lie goes
- * to rb->literals, their number to *nliterals, when nliterals is not NULL. The call holds no
- * body in one piece after: it needs it no more. */
-static const char *record_body(api_call *c, struct record_buffers *rb, size_t *len, size_t *nliterals)
+/* The request body in one piece in the record's buffer (NULL when out of memory), with where its
+ * shared literals went (rb->literals, their number to *nliterals, when not NULL); the call's
+ * own piece, should it still hold one, is let go: the call needs it no more. */
+static const char *record_body(api_call *c, struct record_buffers *rb, size_t *nliterals)
 {
     const char *body = NULL;
-    size_t max = nliterals ? GUARD_MEMO_MAX_SPANS : 0, n = 0;
-    if (rb && call_body_take(c, &rb->sent) == 0) {
-        body = rb->sent.s;
-        n = claude_body_spans(&c->parts, rb->literals, max);
-    } else if (rb && claude_body_flatten_into(&c->parts, &rb->body, rb->literals, max, &n) == 0) {
+    if (nliterals)
+        *nliterals = 0;
+    if (rb && c->body) { /* the transfer's, which the record must not outlive */
+        textbuf_reset(&rb->body);
+        textbuf_put(&rb->body, c->body, c->body_len);
+        body = rb->body.failed ? NULL : rb->body.s;
+    } else if (rb && claude_body_flatten_into(&c->parts, &rb->body, rb->literals, GUARD_MEMO_MAX_SPANS,
+                                              nliterals) == 0) {
         body = rb->body.s;
     }
     call_body_drop(c);
-    *len = body ? c->body_len : 0;
-    if (nliterals)
-        *nliterals = n;
     return body;
 }
 
@@ -324,10 +321,9 @@ static void build_record(api_call *c, interaction_rec *it, char **owned)
         reply = response_content_json(&r->resp);
         reply_len = reply ? strlen(reply) : 0;
     }
-    size_t body_len;
     if (strcmp(mode, "full") == 0) {
-        it->prompt_text = record_body(c, rb, &body_len, NULL);
-        it->prompt_len = body_len; /* the store need not measure it */
+        it->prompt_text = record_body(c, rb, NULL);
+        it->prompt_len = it->prompt_text ? rb->body.len : 0; /* the store need not measure it */
         it->response_text = reply;
     } else if (strcmp(mode, "redacted") == 0) {
         size_t n;
@@ -338,14 +334,14 @@ static void build_record(api_call *c, interaction_rec *it, char **owned)
         if (!e->pii_memo)
             e->pii_memo = guard_memo_new();
         size_t nliterals = 0, nspans = 0;
-        const char *body = record_body(c, rb, &body_len, &nliterals);
-        it->prompt_text = body ? guard_memo_redact_into(e->pii_memo, body, body_len, rb->literals, nliterals,
+        const char *body = record_body(c, rb, &nliterals);
+        it->prompt_text = body ? guard_memo_redact_into(e->pii_memo, body, c->body_len, rb->literals, nliterals,
                                                         &rb->prompt, rb->spans, GUARD_MEMO_MAX_SPANS, &nspans)
                                : NULL;
         if (it->prompt_text) {
             it->prompt_spans = rb->spans;
             it->nprompt_spans = nspans;
-            it->prompt_len = it->prompt_text == rb->prompt.s ? rb->prompt.len : body_len;
+            it->prompt_len = it->prompt_text == rb->prompt.s ? rb->prompt.len : rb->body.len;
         }
         /* The reply too, into the record's buffer when the redaction changes anything: most
          * replies are stored as they are, neither copied nor allocated for. */
@@ -355,7 +351,6 @@ static void build_record(api_call *c, interaction_rec *it, char **owned)
             it->response_text = *owned = reply ? guard_redact(reply, reply_len, &n) : NULL;
     } else {
         /* "none": a tool loop's call keeps the sizes of its tool calls, results and thinking. */
-        call_body_drop(c);
         char *sizes = sizes_only(c);
         if (sizes) {
             it->response_text = *owned = strdup(sizes);
@@ -372,8 +367,6 @@ static void record_done(nyx_engine *e, char *owned)
 {
     free(owned);
     struct record_buffers *rb = e->record_buffers;
-    if (rb && rb->sent.s) /* the call's, for the next call's body */
-        textbuf_pool_give(&e->buffers, &rb->sent);
     textbuf *bufs[] = {rb ? &rb->body : NULL, rb ? &rb->prompt : NULL, rb ? &rb->reply : NULL};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i] && bufs[i]->cap > RECORD_KEEP_MAX) {
@@ -637,7 +630,6 @@ void call_log_close(nyx_engine *e)
         free(e->record_buffers->body.s);
         free(e->record_buffers->prompt.s);
         free(e->record_buffers->reply.s);
-        free(e->record_buffers->sent.s);
     }
     free(e->record_buffers);
     e->record_buffers = NULL;

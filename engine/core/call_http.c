@@ -154,10 +154,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
  * when a reused connection closed before any response and it sent the POST again on a fresh
  * one. The server may have seen (and billed) both, so each is an attempt.
  *
- * The request's bytes in one piece are made here, once a connection is ready for them, and kept
- * for the record or let go once libcurl has sent them all (on_progress): a call that waits for
- * its connection holds only its body in pieces, and so does one waiting for its answer once the
- * bodies kept reach their bound (call_body_sent). libcurl reads the bytes while it makes and sends a
+ * The request's bytes in one piece are made here, once a connection is ready for them, and let
+ * go once libcurl has sent them all (on_progress): a call that waits for its connection or for
+ * its answer holds only its body in pieces. libcurl reads the bytes while it makes and sends a
  * request, and each request it makes comes after this callback, which hands it the bytes anew. */
 static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
@@ -173,14 +172,13 @@ static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_por
     return CURL_PREREQFUNC_OK;
 }
 
-/* The whole body is sent: its bytes in one piece are kept for the record, or go until a request
- * needs them again (call_body_sent). */
+/* The whole body is sent: its bytes in one piece go until a request needs them again. */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     (void)dltotal, (void)dlnow;
     api_call *c = ud;
-    if (c->body && !c->body_held && ultotal > 0 && ulnow >= ultotal)
-        call_body_sent(c);
+    if (c->body && ultotal > 0 && ulnow >= ultotal)
+        call_body_drop(c);
     return 0;
 }
 

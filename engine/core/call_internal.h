@@ -41,8 +41,6 @@ struct api_call {
                                 body_room.s, taken from the engine's buffers and given back */
     textbuf body_room;
     size_t body_len;
-    int body_held;           /* body kept after it was sent, for the record (call_body_sent),
-                                its room counted in e->held_bodies */
     cache_expect expect;
     int64_t est_input_tokens;
     char *route_errors;      /* why earlier routes failed (ROUTE_ERRORS_SIZE bytes, made at the
@@ -130,12 +128,6 @@ error_info *call_result_error(api_call *c);
  * out of memory. call_body_drop lets the piece go (c->parts stays). */
 const char *call_body(api_call *c);
 void call_body_drop(api_call *c);
-/* libcurl has sent the body: it is kept for the call's record, which stores these bytes rather
- * than make them again, while the bodies kept fit their bound (call.c); else it goes now. */
-void call_body_sent(api_call *c);
-/* Moves the body in one piece, when the call holds it, to *out (empty before; the taker gives it
- * back to e->buffers): 0, or -1 when the call holds none. */
-int call_body_take(api_call *c, textbuf *out);
 const char *call_route_model(const api_call *c);
 /* A batch member's outcome (batch.c): c->result.resp holds the message when err is NULL. */
 void call_batch_result(api_call *c, int status, error_info *err);

@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # A call waiting for its answer holds its request in pieces, the system prompt shared with every
 # other call, not a copy of the whole body of its own (the bytes in one piece are made when a
-# connection is ready for them and let go once sent, or kept for the record while the bodies
-# kept hold less than 1 MB in all): 300 calls in flight with the same 15 KB system prompt,
-# against nyx sim over HTTP answering after 300 ms, cost less than 30 KB of peak memory each
-# over one call's run (19-22 KB, 23 KB with the 1 MB of bodies kept for records; 24 KB when a
-# call's budget and error records were its own whether used or not, 33-36 KB when each call
-# kept its body).
+# connection is ready for them and let go once sent): 300 calls in flight with the same 15 KB
+# system prompt, against nyx sim over HTTP answering after 300 ms, cost less than 30 KB of peak
+# memory each over one call's run (19-22 KB; 24 KB when a call's budget and error records were
+# its own whether used or not, 36 KB when each call kept its body).
 set -uo pipefail
 : "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 # shellcheck source=lib/check.sh
