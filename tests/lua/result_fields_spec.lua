@@ -1,7 +1,8 @@
 -- The fields of what nyx.call returns and raises, all of them: the exact set of names of a
 -- result, its usage and its usage.cache_creation, and the Lua type (integer or float for a
--- number) of each, so a field that goes missing, appears, or changes type fails here. With
--- OpenTelemetry export on, a result names its span; an error carries the call's own fields.
+-- number) of each, so a field that goes missing, appears, or changes type fails here. A prompt's
+-- r.messages is the prompt and the answer; with OpenTelemetry export on, a result names its
+-- span; an error carries the call's own fields.
 local H = require "helpers.nyx_case"
 
 -- Each field of t as "name=type", sorted, the type math.type's for numbers.
@@ -59,6 +60,27 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal("stop_sequence", v.stop_reason)
       assert.are.equal(v.stop, v.stop_sequence)
       assert.are.equal(result_with("stop_sequence=string"), v.s)
+    end)
+
+    it("a prompt's result continues as a conversation: the prompt, then the answer's blocks", function()
+      local v = setup:run [[
+        local r = nyx.call{ prompt = "Name three rivers", max_tokens = 30 }
+        local m = r.messages
+        local n, reply = #m, m[2] and m[2].content
+        m[#m + 1] = { role = "user", content = "And three lakes?" }
+        return { n = n, first = m[1], role = m[2] and m[2].role, nreply = reply and #reply,
+                 same_block = reply and reply[1].text == r.text and reply[1].type == "text",
+                 after = #m, third = m[3].content, ntools = #r.tool_calls, thinking = r.thinking }
+      ]]
+      assert.are.equal(2, v.n)
+      assert.are.same({ role = "user", content = "Name three rivers" }, v.first)
+      assert.are.equal("assistant", v.role)
+      assert.are.equal(1, v.nreply)
+      assert.is_true(v.same_block)
+      assert.are.equal(3, v.after, "appending to r.messages goes after the answer")
+      assert.are.equal("And three lakes?", v.third)
+      assert.are.equal(0, v.ntools)
+      assert.is_nil(v.thinking)
     end)
 
     it("with OpenTelemetry export on, a result names its trace and span", function()
