@@ -381,25 +381,13 @@ typedef struct options {
     int at[O_COUNT];   /* stack index of each option present, 0 when absent */
 } options;
 
-/* Its registry key: a table, option name -> O_ value + 1. A key of the call's table is found
- * there as the Lua string it already is (no strcmp; "model\0x" is another string). */
-static const char OPTION_IDS = 'o';
+/* nyx.call's upvalues, made once when the module opens: tables it uses on every call, found
+ * there without a lookup. */
+enum { UV_OPTION_IDS = 1, UV_RESULT_KEYS };
 
-static void push_option_ids(lua_State *L)
-{
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &OPTION_IDS) == LUA_TTABLE)
-        return;
-    lua_pop(L, 1);
-    lua_createtable(L, 0, O_COUNT);
-    for (int i = 0; i < O_COUNT; i++) {
-        lua_pushinteger(L, i + 1);
-        lua_setfield(L, -2, option_names[i]);
-    }
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &OPTION_IDS);
-}
-
-/* Walks the table at index 1, leaving a copy of each option's value on the stack. */
+/* Walks the table at index 1, leaving a copy of each option's value on the stack. A key is
+ * looked up as the Lua string it already is in the table of option names (name -> O_ value
+ * + 1, UV_OPTION_IDS): no strcmp, and "model\0x" is another string. */
 static void options_collect(lua_State *L, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -408,8 +396,7 @@ static void options_collect(lua_State *L, options *o)
         o->by_name = 1;
         return;
     }
-    push_option_ids(L);
-    int ids = lua_gettop(L);
+    int ids = lua_upvalueindex(UV_OPTION_IDS);
     for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             continue;
@@ -805,9 +792,9 @@ static void push_common(lua_State *L, int keys, const call_outcome *r)
     }
 }
 
-void lnyx_push_result(lua_State *L, const call_outcome *r)
+/* The result with the key strings at index keys (replaced by the result). */
+static void push_result(lua_State *L, int keys, const call_outcome *r)
 {
-    int keys = lnyx_push_keys(L, &result_keys);
     lua_pushlstring(L, r->resp.text ? r->resp.text : "", r->resp.text_len);
     int text = lua_gettop(L); /* kept below the table for content's text block, the same string */
     /* Room for its up to 20 fields and those nyx.call adds (tool_calls, messages, thinking):
@@ -834,6 +821,8 @@ void lnyx_push_result(lua_State *L, const call_outcome *r)
     lua_replace(L, keys); /* the table where the keys were, the text above it dropped */
     lua_settop(L, keys);
 }
+
+void lnyx_push_result(lua_State *L, const call_outcome *r) { push_result(L, lnyx_push_keys(L, &result_keys), r); }
 
 /* ---- the operation ---- */
 
@@ -941,7 +930,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         return lnyx_raise(L, &err);
     }
     if (r->status != NYX_STATUS_OK) {
-        int keys = lnyx_push_keys(L, &result_keys);
+        lua_pushvalue(L, lua_upvalueindex(UV_RESULT_KEYS)); /* a continuation has its function's upvalues */
+        int keys = lua_gettop(L);
         lnyx_push_error(L, call_outcome_error(r));
         push_common(L, keys, r);
         if (r->resp.text_len > 0) {
@@ -953,7 +943,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         release_op(L, op);
         return lua_error(L);
     }
-    lnyx_push_result(L, r);
+    lua_pushvalue(L, lua_upvalueindex(UV_RESULT_KEYS));
+    push_result(L, lua_gettop(L), r);
     release_op(L, op);
     return 1;
 }
@@ -993,7 +984,13 @@ static int l_call(lua_State *L)
 
 int lnyx_open_call(lua_State *L)
 {
-    lua_pushcfunction(L, l_call);
+    lua_createtable(L, 0, O_COUNT); /* UV_OPTION_IDS */
+    for (int i = 0; i < O_COUNT; i++) {
+        lua_pushinteger(L, i + 1);
+        lua_setfield(L, -2, option_names[i]);
+    }
+    lnyx_push_keys(L, &result_keys); /* UV_RESULT_KEYS */
+    lua_pushcclosure(L, l_call, 2);
     lua_setfield(L, -2, "call");
     return 0;
 }
