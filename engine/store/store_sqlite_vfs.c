@@ -279,8 +279,14 @@ static int vfs_current_time_int64(sqlite3_vfs *v, sqlite3_int64 *out)
     return base_vfs->xCurrentTimeInt64(base_vfs, out);
 }
 
+/* Once per process, before any connection: SQLite's own setup, then the VFS. */
 static void vfs_register(void)
 {
+    /* SQLite keeps statistics of its memory (sqlite3_memory_used) under a global mutex it takes
+     * for every allocation and free, about twenty a record logged since the system's build
+     * has no lookaside memory: nothing in nyx reads them. Refused, harmlessly, when the host
+     * has used SQLite already (its statistics then stay on). */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     base_vfs = sqlite3_vfs_find(NULL);
     if (!base_vfs || base_vfs->iVersion < 2 || !base_vfs->xCurrentTimeInt64)
         return;
