@@ -93,18 +93,23 @@ static const char ITERATIONS[] =
     " WHERE i.thought_id IS NOT NULL AND i.iteration IS NOT NULL%s"
     " ORDER BY i.thought_id, i.created_at";
 
-/* sub(root, id): every node paired with itself and each of its descendants; %s: the session
- * condition, or "". */
+/* sub(root, parent_id, label, id): every node (root, with its parent and label) paired with
+ * itself and each of its descendants (id); %s: the session condition, or "". The root's columns
+ * ride along the recursion rather than be joined back from thought_trees: with that join,
+ * SQLite without statistics ordered a scan of every node first and, for the calls, built a
+ * temporary index by reading the whole of llm_interactions on every run; with sub alone in
+ * front, each node's calls are found through llm_interactions_thought (test_store's
+ * thought_index). Grouped by all three, which the root alone determines. */
 static const char THOUGHTS[] =
-    "WITH RECURSIVE sub(root, id) AS ("
-    " SELECT id, id FROM thought_trees%s"
+    "WITH RECURSIVE sub(root, parent_id, label, id) AS ("
+    " SELECT id, parent_id, label, id FROM thought_trees%s"
     " UNION ALL"
-    " SELECT sub.root, t.id FROM thought_trees AS t JOIN sub ON t.parent_id = sub.id)"
-    " SELECT n.id AS id, n.parent_id AS parent_id, n.label AS label,"
+    " SELECT sub.root, sub.parent_id, sub.label, t.id"
+    " FROM thought_trees AS t JOIN sub ON t.parent_id = sub.id)"
+    " SELECT sub.root AS id, sub.parent_id AS parent_id, sub.label AS label,"
     " COUNT(i.id) AS calls, " INT_SUM(TOKENS_EXPR) " AS tokens, " MONEY("i.cost_usd") " AS cost"
-    " FROM sub JOIN thought_trees AS n ON n.id = sub.root"
-    " LEFT JOIN llm_interactions AS i ON i.thought_id = sub.id"
-    " GROUP BY n.id ORDER BY n.id";
+    " FROM sub LEFT JOIN llm_interactions AS i ON i.thought_id = sub.id"
+    " GROUP BY sub.root, sub.parent_id, sub.label ORDER BY sub.root, sub.parent_id, sub.label";
 
 /* Runs tmpl with its %s filled by the filter's FROM and the rest of args. */
 typedef struct built {

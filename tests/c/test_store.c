@@ -944,6 +944,108 @@ static void test_session_index(void)
     store_close(s);
 }
 
+/* ---- the thought trees' query ---- */
+
+/* The last statement on llm_interactions that ran, and what running it cost: rows stepped
+ * through in full scans of a table, rows put in indexes SQLite built for it on the fly (an
+ * automatic index is made by reading the whole table). */
+typedef struct ran {
+    char sql[2048];
+    int full_scan_steps;
+    int auto_index_rows;
+} ran;
+
+static int record_run(unsigned type, void *ud, void *p, void *x)
+{
+    (void)x;
+    ran *r = ud;
+    sqlite3_stmt *st = p;
+    const char *sql = type == SQLITE_TRACE_PROFILE ? sqlite3_sql(st) : NULL;
+    if (sql && strstr(sql, "llm_interactions")) {
+        snprintf(r->sql, sizeof r->sql, "%s", sql);
+        r->full_scan_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+        r->auto_index_rows += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 1);
+    }
+    return 0;
+}
+
+/* SQLite's plan for sql, a line per step. */
+static void plan_of(sqlite3 *db, const char *sql, char *out, size_t n)
+{
+    char explain[2100];
+    snprintf(explain, sizeof explain, "EXPLAIN QUERY PLAN %s", sql);
+    out[0] = '\0';
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_prepare_v2(db, explain, -1, &st, NULL), SQLITE_OK);
+    size_t used = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW && used < n) {
+        int w = snprintf(out + used, n - used, "%s\n", (const char *)sqlite3_column_text(st, 3));
+        used += w > 0 ? (size_t)w : 0;
+    }
+    sqlite3_finalize(st);
+}
+
+/* A tree's totals read the calls of its nodes through llm_interactions_thought: no automatic
+ * index (which SQLite builds by reading every call, the many outside any thought included) and
+ * no scan of the table, with or without a session. */
+static void test_thought_index(void)
+{
+    error_info err = cleared_error();
+    store_db *s = open_db();
+    REQUIRE(s != NULL);
+    int64_t root = 0, child = 0, leaf = 0, other = 0;
+    CHECK_INT(store_thought_add(s, "a", 0, "plan", &root, &err), 0);
+    CHECK_INT(store_thought_add(s, "a", root, "step", &child, &err), 0);
+    CHECK_INT(store_thought_add(s, "a", child, "detail", &leaf, &err), 0);
+    CHECK_INT(store_thought_add(s, "b", 0, "elsewhere", &other, &err), 0);
+    /* 2 calls on each node, 40 in no thought. */
+    int64_t nodes[] = {root, child, leaf, other};
+    for (int i = 0; i < 48; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "th-%02d", i);
+        interaction_rec it = make(id, T0 + i);
+        it.session = i % 2 ? "a" : NULL;
+        it.usage.input_tokens = 10;
+        it.usage.output_tokens = 1;
+        if (i < 8) {
+            it.thought_id = nodes[i / 2];
+            it.session = i < 6 ? "a" : "b";
+        }
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    }
+
+    sqlite3 *db = store_sqlite_db(s);
+    for (int by_session = 1; by_session >= 0; by_session--) {
+        ran r = {"", 0, 0};
+        CHECK_INT(sqlite3_trace_v2(db, SQLITE_TRACE_PROFILE, record_run, &r), SQLITE_OK);
+        rows got = {0};
+        CHECK_INT(store_query_thoughts(s, by_session ? "a" : NULL, collect, &got, &err), 0);
+        sqlite3_trace_v2(db, 0, NULL, NULL);
+        char want[256];
+        snprintf(want, sizeof want, "%lld|6|66\n%lld|4|44\n%lld|2|22\n", (long long)root,
+                 (long long)child, (long long)leaf);
+        if (by_session) {
+            CHECK_STR(pick(&got, "id,calls,tokens"), want);
+        } else {
+            CHECK_INT(got.n, 4);
+            CHECK_STR(cell(&got, 3, "calls"), "2");
+        }
+        rows_free(&got);
+        char plan[2048];
+        plan_of(db, r.sql, plan, sizeof plan);
+        if (!contains(plan, "SEARCH i USING INDEX llm_interactions_thought") || contains(plan, "AUTOMATIC"))
+            fprintf(stderr, "plan of the thoughts query:\n%s", plan);
+        CHECK(contains(plan, "SEARCH i USING INDEX llm_interactions_thought (thought_id=?)"));
+        CHECK(!contains(plan, "AUTOMATIC"));
+        CHECK(!contains(plan, "SCAN i"));
+        CHECK_INT(r.auto_index_rows, 0);
+        /* By session, the session's nodes come from their index too; over every session, only
+         * the 4 nodes are read in full (a step past each but the first), never the 48 calls. */
+        CHECK_INT(r.full_scan_steps, by_session ? 0 : 3);
+    }
+    store_close(s);
+}
+
 int main(void)
 {
     static const conformance_case cases[] = {
@@ -951,6 +1053,7 @@ int main(void)
         {"migration_2", test_migration_2},
         {"concurrent_migration", test_concurrent_migration},
         {"session_index", test_session_index},
+        {"thought_index", test_thought_index},
         {"memory", test_memory},
         {"values_per_record", test_values_per_record},
         {"open_failures", test_open_failures},

@@ -810,6 +810,60 @@ static void test_session_index(void)
                     "llm_interactions_session"));
 }
 
+/* ---- the thought trees' query ---- */
+
+/* The store's thoughts query for one session (store_queries.c), its parameter written in. */
+#define THOUGHTS_OF(session)                                                                       \
+    "WITH RECURSIVE sub(root, parent_id, label, id) AS ("                                          \
+    " SELECT id, parent_id, label, id FROM thought_trees WHERE session = " session                 \
+    " UNION ALL SELECT sub.root, sub.parent_id, sub.label, t.id"                                   \
+    " FROM thought_trees AS t JOIN sub ON t.parent_id = sub.id)"                                   \
+    " SELECT sub.root AS id, sub.parent_id AS parent_id, sub.label AS label, COUNT(i.id) AS calls," \
+    " CAST(COALESCE(SUM(i.cost_usd), 0) AS DOUBLE PRECISION) AS cost"                              \
+    " FROM sub LEFT JOIN llm_interactions AS i ON i.thought_id = sub.id"                           \
+    " GROUP BY sub.root, sub.parent_id, sub.label ORDER BY sub.root, sub.parent_id, sub.label"
+
+/* With the statistics of a log where few calls are in a thought, PostgreSQL reads a tree's
+ * calls through llm_interactions_thought, not a scan of the table. */
+static void test_thought_index(void)
+{
+    error_info err = cleared_error();
+    store_db *s = open_db();
+    if (!s)
+        return;
+    int64_t root = 0, child = 0;
+    CHECK_INT(store_thought_add(s, "t", 0, "plan", &root, &err), 0);
+    CHECK_INT(store_thought_add(s, "t", root, "step", &child, &err), 0);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO llm_interactions (id, created_at, status, thought_id, input_tokens)"
+             " SELECT 'ti-' || g, g, 'ok', CASE g %% 100 WHEN 0 THEN %lld WHEN 1 THEN %lld END, 10"
+             " FROM generate_series(1, 5000) AS g",
+             (long long)root, (long long)child);
+    CHECK_INT(raw_exec(sql), 0);
+    CHECK_INT(raw_exec("ANALYZE llm_interactions; ANALYZE thought_trees"), 0);
+    rows r = {0};
+    CHECK_INT(store_query_thoughts(s, "t", collect, &r, &err), 0);
+    snprintf(sql, sizeof sql, "%lld|100|1000\n%lld|50|500\n", (long long)root, (long long)child);
+    CHECK_STR(pick(&r, "id,calls,tokens"), sql);
+    rows_free(&r);
+    store_close(s);
+
+    PGresult *plan = raw_pg_query("EXPLAIN " THOUGHTS_OF("'t'"));
+    int by_index = 0, scans = 0;
+    for (int i = 0; plan && i < PQntuples(plan); i++) {
+        by_index |= contains(PQgetvalue(plan, i, 0), "on llm_interactions_thought");
+        scans |= contains(PQgetvalue(plan, i, 0), "Seq Scan on llm_interactions");
+    }
+    if (!by_index || scans)
+        for (int i = 0; plan && i < PQntuples(plan); i++)
+            fprintf(stderr, "plan of the thoughts query: %s\n", PQgetvalue(plan, i, 0));
+    CHECK(plan != NULL);
+    PQclear(plan);
+    CHECK(by_index);
+    CHECK(!scans);
+}
+
 int main(void)
 {
     static const conformance_case cases[] = {
@@ -817,6 +871,7 @@ int main(void)
         {"concurrent_migration", test_concurrent_migration},
         {"content_migration", test_content_migration},
         {"session_index", test_session_index},
+        {"thought_index", test_thought_index},
         {"async", test_async},
         {"pump_limit", test_pump_limit},
         {"connection_loss", test_connection_loss},
