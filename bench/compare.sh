@@ -65,13 +65,19 @@ report() {
     printf "%s_peak_rss_mb: %.1f\n", l, r / 1024 }'
 }
 echo "# $calls calls, $inflight in flight, against nyx sim on loopback (zero delays); SDK $sdk_version, node $(node --version)"
-for round in 1 2; do
+run_sdk() {
   (cd "$work" && NODE_PATH="$work/node_modules" /usr/bin/time -f '%U %S %M %e' -o "$work/sdk.time" \
      node "$work/sdk.js" "$url" "$calls" "$inflight" "$work/system.txt") >"$work/sdk.out"
-  report "sdk_run$round" "$calls" "$work/sdk.time" "$work/sdk.out"
-  rm -rf "$work/nyx$round" && mkdir "$work/nyx$round"
-  (cd "$work/nyx$round" && env -u NYX_DB -u NYX_STORAGE_MODE NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key \
+  report "sdk_run$1" "$calls" "$work/sdk.time" "$work/sdk.out"
+}
+run_nyx() {
+  rm -rf "$work/nyx$1" && mkdir "$work/nyx$1"
+  (cd "$work/nyx$1" && env -u NYX_DB -u NYX_STORAGE_MODE NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key \
      ANTHROPIC_BASE_URL="$url" /usr/bin/time -f '%U %S %M %e' -o "$work/nyx.time" \
      "$build/nyx" run "$here/workload.lua" --var calls="$calls" --var inflight="$inflight") >"$work/nyx.out"
-  report "nyx_run$round" "$calls" "$work/nyx.time" "$work/nyx.out"
-done
+  report "nyx_run$1" "$calls" "$work/nyx.time" "$work/nyx.out"
+}
+# Each goes first once: a run straight after the other's busy seconds measures slower on a shared
+# machine (here up to a tenth), so a fixed order would favour whichever always ran first.
+run_sdk 1; run_nyx 1
+run_nyx 2; run_sdk 2
