@@ -28,17 +28,14 @@ run_nyx ask classify --var "ticket=printer on fire"
 check "nyx ask exits 0" "$rc" "$err"
 [[ -n "$out" ]] && ! grep -q "claude-haiku-4-5:" <<<"$out"
 check "the answer is on stdout, alone" $? "$out"
-grep -Eq '^claude-haiku-4-5: [0-9]+ input, [0-9]+ output, 0 cache read, 0 cache write tokens; \$0\.[0-9]{6}$' <<<"$err"
-check "model, usage and cost are on stderr (the template's model hint)" $? "$err"
+check_grep "model, usage and cost are on stderr (the template's model hint)" "$err" -E '^claude-haiku-4-5: [0-9]+ input, [0-9]+ output, 0 cache read, 0 cache write tokens; \$0\.[0-9]{6}$'
 
 run_nyx log --last 1 --json
 id=$(sed -n 's/^{"id":"\([^"]*\)".*/\1/p' <<<"$out")
 run_nyx log --raw "$id"
-grep -q 'Classify this ticket in one word: printer on fire' <<<"$out"
-check "the request sent is the rendered template" $? "$out"
+check_grep "the request sent is the rendered template" "$out" 'Classify this ticket in one word: printer on fire'
 run_nyx stats --by template
-grep -Eq '^classify@1 +1 ' <<<"$out"
-check "the call is logged under the template's version" $? "$out"
+check_grep "the call is logged under the template's version" "$out" -E '^classify@1 +1 '
 
 run_nyx ask classify --var "ticket=x" --model claude-sonnet-4-5
 [[ $rc == 0 ]] && grep -q '^claude-sonnet-4-5:' <<<"$err"
@@ -54,8 +51,7 @@ run_nyx ask classify
 [[ $rc == 1 ]] && grep -q "missing required variable 'ticket'" <<<"$err"
 check "a missing variable exits 1 and is named" $? "rc=$rc $err"
 run_nyx stats --by template
-grep -Eq '^classify@1 +3 ' <<<"$out"
-check "nothing is sent when the template does not render" $? "$out"
+check_grep "nothing is sent when the template does not render" "$out" -E '^classify@1 +3 '
 
 run_nyx ask no_such_template
 [[ $rc == 1 ]] && grep -q "no_such_template" <<<"$err"

@@ -37,16 +37,12 @@ for n in 1 2 3; do
   grep -q "\"id\":\"t$n\",\"ok\":true,\"text\":\"As your assistant, regarding $topic" results.jsonl
   check "row t$n's result answers its own prompt" $? "$(cat results.jsonl)"
 done
-grep -q "3 succeeded, 0 failed" <<<"$err"
-check "the summary is on stderr" $? "$err"
-! grep -q "variable 'id' is given but not declared" <<<"$err"
-check "the rows' id field is their custom id, not an undeclared template variable" $? "$err"
+check_grep "the summary is on stderr" "$err" "3 succeeded, 0 failed"
+check_no_grep "the rows' id field is their custom id, not an undeclared template variable" "$err" "variable 'id' is given but not declared"
 run_nyx stats --by template
-grep -Eq '^classify@1 +3 ' <<<"$out"
-check "each row is logged once, under the template's version" $? "$out"
+check_grep "each row is logged once, under the template's version" "$out" -E '^classify@1 +3 '
 run_nyx stats
-grep -q '^batches: 3 calls at batch prices' <<<"$out"
-check "nyx stats counts the batch calls and what they saved" $? "$out"
+check_grep "nyx stats counts the batch calls and what they saved" "$out" '^batches: 3 calls at batch prices'
 
 # The same first row as a standard call: the simulator gives it the same usage.
 id=$(sed -n '1s/.*"interaction_id":"\([^"]*\)".*/\1/p' results.jsonl)
@@ -70,8 +66,7 @@ printf '{"id":"p1","ticket":"printer on fire"}\n{"id":"p2","ticket":"payroll lat
 run_nyx batch submit route --input route.jsonl --out "$work/route.out"
 id=$(sed -n '1s/.*"interaction_id":"\([^"]*\)".*/\1/p' "$work/route.out")
 run_nyx log --raw "$id"
-grep -q '"content":\[{"type":"text","text":"You route support tickets.\\nPrinters go to facilities.\\n\\n","cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"Ticket: printer on fire\\n"}\]' <<<"$out"
-check "the rows' shared beginning is one block marked for an hour, the row's rest after it" $? "$out"
+check_grep "the rows' shared beginning is one block marked for an hour, the row's rest after it" "$out" '"content":\[{"type":"text","text":"You route support tickets.\\nPrinters go to facilities.\\n\\n","cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"Ticket: printer on fire\\n"}\]'
 run_nyx ask classify --var "ticket=printer on fire" --var team=support
 std_cost=$(sed -n 's/.*; \$\([0-9.]*\)$/\1/p' <<<"$err")
 awk -v b="$batch_cost" -v s="$std_cost" 'BEGIN { exit !(b > 0 && (b * 2 - s) < 1e-6 && (s - b * 2) < 1e-6) }'
@@ -86,8 +81,7 @@ grep -q '"id":"c1","ok":true' <<<"$out" && grep -q '"id":"c2","ok":true' <<<"$ou
 check "CSV rows take their ids from --id-field and the results go to stdout" $? "$out"
 c2=$(grep '"id":"c2"' <<<"$out" | sed -n 's/.*"interaction_id":"\([^"]*\)".*/\1/p')
 run_nyx log --raw "$c2"
-grep -q 'say \\"hi\\": classify this it ticket' <<<"$out"
-check "a quoted CSV field with doubled quotes is read whole" $? "$out"
+check_grep "a quoted CSV field with doubled quotes is read whole" "$out" 'say \\"hi\\": classify this it ticket'
 
 run_nyx stats --by template
 before=$(sed -n 's/^classify@1 \+\([0-9]*\) .*/\1/p' <<<"$out")
@@ -140,8 +134,7 @@ LUA
     "$(cat -v "$work/wait.tty" | head -5)"
 fi
 run_nyx batch submit classify --input rows.jsonl --var team=x --out "$work/np.jsonl"
-! grep -q 'done, 0 errored' <<<"$err"
-check "no progress bar when stderr is not a terminal" $? "$err"
+check_no_grep "no progress bar when stderr is not a terminal" "$err" 'done, 0 errored'
 
 # ---- list, status, results, cancel: the API's view, from nyx sim over HTTP ----
 "$NYX_BIN" sim --port 0 --batch-ms 600000 >"$work/sim.out" 2>&1 &
@@ -166,8 +159,7 @@ run_nyx batch cancel msgbatch_sim_000001
 [[ $rc == 0 ]] && grep -Eq '^msgbatch_sim_000001 +canceling' <<<"$out"
 check "nyx batch cancel ID asks the API to cancel" $? "rc=$rc $out $err"
 run_nyx batch status msgbatch_sim_000001
-grep -Eq 'ended +processing 0, succeeded 0, errored 0, canceled 2' <<<"$out"
-check "the cancelled batch ends with its requests canceled" $? "$out"
+check_grep "the cancelled batch ends with its requests canceled" "$out" -E 'ended +processing 0, succeeded 0, errored 0, canceled 2'
 run_nyx batch results msgbatch_sim_000001 --out "$work/api.jsonl"
 [[ $rc == 0 ]] && grep -q '{"custom_id":"a","result":{"type":"canceled"}}' "$work/api.jsonl" && grep -q '"custom_id":"b"' "$work/api.jsonl"
 check "nyx batch results ID --out writes the API's JSON Lines" $? "rc=$rc $err"

@@ -35,8 +35,7 @@ print("text:", #r.text > 0, "who:", nyx.vars.who, "n:", nyx.vars.n)
 EOF
 run_nyx -- run ok.lua --var who=world --var n=3
 check "nyx run of a working script exits 0" $((rc != 0)) "$err"
-grep -q "^text:	true	who:	world	n:	3$" <<<"$out"
-check "--var k=v reaches nyx.vars" $? "$out"
+check_grep "--var k=v reaches nyx.vars" "$out" "^text:	true	who:	world	n:	3$"
 
 cat >fails.lua <<'EOF'
 local nyx = require "nyx"
@@ -47,8 +46,7 @@ deeper()
 EOF
 run_nyx -- run fails.lua
 check "a Lua error exits 1" $((rc != 1)) "rc=$rc"
-grep -q "fails.lua:3: the plan has no budget" <<<"$err"
-check "a Lua error prints file:line and the message" $? "$err"
+check_grep "a Lua error prints file:line and the message" "$err" "fails.lua:3: the plan has no budget"
 grep -q "stack traceback" <<<"$err" && grep -q "fails.lua:5: in main chunk" <<<"$err"
 check "a Lua error prints a traceback" $? "$err"
 
@@ -58,8 +56,7 @@ nyx.call{ prompt = "Hello", temperature = 3 }
 EOF
 run_nyx -- run badcall.lua
 check "a bad argument to nyx.call exits 1" $((rc != 1)) "rc=$rc"
-grep -q "badcall.lua:2: invalid_argument: bad argument #1 to 'call' (temperature" <<<"$err"
-check "a bad argument is reported with Lua's wording and the caller's line" $? "$err"
+check_grep "a bad argument is reported with Lua's wording and the caller's line" "$err" "badcall.lua:2: invalid_argument: bad argument #1 to 'call' (temperature"
 
 cat >apierr.lua <<'EOF'
 local nyx = require "nyx"
@@ -67,8 +64,7 @@ nyx.call{ model = "claude-no-such-model", prompt = "Hello", max_tokens = 20 }
 EOF
 run_nyx -- run apierr.lua
 check "an API error left unhandled exits 1" $((rc != 1)) "rc=$rc"
-grep -q "not_found_error" <<<"$err"
-check "an unhandled API error names its type" $? "$err"
+check_grep "an unhandled API error names its type" "$err" "not_found_error"
 
 printf 'x = = 1\n' >syntax.lua
 run_nyx -- run syntax.lua
@@ -76,16 +72,14 @@ check "a syntax error exits 1 and names file:line" $((rc != 1 || $(grep -c "synt
 
 run_nyx -- run
 check "nyx run without a script is a usage error (2)" $((rc != 2)) "rc=$rc"
-grep -q "usage: nyx run" <<<"$err"
-check "the usage error prints the usage" $? "$err"
+check_grep "the usage error prints the usage" "$err" "usage: nyx run"
 run_nyx -- run ok.lua --no-such-flag
 check "an unknown flag is a usage error (2)" $((rc != 2)) "rc=$rc"
 run_nyx -- run ok.lua --var novalue
 check "--var without k=v is a usage error (2)" $((rc != 2)) "rc=$rc"
 run_nyx -- frobnicate
 check "an unknown command exits 2" $((rc != 2)) "rc=$rc"
-grep -q 'unknown command "frobnicate"' <<<"$err"
-check "an unknown command is named" $? "$err"
+check_grep "an unknown command is named" "$err" 'unknown command "frobnicate"'
 run_nyx --
 check "nyx without a command exits 2" $((rc != 2)) "rc=$rc"
 
@@ -106,8 +100,7 @@ for bad in "LLM_MAX_RETRIES=abc" "LLM_MAX_RETRIES=2.5" "CLAUDE_TIMEOUT_SECONDS=-
   name=${bad%%=*}
   run_nyx "$bad" -- run ok.lua
   check "malformed $bad stops nyx run at start (exit 1)" $((rc != 1)) "rc=$rc"
-  grep -q "$name" <<<"$err"
-  check "malformed $bad: the error names $name" $? "$err"
+  check_grep "malformed $bad: the error names $name" "$err" "$name"
   [[ -z "$out" ]]
   check "malformed $bad: the script never ran" $? "$out"
 done
@@ -136,10 +129,8 @@ check "--db FILE puts the database in FILE" $? "rc=$rc $err"
 
 run_nyx -- run "$NYX_SOURCE_DIR/examples/tools.lua"
 check "examples/tools.lua runs (exit 0)" $((rc != 0)) "$err"
-grep -q "^iterations: 2, stop: end_turn" <<<"$out"
-check "the tool loop takes two iterations and ends at end_turn" $? "$out"
-grep -q "result (error): .*timed out" <<<"$out"
-check "the tool that fails once reaches the model as an error result" $? "$out"
+check_grep "the tool loop takes two iterations and ends at end_turn" "$out" "^iterations: 2, stop: end_turn"
+check_grep "the tool that fails once reaches the model as an error result" "$out" "result (error): .*timed out"
 reads=$(grep -Eo "[0-9]+ cache reads" <<<"$out" | grep -Eo "^[0-9]+")
 [[ ${reads:-0} -gt 1000 ]]
 check "the second iteration reads the system prompt from the cache" $? "$out"
@@ -168,8 +159,7 @@ first_hit=$(awk 'NR == 1 { print $(NF - 1) }' <<<"$rows")
 later_hits=$(awk 'NR > 1 { print $(NF - 1) }' <<<"$rows" | sort -u)
 [[ "$first_hit" == "no" && "$later_hits" == "yes" ]]
 check "the first persona writes the cache, personas 2-5 hit it" $? "$out"
-grep -Eq "^cost [0-9.]+ USD; without caching [0-9.]+ USD; saved [0-9.]+ USD \([0-9.]+%\)" <<<"$out"
-check "the council prints its cost, the cost without caching and the saving" $? "$out"
+check_grep "the council prints its cost, the cost without caching and the saving" "$out" -E "^cost [0-9.]+ USD; without caching [0-9.]+ USD; saved [0-9.]+ USD \([0-9.]+%\)"
 saving=$(grep -Eo "saved [0-9.]+ USD \([0-9.]+%\)" <<<"$out" | grep -Eo "\([0-9.]+" | tr -d '(')
 awk -v s="${saving:-0}" 'BEGIN { exit !(s > 50) }'
 check "the council saves more than half of the cost (got ${saving:-none}%)" $? "$out"
@@ -214,15 +204,13 @@ run_nyx "ANTHROPIC_API_KEY=sim-secret" "ANTHROPIC_BASE_URL=$url" -- run http.lua
 check "a script reaches nyx sim through ANTHROPIC_BASE_URL" $((rc != 0)) "$err"
 [[ "$out" == "anthropic	true	true	true" ]]
 check "over HTTP the second call reads the cache the first wrote, for less" $? "$out"
-! grep -q "built-in Claude simulator" <<<"$err"
-check "with an API key there is no simulator notice" $? "$err"
+check_no_grep "with an API key there is no simulator notice" "$err" "built-in Claude simulator"
 log=$(curl -s "$url/sim/requests")
 [[ $(grep -o '"path":"/v1/messages"' <<<"$log" | wc -l) == 2 ]]
 check "the server's log shows exactly the script's two requests" $? "$log"
 
 run_nyx "ANTHROPIC_API_KEY=wrong-key" "ANTHROPIC_BASE_URL=$url" -- run ok.lua
 check "a wrong API key exits 1" $((rc != 1)) "rc=$rc"
-grep -q "authentication_error" <<<"$err"
-check "a wrong API key is reported as authentication_error" $? "$err"
+check_grep "a wrong API key is reported as authentication_error" "$err" "authentication_error"
 
 finish

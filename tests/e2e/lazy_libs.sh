@@ -31,13 +31,11 @@ run_nyx NYX_PROVIDER=sim -- run "$work/maps.lua" --var call=1
 check "the built-in simulator loads it and answers" $? "$rc: $out $err"
 
 run_nyx -- --version
-grep -Eq 'libmicrohttpd [0-9]+\.[0-9]+' <<<"$out"
-check "nyx --version names its version" $? "$out"
+check_grep "nyx --version names its version" "$out" -E 'libmicrohttpd [0-9]+\.[0-9]+'
 
 if links "$NYX_BIN" libgnutls; then
   binding=$("${clean_env[@]}" LD_DEBUG=bindings "$NYX_BIN" --help 2>&1 >/dev/null | grep '_gnutls_global_init_skip')
-  grep -q "to $NYX_BIN" <<<"$binding"
-  check "GnuTLS asks nyx whether to initialise itself" $? "$binding"
+  check_grep "GnuTLS asks nyx whether to initialise itself" "$binding" "to $NYX_BIN"
 else
   echo "ok - GnuTLS is not loaded: nothing to skip"
 fi

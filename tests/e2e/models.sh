@@ -16,14 +16,10 @@ cd "$work" || exit 1
 run_nyx -- models
 [[ $rc == 0 ]] && grep -q "^model table dated 2026-12-06" <<<"$out"
 check "nyx models prints the table's date" $? "rc=$rc $out $err"
-grep -Eq "^claude-haiku-5-5 +current +0\.100000 +0\.500000 +0\.125000 +0\.200000 +0\.010000 +512\? +1000000 +over 100000 prompt tokens: in 0\.5, out 2\.5" <<<"$out"
-check "nyx models lists Haiku 5.5: prices, unconfirmed minimum, context, its upper tier" $? "$out"
-grep -Eq "^claude-sonnet-5-5 +current +2 +10 +2\.50 +4 +0\.100000 +1024\? .*from 2026-10-07" <<<"$out"
-check "nyx models lists Sonnet 5.5 at the row in force now" $? "$out"
-grep -Eq "^claude-opus-4-5 +deprecated .* 4096 .*retires 2027-01-22; use claude-opus-4-8" <<<"$out"
-check "nyx models shows a deprecated model's retirement and replacement" $? "$out"
-grep -Eq "^claude-haiku-4-5 +current +1 +5 +1\.25 +2 +0\.100000 +4096 " <<<"$out"
-check "a confirmed minimum has no question mark" $? "$out"
+check_grep "nyx models lists Haiku 5.5: prices, unconfirmed minimum, context, its upper tier" "$out" -E "^claude-haiku-5-5 +current +0\.100000 +0\.500000 +0\.125000 +0\.200000 +0\.010000 +512\? +1000000 +over 100000 prompt tokens: in 0\.5, out 2\.5"
+check_grep "nyx models lists Sonnet 5.5 at the row in force now" "$out" -E "^claude-sonnet-5-5 +current +2 +10 +2\.50 +4 +0\.100000 +1024\? .*from 2026-10-07"
+check_grep "nyx models shows a deprecated model's retirement and replacement" "$out" -E "^claude-opus-4-5 +deprecated .* 4096 .*retires 2027-01-22; use claude-opus-4-8"
+check_grep "a confirmed minimum has no question mark" "$out" -E "^claude-haiku-4-5 +current +1 +5 +1\.25 +2 +0\.100000 +4096 "
 [[ $(grep -c "^claude-" <<<"$out") == 21 ]]
 check "nyx models lists every model of the table" $? "$out"
 
@@ -55,14 +51,10 @@ print("G " .. try{model = "claude-future-9", prompt = "hi", max_tokens = 10})
 print("H " .. try{model = "claude-future-9", prompt = "hi", max_tokens = 10})
 LUA
 run_nyx -- run params.lua
-grep -q '^A invalid_argument: temperature: model "claude-haiku-5-5" accepts no temperature' <<<"$out"
-check "a temperature Haiku 5.5 refuses is refused before sending, naming model and field" $? "$out"
-grep -q "^B ok claude-haiku-5-5" <<<"$out"
-check "the default temperature is left out for a model that takes none" $? "$out"
-grep -q "^C ok claude-haiku-4-5" <<<"$out"
-check "a model that takes a temperature gets it" $? "$out"
-grep -q '^D invalid_argument: model: "claude-opus-4-1" was retired on 2026-08-05; use "claude-opus-4-8"' <<<"$out"
-check "a retired model fails with invalid_argument naming its replacement" $? "$out"
+check_grep "a temperature Haiku 5.5 refuses is refused before sending, naming model and field" "$out" '^A invalid_argument: temperature: model "claude-haiku-5-5" accepts no temperature'
+check_grep "the default temperature is left out for a model that takes none" "$out" "^B ok claude-haiku-5-5"
+check_grep "a model that takes a temperature gets it" "$out" "^C ok claude-haiku-4-5"
+check_grep "a retired model fails with invalid_argument naming its replacement" "$out" '^D invalid_argument: model: "claude-opus-4-1" was retired on 2026-08-05; use "claude-opus-4-8"'
 grep -q "^E ok claude-sonnet-4-5" <<<"$out" && grep -q "^F ok claude-sonnet-4-5" <<<"$out" &&
   [[ $(grep -c 'model "claude-sonnet-4-5" is deprecated and retires on 2026-11-30 (date unconfirmed); move to "claude-sonnet-5-5"' <<<"$err") == 1 ]]
 check "a deprecated model is served and warned about once, with its retirement date" $? "$out
@@ -98,11 +90,9 @@ learned=$(sed -n 's/^min \([0-9]*\)$/\1/p' <<<"$out")
 [[ -n "$input" && -n "$learned" && $learned -gt 1024 && $learned -le $((input + 1)) ]]
 check "the engine raises its unconfirmed minimum to what that call proved" $? "$out"
 run_nyx -- models show claude-sonnet-5-5
-grep -Eq "min_cache_tokens +$learned \(learned\)" <<<"$out"
-check "the learned minimum is kept in the database and shown by nyx models" $? "$out"
+check_grep "the learned minimum is kept in the database and shown by nyx models" "$out" -E "min_cache_tokens +$learned \(learned\)"
 run_nyx -- config list
-! grep -q "models.min_cache" <<<"$out"
-check "learned minimums are not listed among the operator's settings" $? "$out"
+check_no_grep "learned minimums are not listed among the operator's settings" "$out" "models.min_cache"
 
 # ---- a budget reserves at the tier a prompt may reach ----
 

@@ -20,15 +20,12 @@ run_nyx render council_persona --var name=CFO --var "role=chief financial office
 check "nyx render council_persona exits 0" "$rc" "$err"
 [[ "$(head -2 <<<"$out")" == $'You are the CFO (chief financial officer) on this council.\nJudge the proposal on cash and payback.' ]]
 check "the persona's variables are filled in" $? "$out"
-grep -q "Keep the whole answer under 250 words." <<<"$out"
-check "a declared default fills an unset variable" $? "$out"
-! grep -q "{{" <<<"$out"
-check "no template syntax is left in the output" $? "$out"
+check_grep "a declared default fills an unset variable" "$out" "Keep the whole answer under 250 words."
+check_no_grep "no template syntax is left in the output" "$out" "{{"
 
 run_nyx render council_persona --var name=CFO
 check "a missing required variable exits 1" $((rc != 1)) "rc=$rc"
-grep -Eq "council_persona\.md:[0-9]+: missing required variable 'focus'" <<<"$err"
-check "the missing variable is named with the template's file:line" $? "$err"
+check_grep "the missing variable is named with the template's file:line" "$err" -E "council_persona\.md:[0-9]+: missing required variable 'focus'"
 
 run_nyx render council_persona --var name=CFO --var focus=cash --var colour=red
 [[ $rc == 0 ]] && grep -q "variable 'colour' is given but not declared" <<<"$err"
@@ -41,8 +38,7 @@ check "a --var given twice is a list for a section" $? "$out $err"
 
 run_nyx render no_such_template
 check "an unknown template exits 1" $((rc != 1)) "rc=$rc"
-grep -q "template 'no_such_template' not found" <<<"$err"
-check "an unknown template is named" $? "$err"
+check_grep "an unknown template is named" "$err" "template 'no_such_template' not found"
 
 run_nyx render
 check "nyx render without a name exits 2" $((rc != 2)) "rc=$rc"
@@ -102,8 +98,7 @@ check "nyx templates list exits 0" "$rc" "$err"
 for name in council_context council_persona task_execution memo; do
   grep -Eq "^$name +[0-9]+ +[0-9]+ " <<<"$out" || fail "list shows $name" "$out"
 done
-grep -Eq "^memo +2 +2 +$work/tpl/memo.md +A memo" <<<"$out"
-check "list shows the current version, the versions stored, the file and the description" $? "$out"
+check_grep "list shows the current version, the versions stored, the file and the description" "$out" -E "^memo +2 +2 +$work/tpl/memo.md +A memo"
 
 run_nyx templates
 [[ $rc == 0 ]] && grep -q "^council_persona " <<<"$out"
@@ -126,14 +121,11 @@ check "a script renders and calls with template=" $? "rc=$rc $out $err"
 
 run_nyx templates stats memo
 check "nyx templates stats exits 0" "$rc" "$err"
-grep -Eq "^ +2 +3 +2 +1 +0\.66" <<<"$out"
-check "stats show 3 uses of version 2: the judgement turns the last call's use into a failure" $? "$out"
-grep -Eq "^ +1 +0 +0 +0 +- " <<<"$out"
-check "stats list the unused version 1 too" $? "$out"
+check_grep "stats show 3 uses of version 2: the judgement turns the last call's use into a failure" "$out" -E "^ +2 +3 +2 +1 +0\.66"
+check_grep "stats list the unused version 1 too" "$out" -E "^ +1 +0 +0 +0 +- "
 
 run_nyx stats --by template
-grep -Eq "^memo@2 +3 " <<<"$out"
-check "the calls' log rows carry the template's version" $? "$out"
+check_grep "the calls' log rows carry the template's version" "$out" -E "^memo@2 +3 "
 
 run_nyx templates stats nosuch
 check "stats of an unknown template exit 1" $((rc != 1)) "rc=$rc"
@@ -143,8 +135,7 @@ run_nyx templates show
 check "show without a name exits 2" $((rc != 2)) "rc=$rc"
 run_nyx templates show "../../etc/passwd"
 check "a name with a path exits 1" $((rc != 1)) "rc=$rc"
-grep -q "bad template name" <<<"$err"
-check "a name with a path is refused" $? "$err"
+check_grep "a name with a path is refused" "$err" "bad template name"
 run_nyx templates --help
 check "nyx templates --help exits 0" "$rc" "$err"
 

@@ -133,8 +133,7 @@ done
 
 run_nyx "${api[@]}" "$(at "$stranger_port")" "NYX_TLS_INSECURE=1" -- run call.lua
 check "NYX_TLS_INSECURE=1 reaches a loopback host with an unknown CA" $((rc != 0)) "$out $err"
-grep -q "NYX_TLS_INSECURE=1: certificates are NOT verified" <<<"$err"
-check "NYX_TLS_INSECURE=1 warns at start" $? "$err"
+check_grep "NYX_TLS_INSECURE=1 warns at start" "$err" "NYX_TLS_INSECURE=1: certificates are NOT verified"
 run_nyx -- audit --kind config
 grep -q "tls_insecure=1" <<<"$out"
 check "the audit trail records a run with NYX_TLS_INSECURE=1" $? "$out $err"

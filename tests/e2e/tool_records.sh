@@ -32,14 +32,11 @@ grep -qx "lua 2 0 max_iterations 4 5 5" <<<"$out"
 check "nyx.stats() and s:stats() count 4 tool calls over 5 iterations" $? "$out"
 
 run_nyx -- stats
-grep -q "^tools: 4 tool calls, 5 calls as tool loop iterations$" <<<"$out"
-check "nyx stats shows the tool calls and iterations under the table" $? "$out"
+check_grep "nyx stats shows the tool calls and iterations under the table" "$out" "^tools: 4 tool calls, 5 calls as tool loop iterations$"
 run_nyx -- stats --json
-grep -q '"tool_calls":4,"iterations":5' <<<"$out"
-check "nyx stats --json has tool_calls and iterations" $? "$out"
+check_grep "nyx stats --json has tool_calls and iterations" "$out" '"tool_calls":4,"iterations":5'
 run_nyx -- stats --by session --json
-grep -q '"group":"trip".*"tool_calls":4,"iterations":5' <<<"$out"
-check "and per group" $? "$out"
+check_grep "and per group" "$out" '"group":"trip".*"tool_calls":4,"iterations":5'
 
 run_nyx -- thoughts
 want='#1  label=plan the trip  calls=5  tokens=[0-9]+  cost=[0-9.]+
@@ -68,7 +65,6 @@ sizes=$(sqlite3 "$work/nyx.db" "SELECT iteration || ' ' || tool_calls || ' ' || 
 [[ "$sizes" =~ ^'1 1 {"thinking":['[0-9]+'],"tool_use":['[0-9]+']}'$'\n''2 0 {"thinking":['[0-9]+'],"tool_result":['[0-9]+']}'$'\n''1 1 {"tool_use":['[0-9]+']}'$'\n''2 1 {"tool_use":['[0-9]+'],"tool_result":['[0-9]+']}' ]]
 check "none: each call keeps the sizes of its tool calls, results and thinking, and its counts" $? "$sizes"
 run_nyx -- stats --json
-grep -q '"tool_calls":4,"iterations":5' <<<"$out"
-check "none: nyx stats still counts them" $? "$out"
+check_grep "none: nyx stats still counts them" "$out" '"tool_calls":4,"iterations":5'
 
 finish

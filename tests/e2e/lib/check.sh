@@ -21,6 +21,11 @@ fail() {
 }
 # check NAME CONDITION-EXIT-STATUS [DETAIL]
 check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+# check_grep NAME TEXT [GREP-OPTIONS...] PATTERN: the check NAME, passed when TEXT has a line
+# matching (grep -q with the options given); TEXT is printed when it fails. check_no_grep: passed
+# when no line matches.
+check_grep() { local name=$1 text=$2; shift 2; grep -q "$@" <<<"$text"; check "$name" $? "$text"; }
+check_no_grep() { local name=$1 text=$2; shift 2; ! grep -q "$@" <<<"$text"; check "$name" $? "$text"; }
 # finish: the script's last word: exits 1 when a check failed.
 finish() {
   if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
