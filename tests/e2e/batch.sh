@@ -137,11 +137,8 @@ run_nyx batch submit classify --input rows.jsonl --var team=x --out "$work/np.js
 check_no_grep "no progress bar when stderr is not a terminal" "$err" 'done, 0 errored'
 
 # ---- list, status, results, cancel: the API's view, from nyx sim over HTTP ----
-"$NYX_BIN" sim --port 0 --batch-ms 600000 >"$work/sim.out" 2>&1 &
-sim_pid=$!
-trap 'kill $sim_pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 200); do grep -q 'listening on' "$work/sim.out" && break; sleep 0.05; done
-base="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$work/sim.out" | head -1)"
+start_sim --batch-ms 600000
+base=$url
 # A database of its own: the batches above were the in-process simulator's, whose ids repeat.
 clean_env+=("ANTHROPIC_BASE_URL=$base" "ANTHROPIC_API_KEY=test-key" "NYX_DB=$work/api.db")
 curl -s -H "x-api-key: test-key" -H "anthropic-version: 2023-06-01" "$base/v1/messages/batches" \

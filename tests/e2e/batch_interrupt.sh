@@ -15,30 +15,20 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [[ -n "${KE
 start_sim --api-key int-key --batch-ms 4000
 pids+=("$sim_pid")
 
-mkdir -p "$work/tpl"
-cat >"$work/tpl/classify.md" <<'T'
----
-description: one word for a ticket
-model: claude-haiku-4-5
-variables:
-  ticket: {required: true}
----
-{{ticket}}: classify this ticket in one word.
-T
+classify_template "$work/tpl"
 for n in 1 2 3 4; do printf '{"id":"t%d","ticket":"ticket number %d"}\n' "$n" "$n"; done >"$work/rows.jsonl"
 
+# sql QUERY: its rows in $db, the database of the case at hand; sql_is QUERY WANT: whether they are WANT.
+sql() { sqlite3 "$db" "$1" 2>/dev/null; }
+sql_is() { [[ $(sql "$1") == "$2" ]]; }
 for sig in INT TERM; do
   db="$work/$sig.db"
   run=("${clean_env[@]}" "NYX_DB=$db" "NYX_TEMPLATE_PATH=$work/tpl" "ANTHROPIC_API_KEY=int-key"
        "ANTHROPIC_BASE_URL=$url" "LLM_DAILY_BUDGET_USD=5" "$NYX_BIN")
-  sql() { sqlite3 "$db" "$1" 2>/dev/null; }
   "${run[@]}" batch submit classify --input "$work/rows.jsonl" >"$work/$sig.out" 2>"$work/$sig.err" &
   submit=$!
   pids+=($submit)
-  for _ in $(seq 400); do
-    [[ $(sql "SELECT count(*) FROM llm_batch_requests WHERE provider_id IS NOT NULL") == 4 ]] && break
-    sleep 0.05
-  done
+  poll sql_is "SELECT count(*) FROM llm_batch_requests WHERE provider_id IS NOT NULL" 4
   kill -"$sig" "$submit"
   wait "$submit"
   rc=$?
@@ -85,11 +75,10 @@ b:wait()
 LUA
 db="$work/run.db"
 run=("${clean_env[@]}" "NYX_DB=$db" "ANTHROPIC_API_KEY=int-key" "ANTHROPIC_BASE_URL=$url" "$NYX_BIN")
-sql() { sqlite3 "$db" "$1" 2>/dev/null; }
 "${run[@]}" run "$work/wait.lua" >"$work/run.out" 2>"$work/run.err" &
 script=$!
 pids+=($script)
-for _ in $(seq 400); do grep -q WAITING "$work/run.out" && break; sleep 0.05; done
+poll grep -q WAITING "$work/run.out"
 kill -INT "$script"
 wait "$script"
 rc=$?
@@ -124,14 +113,13 @@ db="$work/lost.db"
   "$NYX_BIN" run "$work/lost.lua" >"$work/lost.out" 2>"$work/lost.err" &
 script=$!
 pids+=($script)
-for _ in $(seq 400); do grep -q WAITING "$work/lost.out" && break; sleep 0.05; done
+poll grep -q WAITING "$work/lost.out"
 kill "$sim_a"
 wait "$sim_a" 2>/dev/null
 "$NYX_BIN" sim --port "$port" --api-key another-key >"$work/simB.out" 2>&1 &
 pids+=($!)
 wait "$script"
 rc=$?
-sql() { sqlite3 "$db" "$1" 2>/dev/null; }
 [[ $rc == 0 && $(grep -c "false authentication_error nil pickup" "$work/lost.out") == 2 &&
    $(sql "SELECT count(*) FROM llm_interactions") == 0 ]]
 check "polls the API refuses: each request fails naming the pickup, and nothing is logged" $? \

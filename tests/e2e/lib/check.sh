@@ -26,6 +26,21 @@ check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
 # when no line matches.
 check_grep() { local name=$1 text=$2; shift 2; grep -q "$@" <<<"$text"; check "$name" $? "$text"; }
 check_no_grep() { local name=$1 text=$2; shift 2; ! grep -q "$@" <<<"$text"; check "$name" $? "$text"; }
+# poll COMMAND...: runs COMMAND every 0.05 s until it succeeds, for 20 s at most; 1 if it never did.
+poll() { local _; for _ in $(seq 400); do "$@" && return 0; sleep 0.05; done; return 1; }
+# classify_template DIR: DIR/classify.md, one required variable (ticket), for the batch tests.
+classify_template() {
+  mkdir -p "$1"
+  cat >"$1/classify.md" <<'T'
+---
+description: one word for a ticket
+model: claude-haiku-4-5
+variables:
+  ticket: {required: true}
+---
+{{ticket}}: classify this ticket in one word.
+T
+}
 # finish: the script's last word: exits 1 when a check failed.
 finish() {
   if [[ $failures -gt 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
