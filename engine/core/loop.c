@@ -98,9 +98,10 @@ static int over(const event_loop *loop)
 
 static uint64_t tag(int kind, uint32_t value) { return (uint64_t)kind << 32 | value; }
 
-/* What the loop knows of a descriptor in curl's set: the events it is registered for, and
- * whether curl let it go but it stays in the set. */
-enum { FD_IN = 1, FD_OUT = 2, FD_LET_GO = 4 };
+/* What the loop knows of a descriptor in curl's set: the events it is registered for, whether
+ * curl let it go but it stays in the set, and whether it is a connection's socket, seen opened
+ * by on_opened and closed by on_close (curl closes others, a name lookup's, on its own). */
+enum { FD_IN = 1, FD_OUT = 2, FD_LET_GO = 4, FD_OPENED = 8 };
 
 /* Sets what is known of a descriptor. Returns 0, or -1 when there is no room to remember it
  * (then nothing is known of it: 0). */
@@ -140,9 +141,10 @@ static int is_let_go(const event_loop *loop, curl_socket_t s) { return (fd_state
  * A socket curl lets go of is mostly a connection going idle in curl's cache, which the next
  * transfer to the host takes again: it stays in the set, marked idle, with the events it was
  * registered for, so going idle and coming back cost no epoll_ctl when the next transfer waits
- * for the same events (an answer, as the last one did), one when it does not. A socket marked
- * idle is still the one registered: closing it passes through on_close, which takes it out of
- * the set and forgets it. Should it turn ready while idle (the server closed
+ * for the same events (an answer, as the last one did), one when it does not. A connection's
+ * socket marked idle is still the one registered: closing it passes through on_close, which
+ * takes it out of the set and forgets it. A name lookup's socket does not (curl closes it right
+ * after letting it go), so its number coming back is registered again as any other. Should it turn ready while idle (the server closed
  * it), the turn takes it out of the set (socket_actions), where curl would not have watched it.
  * curl closes an idle socket without a word to the multi: on_close takes it out of the set first,
  * since closing it does not when another process holds it too (a child forked meanwhile), and
@@ -158,26 +160,37 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         return 0;
     }
     unsigned want = (what & CURL_POLL_IN ? FD_IN : 0u) | (what & CURL_POLL_OUT ? FD_OUT : 0u);
-    unsigned was = fd_state(loop, s);
-    if ((was & FD_LET_GO) && (was & (FD_IN | FD_OUT)) == want) { /* idle, registered as wanted */
-        set_fd(loop, s, want);
+    unsigned was = fd_state(loop, s), opened = was & FD_OPENED;
+    /* Idle, registered as wanted, and surely the same socket: one closed without on_close may
+     * have left its number's state behind, and the number come back as a new socket. */
+    if ((was & (FD_LET_GO | FD_OPENED)) == (FD_LET_GO | FD_OPENED) && (was & (FD_IN | FD_OUT)) == want) {
+        set_fd(loop, s, want | opened);
         return socketp ? 0 : curl_multi_assign(loop->multi, s, loop) == CURLM_OK ? 0 : -1;
     }
-    set_fd(loop, s, 0); /* until registered */
+    set_fd(loop, s, opened); /* until registered */
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = (want & FD_IN ? EPOLLIN : 0u) | (want & FD_OUT ? EPOLLOUT : 0u);
     ev.data.fd = s;
     if ((socketp || (was & FD_LET_GO)) && epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) == 0) {
-        set_fd(loop, s, want);
+        set_fd(loop, s, want | opened);
         return socketp ? 0 : curl_multi_assign(loop->multi, s, loop) == CURLM_OK ? 0 : -1;
     }
     /* New to the set (or closed and its number reused behind curl's back). */
     if (epoll_ctl(loop->curl_ep, EPOLL_CTL_ADD, s, &ev) != 0 &&
         (errno != EEXIST || epoll_ctl(loop->curl_ep, EPOLL_CTL_MOD, s, &ev) != 0))
         return -1;
-    set_fd(loop, s, want);
+    set_fd(loop, s, want | opened);
     return curl_multi_assign(loop->multi, s, loop) == CURLM_OK ? 0 : -1;
+}
+
+/* curl has opened a connection's socket for one of the loop's transfers (CURLOPT_SOCKOPTFUNCTION):
+ * the loop knows it then for one that on_close will see closed. */
+static int on_opened(void *clientp, curl_socket_t s, curlsocktype purpose)
+{
+    (void)purpose;
+    set_fd(clientp, s, FD_OPENED); /* without room, nothing known: each change an epoll_ctl */
+    return CURL_SOCKOPT_OK;
 }
 
 /* curl closes a socket of the loop's transfers (CURLOPT_CLOSESOCKETFUNCTION). */
@@ -283,8 +296,11 @@ static int add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, voi
     t->ud = ud;
     t->background = background;
     t->easy = easy;
-    /* A connection calls the close function of the transfer that opened it, whichever closes it. */
+    /* A connection's socket is seen opened by the transfer that opens it (on_opened), and closed
+     * by that transfer's close function, whichever transfer closes it. */
     if (curl_easy_setopt(easy, CURLOPT_PRIVATE, t) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, on_opened) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_SOCKOPTDATA, loop) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, loop) != CURLE_OK) {
         free(t);
@@ -643,7 +659,7 @@ static CURLMcode socket_actions(event_loop *loop, int sockets_ready)
         for (int i = 0; i < n && !over(loop); i++) {
             if (is_let_go(loop, ev[i].data.fd)) { /* curl let it go (on_socket) */
                 epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
-                set_fd(loop, ev[i].data.fd, 0);
+                set_fd(loop, ev[i].data.fd, fd_state(loop, ev[i].data.fd) & FD_OPENED);
                 continue;
             }
             int mask = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |

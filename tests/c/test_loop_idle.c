@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +125,46 @@ static void closed_while_forked(void)
     loop_free(loop);
 }
 
+/* A name lookup's socket (curl's threaded resolver) is closed by curl itself, not through
+ * on_close, right after it is let go: its number, taken again by the next lookup, is a new
+ * socket the set must watch, not an idle connection still registered. The first lookup is cut
+ * short (1 ms) so that no connection takes the number in between; the second, of this
+ * machine's name, wakes the loop's descriptor when it ends, found or not. */
+static void lookup_after_lookup(int port)
+{
+    char host[256] = "localhost", url[320];
+    if (gethostname(host, sizeof host - 1) != 0)
+        strcpy(host, "localhost");
+    event_loop *loop = loop_new();
+    CURL *first = curl_easy_init(), *second = curl_easy_init();
+    REQUIRE(loop != NULL && first != NULL && second != NULL);
+    curl_easy_setopt(first, CURLOPT_URL, "http://nyx-no-such-host.invalid/");
+    curl_easy_setopt(first, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(first, CURLOPT_TIMEOUT_MS, 1L);
+    int before = finished;
+    CHECK_INT(loop_add_transfer(loop, first, done, NULL), 0);
+    for (int i = 0; i < 500 && finished == before; i++)
+        CHECK_INT(loop_poll(loop, 10), 0);
+    CHECK_INT(finished, before + 1);
+    CHECK(last_result != CURLE_OK);
+
+    snprintf(url, sizeof url, "http://%s:%d/v1/models", host, port);
+    curl_easy_setopt(second, CURLOPT_URL, url);
+    curl_easy_setopt(second, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(second, CURLOPT_WRITEFUNCTION, discard);
+    before = finished;
+    CHECK_INT(loop_add_transfer(loop, second, done, NULL), 0);
+    CHECK_INT(loop_poll(loop, 0), 0); /* the lookup starts */
+    for (int i = 0; i < 500 && finished == before; i++) {
+        CHECK(readable(loop_fd(loop), 10000)); /* never, were the lookup's socket not watched */
+        CHECK_INT(loop_poll(loop, 0), 0);
+    }
+    CHECK_INT(finished, before + 1);
+    curl_easy_cleanup(first);
+    curl_easy_cleanup(second);
+    loop_free(loop);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -154,6 +195,12 @@ int main(void)
     loop_free(loop);
 
     closed_while_forked();
+    sim = nyx_sim_start(0, NULL, &msg);
+    CHECK(sim != NULL);
+    if (sim) {
+        lookup_after_lookup(nyx_sim_port(sim));
+        nyx_sim_stop(sim);
+    }
     curl_global_cleanup();
     CHECK_DONE();
 }
