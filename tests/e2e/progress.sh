@@ -12,11 +12,7 @@ command -v script >/dev/null || { echo "script (util-linux) is needed"; exit 1; 
 
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 
-base_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/nyx.db" "NYX_SIM_TTFT_MS=150"
-          "NYX_SIM_TOKEN_MS=0.02" "TERM=xterm")
-for v in ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
-  [[ -n "${!v:-}" ]] && base_env+=("$v=${!v}")
-done
+base_env=("${clean_env[@]}" "NYX_SIM_TTFT_MS=150" "TERM=xterm")
 
 cat >"$work/s.lua" <<'LUA'
 local nyx = require "nyx"
@@ -53,6 +49,22 @@ run_tty() {
   rc=$?
   t1=$(date +%s.%N)
   elapsed=$(echo "$t1 - $t0" | bc)
+}
+
+# tty_parts FINAL GONE WANT...: whether, in $work/tty, a status line ends with each WANT and the
+# last ends with FINAL and no longer holds GONE (the part was taken away); else what was drawn.
+tty_parts() {
+  python3 - "$work/tty" "$@" <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read().decode()
+final, gone, wants = sys.argv[2], sys.argv[3], sys.argv[4:]
+lines = re.findall(r"\r\x1b\[2m(nyx: [^\x1b]*)\x1b\[0m", data)
+fails = ["no line ending with %r" % w for w in wants if not any(l.endswith(w) for l in lines)]
+if not lines or not lines[-1].endswith(final) or gone in lines[-1].replace(final, ""):
+    fails.append("the part stayed: %r" % (lines[-1:],))
+if fails:
+    print("\n".join(fails + lines[-8:])); sys.exit(1)
+PY
 }
 
 run_tty -- "$work/s.lua"
@@ -105,20 +117,8 @@ nyx.progress("after the council")
 nyx.sleep(0.3)
 LUA
 run_tty NYX_SIM_TTFT_MS=1000 -- "$work/council.lua"
-python3 - "$work/tty" <<'PY'
-import re, sys
-data = open(sys.argv[1], "rb").read().decode()
-lines = re.findall(r"\r\x1b\[2m(nyx: [^\x1b]*)\x1b\[0m", data)
-fails = []
-if not any(l.endswith("| my words | council 0 of 3 answered") for l in lines):
-    fails.append("no line with the script's words and the council at 0 of 3")
-if not any(l.endswith("| my words | council 1 of 3 answered") for l in lines):
-    fails.append("no line with the council at 1 of 3")
-if not lines or not lines[-1].endswith("| after the council") or "council " in lines[-1].replace("after the council", ""):
-    fails.append("the council's part stayed: %r" % (lines[-1:],))
-if fails:
-    print("\n".join(fails + lines[-8:])); sys.exit(1)
-PY
+tty_parts "| after the council" "council " "| my words | council 0 of 3 answered" \
+  "| my words | council 1 of 3 answered"
 check "a council shows its personas answered beside the script's words, and removes it when done" $? "$(cat -v "$work/tty" | tail -c 1500)"
 
 # A tool loop shows how far it is: "iteration n of max", the agent's name first, gone when it
@@ -135,19 +135,8 @@ nyx.progress("after the loop")
 nyx.sleep(0.3)
 LUA
 run_tty NYX_SIM_TTFT_MS=50 -- "$work/loop.lua"
-python3 - "$work/tty" <<'PY'
-import re, sys
-data = open(sys.argv[1], "rb").read().decode()
-lines = re.findall(r"\r\x1b\[2m(nyx: [^\x1b]*)\x1b\[0m", data)
-fails = []
-for n in (1, 2, 3):
-    if not any(l.endswith("| scout: iteration %d of 3" % n) for l in lines):
-        fails.append("no line with iteration %d of 3" % n)
-if not lines or not lines[-1].endswith("| after the loop") or "iteration" in lines[-1]:
-    fails.append("the loop's part stayed: %r" % (lines[-1:],))
-if fails:
-    print("\n".join(fails + lines[-8:])); sys.exit(1)
-PY
+tty_parts "| after the loop" "iteration" "| scout: iteration 1 of 3" "| scout: iteration 2 of 3" \
+  "| scout: iteration 3 of 3"
 check "a tool loop shows iteration n of max under nyx run, and removes it when done" $? "$(cat -v "$work/tty" | tail -c 1500)"
 
 run_tty NO_COLOR=1 -- "$work/s.lua"
