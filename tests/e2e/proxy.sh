@@ -13,23 +13,11 @@ cd "$work" || exit 1
 pass_word="pr0xy-pa55-7f3d91"
 
 # start_tinyproxy NAME CONFIG-LINES: tinyproxy in the foreground on a free port; sets ${NAME}_port
-start_tinyproxy() {
-  local name=$1 lines=$2 try port pid
-  for try in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 30000))
-    printf 'Port %s\nListen 127.0.0.1\nTimeout 60\nMaxClients 50\nAllow 127.0.0.1\nLogLevel Info\nLogFile "%s"\n%s\n' \
-      "$port" "$work/$name.log" "$lines" >"$work/$name.conf"
-    tinyproxy -d -c "$work/$name.conf" >"$work/$name.out" 2>&1 &
-    pid=$!
-    if wait_port "$port" "$pid"; then
-      pids+=("$pid")
-      printf -v "${name}_port" '%s' "$port"
-      return 0
-    fi
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  return 1
+start_tinyproxy() { on_free_port "$1" tinyproxy_server "$@"; }
+tinyproxy_server() {
+  printf 'Port %s\nListen 127.0.0.1\nTimeout 60\nMaxClients 50\nAllow 127.0.0.1\nLogLevel Info\nLogFile "%s"\n%s\n' \
+    "$1" "$work/$2.log" "$3" >"$work/$2.conf"
+  exec tinyproxy -d -c "$work/$2.conf" >"$work/$2.out" 2>&1
 }
 
 new_ca ca && new_cert good ca "IP:127.0.0.1,DNS:localhost" 30

@@ -91,18 +91,14 @@ wait_port() {
   return 1
 }
 
-# start_tls NAME KEY CERT BACKEND-PORT [nghttpx options...]: nghttpx on a free port in front
-# of the backend; sets ${NAME}_port. Its access log ($work/NAME.log) records each request's
-# ALPN, path and the gateway headers the tests send.
-start_tls() {
-  local name=$1 key=$2 cert=$3 backend=$4 try port pid
-  shift 4
+# on_free_port NAME SERVER ARGS...: runs `SERVER PORT ARGS` in the background (SERVER, a function,
+# execs the server) on a random port until one listens, five tries at most; sets ${NAME}_port.
+on_free_port() {
+  local name=$1 try port pid
+  shift
   for try in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 30000))
-    nghttpx --conf=/dev/null --no-ocsp --workers=1 --frontend="127.0.0.1,$port" \
-      --backend="127.0.0.1,$backend" --accesslog-file="$work/$name.log" \
-      --accesslog-format='$alpn $method $path route=$http_x_gateway_route call=$http_x_call_tag' \
-      --errorlog-file="$work/$name.err" "$@" "$work/$key" "$work/$cert" &
+    "$1" "$port" "${@:2}" &
     pid=$!
     if wait_port "$port" "$pid"; then
       pids+=("$pid")
@@ -113,6 +109,19 @@ start_tls() {
     wait "$pid" 2>/dev/null
   done
   return 1
+}
+
+# start_tls NAME KEY CERT BACKEND-PORT [nghttpx options...]: nghttpx on a free port in front
+# of the backend; sets ${NAME}_port. Its access log ($work/NAME.log) records each request's
+# ALPN, path and the gateway headers the tests send.
+start_tls() { on_free_port "$1" tls_server "$@"; }
+tls_server() {
+  local port=$1 name=$2 key=$3 cert=$4 backend=$5
+  shift 5
+  exec nghttpx --conf=/dev/null --no-ocsp --workers=1 --frontend="127.0.0.1,$port" \
+    --backend="127.0.0.1,$backend" --accesslog-file="$work/$name.log" \
+    --accesslog-format='$alpn $method $path route=$http_x_gateway_route call=$http_x_call_tag' \
+    --errorlog-file="$work/$name.err" "$@" "$work/$key" "$work/$cert"
 }
 
 # A script making one small call and printing what came back, or the error's fields.
