@@ -10,62 +10,74 @@
 
 static int check_failures;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
-            check_failures++;                                                         \
-        }                                                                             \
+/* The row of a table a loop checks (CHECK_ROW sets it, CHECK_ROW_END clears it): every
+ * failure while it is set names the row, so that one loop over many rows still says which
+ * row failed. */
+static char check_row[256];
+#define CHECK_ROW(...) snprintf(check_row, sizeof check_row, __VA_ARGS__)
+#define CHECK_ROW_END() (check_row[0] = '\0')
+
+/* Counts a failure and opens its message: file:line, then the row when one is set. */
+static inline void check_fail_at(const char *file, int line)
+{
+    check_failures++;
+    fprintf(stderr, "%s:%d: %s%s%s", file, line, check_row[0] ? "[" : "", check_row,
+            check_row[0] ? "] " : "");
+}
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            check_fail_at(__FILE__, __LINE__);                             \
+            fprintf(stderr, "CHECK failed: %s\n", #cond);                  \
+        }                                                                  \
     } while (0)
 
 /* A check the rest of a test needs: when it fails, the test function returns (void). */
-#define REQUIRE(cond)                                                                 \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
-            check_failures++;                                                         \
-            return;                                                                   \
-        }                                                                             \
+#define REQUIRE(cond)                                                      \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            check_fail_at(__FILE__, __LINE__);                             \
+            fprintf(stderr, "REQUIRE failed: %s\n", #cond);                \
+            return;                                                        \
+        }                                                                  \
     } while (0)
 
-#define CHECK_INT(a, b)                                                               \
-    do {                                                                              \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                         \
-        if (va_ != vb_) {                                                             \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, \
-                    #a, va_, vb_);                                                    \
-            check_failures++;                                                         \
-        }                                                                             \
+#define CHECK_INT(a, b)                                                    \
+    do {                                                                   \
+        long long va_ = (long long)(a), vb_ = (long long)(b);              \
+        if (va_ != vb_) {                                                  \
+            check_fail_at(__FILE__, __LINE__);                             \
+            fprintf(stderr, "%s == %lld, expected %lld\n", #a, va_, vb_);  \
+        }                                                                  \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                     \
-    do {                                                                                    \
-        const char *sa_ = (a), *sb_ = (b);                                                  \
-        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                        \
-            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__,   \
-                    #a, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");                        \
-            check_failures++;                                                               \
-        }                                                                                   \
-    } while (0)
-
-#define CHECK_NEAR(a, b, eps)                                                           \
+#define CHECK_STR(a, b)                                                                 \
     do {                                                                                \
-        double da_ = (a), db_ = (b);                                                    \
-        if (!(da_ - db_ <= (eps) && db_ - da_ <= (eps))) {                              \
-            fprintf(stderr, "%s:%d: %s == %.12g, expected %.12g\n", __FILE__, __LINE__, \
-                    #a, da_, db_);                                                      \
-            check_failures++;                                                           \
+        const char *sa_ = (a), *sb_ = (b);                                              \
+        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                    \
+            check_fail_at(__FILE__, __LINE__);                                          \
+            fprintf(stderr, "%s == \"%s\", expected \"%s\"\n", #a, sa_ ? sa_ : "(null)", \
+                    sb_ ? sb_ : "(null)");                                              \
         }                                                                               \
     } while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                                        \
-    do {                                                                                   \
-        const char *h_ = (hay), *n_ = (needle);                                            \
-        if (!h_ || !strstr(h_, n_)) {                                                      \
-            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
-                    h_ ? h_ : "(null)", n_);                                               \
-            check_failures++;                                                              \
-        }                                                                                  \
+#define CHECK_NEAR(a, b, eps)                                              \
+    do {                                                                   \
+        double da_ = (a), db_ = (b);                                       \
+        if (!(da_ - db_ <= (eps) && db_ - da_ <= (eps))) {                 \
+            check_fail_at(__FILE__, __LINE__);                             \
+            fprintf(stderr, "%s == %.12g, expected %.12g\n", #a, da_, db_); \
+        }                                                                  \
+    } while (0)
+
+#define CHECK_CONTAINS(hay, needle)                                                      \
+    do {                                                                                 \
+        const char *h_ = (hay), *n_ = (needle);                                          \
+        if (!h_ || !strstr(h_, n_)) {                                                    \
+            check_fail_at(__FILE__, __LINE__);                                           \
+            fprintf(stderr, "\"%s\" does not contain \"%s\"\n", h_ ? h_ : "(null)", n_); \
+        }                                                                                \
     } while (0)
 
 /* An error of the type given whose message holds fragment. */

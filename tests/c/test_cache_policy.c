@@ -95,9 +95,8 @@ static void marks_at_(int line, const claude_request *r, const char *at)
         if (end == p)
             break;
         if (mark_at(r, (size_t)k) != want) {
-            fprintf(stderr, "%s:%d: mark at %ld is %d, expected %d\n", __FILE__, line, k,
-                    mark_at(r, (size_t)k), want);
-            check_failures++;
+            check_fail_at(__FILE__, line);
+            fprintf(stderr, "mark at %ld is %d, expected %d\n", k, mark_at(r, (size_t)k), want);
         }
         p = end;
     }
@@ -239,6 +238,7 @@ static void test_lookback_chain(void)
         {30, 301, 2, -1, ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_ROW("grown %d at %g", cases[i].grown, cases[i].now);
         cache_policy *p = cache_policy_new(NULL);
         grown_by(p, &r, cases[i].grown, cases[i].now, &ex);
         CHECK_INT(marks(&r), cases[i].marks);
@@ -247,6 +247,7 @@ static void test_lookback_chain(void)
         MARKS_AT(&r, cases[i].at);
         cache_policy_free(p);
     }
+    CHECK_ROW_END();
     cache_policy *p = cache_policy_new(NULL);
     /* The first message changed: the prefix written at its end is another one, and the chain
      * starts from the system prompt's (block 0). */

@@ -47,6 +47,14 @@ static int fake_gc(void *state, collector_op op, int arg)
     return 0;
 }
 
+/* A frame (a turn with a budget) on a heap of kb: whether the collector then runs by itself. */
+static int frame_at(collector_pace *p, fake *f, int kb)
+{
+    f->kb = kb;
+    collector_turn(p, 1);
+    return f->running;
+}
+
 int main(void)
 {
     fake f = {.kb = 100, .running = 1, .cycle_steps = 3, .after_kb = 100};
@@ -67,50 +75,34 @@ int main(void)
     CHECK_INT(collector_idle(&p), 0); /* the cycle ended */
     CHECK_INT(f.steps, 3);
     /* No cycle until the heap has grown by half. */
-    f.kb = 140;
-    collector_turn(&p, 1);
+    frame_at(&p, &f, 140);
     CHECK_INT(collector_idle(&p), 0);
     CHECK_INT(f.steps, 3);
 
     /* Near twice its size a frame owes more steps: the first call takes them at once. */
     f.cycle_steps = 10;
-    f.kb = 190;
-    collector_turn(&p, 1);
-    CHECK_INT(f.running, 0);
+    CHECK_INT(frame_at(&p, &f, 190), 0);
     CHECK_INT(collector_idle(&p), 1);
     CHECK(f.steps - 3 >= 3);
     int before = f.steps;
-    f.kb = 195;
-    collector_turn(&p, 1);
+    frame_at(&p, &f, 195);
     CHECK_INT(collector_idle(&p), 1);
     CHECK(f.steps - before >= 3);
 
     /* Past twice: it runs by itself; back under one and a half times, stopped again. */
-    f.kb = 210;
-    collector_turn(&p, 1);
-    CHECK_INT(f.running, 1);
-    f.kb = 205;
-    collector_turn(&p, 1);
-    CHECK_INT(f.running, 1);
-    f.kb = 150;
-    collector_turn(&p, 1);
-    CHECK_INT(f.running, 0);
+    CHECK_INT(frame_at(&p, &f, 210), 1);
+    CHECK_INT(frame_at(&p, &f, 205), 1);
+    CHECK_INT(frame_at(&p, &f, 150), 0);
     /* Running by itself, a step that ends a cycle stops it too. */
-    f.kb = 210;
-    collector_turn(&p, 1);
-    CHECK_INT(f.running, 1);
+    CHECK_INT(frame_at(&p, &f, 210), 1);
     f.left = 1;
     f.after_kb = 120;
     CHECK_INT(collector_idle(&p), 0);
     CHECK_INT(f.running, 0);
     /* ... and the heap it left is the new measure: 200 is not past twice 120's... */
-    f.kb = 200;
-    collector_turn(&p, 1);
-    CHECK_INT(f.running, 0);
+    CHECK_INT(frame_at(&p, &f, 200), 0);
     /* ... 250 is. */
-    f.kb = 250;
-    collector_turn(&p, 1);
-    CHECK_INT(f.running, 1);
+    CHECK_INT(frame_at(&p, &f, 250), 1);
 
     /* A turn without a budget: running by itself, with its usual steps; idle work does nothing. */
     f.kb = 100;

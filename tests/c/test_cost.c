@@ -55,11 +55,8 @@ static int merge(model_table *m, const char *json, error_info *err)
         CHECK_INT(merge((m), (json), &e_), -1);                                    \
         CHECK_STR(e_.type, "invalid_argument");                                    \
         CHECK(strstr(e_.message, "test.json") != NULL);                            \
-        if (!strstr(e_.message, (frag1)) || !strstr(e_.message, (frag2))) {        \
-            fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\" or \"%s\"\n",       \
-                    __FILE__, __LINE__, e_.message, (frag1), (frag2));             \
-            check_failures++;                                                      \
-        }                                                                          \
+        CHECK_CONTAINS(e_.message, (frag1));                                       \
+        CHECK_CONTAINS(e_.message, (frag2));                                       \
     } while (0)
 
 /* ---- the embedded table ---- */
@@ -104,6 +101,7 @@ static void test_default_table(void)
         {"claude-3-opus-20240229", "claude-3-opus-20240229", 15, 18.75, 30, 1.5, 75, 1024},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        CHECK_ROW("%s", want[i].name);
         const model_info *md = models_find(m, want[i].name);
         CHECK(md != NULL);
         if (!md)
@@ -116,6 +114,7 @@ static void test_default_table(void)
         CHECK_NEAR(md->output, want[i].out, EPS);
         CHECK_INT(md->min_cache_tokens, want[i].min);
     }
+    CHECK_ROW_END();
 
     const model_info *opus3 = models_find(m, "claude-3-opus-20240229");
     CHECK_STR(opus3->deprecated, "2025-06-30");
@@ -174,10 +173,10 @@ static void check_priced(const model_table *m, const priced *cases, size_t n, do
                   ((p->check & CHK_WITHOUT) && fabs(c.cost_without_cache_usd - p->without) > EPS) ||
                   ((p->check & CHK_SAVED) && fabs(c.saved_usd - p->saved) > EPS);
         if (bad) {
-            fprintf(stderr, "%s:%d: case %zu (%s): rc %d, cost %.12g without %.12g saved %.12g; expected "
-                            "%.12g, %.12g, %.12g\n", __FILE__, __LINE__, i, p->model, rc, c.cost_usd,
+            check_fail_at(__FILE__, __LINE__);
+            fprintf(stderr, "case %zu (%s): rc %d, cost %.12g without %.12g saved %.12g; expected "
+                            "%.12g, %.12g, %.12g\n", i, p->model, rc, c.cost_usd,
                     c.cost_without_cache_usd, c.saved_usd, p->cost, p->without, p->saved);
-            check_failures++;
         }
     }
 }
@@ -301,6 +300,7 @@ static void test_table_2026(void)
         {"claude-3-5-haiku-20241022", 0.8, 4, 1, 1.6, 0.08, NYX_LIFE_RETIRED},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        CHECK_ROW("%s", want[i].id);
         const model_info *md = models_find(m, want[i].id);
         CHECK(md != NULL);
         if (!md)
@@ -319,6 +319,7 @@ static void test_table_2026(void)
             CHECK(md->replacement && models_find(m, md->replacement) &&
                   models_find(m, md->replacement)->lifecycle == NYX_LIFE_CURRENT);
     }
+    CHECK_ROW_END();
     const model_info *opus45 = models_find(m, "claude-opus-4-5-20251101");
     CHECK_STR(opus45->deprecated, "2026-11-23");
     CHECK_STR(opus45->retires, "2027-01-22");
@@ -565,6 +566,7 @@ static void test_accept(void)
         {"claude-sonnet-5", "{\"type\":\"any\"}", NYX_THINKING_ADAPTIVE, 0},
     };
     for (size_t i = 0; i < sizeof forced / sizeof forced[0]; i++) {
+        CHECK_ROW("forced[%zu] %s", i, forced[i].model);
         claude_request fr;
         request_init(&fr);
         fr.thinking = forced[i].thinking;
@@ -575,6 +577,7 @@ static void test_accept(void)
             CHECK(strncmp(err.message, "tool_choice: ", 13) == 0 && strstr(err.message, forced[i].model));
         request_free(&fr);
     }
+    CHECK_ROW_END();
     CHECK_INT(accept_param(models_find(m, "claude-opus-5-5"), "tool_choice:forced_with_thinking"), 0);
     CHECK_INT(accept_param(h55, "tool_choice:forced_with_thinking"), 1);
 

@@ -47,13 +47,13 @@ static void expect_one_(const char *file, int line, const char *text, guard_kind
              c.f[0].start == (size_t)(at - text) &&
              c.f[0].end == (size_t)(at - text) + strlen(want);
     if (!ok) {
-        fprintf(stderr, "%s:%d: in \"%s\" expected one %s \"%s\", got %zu:", file, line, text,
-                guard_kind_name(kind), want, n);
+        check_fail_at(file, line);
+        fprintf(stderr, "in \"%s\" expected one %s \"%s\", got %zu:", text, guard_kind_name(kind),
+                want, n);
         for (size_t k = 0; k < c.n && k < MAX_FOUND; k++)
             fprintf(stderr, " %s \"%.*s\"", guard_kind_name(c.f[k].kind),
                     (int)(c.f[k].end - c.f[k].start), text + c.f[k].start);
         fprintf(stderr, "\n");
-        check_failures++;
     }
 }
 #define expect_one(text, kind, want) expect_one_(__FILE__, __LINE__, text, kind, want)
@@ -63,10 +63,9 @@ static void expect_none_(const char *file, int line, const char *text)
     found c;
     size_t n = scan(text, strlen(text), &c);
     if (n != 0) {
-        fprintf(stderr, "%s:%d: in \"%s\" expected nothing, got %s \"%.*s\"\n", file, line, text,
-                guard_kind_name(c.f[0].kind), (int)(c.f[0].end - c.f[0].start),
-                text + c.f[0].start);
-        check_failures++;
+        check_fail_at(file, line);
+        fprintf(stderr, "in \"%s\" expected nothing, got %s \"%.*s\"\n", text,
+                guard_kind_name(c.f[0].kind), (int)(c.f[0].end - c.f[0].start), text + c.f[0].start);
     }
 }
 #define expect_none(text) expect_none_(__FILE__, __LINE__, text)
@@ -77,9 +76,9 @@ static void expect_redact_(const char *file, int line, const char *in, size_t in
     size_t out_len = (size_t)-1;
     char *out = guard_redact(in, in_len, &out_len);
     if (!out || out_len != want_len || memcmp(out, want, want_len) != 0 || out[out_len] != '\0') {
-        fprintf(stderr, "%s:%d: redact(\"%s\") == \"%s\" (%zu), expected \"%s\" (%zu)\n", file,
-                line, in, out ? out : "(null)", out_len, want, want_len);
-        check_failures++;
+        check_fail_at(file, line);
+        fprintf(stderr, "redact(\"%s\") == \"%s\" (%zu), expected \"%s\" (%zu)\n", in,
+                out ? out : "(null)", out_len, want, want_len);
     }
     free(out);
 }

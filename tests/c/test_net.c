@@ -93,14 +93,14 @@ static void test_proxy_choice(void)
     } rules[] = {{"api.anthropic.com", 1}, {"anthropic.com", 1}, {".anthropic.com", 1}, {"*", 1},
                  {"localhost, anthropic.com", 1}, {"thropic.com", 0}, {"example.com", 0}, {"", 0}};
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        CHECK_ROW("NO_PROXY=\"%s\"", rules[i].no_proxy);
         setenv("NO_PROXY", rules[i].no_proxy, 1);
         n = open_for("https://api.anthropic.com/v1", &cfg, 0, &warning, &err);
         CHECK(n != NULL);
-        if ((net_proxy_shown(n, NULL) == NULL) != rules[i].direct)
-            fprintf(stderr, "NO_PROXY=\"%s\": expected %s\n", rules[i].no_proxy, rules[i].direct ? "direct" : "proxy");
         CHECK_INT(net_proxy_shown(n, NULL) == NULL, rules[i].direct);
         net_free(n);
     }
+    CHECK_ROW_END();
     unsetenv("NO_PROXY");
 
     /* the built-in simulator is never proxied */

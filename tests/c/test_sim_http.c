@@ -205,6 +205,7 @@ static void test_model_params(void)
         {MODEL, TOOLS "\"thinking\":{\"type\":\"adaptive\"},\"tool_choice\":{\"type\":\"any\"}", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_ROW("%s {%s}", cases[i].model, cases[i].extra);
         char doc[512];
         snprintf(doc, sizeof doc,
                  "{\"model\":\"%s\",\"max_tokens\":10,%s,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
@@ -219,6 +220,7 @@ static void test_model_params(void)
         }
         resp_free(&r);
     }
+    CHECK_ROW_END();
     resp r = {0};
     post("/v1/messages",
          "{\"model\":\"claude-haiku-5-5\",\"max_tokens\":10,\"speed\":\"fast\",\"inference_geo\":\"us\","
@@ -532,6 +534,7 @@ static void test_error_faults(void)
     char h[64];
     resp r = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_ROW("%s", cases[i].fault);
         char json[200];
         snprintf(json, sizeof json, "{\"faults\":[{\"fault\":\"%s\",\"retry_after\":2}]}",
                  cases[i].fault);
@@ -548,6 +551,7 @@ static void test_error_faults(void)
         post("/v1/messages", b, &r); /* count 1 by default: the next one is fine */
         CHECK_INT(r.status, 200);
     }
+    CHECK_ROW_END();
 
     /* Count, model filter, x-should-retry, retry-after-ms, a custom message. */
     fault("{\"faults\":[{\"fault\":\"server_error\",\"count\":2,\"model\":\"claude-haiku-4-5\"},"

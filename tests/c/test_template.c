@@ -135,15 +135,14 @@ static void check_parse_error(const char *text, const char *msg, int line)
     error_info err = cleared_error();
     template_def *t = template_parse(text, strlen(text), "bad.md", &err);
     if (t) {
-        fprintf(stderr, "%s:%d: parse succeeded, expected \"%s\"\n", __FILE__, line, msg);
-        check_failures++;
+        check_fail_at(__FILE__, line);
+        fprintf(stderr, "parse succeeded, expected \"%s\"\n", msg);
         template_free(t);
         return;
     }
     if (strcmp(err.type, "invalid_argument") != 0 || strcmp(err.message, msg) != 0) {
-        fprintf(stderr, "%s:%d: error [%s] \"%s\", expected \"%s\"\n", __FILE__, line, err.type,
-                err.message, msg);
-        check_failures++;
+        check_fail_at(__FILE__, line);
+        fprintf(stderr, "error [%s] \"%s\", expected \"%s\"\n", err.type, err.message, msg);
     }
 }
 #define PARSE_ERROR(text, msg) check_parse_error(text, msg, __LINE__)

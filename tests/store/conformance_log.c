@@ -84,12 +84,11 @@ static void test_log_fields(void)
         {"stop_reason", "end_turn"}, {"cache_hit", "1"}, {"from_response_cache", "1"},
         {"prompt_text", it.prompt_text}, {"response_text", "line1\nline2\ttab"},
     };
-    for (size_t k = 0; k < sizeof stored / sizeof stored[0]; k++)
-        if (strcmp(col("full", stored[k].column, b, sizeof b), stored[k].want) != 0) {
-            fprintf(stderr, "%s:%d: column %s is \"%s\", expected \"%s\"\n", __FILE__,
-                    __LINE__, stored[k].column, b, stored[k].want);
-            check_failures++;
-        }
+    for (size_t k = 0; k < sizeof stored / sizeof stored[0]; k++) {
+        CHECK_ROW("column %s", stored[k].column);
+        CHECK_STR(col("full", stored[k].column, b, sizeof b), stored[k].want);
+    }
+    CHECK_ROW_END();
     CHECK_NEAR(col_real("full", "cost_usd"), 0.00135, 0);
     CHECK_NEAR(col_real("full", "cost_without_cache_usd"), 0.0011, 0);
     CHECK_NEAR(col_real("full", "saved_usd"), -0.00025, 0);

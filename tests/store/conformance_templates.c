@@ -209,16 +209,15 @@ static void test_usage(void)
         {1, 1, 0, 0, 0, INFINITY, "must be finite and >= 0"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_ROW("bad[%zu]", i);
         error_clear(&err);
         CHECK_INT(store_template_usage(s, "task", bad[i].version, bad[i].success, bad[i].in,
                                        bad[i].out, bad[i].cost, bad[i].latency, 0, &err),
                   -1);
         CHECK_STR(err.type, "invalid_argument");
-        if (!strstr(err.message, bad[i].msg)) {
-            fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, err.message, bad[i].msg);
-            check_failures++;
-        }
+        CHECK_CONTAINS(err.message, bad[i].msg);
     }
+    CHECK_ROW_END();
     CHECK_INT(store_template_usage(s, "", 1, 1, 0, 0, 0, 0, 0, &err), -1);
     CHECK_INT(store_template_stats(s, "task", NULL, NULL, &err), -1);
     CHECK_INT(raw_int("SELECT sum(uses) FROM template_usage WHERE name = 'task'"), 7);
