@@ -38,8 +38,7 @@ run_nyx stats --by template
 check_grep "the call is logged under the template's version" "$out" -E '^classify@1 +1 '
 
 run_nyx ask classify --var "ticket=x" --model claude-sonnet-4-5
-[[ $rc == 0 ]] && grep -q '^claude-sonnet-4-5:' <<<"$err"
-check "--model overrides the template's hint" $? "rc=$rc $err"
+check_exit "--model overrides the template's hint" 0 "$err" '^claude-sonnet-4-5:'
 
 run_nyx ask classify --var "ticket=printer on fire" --json
 [[ $rc == 0 && $(wc -l <<<"$out") == 1 ]] && grep -Eq '^\{.*"interaction_id":"ix_[0-9a-f]+".*"model":"claude-haiku-4-5".*"text":"As your assistant, regarding Classify this ticket.*"usage":\{.*"cost_usd":[0-9.e-]+.*\}\}$' <<<"$out"
@@ -48,18 +47,15 @@ grep -q '"output_tokens"' <<<"$out" && grep -Eq '^claude-haiku-4-5: ' <<<"$err"
 check "--json keeps the usage line on stderr" $? "$err"
 
 run_nyx ask classify
-[[ $rc == 1 ]] && grep -q "missing required variable 'ticket'" <<<"$err"
-check "a missing variable exits 1 and is named" $? "rc=$rc $err"
+check_exit "a missing variable exits 1 and is named" 1 "$err" "missing required variable 'ticket'"
 run_nyx stats --by template
 check_grep "nothing is sent when the template does not render" "$out" -E '^classify@1 +3 '
 
 run_nyx ask no_such_template
-[[ $rc == 1 ]] && grep -q "no_such_template" <<<"$err"
-check "an unknown template exits 1" $? "rc=$rc $err"
+check_exit "an unknown template exits 1" 1 "$err" "no_such_template"
 
 run_nyx ask classify --var ticket=x --model claude-nope-1
-[[ $rc == 1 ]] && grep -q "not_found_error" <<<"$err"
-check "an API error exits 1 with its type" $? "rc=$rc $err"
+check_exit "an API error exits 1 with its type" 1 "$err" "not_found_error"
 
 for args in "" "classify --bogus" "classify --var novalue" "classify extra" "classify --model bad'name"; do
   # shellcheck disable=SC2086
@@ -71,7 +67,6 @@ run_nyx NYX_DURABILITY=degrade "NYX_DB=$work/tpl" -- ask classify --var ticket=x
 check "an answer whose record was lost exits 1" $? "rc=$rc $out $err"
 
 run_nyx ask --help
-[[ $rc == 0 ]] && grep -q "usage: nyx ask" <<<"$out"
-check "nyx ask --help exits 0" $? "$out"
+check_exit "nyx ask --help exits 0" 0 "$out" "usage: nyx ask"
 
 finish

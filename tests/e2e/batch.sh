@@ -86,8 +86,7 @@ check_grep "a quoted CSV field with doubled quotes is read whole" "$out" 'say \\
 run_nyx stats --by template
 before=$(sed -n 's/^classify@1 \+\([0-9]*\) .*/\1/p' <<<"$out")
 run_nyx batch submit classify --input bad.jsonl --var team=x
-[[ $rc == 1 ]] && grep -q "bad.jsonl line 2 (id b): .*missing required variable 'ticket'" <<<"$err"
-check "a row missing a variable is named with its line and field, exit 1" $? "rc=$rc $err"
+check_exit "a row missing a variable is named with its line and field, exit 1" 1 "$err" "bad.jsonl line 2 (id b): .*missing required variable 'ticket'"
 run_nyx stats --by template
 after=$(sed -n 's/^classify@1 \+\([0-9]*\) .*/\1/p' <<<"$out")
 [[ "$before" == "$after" ]]
@@ -100,12 +99,10 @@ check "failed rows are reported per id and exit 1" $? "rc=$rc $out $err"
 
 printf '{"id":"bad id","ticket":"x"}\n' >badid.jsonl
 run_nyx batch submit classify --input badid.jsonl --var team=x
-[[ $rc == 1 ]] && grep -q 'line 1: the id field "id" must be' <<<"$err"
-check "an id the API would refuse is named before sending" $? "rc=$rc $err"
+check_exit "an id the API would refuse is named before sending" 1 "$err" 'line 1: the id field "id" must be'
 printf 'ticket\n"open\n' >open.csv
 run_nyx batch submit classify --input open.csv --var team=x
-[[ $rc == 1 ]] && grep -q 'line 2: a quoted field is not closed' <<<"$err"
-check "a CSV quote left open is named with its line" $? "rc=$rc $err"
+check_exit "a CSV quote left open is named with its line" 1 "$err" 'line 2: a quoted field is not closed'
 
 for args in "" "submit" "submit classify" "submit classify --input" "frobnicate" "submit classify --input rows.jsonl --bogus"; do
   # shellcheck disable=SC2086
@@ -150,8 +147,7 @@ run_nyx batch status msgbatch_sim_000001 --json
 [[ $rc == 0 ]] && grep -q '^{"id":"msgbatch_sim_000001","type":"message_batch","processing_status":"in_progress"' <<<"$out"
 check "nyx batch status ID --json prints the API's object" $? "rc=$rc $out $err"
 run_nyx batch results msgbatch_sim_000001
-[[ $rc == 1 ]] && grep -q "still processing" <<<"$err"
-check "nyx batch results of a batch still processing exits 1 with the API's reason" $? "rc=$rc $err"
+check_exit "nyx batch results of a batch still processing exits 1 with the API's reason" 1 "$err" "still processing"
 run_nyx batch cancel msgbatch_sim_000001
 [[ $rc == 0 ]] && grep -Eq '^msgbatch_sim_000001 +canceling' <<<"$out"
 check "nyx batch cancel ID asks the API to cancel" $? "rc=$rc $out $err"
@@ -161,8 +157,7 @@ run_nyx batch results msgbatch_sim_000001 --out "$work/api.jsonl"
 [[ $rc == 0 ]] && grep -q '{"custom_id":"a","result":{"type":"canceled"}}' "$work/api.jsonl" && grep -q '"custom_id":"b"' "$work/api.jsonl"
 check "nyx batch results ID --out writes the API's JSON Lines" $? "rc=$rc $err"
 run_nyx batch status msgbatch_nope
-[[ $rc == 1 ]] && grep -q "not_found_error" <<<"$err"
-check "an unknown batch exits 1 with not_found_error" $? "rc=$rc $err"
+check_exit "an unknown batch exits 1 with not_found_error" 1 "$err" "not_found_error"
 for args in "status" "status bad/id" "cancel" "list extra" "results a --bogus"; do
   # shellcheck disable=SC2086
   run_nyx batch $args
@@ -170,7 +165,6 @@ for args in "status" "status bad/id" "cancel" "list extra" "results a --bogus"; 
 done
 
 run_nyx batch --help
-[[ $rc == 0 ]] && grep -q "usage: nyx batch submit" <<<"$out"
-check "nyx batch --help exits 0" $? "$out"
+check_exit "nyx batch --help exits 0" 0 "$out" "usage: nyx batch submit"
 
 finish

@@ -28,8 +28,7 @@ check "a missing required variable exits 1" $((rc != 1)) "rc=$rc"
 check_grep "the missing variable is named with the template's file:line" "$err" -E "council_persona\.md:[0-9]+: missing required variable 'focus'"
 
 run_nyx render council_persona --var name=CFO --var focus=cash --var colour=red
-[[ $rc == 0 ]] && grep -q "variable 'colour' is given but not declared" <<<"$err"
-check "an unknown variable is a warning on stderr, not an error" $? "rc=$rc $err"
+check_exit "an unknown variable is a warning on stderr, not an error" 0 "$err" "variable 'colour' is given but not declared"
 
 run_nyx render task_execution --var "role=a senior analyst" --var "task=Count the rows." \
   --var "output_format=COUNT: <n>" --var "constraints=Use SQL only." --var "constraints=No guessing."
@@ -101,12 +100,10 @@ done
 check_grep "list shows the current version, the versions stored, the file and the description" "$out" -E "^memo +2 +2 +$work/tpl/memo.md +A memo"
 
 run_nyx templates
-[[ $rc == 0 ]] && grep -q "^council_persona " <<<"$out"
-check "nyx templates alone lists" $? "$out"
+check_exit "nyx templates alone lists" 0 "$out" "^council_persona "
 
 run_nyx templates list --json
-[[ $rc == 0 ]] && grep -q '^{"name":"memo","version":2,"versions":2,' <<<"$out"
-check "nyx templates list --json prints one JSON object per template" $? "$out"
+check_exit "nyx templates list --json prints one JSON object per template" 0 "$out" '^{"name":"memo","version":2,"versions":2,'
 
 cat >calls.lua <<'EOF'
 local nyx = require "nyx"

@@ -26,6 +26,11 @@ check() { if [[ "$2" == 0 ]]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
 # when no line matches.
 check_grep() { local name=$1 text=$2; shift 2; grep -q "$@" <<<"$text"; check "$name" $? "$text"; }
 check_no_grep() { local name=$1 text=$2; shift 2; ! grep -q "$@" <<<"$text"; check "$name" $? "$text"; }
+# check_exit NAME RC TEXT [GREP-OPTIONS...] PATTERN: the check NAME, passed when nyx exited with
+# RC ($rc) and TEXT has a line matching; the status and TEXT are printed when it fails.
+check_exit() {
+  local name=$1 want=$2 text=$3; shift 3; [[ $rc == "$want" ]] && grep -q "$@" <<<"$text"; check "$name" $? "rc=$rc $text"
+}
 # poll COMMAND...: runs COMMAND every 0.05 s until it succeeds, for 20 s at most; 1 if it never did.
 poll() { local _; for _ in $(seq 400); do "$@" && return 0; sleep 0.05; done; return 1; }
 # classify_template DIR: DIR/classify.md, one required variable (ticket), for the batch tests.
