@@ -33,13 +33,15 @@ static inline void check_fail_at(const char *file, int line)
         }                                                                  \
     } while (0)
 
-/* A check the rest of a test needs: when it fails, the test function returns (void). */
-#define REQUIRE(cond)                                                      \
+/* A check the rest of a test needs: when it fails, the function returns (void), or returns
+ * value with REQUIRE_OR (main, or a helper with a result). */
+#define REQUIRE(cond) REQUIRE_OR(cond, )
+#define REQUIRE_OR(cond, value)                                            \
     do {                                                                   \
         if (!(cond)) {                                                     \
             check_fail_at(__FILE__, __LINE__);                             \
             fprintf(stderr, "REQUIRE failed: %s\n", #cond);                \
-            return;                                                        \
+            return value;                                                  \
         }                                                                  \
     } while (0)
 

@@ -207,9 +207,7 @@ int main(void)
     CHECK(sizeof(struct api_call) < 2400);
 
     nyx_engine *e = open_sim_engine("20");
-    CHECK(e != NULL);
-    if (!e)
-        return 1;
+    REQUIRE_OR(e != NULL, 1);
     without_budget(e);
     failed(e);
     with_budget(e);

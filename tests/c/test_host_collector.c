@@ -78,27 +78,21 @@ static const char *run_after_frames =
 int main(void)
 {
     nyx_engine *e = open_sim_engine("0");
-    CHECK(e != NULL);
-    if (!e)
-        return 1;
+    REQUIRE_OR(e != NULL, 1);
     CHECK_INT(nyx_load_string(e, idle_steps, "=idle_steps"), NYX_OK);
     CHECK_INT(frames(e, 0), NYX_OK);
     nyx_close(e);
 
     /* Frames without a moment to spare: the idle work never runs. */
     e = open_sim_engine("0");
-    CHECK(e != NULL);
-    if (!e)
-        return 1;
+    REQUIRE_OR(e != NULL, 1);
     CHECK_INT(nyx_load_string(e, no_idle, "=no_idle"), NYX_OK);
     loop_set_idle(engine_loop(e), NULL, NULL);
     CHECK_INT(frames(e, 0), NYX_OK);
     nyx_close(e);
 
     e = open_sim_engine("0");
-    CHECK(e != NULL);
-    if (!e)
-        return 1;
+    REQUIRE_OR(e != NULL, 1);
     CHECK_INT(nyx_load_string(e, run_after_frames, "=run_after_frames"), NYX_OK);
     CHECK_INT(frames(e, 20), NYX_AGAIN);
     int rc = nyx_run(e);

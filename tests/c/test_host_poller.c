@@ -27,9 +27,7 @@ int main(void)
     CHECK_INT(nyx_timeout_ms(NULL), -1);
 
     nyx_engine *e = open_sim_engine("30");
-    CHECK(e != NULL);
-    if (!e)
-        return 1;
+    REQUIRE_OR(e != NULL, 1);
     int fd = nyx_fd(e);
     CHECK(fd >= 0);
     CHECK_INT(nyx_timeout_ms(e), 0); /* not started: the first turn is due now */

@@ -33,9 +33,7 @@ static const char *script =
 int main(void)
 {
     nyx_engine *e = open_sim_engine("0");
-    CHECK(e != NULL);
-    if (!e)
-        return 1;
+    REQUIRE_OR(e != NULL, 1);
     CHECK_INT(nyx_load_string(e, script, "=texts"), NYX_OK);
     int rc;
     while ((rc = nyx_poll(e, 10)) == NYX_AGAIN)

@@ -260,9 +260,7 @@ static void run_world(nyx_engine *e)
 int main(void)
 {
     nyx_engine *e = open_sim_engine("1");
-    CHECK(e != NULL);
-    if (!e)
-        return 1;
+    REQUIRE_OR(e != NULL, 1);
     run_world(e);
 
     /* Over HTTP: the engine takes the anthropic provider's path (curl, the API's JSON) to a

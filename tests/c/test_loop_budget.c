@@ -86,9 +86,7 @@ static void in_pieces(void *ud)
 int main(void)
 {
     event_loop *loop = loop_new();
-    CHECK(loop != NULL);
-    if (!loop)
-        return check_failures;
+    REQUIRE_OR(loop != NULL, check_failures);
     for (int i = 0; i < 3; i++)
         CHECK_INT(loop_defer(loop, slow, NULL), 0);
     /* Budget spent by the first: one per turn, and the loop says there is more at once. */

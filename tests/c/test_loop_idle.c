@@ -49,9 +49,7 @@ static long transfer(event_loop *loop, int port)
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/models", port);
     CURL *easy = curl_easy_init();
-    CHECK(easy != NULL);
-    if (!easy)
-        return -1;
+    REQUIRE_OR(easy != NULL, -1);
     curl_easy_setopt(easy, CURLOPT_URL, url);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);

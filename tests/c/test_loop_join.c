@@ -139,9 +139,7 @@ int main(void)
      * does) none fits, so the first frame puts it off and the second starts it. */
     loop_free(loop);
     loop = loop_new();
-    CHECK(loop != NULL);
-    if (!loop)
-        return check_failures;
+    REQUIRE_OR(loop != NULL, check_failures);
     opened = 0;
     int others = 0;
     CHECK_INT(loop_add_transfer(loop, easy[0], done, NULL), 0);

@@ -43,8 +43,8 @@ static int round_trip(const char *text, int line)
     store_content_memo memo = {0};
     store_parts p;
     if (store_content_split(&memo, text, &p) != 0) {
-        fprintf(stderr, "line %d: split failed\n", line);
-        check_failures++;
+        check_fail_at(__FILE__, line);
+        fprintf(stderr, "split failed\n");
         return -1;
     }
     int n = (int)p.n;
@@ -54,8 +54,8 @@ static int round_trip(const char *text, int line)
         error_info err = cleared_error();
         CHECK_INT(store_content_join(p.recipe, fetch_piece, &at, &joined, &err), 0);
         if (!joined || strcmp(joined, text) != 0) {
-            fprintf(stderr, "line %d: the join differs from the text\n", line);
-            check_failures++;
+            check_fail_at(__FILE__, line);
+            fprintf(stderr, "the join differs from the text\n");
         }
         free(joined);
     }
