@@ -106,101 +106,97 @@ local function reads_after_first_write(turns, what)
   return first
 end
 
-for _, setup in ipairs(H.setups()) do
-  describe("conversations through " .. setup.name, function()
-    teardown(function() setup:stop() end)
-
-    it("cache = \"api\" sends the API's automatic caching: one top-level cache_control, no mark of nyx's own", function()
-      local v = setup:run(CHAT .. [[
-        local a = chat("claude-sonnet-5-5", 2, "api")
-        local ok, err = pcall(nyx.call, { system = { { text = "a", cache = true }, { text = "b", cache = true },
-                                                     { text = "c", cache = true }, { text = "d", cache = true } },
-                                          prompt = "e", max_tokens = 10, cache = "api" })
-        return { a = a, ok = ok, err = err, log = sim.requests() }
-      ]])
-      -- The top-level mark acts on the last block: turn 1 writes all it sends, turn 2 reads it.
-      assert.is_true(v.a[1].cache_creation_input_tokens >= 1024)
-      assert.are.equal(v.a[1].cache_creation_input_tokens, v.a[2].cache_read_input_tokens)
-      assert.are.equal(v.a[1].input_tokens, v.a[2].input_tokens, "only what follows the last block is uncached")
-      assert.is_false(v.ok)
-      assert.are.equal("invalid_argument", v.err.type, "a fifth mark is refused before sending")
-      assert.are.equal(2, #v.log)
-    end)
-
-    for _, model in ipairs({ "claude-sonnet-4-6", "claude-sonnet-5-5" }) do
-      it(model .. ": a 30-turn chat costs no more than automatic caching at any turn, and reads the cache on every turn after its first write", function()
-        local v = setup:run(CHAT .. ([[
-          local own = chat(%q, 30, "auto")
-          local again = chat(%q, 3, "auto", "Bob") -- another user, the same system prompt
-          sim.reset()
-          local api = chat(%q, 30, "api")
-          local api_again = chat(%q, 3, "api", "Bob")
-          return { own = own, api = api, again = again, api_again = api_again,
-                   system = system_tokens(%q), min = nyx.model(%q).min_cache_tokens }
-        ]]):format(model, model, model, model, model, model))
-        assert.is_true(v.system > 1000 and v.system < 1200, "a ~1.1k-token system prompt: " .. v.system)
-        no_costlier(v.own, v.api, "turn")
-        no_costlier(v.again, v.api_again, "second chat, turn")
-        local first = reads_after_first_write(v.own, "turn")
-        assert.are.equal(first, reads_after_first_write(v.api, "automatic caching, turn"),
-                         "nyx starts caching no later than automatic caching")
-        local own_cost, api_cost = sum(v.again, "cost_usd"), sum(v.api_again, "cost_usd")
-        if v.system >= v.min then
-          -- The system prompt's own mark: the second chat reads it from its first turn on,
-          -- which automatic caching (a mark on the last block only) cannot.
-          assert.is_true(v.again[1].cache_read_input_tokens >= v.system - 10)
-          assert.are.equal(0, v.api_again[1].cache_read_input_tokens)
-          assert.is_true(own_cost < api_cost, ("nyx %.8f USD, automatic caching %.8f USD"):format(own_cost, api_cost))
-        else
-          assert.is_true(own_cost <= api_cost + EPS)
-        end
-      end)
-    end
-
-    it("tools without a system prompt: their own mark lets another chat read them, which automatic caching cannot", function()
-      local v = setup:run(CHAT .. [[
-        local own = { tool_chat("claude-sonnet-5-5", 3, "auto", "Ann"), tool_chat("claude-sonnet-5-5", 3, "auto", "Bob") }
-        sim.reset()
-        local api = { tool_chat("claude-sonnet-5-5", 3, "api", "Ann"), tool_chat("claude-sonnet-5-5", 3, "api", "Bob") }
-        return { own = own, api = api }
-      ]])
-      for c = 1, 2 do no_costlier(v.own[c], v.api[c], ("chat %d, turn"):format(c)) end
-      assert.is_true(v.own[2][1].cache_read_input_tokens > 1024, "the second chat reads the tools")
-      assert.are.equal(0, v.api[2][1].cache_read_input_tokens)
-      local own, api = sum(v.own[2], "cost_usd"), sum(v.api[2], "cost_usd")
-      assert.is_true(own < api, ("nyx %.8f USD, automatic caching %.8f USD"):format(own, api))
-    end)
-
-    it("an agent's conversation goes through the same marks", function()
-      local v = setup:run(CHAT .. [[
-        local planner = nyx.agent{ name = "planner" }
-        local by_agent = chat("claude-sonnet-5-5", 6, nil, "Ann", function(c) return planner:call(c) end)
-        sim.reset()
-        local direct = chat("claude-sonnet-5-5", 6)
-        return { by_agent = by_agent, direct = direct }
-      ]])
-      reads_after_first_write(v.by_agent, "turn")
-      for t = 1, 6 do
-        for _, k in ipairs({ "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens" }) do
-          assert.are.equal(v.direct[t][k], v.by_agent[t][k], ("turn %d: %s"):format(t, k))
-        end
-      end
-    end)
-
-    it("a 15-step tool loop adding 22 blocks a step keeps reading the cache, for less than automatic caching", function()
-      local v = setup:run(CHAT .. [[
-        local own = loop("claude-sonnet-5-5", 15, 22, "auto")
-        sim.reset()
-        local api = loop("claude-sonnet-5-5", 15, 22, "api")
-        return { own = own, api = api }
-      ]])
-      no_costlier(v.own, v.api, "step")
-      for s = 2, 15 do
-        assert.is_true(v.own[s].cache_read_input_tokens > 0, ("step %d reads the cache"):format(s))
-        -- The previous step's entry is 23 blocks back, beyond the lookback of the last block.
-        assert.are.equal(0, v.api[s].cache_read_input_tokens, ("automatic caching misses at step %d"):format(s))
-      end
-      assert.is_true(sum(v.own, "cost_usd") < 0.5 * sum(v.api, "cost_usd"))
-    end)
+H.describe_setups("conversations", function(setup)
+  it("cache = \"api\" sends the API's automatic caching: one top-level cache_control, no mark of nyx's own", function()
+    local v = setup:run(CHAT .. [[
+      local a = chat("claude-sonnet-5-5", 2, "api")
+      local ok, err = pcall(nyx.call, { system = { { text = "a", cache = true }, { text = "b", cache = true },
+                                                   { text = "c", cache = true }, { text = "d", cache = true } },
+                                        prompt = "e", max_tokens = 10, cache = "api" })
+      return { a = a, ok = ok, err = err, log = sim.requests() }
+    ]])
+    -- The top-level mark acts on the last block: turn 1 writes all it sends, turn 2 reads it.
+    assert.is_true(v.a[1].cache_creation_input_tokens >= 1024)
+    assert.are.equal(v.a[1].cache_creation_input_tokens, v.a[2].cache_read_input_tokens)
+    assert.are.equal(v.a[1].input_tokens, v.a[2].input_tokens, "only what follows the last block is uncached")
+    assert.is_false(v.ok)
+    assert.are.equal("invalid_argument", v.err.type, "a fifth mark is refused before sending")
+    assert.are.equal(2, #v.log)
   end)
-end
+
+  for _, model in ipairs({ "claude-sonnet-4-6", "claude-sonnet-5-5" }) do
+    it(model .. ": a 30-turn chat costs no more than automatic caching at any turn, and reads the cache on every turn after its first write", function()
+      local v = setup:run(CHAT .. ([[
+        local own = chat(%q, 30, "auto")
+        local again = chat(%q, 3, "auto", "Bob") -- another user, the same system prompt
+        sim.reset()
+        local api = chat(%q, 30, "api")
+        local api_again = chat(%q, 3, "api", "Bob")
+        return { own = own, api = api, again = again, api_again = api_again,
+                 system = system_tokens(%q), min = nyx.model(%q).min_cache_tokens }
+      ]]):format(model, model, model, model, model, model))
+      assert.is_true(v.system > 1000 and v.system < 1200, "a ~1.1k-token system prompt: " .. v.system)
+      no_costlier(v.own, v.api, "turn")
+      no_costlier(v.again, v.api_again, "second chat, turn")
+      local first = reads_after_first_write(v.own, "turn")
+      assert.are.equal(first, reads_after_first_write(v.api, "automatic caching, turn"),
+                       "nyx starts caching no later than automatic caching")
+      local own_cost, api_cost = sum(v.again, "cost_usd"), sum(v.api_again, "cost_usd")
+      if v.system >= v.min then
+        -- The system prompt's own mark: the second chat reads it from its first turn on,
+        -- which automatic caching (a mark on the last block only) cannot.
+        assert.is_true(v.again[1].cache_read_input_tokens >= v.system - 10)
+        assert.are.equal(0, v.api_again[1].cache_read_input_tokens)
+        assert.is_true(own_cost < api_cost, ("nyx %.8f USD, automatic caching %.8f USD"):format(own_cost, api_cost))
+      else
+        assert.is_true(own_cost <= api_cost + EPS)
+      end
+    end)
+  end
+
+  it("tools without a system prompt: their own mark lets another chat read them, which automatic caching cannot", function()
+    local v = setup:run(CHAT .. [[
+      local own = { tool_chat("claude-sonnet-5-5", 3, "auto", "Ann"), tool_chat("claude-sonnet-5-5", 3, "auto", "Bob") }
+      sim.reset()
+      local api = { tool_chat("claude-sonnet-5-5", 3, "api", "Ann"), tool_chat("claude-sonnet-5-5", 3, "api", "Bob") }
+      return { own = own, api = api }
+    ]])
+    for c = 1, 2 do no_costlier(v.own[c], v.api[c], ("chat %d, turn"):format(c)) end
+    assert.is_true(v.own[2][1].cache_read_input_tokens > 1024, "the second chat reads the tools")
+    assert.are.equal(0, v.api[2][1].cache_read_input_tokens)
+    local own, api = sum(v.own[2], "cost_usd"), sum(v.api[2], "cost_usd")
+    assert.is_true(own < api, ("nyx %.8f USD, automatic caching %.8f USD"):format(own, api))
+  end)
+
+  it("an agent's conversation goes through the same marks", function()
+    local v = setup:run(CHAT .. [[
+      local planner = nyx.agent{ name = "planner" }
+      local by_agent = chat("claude-sonnet-5-5", 6, nil, "Ann", function(c) return planner:call(c) end)
+      sim.reset()
+      local direct = chat("claude-sonnet-5-5", 6)
+      return { by_agent = by_agent, direct = direct }
+    ]])
+    reads_after_first_write(v.by_agent, "turn")
+    for t = 1, 6 do
+      for _, k in ipairs({ "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens" }) do
+        assert.are.equal(v.direct[t][k], v.by_agent[t][k], ("turn %d: %s"):format(t, k))
+      end
+    end
+  end)
+
+  it("a 15-step tool loop adding 22 blocks a step keeps reading the cache, for less than automatic caching", function()
+    local v = setup:run(CHAT .. [[
+      local own = loop("claude-sonnet-5-5", 15, 22, "auto")
+      sim.reset()
+      local api = loop("claude-sonnet-5-5", 15, 22, "api")
+      return { own = own, api = api }
+    ]])
+    no_costlier(v.own, v.api, "step")
+    for s = 2, 15 do
+      assert.is_true(v.own[s].cache_read_input_tokens > 0, ("step %d reads the cache"):format(s))
+      -- The previous step's entry is 23 blocks back, beyond the lookback of the last block.
+      assert.are.equal(0, v.api[s].cache_read_input_tokens, ("automatic caching misses at step %d"):format(s))
+    end
+    assert.is_true(sum(v.own, "cost_usd") < 0.5 * sum(v.api, "cost_usd"))
+  end)
+end)

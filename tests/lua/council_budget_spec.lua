@@ -4,95 +4,91 @@
 -- budget it needs without sending anything.
 local H = require "helpers.nyx_case"
 
-for _, setup in ipairs(H.setups()) do
-  describe("a council's budget through " .. setup.name, function()
-    teardown(function() setup:stop() end)
-
-    it("estimates, then runs within the budget the estimate asked for", function()
-      local v = setup:run([[
-        local doc = context("council-budget", 1400)
-        local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
-                       question = "Should we expand into Japan next year?", max_tokens = 300 }
-        opts.estimate = true
-        local est = nyx.council(opts)
-        local sent_by_estimate = #sim.requests()
-        opts.estimate = nil
-        -- Three worst cases at the cache-write price do not fit side by side in this budget;
-        -- what the council really costs does.
-        opts.session = nyx.session{ name = "board", budget_usd = est.budget_usd }
-        local c = nyx.council(opts)
-        local errors = {}
-        for _, a in ipairs(c.responses) do
-          if a.error then errors[#errors + 1] = a.persona .. ": " .. tostring(a.error.message) end
-        end
-        local worst = 0
-        for _, call in ipairs(est.calls) do worst = worst + call.worst_case_usd end
-        return { est = est, sent_by_estimate = sent_by_estimate, errors = errors,
-                 spent = opts.session:stats().cost_usd, cost = c.totals.cost_usd, worst = worst }
-      ]], { ttft_ms = 50 })
-      assert.are.equal(0, v.sent_by_estimate, "the estimate sends nothing")
-      assert.is_true(v.est.context_tokens > 15000, "a long document: " .. v.est.context_tokens)
-      assert.is_true(v.est.cached)
-      assert.is_true(v.worst > v.est.budget_usd, "the worst cases together exceed the budget")
-      assert.are.same({}, v.errors, "no persona was refused")
-      assert.is_true(v.spent <= v.est.budget_usd + 1e-9, ("spent %g of %g"):format(v.spent, v.est.budget_usd))
-      -- The estimate prices every answer at its max_tokens, from a token count estimated from
-      -- bytes: near what was paid.
-      assert.is_true(math.abs(v.cost - v.est.cost_usd) < 0.35 * v.est.cost_usd,
-                     ("cost %g, estimate %g"):format(v.cost, v.est.cost_usd))
-    end)
-
-    it("estimates a batch council at batch prices", function()
-      local v = setup:run([[
-        local doc = context("council-batch-estimate", 1400)
-        local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
-                       question = "Should we expand into Japan next year?", max_tokens = 300 }
-        opts.estimate = true
-        local std = nyx.council(opts)
-        opts.batch = true
-        local est = nyx.council(opts)
-        opts.warm = true
-        local warm = nyx.council(opts)
-        opts.warm, opts.estimate = nil, nil
-        local c = nyx.council(opts)
-        return { std = std, est = est, warm = warm, cost = c.totals.cost_usd }
-      ]], { ttft_ms = 5, env = { NYX_SIM_BATCH_MS = "100" } })
-      assert.is_true(v.est.batch)
-      -- Without warm, every persona of a batch writes the context (for an hour), at half the
-      -- price of the same write as a standard call (warm = true's first persona).
-      assert.is_true(math.abs(v.est.calls[2].cost_usd - v.est.calls[1].cost_usd) < 1e-12)
-      assert.is_true(math.abs(v.est.calls[1].cost_usd - v.warm.calls[1].cost_usd / 2) < 1e-9,
-                     ("batch %g, standard %g"):format(v.est.calls[1].cost_usd, v.warm.calls[1].cost_usd))
-      assert.is_true(v.warm.calls[2].cost_usd < v.est.calls[2].cost_usd, "with warm the others read it")
-      assert.is_true(math.abs(v.est.calls[1].worst_case_usd - v.warm.calls[1].worst_case_usd / 2) < 1e-9,
-                     ("worst %.10g vs %.10g"):format(v.est.calls[1].worst_case_usd, v.warm.calls[1].worst_case_usd))
-      -- Caching inside a batch is best effort: later requests may read what earlier ones wrote,
-      -- so the estimate (every persona writing) is what it costs at most.
-      assert.is_true(v.cost > 0 and v.cost <= v.est.cost_usd * 1.1,
-                     ("cost %g, estimate %g"):format(v.cost, v.est.cost_usd))
-    end)
-
-    it("refuses a persona that cannot fit even when nothing is pending", function()
-      local v = setup:run([[
-        local doc = context("council-small-budget", 1400)
-        local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
-                       question = "Go or no go?", max_tokens = 300, estimate = true }
-        local est = nyx.council(opts)
-        opts.estimate = nil
-        opts.session = nyx.session{ name = "tight-board", budget_usd = est.calls[1].worst_case_usd * 1.05 }
-        local c = nyx.council(opts)
-        local refused = 0
-        for _, a in ipairs(c.responses) do
-          if a.error and a.error.type == "budget_exceeded" then refused = refused + 1 end
-        end
-        local why = {}
-        for _, a in ipairs(c.responses) do why[#why + 1] = a.error and (a.error.type .. " " .. tostring(a.error.message)) or "ok" end
-        return { why = why, refused = refused, spent = opts.session:stats().cost_usd,
-                 limit = est.calls[1].worst_case_usd * 1.05, sent = #sim.requests() }
-      ]], { ttft_ms = 50 })
-      assert.is_true(v.refused >= 1, "some persona was refused: " .. table.concat(v.why, "; "))
-      assert.is_true(v.spent <= v.limit + 1e-9)
-      assert.are.equal(3 - v.refused, v.sent, "refused personas sent nothing")
-    end)
+H.describe_setups("a council's budget", function(setup)
+  it("estimates, then runs within the budget the estimate asked for", function()
+    local v = setup:run([[
+      local doc = context("council-budget", 1400)
+      local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
+                     question = "Should we expand into Japan next year?", max_tokens = 300 }
+      opts.estimate = true
+      local est = nyx.council(opts)
+      local sent_by_estimate = #sim.requests()
+      opts.estimate = nil
+      -- Three worst cases at the cache-write price do not fit side by side in this budget;
+      -- what the council really costs does.
+      opts.session = nyx.session{ name = "board", budget_usd = est.budget_usd }
+      local c = nyx.council(opts)
+      local errors = {}
+      for _, a in ipairs(c.responses) do
+        if a.error then errors[#errors + 1] = a.persona .. ": " .. tostring(a.error.message) end
+      end
+      local worst = 0
+      for _, call in ipairs(est.calls) do worst = worst + call.worst_case_usd end
+      return { est = est, sent_by_estimate = sent_by_estimate, errors = errors,
+               spent = opts.session:stats().cost_usd, cost = c.totals.cost_usd, worst = worst }
+    ]], { ttft_ms = 50 })
+    assert.are.equal(0, v.sent_by_estimate, "the estimate sends nothing")
+    assert.is_true(v.est.context_tokens > 15000, "a long document: " .. v.est.context_tokens)
+    assert.is_true(v.est.cached)
+    assert.is_true(v.worst > v.est.budget_usd, "the worst cases together exceed the budget")
+    assert.are.same({}, v.errors, "no persona was refused")
+    assert.is_true(v.spent <= v.est.budget_usd + 1e-9, ("spent %g of %g"):format(v.spent, v.est.budget_usd))
+    -- The estimate prices every answer at its max_tokens, from a token count estimated from
+    -- bytes: near what was paid.
+    assert.is_true(math.abs(v.cost - v.est.cost_usd) < 0.35 * v.est.cost_usd,
+                   ("cost %g, estimate %g"):format(v.cost, v.est.cost_usd))
   end)
-end
+
+  it("estimates a batch council at batch prices", function()
+    local v = setup:run([[
+      local doc = context("council-batch-estimate", 1400)
+      local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
+                     question = "Should we expand into Japan next year?", max_tokens = 300 }
+      opts.estimate = true
+      local std = nyx.council(opts)
+      opts.batch = true
+      local est = nyx.council(opts)
+      opts.warm = true
+      local warm = nyx.council(opts)
+      opts.warm, opts.estimate = nil, nil
+      local c = nyx.council(opts)
+      return { std = std, est = est, warm = warm, cost = c.totals.cost_usd }
+    ]], { ttft_ms = 5, env = { NYX_SIM_BATCH_MS = "100" } })
+    assert.is_true(v.est.batch)
+    -- Without warm, every persona of a batch writes the context (for an hour), at half the
+    -- price of the same write as a standard call (warm = true's first persona).
+    assert.is_true(math.abs(v.est.calls[2].cost_usd - v.est.calls[1].cost_usd) < 1e-12)
+    assert.is_true(math.abs(v.est.calls[1].cost_usd - v.warm.calls[1].cost_usd / 2) < 1e-9,
+                   ("batch %g, standard %g"):format(v.est.calls[1].cost_usd, v.warm.calls[1].cost_usd))
+    assert.is_true(v.warm.calls[2].cost_usd < v.est.calls[2].cost_usd, "with warm the others read it")
+    assert.is_true(math.abs(v.est.calls[1].worst_case_usd - v.warm.calls[1].worst_case_usd / 2) < 1e-9,
+                   ("worst %.10g vs %.10g"):format(v.est.calls[1].worst_case_usd, v.warm.calls[1].worst_case_usd))
+    -- Caching inside a batch is best effort: later requests may read what earlier ones wrote,
+    -- so the estimate (every persona writing) is what it costs at most.
+    assert.is_true(v.cost > 0 and v.cost <= v.est.cost_usd * 1.1,
+                   ("cost %g, estimate %g"):format(v.cost, v.est.cost_usd))
+  end)
+
+  it("refuses a persona that cannot fit even when nothing is pending", function()
+    local v = setup:run([[
+      local doc = context("council-small-budget", 1400)
+      local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
+                     question = "Go or no go?", max_tokens = 300, estimate = true }
+      local est = nyx.council(opts)
+      opts.estimate = nil
+      opts.session = nyx.session{ name = "tight-board", budget_usd = est.calls[1].worst_case_usd * 1.05 }
+      local c = nyx.council(opts)
+      local refused = 0
+      for _, a in ipairs(c.responses) do
+        if a.error and a.error.type == "budget_exceeded" then refused = refused + 1 end
+      end
+      local why = {}
+      for _, a in ipairs(c.responses) do why[#why + 1] = a.error and (a.error.type .. " " .. tostring(a.error.message)) or "ok" end
+      return { why = why, refused = refused, spent = opts.session:stats().cost_usd,
+               limit = est.calls[1].worst_case_usd * 1.05, sent = #sim.requests() }
+    ]], { ttft_ms = 50 })
+    assert.is_true(v.refused >= 1, "some persona was refused: " .. table.concat(v.why, "; "))
+    assert.is_true(v.spent <= v.limit + 1e-9)
+    assert.are.equal(3 - v.refused, v.sent, "refused personas sent nothing")
+  end)
+end)

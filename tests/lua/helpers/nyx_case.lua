@@ -282,6 +282,18 @@ function M.setups(opts)
   return list
 end
 
+--- describe(title .. " through " .. setup name) for each of M.setups(opts), each setup stopped
+--- after its cases; body(setup) declares them.
+function M.describe_setups(title, body, opts)
+  local busted = require "busted" -- a module sees busted's API only through its table
+  for _, setup in ipairs(M.setups(opts)) do
+    busted.describe(title .. " through " .. setup.name, function()
+      busted.teardown(function() setup:stop() end)
+      body(setup)
+    end)
+  end
+end
+
 --- Starts `nyx sim` on a loopback port (for HTTP setups) and makes the temp directory.
 function Setup:start()
   if self.dir then return end
