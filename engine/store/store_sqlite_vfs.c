@@ -284,8 +284,9 @@ static void vfs_register(void)
 {
     /* SQLite keeps statistics of its memory (sqlite3_memory_used) under a global mutex it takes
      * for every allocation and free, about twenty a record logged since the system's build
-     * has no lookaside memory: nothing in nyx reads them. Refused, harmlessly, when the host
-     * has used SQLite already (its statistics then stay on). */
+     * has no lookaside memory: nothing in nyx reads them. The setting is the process's, the
+     * heap limits stop with it (README, From C); refused, harmlessly, when the host has used
+     * SQLite already (its statistics then stay on; test_store_memstatus). */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     base_vfs = sqlite3_vfs_find(NULL);
     if (!base_vfs || base_vfs->iVersion < 2 || !base_vfs->xCurrentTimeInt64)
