@@ -312,8 +312,7 @@ static int choose_proxy(net *n)
     for (size_t i = 0; i < nvars && !proxy; i++)
         if ((proxy = env(vars[i])))
             n->proxy_var = vars[i];
-    const char *no = env("no_proxy") ? env("no_proxy") : env("NO_PROXY");
-    if (!proxy || (no && no_proxy_matches(no, n->host)))
+    if (!proxy || (n->no_proxy && no_proxy_matches(n->no_proxy, n->host))) /* net_open read it */
         return 0;
     n->proxy = strdup(proxy);
     n->proxy_shown = mask_proxy(proxy);
@@ -341,7 +340,8 @@ net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const
     n->https = strcasecmp(scheme, "https") == 0;
     n->http2 = !cfg->http_version || strcmp(cfg->http_version, "2") == 0;
     const char *ca = ca_source(cfg, &n->ca_var);
-    const char *no_proxy = env("no_proxy") ? env("no_proxy") : env("NO_PROXY"); /* curl's order and reading */
+    /* curl's order; read once, for choose_proxy and for curl alike (net_configure) */
+    const char *no_proxy = env("no_proxy") ? env("no_proxy") : env("NO_PROXY");
     if (!(n->host = strdup(host)) || (ca && !(n->ca_file = strdup(ca))) ||
         (no_proxy && !(n->no_proxy = strdup(no_proxy))) ||
         (cfg->client_cert && !(n->client_cert = strdup(cfg->client_cert))) ||

@@ -67,7 +67,7 @@ run_nyx "${tls[@]}" "HTTPS_PROXY=$proxy_url" "NO_PROXY=.example.com" -- run call
 [[ $rc == 0 && $(connects) -gt $before ]]
 check "NO_PROXY naming other hosts leaves the proxy in use" $? "rc=$rc $out $err"
 
-# curl reads NO_PROXY too, for each transfer: an address range there (which nyx's matching of
+# curl applies NO_PROXY too (as read when the endpoint opens): an address range there (which nyx's matching of
 # names leaves to it) sends a call to an address in it direct, as it always has.
 before=$(connects)
 run_nyx "${tls[@]}" "HTTPS_PROXY=$proxy_url" "NO_PROXY=127.0.0.0/8" -- run call.lua
