@@ -14,161 +14,151 @@ local function rows_by_id(db)
   return out
 end
 
-for _, setup in ipairs(H.setups({ hosts = { "lua", "nyx run" } })) do
-  local dbs = 0
-  local function new_db()
-    setup:start()
-    dbs = dbs + 1
-    return ("%s/stream%d.db"):format(setup.dir, dbs)
-  end
+H.describe_setups("stopping a stream from its callback", function(setup)
   -- Slow enough tokens that a stream is still going when its first delta arrives.
   local SLOW = { token_ms = 2 }
 
-  describe("stopping a stream from its callback through " .. setup.name, function()
-    teardown(function() setup:stop() end)
+  it("t:cancel() of the calling task raises cancelled and logs the call as cancelled", function()
+    local db = setup:new_db()
+    local v = setup:run([[
+      local t
+      t = nyx.spawn(function()
+        return nyx.call{ prompt = "Write a long answer", max_tokens = 200, stream = function() t:cancel() end }
+      end)
+      local ok, err = pcall(t.wait, t)
+      -- The engine goes on: a later call works.
+      local after = nyx.call{ prompt = "Hello", max_tokens = 5 }
+      return { ok = ok, err = err, after = after.text ~= nil }
+    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    assert.is_false(v.ok)
+    assert.are.equal("cancelled", v.err.type)
+    assert.is_true(v.after)
+    local rows = rows_by_id(db)
+    assert.are.equal("cancelled", rows[v.err.interaction_id].status)
+  end)
 
-    it("t:cancel() of the calling task raises cancelled and logs the call as cancelled", function()
-      local db = new_db()
-      local v = setup:run([[
-        local t
-        t = nyx.spawn(function()
-          return nyx.call{ prompt = "Write a long answer", max_tokens = 200, stream = function() t:cancel() end }
-        end)
-        local ok, err = pcall(t.wait, t)
-        -- The engine goes on: a later call works.
-        local after = nyx.call{ prompt = "Hello", max_tokens = 5 }
-        return { ok = ok, err = err, after = after.text ~= nil }
-      ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
-      assert.is_false(v.ok)
-      assert.are.equal("cancelled", v.err.type)
-      assert.is_true(v.after)
-      local rows = rows_by_id(db)
-      assert.are.equal("cancelled", rows[v.err.interaction_id].status)
-    end)
+  it("t:cancel() in on_start cancels the call it starts", function()
+    local db = setup:new_db()
+    local v = setup:run([[
+      local t
+      t = nyx.spawn(function()
+        return nyx.call{ prompt = "Write a long answer", max_tokens = 200, on_start = function() t:cancel() end }
+      end)
+      local ok, err = pcall(t.wait, t)
+      return { ok = ok, err = err }
+    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    assert.is_false(v.ok)
+    assert.are.equal("cancelled", v.err.type)
+    assert.are.equal("cancelled", rows_by_id(db)[v.err.interaction_id].status)
+  end)
 
-    it("t:cancel() in on_start cancels the call it starts", function()
-      local db = new_db()
-      local v = setup:run([[
-        local t
-        t = nyx.spawn(function()
-          return nyx.call{ prompt = "Write a long answer", max_tokens = 200, on_start = function() t:cancel() end }
-        end)
-        local ok, err = pcall(t.wait, t)
-        return { ok = ok, err = err }
-      ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
-      assert.is_false(v.ok)
-      assert.are.equal("cancelled", v.err.type)
-      assert.are.equal("cancelled", rows_by_id(db)[v.err.interaction_id].status)
-    end)
+  it("returning false stops the stream at once: no more deltas, partial text, logged cancelled", function()
+    local db = setup:new_db()
+    local v = setup:run([[
+      local deltas, seen = 0, ""
+      local ok, err = pcall(nyx.call, { prompt = "Write a long answer", max_tokens = 400,
+        stream = function(text) deltas = deltas + 1; seen = seen .. text; return false end })
+      local full = nyx.call{ prompt = "Write a long answer", max_tokens = 400 }
+      return { ok = ok, err = err, deltas = deltas, seen = seen, full = full.text }
+    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    assert.is_false(v.ok)
+    H.assert_error(v.err, "cancelled", "returned false")
+    assert.are.equal(1, v.deltas, "the callback is not called again once it said stop")
+    -- The partial text is what the callback was given, nothing read after it.
+    assert.are.equal(v.seen, v.err.partial_text)
+    assert.is_true(#v.seen > 0 and #v.seen < #v.full)
+    local row = rows_by_id(db)[v.err.interaction_id]
+    assert.are.same({ "cancelled" }, { row.status })
+  end)
 
-    it("returning false stops the stream at once: no more deltas, partial text, logged cancelled", function()
-      local db = new_db()
-      local v = setup:run([[
-        local deltas, seen = 0, ""
-        local ok, err = pcall(nyx.call, { prompt = "Write a long answer", max_tokens = 400,
-          stream = function(text) deltas = deltas + 1; seen = seen .. text; return false end })
-        local full = nyx.call{ prompt = "Write a long answer", max_tokens = 400 }
-        return { ok = ok, err = err, deltas = deltas, seen = seen, full = full.text }
-      ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
-      assert.is_false(v.ok)
-      H.assert_error(v.err, "cancelled", "returned false")
-      assert.are.equal(1, v.deltas, "the callback is not called again once it said stop")
-      -- The partial text is what the callback was given, nothing read after it.
-      assert.are.equal(v.seen, v.err.partial_text)
-      assert.is_true(#v.seen > 0 and #v.seen < #v.full)
-      local row = rows_by_id(db)[v.err.interaction_id]
-      assert.are.same({ "cancelled" }, { row.status })
-    end)
+  it("a raising callback stops the stream; the script gets its error, the log says cancelled", function()
+    local db = setup:new_db()
+    local v = setup:run([[
+      local deltas = 0
+      local ok, err = pcall(nyx.call, { prompt = "Write a long answer", max_tokens = 400,
+        stream = function() deltas = deltas + 1; error("enough") end })
+      return { ok = ok, err = err, deltas = deltas }
+    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    assert.is_false(v.ok)
+    H.assert_error(v.err, "callback_error", "enough")
+    assert.are.equal(1, v.deltas)
+    local rows = sql(db, "SELECT status FROM llm_interactions")
+    assert.are.same({ { status = "cancelled" } }, rows)
+  end)
 
-    it("a raising callback stops the stream; the script gets its error, the log says cancelled", function()
-      local db = new_db()
-      local v = setup:run([[
-        local deltas = 0
-        local ok, err = pcall(nyx.call, { prompt = "Write a long answer", max_tokens = 400,
-          stream = function() deltas = deltas + 1; error("enough") end })
-        return { ok = ok, err = err, deltas = deltas }
-      ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
-      assert.is_false(v.ok)
-      H.assert_error(v.err, "callback_error", "enough")
-      assert.are.equal(1, v.deltas)
-      local rows = sql(db, "SELECT status FROM llm_interactions")
-      assert.are.same({ { status = "cancelled" } }, rows)
-    end)
+  it("cancelling another task from a stream callback cancels only that task's call", function()
+    local db = setup:new_db()
+    local v = setup:run([[
+      -- The victim's request hangs at the server, so it is surely in flight when the
+      -- killer's first delta arrives (however slow the machine).
+      sim.faults{ { fault = "hang", hang_ms = 20000, model = "claude-opus-4-8", count = 1 } }
+      local victim = nyx.spawn(function()
+        return nyx.call{ prompt = "A long one", max_tokens = 400, model = "claude-opus-4-8" }
+      end)
+      local bystander = nyx.spawn(function() return nyx.call{ prompt = "Another long one", max_tokens = 400 } end)
+      local killer = nyx.spawn(function()
+        return nyx.call{ prompt = "Short", max_tokens = 30, stream = function() victim:cancel() end }
+      end)
+      local r = {}
+      for name, t in pairs({ victim = victim, bystander = bystander, killer = killer }) do
+        local ok, res = pcall(t.wait, t)
+        r[name] = { ok = ok, type = not ok and res.type or nil, id = res.interaction_id }
+      end
+      return r
+    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    assert.are.same({ false, "cancelled" }, { v.victim.ok, v.victim.type })
+    assert.is_true(v.bystander.ok)
+    assert.is_true(v.killer.ok)
+    local rows = rows_by_id(db)
+    assert.are.equal("cancelled", rows[v.victim.id].status)
+    assert.are.equal("ok", rows[v.bystander.id].status)
+    assert.are.equal("ok", rows[v.killer.id].status)
+  end)
 
-    it("cancelling another task from a stream callback cancels only that task's call", function()
-      local db = new_db()
-      local v = setup:run([[
-        -- The victim's request hangs at the server, so it is surely in flight when the
-        -- killer's first delta arrives (however slow the machine).
+  it("nyx.cancel_all() and nyx.stop() from a stream callback cancel every call in flight", function()
+    local db = setup:new_db()
+    local v = setup:run([[
+      -- The other call's request hangs at the server: it is in flight when the stream stops.
+      local function two(stop)
         sim.faults{ { fault = "hang", hang_ms = 20000, model = "claude-opus-4-8", count = 1 } }
-        local victim = nyx.spawn(function()
+        local other = nyx.spawn(function()
           return nyx.call{ prompt = "A long one", max_tokens = 400, model = "claude-opus-4-8" }
         end)
-        local bystander = nyx.spawn(function() return nyx.call{ prompt = "Another long one", max_tokens = 400 } end)
-        local killer = nyx.spawn(function()
-          return nyx.call{ prompt = "Short", max_tokens = 30, stream = function() victim:cancel() end }
-        end)
-        local r = {}
-        for name, t in pairs({ victim = victim, bystander = bystander, killer = killer }) do
-          local ok, res = pcall(t.wait, t)
-          r[name] = { ok = ok, type = not ok and res.type or nil, id = res.interaction_id }
-        end
-        return r
-      ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
-      assert.are.same({ false, "cancelled" }, { v.victim.ok, v.victim.type })
-      assert.is_true(v.bystander.ok)
-      assert.is_true(v.killer.ok)
-      local rows = rows_by_id(db)
-      assert.are.equal("cancelled", rows[v.victim.id].status)
-      assert.are.equal("ok", rows[v.bystander.id].status)
-      assert.are.equal("ok", rows[v.killer.id].status)
-    end)
-
-    it("nyx.cancel_all() and nyx.stop() from a stream callback cancel every call in flight", function()
-      local db = new_db()
-      local v = setup:run([[
-        -- The other call's request hangs at the server: it is in flight when the stream stops.
-        local function two(stop)
-          sim.faults{ { fault = "hang", hang_ms = 20000, model = "claude-opus-4-8", count = 1 } }
-          local other = nyx.spawn(function()
-            return nyx.call{ prompt = "A long one", max_tokens = 400, model = "claude-opus-4-8" }
-          end)
-          local ok, err = pcall(nyx.call, { prompt = "Write", max_tokens = 200, stream = stop })
-          local ok2, err2 = pcall(other.wait, other)
-          return { ok = ok, type = err.type, other_ok = ok2, other_type = err2.type }
-        end
-        local all = two(function() nyx.cancel_all("enough") end)
-        local after_cancel = nyx.call{ prompt = "Hello", max_tokens = 5 }.text ~= nil
-        local stop = two(function() nyx.stop("halt") end)
-        local ok, after_stop = pcall(nyx.call, { prompt = "Hello", max_tokens = 5 })
-        return { all = all, after_cancel = after_cancel, stop = stop, after_stop = after_stop.type }
-      ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
-      for _, c in ipairs({ v.all, v.stop }) do
-        assert.are.same({ ok = false, type = "cancelled", other_ok = false, other_type = "cancelled" }, c)
+        local ok, err = pcall(nyx.call, { prompt = "Write", max_tokens = 200, stream = stop })
+        local ok2, err2 = pcall(other.wait, other)
+        return { ok = ok, type = err.type, other_ok = ok2, other_type = err2.type }
       end
-      assert.is_true(v.after_cancel, "cancel_all stops what runs, not what comes")
-      assert.are.equal("stopped", v.after_stop)
-      local counts = sql(db, "SELECT status, count(*) AS n FROM llm_interactions GROUP BY status ORDER BY status")
-      assert.are.same({ { status = "cancelled", n = 4 }, { status = "error", n = 1 }, { status = "ok", n = 1 } },
-                      counts)
-    end)
-
-    it("nyx.call inside a stream callback raises invalid_state and sends and logs nothing", function()
-      local db = new_db()
-      local v = setup:run([[
-        local inner
-        local r = nyx.call{ prompt = "Write", max_tokens = 30, stream = function()
-          if inner == nil then
-            local ok, err = pcall(nyx.call, { prompt = "Inner", max_tokens = 5 })
-            inner = ok and "returned" or err
-          end
-        end }
-        local sent = sim.sent()
-        return { inner = inner, text = r.text, sent = sent }
-      ]], { env = { NYX_DB = db } })
-      assert.are.equal("invalid_state", v.inner.type)
-      assert.are.equal(1, v.sent)
-      assert.are.same({ { status = "ok" } }, sql(db, "SELECT status FROM llm_interactions"))
-    end)
+      local all = two(function() nyx.cancel_all("enough") end)
+      local after_cancel = nyx.call{ prompt = "Hello", max_tokens = 5 }.text ~= nil
+      local stop = two(function() nyx.stop("halt") end)
+      local ok, after_stop = pcall(nyx.call, { prompt = "Hello", max_tokens = 5 })
+      return { all = all, after_cancel = after_cancel, stop = stop, after_stop = after_stop.type }
+    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    for _, c in ipairs({ v.all, v.stop }) do
+      assert.are.same({ ok = false, type = "cancelled", other_ok = false, other_type = "cancelled" }, c)
+    end
+    assert.is_true(v.after_cancel, "cancel_all stops what runs, not what comes")
+    assert.are.equal("stopped", v.after_stop)
+    local counts = sql(db, "SELECT status, count(*) AS n FROM llm_interactions GROUP BY status ORDER BY status")
+    assert.are.same({ { status = "cancelled", n = 4 }, { status = "error", n = 1 }, { status = "ok", n = 1 } },
+                    counts)
   end)
-end
+
+  it("nyx.call inside a stream callback raises invalid_state and sends and logs nothing", function()
+    local db = setup:new_db()
+    local v = setup:run([[
+      local inner
+      local r = nyx.call{ prompt = "Write", max_tokens = 30, stream = function()
+        if inner == nil then
+          local ok, err = pcall(nyx.call, { prompt = "Inner", max_tokens = 5 })
+          inner = ok and "returned" or err
+        end
+      end }
+      local sent = sim.sent()
+      return { inner = inner, text = r.text, sent = sent }
+    ]], { env = { NYX_DB = db } })
+    assert.are.equal("invalid_state", v.inner.type)
+    assert.are.equal(1, v.sent)
+    assert.are.same({ { status = "ok" } }, sql(db, "SELECT status FROM llm_interactions"))
+  end)
+end, { hosts = { "lua", "nyx run" } })

@@ -318,6 +318,13 @@ function Setup:stop()
   end
 end
 
+--- A fresh database file for one case, so that its log and audit trail can be read afterwards.
+function Setup:new_db()
+  self:start()
+  self.dbs = (self.dbs or 0) + 1
+  return ("%s/case%d.db"):format(self.dir, self.dbs)
+end
+
 --- Writes a file for the cases (e.g. a NYX_MODELS override) and returns its path.
 function Setup:file(name, text)
   self:start()
