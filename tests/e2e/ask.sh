@@ -7,10 +7,8 @@
 # record the database never got (NYX_DURABILITY=degrade, no database) exits 1, as nyx run does.
 set -uo pipefail
 
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
-
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 mkdir -p "$work/tpl" "$work/cwd"
 clean_env+=("NYX_TEMPLATE_PATH=$work/tpl")
 cd "$work/cwd" || exit 1

@@ -5,10 +5,9 @@
 # it up, and `nyx batch results ID` then logs each result exactly once (not once as cancelled
 # and again as its result).
 set -uo pipefail
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-batch-int.XXXXXX")
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
 

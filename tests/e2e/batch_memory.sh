@@ -4,9 +4,8 @@
 # rendered rows are let go once the requests are built): 300 rows of a ~24 KB template cost
 # less than 180 KB of peak memory each over one row's run (~130 KB; ~220 KB before).
 set -uo pipefail
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 need_memory_figures
 
 start_sim --api-key mem-key --batch-ms 200 || { echo "nyx sim did not start"; exit 1; }

@@ -6,9 +6,8 @@
 # memory each over one call's run (19-22 KB; 24 KB when a call's budget and error records were
 # its own whether used or not, 36 KB when each call kept its body).
 set -uo pipefail
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 need_memory_figures
 
 start_sim --api-key mem-key --ttft-ms 300 --token-ms 0 || { echo "nyx sim did not start"; exit 1; }

@@ -4,11 +4,10 @@
 # scripts reaching it through ANTHROPIC_BASE_URL, and the in-process simulator's notice.
 set -uo pipefail
 
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 # nyx links the sanitizer runtime itself when built with it; curl can hang with it preloaded.
 unset LD_PRELOAD
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 clean_env+=("NYX_RETRY_BASE_SECONDS=0.01" "NYX_RETRY_MAX_SECONDS=0.05")
 
 cd "$work" || exit 1

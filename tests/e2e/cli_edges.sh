@@ -7,7 +7,6 @@
 # `nyx audit --kind` picks one kind of event, and `nyx config set` confirms in one line.
 set -uo pipefail
 
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
 work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-cli-edges.XXXXXX")
 watch_pid=""
@@ -20,7 +19,7 @@ cleanup() {
 trap cleanup EXIT
 
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 cd "$work" || exit 1
 
 # ---- --var given twice ----

@@ -8,10 +8,9 @@
 #     warning and an audit event, and `nyx budget` still shows the limit;
 #  4. every change is in `nyx audit`.
 set -u
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh" # $work, $pids killed at exit, pass, fail
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh" # $work, $pids killed at exit, pass, fail
 T=$work
 
 # A clean environment: the simulator, a database of our own, no key or budget from outside.

@@ -5,9 +5,8 @@
 # The simulator, built in or `nyx sim`, still serves, and `nyx --version` still names the
 # library's version.
 set -uo pipefail
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 
 cat >"$work/maps.lua" <<'LUA'
 local nyx = require "nyx"

@@ -6,11 +6,10 @@
 # absent when stderr is piped and with --quiet.
 set -uo pipefail
 
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
 command -v script >/dev/null || { echo "script (util-linux) is needed"; exit 1; }
 
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 
 base_env=("${clean_env[@]}" "NYX_SIM_TTFT_MS=150" "TERM=xterm")
 

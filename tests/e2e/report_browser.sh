@@ -7,7 +7,6 @@
 # page. The same check fails on a page whose Chart.js draws nothing.
 set -uo pipefail
 
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
 chromium=${CHROMIUM:-$(command -v chromium || true)}
 if [[ -z "$chromium" ]]; then
@@ -18,7 +17,7 @@ if ! command -v node >/dev/null; then
   echo "ok - # SKIP node is not installed (scripts/setup.sh installs it): Chromium cannot be driven"
   exit 0
 fi
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 cd "$work" || exit 1
 
 NYX_BIN=$NYX_BIN CHROMIUM=$chromium bash "$NYX_SOURCE_DIR/scripts/report_screenshot.sh" "$work/shot.png" "$work" \

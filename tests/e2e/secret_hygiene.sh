@@ -11,11 +11,10 @@
 #     NYX_DEBUG=1 with NYX_DEBUG_FILE writes to that file instead of stderr;
 #  4. `nyx log --raw ID` shows a stored exchange: request, response, attempts, status, error.
 set -u
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 
 KEY="sk-ant-test-SECRETSECRETSECRET"
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh" # $work, $pids killed at exit, pass, fail
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh" # $work, $pids killed at exit, pass, fail
 T=$work
 
 # start_sim NAME ARGS...: `nyx sim` on a free port; sets PORT.

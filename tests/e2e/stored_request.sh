@@ -6,9 +6,8 @@
 # system prompt makes requests of over 64 KB, which libcurl sends through its upload buffer.
 set -uo pipefail
 
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 
 start_sim --ttft-ms 0 --api-key sim-key
 curl -s -X POST -H "content-type: application/json" --data-binary '{"keep_bodies":100}' "$url/sim/config" \

@@ -5,10 +5,8 @@
 # a new version, and a script's calls made with template= showing up in the statistics.
 set -uo pipefail
 
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
-
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 mkdir -p "$work/tpl" "$work/cwd"
 clean_env+=("NYX_TEMPLATE_PATH=$work/tpl")
 cd "$work/cwd" || exit 1

@@ -4,10 +4,9 @@
 # costs as numbers, as `nyx log --json` does for a call's fields.
 set -uo pipefail
 
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
 # shellcheck source=lib/check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 clean_env+=("NYX_PROVIDER=sim")
 cd "$work" || exit 1
 

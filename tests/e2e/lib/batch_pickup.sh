@@ -10,9 +10,8 @@
 # - picking it up again logs nothing new; `nyx batch status ID` reads it from the database;
 # - an expired and a cancelled batch picked up report each request's own outcome.
 set -uo pipefail
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 # shellcheck source=check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 

@@ -3,6 +3,9 @@
 # once $work (the script's scratch directory) is set; a script adds its own settings with
 # clean_env+=("VAR=value" ...). A script that sets no $work gets one here, removed at exit
 # together with the nyx sim start_sim started and every process the script put in $pids.
+# ctest gives the nyx command in NYX_BIN (and the checkout in NYX_SOURCE_DIR, which the script checks
+# as it sources this file).
+: "${NYX_BIN:?run through ctest}"
 
 if [[ -z "${work:-}" ]]; then
   work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-$(basename "$0" .sh).XXXXXX")

@@ -3,11 +3,10 @@
 # nghttpx as its TLS (HTTP/2) front. Every server binds to 127.0.0.1 and is stopped on exit.
 # Expects $work (a scratch directory) to be set by the sourcing script.
 
-: "${NYX_BIN:?run through ctest}" "${NYX_SOURCE_DIR:?run through ctest}"
 unset LD_PRELOAD
 
 # shellcheck source=check.sh
-source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh" # pass, fail, check, finish
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh" # pass, fail, check, finish
 pids=()
 stop_all() {
   local p
