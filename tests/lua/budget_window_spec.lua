@@ -4,11 +4,8 @@
 local H = require "helpers.nyx_case"
 local json = require "dkjson"
 
-local setup = H.setups()[1]
-
-describe("budget windows and resets", function()
+H.describe_setup("budget windows and resets", function(setup)
   setup:start()
-  teardown(function() setup:stop() end)
 
   it("an agent's budget is per day by default, per month or in total when asked", function()
     local db = setup.dir .. "/windows.db"

@@ -3,11 +3,7 @@
 -- `where` naming the script's line, never empty and never a line of the library.
 local H = require "helpers.nyx_case"
 
-local setup = H.setups()[1]
-
-describe("error tables raised through the Lua library", function()
-  teardown(function() setup:stop() end)
-
+H.describe_setup("error tables raised through the Lua library", function(setup)
   it("name the script's line in where, and print as the engine's do", function()
     local v = setup:run [[
       local a = nyx.agent{ name = "writer" }

@@ -3,11 +3,7 @@
 -- sees them arrive at a real server).
 local H = require "helpers.nyx_case"
 
-local setup = H.setups()[1]
-
-describe("headers = {...} on a call", function()
-  teardown(function() setup:stop() end)
-
+H.describe_setup("headers = {...} on a call", function(setup)
   it("refuses what would break or inject into the request, and sends nothing", function()
     local v = setup:run [[
       local function try(h)

@@ -4,11 +4,7 @@
 -- package.loaded with the new value: callers kept the old functions until a restart.)
 local H = require "helpers.nyx_case"
 
-local setup = H.setups()[1]
-
-describe("reloading a module that returns a non-table", function()
-  teardown(function() setup:stop() end)
-
+H.describe_setup("reloading a module that returns a non-table", function(setup)
   it("is refused, and later valid versions keep updating the table callers hold", function()
     local dir = setup:file("live_mod.lua", "return {}\n"):gsub("/live_mod%.lua$", "")
     local v = setup:run(([[

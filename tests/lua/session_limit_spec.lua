@@ -3,11 +3,7 @@
 -- invalid_argument naming both limits, never a silent raise. nyx.budget.limit changes it.
 local H = require "helpers.nyx_case"
 
-local setup = H.setups()[1]
-
-describe("reopening a session with another budget", function()
-  teardown(function() setup:stop() end)
-
+H.describe_setup("reopening a session with another budget", function(setup)
   it("in the same process: refused, naming both limits; the first limit keeps holding", function()
     local v = setup:run [[
       local s = nyx.session{ name = "cap", budget_usd = 0.001 }

@@ -10,11 +10,7 @@ local function thoughts(db, args)
   return H.nyx(db, "thoughts " .. args)
 end
 
-local setup = H.setups()[1]
-
-describe("thought trees", function()
-  teardown(function() setup:stop() end)
-
+H.describe_setup("thought trees", function(setup)
   it("scripts build a tree, calls carry its nodes, and nyx thoughts rolls them up", function()
     local db = DB.fresh(H.tempdir)
     local v = setup:run([[

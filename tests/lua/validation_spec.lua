@@ -4,11 +4,7 @@
 -- invalid_argument naming the field, and nothing is sent.
 local H = require "helpers.nyx_case"
 
-local setup = H.setups()[1]
-
-describe("argument checks at the edges", function()
-  teardown(function() setup:stop() end)
-
+H.describe_setup("argument checks at the edges", function(setup)
   it("refuse NaN, infinity, NUL bytes and empty names with invalid_argument naming the field", function()
     local v = setup:run [[
       local function try(f, ...)

@@ -284,15 +284,18 @@ end
 
 --- describe(title .. " through " .. setup name) for each of M.setups(opts), each setup stopped
 --- after its cases; body(setup) declares them.
-function M.describe_setups(title, body, opts)
+local function describe_on(title, setup, body)
   local busted = require "busted" -- a module sees busted's API only through its table
-  for _, setup in ipairs(M.setups(opts)) do
-    busted.describe(title .. " through " .. setup.name, function()
-      busted.teardown(function() setup:stop() end)
-      body(setup)
-    end)
-  end
+  busted.describe(title, function()
+    busted.teardown(function() setup:stop() end)
+    body(setup)
+  end)
 end
+function M.describe_setups(title, body, opts)
+  for _, setup in ipairs(M.setups(opts)) do describe_on(title .. " through " .. setup.name, setup, body) end
+end
+--- describe(title) on the first setup alone (the in-process simulator).
+function M.describe_setup(title, body) describe_on(title, M.setups()[1], body) end
 
 --- Starts `nyx sim` on a loopback port (for HTTP setups) and makes the temp directory.
 function Setup:start()
