@@ -16,10 +16,7 @@ trap '[[ -n "$recv_pid" ]] && kill "$recv_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 source "$NYX_SOURCE_DIR/tests/e2e/lib/check.sh"
 
-base_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_SIM_TTFT_MS=5" "NYX_SIM_TOKEN_MS=0.01")
-for v in ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
-  [[ -n "${!v:-}" ]] && base_env+=("$v=${!v}")
-done
+base_env=("${clean_env[@]}" "NYX_SIM_TOKEN_MS=0.01") # NYX_DB: run_nyx names one per run
 
 # run_nyx NAME [VAR=value...] -- ARGS...: output in $work/NAME.out and .err, seconds in $elapsed.
 run_nyx() {
