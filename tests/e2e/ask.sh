@@ -55,11 +55,7 @@ check_exit "an unknown template exits 1" 1 "$err" "no_such_template"
 run_nyx ask classify --var ticket=x --model claude-nope-1
 check_exit "an API error exits 1 with its type" 1 "$err" "not_found_error"
 
-for args in "" "classify --bogus" "classify --var novalue" "classify extra" "classify --model bad'name"; do
-  # shellcheck disable=SC2086
-  run_nyx ask $args
-  check "nyx ask $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
-done
+check_usage_errors ask "" "classify --bogus" "classify --var novalue" "classify extra" "classify --model bad'name"
 run_nyx NYX_DURABILITY=degrade "NYX_DB=$work/tpl" -- ask classify --var ticket=x
 [[ $rc == 1 && -n "$out" ]] && grep -q "1 interaction records could not be written and are lost" <<<"$err"
 check "an answer whose record was lost exits 1" $? "rc=$rc $out $err"

@@ -102,11 +102,7 @@ printf 'ticket\n"open\n' >open.csv
 run_nyx batch submit classify --input open.csv --var team=x
 check_exit "a CSV quote left open is named with its line" 1 "$err" 'line 2: a quoted field is not closed'
 
-for args in "" "submit" "submit classify" "submit classify --input" "frobnicate" "submit classify --input rows.jsonl --bogus"; do
-  # shellcheck disable=SC2086
-  run_nyx batch $args
-  check "nyx batch $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
-done
+check_usage_errors batch "" "submit" "submit classify" "submit classify --input" "frobnicate" "submit classify --input rows.jsonl --bogus"
 # On a terminal (a pseudo-terminal from script(1)), a progress bar on stderr; without one, none.
 if command -v script >/dev/null; then
   script -qec "$(printf '%q ' "${clean_env[@]}" "$NYX_BIN" batch submit classify --input "$work/cwd/rows.jsonl" \
@@ -156,11 +152,7 @@ run_nyx batch results msgbatch_sim_000001 --out "$work/api.jsonl"
 check "nyx batch results ID --out writes the API's JSON Lines" $? "rc=$rc $err"
 run_nyx batch status msgbatch_nope
 check_exit "an unknown batch exits 1 with not_found_error" 1 "$err" "not_found_error"
-for args in "status" "status bad/id" "cancel" "list extra" "results a --bogus"; do
-  # shellcheck disable=SC2086
-  run_nyx batch $args
-  check "nyx batch $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
-done
+check_usage_errors batch "status" "status bad/id" "cancel" "list extra" "results a --bogus"
 
 run_nyx batch --help
 check_exit "nyx batch --help exits 0" 0 "$out" "usage: nyx batch submit"

@@ -53,11 +53,7 @@ watch_pid=""
 check "nyx run --watch ended by SIGINT exits 130" $((rc != 130)) "rc=$rc $(cat "$work/watch.err")"
 
 # ---- usage errors of nyx sim ----
-for bad in "--ttft-ms -5" "--rpm abc" "--token-ms 1e999" "--faults notjson"; do
-  # shellcheck disable=SC2086
-  run_nyx sim $bad
-  check "nyx sim $bad is a usage error (2)" $((rc != 2)) "rc=$rc $err"
-done
+check_usage_errors sim "--ttft-ms -5" "--rpm abc" "--token-ms 1e999" "--faults notjson"
 
 run_nyx sim --faults '[{"fault":"nope"}]'
 check "nyx sim with an unknown fault is a usage error (2) naming it" \

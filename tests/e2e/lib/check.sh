@@ -34,6 +34,16 @@ check_no_grep() { local name=$1 text=$2; shift 2; ! grep -q "$@" <<<"$text"; che
 check_exit() {
   local name=$1 want=$2 text=$3; shift 3; [[ $rc == "$want" ]] && grep -q "$@" <<<"$text"; check "$name" $? "rc=$rc $text"
 }
+# check_usage_errors COMMAND ARGS...: `nyx COMMAND ARGS` exits 2 for each ARGS (words split on spaces).
+check_usage_errors() {
+  local cmd=$1 args
+  shift
+  for args in "$@"; do
+    # shellcheck disable=SC2086 # the words of ARGS
+    run_nyx "$cmd" $args
+    check "nyx $cmd $args is a usage error (2)" $((rc != 2)) "rc=$rc $err"
+  done
+}
 # poll COMMAND...: runs COMMAND every 0.05 s until it succeeds, for 20 s at most; 1 if it never did.
 poll() { local _; for _ in $(seq 400); do "$@" && return 0; sleep 0.05; done; return 1; }
 # classify_template DIR: DIR/classify.md, one required variable (ticket), for the batch tests.
