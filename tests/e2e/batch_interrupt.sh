@@ -115,8 +115,18 @@ pids+=($script)
 poll grep -q WAITING "$work/lost.out"
 kill "$sim_a"
 wait "$sim_a" 2>/dev/null
-"$NYX_BIN" sim --port "$port" --api-key another-key >"$work/simB.out" 2>&1 &
-pids+=($!)
+# The freed port can be held for a moment by the script's own attempts to reach it: connecting to
+# a port nobody listens on, the kernel may pick that very port as the local one. So the second
+# server tries again until it listens.
+for _ in $(seq 100); do
+  "$NYX_BIN" sim --port "$port" --api-key another-key >"$work/simB.out" 2>&1 &
+  sim_b=$!
+  poll eval 'grep -q "listening on" "$work/simB.out" || ! kill -0 $sim_b 2>/dev/null'
+  grep -q "listening on" "$work/simB.out" && break
+  wait "$sim_b" 2>/dev/null
+  sleep 0.05
+done
+pids+=($sim_b)
 wait "$script"
 rc=$?
 [[ $rc == 0 && $(grep -c "false authentication_error nil pickup" "$work/lost.out") == 2 &&
