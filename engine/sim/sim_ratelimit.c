@@ -129,18 +129,11 @@ int sim_rl_peek(sim_rl *rl, const char *model, double now_s, sim_rl_result *res)
 int sim_rl_admit(sim_rl *rl, const char *model, int64_t input, int64_t output, double now_s,
                  sim_rl_result *res)
 {
-    memset(res, 0, sizeof *res);
-    res->admitted = 1;
-    if (!sim_rl_enabled(rl)) {
-        fill_state(rl, NULL, res);
-        return 0;
-    }
+    /* A peek first: after it the model's buckets exist and are refilled to now. */
+    int rc = sim_rl_peek(rl, model, now_s, res);
+    if (rc != 0 || !sim_rl_enabled(rl))
+        return rc;
     model_buckets *m = get(rl, model, now_s);
-    if (!m) {
-        fill_state(rl, NULL, res);
-        return -1;
-    }
-    refill(rl, m, now_s);
     double need[SIM_RL_KINDS] = {1.0, (double)input, (double)output};
     double wait = 0;
     for (int k = 0; k < SIM_RL_KINDS; k++) {
