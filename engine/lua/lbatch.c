@@ -283,15 +283,9 @@ static int l_api(lua_State *L)
 
 int lnyx_open_batch(lua_State *L)
 {
-    if (luaL_newmetatable(L, HANDLE)) {
-        static const luaL_Reg methods[] = {
-            {"status", l_status}, {"cancel", l_cancel}, {"abandon", l_abandon}, {NULL, NULL}};
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, handle_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_pop(L, 1);
+    static const luaL_Reg methods[] = {
+        {"status", l_status}, {"cancel", l_cancel}, {"abandon", l_abandon}, {NULL, NULL}};
+    lnyx_new_class(L, HANDLE, methods, handle_gc);
     lua_pushcfunction(L, l_open);
     lua_setfield(L, -2, "batch_open");
     lua_pushcfunction(L, l_api);

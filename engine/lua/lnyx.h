@@ -134,6 +134,9 @@ void lnyx_key_str(lua_State *L, int keys, int k, const char *v);
 /* Pushes a zero-filled userdata of size bytes (nuvalue user values) whose metatable tname,
  * made on first use, runs gc when Lua collects it. */
 void *lnyx_new_udata(lua_State *L, size_t size, int nuvalue, const char *tname, lua_CFunction gc);
+/* The metatable tname (made if new): methods as its __index, gc as its __gc. Leaves the
+ * stack as it was. */
+void lnyx_new_class(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction gc);
 
 /* Cancels every task that waits (nyx_stop_scripts); returns how many. */
 int lnyx_cancel_tasks(lua_State *L);

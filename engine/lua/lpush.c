@@ -90,3 +90,14 @@ void *lnyx_new_udata(lua_State *L, size_t size, int nuvalue, const char *tname, 
     lua_setmetatable(L, -2);
     return p;
 }
+
+void lnyx_new_class(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction gc)
+{
+    luaL_newmetatable(L, tname);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+}

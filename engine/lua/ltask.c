@@ -521,18 +521,8 @@ int lnyx_open_tasks(lua_State *L)
         {"set", event_set}, {"wait", event_wait}, {"is_set", event_is_set}, {NULL, NULL}};
     static const luaL_Reg funcs[] = {
         {"spawn", l_spawn}, {"sleep", l_sleep}, {"event", l_event}, {NULL, NULL}};
-    luaL_newmetatable(L, NYX_TASK_MT);
-    luaL_newlib(L, task_meth);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, task_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-    luaL_newmetatable(L, NYX_EVENT_MT);
-    luaL_newlib(L, event_meth);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, event_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    lnyx_new_class(L, NYX_TASK_MT, task_meth, task_gc);
+    lnyx_new_class(L, NYX_EVENT_MT, event_meth, event_gc);
     luaL_setfuncs(L, funcs, 0);
     return 0;
 }
