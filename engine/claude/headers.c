@@ -53,6 +53,16 @@ static void skip_spaces(cursor *c)
         c->p++;
 }
 
+/* The digits after a decimal point, each added to *acc at its place; how many there were. */
+static int take_fraction(cursor *c, double *acc)
+{
+    double scale = 0.1;
+    int n = 0;
+    for (; c->p < c->end && is_digit(*c->p); n++, scale /= 10.0)
+        *acc += (*c->p++ - '0') * scale;
+    return n;
+}
+
 static int eq_nocase(const char *a, size_t alen, const char *lit)
 {
     size_t n = strlen(lit);
@@ -75,14 +85,8 @@ static int parse_decimal(const char *s, size_t len, double *out)
         v = v * 10.0 + (*c.p++ - '0');
         digits++;
     }
-    if (take_char(&c, '.') == 0) {
-        double scale = 0.1;
-        while (c.p < c.end && is_digit(*c.p)) {
-            v += (*c.p++ - '0') * scale;
-            scale /= 10.0;
-            digits++;
-        }
-    }
+    if (take_char(&c, '.') == 0)
+        digits += take_fraction(&c, &v);
     skip_spaces(&c);
     if (!digits || c.p != c.end || v > 1e15)
         return -1;
@@ -134,17 +138,8 @@ int claude_parse_rfc3339(const char *s, size_t len, double *out)
         take_char(&c, ':') || take_digits(&c, 2, 2, &se))
         return -1;
     double frac = 0.0;
-    if (take_char(&c, '.') == 0) {
-        double scale = 0.1;
-        int n = 0;
-        while (c.p < c.end && is_digit(*c.p)) {
-            frac += (*c.p++ - '0') * scale;
-            scale /= 10.0;
-            n++;
-        }
-        if (!n)
-            return -1;
-    }
+    if (take_char(&c, '.') == 0 && take_fraction(&c, &frac) == 0)
+        return -1;
     int offset_s = 0;
     if (c.p < c.end && (*c.p == 'Z' || *c.p == 'z')) {
         c.p++;
