@@ -988,11 +988,9 @@ static void plan_of(sqlite3 *db, const char *sql, char *out, size_t n)
 /* A tree's totals read the calls of its nodes through llm_interactions_thought: no automatic
  * index (which SQLite builds by reading every call, the many outside any thought included) and
  * no scan of the table, with or without a session. */
-static void test_thought_index(void)
+static void test_thought_index(store_db *s)
 {
     error_info err = cleared_error();
-    store_db *s = open_db();
-    REQUIRE(s != NULL);
     int64_t root = 0, child = 0, leaf = 0, other = 0;
     CHECK_INT(store_thought_add(s, "a", 0, "plan", &root, &err), 0);
     CHECK_INT(store_thought_add(s, "a", root, "step", &child, &err), 0);
@@ -1043,28 +1041,27 @@ static void test_thought_index(void)
          * the 4 nodes are read in full (a step past each but the first), never the 48 calls. */
         CHECK_INT(r.full_scan_steps, by_session ? 0 : 3);
     }
-    store_close(s);
 }
 
 int main(void)
 {
     static const conformance_case cases[] = {
-        {"migrations", test_migrations},
-        {"migration_2", test_migration_2},
-        {"concurrent_migration", test_concurrent_migration},
-        {"session_index", test_session_index},
-        {"thought_index", test_thought_index},
-        {"memory", test_memory},
-        {"values_per_record", test_values_per_record},
-        {"open_failures", test_open_failures},
-        {"readonly", test_readonly},
-        {"locked", test_locked},
-        {"full", test_full},
-        {"checkpoints", test_checkpoints},
-        {"page_cache", test_page_cache},
-        {"sigkill", test_sigkill},
-        {"reader_sees_commits", test_reader_sees_commits},
-        {NULL, NULL},
+        {"migrations", .fn = test_migrations},
+        {"migration_2", .fn = test_migration_2},
+        {"concurrent_migration", .fn = test_concurrent_migration},
+        {"session_index", .fn = test_session_index},
+        {"thought_index", .on_db = test_thought_index},
+        {"memory", .fn = test_memory},
+        {"values_per_record", .fn = test_values_per_record},
+        {"open_failures", .fn = test_open_failures},
+        {"readonly", .fn = test_readonly},
+        {"locked", .fn = test_locked},
+        {"full", .fn = test_full},
+        {"checkpoints", .fn = test_checkpoints},
+        {"page_cache", .fn = test_page_cache},
+        {"sigkill", .fn = test_sigkill},
+        {"reader_sees_commits", .fn = test_reader_sees_commits},
+        {0},
     };
     char *argv[] = {(char *)"test_store", (char *)"sqlite", NULL};
     return conformance_main(2, argv, "test_store", cases);

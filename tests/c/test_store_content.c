@@ -365,12 +365,12 @@ static void test_migrate_v5(void)
 int main(void)
 {
     static const conformance_case cases[] = {
-        {"hash", test_hash},
-        {"known_spans", test_known_spans},
-        {"cut_and_join", test_cut_and_join},
-        {"batch_parts", test_batch_parts},
-        {"migrate_v5", test_migrate_v5},
-        {NULL, NULL},
+        {"hash", .fn = test_hash},
+        {"known_spans", .fn = test_known_spans},
+        {"cut_and_join", .fn = test_cut_and_join},
+        {"batch_parts", .fn = test_batch_parts},
+        {"migrate_v5", .fn = test_migrate_v5},
+        {0},
     };
     char *argv[] = {(char *)"test_store_content", (char *)"sqlite", NULL};
     return conformance_main(2, argv, "test_store_content", cases);

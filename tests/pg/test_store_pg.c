@@ -247,11 +247,8 @@ static int always_enough(void *ud)
     return 1;
 }
 
-static void test_pump_limit(void)
+static void test_pump_limit(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     int asked = 0;
     error_info err = cleared_error();
     store_set_pump_limit(s, always_enough, &asked);
@@ -283,14 +280,10 @@ static void test_pump_limit(void)
     CHECK_INT(most, 1); /* one answer per pump */
     CHECK(asked > 0);
     store_set_pump_limit(s, NULL, NULL);
-    store_close(s);
 }
 
-static void test_async(void)
+static void test_async(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     store_scope sc[] = {{"day:a", 10.0}, {"session:a", 1.0}};
 
@@ -481,7 +474,6 @@ static void test_async(void)
     CHECK_INT(raw_int("SELECT count(*) FROM audit_events WHERE kind = 'bg-bad'"), 0);
     CHECK_INT(store_audit(s, "fg", NULL, NULL, NULL, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM audit_events WHERE kind = 'fg'"), 1);
-    store_close(s);
 }
 
 /* ---- losing the connection ---- */
@@ -509,11 +501,8 @@ static double until_written(store_db *s, const char *id, double limit_s, char *l
     return -1;
 }
 
-static void test_connection_loss(void)
+static void test_connection_loss(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     interaction_rec it = make("before", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
@@ -630,7 +619,6 @@ static void test_connection_loss(void)
     took = until_written(s, "batch-lost", 5, last, sizeof last);
     CHECK(took >= 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'batch-lost'"), 1);
-    store_close(s);
 }
 
 /* ---- a password never reaches a message ---- */
@@ -825,12 +813,9 @@ static void test_session_index(void)
 
 /* With the statistics of a log where few calls are in a thought, PostgreSQL reads a tree's
  * calls through llm_interactions_thought, not a scan of the table. */
-static void test_thought_index(void)
+static void test_thought_index(store_db *s)
 {
     error_info err = cleared_error();
-    store_db *s = open_db();
-    if (!s)
-        return;
     int64_t root = 0, child = 0;
     CHECK_INT(store_thought_add(s, "t", 0, "plan", &root, &err), 0);
     CHECK_INT(store_thought_add(s, "t", root, "step", &child, &err), 0);
@@ -847,7 +832,6 @@ static void test_thought_index(void)
     snprintf(sql, sizeof sql, "%lld|100|1000\n%lld|50|500\n", (long long)root, (long long)child);
     CHECK_STR(pick(&r, "id,calls,tokens"), sql);
     rows_free(&r);
-    store_close(s);
 
     PGresult *plan = raw_pg_query("EXPLAIN " THOUGHTS_OF("'t'"));
     int by_index = 0, scans = 0;
@@ -867,16 +851,16 @@ static void test_thought_index(void)
 int main(void)
 {
     static const conformance_case cases[] = {
-        {"open_and_migrate", test_open_and_migrate},
-        {"concurrent_migration", test_concurrent_migration},
-        {"content_migration", test_content_migration},
-        {"session_index", test_session_index},
-        {"thought_index", test_thought_index},
-        {"async", test_async},
-        {"pump_limit", test_pump_limit},
-        {"connection_loss", test_connection_loss},
-        {"password_hidden", test_password_hidden},
-        {NULL, NULL},
+        {"open_and_migrate", .fn = test_open_and_migrate},
+        {"concurrent_migration", .fn = test_concurrent_migration},
+        {"content_migration", .fn = test_content_migration},
+        {"session_index", .fn = test_session_index},
+        {"thought_index", .on_db = test_thought_index},
+        {"async", .on_db = test_async},
+        {"pump_limit", .on_db = test_pump_limit},
+        {"connection_loss", .on_db = test_connection_loss},
+        {"password_hidden", .fn = test_password_hidden},
+        {0},
     };
     char *argv[] = {(char *)"test_store_pg", (char *)"pg", NULL};
     return conformance_main(2, argv, "store-pg", cases);

@@ -216,9 +216,9 @@ static void test_batch_settle(void)
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
-        {"batches", test_batches},
-        {"batch_settle", test_batch_settle},
-        {NULL, NULL},
+        {"batches", .fn = test_batches},
+        {"batch_settle", .fn = test_batch_settle},
+        {0},
     };
     return conformance_main(argc, argv, "store-batches", cases);
 }

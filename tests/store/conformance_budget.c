@@ -28,11 +28,8 @@ static const char *scopes_sql(char *buf, size_t n, const char *a, const char *b)
 
 /* ---- reserve, settle, release: exact numbers ---- */
 
-static void test_reserve_settle(void)
+static void test_reserve_settle(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     rowtext t;
     store_scope sc[] = {{"session:s1", 1.0}, {"day:2026-11-25", 10.0}, {"month:2026-11", -1}};
@@ -128,16 +125,12 @@ static void test_reserve_settle(void)
     CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope LIKE 'agent:%' AND"
                       " spent_usd = 0.25 AND reserved_usd = 0"),
               2);
-    store_close(s);
 }
 
 /* ---- refusal, soft limits, set_limit ---- */
 
-static void test_refusal(void)
+static void test_refusal(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     rowtext t;
     char id[STORE_RESERVATION_ID_SIZE];
@@ -295,7 +288,6 @@ static void test_refusal(void)
     CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'session:batch' AND"
                       " reserved_usd = 0.75"),
               1);
-    store_close(s);
 }
 
 /* ---- processes reserving against one limit ---- */
@@ -593,11 +585,8 @@ static void test_reap(void)
 
 /* ---- logging and settling in one transaction ---- */
 
-static void test_log_settle(void)
+static void test_log_settle(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     rowtext t;
     store_scope sc[] = {{"session:l", 1.0}};
@@ -724,19 +713,18 @@ static void test_log_settle(void)
     CHECK_STR(status(s, &t), "session:l|1.0|0.5625|0.125|0.3125\n");
     CHECK_INT(store_budget_settle(s, id6, 0, &err), 0);
     CHECK_STR(status(s, &t), "session:l|1.0|0.5625|0.0|0.4375\n");
-    store_close(s);
 }
 
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
-        {"reserve_settle", test_reserve_settle},
-        {"refusal", test_refusal},
-        {"processes_exact", test_processes_exact},
-        {"processes_settle", test_processes_settle},
-        {"reap", test_reap},
-        {"log_settle", test_log_settle},
-        {NULL, NULL},
+        {"reserve_settle", .on_db = test_reserve_settle},
+        {"refusal", .on_db = test_refusal},
+        {"processes_exact", .fn = test_processes_exact},
+        {"processes_settle", .fn = test_processes_settle},
+        {"reap", .fn = test_reap},
+        {"log_settle", .on_db = test_log_settle},
+        {0},
     };
     return conformance_main(argc, argv, "store-budget", cases);
 }

@@ -25,11 +25,8 @@ static const char *get(store_db *s, const char *key, double now, char *buf, size
     return buf;
 }
 
-static void test_put_get_expire(void)
+static void test_put_get_expire(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     char b[256];
     const char *resp = "{\"content\":[{\"type\":\"text\",\"text\":\"4\"}]}";
@@ -93,15 +90,11 @@ static void test_put_get_expire(void)
     CHECK_INT(store_cache_purge(s, T0 + 2000, &err), 1); /* k3 */
     CHECK_INT(raw_int("SELECT count(*) FROM llm_cache"), 2);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_cache WHERE key IN ('forever', 'forever2')"), 2);
-    store_close(s);
 }
 
 /* The boundary: an entry has expired at exactly created_at + ttl, not a moment before. */
-static void test_purge_count(void)
+static void test_purge_count(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     CHECK_INT(store_cache_put(s, "a", NULL, "{}", T0, 10, &err), 0);
     CHECK_INT(store_cache_put(s, "b", NULL, "{}", T0, 20, &err), 0);
@@ -110,14 +103,10 @@ static void test_purge_count(void)
     CHECK_INT(store_cache_purge(s, T0 + 10, &err), 1);
     CHECK_INT(store_cache_purge(s, T0 + 1e6, &err), 1);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_cache"), 1);
-    store_close(s);
 }
 
-static void test_now_and_invalid(void)
+static void test_now_and_invalid(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     char b[128];
     /* now <= 0 is the wall clock: an entry put now for an hour is served now. */
@@ -144,7 +133,6 @@ static void test_now_and_invalid(void)
     CHECK_INT(store_cache_put(s, "k", NULL, "{}", T0, NAN, &err), -1);
     CHECK_INT(store_cache_purge(NULL, T0, &err), -1);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_cache"), 1);
-    store_close(s);
 }
 
 /* Layer 2 is shared: what one connection puts, another reads, and the hits add up. */
@@ -175,11 +163,11 @@ static void test_shared(void)
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
-        {"put_get_expire", test_put_get_expire},
-        {"purge_count", test_purge_count},
-        {"now_and_invalid", test_now_and_invalid},
-        {"shared", test_shared},
-        {NULL, NULL},
+        {"put_get_expire", .on_db = test_put_get_expire},
+        {"purge_count", .on_db = test_purge_count},
+        {"now_and_invalid", .on_db = test_now_and_invalid},
+        {"shared", .fn = test_shared},
+        {0},
     };
     return conformance_main(argc, argv, "store-cache", cases);
 }

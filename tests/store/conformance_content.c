@@ -37,11 +37,8 @@ static void on_done(void *ud, int rc, int refused, const error_info *err)
 }
 
 /* The workload of issue 19: one 15 KB system prompt, a different question each call. */
-static void test_workload(void)
+static void test_workload(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     char *sys = repeat("You are the support desk of a large library. ", 340); /* 15.3 KB */
     enum { N = 300 };
@@ -111,7 +108,6 @@ static void test_workload(void)
     CHECK_STR(err.type, "not_found");
     CHECK_INT(x.n, 0);
     rows_free(&x);
-    store_close(s);
     for (int i = 0; i < N; i++)
         free(bodies[i]);
     free(sys);
@@ -119,11 +115,8 @@ static void test_workload(void)
 
 /* A conversation resends its messages every turn, its cache mark moving to the newest one;
  * a council sends one context under several personas. Each long text is stored once. */
-static void test_conversation_and_council(void)
+static void test_conversation_and_council(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     enum { TURNS = 12 };
     char *msgs[TURNS];
@@ -155,7 +148,6 @@ static void test_conversation_and_council(void)
         free(b);
     }
     CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), TURNS + 1);
-    store_close(s);
     for (int t = 0; t < TURNS; t++) {
         free(msgs[t]);
         free(bodies[t]);
@@ -164,11 +156,8 @@ static void test_conversation_and_council(void)
 }
 
 /* Parts no request names any more go; those still named stay and read. */
-static void test_purge(void)
+static void test_purge(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     char *a = repeat("System prompt A, long enough to be shared. ", 10);
     char *b = repeat("System prompt B, long enough to be shared. ", 10);
@@ -190,7 +179,6 @@ static void test_purge(void)
     CHECK_INT(store_content_purge(s, &removed, &err), 0);
     CHECK_INT(removed, 1);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 0);
-    store_close(s);
     free(a);
     free(b);
     free(ba);
@@ -199,11 +187,8 @@ static void test_purge(void)
 
 /* A part and the request naming it are one write: when the part cannot be stored, neither is
  * the request (logged alone or with a settle), so no recipe names a part the database lacks. */
-static void test_atomic(void)
+static void test_atomic(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     CHECK_INT(raw_exec(dialect("CREATE TRIGGER refuse BEFORE INSERT ON llm_content"
                                " BEGIN SELECT RAISE(ABORT, 'parts refused'); END",
@@ -224,7 +209,6 @@ static void test_atomic(void)
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
     check_request(s, "x1", b, __LINE__);
-    store_close(s);
     free(sys);
     free(b);
 }
@@ -232,11 +216,11 @@ static void test_atomic(void)
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
-        {"workload", test_workload},
-        {"conversation_and_council", test_conversation_and_council},
-        {"purge", test_purge},
-        {"atomic", test_atomic},
-        {NULL, NULL},
+        {"workload", .on_db = test_workload},
+        {"conversation_and_council", .on_db = test_conversation_and_council},
+        {"purge", .on_db = test_purge},
+        {"atomic", .on_db = test_atomic},
+        {0},
     };
     return conformance_main(argc, argv, "store-content", cases);
 }

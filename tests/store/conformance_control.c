@@ -168,11 +168,8 @@ static void test_control(void)
 
 /* ---- audit trail ---- */
 
-static void test_audit(void)
+static void test_audit(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     CHECK_INT(store_audit(s, "config", NULL, NULL, "{\"db\":\"nyx.db\"}", &err), 0);
     CHECK_INT(store_audit(s, "budget_refused", "s1", "analyst", "session:s1 limit $1.00", &err),
@@ -235,16 +232,12 @@ static void test_audit(void)
     CHECK_INT(store_query_audit(s, &f, to_text, &t, &err), -1);
     CHECK_INT(store_query_audit(s, NULL, NULL, NULL, &err), -1);
     CHECK_INT(raw_int("SELECT count(*) FROM audit_events"), 4);
-    store_close(s);
 }
 
 /* ---- configuration ---- */
 
-static void test_config(void)
+static void test_config(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     char *v = NULL;
     CHECK_INT(store_config_get(s, "cache.persistent_ttl_s", &v, &err), 0);
@@ -295,16 +288,15 @@ static void test_config(void)
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(store_config_get(s, "k", NULL, &err), -1);
     CHECK_INT(store_config_list(s, NULL, NULL, &err), -1);
-    store_close(s);
 }
 
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
-        {"control", test_control},
-        {"audit", test_audit},
-        {"config", test_config},
-        {NULL, NULL},
+        {"control", .fn = test_control},
+        {"audit", .on_db = test_audit},
+        {"config", .on_db = test_config},
+        {0},
     };
     return conformance_main(argc, argv, "store-control", cases);
 }

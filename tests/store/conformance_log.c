@@ -23,11 +23,8 @@ static double col_real(const char *id, const char *column)
     return raw_real(sql);
 }
 
-static void test_log_fields(void)
+static void test_log_fields(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     int64_t node = 0;
     CHECK_INT(store_thought_add(s, "sess", 0, "root", &node, &err), 0);
@@ -206,7 +203,6 @@ static void test_log_fields(void)
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'x'"), 0);
     CHECK_INT(store_log_interaction(NULL, &inv, &err), -1);
-    store_close(s);
     store_close(NULL);
     CHECK(store_backend_name(NULL) == NULL);
     error_clear(&err);
@@ -313,11 +309,8 @@ static void log_fixture(store_db *s, fixture *fx)
     }
 }
 
-static void test_queries(void)
+static void test_queries(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     fixture fx;
     log_fixture(s, &fx);
@@ -482,14 +475,10 @@ static void test_queries(void)
     CHECK_ERROR(err, "invalid_argument", "parent node 9999 does not exist");
     CHECK_INT(err.retryable, 0);
     CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 5);
-    store_close(s);
 }
 
-static void test_unknown_cost(void)
+static void test_unknown_cost(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     const char *ids[] = {"u1", "u2", "u3", "k1"};
     for (int k = 0; k < 4; k++) {
@@ -527,16 +516,12 @@ static void test_unknown_cost(void)
     CHECK_STR(cell(&r, 3, "cost"), "0.001005");
     rows_free(&r);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE cost_usd IS NULL"), 3);
-    store_close(s);
 }
 
 /* ---- sessions ---- */
 
-static void test_sessions(void)
+static void test_sessions(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     double before = clock_wall_s();
     CHECK_INT(store_session_upsert(s, "s1", 1.0, &err), 0);
@@ -582,7 +567,6 @@ static void test_sessions(void)
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(store_session_end(s, NULL, &err), -1);
     CHECK_INT(raw_int("SELECT count(*) FROM sessions"), 3);
-    store_close(s);
 }
 
 /* ---- batches ---- */
@@ -742,12 +726,12 @@ static void test_batch(void)
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
-        {"log_fields", test_log_fields},
-        {"queries", test_queries},
-        {"unknown_cost", test_unknown_cost},
-        {"sessions", test_sessions},
-        {"batch", test_batch},
-        {NULL, NULL},
+        {"log_fields", .on_db = test_log_fields},
+        {"queries", .on_db = test_queries},
+        {"unknown_cost", .on_db = test_unknown_cost},
+        {"sessions", .on_db = test_sessions},
+        {"batch", .fn = test_batch},
+        {0},
     };
     return conformance_main(argc, argv, "store-log", cases);
 }

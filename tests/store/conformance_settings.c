@@ -436,12 +436,12 @@ int main(int argc, char **argv)
         unsetenv(env_vars[i]);
     setenv("NYX_PROVIDER", "sim", 1);
     static const conformance_case cases[] = {
-        {"keys_and_checking", test_keys_and_checking},
-        {"precedence", test_precedence},
-        {"soft_budget", test_soft_budget},
-        {"alerts", test_alerts},
-        {"template_writers", test_template_writers},
-        {NULL, NULL},
+        {"keys_and_checking", .fn = test_keys_and_checking},
+        {"precedence", .fn = test_precedence},
+        {"soft_budget", .fn = test_soft_budget},
+        {"alerts", .fn = test_alerts},
+        {"template_writers", .fn = test_template_writers},
+        {0},
     };
     return conformance_main(argc, argv, "store-settings", cases);
 }

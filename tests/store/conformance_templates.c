@@ -31,11 +31,8 @@ static const char *get(store_db *s, const char *name, int version, char *buf, si
     return buf;
 }
 
-static void test_versions(void)
+static void test_versions(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     char b[256];
 
@@ -129,14 +126,10 @@ static void test_versions(void)
     CHECK_INT(store_template_list(s, NULL, NULL, &err), -1);
     CHECK_INT(store_template_history(s, NULL, to_text, &t, &err), -1);
     CHECK_INT(raw_int("SELECT count(*) FROM prompt_templates WHERE name = 'x'"), 0);
-    store_close(s);
 }
 
-static void test_usage(void)
+static void test_usage(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return;
     error_info err = cleared_error();
     CHECK_INT(put_version(s, "task", "Do {{x}}", "h1"), 1);
     CHECK_INT(put_version(s, "task", "Please do {{x}}", "h2"), 2);
@@ -221,7 +214,6 @@ static void test_usage(void)
     CHECK_INT(store_template_usage(s, "", 1, 1, 0, 0, 0, 0, 0, &err), -1);
     CHECK_INT(store_template_stats(s, "task", NULL, NULL, &err), -1);
     CHECK_INT(raw_int("SELECT sum(uses) FROM template_usage WHERE name = 'task'"), 7);
-    store_close(s);
 }
 
 /* ---- processes storing the same new contents at once ---- */
@@ -290,10 +282,10 @@ static void test_processes(void)
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
-        {"versions", test_versions},
-        {"usage", test_usage},
-        {"processes", test_processes},
-        {NULL, NULL},
+        {"versions", .on_db = test_versions},
+        {"usage", .on_db = test_usage},
+        {"processes", .fn = test_processes},
+        {0},
     };
     return conformance_main(argc, argv, "store-templates", cases);
 }

@@ -43,12 +43,9 @@ static char type_of(const typed *t, int row, const char *name)
     return '?';
 }
 
-/* A new database holding two calls: session "007" as agent "1e3", and the other way round. */
-static store_db *logged_db(void)
+/* Two calls into s's new database: session "007" as agent "1e3", and the other way round. */
+static void log_two(store_db *s)
 {
-    store_db *s = open_db();
-    if (!s)
-        return NULL;
     error_info err = cleared_error();
     interaction_rec a = make("i-007", 1000), b = make("i-1e3", 1001);
     a.session = "007";
@@ -64,14 +61,11 @@ static store_db *logged_db(void)
     CHECK_INT(store_log_interaction(s, &a, &err), 0);
     CHECK_INT(store_log_interaction(s, &b, &err), 0);
     CHECK_INT(drive(s, 10), 0);
-    return s;
 }
 
-static void test_columns_keep_their_types(void)
+static void test_columns_keep_their_types(store_db *s)
 {
-    store_db *s = logged_db();
-    if (!s)
-        return;
+    log_two(s);
     error_info err = cleared_error();
     static const char *const by[] = {"session", "agent"};
     for (int k = 0; k < 2; k++) {
@@ -86,22 +80,17 @@ static void test_columns_keep_their_types(void)
             CHECK(type_of(&t, i, "cost_usd") == ROW_REAL || type_of(&t, i, "cost_usd") == ROW_INT);
         }
     }
-    store_close(s);
 }
 
 /* The rows as a script sees them. */
-static void test_lua_sees_strings_and_numbers(void)
+static void test_lua_sees_strings_and_numbers(store_db *s)
 {
-    store_db *s = logged_db();
-    if (!s)
-        return;
+    log_two(s);
     error_info err = cleared_error();
     lua_State *L = luaL_newstate();
     CHECK(L != NULL);
-    if (!L) {
-        store_close(s);
+    if (!L)
         return;
-    }
     lua_newtable(L);
     lnyx_rows r = {L, 0};
     store_filter f = {.group_by = "session"};
@@ -132,15 +121,14 @@ static void test_lua_sees_strings_and_numbers(void)
                 CHECK_INT(kept.rows[i].types[c], ROW_TEXT);
     rowset_free(&kept);
     lua_close(L);
-    store_close(s);
 }
 
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
-        {"columns keep their types", test_columns_keep_their_types},
-        {"Lua sees strings and numbers", test_lua_sees_strings_and_numbers},
-        {NULL, NULL},
+        {"columns keep their types", .on_db = test_columns_keep_their_types},
+        {"Lua sees strings and numbers", .on_db = test_lua_sees_strings_and_numbers},
+        {0},
     };
     return conformance_main(argc, argv, "types", cases);
 }
