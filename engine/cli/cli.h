@@ -3,6 +3,7 @@
 #include "nyx.h"
 
 #include <signal.h>
+#include <stdio.h>
 
 /* Each subcommand takes argv[0] = its own name. */
 int cli_run(int argc, char **argv);
@@ -39,6 +40,29 @@ int cli_var_ok(const char *command, const char *kv);
 /* Sets each --var k=v as the setting var.k, in order: 0, 1 when one is not k=v (said on stderr
  * by cli_var_ok), -1 when nyx_set refused one (nyx_errmsg(e) says why). */
 int cli_set_vars(nyx_engine *e, const char *command, const char *const *vars, int n);
+
+/* An option of a command read by cli_parse_args: with value, it takes the next argument;
+ * without, it is a flag that sets *flag to 1 (flag NULL: accepted and ignored). */
+typedef struct cli_opt {
+    const char *name, *alias; /* "--quiet", "-q" (alias NULL: none) */
+    const char **value;
+    int *flag;
+} cli_opt;
+/* A command that takes one NAME, --var k=v, --db FILE, -h/--help and opts (ending in {NULL}). */
+typedef struct cli_args {
+    const char *command;     /* "nyx ask", for "unexpected argument" */
+    const char *var_command; /* for cli_var_ok; NULL: --var values are checked later */
+    void (*help)(FILE *out);
+    const cli_opt *opts;
+    int stop_at_dashdash;    /* "--" ends the arguments; those after it start at rest */
+    const char *name, *db;   /* read: NULL when not given */
+    const char **vars;       /* the --var values in order, NULL-terminated; cli_args_free */
+    int nvars, rest;
+} cli_args;
+/* Reads argv[first..]: -1 to go on (free a with cli_args_free), else the exit status, after
+ * printing help (0) or what was wrong (2), or when out of memory (1). */
+int cli_parse_args(cli_args *a, int argc, char **argv, int first);
+void cli_args_free(cli_args *a);
 
 /* Running Lua to its end (drive.c). cli_catch_signals: SIGINT and SIGTERM set cli_interrupted
  * (the signal) instead of ending the process. cli_drive: turns the loop for what nyx_load_*

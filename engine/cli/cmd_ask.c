@@ -42,53 +42,29 @@ static const char chunk_fmt[] =
 
 int cli_ask(int argc, char **argv)
 {
-    const char *name = NULL, *model = NULL, *db = NULL;
+    const char *model = NULL;
     int json = 0;
-    const char **vars = calloc((size_t)argc + 1, sizeof *vars);
-    int nvars = 0;
-    if (!vars)
-        return 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            help(stdout);
-            free(vars);
-            return 0;
-        } else if (strcmp(argv[i], "--var") == 0 && i + 1 < argc) {
-            if (!cli_var_ok("nyx ask", argv[i + 1])) {
-                free(vars);
-                return 2;
-            }
-            vars[nvars++] = argv[++i];
-        } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
-            model = argv[++i];
-        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            db = argv[++i];
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (argv[i][0] == '-' || name) {
-            fprintf(stderr, "nyx ask: unexpected argument \"%s\"\n", argv[i]);
-            help(stderr);
-            free(vars);
-            return 2;
-        } else {
-            name = argv[i];
-        }
-    }
+    const cli_opt opts[] = {{"--model", NULL, &model, NULL}, {"--json", NULL, NULL, &json}, {0}};
+    cli_args a = {.command = "nyx ask", .var_command = "nyx ask", .help = help, .opts = opts};
+    int parsed = cli_parse_args(&a, argc, argv, 1);
+    if (parsed >= 0)
+        return parsed;
+    const char *name = a.name;
     if (!name || !cli_plain_name(name) || (model && !cli_plain_name(model))) {
         if (name)
             fprintf(stderr, "nyx ask: \"%.80s\" is not a template or model name\n",
                     !cli_plain_name(name) ? name : model);
         help(stderr);
-        free(vars);
+        cli_args_free(&a);
         return 2;
     }
-    nyx_engine *e = cli_open(db);
+    nyx_engine *e = cli_open(a.db);
     if (!e) {
-        free(vars);
+        cli_args_free(&a);
         return 1;
     }
-    int rc = cli_set_vars(e, "nyx ask", vars, nvars);
-    free(vars);
+    int rc = cli_set_vars(e, "nyx ask", a.vars, a.nvars);
+    cli_args_free(&a);
     if (rc != 0) {
         fprintf(stderr, "nyx ask: %s\n", nyx_errmsg(e));
         nyx_close(e);

@@ -329,45 +329,17 @@ static int write_results(FILE *in, FILE *out, long *ok, long *failed, double *co
 
 static int submit(int argc, char **argv)
 {
-    const char *tpl = NULL, *input = NULL, *id_field = NULL, *model = NULL, *out_path = NULL, *db = NULL;
-    const char **vars = calloc((size_t)argc + 1, sizeof *vars);
-    size_t nvars = 0;
-    if (!vars)
-        return 1;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            help(stdout);
-            free(vars);
-            return 0;
-        } else if (strcmp(a, "--var") == 0 && more) {
-            if (!cli_var_ok("nyx batch", argv[i + 1])) {
-                free(vars);
-                return 2;
-            }
-            vars[nvars++] = argv[++i];
-        } else if (strcmp(a, "--input") == 0 && more) {
-            input = argv[++i];
-        } else if (strcmp(a, "--id-field") == 0 && more) {
-            id_field = argv[++i];
-        } else if (strcmp(a, "--model") == 0 && more) {
-            model = argv[++i];
-        } else if (strcmp(a, "--out") == 0 && more) {
-            out_path = argv[++i];
-        } else if (strcmp(a, "--db") == 0 && more) {
-            db = argv[++i];
-        } else if (strcmp(a, "--wait") == 0) {
-            /* submit always waits: the batch lives in this process */
-        } else if (a[0] == '-' || tpl) {
-            fprintf(stderr, "nyx batch submit: unexpected argument \"%s\"\n", a);
-            help(stderr);
-            free(vars);
-            return 2;
-        } else {
-            tpl = a;
-        }
-    }
+    const char *input = NULL, *id_field = NULL, *model = NULL, *out_path = NULL;
+    /* --wait is taken and means nothing: submit always waits, the batch lives in this process */
+    const cli_opt opts[] = {{"--input", NULL, &input, NULL}, {"--id-field", NULL, &id_field, NULL},
+                            {"--model", NULL, &model, NULL}, {"--out", NULL, &out_path, NULL},
+                            {"--wait", NULL, NULL, NULL},    {0}};
+    cli_args a = {.command = "nyx batch submit", .var_command = "nyx batch", .help = help, .opts = opts};
+    int parsed = cli_parse_args(&a, argc, argv, 2);
+    if (parsed >= 0)
+        return parsed;
+    const char *tpl = a.name, *db = a.db, **vars = a.vars;
+    size_t nvars = (size_t)a.nvars;
     if (!tpl || !input || !cli_plain_name(tpl) || (model && !cli_plain_name(model))) {
         if (tpl && !input)
             fprintf(stderr, "nyx batch submit: --input FILE is required\n");

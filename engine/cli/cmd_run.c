@@ -36,55 +36,33 @@ static void help(FILE *out)
 
 int cli_run(int argc, char **argv)
 {
-    const char *script = NULL, *db = NULL;
-    int debug = 0, watch = 0, quiet = 0, first_arg = argc;
-    const char **vars = calloc((size_t)argc, sizeof *vars);
-    int nvars = 0;
-    if (!vars)
-        return 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            help(stdout);
-            free(vars);
-            return 0;
-        } else if (strcmp(argv[i], "--var") == 0 && i + 1 < argc) {
-            vars[nvars++] = argv[++i];
-        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            db = argv[++i];
-        } else if (strcmp(argv[i], "--debug") == 0) {
-            debug = 1;
-        } else if (strcmp(argv[i], "--watch") == 0) {
-            watch = 1;
-        } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
-            quiet = 1;
-        } else if (strcmp(argv[i], "--") == 0) {
-            first_arg = i + 1;
-            break;
-        } else if (argv[i][0] == '-' || script) {
-            fprintf(stderr, "nyx run: unexpected argument \"%s\"\n", argv[i]);
-            help(stderr);
-            free(vars);
-            return 2;
-        } else {
-            script = argv[i];
-        }
-    }
+    int debug = 0, watch = 0, quiet = 0;
+    const cli_opt opts[] = {{"--debug", NULL, NULL, &debug},
+                            {"--watch", NULL, NULL, &watch},
+                            {"--quiet", "-q", NULL, &quiet},
+                            {0}};
+    cli_args a = {.command = "nyx run", .help = help, .opts = opts, .stop_at_dashdash = 1};
+    int parsed = cli_parse_args(&a, argc, argv, 1);
+    if (parsed >= 0)
+        return parsed;
+    const char *script = a.name;
+    int first_arg = a.rest;
     if (!script) {
         help(stderr);
-        free(vars);
+        cli_args_free(&a);
         return 2;
     }
-    nyx_engine *e = cli_open(db);
+    nyx_engine *e = cli_open(a.db);
     if (!e) {
-        free(vars);
+        cli_args_free(&a);
         return 1;
     }
     cli_status *status = cli_status_new(e, quiet);
     nyx_set_log(e, cli_status_notice, status);
     nyx_set_output(e, cli_status_print, status);
     nyx_set_debug_writer(e, cli_status_debug, status);
-    int rc = debug && nyx_set(e, "debug", "1") != NYX_OK ? -1 : cli_set_vars(e, "nyx run", vars, nvars);
-    free(vars);
+    int rc = debug && nyx_set(e, "debug", "1") != NYX_OK ? -1 : cli_set_vars(e, "nyx run", a.vars, a.nvars);
+    cli_args_free(&a);
     if (rc != 0) {
         if (rc < 0)
             fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));

@@ -147,42 +147,19 @@ int cli_templates(int argc, char **argv)
 
 int cli_render(int argc, char **argv)
 {
-    const char *db = NULL, *name = NULL;
-    const char **vars = calloc((size_t)argc + 1, sizeof *vars);
-    int nvars = 0;
-    if (!vars)
-        return 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            render_help(stdout);
-            free(vars);
-            return 0;
-        } else if (strcmp(argv[i], "--var") == 0 && i + 1 < argc) {
-            if (!cli_var_ok("nyx render", argv[i + 1])) {
-                free(vars);
-                return 2;
-            }
-            vars[nvars++] = argv[++i];
-        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            db = argv[++i];
-        } else if (argv[i][0] == '-' || name) {
-            fprintf(stderr, "nyx render: unexpected argument \"%s\"\n", argv[i]);
-            render_help(stderr);
-            free(vars);
-            return 2;
-        } else {
-            name = argv[i];
-        }
-    }
-    if (!name) {
+    cli_args a = {.command = "nyx render", .var_command = "nyx render", .help = render_help};
+    int parsed = cli_parse_args(&a, argc, argv, 1);
+    if (parsed >= 0)
+        return parsed;
+    if (!a.name) {
         render_help(stderr);
-        free(vars);
+        cli_args_free(&a);
         return 2;
     }
-    nyx_engine *e = cli_open(db);
+    nyx_engine *e = cli_open(a.db);
     int status = e ? 0 : 1;
     char *out = NULL;
-    if (e && nyx_template_render(e, name, vars, &out, NULL) != NYX_OK) {
+    if (e && nyx_template_render(e, a.name, a.vars, &out, NULL) != NYX_OK) {
         fprintf(stderr, "nyx render: %s\n", nyx_errmsg(e));
         status = 1;
     } else if (e) {
@@ -190,6 +167,6 @@ int cli_render(int argc, char **argv)
     }
     nyx_free(out);
     nyx_close(e);
-    free(vars);
+    cli_args_free(&a);
     return status;
 }
