@@ -429,6 +429,21 @@ static int opt_get(lua_State *L, const options *o, int id)
     return lua_type(L, -1);
 }
 
+/* Option id, when set, a function (else msg) kept in *ref: stream, on_thinking, on_start.
+ * Each makes the request stream: what they see (even a response's start) is only in a stream. */
+static void read_stream_fn(lua_State *L, const options *o, int id, const char *msg, int *ref,
+                           claude_request *req)
+{
+    if (opt_get(L, o, id) != LUA_TNIL) {
+        if (!lua_isfunction(L, -1))
+            lnyx_argerror(L, 1, msg);
+        lua_pushvalue(L, -1);
+        *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        req->stream = 1;
+    }
+    lua_pop(L, 1);
+}
+
 /* effort "low" | "medium" | "high" | "max"; output: a JSON Schema table. */
 static void read_output_config(lua_State *L, const options *o, claude_request *req)
 {
@@ -695,14 +710,7 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
     if (opt_get(L, o, O_HEADERS) != LUA_TNIL)
         read_headers(L, spec);
     lua_pop(L, 1);
-    if (opt_get(L, o, O_STREAM) != LUA_TNIL) {
-        if (!lua_isfunction(L, -1))
-            lnyx_argerror(L, 1, "stream must be a function(text)");
-        lua_pushvalue(L, -1);
-        op->stream_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        req->stream = 1;
-    }
-    lua_pop(L, 1);
+    read_stream_fn(L, o, O_STREAM, "stream must be a function(text)", &op->stream_ref, req);
     if (opt_get(L, o, O_BATCH) != LUA_TNIL) {
         batch_job *b = lnyx_batch_of(L, -1);
         if (!b)
@@ -717,22 +725,8 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    if (opt_get(L, o, O_ON_THINKING) != LUA_TNIL) {
-        if (!lua_isfunction(L, -1))
-            lnyx_argerror(L, 1, "on_thinking must be a function(text)");
-        lua_pushvalue(L, -1);
-        op->thinking_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        req->stream = 1;
-    }
-    lua_pop(L, 1);
-    if (opt_get(L, o, O_ON_START) != LUA_TNIL) {
-        if (!lua_isfunction(L, -1))
-            lnyx_argerror(L, 1, "on_start must be a function()");
-        lua_pushvalue(L, -1);
-        op->start_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        req->stream = 1; /* the start of a response is only visible in a stream */
-    }
-    lua_pop(L, 1);
+    read_stream_fn(L, o, O_ON_THINKING, "on_thinking must be a function(text)", &op->thinking_ref, req);
+    read_stream_fn(L, o, O_ON_START, "on_start must be a function()", &op->start_ref, req);
     if (spec->batch && (req->stream || spec->nfallback))
         lnyx_argerror(L, 1, "a batch request cannot stream or have a fallback");
 }
