@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memrchr */
 #include "policy.h"
 
 #include "claude/request.h"
@@ -256,9 +256,19 @@ static void remember_recent(cache_policy *p, const model_info *m, const char *te
  * write is billed up to the last mark either way). */
 static size_t last_paragraph(const char *text, size_t len, size_t min_len)
 {
-    for (size_t k = len; k > min_len; k--)
-        if (k >= 2 && text[k - 1] == '\n' && text[k - 2] == '\n' && k < len)
-            return k;
+    /* The newest '\n' at i (min_len <= i <= len - 2) with another before it ends the break at
+     * i + 1; memrchr finds each candidate a vector at a time, since a long prompt without a
+     * break (the common case) is otherwise read a byte at a time on every call. */
+    size_t n = len >= 1 && len - 1 > min_len ? len - 1 - min_len : 0;
+    while (n > 0) {
+        const char *nl = memrchr(text + min_len, '\n', n);
+        if (!nl)
+            return 0;
+        size_t i = (size_t)(nl - text);
+        if (i >= 1 && text[i - 1] == '\n')
+            return i + 1;
+        n = i - min_len;
+    }
     return 0;
 }
 
