@@ -46,24 +46,15 @@ static long long file_int(const char *path, const char *sql)
 
 static void test_migrations(void)
 {
-    char path[300];
-    path_in_tmp(path, sizeof path, "migrate.db");
-    error_info err = cleared_error();
-
-    store_db *s = store_open(path, &err);
-    CHECK(s != NULL);
-    if (!s) {
-        fprintf(stderr, "open: %s\n", err.message);
+    store_db *s = open_db();
+    if (!s)
         return;
-    }
-    CHECK_STR(store_backend_name(s), "sqlite");
     /* The first store of the process turned SQLite's memory statistics off: they cost a
      * global mutex on every allocation. */
     CHECK_INT(sqlite3_memory_used(), 0);
     CHECK_INT(store_schema_version(s), store_schema_latest());
     CHECK_INT(store_schema_latest(), 10);
     CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest());
-    CHECK_INT(store_is_readonly(s), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                             " ('llm_interactions','sessions','thought_trees','prompt_templates',"
                             " 'template_usage','budgets','budget_reservations','llm_cache',"
@@ -73,109 +64,65 @@ static void test_migrations(void)
     CHECK_INT(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                             " ('llm_interactions_created_at','llm_interactions_session')"),
               1);
-    interaction_rec it = make("m1", T0);
-    CHECK_INT(store_log_interaction(s, &it, &err), 0);
-    int64_t node = 0;
-    CHECK_INT(store_thought_add(s, "x", 0, "root", &node, &err), 0);
     store_close(s);
 
-    CHECK_INT(file_int(path, "PRAGMA user_version"), store_schema_latest());
     /* The status CHECK is comparisons, not an IN list, which SQLite evaluates by building a
      * temporary index for every row inserted (migration 9); it still refuses a bad status. */
-    CHECK_INT(file_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'llm_interactions'"
-                             " AND sql LIKE '%status IN (%'"),
+    CHECK_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name = 'llm_interactions'"
+                      " AND sql LIKE '%status IN (%'"),
               0);
-    CHECK_INT(file_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'llm_interactions'"
-                             " AND sql LIKE '%CHECK (status = ''ok'' OR status = ''error'' OR status = ''cancelled'')%'"),
+    CHECK_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name = 'llm_interactions'"
+                      " AND sql LIKE '%CHECK (status = ''ok'' OR status = ''error'' OR status = ''cancelled'')%'"),
               1);
-    {
-        sqlite3 *db = NULL;
-        sqlite3_stmt *st = NULL;
-        int ephemeral = 0;
-        CHECK_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        CHECK_INT(sqlite3_prepare_v2(db, "EXPLAIN INSERT INTO llm_interactions (id, created_at, status)"
-                                         " VALUES ('x', 1, 'ok')", -1, &st, NULL), SQLITE_OK);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            ephemeral += strcmp((const char *)sqlite3_column_text(st, 1), "OpenEphemeral") == 0;
-        sqlite3_finalize(st);
-        CHECK_INT(ephemeral, 0);
-        CHECK(sqlite3_exec(db, "INSERT INTO llm_interactions (id, created_at, status) VALUES ('bad', 1, 'maybe')",
-                           NULL, NULL, NULL) == SQLITE_CONSTRAINT);
-        CHECK_INT(sqlite3_exec(db, "PRAGMA integrity_check", NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_close(db);
-    }
-    {
-        sqlite3 *db = NULL;
-        sqlite3_stmt *st = NULL;
-        CHECK_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        CHECK_INT(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
-        CHECK_INT(sqlite3_step(st), SQLITE_ROW);
-        CHECK_STR((const char *)sqlite3_column_text(st, 0), "wal");
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-    }
+    sqlite3_stmt *st = NULL;
+    int ephemeral = 0;
+    CHECK_INT(raw_lite_step("EXPLAIN INSERT INTO llm_interactions (id, created_at, status)"
+                            " VALUES ('x', 1, 'ok')", &st),
+              SQLITE_ROW);
+    do
+        ephemeral += strcmp((const char *)sqlite3_column_text(st, 1), "OpenEphemeral") == 0;
+    while (sqlite3_step(st) == SQLITE_ROW);
+    sqlite3_finalize(st);
+    CHECK_INT(ephemeral, 0);
+    CHECK(sqlite3_exec(raw_lite, "INSERT INTO llm_interactions (id, created_at, status) VALUES ('bad', 1, 'maybe')",
+                       NULL, NULL, NULL) == SQLITE_CONSTRAINT);
+    char text[16];
+    CHECK_STR(raw_text("PRAGMA integrity_check", text, sizeof text), "ok");
+    CHECK_STR(raw_text("PRAGMA journal_mode", text, sizeof text), "wal");
 
-    /* Reopen: nothing to migrate, the data is there, the schema untouched. */
-    s = store_open(path, &err);
-    CHECK(s != NULL);
+    /* Reopen: nothing to migrate (the data kept: conformance_open.c). */
+    s = open_db();
     if (s) {
         CHECK_INT(store_sqlite_migrations_applied(s), 0);
         CHECK_INT(store_schema_version(s), store_schema_latest());
-        CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE id = 'm1'"), 1);
-        CHECK_INT(count_rows(s, "SELECT count(*) FROM thought_trees"), 1);
         store_close(s);
     }
-    CHECK_INT(file_int(path, "PRAGMA user_version"), store_schema_latest());
-
-    /* A database from a newer nyx is refused, not downgraded. */
-    {
-        sqlite3 *db = NULL;
-        CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-        CHECK_INT(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_close(db);
-    }
-    error_clear(&err);
-    s = store_open(path, &err);
-    CHECK(s == NULL);
-    store_close(s);
-    CHECK_STR(err.type, "store_error");
-    char newer[80];
-    snprintf(newer, sizeof newer, "schema version 99, newer than this nyx knows (%d)", store_schema_latest());
-    CHECK_CONTAINS(err.message, newer);
-    CHECK_CONTAINS(err.message, path);
+    CHECK_INT(raw_int("PRAGMA user_version"), store_schema_latest());
 }
 
 /* Migration 2 moves a reservation from budget_reservations (one row per scope) into
  * budget_holds (one row), and it settles there. */
 static void test_migration_2(void)
 {
-    char path[300];
-    path_in_tmp(path, sizeof path, "v1.db");
     error_info err = cleared_error();
-    store_close(store_open(path, &err));
+    store_close(open_db());
     /* Back to version 1, holding a reservation made the version-1 way. */
-    sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(db,
-                           "DROP TABLE budget_holds; DROP TABLE llm_batches; DROP TABLE llm_batch_requests;"
-                           " DROP INDEX llm_interactions_batch; ALTER TABLE llm_interactions DROP COLUMN service_tier;"
-                           " ALTER TABLE llm_interactions DROP COLUMN batch_id;"
-                           " ALTER TABLE llm_interactions DROP COLUMN custom_id;"
-                           " DROP TABLE llm_content; ALTER TABLE llm_interactions DROP COLUMN request_parts;"
-                           " ALTER TABLE llm_interactions DROP COLUMN standard_cost_usd;"
-                           " ALTER TABLE llm_interactions DROP COLUMN tool_calls;"
-                           " ALTER TABLE llm_interactions DROP COLUMN iteration;"
-                           " PRAGMA user_version = 1;"
-                           " INSERT INTO budgets VALUES ('session:v1', 1.0, 0, 0.5, 0),"
-                           " ('day:v1', 5.0, 0, 0.5, 0);"
-                           " INSERT INTO budget_reservations VALUES"
-                           " ('old', 'session:v1', 0.5, 100, 1, 'h'),"
-                           " ('old', 'day:v1', 0.5, 100, 1, 'h')",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
-    sqlite3_close(db);
-
-    store_db *s = store_open(path, &err);
+    CHECK_INT(raw_exec("DROP TABLE budget_holds; DROP TABLE llm_batches; DROP TABLE llm_batch_requests;"
+                       " DROP INDEX llm_interactions_batch; ALTER TABLE llm_interactions DROP COLUMN service_tier;"
+                       " ALTER TABLE llm_interactions DROP COLUMN batch_id;"
+                       " ALTER TABLE llm_interactions DROP COLUMN custom_id;"
+                       " DROP TABLE llm_content; ALTER TABLE llm_interactions DROP COLUMN request_parts;"
+                       " ALTER TABLE llm_interactions DROP COLUMN standard_cost_usd;"
+                       " ALTER TABLE llm_interactions DROP COLUMN tool_calls;"
+                       " ALTER TABLE llm_interactions DROP COLUMN iteration;"
+                       " PRAGMA user_version = 1;"
+                       " INSERT INTO budgets VALUES ('session:v1', 1.0, 0, 0.5, 0),"
+                       " ('day:v1', 5.0, 0, 0.5, 0);"
+                       " INSERT INTO budget_reservations VALUES"
+                       " ('old', 'session:v1', 0.5, 100, 1, 'h'),"
+                       " ('old', 'day:v1', 0.5, 100, 1, 'h')"),
+              0);
+    store_db *s = open_db();
     REQUIRE(s != NULL);
     CHECK_INT(store_schema_version(s), store_schema_latest());
     CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest() - 1);
@@ -274,6 +221,10 @@ static void test_memory(void)
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE id = 'now' AND"
                             " created_at > 1.7e9"),
               1);
+    rows r = {0};
+    CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
+    CHECK_STR(pick(&r, "id"), "now\n");
+    rows_free(&r);
     store_close(s);
 }
 
@@ -282,11 +233,10 @@ static void test_memory(void)
 /* The insert leaves a parameter bound when the next record holds the same NULL or number: each
  * row still reads back with its own values, whatever came before it (a NULL after a number, the
  * number again, a text after a NULL, a record refused in between). */
-static void test_values_per_record(void)
+static void test_values_per_record(store_db *s)
 {
     error_info err = cleared_error();
-    store_db *s = store_open(":memory:", &err);
-    REQUIRE(s != NULL);
+    char got[512];
     struct { const char *id; int64_t thought; int has_cost; double cost; const char *etype; } recs[] = {
         {"v1", 7, 1, 0.25, NULL}, {"v2", 0, 0, 0, "overloaded_error"}, {"v3", 7, 1, 0.25, NULL},
         {"v1", 9, 1, 0.5, "api_error"}, /* a duplicate id: refused */
@@ -302,17 +252,10 @@ static void test_values_per_record(void)
         error_clear(&err);
         CHECK_INT(store_log_interaction(s, &it, &err), k == 3 ? -1 : 0);
     }
-    sqlite3_stmt *st = NULL;
-    CHECK_INT(sqlite3_prepare_v2(store_sqlite_db(s),
-                                 "SELECT group_concat(id || ':' || coalesce(thought_id, '-') || ':' ||"
-                                 " coalesce(cost_usd, '-') || ':' || coalesce(error_type, '-') || ':' || status, ' ')"
-                                 " FROM (SELECT * FROM llm_interactions ORDER BY id)",
-                                 -1, &st, NULL),
-              SQLITE_OK);
-    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_STR((const char *)sqlite3_column_text(st, 0),
+    CHECK_STR(raw_text("SELECT group_concat(id || ':' || coalesce(thought_id, '-') || ':' ||"
+                       " coalesce(cost_usd, '-') || ':' || coalesce(error_type, '-') || ':' || status, ' ')"
+                       " FROM (SELECT * FROM llm_interactions ORDER BY id)", got, sizeof got),
               "v1:7:0.25:-:ok v2:-:-:overloaded_error:error v3:7:0.25:-:ok v4:9:0.5:-:ok v5:9:-:-:ok");
-    sqlite3_finalize(st);
 
     /* A short text records repeat stays bound as the copy SQLite took: the rows hold it though
      * the bytes of the records that gave it are gone; a text that changes, goes NULL and comes
@@ -332,19 +275,12 @@ static void test_values_per_record(void)
         memset(model[k], 'X', sizeof model[k] - 1); /* the record's bytes are gone */
         memset(stop[k], 'X', sizeof stop[k] - 1);
     }
-    CHECK_INT(sqlite3_prepare_v2(store_sqlite_db(s),
-                                 "SELECT group_concat(id || ':' || coalesce(model_requested, '-') || ':' ||"
-                                 " stop_reason, ' ') FROM (SELECT * FROM llm_interactions WHERE id LIKE 't%'"
-                                 " ORDER BY id)",
-                                 -1, &st, NULL),
-              SQLITE_OK);
-    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_STR((const char *)sqlite3_column_text(st, 0),
+    CHECK_STR(raw_text("SELECT group_concat(id || ':' || coalesce(model_requested, '-') || ':' ||"
+                       " stop_reason, ' ') FROM (SELECT * FROM llm_interactions WHERE id LIKE 't%'"
+                       " ORDER BY id)", got, sizeof got),
               "t0:claude-a:end_turn t1:claude-a:end_turn t2:claude-a:end_turn t3:claude-b:max_tokens"
               " t4:-:end_turn t5:claude-b:end_turn"
               " t6:claude-a-model-with-a-name-longer-than-the-copies:end_turn t7:claude-a:end_turn");
-    sqlite3_finalize(st);
-    store_close(s);
 }
 
 /* ---- open failures ---- */
@@ -352,21 +288,6 @@ static void test_values_per_record(void)
 static void test_open_failures(void)
 {
     error_info err;
-
-    /* A PostgreSQL URI selects that backend (here, with nobody listening); the URI and its
-     * password are not echoed. */
-    const char *pg[] = {"postgresql://nyx:s3cret@127.0.0.1:1/nyx", "postgres://nyx:s3cret@127.0.0.1:1/nyx"};
-    for (int k = 0; k < 2; k++) {
-        error_clear(&err);
-        CHECK(store_open(pg[k], &err) == NULL);
-        CHECK_STR(err.type, "store_error");
-#ifdef NYX_HAVE_PG
-        CHECK_CONTAINS(err.message, "cannot connect to the PostgreSQL database");
-#else
-        CHECK_CONTAINS(err.message, "PostgreSQL backend not built");
-#endif
-        CHECK(!contains(err.message, "s3cret"));
-    }
 
     /* A directory that does not exist. */
     error_clear(&err);
@@ -389,20 +310,6 @@ static void test_open_failures(void)
     CHECK(store_open(path, &err) == NULL);
     CHECK_ERROR(err, "store_error", path);
     CHECK_CONTAINS(err.message, "file is not a database");
-
-    /* ":memory:" works and forgets. */
-    store_db *s = store_open(":memory:", &err);
-    CHECK(s != NULL);
-    if (s) {
-        interaction_rec it = make("mem", T0);
-        CHECK_INT(store_log_interaction(s, &it, &err), 0);
-        rows r = {0};
-        CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
-        CHECK_INT(r.n, 1);
-        CHECK_STR(cell(&r, 0, "id"), "mem");
-        rows_free(&r);
-        store_close(s);
-    }
 }
 
 /* ---- failing disk: read-only ---- */
@@ -522,16 +429,14 @@ static void test_readonly(void)
 
 static void test_locked(void)
 {
-    char path[300];
-    path_in_tmp(path, sizeof path, "locked.db");
     error_info err = cleared_error();
     store_options opts = {.busy_timeout_ms = 50};
-    store_db *s = store_open_opts(path, &opts, &err);
+    store_db *s = store_open_opts(db_uri, &opts, &err);
     REQUIRE(s != NULL);
 
     /* Another connection (as another process would) holds the write lock. */
     sqlite3 *other = NULL;
-    CHECK_INT(sqlite3_open(path, &other), SQLITE_OK);
+    CHECK_INT(sqlite3_open(db_uri, &other), SQLITE_OK);
     CHECK_INT(sqlite3_exec(other, "BEGIN IMMEDIATE; INSERT INTO control VALUES ('stop', '1', 0)",
                            NULL, NULL, NULL),
               SQLITE_OK);
@@ -544,8 +449,8 @@ static void test_locked(void)
     CHECK(waited_us >= 40000);     /* it waited for the busy timeout... */
     CHECK(waited_us < 2000000);    /* ...and not much longer */
     CHECK_STR(err.type, "store_error");
-    char want[512];
-    snprintf(want, sizeof want, "store: cannot log interaction L1 to %s: database is locked", path);
+    char want[800];
+    snprintf(want, sizeof want, "store: cannot log interaction L1 to %s: database is locked", db_uri);
     CHECK_STR(err.message, want);
     CHECK_INT(err.retryable, 1);
 
@@ -575,16 +480,16 @@ static void test_locked(void)
                            NULL, NULL, NULL),
               SQLITE_OK);
     error_clear(&err);
-    s = store_open_opts(path, &opts, &err);
+    s = store_open_opts(db_uri, &opts, &err);
     CHECK(s == NULL);
     store_close(s);
-    CHECK_ERROR(err, "store_error", path);
+    CHECK_ERROR(err, "store_error", db_uri);
     CHECK_CONTAINS(err.message, "database is locked");
     CHECK_INT(err.retryable, 1);
     CHECK_INT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
 
-    s = store_open_opts(path, &opts, &err);
+    s = store_open_opts(db_uri, &opts, &err);
     CHECK(s != NULL);
     if (s) {
         CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions"), 1);
@@ -596,10 +501,8 @@ static void test_locked(void)
 
 static void test_full(void)
 {
-    char path[300];
-    path_in_tmp(path, sizeof path, "full.db");
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = open_db();
     REQUIRE(s != NULL);
     sqlite3 *db = store_sqlite_db(s);
     CHECK(db != NULL);
@@ -616,9 +519,9 @@ static void test_full(void)
     error_clear(&err);
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
     CHECK_STR(err.type, "store_error");
-    char want[512];
+    char want[800];
     snprintf(want, sizeof want, "store: cannot log interaction F1 to %s: database or disk is full",
-             path);
+             db_uri);
     CHECK_STR(err.message, want);
 
     /* Full inside a batch: the batch is rolled back as a whole. */
@@ -637,8 +540,8 @@ static void test_full(void)
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(store_log_interaction(s, &small, &err), 0);
     store_close(s);
-    CHECK_INT(file_int(path, "SELECT count(*) FROM llm_interactions"), 2);
-    CHECK_INT(file_int(path, "SELECT length(prompt_text) FROM llm_interactions WHERE id = 'F1'"),
+    CHECK_INT(file_int(db_uri, "SELECT count(*) FROM llm_interactions"), 2);
+    CHECK_INT(file_int(db_uri, "SELECT length(prompt_text) FROM llm_interactions WHERE id = 'F1'"),
               (long long)sizeof big - 1);
 }
 
@@ -646,11 +549,10 @@ static void test_full(void)
 
 static void test_checkpoints(void)
 {
-    char path[300], wal[310];
-    path_in_tmp(path, sizeof path, "ckpt.db");
-    snprintf(wal, sizeof wal, "%s-wal", path);
+    char wal[710];
+    snprintf(wal, sizeof wal, "%s-wal", db_uri);
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = open_db();
     REQUIRE(s != NULL);
     CHECK_INT(store_sqlite_checkpoints(s), 0); /* the thread exists and has had no work */
     static char text[3000];
@@ -681,7 +583,7 @@ static void test_checkpoints(void)
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions"), 4000);
     store_close(s);
     CHECK(stat(wal, &st) != 0); /* the last close checkpoints and removes the WAL */
-    CHECK_INT(file_int(path, "SELECT count(*) FROM llm_interactions"), 4000);
+    CHECK_INT(file_int(db_uri, "SELECT count(*) FROM llm_interactions"), 4000);
 
     s = store_open(":memory:", &err);
     CHECK(s != NULL);
@@ -695,10 +597,8 @@ static void test_checkpoints(void)
  * 2 MB of their pages cached by default, the store keeps its cache to 256 KiB. */
 static void test_page_cache(void)
 {
-    char path[300];
-    path_in_tmp(path, sizeof path, "cache.db");
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = open_db();
     REQUIRE(s != NULL);
     static char text[3000];
     for (int n = 0; n < 1000; n++) {
@@ -726,8 +626,6 @@ static void test_page_cache(void)
 
 static void test_sigkill(void)
 {
-    char path[300];
-    path_in_tmp(path, sizeof path, "kill.db");
     int fds[2];
     CHECK_INT(pipe(fds), 0);
     fflush(NULL);
@@ -738,7 +636,7 @@ static void test_sigkill(void)
          * engine hands a result to a script only after the row is committed. */
         close(fds[0]);
         error_info err;
-        store_db *s = store_open(path, &err);
+        store_db *s = store_open(db_uri, &err);
         if (!s)
             _exit(2);
         char prompt[2048];
@@ -770,8 +668,7 @@ static void test_sigkill(void)
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     CHECK(last >= 300);
 
-    error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = open_db();
     REQUIRE(s != NULL);
     char sql[128];
     snprintf(sql, sizeof sql,
@@ -786,13 +683,11 @@ static void test_sigkill(void)
  * store_log_interaction returns, small or larger than the gathering buffer. */
 static void test_reader_sees_commits(void)
 {
-    char path[300];
-    path_in_tmp(path, sizeof path, "reader.db");
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = store_open(db_uri, &err);
     sqlite3 *reader = NULL;
     CHECK(s != NULL);
-    CHECK_INT(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_open_v2(db_uri, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     if (!s || !reader) {
         store_close(s);
         sqlite3_close(reader);
@@ -831,8 +726,8 @@ static void test_reader_sees_commits(void)
     sqlite3_finalize(count);
     sqlite3_close(reader);
     store_close(s);
-    CHECK_INT(file_int(path, "SELECT count(*) FROM llm_interactions"), 300);
-    CHECK_INT(file_int(path, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+    CHECK_INT(file_int(db_uri, "SELECT count(*) FROM llm_interactions"), 300);
+    CHECK_INT(file_int(db_uri, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
 }
 
 /* ---- the session index (migration 10) ---- */
@@ -869,10 +764,8 @@ static int ignore_row(void *ud, int ncols, const char *const *names, const char 
  * the exchange by id, is still served by an index, not a scan of the table. */
 static void test_session_index(void)
 {
-    char path[300];
-    path_in_tmp(path, sizeof path, "v9.db");
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = open_db();
     REQUIRE(s != NULL);
     int64_t node = 0;
     CHECK_INT(store_thought_add(s, "a", 0, "loop", &node, &err), 0);
@@ -891,7 +784,7 @@ static void test_session_index(void)
     store_close(s);
     /* Back to version 9: the index over every row. */
     sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_open(db_uri, &db), SQLITE_OK);
     CHECK_INT(sqlite3_exec(db,
                            "DROP INDEX llm_interactions_session;"
                            " CREATE INDEX llm_interactions_session ON llm_interactions(session, created_at);"
@@ -899,9 +792,9 @@ static void test_session_index(void)
                            NULL, NULL, NULL),
               SQLITE_OK);
     sqlite3_close(db);
-    CHECK_INT(file_int(path, "SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 12);
+    CHECK_INT(file_int(db_uri, "SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 12);
 
-    s = store_open(path, &err);
+    s = store_open(db_uri, &err);
     REQUIRE(s != NULL);
     CHECK_INT(store_sqlite_migrations_applied(s), 1);
     CHECK_INT(store_schema_version(s), 10);
@@ -1052,7 +945,7 @@ int main(void)
         {"session_index", .fn = test_session_index},
         {"thought_index", .on_db = test_thought_index},
         {"memory", .fn = test_memory},
-        {"values_per_record", .fn = test_values_per_record},
+        {"values_per_record", .on_db = test_values_per_record},
         {"open_failures", .fn = test_open_failures},
         {"readonly", .fn = test_readonly},
         {"locked", .fn = test_locked},

@@ -45,10 +45,7 @@ static void test_open_and_migrate(void)
     store_db *s = open_db();
     if (!s)
         return;
-    CHECK_STR(store_backend_name(s), "postgresql");
     CHECK_INT(store_schema_version(s), 6);
-    CHECK_INT(store_is_readonly(s), 0);
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 6);
     CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
     CHECK_INT(raw_int(TABLES), 15);
     CHECK_INT(raw_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 15);
@@ -60,11 +57,6 @@ static void test_open_and_migrate(void)
     int fd_write = 0;
     CHECK(store_poll_fd(s, &fd_write) >= 0);
 
-    interaction_rec it = make("m1", T0);
-    CHECK_INT(store_log_interaction(s, &it, &err), 0);
-    int64_t node = 0;
-    CHECK_INT(store_thought_add(s, "x", 0, "root", &node, &err), 0);
-    CHECK(node > 0);
     store_close(s);
     /* Closing ends the connection (the server notices within moments). */
     long long left = -1;
@@ -72,13 +64,10 @@ static void test_open_and_migrate(void)
         sleep_ms(20);
     CHECK_INT(left, 0);
 
-    /* Reopen: nothing to migrate, the data is there, one version row. */
+    /* Reopen: one version row (the data kept: conformance_open.c). */
     s = open_db();
     if (s) {
-        CHECK_INT(store_schema_version(s), 6);
         CHECK_INT(raw_int("SELECT count(*) FROM nyx_schema"), 1);
-        CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'm1'"), 1);
-        CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 1);
         /* A second store on the same database at the same time. */
         store_db *t = open_db();
         if (t) {
@@ -112,20 +101,6 @@ static void test_open_and_migrate(void)
         CHECK_INT(raw_int(sql), 1);
         store_close(s);
     }
-
-    /* A database from a newer nyx is refused, not downgraded; the URI is not echoed. */
-    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 99"), 0);
-    error_clear(&err);
-    s = store_open(db_uri, &err);
-    CHECK(s == NULL);
-    store_close(s);
-    CHECK_ERROR(err, "store_error", "schema version 99, newer than this nyx knows (6)");
-    CHECK_CONTAINS(err.message, db_name);
-    CHECK(!contains(err.message, "postgresql://"));
-    CHECK_INT(raw_int("SELECT version FROM nyx_schema"), 99);
-    CHECK_INT(raw_exec("UPDATE nyx_schema SET version = 6"), 0);
-    s = open_db();
-    store_close(s);
 }
 
 /* Processes opening one new database at once migrate it once: the advisory lock makes the
@@ -625,18 +600,9 @@ static void test_connection_loss(store_db *s)
 
 static void test_password_hidden(void)
 {
+    /* A server that is not there: conformance_open.c. The test server trusts every password:
+     * open with one, then fail in every way. */
     error_info err = cleared_error();
-    store_db *s = store_open("postgresql://nyx:secretpw@127.0.0.1:1/x", &err);
-    CHECK(s == NULL);
-    store_close(s);
-    CHECK_ERROR(err, "store_error", "cannot connect to the PostgreSQL database");
-    CHECK(!contains(err.message, "secretpw"));
-    error_clear(&err);
-    s = store_open("postgres://nyx:secretpw@127.0.0.1:1/x?connect_timeout=2", &err);
-    CHECK(s == NULL);
-    CHECK(!contains(err.message, "secretpw"));
-
-    /* The test server trusts every password: open with one, then fail in every way. */
     const char *at = strchr(db_uri, '@');
     const char *colon = strchr(strstr(db_uri, "://") + 3, ':');
     if (!at || (colon && colon < at)) {
@@ -646,8 +612,7 @@ static void test_password_hidden(void)
     char uri[800], missing[800];
     snprintf(uri, sizeof uri, "%.*s:secretpw%s", (int)(at - db_uri), db_uri, at);
     CHECK_INT(uri_with_db(missing, sizeof missing, uri, "nyx_no_such_db"), 0);
-    error_clear(&err);
-    s = store_open(missing, &err);
+    store_db *s = store_open(missing, &err);
     CHECK(s == NULL);
     CHECK_ERROR(err, "store_error", "nyx_no_such_db");
     CHECK(!contains(err.message, "secretpw"));
