@@ -15,52 +15,41 @@ local function rows_by_id(db)
 end
 
 H.describe_setups("stopping a stream from its callback", function(setup)
-  -- Slow enough tokens that a stream is still going when its first delta arrives.
-  local SLOW = { token_ms = 2 }
-
-  it("t:cancel() of the calling task raises cancelled and logs the call as cancelled", function()
+  -- Each case logs to a database of its own, read afterwards; by default its tokens are slow
+  -- enough that a stream is still going when its first delta arrives.
+  local function run(code, opts)
     local db = setup:new_db()
-    local v = setup:run([[
-      local t
-      t = nyx.spawn(function()
-        return nyx.call{ prompt = "Write a long answer", max_tokens = 200, stream = function() t:cancel() end }
-      end)
-      local ok, err = pcall(t.wait, t)
-      -- The engine goes on: a later call works.
-      local after = nyx.call{ prompt = "Hello", max_tokens = 5 }
-      return { ok = ok, err = err, after = after.text ~= nil }
-    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
-    assert.is_false(v.ok)
-    assert.are.equal("cancelled", v.err.type)
-    assert.is_true(v.after)
-    local rows = rows_by_id(db)
-    assert.are.equal("cancelled", rows[v.err.interaction_id].status)
-  end)
+    opts = opts or { token_ms = 2 }
+    return setup:run(code, { env = { NYX_DB = db }, token_ms = opts.token_ms }), db
+  end
 
-  it("t:cancel() in on_start cancels the call it starts", function()
-    local db = setup:new_db()
-    local v = setup:run([[
-      local t
-      t = nyx.spawn(function()
-        return nyx.call{ prompt = "Write a long answer", max_tokens = 200, on_start = function() t:cancel() end }
-      end)
-      local ok, err = pcall(t.wait, t)
-      return { ok = ok, err = err }
-    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
-    assert.is_false(v.ok)
-    assert.are.equal("cancelled", v.err.type)
-    assert.are.equal("cancelled", rows_by_id(db)[v.err.interaction_id].status)
-  end)
+  for _, callback in ipairs({ "stream", "on_start" }) do
+    it("t:cancel() in " .. callback .. " cancels the calling task's call: cancelled, logged cancelled", function()
+      local v, db = run(([[
+        local t
+        t = nyx.spawn(function()
+          return nyx.call{ prompt = "Write a long answer", max_tokens = 200, %s = function() t:cancel() end }
+        end)
+        local ok, err = pcall(t.wait, t)
+        -- The engine goes on: a later call works.
+        local after = nyx.call{ prompt = "Hello", max_tokens = 5 }
+        return { ok = ok, err = err, after = after.text ~= nil }
+      ]]):format(callback))
+      assert.is_false(v.ok)
+      assert.are.equal("cancelled", v.err.type)
+      assert.is_true(v.after)
+      assert.are.equal("cancelled", rows_by_id(db)[v.err.interaction_id].status)
+    end)
+  end
 
   it("returning false stops the stream at once: no more deltas, partial text, logged cancelled", function()
-    local db = setup:new_db()
-    local v = setup:run([[
+    local v, db = run([[
       local deltas, seen = 0, ""
       local ok, err = pcall(nyx.call, { prompt = "Write a long answer", max_tokens = 400,
         stream = function(text) deltas = deltas + 1; seen = seen .. text; return false end })
       local full = nyx.call{ prompt = "Write a long answer", max_tokens = 400 }
       return { ok = ok, err = err, deltas = deltas, seen = seen, full = full.text }
-    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    ]])
     assert.is_false(v.ok)
     H.assert_error(v.err, "cancelled", "returned false")
     assert.are.equal(1, v.deltas, "the callback is not called again once it said stop")
@@ -72,13 +61,12 @@ H.describe_setups("stopping a stream from its callback", function(setup)
   end)
 
   it("a raising callback stops the stream; the script gets its error, the log says cancelled", function()
-    local db = setup:new_db()
-    local v = setup:run([[
+    local v, db = run([[
       local deltas = 0
       local ok, err = pcall(nyx.call, { prompt = "Write a long answer", max_tokens = 400,
         stream = function() deltas = deltas + 1; error("enough") end })
       return { ok = ok, err = err, deltas = deltas }
-    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    ]])
     assert.is_false(v.ok)
     H.assert_error(v.err, "callback_error", "enough")
     assert.are.equal(1, v.deltas)
@@ -87,8 +75,7 @@ H.describe_setups("stopping a stream from its callback", function(setup)
   end)
 
   it("cancelling another task from a stream callback cancels only that task's call", function()
-    local db = setup:new_db()
-    local v = setup:run([[
+    local v, db = run([[
       -- The victim's request hangs at the server, so it is surely in flight when the
       -- killer's first delta arrives (however slow the machine).
       sim.faults{ { fault = "hang", hang_ms = 20000, model = "claude-opus-4-8", count = 1 } }
@@ -105,7 +92,7 @@ H.describe_setups("stopping a stream from its callback", function(setup)
         r[name] = { ok = ok, type = not ok and res.type or nil, id = res.interaction_id }
       end
       return r
-    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    ]])
     assert.are.same({ false, "cancelled" }, { v.victim.ok, v.victim.type })
     assert.is_true(v.bystander.ok)
     assert.is_true(v.killer.ok)
@@ -116,8 +103,7 @@ H.describe_setups("stopping a stream from its callback", function(setup)
   end)
 
   it("nyx.cancel_all() and nyx.stop() from a stream callback cancel every call in flight", function()
-    local db = setup:new_db()
-    local v = setup:run([[
+    local v, db = run([[
       -- The other call's request hangs at the server: it is in flight when the stream stops.
       local function two(stop)
         sim.faults{ { fault = "hang", hang_ms = 20000, model = "claude-opus-4-8", count = 1 } }
@@ -133,7 +119,7 @@ H.describe_setups("stopping a stream from its callback", function(setup)
       local stop = two(function() nyx.stop("halt") end)
       local ok, after_stop = pcall(nyx.call, { prompt = "Hello", max_tokens = 5 })
       return { all = all, after_cancel = after_cancel, stop = stop, after_stop = after_stop.type }
-    ]], { env = { NYX_DB = db }, token_ms = SLOW.token_ms })
+    ]])
     for _, c in ipairs({ v.all, v.stop }) do
       assert.are.same({ ok = false, type = "cancelled", other_ok = false, other_type = "cancelled" }, c)
     end
@@ -145,8 +131,7 @@ H.describe_setups("stopping a stream from its callback", function(setup)
   end)
 
   it("nyx.call inside a stream callback raises invalid_state and sends and logs nothing", function()
-    local db = setup:new_db()
-    local v = setup:run([[
+    local v, db = run([[
       local inner
       local r = nyx.call{ prompt = "Write", max_tokens = 30, stream = function()
         if inner == nil then
@@ -156,7 +141,7 @@ H.describe_setups("stopping a stream from its callback", function(setup)
       end }
       local sent = sim.sent()
       return { inner = inner, text = r.text, sent = sent }
-    ]], { env = { NYX_DB = db } })
+    ]], {})
     assert.are.equal("invalid_state", v.inner.type)
     assert.are.equal(1, v.sent)
     assert.are.same({ { status = "ok" } }, sql(db, "SELECT status FROM llm_interactions"))
