@@ -142,11 +142,7 @@ H.describe_setups("nyx.agent", function(setup)
       local a = nyx.agent{ name = "thrifty", budget_usd = 0.000001 }
       local ok, err = pcall(a.call, a, { prompt = "Summarise the year", max_tokens = 100 })
       local other = nyx.agent{ name = "other" }:call{ prompt = "Hello", max_tokens = 10 }
-      local status
-      for _, row in ipairs(nyx.budget.status()) do
-        if row.scope == nyx.budget.scope("agent:thrifty") then status = row end
-      end
-      return { ok = ok, err = err, sent = models(sent()), other = other.model, status = status }
+      return { ok = ok, err = err, sent = models(sent()), other = other.model, status = budget_row("agent:thrifty") }
     ]])
     assert.is_false(v.ok)
     H.assert_error(v.err, "budget_exceeded", "agent:thrifty")
@@ -225,10 +221,8 @@ H.describe_setups("nyx.agent", function(setup)
       local prompt = context("saver", 120) -- about 2,000 tokens: 8 % of the budget on Sonnet 5.5
       -- Haiku 5.5 spends the last 20 % at about $0.0002 a call: room for ~50 calls.
       for i = 1, 100 do
-        local share = 0
-        for _, row in ipairs(nyx.budget.status()) do
-          if row.scope == nyx.budget.scope("agent:saver") then share = row.spent_usd / row.limit_usd end
-        end
+        local row = budget_row("agent:saver")
+        local share = row and row.spent_usd / row.limit_usd or 0
         local ok, r = pcall(a.call, a, { prompt = prompt .. i, max_tokens = 20, cache = false })
         if not ok then return { used = used, shares = shares, err = r } end
         used[#used + 1], shares[#shares + 1] = r.model, share

@@ -102,18 +102,11 @@ describe("nyx.batch", function()
         return out, b:status()
       end
       local fits = run("fits", 0.003)
-      local fit_row
-      for _, r in ipairs(nyx.budget.status()) do
-        if r.scope == "session:fits" then fit_row = r end
-      end
+      local fit_row = budget_row("session:fits")
       local before = #sim.requests()
       local refused, st = run("tight", 0.0015)
       local after = #sim.requests()
-      local row
-      for _, r in ipairs(nyx.budget.status()) do
-        if r.scope == "session:tight" then row = r end
-      end
-      return { fits = fits, refused = refused, st = st, before = before, after = after, row = row,
+      return { fits = fits, refused = refused, st = st, before = before, after = after, row = budget_row("session:tight"),
                fit_row = fit_row, cost = cost }
     ]], { env = env() })
     assert.are.same({ a = "ok", b = "ok" }, v.fits)
@@ -138,11 +131,7 @@ describe("nyx.batch", function()
         { id = "b", prompt = "second", max_tokens = 4000 } } }
       local out, n = {}, 0
       for id, r, ok in b:results() do out[id] = ok and "ok" or r.type; n = n + (ok and 1 or 0) end
-      local row
-      for _, r in ipairs(nyx.budget.status()) do
-        if r.scope == "session:part" then row = r end
-      end
-      return { n = n, out = out, st = b:status(), row = row }
+      return { n = n, out = out, st = b:status(), row = budget_row("session:part") }
     ]], { env = env() })
     assert.are.equal(1, v.n, "one request fit")
     local types = {}

@@ -26,11 +26,7 @@ H.describe_setups("budgets", function(setup)
       for i = 1, 100 do tasks[i]:wait() end
       local counts = {}
       for _, o in ipairs(outcome) do counts[o] = (counts[o] or 0) + 1 end
-      local row
-      for _, r in ipairs(nyx.budget.status()) do
-        if r.scope == "session:tight" then row = r end
-      end
-      return { counts = counts, spent = s:stats().cost_usd, sent = #sim.requests(), row = row,
+      return { counts = counts, spent = s:stats().cost_usd, sent = #sim.requests(), row = budget_row("session:tight"),
                needs = needs }
     ]], { env = { NYX_DB = dbfile() } })
     local ok, refused = v.counts.ok or 0, v.counts.budget_exceeded or 0

@@ -38,16 +38,9 @@ H.describe_setup("budget windows and resets", function(setup)
       a:call{ prompt = "hi", max_tokens = 10 }
       policy.budget_usd = 2
       a:call{ prompt = "again", max_tokens = 10 }
-      local limit
-      for _, row in ipairs(nyx.budget.status()) do
-        if row.scope == nyx.budget.scope("agent:changing") then limit = row.limit_usd end
-      end
+      local limit = budget_row("agent:changing").limit_usd
       nyx.budget.limit("agent:changing", 3)
-      local after
-      for _, row in ipairs(nyx.budget.status()) do
-        if row.scope == nyx.budget.scope("agent:changing") then after = row.limit_usd end
-      end
-      return { limit = limit, after = after }
+      return { limit = limit, after = budget_row("agent:changing").limit_usd }
     ]], { env = { NYX_DB = db } })
     assert.are.equal(2, v.limit)
     assert.are.equal(3, v.after, "shown without another call")

@@ -13,6 +13,7 @@
 ---            sim.count_tokens(body_table) (the simulator's input token count)
 ---   context  context(salt, lines): cacheable business prose, unique per salt
 ---   notices  the engine's notices so far (the stderr lines it logged)
+---   budget_row budget_row(scope): the row of nyx.budget.status() for scope, or nil
 ---   json     dkjson
 ---   slow     how many times slower than usual the case runs (10 under valgrind, else 1; H.slow
 ---            in a spec): a wait for the engine to get something under way scales by it, as
@@ -217,6 +218,14 @@ if os.getenv("NYX_TEST_SIM_PREPARE") then
   sim.count_tokens({ model = "claude-haiku-4-5", messages = { { role = "user", content = "marker" } } })
   for _, q in ipairs(sim.requests()) do
     if q.path == "/v1/messages/count_tokens" then __since = math.max(__since, q.n) end
+  end
+end
+
+--- The row of nyx.budget.status() for a scope (of its current window, for a windowed scope).
+local function budget_row(scope)
+  local name = nyx.budget.scope(scope)
+  for _, row in ipairs(nyx.budget.status()) do
+    if row.scope == name then return row end
   end
 end
 
