@@ -4,13 +4,16 @@
 -- budget it needs without sending anything.
 local H = require "helpers.nyx_case"
 
+-- Prepended to each case: the estimate of a council of three on a long document unique to salt.
+local BOARD = [[local function board(salt, question)
+  return { model = "claude-sonnet-4-6", context = context(salt, 1400), personas = { "CFO", "CTO", "COO" },
+           question = question or "Should we expand into Japan next year?", max_tokens = 300, estimate = true }
+end ]]
+
 H.describe_setups("a council's budget", function(setup)
   it("estimates, then runs within the budget the estimate asked for", function()
-    local v = setup:run([[
-      local doc = context("council-budget", 1400)
-      local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
-                     question = "Should we expand into Japan next year?", max_tokens = 300 }
-      opts.estimate = true
+    local v = setup:run(BOARD .. [[
+      local opts = board("council-budget")
       local est = nyx.council(opts)
       local sent_by_estimate = #sim.requests()
       opts.estimate = nil
@@ -40,11 +43,8 @@ H.describe_setups("a council's budget", function(setup)
   end)
 
   it("estimates a batch council at batch prices", function()
-    local v = setup:run([[
-      local doc = context("council-batch-estimate", 1400)
-      local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
-                     question = "Should we expand into Japan next year?", max_tokens = 300 }
-      opts.estimate = true
+    local v = setup:run(BOARD .. [[
+      local opts = board("council-batch-estimate")
       local std = nyx.council(opts)
       opts.batch = true
       local est = nyx.council(opts)
@@ -70,10 +70,8 @@ H.describe_setups("a council's budget", function(setup)
   end)
 
   it("refuses a persona that cannot fit even when nothing is pending", function()
-    local v = setup:run([[
-      local doc = context("council-small-budget", 1400)
-      local opts = { model = "claude-sonnet-4-6", context = doc, personas = { "CFO", "CTO", "COO" },
-                     question = "Go or no go?", max_tokens = 300, estimate = true }
+    local v = setup:run(BOARD .. [[
+      local opts = board("council-small-budget", "Go or no go?")
       local est = nyx.council(opts)
       opts.estimate = nil
       opts.session = nyx.session{ name = "tight-board", budget_usd = est.calls[1].worst_case_usd * 1.05 }
