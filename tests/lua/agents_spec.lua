@@ -63,8 +63,7 @@ H.describe_setups("nyx.agent", function(setup)
   end)
 
   it("logs every call of an agent with its name", function()
-    local db = setup.dir .. "/agents_log.db"
-    os.remove(db)
+    local db = setup:new_db()
     local v = run([[
       local analyst = nyx.agent{ name = "analyst" }
       local editor = nyx.agent{ name = "editor", policy = "policies.cost_saver" }
@@ -262,8 +261,7 @@ H.describe_setups("nyx.agent", function(setup)
   end)
 
   it("a pii policy redacts personal data before sending, or blocks the call, and audits it", function()
-    local db = setup.dir .. "/agents_pii.db"
-    os.remove(db)
+    local db = setup:new_db()
     local v = run([[
       local s = nyx.session{ name = "desk" }
       local careful = nyx.agent{ name = "careful", policy = "policies.careful", session = s }

@@ -5,10 +5,8 @@ local H = require "helpers.nyx_case"
 local json = require "dkjson"
 
 H.describe_setup("budget windows and resets", function(setup)
-  setup:start()
-
   it("an agent's budget is per day by default, per month or in total when asked", function()
-    local db = setup.dir .. "/windows.db"
+    local db = setup:new_db()
     local v = setup:run([[
       local daily = nyx.agent{ name = "daily", budget_usd = 1 }
       local monthly = nyx.agent{ name = "monthly", budget_usd = 1, budget_per = "month" }
@@ -31,7 +29,7 @@ H.describe_setup("budget windows and resets", function(setup)
   end)
 
   it("a policy's new budget_usd shows in the ledger at once", function()
-    local db = setup.dir .. "/limit.db"
+    local db = setup:new_db()
     local v = setup:run([[
       local policy = { budget_usd = 0.5 }
       local a = nyx.agent{ name = "changing", policy = policy }
@@ -47,7 +45,7 @@ H.describe_setup("budget windows and resets", function(setup)
   end)
 
   it("nyx budget reset SCOPE starts the scope's spending again", function()
-    local db = setup.dir .. "/reset.db"
+    local db = setup:new_db()
     setup:run([[
       local s = nyx.session{ name = "spent", budget_usd = 1 }
       nyx.call{ prompt = "hi", max_tokens = 10, session = s }

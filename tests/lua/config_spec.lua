@@ -132,8 +132,7 @@ H.describe_setups("nyx.config", function(setup)
   end)
 
   it("lets only the agents of templates.writers create templates, and audits a refusal", function()
-    local db = setup.dir .. "/writers.db"
-    os.remove(db)
+    local db = setup:new_db()
     local v = setup:run([[
       local out = {}
       out.open = nyx.templates.create("memo", "Memo about {{topic}}.")

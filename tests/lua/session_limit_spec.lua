@@ -24,8 +24,7 @@ H.describe_setup("reopening a session with another budget", function(setup)
   end)
 
   it("in a later process: the ledger's limit is compared; nyx.budget.limit raises it", function()
-    local db = setup:file("ledger.db", "")
-    os.remove(db)
+    local db = setup:new_db()
     local env = { env = { NYX_DB = db } }
     setup:run([[
       local s = nyx.session{ name = "cap", budget_usd = 0.05 }

@@ -47,7 +47,7 @@ describe("the nyx module's surface", function()
       nyx.resume()
       local r = nyx.call{ prompt = "after resume", max_tokens = 10 }
       return { refused = not refused, type = err.type, text = #r.text > 0 }
-    ]], { env = { NYX_DB = setup.dir .. "/resume.db" } })
+    ]], { env = { NYX_DB = setup:new_db() } })
     assert.is_true(v.refused)
     assert.are.equal("stopped", v.type)
     assert.is_true(v.text)

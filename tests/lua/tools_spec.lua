@@ -105,9 +105,7 @@ H.describe_setups("tools, thinking and structured output", function(setup)
   end)
 
   it("asks an agent's policy before each tool: allowed, refused (audited) or given a new input", function()
-    setup:start()
-    local db = setup.dir .. "/tools_policy.db"
-    os.remove(db)
+    local db = setup:new_db()
     local v = setup:run(WEATHER .. [[
       local never = nyx.tool{ name = "never", input = { type = "object", properties = {} },
                               run = function() error("must not run") end }
