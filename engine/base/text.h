@@ -1,7 +1,9 @@
-/* Copies of texts: strdup, which C11 lacks. */
+/* Copies of texts (strdup, which C11 lacks) and fixed-width hex, which ids and marks are made of
+ * on every call (without snprintf parsing its format each time). */
 #ifndef NYX_BASE_TEXT_H
 #define NYX_BASE_TEXT_H
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,14 @@ static inline char *text_dup(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+/* The low 4 * digits bits of v in lower-case hex, exactly digits characters (no NUL): what
+ * printf's "%0*llx" writes for a v that fits. */
+static inline void text_hex(char *out, uint64_t v, int digits)
+{
+    for (int i = digits - 1; i >= 0; i--, v >>= 4)
+        out[i] = "0123456789abcdef"[v & 15];
 }
 
 #endif

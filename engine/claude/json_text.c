@@ -5,6 +5,7 @@
 
 #include "base/json_arena.h"
 #include "base/json_print.h"
+#include "base/text.h"
 #include "base/textbuf.h"
 #include "claude/body.h"
 
@@ -55,7 +56,7 @@ claude_json_texts *claude_json_texts_new(void)
     uint64_t r;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
         r = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)t ^ (uint64_t)clock();
-    snprintf(t->tag, sizeof t->tag, "%016llx", (unsigned long long)r);
+    text_hex(t->tag, r, 16);
     return t;
 }
 
@@ -116,7 +117,10 @@ static cJSON *node_for(claude_json_texts *t, json_arena *a, claude_literal *lit)
         t->cap = cap;
     }
     char mark[MARK_LEN + 1];
-    snprintf(mark, sizeof mark, "%c%s%04zx", MARK_BYTE, t->tag, t->nmarked);
+    mark[0] = MARK_BYTE;
+    memcpy(mark + 1, t->tag, 16);
+    text_hex(mark + 17, t->nmarked, 4); /* nmarked < MAX_MARKS: four digits hold it */
+    mark[MARK_LEN] = '\0';
     cJSON *node = json_arena_text(a, cJSON_Raw, mark, MARK_LEN);
     if (node) {
         lit->refs++;

@@ -784,7 +784,9 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
         return NULL;
     }
     c->e = e;
-    snprintf(c->result.model_requested, sizeof c->result.model_requested, "%s", req->model);
+    size_t model_len = strnlen(req->model, sizeof c->result.model_requested - 1);
+    memcpy(c->result.model_requested, req->model, model_len); /* cut as snprintf would */
+    c->result.model_requested[model_len] = '\0';
     c->spec = *spec;
     c->nroutes = 1 + c->spec.nfallback;
     if (prepare_route(c, err) != 0) {

@@ -5,6 +5,7 @@
 #include "cache/policy.h"
 #include "cache/response_cache.h"
 #include "base/clock.h"
+#include "base/text.h"
 #include "budget.h"
 #include "pending_log.h"
 #include "call.h"
@@ -101,8 +102,15 @@ void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)
 
 void engine_new_id(nyx_engine *e, char *out, size_t size)
 {
-    snprintf(out, size, "ix_%016llx%06llx", (unsigned long long)e->id_nonce,
-             (unsigned long long)(++e->id_seq & 0xffffff));
+    char id[ENGINE_ID_LEN + 1] = "ix_";
+    text_hex(id + 3, e->id_nonce, 16);
+    text_hex(id + 19, ++e->id_seq & 0xffffff, 6);
+    id[ENGINE_ID_LEN] = '\0';
+    if (size > 0) {
+        size_t n = size - 1 < ENGINE_ID_LEN ? size - 1 : ENGINE_ID_LEN;
+        memcpy(out, id, n);
+        out[n] = '\0';
+    }
 }
 
 static uint64_t random_nonce(void)

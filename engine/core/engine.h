@@ -99,7 +99,9 @@ int engine_open_store(nyx_engine *e);
 /* Creates e->templates (core/templates.c): the template library with what it may ask of the
  * engine. 0, or -1 with err when out of memory. */
 int engine_open_templates(nyx_engine *e, error_info *err);
-/* Unique interaction id, written to out (at least 40 bytes). */
+/* Unique interaction id ("ix_", 16 hex digits of the process's nonce, 6 of a counter),
+ * written to out (at least ENGINE_ID_LEN + 1 bytes). */
+#define ENGINE_ID_LEN 25
 void engine_new_id(nyx_engine *e, char *out, size_t size);
 /* Makes e->storage.db pass every free text and name it writes through the storage mode's
  * redaction (store_text.c). */

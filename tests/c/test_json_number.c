@@ -1,4 +1,6 @@
 /* engine/base/json_number: numbers printed once, as cJSON would print them, and read back equal. */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,20 @@ static void test_ints(void)
     CHECK(round_trip(json_int(200), "200") == 200);
     CHECK(round_trip(json_int(-7), "-7") == -7);
     CHECK(round_trip(json_int(64000), "64000") == 64000);
+    /* The text of every width and both ends of the range, as printf writes it. */
+    const long long edges[] = {9, 10, -10, 99999, 100000, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        char got[JSON_NUMBER_TEXT], want[JSON_NUMBER_TEXT];
+        int n = json_int_text(edges[i], got, sizeof got);
+        snprintf(want, sizeof want, "%lld", edges[i]);
+        CHECK_STR(got, want);
+        CHECK(n == (int)strlen(want));
+    }
+    /* Too small a buffer is an answer, not an overflow: "-7" and its NUL need 3 bytes. */
+    char small[3];
+    CHECK(json_int_text(-7, small, 2) == -1);
+    CHECK(json_int_text(-7, small, 3) == 2 && strcmp(small, "-7") == 0);
+    CHECK(json_millis_text(12.5, small, 3) == -1);
     /* cJSON prints the same integers the same way. */
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "n", 64000);

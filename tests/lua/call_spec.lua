@@ -28,7 +28,7 @@ H.describe_setups("nyx.call", function(setup)
     assert.are.equal("text", r.content[1].type)
     assert.are.equal(r.text, r.content[1].text)
     assert.is_false(r.cache_hit)
-    assert.matches("^ix_", r.interaction_id)
+    assert.matches("^ix_" .. ("%x"):rep(22) .. "$", r.interaction_id)
     assert.is_true(r.latency_ms > 0)
     assert.is_true(r.ttfb_ms > 0 and r.ttfb_ms <= r.latency_ms)
     -- What was sent and what the server billed.
