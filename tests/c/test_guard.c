@@ -87,136 +87,6 @@ static void expect_redact_(const char *file, int line, const char *in, size_t in
 
 /* ---- kinds ---- */
 
-static void test_email(void)
-{
-    expect_one("write to john.doe@example.com today", GUARD_EMAIL, "john.doe@example.com");
-    expect_one("a.b-c+tag@sub.example.co.uk", GUARD_EMAIL, "a.b-c+tag@sub.example.co.uk");
-    expect_one("<x_y%z@mail-server.org>", GUARD_EMAIL, "x_y%z@mail-server.org");
-    expect_one("Mail me: jane@corp.io.", GUARD_EMAIL, "jane@corp.io");
-    expect_one("mailto:ops@example.org", GUARD_EMAIL, "ops@example.org");
-    expect_none("follow @handle on the site");
-    expect_none("root@localhost is local");
-    expect_none("a@b.c has a one-letter tld");
-    expect_none("x@-bad.com");
-    expect_none("foo@bar.123");
-    expect_none("name@domain.c0m");
-    expect_none("email me at john@ tomorrow");
-    expect_none("@@@ @. .@ a@.b");
-}
-
-static void test_phone(void)
-{
-    expect_one("call (555) 123-4567 now", GUARD_PHONE, "(555) 123-4567");
-    expect_one("call (555)123-4567", GUARD_PHONE, "(555)123-4567");
-    expect_one("call 555-123-4567.", GUARD_PHONE, "555-123-4567");
-    expect_one("call 555.123.4567", GUARD_PHONE, "555.123.4567");
-    expect_one("call 555 123 4567", GUARD_PHONE, "555 123 4567");
-    expect_one("London +44 20 7946 0958, ask for Sam", GUARD_PHONE, "+44 20 7946 0958");
-    expect_one("US +1 (555) 123-4567", GUARD_PHONE, "+1 (555) 123-4567");
-    expect_one("mobile +4915123456789", GUARD_PHONE, "+4915123456789");
-    expect_one("Paris +33 1 23 45 67 89", GUARD_PHONE, "+33 1 23 45 67 89");
-    expect_one("+44 (0)20 7946 0958", GUARD_PHONE, "+44 (0)20 7946 0958");
-    expect_one("tel:+4915123456789", GUARD_PHONE, "+4915123456789");
-    expect_one("<td>+33 1 23 45 67 89</td>", GUARD_PHONE, "+33 1 23 45 67 89");
-    expect_one("toll free 1-800-555-1234", GUARD_PHONE, "1-800-555-1234");
-    /* years, prices, dates, times, versions, percentages, short or unformatted numbers */
-    expect_none("In 2024 the price rose to $19.99 (up 12%) on 2024-01-15.");
-    expect_none("Due 01/15/2024 or 15.01.2024 at 12:30:45, version 1.2.3, build 10.0.19045.");
-    expect_none("the score went +5.00 in +2024 and +12345");
-    expect_none("snapshot (1:10~+20191229111838+6991d5728) and a+4915123456789");
-    expect_none("dial 555-1234 or order 5551234567");
-    expect_none("555-123-45678 and 555-123.4567 and 12-555-123-4567");
-    expect_none("ISBN 978-3-16-148410-0, ranges 100-200, 3-4-5");
-}
-
-static void test_card(void)
-{
-    expect_one("card 4111 1111 1111 1111 exp 12/29", GUARD_CARD, "4111 1111 1111 1111");
-    expect_one("card 4111-1111-1111-1111", GUARD_CARD, "4111-1111-1111-1111");
-    expect_one("4111111111111111", GUARD_CARD, "4111111111111111");
-    expect_one("mc 5500 0000 0000 0004", GUARD_CARD, "5500 0000 0000 0004");
-    expect_one("mc2 2223000048400011", GUARD_CARD, "2223000048400011");
-    expect_one("amex 378282246310005", GUARD_CARD, "378282246310005");
-    expect_one("amex 3782 822463 10005", GUARD_CARD, "3782 822463 10005");
-    expect_one("discover 6011111111111117", GUARD_CARD, "6011111111111117");
-    expect_one("jcb 3530111333300000", GUARD_CARD, "3530111333300000");
-    expect_one("diners 30569309025904", GUARD_CARD, "30569309025904");
-    expect_one("visa13 4222222222222", GUARD_CARD, "4222222222222");
-    /* a trailing group that would break the checksum is not swallowed */
-    expect_one("4111 1111 1111 1111 2024", GUARD_CARD, "4111 1111 1111 1111");
-    expect_none("card 4111111111111112 fails Luhn");
-    expect_none("card 4111 1111 1111 1112 fails Luhn");
-    expect_none("1234567812345670 passes Luhn but no issuer starts with 1");
-    expect_none("4111-1111-1111-1111-2222 is a longer number");
-    expect_none("41111111111111111111 has 20 digits");
-    expect_none("order 4111111111111111x and x4111111111111111");
-    expect_none("4111 11 1111 1111 111 groups wrong");
-}
-
-static void test_ssn(void)
-{
-    expect_one("SSN 123-45-6789.", GUARD_SSN, "123-45-6789");
-    expect_one("ssn: 078 05 1120", GUARD_SSN, "078 05 1120");
-    expect_none("000-12-3456 area 000");
-    expect_none("666-12-3456 area 666");
-    expect_none("900-12-3456 and 999-12-3456 area 9xx");
-    expect_none("123-00-6789 group 00");
-    expect_none("123-45-0000 serial 0000");
-    expect_none("123-45-67890 1123-45-6789 123-45-6789-1 123-45 6789");
-}
-
-static void test_ipv4(void)
-{
-    expect_one("host 192.168.1.1 is up", GUARD_IPV4, "192.168.1.1");
-    expect_one("net 10.0.0.1/24", GUARD_IPV4, "10.0.0.1");
-    expect_one("at 10.0.0.1:8080.", GUARD_IPV4, "10.0.0.1");
-    expect_one("255.255.255.255", GUARD_IPV4, "255.255.255.255");
-    expect_none("version 1.2.3.4.5 is out");
-    expect_none("256.1.1.1 and 1.2.3.256");
-    expect_none("v1.2.3.4 and build1.2.3.4");
-    expect_none("1.2.3 and 192.168.01.1 and 1.2.3.4a");
-    expect_none("upgraded to standards version 2.5.0.0; Standards-Version: 4.2.1.0");
-    expect_none("upgrades from versions before 1.7.9.5, package (3.31.0.2-2) unstable");
-    found c;
-    static const char RANGE[] = "allow 10.0.0.1-10.0.0.9\nversion 2 runs on 10.0.0.7";
-    CHECK_INT(scan(RANGE, strlen(RANGE), &c), 3);
-    CHECK_INT(c.f[2].start, strlen(RANGE) - 8);
-}
-
-static void test_ipv6(void)
-{
-    expect_one("addr 2001:0db8:85a3:0000:0000:8a2e:0370:7334 ok", GUARD_IPV6,
-               "2001:0db8:85a3:0000:0000:8a2e:0370:7334");
-    expect_one("addr 2001:db8::8a2e:370:7334", GUARD_IPV6, "2001:db8::8a2e:370:7334");
-    expect_one("link fe80::1%eth0", GUARD_IPV6, "fe80::1");
-    expect_one("::1", GUARD_IPV6, "::1");
-    expect_one("http://[::1]:8080/", GUARD_IPV6, "::1");
-    expect_one("mapped ::ffff:192.0.2.1 here", GUARD_IPV6, "::ffff:192.0.2.1");
-    expect_one("FE80::ABCD:1", GUARD_IPV6, "FE80::ABCD:1");
-    expect_none("std::vector<int> and Foo::Bar::baz");
-    expect_none("at 12:30:45 and 1:2:3:4:5:6:7");
-    expect_none("mac 00:1A:2B:3C:4D:5E");
-    expect_none("a::b dead::beef f64::consts");
-    expect_none("12345::1 and 1::2::3");
-    expect_none("key: value, a:b, http://x");
-}
-
-static void test_iban(void)
-{
-    expect_one("pay GB82 WEST 1234 5698 7654 32 now", GUARD_IBAN, "GB82 WEST 1234 5698 7654 32");
-    expect_one("IBAN: DE89370400440532013000.", GUARD_IBAN, "DE89370400440532013000");
-    expect_one("DE89 3704 0044 0532 0130 00", GUARD_IBAN, "DE89 3704 0044 0532 0130 00");
-    expect_one("FR14 2004 1010 0505 0001 3M02 606", GUARD_IBAN,
-               "FR14 2004 1010 0505 0001 3M02 606");
-    expect_one("NO9386011117947", GUARD_IBAN, "NO9386011117947");
-    /* the registered length picks the end: a following group is not swallowed */
-    expect_one("GB82 WEST 1234 5698 7654 32 1234", GUARD_IBAN, "GB82 WEST 1234 5698 7654 32");
-    expect_none("GB82 WEST 1234 5698 7654 33 fails mod-97");
-    expect_none("DE89370400440532013001 fails mod-97");
-    expect_none("AB12 and GB82WEST and DE89 3704");
-    expect_none("DE89370400440532013000x");
-}
-
 /* The fake keys are split across string literals so that secret scanners run over this
  * repository do not take them for real ones. */
 #define KEY_ANT "sk-" "ant-api03-R2D2C3POabcdefghijklmnop_qrstuvwxyz-0123456789AA"
@@ -229,92 +99,182 @@ static void test_iban(void)
 #define KEY_GOOGLE "AIza" "SyA1234567890abcdefghijklmnopqrstu"
 #define KEY_STRIPE "sk_" "live_4eC39HqLyjWDarjtT1zdp7dc"
 #define KEY_STRIPE_RK "rk_" "test_51H8abcdefghijklmnop"
+#define AWS_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define JWT_SIGNED                                                                                  \
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."                            \
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+#define PEM_RSA                                                                                     \
+    "-----BEGIN RSA PRIVATE KEY-----\n"                                                             \
+    "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n"                           \
+    "aFDrBz9vFqU4yL2Lr2gP2n5j3mZ6f3tN7aA==\n"                                                      \
+    "-----END RSA PRIVATE KEY-----"
+#define PEM_OPENSSH "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----"
+#define PEM_CUT "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
 
-static void test_secrets(void)
-{
-    expect_one("key " KEY_ANT " end", GUARD_API_KEY, KEY_ANT);
-    expect_one("OPENAI_API_KEY=" KEY_PROJ, GUARD_API_KEY, KEY_PROJ);
-    expect_one(KEY_SK, GUARD_API_KEY, KEY_SK);
-    expect_one("token " KEY_GHP, GUARD_API_KEY, KEY_GHP);
-    expect_one(KEY_GHO, GUARD_API_KEY, KEY_GHO);
-    expect_one(KEY_PAT, GUARD_API_KEY, KEY_PAT);
-    expect_one("slack " KEY_SLACK, GUARD_API_KEY, KEY_SLACK);
-    expect_one("\"" KEY_GOOGLE "\"", GUARD_API_KEY, KEY_GOOGLE);
-    expect_one("stripe " KEY_STRIPE, GUARD_API_KEY, KEY_STRIPE);
-    expect_one(KEY_STRIPE_RK ".", GUARD_API_KEY, KEY_STRIPE_RK);
-    expect_none("sk-learn, sk-short123, sk-this-is-only-hyphenated-words");
-    expect_none("ghp_short xoxb-12 AIzaShort sk_live_short "
-                "mask-ant-api03-abcdefghijklmnopqrstuvwxyz");
-    expect_none("task_sk-ant-api03-abcdefghijklmnopqrstuvwxyz");
-    expect_none("gop_abcdefghijklmnopqrstuvwxyz0123456789 ghx_abcdefghijklmnopqrstuvwxyz0123");
-    expect_none("xoxz-1234567890-0987654321 rk_prod_51H8abcdefghijklmnop");
-}
+/* Texts that hold exactly one finding: the text, its kind, the bytes it covers. */
+static const struct {
+    const char *text;
+    guard_kind kind;
+    const char *want;
+} ONE[] = {
+    {"write to john.doe@example.com today", GUARD_EMAIL, "john.doe@example.com"},
+    {"a.b-c+tag@sub.example.co.uk", GUARD_EMAIL, "a.b-c+tag@sub.example.co.uk"},
+    {"<x_y%z@mail-server.org>", GUARD_EMAIL, "x_y%z@mail-server.org"},
+    {"Mail me: jane@corp.io.", GUARD_EMAIL, "jane@corp.io"},
+    {"mailto:ops@example.org", GUARD_EMAIL, "ops@example.org"},
 
-static void test_aws(void)
-{
-    expect_one("id AKIAIOSFODNN7EXAMPLE,", GUARD_AWS_KEY, "AKIAIOSFODNN7EXAMPLE");
-    expect_one("ASIAY34FZKBOKMUTVV7A", GUARD_AWS_KEY, "ASIAY34FZKBOKMUTVV7A");
-    expect_one("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", GUARD_AWS_KEY,
-               "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-    expect_one("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-               GUARD_AWS_KEY, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-    expect_one("{\"SecretAccessKey\": \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"}",
-               GUARD_AWS_KEY, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-    expect_one("secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", GUARD_AWS_KEY,
-               "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-    expect_none("AKIA1234 AKIAIOSFODNN7EXAMPLEX AKIAiosfodnn7example XAKIAIOSFODNN7EXAMPLE");
-    expect_none("unlabelled wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-    expect_none("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE");
-    expect_none("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYS");
-    expect_none("aws_region = us-east-1");
-}
+    {"call (555) 123-4567 now", GUARD_PHONE, "(555) 123-4567"},
+    {"call (555)123-4567", GUARD_PHONE, "(555)123-4567"},
+    {"call 555-123-4567.", GUARD_PHONE, "555-123-4567"},
+    {"call 555.123.4567", GUARD_PHONE, "555.123.4567"},
+    {"call 555 123 4567", GUARD_PHONE, "555 123 4567"},
+    {"London +44 20 7946 0958, ask for Sam", GUARD_PHONE, "+44 20 7946 0958"},
+    {"US +1 (555) 123-4567", GUARD_PHONE, "+1 (555) 123-4567"},
+    {"mobile +4915123456789", GUARD_PHONE, "+4915123456789"},
+    {"Paris +33 1 23 45 67 89", GUARD_PHONE, "+33 1 23 45 67 89"},
+    {"+44 (0)20 7946 0958", GUARD_PHONE, "+44 (0)20 7946 0958"},
+    {"tel:+4915123456789", GUARD_PHONE, "+4915123456789"},
+    {"<td>+33 1 23 45 67 89</td>", GUARD_PHONE, "+33 1 23 45 67 89"},
+    {"toll free 1-800-555-1234", GUARD_PHONE, "1-800-555-1234"},
 
-static void test_jwt(void)
-{
-    static const char TOKEN[] =
-        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
-        "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
-    expect_one("Authorization: Bearer " "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
-               "eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\r\n",
-               GUARD_JWT, TOKEN);
+    {"card 4111 1111 1111 1111 exp 12/29", GUARD_CARD, "4111 1111 1111 1111"},
+    {"card 4111-1111-1111-1111", GUARD_CARD, "4111-1111-1111-1111"},
+    {"4111111111111111", GUARD_CARD, "4111111111111111"},
+    {"mc 5500 0000 0000 0004", GUARD_CARD, "5500 0000 0000 0004"},
+    {"mc2 2223000048400011", GUARD_CARD, "2223000048400011"},
+    {"amex 378282246310005", GUARD_CARD, "378282246310005"},
+    {"amex 3782 822463 10005", GUARD_CARD, "3782 822463 10005"},
+    {"discover 6011111111111117", GUARD_CARD, "6011111111111117"},
+    {"jcb 3530111333300000", GUARD_CARD, "3530111333300000"},
+    {"diners 30569309025904", GUARD_CARD, "30569309025904"},
+    {"visa13 4222222222222", GUARD_CARD, "4222222222222"},
+    /* a trailing group that would break the checksum is not swallowed */
+    {"4111 1111 1111 1111 2024", GUARD_CARD, "4111 1111 1111 1111"},
+
+    {"SSN 123-45-6789.", GUARD_SSN, "123-45-6789"},
+    {"ssn: 078 05 1120", GUARD_SSN, "078 05 1120"},
+
+    {"host 192.168.1.1 is up", GUARD_IPV4, "192.168.1.1"},
+    {"net 10.0.0.1/24", GUARD_IPV4, "10.0.0.1"},
+    {"at 10.0.0.1:8080.", GUARD_IPV4, "10.0.0.1"},
+    {"255.255.255.255", GUARD_IPV4, "255.255.255.255"},
+
+    {"addr 2001:0db8:85a3:0000:0000:8a2e:0370:7334 ok", GUARD_IPV6,
+     "2001:0db8:85a3:0000:0000:8a2e:0370:7334"},
+    {"addr 2001:db8::8a2e:370:7334", GUARD_IPV6, "2001:db8::8a2e:370:7334"},
+    {"link fe80::1%eth0", GUARD_IPV6, "fe80::1"},
+    {"::1", GUARD_IPV6, "::1"},
+    {"http://[::1]:8080/", GUARD_IPV6, "::1"},
+    {"mapped ::ffff:192.0.2.1 here", GUARD_IPV6, "::ffff:192.0.2.1"},
+    {"FE80::ABCD:1", GUARD_IPV6, "FE80::ABCD:1"},
+
+    {"pay GB82 WEST 1234 5698 7654 32 now", GUARD_IBAN, "GB82 WEST 1234 5698 7654 32"},
+    {"IBAN: DE89370400440532013000.", GUARD_IBAN, "DE89370400440532013000"},
+    {"DE89 3704 0044 0532 0130 00", GUARD_IBAN, "DE89 3704 0044 0532 0130 00"},
+    {"FR14 2004 1010 0505 0001 3M02 606", GUARD_IBAN, "FR14 2004 1010 0505 0001 3M02 606"},
+    {"NO9386011117947", GUARD_IBAN, "NO9386011117947"},
+    /* the registered length picks the end: a following group is not swallowed */
+    {"GB82 WEST 1234 5698 7654 32 1234", GUARD_IBAN, "GB82 WEST 1234 5698 7654 32"},
+
+    {"key " KEY_ANT " end", GUARD_API_KEY, KEY_ANT},
+    {"OPENAI_API_KEY=" KEY_PROJ, GUARD_API_KEY, KEY_PROJ},
+    {KEY_SK, GUARD_API_KEY, KEY_SK},
+    {"token " KEY_GHP, GUARD_API_KEY, KEY_GHP},
+    {KEY_GHO, GUARD_API_KEY, KEY_GHO},
+    {KEY_PAT, GUARD_API_KEY, KEY_PAT},
+    {"slack " KEY_SLACK, GUARD_API_KEY, KEY_SLACK},
+    {"\"" KEY_GOOGLE "\"", GUARD_API_KEY, KEY_GOOGLE},
+    {"stripe " KEY_STRIPE, GUARD_API_KEY, KEY_STRIPE},
+    {KEY_STRIPE_RK ".", GUARD_API_KEY, KEY_STRIPE_RK},
+
+    {"id AKIAIOSFODNN7EXAMPLE,", GUARD_AWS_KEY, "AKIAIOSFODNN7EXAMPLE"},
+    {"ASIAY34FZKBOKMUTVV7A", GUARD_AWS_KEY, "ASIAY34FZKBOKMUTVV7A"},
+    {"aws_secret_access_key = " AWS_SECRET "\n", GUARD_AWS_KEY, AWS_SECRET},
+    {"export AWS_SECRET_ACCESS_KEY=" AWS_SECRET, GUARD_AWS_KEY, AWS_SECRET},
+    {"{\"SecretAccessKey\": \"" AWS_SECRET "\"}", GUARD_AWS_KEY, AWS_SECRET},
+    {"secret_access_key: " AWS_SECRET, GUARD_AWS_KEY, AWS_SECRET},
+
+    {"Authorization: Bearer " JWT_SIGNED "\r\n", GUARD_JWT, JWT_SIGNED},
     /* unsigned: the trailing dot stays outside */
-    expect_one("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", GUARD_JWT,
-               "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0");
-    expect_none("eyJhbGciOiJIUzI1NiJ9 alone, eyJ.eyJ.eyJ, keyJhbGciOiJIUzI1NiJ9.eyJzdWIi.sig");
-}
+    {"eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", GUARD_JWT, "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0"},
 
-static void test_private_key(void)
-{
-    static const char PEM[] = "-----BEGIN RSA PRIVATE KEY-----\n"
-                              "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n"
-                              "aFDrBz9vFqU4yL2Lr2gP2n5j3mZ6f3tN7aA==\n"
-                              "-----END RSA PRIVATE KEY-----";
-    char text[512];
-    snprintf(text, sizeof text, "key:\n%s\nthanks", PEM);
-    expect_one(text, GUARD_PRIVATE_KEY, PEM);
-    expect_one("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n"
-               "-----END OPENSSH PRIVATE KEY-----",
-               GUARD_PRIVATE_KEY,
-               "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n"
-               "-----END OPENSSH PRIVATE KEY-----");
+    {"key:\n" PEM_RSA "\nthanks", GUARD_PRIVATE_KEY, PEM_RSA},
+    {PEM_OPENSSH, GUARD_PRIVATE_KEY, PEM_OPENSSH},
     /* cut off: a partial key is still a key, so the rest of the text goes */
-    expect_one("here -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
-               GUARD_PRIVATE_KEY, "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC");
-    expect_none("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI\n-----END PUBLIC KEY-----");
-    expect_none("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----");
-    expect_none("---- a rule ---- and -----BEGIN PRIVATE KEY without dashes");
+    {"here " PEM_CUT, GUARD_PRIVATE_KEY, PEM_CUT},
+
+    /* overlaps: the e-mail found at '@' replaces the shorter phone number in its local part... */
+    {"555-123-4567@example.com", GUARD_EMAIL, "555-123-4567@example.com"},
+    /* ... and the longer phone number wins over the shorter e-mail that overlaps it */
+    {"+1 555 123 4567@x.io", GUARD_PHONE, "+1 555 123 4567"},
+    {"10.0.0.1@example.com", GUARD_EMAIL, "10.0.0.1@example.com"},
+};
+
+/* Texts that only look like a finding. */
+static const char *const NONE[] = {
+    "follow @handle on the site", "root@localhost is local", "a@b.c has a one-letter tld", "x@-bad.com",
+    "foo@bar.123", "name@domain.c0m", "email me at john@ tomorrow", "@@@ @. .@ a@.b",
+    /* years, prices, dates, times, versions, percentages, short or unformatted numbers */
+    "In 2024 the price rose to $19.99 (up 12%) on 2024-01-15.",
+    "Due 01/15/2024 or 15.01.2024 at 12:30:45, version 1.2.3, build 10.0.19045.",
+    "the score went +5.00 in +2024 and +12345",
+    "snapshot (1:10~+20191229111838+6991d5728) and a+4915123456789",
+    "dial 555-1234 or order 5551234567",
+    "555-123-45678 and 555-123.4567 and 12-555-123-4567",
+    "ISBN 978-3-16-148410-0, ranges 100-200, 3-4-5",
+    /* cards */
+    "card 4111111111111112 fails Luhn", "card 4111 1111 1111 1112 fails Luhn",
+    "1234567812345670 passes Luhn but no issuer starts with 1",
+    "4111-1111-1111-1111-2222 is a longer number", "41111111111111111111 has 20 digits",
+    "order 4111111111111111x and x4111111111111111", "4111 11 1111 1111 111 groups wrong",
+    /* SSNs */
+    "000-12-3456 area 000", "666-12-3456 area 666", "900-12-3456 and 999-12-3456 area 9xx",
+    "123-00-6789 group 00", "123-45-0000 serial 0000",
+    "123-45-67890 1123-45-6789 123-45-6789-1 123-45 6789",
+    /* IPv4 */
+    "version 1.2.3.4.5 is out", "256.1.1.1 and 1.2.3.256", "v1.2.3.4 and build1.2.3.4",
+    "1.2.3 and 192.168.01.1 and 1.2.3.4a",
+    "upgraded to standards version 2.5.0.0; Standards-Version: 4.2.1.0",
+    "upgrades from versions before 1.7.9.5, package (3.31.0.2-2) unstable",
+    /* IPv6 */
+    "std::vector<int> and Foo::Bar::baz", "at 12:30:45 and 1:2:3:4:5:6:7", "mac 00:1A:2B:3C:4D:5E",
+    "a::b dead::beef f64::consts", "12345::1 and 1::2::3", "key: value, a:b, http://x",
+    /* IBANs */
+    "GB82 WEST 1234 5698 7654 33 fails mod-97", "DE89370400440532013001 fails mod-97",
+    "AB12 and GB82WEST and DE89 3704", "DE89370400440532013000x",
+    /* API keys */
+    "sk-learn, sk-short123, sk-this-is-only-hyphenated-words",
+    "ghp_short xoxb-12 AIzaShort sk_live_short mask-ant-api03-abcdefghijklmnopqrstuvwxyz",
+    "task_sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+    "gop_abcdefghijklmnopqrstuvwxyz0123456789 ghx_abcdefghijklmnopqrstuvwxyz0123",
+    "xoxz-1234567890-0987654321 rk_prod_51H8abcdefghijklmnop",
+    /* AWS */
+    "AKIA1234 AKIAIOSFODNN7EXAMPLEX AKIAiosfodnn7example XAKIAIOSFODNN7EXAMPLE",
+    "unlabelled " AWS_SECRET, "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE",
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYS", "aws_region = us-east-1",
+    /* JWTs and private keys */
+    "eyJhbGciOiJIUzI1NiJ9 alone, eyJ.eyJ.eyJ, keyJhbGciOiJIUzI1NiJ9.eyJzdWIi.sig",
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI\n-----END PUBLIC KEY-----",
+    "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+    "---- a rule ---- and -----BEGIN PRIVATE KEY without dashes",
+};
+
+static void test_kinds(void)
+{
+    for (size_t k = 0; k < sizeof ONE / sizeof ONE[0]; k++)
+        expect_one(ONE[k].text, ONE[k].kind, ONE[k].want);
+    for (size_t k = 0; k < sizeof NONE / sizeof NONE[0]; k++)
+        expect_none(NONE[k]);
+    found c;
+    static const char RANGE[] = "allow 10.0.0.1-10.0.0.9\nversion 2 runs on 10.0.0.7";
+    CHECK_INT(scan(RANGE, strlen(RANGE), &c), 3);
+    CHECK_INT(c.f[2].start, strlen(RANGE) - 8);
 }
 
 /* ---- order, overlap, edges ---- */
 
 static void test_overlap_and_order(void)
 {
-    /* the e-mail found at '@' replaces the shorter phone number in its local part */
-    expect_one("555-123-4567@example.com", GUARD_EMAIL, "555-123-4567@example.com");
-    /* ... and the longer phone number wins over the shorter e-mail that overlaps it */
-    expect_one("+1 555 123 4567@x.io", GUARD_PHONE, "+1 555 123 4567");
-    expect_one("10.0.0.1@example.com", GUARD_EMAIL, "10.0.0.1@example.com");
-
     static const char MIX[] = "a@b.io 555-123-4567 4111111111111111 123-45-6789 10.1.2.3 ::1 "
                               "GB82WEST12345698765432 AKIAIOSFODNN7EXAMPLE";
     static const guard_kind kinds[] = {GUARD_EMAIL, GUARD_PHONE, GUARD_CARD,   GUARD_SSN,
@@ -560,17 +520,7 @@ static void test_tagged(void)
 
 int main(void)
 {
-    test_email();
-    test_phone();
-    test_card();
-    test_ssn();
-    test_ipv4();
-    test_ipv6();
-    test_iban();
-    test_secrets();
-    test_aws();
-    test_jwt();
-    test_private_key();
+    test_kinds();
     test_overlap_and_order();
     test_edges();
     test_garbage();
