@@ -197,55 +197,48 @@ static void test_error_body(void)
     response_free(&r);
 }
 
+/* A body that is not a Messages response, and the message naming what is wrong with it. */
+#define MALFORMED "malformed Messages response: "
+#define NOT_COUNT " must be a non-negative integer"
+#define UP_TO_USAGE "{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
+
 static void test_malformed(void)
 {
-    expect_malformed("", "malformed Messages response: empty body");
-    expect_malformed("<html>502 Bad Gateway</html>", "malformed Messages response: not valid JSON");
-    expect_malformed("[1,2]", "malformed Messages response: not a JSON object");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],\"usage\":{}} junk",
-                     "malformed Messages response: not valid JSON");
-    expect_malformed("{\"type\":\"completion\",\"id\":\"m\"}",
-                     "malformed Messages response: type is not \"message\"");
-    expect_malformed("{\"id\":7,\"model\":\"x\",\"content\":[],\"usage\":{}}",
-                     "malformed Messages response: id is missing or not a string");
-    expect_malformed("{\"id\":\"m\",\"content\":[],\"usage\":{}}",
-                     "malformed Messages response: model is missing or not a string");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"usage\":{}}",
-                     "malformed Messages response: content is missing or not an array");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":{},\"usage\":{}}",
-                     "malformed Messages response: content is missing or not an array");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[\"hi\"],\"usage\":{}}",
-                     "malformed Messages response: a content block has no type");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[{\"type\":\"text\",\"text\":3}],"
-                     "\"usage\":{}}",
-                     "malformed Messages response: a text block has no text string");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"stop_reason\":1,\"content\":[],\"usage\":{}}",
-                     "malformed Messages response: stop_reason is not a string");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[]}",
-                     "malformed Messages response: usage is missing or not an object");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
-                     "\"usage\":{\"input_tokens\":\"12\"}}",
-                     "malformed Messages response: usage.input_tokens must be a non-negative "
-                     "integer");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
-                     "\"usage\":{\"output_tokens\":-1}}",
-                     "malformed Messages response: usage.output_tokens must be a non-negative "
-                     "integer");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
-                     "\"usage\":{\"cache_read_input_tokens\":1.5}}",
-                     "malformed Messages response: usage.cache_read_input_tokens must be a "
-                     "non-negative integer");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
-                     "\"usage\":{\"input_tokens\":1e999}}",
-                     "malformed Messages response: usage.input_tokens must be a non-negative "
-                     "integer");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
-                     "\"usage\":{\"cache_creation\":\"lots\"}}",
-                     "malformed Messages response: usage.cache_creation is not an object");
-    expect_malformed("{\"id\":\"m\",\"model\":\"x\",\"content\":[],"
-                     "\"usage\":{\"cache_creation\":{\"ephemeral_1h_input_tokens\":true}}}",
-                     "malformed Messages response: usage.cache_creation.ephemeral_1h_input_tokens "
-                     "must be a non-negative integer");
+    static const struct {
+        const char *body, *message;
+    } cases[] = {
+        {"", MALFORMED "empty body"},
+        {"<html>502 Bad Gateway</html>", MALFORMED "not valid JSON"},
+        {"[1,2]", MALFORMED "not a JSON object"},
+        {UP_TO_USAGE "\"usage\":{}} junk", MALFORMED "not valid JSON"},
+        {"{\"type\":\"completion\",\"id\":\"m\"}", MALFORMED "type is not \"message\""},
+        {"{\"id\":7,\"model\":\"x\",\"content\":[],\"usage\":{}}", MALFORMED "id is missing or not a string"},
+        {"{\"id\":\"m\",\"content\":[],\"usage\":{}}", MALFORMED "model is missing or not a string"},
+        {"{\"id\":\"m\",\"model\":\"x\",\"usage\":{}}", MALFORMED "content is missing or not an array"},
+        {"{\"id\":\"m\",\"model\":\"x\",\"content\":{},\"usage\":{}}",
+         MALFORMED "content is missing or not an array"},
+        {"{\"id\":\"m\",\"model\":\"x\",\"content\":[\"hi\"],\"usage\":{}}",
+         MALFORMED "a content block has no type"},
+        {"{\"id\":\"m\",\"model\":\"x\",\"content\":[{\"type\":\"text\",\"text\":3}],\"usage\":{}}",
+         MALFORMED "a text block has no text string"},
+        {"{\"id\":\"m\",\"model\":\"x\",\"stop_reason\":1,\"content\":[],\"usage\":{}}",
+         MALFORMED "stop_reason is not a string"},
+        {"{\"id\":\"m\",\"model\":\"x\",\"content\":[]}", MALFORMED "usage is missing or not an object"},
+        {UP_TO_USAGE "\"usage\":{\"input_tokens\":\"12\"}}", MALFORMED "usage.input_tokens" NOT_COUNT},
+        {UP_TO_USAGE "\"usage\":{\"output_tokens\":-1}}", MALFORMED "usage.output_tokens" NOT_COUNT},
+        {UP_TO_USAGE "\"usage\":{\"cache_read_input_tokens\":1.5}}",
+         MALFORMED "usage.cache_read_input_tokens" NOT_COUNT},
+        {UP_TO_USAGE "\"usage\":{\"input_tokens\":1e999}}", MALFORMED "usage.input_tokens" NOT_COUNT},
+        {UP_TO_USAGE "\"usage\":{\"cache_creation\":\"lots\"}}",
+         MALFORMED "usage.cache_creation is not an object"},
+        {UP_TO_USAGE "\"usage\":{\"cache_creation\":{\"ephemeral_1h_input_tokens\":true}}}",
+         MALFORMED "usage.cache_creation.ephemeral_1h_input_tokens" NOT_COUNT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_ROW("%s", cases[i].body);
+        expect_malformed(cases[i].body, cases[i].message);
+    }
+    CHECK_ROW_END();
 
     claude_response r;
     response_init(&r);
