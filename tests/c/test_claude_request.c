@@ -76,35 +76,37 @@ static void expect_invalid(const claude_request *r, const char *message)
     free(body);
 }
 
-static void test_minimal(void)
+/* A request that must build (its bytes checked elsewhere); a failure names the caller's line. */
+static void expect_builds_(int line, const claude_request *r)
 {
-    claude_request r = {0};
-    base(&r);
-    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
-                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
-    request_free(&r);
+    error_info err = cleared_error();
+    char *body = claude_request_json(r, NULL, &err);
+    if (!body) {
+        check_fail_at(__FILE__, line);
+        fprintf(stderr, "the request does not build: %s\n", err.message);
+    }
+    free(body);
 }
+#define expect_builds(r) expect_builds_(__LINE__, r)
 
-static void test_system_string(void)
+/* The start of base()'s body, and its one message. */
+#define BASE_HEAD "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
+#define HELLO "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]"
+#define FIVE_MARKS                                                                                  \
+    "at most 4 cache marks are allowed (tools, system, messages and top-level cache_control together), got 5"
+
+/* The minimal request; a plain system prompt is a string, a marked one a list of blocks. */
+static void test_minimal_and_system(void)
 {
     claude_request r = {0};
     base(&r);
+    expect_body(&r, BASE_HEAD HELLO "}");
     add_block(&r.system, &r.nsystem, "You are terse.", NYX_MARK_NONE);
-    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
-                    "\"system\":\"You are terse.\","
-                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
-    request_free(&r);
-}
-
-static void test_system_single_marked_block(void)
-{
-    claude_request r = {0};
+    expect_body(&r, BASE_HEAD "\"system\":\"You are terse.\"," HELLO "}");
     base(&r);
     add_block(&r.system, &r.nsystem, "Rules.", NYX_MARK_5M);
-    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
-                    "\"system\":[{\"type\":\"text\",\"text\":\"Rules.\","
-                    "\"cache_control\":{\"type\":\"ephemeral\"}}],"
-                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
+    expect_body(&r, BASE_HEAD "\"system\":[{\"type\":\"text\",\"text\":\"Rules.\","
+                              "\"cache_control\":{\"type\":\"ephemeral\"}}]," HELLO "}");
     request_free(&r);
 }
 
@@ -149,9 +151,7 @@ static void test_optional_fields(void)
     r.user_id = dup("user-42");
     r.stream = 1;
     r.top_level_cache = 1;
-    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
-                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
-                    "\"temperature\":0.5,\"stop_sequences\":[\"\\n\\nHuman:\",\"END\"],"
+    expect_body(&r, BASE_HEAD HELLO ",\"temperature\":0.5,\"stop_sequences\":[\"\\n\\nHuman:\",\"END\"],"
                     "\"metadata\":{\"user_id\":\"user-42\"},\"stream\":true,"
                     "\"cache_control\":{\"type\":\"ephemeral\"}}");
     r.temperature = 0.0; /* zero is a value, not "unset" */
@@ -160,9 +160,7 @@ static void test_optional_fields(void)
     r.nstop = 0;
     free(r.user_id);
     r.user_id = NULL;
-    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
-                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
-                    "\"temperature\":0}");
+    expect_body(&r, BASE_HEAD HELLO ",\"temperature\":0}");
     r.nstop = 2; /* restore so request_free releases them */
     request_free(&r);
 }
@@ -175,19 +173,14 @@ static void test_tools_passthrough(void)
                        "   \"input_schema\": {\"type\": \"object\", \"properties\": "
                        "{\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]},\n"
                        "   \"cache_control\": {\"type\": \"ephemeral\", \"ttl\": \"1h\"}} ]");
-    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
-                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
-                    "\"tools\":[{\"name\":\"get_weather\",\"description\":\"Weather\","
+    expect_body(&r, BASE_HEAD HELLO ",\"tools\":[{\"name\":\"get_weather\",\"description\":\"Weather\","
                     "\"input_schema\":{\"type\":\"object\",\"properties\":"
                     "{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]},"
                     "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]}");
     /* The tool's 1h mark comes first in prefix order, so a 5m system mark after it is fine
      * and a 1h one after a 5m tool is not. */
     add_block(&r.system, &r.nsystem, "S", NYX_MARK_5M);
-    error_info err;
-    char *body = claude_request_json(&r, NULL, &err);
-    CHECK(body != NULL);
-    free(body);
+    expect_builds(&r);
     free(r.tools_json);
     r.tools_json = dup("[{\"name\":\"t\",\"cache_control\":{\"type\":\"ephemeral\"}}]");
     r.system[0].mark = NYX_MARK_1H;
@@ -204,28 +197,22 @@ static void test_tools_mark(void)
     base(&r);
     r.tools_json = dup("[{\"name\":\"a\"},{\"name\":\"b\"}]");
     r.tools_mark = NYX_MARK_1H;
-    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
-                    "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
-                    "\"tools\":[{\"name\":\"a\"},{\"name\":\"b\",\"cache_control\":"
+    expect_body(&r, BASE_HEAD HELLO ",\"tools\":[{\"name\":\"a\"},{\"name\":\"b\",\"cache_control\":"
                     "{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]}");
     add_block(&r.system, &r.nsystem, "s1", NYX_MARK_5M);
     add_block(&r.system, &r.nsystem, "s2", NYX_MARK_5M);
     add_block(&r.system, &r.nsystem, "s3", NYX_MARK_5M);
-    error_info err;
-    char *body = claude_request_json(&r, NULL, &err); /* exactly 4 */
-    CHECK(body != NULL);
-    free(body);
+    expect_builds(&r); /* exactly 4 */
     r.messages[0].blocks[0].mark = NYX_MARK_5M;
-    expect_invalid(&r, "at most 4 cache marks are allowed (tools, system, messages and top-level "
-                       "cache_control together), got 5");
+    expect_invalid(&r, FIVE_MARKS);
     r.messages[0].blocks[0].mark = NYX_MARK_NONE;
     free(r.tools_json);
     r.tools_json = dup("[{\"name\":\"b\",\"cache_control\":{\"type\":\"ephemeral\"}}]");
     r.tools_mark = NYX_MARK_5M; /* the tool's own mark stands: 4 marks, not 5 */
     r.system[0].mark = NYX_MARK_NONE;
     r.messages[0].blocks[0].mark = NYX_MARK_5M;
-    body = claude_request_json(&r, NULL, &err);
-    CHECK(body != NULL);
+    error_info err;
+    char *body = claude_request_json(&r, NULL, &err);
     CHECK(body && strstr(body, "\"name\":\"b\",\"cache_control\":{\"type\":\"ephemeral\"}}]") != NULL);
     free(body);
     /* A 1h mark on the last tool after a 5m one on an earlier tool. */
@@ -284,8 +271,7 @@ static void test_escaping(void)
     free(r.messages[0].blocks[0].text);
     const char *text = "She said \"hi\"\\\t\x01 caf\xc3\xa9";
     block_set(&r.messages[0].blocks[0], text, strlen(text), NYX_MARK_NONE);
-    expect_body(&r, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
-                    "\"messages\":[{\"role\":\"user\",\"content\":"
+    expect_body(&r, BASE_HEAD "\"messages\":[{\"role\":\"user\",\"content\":"
                     "\"She said \\\"hi\\\"\\\\\\t\\u0001 caf\xc3\xa9\"}]}");
     request_free(&r);
 }
@@ -385,17 +371,12 @@ static void test_mark_limits(void)
     add_block(&r.system, &r.nsystem, "s1", NYX_MARK_1H);
     add_block(&r.system, &r.nsystem, "s2", NYX_MARK_1H);
     add_block(&r.system, &r.nsystem, "s3", NYX_MARK_5M);
-    error_info err;
-    char *body = claude_request_json(&r, NULL, &err); /* exactly 4: allowed */
-    CHECK(body != NULL);
-    free(body);
+    expect_builds(&r); /* exactly 4: allowed */
     r.top_level_cache = 1; /* the automatic mark takes a fifth slot */
-    expect_invalid(&r, "at most 4 cache marks are allowed (tools, system, messages and top-level "
-                       "cache_control together), got 5");
+    expect_invalid(&r, FIVE_MARKS);
     r.top_level_cache = 0;
     add_msg(&r, NYX_ROLE_ASSISTANT, "a", NYX_MARK_5M);
-    expect_invalid(&r, "at most 4 cache marks are allowed (tools, system, messages and top-level "
-                       "cache_control together), got 5");
+    expect_invalid(&r, FIVE_MARKS);
 
     base(&r); /* 1h after 5m inside the messages */
     add_msg(&r, NYX_ROLE_ASSISTANT, "a", NYX_MARK_5M);
@@ -403,16 +384,12 @@ static void test_mark_limits(void)
     expect_invalid(&r, "messages[2].content[0] has a 1h cache mark after a 5m mark (longer TTLs "
                        "must come first)");
     r.messages[1].blocks[0].mark = NYX_MARK_1H; /* 1h, 1h: fine */
-    body = claude_request_json(&r, NULL, &err);
-    CHECK(body != NULL);
-    free(body);
+    expect_builds(&r);
     r.top_level_cache = 1; /* automatic 5m mark on a last block marked 1h: the API says 400 */
     expect_invalid(&r, "top-level cache_control (5m) conflicts with the 1h mark on the last "
                        "block");
     r.messages[2].blocks[0].mark = NYX_MARK_5M;
-    body = claude_request_json(&r, NULL, &err);
-    CHECK(body != NULL);
-    free(body);
+    expect_builds(&r);
 
     base(&r); /* 5m system mark, then 1h in a message */
     add_block(&r.system, &r.nsystem, "s", NYX_MARK_5M);
@@ -424,9 +401,7 @@ static void test_mark_limits(void)
 
 int main(void)
 {
-    test_minimal();
-    test_system_string();
-    test_system_single_marked_block();
+    test_minimal_and_system();
     test_marks_5m_and_1h();
     test_optional_fields();
     test_tools_passthrough();
