@@ -199,19 +199,19 @@ static void test_whole_and_bytewise(void)
     CHECK_INT(bad, 0);
 }
 
-/* Rewrites every \n of STREAM as sep. */
-static char *with_endings(const char *sep, size_t *len)
+/* Rewrites every \n of text as sep. */
+static char *with_endings(const char *text, const char *sep, size_t *len)
 {
-    size_t n = strlen(STREAM), k = strlen(sep), o = 0;
+    size_t n = strlen(text), k = strlen(sep), o = 0;
     char *out = malloc(n * k + 1);
     if (!out)
         abort();
     for (size_t i = 0; i < n; i++) {
-        if (STREAM[i] == '\n') {
+        if (text[i] == '\n') {
             memcpy(out + o, sep, k);
             o += k;
         } else {
-            out[o++] = STREAM[i];
+            out[o++] = text[i];
         }
     }
     out[o] = '\0';
@@ -224,7 +224,7 @@ static void test_line_endings(void)
     const char *seps[] = {"\r\n", "\r"};
     for (size_t i = 0; i < 2; i++) {
         size_t n;
-        char *body = with_endings(seps[i], &n);
+        char *body = with_endings(STREAM, seps[i], &n);
         size_t chunks[] = {0, 1, 2, 3, 7, 64};
         for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
             claude_response r;
@@ -409,17 +409,10 @@ static void test_unknown_and_odd_fields(void)
 {
     /* as sent, then with \r\n endings fed byte by byte: a chunk boundary between \r and \n
      * must not end the multi-line message_start early */
-    size_t n = strlen(ODD), o = 0;
-    char *crlf = malloc(2 * n + 1);
-    if (!crlf)
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        if (ODD[i] == '\n')
-            crlf[o++] = '\r';
-        crlf[o++] = ODD[i];
-    }
+    size_t o;
+    char *crlf = with_endings(ODD, "\r\n", &o);
     const char *bodies[] = {ODD, crlf};
-    size_t lens[] = {n, o};
+    size_t lens[] = {strlen(ODD), o};
     for (int i = 0; i < 2; i++) {
         claude_response r;
         seen sn;
