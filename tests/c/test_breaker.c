@@ -110,80 +110,58 @@ static void test_consecutive(void)
     CHECK_INT(breaker_allow(b, "other", 10), 1);
     CHECK_INT(breaker_get(b, "other"), BREAKER_CLOSED);
     breakers_free(b);
-
-    /* failures_to_open <= 0 turns the rule off */
-    b = make(0, 1000, 0.5);
-    record_n(b, "m", 100, 1, 0);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
-    breakers_free(b);
 }
 
-static void test_rate(void)
-{
-    breakers *b = make(100, 10, 0.5); /* consecutive rule out of reach */
-    /* 9 calls, 8 failures: a high share, but below min_calls */
-    record_n(b, "m", 8, 1, 1);
-    breaker_record(b, "m", 0, 1);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
-    /* the 10th: 9/10 > 0.5 */
-    breaker_record(b, "m", 1, 2);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
-    breakers_free(b);
+/* Runs of outcomes of "m" fed to a new set (failure rate 0.5), then the state it is in: each
+ * run is n outcomes, failed or not, at time t. */
+typedef struct run {
+    int n, failed;
+    double t;
+} run;
+#define OK_FAIL {1, 0, 1}, {1, 1, 1} /* a success, then a failure, at t=1 */
 
-    /* exactly at the rate does not open; over it does */
-    b = make(100, 10, 0.5);
-    for (int i = 0; i < 5; i++) {
-        breaker_record(b, "m", 0, 1);
-        breaker_record(b, "m", 1, 1);
+static const struct {
+    const char *name;
+    int failures_to_open, min_calls;
+    run runs[12];
+    breaker_state want;
+} fed[] = {
+    {"failures_to_open <= 0 turns the run rule off", 0, 1000, {{100, 1, 0}}, BREAKER_CLOSED},
+    /* the run rule out of reach from here on */
+    {"9 calls, 8 failures: a high share, but below min_calls", 100, 10, {{8, 1, 1}, {1, 0, 1}},
+     BREAKER_CLOSED},
+    {"the 10th: 9/10 > 0.5", 100, 10, {{8, 1, 1}, {1, 0, 1}, {1, 1, 2}}, BREAKER_OPEN},
+    {"5 of 10: exactly at the rate does not open", 100, 10, {OK_FAIL, OK_FAIL, OK_FAIL, OK_FAIL, OK_FAIL},
+     BREAKER_CLOSED},
+    {"6 of 11: over it does", 100, 10, {OK_FAIL, OK_FAIL, OK_FAIL, OK_FAIL, OK_FAIL, {1, 1, 1}},
+     BREAKER_OPEN},
+    {"successes never open it, however many", 100, 10, {{1000, 0, 1}}, BREAKER_CLOSED},
+    /* the window: 60 s in 10 buckets of 6 s */
+    {"t=54 is the 10th bucket: the failures at 0.5 still count, 10 of 10", 100, 10, {{9, 1, 0.5}, {1, 1, 54}},
+     BREAKER_OPEN},
+    {"t=60 starts the 11th bucket: the first has slid out, 1 call in the window", 100, 10,
+     {{9, 1, 0.5}, {1, 1, 60}}, BREAKER_CLOSED},
+    {"9 in the window", 100, 10, {{9, 1, 0.5}, {1, 1, 60}, {8, 1, 61}}, BREAKER_CLOSED},
+    {"10 in the window", 100, 10, {{9, 1, 0.5}, {1, 1, 60}, {8, 1, 61}, {1, 1, 65}}, BREAKER_OPEN},
+    /* failures at 6.5 s (2nd bucket), one at 72 s (13th; the window holds the 4th to the 13th) */
+    {"a bucket that slid out counts nothing even before it is reused", 100, 10, {{9, 1, 6.5}, {1, 1, 72}},
+     BREAKER_CLOSED},
+    /* the success at 3600 s is in the same slot as 3 s (600 buckets later): 4 failures of 5 calls */
+    {"a long gap forgets everything, and a reused bucket starts from zero", 100, 10,
+     {{9, 1, 3}, {1, 0, 3600}, {4, 1, 3601}}, BREAKER_CLOSED},
+};
+
+static void test_runs(void)
+{
+    for (size_t i = 0; i < sizeof fed / sizeof fed[0]; i++) {
+        CHECK_ROW("%s", fed[i].name);
+        breakers *b = make(fed[i].failures_to_open, fed[i].min_calls, 0.5);
+        for (size_t k = 0; k < sizeof fed[i].runs / sizeof fed[i].runs[0] && fed[i].runs[k].n > 0; k++)
+            record_n(b, "m", fed[i].runs[k].n, fed[i].runs[k].failed, fed[i].runs[k].t);
+        CHECK_INT(breaker_get(b, "m"), fed[i].want);
+        breakers_free(b);
     }
-    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED); /* 5 of 10 */
-    breaker_record(b, "m", 1, 1);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN); /* 6 of 11 */
-    breakers_free(b);
-
-    /* successes never open it, however many */
-    b = make(100, 10, 0.5);
-    record_n(b, "m", 1000, 0, 1);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
-    breakers_free(b);
-}
-
-static void test_window_slides(void)
-{
-    /* window 60 s in 10 buckets of 6 s */
-    breakers *b = make(100, 10, 0.5);
-    record_n(b, "m", 9, 1, 0.5);
-    /* t=54 is the 10th bucket: the failures at 0.5 still count => 10 of 10 */
-    breaker_record(b, "m", 1, 54.0);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN);
-    breakers_free(b);
-
-    b = make(100, 10, 0.5);
-    record_n(b, "m", 9, 1, 0.5);
-    /* t=60 starts the 11th bucket: the first has slid out => 1 call in the window */
-    breaker_record(b, "m", 1, 60.0);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
-    record_n(b, "m", 8, 1, 61.0);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED); /* 9 in the window */
-    breaker_record(b, "m", 1, 65.0);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_OPEN); /* 10 */
-    breakers_free(b);
-
-    /* a bucket that slid out counts nothing even before it is reused: failures at 6.5 s (2nd
-     * bucket), one at 72 s (13th; the window holds the 4th to the 13th) */
-    b = make(100, 10, 0.5);
-    record_n(b, "m", 9, 1, 6.5);
-    breaker_record(b, "m", 1, 72.0);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED);
-    breakers_free(b);
-
-    /* a long gap forgets everything, and a reused bucket starts from zero */
-    b = make(100, 10, 0.5);
-    record_n(b, "m", 9, 1, 3.0);
-    breaker_record(b, "m", 0, 3600.0); /* same slot index (600 buckets later) */
-    record_n(b, "m", 4, 1, 3601.0);
-    CHECK_INT(breaker_get(b, "m"), BREAKER_CLOSED); /* 4 failures of 5 calls */
-    breakers_free(b);
+    CHECK_ROW_END();
 }
 
 static void test_open_half_open(void)
@@ -374,8 +352,7 @@ int main(void)
 {
     test_config_and_names();
     test_consecutive();
-    test_rate();
-    test_window_slides();
+    test_runs();
     test_open_half_open();
     test_close_resets_window();
     test_many_keys_and_reentry();
