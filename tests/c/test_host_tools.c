@@ -239,13 +239,7 @@ static void run_world(nyx_engine *e)
     CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
                                  "nyx.call{prompt = 'Wait here', tools = {'hold'}}\n", "=hold"),
               NYX_OK);
-    long until = h.frame + 200;
-    rc = NYX_AGAIN;
-    while (rc == NYX_AGAIN && h.frame < until) {
-        rc = nyx_poll(e, 5);
-        h.frame++;
-    }
-    CHECK_INT(rc, NYX_AGAIN);
+    CHECK_INT(run_frames(&h, h.frame + 200), NYX_AGAIN);
     CHECK(h.hold_call > 0);
     int sent_before_stop = logged_calls(e);
     nyx_stop_scripts(e);
