@@ -12,15 +12,7 @@ source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 mkdir -p "$work/tpl" "$work/cwd"
 clean_env+=("NYX_TEMPLATE_PATH=$work/tpl")
 cd "$work/cwd" || exit 1
-cat >"$work/tpl/classify.md" <<'T'
----
-description: one word for a ticket
-model: claude-haiku-4-5
-variables:
-  ticket: {required: true}
----
-Classify this ticket in one word: {{ticket}}
-T
+classify_template "$work/tpl" 'Classify this ticket in one word: {{ticket}}'
 
 run_nyx ask classify --var "ticket=printer on fire"
 check "nyx ask exits 0" "$rc" "$err"

@@ -12,16 +12,7 @@ source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 mkdir -p "$work/tpl" "$work/cwd"
 clean_env+=("NYX_TEMPLATE_PATH=$work/tpl" "NYX_SIM_BATCH_MS=100")
 cd "$work/cwd" || exit 1
-cat >"$work/tpl/classify.md" <<'T'
----
-description: one word for a ticket
-model: claude-haiku-4-5
-variables:
-  ticket: {required: true}
-  team: {required: true}
----
-{{ticket}}: classify this {{team}} ticket in one word.
-T
+classify_template "$work/tpl" '{{ticket}}: classify this {{team}} ticket in one word.' team
 printf '{"id":"t1","ticket":"printer on fire"}\n\n{"id":"t2","ticket":"invoice overdue"}\n{"id":"t3","ticket":"lost badge"}\n' >rows.jsonl
 printf 'key,ticket\nc1,"printer, on fire"\nc2,"say ""hi"""\n' >rows.csv
 printf '{"id":"a","ticket":"x"}\n{"id":"b","tikcet":"y"}\n' >bad.jsonl

@@ -46,18 +46,15 @@ check_usage_errors() {
 }
 # poll COMMAND...: runs COMMAND every 0.05 s until it succeeds, for 20 s at most; 1 if it never did.
 poll() { local _; for _ in $(seq 400); do "$@" && return 0; sleep 0.05; done; return 1; }
-# classify_template DIR: DIR/classify.md, one required variable (ticket), for the batch tests.
+# classify_template DIR [BODY [VARIABLE...]]: DIR/classify.md, a ticket in one word on
+# claude-haiku-4-5: BODY (by default "{{ticket}}: classify this ticket in one word.") with the
+# required variables ticket and each VARIABLE.
 classify_template() {
-  mkdir -p "$1"
-  cat >"$1/classify.md" <<'T'
----
-description: one word for a ticket
-model: claude-haiku-4-5
-variables:
-  ticket: {required: true}
----
-{{ticket}}: classify this ticket in one word.
-T
+  local dir=$1 body=${2:-'{{ticket}}: classify this ticket in one word.'} v
+  mkdir -p "$dir"
+  { printf -- '---\ndescription: one word for a ticket\nmodel: claude-haiku-4-5\nvariables:\n'
+    for v in ticket "${@:3}"; do printf '  %s: {required: true}\n' "$v"; done
+    printf -- '---\n%s\n' "$body"; } >"$dir/classify.md"
 }
 # finish: the script's last word: exits 1 when a check failed.
 finish() {
