@@ -44,8 +44,7 @@ end
 deeper()
 EOF
 run_nyx -- run fails.lua
-check "a Lua error exits 1" $((rc != 1)) "rc=$rc"
-check_grep "a Lua error prints file:line and the message" "$err" "fails.lua:3: the plan has no budget"
+check_exit "a Lua error exits 1 and prints file:line and the message" 1 "$err" "fails.lua:3: the plan has no budget"
 grep -q "stack traceback" <<<"$err" && grep -q "fails.lua:5: in main chunk" <<<"$err"
 check "a Lua error prints a traceback" $? "$err"
 
@@ -54,31 +53,27 @@ local nyx = require "nyx"
 nyx.call{ prompt = "Hello", temperature = 3 }
 EOF
 run_nyx -- run badcall.lua
-check "a bad argument to nyx.call exits 1" $((rc != 1)) "rc=$rc"
-check_grep "a bad argument is reported with Lua's wording and the caller's line" "$err" "badcall.lua:2: invalid_argument: bad argument #1 to 'call' (temperature"
+check_exit "a bad argument to nyx.call exits 1, reported with Lua's wording and the caller's line" 1 "$err" "badcall.lua:2: invalid_argument: bad argument #1 to 'call' (temperature"
 
 cat >apierr.lua <<'EOF'
 local nyx = require "nyx"
 nyx.call{ model = "claude-no-such-model", prompt = "Hello", max_tokens = 20 }
 EOF
 run_nyx -- run apierr.lua
-check "an API error left unhandled exits 1" $((rc != 1)) "rc=$rc"
-check_grep "an unhandled API error names its type" "$err" "not_found_error"
+check_exit "an API error left unhandled exits 1 and names its type" 1 "$err" "not_found_error"
 
 printf 'x = = 1\n' >syntax.lua
 run_nyx -- run syntax.lua
 check "a syntax error exits 1 and names file:line" $((rc != 1 || $(grep -c "syntax.lua:1:" <<<"$err") == 0)) "$err"
 
 run_nyx -- run
-check "nyx run without a script is a usage error (2)" $((rc != 2)) "rc=$rc"
-check_grep "the usage error prints the usage" "$err" "usage: nyx run"
+check_exit "nyx run without a script is a usage error (2) that prints the usage" 2 "$err" "usage: nyx run"
 run_nyx -- run ok.lua --no-such-flag
 check "an unknown flag is a usage error (2)" $((rc != 2)) "rc=$rc"
 run_nyx -- run ok.lua --var novalue
 check "--var without k=v is a usage error (2)" $((rc != 2)) "rc=$rc"
 run_nyx -- frobnicate
-check "an unknown command exits 2" $((rc != 2)) "rc=$rc"
-check_grep "an unknown command is named" "$err" 'unknown command "frobnicate"'
+check_exit "an unknown command exits 2 and is named" 2 "$err" 'unknown command "frobnicate"'
 run_nyx --
 check "nyx without a command exits 2" $((rc != 2)) "rc=$rc"
 
@@ -209,7 +204,6 @@ log=$(curl -s "$url/sim/requests")
 check "the server's log shows exactly the script's two requests" $? "$log"
 
 run_nyx "ANTHROPIC_API_KEY=wrong-key" "ANTHROPIC_BASE_URL=$url" -- run ok.lua
-check "a wrong API key exits 1" $((rc != 1)) "rc=$rc"
-check_grep "a wrong API key is reported as authentication_error" "$err" "authentication_error"
+check_exit "a wrong API key exits 1, reported as authentication_error" 1 "$err" "authentication_error"
 
 finish
