@@ -35,11 +35,6 @@ local function held(n)
   end
   error(("the simulator never held %d hung requests"):format(n))
 end
-local function errors_of(list)
-  local out = {}
-  for i, e in ipairs(list) do out[i] = type(e) == "table" and e.type or "ok" end
-  return out
-end
 ]]
 
 local audit = H.audit
@@ -323,14 +318,13 @@ H.describe_setups("reliability", function(setup)
         assert.matches("circuit breaker for claude%-haiku%-4%-5 is open", e.message)
       end
       assert.are.same({ SONNET, 1, true }, { out.fallback.model, out.fallback.route, out.fallback.fallback_used })
-      local kinds = {}
-      for i, r in ipairs(out.probe_fails) do kinds[i] = r.type or "ok" end
-      assert.are.equal(1, count(kinds, "api_error"), "exactly one probe: " .. table.concat(kinds, ","))
-      assert.are.equal(4, count(kinds, "circuit_open"))
-      kinds = {}
-      for i, r in ipairs(out.probe_ok) do kinds[i] = r.type or "ok" end
-      assert.are.equal(1, count(kinds, "ok"), "exactly one probe: " .. table.concat(kinds, ","))
-      assert.are.equal(4, count(kinds, "circuit_open"))
+      -- Half-open, each burst of five sends one probe (its outcome) and fails the rest fast.
+      for _, c in ipairs({ { "probe_fails", "api_error" }, { "probe_ok", "ok" } }) do
+        local kinds = {}
+        for i, r in ipairs(out[c[1]]) do kinds[i] = r.type or "ok" end
+        assert.are.equal(1, count(kinds, c[2]), c[1] .. ", exactly one probe: " .. table.concat(kinds, ","))
+        assert.are.equal(4, count(kinds, "circuit_open"), c[1])
+      end
       assert.is_string(out.after.text, "closed again: calls go through")
 
       -- What reached the server for the failing model: 3 failures, then nothing until the
