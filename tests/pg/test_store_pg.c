@@ -6,8 +6,8 @@
 #include "conformance.h"
 #include "request_body.h"
 
-/* Kills the server process of every store (application_name nyx) on this test's database;
- * returns how many. */
+/* Kills the server process of every store (application_name nyx) on this test's database and
+ * waits for the server's goodbye to reach the socket; returns how many. */
 static long long terminate_stores(void)
 {
     char sql[256];
@@ -15,7 +15,9 @@ static long long terminate_stores(void)
              "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
              " WHERE application_name = 'nyx' AND datname = '%s'",
              db_name);
-    return raw_int(sql);
+    long long n = raw_int(sql);
+    sleep_ms(100);
+    return n;
 }
 
 static long long store_connections(void)
@@ -26,6 +28,16 @@ static long long store_connections(void)
              " datname = '%s'",
              db_name);
     return raw_int(sql);
+}
+
+/* store_connections() once it is want, or what it is after 2 s (a closed connection's server
+ * process leaves within moments). */
+static long long connections_become(long long want)
+{
+    long long n = -1;
+    for (int k = 0; k < 100 && (n = store_connections()) != want; k++)
+        sleep_ms(20);
+    return n;
 }
 
 /* Text PostgreSQL refuses in a UTF8 database: a write carrying it fails on the server. */
@@ -59,10 +71,7 @@ static void test_open_and_migrate(void)
 
     store_close(s);
     /* Closing ends the connection (the server notices within moments). */
-    long long left = -1;
-    for (int k = 0; k < 100 && (left = store_connections()) != 0; k++)
-        sleep_ms(20);
-    CHECK_INT(left, 0);
+    CHECK_INT(connections_become(0), 0);
 
     /* Reopen: one version row (the data kept: conformance_open.c). */
     s = open_db();
@@ -154,6 +163,15 @@ static void test_concurrent_migration(void)
 }
 
 /* ---- the loop API: async reserve and log+settle ---- */
+
+/* Pumps s until nothing is pending, then done (any record with calls and rc) has run once,
+ * with rc. */
+#define ANSWERED_ONCE(done, rc_)    \
+    do {                            \
+        CHECK_INT(drive(s, 10), 0); \
+        CHECK_INT((done).calls, 1); \
+        CHECK_INT((done).rc, rc_);  \
+    } while (0)
 
 typedef struct done_rec {
     int calls, rc, refused, visible;
@@ -271,9 +289,7 @@ static void test_async(store_db *s)
     CHECK(store_busy(s) >= 1);
     snprintf(d1.check_sql, sizeof d1.check_sql,
              "SELECT count(*) FROM budget_holds WHERE id = '%s'", id1);
-    CHECK_INT(drive(s, 10), 0);
-    CHECK_INT(d1.calls, 1);
-    CHECK_INT(d1.rc, 0);
+    ANSWERED_ONCE(d1, 0);
     CHECK_INT(d1.refused, -1);
     CHECK_INT(d1.visible, 1); /* committed when done ran */
     CHECK_INT(store_busy(s), 0);
@@ -319,9 +335,7 @@ static void test_async(store_db *s)
              "SELECT count(*) FROM llm_interactions WHERE id = 'as1' AND NOT EXISTS"
              " (SELECT 1 FROM budget_holds WHERE id = '%s')",
              id1);
-    CHECK_INT(drive(s, 10), 0);
-    CHECK_INT(dl.calls, 1);
-    CHECK_INT(dl.rc, 0);
+    ANSWERED_ONCE(dl, 0);
     CHECK_INT(dl.refused, -1);
     CHECK_INT(dl.visible, 1);
     CHECK_NEAR(raw_real("SELECT spent_usd FROM budgets WHERE scope = 'session:a'"), 0.125, 0);
@@ -332,9 +346,7 @@ static void test_async(store_db *s)
     bad.prompt_text = BAD_UTF8;
     done_rec db = {0};
     CHECK_INT(store_log_interaction_settle_async(s, &bad, ids[held], 0.125, on_done, &db, &err), 0);
-    CHECK_INT(drive(s, 10), 0);
-    CHECK_INT(db.calls, 1);
-    CHECK_INT(db.rc, -1);
+    ANSWERED_ONCE(db, -1);
     CHECK_ERROR(db, "store_error", "cannot log interaction as-bad in");
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 3);
 
@@ -393,9 +405,7 @@ static void test_async(store_db *s)
     CHECK_INT(store_budget_status(s, to_text, &now_t, &err), 0);
     CHECK_CONTAINS(now_t.s, "session:a|1|0.125|0.75|0.125\n"); /* refused: nothing changed */
     CHECK_INT(re.calls, 0); /* the answer is in; done waits for the pump */
-    CHECK_INT(drive(s, 10), 0);
-    CHECK_INT(re.calls, 1);
-    CHECK_INT(re.rc, -1);
+    ANSWERED_ONCE(re, -1);
     CHECK_INT(re.inner_rc, 0);
     CHECK_STR(re.inner_value, "refused");
     CHECK_INT(raw_int("SELECT count(*) FROM audit_events WHERE kind = 'budget_refused'"), 1);
@@ -406,9 +416,7 @@ static void test_async(store_db *s)
     CHECK_INT(store_budget_status_async(s, to_text, &st, on_done, &ds, &err), 0);
     CHECK_INT(ds.calls, 0);
     CHECK_STR(st.s, "");
-    CHECK_INT(drive(s, 10), 0);
-    CHECK_INT(ds.calls, 1);
-    CHECK_INT(ds.rc, 0);
+    ANSWERED_ONCE(ds, 0);
     CHECK_STR(st.s, "day:a|10|0.125|3.75|6.125\n"
                     "session:a|1|0.125|0.75|0.125\n");
     error_clear(&err);
@@ -419,14 +427,10 @@ static void test_async(store_db *s)
     id_rec n1 = {0}, n2 = {0};
     CHECK_INT(store_thought_add_async(s, "a", 0, "root", on_id, &n1, &err), 0);
     CHECK_INT(n1.calls, 0);
-    CHECK_INT(drive(s, 10), 0);
-    CHECK_INT(n1.calls, 1);
-    CHECK_INT(n1.rc, 0);
+    ANSWERED_ONCE(n1, 0);
     CHECK(n1.id > 0);
     CHECK_INT(store_thought_add_async(s, "a", n1.id + 1000, "orphan", on_id, &n2, &err), 0);
-    CHECK_INT(drive(s, 10), 0);
-    CHECK_INT(n2.calls, 1);
-    CHECK_INT(n2.rc, -1);
+    ANSWERED_ONCE(n2, -1);
     CHECK_STR(n2.type, "invalid_argument");
     CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 1);
 
@@ -485,7 +489,6 @@ static void test_connection_loss(store_db *s)
     CHECK_INT(store_changed(s, &c, &err), 0); /* clears the first call's 1 */
 
     CHECK_INT(terminate_stores(), 1);
-    sleep_ms(100); /* the server's goodbye reaches the socket */
     double lost_at = clock_now_s();
     it = make("during", T0);
     error_clear(&err);
@@ -527,10 +530,7 @@ static void test_connection_loss(store_db *s)
         CHECK_INT(seen, 1);
         store_close(o);
         /* Its server process leaves within moments; only this store's is killed below. */
-        long long n = -1;
-        for (int k = 0; k < 100 && (n = store_connections()) != 1; k++)
-            sleep_ms(20);
-        CHECK_INT(n, 1);
+        CHECK_INT(connections_become(1), 1);
     }
     /* Queries, budgets and the control channel work on the new connection. */
     rows r = {0};
@@ -545,12 +545,9 @@ static void test_connection_loss(store_db *s)
     interaction_rec a = make("async-lost", T0);
     done_rec d = {0};
     CHECK_INT(terminate_stores(), 1);
-    sleep_ms(100);
     int started = store_log_interaction_settle_async(s, &a, id, 0.25, on_done, &d, &err);
     if (started == 0) {
-        CHECK_INT(drive(s, 10), 0);
-        CHECK_INT(d.calls, 1);
-        CHECK_INT(d.rc, -1);
+        ANSWERED_ONCE(d, -1);
         CHECK_STR(d.type, "store_error");
         if (!loss_message(d.message)) {
             fprintf(stderr, "in flight at the loss: \"%s\"\n", d.message);
@@ -566,9 +563,7 @@ static void test_connection_loss(store_db *s)
     CHECK(took >= 0);
     memset(&d, 0, sizeof d);
     CHECK_INT(store_log_interaction_settle_async(s, &a, id, 0.25, on_done, &d, &err), 0);
-    CHECK_INT(drive(s, 10), 0);
-    CHECK_INT(d.calls, 1);
-    CHECK_INT(d.rc, 0);
+    ANSWERED_ONCE(d, 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'async-lost'"), 1);
     CHECK_NEAR(raw_real("SELECT spent_usd FROM budgets WHERE scope = 'session:loss'"), 0.25, 0);
     CHECK_NEAR(raw_real("SELECT reserved_usd FROM budgets WHERE scope = 'session:loss'"), 0, 0);
@@ -579,7 +574,6 @@ static void test_connection_loss(store_db *s)
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(drive(s, 10), 0);
     CHECK_INT(terminate_stores(), 1);
-    sleep_ms(100);
     it = make("batch-lost", T0);
     store_log_interaction(s, &it, &err); /* 0 (queued, failing later) or -1 (known down) */
     error_clear(&err);
@@ -633,7 +627,6 @@ static void test_password_hidden(void)
     CHECK_INT(store_batch_rollback(s, &err), -1);
     CHECK(!contains(err.message, "secretpw"));
     CHECK_INT(terminate_stores(), 1);
-    sleep_ms(100);
     it = make("pw2", T0);
     error_clear(&err);
     CHECK_INT(store_log_interaction(s, &it, &err), -1);
