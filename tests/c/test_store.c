@@ -499,11 +499,9 @@ static void test_locked(void)
 
 /* ---- failing disk: full ---- */
 
-static void test_full(void)
+static void test_full(store_db *s)
 {
     error_info err = cleared_error();
-    store_db *s = open_db();
-    REQUIRE(s != NULL);
     sqlite3 *db = store_sqlite_db(s);
     CHECK(db != NULL);
     long long pages = count_rows(s, "PRAGMA page_count");
@@ -539,9 +537,8 @@ static void test_full(void)
     CHECK_INT(sqlite3_exec(db, "PRAGMA max_page_count = 1000000", NULL, NULL, NULL), SQLITE_OK);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(store_log_interaction(s, &small, &err), 0);
-    store_close(s);
-    CHECK_INT(file_int(db_uri, "SELECT count(*) FROM llm_interactions"), 2);
-    CHECK_INT(file_int(db_uri, "SELECT length(prompt_text) FROM llm_interactions WHERE id = 'F1'"),
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 2);
+    CHECK_INT(raw_int("SELECT length(prompt_text) FROM llm_interactions WHERE id = 'F1'"),
               (long long)sizeof big - 1);
 }
 
@@ -595,11 +592,9 @@ static void test_checkpoints(void)
 
 /* 3 MB of distinct records pass through the writer's connection; SQLite would keep up to
  * 2 MB of their pages cached by default, the store keeps its cache to 256 KiB. */
-static void test_page_cache(void)
+static void test_page_cache(store_db *s)
 {
     error_info err = cleared_error();
-    store_db *s = open_db();
-    REQUIRE(s != NULL);
     static char text[3000];
     for (int n = 0; n < 1000; n++) {
         char id[32];
@@ -619,7 +614,6 @@ static void test_page_cache(void)
     CHECK(used > 0);
     CHECK(used <= 320 * 1024); /* 256 KiB of pages, and their headers */
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions"), 1000);
-    store_close(s);
 }
 
 /* ---- durability: SIGKILL right after a commit loses nothing ---- */
@@ -681,18 +675,13 @@ static void test_sigkill(void)
 /* Commits go to the WAL in one write each (store_sqlite_vfs.c): a reader on its own
  * connection, kept open as a second process would keep it, sees every commit as soon as
  * store_log_interaction returns, small or larger than the gathering buffer. */
-static void test_reader_sees_commits(void)
+static void test_reader_sees_commits(store_db *s)
 {
     error_info err = cleared_error();
-    store_db *s = store_open(db_uri, &err);
     sqlite3 *reader = NULL;
-    CHECK(s != NULL);
     CHECK_INT(sqlite3_open_v2(db_uri, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    if (!s || !reader) {
-        store_close(s);
-        sqlite3_close(reader);
+    if (!reader)
         return;
-    }
     sqlite3_stmt *count = NULL;
     CHECK_INT(sqlite3_prepare_v2(reader, "SELECT count(*) FROM llm_interactions", -1, &count, NULL),
               SQLITE_OK);
@@ -725,9 +714,8 @@ static void test_reader_sees_commits(void)
     CHECK_INT(sqlite3_column_int(count, 0), 300);
     sqlite3_finalize(count);
     sqlite3_close(reader);
-    store_close(s);
-    CHECK_INT(file_int(db_uri, "SELECT count(*) FROM llm_interactions"), 300);
-    CHECK_INT(file_int(db_uri, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 300);
+    CHECK_INT(raw_int("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
 }
 
 /* ---- the session index (migration 10) ---- */
@@ -949,11 +937,11 @@ int main(void)
         {"open_failures", .fn = test_open_failures},
         {"readonly", .fn = test_readonly},
         {"locked", .fn = test_locked},
-        {"full", .fn = test_full},
+        {"full", .on_db = test_full},
         {"checkpoints", .fn = test_checkpoints},
-        {"page_cache", .fn = test_page_cache},
+        {"page_cache", .on_db = test_page_cache},
         {"sigkill", .fn = test_sigkill},
-        {"reader_sees_commits", .fn = test_reader_sees_commits},
+        {"reader_sees_commits", .on_db = test_reader_sees_commits},
         {0},
     };
     char *argv[] = {(char *)"test_store", (char *)"sqlite", NULL};
