@@ -387,6 +387,25 @@ static void test_cache_basic(void)
     sim_cache_free(c);
 }
 
+/* Commits n distinct one-message prompts, cached however small, the i-th at i * step. */
+static void commit_tiny(sim_cache *c, int n, int64_t step)
+{
+    sim_req r = {0};
+    error_info err;
+    sim_plan p;
+    for (int i = 0; i < n; i++) {
+        char json[200];
+        snprintf(json, sizeof json,
+                 H5 "\"messages\":[{\"role\":\"user\","
+                    "\"content\":\"n%d\"}],\"cache_control\":{\"type\":\"ephemeral\"}}",
+                 i);
+        CHECK_INT(sim_req_parse(&r, json, strlen(json), &models, NULL, 0, &err), 0);
+        r.min_cache = 1; /* cache even tiny prompts */
+        plan_commit(c, &r, (int64_t)i * step, &p);
+        sim_req_free(&r);
+    }
+}
+
 static void test_cache_ttl(void)
 {
     sim_cache *c = sim_cache_new(0);
@@ -427,33 +446,13 @@ static void test_cache_ttl(void)
 
     /* Expired entries are evicted: memory stays bounded. */
     sim_cache_clear(c);
-    for (int i = 0; i < 5000; i++) {
-        char json[200];
-        snprintf(json, sizeof json,
-                 H5 "\"messages\":[{\"role\":\"user\","
-                    "\"content\":\"n%d\"}],\"cache_control\":{\"type\":\"ephemeral\"}}",
-                 i);
-        CHECK_INT(sim_req_parse(&r, json, strlen(json), &models, NULL, 0, &err), 0);
-        r.min_cache = 1; /* cache even tiny prompts */
-        plan_commit(c, &r, (int64_t)i * 10 * SEC, &p);
-        sim_req_free(&r);
-    }
+    commit_tiny(c, 5000, 10 * SEC);
     CHECK(sim_cache_size(c) <= 2048);
     sim_cache_free(c);
 
     /* At the entry cap, the soonest to expire make room. */
     c = sim_cache_new(100);
-    for (int i = 0; i < 1000; i++) {
-        char json[200];
-        snprintf(json, sizeof json,
-                 H5 "\"messages\":[{\"role\":\"user\","
-                    "\"content\":\"n%d\"}],\"cache_control\":{\"type\":\"ephemeral\"}}",
-                 i);
-        CHECK_INT(sim_req_parse(&r, json, strlen(json), &models, NULL, 0, &err), 0);
-        r.min_cache = 1;
-        plan_commit(c, &r, i, &p);
-        sim_req_free(&r);
-    }
+    commit_tiny(c, 1000, 1);
     CHECK(sim_cache_size(c) <= 100);
     sim_cache_free(c);
 }
