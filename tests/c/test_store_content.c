@@ -215,24 +215,16 @@ static int take_lines(void *ud, int ncols, const char *const *names, const char 
 /* In a batch a part is written once, later records of the batch finding it remembered; what the
  * batch remembers is forgotten at any other write: a part deleted by a script's own SQL in the
  * batch is written again by the next record that needs it, and that record reads back whole. */
-static void test_batch_parts(void)
+static void test_batch_parts(store_db *s)
 {
-    char path[300];
-    snprintf(path, sizeof path, "%s/batch_parts.db", scratch);
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
-    REQUIRE(s != NULL);
     char *sys = repeat("You are the support desk of a large library. ", 40);
     size_t n = strlen(sys) + 100;
     char *text = malloc(n);
     snprintf(text, n, "{\"system\":\"%s\",\"messages\":[\"short\"]}", sys);
-    interaction_rec it;
-    memset(&it, 0, sizeof it);
-    it.status = "ok";
+    interaction_rec it = make("bp-1", 0);
     it.prompt_text = text;
-    it.ttfb_ms = it.latency_ms = -1;
     CHECK_INT(store_batch_begin(s, &err), 0);
-    it.id = "bp-1";
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     it.id = "bp-2";
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
@@ -244,17 +236,13 @@ static void test_batch_parts(void)
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(store_batch_commit(s, &err), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_content"), 1);
-    lines l = {NULL};
-    CHECK_INT(store_query_exchange(s, "bp-3", take_lines, &l, &err), 0);
-    CHECK(l.text != NULL && strstr(l.text, text) != NULL);
-    free(l.text);
+    check_request(s, "bp-3", text, __LINE__);
     /* The next batch looks again: the part is there, not written twice. */
     CHECK_INT(store_batch_begin(s, &err), 0);
     it.id = "bp-4";
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(store_batch_commit(s, &err), 0);
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_content"), 1);
-    store_close(s);
     free(text);
     free(sys);
 }
@@ -287,13 +275,12 @@ static char *old_exchange(sqlite3 *db, const char *id)
 
 static void test_migrate_v5(void)
 {
-    char path[300], fixture[600];
-    snprintf(path, sizeof path, "%s/v5.db", scratch);
+    char fixture[600];
     snprintf(fixture, sizeof fixture, "%s/tests/data/store_v5.sql", NYX_SOURCE_DIR);
     char *sql = read_file(fixture, NULL);
     REQUIRE(sql != NULL);
     sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_open(db_uri, &db), SQLITE_OK);
     CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     free(sql);
     /* What schema 5 showed of every row, and how many rows each table held. */
@@ -326,12 +313,9 @@ static void test_migrate_v5(void)
     sqlite3_close(db);
 
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
-    CHECK(s != NULL);
-    if (!s) {
-        fprintf(stderr, "open: %s\n", err.message);
+    store_db *s = open_db();
+    if (!s)
         return;
-    }
     CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest() - 5);
     for (int i = 0; i < n; i++) {
         lines l = {NULL};
@@ -368,7 +352,7 @@ int main(void)
         {"hash", .fn = test_hash},
         {"known_spans", .fn = test_known_spans},
         {"cut_and_join", .fn = test_cut_and_join},
-        {"batch_parts", .fn = test_batch_parts},
+        {"batch_parts", .on_db = test_batch_parts},
         {"migrate_v5", .fn = test_migrate_v5},
         {0},
     };
