@@ -221,10 +221,7 @@ static void test_memory(void)
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions WHERE id = 'now' AND"
                             " created_at > 1.7e9"),
               1);
-    rows r = {0};
-    CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
-    CHECK_STR(pick(&r, "id"), "now\n");
-    rows_free(&r);
+    CHECK_STR(picked(s, store_query_log, NULL, "id"), "now\n");
     store_close(s);
 }
 
@@ -327,10 +324,7 @@ static int readonly_checks(const char *uri, const char *shown)
         return check_failures - before;
     }
     CHECK_INT(store_is_readonly(s), 1);
-    rows r = {0};
-    CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
-    CHECK_INT(r.n, 1);
-    rows_free(&r);
+    CHECK_STR(picked(s, store_query_log, NULL, "id"), "ro1\n");
 
     interaction_rec it = make("ro2", T0);
     error_clear(&err);
@@ -464,10 +458,7 @@ static void test_locked(void)
     CHECK_CONTAINS(err.message, "database is locked");
 
     /* Readers are not blocked by a writer in WAL mode. */
-    rows r = {0};
-    CHECK_INT(store_query_stats(s, NULL, collect, &r, &err), 0);
-    CHECK_STR(cell(&r, 0, "calls"), "0");
-    rows_free(&r);
+    CHECK_STR(picked(s, store_query_stats, NULL, "calls"), "0\n");
 
     /* Once the lock is gone the same call succeeds. */
     CHECK_INT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
@@ -818,10 +809,7 @@ static void test_session_index(void)
     sqlite3_trace_v2(store_sqlite_db(s), 0, NULL, NULL);
     /* The session's totals come from its rows, through the index. */
     CHECK_INT(count_rows(s, "SELECT calls FROM sessions WHERE name = 'a'"), 5);
-    rows r = {0};
-    CHECK_INT(store_query_log(s, &by_a, collect, &r, &err), 0);
-    CHECK_INT(r.n, 5);
-    rows_free(&r);
+    CHECK_STR(picked(s, store_query_log, &by_a, "id"), "v9-00\nv9-01\nv9-02\nv9-03\nv10-a\n");
     store_close(s);
 }
 

@@ -382,6 +382,26 @@ static inline const char *pick(const rows *r, const char *cols)
     return out;
 }
 
+/* A query of store.h's shape (store_query_stats, _log, _usage). */
+typedef int (*store_query_fn)(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
+                              error_info *err);
+
+/* What query gives for filter f, its columns cols as pick() writes them, or "error: ...".
+ * The text lives until the next call. */
+static inline const char *picked(store_db *s, store_query_fn query, const store_filter *f,
+                                 const char *cols)
+{
+    static char out[4096];
+    rows r = {0};
+    error_info err = cleared_error();
+    if (query(s, f, collect, &r, &err) != 0)
+        snprintf(out, sizeof out, "error: %s", err.message);
+    else
+        snprintf(out, sizeof out, "%s", pick(&r, cols));
+    rows_free(&r);
+    return out;
+}
+
 /* The column names, "a,b,c". */
 static inline const char *colnames(const rows *r)
 {

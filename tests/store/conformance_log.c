@@ -352,33 +352,41 @@ static void test_queries(store_db *s)
               "total|4|1|0.25|315|195|1000|1000|0.00168|0.00233|0.00065|1|1\n");
     rows_free(&r);
 
-    /* By model (the served model, else the requested one), session, agent, template. */
+    /* By model (the served model, else the requested one), session, agent, template; the log
+     * and the usage by filter. */
     struct {
+        store_query_fn query;
         store_filter f;
         const char *cols, *want;
-    } stats[] = {
-        {{.group_by = "model"}, "group,calls,unknown_cost_calls,cost_usd,hit_rate,input",
+    } queries[] = {
+        {store_query_stats, {.group_by = "model"},
+         "group,calls,unknown_cost_calls,cost_usd,hit_rate,input",
          "claude-haiku-4-5-20251001|3|0|0.00168|0.333333333333333|115\n"
          "claude-mystery-9|1|1|0.0|0.0|200\n"},
-        {{.group_by = "session"}, "group,calls", "s1|3\ns2|1\n"},
-        {{.session = "s1", .group_by = "agent"}, "group,calls,errors,output",
+        {store_query_stats, {.group_by = "session"}, "group,calls", "s1|3\ns2|1\n"},
+        {store_query_stats, {.session = "s1", .group_by = "agent"}, "group,calls,errors,output",
          "critic|1|1|100\neng|2|0|90\n"},
         /* no template: NULL sorts first */
-        {{.group_by = "template"}, "group,calls", "NULL|3\nsummarize@2|1\n"},
-        {{.group_by = "total"}, "group", "total\n"},
+        {store_query_stats, {.group_by = "template"}, "group,calls", "NULL|3\nsummarize@2|1\n"},
+        {store_query_stats, {.group_by = "total"}, "group", "total\n"},
         /* since and last select the newest rows. */
-        {{.since = T0 + 3.0}, "calls,input", "2|205\n"},
-        {{.last = 3}, "calls,input", "3|215\n"},
-        {{.session = "s1", .since = T0 + 1.0, .group_by = "model"}, "group,calls",
-         "claude-haiku-4-5-20251001|1\nclaude-mystery-9|1\n"},
+        {store_query_stats, {.since = T0 + 3.0}, "calls,input", "2|205\n"},
+        {store_query_stats, {.last = 3}, "calls,input", "3|215\n"},
+        {store_query_stats, {.session = "s1", .since = T0 + 1.0, .group_by = "model"},
+         "group,calls", "claude-haiku-4-5-20251001|1\nclaude-mystery-9|1\n"},
         /* A filter matching nothing still gives one total row of zeros. */
-        {{.session = "nobody"}, "calls,hit_rate,input,cost_usd", "0|0.0|0|0.0\n"},
+        {store_query_stats, {.session = "nobody"}, "calls,hit_rate,input,cost_usd",
+         "0|0.0|0|0.0\n"},
+        {store_query_log, {.last = 2}, "id", "i3\ni4\n"},
+        {store_query_log, {.session = "s1", .last = 2}, "id", "i2\ni3\n"},
+        {store_query_log, {.since = T0 + 1.5}, "id", "i2\ni3\ni4\n"},
+        {store_query_usage, {.session = "s1"}, "id", "i1\ni2\ni3\n"},
     };
-    for (size_t k = 0; k < sizeof stats / sizeof stats[0]; k++) {
-        CHECK_INT(store_query_stats(s, &stats[k].f, collect, &r, &err), 0);
-        CHECK_STR(pick(&r, stats[k].cols), stats[k].want);
-        rows_free(&r);
+    for (size_t k = 0; k < sizeof queries / sizeof queries[0]; k++) {
+        CHECK_ROW("query %zu, %s", k, queries[k].cols);
+        CHECK_STR(picked(s, queries[k].query, &queries[k].f, queries[k].cols), queries[k].want);
     }
+    CHECK_ROW_END();
 
     /* Log: newest last, ISO times, tokens of every kind, NULL cost when unknown. */
     CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
@@ -393,18 +401,6 @@ static void test_queries(store_db *s)
               "overloaded_error\n"
               "i4|2025-11-25T10:00:04.000Z|s2|eng|claude-haiku-4-5-20251001|ok|10|0|3.0e-05|"
               "10.0|NULL\n");
-    rows_free(&r);
-    store_filter f = {.last = 2};
-    CHECK_INT(store_query_log(s, &f, collect, &r, &err), 0);
-    CHECK_STR(pick(&r, "id"), "i3\ni4\n");
-    rows_free(&r);
-    f = (store_filter){.session = "s1", .last = 2};
-    CHECK_INT(store_query_log(s, &f, collect, &r, &err), 0);
-    CHECK_STR(pick(&r, "id"), "i2\ni3\n");
-    rows_free(&r);
-    f = (store_filter){.since = T0 + 1.5};
-    CHECK_INT(store_query_log(s, &f, collect, &r, &err), 0);
-    CHECK_STR(pick(&r, "id"), "i2\ni3\ni4\n");
     rows_free(&r);
     /* A callback can stop the query. */
     r.stop_after = 1;
@@ -422,10 +418,6 @@ static void test_queries(store_db *s)
               "i3|claude-mystery-9|200|100|0|NULL|NULL|0|NULL\n"
               "i4|claude-haiku-4-5-20251001|5|5|0|NULL|NULL|0|3.0e-05\n");
     CHECK(strtod(cell(&r, 0, "created_at"), NULL) == T0);
-    rows_free(&r);
-    f = (store_filter){.session = "s1"};
-    CHECK_INT(store_query_usage(s, &f, collect, &r, &err), 0);
-    CHECK_INT(r.n, 3);
     rows_free(&r);
     CHECK_INT(store_query_usage(s, NULL, NULL, NULL, &err), -1);
 
@@ -494,27 +486,12 @@ static void test_unknown_cost(store_db *s)
         }
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
     }
-    rows r = {0};
-    CHECK_INT(store_query_stats(s, NULL, collect, &r, &err), 0);
-    CHECK_STR(cell(&r, 0, "calls"), "4");
-    CHECK_STR(cell(&r, 0, "unknown_cost_calls"), "3");
-    CHECK_STR(cell(&r, 0, "cost_usd"), "0.001005");
-    CHECK_STR(cell(&r, 0, "input"), "4000");
-    rows_free(&r);
+    CHECK_STR(picked(s, store_query_stats, NULL, "calls,unknown_cost_calls,cost_usd,input"),
+              "4|3|0.001005|4000\n");
     store_filter f = {.group_by = "model"};
-    CHECK_INT(store_query_stats(s, &f, collect, &r, &err), 0);
-    CHECK_INT(r.n, 2);
-    CHECK_STR(cell(&r, 0, "group"), "claude-haiku-4-5");
-    CHECK_STR(cell(&r, 0, "unknown_cost_calls"), "0");
-    CHECK_STR(cell(&r, 1, "group"), "claude-new");
-    CHECK_STR(cell(&r, 1, "unknown_cost_calls"), "3");
-    CHECK_STR(cell(&r, 1, "cost_usd"), "0.0");
-    rows_free(&r);
-    CHECK_INT(store_query_log(s, NULL, collect, &r, &err), 0);
-    CHECK_INT(r.n, 4);
-    CHECK(cell(&r, 0, "cost") == NULL);
-    CHECK_STR(cell(&r, 3, "cost"), "0.001005");
-    rows_free(&r);
+    CHECK_STR(picked(s, store_query_stats, &f, "group,unknown_cost_calls,cost_usd"),
+              "claude-haiku-4-5|0|0.001005\nclaude-new|3|0.0\n");
+    CHECK_STR(picked(s, store_query_log, NULL, "cost"), "NULL\nNULL\nNULL\n0.001005\n");
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE cost_usd IS NULL"), 3);
 }
 
@@ -532,11 +509,11 @@ static void test_sessions(store_db *s)
                       " ended_at IS NULL AND budget_usd = 1.0 AND calls = 0"),
               1);
     CHECK_INT(store_session_end(s, "s1", &err), 0);
-    CHECK_INT(raw_int("SELECT calls FROM sessions WHERE name = 's1'"), 3);
-    CHECK_INT(raw_int("SELECT input_tokens FROM sessions WHERE name = 's1'"), 310);
-    CHECK_INT(raw_int("SELECT output_tokens FROM sessions WHERE name = 's1'"), 190);
-    CHECK_INT(raw_int("SELECT cache_read_tokens FROM sessions WHERE name = 's1'"), 1000);
-    CHECK_INT(raw_int("SELECT cache_write_tokens FROM sessions WHERE name = 's1'"), 1000);
+    char b[64];
+    CHECK_STR(raw_text("SELECT calls || ' ' || input_tokens || ' ' || output_tokens || ' ' ||"
+                       " cache_read_tokens || ' ' || cache_write_tokens FROM sessions"
+                       " WHERE name = 's1'", b, sizeof b),
+              "3 310 190 1000 1000");
     CHECK_NEAR(raw_real("SELECT cost_usd FROM sessions WHERE name = 's1'"), 0.00165, 1e-15);
     CHECK_NEAR(raw_real("SELECT saved_usd FROM sessions WHERE name = 's1'"), 0.00065, 1e-15);
     CHECK_NEAR(raw_real("SELECT budget_usd FROM sessions WHERE name = 's1'"), 1.0, 0);
