@@ -22,7 +22,7 @@ tinyproxy_server() {
 
 new_ca ca && new_cert good ca "IP:127.0.0.1,DNS:localhost" 30
 check "openssl makes the test CA and certificate" $? "$(ls "$work")"
-start_sim 5
+net_sim 5
 check "nyx sim starts on a loopback port" $? "$(cat "$work/sim.out")"
 start_tls front good.key good.pem "$sim_port"
 check "nghttpx serves TLS in front of the simulator" $? "$(cat "$work/front.err" 2>/dev/null)"

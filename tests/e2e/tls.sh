@@ -21,7 +21,7 @@ new_cert client ca "DNS:nyx-client" 30 "extendedKeyUsage=clientAuth" &&
 new_cert rogue other "DNS:nyx-client" 30 "extendedKeyUsage=clientAuth"
 check "openssl makes the test CAs and certificates" $? "$(ls "$work")"
 
-start_sim 40
+net_sim 40
 check "nyx sim starts on a loopback port" $? "$(cat "$work/sim.out")"
 start_tls front good.key good.pem "$sim_port" &&
 start_tls expired expired.key expired.pem "$sim_port" &&

@@ -80,13 +80,13 @@ for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LUA_PATH LUA_CPATH; do
   [[ -n "${!v:-}" ]] && clean_env+=("$v=${!v}")
 done
 
-# run_nyx [VAR=value... [--]] ARGS...: runs nyx in clean_env plus the variables given; sets
-# $out, $err and $rc.
+# run_nyx [VAR=value... [--]] ARGS...: runs nyx in clean_env plus the variables given (killed
+# after $nyx_timeout seconds when a script sets it); sets $out, $err and $rc.
 run_nyx() {
   local vars=()
   while [[ $# -gt 0 && "$1" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do vars+=("$1"); shift; done
   [[ "${1:-}" == "--" ]] && shift
-  "${clean_env[@]}" "${vars[@]}" "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
+  "${clean_env[@]}" "${vars[@]}" ${nyx_timeout:+timeout "$nyx_timeout"} "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
   rc=$?
   out=$(cat "$work/out")
   err=$(cat "$work/err")

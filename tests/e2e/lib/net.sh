@@ -28,19 +28,10 @@ need() {
   done
 }
 
-# nyx with only the environment a test gives it (check.sh's clean_env: no key, proxy or CA from
-# outside), retrying at once.
+# nyx with only the environment a test gives it (check.sh's clean_env and run_nyx: no key, proxy
+# or CA from outside), retrying at once, and given two minutes at most.
 clean_env+=("NYX_RETRY_BASE_SECONDS=0.01" "NYX_RETRY_MAX_SECONDS=0.05")
-# run_nyx [VAR=value...] -- ARGS...: sets $out, $err and $rc.
-run_nyx() {
-  local vars=()
-  while [[ $# -gt 0 && "$1" != "--" ]]; do vars+=("$1"); shift; done
-  shift
-  "${clean_env[@]}" "${vars[@]}" timeout 120 "$NYX_BIN" "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out")
-  err=$(cat "$work/err")
-}
+nyx_timeout=120
 
 # ---- certificates ----
 
@@ -61,19 +52,13 @@ new_cert() {
 
 # ---- servers ----
 
-# start_sim: nyx sim on a free port; sets $sim_url
-start_sim() {
-  "${clean_env[@]}" "$NYX_BIN" sim --port 0 --ttft-ms "${1:-5}" --api-key net-test-key >"$work/sim.out" 2>&1 &
-  pids+=($!)
-  local port="" i
-  for i in $(seq 200); do
-    port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
-    [[ -n "$port" ]] && break
-    sleep 0.05
-  done
-  sim_port=$port
-  sim_url="http://127.0.0.1:$port"
-  [[ -n "$port" ]]
+# net_sim TTFT-MS: check.sh's start_sim with the tests' API key; sets $sim_port and $sim_url.
+net_sim() {
+  start_sim --ttft-ms "$1" --api-key net-test-key
+  local started=$?
+  pids+=("$sim_pid")
+  sim_port=$port sim_url=$url
+  return $started
 }
 
 # wait_port PORT PID: 0 once something listens on 127.0.0.1:PORT (and PID still runs)
