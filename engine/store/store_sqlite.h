@@ -165,14 +165,22 @@ int store_sqlite_changed(store_db *s, int *changed, error_info *err);
 int store_schema_latest(void);
 
 /* Brings db to the newest schema, one migration per transaction, each setting PRAGMA
- * user_version in the same transaction so a crash leaves a consistent version. A database
- * already current is only read (no write lock taken). A database newer than this build is
- * an error. Safe against another process migrating the same file at the same time.
+ * user_version in the same transaction so a crash leaves a consistent version. A new database
+ * (version 0) gets the newest schema directly, in one transaction: a crash leaves it empty or
+ * complete. A database already current is only read (no write lock taken). A database newer
+ * than this build is an error. Safe against another process migrating the same file at the
+ * same time.
  *   path: for messages
  *   version_out: the version in force on return 0
- *   applied_out: how many migrations this call applied (0 on a reopen) */
+ *   applied_out: how many versions this call moved db forward (0 on a reopen) */
 int store_schema_migrate(sqlite3 *db, const char *path, int *version_out, int *applied_out,
                          error_info *err);
+
+/* As store_schema_migrate, to version target (0 to store_schema_latest()), applying every
+ * migration one at a time even to a new database: tests build old versions with it, and
+ * compare what the migrations make with the schema a new database gets. */
+int store_schema_migrate_stepwise(sqlite3 *db, const char *path, int target, int *version_out,
+                                  int *applied_out, error_info *err);
 
 /* ---- background checkpoints (store_checkpoint.c) ---- */
 

@@ -100,6 +100,128 @@ static void test_migrations(void)
     CHECK_INT(raw_int("PRAGMA user_version"), store_schema_latest());
 }
 
+/* The file's schema as text: its version, then each entry of sqlite_master (type, name,
+ * table, sql) in a fixed order; NULL when it cannot be read. rootpage and the order of the
+ * entries depend on how the schema was made; nothing else may. */
+static char *schema_dump(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    int ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(db,
+                                "SELECT 'version', (SELECT user_version FROM pragma_user_version), '', ''"
+                                " UNION ALL SELECT * FROM (SELECT type, name, tbl_name, ifnull(sql, '')"
+                                " FROM sqlite_master ORDER BY type, name)",
+                                -1, &st, NULL) == SQLITE_OK;
+    int rc = SQLITE_ROW;
+    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char line[4096];
+        int n = snprintf(line, sizeof line, "%s|%s|%s|%s\n", sqlite3_column_text(st, 0),
+                         sqlite3_column_text(st, 1), sqlite3_column_text(st, 2), sqlite3_column_text(st, 3));
+        if (n < 0 || (size_t)n >= sizeof line) {
+            ok = 0;
+            break;
+        }
+        if (len + (size_t)n + 1 > cap) {
+            cap = (len + (size_t)n + 1) * 2;
+            char *grown = realloc(out, cap);
+            if (!grown) {
+                ok = 0;
+                break;
+            }
+            out = grown;
+        }
+        memcpy(out + len, line, (size_t)n + 1);
+        len += (size_t)n;
+    }
+    if (ok && rc != SQLITE_DONE)
+        ok = 0;
+    if (!ok)
+        fprintf(stderr, "schema_dump(%s): %s\n", path, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* A new database gets the newest schema in one transaction, not by the migrations; it must be
+ * the very schema the migrations make, whatever version a database starts at: created
+ * stepwise to version `from` (migration 1 alone for 1, every migration for the latest), then
+ * brought up to date by an ordinary open. */
+static void test_fresh_schema_is_migrated_schema(void)
+{
+    char fresh[300];
+    path_in_tmp(fresh, sizeof fresh, "fresh.db");
+    error_info err = cleared_error();
+    store_db *s = store_open(fresh, &err);
+    REQUIRE(s != NULL);
+    CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest());
+    store_close(s);
+    char *want = schema_dump(fresh);
+    REQUIRE(want != NULL);
+    CHECK_CONTAINS(want, "table|llm_interactions|llm_interactions|CREATE TABLE llm_interactions (");
+    char version[32];
+    snprintf(version, sizeof version, "version|%d||\n", store_schema_latest());
+    CHECK(strncmp(want, version, strlen(version)) == 0);
+
+    for (int from = 1; from <= store_schema_latest(); from++) {
+        char path[300], name[32];
+        snprintf(name, sizeof name, "from-%d.db", from);
+        path_in_tmp(path, sizeof path, name);
+        sqlite3 *db = NULL;
+        int v = -1, applied = -1;
+        CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+        CHECK_INT(store_schema_migrate_stepwise(db, path, from, &v, &applied, &err), 0);
+        CHECK_INT(v, from);
+        CHECK_INT(applied, from);
+        sqlite3_close(db);
+
+        s = store_open(path, &err);
+        REQUIRE(s != NULL);
+        CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest() - from);
+        store_close(s);
+        char *got = schema_dump(path);
+        if (!got || strcmp(got, want) != 0)
+            fprintf(stderr, "migrated from version %d:\n%s\nnew:\n%s\n", from, got ? got : "(null)", want);
+        CHECK(got && strcmp(got, want) == 0);
+        free(got);
+    }
+    free(want);
+}
+
+/* Creating the schema of a new database is one transaction: when a statement of it fails
+ * (here a table of that name is in the file already), nothing of it stays, and the version
+ * stays 0, so the next open starts over. */
+static void test_fresh_schema_all_or_nothing(void)
+{
+    char path[300];
+    path_in_tmp(path, sizeof path, "half.db");
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, "CREATE TABLE llm_content (x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    char *before = schema_dump(path);
+    REQUIRE(before != NULL);
+
+    error_info err = cleared_error();
+    store_db *s = store_open(path, &err);
+    CHECK(s == NULL);
+    store_close(s);
+    CHECK_STR(err.type, "store_error");
+    CHECK_CONTAINS(err.message, "llm_content");
+    char *after = schema_dump(path);
+    CHECK(after && strcmp(after, before) == 0);
+    if (after && strcmp(after, before) != 0)
+        fprintf(stderr, "left behind:\n%s\n", after);
+    free(before);
+    free(after);
+}
+
 /* Migration 2 moves a reservation from budget_reservations (one row per scope) into
  * budget_holds (one row), and it settles there. */
 static void test_migration_2(void)
@@ -917,6 +1039,8 @@ int main(void)
     static const conformance_case cases[] = {
         {"migrations", .fn = test_migrations},
         {"migration_2", .fn = test_migration_2},
+        {"fresh_schema_is_migrated_schema", .fn = test_fresh_schema_is_migrated_schema},
+        {"fresh_schema_all_or_nothing", .fn = test_fresh_schema_all_or_nothing},
         {"concurrent_migration", .fn = test_concurrent_migration},
         {"session_index", .fn = test_session_index},
         {"thought_index", .on_db = test_thought_index},
