@@ -40,13 +40,14 @@ static const char *at(const char *name)
 }
 
 /* Turns the loop until *count reaches target (or a generous bound), then a few more turns so
- * that a delivery too many would be seen. */
-static void settle(event_loop *loop, const int *count, int target)
+ * that a delivery too many would be seen; returns *count then. */
+static int settle(event_loop *loop, const int *count, int target)
 {
     for (int i = 0; i < 500 && *count < target; i++)
         loop_poll(loop, 20);
     for (int i = 0; i < 5; i++)
         loop_poll(loop, 30);
+    return *count;
 }
 
 static void reset(rec *r) { memset(r, 0, sizeof *r); }
@@ -128,10 +129,7 @@ int main(void)
     the_watch = w;
 
     write_file(at("a.lua"), "return 1\n");
-    rec file, folder, missing;
-    reset(&file);
-    reset(&folder);
-    reset(&missing);
+    rec file = {0}, folder = {0}, missing = {0};
     CHECK_INT(watch_add(w, at("a.lua"), on_change, &file), 0);
     CHECK_INT(watch_add(w, dir, on_change, &folder), 0);
     CHECK_INT(watch_add(w, at("later.lua"), on_change, &missing), 0); /* need not exist yet */
@@ -145,8 +143,7 @@ int main(void)
     /* A burst of writes is one delivery. */
     for (int i = 0; i < 5; i++)
         write_file(at("a.lua"), "return 2\n");
-    settle(loop, &file.count, 1);
-    CHECK_INT(file.count, 1);
+    CHECK_INT(settle(loop, &file.count, 1), 1);
     CHECK_STR(file.last, at("a.lua"));
     CHECK_INT(folder.count, 1);
     CHECK_STR(folder.last, at("a.lua"));
@@ -159,8 +156,7 @@ int main(void)
         reset(&folder);
         write_file(at("a.lua.tmp"), "return 3\n");
         CHECK_INT(rename(at("a.lua.tmp"), at("a.lua")), 0);
-        settle(loop, &file.count, 1);
-        CHECK_INT(file.count, 1);
+        CHECK_INT(settle(loop, &file.count, 1), 1);
         CHECK_STR(file.last, at("a.lua"));
         CHECK_INT(folder.count, 2); /* the temporary file, then a.lua */
         CHECK(strstr(folder.all, at("a.lua.tmp")) != NULL);
@@ -169,17 +165,14 @@ int main(void)
     /* Deleted, then created again. */
     reset(&file);
     CHECK_INT(unlink(at("a.lua")), 0);
-    settle(loop, &file.count, 1);
-    CHECK_INT(file.count, 1);
+    CHECK_INT(settle(loop, &file.count, 1), 1);
     reset(&file);
     write_file(at("a.lua"), "return 4\n");
-    settle(loop, &file.count, 1);
-    CHECK_INT(file.count, 1);
+    CHECK_INT(settle(loop, &file.count, 1), 1);
 
     /* A file that did not exist when watched. */
     write_file(at("later.lua"), "return 5\n");
-    settle(loop, &missing.count, 1);
-    CHECK_INT(missing.count, 1);
+    CHECK_INT(settle(loop, &missing.count, 1), 1);
     CHECK_STR(missing.last, at("later.lua"));
 
     /* Another file of the directory: the directory interest only. */
@@ -205,8 +198,7 @@ int main(void)
 
     /* A sub-directory deleted and created again is watched again (here the event that brings
      * it back is its creation, seen by the directory interest above). */
-    rec sub;
-    reset(&sub);
+    rec sub = {0};
     CHECK_INT(mkdir(at("sub"), 0700), 0);
     write_file(at("sub/x.lua"), "return 1\n");
     settle(loop, &folder.count, 2);
@@ -222,23 +214,19 @@ int main(void)
     CHECK_INT(mkdir(at("sub"), 0700), 0);
     settle(loop, &folder.count, before + 1); /* the flush that watches sub again */
     write_file(at("sub/x.lua"), "return 2\n");
-    settle(loop, &sub.count, 1);
-    CHECK_INT(sub.count, 1);
+    CHECK_INT(settle(loop, &sub.count, 1), 1);
     CHECK_STR(sub.last, at("sub/x.lua"));
 
     /* Callbacks may add and remove interests while the watcher delivers. */
-    rec adder;
-    reset(&adder);
+    rec adder = {0};
     reset(&added);
     CHECK_INT(watch_add(w, at("trigger.lua"), add_on_change, &adder), 0);
     CHECK_INT(watch_add(w, at("removed-in-callback.lua"), on_change, &added), 0);
     write_file(at("trigger.lua"), "x");
     write_file(at("removed-in-callback.lua"), "x");
-    settle(loop, &adder.count, 1);
-    CHECK_INT(adder.count, 1);
+    CHECK_INT(settle(loop, &adder.count, 1), 1);
     write_file(at("late.lua"), "x");
-    settle(loop, &added.count, 1);
-    CHECK_INT(added.count, 1); /* late.lua only: the other was removed before its turn */
+    CHECK_INT(settle(loop, &added.count, 1), 1); /* late.lua only: the other was removed before its turn */
     CHECK_STR(added.last, at("late.lua"));
 
     watch_free(w);
