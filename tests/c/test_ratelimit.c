@@ -30,6 +30,34 @@ static ratelimit_state state_at(ratelimiter *r, const char *key, double now)
     return state(r, key);
 }
 
+/* got[i] within eps of want[i] for each bucket (requests, input, output) whose want is not NAN;
+ * a failure names the key, the bucket and what was measured. */
+static void check_buckets(const char *key, const char *what, const double got[3],
+                          const double want[3], double eps, int line)
+{
+    static const char *const bucket[] = {"requests", "input", "output"};
+    for (int i = 0; i < 3; i++)
+        if (!isnan(want[i]) && !(fabs(got[i] - want[i]) <= eps)) {
+            check_fail_at(__FILE__, line);
+            fprintf(stderr, "%s: the %s bucket %s %.12g, expected %.12g\n", key, bucket[i], what,
+                    got[i], want[i]);
+        }
+}
+
+/* What key's three buckets hold, within eps; and their limits per minute, exactly. */
+#define CHECK_AVAIL(r, key, req, in, out, eps)                                                  \
+    do {                                                                                        \
+        ratelimit_state s_ = state(r, key);                                                     \
+        check_buckets(key, "holds", (double[]){s_.requests_avail, s_.input_avail, s_.output_avail}, \
+                      (double[]){req, in, out}, eps, __LINE__);                                 \
+    } while (0)
+#define CHECK_LIMITS(r, key, rpm_, itpm, otpm)                                                  \
+    do {                                                                                        \
+        ratelimit_state s_ = state(r, key);                                                     \
+        check_buckets(key, "allows per minute", (double[]){s_.rpm, s_.input_tpm, s_.output_tpm}, \
+                      (double[]){rpm_, itpm, otpm}, 0, __LINE__);                               \
+    } while (0)
+
 static claude_headers headers(void)
 {
     claude_headers h;
@@ -73,32 +101,20 @@ static void test_refill_exact(void)
     ratelimiter *r = ratelimit_new();
     /* 60 rpm = 1 request/s, 6000 itpm = 100/s, 600 otpm = 10/s */
     CHECK_INT(ratelimit_configure(r, "m", 60, 6000, 600), 0);
-    ratelimit_state s = state(r, "m");
-    CHECK_NEAR(s.rpm, 60, 0);
-    CHECK_NEAR(s.input_tpm, 6000, 0);
-    CHECK_NEAR(s.output_tpm, 600, 0);
-    CHECK_NEAR(s.requests_avail, 60, 0); /* starts full */
-    CHECK_NEAR(s.input_avail, 6000, 0);
-    CHECK_NEAR(s.output_avail, 600, 0);
+    CHECK_LIMITS(r, "m", 60, 6000, 600);
+    CHECK_AVAIL(r, "m", 60, 6000, 600, 0); /* starts full */
 
     CHECK_NEAR(ratelimit_acquire(r, "m", 1000, 100, 100.0), 0, 0);
-    s = state(r, "m");
-    CHECK_NEAR(s.requests_avail, 59, EPS);
-    CHECK_NEAR(s.input_avail, 5000, EPS);
-    CHECK_NEAR(s.output_avail, 500, EPS);
+    CHECK_AVAIL(r, "m", 59, 5000, 500, EPS);
 
     /* 2.5 s later: +2.5 requests, +250 input, +25 output, then the next call takes its share */
     CHECK_NEAR(ratelimit_acquire(r, "m", 2000, 300, 102.5), 0, 0);
-    s = state(r, "m");
-    CHECK_NEAR(s.requests_avail, 60 - 1, EPS); /* 59 + 2.5 stops at the capacity, 60 */
-    CHECK_NEAR(s.input_avail, 5000 + 250 - 2000, EPS);
-    CHECK_NEAR(s.output_avail, 500 + 25 - 300, EPS);
+    /* 59 + 2.5 requests stop at the capacity, 60 */
+    CHECK_AVAIL(r, "m", 60 - 1, 5000 + 250 - 2000, 500 + 25 - 300, EPS);
 
     /* refill stops at capacity */
-    s = state_at(r, "m", 1000.0);
-    CHECK_NEAR(s.requests_avail, 60, 0);
-    CHECK_NEAR(s.input_avail, 6000, 0);
-    CHECK_NEAR(s.output_avail, 600, 0);
+    state_at(r, "m", 1000.0);
+    CHECK_AVAIL(r, "m", 60, 6000, 600, 0);
 
     /* drain the request bucket: 60 go at once, the 61st waits exactly 1 s */
     for (int i = 0; i < 60; i++)
@@ -148,21 +164,15 @@ static void test_wait_per_bucket(void)
     CHECK_NEAR(ratelimit_acquire(r, "w", 500, 300, 0), 3.0, EPS);
     CHECK_NEAR(ratelimit_acquire(r, "w", 5000, 300, 0), 5.0, EPS);
     /* refused calls took nothing */
-    ratelimit_state s = state(r, "w");
-    CHECK_NEAR(s.requests_avail, 118, EPS);
-    CHECK_NEAR(s.input_avail, 0, EPS);
-    CHECK_NEAR(s.output_avail, 0, EPS);
+    CHECK_AVAIL(r, "w", 118, 0, 0, EPS);
     /* peek answers like acquire and takes nothing */
     CHECK_NEAR(ratelimit_peek(r, "w", 5000, 300, 1), 4.0, EPS);
     CHECK_NEAR(ratelimit_peek(r, "w", 500, 100, 1), 0, 0);
     CHECK_NEAR(ratelimit_peek(r, "unknown", 500, 100, 1), 0, 0);
-    s = state(r, "w");
-    CHECK_NEAR(s.input_avail, 0, EPS);
+    CHECK_AVAIL(r, "w", NAN, 0, NAN, EPS);
     CHECK_NEAR(ratelimit_acquire(r, "w", 500, 100, 1), 0, 0);
-    s = state(r, "w");
-    CHECK_NEAR(s.requests_avail, 120 - 1, EPS); /* 2/s refilled it to capacity */
-    CHECK_NEAR(s.input_avail, 1000 - 500, EPS);
-    CHECK_NEAR(s.output_avail, 100 - 100, EPS);
+    /* 2/s refilled the requests to capacity */
+    CHECK_AVAIL(r, "w", 120 - 1, 1000 - 500, 100 - 100, EPS);
     /* negative amounts count as 0 */
     CHECK_NEAR(ratelimit_acquire(r, "w", -5, -5, 1), 0, 0);
     ratelimit_free(r);
@@ -306,9 +316,7 @@ static void test_settle_input(void)
     CHECK_NEAR(ratelimit_peek(r, "t1", 9000, 200, 0), (9000 - 3000) / 500.0, EPS);
     /* the first answer counted 150 input (the rest was read from the cache) and 40 output */
     ratelimit_settle(r, "t1", 9000, 150, 200, 40, 0);
-    ratelimit_state s = state(r, "t1");
-    CHECK_NEAR(s.input_avail, 3000 + 8850, EPS);
-    CHECK_NEAR(s.output_avail, 8000 - 600 + 160, EPS);
+    CHECK_AVAIL(r, "t1", NAN, 3000 + 8850, 8000 - 600 + 160, EPS);
     CHECK_NEAR(ratelimit_peek(r, "t1", 9000, 200, 0), 0, 0);
     /* an estimate that was too low: the difference is taken, past zero */
     CHECK_NEAR(ratelimit_acquire(r, "t1", 11000, 0, 0), 0, 0);
@@ -317,9 +325,7 @@ static void test_settle_input(void)
     CHECK_NEAR(ratelimit_peek(r, "t1", 100, 0, 0), (1150 + 100) / 500.0, EPS);
     /* never above capacity */
     ratelimit_settle(r, "t1", 1000000, 0, 1000000, 0, 1000);
-    s = state(r, "t1");
-    CHECK_NEAR(s.input_avail, 30000, 0);
-    CHECK_NEAR(s.output_avail, 8000, 0);
+    CHECK_AVAIL(r, "t1", NAN, 30000, 8000, 0);
     ratelimit_free(r);
 }
 
@@ -357,13 +363,9 @@ static void test_observe_limits(void)
     h.rl_output_limit = 12000;   /* higher than configured: ignored */
     h.rl_output_remaining = 9000; /* more than the bucket holds: ignored */
     ratelimit_observe(r, "h", &h, 0, WALL);
-    ratelimit_state s = state(r, "h");
-    CHECK_NEAR(s.rpm, 30, 0);
-    CHECK_NEAR(s.input_tpm, 12000, 0);
-    CHECK_NEAR(s.output_tpm, 6000, 0);
-    CHECK_NEAR(s.requests_avail, 30, 0); /* cut to the new capacity */
-    CHECK_NEAR(s.input_avail, 12000, 0); /* a new bucket starts full */
-    CHECK_NEAR(s.output_avail, 6000, 0);
+    CHECK_LIMITS(r, "h", 30, 12000, 6000);
+    /* requests cut to the new capacity; a new input bucket starts full */
+    CHECK_AVAIL(r, "h", 30, 12000, 6000, 0);
     /* the lower limit governs the rate too: 30 rpm = one per 2 s */
     for (int i = 0; i < 30; i++)
         CHECK_NEAR(ratelimit_acquire(r, "h", 0, 0, 0), 0, 0);
@@ -373,30 +375,26 @@ static void test_observe_limits(void)
     h = headers();
     h.rl_requests_limit = 1000;
     ratelimit_observe(r, "h", &h, 0, WALL);
-    s = state(r, "h");
-    CHECK_NEAR(s.rpm, 60, 0);
-    CHECK_NEAR(s.requests_avail, 0, EPS);
+    CHECK_LIMITS(r, "h", 60, NAN, NAN);
+    CHECK_AVAIL(r, "h", 0, NAN, NAN, EPS);
     CHECK_NEAR(ratelimit_acquire(r, "h", 0, 0, 0), 1.0, EPS); /* 60 rpm */
     /* reconfiguring lower cuts the bucket; the server limit still applies when lower */
     CHECK_INT(ratelimit_configure(r, "h", 60, 24000, 6000), 0);
     CHECK_NEAR(state(r, "h").input_tpm, 12000, 0);
     CHECK_INT(ratelimit_configure(r, "h", 60, 3000, 3000), 0);
-    s = state(r, "h");
-    CHECK_NEAR(s.input_tpm, 3000, 0);
-    CHECK_NEAR(s.input_avail, 3000, 0);
-    CHECK_NEAR(s.output_avail, 3000, 0);
+    CHECK_LIMITS(r, "h", NAN, 3000, NAN);
+    CHECK_AVAIL(r, "h", NAN, 3000, 3000, 0);
     /* headers with no rate-limit fields create no key */
     h = headers();
     ratelimit_observe(r, "foundry", &h, 0, WALL);
+    ratelimit_state s;
     CHECK_INT(ratelimit_get(r, "foundry", &s), -1);
     /* ... and ones with fields do, adopting them */
     h.rl_requests_limit = 50;
     h.rl_requests_remaining = 10;
     ratelimit_observe(r, "fresh", &h, 0, WALL);
-    s = state(r, "fresh");
-    CHECK_NEAR(s.rpm, 50, 0);
-    CHECK_NEAR(s.requests_avail, 10, 0);
-    CHECK_NEAR(s.input_tpm, 0, 0);
+    CHECK_LIMITS(r, "fresh", 50, 0, NAN);
+    CHECK_AVAIL(r, "fresh", 10, NAN, NAN, 0);
     ratelimit_free(r);
 }
 
@@ -466,20 +464,15 @@ static void test_observe_tokens_headers(void)
     h.rl_tokens_limit = 40000;
     h.rl_tokens_remaining = 1000;
     ratelimit_observe(r, "only", &h, 0, WALL);
-    ratelimit_state s = state(r, "only");
-    CHECK_NEAR(s.input_tpm, 40000, 0);
-    CHECK_NEAR(s.input_avail, 1000, 0);
-    CHECK_NEAR(s.output_tpm, 40000, 0);
-    CHECK_NEAR(s.output_avail, 1000, 0);
+    CHECK_LIMITS(r, "only", NAN, 40000, 40000);
+    CHECK_AVAIL(r, "only", NAN, 1000, 1000, 0);
     CHECK_NEAR(ratelimit_peek(r, "only", 2000, 0, 0), 1000 / (40000 / 60.0), EPS);
     h.rl_input_limit = 30000;
     h.rl_input_remaining = 21000;
     ratelimit_observe(r, "both", &h, 0, WALL);
-    s = state(r, "both");
-    CHECK_NEAR(s.input_tpm, 30000, 0);
-    CHECK_NEAR(s.input_avail, 21000, 0);
-    CHECK_NEAR(s.output_tpm, 40000, 0); /* output: only the combined headers spoke */
-    CHECK_NEAR(s.output_avail, 1000, 0);
+    /* output: only the combined headers spoke */
+    CHECK_LIMITS(r, "both", NAN, 30000, 40000);
+    CHECK_AVAIL(r, "both", NAN, 21000, 1000, 0);
     ratelimit_free(r);
 }
 
@@ -504,11 +497,8 @@ static void test_observe_parsed_headers(void)
     ratelimiter *r = ratelimit_new();
     CHECK_INT(ratelimit_configure(r, "claude-sonnet-4-5", 100, 0, 0), 0);
     ratelimit_observe(r, "claude-sonnet-4-5", &h, 5.0, wall);
-    ratelimit_state s = state(r, "claude-sonnet-4-5");
-    CHECK_NEAR(s.rpm, 50, 0);
-    CHECK_NEAR(s.requests_avail, 0, 0);
-    CHECK_NEAR(s.output_tpm, 8000, 0);
-    CHECK_NEAR(s.output_avail, 7000, 0);
+    CHECK_LIMITS(r, "claude-sonnet-4-5", 50, NAN, 8000);
+    CHECK_AVAIL(r, "claude-sonnet-4-5", 0, NAN, 7000, 0);
     /* 50 requests back over the 100 s to the reset: 0.5/s, one request in 2 s */
     CHECK_NEAR(ratelimit_acquire(r, "claude-sonnet-4-5", 0, 0, 5.0), 2.0, EPS);
     CHECK_NEAR(ratelimit_acquire(r, "claude-sonnet-4-5", 0, 0, 7.0), 0, 0);
