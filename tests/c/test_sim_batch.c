@@ -27,6 +27,14 @@ static cJSON *req(const char *method, const char *path, const char *body, resp *
     return json_of(r);
 }
 
+/* A request about one batch, to "/<id><tail>", with no body. */
+static cJSON *on(const char *method, const char *id, const char *tail, resp *r)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/%s%s", id ? id : "", tail);
+    return req(method, path, NULL, r);
+}
+
 static double count(const cJSON *batch, const char *what)
 {
     return cJSON_GetNumberValue(
@@ -71,11 +79,9 @@ static void test_create_and_results(void)
     CHECK_INT(count(b, "errored"), 2);
     CHECK(strncmp(str(b, "id") ? str(b, "id") : "", "msgbatch_", 9) == 0);
     CHECK(str(b, "results_url") != NULL);
-    char path[128];
-    snprintf(path, sizeof path, "/%s/results", str(b, "id") ? str(b, "id") : "");
     free(r.body);
     resp rr = {0};
-    cJSON_Delete(req("GET", path, NULL, &rr));
+    cJSON_Delete(on("GET", str(b, "id"), "/results", &rr));
     CHECK_INT(rr.status, 200);
     /* JSONL: one line per request, each custom id once, not in submission order. */
     int seen[5] = {0}, lines = 0, first = 0;
@@ -155,11 +161,9 @@ static void test_cache_inside(void)
              sys, sys);
     resp r = {0};
     cJSON *b = req("POST", "", body, &r);
-    char path[128];
-    snprintf(path, sizeof path, "/%s/results", str(b, "id") ? str(b, "id") : "");
     free(r.body);
     resp rr = {0};
-    cJSON_Delete(req("GET", path, NULL, &rr));
+    cJSON_Delete(on("GET", str(b, "id"), "/results", &rr));
     CHECK(rr.body && strstr(rr.body, "\"ephemeral_1h_input_tokens\":0") != NULL); /* b reads */
     CHECK(rr.body && strstr(rr.body, "\"cache_read_input_tokens\":0,") != NULL);  /* a writes */
     int reads = 0;
@@ -184,12 +188,9 @@ static void test_cancel_list_delete(void)
     CHECK_STR(str(b, "processing_status"), "in_progress");
     CHECK_INT(count(b, "processing"), 2);
     const char *id = str(b, "id") ? str(b, "id") : "";
-    char path[128];
-    snprintf(path, sizeof path, "/%s/results", id);
-    cJSON_Delete(req("GET", path, NULL, &r));
+    cJSON_Delete(on("GET", id, "/results", &r));
     CHECK_INT(r.status, 400); /* no results while processing */
-    snprintf(path, sizeof path, "/%s", id);
-    cJSON_Delete(req("DELETE", path, NULL, &r));
+    cJSON_Delete(on("DELETE", id, "", &r));
     CHECK_INT(r.status, 400); /* nor delete */
 
     cJSON *l = req("GET", "?limit=1", NULL, &r);
@@ -203,21 +204,17 @@ static void test_cancel_list_delete(void)
     CHECK_STR(str(l2, "first_id"), str(b1, "id"));
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(l2, "has_more")));
 
-    snprintf(path, sizeof path, "/%s/cancel", id);
-    cJSON *c = req("POST", path, NULL, &r);
+    cJSON *c = on("POST", id, "/cancel", &r);
     CHECK_STR(str(c, "processing_status"), "canceling");
     CHECK(str(c, "cancel_initiated_at") != NULL);
-    snprintf(path, sizeof path, "/%s", id);
-    cJSON *g = req("GET", path, NULL, &r);
+    cJSON *g = on("GET", id, "", &r);
     CHECK_STR(str(g, "processing_status"), "ended");
     CHECK_INT(count(g, "canceled"), 2);
-    snprintf(path, sizeof path, "/%s/results", id);
-    cJSON_Delete(req("GET", path, NULL, &r));
+    cJSON_Delete(on("GET", id, "/results", &r));
     CHECK(r.body && strstr(r.body, "{\"custom_id\":\"a\",\"result\":{\"type\":\"canceled\"}}") != NULL);
-    snprintf(path, sizeof path, "/%s", id);
-    cJSON *d = req("DELETE", path, NULL, &r);
+    cJSON *d = on("DELETE", id, "", &r);
     CHECK_STR(str(d, "type"), "message_batch_deleted");
-    cJSON_Delete(req("GET", path, NULL, &r));
+    cJSON_Delete(on("GET", id, "", &r));
     CHECK_INT(r.status, 404);
     cJSON_Delete(req("GET", "?limit=0", NULL, &r));
     CHECK_INT(r.status, 400);
@@ -260,9 +257,7 @@ static void test_expiry(void)
     cJSON *b = req("POST", "", "{\"requests\":[{\"custom_id\":\"a\",\"params\":" P("x") "}]}", &r);
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL);
-    char path[128];
-    snprintf(path, sizeof path, "/%s", str(b, "id") ? str(b, "id") : "");
-    cJSON *g = req("GET", path, NULL, &r);
+    cJSON *g = on("GET", str(b, "id"), "", &r);
     free(r.body);
     CHECK_STR(str(g, "processing_status"), "ended");
     CHECK_INT(count(g, "expired"), 1);
