@@ -280,46 +280,25 @@ static void test_created(nyx_engine *e)
 
 /* ---- recording and the bandit ---- */
 
-typedef struct vstats {
-    int version[8];
-    long uses[8], successes[8], failures[8], tokens[8];
-    double cost[8];
+/* Rows as text: "name=value name=value\n" a row. */
+typedef struct rows {
+    char text[8192];
     int n;
-} vstats;
+} rows;
 
-static int stats_row(void *ud, int ncols, const char *const *names, const char *const *values,
-                     const char *types)
+static int collect(void *ud, int ncols, const char *const *names, const char *const *values,
+                   const char *types)
 {
     (void)types;
-    vstats *s = ud;
-    if (s->n == 8)
-        return 1;
+    rows *r = ud;
+    size_t len = strlen(r->text);
     for (int i = 0; i < ncols; i++) {
-        const char *v = values[i] ? values[i] : "0";
-        if (strcmp(names[i], "version") == 0)
-            s->version[s->n] = atoi(v);
-        else if (strcmp(names[i], "uses") == 0)
-            s->uses[s->n] = atol(v);
-        else if (strcmp(names[i], "successes") == 0)
-            s->successes[s->n] = atol(v);
-        else if (strcmp(names[i], "failures") == 0)
-            s->failures[s->n] = atol(v);
-        else if (strcmp(names[i], "tokens") == 0)
-            s->tokens[s->n] = atol(v);
-        else if (strcmp(names[i], "cost_usd") == 0)
-            s->cost[s->n] = atof(v);
+        snprintf(r->text + len, sizeof r->text - len, "%s=%s%s", names[i],
+                 values[i] ? values[i] : "NULL", i + 1 < ncols ? " " : "\n");
+        len = strlen(r->text);
     }
-    s->n++;
+    r->n++;
     return 0;
-}
-
-static vstats get_stats(nyx_engine *e, const char *name)
-{
-    vstats s;
-    memset(&s, 0, sizeof s);
-    error_info err;
-    CHECK_INT(templates_stats(e->templates, name, stats_row, &s, &err), 0);
-    return s;
 }
 
 static void test_record(nyx_engine *e)
@@ -340,18 +319,12 @@ static void test_record(nyx_engine *e)
     CHECK_STR(judged2, "judged"); /* the version is cut off for the caller's log row */
     CHECK_INT(templates_call_finished(e->templates, judged, 2, -1, NULL, -1, -1, 0), 2);
     CHECK_INT(templates_call_finished(e->templates, nosuch, 0, 1, &u, 0, 0, 0), 0);
-    vstats s = get_stats(e, "judged");
-    CHECK_INT(s.n, 2);
-    CHECK_INT(s.version[0], 1);
-    CHECK_INT(s.uses[0], 2);
-    CHECK_INT(s.successes[0], 2);
-    CHECK_INT(s.failures[0], 0);
-    CHECK_INT(s.tokens[0], 115);
-    CHECK_NEAR(s.cost[0], 0.25, 1e-9);
-    CHECK_INT(s.uses[1], 3);
-    CHECK_INT(s.successes[1], 0);
-    CHECK_INT(s.failures[1], 2);
-    CHECK_NEAR(s.cost[1], 0.5, 1e-9);
+    rows r = {{0}, 0};
+    CHECK_INT(templates_stats(e->templates, "judged", collect, &r, &err), 0);
+    CHECK_STR(r.text, "version=1 uses=2 successes=2 failures=0 success_rate=1.0 tokens=115 cost_usd=0.25"
+                      " avg_latency_ms=6.0 cache_hit_rate=0.5\n"
+                      "version=2 uses=3 successes=0 failures=2 success_rate=0.0 tokens=115 cost_usd=0.5"
+                      " avg_latency_ms=4.0 cache_hit_rate=0.0\n");
 }
 
 static void count_picks(nyx_engine *e, const char *name, int n, int *counts /* [3] */)
@@ -419,26 +392,6 @@ static void test_bandit(nyx_engine *e)
 }
 
 /* ---- listings, diff, variables ---- */
-
-typedef struct rows {
-    char text[8192];
-    int n;
-} rows;
-
-static int collect(void *ud, int ncols, const char *const *names, const char *const *values,
-                   const char *types)
-{
-    (void)types;
-    rows *r = ud;
-    size_t len = strlen(r->text);
-    for (int i = 0; i < ncols; i++) {
-        snprintf(r->text + len, sizeof r->text - len, "%s=%s%s", names[i],
-                 values[i] ? values[i] : "NULL", i + 1 < ncols ? " " : "\n");
-        len = strlen(r->text);
-    }
-    r->n++;
-    return 0;
-}
 
 static void test_listings(nyx_engine *e)
 {
