@@ -5,46 +5,26 @@
  * backend. */
 #include "conformance.h"
 
-typedef struct reqrows {
-    char s[4096];
-    int n;
-} reqrows;
-
-/* "custom_id:part:provider_id:session:reservation_id:logged" per request. */
-static int collect_req(void *ud, int ncols, const char *const *names, const char *const *values,
-                       const char *types)
+/* The requests of batch id (nyx's, or the API's id of a part), their columns as pick()
+ * gives them. */
+static const char *requests(store_db *s, const char *id)
 {
-    (void)types;
-    reqrows *r = ud;
-    const char *want[] = {"custom_id", "part", "provider_id", "session", "reservation_id", "logged"};
-    size_t len = strlen(r->s);
-    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
-        for (int c = 0; c < ncols; c++)
-            if (strcmp(names[c], want[k]) == 0)
-                len += (size_t)snprintf(r->s + len, sizeof r->s - len, "%s%s", k ? ":" : "",
-                                        values[c] ? values[c] : "-");
-    snprintf(r->s + len, sizeof r->s - len, "\n");
-    r->n++;
-    return 0;
-}
-
-static const char *requests(store_db *s, const char *id, reqrows *r)
-{
-    memset(r, 0, sizeof *r);
+    static char out[4096];
+    rows r = {0};
     error_info err = cleared_error();
-    if (store_batch_requests(s, id, collect_req, r, &err) != 0)
-        fprintf(stderr, "batch_requests: %s\n", err.message);
-    return r->s;
+    if (store_batch_requests(s, id, collect, &r, &err) != 0)
+        snprintf(out, sizeof out, "error: %s", err.message);
+    else
+        snprintf(out, sizeof out, "%s",
+                 pick(&r, "custom_id,part,provider_id,session,reservation_id,logged"));
+    rows_free(&r);
+    return out;
 }
 
 static interaction_rec result(const char *id, const char *custom_id, double cost)
 {
-    interaction_rec it;
-    memset(&it, 0, sizeof it);
-    it.id = id;
-    it.status = "ok";
-    it.attempts = 1;
-    it.ttfb_ms = it.latency_ms = -1;
+    interaction_rec it = make(id, 0);
+    it.provider = NULL;
     it.has_cost = 1;
     it.cost_usd = cost;
     it.service_tier = "batch";
@@ -53,36 +33,12 @@ static interaction_rec result(const char *id, const char *custom_id, double cost
     return it;
 }
 
-typedef struct srows {
-    char s[512];
-} srows;
-
-/* "calls=N batch_calls=N batch_cache_read=N batch_saved_usd=X" per stats row. */
-static int collect_stats(void *ud, int ncols, const char *const *names, const char *const *values,
-                         const char *types)
-{
-    (void)types;
-    srows *r = ud;
-    const char *want[] = {"calls", "batch_calls", "batch_cache_read", "batch_saved_usd"};
-    size_t len = strlen(r->s);
-    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
-        for (int c = 0; c < ncols; c++)
-            if (strcmp(names[c], want[k]) == 0)
-                len += (size_t)snprintf(r->s + len, sizeof r->s - len, "%s%s=%s", k ? " " : "", want[k],
-                                        values[c] ? values[c] : "-");
-    snprintf(r->s + len, sizeof r->s - len, "\n");
-    return 0;
-}
-
-static void test_batches(void)
+static void test_batches(store_db *s)
 {
     error_info err = cleared_error();
-    store_db *s = open_db(), *t = open_db();
-    if (!s || !t) {
-        store_close(s);
-        store_close(t);
+    store_db *t = open_db();
+    if (!t)
         return;
-    }
     store_scope scope[] = {{"session:b", 1.0}};
     char r1[STORE_RESERVATION_ID_SIZE], r2[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(s, scope, 1, 0.25, r1, sizeof r1, NULL, &err), 0);
@@ -97,10 +53,10 @@ static void test_batches(void)
     };
     CHECK_INT(store_batch_create(s, "nb_1", "nightly", expires, 2, reqs, 3, &err), 0);
     /* Committed: another connection reads it at once, found by nyx's id. */
-    reqrows r;
     char want[1024];
-    snprintf(want, sizeof want, "a:0:-:b:%s:0\nb:0:-:b:%s:0\nc\"q:1:-:-:-:0\n", r1, r2);
-    CHECK_STR(requests(t, "nb_1", &r), want);
+    snprintf(want, sizeof want, "a|0|NULL|b|%s|0\nb|0|NULL|b|%s|0\nc\"q|1|NULL|NULL|NULL|0\n", r1,
+             r2);
+    CHECK_STR(requests(t, "nb_1"), want);
     /* The batch holds the reservations: no process, and their age counts from its expiry. */
     char sql[200];
     snprintf(sql, sizeof sql,
@@ -125,10 +81,11 @@ static void test_batches(void)
     /* The API's ids, as each part's submission is answered; either finds the batch. */
     CHECK_INT(store_batch_submitted(s, "nb_1", 0, "msgbatch_p0", &err), 0);
     CHECK_INT(store_batch_submitted(s, "nb_1", 1, "msgbatch_p1", &err), 0);
-    snprintf(want, sizeof want, "a:0:msgbatch_p0:b:%s:0\nb:0:msgbatch_p0:b:%s:0\nc\"q:1:msgbatch_p1:-:-:0\n", r1, r2);
-    CHECK_STR(requests(t, "msgbatch_p1", &r), want);
-    CHECK_STR(requests(t, "msgbatch_nope", &r), "");
-    CHECK_INT(r.n, 0);
+    snprintf(want, sizeof want,
+             "a|0|msgbatch_p0|b|%s|0\nb|0|msgbatch_p0|b|%s|0\nc\"q|1|msgbatch_p1|NULL|NULL|0\n", r1,
+             r2);
+    CHECK_STR(requests(t, "msgbatch_p1"), want);
+    CHECK_STR(requests(t, "msgbatch_nope"), ""); /* no row */
 
     /* Two processes log the same result: one row, one settlement. */
     interaction_rec first = result("ix_1", "a", 0.125), again = result("ix_2", "a", 0.125);
@@ -139,8 +96,10 @@ static void test_batches(void)
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'ix_2'"), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'session:b' AND"
                       " spent_usd = 0.125 AND abs(reserved_usd - 0.25) < 1e-12"), 1);
-    snprintf(want, sizeof want, "a:0:msgbatch_p0:b:%s:1\nb:0:msgbatch_p0:b:%s:0\nc\"q:1:msgbatch_p1:-:-:0\n", r1, r2);
-    CHECK_STR(requests(s, "nb_1", &r), want);
+    snprintf(want, sizeof want,
+             "a|0|msgbatch_p0|b|%s|1\nb|0|msgbatch_p0|b|%s|0\nc\"q|1|msgbatch_p1|NULL|NULL|0\n", r1,
+             r2);
+    CHECK_STR(requests(s, "nb_1"), want);
     /* An ordinary id logged twice is still refused by SQLite; PostgreSQL takes it for a write
      * sent again after its answer was lost, and keeps the first (conformance_budget's
      * log_settle says the same). */
@@ -163,28 +122,23 @@ static void test_batches(void)
     standard.service_tier = "standard";
     standard.usage.cache_read_input_tokens = 50;
     CHECK_INT(store_log_interaction(s, &standard, &err), 0);
-    srows st = {0};
-    CHECK_INT(store_query_stats(s, NULL, collect_stats, &st, &err), 0);
-    CHECK_STR(st.s, "calls=3 batch_calls=2 batch_cache_read=700 batch_saved_usd=0.5\n");
+    CHECK_STR(picked(s, store_query_stats, NULL, "calls,batch_calls,batch_cache_read,batch_saved_usd"),
+              "3|2|700|0.5\n");
     /* A batch result names both its batch and its custom id. */
     interaction_rec half = result("ix_3", NULL, 0);
     CHECK_INT(store_log_interaction(s, &half, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
-    store_close(s);
     store_close(t);
 }
 
 /* One reservation for a whole batch: settled once every request it covers is logged, at what
  * they cost, by whichever store gets there; settling again does nothing. */
-static void test_batch_settle(void)
+static void test_batch_settle(store_db *s)
 {
     error_info err = cleared_error();
-    store_db *s = open_db(), *t = open_db();
-    if (!s || !t) {
-        store_close(s);
-        store_close(t);
+    store_db *t = open_db();
+    if (!t)
         return;
-    }
     store_scope scope[] = {{"session:one", 1.0}};
     char r1[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(s, scope, 1, 0.5, r1, sizeof r1, NULL, &err), 0);
@@ -209,15 +163,14 @@ static void test_batch_settle(void)
     CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'session:one' AND reserved_usd = 0"
                       " AND abs(spent_usd - 0.1875) < 1e-12"), 1);
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 0);
-    store_close(s);
     store_close(t);
 }
 
 int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
-        {"batches", .fn = test_batches},
-        {"batch_settle", .fn = test_batch_settle},
+        {"batches", .on_db = test_batches},
+        {"batch_settle", .on_db = test_batch_settle},
         {0},
     };
     return conformance_main(argc, argv, "store-batches", cases);
