@@ -9,13 +9,8 @@
 
 static interaction_rec request(const char *id, const char *prompt)
 {
-    interaction_rec it;
-    memset(&it, 0, sizeof it);
-    it.id = id;
-    it.created_at = T0;
-    it.status = "ok";
-    it.attempts = 1;
-    it.ttfb_ms = it.latency_ms = -1;
+    interaction_rec it = make(id, T0);
+    it.provider = NULL;
     it.prompt_text = prompt;
     it.response_text = "An answer of a few words.";
     return it;
