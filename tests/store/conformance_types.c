@@ -10,36 +10,16 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-typedef struct typed {
-    int n;
-    char group[MAX_ROWS][32];
-    char types[MAX_ROWS][MAX_COLS + 1];
-    char names[MAX_COLS][32];
-    int ncols;
-} typed;
-
-static int keep_types(void *ud, int ncols, const char *const *names, const char *const *values,
-                      const char *types)
+/* The type letter of column name in a kept row (ROW_NULL for NULL, '?' when absent); its
+ * value in *value when value is not NULL. */
+static char type_of(const rowset_row *row, const char *name, const char **value)
 {
-    typed *t = ud;
-    if (t->n >= MAX_ROWS || ncols > MAX_COLS)
-        return 1;
-    t->ncols = ncols;
-    for (int c = 0; c < ncols; c++) {
-        snprintf(t->names[c], sizeof t->names[c], "%s", names[c]);
-        t->types[t->n][c] = values[c] ? types[c] : ROW_NULL;
-        if (strcmp(names[c], "group") == 0)
-            snprintf(t->group[t->n], sizeof t->group[t->n], "%s", values[c] ? values[c] : "");
-    }
-    t->n++;
-    return 0;
-}
-
-static char type_of(const typed *t, int row, const char *name)
-{
-    for (int c = 0; c < t->ncols; c++)
-        if (strcmp(t->names[c], name) == 0)
-            return t->types[row][c];
+    for (int c = 0; c < row->ncols; c++)
+        if (strcmp(row->names[c], name) == 0) {
+            if (value)
+                *value = row->values[c];
+            return row->values[c] ? row->types[c] : ROW_NULL;
+        }
     return '?';
 }
 
@@ -69,16 +49,19 @@ static void test_columns_keep_their_types(store_db *s)
     error_info err = cleared_error();
     static const char *const by[] = {"session", "agent"};
     for (int k = 0; k < 2; k++) {
-        typed t = {0};
+        rowset t = {0};
         store_filter f = {.group_by = by[k]};
-        CHECK_INT(store_query_stats(s, &f, keep_types, &t, &err), 0);
-        CHECK_INT(t.n, 2);
-        for (int i = 0; i < t.n; i++) {
-            CHECK(strcmp(t.group[i], "007") == 0 || strcmp(t.group[i], "1e3") == 0);
-            CHECK_INT(type_of(&t, i, "group"), ROW_TEXT);
-            CHECK_INT(type_of(&t, i, "calls"), ROW_INT);
-            CHECK(type_of(&t, i, "cost_usd") == ROW_REAL || type_of(&t, i, "cost_usd") == ROW_INT);
+        CHECK_INT(store_query_stats(s, &f, rowset_add, &t, &err), 0);
+        CHECK_INT((long long)t.n, 2);
+        for (size_t i = 0; i < t.n; i++) {
+            const char *g = NULL;
+            CHECK_INT(type_of(&t.rows[i], "group", &g), ROW_TEXT);
+            CHECK(g && (strcmp(g, "007") == 0 || strcmp(g, "1e3") == 0));
+            CHECK_INT(type_of(&t.rows[i], "calls", NULL), ROW_INT);
+            char cost = type_of(&t.rows[i], "cost_usd", NULL);
+            CHECK(cost == ROW_REAL || cost == ROW_INT);
         }
+        rowset_free(&t);
     }
 }
 
@@ -116,9 +99,7 @@ static void test_lua_sees_strings_and_numbers(store_db *s)
     CHECK_INT(store_query_stats(s, &f, rowset_add, &kept, &err), 0);
     CHECK_INT((long long)kept.n, 2);
     for (size_t i = 0; i < kept.n; i++)
-        for (int c = 0; c < kept.rows[i].ncols; c++)
-            if (strcmp(kept.rows[i].names[c], "group") == 0)
-                CHECK_INT(kept.rows[i].types[c], ROW_TEXT);
+        CHECK_INT(type_of(&kept.rows[i], "group", NULL), ROW_TEXT);
     rowset_free(&kept);
     lua_close(L);
 }
