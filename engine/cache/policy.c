@@ -450,8 +450,6 @@ static int mark_system(cache_policy *p, claude_request *req, const model_info *m
     }
     s->mark = mark;
     added++;
-    ex->prefix_hash = hash_block_prefix(m, &req->system[0]);
-    ex->est_prefix_tokens = total;
     return added;
 }
 

@@ -16,8 +16,6 @@ typedef struct cache_policy cache_policy;
 typedef struct cache_expect {
     int marks;               /* marks in the request, the script's own included */
     int expect_hit;          /* a prefix this engine wrote is still alive */
-    int64_t est_prefix_tokens; /* estimated tokens up to the last mark */
-    uint64_t prefix_hash;    /* of the text up to the last mark, 0 when unmarked */
     double written_at;       /* when that prefix was written, if expect_hit */
     uint64_t known_hash;     /* the longest remembered prefix the request starts with */
     size_t known_len;        /* 0 when none */

@@ -129,7 +129,10 @@ static cJSON *node_for(claude_json_texts *t, json_arena *a, claude_literal *lit)
     return node;
 }
 
-cJSON *claude_json_text(claude_json_texts *t, json_arena *a, const char *text, size_t len)
+/* A node of a (base/json_arena.h) printing as the JSON string of text[0..len) (NUL-terminated
+ * at len): for a long text with t, a raw node whose literal comes from the memo; otherwise a
+ * reference to text (keep it alive while the node lives). NULL when out of memory. */
+static cJSON *claude_json_text(claude_json_texts *t, json_arena *a, const char *text, size_t len)
 {
     if (!t || len < JSON_TEXT_MIN || len > MAX_TEXT)
         return json_arena_node(a, cJSON_String, text);

@@ -24,11 +24,6 @@ struct json_arena;
 claude_json_texts *claude_json_texts_new(void);
 void claude_json_texts_free(claude_json_texts *t);
 
-/* A node of a (base/json_arena.h) printing as the JSON string of text[0..len) (NUL-terminated
- * at len): for a long text with t, a raw node whose literal comes from the memo; otherwise a
- * reference to text (keep it alive while the node lives). NULL when out of memory. */
-cJSON *claude_json_text(claude_json_texts *t, struct json_arena *a, const char *text, size_t len);
-
 /* claude_json_text of a text block's text; a shared text's literal is kept with the text
  * itself (block_literal), so finding it again reads no byte of the text, and the node refers
  * to it rather than copying it (the node must not outlive b). */

@@ -18,7 +18,6 @@ int block_set(claude_block *b, const char *text, size_t len, int mark)
     b->shared = NULL;
     b->len = len;
     b->mark = mark;
-    b->mark_by_user = 0;
     b->kind = NYX_BLOCK_TEXT;
     b->no_mark = 0;
     return 0;

@@ -33,7 +33,6 @@ typedef struct claude_block {
     shared_text *shared; /* the long text this block shares with others (text_pool), or NULL */
     size_t len;
     int mark;         /* enum cache_mark */
-    int mark_by_user; /* 1 when the script set the mark itself (policy keeps it) */
     int kind;         /* enum block_kind */
     int no_mark;      /* 1: the API refuses a cache mark here (thinking blocks) */
 } claude_block;

@@ -155,7 +155,8 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
-int setting_choice(const setting_def *d, const char *word)
+/* The index of word among d's choices, or -1. */
+static int setting_choice(const setting_def *d, const char *word)
 {
     size_t n = strlen(word);
     int i = 0;

@@ -108,8 +108,6 @@ void setting_label(const setting_def *d, char *out, size_t n);
 char *setting_check(const setting_def *d, const char *label, const char *text, error_info *err);
 /* Puts a canonical value (NULL: none) into d's field of c. 0, or -1 out of memory. */
 int setting_store(engine_config *c, const setting_def *d, const char *canonical);
-/* The index of word among d's choices, or -1. */
-int setting_choice(const setting_def *d, const char *word);
 /* nyx_set of an option the table names ("db", "provider", "base_url", "debug"): checked by
  * the same parser; above the environment. 0, or -1 with err ("invalid_argument" for an
  * unknown option or a bad value). */

@@ -54,10 +54,6 @@ static inline int g_has(const unsigned char *p, size_t len, size_t i, const char
 }
 #define G_HAS(p, len, i, lit) g_has((p), (len), (i), (lit), sizeof(lit) - 1)
 
-/* A dotted quad at p[i..]: on success *end is just past it. Checks the octets only, not what
- * surrounds them. Shared by IPv4 and the IPv6 dotted tail. */
-int g_ipv4_at(const unsigned char *p, size_t len, size_t i, size_t *end);
-
 /* An IBAN at p[i..], where p[i..i+4) is two capitals and two digits at a word start: on
  * success *end is just past it. */
 int g_iban_at(const unsigned char *p, size_t len, size_t i, size_t *end);

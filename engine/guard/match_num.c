@@ -259,7 +259,9 @@ static int card_at(const unsigned char *p, size_t len, size_t i, size_t *end)
 
 /* ---- IPv4 ---- */
 
-int g_ipv4_at(const unsigned char *p, size_t len, size_t i, size_t *end)
+/* A dotted quad at p[i..]: on success *end is just past it. Checks the octets only, not what
+ * surrounds them. Shared by IPv4 and the IPv6 dotted tail. */
+static int g_ipv4_at(const unsigned char *p, size_t len, size_t i, size_t *end)
 {
     size_t j = i;
     for (int k = 0; k < 4; k++) {

@@ -221,7 +221,6 @@ static void read_blocks(lua_State *L, text_pool *pool, int arg, const char *fiel
             lnyx_fail(L, "out_of_memory", "out of memory");
             return;
         }
-        blocks[i].mark_by_user = mark != NYX_MARK_NONE;
         blocks[i].kind = is_json ? NYX_BLOCK_JSON : NYX_BLOCK_TEXT;
         blocks[i].no_mark = no_mark;
         *n = i + 1;

@@ -14,7 +14,6 @@
 #define NYX_EVENT_MT "nyx.event"
 #define NYX_SESSION_MT "nyx.session"
 #define NYX_ERROR_MT "nyx.error"
-#define NYX_ENGINE_MT "nyx.engine"
 
 typedef struct lnyx_task lnyx_task;
 
@@ -69,9 +68,6 @@ typedef struct lnyx_op {
     void (*cancel)(struct lnyx_op *op); /* stops the operation; it then completes */
 } lnyx_op;
 
-/* The task running on L, or NULL when L is not a task (stock Lua's main chunk, or a
- * coroutine the script made itself). */
-lnyx_task *lnyx_current(lua_State *L);
 /* Marks op done and resumes its waiter at the end of the loop's turn. */
 void lnyx_complete(lnyx_op *op);
 /* Waits until op is done: yields when L is a task, otherwise turns the loop until then.

@@ -80,7 +80,9 @@ static void push_threads(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &THREADS_KEY);
 }
 
-lnyx_task *lnyx_current(lua_State *L)
+/* The task running on L, or NULL when L is not a task (stock Lua's main chunk, or a
+ * coroutine the script made itself). */
+static lnyx_task *lnyx_current(lua_State *L)
 {
     push_threads(L);
     lua_pushthread(L);
@@ -279,7 +281,6 @@ static int push_results(lua_State *L, lnyx_task *t)
 
 typedef struct task_waitop {
     lnyx_op op;
-    lnyx_task *target;
     waitlist *list; /* where the op is registered, NULL once completed */
 } task_waitop;
 
@@ -335,7 +336,6 @@ static int task_wait(lua_State *L)
     if (lnyx_current(L) == t)
         return lnyx_fail(L, "invalid_state", "a task cannot wait for itself");
     task_waitop *w = new_waitop(L, &t->waiters, 1);
-    w->target = t;
     return lnyx_wait(L, &w->op, (lua_KContext)w, task_wait_k);
 }
 

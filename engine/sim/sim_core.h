@@ -158,9 +158,6 @@ int sim_tools_parse(sim_req *r, const struct cJSON *root, error_info *err);
  * or -1 when out of memory. */
 int sim_tools_reply(const sim_req *r, sim_reply *rep);
 
-/* The signature the simulator gives a thinking text. */
-void sim_thinking_signature(const char *text, char out[40]);
-
 /* The deterministic answer to a request: "As <persona>, regarding <topic>: ..." of a
  * length between 20 and 200 tokens picked by the prompt hash, cut by max_tokens and the
  * stop sequences. Returns 0, or -1 when out of memory. */

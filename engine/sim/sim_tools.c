@@ -20,7 +20,8 @@
 
 static int oom(error_info *err) { return error_fail(err, "api_error", 500, "out of memory"); }
 
-void sim_thinking_signature(const char *text, char out[40])
+/* The signature the simulator gives a thinking text. */
+static void sim_thinking_signature(const char *text, char out[40])
 {
     XXH64_hash_t h = XXH3_64bits_withSeed(text, strlen(text), SIGNATURE_SEED);
     snprintf(out, 40, "sig_sim_%016llx", (unsigned long long)h);

@@ -147,8 +147,10 @@ static int check_interaction(const store_db *s, const interaction_rec *it, error
     return 0;
 }
 
-int store_record_prepare(store_db *s, store_scrubbed *sc, store_parts *parts,
-                         const interaction_rec *in, interaction_rec *out, error_info *err)
+/* out = in scrubbed (store_scrub_interaction), and its prompt_text cut into parts held by
+ * parts (out->parts): free both with store_record_free() after the backend has them. */
+static int store_record_prepare(store_db *s, store_scrubbed *sc, store_parts *parts,
+                                const interaction_rec *in, interaction_rec *out, error_info *err)
 {
     memset(parts, 0, sizeof *parts);
     if (store_scrub_interaction(s, sc, in, out, err) != 0)
@@ -165,7 +167,7 @@ int store_record_prepare(store_db *s, store_scrubbed *sc, store_parts *parts,
     return 0;
 }
 
-void store_record_free(store_scrubbed *sc, store_parts *parts)
+static void store_record_free(store_scrubbed *sc, store_parts *parts)
 {
     store_scrub_free(sc);
     store_parts_free(parts);

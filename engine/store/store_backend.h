@@ -142,7 +142,6 @@ struct store_db {
     store_content_memo memo;  /* hashes of the parts of requests stored lately */
 };
 
-
 /* ---- the text filter (store_scrub.c) ----
  * The copies a write made of its strings, freed after the backend has them (it copies what
  * it keeps, even when answering later). */
@@ -164,12 +163,6 @@ int store_scrub_interaction(const store_db *s, store_scrubbed *sc, const interac
 /* out = in with the session filtered, so a query finds what was stored; in may be NULL. */
 int store_scrub_filter(const store_db *s, store_scrubbed *sc, const store_filter *in,
                        store_filter *out, error_info *err);
-
-/* out = in scrubbed (store_scrub_interaction), and its prompt_text cut into parts held by
- * parts (out->parts): free both with store_record_free() after the backend has them. */
-int store_record_prepare(store_db *s, store_scrubbed *sc, store_parts *parts,
-                         const interaction_rec *in, interaction_rec *out, error_info *err);
-void store_record_free(store_scrubbed *sc, store_parts *parts);
 
 extern const store_backend_ops store_sqlite_ops;
 #ifdef NYX_HAVE_PG

@@ -20,7 +20,7 @@ int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], cons
     return n;
 }
 
-int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err)
+static int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err)
 {
     return store_pg_log_interaction_settle(s, it, NULL, 0, err);
 }

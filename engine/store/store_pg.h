@@ -102,13 +102,8 @@ int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *c
 /* Reads what arrived, sends what waits, reconnects when due, hands out finished jobs. */
 void pg_pump(pg *p);
 
-
 /* Migrates the schema to the newest version (store_pg_schema.c). */
 int pg_migrate(pg *p, error_info *err);
-
-/* Fills err from a failed result or the connection's message, as "store: cannot WHAT in
- * LABEL: message". */
-void pg_fail(pg *p, error_info *err, const PGresult *res, const char *what);
 
 /* "%.17g" of v into buf (size >= 32); returns buf. */
 const char *pg_num(char *buf, double v);
@@ -124,8 +119,6 @@ void store_pg_driver_free(pg *p);
 /* Values as the text PostgreSQL reads (NULL for SQL NULL; numbers written into nums). */
 void pg_val_texts(const store_val *v, int n, const char **out, char nums[][32]);
 
-/* ---- ops, by file ---- */
-int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err);
 int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], const char **v);
 #define PG_INTERACTION_PARAMS 39
 
@@ -145,9 +138,6 @@ int store_pg_budget_reserve_async(store_db *s, const store_scope *scopes, size_t
                                   const store_reservation *r, store_done_fn done, void *ud,
                                   error_info *err);
 
-
 int store_pg_changed(store_db *s, int *changed, error_info *err);
-
-
 
 #endif

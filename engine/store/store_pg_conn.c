@@ -65,7 +65,9 @@ static void trim(char *s)
         s[--n] = '\0';
 }
 
-void pg_fail(pg *p, error_info *err, const PGresult *res, const char *what)
+/* Fills err from a failed result or the connection's message, as "store: cannot WHAT in
+ * LABEL: message". */
+static void pg_fail(pg *p, error_info *err, const PGresult *res, const char *what)
 {
     char msg[400];
     /* The primary message only: the full text adds LINE and caret lines of the statement. */

@@ -138,8 +138,6 @@ int store_sqlite_run(store_db *s, const store_stmt *st, store_row_fn fn, void *u
 int store_sqlite_begin(store_db *s, const char *what, error_info *err);
 int store_sqlite_commit(store_db *s, const char *what, error_info *err);
 void store_sqlite_rollback(store_db *s, int db_failed, error_info *err);
-/* Binds s's values to st (?1 ...); the SQLite code. */
-int store_sqlite_bind(sqlite3_stmt *st, const store_stmt *s);
 
 /* ---- budgets (store_sqlite_budget.c): the store_backend_ops members of the same names ---- */
 

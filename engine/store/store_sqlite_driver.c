@@ -40,7 +40,8 @@ static sqlite3_stmt *prepare(sq *q, const char *sql, int keep, int *once, error_
     return st;
 }
 
-int store_sqlite_bind(sqlite3_stmt *st, const store_stmt *s)
+/* Binds s's values to st (?1 ...); the SQLite code. */
+static int store_sqlite_bind(sqlite3_stmt *st, const store_stmt *s)
 {
     int rc = SQLITE_OK;
     for (int i = 0; i < s->n && rc == SQLITE_OK; i++) {
