@@ -1,19 +1,15 @@
 /* The process's fast hash (quick_hash.h). */
 #include "base/quick_hash.h"
 
+#include "base/random.h"
+
 #include <pthread.h>
-#include <sys/random.h>
-#include <time.h>
 #include <xxhash.h>
 
 static uint64_t seed;
 static pthread_once_t seeded = PTHREAD_ONCE_INIT;
 
-static void draw(void)
-{
-    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
-        seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&seed ^ (uint64_t)clock();
-}
+static void draw(void) { seed = random_u64(); }
 
 uint64_t quick_hash_seed(void)
 {

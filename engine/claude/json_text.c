@@ -5,6 +5,7 @@
 
 #include "base/json_arena.h"
 #include "base/json_print.h"
+#include "base/random.h"
 #include "base/text.h"
 #include "base/textbuf.h"
 #include "claude/body.h"
@@ -13,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 #include <xxhash.h>
 
 #define SLOTS 8
@@ -53,10 +52,7 @@ claude_json_texts *claude_json_texts_new(void)
     claude_json_texts *t = calloc(1, sizeof(claude_json_texts));
     if (!t)
         return NULL;
-    uint64_t r;
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-        r = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)t ^ (uint64_t)clock();
-    text_hex(t->tag, r, 16);
+    text_hex(t->tag, random_u64(), 16);
     return t;
 }
 

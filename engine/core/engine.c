@@ -5,6 +5,7 @@
 #include "cache/policy.h"
 #include "cache/response_cache.h"
 #include "base/clock.h"
+#include "base/random.h"
 #include "base/text.h"
 #include "budget.h"
 #include "pending_log.h"
@@ -111,23 +112,6 @@ void engine_new_id(nyx_engine *e, char *out, size_t size)
         memcpy(out, id, n);
         out[n] = '\0';
     }
-}
-
-static uint64_t random_nonce(void)
-{
-    uint64_t n = 0;
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (f) {
-        if (fread(&n, sizeof n, 1, f) != 1)
-            n = 0;
-        fclose(f);
-    }
-    if (n == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        n = ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
-    }
-    return n;
 }
 
 static void breaker_changed(void *ud, const char *key, breaker_state from, breaker_state to)
@@ -375,7 +359,7 @@ nyx_engine *engine_open(char **errmsg)
         engine_close(e);
         return NULL;
     }
-    e->id_nonce = random_nonce();
+    e->id_nonce = random_u64();
     if (engine_open_templates(e, &err) != 0) {
         if (errmsg)
             *errmsg = strdup(err.message);

@@ -9,6 +9,8 @@
 
 #include "call_internal.h"
 #include "base/clock.h"
+#include "base/random.h"
+#include "base/text.h"
 #include "otel_content.h"
 
 #include <cjson/cJSON.h>
@@ -16,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define OTEL_BATCH 512          /* spans in one post */
 #define OTEL_QUEUE_MAX 2048     /* spans waiting; more are dropped */
@@ -316,19 +317,12 @@ static void add_nanos(cJSON *obj, const char *key, double wall_s)
     cJSON_AddStringToObject(obj, key, n);
 }
 
-/* Random ids from the kernel's generator, as lowercase hex. */
+/* A random id of bytes (8 or 16) bytes as lowercase hex, NUL-terminated. */
 static void random_hex(char *out, size_t bytes)
 {
-    unsigned char b[16] = {0};
-    if (getrandom(b, bytes, 0) != (ssize_t)bytes) {
-        /* never for 16 bytes once the pool is ready; still unique within the process */
-        static uint64_t n;
-        uint64_t x = (uint64_t)(clock_wall_s() * 1e9) ^ (++n * 0x9e3779b97f4a7c15ull);
-        for (size_t i = 0; i < bytes; i++)
-            b[i] = (unsigned char)(x >> (8 * (i % 8))) ^ (unsigned char)i;
-    }
-    for (size_t i = 0; i < bytes; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    for (size_t i = 0; i < bytes; i += 8)
+        text_hex(out + 2 * i, random_u64(), 16);
+    out[2 * bytes] = '\0';
 }
 
 /* ---- sending ---- */
