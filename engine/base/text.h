@@ -19,6 +19,16 @@ static inline char *text_dup(const char *s)
     return d;
 }
 
+/* text_dup of a text that may be absent (NULL gives NULL); a copy that fails sets *failed, so
+ * a run of copies is checked once at its end. */
+static inline char *text_dup_or_fail(const char *s, int *failed)
+{
+    char *d = text_dup(s);
+    if (s && !d)
+        *failed = 1;
+    return d;
+}
+
 /* The low 4 * digits bits of v in lower-case hex, exactly digits characters (no NUL): what
  * printf's "%0*llx" writes for a v that fits. */
 static inline void text_hex(char *out, uint64_t v, int digits)

@@ -1,6 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "response_cache.h"
 
+#include "base/text.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,25 +162,15 @@ static entry *find(response_cache *rc, const char *key)
     return NULL;
 }
 
-static char *dup_or_null(const char *s, int *failed)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    if (!d)
-        *failed = 1;
-    return d;
-}
-
 static int copy_response(claude_response *dst, const claude_response *src)
 {
     int failed = 0;
     response_init(dst);
-    dst->id = dup_or_null(src->id, &failed);
-    dst->model = dup_or_null(src->model, &failed);
-    dst->stop_reason = dup_or_null(src->stop_reason, &failed);
-    dst->stop_sequence = dup_or_null(src->stop_sequence, &failed);
-    dst->request_id = dup_or_null(src->request_id, &failed);
+    dst->id = text_dup_or_fail(src->id, &failed);
+    dst->model = text_dup_or_fail(src->model, &failed);
+    dst->stop_reason = text_dup_or_fail(src->stop_reason, &failed);
+    dst->stop_sequence = text_dup_or_fail(src->stop_sequence, &failed);
+    dst->request_id = text_dup_or_fail(src->request_id, &failed);
     if (src->content && !(dst->content = cJSON_Duplicate(src->content, 1)))
         failed = 1;
     dst->text = malloc(src->text_len + 1);
@@ -233,7 +225,6 @@ int response_cache_put(response_cache *rc, const char *key, const claude_respons
     return 0;
 }
 
-
 char *response_to_json(claude_response *resp)
 {
     cJSON *o = cJSON_CreateObject();
@@ -259,7 +250,7 @@ char *response_to_json(claude_response *resp)
 static char *json_string(const cJSON *o, const char *k, int *failed)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? dup_or_null(v->valuestring, failed) : NULL;
+    return cJSON_IsString(v) ? text_dup_or_fail(v->valuestring, failed) : NULL;
 }
 
 int response_from_json(const char *json, claude_response *out)

@@ -5,6 +5,7 @@
 #include "base/array.h"
 
 #include "base/clock.h"
+#include "base/text.h"
 #include "cost/cost.h"
 #include "cost/models.h"
 #include "engine.h"
@@ -21,14 +22,6 @@ typedef struct loading {
     int oom;
 } loading;
 
-static char *dup_or_null(const char *s, int *oom)
-{
-    char *d = s ? strdup(s) : NULL;
-    if (s && !d)
-        *oom = 1;
-    return d;
-}
-
 static double num(const char *v) { return v ? strtod(v, NULL) : 0; }
 
 static int load_row(void *ud, int ncols, const char *const *names, const char *const *values,
@@ -44,7 +37,7 @@ static int load_row(void *ud, int ncols, const char *const *names, const char *c
     l->rows = nr;
     batch_row *r = &l->rows[l->n++];
     memset(r, 0, sizeof *r);
-#define TEXT(col) dup_or_null(rows_value(ncols, names, values, col), &l->oom)
+#define TEXT(col) text_dup_or_fail(rows_value(ncols, names, values, col), &l->oom)
 #define NUM(col) num(rows_value(ncols, names, values, col))
     r->batch_id = TEXT("batch_id");
     r->name = TEXT("name");

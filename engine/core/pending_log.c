@@ -2,6 +2,7 @@
 #include "pending_log.h"
 
 #include "base/clock.h"
+#include "base/text.h"
 #include "nyx.h"
 
 #include <stdarg.h>
@@ -29,7 +30,6 @@ struct pending_log {
     int timer_busy;    /* the retry timer keeps the loop busy: someone waits for it */
 };
 
-static char *dup(const char *s) { return s ? strdup(s) : NULL; }
 
 static void free_item(pending *p)
 {
@@ -48,26 +48,26 @@ static int copy_item(pending *p, const interaction_rec *src)
 {
     interaction_rec *it = &p->it;
     *it = *src;
-    it->id = dup(src->id);
-    it->session = dup(src->session);
-    it->agent = dup(src->agent);
-    it->template_name = dup(src->template_name);
-    it->request_id = dup(src->request_id);
-    it->model_requested = dup(src->model_requested);
-    it->model_served = dup(src->model_served);
-    it->provider = dup(src->provider);
-    it->attempts_json = dup(src->attempts_json);
-    it->status = dup(src->status);
-    it->error_type = dup(src->error_type);
-    it->error_message = dup(src->error_message);
-    it->stop_reason = dup(src->stop_reason);
-    it->prompt_text = dup(src->prompt_text);
+    it->id = text_dup(src->id);
+    it->session = text_dup(src->session);
+    it->agent = text_dup(src->agent);
+    it->template_name = text_dup(src->template_name);
+    it->request_id = text_dup(src->request_id);
+    it->model_requested = text_dup(src->model_requested);
+    it->model_served = text_dup(src->model_served);
+    it->provider = text_dup(src->provider);
+    it->attempts_json = text_dup(src->attempts_json);
+    it->status = text_dup(src->status);
+    it->error_type = text_dup(src->error_type);
+    it->error_message = text_dup(src->error_message);
+    it->stop_reason = text_dup(src->stop_reason);
+    it->prompt_text = text_dup(src->prompt_text);
     it->prompt_spans = NULL; /* the caller's, gone when it returns */
     it->nprompt_spans = 0;
-    it->response_text = dup(src->response_text);
-    it->service_tier = dup(src->service_tier);
-    it->batch_id = dup(src->batch_id);
-    it->custom_id = dup(src->custom_id);
+    it->response_text = text_dup(src->response_text);
+    it->service_tier = text_dup(src->service_tier);
+    it->batch_id = text_dup(src->batch_id);
+    it->custom_id = text_dup(src->custom_id);
     if (!it->id || !it->status) {
         free_item(p);
         return -1;

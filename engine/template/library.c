@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "library_int.h"
 #include "base/array.h"
+#include "base/clock.h"
 #include "base/file.h"
 
 
@@ -341,13 +342,6 @@ static int set_file(tpl_entry *en, const char *path, const struct stat *st, doub
     return 0;
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int read_file(const char *path, char **text, size_t *len, error_info *err)
 {
     *text = NULL;
@@ -382,7 +376,7 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
         *out = en;
         return 0;
     }
-    double read_at = wall_now();
+    double read_at = clock_wall_s();
     char *text = NULL;
     size_t len = 0;
     error_info rerr;
