@@ -726,18 +726,15 @@ static void test_shipped(void)
                       "data", S("| month | orders |\n| 1 | 900 |"), "as_of", S("30 September"),
                       NULL);
         char *out = render_t(ctx, v, &w, &err);
-        CHECK(out != NULL);
-        if (out) {
-            CHECK(strstr(out, "convened by the board of Northwind Outdoor Gear.") != NULL);
-            CHECK(strstr(out, "<briefing company=\"Northwind Outdoor Gear\">\nManagement proposes "
-                              "a Trail Club subscription.\n</briefing>\n\n<data title=\"Data "
-                              "appendix\">\n| month | orders |\n| 1 | 900 |\n</data>\n") != NULL);
-            CHECK(strstr(out, "current as of 30 September") != NULL);
-            CHECK(strstr(out, "Write in English") != NULL);
-            CHECK(strstr(out, "No data appendix") == NULL);
-            CHECK(strstr(out, "{{") == NULL);
-            CHECK(out[strlen(out) - 1] == '\n');
-        }
+        CHECK_CONTAINS(out, "convened by the board of Northwind Outdoor Gear.");
+        CHECK_CONTAINS(out, "<briefing company=\"Northwind Outdoor Gear\">\nManagement proposes "
+                            "a Trail Club subscription.\n</briefing>\n\n<data title=\"Data "
+                            "appendix\">\n| month | orders |\n| 1 | 900 |\n</data>\n");
+        CHECK_CONTAINS(out, "current as of 30 September");
+        CHECK_CONTAINS(out, "Write in English");
+        CHECK(out && !strstr(out, "No data appendix"));
+        CHECK(out && !strstr(out, "{{"));
+        CHECK(out && out[strlen(out) - 1] == '\n');
         free(out);
         CHECK_INT(w.n, 0);
         tvalue *bare = M("company", S("Acme"), "briefing", S("B"), NULL);
@@ -758,14 +755,11 @@ static void test_shipped(void)
         tvalue *v = M("name", S("CFO"), "role", S("chief financial officer"),
                       "focus", S("Judge the proposal on cash, payback and covenant risk."), NULL);
         char *out = render_t(per, v, &w, &err);
-        CHECK(out != NULL);
-        if (out) {
-            CHECK(strstr(out, "You are the CFO (chief financial officer) on this council.\n"
-                              "Judge the proposal on cash, payback and covenant risk.\n\n"
-                              "Answer the board's question") == out);
-            CHECK(strstr(out, "under 250 words.") != NULL);
-            CHECK(strstr(out, "stance") == NULL);
-        }
+        CHECK(out && strstr(out, "You are the CFO (chief financial officer) on this council.\n"
+                                 "Judge the proposal on cash, payback and covenant risk.\n\n"
+                                 "Answer the board's question") == out);
+        CHECK_CONTAINS(out, "under 250 words.");
+        CHECK(out && !strstr(out, "stance"));
         free(out);
         CHECK_INT(tvalue_map_set(v, "stance", S("Argue against the launch.")), 0);
         CHECK_INT(tvalue_map_set(v, "max_words", S("120")), 0);
@@ -786,17 +780,14 @@ static void test_shipped(void)
                       "output_format", S("region: rate\nregion: rate\nregion: rate"),
                       "unexpected", S("x"), NULL);
         char *out = render_t(task, v, &w, &err);
-        CHECK(out != NULL);
-        if (out) {
-            CHECK(strstr(out, "You are a senior data analyst.") == out);
-            CHECK(strstr(out, "## Constraints\n- Use only the table given.\n- Round to 0.1 %.\n"
-                              "- Never invent data") != NULL);
-            CHECK(strstr(out, "<context>\n| region | returns |\n</context>") != NULL);
-            CHECK(strstr(out, "nothing before or after it:\nregion: rate\nregion: rate\n"
-                              "region: rate\n") != NULL);
-            CHECK(strstr(out, "None beyond") == NULL);
-            CHECK(strstr(out, "The task is done when") == NULL);
-        }
+        CHECK(out && strstr(out, "You are a senior data analyst.") == out);
+        CHECK_CONTAINS(out, "## Constraints\n- Use only the table given.\n- Round to 0.1 %.\n"
+                            "- Never invent data");
+        CHECK_CONTAINS(out, "<context>\n| region | returns |\n</context>");
+        CHECK_CONTAINS(out, "nothing before or after it:\nregion: rate\nregion: rate\n"
+                            "region: rate\n");
+        CHECK(out && !strstr(out, "None beyond"));
+        CHECK(out && !strstr(out, "The task is done when"));
         free(out);
         CHECK_INT(w.n, 1);
         CHECK_STR(w.text, "task_execution.md: variable 'unexpected' is given but not declared "
