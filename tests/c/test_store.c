@@ -833,22 +833,28 @@ static void test_reader_sees_commits(store_db *s)
 
 /* ---- the session index (migration 10) ---- */
 
-/* Statements on llm_interactions that ran, and the rows they stepped through in full scans
- * of a table (none when an index served them). */
-typedef struct scans {
+/* What ran on llm_interactions while traced: how many statements, the last one's text, and
+ * what running them cost: rows stepped through in full scans of a table (none when an index
+ * served them), rows put in indexes SQLite built on the fly (an automatic index is made by
+ * reading the whole table). */
+typedef struct ran {
     int statements;
+    char sql[2048];
     int full_scan_steps;
-} scans;
+    int auto_index_rows;
+} ran;
 
-static int count_scans(unsigned type, void *ud, void *p, void *x)
+static int record_run(unsigned type, void *ud, void *p, void *x)
 {
     (void)x;
-    scans *c = ud;
+    ran *r = ud;
     sqlite3_stmt *st = p;
     const char *sql = type == SQLITE_TRACE_PROFILE ? sqlite3_sql(st) : NULL;
     if (sql && strstr(sql, "llm_interactions")) {
-        c->statements++;
-        c->full_scan_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+        r->statements++;
+        snprintf(r->sql, sizeof r->sql, "%s", sql);
+        r->full_scan_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+        r->auto_index_rows += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 1);
     }
     return 0;
 }
@@ -912,8 +918,8 @@ static void test_session_index(void)
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     CHECK_INT(count_rows(s, "SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 7);
 
-    scans c = {0, 0};
-    CHECK_INT(sqlite3_trace_v2(store_sqlite_db(s), SQLITE_TRACE_PROFILE, count_scans, &c), SQLITE_OK);
+    ran c = {0};
+    CHECK_INT(sqlite3_trace_v2(store_sqlite_db(s), SQLITE_TRACE_PROFILE, record_run, &c), SQLITE_OK);
     store_filter by_a = {.session = "a"}, since = {.session = "a", .since = T0 + 1},
                  last = {.session = "a", .last = 2}, grouped = {.session = "a", .group_by = "model"};
     CHECK_INT(store_query_log(s, &by_a, ignore_row, NULL, &err), 0);
@@ -936,29 +942,6 @@ static void test_session_index(void)
 }
 
 /* ---- the thought trees' query ---- */
-
-/* The last statement on llm_interactions that ran, and what running it cost: rows stepped
- * through in full scans of a table, rows put in indexes SQLite built for it on the fly (an
- * automatic index is made by reading the whole table). */
-typedef struct ran {
-    char sql[2048];
-    int full_scan_steps;
-    int auto_index_rows;
-} ran;
-
-static int record_run(unsigned type, void *ud, void *p, void *x)
-{
-    (void)x;
-    ran *r = ud;
-    sqlite3_stmt *st = p;
-    const char *sql = type == SQLITE_TRACE_PROFILE ? sqlite3_sql(st) : NULL;
-    if (sql && strstr(sql, "llm_interactions")) {
-        snprintf(r->sql, sizeof r->sql, "%s", sql);
-        r->full_scan_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
-        r->auto_index_rows += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 1);
-    }
-    return 0;
-}
 
 /* SQLite's plan for sql, a line per step. */
 static void plan_of(sqlite3 *db, const char *sql, char *out, size_t n)
@@ -1005,7 +988,7 @@ static void test_thought_index(store_db *s)
 
     sqlite3 *db = store_sqlite_db(s);
     for (int by_session = 1; by_session >= 0; by_session--) {
-        ran r = {"", 0, 0};
+        ran r = {0};
         CHECK_INT(sqlite3_trace_v2(db, SQLITE_TRACE_PROFILE, record_run, &r), SQLITE_OK);
         rows got = {0};
         CHECK_INT(store_query_thoughts(s, by_session ? "a" : NULL, collect, &got, &err), 0);
