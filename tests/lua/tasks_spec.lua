@@ -24,6 +24,23 @@ H.describe_setups("tasks", function(setup)
     assert.are.equal("done", v.after)
   end)
 
+  it("a second wave of calls finds the first wave's connections open, however many ran at once", function()
+    -- More calls at once than curl's connection cache held before it grew with them (256):
+    -- those past it were closed as they finished and opened again by the next wave.
+    local v = setup:run [[
+      local function wave(n)
+        local tasks = {}
+        for i = 1, n do tasks[i] = nyx.spawn(nyx.call, { prompt = "wave call " .. i, max_tokens = 8 }) end
+        for _, t in ipairs(tasks) do t:wait() end
+        return nyx.stats().connections_opened
+      end
+      local first = wave(300)
+      return { first = first, second = wave(300) }
+    ]]
+    assert.is_true(v.first > 256 and v.first <= 300, "the first wave opened " .. v.first)
+    assert.are.equal(v.first, v.second, "connections opened by the second wave")
+  end)
+
   it("wait re-raises the task's error, tables intact", function()
     local v = setup:run [[
       local t1 = nyx.spawn(function()
