@@ -332,7 +332,8 @@ static void test_soft_budget(void)
 
 /* ---- alert thresholds ---- */
 
-static void finished(nyx_engine *e, int status, double latency_ms, int cache_hit)
+/* n calls finished, each with the status, latency and cache hit given. */
+static void finished(nyx_engine *e, int n, int status, double latency_ms, int cache_hit)
 {
     call_outcome r;
     memset(&r, 0, sizeof r);
@@ -341,7 +342,8 @@ static void finished(nyx_engine *e, int status, double latency_ms, int cache_hit
     r.cache_hit = cache_hit;
     snprintf(r.interaction_id, sizeof r.interaction_id, "ix_test");
     snprintf(r.model_requested, sizeof r.model_requested, "claude-haiku-4-5");
-    alerts_call_finished(e, &r, "analyst");
+    for (int i = 0; i < n; i++)
+        alerts_call_finished(e, &r, "analyst");
 }
 
 static void test_alerts(void)
@@ -352,14 +354,13 @@ static void test_alerts(void)
     e->script.emit = capture;
     nevents = 0;
     /* No thresholds: nothing, whatever happens. */
-    for (int i = 0; i < 30; i++)
-        finished(e, NYX_STATUS_ERROR, 1e6, 0);
+    finished(e, 30, NYX_STATUS_ERROR, 1e6, 0);
     CHECK_INT(nevents, 0);
 
     CHECK_INT(nyx_config_set(e, "alert.latency_ms", "100"), NYX_OK);
-    finished(e, NYX_STATUS_OK, 50, 1);
+    finished(e, 1, NYX_STATUS_OK, 50, 1);
     CHECK_INT(count_events("latency"), 0);
-    finished(e, NYX_STATUS_OK, 150, 1);
+    finished(e, 1, NYX_STATUS_OK, 150, 1);
     CHECK_INT(count_events("latency"), 1);
     CHECK_NEAR(events[nevents - 1].value, 150, 0);
     CHECK_INT(nyx_config_set(e, "alert.latency_ms", NULL), NYX_OK);
@@ -367,38 +368,30 @@ static void test_alerts(void)
     /* Error rate: judged over the last 20 calls once 10 have finished; one alert per spell. */
     CHECK_INT(nyx_config_set(e, "alert.error_rate", "0.5"), NYX_OK);
     nevents = 0;
-    for (int i = 0; i < 20; i++)
-        finished(e, NYX_STATUS_OK, 10, 1);
-    for (int i = 0; i < 10; i++) /* 10 of 20: at the threshold, not above */
-        finished(e, NYX_STATUS_ERROR, 10, 0);
+    finished(e, 20, NYX_STATUS_OK, 10, 1);
+    finished(e, 10, NYX_STATUS_ERROR, 10, 0); /* 10 of 20: at the threshold, not above */
     CHECK_INT(count_events("error_rate"), 0);
-    finished(e, NYX_STATUS_ERROR, 10, 0); /* 11 of 20 */
+    finished(e, 1, NYX_STATUS_ERROR, 10, 0); /* 11 of 20 */
     CHECK_INT(count_events("error_rate"), 1);
     CHECK_NEAR(events[nevents - 1].value, 0.55, 1e-9);
-    for (int i = 0; i < 5; i++)
-        finished(e, NYX_STATUS_ERROR, 10, 0);
+    finished(e, 5, NYX_STATUS_ERROR, 10, 0);
     CHECK_INT(count_events("error_rate"), 1);
-    for (int i = 0; i < 20; i++) /* recovered: re-armed */
-        finished(e, NYX_STATUS_OK, 10, 1);
-    finished(e, NYX_STATUS_CANCELLED, 10, 0); /* cancelled calls do not count */
-    for (int i = 0; i < 11; i++)
-        finished(e, NYX_STATUS_ERROR, 10, 0);
+    finished(e, 20, NYX_STATUS_OK, 10, 1); /* recovered: re-armed */
+    finished(e, 1, NYX_STATUS_CANCELLED, 10, 0); /* cancelled calls do not count */
+    finished(e, 11, NYX_STATUS_ERROR, 10, 0);
     CHECK_INT(count_events("error_rate"), 2);
     CHECK_INT(nyx_config_set(e, "alert.error_rate", NULL), NYX_OK);
 
     /* Cache hit rate below a floor, over the successful calls. */
     CHECK_INT(nyx_config_set(e, "alert.cache_hit_rate_floor", "0.6"), NYX_OK);
     nevents = 0;
-    for (int i = 0; i < 20; i++)
-        finished(e, NYX_STATUS_OK, 10, 1);
+    finished(e, 20, NYX_STATUS_OK, 10, 1);
     CHECK_INT(count_events("cache_hit_rate"), 0);
-    for (int i = 0; i < 8; i++) /* 12 hits of 20 */
-        finished(e, NYX_STATUS_OK, 10, 0);
+    finished(e, 8, NYX_STATUS_OK, 10, 0); /* 12 hits of 20 */
     CHECK_INT(count_events("cache_hit_rate"), 0);
-    finished(e, NYX_STATUS_OK, 10, 0); /* 11 of 20 */
+    finished(e, 1, NYX_STATUS_OK, 10, 0); /* 11 of 20 */
     CHECK_INT(count_events("cache_hit_rate"), 1);
-    for (int i = 0; i < 5; i++)
-        finished(e, NYX_STATUS_OK, 10, 0);
+    finished(e, 5, NYX_STATUS_OK, 10, 0);
     CHECK_INT(count_events("cache_hit_rate"), 1);
     nyx_close(e);
 }
