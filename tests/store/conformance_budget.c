@@ -4,15 +4,17 @@
  * each backend. */
 #include "conformance.h"
 
-/* The budget ledger without updated_at, as the store writes it ("10.0", "0.25"). */
-static const char *status(store_db *s, rowtext *t)
+/* The budget ledger without updated_at, as the store writes it ("10.0", "0.25"); the text
+ * lives until the next call. */
+static const char *status(store_db *s)
 {
-    memset(t, 0, sizeof *t);
-    t->skip = ",updated_at,";
+    static rowtext t;
+    memset(&t, 0, sizeof t);
+    t.skip = ",updated_at,";
     error_info err = cleared_error();
-    if (store_budget_status(s, to_text, t, &err) != 0)
-        snprintf(t->s, sizeof t->s, "error: %s", err.message);
-    return t->s;
+    if (store_budget_status(s, to_text, &t, &err) != 0)
+        snprintf(t.s, sizeof t.s, "error: %s", err.message);
+    return t.s;
 }
 
 /* Where the backends differ by design: a hold's scopes are one newline-separated text in
@@ -31,7 +33,6 @@ static const char *scopes_sql(char *buf, size_t n, const char *a, const char *b)
 static void test_reserve_settle(store_db *s)
 {
     error_info err = cleared_error();
-    rowtext t;
     store_scope sc[] = {{"session:s1", 1.0}, {"day:2026-11-25", 10.0}, {"month:2026-11", -1}};
     char r1[STORE_RESERVATION_ID_SIZE], r2[STORE_RESERVATION_ID_SIZE];
     int refused = 99;
@@ -41,16 +42,12 @@ static void test_reserve_settle(store_db *s)
     CHECK(strlen(r1) > 0 && strlen(r1) < STORE_RESERVATION_ID_SIZE);
     /* Reals as SQLite writes them, on both: the CLI shows a number with a '.' as money
      * (cli/table.c), so "10" would read as a count (pg_each_row in store_pg_conn.c says why). */
-    CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.0|0.25|9.75\n"
-                             "month:2026-11|NULL|0.0|0.25|NULL\n"
-                             "session:s1|1.0|0.0|0.25|0.75\n");
+    CHECK_STR(status(s), "day:2026-11-25|10.0|0.0|0.25|9.75\n"
+                         "month:2026-11|NULL|0.0|0.25|NULL\n"
+                         "session:s1|1.0|0.0|0.25|0.75\n");
     rows r = {0};
     CHECK_INT(store_budget_status(s, collect, &r, &err), 0);
-    CHECK_INT(r.ncols, 6);
-    const char *cols[] = {"scope", "limit_usd", "spent_usd", "reserved_usd", "remaining_usd",
-                          "updated_at"};
-    for (int c = 0; c < 6 && c < r.ncols; c++)
-        CHECK_STR(r.names[c], cols[c]);
+    CHECK_STR(colnames(&r), "scope,limit_usd,spent_usd,reserved_usd,remaining_usd,updated_at");
     const char *upd = cell(&r, 0, "updated_at");
     CHECK(upd && strlen(upd) == 24 && upd[10] == 'T' && upd[23] == 'Z');
     rows_free(&r);
@@ -70,41 +67,41 @@ static void test_reserve_settle(store_db *s)
 
     CHECK_INT(store_budget_reserve(s, sc, 3, 0.5, r2, sizeof r2, NULL, &err), 0);
     CHECK(strcmp(r1, r2) != 0);
-    CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.0|0.75|9.25\n"
-                             "month:2026-11|NULL|0.0|0.75|NULL\n"
-                             "session:s1|1.0|0.0|0.75|0.25\n");
+    CHECK_STR(status(s), "day:2026-11-25|10.0|0.0|0.75|9.25\n"
+                         "month:2026-11|NULL|0.0|0.75|NULL\n"
+                         "session:s1|1.0|0.0|0.75|0.25\n");
 
     /* Settle to less than reserved: the whole reservation leaves, the actual is spent. */
     CHECK_INT(store_budget_settle(s, r1, 0.125, &err), 0);
-    CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.125|0.5|9.375\n"
-                             "month:2026-11|NULL|0.125|0.5|NULL\n"
-                             "session:s1|1.0|0.125|0.5|0.375\n");
+    CHECK_STR(status(s), "day:2026-11-25|10.0|0.125|0.5|9.375\n"
+                         "month:2026-11|NULL|0.125|0.5|NULL\n"
+                         "session:s1|1.0|0.125|0.5|0.375\n");
     /* Release (actual 0). */
     CHECK_INT(store_budget_settle(s, r2, 0, &err), 0);
-    CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.125|0.0|9.875\n"
-                             "month:2026-11|NULL|0.125|0.0|NULL\n"
-                             "session:s1|1.0|0.125|0.0|0.875\n");
+    CHECK_STR(status(s), "day:2026-11-25|10.0|0.125|0.0|9.875\n"
+                         "month:2026-11|NULL|0.125|0.0|NULL\n"
+                         "session:s1|1.0|0.125|0.0|0.875\n");
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 0);
 
     /* Settling again, or an id never issued, does nothing. */
     CHECK_INT(store_budget_settle(s, r1, 0.5, &err), 0);
     CHECK_INT(store_budget_settle(s, "r-unknown", 0.5, &err), 0);
-    CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.125|0.0|9.875\n"
-                             "month:2026-11|NULL|0.125|0.0|NULL\n"
-                             "session:s1|1.0|0.125|0.0|0.875\n");
+    CHECK_STR(status(s), "day:2026-11-25|10.0|0.125|0.0|9.875\n"
+                         "month:2026-11|NULL|0.125|0.0|NULL\n"
+                         "session:s1|1.0|0.125|0.0|0.875\n");
 
     /* A new limit from the configuration replaces the stored one; a scope the call does
      * not name keeps its own. */
     store_scope raised[] = {{"session:s1", 2.0}};
     CHECK_INT(store_budget_reserve(s, raised, 1, 1.5, r1, sizeof r1, NULL, &err), 0);
-    CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.125|0.0|9.875\n"
-                             "month:2026-11|NULL|0.125|0.0|NULL\n"
-                             "session:s1|2.0|0.125|1.5|0.375\n");
+    CHECK_STR(status(s), "day:2026-11-25|10.0|0.125|0.0|9.875\n"
+                         "month:2026-11|NULL|0.125|0.0|NULL\n"
+                         "session:s1|2.0|0.125|1.5|0.375\n");
     /* Spending more than reserved is recorded as spent (it was). */
     CHECK_INT(store_budget_settle(s, r1, 2.0, &err), 0);
-    CHECK_STR(status(s, &t), "day:2026-11-25|10.0|0.125|0.0|9.875\n"
-                             "month:2026-11|NULL|0.125|0.0|NULL\n"
-                             "session:s1|2.0|2.125|0.0|-0.125\n");
+    CHECK_STR(status(s), "day:2026-11-25|10.0|0.125|0.0|9.875\n"
+                         "month:2026-11|NULL|0.125|0.0|NULL\n"
+                         "session:s1|2.0|2.125|0.0|-0.125\n");
 
     /* No scope: an id, nothing stored, settling it does nothing. */
     char r0[STORE_RESERVATION_ID_SIZE] = "";
@@ -132,7 +129,6 @@ static void test_reserve_settle(store_db *s)
 static void test_refusal(store_db *s)
 {
     error_info err = cleared_error();
-    rowtext t;
     char id[STORE_RESERVATION_ID_SIZE];
     int refused = 99;
     store_scope sc[] = {{"session:x", 1.0}, {"day:d", 0.5}};
@@ -146,8 +142,8 @@ static void test_refusal(store_db *s)
     CHECK_INT(err.retryable, 1); /* it fits once the $0.40 pending settles */
     CHECK_INT(refused, 1);
     /* The session scope, checked first in the same call, was left as it was. */
-    CHECK_STR(status(s, &t), "day:d|0.5|0.0|0.4|0.1\n"
-                             "session:x|1.0|0.0|0.4|0.6\n");
+    CHECK_STR(status(s), "day:d|0.5|0.0|0.4|0.1\n"
+                         "session:x|1.0|0.0|0.4|0.6\n");
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 1);
 
     /* A scope seen for the first time that the amount alone exceeds: no row is created. */
@@ -159,8 +155,8 @@ static void test_refusal(store_db *s)
                            "reserved $0.00, this call needs $0.20");
     CHECK_INT(err.retryable, 0); /* nothing pending could make room */
     CHECK_INT(refused, 1);
-    CHECK_STR(status(s, &t), "day:d|0.5|0.0|0.4|0.1\n"
-                             "session:x|1.0|0.0|0.4|0.6\n");
+    CHECK_STR(status(s), "day:d|0.5|0.0|0.4|0.1\n"
+                         "session:x|1.0|0.0|0.4|0.6\n");
     CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'agent:new'"), 0);
     /* The first scope refusing, with a new scope after it: nothing there either. */
     store_scope first[] = {{"day:d", 0.5}, {"agent:later", 5.0}};
@@ -548,7 +544,6 @@ static void test_reap(void)
     if (!s)
         return;
     error_info err = cleared_error();
-    rowtext t;
     char mine[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.125, mine, sizeof mine, NULL, &err), 0);
     /* One held by a process on another host: its pid means nothing here. */
@@ -558,10 +553,10 @@ static void test_reap(void)
              " 'other-host.example'); UPDATE budgets SET reserved_usd = reserved_usd + 0.5",
              scopes_sql(list, sizeof list, "session:r", NULL), SQL_NOW);
     CHECK_INT(raw_exec(ins), 0);
-    CHECK_STR(status(s, &t), "session:r|1.0|0.0|0.875|0.125\n");
+    CHECK_STR(status(s), "session:r|1.0|0.0|0.875|0.125\n");
 
     CHECK_INT(store_budget_reap(s, 3600, &err), 1); /* the dead child's */
-    CHECK_STR(status(s, &t), "session:r|1.0|0.0|0.625|0.375\n");
+    CHECK_STR(status(s), "session:r|1.0|0.0|0.625|0.375\n");
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 2);
     CHECK_INT(raw_int(sql), 0);
     CHECK_INT(store_budget_reap(s, 3600, &err), 0);
@@ -573,12 +568,12 @@ static void test_reap(void)
               0);
     CHECK_INT(store_budget_reap(s, 0, &err), 0);
     CHECK_INT(store_budget_reap(s, 3600, &err), 1);
-    CHECK_STR(status(s, &t), "session:r|1.0|0.0|0.125|0.875\n");
+    CHECK_STR(status(s), "session:r|1.0|0.0|0.125|0.875\n");
 
     /* The live process's own reservation survives until it settles it. */
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 1);
     CHECK_INT(store_budget_settle(s, mine, 0.0625, &err), 0);
-    CHECK_STR(status(s, &t), "session:r|1.0|0.0625|0.0|0.9375\n");
+    CHECK_STR(status(s), "session:r|1.0|0.0625|0.0|0.9375\n");
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 0);
     store_close(s);
 }
@@ -588,7 +583,6 @@ static void test_reap(void)
 static void test_log_settle(store_db *s)
 {
     error_info err = cleared_error();
-    rowtext t;
     store_scope sc[] = {{"session:l", 1.0}};
     char id[STORE_RESERVATION_ID_SIZE];
 
@@ -600,14 +594,14 @@ static void test_log_settle(store_db *s)
     CHECK_INT(store_log_interaction_settle(s, &it, id, 0.25, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'l1' AND cost_usd = 0.25"),
               1);
-    CHECK_STR(status(s, &t), "session:l|1.0|0.25|0.0|0.75\n");
+    CHECK_STR(status(s), "session:l|1.0|0.25|0.0|0.75\n");
 
     /* Where the backends differ by design: the same id again. PostgreSQL takes it for a
      * write sent again after its answer was lost with the connection, and changes nothing;
      * SQLite (no connection to lose) refuses it, and the settle is undone with it. */
     if (is_pg) {
         CHECK_INT(store_log_interaction_settle(s, &it, id, 0.25, &err), 0);
-        CHECK_STR(status(s, &t), "session:l|1.0|0.25|0.0|0.75\n");
+        CHECK_STR(status(s), "session:l|1.0|0.25|0.0|0.75\n");
         CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 1);
     }
     CHECK_INT(store_budget_reserve(s, sc, 1, 0.5, id, sizeof id, NULL, &err), 0);
@@ -616,7 +610,7 @@ static void test_log_settle(store_db *s)
         CHECK_INT(store_log_interaction_settle(s, &it, id, 0.25, &err), -1);
         CHECK_ERROR(err, "store_error", "cannot log interaction l1 to");
         CHECK_CONTAINS(err.message, "UNIQUE constraint failed");
-        CHECK_STR(status(s, &t), "session:l|1.0|0.25|0.5|0.25\n");
+        CHECK_STR(status(s), "session:l|1.0|0.25|0.5|0.25\n");
         CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 1);
     }
 
@@ -631,7 +625,7 @@ static void test_log_settle(store_db *s)
     CHECK_INT(store_log_interaction_settle(s, &it2, id, 0.25, &err), -1);
     CHECK_ERROR(err, "store_error", "cannot log interaction l2");
     CHECK_CONTAINS(err.message, "test_no_l2");
-    CHECK_STR(status(s, &t), "session:l|1.0|0.25|0.5|0.25\n");
+    CHECK_STR(status(s), "session:l|1.0|0.25|0.5|0.25\n");
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 1);
     CHECK_INT(raw_exec(dialect("DROP TRIGGER test_no_l2",
                                "ALTER TABLE llm_interactions DROP CONSTRAINT test_no_l2")),
@@ -649,7 +643,7 @@ static void test_log_settle(store_db *s)
     CHECK_INT(store_log_interaction_settle(s, &it2, id, 0.25, &err), -1);
     CHECK_CONTAINS(err.message, "settle refused by test");
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'l2'"), 0);
-    CHECK_STR(status(s, &t), "session:l|1.0|0.25|0.5|0.25\n");
+    CHECK_STR(status(s), "session:l|1.0|0.25|0.5|0.25\n");
     CHECK_INT(raw_exec(dialect("DROP TRIGGER test_no_settle",
                                "DROP TRIGGER test_no_settle ON budgets")),
               0);
@@ -657,7 +651,7 @@ static void test_log_settle(store_db *s)
     /* Retried once the cause is gone, both happen. */
     CHECK_INT(store_log_interaction_settle(s, &it2, id, 0.25, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'l2'"), 1);
-    CHECK_STR(status(s, &t), "session:l|1.0|0.5|0.0|0.5\n");
+    CHECK_STR(status(s), "session:l|1.0|0.5|0.0|0.5\n");
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 0);
 
     /* No reservation: logs only. Bad actual or status: invalid_argument, nothing logged. */
@@ -675,7 +669,7 @@ static void test_log_settle(store_db *s)
     CHECK_INT(store_log_interaction_settle(s, &it4, id, 0, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'l4'"), 0);
-    CHECK_STR(status(s, &t), "session:l|1.0|0.5|0.0|0.5\n");
+    CHECK_STR(status(s), "session:l|1.0|0.5|0.0|0.5\n");
 
     /* In a batch: joins it, durable at the commit. */
     char id5[STORE_RESERVATION_ID_SIZE], id6[STORE_RESERVATION_ID_SIZE];
@@ -685,7 +679,7 @@ static void test_log_settle(store_db *s)
     interaction_rec it5 = make("l5", T0);
     CHECK_INT(store_log_interaction_settle(s, &it5, id5, 0.0625, &err), 0);
     CHECK_INT(store_batch_commit(s, &err), 0);
-    CHECK_STR(status(s, &t), "session:l|1.0|0.5625|0.125|0.3125\n");
+    CHECK_STR(status(s), "session:l|1.0|0.5625|0.125|0.3125\n");
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'l5'"), 1);
 
     /* A failing write in a batch. Where the backends differ by design: a SQLite batch is one
@@ -710,9 +704,9 @@ static void test_log_settle(store_db *s)
         CHECK_INT(store_batch_commit(s, &err), -1);
     }
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'l6'"), 0);
-    CHECK_STR(status(s, &t), "session:l|1.0|0.5625|0.125|0.3125\n");
+    CHECK_STR(status(s), "session:l|1.0|0.5625|0.125|0.3125\n");
     CHECK_INT(store_budget_settle(s, id6, 0, &err), 0);
-    CHECK_STR(status(s, &t), "session:l|1.0|0.5625|0.0|0.4375\n");
+    CHECK_STR(status(s), "session:l|1.0|0.5625|0.0|0.4375\n");
 }
 
 int main(int argc, char **argv)

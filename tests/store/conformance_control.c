@@ -193,10 +193,7 @@ static void test_audit(store_db *s)
                    "4|2025-11-25T11:00:00.250Z|stop|s1|NULL|operator\n");
     rows r = {0};
     CHECK_INT(store_query_audit(s, NULL, collect, &r, &err), 0);
-    const char *cols[] = {"id", "created_at", "kind", "session", "agent", "detail"};
-    CHECK_INT(r.ncols, 6);
-    for (int c = 0; c < 6 && c < r.ncols; c++)
-        CHECK_STR(r.names[c], cols[c]);
+    CHECK_STR(colnames(&r), "id,created_at,kind,session,agent,detail");
     rows_free(&r);
 
     /* The newest N, shown oldest first. */

@@ -75,10 +75,7 @@ static void test_versions(store_db *s)
                    "summarize|1|1\n");
     rows r = {0};
     CHECK_INT(store_template_list(s, collect, &r, &err), 0);
-    const char *list_cols[] = {"name", "latest_version", "versions", "updated_at"};
-    CHECK_INT(r.ncols, 4);
-    for (int c = 0; c < 4 && c < r.ncols; c++)
-        CHECK_STR(r.names[c], list_cols[c]);
+    CHECK_STR(colnames(&r), "name,latest_version,versions,updated_at");
     const char *upd = cell(&r, 0, "updated_at");
     CHECK(upd && strlen(upd) == 24 && upd[10] == 'T' && upd[23] == 'Z');
     rows_free(&r);
@@ -151,11 +148,8 @@ static void test_usage(store_db *s)
                    "3|1|0|0|NULL|15|0.0|0.0|0.0\n");
     rows r = {0};
     CHECK_INT(store_template_stats(s, "task", collect, &r, &err), 0);
-    const char *stat_cols[] = {"version", "uses", "successes", "failures", "success_rate",
-                               "tokens", "cost_usd", "avg_latency_ms", "cache_hit_rate"};
-    CHECK_INT(r.ncols, 9);
-    for (int c = 0; c < 9 && c < r.ncols; c++)
-        CHECK_STR(r.names[c], stat_cols[c]);
+    CHECK_STR(colnames(&r), "version,uses,successes,failures,success_rate,tokens,cost_usd,"
+                            "avg_latency_ms,cache_hit_rate");
     rows_free(&r);
 
     /* A script's own judgement later, as nyx.templates.record would: one more use. */
