@@ -6,6 +6,15 @@
 /* Text PostgreSQL refuses in a UTF8 database (SQLite stores any bytes). */
 static const char BAD_UTF8[] = "\xff\xfe not utf-8";
 
+/* it has a known price: its cost, what it would have cost without the cache, the saving. */
+static void price(interaction_rec *it, double cost, double without_cache, double saved)
+{
+    it->has_cost = 1;
+    it->cost_usd = cost;
+    it->cost_without_cache_usd = without_cache;
+    it->saved_usd = saved;
+}
+
 /* ---- every field of an interaction, as stored ---- */
 
 static const char *col(const char *id, const char *column, char *buf, size_t n)
@@ -47,10 +56,7 @@ static void test_log_fields(store_db *s)
     it.usage.has_cache_creation_detail = 1;
     it.usage.cache_creation_5m = 30;
     it.usage.cache_creation_1h = 3;
-    it.has_cost = 1;
-    it.cost_usd = 0.00135;
-    it.cost_without_cache_usd = 0.0011;
-    it.saved_usd = -0.00025;
+    price(&it, 0.00135, 0.0011, -0.00025);
     it.ttfb_ms = 120.5;
     it.latency_ms = 800.25;
     it.attempts = 2;
@@ -239,10 +245,7 @@ static void log_fixture(store_db *s, fixture *fx)
     i1.usage.cache_creation_input_tokens = 1000;
     i1.usage.cache_creation_5m = 1000;
     i1.usage.has_cache_creation_detail = 1;
-    i1.has_cost = 1;
-    i1.cost_usd = 0.00135;
-    i1.cost_without_cache_usd = 0.0011;
-    i1.saved_usd = -0.00025;
+    price(&i1, 0.00135, 0.0011, -0.00025);
     i1.ttfb_ms = 120.5;
     i1.latency_ms = 800.25;
     i1.stop_reason = "end_turn";
@@ -263,10 +266,7 @@ static void log_fixture(store_db *s, fixture *fx)
     i2.usage.input_tokens = 10;
     i2.usage.output_tokens = 40;
     i2.usage.cache_read_input_tokens = 1000;
-    i2.has_cost = 1;
-    i2.cost_usd = 0.0003;
-    i2.cost_without_cache_usd = 0.0012;
-    i2.saved_usd = 0.0009;
+    price(&i2, 0.0003, 0.0012, 0.0009);
     i2.cache_hit = 1;
     i2.latency_ms = 300;
 
@@ -294,10 +294,7 @@ static void log_fixture(store_db *s, fixture *fx)
     i4.model_served = "claude-haiku-4-5-20251001";
     i4.usage.input_tokens = 5;
     i4.usage.output_tokens = 5;
-    i4.has_cost = 1;
-    i4.cost_usd = 0.00003;
-    i4.cost_without_cache_usd = 0.00003;
-    i4.saved_usd = 0;
+    price(&i4, 0.00003, 0.00003, 0);
     i4.latency_ms = 10;
 
     const interaction_rec *all[] = {&i1, &i2, &i3, &i4};
@@ -478,12 +475,8 @@ static void test_unknown_cost(store_db *s)
         it.model_requested = k < 3 ? "claude-new" : "claude-haiku-4-5";
         it.usage.input_tokens = 1000;
         it.usage.output_tokens = 1;
-        if (k == 3) {
-            it.has_cost = 1;
-            it.cost_usd = 0.001005;
-            it.cost_without_cache_usd = 0.001005;
-            it.saved_usd = 0;
-        }
+        if (k == 3)
+            price(&it, 0.001005, 0.001005, 0);
         CHECK_INT(store_log_interaction(s, &it, &err), 0);
     }
     CHECK_STR(picked(s, store_query_stats, NULL, "calls,unknown_cost_calls,cost_usd,input"),
