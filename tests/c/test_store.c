@@ -1,6 +1,8 @@
-/* engine/store: schema and migrations, logging, queries with exact numbers, sessions,
- * thought trees, batches, durability across SIGKILL, and every failing-disk case
- * (read-only, locked, full) as a clear "store_error". */
+/* engine/store on SQLite, what only a file has: its schema and migrations, the plans its
+ * indexes give, an in-memory database, the insert's bound values, every failing-disk case
+ * (missing, not a database, read-only, locked, full) as a clear "store_error", checkpoints,
+ * the page cache, durability across SIGKILL and a reader's view of each commit. What every
+ * backend does: tests/store/conformance_*.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
