@@ -27,23 +27,6 @@ static void path_in_tmp(char *out, size_t n, const char *name)
     snprintf(out, n, "%s/%s", scratch, name);
 }
 
-/* ---- reading the file behind the store's back ---- */
-
-static long long file_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    else
-        fprintf(stderr, "file_int(%s): %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
 /* ---- schema and migrations ---- */
 
 static void test_migrations(void)
@@ -695,7 +678,7 @@ static void test_checkpoints(void)
     CHECK_INT(count_rows(s, "SELECT count(*) FROM llm_interactions"), 4000);
     store_close(s);
     CHECK(stat(wal, &st) != 0); /* the last close checkpoints and removes the WAL */
-    CHECK_INT(file_int(db_uri, "SELECT count(*) FROM llm_interactions"), 4000);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 4000);
 
     s = store_open(":memory:", &err);
     CHECK(s != NULL);
@@ -901,7 +884,7 @@ static void test_session_index(void)
                            NULL, NULL, NULL),
               SQLITE_OK);
     sqlite3_close(db);
-    CHECK_INT(file_int(db_uri, "SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 12);
+    CHECK_INT(raw_int("SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 12);
 
     s = store_open(db_uri, &err);
     REQUIRE(s != NULL);
