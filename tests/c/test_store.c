@@ -536,11 +536,7 @@ static void test_locked(void)
     REQUIRE(s != NULL);
 
     /* Another connection (as another process would) holds the write lock. */
-    sqlite3 *other = NULL;
-    CHECK_INT(sqlite3_open(db_uri, &other), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(other, "BEGIN IMMEDIATE; INSERT INTO control VALUES ('stop', '1', 0)",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
+    CHECK_INT(raw_exec("BEGIN IMMEDIATE; INSERT INTO control VALUES ('stop', '1', 0)"), 0);
 
     interaction_rec it = make("L1", T0);
     error_clear(&err);
@@ -568,15 +564,14 @@ static void test_locked(void)
     CHECK_STR(picked(s, store_query_stats, NULL, "calls"), "0\n");
 
     /* Once the lock is gone the same call succeeds. */
-    CHECK_INT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(raw_exec("COMMIT"), 0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
     store_close(s);
 
     /* An exclusive lock held through an open: the open fails clearly. */
-    CHECK_INT(sqlite3_exec(other, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;"
-                                  " INSERT INTO control VALUES ('x', '1', 0)",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
+    CHECK_INT(raw_exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;"
+                       " INSERT INTO control VALUES ('x', '1', 0)"),
+              0);
     error_clear(&err);
     s = store_open_opts(db_uri, &opts, &err);
     CHECK(s == NULL);
@@ -584,8 +579,8 @@ static void test_locked(void)
     CHECK_ERROR(err, "store_error", db_uri);
     CHECK_CONTAINS(err.message, "database is locked");
     CHECK_INT(err.retryable, 1);
-    CHECK_INT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(other);
+    CHECK_INT(raw_exec("COMMIT"), 0);
+    raw_close(); /* an exclusive lock lasts as long as its connection */
 
     s = store_open_opts(db_uri, &opts, &err);
     CHECK(s != NULL);
@@ -875,15 +870,10 @@ static void test_session_index(void)
     }
     store_close(s);
     /* Back to version 9: the index over every row. */
-    sqlite3 *db = NULL;
-    CHECK_INT(sqlite3_open(db_uri, &db), SQLITE_OK);
-    CHECK_INT(sqlite3_exec(db,
-                           "DROP INDEX llm_interactions_session;"
-                           " CREATE INDEX llm_interactions_session ON llm_interactions(session, created_at);"
-                           " PRAGMA user_version = 9",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
-    sqlite3_close(db);
+    CHECK_INT(raw_exec("DROP INDEX llm_interactions_session;"
+                       " CREATE INDEX llm_interactions_session ON llm_interactions(session, created_at);"
+                       " PRAGMA user_version = 9"),
+              0);
     CHECK_INT(raw_int("SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 12);
 
     s = store_open(db_uri, &err);
