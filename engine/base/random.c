@@ -4,7 +4,6 @@
 
 #include "base/clock.h"
 
-#include <stdatomic.h>
 #include <sys/random.h>
 #include <unistd.h>
 

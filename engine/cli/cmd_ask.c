@@ -4,10 +4,7 @@
  * as nyx.call in a script. */
 #include "cli.h"
 
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static void help(FILE *out)
 {

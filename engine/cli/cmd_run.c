@@ -4,8 +4,6 @@
 
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 void cli_notice(void *ud, int level, const char *msg)
 {

@@ -7,7 +7,6 @@
 
 #include "claude/types.h"
 
-#include <stddef.h>
 
 /* Text the content attributes carry at most, each, in bytes of message text (tool arguments
  * and results included); a longer text is cut at a character and ends with "[truncated]". */

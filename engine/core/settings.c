@@ -10,9 +10,6 @@
 #include "call_internal.h"
 #include "engine.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,6 @@
 #include "lnyx.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 static void let_go(lnyx_store_wait *w)
 {

@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define BR_SLOTS 10           /* buckets across the window */
 #define BR_EMPTY INT64_MIN    /* epoch of a bucket that counts nothing */

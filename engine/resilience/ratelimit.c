@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 enum { RL_REQ = 0, RL_IN, RL_OUT, RL_N };
 

@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "claude/types.h"
 
 struct sim_server;
 typedef struct sim_batches sim_batches;

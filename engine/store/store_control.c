@@ -12,7 +12,6 @@
 #include "store_backend.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "base/clock.h"
 

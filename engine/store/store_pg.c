@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/clock.h"
-
 /* The interaction as the text parameters $1..$39 of the insert in store_pg_budget.c's
  * SQL_LOG_SETTLE (numbers formatted into bufs). */
 int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], const char **v)

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/clock.h"
-
 static const char SQL_RESERVE[] =
     "SELECT refused, spent, reserved FROM nyx_reserve($1, $2::text[], $3::double precision[],"
     " $4, $5, $6, $7)";

@@ -28,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/clock.h"
-
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define STORE_SQLITE_CACHE_KIB "256"
 
@@ -497,7 +495,6 @@ static int sq_batch_rollback(store_db *s, error_info *err)
         return store_sqlite_fail(q, err, rc, "roll back a batch on");
     return 0;
 }
-
 
 const store_backend_ops store_sqlite_ops = {
     .name = "sqlite",

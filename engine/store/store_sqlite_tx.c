@@ -3,10 +3,6 @@
  * work inside a batch. */
 #include "store_sqlite.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 sqlite3_stmt *store_sqlite_stmt(sq *q, int id, const char *sql, error_info *err)
 {
     if (q->lazy[id])

@@ -6,7 +6,6 @@
 
 #include "base/textbuf.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
