@@ -106,7 +106,7 @@ typedef struct store_backend_ops {
     int (*budget_settle)(store_db *s, const char *reservation_id, double actual_usd,
                          double now, error_info *err);
     /* Releases the reservations older than now - max_age_s (max_age_s > 0), and those
-     * made on host by a process for which store_pid_alive() is 0. Returns the count. */
+     * made on host by a process that no longer runs (store_orphans_take). Returns the count. */
     int (*budget_reap)(store_db *s, double now, double max_age_s, const char *host,
                        error_info *err);
     /* reservation_id NULL: log only (still one transaction). */
@@ -200,8 +200,20 @@ int store_fail_as(error_info *err, const char *type, const char *fmt, ...)
 int store_budget_refused(error_info *err, const store_scope *scope, double spent,
                          double reserved, double amount);
 
-/* 1 when process pid is alive on this host (or exists and belongs to another user), 0 when
- * no such process exists (store_budget.c). */
-int store_pid_alive(int64_t pid);
+/* The reservations a reap releases, read from the rows of STORE_SQL_HOLDERS: those older
+ * than max_age_s (when > 0) and those made on host by a process that no longer runs.
+ * store_orphans_take is the row callback that collects their ids (oom set when a copy
+ * failed); store_orphans_free frees them (store_budget.c). */
+#define STORE_SQL_HOLDERS "SELECT id, pid, host, created_at FROM budget_holds"
+typedef struct store_orphans {
+    double now, max_age_s;
+    const char *host;
+    char **ids;
+    size_t n, cap;
+    int oom;
+} store_orphans;
+int store_orphans_take(void *ud, int ncols, const char *const *names, const char *const *values,
+                       const char *types);
+void store_orphans_free(store_orphans *o);
 
 #endif

@@ -9,15 +9,20 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "base/clock.h"
+#include "base/text.h"
 
 #define HOST_SIZE 256
 
-int store_pid_alive(int64_t pid)
+/* 1 when process pid is alive on this host (or exists and belongs to another user), 0 when
+ * no such process exists. */
+static int pid_alive(int64_t pid)
 {
     /* kill(0) and kill(-1) address process groups: such a pid says nothing, keep it. */
     if (pid <= 0 || (int64_t)(pid_t)pid != pid)
@@ -25,6 +30,35 @@ int store_pid_alive(int64_t pid)
     if (kill((pid_t)pid, 0) == 0)
         return 1;
     return errno == EPERM; /* exists, owned by someone else */
+}
+
+int store_orphans_take(void *ud, int ncols, const char *const *names, const char *const *values,
+                       const char *types)
+{
+    (void)ncols;
+    (void)names;
+    (void)types;
+    store_orphans *o = ud;
+    int old = o->max_age_s > 0 && values[3] && strtod(values[3], NULL) < o->now - o->max_age_s;
+    int dead = values[1] && values[2] && strcmp(values[2], o->host) == 0 &&
+               !pid_alive(strtoll(values[1], NULL, 10));
+    if (!values[0] || !(old || dead))
+        return 0;
+    char **ids = array_room(o->ids, o->n, &o->cap, sizeof *ids, 16);
+    if (!ids || !(ids[o->n] = text_dup(values[0]))) {
+        o->oom = 1;
+        return 1;
+    }
+    o->ids = ids;
+    o->n++;
+    return 0;
+}
+
+void store_orphans_free(store_orphans *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->ids[i]);
+    free(o->ids);
 }
 
 static void host_name(char *out, size_t n)

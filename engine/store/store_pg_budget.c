@@ -4,7 +4,6 @@
  * in scope order, from its check to its commit. */
 #define _POSIX_C_SOURCE 200809L
 #include "store_pg.h"
-#include "base/array.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,48 +338,12 @@ int store_pg_log_interaction_settle_async(store_db *s, const interaction_rec *it
 
 /* ---- status, limits, reaping ---- */
 
-typedef struct orphans {
-    double now, max_age_s;
-    const char *host;
-    char **ids;
-    size_t n, cap;
-    int oom;
-} orphans;
-
-static int collect(void *ud, int ncols, const char *const *names, const char *const *values,
-                   const char *types)
-{
-    (void)types;
-    (void)ncols;
-    (void)names;
-    orphans *o = ud;
-    /* id, pid, host, created_at */
-    int old = o->max_age_s > 0 && atof(values[3]) < o->now - o->max_age_s;
-    int dead = values[1] && values[2] && strcmp(values[2], o->host) == 0 &&
-               !store_pid_alive(strtoll(values[1], NULL, 10));
-    if (!old && !dead)
-        return 0;
-    char **ids = array_room(o->ids, o->n, &o->cap, sizeof *ids, 16);
-    if (!ids) {
-        o->oom = 1;
-        return 1;
-    }
-    o->ids = ids;
-    if (!(o->ids[o->n] = text_dup(values[0]))) {
-        o->oom = 1;
-        return 1;
-    }
-    o->n++;
-    return 0;
-}
-
 int store_pg_budget_reap(store_db *s, double now, double max_age_s, const char *host,
                          error_info *err)
 {
-    orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
-    int rc = pg_rows(pg_of(s), "reap budget reservations",
-                     "SELECT id, pid, host, created_at FROM budget_holds", 0, NULL, collect, &o,
-                     err);
+    store_orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
+    int rc = pg_rows(pg_of(s), "reap budget reservations", STORE_SQL_HOLDERS, 0, NULL,
+                     store_orphans_take, &o, err);
     if (o.oom) {
         store_fail(err, "store: cannot reap budget reservations: out of memory");
         rc = -1;
@@ -397,8 +360,6 @@ int store_pg_budget_reap(store_db *s, double now, double max_age_s, const char *
             released += atoi(PQgetvalue(res, 0, 0));
         PQclear(res);
     }
-    for (size_t i = 0; i < o.n; i++)
-        free(o.ids[i]);
-    free(o.ids);
+    store_orphans_free(&o);
     return rc < 0 ? -1 : released;
 }

@@ -19,7 +19,6 @@
  * FROM joining the scopes, than WHERE scope IN (...), and than json_each).
  */
 #include "store_sqlite.h"
-#include "base/array.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +86,7 @@ static const store_sql SQL_SETTLE = {{"UPDATE budgets SET spent_usd = spent_usd 
 
 static const store_sql SQL_FORGET = {{"DELETE FROM budget_holds WHERE id = ?1", NULL}};
 
-static const store_sql SQL_HOLDERS = {{"SELECT id, pid, host, created_at FROM budget_holds", NULL}};
+static const store_sql SQL_HOLDERS = {{STORE_SQL_HOLDERS, NULL}};
 
 /* The scope refused: say why with its numbers, read inside the transaction. */
 static void refuse(store_db *s, const store_scope *sc, double amount, error_info *err)
@@ -300,73 +299,23 @@ int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
 
 /* ---- reaping ---- */
 
-typedef struct idlist {
-    char **v;
-    size_t n, cap;
-} idlist;
-
-static int idlist_add(idlist *l, const char *id)
-{
-    char **v = array_room(l->v, l->n, &l->cap, sizeof *v, 16);
-    if (!v)
-        return -1;
-    l->v = v;
-    l->v[l->n] = text_dup(id);
-    if (!l->v[l->n])
-        return -1;
-    l->n++;
-    return 0;
-}
-
-static void idlist_free(idlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-}
-
-typedef struct orphans {
-    double now, max_age_s;
-    const char *host;
-    idlist ids;
-    int oom;
-} orphans;
-
-/* A hold (id, pid, host, created_at) whose holder is gone joins the list. */
-static int take_orphan(void *ud, int ncols, const char *const *names, const char *const *values,
-                       const char *types)
-{
-    (void)ncols;
-    (void)names;
-    (void)types;
-    orphans *o = ud;
-    int old = o->max_age_s > 0 && values[3] && strtod(values[3], NULL) < o->now - o->max_age_s;
-    int dead = values[1] && values[2] && strcmp(values[2], o->host) == 0 &&
-               !store_pid_alive(strtoll(values[1], NULL, 10));
-    if (values[0] && (old || dead) && idlist_add(&o->ids, values[0]) != 0) {
-        o->oom = 1;
-        return 1;
-    }
-    return 0;
-}
-
 int store_sqlite_budget_reap(store_db *s, double now, double max_age_s, const char *host,
                              error_info *err)
 {
     sq *q = sq_of(s);
     if (store_sqlite_tx_begin(q, "reap budget reservations in", err) != 0)
         return -1;
-    orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
-    int failed = op(s, &SQL_HOLDERS, "reap budget reservations", 0, NULL, take_orphan, &o, NULL,
-                    err) != 0;
+    store_orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
+    int failed = op(s, &SQL_HOLDERS, "reap budget reservations", 0, NULL, store_orphans_take, &o,
+                    NULL, err) != 0;
     if (!failed && o.oom) {
         store_fail(err, "store: cannot reap budget reservations in %s: out of memory", q->path);
         failed = 1;
     }
-    for (size_t i = 0; !failed && i < o.ids.n; i++)
-        failed = settle(s, o.ids.v[i], 0, now, err) != 0;
-    size_t released = o.ids.n;
-    idlist_free(&o.ids);
+    for (size_t i = 0; !failed && i < o.n; i++)
+        failed = settle(s, o.ids[i], 0, now, err) != 0;
+    size_t released = o.n;
+    store_orphans_free(&o);
     if (failed) {
         store_sqlite_tx_rollback(q, 1, err);
         return -1;
