@@ -2,6 +2,8 @@
  * needs; a refusal takes nothing and names the wait until the emptiest bucket refills. */
 #include "sim_ratelimit.h"
 
+#include "resilience/keytable.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,30 +14,20 @@ typedef struct bucket {
 } bucket;
 
 typedef struct model_buckets {
-    char *model;
     bucket b[SIM_RL_KINDS];
-    struct model_buckets *next;
 } model_buckets;
 
 struct sim_rl {
     int64_t limit[SIM_RL_KINDS];
-    model_buckets *models;
+    keytable models; /* of model_buckets */
 };
 
 sim_rl *sim_rl_new(void) { return calloc(1, sizeof(sim_rl)); }
 
 void sim_rl_reset(sim_rl *rl)
 {
-    if (!rl)
-        return;
-    model_buckets *m = rl->models;
-    while (m) {
-        model_buckets *next = m->next;
-        free(m->model);
-        free(m);
-        m = next;
-    }
-    rl->models = NULL;
+    if (rl)
+        keytable_free(&rl->models);
 }
 
 void sim_rl_free(sim_rl *rl)
@@ -57,24 +49,16 @@ int sim_rl_enabled(const sim_rl *rl)
     return rl->limit[0] > 0 || rl->limit[1] > 0 || rl->limit[2] > 0;
 }
 
+/* The model's buckets, created full when absent; NULL when out of memory. */
 static model_buckets *get(sim_rl *rl, const char *model, double now)
 {
-    for (model_buckets *m = rl->models; m; m = m->next)
-        if (strcmp(m->model, model) == 0)
-            return m;
-    model_buckets *m = calloc(1, sizeof *m);
-    size_t n = strlen(model);
-    if (!m || !(m->model = malloc(n + 1))) {
-        free(m);
-        return NULL;
-    }
-    memcpy(m->model, model, n + 1);
-    for (int k = 0; k < SIM_RL_KINDS; k++) {
+    const char *name;
+    int created;
+    model_buckets *m = keytable_get_or_add(&rl->models, model, sizeof *m, &name, &created);
+    for (int k = 0; m && created && k < SIM_RL_KINDS; k++) {
         m->b[k].level = (double)rl->limit[k];
         m->b[k].at = now;
     }
-    m->next = rl->models;
-    rl->models = m;
     return m;
 }
 
@@ -160,12 +144,11 @@ void sim_rl_refund(sim_rl *rl, const char *model, int64_t output, double now_s)
 {
     if (!rl->limit[SIM_RL_OUTPUT] || output <= 0)
         return;
-    for (model_buckets *m = rl->models; m; m = m->next)
-        if (strcmp(m->model, model) == 0) {
-            refill(rl, m, now_s);
-            m->b[SIM_RL_OUTPUT].level += (double)output;
-            if (m->b[SIM_RL_OUTPUT].level > (double)rl->limit[SIM_RL_OUTPUT])
-                m->b[SIM_RL_OUTPUT].level = (double)rl->limit[SIM_RL_OUTPUT];
-            return;
-        }
+    model_buckets *m = keytable_find(&rl->models, model);
+    if (!m)
+        return;
+    refill(rl, m, now_s);
+    m->b[SIM_RL_OUTPUT].level += (double)output;
+    if (m->b[SIM_RL_OUTPUT].level > (double)rl->limit[SIM_RL_OUTPUT])
+        m->b[SIM_RL_OUTPUT].level = (double)rl->limit[SIM_RL_OUTPUT];
 }
