@@ -19,6 +19,23 @@ static inline char *text_dup(const char *s)
     return d;
 }
 
+/* A letter, digit, '_' or '-': what the API's names are made of (and template keys). */
+static inline int text_word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+/* Whether s is 1 to max text_word_chars: with max 64, a name the API accepts for a tool or a
+ * batch request's custom_id (^[a-zA-Z0-9_-]{1,64}$). */
+static inline int text_is_word(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (s[n] && n < max && text_word_char(s[n]))
+        n++;
+    return n > 0 && !s[n];
+}
+
 /* text_dup of a text that may be absent (NULL gives NULL); a copy that fails sets *failed, so
  * a run of copies is checked once at its end. */
 static inline char *text_dup_or_fail(const char *s, int *failed)

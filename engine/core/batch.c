@@ -214,18 +214,6 @@ int batch_settle_logged(nyx_engine *e, const char *id, error_info *err)
     return 0;
 }
 
-int batch_custom_id_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 64)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
-              *s == '-'))
-            return 0;
-    return 1;
-}
-
 batch_job *batch_new(nyx_engine *e, const char *name, size_t expected)
 {
     batch_job *b = calloc(1, sizeof *b);

@@ -133,7 +133,4 @@ void batch_rows_free(batch_row *rows, size_t n);
 int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, size_t len,
                         call_outcome *out, error_info *out_err, error_info *err);
 
-/* Whether s is a custom id the API accepts (^[a-zA-Z0-9_-]{1,64}$). */
-int batch_custom_id_valid(const char *s);
-
 #endif

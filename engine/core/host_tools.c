@@ -5,6 +5,7 @@
  * that walks a character somewhere answers when it arrives). */
 #include "host_tools.h"
 #include "base/array.h"
+#include "base/text.h"
 #include "engine.h"
 
 #include <cjson/cJSON.h>
@@ -50,19 +51,6 @@ static host_tool *find(struct host_tools *h, const char *name)
         if (strcmp(h->tools[i].name, name) == 0)
             return &h->tools[i];
     return NULL;
-}
-
-/* The API's rule for tool names; a name it would refuse is refused here, where the host sees it. */
-static int valid_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n < 1 || n > 64)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-              *p == '-'))
-            return 0;
-    return 1;
 }
 
 /* The schema as stored: parsed, checked to describe an object, its description taken out. */
@@ -113,7 +101,7 @@ int host_tools_register(nyx_engine *e, const char *name, const char *schema_json
         engine_set_error(e, "nyx_tool_register: name is NULL");
         return NYX_EINVAL;
     }
-    if (!valid_name(name)) {
+    if (!text_is_word(name, 64)) { /* refused here, where the host sees it, not by the API */
         engine_set_error(e, "nyx_tool_register: name must match ^[a-zA-Z0-9_-]{1,64}$, got \"%.80s\"", name);
         return NYX_EINVAL;
     }

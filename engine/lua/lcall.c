@@ -3,6 +3,7 @@
  * and the result becomes a table (or an error table is raised). */
 #include "lnyx.h"
 
+#include "base/text.h"
 #include "claude/media.h"
 #include "core/batch.h"
 #include "core/call.h"
@@ -718,7 +719,7 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
         spec->batch = b;
         spec->cache_response = 0; /* each request is part of the batch's bill */
         opt_get(L, o, O_BATCH_ID);
-        if (!lua_isstring(L, -1) || !batch_custom_id_valid(lua_tostring(L, -1)))
+        if (!lua_isstring(L, -1) || !text_is_word(lua_tostring(L, -1), 64))
             lnyx_argerror(L, 1, "id must be 1 to 64 letters, digits, '_' or '-'");
         set_string(L, 1, "id", &spec->batch_custom_id);
         lua_pop(L, 1);

@@ -4,6 +4,7 @@
 #include "sim_batch.h"
 #include "base/textbuf.h"
 #include "base/array.h"
+#include "base/text.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -222,18 +223,6 @@ static int answer_batch(const sim_server *s, const batch *b, char **out)
 
 /* ---- endpoints ---- */
 
-static int valid_custom_id(const char *id)
-{
-    size_t n = strlen(id);
-    if (n < 1 || n > 64)
-        return 0;
-    for (; *id; id++)
-        if (!((*id >= 'a' && *id <= 'z') || (*id >= 'A' && *id <= 'Z') || (*id >= '0' && *id <= '9') ||
-              *id == '_' || *id == '-'))
-            return 0;
-    return 1;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(((const breq *)a)->custom_id, ((const breq *)b)->custom_id);
@@ -258,7 +247,7 @@ static int read_requests(const cJSON *list, batch *b, char *why, size_t whylen)
     for (const cJSON *r = list->child; r; r = r->next, i++) {
         const cJSON *cid = cJSON_GetObjectItemCaseSensitive(r, "custom_id");
         const cJSON *params = cJSON_GetObjectItemCaseSensitive(r, "params");
-        if (!cJSON_IsString(cid) || !valid_custom_id(cid->valuestring)) {
+        if (!cJSON_IsString(cid) || !text_is_word(cid->valuestring, 64)) {
             snprintf(why, whylen, "requests.%d.custom_id: must match ^[a-zA-Z0-9_-]{1,64}$", i);
             return -1;
         }

@@ -23,6 +23,7 @@
  * a declaration. */
 #include "template_int.h"
 #include "base/array.h"
+#include "base/text.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -50,11 +51,6 @@ static int fm_fail(fm *f, const char *fmt, ...)
 }
 
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
-static int is_key_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-}
 
 static const char *skip_blank(const char *p, const char *end)
 {
@@ -68,7 +64,7 @@ static int read_key(fm *f, const char **pp, const char *end, const char **k, siz
 {
     const char *p = *pp;
     const char *s = p;
-    while (p < end && is_key_char(*p))
+    while (p < end && text_word_char(*p))
         p++;
     if (p == s)
         return fm_fail(f, "expected 'name:' but found \"%.*s\"", (int)(end - s), s);
@@ -221,7 +217,7 @@ static int read_tools(fm *f, const char *p, const char *end)
     for (;;) {
         p = skip_blank(p, end);
         const char *s = p;
-        while (p < end && (is_key_char(*p)))
+        while (p < end && text_word_char(*p))
             p++;
         size_t len = (size_t)(p - s);
         if (len == 0 || len > 64 || n + len + 1 >= sizeof joined)

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "template_int.h"
 #include "base/array.h"
+#include "base/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,12 +87,6 @@ static int add_text(cmp *c, size_t from, size_t to, int line)
     return 0;
 }
 
-static int is_name_char(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '_' || ch == '-';
-}
-
 /* Splits the name [s, e) into hashed segments of token k. */
 static int compile_name(cmp *c, tpl_tok *k, size_t s, size_t e, int line)
 {
@@ -106,7 +101,7 @@ static int compile_name(cmp *c, tpl_tok *k, size_t s, size_t e, int line)
     size_t a = s;
     for (;;) {
         size_t b = a;
-        while (b < e && is_name_char(txt[b]))
+        while (b < e && text_word_char(txt[b]))
             b++;
         if (b == a || (b < e && txt[b] != '.') || (b == e - 1 && txt[b] == '.'))
             return cmp_fail(c, line,

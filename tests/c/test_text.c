@@ -1,4 +1,4 @@
-/* engine/base/text.h: copies of texts and fixed-width hex, as printf writes it. */
+/* engine/base/text.h: copies of texts, fixed-width hex as printf writes it, names. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +31,26 @@ static void test_dup(void)
     free(d);
 }
 
+/* The API's names: 1 to 64 of [A-Za-z0-9_-], the length counted exactly at both ends. */
+static void test_word(void)
+{
+    char w[66];
+    memset(w, 'a', 65);
+    w[65] = '\0';
+    CHECK(!text_is_word(w, 64));
+    w[64] = '\0';
+    CHECK(text_is_word(w, 64));
+    CHECK(text_is_word("Az09_-", 64));
+    CHECK(!text_is_word("", 64));
+    CHECK(!text_is_word("has space", 64));
+    CHECK(!text_is_word("a.b", 64));
+    CHECK(!text_is_word("abc", 2));
+}
+
 int main(void)
 {
     test_hex();
     test_dup();
+    test_word();
     CHECK_DONE();
 }
