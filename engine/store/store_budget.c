@@ -45,11 +45,12 @@ int store_orphans_take(void *ud, int ncols, const char *const *names, const char
     if (!values[0] || !(old || dead))
         return 0;
     char **ids = array_room(o->ids, o->n, &o->cap, sizeof *ids, 16);
+    if (ids)
+        o->ids = ids; /* kept before the copy: a grown array is the only one left */
     if (!ids || !(ids[o->n] = text_dup(values[0]))) {
         o->oom = 1;
         return 1;
     }
-    o->ids = ids;
     o->n++;
     return 0;
 }
