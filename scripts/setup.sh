@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-busted
-          libcurl4-openssl-dev libcjson-dev libsqlite3-dev libmicrohttpd-dev libxxhash-dev libssl-dev
+          libcurl4-openssl-dev libcjson-dev libsqlite3-dev libmicrohttpd-dev libxxhash-dev nettle-dev
           sqlite3 valgrind libpq-dev postgresql curl procps luarocks openssl nghttp2-proxy tinyproxy
           libjs-chart.js nodejs jq bc python3 time ca-certificates chromium)
 missing=()

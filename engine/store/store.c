@@ -95,10 +95,6 @@ store_db *store_open_opts(const char *uri, const store_options *opts, error_info
         free(s);
         return NULL;
     }
-    /* One content hash now: OpenSSL's first digest loads its provider, a millisecond that
-     * would otherwise fall in the first record's commit, in a host's frame. */
-    char warm[STORE_HASH_HEX];
-    store_content_hash(NULL, "", 0, warm);
     return s;
 }
 

@@ -131,6 +131,38 @@ static void test_hash(void)
     store_content_memo_free(&memo);
 }
 
+/* Content addresses are stored in databases: whatever library computes them, they must stay
+ * SHA-256's. FIPS 180-2's examples (empty, one block, two blocks, a million 'a', many blocks)
+ * and the lengths around the padding's edge (55 bytes pad into one block, 56 and 64 into two). */
+static void test_hash_vectors(void)
+{
+    static const struct {
+        size_t len;
+        const char *text; /* NULL: len times 'a' */
+        const char *sha256;
+    } v[] = {
+        {0, "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {3, "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {56, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {55, NULL, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"},
+        {56, NULL, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"},
+        {64, NULL, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"},
+        {1000000, NULL, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
+    };
+    char *as = malloc(1000000);
+    CHECK(as != NULL);
+    if (!as)
+        return;
+    memset(as, 'a', 1000000);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char h[STORE_HASH_HEX];
+        store_content_hash(NULL, v[i].text ? v[i].text : as, v[i].len, h);
+        CHECK_STR(h, v[i].sha256);
+    }
+    free(as);
+}
+
 /* The quick hashes a caller passes along with a text (the redaction memo's spans): with true
  * spans, the parts and the recipe are those of the cut that hashes everything itself; and a
  * cut that is exactly a span takes the span's hash instead of hashing (shown by a span that
@@ -350,6 +382,7 @@ int main(void)
 {
     static const conformance_case cases[] = {
         {"hash", .fn = test_hash},
+        {"hash_vectors", .fn = test_hash_vectors},
         {"known_spans", .fn = test_known_spans},
         {"cut_and_join", .fn = test_cut_and_join},
         {"batch_parts", .on_db = test_batch_parts},
