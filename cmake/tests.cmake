@@ -30,6 +30,11 @@ set_tests_properties(check/layers PROPERTIES ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE
 # The Lua bindings and nyx.h's entry points see the engine through narrow headers, never its struct.
 add_test(NAME check/bindings COMMAND bash ${CMAKE_SOURCE_DIR}/tests/bindings.sh)
 set_tests_properties(check/bindings PROPERTIES ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+# nyx names first the libraries the dynamic linker binds most names in (CMakeLists.txt).
+string(REPLACE ";" " " NYX_LOAD_FIRST_WORDS "${NYX_LOAD_FIRST}")
+add_test(NAME check/load_order COMMAND bash ${CMAKE_SOURCE_DIR}/tests/load_order.sh)
+set_tests_properties(check/load_order PROPERTIES ENVIRONMENT
+  "NYX_BIN=$<TARGET_FILE:nyx>;NYX_LOAD_FIRST=${NYX_LOAD_FIRST_WORDS}")
 
 # A stand-in OpenTelemetry collector (tests/e2e/otel.sh).
 add_executable(otlp_receiver ${CMAKE_SOURCE_DIR}/tests/helpers/otlp_receiver.c)
