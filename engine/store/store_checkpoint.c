@@ -24,6 +24,11 @@
  * than that limit is truncated at its restart and grown again. While the thread is copying
  * the hook leaves the remainder to it: trying then would only fail with SQLITE_BUSY.
  *
+ * The thread opens its connection when first woken, not at start: opening one reads the whole
+ * schema (PRAGMA synchronous needs it), 0.8M instructions that a run too short to fill
+ * WAKE_PAGES never needs. Should that open fail, the next wake tries again, and the writer's
+ * fallback still bounds the WAL.
+ *
  * The thread touches nothing but its own connection, the fields under `mu`, and `copying`.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -34,6 +39,7 @@
 #include <stdlib.h>
 
 #include "base/clock.h"
+#include "base/text.h"
 
 #define WAKE_PAGES 1000      /* wake the thread each time the WAL has grown by this much, */
 #define CATCH_UP_US 1000000  /* and at least this often while it holds that many pages */
@@ -41,7 +47,9 @@
 
 struct store_checkpointer {
     sqlite3 *writer; /* the store's connection, whose hook wakes us */
-    sqlite3 *db;     /* ours */
+    sqlite3 *db;     /* ours: opened by the thread when first woken, NULL until then */
+    char *uri;       /* of the database, for that */
+    int sync_full;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -52,6 +60,20 @@ struct store_checkpointer {
     int woken_at;       /* writer's thread only: the WAL's size when it last woke the thread, */
     int64_t woken_us;   /* and when (clock_now_us) */
 };
+
+/* The thread's connection. synchronous is per connection, and it is the checkpointing
+ * connection's that decides the fsyncs of a checkpoint. Returns 0, or -1 (c->db NULL). */
+static int connect_db(store_checkpointer *c)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+    const char *sync = c->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+    if (sqlite3_open_v2(c->uri, &c->db, flags, NULL) == SQLITE_OK &&
+        sqlite3_exec(c->db, sync, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    sqlite3_close_v2(c->db);
+    c->db = NULL;
+    return -1;
+}
 
 static void *run(void *arg)
 {
@@ -67,12 +89,15 @@ static void *run(void *arg)
         pthread_mutex_unlock(&c->mu);
         /* SQLITE_BUSY (another process is checkpointing) or an I/O error leave the
          * pages in the WAL for the next run or the writer's fallback: nothing is lost. */
-        int nlog = 0, ncopied = 0;
-        (void)sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &nlog,
-                                        &ncopied);
+        int nlog = 0, ncopied = 0, ran = 0;
+        if (c->db || connect_db(c) == 0) {
+            (void)sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &nlog,
+                                            &ncopied);
+            ran = 1;
+        }
         pthread_mutex_lock(&c->mu);
         atomic_store(&c->copying, 0);
-        c->runs++;
+        c->runs += ran;
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -114,31 +139,26 @@ store_checkpointer *store_checkpointer_start(sqlite3 *writer, const char *uri, i
     if (!c)
         return NULL;
     c->writer = writer;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
-    /* synchronous is per connection, and it is the checkpointing connection's that
-     * decides the fsyncs of a checkpoint. */
-    const char *sync = sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
-    if (sqlite3_open_v2(uri, &c->db, flags, NULL) != SQLITE_OK ||
-        sqlite3_exec(c->db, sync, NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_close_v2(c->db);
+    c->sync_full = sync_full;
+    if (!(c->uri = text_dup(uri))) {
         free(c);
         return NULL;
     }
     if (pthread_mutex_init(&c->mu, NULL) != 0) {
-        sqlite3_close_v2(c->db);
+        free(c->uri);
         free(c);
         return NULL;
     }
     if (pthread_cond_init(&c->cv, NULL) != 0) {
         pthread_mutex_destroy(&c->mu);
-        sqlite3_close_v2(c->db);
+        free(c->uri);
         free(c);
         return NULL;
     }
     if (pthread_create(&c->thread, NULL, run, c) != 0) {
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
-        sqlite3_close_v2(c->db);
+        free(c->uri);
         free(c);
         return NULL;
     }
@@ -160,6 +180,7 @@ void store_checkpointer_stop(store_checkpointer *c)
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     sqlite3_close_v2(c->db);
+    free(c->uri);
     free(c);
 }
 

@@ -182,9 +182,10 @@ int store_schema_migrate_stepwise(sqlite3 *db, const char *path, int target, int
 
 /* ---- background checkpoints (store_checkpoint.c) ---- */
 
-/* Starts a thread with its own connection to uri that checkpoints the WAL when writer's
- * commits have grown it; replaces SQLite's automatic checkpoint on writer. Returns NULL
- * when it cannot (no thread support, no memory): writer then keeps the automatic one. */
+/* Starts a thread that checkpoints the WAL through its own connection to uri (opened when
+ * writer's commits have first grown the WAL enough) and replaces SQLite's automatic
+ * checkpoint on writer. Returns NULL when it cannot (no thread support, no memory): writer
+ * then keeps the automatic one. */
 store_checkpointer *store_checkpointer_start(sqlite3 *writer, const char *uri, int sync_full);
 
 /* Stops and joins the thread, closes its connection. NULL does nothing. */

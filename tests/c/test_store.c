@@ -637,6 +637,23 @@ static void test_full(store_db *s)
 
 /* ---- checkpoints run beside the writer and keep the WAL small ---- */
 
+/* Descriptors of this process open on the database file itself (not its -wal or -shm): one
+ * per connection. */
+static int db_file_fds(void)
+{
+    struct stat db, fd;
+    if (stat(db_uri, &db) != 0)
+        return -1;
+    int n = 0;
+    for (int i = 0; i < 1024; i++) {
+        char link[32];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", i);
+        if (stat(link, &fd) == 0 && fd.st_dev == db.st_dev && fd.st_ino == db.st_ino)
+            n++;
+    }
+    return n;
+}
+
 static void test_checkpoints(void)
 {
     char wal[710];
@@ -645,6 +662,8 @@ static void test_checkpoints(void)
     store_db *s = open_db();
     REQUIRE(s != NULL);
     CHECK_INT(store_sqlite_checkpoints(s), 0); /* the thread exists and has had no work */
+    /* nor a connection yet: opening it reads the schema, which a short run never needs */
+    CHECK_INT(db_file_fds(), 1);
     static char text[3000];
     memset(text, 't', sizeof text - 1);
     /* ~7 pages per commit: 4000 commits would make a 110 MB WAL without checkpoints. */
@@ -666,6 +685,7 @@ static void test_checkpoints(void)
         nanosleep(&pause, NULL);
     }
     CHECK(store_sqlite_checkpoints(s) >= 1);
+    CHECK_INT(db_file_fds(), 2); /* the writer's and the checkpointer's */
     struct stat st;
     CHECK_INT(stat(wal, &st), 0);
     /* Without checkpoints it would reach ~110 MB; how far below depends on machine load. */
