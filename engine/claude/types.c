@@ -2,6 +2,7 @@
 #include "types.h"
 
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,14 @@ struct text_pool {
     unsigned long clock, reads;
 };
 
+static _Atomic unsigned long alive;
+
+unsigned long shared_texts_alive(void) { return alive; }
+
 static void text_unref(shared_text *t)
 {
     if (t && --t->refs == 0) {
+        alive--;
         claude_literal_release(t->literal);
         free(t);
     }
@@ -88,6 +94,7 @@ static shared_text *pooled(text_pool *p, const char *text, size_t len)
     if (!t)
         return NULL;
     *t = (shared_text){1, h, len, ++p->clock, NULL};
+    alive++;
     memcpy(t->bytes, text, len);
     t->bytes[len] = '\0';
     text_unref(p->slot[lru]);

@@ -120,6 +120,9 @@ text_pool *text_pool_new(void);
 void text_pool_free(text_pool *p); /* blocks sharing its texts keep them */
 /* Texts whose bytes the pool has read (hashed, and compared when found) since it was made. */
 unsigned long text_pool_reads(const text_pool *p);
+/* Shared texts alive in the process (in any pool or block): what holders that outlive a call
+ * keep, counted, so a test can tell they are bounded. */
+unsigned long shared_texts_alive(void);
 /* block_set, sharing the copy through pool when the text is long (pool may be NULL). */
 int block_set_pooled(claude_block *b, text_pool *pool, const char *text, size_t len, int mark);
 /* b as another holder of from's shared text (a reference taken, nothing read or copied), with

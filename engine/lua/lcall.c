@@ -89,7 +89,9 @@ static int media_from_file_or_bytes(lua_State *L)
  * each time; here a string seen before is found by its address. The memo keeps each string it
  * names alive (as the uservalue of the entry holding the shared text), so while an entry
  * exists no other string can have that address. Bounded: a few entries of a few hundred KB at
- * most; when full it starts again (the old entries go with the next collection). */
+ * most; when full it starts again. The old entries let go of their shared texts at once: the
+ * collector sees only a small userdata for each, not the text and its JSON behind it, so left
+ * to it a script cycling through many long prompts held hundreds of MB of dead copies. */
 #define TEXT_MEMO_MIN 1024 /* shorter texts are copied, not pooled (types.h) */
 #define TEXT_MEMO_ENTRIES 8
 #define TEXT_MEMO_MAX ((size_t)256 << 10)
@@ -101,13 +103,27 @@ static int text_memo_gc(lua_State *L)
     return 0;
 }
 
-/* Pushes the memo table. */
+/* Empties the entries of the memo table on top of the stack (their userdata stay, holding
+ * nothing, until collected). */
+static void release_text_memo(lua_State *L)
+{
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (lua_type(L, -1) == LUA_TUSERDATA)
+            block_free(lua_touserdata(L, -1));
+        lua_pop(L, 1);
+    }
+}
+
+/* Pushes the memo table (fresh: a new one, the old one's entries released). */
 static void push_text_memo(lua_State *L, int fresh)
 {
-    if (!fresh && lua_rawgetp(L, LUA_REGISTRYINDEX, &TEXT_MEMO) == LUA_TTABLE)
-        return;
-    if (!fresh)
-        lua_pop(L, 1);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &TEXT_MEMO) == LUA_TTABLE) {
+        if (!fresh)
+            return;
+        release_text_memo(L);
+    }
+    lua_pop(L, 1);
     lua_createtable(L, 0, TEXT_MEMO_ENTRIES + 1);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &TEXT_MEMO);
