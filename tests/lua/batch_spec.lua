@@ -307,6 +307,21 @@ describe("nyx.batch", function()
     assert.are.equal(5, v.stats.calls, "picking the parts up again logs nothing twice")
   end)
 
+  it("sizes the parts of a split batch by their JSON, escapes included", function()
+    -- 4,000 bytes a prompt that JSON makes 8,000: parts sized by the bytes alone held seven
+    -- requests (57 KB) and each failed whole over its 30,000 bytes.
+    local v = setup:run([[
+      local reqs = {}
+      for i = 1, 6 do reqs[i] = { id = "r" .. i, prompt = "topic " .. i .. string.rep('"\n', 2000), max_tokens = 20 } end
+      local b = nyx.batch{ requests = reqs, max_bytes = 30000 }
+      local out = {}
+      for id, r, ok in b:results() do out[#out + 1] = id .. "=" .. tostring(ok and r.text:find("topic", 1, true) ~= nil) end
+      return { out = out, parts = #b.ids }
+    ]], { env = env() })
+    assert.are.same({ "r1=true", "r2=true", "r3=true", "r4=true", "r5=true", "r6=true" }, v.out)
+    assert.are.equal(2, v.parts, "three requests of about 8 KB a part")
+  end)
+
   it("a split batch left waiting is picked up whole, by any part's API id or nyx's, each result once", function()
     local v = setup:run([[
       local reqs = {}
