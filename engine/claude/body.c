@@ -26,6 +26,14 @@ static void flatten_at(const claude_body *b, char *out)
     *w = '\0';
 }
 
+int claude_body_write(const claude_body *b, char *out)
+{
+    if (!b->own)
+        return -1;
+    flatten_at(b, out);
+    return 0;
+}
+
 char *claude_body_flatten(const claude_body *b)
 {
     if (!b->own)

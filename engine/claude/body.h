@@ -27,6 +27,10 @@ typedef struct claude_body {
  * or when b holds no body. */
 char *claude_body_flatten(const claude_body *b);
 
+/* Writes the body's len bytes, then a NUL, at out (len + 1 bytes of room), with no copy of
+ * its own between. Returns 0, or -1 when b holds no body. */
+int claude_body_write(const claude_body *b, char *out);
+
 /* The whole body written over o (its length set to len; o's room kept for the next use, so a
  * caller that flattens one body after another allocates only when a body is longer than any
  * before). Where each literal went, with its hash (made once with it), goes to span[], in

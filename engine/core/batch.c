@@ -658,7 +658,8 @@ static void poll_now(void *ud)
 
 /* The submission, {"requests":[{"custom_id":ID,"params":BODY},...]}, written once from each
  * member's request body as it was already serialised for its call: no parsed tree of every
- * request (which cost some 290 KB a row), one allocation of the exact size. NULL when out of
+ * request (which cost some 290 KB a row), one allocation of the exact size, each body written
+ * into it from its pieces (no flat copy of every body alive at once). NULL when out of
  * memory; *len its length. */
 static char *submission(batch_job *b, size_t *len)
 {
@@ -675,7 +676,7 @@ static char *submission(batch_job *b, size_t *len)
         cJSON *id = cJSON_CreateString(b->members[i].custom_id);
         ids[i] = id ? cJSON_PrintUnformatted(id) : NULL;
         cJSON_Delete(id);
-        ok = ids[i] != NULL && call_body(c) != NULL;
+        ok = ids[i] != NULL && call_has_body(c);
         if (ok)
             n += (k++ ? 1 : 0) + strlen("{\"custom_id\":,\"params\":}") + strlen(ids[i]) + c->body_len;
     }
@@ -690,13 +691,19 @@ static char *submission(batch_job *b, size_t *len)
             if (!c)
                 continue;
             w += sprintf(w, "%s{\"custom_id\":%s,\"params\":", k++ ? "," : "", ids[i]);
-            memcpy(w, c->body, c->body_len);
+            if (call_body_write(c, w) != 0) { /* call_has_body said it has one */
+                free(body);
+                body = NULL;
+                break;
+            }
             w += c->body_len;
             call_body_drop(c); /* the submission holds it now */
             *w++ = '}';
         }
-        memcpy(w, tail, sizeof tail);
-        *len = n;
+        if (body) {
+            memcpy(w, tail, sizeof tail);
+            *len = n;
+        }
     }
     for (size_t i = 0; i < b->n; i++)
         cJSON_free(ids[i]);

@@ -99,6 +99,16 @@ const char *call_body(api_call *c)
     return c->body;
 }
 
+int call_has_body(const api_call *c) { return c->body != NULL || c->parts.own != NULL; }
+
+int call_body_write(const api_call *c, char *out)
+{
+    if (!c->body)
+        return claude_body_write(&c->parts, out);
+    memcpy(out, c->body, c->body_len + 1);
+    return 0;
+}
+
 void call_body_drop(api_call *c)
 {
     if (c->body_room.s)

@@ -128,6 +128,13 @@ error_info *call_result_error(api_call *c);
  * out of memory. call_body_drop lets the piece go (c->parts stays). */
 const char *call_body(api_call *c);
 void call_body_drop(api_call *c);
+/* Whether the call has a body to send (body_len bytes). */
+int call_has_body(const api_call *c);
+/* Writes the body (body_len bytes, then a NUL) at out, from the piece when there is one, else
+ * from the parts without making one: a batch's submission takes every member's body at once,
+ * and a flat copy of each, all alive until the last is written, doubled its peak memory.
+ * Returns 0, or -1 when the call holds no body. */
+int call_body_write(const api_call *c, char *out);
 const char *call_route_model(const api_call *c);
 /* A batch member's outcome (batch.c): c->result.resp holds the message when err is NULL. */
 void call_batch_result(api_call *c, int status, error_info *err);
