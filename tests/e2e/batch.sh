@@ -56,6 +56,14 @@ run_nyx batch submit route --input route.jsonl --out "$work/route.out"
 id=$(sed -n '1s/.*"interaction_id":"\([^"]*\)".*/\1/p' "$work/route.out")
 run_nyx log --raw "$id"
 check_grep "the rows' shared beginning is one block marked for an hour, the row's rest after it" "$out" '"content":\[{"type":"text","text":"You route support tickets.\\nPrinters go to facilities.\\n\\n","cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"Ticket: printer on fire\\n"}\]'
+# Rows the same to their last newline: the shared block stops a line short of it, no row is left
+# an empty block (which the API refuses: every such row failed).
+printf '{"id":"s1","ticket":"printer on fire"}\n{"id":"s2","ticket":"printer on fire"}\n' >same.jsonl
+run_nyx batch submit route --input same.jsonl --out "$work/same.out"
+check "rows the same to their end succeed" "$rc" "$err $(cat "$work/same.out")"
+id=$(sed -n '1s/.*"interaction_id":"\([^"]*\)".*/\1/p' "$work/same.out")
+run_nyx log --raw "$id"
+check_grep "and share their beginning to the line before the last" "$out" '"content":\[{"type":"text","text":"You route support tickets.\\nPrinters go to facilities.\\n\\n","cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"Ticket: printer on fire\\n"}\]'
 run_nyx ask classify --var "ticket=printer on fire" --var team=support
 std_cost=$(sed -n 's/.*; \$\([0-9.]*\)$/\1/p' <<<"$err")
 awk -v b="$batch_cost" -v s="$std_cost" 'BEGIN { exit !(b > 0 && (b * 2 - s) < 1e-6 && (s - b * 2) < 1e-6) }'
