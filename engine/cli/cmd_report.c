@@ -5,6 +5,8 @@
 #include "cli.h"
 #include "report.h"
 
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,206 @@ static int write_query(nyx_engine *e, FILE *f, const char *key, const char *kind
     fputc(']', f);
     if (rc != NYX_OK)
         fprintf(stderr, "nyx report: %s\n", nyx_errmsg(e));
+    return rc;
+}
+
+/* ---- latency per model and errors per type ----
+ * Read from every call of the log and written as their few rows, not embedded as the log
+ * itself for the page to count: that made the page grow by some 240 bytes a call (24 MB at
+ * 100,000 calls, more than a browser opens comfortably), where these rows stay a few. */
+typedef struct model_latency {
+    char *model;
+    double *ms;
+    size_t n, cap;
+} model_latency;
+
+typedef struct error_count {
+    char *type;
+    long n;
+} error_count;
+
+typedef struct log_summary {
+    model_latency *m;
+    size_t nm;
+    error_count *e;
+    size_t ne;
+    int failed; /* out of memory */
+} log_summary;
+
+static model_latency *model_of(log_summary *s, const char *model)
+{
+    for (size_t i = 0; i < s->nm; i++)
+        if (strcmp(s->m[i].model, model) == 0)
+            return &s->m[i];
+    model_latency *m = realloc(s->m, (s->nm + 1) * sizeof *m);
+    if (!m)
+        return NULL;
+    s->m = m;
+    m[s->nm] = (model_latency){strdup(model), NULL, 0, 0};
+    if (!m[s->nm].model)
+        return NULL;
+    return &m[s->nm++];
+}
+
+static int count_error(log_summary *s, const char *type)
+{
+    for (size_t i = 0; i < s->ne; i++)
+        if (strcmp(s->e[i].type, type) == 0) {
+            s->e[i].n++;
+            return 0;
+        }
+    error_count *e = realloc(s->e, (s->ne + 1) * sizeof *e);
+    if (!e)
+        return -1;
+    s->e = e;
+    e[s->ne] = (error_count){strdup(type), 1};
+    if (!e[s->ne].type)
+        return -1;
+    s->ne++;
+    return 0;
+}
+
+static int add_latency(model_latency *m, double ms)
+{
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 64;
+        double *d = realloc(m->ms, cap * sizeof *d);
+        if (!d)
+            return -1;
+        m->ms = d;
+        m->cap = cap;
+    }
+    m->ms[m->n++] = ms;
+    return 0;
+}
+
+/* One row of the log (a JSON object): an answered call's latency under its model, a failed
+ * call under its error type (its status when it has none). */
+static int summarise_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    (void)ncols;
+    (void)names;
+    log_summary *s = ud;
+    cJSON *row = cJSON_Parse(values[0]);
+    if (!row) {
+        s->failed = 1;
+        return 0;
+    }
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(row, "status");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(row, "model");
+    const cJSON *latency = cJSON_GetObjectItemCaseSensitive(row, "latency_ms");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(row, "error_type");
+    const char *st = cJSON_IsString(status) ? status->valuestring : "";
+    if (strcmp(st, "ok") == 0) {
+        if (cJSON_IsNumber(latency)) {
+            model_latency *m = model_of(s, cJSON_IsString(model) ? model->valuestring : "null");
+            if (!m || add_latency(m, latency->valuedouble) != 0)
+                s->failed = 1;
+        }
+    } else if (count_error(s, cJSON_IsString(type) ? type->valuestring : st) != 0) {
+        s->failed = 1;
+    }
+    cJSON_Delete(row);
+    return 0;
+}
+
+static int by_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int by_model(const void *a, const void *b)
+{
+    return strcmp(((const model_latency *)a)->model, ((const model_latency *)b)->model);
+}
+
+static int by_type(const void *a, const void *b)
+{
+    return strcmp(((const error_count *)a)->type, ((const error_count *)b)->type);
+}
+
+/* The q-quantile of n sorted values: the value at rank ceil(q n). */
+static double quantile(const double *sorted, size_t n, double q)
+{
+    double rank = ceil(q * (double)n) - 1;
+    size_t i = rank < 0 ? 0 : (size_t)rank;
+    return sorted[i < n ? i : n - 1];
+}
+
+/* A JSON string; '<' as \u003c, like the rows (write_row). */
+static void write_json_string(FILE *f, const char *text)
+{
+    cJSON *str = cJSON_CreateString(text);
+    char *printed = str ? cJSON_PrintUnformatted(str) : NULL;
+    for (const char *p = printed ? printed : "null"; *p; p++) {
+        if (*p == '<')
+            fputs("\\u003c", f);
+        else
+            fputc(*p, f);
+    }
+    cJSON_free(printed);
+    cJSON_Delete(str);
+}
+
+static void log_summary_free(log_summary *s)
+{
+    for (size_t i = 0; i < s->nm; i++) {
+        free(s->m[i].model);
+        free(s->m[i].ms);
+    }
+    for (size_t i = 0; i < s->ne; i++)
+        free(s->e[i].type);
+    free(s->m);
+    free(s->e);
+}
+
+/* "latency":[{group, calls, p50, p95, max} a model], "errors":[{group, calls} a type], sorted by
+ * name, from the log with the report's filters. */
+static int write_log_summary(nyx_engine *e, FILE *f, const char *session, const char *since)
+{
+    char opt_session[512], opt_since[128];
+    const char *opts[4];
+    int n = 0;
+    opts[n++] = "format=json";
+    if (session) {
+        snprintf(opt_session, sizeof opt_session, "session=%s", session);
+        opts[n++] = opt_session;
+    }
+    if (since) {
+        snprintf(opt_since, sizeof opt_since, "since=%s", since);
+        opts[n++] = opt_since;
+    }
+    opts[n] = NULL;
+    log_summary s = {0};
+    int rc = nyx_query(e, "log", opts, summarise_row, &s);
+    if (rc != NYX_OK)
+        fprintf(stderr, "nyx report: %s\n", nyx_errmsg(e));
+    else if (s.failed) {
+        fprintf(stderr, "nyx report: out of memory reading the log\n");
+        rc = NYX_ENOMEM;
+    }
+    if (rc == NYX_OK) {
+        qsort(s.m, s.nm, sizeof *s.m, by_model);
+        qsort(s.e, s.ne, sizeof *s.e, by_type);
+        fputs(",\"latency\":[", f);
+        for (size_t i = 0; i < s.nm; i++) {
+            model_latency *m = &s.m[i];
+            qsort(m->ms, m->n, sizeof *m->ms, by_double);
+            fputs(i ? ",{\"group\":" : "{\"group\":", f);
+            write_json_string(f, m->model);
+            fprintf(f, ",\"calls\":%zu,\"p50\":%.17g,\"p95\":%.17g,\"max\":%.17g}", m->n,
+                    quantile(m->ms, m->n, 0.5), quantile(m->ms, m->n, 0.95), m->ms[m->n - 1]);
+        }
+        fputs("],\"errors\":[", f);
+        for (size_t i = 0; i < s.ne; i++) {
+            fputs(i ? ",{\"group\":" : "{\"group\":", f);
+            write_json_string(f, s.e[i].type);
+            fprintf(f, ",\"calls\":%ld}", s.e[i].n);
+        }
+        fputc(']', f);
+    }
+    log_summary_free(&s);
     return rc;
 }
 
@@ -177,13 +379,15 @@ int cli_report(int argc, char **argv)
         const char *key, *kind, *by;
     } parts[] = {{"total", "stats", "total"}, {"day", "stats", "day"},      {"model", "stats", "model"},
                  {"agent", "stats", "agent"}, {"template", "stats", "template"}, {"session", "stats", "session"},
-                 {"budget", "budget", NULL},  {"log", "log", NULL}};
+                 {"budget", "budget", NULL}};
     int rc = NYX_OK;
     for (size_t i = 0; rc == NYX_OK && i < sizeof parts / sizeof parts[0]; i++) {
         int is_budget = strcmp(parts[i].kind, "budget") == 0; /* takes no filter */
         rc = write_query(e, f, parts[i].key, parts[i].kind, parts[i].by, is_budget ? NULL : session,
                          is_budget ? NULL : since);
     }
+    if (rc == NYX_OK)
+        rc = write_log_summary(e, f, session, since);
     write_floor(e, f);
     fputs("}</script>\n<script>\n", f);
     fwrite(chart, 1, chart_len, f);

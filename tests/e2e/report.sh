@@ -89,6 +89,27 @@ sys.exit(0 if ok and days else 1)
 PY
 check "the days add up to the totals" $?
 
+nyx log --json >"$work/log.json"
+python3 - "$work/r.html" "$work/log.json" <<'PY'
+import json, math, re, sys
+html = open(sys.argv[1]).read()
+d = json.loads(re.search(r'<script type="application/json" id="nyx-data">(.*?)</script>', html, re.S).group(1))
+log = [json.loads(l) for l in open(sys.argv[2])]
+lat, errs = {}, {}
+for r in log:
+    if r["status"] == "ok" and r["latency_ms"] is not None:
+        lat.setdefault(r["model"], []).append(r["latency_ms"])
+    elif r["status"] != "ok":
+        k = r["error_type"] or r["status"]
+        errs[k] = errs.get(k, 0) + 1
+def q(s, p): return s[min(len(s) - 1, max(0, math.ceil(p * len(s)) - 1))]
+want = [{"group": m, "calls": len(s), "p50": q(s, 0.5), "p95": q(s, 0.95), "max": s[-1]}
+        for m, s in ((m, sorted(lat[m])) for m in sorted(lat))]
+sys.exit(0 if "log" not in d and d["latency"] == want and len(want) >= 2 and
+         d["errors"] == [{"group": k, "calls": errs[k]} for k in sorted(errs)] and errs else 1)
+PY
+check "latency per model and errors per type are nyx log's, as their rows, not a row a call" $?
+
 nyx report --session alpha --out "$work/alpha.html" >/dev/null 2>"$work/err"
 stats_json --session alpha >"$work/stats.alpha"
 data total "$work/alpha.html" >"$work/page.alpha"
