@@ -39,10 +39,31 @@ run() {
     printf "%s_wall_s: %.2f\n", l, e
     printf "%s_db_bytes_per_call: %.0f\n", l, d / n }'
 }
+# startup LABEL RUNS FRESH: the CPU of a `nyx run` whose script only loads nyx (what every run
+# pays before its first call: loading libraries, the engine, the database, the Lua library),
+# averaged over RUNS runs under one time(1), in a new database each run (FRESH=1) or one that
+# exists; a 2,000-call run pays it once, a `nyx ask` every time.
+startup() {
+  local label=$1 runs=$2 fresh=$3 dir="$work/$1"
+  mkdir -p "$dir"
+  echo 'local nyx = require "nyx"' >"$dir/start.lua"
+  (cd "$dir" && env -u NYX_DB -u NYX_STORAGE_MODE NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key \
+     ANTHROPIC_BASE_URL="$url" /usr/bin/time -f '%U %S' -o "$dir/time" bash -c '
+       for _ in $(seq "$1"); do
+         [ "$2" = 1 ] && rm -f nyx.db nyx.db-wal nyx.db-shm
+         "$3" run start.lua || exit 1
+       done' _ "$runs" "$fresh" "$build/nyx")
+  read -r user sys <"$dir/time"
+  awk -v l="$label" -v u="$user" -v s="$sys" -v n="$runs" \
+    'BEGIN { printf "%s_cpu_ms: %.1f (the mean of %d runs)\n", l, (u + s) / n * 1e3, n }'
+}
 if [ -n "$short" ]; then
   run workload_64 200 64
+  startup startup_new_db 2 1
   exit 0
 fi
+startup startup_new_db 20 1
+startup startup_existing_db 20 0
 run workload_64 2000 64
 run workload_1000 2000 1000
 run workload_100k 100000 64 10000,50000,100000
