@@ -8,6 +8,7 @@
 #include "base/random.h"
 #include "base/text.h"
 #include "budget.h"
+#include "conn_limit.h"
 #include "pending_log.h"
 #include "call.h"
 #include "cost/models.h"
@@ -431,6 +432,11 @@ static int start_net(nyx_engine *e)
         engine_log(e, NYX_LOG_WARN, "%s", warning);
     if (loop_set_host_connections(e->loop, net_host_connections(e->provider.net)) != 0) {
         engine_set_error(e, "cannot limit the connections to the API host");
+        return -1;
+    }
+    /* Calls past what the open-files limit leaves wait for a connection rather than fail. */
+    if (loop_set_total_connections(e->loop, conn_limit_now(net_descriptors_per_connection(e->provider.net))) != 0) {
+        engine_set_error(e, "cannot limit the connections open at once");
         return -1;
     }
     return 0;

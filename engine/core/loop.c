@@ -255,6 +255,11 @@ int loop_set_host_connections(event_loop *loop, long max)
     return curl_multi_setopt(loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max) == CURLM_OK ? 0 : -1;
 }
 
+int loop_set_total_connections(event_loop *loop, long max)
+{
+    return curl_multi_setopt(loop->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max) == CURLM_OK ? 0 : -1;
+}
+
 void loop_free(event_loop *loop)
 {
     if (!loop)

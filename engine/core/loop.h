@@ -16,6 +16,10 @@ void loop_free(event_loop *loop);
 /* The most connections open to one host at once (0: no limit); transfers past it wait for
  * one (net_host_connections says why). Returns 0 or -1. */
 int loop_set_host_connections(event_loop *loop, long max);
+/* The most connections open at once to all hosts (0: no limit; conn_limit.h says why there is
+ * one). Transfers past it wait inside curl for a connection; curl 7.88 counts their timeout
+ * from when they were handed to it, and acts on it once they have one. Returns 0 or -1. */
+int loop_set_total_connections(event_loop *loop, long max);
 
 /* Adds a transfer; done runs once it completes (it is already removed from the multi). */
 int loop_add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);

@@ -6,6 +6,7 @@
 #include "claude/errors.h"
 
 #include <cjson/cJSON.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ struct net {
     const char *proxy_var;
     char *no_proxy;      /* NO_PROXY as curl reads it, or NULL: handed to each transfer (net_configure) */
     struct curl_slist *extra; /* NYX_EXTRA_HEADERS as "Name: value" lines */
+    int per_connection;       /* net_descriptors_per_connection */
 };
 
 static const char *env(const char *name)
@@ -252,6 +254,21 @@ static int is_loopback(const char *host)
     return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
 }
 
+/* A literal IPv4 or IPv6 address (curl gives the latter in brackets): no name to look up. */
+static int is_address(const char *host)
+{
+    unsigned char a[16];
+    char v6[64];
+    size_t n = strlen(host);
+    if (inet_pton(AF_INET, host, a) == 1)
+        return 1;
+    if (n < 3 || n - 2 >= sizeof v6 || host[0] != '[' || host[n - 1] != ']')
+        return 0;
+    memcpy(v6, host + 1, n - 2);
+    v6[n - 2] = '\0';
+    return inet_pton(AF_INET6, v6, a) == 1;
+}
+
 /* NO_PROXY as curl reads it: "*", or comma-separated host names that match the host itself or
  * any name under it (a leading dot is optional), or literal addresses. */
 static int no_proxy_matches(const char *list, const char *host)
@@ -349,6 +366,10 @@ net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const
         error_set(err, "out_of_memory", 0, "out of memory");
         goto fail;
     }
+    /* A connection is one socket, but a name's lookup holds a socket pair (curl's threaded
+     * resolver) and happy eyeballs may try two addresses at once; the built-in simulator holds
+     * the server's end in this process too. */
+    n->per_connection = builtin || n->proxy || !is_address(n->host) ? 2 : 1;
     if (cfg->tls_insecure) {
         if (!is_loopback(n->host)) {
             error_set(err, "invalid_argument", 0,
@@ -411,6 +432,8 @@ void net_summary(const net *n, char *out, size_t size)
 }
 
 /* ---- a transfer ---- */
+
+int net_descriptors_per_connection(const net *n) { return n->per_connection; }
 
 long net_host_connections(const net *n) { return n->http2 && n->https ? 64L : 0L; }
 

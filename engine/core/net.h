@@ -52,6 +52,11 @@ int net_configure(const net *n, CURL *h, char *errbuf);
  * lifts the limit). */
 long net_host_connections(const net *n);
 
+/* The descriptors one connection holds at its busiest, for conn_limit_now: 1 for a literal
+ * address reached directly, 2 for a name (its lookup's socket pair, or two addresses tried at
+ * once), a proxy, or the built-in simulator (whose end of each connection is in this process). */
+int net_descriptors_per_connection(const net *n);
+
 /* Whether a failed transfer was a TLS failure; if so fills err with type "tls_error" (not
  * retryable), naming the host, the reason and the variable that fixes it, and returns 1. A
  * proxy that refused the tunnel fills a "network_error" naming the proxy (credentials masked)

@@ -230,6 +230,40 @@ static void test_failures(void)
     net_free(n);
 }
 
+/* What a connection costs in descriptors, for the bound on connections (conn_limit.h): one
+ * socket to a literal address; two while a name is looked up or a proxy's is, and with the
+ * built-in simulator, whose end is in the same process. */
+static void test_descriptors_per_connection(void)
+{
+    engine_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    error_info err;
+    const char *warning;
+    clear_env();
+    static const struct {
+        const char *endpoint;
+        int builtin, want;
+    } rows[] = {{"http://127.0.0.1:8080", 0, 1}, {"https://[::1]:8443/anthropic", 0, 1},
+                {"http://127.0.0.1:8080", 1, 2}, {"https://api.anthropic.com", 0, 2},
+                {"http://localhost:8080", 0, 2}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        CHECK_ROW("%s builtin=%d", rows[i].endpoint, rows[i].builtin);
+        net *n = open_for(rows[i].endpoint, &cfg, rows[i].builtin, &warning, &err);
+        CHECK(n != NULL);
+        if (n)
+            CHECK_INT(net_descriptors_per_connection(n), rows[i].want);
+        net_free(n);
+    }
+    CHECK_ROW_END();
+    setenv("HTTPS_PROXY", "http://10.0.0.1:3128", 1); /* a proxied connection: its lookup too */
+    net *n = open_for("https://127.0.0.1:8443", &cfg, 0, &warning, &err);
+    CHECK(n != NULL);
+    if (n)
+        CHECK_INT(net_descriptors_per_connection(n), 2);
+    net_free(n);
+    clear_env();
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -238,6 +272,7 @@ int main(void)
     test_insecure();
     test_config_checks();
     test_failures();
+    test_descriptors_per_connection();
     curl_global_cleanup();
     CHECK_DONE();
 }
