@@ -99,7 +99,7 @@
 ---@field total_usage? table  the tool loop's usage summed over its iterations
 
 ---@class nyx.Error
----@field type string  rate_limit_error, overloaded_error, ..., budget_exceeded, circuit_open, timeout, stopped, invalid_argument, network_error, tls_error, cancelled, ...
+---@field type string  rate_limit_error, overloaded_error, ..., budget_exceeded, circuit_open, timeout, stopped, invalid_argument, network_error, tls_error, resource_exhausted, cancelled, ...
 ---@field message string
 ---@field status? integer
 ---@field retryable? boolean

@@ -45,6 +45,8 @@ static const error_kind kinds[] = {
     {"permission_denied", NYX_EINVAL, 0, 0},
     {"invalid_state", NYX_EINVAL, 0, 0},
     {"out_of_memory", NYX_ENOMEM, 0, 0},
+    /* no descriptor or buffer for a socket: the machine's limit, never the API's failure */
+    {"resource_exhausted", NYX_EIO, 1, 1},
     {"store_error", NYX_EIO, 0, 0}, /* the store marks the transient ones (a busy file) itself */
     {"network_error", NYX_EIO, 1, 1},
     {"timeout", NYX_EIO, 1, 1},

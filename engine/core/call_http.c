@@ -10,10 +10,13 @@
 #include "easy_pool.h"
 #include "net.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 /* A response body larger than this is not a Messages response. */
 #define MAX_BODY (64u << 20)
@@ -197,6 +200,84 @@ static double timeout_of(const api_call *c)
     return c->spec.timeout_s > 0 ? c->spec.timeout_s : c->e->cfg.timeout_s;
 }
 
+/* curl's own way of opening a connection's socket (CURLOPT_OPENSOCKETFUNCTION), which also
+ * remembers why it could not: curl then says only that it could not connect, which read as
+ * the API's failure. */
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)purpose;
+    api_call *c = ud;
+    curl_socket_t s = socket(a->family, a->socktype, a->protocol);
+    if (s != CURL_SOCKET_BAD)
+        c->socket_opened_at = clock_now_s();
+    else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        c->socket_errno = errno;
+    return s;
+}
+
+/* " (ulimit -n is N)": the soft open-files limit, or "" where there is none. */
+static void open_files_limit(char *out, size_t size)
+{
+    struct rlimit rl;
+    out[0] = '\0';
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(out, size, " (ulimit -n is %llu)", (unsigned long long)rl.rlim_cur);
+}
+
+/* A failure of this process or machine, not of the network or the API: no descriptor or
+ * memory for a socket, a timeout spent waiting for one of the connections the open-files limit
+ * leaves (engine.c bounds them; the request never left), or curl out of memory or misused. It
+ * is no server's fault, so the breaker does not count it (call.c counts network errors and
+ * timeouts) and its type says whose it is. Returns 1 with err filled, else 0. */
+static int local_failure(const api_call *c, CURLcode rc, error_info *err)
+{
+    char limit[64] = "";
+    if (c->socket_errno) {
+        if (c->socket_errno == EMFILE)
+            open_files_limit(limit, sizeof limit);
+        error_clear(err);
+        error_set(err, "resource_exhausted", 0,
+                  "no socket for a connection to the API: %s%s; a limit of this machine, not a failure of the API",
+                  strerror(c->socket_errno), limit);
+        err->retryable = 1; /* descriptors and memory come back as other work ends */
+        return 1;
+    }
+    /* Its time ran out before it had a connection (it sent nothing, and opened no socket or
+     * only once its time was up) while the connections were at their limit: it waited in curl
+     * for one. curl 7.88 acts on such a transfer's timeout only once a connection comes free
+     * (then it may open a socket, or look up the host, and fail at once). */
+    double deadline = c->attempt_started + timeout_of(c);
+    uint64_t mark = loop_connections_mark(c->e->loop);
+    if (rc == CURLE_OPERATION_TIMEDOUT && !c->requests_sent &&
+        (c->socket_opened_at == 0 || c->socket_opened_at >= deadline) &&
+        (mark != c->connections_mark || (mark & 1))) {
+        open_files_limit(limit, sizeof limit);
+        error_clear(err);
+        error_set(err, "resource_exhausted", 0,
+                  "timed out after %.1f s waiting for a connection: all %ld that the open-files limit%s "
+                  "leaves were in use; a limit of this machine, not a failure of the API",
+                  timeout_of(c), loop_max_connections(c->e->loop), limit);
+        err->retryable = 1;
+        return 1;
+    }
+    switch (rc) {
+    case CURLE_OUT_OF_MEMORY:
+        error_clear(err);
+        error_set(err, "out_of_memory", 0, "out of memory for the transfer: %s", curl_easy_strerror(rc));
+        return 1;
+    case CURLE_FAILED_INIT:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_RECURSIVE_API_CALL:
+        error_clear(err);
+        error_set(err, "internal", 0, "libcurl refused the transfer: %s", curl_easy_strerror(rc));
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* The transfer ends: curl's handle goes back to the pool (reusable: it ended as curl meant, not
  * taken out midway or after a failure), and the header list it used after it. */
 static void drop_easy(api_call *c, int reusable)
@@ -223,6 +304,7 @@ static int set_up(const nyx_engine *e, CURL *h, char *errbuf)
            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
@@ -257,6 +339,7 @@ static int configure(api_call *c, int fresh)
            curl_easy_setopt(h, CURLOPT_WRITEDATA, c) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_HEADERDATA, c) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_PREREQDATA, c) != CURLE_OK ||
+           curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
            curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK;
 }
@@ -279,7 +362,8 @@ static void transfer_done(void *ud, CURLcode rc)
         (rc == CURLE_WRITE_ERROR || rc == CURLE_OK || rc == CURLE_ABORTED_BY_CALLBACK))
         err = *c->attempt_err;
     else if (rc != CURLE_OK) {
-        if (!net_explain_failure(c->e->provider.net, c->easy, rc, c->errbuf, &err)) { /* TLS, a proxy's refusal */
+        if (!local_failure(c, rc, &err) && /* this machine's, not the API's */
+            !net_explain_failure(c->e->provider.net, c->easy, rc, c->errbuf, &err)) { /* TLS, a proxy's refusal */
             char detail[CURL_ERROR_SIZE + 128]; /* curl's words for the code, and its particulars */
             snprintf(detail, sizeof detail, "%s%s%s%s", curl_easy_strerror(rc), c->errbuf[0] ? " (" : "",
                      c->errbuf, c->errbuf[0] ? ")" : "");
@@ -314,6 +398,9 @@ int call_http_start(api_call *c, call_attempt_fn done)
     c->attempt_done = done;
     c->attempt_started = clock_now_s();
     c->requests_sent = 0;
+    c->socket_errno = 0;
+    c->socket_opened_at = 0;
+    c->connections_mark = loop_connections_mark(c->e->loop);
     claude_headers_init(&c->headers);
     free(c->attempt_err);
     c->attempt_err = NULL;

@@ -72,6 +72,9 @@ struct api_call {
     int64_t input_reserved;  /* taken from the input-token bucket: the uncached estimate */
     int64_t output_reserved; /* taken from the output-token bucket */
     int requests_sent;       /* by this attempt's transfer: libcurl may send it again */
+    int socket_errno;        /* this attempt could not open a socket for want of resources */
+    double socket_opened_at; /* when this attempt opened a connection's socket; 0: none */
+    uint64_t connections_mark; /* loop_connections_mark as this attempt began */
     double waited;           /* seconds of the call's timeout spent waiting on rate limits
                                 and retry-after; the timeout bounds it */
     double attempt_started;

@@ -57,6 +57,9 @@ struct event_loop {
     CURLM *multi;
     int transfers;
     long kept_connections; /* curl's connection cache: the most transfers at once, at least 256 */
+    long max_connections;  /* loop_set_total_connections; 0: none */
+    long open_sockets;     /* connections' sockets open now (FD_OPENED), for loop_connections_full */
+    uint64_t times_full;   /* how often they have reached max_connections */
     int ep;              /* all the loop waits on: curl's set, watched descriptors, sources */
     int curl_ep;         /* the sockets curl asks to watch, with the events it wants */
     unsigned char *fds;  /* per descriptor of curl_ep: FD_* (on_socket) */
@@ -190,7 +193,12 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 static int on_opened(void *clientp, curl_socket_t s, curlsocktype purpose)
 {
     (void)purpose;
-    set_fd(clientp, s, FD_OPENED); /* without room, nothing known: each change an epoll_ctl */
+    event_loop *loop = clientp;
+    /* without room, nothing known: each change an epoll_ctl, and the socket not counted; a
+     * number already marked was closed behind the loop's back, and is counted once */
+    unsigned was = fd_state(loop, s);
+    if (set_fd(loop, s, FD_OPENED) == 0 && !(was & FD_OPENED) && ++loop->open_sockets == loop->max_connections)
+        loop->times_full++;
     return CURL_SOCKOPT_OK;
 }
 
@@ -200,6 +208,7 @@ static int on_close(void *clientp, curl_socket_t s)
     event_loop *loop = clientp;
     if (is_let_go(loop, s))
         epoll_ctl(loop->curl_ep, EPOLL_CTL_DEL, s, NULL);
+    loop->open_sockets -= (fd_state(loop, s) & FD_OPENED) != 0;
     set_fd(loop, s, 0); /* its number may come back as another socket */
     return close(s);
 }
@@ -257,7 +266,17 @@ int loop_set_host_connections(event_loop *loop, long max)
 
 int loop_set_total_connections(event_loop *loop, long max)
 {
-    return curl_multi_setopt(loop->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max) == CURLM_OK ? 0 : -1;
+    if (curl_multi_setopt(loop->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max) != CURLM_OK)
+        return -1;
+    loop->max_connections = max;
+    return 0;
+}
+
+long loop_max_connections(const event_loop *loop) { return loop->max_connections; }
+
+uint64_t loop_connections_mark(const event_loop *loop)
+{
+    return loop->times_full * 2 + (loop->max_connections > 0 && loop->open_sockets >= loop->max_connections);
 }
 
 void loop_free(event_loop *loop)

@@ -20,6 +20,12 @@ int loop_set_host_connections(event_loop *loop, long max);
  * one). Transfers past it wait inside curl for a connection; curl 7.88 counts their timeout
  * from when they were handed to it, and acts on it once they have one. Returns 0 or -1. */
 int loop_set_total_connections(event_loop *loop, long max);
+long loop_max_connections(const event_loop *loop); /* as set; 0: no limit */
+/* Whether the connections open (their sockets, opened and not yet closed) are at that limit, so
+ * that a new transfer waits for one: odd when they are now, and changed since an earlier mark
+ * if they have reached it or fallen below it since. A mark is even and unchanged only when they
+ * were below the limit all along. */
+uint64_t loop_connections_mark(const event_loop *loop);
 
 /* Adds a transfer; done runs once it completes (it is already removed from the multi). */
 int loop_add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);
