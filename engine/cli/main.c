@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static const struct {
     const char *name;
@@ -28,6 +29,21 @@ static const struct {
     {"templates", cli_templates, "templates: list, show, history, diff and stats of versions"},
 };
 
+/* A program may take the open-files limit its hard limit allows (the library never changes a
+ * process's limits; it keeps its connections under whatever the host leaves it): a stock login's
+ * soft limit of 1,024 would otherwise make `nyx run` with 1,000 calls at once wait for
+ * connections that the hard limit (often 524,288) would have allowed. Where it cannot be
+ * raised, nyx runs within the soft limit. */
+static void raise_open_files(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return; /* the soft limit stands: calls wait for connections, none fails for it */
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: nyx COMMAND [options]\n\ncommands:\n");
@@ -43,6 +59,7 @@ int main(int argc, char **argv)
      * (brk and the trim were 6 % of a busy run's CPU). */
     mallopt(M_TOP_PAD, 1 << 20);
     mallopt(M_TRIM_THRESHOLD, 4 << 20);
+    raise_open_files();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -5,7 +5,9 @@
 # and no breaker opens. A process whose descriptors are all taken by something else (the
 # script holds them) gets calls that fail as resource_exhausted naming the limit, not as the
 # API's network_error, and no breaker opens for them: the next call, once they are given
-# back, succeeds. Without the bound, most of the 300 failed and the breaker opened.
+# back, succeeds; so are calls whose timeout ran out while they waited for a connection.
+# Without the bound, most of the 300 failed and the breaker opened. The nyx command raises its
+# own soft limit to the hard one.
 set -uo pipefail
 source "$(dirname "$0")/lib/check.sh"
 
@@ -75,7 +77,7 @@ print("message: " .. message)
 LUA
 
 # limited OPTION LIMIT [VAR=value...] ARGS...: run_nyx under `ulimit OPTION LIMIT` (-n: the soft
-# and the hard limit), setting $out, $err and $rc here.
+# and the hard limit, so nyx cannot raise it; -Sn: the soft one), setting $out, $err and $rc here.
 limited() {
   local option=$1 limit=$2
   shift 2
@@ -113,4 +115,14 @@ check_grep "its message says it waited for a connection under the limit" "$out" 
   "message: timed out after 0.1 s waiting for a connection: all [0-9]* that the open-files limit (ulimit -n is 64) leaves"
 check_no_grep "no breaker opens for calls that waited" "$err" "circuit breaker"
 
+# The nyx command takes the hard limit for its own soft one (the library never changes it).
+echo 'local f = io.open("/proc/self/limits") print(f:read("a"):match("Max open files%s+(%d+)")) f:close()' \
+  >"$work/limits.lua"
+hard=$(ulimit -Hn)
+if [[ "$hard" == unlimited || "$hard" -le 256 ]]; then
+  pass "# skip nyx raises its soft limit: the hard limit is $hard"
+else
+  limited -Sn 256 NYX_PROVIDER=sim -- run "$work/limits.lua"
+  check_exit "nyx raises its soft open-files limit from 256 to the hard limit ($hard)" 0 "$out" -x "$hard"
+fi
 finish
