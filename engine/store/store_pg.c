@@ -8,16 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The interaction as the text parameters $1..$39 of the insert in store_pg_budget.c's
- * SQL_LOG_SETTLE (numbers formatted into bufs). */
-int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], const char **v)
-{
-    store_val vals[STORE_INTERACTION_VALS];
-    int n = store_interaction_vals(it, vals);
-    pg_val_texts(vals, n, v, bufs);
-    return n;
-}
-
 static int store_pg_log_interaction(store_db *s, const interaction_rec *it, error_info *err)
 {
     return store_pg_log_interaction_settle(s, it, NULL, 0, err);

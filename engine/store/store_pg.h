@@ -119,9 +119,6 @@ void store_pg_driver_free(pg *p);
 /* Values as the text PostgreSQL reads (NULL for SQL NULL; numbers written into nums). */
 void pg_val_texts(const store_val *v, int n, const char **out, char nums[][32]);
 
-int store_pg_interaction_params(const interaction_rec *it, char bufs[][32], const char **v);
-#define PG_INTERACTION_PARAMS 39
-
 int store_pg_budget_reserve(store_db *s, const store_scope *scopes, size_t n,
                             const store_reservation *r, int *refused, error_info *err);
 int store_pg_budget_settle(store_db *s, const char *reservation_id, double actual_usd,

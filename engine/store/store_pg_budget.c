@@ -206,7 +206,7 @@ typedef struct log_call {
     const char *sql;
     int n;
     const char **v;
-    char bufs[PG_INTERACTION_PARAMS + 2][32];
+    char bufs[STORE_INTERACTION_VALS + 2][32];
     char **bodies; /* the parts' bodies, NUL-terminated */
     size_t nbodies;
 } log_call;
@@ -231,7 +231,7 @@ static const char *log_sql(pg *p, size_t n)
             return NULL;
         size_t k = (size_t)snprintf(sql, cap, "WITH parts AS (INSERT INTO llm_content (hash, body) VALUES ");
         for (size_t i = 0; i < n; i++) {
-            int first = PG_INTERACTION_PARAMS + 3 + 2 * (int)i;
+            int first = STORE_INTERACTION_VALS + 3 + 2 * (int)i;
             k += (size_t)snprintf(sql + k, cap - k, "%s($%d, $%d)", i ? ", " : "", first, first + 1);
         }
         snprintf(sql + k, cap - k, " ON CONFLICT (hash) DO NOTHING) %s", SQL_LOG_SETTLE);
@@ -248,7 +248,7 @@ static int log_call_make(pg *p, const interaction_rec *in, const char *reservati
     if (it.parts && it.parts->n > PG_MAX_PARTS)
         it.parts = NULL; /* stored whole */
     size_t n = it.parts ? it.parts->n : 0;
-    c->n = PG_INTERACTION_PARAMS + 2 + 2 * (int)n;
+    c->n = STORE_INTERACTION_VALS + 2 + 2 * (int)n;
     c->v = calloc((size_t)c->n, sizeof *c->v);
     c->bodies = n ? calloc(n, sizeof *c->bodies) : NULL;
     c->sql = log_sql(p, n);
@@ -260,8 +260,8 @@ static int log_call_make(pg *p, const interaction_rec *in, const char *reservati
             c->nbodies = i + 1;
             memcpy(c->bodies[i], pc->text, pc->len);
             c->bodies[i][pc->len] = '\0';
-            c->v[PG_INTERACTION_PARAMS + 2 + 2 * i] = pc->hash;
-            c->v[PG_INTERACTION_PARAMS + 3 + 2 * i] = c->bodies[i];
+            c->v[STORE_INTERACTION_VALS + 2 + 2 * i] = pc->hash;
+            c->v[STORE_INTERACTION_VALS + 3 + 2 * i] = c->bodies[i];
         }
     }
     if (!ok) {
@@ -269,7 +269,10 @@ static int log_call_make(pg *p, const interaction_rec *in, const char *reservati
         store_fail(err, "store: cannot log interaction %s: out of memory", in->id);
         return -1;
     }
-    int k = store_pg_interaction_params(&it, c->bufs, c->v);
+    /* The interaction as the text parameters $1..$39 (numbers formatted into bufs). */
+    store_val vals[STORE_INTERACTION_VALS];
+    int k = store_interaction_vals(&it, vals);
+    pg_val_texts(vals, k, c->v, c->bufs);
     c->v[k] = reservation_id;
     c->v[k + 1] = pg_num(c->bufs[k + 1], actual_usd);
     return 0;
