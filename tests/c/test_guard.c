@@ -250,7 +250,7 @@ static const char *const NONE[] = {
     "xoxz-1234567890-0987654321 rk_prod_51H8abcdefghijklmnop",
     /* AWS */
     "AKIA1234 AKIAIOSFODNN7EXAMPLEX AKIAiosfodnn7example XAKIAIOSFODNN7EXAMPLE",
-    "unlabelled " AWS_SECRET, "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE",
+    ("unlabelled " AWS_SECRET), "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE",
     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYS", "aws_region = us-east-1",
     /* JWTs and private keys */
     "eyJhbGciOiJIUzI1NiJ9 alone, eyJ.eyJ.eyJ, keyJhbGciOiJIUzI1NiJ9.eyJzdWIi.sig",
