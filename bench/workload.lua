@@ -29,6 +29,12 @@ while size < 15000 do
   if #parts % 14 == 0 then parts[#parts] = w .. "." end
 end
 local system = table.concat(parts, " ")
+-- --var prompts=N: N different system prompts (the same text after a line of its own), taken
+-- in turn, as a service with a prompt per customer sends them.
+local systems = {}
+for j = 1, tonumber(nyx.vars.prompts or "1") do
+  systems[j] = j == 1 and system or ("Customer %d.\n"):format(j) .. system
+end
 if nyx.vars.print_system == "1" then -- bench/compare.sh gives the same prompt to the SDK
   io.write(system)
   return
@@ -48,7 +54,7 @@ local function worker()
   while next_call <= n do
     local i = next_call
     next_call = next_call + 1
-    local ok, r = pcall(nyx.call, { system = system, prompt = "Question " .. i .. ": where is order " .. (i * 7919) % 100000 .. "?",
+    local ok, r = pcall(nyx.call, { system = systems[(i - 1) % #systems + 1], prompt = "Question " .. i .. ": where is order " .. (i * 7919) % 100000 .. "?",
                                      max_tokens = 16 })
     done = done + 1
     if not ok then failed = failed + 1 elseif i == 1 then input_tokens = r.usage.input_tokens + r.usage.cache_read_input_tokens + r.usage.cache_creation_input_tokens end

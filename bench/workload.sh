@@ -2,7 +2,7 @@
 # Issue 19's workload through `nyx run` against `nyx sim` over HTTP on loopback with zero
 # delays (a separate process, so every CPU second measured here is the engine's): 2,000 calls
 # with 64 in flight, then with 1,000 in flight, then (full mode only) 100,000 calls with the
-# resident memory after 10k, 50k and 100k. Each run starts in an empty directory, so nyx uses
+# resident memory after 10k, 50k and 100k, and 12,000 calls over 1,000 different prompts. Each run starts in an empty directory, so nyx uses
 # its default database (./nyx.db) and storage mode (redacted). The process's CPU (user +
 # system) and peak RSS come from GNU time; the script prints its rate and its own figures.
 # Usage: bench/workload.sh BUILD_DIR [--short]
@@ -19,15 +19,16 @@ trap cleanup EXIT
 for _ in $(seq 200); do grep -qs 'listening on' "$work/sim.out" && break; sleep 0.05; done
 url="http://$(grep -Eo '127\.0\.0\.1:[0-9]+' "$work/sim.out" | head -1)"
 
-# run LABEL CALLS INFLIGHT [MARKS]: one `nyx run` in a fresh directory; prints its figures.
+# run LABEL CALLS INFLIGHT [MARKS [PROMPTS]]: one `nyx run` in a fresh directory; prints its
+# figures.
 run() {
-  local label=$1 calls=$2 inflight=$3 marks=${4:-}
+  local label=$1 calls=$2 inflight=$3 marks=${4:-} prompts=${5:-}
   local dir="$work/$label"
   mkdir -p "$dir"
   (cd "$dir" && env -u NYX_DB -u NYX_STORAGE_MODE NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key \
      ANTHROPIC_BASE_URL="$url" /usr/bin/time -f '%U %S %M %e' -o "$dir/time" \
      "$build/nyx" run "$here/workload.lua" --var calls="$calls" --var inflight="$inflight" \
-     ${marks:+--var marks=$marks}) >"$dir/out"
+     ${marks:+--var marks=$marks} ${prompts:+--var prompts=$prompts}) >"$dir/out"
   sed "s/^/${label}_/" "$dir/out"
   read -r user sys rss_kb elapsed <"$dir/time"
   local db_bytes
@@ -67,3 +68,6 @@ startup startup_existing_db 20 0
 run workload_64 2000 64
 run workload_1000 2000 1000
 run workload_100k 100000 64 10000,50000,100000
+# 1,000 different system prompts of 15 KB taken in turn (a prompt per customer, say): memory
+# must stay that of the prompts the script holds (15 MB) and a bounded set of their copies.
+run workload_1000_prompts 12000 64 4000,12000 1000
