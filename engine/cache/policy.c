@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #define MAX_MARKS 4
@@ -61,6 +62,7 @@ struct cache_policy {
     size_t ncalib;
     block_entry written[MAX_WRITTEN];
     size_t nwritten;
+    unsigned long long prefix_bytes; /* read to hash remembered prefixes (prefix_hashes) */
 };
 
 cache_policy *cache_policy_new(const model_table *models)
@@ -164,8 +166,11 @@ static uint64_t prefix_key(const model_info *m, uint64_t text_hash)
     return XXH3_64bits_withSeed(&text_hash, sizeof text_hash, (uint64_t)(uintptr_t)m);
 }
 
-static uint64_t hash_prefix(const model_info *m, const char *text, size_t len)
+/* Every read of a system text to hash a prefix of it goes through here or prefix_hashes, and
+ * is counted (cache_prefix_bytes_read). */
+static uint64_t hash_prefix(cache_policy *p, const model_info *m, const char *text, size_t len)
 {
+    p->prefix_bytes += len;
     return prefix_key(m, XXH3_64bits(text, len));
 }
 
@@ -174,22 +179,53 @@ static uint64_t hash_block_prefix(const model_info *m, const claude_block *b)
     return prefix_key(m, block_hash(b));
 }
 
-/* The longest remembered prefix, shorter than len, that text starts with. */
-static const prefix_entry *longest_known(const cache_policy *p, const model_info *m,
-                                         const char *text, size_t len)
+static int by_len(const void *a, const void *b)
 {
-    const prefix_entry *best = NULL;
-    for (size_t i = 0; i < p->nprefixes; i++) {
-        const prefix_entry *e = &p->prefixes[i];
-        if (e->model != m || e->len >= len)
-            continue;
-        if (best && e->len <= best->len)
-            continue;
-        if (hash_prefix(m, text, e->len) == e->hash)
-            best = e;
-    }
-    return best;
+    size_t x = (*(const prefix_entry *const *)a)->len, y = (*(const prefix_entry *const *)b)->len;
+    return x < y ? -1 : x > y;
 }
+
+/* Which of the entries e[0..n) text starts with (match[i] 1 or 0), e sorted by length, all
+ * within text: one pass over text, the hash of each length taken from the running state on
+ * the way. Hashing text again at each entry's length read it once for every remembered
+ * prompt shorter than it (up to 256), so a service sending many prompts of about the same
+ * length read each of them up to 256 times a call. */
+static void prefix_hashes(cache_policy *p, const model_info *m, const char *text, const prefix_entry *const *e,
+                          size_t n, unsigned char *match)
+{
+    XXH3_state_t st;
+    if (XXH3_64bits_reset(&st) != XXH_OK) {
+        for (size_t i = 0; i < n; i++) /* cannot fail for the default secret; hash each then */
+            match[i] = hash_prefix(p, m, text, e[i]->len) == e[i]->hash;
+        return;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i]->len > at && XXH3_64bits_update(&st, text + at, e[i]->len - at) == XXH_OK)
+            at = e[i]->len;
+        match[i] = at == e[i]->len && prefix_key(m, XXH3_64bits_digest(&st)) == e[i]->hash;
+    }
+    p->prefix_bytes += at;
+}
+
+/* The longest remembered prefix, shorter than len, that text starts with. */
+static const prefix_entry *longest_known(cache_policy *p, const model_info *m, const char *text, size_t len)
+{
+    const prefix_entry *cand[MAX_PREFIXES];
+    unsigned char match[MAX_PREFIXES];
+    size_t n = 0;
+    for (size_t i = 0; i < p->nprefixes; i++)
+        if (p->prefixes[i].model == m && p->prefixes[i].len < len)
+            cand[n++] = &p->prefixes[i];
+    qsort(cand, n, sizeof *cand, by_len);
+    prefix_hashes(p, m, text, cand, n, match);
+    for (size_t i = n; i-- > 0;)
+        if (match[i])
+            return cand[i];
+    return NULL;
+}
+
+unsigned long long cache_prefix_bytes_read(const cache_policy *p) { return p ? p->prefix_bytes : 0; }
 
 static prefix_entry *remember_prefix(cache_policy *p, const model_info *m, uint64_t h,
                                      size_t len, int64_t tokens, double ttl_s)
@@ -595,7 +631,7 @@ static void remember_system(cache_policy *p, const claude_request *req, const mo
         int64_t tokens = cache_estimate_tokens(p, m, len);
         uint64_t h = 0;
         if (tokens >= m->min_cache_tokens)
-            h = joined ? hash_prefix(m, text, len) : hash_block_prefix(m, &req->system[0]);
+            h = joined ? hash_prefix(p, m, text, len) : hash_block_prefix(m, &req->system[0]);
         prefix_entry *e = tokens >= m->min_cache_tokens
                               ? remember_prefix(p, m, h, len, tokens, ttl_of(req->system[i].mark))
                               : NULL;
@@ -722,8 +758,7 @@ static int64_t known_blocks_tokens(const cache_policy *p, const claude_request *
     return tokens >= m->min_cache_tokens ? tokens : 0;
 }
 
-int64_t cache_known_tokens(const cache_policy *p, const claude_request *req, const model_info *m,
-                           double now)
+int64_t cache_known_tokens(cache_policy *p, const claude_request *req, const model_info *m, double now)
 {
     if (!p || !m)
         return 0;
@@ -745,27 +780,34 @@ int64_t cache_known_tokens(const cache_policy *p, const claude_request *req, con
         }
         text = joined;
     }
-    /* The common entry, the first block whole, is keyed without reading its text. */
+    /* The common entry, the first block whole, is keyed without reading its text; the others
+     * are hashed in one pass (prefix_hashes). */
     uint64_t first = 0;
     int have_first = 0;
+    const prefix_entry *cand[MAX_PREFIXES];
+    unsigned char match[MAX_PREFIXES];
+    size_t n = 0;
     for (size_t i = 0; i < p->nprefixes; i++) {
         const prefix_entry *e = &p->prefixes[i];
         if (e->model != m || e->len > total || e->tokens <= best || !(e->usable_at > 0) ||
             e->usable_at > now || e->expires_at <= now)
             continue;
-        uint64_t h;
-        if (e->len == req->system[0].len) {
-            if (!have_first) {
-                first = hash_block_prefix(m, &req->system[0]);
-                have_first = 1;
-            }
-            h = first;
-        } else {
-            h = hash_prefix(m, text, e->len);
+        if (e->len != req->system[0].len) {
+            cand[n++] = e;
+            continue;
         }
-        if (h == e->hash)
+        if (!have_first) {
+            first = hash_block_prefix(m, &req->system[0]);
+            have_first = 1;
+        }
+        if (first == e->hash && e->tokens > best)
             best = e->tokens;
     }
+    qsort(cand, n, sizeof *cand, by_len);
+    prefix_hashes(p, m, text, cand, n, match);
+    for (size_t i = 0; i < n; i++)
+        if (match[i] && cand[i]->tokens > best)
+            best = cand[i]->tokens;
     free(joined);
     return best;
 }

@@ -72,7 +72,9 @@ const model_info *cache_calibration_at(const cache_policy *p, size_t i, double *
  * m and that are still alive at now: what the API should read from its cache rather than
  * count as input. 0 when nothing is known. For the rate limiter, which charges only what the
  * API counts. */
-int64_t cache_known_tokens(const cache_policy *p, const claude_request *req, const model_info *m,
-                           double now);
+int64_t cache_known_tokens(cache_policy *p, const claude_request *req, const model_info *m, double now);
+/* The bytes of system text read so far to hash it at the lengths of remembered prefixes (at
+ * most each text once a call, however many prefixes are remembered). */
+unsigned long long cache_prefix_bytes_read(const cache_policy *p);
 
 #endif

@@ -427,6 +427,50 @@ static void test_split_again(void)
     cache_policy_free(p);
 }
 
+/* Many different system prompts remembered: a new one is read once to find which of them it
+ * starts with (and once more for what the API holds), not once for each remembered prompt
+ * shorter than it; the one it does start with is still found. */
+static void test_many_prompts(void)
+{
+    cache_policy *p = cache_policy_new(NULL);
+    cache_expect ex;
+    size_t n = 12000;
+    char *text = malloc(n + 64);
+    for (size_t i = 0; i < n; i++)
+        text[i] = "Answer the customer with care. "[i % 31];
+    text[n] = '\0';
+    char *prompt = malloc(n + 64);
+    for (int k = 0; k < 201; k++) {
+        /* Customers 0..199 differ from their first bytes; 200 is customer 7 with a question after. */
+        snprintf(prompt, 64, "Customer %03d.\n", k == 200 ? 7 : k);
+        strcat(prompt, text);
+        if (k == 200)
+            strcat(prompt, "\n\nAnd one more thing.");
+        claude_request r = {0};
+        request_init(&r);
+        add_block(&r.system, &r.nsystem, prompt);
+        add_msg(&r, NYX_ROLE_USER, 1, "Go?");
+        r.single_prompt = 1;
+        unsigned long long before = cache_prefix_bytes_read(p);
+        CHECK_INT(place(p, &r, 300, k, &ex), 0);
+        int64_t known = cache_known_tokens(p, &r, &sonnet46, k + 0.25);
+        unsigned long long read = cache_prefix_bytes_read(p) - before;
+        if (k == 200) {
+            size_t len = strlen(prompt);
+            CHECK(read <= 2 * len); /* 200 remembered prompts: some 200 times that, hashed each */
+            CHECK_INT(r.nsystem, 2); /* split where customer 7's prompt ended */
+            CHECK_INT(r.system[0].len, strlen(prompt) - strlen("\n\nAnd one more thing."));
+            CHECK_INT(ex.expect_hit, 1);
+            CHECK(known > 0);
+        }
+        cache_response_began(p, &r, &sonnet46, k + 0.5);
+        request_free(&r);
+    }
+    free(prompt);
+    free(text);
+    cache_policy_free(p);
+}
+
 int main(void)
 {
     test_chat_turns();
@@ -437,5 +481,6 @@ int main(void)
     test_tools();
     test_known_tokens();
     test_split_again();
+    test_many_prompts();
     CHECK_DONE();
 }
