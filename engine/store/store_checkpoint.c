@@ -27,7 +27,9 @@
  * The thread opens its connection when first woken, not at start: opening one reads the whole
  * schema (PRAGMA synchronous needs it), 0.8M instructions that a run too short to fill
  * WAKE_PAGES never needs. Should that open fail, the next wake tries again, and the writer's
- * fallback still bounds the WAL.
+ * fallback still bounds the WAL. It opens the file the writer has open, named absolutely
+ * (thread_uri): the name the store was given may be relative (the default "nyx.db"), and by
+ * then the process may have changed its working directory.
  *
  * The thread touches nothing but its own connection, the fields under `mu`, and `copying`.
  */
@@ -37,6 +39,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/clock.h"
 #include "base/text.h"
@@ -48,7 +51,7 @@
 struct store_checkpointer {
     sqlite3 *writer; /* the store's connection, whose hook wakes us */
     sqlite3 *db;     /* ours: opened by the thread when first woken, NULL until then */
-    char *uri;       /* of the database, for that */
+    char *uri;       /* of the database, for that (thread_uri) */
     int sync_full;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -131,6 +134,39 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* A URI for the database the writer has open that names it wherever the working directory
+ * is: the writer's absolute file name (sqlite3_db_filename), percent-encoded, with the query
+ * of uri when that is a "file:" URI (its parameters, such as vfs=). uri itself for a database
+ * without a file name. NULL when out of memory. */
+static char *thread_uri(sqlite3 *writer, const char *uri)
+{
+    const char *path = sqlite3_db_filename(writer, "main");
+    if (!path || path[0] != '/')
+        return text_dup(uri);
+    const char *query = strncmp(uri, "file:", 5) == 0 ? strchr(uri, '?') : NULL;
+    size_t qlen = query ? strcspn(query, "#") : 0;
+    char *out = malloc(strlen("file://") + 3 * strlen(path) + qlen + 1);
+    if (!out)
+        return NULL;
+    char *w = out;
+    memcpy(w, "file://", 7); /* an empty authority, then the absolute path */
+    w += 7;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p)) {
+            *w++ = (char)*p;
+        } else { /* '?', '#', '%' and the rest would change what the URI says */
+            *w++ = '%';
+            *w++ = "0123456789ABCDEF"[*p >> 4];
+            *w++ = "0123456789ABCDEF"[*p & 15];
+        }
+    }
+    if (qlen)
+        memcpy(w, query, qlen);
+    w[qlen] = '\0';
+    return out;
+}
+
 store_checkpointer *store_checkpointer_start(sqlite3 *writer, const char *uri, int sync_full)
 {
     if (!sqlite3_threadsafe())
@@ -140,7 +176,7 @@ store_checkpointer *store_checkpointer_start(sqlite3 *writer, const char *uri, i
         return NULL;
     c->writer = writer;
     c->sync_full = sync_full;
-    if (!(c->uri = text_dup(uri))) {
+    if (!(c->uri = thread_uri(writer, uri))) {
         free(c);
         return NULL;
     }

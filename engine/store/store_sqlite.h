@@ -182,8 +182,9 @@ int store_schema_migrate_stepwise(sqlite3 *db, const char *path, int target, int
 
 /* ---- background checkpoints (store_checkpoint.c) ---- */
 
-/* Starts a thread that checkpoints the WAL through its own connection to uri (opened when
- * writer's commits have first grown the WAL enough) and replaces SQLite's automatic
+/* Starts a thread that checkpoints the WAL through its own connection to the file writer has
+ * open, with uri's parameters (opened when writer's commits have first grown the WAL enough,
+ * by its absolute name, whatever the working directory is then) and replaces SQLite's automatic
  * checkpoint on writer. Returns NULL when it cannot (no thread support, no memory): writer
  * then keeps the automatic one. */
 store_checkpointer *store_checkpointer_start(sqlite3 *writer, const char *uri, int sync_full);

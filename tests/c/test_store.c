@@ -639,10 +639,10 @@ static void test_full(store_db *s)
 
 /* Descriptors of this process open on the database file itself (not its -wal or -shm): one
  * per connection. */
-static int db_file_fds(void)
+static int file_fds(const char *path)
 {
     struct stat db, fd;
-    if (stat(db_uri, &db) != 0)
+    if (stat(path, &db) != 0)
         return -1;
     int n = 0;
     for (int i = 0; i < 1024; i++) {
@@ -653,6 +653,8 @@ static int db_file_fds(void)
     }
     return n;
 }
+
+static int db_file_fds(void) { return file_fds(db_uri); }
 
 static void test_checkpoints(void)
 {
@@ -699,6 +701,54 @@ static void test_checkpoints(void)
     CHECK(s != NULL);
     CHECK_INT(store_sqlite_checkpoints(s), -1); /* no WAL, no thread */
     store_close(s);
+}
+
+/* The thread opens its connection only when first woken, maybe long after the store opened:
+ * a database named by a relative path (the default "nyx.db"), or by a "file:" URI with one
+ * and a query, is still the one it checkpoints after the process has changed its working
+ * directory. */
+static void test_checkpoints_after_chdir(void)
+{
+    /* a name SQLite takes as it is, in a directory whose name a URI would have to escape */
+    static const char *const forms[] = {"%s.db", "file:%s.db?psow=1", "odd ?#%%dir/%s.db"};
+    char cwd[512];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    static char text[3000];
+    memset(text, 't', sizeof text - 1);
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, forms[f], db_name);
+        CHECK_ROW("%s", rel);
+        REQUIRE(chdir(scratch) == 0);
+        CHECK(mkdir("odd ?#%dir", 0700) == 0 || errno == EEXIST);
+        char file[900];
+        snprintf(file, sizeof file, "%s/%s", scratch, strchr(rel, '/') ? rel : db_uri + strlen(scratch) + 1);
+        error_info err = cleared_error();
+        store_db *s = store_open(rel, &err);
+        int moved = chdir("/") == 0;
+        CHECK(moved);
+        CHECK(s != NULL);
+        for (int n = 0; s && moved && n < 1000; n++) {
+            char id[32];
+            snprintf(id, sizeof id, "d%zu-%d", f, n);
+            interaction_rec it = make(id, T0 + n);
+            it.prompt_text = text;
+            if (store_log_interaction(s, &it, &err) != 0) {
+                CHECK(0);
+                fprintf(stderr, "%s\n", err.message);
+                break;
+            }
+        }
+        for (int k = 0; s && k < 200 && store_sqlite_checkpoints(s) < 1; k++) {
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+        CHECK(store_sqlite_checkpoints(s) >= 1);
+        CHECK_INT(file_fds(file), 2); /* the writer's and the checkpointer's */
+        store_close(s);
+        REQUIRE(chdir(cwd) == 0);
+    }
+    CHECK_ROW_END();
 }
 
 /* ---- memory: the page cache stays small however much is written ---- */
@@ -1029,6 +1079,7 @@ int main(void)
         {"locked", .fn = test_locked},
         {"full", .on_db = test_full},
         {"checkpoints", .fn = test_checkpoints},
+        {"checkpoints_after_chdir", .fn = test_checkpoints_after_chdir},
         {"page_cache", .on_db = test_page_cache},
         {"sigkill", .fn = test_sigkill},
         {"reader_sees_commits", .on_db = test_reader_sees_commits},
