@@ -136,8 +136,10 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
 
 /* A URI for the database the writer has open that names it wherever the working directory
  * is: the writer's absolute file name (sqlite3_db_filename), percent-encoded, with the query
- * of uri when that is a "file:" URI (its parameters, such as vfs=). uri itself for a database
- * without a file name. NULL when out of memory. */
+ * of uri when that is a "file:" URI (its parameters, such as vfs=), less mode=: the thread
+ * opens read-write and never creates, and SQLite refuses that open when the URI says mode=rwc,
+ * which the writer may have been given. uri itself for a database without a file name. NULL
+ * when out of memory. */
 static char *thread_uri(sqlite3 *writer, const char *uri)
 {
     const char *path = sqlite3_db_filename(writer, "main");
@@ -161,9 +163,20 @@ static char *thread_uri(sqlite3 *writer, const char *uri)
             *w++ = "0123456789ABCDEF"[*p & 15];
         }
     }
-    if (qlen)
-        memcpy(w, query, qlen);
-    w[qlen] = '\0';
+    char sep = '?';
+    const char *p = qlen ? query + 1 : "", *end = qlen ? query + qlen : p;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t n = (size_t)((amp ? amp : end) - p);
+        if (n > 0 && !(n >= 4 && memcmp(p, "mode", 4) == 0 && (n == 4 || p[4] == '='))) {
+            *w++ = sep;
+            sep = '&';
+            memcpy(w, p, n);
+            w += n;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    *w = '\0';
     return out;
 }
 

@@ -710,7 +710,8 @@ static void test_checkpoints(void)
 static void test_checkpoints_after_chdir(void)
 {
     /* a name SQLite takes as it is, in a directory whose name a URI would have to escape */
-    static const char *const forms[] = {"%s.db", "file:%s.db?psow=1", "odd ?#%%dir/%s.db"};
+    static const char *const forms[] = {"%s.db", "file:%s.db?psow=1", "odd ?#%%dir/%s.db",
+                                        "file:%s.db?mode=rwc&psow=1"};
     char cwd[512];
     REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
     static char text[3000];
