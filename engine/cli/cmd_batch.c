@@ -448,6 +448,13 @@ static int submit(int argc, char **argv)
                     k++;
                 common = k;
                 shortest = len < shortest ? len : shortest;
+            } else if (strlen(prompt) < cut || memcmp(prompt, first, cut) != 0) {
+                /* Rendered again, the row no longer begins with what the first pass found
+                 * shared (its template changed on disk between the passes): cutting it there
+                 * would send another text, or read past its end. */
+                fprintf(stderr, "nyx batch submit: %s line %d (id %s): the template changed while the rows "
+                        "were rendered; nothing was sent, submit again\n", input, r->line, id);
+                status = 1;
             } else if (nyx_set(e, "var.__id", id) != NYX_OK ||
                        nyx_set(e, "var.__prompt", prompt + cut) != NYX_OK) {
                 fprintf(stderr, "nyx batch submit: %s\n", nyx_errmsg(e));

@@ -16,8 +16,9 @@ static void test_reopen(void)
         return;
     CHECK_STR(store_backend_name(s), dialect("sqlite", "postgresql"));
     CHECK_INT(store_is_readonly(s), 0);
+    /* The newest schema of each backend, pinned: a migration added is a change seen here. */
     int latest = store_schema_version(s);
-    CHECK(latest > 0);
+    CHECK_INT(latest, is_pg ? 6 : 10);
     CHECK_INT(raw_int(SCHEMA_VERSION_SQL), latest);
     interaction_rec it = make("m1", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
