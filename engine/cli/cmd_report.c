@@ -51,26 +51,37 @@ static int write_row(void *ud, int ncols, const char *const *names, const char *
     return 0;
 }
 
+/* A query's options: format=json, then the grouping and the report's filters where given. */
+typedef struct query_opts {
+    char by[32], session[512], since[128];
+    const char *list[5];
+} query_opts;
+
+static const char **query_opts_make(query_opts *o, const char *by, const char *session, const char *since)
+{
+    int n = 0;
+    o->list[n++] = "format=json";
+    if (by) {
+        snprintf(o->by, sizeof o->by, "by=%s", by);
+        o->list[n++] = o->by;
+    }
+    if (session) {
+        snprintf(o->session, sizeof o->session, "session=%s", session);
+        o->list[n++] = o->session;
+    }
+    if (since) {
+        snprintf(o->since, sizeof o->since, "since=%s", since);
+        o->list[n++] = o->since;
+    }
+    o->list[n] = NULL;
+    return o->list;
+}
+
 static int write_query(nyx_engine *e, FILE *f, const char *key, const char *kind, const char *by,
                        const char *session, const char *since)
 {
-    char opt_by[32], opt_session[512], opt_since[128];
-    const char *opts[5];
-    int n = 0;
-    opts[n++] = "format=json";
-    if (by) {
-        snprintf(opt_by, sizeof opt_by, "by=%s", by);
-        opts[n++] = opt_by;
-    }
-    if (session) {
-        snprintf(opt_session, sizeof opt_session, "session=%s", session);
-        opts[n++] = opt_session;
-    }
-    if (since) {
-        snprintf(opt_since, sizeof opt_since, "since=%s", since);
-        opts[n++] = opt_since;
-    }
-    opts[n] = NULL;
+    query_opts qo;
+    const char **opts = query_opts_make(&qo, by, session, since);
     fprintf(f, "%s\"%s\":[", strcmp(key, "total") == 0 ? "" : ",", key);
     rows_out o = {f, 0};
     int rc = nyx_query(e, kind, opts, write_row, &o);
@@ -235,19 +246,8 @@ static void log_summary_free(log_summary *s)
  * name, from the log with the report's filters. */
 static int write_log_summary(nyx_engine *e, FILE *f, const char *session, const char *since)
 {
-    char opt_session[512], opt_since[128];
-    const char *opts[4];
-    int n = 0;
-    opts[n++] = "format=json";
-    if (session) {
-        snprintf(opt_session, sizeof opt_session, "session=%s", session);
-        opts[n++] = opt_session;
-    }
-    if (since) {
-        snprintf(opt_since, sizeof opt_since, "since=%s", since);
-        opts[n++] = opt_since;
-    }
-    opts[n] = NULL;
+    query_opts qo;
+    const char **opts = query_opts_make(&qo, NULL, session, since);
     log_summary s = {0};
     int rc = nyx_query(e, "log", opts, summarise_row, &s);
     if (rc != NYX_OK)

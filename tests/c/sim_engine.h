@@ -27,4 +27,16 @@ static inline nyx_engine *open_sim_engine(const char *ttft_ms)
     return e;
 }
 
+/* Runs what e was given until it is all done, each turn blocking up to 10 ms; says why when it
+ * fails. NYX_OK, or nyx_poll's failing code. */
+static inline int run_to_done(nyx_engine *e)
+{
+    int rc;
+    while ((rc = nyx_poll(e, 10)) == NYX_AGAIN)
+        ;
+    if (rc != NYX_OK)
+        fprintf(stderr, "nyx_poll: %d %s\n", rc, nyx_errmsg(e));
+    return rc;
+}
+
 #endif

@@ -35,12 +35,7 @@ int main(void)
     nyx_engine *e = open_sim_engine("0");
     REQUIRE_OR(e != NULL, 1);
     CHECK_INT(nyx_load_string(e, script, "=texts"), NYX_OK);
-    int rc;
-    while ((rc = nyx_poll(e, 10)) == NYX_AGAIN)
-        ;
-    if (rc != NYX_OK)
-        fprintf(stderr, "nyx_poll: %d %s\n", rc, nyx_errmsg(e));
-    CHECK_INT(rc, NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
     /* The first string read once for its ten calls; each of the twenty new ones once. */
     CHECK_INT(text_pool_reads(engine_text_pool(e)), 21);
     nyx_close(e);

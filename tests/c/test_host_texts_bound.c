@@ -25,12 +25,7 @@ int main(void)
     nyx_engine *e = open_sim_engine("0");
     REQUIRE_OR(e != NULL, 1);
     CHECK_INT(nyx_load_string(e, script, "=texts"), NYX_OK);
-    int rc;
-    while ((rc = nyx_poll(e, 10)) == NYX_AGAIN)
-        ;
-    if (rc != NYX_OK)
-        fprintf(stderr, "nyx_poll: %d %s\n", rc, nyx_errmsg(e));
-    CHECK_INT(rc, NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
     /* The pool's 16 slots and the memo's 8 entries at most (they hold the newest, so mostly the
      * same texts); the 80 calls' worth, or the 40 prompts', when dead entries kept theirs. */
     unsigned long alive = shared_texts_alive();
