@@ -320,8 +320,10 @@ static char *render_row(nyx_engine *e, const char *tpl, const char **vars, size_
     const char **all = calloc(nvars + r->n + 1, sizeof *all);
     if (!all)
         return NULL;
-    memcpy(all, vars, nvars * sizeof *all);
-    memcpy(all + nvars, r->vars, r->n * sizeof *all);
+    if (nvars) /* memcpy may not be given NULL, even for no bytes */
+        memcpy(all, vars, nvars * sizeof *all);
+    if (r->n)
+        memcpy(all + nvars, r->vars, r->n * sizeof *all);
     char *prompt = NULL;
     if (nyx_template_render(e, tpl, all, &prompt, NULL) != NYX_OK)
         prompt = NULL;

@@ -257,8 +257,10 @@ static int write_log_summary(nyx_engine *e, FILE *f, const char *session, const 
         rc = NYX_ENOMEM;
     }
     if (rc == NYX_OK) {
-        qsort(s.m, s.nm, sizeof *s.m, by_model);
-        qsort(s.e, s.ne, sizeof *s.e, by_type);
+        if (s.nm) /* no rows, no array: qsort may not be given NULL */
+            qsort(s.m, s.nm, sizeof *s.m, by_model);
+        if (s.ne)
+            qsort(s.e, s.ne, sizeof *s.e, by_type);
         fputs(",\"latency\":[", f);
         for (size_t i = 0; i < s.nm; i++) {
             model_latency *m = &s.m[i];
