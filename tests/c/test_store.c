@@ -637,6 +637,37 @@ static void test_full(store_db *s)
 
 /* ---- checkpoints run beside the writer and keep the WAL small ---- */
 
+
+/* Logs n records id PREFIX0..n-1 with text as their prompt (session and thought set when
+ * given); the count logged, a failure reported once. */
+static int log_texts(store_db *s, const char *prefix, int n, const char *text, const char *session)
+{
+    error_info err = cleared_error();
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        interaction_rec it = make(id, T0 + i);
+        it.session = session;
+        it.thought_id = session ? 1 : 0;
+        it.prompt_text = text;
+        if (store_log_interaction(s, &it, &err) != 0) {
+            CHECK(0);
+            fprintf(stderr, "%s\n", err.message);
+            return i;
+        }
+    }
+    return n;
+}
+
+/* Waits up to 2 s for the checkpointing thread's first run; its run count. */
+static int await_checkpoint(store_db *s)
+{
+    for (int k = 0; k < 200 && store_sqlite_checkpoints(s) < 1; k++) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return store_sqlite_checkpoints(s);
+}
 /* Descriptors of this process open on the database file itself (not its -wal or -shm): one
  * per connection. */
 static int file_fds(const char *path)
@@ -669,24 +700,8 @@ static void test_checkpoints(void)
     static char text[3000];
     memset(text, 't', sizeof text - 1);
     /* ~7 pages per commit: 4000 commits would make a 110 MB WAL without checkpoints. */
-    for (int n = 0; n < 4000; n++) {
-        char id[32];
-        snprintf(id, sizeof id, "c%d", n);
-        interaction_rec it = make(id, T0 + n);
-        it.session = "ck";
-        it.thought_id = 1;
-        it.prompt_text = text;
-        if (store_log_interaction(s, &it, &err) != 0) {
-            CHECK(0);
-            fprintf(stderr, "%s\n", err.message);
-            break;
-        }
-    }
-    for (int k = 0; k < 200 && store_sqlite_checkpoints(s) < 1; k++) {
-        struct timespec pause = {0, 10 * 1000 * 1000};
-        nanosleep(&pause, NULL);
-    }
-    CHECK(store_sqlite_checkpoints(s) >= 1);
+    log_texts(s, "c", 4000, text, "ck");
+    CHECK(await_checkpoint(s) >= 1);
     CHECK_INT(db_file_fds(), 2); /* the writer's and the checkpointer's */
     struct stat st;
     CHECK_INT(stat(wal, &st), 0);
@@ -729,22 +744,11 @@ static void test_checkpoints_after_chdir(void)
         int moved = chdir("/") == 0;
         CHECK(moved);
         CHECK(s != NULL);
-        for (int n = 0; s && moved && n < 1000; n++) {
-            char id[32];
-            snprintf(id, sizeof id, "d%zu-%d", f, n);
-            interaction_rec it = make(id, T0 + n);
-            it.prompt_text = text;
-            if (store_log_interaction(s, &it, &err) != 0) {
-                CHECK(0);
-                fprintf(stderr, "%s\n", err.message);
-                break;
-            }
-        }
-        for (int k = 0; s && k < 200 && store_sqlite_checkpoints(s) < 1; k++) {
-            struct timespec pause = {0, 10 * 1000 * 1000};
-            nanosleep(&pause, NULL);
-        }
-        CHECK(store_sqlite_checkpoints(s) >= 1);
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "d%zu-", f);
+        if (s && moved)
+            log_texts(s, prefix, 1000, text, NULL);
+        CHECK(s && await_checkpoint(s) >= 1);
         CHECK_INT(file_fds(file), 2); /* the writer's and the checkpointer's */
         store_close(s);
         REQUIRE(chdir(cwd) == 0);
