@@ -12,10 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Generated from data/models.json by cmake/embed.cmake. */
-extern const char models_json_data[];
-extern const size_t models_json_data_len;
-
 #define NO_MODEL ((size_t)-1)
 #define MAX_FILE_BYTES ((size_t)64 << 20)
 /* Far above any model's minimum, low enough that a typo (an extra zero run) is caught. */
@@ -1081,17 +1077,36 @@ int models_merge_file(model_table *m, const char *path, error_info *err)
     return rc;
 }
 
-model_table *models_new_default(error_info *err)
+model_table *models_new_from(const model_info *v, size_t n, const char *date, error_info *err)
 {
     model_table *m = calloc(1, sizeof *m);
-    if (!m) {
+    if (!m || !(m->v = calloc(n ? n : 1, sizeof *m->v))) {
+        free(m);
         oom(err);
         return NULL;
     }
-    if (models_merge_json(m, models_json_data, models_json_data_len, "built-in data/models.json",
-                          err) < 0) {
+    double now = (double)time(NULL);
+    for (; m->n < n; m->n++) {
+        if (!(m->v[m->n] = model_dup(&v[m->n]))) {
+            models_free(m);
+            oom(err);
+            return NULL;
+        }
+        refresh_flat(m->v[m->n], now);
+    }
+    const char *clash = NULL;
+    size_t a = 0, b = 0;
+    int ir = index_build(m->v, m->n, &m->index, &m->cap, &clash, &a, &b);
+    if (ir != 0) {
+        if (ir < 0)
+            oom(err);
+        else
+            fail(err, "invalid_argument", "model table: name '%s' is given to both '%s' and '%s'",
+                 clash, m->v[a]->id, m->v[b]->id);
         models_free(m);
         return NULL;
     }
+    if (date && is_date(date))
+        memcpy(m->date, date, sizeof m->date);
     return m;
 }

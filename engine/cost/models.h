@@ -1,6 +1,7 @@
 /* The model and price table: which model ids exist, what they cost, how long a prefix must
- * be before the API caches it. The table is data (data/models.json, embedded at build time)
- * that a user may override or extend from their own JSON; nothing here is hard-coded. */
+ * be before the API caches it. The table is data (data/models.json, which the build turns into
+ * models_builtin.h's table with this file's own parser) that a user may override or extend
+ * from their own JSON; nothing here is hard-coded. */
 #ifndef NYX_COST_MODELS_H
 #define NYX_COST_MODELS_H
 
@@ -81,9 +82,15 @@ typedef struct model_table model_table;
  * minimum of the 3.x/4.x Sonnet and Opus models). */
 #define NYX_MODELS_DEFAULT_MIN_CACHE 1024
 
-/* Builds the table from the embedded data/models.json.
+/* Builds the table from data/models.json as the build read it (models_builtin.h).
  * Returns a table to release with models_free(), or NULL with err filled in. */
 model_table *models_new_default(error_info *err /* failure written here; may be NULL */);
+
+/* A table of deep copies of n models (what models_at() of a merged table gives), with date
+ * ("YYYY-MM-DD" or NULL) as its date; each model's flat prices are those of its row in force
+ * now, as a merge sets them. Returns a table to release with models_free(), or NULL with err
+ * filled in ("out_of_memory"; "invalid_argument" when two models share a name). */
+model_table *models_new_from(const model_info *v, size_t n, const char *date, error_info *err);
 
 /* Merges a JSON document {"models": [ {...}, ... ]} into the table.
  * An entry whose "id" is already known as an id or alias updates that model: every field

@@ -1,5 +1,5 @@
-/* engine/cost: the embedded model table, lookups, merges and their validation, and the cost
- * arithmetic. */
+/* engine/cost: the built-in model table (data/models.json as the parser reads it), lookups,
+ * merges and their validation, and the cost arithmetic. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
@@ -726,6 +726,168 @@ static void test_merge_file(void)
     models_free(m);
 }
 
+/* ---- the built-in table is data/models.json as the parser reads it ---- */
+
+static int same_num(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+static int same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_strs(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; i++)
+        if (!same_str(a[i], b[i]))
+            return 0;
+    return 1;
+}
+
+static int same_prices(const price_set *a, const price_set *b)
+{
+    return same_num(a->input, b->input) && same_num(a->output, b->output) &&
+           same_num(a->cache_write_5m, b->cache_write_5m) &&
+           same_num(a->cache_write_1h, b->cache_write_1h) && same_num(a->cache_read, b->cache_read);
+}
+
+static int same_rows(const model_info *a, const model_info *b)
+{
+    if (a->nrows != b->nrows)
+        return 0;
+    for (size_t r = 0; r < a->nrows; r++) {
+        const price_row *x = &a->rows[r], *y = &b->rows[r];
+        if (!same_num(x->from, y->from) || strcmp(x->from_date, y->from_date) != 0 ||
+            !same_prices(&x->p, &y->p) || x->ntiers != y->ntiers)
+            return 0;
+        for (size_t t = 0; t < x->ntiers; t++)
+            if (x->tiers[t].above_prompt_tokens != y->tiers[t].above_prompt_tokens ||
+                !same_prices(&x->tiers[t].p, &y->tiers[t].p))
+                return 0;
+    }
+    return 1;
+}
+
+static int same_geo(const model_info *a, const model_info *b)
+{
+    if (a->ngeo != b->ngeo)
+        return 0;
+    for (size_t g = 0; g < a->ngeo; g++)
+        if (strcmp(a->geo[g].name, b->geo[g].name) != 0 || !same_num(a->geo[g].factor, b->geo[g].factor))
+            return 0;
+    return 1;
+}
+
+/* Every field, numbers bit for bit. */
+static void check_same_model(const model_info *a, const model_info *b)
+{
+    CHECK_STR(a->id, b->id);
+    CHECK(same_strs(a->aliases, a->naliases, b->aliases, b->naliases));
+    CHECK(same_num(a->input, b->input) && same_num(a->output, b->output) &&
+          same_num(a->cache_write_5m, b->cache_write_5m) &&
+          same_num(a->cache_write_1h, b->cache_write_1h) && same_num(a->cache_read, b->cache_read));
+    CHECK_INT(a->has_price, b->has_price);
+    CHECK(same_rows(a, b));
+    CHECK(same_prices(&a->fast, &b->fast));
+    CHECK_INT(a->has_fast, b->has_fast);
+    CHECK(same_num(a->batch_factor, b->batch_factor));
+    CHECK(same_geo(a, b));
+    CHECK_INT(a->min_cache_tokens, b->min_cache_tokens);
+    CHECK_INT(a->min_cache_confirmed, b->min_cache_confirmed);
+    CHECK_INT(a->min_cache_learned, b->min_cache_learned);
+    CHECK_INT(a->context_window, b->context_window);
+    CHECK_INT(a->max_output, b->max_output);
+    CHECK_INT(a->lifecycle, b->lifecycle);
+    CHECK(same_str(a->deprecated, b->deprecated));
+    CHECK(same_str(a->retires, b->retires));
+    CHECK(same_str(a->replacement, b->replacement));
+    CHECK(same_str(a->family, b->family));
+    CHECK_INT(a->thinking, b->thinking);
+    CHECK_INT(a->sampling, b->sampling);
+    CHECK_INT(a->forced_tool_choice_with_thinking, b->forced_tool_choice_with_thinking);
+    CHECK(same_str(a->default_effort, b->default_effort));
+    CHECK_INT(a->itpm_counts_cache_reads, b->itpm_counts_cache_reads);
+    CHECK(same_strs(a->unconfirmed, a->nunconfirmed, b->unconfirmed, b->nunconfirmed));
+}
+
+static void test_builtin_is_the_json(void)
+{
+    error_info err = cleared_error();
+    model_table *parsed = models_new_from(NULL, 0, NULL, &err);
+    CHECK(parsed != NULL);
+    CHECK_INT(models_merge_file(parsed, NYX_SOURCE_DIR "/data/models.json", &err), 0);
+    model_table *m = fresh();
+    CHECK(m != NULL);
+    if (!m || !parsed) {
+        models_free(m);
+        models_free(parsed);
+        return;
+    }
+    CHECK(models_count(m) > 0);
+    CHECK_INT(models_count(m), models_count(parsed));
+    for (size_t i = 0; i < models_count(m) && i < models_count(parsed); i++)
+        check_same_model(models_at(m, i), models_at(parsed, i));
+    CHECK_STR(models_date(m), models_date(parsed));
+    /* every name finds the same model */
+    for (size_t i = 0; i < models_count(parsed); i++) {
+        const model_info *md = models_at(parsed, i);
+        CHECK(models_find(m, md->id) == models_at(m, i));
+        for (size_t k = 0; k < md->naliases; k++)
+            CHECK(models_find(m, md->aliases[k]) == models_at(m, i));
+    }
+
+    /* A table is a copy: a merge into one leaves the next one built as it was. */
+    const model_info *first = models_at(m, 0);
+    char json[256];
+    snprintf(json, sizeof json, "{\"models\": [{\"id\": \"%s\", \"aliases\": [\"x-alias\"], \"input\": 123}]}", first->id);
+    CHECK_MERGES(m, json);
+    CHECK_NEAR(models_at(m, 0)->input, 123, EPS);
+    model_table *again = fresh();
+    CHECK(again != NULL);
+    if (again) {
+        check_same_model(models_at(again, 0), models_at(parsed, 0));
+        CHECK(models_find(again, "x-alias") == NULL);
+    }
+    models_free(again);
+    models_free(m);
+    models_free(parsed);
+}
+
+static void test_new_from(void)
+{
+    error_info err = cleared_error();
+    model_table *m = models_new_from(NULL, 0, "2026-01-02", &err);
+    CHECK(m != NULL);
+    CHECK_INT(models_count(m), 0);
+    CHECK(models_find(m, "anything") == NULL);
+    CHECK_STR(models_date(m), "2026-01-02");
+    models_free(m);
+
+    /* flat prices are those of the row in force now, whatever the copied model said */
+    price_row rows[2] = {{.from = 0, .p = {1, 2, 3, 4, 5}},
+                         {.from = models_date_time("2001-01-01"), .from_date = "2001-01-01", .p = {6, 7, 8, 9, 10}}};
+    char *aliases[] = {"b"};
+    model_info v[2] = {{.id = "a", .has_price = 1, .rows = rows, .nrows = 2, .input = 99},
+                       {.id = "c", .aliases = aliases, .naliases = 1}};
+    error_clear(&err);
+    m = models_new_from(v, 2, NULL, &err);
+    CHECK(m != NULL);
+    if (m) {
+        CHECK_NEAR(models_find(m, "a")->input, 6, EPS);
+        CHECK_NEAR(models_find(m, "a")->cache_read, 10, EPS);
+        CHECK(models_find(m, "b") == models_at(m, 1));
+        CHECK(models_date(m) == NULL);
+    }
+    models_free(m);
+
+    /* a name given to two models is refused */
+    v[1].aliases[0] = "a";
+    error_clear(&err);
+    CHECK(models_new_from(v, 2, NULL, &err) == NULL);
+    CHECK_ERROR(err, "invalid_argument", "'a'");
+}
+
 /* ---- validation ---- */
 
 static void test_validation(void)
@@ -829,6 +991,8 @@ int main(void)
     test_accept();
     test_merge();
     test_merge_file();
+    test_builtin_is_the_json();
+    test_new_from();
     test_validation();
     CHECK_DONE();
 }
