@@ -18,6 +18,7 @@
  * Reloading is Lua work, so this file holds Lua API calls; the watching is engine/core/watch.c
  * and nothing here touches engine state other than the log. */
 #include "lnyx.h"
+#include "lua/lchunks.h"
 
 #include "core/watch.h"
 #include "base/file.h"
@@ -61,8 +62,9 @@ static lua_Integer file_hash(const char *path, int *ok)
 
 static void module_changed(void *ud, const char *path);
 
-/* modules[name] = {file=, hash=}; files[file] = name; and, in a host, watch the file. */
-static void remember(lua_State *L, const char *name, const char *file, int loaded)
+/* modules[name] = {file=, hash=}; files[file] = name; and, in a host, watch the file.
+ * hash: the text's that was loaded (file_hash), or NULL when none was or it is unknown. */
+static void remember(lua_State *L, const char *name, const char *file, const lua_Integer *hash)
 {
     push_table(L, files_key);
     int known = lua_getfield(L, -1, file) != LUA_TNIL;
@@ -74,10 +76,8 @@ static void remember(lua_State *L, const char *name, const char *file, int loade
     push_table(L, modules_key);
     lua_createtable(L, 0, 2);
     lnyx_set_str(L, "file", file);
-    int ok = 0;
-    lua_Integer h = loaded ? file_hash(file, &ok) : 0;
-    if (ok)
-        lua_pushinteger(L, h);
+    if (hash)
+        lua_pushinteger(L, *hash);
     else
         lua_pushboolean(L, 0); /* unknown: the next change reloads */
     lua_setfield(L, -2, "hash");
@@ -90,11 +90,45 @@ static void remember(lua_State *L, const char *name, const char *file, int loade
         engine_warn_once(e, file, "nyx: cannot watch %s for hot reload: %s", file, strerror(errno));
 }
 
+/* A module the build compiled (lchunks.h), found where package.path says and holding the text
+ * the build compiled: pushes its function and file and returns 1. Returns 0, the stack as it
+ * was, for the original searcher to do (and word) everything else. */
+static int precompiled(lua_State *L, const char *name)
+{
+    int top = lua_gettop(L);
+    if (!lnyx_chunk_known(name) || lua_getglobal(L, "package") != LUA_TTABLE ||
+        lua_getfield(L, -1, "searchpath") != LUA_TFUNCTION || lua_getfield(L, -2, "path") != LUA_TSTRING) {
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_pushvalue(L, 1);
+    lua_insert(L, -2);
+    lua_call(L, 2, 1);
+    const char *file = lua_tostring(L, -1);
+    char *text = NULL;
+    size_t len = 0;
+    if (!file || file_read_path(file, 0, &text, &len) != 0 || !lnyx_chunk_load(L, name, file, text, len)) {
+        free(text);
+        lua_settop(L, top);
+        return 0;
+    }
+    uint64_t h = XXH3_64bits(text, len);
+    free(text);
+    lua_Integer hash;
+    memcpy(&hash, &h, sizeof hash);
+    lua_remove(L, top + 1); /* package */
+    lua_insert(L, top + 1); /* the function, then the file, as the original searcher gives them */
+    remember(L, name, lua_tostring(L, -1), &hash);
+    return 1;
+}
+
 /* package.searchers[2], wrapped: upvalue 1 is the original. */
 static int searcher(lua_State *L)
 {
     const char *name = lnyx_checkstring(L, 1);
     lua_settop(L, 1);
+    if (precompiled(L, name))
+        return 2;
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
     if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
@@ -106,13 +140,16 @@ static int searcher(lua_State *L)
             lua_getfield(L, -3, "path");
             lua_call(L, 2, 1);
             if (lua_type(L, -1) == LUA_TSTRING)
-                remember(L, name, lua_tostring(L, -1), 0);
+                remember(L, name, lua_tostring(L, -1), NULL);
         }
         lua_settop(L, 2);
         return lua_error(L);
     }
-    if (lua_isfunction(L, 2) && lua_type(L, 3) == LUA_TSTRING)
-        remember(L, name, lua_tostring(L, 3), 1);
+    if (lua_isfunction(L, 2) && lua_type(L, 3) == LUA_TSTRING) {
+        int ok = 0;
+        lua_Integer h = file_hash(lua_tostring(L, 3), &ok);
+        remember(L, name, lua_tostring(L, 3), ok ? &h : NULL);
+    }
     return 2;
 }
 

@@ -22,6 +22,48 @@ describe("the nyx module's surface", function()
     assert.is_nil(v.missing)
   end)
 
+  -- The library's modules are compiled at build time and loaded from that bytecode when their
+  -- file holds the text the build compiled: a copy elsewhere is named by its own path, an
+  -- edited file runs (and fails) as its text says.
+  it("a library module runs as its file's text says, wherever it is and however edited", function()
+    local dir = setup.dir .. "/library_copy"
+    os.execute("mkdir -p " .. H.quote(dir .. "/nyx"))
+    local v = setup:run(("local dir = %q\n"):format(dir) .. [[
+      local function text(name)
+        local f = assert(io.open(assert(package.searchpath(name, package.path))))
+        local t = f:read("a")
+        f:close()
+        return t
+      end
+      local function write(name, t)
+        local f = assert(io.open(dir .. "/nyx/" .. name .. ".lua", "w"))
+        f:write(t)
+        f:close()
+      end
+      local council_line, n = nil, 0
+      for line in text("nyx.council"):gmatch("[^\n]*\n") do
+        n = n + 1
+        if line:match("^function M%.council%(") then council_line = n end
+      end
+      write("pii", text("nyx.pii"))                                   -- the same text
+      write("council", "local EDITED = 1\n" .. text("nyx.council"))  -- one line more on top
+      write("agent", "-- edited\n\nlocal = 1\n" .. text("nyx.agent"))  -- broken at line 3
+      package.path = dir .. "/?.lua;" .. package.path
+      local pii = debug.getinfo(nyx.pii.call, "S")
+      local ok, err = pcall(function() return nyx.agent end)
+      return { pii_source = pii.source, scan = nyx.pii.scan("ann@example.com")[1].kind,
+               council = debug.getinfo(nyx.council, "S").linedefined,
+               council_source = debug.getinfo(nyx.council, "S").source, council_line = council_line,
+               ok = ok, err = tostring(err) }
+    ]])
+    assert.are.equal("@" .. dir .. "/nyx/pii.lua", v.pii_source)
+    assert.are.equal("email", v.scan)
+    assert.are.equal("@" .. dir .. "/nyx/council.lua", v.council_source)
+    assert.is_false(v.ok)
+    assert.matches("agent%.lua:3:", v.err)
+    assert.are.equal(v.council_line + 1, v.council)
+  end)
+
   it("nyx.pii is a namespace for personal data and still callable as before", function()
     local v = setup:run [[
       local hits = nyx.pii.scan("write to ann@example.com")
