@@ -121,7 +121,7 @@ int models_merge_file(model_table *m, const char *path, error_info *err);
  * Returns the model, owned by the table and valid until models_free(); NULL if unknown. */
 const model_info *models_find(const model_table *m, const char *name);
 
-/* Number of models, and the i-th in table order (embedded order, then added ones).
+/* Number of models, and the i-th in table order (data/models.json's order, then added ones).
  * models_at returns NULL when i >= models_count(m). */
 size_t models_count(const model_table *m);
 const model_info *models_at(const model_table *m, size_t i);
