@@ -50,6 +50,58 @@ static int add_json_value(cli_row *r, const char *key, const cJSON *v)
     return -2;
 }
 
+/* A string of the object on line p[0..n) that holds \u0000: cJSON's C strings end at the NUL,
+ * so the rest of that field would be dropped unseen. Returns 1 and copies the name of the
+ * top-level field it is in (or is) into key, 0 when there is none. The line parsed as JSON. */
+static int nul_field(const char *p, size_t n, char *key, size_t keylen)
+{
+    int depth = 0, want_key = 0, in_key = 0;
+    const char *name = "", *str = NULL;
+    size_t name_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (str) {
+            if (c == '\\') {
+                if (i + 5 < n && p[i + 1] == 'u' && memcmp(p + i + 2, "0000", 4) == 0) {
+                    if (in_key) {
+                        name = str;
+                        name_len = (size_t)(p + i - str);
+                    }
+                    snprintf(key, keylen, "%.*s", (int)(name_len < 60 ? name_len : 60), name);
+                    return 1;
+                }
+                i++;
+            } else if (c == '"') {
+                if (in_key) {
+                    name = str;
+                    name_len = (size_t)(p + i - str);
+                }
+                str = NULL;
+            }
+        } else if (c == '"') {
+            str = p + i + 1;
+            in_key = depth == 1 && want_key;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            want_key = depth == 1;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (depth == 1 && (c == ',' || c == ':')) {
+            want_key = c == ',';
+        }
+    }
+    return 0;
+}
+
+/* Whether only white space is left in p[0..n). */
+static int blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return 0;
+    return 1;
+}
+
 static int read_jsonl(const char *text, size_t len, cli_rows *out, char *err, size_t errlen)
 {
     int line = 0;
@@ -61,10 +113,25 @@ static int read_jsonl(const char *text, size_t len, cli_rows *out, char *err, si
         while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r'))
             k++;
         if (k < n) {
-            cJSON *o = cJSON_ParseWithLength(p, n);
+            const char *stop = NULL;
+            cJSON *o = cJSON_ParseWithLengthOpts(p, n, &stop, 0);
             if (!cJSON_IsObject(o)) {
                 cJSON_Delete(o);
                 snprintf(err, errlen, "line %d: not a JSON object", line);
+                return -1;
+            }
+            /* cJSON stops after the first value: a second object (or any text) after it on the
+             * line would be dropped unseen. One line, one row. */
+            if (!stop || stop < p || !blank(stop, n - (size_t)(stop - p))) {
+                cJSON_Delete(o);
+                snprintf(err, errlen, "line %d: more text after the JSON object (one object per line)", line);
+                return -1;
+            }
+            char key[64];
+            if (nul_field(p, n, key, sizeof key)) {
+                cJSON_Delete(o);
+                snprintf(err, errlen, "line %d: field \"%s\" holds a NUL byte (\\u0000), which a prompt cannot carry",
+                         line, key);
                 return -1;
             }
             if (add_row(out, line) != 0) {
@@ -100,10 +167,12 @@ static int read_jsonl(const char *text, size_t len, cli_rows *out, char *err, si
 }
 
 /* One CSV record from *p: fields into a NULL-terminated malloc'd list. Returns the number of
- * fields, 0 at the end, -1 on a quote left open or no memory. */
-static int csv_record(const char **p, const char *end, int *line, char ***fields)
+ * fields, 0 at the end, -1 on a quote left open or no memory. *nul is the index of the first
+ * field holding a NUL byte (a C string would end there, the rest lost unseen), or -1. */
+static int csv_record(const char **p, const char *end, int *line, char ***fields, int *nul)
 {
     *fields = NULL;
+    *nul = -1;
     if (*p >= end)
         return 0;
     int nf = 0;
@@ -148,6 +217,8 @@ static int csv_record(const char **p, const char *end, int *line, char ***fields
                 }
                 buf = nb;
             }
+            if (c == '\0' && *nul < 0)
+                *nul = nf;
             buf[n++] = c;
             (*p)++;
         }
@@ -185,16 +256,16 @@ static void free_fields(char **fs)
 static int read_csv(const char *text, size_t len, cli_rows *out, char *err, size_t errlen)
 {
     const char *p = text, *end = text + len;
-    int line = 1;
+    int line = 1, nul;
     char **header = NULL;
-    int nh = csv_record(&p, end, &line, &header);
+    int nh = csv_record(&p, end, &line, &header, &nul);
     if (nh <= 0) {
         free_fields(header);
         snprintf(err, errlen, "line 1: a CSV input needs a header row naming the fields");
         return -1;
     }
     for (int i = 0; i < nh; i++)
-        if (!header[i][0] || strchr(header[i], '=')) {
+        if (!header[i][0] || strchr(header[i], '=') || nul == i) {
             snprintf(err, errlen, "line 1: column %d has no usable name", i + 1);
             free_fields(header);
             return -1;
@@ -202,7 +273,7 @@ static int read_csv(const char *text, size_t len, cli_rows *out, char *err, size
     for (;;) {
         int start = line;
         char **fs = NULL;
-        int nf = csv_record(&p, end, &line, &fs);
+        int nf = csv_record(&p, end, &line, &fs, &nul);
         if (nf == 0)
             break;
         if (nf < 0) {
@@ -219,6 +290,13 @@ static int read_csv(const char *text, size_t len, cli_rows *out, char *err, size
             free_fields(fs);
             free_fields(header);
             snprintf(err, errlen, "line %d: %d fields, the header names %d", start, nf, nh);
+            return -1;
+        }
+        if (nul >= 0) {
+            snprintf(err, errlen, "line %d: field \"%.60s\" holds a NUL byte, which a prompt cannot carry", start,
+                     header[nul]);
+            free_fields(fs);
+            free_fields(header);
             return -1;
         }
         int rc = add_row(out, start);
@@ -246,7 +324,11 @@ int cli_rows_read(const char *path, cli_rows *out, char *err, size_t errlen)
     }
     size_t pl = strlen(path);
     int csv = pl > 4 && strcmp(path + pl - 4, ".csv") == 0;
-    int rc = csv ? read_csv(text, len, out, err, errlen) : read_jsonl(text, len, out, err, errlen);
+    /* A UTF-8 byte-order mark, as spreadsheets write one, is not part of the first column's
+     * name (nor of the first line's JSON). */
+    size_t bom = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    int rc = csv ? read_csv(text + bom, len - bom, out, err, errlen)
+                 : read_jsonl(text + bom, len - bom, out, err, errlen);
     free(text);
     if (rc != 0)
         cli_rows_free(out);

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# nyx batch submit reads every row of its input as written, or stops naming the line: a second
+# JSON object (or anything else) after a row's object on the same line, and a NUL byte in a
+# field (which the template would see cut short), are errors before anything is sent; a UTF-8
+# byte-order mark (as spreadsheets write it) is not part of the first column's name.
+set -uo pipefail
+
+# shellcheck source=lib/check.sh
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
+mkdir -p "$work/tpl" "$work/cwd"
+clean_env+=("NYX_TEMPLATE_PATH=$work/tpl" "NYX_SIM_BATCH_MS=50")
+cd "$work/cwd" || exit 1
+classify_template "$work/tpl"
+
+batches() { sqlite3 "$work/nyx.db" "SELECT count(*) FROM llm_batches" 2>/dev/null || echo 0; }
+
+printf '{"id":"a","ticket":"x"}{"id":"b","ticket":"y"}\n' >two.jsonl
+run_nyx batch submit classify --input two.jsonl
+check_exit "two JSON objects on one line are refused, naming the line" 1 "$err" 'two.jsonl: line 1: .*after the JSON object'
+printf '{"id":"a","ticket":"x"}\n{"id":"c","ticket":"z"} trailing\n' >trail.jsonl
+run_nyx batch submit classify --input trail.jsonl
+check_exit "text after a row's object is refused, naming the line" 1 "$err" 'trail.jsonl: line 2: .*after the JSON object'
+
+printf 'id,ticket\na,x\0y\n' >nul.csv
+run_nyx batch submit classify --input nul.csv
+check_exit "a NUL byte in a CSV field is refused, naming the line and field" 1 "$err" 'nul.csv: line 2: field "ticket" holds a NUL byte'
+printf '{"id":"a","ticket":"x\\u0000y"}\n' >nul.jsonl
+run_nyx batch submit classify --input nul.jsonl
+check_exit "a NUL byte in a JSON string is refused, naming the line and field" 1 "$err" 'nul.jsonl: line 1: field "ticket" holds a NUL byte'
+[[ $(batches) == 0 ]]
+check "nothing was sent for the refused inputs" $? "$(batches) batches"
+printf '{"id":"a","ticket":"x"}   \r\n' >space.jsonl
+run_nyx batch submit classify --input space.jsonl
+check "white space after a row's object is fine" "$rc" "$err"
+
+printf '\xef\xbb\xbfid,ticket\r\nb1,printer on fire\r\nb2,lost badge\r\n' >bom.csv
+run_nyx batch submit classify --input bom.csv
+grep -q '"id":"b1","ok":true' <<<"$out" && grep -q '"id":"b2","ok":true' <<<"$out"
+check "a CSV's byte-order mark is not part of its first column's name: the ids are the rows'" $? "rc=$rc $out $err"
+check_no_grep "and no column named with the mark is reported as undeclared" "$err" 'is given but not declared'
+printf '\xef\xbb\xbf{"id":"j1","ticket":"printer on fire"}\n' >bom.jsonl
+run_nyx batch submit classify --input bom.jsonl
+check_grep "a JSON Lines file may begin with a byte-order mark too" "$out" '"id":"j1","ok":true'
+
+finish
