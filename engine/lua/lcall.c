@@ -20,6 +20,7 @@ typedef struct call_op {
     lua_State *L;      /* for stream callbacks */
     int stream_ref, start_ref, thinking_ref;
     char *callback_error;
+    int callback_error_ref; /* registry: the value the callback raised, the error's cause */
     call_spec spec; /* read here, so a raised argument error frees it with the op */
 } call_op;
 
@@ -843,7 +844,11 @@ static void after_callback(call_op *op, int rc)
     lua_State *L = op->L;
     const char *why = NULL;
     if (rc != LUA_OK) {
-        op->callback_error = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lnyx_push_error_text(L, -1);
+        op->callback_error = strdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        op->callback_error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         why = "a stream callback raised an error";
     } else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
         why = "the stream callback returned false";
@@ -861,7 +866,7 @@ static void stream_text(void *ud, const char *text, size_t len)
     if (op->stream_ref == LUA_NOREF || stopped(op))
         return;
     lua_pushlstring(op->L, text, len);
-    after_callback(op, lnyx_callback(op->L, op->stream_ref, 1));
+    after_callback(op, lnyx_callback_value(op->L, op->stream_ref, 1));
 }
 
 static void stream_thinking(void *ud, const char *text, size_t len)
@@ -870,7 +875,7 @@ static void stream_thinking(void *ud, const char *text, size_t len)
     if (op->thinking_ref == LUA_NOREF || stopped(op))
         return;
     lua_pushlstring(op->L, text, len);
-    after_callback(op, lnyx_callback(op->L, op->thinking_ref, 1));
+    after_callback(op, lnyx_callback_value(op->L, op->thinking_ref, 1));
 }
 
 static void stream_start(void *ud)
@@ -878,7 +883,7 @@ static void stream_start(void *ud)
     call_op *op = ud;
     if (op->start_ref == LUA_NOREF || stopped(op))
         return;
-    after_callback(op, lnyx_callback(op->L, op->start_ref, 0));
+    after_callback(op, lnyx_callback_value(op->L, op->start_ref, 0));
 }
 
 static void call_done(api_call *call, void *ud)
@@ -905,6 +910,8 @@ static void op_release(lua_State *L, call_op *op)
     op->stream_ref = op->start_ref = op->thinking_ref = LUA_NOREF;
     free(op->callback_error);
     op->callback_error = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, op->callback_error_ref);
+    op->callback_error_ref = LUA_NOREF;
     call_spec_free(&op->spec);
 }
 
@@ -937,7 +944,12 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         error_info err;
         error_clear(&err);
         error_set(&err, "callback_error", 0, "a stream callback failed: %s", op->callback_error);
-        return lnyx_raise(L, &err);
+        lnyx_push_error(L, &err);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->callback_error_ref);
+        lua_setfield(L, -2, "cause");
+        luaL_where(L, 1);
+        lua_setfield(L, -2, "where");
+        return lua_error(L);
     }
     if (r->status != NYX_STATUS_OK) {
         lua_pushvalue(L, lua_upvalueindex(UV_RESULT_KEYS)); /* a continuation has its function's upvalues */
@@ -971,7 +983,7 @@ static int l_call(lua_State *L)
     /* index 2, kept until the call ends */
     call_op *op = lnyx_new_udata(L, sizeof *op, 0, "nyx.callop", op_gc);
     op->e = e;
-    op->stream_ref = op->start_ref = op->thinking_ref = LUA_NOREF;
+    op->stream_ref = op->start_ref = op->thinking_ref = op->callback_error_ref = LUA_NOREF;
     op->op.cancel = op_cancel;
     call_spec *spec = &op->spec;
     call_spec_init(spec);

@@ -64,7 +64,7 @@ int lnyx_push_row(void *ud, int ncols, const char *const *names, const char *con
     return 0;
 }
 
-int lnyx_callback(lua_State *L, int ref, int nargs)
+int lnyx_callback_value(lua_State *L, int ref, int nargs)
 {
     nyx_engine *e = lnyx_engine(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
@@ -72,8 +72,14 @@ int lnyx_callback(lua_State *L, int ref, int nargs)
     int was = engine_enter_callback(e);
     int rc = lua_pcall(L, nargs, 1, 0);
     engine_leave_callback(e, was);
+    return rc;
+}
+
+int lnyx_callback(lua_State *L, int ref, int nargs)
+{
+    int rc = lnyx_callback_value(L, ref, nargs);
     if (rc != LUA_OK && !lua_isstring(L, -1)) {
-        luaL_tolstring(L, -1, NULL);
+        lnyx_push_error_text(L, -1); /* protected: this runs inside the engine's own callbacks */
         lua_remove(L, -2);
     }
     return rc;

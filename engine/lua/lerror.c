@@ -16,6 +16,41 @@ static int error_tostring(lua_State *L)
     return 1;
 }
 
+/* The text of a raised value (at index 1), run protected by lnyx_push_error_text. */
+static int error_text(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__tostring") == LUA_TNIL) {
+        lua_getfield(L, 1, "type");
+        lua_getfield(L, 1, "message");
+        const char *type = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+        const char *msg = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL;
+        if (type && msg)
+            lua_pushfstring(L, "%s: %s", type, msg);
+        else if (type || msg)
+            lua_pushstring(L, type ? type : msg);
+        else
+            luaL_tolstring(L, 1, NULL);
+        return 1;
+    }
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+void lnyx_push_error_text(lua_State *L, int i)
+{
+    i = lua_absindex(L, i);
+    if (lua_type(L, i) == LUA_TSTRING) {
+        lua_pushvalue(L, i);
+        return;
+    }
+    lua_pushcfunction(L, error_text);
+    lua_pushvalue(L, i);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "an error value (a %s) that cannot be turned into text", luaL_typename(L, i));
+    }
+}
+
 static void push_metatable(lua_State *L)
 {
     if (luaL_newmetatable(L, NYX_ERROR_MT)) {

@@ -26,6 +26,10 @@ void lnyx_bind_engine(lua_State *L, nyx_engine *e);
 /* Pushes a nyx error table for err (type, status, message, retryable, request_id, ...) with a
  * metatable whose __tostring gives "where type: message". */
 void lnyx_push_error(lua_State *L, const error_info *err);
+/* Pushes the text of the value raised at index i: a string as it is, a table without
+ * __tostring as "type: message", anything else as tostring says. Never raises: a __tostring
+ * that fails gives a text saying so (it runs where an error could not be caught). */
+void lnyx_push_error_text(lua_State *L, int i);
 /* A call's result as nyx.call returns it (text, model, usage with cost_usd, interaction_id...). */
 struct call_outcome;
 void lnyx_push_result(lua_State *L, const struct call_outcome *r);
@@ -99,6 +103,8 @@ int lnyx_raise_cancelled(lua_State *L);
 /* Runs a function from a callback (stream deltas, log) without yielding. Leaves one value:
  * the function's first result, or the error message when it raised (rc != LUA_OK). */
 int lnyx_callback(lua_State *L, int ref, int nargs);
+/* lnyx_callback, leaving a raised value as it was raised (not turned into text). */
+int lnyx_callback_value(lua_State *L, int ref, int nargs);
 /* Starts a task for the function at the top of L with nargs arguments under it. main: its
  * failure stops nyx_poll with NYX_ESCRIPT. Pushes the task object. */
 lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main);

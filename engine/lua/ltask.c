@@ -127,7 +127,8 @@ static void end_task(lnyx_task *t, lua_State *S, int failed)
 static void keep_failure(lnyx_task *t, lua_State *S, lua_State *co)
 {
     lua_xmove(co, S, 1); /* the error value */
-    const char *msg = luaL_tolstring(S, -1, NULL);
+    lnyx_push_error_text(S, -1); /* protected: the loop resumed the task, nothing would catch it */
+    const char *msg = lua_tostring(S, -1);
     luaL_traceback(S, co, msg, 0);
     if (t->main_task) {
         engine_set_error(t->e, "%s", lua_tostring(S, -1));

@@ -74,6 +74,35 @@ H.describe_setups("stopping a stream from its callback", function(setup)
     assert.are.same({ { status = "cancelled" } }, rows)
   end)
 
+  it("a callback that raises an error table: the call's error names its type and message and carries it", function()
+    local v, db = run([[
+      local mine = { type = "enough_read", message = "the answer is long enough" }
+      local ok, err = pcall(nyx.call, { prompt = "Write a long answer", max_tokens = 400,
+        stream = function() error(mine) end })
+      return { ok = ok, err = err, same = err.cause == mine }
+    ]])
+    assert.is_false(v.ok)
+    H.assert_error(v.err, "callback_error", "a stream callback failed: enough_read: the answer is long enough", true)
+    assert.is_true(v.same, "the callback's own error is the error's cause")
+    local rows = sql(db, "SELECT status FROM llm_interactions")
+    assert.are.same({ { status = "cancelled" } }, rows)
+  end)
+
+  it("a callback error whose __tostring raises stops its call alone (it aborted the process)", function()
+    local v = run([[
+      local bad = setmetatable({}, { __tostring = function() error("no text for you") end })
+      local ok, err = pcall(nyx.call, { prompt = "Write a long answer", max_tokens = 400,
+        stream = function() error(bad) end })
+      local after = nyx.call{ prompt = "Still here?", max_tokens = 20 }
+      return { ok = ok, err = { type = err.type, message = err.message }, same = err.cause == bad,
+               after = after.text ~= nil }
+    ]])
+    assert.is_false(v.ok)
+    H.assert_error(v.err, "callback_error", "cannot be turned into text", true)
+    assert.is_true(v.same)
+    assert.is_true(v.after)
+  end)
+
   it("cancelling another task from a stream callback cancels only that task's call", function()
     local v, db = run([[
       -- The victim's request hangs at the server, so it is surely in flight when the

@@ -60,6 +60,18 @@ H.describe_setups("tasks", function(setup)
     assert.are.equal("failed", v.s2)
   end)
 
+  it("a task's error whose __tostring raises fails only that task (it aborted the process)", function()
+    local v = setup:run [[
+      local bad = setmetatable({ marker = 7 }, { __tostring = function() error("no text for you") end })
+      local t = nyx.spawn(function() nyx.sleep(0.005); error(bad) end)
+      local ok, e = pcall(t.wait, t)
+      return { ok = ok, same = e == bad, s = t:status() }
+    ]]
+    assert.is_false(v.ok)
+    assert.is_true(v.same, "wait re-raises the value the task raised")
+    assert.are.equal("failed", v.s)
+  end)
+
   it("gather returns results in argument order, whatever order they finish in", function()
     local v = setup:run [[
       local finished = {}
