@@ -26,6 +26,7 @@ struct lnyx_task {
     int main_task;
     int wake_pending;
     int cancel_asked;
+    int start_nargs;   /* spawned inside a callback: its first run waits for the loop, with these arguments */
     char *unseen;      /* a failure nobody has waited for yet: reported if nobody ever does */
     lnyx_op *op;       /* what it waits on */
     waitlist waiters;  /* operations (t:wait) waiting for this task */
@@ -172,13 +173,30 @@ static void run(lnyx_task *t, lua_State *from, int nargs)
     }
 }
 
+/* A task spawned inside a callback and cancelled before its first run ends cancelled. */
+static void fail_unstarted(lnyx_task *t)
+{
+    error_info err;
+    error_clear(&err);
+    error_set(&err, "cancelled", 0, "the task was cancelled before it started");
+    lua_settop(t->co, 0); /* its function and arguments */
+    lnyx_push_error(t->co, &err);
+    keep_failure(t, t->S, t->co);
+    end_task(t, t->S, 1);
+}
+
 static void resume_deferred(void *ud)
 {
     lnyx_task *t = ud;
     t->wake_pending = 0;
     if (t->state == T_WAITING) {
         t->op = NULL;
-        run(t, NULL, 0);
+        int nargs = t->start_nargs;
+        t->start_nargs = -1;
+        if (nargs >= 0 && t->cancel_asked)
+            fail_unstarted(t);
+        else
+            run(t, NULL, nargs > 0 ? nargs : 0);
     } else if (t->state == T_DONE || t->state == T_FAILED) {
         release_anchor(t, t->S); /* it ended while this wake was queued */
     }
@@ -245,6 +263,7 @@ lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main)
     t->S = main_thread(L);
     t->main_task = main;
     t->anchor_ref = t->thread_ref = t->result_ref = LUA_NOREF;
+    t->start_nargs = -1;
     luaL_setmetatable(L, NYX_TASK_MT);
     lua_insert(L, -(nargs + 2));              /* task, fn, args */
     lua_State *co = lua_newthread(L);         /* task, fn, args, thread */
@@ -260,6 +279,14 @@ lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main)
     lua_pushvalue(L, -1);
     t->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     engine_task_started(e);
+    /* Inside a callback (a stream's, an event handler's) nothing may wait, and a task's first
+     * run would be inside it too: it starts from the loop once the callback has returned. */
+    if (engine_in_callback(e) && loop_defer(engine_loop(e), resume_deferred, t) == 0) {
+        t->state = T_WAITING;
+        t->start_nargs = nargs;
+        t->wake_pending = 1;
+        return t;
+    }
     run(t, L, nargs);
     return t;                                 /* the task object stays on the stack */
 }
@@ -389,6 +416,9 @@ int lnyx_cancel_tasks(lua_State *L)
             t->cancel_asked = 1;
             t->op->cancelled = 1;
             t->op->cancel(t->op);
+            n++;
+        } else if (t && t->state == T_WAITING && t->start_nargs >= 0 && !t->cancel_asked) {
+            t->cancel_asked = 1; /* not started yet: it ends cancelled when its turn comes */
             n++;
         }
         lua_pop(L, 1);

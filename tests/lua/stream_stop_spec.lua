@@ -103,6 +103,42 @@ H.describe_setups("stopping a stream from its callback", function(setup)
     assert.is_true(v.after)
   end)
 
+  it("a task spawned from a callback starts once the callback returns, and may call (as the error advises)", function()
+    local v = run([[
+      local spawned, order = nil, {}
+      local r = nyx.call{ prompt = "Write a long answer", max_tokens = 100, on_start = function()
+        spawned = nyx.spawn(function(q)
+          order[#order + 1] = "task"
+          return nyx.call{ prompt = q, max_tokens = 20 }.text
+        end, "A follow-up")
+        order[#order + 1] = "callback"
+      end }
+      local ok, text = pcall(spawned.wait, spawned)
+      return { ok = ok, text = type(text) == "string" and text or tostring(text and text.message),
+               order = order, first = r.text ~= nil }
+    ]])
+    assert.is_true(v.ok, v.text)
+    assert.matches("A follow%-up", v.text)
+    assert.are.same({ "callback", "task" }, v.order)
+    assert.is_true(v.first)
+  end)
+
+  it("a task spawned from a callback and cancelled there never runs: its wait raises cancelled", function()
+    local v = run([[
+      local t, ran = nil, false
+      nyx.call{ prompt = "Write a long answer", max_tokens = 100, on_start = function()
+        t = nyx.spawn(function() ran = true end)
+        t:cancel()
+      end }
+      local ok, err = pcall(t.wait, t)
+      return { ok = ok, err = err, ran = ran, status = t:status() }
+    ]])
+    assert.is_false(v.ok)
+    H.assert_error(v.err, "cancelled", "before it started")
+    assert.is_false(v.ran)
+    assert.are.equal("failed", v.status)
+  end)
+
   it("cancelling another task from a stream callback cancels only that task's call", function()
     local v, db = run([[
       -- The victim's request hangs at the server, so it is surely in flight when the
