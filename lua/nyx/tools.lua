@@ -162,11 +162,25 @@ local function run_tool(tool, tc, call)
     if type(value) == "table" and value.type == "cancelled" then error(value, 0) end
     result.is_error = true
     value = type(value) == "table" and (value.message or value.type) or value
-    result.content = tostring(value)
+    local text_ok, text = pcall(tostring, value) -- a __tostring may raise too
+    result.content = text_ok and type(text) == "string" and text or ("tool %s failed"):format(tostring(tc.name))
   elseif type(value) == "table" then
-    result.content = core.json_encode(value)
+    local encoded, json = pcall(core.json_encode, value)
+    if encoded then
+      result.content = json
+    else
+      -- What the tool returned cannot be sent: the model reads why, as for a tool that raised.
+      local why = type(json) == "table" and json.message or tostring(json)
+      result.is_error = true
+      result.content = ("tool %s returned a table JSON cannot hold: %s"):format(tostring(tc.name),
+        why:match("%((.*)%)$") or why)
+    end
   elseif value ~= nil then
     result.content = tostring(value)
+  end
+  if type(result.content) == "string" and result.content:find("\0", 1, true) then
+    result.is_error = true
+    result.content = ("tool %s returned text holding a NUL byte, which a message cannot carry"):format(tostring(tc.name))
   end
   return result
 end

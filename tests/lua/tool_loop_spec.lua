@@ -44,6 +44,31 @@ describe("the tool loop", function()
     assert.are.same({ type = "tool_result", tool_use_id = "a", is_error = true, content = "no tool named missing" }, result)
   end)
 
+  it("a tool's answer that cannot be sent is an error result naming the tool, not the loop's end", function()
+    local call, sent = answers({
+      { stop = "tool_use", content = { use("a", "fn"), use("b", "nul"), use("c", "deep"), use("d", "mute") } },
+      { stop = "end_turn", content = { { type = "text", text = "ok" } } },
+    })
+    local cyclic = {}
+    cyclic.self = cyclic
+    local fn = tools.tool{ name = "fn", run = function() return { f = print } end }
+    local nul = tools.tool{ name = "nul", run = function() return "a\0b" end }
+    local deep = tools.tool{ name = "deep", run = function() return cyclic end }
+    local mute = tools.tool{ name = "mute", run = function()
+      error(setmetatable({}, { __tostring = function() error("no text") end }))
+    end }
+    local r = tools.run(call, { prompt = "go", tools = { fn, nul, deep, mute } })
+    assert.are.equal("end_turn", r.stop_reason)
+    local results = sent[2][3].content
+    assert.is_true(results[1].is_error)
+    assert.matches("tool fn returned a table JSON cannot hold: value.f is a function", results[1].content, 1, true)
+    assert.is_true(results[2].is_error)
+    assert.matches("tool nul returned text holding a NUL byte", results[2].content, 1, true)
+    assert.is_true(results[3].is_error)
+    assert.matches("tool deep returned a table JSON cannot hold", results[3].content, 1, true)
+    assert.are.same({ type = "tool_result", tool_use_id = "d", is_error = true, content = "tool mute failed" }, results[4])
+  end)
+
   it("hands the calls back when the model asks for a tool the script runs itself", function()
     local call, sent = answers({
       { stop = "tool_use", content = { use("a", "auto"), use("b", "manual", { n = 1 }) } },
