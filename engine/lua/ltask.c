@@ -544,6 +544,17 @@ static int event_gc(lua_State *L)
     return 0;
 }
 
+/* coroutine.yield as nyx loads it: a bare yield from a task's own coroutine would leave the task
+ * with nothing to resume it. There it raises invalid_state, which pcall catches (a tool's
+ * handler fails as that tool, not the whole script); in a coroutine the script made, it is
+ * Lua's own yield. */
+static int task_yield(lua_State *L)
+{
+    if (lnyx_current(L))
+        return lnyx_fail(L, "invalid_state", "coroutine.yield() cannot leave a nyx task; use nyx.sleep or nyx.event");
+    return lua_yield(L, lua_gettop(L));
+}
+
 int lnyx_open_tasks(lua_State *L)
 {
     static const luaL_Reg task_meth[] = {
@@ -555,5 +566,10 @@ int lnyx_open_tasks(lua_State *L)
     lnyx_new_class(L, NYX_TASK_MT, task_meth, task_gc);
     lnyx_new_class(L, NYX_EVENT_MT, event_meth, event_gc);
     luaL_setfuncs(L, funcs, 0);
+    if (lua_getglobal(L, "coroutine") == LUA_TTABLE) {
+        lua_pushcfunction(L, task_yield);
+        lua_setfield(L, -2, "yield");
+    }
+    lua_pop(L, 1);
     return 0;
 }

@@ -72,6 +72,22 @@ H.describe_setups("tasks", function(setup)
     assert.are.equal("failed", v.s)
   end)
 
+  it("coroutine.yield from a task raises invalid_state where pcall catches it; a script's own coroutines yield", function()
+    local v = setup:run [[
+      local t = nyx.spawn(function()
+        local ok, err = pcall(coroutine.yield, 1)
+        local gen = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)
+        return { ok = ok, type = err.type, message = err.message, seq = { gen(), gen(), gen() }, after = "went on" }
+      end)
+      return t:wait()
+    ]]
+    assert.is_false(v.ok)
+    assert.are.equal("invalid_state", v.type)
+    assert.matches("use nyx.sleep or nyx.event", v.message, 1, true)
+    assert.are.same({ 1, 2, 3 }, v.seq)
+    assert.are.equal("went on", v.after)
+  end)
+
   it("gather returns results in argument order, whatever order they finish in", function()
     local v = setup:run [[
       local finished = {}
