@@ -41,6 +41,30 @@ struct hashed_span;
 int claude_body_flatten_into(const claude_body *b, struct textbuf *o, struct hashed_span *span,
                              size_t max_spans, size_t *nspans);
 
+/* A buffer that bodies are flattened into one after another (a call's record, record after
+ * record), and the literals the last one left in it, each at its offset. A literal that the
+ * next body places at the same offset is in place already and is not written again: the
+ * system prompt that every call shares (15 KB in bench/workload.lua) is copied once, not for
+ * every record. Each literal listed holds a reference, so its address stays its own. Start
+ * from {0}; nothing but claude_body_flatten_kept writes into buf while literals are listed
+ * (claude_body_flat_forget first). */
+#define CLAUDE_FLAT_KEEP 8
+typedef struct claude_body_flat {
+    struct textbuf *buf;
+    struct {
+        struct claude_literal *lit;
+        size_t at;
+    } kept[CLAUDE_FLAT_KEEP];
+    size_t nkept;
+} claude_body_flat;
+
+/* claude_body_flatten_into(b, f->buf, ...), copying no literal that f says is in place, and
+ * listing in f those it wrote. */
+int claude_body_flatten_kept(const claude_body *b, claude_body_flat *f, struct hashed_span *span,
+                             size_t max_spans, size_t *nspans);
+/* Forgets the literals listed (f->buf is about to be written otherwise, or freed). */
+void claude_body_flat_forget(claude_body_flat *f);
+
 /* Lets go of the body's bytes and references; b is then empty (all zero). */
 void claude_body_free(claude_body *b);
 

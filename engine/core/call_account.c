@@ -231,9 +231,11 @@ static char *sizes_only(const api_call *c)
 
 /* A record's request body, flattened, and its redaction, written again for every record, so
  * a call's record costs no allocation of its size. Every caller of build_record has stored or
- * copied the record before it builds another. */
+ * copied the record before it builds another. The body is flattened through flat, so the
+ * system prompt the records share is written into it once, not for every record. */
 struct record_buffers {
     textbuf body, prompt, reply;
+    claude_body_flat flat; /* of body */
     hashed_span literals[GUARD_MEMO_MAX_SPANS]; /* of body: its shared literals, hashed once */
     hashed_span spans[GUARD_MEMO_MAX_SPANS]; /* of prompt: what the store need not hash again */
 };
@@ -247,12 +249,14 @@ static const char *record_body(api_call *c, struct record_buffers *rb, size_t *n
     if (nliterals)
         *nliterals = 0;
     if (rb && c->body) { /* the transfer's, which the record must not outlive */
+        claude_body_flat_forget(&rb->flat);
         textbuf_reset(&rb->body);
         textbuf_put(&rb->body, c->body, c->body_len);
         body = rb->body.failed ? NULL : rb->body.s;
-    } else if (rb && claude_body_flatten_into(&c->parts, &rb->body, rb->literals, GUARD_MEMO_MAX_SPANS,
-                                              nliterals) == 0) {
-        body = rb->body.s;
+    } else if (rb) {
+        rb->flat.buf = &rb->body;
+        if (claude_body_flatten_kept(&c->parts, &rb->flat, rb->literals, GUARD_MEMO_MAX_SPANS, nliterals) == 0)
+            body = rb->body.s;
     }
     call_body_drop(c);
     return body;
@@ -370,6 +374,8 @@ static void record_done(nyx_engine *e, char *owned)
     textbuf *bufs[] = {rb ? &rb->body : NULL, rb ? &rb->prompt : NULL, rb ? &rb->reply : NULL};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i] && bufs[i]->cap > RECORD_KEEP_MAX) {
+            if (bufs[i] == &rb->body)
+                claude_body_flat_forget(&rb->flat);
             free(bufs[i]->s);
             *bufs[i] = (textbuf){0};
         }
@@ -627,6 +633,7 @@ void call_log_close(nyx_engine *e)
     free(e->turn_log);
     e->turn_log = NULL;
     if (e->record_buffers) {
+        claude_body_flat_forget(&e->record_buffers->flat);
         free(e->record_buffers->body.s);
         free(e->record_buffers->prompt.s);
         free(e->record_buffers->reply.s);

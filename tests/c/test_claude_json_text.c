@@ -199,6 +199,76 @@ static void pooled_pieces(const char *system)
     }
 }
 
+/* Bodies flattened one after another into one buffer that remembers its literals
+ * (claude_body_flatten_kept, a call's record): each time exactly that body, whether its
+ * literal was in place or moved (a question of another length before it), or is another
+ * literal, of a text as long, made while the buffer listed the one before. */
+static void kept_pieces(const char *system, const char *system2)
+{
+    claude_json_texts *jt = claude_json_texts_new();
+    const char *questions[] = {"question 1", "question 2", "a question a good deal longer", "question 3"};
+    claude_request r[4];
+    claude_body p[4];
+    char *want[4];
+    error_info err = cleared_error();
+    for (int i = 0; i < 4; i++) {
+        request(&r[i], system, questions[i], NYX_MARK_5M);
+        want[i] = claude_request_json(&r[i], NULL, &err);
+        CHECK(want[i] != NULL);
+        CHECK_INT(claude_request_body(&r[i], jt, &p[i], &err), 0);
+        CHECK_INT(p[i].npieces, 1);
+    }
+    textbuf tb = {0};
+    claude_body_flat f = {.buf = &tb};
+    const int order[] = {0, 1, 2, 1, 3, 0};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        int i = order[k];
+        hashed_span sp[2];
+        size_t ns = 0;
+        CHECK_INT(claude_body_flatten_kept(&p[i], &f, sp, 2, &ns), 0);
+        CHECK(want[i] && tb.s && strcmp(tb.s, want[i]) == 0);
+        CHECK_INT(tb.len, want[i] ? strlen(want[i]) : 0);
+        CHECK_INT(ns, 1);
+        CHECK(ns == 1 && memcmp(tb.s + sp[0].at, p[i].pieces[0].lit->text, sp[0].len) == 0);
+        CHECK_INT(f.nkept, 1);
+    }
+    claude_literal *lit = p[0].pieces[0].lit;
+    CHECK_INT(lit->refs, 6); /* the memo's, the four bodies' and the buffer's */
+    /* Written otherwise: forgotten first, then written whole again. */
+    claude_body_flat_forget(&f);
+    CHECK_INT(lit->refs, 5);
+    textbuf_reset(&tb);
+    textbuf_put(&tb, want[2], strlen(want[2]));
+    CHECK_INT(claude_body_flatten_kept(&p[1], &f, NULL, 0, NULL), 0);
+    CHECK(want[1] && tb.s && strcmp(tb.s, want[1]) == 0);
+    /* The buffer's reference is the last: another literal made now of a text as long is not at
+     * its address, so it is not taken for the bytes in place. */
+    for (int i = 0; i < 4; i++) {
+        claude_body_free(&p[i]);
+        request_free(&r[i]);
+    }
+    claude_json_texts_free(jt);
+    CHECK_INT(lit->refs, 1);
+    claude_request o;
+    request(&o, system2, questions[1], NYX_MARK_5M);
+    char *want_o = claude_request_json(&o, NULL, &err);
+    claude_json_texts *jt2 = claude_json_texts_new();
+    claude_body po;
+    CHECK_INT(claude_request_body(&o, jt2, &po, &err), 0);
+    CHECK_INT(po.npieces, 1);
+    CHECK_INT(claude_body_flatten_kept(&po, &f, NULL, 0, NULL), 0);
+    CHECK(want_o && tb.s && strcmp(tb.s, want_o) == 0);
+    CHECK_INT(claude_body_flatten_kept(&p[0], &f, NULL, 0, NULL), -1); /* freed: no body */
+    CHECK_INT(f.nkept, 0);
+    claude_body_free(&po);
+    claude_json_texts_free(jt2);
+    request_free(&o);
+    free(want_o);
+    for (int i = 0; i < 4; i++)
+        free(want[i]);
+    free(tb.s);
+}
+
 int main(void)
 {
     claude_json_texts *jt = claude_json_texts_new();
@@ -259,6 +329,7 @@ int main(void)
     text_pool_free(pool);
     shared_pieces(one);
     pooled_pieces(other);
+    kept_pieces(one, other);
     free(one);
     free(other);
     claude_json_texts_free(jt);
