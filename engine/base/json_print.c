@@ -2,6 +2,7 @@
 #include "base/json_print.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,45 @@ int json_print_append(const cJSON *item, textbuf *b)
     textbuf_puts(b, text);
     free(text);
     return b->failed ? -1 : 0;
+}
+
+void json_string_append(textbuf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    /* Room for the worst (every byte \u00xx) at once: one check, then plain stores. */
+    if (b->failed || len > (SIZE_MAX - 3) / 6) {
+        b->failed = 1;
+        return;
+    }
+    if (textbuf_reserve(b, 6 * len + 2) != 0)
+        return;
+    char *w = b->s + b->len;
+    *w++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+            *w++ = (char)ch;
+            continue;
+        }
+        *w++ = '\\';
+        switch (ch) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\b': *w++ = 'b'; break;
+        case '\f': *w++ = 'f'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\r': *w++ = 'r'; break;
+        case '\t': *w++ = 't'; break;
+        default:
+            memcpy(w, "u00", 3);
+            w[3] = hex[ch >> 4];
+            w[4] = hex[ch & 15];
+            w += 5;
+        }
+    }
+    *w++ = '"';
+    *w = '\0';
+    b->len = (size_t)(w - b->s);
 }
 
 char *json_print_exact(const cJSON *item, textbuf *scratch, size_t *len)

@@ -19,6 +19,12 @@ char *json_print_exact(const cJSON *item, textbuf *scratch, size_t *len);
  * marked failed) or when cJSON cannot print item (b as it was). */
 int json_print_append(const cJSON *item, textbuf *b);
 
+/* Appends the JSON string of len bytes of s (quotes included) to b, written as cJSON writes it
+ * (its escapes: \" \\ \b \f \n \r \t, \u00xx for the other bytes below 0x20, every other
+ * byte as it is), in one pass, without a node or a NUL-terminated copy of s for cJSON. A NUL
+ * byte is escaped too (cJSON would stop there). b marked failed when out of memory. */
+void json_string_append(textbuf *b, const char *s, size_t len);
+
 /* A tree that is only printed can be made of nodes in memory its maker holds (the stack, one
  * array) instead of an allocation per node: json_node sets *n up as a node of type (cJSON_String,
  * cJSON_Raw, cJSON_Object, ...) that points at its name (NULL in an array) and its value

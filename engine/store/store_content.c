@@ -167,91 +167,63 @@ void store_parts_free(store_parts *p)
     memset(p, 0, sizeof *p);
 }
 
-/* The recipe's strings point into one block the caller keeps until the recipe is printed:
- * the bytes between the cuts, each followed by a NUL, and the hashes (a copy and a free less
- * per string than cJSON's own). */
-typedef struct strings {
-    char *block;
-    size_t used;
-} strings;
-
-static const char *keep(strings *k, const char *text, size_t len)
+/* Appends one member of a recipe: a comma before all but the first. */
+static void add_member(textbuf *r, int *first)
 {
-    char *at = k->block + k->used;
-    memcpy(at, text, len);
-    at[len] = '\0';
-    k->used += len + 1;
-    return at;
-}
-
-/* The recipe's nodes, 3 a cut and 2 more at most (json_node: none is allocated on its own). */
-typedef struct nodes {
-    cJSON *at;
-    size_t used;
-} nodes;
-
-static void add_literal(cJSON *recipe, nodes *ns, strings *k, const char *text, size_t len)
-{
-    if (len > 0)
-        json_node_append(recipe, json_node(&ns->at[ns->used++], cJSON_String, NULL, keep(k, text, len)));
-}
-
-static void add_ref(cJSON *recipe, nodes *ns, strings *k, const char *hash)
-{
-    cJSON *o = json_node(&ns->at[ns->used++], cJSON_Object, NULL, NULL);
-    json_node_append(o, json_node(&ns->at[ns->used++], cJSON_String, "ref", keep(k, hash, strlen(hash))));
-    json_node_append(recipe, o);
+    if (!*first)
+        textbuf_put(r, ",", 1);
+    *first = 0;
 }
 
 /* The recipe of text with its cuts, and the distinct pieces; a cut that is one of the spans
- * (in order) takes its quick hash from it. */
+ * (in order) takes its quick hash from it. The recipe is written as cJSON would print its array
+ * (json_string_append), straight from the text: no node, no NUL-terminated copy of each string. */
 static int assemble(store_content_memo *m, const cutter *c, const hashed_span *span, size_t nspans,
                     store_parts *out)
 {
     size_t j = 0;
     out->pieces = malloc(c->n * sizeof *out->pieces);
-    /* the bytes between the cuts, and a hash per cut, each with its NUL */
-    size_t between = c->len;
-    for (size_t i = 0; i < c->n; i++)
-        between -= c->cuts[i].len;
-    /* Most requests' own bytes are short (the long texts are the cuts) and their cuts few: their
-     * strings and the recipe's nodes go on the stack then. */
-    char local[1024];
-    cJSON local_nodes[3 * LOCAL_CUTS + 2];
-    size_t need = between + c->n + 1 + c->n * STORE_HASH_HEX, nnodes = 3 * c->n + 2;
-    strings ks = {need <= sizeof local ? local : malloc(need), 0};
-    nodes ns = {nnodes <= sizeof local_nodes / sizeof local_nodes[0] ? local_nodes
-                                                                      : malloc(nnodes * sizeof *ns.at), 0};
-    int rc = -1;
-    if (out->pieces && ks.block && ns.at) {
-        cJSON *recipe = json_node(&ns.at[ns.used++], cJSON_Array, NULL, NULL);
-        size_t pos = 0;
-        for (size_t i = 0; i < c->n; i++) {
-            store_piece p = {c->text + c->cuts[i].at, c->cuts[i].len, ""};
-            while (j < nspans && span[j].at < c->cuts[i].at)
-                j++;
-            int known = j < nspans && span[j].at == c->cuts[i].at && span[j].len == p.len;
-            hash_known(m, p.text, p.len, known ? &span[j].h : NULL, p.hash);
-            add_literal(recipe, &ns, &ks, c->text + pos, c->cuts[i].at - pos);
-            add_ref(recipe, &ns, &ks, p.hash);
-            size_t k = 0;
-            while (k < out->n && strcmp(out->pieces[k].hash, p.hash) != 0)
-                k++;
-            if (k == out->n)
-                out->pieces[out->n++] = p;
-            pos = c->cuts[i].at + c->cuts[i].len;
+    if (!out->pieces)
+        return -1;
+    textbuf own = {0}; /* no memo: a buffer for this print only */
+    textbuf *r = m ? &m->printed : &own;
+    textbuf_reset(r);
+    textbuf_put(r, "[", 1);
+    int first = 1;
+    size_t pos = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        store_piece p = {c->text + c->cuts[i].at, c->cuts[i].len, ""};
+        while (j < nspans && span[j].at < c->cuts[i].at)
+            j++;
+        int known = j < nspans && span[j].at == c->cuts[i].at && span[j].len == p.len;
+        hash_known(m, p.text, p.len, known ? &span[j].h : NULL, p.hash);
+        if (c->cuts[i].at > pos) {
+            add_member(r, &first);
+            json_string_append(r, c->text + pos, c->cuts[i].at - pos);
         }
-        add_literal(recipe, &ns, &ks, c->text + pos, c->len - pos);
-        textbuf own = {0}; /* no memo: a buffer for this print only */
-        out->recipe = json_print_exact(recipe, m ? &m->printed : &own, NULL);
-        free(own.s);
-        rc = out->recipe ? 0 : -1;
+        add_member(r, &first);
+        textbuf_put(r, "{\"ref\":\"", 8);
+        textbuf_put(r, p.hash, strlen(p.hash));
+        textbuf_put(r, "\"}", 2);
+        size_t k = 0;
+        while (k < out->n && strcmp(out->pieces[k].hash, p.hash) != 0)
+            k++;
+        if (k == out->n)
+            out->pieces[out->n++] = p;
+        pos = c->cuts[i].at + c->cuts[i].len;
     }
-    if (ks.block != local)
-        free(ks.block);
-    if (ns.at != local_nodes)
-        free(ns.at);
-    return rc;
+    if (c->len > pos) {
+        add_member(r, &first);
+        json_string_append(r, c->text + pos, c->len - pos);
+    }
+    textbuf_put(r, "]", 1);
+    if (!r->failed && (out->recipe = malloc(r->len + 1)) != NULL)
+        memcpy(out->recipe, r->s, r->len + 1);
+    if (r == &own || r->cap > JSON_PRINT_KEEP_MAX || r->failed) {
+        free(r->s);
+        *r = (textbuf){0};
+    }
+    return out->recipe ? 0 : -1;
 }
 
 int store_content_split(store_content_memo *m, const char *text, store_parts *out)

@@ -79,9 +79,50 @@ static void unprintable(void)
     free(b.s);
 }
 
+/* json_string_append writes a string as cJSON prints it: every byte value on its own, between
+ * others and at each end, and a JSON body with its quotes (a stored recipe's strings). A NUL is
+ * escaped rather than ending the string. */
+static void strings(void)
+{
+    textbuf b = {0};
+    for (int ch = 1; ch < 256; ch++) {
+        char text[] = {'a', (char)ch, 'b', (char)ch, '\0'};
+        const char *cases[] = {text, text + 1, text + 3};
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            cJSON *s = cJSON_CreateString(cases[k]);
+            char *want = s ? cJSON_PrintUnformatted(s) : NULL;
+            REQUIRE(want != NULL);
+            textbuf_reset(&b);
+            textbuf_put(&b, "x", 1); /* appended after what is there */
+            json_string_append(&b, cases[k], strlen(cases[k]));
+            CHECK(!b.failed && b.len == strlen(want) + 1 && b.s[0] == 'x' && strcmp(b.s + 1, want) == 0);
+            CHECK_INT((long)strlen(b.s), (long)b.len);
+            free(want);
+            cJSON_Delete(s);
+        }
+    }
+    const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a \\\"q\\\"\\n\"}]}";
+    cJSON *s = cJSON_CreateString(body);
+    char *want = s ? cJSON_PrintUnformatted(s) : NULL;
+    REQUIRE(want != NULL);
+    textbuf_reset(&b);
+    json_string_append(&b, body, strlen(body));
+    CHECK_STR(b.s, want);
+    free(want);
+    cJSON_Delete(s);
+    textbuf_reset(&b);
+    json_string_append(&b, "a\0b", 3);
+    CHECK_STR(b.s, "\"a\\u0000b\"");
+    textbuf_reset(&b);
+    json_string_append(&b, "", 0);
+    CHECK_STR(b.s, "\"\"");
+    free(b.s);
+}
+
 int main(void)
 {
     prints();
+    strings();
     unprintable();
     return check_failures;
 }
