@@ -100,17 +100,28 @@ void budget_scopes_for(nyx_engine *e, const char *session, const char *agent, bu
         double set = limit_of(e, name);
         add(e, out, name, set >= 0 ? set : limit);
     }
+    /* A window's name (the date, by strftime) is made only for a scope with a limit: most
+     * calls have none, and add() would drop the name. */
     if (agent) {
         char key[160];
         snprintf(key, sizeof key, "agent:%s", agent);
-        budget_scope_now(e, key, name, sizeof name);
-        add(e, out, name, limit_of(e, key));
+        double limit = limit_of(e, key);
+        if (!(limit < 0)) { /* as add() judges it */
+            budget_scope_now(e, key, name, sizeof name);
+            add(e, out, name, limit);
+        }
     }
     double day = limit_of(e, "day"), month = limit_of(e, "month");
-    budget_scope_now(e, "day", name, sizeof name);
-    add(e, out, name, day >= 0 ? day : e->cfg.daily_budget_usd);
-    budget_scope_now(e, "month", name, sizeof name);
-    add(e, out, name, month >= 0 ? month : e->cfg.monthly_budget_usd);
+    day = day >= 0 ? day : e->cfg.daily_budget_usd;
+    month = month >= 0 ? month : e->cfg.monthly_budget_usd;
+    if (!(day < 0)) {
+        budget_scope_now(e, "day", name, sizeof name);
+        add(e, out, name, day);
+    }
+    if (!(month < 0)) {
+        budget_scope_now(e, "month", name, sizeof name);
+        add(e, out, name, month);
+    }
 }
 
 static budget_limit *alert_slot(nyx_engine *e, const char *scope);
