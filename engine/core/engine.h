@@ -69,6 +69,7 @@ struct nyx_engine {
     struct guard_memo *pii_memo; /* stored text redacted: each long text scanned once (guard/memo.h) */
     struct record_buffers *record_buffers; /* what build_record writes over (call_account.c) */
     textbuf_pool buffers; /* calls' request bodies in one piece and replies, kept for the next */
+    struct sent_bodies *sent_bodies; /* bodies sent, kept with the literals in them (call.c) */
     struct turn_log *turn_log; /* of them, those this loop turn commits together (call_account.c) */
     uint64_t id_nonce, id_seq;
 

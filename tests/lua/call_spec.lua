@@ -287,6 +287,37 @@ H.describe_setups("nyx.call", function(setup)
     assert.are.equal(v.plain.usage.output_tokens, v.streamed.usage.output_tokens)
   end)
 
+  it("sends each call its own system prompt while prompts of one length take turns", function()
+    -- Each prompt's JSON sits at the same offset of its body: a body in one piece kept from a
+    -- call before (call.c, sent_bodies) holds another prompt's there, which must not be sent.
+    local v = setup:run [[
+      sim.config{ keep_bodies = 64 }
+      local systems = {}
+      for j = 1, 3 do systems[j] = ("Prompt %d. "):format(j) .. ("the same words said again and again. "):rep(50) end
+      local tasks = {}
+      for i = 1, 30 do
+        tasks[i] = nyx.spawn(function()
+          return nyx.call{ system = systems[(i - 1) % 3 + 1], prompt = ("question %02d"):format(i), max_tokens = 8 }
+        end)
+      end
+      for _, t in ipairs(tasks) do t:wait() end
+      local bodies = {}
+      for _, q in ipairs(sim.requests()) do
+        if q.path == "/v1/messages" then bodies[#bodies + 1] = q.body end
+      end
+      return { bodies = bodies, systems = systems }
+    ]]
+    local json = require "dkjson"
+    assert.are.equal(30, #v.bodies)
+    for _, text in ipairs(v.bodies) do
+      local b = assert(json.decode(text), "the body is JSON")
+      local i = tonumber(b.messages[1].content:match("question (%d+)") or
+                        b.messages[1].content[1].text:match("question (%d+)"))
+      local system = type(b.system) == "string" and b.system or b.system[1].text
+      assert.are.equal(v.systems[(i - 1) % 3 + 1], system, "the system prompt of question " .. i)
+    end
+  end)
+
   it("rejects a bad temperature or max_tokens with Lua's wording, before sending", function()
     local v = setup:run [[
       local bad = {
