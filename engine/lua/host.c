@@ -11,8 +11,13 @@ static void host_close(nyx_engine *e)
 {
     lua_State *L = engine_host(e);
     engine_host_detach(e);
-    if (L)
-        lua_close(L);
+    if (!L)
+        return;
+    void *pool = NULL;
+    lua_Alloc f = lua_getallocf(L, &pool);
+    lua_close(L);
+    if (f == lnyx_pool_alloc)
+        lnyx_pool_free(pool);
 }
 
 /* ./lua first (a project's own modules), then the user's path, then the library's. */
@@ -105,6 +110,11 @@ static lua_State *host_state(nyx_engine *e)
     L = luaL_newstate();
     if (!L)
         return NULL;
+    /* lauxlib's state (its panic and warning functions) with the pool as its allocator from
+     * here on; without a pool, malloc's as before. */
+    lnyx_pool *pool = lnyx_pool_new();
+    if (pool)
+        lua_setallocf(L, lnyx_pool_alloc, pool);
     luaL_openlibs(L);
     engine_host_collector(e, host_gc, L);
     lnyx_bind_engine(L, e);
