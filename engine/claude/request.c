@@ -79,7 +79,7 @@ static int check_blocks(const claude_block *blocks, size_t n, const char *name, 
         const claude_block *b = &blocks[j];
         if (!b->text)
             return fail(err, "invalid_argument", "%s.text is missing", named(&w, j));
-        if (memchr(b->text, '\0', b->len))
+        if (block_has_nul(b))
             return fail(err, "invalid_argument", "%s.text contains a NUL byte", named(&w, j));
         if (b->kind == NYX_BLOCK_JSON && check_json_block(b, named(&w, j), err))
             return -1;

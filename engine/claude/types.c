@@ -41,6 +41,7 @@ struct shared_text {
     uint64_t h;
     size_t len;
     unsigned long used;
+    int has_nul; /* a NUL among its len bytes: looked for once, not by each request built */
     claude_literal *literal; /* its JSON string literal, once made (block_keep_literal) */
     char bytes[];
 };
@@ -93,7 +94,7 @@ static shared_text *pooled(text_pool *p, const char *text, size_t len)
     shared_text *t = malloc(sizeof *t + len + 1);
     if (!t)
         return NULL;
-    *t = (shared_text){1, h, len, ++p->clock, NULL};
+    *t = (shared_text){1, h, len, ++p->clock, memchr(text, '\0', len) != NULL, NULL};
     alive++;
     memcpy(t->bytes, text, len);
     t->bytes[len] = '\0';
@@ -133,6 +134,11 @@ void block_free(claude_block *b)
     else
         free(b->text);
     memset(b, 0, sizeof *b);
+}
+
+int block_has_nul(const claude_block *b)
+{
+    return b->shared ? b->shared->has_nul : memchr(b->text, '\0', b->len) != NULL;
 }
 
 uint64_t block_hash(const claude_block *b)

@@ -130,6 +130,9 @@ int block_set_pooled(claude_block *b, text_pool *pool, const char *text, size_t 
 int block_set_like(claude_block *b, const claude_block *from, int mark);
 /* Frees what b holds (its text, or its reference to a shared text); b is then empty. */
 void block_free(claude_block *b);
+/* 1 when b's text has a NUL among its len bytes (which the API cannot be sent): kept with a
+ * shared text (looked for once, when pooled), looked for otherwise. */
+int block_has_nul(const claude_block *b);
 /* The XXH3-64 of b's text: kept with a shared text (computed once, when pooled), computed
  * otherwise. Layers that key on a block's content (the cache policy) start from it rather
  * than reading a long text again on every call. */

@@ -346,6 +346,33 @@ static void test_validation(void)
     r.system[0].len = 3;
     expect_invalid(&r, "system[0].text contains a NUL byte");
 
+    /* The same for a long text shared through a pool (whose NUL is looked for when pooled),
+     * with the NUL at its last byte; its twin without one builds. */
+    {
+        enum { LONG = 3000 };
+        char *bytes = malloc(LONG);
+        REQUIRE(bytes != NULL);
+        memset(bytes, 'p', LONG);
+        bytes[LONG - 1] = '\0';
+        text_pool *pool = text_pool_new();
+        REQUIRE(pool != NULL);
+        for (int nul = 1; nul >= 0; nul--) {
+            bytes[LONG - 1] = nul ? '\0' : 'q';
+            base(&r);
+            r.system = calloc(1, sizeof *r.system);
+            REQUIRE(r.system != NULL);
+            CHECK_INT(block_set_pooled(&r.system[0], pool, bytes, LONG, NYX_MARK_NONE), 0);
+            r.nsystem = 1;
+            CHECK(r.system[0].shared != NULL);
+            if (nul)
+                expect_invalid(&r, "system[0].text contains a NUL byte");
+            else
+                expect_builds(&r);
+        }
+        text_pool_free(pool);
+        free(bytes);
+    }
+
     base(&r);
     r.stop_sequences = calloc(1, sizeof *r.stop_sequences);
     r.nstop = 1;
