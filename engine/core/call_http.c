@@ -290,7 +290,9 @@ static void drop_easy(api_call *c, int reusable)
 
 /* What every transfer of a call to the API has alike, set once on a fresh handle, which keeps
  * it from transfer to transfer (easy_pool.h): trust, proxy and HTTP version (net.c), the URL, the
- * callbacks and buffers. curl takes the receive buffer's size only before that buffer exists. */
+ * callbacks and buffers. curl takes the receive buffer's size only before that buffer exists.
+ * CURLOPT_ACCEPT_ENCODING "" has libcurl decode a compressed answer; the header announcing it
+ * is in the engine's list (provider.c), so libcurl does not make its own for each request. */
 static int set_up(const nyx_engine *e, CURL *h, char *errbuf)
 {
     return net_configure(e->provider.net, h, errbuf) != 0 ||

@@ -175,6 +175,20 @@ static int parse_extra(const char *json, struct curl_slist **list, error_info *e
     return rc;
 }
 
+/* The encodings this libcurl decodes, in the order and words its CURLOPT_ACCEPT_ENCODING ""
+ * announces them (content_encoding.c: deflate and gzip with zlib, br, zstd). */
+int net_accept_encoding(char *out, size_t size)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    int features = v ? v->features : 0;
+    int n = snprintf(out, size, "Accept-Encoding: %s%s%s", features & CURL_VERSION_LIBZ ? "deflate, gzip, " : "",
+                     features & CURL_VERSION_BROTLI ? "br, " : "", features & CURL_VERSION_ZSTD ? "zstd, " : "");
+    if (n < 0 || (size_t)n >= size || (size_t)n == sizeof "Accept-Encoding: " - 1)
+        return -1;
+    out[n - 2] = '\0'; /* the last ", " */
+    return 0;
+}
+
 int net_append_headers(const net *n, struct curl_slist **list)
 {
     for (const struct curl_slist *h = n ? n->extra : NULL; h; h = h->next) {

@@ -30,6 +30,10 @@ int net_check_config(const engine_config *cfg, error_info *err);
 net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const char **warning, error_info *err);
 void net_free(net *n); /* NULL does nothing */
 
+/* "Accept-Encoding: deflate, gzip, br, zstd": the header libcurl makes for CURLOPT_ACCEPT_ENCODING ""
+ * (the encodings it decodes), into out. Returns 0, or -1 when it decodes none or out is short. */
+int net_accept_encoding(char *out, size_t size);
+
 /* The headers every request adds to the fixed ones (NYX_EXTRA_HEADERS), appended to *list.
  * Returns 0 or -1 (out of memory). */
 int net_append_headers(const net *n, struct curl_slist **list);

@@ -83,6 +83,17 @@ int provider_build_headers(provider *p, const engine_config *cfg)
         p->headers = h;
     }
     memset(key, 0, sizeof key);
+    /* The Accept-Encoding line libcurl adds for CURLOPT_ACCEPT_ENCODING "" (which stays set on
+     * every transfer: it turns the decoding on), made once here. Finding the header in the
+     * list, libcurl leaves its own out, which it printed anew for every request, byte by byte
+     * and twice (call_http.c). Where libcurl decodes nothing it still adds its own. */
+    char encodings[96];
+    struct curl_slist *h;
+    if (net_accept_encoding(encodings, sizeof encodings) == 0) {
+        if (!(h = curl_slist_append(p->headers, encodings)))
+            return -1;
+        p->headers = h;
+    }
     return net_append_headers(p->net, &p->headers);
 }
 
