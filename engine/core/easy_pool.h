@@ -1,10 +1,11 @@
 /* curl's handles for the calls to the API, kept between transfers instead of made and freed for
  * each: making one zeroes and sets up about 5 KB and freeing it lets all of that go again, on
- * every call; a kept handle also keeps its receive buffer. curl supports reusing a handle for
- * transfer after transfer, keeping its options and resetting its per-transfer state when one
- * starts: what all the transfers of one pool share (trust, proxy, URL, callbacks) is set once on
- * a fresh handle, and what is a call's own (headers, body, timeouts, the data the callbacks get)
- * anew for each transfer. A pool belongs to one endpoint and its network settings. */
+ * every call. (Not its receive buffer: libcurl 7.88 frees that as each transfer ends, in
+ * multi_done, and allocates it again when the next one connects.) curl supports reusing a
+ * handle for transfer after transfer, keeping its options and resetting its per-transfer state
+ * when one starts: what all the transfers of one pool share (trust, proxy, URL, callbacks) is
+ * set once on a fresh handle, and what is a call's own (headers, body, timeouts, the data the
+ * callbacks get) anew for each transfer. A pool belongs to one endpoint and its network settings. */
 #ifndef NYX_EASY_POOL_H
 #define NYX_EASY_POOL_H
 
