@@ -40,6 +40,10 @@ typedef struct timeout_profile {
     double seconds;
 } timeout_profile;
 
+/* The store's filter remembers this many short texts (under this many bytes) found clean. */
+#define ENGINE_CLEAN_TEXTS 4
+#define ENGINE_CLEAN_TEXT_MAX 64
+
 struct nyx_engine {
     engine_config cfg;
     int started;          /* engine_start done */
@@ -70,6 +74,12 @@ struct nyx_engine {
     struct record_buffers *record_buffers; /* what build_record writes over (call_account.c) */
     textbuf_pool buffers; /* calls' request bodies in one piece and replies, kept for the next */
     struct sent_bodies *sent_bodies; /* bodies sent, kept with the literals in them (call.c) */
+    /* Short texts the store's filter scanned and found clean (store_text.c), newest last. */
+    struct {
+        char text[ENGINE_CLEAN_TEXT_MAX];
+        size_t len;
+    } clean_texts[ENGINE_CLEAN_TEXTS];
+    size_t nclean_texts;
     struct turn_log *turn_log; /* of them, those this loop turn commits together (call_account.c) */
     uint64_t id_nonce, id_seq;
 

@@ -12,6 +12,9 @@ local quoted = nyx.call{ prompt = "henry.reply@example.com asks where the order 
 assert(quoted.text:find("henry.reply@example.com", 1, true), "the simulator did not quote the prompt")
 -- An API error that quotes what it was sent: the unknown model's name comes back in the
 -- message, and is the requested model and part of the attempt log.
+-- First a clean name as long, which the store's filter remembers as clean: the planted one
+-- must still be scanned.
+assert(not pcall(nyx.call, { prompt = "hello", max_tokens = 8, model = "claude-frank.model-example.com" }))
 local ok, err = pcall(nyx.call, { prompt = "hello", max_tokens = 8, model = "claude-frank.model@example.com" })
 assert(not ok and err.message:find("frank.model@example.com", 1, true), "the simulator did not quote the model")
 nyx.templates.create("planted", "Write to carol.template@example.com about {{topic}}; card 5555 5555 5555 4444.")
