@@ -19,6 +19,8 @@ void store_content_memo_free(store_content_memo *m)
 {
     if (m) {
         free(m->printed.s);
+        free(m->head.s);
+        free(m->head_json.s);
         memset(m, 0, sizeof *m);
     }
 }
@@ -167,6 +169,25 @@ void store_parts_free(store_parts *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Appends the JSON string of a request's head (its len bytes before the first part), from the
+ * memo when it is the head escaped last time. */
+static void append_head(store_content_memo *m, textbuf *r, const char *text, size_t len)
+{
+    if (!m->head.failed && !m->head_json.failed && m->head.s && m->head.len == len &&
+        memcmp(m->head.s, text, len) == 0) {
+        textbuf_put(r, m->head_json.s, m->head_json.len);
+        return;
+    }
+    size_t at = r->len;
+    json_string_append(r, text, len);
+    if (r->failed || len > STORE_CONTENT_MIN) /* a head is short; a long one is not kept */
+        return;
+    textbuf_reset(&m->head);
+    textbuf_reset(&m->head_json);
+    textbuf_put(&m->head, text, len);
+    textbuf_put(&m->head_json, r->s + at, r->len - at);
+}
+
 /* Appends one member of a recipe: a comma before all but the first. */
 static void add_member(textbuf *r, int *first)
 {
@@ -199,7 +220,10 @@ static int assemble(store_content_memo *m, const cutter *c, const hashed_span *s
         hash_known(m, p.text, p.len, known ? &span[j].h : NULL, p.hash);
         if (c->cuts[i].at > pos) {
             add_member(r, &first);
-            json_string_append(r, c->text + pos, c->cuts[i].at - pos);
+            if (i == 0 && m)
+                append_head(m, r, c->text, c->cuts[0].at);
+            else
+                json_string_append(r, c->text + pos, c->cuts[i].at - pos);
         }
         add_member(r, &first);
         textbuf_put(r, "{\"ref\":\"", 8);

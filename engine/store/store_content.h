@@ -54,6 +54,9 @@ typedef struct store_memo_slot {
 typedef struct store_content_memo {
     store_memo_slot slot[STORE_MEMO_SLOTS];
     textbuf printed; /* where a recipe is printed, kept from record to record */
+    /* A request's bytes before its first part (its model, max_tokens, the system block's
+     * opening: the same from call to call) and their JSON string, written once. */
+    textbuf head, head_json;
 } store_content_memo;
 
 void store_content_memo_free(store_content_memo *m);

@@ -37,12 +37,12 @@ static int fetch_piece(void *ud, const char *hash, char **out, error_info *err)
     return -1;
 }
 
-/* Splits text and joins it again: the same bytes. Returns the number of distinct parts. */
-static int round_trip(const char *text, int line)
+/* Splits text with memo and joins it again: the same bytes. Returns the number of distinct
+ * parts. */
+static int round_trip_with(store_content_memo *m, const char *text, int line)
 {
-    store_content_memo memo = {0};
     store_parts p;
-    if (store_content_split(&memo, text, &p) != 0) {
+    if (store_content_split(m, text, &p) != 0) {
         check_fail_at(__FILE__, line);
         fprintf(stderr, "split failed\n");
         return -1;
@@ -60,8 +60,45 @@ static int round_trip(const char *text, int line)
         free(joined);
     }
     store_parts_free(&p);
+    return n;
+}
+
+/* The same with a memo of its own. */
+static int round_trip(const char *text, int line)
+{
+    store_content_memo memo = {0};
+    int n = round_trip_with(&memo, text, line);
     store_content_memo_free(&memo);
     return n;
+}
+
+/* One memo for request after request (a store's): the head before the first part, escaped once
+ * and kept, is used again only for the very same bytes; heads as long but different, heads
+ * with escapes and a head too long to keep each come back as they were. */
+static void test_heads(void)
+{
+    char *sys = repeat("You are the support desk of a large library. ", 40);
+    char *ones = repeat("1,", 200); /* a head of over STORE_CONTENT_MIN bytes, not kept */
+    const char *heads[] = {
+        "{\"model\":\"claude-a\",\"system\":", "{\"model\":\"claude-b\",\"system\":",
+        "{\"model\":\"claude-a\",\"system\":", "{\"model\":\"c\\\"a\\n\",\"system\":",
+        NULL, "{\"model\":\"claude-b\",\"system\":", "{\"model\":\"claude-a\",\"system\":",
+    };
+    store_content_memo memo = {0};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        size_t n = strlen(ones) + strlen(sys) + 128;
+        char *text = malloc(n);
+        REQUIRE(text != NULL);
+        if (heads[i])
+            snprintf(text, n, "%s\"%s\",\"messages\":[\"question %zu\"]}", heads[i], sys, i);
+        else
+            snprintf(text, n, "{\"x\":[%s0],\"system\":\"%s\",\"messages\":[\"q\"]}", ones, sys);
+        CHECK_INT(round_trip_with(&memo, text, __LINE__), 1);
+        free(text);
+    }
+    store_content_memo_free(&memo);
+    free(ones);
+    free(sys);
 }
 
 static void test_cut_and_join(void)
@@ -385,6 +422,7 @@ int main(void)
         {"hash_vectors", .fn = test_hash_vectors},
         {"known_spans", .fn = test_known_spans},
         {"cut_and_join", .fn = test_cut_and_join},
+        {"heads", .fn = test_heads},
         {"batch_parts", .on_db = test_batch_parts},
         {"migrate_v5", .fn = test_migrate_v5},
         {0},
