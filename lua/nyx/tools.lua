@@ -284,16 +284,20 @@ local function mismatch(schema, value, path)
     if not found then return path .. " is not one of its enum values" end
   end
   if type(value) ~= "table" then return nil end
-  for _, k in ipairs(schema.required or {}) do
-    if value[k] == nil then return ("%s.%s is required"):format(path, k) end
+  -- Parts of the schema that are not what JSON Schema says (properties = 42) check nothing:
+  -- the API judges the schema; this only judges the answer.
+  if type(schema.required) == "table" then
+    for _, k in ipairs(schema.required) do
+      if value[k] == nil then return ("%s.%s is required"):format(path, tostring(k)) end
+    end
   end
-  for k, sub in pairs(schema.properties or {}) do
+  for k, sub in pairs(type(schema.properties) == "table" and schema.properties or {}) do
     if value[k] ~= nil then
-      local why = mismatch(sub, value[k], path .. "." .. k)
+      local why = mismatch(sub, value[k], path .. "." .. tostring(k))
       if why then return why end
     end
   end
-  if schema.items then
+  if type(schema.items) == "table" then
     for i, v in ipairs(value) do
       local why = mismatch(schema.items, v, ("%s[%d]"):format(path, i))
       if why then return why end

@@ -69,6 +69,15 @@ describe("the tool loop", function()
     assert.are.same({ type = "tool_result", tool_use_id = "d", is_error = true, content = "tool mute failed" }, results[4])
   end)
 
+  it("checks an answer against a schema with malformed parts without a Lua error of its own", function()
+    for _, schema in ipairs({ { type = "object", properties = 42 }, { type = "object", required = 42 },
+                              { type = "array", items = "x" }, { type = "object", enum = "x" } }) do
+      local call = answers({ { stop = "end_turn", text = '{"a": 1}', content = { { type = "text", text = '{"a": 1}' } } } })
+      local ok, r = pcall(tools.run, call, { messages = { { role = "user", content = "go" } }, output = schema })
+      assert.is_true(ok or (type(r) == "table" and r.type == "invalid_output"), tostring(r))
+    end
+  end)
+
   it("hands the calls back when the model asks for a tool the script runs itself", function()
     local call, sent = answers({
       { stop = "tool_use", content = { use("a", "auto"), use("b", "manual", { n = 1 }) } },
