@@ -143,7 +143,7 @@ int config_set_string(char **field, const char *value)
     return 0;
 }
 
-static int parse_bool(const char *v, int *out)
+int config_parse_bool(const char *v, int *out)
 {
     static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
     for (size_t i = 0; i < 4; i++) {
@@ -250,7 +250,7 @@ char *setting_check(const setting_def *d, const char *label, const char *text, e
         return copy_or_oom(text, err);
     if (d->kind == SET_BOOL) {
         int b;
-        if (parse_bool(text, &b) != 0) {
+        if (config_parse_bool(text, &b) != 0) {
             error_set(err, "invalid_argument", 0, "%s: must be true or false (1/0, yes/no, on/off), got \"%.40s\"",
                           label, text);
             return NULL;

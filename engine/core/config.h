@@ -131,4 +131,8 @@ int config_lookup(const engine_config *c, const char *name, config_value *out);
 /* Replaces one string field. */
 int config_set_string(char **field, const char *value);
 
+/* A boolean as every setting reads one: 1/0, true/false, yes/no, on/off (any case). Returns 0
+ * with *out set, or -1 when v is none of them. */
+int config_parse_bool(const char *v, int *out);
+
 #endif

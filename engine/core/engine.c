@@ -386,7 +386,12 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
     if (strcmp(key, "lua_path") == 0)
         return config_set_string(&e->script.lua_path, value) == 0 ? NYX_OK : NYX_ENOMEM;
     if (strcmp(key, "reload") == 0) {
-        e->script.watch_off = strcmp(value, "0") == 0;
+        int on;
+        if (config_parse_bool(value, &on) != 0) {
+            engine_set_error(e, "nyx_set: reload must be true or false (1/0, yes/no, on/off), got \"%s\"", value);
+            return NYX_EINVAL;
+        }
+        e->script.watch_off = !on;
         return NYX_OK;
     }
     if (strncmp(key, "var.", 4) == 0 && key[4]) {

@@ -91,7 +91,8 @@ NYX_API long long nyx_finish_records(nyx_engine *engine);
  * Sets an option before the first script is loaded. Keys: "db" (database path or URI),
  * "provider" ("sim" or "anthropic"), "base_url", "api_key", "lua_path" (extra Lua search
  * path), "debug" ("0"/"1"), "var.NAME" (a value the script reads as nyx.vars.NAME),
- * "reload" ("1" by default; "0" turns hot reload off: no file is watched).
+ * "reload" (a boolean, on by default; "0", "false" or "off" turns hot reload off: no file is
+ * watched).
  * Returns NYX_OK or NYX_EINVAL (nyx_errmsg says why).
  */
 NYX_API int nyx_set(nyx_engine *engine, const char *key, const char *value);

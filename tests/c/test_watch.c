@@ -111,6 +111,21 @@ static void engine_hooks(void)
         CHECK_INT(nyx_watch_script(e, "script.lua"), NYX_EIO);
         nyx_close(e);
     }
+    /* "reload" reads a boolean as every setting does: "false" and "off" are off too (they
+     * left it on), and a word that is no boolean is refused naming the key. */
+    const char *offs[] = {"false", "off", "no"};
+    for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+        e = nyx_open(NULL);
+        CHECK(e != NULL);
+        if (!e)
+            continue;
+        CHECK_INT(nyx_set(e, "reload", offs[i]), NYX_OK);
+        CHECK(engine_watch(e) == NULL);
+        CHECK_INT(nyx_watch_script(e, "script.lua"), NYX_EIO);
+        CHECK_INT(nyx_set(e, "reload", "maybe"), NYX_EINVAL);
+        CHECK(strstr(nyx_errmsg(e), "reload") != NULL);
+        nyx_close(e);
+    }
     CHECK_INT(chdir(cwd), 0);
 }
 
