@@ -405,7 +405,7 @@ int cli_report(int argc, char **argv)
         if (rc == NYX_OK)
             fprintf(stderr, "nyx report: cannot write %s\n", out);
         remove(tmp);
-        return 1;
+        return rc == NYX_EINVAL ? 2 : 1; /* a filter the query refused (--since): usage, as in nyx stats */
     }
     printf("wrote %s\n", out);
     return 0;

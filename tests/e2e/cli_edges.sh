@@ -109,4 +109,12 @@ run_nyx_env "$NYX_BIN" config set budget.daily_usd 2.50
 check "nyx config set confirms in one line" \
   $([[ $rc == 0 && $(wc -l <<<"$out") == 1 && "$out" == "budget.daily_usd = 2.5 (saved in the database"* ]]; echo $?) "$out"
 
+# A malformed --since is a usage error (2) in nyx report as in nyx stats, and no page is left.
+run_nyx_env "$NYX_BIN" stats --since garbage
+check "nyx stats --since garbage is a usage error (2) naming since" \
+  $([[ $rc == 2 ]] && grep -q "since must be a date" <<<"$err"; echo $?) "rc=$rc $err"
+run_nyx_env "$NYX_BIN" report --since garbage --out "$work/since.html"
+check "nyx report --since garbage is a usage error (2) naming since, and writes no page" \
+  $([[ $rc == 2 ]] && grep -q "since must be a date" <<<"$err" && [[ ! -e "$work/since.html" ]]; echo $?) "rc=$rc $err"
+
 finish
