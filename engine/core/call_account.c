@@ -35,14 +35,20 @@ static int reply_blocks(const claude_response *resp, int64_t *tool_calls)
     return found;
 }
 
-/* A member of an attempt's entry: a node on the stack (json_node), after the members before it. */
-static void add_member(cJSON *o, cJSON *m, const char *name, int type, const char *value)
+/* Appends a member of an attempt's entry: its name (a JSON string with its colon, and a comma
+ * before all but the first) and its value, a string written as cJSON writes one or a number or
+ * literal as it is. */
+static void add_member(textbuf *log, const char *name_json, const char *value, int is_string)
 {
-    json_node_append(o, json_node(m, type, name, value));
+    textbuf_puts(log, name_json);
+    if (is_string)
+        json_string_append(log, value ? value : "", value ? strlen(value) : 0);
+    else
+        textbuf_puts(log, value);
 }
 
-/* Appends an attempt's entry to the call's log (c->attempts, a JSON array kept closed): printed
- * by cJSON from nodes on the stack, so an attempt costs no allocation but the log's growth.
+/* Appends an attempt's entry to the call's log (c->attempts, a JSON array kept closed), written
+ * straight into it as cJSON would print it (json_string_append): no node, no second buffer.
  * sent_again: libcurl sent the request again after this one (call_request_resent). */
 static void log_attempt(api_call *c, int status, const error_info *err, int sent_again)
 {
@@ -50,22 +56,22 @@ static void log_attempt(api_call *c, int status, const error_info *err, int sent
     if (json_int_text(status, status_text, sizeof status_text) < 0 ||
         json_millis_text((clock_now_s() - c->attempt_started) * 1000.0, ms_text, sizeof ms_text) < 0)
         return;
-    cJSON entry = {.type = cJSON_Object}, m[6];
-    add_member(&entry, &m[0], "model", cJSON_String, call_route_model(c));
-    add_member(&entry, &m[1], "status", cJSON_Raw, status_text);
-    add_member(&entry, &m[2], "outcome", cJSON_String, err ? err->type : "ok");
-    add_member(&entry, &m[3], "ms", cJSON_Raw, ms_text);
-    if (c->headers.request_id[0])
-        add_member(&entry, &m[4], "request_id", cJSON_String, c->headers.request_id);
-    if (sent_again)
-        add_member(&entry, &m[5], "sent_again_by_libcurl", cJSON_True, NULL);
     textbuf *log = &c->attempts;
+    if (log->failed)
+        return;
     if (log->len == 0)
         textbuf_put(log, "[", 1);
     else
         log->s[log->len - 1] = ','; /* where its closing bracket was */
-    json_print_append(&entry, log);
-    textbuf_put(log, "]", 1);
+    add_member(log, "{\"model\":", call_route_model(c), 1);
+    add_member(log, ",\"status\":", status_text, 0);
+    add_member(log, ",\"outcome\":", err ? err->type : "ok", 1);
+    add_member(log, ",\"ms\":", ms_text, 0);
+    if (c->headers.request_id[0])
+        add_member(log, ",\"request_id\":", c->headers.request_id, 1);
+    if (sent_again)
+        add_member(log, ",\"sent_again_by_libcurl\":", "true", 0);
+    textbuf_put(log, "}]", 2);
 }
 
 void call_record_attempt(api_call *c, int status, const error_info *err) { log_attempt(c, status, err, 0); }

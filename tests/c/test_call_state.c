@@ -76,6 +76,8 @@ static void attempt_log(api_call *c)
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "status")) == 200);
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "outcome")), "ok");
     CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(a, "ms")));
+    CHECK(c->headers.request_id[0] != '\0'); /* the simulator names its requests */
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "request_id")), c->headers.request_id);
     CHECK(cJSON_GetObjectItemCaseSensitive(a, "sent_again_by_libcurl") == NULL);
     cJSON_Delete(log);
     size_t first = c->attempts.len;
