@@ -937,8 +937,11 @@ void batch_member_finished(batch_job *b, api_call *c, const error_info *err)
         return;
     if (!b->refusal.type[0] && err && err->type[0]) {
         b->refusal = *err;
-        snprintf(b->refusal.message, sizeof b->refusal.message, "the batch was refused whole: request %.64s: %.400s",
-                 c && c->spec.batch_custom_id ? c->spec.batch_custom_id : "?", err->message);
+        if (c) /* a call: its custom id; without one, the caller's message names the request */
+            snprintf(b->refusal.message, sizeof b->refusal.message, "the batch was refused whole: request %.64s: %.400s",
+                     c->spec.batch_custom_id ? c->spec.batch_custom_id : "?", err->message);
+        else
+            snprintf(b->refusal.message, sizeof b->refusal.message, "the batch was refused whole: %.470s", err->message);
     }
     b->nfinished_early++;
     maybe_go(b);

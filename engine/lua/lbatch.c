@@ -72,13 +72,15 @@ static int l_cancel(lua_State *L)
     return 1;
 }
 
-/* handle:abandon(err): a request that failed before it became a call refuses the batch. */
+/* handle:abandon(err, custom_id): a request that failed before it became a call refuses the
+ * batch; the refusal the other requests see names it. */
 static int l_abandon(lua_State *L)
 {
     batch_job *b = *check_handle(L, 1);
     error_info err;
     error_clear(&err);
-    const char *type = "invalid_argument", *msg = lua_tostring(L, 3);
+    const char *type = "invalid_argument", *msg = NULL;
+    const char *id = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : "?";
     if (lua_istable(L, 2)) {
         lua_getfield(L, 2, "type");
         if (lua_isstring(L, -1))
@@ -89,7 +91,7 @@ static int l_abandon(lua_State *L)
     } else if (lua_isstring(L, 2)) {
         msg = lua_tostring(L, 2);
     }
-    error_set(&err, type, 0, "%s", msg ? msg : "a request of the batch could not start");
+    error_set(&err, type, 0, "request %.64s: %s", id, msg ? msg : "it could not start");
     batch_member_finished(b, NULL, &err);
     return 0;
 }

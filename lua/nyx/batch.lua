@@ -172,7 +172,7 @@ function M.batch(t)
       local ok, r = pcall(core.call, spec)
       if ok then return r end
       -- An error without an interaction never became a call: the batch cannot be sent whole.
-      if type(r) ~= "table" or r.interaction_id == nil then handle:abandon(r) end
+      if type(r) ~= "table" or r.interaction_id == nil then handle:abandon(r, spec.batch_id) end
       error(r, 0)
     end)
   end

@@ -365,4 +365,19 @@ describe("nyx.batch", function()
     end
     assert.are.equal(0, v.sent)
   end)
+
+  it("a batch refused for one request's bad argument names that request to the others", function()
+    local v = setup:run([[
+      local b = nyx.batch{ requests = { { id = "fine", prompt = "x", max_tokens = 5 },
+                                        { id = "culprit", prompt = "y", max_tokens = 5, temperature = 7 } } }
+      local out = {}
+      for id, r, ok in b:results() do out[id] = { ok = ok, type = r.type, message = r.message } end
+      return { out = out, sent = #sim.requests() }
+    ]], { env = env() })
+    assert.is_false(v.out.fine.ok)
+    assert.are.equal("invalid_argument", v.out.fine.type)
+    assert.matches("the batch was refused whole: request culprit: ", v.out.fine.message, 1, true)
+    assert.matches("temperature", v.out.fine.message, 1, true)
+    assert.are.equal(0, v.sent)
+  end)
 end)
