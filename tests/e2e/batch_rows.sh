@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # nyx batch submit reads every row of its input as written, or stops naming the line: a second
 # JSON object (or anything else) after a row's object on the same line, and a NUL byte in a
-# field (which the template would see cut short), are errors before anything is sent; a UTF-8
-# byte-order mark (as spreadsheets write it) is not part of the first column's name.
+# field (which the template would see cut short), and an id two rows share, are errors before
+# anything is sent; a UTF-8 byte-order mark (as spreadsheets write it) is not part of the first
+# column's name.
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -27,6 +28,10 @@ check_exit "a NUL byte in a CSV field is refused, naming the line and field" 1 "
 printf '{"id":"a","ticket":"x\\u0000y"}\n' >nul.jsonl
 run_nyx batch submit classify --input nul.jsonl
 check_exit "a NUL byte in a JSON string is refused, naming the line and field" 1 "$err" 'nul.jsonl: line 1: field "ticket" holds a NUL byte'
+printf '{"id":"a","ticket":"x"}\n\n{"id":"b","ticket":"y"}\n{"id":"a","ticket":"z"}\n' >dup.jsonl
+run_nyx batch submit classify --input dup.jsonl
+check_exit "a repeated id is named with both its lines" 1 "$err" 'dup.jsonl line 4: the id "a" is not unique (line 1 has it too)'
+check_no_grep "and with no Lua traceback" "$err" 'stack traceback'
 [[ $(batches) == 0 ]]
 check "nothing was sent for the refused inputs" $? "$(batches) batches"
 printf '{"id":"a","ticket":"x"}   \r\n' >space.jsonl
