@@ -77,7 +77,7 @@ int cli_ask(int argc, char **argv)
         fprintf(stderr, "nyx ask: interrupted; the call was cancelled and logged\n");
         status = 128 + cli_interrupted;
     } else if (rc != NYX_OK) {
-        fprintf(stderr, "nyx ask: %s\n", nyx_errmsg(e));
+        cli_chunk_error("nyx ask", "nyx ask", nyx_errmsg(e));
         status = 1;
     }
     status = cli_records_whole(e, status);

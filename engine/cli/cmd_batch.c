@@ -186,7 +186,9 @@ static int api_command(int argc, char **argv)
     }
     int status = 0;
     if (rc != NYX_OK) {
-        fprintf(stderr, "nyx batch %s: %s\n", sub, nyx_errmsg(e));
+        char who[64];
+        snprintf(who, sizeof who, "nyx batch %s", sub);
+        cli_chunk_error(who, "nyx batch", nyx_errmsg(e));
         status = 1;
     }
     nyx_close(e);
@@ -538,7 +540,7 @@ static int submit(int argc, char **argv)
         fprintf(stderr, "nyx batch: interrupted\n");
         status = 128 + cli_interrupted;
     } else if (rc != NYX_OK) {
-        fprintf(stderr, "nyx batch: %s\n", nyx_errmsg(e));
+        cli_chunk_error("nyx batch", "nyx batch", nyx_errmsg(e));
         status = 1;
     }
     nyx_close(e);

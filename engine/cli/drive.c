@@ -6,7 +6,10 @@
 #include "cli.h"
 #include "status.h"
 
+#include <ctype.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 
 volatile sig_atomic_t cli_interrupted;
 long long cli_cancelled;
@@ -45,4 +48,28 @@ int cli_drive(nyx_engine *e, int rc, struct cli_status *status)
 int cli_records_whole(nyx_engine *e, int code)
 {
     return nyx_finish_records(e) > 0 && code == 0 ? 1 : code;
+}
+
+/* Skips "NAME:LINE: " at the start of *msg (name: the chunk's, or one without spaces, a file
+ * of the library). */
+static void skip_position(const char **msg, const char *name)
+{
+    const char *p = *msg;
+    size_t n = name ? strlen(name) : strcspn(p, ": \n");
+    if (n == 0 || strncmp(p, name ? name : p, n) != 0 || p[n] != ':' || !isdigit((unsigned char)p[n + 1]))
+        return;
+    p += n + 1;
+    while (isdigit((unsigned char)*p))
+        p++;
+    if (p[0] == ':' && p[1] == ' ')
+        *msg = p + 2;
+}
+
+void cli_chunk_error(const char *who, const char *chunk, const char *msg)
+{
+    skip_position(&msg, chunk);
+    skip_position(&msg, NULL);
+    const char *tb = strstr(msg, "\nstack traceback:");
+    int n = tb ? (int)(tb - msg) : (int)strlen(msg);
+    fprintf(stderr, "%s: %.*s\n", who, n, msg);
 }

@@ -46,6 +46,12 @@ check_exit "an unknown template exits 1" 1 "$err" "no_such_template"
 
 run_nyx ask classify --var ticket=x --model claude-nope-1
 check_exit "an API error exits 1 with its type" 1 "$err" "not_found_error"
+# The command's own Lua is no script of the user's: its failures read as one line, without a
+# traceback or the command's internal line numbers.
+for e in "$(run_nyx ask classify; echo "$err")" "$(run_nyx ask no_such_template; echo "$err")" "$err"; do
+  check_no_grep "a failure of nyx ask shows no traceback" "$e" -e 'stack traceback' -e 'nyx ask:[0-9]'
+done
+check_grep "and says what failed" "$err" "^nyx ask: not_found_error: model: claude-nope-1"
 
 check_usage_errors ask "" "classify --bogus" "classify --var novalue" "classify extra" "classify --model bad'name"
 run_nyx NYX_DURABILITY=degrade "NYX_DB=$work/tpl" -- ask classify --var ticket=x
