@@ -28,7 +28,8 @@ static void resizes_keep_bytes(void)
     lnyx_pool *pool = lnyx_pool_new();
     CHECK(pool != NULL);
     /* sizes either side of each class edge and of the largest pooled size */
-    static const size_t sizes[] = {1, 15, 16, 17, 31, 32, 33, 100, 255, 256, 257, 300, 4000, 24, 8, 1};
+    static const size_t sizes[] = {1, 15, 16, 17, 31, 32, 33, 100, 255, 256, 257, 768, 1023, 1024,
+                                   1025, 4000, 1000, 24, 8, 1};
     const size_t n = sizeof sizes / sizeof sizes[0];
     unsigned char *p = lnyx_pool_alloc(pool, NULL, LUA_TSTRING, sizes[0]);
     CHECK(p != NULL);
