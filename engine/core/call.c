@@ -542,6 +542,13 @@ static void admit(void *ud)
         fail(c, &err);
         return;
     }
+    if (e->cfg.durability == DURABILITY_STRICT && e->storage.refusing) {
+        error_set(&err, "store_error", 0, "nothing was sent: the database refuses records (%s); calls go again "
+                      "once it takes the ones waiting; NYX_DURABILITY=degrade lets calls go on without it",
+                  e->storage.refusing_why);
+        fail(c, &err);
+        return;
+    }
     const char *model = call_route_model(c);
     double now = clock_now_s();
     /* An open breaker fails fast, before any wait, without touching the network. */

@@ -114,6 +114,16 @@ static void schedule(storage *s)
 static pending *add(storage *s, const interaction_rec *it, const char *reservation, double actual_usd,
                     const char *why);
 
+/* Strict durability: a record refused for a reason waiting will not cure stops new calls
+ * (storage.h's refusing) until the waiting records are written. */
+static void note_refusal(storage *s, const error_info *err)
+{
+    if (!err || err->retryable || s->cfg->durability != DURABILITY_STRICT)
+        return;
+    s->refusing = 1;
+    snprintf(s->refusing_why, sizeof s->refusing_why, "%.200s", err->message);
+}
+
 void pending_log_add(storage *s, const interaction_rec *it, const char *reservation, double actual_usd,
                      const char *why)
 {
@@ -124,6 +134,7 @@ void pending_log_add_waiting(storage *s, const interaction_rec *it, const char *
                              double actual_usd, const error_info *why, double deadline, pending_done_fn done,
                              void *ud)
 {
+    note_refusal(s, why);
     pending *p = add(s, it, reservation, actual_usd, why->message);
     if (p) {
         p->done = done;
@@ -236,6 +247,7 @@ static void answer_waiting(storage *s, const error_info *err, int all)
  * not help (a read-only or corrupt database). Returns what still waits. */
 static size_t unwritten(storage *s, const error_info *err)
 {
+    note_refusal(s, err);
     answer_waiting(s, err, !err->retryable);
     return s->pending ? s->pending->n : 0;
 }
@@ -343,6 +355,7 @@ again:
     q->n = q->cap = 0;
     q->waiters = 0;
     s->degraded = 0;
+    s->refusing = 0;
     slog(s, NYX_LOG_INFO, NULL, "nyx: storage is back; %zu waiting records written", written);
     answer_waiting_in(NULL, items, written, NULL, 1);
     free(items);

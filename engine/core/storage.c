@@ -29,4 +29,5 @@ void storage_lose(storage *s)
     store_close(s->db);
     s->db = NULL;
     s->degraded = 1;
+    s->refusing = 0; /* the next file may take records */
 }

@@ -27,6 +27,11 @@ typedef struct storage {
     struct pending_log *pending; /* records waiting for the store */
     loop_timer *pending_timer;
     int degraded;                /* the store failed: records wait in memory */
+    int refusing;                /* strict: a record was refused for a reason waiting will not
+                                    cure (a full disk, a read-only file): no call is sent until
+                                    the waiting records are written, or one would be paid for
+                                    and never recorded */
+    char refusing_why[256];
     int db_is_file;              /* the database is a file whose identity is watched */
     unsigned long long db_dev, db_ino;
     int64_t lost_interactions;

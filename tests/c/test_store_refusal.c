@@ -1,0 +1,102 @@
+/* Strict durability (the default) when the database refuses records for a reason waiting will
+ * not cure (here a full disk, SQLite's max_page_count; a read-only file alike): the call whose
+ * record was refused fails with store_error, and no call after it is sent, since each would
+ * be paid for and never recorded (before, every later call was sent and failed the same way
+ * once answered: 383 of 400 in a run on a full tmpfs). Once the database takes the waiting
+ * records again, calls go out again. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "core/engine.h"
+#include "nyx.h"
+#include "store/store_sqlite.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int run(nyx_engine *e, const char *chunk, const char *name)
+{
+    int rc = nyx_load_string(e, chunk, name);
+    while (rc == NYX_OK || rc == NYX_AGAIN) {
+        rc = nyx_poll(e, 10);
+        if (rc == NYX_OK)
+            break;
+    }
+    if (rc != NYX_OK)
+        fprintf(stderr, "%s: %d %s\n", name, rc, nyx_errmsg(e));
+    return rc;
+}
+
+static long long pragma(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Six calls with long prompts (each record needs pages of its own): the first is sent and its
+ * record refused; the others are refused before sending. */
+static const char *full_chunk =
+    "local nyx = require 'nyx'\n"
+    "local filler = ('filler text for a record that needs pages of its own '):rep(400)\n"
+    "local out = {}\n"
+    "for i = 1, 6 do\n"
+    "  local ok, err = pcall(nyx.call, { prompt = filler .. i, max_tokens = 5 })\n"
+    "  out[i] = ok and 'ok' or (err.type .. ': ' .. err.message)\n"
+    "end\n"
+    "local msg = table.concat(out, '\\n')\n"
+    "assert(out[1]:find('^store_error: the record of this call could not be committed'), msg)\n"
+    "for i = 2, 6 do assert(out[i]:find('^store_error: nothing was sent: the database refuses records'), msg) end\n";
+
+static const char *back_chunk =
+    "local nyx = require 'nyx'\n"
+    "nyx.sleep(1.5) -- the waiting records are tried again every half second\n"
+    "local r = nyx.call{ prompt = 'and now?', max_tokens = 5 }\n"
+    "assert(r.text, 'a call goes again once the database takes records')\n";
+
+static void test_refusal(const char *dir)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/r.db", dir);
+    setenv("NYX_PROVIDER", "sim", 1);
+    setenv("NYX_SIM_TTFT_MS", "0", 1);
+    unsetenv("NYX_DURABILITY");
+    char *msg = NULL;
+    nyx_engine *e = nyx_open(&msg);
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_set(e, "db", path), NYX_OK);
+    CHECK_INT(nyx_set(e, "reload", "0"), NYX_OK);
+    CHECK_INT(run(e, "local nyx = require 'nyx'; assert(nyx.call{prompt = 'first', max_tokens = 5}.text)", "=first"),
+              NYX_OK);
+    REQUIRE(e->storage.db != NULL);
+    sqlite3 *db = store_sqlite_db(e->storage.db);
+    REQUIRE(db != NULL);
+    long long pages = pragma(db, "PRAGMA page_count");
+    CHECK(pages > 0);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages);
+    CHECK(pragma(db, sql) == pages);
+    CHECK_INT(run(e, full_chunk, "=full"), NYX_OK);
+    CHECK(pragma(db, "PRAGMA max_page_count = 1000000") > pages);
+    CHECK_INT(run(e, back_chunk, "=back"), NYX_OK);
+    CHECK(nyx_finish_records(e) == 0);
+    nyx_close(e);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/nyx_refusal_XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    test_refusal(dir);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        check_failures++;
+    return check_failures;
+}
