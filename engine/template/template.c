@@ -141,6 +141,10 @@ static int compile_body(cmp *c, size_t pos)
     size_t len = t->len;
     size_t text_start = pos;
     int text_line = line_at(c, pos);
+    /* The end of the line holding the tag being read: found once per line, not once per tag
+     * (a long line of tags was scanned to its end for each one: quadratic). */
+    size_t eol = 0;
+    int eol_known = 0;
     for (;;) {
         const char *open = find2(s, text_start, len, "{{", 2);
         if (!open)
@@ -167,9 +171,12 @@ static int compile_body(cmp *c, size_t pos)
         /* Only comments may span lines: an unclosed tag is reported where it opens. */
         size_t limit = len;
         if (op != -1) {
-            const char *nl = memchr(s + p, '\n', len - p);
-            if (nl)
-                limit = (size_t)(nl - s);
+            if (!eol_known || eol < p) {
+                const char *nl = memchr(s + p, '\n', len - p);
+                eol = nl ? (size_t)(nl - s) : len;
+                eol_known = 1;
+            }
+            limit = eol;
         }
         const char *close = cs <= limit ? find2(s, cs, limit, close_pat, clen) : NULL;
         if (!close)

@@ -805,8 +805,45 @@ static void test_shipped(void)
     template_free(task);
 }
 
+/* A line of a million tags: the end of the line was searched again for each tag, a scan to
+ * the end of the text every time (quadratic: 200,000 tags on a line took 1.35 s to compile,
+ * a million would take hours, past this test's timeout); now once per line. */
+static void test_long_line(void)
+{
+    enum { TAGS = 1000000 };
+    size_t len = (size_t)TAGS * 5 + 7;
+    char *text = malloc(len + 1);
+    REQUIRE(text != NULL);
+    for (size_t i = 0; i < TAGS; i++)
+        memcpy(text + i * 5, "{{x}}", 5);
+    memcpy(text + (size_t)TAGS * 5, "\n{{y}}.", 7);
+    text[len] = '\0';
+    error_info err = cleared_error();
+    template_def *t = template_parse(text, len, "long.md", &err);
+    CHECK(t != NULL);
+    if (t) {
+        tvalue *v = M("x", S("a"), "y", S("end"), NULL);
+        char *out = NULL;
+        size_t n = 0;
+        CHECK_INT(template_render(t, v, NULL, NULL, NULL, NULL, &out, &n, &err), 0);
+        CHECK_INT(n, (size_t)TAGS + 5);
+        CHECK(out && out[0] == 'a' && out[TAGS - 1] == 'a' && strcmp(out + TAGS, "\nend.") == 0);
+        free(out);
+        tvalue_free(v);
+        template_free(t);
+    }
+    /* A tag left open on such a line is still named where it opens. */
+    memcpy(text + (size_t)TAGS * 5 - 2, "  ", 2);
+    t = template_parse(text, len, "long.md", &err);
+    CHECK(t == NULL);
+    CHECK_CONTAINS(err.message, "is not closed with '}}' on the same line");
+    template_free(t);
+    free(text);
+}
+
 int main(void)
 {
+    test_long_line();
     test_variables();
     test_values_are_literal();
     test_sections();
