@@ -313,6 +313,18 @@ template_def *template_parse(const char *text, size_t len, const char *origin, e
         error_set(err, "invalid_argument", 0, "%s: template is larger than 4 GiB", origin);
         return NULL;
     }
+    /* A template is text: a NUL byte (a binary file, or one saved as UTF-16, which has one in
+     * every other byte) ended it there once stored, the rest dropped unseen. */
+    const char *nul = len ? memchr(text, '\0', len) : NULL;
+    if (nul) {
+        int line = 1;
+        for (const char *p = text; p < nul; p++)
+            line += *p == '\n';
+        error_set(err, "invalid_argument", 0,
+                  "%s:%d: a NUL byte: a template is UTF-8 text (is the file binary, or saved as UTF-16?)", origin,
+                  line);
+        return NULL;
+    }
     template_def *t = calloc(1, sizeof *t);
     if (!t || !(t->origin = strdup(origin)) || !(t->text = malloc(len + 1))) {
         error_set(err, "out_of_memory", 0, "%s: out of memory", origin);

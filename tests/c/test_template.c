@@ -130,10 +130,10 @@ static const char *render(const char *text, const tvalue *vars)
 }
 
 /* Expects parsing to fail with exactly msg. */
-static void check_parse_error(const char *text, const char *msg, int line)
+static void check_parse_error(const char *text, size_t len, const char *msg, int line)
 {
     error_info err = cleared_error();
-    template_def *t = template_parse(text, strlen(text), "bad.md", &err);
+    template_def *t = template_parse(text, len, "bad.md", &err);
     if (t) {
         check_fail_at(__FILE__, line);
         fprintf(stderr, "parse succeeded, expected \"%s\"\n", msg);
@@ -145,7 +145,8 @@ static void check_parse_error(const char *text, const char *msg, int line)
         fprintf(stderr, "error [%s] \"%s\", expected \"%s\"\n", err.type, err.message, msg);
     }
 }
-#define PARSE_ERROR(text, msg) check_parse_error(text, msg, __LINE__)
+#define PARSE_ERROR(text, msg) check_parse_error(text, strlen(text), msg, __LINE__)
+#define PARSE_ERROR_LEN(text, len, msg) check_parse_error(text, len, msg, __LINE__)
 
 /* ---- variables ---- */
 
@@ -832,6 +833,10 @@ static void test_long_line(void)
         tvalue_free(v);
         template_free(t);
     }
+    /* A NUL byte (a binary file, a file saved as UTF-16) is refused where it is, not kept as
+     * the end of the text. */
+    PARSE_ERROR_LEN("one\ntwo\0three {{x}}", 19,
+                    "bad.md:2: a NUL byte: a template is UTF-8 text (is the file binary, or saved as UTF-16?)");
     /* A tag left open on such a line is still named where it opens. */
     memcpy(text + (size_t)TAGS * 5 - 2, "  ", 2);
     t = template_parse(text, len, "long.md", &err);

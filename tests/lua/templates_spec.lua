@@ -104,6 +104,18 @@ describe("nyx.templates through " .. local_setup.name, function()
     assert.are.equal("Hello Di, I am glad.\nNothing to list.\n", v.greet)
   end)
 
+  it("refuses a template text holding a NUL byte, which it stored cut short", function()
+    local v = local_setup:run([[
+      local ok, err = pcall(nyx.templates.create, "cut", "before\0{{x}} after")
+      local found = pcall(nyx.templates.get, "cut")
+      return { ok = ok, type = err.type, message = err.message, found = found }
+    ]], { env = env() })
+    assert.is_false(v.ok)
+    assert.are.equal("invalid_argument", v.type)
+    assert.matches("NUL", v.message, 1, true)
+    assert.is_false(v.found, "nothing was stored")
+  end)
+
   it("serves the new version of a file edited while the engine runs", function()
     local edit = dir .. "/edited.md"
     H.write(edit, "first {{x}}")
