@@ -265,6 +265,7 @@ void budget_withdraw(budget_request *r)
         r->e->gov.settle_timer = NULL;
     }
     error_info err;
+    error_clear(&err);
     error_set(&err, "cancelled", 0,
                   settling ? "the call was cancelled while its budget waited for pending reservations to settle"
                            : "the call was cancelled while its budget waited for the database");

@@ -445,6 +445,7 @@ static void log_answered(void *ud, int rc, int refused, const error_info *err)
         return;
     }
     error_info unknown;
+    error_clear(&unknown);
     error_set(&unknown, "store_error", 0, "unknown failure");
     keep_pending(w->c, w, err ? err : &unknown);
 }
@@ -456,6 +457,7 @@ static void log_one(api_call *c, void (*logged)(api_call *c))
     log_wait *w = malloc(sizeof *w);
     if (!w) {
         error_info oom;
+        error_clear(&oom);
         error_set(&oom, "store_error", 0, "out of memory");
         keep_pending(c, NULL, &oom);
         logged(c);
@@ -464,6 +466,7 @@ static void log_one(api_call *c, void (*logged)(api_call *c))
     *w = (log_wait){c, logged};
     if (!e->storage.db || e->storage.degraded) {
         error_info why;
+        error_clear(&why);
         error_set(&why, "store_error", 0, "%s", !e->storage.db ? "no database" : "earlier failure");
         why.retryable = 1; /* what failed before may be back */
         keep_pending(c, w, &why);

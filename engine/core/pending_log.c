@@ -146,6 +146,7 @@ void pending_log_add_waiting(storage *s, const interaction_rec *it, const char *
     }
     /* Not even kept (the queue is full, or memory is out): the caller hears it now. */
     error_info err;
+    error_clear(&err);
     error_set(&err, "store_error", 0, "the record of this call could not be kept to be written later (%s)",
                   why->message);
     done(ud, &err);
@@ -228,6 +229,7 @@ static void answer_waiting_in(struct pending_log *q, pending *items, size_t coun
             continue;
         }
         error_info e2;
+        error_clear(&e2);
         error_set(&e2, "store_error", 0,
                       "the record of this call could not be committed%s (%s); it waits in memory to be written "
                       "later (NYX_DURABILITY=degrade lets results through meanwhile)",
@@ -273,6 +275,7 @@ static void drop_refused(storage *s, size_t i, const error_info *why)
     q->n--;
     if (done) { /* last: the caller may add records as it hears */
         error_info e2;
+        error_clear(&e2);
         error_set(&e2, "store_error", 0, "the record of this call is refused by the database and lost (%s)",
                   why->message);
         done(ud, &e2);
@@ -381,6 +384,7 @@ void pending_log_close(storage *s)
         return;
     if (pending_log_flush(s) > 0) {
         error_info err;
+        error_clear(&err);
         error_set(&err, "store_error", 0, "the engine closed before the database took it");
         answer_waiting(s, &err, 1);
         s->lost_interactions += (int64_t)q->n;
