@@ -344,6 +344,14 @@ static void read_tools(lua_State *L, claude_request *req)
 static void read_tool_choice(lua_State *L, claude_request *req)
 {
     if (lua_type(L, -1) == LUA_TSTRING) {
+        /* A word is one of the API's three (a table may carry what a newer API takes): any
+         * other was sent, to come back as a 400 naming tool_choice.type. */
+        const char *w = lua_tostring(L, -1);
+        if (strcmp(w, "auto") != 0 && strcmp(w, "any") != 0 && strcmp(w, "none") != 0) {
+            lnyx_argerror(L, 1, "tool_choice must be \"auto\", \"any\", \"none\" or a table such as "
+                                "{type = \"tool\", name = ...}, got \"%.40s\"", w);
+            return;
+        }
         lua_createtable(L, 0, 1);
         lua_pushvalue(L, -2);
         lua_setfield(L, -2, "type");

@@ -32,6 +32,8 @@ H.describe_setup("argument checks at the edges", function(setup)
         scope_agent_empty = try(nyx.budget.limit, "agent:", 1),
         scope_nul = try(nyx.budget.limit, "session:a\0b", 1),
         profile_nul = try(nyx.timeout_profile, "a\0b", 5),
+        tool_choice_word = try(nyx.call, { prompt = "x", max_tokens = 5, tool_choice = "sometimes" }),
+        tool_choice_empty = try(nyx.call, { prompt = "x", max_tokens = 5, tool_choice = "" }),
       }
       local sent = sim.sent()
       return { r = r, sent = sent }
@@ -41,7 +43,8 @@ H.describe_setup("argument checks at the edges", function(setup)
       limit_inf = "limit", limit_nan = "limit", session_inf = "budget_usd", agent_inf = "budget_usd",
       agent_nan = "calls_per_minute", session_nul = "NUL", call_session_nul = "NUL", model_nul = "NUL",
       model_empty = "model", agent_empty = "agent", scope_empty = "scope", scope_agent_empty = "scope",
-      scope_nul = "NUL", profile_nul = "NUL",
+      scope_nul = "NUL", profile_nul = "NUL", tool_choice_word = 'tool_choice must be "auto", "any", "none"',
+      tool_choice_empty = "tool_choice",
     }
     for name, want in pairs(fields) do
       local e = v.r[name]
