@@ -104,7 +104,7 @@ int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_r
             char *end;
             long n = strtol(v, &end, 10);
             if (*end || n <= 0 || n > 1000000000) {
-                engine_set_error(e, "last must be a positive whole number, got \"%.40s\"", v);
+                engine_set_error(e, "last must be a whole number from 1 to 1000000000, got \"%.40s\"", v);
                 return NYX_EINVAL;
             }
             f.last = (int)n;

@@ -102,7 +102,11 @@ describe("nyx stats and nyx log", function()
     assert.are.equal(5, #H.nyx_json(db, "log"))
     local out, code = nyx(db, "log --last -1")
     assert.are.equal(2, code)
-    assert.matches('last must be a positive whole number, got "%-1"', out)
+    assert.matches('last must be a whole number from 1 to 1000000000, got "%-1"', out)
+    -- Above the bound the message gives it, not "positive" of a positive number.
+    out, code = nyx(db, "log --last 999999999999")
+    assert.are.equal(2, code)
+    assert.matches('last must be a whole number from 1 to 1000000000, got "999999999999"', out)
   end)
 
   it("nyx budget shows the ledger and nyx audit the refusal, with its session and agent", function()
