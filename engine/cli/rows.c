@@ -36,11 +36,60 @@ static int add_row(cli_rows *out, int line)
     return 0;
 }
 
-/* A scalar as the template sees it: strings as they are, numbers and booleans as JSON writes them. */
-static int add_json_value(cli_row *r, const char *key, const cJSON *v)
+/* The offset of the first byte of s[0..n) that is not part of well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or -1 when it all is. A request is
+ * JSON, which the API takes only as UTF-8: a Latin-1 field would have the batch refused whole. */
+static long utf8_bad(const char *s, size_t n)
 {
-    if (cJSON_IsString(v))
-        return add_var(r, key, strlen(key), v->valuestring, strlen(v->valuestring));
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned c = u[i];
+        size_t k;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            k = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            k = 2;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        } else {
+            return (long)i;
+        }
+        if (i + k >= n) /* cut short at the end */
+            return (long)i;
+        if (u[i + 1] < lo || u[i + 1] > hi)
+            return (long)i;
+        for (size_t j = 2; j <= k; j++)
+            if (u[i + j] < 0x80 || u[i + j] > 0xBF)
+                return (long)i;
+        i += k + 1;
+    }
+    return -1;
+}
+
+/* A scalar as the template sees it: strings as they are, numbers and booleans as JSON writes them.
+ * -4: a string that is not UTF-8 (*bad: the offset of its first bad byte). */
+static int add_json_value(cli_row *r, const char *key, const cJSON *v, long *bad, unsigned *byte)
+{
+    if (cJSON_IsString(v)) {
+        size_t n = strlen(v->valuestring);
+        if ((*bad = utf8_bad(v->valuestring, n)) >= 0) {
+            *byte = (unsigned char)v->valuestring[*bad];
+            return -4;
+        }
+        return add_var(r, key, strlen(key), v->valuestring, n);
+    }
     if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
         char *t = cJSON_PrintUnformatted(v);
         int rc = t ? add_var(r, key, strlen(key), t, strlen(t)) : -1;
@@ -140,6 +189,8 @@ static int read_jsonl(const char *text, size_t len, cli_rows *out, char *err, si
                 return -1;
             }
             cli_row *r = &out->rows[out->n - 1];
+            long bad = -1;
+            unsigned byte = 0;
             for (const cJSON *f = o->child; f; f = f->next) {
                 int rc = 0;
                 if (strchr(f->string, '=') || !*f->string)
@@ -148,9 +199,15 @@ static int read_jsonl(const char *text, size_t len, cli_rows *out, char *err, si
                     continue;
                 else if (cJSON_IsArray(f)) {
                     for (const cJSON *x = f->child; x && rc == 0; x = x->next)
-                        rc = add_json_value(r, f->string, x);
+                        rc = add_json_value(r, f->string, x, &bad, &byte);
                 } else {
-                    rc = add_json_value(r, f->string, f);
+                    rc = add_json_value(r, f->string, f, &bad, &byte);
+                }
+                if (rc == -4) {
+                    snprintf(err, errlen, "line %d: field \"%.60s\" is not UTF-8 text (its byte %ld is 0x%02X): save the "
+                             "file as UTF-8", line, f->string, bad + 1, byte);
+                    cJSON_Delete(o);
+                    return -1;
                 }
                 if (rc != 0) {
                     snprintf(err, errlen, rc == -1 ? "out of memory" : "line %d: field \"%.60s\" must be a string, number, boolean or list of them",
@@ -298,6 +355,16 @@ static int read_csv(const char *text, size_t len, cli_rows *out, char *err, size
             free_fields(fs);
             free_fields(header);
             return -1;
+        }
+        for (int i = 0; i < nf; i++) {
+            long bad = utf8_bad(fs[i], strlen(fs[i]));
+            if (bad >= 0) {
+                snprintf(err, errlen, "line %d: field \"%.60s\" is not UTF-8 text (its byte %ld is 0x%02X): save the file "
+                         "as UTF-8", start, header[i], bad + 1, (unsigned char)fs[i][bad]);
+                free_fields(fs);
+                free_fields(header);
+                return -1;
+            }
         }
         int rc = add_row(out, start);
         for (int i = 0; rc == 0 && i < nf; i++)

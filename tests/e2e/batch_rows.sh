@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nyx batch submit reads every row of its input as written, or stops naming the line: a second
 # JSON object (or anything else) after a row's object on the same line, and a NUL byte in a
-# field (which the template would see cut short), and an id two rows share, are errors before
+# field (which the template would see cut short), a field that is not UTF-8 (which the API
+# refuses, the whole batch with it), and an id two rows share, are errors before
 # anything is sent; a UTF-8 byte-order mark (as spreadsheets write it) is not part of the first
 # column's name.
 set -uo pipefail
@@ -32,6 +33,13 @@ printf '{"id":"a","ticket":"x"}\n\n{"id":"b","ticket":"y"}\n{"id":"a","ticket":"
 run_nyx batch submit classify --input dup.jsonl
 check_exit "a repeated id is named with both its lines" 1 "$err" 'dup.jsonl line 4: the id "a" is not unique (line 1 has it too)'
 check_no_grep "and with no Lua traceback" "$err" 'stack traceback'
+printf 'id,ticket\nok,caf\xc3\xa9\nl1,caf\xe9 au lait\n' >latin1.csv
+run_nyx batch submit classify --input latin1.csv
+check_exit "a field that is not UTF-8 (a Latin-1 CSV) is named with its line, before the API refuses the batch" 1 "$err" \
+  'latin1.csv: line 3: field "ticket" is not UTF-8 text (its byte 4 is 0xE9)'
+printf '{"id":"j","ticket":"caf\xe9"}\n' >latin1.jsonl
+run_nyx batch submit classify --input latin1.jsonl
+check_exit "and in a JSON string alike" 1 "$err" 'latin1.jsonl: line 1: field "ticket" is not UTF-8 text (its byte 4 is 0xE9)'
 [[ $(batches) == 0 ]]
 check "nothing was sent for the refused inputs" $? "$(batches) batches"
 printf '{"id":"a","ticket":"x"}   \r\n' >space.jsonl
