@@ -36,6 +36,11 @@ add_test(NAME check/load_order COMMAND bash ${CMAKE_SOURCE_DIR}/tests/load_order
 set_tests_properties(check/load_order PROPERTIES ENVIRONMENT
   "NYX_BIN=$<TARGET_FILE:nyx>;NYX_LOAD_FIRST=${NYX_LOAD_FIRST_WORDS}")
 
+# A cross build runs none of the programs it builds, and its nyx has the same model table.
+add_test(NAME check/cross_build COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cross_build.sh)
+set_tests_properties(check/cross_build PROPERTIES TIMEOUT 600 LABELS build ENVIRONMENT
+  "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR};NYX_BIN=$<TARGET_FILE:nyx>")
+
 # A stand-in OpenTelemetry collector (tests/e2e/otel.sh).
 add_executable(otlp_receiver ${CMAKE_SOURCE_DIR}/tests/helpers/otlp_receiver.c)
 target_link_libraries(otlp_receiver PRIVATE PkgConfig::MHD)
