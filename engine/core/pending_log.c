@@ -115,10 +115,12 @@ static pending *add(storage *s, const interaction_rec *it, const char *reservati
                     const char *why);
 
 /* Strict durability: a record refused for a reason waiting will not cure stops new calls
- * (storage.h's refusing) until the waiting records are written. */
+ * (storage.h's refusing) until the waiting records are written. Not one refused for its own
+ * values (err->refused: text PostgreSQL will not take, a cost that is no number): the database
+ * takes the others, and the next write of the queue drops that one. */
 static void note_refusal(storage *s, const error_info *err)
 {
-    if (!err || err->retryable || s->cfg->durability != DURABILITY_STRICT)
+    if (!err || err->retryable || err->refused || s->cfg->durability != DURABILITY_STRICT)
         return;
     s->refusing = 1;
     snprintf(s->refusing_why, sizeof s->refusing_why, "%.200s", err->message);

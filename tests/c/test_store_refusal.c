@@ -3,10 +3,13 @@
  * record was refused fails with store_error, and no call after it is sent, since each would
  * be paid for and never recorded (before, every later call was sent and failed the same way
  * once answered: 383 of 400 in a run on a full tmpfs). Once the database takes the waiting
- * records again, calls go out again. */
+ * records again, calls go out again. A record refused for its own values (err.refused: text
+ * PostgreSQL will not take, a cost that is no number) is no sign of the others: calls go on. */
 #define _POSIX_C_SOURCE 200809L
+#include "base/clock.h"
 #include "check.h"
 #include "core/engine.h"
+#include "core/pending_log.h"
 #include "nyx.h"
 #include "store/store_sqlite.h"
 
@@ -88,12 +91,49 @@ static void test_refusal(const char *dir)
     nyx_close(e);
 }
 
+static void heard(void *ud, const error_info *err) { *(int *)ud = err ? 2 : 1; }
+
+/* One record the database refuses for its own values, as a PostgreSQL data exception is
+ * (store_pg_conn.c: refused, not retryable), waits to be dropped at the next write of the
+ * queue; the database takes the others, so calls go on meanwhile (they were refused with
+ * 'nothing was sent: the database refuses records' until that write). */
+static void test_one_record_refused(const char *dir)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/one.db", dir);
+    char *msg = NULL;
+    nyx_engine *e = nyx_open(&msg);
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_set(e, "db", path), NYX_OK);
+    CHECK_INT(nyx_set(e, "reload", "0"), NYX_OK);
+    CHECK_INT(run(e, "local nyx = require 'nyx'; assert(nyx.call{prompt = 'first', max_tokens = 5}.text)", "=one"),
+              NYX_OK);
+    interaction_rec it;
+    memset(&it, 0, sizeof it);
+    it.id = "ix_refused_for_its_values";
+    it.status = "not a status"; /* refused by the store for good, as the data exception is */
+    error_info why;
+    error_clear(&why);
+    error_set(&why, "store_error", 0, "store: cannot write in postgresql: invalid byte sequence for encoding");
+    why.refused = 1;
+    int answer = 0;
+    pending_log_add_waiting(&e->storage, &it, NULL, 0, &why, clock_now_s() + 30, heard, &answer);
+    CHECK_INT(e->storage.refusing, 0);
+    CHECK_INT(run(e, "local nyx = require 'nyx'; assert(nyx.call{prompt = 'and another', max_tokens = 5}.text)",
+                  "=another"),
+              NYX_OK);
+    pending_log_flush(&e->storage);
+    CHECK_INT(answer, 2); /* its caller hears it is lost */
+    nyx_close(e);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/nyx_refusal_XXXXXX";
     if (!mkdtemp(dir))
         return 1;
     test_refusal(dir);
+    test_one_record_refused(dir);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
