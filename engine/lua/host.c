@@ -3,6 +3,8 @@
  * and runs each loaded script's main chunk as a task. */
 #include "lnyx.h"
 
+#include "base/pooling.h"
+
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +113,9 @@ static lua_State *host_state(nyx_engine *e)
     if (!L)
         return NULL;
     /* lauxlib's state (its panic and warning functions) with the pool as its allocator from
-     * here on; without a pool, malloc's as before. */
-    lnyx_pool *pool = lnyx_pool_new();
+     * here on; without a pool, malloc's as before. Not under AddressSanitizer (base/pooling.h):
+     * a stale pointer into an object collected would land in a live one handed out again. */
+    lnyx_pool *pool = NYX_POOLING ? lnyx_pool_new() : NULL;
     if (pool)
         lua_setallocf(L, lnyx_pool_alloc, pool);
     luaL_openlibs(L);
