@@ -400,7 +400,11 @@ static int use_file(tpl_library *lib, tpl_entry *en, const char *name, const cha
     }
     error_info perr;
     error_clear(&perr);
-    template_def *t = template_parse(text, len, path, &perr);
+    /* An empty file is most often one an editor has truncated and not yet written: as a
+     * version it would send empty prompts, which the API refuses. A broken edit, then. */
+    template_def *t = len ? template_parse(text, len, path, &perr) : NULL;
+    if (!len)
+        error_set(&perr, "invalid_argument", 0, "%s: the file is empty (a template is its text)", path);
     uint64_t bad_hash = t ? 0 : XXH3_64bits(text, len);
     free(text);
     if (!t) {

@@ -196,6 +196,14 @@ static void test_broken_edit(nyx_engine *e, logbook *lb)
     write_file(p, "---\nvariables:\n  who: {required: true}\n---\nHi {{who}}\n");
     CHECK_STR(render(e, "fragile", &v, NULL, who), "Hi Ada\n");
     CHECK_INT(v, good + 1);
+    /* Emptied (an editor between truncating the file and writing it): the same. */
+    write_file(p, "");
+    CHECK_STR(render(e, "fragile", &v, NULL, who), "Hi Ada\n");
+    CHECK_INT(v, good + 1);
+    CHECK_INT(logged(lb, "the file is empty"), 1);
+    write_file(p, "---\nvariables:\n  who: {required: true}\n---\nHi {{who}}\n");
+    CHECK_STR(render(e, "fragile", &v, NULL, who), "Hi Ada\n");
+    CHECK_INT(v, good + 1);
 
     /* Errors and warnings of a render. */
     error_info err;
@@ -213,6 +221,10 @@ static void test_broken_edit(nyx_engine *e, logbook *lb)
     CHECK(R(e, "never", &v) == NULL);
     CHECK(render(e, "never", &v, &err, NULL) == NULL);
     CHECK(strstr(err.message, "never.md:2:") != NULL);
+    write_file(path_in(dir_p1, "blank.md"), "");
+    CHECK(render(e, "blank", &v, &err, NULL) == NULL);
+    CHECK_STR(err.type, "invalid_argument");
+    CHECK(strstr(err.message, "blank.md: the file is empty") != NULL);
 }
 
 /* ---- partials ---- */
