@@ -262,7 +262,9 @@ char *setting_check(const setting_def *d, const char *label, const char *text, e
     double v = strtod(text, &end);
     while (end && end != text && (*end == ' ' || *end == '\t'))
         end++;
-    if (end == text || *end != '\0' || errno != 0 || !isfinite(v)) {
+    /* strtod also reads hexadecimal ("0x10" as 16), which no one writes for dollars or
+     * seconds and which is more likely a slip than a wish. */
+    if (end == text || *end != '\0' || errno != 0 || !isfinite(v) || strpbrk(text, "xX")) {
         static const struct {
             const char *unit, *what;
         } units[] = {{"seconds", "a number of seconds"}, {"usd", "a number of USD"},

@@ -126,6 +126,7 @@ static void test_keys_and_checking(void)
     } bad[] = {
         {"budget.daily_usd", "lots", "budget.daily_usd: must be a number of USD, got \"lots\""},
         {"budget.daily_usd", "-1", "budget.daily_usd: must be at least 0"},
+        {"budget.daily_usd", "0x10", "budget.daily_usd: must be a number of USD, got \"0x10\""},
         {"budget.monthly_usd", "1e13", "at most 1e+12"},
         {"budget.hard", "maybe", "budget.hard: must be true or false"},
         {"alert.error_rate", "1.5", "alert.error_rate: must be at least 0 and at most 1, got 1.5"},
