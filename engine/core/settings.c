@@ -261,7 +261,16 @@ int settings_rows_add(void *ud, int ncols, const char *const *names, const char 
     if (!(r->db[i] = setting_check(d, d->key, value, &err))) {
         char once[96];
         snprintf(once, sizeof once, "settings:%s=%.40s", key, value);
-        engine_warn_once(r->e, once, "nyx: the database holds a malformed setting, ignored: %s", err.message);
+        /* A spending limit written behind nyx's back in a form it cannot read is not dropped
+         * (that would leave the scope without one): nothing is spent under it until it is set
+         * again. Any other setting keeps its value from below. */
+        if (d->unit && strcmp(d->unit, "usd") == 0 && (r->db[i] = strdup("0")) != NULL)
+            engine_warn_once(r->e, once,
+                             "nyx: the database holds a malformed spending limit: %s; nothing may be spent under "
+                             "it until `nyx config set %s` sets it again",
+                             err.message, key);
+        else
+            engine_warn_once(r->e, once, "nyx: the database holds a malformed setting, ignored: %s", err.message);
     }
     return 0;
 }

@@ -216,15 +216,26 @@ static void test_precedence(void)
         nyx_close(other);
     }
 
-    /* A value written behind nyx's back is ignored, with a warning, not applied. */
+    /* A value written behind nyx's back that it cannot read is not applied, with a warning; a
+     * spending limit so written allows no spending (dropped, it would leave the scope without a
+     * limit) until it is set again. */
     nyx_close(e);
     e = open_engine("prec.db");
     if (e) {
         error_info err = cleared_error();
         CHECK_INT(engine_open_store(e), 0);
+        const char *ttl = got(e, "cache.ttl.persistent");
+        char ttl_before[64];
+        snprintf(ttl_before, sizeof ttl_before, "%s", ttl ? ttl : "");
+        CHECK_INT(store_config_set(e->storage.db, "cache.ttl.persistent", "12h", &err), 0);
         CHECK_INT(store_config_set(e->storage.db, "budget.monthly_usd", "plenty", &err), 0);
         CHECK_INT(settings_load(e, &err), 0);
-        CHECK_STR(got(e, "budget.monthly_usd"), "-@default");
+        CHECK_STR(got(e, "cache.ttl.persistent"), ttl_before);
+        CHECK_STR(got(e, "budget.monthly_usd"), "0@database");
+        CHECK_NEAR(e->cfg.monthly_budget_usd, 0, 0);
+        CHECK_INT(nyx_config_set(e, "budget.monthly_usd", "40"), NYX_OK);
+        CHECK_NEAR(e->cfg.monthly_budget_usd, 40, 0);
+        CHECK_INT(nyx_config_set(e, "cache.ttl.persistent", NULL), NYX_OK);
         nyx_close(e);
     }
 
