@@ -225,7 +225,7 @@ static void test_precedence(void)
         error_info err = cleared_error();
         CHECK_INT(engine_open_store(e), 0);
         const char *ttl = got(e, "cache.ttl.persistent");
-        char ttl_before[64];
+        char ttl_before[300]; /* got()'s whole text */
         snprintf(ttl_before, sizeof ttl_before, "%s", ttl ? ttl : "");
         CHECK_INT(store_config_set(e->storage.db, "cache.ttl.persistent", "12h", &err), 0);
         CHECK_INT(store_config_set(e->storage.db, "budget.monthly_usd", "plenty", &err), 0);
