@@ -87,88 +87,14 @@ const char *call_route_model(const api_call *c)
 
 /* ---- the request body ---- */
 
-/* Bodies in one piece that were sent, each with the literals it holds (claude_body_flat): the
- * next body that puts its first literal (the system prompt every call shares) at the same
- * offset is written into one of them, that literal not copied again. A few: a body lives from
- * its connection's readiness until libcurl sent it, a turn or two. Each holds its literals'
- * references; the oldest goes back to the engine's buffers when another must be kept. */
-#define SENT_IDLE 8
-typedef struct sent_bodies {
-    struct {
-        textbuf buf;
-        claude_body_flat flat;
-    } idle[SENT_IDLE];
-    size_t n;
-} sent_bodies;
-
-/* Moves the idle body whose literals fit b into the call's room; 0, or -1 when none does. */
-static int take_sent(nyx_engine *e, api_call *c)
-{
-    sent_bodies *sb = e->sent_bodies;
-    const claude_body *b = &c->parts;
-    if (!sb || b->npieces == 0)
-        return -1;
-    for (size_t k = sb->n; k-- > 0;) {
-        claude_body_flat *f = &sb->idle[k].flat;
-        if (f->nkept == 0 || f->kept[0].lit != b->pieces[0].lit || f->kept[0].at != b->pieces[0].at ||
-            sb->idle[k].buf.cap <= b->len)
-            continue;
-        c->body_room = sb->idle[k].buf;
-        c->body_flat = *f;
-        memmove(&sb->idle[k], &sb->idle[k + 1], (sb->n - k - 1) * sizeof sb->idle[0]);
-        sb->n--;
-        return 0;
-    }
-    return -1;
-}
-
-/* Keeps the call's body and its literals for the next body, or lets them go; the call's room
- * is empty after. */
-static void keep_sent(nyx_engine *e, api_call *c)
-{
-    sent_bodies *sb = e->sent_bodies;
-    if (NYX_POOLING && c->body_flat.nkept > 0 && c->body_room.cap <= TEXTBUF_POOL_KEEP_MAX &&
-        (sb || (sb = e->sent_bodies = calloc(1, sizeof *sb)) != NULL)) {
-        if (sb->n == SENT_IDLE) { /* the oldest makes room */
-            claude_body_flat_forget(&sb->idle[0].flat);
-            textbuf_pool_give(&e->buffers, &sb->idle[0].buf);
-            memmove(&sb->idle[0], &sb->idle[1], (SENT_IDLE - 1) * sizeof sb->idle[0]);
-            sb->n--;
-        }
-        sb->idle[sb->n].buf = c->body_room;
-        sb->idle[sb->n].flat = c->body_flat;
-        sb->n++;
-        c->body_room = (textbuf){0};
-        c->body_flat = (claude_body_flat){0};
-        return;
-    }
-    claude_body_flat_forget(&c->body_flat);
-    textbuf_pool_give(&e->buffers, &c->body_room);
-}
-
-void call_sent_bodies_free(nyx_engine *e)
-{
-    sent_bodies *sb = e->sent_bodies;
-    for (size_t k = 0; sb && k < sb->n; k++) {
-        claude_body_flat_forget(&sb->idle[k].flat);
-        free(sb->idle[k].buf.s);
-    }
-    free(sb);
-    e->sent_bodies = NULL;
-}
-
 const char *call_body(api_call *c)
 {
     if (!c->body) {
-        if (take_sent(c->e, c) != 0) {
-            textbuf_pool_take(&c->e->buffers, &c->body_room, c->parts.len);
-            c->body_flat = (claude_body_flat){0};
-        }
-        c->body_flat.buf = &c->body_room;
-        if (claude_body_flatten_kept(&c->parts, &c->body_flat, NULL, 0, NULL) == 0)
+        textbuf_pool_take(&c->e->buffers, &c->body_room, c->parts.len);
+        if (claude_body_flatten_into(&c->parts, &c->body_room, NULL, 0, NULL) == 0)
             c->body = c->body_room.s;
         else
-            keep_sent(c->e, c); /* nothing listed after a failure: given back */
+            textbuf_pool_give(&c->e->buffers, &c->body_room);
     }
     return c->body;
 }
@@ -186,7 +112,7 @@ int call_body_write(const api_call *c, char *out)
 void call_body_drop(api_call *c)
 {
     if (c->body_room.s)
-        keep_sent(c->e, c);
+        textbuf_pool_give(&c->e->buffers, &c->body_room);
     c->body = NULL;
 }
 

@@ -98,8 +98,6 @@ void calls_cancel_deferred(void *ud);
 void call_free(api_call *c);
 /* Frees the memory of the calls let go and kept for the next (engine close). */
 void call_idle_free(nyx_engine *e);
-/* Frees the bodies sent that were kept for the next (call.c). */
-void call_sent_bodies_free(nyx_engine *e);
 
 void calls_cancel_all(nyx_engine *e, const char *reason);
 /* Cancels every call without calling its owner: for when the owners are gone. */

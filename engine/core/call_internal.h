@@ -40,7 +40,6 @@ struct api_call {
     char *body;              /* the same in one piece while something needs it (call_body):
                                 body_room.s, taken from the engine's buffers and given back */
     textbuf body_room;
-    claude_body_flat body_flat; /* the literals in body_room (claude/body.h) */
     size_t body_len;
     cache_expect expect;
     int64_t est_input_tokens;

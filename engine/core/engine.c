@@ -736,7 +736,6 @@ void engine_close(nyx_engine *e)
     free(e->warned);
     /* Last: what goes before may let calls and their buffers go. */
     call_idle_free(e);
-    call_sent_bodies_free(e);
     textbuf_pool_clear(&e->buffers);
     config_free(&e->cfg);
     free(e);

@@ -73,7 +73,6 @@ struct nyx_engine {
     struct guard_memo *pii_memo; /* stored text redacted: each long text scanned once (guard/memo.h) */
     struct record_buffers *record_buffers; /* what build_record writes over (call_account.c) */
     textbuf_pool buffers; /* calls' request bodies in one piece and replies, kept for the next */
-    struct sent_bodies *sent_bodies; /* bodies sent, kept with the literals in them (call.c) */
     /* Short texts the store's filter scanned and found clean (store_text.c), newest last. */
     struct {
         char text[ENGINE_CLEAN_TEXT_MAX];
