@@ -3,8 +3,6 @@
  * and runs each loaded script's main chunk as a task. */
 #include "lnyx.h"
 
-#include "base/pooling.h"
-
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +11,8 @@ static void host_close(nyx_engine *e)
 {
     lua_State *L = engine_host(e);
     engine_host_detach(e);
-    if (!L)
-        return;
-    void *pool = NULL;
-    lua_Alloc f = lua_getallocf(L, &pool);
-    lua_close(L);
-    if (f == lnyx_pool_alloc)
-        lnyx_pool_free(pool);
+    if (L)
+        lua_close(L);
 }
 
 /* ./lua first (a project's own modules), then the user's path, then the library's. */
@@ -112,12 +105,6 @@ static lua_State *host_state(nyx_engine *e)
     L = luaL_newstate();
     if (!L)
         return NULL;
-    /* lauxlib's state (its panic and warning functions) with the pool as its allocator from
-     * here on; without a pool, malloc's as before. Not under AddressSanitizer (base/pooling.h):
-     * a stale pointer into an object collected would land in a live one handed out again. */
-    lnyx_pool *pool = NYX_POOLING ? lnyx_pool_new() : NULL;
-    if (pool)
-        lua_setallocf(L, lnyx_pool_alloc, pool);
     luaL_openlibs(L);
     engine_host_collector(e, host_gc, L);
     lnyx_bind_engine(L, e);

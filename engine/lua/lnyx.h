@@ -140,17 +140,6 @@ void *lnyx_new_udata(lua_State *L, size_t size, int nuvalue, const char *tname, 
  * stack as it was. */
 void lnyx_new_class(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction gc);
 
-/* ---- the Lua state's allocator (lalloc.c) ---- */
-
-/* Small blocks kept by size class for the next allocation, instead of a trip through malloc
- * and free for each; a lua_Alloc over it (ud: the pool). A state may take it on after
- * luaL_newstate (blocks made before go back to malloc when freed); free the pool after
- * lua_close. */
-typedef struct lnyx_pool lnyx_pool;
-lnyx_pool *lnyx_pool_new(void);
-void lnyx_pool_free(lnyx_pool *p);
-void *lnyx_pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
-
 /* Cancels every task that waits (nyx_stop_scripts); returns how many. */
 int lnyx_cancel_tasks(lua_State *L);
 
