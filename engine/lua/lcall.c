@@ -764,8 +764,7 @@ enum {
     K_INTERACTION_ID, K_ATTEMPTS, K_LATENCY_MS, K_TTFB_MS, K_MODEL_REQUESTED, K_ROUTE, K_FROM_CACHE,
     K_FALLBACK_USED, K_TRACE_ID, K_SPAN_ID, K_USAGE, K_INPUT_TOKENS, K_OUTPUT_TOKENS,
     K_CACHE_CREATION_INPUT_TOKENS, K_CACHE_READ_INPUT_TOKENS, K_CACHE_CREATION, K_EPHEMERAL_5M,
-    K_EPHEMERAL_1H, K_COST_USD, K_COST_WITHOUT_CACHE_USD, K_SAVED_USD, K_PARTIAL_TEXT, K_WHERE, K_TYPE,
-    K_COUNT
+    K_EPHEMERAL_1H, K_COST_USD, K_COST_WITHOUT_CACHE_USD, K_SAVED_USD, K_PARTIAL_TEXT, K_WHERE, K_COUNT
 };
 static const char *const result_key_names[K_COUNT] = {
     "text", "model", "id", "stop_reason", "stop_sequence", "request_id", "content", "cache_hit",
@@ -773,7 +772,7 @@ static const char *const result_key_names[K_COUNT] = {
     "fallback_used", "trace_id", "span_id", "usage", "input_tokens", "output_tokens",
     "cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation",
     "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens", "cost_usd", "cost_without_cache_usd",
-    "saved_usd", "partial_text", "where", "type"};
+    "saved_usd", "partial_text", "where"};
 static const lnyx_keys result_keys = {result_key_names, K_COUNT};
 
 static void push_usage(lua_State *L, int keys, const call_outcome *r)
@@ -812,39 +811,6 @@ static void push_common(lua_State *L, int keys, const call_outcome *r)
     }
 }
 
-/* The usual reply's content, one block {type = "text", text = the reply's text}, pushed from
- * the key strings ("text" is its own value) and the text at text_idx; what lnyx_push_json
- * makes of it, without walking the block, measuring its keys and looking their strings up
- * again. 0 (nothing pushed) for any other content. */
-static int push_sole_text(lua_State *L, int keys, const cJSON *content, const char *text, int text_idx)
-{
-    const cJSON *b = content->child;
-    if (!cJSON_IsArray(content) || !b || b->next || !cJSON_IsObject(b))
-        return 0;
-    const cJSON *type = b->child, *t = type ? type->next : NULL;
-    if (!t || t->next)
-        return 0;
-    if (type->string && strcmp(type->string, "text") == 0) { /* the members either way round */
-        const cJSON *swap = type;
-        type = t;
-        t = swap;
-    }
-    if (!type->string || strcmp(type->string, "type") != 0 || !cJSON_IsString(type) ||
-        !type->valuestring || strcmp(type->valuestring, "text") != 0 || !t->string ||
-        strcmp(t->string, "text") != 0 || !cJSON_IsString(t) || t->valuestring != text)
-        return 0;
-    lua_createtable(L, 1, 0);
-    lua_createtable(L, 0, 2);
-    lua_rawgeti(L, keys, K_TYPE + 1);
-    lua_rawgeti(L, keys, K_TEXT + 1);
-    lua_rawset(L, -3);
-    lua_rawgeti(L, keys, K_TEXT + 1);
-    lua_pushvalue(L, text_idx);
-    lua_rawset(L, -3);
-    lua_rawseti(L, -2, 1);
-    return 1;
-}
-
 /* The result with the key strings at index keys (replaced by the result). */
 static void push_result(lua_State *L, int keys, const call_outcome *r)
 {
@@ -863,8 +829,7 @@ static void push_result(lua_State *L, int keys, const call_outcome *r)
     lnyx_key_str(L, keys, K_REQUEST_ID, r->resp.request_id);
     if (r->resp.content) { /* the reply's blocks as parsed */
         lua_rawgeti(L, keys, K_CONTENT + 1);
-        if (!push_sole_text(L, keys, r->resp.content, r->resp.text, text))
-            lnyx_push_json_sharing(L, r->resp.content, r->resp.text, text);
+        lnyx_push_json_sharing(L, r->resp.content, r->resp.text, text);
         lua_rawset(L, -3);
     }
     lnyx_key_bool(L, keys, K_CACHE_HIT, r->cache_hit);
