@@ -42,6 +42,25 @@ static long long pragma(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* An engine on dir/file with hot reload off, after one call whose record was written. */
+static nyx_engine *open_after_one_call(const char *dir, const char *file)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    char *msg = NULL;
+    nyx_engine *e = nyx_open(&msg);
+    if (!e) {
+        fprintf(stderr, "nyx_open: %s\n", msg ? msg : "?");
+        nyx_free(msg);
+        return NULL;
+    }
+    CHECK_INT(nyx_set(e, "db", path), NYX_OK);
+    CHECK_INT(nyx_set(e, "reload", "0"), NYX_OK);
+    CHECK_INT(run(e, "local nyx = require 'nyx'; assert(nyx.call{prompt = 'first', max_tokens = 5}.text)", "=first"),
+              NYX_OK);
+    return e;
+}
+
 /* Six calls with long prompts (each record needs pages of its own): the first is sent and its
  * record refused; the others are refused before sending. */
 static const char *full_chunk =
@@ -64,18 +83,11 @@ static const char *back_chunk =
 
 static void test_refusal(const char *dir)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/r.db", dir);
     setenv("NYX_PROVIDER", "sim", 1);
     setenv("NYX_SIM_TTFT_MS", "0", 1);
     unsetenv("NYX_DURABILITY");
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
+    nyx_engine *e = open_after_one_call(dir, "r.db");
     REQUIRE(e != NULL);
-    CHECK_INT(nyx_set(e, "db", path), NYX_OK);
-    CHECK_INT(nyx_set(e, "reload", "0"), NYX_OK);
-    CHECK_INT(run(e, "local nyx = require 'nyx'; assert(nyx.call{prompt = 'first', max_tokens = 5}.text)", "=first"),
-              NYX_OK);
     REQUIRE(e->storage.db != NULL);
     sqlite3 *db = store_sqlite_db(e->storage.db);
     REQUIRE(db != NULL);
@@ -99,15 +111,8 @@ static void heard(void *ud, const error_info *err) { *(int *)ud = err ? 2 : 1; }
  * 'nothing was sent: the database refuses records' until that write). */
 static void test_one_record_refused(const char *dir)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/one.db", dir);
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
+    nyx_engine *e = open_after_one_call(dir, "one.db");
     REQUIRE(e != NULL);
-    CHECK_INT(nyx_set(e, "db", path), NYX_OK);
-    CHECK_INT(nyx_set(e, "reload", "0"), NYX_OK);
-    CHECK_INT(run(e, "local nyx = require 'nyx'; assert(nyx.call{prompt = 'first', max_tokens = 5}.text)", "=one"),
-              NYX_OK);
     interaction_rec it;
     memset(&it, 0, sizeof it);
     it.id = "ix_refused_for_its_values";
