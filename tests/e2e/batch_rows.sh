@@ -16,30 +16,31 @@ classify_template "$work/tpl"
 
 batches() { sqlite3 "$work/nyx.db" "SELECT count(*) FROM llm_batches" 2>/dev/null || echo 0; }
 
-printf '{"id":"a","ticket":"x"}{"id":"b","ticket":"y"}\n' >two.jsonl
-run_nyx batch submit classify --input two.jsonl
-check_exit "two JSON objects on one line are refused, naming the line" 1 "$err" 'two.jsonl: line 1: .*after the JSON object'
-printf '{"id":"a","ticket":"x"}\n{"id":"c","ticket":"z"} trailing\n' >trail.jsonl
-run_nyx batch submit classify --input trail.jsonl
-check_exit "text after a row's object is refused, naming the line" 1 "$err" 'trail.jsonl: line 2: .*after the JSON object'
+# refused FILE CONTENT WHAT PATTERN: FILE (CONTENT, printf's escapes read) is refused by
+# nyx batch submit with exit 1 and an error matching PATTERN.
+refused() {
+  # shellcheck disable=SC2059 # CONTENT is the format: its escapes are the bytes
+  printf "$2" >"$1"
+  run_nyx batch submit classify --input "$1"
+  check_exit "$3" 1 "$err" "$4"
+}
 
-printf 'id,ticket\na,x\0y\n' >nul.csv
-run_nyx batch submit classify --input nul.csv
-check_exit "a NUL byte in a CSV field is refused, naming the line and field" 1 "$err" 'nul.csv: line 2: field "ticket" holds a NUL byte'
-printf '{"id":"a","ticket":"x\\u0000y"}\n' >nul.jsonl
-run_nyx batch submit classify --input nul.jsonl
-check_exit "a NUL byte in a JSON string is refused, naming the line and field" 1 "$err" 'nul.jsonl: line 1: field "ticket" holds a NUL byte'
-printf '{"id":"a","ticket":"x"}\n\n{"id":"b","ticket":"y"}\n{"id":"a","ticket":"z"}\n' >dup.jsonl
-run_nyx batch submit classify --input dup.jsonl
-check_exit "a repeated id is named with both its lines" 1 "$err" 'dup.jsonl line 4: the id "a" is not unique (line 1 has it too)'
+refused two.jsonl '{"id":"a","ticket":"x"}{"id":"b","ticket":"y"}\n' "two JSON objects on one line are refused, naming the line" \
+  'two.jsonl: line 1: .*after the JSON object'
+refused trail.jsonl '{"id":"a","ticket":"x"}\n{"id":"c","ticket":"z"} trailing\n' "text after a row's object is refused, naming the line" \
+  'trail.jsonl: line 2: .*after the JSON object'
+
+refused nul.csv 'id,ticket\na,x\0y\n' "a NUL byte in a CSV field is refused, naming the line and field" \
+  'nul.csv: line 2: field "ticket" holds a NUL byte'
+refused nul.jsonl '{"id":"a","ticket":"x\\u0000y"}\n' "a NUL byte in a JSON string is refused, naming the line and field" \
+  'nul.jsonl: line 1: field "ticket" holds a NUL byte'
+refused dup.jsonl '{"id":"a","ticket":"x"}\n\n{"id":"b","ticket":"y"}\n{"id":"a","ticket":"z"}\n' "a repeated id is named with both its lines" \
+  'dup.jsonl line 4: the id "a" is not unique (line 1 has it too)'
 check_no_grep "and with no Lua traceback" "$err" 'stack traceback'
-printf 'id,ticket\nok,caf\xc3\xa9\nl1,caf\xe9 au lait\n' >latin1.csv
-run_nyx batch submit classify --input latin1.csv
-check_exit "a field that is not UTF-8 (a Latin-1 CSV) is named with its line, before the API refuses the batch" 1 "$err" \
+refused latin1.csv 'id,ticket\nok,caf\xc3\xa9\nl1,caf\xe9 au lait\n' "a field that is not UTF-8 (a Latin-1 CSV) is named with its line, before the API refuses the batch" \
   'latin1.csv: line 3: field "ticket" is not UTF-8 text (its byte 4 is 0xE9)'
-printf '{"id":"j","ticket":"caf\xe9"}\n' >latin1.jsonl
-run_nyx batch submit classify --input latin1.jsonl
-check_exit "and in a JSON string alike" 1 "$err" 'latin1.jsonl: line 1: field "ticket" is not UTF-8 text (its byte 4 is 0xE9)'
+refused latin1.jsonl '{"id":"j","ticket":"caf\xe9"}\n' "and in a JSON string alike" \
+  'latin1.jsonl: line 1: field "ticket" is not UTF-8 text (its byte 4 is 0xE9)'
 [[ $(batches) == 0 ]]
 check "nothing was sent for the refused inputs" $? "$(batches) batches"
 printf '{"id":"a","ticket":"x"}   \r\n' >space.jsonl
