@@ -95,14 +95,3 @@ cJSON *json_node(cJSON *n, int type, const char *name, const char *value)
                  .string = (char *)name, .valuestring = (char *)value};
     return n;
 }
-
-void json_node_append(cJSON *parent, cJSON *child)
-{
-    if (!parent->child) {
-        parent->child = child;
-    } else {
-        parent->child->prev->next = child;
-        child->prev = parent->child->prev;
-    }
-    parent->child->prev = child;
-}

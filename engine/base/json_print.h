@@ -25,12 +25,10 @@ int json_print_append(const cJSON *item, textbuf *b);
  * byte is escaped too (cJSON would stop there). b marked failed when out of memory. */
 void json_string_append(textbuf *b, const char *s, size_t len);
 
-/* A tree that is only printed can be made of nodes in memory its maker holds (the stack, one
- * array) instead of an allocation per node: json_node sets *n up as a node of type (cJSON_String,
- * cJSON_Raw, cJSON_Object, ...) that points at its name (NULL in an array) and its value
- * (cJSON copies neither), and returns n; json_node_append makes child parent's last member.
- * cJSON prints such a tree as its own; never pass one to cJSON_Delete. */
+/* A node that is only printed can live in memory its maker holds (the stack) instead of an
+ * allocation: json_node sets *n up as a node of type (cJSON_String, cJSON_Raw, ...) that points
+ * at its name (NULL in an array) and its value (cJSON copies neither), and returns n. cJSON
+ * prints it as its own; never pass one to cJSON_Delete. */
 cJSON *json_node(cJSON *n, int type, const char *name, const char *value);
-void json_node_append(cJSON *parent, cJSON *child);
 
 #endif

@@ -160,11 +160,16 @@ static int parse_timeout_profiles(nyx_engine *e, error_info *err)
     const char *spec = getenv("NYX_TIMEOUT_PROFILES");
     if (!spec || !*spec)
         return 0;
-    char *copy = strdup(spec), *save = NULL;
+    char *copy = strdup(spec);
     if (!copy)
         return -1;
     int rc = 0;
-    for (char *item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save)) {
+    /* Split by hand, not strtok: strtok skips empty items, and "a=1,,b=2" is a typo to name. */
+    for (char *item = copy, *next; item && rc == 0; item = next) {
+        char *comma = strchr(item, ',');
+        next = comma ? comma + 1 : NULL;
+        if (comma)
+            *comma = '\0';
         char *eq = strchr(item, '='), *end = NULL;
         double v = eq ? strtod(eq + 1, &end) : 0;
         if (!eq || eq == item || !end || *end || !call_timeout_valid(v)) {

@@ -235,7 +235,7 @@ static void answer_waiting_in(struct pending_log *q, pending *items, size_t coun
         error_set(&e2, "store_error", 0,
                       "the record of this call could not be committed%s (%s); it waits in memory to be written "
                       "later (NYX_DURABILITY=degrade lets results through meanwhile)",
-                      w[i].late ? " within its timeout" : "", err->message);
+                      w[i].late && err->retryable ? " within its timeout" : "", err->message);
         w[i].done(w[i].ud, &e2);
     }
     free(w);

@@ -132,6 +132,48 @@ static void test_one_record_refused(const char *dir)
     nyx_close(e);
 }
 
+static void heard_message(void *ud, const error_info *err)
+{
+    snprintf((char *)ud, 512, "%s", err ? err->message : "committed");
+}
+
+/* A waiting record whose deadline has passed, refused for a reason time does not cure (a full
+ * disk): its caller hears why, not that the record "could not be committed within its
+ * timeout", which would send them looking at their timeout. */
+static void test_late_refusal_names_no_timeout(const char *dir)
+{
+    nyx_engine *e = open_after_one_call(dir, "late.db");
+    REQUIRE(e != NULL);
+    sqlite3 *db = store_sqlite_db(e->storage.db);
+    REQUIRE(db != NULL);
+    long long pages = pragma(db, "PRAGMA page_count");
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages);
+    CHECK(pragma(db, sql) == pages);
+    char filler[20000];
+    memset(filler, 'x', sizeof filler - 1);
+    filler[sizeof filler - 1] = '\0';
+    interaction_rec it;
+    memset(&it, 0, sizeof it);
+    it.id = "ix_late_and_refused";
+    it.status = "ok";
+    it.prompt_text = filler; /* needs pages the full database does not have */
+    error_info why;
+    error_clear(&why);
+    error_set(&why, "store_error", 0, "store: the database is busy");
+    why.retryable = 1;
+    char message[512] = "";
+    pending_log_add_waiting(&e->storage, &it, NULL, 0, &why, clock_now_s() - 1, heard_message, message);
+    pending_log_flush(&e->storage);
+    CHECK(strstr(message, "could not be committed") != NULL);
+    CHECK(strstr(message, "within its timeout") == NULL);
+    if (!strstr(message, "could not be committed") || strstr(message, "within its timeout"))
+        fprintf(stderr, "heard: %s\n", message);
+    CHECK(pragma(db, "PRAGMA max_page_count = 1000000") > pages);
+    CHECK(nyx_finish_records(e) == 0);
+    nyx_close(e);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/nyx_refusal_XXXXXX";
@@ -139,6 +181,7 @@ int main(void)
         return 1;
     test_refusal(dir);
     test_one_record_refused(dir);
+    test_late_refusal_names_no_timeout(dir);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

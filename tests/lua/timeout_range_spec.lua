@@ -54,4 +54,14 @@ H.describe_setups("timeout ranges", function(setup)
     assert.matches("invalid_argument: nyx: NYX_TIMEOUT_PROFILES must be", res.stderr)
     assert.matches("a=1e300", res.stderr, 1, true)
   end)
+
+  it("NYX_TIMEOUT_PROFILES with an empty item (a doubled comma) is an error at start", function()
+    for _, spec in ipairs({ "a=1,,b=2", "a=1,", ",a=1" }) do
+      local res = setup:exec([[
+        return nyx.call{ prompt = "Hello", max_tokens = 10 }
+      ]], { env = { NYX_TIMEOUT_PROFILES = spec } })
+      assert.is_false(res.exited, spec)
+      assert.matches('NYX_TIMEOUT_PROFILES must be name=seconds.*got ""', res.stderr)
+    end
+  end)
 end)
