@@ -282,6 +282,10 @@ static int local_failure(const api_call *c, CURLcode rc, error_info *err)
  * taken out midway or after a failure), and the header list it used after it. */
 static void drop_easy(api_call *c, int reusable)
 {
+    if (c->queue_timer) {
+        loop_timer_cancel(c->e->loop, c->queue_timer);
+        c->queue_timer = NULL;
+    }
     easy_pool_give(c->e->provider.easies, c->easy, reusable);
     c->easy = NULL;
     curl_slist_free_all(c->req_headers);
@@ -395,6 +399,20 @@ static void transfer_done(void *ud, CURLcode rc)
     c->attempt_done(c, (int)status, err.type[0] ? &err : NULL);
 }
 
+/* The call's deadline came while it still had no connection: curl 7.88 acts on the timeout of
+ * a transfer waiting for one (past the bound the open-files limit sets, engine.c) only once
+ * one comes free, so the call would wait for as long as the calls ahead of it take. It ends
+ * here as curl would have ended it, a timeout before anything was sent (local_failure). */
+static void queue_deadline(void *ud)
+{
+    api_call *c = ud;
+    c->queue_timer = NULL;
+    if (!c->easy || c->socket_opened_at > 0)
+        return; /* it has its connection: curl's own timeout holds */
+    loop_remove_transfer(c->e->loop, c->easy);
+    transfer_done(c, CURLE_OPERATION_TIMEDOUT);
+}
+
 int call_http_start(api_call *c, call_attempt_fn done)
 {
     c->attempt_done = done;
@@ -420,6 +438,9 @@ int call_http_start(api_call *c, call_attempt_fn done)
         call_http_reset(c);
         return -1;
     }
+    /* Without a timer (no memory) it waits as curl makes it. */
+    if (loop_over_connections(c->e->loop) && !isinf(timeout_of(c)))
+        c->queue_timer = loop_timer_add(c->e->loop, timeout_of(c), queue_deadline, c);
     return 0;
 }
 

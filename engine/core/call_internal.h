@@ -75,6 +75,7 @@ struct api_call {
     int socket_errno;        /* this attempt could not open a socket for want of resources */
     double socket_opened_at; /* when this attempt opened a connection's socket; 0: none */
     uint64_t connections_mark; /* loop_connections_mark as this attempt began */
+    loop_timer *queue_timer;   /* its deadline, while it may wait in curl for a connection */
     double waited;           /* seconds of the call's timeout spent waiting on rate limits
                                 and retry-after; the timeout bounds it */
     double attempt_started;

@@ -279,6 +279,11 @@ uint64_t loop_connections_mark(const event_loop *loop)
     return loop->times_full * 2 + (loop->max_connections > 0 && loop->open_sockets >= loop->max_connections);
 }
 
+int loop_over_connections(const event_loop *loop)
+{
+    return loop->max_connections > 0 && loop->transfers > loop->max_connections;
+}
+
 void loop_free(event_loop *loop)
 {
     if (!loop)

@@ -26,6 +26,9 @@ long loop_max_connections(const event_loop *loop); /* as set; 0: no limit */
  * if they have reached it or fallen below it since. A mark is even and unchanged only when they
  * were below the limit all along. */
 uint64_t loop_connections_mark(const event_loop *loop);
+/* 1 when there are more transfers than the connections loop_set_total_connections allows: the
+ * last ones wait in curl for a connection to come free. */
+int loop_over_connections(const event_loop *loop);
 
 /* Adds a transfer; done runs once it completes (it is already removed from the multi). */
 int loop_add_transfer(event_loop *loop, CURL *easy, loop_transfer_fn done, void *ud);

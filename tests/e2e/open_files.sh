@@ -58,14 +58,16 @@ LUA
 cat >"$work/waiting.lua" <<'LUA'
 local nyx = require "nyx"
 local long, short = tonumber(nyx.vars.long), tonumber(nyx.vars.short)
-local types, message, tasks = {}, "", {}
+local types, message, tasks, waited = {}, "", {}, 0
 for i = 1, long + short do -- the long ones take every connection first
   tasks[i] = nyx.spawn(function()
     local kind = i <= long and "long" or "short"
+    local began = os.time()
     local good, r = pcall(nyx.call, { prompt = "wait " .. i, max_tokens = 8, timeout = kind == "long" and 30 or 0.1 })
     local t = kind .. "_" .. (good and "ok" or r.type)
     types[t] = (types[t] or 0) + 1
     if not good then message = r.message end
+    if kind == "short" then waited = math.max(waited, os.time() - began) end
   end)
 end
 for _, t in ipairs(tasks) do t:wait() end
@@ -74,6 +76,7 @@ for t, k in pairs(types) do seen[#seen + 1] = t .. "=" .. k end
 table.sort(seen)
 print(table.concat(seen, " "))
 print("message: " .. message)
+print("short calls waited at most " .. waited .. " s")
 LUA
 
 # limited OPTION LIMIT [VAR=value...] ARGS...: run_nyx under `ulimit OPTION LIMIT` (-n: the soft
@@ -114,6 +117,17 @@ check_grep "a timeout spent waiting for a connection is resource_exhausted" "$ou
 check_grep "its message says it waited for a connection under the limit" "$out" \
   "message: timed out after 0.1 s waiting for a connection: all [0-9]* that the open-files limit (ulimit -n is 64) leaves"
 check_no_grep "no breaker opens for calls that waited" "$err" "circuit breaker"
+
+# They end at their own deadline, not when a connection comes free: curl 7.88 acted on their
+# timeout only then, so behind calls that take 5 s they waited 5 s for a 0.1 s timeout.
+kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null
+start_sim --ttft-ms 5000 --token-ms 0 || fail "a slow nyx sim started" "$(cat "$work/sim.out")"
+limited -n 64 NYX_PROVIDER=anthropic ANTHROPIC_BASE_URL="$url" ANTHROPIC_API_KEY=k LLM_MAX_RETRIES=0 -- \
+  run "$work/waiting.lua" --var long=60 --var short=20
+check_grep "behind 5 s calls, calls waiting for a connection are resource_exhausted" "$out" -x \
+  "long_ok=60 short_resource_exhausted=20"
+check_grep "and end at their 0.1 s deadline (whole seconds by os.time: 0 or 1), not 5 s later" "$out" \
+  -E -x "short calls waited at most [01] s"
 
 # The nyx command takes the hard limit for its own soft one (the library never changes it).
 echo 'local f = io.open("/proc/self/limits") print(f:read("a"):match("Max open files%s+(%d+)")) f:close()' \
