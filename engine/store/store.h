@@ -104,6 +104,20 @@ typedef int (*store_text_filter)(void *ud, const char *text, int name, char **co
 void store_set_text_filter(store_db *s, store_text_filter fn, void *ud);
 /* name (a session, agent or budget scope) as the database holds it, into out (truncated). */
 void store_name_as_stored(const store_db *s, const char *name, char *out, size_t size);
+/* The copies a filter made of a record's texts (store_interaction_filtered); free them with
+ * store_scrub_free once the record is no longer used. */
+#define STORE_SCRUB_MAX 8
+typedef struct store_scrubbed {
+    char *owned[STORE_SCRUB_MAX];
+    int n, oom;
+} store_scrubbed;
+void store_scrub_free(store_scrubbed *sc);
+/* out = in as a store with filter fn (NULL: none) would write it: the same free text and
+ * names filtered, the other strings in's. For a copy kept outside the database (the records
+ * spilled at close, core/pending_spill.c) that must hold no more than the database would.
+ * 0, or -1 with err (and sc freed) when out of memory. */
+int store_interaction_filtered(store_text_filter fn, void *ud, store_scrubbed *sc, const interaction_rec *in,
+                               interaction_rec *out, error_info *err);
 
 /* Closes the store. An open batch is committed first (best effort: a failure here is lost,
  * so commit batches explicitly). Closing NULL does nothing. */
@@ -206,6 +220,9 @@ int store_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void 
  * (response_text, likewise).
  *   id: required */
 int store_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
+/* Whether an interaction with this id is stored: 0 with *found 1 or 0, or -1 with err. Lets
+ * a second import of the same records (core/pending_spill.c) leave them as they are. */
+int store_interaction_exists(store_db *s, const char *id, int *found, error_info *err);
 
 /* Deletes the shared parts of stored requests (llm_content) that no interaction refers to
  * any more, e.g. after interactions were deleted. *removed receives how many (may be NULL).

@@ -143,20 +143,14 @@ struct store_db {
 };
 
 /* ---- the text filter (store_scrub.c) ----
- * The copies a write made of its strings, freed after the backend has them (it copies what
- * it keeps, even when answering later). */
-#define STORE_SCRUB_MAX 8
-typedef struct store_scrubbed {
-    char *owned[STORE_SCRUB_MAX];
-    int n, oom;
-} store_scrubbed;
+ * The copies a write made of its strings (store_scrubbed, store.h), freed after the backend
+ * has them (it copies what it keeps, even when answering later). */
 
 /* text as the filter has it: text itself (no filter, nothing found, NULL) or a copy owned by
  * sc. name: 1 for a name that is a key (session, agent, budget scope). */
 const char *store_scrub(const store_db *s, store_scrubbed *sc, const char *text, int name);
 /* 0, or -1 with err (and sc freed) when a copy could not be made. */
 int store_scrub_failed(store_scrubbed *sc, error_info *err);
-void store_scrub_free(store_scrubbed *sc);
 /* out = in with its free text and names filtered; 0, or -1 with err (sc freed). */
 int store_scrub_interaction(const store_db *s, store_scrubbed *sc, const interaction_rec *in,
                             interaction_rec *out, error_info *err);

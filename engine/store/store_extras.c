@@ -1,8 +1,8 @@
 /* Later additions to the store's public functions (store.h): argument checks and the
  * queries, written once for every backend. The stored exchange of one interaction (`nyx log
  * --raw ID`: what was sent and what came back, as the storage mode kept them, with its
- * attempts and outcome), the shared parts of stored requests, and a budget scope's displayed
- * limit and reset. */
+ * attempts and outcome), whether an id is stored, the shared parts of stored requests, and a
+ * budget scope's displayed limit and reset. */
 #include "store_backend.h"
 
 #include <math.h>
@@ -19,6 +19,8 @@
     " prompt_text AS request, response_text AS response, request_parts"                    \
     " FROM llm_interactions WHERE id = ?1"
 static const store_sql SQL_EXCHANGE = STORE_SQL(EXCHANGE);
+
+static const store_sql SQL_EXISTS = STORE_SQL_SAME("SELECT 1 FROM llm_interactions WHERE id = ?1");
 
 static const store_sql SQL_CONTENT_GET = STORE_SQL_SAME("SELECT body FROM llm_content WHERE hash = ?1");
 
@@ -118,6 +120,17 @@ int store_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
     store_stmt st = {&SQL_EXCHANGE, what, 1, (store_val[]){sv_text(id)}, NULL};
     int rc = store_exec(s, &st, exchange_row, &x, err);
     return x.failed ? -1 : rc;
+}
+
+int store_interaction_exists(store_db *s, const char *id, int *found, error_info *err)
+{
+    if (!s || !id || !*id || !found)
+        return store_invalid(err, "cannot look for an interaction: no store, no id or nowhere to answer");
+    store_stmt st = {&SQL_EXISTS, "look for an interaction", 1, (store_val[]){sv_text(id)}, NULL};
+    int64_t one = 0;
+    int rc = store_exec_int(s, &st, &one, err);
+    *found = rc == 1;
+    return rc < 0 ? -1 : 0;
 }
 
 static int take_count(void *ud, int ncols, const char *const *names, const char *const *values,

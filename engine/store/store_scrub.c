@@ -14,12 +14,12 @@ void store_set_text_filter(store_db *s, store_text_filter fn, void *ud)
     s->filter_ud = ud;
 }
 
-const char *store_scrub(const store_db *s, store_scrubbed *sc, const char *text, int name)
+static const char *scrub_with(store_text_filter fn, void *ud, store_scrubbed *sc, const char *text, int name)
 {
-    if (!text || !s || !s->filter || sc->oom)
+    if (!text || !fn || sc->oom)
         return text;
     char *copy = NULL;
-    if (sc->n == STORE_SCRUB_MAX || s->filter(s->filter_ud, text, name, &copy) != 0) {
+    if (sc->n == STORE_SCRUB_MAX || fn(ud, text, name, &copy) != 0) {
         sc->oom = 1; /* a programming error (too many), or out of memory: never the raw text */
         return text;
     }
@@ -27,6 +27,11 @@ const char *store_scrub(const store_db *s, store_scrubbed *sc, const char *text,
         return text;
     sc->owned[sc->n++] = copy;
     return copy;
+}
+
+const char *store_scrub(const store_db *s, store_scrubbed *sc, const char *text, int name)
+{
+    return s ? scrub_with(s->filter, s->filter_ud, sc, text, name) : text;
 }
 
 void store_name_as_stored(const store_db *s, const char *name, char *out, size_t size)
@@ -55,19 +60,25 @@ void store_scrub_free(store_scrubbed *sc)
     sc->n = 0;
 }
 
+int store_interaction_filtered(store_text_filter fn, void *ud, store_scrubbed *sc, const interaction_rec *in,
+                               interaction_rec *out, error_info *err)
+{
+    *out = *in;
+    if (!fn)
+        return 0;
+    /* Prompt and response text follow the storage mode already (the engine redacts them). */
+    out->session = scrub_with(fn, ud, sc, in->session, 1);
+    out->agent = scrub_with(fn, ud, sc, in->agent, 1);
+    out->model_requested = scrub_with(fn, ud, sc, in->model_requested, 0);
+    out->attempts_json = scrub_with(fn, ud, sc, in->attempts_json, 0);
+    out->error_message = scrub_with(fn, ud, sc, in->error_message, 0);
+    return store_scrub_failed(sc, err);
+}
+
 int store_scrub_interaction(const store_db *s, store_scrubbed *sc, const interaction_rec *in,
                             interaction_rec *out, error_info *err)
 {
-    *out = *in;
-    if (!s->filter)
-        return 0;
-    /* Prompt and response text follow the storage mode already (the engine redacts them). */
-    out->session = store_scrub(s, sc, in->session, 1);
-    out->agent = store_scrub(s, sc, in->agent, 1);
-    out->model_requested = store_scrub(s, sc, in->model_requested, 0);
-    out->attempts_json = store_scrub(s, sc, in->attempts_json, 0);
-    out->error_message = store_scrub(s, sc, in->error_message, 0);
-    return store_scrub_failed(sc, err);
+    return store_interaction_filtered(s->filter, s->filter_ud, sc, in, out, err);
 }
 
 int store_scrub_filter(const store_db *s, store_scrubbed *sc, const store_filter *in,

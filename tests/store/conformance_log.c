@@ -1,6 +1,6 @@
 /* engine/store's record of calls: every field of an interaction as stored, queries with
- * exact numbers (stats, log, usage, exchange, thought trees), unknown prices, sessions and
- * batches, on each backend. */
+ * exact numbers (stats, log, usage, exchange, thought trees), unknown prices, sessions,
+ * batches and whether an id is stored, on each backend. */
 #include "conformance.h"
 
 /* Text PostgreSQL refuses in a UTF8 database (SQLite stores any bytes). */
@@ -466,6 +466,23 @@ static void test_queries(store_db *s)
     CHECK_INT(raw_int("SELECT count(*) FROM thought_trees"), 5);
 }
 
+/* Whether an id is stored (the import of spilled records leaves one stored already). */
+static void test_exists(store_db *s)
+{
+    error_info err = cleared_error();
+    int found = -1;
+    CHECK_INT(store_interaction_exists(s, "there", &found, &err), 0);
+    CHECK_INT(found, 0);
+    interaction_rec it = make("there", T0);
+    CHECK_INT(store_log_interaction(s, &it, &err), 0);
+    CHECK_INT(store_interaction_exists(s, "there", &found, &err), 0);
+    CHECK_INT(found, 1);
+    CHECK_INT(store_interaction_exists(s, "the", &found, &err), 0);
+    CHECK_INT(found, 0);
+    CHECK_INT(store_interaction_exists(s, "", &found, &err), -1);
+    CHECK_STR(err.type, "invalid_argument");
+}
+
 static void test_unknown_cost(store_db *s)
 {
     error_info err = cleared_error();
@@ -699,6 +716,7 @@ int main(int argc, char **argv)
         {"log_fields", .on_db = test_log_fields},
         {"queries", .on_db = test_queries},
         {"unknown_cost", .on_db = test_unknown_cost},
+        {"exists", .on_db = test_exists},
         {"sessions", .on_db = test_sessions},
         {"batch", .fn = test_batch},
         {0},
