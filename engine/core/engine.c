@@ -10,6 +10,7 @@
 #include "budget.h"
 #include "conn_limit.h"
 #include "pending_log.h"
+#include "pending_spill.h"
 #include "call.h"
 #include "cost/models.h"
 #include "debug.h"
@@ -335,7 +336,7 @@ nyx_engine *engine_open(char **errmsg)
     e->loop = loop_new();
     e->storage.loop = e->loop;
     e->storage.cfg = &e->cfg;
-    e->storage.owner = (storage_owner){e, storage_reopen, storage_log};
+    e->storage.owner = (storage_owner){e, storage_reopen, storage_log, engine_store_text_filter};
     e->provider.models = models_new_default(&err);
     if (e->provider.models && e->cfg.models_file && models_merge_file(e->provider.models, e->cfg.models_file, &err) != 0) {
         models_free(e->provider.models);
@@ -452,6 +453,23 @@ static int start_net(nyx_engine *e)
     return 0;
 }
 
+static void spill_log(void *ud, int level, const char *msg) { engine_log(ud, level, "%s", msg); }
+
+/* Records an earlier run left beside this database file when it closed with the database
+ * unavailable (pending_spill.h) are written now, before anything else (the reap at start
+ * would give back the budget reservations they settle). A failure leaves them for the next
+ * open; the open goes on. */
+static void import_spill(nyx_engine *e, const char *db)
+{
+    if (!e->storage.db_is_file || store_is_readonly(e->storage.db))
+        return;
+    error_info err;
+    error_clear(&err);
+    if (pending_spill_import(e->storage.db, db, spill_log, e, &err) < 0)
+        engine_log(e, NYX_LOG_WARN, "nyx: records spilled by an earlier run stay in their file for the next "
+                                    "open: %s", err.message);
+}
+
 int engine_open_store(nyx_engine *e)
 {
     if (e->storage.db)
@@ -466,11 +484,12 @@ int engine_open_store(nyx_engine *e)
         engine_set_error(e, "%s", err.message);
         return -1;
     }
+    engine_filter_store_text(e);
+    storage_note_file(&e->storage, db);
+    import_spill(e, db);
     /* Audit events, settles and the like need no answer: the loop never waits for them. */
     store_set_background(e->storage.db, 1);
     store_set_pump_limit(e->storage.db, turn_over, e->loop);
-    engine_filter_store_text(e);
-    storage_note_file(&e->storage, db);
     return 0;
 }
 

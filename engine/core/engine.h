@@ -116,6 +116,8 @@ void engine_new_id(nyx_engine *e, char *out, size_t size);
 /* Makes e->storage.db pass every free text and name it writes through the storage mode's
  * redaction (store_text.c). */
 void engine_filter_store_text(nyx_engine *e);
+/* That filter (a store_text_filter, ud the engine), for records kept outside the store. */
+int engine_store_text_filter(void *ud, const char *text, int name, char **copy);
 
 
 #endif

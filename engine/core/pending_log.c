@@ -4,6 +4,7 @@
 #include "base/clock.h"
 #include "base/text.h"
 #include "nyx.h"
+#include "pending_spill.h"
 
 #include <stdarg.h>
 
@@ -375,6 +376,39 @@ static void retry_later(void *ud)
         schedule(s);
 }
 
+/* What still waits at close goes to the spill file beside a database file (pending_spill.h),
+ * for the next engine that opens it: 0, or -1 (said) when it cannot, and the records are lost. */
+static int spill(storage *s)
+{
+    struct pending_log *q = s->pending;
+    const char *db = s->cfg->db ? s->cfg->db : "nyx.db";
+    error_info err;
+    error_clear(&err);
+    if (!s->db_is_file) {
+        slog(s, NYX_LOG_ERROR, NULL, "nyx: %zu interaction records could not be written and are lost (only a "
+                                     "database file keeps them beside it for later)", q->n);
+        return -1;
+    }
+    spill_item *items = calloc(q->n, sizeof *items);
+    if (!items)
+        error_set(&err, "store_error", 0, "out of memory");
+    for (size_t i = 0; items && i < q->n; i++)
+        items[i] = (spill_item){&q->items[i].it, q->items[i].has_reservation ? q->items[i].reservation : NULL,
+                                q->items[i].actual_usd};
+    int rc = items ? pending_spill_write(db, items, q->n, s->owner.filter, s->owner.ud, &err) : -1;
+    free(items);
+    if (rc != 0) {
+        slog(s, NYX_LOG_ERROR, NULL, "nyx: %zu interaction records could not be written and are lost (%s)",
+             q->n, err.message);
+        return -1;
+    }
+    slog(s, NYX_LOG_WARN, NULL,
+         "nyx: %zu interaction records wait in %s" PENDING_SPILL_SUFFIX "; the next engine to open the database "
+         "writes them",
+         q->n, db);
+    return 0;
+}
+
 void pending_log_close(storage *s)
 {
     struct pending_log *q = s->pending;
@@ -389,8 +423,8 @@ void pending_log_close(storage *s)
         error_clear(&err);
         error_set(&err, "store_error", 0, "the engine closed before the database took it");
         answer_waiting(s, &err, 1);
-        s->lost_interactions += (int64_t)q->n;
-        slog(s, NYX_LOG_ERROR, NULL, "nyx: %zu interaction records could not be written and are lost", q->n);
+        if (spill(s) != 0)
+            s->lost_interactions += (int64_t)q->n;
         for (size_t i = 0; i < q->n; i++)
             free_item(&q->items[i]);
     }

@@ -1,6 +1,8 @@
 /* When the database fails (cannot be opened, locked, full), calls go on: their interactions
- * wait here, bounded, and are written once the store is back. What overflows, or is still
- * waiting when the engine closes, is counted as lost and reported. */
+ * wait here, bounded, and are written once the store is back. What is still waiting when the
+ * engine closes goes to the spill file beside a database file (pending_spill.h), written in by
+ * the next engine that opens it. What overflows, or cannot be spilled (PostgreSQL, ":memory:",
+ * a spill file that cannot be written), is counted as lost and reported. */
 #ifndef NYX_PENDING_LOG_H
 #define NYX_PENDING_LOG_H
 
@@ -22,7 +24,7 @@ void pending_log_add_waiting(storage *s, const interaction_rec *it, const char *
                              void *ud);
 /* Tries to write what waits; returns the number still waiting. */
 size_t pending_log_flush(storage *s);
-/* At close: one last flush, then counts and reports what is lost. */
+/* At close: one last flush, then spills what still waits, or counts and reports it lost. */
 void pending_log_close(storage *s);
 
 #endif

@@ -1,25 +1,28 @@
 /* The engine's storage, with its degradation: the database, the records that wait in memory
- * while it fails (pending_log.h, over this handle), and what tells a database file deleted
- * or replaced under the process. The engine holds one; the calls log through it. */
+ * while it fails (pending_log.h, over this handle; spilled beside a database file at close,
+ * pending_spill.h), and what tells a database file deleted or replaced under the process.
+ * The engine holds one; the calls log through it. */
 #ifndef NYX_STORAGE_H
 #define NYX_STORAGE_H
 
 #include "base/error.h"
 #include "config.h"
 #include "loop.h"
+#include "store/store.h"
 
 #include <stdint.h>
 
-struct store_db;
 struct pending_log;
 
 /* What storage asks of its owner (the engine): to open the database again after it failed
- * (0, or -1 with err), and to log (once_key: only the first time that key is seen; NULL:
- * every time). */
+ * (0, or -1 with err), to log (once_key: only the first time that key is seen; NULL: every
+ * time), and the filter the store's texts pass through (store_set_text_filter's; NULL:
+ * none), so that records spilled at close hold no more than the database would. */
 typedef struct storage_owner {
     void *ud;
     int (*reopen)(void *ud, error_info *err);
     void (*log)(void *ud, int level, const char *once_key, const char *msg);
+    store_text_filter filter;
 } storage_owner;
 
 typedef struct storage {

@@ -33,7 +33,7 @@ static void remember_clean(nyx_engine *e, const char *text, size_t len)
     e->clean_texts[e->nclean_texts++].len = len;
 }
 
-static int filter(void *ud, const char *text, int name, char **copy)
+int engine_store_text_filter(void *ud, const char *text, int name, char **copy)
 {
     nyx_engine *e = ud;
     *copy = NULL;
@@ -52,5 +52,5 @@ static int filter(void *ud, const char *text, int name, char **copy)
 
 void engine_filter_store_text(nyx_engine *e)
 {
-    store_set_text_filter(e->storage.db, filter, e);
+    store_set_text_filter(e->storage.db, engine_store_text_filter, e);
 }

@@ -79,11 +79,13 @@ NYX_API void nyx_close(nyx_engine *engine);
 /*
  * The end of a run's records: waits (10 s at most) for the writes on their way to the
  * database, makes one last try to write the records that wait in memory for it (storage was
- * down, NYX_DURABILITY=degrade), and returns how many records were lost in all: never written
- * because the queue overflowed or the database was still unavailable. Those are reported
- * through the log function and, when the database takes it, in an audit event
- * ("records_lost"). A host that must not lose records calls it before nyx_close and treats a
- * count above 0 as a failure (`nyx run` exits 1).
+ * down or locked), and spills those still waiting to "<database>-pending" beside a SQLite
+ * file database, durably, for the next engine that opens it to write in. Returns how many
+ * records were lost in all: never written because the queue overflowed, or still waiting for
+ * a database that has no spill (PostgreSQL, ":memory:") or whose spill file could not be
+ * written. Those are reported through the log function and, when the database takes it, in an
+ * audit event ("records_lost"). A host that must not lose records calls it before nyx_close
+ * and treats a count above 0 as a failure (`nyx run` exits 1).
  */
 NYX_API long long nyx_finish_records(nyx_engine *engine);
 

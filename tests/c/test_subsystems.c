@@ -151,7 +151,7 @@ static void test_pending_log(void)
     owner o = {NULL, &s, "", 0};
     s.loop = loop;
     s.cfg = &cfg;
-    s.owner = (storage_owner){&o, owner_reopen, owner_log};
+    s.owner = (storage_owner){&o, owner_reopen, owner_log, NULL};
 
     interaction_rec it = {0};
     it.status = "ok";

@@ -5,7 +5,9 @@
 #   under degrade results go on while the records wait in memory;
 # - a database that cannot be opened at all: under strict every call fails with store_error
 #   before anything is sent; under degrade calls succeed, the lost records are counted and
-#   said, and `nyx run` exits 1.
+#   said, and `nyx run` exits 1;
+# - a run that ends while the lock is still held spills its waiting records beside the
+#   database file, and the next process to open it writes them in.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d)
@@ -90,6 +92,33 @@ lost5=$(sed -n 's/^records lost: \([0-9]*\) .*/\1/p' "$dir/stats5")
 [ -n "$lost5" ] || fail "nyx stats did not count the lost records: $(cat "$dir/stats5")"
 echo "degrade with a queue of 5, 200 calls under the lock: $rows5 records written, $lost5 lost and counted"
 [ $((rows5 + lost5)) -eq 401 ] || fail "$rows5 records written + $lost5 lost is not the 401 calls made"
+
+# The run ends while another process still holds the lock: the records that wait go to the
+# spill file beside the database (none is lost, the run exits 0), and the next process to open
+# the database writes them in and removes the file.
+dbs="$dir/spill.db"
+NYX_DB="$dbs" NYX_PROVIDER=sim "$NYX_BIN" run "$here/degraded_run.lua" --var n=1 > /dev/null 2>&1
+rm -f "$dir/out6" "$dir/locked" "$dir/unlock"
+set +e
+NYX_DURABILITY=degrade NYX_DB="$dbs" NYX_PROVIDER=sim NYX_SIM_TTFT_MS=3 "$NYX_BIN" run \
+    "$here/degraded_run.lua" --var n=300 --var marker="$dir/locked" 2> "$dir/err6" | while read -r line; do
+  echo "$line" >> "$dir/out6"
+  if [ "$line" = LOCK ]; then hold_lock "$dbs" & fi
+done
+rc6=${PIPESTATUS[0]}
+set -e
+[ -s "$dbs-pending" ] || fail "no spill file while the lock was held at the end: $(cat "$dir/err6")"
+touch "$dir/unlock"
+wait
+grep -q "^failed	0" "$dir/out6" || fail "spill: calls failed: $(cat "$dir/out6" "$dir/err6")"
+[ "$rc6" -eq 0 ] || fail "nyx run exited $rc6 although its records were spilled: $(cat "$dir/err6")"
+grep -q "interaction records wait in $dbs-pending" "$dir/err6" || fail "the spill was not said: $(cat "$dir/err6")"
+spilled=$(wc -l < "$dbs-pending")
+"$NYX_BIN" stats --db "$dbs" > "$dir/stats6" 2> "$dir/err7"
+[ ! -e "$dbs-pending" ] || fail "the spill file is still there after the next open: $(cat "$dir/err7")"
+rows=$(sqlite3 "$dbs" "SELECT count(*) FROM llm_interactions")
+echo "spill: $spilled records spilled at the end of the run, $rows in the database after the next open"
+[ "$rows" -eq 301 ] || fail "expected 301 interactions after the spill was written in, found $rows"
 
 # A malformed value is refused at start, naming the variable and the choices.
 if NYX_DURABILITY=sometimes NYX_DB="$dir/x.db" NYX_PROVIDER=sim "$NYX_BIN" run "$here/degraded_run.lua" --var n=1 \

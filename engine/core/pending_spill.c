@@ -1,0 +1,318 @@
+/* The spill file of the records still waiting at close (pending_spill.h): written durably
+ * under an exclusive flock, imported under the same lock by the next engine to open the
+ * database. Runs at close and at open only, never on a call's path. */
+#define _DEFAULT_SOURCE /* flock */
+#include "pending_spill.h"
+
+#include "base/textbuf.h"
+#include "nyx.h"
+#include "spill_record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_SIZE 4096
+
+int pending_spill_path(const char *db_path, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s" PENDING_SPILL_SUFFIX, db_path);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+static int fail_errno(error_info *err, const char *what, const char *path)
+{
+    error_set(err, "store_error", 0, "cannot %s the spill file %s: %s", what, path, strerror(errno));
+    return -1;
+}
+
+/* The directory holding path, fsync'd: a new file's name survives a power loss. */
+static int sync_dir(const char *path)
+{
+    char dir[PATH_SIZE];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* path opened for appending and locked, the file path names now: an importer may have taken
+ * and removed the one opened before the lock was ours. *created: this call made it. */
+static int open_locked(const char *path, int *created, error_info *err)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        *created = fd >= 0;
+        if (fd < 0 && errno == EEXIST)
+            fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && errno == ENOENT)
+            continue; /* removed by an importer between the two opens */
+        if (fd < 0)
+            return fail_errno(err, "open", path);
+        struct stat mine, named;
+        if (flock(fd, LOCK_EX) != 0 || fstat(fd, &mine) != 0) {
+            fail_errno(err, "lock", path);
+            close(fd);
+            return -1;
+        }
+        if (stat(path, &named) == 0 && named.st_dev == mine.st_dev && named.st_ino == mine.st_ino)
+            return fd;
+        close(fd);
+    }
+    error_set(err, "store_error", 0, "cannot open the spill file %s: it was replaced again and again", path);
+    return -1;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The lines of the items, each record as the store would write it. */
+static int lines_of(const spill_item *items, size_t n, store_text_filter filter, void *filter_ud, textbuf *b,
+                    error_info *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        store_scrubbed sc = {0};
+        interaction_rec as_stored;
+        if (store_interaction_filtered(filter, filter_ud, &sc, items[i].it, &as_stored, err) != 0)
+            return -1;
+        char *line = spill_record_line(&as_stored, items[i].reservation, items[i].actual_usd);
+        store_scrub_free(&sc);
+        if (!line) {
+            error_set(err, "store_error", 0, "cannot write the spill file: out of memory");
+            return -1;
+        }
+        textbuf_puts(b, line);
+        textbuf_put(b, "\n", 1);
+        free(line);
+    }
+    if (b->failed) {
+        error_set(err, "store_error", 0, "cannot write the spill file: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int pending_spill_write(const char *db_path, const spill_item *items, size_t n, store_text_filter filter,
+                        void *filter_ud, error_info *err)
+{
+    char path[PATH_SIZE];
+    if (pending_spill_path(db_path, path, sizeof path) != 0) {
+        error_set(err, "store_error", 0, "cannot write a spill file: the database path is too long");
+        return -1;
+    }
+    textbuf b = {0};
+    if (n == 0 || lines_of(items, n, filter, filter_ud, &b, err) != 0) {
+        free(b.s);
+        return n == 0 ? 0 : -1;
+    }
+    int created = 0;
+    int fd = open_locked(path, &created, err);
+    if (fd < 0) {
+        free(b.s);
+        return -1;
+    }
+    off_t start = lseek(fd, 0, SEEK_END);
+    int rc = 0;
+    if (start < 0 || write_all(fd, b.s, b.len) != 0 || fsync(fd) != 0 || (created && sync_dir(path) != 0)) {
+        fail_errno(err, "write", path);
+        /* All or nothing: what was written of these lines goes, under the lock still held. */
+        if (created)
+            unlink(path);
+        else if (start >= 0 && ftruncate(fd, start) == 0)
+            (void)fsync(fd);
+        rc = -1;
+    }
+    close(fd);
+    free(b.s);
+    return rc;
+}
+
+/* ---- import ---- */
+
+static void say(spill_log_fn log, void *ud, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void say(spill_log_fn log, void *ud, int level, const char *fmt, ...)
+{
+    if (!log)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log(ud, level, msg);
+}
+
+static char *read_all(int fd, size_t size, size_t *len)
+{
+    char *s = malloc(size + 1);
+    size_t n = 0;
+    while (s && n < size) {
+        ssize_t k = read(fd, s + n, size - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    if (s)
+        s[n] = '\0';
+    *len = n;
+    return s;
+}
+
+typedef struct spilled {
+    spill_record *recs;
+    size_t n;
+    long unreadable; /* lines that are no record */
+    long refused;    /* records the database refuses for their own values */
+} spilled;
+
+static int parse_lines(const char *text, size_t len, spilled *sp, spill_log_fn log, void *ud,
+                       const char *path)
+{
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    sp->recs = calloc(lines + 1, sizeof *sp->recs);
+    if (!sp->recs)
+        return -1;
+    for (size_t at = 0, line = 1; at < len; line++) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        /* A line without its newline was being written when its writer died. */
+        if (!nl || spill_record_parse(text + at, end - at, &sp->recs[sp->n]) != 0) {
+            sp->unreadable++;
+            say(log, ud, NYX_LOG_WARN, "nyx: line %zu of the spill file %s is no record (%s); it is skipped",
+                line, path, nl ? "not a JSON record" : "torn: its writer stopped before the end");
+        } else {
+            sp->n++;
+        }
+        at = end + 1;
+    }
+    return 0;
+}
+
+/* Writes every record not dropped, in one transaction: 0, or -1 with err. A record stored
+ * already (an import that stopped before removing the file) is left as it is. */
+static int write_records(store_db *db, spilled *sp, long *written, spill_log_fn log, void *ud,
+                         error_info *err)
+{
+again:
+    *written = 0;
+    if (store_batch_begin(db, err) != 0)
+        return -1;
+    for (size_t i = 0; i < sp->n; i++) {
+        spill_record *r = &sp->recs[i];
+        int found = 0;
+        if (!r->json)
+            continue; /* dropped */
+        int looked = store_interaction_exists(db, r->it.id, &found, err);
+        if (looked == 0 && found)
+            continue;
+        if (looked != 0 ||
+            store_log_interaction_settle(db, &r->it, r->has_reservation ? r->reservation : NULL,
+                                         r->actual_usd, err) != 0) {
+            error_info ignored;
+            store_batch_rollback(db, &ignored);
+            if (!err->refused)
+                return -1;
+            say(log, ud, NYX_LOG_ERROR,
+                "nyx: the database refuses the spilled record %s for good; it is lost (%s)", r->it.id,
+                err->message);
+            spill_record_free(r);
+            sp->refused++;
+            error_clear(err);
+            goto again;
+        }
+        (*written)++;
+    }
+    return store_batch_commit(db, err);
+}
+
+static void spilled_free(spilled *sp)
+{
+    for (size_t i = 0; i < sp->n; i++)
+        spill_record_free(&sp->recs[i]);
+    free(sp->recs);
+}
+
+long pending_spill_import(store_db *db, const char *db_path, spill_log_fn log, void *log_ud, error_info *err)
+{
+    char path[PATH_SIZE];
+    if (!db || pending_spill_path(db_path, path, sizeof path) != 0)
+        return 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : fail_errno(err, "open", path);
+    /* Another process holds it: appending (it is not whole yet) or importing it. What it
+     * leaves is the next open's. */
+    struct stat st;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &st) != 0 || st.st_nlink == 0 ||
+        !S_ISREG(st.st_mode)) {
+        close(fd);
+        return 0;
+    }
+    size_t len = 0;
+    char *text = read_all(fd, (size_t)st.st_size, &len);
+    spilled sp = {0};
+    if (!text || parse_lines(text, len, &sp, log, log_ud, path) != 0) {
+        free(text);
+        close(fd);
+        error_set(err, "store_error", 0, "cannot read the spill file %s: out of memory", path);
+        return -1;
+    }
+    free(text);
+    long written = 0;
+    if (write_records(db, &sp, &written, log, log_ud, err) != 0) {
+        spilled_free(&sp);
+        close(fd);
+        return -1;
+    }
+    /* Committed: only now may the file go. */
+    if (unlink(path) != 0 || sync_dir(path) != 0)
+        say(log, log_ud, NYX_LOG_WARN,
+            "nyx: the spill file %s was written in but not removed (%s); the next open "
+            "finds its records stored already",
+            path, strerror(errno));
+    close(fd);
+    long lost = sp.unreadable + sp.refused;
+    if (lost > 0) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "%ld interaction records could not be written and are lost", lost);
+        error_info ignored;
+        error_clear(&ignored);
+        store_audit(db, "records_lost", NULL, NULL, detail, &ignored);
+    }
+    say(log, log_ud, NYX_LOG_INFO, "nyx: %ld interaction records spilled by an earlier run written from %s",
+        written, path);
+    spilled_free(&sp);
+    return written;
+}

@@ -1,0 +1,328 @@
+/* Records still waiting for the database when the engine closes (another process holds the
+ * SQLite write lock) go to the spill file beside it, "<db>-pending", instead of being lost;
+ * the next engine to open the database writes them in, settles their budget reservations and
+ * removes the file. A torn last line costs that line only; an import is never done twice;
+ * records that cannot even be spilled are still counted lost. */
+#define _DEFAULT_SOURCE /* flock */
+#include "check.h"
+#include "core/pending_spill.h"
+#include "nyx.h"
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+static char logged[16384];
+
+static void capture(void *ud, int level, const char *msg)
+{
+    (void)ud;
+    (void)level;
+    size_t n = strlen(logged);
+    snprintf(logged + n, sizeof logged - n, "%s\n", msg);
+}
+
+static void capture_spill(void *ud, int level, const char *msg) { capture(ud, level, msg); }
+
+static nyx_engine *open_on(const char *path)
+{
+    char *msg = NULL;
+    nyx_engine *e = nyx_open(&msg);
+    if (!e) {
+        fprintf(stderr, "nyx_open: %s\n", msg ? msg : "?");
+        nyx_free(msg);
+        return NULL;
+    }
+    nyx_set_log(e, capture, NULL);
+    CHECK_INT(nyx_set(e, "db", path), NYX_OK);
+    CHECK_INT(nyx_set(e, "reload", "0"), NYX_OK);
+    return e;
+}
+
+static int run_to_end(nyx_engine *e)
+{
+    int rc = NYX_AGAIN;
+    while (rc == NYX_AGAIN)
+        rc = nyx_poll(e, 10);
+    if (rc != NYX_OK)
+        fprintf(stderr, "script: %d %s\n", rc, nyx_errmsg(e));
+    return rc;
+}
+
+static double real(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    double v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_double(st, 0);
+    else
+        fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return v;
+}
+
+static double query(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    double v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+        v = real(db, sql);
+    sqlite3_close(db);
+    return v;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Five calls at once, each a prompt and a session holding an e-mail address the storage mode
+ * (redacted, the default) keeps out of the database. */
+static const char *calls = "local nyx = require 'nyx'\n"
+                           "local ts = {}\n"
+                           "for i = 1, 5 do\n"
+                           "  ts[i] = nyx.spawn(function()\n"
+                           "    assert(nyx.call{prompt = 'spill bob@example.com ' .. i, max_tokens = 20, "
+                           "session = 'alice@example.com'}.text)\n"
+                           "  end)\n"
+                           "end\n"
+                           "for i = 1, 5 do ts[i]:wait() end\n";
+
+/* The five calls made once with the database free, then again while another connection holds
+ * its write lock from when their budget reservations are made. Returns what
+ * nyx_finish_records says is lost. */
+static long long calls_under_lock(const char *path, sqlite3 **lock)
+{
+    nyx_engine *e = open_on(path);
+    REQUIRE_OR(e != NULL, -1);
+    int rc = nyx_load_string(e, calls, "=free");
+    CHECK(rc == NYX_OK || rc == NYX_AGAIN);
+    CHECK_INT(run_to_end(e), NYX_OK);
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 5);
+
+    rc = nyx_load_string(e, calls, "=locked");
+    CHECK(rc == NYX_OK || rc == NYX_AGAIN);
+    for (int turn = 0; turn < 500 && query(path, "SELECT count(*) FROM budget_holds") < 5; turn++)
+        nyx_poll(e, 1);
+    CHECK_INT(query(path, "SELECT count(*) FROM budget_holds"), 5);
+    REQUIRE_OR(sqlite3_open(path, lock) == SQLITE_OK, -1);
+    CHECK_INT(sqlite3_exec(*lock, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(run_to_end(e), NYX_OK);
+    long long lost = nyx_finish_records(e);
+    nyx_close(e);
+    return lost;
+}
+
+static void unlock(sqlite3 *lock)
+{
+    CHECK_INT(sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(lock);
+}
+
+static void test_spilled_and_imported(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/a.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    logged[0] = '\0';
+    sqlite3 *lock = NULL;
+    CHECK_INT(calls_under_lock(path, &lock), 0);
+    CHECK_CONTAINS(logged, "5 interaction records wait in");
+    struct stat st;
+    REQUIRE(stat(spill, &st) == 0);
+    CHECK_INT(st.st_mode & 0777, 0600);
+    char *text = NULL;
+    size_t len = 0;
+    REQUIRE(file_read_path(spill, 1 << 20, &text, &len) == 0);
+    CHECK(strstr(text, "spill [EMAIL] 3") != NULL);
+    CHECK(strstr(text, "example.com") == NULL); /* neither the prompt's nor the session's */
+    free(text);
+
+    /* While the lock is held, an engine that opens the database leaves the spill for later. */
+    nyx_engine *e = open_on(path);
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'", "=open"), NYX_OK);
+    CHECK_INT(run_to_end(e), NYX_OK);
+    nyx_close(e);
+    CHECK(exists(spill));
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 5);
+
+    unlock(lock);
+    logged[0] = '\0';
+    e = open_on(path);
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'", "=open"), NYX_OK);
+    CHECK_INT(run_to_end(e), NYX_OK);
+    CHECK_INT(nyx_finish_records(e), 0);
+    nyx_close(e);
+    CHECK_CONTAINS(logged, "5 interaction records spilled by an earlier run written");
+    CHECK(!exists(spill));
+    /* Every record twice, once written at once and once through the spill, the same texts and
+     * numbers as the database keeps them. */
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 10);
+    CHECK_INT(query(path, "SELECT count(*) FROM (SELECT 1 FROM llm_interactions GROUP BY prompt_text,"
+                          " response_text, session, status, input_tokens, output_tokens, cost_usd"
+                          " HAVING count(*) = 2)"),
+              5);
+    CHECK_INT(query(path,
+                    "SELECT count(*) FROM llm_interactions WHERE instr(prompt_text, 'spill [EMAIL] ') > 0"
+                    " AND instr(session, 'example.com') = 0"),
+              10);
+    /* The budget: every reservation settled at what its call cost. */
+    CHECK_INT(query(path, "SELECT count(*) FROM budget_holds"), 0);
+    double spent = query(path, "SELECT sum(spent_usd) FROM budgets WHERE scope LIKE 'day:%'");
+    double cost = query(path, "SELECT sum(cost_usd) FROM llm_interactions");
+    CHECK(cost > 0);
+    CHECK_NEAR(spent, cost, 1e-12);
+    CHECK_NEAR(query(path, "SELECT sum(reserved_usd) FROM budgets"), 0, 1e-12);
+}
+
+/* A spill file that cannot be written (its name is taken by a directory): the records are
+ * lost and counted, as before there was a spill. */
+static void test_unspillable(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/b.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    REQUIRE(mkdir(spill, 0700) == 0);
+    logged[0] = '\0';
+    sqlite3 *lock = NULL;
+    CHECK_INT(calls_under_lock(path, &lock), 5);
+    CHECK_CONTAINS(logged, "5 interaction records could not be written and are lost");
+    unlock(lock);
+    CHECK(rmdir(spill) == 0);
+}
+
+static interaction_rec record(const char *id, const char *prompt)
+{
+    interaction_rec it;
+    memset(&it, 0, sizeof it);
+    it.id = id;
+    it.status = "ok";
+    it.created_at = 1.8e9;
+    it.prompt_text = prompt;
+    it.response_text = "line one\nline \"two\"\t\xc3\xa9";
+    it.usage.input_tokens = 12;
+    it.has_cost = 1;
+    it.cost_usd = 0.1;
+    it.ttfb_ms = -1;
+    it.latency_ms = 12.5;
+    return it;
+}
+
+/* A store on path with a reservation of 1 USD in scope "s", and the records i1 and i2 spilled,
+ * i1 settling it at 0.25. */
+static store_db *store_with_spill(const char *path, const char *i1, const char *i2)
+{
+    error_info err;
+    error_clear(&err);
+    store_db *db = store_open(path, &err);
+    REQUIRE_OR(db != NULL, NULL);
+    store_scope scope = {"s", -1};
+    char reservation[STORE_RESERVATION_ID_SIZE];
+    CHECK_INT(store_budget_reserve(db, &scope, 1, 1.0, reservation, sizeof reservation, NULL, &err), 0);
+    interaction_rec a = record(i1, "first"), b = record(i2, "second");
+    spill_item items[] = {{&a, reservation, 0.25}, {&b, NULL, 0}};
+    CHECK_INT(pending_spill_write(path, items, 2, NULL, NULL, &err), 0);
+    return db;
+}
+
+static void test_torn_line(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/c.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    store_db *db = store_with_spill(path, "t1", "t2");
+    REQUIRE(db != NULL);
+    FILE *f = fopen(spill, "a"); /* a crash while a third record was being written */
+    REQUIRE(f != NULL);
+    fputs("{\"id\":\"t3\",\"status\":\"o", f);
+    fclose(f);
+    logged[0] = '\0';
+    error_info err;
+    error_clear(&err);
+    CHECK_INT(pending_spill_import(db, path, capture_spill, NULL, &err), 2);
+    CHECK_CONTAINS(logged, "line 3 of the spill file");
+    CHECK_CONTAINS(logged, "torn");
+    store_close(db);
+    CHECK(!exists(spill));
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 2);
+    CHECK_INT(query(path,
+                    "SELECT count(*) FROM llm_interactions WHERE id = 't1' AND prompt_text = 'first'"
+                    " AND response_text = 'line one' || char(10) || 'line \"two\"' || char(9) || 'é'"
+                    " AND input_tokens = 12 AND cost_usd = 0.1 AND ttfb_ms IS NULL AND latency_ms = 12.5"
+                    " AND created_at = 1.8e9"),
+              1);
+    CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
+    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 's'"), 0, 1e-12);
+    CHECK_INT(query(path, "SELECT count(*) FROM audit_events WHERE kind = 'records_lost'"
+                          " AND detail LIKE '1 interaction records%'"),
+              1);
+}
+
+static void test_not_twice(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/d.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    store_db *db = store_with_spill(path, "d1", "d2");
+    REQUIRE(db != NULL);
+    char *copy = NULL;
+    size_t len = 0;
+    REQUIRE(file_read_path(spill, 1 << 20, &copy, &len) == 0);
+
+    /* Another process holds it (importing it, or appending): this open leaves it. */
+    int held = open(spill, O_RDONLY);
+    REQUIRE(held >= 0);
+    CHECK_INT(flock(held, LOCK_EX), 0);
+    error_info err;
+    error_clear(&err);
+    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 0);
+    CHECK(exists(spill));
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 0);
+    close(held);
+
+    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 2);
+    CHECK(!exists(spill));
+    /* An import that stopped after its commit, before removing the file: the next one finds
+     * every record stored and its reservation settled, and changes nothing. */
+    FILE *f = fopen(spill, "w");
+    REQUIRE(f != NULL);
+    CHECK_INT(fwrite(copy, 1, len, f), len);
+    fclose(f);
+    free(copy);
+    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 0);
+    CHECK(!exists(spill));
+    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 0); /* nothing left */
+    store_close(db);
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 2);
+    CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/nyx_spill_XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    setenv("NYX_PROVIDER", "sim", 1);
+    setenv("NYX_SIM_TTFT_MS", "50", 1);
+    setenv("NYX_DURABILITY", "degrade", 1);
+    setenv("LLM_DAILY_BUDGET_USD", "100", 1);
+    unsetenv("NYX_STORAGE_MODE");
+    test_spilled_and_imported(dir);
+    test_unspillable(dir);
+    test_torn_line(dir);
+    test_not_twice(dir);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        check_failures++;
+    return check_failures;
+}
