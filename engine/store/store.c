@@ -143,13 +143,13 @@ static int check_interaction(const store_db *s, const interaction_rec *it, error
     return 0;
 }
 
-/* out = in scrubbed (store_scrub_interaction), and its prompt_text cut into parts held by
+/* out = in through the text filter (store_interaction_filtered), and its prompt_text cut into parts held by
  * parts (out->parts): free both with store_record_free() after the backend has them. */
 static int store_record_prepare(store_db *s, store_scrubbed *sc, store_parts *parts,
                                 const interaction_rec *in, interaction_rec *out, error_info *err)
 {
     memset(parts, 0, sizeof *parts);
-    if (store_scrub_interaction(s, sc, in, out, err) != 0)
+    if (store_interaction_filtered(s->filter, s->filter_ud, sc, in, out, err) != 0)
         return -1;
     /* Cut after the text is final: the parts hold exactly what is stored. */
     const char *prompt = out->prompt_text;

@@ -151,9 +151,7 @@ struct store_db {
 const char *store_scrub(const store_db *s, store_scrubbed *sc, const char *text, int name);
 /* 0, or -1 with err (and sc freed) when a copy could not be made. */
 int store_scrub_failed(store_scrubbed *sc, error_info *err);
-/* out = in with its free text and names filtered; 0, or -1 with err (sc freed). */
-int store_scrub_interaction(const store_db *s, store_scrubbed *sc, const interaction_rec *in,
-                            interaction_rec *out, error_info *err);
+/* A record's free text and names: store_interaction_filtered (store.h) with s->filter. */
 /* out = in with the session filtered, so a query finds what was stored; in may be NULL. */
 int store_scrub_filter(const store_db *s, store_scrubbed *sc, const store_filter *in,
                        store_filter *out, error_info *err);

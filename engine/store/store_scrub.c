@@ -75,12 +75,6 @@ int store_interaction_filtered(store_text_filter fn, void *ud, store_scrubbed *s
     return store_scrub_failed(sc, err);
 }
 
-int store_scrub_interaction(const store_db *s, store_scrubbed *sc, const interaction_rec *in,
-                            interaction_rec *out, error_info *err)
-{
-    return store_interaction_filtered(s->filter, s->filter_ud, sc, in, out, err);
-}
-
 int store_scrub_filter(const store_db *s, store_scrubbed *sc, const store_filter *in,
                        store_filter *out, error_info *err)
 {
