@@ -547,8 +547,11 @@ int engine_start(nyx_engine *e)
         error_clear(&err);
         settings_load(e, &err); /* system_config, under the environment */
         audit_config(e);
-        /* Reservations of processes that died can never settle: give the money back. */
-        store_budget_reap(e->storage.db, 3600, &err);
+        /* Reservations of processes that died can never settle: give the money back. Not
+         * while a spill file the open could not take waits beside the database: its records
+         * settle reservations of a process that died, at what their calls cost. */
+        if (!e->storage.db_is_file || !pending_spill_exists(e->cfg.db ? e->cfg.db : "nyx.db"))
+            store_budget_reap(e->storage.db, 3600, &err);
         /* The redaction memo is made here rather than by the first record, whose cost it was
          * most of (its table's pages touched for the first time): in a host's frame that
          * record's commit took a millisecond. */

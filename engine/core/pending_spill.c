@@ -156,6 +156,14 @@ int pending_spill_write(const char *db_path, const spill_item *items, size_t n, 
 
 /* ---- import ---- */
 
+int pending_spill_exists(const char *db_path)
+{
+    char path[PATH_SIZE];
+    struct stat st;
+    return pending_spill_path(db_path, path, sizeof path) == 0 && lstat(path, &st) == 0 &&
+           S_ISREG(st.st_mode);
+}
+
 static void say(spill_log_fn log, void *ud, int level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void say(spill_log_fn log, void *ud, int level, const char *fmt, ...)

@@ -46,6 +46,10 @@ int pending_spill_write(const char *db_path, const spill_item *items, size_t n, 
  * a "records_lost" audit event. Returns how many records were written (0: no spill, or
  * another process is importing it now), or -1 with err: the file stays for the next open. */
 typedef void (*spill_log_fn)(void *ud, int level, const char *msg);
+/* 1 when db_path has a spill file (one an import could not take, or not yet): the engine's
+ * start then leaves dead processes' reservations alone, since the spilled records settle
+ * them. */
+int pending_spill_exists(const char *db_path);
 long pending_spill_import(store_db *db, const char *db_path, spill_log_fn log, void *log_ud, error_info *err);
 
 #endif

@@ -1,8 +1,9 @@
 /* Records still waiting for the database when the engine closes (another process holds the
  * SQLite write lock) go to the spill file beside it, "<db>-pending", instead of being lost;
  * the next engine to open the database writes them in, settles their budget reservations and
- * removes the file. A torn last line costs that line only; an import is never done twice;
- * records that cannot even be spilled are still counted lost. */
+ * removes the file. A torn last line costs that line only; an import is never done twice; a
+ * spill not yet imported keeps its dead writer's reservations from being reaped; records that
+ * cannot even be spilled are still counted lost. */
 #define _DEFAULT_SOURCE /* flock */
 #include "check.h"
 #include "core/pending_spill.h"
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -306,6 +308,58 @@ static void test_not_twice(const char *dir)
     CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
 }
 
+/* A process that reserved, spilled its call's record and died: an engine that opens the
+ * database while another process holds the spill (so it cannot import it) leaves that
+ * reservation alone instead of giving it back as a dead process's, and the import that follows
+ * still settles it at what the call cost. */
+static void test_reap_waits(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/e.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        error_info err;
+        error_clear(&err);
+        store_db *db = store_open(path, &err);
+        store_scope scope = {"r", -1};
+        char reservation[STORE_RESERVATION_ID_SIZE];
+        if (!db || store_budget_reserve(db, &scope, 1, 1.0, reservation, sizeof reservation, NULL, &err) != 0)
+            _exit(1);
+        interaction_rec it = record("r1", "paid for");
+        spill_item item = {&it, reservation, 0.5};
+        int rc = pending_spill_write(path, &item, 1, NULL, NULL, &err);
+        store_close(db);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int status = -1;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 'r'"), 1.0, 1e-12);
+
+    int held = open(spill, O_RDONLY);
+    REQUIRE(held >= 0);
+    CHECK_INT(flock(held, LOCK_EX), 0);
+    nyx_engine *e = open_on(path);
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'", "=open"), NYX_OK);
+    CHECK_INT(run_to_end(e), NYX_OK);
+    nyx_close(e);
+    close(held);
+    CHECK(exists(spill));
+    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 'r'"), 1.0, 1e-12);
+
+    e = open_on(path);
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'", "=open"), NYX_OK);
+    CHECK_INT(run_to_end(e), NYX_OK);
+    nyx_close(e);
+    CHECK(!exists(spill));
+    CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 'r'"), 0.5, 1e-12);
+    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 'r'"), 0, 1e-12);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/nyx_spill_XXXXXX";
@@ -320,6 +374,7 @@ int main(void)
     test_unspillable(dir);
     test_torn_line(dir);
     test_not_twice(dir);
+    test_reap_waits(dir);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
