@@ -8,6 +8,7 @@
  * nyx_stop_scripts run Lua, which core may not reach.
  */
 #include "nyx.h"
+#include "base/utf8.h"
 
 #include "core/debug.h"
 #include "core/entry.h"
@@ -32,6 +33,8 @@ static int invalid(nyx_engine *e, const char *fn, const char *what)
 size_t nyx_versions(char *buf, size_t size) { return versions_text(buf, buf ? size : 0); }
 
 const char *nyx_strerror(int code) { return engine_strerror(code); }
+
+long nyx_utf8_check(const char *text, size_t len) { return text ? utf8_bad(text, len) : -1; }
 
 void nyx_free(void *p) { free(p); }
 

@@ -36,55 +36,13 @@ static int add_row(cli_rows *out, int line)
     return 0;
 }
 
-/* The offset of the first byte of s[0..n) that is not part of well-formed UTF-8 (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF), or -1 when it all is. A request is
- * JSON, which the API takes only as UTF-8: a Latin-1 field would have the batch refused whole. */
-static long utf8_bad(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        unsigned c = u[i];
-        size_t k;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            k = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            k = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return (long)i;
-        }
-        if (i + k >= n) /* cut short at the end */
-            return (long)i;
-        if (u[i + 1] < lo || u[i + 1] > hi)
-            return (long)i;
-        for (size_t j = 2; j <= k; j++)
-            if (u[i + j] < 0x80 || u[i + j] > 0xBF)
-                return (long)i;
-        i += k + 1;
-    }
-    return -1;
-}
-
 /* A scalar as the template sees it: strings as they are, numbers and booleans as JSON writes them.
  * -4: a string that is not UTF-8 (*bad: the offset of its first bad byte). */
 static int add_json_value(cli_row *r, const char *key, const cJSON *v, long *bad, unsigned *byte)
 {
     if (cJSON_IsString(v)) {
         size_t n = strlen(v->valuestring);
-        if ((*bad = utf8_bad(v->valuestring, n)) >= 0) {
+        if ((*bad = nyx_utf8_check(v->valuestring, n)) >= 0) {
             *byte = (unsigned char)v->valuestring[*bad];
             return -4;
         }
@@ -357,7 +315,7 @@ static int read_csv(const char *text, size_t len, cli_rows *out, char *err, size
             return -1;
         }
         for (int i = 0; i < nf; i++) {
-            long bad = utf8_bad(fs[i], strlen(fs[i]));
+            long bad = nyx_utf8_check(fs[i], strlen(fs[i]));
             if (bad >= 0) {
                 snprintf(err, errlen, "line %d: field \"%.60s\" is not UTF-8 text (its byte %ld is 0x%02X): save the file "
                          "as UTF-8", start, header[i], bad + 1, (unsigned char)fs[i][bad]);

@@ -67,6 +67,15 @@ NYX_API int nyx_budget_reset(nyx_engine *engine, const char *scope);
 /* Fixed text for a result code. Any thread. */
 NYX_API const char *nyx_strerror(int code);
 
+/* Where text[0..len) stops being UTF-8, which every text nyx sends must be (a request is JSON,
+ * which the API reads only as UTF-8; nyx refuses a call whose text is not, naming the field):
+ * the offset of the first byte that begins no well-formed sequence (RFC 3629: no overlong
+ * form, no surrogate, nothing above U+10FFFF, none cut short at the end), or -1 when every byte
+ * does, and for NULL. A host can check what it passes in first. Any thread. */
+NYX_API long nyx_utf8_check(const char *text, /* the bytes; a NUL among them is U+0000 */
+                            size_t len        /* how many */
+);
+
 /*
  * Creates an engine configured from the environment (ANTHROPIC_API_KEY, NYX_DB, ...).
  * Returns NULL on failure and, when errmsg is not NULL, a message to free with nyx_free().

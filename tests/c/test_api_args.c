@@ -91,6 +91,8 @@ static void test_null_arguments(void)
     CHECK_INT(nyx_tool_register(e, "t", NULL, NULL, NULL), NYX_EINVAL);
     CHECK(out == NULL);
     CHECK_INT(nyx_models_date(e, NULL) >= 0, 1);
+    CHECK_INT(nyx_utf8_check(NULL, 5), -1);
+    CHECK_INT(nyx_utf8_check("caf\xe9", 4), 3); /* base/utf8.c's check, as a host sees it */
     nyx_cancel_all(e, NULL);
     nyx_close(e);
 }
