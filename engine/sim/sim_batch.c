@@ -277,6 +277,9 @@ static int read_requests(const cJSON *list, batch *b, char *why, size_t whylen)
 
 int sim_batch_create(sim_server *s, const char *body, size_t len, int64_t now_us, double wall_s, char **out)
 {
+    char why[200] = "";
+    if (sim_body_utf8(body ? body : "", body ? len : 0, why, sizeof why) != 0)
+        return fail(400, "invalid_request_error", why, out);
     cJSON *root = cJSON_ParseWithLength(body ? body : "", len);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -284,7 +287,6 @@ int sim_batch_create(sim_server *s, const char *body, size_t len, int64_t now_us
     }
     sim_batches *bs = s->batches;
     batch *b = calloc(1, sizeof *b);
-    char why[200] = "";
     int rc = b ? read_requests(cJSON_GetObjectItemCaseSensitive(root, "requests"), b, why, sizeof why) : -2;
     cJSON_Delete(root);
     batch **nb = rc == 0 ? array_room(bs->all, bs->n, &bs->cap, sizeof *nb, 16) : NULL;

@@ -82,10 +82,14 @@ typedef struct sim_req {
     char geo[24];       /* inference_geo asked for, or "global"; reported in usage */
 } sim_req;
 
+/* Whether a request body is UTF-8, as the API reads JSON: 0, or -1 with why (of size cap) the
+ * API's words for the first byte that is not ("The request body is not valid JSON: ..."). */
+int sim_body_utf8(const char *body, size_t len, char *why, size_t cap);
+
 /* Parses and validates a Messages (or count_tokens when count_only) body; the token counts
  * of long blocks come from memo when it holds them (memo may be NULL).
  * Returns 0, or -1 with *err set to the API's status, type and message
- * (400 invalid_request_error, 404 not_found_error). *r is then empty; free it either way. */
+ * (400 invalid_request_error, a body that is not UTF-8 included; 404 not_found_error). *r is then empty; free it either way. */
 int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *models,
                   sim_token_memo *memo, int count_only, error_info *err);
 void sim_req_free(sim_req *r);

@@ -4,6 +4,7 @@
  * hash that keys the prompt cache. Error texts follow the API's wording. */
 #include "sim_core.h"
 #include "base/array.h"
+#include "base/utf8.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -517,12 +518,35 @@ static int parse_root(builder *b, const cJSON *root, const sim_models *models, i
     return 0;
 }
 
+int sim_body_utf8(const char *body, size_t len, char *why, size_t cap)
+{
+    long at = utf8_bad(body, len);
+    if (at < 0)
+        return 0;
+    /* Where, as the API says it: a line and column from 1, a character index from 0 (counted
+     * in bytes here: near enough to find it). */
+    long line = 1, col = 1;
+    for (long i = 0; i < at; i++) {
+        col++;
+        if (body[i] == '\n') {
+            line++;
+            col = 1;
+        }
+    }
+    snprintf(why, cap, "The request body is not valid JSON: invalid UTF-8 byte 0x%02X: line %ld column %ld (char %ld)",
+             (unsigned char)body[at], line, col, at);
+    return -1;
+}
+
 int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *models,
                   sim_token_memo *memo, int count_only, error_info *err)
 {
     memset(r, 0, sizeof *r);
     if (!models || !models->min_cache_tokens)
         return error_fail(err, "api_error", 500, "%s", "simulator has no model table");
+    char why[160];
+    if (sim_body_utf8(body, len, why, sizeof why) != 0)
+        return bad(err, "%s", why);
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);

@@ -125,6 +125,8 @@ static void test_validation(void)
         "{\"requests\":[{\"custom_id\":\"has space\",\"params\":" P("x") "}]}",
         "{\"requests\":[{\"custom_id\":\"a\"}]}",
         "not json",
+        /* not UTF-8: the whole batch is unreadable JSON to the API, not one request of it */
+        "{\"requests\":[{\"custom_id\":\"a\",\"params\":" P("caf\xe9") "}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         resp r = {0};

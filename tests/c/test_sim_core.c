@@ -169,6 +169,16 @@ static void test_validation(void)
     expect_error(H5 "\"messages\":[{\"role\":\"bot\",\"content\":\"hi\"}]}", 400, ir,
                  "messages.0.role");
     expect_error(H5 UC "5}]}", 400, ir, "messages.0.content");
+    /* Bytes that are not UTF-8 make the body unreadable JSON to the API, wherever they are. */
+    expect_error(H5 UC "\"caf\xe9\"}]}", 400, ir, "not valid JSON: invalid UTF-8 byte 0xE9: line 1 column 86 (char 85)");
+    expect_error(H5 "\"system\":\"\xed\xa0\x80\"," UC "\"hi\"}]}", 400, ir, "invalid UTF-8 byte 0xED");
+    expect_error(H5 UC "\"hi\"}],\"stop_sequences\":[\"\xc3\"]}", 400, ir, "invalid UTF-8 byte 0xC3");
+    expect_error(H5 UC "\"hi\"}],\n\"metadata\":{\"user_id\":\"\xf8\x88\x80\x80\x80\"}}", 400, ir,
+                 "invalid UTF-8 byte 0xF8: line 2 column 24");
+    sim_req ok = {0};
+    error_info fine;
+    CHECK_INT(parse_text(H5 UC "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"}]}", &ok, &fine), 0);
+    sim_req_free(&ok);
     expect_error(H5 UC "\"\"}]}", 400, ir, "non-empty content");
     expect_error(H5 UC "[{\"type\":\"text\",\"text\":\"\"}]}]}", 400, ir,
                  "text content blocks must be non-empty");
