@@ -79,8 +79,6 @@ static int check_blocks(const claude_block *blocks, size_t n, const char *name, 
         const claude_block *b = &blocks[j];
         if (!b->text)
             return fail(err, "invalid_argument", "%s.text is missing", named(&w, j));
-        if (block_has_nul(b))
-            return fail(err, "invalid_argument", "%s.text contains a NUL byte", named(&w, j));
         if (b->kind == NYX_BLOCK_JSON && check_json_block(b, named(&w, j), err))
             return -1;
         if (b->mark == NYX_MARK_NONE)
@@ -178,6 +176,8 @@ static int validate(const claude_request *req, cJSON **tools, error_info *err)
             return fail(err, "invalid_argument", "messages[%zu] must have at least one block", i);
     }
 
+    if (!req->text_checked && claude_request_check_text(req, err))
+        return -1;
     if (check_object(req->tool_choice_json, "tool_choice", err) ||
         check_object(req->output_schema_json, "output", err))
         return -1;

@@ -17,7 +17,7 @@
  * Returns the body (free with free()), or NULL with err set: "invalid_argument" naming the
  * field and the problem, or "out_of_memory". Validates: model non-empty, max_tokens > 0,
  * temperature <= 1, at least one message, the first one from the user, every message with
- * at least one block and no NUL byte inside a text, tools a JSON array, at most 4 cache marks
+ * at least one block, every text sendable (claude_request_check_text), tools a JSON array, at most 4 cache marks
  * (tools' own cache_control, system, messages and the top-level one), no 1h mark after a 5m
  * one, and no top-level (5m) cache_control when the last block carries a 1h mark.
  * req->tools_mark puts a cache_control on the last tool (unless it has one already). */
@@ -25,6 +25,17 @@ char *claude_request_json(const claude_request *req, /* the call */
                           size_t *len,            /* body length written here; may be NULL */
                           error_info *err          /* written on failure only */
 );
+
+/* Whether every text the body would carry can be sent: no NUL byte inside a text block, and
+ * all of it UTF-8 (base/utf8.h), which JSON must be for the API to read it. Checks the model,
+ * system and message blocks (a long shared text's answer is kept with it: read once, not per
+ * call), tools, tool_choice, the output schema, effort, stop_sequences and user_id. Returns 0,
+ * or -1 with err an invalid_argument naming the field and the first bad byte ("messages[1].
+ * content[0].text is not valid UTF-8 (its byte 17 is 0xE9)"; inside JSON passed through, the
+ * string: "tools[0].description"). Building a body checks this unless req->text_checked is
+ * set: the engine checks before the cache policy splits a text, which would rename it, and
+ * sets it. */
+int claude_request_check_text(const claude_request *req, error_info *err);
 
 struct claude_json_texts;
 

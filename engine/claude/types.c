@@ -1,6 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "types.h"
 
+#include "base/utf8.h"
+
 #include <cjson/cJSON.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -42,6 +44,7 @@ struct shared_text {
     size_t len;
     unsigned long used;
     int has_nul; /* a NUL among its len bytes: looked for once, not by each request built */
+    long bad_utf8; /* utf8_bad of its bytes, found once likewise */
     claude_literal *literal; /* its JSON string literal, once made (block_keep_literal) */
     char bytes[];
 };
@@ -94,7 +97,7 @@ static shared_text *pooled(text_pool *p, const char *text, size_t len)
     shared_text *t = malloc(sizeof *t + len + 1);
     if (!t)
         return NULL;
-    *t = (shared_text){1, h, len, ++p->clock, memchr(text, '\0', len) != NULL, NULL};
+    *t = (shared_text){1, h, len, ++p->clock, memchr(text, '\0', len) != NULL, utf8_bad(text, len), NULL};
     alive++;
     memcpy(t->bytes, text, len);
     t->bytes[len] = '\0';
@@ -139,6 +142,11 @@ void block_free(claude_block *b)
 int block_has_nul(const claude_block *b)
 {
     return b->shared ? b->shared->has_nul : memchr(b->text, '\0', b->len) != NULL;
+}
+
+long block_utf8_bad(const claude_block *b)
+{
+    return b->shared ? b->shared->bad_utf8 : utf8_bad(b->text, b->len);
 }
 
 uint64_t block_hash(const claude_block *b)

@@ -65,6 +65,7 @@ typedef struct claude_request {
     int cache_mode;        /* enum cache_mode */
     int top_level_cache;   /* 1: add the API's automatic top-level cache_control */
     int single_prompt;     /* 1: the call gave one prompt, not a conversation to go on with */
+    int text_checked;      /* 1: claude_request_check_text passed (request.h): not read again */
 } claude_request;
 
 typedef struct claude_usage {
@@ -133,6 +134,9 @@ void block_free(claude_block *b);
 /* 1 when b's text has a NUL among its len bytes (which the API cannot be sent): kept with a
  * shared text (looked for once, when pooled), looked for otherwise. */
 int block_has_nul(const claude_block *b);
+/* The offset of the first byte of b's text that is not UTF-8 (base/utf8.h), or -1: kept with
+ * a shared text (looked for once, when pooled), looked for otherwise. */
+long block_utf8_bad(const claude_block *b);
 /* The XXH3-64 of b's text: kept with a shared text (computed once, when pooled), computed
  * otherwise. Layers that key on a block's content (the cache policy) start from it rather
  * than reading a long text again on every call. */

@@ -156,6 +156,13 @@ static int prepare_route(api_call *c, error_info *err)
         free(req->model);
         req->model = copy;
     }
+    /* Every text is checked as the script gave it, before the cache policy may split the system
+     * prompt (a part would be named instead) and before anything is counted or sent. */
+    if (c->route == 0 && !req->text_checked) {
+        if (claude_request_check_text(req, err) != 0)
+            return -1;
+        req->text_checked = 1;
+    }
     c->model = models_find(c->e->provider.models, model);
     if (call_check_model(c, err) != 0)
         return -1;

@@ -4,6 +4,7 @@
 #include "lnyx.h"
 
 #include "base/text.h"
+#include "base/utf8.h"
 #include "claude/media.h"
 #include "core/batch.h"
 #include "core/call.h"
@@ -34,6 +35,10 @@ static int set_string(lua_State *L, int arg, const char *field, char **out)
         return lnyx_argerror(L, arg, "%s must be a string, got %s", field, luaL_typename(L, -1));
     if (strlen(s) != len) /* C would cut it there: another name than the script's */
         return lnyx_argerror(L, arg, "%s must not contain NUL bytes", field);
+    long bad = utf8_bad(s, len); /* JSON, and so the API, takes UTF-8 only */
+    if (bad >= 0)
+        return lnyx_argerror(L, arg, "%s is not valid UTF-8 (its byte %ld is 0x%02X)", field, bad + 1,
+                             (unsigned char)s[bad]);
     if (!(*out = strdup(s)))
         return lnyx_fail(L, "out_of_memory", "out of memory");
     return 0;
@@ -246,6 +251,17 @@ static void read_blocks(lua_State *L, text_pool *pool, int arg, const char *fiel
     }
 }
 
+/* A tool's name or description (the string on top), as the API can read it: UTF-8. */
+static void tool_text(lua_State *L, int i, const char *field)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    long bad = utf8_bad(s, len);
+    if (bad >= 0)
+        lnyx_argerror(L, 1, "tools[%d].%s is not valid UTF-8 (its byte %ld is 0x%02X)", i, field, bad + 1,
+                      (unsigned char)s[bad]);
+}
+
 /* tools: a JSON array as text, or an array of tool tables {name, description, input (the
  * JSON Schema as a table), strict, cache}, written name, description, input_schema in that
  * order so the same list is the same bytes. */
@@ -286,11 +302,13 @@ static void read_tools(lua_State *L, claude_request *req)
             lnyx_argerror(L, 1, "tools[%d].name must be a string", (int)i);
             return;
         }
+        tool_text(L, (int)i, "name");
         cJSON_AddStringToObject(t, "name", lua_tostring(L, -1));
         lua_pop(L, 1);
-        if (lua_getfield(L, -1, "description") == LUA_TSTRING)
+        if (lua_getfield(L, -1, "description") == LUA_TSTRING) {
+            tool_text(L, (int)i, "description");
             cJSON_AddStringToObject(t, "description", lua_tostring(L, -1));
-        else if (!lua_isnil(L, -1))
+        } else if (!lua_isnil(L, -1))
             lnyx_argerror(L, 1, "tools[%d].description must be a string", (int)i);
         lua_pop(L, 1);
         char where[48];

@@ -5,6 +5,8 @@
  * included, is an object (tool inputs and schemas are objects far more often than arrays). */
 #include "lnyx.h"
 
+#include "base/utf8.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,16 @@ static cJSON *object(conv *c, int idx, int depth, const char *path)
         if (lua_type(L, -1) != LUA_TSTRING) {
             snprintf(c->why, sizeof c->why, "%s has a %s key (JSON objects have string keys)",
                      path, luaL_typename(L, -1));
+            lua_pop(L, 1);
+            free(keys);
+            return NULL;
+        }
+        size_t klen;
+        const char *k = lua_tolstring(L, -1, &klen);
+        long bad = utf8_bad(k, klen);
+        if (bad >= 0) {
+            snprintf(c->why, sizeof c->why, "%s has a key that is not valid UTF-8 (its byte %ld is 0x%02X)", path,
+                     bad + 1, (unsigned char)k[bad]);
             lua_pop(L, 1);
             free(keys);
             return NULL;
@@ -112,6 +124,12 @@ static cJSON *value(conv *c, int idx, int depth, const char *path)
         const char *s = lua_tolstring(L, idx, &len);
         if (memchr(s, '\0', len)) {
             snprintf(c->why, sizeof c->why, "%s contains a NUL byte", path);
+            return NULL;
+        }
+        long bad = utf8_bad(s, len); /* JSON is UTF-8: the API refuses a body with other bytes */
+        if (bad >= 0) {
+            snprintf(c->why, sizeof c->why, "%s is not valid UTF-8 (its byte %ld is 0x%02X)", path, bad + 1,
+                     (unsigned char)s[bad]);
             return NULL;
         }
         return cJSON_CreateString(s);

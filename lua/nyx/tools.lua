@@ -182,6 +182,15 @@ local function run_tool(tool, tc, call)
     result.is_error = true
     result.content = ("tool %s returned text holding a NUL byte, which a message cannot carry"):format(tostring(tc.name))
   end
+  -- Nor text that is not UTF-8 (a file read as Latin-1): the API would refuse the whole request.
+  -- utf8.len is Lua's own strict check (no overlong form, surrogate or code point past U+10FFFF).
+  local valid, bad = true, nil
+  if type(result.content) == "string" then valid, bad = utf8.len(result.content) end
+  if not valid then
+    result.is_error = true
+    result.content = ("tool %s returned text that is not valid UTF-8 (its byte %d is 0x%02X), which a message cannot carry")
+      :format(tostring(tc.name), bad, result.content:byte(bad))
+  end
   return result
 end
 

@@ -11,7 +11,8 @@
 #include "claude/json_text.h"
 #include "claude/request.h"
 
-/* A long text with everything JSON must escape: quotes, backslashes, control bytes, UTF-8. */
+/* A long text with everything JSON must escape: quotes, backslashes, control bytes, UTF-8 (a
+ * character the end would cut is left out: a request's texts are UTF-8). */
 static char *long_text(size_t size, char last)
 {
     static const char piece[] = "He said \"refunds\\returns\" take 5 days.\n\tNo caf\xc3\xa9 \x01 \xe2\x82\xac. ";
@@ -19,6 +20,8 @@ static char *long_text(size_t size, char last)
     for (size_t i = 0; i < size; i++)
         s[i] = piece[i % (sizeof piece - 1)];
     s[size - 1] = last;
+    for (size_t i = size - 1; i > 0 && ((unsigned char)s[i - 1] & 0x80); i--)
+        s[i - 1] = '.';
     s[size] = '\0';
     return s;
 }

@@ -390,6 +390,99 @@ static void test_validation(void)
     request_free(&r);
 }
 
+/* Every text the body carries must be UTF-8 (JSON that the API can read): the first that is not
+ * is named, with its first bad byte counted from 1, inside JSON passed through too. */
+static void test_text_encoding(void)
+{
+    claude_request r = {0};
+    base(&r);
+    free(r.messages[0].blocks[0].text);
+    block_set(&r.messages[0].blocks[0], "caf\xe9", 4, NYX_MARK_NONE);
+    expect_invalid(&r, "messages[0].content[0].text is not valid UTF-8 (its byte 4 is 0xE9)");
+    r.single_prompt = 1;
+    expect_invalid(&r, "prompt is not valid UTF-8 (its byte 4 is 0xE9)");
+    error_info err = cleared_error();
+    CHECK_INT(claude_request_check_text(&r, &err), -1);
+    CHECK_ERROR(err, "invalid_argument", "prompt is not valid UTF-8 (its byte 4 is 0xE9)");
+
+    base(&r);
+    add_msg(&r, NYX_ROLE_ASSISTANT, "fine: caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", NYX_MARK_NONE);
+    add_block(&r.messages[1].blocks, &r.messages[1].nblocks, "cut \xc3", NYX_MARK_NONE);
+    expect_invalid(&r, "messages[1].content[1].text is not valid UTF-8 (its byte 5 is 0xC3)");
+
+    base(&r);
+    add_block(&r.system, &r.nsystem, "ok", NYX_MARK_NONE);
+    add_block(&r.system, &r.nsystem, "surrogate \xed\xa0\x80", NYX_MARK_5M);
+    expect_invalid(&r, "system[1].text is not valid UTF-8 (its byte 11 is 0xED)");
+
+    /* An API block is JSON: the string inside it is named. */
+    base(&r);
+    add_block(&r.messages[0].blocks, &r.messages[0].nblocks,
+              "{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":[{\"type\":\"text\",\"text\":\"caf\xe9\"}]}",
+              NYX_MARK_NONE);
+    r.messages[0].blocks[1].kind = NYX_BLOCK_JSON;
+    expect_invalid(&r, "messages[0].content[1].content[0].text is not valid UTF-8 (its byte 4 is 0xE9)");
+
+    base(&r);
+    r.tools_json = dup("[{\"name\":\"t\",\"input_schema\":{}},{\"name\":\"u\",\"description\":\"d\xe9\",\"input_schema\":{}}]");
+    expect_invalid(&r, "tools[1].description is not valid UTF-8 (its byte 2 is 0xE9)");
+    free(r.tools_json);
+    r.tools_json = dup("[{\"name\":\"t\",\"input_schema\":{\"properties\":{\"k\xf8\":{}}}}]");
+    expect_invalid(&r, "tools[0].input_schema.properties has a key that is not valid UTF-8 (its byte 2 is 0xF8)");
+    free(r.tools_json);
+    r.tools_json = NULL;
+    r.tool_choice_json = dup("{\"type\":\"tool\",\"name\":\"\xc0\xae\"}");
+    expect_invalid(&r, "tool_choice.name is not valid UTF-8 (its byte 1 is 0xC0)");
+    free(r.tool_choice_json);
+    r.tool_choice_json = NULL;
+    r.output_schema_json = dup("{\"type\":\"object\",\"description\":\"\xf4\x90\x80\x80\"}");
+    expect_invalid(&r, "output.description is not valid UTF-8 (its byte 1 is 0xF4)");
+    free(r.output_schema_json);
+    r.output_schema_json = NULL;
+    r.stop_sequences = calloc(2, sizeof *r.stop_sequences);
+    r.stop_sequences[0] = dup("END");
+    r.stop_sequences[1] = dup("\xff");
+    r.nstop = 2;
+    expect_invalid(&r, "stop_sequences[1] is not valid UTF-8 (its byte 1 is 0xFF)");
+    r.stop_sequences[1][0] = '.';
+    r.user_id = dup("u\x80");
+    expect_invalid(&r, "user_id is not valid UTF-8 (its byte 2 is 0x80)");
+    r.user_id[1] = '2';
+    free(r.model);
+    r.model = dup("claude\xa0");
+    expect_invalid(&r, "model is not valid UTF-8 (its byte 7 is 0xA0)");
+    /* The engine checks before the cache policy splits a text, and says so: not read again. */
+    r.text_checked = 1;
+    expect_builds(&r);
+
+    /* A long text shared through a pool is checked when pooled (its answer kept with it), the
+     * bad byte at its very end; its twin that ends in a whole character builds. */
+    enum { LONG = 5000 };
+    char *bytes = malloc(LONG);
+    REQUIRE(bytes != NULL);
+    memset(bytes, 'p', LONG);
+    text_pool *pool = text_pool_new();
+    REQUIRE(pool != NULL);
+    for (int bad = 1; bad >= 0; bad--) {
+        bytes[LONG - 2] = bad ? 'p' : '\xc3';
+        bytes[LONG - 1] = bad ? '\xc3' : '\xa9';
+        base(&r);
+        r.system = calloc(1, sizeof *r.system);
+        REQUIRE(r.system != NULL);
+        CHECK_INT(block_set_pooled(&r.system[0], pool, bytes, LONG, NYX_MARK_NONE), 0);
+        r.nsystem = 1;
+        CHECK(r.system[0].shared != NULL);
+        CHECK_INT(block_utf8_bad(&r.system[0]), bad ? LONG - 1 : -1);
+        if (bad)
+            expect_invalid(&r, "system[0].text is not valid UTF-8 (its byte 5000 is 0xC3)");
+        else
+            expect_builds(&r);
+    }
+    text_pool_free(pool);
+    free(bytes);
+    request_free(&r);
+}
+
 static void test_mark_limits(void)
 {
     claude_request r = {0};
@@ -437,6 +530,7 @@ int main(void)
     test_escaping();
     test_stable();
     test_validation();
+    test_text_encoding();
     test_mark_limits();
     expect_invalid(NULL, "request is missing");
     CHECK_DONE();

@@ -69,6 +69,27 @@ describe("the tool loop", function()
     assert.are.same({ type = "tool_result", tool_use_id = "d", is_error = true, content = "tool mute failed" }, results[4])
   end)
 
+  it("a tool's answer that is not UTF-8 is an error result naming the tool and the byte", function()
+    local call, sent = answers({
+      { stop = "tool_use", content = { use("a", "latin1"), use("b", "cut"), use("c", "tbl"), use("d", "ok") } },
+      { stop = "end_turn", content = { { type = "text", text = "ok" } } },
+    })
+    local latin1 = tools.tool{ name = "latin1", run = function() return "caf\xe9" end }
+    local cut = tools.tool{ name = "cut", run = function() error("failed at caf\xc3", 0) end }
+    local tbl = tools.tool{ name = "tbl", run = function() return { city = "K\xf6ln" } end }
+    local ok = tools.tool{ name = "ok", run = function() return "caf\xc3\xa9 \xf0\x9f\x98\x80" end }
+    tools.run(call, { prompt = "go", tools = { latin1, cut, tbl, ok } })
+    local results = sent[2][3].content
+    assert.is_true(results[1].is_error)
+    assert.matches("tool latin1 returned text that is not valid UTF-8 (its byte 4 is 0xE9)", results[1].content, 1, true)
+    assert.is_true(results[2].is_error)
+    assert.matches("tool cut returned text that is not valid UTF-8 (its byte 14 is 0xC3)", results[2].content, 1, true)
+    assert.is_true(results[3].is_error)
+    assert.matches("tool tbl returned a table JSON cannot hold: value.city is not valid UTF-8 (its byte 2 is 0xF6)",
+                   results[3].content, 1, true)
+    assert.are.same({ type = "tool_result", tool_use_id = "d", content = "caf\xc3\xa9 \xf0\x9f\x98\x80" }, results[4])
+  end)
+
   it("checks an answer against a schema with malformed parts without a Lua error of its own", function()
     for _, schema in ipairs({ { type = "object", properties = 42 }, { type = "object", required = 42 },
                               { type = "array", items = "x" }, { type = "object", enum = "x" } }) do
