@@ -6,6 +6,7 @@
 #include "template_int.h"
 #include "base/array.h"
 #include "base/text.h"
+#include "base/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -323,6 +324,23 @@ template_def *template_parse(const char *text, size_t len, const char *origin, e
         error_set(err, "invalid_argument", 0,
                   "%s:%d: a NUL byte: a template is UTF-8 text (is the file binary, or saved as UTF-16?)", origin,
                   line);
+        return NULL;
+    }
+    /* Nor other bytes than UTF-8 (a file saved as Latin-1 or Windows-1252): every call made from
+     * it would be refused, as the API takes only UTF-8. Named where it is, once, here. */
+    long bad = utf8_bad(text, len);
+    if (bad >= 0) {
+        int line = 1;
+        long col = 1;
+        for (long i = 0; i < bad; i++, col++)
+            if (text[i] == '\n') {
+                line++;
+                col = 0;
+            }
+        error_set(err, "invalid_argument", 0,
+                  "%s:%d: byte %ld of the line is 0x%02X, not UTF-8: a template is UTF-8 text (is the file saved as "
+                  "Latin-1 or Windows-1252?)",
+                  origin, line, col, (unsigned char)text[bad]);
         return NULL;
     }
     template_def *t = calloc(1, sizeof *t);

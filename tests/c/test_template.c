@@ -837,6 +837,12 @@ static void test_long_line(void)
      * the end of the text. */
     PARSE_ERROR_LEN("one\ntwo\0three {{x}}", 19,
                     "bad.md:2: a NUL byte: a template is UTF-8 text (is the file binary, or saved as UTF-16?)");
+    /* So are bytes that are not UTF-8 (a file saved as Latin-1), named by line and byte. */
+    PARSE_ERROR("one\nthe caf\xe9 {{x}}",
+                "bad.md:2: byte 8 of the line is 0xE9, not UTF-8: a template is UTF-8 text (is the file saved as "
+                "Latin-1 or Windows-1252?)");
+    PARSE_ERROR("\xc3", "bad.md:1: byte 1 of the line is 0xC3, not UTF-8: a template is UTF-8 text (is the file "
+                       "saved as Latin-1 or Windows-1252?)");
     /* A tag left open on such a line is still named where it opens. */
     memcpy(text + (size_t)TAGS * 5 - 2, "  ", 2);
     t = template_parse(text, len, "long.md", &err);

@@ -116,6 +116,27 @@ describe("nyx.templates through " .. local_setup.name, function()
     assert.is_false(v.found, "nothing was stored")
   end)
 
+  it("refuses a template text that is not UTF-8, whose every call the API would refuse", function()
+    local v = local_setup:run([[
+      local ok, err = pcall(nyx.templates.create, "latin1", "Bonjour {{name}},\nvotre caf\xe9 est pr\xeat.")
+      local found = pcall(nyx.templates.get, "latin1")
+      -- A value rendered into a prompt is the call's to check.
+      nyx.templates.create("greet_utf8", "Hello {{name}}.")
+      local text = nyx.templates.render("greet_utf8", { name = "Andr\xe9" })
+      local sent, call_err = pcall(nyx.call, { prompt = text, max_tokens = 5 })
+      return { ok = ok, type = err.type, message = err.message, found = found, sent = sent,
+               call_type = call_err.type, call_message = call_err.message, requests = sim.sent() }
+    ]], { env = env() })
+    assert.is_false(v.ok)
+    assert.are.equal("invalid_argument", v.type)
+    assert.matches(":2: byte 10 of the line is 0xE9, not UTF-8", v.message, 1, true)
+    assert.is_false(v.found, "nothing was stored")
+    assert.is_false(v.sent)
+    assert.are.equal("invalid_argument", v.call_type)
+    assert.matches("prompt is not valid UTF-8 (its byte 11 is 0xE9)", v.call_message, 1, true)
+    assert.are.equal(0, v.requests)
+  end)
+
   it("serves the new version of a file edited while the engine runs", function()
     local edit = dir .. "/edited.md"
     H.write(edit, "first {{x}}")
