@@ -6,6 +6,7 @@
 #include "host_tools.h"
 #include "base/array.h"
 #include "base/text.h"
+#include "base/utf8.h"
 #include "engine.h"
 
 #include <cjson/cJSON.h>
@@ -57,6 +58,13 @@ static host_tool *find(struct host_tools *h, const char *name)
 static int read_schema(nyx_engine *e, const char *name, const char *schema_json, char **schema, char **description)
 {
     *schema = *description = NULL;
+    /* Every call that lists the tool sends it: bytes that are not UTF-8 would have each refused. */
+    long bad = schema_json ? utf8_bad(schema_json, strlen(schema_json)) : -1;
+    if (bad >= 0) {
+        engine_set_error(e, "nyx_tool_register: schema_json of tool %s is not valid UTF-8 (its byte %ld is 0x%02X)",
+                         name, bad + 1, (unsigned char)schema_json[bad]);
+        return NYX_EINVAL;
+    }
     cJSON *root = cJSON_Parse(schema_json ? schema_json : "{\"type\":\"object\",\"properties\":{}}");
     if (!root) {
         engine_set_error(e, "nyx_tool_register: schema_json of tool %s is not valid JSON", name);

@@ -54,6 +54,14 @@ static void fail(void *ud, nyx_engine *e, long long call, const char *input)
     nyx_tool_result(e, call, "the door is locked", 1);
 }
 
+/* A sign written in Latin-1, as a file read from disk may be: the model is told, not sent it. */
+static void sign(void *ud, nyx_engine *e, long long call, const char *input)
+{
+    (void)ud;
+    (void)input;
+    nyx_tool_result(e, call, "Caf\xe9 ouvert", 0);
+}
+
 static void hold(void *ud, nyx_engine *e, long long call, const char *input)
 {
     (void)e;
@@ -78,6 +86,10 @@ static const char *script =
     "nyx.templates.create('scout', '---\\ntools: [look]\\n---\\nLook around, {{who}}')\n"
     "local t = nyx.call{prompt = nyx.templates.render('scout', {who = 'guard'}), template = 'scout'}\n"
     "assert(t.iterations == 2 and t.messages[3].content[1].content:find('a river'), 'the template ran look')\n"
+    "local s = nyx.call{prompt = 'Read the sign', tools = {'sign'}, max_tokens = 200}\n"
+    "local read = s.messages[3].content[1]\n"
+    "assert(s.iterations == 2 and read.is_error and read.content:find('tool sign returned text that is not valid UTF-8 "
+    "(its byte 4 is 0xE9)', 1, true), 'sign: ' .. tostring(read.content))\n"
     "local ok, e = pcall(nyx.call, {prompt = 'x', tools = {'nowhere'}})\n"
     "assert(not ok and e.type == 'invalid_argument' and e.message:find('registered by the host'), tostring(e))\n";
 
@@ -149,6 +161,10 @@ static void bad_registrations(nyx_engine *e)
     CHECK_CONTAINS(nyx_errmsg(e), "schema_json of tool walk must be a JSON Schema object");
     CHECK_INT(nyx_tool_register(e, "walk", "{\"type\": \"object\", \"description\": 7}", move, NULL), NYX_EINVAL);
     CHECK_CONTAINS(nyx_errmsg(e), "description");
+    CHECK_INT(nyx_tool_register(e, "walk", "{\"type\": \"object\", \"description\": \"Walk to the caf\xe9\"}", move,
+                                NULL),
+              NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "schema_json of tool walk is not valid UTF-8 (its byte 51 is 0xE9)");
     CHECK_INT(nyx_tool_register(e, "walk", NULL, NULL, NULL), NYX_EINVAL);
     CHECK_CONTAINS(nyx_errmsg(e), "fn of tool walk is NULL");
     CHECK_INT(nyx_tool_register(e, "move", NULL, move, NULL), NYX_EINVAL);
@@ -211,6 +227,7 @@ static void run_world(nyx_engine *e)
     CHECK_INT(nyx_tool_register(e, "look", NULL, look, &h), NYX_OK);
     CHECK_INT(nyx_tool_register(e, "fail", "{\"type\": \"object\", \"properties\": {}}", fail, &h), NYX_OK);
     CHECK_INT(nyx_tool_register(e, "hold", NULL, hold, &h), NYX_OK);
+    CHECK_INT(nyx_tool_register(e, "sign", NULL, sign, &h), NYX_OK);
     bad_registrations(e);
 
     CHECK_INT(nyx_load_string(e, script, "=npc"), NYX_OK);
