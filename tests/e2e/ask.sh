@@ -40,6 +40,11 @@ run_nyx ask classify
 check_exit "a missing variable exits 1 and is named" 1 "$err" "missing required variable 'ticket'"
 run_nyx stats --by template
 check_grep "nothing is sent when the template does not render" "$out" -E '^classify@1 +3 '
+run_nyx ask classify --var $'ticket=caf\xe9'
+check_exit "a value that is not UTF-8 exits 1, the prompt and its byte named" 1 "$err" \
+  'prompt is not valid UTF-8 (its byte 38 is 0xE9)'
+run_nyx stats --by template
+check_grep "nothing is sent for it" "$out" -E '^classify@1 +3 '
 
 run_nyx ask no_such_template
 check_exit "an unknown template exits 1" 1 "$err" "no_such_template"
