@@ -228,8 +228,26 @@ static int parse_lines(const char *text, size_t len, spilled *sp, spill_log_fn l
     return 0;
 }
 
-/* Writes every record not dropped, in one transaction: 0, or -1 with err. A record stored
- * already (an import that stopped before removing the file) is left as it is. */
+/* A record the database refuses for good leaves the import; what its call reserved stays, to
+ * be settled without it. */
+static void drop_record(spill_record *r)
+{
+    char reservation[sizeof r->reservation];
+    memcpy(reservation, r->reservation, sizeof reservation);
+    int has_reservation = r->has_reservation;
+    double actual_usd = r->actual_usd;
+    spill_record_free(r);
+    memcpy(r->reservation, reservation, sizeof reservation);
+    r->has_reservation = has_reservation;
+    r->actual_usd = actual_usd;
+}
+
+/* Writes every record not dropped, in one transaction, with its budget settlement: 0, or -1
+ * with err. A call's money was spent whether or not its record is kept, so each reservation is
+ * settled at what its call cost, exactly once: with its record; or alone, for a record the
+ * database refuses (as pending_log.c's drop_refused does) and for one whose id is stored
+ * already (an import that stopped before removing the file settled it then, and settling it
+ * again settles nothing; an id another record holds leaves it to be settled here). */
 static int write_records(store_db *db, spilled *sp, long *written, spill_log_fn log, void *ud,
                          error_info *err)
 {
@@ -239,28 +257,31 @@ again:
         return -1;
     for (size_t i = 0; i < sp->n; i++) {
         spill_record *r = &sp->recs[i];
-        int found = 0;
-        if (!r->json)
-            continue; /* dropped */
-        int looked = store_interaction_exists(db, r->it.id, &found, err);
-        if (looked == 0 && found)
+        const char *reservation = r->has_reservation ? r->reservation : NULL;
+        int found = 0, rc;
+        if (!r->json) /* dropped */
+            rc = reservation ? store_budget_settle(db, reservation, r->actual_usd, err) : 0;
+        else if ((rc = store_interaction_exists(db, r->it.id, &found, err)) == 0 && found)
+            rc = reservation ? store_budget_settle(db, reservation, r->actual_usd, err) : 0;
+        else if (rc == 0 && (rc = store_log_interaction_settle(db, &r->it, reservation, r->actual_usd, err)) == 0)
+            (*written)++;
+        if (rc == 0)
             continue;
-        if (looked != 0 ||
-            store_log_interaction_settle(db, &r->it, r->has_reservation ? r->reservation : NULL,
-                                         r->actual_usd, err) != 0) {
-            error_info ignored;
-            store_batch_rollback(db, &ignored);
-            if (!err->refused)
-                return -1;
+        error_info ignored;
+        store_batch_rollback(db, &ignored);
+        if (!err->refused)
+            return -1;
+        if (r->json) {
             say(log, ud, NYX_LOG_ERROR,
                 "nyx: the database refuses the spilled record %s for good; it is lost (%s)", r->it.id,
                 err->message);
-            spill_record_free(r);
+            drop_record(r);
             sp->refused++;
-            error_clear(err);
-            goto again;
+        } else {
+            r->has_reservation = 0; /* its amount is refused too: nothing can settle it */
         }
-        (*written)++;
+        error_clear(err);
+        goto again;
     }
     return store_batch_commit(db, err);
 }

@@ -308,6 +308,66 @@ static void test_not_twice(const char *dir)
     CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
 }
 
+/* A spilled record the database refuses for its own values (here a status this version does
+ * not know, as a spill written by another version might hold) is lost, but its call's money
+ * was spent all the same: its reservation is settled at what the call cost, as the queue does
+ * for a record refused while the process runs (pending_log.c, drop_refused), not left to be
+ * reaped later at nothing. */
+static void test_refused_record_settles(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/f.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    error_info err;
+    error_clear(&err);
+    store_db *db = store_open(path, &err);
+    REQUIRE(db != NULL);
+    store_scope scope = {"s", -1};
+    char reservation[STORE_RESERVATION_ID_SIZE];
+    CHECK_INT(store_budget_reserve(db, &scope, 1, 1.0, reservation, sizeof reservation, NULL, &err), 0);
+    interaction_rec a = record("f1", "refused"), b = record("f2", "taken");
+    a.status = "thinking";
+    spill_item items[] = {{&a, reservation, 0.25}, {&b, NULL, 0}};
+    CHECK_INT(pending_spill_write(path, items, 2, NULL, NULL, &err), 0);
+    logged[0] = '\0';
+    CHECK_INT(pending_spill_import(db, path, capture_spill, NULL, &err), 1);
+    CHECK_CONTAINS(logged, "refuses the spilled record f1");
+    store_close(db);
+    CHECK(!exists(spill));
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 1);
+    CHECK_INT(query(path, "SELECT count(*) FROM budget_holds"), 0);
+    CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
+    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 's'"), 0, 1e-12);
+}
+
+/* A spilled record whose id the database holds already for another record: the spilled one is
+ * left out (ids are unique), and its reservation is still settled at what its call cost.
+ * Settling one settled already (by an earlier import that stopped before removing the file)
+ * settles nothing, test_not_twice. */
+static void test_taken_id_settles(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/g.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    error_info err;
+    error_clear(&err);
+    store_db *db = store_open(path, &err);
+    REQUIRE(db != NULL);
+    interaction_rec other = record("g1", "another call");
+    CHECK_INT(store_log_interaction(db, &other, &err), 0);
+    store_close(db);
+    db = store_with_spill(path, "g1", "g2");
+    REQUIRE(db != NULL);
+    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 1);
+    store_close(db);
+    CHECK(!exists(spill));
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions WHERE id = 'g1' AND prompt_text = 'another call'"),
+              1);
+    CHECK_INT(query(path, "SELECT count(*) FROM budget_holds"), 0);
+    CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
+    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 's'"), 0, 1e-12);
+}
+
 /* A process that reserved, spilled its call's record and died: an engine that opens the
  * database while another process holds the spill (so it cannot import it) leaves that
  * reservation alone instead of giving it back as a dead process's, and the import that follows
@@ -375,6 +435,8 @@ int main(void)
     test_torn_line(dir);
     test_not_twice(dir);
     test_reap_waits(dir);
+    test_refused_record_settles(dir);
+    test_taken_id_settles(dir);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
