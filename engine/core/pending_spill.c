@@ -142,10 +142,13 @@ int pending_spill_write(const char *db_path, const spill_item *items, size_t n, 
     int rc = 0;
     if (start < 0 || write_all(fd, b.s, b.len) != 0 || fsync(fd) != 0 || (created && sync_dir(path) != 0)) {
         fail_errno(err, "write", path);
-        /* All or nothing: what was written of these lines goes, under the lock still held. */
-        if (created)
-            unlink(path);
-        else if (start >= 0 && ftruncate(fd, start) == 0)
+        /* All or nothing: what was written of these lines goes, under the lock still held. The
+         * file goes only when it held nothing before them: having created it is not enough, as
+         * another writer may have taken the lock between this one's open and its flock and
+         * appended its own records, durable and said to be. */
+        if (start == 0)
+            (void)unlink(path);
+        else if (start > 0 && ftruncate(fd, start) == 0)
             (void)fsync(fd);
         rc = -1;
     }

@@ -10,17 +10,34 @@
 #include "nyx.h"
 #include "store/store.h"
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 static char logged[16384];
+
+/* flock as this program has it, pending_spill.c included (linked in statically): the
+ * system's, after before_flock has run once when it is set. It puts another writer between a
+ * writer's creating the spill file and its taking the lock, which no timing can promise. */
+static void (*before_flock)(int fd);
+
+int flock(int fd, int op)
+{
+    void (*hook)(int) = before_flock;
+    before_flock = NULL;
+    if (hook && (op & LOCK_EX))
+        hook(fd);
+    return (int)syscall(SYS_flock, fd, op);
+}
 
 static void capture(void *ud, int level, const char *msg)
 {
@@ -368,6 +385,58 @@ static void test_taken_id_settles(const char *dir)
     CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 's'"), 0, 1e-12);
 }
 
+/* Another writer that took the lock first and appended its record, durably, as
+ * pending_spill_write does. */
+static const char *other_path;
+static const char other_line[] = "{\"id\":\"o1\",\"status\":\"ok\"}\n";
+
+static void another_writer(int fd)
+{
+    (void)fd;
+    int other = open(other_path, O_WRONLY | O_APPEND);
+    if (other < 0 || flock(other, LOCK_EX) != 0 ||
+        write(other, other_line, sizeof other_line - 1) != (ssize_t)(sizeof other_line - 1) || fsync(other) != 0)
+        _exit(3);
+    close(other);
+}
+
+/* A writer that created the spill file and whose write then fails (here past the file size
+ * limit; a full disk alike) cuts the file back to what it held when it took the lock: the
+ * record another writer appended between this one's creating the file and its flock stays. */
+static void test_failed_writer_keeps_others(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/h.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {4096, 4096};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(2);
+        static char big[8000];
+        memset(big, 'x', sizeof big - 1);
+        interaction_rec it = record("h1", big);
+        spill_item item = {&it, NULL, 0};
+        error_info err;
+        error_clear(&err);
+        other_path = spill;
+        before_flock = another_writer;
+        int rc = pending_spill_write(path, &item, 1, NULL, NULL, &err);
+        _exit(rc == -1 && strstr(err.message, "cannot write the spill file") ? 0 : 1);
+    }
+    int status = -1;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *text = NULL;
+    size_t len = 0;
+    CHECK(exists(spill));
+    REQUIRE(file_read_path(spill, 1 << 20, &text, &len) == 0);
+    CHECK_STR(text, other_line);
+    free(text);
+}
+
 /* A process that reserved, spilled its call's record and died: an engine that opens the
  * database while another process holds the spill (so it cannot import it) leaves that
  * reservation alone instead of giving it back as a dead process's, and the import that follows
@@ -437,6 +506,7 @@ int main(void)
     test_reap_waits(dir);
     test_refused_record_settles(dir);
     test_taken_id_settles(dir);
+    test_failed_writer_keeps_others(dir);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
