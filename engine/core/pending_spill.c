@@ -53,19 +53,26 @@ static int sync_dir(const char *path)
 }
 
 /* path opened for appending and locked, the file path names now: an importer may have taken
- * and removed the one opened before the lock was ours. *created: this call made it. */
+ * and removed the one opened before the lock was ours. *created: this call made it. Nothing
+ * planted there is followed (a symbolic link) or waited on: O_NONBLOCK, so that a FIFO is
+ * refused at once rather than hold the engine's close until something reads it. */
 static int open_locked(const char *path, int *created, error_info *err)
 {
     for (int tries = 0; tries < 16; tries++) {
         int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         *created = fd >= 0;
         if (fd < 0 && errno == EEXIST)
-            fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+            fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0 && errno == ENOENT)
             continue; /* removed by an importer between the two opens */
         if (fd < 0)
             return fail_errno(err, "open", path);
         struct stat mine, named;
+        if (fstat(fd, &mine) == 0 && !S_ISREG(mine.st_mode)) {
+            close(fd);
+            error_set(err, "store_error", 0, "cannot open the spill file %s: it is not a regular file", path);
+            return -1;
+        }
         if (flock(fd, LOCK_EX) != 0 || fstat(fd, &mine) != 0) {
             fail_errno(err, "lock", path);
             close(fd);

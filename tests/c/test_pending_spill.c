@@ -437,6 +437,49 @@ static void test_failed_writer_keeps_others(const char *dir)
     free(text);
 }
 
+/* What is planted where the spill file goes is neither followed nor waited on: a symbolic link
+ * (to a file of the user's that it would append to) and a FIFO (whose open for writing would
+ * wait for a reader for ever, and the engine's close with it) are refused at once, naming the
+ * file, and an import leaves both alone. */
+static void test_planted(const char *dir)
+{
+    char path[256], spill[300], target[300];
+    snprintf(path, sizeof path, "%s/i.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    snprintf(target, sizeof target, "%s/i.target", dir);
+    FILE *f = fopen(target, "w");
+    REQUIRE(f != NULL);
+    fclose(f);
+    interaction_rec it = record("i1", "planted");
+    spill_item item = {&it, NULL, 0};
+    for (int fifo = 0; fifo <= 1; fifo++) {
+        REQUIRE(fifo ? mkfifo(spill, 0600) == 0 : symlink(target, spill) == 0);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            alarm(10); /* a write that waits is killed, and fails the test */
+            error_info err;
+            error_clear(&err);
+            int rc = pending_spill_write(path, &item, 1, NULL, NULL, &err);
+            _exit(rc == -1 && strstr(err.message, "the spill file") ? 0 : 1);
+        }
+        int status = -1;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        error_info err;
+        error_clear(&err);
+        store_db *db = store_open(path, &err);
+        REQUIRE(db != NULL);
+        CHECK(pending_spill_import(db, path, NULL, NULL, &err) <= 0);
+        store_close(db);
+        struct stat st;
+        CHECK(lstat(spill, &st) == 0 && (fifo ? S_ISFIFO(st.st_mode) : S_ISLNK(st.st_mode)));
+        CHECK(unlink(spill) == 0);
+    }
+    struct stat st;
+    CHECK(stat(target, &st) == 0 && st.st_size == 0); /* the link's target was not written */
+}
+
 /* A process that reserved, spilled its call's record and died: an engine that opens the
  * database while another process holds the spill (so it cannot import it) leaves that
  * reservation alone instead of giving it back as a dead process's, and the import that follows
@@ -507,6 +550,7 @@ int main(void)
     test_refused_record_settles(dir);
     test_taken_id_settles(dir);
     test_failed_writer_keeps_others(dir);
+    test_planted(dir);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
