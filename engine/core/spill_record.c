@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,12 +91,15 @@ static double number_of(const interaction_rec *it, size_t i)
     }
 }
 
+/* A number read into its field. One its integer cannot hold (a damaged or edited line: the
+ * writer wrote each from that integer) reads as 0, as a NaN does: converting it would be
+ * undefined behaviour. 2^63 is the first double past INT64_MAX. */
 static void set_number(interaction_rec *it, size_t i, double v)
 {
     char *p = (char *)it + numbers[i].at;
     switch (numbers[i].type) {
-    case INT: *(int *)(void *)p = isfinite(v) ? (int)v : 0; break;
-    case I64: *(int64_t *)(void *)p = isfinite(v) ? (int64_t)v : 0; break;
+    case INT: *(int *)(void *)p = v >= INT_MIN && v <= INT_MAX ? (int)v : 0; break;
+    case I64: *(int64_t *)(void *)p = v >= -0x1p63 && v < 0x1p63 ? (int64_t)v : 0; break;
     default: *(double *)(void *)p = v;
     }
 }

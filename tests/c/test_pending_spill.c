@@ -480,6 +480,31 @@ static void test_planted(const char *dir)
     CHECK(stat(target, &st) == 0 && st.st_size == 0); /* the link's target was not written */
 }
 
+/* A line whose numbers no record could hold (a spill file damaged, or edited by hand) is read
+ * without undefined behaviour: a count beyond what its field holds reads as 0, as a number
+ * written as null does, instead of a double converted out of its integer's range. */
+static void test_numbers_out_of_range(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/j.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    FILE *f = fopen(spill, "w");
+    REQUIRE(f != NULL);
+    fputs("{\"id\":\"j1\",\"status\":\"ok\",\"created_at\":1.8e9,\"attempts\":1e300,\"tool_calls\":-3e9,"
+          "\"input_tokens\":-1e300,\"output_tokens\":1e19,\"thought_id\":9.3e18}\n",
+          f);
+    fclose(f);
+    error_info err;
+    error_clear(&err);
+    store_db *db = store_open(path, &err);
+    REQUIRE(db != NULL);
+    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 1);
+    store_close(db);
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions WHERE id = 'j1' AND attempts = 0 AND tool_calls = 0"
+                          " AND input_tokens = 0 AND output_tokens = 0 AND thought_id IS NULL"),
+              1);
+}
+
 /* A process that reserved, spilled its call's record and died: an engine that opens the
  * database while another process holds the spill (so it cannot import it) leaves that
  * reservation alone instead of giving it back as a dead process's, and the import that follows
@@ -551,6 +576,7 @@ int main(void)
     test_taken_id_settles(dir);
     test_failed_writer_keeps_others(dir);
     test_planted(dir);
+    test_numbers_out_of_range(dir);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
