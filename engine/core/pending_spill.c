@@ -188,6 +188,8 @@ static void say(spill_log_fn log, void *ud, int level, const char *fmt, ...)
     log(ud, level, msg);
 }
 
+/* The file's size bytes (fewer if it ends first), or NULL with errno: a read that fails must
+ * not pass for a torn end, which would have the file's rest counted lost and the file removed. */
 static char *read_all(int fd, size_t size, size_t *len)
 {
     char *s = malloc(size + 1);
@@ -196,7 +198,11 @@ static char *read_all(int fd, size_t size, size_t *len)
         ssize_t k = read(fd, s + n, size - n);
         if (k < 0 && errno == EINTR)
             continue;
-        if (k <= 0)
+        if (k < 0) {
+            free(s);
+            return NULL;
+        }
+        if (k == 0)
             break;
         n += (size_t)k;
     }
@@ -321,8 +327,13 @@ long pending_spill_import(store_db *db, const char *db_path, spill_log_fn log, v
     }
     size_t len = 0;
     char *text = read_all(fd, (size_t)st.st_size, &len);
+    if (!text) {
+        fail_errno(err, "read", path);
+        close(fd);
+        return -1;
+    }
     spilled sp = {0};
-    if (!text || parse_lines(text, len, &sp, log, log_ud, path) != 0) {
+    if (parse_lines(text, len, &sp, log, log_ud, path) != 0) {
         free(text);
         close(fd);
         error_set(err, "store_error", 0, "cannot read the spill file %s: out of memory", path);

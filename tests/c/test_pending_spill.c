@@ -557,6 +557,43 @@ static void test_reap_waits(const char *dir)
     CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 'r'"), 0, 1e-12);
 }
 
+static const char *spill_to_blind;
+
+/* At the importer's lock: its descriptor now names the same file opened for writing only, so
+ * its read fails (EBADF) as a disk's I/O error would. */
+static void blind_the_reader(int fd)
+{
+    int w = open(spill_to_blind, O_WRONLY | O_CLOEXEC);
+    if (w >= 0) {
+        dup2(w, fd);
+        close(w);
+    }
+}
+
+/* A read of the spill file that fails leaves the file for the next open: before, the failure
+ * passed for a torn end, the records were counted lost and the file removed. */
+static void test_read_error_keeps_file(const char *dir)
+{
+    char path[256], spill[300];
+    snprintf(path, sizeof path, "%s/r.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    store_db *db = store_with_spill(path, "r1", "r2");
+    REQUIRE(db != NULL);
+    error_info err;
+    error_clear(&err);
+    spill_to_blind = spill;
+    before_flock = blind_the_reader;
+    CHECK_INT(pending_spill_import(db, path, capture_spill, NULL, &err), -1);
+    before_flock = NULL;
+    CHECK_CONTAINS(err.message, "cannot read the spill file");
+    CHECK(exists(spill));
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 0);
+    error_clear(&err);
+    CHECK_INT(pending_spill_import(db, path, capture_spill, NULL, &err), 2); /* the next open */
+    CHECK(!exists(spill));
+    store_close(db);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/nyx_spill_XXXXXX";
@@ -577,6 +614,7 @@ int main(void)
     test_failed_writer_keeps_others(dir);
     test_planted(dir);
     test_numbers_out_of_range(dir);
+    test_read_error_keeps_file(dir);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
