@@ -65,9 +65,22 @@ local function capture(cmd)
   return out
 end
 
+-- Every temporary directory this process made goes when it ends (busted closes the Lua state,
+-- which runs finalizers): the databases of DB.fresh and the like were left behind, hundreds
+-- in /tmp a run of the suite.
+local made = {}
+M._remove_made = setmetatable({}, { __gc = function()
+  for first = 1, #made, 100 do
+    local batch = {}
+    for i = first, math.min(first + 99, #made) do batch[#batch + 1] = M.quote(made[i]) end
+    os.execute("rm -rf " .. table.concat(batch, " "))
+  end
+end })
+
 function M.tempdir()
   local dir = capture("mktemp -d \"${TMPDIR:-/tmp}/nyx-test.XXXXXX\""):gsub("%s+$", "")
   assert(dir ~= "", "mktemp failed")
+  made[#made + 1] = dir
   return dir
 end
 
