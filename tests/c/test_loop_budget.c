@@ -197,11 +197,20 @@ int main(void)
     CHECK_INT((int)estimate, 1);
 
     /* Idle work: its piece at the turn's start, then the time the budgeted turn leaves, at
-     * most LOOP_IDLE_US of it. */
-    int left = 1000;
-    loop_set_idle(loop, idle_piece, &left);
-    CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
-    CHECK(idle_runs >= 2 && idle_runs <= 1 + LOOP_IDLE_US / 50);
+     * most LOOP_IDLE_US of it. A machine that holds the process back for LOOP_IDLE_US between
+     * the turn's reading of the clock and its next leaves no time for a second piece (seen under
+     * valgrind on a loaded machine), so the turn is tried up to five times: never more than the
+     * bound, and a second piece in at least one. */
+    int left = 1000, most = 0;
+    for (int attempt = 0; attempt < 5 && most < 2; attempt++) {
+        idle_runs = 0;
+        left = 1000;
+        loop_set_idle(loop, idle_piece, &left);
+        CHECK_INT(loop_poll_budget(loop, 0, 1000000), 0);
+        CHECK(idle_runs <= 1 + LOOP_IDLE_US / 50);
+        most = idle_runs > most ? idle_runs : most;
+    }
+    CHECK(most >= 2);
     /* It stops when it has nothing more to do. */
     idle_runs = 0;
     left = 1;
