@@ -8,6 +8,7 @@
 #include "check.h"
 #include "core/pending_spill.h"
 #include "nyx.h"
+#include "sim_engine.h"
 #include "store/store.h"
 
 #include <signal.h>
@@ -64,16 +65,6 @@ static nyx_engine *open_on(const char *path)
     return e;
 }
 
-static int run_to_end(nyx_engine *e)
-{
-    int rc = NYX_AGAIN;
-    while (rc == NYX_AGAIN)
-        rc = nyx_poll(e, 10);
-    if (rc != NYX_OK)
-        fprintf(stderr, "script: %d %s\n", rc, nyx_errmsg(e));
-    return rc;
-}
-
 static double real(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
@@ -123,7 +114,7 @@ static long long calls_under_lock(const char *path, sqlite3 **lock)
     REQUIRE_OR(e != NULL, -1);
     int rc = nyx_load_string(e, calls, "=free");
     CHECK(rc == NYX_OK || rc == NYX_AGAIN);
-    CHECK_INT(run_to_end(e), NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 5);
 
     rc = nyx_load_string(e, calls, "=locked");
@@ -133,7 +124,7 @@ static long long calls_under_lock(const char *path, sqlite3 **lock)
     CHECK_INT(query(path, "SELECT count(*) FROM budget_holds"), 5);
     REQUIRE_OR(sqlite3_open(path, lock) == SQLITE_OK, -1);
     CHECK_INT(sqlite3_exec(*lock, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
-    CHECK_INT(run_to_end(e), NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
     long long lost = nyx_finish_records(e);
     nyx_close(e);
     return lost;
@@ -168,7 +159,7 @@ static void test_spilled_and_imported(const char *dir)
     nyx_engine *e = open_on(path);
     REQUIRE(e != NULL);
     CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'", "=open"), NYX_OK);
-    CHECK_INT(run_to_end(e), NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
     nyx_close(e);
     CHECK(exists(spill));
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 5);
@@ -178,7 +169,7 @@ static void test_spilled_and_imported(const char *dir)
     e = open_on(path);
     REQUIRE(e != NULL);
     CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'", "=open"), NYX_OK);
-    CHECK_INT(run_to_end(e), NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
     CHECK_INT(nyx_finish_records(e), 0);
     nyx_close(e);
     CHECK_CONTAINS(logged, "5 interaction records spilled by an earlier run written");
@@ -236,9 +227,9 @@ static interaction_rec record(const char *id, const char *prompt)
     return it;
 }
 
-/* A store on path with a reservation of 1 USD in scope "s", and the records i1 and i2 spilled,
- * i1 settling it at 0.25. */
-static store_db *store_with_spill(const char *path, const char *i1, const char *i2)
+/* A store on path with a reservation of 1 USD in scope "s", and the records i1 (with status1)
+ * and i2 spilled, i1 settling it at 0.25. */
+static store_db *store_with_spill(const char *path, const char *i1, const char *status1, const char *i2)
 {
     error_info err;
     error_clear(&err);
@@ -248,9 +239,18 @@ static store_db *store_with_spill(const char *path, const char *i1, const char *
     char reservation[STORE_RESERVATION_ID_SIZE];
     CHECK_INT(store_budget_reserve(db, &scope, 1, 1.0, reservation, sizeof reservation, NULL, &err), 0);
     interaction_rec a = record(i1, "first"), b = record(i2, "second");
+    a.status = status1;
     spill_item items[] = {{&a, reservation, 0.25}, {&b, NULL, 0}};
     CHECK_INT(pending_spill_write(path, items, 2, NULL, NULL, &err), 0);
     return db;
+}
+
+/* Scope "s" of store_with_spill settled: no hold left, 0.25 spent, nothing reserved. */
+static void check_s_settled(const char *path)
+{
+    CHECK_INT(query(path, "SELECT count(*) FROM budget_holds"), 0);
+    CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
+    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 's'"), 0, 1e-12);
 }
 
 static void test_torn_line(const char *dir)
@@ -258,7 +258,7 @@ static void test_torn_line(const char *dir)
     char path[256], spill[300];
     snprintf(path, sizeof path, "%s/c.db", dir);
     snprintf(spill, sizeof spill, "%s-pending", path);
-    store_db *db = store_with_spill(path, "t1", "t2");
+    store_db *db = store_with_spill(path, "t1", "ok", "t2");
     REQUIRE(db != NULL);
     FILE *f = fopen(spill, "a"); /* a crash while a third record was being written */
     REQUIRE(f != NULL);
@@ -279,8 +279,7 @@ static void test_torn_line(const char *dir)
                     " AND input_tokens = 12 AND cost_usd = 0.1 AND ttfb_ms IS NULL AND latency_ms = 12.5"
                     " AND created_at = 1.8e9"),
               1);
-    CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
-    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 's'"), 0, 1e-12);
+    check_s_settled(path);
     CHECK_INT(query(path, "SELECT count(*) FROM audit_events WHERE kind = 'records_lost'"
                           " AND detail LIKE '1 interaction records%'"),
               1);
@@ -291,7 +290,7 @@ static void test_not_twice(const char *dir)
     char path[256], spill[300];
     snprintf(path, sizeof path, "%s/d.db", dir);
     snprintf(spill, sizeof spill, "%s-pending", path);
-    store_db *db = store_with_spill(path, "d1", "d2");
+    store_db *db = store_with_spill(path, "d1", "ok", "d2");
     REQUIRE(db != NULL);
     char *copy = NULL;
     size_t len = 0;
@@ -335,26 +334,17 @@ static void test_refused_record_settles(const char *dir)
     char path[256], spill[300];
     snprintf(path, sizeof path, "%s/f.db", dir);
     snprintf(spill, sizeof spill, "%s-pending", path);
+    store_db *db = store_with_spill(path, "f1", "thinking", "f2");
+    REQUIRE(db != NULL);
     error_info err;
     error_clear(&err);
-    store_db *db = store_open(path, &err);
-    REQUIRE(db != NULL);
-    store_scope scope = {"s", -1};
-    char reservation[STORE_RESERVATION_ID_SIZE];
-    CHECK_INT(store_budget_reserve(db, &scope, 1, 1.0, reservation, sizeof reservation, NULL, &err), 0);
-    interaction_rec a = record("f1", "refused"), b = record("f2", "taken");
-    a.status = "thinking";
-    spill_item items[] = {{&a, reservation, 0.25}, {&b, NULL, 0}};
-    CHECK_INT(pending_spill_write(path, items, 2, NULL, NULL, &err), 0);
     logged[0] = '\0';
     CHECK_INT(pending_spill_import(db, path, capture_spill, NULL, &err), 1);
     CHECK_CONTAINS(logged, "refuses the spilled record f1");
     store_close(db);
     CHECK(!exists(spill));
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 1);
-    CHECK_INT(query(path, "SELECT count(*) FROM budget_holds"), 0);
-    CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
-    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 's'"), 0, 1e-12);
+    check_s_settled(path);
 }
 
 /* A spilled record whose id the database holds already for another record: the spilled one is
@@ -373,16 +363,14 @@ static void test_taken_id_settles(const char *dir)
     interaction_rec other = record("g1", "another call");
     CHECK_INT(store_log_interaction(db, &other, &err), 0);
     store_close(db);
-    db = store_with_spill(path, "g1", "g2");
+    db = store_with_spill(path, "g1", "ok", "g2");
     REQUIRE(db != NULL);
     CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 1);
     store_close(db);
     CHECK(!exists(spill));
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions WHERE id = 'g1' AND prompt_text = 'another call'"),
               1);
-    CHECK_INT(query(path, "SELECT count(*) FROM budget_holds"), 0);
-    CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
-    CHECK_NEAR(query(path, "SELECT reserved_usd FROM budgets WHERE scope = 's'"), 0, 1e-12);
+    check_s_settled(path);
 }
 
 /* Another writer that took the lock first and appended its record, durably, as
@@ -541,7 +529,7 @@ static void test_reap_waits(const char *dir)
     nyx_engine *e = open_on(path);
     REQUIRE(e != NULL);
     CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'", "=open"), NYX_OK);
-    CHECK_INT(run_to_end(e), NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
     nyx_close(e);
     close(held);
     CHECK(exists(spill));
@@ -550,7 +538,7 @@ static void test_reap_waits(const char *dir)
     e = open_on(path);
     REQUIRE(e != NULL);
     CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'", "=open"), NYX_OK);
-    CHECK_INT(run_to_end(e), NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
     nyx_close(e);
     CHECK(!exists(spill));
     CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 'r'"), 0.5, 1e-12);
@@ -577,7 +565,7 @@ static void test_read_error_keeps_file(const char *dir)
     char path[256], spill[300];
     snprintf(path, sizeof path, "%s/r.db", dir);
     snprintf(spill, sizeof spill, "%s-pending", path);
-    store_db *db = store_with_spill(path, "r1", "r2");
+    store_db *db = store_with_spill(path, "r1", "ok", "r2");
     REQUIRE(db != NULL);
     error_info err;
     error_clear(&err);
