@@ -70,6 +70,10 @@ typedef struct engine_config {
                                     on the spans when true (otel_content.h), redacted as stored */
 } engine_config;
 
+/* The database the engine opens: NYX_DB (or nyx_set's "db"), else nyx.db in the working
+ * directory. */
+static inline const char *config_db(const engine_config *c) { return c->db ? c->db : "nyx.db"; }
+
 /* ---- the settings registry (config.c): every setting once ---- */
 
 typedef enum setting_kind {

@@ -474,7 +474,7 @@ int engine_open_store(nyx_engine *e)
 {
     if (e->storage.db)
         return 0;
-    const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
+    const char *db = config_db(&e->cfg);
     error_info err;
     error_clear(&err);
     /* Opening waits this long for a lock held elsewhere; in the loop, 10 ms (store_set_background). */
@@ -497,7 +497,7 @@ int engine_open_store(nyx_engine *e)
  * record: notice it, and let the records wait for a new file. */
 void engine_check_db_file(nyx_engine *e)
 {
-    const char *db = e->cfg.db ? e->cfg.db : "nyx.db";
+    const char *db = config_db(&e->cfg);
     if (!storage_file_replaced(&e->storage, db))
         return;
     engine_log(e, NYX_LOG_WARN, "nyx: the database file %s was deleted or replaced; records wait in "
@@ -550,7 +550,7 @@ int engine_start(nyx_engine *e)
         /* Reservations of processes that died can never settle: give the money back. Not
          * while a spill file the open could not take waits beside the database: its records
          * settle reservations of a process that died, at what their calls cost. */
-        if (!e->storage.db_is_file || !pending_spill_exists(e->cfg.db ? e->cfg.db : "nyx.db"))
+        if (!e->storage.db_is_file || !pending_spill_exists(config_db(&e->cfg)))
             store_budget_reap(e->storage.db, 3600, &err);
         /* The redaction memo is made here rather than by the first record, whose cost it was
          * most of (its table's pages touched for the first time): in a host's frame that

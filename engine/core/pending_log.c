@@ -381,7 +381,7 @@ static void retry_later(void *ud)
 static int spill(storage *s)
 {
     struct pending_log *q = s->pending;
-    const char *db = s->cfg->db ? s->cfg->db : "nyx.db";
+    const char *db = config_db(s->cfg);
     error_info err;
     error_clear(&err);
     if (!s->db_is_file) {
