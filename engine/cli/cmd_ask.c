@@ -48,9 +48,11 @@ int cli_ask(int argc, char **argv)
         return parsed;
     const char *name = a.name;
     if (!name || !cli_plain_name(name) || (model && !cli_plain_name(model))) {
-        if (name)
-            fprintf(stderr, "nyx ask: \"%.80s\" is not a template or model name\n",
-                    !cli_plain_name(name) ? name : model);
+        if (name && !cli_plain_name(name))
+            fprintf(stderr, "nyx ask: \"%.80s\" is not a template name (nyx ask renders a template: "
+                    "nyx templates lists them)\n", name);
+        else if (name)
+            fprintf(stderr, "nyx ask: --model \"%.80s\" is not a model name (nyx models lists them)\n", model);
         help(stderr);
         cli_args_free(&a);
         return 2;

@@ -59,6 +59,11 @@ done
 check_grep "and says what failed" "$err" "^nyx ask: not_found_error: model: claude-nope-1"
 
 check_usage_errors ask "" "classify --bogus" "classify --var novalue" "classify extra" "classify --model bad'name"
+run_nyx ask "What is 2+2?"
+check_exit "a question in place of a template is named as not a template" 2 "$err" \
+  'nyx ask: "What is 2+2?" is not a template name (nyx ask renders a template: nyx templates lists them)'
+run_nyx ask classify --model "bad'name"
+check_exit "a bad --model is named as the model" 2 "$err" 'nyx ask: --model "bad'"'"'name" is not a model name'
 run_nyx NYX_DURABILITY=degrade "NYX_DB=$work/tpl" -- ask classify --var ticket=x
 [[ $rc == 1 && -n "$out" ]] && grep -q "1 interaction records could not be written and are lost" <<<"$err"
 check "an answer whose record was lost exits 1" $? "rc=$rc $out $err"
