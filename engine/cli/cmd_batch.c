@@ -132,7 +132,9 @@ static const char api_chunk[] =
     "    b.id, b.processing_status, c.processing or 0, c.succeeded or 0, c.errored or 0, c.canceled or 0,\n"
     "    c.expired or 0, b.created_at or ''))\n"
     "end\n"
-    "if v.__sub == 'list' then for _, b in ipairs(o.data or {}) do line(b) end else line(o) end\n";
+    "if v.__sub ~= 'list' then line(o) return end\n"
+    "for _, b in ipairs(o.data or {}) do line(b) end\n"
+    "if #(o.data or {}) == 0 then io.stdout:write('(no batches)\\n') end\n";
 
 static int api_command(int argc, char **argv)
 {

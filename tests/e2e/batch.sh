@@ -131,6 +131,8 @@ start_sim --batch-ms 600000
 base=$url
 # A database of its own: the batches above were the in-process simulator's, whose ids repeat.
 clean_env+=("ANTHROPIC_BASE_URL=$base" "ANTHROPIC_API_KEY=test-key" "NYX_DB=$work/api.db")
+run_nyx batch list
+check_exit "nyx batch list says so when the API has no batch" 0 "$out" -x '(no batches)'
 curl -s -H "x-api-key: test-key" -H "anthropic-version: 2023-06-01" "$base/v1/messages/batches" \
   -d '{"requests":[{"custom_id":"a","params":{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]}},{"custom_id":"b","params":{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"y"}]}}]}' >/dev/null
 run_nyx batch list
