@@ -519,6 +519,15 @@ function nyx.progress(text, key) end
 ---@param level? integer
 function nyx.raise(err, level) end
 
+--- What is wrong with an options table whose options are names, or nil: its first key that is
+--- not one of them, with the name it was likely meant to be ("unknown option 'budjet_usd'; did
+--- you mean 'budget_usd'?"), for a function of a script's own that takes named options as
+--- nyx.call does.
+---@param t table
+---@param names string[]
+---@return string? problem
+function nyx.unknown_option(t, names) end
+
 --- A script's own security event in the audit trail.
 ---@param kind string
 ---@param detail? string

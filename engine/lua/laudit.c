@@ -25,7 +25,9 @@ static int l_audit(lua_State *L)
     const char *detail = lnyx_optstring(L, 2, NULL);
     const char *session = NULL, *agent = NULL;
     if (!lua_isnoneornil(L, 3)) {
+        static const char *const options[] = {"session", "agent"};
         lnyx_checktype(L, 3, LUA_TTABLE);
+        lnyx_check_options(L, 3, options, sizeof options / sizeof *options);
         session = session_name(L, 3);
         if (lua_getfield(L, 3, "agent") != LUA_TNIL && lua_type(L, -1) != LUA_TSTRING)
             return lnyx_argerror(L, 3, "agent must be a string");

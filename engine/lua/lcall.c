@@ -404,8 +404,9 @@ static void read_thinking(lua_State *L, claude_request *req)
  * A call's table holds a few of the options nyx.call reads, so instead of looking each name up
  * (most are absent) the table is walked once and a copy of each option present is left on the
  * stack; read_spec then reads them in its own order, so its checks and their errors are the
- * same as by name. Other keys are ignored, as by name. A table with a metatable is read by
- * name (lua_getfield), so an __index still supplies options. */
+ * same as by name. Any other key is refused, named (a misspelt option would be read as absent),
+ * but those the Lua library reads itself (LUA_LAYER_OPTIONS). A table with a metatable is read
+ * by name (lua_getfield), so an __index still supplies options. */
 enum {
     O_AGENT, O_BATCH, O_BATCH_ID, O_CACHE, O_CACHE_RESPONSE, O_EFFORT, O_FALLBACK, O_HEADERS,
     O_ITERATION, O_MAX_TOKENS, O_MESSAGES, O_MODEL, O_ON_START, O_ON_THINKING, O_OUTPUT, O_PROMPT,
@@ -419,6 +420,10 @@ static const char *const option_names[O_COUNT] = {
     "session", "stop_sequences", "stream", "system", "temperature", "template", "thinking",
     "thought", "timeout", "tool_choice", "tools", "user_id"};
 
+/* Options of nyx.call that lua/nyx/tools.lua reads and passes on: nyx.call accepts them. */
+static const char *const lua_layer_options[] = {"max_iterations", "_on_tool"};
+enum { O_LUA_LAYER = O_COUNT + 1 }; /* their id in UV_OPTION_IDS */
+
 typedef struct options {
     int by_name;       /* read with lua_getfield: the table has a metatable */
     int at[O_COUNT];   /* stack index of each option present, 0 when absent */
@@ -427,6 +432,18 @@ typedef struct options {
 /* nyx.call's upvalues, made once when the module opens: tables it uses on every call, found
  * there without a lookup. */
 enum { UV_OPTION_IDS = 1, UV_RESULT_KEYS };
+
+/* Raises the error for the key at index key of the options table (index 1). */
+static int unknown_option(lua_State *L, int key)
+{
+    const char *names[O_COUNT + sizeof lua_layer_options / sizeof *lua_layer_options];
+    size_t n = 0;
+    for (size_t i = 0; i < O_COUNT; i++)
+        names[n++] = option_names[i];
+    for (size_t i = 0; i < sizeof lua_layer_options / sizeof *lua_layer_options; i++)
+        names[n++] = lua_layer_options[i];
+    return lnyx_unknown_option(L, 1, key, names, n);
+}
 
 /* Walks the table at index 1, leaving a copy of each option's value on the stack. A key is
  * looked up as the Lua string it already is in the table of option names (name -> O_ value
@@ -441,13 +458,13 @@ static void options_collect(lua_State *L, options *o)
     }
     int ids = lua_upvalueindex(UV_OPTION_IDS);
     for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
-        if (lua_type(L, -2) != LUA_TSTRING)
-            continue;
         lua_pushvalue(L, -2);
         lua_Integer id = lua_rawget(L, ids) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0;
         lua_pop(L, 1);
-        if (id < 1 || id > O_COUNT)
+        if (id == O_LUA_LAYER)
             continue;
+        if (id < 1 || id > O_COUNT)
+            unknown_option(L, lua_gettop(L) - 1);
         if (!lua_checkstack(L, 2))
             lnyx_fail(L, "out_of_memory", "out of memory");
         lua_pushvalue(L, -1);
@@ -1032,10 +1049,14 @@ static int l_call(lua_State *L)
 
 int lnyx_open_call(lua_State *L)
 {
-    lua_createtable(L, 0, O_COUNT); /* UV_OPTION_IDS */
+    lua_createtable(L, 0, O_COUNT + 2); /* UV_OPTION_IDS */
     for (int i = 0; i < O_COUNT; i++) {
         lua_pushinteger(L, i + 1);
         lua_setfield(L, -2, option_names[i]);
+    }
+    for (size_t i = 0; i < sizeof lua_layer_options / sizeof *lua_layer_options; i++) {
+        lua_pushinteger(L, O_LUA_LAYER);
+        lua_setfield(L, -2, lua_layer_options[i]);
     }
     lnyx_push_keys(L, &result_keys); /* UV_RESULT_KEYS */
     lua_pushcclosure(L, l_call, 2);

@@ -247,7 +247,8 @@ static int l_rate_limit(lua_State *L)
         return lnyx_argerror(L, 1, "the agent's name must not be empty");
     lnyx_checktype(L, 2, LUA_TTABLE);
     double v[3] = {0, 0, 0};
-    const char *fields[3] = {"rpm", "input_tpm", "output_tpm"};
+    static const char *const fields[3] = {"rpm", "input_tpm", "output_tpm"};
+    lnyx_check_options(L, 2, fields, 3);
     for (int i = 0; i < 3; i++) {
         if (lua_getfield(L, 2, fields[i]) != LUA_TNIL) {
             if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0) || isinf(lua_tonumber(L, -1)))

@@ -1,6 +1,8 @@
 /* Error tables: every failure that reaches Lua is a table with a type. */
 #include "lnyx.h"
 
+#include "base/closest.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,6 +91,99 @@ int lnyx_raise(lua_State *L, const error_info *err)
     lnyx_push_error(L, err);
     add_where(L);
     return lua_error(L);
+}
+
+/* Pushes what is wrong with the key at index key of an options table whose options are
+ * names[0..n): "unknown option 'budjet_usd'; did you mean 'budget_usd'?". */
+static void push_unknown_option(lua_State *L, int key, const char *const *names, size_t n)
+{
+    if (lua_type(L, key) != LUA_TSTRING) {
+        lua_pushfstring(L, "options are named (name = value); the key %s is not a name",
+                        luaL_tolstring(L, key, NULL));
+        lua_remove(L, -2);
+        return;
+    }
+    size_t len;
+    const char *word = lua_tolstring(L, key, &len);
+    /* Shown as Lua writes it in a string ("model\0x"), so a NUL or a control byte in the key
+     * cannot make it read as another, valid option. */
+    luaL_Buffer shown;
+    luaL_buffinit(L, &shown);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)word[i];
+        if (c < 0x20 || c == 0x7f) {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\%u", c);
+            luaL_addstring(&shown, esc);
+        } else {
+            luaL_addchar(&shown, (char)c);
+        }
+    }
+    luaL_pushresult(&shown);
+    const char *meant = strlen(word) == len ? closest_name(word, names, n) : NULL;
+    if (meant)
+        lua_pushfstring(L, "unknown option '%s'; did you mean '%s'?", lua_tostring(L, -1), meant);
+    else
+        lua_pushfstring(L, "unknown option '%s'", lua_tostring(L, -1));
+    lua_remove(L, -2);
+}
+
+int lnyx_unknown_option(lua_State *L, int arg, int key, const char *const *names, size_t n)
+{
+    push_unknown_option(L, lua_absindex(L, key), names, n);
+    return lnyx_argerror(L, arg, "%s", lua_tostring(L, -1));
+}
+
+/* Pushes what is wrong with the first key of the table at arg that is not one of names[0..n)
+ * and returns 1, or returns 0: every key is an option, or the table has a metatable (its
+ * __index may hold options its keys do not show). */
+static int find_unknown_option(lua_State *L, int arg, const char *const *names, size_t n)
+{
+    arg = lua_absindex(L, arg);
+    if (lua_getmetatable(L, arg)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
+        size_t i = 0;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        while (k && i < n && strcmp(names[i], k) != 0)
+            i++;
+        if (!k || i == n) {
+            push_unknown_option(L, lua_absindex(L, -2), names, n);
+            lua_replace(L, -3);
+            lua_pop(L, 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void lnyx_check_options(lua_State *L, int arg, const char *const *names, size_t n)
+{
+    if (lua_type(L, arg) == LUA_TTABLE && find_unknown_option(L, arg, names, n))
+        lnyx_argerror(L, arg, "%s", lua_tostring(L, -1));
+}
+
+/* core.unknown_option(t, names) -> nil | problem: for the Lua library's option tables, which
+ * raise their own errors ("bad argument #1 to 'council' (unknown option ...)"). */
+static int l_unknown_option(lua_State *L)
+{
+    lnyx_checktype(L, 1, LUA_TTABLE);
+    lnyx_checktype(L, 2, LUA_TTABLE);
+    const char *names[64];
+    size_t n = 0;
+    for (; n < sizeof names / sizeof *names; n++) {
+        if (lua_rawgeti(L, 2, (lua_Integer)n + 1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            break;
+        }
+        names[n] = lua_tostring(L, -1); /* the list keeps it alive */
+        lua_pop(L, 1);
+    }
+    if (!find_unknown_option(L, 1, names, n))
+        lua_pushnil(L);
+    return 1;
 }
 
 static int type_error(lua_State *L, int arg, const char *expected)
@@ -220,5 +315,7 @@ int lnyx_open_errors(lua_State *L)
 {
     lua_pushcfunction(L, l_raise);
     lua_setfield(L, -2, "raise");
+    lua_pushcfunction(L, l_unknown_option);
+    lua_setfield(L, -2, "unknown_option");
     return 0;
 }

@@ -51,6 +51,14 @@ void *lnyx_checkudata(lua_State *L, int arg, const char *tname);
 int lnyx_fail(lua_State *L, const char *type, const char *fmt, ...);
 /* Raises an invalid_argument error in Lua's own wording: bad argument #arg to 'fname' (msg). */
 int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...);
+/* Raises an invalid_argument error for a key of the options table at arg that is not one of
+ * names[0..n): "unknown option 'budjet_usd'; did you mean 'budget_usd'?", or, for a key that
+ * is not a string, "options are named". A misspelt option would otherwise be read as absent:
+ * a budget, a schema or a timeout silently not applied. The key is at index key. */
+int lnyx_unknown_option(lua_State *L, int arg, int key, const char *const *names, size_t n);
+/* Every key of the options table at arg one of names[0..n) (else lnyx_unknown_option). A table
+ * with a metatable is not walked: its __index may hold options its keys do not show. */
+void lnyx_check_options(lua_State *L, int arg, const char *const *names, size_t n);
 
 /* Rows from a store query appended to the array on top of L's stack, one table per row
  * (integer and real columns as numbers, text as strings, NULL as absent: the types the

@@ -103,7 +103,9 @@ static int l_session(lua_State *L)
     double budget = -1;
     char generated[64];
     if (!lua_isnoneornil(L, 1)) {
+        static const char *const options[] = {"name", "budget_usd"};
         lnyx_checktype(L, 1, LUA_TTABLE);
+        lnyx_check_options(L, 1, options, sizeof options / sizeof *options);
         if (lua_getfield(L, 1, "name") != LUA_TNIL) {
             if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
                 return lnyx_argerror(L, 1, "name must be a non-empty string");
@@ -251,8 +253,10 @@ static int thought_k(lua_State *L, int status, lua_KContext ctx)
 
 static int l_thought(lua_State *L)
 {
+    static const char *const options[] = {"label", "parent", "session"};
     nyx_engine *e = lnyx_engine(L);
     lnyx_checktype(L, 1, LUA_TTABLE);
+    lnyx_check_options(L, 1, options, sizeof options / sizeof *options);
     lua_getfield(L, 1, "label");
     const char *label = lua_tostring(L, -1);
     if (!label)

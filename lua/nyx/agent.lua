@@ -215,8 +215,12 @@ end
 
 --- Creates an agent.
 ---@param opts {name: string, policy?: string|table, session?: any, budget_usd?: number, budget_per?: "day"|"month"|"total", calls_per_minute?: number}
+local OPTIONS = { "name", "policy", "session", "budget_usd", "budget_per", "calls_per_minute" }
+
 function M.agent(opts)
   if type(opts) ~= "table" then bad("options must be a table") end
+  local unknown = core.unknown_option(opts, OPTIONS)
+  if unknown then bad(unknown) end
   if type(opts.name) ~= "string" or opts.name == "" then bad("name must be a non-empty string") end
   for _, k in ipairs({ "budget_usd", "calls_per_minute" }) do
     if opts[k] ~= nil and (type(opts[k]) ~= "number" or not (opts[k] >= 0) or opts[k] == math.huge) then

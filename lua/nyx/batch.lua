@@ -89,8 +89,12 @@ end
 ---           name = "nightly", warm = false, retry = nil|"standard"|"batch", partial = false}
 --- partial = true: requests a budget refuses fail alone (budget_exceeded) and the rest go out,
 --- instead of the batch being refused whole.
+local OPTIONS = { "requests", "session", "agent", "name", "warm", "retry", "partial", "max_requests", "max_bytes" }
+
 function M.batch(t)
   if type(t) ~= "table" then argerror("nyx.batch expects a table") end
+  local unknown = core.unknown_option(t, OPTIONS)
+  if unknown then argerror(unknown) end
   local requests = t.requests
   if type(requests) ~= "table" or #requests == 0 then
     argerror("requests must be a non-empty list of call tables")

@@ -176,8 +176,13 @@ end
 --- in its response's `error` and does not stop the others.
 --- With estimate = true it sends nothing and returns what the council would cost (estimate()).
 ---@param opts {context: string, personas: (string|nyx.Persona)[], question: string, session?: any, model?: string, max_tokens?: integer, temperature?: number, thought?: integer, warm?: boolean, estimate?: boolean, batch?: boolean}
+local OPTIONS = { "context", "personas", "question", "session", "model", "max_tokens", "temperature",
+                  "thought", "warm", "estimate", "batch" }
+
 function M.council(opts)
   if type(opts) ~= "table" then bad("options", "must be a table") end
+  local unknown = core.unknown_option(opts, OPTIONS)
+  if unknown then core.raise({ type = "invalid_argument", message = "bad argument #1 to 'council' (" .. unknown .. ")" }, 2) end
   if type(opts.context) ~= "string" or opts.context == "" then bad("context", "must be a non-empty string") end
   if type(opts.question) ~= "string" or opts.question == "" then bad("question", "must be a non-empty string") end
   local personas = normalize_personas(opts.personas)

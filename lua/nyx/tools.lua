@@ -18,8 +18,12 @@ end
 --- Defines a tool: name (^[a-zA-Z0-9_-]{1,64}$), description, input (a JSON Schema table of
 --- type object), run(input, call) returning a string or a table (sent as JSON); strict, cache.
 ---@param def {name: string, description?: string, input?: table, run?: function, strict?: boolean, cache?: any}
+local TOOL_OPTIONS = { "name", "description", "input", "run", "strict", "cache" }
+
 function M.tool(def)
   if type(def) ~= "table" then bad("bad argument #1 to 'tool' (table expected, got " .. type(def) .. ")", 2) end
+  local unknown = core.unknown_option(def, TOOL_OPTIONS)
+  if unknown then bad("bad argument #1 to 'tool' (" .. unknown .. ")", 2) end
   local name = def.name
   if type(name) ~= "string" or #name < 1 or #name > 64 or name:find("[^%w_%-]") then
     bad("tool name must match ^[a-zA-Z0-9_-]{1,64}$, got " .. tostring(name), 2)

@@ -34,6 +34,21 @@ H.describe_setup("argument checks at the edges", function(setup)
         profile_nul = try(nyx.timeout_profile, "a\0b", 5),
         tool_choice_word = try(nyx.call, { prompt = "x", max_tokens = 5, tool_choice = "sometimes" }),
         tool_choice_empty = try(nyx.call, { prompt = "x", max_tokens = 5, tool_choice = "" }),
+        -- A misspelt option of any function taking named options is refused, named, with the
+        -- option it was likely meant to be: read as absent, it would drop a budget or a limit.
+        session_typo = try(nyx.session, { name = "s", budjet_usd = 0.01 }),
+        thought_typo = try(nyx.thought, { lable = "x" }),
+        council_typo = try(nyx.council, { context = "c", personas = { "A" }, question = "q", sesion = "s" }),
+        agent_typo = try(nyx.agent, { name = "a", budget_usd = 1, calls_per_minut = 5 }),
+        batch_typo = try(nyx.batch, { requests = { { id = "r", prompt = "x" } }, retyr = "batch" }),
+        tool_typo = try(nyx.tool, { name = "t", rnu = function() end }),
+        rate_limit_typo = try(nyx.rate_limit, "claude-haiku-4-5", { rmp = 5 }),
+        audit_typo = try(nyx.audit, "k", "d", { agnet = "a" }),
+        -- A request of a batch fails alone, as its nyx.call would.
+        batch_request_typo = (function()
+          local b = nyx.batch{ requests = { { id = "r", prompt = "x", max_token = 5 } } }
+          for _, e, ok in b:results() do return ok and { ok = true } or { type = e.type, message = e.message } end
+        end)(),
       }
       local sent = sim.sent()
       return { r = r, sent = sent }
@@ -45,6 +60,15 @@ H.describe_setup("argument checks at the edges", function(setup)
       model_empty = "model", agent_empty = "agent", scope_empty = "scope", scope_agent_empty = "scope",
       scope_nul = "NUL", profile_nul = "NUL", tool_choice_word = 'tool_choice must be "auto", "any", "none"',
       tool_choice_empty = "tool_choice",
+      session_typo = "bad argument #1 to 'session' (unknown option 'budjet_usd'; did you mean 'budget_usd'?)",
+      thought_typo = "unknown option 'lable'; did you mean 'label'?",
+      council_typo = "bad argument #1 to 'council' (unknown option 'sesion'; did you mean 'session'?)",
+      agent_typo = "bad argument #1 to 'agent' (unknown option 'calls_per_minut'; did you mean 'calls_per_minute'?)",
+      batch_typo = "unknown option 'retyr'; did you mean 'retry'?",
+      tool_typo = "bad argument #1 to 'tool' (unknown option 'rnu'; did you mean 'run'?)",
+      rate_limit_typo = "bad argument #2 to 'rate_limit' (unknown option 'rmp'; did you mean 'rpm'?)",
+      audit_typo = "unknown option 'agnet'; did you mean 'agent'?",
+      batch_request_typo = "unknown option 'max_token'; did you mean 'max_tokens'?",
     }
     for name, want in pairs(fields) do
       local e = v.r[name]
@@ -74,22 +98,38 @@ H.describe_setup("argument checks at the edges", function(setup)
       -- Through __index as through the table itself.
       r.inherited_bad = try(setmetatable({ prompt = "x" }, { __index = { temperature = 5 } }))
       r.inherited = try(setmetatable({ prompt = "x", max_tokens = 5 }, { __index = { model = "claude-sonnet-4-5" } }))
-      -- Other keys are no options: ignored, as is a name followed by a NUL byte.
-      r.others = try({ prompt = "x", max_tokens = 5, colour = "blue", [1] = "y", [true] = 1,
-                       ["model\0x"] = 42, ["max_tokens\0"] = 0, modelx = 42, mode = 42 })
+      -- Any other key is refused, named (a misspelt option would be read as absent), with the
+      -- option it was likely meant to be; a name followed by a NUL byte is not that name.
+      local others = { colour = "unknown option 'colour'", [1] = "options are named (name = value); the key 1",
+        [true] = "the key true is not a name", ["model\0x"] = "unknown option 'model\\0x'",
+        ["max_tokens\0"] = "unknown option 'max_tokens\\0'",
+        modelx = "unknown option 'modelx'; did you mean 'model'?", mode = "did you mean 'model'?",
+        temprature = "unknown option 'temprature'; did you mean 'temperature'?",
+        max_iteration = "did you mean 'max_iterations'?", xy = "unknown option 'xy'" }
+      r.others = {}
+      for key, want in pairs(others) do
+        r.others[#r.others + 1] = { want = want, got = try({ prompt = "x", max_tokens = 5, [key] = 42 }) }
+      end
+      -- What the Lua library reads itself is an option too: max_iterations, without a tool loop.
+      r.lua_layer = try({ prompt = "x", max_tokens = 5, max_iterations = 3 })
       return r
     ]]
+    assert.are.equal(10, #v.others)
+    for _, o in ipairs(v.others) do
+      assert.are.equal("invalid_argument", o.got.type, o.want)
+      assert.matches(o.want, o.got.message, 1, true)
+    end
+    assert.is_true(v.lua_layer.ok)
     for name in pairs(v) do
-      if name ~= "inherited" and name ~= "others" then
+      if name ~= "inherited" and name ~= "others" and name ~= "lua_layer" then
         local e = v[name]
         assert.are.equal("invalid_argument", e.type, name .. ": " .. tostring(e.message))
         local field = name == "messages" and "prompt or messages" or name == "inherited_bad" and "temperature" or name
         assert.matches(field, e.message, 1, true)
       end
     end
-    assert.are.equal(29, (function() local n = 0 for _ in pairs(v) do n = n + 1 end return n end)())
+    assert.are.equal(30, (function() local n = 0 for _ in pairs(v) do n = n + 1 end return n end)())
     assert.are.same({ ok = true, model = "claude-sonnet-4-5" }, v.inherited)
-    assert.is_true(v.others.ok)
   end)
 end)
 
