@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 #include "net.h"
+#include "base/closest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -323,8 +324,49 @@ int config_set_option(engine_config *c, const char *option, const char *value, e
     for (size_t i = 0; i < NTABLE; i++)
         if (table[i].option && strcmp(table[i].option, option) == 0)
             return set_from_text(c, &table[i], option, value, err);
-    error_set(err, "invalid_argument", 0, "unknown option \"%.60s\"", option);
+    const char *names[NTABLE];
+    size_t n = 0;
+    for (size_t i = 0; i < NTABLE; i++)
+        if (table[i].option)
+            names[n++] = table[i].option;
+    const char *meant = closest_name(option, names, n);
+    error_set(err, "invalid_argument", 0, "unknown option \"%.60s\"%s%s%s", option, meant ? "; did you mean \"" : "",
+              meant ? meant : "", meant ? "\"?" : "");
     return -1;
+}
+
+/* Variables read outside the table, by the parts that use them. */
+static const char *const read_elsewhere[] = {"ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "NYX_LUA_DIR", "NYX_DEBUG_FILE",
+                                             "NYX_TIMEOUT_PROFILES", "NYX_CHARTJS"};
+#define NELSEWHERE (sizeof read_elsewhere / sizeof *read_elsewhere)
+
+void config_env_slips(void (*say)(void *ud, const char *variable, const char *meant), void *ud)
+{
+    extern char **environ;
+    static const char *const prefixes[] = {"NYX_", "LLM_", "CLAUDE_", "ANTHROPIC_"};
+    const char *names[NTABLE + NELSEWHERE];
+    size_t n = 0;
+    for (size_t i = 0; i < NTABLE; i++)
+        if (table[i].env)
+            names[n++] = table[i].env;
+    for (size_t i = 0; i < NELSEWHERE; i++)
+        names[n++] = read_elsewhere[i];
+    for (char **v = environ; v && *v; v++) {
+        const char *eq = strchr(*v, '=');
+        char name[80];
+        if (!eq || (size_t)(eq - *v) >= sizeof name)
+            continue;
+        memcpy(name, *v, (size_t)(eq - *v));
+        name[eq - *v] = '\0';
+        int ours = 0, known = 0;
+        for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+            ours |= strncmp(name, prefixes[i], strlen(prefixes[i])) == 0;
+        for (size_t i = 0; ours && i < n && !known; i++)
+            known = strcmp(name, names[i]) == 0;
+        const char *meant = ours && !known ? closest_name(name, names, n) : NULL;
+        if (meant)
+            say(ud, name, meant);
+    }
 }
 
 int config_from_env(engine_config *c, error_info *err)

@@ -119,6 +119,10 @@ int config_set_option(engine_config *c, const char *option, const char *value, e
 
 /* Reads the environment. Returns 0, or -1 with err naming the variable. */
 int config_from_env(engine_config *c, error_info *err);
+/* Each variable of the environment named like nyx's own (NYX_, LLM_, CLAUDE_, ANTHROPIC_) that
+ * nyx does not read but is a slip of one it does (closest_name), given to say with that one:
+ * LLM_DAILY_BUDGET_UDS would otherwise leave the day without a budget, unsaid. */
+void config_env_slips(void (*say)(void *ud, const char *variable, const char *meant), void *ud);
 void config_free(engine_config *c);
 /* One setting's current value, looked up by its variable name. */
 typedef struct config_value {

@@ -532,10 +532,17 @@ static void audit_config(nyx_engine *e)
     store_audit(e->storage.db, "config", NULL, NULL, detail, &err);
 }
 
+static void say_env_slip(void *ud, const char *variable, const char *meant)
+{
+    engine_log(ud, NYX_LOG_WARN, "nyx: %s is set, but nyx reads no variable of that name; did you mean %s?", variable,
+               meant);
+}
+
 int engine_start(nyx_engine *e)
 {
     if (e->started)
         return 0;
+    config_env_slips(say_env_slip, e);
     if (start_provider(e) != 0 || start_net(e) != 0 || provider_build_headers(&e->provider, &e->cfg) != 0 || start_store(e) != 0) {
         if (!e->errmsg[0])
             engine_set_error(e, "out of memory starting the engine");

@@ -181,6 +181,9 @@ static void test_nyx_set(void)
     CHECK_INT(nyx_set(e, "debug", "yes"), NYX_OK);
     CHECK_INT(engine_cfg(e)->debug, 1);
     CHECK_INT(nyx_set(e, "no_such_option", "1"), NYX_EINVAL);
+    CHECK_STR(nyx_errmsg(e), "nyx_set: unknown option \"no_such_option\"");
+    CHECK_INT(nyx_set(e, "provder", "sim"), NYX_EINVAL); /* a slip is named with what was meant */
+    CHECK_STR(nyx_errmsg(e), "nyx_set: unknown option \"provder\"; did you mean \"provider\"?");
     nyx_close(e);
 }
 

@@ -100,6 +100,20 @@ for bad in "LLM_MAX_RETRIES=abc" "LLM_MAX_RETRIES=2.5" "CLAUDE_TIMEOUT_SECONDS=-
 done
 run_nyx "LLM_MAX_RETRIES=5" "CLAUDE_TIMEOUT_SECONDS=30" "LLM_ENABLE_CIRCUIT_BREAKER=off" -- run ok.lua
 check "well-formed settings are accepted" $((rc != 0)) "$err"
+# A misspelt variable would leave its setting at the default, unsaid (a day without a budget):
+# each is named with the one nyx reads; others of nyx's prefixes that are no slip are not.
+run_nyx "LLM_DAILY_BUDGET_UDS=5" "NYX_DURABLITY=degrade" "NYX_BUILD_DIR=x" "CLAUDE_CODE_USE_BEDROCK=1" \
+  "ANTHROPIC_MODEL=x" -- run ok.lua
+check_exit "a misspelt variable is said, and the script runs" 0 "$err" -x \
+  'nyx: LLM_DAILY_BUDGET_UDS is set, but nyx reads no variable of that name; did you mean LLM_DAILY_BUDGET_USD?'
+check_grep "each misspelt variable is said" "$err" -x \
+  'nyx: NYX_DURABLITY is set, but nyx reads no variable of that name; did you mean NYX_DURABILITY?'
+[[ $(grep -c 'reads no variable' <<<"$err") == 2 ]]
+check "variables of nyx's prefixes that are no slip of its own are not" $? "$err"
+# Every variable the engine reads is one it knows: none of them is taken for a slip.
+mapfile -t read_vars < <(grep -rhoE '"(NYX|LLM|CLAUDE|ANTHROPIC)_[A-Z0-9_]+"' "$NYX_SOURCE_DIR/engine" | tr -d '"' | sort -u)
+run_nyx "${read_vars[@]/%/=}" -- run ok.lua
+check_no_grep "no variable the engine reads (${#read_vars[@]}) is taken for a slip" "$err" 'reads no variable'
 
 # ---- the in-process simulator ----
 
