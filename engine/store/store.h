@@ -268,8 +268,8 @@ typedef struct store_scope {
  * Returns 0 with the reservation id written; or -1 with err filled:
  *   type "budget_exceeded" when a scope would go over (spent + reserved + amount > limit):
  *   nothing is reserved anywhere, *refused is the index of that scope in scopes, and the
- *   message names it, e.g. "store: budget exceeded in scope session:x: limit $1.00, spent
- *   $0.40, reserved $0.50, this call needs $0.20";
+ *   message names it, e.g. "budget exceeded in scope session:x: limit $1.00, spent
+ *   $0.40, reserved $0.50, this call needs up to $0.20";
  *   "invalid_argument" (bad amount, limit, empty or repeated scope, small buffer) or
  *   "store_error" (the database failed; *refused is -1 for both).
  * With n == 0 nothing is stored; the id is still written and settling it does nothing.

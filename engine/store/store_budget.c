@@ -109,8 +109,8 @@ int store_budget_refused(error_info *err, const store_scope *scope, double spent
     usd(re, sizeof re, reserved);
     usd(am, sizeof am, amount);
     int rc = store_fail_as(err, "budget_exceeded",
-                           "store: budget exceeded in scope %s: limit %s, spent %s, reserved %s, "
-                           "this call needs %s",
+                           "budget exceeded in scope %s: limit %s, spent %s, reserved %s, "
+                           "this call needs up to %s",
                            scope->scope, l, sp, re, am);
     /* Retryable: it fits once the reservations still pending settle (they settle at their
      * actual cost, which is at most what they reserved). */

@@ -19,7 +19,7 @@ H.describe_setups("budgets", function(setup)
           local ok, r = pcall(nyx.call, { prompt = "call " .. i, max_tokens = 200, session = s })
           outcome[i] = ok and "ok" or r.type
           if not ok then
-            needs[#needs + 1] = tonumber(r.message:match("this call needs %$([%d.]+)"))
+            needs[#needs + 1] = tonumber(r.message:match("this call needs up to %$([%d.]+)"))
           end
         end)
       end

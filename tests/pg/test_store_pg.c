@@ -320,8 +320,8 @@ static void test_async(store_db *s)
         CHECK_INT(d[no].rc, -1);
         CHECK_INT(d[no].refused, 1);
         CHECK_STR(d[no].type, "budget_exceeded");
-        CHECK_STR(d[no].message, "store: budget exceeded in scope session:a: limit $1.00, "
-                                 "spent $0.00, reserved $1.00, this call needs $0.25");
+        CHECK_STR(d[no].message, "budget exceeded in scope session:a: limit $1.00, "
+                                 "spent $0.00, reserved $1.00, this call needs up to $0.25");
     }
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 4);
     CHECK_NEAR(raw_real("SELECT reserved_usd FROM budgets WHERE scope = 'session:a'"), 1.0, 0);

@@ -137,8 +137,8 @@ static void test_refusal(store_db *s)
     error_clear(&err);
     CHECK_INT(store_budget_reserve(s, sc, 2, 0.2, id, sizeof id, &refused, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
-    CHECK_STR(err.message, "store: budget exceeded in scope day:d: limit $0.50, spent $0.00, "
-                           "reserved $0.40, this call needs $0.20");
+    CHECK_STR(err.message, "budget exceeded in scope day:d: limit $0.50, spent $0.00, "
+                           "reserved $0.40, this call needs up to $0.20");
     CHECK_INT(err.retryable, 1); /* it fits once the $0.40 pending settles */
     CHECK_INT(refused, 1);
     /* The session scope, checked first in the same call, was left as it was. */
@@ -151,8 +151,8 @@ static void test_refusal(store_db *s)
     error_clear(&err);
     CHECK_INT(store_budget_reserve(s, fresh, 2, 0.2, id, sizeof id, &refused, &err), -1);
     CHECK_STR(err.type, "budget_exceeded");
-    CHECK_STR(err.message, "store: budget exceeded in scope agent:new: limit $0.10, spent $0.00, "
-                           "reserved $0.00, this call needs $0.20");
+    CHECK_STR(err.message, "budget exceeded in scope agent:new: limit $0.10, spent $0.00, "
+                           "reserved $0.00, this call needs up to $0.20");
     CHECK_INT(err.retryable, 0); /* nothing pending could make room */
     CHECK_INT(refused, 1);
     CHECK_STR(status(s), "day:d|0.5|0.0|0.4|0.1\n"
@@ -172,8 +172,8 @@ static void test_refusal(store_db *s)
     CHECK_INT(store_budget_reserve(s, spent, 1, 0.25, id, sizeof id, NULL, &err), 0);
     error_clear(&err);
     CHECK_INT(store_budget_reserve(s, spent, 1, 0.25, id, sizeof id, &refused, &err), -1);
-    CHECK_STR(err.message, "store: budget exceeded in scope agent:sp: limit $1.00, spent $0.625, "
-                           "reserved $0.25, this call needs $0.25");
+    CHECK_STR(err.message, "budget exceeded in scope agent:sp: limit $1.00, spent $0.625, "
+                           "reserved $0.25, this call needs up to $0.25");
 
     /* An exact fit is not refused over binary rounding (0.1 + 0.2 > 0.3 in doubles); a
      * millionth of a dollar more is. */
@@ -183,7 +183,7 @@ static void test_refusal(store_db *s)
     CHECK_INT(store_budget_reserve(s, tight, 1, 0.000001, id, sizeof id, &refused, &err), -1);
     CHECK_INT(refused, 0);
     CHECK_CONTAINS(err.message, "scope agent:tight: limit $0.30, spent $0.00, reserved $0.30,"
-                                " this call needs $0.000001");
+                                " this call needs up to $0.000001");
 
     /* A zero limit refuses every call that costs anything, and no call that costs nothing. */
     store_scope zero[] = {{"agent:zero", 0}};
