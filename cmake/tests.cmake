@@ -30,6 +30,9 @@ set_tests_properties(check/layers PROPERTIES ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE
 # The Lua bindings and nyx.h's entry points see the engine through narrow headers, never its struct.
 add_test(NAME check/bindings COMMAND bash ${CMAKE_SOURCE_DIR}/tests/bindings.sh)
 set_tests_properties(check/bindings PROPERTIES ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+# Every test has one label, so `ctest -L unit` runs the quick tests only.
+add_test(NAME check/labels COMMAND bash ${CMAKE_SOURCE_DIR}/tests/labels.sh)
+set_tests_properties(check/labels PROPERTIES ENVIRONMENT "NYX_BUILD_DIR=${CMAKE_BINARY_DIR}")
 # nyx names first the libraries the dynamic linker binds most names in (CMakeLists.txt).
 string(REPLACE ";" " " NYX_LOAD_FIRST_WORDS "${NYX_LOAD_FIRST}")
 add_test(NAME check/load_order COMMAND bash ${CMAKE_SOURCE_DIR}/tests/load_order.sh)
