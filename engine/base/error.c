@@ -61,6 +61,7 @@ static const error_kind kinds[] = {
     {"overloaded_error", NYX_EIO, 1, 1},
     {"rate_limit_error", NYX_EIO, 1, 1},
     {"timeout_error", NYX_EIO, 1, 1},
+    {"conflict_error", NYX_EIO, 1, 1}, /* nyx's name for an HTTP 409 (claude/errors.c) */
     {"invalid_request_error", NYX_EINVAL, 0, 0},
     {"authentication_error", NYX_EIO, 0, 0},
     {"permission_error", NYX_EIO, 0, 0},

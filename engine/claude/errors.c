@@ -30,9 +30,13 @@ static const char *type_for_status(int status)
     return "api_error";
 }
 
+/* The status's type as the table has it (base/error.c), so a status and the same type in a
+ * stream's error event are retried alike. */
 int claude_status_retryable(int status)
 {
-    return status == 408 || status == 409 || status == 429 || (status >= 500 && status <= 599);
+    if (status < 400 || status > 599)
+        return 0;
+    return claude_error_type_retryable(type_for_status(status));
 }
 
 int claude_error_type_retryable(const char *type)

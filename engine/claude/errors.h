@@ -21,7 +21,9 @@ void claude_error_from_http(int status,               /* HTTP status */
                             error_info *err            /* written here (cleared first) */
 );
 
-/* 1 for statuses worth retrying when the server gave no x-should-retry: 408, 409, 429, 5xx. */
+/* 1 for statuses worth retrying when the server gave no x-should-retry: those whose type
+ * (invalid_request_error for 400, conflict_error for 409, ...) the error-type table
+ * (base/error.c) calls retryable: 408, 409, 429, 5xx. */
 int claude_status_retryable(int status);
 
 /* 1 for error types that describe a transient condition (base/error.c's table: the API's

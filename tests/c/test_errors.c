@@ -68,6 +68,34 @@ static void test_retryable_is_the_policy(void)
     CHECK_INT(t.retryable, error_kind_of("tls_error")->retryable);
 }
 
+/* An HTTP failure without x-should-retry gets the type its status stands for, that type is in
+ * the table, and the table's retryable is the status's: a 409 (conflict_error) answered by HTTP
+ * is retried exactly as the same type arriving in a stream's error event is. */
+static void test_statuses_are_table_types(void)
+{
+    for (int status = 400; status <= 599; status++) {
+        error_info err;
+        claude_error_from_http(status, NULL, 0, NULL, &err);
+        const error_kind *k = error_kind_of(err.type);
+        if (!k) {
+            fprintf(stderr, "HTTP %d: type %s is not in the table\n", status, err.type);
+            check_fail_at(__FILE__, __LINE__);
+            continue;
+        }
+        if (err.retryable != k->retryable || claude_status_retryable(status) != k->retryable) {
+            fprintf(stderr, "HTTP %d (%s): retryable %d, the table says %d\n", status, err.type,
+                    err.retryable, k->retryable);
+            check_fail_at(__FILE__, __LINE__);
+        }
+    }
+    CHECK_INT(error_kind_of("conflict_error") != NULL, 1);
+    CHECK_INT(claude_error_type_retryable("conflict_error"), 1);
+    CHECK_INT(claude_status_retryable(0), 0);
+    CHECK_INT(claude_status_retryable(200), 0);
+    CHECK_INT(claude_status_retryable(399), 0);
+    CHECK_INT(claude_status_retryable(600), 0);
+}
+
 /* The public functions answer with the table's code for the type they failed with. */
 static void test_public_codes(void)
 {
@@ -93,6 +121,7 @@ int main(void)
 {
     test_names_and_codes();
     test_retryable_is_the_policy();
+    test_statuses_are_table_types();
     test_public_codes();
     return check_failures;
 }
