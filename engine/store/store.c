@@ -430,8 +430,8 @@ typedef int (*filter_read_fn)(store_db *, const store_filter *, store_row_fn, vo
                               error_info *);
 typedef int (*session_read_fn)(store_db *, const char *, store_row_fn, void *, error_info *);
 
-/* Stats and the log match stored (scrubbed) names, so the filter's names are scrubbed the same
-   way before the backend reads. */
+/* Stats, the log and the usage match stored (scrubbed) names, so the filter's names are
+   scrubbed the same way before the backend reads. */
 static int query_scrubbed(store_db *s, const store_filter *f, filter_read_fn read,
                           const char *no_store, store_row_fn fn, void *ud, error_info *err)
 {
@@ -480,11 +480,8 @@ int store_query_log(store_db *s, const store_filter *f, store_row_fn fn, void *u
 int store_query_usage(store_db *s, const store_filter *f, store_row_fn fn, void *ud,
                       error_info *err)
 {
-    if (!s || !fn)
-        return invalid(err, "cannot query usage: no store or no row callback");
-    if (check_filter(f, err) != 0)
-        return -1;
-    return store_read_usage(s, f, fn, ud, err);
+    return query_scrubbed(s, f, store_read_usage,
+                          "cannot query usage: no store or no row callback", fn, ud, err);
 }
 
 int store_query_thoughts(store_db *s, const char *session, store_row_fn fn, void *ud,

@@ -4,7 +4,7 @@
 # quotes what it was sent (its message, the requested model, the attempt log), a template body
 # created at run time, an audit detail. The whole database is dumped and searched. Names keep
 # a tag per finding, so two sessions whose names differ only there keep separate budgets, and
-# `nyx stats --session NAME` still finds a session by the name the script gave.
+# `nyx stats --session NAME` (and with --reprice) still finds a session by the name the script gave.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d)
@@ -38,4 +38,9 @@ sessions=$(sqlite3 "$NYX_DB" "SELECT count(*) FROM budgets WHERE scope LIKE 'ses
 "$NYX_BIN" stats --session "session of alice.session@example.com" --json > stats.json ||
   fail "nyx stats --session failed"
 grep -q '"calls":1' stats.json || fail "nyx stats did not find the session by its name: $(cat stats.json)"
+# --reprice reads the calls through the usage query, which matches the stored name the same way.
+"$NYX_BIN" stats --reprice --session "session of alice.session@example.com" --json > reprice.json ||
+  fail "nyx stats --reprice --session failed"
+grep -q '"model":"total","calls":1' reprice.json ||
+  fail "nyx stats --reprice did not find the session by its name: $(cat reprice.json)"
 echo "PASS"
