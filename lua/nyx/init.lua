@@ -51,8 +51,9 @@ end
 -- The Lua library, loaded on first use so `require "nyx"` stays cheap: nyx.NAME is the module
 -- nyx.NAME's field NAME (a function such as nyx.council) or the module itself (a namespace such
 -- as nyx.guard). A module that fails to load raises its own error, with its file:line; a name
--- that is no module is nil.
-local SUBMODULES = { "agent", "batch", "council", "guard", "pii" }
+-- that is no module is nil. The list is the library's surface: a name on it is found by
+-- whatever searcher finds the library; another name only through a file on package.path.
+local SUBMODULES = { "agent", "batch", "batch_pickup", "council", "guard", "pii" }
 local is_submodule = {}
 for _, name in ipairs(SUBMODULES) do is_submodule[name] = true end
 

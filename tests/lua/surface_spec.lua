@@ -22,6 +22,26 @@ describe("the nyx module's surface", function()
     assert.is_nil(v.missing)
   end)
 
+  -- What nyx.NAME is comes from the list in nyx/init.lua, not from where package.path looks: a
+  -- library found by another searcher (LuaRocks' loader, a host's own) still gives every
+  -- documented name, nyx.batch_pickup among them (it was reached only through package.path).
+  it("every submodule of the list is nyx.NAME whatever searcher finds the library", function()
+    local v = setup:run [[
+      local file = assert(package.searchpath("nyx.batch_pickup", package.path))
+      local lib = file:match("^(.*)/nyx/batch_pickup%.lua$")
+      package.path = "/nonexistent/?.lua"
+      table.insert(package.searchers, 2, function(name)
+        local f = package.searchpath(name, lib .. "/?.lua")
+        if not f then return "\n\tnot in the library" end
+        return assert(loadfile(f)), f
+      end)
+      return { pickup = type(nyx.batch_pickup), council = type(nyx.council), agent = type(nyx.agent),
+               batch = type(nyx.batch), guard = type(nyx.guard), pii = type(nyx.pii) }
+    ]]
+    assert.are.same({ pickup = "function", council = "function", agent = "function",
+                      batch = "function", guard = "table", pii = "table" }, v)
+  end)
+
   -- The library's modules are compiled at build time and loaded from that bytecode when their
   -- file holds the text the build compiled: a copy elsewhere is named by its own path, an
   -- edited file runs (and fails) as its text says.
