@@ -2,7 +2,8 @@
 # The layers of engine/ (HACKING.md, "Layers"): a file may include headers of its own layer or
 # of a layer below it, never of one above. Prints each include that breaks this and exits 1.
 #   base < store claude cost guard resilience template cache sim < core < lua cli < api
-# (include/ is nyx.h, the public face: any layer may include it.)
+# (include/ is nyx.h, the public face: any layer may include it.) Within a layer, the
+# directories' includes of each other form no cycle.
 set -uo pipefail
 root=${NYX_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root/engine" || exit 2
@@ -38,5 +39,18 @@ for dir in */; do
     fi
   done < <(grep -HnE '^[[:space:]]*#[[:space:]]*include "[a-z_]+/' "$layer"/*.[ch] 2>/dev/null)
 done
-[ $bad -eq 0 ] && echo "ok: no layer includes a header from a layer above it"
+
+# Directories of one layer may include each other's headers, but not both ways round, however
+# long the way: the includes between directories form no cycle (tsort names one if they do).
+edges=$(for dir in */; do
+  layer=${dir%/}
+  grep -hoE '^[[:space:]]*#[[:space:]]*include "[a-z_]+/' "$layer"/*.[ch] 2>/dev/null |
+    sed -E 's/.*"([a-z_]+)\/.*/\1/' | sort -u | awk -v from="$layer" '$1 != from {print from, $1}'
+done)
+if ! loop=$(tsort <<<"$edges" 2>&1 >/dev/null); then
+  echo "engine/: the includes between directories form a cycle:"
+  echo "$loop" | sed 's/^tsort: /  /'
+  bad=1
+fi
+[ $bad -eq 0 ] && echo "ok: no layer includes a header from a layer above it, no directories include each other"
 exit $bad
