@@ -348,19 +348,15 @@ nyx.tools = {}
 --- Tools defined with nyx.tool, by name (a tool list or a template's `tools:` may name them).
 ---@type table<string, nyx.Tool>
 nyx.tools.defined = {}
----@param call fun(opts: nyx.CallOptions): nyx.Result  the engine's call
+---@param call fun(opts: nyx.CallOptions, conversation: true): nyx.Result  the engine's call, whose
+--- result (asked with conversation true) carries tool_calls, thinking and messages
 ---@param opts nyx.CallOptions
 ---@return nyx.Result
 function nyx.tools.call(call, opts) end
----@param call fun(opts: nyx.CallOptions): nyx.Result
+---@param call fun(opts: nyx.CallOptions, conversation: true): nyx.Result
 ---@param opts nyx.CallOptions
 ---@return nyx.Result
 function nyx.tools.run(call, opts) end
---- Adds tool_calls, thinking and messages (messages with this answer appended) to r.
----@param messages nyx.Message[]
----@param r nyx.Result
----@return nyx.Result
-function nyx.tools.finish(messages, r) end
 ---@param def nyx.Tool
 ---@return nyx.Tool
 function nyx.tools.tool(def) end

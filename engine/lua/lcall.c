@@ -6,6 +6,7 @@
 #include "base/text.h"
 #include "base/utf8.h"
 #include "claude/media.h"
+#include "claude/reply.h"
 #include "core/batch.h"
 #include "core/call.h"
 #include "core/net.h"
@@ -23,6 +24,7 @@ typedef struct call_op {
     char *callback_error;
     int callback_error_ref; /* registry: the value the callback raised, the error's cause */
     call_spec spec; /* read here, so a raised argument error frees it with the op */
+    int conversation; /* the result carries tool_calls, thinking and messages (nyx.call's) */
 } call_op;
 
 /* ---- table -> spec ---- */
@@ -799,7 +801,9 @@ enum {
     K_INTERACTION_ID, K_ATTEMPTS, K_LATENCY_MS, K_TTFB_MS, K_MODEL_REQUESTED, K_ROUTE, K_FROM_CACHE,
     K_FALLBACK_USED, K_TRACE_ID, K_SPAN_ID, K_USAGE, K_INPUT_TOKENS, K_OUTPUT_TOKENS,
     K_CACHE_CREATION_INPUT_TOKENS, K_CACHE_READ_INPUT_TOKENS, K_CACHE_CREATION, K_EPHEMERAL_5M,
-    K_EPHEMERAL_1H, K_COST_USD, K_COST_WITHOUT_CACHE_USD, K_SAVED_USD, K_PARTIAL_TEXT, K_WHERE, K_COUNT
+    K_EPHEMERAL_1H, K_COST_USD, K_COST_WITHOUT_CACHE_USD, K_SAVED_USD, K_PARTIAL_TEXT, K_WHERE,
+    K_TOOL_CALLS, K_THINKING, K_MESSAGES, K_PROMPT, K_ROLE, K_USER, K_ASSISTANT, K_TYPE, K_NAME, K_INPUT,
+    K_COUNT
 };
 static const char *const result_key_names[K_COUNT] = {
     "text", "model", "id", "stop_reason", "stop_sequence", "request_id", "content", "cache_hit",
@@ -807,7 +811,8 @@ static const char *const result_key_names[K_COUNT] = {
     "fallback_used", "trace_id", "span_id", "usage", "input_tokens", "output_tokens",
     "cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation",
     "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens", "cost_usd", "cost_without_cache_usd",
-    "saved_usd", "partial_text", "where"};
+    "saved_usd", "partial_text", "where", "tool_calls", "thinking", "messages", "prompt", "role", "user",
+    "assistant", "type", "name", "input"};
 static const lnyx_keys result_keys = {result_key_names, K_COUNT};
 
 static void push_usage(lua_State *L, int keys, const call_outcome *r)
@@ -846,8 +851,128 @@ static void push_common(lua_State *L, int keys, const call_outcome *r)
     }
 }
 
-/* The result with the key strings at index keys (replaced by the result). */
-static void push_result(lua_State *L, int keys, const call_outcome *r)
+/* Sets t[key k] to the value on top (popped); t an absolute index. */
+static void set_at(lua_State *L, int keys, int t, int k)
+{
+    lua_rawgeti(L, keys, k + 1);
+    lua_insert(L, -2);
+    lua_rawset(L, t);
+}
+
+/* The entry of r.tool_calls for the tool_use block on top: {id, name, input}, input {} when
+ * the block has none. The block stays on top. */
+static void push_tool_call(lua_State *L, int keys)
+{
+    int block = lua_gettop(L);
+    lua_createtable(L, 0, 3);
+    int call = block + 1;
+    lua_rawgeti(L, keys, K_ID + 1);
+    lua_rawget(L, block);
+    set_at(L, keys, call, K_ID);
+    lua_rawgeti(L, keys, K_NAME + 1);
+    lua_rawget(L, block);
+    set_at(L, keys, call, K_NAME);
+    lua_rawgeti(L, keys, K_INPUT + 1);
+    lua_rawget(L, block);
+    if (!lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 0);
+    }
+    set_at(L, keys, call, K_INPUT);
+}
+
+/* nyx.call's fields of the result at index result, for the call whose table is at index spec:
+ * tool_calls, thinking (when the reply thought), and messages, the conversation the call sent
+ * (a new list of the caller's own message tables, or the prompt as the user's turn) with the
+ * reply's blocks appended as the assistant's turn (the very tables of r.content; none when
+ * nothing is left to send back), so `messages = r.messages` continues it. Which block goes
+ * where is claude/reply.h's. */
+static void push_conversation(lua_State *L, int keys, int spec, int result, const call_outcome *r)
+{
+    const cJSON *content = r->resp.content;
+    if (!lua_checkstack(L, 12)) /* the most this pushes at once, with a tool call's fields */
+        lnyx_fail(L, "out_of_memory", "out of memory");
+    lua_rawgeti(L, keys, K_MESSAGES + 1);
+    if (lua_gettable(L, spec) != LUA_TNIL) { /* as ipairs reads it */
+        int sent = lua_gettop(L);
+        lua_createtable(L, (int)lua_rawlen(L, sent) + 1, 0);
+        lua_Integer n = 0;
+        while (lua_geti(L, sent, n + 1) != LUA_TNIL)
+            lua_rawseti(L, sent + 1, ++n);
+        lua_pop(L, 1);
+        lua_remove(L, sent);
+    } else {
+        lua_pop(L, 1);
+        lua_createtable(L, 2, 0); /* room for the answer too */
+        lua_createtable(L, 0, 2);
+        lua_rawgeti(L, keys, K_USER + 1);
+        set_at(L, keys, lua_gettop(L) - 1, K_ROLE);
+        lua_rawgeti(L, keys, K_PROMPT + 1);
+        lua_gettable(L, spec);
+        set_at(L, keys, lua_gettop(L) - 1, K_CONTENT);
+        lua_rawseti(L, -2, 1);
+    }
+    int messages = lua_gettop(L);
+    lua_createtable(L, r->resp.content_known ? r->resp.content_tool_uses : 0, 0);
+    int calls = messages + 1;
+    lua_createtable(L, content ? cJSON_GetArraySize(content) : 1, 0);
+    int reply = calls + 1;
+    lua_Integer nreply = 0, ncalls = 0, i = 0;
+    int thought = 0;
+    if (content) {
+        lua_rawgeti(L, keys, K_CONTENT + 1);
+        lua_rawget(L, result);
+        int blocks = lua_gettop(L);
+        for (const cJSON *b = content->child; b; b = b->next) {
+            i++;
+            claude_block_part part = claude_block_part_of(b);
+            if (part == CLAUDE_BLOCK_DROPPED)
+                continue;
+            lua_rawgeti(L, blocks, i);
+            if (part == CLAUDE_BLOCK_TOOL_USE) {
+                push_tool_call(L, keys);
+                lua_rawseti(L, calls, ++ncalls);
+            }
+            thought |= part == CLAUDE_BLOCK_THINKING;
+            lua_rawseti(L, reply, ++nreply);
+        }
+        lua_pop(L, 1);
+    } else if (r->resp.text_len > 0) { /* no blocks known (an old response cache entry): the text */
+        lua_createtable(L, 0, 2);
+        lua_rawgeti(L, keys, K_TEXT + 1);
+        set_at(L, keys, reply + 1, K_TYPE);
+        lua_rawgeti(L, keys, K_TEXT + 1);
+        lua_rawget(L, result);
+        set_at(L, keys, reply + 1, K_TEXT);
+        lua_rawseti(L, reply, ++nreply);
+    }
+    if (thought) {
+        textbuf joined = {0};
+        int n = claude_reply_thinking(content, &joined);
+        if (n > 0)
+            lua_pushlstring(L, joined.s ? joined.s : "", joined.len);
+        free(joined.s);
+        if (n < 0)
+            lnyx_fail(L, "out_of_memory", "out of memory");
+        if (n > 0)
+            set_at(L, keys, result, K_THINKING);
+    }
+    if (nreply > 0) {
+        lua_createtable(L, 0, 2);
+        lua_rawgeti(L, keys, K_ASSISTANT + 1);
+        set_at(L, keys, reply + 1, K_ROLE);
+        lua_pushvalue(L, reply);
+        set_at(L, keys, reply + 1, K_CONTENT);
+        lua_rawseti(L, messages, (lua_Integer)lua_rawlen(L, messages) + 1);
+    }
+    lua_pop(L, 1); /* reply */
+    set_at(L, keys, result, K_TOOL_CALLS);
+    set_at(L, keys, result, K_MESSAGES);
+}
+
+/* The result with the key strings at index keys (replaced by the result); with spec (the
+ * index of the call's table, 0: none) nyx.call's fields too (push_conversation). */
+static void push_result(lua_State *L, int keys, const call_outcome *r, int spec)
 {
     lua_pushlstring(L, r->resp.text ? r->resp.text : "", r->resp.text_len);
     int text = lua_gettop(L); /* kept below the table for content's text block, the same string */
@@ -872,11 +997,13 @@ static void push_result(lua_State *L, int keys, const call_outcome *r)
     lua_rawgeti(L, keys, K_USAGE + 1);
     push_usage(L, keys, r);
     lua_rawset(L, -3);
+    if (spec)
+        push_conversation(L, keys, spec, lua_gettop(L), r);
     lua_replace(L, keys); /* the table where the keys were, the text above it dropped */
     lua_settop(L, keys);
 }
 
-void lnyx_push_result(lua_State *L, const call_outcome *r) { push_result(L, lnyx_push_keys(L, &result_keys), r); }
+void lnyx_push_result(lua_State *L, const call_outcome *r) { push_result(L, lnyx_push_keys(L, &result_keys), r, 0); }
 
 /* ---- the operation ---- */
 
@@ -1009,14 +1136,17 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
         return lua_error(L);
     }
     lua_pushvalue(L, lua_upvalueindex(UV_RESULT_KEYS));
-    push_result(L, lua_gettop(L), r);
+    push_result(L, lua_gettop(L), r, op->conversation ? 1 : 0); /* the call's table is at 1 */
     release_op(L, op);
     return 1;
 }
 
+/* core.call(spec [, conversation]): with conversation true (nyx.call's calls) the result also
+ * carries tool_calls, thinking and messages (push_conversation). */
 static int l_call(lua_State *L)
 {
     lnyx_checktype(L, 1, LUA_TTABLE);
+    int conversation = lua_toboolean(L, 2);
     lua_settop(L, 1);
     nyx_engine *e = lnyx_engine(L);
     /* A call waits; a callback runs inside the loop's turn and cannot (nothing is sent). */
@@ -1028,6 +1158,7 @@ static int l_call(lua_State *L)
     op->e = e;
     op->stream_ref = op->start_ref = op->thinking_ref = op->callback_error_ref = LUA_NOREF;
     op->op.cancel = op_cancel;
+    op->conversation = conversation;
     call_spec *spec = &op->spec;
     call_spec_init(spec);
     read_spec(L, spec, op);

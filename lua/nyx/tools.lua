@@ -99,45 +99,15 @@ local function resolve_tools(spec)
   return out
 end
 
---- The conversation a call sent, as messages.
+--- The conversation a call sends, as messages of the loop's own: the caller's list is not
+--- changed.
 local function sent_messages(call)
   if call.messages ~= nil then
     local out = {}
     for i, m in ipairs(call.messages) do out[i] = m end
     return out
   end
-  -- The nil makes room (an array of 2) for the answer finish_into appends: no regrowth.
-  return { { role = "user", content = call.prompt }, nil }
-end
-
---- Adds what the content blocks say to r: tool_calls, thinking, and messages: out, a
---- conversation of the caller's own, with this answer appended.
-local function finish_into(out, r)
-  -- reply made with room for one block (the nil), the usual answer: no regrowth for it.
-  local calls, thinking, reply = {}, nil, { nil }
-  for _, b in ipairs(r.content or { { type = "text", text = r.text } }) do
-    if b.type == "tool_use" then
-      calls[#calls + 1] = { id = b.id, name = b.name, input = b.input or {} }
-    elseif b.type == "thinking" then
-      thinking = thinking or {}
-      thinking[#thinking + 1] = b.thinking
-    end
-    -- An empty text block cannot be sent back (the API refuses it); it says nothing anyway.
-    if not (b.type == "text" and b.text == "") then reply[#reply + 1] = b end
-  end
-  r.tool_calls = calls
-  r.thinking = thinking and #thinking > 0 and table.concat(thinking, "\n") or nil
-  if #reply > 0 then out[#out + 1] = { role = "assistant", content = reply } end
-  r.messages = out
-  return r
-end
-
---- Adds what the content blocks say to r: tool_calls, thinking, and messages (the
---- conversation with this answer appended, so `messages = r.messages` continues it).
-function M.finish(messages, r)
-  local out = {}
-  for i, m in ipairs(messages) do out[i] = m end
-  return finish_into(out, r)
+  return { { role = "user", content = call.prompt } }
 end
 
 --- Runs one tool call; a failure is an is_error result the model reads. A cancellation (the
@@ -251,12 +221,11 @@ local function loop(call, spec, by_name, progress)
     core.progress(("%siteration %d of %d"):format(who, i, max), progress)
     req.iteration = i
     req.messages = messages
-    local ok, r = pcall(call, req)
+    local ok, r = pcall(call, req, true)
     if not ok then
       if type(r) == "table" then r.messages, r.iterations = messages, i end
       error(r, 0)
     end
-    M.finish(messages, r)
     messages = r.messages
     add_usage(total, r.usage)
     r.iterations, r.total_usage = i, total
@@ -369,13 +338,14 @@ function M.call(call, spec)
   error(r, 0)
 end
 
---- The work of M.call; `call` is named so an argument error reads "to 'call'".
+--- The work of M.call; `call` is named so an argument error reads "to 'call'". call(spec, true)
+--- returns the result with tool_calls, thinking and messages (the conversation sent with the
+--- answer appended, so `messages = r.messages` continues it), as core.call makes them.
 function M.run(call, spec)
   if type(spec) == "table" then spec = with_template(spec) end
   if type(spec) == "table" and type(spec.tools) == "table" then spec = resolve_tools(spec) end
   if type(spec) ~= "table" or spec.tools == nil or type(spec.tools) ~= "table" then
-    local r = call(spec)
-    return structured(spec, finish_into(sent_messages(spec), r)) -- a new list: no copy needed
+    return structured(spec, call(spec, true))
   end
   local by_name, loops = {}, false
   for i, t in ipairs(spec.tools) do
@@ -386,7 +356,7 @@ function M.run(call, spec)
     loops = loops or t.run ~= nil
   end
   if not loops then
-    return structured(spec, finish_into(sent_messages(spec), call(spec)))
+    return structured(spec, call(spec, true))
   end
   -- Each loop has its own part of the progress line while it runs, gone when it ends.
   loop_count = loop_count + 1

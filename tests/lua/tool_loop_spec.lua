@@ -4,12 +4,21 @@ local tools = require "nyx.tools"
 
 local function answers(list)
   local sent = {}
-  local function call(req)
-    local copy = {}
-    for i, m in ipairs(req.messages) do copy[i] = m end
+  local function call(req, conversation)
+    assert(conversation == true, "the loop asks for the conversation")
+    local copy, messages = {}, {}
+    for i, m in ipairs(req.messages) do copy[i], messages[i] = m, m end
     sent[#sent + 1] = copy
     local a = assert(table.remove(list, 1), "more calls than answers")
-    return { content = a.content, text = a.text or "", stop_reason = a.stop, usage = { input_tokens = 10, output_tokens = 5 } }
+    -- What core.call adds to the result of such a call (these answers hold no empty text block
+    -- and no thinking): the tool calls, and the conversation with the answer appended.
+    local calls = {}
+    for _, b in ipairs(a.content) do
+      if b.type == "tool_use" then calls[#calls + 1] = { id = b.id, name = b.name, input = b.input } end
+    end
+    messages[#messages + 1] = { role = "assistant", content = a.content }
+    return { content = a.content, text = a.text or "", stop_reason = a.stop, tool_calls = calls, messages = messages,
+             usage = { input_tokens = 10, output_tokens = 5 } }
   end
   return call, sent
 end
