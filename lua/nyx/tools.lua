@@ -342,11 +342,17 @@ end
 --- returns the result with tool_calls, thinking and messages (the conversation sent with the
 --- answer appended, so `messages = r.messages` continues it), as core.call makes them.
 function M.run(call, spec)
-  if type(spec) == "table" then spec = with_template(spec) end
-  if type(spec) == "table" and type(spec.tools) == "table" then spec = resolve_tools(spec) end
-  if type(spec) ~= "table" or spec.tools == nil or type(spec.tools) ~= "table" then
-    return structured(spec, call(spec, true))
+  if type(spec) ~= "table" then return call(spec, true) end -- which refuses it
+  if spec.template ~= nil then spec = with_template(spec) end
+  -- The usual call, without tools (or with them as JSON text): the engine's call, and the
+  -- output schema's check only when there is one. Every step here is paid on every call.
+  local tools = spec.tools
+  if tools == nil or type(tools) ~= "table" then
+    local r = call(spec, true)
+    if spec.output == nil then return r end
+    return structured(spec, r)
   end
+  spec = resolve_tools(spec)
   local by_name, loops = {}, false
   for i, t in ipairs(spec.tools) do
     if type(t) ~= "table" or type(t.name) ~= "string" then
