@@ -67,6 +67,9 @@ static const setting_def table[] = {
     {NULL, "NYX_MODELS", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(models_file), NULL},
     {NULL, "NYX_TEMPLATE_PATH", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(template_path), NULL},
     {NULL, "NYX_DEBUG", "debug", SET_BOOL, NULL, 0, 0, 0, NULL, AT(debug), NULL},
+    {NULL, "NYX_DEBUG_FILE", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(debug_file), NULL},
+    /* named timeouts, name=seconds[,...]: checked item by item when the engine opens (engine.c) */
+    {NULL, "NYX_TIMEOUT_PROFILES", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(timeout_profiles), NULL},
     {NULL, "NYX_SIM_TTFT_MS", NULL, SET_NUMBER, "milliseconds", 0, 600000, 0, "40", AT(sim_ttft_ms), NULL},
     {NULL, "NYX_SIM_TOKEN_MS", NULL, SET_NUMBER, "milliseconds", 0, 60000, 0, "0.2", AT(sim_token_ms), NULL},
     {NULL, "NYX_SIM_BATCH_MS", NULL, SET_NUMBER, "milliseconds", 0, 86400000, 0, "2000", AT(sim_batch_ms), NULL},
@@ -335,10 +338,17 @@ int config_set_option(engine_config *c, const char *option, const char *value, e
     return -1;
 }
 
-/* Variables read outside the table, by the parts that use them. */
-static const char *const read_elsewhere[] = {"ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "NYX_LUA_DIR", "NYX_DEBUG_FILE",
-                                             "NYX_TIMEOUT_PROFILES", "NYX_CHARTJS"};
+/* Variables of nyx's prefixes read outside the table, by the parts that use them: the API key
+ * (read below, and listed nowhere), where the Lua library's files are (lua/host.c), and the nyx
+ * command's own (cmd_report.c, which sees nyx.h only). */
+static const char *const read_elsewhere[] = {"ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "NYX_LUA_DIR", "NYX_CHARTJS"};
 #define NELSEWHERE (sizeof read_elsewhere / sizeof *read_elsewhere)
+
+const char *const *config_env_elsewhere(size_t *n)
+{
+    *n = NELSEWHERE;
+    return read_elsewhere;
+}
 
 void config_env_slips(void (*say)(void *ud, const char *variable, const char *meant), void *ud)
 {

@@ -40,6 +40,8 @@ typedef struct engine_config {
     char *models_file;      /* NYX_MODELS: user's price table */
     char *template_path;    /* NYX_TEMPLATE_PATH */
     int debug;              /* NYX_DEBUG */
+    char *debug_file;       /* NYX_DEBUG_FILE: where the debug view goes instead of the host */
+    char *timeout_profiles; /* NYX_TIMEOUT_PROFILES: "name=seconds,..." (engine.c parses it) */
     double sim_ttft_ms;     /* NYX_SIM_TTFT_MS: in-process simulator */
     double sim_batch_ms;    /* NYX_SIM_BATCH_MS: its message batches' processing time */
     double sim_batch_expiry_ms; /* NYX_SIM_BATCH_EXPIRY_MS: and their expiry (0: 24 h) */
@@ -123,6 +125,9 @@ int config_from_env(engine_config *c, error_info *err);
  * nyx does not read but is a slip of one it does (closest_name), given to say with that one:
  * LLM_DAILY_BUDGET_UDS would otherwise leave the day without a budget, unsaid. */
 void config_env_slips(void (*say)(void *ud, const char *variable, const char *meant), void *ud);
+/* The variables of those prefixes that nyx reads outside the table (n of them): every other is
+ * a row of it. */
+const char *const *config_env_elsewhere(size_t *n);
 void config_free(engine_config *c);
 /* One setting's current value, looked up by its variable name. */
 typedef struct config_value {

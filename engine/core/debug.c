@@ -56,7 +56,7 @@ static int can_write(nyx_engine *e)
         return 0;
     if (!d->file_tried) {
         d->file_tried = 1;
-        const char *path = getenv("NYX_DEBUG_FILE");
+        const char *path = e->cfg.debug_file;
         if (path && *path && !(d->file = fopen(path, "a")))
             engine_warn_once(e, "debug-file", "nyx: cannot open NYX_DEBUG_FILE %s: %s; debug output goes to the host",
                              path, strerror(errno));

@@ -158,7 +158,7 @@ int engine_set_timeout_profile(nyx_engine *e, const char *name, double seconds)
 /* NYX_TIMEOUT_PROFILES="council=120,quick=15": named timeouts a call can choose. */
 static int parse_timeout_profiles(nyx_engine *e, error_info *err)
 {
-    const char *spec = getenv("NYX_TIMEOUT_PROFILES");
+    const char *spec = e->cfg.timeout_profiles;
     if (!spec || !*spec)
         return 0;
     char *copy = strdup(spec);

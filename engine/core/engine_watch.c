@@ -54,7 +54,7 @@ void engine_watch_templates(nyx_engine *e)
     if (!w)
         return;
     watch_dir(e, w, "./templates");
-    const char *spec = getenv("NYX_TEMPLATE_PATH");
+    const char *spec = e->cfg.template_path;
     char *copy = spec && *spec ? strdup(spec) : NULL, *save = NULL;
     for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir; dir = strtok_r(NULL, ":", &save))
         watch_dir(e, w, dir);

@@ -187,6 +187,69 @@ static void test_nyx_set(void)
     nyx_close(e);
 }
 
+/* Every variable of the library is a row of the table, read through it: nyx.config.get (and
+ * config_lookup) gives the engine's value, NYX_TIMEOUT_PROFILES and NYX_DEBUG_FILE included,
+ * which engine.c and debug.c once read with getenv of their own. */
+static void test_variables_in_the_table(void)
+{
+    char debug_file[300];
+    snprintf(debug_file, sizeof debug_file, "%s/debug.log", dir);
+    setenv("NYX_TIMEOUT_PROFILES", "quick=5,council=120", 1);
+    setenv("NYX_DEBUG_FILE", debug_file, 1);
+    setenv("NYX_TEMPLATE_PATH", dir, 1);
+    char *msg = NULL;
+    nyx_engine *e = open_engine(&msg);
+    unsetenv("NYX_TIMEOUT_PROFILES");
+    unsetenv("NYX_DEBUG_FILE");
+    unsetenv("NYX_TEMPLATE_PATH");
+    REQUIRE(e != NULL);
+    const char *names[] = {"NYX_TIMEOUT_PROFILES", "NYX_DEBUG_FILE", "NYX_TEMPLATE_PATH"};
+    const char *want[] = {"quick=5,council=120", debug_file, dir};
+    for (size_t i = 0; i < 3; i++) {
+        config_value v;
+        int found = config_lookup(engine_cfg(e), names[i], &v) == 0;
+        if (!found)
+            fprintf(stderr, "%s is no row of the settings table\n", names[i]);
+        CHECK(found);
+        CHECK(!found || v.kind == CONFIG_STRING);
+        if (found && v.kind == CONFIG_STRING)
+            CHECK_STR(v.string, want[i]);
+    }
+    nyx_close(e);
+
+    /* Every literal getenv of nyx's prefixes under engine/ names a row, or one of the few
+     * variables config.c lists as read elsewhere (the API key, NYX_LUA_DIR, NYX_CHARTJS). */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "grep -rhoE 'getenv\\(\"[A-Za-z0-9_]+\"\\)' %s/engine --include='*.c'",
+             NYX_SOURCE_DIR);
+    FILE *grep = popen(cmd, "r");
+    REQUIRE(grep != NULL);
+    size_t n = 0, seen = 0;
+    const setting_def *defs = setting_defs(&n);
+    char line[200];
+    while (fgets(line, sizeof line, grep)) {
+        char name[100];
+        if (sscanf(line, "getenv(\"%99[A-Za-z0-9_]\")", name) != 1)
+            continue;
+        if (strncmp(name, "NYX_", 4) != 0 && strncmp(name, "LLM_", 4) != 0 &&
+            strncmp(name, "CLAUDE_", 7) != 0 && strncmp(name, "ANTHROPIC_", 10) != 0)
+            continue; /* another program's (TERM) */
+        seen++;
+        int known = 0;
+        for (size_t i = 0; i < n && !known; i++)
+            known = defs[i].env && strcmp(defs[i].env, name) == 0;
+        size_t nelsewhere = 0;
+        const char *const *elsewhere = config_env_elsewhere(&nelsewhere);
+        for (size_t i = 0; i < nelsewhere && !known; i++)
+            known = strcmp(elsewhere[i], name) == 0;
+        if (!known)
+            fprintf(stderr, "getenv(\"%s\") under engine/ is no row of the settings table\n", name);
+        CHECK(known);
+    }
+    CHECK_INT(pclose(grep), 0);
+    CHECK(seen >= 4);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -197,6 +260,7 @@ int main(void)
     test_environment_refusals();
     test_keys();
     test_nyx_set();
+    test_variables_in_the_table();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
