@@ -67,6 +67,22 @@ static int has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+int store_uri_is_pg(const char *uri)
+{
+    return uri && (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://"));
+}
+
+int store_target_id(const char *uri, char out[STORE_TARGET_ID_SIZE])
+{
+#ifdef NYX_HAVE_PG
+    if (store_uri_is_pg(uri))
+        return store_pg_target_id(uri, out);
+#else
+    (void)out;
+#endif
+    return -1;
+}
+
 store_db *store_open_opts(const char *uri, const store_options *opts, error_info *err)
 {
     if (!uri || !*uri) {
@@ -74,7 +90,7 @@ store_db *store_open_opts(const char *uri, const store_options *opts, error_info
         return NULL;
     }
     const store_backend_ops *ops = &store_sqlite_ops;
-    if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://")) {
+    if (store_uri_is_pg(uri)) {
 #ifdef NYX_HAVE_PG
         ops = &store_pg_ops;
 #else

@@ -93,6 +93,19 @@ store_db *store_open(const char *uri, error_info *err);
  *   opts: NULL for the defaults */
 store_db *store_open_opts(const char *uri, const store_options *opts, error_info *err);
 
+/* 1 when uri selects the PostgreSQL backend ("postgresql://..." or "postgres://..."). */
+int store_uri_is_pg(const char *uri);
+
+/* A name for the PostgreSQL database uri leads to that holds no secret: the SHA-256, in hex, of
+ * where libpq would connect (service, host, hostaddr, port, dbname, user, options; what uri
+ * leaves out taken from the PG* variables and libpq's defaults), never of the password or of
+ * how it connects (sslmode, timeouts). Every process on this machine that opens the same
+ * database with the same environment gets the same name (core/pending_spill.c files the
+ * records spilled at close under it). 0, or -1 when uri is no PostgreSQL URI libpq can read
+ * or this build has no PostgreSQL. */
+#define STORE_TARGET_ID_SIZE 65
+int store_target_id(const char *uri, char out[STORE_TARGET_ID_SIZE]);
+
 /* A filter for everything personal that could reach the database: the free text of records
  * (error messages, attempt logs, requested model names, thought labels, audit details,
  * template bodies, stop reasons) and the names they are filed under (sessions, agents,

@@ -159,6 +159,8 @@ int store_scrub_filter(const store_db *s, store_scrubbed *sc, const store_filter
 extern const store_backend_ops store_sqlite_ops;
 #ifdef NYX_HAVE_PG
 extern const store_backend_ops store_pg_ops;
+/* store_target_id for a PostgreSQL URI (store_pg_target.c). */
+int store_pg_target_id(const char *uri, char out[STORE_TARGET_ID_SIZE]);
 #endif
 
 /* The queries for the command line (store_queries.c): the public functions' contracts,
