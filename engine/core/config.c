@@ -80,6 +80,9 @@ static const setting_def table[] = {
     {NULL, "NYX_MAX_OUTPUT_TOKENS", NULL, SET_COUNT, NULL, 1, 1e9, 0, "128000", AT(max_output_tokens), NULL},
     /* about 100 MB at most of prompts and responses */
     {NULL, "NYX_PENDING_MAX", NULL, SET_COUNT, NULL, 1, 1e7, 0, "100000", AT(pending_max), NULL},
+    /* where records still waiting for a PostgreSQL database at close are spilled (a SQLite
+     * file's go beside it); unset: $XDG_STATE_HOME/nyx, else ~/.local/state/nyx (config_from_env) */
+    {NULL, "NYX_SPILL_DIR", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(spill_dir), NULL},
     {NULL, "NYX_CA_FILE", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(ca_file), NULL},
     {NULL, "NYX_CLIENT_CERT", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(client_cert), NULL},
     {NULL, "NYX_CLIENT_KEY", NULL, SET_TEXT, NULL, 0, 0, 0, NULL, AT(client_key), NULL},
@@ -379,6 +382,26 @@ void config_env_slips(void (*say)(void *ud, const char *variable, const char *me
     }
 }
 
+/* NYX_SPILL_DIR's default, as the XDG base directories have it: $XDG_STATE_HOME/nyx (an
+ * absolute path only; the specification says to ignore a relative one), else
+ * $HOME/.local/state/nyx. Neither set: none, and records waiting for PostgreSQL at close are
+ * lost, as before. 0, or -1 out of memory. */
+static int default_spill_dir(engine_config *c)
+{
+    if (c->spill_dir)
+        return 0;
+    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char dir[4096];
+    int n;
+    if (state && state[0] == '/')
+        n = snprintf(dir, sizeof dir, "%s/nyx", state);
+    else if (home && home[0] == '/')
+        n = snprintf(dir, sizeof dir, "%s/.local/state/nyx", home);
+    else
+        return 0;
+    return n > 0 && (size_t)n < sizeof dir ? config_set_string(&c->spill_dir, dir) : 0;
+}
+
 int config_from_env(engine_config *c, error_info *err)
 {
     memset(c, 0, sizeof *c);
@@ -392,6 +415,11 @@ int config_from_env(engine_config *c, error_info *err)
             config_free(c);
             return -1;
         }
+    }
+    if (default_spill_dir(c) != 0) {
+        error_set(err, "out_of_memory", 0, "out of memory reading NYX_SPILL_DIR");
+        config_free(c);
+        return -1;
     }
     const char *key = getenv("ANTHROPIC_API_KEY");
     if (!key || !*key)

@@ -52,6 +52,8 @@ typedef struct engine_config {
     long max_prompt_tokens; /* NYX_MAX_PROMPT_TOKENS (estimated) */
     long max_output_tokens; /* NYX_MAX_OUTPUT_TOKENS: the largest max_tokens a call may ask */
     long pending_max;       /* NYX_PENDING_MAX: records kept in memory while the database is down */
+    char *spill_dir;        /* NYX_SPILL_DIR: where records waiting for PostgreSQL at close go
+                               (pending_spill.h); NULL: none (no HOME) */
     char *ca_file;          /* NYX_CA_FILE: CA bundle (PEM); else SSL_CERT_FILE, CURL_CA_BUNDLE (net.c) */
     char *client_cert;      /* NYX_CLIENT_CERT: client certificate (PEM) for mutual TLS */
     char *client_key;       /* NYX_CLIENT_KEY: its private key */

@@ -455,17 +455,19 @@ static int start_net(nyx_engine *e)
 
 static void spill_log(void *ud, int level, const char *msg) { engine_log(ud, level, "%s", msg); }
 
-/* Records an earlier run left beside this database file when it closed with the database
- * unavailable (pending_spill.h) are written now, before anything else (the reap at start
- * would give back the budget reservations they settle). A failure leaves them for the next
- * open; the open goes on. */
+/* Records an earlier run on this machine spilled when it closed with the database unavailable
+ * (pending_spill.h: beside a database file, or in NYX_SPILL_DIR for PostgreSQL) are written now,
+ * before anything else (the reap at start would give back the budget reservations they
+ * settle). A failure leaves them for the next open; the open goes on. */
 static void import_spill(nyx_engine *e, const char *db)
 {
-    if (!e->storage.db_is_file || store_is_readonly(e->storage.db))
+    spill_place place;
+    if (!storage_spills(&e->storage, db) || store_is_readonly(e->storage.db) ||
+        pending_spill_place(db, e->cfg.spill_dir, &place) != 0)
         return;
     error_info err;
     error_clear(&err);
-    if (pending_spill_import(e->storage.db, db, spill_log, e, &err) < 0)
+    if (pending_spill_import(e->storage.db, &place, spill_log, e, &err) < 0)
         engine_log(e, NYX_LOG_WARN, "nyx: records spilled by an earlier run stay in their file for the next "
                                     "open: %s", err.message);
 }
@@ -555,9 +557,13 @@ int engine_start(nyx_engine *e)
         settings_load(e, &err); /* system_config, under the environment */
         audit_config(e);
         /* Reservations of processes that died can never settle: give the money back. Not
-         * while a spill file the open could not take waits beside the database: its records
-         * settle reservations of a process that died, at what their calls cost. */
-        if (!e->storage.db_is_file || !pending_spill_exists(config_db(&e->cfg)))
+         * while a spill file the open could not take waits for the database (beside it, or in
+         * NYX_SPILL_DIR): its records settle reservations of a process that died, at what
+         * their calls cost. */
+        spill_place place;
+        const char *db = config_db(&e->cfg);
+        if (!storage_spills(&e->storage, db) || pending_spill_place(db, e->cfg.spill_dir, &place) != 0 ||
+            !pending_spill_exists(&place))
             store_budget_reap(e->storage.db, 3600, &err);
         /* The redaction memo is made here rather than by the first record, whose cost it was
          * most of (its table's pages touched for the first time): in a host's frame that

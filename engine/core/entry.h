@@ -19,8 +19,9 @@ int engine_timeout_ms(nyx_engine *e);
 int engine_emergency_stop(nyx_engine *e, const char *reason);
 int engine_resume(nyx_engine *e);
 int engine_budget_reset(nyx_engine *e, const char *scope);
-/* nyx_finish_records: waits for the writes, flushes, spills what still waits beside a database
- * file (pending_spill.h), returns the records lost in all. */
+/* nyx_finish_records: waits for the writes, flushes, spills what still waits (beside a
+ * database file, or in NYX_SPILL_DIR for PostgreSQL: pending_spill.h), returns the records
+ * lost in all. */
 long long engine_finish_records(nyx_engine *e);
 int engine_watch_script(nyx_engine *e, const char *path); /* engine_watch.c */
 /* templates.c */

@@ -207,7 +207,11 @@ typedef struct waiter {
     int late;
 } waiter;
 
-static void answer_waiting_in(struct pending_log *q, pending *items, size_t count, const error_info *err, int all)
+/* What a caller that waited hears of its record's fate when it is not committed. */
+#define FATE_WAITS "it waits in memory to be written later (NYX_DURABILITY=degrade lets results through meanwhile)"
+
+static void answer_waiting_in(struct pending_log *q, pending *items, size_t count, const error_info *err, int all,
+                              const char *fate)
 {
     double now = clock_now_s();
     size_t n = 0;
@@ -233,10 +237,8 @@ static void answer_waiting_in(struct pending_log *q, pending *items, size_t coun
         }
         error_info e2;
         error_clear(&e2);
-        error_set(&e2, "store_error", 0,
-                      "the record of this call could not be committed%s (%s); it waits in memory to be written "
-                      "later (NYX_DURABILITY=degrade lets results through meanwhile)",
-                      w[i].late && err->retryable ? " within its timeout" : "", err->message);
+        error_set(&e2, "store_error", 0, "the record of this call could not be committed%s (%s); %s",
+                  w[i].late && err->retryable ? " within its timeout" : "", err->message, fate);
         w[i].done(w[i].ud, &e2);
     }
     free(w);
@@ -245,7 +247,7 @@ static void answer_waiting_in(struct pending_log *q, pending *items, size_t coun
 static void answer_waiting(storage *s, const error_info *err, int all)
 {
     if (s->pending)
-        answer_waiting_in(s->pending, s->pending->items, s->pending->n, err, all);
+        answer_waiting_in(s->pending, s->pending->items, s->pending->n, err, all, FATE_WAITS);
 }
 
 /* A try failed: the callers past their deadline hear it, and all of them when waiting will
@@ -363,7 +365,7 @@ again:
     s->degraded = 0;
     s->refusing = 0;
     slog(s, NYX_LOG_INFO, NULL, "nyx: storage is back; %zu waiting records written", written);
-    answer_waiting_in(NULL, items, written, NULL, 1);
+    answer_waiting_in(NULL, items, written, NULL, 1, NULL);
     free(items);
     return s->pending ? s->pending->n : 0;
 }
@@ -376,36 +378,45 @@ static void retry_later(void *ud)
         schedule(s);
 }
 
-/* What still waits at close goes to the spill file beside a database file (pending_spill.h),
- * for the next engine that opens it: 0, or -1 (said) when it cannot, and the records are lost. */
-static int spill(storage *s)
+/* What still waits at close, items [from, q->n), goes to the spill file of the database
+ * (pending_spill.h) for the next engine that opens it: 0 with its path in where, or -1 (said,
+ * why in where) when it cannot, and the records are lost. */
+static int spill(storage *s, size_t from, char *where, size_t size)
 {
     struct pending_log *q = s->pending;
+    size_t n = q->n - from;
     const char *db = config_db(s->cfg);
     error_info err;
     error_clear(&err);
-    if (!s->db_is_file) {
-        slog(s, NYX_LOG_ERROR, NULL, "nyx: %zu interaction records could not be written and are lost (only a "
-                                     "database file keeps them beside it for later)", q->n);
+    spill_place place;
+    if (!storage_spills(s, db) || pending_spill_place(db, s->cfg->spill_dir, &place) != 0) {
+        snprintf(where, size, "%s",
+                 !store_uri_is_pg(db) ? "only a database file or PostgreSQL keeps records for later"
+                 : s->cfg->spill_dir  ? "no spill file can be named for its URI"
+                                      : "no spill directory: NYX_SPILL_DIR and HOME are unset");
+        slog(s, NYX_LOG_ERROR, NULL, "nyx: %zu interaction records could not be written and are lost (%s)", n,
+             where);
         return -1;
     }
-    spill_item *items = calloc(q->n, sizeof *items);
+    spill_item *items = calloc(n, sizeof *items);
     if (!items)
         error_set(&err, "store_error", 0, "out of memory");
-    for (size_t i = 0; items && i < q->n; i++)
-        items[i] = (spill_item){&q->items[i].it, q->items[i].has_reservation ? q->items[i].reservation : NULL,
-                                q->items[i].actual_usd};
-    int rc = items ? pending_spill_write(db, items, q->n, s->owner.filter, s->owner.ud, &err) : -1;
+    for (size_t i = 0; items && i < n; i++) {
+        pending *p = &q->items[from + i];
+        items[i] = (spill_item){&p->it, p->has_reservation ? p->reservation : NULL, p->actual_usd};
+    }
+    int rc = items ? pending_spill_write(&place, items, n, s->owner.filter, s->owner.ud, &err) : -1;
     free(items);
     if (rc != 0) {
-        slog(s, NYX_LOG_ERROR, NULL, "nyx: %zu interaction records could not be written and are lost (%s)",
-             q->n, err.message);
+        snprintf(where, size, "%s", err.message);
+        slog(s, NYX_LOG_ERROR, NULL, "nyx: %zu interaction records could not be written and are lost (%s)", n,
+             err.message);
         return -1;
     }
+    snprintf(where, size, "%s", place.path);
     slog(s, NYX_LOG_WARN, NULL,
-         "nyx: %zu interaction records wait in %s" PENDING_SPILL_SUFFIX "; the next engine to open the database "
-         "writes them",
-         q->n, db);
+         "nyx: %zu interaction records wait in %s; the next engine to open the database writes them", n,
+         place.path);
     return 0;
 }
 
@@ -422,11 +433,26 @@ void pending_log_close(storage *s)
         error_info err;
         error_clear(&err);
         error_set(&err, "store_error", 0, "the engine closed before the database took it");
-        answer_waiting(s, &err, 1);
-        if (spill(s) != 0)
-            s->lost_interactions += (int64_t)q->n;
+        /* Spilled first, so that a caller that waited hears where its record went; a caller may
+         * add records as it hears, and those are spilled in their turn. */
+        for (size_t from = 0; from < q->n;) {
+            size_t to = q->n;
+            char where[PENDING_SPILL_PATH_SIZE + 64], fate[sizeof where + 80];
+            if (spill(s, from, where, sizeof where) == 0) {
+                snprintf(fate, sizeof fate, "it waits in %s for the next engine that opens the database", where);
+            } else {
+                s->lost_interactions += (int64_t)(to - from);
+                snprintf(fate, sizeof fate, "it is lost (%s)", where);
+            }
+            answer_waiting_in(q, q->items + from, to - from, &err, 1, fate);
+            from = to;
+        }
         for (size_t i = 0; i < q->n; i++)
             free_item(&q->items[i]);
+    }
+    if (s->pending_timer) { /* set again by a record added as its caller heard */
+        loop_timer_cancel(s->loop, s->pending_timer);
+        s->pending_timer = NULL;
     }
     free(q->items);
     free(q);

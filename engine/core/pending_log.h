@@ -1,8 +1,9 @@
 /* When the database fails (cannot be opened, locked, full), calls go on: their interactions
  * wait here, bounded, and are written once the store is back. What is still waiting when the
- * engine closes goes to the spill file beside a database file (pending_spill.h), written in by
- * the next engine that opens it. What overflows, or cannot be spilled (PostgreSQL, ":memory:",
- * a spill file that cannot be written), is counted as lost and reported. */
+ * engine closes goes to the spill file of the database (pending_spill.h: beside a database
+ * file, or in NYX_SPILL_DIR for PostgreSQL), written in by the next engine on this machine that
+ * opens it. What overflows, or cannot be spilled (":memory:", a spill file that cannot be
+ * written), is counted as lost and reported. */
 #ifndef NYX_PENDING_LOG_H
 #define NYX_PENDING_LOG_H
 

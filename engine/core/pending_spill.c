@@ -1,6 +1,6 @@
-/* The spill file of the records still waiting at close (pending_spill.h): written durably
- * under an exclusive flock, imported under the same lock by the next engine to open the
- * database. Runs at close and at open only, never on a call's path. */
+/* The spill file of the records still waiting at close (pending_spill.h): where it goes,
+ * written durably under an exclusive flock, imported under the same lock by the next engine to
+ * open the database. Runs at close and at open only, never on a call's path. */
 #define _DEFAULT_SOURCE /* flock */
 #include "pending_spill.h"
 
@@ -18,12 +18,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PATH_SIZE 4096
+#define PATH_SIZE PENDING_SPILL_PATH_SIZE
 
-int pending_spill_path(const char *db_path, char *out, size_t size)
+int pending_spill_place(const char *db, const char *spill_dir, spill_place *out)
 {
-    int n = snprintf(out, size, "%s" PENDING_SPILL_SUFFIX, db_path);
-    return n > 0 && (size_t)n < size ? 0 : -1;
+    memset(out, 0, sizeof *out);
+    int n;
+    if (store_uri_is_pg(db)) {
+        char id[STORE_TARGET_ID_SIZE];
+        if (!spill_dir || !*spill_dir || store_target_id(db, id) != 0)
+            return -1;
+        n = snprintf(out->path, sizeof out->path, "%s/postgresql-%s" PENDING_SPILL_SUFFIX, spill_dir, id);
+        out->mode = 0600;
+        out->own_dir = 1;
+    } else {
+        /* Whoever may write the database may write its records in: the file gets the
+         * database's read and write bits (its owner's always), not the umask's. */
+        struct stat st;
+        if (!db || stat(db, &st) != 0 || !S_ISREG(st.st_mode))
+            return -1;
+        n = snprintf(out->path, sizeof out->path, "%s" PENDING_SPILL_SUFFIX, db);
+        out->mode = (unsigned)(st.st_mode & 0666) | 0600;
+    }
+    return n > 0 && (size_t)n < sizeof out->path ? 0 : -1;
 }
 
 static int fail_errno(error_info *err, const char *what, const char *path)
@@ -52,15 +69,44 @@ static int sync_dir(const char *path)
     return rc;
 }
 
+/* The directory of path and those above it, made 0700 where missing (NYX_SPILL_DIR and its
+ * default ~/.local/state/nyx are the user's own): 0, or -1 with errno. */
+static int make_dirs(const char *path)
+{
+    char dir[PATH_SIZE];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int rc = mkdir(dir, 0700);
+        *p = '/';
+        if (rc != 0 && errno != EEXIST)
+            return -1;
+    }
+    return mkdir(dir, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 /* path opened for appending and locked, the file path names now: an importer may have taken
  * and removed the one opened before the lock was ours. *created: this call made it. Nothing
  * planted there is followed (a symbolic link) or waited on: O_NONBLOCK, so that a FIFO is
  * refused at once rather than hold the engine's close until something reads it. */
-static int open_locked(const char *path, int *created, error_info *err)
+static int open_locked(const char *path, unsigned mode, int *created, error_info *err)
 {
     for (int tries = 0; tries < 16; tries++) {
         int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         *created = fd >= 0;
+        /* The mode asked, not what the umask leaves of it; set before anything is written. */
+        if (fd >= 0 && fchmod(fd, (mode_t)mode) != 0) {
+            fail_errno(err, "set the permissions of", path);
+            (void)unlink(path);
+            close(fd);
+            return -1;
+        }
         if (fd < 0 && errno == EEXIST)
             fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0 && errno == ENOENT)
@@ -126,21 +172,21 @@ static int lines_of(const spill_item *items, size_t n, store_text_filter filter,
     return 0;
 }
 
-int pending_spill_write(const char *db_path, const spill_item *items, size_t n, store_text_filter filter,
+int pending_spill_write(const spill_place *place, const spill_item *items, size_t n, store_text_filter filter,
                         void *filter_ud, error_info *err)
 {
-    char path[PATH_SIZE];
-    if (pending_spill_path(db_path, path, sizeof path) != 0) {
-        error_set(err, "store_error", 0, "cannot write a spill file: the database path is too long");
-        return -1;
-    }
+    const char *path = place->path;
     textbuf b = {0};
     if (n == 0 || lines_of(items, n, filter, filter_ud, &b, err) != 0) {
         free(b.s);
         return n == 0 ? 0 : -1;
     }
+    if (place->own_dir && make_dirs(path) != 0) {
+        free(b.s);
+        return fail_errno(err, "make the directory of", path);
+    }
     int created = 0;
-    int fd = open_locked(path, &created, err);
+    int fd = open_locked(path, place->mode, &created, err);
     if (fd < 0) {
         free(b.s);
         return -1;
@@ -166,12 +212,10 @@ int pending_spill_write(const char *db_path, const spill_item *items, size_t n, 
 
 /* ---- import ---- */
 
-int pending_spill_exists(const char *db_path)
+int pending_spill_exists(const spill_place *place)
 {
-    char path[PATH_SIZE];
     struct stat st;
-    return pending_spill_path(db_path, path, sizeof path) == 0 && lstat(path, &st) == 0 &&
-           S_ISREG(st.st_mode);
+    return lstat(place->path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static void say(spill_log_fn log, void *ud, int level, const char *fmt, ...)
@@ -217,6 +261,7 @@ typedef struct spilled {
     size_t n;
     long unreadable; /* lines that are no record */
     long refused;    /* records the database refuses for their own values */
+    unsigned char *stored; /* per record: its id was stored when the import began */
 } spilled;
 
 static int parse_lines(const char *text, size_t len, spilled *sp, spill_log_fn log, void *ud,
@@ -226,7 +271,8 @@ static int parse_lines(const char *text, size_t len, spilled *sp, spill_log_fn l
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
     sp->recs = calloc(lines + 1, sizeof *sp->recs);
-    if (!sp->recs)
+    sp->stored = calloc(lines + 1, 1);
+    if (!sp->recs || !sp->stored)
         return -1;
     for (size_t at = 0, line = 1; at < len; line++) {
         const char *nl = memchr(text + at, '\n', len - at);
@@ -258,6 +304,32 @@ static void drop_record(spill_record *r)
     r->actual_usd = actual_usd;
 }
 
+/* One record (or, dropped, its reservation alone) as write_records says; found: whether its id
+ * is stored already, or -1 to ask the database. */
+static int write_one(store_db *db, spill_record *r, int found, error_info *err)
+{
+    const char *reservation = r->has_reservation ? r->reservation : NULL;
+    if (r->json && found < 0 && store_interaction_exists(db, r->it.id, &found, err) != 0)
+        return -1;
+    if (!r->json || found)
+        return reservation ? store_budget_settle(db, reservation, r->actual_usd, err) : 0;
+    return store_log_interaction_settle(db, &r->it, reservation, r->actual_usd, err);
+}
+
+/* The database refuses r for its own values (err): a record is dropped and said, leaving its
+ * reservation to be settled alone; a reservation alone is let go, its amount refused too. */
+static void refuse(spilled *sp, spill_record *r, const error_info *err, spill_log_fn log, void *ud)
+{
+    if (r->json) {
+        say(log, ud, NYX_LOG_ERROR, "nyx: the database refuses the spilled record %s for good; it is lost (%s)",
+            r->it.id, err->message);
+        drop_record(r);
+        sp->refused++;
+    } else {
+        r->has_reservation = 0; /* nothing can settle it */
+    }
+}
+
 /* Writes every record not dropped, in one transaction, with its budget settlement: 0, or -1
  * with err. A call's money was spent whether or not its record is kept, so each reservation is
  * settled at what its call cost, exactly once: with its record; or alone, for a record the
@@ -267,39 +339,50 @@ static void drop_record(spill_record *r)
 static int write_records(store_db *db, spilled *sp, long *written, spill_log_fn log, void *ud,
                          error_info *err)
 {
-again:
     *written = 0;
+    for (size_t i = 0; i < sp->n; i++) {
+        int found = 0;
+        if (store_interaction_exists(db, sp->recs[i].it.id, &found, err) != 0)
+            return -1;
+        sp->stored[i] = found != 0;
+    }
+again:
     if (store_batch_begin(db, err) != 0)
         return -1;
     for (size_t i = 0; i < sp->n; i++) {
-        spill_record *r = &sp->recs[i];
-        const char *reservation = r->has_reservation ? r->reservation : NULL;
-        int found = 0, rc;
-        if (!r->json) /* dropped */
-            rc = reservation ? store_budget_settle(db, reservation, r->actual_usd, err) : 0;
-        else if ((rc = store_interaction_exists(db, r->it.id, &found, err)) == 0 && found)
-            rc = reservation ? store_budget_settle(db, reservation, r->actual_usd, err) : 0;
-        else if (rc == 0 && (rc = store_log_interaction_settle(db, &r->it, reservation, r->actual_usd, err)) == 0)
-            (*written)++;
-        if (rc == 0)
+        if (write_one(db, &sp->recs[i], sp->stored[i], err) == 0)
             continue;
         error_info ignored;
         store_batch_rollback(db, &ignored);
         if (!err->refused)
             return -1;
-        if (r->json) {
-            say(log, ud, NYX_LOG_ERROR,
-                "nyx: the database refuses the spilled record %s for good; it is lost (%s)", r->it.id,
-                err->message);
-            drop_record(r);
-            sp->refused++;
-        } else {
-            r->has_reservation = 0; /* its amount is refused too: nothing can settle it */
-        }
+        refuse(sp, &sp->recs[i], err, log, ud);
         error_clear(err);
         goto again;
     }
-    return store_batch_commit(db, err);
+    if (store_batch_commit(db, err) == 0)
+        goto written;
+    if (!err->refused)
+        return -1;
+    /* PostgreSQL may report a write refused in a batch only at its commit, without saying
+     * which, the others committed or not (pending_log.c finds it alike): the records are
+     * written one at a time, each in its own transaction, asking again which are stored, and
+     * the one refused is dropped. */
+    for (size_t i = 0; i < sp->n;) {
+        error_clear(err);
+        if (write_one(db, &sp->recs[i], -1, err) == 0) {
+            i++;
+            continue;
+        }
+        if (!err->refused)
+            return -1;
+        refuse(sp, &sp->recs[i], err, log, ud); /* then again: its reservation alone */
+    }
+    error_clear(err);
+written: /* by this import: the records not dropped whose ids were not stored before it */
+    for (size_t i = 0; i < sp->n; i++)
+        *written += sp->recs[i].json && !sp->stored[i];
+    return 0;
 }
 
 static void spilled_free(spilled *sp)
@@ -307,12 +390,13 @@ static void spilled_free(spilled *sp)
     for (size_t i = 0; i < sp->n; i++)
         spill_record_free(&sp->recs[i]);
     free(sp->recs);
+    free(sp->stored);
 }
 
-long pending_spill_import(store_db *db, const char *db_path, spill_log_fn log, void *log_ud, error_info *err)
+long pending_spill_import(store_db *db, const spill_place *place, spill_log_fn log, void *log_ud, error_info *err)
 {
-    char path[PATH_SIZE];
-    if (!db || pending_spill_path(db_path, path, sizeof path) != 0)
+    const char *path = place->path;
+    if (!db)
         return 0;
     int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)

@@ -24,6 +24,8 @@ int storage_file_replaced(const storage *s, const char *path)
              (unsigned long long)st.st_ino == s->db_ino);
 }
 
+int storage_spills(const storage *s, const char *db) { return s->db_is_file || store_uri_is_pg(db); }
+
 void storage_lose(storage *s)
 {
     store_close(s->db);

@@ -1,6 +1,6 @@
 /* The engine's storage, with its degradation: the database, the records that wait in memory
- * while it fails (pending_log.h, over this handle; spilled beside a database file at close,
- * pending_spill.h), and what tells a database file deleted or replaced under the process.
+ * while it fails (pending_log.h, over this handle; spilled at close, beside a database file or
+ * in NYX_SPILL_DIR for PostgreSQL, pending_spill.h), and what tells a database file deleted or replaced under the process.
  * The engine holds one; the calls log through it. */
 #ifndef NYX_STORAGE_H
 #define NYX_STORAGE_H
@@ -49,6 +49,10 @@ typedef struct storage {
 void storage_note_file(storage *s, const char *path);
 /* 1 when the database is a file and path no longer names that same file. */
 int storage_file_replaced(const storage *s, const char *path);
+/* 1 when records still waiting for database db at close may be spilled (pending_spill.h): it
+ * was opened as a file, or it is PostgreSQL. Not ":memory:", nor a file that would not open as
+ * a database (its records would wait beside it for ever). */
+int storage_spills(const storage *s, const char *db);
 /* The database is gone: closes it; records wait in memory for the next one. */
 void storage_lose(storage *s);
 

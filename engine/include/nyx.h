@@ -88,11 +88,14 @@ NYX_API void nyx_close(nyx_engine *engine);
 /*
  * The end of a run's records: waits (10 s at most) for the writes on their way to the
  * database, makes one last try to write the records that wait in memory for it (storage was
- * down or locked), and spills those still waiting to "<database>-pending" beside a SQLite
- * file database, durably, for the next engine that opens it to write in. Returns how many
- * records were lost in all: never written because the queue overflowed, or still waiting for
- * a database that has no spill (PostgreSQL, ":memory:") or whose spill file could not be
- * written. Those are reported through the log function and, when the database takes it, in an
+ * down or locked), and spills those still waiting, durably, for the next engine on this
+ * machine that opens the database to write in: to "<database>-pending" beside a SQLite file
+ * database (with its permission bits), or for PostgreSQL to a file in NYX_SPILL_DIR (default
+ * $XDG_STATE_HOME/nyx, else ~/.local/state/nyx) named by a hash of the connection target,
+ * never its password. A call still waiting for its record (strict durability) fails with
+ * store_error saying where the record went. Returns how many records were lost in all: never
+ * written because the queue overflowed, or still waiting for a database that has no spill
+ * (":memory:") or whose spill file could not be written. Those are reported through the log function and, when the database takes it, in an
  * audit event ("records_lost"). A host that must not lose records calls it before nyx_close
  * and treats a count above 0 as a failure (`nyx run` exits 1).
  */

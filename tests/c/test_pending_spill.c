@@ -1,9 +1,12 @@
 /* Records still waiting for the database when the engine closes (another process holds the
- * SQLite write lock) go to the spill file beside it, "<db>-pending", instead of being lost;
- * the next engine to open the database writes them in, settles their budget reservations and
- * removes the file. A torn last line costs that line only; an import is never done twice; a
- * spill not yet imported keeps its dead writer's reservations from being reaped; records that
- * cannot even be spilled are still counted lost. */
+ * SQLite write lock) go to the spill file beside it, "<db>-pending", made with the database
+ * file's permission bits, instead of being lost; the next engine to open the database writes
+ * them in, settles their budget reservations and removes the file. A torn last line costs that
+ * line only; an import is never done twice; a spill not yet imported keeps its dead writer's
+ * reservations from being reaped; records that cannot even be spilled are still counted lost;
+ * a call that waited for its record hears where it went. A PostgreSQL database's spill goes to
+ * the spill directory under a name without the password (the server's side:
+ * tests/pg/spill.sh). */
 #define _DEFAULT_SOURCE /* flock */
 #include "check.h"
 #include "core/pending_spill.h"
@@ -87,6 +90,25 @@ static double query(const char *path, const char *sql)
     return v;
 }
 
+/* Where the records of the SQLite file db spill (it must exist: its mode is the spill's). */
+static const spill_place *place_of(const char *db)
+{
+    static spill_place place;
+    if (pending_spill_place(db, NULL, &place) != 0) {
+        fprintf(stderr, "no spill place for %s\n", db);
+        check_failures++;
+    }
+    return &place;
+}
+
+/* An empty file at path: a SQLite database opened later. */
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fclose(f) != 0)
+        check_failures++;
+}
+
 static int exists(const char *path)
 {
     struct stat st;
@@ -145,9 +167,9 @@ static void test_spilled_and_imported(const char *dir)
     sqlite3 *lock = NULL;
     CHECK_INT(calls_under_lock(path, &lock), 0);
     CHECK_CONTAINS(logged, "5 interaction records wait in");
-    struct stat st;
-    REQUIRE(stat(spill, &st) == 0);
-    CHECK_INT(st.st_mode & 0777, 0600);
+    struct stat st, db_st;
+    REQUIRE(stat(spill, &st) == 0 && stat(path, &db_st) == 0);
+    CHECK_INT(st.st_mode & 0777, db_st.st_mode & 0777); /* the database's, 0644 under umask 022 */
     char *text = NULL;
     size_t len = 0;
     REQUIRE(file_read_path(spill, 1 << 20, &text, &len) == 0);
@@ -241,7 +263,7 @@ static store_db *store_with_spill(const char *path, const char *i1, const char *
     interaction_rec a = record(i1, "first"), b = record(i2, "second");
     a.status = status1;
     spill_item items[] = {{&a, reservation, 0.25}, {&b, NULL, 0}};
-    CHECK_INT(pending_spill_write(path, items, 2, NULL, NULL, &err), 0);
+    CHECK_INT(pending_spill_write(place_of(path), items, 2, NULL, NULL, &err), 0);
     return db;
 }
 
@@ -267,7 +289,7 @@ static void test_torn_line(const char *dir)
     logged[0] = '\0';
     error_info err;
     error_clear(&err);
-    CHECK_INT(pending_spill_import(db, path, capture_spill, NULL, &err), 2);
+    CHECK_INT(pending_spill_import(db, place_of(path), capture_spill, NULL, &err), 2);
     CHECK_CONTAINS(logged, "line 3 of the spill file");
     CHECK_CONTAINS(logged, "torn");
     store_close(db);
@@ -302,12 +324,12 @@ static void test_not_twice(const char *dir)
     CHECK_INT(flock(held, LOCK_EX), 0);
     error_info err;
     error_clear(&err);
-    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 0);
+    CHECK_INT(pending_spill_import(db, place_of(path), NULL, NULL, &err), 0);
     CHECK(exists(spill));
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 0);
     close(held);
 
-    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 2);
+    CHECK_INT(pending_spill_import(db, place_of(path), NULL, NULL, &err), 2);
     CHECK(!exists(spill));
     /* An import that stopped after its commit, before removing the file: the next one finds
      * every record stored and its reservation settled, and changes nothing. */
@@ -316,9 +338,9 @@ static void test_not_twice(const char *dir)
     CHECK_INT(fwrite(copy, 1, len, f), len);
     fclose(f);
     free(copy);
-    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 0);
+    CHECK_INT(pending_spill_import(db, place_of(path), NULL, NULL, &err), 0);
     CHECK(!exists(spill));
-    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 0); /* nothing left */
+    CHECK_INT(pending_spill_import(db, place_of(path), NULL, NULL, &err), 0); /* nothing left */
     store_close(db);
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 2);
     CHECK_NEAR(query(path, "SELECT spent_usd FROM budgets WHERE scope = 's'"), 0.25, 1e-12);
@@ -339,7 +361,7 @@ static void test_refused_record_settles(const char *dir)
     error_info err;
     error_clear(&err);
     logged[0] = '\0';
-    CHECK_INT(pending_spill_import(db, path, capture_spill, NULL, &err), 1);
+    CHECK_INT(pending_spill_import(db, place_of(path), capture_spill, NULL, &err), 1);
     CHECK_CONTAINS(logged, "refuses the spilled record f1");
     store_close(db);
     CHECK(!exists(spill));
@@ -365,7 +387,7 @@ static void test_taken_id_settles(const char *dir)
     store_close(db);
     db = store_with_spill(path, "g1", "ok", "g2");
     REQUIRE(db != NULL);
-    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 1);
+    CHECK_INT(pending_spill_import(db, place_of(path), NULL, NULL, &err), 1);
     store_close(db);
     CHECK(!exists(spill));
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions WHERE id = 'g1' AND prompt_text = 'another call'"),
@@ -396,6 +418,7 @@ static void test_failed_writer_keeps_others(const char *dir)
     char path[256], spill[300];
     snprintf(path, sizeof path, "%s/h.db", dir);
     snprintf(spill, sizeof spill, "%s-pending", path);
+    touch(path);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -411,7 +434,7 @@ static void test_failed_writer_keeps_others(const char *dir)
         error_clear(&err);
         other_path = spill;
         before_flock = another_writer;
-        int rc = pending_spill_write(path, &item, 1, NULL, NULL, &err);
+        int rc = pending_spill_write(place_of(path), &item, 1, NULL, NULL, &err);
         _exit(rc == -1 && strstr(err.message, "cannot write the spill file") ? 0 : 1);
     }
     int status = -1;
@@ -435,6 +458,7 @@ static void test_planted(const char *dir)
     snprintf(path, sizeof path, "%s/i.db", dir);
     snprintf(spill, sizeof spill, "%s-pending", path);
     snprintf(target, sizeof target, "%s/i.target", dir);
+    touch(path);
     FILE *f = fopen(target, "w");
     REQUIRE(f != NULL);
     fclose(f);
@@ -448,7 +472,7 @@ static void test_planted(const char *dir)
             alarm(10); /* a write that waits is killed, and fails the test */
             error_info err;
             error_clear(&err);
-            int rc = pending_spill_write(path, &item, 1, NULL, NULL, &err);
+            int rc = pending_spill_write(place_of(path), &item, 1, NULL, NULL, &err);
             _exit(rc == -1 && strstr(err.message, "the spill file") ? 0 : 1);
         }
         int status = -1;
@@ -458,7 +482,7 @@ static void test_planted(const char *dir)
         error_clear(&err);
         store_db *db = store_open(path, &err);
         REQUIRE(db != NULL);
-        CHECK(pending_spill_import(db, path, NULL, NULL, &err) <= 0);
+        CHECK(pending_spill_import(db, place_of(path), NULL, NULL, &err) <= 0);
         store_close(db);
         struct stat st;
         CHECK(lstat(spill, &st) == 0 && (fifo ? S_ISFIFO(st.st_mode) : S_ISLNK(st.st_mode)));
@@ -486,7 +510,7 @@ static void test_numbers_out_of_range(const char *dir)
     error_clear(&err);
     store_db *db = store_open(path, &err);
     REQUIRE(db != NULL);
-    CHECK_INT(pending_spill_import(db, path, NULL, NULL, &err), 1);
+    CHECK_INT(pending_spill_import(db, place_of(path), NULL, NULL, &err), 1);
     store_close(db);
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions WHERE id = 'j1' AND attempts = 0 AND tool_calls = 0"
                           " AND input_tokens = 0 AND output_tokens = 0 AND thought_id IS NULL"),
@@ -514,7 +538,7 @@ static void test_reap_waits(const char *dir)
             _exit(1);
         interaction_rec it = record("r1", "paid for");
         spill_item item = {&it, reservation, 0.5};
-        int rc = pending_spill_write(path, &item, 1, NULL, NULL, &err);
+        int rc = pending_spill_write(place_of(path), &item, 1, NULL, NULL, &err);
         store_close(db);
         _exit(rc == 0 ? 0 : 1);
     }
@@ -571,15 +595,145 @@ static void test_read_error_keeps_file(const char *dir)
     error_clear(&err);
     spill_to_blind = spill;
     before_flock = blind_the_reader;
-    CHECK_INT(pending_spill_import(db, path, capture_spill, NULL, &err), -1);
+    CHECK_INT(pending_spill_import(db, place_of(path), capture_spill, NULL, &err), -1);
     before_flock = NULL;
     CHECK_CONTAINS(err.message, "cannot read the spill file");
     CHECK(exists(spill));
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 0);
     error_clear(&err);
-    CHECK_INT(pending_spill_import(db, path, capture_spill, NULL, &err), 2); /* the next open */
+    CHECK_INT(pending_spill_import(db, place_of(path), capture_spill, NULL, &err), 2); /* the next open */
     CHECK(!exists(spill));
     store_close(db);
+}
+
+/* A spill file is made with the database file's read and write bits, whatever the umask of the
+ * process that spills: another user who shares the database (a group that may write it) may
+ * write its records in. Appending to a file made already leaves its bits alone. */
+static void test_mode_of_database(const char *dir)
+{
+    static const unsigned modes[] = {0640, 0660};
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        char path[256], spill[300];
+        snprintf(path, sizeof path, "%s/mode%zu.db", dir, m);
+        snprintf(spill, sizeof spill, "%s-pending", path);
+        touch(path);
+        REQUIRE(chmod(path, (mode_t)modes[m]) == 0);
+        mode_t old = umask(077);
+        interaction_rec it = record("m1", "shared");
+        spill_item item = {&it, NULL, 0};
+        error_info err;
+        error_clear(&err);
+        CHECK_INT(pending_spill_write(place_of(path), &item, 1, NULL, NULL, &err), 0);
+        REQUIRE(chmod(path, 0600) == 0);
+        CHECK_INT(pending_spill_write(place_of(path), &item, 1, NULL, NULL, &err), 0);
+        umask(old);
+        struct stat st;
+        REQUIRE(stat(spill, &st) == 0);
+        CHECK_INT(st.st_mode & 0777, modes[m]);
+        CHECK_INT(st.st_size > 0, 1);
+    }
+}
+
+#ifdef NYX_HAVE_PG
+/* A PostgreSQL database's records spill in the spill directory (made 0700 with the directories
+ * above it), 0600 whatever the umask, under a name that holds neither the URI nor its
+ * password: the same for the URIs that lead to the same database (another password, a
+ * parameter of how to connect, postgres:// for postgresql://), another for another database. */
+static void test_pg_place(const char *dir)
+{
+    char spill_dir[300];
+    snprintf(spill_dir, sizeof spill_dir, "%s/state/nyx", dir);
+    spill_place a, b;
+    const char *uri = "postgresql://nyx:Secret%2Fpw@127.0.0.1:5433/ledger";
+    REQUIRE(pending_spill_place(uri, spill_dir, &a) == 0);
+    CHECK(strncmp(a.path, spill_dir, strlen(spill_dir)) == 0);
+    CHECK(strstr(a.path, "/postgresql-") != NULL);
+    CHECK(strstr(a.path, "Secret") == NULL && strstr(a.path, "ledger") == NULL && strstr(a.path, "5433") == NULL);
+    CHECK_INT(a.mode, 0600);
+    const char *same[] = {"postgres://nyx:other@127.0.0.1:5433/ledger?sslmode=disable&connect_timeout=3",
+                          "postgresql://nyx@127.0.0.1:5433/ledger?password=x",
+                          "postgresql://127.0.0.1:5433/ledger?user=nyx"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        REQUIRE(pending_spill_place(same[i], spill_dir, &b) == 0);
+        CHECK_STR(b.path, a.path);
+    }
+    const char *other[] = {"postgresql://nyx@127.0.0.1:5434/ledger", "postgresql://nyx@127.0.0.1:5433/books",
+                           "postgresql://eve@127.0.0.1:5433/ledger", "postgresql://nyx@127.0.0.2:5433/ledger"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        REQUIRE(pending_spill_place(other[i], spill_dir, &b) == 0);
+        CHECK(strcmp(b.path, a.path) != 0);
+    }
+    CHECK_INT(pending_spill_place(uri, NULL, &b), -1); /* no directory: none */
+    CHECK_INT(pending_spill_place(":memory:", spill_dir, &b), -1);
+
+    mode_t old = umask(0);
+    interaction_rec it = record("p1", "for the server");
+    spill_item item = {&it, NULL, 0};
+    error_info err;
+    error_clear(&err);
+    CHECK_INT(pending_spill_write(&a, &item, 1, NULL, NULL, &err), 0);
+    umask(old);
+    struct stat st;
+    REQUIRE(stat(a.path, &st) == 0);
+    CHECK_INT(st.st_mode & 0777, 0600);
+    REQUIRE(stat(spill_dir, &st) == 0);
+    CHECK_INT(st.st_mode & 0777, 0700);
+    char parent[320];
+    snprintf(parent, sizeof parent, "%s/state", dir);
+    REQUIRE(stat(parent, &st) == 0);
+    CHECK_INT(st.st_mode & 0777, 0700);
+    CHECK(pending_spill_exists(&a));
+}
+#endif
+
+/* Strict durability: a call whose record still waits when the host finishes the records hears
+ * what became of it, that it waits in the spill file (named), not that it "waits in memory to
+ * be written later", which was no longer true once the engine closed. */
+static void test_strict_hears_spill(const char *dir)
+{
+    char path[256], spill[300], out[300];
+    snprintf(path, sizeof path, "%s/k.db", dir);
+    snprintf(spill, sizeof spill, "%s-pending", path);
+    snprintf(out, sizeof out, "%s/k.out", dir);
+    setenv("NYX_DURABILITY", "strict", 1);
+    nyx_engine *e = open_on(path);
+    setenv("NYX_DURABILITY", "degrade", 1);
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_set(e, "var.out", out), NYX_OK);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\nnyx.call{prompt = 'first', max_tokens = 8}", "=first"),
+              NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
+    int rc = nyx_load_string(e,
+                             "local nyx = require 'nyx'\n"
+                             "local ok, err = pcall(nyx.call, {prompt = 'strict', max_tokens = 8})\n"
+                             "local f = assert(io.open(nyx.vars.out, 'w'))\n"
+                             "f:write(tostring(ok), ' ', type(err) == 'table' and err.message or tostring(err))\n"
+                             "f:close()\n",
+                             "=strict");
+    CHECK(rc == NYX_OK || rc == NYX_AGAIN);
+    for (int turn = 0; turn < 500 && query(path, "SELECT count(*) FROM budget_holds") < 1; turn++)
+        nyx_poll(e, 1);
+    sqlite3 *lock = NULL;
+    REQUIRE(sqlite3_open(path, &lock) == SQLITE_OK);
+    CHECK_INT(sqlite3_exec(lock, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    logged[0] = '\0';
+    for (int turn = 0; turn < 2000 && !strstr(logged, "storage failed"); turn++)
+        nyx_poll(e, 1);
+    CHECK_CONTAINS(logged, "storage failed");
+    CHECK_INT(nyx_finish_records(e), 0);
+    CHECK_INT(run_to_done(e), NYX_OK);
+    nyx_close(e);
+    unlock(lock);
+    char *text = NULL;
+    size_t len = 0;
+    REQUIRE(file_read_path(out, 1 << 16, &text, &len) == 0);
+    char expect[400];
+    snprintf(expect, sizeof expect, "it waits in %s for the next engine that opens the database", spill);
+    CHECK_CONTAINS(text, "false the record of this call could not be committed");
+    CHECK_CONTAINS(text, expect);
+    CHECK(strstr(text, "in memory") == NULL);
+    free(text);
+    CHECK(exists(spill));
 }
 
 int main(void)
@@ -603,6 +757,11 @@ int main(void)
     test_planted(dir);
     test_numbers_out_of_range(dir);
     test_read_error_keeps_file(dir);
+    test_mode_of_database(dir);
+    test_strict_hears_spill(dir);
+#ifdef NYX_HAVE_PG
+    test_pg_place(dir);
+#endif
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
