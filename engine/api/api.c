@@ -143,6 +143,12 @@ void nyx_cancel_all(nyx_engine *engine, const char *reason)
         calls_cancel_all(engine, reason ? reason : "cancelled by the host");
 }
 
+void nyx_interrupt(nyx_engine *engine)
+{
+    if (engine)
+        engine_interrupt(engine);
+}
+
 int nyx_stop(nyx_engine *engine, const char *reason /* NULL: "no reason given" */)
 {
     return engine ? engine_emergency_stop(engine, reason) : NYX_EINVAL;

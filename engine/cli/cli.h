@@ -65,13 +65,15 @@ int cli_parse_args(cli_args *a, int argc, char **argv, int first);
 void cli_args_free(cli_args *a);
 
 /* Running Lua to its end (drive.c). cli_catch_signals: SIGINT and SIGTERM set cli_interrupted
- * (the signal) instead of ending the process. cli_drive: turns the loop for what nyx_load_*
+ * (the signal) and stop e's Lua code running then (nyx_interrupt) instead of ending the
+ * process; a second ends it. cli_close closes e, which signals no longer reach. cli_drive: turns the loop for what nyx_load_*
  * started (rc its answer) until it ends or a caught signal cancels everything in flight,
  * keeping status (NULL: none) drawn; returns the last answer (NYX_OK: it ended).
  * cli_records_whole: finishes the records (nyx_finish_records) and returns code, or 1 in
  * place of 0 when some were lost. */
 extern volatile sig_atomic_t cli_interrupted;
-void cli_catch_signals(void);
+void cli_catch_signals(nyx_engine *e);
+void cli_close(nyx_engine *e);
 int cli_drive(nyx_engine *e, int rc, struct cli_status *status);
 /* How many calls in flight cli_drive's cancel finished (cancelled, to be logged). */
 extern long long cli_cancelled;

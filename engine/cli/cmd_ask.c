@@ -72,7 +72,7 @@ int cli_ask(int argc, char **argv)
     char chunk[sizeof chunk_fmt + 512];
     snprintf(chunk, sizeof chunk, chunk_fmt, name, model ? "'" : "", model ? model : "nil", model ? "'" : "",
              json ? "true" : "false");
-    cli_catch_signals();
+    cli_catch_signals(e);
     rc = cli_drive(e, nyx_load_string(e, chunk, "=nyx ask"), NULL);
     int status = 0;
     if (cli_interrupted) {
@@ -83,6 +83,6 @@ int cli_ask(int argc, char **argv)
         status = 1;
     }
     status = cli_records_whole(e, status);
-    nyx_close(e);
+    cli_close(e);
     return status;
 }

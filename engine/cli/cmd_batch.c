@@ -534,7 +534,7 @@ static int submit(int argc, char **argv)
         return status;
     }
     close(fd);
-    cli_catch_signals();
+    cli_catch_signals(e);
     int rc = cli_drive(e, nyx_load_string(e, chunk, "=nyx batch"), NULL);
     if (cli_interrupted) {
         /* A batch the API accepted goes on: the engine has said which and how to pick it up
@@ -545,7 +545,7 @@ static int submit(int argc, char **argv)
         cli_chunk_error("nyx batch", "nyx batch", nyx_errmsg(e));
         status = 1;
     }
-    nyx_close(e);
+    cli_close(e);
     FILE *in = fopen(results, "rb");
     FILE *out = out_path ? fopen(out_path, "wb") : stdout;
     long ok = 0, failed = 0;

@@ -68,7 +68,7 @@ int cli_run(int argc, char **argv)
         cli_status_free(status);
         return 2;
     }
-    cli_catch_signals();
+    cli_catch_signals(e);
     if (watch) {
         int code = cli_run_watch(e, script, argc - first_arg, argv + first_arg, &cli_interrupted, status);
         cli_status_clear(status);
@@ -76,7 +76,7 @@ int cli_run(int argc, char **argv)
             fprintf(stderr, "nyx: stopped watching %s\n", script);
             code = 128 + cli_interrupted; /* Ctrl-C ends --watch as it ends a run */
         }
-        nyx_close(e);
+        cli_close(e);
         cli_status_free(status);
         return code;
     }
@@ -94,7 +94,7 @@ int cli_run(int argc, char **argv)
         code = 1;
     }
     code = cli_records_whole(e, code);
-    nyx_close(e);
+    cli_close(e);
     cli_status_free(status);
     return code;
 }

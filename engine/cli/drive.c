@@ -10,16 +10,47 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 volatile sig_atomic_t cli_interrupted;
 long long cli_cancelled;
+static nyx_engine *volatile interrupted_engine;
 
-static void on_signal(int sig) { cli_interrupted = sig; }
-
-void cli_catch_signals(void)
+/* The first signal cancels what is in flight (cli_drive) and stops Lua code running now,
+ * which the loop would not see before it waits (while true do end); a second ends the process
+ * at once, for a script that catches the first (a pcall in a loop) or a close that hangs. */
+static void on_signal(int sig)
 {
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    if (cli_interrupted) {
+        static const char msg[] = "\nnyx: interrupted again: ending now (records not yet written are lost)\n";
+        ssize_t unused = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)unused;
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    cli_interrupted = sig;
+    if (interrupted_engine)
+        nyx_interrupt(interrupted_engine);
+}
+
+void cli_catch_signals(nyx_engine *e)
+{
+    interrupted_engine = e;
+    /* sigaction, not signal(): under _POSIX_C_SOURCE, glibc's signal() resets the handler
+     * after the first signal, so the second would end the process unsaid. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        fprintf(stderr, "nyx: cannot catch SIGINT and SIGTERM; they end the process at once\n");
+}
+
+void cli_close(nyx_engine *e)
+{
+    interrupted_engine = NULL; /* a signal from now on must not reach a closed engine */
+    nyx_close(e);
 }
 
 int cli_drive(nyx_engine *e, int rc, struct cli_status *status)

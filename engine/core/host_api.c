@@ -30,12 +30,30 @@ void engine_host_attach(nyx_engine *e, void *state, void (*close)(nyx_engine *e)
     e->script.host_close = close;
 }
 
+void engine_host_on_interrupt(nyx_engine *e, void (*stop)(void *thread)) { e->script.interrupt = stop; }
+
+void *engine_host_running(nyx_engine *e, void *thread)
+{
+    void *before = e->script.running;
+    e->script.running = thread;
+    return before;
+}
+
+void engine_interrupt(nyx_engine *e)
+{
+    void *thread = e->script.running;
+    if (thread && e->script.interrupt)
+        e->script.interrupt(thread);
+}
+
 void engine_host_detach(nyx_engine *e)
 {
     loop_set_idle(e->loop, NULL, NULL);
     collector_detach(&e->script.gc);
     e->script.host = NULL;
     e->script.host_close = NULL;
+    e->script.interrupt = NULL;
+    e->script.running = NULL;
     e->script.emit = NULL;
 }
 

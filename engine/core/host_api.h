@@ -118,6 +118,13 @@ void engine_counters_read(nyx_engine *e, engine_counters *out);
 void *engine_host(nyx_engine *e);
 void engine_host_attach(nyx_engine *e, void *state, void (*close)(nyx_engine *e));
 void engine_host_detach(nyx_engine *e);
+/* What stops the host's running thread at its next instruction (nyx_interrupt). */
+void engine_host_on_interrupt(nyx_engine *e, void (*stop)(void *thread));
+/* The host's thread that runs from now (NULL: none); returns the one that ran before, for the
+ * caller to set back when its run ends (a run may start another inside it). */
+void *engine_host_running(nyx_engine *e, void *thread);
+/* nyx_interrupt: async-signal-safe (no lock, no allocation): stops what runs now, if anything. */
+void engine_interrupt(nyx_engine *e);
 /* The host's collector, reached through fn over state: the engine paces it (core/collector.h)
  * from here until engine_host_detach. */
 void engine_host_collector(nyx_engine *e, collector_fn fn, void *state);

@@ -22,6 +22,10 @@ typedef void (*engine_emit_fn)(nyx_engine *e, const char *event, const engine_fi
 typedef struct script_host {
     void *host; /* the Lua state, NULL until a script is loaded */
     void (*host_close)(nyx_engine *e);
+    /* The host's thread running now (NULL: none), set around each run of a task, and what
+     * stops it at its next instruction: nyx_interrupt, from a signal handler, reads both. */
+    void *volatile running;
+    void (*interrupt)(void *running);
     collector_pace gc; /* its collector's pace in frames and out of them */
     int tasks_alive;
     int script_failed; /* a main task failed: the next nyx_poll returns NYX_ESCRIPT */

@@ -12,7 +12,8 @@
  * writer, tools, query rows) run on that thread, inside the call that causes them. Engines
  * on two threads at once are not supported (nyx_open sets up libcurl, whose global setup is
  * not thread-safe in every version). The exceptions say so where they are declared:
- * nyx_strerror and nyx_free may be called from any thread, and the simulator's nyx_sim_*
+ * nyx_strerror and nyx_free may be called from any thread, nyx_interrupt from a signal
+ * handler or any thread while the engine is open, and the simulator's nyx_sim_*
  * from any thread, each nyx_sim from one at a time. nyx_versions takes no engine but is not
  * thread-safe (libcurl and cJSON fill static buffers).
  */
@@ -215,6 +216,12 @@ NYX_API int nyx_resume(nyx_engine *engine);
 
 /* Asks every in-flight call to stop: they fail with type "cancelled" and are logged. */
 NYX_API void nyx_cancel_all(nyx_engine *engine, const char *reason);
+/* Stops the Lua code running at this moment, if any, at its next instruction: it raises an
+ * error of type "cancelled" ("interrupted") where it is, as a task's failure. For a script
+ * stuck in a loop that never waits (so nyx_poll never returns to see a cancellation). Safe to
+ * call from a signal handler (it takes no lock and allocates nothing); the host then calls
+ * nyx_cancel_all from its own loop for the calls in flight, as nyx run does on Ctrl-C. */
+NYX_API void nyx_interrupt(nyx_engine *engine);
 
 /*
  * The detail of the last failure. The string belongs to the engine and is valid until the

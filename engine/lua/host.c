@@ -16,6 +16,22 @@ static void host_close(nyx_engine *e)
 }
 
 /* ./lua first (a project's own modules), then the user's path, then the library's. */
+/* nyx_interrupt's hook: the thread it was set on raises at its next instruction. */
+static void stop_here(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    lnyx_fail(L, "cancelled", "interrupted");
+}
+
+/* From a signal handler: lua_sethook is the one Lua call made to be called so (ldebug.c). A
+ * script's loop that never waits (while true do end) never returns to the host's loop, where
+ * a cancellation would be seen; this stops it where it is, as the lua interpreter does. */
+static void host_interrupt(void *thread)
+{
+    lua_sethook(thread, stop_here, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
 static void set_search_path(lua_State *L, const nyx_engine *e)
 {
     luaL_Buffer b;
@@ -111,6 +127,7 @@ static lua_State *host_state(nyx_engine *e)
     install_print(L);
     set_search_path(L, e);
     engine_host_attach(e, L, host_close);
+    engine_host_on_interrupt(e, host_interrupt);
     lnyx_reload_install(L); /* before any script: every module it loads is watched */
     return L;
 }

@@ -150,7 +150,9 @@ static void run(lnyx_task *t, lua_State *from, int nargs)
     lua_State *S = t->S;
     t->state = T_RUNNING;
     int nres = 0;
+    void *outer = engine_host_running(t->e, co);
     int rc = lua_resume(co, from, nargs, &nres);
+    engine_host_running(t->e, outer);
     if (rc == LUA_YIELD && t->state == T_WAITING)
         return;
     if (rc == LUA_YIELD) { /* a bare coroutine.yield(): nothing would ever resume it */

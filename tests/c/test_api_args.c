@@ -53,6 +53,7 @@ static void test_null_engine(void)
     nyx_set_output(NULL, NULL, NULL);
     nyx_stop_scripts(NULL);
     nyx_cancel_all(NULL, "r");
+    nyx_interrupt(NULL);
     nyx_close(NULL);
     nyx_free(NULL);
     CHECK_INT(nyx_sim_port(NULL), -1);
@@ -94,6 +95,7 @@ static void test_null_arguments(void)
     CHECK_INT(nyx_utf8_check(NULL, 5), -1);
     CHECK_INT(nyx_utf8_check("caf\xe9", 4), 3); /* base/utf8.c's check, as a host sees it */
     nyx_cancel_all(e, NULL);
+    nyx_interrupt(e); /* no Lua runs: nothing to stop, and nothing is left to fire later */
     nyx_close(e);
 }
 

@@ -51,6 +51,49 @@ for sig in INT TERM; do
   passed=$((passed + 1))
 done
 
+# A script in a loop that never waits never returns to the loop that sees the signal: SIGINT
+# stops its Lua where it is (nyx_interrupt), at the top level or in a task, and the call it
+# had made is kept. A script that catches that too (a pcall in a loop) ends at a second SIGINT.
+cat > "$dir/spin.lua" <<'LUA'
+local nyx = require "nyx"
+nyx.call{ prompt = "before the loop", model = "claude-sonnet-4-5", max_tokens = 5 }
+io.stdout:write("SPINNING\n")
+io.stdout:flush()
+if nyx.vars.how == "task" then nyx.spawn(function() while true do end end) nyx.sleep(60) end
+if nyx.vars.how == "pcall" then while true do pcall(function() while true do end end) end end
+while true do end
+LUA
+for how in top task pcall; do
+  db="$dir/spin-$how.db"
+  NYX_DB="$db" "$NYX_BIN" run "$dir/spin.lua" --var how="$how" >"$dir/spin.out" 2>"$dir/spin.err" &
+  pid=$!
+  for _ in $(seq 400); do grep -q "SPINNING" "$dir/spin.out" && break; sleep 0.05; done
+  grep -q "SPINNING" "$dir/spin.out" || fail "spin $how: the script did not start: $(cat "$dir/spin.err")"
+  sleep 0.2
+  kill -INT "$pid"
+  if [ "$how" = pcall ]; then
+    sleep 0.5
+    kill -0 "$pid" 2>/dev/null || fail "spin pcall: a script that catches the interrupt ended at the first SIGINT"
+    kill -INT "$pid"
+  fi
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$pid" 2>/dev/null; then fail "spin $how: still running 5 s after SIGINT"; fi
+  set +e
+  wait "$pid"
+  rc=$?
+  set -e
+  pid=""
+  [ "$rc" = 130 ] || fail "spin $how: exit status $rc, expected 130: $(cat "$dir/spin.err")"
+  if [ "$how" = pcall ]; then
+    grep -q "interrupted again: ending now" "$dir/spin.err" || fail "spin pcall: the second SIGINT said nothing"
+  else
+    grep -qx "nyx: interrupted" "$dir/spin.err" || fail "spin $how: $(cat "$dir/spin.err")"
+    rows=$(sqlite3 "$db" "SELECT status, count(*) FROM llm_interactions GROUP BY status" | tr '\n' ' ')
+    [ "$rows" = "ok|1 " ] || fail "spin $how: logged $rows, expected the call before the loop"
+  fi
+  passed=$((passed + 1))
+done
+
 # Cost alerts on stderr: a session budget crossed at 50 %, 80 % and 100 %, one line each.
 cat > "$dir/alerts.lua" <<'LUA'
 local nyx = require "nyx"
