@@ -110,6 +110,20 @@ static int check_tools(const char *tools_json, cJSON **tools, mark_state *marks,
     size_t i = 0;
     const cJSON *tool;
     cJSON_ArrayForEach(tool, t) {
+        /* The API refuses a list naming a tool twice (400 "tools: Tool names must be unique"),
+         * after the round trip; two definitions of one name (a host's tool and a script's,
+         * say) are found here instead. */
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(tool, "name");
+        size_t j = 0;
+        for (const cJSON *o = t->child; cJSON_IsString(name) && o != tool; o = o->next, j++) {
+            const cJSON *other = cJSON_GetObjectItemCaseSensitive(o, "name");
+            if (cJSON_IsString(other) && strcmp(other->valuestring, name->valuestring) == 0) {
+                int rc = fail(err, "invalid_argument", "the tools name \"%.64s\" twice (tools[%zu] and tools[%zu], "
+                              "counted from 0): the API takes each tool name once", name->valuestring, j, i);
+                cJSON_Delete(t);
+                return rc;
+            }
+        }
         const cJSON *cc = cJSON_GetObjectItemCaseSensitive(tool, "cache_control");
         if (cJSON_IsObject(cc)) {
             const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(cc, "ttl");

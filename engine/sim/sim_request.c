@@ -172,6 +172,11 @@ static int parse_tools(builder *b, const cJSON *tools, error_info *err)
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
         if (!cJSON_IsString(name) || !name->valuestring[0])
             return bad(err, "%s%s: Field required", where, "name");
+        for (const cJSON *o = tools->child; o != t; o = o->next) {
+            const cJSON *other = cJSON_GetObjectItemCaseSensitive(o, "name");
+            if (cJSON_IsString(other) && strcmp(other->valuestring, name->valuestring) == 0)
+                return bad(err, "tools: Tool names must be unique.");
+        }
         int mark;
         if (parse_mark(cJSON_GetObjectItemCaseSensitive(t, "cache_control"), where, &mark, err))
             return -1;

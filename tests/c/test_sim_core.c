@@ -169,6 +169,8 @@ static void test_validation(void)
     expect_error(H5 "\"messages\":[{\"role\":\"bot\",\"content\":\"hi\"}]}", 400, ir,
                  "messages.0.role");
     expect_error(H5 UC "5}]}", 400, ir, "messages.0.content");
+    expect_error(H5 UC "\"hi\"}],\"tools\":[{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}},"
+                 "{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}}]}", 400, ir, "tools: Tool names must be unique.");
     /* Bytes that are not UTF-8 make the body unreadable JSON to the API, wherever they are. */
     expect_error(H5 UC "\"caf\xe9\"}]}", 400, ir, "not valid JSON: invalid UTF-8 byte 0xE9: line 1 column 86 (char 85)");
     expect_error(H5 "\"system\":\"\xed\xa0\x80\"," UC "\"hi\"}]}", 400, ir, "invalid UTF-8 byte 0xED");

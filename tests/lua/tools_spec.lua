@@ -258,6 +258,17 @@ H.describe_setups("tools, thinking and structured output", function(setup)
     assert.are.equal("end_turn", v.auto.stop_reason)
   end)
 
+  it("refuses two tools of one name, which the API refuses after the round trip, sending nothing", function()
+    local v = setup:run(WEATHER .. [[
+      local again = nyx.tool{ name = "weather", description = "another weather", run = function() return "sunny" end }
+      local _, e = pcall(nyx.call, { prompt = "x", tools = { weather, again } })
+      return { e = e, sent = #sim.requests() }
+    ]])
+    H.assert_error(v.e, "invalid_argument",
+      'the tools name "weather" twice %(tools%[0%] and tools%[1%], counted from 0%): the API takes each tool name once')
+    assert.are.equal(0, v.sent)
+  end)
+
   it("keeps cache marks off thinking blocks in a long loop with thinking", function()
     local v = setup:run [[
       local w = nyx.tool{ name = "weather", input = { type = "object", properties = { city = { type = "string" } } } }
