@@ -69,6 +69,7 @@ static int frame_loop(bench_frame_stats *st, bench_frame_stats *canary)
     if (!mkdtemp(dir))
         return 1;
     snprintf(db, sizeof db, "%s/nyx.db", dir);
+    bench_frames_set_aside();
     char *msg = NULL;
     nyx_engine *e = nyx_open(&msg);
     if (!e)

@@ -138,6 +138,7 @@ static void frames(const char *uri)
     setenv("NYX_SIM_TTFT_MS", "20", 1);
     setenv("NYX_SIM_TOKEN_MS", "0", 1);
     setenv("LLM_DAILY_BUDGET_USD", "1000", 1);
+    bench_frames_set_aside();
     char *msg = NULL;
     nyx_engine *e = nyx_open(&msg);
     if (!e) {
