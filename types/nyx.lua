@@ -366,14 +366,6 @@ function nyx.tools.tool(def) end
 ---@return nyx.Batch
 function nyx.batch(opts) end
 
---- The C half of nyx.batch (a handle its requests carry); scripts use nyx.batch.
----@param name string|nil
----@param n integer
----@param partial? boolean
----@param max_bytes? integer
----@return userdata
-function nyx.batch_open(name, n, partial, max_bytes) end
-
 ---@class nyx.BatchPickup
 ---@field batch_id string  nyx's id of the batch
 ---@field name? string
@@ -394,29 +386,6 @@ function nyx.batch_open(name, n, partial, max_bytes) end
 ---@param opts? {wait?: boolean, on_progress?: fun(status: table)}
 ---@return nyx.BatchPickup
 function nyx.batch_pickup(id, opts) end
-
---- The requests of a batch as the database holds them (what nyx.batch_pickup reads).
----@param id string
----@return table[]
-function nyx.batch_requests(id) end
-
---- Logs one line of a batch's results as its request's interaction, once (nyx.batch_pickup).
----@param row table  a row of nyx.batch_requests
----@param line string
----@return nyx.Result|nyx.Error value
----@return boolean ok
-function nyx.batch_record(row, line) end
-
---- Settles a batch's reservations whose results are all logged (nyx.batch_pickup's last step).
----@param batch_id string  nyx's id of the batch
-function nyx.batch_settle(batch_id) end
-
---- One request to the batch endpoints (what nyx batch list|status|results|cancel use): the
---- response body; an API error is raised as a nyx.Error.
----@param method "GET"|"POST"|"DELETE"
----@param path string  "" , "?limit=N", "/ID", "/ID/results" or "/ID/cancel"
----@return string
-function nyx.batch_api(method, path) end
 
 ---@param fn function
 ---@param ... any  passed to fn
@@ -490,15 +459,6 @@ function nyx.tokens(text, model, bound) end
 ---@return number usd
 function nyx.price(usage, model) end
 
---- What a budget reserves for a call of that size before sending it (in a Message Batch: at batch prices).
----@param input_tokens integer
----@param max_tokens integer
----@param model? string
----@param ttl? "5m"|"1h"
----@param tier? "standard"|"batch"
----@return number usd
-function nyx.worst_case(input_tokens, max_tokens, model, ttl, tier) end
-
 --- A notice through the engine's log (stderr under nyx run).
 ---@param message string
 ---@param level? "info"|"warn"
@@ -529,25 +489,6 @@ function nyx.unknown_option(t, names) end
 ---@param detail? string
 ---@param opts? {session?: nyx.Session|string, agent?: string}
 function nyx.audit(kind, detail, opts) end
-
---- A tool run as an OpenTelemetry execute_tool span (the tool loop reports its own; nothing
---- happens when export is off). started: nyx.now() when the tool began; trace_id and
---- parent_id: the asking call's r.trace_id and r.span_id; error: its error.type.
----@param span {name: string, started: number, call_id?: string, session?: string, agent?: string, error?: string, trace_id?: string, parent_id?: string}
-function nyx.otel_tool(span) end
-
---- A tool the host registered in C (nyx_tool_register), or nil; a tool list names it as a
---- string and the tool loop calls it (scripts use nyx.call{tools = {"name"}}).
----@param name string
----@return {description?: string, input_json: string}?
-function nyx.host_tool(name) end
-
---- Runs a host's tool and waits for its answer (nyx_tool_result), which may come frames later.
----@param name string
----@param input table
----@return string content
----@return boolean is_error
-function nyx.host_tool_call(name, input) end
 
 --- Loads a module again now.
 ---@param name string

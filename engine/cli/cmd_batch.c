@@ -55,13 +55,14 @@ static void help(FILE *out)
 
 static int id_ok(const char *s);
 
-/* list, status, results and cancel ask the API through nyx.batch_api (an embedded chunk). */
+/* list, status, results and cancel ask the API through core.batch_api (an embedded chunk). */
 static const char api_chunk[] =
     "local nyx = require 'nyx'\n"
+    "local core = require 'nyx.core'\n"
     "local v = nyx.vars\n"
     /* A batch this database holds is picked up: each ended result logged once, here or by
      * whichever process gets there first; results waits for the batch to end. */
-    "if v.__id and (v.__sub == 'status' or v.__sub == 'results') and #nyx.batch_requests(v.__id) > 0 then\n"
+    "if v.__id and (v.__sub == 'status' or v.__sub == 'results') and #core.batch_requests(v.__id) > 0 then\n"
     "  local t0 = nyx.now()\n"
     "  local function bar(done, n, errored, dollars)\n"
     "    local fill = n > 0 and math.floor(30 * done / n) or 30\n"
@@ -117,7 +118,7 @@ static const char api_chunk[] =
     "  end\n"
     "  return\n"
     "end\n"
-    "local body = nyx.batch_api(v.__method, v.__path)\n"
+    "local body = core.batch_api(v.__method, v.__path)\n"
     "if v.__sub == 'results' then\n"
     "  local f = v.__out and assert(io.open(v.__out, 'wb')) or io.stdout\n"
     "  f:write(body)\n"

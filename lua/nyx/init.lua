@@ -2,9 +2,16 @@
 --- The C module nyx.core holds the engine primitives; this file adds what is plain Lua.
 local core = require "nyx.core"
 
+-- The halves in C of the Lua library's own functions (nyx.batch, nyx.batch_pickup, the tool
+-- loop, the council's estimate): the library reaches them in nyx.core; scripts use what they
+-- serve, so they are no part of nyx.
+local LIBRARY_ONLY = { batch_open = true, batch_requests = true, batch_record = true, batch_settle = true,
+                       batch_api = true, host_tool = true, host_tool_call = true, otel_tool = true,
+                       worst_case = true }
+
 local M = {}
 for name, value in pairs(core) do
-  M[name] = value
+  if not LIBRARY_ONLY[name] then M[name] = value end
 end
 
 local tools = require "nyx.tools"

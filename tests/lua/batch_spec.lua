@@ -169,7 +169,7 @@ describe("nyx.batch", function()
         errs[i] = { ok = ok, type = e.type, message = e.message, ix = e.interaction_id }
       end
       nyx.sleep(0.1)
-      local s = nyx.json_decode(nyx.batch_api("GET", "/" .. b.id))
+      local s = nyx.json_decode(require("nyx.core").batch_api("GET", "/" .. b.id))
       local logged_before = nyx.stats().calls
       local p = nyx.batch_pickup(b.id)
       local again = nyx.batch_pickup(b.id)

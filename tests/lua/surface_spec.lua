@@ -42,6 +42,22 @@ describe("the nyx module's surface", function()
                       batch = "function", guard = "table", pii = "table" }, v)
   end)
 
+  -- The C halves of the library's own functions are the library's, in nyx.core: a script
+  -- uses what they serve (nyx.batch, the tool loop), and nyx shows none of them.
+  it("keeps the library's C halves in nyx.core, out of nyx", function()
+    local v = setup:run [[
+      local core, out = require "nyx.core", {}
+      for _, name in ipairs({ "batch_open", "batch_requests", "batch_record", "batch_settle", "batch_api",
+                              "host_tool", "host_tool_call", "otel_tool", "worst_case" }) do
+        out[#out + 1] = ("%s %s %s"):format(name, type(core[name]), type(nyx[name]))
+      end
+      out[#out + 1] = "call " .. type(nyx.call) .. " price " .. type(nyx.price)
+      return out
+    ]]
+    for i = 1, 9 do assert.matches("^%S+ function nil$", v[i]) end
+    assert.are.equal("call function price function", v[10])
+  end)
+
   -- The library's modules are compiled at build time and loaded from that bytecode when their
   -- file holds the text the build compiled: a copy elsewhere is named by its own path, an
   -- edited file runs (and fails) as its text says.
