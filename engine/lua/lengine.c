@@ -70,7 +70,9 @@ int lnyx_callback_value(lua_State *L, int ref, int nargs)
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_insert(L, -(nargs + 1));
     int was = engine_enter_callback(e);
+    void *outer = engine_host_running(e, L); /* nyx_interrupt stops a callback that never returns */
     int rc = lua_pcall(L, nargs, 1, 0);
+    engine_host_running(e, outer);
     engine_leave_callback(e, was);
     return rc;
 }

@@ -61,9 +61,12 @@ io.stdout:write("SPINNING\n")
 io.stdout:flush()
 if nyx.vars.how == "task" then nyx.spawn(function() while true do end end) nyx.sleep(60) end
 if nyx.vars.how == "pcall" then while true do pcall(function() while true do end end) end end
+if nyx.vars.how == "stream" then -- a stream callback, run inside the loop's turn, that never returns
+  nyx.call{ prompt = "stream", model = "claude-sonnet-4-5", max_tokens = 50, stream = function() while true do end end }
+end
 while true do end
 LUA
-for how in top task pcall; do
+for how in top task pcall stream; do
   db="$dir/spin-$how.db"
   NYX_DB="$db" "$NYX_BIN" run "$dir/spin.lua" --var how="$how" >"$dir/spin.out" 2>"$dir/spin.err" &
   pid=$!
@@ -86,6 +89,10 @@ for how in top task pcall; do
   [ "$rc" = 130 ] || fail "spin $how: exit status $rc, expected 130: $(cat "$dir/spin.err")"
   if [ "$how" = pcall ]; then
     grep -q "interrupted again: ending now" "$dir/spin.err" || fail "spin pcall: the second SIGINT said nothing"
+  elif [ "$how" = stream ]; then
+    grep -qx "nyx: interrupted" "$dir/spin.err" || fail "spin stream: $(cat "$dir/spin.err")"
+    rows=$(sqlite3 "$db" "SELECT count(*) FROM llm_interactions" | tr '\n' ' ')
+    [ "$rows" = "2 " ] || fail "spin stream: $rows records, expected the call before the loop and the streamed one"
   else
     grep -qx "nyx: interrupted" "$dir/spin.err" || fail "spin $how: $(cat "$dir/spin.err")"
     rows=$(sqlite3 "$db" "SELECT status, count(*) FROM llm_interactions GROUP BY status" | tr '\n' ' ')
