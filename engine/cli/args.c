@@ -44,7 +44,8 @@ int cli_parse_args(cli_args *a, int argc, char **argv, int first)
             a->rest = i + 1;
             break;
         } else if (argv[i][0] == '-' || a->name) {
-            fprintf(stderr, "%s: unexpected argument \"%s\"\n", a->command, argv[i]);
+            int valued = (o && o->value) || strcmp(argv[i], "--var") == 0 || strcmp(argv[i], "--db") == 0;
+            cli_bad_arg(a->command, argv[i], valued, !more);
             a->help(stderr);
             cli_args_free(a);
             return 2;
@@ -53,6 +54,14 @@ int cli_parse_args(cli_args *a, int argc, char **argv, int first)
         }
     }
     return -1;
+}
+
+void cli_bad_arg(const char *command, const char *arg, int takes_value, int last)
+{
+    if (takes_value && last)
+        fprintf(stderr, "%s: %s needs a value\n", command, arg);
+    else
+        fprintf(stderr, "%s: unexpected argument \"%s\"\n", command, arg);
 }
 
 void cli_args_free(cli_args *a)

@@ -59,6 +59,10 @@ typedef struct cli_args {
     const char **vars;       /* the --var values in order, NULL-terminated; cli_args_free */
     int nvars, rest;
 } cli_args;
+/* Says on stderr, as command ("nyx log"), that the argument arg is not one it takes, or, when
+ * it is an option that takes a value (takes_value) given last (last), that it needs one: a
+ * missing value is named as such, not as an unexpected option. */
+void cli_bad_arg(const char *command, const char *arg, int takes_value, int last);
 /* Reads argv[first..]: -1 to go on (free a with cli_args_free), else the exit status, after
  * printing help (0) or what was wrong (2), or when out of memory (1). */
 int cli_parse_args(cli_args *a, int argc, char **argv, int first);

@@ -151,7 +151,11 @@ static int api_command(int argc, char **argv)
         else if (argv[i][0] != '-' && !id && strcmp(sub, "list") != 0)
             id = argv[i];
         else {
-            fprintf(stderr, "nyx batch %s: unexpected argument \"%s\"\n", sub, argv[i]);
+            char who[32];
+            snprintf(who, sizeof who, "nyx batch %s", sub);
+            int valued = (strcmp(argv[i], "--out") == 0 && strcmp(sub, "results") == 0) ||
+                         strcmp(argv[i], "--db") == 0;
+            cli_bad_arg(who, argv[i], valued, i + 1 == argc);
             help(stderr);
             return 2;
         }

@@ -45,8 +45,9 @@ int cli_log_raw(int argc, char **argv)
         else if (strcmp(argv[i], "--json") == 0)
             s.json = 1;
         else {
-            fprintf(stderr, "nyx log: unexpected argument \"%s\"\nusage: nyx log --raw ID [--json] [--db FILE]\n",
-                    argv[i]);
+            cli_bad_arg("nyx log", argv[i], strcmp(argv[i], "--raw") == 0 || strcmp(argv[i], "--db") == 0,
+                        i + 1 == argc);
+            fprintf(stderr, "usage: nyx log --raw ID [--json] [--db FILE]\n");
             return 2;
         }
     }

@@ -221,7 +221,9 @@ static int query(const command *cmd, int argc, char **argv)
         while (f->name && strcmp(f->name, argv[i]) != 0)
             f++;
         if (!f->name || i + 1 >= argc || nopts >= 14) {
-            fprintf(stderr, "nyx %s: unexpected argument \"%s\"\n", kind, argv[i]);
+            char who[32];
+            snprintf(who, sizeof who, "nyx %s", kind);
+            cli_bad_arg(who, argv[i], f->name || strcmp(argv[i], "--db") == 0, i + 1 >= argc);
             status = 2;
             break;
         }

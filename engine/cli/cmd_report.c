@@ -328,7 +328,10 @@ int cli_report(int argc, char **argv)
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             db = argv[++i];
         } else {
-            fprintf(stderr, "nyx report: unexpected argument \"%s\"\n", argv[i]);
+            cli_bad_arg("nyx report", argv[i],
+                        strcmp(argv[i], "--since") == 0 || strcmp(argv[i], "--session") == 0 ||
+                            strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--db") == 0,
+                        i + 1 == argc);
             help(stderr);
             return 2;
         }

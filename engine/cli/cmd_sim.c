@@ -65,7 +65,8 @@ int cli_sim(int argc, char **argv)
         while (f < sizeof flags / sizeof flags[0] && strcmp(argv[i], flags[f].flag) != 0)
             f++;
         if (f == sizeof flags / sizeof flags[0] || i + 1 >= argc) {
-            fprintf(stderr, "nyx sim: unexpected argument \"%s\"\n", argv[i]);
+            cli_bad_arg("nyx sim", argv[i],
+                        f < sizeof flags / sizeof flags[0] || strcmp(argv[i], "--port") == 0, i + 1 >= argc);
             help(stderr);
             status = 2;
             break;

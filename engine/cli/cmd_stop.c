@@ -22,7 +22,8 @@ int cli_stop(int argc, char **argv)
         } else if (strcmp(argv[i], "--clear") == 0) {
             clear = 1;
         } else {
-            fprintf(stderr, "nyx stop: unexpected argument \"%s\"\n", argv[i]);
+            cli_bad_arg("nyx stop", argv[i], strcmp(argv[i], "--reason") == 0 || strcmp(argv[i], "--db") == 0,
+                        i + 1 == argc);
             return 2;
         }
     }

@@ -76,7 +76,7 @@ int cli_templates(int argc, char **argv)
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (argv[i][0] == '-' || npos == 4) {
-            fprintf(stderr, "nyx templates: unexpected argument \"%s\"\n", argv[i]);
+            cli_bad_arg("nyx templates", argv[i], strcmp(argv[i], "--db") == 0, i + 1 == argc);
             templates_help(stderr);
             return 2;
         } else {
