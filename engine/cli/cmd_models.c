@@ -8,7 +8,7 @@
 int cli_models(int argc, char **argv)
 {
     const char *db = NULL, *name = NULL;
-    int json = 0;
+    int json = 0, show = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: nyx models [list] [--json] [--db FILE]\n"
@@ -23,12 +23,18 @@ int cli_models(int argc, char **argv)
             db = argv[++i];
         else if (strcmp(argv[i], "list") == 0 && i == 1)
             continue;
-        else if (strcmp(argv[i], "show") == 0 && i == 1 && i + 1 < argc)
-            name = argv[++i];
+        else if (strcmp(argv[i], "show") == 0 && i == 1)
+            show = 1;
+        else if (show && !name && argv[i][0] != '-')
+            name = argv[i];
         else {
             fprintf(stderr, "nyx models: unexpected argument \"%s\" (nyx models [list] | show ID)\n", argv[i]);
             return 2;
         }
+    }
+    if (show && !name) {
+        fprintf(stderr, "nyx models show: which model? give its ID (nyx models lists them)\n");
+        return 2;
     }
     nyx_engine *e = cli_open(db);
     if (!e)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a command says when it is given wrong: an option given last without its value is named
 # as missing its value (it read "unexpected argument" as if the option were unknown), each a
-# usage error (2).
+# usage error (2); `nyx models show` without an ID asks which model (it read "unexpected argument
+# show", and `show --json` took --json for the ID).
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -21,5 +22,16 @@ done
 run_nyx stats --bogus
 check "nyx stats --bogus is still an unexpected argument" \
   $([[ $rc == 2 ]] && grep -q 'unexpected argument "--bogus"' <<<"$err"; echo $?) "rc=$rc $err"
+
+# ---- nyx models show without an ID ----
+for args in "models show" "models show --json"; do
+  # shellcheck disable=SC2086 # the command's words
+  run_nyx $args
+  check "nyx $args: a usage error (2) asking which model" \
+    $([[ $rc == 2 ]] && grep -q "^nyx models show: which model?" <<<"$err"; echo $?) "rc=$rc $err"
+done
+run_nyx models show --json claude-haiku-4-5
+check "nyx models show --json ID: the option may come before the ID" \
+  $([[ $rc == 0 ]] && grep -q '"claude-haiku-4-5"' <<<"$out"; echo $?) "rc=$rc $err"
 
 finish
