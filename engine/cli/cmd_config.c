@@ -87,6 +87,14 @@ int cli_config(int argc, char **argv)
                : strcmp(verb, "set") == 0 ? 3
                                           : -1;
     if (want != nwords) {
+        /* One line saying what is wrong before the usage: a misspelt verb or a missing KEY read
+         * as the usage alone, which left the reader to find the difference. */
+        if (verb && want < 0)
+            fprintf(stderr, "nyx config: unknown subcommand \"%s\" (list, get, set or unset)\n", verb);
+        else if (verb && nwords > want)
+            fprintf(stderr, "nyx config %s: unexpected argument \"%s\"\n", verb, words[want]);
+        else if (verb)
+            fprintf(stderr, "nyx config %s: %s is missing\n", verb, nwords == 1 ? "KEY" : "VALUE");
         help(stderr);
         return 2;
     }

@@ -2,7 +2,8 @@
 # What a command says when it is given wrong: an option given last without its value is named
 # as missing its value (it read "unexpected argument" as if the option were unknown), each a
 # usage error (2); `nyx models show` without an ID asks which model (it read "unexpected argument
-# show", and `show --json` took --json for the ID).
+# show", and `show --json` took --json for the ID); `nyx config` with a misspelt subcommand or a
+# missing KEY or VALUE says which (it printed the usage alone).
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -33,5 +34,19 @@ done
 run_nyx models show --json claude-haiku-4-5
 check "nyx models show --json ID: the option may come before the ID" \
   $([[ $rc == 0 ]] && grep -q '"claude-haiku-4-5"' <<<"$out"; echo $?) "rc=$rc $err"
+
+# ---- nyx config: a line saying what is wrong before the usage ----
+run_nyx config frob
+check "nyx config frob: a usage error naming the unknown subcommand" \
+  $([[ $rc == 2 ]] && grep -q '^nyx config: unknown subcommand "frob" (list, get, set or unset)$' <<<"$err"; echo $?) "rc=$rc $err"
+run_nyx config get
+check "nyx config get: a usage error saying KEY is missing" \
+  $([[ $rc == 2 ]] && grep -q '^nyx config get: KEY is missing$' <<<"$err"; echo $?) "rc=$rc $err"
+run_nyx config set budget.daily_usd
+check "nyx config set KEY: a usage error saying VALUE is missing" \
+  $([[ $rc == 2 ]] && grep -q '^nyx config set: VALUE is missing$' <<<"$err"; echo $?) "rc=$rc $err"
+run_nyx config list extra
+check "nyx config list extra: a usage error naming the argument" \
+  $([[ $rc == 2 ]] && grep -q '^nyx config list: unexpected argument "extra"$' <<<"$err"; echo $?) "rc=$rc $err"
 
 finish
