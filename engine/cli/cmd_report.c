@@ -6,10 +6,12 @@
 #include "report.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define CHARTJS_DEFAULT "/usr/share/javascript/chart.js/chart.min.js"
@@ -346,19 +348,26 @@ int cli_report(int argc, char **argv)
                         "NYX_CHARTJS to a copy of chart.min.js)\n", chart_path);
         return 1;
     }
-    nyx_engine *e = cli_open(db);
-    if (!e) {
+    /* Written beside the target and renamed over it: a failed report leaves no half page. The
+     * error names the file asked for and why (it named the .tmp file, without a reason), and a
+     * directory is refused before the page is made (the rename failed only after). */
+    char tmp[4096];
+    struct stat st;
+    const char *why = (size_t)snprintf(tmp, sizeof tmp, "%s.tmp", out) >= sizeof tmp ? "the name is too long"
+                      : stat(out, &st) == 0 && S_ISDIR(st.st_mode)                  ? "it is a directory"
+                                                                                    : NULL;
+    FILE *f = why ? NULL : fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "nyx report: cannot write %.200s%s: %s\n", out, strlen(out) > 200 ? "..." : "",
+                why ? why : strerror(errno));
         free(chart);
         return 1;
     }
-    /* Written beside the target and renamed over it: a failed report leaves no half page. */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "nyx report: cannot write %s\n", tmp);
+    nyx_engine *e = cli_open(db);
+    if (!e) {
+        fclose(f);
+        remove(tmp);
         free(chart);
-        nyx_close(e);
         return 1;
     }
     char stamp[32];
@@ -406,7 +415,8 @@ int cli_report(int argc, char **argv)
     nyx_close(e);
     if (rc != NYX_OK || write_failed || rename(tmp, out) != 0) {
         if (rc == NYX_OK)
-            fprintf(stderr, "nyx report: cannot write %s\n", out);
+            fprintf(stderr, "nyx report: cannot write %.200s%s: %s\n", out, strlen(out) > 200 ? "..." : "",
+                    strerror(errno));
         remove(tmp);
         return rc == NYX_EINVAL ? 2 : 1; /* a filter the query refused (--since): usage, as in nyx stats */
     }

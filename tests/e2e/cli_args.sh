@@ -3,7 +3,8 @@
 # as missing its value (it read "unexpected argument" as if the option were unknown), each a
 # usage error (2); `nyx models show` without an ID asks which model (it read "unexpected argument
 # show", and `show --json` took --json for the ID); `nyx config` with a misspelt subcommand or a
-# missing KEY or VALUE says which (it printed the usage alone).
+# missing KEY or VALUE says which (it printed the usage alone); `nyx report --out` that cannot be
+# written names the file asked for and why (it named its .tmp file, no reason).
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -48,5 +49,19 @@ check "nyx config set KEY: a usage error saying VALUE is missing" \
 run_nyx config list extra
 check "nyx config list extra: a usage error naming the argument" \
   $([[ $rc == 2 ]] && grep -q '^nyx config list: unexpected argument "extra"$' <<<"$err"; echo $?) "rc=$rc $err"
+
+# ---- nyx report --out where no page can be written ----
+mkdir -p "$work/adir"
+run_nyx report --out "$work/adir"
+check "nyx report --out DIRECTORY: fails (1) saying it is a directory, nothing written" \
+  $([[ $rc == 1 ]] && grep -q "^nyx report: cannot write $work/adir: it is a directory$" <<<"$err" &&
+    [[ ! -e "$work/adir.tmp" ]]; echo $?) "rc=$rc $err"
+run_nyx report --out "$work/no/such/dir/r.html"
+check "nyx report --out in a missing directory: names the file asked for and why" \
+  $([[ $rc == 1 ]] && grep -q "^nyx report: cannot write $work/no/such/dir/r.html: No such file or directory$" <<<"$err"
+    echo $?) "rc=$rc $err"
+run_nyx report --out "$(printf 'a%.0s' {1..5000})"
+check "nyx report --out of 5000 characters: refused, the name not echoed whole" \
+  $([[ $rc == 1 && ${#err} -lt 400 ]] && grep -q "the name is too long" <<<"$err"; echo $?) "rc=$rc ${err:0:300}"
 
 finish
