@@ -149,8 +149,21 @@ local function run_tool(tool, tc, call)
       result.content = ("tool %s returned a table JSON cannot hold: %s"):format(tostring(tc.name),
         why:match("%((.*)%)$") or why)
     end
-  elseif value ~= nil then
+  elseif type(value) == "string" or type(value) == "number" or type(value) == "boolean" then
     result.content = tostring(value)
+  elseif value ~= nil then
+    -- A function, coroutine or userdata would reach the model as its address
+    -- ("function: 0x55d0..."), read as the tool's answer; unless it says how it reads itself.
+    local mt = type(value) == "userdata" and getmetatable(value)
+    local text_ok, text = false, nil
+    if type(mt) == "table" and mt.__tostring then text_ok, text = pcall(tostring, value) end
+    if text_ok and type(text) == "string" then
+      result.content = text
+    else
+      result.is_error = true
+      result.content = ("tool %s returned a %s, which a message cannot carry (return a string or a table)")
+        :format(tostring(tc.name), type(value))
+    end
   end
   if type(result.content) == "string" and result.content:find("\0", 1, true) then
     result.is_error = true

@@ -78,6 +78,28 @@ describe("the tool loop", function()
     assert.are.same({ type = "tool_result", tool_use_id = "d", is_error = true, content = "tool mute failed" }, results[4])
   end)
 
+  it("a tool that returns a function, coroutine or plain userdata is an error result, not its address", function()
+    local call, sent = answers({
+      { stop = "tool_use", content = { use("a", "fn"), use("b", "co"), use("c", "ud"), use("d", "num") } },
+      { stop = "end_turn", content = { { type = "text", text = "ok" } } },
+    })
+    local fn = tools.tool{ name = "fn", run = function() return function() end end }
+    local co = tools.tool{ name = "co", run = function() return coroutine.create(print) end }
+    local ud = tools.tool{ name = "ud", run = function() return io.stdout end }
+    local num = tools.tool{ name = "num", run = function() return 42 end }
+    tools.run(call, { prompt = "go", tools = { fn, co, ud, num } })
+    local results = sent[2][3].content
+    assert.are.same({ type = "tool_result", tool_use_id = "a", is_error = true,
+                      content = "tool fn returned a function, which a message cannot carry (return a string or a table)" },
+                    results[1])
+    assert.is_true(results[2].is_error)
+    assert.matches("tool co returned a thread", results[2].content, 1, true)
+    -- io.stdout says how it reads itself (its __tostring): that text is the answer
+    assert.is_nil(results[3].is_error)
+    assert.matches("^file %(", results[3].content)
+    assert.are.same({ type = "tool_result", tool_use_id = "d", content = "42" }, results[4])
+  end)
+
   it("a tool's answer that is not UTF-8 is an error result naming the tool and the byte", function()
     local call, sent = answers({
       { stop = "tool_use", content = { use("a", "latin1"), use("b", "cut"), use("c", "tbl"), use("d", "ok") } },
