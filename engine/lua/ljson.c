@@ -5,6 +5,7 @@
  * included, is an object (tool inputs and schemas are objects far more often than arrays). */
 #include "lnyx.h"
 
+#include "base/json_parse.h"
 #include "base/utf8.h"
 
 #include <math.h>
@@ -253,9 +254,11 @@ static int l_json_decode(lua_State *L)
 {
     size_t len;
     const char *s = lnyx_checklstring(L, 1, &len);
-    cJSON *v = cJSON_ParseWithLength(s, len);
+    error_info err;
+    error_clear(&err);
+    cJSON *v = json_parse_whole(s, len, &err);
     if (!v)
-        return lnyx_fail(L, "invalid_argument", "not valid JSON");
+        return lnyx_raise(L, &err);
     lnyx_push_json(L, v);
     cJSON_Delete(v);
     return 1;

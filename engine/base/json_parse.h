@@ -1,0 +1,18 @@
+/* Reading a whole text as one JSON value, for a script's nyx.json_decode: cJSON stops at the
+ * end of the first value and leaves what follows unread, so "{} x" (or two objects written
+ * one after the other) would read as the first alone; and it keeps strings NUL-terminated,
+ * so a "\u0000" inside one would cut it there unsaid. Both are refused here, and where the
+ * text stops being JSON is said by line and column. */
+#ifndef NYX_BASE_JSON_PARSE_H
+#define NYX_BASE_JSON_PARSE_H
+
+#include "base/error.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* The value text holds, followed by nothing but whitespace; NULL with err (invalid_argument)
+ * otherwise. The caller deletes the tree. */
+cJSON *json_parse_whole(const char *text, size_t len, error_info *err);
+
+#endif
