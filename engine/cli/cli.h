@@ -34,6 +34,12 @@ int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
  * printing why not. */
 nyx_engine *cli_open(const char *db);
 
+/* For a command that only reads (stats, log, report, config get...): whether db, a --db FILE,
+ * names a SQLite file that does not exist, said on stderr as command. Opening it made an empty
+ * database there and read "(nothing recorded)", so a misspelt path looked like an empty
+ * history and left a file behind. A URI (postgresql://, file:) or ":memory:" is not checked. */
+int cli_db_missing(const char *command, const char *db);
+
 /* Whether a --var value is k=v with a non-empty k; when not, says so on stderr as command
  * ("nyx ask") and returns 0: one rule for every command that takes --var. */
 int cli_var_ok(const char *command, const char *kv);

@@ -98,6 +98,8 @@ int cli_config(int argc, char **argv)
         help(stderr);
         return 2;
     }
+    if ((strcmp(verb, "list") == 0 || strcmp(verb, "get") == 0) && cli_db_missing("nyx config", db))
+        return 1;
     nyx_engine *e = cli_open(db);
     if (!e)
         return 1;

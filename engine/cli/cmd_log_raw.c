@@ -55,6 +55,8 @@ int cli_log_raw(int argc, char **argv)
         fprintf(stderr, "usage: nyx log --raw ID [--json] [--db FILE]\n");
         return 2;
     }
+    if (cli_db_missing("nyx log", db))
+        return 1;
     nyx_engine *e = cli_open(db);
     if (!e)
         return 1;

@@ -240,7 +240,9 @@ static int query(const command *cmd, int argc, char **argv)
         opts[nopts++] = "format=json";
     opts[nopts] = NULL;
     nyx_engine *e = NULL;
-    if (status == 0 && !(e = cli_open(db)))
+    char who[32];
+    snprintf(who, sizeof who, "nyx %s", kind);
+    if (status == 0 && (cli_db_missing(who, db) || !(e = cli_open(db))))
         status = 1;
     cli_table t = {0};
     if (status == 0) {

@@ -338,6 +338,8 @@ int cli_report(int argc, char **argv)
             return 2;
         }
     }
+    if (cli_db_missing("nyx report", db))
+        return 1;
     const char *chart_path = getenv("NYX_CHARTJS");
     if (!chart_path || !*chart_path)
         chart_path = CHARTJS_DEFAULT;

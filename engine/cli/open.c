@@ -1,9 +1,11 @@
 /* The engine a command works with: notices on stderr, --db applied. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_var_ok(const char *command, const char *kv)
 {
@@ -68,6 +70,17 @@ int cli_plain_name(const char *s)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
               strchr("._-@/:", *s)))
             return 0;
+    return 1;
+}
+
+int cli_db_missing(const char *command, const char *db)
+{
+    struct stat st;
+    if (!db || strstr(db, "://") || strncmp(db, "file:", 5) == 0 || strcmp(db, ":memory:") == 0 ||
+        stat(db, &st) == 0 || errno != ENOENT)
+        return 0;
+    fprintf(stderr, "%s: no database at %.200s%s (a command that only reads makes none: check the path)\n",
+            command, db, strlen(db) > 200 ? "..." : "");
     return 1;
 }
 

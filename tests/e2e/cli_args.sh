@@ -4,7 +4,9 @@
 # usage error (2); `nyx models show` without an ID asks which model (it read "unexpected argument
 # show", and `show --json` took --json for the ID); `nyx config` with a misspelt subcommand or a
 # missing KEY or VALUE says which (it printed the usage alone); `nyx report --out` that cannot be
-# written names the file asked for and why (it named its .tmp file, no reason).
+# written names the file asked for and why (it named its .tmp file, no reason); a command that only
+# reads, given --db of a file that does not exist, says so (it made an empty database there and
+# read "(nothing recorded)", so a misspelt path looked like an empty history).
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -63,5 +65,19 @@ check "nyx report --out in a missing directory: names the file asked for and why
 run_nyx report --out "$(printf 'a%.0s' {1..5000})"
 check "nyx report --out of 5000 characters: refused, the name not echoed whole" \
   $([[ $rc == 1 && ${#err} -lt 400 ]] && grep -q "the name is too long" <<<"$err"; echo $?) "rc=$rc ${err:0:300}"
+
+# ---- a reading command given --db of a file that does not exist ----
+for args in "stats" "log" "log --raw ix_1" "thoughts" "budget" "audit" "report --out $work/typo.html" \
+            "config list" "config get budget.hard"; do
+  # shellcheck disable=SC2086 # the command's words
+  run_nyx $args --db "$work/typo.db"
+  check "nyx $args --db MISSING: fails (1) saying there is no database, and makes none" \
+    $([[ $rc == 1 && ! -e "$work/typo.db" && ! -e "$work/typo.html" ]] &&
+      grep -q "^nyx ${args%% *}: no database at $work/typo.db" <<<"$err"; echo $?) "rc=$rc $err"
+  rm -f "$work/typo.db"*
+done
+run_nyx config set budget.daily_usd 1 --db "$work/made.db"
+run_nyx stats --db "$work/made.db"
+check "nyx stats --db of a database made by a writing command reads it" $((rc != 0)) "rc=$rc $err"
 
 finish
