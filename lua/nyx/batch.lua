@@ -180,6 +180,23 @@ function M.batch(t)
       error(r, 0)
     end)
   end
+  -- A request its call refused at once (a bad id, a stream, a fallback: the task ran to its
+  -- error inside spawn) refuses the batch whole, nothing sent: say so here, naming the request,
+  -- rather than hand back a batch whose every result is that error, or whose tasks fail with
+  -- nobody waiting when the script does not read them.
+  for i = first, #specs do
+    local task = self._tasks[i]
+    if task:status() == "failed" then
+      local _, e = pcall(task.wait, task)
+      if type(e) == "table" and e.type == "invalid_argument" then
+        for _, other in ipairs(self._tasks) do pcall(other.wait, other) end
+        local why = tostring(e.message)
+        argerror(("requests[%d] (id %q): %s"):format(i, tostring(requests[i].id),
+          why:match("^bad argument #1 to 'call' %((.*)%)$") or why))
+      end
+      self._results[i] = { ok = false, value = e }
+    end
+  end
   return self
 end
 

@@ -366,18 +366,32 @@ describe("nyx.batch", function()
     assert.are.equal(0, v.sent)
   end)
 
-  it("a batch refused for one request's bad argument names that request to the others", function()
+  it("a batch refused for one request's bad argument raises from nyx.batch, naming that request", function()
     local v = setup:run([[
-      local b = nyx.batch{ requests = { { id = "fine", prompt = "x", max_tokens = 5 },
-                                        { id = "culprit", prompt = "y", max_tokens = 5, temperature = 7 } } }
       local out = {}
-      for id, r, ok in b:results() do out[id] = { ok = ok, type = r.type, message = r.message } end
-      return { out = out, sent = #sim.requests() }
+      for i, reqs in ipairs({ { { id = "fine", prompt = "x", max_tokens = 5 },
+                                { id = "culprit", prompt = "y", max_tokens = 5, temperature = 7 },
+                                { id = "after", prompt = "z", max_tokens = 5 } },
+                              { { id = "fine", prompt = "x", max_tokens = 5 }, { id = "b c", prompt = "y" } },
+                              { { id = "s", prompt = "x", max_tokens = 5, stream = function() end } } }) do
+        local ok, err = pcall(nyx.batch, { requests = reqs })
+        out[i] = { ok = ok, type = type(err) == "table" and err.type, message = type(err) == "table" and err.message }
+      end
+      collectgarbage(); collectgarbage()
+      local unwaited = 0
+      for _, n in ipairs(notices) do
+        if n:find("nobody waited", 1, true) then unwaited = unwaited + 1 end
+      end
+      return { out = out, sent = #sim.requests(), unwaited = unwaited }
     ]], { env = env() })
-    assert.is_false(v.out.fine.ok)
-    assert.are.equal("invalid_argument", v.out.fine.type)
-    assert.matches("the batch was refused whole: request culprit: ", v.out.fine.message, 1, true)
-    assert.matches("temperature", v.out.fine.message, 1, true)
+    for i, r in ipairs(v.out) do
+      assert.is_false(r.ok, "case " .. i)
+      assert.are.equal("invalid_argument", r.type, "case " .. i)
+    end
+    assert.matches('^requests%[2%] %(id "culprit"%): temperature', v.out[1].message)
+    assert.are.equal([[requests[2] (id "b c"): id must be 1 to 64 letters, digits, '_' or '-']], v.out[2].message)
+    assert.are.equal([[requests[1] (id "s"): a batch request cannot stream or have a fallback]], v.out[3].message)
+    assert.are.equal(0, v.unwaited, "the other requests' tasks were waited for")
     assert.are.equal(0, v.sent)
   end)
 end)
