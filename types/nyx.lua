@@ -360,6 +360,12 @@ function nyx.tools.run(call, opts) end
 ---@param def nyx.Tool
 ---@return nyx.Tool
 function nyx.tools.tool(def) end
+--- r.json for a result of a call with output = schema (nyx.batch's results use it); a refusal,
+--- a cut answer or text that does not fit is an invalid_output error carrying the text.
+---@param opts nyx.CallOptions
+---@param r nyx.Result
+---@return nyx.Result
+function nyx.tools.structured(opts, r) end
 
 --- Message Batches: half price for work that can wait.
 ---@param opts nyx.BatchOptions

@@ -122,6 +122,12 @@ static int process(sim_server *s, batch *b, breq *r, int64_t at_us)
         sim_req_free(&req);
         return -1;
     }
+    /* Tool calls and JSON for an output schema, as the Messages endpoint answers them. */
+    if (sim_tools_reply(&req, &rep)) {
+        sim_reply_free(&rep);
+        sim_req_free(&req);
+        return -1;
+    }
     sim_usage u = plan.usage;
     u.output_tokens = rep.output_tokens;
     u.speed = req.speed;

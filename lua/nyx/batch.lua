@@ -4,6 +4,7 @@
 --- batch made before anything is sent),
 --- accounted and logged exactly as nyx.call's, and their results and errors are the same tables.
 local core = require "nyx.core"
+local tools = require "nyx.tools"
 
 local M = {}
 
@@ -269,6 +270,13 @@ function methods:wait()
         local ok, r = pcall(task.wait, task)
         self._results[where[k]] = { ok = ok, value = r }
       end
+    end
+  end
+  -- A request with an output schema gets r.json, or invalid_output, as from nyx.call.
+  for i, r in ipairs(self._results) do
+    if r.ok and not r.checked and self._specs[i].output ~= nil then
+      local ok, value = pcall(tools.structured, self._specs[i], r.value)
+      self._results[i] = { ok = ok, value = value, checked = true }
     end
   end
   return self

@@ -320,6 +320,9 @@ local function structured(spec, r)
   return r
 end
 
+--- The same check for an answer that reached the script another way (a batch's result).
+M.structured = structured
+
 local OWN = { "nyx/tools%.lua$", "nyx/init%.lua$", "nyx/agent%.lua$" }
 
 --- The line of the script that called nyx.call, as the engine names it ("file:line: ").

@@ -366,6 +366,27 @@ describe("nyx.batch", function()
     assert.are.equal(0, v.sent)
   end)
 
+  it("a request with an output schema gets r.json, or invalid_output, as from nyx.call", function()
+    local v = setup:run([[
+      local schema = { type = "object", properties = { n = { type = "integer" } }, required = { "n" } }
+      local b = nyx.batch{ requests = { { id = "fits", prompt = "count", max_tokens = 50, output = schema },
+                                        { id = "cut", prompt = "count", max_tokens = 2, output = schema },
+                                        { id = "plain", prompt = "count", max_tokens = 50 } } }
+      local out = {}
+      for id, r, ok in b:results() do out[id] = { ok = ok, json = ok and r.json or nil, type = r.type, text = r.text } end
+      local again = {}
+      for id, _, ok in b:results() do again[id] = ok end
+      return { out = out, again = again }
+    ]], { env = env() })
+    assert.is_true(v.out.fits.ok)
+    assert.are.equal("integer", math.type(v.out.fits.json.n))
+    assert.is_false(v.out.cut.ok)
+    assert.are.equal("invalid_output", v.out.cut.type)
+    assert.is_true(v.out.plain.ok)
+    assert.is_nil(v.out.plain.json)
+    assert.are.same({ fits = true, cut = false, plain = true }, v.again)
+  end)
+
   it("a batch refused for one request's bad argument raises from nyx.batch, naming that request", function()
     local v = setup:run([[
       local out = {}
