@@ -18,6 +18,8 @@ end
 ---@field instruction string
 ---@field template? string  the template the instruction was rendered from (its use is recorded)
 
+local PERSONA_FIELDS = { "name", "instruction", "template" }
+
 ---@param personas (string|nyx.Persona)[]
 ---@return nyx.Persona[]
 local function normalize_personas(personas)
@@ -26,15 +28,26 @@ local function normalize_personas(personas)
   end
   local out = {}
   for i, p in ipairs(personas) do
-    if type(p) == "string" then
-      out[i] = { name = p, instruction = "You are " .. p .. ". Answer from that role's point of view." }
-    elseif type(p) == "table" and type(p.name) == "string" then
+    local field = ("personas[%d]"):format(i)
+    -- A persona's name is the agent its call is filed under: an empty one failed each call
+    -- with "agent must not be empty", a misspelt field was dropped (its default used).
+    if type(p) == "table" then
+      local unknown = core.unknown_option(p, PERSONA_FIELDS)
+      if unknown then bad(field, "has an " .. unknown) end
+      if type(p.name) ~= "string" or p.name == "" then bad(field .. ".name", "must be a non-empty string") end
+      if p.instruction ~= nil and (type(p.instruction) ~= "string" or p.instruction == "") then
+        bad(field .. ".instruction", "must be a non-empty string")
+      end
+      if p.template ~= nil and type(p.template) ~= "string" then bad(field .. ".template", "must be a string") end
       out[i] = { name = p.name, instruction = p.instruction or ("You are " .. p.name .. "."),
                  template = p.template }
+    elseif type(p) == "string" and p ~= "" then
+      out[i] = { name = p, instruction = "You are " .. p .. ". Answer from that role's point of view." }
     else
-      bad(("personas[%d]"):format(i), "must be a string or {name=, instruction=}")
+      bad(field, "must be a non-empty string or {name=, instruction=}")
     end
   end
+  if #out ~= #personas then bad(("personas[%d]"):format(#out + 1), "is nil: personas must be an array without holes") end
   return out
 end
 
