@@ -36,7 +36,20 @@ local function load_policy(policy)
   if type(policy) == "table" then return policy end
   if policy == nil then return require "policies.default" end
   if type(policy) ~= "string" then bad("policy must be a module name or a table", 4) end
-  return require(policy)
+  -- require's own failure is a string listing every path it tried (two dozen lines), not an
+  -- error table: say which policy, and whether it is missing or broken.
+  local ok, m = pcall(require, policy)
+  if not ok then
+    local why = type(m) == "table" and tostring(m.message) or tostring(m)
+    if why:find("module '" .. policy .. "' not found", 1, true) then
+      bad(("policy %q was not found on package.path (as %s.lua)"):format(policy, (policy:gsub("%.", "/"))), 4)
+    end
+    bad(("policy %q failed to load: %s"):format(policy, why), 4)
+  end
+  if type(m) ~= "table" then
+    bad(("policy %q must return a table of hooks and limits (it returned %s)"):format(policy, type(m)), 4)
+  end
+  return m
 end
 
 local function where(fn)

@@ -307,6 +307,14 @@ H.describe_setups("nyx.agent", function(setup)
       end
       local ok, err = pcall(nyx.agent{ name = "a" }.call, nyx.agent{ name = "a" }, "not a table")
       out[#out + 1] = { ok = ok, type = err.type, message = err.message }
+      -- A policy that is missing, raises while it loads or returns no table.
+      package.preload["test_policies.raises"] = function() error("boom at load", 0) end
+      package.preload["test_policies.none"] = function() end
+      for _, name in ipairs({ "test_policies.missing", "test_policies.raises", "test_policies.none" }) do
+        local ok2, err2 = pcall(nyx.agent, { name = "a", policy = name })
+        out[#out + 1] = { ok = ok2, type = type(err2) == "table" and err2.type or nil,
+                          message = type(err2) == "table" and err2.message or tostring(err2) }
+      end
       return out
     ]])
     for _, r in ipairs(v) do
@@ -315,6 +323,12 @@ H.describe_setups("nyx.agent", function(setup)
     end
     assert.matches("budget_usd must be a finite number >= 0", v[3].message)
     assert.matches("policy must be a module name or a table", v[5].message)
+    assert.are.equal("bad argument #1 to 'agent' (policy \"test_policies.missing\" was not found on package.path"
+                     .. " (as test_policies/missing.lua))", v[7].message)
+    assert.are.equal("bad argument #1 to 'agent' (policy \"test_policies.raises\" failed to load: boom at load)",
+                     v[8].message)
+    assert.matches('policy "test_policies.none" must return a table of hooks and limits (it returned boolean)',
+                   v[9].message, 1, true)
   end)
 end)
 
