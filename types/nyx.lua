@@ -172,7 +172,9 @@ function Task:status() end
 ---@class nyx.Event
 local Event = {}
 function Event:set() end
+--- Waits until the event is set: true then, false when timeout seconds passed first.
 ---@param timeout? number
+---@return boolean
 function Event:wait(timeout) end
 ---@return boolean
 function Event:is_set() end

@@ -5,6 +5,7 @@
 #include "lnyx.h"
 #include "base/array.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -518,24 +519,97 @@ static int event_is_set(lua_State *L)
     return 1;
 }
 
-static int event_wait_k(lua_State *L, int status, lua_KContext ctx)
+/* A wait for an event, with a timer when it was given a timeout. */
+typedef struct event_waitop {
+    task_waitop w; /* first: the op the event's list holds */
+    nyx_engine *e;
+    loop_timer *timer;
+    int timed_out;
+} event_waitop;
+
+static void event_timer_stop(event_waitop *ew)
 {
-    (void)status;
-    task_waitop *w = (task_waitop *)ctx;
-    w->list = NULL;
-    if (w->op.cancelled)
-        return lnyx_raise_cancelled(L);
+    if (ew->timer)
+        loop_timer_cancel(engine_loop(ew->e), ew->timer);
+    ew->timer = NULL;
+}
+
+static void event_timed_out(void *ud)
+{
+    event_waitop *ew = ud;
+    ew->timer = NULL;
+    if (ew->w.op.done)
+        return; /* set first: its resume is on the way */
+    ew->timed_out = 1;
+    if (ew->w.list)
+        waitlist_remove(ew->w.list, &ew->w.op);
+    ew->w.list = NULL;
+    lnyx_complete(&ew->w.op);
+}
+
+static void event_wait_cancel(lnyx_op *op)
+{
+    event_timer_stop((event_waitop *)op);
+    waitop_cancel(op);
+}
+
+static int event_waitop_gc(lua_State *L)
+{
+    event_waitop *ew = lua_touserdata(L, 1);
+    event_timer_stop(ew);
+    if (ew->w.list && !ew->w.op.done)
+        waitlist_remove(ew->w.list, &ew->w.op);
+    ew->w.list = NULL;
     return 0;
 }
 
+static int event_wait_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    event_waitop *ew = (event_waitop *)ctx;
+    ew->w.list = NULL;
+    event_timer_stop(ew);
+    if (ew->w.op.cancelled)
+        return lnyx_raise_cancelled(L);
+    lua_pushboolean(L, !ew->timed_out);
+    return 1;
+}
+
+/* ev:wait([timeout]): true once the event is set, false when timeout seconds passed first. */
 static int event_wait(lua_State *L)
 {
     event *ev = check_event(L, 1);
+    double timeout = -1;
+    if (!lua_isnoneornil(L, 2)) {
+        timeout = lnyx_checknumber(L, 2);
+        if (!(timeout >= 0))
+            return lnyx_argerror(L, 2, "timeout must be a number of seconds >= 0");
+    }
     lua_settop(L, 1);
-    if (ev->set)
-        return 0;
-    task_waitop *w = new_waitop(L, &ev->waiters, 1);
-    return lnyx_wait(L, &w->op, (lua_KContext)w, event_wait_k);
+    if (ev->set) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    nyx_engine *e = lnyx_engine(L);
+    if (timeout >= 0 && !isinf(timeout) && engine_start(e) != 0)
+        return lnyx_fail(L, "invalid_argument", "%s", engine_errmsg(e));
+    event_waitop *ew = lnyx_new_udata(L, sizeof *ew, 1, "nyx.event_wait", event_waitop_gc);
+    ew->w.op.cancel = event_wait_cancel;
+    ew->w.list = &ev->waiters;
+    ew->e = e;
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1); /* keeps the event alive while it is waited on */
+    if (waitlist_add(&ev->waiters, &ew->w.op) != 0)
+        return lnyx_fail(L, "out_of_memory", "out of memory");
+    if (timeout >= 0 && !isinf(timeout)) {
+        ew->timer = loop_timer_add(engine_loop(e), timeout, event_timed_out, ew);
+        if (!ew->timer) {
+            waitlist_remove(&ev->waiters, &ew->w.op);
+            ew->w.list = NULL;
+            return lnyx_fail(L, "out_of_memory", "out of memory");
+        }
+    }
+    return lnyx_wait(L, &ew->w.op, (lua_KContext)ew, event_wait_k);
 }
 
 static int event_gc(lua_State *L)

@@ -160,6 +160,33 @@ H.describe_setups("tasks", function(setup)
     assert.is_true(v.set)
   end)
 
+  it("an event's wait with a timeout returns false once it passes, true when set first", function()
+    local v = setup:run [[
+      local ev = nyx.event()
+      local t0 = nyx.now()
+      local first = ev:wait(0.05) -- nobody sets it: without the timeout, this waited for ever
+      local waited = nyx.now() - t0
+      local short = nyx.spawn(function() return ev:wait(0.01) end)
+      local long = nyx.spawn(function() return ev:wait(30) end)
+      nyx.sleep(0.05)
+      local t1 = nyx.now()
+      ev:set()
+      local r = { first = first, waited = waited, short = short:wait(), long = long:wait(),
+                  woke = nyx.now() - t1, set = ev:wait(0) }
+      local ok, e = pcall(ev.wait, ev, -1)
+      r.negative = { ok = ok, type = e.type, message = e.message }
+      return r
+    ]]
+    assert.is_false(v.first)
+    assert.is_true(v.waited >= 0.045 and v.waited < 1 * H.slow, tostring(v.waited))
+    assert.is_false(v.short)
+    assert.is_true(v.long)
+    assert.is_true(v.woke < 1 * H.slow, "the long wait ended when the event was set")
+    assert.is_true(v.set)
+    assert.are.equal("invalid_argument", v.negative.type)
+    assert.matches("timeout must be a number of seconds >= 0", v.negative.message, 1, true)
+  end)
+
   it("cancel stops a sleeping task, a task may cancel itself, a finished task stays done", function()
     local v = setup:run [[
       local sleeper = nyx.spawn(function() nyx.sleep(30); return "overslept" end)
