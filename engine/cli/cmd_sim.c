@@ -84,7 +84,16 @@ int cli_sim(int argc, char **argv)
          * cannot start (a port in use). */
         char *msg = NULL;
         if (nyx_sim_check_options((const char *const *)opts, &msg) != NYX_OK) {
-            fprintf(stderr, "nyx sim: %s\n", msg ? msg : "bad option");
+            /* The message names the option's key (ttft_ms): said as the flag typed (--ttft-ms). */
+            const char *text = msg ? msg : "bad option", *flag = NULL;
+            for (size_t f = 0; !flag && f < sizeof flags / sizeof flags[0]; f++) {
+                size_t n = strlen(flags[f].key);
+                if (strncmp(text, flags[f].key, n) == 0 && text[n] == ' ') {
+                    flag = flags[f].flag;
+                    text += n;
+                }
+            }
+            fprintf(stderr, "nyx sim: %s%s\n", flag ? flag : "", text);
             status = 2;
         }
         nyx_free(msg);

@@ -40,16 +40,19 @@ sim_models sim_host_models(model_table *t)
     return (sim_models){min_cache, canonical, t, accepts};
 }
 
-static int set_number(const char *key, const char *value, double *out, char **errmsg)
+/* option is "key=value"; the message names the key alone (it read "ttft_ms=-5 must be ...,
+ * got "-5"", the value twice). */
+static int set_number(const char *option, const char *value, double *out, char **errmsg)
 {
+    int klen = (int)(value - 1 - option);
     char *end;
     errno = 0;
     double d = strtod(value, &end);
     if (end == value || *end || errno || d < 0) {
         if (errmsg) {
-            size_t n = strlen(key) + strlen(value) + 64;
+            size_t n = strlen(option) + 64;
             if ((*errmsg = malloc(n)))
-                snprintf(*errmsg, n, "%s must be a number >= 0, got \"%s\"", key, value);
+                snprintf(*errmsg, n, "%.*s must be a number >= 0, got \"%s\"", klen, option, value);
         }
         return -1;
     }

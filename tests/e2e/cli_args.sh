@@ -6,7 +6,8 @@
 # missing KEY or VALUE says which (it printed the usage alone); `nyx report --out` that cannot be
 # written names the file asked for and why (it named its .tmp file, no reason); a command that only
 # reads, given --db of a file that does not exist, says so (it made an empty database there and
-# read "(nothing recorded)", so a misspelt path looked like an empty history).
+# read "(nothing recorded)", so a misspelt path looked like an empty history); a bad value of a
+# nyx sim option is named by its flag (it read "ttft_ms=-5 must be a number >= 0, got "-5"").
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -79,5 +80,13 @@ done
 run_nyx config set budget.daily_usd 1 --db "$work/made.db"
 run_nyx stats --db "$work/made.db"
 check "nyx stats --db of a database made by a writing command reads it" $((rc != 0)) "rc=$rc $err"
+
+# ---- a bad value of nyx sim is named by the flag given ----
+for args in "--ttft-ms -5" "--seed abc" "--batch-ms x"; do
+  # shellcheck disable=SC2086 # the option and its value
+  run_nyx sim $args
+  check "nyx sim $args: a usage error naming ${args%% *} and the value once" \
+    $([[ $rc == 2 && "$err" == "nyx sim: ${args%% *} must be a number >= 0, got \"${args##* }\"" ]]; echo $?) "rc=$rc $err"
+done
 
 finish
