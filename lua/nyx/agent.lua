@@ -25,6 +25,8 @@ local M = {}
 local CHANGEABLE = { model = true, max_tokens = true, cache = true, fallback = true,
                      template = true, timeout = true, temperature = true }
 
+local CHANGEABLE_LIST = "model, max_tokens, cache, fallback, template, timeout, temperature"
+
 local Agent = {}
 Agent.__index = Agent
 
@@ -107,6 +109,21 @@ function Agent:_apply_limits()
   end
 end
 
+--- What choose returned and the call could not take, said once per version of the hook and
+--- problem (it would otherwise be dropped unsaid: a policy returning {system = ...} ran as if
+--- it had returned nothing).
+function Agent:_report_choose(problem)
+  local fn = self.policy.choose
+  local seen = self.noted[fn]
+  if seen == nil then
+    seen = {}
+    self.noted[fn] = seen
+  end
+  if seen[problem] then return end
+  seen[problem] = true
+  core.log(("nyx: policy hook choose (%s) of agent %s %s"):format(where(fn), self.name, problem))
+end
+
 --- The next model of the policy's fallback list that this call has not tried yet.
 local function next_fallback(policy, req, tried)
   tried[req.model or core.config.get("CLAUDE_DEFAULT_MODEL")] = true
@@ -145,8 +162,15 @@ function M.run(agent, call, send)
   end
   if type(changes) == "table" then
     for k, v in pairs(changes) do
-      if CHANGEABLE[k] then req[k] = v end
+      if CHANGEABLE[k] then
+        req[k] = v
+      else
+        agent:_report_choose(("returned a change of %s, which choose cannot change (it changes %s): ignored")
+          :format(type(k) == "string" and ("'" .. k .. "'") or tostring(k), CHANGEABLE_LIST))
+      end
     end
+  elseif changes ~= nil then
+    agent:_report_choose(("returned a %s where a table of changes (or nil) was expected: ignored"):format(type(changes)))
   end
   local action = agent.policy.pii
   if action ~= nil and action ~= "allow" then
@@ -246,7 +270,8 @@ function M.agent(opts)
   local a = setmetatable({ name = opts.name, session = opts.session, budget_usd = opts.budget_usd,
                            budget_per = opts.budget_per,
                            calls_per_minute = opts.calls_per_minute, good = {},
-                           reported = setmetatable({}, { __mode = "k" }) }, Agent)
+                           reported = setmetatable({}, { __mode = "k" }),
+                           noted = setmetatable({}, { __mode = "k" }) }, Agent)
   a.policy = load_policy(opts.policy)
   return a
 end

@@ -192,6 +192,27 @@ H.describe_setups("nyx.agent", function(setup)
     assert.are.equal(1, count(notices, "policy hook on_result %(.-:%d+%) of agent broken failed"))
   end)
 
+  it("says once what choose returned that a call cannot take, and the call goes on without it", function()
+    local v, res = run([[
+      local a = nyx.agent{ name = "wishful", policy = { choose = function()
+        return { system = "Be terse.", max_tokens = 7 } end } }
+      local b = nyx.agent{ name = "bare", policy = { choose = function() return "claude-sonnet-4-5" end } }
+      local out = {}
+      for i = 1, 2 do
+        out[#out + 1] = a:call{ prompt = "one", max_tokens = 5 }.usage.output_tokens
+        out[#out + 1] = b:call{ prompt = "two", max_tokens = 5 }.model
+      end
+      return { out = out, sent = sent() }
+    ]])
+    assert.are.same({ 7, DEFAULT, 7, DEFAULT }, v.out)
+    assert.is_nil(v.sent[1].body and v.sent[1].body.system)
+    local notices = res.notices
+    assert.are.equal(1, count(notices, "policy hook choose %(.-:%d+%) of agent wishful returned a change of 'system', "
+      .. "which choose cannot change %(it changes model, max_tokens, cache, fallback, template, timeout, temperature%): ignored"),
+      table.concat(notices, "\n"))
+    assert.are.equal(1, count(notices, "of agent bare returned a string where a table of changes %(or nil%) was expected: ignored"))
+  end)
+
   it("a refusal or a cancellation inside a hook stops the call, even from the version that served before", function()
     local v = run([[
       local guarded = {}
