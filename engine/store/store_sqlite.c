@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define STORE_SQLITE_CACHE_KIB "256"
@@ -172,6 +173,13 @@ static int sq_open(store_db *s, const char *uri, const store_options *opts, erro
      * The VFS writes a commit's WAL frames in one call (store_sqlite_vfs.c). */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(uri, &q->db, flags, store_sqlite_vfs());
+    struct stat st;
+    if (rc != SQLITE_OK && strncmp(uri, "file:", 5) != 0 && stat(uri, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* SQLite says only "unable to open database file" of a directory: say what is wrong. */
+        store_fail(err, "store: cannot open %s: it is a directory, not a database file", uri);
+        sq_free(q);
+        return -1;
+    }
     if (rc != SQLITE_OK) {
         store_sqlite_fail(q, err, rc, "open");
         sq_free(q);

@@ -7,7 +7,8 @@
 # written names the file asked for and why (it named its .tmp file, no reason); a command that only
 # reads, given --db of a file that does not exist, says so (it made an empty database there and
 # read "(nothing recorded)", so a misspelt path looked like an empty history); a bad value of a
-# nyx sim option is named by its flag (it read "ttft_ms=-5 must be a number >= 0, got "-5"").
+# nyx sim option is named by its flag (it read "ttft_ms=-5 must be a number >= 0, got "-5""); a
+# --db naming a directory says so (SQLite's "unable to open database file").
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -88,5 +89,11 @@ for args in "--ttft-ms -5" "--seed abc" "--batch-ms x"; do
   check "nyx sim $args: a usage error naming ${args%% *} and the value once" \
     $([[ $rc == 2 && "$err" == "nyx sim: ${args%% *} must be a number >= 0, got \"${args##* }\"" ]]; echo $?) "rc=$rc $err"
 done
+
+# ---- --db naming a directory ----
+mkdir -p "$work/dbdir"
+run_nyx stats --db "$work/dbdir"
+check "nyx stats --db DIRECTORY: fails (1) saying it is a directory" \
+  $([[ $rc == 1 ]] && grep -q "cannot open $work/dbdir: it is a directory, not a database file" <<<"$err"; echo $?) "rc=$rc $err"
 
 finish
