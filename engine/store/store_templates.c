@@ -197,8 +197,9 @@ int store_template_get(store_db *s, const char *name, int version, char **conten
     }
     if (!g.content) {
         if (version > 0)
-            return store_fail_as(err, "not_found", "store: template %s@%d not found", name,
-                                 version);
+            return store_fail_as(err, "not_found",
+                                 "template %s has no version %d (nyx templates history %s lists its versions)",
+                                 name, version, name);
         return store_fail_as(err, "not_found", "store: template %s not found", name);
     }
     *content = g.content;

@@ -8,7 +8,8 @@
 # reads, given --db of a file that does not exist, says so (it made an empty database there and
 # read "(nothing recorded)", so a misspelt path looked like an empty history); a bad value of a
 # nyx sim option is named by its flag (it read "ttft_ms=-5 must be a number >= 0, got "-5""); a
-# --db naming a directory says so (SQLite's "unable to open database file").
+# --db naming a directory says so (SQLite's "unable to open database file"); a template version
+# that does not exist says so (it read "store: template greet@2 not found").
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -95,5 +96,13 @@ mkdir -p "$work/dbdir"
 run_nyx stats --db "$work/dbdir"
 check "nyx stats --db DIRECTORY: fails (1) saying it is a directory" \
   $([[ $rc == 1 ]] && grep -q "cannot open $work/dbdir: it is a directory, not a database file" <<<"$err"; echo $?) "rc=$rc $err"
+
+# ---- a version a template does not have ----
+mkdir -p templates
+printf 'hello {{x}}\n' > templates/greet.md
+run_nyx templates show greet@2
+check "nyx templates show NAME@V of a version it has not: says so and where the versions are listed" \
+  $([[ $rc == 1 ]] && grep -q "^nyx templates show: template greet has no version 2 (nyx templates history greet lists its versions)$" <<<"$err"
+    echo $?) "rc=$rc $err"
 
 finish

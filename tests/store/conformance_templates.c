@@ -55,7 +55,8 @@ static void test_versions(store_db *s)
     CHECK_STR(get(s, "greet", 2, b, sizeof b), "Hi {{who}}!@2");
     CHECK_STR(get(s, "summarize", 0, b, sizeof b), "Summarize: {{text}}@1");
     CHECK_STR(get(s, "greet", 9, b, sizeof b),
-              "error not_found: store: template greet@9 not found");
+              "error not_found: template greet has no version 9 (nyx templates history greet lists its "
+              "versions)");
     CHECK_STR(get(s, "nope", 0, b, sizeof b), "error not_found: store: template nope not found");
 
     /* version_out may be NULL. */
