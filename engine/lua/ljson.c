@@ -5,6 +5,7 @@
  * included, is an object (tool inputs and schemas are objects far more often than arrays). */
 #include "lnyx.h"
 
+#include "base/json_number.h"
 #include "base/json_parse.h"
 #include "base/utf8.h"
 
@@ -113,6 +114,15 @@ static cJSON *value(conv *c, int idx, int depth, const char *path)
     case LUA_TBOOLEAN:
         return cJSON_CreateBool(lua_toboolean(L, idx));
     case LUA_TNUMBER: {
+        /* An integer of 16 digits or more (an id, a hash) is written as its digits: cJSON
+         * holds a number as a double and prints 15 significant digits when they read back
+         * within a relative DBL_EPSILON, so 9007199254740991 came out as 9.00719925474099e+15,
+         * 9007199254740993 as 9007199254740992, math.maxinteger as 9.2233720368547758e+18. */
+        if (lua_isinteger(L, idx)) {
+            lua_Integer i = lua_tointeger(L, idx);
+            if (i >= 1000000000000000LL || i <= -1000000000000000LL)
+                return json_int((long long)i);
+        }
         double d = lua_tonumber(L, idx);
         if (!isfinite(d)) {
             snprintf(c->why, sizeof c->why, "%s is not a finite number", path);

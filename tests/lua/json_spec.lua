@@ -25,3 +25,12 @@ describe("nyx.json_decode", function()
     assert.are.equal("a\\u0000b", nyx.json_decode('"a\\\\u0000b"'))
   end)
 end)
+
+describe("nyx.json_encode", function()
+  it("writes an integer of 16 digits or more as its digits, not as a double's 15", function()
+    assert.are.equal('{"id":9007199254740993,"max":9223372036854775807,"min":-9223372036854775808,"small":42}',
+                     nyx.json_encode({ id = 9007199254740993, max = math.maxinteger, min = math.mininteger, small = 42 }))
+    assert.are.equal("[-9007199254740993,9007199254740991,1234567890123456,999999999999999,0.5]",
+                     nyx.json_encode({ -9007199254740993, 9007199254740991, 1234567890123456, 999999999999999, 0.5 }))
+  end)
+end)
