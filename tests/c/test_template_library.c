@@ -141,7 +141,7 @@ static void test_versions(nyx_engine *e)
     CHECK_STR(render(e, "ver@1", &v, NULL, x), "A 1");
     error_info err;
     CHECK(render(e, "ver@9", &v, &err, x) == NULL);
-    CHECK_ERROR(err, "not_found", "ver@9");
+    CHECK_ERROR(err, "not_found", "template ver has no version 9");
     const char *bad[] = {"../etc/passwd", "a/b", "ver@0", "ver@x", ".hidden", "", "ver@-1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK(render(e, bad[i], &v, &err, x) == NULL);
