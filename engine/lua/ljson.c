@@ -253,7 +253,8 @@ int lnyx_json_slot_gc(lua_State *L)
 
 static int l_json_encode(lua_State *L)
 {
-    luaL_checkany(L, 1);
+    if (lua_isnone(L, 1)) /* luaL_checkany raised a string, not an error table */
+        return lnyx_argerror(L, 1, "value expected");
     char *s = lnyx_to_json_text(L, 1, "value", NULL);
     lua_pushstring(L, s);
     free(s);

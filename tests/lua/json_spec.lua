@@ -27,6 +27,13 @@ describe("nyx.json_decode", function()
 end)
 
 describe("nyx.json_encode", function()
+  it("refuses no value with an error table", function()
+    local ok, e = pcall(nyx.json_encode)
+    assert.is_false(ok)
+    assert.are.same({ "invalid_argument", "bad argument #1 to 'json_encode' (value expected)" },
+                    { type(e) == "table" and e.type, type(e) == "table" and e.message })
+  end)
+
   it("writes an integer of 16 digits or more as its digits, not as a double's 15", function()
     assert.are.equal('{"id":9007199254740993,"max":9223372036854775807,"min":-9223372036854775808,"small":42}',
                      nyx.json_encode({ id = 9007199254740993, max = math.maxinteger, min = math.mininteger, small = 42 }))
