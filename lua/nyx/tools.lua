@@ -169,6 +169,14 @@ local function run_tool(tool, tc, call)
     result.is_error = true
     result.content = ("tool %s returned text holding a NUL byte, which a message cannot carry"):format(tostring(tc.name))
   end
+  -- Nor an answer that alone passes the limit on a request's size: the next request would be
+  -- refused whole ("the request is N bytes"), naming no tool, and the loop would end there.
+  local limit = core.config.get("NYX_MAX_PROMPT_BYTES")
+  if type(result.content) == "string" and type(limit) == "number" and #result.content > limit then
+    result.is_error = true
+    result.content = ("tool %s returned %d bytes, more than a whole request may hold (NYX_MAX_PROMPT_BYTES=%d)")
+      :format(tostring(tc.name), #result.content, math.floor(limit))
+  end
   -- Nor text that is not UTF-8 (a file read as Latin-1): the API would refuse the whole request.
   -- utf8.len is Lua's own strict check (no overlong form, surrogate or code point past U+10FFFF).
   local valid, bad = true, nil

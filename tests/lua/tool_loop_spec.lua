@@ -78,6 +78,27 @@ describe("the tool loop", function()
     assert.are.same({ type = "tool_result", tool_use_id = "d", is_error = true, content = "tool mute failed" }, results[4])
   end)
 
+  it("a tool's answer past NYX_MAX_PROMPT_BYTES is an error result naming the tool, and the loop goes on", function()
+    local call, sent = answers({
+      { stop = "tool_use", content = { use("a", "big"), use("b", "fits") } },
+      { stop = "end_turn", content = { { type = "text", text = "ok" } } },
+    })
+    local core = require "nyx.core"
+    local get = core.config.get
+    core.config.get = function(k) if k == "NYX_MAX_PROMPT_BYTES" then return 1000.0 end return get(k) end
+    local big = tools.tool{ name = "big", run = function() return ("x"):rep(1001) end }
+    local fits = tools.tool{ name = "fits", run = function() return ("y"):rep(1000) end }
+    local ok, r = pcall(tools.run, call, { prompt = "go", tools = { big, fits } })
+    core.config.get = get
+    assert.is_true(ok, tostring(r))
+    assert.are.equal("end_turn", r.stop_reason)
+    local results = sent[2][3].content
+    assert.are.same({ type = "tool_result", tool_use_id = "a", is_error = true,
+                      content = "tool big returned 1001 bytes, more than a whole request may hold (NYX_MAX_PROMPT_BYTES=1000)" },
+                    results[1])
+    assert.are.same({ type = "tool_result", tool_use_id = "b", content = ("y"):rep(1000) }, results[2])
+  end)
+
   it("a tool that returns a function, coroutine or plain userdata is an error result, not its address", function()
     local call, sent = answers({
       { stop = "tool_use", content = { use("a", "fn"), use("b", "co"), use("c", "ud"), use("d", "num") } },
