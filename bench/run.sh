@@ -7,9 +7,16 @@ build=${NYX_BUILD_DIR:-$here/../build}
 short=""
 [ "${1:-}" = "--short" ] && short="--short"
 export NYX_DB=:memory: NYX_PROVIDER=sim
-pg_dir=""
+pg_dir="" sims=() scratch=()
 stop_pg() { [ -z "$pg_dir" ] || bash "$here/../tests/pg/cluster.sh" stop "$pg_dir" >/dev/null || true; pg_dir=""; }
-trap stop_pg EXIT
+# One trap for all: a trap set later replaces an earlier one, which left the reliability
+# section's `nyx sim` running after every run (ctest's bench/short included).
+cleanup() {
+  stop_pg
+  for p in "${sims[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -f "${scratch[@]}"
+}
+trap cleanup EXIT
 for b in "$build"/bench/bench_*; do
   [ -x "$b" ] || continue
   echo "# $(basename "$b")"
@@ -36,13 +43,13 @@ echo "# agent policies (the call stubbed: the time a policy adds to a call)"
 "$build/nyx" run "$here/agent.lua" ${short:+--var short=1}
 echo "# council under tier-1 limits (nyx sim over HTTP: 50 RPM, 30,000 ITPM, 8,000 OTPM; 300 ms to first token)"
 t1_out=$(mktemp); "$build/nyx" sim --port 0 --rpm 50 --itpm 30000 --otpm 8000 --ttft-ms 300 --token-ms 0.5 >"$t1_out" 2>&1 & t1_pid=$!
-trap 'kill $t1_pid 2>/dev/null || true; rm -f "$t1_out"' EXIT
+sims+=("$t1_pid") scratch+=("$t1_out")
 for _ in $(seq 200); do grep -q 'listening on' "$t1_out" && break; sleep 0.05; done
 NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$t1_out" | head -1)" \
   "$build/nyx" run "$here/council_tier1.lua"
 kill $t1_pid 2>/dev/null || true; wait $t1_pid 2>/dev/null || true; rm -f "$t1_out"
 echo "# reliability (nyx sim over HTTP with injected faults; breaker cool-down 1 s)"
-sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; trap 'kill $sim_pid 2>/dev/null || true; rm -f "$sim_out"' EXIT
+sim_out=$(mktemp); "$build/nyx" sim --port 0 >"$sim_out" 2>&1 & sim_pid=$!; sims+=("$sim_pid") scratch+=("$sim_out")
 for _ in $(seq 200); do grep -q 'listening on' "$sim_out" && break; sleep 0.05; done
 rel() { NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$sim_out" | head -1)" NYX_BREAKER_COOLDOWN_SECONDS=1 "$@"; }
 rel "$build/nyx" run "$here/reliability.lua" ${short:+--var short=1}
@@ -55,7 +62,7 @@ bash "$here/net.sh" "$build" $short
 echo "# batch (nyx sim over HTTP, batches processed in 1 s: 1,000 templated rows as one nyx.batch against standard calls)"
 b_out=$(mktemp); b_db=$(mktemp -u /tmp/nyx-bench-batch.XXXXXX)
 "$build/nyx" sim --port 0 --batch-ms 1000 --ttft-ms 5 --token-ms 0.02 >"$b_out" 2>&1 & b_pid=$!
-trap 'kill $b_pid 2>/dev/null || true; rm -f "$b_out" "$b_db"*' EXIT
+sims+=("$b_pid") scratch+=("$b_out" "$b_db" "$b_db-wal" "$b_db-shm")
 for _ in $(seq 200); do grep -q 'listening on' "$b_out" && break; sleep 0.05; done
 NYX_DB="$b_db" NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=bench-key ANTHROPIC_BASE_URL="http://$(grep -o '127\.0\.0\.1:[0-9]*' "$b_out" | head -1)" \
   "$build/nyx" run "$here/batch.lua" ${short:+--var short=1}
