@@ -37,19 +37,26 @@ static size_t nul_escape(const char *text, size_t len)
     return len;
 }
 
-cJSON *json_parse_whole(const char *text, size_t len, error_info *err)
+cJSON *json_parse_value(const char *text, size_t len, size_t *stop)
 {
     const char *end = NULL;
-    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *v = text ? cJSON_ParseWithLengthOpts(text, len, &end, 0) : NULL;
+    /* cJSON points at the byte it stopped at (the last one when the text ended first). */
+    size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+    while (v && off < len && is_space(text[off]))
+        off++;
+    *stop = off;
+    return v;
+}
+
+cJSON *json_parse_whole(const char *text, size_t len, error_info *err)
+{
+    size_t off;
+    cJSON *v = json_parse_value(text, len, &off);
     if (!v) {
-        /* cJSON points at the byte it stopped at (the last one when the text ended first). */
-        size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
         fail_at(err, text, len, off, "not valid JSON", "");
         return NULL;
     }
-    size_t off = (size_t)(end - text);
-    while (off < len && is_space(text[off]))
-        off++;
     if (off < len) {
         cJSON_Delete(v);
         fail_at(err, text, len, off, "not valid JSON: more text after the value", "");

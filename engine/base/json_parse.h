@@ -11,6 +11,12 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+/* The JSON value at the start of text[0..len), and in *stop the offset of the first byte past
+ * it that is not whitespace (len when there is none); NULL when no value starts there, *stop
+ * where reading it failed. What reads a whole text (a reply, a script's JSON) refuses a value
+ * with *stop < len: cJSON reads one value and leaves the rest unread. The caller deletes the
+ * tree. */
+cJSON *json_parse_value(const char *text, size_t len, size_t *stop);
 /* The value text holds, followed by nothing but whitespace; NULL with err (invalid_argument)
  * otherwise. The caller deletes the tree. */
 cJSON *json_parse_whole(const char *text, size_t len, error_info *err);

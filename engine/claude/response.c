@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "base/json_parse.h"
 
 /* Counts above 2^53 cannot come from a real response, and converting an out-of-range double
  * (cJSON parses 1e999 as inf) to an integer is undefined behaviour. */
@@ -152,16 +153,9 @@ int claude_usage_read(const cJSON *usage, claude_usage *u, int replace_only_pres
 
 cJSON *claude_json_parse(const char *s, size_t len)
 {
-    const char *end = NULL;
-    if (!s)
-        return NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
-    if (!root)
-        return NULL;
-    const char *stop = s + len;
-    while (end && end < stop && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-        end++;
-    if (end != stop) {
+    size_t stop;
+    cJSON *root = json_parse_value(s, len, &stop);
+    if (root && stop < len) {
         cJSON_Delete(root);
         return NULL;
     }
