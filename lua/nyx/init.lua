@@ -58,8 +58,8 @@ end
 -- The Lua library, loaded on first use so `require "nyx"` stays cheap: nyx.NAME is the module
 -- nyx.NAME's field NAME (a function such as nyx.council) or the module itself (a namespace such
 -- as nyx.guard). A module that fails to load raises its own error, with its file:line; a name
--- that is no module is nil. The list is the library's surface: a name on it is found by
--- whatever searcher finds the library; another name only through a file on package.path.
+-- that is not on the list is nil, whatever files package.path holds: the list is the
+-- library's whole surface.
 local SUBMODULES = { "agent", "batch", "batch_pickup", "council", "guard", "pii" }
 local is_submodule = {}
 for _, name in ipairs(SUBMODULES) do is_submodule[name] = true end
@@ -67,9 +67,7 @@ for _, name in ipairs(SUBMODULES) do is_submodule[name] = true end
 setmetatable(M, {
   __index = function(t, name)
     if type(name) ~= "string" then return nil end
-    if not is_submodule[name] and not package.searchpath("nyx." .. name, package.path) then
-      return nil
-    end
+    if not is_submodule[name] then return nil end
     local mod = require("nyx." .. name)
     if type(mod) ~= "table" then return nil end
     local value = mod[name] or mod
