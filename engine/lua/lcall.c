@@ -556,7 +556,9 @@ static void read_messages(lua_State *L, text_pool *pool, claude_request *req)
         lua_pop(L, 1);
         lua_getfield(L, -1, "content");
         req->nmessages = i + 1;
-        read_blocks(L, pool, 1, "messages[].content", &m->blocks, &m->nblocks, 1);
+        char field[40];
+        snprintf(field, sizeof field, "messages[%d].content", (int)i + 1);
+        read_blocks(L, pool, 1, field, &m->blocks, &m->nblocks, 1);
         lua_pop(L, 2);
     }
 }

@@ -53,6 +53,9 @@ H.describe_setup("argument checks at the edges", function(setup)
         audit_typo = try(nyx.audit, "k", "d", { agnet = "a" }),
         -- A request of a batch is refused as its nyx.call would be, by nyx.batch, naming it.
         batch_request_typo = try(nyx.batch, { requests = { { id = "r", prompt = "x", max_token = 5 } } }),
+        -- A bad block names its message, not only its place in the content.
+        message_block = try(nyx.call, { max_tokens = 5, messages = { { role = "user", content = "a" },
+          { role = "assistant", content = "b" }, { role = "user", content = { { type = "text" } } } } }),
       }
       local sent = sim.sent()
       return { r = r, sent = sent }
@@ -77,6 +80,7 @@ H.describe_setup("argument checks at the edges", function(setup)
       rate_limit_typo = "bad argument #2 to 'rate_limit' (unknown option 'rmp'; did you mean 'rpm'?)",
       audit_typo = "unknown option 'agnet'; did you mean 'agent'?",
       batch_request_typo = "requests[1] (id \"r\"): unknown option 'max_token'; did you mean 'max_tokens'?",
+      message_block = "(messages[3].content[1] must be a string or a table with text)",
     }
     for name, want in pairs(fields) do
       local e = v.r[name]
