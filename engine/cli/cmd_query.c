@@ -244,12 +244,16 @@ static int query(const command *cmd, int argc, char **argv)
     snprintf(who, sizeof who, "nyx %s", kind);
     if (status == 0 && (cli_db_missing(who, db) || !(e = cli_open(db))))
         status = 1;
-    cli_table t = {0};
+    /* The log may hold millions of rows: printed as they come, not held. */
+    cli_table t = {.stream = strcmp(kind, "log") == 0 ? stdout : NULL};
     if (status == 0) {
         int rc = nyx_query(e, kind, opts, json ? cli_print_json : cli_table_add, json ? NULL : &t);
         if (rc != NYX_OK) {
             fprintf(stderr, "nyx %s: %s\n", kind, nyx_errmsg(e));
             status = rc == NYX_EINVAL ? 2 : 1;
+        } else if (t.failed) {
+            fprintf(stderr, "nyx %s: out of memory\n", kind);
+            status = 1;
         } else if (!json && strcmp(kind, "thoughts") == 0 && t.nrows > 0) {
             cli_table its = {0};
             if (nyx_query(e, "iterations", opts, cli_table_add, &its) != NYX_OK)

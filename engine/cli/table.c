@@ -45,6 +45,11 @@ int cli_table_add(void *ud, int ncols, const char *const *names, const char *con
         t->cells[t->nrows * (size_t)t->ncols + (size_t)i] = v ? strdup(v) : NULL;
     }
     t->nrows++;
+    if (t->stream && t->nrows >= CLI_TABLE_CHUNK) {
+        cli_table_print(t, t->stream);
+        if (t->failed)
+            return 1;
+    }
     return 0;
 }
 
@@ -156,17 +161,21 @@ void cli_table_readable(cli_table *t, const char *const *keep)
     free(from);
 }
 
-void cli_table_print(const cli_table *t, FILE *out)
+void cli_table_print(cli_table *t, FILE *out)
 {
     if (t->nrows == 0) {
-        fprintf(out, "(nothing recorded)\n");
+        if (t->printed == 0)
+            fprintf(out, "(nothing recorded)\n");
         return;
     }
-    size_t *width = calloc((size_t)t->ncols, sizeof *width);
-    if (!width)
+    if (!t->width && !(t->width = calloc((size_t)t->ncols, sizeof *t->width))) {
+        t->failed = 1;
         return;
+    }
+    size_t *width = t->width;
     for (int c = 0; c < t->ncols; c++) {
-        width[c] = strlen(t->names[c]);
+        if (width[c] < strlen(t->names[c]))
+            width[c] = strlen(t->names[c]);
         for (size_t r = 0; r < t->nrows; r++) {
             const char *v = cli_table_cell(t, r, c);
             size_t n = strlen(v ? v : "-");
@@ -174,8 +183,9 @@ void cli_table_print(const cli_table *t, FILE *out)
                 width[c] = n;
         }
     }
-    for (int c = 0; c < t->ncols; c++)
-        fprintf(out, "%-*s%s", (int)width[c], t->names[c], c + 1 < t->ncols ? "  " : "\n");
+    if (t->printed == 0)
+        for (int c = 0; c < t->ncols; c++)
+            fprintf(out, "%-*s%s", (int)width[c], t->names[c], c + 1 < t->ncols ? "  " : "\n");
     for (size_t r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const char *v = cli_table_cell(t, r, c);
@@ -183,7 +193,10 @@ void cli_table_print(const cli_table *t, FILE *out)
             fprintf(out, numeric(v) ? "%*s%s" : "%-*s%s", (int)width[c], v ? v : "-",
                     c + 1 < t->ncols ? "  " : "\n");
         }
-    free(width);
+    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    t->printed += t->nrows;
+    t->nrows = 0;
 }
 
 void cli_table_free(cli_table *t)
@@ -194,5 +207,6 @@ void cli_table_free(cli_table *t)
     for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
         free(t->cells[i]);
     free(t->cells);
+    free(t->width);
     memset(t, 0, sizeof *t);
 }

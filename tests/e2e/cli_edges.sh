@@ -4,7 +4,8 @@
 # usage error (2) as everywhere, a huge id given to `nyx log --raw` is not echoed back whole, and
 # ANTHROPIC_BASE_URL alone (no API key) takes a script to a `nyx sim` server; `nyx stats` reads
 # at a glance (--wide for every column), --help lists each option's values with an example,
-# `nyx audit --kind` picks one kind of event, and `nyx config set` confirms in one line.
+# `nyx audit --kind` picks one kind of event, `nyx config set` confirms in one line, and `nyx log`
+# of any length prints as it reads.
 set -uo pipefail
 
 unset LD_PRELOAD
@@ -116,5 +117,38 @@ check "nyx stats --since garbage is a usage error (2) naming since" \
 run_nyx_env "$NYX_BIN" report --since garbage --out "$work/since.html"
 check "nyx report --since garbage is a usage error (2) naming since, and writes no page" \
   $([[ $rc == 2 ]] && grep -q "since must be a date" <<<"$err" && [[ ! -e "$work/since.html" ]]; echo $?) "rc=$rc $err"
+
+# ---- nyx log of any length ----
+# Printed a thousand rows at a time, not held whole (a million rows held ~800 MB): one header,
+# every row once, in order, the columns aligned as wide as any cell printed before.
+cat > many.lua <<'LUA'
+local nyx = require "nyx"
+local next_call = 1
+local function worker()
+  while next_call <= 2500 do
+    local i = next_call
+    next_call = next_call + 1
+    nyx.call { prompt = "q" .. i, max_tokens = 5, session = i > 2400 and "a-much-longer-session-name" or "s" }
+  end
+end
+local tasks = {}
+for w = 1, 32 do tasks[w] = nyx.spawn(worker) end
+for _, t in ipairs(tasks) do t:wait() end
+LUA
+run_nyx NYX_SIM_TTFT_MS=0 NYX_SIM_TOKEN_MS=0 -- run many.lua --db "$work/many.db"
+check "2,500 calls recorded for the log" $([[ $rc == 0 ]]; echo $?) "rc=$rc $err"
+run_nyx log --db "$work/many.db"
+header=$(head -1 <<<"$out")
+session_col=$(awk '{ print index($0, "session") }' <<<"$header")
+check "nyx log prints 2,500 rows in order under one header, each once, aligned" \
+  $([[ $rc == 0 && $(grep -c '^id ' <<<"$out") == 1 && $(wc -l <<<"$out") == 2501 \
+       && $(awk 'NR > 1 { print $1 }' <<<"$out" | sort -u | wc -l) == 2500 \
+       && $(awk 'NR > 1 { print $2 }' <<<"$out" | sort -c && echo sorted) == sorted \
+       && $(awk -v c="$session_col" 'NR > 1 && substr($0, c, 1) == " " { bad++ } END { print bad + 0 }' <<<"$out") == 0 \
+       && $(grep -c 'a-much-longer-session-name' <<<"$out") == 100 ]]; echo $?) "rc=$rc $(head -3 <<<"$out") $err"
+# The first thousand were printed before the long session names were read: narrower there.
+check "nyx log printed its first rows before it read the last" \
+  $([[ $(sed -n 2p <<<"$out" | awk '{ print index($0, "claude-") }') -lt \
+       $(tail -1 <<<"$out" | awk '{ print index($0, "claude-") }') ]]; echo $?) "$(sed -n 2p <<<"$out") / $(tail -1 <<<"$out")"
 
 finish
