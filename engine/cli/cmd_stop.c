@@ -32,9 +32,9 @@ int cli_stop(int argc, char **argv)
         return 1;
     int rc = clear ? nyx_resume(e) : nyx_stop(e, reason);
     if (rc != NYX_OK)
-        fprintf(stderr, "nyx stop: %s\n", nyx_errmsg(e));
+        fprintf(stderr, "nyx stop: %s%s\n", rc == NYX_EINVAL ? "--" : "", nyx_errmsg(e));
     else
         printf(clear ? "emergency stop cleared\n" : "emergency stop set: %s\n", reason);
     nyx_close(e);
-    return rc == NYX_OK ? 0 : 1;
+    return rc == NYX_OK ? 0 : rc == NYX_EINVAL ? 2 : 1;
 }

@@ -268,6 +268,11 @@ static void watch_stop(void *ud)
 
 int engine_emergency_stop(nyx_engine *e, const char *reason)
 {
+    char why[160];
+    if (governance_reason_check(reason, why, sizeof why) != 0) {
+        engine_set_error(e, "%s", why);
+        return NYX_EINVAL;
+    }
     if (engine_open_store(e) != 0)
         return NYX_EIO;
     engine_stop(e, reason, 1);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 budget_limit *governance_limit(const governance *g, const char *scope)
 {
     for (size_t i = 0; i < g->nlimits; i++)
@@ -44,4 +46,28 @@ int governance_stop(governance *g, const char *reason)
     g->stopped = 1;
     snprintf(g->stop_reason, sizeof g->stop_reason, "%s", reason && *reason ? reason : "no reason given");
     return was;
+}
+
+int governance_reason_check(const char *reason, char *why, size_t size)
+{
+    if (!reason)
+        return 0;
+    size_t len = strlen(reason), most = sizeof ((governance *)0)->stop_reason - 1;
+    long bad = utf8_bad(reason, len);
+    if (len > most) {
+        snprintf(why, size, "reason is %zu bytes, more than the %zu a stop keeps", len, most);
+        return -1;
+    }
+    if (bad >= 0) {
+        snprintf(why, size, "reason is not valid UTF-8 (its byte %ld is 0x%02X)", bad + 1,
+                 (unsigned char)reason[bad]);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f) {
+            snprintf(why, size, "reason holds a control character (byte %zu is 0x%02X): it is one line of text",
+                     i + 1, (unsigned char)reason[i]);
+            return -1;
+        }
+    return 0;
 }

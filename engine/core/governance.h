@@ -41,6 +41,12 @@ budget_limit *governance_limit(const governance *g, const char *scope);
 /* A new limit slot for scope (no limit, no alerts yet); NULL when out of memory. */
 budget_limit *governance_add_limit(governance *g, const char *scope);
 void governance_free_limits(governance *g);
+/* Whether reason can be a stop's reason: it is stored for every process on the database and
+ * ends every refused call's error, so it is one line of UTF-8 text that fits stop_reason
+ * whole (cut, it would read as another reason, or end inside a character). Returns 0, or -1
+ * with why (a message naming the problem) filled. NULL is "no reason given". */
+int governance_reason_check(const char *reason, char *why, size_t size);
+
 /* Sets the stop with its reason ("no reason given" when there is none); returns 1 when it
  * was already stopped. */
 int governance_stop(governance *g, const char *reason);

@@ -209,7 +209,8 @@ NYX_API void nyx_stop_scripts(nyx_engine *engine);
 /*
  * Emergency stop: new calls fail with type "stopped" and calls in flight are cancelled and
  * logged, in this process and in every process sharing the database (within a second).
- * nyx_resume clears it. Both return NYX_OK or NYX_EIO (nyx_errmsg says why).
+ * nyx_resume clears it. Both return NYX_OK or NYX_EIO (nyx_errmsg says why). reason (NULL:
+ * "no reason given") is one line of UTF-8 of at most 255 bytes, else NYX_EINVAL and no stop.
  */
 NYX_API int nyx_stop(nyx_engine *engine, const char *reason);
 NYX_API int nyx_resume(nyx_engine *engine);

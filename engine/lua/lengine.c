@@ -5,6 +5,7 @@
 #include "lnyx.h"
 
 #include "core/call.h"
+#include "core/governance.h"
 #include "base/clock.h"
 #include "cost/models.h"
 #include "resilience/ratelimit.h"
@@ -228,7 +229,11 @@ static int l_model(lua_State *L)
 
 static int l_stop(lua_State *L)
 {
-    engine_stop(lnyx_engine(L), lnyx_optstring(L, 1, "stopped by the script"), 1);
+    const char *reason = lnyx_optstring(L, 1, "stopped by the script");
+    char why[160];
+    if (governance_reason_check(reason, why, sizeof why) != 0)
+        return lnyx_argerror(L, 1, "%s", why);
+    engine_stop(lnyx_engine(L), reason, 1);
     return 0;
 }
 

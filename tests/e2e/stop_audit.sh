@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One `nyx stop` heard by three running processes on one database stops each (stopped, with the
 # reason, or its call cancelled) and is one emergency_stop row in the audit trail (the process
-# that gives the stop writes it; those that hear of it do not).
+# that gives the stop writes it; those that hear of it do not). A reason that cannot be kept whole
+# is refused and stops nothing.
 set -euo pipefail
 dir=$(mktemp -d)
 pids=()
@@ -34,4 +35,16 @@ rows=$(sqlite3 "$NYX_DB" "SELECT count(*) FROM audit_events WHERE kind = 'emerge
 "$NYX_BIN" stop --clear > /dev/null
 cleared=$(sqlite3 "$NYX_DB" "SELECT count(*) FROM audit_events WHERE kind = 'emergency_stop_cleared'")
 [ "$cleared" = 1 ] || fail "one clear, $cleared emergency_stop_cleared rows"
+# A reason that cannot be kept whole as one line of text is refused (2), named, and no stop is
+# set: cut at 255 bytes it would read as another reason, or end inside a character.
+long=$(head -c 300 /dev/zero | tr '\0' x)
+for reason in "$long" $'over\nplan' $'caf\xe9'; do
+  if "$NYX_BIN" stop --reason "$reason" > "$dir/bad.out" 2> "$dir/bad.err"; then rc=0; else rc=$?; fi
+  [ "$rc" = 2 ] && grep -q "^nyx stop: --reason \(is 300 bytes\|holds a control character\|is not valid UTF-8\)" \
+    "$dir/bad.err" || fail "a bad --reason: rc=$rc $(cat "$dir/bad.err")"
+done
+rows=$(sqlite3 "$NYX_DB" "SELECT count(*) FROM audit_events WHERE kind = 'emergency_stop'")
+[ "$rows" = 1 ] || fail "a refused reason set a stop: $rows emergency_stop audit rows"
+echo 'local nyx = require "nyx"; print(nyx.call{ prompt = "x", max_tokens = 5 }.text ~= nil)' > "$dir/one.lua"
+[ "$("$NYX_BIN" run "$dir/one.lua" 2>/dev/null)" = true ] || fail "a call after refused reasons did not go"
 echo "1 passed, 0 failed"

@@ -134,4 +134,20 @@ describe("the nyx module's surface", function()
     assert.are.equal("stopped", v.type)
     assert.is_true(v.text)
   end)
+
+  it("nyx.stop refuses a reason it cannot keep whole, and stops nothing", function()
+    local v = setup:run([[
+      local function try(reason)
+        local ok, e = pcall(nyx.stop, reason)
+        return ok and "stopped" or e.type .. ": " .. e.message
+      end
+      local r = { long = try(("y"):rep(256)), line = try("a\nb"), bytes = try("caf\xe9") }
+      r.text = #nyx.call{ prompt = "not stopped", max_tokens = 10 }.text > 0
+      return r
+    ]], { env = { NYX_DB = setup:new_db() } })
+    assert.are.equal("invalid_argument: bad argument #1 to 'stop' (reason is 256 bytes, more than the 255 a stop keeps)", v.long)
+    assert.matches("^invalid_argument: .*control character %(byte 2 is 0x0A%)", v.line)
+    assert.matches("^invalid_argument: .*not valid UTF%-8 %(its byte 4 is 0xE9%)", v.bytes)
+    assert.is_true(v.text)
+  end)
 end)
