@@ -59,22 +59,23 @@ static int check_json_block(const claude_block *b, const char *where, error_info
 typedef struct block_name {
     char s[64];
     const char *list;
-    size_t msg; /* (size_t)-1: the list is not a message's */
+    size_t msg;  /* (size_t)-1: the list is not a message's */
+    size_t base; /* the request's index_base */
 } block_name;
 
 static const char *named(block_name *w, size_t j)
 {
     if (w->msg == (size_t)-1)
-        snprintf(w->s, sizeof w->s, "%s[%zu]", w->list, j);
+        snprintf(w->s, sizeof w->s, "%s[%zu]", w->list, j + w->base);
     else
-        snprintf(w->s, sizeof w->s, "%s[%zu].content[%zu]", w->list, w->msg, j);
+        snprintf(w->s, sizeof w->s, "%s[%zu].content[%zu]", w->list, w->msg + w->base, j + w->base);
     return w->s;
 }
 
 static int check_blocks(const claude_block *blocks, size_t n, const char *name, size_t msg,
-                        mark_state *marks, error_info *err)
+                        size_t base, mark_state *marks, error_info *err)
 {
-    block_name w = {.list = name, .msg = msg};
+    block_name w = {.list = name, .msg = msg, .base = base};
     for (size_t j = 0; j < n; j++) {
         const claude_block *b = &blocks[j];
         if (!b->text)
@@ -95,7 +96,8 @@ static int check_blocks(const claude_block *blocks, size_t n, const char *name, 
 }
 
 /* Parses tools_json into *tools and counts the cache_control marks the tools carry. */
-static int check_tools(const char *tools_json, cJSON **tools, mark_state *marks, error_info *err)
+static int check_tools(const char *tools_json, size_t base, cJSON **tools, mark_state *marks,
+                       error_info *err)
 {
     *tools = NULL;
     if (!tools_json)
@@ -118,8 +120,8 @@ static int check_tools(const char *tools_json, cJSON **tools, mark_state *marks,
         for (const cJSON *o = t->child; cJSON_IsString(name) && o != tool; o = o->next, j++) {
             const cJSON *other = cJSON_GetObjectItemCaseSensitive(o, "name");
             if (cJSON_IsString(other) && strcmp(other->valuestring, name->valuestring) == 0) {
-                int rc = fail(err, "invalid_argument", "the tools name \"%.64s\" twice (tools[%zu] and tools[%zu], "
-                              "counted from 0): the API takes each tool name once", name->valuestring, j, i);
+                int rc = fail(err, "invalid_argument", "the tools name \"%.64s\" twice (tools[%zu] and tools[%zu]): "
+                              "the API takes each tool name once", name->valuestring, j + base, i + base);
                 cJSON_Delete(t);
                 return rc;
             }
@@ -131,7 +133,7 @@ static int check_tools(const char *tools_json, cJSON **tools, mark_state *marks,
             if (note_mark(marks, is_1h)) {
                 cJSON_Delete(t);
                 return fail(err, "invalid_argument",
-                            "tools[%zu] has a 1h cache mark after a 5m mark", i);
+                            "tools[%zu] has a 1h cache mark after a 5m mark", i + base);
             }
         }
         i++;
@@ -166,6 +168,7 @@ static int validate(const claude_request *req, cJSON **tools, error_info *err)
         return fail(err, "invalid_argument", "request is missing");
     if (!req->model || !req->model[0])
         return fail(err, "invalid_argument", "model must be a non-empty string");
+    size_t base = req->index_base == 1; /* lists counted from 1 for a Lua script */
     if (req->max_tokens <= 0)
         return fail(err, "invalid_argument", "max_tokens must be a positive integer");
     if (req->temperature > 1.0)
@@ -178,16 +181,16 @@ static int validate(const claude_request *req, cJSON **tools, error_info *err)
         return fail(err, "invalid_argument", "stop_sequences is missing but nstop is %zu", req->nstop);
     for (size_t i = 0; i < req->nstop; i++)
         if (!req->stop_sequences[i])
-            return fail(err, "invalid_argument", "stop_sequences[%zu] is missing", i);
+            return fail(err, "invalid_argument", "stop_sequences[%zu] is missing", i + base);
     for (size_t i = 0; i < req->nmessages; i++) {
         const claude_message *m = &req->messages[i];
         if (m->role != NYX_ROLE_USER && m->role != NYX_ROLE_ASSISTANT)
             return fail(err, "invalid_argument", "messages[%zu].role must be user or assistant",
-                        i);
+                        i + base);
         if (i == 0 && m->role != NYX_ROLE_USER)
-            return fail(err, "invalid_argument", "messages[0].role must be user");
+            return fail(err, "invalid_argument", "messages[%zu].role must be user", base);
         if (m->nblocks == 0 || !m->blocks)
-            return fail(err, "invalid_argument", "messages[%zu] must have at least one block", i);
+            return fail(err, "invalid_argument", "messages[%zu] must have at least one block", i + base);
     }
 
     if (!req->text_checked && claude_request_check_text(req, err))
@@ -201,7 +204,7 @@ static int validate(const claude_request *req, cJSON **tools, error_info *err)
                     "thinking: a budget must be at least 1024 tokens and below max_tokens (%d), "
                     "got %d", req->max_tokens, req->thinking_budget);
     mark_state marks = {0, 0};
-    if (check_tools(req->tools_json, tools, &marks, err))
+    if (check_tools(req->tools_json, base, tools, &marks, err))
         return -1;
     if (req->tools_mark != NYX_MARK_NONE && markable_tool(*tools) &&
         note_mark(&marks, req->tools_mark == NYX_MARK_1H)) {
@@ -209,9 +212,9 @@ static int validate(const claude_request *req, cJSON **tools, error_info *err)
         *tools = NULL;
         return fail(err, "invalid_argument", "the last tool's 1h cache mark follows a 5m mark");
     }
-    int rc = check_blocks(req->system, req->nsystem, "system", (size_t)-1, &marks, err);
+    int rc = check_blocks(req->system, req->nsystem, "system", (size_t)-1, base, &marks, err);
     for (size_t i = 0; rc == 0 && i < req->nmessages; i++)
-        rc = check_blocks(req->messages[i].blocks, req->messages[i].nblocks, "messages", i,
+        rc = check_blocks(req->messages[i].blocks, req->messages[i].nblocks, "messages", i, base,
                           &marks, err);
     if (rc == 0 && req->top_level_cache) {
         const claude_message *last = &req->messages[req->nmessages - 1];
@@ -238,7 +241,7 @@ int claude_tools_marks(const char *tools_json, size_t *ntools)
     mark_state marks = {0, 0};
     error_info err;
     *ntools = 0;
-    if (check_tools(tools_json, &tools, &marks, &err))
+    if (check_tools(tools_json, 0, &tools, &marks, &err))
         return -1;
     *ntools = tools ? (size_t)cJSON_GetArraySize(tools) : 0;
     cJSON_Delete(tools);

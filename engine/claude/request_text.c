@@ -23,6 +23,7 @@ typedef struct bad_string {
     long at;
     unsigned byte;
     int key;
+    size_t base; /* the request's index_base */
 } bad_string;
 
 static int find_bad(const cJSON *v, bad_string *b)
@@ -41,12 +42,12 @@ static int find_bad(const cJSON *v, bad_string *b)
         if (cJSON_IsObject(v)) {
             long at = e->string ? utf8_bad(e->string, strlen(e->string)) : -1;
             if (at >= 0) {
-                *b = (bad_string){b->w, b->cap, at, (unsigned char)e->string[at], 1};
+                *b = (bad_string){b->w, b->cap, at, (unsigned char)e->string[at], 1, b->base};
                 return 1;
             }
             snprintf(b->w + len, b->cap - len, ".%s", e->string ? e->string : "");
         } else {
-            snprintf(b->w + len, b->cap - len, "[%zu]", i);
+            snprintf(b->w + len, b->cap - len, "[%zu]", i + b->base);
         }
         if (find_bad(e, b))
             return 1;
@@ -57,14 +58,14 @@ static int find_bad(const cJSON *v, bad_string *b)
 
 /* A JSON text passed through (a tool list, a schema, an API block) is checked as the bytes it
  * is, in one pass; when it is not UTF-8, the string that is not is named inside it. */
-static int check_json(const char *json, size_t len, const char *field, error_info *err)
+static int check_json(const char *json, size_t len, const char *field, size_t base, error_info *err)
 {
     long at = utf8_bad(json, len);
     if (at < 0)
         return 0;
     char w[200];
     snprintf(w, sizeof w, "%s", field);
-    bad_string b = {w, sizeof w, 0, 0, 0};
+    bad_string b = {w, sizeof w, 0, 0, 0, base};
     cJSON *tree = claude_json_parse(json, len);
     int found = tree && find_bad(tree, &b);
     cJSON_Delete(tree);
@@ -92,12 +93,13 @@ static int check_string(const char *s, const char *field, error_info *err)
 static const char *text_name(char *w, size_t cap, const claude_request *req, size_t msg, size_t j, int json)
 {
     const char *text = json ? "" : ".text";
+    size_t base = req->index_base == 1;
     if (msg == (size_t)-1)
-        snprintf(w, cap, "system[%zu]%s", j, text);
+        snprintf(w, cap, "system[%zu]%s", j + base, text);
     else if (req->single_prompt && req->nmessages == 1 && req->messages[0].nblocks == 1 && !json)
         snprintf(w, cap, "prompt");
     else
-        snprintf(w, cap, "messages[%zu].content[%zu]%s", msg, j, text);
+        snprintf(w, cap, "messages[%zu].content[%zu]%s", msg + base, j + base, text);
     return w;
 }
 
@@ -116,7 +118,7 @@ static int check_blocks(const claude_request *req, const claude_block *blocks, s
         if (at < 0)
             continue;
         if (json)
-            return check_json(b->text, b->len, text_name(w, sizeof w, req, msg, j, json), err);
+            return check_json(b->text, b->len, text_name(w, sizeof w, req, msg, j, json), req->index_base == 1, err);
         return fail(err, "%s is not valid UTF-8 (its byte %ld is 0x%02X)", text_name(w, sizeof w, req, msg, j, json),
                     at + 1, (unsigned char)b->text[at]);
     }
@@ -125,6 +127,7 @@ static int check_blocks(const claude_request *req, const claude_block *blocks, s
 
 int claude_request_check_text(const claude_request *req, error_info *err)
 {
+    size_t base = req->index_base == 1;
     if (check_string(req->model, "model", err) || check_blocks(req, req->system, req->system ? req->nsystem : 0,
                                                                (size_t)-1, err))
         return -1;
@@ -132,14 +135,15 @@ int claude_request_check_text(const claude_request *req, error_info *err)
         if (check_blocks(req, req->messages[i].blocks, req->messages[i].blocks ? req->messages[i].nblocks : 0, i,
                          err))
             return -1;
-    if ((req->tools_json && check_json(req->tools_json, strlen(req->tools_json), "tools", err)) ||
-        (req->tool_choice_json && check_json(req->tool_choice_json, strlen(req->tool_choice_json), "tool_choice", err)) ||
-        (req->output_schema_json && check_json(req->output_schema_json, strlen(req->output_schema_json), "output", err)) ||
+    if ((req->tools_json && check_json(req->tools_json, strlen(req->tools_json), "tools", base, err)) ||
+        (req->tool_choice_json && check_json(req->tool_choice_json, strlen(req->tool_choice_json), "tool_choice", base, err)) ||
+        (req->output_schema_json && check_json(req->output_schema_json, strlen(req->output_schema_json), "output", base, err)) ||
         check_string(req->effort, "effort", err) || check_string(req->user_id, "user_id", err))
         return -1;
     char w[48];
     for (size_t i = 0; req->stop_sequences && i < req->nstop; i++)
-        if (check_string(req->stop_sequences[i], (snprintf(w, sizeof w, "stop_sequences[%zu]", i), w), err))
+        if (check_string(req->stop_sequences[i],
+                         (snprintf(w, sizeof w, "stop_sequences[%zu]", i + base), w), err))
             return -1;
     return 0;
 }

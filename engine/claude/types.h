@@ -65,6 +65,7 @@ typedef struct claude_request {
     int cache_mode;        /* enum cache_mode */
     int top_level_cache;   /* 1: add the API's automatic top-level cache_control */
     int single_prompt;     /* 1: the call gave one prompt, not a conversation to go on with */
+    int index_base;        /* how errors number list items: 0 for C and JSON, 1 for Lua tables */
     int text_checked;      /* 1: claude_request_check_text passed (request.h): not read again */
 } claude_request;
 

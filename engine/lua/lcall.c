@@ -634,7 +634,9 @@ static void read_stop(lua_State *L, claude_request *req)
     }
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i + 1);
-        set_string(L, 1, "stop_sequences[]", &req->stop_sequences[i]);
+        char field[40];
+        snprintf(field, sizeof field, "stop_sequences[%d]", (int)i + 1);
+        set_string(L, 1, field, &req->stop_sequences[i]);
         req->nstop = i + 1;
         lua_pop(L, 1);
     }
@@ -657,6 +659,7 @@ static void read_spec(lua_State *L, call_spec *spec, call_op *op)
     options_collect(L, o);
     text_pool *pool = engine_text_pool(op->e);
     claude_request *req = &spec->req;
+    req->index_base = 1; /* the engine's errors name list items as the script counts them */
     if (opt_get(L, o, O_MODEL) != LUA_TNIL && set_string(L, 1, "model", &req->model) == 0 && !*req->model)
         lnyx_argerror(L, 1, "model must not be empty");
     lua_pop(L, 1);

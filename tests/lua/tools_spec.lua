@@ -265,7 +265,7 @@ H.describe_setups("tools, thinking and structured output", function(setup)
       return { e = e, sent = #sim.requests() }
     ]])
     H.assert_error(v.e, "invalid_argument",
-      'the tools name "weather" twice %(tools%[0%] and tools%[1%], counted from 0%): the API takes each tool name once')
+      'the tools name "weather" twice %(tools%[1%] and tools%[2%]%): the API takes each tool name once')
     assert.are.equal(0, v.sent)
   end)
 

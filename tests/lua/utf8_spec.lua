@@ -49,20 +49,20 @@ H.describe_setups("texts that are not UTF-8", function(setup)
       return { r = r, refused = refused, good = good.text ~= nil, sent = sim.sent() }
     ]]
     local want = {
-      content = "messages[2].content[0].text is not valid UTF-8 (its byte 4 is 0xE9)",
+      content = "messages[3].content[1].text is not valid UTF-8 (its byte 4 is 0xE9)",
       prompt = "prompt is not valid UTF-8 (its byte 4 is 0xE9)",
-      block = "messages[0].content[1].text is not valid UTF-8 (its byte 5 is 0xC3)",
-      system = "system[0].text is not valid UTF-8 (its byte 3 is 0xEF)",
-      system_block = "system[1].text is not valid UTF-8 (its byte 1 is 0xED)",
-      long_system = "system[0].text is not valid UTF-8 (its byte 5101 is 0xE9)",
-      long_again = "system[0].text is not valid UTF-8 (its byte 5101 is 0xE9)",
+      block = "messages[1].content[2].text is not valid UTF-8 (its byte 5 is 0xC3)",
+      system = "system[1].text is not valid UTF-8 (its byte 3 is 0xEF)",
+      system_block = "system[2].text is not valid UTF-8 (its byte 1 is 0xED)",
+      long_system = "system[1].text is not valid UTF-8 (its byte 5101 is 0xE9)",
+      long_again = "system[1].text is not valid UTF-8 (its byte 5101 is 0xE9)",
       beyond = "prompt is not valid UTF-8 (its byte 1 is 0xF4)",
       five_bytes = "prompt is not valid UTF-8 (its byte 1 is 0xF8)",
       overlong = "prompt is not valid UTF-8 (its byte 7 is 0xC0)",
       tool_description = "tools[1].description is not valid UTF-8 (its byte 2 is 0xF6)",
       tool_schema = "tools[1].input.properties.q.description is not valid UTF-8 (its byte 1 is 0xE9)",
-      tool_result = ".content is not valid UTF-8 (its byte 4 is 0xE9)",
-      stop = "stop_sequences[] is not valid UTF-8 (its byte 1 is 0xFF)",
+      tool_result = "messages[3].content[1].content is not valid UTF-8 (its byte 4 is 0xE9)",
+      stop = "stop_sequences[2] is not valid UTF-8 (its byte 1 is 0xFF)",
       user_id = "user_id is not valid UTF-8 (its byte 2 is 0x80)",
       output = "output.properties has a key that is not valid UTF-8 (its byte 2 is 0xE9)",
     }

@@ -56,6 +56,9 @@ H.describe_setup("argument checks at the edges", function(setup)
         -- A bad block names its message, not only its place in the content.
         message_block = try(nyx.call, { max_tokens = 5, messages = { { role = "user", content = "a" },
           { role = "assistant", content = "b" }, { role = "user", content = { { type = "text" } } } } }),
+        -- The engine's own checks count a script's lists from 1, as the script does.
+        mark_order = try(nyx.call, { max_tokens = 5, prompt = "x",
+          system = { { text = "a", cache = "5m" }, { text = "b", cache = "1h" } } }),
       }
       local sent = sim.sent()
       return { r = r, sent = sent }
@@ -81,6 +84,7 @@ H.describe_setup("argument checks at the edges", function(setup)
       audit_typo = "unknown option 'agnet'; did you mean 'agent'?",
       batch_request_typo = "requests[1] (id \"r\"): unknown option 'max_token'; did you mean 'max_tokens'?",
       message_block = "(messages[3].content[1] must be a string or a table with text)",
+      mark_order = "system[2] has a 1h cache mark after a 5m mark",
     }
     for name, want in pairs(fields) do
       local e = v.r[name]
