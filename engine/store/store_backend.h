@@ -12,7 +12,7 @@
  *
  * What each backend still does its own way is the rest of the ops table: opening and
  * migrating (store_schema.c, store_pg_schema.c), logging an interaction and batches of
- * writes, budget reservations, settles and reaping (SQLite: several statements under BEGIN
+ * writes, budget reservations and settles (SQLite: several statements under BEGIN
  * IMMEDIATE, store_sqlite_budget.c; PostgreSQL: one statement calling a function of the
  * schema that locks the scopes' rows, store_pg_budget.c), recording a Message Batch with its
  * requests in one transaction, store_changed(), and the loop (poll_fd, pump).
@@ -105,10 +105,6 @@ typedef struct store_backend_ops {
                           const store_reservation *r, int *refused, error_info *err);
     int (*budget_settle)(store_db *s, const char *reservation_id, double actual_usd,
                          double now, error_info *err);
-    /* Releases the reservations older than now - max_age_s (max_age_s > 0), and those
-     * made on host by a process that no longer runs (store_orphans_take). Returns the count. */
-    int (*budget_reap)(store_db *s, double now, double max_age_s, const char *host,
-                       error_info *err);
     /* reservation_id NULL: log only (still one transaction). */
     int (*log_interaction_settle)(store_db *s, const interaction_rec *it,
                                   const char *reservation_id, double actual_usd,
@@ -193,21 +189,5 @@ int store_fail_as(error_info *err, const char *type, const char *fmt, ...)
  * reserved, and what the call needs; returns -1. */
 int store_budget_refused(error_info *err, const store_scope *scope, double spent,
                          double reserved, double amount);
-
-/* The reservations a reap releases, read from the rows of STORE_SQL_HOLDERS: those older
- * than max_age_s (when > 0) and those made on host by a process that no longer runs.
- * store_orphans_take is the row callback that collects their ids (oom set when a copy
- * failed); store_orphans_free frees them (store_budget.c). */
-#define STORE_SQL_HOLDERS "SELECT id, pid, host, created_at FROM budget_holds"
-typedef struct store_orphans {
-    double now, max_age_s;
-    const char *host;
-    char **ids;
-    size_t n, cap;
-    int oom;
-} store_orphans;
-int store_orphans_take(void *ud, int ncols, const char *const *names, const char *const *values,
-                       const char *types);
-void store_orphans_free(store_orphans *o);
 
 #endif

@@ -1,6 +1,7 @@
 /* Budgets, the part every backend shares: checking arguments, naming reservations and
- * their holders, and telling whether a holder is still alive. The transactions themselves
- * are the backend's (store_sqlite_budget.c). */
+ * their holders, status, limits, and reaping the reservations of holders gone (told alive or
+ * not here, released through the backend's settle). The reserve and settle transactions are
+ * the backend's (store_sqlite_budget.c, store_pg_budget.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "store_backend.h"
 
@@ -32,13 +33,24 @@ static int pid_alive(int64_t pid)
     return errno == EPERM; /* exists, owned by someone else */
 }
 
-int store_orphans_take(void *ud, int ncols, const char *const *names, const char *const *values,
-                       const char *types)
+/* The reservations a reap releases, read from the holds' rows: those older than max_age_s
+ * (when > 0) and those made on host by a process that no longer runs. orphans_take is the
+ * row callback that collects their ids (oom set when a copy failed). */
+typedef struct orphans {
+    double now, max_age_s;
+    const char *host;
+    char **ids;
+    size_t n, cap;
+    int oom;
+} orphans;
+
+static int orphans_take(void *ud, int ncols, const char *const *names, const char *const *values,
+                        const char *types)
 {
     (void)ncols;
     (void)names;
     (void)types;
-    store_orphans *o = ud;
+    orphans *o = ud;
     int old = o->max_age_s > 0 && values[3] && strtod(values[3], NULL) < o->now - o->max_age_s;
     int dead = values[1] && values[2] && strcmp(values[2], o->host) == 0 &&
                !pid_alive(strtoll(values[1], NULL, 10));
@@ -55,7 +67,7 @@ int store_orphans_take(void *ud, int ncols, const char *const *names, const char
     return 0;
 }
 
-void store_orphans_free(store_orphans *o)
+static void orphans_free(orphans *o)
 {
     for (size_t i = 0; i < o->n; i++)
         free(o->ids[i]);
@@ -293,9 +305,28 @@ int store_budget_reap(store_db *s, double max_age_s, error_info *err)
         return store_invalid(err, "cannot reap reservations: no store");
     if (isnan(max_age_s))
         return store_invalid(err, "cannot reap reservations: max_age_s is not a number");
-    if (!s->ops->budget_reap)
+    if (!s->ops->budget_settle)
         return store_unsupported(s, "reap reservations", err);
     char host[HOST_SIZE];
     host_name(host, sizeof host);
-    return s->ops->budget_reap(s, clock_wall_s(), max_age_s, host, err);
+    double now = clock_wall_s();
+    static const store_sql SQL_HOLDERS =
+        STORE_SQL_SAME("SELECT id, pid, host, created_at FROM budget_holds");
+    store_stmt st = {&SQL_HOLDERS, "reap budget reservations", 0, NULL, NULL};
+    orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
+    int rc = store_exec(s, &st, orphans_take, &o, err);
+    if (rc == 0 && o.oom) {
+        store_fail(err, "store: cannot reap budget reservations: out of memory");
+        rc = -1;
+    }
+    /* Each release is a settle of nothing, a transaction of its own: one interrupted leaves
+     * the rest for the next reap, and one settled meanwhile by its holder is not settled
+     * again (a settle of a reservation already settled does nothing). */
+    for (size_t i = 0; rc == 0 && i < o.n; i++)
+        rc = s->ops->budget_settle(s, o.ids[i], 0, now, err);
+    size_t released = o.n;
+    orphans_free(&o);
+    if (rc != 0)
+        return -1;
+    return released > (size_t)0x7fffffff ? 0x7fffffff : (int)released;
 }

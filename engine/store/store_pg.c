@@ -165,7 +165,6 @@ const store_backend_ops store_pg_ops = {
     .batch_rollback = pg_batch_rollback,
     .budget_reserve = store_pg_budget_reserve,
     .budget_settle = store_pg_budget_settle,
-    .budget_reap = store_pg_budget_reap,
     .log_interaction_settle = store_pg_log_interaction_settle,
     .changed = store_pg_changed,
     .poll_fd = pg_poll_fd,

@@ -123,8 +123,6 @@ int store_pg_budget_reserve(store_db *s, const store_scope *scopes, size_t n,
                             const store_reservation *r, int *refused, error_info *err);
 int store_pg_budget_settle(store_db *s, const char *reservation_id, double actual_usd,
                            double now, error_info *err);
-int store_pg_budget_reap(store_db *s, double now, double max_age_s, const char *host,
-                         error_info *err);
 int store_pg_log_interaction_settle(store_db *s, const interaction_rec *it,
                                     const char *reservation_id, double actual_usd,
                                     error_info *err);

@@ -338,31 +338,3 @@ int store_pg_log_interaction_settle_async(store_db *s, const interaction_rec *it
     }
     return 0;
 }
-
-/* ---- status, limits, reaping ---- */
-
-int store_pg_budget_reap(store_db *s, double now, double max_age_s, const char *host,
-                         error_info *err)
-{
-    store_orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
-    int rc = pg_rows(pg_of(s), "reap budget reservations", STORE_SQL_HOLDERS, 0, NULL,
-                     store_orphans_take, &o, err);
-    if (o.oom) {
-        store_fail(err, "store: cannot reap budget reservations: out of memory");
-        rc = -1;
-    }
-    int released = 0;
-    for (size_t i = 0; rc >= 0 && i < o.n; i++) {
-        char t[32];
-        const char *v[] = {o.ids[i], "0", pg_num(t, now)};
-        PGresult *res = pg_exec(pg_of(s), "reap a budget reservation",
-                                "SELECT nyx_settle($1, $2, $3)", 3, v, err);
-        if (!res)
-            rc = -1;
-        else
-            released += atoi(PQgetvalue(res, 0, 0));
-        PQclear(res);
-    }
-    store_orphans_free(&o);
-    return rc < 0 ? -1 : released;
-}

@@ -521,7 +521,6 @@ const store_backend_ops store_sqlite_ops = {
     .batch_rollback = sq_batch_rollback,
     .budget_reserve = store_sqlite_budget_reserve,
     .budget_settle = store_sqlite_budget_settle,
-    .budget_reap = store_sqlite_budget_reap,
     .log_interaction_settle = store_sqlite_log_interaction_settle,
     .changed = store_sqlite_changed,
     .set_background = sq_set_background,

@@ -1,4 +1,4 @@
-/* Budgets in SQLite: reserve, settle, status, reap, and logging an interaction together
+/* Budgets in SQLite: reserve, settle, and logging an interaction together
  * with its settle.
  *
  * Why this cannot overspend. Every operation runs between BEGIN IMMEDIATE and COMMIT, so
@@ -85,8 +85,6 @@ static const store_sql SQL_SETTLE = {{"UPDATE budgets SET spent_usd = spent_usd 
     " updated_at = ?4 WHERE scope = ?1", NULL}};
 
 static const store_sql SQL_FORGET = {{"DELETE FROM budget_holds WHERE id = ?1", NULL}};
-
-static const store_sql SQL_HOLDERS = {{STORE_SQL_HOLDERS, NULL}};
 
 /* The scope refused: say why with its numbers, read inside the transaction. */
 static void refuse(store_db *s, const store_scope *sc, double amount, error_info *err)
@@ -295,32 +293,4 @@ int store_sqlite_log_interaction_settle(store_db *s, const interaction_rec *it,
         return -1;
     }
     return store_sqlite_tx_commit(q, "log an interaction in", err);
-}
-
-/* ---- reaping ---- */
-
-int store_sqlite_budget_reap(store_db *s, double now, double max_age_s, const char *host,
-                             error_info *err)
-{
-    sq *q = sq_of(s);
-    if (store_sqlite_tx_begin(q, "reap budget reservations in", err) != 0)
-        return -1;
-    store_orphans o = {.now = now, .max_age_s = max_age_s, .host = host};
-    int failed = op(s, &SQL_HOLDERS, "reap budget reservations", 0, NULL, store_orphans_take, &o,
-                    NULL, err) != 0;
-    if (!failed && o.oom) {
-        store_fail(err, "store: cannot reap budget reservations in %s: out of memory", q->path);
-        failed = 1;
-    }
-    for (size_t i = 0; !failed && i < o.n; i++)
-        failed = settle(s, o.ids[i], 0, now, err) != 0;
-    size_t released = o.n;
-    store_orphans_free(&o);
-    if (failed) {
-        store_sqlite_tx_rollback(q, 1, err);
-        return -1;
-    }
-    if (store_sqlite_tx_commit(q, "reap budget reservations in", err) != 0)
-        return -1;
-    return released > (size_t)0x7fffffff ? 0x7fffffff : (int)released;
 }
