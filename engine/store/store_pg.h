@@ -91,14 +91,10 @@ PGresult *pg_exec(pg *p, const char *what, const char *sql, int nparams,
 int pg_write(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
              error_info *err);
 
-/* Hands every row of res to fn, as pg_rows does. */
+/* Hands every row of res to fn as text (NULL for SQL NULL; double precision as SQLite writes
+ * a REAL). Returns 0, 1 when fn stopped early, -1 on failure. */
 int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, void *ud,
                 error_info *err);
-
-/* pg_exec handing every row to fn as text (NULL for SQL NULL; double precision as SQLite
- * writes a REAL). Returns 0, 1 when fn stopped early, -1 on failure. */
-int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
-            store_row_fn fn, void *ud, error_info *err);
 /* Reads what arrived, sends what waits, reconnects when due, hands out finished jobs. */
 void pg_pump(pg *p);
 

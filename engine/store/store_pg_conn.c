@@ -639,14 +639,3 @@ int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, v
     }
     return result;
 }
-
-int pg_rows(pg *p, const char *what, const char *sql, int nparams, const char *const *values,
-            store_row_fn fn, void *ud, error_info *err)
-{
-    PGresult *res = pg_exec(p, what, sql, nparams, values, err);
-    if (!res)
-        return -1;
-    int rc = pg_each_row(p, what, res, fn, ud, err);
-    PQclear(res);
-    return rc;
-}
