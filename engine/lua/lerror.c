@@ -290,7 +290,9 @@ int lnyx_argerror(lua_State *L, int arg, const char *fmt, ...)
 static int l_raise(lua_State *L)
 {
     lnyx_checktype(L, 1, LUA_TTABLE);
-    int level = (int)luaL_optinteger(L, 2, 1);
+    if (!lua_isnoneornil(L, 2) && !lua_isinteger(L, 2))
+        return lnyx_argerror(L, 2, "level must be a whole number");
+    int level = lua_isnoneornil(L, 2) ? 1 : (int)lua_tointeger(L, 2);
     lua_settop(L, 1);
     if (lua_getfield(L, 1, "type") != LUA_TSTRING)
         return lnyx_argerror(L, 1, "an error table needs a type");

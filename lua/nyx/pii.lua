@@ -21,6 +21,10 @@ end
 ---@param found table<string, integer>
 ---@return string
 function M.describe(found)
+  if type(found) ~= "table" then
+    core.raise({ type = "invalid_argument",
+                 message = "bad argument #1 to 'describe' (a table of counts by kind expected, got " .. type(found) .. ")" }, 2)
+  end
   local kinds = {}
   for kind in pairs(found) do kinds[#kinds + 1] = kind end
   table.sort(kinds)
