@@ -335,12 +335,14 @@ function nyx.call(opts) end
 ---@return nyx.Tool
 function nyx.tool(def) end
 
---- A Lua value as JSON text (object keys sorted; a 1..n table is an array, {} an object).
+--- A Lua value as JSON text (object keys sorted; a 1..n table is an array, {} an object; a
+--- float in the digits that read back as the same double).
 ---@param value any
 ---@return string
 function nyx.json_encode(value) end
 
---- JSON text as a Lua value (null becomes nil).
+--- JSON text as a Lua value (null becomes nil; an integer is a Lua integer when it fits one,
+--- past 2^53 too).
 ---@param text string
 ---@return any
 function nyx.json_decode(text) end

@@ -1,6 +1,7 @@
 /* Nodes for trees only printed, from kept chunks (json_arena.h). */
 #include "base/json_arena.h"
 
+#include "base/json_number.h"
 #include "base/pooling.h"
 
 #include <limits.h>
@@ -67,12 +68,9 @@ cJSON *json_arena_text(json_arena *a, int type, const char *text, size_t len)
 
 cJSON *json_arena_number(json_arena *a, double v)
 {
-    cJSON *n = json_arena_node(a, cJSON_Number, NULL);
-    if (n) { /* cJSON_CreateNumber's valueint, saturated */
-        n->valuedouble = v;
-        n->valueint = v >= INT_MAX ? INT_MAX : v <= (double)INT_MIN ? INT_MIN : (int)v;
-    }
-    return n;
+    char text[JSON_ARENA_TEXT];
+    int n = json_double_text(v, text, sizeof text);
+    return n > 0 ? json_arena_text(a, cJSON_Raw, text, (size_t)n) : NULL;
 }
 
 cJSON *json_arena_own(json_arena *a, cJSON *tree)

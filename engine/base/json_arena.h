@@ -35,7 +35,9 @@ cJSON *json_arena_node(json_arena *a, int type, const char *value);
  * memory or when the text is longer. */
 cJSON *json_arena_text(json_arena *a, int type, const char *text, size_t len);
 
-/* A number node, as cJSON_CreateNumber makes it (printed the same). */
+/* A finite number, written as json_number.h's json_double writes it (the shortest text that
+ * reads back as v; cJSON's print settles for one merely close); NULL when v is not finite or
+ * out of memory. */
 cJSON *json_arena_number(json_arena *a, double v);
 
 /* tree, now the arena's to delete at reset; NULL (tree deleted) when out of memory. */

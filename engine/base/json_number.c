@@ -1,7 +1,10 @@
 /* JSON numbers printed once, without cJSON's printf and sscanf (json_number.h). */
 #include "base/json_number.h"
 
+#include <locale.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The digits of a number, written from the right: a call prints three, and snprintf's format
@@ -40,6 +43,28 @@ int json_millis_text(double ms, char *out, size_t size)
     return n + 4;
 }
 
+int json_double_text(double v, char *out, size_t size)
+{
+    if (!isfinite(v))
+        return -1;
+    /* 17 significant digits always read back as v; most doubles need fewer, and the shortest
+     * that does is what a reader expects (0.1, not 0.10000000000000001). */
+    int n = -1;
+    for (int digits = 15; digits <= 17; digits++) {
+        n = snprintf(out, size, "%.*g", digits, v);
+        if (n < 0 || (size_t)n >= size)
+            return -1;
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    /* printf and strtod write and read the locale's decimal point, JSON only '.'. */
+    char point = *localeconv()->decimal_point;
+    char *p = point != '.' ? memchr(out, point, (size_t)n) : NULL;
+    if (p)
+        *p = '.';
+    return n;
+}
+
 cJSON *json_int(long long v)
 {
     char text[JSON_NUMBER_TEXT];
@@ -50,4 +75,10 @@ cJSON *json_millis(double ms)
 {
     char text[JSON_NUMBER_TEXT];
     return json_millis_text(ms, text, sizeof text) > 0 ? cJSON_CreateRaw(text) : NULL;
+}
+
+cJSON *json_double(double v)
+{
+    char text[JSON_NUMBER_TEXT];
+    return json_double_text(v, text, sizeof text) > 0 ? cJSON_CreateRaw(text) : NULL;
 }

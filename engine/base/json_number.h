@@ -16,6 +16,12 @@
 /* v in decimal; NULL when out of memory. */
 cJSON *json_int(long long v);
 
+/* A finite double as the shortest of 15, 16 or 17 significant digits that reads back as the
+ * same double: cJSON's print settles for 15 digits that read back merely close (within a
+ * relative DBL_EPSILON), so 9007199254740992.0 came out as 9.00719925474099e+15, another
+ * number. NULL when v is not finite or out of memory. */
+cJSON *json_double(double v);
+
 /* A duration in milliseconds, rounded to the microsecond ("12.345"); a value that is not a
  * finite number from 0 to a year prints as 0. NULL when out of memory. */
 cJSON *json_millis(double ms);
@@ -24,5 +30,6 @@ cJSON *json_millis(double ms);
  * enough); its length, or -1 when it does not fit. */
 int json_int_text(long long v, char *out, size_t size);
 int json_millis_text(double ms, char *out, size_t size);
+int json_double_text(double v, char *out, size_t size); /* -1 also when v is not finite */
 
 #endif

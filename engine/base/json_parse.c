@@ -1,7 +1,14 @@
 /* A whole text as one JSON value (json_parse.h). */
 #include "base/json_parse.h"
 
+#include "base/json_scan.h"
+
+#include <math.h>
 #include <string.h>
+
+/* 2^53: from here on doubles are more than 1 apart, and an integer's digits say more than its
+ * double. */
+#define EXACT_LIMIT 9007199254740992.0
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -37,6 +44,58 @@ static size_t nul_escape(const char *text, size_t len)
     return len;
 }
 
+/* Whether the siblings from v on, or anything inside them, hold a number past EXACT_LIMIT: a
+ * look at each node, all a parse costs when none does (every reply but a rare one). */
+static int has_wide_number(const cJSON *v)
+{
+    for (; v; v = v->next) {
+        if ((v->type & 0xFF) == cJSON_Number ? fabs(v->valuedouble) >= EXACT_LIMIT : has_wide_number(v->child))
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct numbers {
+    const char *text;
+    size_t len, at; /* the text's numbers before at are paired already */
+    int failed;     /* out of memory */
+} numbers;
+
+static int integer_shaped(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
+            return 0;
+    return 1;
+}
+
+/* Pairs the number nodes from v on, in the order of the text, with the text's numbers, and
+ * turns one past EXACT_LIMIT written as an integer into a raw node of its digits. */
+static void keep_digits(cJSON *v, numbers *n)
+{
+    for (; v && !n->failed; v = v->next) {
+        if ((v->type & 0xFF) != cJSON_Number) {
+            keep_digits(v->child, n);
+            continue;
+        }
+        size_t from, to;
+        if (!json_next_number(n->text, n->len, n->at, &from, &to))
+            return; /* cannot happen on a text cJSON read: every number node has its text */
+        n->at = to;
+        if (fabs(v->valuedouble) < EXACT_LIMIT || !integer_shaped(n->text + from, to - from))
+            continue;
+        char *digits = cJSON_malloc(to - from + 1); /* cJSON_Delete frees it */
+        if (!digits) {
+            n->failed = 1;
+            return;
+        }
+        memcpy(digits, n->text + from, to - from);
+        digits[to - from] = '\0';
+        v->type = cJSON_Raw;
+        v->valuestring = digits;
+    }
+}
+
 cJSON *json_parse_value(const char *text, size_t len, size_t *stop)
 {
     const char *end = NULL;
@@ -46,6 +105,15 @@ cJSON *json_parse_value(const char *text, size_t len, size_t *stop)
     while (v && off < len && is_space(text[off]))
         off++;
     *stop = off;
+    if (v && has_wide_number(v)) {
+        numbers n = {text, off, 0, 0};
+        keep_digits(v, &n);
+        if (n.failed) {
+            cJSON_Delete(v);
+            *stop = 0;
+            return NULL;
+        }
+    }
     return v;
 }
 

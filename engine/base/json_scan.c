@@ -53,3 +53,25 @@ size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from,
 {
     return json_long_strings_known(text, len, min, NULL, 0, from, to, max);
 }
+
+static int in_number(char c) { return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'; }
+
+int json_next_number(const char *text, size_t len, size_t i, size_t *from, size_t *to)
+{
+    while (i < len) {
+        char c = text[i];
+        if (c == '"') {
+            i = json_string_end(text, len, i);
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t j = i + 1;
+            while (j < len && in_number(text[j]))
+                j++;
+            *from = i;
+            *to = j;
+            return 1;
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}

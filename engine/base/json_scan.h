@@ -30,4 +30,10 @@ size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from,
 size_t json_long_strings_known(const char *text, size_t len, size_t min, const hashed_span *known,
                                size_t nknown, size_t *from, size_t *to, size_t max);
 
+/* The next number of a JSON text at or after i, strings stepped over: 1 with *from at its first
+ * byte (a '-' or a digit outside a string) and *to one past its last, 0 when none is left.
+ * Outside strings, only a number has a digit or a '-', so on a text a parser accepted these are
+ * its numbers, in the order of the text: json_parse.c pairs them with the parsed tree's. */
+int json_next_number(const char *text, size_t len, size_t i, size_t *from, size_t *to);
+
 #endif

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "response_cache.h"
 
+#include "base/json_parse.h"
 #include "base/text.h"
 
 #include <cjson/cJSON.h>
@@ -267,10 +268,12 @@ int response_from_json(const char *json, claude_response *out)
     out->stop_reason = json_string(o, "stop_reason", &failed);
     out->stop_sequence = json_string(o, "stop_sequence", &failed);
     out->text = json_string(o, "text", &failed);
-    /* Kept as blocks, as a reply is: the text was cJSON's print of them, which printing them
-     * again gives back byte for byte. */
+    /* Kept as blocks, as a reply is (read as one, integers past 2^53 kept whole): the text was
+     * cJSON's print of them, which printing them again gives back byte for byte. */
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(o, "content");
-    if (cJSON_IsString(content) && !cJSON_IsArray(out->content = cJSON_Parse(content->valuestring)))
+    size_t stop;
+    if (cJSON_IsString(content) &&
+        !cJSON_IsArray(out->content = json_parse_value(content->valuestring, strlen(content->valuestring), &stop)))
         failed = 1;
     const cJSON *ot = cJSON_GetObjectItemCaseSensitive(o, "output_tokens");
     out->usage.output_tokens = cJSON_IsNumber(ot) ? (int64_t)ot->valuedouble : 0;

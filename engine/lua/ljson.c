@@ -2,7 +2,11 @@
  * are written sorted, so the same table always gives the same bytes: the API caches exact
  * prefixes, and a tool list that reorders itself from run to run would never be read back.
  * A table whose keys are exactly 1..n (n > 0) is an array; any other table, the empty one
- * included, is an object (tool inputs and schemas are objects far more often than arrays). */
+ * included, is an object (tool inputs and schemas are objects far more often than arrays).
+ *
+ * Numbers: an integer is written as its digits, a float as the shortest text that reads back
+ * as the same double (json_number.h); decoding gives an integer written past 2^53 as the exact
+ * Lua integer when it fits one (json_parse.h keeps its digits), a float otherwise. */
 #include "lnyx.h"
 
 #include "base/json_number.h"
@@ -122,13 +126,14 @@ static cJSON *value(conv *c, int idx, int depth, const char *path)
             lua_Integer i = lua_tointeger(L, idx);
             if (i >= 1000000000000000LL || i <= -1000000000000000LL)
                 return json_int((long long)i);
+            return cJSON_CreateNumber((double)i); /* printed as its digits */
         }
         double d = lua_tonumber(L, idx);
         if (!isfinite(d)) {
             snprintf(c->why, sizeof c->why, "%s is not a finite number", path);
             return NULL;
         }
-        return cJSON_CreateNumber(d);
+        return json_double(d);
     }
     case LUA_TSTRING: {
         size_t len;
@@ -231,6 +236,9 @@ static void push_json(lua_State *L, const cJSON *v, const char *same, int same_i
             push_json(L, e, same, same_idx);
             lua_rawset(L, -3); /* a new table: no metamethods */
         }
+    } else if (cJSON_IsRaw(v)) { /* an integer past 2^53, as its digits (json_parse.h) */
+        if (!lua_stringtonumber(L, v->valuestring)) /* Lua's rule: an integer when it fits */
+            lua_pushnil(L); /* no parse makes another raw node */
     } else {
         lua_pushnil(L); /* null */
     }

@@ -4,6 +4,7 @@
  * hash that keys the prompt cache. Error texts follow the API's wording. */
 #include "sim_core.h"
 #include "base/array.h"
+#include "base/json_parse.h"
 #include "base/utf8.h"
 
 #include <cjson/cJSON.h>
@@ -552,8 +553,11 @@ int sim_req_parse(sim_req *r, const char *body, size_t len, const sim_models *mo
     char why[160];
     if (sim_body_utf8(body, len, why, sizeof why) != 0)
         return bad(err, "%s", why);
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!root || !cJSON_IsObject(root)) {
+    /* Read as nyx reads JSON: an integer past 2^53 (a tool schema's enum member) keeps its
+     * digits, so a tool input made from it goes back with them, as the API's would. */
+    size_t stop;
+    cJSON *root = json_parse_value(body, len, &stop);
+    if (!root || stop < len || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return bad(err, "There was an error parsing the body of your request: invalid JSON");
     }

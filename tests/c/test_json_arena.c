@@ -8,6 +8,7 @@
 #include "base/json_arena.h"
 #include "base/pooling.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,9 @@ static void prints_as_cjson(void)
     cJSON_AddTrueToObject(w, "on");
     char *want = cJSON_PrintUnformatted(w);
     CHECK_STR(got, want);
-    CHECK_INT(json_arena_number(&a, 3e9)->valueint, 2147483647); /* as cJSON_CreateNumber */
+    CHECK_STR(json_arena_number(&a, 3e9)->valuestring, "3000000000");
+    CHECK_STR(json_arena_number(&a, 0.1 + 0.2)->valuestring, "0.30000000000000004"); /* cJSON: 0.3 */
+    CHECK(json_arena_number(&a, NAN) == NULL);
     free(got);
     free(want);
     cJSON_Delete(w);

@@ -67,9 +67,37 @@ static void test_millis(void)
     CHECK(round_trip(json_millis(1e300), "0.000") == 0);
 }
 
+/* Every finite double prints as the shortest of 15, 16 or 17 digits that reads back exactly;
+ * cJSON's print stops at 15 digits that read back merely close. */
+static void test_doubles(void)
+{
+    CHECK(round_trip(json_double(0.1), "0.1") == 0.1);
+    CHECK(round_trip(json_double(0.1 + 0.2), "0.30000000000000004") == 0.1 + 0.2); /* cJSON: 0.3 */
+    CHECK(round_trip(json_double(9007199254740992.0), "9007199254740992") == 9007199254740992.0);
+    CHECK(round_trip(json_double(1.0 / 3), "0.3333333333333333") == 1.0 / 3); /* 16 digits */
+    CHECK(round_trip(json_double(-2.5), "-2.5") == -2.5);
+    CHECK(round_trip(json_double(1e300), "1e+300") == 1e300);
+    CHECK(round_trip(json_double(123456789.0), "123456789") == 123456789.0);
+    const double hard[] = {5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1 + 0.7,
+                           4.35, 1e23, 9007199254740993.0, -1234.5678e-20, 3.0000000000000004};
+    for (size_t i = 0; i < sizeof hard / sizeof hard[0]; i++) {
+        char text[JSON_NUMBER_TEXT];
+        CHECK_ROW("double %.17g", hard[i]);
+        CHECK(json_double_text(hard[i], text, sizeof text) > 0 && strtod(text, NULL) == hard[i]);
+        CHECK_ROW_END();
+    }
+    char text[JSON_NUMBER_TEXT];
+    CHECK(json_double_text(1.0 / 0.0, text, sizeof text) == -1);
+    CHECK(json_double_text(0.0 / 0.0, text, sizeof text) == -1);
+    CHECK(json_double(1.0 / 0.0) == NULL);
+    char small[4];
+    CHECK(json_double_text(0.25, small, sizeof small) == -1); /* "0.25" and its NUL need 5 */
+}
+
 int main(void)
 {
     test_ints();
     test_millis();
+    test_doubles();
     CHECK_DONE();
 }

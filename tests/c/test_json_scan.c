@@ -55,8 +55,25 @@ static void test_known(void)
     CHECK(from[0] == 1 && to[0] == 9);
 }
 
+/* The numbers of a text, strings (keys, values, escaped quotes) stepped over. */
+static void test_next_number(void)
+{
+    const char *t = "{\"a1\":[-12,\"3 \\\" 4\",true,5.5e-3],\"-b\":0}";
+    size_t from, to, at = 0, len = strlen(t);
+    const char *want[] = {"-12", "5.5e-3", "0"};
+    for (size_t k = 0; k < 3; k++) {
+        CHECK(json_next_number(t, len, at, &from, &to));
+        CHECK(to - from == strlen(want[k]) && memcmp(t + from, want[k], to - from) == 0);
+        at = to;
+    }
+    CHECK(!json_next_number(t, len, at, &from, &to));
+    CHECK(!json_next_number("[\"7", 3, 0, &from, &to)); /* inside a string that never closes */
+    CHECK(json_next_number("9", 1, 0, &from, &to) && from == 0 && to == 1);
+}
+
 int main(void)
 {
+    test_next_number();
     test_string_end();
     test_long_strings();
     test_known();

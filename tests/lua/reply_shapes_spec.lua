@@ -105,4 +105,16 @@ H.describe_setup("the conversation a result continues", function(setup)
                       { role = "assistant", content = { { type = "text", text = "Plain." } } } }, plain.m)
     assert.are.equal(0, plain.ncalls)
   end)
+
+  it("keeps an integer past 2^53 of a tool input served from the response cache whole", function()
+    local v = served(setup, "A wide id", {
+      id = "msg_wide", model = "claude-haiku-4-5", stop_reason = "tool_use", text = "",
+      content = '[{"type":"tool_use","id":"toolu_w","name":"lookup","input":{"id":9007199254740993}}]',
+      output_tokens = 9 }, [[
+      local id = r.tool_calls[1].input.id
+      return { from_cache = r.from_cache, id = math.type(id) .. " " .. tostring(id) }
+    ]])
+    assert.is_true(v.from_cache)
+    assert.are.equal("integer 9007199254740993", v.id, "cJSON alone read 9007199254740992")
+  end)
 end)
