@@ -335,17 +335,23 @@ function nyx.call(opts) end
 ---@return nyx.Tool
 function nyx.tool(def) end
 
---- A Lua value as JSON text (object keys sorted; a 1..n table is an array, {} an object; a
---- float in the digits that read back as the same double).
+--- A Lua value as JSON text (object keys sorted; a 1..n table is an array, {} an object unless
+--- marked by nyx.json_array; a float in the digits that read back as the same double).
 ---@param value any
 ---@return string
 function nyx.json_encode(value) end
 
 --- JSON text as a Lua value (null becomes nil; an integer is a Lua integer when it fits one,
---- past 2^53 too).
+--- past 2^53 too; an empty array comes back marked by nyx.json_array).
 ---@param text string
 ---@return any
 function nyx.json_decode(text) end
+
+--- t (a new empty table when nil) marked as a JSON array, so that empty it is written [] (a
+--- schema's `required`, `enum`); a table with a metatable of its own is refused.
+---@param t? table
+---@return table
+function nyx.json_array(t) end
 
 --- The tool loop behind nyx.call (lua/nyx/tools.lua); scripts use nyx.call and nyx.tool.
 nyx.tools = {}

@@ -2,7 +2,10 @@
  * are written sorted, so the same table always gives the same bytes: the API caches exact
  * prefixes, and a tool list that reorders itself from run to run would never be read back.
  * A table whose keys are exactly 1..n (n > 0) is an array; any other table, the empty one
- * included, is an object (tool inputs and schemas are objects far more often than arrays).
+ * included, is an object (tool inputs and schemas are objects far more often than arrays),
+ * but an empty table with the array mark (ARRAY_MARK, nyx.json_array) is []: a schema's
+ * `required = {}` written as {} is one the API refuses. Decoding marks the empty arrays it
+ * makes, so [] comes back as []; a non-empty array needs no mark.
  *
  * Numbers: an integer is written as its digits, a float as the shortest text that reads back
  * as the same double (json_number.h); decoding gives an integer written past 2^53 as the exact
@@ -19,6 +22,9 @@
 #include <string.h>
 
 #define MAX_DEPTH 64
+
+/* The registry's name of the metatable every marked empty array shares. */
+#define ARRAY_MARK "nyx.json_array"
 
 typedef struct conv {
     lua_State *L;
@@ -40,6 +46,23 @@ static int is_array(lua_State *L, int idx, size_t *n)
     }
     *n = len;
     return count == len;
+}
+
+/* Whether the table at idx is empty and carries the array mark. */
+static int is_marked_empty(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx)) /* most tables: no metatable at all */
+        return 0;
+    luaL_getmetatable(L, ARRAY_MARK);
+    int marked = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!marked)
+        return 0;
+    lua_pushnil(L);
+    if (!lua_next(L, idx))
+        return 1;
+    lua_pop(L, 2);
+    return 0;
 }
 
 static int cmp_keys(const void *a, const void *b)
@@ -169,6 +192,8 @@ static cJSON *value(conv *c, int idx, int depth, const char *path)
             }
             return a;
         }
+        if (!(depth == 0 && c->skip) && lua_rawlen(L, idx) == 0 && is_marked_empty(L, idx))
+            return cJSON_CreateArray();
         return object(c, idx, depth, path);
     }
     default:
@@ -219,6 +244,10 @@ static void push_json(lua_State *L, const cJSON *v, const char *same, int same_i
             lua_pushlstring(L, v->valuestring, strlen(v->valuestring));
     } else if (cJSON_IsArray(v)) {
         lua_createtable(L, cJSON_GetArraySize(v), 0);
+        if (!v->child) { /* [] stays [] when encoded again */
+            luaL_getmetatable(L, ARRAY_MARK);
+            lua_setmetatable(L, -2);
+        }
         lua_Integer i = 1;
         for (const cJSON *e = v->child; e; e = e->next) {
             push_json(L, e, same, same_idx);
@@ -269,6 +298,26 @@ static int l_json_encode(lua_State *L)
     return 1;
 }
 
+/* nyx.json_array([t]): t (a new table when none) marked as a JSON array, so that empty it is
+ * written [] rather than {}. A table with a metatable of its own is refused: the mark would
+ * replace it. */
+static int l_json_array(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    } else if (!lua_istable(L, 1)) {
+        return lnyx_argerror(L, 1, "table expected, got %s", luaL_typename(L, 1));
+    }
+    lua_settop(L, 1);
+    luaL_getmetatable(L, ARRAY_MARK);
+    if (lua_getmetatable(L, 1) && !lua_rawequal(L, -1, -2))
+        return lnyx_argerror(L, 1, "the table has a metatable already");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
 static int l_json_decode(lua_State *L)
 {
     size_t len;
@@ -285,6 +334,10 @@ static int l_json_decode(lua_State *L)
 
 int lnyx_open_json(lua_State *L)
 {
+    luaL_newmetatable(L, ARRAY_MARK); /* shared by every marked table; __name says what it is */
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_json_array);
+    lua_setfield(L, -2, "json_array");
     lua_pushcfunction(L, l_json_encode);
     lua_setfield(L, -2, "json_encode");
     lua_pushcfunction(L, l_json_decode);

@@ -1,7 +1,7 @@
 -- nyx.json_decode reads the whole text as one value: what follows it, or a string it could
 -- only keep cut short, is an invalid_argument saying where, not a value read from part of it.
--- Numbers go between Lua and JSON unchanged: an integer past 2^53 decodes
--- exact, a float encodes in the digits that read back as it.
+-- Numbers and empty arrays go between Lua and JSON unchanged: an integer past 2^53 decodes
+-- exact, a float encodes in the digits that read back as it, a decoded [] encodes as [].
 local nyx = require "nyx"
 
 local function refused(text)
@@ -77,13 +77,43 @@ describe("numbers between Lua and JSON", function()
   end)
 end)
 
+describe("empty arrays", function()
+  it("keeps a decoded [] an array: it encodes back as []", function()
+    assert.are.equal("[]", nyx.json_encode(nyx.json_decode("[]")))
+    assert.are.equal('{"a":[],"b":{}}', nyx.json_encode(nyx.json_decode('{"b":{},"a":[]}')))
+    assert.is_nil(getmetatable(nyx.json_decode("{}")), "an object is not marked")
+    assert.is_nil(getmetatable(nyx.json_decode("[1]")), "a non-empty array needs no mark")
+    assert.are.equal(getmetatable(nyx.json_decode("[]")), getmetatable(nyx.json_decode("[[]]")[1]),
+                     "one metatable shared")
+  end)
+
+  it("nyx.json_array marks a table so that empty it is written []", function()
+    local t = {}
+    assert.is_true(rawequal(t, nyx.json_array(t)), "returns the table it marks")
+    assert.are.equal("[]", nyx.json_encode(t))
+    assert.are.equal('{"properties":{},"required":[],"type":"object"}',
+                     nyx.json_encode({ type = "object", properties = {}, required = nyx.json_array() }))
+    t[1] = "x"
+    assert.are.equal('["x"]', nyx.json_encode(t))
+    assert.are.equal("{}", nyx.json_encode({}), "an unmarked empty table stays an object")
+    local ok, e = pcall(nyx.json_array, "x")
+    assert.is_false(ok)
+    assert.are.equal("invalid_argument", e.type)
+    ok, e = pcall(nyx.json_array, setmetatable({}, {}))
+    assert.is_false(ok)
+    assert.matches("metatable", e.message)
+    local again = nyx.json_array()
+    assert.is_true(rawequal(again, nyx.json_array(again)), "marking a marked table again is fine")
+  end)
+end)
+
 describe("nyx.json_encode(nyx.json_decode(s))", function()
   it("gives s back, byte for byte, for texts that used to change", function()
     for _, s in ipairs({
-      '{"b":{},"m":9007199254740993}',
+      "[]", "[[],[[]],{\"x\":[]}]", '{"a":[],"b":{},"m":9007199254740993}',
       "[9223372036854775807,-9223372036854775808,9007199254740993,-18014398509481985]",
       "[0.1,0.30000000000000004,1e+300,9007199254740992,0.3333333333333333,-2.5]",
-      '{"id":"9007199254740993","nested":{"ids":[12345678901234567,-1],"ok":true}}',
+      '{"id":"9007199254740993","nested":{"ids":[12345678901234567,[]],"ok":true}}',
       '"a \\"quoted\\" 12345678901234567890"',
     }) do
       assert.are.equal(s, nyx.json_encode(nyx.json_decode(s)))

@@ -143,12 +143,12 @@ H.describe_setups("tools, thinking and structured output", function(setup)
     assert.are.equal("tool_result", v.e.messages[3].content[1].type)
   end)
 
-  it("gives a tool an integer past 2^53 of its input whole, streamed or not", function()
+  it("gives a tool an integer past 2^53 of its input whole, streamed or not, and sends [] for a marked {}", function()
     -- The simulator answers with the first member of an enum, as its digits (the API keeps them).
     local v = setup:run [[
       sim.config{ keep_bodies = 8 }
       local seen = {}
-      local order = nyx.tool{ name = "order", input = { type = "object",
+      local order = nyx.tool{ name = "order", input = { type = "object", required = nyx.json_array(),
         properties = { id = { type = "integer", enum = { 9007199254740993 } } } },
         run = function(input) seen[#seen + 1] = input.id; return "shipped" end }
       local r = nyx.call{ prompt = "Find the order", tools = { order }, max_tokens = 100 }
@@ -165,6 +165,7 @@ H.describe_setups("tools, thinking and structured output", function(setup)
     assert.are.equal("integer 9007199254740993", v[2], "streamed")
     assert.are.equal("9007199254740993", v.sent_back, "r.messages holds it for the next turn")
     assert.matches('"enum":[9007199254740993]', v.body, 1, true)
+    assert.matches('"required":[]', v.body, 1, true)
   end)
 
   it("assembles streamed tool inputs before Lua sees them", function()
