@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "table.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,8 @@ int cli_templates(int argc, char **argv)
             db = argv[++i];
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
-        } else if (argv[i][0] == '-' || npos == 4) {
+        } else if ((argv[i][0] == '-' && !isdigit((unsigned char)argv[i][1])) || npos == 4) {
+            /* "-1" is no option (none begins with a digit) but a version diff refuses by name */
             cli_bad_arg("nyx templates", argv[i], strcmp(argv[i], "--db") == 0, i + 1 == argc);
             templates_help(stderr);
             return 2;
@@ -101,10 +103,12 @@ int cli_templates(int argc, char **argv)
         return 2;
     }
     int v1 = 0, v2 = 0;
-    if (k == 3 && (parse_version(pos[2], &v1) != 0 || parse_version(pos[3], &v2) != 0)) {
-        fprintf(stderr, "nyx templates diff: versions must be whole numbers >= 1\n");
-        return 2;
-    }
+    for (int i = 2; k == 3 && i < 4; i++)
+        if (parse_version(pos[i], i == 2 ? &v1 : &v2) != 0) {
+            /* worded as nyx templates show NAME@V words a bad V (the template library) */
+            fprintf(stderr, "nyx templates diff: version \"%.40s\" must be a whole number >= 1\n", pos[i]);
+            return 2;
+        }
     nyx_engine *e = cli_open(db);
     if (!e)
         return 1;

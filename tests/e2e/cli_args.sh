@@ -9,7 +9,9 @@
 # read "(nothing recorded)", so a misspelt path looked like an empty history); a bad value of a
 # nyx sim option is named by its flag (it read "ttft_ms=-5 must be a number >= 0, got "-5""); a
 # --db naming a directory says so (SQLite's "unable to open database file"); a template version
-# that does not exist says so (it read "store: template greet@2 not found").
+# that does not exist says so (it read "store: template greet@2 not found"); a version of
+# templates diff that is not a whole number from 1 says which, as show words a bad NAME@V (a
+# negative one read "unexpected argument" and the whole usage).
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -104,5 +106,18 @@ run_nyx templates show greet@2
 check "nyx templates show NAME@V of a version it has not: says so and where the versions are listed" \
   $([[ $rc == 1 ]] && grep -q "^nyx templates show: template greet has no version 2 (nyx templates history greet lists its versions)$" <<<"$err"
     echo $?) "rc=$rc $err"
+
+# ---- a version of nyx templates diff that is not a whole number from 1 ----
+for v in -1 0 x; do
+  run_nyx templates diff greet "$v" 1
+  check "nyx templates diff greet $v 1: a usage error (2) naming the version, worded as show's, no usage" \
+    $([[ $rc == 2 && "$err" == "nyx templates diff: version \"$v\" must be a whole number >= 1" ]]; echo $?) "rc=$rc $err"
+done
+run_nyx templates diff greet 1 -2
+check "nyx templates diff greet 1 -2: the second version is named" \
+  $([[ $rc == 2 && "$err" == 'nyx templates diff: version "-2" must be a whole number >= 1' ]]; echo $?) "rc=$rc $err"
+run_nyx templates -x
+check "nyx templates -x is still an unexpected argument" \
+  $([[ $rc == 2 ]] && grep -q 'unexpected argument "-x"' <<<"$err"; echo $?) "rc=$rc $err"
 
 finish
