@@ -1,7 +1,9 @@
-/* Edit distance to a list of known names (closest.h). */
+/* Edit distance to a list of known names, and the same words in another order (closest.h). */
+#define _POSIX_C_SOURCE 200809L /* strncasecmp */
 #include "closest.h"
 
 #include <string.h>
+#include <strings.h>
 
 enum { LONGEST = 64 }; /* names and words longer than this are not compared */
 
@@ -52,4 +54,32 @@ const char *closest_name(const char *word, const char *const *names, size_t n)
         }
     }
     return found;
+}
+
+/* Whether each word of a (split on '.' and '_', empty words skipped) is a word of b. */
+static int words_within(const char *a, const char *b)
+{
+    for (const char *w = a; *w;) {
+        size_t nw = strcspn(w, "._");
+        int found = nw == 0;
+        for (const char *v = b; *v && !found;) {
+            size_t nv = strcspn(v, "._");
+            found = nv == nw && strncasecmp(v, w, nw) == 0;
+            v += nv + (v[nv] != '\0');
+        }
+        if (!found)
+            return 0;
+        w += nw + (w[nw] != '\0');
+    }
+    return 1;
+}
+
+const char *same_words_name(const char *word, const char *const *names, size_t n)
+{
+    if (!*word)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (words_within(word, names[i]) && words_within(names[i], word))
+            return names[i];
+    return NULL;
 }

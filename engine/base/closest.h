@@ -12,4 +12,9 @@
  * NULL. */
 const char *closest_name(const char *word, const char *const *names, size_t n);
 
+/* The first name among names[0..n) made of the same words as word in another order, the words
+ * split on '.' and '_' and compared without case ("daily_budget_usd" for "budget.daily_usd"), or
+ * NULL: a dotted key typed as the words a person says is no slip of letters closest_name sees. */
+const char *same_words_name(const char *word, const char *const *names, size_t n);
+
 #endif

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "settings.h"
 
+#include "base/closest.h"
 #include "cache/response_cache.h"
 #include "call_internal.h"
 #include "engine.h"
@@ -53,6 +54,24 @@ const char *settings_type(const char *key)
     return k ? setting_type_name(k) : NULL;
 }
 
+/* The key a person most likely meant by key: the setting whose environment variable it is
+ * (LLM_DAILY_BUDGET_USD typed as a key), a slip of a key's letters, or a key's words in another
+ * order (daily_budget_usd); NULL when none. */
+static const char *meant_key(const char *key, const setting_def *d, size_t ndefs)
+{
+    const char *keys[64]; /* the keyed settings: 16 */
+    size_t n = 0;
+    for (size_t i = 0; i < ndefs && n < sizeof keys / sizeof *keys; i++) {
+        if (!d[i].key)
+            continue;
+        if (d[i].env && strcasecmp(key, d[i].env) == 0)
+            return d[i].key;
+        keys[n++] = d[i].key;
+    }
+    const char *meant = closest_name(key, keys, n);
+    return meant ? meant : same_words_name(key, keys, n);
+}
+
 static void unknown_key(const char *key, error_info *err)
 {
     char known[600] = "";
@@ -61,8 +80,9 @@ static void unknown_key(const char *key, error_info *err)
     for (size_t i = 0; i < ndefs && n < sizeof known; i++)
         if (d[i].key)
             n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "", d[i].key);
-    error_set(err, "invalid_argument", 0, "unknown setting \"%.60s\" (settings: %s)", key ? key : "",
-                  known);
+    const char *meant = key ? meant_key(key, d, ndefs) : NULL;
+    error_set(err, "invalid_argument", 0, "unknown setting \"%.60s\"%s%s%s (settings: %s)", key ? key : "",
+              meant ? "; did you mean \"" : "", meant ? meant : "", meant ? "\"?" : "", known);
 }
 
 /* ---- the values in force ---- */

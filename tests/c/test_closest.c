@@ -1,5 +1,5 @@
 /* engine/base/closest.h: the known name a mistyped option was meant to be, and none when the
- * word is too far from every name to be a slip. */
+ * word is too far from every name to be a slip; the name of the same words in another order. */
 #include <stdio.h>
 
 #include "base/closest.h"
@@ -46,5 +46,24 @@ int main(void)
     memset(longer, 'a', sizeof longer - 1);
     longer[sizeof longer - 1] = '\0';
     CHECK(closest_name(longer, names, N) == NULL);
+
+    /* The same words in another order, split on '.' and '_', without case; none else. */
+    const char *const keys[] = {"budget.daily_hard", "budget.daily_usd", "budget.hard", "cache.ttl.ephemeral"};
+    enum { NK = sizeof keys / sizeof *keys };
+    CHECK_STR(same_words_name("daily_budget_usd", keys, NK), "budget.daily_usd");
+    CHECK_STR(same_words_name("usd.daily.budget", keys, NK), "budget.daily_usd");
+    CHECK_STR(same_words_name("Daily_Budget_USD", keys, NK), "budget.daily_usd");
+    CHECK_STR(same_words_name("hard_daily_budget", keys, NK), "budget.daily_hard");
+    CHECK_STR(same_words_name("hard_budget", keys, NK), "budget.hard");
+    CHECK_STR(same_words_name("ephemeral_cache_ttl", keys, NK), "cache.ttl.ephemeral");
+    CHECK_STR(same_words_name("budget.daily_usd", keys, NK), "budget.daily_usd"); /* itself */
+    CHECK(same_words_name("daily_budget", keys, NK) == NULL);        /* a word short */
+    CHECK(same_words_name("daily_budget_usd_max", keys, NK) == NULL); /* a word more */
+    CHECK(same_words_name("llm_daily_budget_usd", keys, NK) == NULL);
+    CHECK(same_words_name("budget", keys, NK) == NULL);
+    CHECK(same_words_name("", keys, NK) == NULL);
+    CHECK(same_words_name("._", keys, NK) == NULL);
+    /* closest_name does not see the reordering: same_words_name is asked after it. */
+    CHECK(closest_name("daily_budget_usd", keys, NK) == NULL);
     return check_failures;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Settings in the database through the command line, end to end:
 #  1. nyx config list | get | set | unset: every key with its value and source, canonical
-#     values, malformed values refused with the key and the reason (exit 2), the environment
-#     over the database, --json;
+#     values, malformed values refused with the key and the reason (exit 2), an unknown key
+#     with the key meant (its words in another order, its environment variable, a slip), the
+#     environment over the database, --json;
 #  2. a setting changed by `nyx config set` reaches a script that is already running;
 #  3. budget.hard: a hard daily budget refuses a run's call, a soft one lets it go with one
 #     warning and an audit event, and `nyx budget` still shows the limit;
@@ -62,6 +63,21 @@ expect "a rate above 1 is refused" 2 'alert\.error_rate: must be at least 0 and 
 expect "a malformed list is refused" 2 'templates\.writers: "bad name" is not an agent name' \
   -- "${NYX[@]}" config set templates.writers "ok,bad name"
 expect "an unknown key is refused" 2 'unknown setting "cache.size"' -- "${NYX[@]}" config set cache.size 3
+out=$("${NYX[@]}" config set cache.size 3 2>&1)
+grep -q "did you mean" <<<"$out" && fail "a key near none suggests nothing: $out" || pass "a key near none suggests nothing"
+# A key typed as its words in another order, as its environment variable, or with a letter
+# slipped names the setting meant (it gave the list of every key alone).
+meant='; did you mean "budget\.daily_usd"\? \(settings: alert\.'
+expect "get of its words in another order suggests the key" 2 "^nyx config: unknown setting \"daily_budget_usd\"$meant" \
+  -- "${NYX[@]}" config get daily_budget_usd
+expect "set of its words in another order suggests the key" 2 "^nyx config: unknown setting \"daily_budget_usd\"$meant" \
+  -- "${NYX[@]}" config set daily_budget_usd 3
+expect "its environment variable typed as a key suggests the key" 2 "^nyx config: unknown setting \"LLM_DAILY_BUDGET_USD\"$meant" \
+  -- "${NYX[@]}" config get LLM_DAILY_BUDGET_USD
+expect "a slip of its letters suggests the key" 2 "^nyx config: unknown setting \"budget\.daily_ud\"$meant" \
+  -- "${NYX[@]}" config unset budget.daily_ud
+expect "config get hard_budget_session: suggests budget.session_hard" 2 'did you mean "budget\.session_hard"\?' \
+  -- "${NYX[@]}" config get hard_budget_session
 expect "a refusal changes nothing" 0 '^2\.5$' -- "${NYX[@]}" config get budget.daily_usd
 expect "usage errors exit 2" 2 'usage: nyx config' -- "${NYX[@]}" config set budget.hard
 
