@@ -28,7 +28,8 @@ int cli_parse_args(cli_args *a, int argc, char **argv, int first)
             cli_args_free(a);
             return 0;
         } else if (strcmp(argv[i], "--var") == 0 && more) {
-            if (a->var_command && !cli_var_ok(a->var_command, argv[i + 1])) {
+            if (a->var_command && (!cli_var_ok(a->var_command, argv[i + 1]) ||
+                                   (a->var_utf8 && !cli_var_utf8(a->var_command, argv[i + 1])))) {
                 cli_args_free(a);
                 return 2;
             }

@@ -43,6 +43,11 @@ int cli_db_missing(const char *command, const char *db);
 /* Whether a --var value is k=v with a non-empty k; when not, says so on stderr as command
  * ("nyx ask") and returns 0: one rule for every command that takes --var. */
 int cli_var_ok(const char *command, const char *kv);
+/* Whether the value of a --var k=v is UTF-8, which it must be where it goes into a request (nyx
+ * ask, nyx batch submit: a script run by nyx run may take bytes); when not, says so on stderr as
+ * command, naming --var k and the first bad byte, and returns 0: the call's own refusal came
+ * later and named the rendered prompt, not the --var that put the byte there. */
+int cli_var_utf8(const char *command, const char *kv);
 /* Sets each --var k=v as the setting var.k, in order: 0, 1 when one is not k=v (said on stderr
  * by cli_var_ok), -1 when nyx_set refused one (nyx_errmsg(e) says why). */
 int cli_set_vars(nyx_engine *e, const char *command, const char *const *vars, int n);
@@ -58,6 +63,7 @@ typedef struct cli_opt {
 typedef struct cli_args {
     const char *command;     /* "nyx ask", for "unexpected argument" */
     const char *var_command; /* for cli_var_ok; NULL: --var values are checked later */
+    int var_utf8;            /* each --var value must be UTF-8 (cli_var_utf8): it goes into a request */
     void (*help)(FILE *out);
     const cli_opt *opts;
     int stop_at_dashdash;    /* "--" ends the arguments; those after it start at rest */

@@ -42,7 +42,7 @@ int cli_ask(int argc, char **argv)
     const char *model = NULL;
     int json = 0;
     const cli_opt opts[] = {{"--model", NULL, &model, NULL}, {"--json", NULL, NULL, &json}, {0}};
-    cli_args a = {.command = "nyx ask", .var_command = "nyx ask", .help = help, .opts = opts};
+    cli_args a = {.command = "nyx ask", .var_command = "nyx ask", .var_utf8 = 1, .help = help, .opts = opts};
     int parsed = cli_parse_args(&a, argc, argv, 1);
     if (parsed >= 0)
         return parsed;

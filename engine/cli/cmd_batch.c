@@ -426,7 +426,7 @@ static int submit(int argc, char **argv)
     const cli_opt opts[] = {{"--input", NULL, &input, NULL}, {"--id-field", NULL, &id_field, NULL},
                             {"--model", NULL, &model, NULL}, {"--out", NULL, &out_path, NULL},
                             {"--wait", NULL, NULL, NULL},    {0}};
-    cli_args a = {.command = "nyx batch submit", .var_command = "nyx batch", .help = help, .opts = opts};
+    cli_args a = {.command = "nyx batch submit", .var_command = "nyx batch", .var_utf8 = 1, .help = help, .opts = opts};
     int parsed = cli_parse_args(&a, argc, argv, 2);
     if (parsed >= 0)
         return parsed;

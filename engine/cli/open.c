@@ -16,6 +16,18 @@ int cli_var_ok(const char *command, const char *kv)
     return 0;
 }
 
+int cli_var_utf8(const char *command, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    const char *v = eq ? eq + 1 : kv;
+    long bad = nyx_utf8_check(v, strlen(v));
+    if (bad < 0)
+        return 1;
+    fprintf(stderr, "%s: --var %.*s is not valid UTF-8 (its byte %ld is 0x%02X)\n", command,
+            eq ? (int)(eq - kv) > 80 ? 80 : (int)(eq - kv) : 0, kv, bad + 1, (unsigned)(unsigned char)v[bad]);
+    return 0;
+}
+
 int cli_set_vars(nyx_engine *e, const char *command, const char *const *vars, int n)
 {
     for (int i = 0; i < n; i++) {

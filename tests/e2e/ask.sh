@@ -3,7 +3,8 @@
 # one call (the stored request holds the rendered text), the answer is on stdout and usage and
 # cost on stderr, the call is logged under the template's version, --model overrides the
 # template's hint, and the exit codes are 0 answered, 1 failed (missing variable, unknown
-# template, API error), 2 usage; --json writes the result as one JSON object; an answer whose
+# template, API error), 2 usage (a --var value that is not UTF-8 among them, named with its
+# byte: it read as the rendered prompt's, exit 1); --json writes the result as one JSON object; an answer whose
 # record the database never got (NYX_DURABILITY=degrade, no database) exits 1, as nyx run does.
 set -uo pipefail
 
@@ -41,8 +42,8 @@ check_exit "a missing variable exits 1 and is named" 1 "$err" "missing required 
 run_nyx stats --by template
 check_grep "nothing is sent when the template does not render" "$out" -E '^classify@1 +3 '
 run_nyx ask classify --var $'ticket=caf\xe9'
-check_exit "a value that is not UTF-8 exits 1, the prompt and its byte named" 1 "$err" \
-  'prompt is not valid UTF-8 (its byte 38 is 0xE9)'
+check_exit "a --var value that is not UTF-8 is a usage error (2) naming --var and its byte" 2 "$err" \
+  -x 'nyx ask: --var ticket is not valid UTF-8 (its byte 4 is 0xE9)'
 run_nyx stats --by template
 check_grep "nothing is sent for it" "$out" -E '^classify@1 +3 '
 

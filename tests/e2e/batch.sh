@@ -88,6 +88,9 @@ run_nyx stats --by template
 after=$(sed -n 's/^classify@1 \+\([0-9]*\) .*/\1/p' <<<"$out")
 [[ "$before" == "$after" ]]
 check "nothing is sent when a row does not render" $? "$before -> $after"
+run_nyx batch submit classify --input rows.jsonl --var $'team=\xc3('
+check_exit "a --var value that is not UTF-8 is a usage error (2) naming --var and its byte" 2 "$err" \
+  -x 'nyx batch: --var team is not valid UTF-8 (its byte 1 is 0xC3)'
 
 printf '{"id":"ok1","ticket":"fine"}\n{"id":"no1","ticket":"x"}\n' >mixed.jsonl
 run_nyx batch submit classify --input mixed.jsonl --var team=x --model claude-nope-9

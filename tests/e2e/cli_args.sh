@@ -11,7 +11,9 @@
 # --db naming a directory says so (SQLite's "unable to open database file"); a template version
 # that does not exist says so (it read "store: template greet@2 not found"); a version of
 # templates diff that is not a whole number from 1 says which, as show words a bad NAME@V (a
-# negative one read "unexpected argument" and the whole usage).
+# negative one read "unexpected argument" and the whole usage); nyx run and nyx render take a --var
+# of bytes that are not UTF-8 as they are (only ask and batch submit, whose values go into a
+# request, refuse one: ask.sh, batch.sh).
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -119,5 +121,14 @@ check "nyx templates diff greet 1 -2: the second version is named" \
 run_nyx templates -x
 check "nyx templates -x is still an unexpected argument" \
   $([[ $rc == 2 ]] && grep -q 'unexpected argument "-x"' <<<"$err"; echo $?) "rc=$rc $err"
+
+# ---- bytes that are not UTF-8 in a --var that goes into no request ----
+printf 'local nyx = require "nyx"\nio.write(#nyx.vars.x, " ", string.byte(nyx.vars.x))\n' > bytes.lua
+run_nyx run bytes.lua --var $'x=\xff'
+check "nyx run gives a script a --var of bytes that are not UTF-8 as they are" \
+  $([[ $rc == 0 && "$out" == "1 255" ]]; echo $?) "rc=$rc out=$out $err"
+run_nyx render greet --var $'x=\xff'
+check "nyx render prints a --var of bytes that are not UTF-8 as they are" \
+  $([[ $rc == 0 && "$out" == $'hello \xff' ]]; echo $?) "rc=$rc $err"
 
 finish
