@@ -112,6 +112,35 @@ void templates_changed(tpl_library *lib, const char *path)
     }
 }
 
+/* A directory of NYX_TEMPLATE_PATH that is not one (a slip of its name, a directory since
+ * removed) is said once: its templates were otherwise silently not found, and the lookup went on
+ * to the next directory, whose template of the same name may be another. */
+static void say_missing_dir(tpl_library *lib, const char *dir)
+{
+    struct stat st;
+    int missing = stat(dir, &st) != 0;
+    if (!missing && S_ISDIR(st.st_mode))
+        return;
+    char key[300];
+    snprintf(key, sizeof key, "template-path:%s", dir);
+    if (!missing)
+        templates_warn(lib, key, "nyx: NYX_TEMPLATE_PATH names %.200s, which is not a directory", dir);
+    else if (errno == ENOENT || errno == ENOTDIR)
+        templates_warn(lib, key, "nyx: NYX_TEMPLATE_PATH names %.200s, which does not exist", dir);
+    else
+        templates_warn(lib, key, "nyx: NYX_TEMPLATE_PATH names %.200s, which cannot be read: %s", dir,
+                       strerror(errno));
+}
+
+void templates_check_path(tpl_library *lib)
+{
+    if (lib->path_checked)
+        return;
+    lib->path_checked = 1;
+    for (size_t i = lib->path_first; i < lib->path_end; i++)
+        say_missing_dir(lib, lib->dirs[i]);
+}
+
 tpl_library *templates_new(const tpl_host *host, const char *p, uint64_t seed, error_info *err)
 {
     tpl_library *lib = calloc(1, sizeof *lib);
@@ -121,6 +150,10 @@ tpl_library *templates_new(const tpl_host *host, const char *p, uint64_t seed, e
         size_t len = colon ? (size_t)(colon - p) : strlen(p);
         rc = add_dir(lib, p, len);
         p = colon ? colon + 1 : NULL;
+    }
+    if (rc == 0) {
+        lib->path_first = 1;
+        lib->path_end = lib->ndirs;
     }
     if (rc == 0)
         rc = add_dir(lib, NYX_SOURCE_TEMPLATES_DIR, strlen(NYX_SOURCE_TEMPLATES_DIR));
@@ -550,6 +583,7 @@ static int use_pinned(tpl_library *lib, const char *name, int version, tpl_entry
 
 int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, error_info *err)
 {
+    templates_check_path(lib);
     char name[TEMPLATES_MAX_NAME + 1];
     int version = 0;
     if (templates_parse_spec(spec, name, sizeof name, &version, err) != 0)

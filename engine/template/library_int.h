@@ -37,6 +37,8 @@ struct tpl_library {
     tpl_host host;
     char **dirs;          /* the search path, in order */
     size_t ndirs;
+    size_t path_first, path_end; /* dirs[path_first..path_end) are NYX_TEMPLATE_PATH's */
+    int path_checked;     /* those were looked at (templates_check_path) */
     tpl_entry **entries;
     size_t n, cap;
     template_def **retired; /* replaced while a render was running: freed when it ends */
@@ -56,6 +58,10 @@ store_db *templates_store(tpl_library *lib);
  * the name. Returns 0 or -1 with err "invalid_argument". */
 int templates_parse_spec(const char *spec, char *name, size_t size, int *version,
                          error_info *err);
+/* Says once, through the host's log, each directory of NYX_TEMPLATE_PATH that is not one; at
+ * the first lookup or listing, not at templates_new: the engine creates the library while it
+ * opens, before its host has set where notices go. */
+void templates_check_path(tpl_library *lib);
 /* The entry serving spec, loaded or refreshed as needed. Returns 0 or -1 with err. */
 int templates_resolve(tpl_library *lib, const char *spec, tpl_entry **out, error_info *err);
 /* Says a warning once per key through the owner's log (printf-style). */

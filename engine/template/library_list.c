@@ -94,6 +94,7 @@ int templates_list(tpl_library *lib, store_row_fn fn, void *ud, error_info *err)
 {
     if (!lib)
         return -1;
+    templates_check_path(lib);
     name_set s = {0};
     for (size_t i = 0; i < lib->ndirs; i++)
         scan_dir(&s, lib->dirs[i]);

@@ -2,7 +2,9 @@
 # The template commands end to end: nyx render with --var (shipped templates, lists, warnings,
 # missing variables), nyx templates list | show | history | diff | stats, their exit codes
 # (0 success, 1 runtime error, 2 usage error), an edit in a NYX_TEMPLATE_PATH directory making
-# a new version, and a script's calls made with template= showing up in the statistics.
+# a new version, a script's calls made with template= showing up in the statistics, and a
+# directory of NYX_TEMPLATE_PATH that does not exist said once on stderr (it was silently passed
+# over).
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -130,5 +132,17 @@ run_nyx templates show "../../etc/passwd"
 check_exit "a name with a path is refused: exit 1" 1 "$err" "bad template name"
 run_nyx templates --help
 check "nyx templates --help exits 0" "$rc" "$err"
+
+# ---- a directory of NYX_TEMPLATE_PATH that is not one: said once, the others still served ----
+touch "$work/afile"
+run_nyx "NYX_TEMPLATE_PATH=$work/nonexistent:$work/tpl:$work/afile" -- templates
+check_exit "a missing directory of NYX_TEMPLATE_PATH: the list still comes, exit 0" 0 "$out" -E "^memo +2 +2 +$work/tpl/memo.md "
+check_exit "and the missing one is said on stderr" 0 "$err" -x "nyx: NYX_TEMPLATE_PATH names $work/nonexistent, which does not exist"
+check_grep "and a file that is not a directory too" "$err" -x "nyx: NYX_TEMPLATE_PATH names $work/afile, which is not a directory"
+check "each once" $(($(grep -c NYX_TEMPLATE_PATH <<<"$err") != 2)) "$err"
+run_nyx "NYX_TEMPLATE_PATH=$work/nonexistent:$work/tpl" -- render memo --var to=Cy
+check_exit "nyx render says it too, and renders" 0 "$err" "names $work/nonexistent, which does not exist"
+run_nyx templates
+check_no_grep "directories that exist are not said" "$err" NYX_TEMPLATE_PATH
 
 finish
