@@ -8,8 +8,10 @@
 #include <stddef.h>
 
 /* One letter per column in a row's types (sqlite3_column_type, PostgreSQL's type OID). A
- * NULL value is NULL whatever its letter. */
-enum { ROW_NULL = 'n', ROW_INT = 'i', ROW_REAL = 'r', ROW_TEXT = 't' };
+ * NULL value is NULL whatever its letter. ROW_BOOL is no database's: a yes or no that a row
+ * made in C gives as the text a person reads ("true", "*"), false when that text is empty,
+ * "0" or "false", so --json can say true or false. */
+enum { ROW_NULL = 'n', ROW_INT = 'i', ROW_REAL = 'r', ROW_TEXT = 't', ROW_BOOL = 'b' };
 
 typedef struct rowset_row {
     int ncols;

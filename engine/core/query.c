@@ -21,16 +21,25 @@ typedef struct json_rows {
 } json_rows;
 
 /* Each value as the database typed it: an integer or real column is a JSON number, text
- * (a session named "007") a string. */
+ * (a session named "007") a string, a yes or no (ROW_BOOL) true or false. */
+static cJSON *json_value(const char *value, char type)
+{
+    if (!value)
+        return cJSON_CreateNull();
+    if (type == ROW_INT || type == ROW_REAL)
+        return cJSON_CreateNumber(strtod(value, NULL));
+    if (type == ROW_BOOL)
+        return cJSON_CreateBool(*value && strcmp(value, "0") != 0 && strcmp(value, "false") != 0);
+    return cJSON_CreateString(value);
+}
+
 static int to_json(void *ud, int ncols, const char *const *names, const char *const *values,
                    const char *types)
 {
     json_rows *j = ud;
     cJSON *obj = cJSON_CreateObject();
     for (int i = 0; obj && i < ncols; i++) {
-        cJSON *v = !values[i]                                      ? cJSON_CreateNull()
-                   : types[i] == ROW_INT || types[i] == ROW_REAL ? cJSON_CreateNumber(strtod(values[i], NULL))
-                                                                  : cJSON_CreateString(values[i]);
+        cJSON *v = json_value(values[i], types[i]);
         /* A row with a column missing would read as a row without it: out of memory stops. */
         if (!v || !cJSON_AddItemToObject(obj, names[i], v)) {
             cJSON_Delete(v);

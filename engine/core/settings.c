@@ -394,7 +394,10 @@ int settings_list(nyx_engine *e, store_row_fn fn, void *ud, error_info *err)
         if (!s->defs[i].key)
             continue;
         const char *row[] = {s->defs[i].key, value_of(s, (long)i), source_of(s, (long)i)};
-        const char types[] = {ROW_TEXT, s->defs[i].kind == SET_NUMBER ? ROW_REAL : ROW_TEXT, ROW_TEXT};
+        const setting_kind k = s->defs[i].kind;
+        const char types[] = {ROW_TEXT,
+                              k == SET_NUMBER ? ROW_REAL : k == SET_COUNT ? ROW_INT : k == SET_BOOL ? ROW_BOOL : ROW_TEXT,
+                              ROW_TEXT};
         if (fn(ud, 3, names, row, types) != 0)
             return 1;
     }

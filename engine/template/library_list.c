@@ -175,7 +175,7 @@ static int history_row(void *ud, int ncols, const char *const *names, const char
     n2[ncols] = "current";
     v2[ncols] = cv >= 0 && values[cv] && h->current > 0 && atoi(values[cv]) == h->current ? "*"
                                                                                           : "";
-    t2[ncols] = ROW_TEXT;
+    t2[ncols] = ROW_BOOL; /* "*" in a person's table; true or false in --json */
     return h->fn(h->ud, ncols + 1, n2, v2, t2);
 }
 

@@ -13,7 +13,8 @@
 # templates diff that is not a whole number from 1 says which, as show words a bad NAME@V (a
 # negative one read "unexpected argument" and the whole usage); nyx run and nyx render take a --var
 # of bytes that are not UTF-8 as they are (only ask and batch submit, whose values go into a
-# request, refuse one: ask.sh, batch.sh).
+# request, refuse one: ask.sh, batch.sh); every --json prints a yes or no as true or false (nyx
+# config list --json gave "true", templates history --json "*"), numbers as numbers, none as null.
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -130,5 +131,53 @@ check "nyx run gives a script a --var of bytes that are not UTF-8 as they are" \
 run_nyx render greet --var $'x=\xff'
 check "nyx render prints a --var of bytes that are not UTF-8 as they are" \
   $([[ $rc == 0 && "$out" == $'hello \xff' ]]; echo $?) "rc=$rc $err"
+
+# ---- --json: a yes or no is true or false, a number a number, none null ----
+# json_typed NAME: every line of $out is a JSON object, and no string in it reads as a boolean,
+# a number or null ("true", "1.5", "null": a value whose type was lost on the way).
+json_typed() {
+  python3 -c '
+import json, re, sys
+number = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+def walk(v, where):
+    if isinstance(v, dict):
+        for k, x in v.items(): walk(x, where + "." + k)
+    elif isinstance(v, list):
+        for i, x in enumerate(v): walk(x, "%s[%d]" % (where, i))
+    elif isinstance(v, str) and (v in ("true", "false", "null") or number.fullmatch(v)):
+        sys.exit("%s is the string %r" % (where, v))
+lines = sys.stdin.read().splitlines()
+if not lines: sys.exit("no output")
+for n, line in enumerate(lines, 1):
+    walk(json.loads(line), "line %d" % n)
+' <<<"$out" 2>&1
+}
+run_nyx config set budget.daily_usd 5
+run_nyx ask greet --var x=1
+run_nyx log --json
+id=$(python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())["id"])' <<<"$out")
+for args in "config list" "templates" "templates history greet" "templates stats greet" "log" "log --raw $id" \
+            "stats" "stats --by model" "budget" "audit" "batch list"; do
+  # shellcheck disable=SC2086 # the command's words
+  run_nyx $args --json
+  why=$(json_typed)
+  check "nyx $args --json: JSON lines whose booleans, numbers and nulls are typed" \
+    $([[ $rc == 0 && -z "$why" ]]; echo $?) "rc=$rc $why $err"
+done
+run_nyx config list --json
+why=$(python3 -c '
+import json, sys
+rows = {r["key"]: r["value"] for r in map(json.loads, sys.stdin.read().splitlines())}
+want = {"budget.hard": True, "budget.daily_usd": 5, "cache.ttl.ephemeral": 300, "alert.error_rate": None,
+        "storage.durability": "strict"}
+for k, v in want.items():
+    if rows.get(k, "absent") != v or type(rows.get(k)) is not type(v):
+        print("%s is %r, want %r" % (k, rows.get(k, "absent"), v))
+' <<<"$out" 2>&1)
+check "nyx config list --json: true, 5, 300, null and \"strict\" as such (booleans read \"true\")" \
+  $([[ -z "$why" ]]; echo $?) "$why $out"
+run_nyx templates history greet --json
+check "nyx templates history --json: the current version is \"current\":true (it read \"*\")" \
+  $(grep -q '"current":true' <<<"$out"; echo $?) "$out"
 
 finish
