@@ -95,8 +95,9 @@ int cli_drive(nyx_engine *e, int rc, struct cli_status *status);
 extern long long cli_cancelled;
 int cli_records_whole(nyx_engine *e, int code);
 /* A failure of a command's own Lua chunk (nyx ask, nyx batch: chunk is its name), on stderr
- * after who: as a person reads it, without Lua's traceback or the place in the command's (or
- * the library's) Lua where it was raised: those are no script of the user's. */
+ * after who: as a person reads it, without Lua's traceback, the place in the command's (or
+ * the library's) Lua where it was raised (those are no script of the user's), or nyx's error
+ * type ("not_found: "), which no other command's message carries (an API error's stays). */
 void cli_chunk_error(const char *who, const char *chunk, const char *msg);
 
 /* Whether a template or model name can go into an embedded chunk as a Lua string literal as it

@@ -54,7 +54,9 @@ int cli_models(int argc, char **argv)
     int rc = nyx_query(e, "models", opts, json ? cli_print_json : cli_table_add, json ? NULL : &t);
     if (rc != NYX_OK) {
         fprintf(stderr, "nyx models: %s\n", nyx_errmsg(e));
-        status = rc == NYX_EINVAL ? 2 : 1;
+        /* The words were read above: what the query refuses is an ID not in the table, a
+         * failure to find it as for a template or a batch, not bad usage. */
+        status = 1;
     } else if (!json) {
         cli_table_print(&t, stdout);
     }

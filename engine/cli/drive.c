@@ -96,10 +96,29 @@ static void skip_position(const char **msg, const char *name)
         *msg = p + 2;
 }
 
+/* Skips the error type nyx's error tables put before their message ("not_found: template
+ * 'x' not found"): a command prints the message alone, as those that print nyx_errmsg of a C
+ * call do. Once only: a message may itself begin with a field's name ("model: ..."). A type
+ * ending in "_error" stays: the API's (not_found_error, overloaded_error) are what it said went
+ * wrong, which its message alone often does not say ("model: claude-nope-1"), and nyx's few
+ * (network_error, tls_error) name the kind of failure the same way. */
+static void skip_type(const char **msg)
+{
+    const char *p = *msg;
+    if (!islower((unsigned char)*p))
+        return;
+    while (islower((unsigned char)*p) || *p == '_')
+        p++;
+    size_t n = (size_t)(p - *msg);
+    if (p[0] == ':' && p[1] == ' ' && p[2] && !(n > 6 && strncmp(p - 6, "_error", 6) == 0))
+        *msg = p + 2;
+}
+
 void cli_chunk_error(const char *who, const char *chunk, const char *msg)
 {
     skip_position(&msg, chunk);
     skip_position(&msg, NULL);
+    skip_type(&msg);
     const char *tb = strstr(msg, "\nstack traceback:");
     int n = tb ? (int)(tb - msg) : (int)strlen(msg);
     fprintf(stderr, "%s: %.*s\n", who, n, msg);

@@ -48,7 +48,8 @@ run_nyx stats --by template
 check_grep "nothing is sent for it" "$out" -E '^classify@1 +3 '
 
 run_nyx ask no_such_template
-check_exit "an unknown template exits 1" 1 "$err" "no_such_template"
+check_exit "an unknown template exits 1, said as nyx templates show says it (no \"not_found: \")" 1 "$err" \
+  "^nyx ask: template 'no_such_template' not found: no no_such_template.md in "
 
 run_nyx ask classify --var ticket=x --model claude-nope-1
 check_exit "an API error exits 1 with its type" 1 "$err" "not_found_error"

@@ -14,7 +14,9 @@
 # negative one read "unexpected argument" and the whole usage); nyx run and nyx render take a --var
 # of bytes that are not UTF-8 as they are (only ask and batch submit, whose values go into a
 # request, refuse one: ask.sh, batch.sh); every --json prints a yes or no as true or false (nyx
-# config list --json gave "true", templates history --json "*"), numbers as numbers, none as null.
+# config list --json gave "true", templates history --json "*"), numbers as numbers, none as null;
+# a model, template, interaction or budget scope that is not there fails (1) with one form of
+# message (nyx models show exited 2, as for bad usage; nyx ask said "not_found: " first).
 set -uo pipefail
 
 # shellcheck source=lib/check.sh
@@ -179,5 +181,16 @@ check "nyx config list --json: true, 5, 300, null and \"strict\" as such (boolea
 run_nyx templates history greet --json
 check "nyx templates history --json: the current version is \"current\":true (it read \"*\")" \
   $(grep -q '"current":true' <<<"$out"; echo $?) "$out"
+
+# ---- something named that is not there: a failure (1), said without an error type ----
+for args in "ask nosuch" "templates show nosuch" "templates history nosuch" "render nosuch" \
+            "models show claude-nosuch-1" "log --raw ix_nosuch" "budget reset day:1999-01-01"; do
+  # shellcheck disable=SC2086 # the command's words
+  run_nyx $args
+  cmd=${args% *}
+  line=$(grep "^nyx ${cmd%% *}" <<<"$err")
+  check "nyx $args: fails (1, not 2), the message without a type word before it" \
+    $([[ $rc == 1 && -n "$line" ]] && ! grep -Eq '^nyx [a-z ]+: [a-z_]+: ' <<<"$line"; echo $?) "rc=$rc $err"
+done
 
 finish

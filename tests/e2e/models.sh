@@ -28,8 +28,8 @@ grep -q "prices from the start  *in 2, out 10, write 5m 2.5, write 1h 4, read 0.
   grep -q "sampling  *none" <<<"$out" && grep -q "unconfirmed  *min_cache_tokens" <<<"$out"
 check "nyx models show gives one model in full, with every price row" $? "$out"
 run_nyx -- models show claude-nope-1
-[[ $rc == 2 ]] && grep -q 'model "claude-nope-1" is not in the model table' <<<"$err" && grep -q NYX_MODELS <<<"$err"
-check "nyx models show of an unknown id exits 2 naming NYX_MODELS" $? "rc=$rc $err"
+[[ $rc == 1 ]] && grep -q 'model "claude-nope-1" is not in the model table' <<<"$err" && grep -q NYX_MODELS <<<"$err"
+check "nyx models show of an unknown id fails (1, not found, as a template or a batch is) naming NYX_MODELS" $? "rc=$rc $err"
 
 # ---- requests each model accepts (in-process simulator, same table) ----
 
