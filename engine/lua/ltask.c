@@ -28,6 +28,7 @@ struct lnyx_task {
     int wake_pending;
     int cancel_asked;
     int start_nargs;   /* spawned inside a callback: its first run waits for the loop, with these arguments */
+    int nesting;       /* runs inside this many other tasks' runs (0: resumed by the loop) */
     char *unseen;      /* a failure nobody has waited for yet: reported if nobody ever does */
     lnyx_op *op;       /* what it waits on */
     waitlist waiters;  /* operations (t:wait) waiting for this task */
@@ -41,6 +42,10 @@ typedef struct event {
 /* Its address is the registry key of the thread -> task table, looked up on every wait: a
  * light userdata key is found without the strcmp and hashing a string key's lookup costs. */
 static const char THREADS_KEY = 't';
+
+/* How deep tasks may start inside one another's runs before a new one starts from the loop
+ * (lnyx_spawn): well under Lua's limit of C calls (LUAI_MAXCCALLS, 200). */
+#define SPAWN_NESTING 64
 
 /* ---- wait lists ---- */
 
@@ -149,6 +154,8 @@ static void run(lnyx_task *t, lua_State *from, int nargs)
 {
     lua_State *co = t->co;
     lua_State *S = t->S;
+    lnyx_task *outer_task = from ? lnyx_current(from) : NULL;
+    t->nesting = outer_task ? outer_task->nesting + 1 : 0;
     t->state = T_RUNNING;
     int nres = 0;
     void *outer = engine_host_running(t->e, co);
@@ -283,8 +290,13 @@ lnyx_task *lnyx_spawn(lua_State *L, int nargs, int main)
     t->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     engine_task_started(e);
     /* Inside a callback (a stream's, an event handler's) nothing may wait, and a task's first
-     * run would be inside it too: it starts from the loop once the callback has returned. */
-    if (engine_in_callback(e) && loop_defer(engine_loop(e), resume_deferred, t) == 0) {
+     * run would be inside it too: it starts from the loop once the callback has returned. So
+     * does a task spawned by a task nested SPAWN_NESTING deep: each run inside another's is a
+     * lua_resume on the C stack, and Lua allows ~200 ("C stack overflow", a task tree 200
+     * deep); from the loop it starts on a stack of its own. */
+    lnyx_task *spawner = lnyx_current(L);
+    if ((engine_in_callback(e) || (spawner && spawner->nesting >= SPAWN_NESTING)) &&
+        loop_defer(engine_loop(e), resume_deferred, t) == 0) {
         t->state = T_WAITING;
         t->start_nargs = nargs;
         t->wake_pending = 1;

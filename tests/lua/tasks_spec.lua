@@ -88,6 +88,23 @@ H.describe_setups("tasks", function(setup)
     assert.are.equal("went on", v.after)
   end)
 
+  -- Each task starts inside its spawner's run, a lua_resume on the C stack: Lua's limit (~200)
+  -- ended a tree of tasks 200 deep with a plain "C stack overflow".
+  it("a task tree 1,000 deep runs, each spawned by the one above and waited for", function()
+    local v = setup:run [[
+      local order = {}
+      local function deep(n)
+        if n == 0 then return 0 end
+        order[#order + 1] = n
+        local below = nyx.spawn(deep, n - 1):wait()
+        return below + 1
+      end
+      local ok, depth = pcall(deep, 1000)
+      return { ok = ok, depth = tostring(depth), first = order[1], last = order[#order], n = #order }
+    ]]
+    assert.are.same({ ok = true, depth = "1000", first = 1000, last = 1, n = 1000 }, v)
+  end)
+
   it("gather returns results in argument order, whatever order they finish in", function()
     local v = setup:run [[
       local finished = {}
