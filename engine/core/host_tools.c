@@ -5,6 +5,7 @@
  * that walks a character somewhere answers when it arrives). */
 #include "host_tools.h"
 #include "base/array.h"
+#include "base/json_parse.h"
 #include "base/text.h"
 #include "base/utf8.h"
 #include "engine.h"
@@ -65,9 +66,14 @@ static int read_schema(nyx_engine *e, const char *name, const char *schema_json,
                          name, bad + 1, (unsigned char)schema_json[bad]);
         return NYX_EINVAL;
     }
-    cJSON *root = cJSON_Parse(schema_json ? schema_json : "{\"type\":\"object\",\"properties\":{}}");
+    /* The whole text: cJSON_Parse alone reads the first value and ignores what follows it, so
+     * a schema with a stray brace or a second object would be taken as its first part. */
+    const char *text = schema_json ? schema_json : "{\"type\":\"object\",\"properties\":{}}";
+    error_info perr;
+    error_clear(&perr);
+    cJSON *root = json_parse_whole(text, strlen(text), &perr);
     if (!root) {
-        engine_set_error(e, "nyx_tool_register: schema_json of tool %s is not valid JSON", name);
+        engine_set_error(e, "nyx_tool_register: schema_json of tool %s is %s", name, perr.message);
         return NYX_EINVAL;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
@@ -84,9 +90,9 @@ static int read_schema(nyx_engine *e, const char *name, const char *schema_json,
         engine_set_error(e, "nyx_tool_register: the description in schema_json of tool %s must be a string", name);
         return NYX_EINVAL;
     }
-    char *text = cJSON_PrintUnformatted(root);
-    *schema = text ? strdup(text) : NULL;
-    cJSON_free(text);
+    char *printed = cJSON_PrintUnformatted(root);
+    *schema = printed ? strdup(printed) : NULL;
+    cJSON_free(printed);
     if (desc)
         *description = strdup(desc->valuestring);
     int oom = !*schema || (desc && !*description);
