@@ -273,16 +273,29 @@ int engine_emergency_stop(nyx_engine *e, const char *reason)
         engine_set_error(e, "%s", why);
         return NYX_EINVAL;
     }
+    /* The stop holds here whatever the database says: a kill switch that waited for storage
+     * would let this process go on spending while storage is down. Only the other processes
+     * must hear of it through the database. */
+    char unreached[sizeof e->errmsg] = "";
     if (engine_open_store(e) != 0)
-        return NYX_EIO;
+        snprintf(unreached, sizeof unreached, "%s", e->errmsg);
     engine_stop(e, reason, 1);
+    if (unreached[0]) {
+        engine_set_error(e, "stopped in this process only: the stop could not reach the database: %s", unreached);
+        return NYX_EIO;
+    }
     return NYX_OK;
 }
 
 int engine_resume(nyx_engine *e)
 {
-    if (engine_open_store(e) != 0)
+    /* Without the database the stop stays: other processes may still hold it there. */
+    if (engine_open_store(e) != 0) {
+        char why[sizeof e->errmsg];
+        snprintf(why, sizeof why, "%s", e->errmsg);
+        engine_set_error(e, "the stop stays: the database cannot be reached to clear it: %s", why);
         return NYX_EIO;
+    }
     error_info err;
     error_clear(&err);
     e->gov.stopped = 0;
