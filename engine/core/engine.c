@@ -402,7 +402,8 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
         return NYX_EINVAL;
     }
     if (e->started && strncmp(key, "var.", 4) != 0) {
-        engine_set_error(e, "nyx_set: \"%s\" must be set before the first script is loaded", key);
+        engine_set_error(e, "nyx_set: \"%s\" must be set before the engine starts (at the first nyx_load_file, "
+                            "nyx_load_string, nyx_poll, nyx_run or nyx_provider)", key);
         return NYX_EINVAL;
     }
     if (strcmp(key, "api_key") == 0)

@@ -103,11 +103,12 @@ NYX_API void nyx_close(nyx_engine *engine);
 NYX_API long long nyx_finish_records(nyx_engine *engine);
 
 /*
- * Sets an option before the first script is loaded. Keys: "db" (database path or URI),
- * "provider" ("sim" or "anthropic"), "base_url", "api_key", "lua_path" (extra Lua search
- * path), "debug" ("0"/"1"), "var.NAME" (a value the script reads as nyx.vars.NAME),
- * "reload" (a boolean, on by default; "0", "false" or "off" turns hot reload off: no file is
- * watched).
+ * Sets an option before the engine starts, which the first nyx_load_file, nyx_load_string,
+ * nyx_poll, nyx_run or nyx_provider does ("var.NAME" may be set later). Keys: "db" (database
+ * path or URI), "provider" ("sim" or "anthropic"), "base_url", "api_key", "lua_path" (extra
+ * Lua search path), "debug" ("0"/"1"), "var.NAME" (a value the script reads as
+ * nyx.vars.NAME), "reload" (a boolean, on by default; "0", "false" or "off" turns hot reload
+ * off: no file is watched).
  * Returns NYX_OK or NYX_EINVAL (nyx_errmsg says why).
  */
 NYX_API int nyx_set(nyx_engine *engine, const char *key, const char *value);
@@ -232,7 +233,9 @@ NYX_API void nyx_interrupt(nyx_engine *engine);
  */
 NYX_API const char *nyx_errmsg(const nyx_engine *engine);
 
-/* "sim" when calls go to the built-in simulator, "anthropic" otherwise. Owned by the engine. */
+/* "sim" when calls go to the built-in simulator, "anthropic" otherwise. Owned by the engine.
+ * Asking starts the engine (the provider is chosen then): nyx_set takes no more options after
+ * it. "none" when it cannot start (nyx_errmsg says why) and for NULL. */
 NYX_API const char *nyx_provider(nyx_engine *engine);
 
 /* Log levels passed to the log function. */
