@@ -20,6 +20,7 @@
 #include "lua/lnyx.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* NYX_EINVAL with "fn: what" as the engine's message. */
 static int invalid(nyx_engine *e, const char *fn, const char *what)
@@ -56,7 +57,12 @@ int nyx_set(nyx_engine *engine, const char *key, const char *value)
         return NYX_EINVAL;
     if (!key || !value)
         return invalid(engine, "nyx_set", "key and value are required");
-    return engine_set(engine, key, value);
+    int rc = engine_set(engine, key, value);
+    if (rc == NYX_OK && strncmp(key, "var.", 4) == 0 && lnyx_var_added(engine, key + 4, value) != 0) {
+        engine_set_error(engine, "nyx_set: out of memory adding %s to nyx.vars", key);
+        return NYX_ENOMEM;
+    }
+    return rc;
 }
 
 const char *nyx_errmsg(const nyx_engine *engine) { return engine ? engine_errmsg(engine) : "no engine"; }

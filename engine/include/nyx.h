@@ -104,11 +104,11 @@ NYX_API long long nyx_finish_records(nyx_engine *engine);
 
 /*
  * Sets an option before the engine starts, which the first nyx_load_file, nyx_load_string,
- * nyx_poll, nyx_run or nyx_provider does ("var.NAME" may be set later). Keys: "db" (database
- * path or URI), "provider" ("sim" or "anthropic"), "base_url", "api_key", "lua_path" (extra
- * Lua search path), "debug" ("0"/"1"), "var.NAME" (a value the script reads as
- * nyx.vars.NAME), "reload" (a boolean, on by default; "0", "false" or "off" turns hot reload
- * off: no file is watched).
+ * nyx_poll, nyx_run or nyx_provider does. Keys: "db" (database path or URI), "provider"
+ * ("sim" or "anthropic"), "base_url", "api_key", "lua_path" (extra Lua search path), "debug"
+ * ("0"/"1"), "reload" (a boolean, on by default; "0", "false" or "off" turns hot reload off:
+ * no file is watched), and at any time "var.NAME" (a value scripts read as nyx.vars.NAME, at
+ * once, scripts already loaded too; a NAME set twice holds the list of its values).
  * Returns NYX_OK or NYX_EINVAL (nyx_errmsg says why).
  */
 NYX_API int nyx_set(nyx_engine *engine, const char *key, const char *value);

@@ -164,6 +164,29 @@ static int l_provider(lua_State *L)
     return 1;
 }
 
+/* One value of a variable into the vars table on top of the stack: the first is a string, a
+ * second makes the key the list of its values, in order. */
+static void add_var(lua_State *L, const char *name, const char *value)
+{
+    int t = lua_getfield(L, -1, name);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_pushstring(L, value);
+        lua_setfield(L, -2, name);
+        return;
+    }
+    if (t == LUA_TSTRING) { /* the second value: the first becomes a list */
+        lua_createtable(L, 2, 0);
+        lua_insert(L, -2);
+        lua_rawseti(L, -2, 1);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, name);
+    }
+    lua_pushstring(L, value);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
 /* nyx.vars: each --var k=v as vars.k; a key given more than once is the list of its values,
  * in order, as `nyx render` makes it. */
 static int l_vars(lua_State *L)
@@ -171,26 +194,34 @@ static int l_vars(lua_State *L)
     nyx_engine *e = lnyx_engine(L);
     lua_newtable(L);
     const char *name, *value;
-    for (size_t i = 0; (name = engine_var_at(e, i, &value)); i++) {
-        int t = lua_getfield(L, -1, name);
-        if (t == LUA_TNIL) {
-            lua_pop(L, 1);
-            lua_pushstring(L, value);
-            lua_setfield(L, -2, name);
-            continue;
-        }
-        if (t == LUA_TSTRING) { /* the second value: the first becomes a list */
-            lua_createtable(L, 2, 0);
-            lua_insert(L, -2);
-            lua_rawseti(L, -2, 1);
-            lua_pushvalue(L, -1);
-            lua_setfield(L, -3, name);
-        }
-        lua_pushstring(L, value);
-        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-        lua_pop(L, 1);
-    }
+    for (size_t i = 0; (name = engine_var_at(e, i, &value)); i++)
+        add_var(L, name, value);
     return 1;
+}
+
+/* A variable the host set after a script loaded the module: into the table scripts read. */
+static int var_added(lua_State *L)
+{
+    const char *name = lua_touserdata(L, 1), *value = lua_touserdata(L, 2);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "nyx.core") == LUA_TTABLE && lua_getfield(L, -1, "vars") == LUA_TTABLE)
+        add_var(L, name, value);
+    return 0;
+}
+
+int lnyx_var_added(nyx_engine *e, const char *name, const char *value)
+{
+    lua_State *L = engine_host(e);
+    if (!L) /* no script yet: the module reads every variable when it is loaded */
+        return 0;
+    lua_pushcfunction(L, var_added);
+    lua_pushlightuserdata(L, (void *)name);
+    lua_pushlightuserdata(L, (void *)value);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) { /* out of memory */
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
 }
 
 static int l_cancel_all(lua_State *L)

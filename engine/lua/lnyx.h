@@ -155,6 +155,9 @@ int lnyx_cancel_tasks(lua_State *L);
 int lnyx_load_file(nyx_engine *e, const char *path, int argc, char **argv);
 int lnyx_load_string(nyx_engine *e, const char *chunk, const char *name);
 void lnyx_stop_scripts(nyx_engine *e);
+/* nyx_set "var.NAME" after a script loaded the nyx module: the value joins nyx.vars, which
+ * the module built when it was loaded. 0, or -1 out of memory. */
+int lnyx_var_added(nyx_engine *e, const char *name, const char *value);
 
 /* Hot reload (lreload.c): records the file of each module `require` loads from a file and,
  * in a host, watches it. Idempotent. */

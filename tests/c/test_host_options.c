@@ -1,8 +1,22 @@
 /* nyx_set as a host meets it: the options that choose how the engine starts are refused once
- * it has started, with a message naming what starts it (nyx_provider does, before any script). */
+ * it has started, with a message naming what starts it (nyx_provider does, before any script);
+ * "var.NAME" may be set at any time, and a script sees a variable set after the nyx module was
+ * loaded (nyx.vars is built when it is). */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "sim_engine.h"
+
+static char printed[512];
+
+static void gather(void *ud, const char *text, size_t len)
+{
+    (void)ud;
+    size_t have = strlen(printed);
+    if (have + len < sizeof printed) {
+        memcpy(printed + have, text, len);
+        printed[have + len] = '\0';
+    }
+}
 
 static void options_after_start(void)
 {
@@ -17,8 +31,28 @@ static void options_after_start(void)
     nyx_close(e);
 }
 
+static void vars_at_any_time(void)
+{
+    nyx_engine *e = open_sim_engine("0");
+    REQUIRE(e != NULL);
+    printed[0] = '\0';
+    nyx_set_output(e, gather, NULL);
+    CHECK_INT(nyx_set(e, "var.a", "early"), NYX_OK);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx' print(nyx.vars.a, nyx.vars.b)", "=one"), NYX_OK);
+    CHECK_INT(nyx_set(e, "var.b", "late"), NYX_OK);
+    CHECK_INT(nyx_set(e, "var.a", "again"), NYX_OK);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
+                                 "print(nyx.vars.b, type(nyx.vars.a) == 'table' and table.concat(nyx.vars.a, ','))",
+                                 "=two"),
+              NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
+    CHECK_STR(printed, "early\tnil\nlate\tearly,again\n");
+    nyx_close(e);
+}
+
 int main(void)
 {
     options_after_start();
+    vars_at_any_time();
     CHECK_DONE();
 }
