@@ -422,6 +422,23 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
     if (strncmp(key, "var.", 4) == 0 && key[4]) {
         return script_host_add_var(&e->script, key + 4, value) == 0 ? NYX_OK : NYX_ENOMEM;
     }
+    /* Refused here, where the host sees it, rather than when the engine starts: an empty
+     * database names no database, and the endpoint must be a URL net_open can read. */
+    if ((strcmp(key, "db") == 0 || strcmp(key, "base_url") == 0) && !*value) {
+        engine_set_error(e, "nyx_set: %s must not be empty", key);
+        return NYX_EINVAL;
+    }
+    if (strcmp(key, "base_url") == 0) {
+        int ok = net_url_ok(value);
+        if (ok < 0) {
+            engine_set_error(e, "nyx_set: out of memory reading base_url");
+            return NYX_ENOMEM;
+        }
+        if (!ok) {
+            engine_set_error(e, "nyx_set: base_url: \"%.200s\" is not a URL (e.g. https://api.anthropic.com)", value);
+            return NYX_EINVAL;
+        }
+    }
     /* db, provider, base_url, debug: the settings table's, checked by its parser */
     error_info err;
     error_clear(&err);

@@ -350,6 +350,20 @@ static int choose_proxy(net *n)
     return n->proxy && n->proxy_shown ? 0 : -1;
 }
 
+int net_url_ok(const char *url)
+{
+    CURLU *u = curl_url();
+    if (!u)
+        return -1;
+    char *host = NULL;
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc == CURLUE_OK ? 1 : rc == CURLUE_OUT_OF_MEMORY ? -1 : 0;
+}
+
 net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const char **warning, error_info *err)
 {
     *warning = NULL;

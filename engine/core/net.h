@@ -28,6 +28,9 @@ int net_check_config(const engine_config *cfg, error_info *err);
  * when they cannot apply (NYX_TLS_INSECURE for a host that is not loopback). *warning is set
  * to a static text to give at start, or NULL. */
 net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const char **warning, error_info *err);
+/* Whether url reads as an absolute URL with a host, as net_open needs the endpoint: 1 yes,
+ * 0 no, -1 out of memory. */
+int net_url_ok(const char *url);
 void net_free(net *n); /* NULL does nothing */
 
 /* "Accept-Encoding: deflate, gzip, br, zstd": the header libcurl makes for CURLOPT_ACCEPT_ENCODING ""

@@ -1,7 +1,8 @@
 /* nyx_set as a host meets it: the options that choose how the engine starts are refused once
  * it has started, with a message naming what starts it (nyx_provider does, before any script);
- * "var.NAME" may be set at any time, and a script sees a variable set after the nyx module was
- * loaded (nyx.vars is built when it is). */
+ * a value the engine could not start with (an empty database, a base URL that is not one) is
+ * refused when it is set; "var.NAME" may be set at any time, and a script sees a variable set
+ * after the nyx module was loaded (nyx.vars is built when it is). */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "sim_engine.h"
@@ -31,6 +32,24 @@ static void options_after_start(void)
     nyx_close(e);
 }
 
+/* A value the engine could not start with is refused by nyx_set, not by the first load. */
+static void bad_values(void)
+{
+    nyx_engine *e = open_sim_engine("0");
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_set(e, "base_url", "not a url"), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: base_url: \"not a url\" is not a URL");
+    CHECK_INT(nyx_set(e, "base_url", ""), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: base_url must not be empty");
+    CHECK_INT(nyx_set(e, "db", ""), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: db must not be empty");
+    CHECK_INT(nyx_set(e, "base_url", "http://127.0.0.1:9"), NYX_OK);
+    CHECK_INT(nyx_set(e, "provider", "sim"), NYX_OK); /* the simulator: nothing is sent to port 9 */
+    CHECK_INT(nyx_load_string(e, "return 1", "=ok"), NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
+    nyx_close(e);
+}
+
 static void vars_at_any_time(void)
 {
     nyx_engine *e = open_sim_engine("0");
@@ -53,6 +72,7 @@ static void vars_at_any_time(void)
 int main(void)
 {
     options_after_start();
+    bad_values();
     vars_at_any_time();
     CHECK_DONE();
 }
