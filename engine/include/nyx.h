@@ -115,7 +115,9 @@ NYX_API int nyx_set(nyx_engine *engine, const char *key, const char *value);
 
 /*
  * Loads a Lua script and starts it as a task; it runs until its first wait. argc/argv become
- * the script's `arg` table. Returns NYX_OK, or NYX_ESCRIPT / NYX_EIO with nyx_errmsg().
+ * the script's `arg` table. Returns NYX_OK, or NYX_ESCRIPT / NYX_EIO with nyx_errmsg(), or
+ * NYX_ECONFIG when the engine cannot start (the first load starts it: the provider, its key
+ * and URL, the network settings; nyx_errmsg says which).
  */
 NYX_API int nyx_load_file(nyx_engine *engine, const char *path, int argc, char **argv);
 
@@ -129,7 +131,9 @@ NYX_API int nyx_load_string(nyx_engine *engine, const char *chunk, const char *n
  * call (nyx_timeout_ms() is 0 then); one piece of work always runs.
  * Returns NYX_AGAIN while scripts or requests remain, NYX_OK when everything finished,
  * NYX_ESCRIPT when a script task failed (the others keep running; call again to go on),
- * NYX_CHANGED once after a file that nyx_watch_script() watches changed (work may remain).
+ * NYX_CHANGED once after a file that nyx_watch_script() watches changed (work may remain),
+ * NYX_ECONFIG when the engine cannot start (as nyx_load_file), NYX_EDEADLOCK when tasks wait
+ * on something that can never happen, NYX_EIO when the network layer failed.
  */
 NYX_API int nyx_poll(nyx_engine *engine, int timeout_ms);
 

@@ -50,6 +50,23 @@ static void bad_values(void)
     nyx_close(e);
 }
 
+/* An engine that cannot start (the anthropic provider without a key or URL) says so from the
+ * load that starts it, and from each nyx_poll, as NYX_ECONFIG. */
+static void cannot_start(void)
+{
+    nyx_engine *e = open_sim_engine("0");
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_set(e, "provider", "anthropic"), NYX_OK);
+    const char *key = getenv("ANTHROPIC_API_KEY"), *claude_key = getenv("CLAUDE_API_KEY");
+    if (!key && !claude_key && !getenv("ANTHROPIC_BASE_URL")) {
+        CHECK_INT(nyx_load_string(e, "return 1", "=x"), NYX_ECONFIG);
+        CHECK_CONTAINS(nyx_errmsg(e), "needs ANTHROPIC_API_KEY");
+        CHECK_INT(nyx_poll(e, 0), NYX_ECONFIG);
+        CHECK_STR(nyx_provider(e), "none");
+    }
+    nyx_close(e);
+}
+
 static void vars_at_any_time(void)
 {
     nyx_engine *e = open_sim_engine("0");
@@ -73,6 +90,7 @@ int main(void)
 {
     options_after_start();
     bad_values();
+    cannot_start();
     vars_at_any_time();
     CHECK_DONE();
 }
