@@ -406,6 +406,13 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
                             "nyx_load_string, nyx_poll, nyx_run or nyx_provider)", key);
         return NYX_EINVAL;
     }
+    /* Refused here, where the host sees it, rather than when the engine starts: an empty
+     * database names no database, an empty key would be sent (and every call refused, 401) where
+     * an empty ANTHROPIC_API_KEY counts as none, and the endpoint must be a URL net_open can read. */
+    if ((strcmp(key, "db") == 0 || strcmp(key, "base_url") == 0 || strcmp(key, "api_key") == 0) && !*value) {
+        engine_set_error(e, "nyx_set: %s must not be empty", key);
+        return NYX_EINVAL;
+    }
     if (strcmp(key, "api_key") == 0)
         return config_set_string(&e->cfg.api_key, value) == 0 ? NYX_OK : NYX_ENOMEM;
     if (strcmp(key, "lua_path") == 0)
@@ -421,12 +428,6 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
     }
     if (strncmp(key, "var.", 4) == 0 && key[4]) {
         return script_host_add_var(&e->script, key + 4, value) == 0 ? NYX_OK : NYX_ENOMEM;
-    }
-    /* Refused here, where the host sees it, rather than when the engine starts: an empty
-     * database names no database, and the endpoint must be a URL net_open can read. */
-    if ((strcmp(key, "db") == 0 || strcmp(key, "base_url") == 0) && !*value) {
-        engine_set_error(e, "nyx_set: %s must not be empty", key);
-        return NYX_EINVAL;
     }
     if (strcmp(key, "base_url") == 0) {
         int ok = net_url_ok(value);

@@ -43,6 +43,9 @@ static void bad_values(void)
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: base_url must not be empty");
     CHECK_INT(nyx_set(e, "db", ""), NYX_EINVAL);
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: db must not be empty");
+    /* An empty ANTHROPIC_API_KEY is no key; an empty api_key would be sent with every call. */
+    CHECK_INT(nyx_set(e, "api_key", ""), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: api_key must not be empty");
     CHECK_INT(nyx_set(e, "base_url", "http://127.0.0.1:9"), NYX_OK);
     CHECK_INT(nyx_set(e, "provider", "sim"), NYX_OK); /* the simulator: nothing is sent to port 9 */
     CHECK_INT(nyx_load_string(e, "return 1", "=ok"), NYX_OK);
