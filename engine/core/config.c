@@ -421,9 +421,15 @@ int config_from_env(engine_config *c, error_info *err)
         config_free(c);
         return -1;
     }
-    const char *key = getenv("ANTHROPIC_API_KEY");
-    if (!key || !*key)
+    const char *key = getenv("ANTHROPIC_API_KEY"), *key_var = "ANTHROPIC_API_KEY";
+    if (!key || !*key) {
         key = getenv("CLAUDE_API_KEY");
+        key_var = "CLAUDE_API_KEY";
+    }
+    if (key && *key && config_check_api_key(key, key_var, err) != 0) {
+        config_free(c);
+        return -1;
+    }
     if (key && *key && config_set_string(&c->api_key, key) != 0) {
         error_set(err, "out_of_memory", 0, "out of memory reading the API key");
         config_free(c);
@@ -433,6 +439,18 @@ int config_from_env(engine_config *c, error_info *err)
     if (net_check_config(c, err) != 0) {
         config_free(c);
         return -1;
+    }
+    return 0;
+}
+
+int config_check_api_key(const char *key, const char *label, error_info *err)
+{
+    for (size_t i = 0; key[i]; i++) {
+        unsigned char b = (unsigned char)key[i];
+        if (b < 0x20 || b == 0x7f)
+            return error_fail(err, "invalid_argument", 0,
+                              "%s holds a control character (its byte %zu is 0x%02X); a key is one line of text",
+                              label, i + 1, b);
     }
     return 0;
 }

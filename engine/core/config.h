@@ -146,6 +146,12 @@ int config_lookup(const engine_config *c, const char *name, config_value *out);
 /* Replaces one string field. */
 int config_set_string(char **field, const char *value);
 
+/* An API key goes into a request header as it is: a control character in it (the newline a
+ * line read from a file keeps) would end the header block there, and the API would answer for
+ * a request cut short. Returns 0, or -1 with err (invalid_argument) naming label and the byte,
+ * never the key. */
+int config_check_api_key(const char *key, const char *label, error_info *err);
+
 /* A boolean as every setting reads one: 1/0, true/false, yes/no, on/off (any case). Returns 0
  * with *out set, or -1 when v is none of them. */
 int config_parse_bool(const char *v, int *out);

@@ -413,8 +413,15 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
         engine_set_error(e, "nyx_set: %s must not be empty", key);
         return NYX_EINVAL;
     }
-    if (strcmp(key, "api_key") == 0)
+    if (strcmp(key, "api_key") == 0) {
+        error_info err;
+        error_clear(&err);
+        if (config_check_api_key(value, "api_key", &err) != 0) {
+            engine_set_error(e, "nyx_set: %s", err.message);
+            return NYX_EINVAL;
+        }
         return config_set_string(&e->cfg.api_key, value) == 0 ? NYX_OK : NYX_ENOMEM;
+    }
     if (strcmp(key, "lua_path") == 0)
         return config_set_string(&e->script.lua_path, value) == 0 ? NYX_OK : NYX_ENOMEM;
     if (strcmp(key, "reload") == 0) {

@@ -46,6 +46,11 @@ static void bad_values(void)
     /* An empty ANTHROPIC_API_KEY is no key; an empty api_key would be sent with every call. */
     CHECK_INT(nyx_set(e, "api_key", ""), NYX_EINVAL);
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: api_key must not be empty");
+    /* A key read with fgets keeps its newline, which would end the request's headers there. */
+    CHECK_INT(nyx_set(e, "api_key", "sk-test-key\n"), NYX_EINVAL);
+    CHECK_STR(nyx_errmsg(e), "nyx_set: api_key holds a control character (its byte 12 is 0x0A); a key is one line "
+                             "of text");
+    CHECK_INT(nyx_set(e, "api_key", "sk-test-key"), NYX_OK);
     CHECK_INT(nyx_set(e, "base_url", "http://127.0.0.1:9"), NYX_OK);
     CHECK_INT(nyx_set(e, "provider", "sim"), NYX_OK); /* the simulator: nothing is sent to port 9 */
     CHECK_INT(nyx_load_string(e, "return 1", "=ok"), NYX_OK);
@@ -68,6 +73,19 @@ static void cannot_start(void)
         CHECK_STR(nyx_provider(e), "none");
     }
     nyx_close(e);
+}
+
+/* The same key in the environment: nyx_open refuses it, naming the variable. */
+static void key_in_environment(void)
+{
+    setenv("ANTHROPIC_API_KEY", "sk-test-key\r\n", 1);
+    char *msg = NULL;
+    nyx_engine *e = nyx_open(&msg);
+    CHECK(e == NULL);
+    CHECK_STR(msg, "ANTHROPIC_API_KEY holds a control character (its byte 12 is 0x0D); a key is one line of text");
+    nyx_free(msg);
+    nyx_close(e);
+    unsetenv("ANTHROPIC_API_KEY");
 }
 
 static void vars_at_any_time(void)
@@ -94,6 +112,7 @@ int main(void)
     options_after_start();
     bad_values();
     cannot_start();
+    key_in_environment();
     vars_at_any_time();
     CHECK_DONE();
 }
