@@ -66,6 +66,8 @@ static void usage(const command *cmd)
     printf("%s [--json] [--db FILE]\n", strcmp(cmd->kind, "stats") == 0 ? " [--wide]" : "");
     if (strcmp(cmd->kind, "log") == 0)
         printf("       nyx log --raw ID [--json] [--db FILE]\n");
+    if (strcmp(cmd->kind, "budget") == 0)
+        printf("       nyx budget reset SCOPE [--db FILE]\n");
     printf("\n%s\n\n", cmd->what);
     for (const flag *f = cmd->flags; f->name; f++)
         printf("  %-9s %-6s %s\n", f->name, f->arg, f->help);
@@ -76,6 +78,9 @@ static void usage(const command *cmd)
                "                   (with --session, --since)\n");
     if (strcmp(cmd->kind, "log") == 0)
         printf("  --raw     ID     one stored exchange in full: request, response, attempts, error\n");
+    if (strcmp(cmd->kind, "budget") == 0)
+        printf("  reset     SCOPE  start that scope's spending again from 0, audited (see\n"
+               "                   nyx budget reset --help)\n");
     printf("  --json           one JSON object per row: every column, exact numbers\n"
            "  --db      FILE   the database: a SQLite file or a postgresql:// URI (default\n"
            "                   NYX_DB, else ./nyx.db)\n\n"

@@ -99,6 +99,9 @@ for cmd in stats log thoughts budget audit run render stop config templates sim;
   run_nyx_env "$NYX_BIN" $cmd --help
   check "nyx $cmd --help exits 0 with an example" $([[ $rc == 0 ]] && grep -q "^example: nyx $cmd" <<<"$out"; echo $?) "$out"
 done
+run_nyx_env "$NYX_BIN" budget --help
+check "nyx budget --help names its reset subcommand" \
+  $([[ $rc == 0 ]] && grep -q "^       nyx budget reset SCOPE" <<<"$out" && grep -q "^  reset " <<<"$out"; echo $?) "$out"
 run_nyx_env "$NYX_BIN" audit --kind config --json
 kinds=$(grep -o '"kind":"[a-z_]*"' <<<"$out" | sort -u)
 check "nyx audit --kind config shows config events only" \
