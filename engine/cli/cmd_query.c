@@ -28,9 +28,9 @@ static const flag audit_flags[] = {
     F_LAST, F_SINCE, F_SESSION,
     {"--kind", "kind", "KIND",
      "one kind of event: config, config_set, budget_refused, budget_soft_exceeded,\n"
-     "                   emergency_stop, emergency_stop_cleared, breaker_open, prompt_blocked,\n"
-     "                   prompt_redacted, template_write_refused, records_lost, or a script's own\n"
-     "                   (nyx.audit)"},
+     "                   budget_reset, emergency_stop, emergency_stop_cleared, breaker_open,\n"
+     "                   prompt_blocked, prompt_redacted, tool_denied, template_write_refused,\n"
+     "                   records_lost, or a script's own (nyx.audit)"},
     {NULL, NULL, NULL, NULL}};
 
 typedef struct command {

@@ -106,6 +106,22 @@ run_nyx_env "$NYX_BIN" audit --kind config --json
 kinds=$(grep -o '"kind":"[a-z_]*"' <<<"$out" | sort -u)
 check "nyx audit --kind config shows config events only" \
   $([[ $rc == 0 && "$kinds" == '"kind":"config"' ]]; echo $?) "$out"
+# every kind of event nyx itself records is one --help names
+cat > audited.lua <<'LUA'
+local nyx = require "nyx"
+local a = nyx.agent { name = "careful", policy = "policies.careful", budget_usd = 1 }
+local t = nyx.tool { name = "wipe", input = { type = "object" }, run = function() return "done" end }
+a:call { prompt = "tidy up", tools = { t }, max_iterations = 2 }
+LUA
+run_nyx_env "$NYX_BIN" run audited.lua
+run_nyx_env "$NYX_BIN" budget reset "$("$NYX_BIN" budget --json | grep -o 'agent:careful/[0-9-]*')"
+run_nyx_env "$NYX_BIN" audit --json
+kinds=$(grep -o '"kind":"[a-z_]*"' <<<"$out" | cut -d'"' -f4 | sort -u)
+run_nyx_env "$NYX_BIN" audit --help
+missing=$(for k in $kinds; do grep -qw "$k" <<<"$out" || echo "$k"; done)
+check "nyx audit --help names every kind nyx records (tool_denied, budget_reset among them)" \
+  $([[ -z "$missing" ]] && grep -qx tool_denied <<<"$kinds" && grep -qx budget_reset <<<"$kinds"; echo $?) \
+  "kinds: $(echo $kinds); not in --help: $(echo $missing)"
 run_nyx_env "$NYX_BIN" audit --kind no_such_kind
 check "nyx audit --kind of a kind never recorded shows nothing" \
   $([[ $rc == 0 && "$out" == "(nothing recorded)" ]]; echo $?) "$out"
