@@ -20,7 +20,9 @@ static void help(FILE *out)
             "budget.monthly_usd, budget.session_usd; budget.hard and budget.{daily,monthly,\n"
             "session,agent}_hard (false: over the limit warns and alerts instead of refusing);\n"
             "alert.latency_ms, alert.error_rate, alert.cache_hit_rate_floor; templates.writers\n"
-            "(agents allowed to create or change templates, comma-separated; * for anyone).\n"
+            "(agents allowed to create or change templates, comma-separated; * for anyone);\n"
+            "storage.durability (strict: a result waits for its record; degrade: results go on\n"
+            "while the database is unavailable, records waiting in memory).\n"
             "A call's own argument wins, then the environment, then the database, then the\n"
             "default; 'list' shows each value with its source.\n\n"
             "example: nyx config set budget.daily_usd 25\n");

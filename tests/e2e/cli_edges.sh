@@ -128,6 +128,18 @@ check "nyx audit --kind of a kind never recorded shows nothing" \
 run_nyx_env "$NYX_BIN" config set budget.daily_usd 2.50
 check "nyx config set confirms in one line" \
   $([[ $rc == 0 && $(wc -l <<<"$out") == 1 && "$out" == "budget.daily_usd = 2.5 (saved in the database"* ]]; echo $?) "$out"
+# nyx config --help names every key nyx config list shows (budget.{daily,...}_hard spelt out)
+keys=$("${clean_env[@]}" "$NYX_BIN" config list --json | grep -o '"key":"[a-z_.]*"' | cut -d'"' -f4)
+run_nyx_env "$NYX_BIN" config --help
+named=$(python3 -c '
+import re, sys
+text = " ".join(sys.stdin.read().split()).replace(", ", ",")
+for m in re.finditer(r"([a-z_.]*)\{([a-z_,]*)\}([a-z_.]*)", text):
+    text += " " + " ".join(m.group(1) + w + m.group(3) for w in m.group(2).split(","))
+print(text)' <<<"$out")
+missing=$(for k in $keys; do grep -Eq "(^|[^a-z_.])${k//./\\.}\.?([^a-z_.]|$)" <<<"$named" || echo "$k"; done)
+check "nyx config --help names every key of nyx config list" \
+  $([[ -n "$keys" && -z "$missing" ]]; echo $?) "not named: $(echo $missing)"
 
 # A malformed --since is a usage error (2) in nyx report as in nyx stats, and no page is left.
 run_nyx_env "$NYX_BIN" stats --since garbage
