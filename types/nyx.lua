@@ -5,7 +5,7 @@
 -- share/nyx/types); `require "nyx"` then resolves to this file. tests/lua/types_spec.lua fails
 -- when the real module has a field this file does not declare.
 
----@alias nyx.CacheMode "auto"|"5m"|"1h"|boolean
+---@alias nyx.CacheMode "auto"|"1h"|"api"|boolean
 
 ---@class nyx.SystemBlock
 ---@field text string
@@ -19,7 +19,9 @@
 ---@field name string
 ---@field description? string
 ---@field input? table  JSON Schema of the input, as a table
----@field run? fun(input: table): any  without run, tool calls are returned to the script
+---@field run? fun(input: table, call: nyx.CallOptions): any  a string, or a table sent as JSON; without run, tool calls are returned to the script
+---@field strict? boolean  the API's strict schema adherence for this tool
+---@field cache? boolean|"5m"|"1h"  a cache mark after this tool
 ---@field input_json? string  a host's tool (nyx_tool_register): its schema as registered
 ---@field host? boolean  true for a tool the host registered in C
 
@@ -39,23 +41,25 @@
 ---@field stop_sequences? string[]
 ---@field user_id? string  metadata.user_id sent to the API
 ---@field cache? nyx.CacheMode  native prompt caching policy
----@field cache_response? boolean|number  answer identical requests from the response cache (true, or seconds)
+---@field cache_response? boolean|"always"  answer an identical temperature-0 request from the response cache ("always": whatever the temperature)
 ---@field session? nyx.Session|string
 ---@field agent? string
 ---@field thought? integer  a node id from nyx.thought
 ---@field template? string  the template the prompt was rendered from (its use is recorded)
 ---@field timeout? number|string  seconds, or a profile named with nyx.timeout_profile
----@field fallback? string[]  models tried in order when the requested one fails
+---@field fallback? string|string[]  models tried in order when the requested one fails
 ---@field headers? table<string, string>  extra HTTP headers (a gateway's; ones nyx sets are refused)
 ---@field stream? fun(text: string): boolean?  each text delta; false stops the stream
 ---@field on_start? fun()  the response began
+---@field on_thinking? fun(text: string)  each thinking delta
 ---@field tools? (nyx.Tool|table)[]
----@field tool_choice? table  {type = "auto"|"any"|"tool"|"none", name?}
+---@field tool_choice? "auto"|"any"|"none"|{type: "auto"|"any"|"tool"|"none", name?: string, disable_parallel_tool_use?: boolean}
 ---@field max_iterations? integer  the tool loop's bound
 ---@field thinking? "adaptive"|integer|false
----@field effort? "low"|"medium"|"high"|string
+---@field effort? "low"|"medium"|"high"|"max"
 ---@field output? table  structured output: a JSON Schema as a table
----@field batch? boolean
+---@field batch? table  set by nyx.batch: the batch a request travels in
+---@field batch_id? string  set by nyx.batch: the request's id in its batch
 
 ---@class nyx.CacheCreation
 ---@field ephemeral_5m_input_tokens integer
@@ -297,6 +301,7 @@ function Batch:cancel() end
 ---@field description? string
 ---@field model? string
 ---@field source string
+---@field variables {name: string, required: boolean, default?: string, description?: string}[]  its front matter's, in order
 
 ---@class nyx.TemplateVersionStats
 ---@field version integer
@@ -419,7 +424,7 @@ function nyx.sleep(seconds) end
 ---@return nyx.Event
 function nyx.event() end
 
----@param opts? nyx.SessionOptions|string
+---@param opts? nyx.SessionOptions
 ---@return nyx.Session
 function nyx.session(opts) end
 

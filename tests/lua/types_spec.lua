@@ -151,6 +151,65 @@ describe("types/nyx.lua", function()
     assert(#missing == 0, "types/nyx.lua does not declare (add them there): " .. table.concat(missing, ", "))
   end)
 
+  it("declares every option the option tables take, and the values of the options that take words", function()
+    local _, fields = declarations(text)
+    local function strings(list)
+      local out = {}
+      for word in list:gmatch('"([^"]+)"') do out[#out + 1] = word end
+      return out
+    end
+    local lcall = read(source_dir .. "/engine/lua/lcall.c")
+    local options = {
+      ["nyx.CallOptions"] = strings(assert(lcall:match("option_names%[O_COUNT%] = (%b{})"))),
+      ["nyx.Tool"] = strings(assert(read(source_dir .. "/lua/nyx/tools.lua"):match("TOOL_OPTIONS = (%b{})"))),
+      ["nyx.AgentOptions"] = strings(assert(read(source_dir .. "/lua/nyx/agent.lua"):match("OPTIONS = (%b{})"))),
+      ["nyx.BatchOptions"] = strings(assert(read(source_dir .. "/lua/nyx/batch.lua"):match("OPTIONS = (%b{})"))),
+      ["nyx.CouncilOptions"] = strings(assert(read(source_dir .. "/lua/nyx/council.lua"):match("OPTIONS = (%b{})"))),
+    }
+    for _, name in ipairs(strings(assert(lcall:match("lua_layer_options%[%] = (%b{})")))) do
+      if name:sub(1, 1) ~= "_" then table.insert(options["nyx.CallOptions"], name) end
+    end
+    local missing = {}
+    for class, names in pairs(options) do
+      assert.is_true(#names > 3, class)
+      for _, name in ipairs(names) do
+        if not fields(class)[name] then missing[#missing + 1] = class .. "." .. name end
+      end
+    end
+    table.sort(missing)
+    assert(#missing == 0, "types/nyx.lua does not declare the options: " .. table.concat(missing, ", "))
+
+    -- The words an option takes, as its refusal of another lists them, are the words declared.
+    local aliases = {}
+    for name, def in text:gmatch("\n%-%-%-@alias ([%w_.]+) ([^\n]+)") do aliases[name] = def end
+    local call_options = assert(text:match("\n%-%-%-@class nyx%.CallOptions\n.-\n\n"))
+    local function declared(field)
+      local def = assert(call_options:match("\n%-%-%-@field " .. field .. "%?? ([^ \n]+)"), field)
+      def = def:gsub("[%w_.]+", function(word) return aliases[word] end)
+      local words = {}
+      for word in def:gmatch('"([^"]+)"') do words[word] = true end
+      return words
+    end
+    local wrong = {}
+    for field, refusal in pairs {
+      cache = lcall:match('"cache must be ([^\n]-)"%);'),
+      cache_response = lcall:match('"cache_response must be ([^\n]-)"%);'),
+      effort = lcall:match('"effort must be ([^\n]-)"%);'),
+    } do
+      local said, words = {}, declared(field)
+      for word in refusal:gmatch('\\"([^\\]+)\\"') do
+        said[word] = true
+        if not words[word] then wrong[#wrong + 1] = field .. ' takes "' .. word .. '"' end
+      end
+      assert.is_not_nil(next(said), field)
+      for word in pairs(words) do
+        if not said[word] then wrong[#wrong + 1] = field .. ' refuses "' .. word .. '"' end
+      end
+    end
+    table.sort(wrong)
+    assert(#wrong == 0, "types/nyx.lua declares other values than nyx.call takes: " .. table.concat(wrong, ", "))
+  end)
+
   it("sees a name the file leaves out", function()
     local names, fields = declarations(text:gsub("\nfunction nyx%.progress%([^)]*%) end", ""))
     assert.is_nil(names["nyx.progress"])
