@@ -111,6 +111,7 @@
 ---@field interaction_id? string
 ---@field where? string
 ---@field partial_text? string  what a cancelled stream had received
+---@field cause? any  a callback_error's: what the stream callback raised
 ---@field timeout? number
 
 ---@class nyx.Stats
