@@ -250,6 +250,38 @@ static void test_variables_in_the_table(void)
     CHECK(seen >= 4);
 }
 
+/* README's configuration table is where a user looks a variable up: every variable of the
+ * settings table has a row there, but those of the database's keys, which the keys list before
+ * it names. */
+static void test_readme_names_every_variable(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/README.md", NYX_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    static char text[1 << 20];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    text[len] = '\0';
+    CHECK_INT(fclose(f), 0);
+    const char *start = strstr(text, "| variable | meaning | default |");
+    REQUIRE(start != NULL);
+    const char *end = strstr(start, "\n\n");
+    size_t table_len = end ? (size_t)(end - start) : strlen(start);
+    size_t n = 0;
+    const setting_def *defs = setting_defs(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!defs[i].env)
+            continue;
+        char quoted[120];
+        snprintf(quoted, sizeof quoted, "`%s`", defs[i].env);
+        const char *at = strstr(defs[i].key ? text : start, quoted);
+        int listed = at && (defs[i].key || (size_t)(at - start) < table_len);
+        if (!listed)
+            fprintf(stderr, "%s has no row in README.md's configuration table\n", defs[i].env);
+        CHECK(listed);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -261,6 +293,7 @@ int main(void)
     test_keys();
     test_nyx_set();
     test_variables_in_the_table();
+    test_readme_names_every_variable();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
