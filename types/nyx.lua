@@ -282,6 +282,8 @@ function Agent:create_template(name, text) end
 local Batch = {}
 ---@return table
 function Batch:status() end
+--- Waits until every request has its result (a retry run included).
+---@return nyx.Batch self
 function Batch:wait() end
 ---@return fun(): string, nyx.Result|nyx.Error, boolean
 function Batch:results() end
