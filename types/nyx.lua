@@ -243,6 +243,18 @@ function Event:is_set() end
 ---@field responses nyx.CouncilAnswer[]
 ---@field totals nyx.CouncilTotals
 
+---@class nyx.CouncilEstimate  what nyx.council{estimate = true} returns, sending nothing
+---@field estimate true
+---@field model string
+---@field context_tokens integer
+---@field cached boolean  the context reaches the model's cache minimum
+---@field batch boolean
+---@field max_tokens integer
+---@field calls {persona: string, cost_usd: number, worst_case_usd: number}[]
+---@field cost_usd number
+---@field cost_without_cache_usd number
+---@field budget_usd number  a session limit under which no persona is refused
+
 ---@class nyx.AgentOptions
 ---@field name string
 ---@field policy? string|table  a policy module name or table (choose, on_result, on_error, fallback, retries, pii)
@@ -532,7 +544,7 @@ function nyx.set_debug_writer(fn) end
 function nyx.agent(opts) end
 
 ---@param opts nyx.CouncilOptions
----@return nyx.CouncilResult
+---@return nyx.CouncilResult|nyx.CouncilEstimate  the estimate with estimate = true
 function nyx.council(opts) end
 
 nyx.budget = {}
