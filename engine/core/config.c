@@ -481,8 +481,8 @@ int config_lookup(const engine_config *c, const char *name, config_value *out)
         out->boolean = *(const int *)field;
         break;
     case SET_COUNT:
-        out->kind = CONFIG_NUMBER;
-        out->number = (double)*(const long *)field;
+        out->kind = CONFIG_COUNT;
+        out->count = *(const long *)field;
         break;
     case SET_NUMBER:
         out->number = *(const double *)field;

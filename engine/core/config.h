@@ -133,9 +133,10 @@ const char *const *config_env_elsewhere(size_t *n);
 void config_free(engine_config *c);
 /* One setting's current value, looked up by its variable name. */
 typedef struct config_value {
-    enum { CONFIG_STRING, CONFIG_NUMBER, CONFIG_BOOL, CONFIG_UNSET } kind;
+    enum { CONFIG_STRING, CONFIG_NUMBER, CONFIG_COUNT, CONFIG_BOOL, CONFIG_UNSET } kind;
     const char *string;
-    double number;
+    double number; /* CONFIG_NUMBER */
+    long count;    /* CONFIG_COUNT: a whole number (max_tokens, retries) */
     int boolean;
 } config_value;
 

@@ -47,6 +47,7 @@ static int env_setting(lua_State *L, const char *name)
     switch (v.kind) {
     case CONFIG_STRING: lua_pushstring(L, v.string); break;
     case CONFIG_NUMBER: lua_pushnumber(L, v.number); break;
+    case CONFIG_COUNT: lua_pushinteger(L, (lua_Integer)v.count); break;
     case CONFIG_BOOL: lua_pushboolean(L, v.boolean); break;
     default: lua_pushnil(L); break;
     }
