@@ -112,12 +112,29 @@ int nyx_load_string(nyx_engine *engine, const char *chunk, const char *name)
     return lnyx_load_string(engine, chunk, name);
 }
 
-int nyx_poll(nyx_engine *engine, int timeout_ms) { return engine ? engine_poll(engine, timeout_ms) : NYX_EINVAL; }
+/* A loop turned from inside a host's function would run under the work that called it: a
+ * tool's call would start again, the start of the engine run twice. */
+static int refuse_in_host_fn(nyx_engine *e, const char *fn)
+{
+    return invalid(e, fn, "called from inside a function the engine runs (a log, output, debug writer, tool or "
+                          "row function); return from it, and let the host's loop poll");
+}
+
+int nyx_poll(nyx_engine *engine, int timeout_ms)
+{
+    if (!engine)
+        return NYX_EINVAL;
+    if (engine_in_host_fn(engine))
+        return refuse_in_host_fn(engine, "nyx_poll");
+    return engine_poll(engine, timeout_ms);
+}
 
 int nyx_run(nyx_engine *engine)
 {
     if (!engine)
         return NYX_EINVAL;
+    if (engine_in_host_fn(engine))
+        return refuse_in_host_fn(engine, "nyx_run");
     int rc;
     while ((rc = engine_poll(engine, 1000)) == NYX_AGAIN)
         ;

@@ -92,7 +92,9 @@ static void write_out(nyx_engine *e, textbuf *b)
         fwrite(b->s, 1, b->len, d->file);
         fflush(d->file);
     } else if (d->fn) {
+        engine_host_fn_enter(e);
         d->fn(d->ud, b->s, b->len);
+        engine_host_fn_leave(e);
     }
 }
 

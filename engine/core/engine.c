@@ -74,8 +74,16 @@ static void log_v(nyx_engine *e, int level, const char *fmt, va_list ap)
         return;
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    engine_host_fn_enter(e);
     e->log_fn(e->log_ud, level, msg);
+    engine_host_fn_leave(e);
 }
+
+void engine_host_fn_enter(nyx_engine *e) { e->in_host_fn++; }
+
+void engine_host_fn_leave(nyx_engine *e) { e->in_host_fn--; }
+
+int engine_in_host_fn(const nyx_engine *e) { return e->in_host_fn > 0; }
 
 void engine_log(nyx_engine *e, int level, const char *fmt, ...)
 {

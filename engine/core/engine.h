@@ -47,6 +47,8 @@ typedef struct timeout_profile {
 struct nyx_engine {
     engine_config cfg;
     int started;          /* engine_start done */
+    int in_host_fn;       /* host functions running now (log, output, debug writer, tool, row):
+                             nyx_poll may not turn the loop under one (engine_host_fn_enter) */
     event_loop *loop;
     provider provider; /* provider.h: models, simulator, endpoint, headers, net, otel */
     storage storage; /* storage.h: the database, and the records waiting while it fails */

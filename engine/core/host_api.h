@@ -48,6 +48,12 @@ struct call_session {
 /* Starts the provider, the model table and storage; idempotent. 0 or -1 with engine_errmsg. */
 int engine_start(nyx_engine *e);
 void engine_log(nyx_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Around every call of a host's function (log, output, debug writer, tool, query row): the
+ * engine is in the middle of something there, and a nyx_poll or nyx_run inside it would turn
+ * the loop again under it (api.c refuses them while engine_in_host_fn). */
+void engine_host_fn_enter(nyx_engine *e);
+void engine_host_fn_leave(nyx_engine *e);
+int engine_in_host_fn(const nyx_engine *e);
 /* Logs a notice only the first time this key is seen. */
 void engine_warn_once(nyx_engine *e, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

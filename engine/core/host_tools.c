@@ -196,7 +196,9 @@ static void kick(void *ud)
             return;
         c->started = 1;
         nyx_tool_fn fn = h->tools[c->tool].fn;
+        engine_host_fn_enter(e);
         fn(h->tools[c->tool].ud, e, c->id, c->input);
+        engine_host_fn_leave(e);
     }
 }
 

@@ -81,6 +81,8 @@ int engine_output(nyx_engine *e, const char *text, size_t len)
 {
     if (!e->progress.out_fn)
         return -1;
+    engine_host_fn_enter(e);
     e->progress.out_fn(e->progress.out_ud, text, len);
+    engine_host_fn_leave(e);
     return 0;
 }

@@ -18,7 +18,17 @@
 typedef struct json_rows {
     nyx_row_fn fn;
     void *ud;
+    nyx_engine *e;
 } json_rows;
+
+/* The host's function for one row. */
+static int host_row(json_rows *j, int ncols, const char *const *names, const char *const *values)
+{
+    engine_host_fn_enter(j->e);
+    int rc = j->fn(j->ud, ncols, names, values);
+    engine_host_fn_leave(j->e);
+    return rc;
+}
 
 /* Each value as the database typed it: an integer or real column is a JSON number, text
  * (a session named "007") a string, a yes or no (ROW_BOOL) true or false. */
@@ -53,7 +63,7 @@ static int to_json(void *ud, int ncols, const char *const *names, const char *co
         return 1;
     static const char *const json_name[] = {"json"};
     const char *row[] = {text};
-    int rc = j->fn(j->ud, 1, json_name, row);
+    int rc = host_row(j, 1, json_name, row);
     cJSON_free(text);
     return rc;
 }
@@ -64,7 +74,7 @@ static int to_host(void *ud, int ncols, const char *const *names, const char *co
 {
     (void)types;
     json_rows *j = ud;
-    return j->fn(j->ud, ncols, names, values);
+    return host_row(j, ncols, names, values);
 }
 
 static int parse_since(const char *v, double *out)
@@ -129,7 +139,7 @@ int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_r
     }
     if (engine_open_store(e) != 0)
         return NYX_EIO;
-    json_rows j = {fn, ud};
+    json_rows j = {fn, ud, e};
     store_row_fn row = json ? to_json : to_host;
     void *row_ud = &j;
     error_info err;

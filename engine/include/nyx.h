@@ -9,7 +9,9 @@
  *
  * Threads. libnyx is single-threaded today: call nyx_open and every function that takes an
  * engine from one thread, the one that opened it; the host's callbacks (log, output, debug
- * writer, tools, query rows) run on that thread, inside the call that causes them. Engines
+ * writer, tools, query rows) run on that thread, inside the call that causes them: from one,
+ * nyx_poll and nyx_run return NYX_EINVAL (the engine is in the middle of a turn), and
+ * nyx_close must not be called (it would free the engine under its own caller). Engines
  * on two threads at once are not supported (nyx_open sets up libcurl, whose global setup is
  * not thread-safe in every version). The exceptions say so where they are declared:
  * nyx_strerror and nyx_free may be called from any thread, nyx_interrupt from a signal
@@ -156,7 +158,8 @@ NYX_API int nyx_timeout_ms(nyx_engine *engine);
  * id and its input as a JSON object. fn may answer at once or keep the id and answer in a later
  * frame with nyx_tool_result (a game finishes an action over several frames); meanwhile
  * nyx_poll returns NYX_AGAIN and the script's tool loop waits. A call whose script is cancelled
- * or stopped is forgotten: nyx_tool_result for it returns NYX_EINVAL. fn must not call nyx_poll.
+ * or stopped is forgotten: nyx_tool_result for it returns NYX_EINVAL. nyx_poll from fn returns
+ * NYX_EINVAL.
  */
 typedef void (*nyx_tool_fn)(void *ud,              /* passed to nyx_tool_register */
                             nyx_engine *engine,

@@ -1,0 +1,79 @@
+/* nyx_poll and nyx_run called from inside a function the engine runs (the log function while
+ * the engine starts, the output function under a script's print, a tool's function, a query's
+ * row function): the engine is in the middle of something there, so they return NYX_EINVAL
+ * saying so, and the work around them goes on as if they had not been called. Turned there,
+ * the loop started the engine twice (its first network setup leaked), ran the tool loop under
+ * itself and made the host's own loop end with NYX_EDEADLOCK. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "sim_engine.h"
+
+typedef struct host {
+    nyx_engine *e;
+    int log_rc, output_rc, tool_rc, row_rc, run_rc; /* -1: not called */
+    char log_msg[400];
+} host;
+
+static void on_log(void *ud, int level, const char *msg)
+{
+    host *h = ud;
+    (void)level, (void)msg;
+    if (h->log_rc == -1) {
+        h->log_rc = nyx_poll(h->e, 0);
+        snprintf(h->log_msg, sizeof h->log_msg, "%s", nyx_errmsg(h->e));
+        h->run_rc = nyx_run(h->e);
+    }
+}
+
+static void on_output(void *ud, const char *text, size_t len)
+{
+    host *h = ud;
+    (void)text, (void)len;
+    if (h->output_rc == -1)
+        h->output_rc = nyx_poll(h->e, 0);
+}
+
+static void look(void *ud, nyx_engine *e, long long call, const char *input)
+{
+    host *h = ud;
+    (void)input;
+    h->tool_rc = nyx_poll(e, 0);
+    CHECK_INT(nyx_tool_result(e, call, "a tree", 0), NYX_OK);
+}
+
+static int on_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    host *h = ud;
+    (void)ncols, (void)names, (void)values;
+    if (h->row_rc == -1)
+        h->row_rc = nyx_poll(h->e, 0);
+    return 0;
+}
+
+int main(void)
+{
+    host h = {.log_rc = -1, .output_rc = -1, .tool_rc = -1, .row_rc = -1, .run_rc = -1};
+    nyx_engine *e = h.e = open_sim_engine("1");
+    REQUIRE_OR(e != NULL, 1);
+    nyx_set_log(e, on_log, &h); /* the engine's start says which provider it uses */
+    nyx_set_output(e, on_output, &h);
+    CHECK_INT(nyx_tool_register(e, "look", NULL, look, &h), NYX_OK);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
+                                 "print('start')\n"
+                                 "local r = nyx.call{prompt = 'Look around', tools = {'look'}}\n"
+                                 "assert(r.iterations == 2, 'iterations ' .. tostring(r.iterations))\n",
+                                 "=reentry"),
+              NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
+    CHECK_INT(h.log_rc, NYX_EINVAL);
+    CHECK_CONTAINS(h.log_msg, "nyx_poll: called from inside a function the engine runs");
+    CHECK_INT(h.run_rc, NYX_EINVAL);
+    CHECK_INT(h.output_rc, NYX_EINVAL);
+    CHECK_INT(h.tool_rc, NYX_EINVAL);
+    CHECK_INT(nyx_query(e, "config", NULL, on_row, &h), NYX_OK);
+    CHECK_INT(h.row_rc, NYX_EINVAL);
+    /* Outside them, the host polls as before. */
+    CHECK_INT(nyx_poll(e, 0), NYX_OK);
+    nyx_close(e);
+    CHECK_DONE();
+}
