@@ -586,6 +586,20 @@ static void audit_config(nyx_engine *e)
     store_audit(e->storage.db, "config", NULL, NULL, detail, &err);
 }
 
+/* A stop set before this process started holds from its first call. The loop's news read
+ * would learn of it too, but on PostgreSQL its answer comes a round trip later, after the
+ * first calls were admitted and sent: they were paid for, then cancelled. */
+static void read_stop(nyx_engine *e)
+{
+    char *reason = NULL;
+    error_info err;
+    error_clear(&err);
+    /* A failed read leaves it to the news read, which tries again. */
+    if (store_control_get(e->storage.db, "stop", &reason, &err) == 0 && reason && !e->gov.stopped)
+        engine_stop(e, reason, 0);
+    free(reason);
+}
+
 static void say_env_slip(void *ud, const char *variable, const char *meant)
 {
     engine_log(ud, NYX_LOG_WARN, "nyx: %s is set, but nyx reads no variable of that name; did you mean %s?", variable,
@@ -607,6 +621,7 @@ int engine_start(nyx_engine *e)
         error_info err;
         error_clear(&err);
         settings_load(e, &err); /* system_config, under the environment */
+        read_stop(e);
         audit_config(e);
         /* Reservations of processes that died can never settle: give the money back. Not
          * while a spill file the open could not take waits for the database (beside it, or in
