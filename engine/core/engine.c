@@ -202,28 +202,39 @@ void engine_emit(nyx_engine *e, const char *event, const engine_field *f, size_t
         e->script.emit(e, event, f, n);
 }
 
-void engine_stop(nyx_engine *e, const char *reason, int broadcast)
+/* Stops this process, and with broadcast every process on the database: 0, or -1 with err
+ * filled when the stop could not be written there (this process is stopped all the same). */
+static int stop_here(nyx_engine *e, const char *reason, int broadcast, error_info *err)
 {
-    int was = governance_stop(&e->gov, reason);
-    error_info err;
-    error_clear(&err);
+    int was = governance_stop(&e->gov, reason), rc = 0;
     if (broadcast)
         e->local_changes++;
     /* A stop given before the first call still reaches the database: otherwise the engine's
      * first news read ("no stop") would undo it. */
     if (broadcast && !e->storage.db)
         engine_open_store(e);
-    if (broadcast && e->storage.db && store_control_set(e->storage.db, "stop", e->gov.stop_reason, &err) != 0)
-        engine_warn_once(e, "stop-broadcast", "nyx: the stop could not reach other processes: %s", err.message);
+    if (broadcast && e->storage.db && store_control_set(e->storage.db, "stop", e->gov.stop_reason, err) != 0)
+        rc = -1;
     /* One stop, one audit row: the process that gives it writes it, those that hear of it
      * from the database do not. */
+    error_info ignored;
+    error_clear(&ignored);
     if (!was && broadcast && e->storage.db)
-        store_audit(e->storage.db, "emergency_stop", NULL, NULL, e->gov.stop_reason, &err);
+        store_audit(e->storage.db, "emergency_stop", NULL, NULL, e->gov.stop_reason, &ignored);
     if (!was) {
         engine_field f[] = {{"reason", e->gov.stop_reason, 0}};
         engine_emit(e, "stopped", f, 1);
     }
     calls_cancel_all(e, e->gov.stop_reason);
+    return rc;
+}
+
+void engine_stop(nyx_engine *e, const char *reason, int broadcast)
+{
+    error_info err;
+    error_clear(&err);
+    if (stop_here(e, reason, broadcast, &err) != 0)
+        engine_warn_once(e, "stop-broadcast", "nyx: the stop could not reach other processes: %s", err.message);
 }
 
 /* A database answering over a socket (PostgreSQL) is part of the loop: its answers resume
@@ -287,7 +298,12 @@ int engine_emergency_stop(nyx_engine *e, const char *reason)
     char unreached[sizeof e->errmsg] = "";
     if (engine_open_store(e) != 0)
         snprintf(unreached, sizeof unreached, "%s", e->errmsg);
-    engine_stop(e, reason, 1);
+    /* A stop the database refused (a role that may not write, a read-only file) reaches no
+     * other process either. */
+    error_info err;
+    error_clear(&err);
+    if (stop_here(e, reason, 1, &err) != 0 && !unreached[0])
+        snprintf(unreached, sizeof unreached, "%s", err.message);
     if (unreached[0]) {
         engine_set_error(e, "stopped in this process only: the stop could not reach the database: %s", unreached);
         return NYX_EIO;

@@ -219,8 +219,9 @@ NYX_API void nyx_stop_scripts(nyx_engine *engine);
  * logged, in this process and in every process sharing the database (within a second).
  * nyx_resume clears it. Both return NYX_OK or NYX_EIO (nyx_errmsg says why). reason (NULL:
  * "no reason given") is one line of UTF-8 of at most 255 bytes, else NYX_EINVAL and no stop.
- * When the database cannot be reached, nyx_stop still stops this process and returns NYX_EIO
- * (the other processes were not told), and nyx_resume leaves the stop in place (NYX_EIO).
+ * When the database cannot be reached or refuses the stop (a role that may not write),
+ * nyx_stop still stops this process and returns NYX_EIO (the other processes were not told),
+ * and nyx_resume leaves the stop in place (NYX_EIO).
  */
 NYX_API int nyx_stop(nyx_engine *engine, const char *reason);
 NYX_API int nyx_resume(nyx_engine *engine);

@@ -47,4 +47,10 @@ rows=$(sqlite3 "$NYX_DB" "SELECT count(*) FROM audit_events WHERE kind = 'emerge
 [ "$rows" = 1 ] || fail "a refused reason set a stop: $rows emergency_stop audit rows"
 echo 'local nyx = require "nyx"; print(nyx.call{ prompt = "x", max_tokens = 5 }.text ~= nil)' > "$dir/one.lua"
 [ "$("$NYX_BIN" run "$dir/one.lua" 2>/dev/null)" = true ] || fail "a call after refused reasons did not go"
+# A stop that cannot be written to the database (opened read-only) reaches no other process:
+# nyx stop fails (1) and says so, where it printed "emergency stop set" and exited 0.
+if "$NYX_BIN" stop --db "file:$NYX_DB?mode=ro" > "$dir/ro.out" 2> "$dir/ro.err"; then rc=0; else rc=$?; fi
+[ "$rc" = 1 ] && [ ! -s "$dir/ro.out" ] && grep -q "^nyx stop: stopped in this process only: the stop could not reach the database: .*readonly" \
+  "$dir/ro.err" || fail "a stop not written: rc=$rc $(cat "$dir/ro.out" "$dir/ro.err")"
+[ "$("$NYX_BIN" run "$dir/one.lua" 2>/dev/null)" = true ] || fail "a stop not written stopped the next run"
 echo "1 passed, 0 failed"

@@ -41,4 +41,7 @@ done
 "$NYX_BIN" report --db "$ro" --out "$work/r.html" >/dev/null 2>"$work/err"; rc=$?
 [ "$rc" -eq 0 ] && [ -s "$work/r.html" ]; st=$?
 check "nyx report as a reader: exit $rc $(cat "$work/err")" $st
+"$NYX_BIN" stop --db "$ro" >/dev/null 2>"$work/err"; rc=$?
+[ "$rc" -eq 1 ] && grep -q "permission denied" "$work/err"; st=$?
+check "nyx stop as a reader fails, saying why (exit $rc: $(cat "$work/err"))" $st
 [ "$fails" -eq 0 ] && echo "all passed" || { echo "$fails check(s) failed"; exit 1; }
