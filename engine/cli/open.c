@@ -1,6 +1,7 @@
 /* The engine a command works with: notices on stderr, --db applied. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,11 +86,22 @@ int cli_plain_name(const char *s)
     return 1;
 }
 
+/* 1 when db opens with a URI scheme ("file:", "pgsql:", "postgresql:/") or holds '=' (libpq's
+ * keyword=value form): not a path to look for, and perhaps holding a password not to print;
+ * opening it says what it is. */
+static int uri_like(const char *db)
+{
+    size_t n = 0;
+    if (isalpha((unsigned char)db[0]))
+        while (isalnum((unsigned char)db[n]) || db[n] == '+' || db[n] == '-' || db[n] == '.')
+            n++;
+    return (n >= 2 && db[n] == ':') || strchr(db, '=') != NULL;
+}
+
 int cli_db_missing(const char *command, const char *db)
 {
     struct stat st;
-    if (!db || strstr(db, "://") || strncmp(db, "file:", 5) == 0 || strcmp(db, ":memory:") == 0 ||
-        stat(db, &st) == 0 || errno != ENOENT)
+    if (!db || uri_like(db) || strcmp(db, ":memory:") == 0 || stat(db, &st) == 0 || errno != ENOENT)
         return 0;
     fprintf(stderr, "%s: no database at %.200s%s (a command that only reads makes none: check the path)\n",
             command, db, strlen(db) > 200 ? "..." : "");

@@ -89,6 +89,8 @@ store_db *store_open_opts(const char *uri, const store_options *opts, error_info
         invalid(err, "cannot open: no database path given");
         return NULL;
     }
+    if (store_name_check(uri, err) != 0)
+        return NULL;
     const store_backend_ops *ops = &store_sqlite_ops;
     if (store_uri_is_pg(uri)) {
 #ifdef NYX_HAVE_PG

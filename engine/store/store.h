@@ -96,6 +96,12 @@ store_db *store_open_opts(const char *uri, const store_options *opts, error_info
 /* 1 when uri selects the PostgreSQL backend ("postgresql://..." or "postgres://..."). */
 int store_uri_is_pg(const char *uri);
 
+/* 0 when name may be opened: a PostgreSQL URI, a file: URI, or anything else taken as a SQLite
+ * file path; -1 with err (invalid_argument, naming the scheme at most, never the rest) for a
+ * name meant for a server but not in a form nyx reads: another scheme followed by '/', a scheme
+ * that reads as PostgreSQL's (pgsql:, Postgresql:, postgresql:/), libpq's keyword=value form. */
+int store_name_check(const char *name, error_info *err);
+
 /* A name for the PostgreSQL database uri leads to that holds no secret: the SHA-256, in hex, of
  * where libpq would connect (service, host, hostaddr, port, dbname, user, options; what uri
  * leaves out taken from the PG* variables and libpq's defaults), never of the password or of
