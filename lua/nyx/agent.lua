@@ -22,8 +22,43 @@ local tools = require "nyx.tools"
 
 local M = {}
 
-local CHANGEABLE = { model = true, max_tokens = true, cache = true, fallback = true,
-                     template = true, timeout = true, temperature = true }
+-- Each field choose may change, with the check of its value: nil when a call takes it, else
+-- what it must be. A value a call cannot take failed the call with the call's own argument
+-- error ("bad argument #1 to 'call' (max_tokens must be ...)", naming neither the policy nor
+-- the hook) where a change of a field choose cannot change is reported and ignored; now both are.
+local function is_name(v) return type(v) == "string" and v ~= "" end
+local CACHE_WORDS = { auto = true, ["1h"] = true, api = true }
+local CHANGEABLE = {
+  model = function(v) return not is_name(v) and "a model name" or nil end,
+  max_tokens = function(v)
+    local ok = type(v) == "number" and v == math.floor(v) and v >= 1 and v <= 1000000
+    return not ok and "an integer from 1 to 1000000" or nil
+  end,
+  cache = function(v)
+    return type(v) ~= "boolean" and not CACHE_WORDS[v] and '"auto", true, false, "1h" or "api"' or nil
+  end,
+  fallback = function(v)
+    if is_name(v) then return nil end
+    local ok = type(v) == "table"
+    if ok then for i = 1, #v do ok = ok and is_name(v[i]) end end
+    return not ok and "a model name or an array of them" or nil
+  end,
+  template = function(v) return not is_name(v) and "a template name" or nil end,
+  timeout = function(v)
+    return not is_name(v) and not (type(v) == "number" and v > 0) and "seconds > 0 or a timeout profile's name" or nil
+  end,
+  temperature = function(v)
+    return not (type(v) == "number" and v >= 0 and v <= 1) and "a number from 0 to 1" or nil
+  end,
+}
+
+-- A value as a report shows it: the same text each time (a table's address would differ per
+-- call, and the report is made once per text).
+local function shown(v)
+  if type(v) == "string" then return ("%q"):format(v) end
+  if type(v) == "number" or type(v) == "boolean" then return tostring(v) end
+  return "a " .. type(v)
+end
 
 local CHANGEABLE_LIST = "model, max_tokens, cache, fallback, template, timeout, temperature"
 
@@ -162,7 +197,12 @@ function M.run(agent, call, send)
   end
   if type(changes) == "table" then
     for k, v in pairs(changes) do
-      if CHANGEABLE[k] then
+      local check = CHANGEABLE[k]
+      local wrong = check and check(v)
+      if wrong then
+        agent:_report_choose(("returned %s = %s, where %s must be %s: ignored")
+          :format(k, shown(v), k, wrong))
+      elseif check then
         req[k] = v
       else
         agent:_report_choose(("returned a change of %s, which choose cannot change (it changes %s): ignored")

@@ -213,6 +213,33 @@ H.describe_setups("nyx.agent", function(setup)
     assert.are.equal(1, count(notices, "of agent bare returned a string where a table of changes %(or nil%) was expected: ignored"))
   end)
 
+  it("says once what choose returned of a value a call cannot take, and the call goes on without it", function()
+    local v, res = run([[
+      local a = nyx.agent{ name = "typo", policy = { choose = function()
+        return { model = 42, max_tokens = "lots", cache = "sometimes", fallback = { "claude-haiku-4-5", 3 },
+                 timeout = -1, template = {}, temperature = 7 } end } }
+      local out = {}
+      for i = 1, 2 do
+        local r = a:call{ prompt = "one", max_tokens = 5 }
+        out[#out + 1] = r.model .. " " .. r.usage.output_tokens
+      end
+      return { out = out, sent = #sent() }
+    ]])
+    assert.are.same({ DEFAULT .. " 5", DEFAULT .. " 5" }, v.out)
+    assert.are.equal(2, v.sent)
+    local notices = res.notices
+    for _, field in ipairs{ "model = 42, where model must be a model name",
+                            'max_tokens = "lots", where max_tokens must be an integer from 1 to 1000000',
+                            'cache = "sometimes", where cache must be',
+                            "fallback = a table, where fallback must be a model name or an array of them",
+                            "timeout = %-1, where timeout must be seconds > 0",
+                            "template = a table, where template must be a template name",
+                            "temperature = 7, where temperature must be a number from 0 to 1" } do
+      assert.are.equal(1, count(notices, "policy hook choose %(.-:%d+%) of agent typo returned " .. field),
+        field .. "\n" .. table.concat(notices, "\n"))
+    end
+  end)
+
   it("a refusal or a cancellation inside a hook stops the call, even from the version that served before", function()
     local v = run([[
       local guarded = {}
