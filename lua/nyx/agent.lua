@@ -52,6 +52,8 @@ local CHANGEABLE = {
   end,
 }
 
+local CHANGEABLE_LIST = "model, max_tokens, cache, fallback, template, timeout, temperature"
+
 -- A value as a report shows it: the same text each time (a table's address would differ per
 -- call, and the report is made once per text).
 local function shown(v)
@@ -60,10 +62,30 @@ local function shown(v)
   return "a " .. type(v)
 end
 
-local CHANGEABLE_LIST = "model, max_tokens, cache, fallback, template, timeout, temperature"
-
 local Agent = {}
 Agent.__index = Agent
+
+-- The policy's settings, each with the check of its value (nil when it is fine). A wrong one
+-- failed every call with an error of the function it reached ("bad argument #2 to
+-- 'rate_limit' (rpm must be ...)" for calls_per_minute = -5; a string for retries raised a
+-- comparison error), and an edit of a running policy that broke one did the same.
+local function finite(v) return type(v) == "number" and v >= 0 and v < math.huge end
+local SETTINGS = {
+  budget_usd = function(v) return not finite(v) and "a finite number >= 0" or nil end,
+  calls_per_minute = function(v) return not finite(v) and "a finite number >= 0" or nil end,
+  budget_per = function(v)
+    return v ~= "day" and v ~= "month" and v ~= "total" and '"day", "month" or "total"' or nil
+  end,
+  retries = function(v)
+    return not (finite(v) and v == math.floor(v)) and "an integer >= 0" or nil
+  end,
+  fallback = function(v)
+    local ok = type(v) == "table"
+    if ok then for i = 1, #v do ok = ok and type(v[i]) == "string" and v[i] ~= "" end end
+    return not ok and "an array of model names" or nil
+  end,
+}
+local SETTING_NAMES = { "budget_usd", "budget_per", "calls_per_minute", "retries", "fallback" }
 
 local function bad(problem, level)
   core.raise({ type = "invalid_argument", message = "bad argument #1 to 'agent' (" .. problem .. ")" }, level or 3)
@@ -129,11 +151,29 @@ function Agent:_hook(name, ...)
   return nil
 end
 
+--- The policy's setting `k`, or, when its value is wrong (an edit of the running policy broke
+--- it), the last value that was right, with the problem said once per value.
+function Agent:_setting(k)
+  local v = self.policy[k]
+  local wrong = v ~= nil and SETTINGS[k](v)
+  if not wrong then
+    self.settings[k] = v
+    return v
+  end
+  local problem = ("%s = %s, where %s must be %s"):format(k, shown(v), k, wrong)
+  if not self.said[problem] then
+    self.said[problem] = true
+    core.log(("nyx: policy of agent %s sets %s; %s"):format(self.name, problem,
+      self.settings[k] ~= nil and ("the previous value serves (%s)"):format(shown(self.settings[k]))
+      or "it is left unset"))
+  end
+  return self.settings[k]
+end
+
 function Agent:_apply_limits()
-  local p = self.policy
-  local budget = self.budget_usd or p.budget_usd
-  local per = self.budget_per or p.budget_per
-  local rpm = self.calls_per_minute or p.calls_per_minute
+  local budget = self.budget_usd or self:_setting("budget_usd")
+  local per = self.budget_per or self:_setting("budget_per")
+  local rpm = self.calls_per_minute or self:_setting("calls_per_minute")
   if budget ~= self.applied_budget or per ~= self.applied_per then
     core.budget.limit("agent:" .. self.name, budget, per)
     self.applied_budget, self.applied_per = budget, per
@@ -160,7 +200,7 @@ function Agent:_report_choose(problem)
 end
 
 --- The next model of the policy's fallback list that this call has not tried yet.
-local function next_fallback(policy, req, tried)
+local function next_fallback(agent, req, tried)
   tried[req.model or core.config.get("CLAUDE_DEFAULT_MODEL")] = true
   local own = req.fallback -- the engine tried the call's own fallback routes itself
   if type(own) == "table" then
@@ -168,7 +208,7 @@ local function next_fallback(policy, req, tried)
   elseif own then
     tried[own] = true
   end
-  for _, m in ipairs(policy.fallback or {}) do
+  for _, m in ipairs(agent:_setting("fallback") or {}) do
     if not tried[m] then return m end
   end
   return nil
@@ -230,13 +270,12 @@ function M.run(agent, call, send)
       return result
     end
     if type(result) ~= "table" then error(result, 0) end -- a bug, not an API error: as it is
-    local policy = agent.policy
     local decision = agent:_hook("on_error", req, result) or "fail"
-    if decision == "retry" and retries < (policy.retries or 2) then
+    if decision == "retry" and retries < (agent:_setting("retries") or 2) then
       retries = retries + 1
     elseif decision == "fallback" then
       tried = tried or {}
-      local model = next_fallback(policy, req, tried)
+      local model = next_fallback(agent, req, tried)
       if not model then error(result, 0) end
       req.model, req.fallback = model, nil
     else
@@ -311,8 +350,17 @@ function M.agent(opts)
                            budget_per = opts.budget_per,
                            calls_per_minute = opts.calls_per_minute, good = {},
                            reported = setmetatable({}, { __mode = "k" }),
-                           noted = setmetatable({}, { __mode = "k" }) }, Agent)
+                           noted = setmetatable({}, { __mode = "k" }), settings = {}, said = {} }, Agent)
   a.policy = load_policy(opts.policy)
+  for _, k in ipairs(SETTING_NAMES) do
+    local v = a.policy[k]
+    local wrong = v ~= nil and SETTINGS[k](v)
+    if wrong then
+      bad(("policy %s sets %s = %s, where %s must be %s"):format(
+        type(opts.policy) == "string" and ("%q"):format(opts.policy) or "table", k, shown(v), k, wrong))
+    end
+    a.settings[k] = v
+  end
   return a
 end
 

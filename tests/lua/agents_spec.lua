@@ -345,6 +345,57 @@ H.describe_setups("nyx.agent", function(setup)
                       { "prompt_blocked", "strict", nil, v.err.message } }, events)
   end)
 
+  it("refuses a policy whose limits are wrong, and keeps the last right ones when an edit breaks them", function()
+    local v, res = run([[
+      local refused = {}
+      for i, bad in ipairs({ { budget_usd = "2" }, { calls_per_minute = -5 }, { budget_per = "week" },
+                             { retries = "3" }, { fallback = "claude-haiku-4-5" } }) do
+        local ok, err = pcall(nyx.agent, { name = "bad" .. i, policy = bad })
+        refused[i] = { ok = ok, type = err.type, message = err.message }
+      end
+      local policy = { budget_usd = 0.5, calls_per_minute = 600, retries = 1 }
+      function policy.on_error() return "retry" end
+      local a = nyx.agent{ name = "edited", policy = policy }
+      local before = a:call{ prompt = "one", max_tokens = 5 }.model
+      -- What a reload does to a running policy: its table changes in place.
+      policy.budget_usd, policy.calls_per_minute, policy.retries = "2", -5, "3"
+      local after = {}
+      for i = 1, 2 do after[i] = a:call{ prompt = "two", max_tokens = 5 }.model end
+      -- Three failures: one retry (the value from before), then the third is not sent.
+      sim.faults{ { fault = "bad_request", count = 3 } }
+      local sent_before = #sent()
+      local failed = not pcall(a.call, a, { prompt = "four", max_tokens = 5 })
+      local tries = #sent() - sent_before
+      sim.clear_faults()
+      local limit = budget_row("agent:edited").limit_usd
+      policy.budget_usd = 0.25
+      a:call{ prompt = "three", max_tokens = 5 }
+      return { refused = refused, before = before, after = after, limit = limit, failed = failed, tries = tries,
+               fixed = budget_row("agent:edited").limit_usd }
+    ]])
+    for i, field in ipairs({ 'budget_usd = "2", where budget_usd must be a finite number >= 0',
+                             "calls_per_minute = %-5, where calls_per_minute must be a finite number >= 0",
+                             'budget_per = "week", where budget_per must be "day", "month" or "total"',
+                             'retries = "3", where retries must be an integer >= 0',
+                             'fallback = "claude%-haiku%-4%-5", where fallback must be an array of model names' }) do
+      local r = v.refused[i]
+      assert.is_false(r.ok)
+      assert.are.equal("invalid_argument", r.type)
+      assert.matches("bad argument #1 to 'agent' %(policy table sets " .. field, r.message)
+    end
+    assert.are.same({ DEFAULT, DEFAULT }, v.after, "the calls go on under the limits from before")
+    assert.are.equal(0.5, v.limit, "the budget from before the broken edit holds")
+    assert.is_true(v.failed)
+    assert.are.equal(2, v.tries, "one retry, as the policy said before the edit")
+    assert.are.equal(0.25, v.fixed, "a right edit after it applies")
+    local notices = res.notices
+    for _, field in ipairs({ 'budget_usd = "2", where budget_usd must be a finite number >= 0; the previous value serves %(0.5%)',
+                             "calls_per_minute = %-5, .-; the previous value serves %(600%)",
+                             'retries = "3", .-; the previous value serves %(1%)' }) do
+      assert.are.equal(1, count(notices, "policy of agent edited sets " .. field), table.concat(notices, "\n"))
+    end
+  end)
+
   it("checks its options, with error tables", function()
     local v = run([[
       local out = {}
