@@ -187,8 +187,8 @@ end
 --- What choose returned and the call could not take, said once per version of the hook and
 --- problem (it would otherwise be dropped unsaid: a policy returning {system = ...} ran as if
 --- it had returned nothing).
-function Agent:_report_choose(problem)
-  local fn = self.policy.choose
+function Agent:_report(hook, problem)
+  local fn = self.policy[hook]
   local seen = self.noted[fn]
   if seen == nil then
     seen = {}
@@ -196,8 +196,10 @@ function Agent:_report_choose(problem)
   end
   if seen[problem] then return end
   seen[problem] = true
-  core.log(("nyx: policy hook choose (%s) of agent %s %s"):format(where(fn), self.name, problem))
+  core.log(("nyx: policy hook %s (%s) of agent %s %s"):format(hook, where(fn), self.name, problem))
 end
+
+local ERROR_DECISIONS = { retry = true, fallback = true, fail = true }
 
 --- The next model of the policy's fallback list that this call has not tried yet.
 local function next_fallback(agent, req, tried)
@@ -240,17 +242,17 @@ function M.run(agent, call, send)
       local check = CHANGEABLE[k]
       local wrong = check and check(v)
       if wrong then
-        agent:_report_choose(("returned %s = %s, where %s must be %s: ignored")
+        agent:_report("choose", ("returned %s = %s, where %s must be %s: ignored")
           :format(k, shown(v), k, wrong))
       elseif check then
         req[k] = v
       else
-        agent:_report_choose(("returned a change of %s, which choose cannot change (it changes %s): ignored")
+        agent:_report("choose", ("returned a change of %s, which choose cannot change (it changes %s): ignored")
           :format(type(k) == "string" and ("'" .. k .. "'") or tostring(k), CHANGEABLE_LIST))
       end
     end
   elseif changes ~= nil then
-    agent:_report_choose(("returned a %s where a table of changes (or nil) was expected: ignored"):format(type(changes)))
+    agent:_report("choose", ("returned a %s where a table of changes (or nil) was expected: ignored"):format(type(changes)))
   end
   local action = agent.policy.pii
   if action ~= nil and action ~= "allow" then
@@ -271,6 +273,12 @@ function M.run(agent, call, send)
     end
     if type(result) ~= "table" then error(result, 0) end -- a bug, not an API error: as it is
     local decision = agent:_hook("on_error", req, result) or "fail"
+    if not ERROR_DECISIONS[decision] then
+      -- A misspelt decision ("retyr", true) failed the call without a word.
+      agent:_report("on_error", ('returned %s where "retry", "fallback" or "fail" was expected: the call fails')
+        :format(shown(decision)))
+      decision = "fail"
+    end
     if decision == "retry" and retries < (agent:_setting("retries") or 2) then
       retries = retries + 1
     elseif decision == "fallback" then
@@ -292,6 +300,13 @@ function Agent:_tool_hook(req)
   for k, v in pairs(req) do out[k] = v end
   out._on_tool = function(tc)
     local decision = self:_hook("on_tool", req, tc)
+    if decision ~= nil and decision ~= "allow" and decision ~= "deny" and type(decision) ~= "table" then
+      -- A misspelt refusal ("denied", false) let the tool run: a hook that guards tools
+      -- fails closed instead, and says so.
+      self:_report("on_tool", ('returned %s where "allow", "deny" or a new input table was expected: '
+        .. "the tool is refused"):format(shown(decision)))
+      decision = "deny"
+    end
     if decision == "deny" then
       pcall(core.audit, "tool_denied", ("tool %s refused by the policy"):format(tostring(tc.name)),
             { session = req.session, agent = self.name })

@@ -240,6 +240,25 @@ H.describe_setups("nyx.agent", function(setup)
     end
   end)
 
+  it("says once when on_error answers neither retry, fallback nor fail, and the call fails", function()
+    local v, res = run([[
+      local a = nyx.agent{ name = "misspelt", policy = { fallback = { "claude-haiku-4-5" },
+                                                         on_error = function() return "retyr" end } }
+      sim.faults{ { fault = "bad_request", count = 4 } }
+      local out = {}
+      for i = 1, 2 do
+        local ok, err = pcall(a.call, a, { prompt = "one", max_tokens = 5 })
+        out[i] = ok and "answered" or err.type
+      end
+      sim.clear_faults()
+      return { out = out, sent = #sent() }
+    ]])
+    assert.are.same({ "invalid_request_error", "invalid_request_error" }, v.out)
+    assert.are.equal(2, v.sent, "neither retried nor moved to the fallback")
+    assert.are.equal(1, count(res.notices, 'policy hook on_error %(.-:%d+%) of agent misspelt returned "retyr" where '
+      .. '"retry", "fallback" or "fail" was expected: the call fails'), table.concat(res.notices, "\n"))
+  end)
+
   it("a refusal or a cancellation inside a hook stops the call, even from the version that served before", function()
     local v = run([[
       local guarded = {}

@@ -132,6 +132,37 @@ H.describe_setups("tools, thinking and structured output", function(setup)
     assert.are.same({ "guarded", "careful" }, denied)
   end)
 
+  it("refuses a tool when the policy's on_tool answers something it cannot mean, and says so once", function()
+    local db = setup:new_db()
+    local v, res = setup:run(WEATHER .. [[
+      local ran = 0
+      local counted = nyx.tool{ name = "counted", input = { type = "object", properties = {} },
+                                run = function() ran = ran + 1; return "ran" end }
+      local a = nyx.agent{ name = "typo", policy = { on_tool = function() return "denied" end } }
+      local results = {}
+      for i = 1, 2 do
+        results[i] = a:call{ prompt = "Weather in Rome", tools = { counted } }.messages[3].content[1]
+      end
+      return { ran = ran, results = results }
+    ]], { env = { NYX_DB = db } })
+    assert.are.equal(0, v.ran, "a misspelt refusal does not let the tool run")
+    for i = 1, 2 do
+      assert.is_true(v.results[i].is_error)
+      assert.are.equal("the policy refused the tool counted", v.results[i].content)
+    end
+    local said = 0
+    for _, line in ipairs(res.notices) do
+      if line:find('policy hook on_tool %(.-:%d+%) of agent typo returned "denied" where "allow", "deny" '
+                   .. 'or a new input table was expected: the tool is refused') then said = said + 1 end
+    end
+    assert.are.equal(1, said, table.concat(res.notices, "\n"))
+    local denied = 0
+    for _, ev in ipairs(H.audit(db)) do
+      if ev.kind == "tool_denied" and ev.agent == "typo" then denied = denied + 1 end
+    end
+    assert.are.equal(2, denied, "each refusal is audited")
+  end)
+
   it("stops at max_iterations with an error carrying the transcript", function()
     local v = setup:run(WEATHER .. [[
       local ok, e = pcall(nyx.call, { prompt = "Weather in Rome", tools = { weather }, max_iterations = 1 })
