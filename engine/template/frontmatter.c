@@ -136,6 +136,13 @@ static int read_scalar(fm *f, const char **pp, const char *end, int flow, char *
         *pp = p;
         return 0;
     }
+    /* A plain value that YAML reads as something else (a flow list or map, a block scalar, an
+     * anchor, alias or tag) was kept as its text: "model: [claude-haiku-5-5]" served the model
+     * "[claude-haiku-5-5]" and "description: >" the description ">". Said, with the line. */
+    if (p < end && strchr("[]{}|>&*!%@`", *p))
+        return fm_fail(f, "a value written plain cannot begin with '%c', which YAML reads as "
+                          "something other than text; quote it (\"%c...\") or drop the '%c'",
+                       *p, *p, *p);
     const char *s = p;
     while (p < end) {
         if (flow && (*p == ',' || *p == '}'))

@@ -468,6 +468,9 @@ static void test_front_matter(void)
     /* Front matter only, empty front matter, and no front matter but a rule later. */
     CHECK_STR(render("---\n---\n", NULL), "");
     CHECK_STR(render("---\r\ndescription: x\r\n---\r\nbody\r\n", NULL), "body\r\n");
+    /* Quoted, a value may begin with what YAML reads as a list or block scalar; so may a later word. */
+    CHECK_STR(render("---\ndescription: \"[draft] notes\"\nvariables:\n  a: {default: '>x'}\n---\n{{a}}", NULL), ">x");
+    CHECK_STR(render("---\ndescription: notes [draft] | > ok\n---\nb", NULL), "b");
     CHECK_STR(render("text\n---\nmore", NULL), "text\n---\nmore");
     CHECK_STR(render("\xEF\xBB\xBF---\n---\nafter BOM", NULL), "after BOM");
 }
@@ -584,6 +587,22 @@ static void test_malformed(void)
                 "bad.md:2: front matter: unknown escape '\\q' in a double-quoted string");
     PARSE_ERROR("---\ndescription: \"a\" b\n---\n",
                 "bad.md:2: front matter: unexpected \"b\" after the value");
+    /* YAML that this subset does not read, written plain, is refused, not kept as its text. */
+    PARSE_ERROR("---\nmodel: [claude-haiku-5-5]\n---\n",
+                "bad.md:2: front matter: a value written plain cannot begin with '[', which YAML reads "
+                "as something other than text; quote it (\"[...\") or drop the '['");
+    PARSE_ERROR("---\ndescription: >\n---\n",
+                "bad.md:2: front matter: a value written plain cannot begin with '>', which YAML reads "
+                "as something other than text; quote it (\">...\") or drop the '>'");
+    PARSE_ERROR("---\nvariables:\n  a:\n    default: |\n---\n",
+                "bad.md:4: front matter: a value written plain cannot begin with '|', which YAML reads "
+                "as something other than text; quote it (\"|...\") or drop the '|'");
+    PARSE_ERROR("---\nvariables:\n  a: {default: [x, y]}\n---\n",
+                "bad.md:3: front matter: a value written plain cannot begin with '[', which YAML reads "
+                "as something other than text; quote it (\"[...\") or drop the '['");
+    PARSE_ERROR("---\nmodel: *base\n---\n",
+                "bad.md:2: front matter: a value written plain cannot begin with '*', which YAML reads "
+                "as something other than text; quote it (\"*...\") or drop the '*'");
 
     /* NULL text with a length, NULL origin. */
     error_info err = cleared_error();
