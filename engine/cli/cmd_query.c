@@ -117,12 +117,26 @@ static void print_iterations(const cli_table *its, const char *node, int depth)
 
 /* Thoughts print as a tree: children under their parent, indented; under each node the
  * iterations of its tool loops. */
+/* Whether a row of t has the id. */
+static int has_node(const cli_table *t, int id_col, const char *id)
+{
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *v = cli_table_cell(t, r, id_col);
+        if (v && strcmp(v, id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The rows under parent, or with parent NULL the tops: the roots and the nodes whose parent is
+ * not among the rows (with --session, a node of the session under another session's node: it
+ * was listed by --json and left out of the tree). */
 static void print_tree(const cli_table *t, const cli_table *its, const char *parent, int depth, int id_col,
                        int parent_col)
 {
     for (size_t r = 0; r < t->nrows; r++) {
         const char *p = cli_table_cell(t, r, parent_col);
-        if ((parent == NULL) != (p == NULL) || (parent && strcmp(parent, p) != 0))
+        if (parent ? !p || strcmp(parent, p) != 0 : p && has_node(t, id_col, p))
             continue;
         printf("%*s", depth * 2, "");
         for (int c = 0; c < t->ncols; c++) {

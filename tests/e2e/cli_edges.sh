@@ -182,4 +182,23 @@ check "nyx log printed its first rows before it read the last" \
   $([[ $(sed -n 2p <<<"$out" | awk '{ print index($0, "claude-") }') -lt \
        $(tail -1 <<<"$out" | awk '{ print index($0, "claude-") }') ]]; echo $?) "$(sed -n 2p <<<"$out") / $(tail -1 <<<"$out")"
 
+# nyx thoughts --session: a node of the session whose parent is another session's node is a top
+# of the session's tree (it was listed by --json and left out of the tree).
+cat > trees.lua <<'LUA'
+local nyx = require "nyx"
+local root = nyx.thought{ label = "plan", session = "one" }
+local kid = nyx.thought{ label = "delegated", parent = root, session = "two" }
+local leaf = nyx.thought{ label = "step", parent = kid, session = "two" }
+nyx.call{ prompt = "x", max_tokens = 5, thought = leaf, session = "two" }
+LUA
+run_nyx run trees.lua --db "$work/trees.db" --quiet
+run_nyx thoughts --db "$work/trees.db" --session two
+check "nyx thoughts --session shows a session's nodes under another session's node, as a tree" \
+  $([[ $rc == 0 && $(sed -n 1p <<<"$out") == "#2  label=delegated  calls=1 "* \
+       && $(sed -n 2p <<<"$out") == "  #3  label=step  calls=1 "* && $(wc -l <<<"$out") == 2 ]]; echo $?) "rc=$rc out=$out $err"
+run_nyx thoughts --db "$work/trees.db"
+check "nyx thoughts without --session shows the whole tree from its root" \
+  $([[ $rc == 0 && $(sed -n 1p <<<"$out") == "#1  label=plan  calls=1 "* \
+       && $(sed -n 2p <<<"$out") == "  #2  label=delegated  calls=1 "* && $(wc -l <<<"$out") == 3 ]]; echo $?) "rc=$rc out=$out $err"
+
 finish
