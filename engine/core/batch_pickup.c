@@ -130,10 +130,11 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     snprintf(out->model_requested, sizeof out->model_requested, "%s", row->model ? row->model : "");
     const model_info *served = out->resp.model ? models_find(e->provider.models, out->resp.model) : NULL;
     const model_info *m = served ? served : row->model ? models_find(e->provider.models, row->model) : NULL;
-    if (ok) {
-        out->has_cost = cost_of_usage_at(m, &out->resp.usage, clock_wall_s(), row->write_1h, &out->cost) == 0;
-        batch_standard_cost(m, &out->resp.usage, clock_wall_s(), row->write_1h, out);
-    }
+    /* Priced as call_account prices a result delivered in the process: an errored, cancelled
+     * or expired request has no usage and costs a known 0 (the API bills nothing for it), not
+     * an unknown cost. */
+    out->has_cost = cost_of_usage_at(m, &out->resp.usage, clock_wall_s(), row->write_1h, &out->cost) == 0;
+    batch_standard_cost(m, &out->resp.usage, clock_wall_s(), row->write_1h, out);
     out->cache_hit = out->resp.usage.cache_read_input_tokens > 0;
     engine_new_id(e, out->interaction_id, sizeof out->interaction_id);
 
@@ -153,7 +154,8 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     it.cost_usd = out->cost.cost_usd;
     it.cost_without_cache_usd = out->cost.cost_without_cache_usd;
     it.saved_usd = out->cost.saved_usd;
-    it.ttfb_ms = it.latency_ms = -1;
+    it.ttfb_ms = -1;
+    it.latency_ms = out->latency_ms;
     it.attempts = 1;
     it.status = ok ? "ok" : "error";
     it.error_type = ok ? NULL : out_err->type;
