@@ -111,7 +111,7 @@ void batch_standard_cost(const model_info *m, const claude_usage *u, double at, 
  * asks the API for its results and logs each as its request's interaction exactly once. */
 typedef struct batch_row {
     char *batch_id, *name, *provider_id, *custom_id, *session, *agent, *template_name, *model,
-        *reservation_id;
+        *reservation_id, *interaction_id; /* interaction_id: its result's, once logged */
     int part, template_version, write_1h, logged;
     double reserved_usd;
     double created_at; /* the batch's creation, wall clock seconds */

@@ -48,6 +48,7 @@ static int load_row(void *ud, int ncols, const char *const *names, const char *c
     r->template_name = TEXT("template");
     r->model = TEXT("model");
     r->reservation_id = TEXT("reservation_id");
+    r->interaction_id = TEXT("interaction_id");
     r->part = (int)NUM("part");
     r->template_version = (int)NUM("template_version");
     r->write_1h = NUM("write_1h") != 0;
@@ -64,7 +65,7 @@ void batch_rows_free(batch_row *rows, size_t n)
     for (size_t i = 0; rows && i < n; i++) {
         batch_row *r = &rows[i];
         char *s[] = {r->batch_id, r->name, r->provider_id, r->custom_id, r->session, r->agent, r->template_name,
-                     r->model, r->reservation_id};
+                     r->model, r->reservation_id, r->interaction_id};
         for (size_t k = 0; k < sizeof s / sizeof s[0]; k++)
             free(s[k]);
     }

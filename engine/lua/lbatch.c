@@ -100,7 +100,7 @@ static int l_abandon(lua_State *L)
 
 /* core.batch_requests(id) -> {{batch_id, name, part, provider_id, custom_id, session, agent,
  * template, template_version, model, reservation_id, reserved_usd, write_1h, logged,
- * created_at}, ...} */
+ * interaction_id (its result's, once logged), created_at}, ...} */
 static int l_requests(lua_State *L)
 {
     const char *id = luaL_checkstring(L, 1);
@@ -116,7 +116,7 @@ static int l_requests(lua_State *L)
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         const batch_row *r = &rows[i];
-        lua_createtable(L, 0, 15);
+        lua_createtable(L, 0, 16);
         lnyx_set_str(L, "batch_id", r->batch_id);
         lnyx_set_str(L, "name", r->name);
         lnyx_set_str(L, "provider_id", r->provider_id);
@@ -126,6 +126,7 @@ static int l_requests(lua_State *L)
         lnyx_set_str(L, "template", r->template_name);
         lnyx_set_str(L, "model", r->model);
         lnyx_set_str(L, "reservation_id", r->reservation_id);
+        lnyx_set_str(L, "interaction_id", r->interaction_id);
         lnyx_set_int(L, "part", r->part);
         lnyx_set_int(L, "template_version", r->template_version);
         lnyx_set_int(L, "write_1h", r->write_1h);

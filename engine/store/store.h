@@ -500,7 +500,8 @@ int store_batch_submitted(store_db *s, const char *id, int part, const char *pro
 /* The requests of the batch whose id, or the API's id of one of its parts, is id: one row
  * each, by part then custom id: batch_id, name, part, provider_id (NULL: not submitted),
  * custom_id, session, agent, template, template_version, model, reservation_id,
- * reserved_usd, write_1h, logged (1 when its result is logged already). No rows (and 0) for
+ * reserved_usd, write_1h, logged (1 when its result is logged already), interaction_id (the
+ * id its result is logged under, NULL when it is not). No rows (and 0) for
  * an id the database does not know. */
 int store_batch_requests(store_db *s, const char *id, store_row_fn fn, void *ud, error_info *err);
 

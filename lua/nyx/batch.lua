@@ -367,11 +367,6 @@ function M.pickup(id, opts)
           if r then
             by_id[o.custom_id] = nil
             local value, ok = core.batch_record(r, line)
-            if r.logged then
-              value.interaction_id = nil -- logged before, under an id of its own
-            else
-              out.logged = out.logged + 1
-            end
             out.results[#out.results + 1] = { id = r.custom_id, ok = ok, value = value }
           end
         end
@@ -379,6 +374,20 @@ function M.pickup(id, opts)
     end
   end
   core.progress(nil, "batch_pickup")
+  -- Each result names the interaction it is logged under: this call's, or the one whoever logged
+  -- it first gave it (an earlier pickup, or another process picking it up at the same moment,
+  -- whose write kept its row and dropped this call's); logged counts this call's alone.
+  if #out.results > 0 then
+    local stored = {}
+    for _, r in ipairs(core.batch_requests(out.batch_id)) do stored[r.custom_id] = r.interaction_id end
+    for _, res in ipairs(out.results) do
+      local ix = stored[res.id]
+      if ix then
+        if res.value.interaction_id == ix then out.logged = out.logged + 1 end
+        res.value.interaction_id = ix
+      end
+    end
+  end
   -- The batch's reservations whose results are all logged now (by this process or another).
   core.batch_settle(out.batch_id)
   table.sort(out.results, function(a, b) return a.id < b.id end)

@@ -3,7 +3,8 @@
 # it, the batch cancelled with `nyx batch cancel` part way) is logged as the process that
 # submitted it would have logged it: every result with the batch's latency, a request the API
 # cancelled at a known cost of 0 (not one of nyx stats' calls of unknown cost), and each result
-# line of `nyx batch results` with the interaction id it is logged under.
+# line of `nyx batch results` with the interaction id it is logged under, the second time as the
+# first.
 set -uo pipefail
 # shellcheck source=lib/check.sh
 source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
@@ -50,11 +51,17 @@ run_nyx stats --json
 check "nyx stats counts no call of unknown cost" \
   "$(jq -e '.unknown_cost_calls == 0 and .calls == 4' <<<"$out" >/dev/null; echo $?)" "$out"
 
-# Each line names the interaction its result is logged under.
+# Each line names the interaction its result is logged under, the second time as the first.
 logged=$(sql "SELECT custom_id || ' ' || id FROM llm_interactions ORDER BY custom_id")
 named=$(jq -r '.id + " " + (.interaction_id // "none")' <<<"$first" | sort)
 check "nyx batch results gives each result the interaction id it is logged under" \
   "$([[ "$named" == "$logged" ]]; echo $?)" "lines: $named
+log: $logged"
+run_nyx batch results "$pid"
+again=$(jq -r '.id + " " + (.interaction_id // "none")' <<<"$out" | sort)
+check "picked up again, nothing more is logged and each line names the same interaction" \
+  "$([[ "$again" == "$logged" && $(sql "SELECT count(*) FROM llm_interactions") == 4 ]]; echo $?)" \
+  "lines: $again
 log: $logged"
 check "the reservation is settled" "$([[ $(sql "SELECT count(*) FROM budget_holds") == 0 ]]; echo $?)" \
   "$(sql "SELECT * FROM budget_holds")"

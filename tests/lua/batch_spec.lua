@@ -174,7 +174,10 @@ describe("nyx.batch", function()
       local p = nyx.batch_pickup(b.id)
       local again = nyx.batch_pickup(b.id)
       local rows = {}
-      for _, r in ipairs(p.results) do rows[#rows + 1] = { custom_id = r.id, ok = r.ok } end
+      for i, r in ipairs(p.results) do
+        rows[#rows + 1] = { custom_id = r.id, ok = r.ok, ix = r.value.interaction_id,
+                            again_ix = again.results[i].value.interaction_id }
+      end
       return { status = s.processing_status, canceled = s.request_counts.canceled, errs = errs, logged_before = logged_before, p = p,
                again = again.logged, rows = rows, local_id = b:status().batch_id }
     ]], { env = env({ NYX_SIM_BATCH_MS = "300" }) })
@@ -193,6 +196,11 @@ describe("nyx.batch", function()
     assert.are.equal("a", v.rows[1].custom_id)
     assert.is_true(v.rows[1].ok)
     assert.is_true(v.rows[2].ok)
+    -- Picked up again, each result still names the interaction it is logged under.
+    for _, r in ipairs(v.rows) do
+      assert.truthy(r.ix and r.ix:match("^ix_"), r.ix)
+      assert.are.equal(r.ix, r.again_ix)
+    end
   end)
 
   it("expires: requests not processed in time end batch_expired", function()

@@ -16,7 +16,7 @@ static const char *requests(store_db *s, const char *id)
         snprintf(out, sizeof out, "error: %s", err.message);
     else
         snprintf(out, sizeof out, "%s",
-                 pick(&r, "custom_id,part,provider_id,session,reservation_id,logged"));
+                 pick(&r, "custom_id,part,provider_id,session,reservation_id,logged,interaction_id"));
     rows_free(&r);
     return out;
 }
@@ -54,7 +54,7 @@ static void test_batches(store_db *s)
     CHECK_INT(store_batch_create(s, "nb_1", "nightly", expires, 2, reqs, 3, &err), 0);
     /* Committed: another connection reads it at once, found by nyx's id. */
     char want[1024];
-    snprintf(want, sizeof want, "a|0|NULL|b|%s|0\nb|0|NULL|b|%s|0\nc\"q|1|NULL|NULL|NULL|0\n", r1,
+    snprintf(want, sizeof want, "a|0|NULL|b|%s|0|NULL\nb|0|NULL|b|%s|0|NULL\nc\"q|1|NULL|NULL|NULL|0|NULL\n", r1,
              r2);
     CHECK_STR(requests(t, "nb_1"), want);
     /* The batch holds the reservations: no process, and their age counts from its expiry. */
@@ -82,12 +82,13 @@ static void test_batches(store_db *s)
     CHECK_INT(store_batch_submitted(s, "nb_1", 0, "msgbatch_p0", &err), 0);
     CHECK_INT(store_batch_submitted(s, "nb_1", 1, "msgbatch_p1", &err), 0);
     snprintf(want, sizeof want,
-             "a|0|msgbatch_p0|b|%s|0\nb|0|msgbatch_p0|b|%s|0\nc\"q|1|msgbatch_p1|NULL|NULL|0\n", r1,
+             "a|0|msgbatch_p0|b|%s|0|NULL\nb|0|msgbatch_p0|b|%s|0|NULL\nc\"q|1|msgbatch_p1|NULL|NULL|0|NULL\n", r1,
              r2);
     CHECK_STR(requests(t, "msgbatch_p1"), want);
     CHECK_STR(requests(t, "msgbatch_nope"), ""); /* no row */
 
-    /* Two processes log the same result: one row, one settlement. */
+    /* Two processes log the same result: one row (the first's id, which the requests name),
+     * one settlement. */
     interaction_rec first = result("ix_1", "a", 0.125), again = result("ix_2", "a", 0.125);
     CHECK_INT(store_log_interaction_settle(s, &first, r1, 0.125, &err), 0);
     CHECK_INT(store_log_interaction_settle(t, &again, r1, 0.125, &err), 0);
@@ -97,7 +98,7 @@ static void test_batches(store_db *s)
     CHECK_INT(raw_int("SELECT count(*) FROM budgets WHERE scope = 'session:b' AND"
                       " spent_usd = 0.125 AND abs(reserved_usd - 0.25) < 1e-12"), 1);
     snprintf(want, sizeof want,
-             "a|0|msgbatch_p0|b|%s|1\nb|0|msgbatch_p0|b|%s|0\nc\"q|1|msgbatch_p1|NULL|NULL|0\n", r1,
+             "a|0|msgbatch_p0|b|%s|1|ix_1\nb|0|msgbatch_p0|b|%s|0|NULL\nc\"q|1|msgbatch_p1|NULL|NULL|0|NULL\n", r1,
              r2);
     CHECK_STR(requests(s, "nb_1"), want);
     /* An ordinary id logged twice is still refused by SQLite; PostgreSQL takes it for a write
