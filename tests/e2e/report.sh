@@ -151,6 +151,49 @@ else
   echo "ok - # SKIP node is not installed: the page's script is not run"
 fi
 
+# Message Batches: what they saved against standard prices is in every table, as nyx stats says
+# it ("batches: N calls at batch prices, ... saved $X against standard prices").
+if command -v node >/dev/null; then
+  cat >"$work/batch.lua" <<'LUA'
+local nyx = require "nyx"
+local reqs = {}
+for i = 1, 3 do reqs[i] = { id = "r" .. i, prompt = "classify ticket " .. i, max_tokens = 40 } end
+for _ in nyx.batch{ requests = reqs }:results() do end
+nyx.call { prompt = "a standard call", max_tokens = 20 }
+LUA
+  bnyx() {
+    env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/batch.db" "NYX_SIM_BATCH_MS=100" "NYX_SIM_TTFT_MS=5" \
+      "NYX_SIM_TOKEN_MS=0.02" ${NYX_CHARTJS:+"NYX_CHARTJS=$NYX_CHARTJS"} "$NYX_BIN" "$@"
+  }
+  bnyx run --quiet "$work/batch.lua" >/dev/null 2>"$work/run.err" &&
+    bnyx report --out "$work/batch.html" >/dev/null 2>>"$work/run.err" &&
+    node "$NYX_SOURCE_DIR/tests/e2e/report_page.js" "$work/batch.html" >"$work/batch.json" 2>>"$work/run.err"
+  check "a batch's report is drawn" $? "$(cat "$work/run.err")"
+  bnyx stats --json >"$work/batch.stats"
+  python3 - "$work/batch.json" "$work/batch.stats" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["tables"]
+s = json.loads(open(sys.argv[2]).read())
+fails = []
+for table in ("totals", "t-model", "t-day"):
+    head, rows = t[table]["head"], t[table]["rows"]
+    if "batch calls" not in head or "saved by batch" not in head:
+        fails.append("%s has no batch columns: %s" % (table, head))
+        continue
+    row = dict(zip(head, rows[0]))
+    if row["batch calls"] != str(s["batch_calls"]) or row["saved by batch"] != "$%.4f" % s["batch_saved_usd"]:
+        fails.append("%s: %s, nyx stats %s calls, $%.4f" % (table, row, s["batch_calls"], s["batch_saved_usd"]))
+if s["batch_calls"] != 3 or s["calls"] != 4 or s["batch_saved_usd"] <= 0:
+    fails.append("nyx stats: %s" % s)
+if fails:
+    print("\n".join(fails)); sys.exit(1)
+PY
+  check "the page shows the batch calls and what they saved, as nyx stats does (3 of 4 calls)" $? \
+    "$(cat "$work/batch.stats")"
+else
+  echo "ok - # SKIP node is not installed: the page's script is not run"
+fi
+
 # --since: a later instant leaves the calls before it out, as nyx stats --since does.
 sleep 1.1
 since=$(date -u +%Y-%m-%dT%H:%M:%S)
