@@ -112,6 +112,8 @@ function M.batch(t)
   if math.type(max_bytes) ~= "integer" or max_bytes < 1 then
     argerror("max_bytes must be a positive integer")
   end
+  -- A template's output schema, looked up once a template (10,000 rows name the same one).
+  local schemas = {}
   local seen, specs = {}, {}
   for i, r in ipairs(requests) do
     if type(r) ~= "table" then argerror(("requests[%d] must be a table"):format(i)) end
@@ -122,6 +124,16 @@ function M.batch(t)
     local spec = {}
     for k, v in pairs(r) do
       if k ~= "id" then spec[k] = v end
+    end
+    -- A request with template = and no output gets the template's schema, as nyx.call does
+    -- (its r.json, or invalid_output, below); not its tools: a request in a batch is one turn.
+    if type(spec.template) == "string" and spec.output == nil then
+      local schema = schemas[spec.template]
+      if schema == nil then
+        schema = tools.with_template({ template = spec.template, tools = false }).output or false
+        schemas[spec.template] = schema
+      end
+      if schema then spec.output = schema end
     end
     if spec.session == nil then spec.session = t.session end
     if spec.agent == nil then spec.agent = t.agent end

@@ -330,6 +330,7 @@ end
 
 --- The same check for an answer that reached the script another way (a batch's result).
 M.structured = structured
+M.with_template = with_template
 
 local OWN = { "nyx/tools%.lua$", "nyx/init%.lua$", "nyx/agent%.lua$" }
 

@@ -374,6 +374,30 @@ describe("nyx.batch", function()
     assert.are.equal(0, v.sent)
   end)
 
+  it("a request with template = gets the template's output schema and model hint, as from nyx.call", function()
+    local v = setup:run([[
+      nyx.templates.create("label", '---\nmodel: claude-sonnet-4-6\noutput: {"type": "object", "properties": ' ..
+        '{"label": {"type": "string"}}, "required": ["label"], "additionalProperties": false}\n---\nLabel {{t}}.')
+      local prompt = nyx.templates.render("label", { t = "a printer on fire" })
+      local b = nyx.batch{ requests = { { id = "a", prompt = prompt, template = "label", max_tokens = 60 },
+                                        { id = "b", prompt = prompt, template = "label", max_tokens = 60 } } }
+      local out = {}
+      for id, r, ok in b:results() do
+        out[id] = { ok = ok, json = ok and r.json or nil, model = r.model, type = r.type, text = r.text }
+      end
+      local std = nyx.call{ prompt = prompt, template = "label", max_tokens = 60 }
+      return { out = out, std_json = std.json }
+    ]], { env = env() })
+    assert.is_table(v.std_json, "nyx.call gets the template's schema")
+    for _, id in ipairs { "a", "b" } do
+      local r = v.out[id]
+      assert.is_true(r.ok, tostring(r.type) .. ": " .. tostring(r.text))
+      assert.is_table(r.json, "r.json of " .. id .. ": " .. tostring(r.text))
+      assert.are.same(v.std_json, r.json)
+      assert.are.equal("claude-sonnet-4-6", r.model)
+    end
+  end)
+
   it("a request with an output schema gets r.json, or invalid_output, as from nyx.call", function()
     local v = setup:run([[
       local schema = { type = "object", properties = { n = { type = "integer" } }, required = { "n" } }
