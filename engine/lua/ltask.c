@@ -131,6 +131,20 @@ static void end_task(lnyx_task *t, lua_State *S, int failed)
         release_anchor(t, S);
 }
 
+/* Whether the error value at i is a cancellation: the task was stopped by whoever asked
+ * (nyx_close, nyx_stop_scripts, nyx_cancel_all, nyx_interrupt, the script's task:cancel()).
+ * Read raw: the value may be any table a script raised. */
+static int is_cancellation(lua_State *L, int i)
+{
+    i = lua_absindex(L, i);
+    if (!lua_istable(L, i))
+        return 0;
+    lua_pushliteral(L, "type");
+    int yes = lua_rawget(L, i) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "cancelled") == 0;
+    lua_pop(L, 1);
+    return yes;
+}
+
 static void keep_failure(lnyx_task *t, lua_State *S, lua_State *co)
 {
     lua_xmove(co, S, 1); /* the error value */
@@ -140,9 +154,12 @@ static void keep_failure(lnyx_task *t, lua_State *S, lua_State *co)
     if (t->main_task) {
         engine_set_error(t->e, "%s", lua_tostring(S, -1));
         engine_script_failed(t->e);
-    } else if (t->waiters.n == 0) {
+    } else if (t->waiters.n == 0 && !is_cancellation(S, -3)) { /* under its text and traceback */
         /* The script may still wait for it (and see the error then): only a task nobody
-         * ever waits for is reported, when it is collected (at the latest, at the end). */
+         * ever waits for is reported, when it is collected (at the latest, at the end). A
+         * cancelled one is not: who cancelled it knows, and a host closing the engine, or
+         * stopping its scripts, with tasks under way would get one warning with a traceback
+         * for each. */
         t->unseen = strdup(lua_tostring(S, -1));
     }
     lua_pop(S, 2);
