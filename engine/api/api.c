@@ -126,7 +126,7 @@ int nyx_poll(nyx_engine *engine, int timeout_ms)
         return NYX_EINVAL;
     if (engine_in_host_fn(engine))
         return refuse_in_host_fn(engine, "nyx_poll");
-    return engine_poll(engine, timeout_ms);
+    return engine_poll(engine, timeout_ms < 0 ? 0 : timeout_ms); /* a frame's turn, not a wait */
 }
 
 int nyx_run(nyx_engine *engine)

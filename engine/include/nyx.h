@@ -127,10 +127,11 @@ NYX_API int nyx_load_file(nyx_engine *engine, const char *path, int argc, char *
 NYX_API int nyx_load_string(nyx_engine *engine, const char *chunk, const char *name);
 
 /*
- * One bounded turn of the engine: waits at most timeout_ms (0 = do not wait) for network,
- * timers and watched files, then resumes the scripts that can go on. With timeout_ms 0 (a
- * host's frame) it starts no more work once 400 us have passed, leaving the rest for the next
- * call (nyx_timeout_ms() is 0 then); one piece of work always runs.
+ * One bounded turn of the engine: waits at most timeout_ms for network, timers and watched
+ * files, then resumes the scripts that can go on. With timeout_ms 0 (a host's frame; a
+ * negative one is 0: there is no "wait forever", as poll(2) has) it does not wait, and starts
+ * no more work once 400 us have passed, leaving the rest for the next call (nyx_timeout_ms()
+ * is 0 then); one piece of work always runs.
  * Returns NYX_AGAIN while scripts or requests remain, NYX_OK when everything finished,
  * NYX_ESCRIPT when a script task failed (the others keep running; call again to go on),
  * NYX_CHANGED once after a file that nyx_watch_script() watches changed (work may remain),

@@ -1,7 +1,8 @@
 /* A host with its own poller: it waits on nyx_fd() with nyx_timeout_ms() and calls
  * nyx_poll(e, 0) only then. The engine must finish its work that way, without the host ever
  * spinning (every wait but the due ones must sleep until something happens), also when its
- * frames split the work of fifty calls in flight (their starts, their records, their resumes). */
+ * frames split the work of fifty calls in flight (their starts, their records, their resumes).
+ * A negative timeout is a frame's turn too. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "nyx.h"
@@ -49,6 +50,20 @@ int main(void)
     /* Fifty answers 30 ms away and a 50 ms sleep: a host that spun on a descriptor always
      * readable, or on a zero timeout, would turn tens of thousands of times. */
     CHECK(turns < 2000);
+    nyx_close(e);
+
+    /* A negative timeout (poll(2)'s "forever") is a frame's turn, as 0 is: no wait, and the work
+     * of three hundred calls starting is left for the next turns (the timeout is 0 then). */
+    e = open_sim_engine("30");
+    REQUIRE_OR(e != NULL, 1);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
+                                 "for i = 1, 300 do\n"
+                                 "  nyx.spawn(function() nyx.call{prompt = 'q' .. i, max_tokens = 8} end)\n"
+                                 "end\n"
+                                 "nyx.sleep(30)\n", "=frame"),
+              NYX_OK);
+    CHECK_INT(nyx_poll(e, -1), NYX_AGAIN);
+    CHECK_INT(nyx_timeout_ms(e), 0);
     nyx_close(e);
     return check_failures;
 }
