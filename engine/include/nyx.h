@@ -227,7 +227,10 @@ NYX_API void nyx_stop_scripts(nyx_engine *engine);
 NYX_API int nyx_stop(nyx_engine *engine, const char *reason);
 NYX_API int nyx_resume(nyx_engine *engine);
 
-/* Asks every in-flight call to stop: they fail with type "cancelled" and are logged. */
+/* Asks every in-flight call to stop: they fail with type "cancelled" and are logged. reason
+ * (NULL: "cancelled by the host") is in their error. A tool loop waiting for a tool's answer
+ * (a host tool's nyx_tool_result) has no request in flight: it goes on once answered, and
+ * nyx_stop_scripts ends it. */
 NYX_API void nyx_cancel_all(nyx_engine *engine, const char *reason);
 /* Stops the Lua code running at this moment, if any, at its next instruction: it raises an
  * error of type "cancelled" ("interrupted") where it is, as a task's failure. For a script

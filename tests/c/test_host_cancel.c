@@ -1,7 +1,8 @@
 /* A host that cancels what its scripts started, or closes the engine with work under way: the
  * tasks nobody waited for end cancelled, which the host asked for, and are not reported one by
  * one as failures through the log function (each was a warning with a traceback); a task that
- * failed for another reason and that nobody waited for still is. */
+ * failed for another reason and that nobody waited for still is. nyx_cancel_all while a tool
+ * loop waits for the host's answer cancels nothing: the loop goes on once answered. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "sim_engine.h"
@@ -36,6 +37,41 @@ static nyx_engine *started(void)
     return e;
 }
 
+static long long held; /* the host tool's call, answered later */
+
+static void hold(void *ud, nyx_engine *e, long long call, const char *input)
+{
+    (void)ud, (void)e, (void)input;
+    held = call;
+}
+
+/* nyx_cancel_all while a tool loop waits for the host's answer: no request is in flight then,
+ * so nothing is cancelled, and the loop goes on once the host answers. */
+static void cancel_while_tool_waits(void)
+{
+    nyx_engine *e = open_sim_engine("1");
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_tool_register(e, "hold", NULL, hold, NULL), NYX_OK);
+    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
+                                 "local r = nyx.call{prompt = 'use hold', tools = {'hold'}}\n"
+                                 "assert(r.iterations == 2, 'iterations ' .. tostring(r.iterations))\n",
+                                 "=hold"),
+              NYX_OK);
+    held = 0;
+    for (int i = 0; i < 10000 && !held; i++)
+        CHECK_INT(nyx_poll(e, 1), NYX_AGAIN);
+    REQUIRE(held > 0);
+    nyx_progress_info p;
+    CHECK_INT(nyx_progress(e, &p), NYX_OK);
+    CHECK_INT(p.calls_in_flight, 0);
+    nyx_cancel_all(e, "enough");
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(nyx_poll(e, 1), NYX_AGAIN);
+    CHECK_INT(nyx_tool_result(e, held, "done", 0), NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
+    nyx_close(e);
+}
+
 int main(void)
 {
     /* nyx_close with the calls in flight. */
@@ -67,5 +103,7 @@ int main(void)
         ;
     nyx_close(e);
     CHECK_INT(unseen, 1);
+
+    cancel_while_tool_waits();
     CHECK_DONE();
 }
