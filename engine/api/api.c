@@ -116,8 +116,9 @@ int nyx_load_string(nyx_engine *engine, const char *chunk, const char *name)
  * tool's call would start again, the start of the engine run twice. */
 static int refuse_in_host_fn(nyx_engine *e, const char *fn)
 {
-    return invalid(e, fn, "called from inside a function the engine runs (a log, output, debug writer, tool or "
-                          "row function); return from it, and let the host's loop poll");
+    return invalid(e, fn,
+                   "called from inside a function the engine runs (a log, output, debug writer, tool or "
+                   "row function); return from it, and let the host's loop poll");
 }
 
 int nyx_poll(nyx_engine *engine, int timeout_ms)

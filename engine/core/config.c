@@ -448,9 +448,10 @@ int config_check_api_key(const char *key, const char *label, error_info *err)
     for (size_t i = 0; key[i]; i++) {
         unsigned char b = (unsigned char)key[i];
         if (b < 0x20 || b == 0x7f)
-            return error_fail(err, "invalid_argument", 0,
-                              "%s holds a control character (its byte %zu is 0x%02X); a key is one line of text",
-                              label, i + 1, b);
+            return error_fail(
+                err, "invalid_argument", 0,
+                "%s holds a control character (its byte %zu is 0x%02X); a key is one line of text", label,
+                i + 1, b);
     }
     return 0;
 }

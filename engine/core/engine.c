@@ -305,7 +305,8 @@ int engine_emergency_stop(nyx_engine *e, const char *reason)
     if (stop_here(e, reason, 1, &err) != 0 && !unreached[0])
         snprintf(unreached, sizeof unreached, "%s", err.message);
     if (unreached[0]) {
-        engine_set_error(e, "stopped in this process only: the stop could not reach the database: %s", unreached);
+        engine_set_error(e, "stopped in this process only: the stop could not reach the database: %s",
+                         unreached);
         return NYX_EIO;
     }
     return NYX_OK;
@@ -426,8 +427,10 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
         return NYX_EINVAL;
     }
     if (e->started && strncmp(key, "var.", 4) != 0) {
-        engine_set_error(e, "nyx_set: \"%s\" must be set before the engine starts (at the first nyx_load_file, "
-                            "nyx_load_string, nyx_poll, nyx_run or nyx_provider)", key);
+        engine_set_error(e,
+                         "nyx_set: \"%s\" must be set before the engine starts (at the first nyx_load_file, "
+                         "nyx_load_string, nyx_poll, nyx_run or nyx_provider)",
+                         key);
         return NYX_EINVAL;
     }
     /* Refused here, where the host sees it, rather than when the engine starts: an empty
@@ -467,7 +470,8 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
             return NYX_ENOMEM;
         }
         if (!ok) {
-            engine_set_error(e, "nyx_set: base_url: \"%.200s\" is not a URL (e.g. https://api.anthropic.com)", value);
+            engine_set_error(e, "nyx_set: base_url: \"%.200s\" is not a URL (e.g. https://api.anthropic.com)",
+                             value);
             return NYX_EINVAL;
         }
     }

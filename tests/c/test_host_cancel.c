@@ -52,10 +52,11 @@ static void cancel_while_tool_waits(void)
     nyx_engine *e = open_sim_engine("1");
     REQUIRE(e != NULL);
     CHECK_INT(nyx_tool_register(e, "hold", NULL, hold, NULL), NYX_OK);
-    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
-                                 "local r = nyx.call{prompt = 'use hold', tools = {'hold'}}\n"
-                                 "assert(r.iterations == 2, 'iterations ' .. tostring(r.iterations))\n",
-                                 "=hold"),
+    CHECK_INT(nyx_load_string(e,
+                              "local nyx = require 'nyx'\n"
+                              "local r = nyx.call{prompt = 'use hold', tools = {'hold'}}\n"
+                              "assert(r.iterations == 2, 'iterations ' .. tostring(r.iterations))\n",
+                              "=hold"),
               NYX_OK);
     held = 0;
     for (int i = 0; i < 10000 && !held; i++)

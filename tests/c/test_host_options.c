@@ -48,8 +48,9 @@ static void bad_values(void)
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: api_key must not be empty");
     /* A key read with fgets keeps its newline, which would end the request's headers there. */
     CHECK_INT(nyx_set(e, "api_key", "sk-test-key\n"), NYX_EINVAL);
-    CHECK_STR(nyx_errmsg(e), "nyx_set: api_key holds a control character (its byte 12 is 0x0A); a key is one line "
-                             "of text");
+    CHECK_STR(nyx_errmsg(e),
+              "nyx_set: api_key holds a control character (its byte 12 is 0x0A); a key is one line "
+              "of text");
     CHECK_INT(nyx_set(e, "api_key", "sk-test-key"), NYX_OK);
     CHECK_INT(nyx_set(e, "base_url", "http://127.0.0.1:9"), NYX_OK);
     CHECK_INT(nyx_set(e, "provider", "sim"), NYX_OK); /* the simulator: nothing is sent to port 9 */
@@ -82,7 +83,8 @@ static void key_in_environment(void)
     char *msg = NULL;
     nyx_engine *e = nyx_open(&msg);
     CHECK(e == NULL);
-    CHECK_STR(msg, "ANTHROPIC_API_KEY holds a control character (its byte 12 is 0x0D); a key is one line of text");
+    CHECK_STR(msg,
+              "ANTHROPIC_API_KEY holds a control character (its byte 12 is 0x0D); a key is one line of text");
     nyx_free(msg);
     nyx_close(e);
     unsetenv("ANTHROPIC_API_KEY");
@@ -98,10 +100,12 @@ static void vars_at_any_time(void)
     CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx' print(nyx.vars.a, nyx.vars.b)", "=one"), NYX_OK);
     CHECK_INT(nyx_set(e, "var.b", "late"), NYX_OK);
     CHECK_INT(nyx_set(e, "var.a", "again"), NYX_OK);
-    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
-                                 "print(nyx.vars.b, type(nyx.vars.a) == 'table' and table.concat(nyx.vars.a, ','))",
-                                 "=two"),
-              NYX_OK);
+    CHECK_INT(
+        nyx_load_string(e,
+                        "local nyx = require 'nyx'\n"
+                        "print(nyx.vars.b, type(nyx.vars.a) == 'table' and table.concat(nyx.vars.a, ','))",
+                        "=two"),
+        NYX_OK);
     CHECK_INT(run_to_done(e), NYX_OK);
     CHECK_STR(printed, "early\tnil\nlate\tearly,again\n");
     nyx_close(e);

@@ -58,11 +58,12 @@ int main(void)
     nyx_set_log(e, on_log, &h); /* the engine's start says which provider it uses */
     nyx_set_output(e, on_output, &h);
     CHECK_INT(nyx_tool_register(e, "look", NULL, look, &h), NYX_OK);
-    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
-                                 "print('start')\n"
-                                 "local r = nyx.call{prompt = 'Look around', tools = {'look'}}\n"
-                                 "assert(r.iterations == 2, 'iterations ' .. tostring(r.iterations))\n",
-                                 "=reentry"),
+    CHECK_INT(nyx_load_string(e,
+                              "local nyx = require 'nyx'\n"
+                              "print('start')\n"
+                              "local r = nyx.call{prompt = 'Look around', tools = {'look'}}\n"
+                              "assert(r.iterations == 2, 'iterations ' .. tostring(r.iterations))\n",
+                              "=reentry"),
               NYX_OK);
     CHECK_INT(run_to_done(e), NYX_OK);
     CHECK_INT(h.log_rc, NYX_EINVAL);

@@ -11,9 +11,11 @@
 /* What a call made now ends as: "ok", or its error's type. */
 static const char *call_outcome(nyx_engine *e)
 {
-    int rc = nyx_load_string(e, "local nyx = require 'nyx'\n"
-                                "local ok, r = pcall(nyx.call, {prompt = 'hi', max_tokens = 20})\n"
-                                "error(ok and 'ok' or r.type, 0)\n", "=probe");
+    int rc = nyx_load_string(e,
+                             "local nyx = require 'nyx'\n"
+                             "local ok, r = pcall(nyx.call, {prompt = 'hi', max_tokens = 20})\n"
+                             "error(ok and 'ok' or r.type, 0)\n",
+                             "=probe");
     while (rc == NYX_OK || rc == NYX_AGAIN)
         rc = nyx_poll(e, 10); /* the call waits: the script fails at a later turn */
     CHECK_INT(rc, NYX_ESCRIPT);
@@ -34,8 +36,9 @@ static void stop_without_database(void)
     CHECK_INT(nyx_set(e, "db", "/nonexistent/nyx-test-dir/nyx.db"), NYX_OK);
     CHECK_STR(call_outcome(e), "ok");
     CHECK_INT(nyx_stop(e, "runaway spend"), NYX_EIO);
-    CHECK_CONTAINS(nyx_errmsg(e), "stopped in this process only: the stop could not reach the database: store: "
-                                  "cannot open /nonexistent/nyx-test-dir/nyx.db");
+    CHECK_CONTAINS(nyx_errmsg(e),
+                   "stopped in this process only: the stop could not reach the database: store: "
+                   "cannot open /nonexistent/nyx-test-dir/nyx.db");
     CHECK_STR(call_outcome(e), "stopped");
     CHECK_INT(nyx_resume(e), NYX_EIO);
     CHECK_CONTAINS(nyx_errmsg(e), "the stop stays: the database cannot be reached to clear it");

@@ -159,8 +159,9 @@ static void bad_registrations(nyx_engine *e)
     CHECK_CONTAINS(nyx_errmsg(e), "schema_json of tool walk is not valid JSON");
     /* Text after the object (a stray brace, a second object) is not taken as the first alone. */
     CHECK_INT(nyx_tool_register(e, "walk", "{\"type\": \"object\"}}", move, NULL), NYX_EINVAL);
-    CHECK_CONTAINS(nyx_errmsg(e), "schema_json of tool walk is not valid JSON: more text after the value at line 1, "
-                                  "column 19");
+    CHECK_CONTAINS(nyx_errmsg(e),
+                   "schema_json of tool walk is not valid JSON: more text after the value at line 1, "
+                   "column 19");
     CHECK_INT(nyx_tool_register(e, "walk", "{\"type\": \"object\"} {\"type\": \"string\"}", move, NULL),
               NYX_EINVAL);
     CHECK_INT(nyx_tool_register(e, "walk", "{\"type\": \"string\"}", move, NULL), NYX_EINVAL);
