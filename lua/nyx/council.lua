@@ -133,6 +133,22 @@ local function totals(answers, wall_ms)
   return t
 end
 
+--- The most tokens the request of a persona may hold, as the engine bounds them when it
+--- reserves: from the bytes of the whole request body, not of its texts alone. From the texts,
+--- the JSON around them (the model, the blocks' keys, escapes) was missing, some 100 tokens, so
+--- a council of one refused its only persona under the budget its estimate asked for.
+local function request_tokens(opts, persona, model, max_tokens, ttl)
+  local mark = { type = "ephemeral" }
+  if ttl == "1h" then mark.ttl = "1h" end
+  local body = core.json_encode{
+    model = model, max_tokens = max_tokens, stream = true, temperature = opts.temperature,
+    system = { { type = "text", text = opts.context, cache_control = mark },
+               { type = "text", text = persona.instruction } },
+    messages = { { role = "user", content = opts.question } },
+  }
+  return core.tokens(body, model, "max")
+end
+
 --- What a council will cost and the session budget it needs, sending nothing: the shared
 --- context written once and read by every other persona (when it reaches the model's cache
 --- minimum; all of it at the input price otherwise), each answer at its max_tokens.
@@ -166,7 +182,8 @@ local function estimate(opts, personas, mark)
       end
       local c = core.price(usage, model.id)
       calls[i] = { persona = p.name, cost_usd = c,
-                   worst_case_usd = core.worst_case(own + context, max_tokens, model.id, ttl, tier) }
+                   worst_case_usd = core.worst_case(request_tokens(opts, p, model.id, max_tokens, ttl),
+                                                    max_tokens, model.id, ttl, tier) }
       total = total + c
       plain_total = plain_total + core.price({ input_tokens = own + context, output_tokens = max_tokens,
                                                service_tier = tier }, model.id)

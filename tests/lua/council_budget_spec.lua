@@ -69,6 +69,28 @@ H.describe_setups("a council's budget", function(setup)
                    ("cost %g, estimate %g"):format(v.cost, v.est.cost_usd))
   end)
 
+  it("a persona's worst case is what the engine reserves for its request, so the budget asked for holds it", function()
+    -- A council of one has no others' slack: its budget is its one worst case, which must be
+    -- the engine's own (from the whole request body), or the persona is refused. Texts with
+    -- quotes, newlines and text outside ASCII grow as JSON.
+    local v = setup:run([[
+      local out = {}
+      local contexts = { context("council-one", 300), context("council-one-escaped", 200):gsub(" ", '"\n') ,
+                         string.rep("Caf\u{e9} \u{65e5}\u{672c} \u{1F600} ", 200) }
+      for i, ctx in ipairs(contexts) do
+        local opts = { context = ctx, personas = { "Only" }, question = "Go \"or\" no go?", max_tokens = 300,
+                       estimate = true }
+        local est = nyx.council(opts)
+        opts.estimate = nil
+        opts.session = nyx.session{ name = "alone" .. i, budget_usd = est.budget_usd }
+        local a = nyx.council(opts).responses[1]
+        out[i] = a.error and (a.error.type .. ": " .. tostring(a.error.message)) or "answered"
+      end
+      return out
+    ]])
+    assert.are.same({ "answered", "answered", "answered" }, v)
+  end)
+
   it("refuses a persona that cannot fit even when nothing is pending", function()
     local v = setup:run(BOARD .. [[
       local opts = board("council-small-budget", "Go or no go?")
