@@ -86,6 +86,8 @@ local SETTINGS = {
   end,
 }
 local SETTING_NAMES = { "budget_usd", "budget_per", "calls_per_minute", "retries", "fallback" }
+-- The last right value of each setting, per policy table (shared by its agents).
+local good_settings = setmetatable({}, { __mode = "k" })
 
 local function bad(problem, level)
   core.raise({ type = "invalid_argument", message = "bad argument #1 to 'agent' (" .. problem .. ")" }, level or 3)
@@ -365,17 +367,25 @@ function M.agent(opts)
                            budget_per = opts.budget_per,
                            calls_per_minute = opts.calls_per_minute, good = {},
                            reported = setmetatable({}, { __mode = "k" }),
-                           noted = setmetatable({}, { __mode = "k" }), settings = {}, said = {} }, Agent)
+                           noted = setmetatable({}, { __mode = "k" }), said = {} }, Agent)
   a.policy = load_policy(opts.policy)
-  for _, k in ipairs(SETTING_NAMES) do
-    local v = a.policy[k]
-    local wrong = v ~= nil and SETTINGS[k](v)
-    if wrong then
-      bad(("policy %s sets %s = %s, where %s must be %s"):format(
-        type(opts.policy) == "string" and ("%q"):format(opts.policy) or "table", k, shown(v), k, wrong))
+  -- A policy seen before (nyx run --watch runs the script again after an edit, and the reload
+  -- updated the module's table in place) keeps its last right values, as a running agent does;
+  -- a policy never seen right is refused.
+  a.settings = good_settings[a.policy]
+  if a.settings == nil then
+    for _, k in ipairs(SETTING_NAMES) do
+      local v = a.policy[k]
+      local wrong = v ~= nil and SETTINGS[k](v)
+      if wrong then
+        bad(("policy %s sets %s = %s, where %s must be %s"):format(
+          type(opts.policy) == "string" and ("%q"):format(opts.policy) or "table", k, shown(v), k, wrong))
+      end
     end
-    a.settings[k] = v
+    a.settings = {}
+    good_settings[a.policy] = a.settings
   end
+  for _, k in ipairs(SETTING_NAMES) do a:_setting(k) end
   return a
 end
 

@@ -380,6 +380,9 @@ H.describe_setups("nyx.agent", function(setup)
       policy.budget_usd, policy.calls_per_minute, policy.retries = "2", -5, "3"
       local after = {}
       for i = 1, 2 do after[i] = a:call{ prompt = "two", max_tokens = 5 }.model end
+      -- nyx run --watch runs the script again after the edit: the same policy, a new agent.
+      local again_ok, again = pcall(nyx.agent, { name = "again", policy = policy })
+      again = again_ok and again:call{ prompt = "again", max_tokens = 5 }.model or again
       -- Three failures: one retry (the value from before), then the third is not sent.
       sim.faults{ { fault = "bad_request", count = 3 } }
       local sent_before = #sent()
@@ -390,6 +393,7 @@ H.describe_setups("nyx.agent", function(setup)
       policy.budget_usd = 0.25
       a:call{ prompt = "three", max_tokens = 5 }
       return { refused = refused, before = before, after = after, limit = limit, failed = failed, tries = tries,
+               again = again, again_limit = budget_row("agent:again").limit_usd,
                fixed = budget_row("agent:edited").limit_usd }
     ]])
     for i, field in ipairs({ 'budget_usd = "2", where budget_usd must be a finite number >= 0',
@@ -404,6 +408,8 @@ H.describe_setups("nyx.agent", function(setup)
     end
     assert.are.same({ DEFAULT, DEFAULT }, v.after, "the calls go on under the limits from before")
     assert.are.equal(0.5, v.limit, "the budget from before the broken edit holds")
+    assert.are.equal(DEFAULT, v.again, "a new agent of the edited policy is made, with its right values")
+    assert.are.equal(0.5, v.again_limit)
     assert.is_true(v.failed)
     assert.are.equal(2, v.tries, "one retry, as the policy said before the edit")
     assert.are.equal(0.25, v.fixed, "a right edit after it applies")
