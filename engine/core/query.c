@@ -10,6 +10,7 @@
 #include "store/store.h"
 #include "template/library.h"
 
+#include <ctype.h>
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,19 +78,34 @@ static int to_host(void *ud, int ncols, const char *const *names, const char *co
     return host_row(j, ncols, names, values);
 }
 
+/* A UTC day (2026-12-01), an instant to the minute or second (2026-12-01T09:30, ...T09:30:00),
+ * or an instant as nyx prints it (2026-12-01T09:30:00.057Z, from nyx log or nyx audit): a
+ * printed instant was rounded to the millisecond, so it starts half a millisecond earlier and
+ * the row it was copied from is counted. */
 static int parse_since(const char *v, double *out)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = strptime(v, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!end || *end) {
+    static const char *const forms[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        struct tm tm;
         memset(&tm, 0, sizeof tm);
-        end = strptime(v, "%Y-%m-%d", &tm);
+        const char *end = strptime(v, forms[i], &tm);
+        if (!end)
+            continue;
+        double frac = 0;
+        if (i == 0 && end[0] == '.' && isdigit((unsigned char)end[1])) {
+            double unit = 0.1;
+            for (end++; isdigit((unsigned char)*end); end++, unit /= 10)
+                frac += (*end - '0') * unit;
+            frac -= 0.0005;
+        }
+        if (i < 2 && *end == 'Z')
+            end++;
+        if (*end)
+            continue;
+        *out = (double)timegm(&tm) + frac;
+        return 0;
     }
-    if (!end || *end)
-        return -1;
-    *out = (double)timegm(&tm);
-    return 0;
+    return -1;
 }
 
 int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_row_fn fn, void *ud)
@@ -129,7 +145,7 @@ int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_r
             f.last = (int)n;
         } else if (k == 5 && strncmp(o, "since", k) == 0) {
             if (parse_since(v, &f.since) != 0) {
-                engine_set_error(e, "since must be a date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, got \"%.40s\"", v);
+                engine_set_error(e, "since must be a date YYYY-MM-DD or an instant YYYY-MM-DDTHH:MM[:SS[.mmm]][Z], got \"%.40s\"", v);
                 return NYX_EINVAL;
             }
         } else {

@@ -149,6 +149,26 @@ run_nyx_env "$NYX_BIN" report --since garbage --out "$work/since.html"
 check "nyx report --since garbage is a usage error (2) naming since, and writes no page" \
   $([[ $rc == 2 ]] && grep -q "since must be a date" <<<"$err" && [[ ! -e "$work/since.html" ]]; echo $?) "rc=$rc $err"
 
+# --since takes an instant as nyx prints it: a row's created_at copied from nyx log (rounded to
+# the millisecond, trailing Z) keeps that row and those after it; 2026-12-01T09:30 and its Z form
+# are read too. Each was a usage error ("since must be a date ...").
+run_nyx_env "$NYX_BIN" log --json
+stamps=$(grep -o '"created_at":"[^"]*"' <<<"$out" | cut -d'"' -f4 | sort)
+mid=$(sed -n 2p <<<"$stamps")
+want=$(awk -v t="$mid" '$0 >= t' <<<"$stamps" | wc -l)
+run_nyx_env "$NYX_BIN" log --since "$mid" --json
+got=$(grep -c '"created_at"' <<<"$out")
+check "nyx log --since $mid (a created_at nyx log printed) keeps that row and the $((want - 1)) after it" \
+  $([[ $rc == 0 && -n "$mid" && "$got" == "$want" ]]; echo $?) "rc=$rc got $got of $want: $err"
+for since in "${mid%.*}Z" "${mid:0:16}" "${mid:0:16}Z"; do
+  run_nyx_env "$NYX_BIN" stats --since "$since" --json
+  check "nyx stats --since $since is read" $([[ $rc == 0 && "$out" == *'"calls":'* ]]; echo $?) "rc=$rc $err"
+done
+for since in "${mid:0:10}Z" "${mid}x" "${mid:0:19}.Z"; do
+  run_nyx_env "$NYX_BIN" stats --since "$since"
+  check "nyx stats --since $since is a usage error" $([[ $rc == 2 ]]; echo $?) "rc=$rc $err"
+done
+
 # ---- nyx log of any length ----
 # Printed a thousand rows at a time, not held whole (a million rows held ~800 MB): one header,
 # every row once, in order, the columns aligned as wide as any cell printed before.
