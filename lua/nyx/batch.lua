@@ -180,18 +180,32 @@ function M.batch(t)
     for i = p.from, p.from + p.n - 1 do handle_of[i] = self._handles[k] end
   end
   self._handle = self._handles[1]
-  for i = first, #specs do
-    local spec = specs[i]
-    local handle = handle_of[i]
-    spec.batch = handle
-    self._ids[i] = spec.batch_id
-    self._tasks[i] = core.spawn(function()
-      local ok, r = pcall(core.call, spec)
-      if ok then return r end
-      -- An error without an interaction never became a call: the batch cannot be sent whole.
-      if type(r) ~= "table" or r.interaction_id == nil then handle:abandon(r, spec.batch_id) end
-      error(r, 0)
-    end)
+  local started, stop = pcall(function()
+    for i = first, #specs do
+      local spec = specs[i]
+      local handle = handle_of[i]
+      spec.batch = handle
+      self._ids[i] = spec.batch_id
+      self._tasks[i] = core.spawn(function()
+        local ok, r = pcall(core.call, spec)
+        if ok then return r end
+        -- An error without an interaction never became a call: the batch cannot be sent whole.
+        if type(r) ~= "table" or r.interaction_id == nil then handle:abandon(r, spec.batch_id) end
+        error(r, 0)
+      end)
+    end
+  end)
+  if not started then
+    -- Stopped while its requests were starting (Ctrl-C reaching 50,000 of them half started):
+    -- nothing was sent, and the batch cannot go whole. The requests not started refuse it, so
+    -- each started one ends with that error and is logged; each is waited for here, or every
+    -- one would be a task that failed with nobody waiting, and calls the engine's close
+    -- drops unlogged.
+    for i = first, #specs do
+      if self._tasks[i] == nil then handle_of[i]:abandon(stop, specs[i].batch_id) end
+    end
+    for _, task in pairs(self._tasks) do pcall(task.wait, task) end
+    error(stop, 0)
   end
   -- A request its call refused at once (a bad id, a stream, a fallback: the task ran to its
   -- error inside spawn) refuses the batch whole, nothing sent: say so here, naming the request,

@@ -203,6 +203,35 @@ describe("nyx.batch", function()
     end
   end)
 
+  it("stopped while its requests start (Ctrl-C in nyx.batch): each started one ends logged, none unwaited", function()
+    -- An interrupt lands in the loop that starts the requests, after three of ten: as Ctrl-C
+    -- does when nyx batch submit starts 50,000 of them.
+    local v, res = setup:run([[
+      local core = require "nyx.core"
+      local spawn, n = core.spawn, 0
+      core.spawn = function(...)
+        n = n + 1
+        if n == 4 then core.spawn = spawn; nyx.raise({ type = "cancelled", message = "interrupted" }) end
+        return spawn(...)
+      end
+      local reqs = {}
+      for i = 1, 10 do reqs[i] = { id = "r" .. i, prompt = "p" .. i, max_tokens = 10 } end
+      local ok, e = pcall(nyx.batch, { requests = reqs })
+      core.spawn = spawn
+      collectgarbage()
+      collectgarbage()
+      local batches = 0
+      for _, q in ipairs(sim.requests()) do if q.path:find("batches", 1, true) then batches = batches + 1 end end
+      return { ok = ok, type = type(e) == "table" and e.type or tostring(e), stats = nyx.stats(), batches = batches }
+    ]], { env = env() })
+    assert.is_false(v.ok)
+    assert.are.equal("cancelled", v.type)
+    assert.are.equal(3, v.stats.calls, "the three started requests are logged")
+    assert.are.equal(3, v.stats.errors)
+    assert.are.equal(0, v.batches, "nothing was sent")
+    assert.is_nil(res.stderr:find("nobody waited", 1, true), res.stderr)
+  end)
+
   it("expires: requests not processed in time end batch_expired", function()
     local v = setup:run([[
       local b = nyx.batch{ requests = { { id = "a", prompt = "one" } } }
