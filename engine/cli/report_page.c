@@ -42,7 +42,10 @@ const char cli_report_script[] =
     "'use strict';\n"
     "var D=JSON.parse(document.getElementById('nyx-data').textContent);\n"
     "Chart.defaults.animation=false;\n"
-    "var money=function(v){return v==null?'':'$'+Number(v).toFixed(4)};\n"
+    /* Four places, and below $0.0001 two significant digits: a report of cheap calls (one call
+     * of a small model costs millionths) showed every cost, saving and limit as $0.0000. */
+    "var money=function(v){if(v==null)return '';var a=Math.abs(v);"
+    "return '$'+Number(v).toFixed(a>0&&a<0.0001?Math.min(20,1-Math.floor(Math.log10(a))):4)};\n"
     "var pct=function(v){return v==null?'':(100*v).toFixed(1)+'%'};\n"
     "var num=function(v){return v==null?'':String(v)};\n"
     "var STATS=[['group','',num],['calls','calls',num],['errors','errors',num],['hit_rate','hit rate',pct],"

@@ -171,17 +171,20 @@ LUA
   check "a batch's report is drawn" $? "$(cat "$work/run.err")"
   bnyx stats --json >"$work/batch.stats"
   python3 - "$work/batch.json" "$work/batch.stats" <<'PY'
-import json, sys
+import json, math, sys
 t = json.load(open(sys.argv[1]))["tables"]
 s = json.loads(open(sys.argv[2]).read())
 fails = []
+def money(v):  # the page's: four places, two significant digits below $0.0001
+    a = abs(v)
+    return "$%.*f" % (min(20, 1 - math.floor(math.log10(a))) if 0 < a < 1e-4 else 4, v)
 for table in ("totals", "t-model", "t-day"):
     head, rows = t[table]["head"], t[table]["rows"]
     if "batch calls" not in head or "saved by batch" not in head:
         fails.append("%s has no batch columns: %s" % (table, head))
         continue
     row = dict(zip(head, rows[0]))
-    if row["batch calls"] != str(s["batch_calls"]) or row["saved by batch"] != "$%.4f" % s["batch_saved_usd"]:
+    if row["batch calls"] != str(s["batch_calls"]) or row["saved by batch"] != money(s["batch_saved_usd"]):
         fails.append("%s: %s, nyx stats %s calls, $%.4f" % (table, row, s["batch_calls"], s["batch_saved_usd"]))
 if s["batch_calls"] != 3 or s["calls"] != 4 or s["batch_saved_usd"] <= 0:
     fails.append("nyx stats: %s" % s)
@@ -190,6 +193,35 @@ if fails:
 PY
   check "the page shows the batch calls and what they saved, as nyx stats does (3 of 4 calls)" $? \
     "$(cat "$work/batch.stats")"
+else
+  echo "ok - # SKIP node is not installed: the page's script is not run"
+fi
+
+# A report of cheap calls: one call of a small model costs millionths of a dollar, which the
+# page showed as $0.0000 in every cost column; it shows them with two significant digits.
+if command -v node >/dev/null; then
+  printf 'local nyx = require "nyx"\nnyx.call{ prompt = "one cheap call", max_tokens = 5 }\n' >"$work/cheap.lua"
+  cnyx() { env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/cheap.db" ${NYX_CHARTJS:+"NYX_CHARTJS=$NYX_CHARTJS"} "$NYX_BIN" "$@"; }
+  cnyx run --quiet "$work/cheap.lua" >/dev/null 2>"$work/run.err" &&
+    cnyx report --out "$work/cheap.html" >/dev/null 2>>"$work/run.err" &&
+    node "$NYX_SOURCE_DIR/tests/e2e/report_page.js" "$work/cheap.html" >"$work/cheap.json" 2>>"$work/run.err"
+  check "a report of one cheap call is drawn" $? "$(cat "$work/run.err")"
+  cnyx stats --json >"$work/cheap.stats"
+  python3 - "$work/cheap.json" "$work/cheap.stats" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["tables"]
+s = json.loads(open(sys.argv[2]).read())
+row = dict(zip(t["totals"]["head"], t["totals"]["rows"][0]))
+want = "$%.2g" % s["cost_usd"]  # two significant digits of a cost below $0.0001
+fails = []
+if not 0 < s["cost_usd"] < 1e-4:
+    fails.append("not a cheap call: %s" % s)
+elif float(row["cost"][1:]) != float(want[1:]) or row["cost"] == "$0.0000":
+    fails.append("cost %s, nyx stats %r" % (row["cost"], s["cost_usd"]))
+if fails:
+    print("\n".join(fails)); sys.exit(1)
+PY
+  check "the page shows a cost below \$0.0001 with its digits, as nyx stats --json has it" $? "$(cat "$work/cheap.stats")"
 else
   echo "ok - # SKIP node is not installed: the page's script is not run"
 fi
