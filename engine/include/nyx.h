@@ -261,27 +261,6 @@ NYX_API void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, con
                  void *ud /* passed back to fn */);
 
 /*
- * Reads the database (the one nyx_set "db" names, else NYX_DB, else ./nyx.db) without
- * starting a provider. kind: "stats", "log", "thoughts", "iterations" (one row per call made as a
- * tool loop's iteration under a thought node: thought, iteration, tool_calls, stop_reason, tokens,
- * cost), "budget" or "audit". options: NULL or a
- * NULL-terminated list of "key=value": session=NAME, since=YYYY-MM-DD[THH:MM:SS] (UTC),
- * last=N, by=total|model|session|agent|template|day (stats; day: the UTC date), kind=KIND (audit: one kind of event),
- * format=json (each row arrives as
- * one column "json" holding one JSON object; a value is a number when the database holds a
- * number, a string when it holds text: a session named "007" stays "007"). fn receives each row; values may be NULL and
- * are valid only during the call; returning non-zero stops the query.
- * Template kinds: "templates" (every template in the template directories or the database:
- * name, version, versions, source, description), "template_history" and "template_stats"
- * (option name=NAME: one row per version; see nyx_template_render for versions).
- * "config": one row per setting (see nyx_config_get): key, value (NULL when none), source.
- * "exchange" (option id=INTERACTION_ID): the stored exchange of one call, one row or none:
- * id, created_at, session, agent, model, status, error_type, error_message, request_id,
- * attempts, attempts_json, request (the request body as the storage mode kept it: full,
- * redacted, or NULL for "none"), response (the response text, likewise).
- * Returns NYX_OK, NYX_EINVAL for a bad option, or NYX_EIO (nyx_errmsg says why).
- */
-/*
  * The model table's date ("YYYY-MM-DD", the latest date of the built-in table and
  * NYX_MODELS; NULL when none), written to *date (valid while the engine lives).
  * Returns 1 when the table is older than 60 days (prices or models may have changed),
@@ -290,6 +269,31 @@ NYX_API void nyx_set_log(nyx_engine *engine, void (*fn)(void *ud, int level, con
  */
 NYX_API int nyx_models_date(nyx_engine *engine, const char **date);
 
+/*
+ * Reads the database (the one nyx_set "db" names, else NYX_DB, else ./nyx.db) without
+ * starting a provider. kind: "stats", "log", "thoughts", "iterations" (one row per call made as
+ * a tool loop's iteration under a thought node: thought, iteration, tool_calls, stop_reason,
+ * tokens, cost), "budget" or "audit". options: NULL or a NULL-terminated list of "key=value":
+ * session=NAME, since=YYYY-MM-DD[THH:MM:SS] (UTC), last=N,
+ * by=total|model|session|agent|template|day (stats; day: the UTC date), kind=KIND (audit: one
+ * kind of event), format=json (each row arrives as one column "json" holding one JSON object;
+ * a value is a number when the database holds a number, a string when it holds text: a
+ * session named "007" stays "007"). fn receives each row; values may be NULL and are valid
+ * only during the call; returning non-zero stops the query (nyx_query still returns NYX_OK).
+ * Template kinds: "templates" (every template in the template directories or the database:
+ * name, version, versions, source, description), "template_history" and "template_stats"
+ * (option name=NAME: one row per version; see nyx_template_render for versions).
+ * "config": one row per setting (see nyx_config_get): key, value (NULL when none), source.
+ * "exchange" (option id=INTERACTION_ID): the stored exchange of one call, one row or none:
+ * id, created_at, session, agent, model, status, error_type, error_message, request_id,
+ * attempts, attempts_json, request (the request body as the storage mode kept it: full,
+ * redacted, or NULL for "none"), response (the response text, likewise).
+ * "models": the model table (see nyx_models_date). "reprice" (session=, since=): by model,
+ * the stored calls priced with the table as loaded now beside what was recorded: model,
+ * calls, recorded_usd, table_usd, difference_usd, unpriced_calls (`nyx stats --reprice`).
+ * Returns NYX_OK, NYX_EINVAL for an unknown kind or a bad option, or NYX_EIO (nyx_errmsg says
+ * why).
+ */
 typedef int (*nyx_row_fn)(void *ud, int ncols, const char *const *names, const char *const *values);
 NYX_API int nyx_query(nyx_engine *engine, const char *kind, const char *const *options, nyx_row_fn fn,
               void *ud);
