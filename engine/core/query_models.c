@@ -262,15 +262,15 @@ int query_reprice(nyx_engine *e, const store_filter *f, store_row_fn fn, void *u
     reprice_group total;
     memset(&total, 0, sizeof total);
     snprintf(total.model, sizeof total.model, "total");
-    for (size_t i = 0; rc == 0 && i < a.n; i++) {
+    int stop = 0; /* the row function asked for no more rows: not the total either */
+    for (size_t i = 0; rc == 0 && !stop && i < a.n; i++) {
         total.calls += a.g[i].calls;
         total.unpriced += a.g[i].unpriced;
         total.recorded += a.g[i].recorded;
         total.table += a.g[i].table;
-        if (reprice_emit(&a.g[i], fn, ud))
-            break;
+        stop = reprice_emit(&a.g[i], fn, ud);
     }
-    if (rc == 0)
+    if (rc == 0 && !stop)
         reprice_emit(&total, fn, ud);
     free(a.g);
     return rc;
