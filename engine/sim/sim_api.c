@@ -66,64 +66,17 @@ static int wait_for(call *k, int stage, int count_only, sim_req *req, sim_reply 
     return 0;
 }
 
-static const char *default_message(int kind)
-{
-    switch (kind) {
-    case SIM_FAULT_RATE_LIMIT:
-        return "This request would exceed your organization's rate limit. For details, refer "
-               "to: https://docs.claude.com/en/api/rate-limits.";
-    case SIM_FAULT_SPEND_LIMIT:
-        return "You have reached your monthly spend limit for this organization. You will "
-               "regain access when the limit resets or is raised.";
-    case SIM_FAULT_SERVER_ERROR:
-        return "Internal server error";
-    case SIM_FAULT_BAD_REQUEST:
-        return "Invalid request";
-    case SIM_FAULT_UNAUTHORIZED:
-        return "invalid x-api-key";
-    case SIM_FAULT_NOT_FOUND:
-        return "Not found";
-    case SIM_FAULT_TOO_LARGE:
-        return "Request exceeds the maximum allowed number of bytes.";
-    case SIM_FAULT_FORBIDDEN:
-        return "Your API key does not have permission to use the specified resource.";
-    case SIM_FAULT_BILLING:
-        return "Your credit balance is too low to access the Anthropic API.";
-    default:
-        return "Overloaded";
-    }
-}
-
-/* Answers with the fault's error, or returns -1 when the fault is not an error response. */
 static int fault_error(call *k, int stream, enum MHD_Result *out)
 {
-    static const struct {
-        int kind, status;
-        const char *type;
-    } map[] = {
-        {SIM_FAULT_RATE_LIMIT, 429, "rate_limit_error"},
-        {SIM_FAULT_SPEND_LIMIT, 429, "rate_limit_error"},
-        {SIM_FAULT_SERVER_ERROR, 500, "api_error"},
-        {SIM_FAULT_OVERLOADED, 529, "overloaded_error"},
-        {SIM_FAULT_BAD_REQUEST, 400, "invalid_request_error"},
-        {SIM_FAULT_UNAUTHORIZED, 401, "authentication_error"},
-        {SIM_FAULT_NOT_FOUND, 404, "not_found_error"},
-        {SIM_FAULT_TOO_LARGE, 413, "request_too_large"},
-        {SIM_FAULT_FORBIDDEN, 403, "permission_error"},
-        {SIM_FAULT_BILLING, 402, "billing_error"},
-        /* A plain request has no stream to fail in: it gets the status the event stands for. */
-        {SIM_FAULT_STREAM_ERROR, 529, "overloaded_error"},
-    };
-    int kind = k->fault.kind;
+    int kind = k->fault.kind, status;
+    const char *type, *msg;
+    /* A plain request has no stream to fail in: it gets the status the event stands for. */
     if (kind == SIM_FAULT_STREAM_ERROR && stream)
         return -1;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (map[i].kind == kind) {
-            const char *msg = k->fault.message[0] ? k->fault.message : default_message(kind);
-            *out = sim_http_fail(k, map[i].status, map[i].type, msg);
-            return 0;
-        }
-    return -1;
+    if (sim_fault_error(kind, &status, &type, &msg) != 0)
+        return -1;
+    *out = sim_http_fail(k, status, type, k->fault.message[0] ? k->fault.message : msg);
+    return 0;
 }
 
 static enum MHD_Result count_tokens(call *k, const sim_req *req)

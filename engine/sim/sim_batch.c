@@ -114,6 +114,18 @@ static int process(sim_server *s, batch *b, breq *r, int64_t at_us)
         r->result = error_object("invalid_request_error", "stream: streaming is not supported in batches");
         return r->result ? 0 : -1;
     }
+    /* A fault rule for endpoint "batch": this request ends errored, as the API reports a
+     * request that failed inside a batch (nothing is billed for it). */
+    sim_fault fault;
+    if (sim_faults_match(s->faults, req.model, req.canonical, SIM_EP_BATCH, 0, &fault)) {
+        int status;
+        const char *type = "api_error", *msg = "Internal server error";
+        (void)sim_fault_error(fault.kind, &status, &type, &msg);
+        sim_req_free(&req);
+        r->state = R_ERRORED;
+        r->result = error_object(type, fault.message[0] ? fault.message : msg);
+        return r->result ? 0 : -1;
+    }
     sim_plan plan;
     sim_cache_plan(s->cache, &req, at_us, &plan);
     (void)sim_cache_commit(s->cache, &req, &plan, at_us, at_us);

@@ -185,8 +185,10 @@ static int parse_rule(const cJSON *rule, int i, sim_fault *out, error_info *err)
             out->endpoints = SIM_EP_COUNT_TOKENS;
         else if (cJSON_IsString(ep) && strcmp(ep->valuestring, "any") == 0)
             out->endpoints = SIM_EP_MESSAGES | SIM_EP_COUNT_TOKENS;
+        else if (cJSON_IsString(ep) && strcmp(ep->valuestring, "batch") == 0)
+            out->endpoints = SIM_EP_BATCH;
         else
-            return bad(err, i, "\"endpoint\" must be \"messages\", \"count_tokens\" or \"any\"");
+            return bad(err, i, "\"endpoint\" must be \"messages\", \"count_tokens\", \"any\" or \"batch\"");
     }
     return 0;
 }
@@ -251,4 +253,62 @@ int sim_faults_match(sim_faults *f, const char *model, const char *canonical, in
         return 1;
     }
     return 0;
+}
+
+/* The error a fault answers with: its HTTP status, the API's error type and the default text. */
+static const char *default_message(int kind)
+{
+    switch (kind) {
+    case SIM_FAULT_RATE_LIMIT:
+        return "This request would exceed your organization's rate limit. For details, refer "
+               "to: https://docs.claude.com/en/api/rate-limits.";
+    case SIM_FAULT_SPEND_LIMIT:
+        return "You have reached your monthly spend limit for this organization. You will "
+               "regain access when the limit resets or is raised.";
+    case SIM_FAULT_SERVER_ERROR:
+        return "Internal server error";
+    case SIM_FAULT_BAD_REQUEST:
+        return "Invalid request";
+    case SIM_FAULT_UNAUTHORIZED:
+        return "invalid x-api-key";
+    case SIM_FAULT_NOT_FOUND:
+        return "Not found";
+    case SIM_FAULT_TOO_LARGE:
+        return "Request exceeds the maximum allowed number of bytes.";
+    case SIM_FAULT_FORBIDDEN:
+        return "Your API key does not have permission to use the specified resource.";
+    case SIM_FAULT_BILLING:
+        return "Your credit balance is too low to access the Anthropic API.";
+    default:
+        return "Overloaded";
+    }
+}
+
+/* Answers with the fault's error, or returns -1 when the fault is not an error response. */
+int sim_fault_error(int kind, int *status, const char **type, const char **message)
+{
+    static const struct {
+        int kind, status;
+        const char *type;
+    } map[] = {
+        {SIM_FAULT_RATE_LIMIT, 429, "rate_limit_error"},
+        {SIM_FAULT_SPEND_LIMIT, 429, "rate_limit_error"},
+        {SIM_FAULT_SERVER_ERROR, 500, "api_error"},
+        {SIM_FAULT_OVERLOADED, 529, "overloaded_error"},
+        {SIM_FAULT_BAD_REQUEST, 400, "invalid_request_error"},
+        {SIM_FAULT_UNAUTHORIZED, 401, "authentication_error"},
+        {SIM_FAULT_NOT_FOUND, 404, "not_found_error"},
+        {SIM_FAULT_TOO_LARGE, 413, "request_too_large"},
+        {SIM_FAULT_FORBIDDEN, 403, "permission_error"},
+        {SIM_FAULT_BILLING, 402, "billing_error"},
+        {SIM_FAULT_STREAM_ERROR, 529, "overloaded_error"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].kind == kind) {
+            *status = map[i].status;
+            *type = map[i].type;
+            *message = default_message(kind);
+            return 0;
+        }
+    return -1;
 }

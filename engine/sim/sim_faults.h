@@ -27,7 +27,9 @@ enum sim_fault_kind {
     SIM_FAULT_KINDS
 };
 
-enum sim_endpoint { SIM_EP_MESSAGES = 1, SIM_EP_COUNT_TOKENS = 2 };
+/* SIM_EP_BATCH: a request processed inside a message batch, which ends errored with the
+ * fault's error (a fault without one, such as reset or hang, as api_error). */
+enum sim_endpoint { SIM_EP_MESSAGES = 1, SIM_EP_COUNT_TOKENS = 2, SIM_EP_BATCH = 4 };
 
 typedef struct sim_fault {
     int kind;              /* enum sim_fault_kind */
@@ -63,6 +65,10 @@ int sim_faults_add_json(sim_faults *f, const char *json, size_t len, error_info 
  *   stream            1 for a streaming request */
 int sim_faults_match(sim_faults *f, const char *model, const char *canonical, int endpoint,
                      int stream, sim_fault *out);
+
+/* The error fault kind answers with: *status, the API's error *type and its default *message
+ * (static texts). -1 for a kind that answers with no error (reset, hang, malformed, cut). */
+int sim_fault_error(int kind, int *status, const char **type, const char **message);
 
 /* "rate_limit", "hang", ...; NULL for SIM_FAULT_NONE or an unknown kind. */
 const char *sim_fault_name(int kind);

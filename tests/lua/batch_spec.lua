@@ -232,6 +232,34 @@ describe("nyx.batch", function()
     assert.is_nil(res.stderr:find("nobody waited", 1, true), res.stderr)
   end)
 
+  it("a request that fails inside its batch ends with the API's error, logged at no cost; retry re-runs it", function()
+    local v = setup:run([[
+      sim.faults({ { fault = "overloaded", count = 1, endpoint = "batch" },
+                   { fault = "bad_request", count = 1, endpoint = "batch", message = "max_tokens: too many" } })
+      local reqs = {}
+      for i = 1, 3 do reqs[i] = { id = "r" .. i, prompt = "p" .. i, max_tokens = 20 } end
+      local b = nyx.batch{ requests = reqs, retry = "standard" }
+      local out = {}
+      for id, r, ok in b:results() do out[id] = { ok = ok, type = r.type, message = r.message } end
+      local st = b:status()
+      local messages = 0
+      for _, q in ipairs(sim.requests()) do if q.path == "/v1/messages" then messages = messages + 1 end end
+      return { out = out, errored = st.errored, stats = nyx.stats(), messages = messages }
+    ]], { env = env() })
+    assert.are.equal(2, v.errored, "the simulator errored two requests of the batch")
+    -- The overloaded one (the API's side) ran again as a standard call; the bad request did not.
+    local failed = {}
+    for id, r in pairs(v.out) do
+      if not r.ok then failed[#failed + 1] = r.type .. ": " .. tostring(r.message) end
+    end
+    assert.are.same({ "invalid_request_error: max_tokens: too many" }, failed)
+    assert.are.equal(1, v.messages, "one standard call re-ran the overloaded request")
+    -- Logged: 3 batch results (2 errors, at a known cost of 0) and the standard call.
+    assert.are.equal(4, v.stats.calls)
+    assert.are.equal(2, v.stats.errors)
+    assert.are.equal(0, v.stats.unknown_cost_calls)
+  end)
+
   it("expires: requests not processed in time end batch_expired", function()
     local v = setup:run([[
       local b = nyx.batch{ requests = { { id = "a", prompt = "one" } } }
