@@ -111,6 +111,7 @@
 ---@field interaction_id? string
 ---@field where? string
 ---@field partial_text? string  what a cancelled stream had received
+---@field usage? nyx.Usage  what a call that failed after its response began was billed for (its record's cost)
 ---@field cause? any  a callback_error's: what the stream callback raised
 ---@field timeout? number
 

@@ -1135,6 +1135,14 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
             lua_pushlstring(L, r->resp.text, r->resp.text_len);
             lnyx_key_set(L, keys, K_PARTIAL_TEXT);
         }
+        /* A call that failed after its response began (a stream cut, a stop) is billed for
+         * what it used, and its record says so; without the usage here a script's sums (a
+         * council's totals) came out lower than the records. */
+        const claude_usage *u = &r->resp.usage;
+        if (u->input_tokens || u->output_tokens || u->cache_creation_input_tokens || u->cache_read_input_tokens) {
+            push_usage(L, keys, r);
+            lnyx_key_set(L, keys, K_USAGE);
+        }
         luaL_where(L, 1);
         lnyx_key_set(L, keys, K_WHERE);
         release_op(L, op);

@@ -111,10 +111,11 @@ local function totals(answers, wall_ms)
               cache_read_input_tokens = 0, cache_creation_input_tokens = 0,
               cost_usd = 0, cost_without_cache_usd = 0, saved_usd = 0, wall_ms = wall_ms }
   for _, a in ipairs(answers) do
-    if a.error then
-      t.errors = t.errors + 1
-    else
-      local u = a.usage
+    -- A failed call that was billed (its stream cut after it began) carries its usage in the
+    -- error, as its record carries its cost: counted, so the totals are the records'.
+    local u = a.usage or (a.error and type(a.error) == "table" and a.error.usage)
+    if a.error then t.errors = t.errors + 1 end
+    if u then
       t.cache_hits = t.cache_hits + (a.cache_hit and 1 or 0)
       t.input_tokens = t.input_tokens + u.input_tokens
       t.output_tokens = t.output_tokens + u.output_tokens

@@ -91,6 +91,26 @@ H.describe_setups("a council's budget", function(setup)
     assert.are.same({ "answered", "answered", "answered" }, v)
   end)
 
+  it("a persona whose stream was cut is in the totals as in its record, and its error has the usage", function()
+    -- The stream is cut after its first text: billed for the context it wrote, not retried.
+    local v = setup:run([[
+      sim.faults{ { fault = "cut", after_events = 8, count = 1 } }
+      local s = nyx.session{ name = "cut-board" }
+      local c = nyx.council{ context = context("council-cut", 300), personas = { "CFO", "CTO", "COO" },
+                             question = "Go or no go?", max_tokens = 100, session = s }
+      local first = c.responses[1].error
+      return { totals = c.totals, stats = s:stats(), err = first and { type = first.type, usage = first.usage } }
+    ]], { ttft_ms = 20 })
+    assert.are.equal("network_error", v.err and v.err.type)
+    assert.is_true(v.err.usage.cache_creation_input_tokens > 0, "the cut call wrote the context")
+    assert.is_true(v.err.usage.cost_usd > 0)
+    assert.are.equal(1, v.totals.errors)
+    -- The session's statistics are read from the records.
+    assert.is_true(math.abs(v.totals.cost_usd - v.stats.cost_usd) < 1e-12,
+                   ("totals %.10g, records %.10g"):format(v.totals.cost_usd, v.stats.cost_usd))
+    assert.are.equal(v.stats.cache_write_tokens, v.totals.cache_creation_input_tokens)
+  end)
+
   it("refuses a persona that cannot fit even when nothing is pending", function()
     local v = setup:run(BOARD .. [[
       local opts = board("council-small-budget", "Go or no go?")
