@@ -188,7 +188,10 @@ NYX_API int nyx_tool_register(nyx_engine *engine, const char *name, const char *
 NYX_API int nyx_tool_result(nyx_engine *engine, long long call, const char *content /* NULL: "" */,
                             int is_error);
 
-/* Loops over nyx_poll until everything finished or a script failed. */
+/* Loops over nyx_poll (each turn waiting up to a second) until it returns anything but
+ * NYX_AGAIN, and returns that: NYX_OK when everything finished, NYX_ESCRIPT when a script
+ * failed (call again to go on with the others), NYX_CHANGED after a watched file changed
+ * (nyx_watch_script), or nyx_poll's failures (NYX_ECONFIG, NYX_EDEADLOCK, NYX_EIO). */
 NYX_API int nyx_run(nyx_engine *engine);
 
 /*

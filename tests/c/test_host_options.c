@@ -71,6 +71,7 @@ static void cannot_start(void)
         CHECK_INT(nyx_load_string(e, "return 1", "=x"), NYX_ECONFIG);
         CHECK_CONTAINS(nyx_errmsg(e), "needs ANTHROPIC_API_KEY");
         CHECK_INT(nyx_poll(e, 0), NYX_ECONFIG);
+        CHECK_INT(nyx_run(e), NYX_ECONFIG);
         CHECK_STR(nyx_provider(e), "none");
     }
     nyx_close(e);
