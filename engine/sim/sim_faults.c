@@ -2,6 +2,7 @@
  * requests it applies to. Probabilistic rules draw from a seeded generator, so a run with
  * the same seed and the same request order fails the same requests. */
 #include "sim_faults.h"
+#include "base/json_parse.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -195,14 +196,18 @@ static int parse_rule(const cJSON *rule, int i, sim_fault *out, error_info *err)
 
 int sim_faults_add_json(sim_faults *f, const char *json, size_t len, error_info *err)
 {
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    /* The whole text: cJSON alone reads the first value and ignores what follows it. */
+    error_info perr;
+    error_clear(&perr);
+    cJSON *root = json_parse_whole(json, len, &perr);
     const cJSON *list = root;
     if (cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "faults"))
         list = cJSON_GetObjectItemCaseSensitive(root, "faults");
     if (!root || (!cJSON_IsArray(list) && !cJSON_IsObject(list))) {
         cJSON_Delete(root);
         error_set(err, "invalid_request_error", 400,
-                      "expected {\"faults\":[{\"fault\":...}, ...]}");
+                  "%s%sexpected {\"faults\":[RULE, ...]}, [RULE, ...] or one RULE ({\"fault\":...})",
+                  root ? "" : perr.message, root ? "" : "; ");
         return -1;
     }
     size_t n = cJSON_IsArray(list) ? (size_t)cJSON_GetArraySize(list) : 1;

@@ -728,6 +728,12 @@ static void test_faults(void)
     const char *bad3 = "{\"fault\":\"hang\",\"probability\":2}";
     CHECK_INT(sim_faults_add_json(f, bad3, strlen(bad3), &err), -1);
     CHECK_INT(sim_faults_add_json(f, "nope", 4, &err), -1);
+    CHECK(strstr(err.message, "not valid JSON at line 1, column 1") != NULL);
+    /* Text after the rules is not taken as the rules alone. */
+    const char *bad4 = "[{\"fault\":\"hang\"}] [{\"fault\":\"overloaded\"}]";
+    CHECK_INT(sim_faults_add_json(f, bad4, strlen(bad4), &err), -1);
+    CHECK(strstr(err.message, "more text after the value at line 1, column 20") != NULL);
+    CHECK_INT(sim_faults_count(f), 0);
 
     /* Probability: seeded, so the same seed fails the same requests. */
     int first[200], hits = 0;
