@@ -559,7 +559,9 @@ static int submit(int argc, char **argv)
         fprintf(stderr, "nyx batch submit: cannot write the results%s%s\n", out_path ? " to " : "",
                 out_path ? out_path : "");
         status = status ? status : 1;
-    } else if (!cli_interrupted) {
+    } else if (!cli_interrupted && (rc == NYX_OK || ok + failed > 0)) {
+        /* A summary of the results there are: none when nyx.batch refused the batch before
+         * it ran (its error, said above, is the whole story). */
         fprintf(stderr, "nyx batch: %ld succeeded, %ld failed; $%.6f at batch prices\n", ok, failed, cost);
         if (failed > 0 && status == 0)
             status = 1;

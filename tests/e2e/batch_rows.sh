@@ -41,6 +41,12 @@ refused latin1.csv 'id,ticket\nok,caf\xc3\xa9\nl1,caf\xe9 au lait\n' "a field th
   'latin1.csv: line 3: field "ticket" is not UTF-8 text (its byte 4 is 0xE9)'
 refused latin1.jsonl '{"id":"j","ticket":"caf\xe9"}\n' "and in a JSON string alike" \
   'latin1.jsonl: line 1: field "ticket" is not UTF-8 text (its byte 4 is 0xE9)'
+# A row nyx.batch refuses (a prompt over NYX_MAX_PROMPT_TOKENS) fails the command with that
+# error alone: no "0 succeeded, 0 failed" summary after it, as if a batch had run.
+printf '{"id":"a","ticket":"short"}\n{"id":"b","ticket":"%s"}\n' "$(printf 'word %.0s' $(seq 400))" >long.jsonl
+run_nyx NYX_MAX_PROMPT_TOKENS=100 -- batch submit classify --input long.jsonl
+check_exit "a row over NYX_MAX_PROMPT_TOKENS: exit 1 naming it" 1 "$err" 'requests\[2\] (id "b"): the prompt is about'
+check_no_grep "and no summary of a batch that never ran" "$err" 'succeeded'
 [[ $(batches) == 0 ]]
 check "nothing was sent for the refused inputs" $? "$(batches) batches"
 printf '{"id":"a","ticket":"x"}   \r\n' >space.jsonl
