@@ -251,7 +251,7 @@ function Event:is_set() end
 ---@field cached boolean  the context reaches the model's cache minimum
 ---@field batch boolean
 ---@field max_tokens integer
----@field calls {persona: string, cost_usd: number, worst_case_usd: number}[]
+---@field calls {persona: string, model: string, cost_usd: number, worst_case_usd: number}[]
 ---@field cost_usd number
 ---@field cost_without_cache_usd number
 ---@field budget_usd number  a session limit under which no persona is refused

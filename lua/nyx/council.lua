@@ -155,9 +155,27 @@ end
 --- minimum; all of it at the input price otherwise), each answer at its max_tokens.
 --- budget_usd: a limit under which no persona is refused, from the most tokens the texts may
 --- hold (the last persona to reserve needs its worst case on top of what the others cost).
+-- The model a persona's call goes to: the council's, else the model hint of the persona's
+-- template (a call with template = and no model takes it), else the default. The estimate
+-- priced every persona at the council's model or the default: personas of a template naming
+-- Sonnet were estimated at Haiku's prices, and refused under the budget the estimate gave.
+local function persona_model(opts, persona)
+  local name = opts.model
+  if name == nil and persona.template then
+    local ok, t = pcall(core.templates.get, persona.template)
+    if ok and type(t) == "table" then name = t.model end
+  end
+  local model = core.model(name)
+  if not model then
+    bad(opts.model and "model" or name and ("the model hint of template " .. persona.template) or "the default model",
+        "is not in the model table")
+  end
+  return model
+end
+
 local function estimate(opts, personas, mark)
-  local model = core.model(opts.model)
-  if not model then bad("model", "is not in the model table") end
+  local models = {}
+  for i, p in ipairs(personas) do models[i] = persona_model(opts, p) end
   -- In a batch: the context marked for an hour, every price the batch's, and without warm = true
   -- every persona writes the context (they are processed together); with it the first persona
   -- is a standard call that writes it.
@@ -166,30 +184,35 @@ local function estimate(opts, personas, mark)
   local warm = batch and opts.warm == true or (not batch and opts.warm ~= false)
   local max_tokens = opts.max_tokens or core.config.get("CLAUDE_MAX_TOKENS") or 1024
   local function costs(bound)
-    local context = core.tokens(opts.context, model.id, bound)
-    local cached = context >= model.min_cache_tokens
     local calls, total, plain_total = {}, 0, 0
+    local written = {} -- models whose cache holds the context: each model has a cache of its own
+    local first_context, first_cached
     for i, p in ipairs(personas) do
+      local model = models[i]
+      local context = core.tokens(opts.context, model.id, bound)
+      local cached = context >= model.min_cache_tokens
+      if i == 1 then first_context, first_cached = context, cached end
       local own = core.tokens(p.instruction .. "\n" .. opts.question, model.id, bound)
       local in_batch = batch and not (warm and i == 1)
       local tier = in_batch and "batch" or "standard"
       local usage = { input_tokens = own, output_tokens = max_tokens, ttl = ttl, service_tier = tier }
       if not cached then
         usage.input_tokens = own + context
-      elseif i == 1 or not warm then
+      elseif not written[model.id] or not warm then
         usage.cache_creation_input_tokens = context
       else
         usage.cache_read_input_tokens = context
       end
+      written[model.id] = true
       local c = core.price(usage, model.id)
-      calls[i] = { persona = p.name, cost_usd = c,
+      calls[i] = { persona = p.name, model = model.id, cost_usd = c,
                    worst_case_usd = core.worst_case(request_tokens(opts, p, model.id, max_tokens, ttl),
                                                     max_tokens, model.id, ttl, tier) }
       total = total + c
       plain_total = plain_total + core.price({ input_tokens = own + context, output_tokens = max_tokens,
                                                service_tier = tier }, model.id)
     end
-    return calls, total, plain_total, context, cached
+    return calls, total, plain_total, first_context, first_cached
   end
   local calls, cost, without, context, cached = costs("estimate")
   local upper, upper_total = costs("max")
@@ -198,7 +221,7 @@ local function estimate(opts, personas, mark)
     budget = math.max(budget, upper_total - c.cost_usd + c.worst_case_usd)
     calls[i].worst_case_usd = c.worst_case_usd
   end
-  return { estimate = true, model = model.id, context_tokens = context, cached = cached, batch = batch,
+  return { estimate = true, model = models[1].id, context_tokens = context, cached = cached, batch = batch,
            max_tokens = max_tokens, calls = calls, cost_usd = cost, cost_without_cache_usd = without,
            budget_usd = budget }
 end

@@ -111,6 +111,33 @@ H.describe_setups("a council's budget", function(setup)
     assert.are.equal(v.stats.cache_write_tokens, v.totals.cache_creation_input_tokens)
   end)
 
+  it("prices a persona at its template's model when the council names none", function()
+    -- A call with template = and no model goes to the template's model hint: the estimate must
+    -- price it there, or its budget is a model's price too low and every persona is refused.
+    local v = setup:run([[
+      nyx.templates.create("sonnet_persona", "---\nmodel: claude-sonnet-4-6\n---\nYou are {{name}}.")
+      local personas = {}
+      for i, name in ipairs({ "CFO", "CTO" }) do
+        personas[i] = { name = name, instruction = nyx.templates.render("sonnet_persona", { name = name }),
+                        template = "sonnet_persona" }
+      end
+      local opts = { context = context("council-template-model", 300), personas = personas,
+                     question = "Go or no go?", max_tokens = 200, estimate = true }
+      local est = nyx.council(opts)
+      opts.estimate = nil
+      opts.session = nyx.session{ name = "templated-board", budget_usd = est.budget_usd }
+      local c = nyx.council(opts)
+      local out = {}
+      for i, a in ipairs(c.responses) do out[i] = a.error and (a.error.type .. ": " .. a.error.message) or a.model end
+      return { est = est, out = out, cost = c.totals.cost_usd }
+    ]])
+    assert.are.equal("claude-sonnet-4-6", v.est.model)
+    assert.are.same({ "claude-sonnet-4-6", "claude-sonnet-4-6" }, { v.est.calls[1].model, v.est.calls[2].model })
+    assert.are.same({ "claude-sonnet-4-6", "claude-sonnet-4-6" }, v.out)
+    assert.is_true(math.abs(v.cost - v.est.cost_usd) < 0.35 * v.est.cost_usd,
+                   ("cost %g, estimate %g"):format(v.cost, v.est.cost_usd))
+  end)
+
   it("refuses a persona that cannot fit even when nothing is pending", function()
     local v = setup:run(BOARD .. [[
       local opts = board("council-small-budget", "Go or no go?")
