@@ -214,7 +214,8 @@ NYX_API int nyx_watch_script(nyx_engine *engine, const char *path /* a script fi
  * Cancels every script task: what each one waits on (a call, a sleep, a task, an event) fails
  * with type "cancelled", so the scripts unwind at their next turn; calls are logged. A script
  * that catches the error and waits again is cancelled again by the next call. Engine state
- * stays. NULL does nothing.
+ * stays. A script that does not catch it ends as a failure: nyx_poll returns NYX_ESCRIPT for
+ * it (nyx_errmsg holds "cancelled"), then NYX_OK once all have unwound. NULL does nothing.
  */
 NYX_API void nyx_stop_scripts(nyx_engine *engine);
 

@@ -83,14 +83,19 @@ int main(void)
     CHECK_INT(unseen, 1);
     CHECK_CONTAINS(last_unseen, "a real failure");
 
-    /* nyx_stop_scripts, then polling to the end. */
+    /* nyx_stop_scripts, then polling to the end: the main chunk, which catches nothing, ends
+     * as a failure (NYX_ESCRIPT, once), then everything is done. */
     unseen = 0;
     REQUIRE_OR((e = started()) != NULL, 1);
     nyx_stop_scripts(e);
-    int rc;
+    int rc, failed = 0;
     while ((rc = nyx_poll(e, 10)) == NYX_AGAIN || rc == NYX_ESCRIPT)
-        ;
+        if (rc == NYX_ESCRIPT) {
+            failed++;
+            CHECK_CONTAINS(nyx_errmsg(e), "cancelled");
+        }
     CHECK_INT(rc, NYX_OK);
+    CHECK_INT(failed, 1);
     nyx_close(e);
     CHECK_INT(unseen, 1);
     CHECK_CONTAINS(last_unseen, "a real failure");
