@@ -321,7 +321,9 @@ static int ensure_loaded(nyx_engine *e, error_info *err)
     }
     if (e->settings->loaded)
         return 0;
-    if (!e->storage.db && !e->started && engine_open_store(e) != 0) {
+    /* Also once the engine runs without its database: the values in the database are then
+     * unknown, and "default" would be a guess (nyx_query "config" says NYX_EIO there too). */
+    if (!e->storage.db && engine_open_store(e) != 0) {
         error_set(err, "store_error", 0, "%s", e->errmsg);
         return -1;
     }

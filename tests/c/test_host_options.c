@@ -91,6 +91,30 @@ static void key_in_environment(void)
     unsetenv("ANTHROPIC_API_KEY");
 }
 
+static int no_row(void *ud, int ncols, const char *const *names, const char *const *values)
+{
+    (void)ud, (void)ncols, (void)names, (void)values;
+    return 0;
+}
+
+/* nyx_config_get without the database, before and after the engine started: NYX_EIO both
+ * times, as nyx_query "config" says, rather than a default reported as the value in force. */
+static void settings_without_database(void)
+{
+    nyx_engine *e = open_sim_engine("0");
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_set(e, "db", "/nonexistent/nyx-test-dir/nyx.db"), NYX_OK);
+    char *value = NULL;
+    const char *source = NULL;
+    CHECK_INT(nyx_config_get(e, "budget.hard", &value, &source), NYX_EIO);
+    CHECK_INT(nyx_load_string(e, "return 1", "=start"), NYX_OK);
+    CHECK_INT(nyx_config_get(e, "budget.hard", &value, &source), NYX_EIO);
+    CHECK_CONTAINS(nyx_errmsg(e), "cannot open /nonexistent/nyx-test-dir/nyx.db");
+    CHECK(value == NULL);
+    CHECK_INT(nyx_query(e, "config", NULL, no_row, NULL), NYX_EIO);
+    nyx_close(e);
+}
+
 static void vars_at_any_time(void)
 {
     nyx_engine *e = open_sim_engine("0");
@@ -118,6 +142,7 @@ int main(void)
     bad_values();
     cannot_start();
     key_in_environment();
+    settings_without_database();
     vars_at_any_time();
     CHECK_DONE();
 }
