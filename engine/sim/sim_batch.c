@@ -95,6 +95,34 @@ static char *error_object(const char *type, const char *message)
     return sim_json_print(o);
 }
 
+/* The request log (GET /sim/requests) gets each request a batch processes, as it gets each
+ * request to /v1/messages: its own number, the path /v1/messages/batches/ID/requests/CUSTOM_ID,
+ * the model, the tokens served (0 for an errored one) and the fault applied, so what a client
+ * logged for a batch can be checked against what was served. Under the server lock. */
+static void log_processed(sim_server *s, const batch *b, const breq *r, const sim_req *req,
+                          const sim_usage *u, const sim_fault *fault, int status, int64_t at_us)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/v1/messages/batches/%s/requests/%.64s", b->id, r->custom_id);
+    sim_log_entry e;
+    memset(&e, 0, sizeof e);
+    e.n = ++s->next_n;
+    e.path = path;
+    e.model = req ? req->model : NULL;
+    e.max_tokens = req ? req->max_tokens : 0;
+    e.status = status; /* an errored request's: the status the HTTP endpoint would answer */
+    if (u) {
+        e.input_tokens = u->input_tokens;
+        e.cache_read = u->cache_read;
+        e.cache_write = u->cache_creation;
+        e.cache_write_1h = u->cache_write_1h;
+        e.output_tokens = u->output_tokens;
+    }
+    e.fault = fault ? sim_fault_name(fault->kind) : NULL;
+    e.t = (double)at_us / 1e6;
+    (void)sim_log_add(s->log, &e); /* a lost log line must not fail the batch */
+}
+
 /* One request, as POST /v1/messages would answer it, without its latency or rate limits (a
  * batch is not subject to them). Returns 0, or -1 when out of memory. */
 static int process(sim_server *s, batch *b, breq *r, int64_t at_us)
@@ -106,24 +134,27 @@ static int process(sim_server *s, batch *b, breq *r, int64_t at_us)
         sim_req_free(&req);
         r->state = R_ERRORED;
         r->result = error_object(err.type, err.message);
+        log_processed(s, b, r, NULL, NULL, NULL, err.status ? err.status : 400, at_us);
         return r->result ? 0 : -1;
     }
     if (req.stream) {
-        sim_req_free(&req);
         r->state = R_ERRORED;
         r->result = error_object("invalid_request_error", "stream: streaming is not supported in batches");
+        log_processed(s, b, r, &req, NULL, NULL, 400, at_us);
+        sim_req_free(&req);
         return r->result ? 0 : -1;
     }
     /* A fault rule for endpoint "batch": this request ends errored, as the API reports a
      * request that failed inside a batch (nothing is billed for it). */
     sim_fault fault;
     if (sim_faults_match(s->faults, req.model, req.canonical, SIM_EP_BATCH, 0, &fault)) {
-        int status;
+        int status = 500;
         const char *type = "api_error", *msg = "Internal server error";
         (void)sim_fault_error(fault.kind, &status, &type, &msg);
-        sim_req_free(&req);
         r->state = R_ERRORED;
         r->result = error_object(type, fault.message[0] ? fault.message : msg);
+        log_processed(s, b, r, &req, NULL, &fault, status, at_us);
+        sim_req_free(&req);
         return r->result ? 0 : -1;
     }
     sim_plan plan;
@@ -149,8 +180,9 @@ static int process(sim_server *s, batch *b, breq *r, int64_t at_us)
     snprintf(id, sizeof id, "msg_sim_b%lld_%lld", (long long)b->seq, (long long)(r - b->reqs) + 1);
     r->result = sim_json_message(id, req.canonical, &rep, &u);
     sim_reply_free(&rep);
-    sim_req_free(&req);
     r->state = R_SUCCEEDED;
+    log_processed(s, b, r, &req, &u, NULL, 200, at_us);
+    sim_req_free(&req);
     return r->result ? 0 : -1;
 }
 

@@ -260,6 +260,39 @@ describe("nyx.batch", function()
     assert.are.equal(0, v.stats.unknown_cost_calls)
   end)
 
+  it("the simulator's request log lists each request the batch processed, as nyx logged it", function()
+    local v = setup:run([[
+      sim.faults({ { fault = "overloaded", count = 1, endpoint = "batch" } })
+      local reqs = {}
+      for i = 1, 4 do reqs[i] = { id = "q" .. i, prompt = "question number " .. i, max_tokens = 30 } end
+      local b = nyx.batch{ requests = reqs }
+      local mine = {}
+      for id, r, ok in b:results() do
+        mine[id] = ok and { r.usage.input_tokens, r.usage.output_tokens, 200 } or { 0, 0, r.type }
+      end
+      local served = {}
+      for _, q in ipairs(sim.requests()) do
+        local id = q.path:match("^/v1/messages/batches/[^/]+/requests/(.+)$")
+        if id then served[id] = { q.input_tokens, q.output_tokens, q.status, q.fault } end
+      end
+      return { mine = mine, served = served, stats = nyx.stats() }
+    ]], { env = env() })
+    local n, input, output = 0, 0, 0
+    for id, s in pairs(v.served) do
+      n = n + 1
+      local m = assert(v.mine[id], id)
+      if s[3] == 200 then
+        assert.are.same({ m[1], m[2] }, { s[1], s[2] })
+        input, output = input + s[1], output + s[2]
+      else
+        assert.are.same({ "overloaded_error", 529, "overloaded" }, { m[3], s[3], s[4] })
+      end
+    end
+    assert.are.equal(4, n, "each processed request is in the log once")
+    assert.are.equal(input, v.stats.input_tokens)
+    assert.are.equal(output, v.stats.output_tokens)
+  end)
+
   it("expires: requests not processed in time end batch_expired", function()
     local v = setup:run([[
       local b = nyx.batch{ requests = { { id = "a", prompt = "one" } } }
