@@ -585,7 +585,9 @@ static void measure(otel *o, int kind, const api_call *c, double value)
 {
     const call_outcome *r = &c->result;
     const char *model = call_route_model(c), *served = r->resp.model ? r->resp.model : "";
-    const char *error = call_outcome_error(r)->type;
+    /* error.type is an attribute of the duration metrics; the token usage metric has none
+     * (the conventions list none for it): a failed call's tokens join its model's series. */
+    const char *error = kind >= SERIES_DURATION ? call_outcome_error(r)->type : "";
     series *s = NULL;
     for (size_t i = 0; i < o->nseries && !s; i++)
         if (o->series[i].kind == kind && strcmp(o->series[i].model, model) == 0 &&
@@ -827,9 +829,12 @@ void otel_call_finished(nyx_engine *e, api_call *c)
         measure(o, SERIES_DURATION, c, c->result.latency_ms / 1000.0);
         if (c->spec.req.stream && c->result.ttfb_ms > 0) /* streamed: when its first bytes came */
             measure(o, SERIES_FIRST_CHUNK, c, c->result.ttfb_ms / 1000.0);
-        if (c->result.status == NYX_STATUS_OK) {
-            measure(o, SERIES_INPUT, c,
-                    (double)(u->input_tokens + u->cache_read_input_tokens + u->cache_creation_input_tokens));
+        /* Every call that used tokens, as its span and its record have them: a call that failed
+         * after its response began (a stream cut or stopped) is billed for them, and left out
+         * its tokens were missing from the metric. */
+        int64_t in = u->input_tokens + u->cache_read_input_tokens + u->cache_creation_input_tokens;
+        if (c->result.status == NYX_STATUS_OK || in > 0 || u->output_tokens > 0) {
+            measure(o, SERIES_INPUT, c, (double)in);
             measure(o, SERIES_OUTPUT, c, (double)u->output_tokens);
         }
     }

@@ -184,6 +184,29 @@ jq -s "$attr"' [.[].resourceSpans[].scopeSpans[].spans[]] | length == 1
 check "a failed call's span has error.type and an error status" $? \
   "$(cat "$work/fail.out" "$work/fail.err"; cat "$recv"/*.traces.json 2>/dev/null)"
 
+# A call stopped by its stream callback after its response began is billed for the tokens it
+# used (its record has the cost): they are in the token usage metric as in its span, without
+# error.type (the conventions give that metric none); its duration keeps error.type.
+cat >"$work/stopped.lua" <<'LUA'
+local nyx = require "nyx"
+local ok, err = pcall(nyx.call, { prompt = "stop me early", max_tokens = 40, stream = function() return false end })
+print(ok, err.type, err.usage and err.usage.input_tokens)
+LUA
+rm -f "$recv"/*.json "$recv"/*.headers
+run_nyx stopped "OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint" -- run "$work/stopped.lua"
+in_span=$(jq -s "$attr"' [.[].resourceSpans[].scopeSpans[].spans[] | attr("gen_ai.usage.input_tokens") | tonumber] | add' \
+  "$recv"/*.traces.json 2>/dev/null)
+jq -s -e --argjson in "${in_span:-0}" '
+  ([.[].resourceMetrics[].scopeMetrics[].metrics[]]) as $m
+  | ([$m[] | select(.name == "gen_ai.client.token.usage") | .histogram.dataPoints[]]) as $tok
+  | ([$tok[] | select(any(.attributes[]; .key == "gen_ai.token.type" and .value.stringValue == "input")) | .sum] | add) == $in
+    and $in > 0 and all($tok[]; all(.attributes[]; .key != "error.type"))
+    and any($m[] | select(.name == "gen_ai.client.operation.duration") | .histogram.dataPoints[];
+            any(.attributes[]; .key == "error.type" and .value.stringValue == "cancelled"))' \
+  "$recv"/*.metrics.json >/dev/null 2>&1
+check "a stopped call's tokens are in the token usage metric as in its span (${in_span:-none} input)" $? \
+  "$(cat "$work/stopped.out" "$work/stopped.err"; cat "$recv"/*.metrics.json 2>/dev/null)"
+
 # OTEL_SDK_DISABLED: nothing is sent whatever the endpoint.
 rm -f "$recv"/*.json "$recv"/*.headers
 run_nyx disabled "OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint" OTEL_SDK_DISABLED=true "RECV_DIR=$recv" -- run "$work/calls.lua"
