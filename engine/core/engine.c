@@ -630,13 +630,21 @@ int engine_start(nyx_engine *e)
 {
     if (e->started)
         return 0;
+    if (e->starting) { /* from the log function, told of the provider while it starts */
+        engine_set_error(e, "the engine is starting: called from a function it runs while it starts (its log "
+                            "function); ask again once the call that started it has returned");
+        return -1;
+    }
+    e->starting = 1;
     config_env_slips(say_env_slip, e);
     if (start_provider(e) != 0 || start_net(e) != 0 || provider_build_headers(&e->provider, &e->cfg) != 0 || start_store(e) != 0) {
         if (!e->errmsg[0])
             engine_set_error(e, "out of memory starting the engine");
+        e->starting = 0;
         return -1;
     }
     e->started = 1;
+    e->starting = 0;
     if (e->storage.db) {
         error_info err;
         error_clear(&err);

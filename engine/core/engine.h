@@ -47,6 +47,8 @@ typedef struct timeout_profile {
 struct nyx_engine {
     engine_config cfg;
     int started;          /* engine_start done */
+    int starting;         /* engine_start under way: its notices reach the host's log function,
+                             which may ask something that would start the engine again */
     int in_host_fn;       /* host functions running now (log, output, debug writer, tool, row):
                              nyx_poll may not turn the loop under one (engine_host_fn_enter) */
     event_loop *loop;

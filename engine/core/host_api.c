@@ -5,6 +5,8 @@
 
 const char *engine_errmsg(const nyx_engine *e) { return e->errmsg; }
 int engine_started(const nyx_engine *e) { return e->started; }
+
+int engine_starting(const nyx_engine *e) { return e->starting; }
 const engine_config *engine_cfg(const nyx_engine *e) { return &e->cfg; }
 event_loop *engine_loop(nyx_engine *e) { return e->loop; }
 struct store_db *engine_store(nyx_engine *e) { return e->storage.db; }

@@ -93,6 +93,8 @@ void engine_emit(nyx_engine *e, const char *event, const engine_field *f, size_t
 const char *engine_errmsg(const nyx_engine *e);
 /* 1 once engine_start succeeded. */
 int engine_started(const nyx_engine *e);
+/* engine_start is under way (a load from the log function it runs meanwhile is refused). */
+int engine_starting(const nyx_engine *e);
 const engine_config *engine_cfg(const nyx_engine *e);
 event_loop *engine_loop(nyx_engine *e);
 /* The database, or NULL when there is none (not started, unavailable, or lost). */

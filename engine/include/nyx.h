@@ -10,7 +10,8 @@
  * Threads. libnyx is single-threaded today: call nyx_open and every function that takes an
  * engine from one thread, the one that opened it; the host's callbacks (log, output, debug
  * writer, tools, query rows) run on that thread, inside the call that causes them: from one,
- * nyx_poll and nyx_run return NYX_EINVAL (the engine is in the middle of a turn), and
+ * nyx_poll and nyx_run return NYX_EINVAL (the engine is in the middle of a turn), so does
+ * a load from the log function while the engine starts (nyx_provider says "none" there), and
  * nyx_close must not be called (it would free the engine under its own caller). Engines
  * on two threads at once are not supported (nyx_open sets up libcurl, whose global setup is
  * not thread-safe in every version). The exceptions say so where they are declared:

@@ -158,7 +158,7 @@ int lnyx_load_file(nyx_engine *e, const char *path, int argc, char **argv)
 {
     lua_State *L = prepare(e);
     if (!L)
-        return engine_started(e) ? NYX_ENOMEM : NYX_ECONFIG;
+        return engine_starting(e) ? NYX_EINVAL : engine_started(e) ? NYX_ENOMEM : NYX_ECONFIG;
     lua_createtable(L, argc, 1);
     lua_pushstring(L, path);
     lua_rawseti(L, -2, 0);
@@ -174,6 +174,6 @@ int lnyx_load_string(nyx_engine *e, const char *chunk, const char *name)
 {
     lua_State *L = prepare(e);
     if (!L)
-        return engine_started(e) ? NYX_ENOMEM : NYX_ECONFIG;
+        return engine_starting(e) ? NYX_EINVAL : engine_started(e) ? NYX_ENOMEM : NYX_ECONFIG;
     return start_chunk(e, L, luaL_loadbuffer(L, chunk, strlen(chunk), name ? name : "=chunk"));
 }

@@ -3,15 +3,17 @@
  * row function): the engine is in the middle of something there, so they return NYX_EINVAL
  * saying so, and the work around them goes on as if they had not been called. Turned there,
  * the loop started the engine twice (its first network setup leaked), ran the tool loop under
- * itself and made the host's own loop end with NYX_EDEADLOCK. */
+ * itself and made the host's own loop end with NYX_EDEADLOCK. nyx_provider and nyx_load_string
+ * from the log function while the engine starts do not start it a second time (that leaked
+ * the first start's network setup): "none" and NYX_EINVAL. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "sim_engine.h"
 
 typedef struct host {
     nyx_engine *e;
-    int log_rc, output_rc, tool_rc, row_rc, run_rc; /* -1: not called */
-    char log_msg[400];
+    int log_rc, output_rc, tool_rc, row_rc, run_rc, load_rc; /* -1: not called */
+    char log_msg[400], load_msg[400], provider[16];
 } host;
 
 static void on_log(void *ud, int level, const char *msg)
@@ -22,6 +24,10 @@ static void on_log(void *ud, int level, const char *msg)
         h->log_rc = nyx_poll(h->e, 0);
         snprintf(h->log_msg, sizeof h->log_msg, "%s", nyx_errmsg(h->e));
         h->run_rc = nyx_run(h->e);
+        /* Asked while the engine starts (this is its notice of the provider): not started again. */
+        snprintf(h->provider, sizeof h->provider, "%s", nyx_provider(h->e));
+        h->load_rc = nyx_load_string(h->e, "return 1", "=inner");
+        snprintf(h->load_msg, sizeof h->load_msg, "%s", nyx_errmsg(h->e));
     }
 }
 
@@ -52,7 +58,7 @@ static int on_row(void *ud, int ncols, const char *const *names, const char *con
 
 int main(void)
 {
-    host h = {.log_rc = -1, .output_rc = -1, .tool_rc = -1, .row_rc = -1, .run_rc = -1};
+    host h = {.log_rc = -1, .output_rc = -1, .tool_rc = -1, .row_rc = -1, .run_rc = -1, .load_rc = -1};
     nyx_engine *e = h.e = open_sim_engine("1");
     REQUIRE_OR(e != NULL, 1);
     nyx_set_log(e, on_log, &h); /* the engine's start says which provider it uses */
@@ -69,6 +75,10 @@ int main(void)
     CHECK_INT(h.log_rc, NYX_EINVAL);
     CHECK_CONTAINS(h.log_msg, "nyx_poll: called from inside a function the engine runs");
     CHECK_INT(h.run_rc, NYX_EINVAL);
+    CHECK_STR(h.provider, "none");
+    CHECK_INT(h.load_rc, NYX_EINVAL);
+    CHECK_CONTAINS(h.load_msg, "the engine is starting: called from a function it runs while it starts");
+    CHECK_STR(nyx_provider(e), "sim"); /* once started, as before */
     CHECK_INT(h.output_rc, NYX_EINVAL);
     CHECK_INT(h.tool_rc, NYX_EINVAL);
     CHECK_INT(nyx_query(e, "config", NULL, on_row, &h), NYX_OK);
