@@ -158,6 +158,21 @@ run_nyx batch status msgbatch_nope
 check_exit "an unknown batch exits 1 with not_found_error" 1 "$err" "not_found_error"
 check_usage_errors batch "status" "status bad/id" "cancel" "list extra" "results a --bogus"
 
+# More batches than one page of the API's list (100): every one is listed, once.
+for n in $(seq 2 105); do
+  curl -s -H "x-api-key: test-key" -H "anthropic-version: 2023-06-01" "$base/v1/messages/batches" \
+    -d "{\"requests\":[{\"custom_id\":\"a\",\"params\":{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"$n\"}]}}]}" >/dev/null
+done
+run_nyx batch list
+listed=$(grep -c '^msgbatch_sim_' <<<"$out")
+distinct=$(grep -o '^msgbatch_sim_[0-9]*' <<<"$out" | sort -u | wc -l)
+[[ $rc == 0 && $listed == 105 && $distinct == 105 ]]
+check "nyx batch list lists all 105 batches, past the API's page of 100" $? "rc=$rc listed $listed, distinct $distinct $err"
+run_nyx batch list --json
+check "nyx batch list --json: one object whose data holds all 105, as the API wrote them (nulls kept)" \
+  "$(jq -e '(.data | length) == 105 and ([.data[].id] | unique | length) == 105 and .has_more == false and (.data | all(has("ended_at")))' <<<"$out" >/dev/null; echo $?)" \
+  "$(head -c 300 <<<"$out") $err"
+
 run_nyx batch --help
 check_exit "nyx batch --help exits 0" 0 "$out" "usage: nyx batch submit"
 
