@@ -84,8 +84,11 @@ local SETTINGS = {
     if ok then for i = 1, #v do ok = ok and type(v[i]) == "string" and v[i] ~= "" end end
     return not ok and "an array of model names" or nil
   end,
+  pii = function(v)
+    return v ~= "allow" and v ~= "redact" and v ~= "block" and '"allow", "redact" or "block"' or nil
+  end,
 }
-local SETTING_NAMES = { "budget_usd", "budget_per", "calls_per_minute", "retries", "fallback" }
+local SETTING_NAMES = { "budget_usd", "budget_per", "calls_per_minute", "retries", "fallback", "pii" }
 -- The last right value of each setting, per policy table (shared by its agents).
 local good_settings = setmetatable({}, { __mode = "k" })
 
@@ -256,7 +259,7 @@ function M.run(agent, call, send)
   elseif changes ~= nil then
     agent:_report("choose", ("returned a %s where a table of changes (or nil) was expected: ignored"):format(type(changes)))
   end
-  local action = agent.policy.pii
+  local action = agent:_setting("pii")
   if action ~= nil and action ~= "allow" then
     local done, sent, found = pcall(pii.call, req, action)
     if not done then

@@ -368,16 +368,19 @@ H.describe_setups("nyx.agent", function(setup)
     local v, res = run([[
       local refused = {}
       for i, bad in ipairs({ { budget_usd = "2" }, { calls_per_minute = -5 }, { budget_per = "week" },
-                             { retries = "3" }, { fallback = "claude-haiku-4-5" } }) do
+                             { retries = "3" }, { fallback = "claude-haiku-4-5" }, { pii = "maybe" } }) do
         local ok, err = pcall(nyx.agent, { name = "bad" .. i, policy = bad })
         refused[i] = { ok = ok, type = err.type, message = err.message }
       end
-      local policy = { budget_usd = 0.5, calls_per_minute = 600, retries = 1 }
+      local policy = { budget_usd = 0.5, calls_per_minute = 600, retries = 1, pii = "block" }
       function policy.on_error() return "retry" end
       local a = nyx.agent{ name = "edited", policy = policy }
       local before = a:call{ prompt = "one", max_tokens = 5 }.model
       -- What a reload does to a running policy: its table changes in place.
-      policy.budget_usd, policy.calls_per_minute, policy.retries = "2", -5, "3"
+      policy.budget_usd, policy.calls_per_minute, policy.retries, policy.pii = "2", -5, "3", "maybe"
+      -- pii = "block" from before still refuses a prompt with an address in it.
+      local blocked_ok, blocked = pcall(a.call, a, { prompt = "write to jane@example.com", max_tokens = 5 })
+      blocked = not blocked_ok and blocked.type or "sent"
       local after = {}
       for i = 1, 2 do after[i] = a:call{ prompt = "two", max_tokens = 5 }.model end
       -- nyx run --watch runs the script again after the edit: the same policy, a new agent.
@@ -393,14 +396,15 @@ H.describe_setups("nyx.agent", function(setup)
       policy.budget_usd = 0.25
       a:call{ prompt = "three", max_tokens = 5 }
       return { refused = refused, before = before, after = after, limit = limit, failed = failed, tries = tries,
-               again = again, again_limit = budget_row("agent:again").limit_usd,
+               again = again, again_limit = budget_row("agent:again").limit_usd, blocked = blocked,
                fixed = budget_row("agent:edited").limit_usd }
     ]])
     for i, field in ipairs({ 'budget_usd = "2", where budget_usd must be a finite number >= 0',
                              "calls_per_minute = %-5, where calls_per_minute must be a finite number >= 0",
                              'budget_per = "week", where budget_per must be "day", "month" or "total"',
                              'retries = "3", where retries must be an integer >= 0',
-                             'fallback = "claude%-haiku%-4%-5", where fallback must be an array of model names' }) do
+                             'fallback = "claude%-haiku%-4%-5", where fallback must be an array of model names',
+                             'pii = "maybe", where pii must be "allow", "redact" or "block"' }) do
       local r = v.refused[i]
       assert.is_false(r.ok)
       assert.are.equal("invalid_argument", r.type)
@@ -409,6 +413,7 @@ H.describe_setups("nyx.agent", function(setup)
     assert.are.same({ DEFAULT, DEFAULT }, v.after, "the calls go on under the limits from before")
     assert.are.equal(0.5, v.limit, "the budget from before the broken edit holds")
     assert.are.equal(DEFAULT, v.again, "a new agent of the edited policy is made, with its right values")
+    assert.are.equal("blocked", v.blocked, "pii = \"block\" from before the broken edit holds")
     assert.are.equal(0.5, v.again_limit)
     assert.is_true(v.failed)
     assert.are.equal(2, v.tries, "one retry, as the policy said before the edit")
