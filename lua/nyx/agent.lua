@@ -160,6 +160,7 @@ end
 --- it), the last value that was right, with the problem said once per value.
 function Agent:_setting(k)
   local v = self.policy[k]
+  if v == self.settings[k] then return v end -- as it was when found right: every call but an edit's
   local wrong = v ~= nil and SETTINGS[k](v)
   if not wrong then
     self.settings[k] = v
