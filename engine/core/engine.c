@@ -640,6 +640,7 @@ int engine_start(nyx_engine *e)
     if (start_provider(e) != 0 || start_net(e) != 0 || provider_build_headers(&e->provider, &e->cfg) != 0 || start_store(e) != 0) {
         if (!e->errmsg[0])
             engine_set_error(e, "out of memory starting the engine");
+        provider_unstart(&e->provider);
         e->starting = 0;
         return -1;
     }

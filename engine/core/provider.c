@@ -122,6 +122,20 @@ int provider_open_transfers(provider *p)
     return 0;
 }
 
+void provider_unstart(provider *p)
+{
+    sim_server_stop(p->sim);
+    p->sim = NULL;
+    models_free(p->sim_models); /* after sim_server_stop: its threads read it */
+    p->sim_models = NULL;
+    curl_slist_free_all(p->headers);
+    p->headers = NULL;
+    net_free(p->net);
+    p->net = NULL;
+    free(p->endpoint);
+    p->endpoint = NULL;
+}
+
 void provider_free(provider *p)
 {
     easy_pool_free(p->easies); /* before what the handles' options point at */

@@ -49,5 +49,10 @@ int provider_build_headers(provider *p, const engine_config *cfg);
 int provider_open_transfers(provider *p);
 /* Stops the simulator and frees the rest (not otel: otel_close, earlier, flushes it). */
 void provider_free(provider *p);
+/* Undoes provider_start, provider_open_net and provider_build_headers (the model table stays)
+ * after a start that failed past them: the next start, once the host has set another option,
+ * begins again from nothing rather than over what the failed one left (a second simulator,
+ * the headers twice). */
+void provider_unstart(provider *p);
 
 #endif

@@ -115,6 +115,27 @@ static void settings_without_database(void)
     nyx_close(e);
 }
 
+/* A start that failed past the provider's setup (NYX_TLS_INSECURE for a host that is not
+ * loopback), then the option corrected and the engine started: the second start begins from
+ * nothing (the first one's endpoint and settings are not left behind: its valgrind twin). */
+static void start_again_after_failure(void)
+{
+    setenv("NYX_TLS_INSECURE", "1", 1);
+    nyx_engine *e = open_sim_engine("0");
+    unsetenv("NYX_TLS_INSECURE");
+    REQUIRE(e != NULL);
+    CHECK_INT(nyx_set(e, "provider", "anthropic"), NYX_OK);
+    CHECK_INT(nyx_set(e, "api_key", "sk-test-key"), NYX_OK);
+    CHECK_INT(nyx_set(e, "base_url", "https://api.example.com"), NYX_OK);
+    CHECK_INT(nyx_load_string(e, "return 1", "=first"), NYX_ECONFIG);
+    CHECK_CONTAINS(nyx_errmsg(e), "NYX_TLS_INSECURE=1 is for local testing only");
+    CHECK_INT(nyx_set(e, "base_url", "https://127.0.0.1:9"), NYX_OK); /* not started: still taken */
+    CHECK_INT(nyx_load_string(e, "return 1", "=second"), NYX_OK);
+    CHECK_INT(run_to_done(e), NYX_OK);
+    CHECK_STR(nyx_provider(e), "anthropic");
+    nyx_close(e);
+}
+
 static void vars_at_any_time(void)
 {
     nyx_engine *e = open_sim_engine("0");
@@ -143,6 +164,7 @@ int main(void)
     cannot_start();
     key_in_environment();
     settings_without_database();
+    start_again_after_failure();
     vars_at_any_time();
     CHECK_DONE();
 }
