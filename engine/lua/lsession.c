@@ -259,8 +259,8 @@ static int l_thought(lua_State *L)
     lnyx_check_options(L, 1, options, sizeof options / sizeof *options);
     lua_getfield(L, 1, "label");
     const char *label = lua_tostring(L, -1);
-    if (!label)
-        return lnyx_argerror(L, 1, "label must be a string");
+    if (!label || !*label) /* "" made a node that nyx thoughts shows as "label=" */
+        return lnyx_argerror(L, 1, "label must be a non-empty string");
     lua_Integer parent = 0;
     if (lua_getfield(L, 1, "parent") != LUA_TNIL) {
         int isint = 0;
@@ -272,6 +272,9 @@ static int l_thought(lua_State *L)
     if (lua_getfield(L, 1, "session") != LUA_TNIL) {
         lsession *ls = luaL_testudata(L, -1, NYX_SESSION_MT);
         session = ls ? ls->s->name : lua_tostring(L, -1);
+        /* A table or "" made a node of no session, said nowhere, as nyx.call refuses them. */
+        if (!session || !*session)
+            return lnyx_argerror(L, 1, "session must be a session or its name (a non-empty string)");
     }
     if (engine_start(e) != 0)
         return lnyx_fail(L, "invalid_argument", "%s", engine_errmsg(e));

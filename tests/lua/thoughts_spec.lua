@@ -81,6 +81,9 @@ H.describe_setup("thought trees", function(setup)
         zero_parent = { label = "x", parent = 0 },
         text_parent = { label = "x", parent = "one" },
         unknown_parent = { label = "x", parent = root + 1000 },
+        empty_label = { label = "", parent = root },
+        table_session = { label = "x", session = {} },
+        empty_session = { label = "x", session = "" },
       }) do
         local ok, err = pcall(nyx.thought, args)
         out[name] = { ok = ok, type = type(err) == "table" and err.type or tostring(err),
@@ -90,7 +93,13 @@ H.describe_setup("thought trees", function(setup)
       return out
     ]], { env = { NYX_DB = DB.fresh(H.tempdir) } })
     assert.are.same({ false, "invalid_argument" }, { v.no_label.ok, v.no_label.type })
-    assert.matches("label must be a string", v.no_label.message)
+    assert.matches("label must be a non%-empty string", v.no_label.message)
+    assert.are.same({ false, "invalid_argument" }, { v.empty_label.ok, v.empty_label.type })
+    assert.matches("label must be a non%-empty string", v.empty_label.message)
+    for _, k in ipairs({ "table_session", "empty_session" }) do
+      assert.are.same({ false, "invalid_argument" }, { v[k].ok, v[k].type })
+      assert.matches("session must be a session or its name", v[k].message)
+    end
     for _, k in ipairs({ "zero_parent", "text_parent" }) do
       assert.are.same({ false, "invalid_argument" }, { v[k].ok, v[k].type })
       assert.matches("parent must be a node id", v[k].message)
