@@ -34,18 +34,28 @@ void engine_host_attach(nyx_engine *e, void *state, void (*close)(nyx_engine *e)
 
 void engine_host_on_interrupt(nyx_engine *e, void (*stop)(void *thread)) { e->script.interrupt = stop; }
 
-void *engine_host_running(nyx_engine *e, void *thread)
+/* Lets go of the thread that ran: an interrupt that read it before the store below sets its
+ * hook before this returns, while the thread still exists. Both sides are sequentially
+ * consistent: either the interrupt reads the new thread, or this sees it under way and waits
+ * (the hook takes a few instructions). An interrupt from a signal handler on this thread ends
+ * before this thread goes on, so it never waits for itself. */
+static void *let_go(nyx_engine *e, void *thread)
 {
-    void *before = e->script.running;
-    e->script.running = thread;
+    void *before = atomic_exchange(&e->script.running, thread);
+    while (atomic_load(&e->script.interrupting) > 0)
+        ;
     return before;
 }
 
+void *engine_host_running(nyx_engine *e, void *thread) { return let_go(e, thread); }
+
 void engine_interrupt(nyx_engine *e)
 {
-    void *thread = e->script.running;
+    atomic_fetch_add(&e->script.interrupting, 1);
+    void *thread = atomic_load(&e->script.running);
     if (thread && e->script.interrupt)
         e->script.interrupt(thread);
+    atomic_fetch_sub(&e->script.interrupting, 1);
 }
 
 void engine_host_detach(nyx_engine *e)
@@ -54,8 +64,8 @@ void engine_host_detach(nyx_engine *e)
     collector_detach(&e->script.gc);
     e->script.host = NULL;
     e->script.host_close = NULL;
+    let_go(e, NULL);
     e->script.interrupt = NULL;
-    e->script.running = NULL;
     e->script.emit = NULL;
 }
 

@@ -5,6 +5,7 @@
 #ifndef NYX_SCRIPT_HOST_H
 #define NYX_SCRIPT_HOST_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "collector.h"
@@ -23,8 +24,11 @@ typedef struct script_host {
     void *host; /* the Lua state, NULL until a script is loaded */
     void (*host_close)(nyx_engine *e);
     /* The host's thread running now (NULL: none), set around each run of a task, and what
-     * stops it at its next instruction: nyx_interrupt, from a signal handler, reads both. */
-    void *volatile running;
+     * stops it at its next instruction: nyx_interrupt, from a signal handler or another
+     * thread, reads both. interrupting counts the nyx_interrupts under way: a thread that
+     * stops running is not let go (and so cannot be freed) until none is (host_api.c). */
+    _Atomic(void *) running;
+    atomic_int interrupting;
     void (*interrupt)(void *running);
     collector_pace gc; /* its collector's pace in frames and out of them */
     int tasks_alive;

@@ -240,8 +240,10 @@ NYX_API void nyx_cancel_all(nyx_engine *engine, const char *reason);
 /* Stops the Lua code running at this moment, if any, at its next instruction: it raises an
  * error of type "cancelled" ("interrupted") where it is, as a task's failure. For a script
  * stuck in a loop that never waits (so nyx_poll never returns to see a cancellation). Safe to
- * call from a signal handler (it takes no lock and allocates nothing); the host then calls
- * nyx_cancel_all from its own loop for the calls in flight, as nyx run does on Ctrl-C. */
+ * call from a signal handler (it takes no lock and allocates nothing) or from another thread
+ * while the engine is open (the engine's thread waits the few instructions an interrupt under
+ * way takes before it lets a Lua thread end); the host then calls nyx_cancel_all from its own
+ * loop for the calls in flight, as nyx run does on Ctrl-C. */
 NYX_API void nyx_interrupt(nyx_engine *engine);
 
 /*
