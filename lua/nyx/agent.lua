@@ -134,7 +134,14 @@ end
 function Agent:_hook(name, ...)
   local fn = self.policy[name]
   if fn == nil then return nil end
+  -- Which tasks are inside one of this agent's hooks: a hook that calls its own agent would
+  -- run the hook again, and again, each level sending a call (65 levels deep, until the C
+  -- stack ran out, for one call of the script).
+  local task = coroutine.running()
+  local inside = self.hooking[task]
+  self.hooking[task] = (inside or 0) + 1
   local ok, result = pcall(fn, ...)
+  self.hooking[task] = inside
   if ok then
     self.good[name] = fn
     return result
@@ -328,6 +335,10 @@ function Agent:call(call)
   if type(call) ~= "table" then
     core.raise({ type = "invalid_argument", message = "bad argument #1 to 'call' (table expected)" }, 2)
   end
+  if self.hooking[coroutine.running()] then
+    core.raise({ type = "invalid_state", message = ("agent %s was called from its own policy hook, "
+      .. "which would run the hook again for each call"):format(self.name) }, 2)
+  end
   local ok, result = pcall(M.run, self, call, function(req) return tools.call(core.call, self:_tool_hook(req)) end)
   if ok then return result end
   -- An error of the engine's names the script's line, not this file's.
@@ -371,7 +382,8 @@ function M.agent(opts)
                            budget_per = opts.budget_per,
                            calls_per_minute = opts.calls_per_minute, good = {},
                            reported = setmetatable({}, { __mode = "k" }),
-                           noted = setmetatable({}, { __mode = "k" }), said = {} }, Agent)
+                           noted = setmetatable({}, { __mode = "k" }), said = {},
+                           hooking = setmetatable({}, { __mode = "k" }) }, Agent)
   a.policy = load_policy(opts.policy)
   -- A policy seen before (nyx run --watch runs the script again after an edit, and the reload
   -- updated the module's table in place) keeps its last right values, as a running agent does;

@@ -259,6 +259,32 @@ H.describe_setups("nyx.agent", function(setup)
       .. '"retry", "fallback" or "fail" was expected: the call fails'), table.concat(res.notices, "\n"))
   end)
 
+  it("refuses a call of an agent from its own hook: the script's call goes on, sent once", function()
+    local v, res = run([[
+      local a
+      local entered = 0
+      a = nyx.agent{ name = "loopy", policy = { choose = function()
+        entered = entered + 1
+        a:call{ prompt = "from inside", max_tokens = 5 }
+      end } }
+      local other = nyx.agent{ name = "router", policy = { choose = function()
+        return { max_tokens = a:call{ prompt = "ask loopy", max_tokens = 5 }.usage.output_tokens + 1 }
+      end } }
+      local r = a:call{ prompt = "outer", max_tokens = 5 }
+      local before, entered_once = #sent(), entered
+      local routed = other:call{ prompt = "routed", max_tokens = 5 }
+      return { entered = entered_once, sent = before, model = r.model, routed = routed.usage.output_tokens,
+               total = #sent() }
+    ]])
+    assert.are.equal(DEFAULT, v.model)
+    assert.are.equal(1, v.sent, "one call sent, not one per level of the hook calling itself")
+    assert.are.equal(1, v.entered)
+    assert.are.equal(6, v.routed, "another agent's hook may call it")
+    assert.are.equal(3, v.total)
+    assert.are.equal(1, count(res.notices, "policy hook choose %(.-:%d+%) of agent loopy failed: .-agent loopy was called "
+      .. "from its own policy hook"), table.concat(res.notices, "\n"))
+  end)
+
   it("a refusal or a cancellation inside a hook stops the call, even from the version that served before", function()
     local v = run([[
       local guarded = {}
