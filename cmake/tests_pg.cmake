@@ -55,7 +55,7 @@ foreach(spec ${PG_SPECS})
 endforeach()
 
 file(GLOB PG_E2E CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/pg/*.sh)
-list(FILTER PG_E2E EXCLUDE REGEX "cluster\\.sh$")
+list(FILTER PG_E2E EXCLUDE REGEX "(cluster|lib)\\.sh$")
 foreach(script ${PG_E2E})
   get_filename_component(name ${script} NAME_WE)
   add_test(NAME pg/e2e_${name} COMMAND bash ${script} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})

@@ -144,15 +144,7 @@ void provider_free(provider *p)
     p->messages_curlu = NULL;
     free(p->messages_url);
     p->messages_url = NULL;
-    sim_server_stop(p->sim);
-    p->sim = NULL;
+    provider_unstart(p);
     models_free(p->models);
-    models_free(p->sim_models); /* after sim_server_stop: its threads read it */
-    curl_slist_free_all(p->headers);
-    net_free(p->net);
-    free(p->endpoint);
-    p->models = p->sim_models = NULL;
-    p->headers = NULL;
-    p->net = NULL;
-    p->endpoint = NULL;
+    p->models = NULL;
 }

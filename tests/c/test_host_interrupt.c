@@ -44,7 +44,9 @@ static void interrupts_while_tasks_come_and_go(void)
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, interrupter, e) == 0);
     int finished = 0, interrupted = 0, other = 0;
-    for (int run = 0; run < 40; run++) {
+    /* At least 40 runs, and on until two were interrupted (valgrind runs one thread at a time,
+     * so the interrupter gets its turns rarely there). */
+    for (int run = 0; run < 2000 && (run < 40 || interrupted < 2); run++) {
         int rc = nyx_load_string(e, SCRIPT, "=tasks");
         while (rc == NYX_OK || rc == NYX_AGAIN)
             rc = nyx_poll(e, 10);
@@ -61,8 +63,7 @@ static void interrupts_while_tasks_come_and_go(void)
     atomic_store(&running, 0);
     pthread_join(th, NULL);
     CHECK_INT(other, 0);
-    CHECK(interrupted > 0); /* interrupts from another thread land */
-    CHECK(atomic_load(&sent) > 40);
+    CHECK(interrupted >= 2); /* interrupts from another thread land */
     fprintf(stderr, "runs finished %d, interrupted %d, interrupts sent %ld\n", finished, interrupted,
             atomic_load(&sent));
     nyx_close(e);

@@ -4,19 +4,14 @@
 # the owner's numbers. Every open ran CREATE TABLE IF NOT EXISTS nyx_schema under the migration
 # lock, which PostgreSQL refuses without CREATE even when the table is there: every command
 # failed with "cannot create the schema version table ...: permission denied for schema public".
-base=$(cat "${NYX_TEST_PG:?NYX_TEST_PG is not set (run through ctest)}")
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-ro-pg.XXXXXX")
-name=nyx_ro_$$
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+pg_database ro
 role=nyx_ro_$$
-psql_base() { env -u LD_PRELOAD psql -q -X "$base" "$@"; }
-psql_base -c "CREATE DATABASE $name" >/dev/null || exit 1
-db="${base%/*}/$name"
+pg_cleanup_more() { psql_base -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1; }
 hostport=${base#*@}
 hostport=${hostport%%/*}
 ro="postgresql://$role@$hostport/$name"
-trap 'rm -rf "$work"; psql_base -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1; psql_base -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1 || true' EXIT
-fails=0
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1"; fails=$((fails + 1)); fi; }
 
 cat >"$work/calls.lua" <<'LUA'
 local nyx = require "nyx"
@@ -44,4 +39,4 @@ check "nyx report as a reader: exit $rc $(cat "$work/err")" $st
 "$NYX_BIN" stop --db "$ro" >/dev/null 2>"$work/err"; rc=$?
 [ "$rc" -eq 1 ] && grep -q "permission denied" "$work/err"; st=$?
 check "nyx stop as a reader fails, saying why (exit $rc: $(cat "$work/err"))" $st
-[ "$fails" -eq 0 ] && echo "all passed" || { echo "$fails check(s) failed"; exit 1; }
+pg_finish

@@ -5,15 +5,9 @@
 # them, which the record keeps) is dropped as lost, said and counted, and the records after it
 # are written: it used to stay at the head of the waiting queue, every later record waited
 # behind it, every later call failed under strict, and all of them were lost at exit.
-base=$(cat "${NYX_TEST_PG:?NYX_TEST_PG is not set (run through ctest)}")
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-refused-pg.XXXXXX")
-name=nyx_refused_$$
-env -u LD_PRELOAD psql -q -X "$base" -c "CREATE DATABASE $name" >/dev/null || exit 1
-db="${base%/*}/$name"
-sim_pid=""
-trap '[ -z "$sim_pid" ] || kill "$sim_pid" 2>/dev/null; rm -rf "$work"; env -u LD_PRELOAD psql -q -X "$base" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
-fails=0
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1"; fails=$((fails + 1)); fi; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+pg_database refused
 
 cat >"$work/refused.lua" <<'LUA'
 local nyx = require "nyx"
@@ -45,4 +39,4 @@ grep -q "refuses a record for good and it is lost" "$work/err"; st=$?
 check "the loss is said: $(cat "$work/err")" $st
 [ "$rc" -eq 1 ]
 check "nyx run exits 1 for the lost record (exit $rc)" $?
-[ "$fails" -eq 0 ] && echo "all passed" || { echo "$fails check(s) failed"; exit 1; }
+pg_finish

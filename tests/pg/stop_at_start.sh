@@ -3,15 +3,9 @@
 # SQLite: the call fails with `stopped` and nothing is sent. The stop was read by the loop's
 # first news read, whose answer comes back after the first calls were admitted: they were sent
 # (and paid for), then cancelled when the answer came, their records saying `cancelled`.
-base=$(cat "${NYX_TEST_PG:?NYX_TEST_PG is not set (run through ctest)}")
-work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-stop-pg.XXXXXX")
-name=nyx_stop_start_$$
-env -u LD_PRELOAD psql -q -X "$base" -c "CREATE DATABASE $name" >/dev/null || exit 1
-db="${base%/*}/$name"
-sim_pid=""
-trap '[ -z "$sim_pid" ] || kill "$sim_pid" 2>/dev/null; rm -rf "$work"; env -u LD_PRELOAD psql -q -X "$base" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
-fails=0
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1"; fails=$((fails + 1)); fi; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+pg_database stop_start
 
 cat >"$work/calls.lua" <<'LUA'
 local nyx = require "nyx"
@@ -49,4 +43,4 @@ check "their records say error/stopped (found $st)" $?
 run
 [ "$(sort -u "$work/out")" = ok ]; st=$?
 check "once cleared, the calls go: $(tr '\n' ' ' <"$work/out")" $st
-[ "$fails" -eq 0 ] && echo "all passed" || { echo "$fails check(s) failed"; exit 1; }
+pg_finish
