@@ -151,6 +151,21 @@ else
   echo "ok - # SKIP node is not installed: the page's script is not run"
 fi
 
+# drawn_report NAME CHECK [VAR=value...]: runs $work/NAME.lua on a database of its own (the
+# variables set, nothing else of the environment), draws its report under node into
+# $work/NAME.json (CHECK says it was drawn) and writes nyx stats --json to $work/NAME.stats.
+drawn_report() {
+  local name=$1 what=$2
+  shift 2
+  local own=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/$name.db" "$@"
+             ${NYX_CHARTJS:+"NYX_CHARTJS=$NYX_CHARTJS"} "$NYX_BIN")
+  "${own[@]}" run --quiet "$work/$name.lua" >/dev/null 2>"$work/run.err" &&
+    "${own[@]}" report --out "$work/$name.html" >/dev/null 2>>"$work/run.err" &&
+    node "$NYX_SOURCE_DIR/tests/e2e/report_page.js" "$work/$name.html" >"$work/$name.json" 2>>"$work/run.err"
+  check "$what" $? "$(cat "$work/run.err")"
+  "${own[@]}" stats --json >"$work/$name.stats"
+}
+
 # Message Batches: what they saved against standard prices is in every table, as nyx stats says
 # it ("batches: N calls at batch prices, ... saved $X against standard prices").
 if command -v node >/dev/null; then
@@ -161,15 +176,7 @@ for i = 1, 3 do reqs[i] = { id = "r" .. i, prompt = "classify ticket " .. i, max
 for _ in nyx.batch{ requests = reqs }:results() do end
 nyx.call { prompt = "a standard call", max_tokens = 20 }
 LUA
-  bnyx() {
-    env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/batch.db" "NYX_SIM_BATCH_MS=100" "NYX_SIM_TTFT_MS=5" \
-      "NYX_SIM_TOKEN_MS=0.02" ${NYX_CHARTJS:+"NYX_CHARTJS=$NYX_CHARTJS"} "$NYX_BIN" "$@"
-  }
-  bnyx run --quiet "$work/batch.lua" >/dev/null 2>"$work/run.err" &&
-    bnyx report --out "$work/batch.html" >/dev/null 2>>"$work/run.err" &&
-    node "$NYX_SOURCE_DIR/tests/e2e/report_page.js" "$work/batch.html" >"$work/batch.json" 2>>"$work/run.err"
-  check "a batch's report is drawn" $? "$(cat "$work/run.err")"
-  bnyx stats --json >"$work/batch.stats"
+  drawn_report batch "a batch's report is drawn" NYX_SIM_BATCH_MS=100 NYX_SIM_TTFT_MS=5 NYX_SIM_TOKEN_MS=0.02
   python3 - "$work/batch.json" "$work/batch.stats" <<'PY'
 import json, math, sys
 t = json.load(open(sys.argv[1]))["tables"]
@@ -201,12 +208,7 @@ fi
 # page showed as $0.0000 in every cost column; it shows them with two significant digits.
 if command -v node >/dev/null; then
   printf 'local nyx = require "nyx"\nnyx.call{ prompt = "one cheap call", max_tokens = 5 }\n' >"$work/cheap.lua"
-  cnyx() { env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NYX_DB=$work/cheap.db" ${NYX_CHARTJS:+"NYX_CHARTJS=$NYX_CHARTJS"} "$NYX_BIN" "$@"; }
-  cnyx run --quiet "$work/cheap.lua" >/dev/null 2>"$work/run.err" &&
-    cnyx report --out "$work/cheap.html" >/dev/null 2>>"$work/run.err" &&
-    node "$NYX_SOURCE_DIR/tests/e2e/report_page.js" "$work/cheap.html" >"$work/cheap.json" 2>>"$work/run.err"
-  check "a report of one cheap call is drawn" $? "$(cat "$work/run.err")"
-  cnyx stats --json >"$work/cheap.stats"
+  drawn_report cheap "a report of one cheap call is drawn"
   python3 - "$work/cheap.json" "$work/cheap.stats" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))["tables"]
