@@ -79,10 +79,9 @@ local SETTINGS = {
   retries = function(v)
     return not (finite(v) and v == math.floor(v)) and "an integer >= 0" or nil
   end,
+  -- choose's check, less the single name it also takes
   fallback = function(v)
-    local ok = type(v) == "table"
-    if ok then for i = 1, #v do ok = ok and type(v[i]) == "string" and v[i] ~= "" end end
-    return not ok and "an array of model names" or nil
+    return (type(v) ~= "table" or CHANGEABLE.fallback(v)) and "an array of model names" or nil
   end,
   pii = function(v)
     return v ~= "allow" and v ~= "redact" and v ~= "block" and '"allow", "redact" or "block"' or nil
