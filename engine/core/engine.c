@@ -211,8 +211,10 @@ static int stop_here(nyx_engine *e, const char *reason, int broadcast, error_inf
         e->local_changes++;
     /* A stop given before the first call still reaches the database: otherwise the engine's
      * first news read ("no stop") would undo it. */
-    if (broadcast && !e->storage.db)
-        engine_open_store(e);
+    if (broadcast && !e->storage.db && engine_open_store(e) != 0) {
+        error_set(err, "store_error", 0, "%s", e->errmsg);
+        rc = -1;
+    }
     if (broadcast && e->storage.db && store_control_set(e->storage.db, "stop", e->gov.stop_reason, err) != 0)
         rc = -1;
     /* One stop, one audit row: the process that gives it writes it, those that hear of it
@@ -294,19 +296,13 @@ int engine_emergency_stop(nyx_engine *e, const char *reason)
     }
     /* The stop holds here whatever the database says: a kill switch that waited for storage
      * would let this process go on spending while storage is down. Only the other processes
-     * must hear of it through the database. */
-    char unreached[sizeof e->errmsg] = "";
-    if (engine_open_store(e) != 0)
-        snprintf(unreached, sizeof unreached, "%s", e->errmsg);
-    /* A stop the database refused (a role that may not write, a read-only file) reaches no
-     * other process either. */
+     * must hear of it through the database, which may be unreachable or refuse it (a role that
+     * may not write, a read-only file). */
     error_info err;
     error_clear(&err);
-    if (stop_here(e, reason, 1, &err) != 0 && !unreached[0])
-        snprintf(unreached, sizeof unreached, "%s", err.message);
-    if (unreached[0]) {
+    if (stop_here(e, reason, 1, &err) != 0) {
         engine_set_error(e, "stopped in this process only: the stop could not reach the database: %s",
-                         unreached);
+                         err.message);
         return NYX_EIO;
     }
     return NYX_OK;
