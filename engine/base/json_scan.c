@@ -48,12 +48,6 @@ size_t json_long_strings_known(const char *text, size_t len, size_t min, const h
     return n;
 }
 
-size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from, size_t *to,
-                         size_t max)
-{
-    return json_long_strings_known(text, len, min, NULL, 0, from, to, max);
-}
-
 static int in_number(char c) { return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'; }
 
 int json_next_number(const char *text, size_t len, size_t i, size_t *from, size_t *to)

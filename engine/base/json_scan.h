@@ -23,10 +23,8 @@ size_t json_string_end_known(const char *text, size_t len, size_t i, const hashe
                              size_t nknown, size_t *k);
 
 /* The strings of text at least min bytes long (their quotes included), in order: from[k] the
- * opening quote, to[k] one past the closing one. Returns how many were found, at most max. */
-size_t json_long_strings(const char *text, size_t len, size_t min, size_t *from, size_t *to,
-                         size_t max);
-/* json_long_strings, the known spans stepped over as json_string_end_known does. */
+ * opening quote, to[k] one past the closing one. Returns how many were found, at most max.
+ * The nknown spans of known (none: NULL, 0) are stepped over as json_string_end_known does. */
 size_t json_long_strings_known(const char *text, size_t len, size_t min, const hashed_span *known,
                                size_t nknown, size_t *from, size_t *to, size_t max);
 

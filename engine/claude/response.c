@@ -85,11 +85,11 @@ static int usage_error(error_info *err, const char *what, const char *where, con
     return -1;
 }
 
-/* Reads usage (an object) into u, each member looked up once. strict: a malformed counter or
- * cache_creation fails (-1 with err, u untouched); otherwise it is skipped. */
-static int read_usage(const cJSON *usage, claude_usage *u, int replace_only_present, int strict,
-                      const char *where, error_info *err)
+int claude_usage_read(const cJSON *usage, claude_usage *u, int replace_only_present, const char *where,
+                      error_info *err)
 {
+    if (!cJSON_IsObject(usage))
+        return usage_error(err, " is missing or not an object", where, NULL);
     claude_usage t;
     if (replace_only_present)
         t = *u;
@@ -101,7 +101,7 @@ static int read_usage(const cJSON *usage, claude_usage *u, int replace_only_pres
     for (size_t i = 0; i < U_NTOP; i++) {
         if (count_value(m[i], &n) == 0)
             memcpy((char *)&t + top_offsets[i], &n, sizeof n);
-        else if (strict && !counter_ok(m[i]))
+        else if (!counter_ok(m[i]))
             return usage_error(err, "", where, usage_names[i].key);
     }
     const struct {
@@ -125,30 +125,14 @@ static int read_usage(const cJSON *usage, claude_usage *u, int replace_only_pres
         for (size_t i = 0; i < NDETAIL; i++) {
             if (count_value(d[i], &n) == 0)
                 memcpy((char *)&t + detail_offsets[i], &n, sizeof n);
-            else if (strict && !counter_ok(d[i]))
+            else if (!counter_ok(d[i]))
                 return usage_error(err, "cache_creation.", where, detail_names[i].key);
         }
-    } else if (strict && detail && !cJSON_IsNull(detail)) {
+    } else if (detail && !cJSON_IsNull(detail)) {
         return usage_error(err, ".cache_creation is not an object", where, NULL);
     }
     *u = t;
     return 0;
-}
-
-void claude_usage_from_json(const cJSON *usage, claude_usage *u, int replace_only_present)
-{
-    if (cJSON_IsObject(usage))
-        read_usage(usage, u, replace_only_present, 0, NULL, NULL);
-    else if (!replace_only_present)
-        memset(u, 0, sizeof *u);
-}
-
-int claude_usage_read(const cJSON *usage, claude_usage *u, int replace_only_present, const char *where,
-                      error_info *err)
-{
-    if (!cJSON_IsObject(usage))
-        return usage_error(err, " is missing or not an object", where, NULL);
-    return read_usage(usage, u, replace_only_present, 1, where, err);
 }
 
 cJSON *claude_json_parse(const char *s, size_t len)

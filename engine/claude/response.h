@@ -27,14 +27,11 @@ int claude_parse_message(const char *body, /* response body, need not be NUL-ter
 
 /* Reads a usage object into u. replace_only_present 0: u is reset first, so missing and null
  * counters are 0. replace_only_present 1: only counters present as numbers overwrite u (the
- * SSE message_delta rule: its counts are running totals, never increments). Values that are
- * not non-negative integers are skipped; claude_usage_read() rejects them instead. */
-void claude_usage_from_json(const cJSON *usage, claude_usage *u, int replace_only_present);
-
-/* claude_usage_from_json for a usage that must be well formed: an object whose counters are
- * absent, null or non-negative integers, and whose cache_creation is absent, null or such an
- * object. Returns 0 with u read, or -1 with err (type "api_error") naming the field, u
- * untouched; where says whose usage it is. Each member is looked up once. */
+ * SSE message_delta rule: its counts are running totals, never increments). The usage must be
+ * well formed: an object whose counters are absent, null or non-negative integers, and whose
+ * cache_creation is absent, null or such an object. Returns 0 with u read, or -1 with err
+ * (type "api_error") naming the field, u untouched; where says whose usage it is. Each member
+ * is looked up once. */
 int claude_usage_read(const cJSON *usage, claude_usage *u, int replace_only_present, const char *where,
                       error_info *err);
 

@@ -34,7 +34,6 @@ typedef struct interest {
     wdir *dir;
     watch_fn fn;
     void *ud;
-    int removed;  /* removed during a delivery; freed after it */
     int pending;  /* a file interest changed since the last delivery */
     char **names; /* a directory interest: entries changed since the last delivery */
     size_t nnames, capnames;
@@ -50,7 +49,6 @@ struct file_watch {
     size_t nitems, capitems;
     loop_timer *timer;
     int64_t burst_us; /* when the pending burst began */
-    int delivering;
     int lost_dirs;    /* some directory has wd == -1 */
 };
 
@@ -102,21 +100,6 @@ static wdir *get_dir(file_watch *w, const char *path)
     return d;
 }
 
-static void release_dir(file_watch *w, wdir *d)
-{
-    if (--d->refs > 0)
-        return;
-    if (d->wd >= 0)
-        inotify_rm_watch(w->fd, d->wd);
-    for (size_t i = 0; i < w->ndirs; i++)
-        if (w->dirs[i] == d) {
-            w->dirs[i] = w->dirs[--w->ndirs];
-            break;
-        }
-    free(d->real);
-    free(d);
-}
-
 /* ---- interests ---- */
 
 static void free_interest(interest *it)
@@ -149,25 +132,13 @@ static void mark_all(file_watch *w, const wdir *d)
 {
     for (size_t i = 0; i < w->nitems; i++) {
         interest *it = w->items[i];
-        if (it->removed || (d && it->dir != d))
+        if (d && it->dir != d)
             continue;
         if (it->name)
             it->pending = 1;
         else
             add_name(it, "");
     }
-}
-
-static void compact(file_watch *w)
-{
-    size_t j = 0;
-    for (size_t i = 0; i < w->nitems; i++) {
-        if (w->items[i]->removed)
-            free_interest(w->items[i]);
-        else
-            w->items[j++] = w->items[i];
-    }
-    w->nitems = j;
 }
 
 /* ---- delivery ---- */
@@ -179,17 +150,15 @@ static void deliver_dir(interest *it)
     it->names = NULL;
     it->nnames = it->capnames = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!it->removed) {
-            size_t len = strlen(it->path) + strlen(names[i]) + 2;
-            char *full = malloc(len);
-            if (full) {
-                if (names[i][0])
-                    snprintf(full, len, "%s/%s", it->path, names[i]);
-                else
-                    snprintf(full, len, "%s", it->path);
-                it->fn(it->ud, full);
-                free(full);
-            }
+        size_t len = strlen(it->path) + strlen(names[i]) + 2;
+        char *full = malloc(len);
+        if (full) {
+            if (names[i][0])
+                snprintf(full, len, "%s/%s", it->path, names[i]);
+            else
+                snprintf(full, len, "%s", it->path);
+            it->fn(it->ud, full);
+            free(full);
         }
         free(names[i]);
     }
@@ -209,13 +178,9 @@ static void flush(void *ud)
                 w->lost_dirs = 1;
         }
     }
-    /* Callbacks may add interests (the array may move: index it each time) and remove them
-     * (they are only marked, and freed below). */
-    w->delivering++;
+    /* Callbacks may add interests: the array may move, index it each time. */
     for (size_t i = 0; i < w->nitems; i++) {
         interest *it = w->items[i];
-        if (it->removed)
-            continue;
         if (it->name && it->pending) {
             it->pending = 0;
             it->fn(it->ud, it->path);
@@ -223,8 +188,6 @@ static void flush(void *ud)
             deliver_dir(it);
         }
     }
-    if (--w->delivering == 0)
-        compact(w);
 }
 
 static void schedule(file_watch *w)
@@ -265,7 +228,7 @@ static int handle(file_watch *w, const struct inotify_event *ev)
     int hit = 0;
     for (size_t i = 0; i < w->nitems; i++) {
         interest *it = w->items[i];
-        if (it->removed || it->dir != d)
+        if (it->dir != d)
             continue;
         if (!it->name) {
             add_name(it, ev->name);
@@ -347,7 +310,7 @@ static interest *find_interest(file_watch *w, const char *path, watch_fn fn, voi
 {
     for (size_t i = 0; i < w->nitems; i++) {
         interest *it = w->items[i];
-        if (!it->removed && it->fn == fn && it->ud == ud && strcmp(it->path, path) == 0)
+        if (it->fn == fn && it->ud == ud && strcmp(it->path, path) == 0)
             return it;
     }
     return NULL;
@@ -413,27 +376,10 @@ int watch_add(file_watch *w, const char *path, watch_fn fn, void *ud)
     return 0;
 }
 
-void watch_remove(file_watch *w, const char *path, watch_fn fn, void *ud)
-{
-    if (!w || !path)
-        return;
-    interest *it = find_interest(w, path, fn, ud);
-    if (!it)
-        return;
-    it->removed = 1;
-    release_dir(w, it->dir);
-    it->dir = NULL;
-    if (!w->delivering)
-        compact(w);
-}
-
 void watch_counts(const file_watch *w, int *interests, int *directories)
 {
-    int n = 0;
-    for (size_t i = 0; w && i < w->nitems; i++)
-        n += !w->items[i]->removed;
     if (interests)
-        *interests = n;
+        *interests = w ? (int)w->nitems : 0;
     if (directories)
         *directories = w ? (int)w->ndirs : 0;
 }

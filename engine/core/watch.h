@@ -17,7 +17,7 @@ typedef struct file_watch file_watch;
 /* A watched path changed (written and closed, created, moved in, deleted or moved away).
  * path: for a file interest the path as given to watch_add; for a directory interest that
  * path, "/", and the changed entry's name. Valid only during the call. The callback may add
- * and remove interests. */
+ * interests. */
 typedef void (*watch_fn)(void *ud, const char *path);
 
 /* A watcher whose descriptor is watched by loop; debounce_s <= 0 picks 0.05 s.
@@ -32,9 +32,6 @@ void watch_free(file_watch *w);
  * must. Adding the same path, fn and ud twice adds one interest.
  * Returns 0, or -1 with errno (ENOENT: no such directory; ENOSPC: inotify's watch limit). */
 int watch_add(file_watch *w, const char *path, watch_fn fn, void *ud);
-
-/* Removes the interest added with these path, fn and ud; nothing when there is none. */
-void watch_remove(file_watch *w, const char *path, watch_fn fn, void *ud);
 
 /* Number of interests and of kernel watches (one per directory), for tests and statistics. */
 void watch_counts(const file_watch *w, int *interests, int *directories);

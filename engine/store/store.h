@@ -390,14 +390,11 @@ int store_cache_get(store_db *s, const char *key, double now, char **response_js
                     error_info *err);
 
 /* Stores (or replaces, hits back to 0) the entry for key.
- *   model: optional, for purging and stats
+ *   model: optional, for stats
  *   response_json: required
  *   ttl_s: seconds from now until it expires; <= 0: never expires */
 int store_cache_put(store_db *s, const char *key, const char *model, const char *response_json,
                     double now, double ttl_s, error_info *err);
-
-/* Deletes every entry expired at now. Returns how many (>= 0), or -1 with err filled. */
-int store_cache_purge(store_db *s, double now, error_info *err);
 
 /* ---- prompt templates (issue 8.2-8.4) ---- */
 

@@ -29,9 +29,6 @@ static const store_sql SQL_PUT = STORE_SQL_SAME(
     " response_json = excluded.response_json, created_at = excluded.created_at,"
     " expires_at = excluded.expires_at, hits = 0");
 
-/* NULL expires_at (no expiry) never compares true. */
-static const store_sql SQL_PURGE = STORE_SQL_SAME("DELETE FROM llm_cache WHERE expires_at <= ?1");
-
 /* now <= 0 means the current time; NaN and infinities are refused. */
 static int check_now(double *now, const char *what, error_info *err)
 {
@@ -101,18 +98,4 @@ int store_cache_put(store_db *s, const char *key, const char *model, const char 
                      sv_real_or_null(ttl_s > 0, now + ttl_s)};
     store_stmt st = {&SQL_PUT, "write the response cache", 5, v, NULL};
     return store_exec_quiet(s, &st, err);
-}
-
-int store_cache_purge(store_db *s, double now, error_info *err)
-{
-    if (!s)
-        return store_invalid(err, "cannot purge the response cache: no store");
-    if (check_now(&now, "purge the response cache", err) != 0)
-        return -1;
-    store_stmt st = {&SQL_PURGE, "purge the response cache", 1, (store_val[]){sv_real(now)},
-                     NULL};
-    long long removed = 0;
-    if (store_exec_write(s, &st, &removed, err) != 0)
-        return -1;
-    return (int)removed;
 }

@@ -271,20 +271,22 @@ static void test_usage_replace(void)
     cJSON *delta = cJSON_Parse("{\"output_tokens\":15,\"input_tokens\":null,"
                                "\"cache_read_input_tokens\":31}");
     CHECK(full && delta);
+    cJSON *empty = cJSON_CreateObject();
+    error_info err;
     claude_usage u;
     memset(&u, 0x55, sizeof u);
-    claude_usage_from_json(full, &u, 0);
+    CHECK_INT(claude_usage_read(full, &u, 0, "usage", &err), 0);
     CHECK_INT(u.input_tokens, 10);
     CHECK_INT(u.cache_creation_5m, 20);
     CHECK_INT(u.cache_creation_1h, 0);
     CHECK_INT(u.has_cache_creation_detail, 1);
-    claude_usage_from_json(delta, &u, 1);
+    CHECK_INT(claude_usage_read(delta, &u, 1, "usage", &err), 0);
     CHECK_INT(u.input_tokens, 10); /* null: kept */
     CHECK_INT(u.output_tokens, 15);
     CHECK_INT(u.cache_creation_input_tokens, 20);
     CHECK_INT(u.cache_read_input_tokens, 31); /* replaced, not 61 */
     CHECK_INT(u.has_cache_creation_detail, 1);
-    claude_usage_from_json(NULL, &u, 0);
+    CHECK_INT(claude_usage_read(empty, &u, 0, "usage", &err), 0);
     CHECK_INT(u.output_tokens, 0);
     CHECK_STR(u.speed, "");
 
@@ -292,16 +294,16 @@ static void test_usage_replace(void)
     cJSON *mods = cJSON_Parse("{\"input_tokens\":1,\"output_tokens\":2,\"speed\":\"fast\","
                               "\"inference_geo\":\"us\",\"service_tier\":\"batch\"}");
     CHECK(mods != NULL);
-    claude_usage_from_json(mods, &u, 0);
+    CHECK_INT(claude_usage_read(mods, &u, 0, "usage", &err), 0);
     CHECK_STR(u.speed, "fast");
     CHECK_STR(u.inference_geo, "us");
     CHECK_STR(u.service_tier, "batch");
     cJSON *later = cJSON_Parse("{\"output_tokens\":9}"); /* a delta keeps them */
-    claude_usage_from_json(later, &u, 1);
+    CHECK_INT(claude_usage_read(later, &u, 1, "usage", &err), 0);
     CHECK_STR(u.speed, "fast");
     CHECK_INT(u.output_tokens, 9);
     cJSON *odd = cJSON_Parse("{\"speed\":\"a-value-longer-than-the-field-holds\",\"inference_geo\":7}");
-    claude_usage_from_json(odd, &u, 0);
+    CHECK_INT(claude_usage_read(odd, &u, 0, "usage", &err), 0);
     CHECK_STR(u.speed, "");
     CHECK_STR(u.inference_geo, "");
     cJSON_Delete(mods);
@@ -309,6 +311,7 @@ static void test_usage_replace(void)
     cJSON_Delete(odd);
     cJSON_Delete(full);
     cJSON_Delete(delta);
+    cJSON_Delete(empty);
 }
 
 static void test_json_parse(void)

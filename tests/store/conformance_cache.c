@@ -1,5 +1,5 @@
-/* engine/store response cache, layer 2 (llm_cache): put, get, expiry, hit counts, purge,
- * and sharing between two connections, on each backend. */
+/* engine/store response cache, layer 2 (llm_cache): put, get, expiry, hit counts and
+ * sharing between two connections, on each backend. */
 #include "conformance.h"
 
 static long long hits(const char *key)
@@ -45,7 +45,7 @@ static void test_put_get_expire(store_db *s)
     CHECK_STR(get(s, "k2", T0 + 1, b, sizeof b), "(absent)");
     CHECK_INT(hits("k1"), 2);
 
-    /* Expired at exactly created + ttl: not served, not counted, still stored until purged. */
+    /* Expired at exactly created + ttl: not served, not counted, still stored. */
     CHECK_STR(get(s, "k1", T0 + 60, b, sizeof b), "(absent)");
     CHECK_STR(get(s, "k1", T0 + 3600, b, sizeof b), "(absent)");
     CHECK_INT(hits("k1"), 2);
@@ -81,28 +81,6 @@ static void test_put_get_expire(store_db *s)
         free(v);
         free(big);
     }
-
-    /* Purge: only what has expired at now; returns the count. */
-    CHECK_INT(store_cache_put(s, "k3", NULL, "{}", T0, 1000, &err), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 110, &err), 2); /* big (T0 + 60) and k1 (T0 + 110) */
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache WHERE key IN ('k1', 'big')"), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 110, &err), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 2000, &err), 1); /* k3 */
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache"), 2);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache WHERE key IN ('forever', 'forever2')"), 2);
-}
-
-/* The boundary: an entry has expired at exactly created_at + ttl, not a moment before. */
-static void test_purge_count(store_db *s)
-{
-    error_info err = cleared_error();
-    CHECK_INT(store_cache_put(s, "a", NULL, "{}", T0, 10, &err), 0);
-    CHECK_INT(store_cache_put(s, "b", NULL, "{}", T0, 20, &err), 0);
-    CHECK_INT(store_cache_put(s, "c", NULL, "{}", T0, 0, &err), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 9.5, &err), 0);
-    CHECK_INT(store_cache_purge(s, T0 + 10, &err), 1);
-    CHECK_INT(store_cache_purge(s, T0 + 1e6, &err), 1);
-    CHECK_INT(raw_int("SELECT count(*) FROM llm_cache"), 1);
 }
 
 static void test_now_and_invalid(store_db *s)
@@ -131,7 +109,6 @@ static void test_now_and_invalid(store_db *s)
     CHECK_INT(store_cache_put(s, NULL, NULL, "{}", T0, 1, &err), -1);
     CHECK_INT(store_cache_put(s, "k", NULL, "{}", INFINITY, 1, &err), -1);
     CHECK_INT(store_cache_put(s, "k", NULL, "{}", T0, NAN, &err), -1);
-    CHECK_INT(store_cache_purge(NULL, T0, &err), -1);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_cache"), 1);
 }
 
@@ -164,7 +141,6 @@ int main(int argc, char **argv)
 {
     static const conformance_case cases[] = {
         {"put_get_expire", .on_db = test_put_get_expire},
-        {"purge_count", .on_db = test_purge_count},
         {"now_and_invalid", .on_db = test_now_and_invalid},
         {"shared", .fn = test_shared},
         {0},
