@@ -58,8 +58,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/perf.db", dir);
     bench_texts();
 
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(path, &err);
     CHECK(s != NULL);
     if (!s) {

@@ -46,8 +46,7 @@ static api_call *start(nyx_engine *e, const char *session, int *finished)
     spec.req.messages = m;
     spec.req.nmessages = 1;
     spec.session = s;
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     *finished = 0;
     api_call *c = call_start(e, &spec, call_done, finished, &err);
     if (!c) {

@@ -9,8 +9,7 @@
 /* text (strlen) fails with a message holding want. */
 static void refused(const char *text, const char *want)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     cJSON *v = json_parse_whole(text, strlen(text), &err);
     if (v || strcmp(err.type, "invalid_argument") != 0 || !strstr(err.message, want)) {
         check_fail_at(__FILE__, __LINE__);
@@ -61,8 +60,7 @@ static void wide_integers(void)
     reprints("[9007199254740993,-9223372036854775808,1]", "[9007199254740993,-9223372036854775808,1]");
     reprints("9007199254740993", "9007199254740993");
     /* json_parse_whole too: nyx.json_decode reads through it. */
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     v = json_parse_whole("{\"id\": 18014398509481985}", 25, &err);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(v, "id");
     CHECK(cJSON_IsRaw(id) && strcmp(id->valuestring, "18014398509481985") == 0);
@@ -72,8 +70,7 @@ static void wide_integers(void)
 int main(void)
 {
     wide_integers();
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     const char *spaced = " {\"a\": [1, \"x\\\\u0000\"]}\n\t ";
     cJSON *v = json_parse_whole(spaced, strlen(spaced), &err);
     CHECK(v != NULL); /* whitespace after; an escaped backslash then text is not \u0000 */

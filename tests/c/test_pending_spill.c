@@ -253,8 +253,7 @@ static interaction_rec record(const char *id, const char *prompt)
  * and i2 spilled, i1 settling it at 0.25. */
 static store_db *store_with_spill(const char *path, const char *i1, const char *status1, const char *i2)
 {
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *db = store_open(path, &err);
     REQUIRE_OR(db != NULL, NULL);
     store_scope scope = {"s", -1};
@@ -287,8 +286,7 @@ static void test_torn_line(const char *dir)
     fputs("{\"id\":\"t3\",\"status\":\"o", f);
     fclose(f);
     logged[0] = '\0';
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(pending_spill_import(db, place_of(path), capture_spill, NULL, &err), 2);
     CHECK_CONTAINS(logged, "line 3 of the spill file");
     CHECK_CONTAINS(logged, "torn");
@@ -322,8 +320,7 @@ static void test_not_twice(const char *dir)
     int held = open(spill, O_RDONLY);
     REQUIRE(held >= 0);
     CHECK_INT(flock(held, LOCK_EX), 0);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(pending_spill_import(db, place_of(path), NULL, NULL, &err), 0);
     CHECK(exists(spill));
     CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions"), 0);
@@ -358,8 +355,7 @@ static void test_refused_record_settles(const char *dir)
     snprintf(spill, sizeof spill, "%s-pending", path);
     store_db *db = store_with_spill(path, "f1", "thinking", "f2");
     REQUIRE(db != NULL);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     logged[0] = '\0';
     CHECK_INT(pending_spill_import(db, place_of(path), capture_spill, NULL, &err), 1);
     CHECK_CONTAINS(logged, "refuses the spilled record f1");
@@ -378,8 +374,7 @@ static void test_taken_id_settles(const char *dir)
     char path[256], spill[300];
     snprintf(path, sizeof path, "%s/g.db", dir);
     snprintf(spill, sizeof spill, "%s-pending", path);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *db = store_open(path, &err);
     REQUIRE(db != NULL);
     interaction_rec other = record("g1", "another call");
@@ -430,8 +425,7 @@ static void test_failed_writer_keeps_others(const char *dir)
         memset(big, 'x', sizeof big - 1);
         interaction_rec it = record("h1", big);
         spill_item item = {&it, NULL, 0};
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         other_path = spill;
         before_flock = another_writer;
         int rc = pending_spill_write(place_of(path), &item, 1, NULL, NULL, &err);
@@ -470,16 +464,14 @@ static void test_planted(const char *dir)
         REQUIRE(pid >= 0);
         if (pid == 0) {
             alarm(10); /* a write that waits is killed, and fails the test */
-            error_info err;
-            error_clear(&err);
+            error_info err = cleared_error();
             int rc = pending_spill_write(place_of(path), &item, 1, NULL, NULL, &err);
             _exit(rc == -1 && strstr(err.message, "the spill file") ? 0 : 1);
         }
         int status = -1;
         REQUIRE(waitpid(pid, &status, 0) == pid);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         store_db *db = store_open(path, &err);
         REQUIRE(db != NULL);
         CHECK(pending_spill_import(db, place_of(path), NULL, NULL, &err) <= 0);
@@ -506,8 +498,7 @@ static void test_numbers_out_of_range(const char *dir)
           "\"input_tokens\":-1e300,\"output_tokens\":1e19,\"thought_id\":9.3e18}\n",
           f);
     fclose(f);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *db = store_open(path, &err);
     REQUIRE(db != NULL);
     CHECK_INT(pending_spill_import(db, place_of(path), NULL, NULL, &err), 1);
@@ -529,8 +520,7 @@ static void test_reap_waits(const char *dir)
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         store_db *db = store_open(path, &err);
         store_scope scope = {"r", -1};
         char reservation[STORE_RESERVATION_ID_SIZE];
@@ -591,8 +581,7 @@ static void test_read_error_keeps_file(const char *dir)
     snprintf(spill, sizeof spill, "%s-pending", path);
     store_db *db = store_with_spill(path, "r1", "ok", "r2");
     REQUIRE(db != NULL);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     spill_to_blind = spill;
     before_flock = blind_the_reader;
     CHECK_INT(pending_spill_import(db, place_of(path), capture_spill, NULL, &err), -1);
@@ -621,8 +610,7 @@ static void test_mode_of_database(const char *dir)
         mode_t old = umask(077);
         interaction_rec it = record("m1", "shared");
         spill_item item = {&it, NULL, 0};
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         CHECK_INT(pending_spill_write(place_of(path), &item, 1, NULL, NULL, &err), 0);
         REQUIRE(chmod(path, 0600) == 0);
         CHECK_INT(pending_spill_write(place_of(path), &item, 1, NULL, NULL, &err), 0);
@@ -669,8 +657,7 @@ static void test_pg_place(const char *dir)
     mode_t old = umask(0);
     interaction_rec it = record("p1", "for the server");
     spill_item item = {&it, NULL, 0};
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     CHECK_INT(pending_spill_write(&a, &item, 1, NULL, NULL, &err), 0);
     umask(old);
     struct stat st;

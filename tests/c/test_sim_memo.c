@@ -128,8 +128,7 @@ static void test_requests(void)
     for (int i = 0; i < 4; i++) {
         char *json = request(texts[i]);
         sim_req with, without;
-        error_info err;
-        error_clear(&err);
+        error_info err = cleared_error();
         CHECK_INT(sim_req_parse(&with, json, strlen(json), &models, m, 0, &err), 0);
         CHECK_INT(sim_req_parse(&without, json, strlen(json), &models, NULL, 0, &err), 0);
         CHECK_INT(with.total, without.total);

@@ -18,8 +18,7 @@ static int counted_with_store_open(const char *name)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    error_info err;
-    error_clear(&err);
+    error_info err = cleared_error();
     store_db *s = store_open(path, &err);
     if (!s) {
         fprintf(stderr, "store_open: %s\n", err.message);

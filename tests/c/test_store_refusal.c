@@ -117,8 +117,7 @@ static void test_one_record_refused(const char *dir)
     memset(&it, 0, sizeof it);
     it.id = "ix_refused_for_its_values";
     it.status = "not a status"; /* refused by the store for good, as the data exception is */
-    error_info why;
-    error_clear(&why);
+    error_info why = cleared_error();
     error_set(&why, "store_error", 0, "store: cannot write in postgresql: invalid byte sequence for encoding");
     why.refused = 1;
     int answer = 0;
@@ -158,8 +157,7 @@ static void test_late_refusal_names_no_timeout(const char *dir)
     it.id = "ix_late_and_refused";
     it.status = "ok";
     it.prompt_text = filler; /* needs pages the full database does not have */
-    error_info why;
-    error_clear(&why);
+    error_info why = cleared_error();
     error_set(&why, "store_error", 0, "store: the database is busy");
     why.retryable = 1;
     char message[512] = "";
