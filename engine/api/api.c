@@ -43,10 +43,19 @@ void nyx_free(void *p) { free(p); }
 
 nyx_engine *nyx_open(char **errmsg) { return engine_open(errmsg); }
 
-void nyx_close(nyx_engine *engine)
+/* Refused from inside a function the engine runs, as curl_multi_cleanup refuses a call from a
+ * callback (CURLM_RECURSIVE_API_CALL): the engine's own frames lie below the host's function
+ * and go on using it once it returns, so freeing it there is a use after free. */
+int nyx_close(nyx_engine *engine)
 {
-    if (engine)
-        engine_close(engine);
+    if (!engine)
+        return NYX_OK;
+    if (engine_in_host_fn(engine))
+        return invalid(engine, "nyx_close",
+                       "called from inside a function the engine runs (a log, output, debug writer, tool or "
+                       "row function); nothing was closed: close the engine once that call returned");
+    engine_close(engine);
+    return NYX_OK;
 }
 
 long long nyx_finish_records(nyx_engine *engine) { return engine ? engine_finish_records(engine) : 0; }

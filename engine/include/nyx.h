@@ -12,9 +12,9 @@
  * writer, tools, query rows) run on that thread, inside the call that causes them: from one,
  * nyx_poll and nyx_run return NYX_EINVAL (the engine is in the middle of a turn), so does
  * a load from the log function while the engine starts (nyx_provider says "none" there), and
- * nyx_close must not be called (it would free the engine under its own caller). Engines
- * on two threads at once are not supported (nyx_open sets up libcurl, whose global setup is
- * not thread-safe in every version). The exceptions say so where they are declared:
+ * so does nyx_close, which closes nothing there (the engine is below the function, in use).
+ * Engines on two threads at once are not supported (nyx_open sets up libcurl, whose global
+ * setup is not thread-safe in every version). The exceptions say so where they are declared:
  * nyx_strerror and nyx_free may be called from any thread, nyx_interrupt from a signal
  * handler or any thread while the engine is open, and the simulator's nyx_sim_*
  * from any thread, each nyx_sim from one at a time. nyx_versions takes no engine but is not
@@ -86,8 +86,13 @@ NYX_API long nyx_utf8_check(const char *text, /* the bytes; a NUL among them is 
  */
 NYX_API nyx_engine *nyx_open(char **errmsg /* error message written here */);
 
-/* Cancels what is in flight, records it, and frees everything. NULL does nothing. */
-NYX_API void nyx_close(nyx_engine *engine);
+/* Cancels what is in flight, records it, and frees everything: NYX_OK (also for NULL, which
+ * does nothing). From inside a function the engine runs (the log, output or debug writer
+ * function, a tool's function, a query's row function) it returns NYX_EINVAL and frees
+ * nothing, the engine being in the middle of the call that ran it (nyx_errmsg says so; the
+ * work goes on): a host that decides there to quit sets a flag, and closes the engine after
+ * that call (nyx_poll, nyx_run, nyx_query, ...) returned. */
+NYX_API int nyx_close(nyx_engine *engine);
 
 /*
  * The end of a run's records: waits (10 s at most) for the writes on their way to the
