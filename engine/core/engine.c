@@ -26,6 +26,8 @@
 #include "template/library.h"
 #include "watch.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -753,12 +755,39 @@ int engine_poll(nyx_engine *e, int timeout_ms)
     return NYX_OK;
 }
 
+/* Waits for the database's answers to the writes on their way, 10 s at most. From the host's
+ * own code the loop turns meanwhile, as every wait of the engine does. From inside a function
+ * the engine runs (nyx_finish_records from the log or output function, a tool's) it may not:
+ * a timer, a task or a tool would run under that function and under the work that called it.
+ * There only the database's socket is read, its answers handed out (what they wake waits for
+ * the loop's next turn), which is what SQLite, whose writes are answered before they return,
+ * does in the same place: both backends end the same way. */
+static void wait_for_writes(nyx_engine *e)
+{
+    for (double until = clock_now_s() + 10; store_busy(e->storage.db) > 0 && clock_now_s() < until;) {
+        if (!engine_in_host_fn(e)) {
+            loop_poll(e->loop, 50);
+            continue;
+        }
+        int want_write = 0;
+        int fd = store_poll_fd(e->storage.db, &want_write);
+        if (fd >= 0) {
+            struct pollfd p = {fd, (short)(POLLIN | (want_write ? POLLOUT : 0)), 0};
+            if (poll(&p, 1, 50) < 0 && errno != EINTR)
+                break;
+        } else { /* reconnecting: store_pump tries again when it is due */
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        store_pump(e->storage.db);
+    }
+}
+
 long long engine_finish_records(nyx_engine *e)
 {
     if (!e)
         return 0;
-    for (double until = clock_now_s() + 10; store_busy(e->storage.db) > 0 && clock_now_s() < until;)
-        loop_poll(e->loop, 50);
+    wait_for_writes(e);
     call_log_flush(e);
     pending_log_close(&e->storage);
     int64_t unreported = e->storage.lost_interactions - e->storage.lost_audited;
@@ -831,8 +860,7 @@ void engine_close(nyx_engine *e)
     loop_timer_cancel(e->loop, e->gov.stop_watch);
     e->gov.stop_watch = NULL;
     /* Records on their way to the database arrive, or wait in memory for what follows. */
-    for (double until = clock_now_s() + 10; store_busy(e->storage.db) > 0 && clock_now_s() < until;)
-        loop_poll(e->loop, 50);
+    wait_for_writes(e);
     otel_close(e); /* the last spans, a bounded wait */
     call_log_close(e);
     guard_memo_free(e->pii_memo);

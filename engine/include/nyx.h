@@ -106,7 +106,9 @@ NYX_API int nyx_close(nyx_engine *engine);
  * written because the queue overflowed, or still waiting for a database that has no spill
  * (":memory:") or whose spill file could not be written. Those are reported through the log function and, when the database takes it, in an
  * audit event ("records_lost"). A host that must not lose records calls it before nyx_close
- * and treats a count above 0 as a failure (`nyx run` exits 1).
+ * and treats a count above 0 as a failure (`nyx run` exits 1). From inside a function the
+ * engine runs (the log or output function, a tool's) it waits for the database alone, on
+ * PostgreSQL as on SQLite: no timer fires, no script or tool runs under it.
  */
 NYX_API long long nyx_finish_records(nyx_engine *engine);
 
