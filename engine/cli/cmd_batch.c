@@ -54,12 +54,29 @@ static void help(FILE *out)
 }
 
 static int id_ok(const char *s);
+static int write_results(FILE *in, FILE *out, long *ok, long *failed, double *cost);
+
+/* How both chunks hand a result to write_results (submit's, and results' for a batch this
+ * database holds), so the two print it the same way: a header line of plain tokens, then the
+ * text. The cost goes as nyx.json_encode writes it (the shortest text that reads back as the
+ * same double), which write_results copies into the JSON as it is: cJSON's print settles for 15
+ * digits that read back as another double (3.83e-05 for 3.8299999999999996e-05). */
+#define WRITE_RESULT                                                                                  \
+    "local function write_result(f, id, r, ok)\n"                                                     \
+    "  local u = ok and r.usage or {}\n"                                                              \
+    "  local text = ok and r.text or tostring(r.message or r)\n"                                      \
+    "  f:write(string.format('%s %s %s %s %d %d %d %d %s %d\\n', id, r.interaction_id or '-',\n"     \
+    "    ok and 'ok' or 'error', ok and r.model or (r.type or 'error'), u.input_tokens or 0,\n"      \
+    "    u.output_tokens or 0, u.cache_read_input_tokens or 0, u.cache_creation_input_tokens or 0,\n" \
+    "    u.cost_usd and nyx.json_encode(u.cost_usd) or '-', #text), text, '\\n')\n"                  \
+    "end\n"
 
 /* list, status, results and cancel ask the API through core.batch_api (an embedded chunk). */
 static const char api_chunk[] =
     "local nyx = require 'nyx'\n"
     "local core = require 'nyx.core'\n"
     "local v = nyx.vars\n"
+    WRITE_RESULT
     /* A batch this database holds is picked up: each ended result logged once, here or by
      * whichever process gets there first; results waits for the batch to end. */
     "if v.__id and (v.__sub == 'status' or v.__sub == 'results') and #core.batch_requests(v.__id) > 0 then\n"
@@ -94,22 +111,10 @@ static const char api_chunk[] =
     "        p.batch_id, p.processing_status, p.processing, p.succeeded, p.errored, p.canceled, p.expired,\n"
     "        table.concat(p.ids, ',')))\n"
     "    end\n"
-    "  else\n"
-    "    local f = v.__out and assert(io.open(v.__out, 'wb')) or io.stdout\n"
-    "    for _, r in ipairs(p.results) do\n"
-    "      local x = r.value\n"
-    "      local o = { id = r.id, ok = r.ok, interaction_id = x.interaction_id }\n"
-    "      if r.ok then\n"
-    "        o.text, o.model, o.cost_usd = x.text, x.model, x.usage.cost_usd\n"
-    "        o.usage = { input_tokens = x.usage.input_tokens, output_tokens = x.usage.output_tokens,\n"
-    "          cache_read_input_tokens = x.usage.cache_read_input_tokens,\n"
-    "          cache_creation_input_tokens = x.usage.cache_creation_input_tokens }\n"
-    "      else\n"
-    "        o.error_type, o.error = x.type, x.message\n"
-    "      end\n"
-    "      f:write(nyx.json_encode(o), '\\n')\n"
-    "    end\n"
-    "    if v.__out then assert(f:close()) end\n"
+    "  else\n" /* written as submit writes them (write_results) */
+    "    local f = assert(io.open(v.__results, 'wb'))\n"
+    "    for _, r in ipairs(p.results) do write_result(f, r.id, r.value, r.ok) end\n"
+    "    assert(f:close())\n"
     "  end\n"
     "  io.stderr:write(string.format('nyx batch: %s: %d logged now; %d of %d results failed; $%.6f at batch prices\\n',\n"
     "    p.batch_id, p.logged, failed, #p.results, dollars))\n"
@@ -222,6 +227,20 @@ static int api_command(int argc, char **argv)
     nyx_engine *e = cli_open(db);
     if (!e)
         return 1;
+    /* The results of a batch this database holds come back through a file, as submit's do. */
+    char results[] = "/tmp/nyx-batch-XXXXXX";
+    int fd = strcmp(sub, "results") == 0 ? mkstemp(results) : -1;
+    if (strcmp(sub, "results") == 0 && (fd < 0 || nyx_set(e, "var.__results", results) != NYX_OK)) {
+        fprintf(stderr, "nyx batch results: cannot prepare the results file\n");
+        if (fd >= 0) {
+            close(fd);
+            unlink(results);
+        }
+        nyx_close(e);
+        return 1;
+    }
+    if (fd >= 0)
+        close(fd);
     int rc = nyx_set(e, "var.__method", method);
     if (rc == NYX_OK)
         rc = nyx_set(e, "var.__path", path);
@@ -246,6 +265,27 @@ static int api_command(int argc, char **argv)
         status = 1;
     }
     nyx_close(e);
+    if (fd >= 0) {
+        /* Empty unless the batch was picked up: the API's own results went out as they came. */
+        FILE *in = fopen(results, "rb");
+        long ok = 0, failed = 0;
+        double cost = 0;
+        if (in && fgetc(in) != EOF) {
+            rewind(in);
+            FILE *out = out_path ? fopen(out_path, "wb") : stdout;
+            int bad = !out || write_results(in, out, &ok, &failed, &cost) != 0;
+            if (out && out != stdout && fclose(out) != 0)
+                bad = 1;
+            if (bad) {
+                fprintf(stderr, "nyx batch results: cannot write the results%s%s\n", out_path ? " to " : "",
+                        out_path ? out_path : "");
+                status = 1;
+            }
+        }
+        if (in)
+            fclose(in);
+        unlink(results);
+    }
     return status;
 }
 
@@ -253,6 +293,7 @@ static int api_command(int argc, char **argv)
  * result to the file nyx.vars.__results: a header line of plain tokens, then the text. */
 static const char chunk[] =
     "local nyx = require 'nyx'\n"
+    WRITE_RESULT
     "local function list(v) if type(v) == 'table' then return v end return { v } end\n"
     "local v = nyx.vars\n"
     "local ids, prompts = list(v.__id), list(v.__prompt)\n"
@@ -295,13 +336,8 @@ static const char chunk[] =
     "end\n"
     "local f = assert(io.open(v.__results, 'wb'))\n"
     "for id, r, ok in b:results() do\n"
-    "  local u = ok and r.usage or {}\n"
-    "  dollars = dollars + (u.cost_usd or 0)\n"
-    "  local text = ok and r.text or tostring(r.message or r)\n"
-    "  f:write(string.format('%s %s %s %s %d %d %d %d %.17g %d\\n', id, r.interaction_id or '-',\n"
-    "    ok and 'ok' or 'error', ok and r.model or (r.type or 'error'), u.input_tokens or 0,\n"
-    "    u.output_tokens or 0, u.cache_read_input_tokens or 0, u.cache_creation_input_tokens or 0,\n"
-    "    u.cost_usd or -1, #text), text, '\\n')\n"
+    "  dollars = dollars + ((ok and r.usage or {}).cost_usd or 0)\n"
+    "  write_result(f, id, r, ok)\n"
     "end\n"
     "finished = true\n"
     "if v.__progress == '1' then progress() io.stderr:write('\\n') end\n"
@@ -358,16 +394,21 @@ static int duplicate_id(const cli_rows *rows, const char *use_id, const char *in
     return dup;
 }
 
-/* Turns the chunk's result file into JSON Lines on out; counts successes and failures. */
+/* Turns the chunk's result file (WRITE_RESULT) into JSON Lines on out; counts successes and
+ * failures. */
 static int write_results(FILE *in, FILE *out, long *ok, long *failed, double *cost)
 {
-    char id[80], ix[64], st[16], what[160];
+    char id[80], ix[64], st[16], what[160], usd[40];
     long long in_tok, out_tok, cr, cw;
-    double c;
     size_t len;
-    while (fscanf(in, "%79s %63s %15s %159s %lld %lld %lld %lld %lf %zu", id, ix, st, what, &in_tok, &out_tok, &cr,
-                  &cw, &c, &len) == 10) {
+    while (fscanf(in, "%79s %63s %15s %159s %lld %lld %lld %lld %39s %zu", id, ix, st, what, &in_tok, &out_tok, &cr,
+                  &cw, usd, &len) == 10) {
         if (fgetc(in) != '\n')
+            return -1;
+        /* The cost's text is copied as the chunk wrote it; it must be a number ("-": none). */
+        char *end = NULL;
+        double c = strcmp(usd, "-") == 0 ? -1 : strtod(usd, &end);
+        if (end && (*end || !(c >= 0 && c < 1e300)))
             return -1;
         char *text = malloc(len + 1);
         if (!text || fread(text, 1, len, in) != len || fgetc(in) != '\n') {
@@ -388,7 +429,7 @@ static int write_results(FILE *in, FILE *out, long *ok, long *failed, double *co
             cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)cr);
             cJSON_AddNumberToObject(u, "cache_creation_input_tokens", (double)cw);
             if (c >= 0)
-                cJSON_AddNumberToObject(o, "cost_usd", c);
+                cJSON_AddRawToObject(o, "cost_usd", usd);
         } else {
             cJSON_AddStringToObject(o, "error_type", what);
             cJSON_AddStringToObject(o, "error", text);
