@@ -104,6 +104,13 @@ void cli_chunk_error(const char *who, const char *chunk, const char *msg);
  * is: 1 to 200 letters, digits and "._-@/:", nothing that needs quoting. */
 int cli_plain_name(const char *s);
 
+/* Whether spec is a template name as the template library reads one (templates_parse_spec):
+ * 1 to 128 letters, digits, '_', '-' and '.' (not first), then, when versioned, "@V" with V a
+ * whole number >= 1 optional. NULL when it is, else what is wrong, for a message after the
+ * command's name: such an argument is bad usage (exit 2), where a name that is right but not
+ * found is a failure (exit 1), and nyx.h's template functions return NYX_EINVAL for both. */
+const char *cli_template_name_error(const char *spec, int versioned);
+
 /* The whole file at path, NUL-terminated (malloc'd; *len its bytes), or NULL when it cannot be
  * opened or read. */
 char *cli_read_file(const char *path, size_t *len);

@@ -47,8 +47,9 @@ int cli_ask(int argc, char **argv)
     if (parsed >= 0)
         return parsed;
     const char *name = a.name;
-    if (!name || !cli_plain_name(name) || (model && !cli_plain_name(model))) {
-        if (name && !cli_plain_name(name))
+    const char *bad = name ? cli_template_name_error(name, 1) : NULL;
+    if (!name || bad || !cli_plain_name(name) || (model && !cli_plain_name(model))) {
+        if (name && (bad || !cli_plain_name(name)))
             fprintf(stderr, "nyx ask: \"%.80s\" is not a template name (nyx ask renders a template: "
                     "nyx templates lists them)\n", name);
         else if (name)

@@ -520,9 +520,12 @@ static int submit(int argc, char **argv)
         return parsed;
     const char *tpl = a.name, *db = a.db, **vars = a.vars;
     size_t nvars = (size_t)a.nvars;
-    if (!tpl || !input || !cli_plain_name(tpl) || (model && !cli_plain_name(model))) {
+    const char *bad = tpl ? cli_template_name_error(tpl, 1) : NULL;
+    if (!tpl || !input || bad || !cli_plain_name(tpl) || (model && !cli_plain_name(model))) {
         if (tpl && !input)
             fprintf(stderr, "nyx batch submit: --input FILE is required\n");
+        else if (bad)
+            fprintf(stderr, "nyx batch submit: \"%.80s\": %s\n", tpl, bad);
         else if (tpl)
             fprintf(stderr, "nyx batch submit: \"%.80s\" is not a template or model name\n", !cli_plain_name(tpl) ? tpl : model);
         help(stderr);

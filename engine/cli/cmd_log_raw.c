@@ -65,7 +65,7 @@ int cli_log_raw(int argc, char **argv)
     int status = 0;
     if (!opt) {
         fprintf(stderr, "nyx log: out of memory\n");
-        status = 2;
+        status = 1;
     } else {
         snprintf(opt, n, "id=%s", id);
         const char *opts[] = {opt, s.json ? "format=json" : NULL, NULL};

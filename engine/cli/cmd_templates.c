@@ -102,6 +102,14 @@ int cli_templates(int argc, char **argv)
         templates_help(stderr);
         return 2;
     }
+    /* A name that cannot be one is bad usage, as a bad version of diff is; one that could be
+     * but is not there is a failure (1), said by the library. show takes NAME@V, the rest the
+     * name alone. */
+    const char *bad = k > 0 ? cli_template_name_error(pos[1], k == 1) : NULL;
+    if (bad) {
+        fprintf(stderr, "nyx templates %s: \"%.80s\": %s\n", sub, pos[1], bad);
+        return 2;
+    }
     int v1 = 0, v2 = 0;
     for (int i = 2; k == 3 && i < 4; i++)
         if (parse_version(pos[i], i == 2 ? &v1 : &v2) != 0) {
@@ -157,6 +165,12 @@ int cli_render(int argc, char **argv)
         return parsed;
     if (!a.name) {
         render_help(stderr);
+        cli_args_free(&a);
+        return 2;
+    }
+    const char *bad = cli_template_name_error(a.name, 1);
+    if (bad) {
+        fprintf(stderr, "nyx render: \"%.80s\": %s\n", a.name, bad);
         cli_args_free(&a);
         return 2;
     }

@@ -86,6 +86,27 @@ int cli_plain_name(const char *s)
     return 1;
 }
 
+const char *cli_template_name_error(const char *spec, int versioned)
+{
+    const char *at = strrchr(spec, '@');
+    size_t n = at ? (size_t)(at - spec) : strlen(spec);
+    if (at && !versioned)
+        return "give the template name without '@VERSION'";
+    if (at) {
+        long v = 0;
+        const char *d = at + 1;
+        for (; *d >= '0' && *d <= '9' && v <= 1000000000; d++)
+            v = v * 10 + (*d - '0');
+        if (d == at + 1 || *d || v < 1 || v > 1000000000)
+            return "the version after '@' must be a whole number >= 1";
+    }
+    int ok = n > 0 && n <= 128 && spec[0] != '.';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (spec[i] >= 'a' && spec[i] <= 'z') || (spec[i] >= 'A' && spec[i] <= 'Z') || (spec[i] >= '0' && spec[i] <= '9') ||
+             spec[i] == '_' || spec[i] == '-' || spec[i] == '.';
+    return ok ? NULL : "a template name is 1 to 128 letters, digits, '_', '-' and '.' (not first)";
+}
+
 /* 1 when db opens with a URI scheme ("file:", "pgsql:", "postgresql:/") or holds '=' (libpq's
  * keyword=value form): not a path to look for, and perhaps holding a password not to print;
  * opening it says what it is. */

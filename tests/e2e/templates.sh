@@ -129,7 +129,7 @@ check "an unknown subcommand exits 2" $((rc != 2)) "rc=$rc"
 run_nyx templates show
 check "show without a name exits 2" $((rc != 2)) "rc=$rc"
 run_nyx templates show "../../etc/passwd"
-check_exit "a name with a path is refused: exit 1" 1 "$err" "bad template name"
+check_exit "a name with a path is refused as bad usage: exit 2" 2 "$err" "a template name is 1 to 128 letters"
 run_nyx templates --help
 check "nyx templates --help exits 0" "$rc" "$err"
 
