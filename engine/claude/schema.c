@@ -1,0 +1,487 @@
+#define _POSIX_C_SOURCE 200809L
+/* The JSON Schema subset of structured outputs (schema.h).
+ *
+ * Sources of the rules, each quoted where it is applied below:
+ *   [ref]  the API reference kept beside the project, shared/reference/anthropic-api.md:
+ *          section 9 "Structured outputs" (objects need additionalProperties: false; no
+ *          recursive schemas; strict tools the same) and section 7 "Tool use" (input_schema is
+ *          a JSON Schema of type object);
+ *   [docs] the page section 9 cites, platform.claude.com/docs/en/build-with-claude/
+ *          structured-outputs, "JSON Schema limitations": its lists "Supported features",
+ *          "Not supported" and "Pattern support (regex)", which both JSON outputs and strict
+ *          tool use share ("If you use an unsupported feature, you'll receive a 400 error").
+ * A keyword in neither supported list is refused, known or not: the API refuses the first,
+ * and a misspelt one ("requird") would otherwise drop a constraint without a word. */
+#include "schema.h"
+#include "response.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct walk {
+    char path[512];     /* where the node being checked is: "output.properties.age" */
+    size_t where_len;   /* of the caller's name for the schema, which path starts with */
+    size_t base;        /* index_base */
+    error_info *err;
+    const cJSON *root;
+    const cJSON **targets; /* each node a $ref resolves to, once */
+    unsigned char *color;  /* per target, in the recursion check: 0 new, 1 on the way, 2 done */
+    size_t ntargets, cap;
+    int oom;
+} walk;
+
+static int bad(walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(walk *w, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return error_fail(w->err, "invalid_argument", 0, "%s: %s", w->path, msg);
+}
+
+/* Appends a step to the path; returns the length to cut back to. */
+static size_t step(walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t step(walk *w, const char *fmt, ...)
+{
+    size_t len = strlen(w->path);
+    va_list ap;
+    va_start(ap, fmt);
+    if (len < sizeof w->path)
+        vsnprintf(w->path + len, sizeof w->path - len, fmt, ap);
+    va_end(ap);
+    return len;
+}
+
+/* ".name", or ["name"] for a name a dot could not be read after. */
+static size_t step_name(walk *w, const char *keyword, const char *name)
+{
+    int plain = (name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') || name[0] == '_';
+    for (const char *c = name; plain && *c; c++)
+        plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                *c == '_' || *c == '-';
+    return plain ? step(w, ".%s.%s", keyword, name) : step(w, ".%s[\"%s\"]", keyword, name);
+}
+
+static void cut(walk *w, size_t len) { w->path[len] = '\0'; }
+
+/* [docs] "All basic types: object, array, string, integer, number, boolean, null". */
+static const char *const TYPES[] = {"object", "array", "string", "integer", "number", "boolean", "null"};
+enum { T_OBJECT = 1 };
+
+static int type_bit(const char *name)
+{
+    for (size_t i = 0; i < sizeof TYPES / sizeof *TYPES; i++)
+        if (strcmp(name, TYPES[i]) == 0)
+            return 1 << i;
+    return 0;
+}
+
+/* [docs] "String formats: date-time, time, date, duration, email, hostname, uri, ipv4, ipv6,
+ * uuid". */
+static const char *const FORMATS[] = {"date-time", "time", "date", "duration", "email",
+                                      "hostname",  "uri",  "ipv4", "ipv6",     "uuid"};
+
+/* JSON Schema keywords the API refuses, with what [docs] says of them. */
+static const struct {
+    const char *name;
+    const char *why;
+} UNSUPPORTED[] = {
+    /* "Numerical constraints (minimum, maximum, multipleOf, etc.)" */
+    {"minimum", "no numerical constraints"},
+    {"maximum", "no numerical constraints"},
+    {"exclusiveMinimum", "no numerical constraints"},
+    {"exclusiveMaximum", "no numerical constraints"},
+    {"multipleOf", "no numerical constraints"},
+    /* "String constraints (minLength, maxLength)" */
+    {"minLength", "no string constraints"},
+    {"maxLength", "no string constraints"},
+    /* "Array constraints beyond minItems of 0 or 1" */
+    {"maxItems", "no array constraints beyond minItems 0 or 1"},
+    {"uniqueItems", "no array constraints beyond minItems 0 or 1"},
+    {"prefixItems", "no array constraints beyond minItems 0 or 1"},
+    {"additionalItems", "no array constraints beyond minItems 0 or 1"},
+    {"contains", "no array constraints beyond minItems 0 or 1"},
+    {"minContains", "no array constraints beyond minItems 0 or 1"},
+    {"maxContains", "no array constraints beyond minItems 0 or 1"},
+    {"unevaluatedItems", "no array constraints beyond minItems 0 or 1"},
+    /* Not in "Supported features", which names anyOf and allOf only. */
+    {"oneOf", "use anyOf"},
+    {"not", "of the combinations only anyOf and allOf are"},
+    {"if", "no conditional schemas"},
+    {"then", "no conditional schemas"},
+    {"else", "no conditional schemas"},
+    {"dependentRequired", "no conditional schemas"},
+    {"dependentSchemas", "no conditional schemas"},
+    {"dependencies", "no conditional schemas"},
+    /* Objects: "required and additionalProperties (must be set to false for objects)". */
+    {"patternProperties", "objects take properties, required and additionalProperties: false"},
+    {"propertyNames", "objects take properties, required and additionalProperties: false"},
+    {"minProperties", "objects take properties, required and additionalProperties: false"},
+    {"maxProperties", "objects take properties, required and additionalProperties: false"},
+    {"unevaluatedProperties", "objects take properties, required and additionalProperties: false"},
+};
+
+static int check_node(walk *w, const cJSON *node, int depth);
+
+static int check_list_of_schemas(walk *w, const char *keyword, const cJSON *v, int depth)
+{
+    if (!cJSON_IsArray(v) || !v->child)
+        return bad(w, "%s must be a non-empty array of schemas", keyword);
+    size_t i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        size_t len = step(w, ".%s[%zu]", keyword, i + w->base);
+        /* [docs] "anyOf and allOf (with limitations - allOf with $ref not supported)" */
+        if (strcmp(keyword, "allOf") == 0 && cJSON_IsObject(e) && cJSON_GetObjectItemCaseSensitive(e, "$ref"))
+            return bad(w, "allOf with $ref is not supported by structured outputs");
+        if (check_node(w, e, depth + 1))
+            return -1;
+        cut(w, len);
+    }
+    return 0;
+}
+
+static int check_map_of_schemas(walk *w, const char *keyword, const cJSON *v, int depth)
+{
+    if (!cJSON_IsObject(v))
+        return bad(w, "%s must be an object of schemas", keyword);
+    for (const cJSON *e = v->child; e; e = e->next) {
+        size_t len = step_name(w, keyword, e->string ? e->string : "");
+        if (check_node(w, e, depth + 1))
+            return -1;
+        cut(w, len);
+    }
+    return 0;
+}
+
+/* The node a local $ref names (a JSON Pointer after '#': "#/$defs/item"), or NULL. */
+static const cJSON *resolve(const cJSON *root, const char *ref)
+{
+    if (ref[0] != '#')
+        return NULL;
+    const cJSON *at = root;
+    const char *p = ref + 1;
+    if (*p && *p != '/')
+        return NULL; /* "#anchor": anchors are not supported, and none resolves */
+    while (at && *p == '/') {
+        p++;
+        char seg[256];
+        size_t n = 0;
+        for (; *p && *p != '/'; p++) {
+            char c = *p;
+            if (c == '~' && (p[1] == '0' || p[1] == '1'))
+                c = *++p == '0' ? '~' : '/';
+            if (n + 1 >= sizeof seg)
+                return NULL;
+            seg[n++] = c;
+        }
+        seg[n] = '\0';
+        if (cJSON_IsObject(at)) {
+            at = cJSON_GetObjectItemCaseSensitive(at, seg);
+        } else if (cJSON_IsArray(at)) {
+            char *end;
+            long i = strtol(seg, &end, 10);
+            at = n && !*end && i >= 0 ? cJSON_GetArrayItem(at, (int)i) : NULL;
+        } else {
+            at = NULL;
+        }
+    }
+    return at;
+}
+
+static int add_target(walk *w, const cJSON *t)
+{
+    for (size_t i = 0; i < w->ntargets; i++)
+        if (w->targets[i] == t)
+            return 0;
+    if (w->ntargets == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 8;
+        const cJSON **nt = realloc(w->targets, cap * sizeof *nt);
+        if (!nt)
+            return -1;
+        w->targets = nt;
+        w->cap = cap;
+    }
+    w->targets[w->ntargets++] = t;
+    return 0;
+}
+
+/* [docs] "Pattern support (regex)", NOT supported: "Backreferences to groups (e.g., \1, \2)",
+ * "Lookahead/lookbehind assertions (e.g., (?=...), (?!...))", "Word boundaries: \b, \B".
+ * Inside a character class none of these exist ([\b] is a backspace). */
+static const char *pattern_problem(const char *p)
+{
+    int in_class = 0;
+    for (size_t i = 0; p[i]; i++) {
+        char c = p[i];
+        if (c == '\\') {
+            char n = p[i + 1];
+            if (!n)
+                break;
+            if (!in_class && n >= '1' && n <= '9')
+                return "backreferences (\\1, \\2, ...) are not supported";
+            if (!in_class && n == 'k' && p[i + 2] == '<')
+                return "backreferences (\\k<name>) are not supported";
+            if (!in_class && (n == 'b' || n == 'B'))
+                return "word boundaries (\\b, \\B) are not supported";
+            i++;
+        } else if (in_class) {
+            if (c == ']')
+                in_class = 0;
+        } else if (c == '[') {
+            in_class = 1;
+            if (p[i + 1] == '^')
+                i++;
+            if (p[i + 1] == ']')
+                i++; /* a ']' first in a class is the character itself */
+        } else if (c == '(' && p[i + 1] == '?') {
+            if (p[i + 2] == '=' || p[i + 2] == '!')
+                return "lookahead assertions ((?=...), (?!...)) are not supported";
+            if (p[i + 2] == '<' && (p[i + 3] == '=' || p[i + 3] == '!'))
+                return "lookbehind assertions ((?<=...), (?<!...)) are not supported";
+        }
+    }
+    return NULL;
+}
+
+/* One keyword of a schema; *types collects the type names it allows. */
+static int check_keyword(walk *w, const cJSON *node, const cJSON *v, int depth, int *types)
+{
+    const char *k = v->string ? v->string : "";
+    if (strcmp(k, "type") == 0) {
+        const cJSON *one = cJSON_IsArray(v) ? v->child : v;
+        if (cJSON_IsArray(v) && !one)
+            return bad(w, "type must name at least one type");
+        for (; one; one = cJSON_IsArray(v) ? one->next : NULL) {
+            int bit = cJSON_IsString(one) ? type_bit(one->valuestring) : 0;
+            if (!bit && cJSON_IsString(one))
+                return bad(w, "type \"%.60s\" is not a JSON Schema type (object, array, string, "
+                              "integer, number, boolean or null)", one->valuestring);
+            if (!bit)
+                return bad(w, "type must be a type name or an array of type names");
+            *types |= bit;
+        }
+        return 0;
+    }
+    if (strcmp(k, "properties") == 0 || strcmp(k, "$defs") == 0 || strcmp(k, "definitions") == 0)
+        return check_map_of_schemas(w, k, v, depth);
+    if (strcmp(k, "anyOf") == 0 || strcmp(k, "allOf") == 0)
+        return check_list_of_schemas(w, k, v, depth);
+    if (strcmp(k, "required") == 0) {
+        int ok = cJSON_IsArray(v);
+        for (const cJSON *e = ok ? v->child : NULL; e && ok; e = e->next)
+            ok = cJSON_IsString(e);
+        return ok ? 0 : bad(w, "required must be an array of property names");
+    }
+    if (strcmp(k, "additionalProperties") == 0) {
+        /* [docs] "additionalProperties set to anything other than false" is not supported. */
+        return cJSON_IsFalse(v) ? 0
+                                : bad(w, "additionalProperties must be false: structured outputs take "
+                                         "no other value");
+    }
+    if (strcmp(k, "items") == 0) {
+        if (cJSON_IsArray(v))
+            return bad(w, "items must be one schema: tuples (an array of schemas) are not supported");
+        size_t len = step(w, ".items");
+        if (check_node(w, v, depth + 1))
+            return -1;
+        cut(w, len);
+        return 0;
+    }
+    if (strcmp(k, "minItems") == 0) {
+        /* [docs] "Array minItems (only values 0 and 1 supported)" */
+        if (!cJSON_IsNumber(v) || (v->valuedouble != 0 && v->valuedouble != 1))
+            return bad(w, "minItems must be 0 or 1: structured outputs take no other array bound");
+        return 0;
+    }
+    if (strcmp(k, "enum") == 0) {
+        /* [docs] "enum (strings, numbers, bools, or nulls only - no complex types)" */
+        if (!cJSON_IsArray(v) || !v->child)
+            return bad(w, "enum must be a non-empty array");
+        size_t i = 0;
+        for (const cJSON *e = v->child; e; e = e->next, i++)
+            if (cJSON_IsObject(e) || cJSON_IsArray(e))
+                return bad(w, "enum[%zu] is %s: enum takes strings, numbers, booleans and null only",
+                           i + w->base, cJSON_IsObject(e) ? "an object" : "an array");
+        return 0;
+    }
+    if (strcmp(k, "$ref") == 0) {
+        /* [docs] "$ref, $def, and definitions (external $ref not supported)" */
+        if (!cJSON_IsString(v))
+            return bad(w, "$ref must be a string");
+        if (v->valuestring[0] != '#')
+            return bad(w, "$ref \"%.100s\" is external: only references inside the schema "
+                          "(\"#/$defs/NAME\") are supported", v->valuestring);
+        const cJSON *t = resolve(w->root, v->valuestring);
+        if (!t)
+            return bad(w, "$ref \"%.100s\" names nothing in the schema", v->valuestring);
+        if (add_target(w, t)) {
+            w->oom = 1;
+            return error_fail(w->err, "out_of_memory", 0, "out of memory");
+        }
+        return 0;
+    }
+    if (strcmp(k, "format") == 0) {
+        for (size_t i = 0; cJSON_IsString(v) && i < sizeof FORMATS / sizeof *FORMATS; i++)
+            if (strcmp(v->valuestring, FORMATS[i]) == 0)
+                return 0;
+        return bad(w, "format %s%.60s%s is not supported (structured outputs take date-time, time, "
+                      "date, duration, email, hostname, uri, ipv4, ipv6 and uuid)",
+                   cJSON_IsString(v) ? "\"" : "", cJSON_IsString(v) ? v->valuestring : "that is not a string",
+                   cJSON_IsString(v) ? "\"" : "");
+    }
+    if (strcmp(k, "pattern") == 0) {
+        if (!cJSON_IsString(v))
+            return bad(w, "pattern must be a string");
+        const char *why = pattern_problem(v->valuestring);
+        return why ? bad(w, "pattern: %s by structured outputs", why) : 0;
+    }
+    if (strcmp(k, "description") == 0 || strcmp(k, "title") == 0)
+        return cJSON_IsString(v) ? 0 : bad(w, "%s must be a string", k);
+    /* [docs] "const", "default property for all supported types": any value. */
+    if (strcmp(k, "const") == 0 || strcmp(k, "default") == 0)
+        return 0;
+    (void)node;
+    for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof *UNSUPPORTED; i++)
+        if (strcmp(k, UNSUPPORTED[i].name) == 0)
+            return bad(w, "%s is not supported by structured outputs (%s)", k, UNSUPPORTED[i].why);
+    return bad(w, "unknown keyword \"%.60s\" (structured outputs take type, properties, required, "
+                  "additionalProperties, items, minItems, enum, const, anyOf, allOf, $ref, $defs, "
+                  "definitions, format, pattern, default, description and title)", k);
+}
+
+static int check_node(walk *w, const cJSON *node, int depth)
+{
+    if (depth > CLAUDE_SCHEMA_MAX_DEPTH)
+        return bad(w, "schemas nested deeper than %d levels", CLAUDE_SCHEMA_MAX_DEPTH);
+    if (!cJSON_IsObject(node))
+        return bad(w, "must be a schema (a JSON object)%s",
+                   cJSON_IsBool(node) ? ": the schemas true and false are not supported" : "");
+    int types = 0;
+    for (const cJSON *v = node->child; v; v = v->next)
+        if (check_keyword(w, node, v, depth, &types))
+            return -1;
+    /* [ref] section 9: "objects need additionalProperties: false"; [docs] "required and
+     * additionalProperties (must be set to false for objects)". */
+    const cJSON *ap = cJSON_GetObjectItemCaseSensitive(node, "additionalProperties");
+    if (((types & T_OBJECT) || cJSON_GetObjectItemCaseSensitive(node, "properties")) && !cJSON_IsFalse(ap))
+        return bad(w, "an object schema needs \"additionalProperties\": false (structured outputs refuse "
+                      "an object open to other properties)");
+    return 0;
+}
+
+static int target_index(const walk *w, const cJSON *node)
+{
+    for (size_t i = 0; i < w->ntargets; i++)
+        if (w->targets[i] == node)
+            return (int)i;
+    return -1;
+}
+
+/* [ref] section 9, [docs] "Not supported: Recursive schemas": no $ref leads back to a schema
+ * that holds it. A depth-first walk along the schemas and the references: a reference to a
+ * node still on the way is a cycle. Only reference targets can close one, so only they are
+ * coloured; each is walked once. */
+static int find_cycle(walk *w, const cJSON *node, int hops)
+{
+    if (hops > 4 * CLAUDE_SCHEMA_MAX_DEPTH)
+        return bad(w, "schemas nested deeper than %d levels through $ref", 4 * CLAUDE_SCHEMA_MAX_DEPTH);
+    int t = target_index(w, node);
+    if (t >= 0) {
+        if (w->color[t] == 2)
+            return 0;
+        w->color[t] = 1;
+    }
+    for (const cJSON *v = node->child; v; v = v->next) {
+        const char *k = v->string;
+        if (strcmp(k, "properties") == 0 || strcmp(k, "$defs") == 0 || strcmp(k, "definitions") == 0) {
+            for (const cJSON *e = v->child; e; e = e->next) {
+                size_t len = step_name(w, k, e->string);
+                if (find_cycle(w, e, hops + 1))
+                    return -1;
+                cut(w, len);
+            }
+        } else if (strcmp(k, "anyOf") == 0 || strcmp(k, "allOf") == 0) {
+            size_t i = 0;
+            for (const cJSON *e = v->child; e; e = e->next, i++) {
+                size_t len = step(w, ".%s[%zu]", k, i + w->base);
+                if (find_cycle(w, e, hops + 1))
+                    return -1;
+                cut(w, len);
+            }
+        } else if (strcmp(k, "items") == 0) {
+            size_t len = step(w, ".items");
+            if (find_cycle(w, v, hops + 1))
+                return -1;
+            cut(w, len);
+        } else if (strcmp(k, "$ref") == 0) {
+            const cJSON *to = resolve(w->root, v->valuestring);
+            int ti = target_index(w, to);
+            if (ti >= 0 && w->color[ti] == 1)
+                return bad(w, "$ref \"%.100s\" leads back to a schema that holds it: recursive schemas "
+                              "are not supported by structured outputs", v->valuestring);
+            /* The place named from here on is the target's own: where + the pointer. */
+            char *back = strdup(w->path);
+            if (!back)
+                return error_fail(w->err, "out_of_memory", 0, "out of memory");
+            cut(w, w->where_len);
+            for (const char *p = v->valuestring + 1; *p; p++)
+                step(w, "%c", *p == '/' ? '.' : *p);
+            int rc = find_cycle(w, to, hops + 1);
+            if (rc == 0)
+                snprintf(w->path, sizeof w->path, "%s", back);
+            free(back);
+            if (rc)
+                return -1;
+        }
+    }
+    if (t >= 0)
+        w->color[t] = 2;
+    return 0;
+}
+
+int claude_schema_check(const cJSON *schema, const char *where, size_t index_base, error_info *err)
+{
+    walk w = {.base = index_base, .err = err, .root = schema};
+    snprintf(w.path, sizeof w.path, "%s", where ? where : "schema");
+    w.where_len = strlen(w.path);
+    if (!cJSON_IsObject(schema))
+        return error_fail(err, "invalid_argument", 0, "%s must be a JSON Schema object ({\"type\": "
+                          "\"object\", ...})", w.path);
+    int rc = check_node(&w, schema, 0);
+    if (rc == 0) {
+        /* [ref] section 7: a tool's input_schema is "JSON Schema, type object"; the answer of
+         * JSON outputs is an object as well. A root that is a $ref is its target's. */
+        const cJSON *root = schema;
+        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(schema, "$ref");
+        if (cJSON_IsString(ref))
+            root = resolve(schema, ref->valuestring);
+        const cJSON *type = root ? cJSON_GetObjectItemCaseSensitive(root, "type") : NULL;
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
+            rc = bad(&w, "the schema's root must be of type \"object\"");
+    }
+    if (rc == 0 && w.ntargets) {
+        if (!(w.color = calloc(w.ntargets, 1)))
+            rc = error_fail(err, "out_of_memory", 0, "out of memory");
+        else
+            rc = find_cycle(&w, schema, 0);
+    }
+    free(w.targets);
+    free(w.color);
+    return rc;
+}
+
+int claude_schema_check_text(const char *json, size_t len, const char *where, size_t index_base,
+                             error_info *err)
+{
+    cJSON *schema = json ? claude_json_parse(json, len) : NULL;
+    if (!schema)
+        return error_fail(err, "invalid_argument", 0, "%s must be a JSON Schema object ({\"type\": "
+                          "\"object\", ...})", where ? where : "schema");
+    int rc = claude_schema_check(schema, where, index_base, err);
+    cJSON_Delete(schema);
+    return rc;
+}

@@ -1,0 +1,208 @@
+#define _POSIX_C_SOURCE 200809L
+/* The JSON Schema subset of structured outputs (claude/schema.h): every rule refuses what the
+ * API refuses, naming the place inside the schema and the problem, and lets through what the
+ * API takes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+#include "claude/schema.h"
+
+/* The check of a schema as text, its error left in *err; 0 when accepted. */
+static int check_text(const char *json, size_t base, error_info *err)
+{
+    *err = cleared_error();
+    return claude_schema_check_text(json, strlen(json), "output", base, err);
+}
+
+/* Accepted: what the structured-outputs page lists as supported. */
+static void test_accepted(void)
+{
+    static const char *const good[] = {
+        "{\"type\":\"object\",\"additionalProperties\":false}",
+        "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"description\":\"who\"},"
+        "\"age\":{\"type\":[\"integer\",\"null\"]},\"tags\":{\"type\":\"array\",\"minItems\":1,"
+        "\"items\":{\"type\":\"string\",\"enum\":[\"a\",\"b\",null,1,true]}}},"
+        "\"required\":[\"name\"],\"additionalProperties\":false}",
+        /* formats, pattern, const, default, title */
+        "{\"type\":\"object\",\"title\":\"T\",\"properties\":{\"when\":{\"type\":\"string\",\"format\":"
+        "\"date-time\"},\"id\":{\"type\":\"string\",\"format\":\"uuid\",\"pattern\":\"^[a-f0-9-]+$\"},"
+        "\"k\":{\"const\":\"x\"},\"n\":{\"type\":\"number\",\"default\":3}},\"additionalProperties\":false}",
+        /* anyOf, allOf, $defs and definitions with local references (not recursive) */
+        "{\"type\":\"object\",\"$defs\":{\"pt\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":"
+        "\"number\"}},\"additionalProperties\":false}},\"definitions\":{\"s\":{\"type\":\"string\"}},"
+        "\"properties\":{\"a\":{\"$ref\":\"#/$defs/pt\"},\"b\":{\"anyOf\":[{\"$ref\":\"#/definitions/s\"},"
+        "{\"type\":\"null\"}]},\"c\":{\"allOf\":[{\"type\":\"string\"}]},\"d\":{\"type\":\"array\","
+        "\"items\":{\"$ref\":\"#/$defs/pt\"}}},\"additionalProperties\":false}",
+        /* a root that is a reference to an object schema (what pydantic's RootModel writes) */
+        "{\"$ref\":\"#/$defs/r\",\"$defs\":{\"r\":{\"type\":\"object\",\"additionalProperties\":false}}}",
+        /* the same definition reached twice is no recursion */
+        "{\"type\":\"object\",\"$defs\":{\"a\":{\"type\":\"string\"},\"b\":{\"anyOf\":[{\"$ref\":"
+        "\"#/$defs/a\"},{\"$ref\":\"#/$defs/a\"}]}},\"properties\":{\"x\":{\"$ref\":\"#/$defs/b\"},"
+        "\"y\":{\"$ref\":\"#/$defs/b\"}},\"additionalProperties\":false}",
+        /* a character class may hold what outside one would be a backreference or boundary */
+        "{\"type\":\"object\",\"properties\":{\"p\":{\"type\":\"string\",\"pattern\":\"[\\\\b\\\\1]\\\\\\\\1\"}},"
+        "\"additionalProperties\":false}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        CHECK_ROW("good[%zu]", i);
+        error_info err;
+        CHECK_INT(check_text(good[i], 0, &err), 0);
+        if (err.message[0])
+            fprintf(stderr, "  refused: %s\n", err.message);
+    }
+    CHECK_ROW_END();
+}
+
+/* Refused, each with the place and the problem named. */
+static void test_refused(void)
+{
+    static const struct {
+        const char *schema;
+        const char *message; /* the whole message */
+    } cases[] = {
+        {"[1]", "output must be a JSON Schema object ({\"type\": \"object\", ...})"},
+        {"{\"type\":", "output must be a JSON Schema object ({\"type\": \"object\", ...})"},
+        {"{\"type\":\"array\",\"items\":{\"type\":\"string\"}}",
+         "output: the schema's root must be of type \"object\""},
+        {"{\"anyOf\":[{\"type\":\"object\",\"additionalProperties\":false}]}",
+         "output: the schema's root must be of type \"object\""},
+        {"{\"type\":\"object\"}",
+         "output: an object schema needs \"additionalProperties\": false (structured outputs refuse an "
+         "object open to other properties)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"object\",\"properties\":{}}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: an object schema needs \"additionalProperties\": false (structured outputs "
+         "refuse an object open to other properties)"},
+        {"{\"type\":\"object\",\"additionalProperties\":true}",
+         "output: additionalProperties must be false: structured outputs take no other value"},
+        {"{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}}",
+         "output: additionalProperties must be false: structured outputs take no other value"},
+        {"{\"type\":\"object\",\"properties\":{\"age\":{\"type\":\"integer\",\"minimum\":0}},"
+         "\"additionalProperties\":false}",
+         "output.properties.age: minimum is not supported by structured outputs (no numerical constraints)"},
+        {"{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\",\"maxLength\":9}},"
+         "\"additionalProperties\":false}",
+         "output.properties.s: maxLength is not supported by structured outputs (no string constraints)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"array\",\"maxItems\":3}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: maxItems is not supported by structured outputs (no array constraints "
+         "beyond minItems 0 or 1)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"array\",\"minItems\":2}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: minItems must be 0 or 1: structured outputs take no other array bound"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"strng\"}},\"additionalProperties\":false}",
+         "output.properties.a: type \"strng\" is not a JSON Schema type (object, array, string, integer, "
+         "number, boolean or null)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":[\"string\",7]}},\"additionalProperties\":false}",
+         "output.properties.a: type must be a type name or an array of type names"},
+        {"{\"type\":\"object\",\"requird\":[\"a\"],\"additionalProperties\":false}",
+         "output: unknown keyword \"requird\" (structured outputs take type, properties, required, "
+         "additionalProperties, items, minItems, enum, const, anyOf, allOf, $ref, $defs, definitions, "
+         "format, pattern, default, description and title)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"oneOf\":[{\"type\":\"string\"}]}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: oneOf is not supported by structured outputs (use anyOf)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"strin\"}]}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a.anyOf[1]: type \"strin\" is not a JSON Schema type (object, array, string, "
+         "integer, number, boolean or null)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"enum\":[\"x\",{\"y\":1}]}},\"additionalProperties\":false}",
+         "output.properties.a: enum[1] is an object: enum takes strings, numbers, booleans and null only"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"format\":\"ipv5\"}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: format \"ipv5\" is not supported (structured outputs take date-time, time, "
+         "date, duration, email, hostname, uri, ipv4, ipv6 and uuid)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"(a)\\\\1\"}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: pattern: backreferences (\\1, \\2, ...) are not supported by structured outputs"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^(?!x)\"}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: pattern: lookahead assertions ((?=...), (?!...)) are not supported by "
+         "structured outputs"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"\\\\bword\"}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: pattern: word boundaries (\\b, \\B) are not supported by structured outputs"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"array\",\"items\":[{\"type\":\"string\"}]}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: items must be one schema: tuples (an array of schemas) are not supported"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"https://example.org/s.json\"}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: $ref \"https://example.org/s.json\" is external: only references inside the "
+         "schema (\"#/$defs/NAME\") are supported"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/none\"}},\"additionalProperties\":false}",
+         "output.properties.a: $ref \"#/$defs/none\" names nothing in the schema"},
+        {"{\"type\":\"object\",\"$defs\":{\"s\":{\"type\":\"string\"}},\"properties\":{\"a\":{\"allOf\":"
+         "[{\"$ref\":\"#/$defs/s\"}]}},\"additionalProperties\":false}",
+         "output.properties.a.allOf[0]: allOf with $ref is not supported by structured outputs"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":true},\"additionalProperties\":false}",
+         "output.properties.a: must be a schema (a JSON object): the schemas true and false are not supported"},
+        {"{\"type\":\"object\",\"properties\":{\"a b\":{\"type\":\"object\"}},\"additionalProperties\":false}",
+         "output.properties[\"a b\"]: an object schema needs \"additionalProperties\": false (structured "
+         "outputs refuse an object open to other properties)"},
+        /* recursion: a definition that holds a reference to itself, directly or through others */
+        {"{\"type\":\"object\",\"$defs\":{\"node\":{\"type\":\"object\",\"properties\":{\"next\":{\"$ref\":"
+         "\"#/$defs/node\"}},\"additionalProperties\":false}},\"properties\":{\"head\":{\"$ref\":\"#/$defs/node\"}},"
+         "\"additionalProperties\":false}",
+         "output.$defs.node.properties.next: $ref \"#/$defs/node\" leads back to a schema that holds it: "
+         "recursive schemas are not supported by structured outputs"},
+        {"{\"type\":\"object\",\"properties\":{\"child\":{\"anyOf\":[{\"type\":\"null\"},{\"$ref\":\"#\"}]}},"
+         "\"additionalProperties\":false}",
+         "output.properties.child.anyOf[1]: $ref \"#\" leads back to a schema that holds it: recursive "
+         "schemas are not supported by structured outputs"},
+        {"{\"type\":\"object\",\"$defs\":{\"a\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/b\"}},"
+         "\"b\":{\"anyOf\":[{\"type\":\"string\"},{\"$ref\":\"#/$defs/a\"}]}},\"additionalProperties\":false}",
+         "output.$defs.b.anyOf[1]: $ref \"#/$defs/a\" leads back to a schema that holds it: "
+         "recursive schemas are not supported by structured outputs"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        CHECK_ROW("cases[%zu]", i);
+        error_info err;
+        CHECK_INT(check_text(cases[i].schema, 0, &err), -1);
+        CHECK_STR(err.type, "invalid_argument");
+        CHECK_STR(err.message, cases[i].message);
+    }
+    CHECK_ROW_END();
+}
+
+/* A Lua script counts from 1: the place named counts as it does. */
+static void test_index_base(void)
+{
+    error_info err;
+    CHECK_INT(check_text("{\"type\":\"object\",\"properties\":{\"a\":{\"anyOf\":[{\"type\":\"x\"}]}},"
+                         "\"additionalProperties\":false}",
+                         1, &err),
+              -1);
+    CHECK_CONTAINS(err.message, "output.properties.a.anyOf[1]: type \"x\"");
+}
+
+/* Nesting past the bound is refused, not walked down the C stack. */
+static void test_depth(void)
+{
+    char *deep = malloc(40 * 200 + 200);
+    REQUIRE(deep);
+    size_t n = 0;
+    n += (size_t)sprintf(deep + n, "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{\"a\":");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)sprintf(deep + n, "{\"type\":\"array\",\"items\":");
+    n += (size_t)sprintf(deep + n, "{\"type\":\"string\"}");
+    for (int i = 0; i < 100; i++)
+        deep[n++] = '}';
+    n += (size_t)sprintf(deep + n, "}}");
+    error_info err;
+    CHECK_INT(check_text(deep, 0, &err), -1);
+    CHECK_CONTAINS(err.message, "schemas nested deeper than 64 levels");
+    free(deep);
+}
+
+int main(void)
+{
+    test_accepted();
+    test_refused();
+    test_index_base();
+    test_depth();
+    return check_failures;
+}
