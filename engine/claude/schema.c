@@ -485,3 +485,19 @@ int claude_schema_check_text(const char *json, size_t len, const char *where, si
     cJSON_Delete(schema);
     return rc;
 }
+
+int claude_tools_check_strict(const char *tools_json, size_t len, size_t index_base, error_info *err)
+{
+    cJSON *tools = tools_json ? claude_json_parse(tools_json, len) : NULL;
+    int rc = 0;
+    size_t i = 0;
+    for (const cJSON *t = cJSON_IsArray(tools) ? tools->child : NULL; t && rc == 0; t = t->next, i++) {
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "strict")))
+            continue;
+        char where[48];
+        snprintf(where, sizeof where, "tools[%zu].input_schema", i + index_base);
+        rc = claude_schema_check(cJSON_GetObjectItemCaseSensitive(t, "input_schema"), where, index_base, err);
+    }
+    cJSON_Delete(tools);
+    return rc;
+}

@@ -24,4 +24,9 @@ int claude_schema_check(const cJSON *schema, const char *where, size_t index_bas
 int claude_schema_check_text(const char *json, size_t len, const char *where, size_t index_base,
                              error_info *err);
 
+/* The schema of each tool marked "strict": true in a JSON tools array (len bytes), named
+ * "tools[i].input_schema". Text that is not a JSON array, or tools that are not objects, are
+ * left to the request's own checks (request.h): this returns 0 for them. */
+int claude_tools_check_strict(const char *tools_json, size_t len, size_t index_base, error_info *err);
+
 #endif

@@ -7,6 +7,7 @@
 #include "base/utf8.h"
 #include "claude/media.h"
 #include "claude/reply.h"
+#include "claude/schema.h"
 #include "core/batch.h"
 #include "core/call.h"
 #include "core/net.h"
@@ -264,12 +265,44 @@ static void tool_text(lua_State *L, int i, const char *field)
                       (unsigned char)s[bad]);
 }
 
+/* A schema refused: invalid_argument in the wording of the other arguments' errors. */
+static void raise_schema_error(lua_State *L, const error_info *bad)
+{
+    if (strcmp(bad->type, "invalid_argument") == 0)
+        lnyx_argerror(L, 1, "%s", bad->message);
+    lnyx_raise(L, bad);
+}
+
+/* The JSON Schema table on top as JSON text, refused (invalid_argument naming the place in
+ * it, counted from 1) when structured outputs would not take it (claude/schema.h): the API
+ * would refuse the call, and every call of a batch, only once sent. */
+static char *checked_schema(lua_State *L, const char *where)
+{
+    cJSON *schema = lnyx_to_json(L, -1, where, NULL);
+    error_info bad;
+    error_clear(&bad);
+    int rc = claude_schema_check(schema, where, 1, &bad);
+    char *text = rc == 0 ? cJSON_PrintUnformatted(schema) : NULL;
+    cJSON_Delete(schema);
+    if (rc != 0)
+        raise_schema_error(L, &bad);
+    if (!text)
+        lnyx_fail(L, "out_of_memory", "out of memory converting %s to JSON", where);
+    return text;
+}
+
 /* tools: a JSON array as text, or an array of tool tables {name, description, input (the
  * JSON Schema as a table), strict, cache}, written name, description, input_schema in that
  * order so the same list is the same bytes. */
 static void read_tools(lua_State *L, claude_request *req)
 {
     if (lua_type(L, -1) == LUA_TSTRING) {
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        error_info bad;
+        error_clear(&bad);
+        if (claude_tools_check_strict(text, len, 1, &bad) != 0)
+            raise_schema_error(L, &bad);
         set_string(L, 1, "tools", &req->tools_json);
         return;
     }
@@ -336,8 +369,14 @@ static void read_tools(lua_State *L, claude_request *req)
             return;
         }
         lua_pop(L, 1);
-        if (lua_getfield(L, -1, "strict") == LUA_TBOOLEAN)
+        if (lua_getfield(L, -1, "strict") == LUA_TBOOLEAN) {
             cJSON_AddBoolToObject(t, "strict", lua_toboolean(L, -1));
+            /* A strict tool's schema is held to the subset of structured outputs. */
+            error_info bad;
+            error_clear(&bad);
+            if (lua_toboolean(L, -1) && claude_schema_check(schema, where, 1, &bad) != 0)
+                raise_schema_error(L, &bad);
+        }
         lua_pop(L, 1);
         lua_getfield(L, -1, "cache");
         int mark = cache_mark_of(L, 1, "tools[]");
@@ -519,7 +558,7 @@ static void read_output_config(lua_State *L, const options *o, claude_request *r
     if (opt_get(L, o, O_OUTPUT) != LUA_TNIL) {
         if (!lua_istable(L, -1))
             lnyx_argerror(L, 1, "output must be a JSON Schema table ({type = \"object\", ...})");
-        req->output_schema_json = lnyx_to_json_text(L, -1, "output", NULL);
+        req->output_schema_json = checked_schema(L, "output");
     }
     lua_pop(L, 1);
 }

@@ -15,6 +15,7 @@
 #include "base/json_number.h"
 #include "base/json_parse.h"
 #include "base/utf8.h"
+#include "claude/schema.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -318,6 +319,25 @@ static int l_json_array(lua_State *L)
     return 1;
 }
 
+/* core.schema_problem(t, where) -> nil | problem: what structured outputs would refuse in the
+ * JSON Schema table t (claude/schema.h), the place in it named from where, counted from 1. */
+static int l_schema_problem(lua_State *L)
+{
+    lnyx_checktype(L, 1, LUA_TTABLE);
+    const char *where = lnyx_checkstring(L, 2);
+    cJSON *schema = lnyx_to_json(L, 1, where, NULL);
+    error_info bad;
+    error_clear(&bad);
+    int rc = claude_schema_check(schema, where, 1, &bad);
+    cJSON_Delete(schema);
+    if (rc == 0)
+        return 0;
+    if (strcmp(bad.type, "invalid_argument") != 0)
+        return lnyx_raise(L, &bad);
+    lua_pushstring(L, bad.message);
+    return 1;
+}
+
 static int l_json_decode(lua_State *L)
 {
     size_t len;
@@ -342,5 +362,7 @@ int lnyx_open_json(lua_State *L)
     lua_setfield(L, -2, "json_encode");
     lua_pushcfunction(L, l_json_decode);
     lua_setfield(L, -2, "json_decode");
+    lua_pushcfunction(L, l_schema_problem);
+    lua_setfield(L, -2, "schema_problem");
     return 0;
 }

@@ -6,6 +6,8 @@
  * the schemas they must satisfy. */
 #include "sim_core.h"
 
+#include "claude/schema.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +173,17 @@ int sim_tools_parse(sim_req *r, const cJSON *root, error_info *err)
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
     if (cJSON_IsArray(tools) && tools->child && !(r->tools = cJSON_Duplicate(tools, 1)))
         return oom(err);
+    int i = 0;
+    for (const cJSON *t = cJSON_IsArray(tools) ? tools->child : NULL; t; t = t->next, i++) {
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "strict")))
+            continue;
+        char where[40];
+        snprintf(where, sizeof where, "tools.%d.custom.input_schema", i);
+        error_info why;
+        error_clear(&why);
+        if (claude_schema_check(cJSON_GetObjectItemCaseSensitive(t, "input_schema"), where, 0, &why))
+            return strcmp(why.type, "out_of_memory") ? bad(err, "%s", why.message) : oom(err);
+    }
     if (parse_choice(r, cJSON_GetObjectItemCaseSensitive(root, "tool_choice"), err))
         return -1;
     const char *thinking = string_of(cJSON_GetObjectItemCaseSensitive(root, "thinking"), "type");
@@ -184,6 +197,11 @@ int sim_tools_parse(sim_req *r, const cJSON *root, error_info *err)
             return bad(err, "output_config.format.type: Input should be 'json_schema'");
         if (!cJSON_IsObject(schema))
             return bad(err, "output_config.format.schema: Field required");
+        /* The API's subset of JSON Schema (claude/schema.h), refused as the API does: a 400. */
+        error_info why;
+        error_clear(&why);
+        if (claude_schema_check(schema, "output_config.format.schema", 0, &why))
+            return strcmp(why.type, "out_of_memory") ? bad(err, "%s", why.message) : oom(err);
         if (!(r->output_schema = cJSON_Duplicate(schema, 1)))
             return oom(err);
     }

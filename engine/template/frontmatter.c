@@ -24,6 +24,7 @@
 #include "template_int.h"
 #include "base/array.h"
 #include "base/text.h"
+#include "claude/schema.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -40,7 +41,7 @@ typedef struct fm {
 static int fm_fail(fm *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fm_fail(fm *f, const char *fmt, ...)
 {
-    char msg[400];
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -202,6 +203,15 @@ static int read_output(fm *f, const char *p, const char *end)
     if (!cJSON_IsObject(schema)) {
         cJSON_Delete(schema);
         return fm_fail(f, "'output:' must be a JSON Schema object on one line");
+    }
+    /* A schema structured outputs refuse would fail every call made with the template, each
+     * after it was sent: refused here, where the file is read, so an edit that breaks it keeps
+     * the version before serving, as any other error in the file does. */
+    error_info bad;
+    error_clear(&bad);
+    if (claude_schema_check(schema, "output", 0, &bad) != 0) {
+        cJSON_Delete(schema);
+        return strcmp(bad.type, "out_of_memory") == 0 ? tpl_oom(f->err, f->t) : fm_fail(f, "%s", bad.message);
     }
     char *text = cJSON_PrintUnformatted(schema);
     cJSON_Delete(schema);

@@ -31,10 +31,22 @@ function M.tool(def)
   if def.description ~= nil and type(def.description) ~= "string" then
     bad("tool " .. name .. ": description must be a string", 2)
   end
-  local input = def.input or { type = "object", properties = {} }
+  local input = def.input
+  if input == nil then
+    input = { type = "object", properties = {} }
+    -- What a strict tool's schema needs of every object (claude/schema.c).
+    if def.strict then input.additionalProperties = false end
+  end
   if type(input) ~= "table" or input.type ~= "object" then
     bad("tool " .. name .. ": input must be a JSON Schema table with type = \"object\"", 2)
   end
+  if def.strict ~= nil and type(def.strict) ~= "boolean" then
+    bad("tool " .. name .. ": strict must be true or false", 2)
+  end
+  -- A strict tool's schema is held to what structured outputs take, here where it is defined
+  -- rather than by the API's 400 at its first call.
+  local why = def.strict and core.schema_problem(input, "input")
+  if why then bad("tool " .. name .. ": " .. why, 2) end
   if def.run ~= nil and type(def.run) ~= "function" then
     bad("tool " .. name .. ": run must be a function(input)", 2)
   end

@@ -545,6 +545,14 @@ static void test_malformed(void)
                 "bad.md:3: front matter: unknown key 'varaibles' (expected description, model, output, "
                 "tools or "
                 "variables)");
+    /* An output schema structured outputs refuse (claude/schema.h), named inside the file. */
+    PARSE_ERROR("---\ndescription: d\noutput: {\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", "
+                "\"minLength\": 2}}, \"additionalProperties\": false}\n---\n",
+                "bad.md:3: front matter: output.properties.a: minLength is not supported by structured outputs "
+                "(no string constraints)");
+    PARSE_ERROR("---\noutput: {\"type\": \"object\"}\n---\n",
+                "bad.md:2: front matter: output: an object schema needs \"additionalProperties\": false "
+                "(structured outputs refuse an object open to other properties)");
     PARSE_ERROR("---\nvariables:\n  a: {required: maybe}\n---\n",
                 "bad.md:3: front matter: required of variable 'a' must be true or false, not "
                 "\"maybe\"");

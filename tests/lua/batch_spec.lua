@@ -490,7 +490,8 @@ describe("nyx.batch", function()
 
   it("a request with an output schema gets r.json, or invalid_output, as from nyx.call", function()
     local v = setup:run([[
-      local schema = { type = "object", properties = { n = { type = "integer" } }, required = { "n" } }
+      local schema = { type = "object", properties = { n = { type = "integer" } }, required = { "n" },
+                       additionalProperties = false }
       local b = nyx.batch{ requests = { { id = "fits", prompt = "count", max_tokens = 50, output = schema },
                                         { id = "cut", prompt = "count", max_tokens = 2, output = schema },
                                         { id = "plain", prompt = "count", max_tokens = 50 } } }

@@ -362,7 +362,8 @@ H.describe_setups("tools, thinking and structured output", function(setup)
     local v = setup:run(WEATHER .. [==[
       nyx.templates.create("forecast", table.concat({
         "---",
-        'output: {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}',
+        'output: {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"], ' ..
+          '"additionalProperties": false}',
         "tools: [weather]",
         "---",
         "Forecast for {{city}}" }, "\n"))
