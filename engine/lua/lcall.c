@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 typedef struct call_op {
     lnyx_op op;
@@ -273,19 +274,72 @@ static void raise_schema_error(lua_State *L, const error_info *bad)
     lnyx_raise(L, bad);
 }
 
+/* The schemas found good lately, by hash and length: a loop or a batch sends one schema with
+ * every call, which is checked once. A userdata in the registry, made before any C memory is
+ * held, so that nothing leaks if making it raises. */
+#define SCHEMAS_SEEN "nyx.schemas_seen"
+enum { SCHEMAS_KEPT = 16 };
+typedef struct schemas_seen {
+    unsigned long long hash[SCHEMAS_KEPT];
+    size_t len[SCHEMAS_KEPT];
+    unsigned n, next;
+} schemas_seen;
+
+static schemas_seen *schemas_seen_of(lua_State *L)
+{
+    schemas_seen *seen;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, SCHEMAS_SEEN) == LUA_TUSERDATA) {
+        seen = lua_touserdata(L, -1);
+    } else {
+        lua_pop(L, 1);
+        seen = lua_newuserdatauv(L, sizeof *seen, 0);
+        memset(seen, 0, sizeof *seen);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, SCHEMAS_SEEN);
+    }
+    lua_pop(L, 1); /* the registry keeps it */
+    return seen;
+}
+
+static int schema_seen(const schemas_seen *seen, unsigned long long h, size_t len)
+{
+    for (unsigned i = 0; i < seen->n; i++)
+        if (seen->hash[i] == h && seen->len[i] == len)
+            return 1;
+    return 0;
+}
+
+static void schema_remember(schemas_seen *seen, unsigned long long h, size_t len)
+{
+    seen->hash[seen->next] = h;
+    seen->len[seen->next] = len;
+    seen->next = (seen->next + 1) % SCHEMAS_KEPT;
+    if (seen->n < SCHEMAS_KEPT)
+        seen->n++;
+}
+
 /* The JSON Schema table on top as JSON text, refused (invalid_argument naming the place in
  * it, counted from 1) when structured outputs would not take it (claude/schema.h): the API
  * would refuse the call, and every call of a batch, only once sent. */
 static char *checked_schema(lua_State *L, const char *where)
 {
+    schemas_seen *seen = schemas_seen_of(L);
     cJSON *schema = lnyx_to_json(L, -1, where, NULL);
+    char *text = cJSON_PrintUnformatted(schema);
     error_info bad;
     error_clear(&bad);
-    int rc = claude_schema_check(schema, where, 1, &bad);
-    char *text = rc == 0 ? cJSON_PrintUnformatted(schema) : NULL;
+    int rc = 0;
+    if (text) {
+        size_t len = strlen(text);
+        unsigned long long h = XXH3_64bits(text, len);
+        if (!schema_seen(seen, h, len) && (rc = claude_schema_check(schema, where, 1, &bad)) == 0)
+            schema_remember(seen, h, len);
+    }
     cJSON_Delete(schema);
-    if (rc != 0)
+    if (rc != 0) {
+        free(text);
         raise_schema_error(L, &bad);
+    }
     if (!text)
         lnyx_fail(L, "out_of_memory", "out of memory converting %s to JSON", where);
     return text;

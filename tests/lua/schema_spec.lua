@@ -35,8 +35,13 @@ for _, setup in ipairs(H.setups()) do
           local ok, e = pcall(nyx.call, { prompt = "x", output = schema })
           out[i] = ok and "sent" or { type = e.type, message = e.message }
         end
-        local good = nyx.call{ prompt = "x", output = obj({ n = { type = "integer" } }) }
-        return { out = out, sent = sim.sent(), json = good.json }
+        local schema = obj({ n = { type = "integer" } })
+        local good = nyx.call{ prompt = "x", output = schema }
+        nyx.call{ prompt = "y", output = schema } -- found good before: not walked again
+        -- The same table changed is another schema, checked afresh.
+        schema.properties.n.minimum = 1
+        local ok, changed = pcall(nyx.call, { prompt = "z", output = schema })
+        return { out = out, sent = sim.sent(), json = good.json, changed = not ok and changed.message }
       ]]
       local want = {
         "output.properties.age: minimum is not supported by structured outputs (no numerical constraints)",
@@ -55,7 +60,9 @@ for _, setup in ipairs(H.setups()) do
         assert.are.equal("invalid_argument", e.type)
         assert.matches(fragment, e.message, 1, true)
       end
-      assert.are.equal(1, v.sent, "only the good schema's call was sent")
+      assert.are.equal(2, v.sent, "only the good schema's calls were sent")
+      assert.are.equal("bad argument #1 to 'call' (output.properties.n: minimum is not supported by structured outputs "
+                       .. "(no numerical constraints))", v.changed)
       assert.are.equal("integer", math.type(v.json.n))
     end)
 
