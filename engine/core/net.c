@@ -465,9 +465,24 @@ int net_descriptors_per_connection(const net *n) { return n->per_connection; }
 
 long net_host_connections(const net *n) { return n->http2 && n->https ? 64L : 0L; }
 
+int net_transfer_basics(CURL *h)
+{
+#if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87 */
+    /* The lookup's thread is left to end on its own, and frees what it holds when it does: the
+     * "leak" libcurl's documentation warns of is that thread running on for a while. */
+    CURLcode rc = curl_easy_setopt(h, CURLOPT_QUICK_EXIT, 1L);
+    return rc == CURLE_OK || rc == CURLE_UNKNOWN_OPTION ? 0 : -1; /* an older library blocks as it did */
+#else
+    (void)h;
+    return 0;
+#endif
+}
+
 int net_configure(const net *n, CURL *h, char *errbuf)
 {
     errbuf[0] = '\0';
+    if (net_transfer_basics(h) != 0)
+        return -1;
     if (!n)
         return 0;
     if (curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||

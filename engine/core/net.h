@@ -46,8 +46,15 @@ int net_append_headers(const net *n, struct curl_slist **list);
  * with curl_slist_free_all). Returns 0 or -1 (out of memory). */
 int net_call_headers(const struct curl_slist *base, char *const *lines, size_t n, struct curl_slist **out);
 
-/* Sets trust, client certificate, proxy, HTTP version and the error buffer (errbuf, at least
- * CURL_ERROR_SIZE bytes) on a transfer. Returns 0 or -1. */
+/* What every transfer of the engine has, to the API or elsewhere (OpenTelemetry): a timeout
+ * during a host name's lookup ends the transfer at once, without waiting for the lookup's
+ * thread (libcurl otherwise joins it, blocking the loop until the system's resolver gives up,
+ * 10 s and more with a nameserver that does not answer, whatever the connect timeout says).
+ * Returns 0 or -1. */
+int net_transfer_basics(CURL *h);
+
+/* Sets net_transfer_basics, trust, client certificate, proxy, HTTP version and the error buffer
+ * (errbuf, at least CURL_ERROR_SIZE bytes) on a transfer. Returns 0 or -1. */
 int net_configure(const net *n, CURL *h, char *errbuf);
 
 /* The most connections to the API host at once: 0 (no limit) but for HTTP/2 over TLS, where

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/text.h"
+#include "net.h"
 #include "otel_content.h"
 
 #include <cjson/cJSON.h>
@@ -400,7 +401,8 @@ static void send_doc(otel *o, const char *url, cJSON *doc, int items, post **slo
              curl_easy_setopt(easy, CURLOPT_HTTPHEADER, o->headers) == CURLE_OK &&
              curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, OTEL_POST_TIMEOUT_MS) == CURLE_OK &&
              curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-             curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK;
+             curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
+             net_transfer_basics(easy) == 0; /* a collector's name that does not resolve blocks nothing */
     if (!ok || loop_add_transfer_background(o->e->loop, easy, post_done, p) != 0) {
         note_dropped(o, items, "the transfer could not start");
         post_free(p);

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# nyx on a bad network: a Messages API on loopback that never answers, stalls mid-answer, resets
+# the connection, closes a kept-alive connection as nyx reuses it (tests/helpers/bad_api.py); a
+# port that refuses; IPv6; a base URL with a path prefix; and, in a network namespace of its own
+# (nothing leaves the machine), a nameserver that never answers. What `nyx run` sees each time:
+# the error's type and message, the attempts, and the call's record (failed, at no cost).
+# Timeouts are short (1 s) and retries immediate, so the whole script takes a few seconds.
+set -uo pipefail
+source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
+cd "$work" || exit 1
+unset LD_PRELOAD # the python servers are not instrumented; nyx gets it back through clean_env
+
+clean_env+=("NYX_PROVIDER=anthropic" "ANTHROPIC_API_KEY=bad-net-key" "NYX_RETRY_BASE_SECONDS=0.01"
+            "NYX_RETRY_MAX_SECONDS=0.05" "CLAUDE_TIMEOUT_SECONDS=1" "NYX_CONNECT_TIMEOUT_SECONDS=1"
+            "LLM_MAX_RETRIES=1")
+nyx_timeout=60
+
+# start_bad MODE [--ipv6]: tests/helpers/bad_api.py serving MODE; sets $bad (its base URL) and
+# $bad_log (its log of connections and requests).
+start_bad() {
+  bad_log="$work/bad-$1.log"
+  : >"$work/bad.port"
+  python3 "$NYX_SOURCE_DIR/tests/helpers/bad_api.py" "$@" >"$work/bad.port" 2>"$bad_log" &
+  pids+=($!)
+  local p=""
+  for _ in $(seq 200); do
+    p=$(cat "$work/bad.port")
+    [[ -n $p ]] && break
+    sleep 0.02
+  done
+  if [[ "${2:-}" == --ipv6 ]]; then bad="http://[::1]:$p"; else bad="http://127.0.0.1:$p"; fi
+  [[ -n $p ]]
+}
+requests() { grep -c '^request' "$bad_log"; }
+# record FIELD: the field of the newest call's record
+record() { sqlite3 "$work/nyx.db" "SELECT $1 FROM llm_interactions ORDER BY rowid DESC LIMIT 1"; }
+
+cat >call.lua <<'EOF'
+local nyx = require "nyx"
+local stream = nyx.vars.stream and function() end or nil
+for i = 1, tonumber(nyx.vars.calls or 1) do
+  local ok, r = pcall(nyx.call, { prompt = "Hello over a bad network " .. i, max_tokens = 16, stream = stream })
+  if ok then
+    print("ok", r.text, "attempts=" .. r.attempts, "cost=" .. r.usage.cost_usd)
+  else
+    print("error", r.type, "retryable=" .. tostring(r.retryable), "attempts=" .. tostring(r.attempts), r.message)
+  end
+end
+EOF
+
+# ---- a server that never answers, or stops answering ----
+
+start_bad silent
+check "a server that accepts and never answers starts" $? "$(cat "$bad_log")"
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua
+check_grep "no answer at all: a timeout, retried once (LLM_MAX_RETRIES=1), named" "$out" \
+  -E "^error	timeout	retryable=true	attempts=2	.*timed out after 1[0-9]{3} milliseconds with 0 bytes received"
+[[ $(requests) == 2 && $(record status) == error && $(record cost_usd) == 0.0 && $(record error_type) == timeout ]]
+check "its two requests reached the server; the call is logged failed, at no cost" $? \
+  "requests=$(requests) $(record 'status, cost_usd, error_type')"
+
+start_bad stall
+run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=0" -- run call.lua --var stream=1
+check_grep "headers, then a stream that stalls: a timeout within CLAUDE_TIMEOUT_SECONDS" "$out" \
+  -E "^error	timeout	retryable=true	attempts=1	.*timed out after 1[0-9]{3} milliseconds"
+
+start_bad trickle
+run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=0" -- run call.lua
+check_grep "an answer trickling a byte a second: a timeout within CLAUDE_TIMEOUT_SECONDS" "$out" \
+  -E "^error	timeout	retryable=true	attempts=1	.*timed out after 1[0-9]{3} milliseconds"
+
+start_bad reset
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua
+check_grep "a connection reset mid-body: a retried network_error naming the reset" "$out" \
+  -E "^error	network_error	retryable=true	attempts=2	.*Connection reset by peer"
+[[ $(requests) == 2 && $(record cost_usd) == 0.0 ]]
+check "both requests were sent, the call costs nothing" $? "requests=$(requests) cost=$(record cost_usd)"
+
+# ---- a kept-alive connection closed as it is reused ----
+
+rm -f "$work/nyx.db"*
+for stream in "" 1; do
+  start_bad stale
+  run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua --var calls=2 ${stream:+--var stream=1}
+  [[ $(grep -c "^ok	hello over a bad network" <<<"$out") == 2 ]] && grep -q "attempts=2" <<<"$out"
+  check "stale connection${stream:+ (stream)}: the second call is sent again on a new connection and answered" $? "$out"
+  [[ $(requests) == 3 && $(grep -c '^accept' "$bad_log") == 2 ]]
+  check "stale connection${stream:+ (stream)}: three requests on the wire, two connections" $? "$(cat "$bad_log")"
+  again=$(record attempts_json)
+  [[ $(record attempts) == 2 && $(record status) == ok ]] && grep -q '"sent_again_by_libcurl":true' <<<"$again" &&
+    [[ $(record 'printf("%.7f", cost_usd)') == "$(sqlite3 "$work/nyx.db" \
+      'SELECT printf("%.7f", cost_usd) FROM llm_interactions ORDER BY rowid LIMIT 1')" ]]
+  check "stale connection${stream:+ (stream)}: both requests are attempts, the answer billed once" $? \
+    "$(sqlite3 "$work/nyx.db" 'SELECT attempts, cost_usd, attempts_json FROM llm_interactions')"
+  rm -f "$work/nyx.db"*
+done
+
+# ---- where the endpoint is ----
+
+run_nyx "ANTHROPIC_BASE_URL=http://127.0.0.1:1" -- run call.lua
+check_grep "a port that refuses: a retried network_error saying it could not connect" "$out" \
+  -E "^error	network_error	retryable=true	attempts=2	.*Failed to connect to 127.0.0.1 port 1"
+
+start_bad ok
+run_nyx "ANTHROPIC_BASE_URL=$bad/anthropic" -- run call.lua
+[[ $rc == 0 ]] && grep -q "^request 1.0 /anthropic/v1/messages " "$bad_log"
+check "a base URL with a path prefix: requests go under it" $? "$out $err $(cat "$bad_log")"
+
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+  start_bad ok --ipv6
+  run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua
+  check_exit "IPv6 localhost ([::1]) is reached" 0 "$out" "^ok	hello over a bad network"
+else
+  echo "ok - SKIP: no IPv6 loopback here"
+fi
+
+# ---- a nameserver that never answers ----
+
+# In a network and mount namespace of their own (only a loopback there, so no query leaves the
+# machine), /etc/resolv.conf names a nameserver on 127.0.0.1 that logs each query and answers
+# none; the system's resolver asks twice, 3 s apart (RES_OPTIONS). The lookup's timeout (1 s) must
+# end the call then and there: libcurl used to wait for the lookup's thread, holding the loop (and
+# every other call, timer and task) until the resolver gave up, 6 s later, after its second try.
+cat >"$work/in_ns.sh" <<'EOF'
+#!/usr/bin/env bash
+ip link set lo up && echo "nameserver 127.0.0.1" >"$NS_WORK/resolv.conf" &&
+  mount --bind "$NS_WORK/resolv.conf" /etc/resolv.conf || exit 97
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+open(sys.argv[1] + ".up", "w").close()
+while True:
+    s.recvfrom(2048)
+    with open(sys.argv[1], "a") as f: f.write("query\n")
+' "$NS_WORK/dns.log" &
+dns=$!
+for _ in $(seq 200); do [[ -e "$NS_WORK/dns.log.up" ]] && break; sleep 0.02; done
+"$@"
+rc=$?
+kill $dns
+exit $rc
+EOF
+chmod +x "$work/in_ns.sh"
+cat >dns.lua <<'EOF'
+local nyx = require "nyx"
+local ok, r = pcall(nyx.call, { prompt = "Hello", max_tokens = 16 })
+local queries = 0
+for _ in io.lines(nyx.vars.dnslog) do queries = queries + 1 end
+print(ok and "ok" or r.type, "queries=" .. queries, ok and "" or r.message)
+EOF
+if NS_WORK=$work unshare -n -m "$work/in_ns.sh" true 2>/dev/null; then
+  : >"$work/dns.log"
+  rm -f "$work/dns.log.up"
+  saved_env=("${clean_env[@]}")
+  clean_env=(env "NS_WORK=$work" unshare -n -m "$work/in_ns.sh" "${clean_env[@]}" "RES_OPTIONS=timeout:3 attempts:2")
+  run_nyx "ANTHROPIC_BASE_URL=http://api.nyx-test.example" "LLM_MAX_RETRIES=0" -- run dns.lua --var "dnslog=$work/dns.log"
+  clean_env=("${saved_env[@]}")
+  check_grep "a nameserver that never answers: a timeout naming the lookup" "$out" -E "^timeout	.*Resolving timed out"
+  queries=$(grep -Eo 'queries=[0-9]+' <<<"$out" | cut -d= -f2)
+  [[ -n $queries && $queries -ge 1 && $queries -lt 4 ]]
+  check "the call ended at its connect timeout, before the resolver's second try (the loop was not held)" $? \
+    "$out $err"
+else
+  echo "ok - SKIP: no network namespace here (unshare -n -m needs root): the nameserver check did not run"
+fi
+
+finish

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""A Messages API on a bad network, for tests/e2e/bad_network.sh: python3 bad_api.py MODE [--ipv6].
+
+Listens on 127.0.0.1 (or ::1) on a free port, prints the port on stdout, and logs one line per
+connection and request on stderr ("accept N", "request N.K PATH stream=0|1"). Each request is
+answered as MODE says:
+
+  ok       a whole answer (JSON, or an SSE stream when the request asks for one), kept alive
+  silent   nothing at all: the connection stays open, no headers ever come
+  stall    the headers and the first bytes of the answer, then nothing
+  trickle  the whole answer, one byte a second
+  reset    the headers and half the body, then a TCP reset
+  stale    the first request on a connection answered and kept alive; the next one read, then
+           the connection closed without a word (a server closing an idle connection just as
+           the client reuses it)
+  gzcut    200 with Content-Encoding: gzip and a gzip stream cut in half (its length announced)
+"""
+import gzip
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+
+MODE = sys.argv[1]
+FAMILY = socket.AF_INET6 if "--ipv6" in sys.argv else socket.AF_INET
+HOST = "::1" if FAMILY == socket.AF_INET6 else "127.0.0.1"
+
+MESSAGE = {"id": "msg_bad_net", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+           "content": [{"type": "text", "text": "hello over a bad network"}], "stop_reason": "end_turn",
+           "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 3}}
+BODY = json.dumps(MESSAGE).encode()
+EVENTS = [
+    ("message_start", {"type": "message_start", "message": dict(MESSAGE, content=[], stop_reason=None,
+                                                                usage={"input_tokens": 10, "output_tokens": 1})}),
+    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                             "delta": {"type": "text_delta", "text": "hello over a bad network"}}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                       "usage": {"output_tokens": 3}}),
+    ("message_stop", {"type": "message_stop"}),
+]
+
+
+def log(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def answer(body, content_type=b"application/json", extra=b""):
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\nrequest-id: req_bad_net\r\n" + extra +
+            b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def stream_answer():
+    return answer(b"".join(b"event: %s\ndata: %s\n\n" % (name.encode(), json.dumps(data).encode())
+                           for name, data in EVENTS), b"text/event-stream")
+
+
+def read_request(sock, buf):
+    """(path, body, rest of buf), or None when the client closed."""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            return None
+        buf += data
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(rest) < length:
+        data = sock.recv(65536)
+        if not data:
+            return None
+        rest += data
+    return lines[0].split(b" ")[1].decode(), rest[:length], rest[length:]
+
+
+def serve(sock, number):
+    buf = b""
+    served = 0
+    try:
+        while True:
+            got = read_request(sock, buf)
+            if got is None:
+                return
+            path, body, buf = got
+            stream = json.loads(body or b"{}").get("stream") is True
+            log("request %d.%d %s stream=%d" % (number, served, path, stream))
+            whole = stream_answer() if stream else answer(BODY)
+            if MODE == "ok" or (MODE == "stale" and served == 0):
+                sock.sendall(whole)
+            elif MODE == "stale":
+                sock.close()
+                return
+            elif MODE == "silent":
+                time.sleep(3600)
+            elif MODE == "stall":
+                sock.sendall(whole[:whole.index(b"\r\n\r\n") + 4 + 40])
+                time.sleep(3600)
+            elif MODE == "trickle":
+                for i in range(len(whole)):
+                    sock.sendall(whole[i:i + 1])
+                    time.sleep(1)
+            elif MODE == "reset":
+                sock.sendall(whole[:len(whole) - len(BODY) // 2])
+                time.sleep(0.05)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+                return
+            elif MODE == "gzcut":
+                packed = gzip.compress(BODY)
+                sock.sendall(answer(packed[:len(packed) // 2], extra=b"Content-Encoding: gzip\r\n"))
+            served += 1
+    except OSError:
+        pass  # the client went away
+
+
+def main():
+    listener = socket.socket(FAMILY, socket.SOCK_STREAM)
+    listener.bind((HOST, 0))
+    listener.listen(64)
+    print(listener.getsockname()[1], flush=True)
+    number = 0
+    while True:
+        sock, _ = listener.accept()
+        number += 1
+        log("accept %d" % number)
+        threading.Thread(target=serve, args=(sock, number), daemon=True).start()
+
+
+main()
