@@ -462,15 +462,11 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
         return script_host_add_var(&e->script, key + 4, value) == 0 ? NYX_OK : NYX_ENOMEM;
     }
     if (strcmp(key, "base_url") == 0) {
-        int ok = net_url_ok(value);
-        if (ok < 0) {
-            engine_set_error(e, "nyx_set: out of memory reading base_url");
-            return NYX_ENOMEM;
-        }
-        if (!ok) {
-            engine_set_error(e, "nyx_set: base_url: \"%.200s\" is not a URL (e.g. https://api.anthropic.com)",
-                             value);
-            return NYX_EINVAL;
+        error_info err;
+        error_clear(&err);
+        if (net_check_endpoint(value, "base_url", &err) != 0) {
+            engine_set_error(e, "nyx_set: %s", err.message);
+            return error_code(&err);
         }
     }
     /* db, provider, base_url, debug: the settings table's, checked by its parser */

@@ -350,18 +350,46 @@ static int choose_proxy(net *n)
     return n->proxy && n->proxy_shown ? 0 : -1;
 }
 
-int net_url_ok(const char *url)
+int net_check_endpoint(const char *url, const char *label, error_info *err)
 {
     CURLU *u = curl_url();
-    if (!u)
+    if (!u) {
+        error_set(err, "out_of_memory", 0, "%s: out of memory reading the URL", label);
         return -1;
-    char *host = NULL;
+    }
+    char *host = NULL, *scheme = NULL, *query = NULL, *fragment = NULL;
     CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (rc == CURLUE_OK)
         rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    /* absent parts are CURLUE_NO_QUERY and CURLUE_NO_FRAGMENT, their pointers left NULL */
+    CURLUcode qrc = rc == CURLUE_OK ? curl_url_get(u, CURLUPART_QUERY, &query, 0) : rc;
+    CURLUcode frc = rc == CURLUE_OK ? curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) : rc;
+    int result = -1;
+    if (rc == CURLUE_OUT_OF_MEMORY || qrc == CURLUE_OUT_OF_MEMORY || frc == CURLUE_OUT_OF_MEMORY)
+        error_set(err, "out_of_memory", 0, "%s: out of memory reading the URL", label);
+    else if (rc != CURLUE_OK)
+        error_set(err, "invalid_argument", 0, "%s: \"%.200s\" is not a URL (e.g. https://api.anthropic.com)",
+                  label, url);
+    else if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0)
+        /* libcurl speaks what the scheme says: to an ftp:// endpoint it logs in and uploads the
+         * request as a file; dict:// and gopher:// send the path as a command */
+        error_set(err, "invalid_argument", 0, "%s: \"%.200s\" is not an http:// or https:// URL (it says %.20s://)",
+                  label, url, scheme);
+    else if (query || fragment)
+        error_set(err, "invalid_argument", 0,
+                  "%s: \"%.200s\" has a %s: requests add /v1/messages to the URL's path and would send it "
+                  "inside the %s; give the URL without it (a gateway's own headers go in NYX_EXTRA_HEADERS)",
+                  label, url, query ? "query (?...)" : "fragment (#...)", query ? "query" : "fragment");
+    else
+        result = 0;
     curl_free(host);
+    curl_free(scheme);
+    curl_free(query);
+    curl_free(fragment);
     curl_url_cleanup(u);
-    return rc == CURLUE_OK ? 1 : rc == CURLUE_OUT_OF_MEMORY ? -1 : 0;
+    return result;
 }
 
 net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const char **warning, error_info *err)
@@ -376,6 +404,8 @@ net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const
         error_set(err, "out_of_memory", 0, "out of memory");
         goto fail;
     }
+    if (net_check_endpoint(endpoint, "ANTHROPIC_BASE_URL", err) != 0)
+        goto fail;
     if (curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
@@ -467,6 +497,15 @@ long net_host_connections(const net *n) { return n->http2 && n->https ? 64L : 0L
 
 int net_transfer_basics(CURL *h)
 {
+    /* HTTP only, whatever a URL's scheme says (net_check_endpoint refuses others at start; an
+     * OpenTelemetry endpoint is not checked there). */
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85 */
+    if (curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
+        return -1;
+#else
+    if (curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK)
+        return -1;
+#endif
 #if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87 */
     /* The lookup's thread is left to end on its own, and frees what it holds when it does: the
      * "leak" libcurl's documentation warns of is that thread running on for a while. */

@@ -28,9 +28,10 @@ int net_check_config(const engine_config *cfg, error_info *err);
  * when they cannot apply (NYX_TLS_INSECURE for a host that is not loopback). *warning is set
  * to a static text to give at start, or NULL. */
 net *net_open(const engine_config *cfg, const char *endpoint, int builtin, const char **warning, error_info *err);
-/* Whether url reads as an absolute URL with a host, as net_open needs the endpoint: 1 yes,
- * 0 no, -1 out of memory. */
-int net_url_ok(const char *url);
+/* Checks that url can be the API's endpoint: an absolute http:// or https:// URL with a host,
+ * and no query or fragment (requests add "/v1/messages" to its path). Returns 0, or -1 with err
+ * ("invalid_argument", or "out_of_memory") whose message starts with label. */
+int net_check_endpoint(const char *url, const char *label, error_info *err);
 void net_free(net *n); /* NULL does nothing */
 
 /* "Accept-Encoding: deflate, gzip, br, zstd": the header libcurl makes for CURLOPT_ACCEPT_ENCODING ""
@@ -46,7 +47,8 @@ int net_append_headers(const net *n, struct curl_slist **list);
  * with curl_slist_free_all). Returns 0 or -1 (out of memory). */
 int net_call_headers(const struct curl_slist *base, char *const *lines, size_t n, struct curl_slist **out);
 
-/* What every transfer of the engine has, to the API or elsewhere (OpenTelemetry): a timeout
+/* What every transfer of the engine has, to the API or elsewhere (OpenTelemetry): HTTP and
+ * HTTPS only, whatever scheme a URL names; and a timeout
  * during a host name's lookup ends the transfer at once, without waiting for the lookup's
  * thread (libcurl otherwise joins it, blocking the loop until the system's resolver gives up,
  * 10 s and more with a nameserver that does not answer, whatever the connect timeout says).

@@ -39,6 +39,16 @@ static void bad_values(void)
     REQUIRE(e != NULL);
     CHECK_INT(nyx_set(e, "base_url", "not a url"), NYX_EINVAL);
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: base_url: \"not a url\" is not a URL");
+    /* libcurl would speak FTP to it, logging in and uploading the request as a file */
+    CHECK_INT(nyx_set(e, "base_url", "ftp://127.0.0.1:2121/"), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "base_url: \"ftp://127.0.0.1:2121/\" is not an http:// or https:// URL (it says ftp://)");
+    /* /v1/messages would have gone inside the query ("/gw?key=1/v1/messages") */
+    CHECK_INT(nyx_set(e, "base_url", "https://gw.example/gw?key=1"), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "has a query (?...): requests add /v1/messages to the URL's path");
+    CHECK_INT(nyx_set(e, "base_url", "https://gw.example/gw#x"), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "has a fragment (#...)");
+    CHECK_INT(nyx_set(e, "base_url", "HTTPS://gw.example/anthropic/"), NYX_OK);
+    CHECK_INT(nyx_set(e, "base_url", "http://[::1]:8080"), NYX_OK);
     CHECK_INT(nyx_set(e, "base_url", ""), NYX_EINVAL);
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: base_url must not be empty");
     CHECK_INT(nyx_set(e, "db", ""), NYX_EINVAL);

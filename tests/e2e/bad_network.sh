@@ -106,6 +106,19 @@ run_nyx "ANTHROPIC_BASE_URL=$bad/anthropic" -- run call.lua
 [[ $rc == 0 ]] && grep -q "^request 1.0 /anthropic/v1/messages " "$bad_log"
 check "a base URL with a path prefix: requests go under it" $? "$out $err $(cat "$bad_log")"
 
+# libcurl speaks what a URL's scheme says: to ftp:// it logged in and uploaded the request as a
+# file, to dict:// or gopher:// it sent the path as a command (and the call failed as "HTTP 0 with
+# an empty body"); a query swallowed the path nyx adds ("/anthropic?k=1/v1/messages").
+start_bad ok
+port=${bad##*:}
+for base in "ftp://127.0.0.1:$port/" "dict://127.0.0.1:$port/" "$bad/anthropic?key=1" "$bad/#top"; do
+  run_nyx "ANTHROPIC_BASE_URL=$base" -- run call.lua
+  [[ $rc == 1 && $(grep -c '^accept' "$bad_log") == 0 ]] &&
+    grep -Eq "ANTHROPIC_BASE_URL: .* (is not an http:// or https:// URL|has a (query|fragment))" <<<"$err"
+  check "a base URL $base is refused at start, naming why, and nothing is sent" $? \
+    "rc=$rc $out $err $(cat "$bad_log")"
+done
+
 if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
   start_bad ok --ipv6
   run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua
