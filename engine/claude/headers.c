@@ -329,6 +329,9 @@ void claude_headers_feed(claude_headers *h, const char *line, size_t len, double
         copy_field(h->request_id, sizeof h->request_id, v, vlen);
     } else if (eq_nocase(line, nlen, "content-type")) {
         copy_field(h->content_type, sizeof h->content_type, v, vlen);
+    } else if (eq_nocase(line, nlen, "content-encoding")) {
+        if (!eq_nocase(v, vlen, "identity"))
+            copy_field(h->content_encoding, sizeof h->content_encoding, v, vlen);
     } else if (eq_nocase(line, nlen, "retry-after-ms")) {
         if (parse_decimal(v, vlen, &d) == 0) {
             h->retry_after_s = d / 1000.0;

@@ -17,6 +17,7 @@ typedef struct claude_headers {
     /* -reset RFC 3339 timestamps as epoch seconds, -1 if absent */
     double rl_requests_reset, rl_input_reset, rl_output_reset, rl_tokens_reset;
     char content_type[64];
+    char content_encoding[32]; /* "gzip", ...: "" when the body came as it is */
     int retry_after_from_ms; /* internal: retry-after-ms seen, so retry-after must not override */
 } claude_headers;
 

@@ -292,6 +292,31 @@ static int parse_root(cJSON *root, claude_response *out, error_info *err)
     return 0;
 }
 
+int claude_json_unfinished(const char *s, size_t len)
+{
+    size_t depth = 0;
+    int in_string = 0, any = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++; /* the escaped character, whatever it is */
+            else if (ch == '"')
+                in_string = 0;
+            continue;
+        }
+        if (ch == '"')
+            in_string = any = 1;
+        else if (ch == '{' || ch == '[')
+            depth++, any = 1;
+        else if ((ch == '}' || ch == ']') && depth > 0)
+            depth--;
+        else if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
+            any = 1;
+    }
+    return !any || in_string || depth > 0;
+}
+
 int claude_parse_message(const char *body, size_t len, claude_response *out, error_info *err)
 {
     if (!body || len == 0)

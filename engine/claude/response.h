@@ -12,6 +12,11 @@
  * the text is not JSON or memory ran out. */
 cJSON *claude_json_parse(const char *s, size_t len);
 
+/* 1 when s[0..len) stops inside a JSON value (an object, array or string left open, or nothing
+ * at all), as a text cut short does; 0 when every value it opens is closed (whether or not the
+ * rest is JSON). */
+int claude_json_unfinished(const char *s, size_t len);
+
 /* Parses a 2xx Messages body. On success returns 0 and sets out's id, model, stop_reason,
  * stop_sequence (NULL when null), text (always non-NULL, NUL-terminated: the text blocks
  * joined), content (every content block, in order, the parsed array itself: not printed

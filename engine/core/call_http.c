@@ -350,6 +350,22 @@ static int configure(api_call *c, int fresh)
            curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK;
 }
 
+/* A compressed answer whose text stops inside its JSON was cut on its way (a gateway that ended
+ * its own response cleanly when the one it relayed broke): libcurl does not check that a gzip
+ * (or deflate, br, zstd) stream is whole, and hands over what it decoded as if it were. That is
+ * the network's fault, and may pass, not the API's malformed answer. */
+static void compressed_body_cut(const api_call *c, error_info *err)
+{
+    if (!c->headers.content_encoding[0] || !claude_json_unfinished(c->reply.s, c->reply.len))
+        return;
+    error_clear(err); /* transfer_done gives it the request's id */
+    error_set(err, "network_error", 0,
+              "the %s-encoded answer was cut short on its way: its %zu decoded bytes stop inside the JSON "
+              "(the compressed stream ended early)",
+              c->headers.content_encoding, c->reply.len);
+    err->retryable = 1;
+}
+
 static void transfer_done(void *ud, CURLcode rc)
 {
     api_call *c = ud;
@@ -380,8 +396,8 @@ static void transfer_done(void *ud, CURLcode rc)
         claude_error_from_http((int)status, c->reply.s, c->reply.len, &c->headers, &err);
     else if (c->stream)
         claude_stream_finish(c->stream, &err);
-    else
-        claude_parse_message(c->reply.s ? c->reply.s : "", c->reply.len, &c->result.resp, &err);
+    else if (claude_parse_message(c->reply.s ? c->reply.s : "", c->reply.len, &c->result.resp, &err) != 0)
+        compressed_body_cut(c, &err);
     body_drop(c);
     if (err.type[0] && !err.request_id[0] && c->headers.request_id[0])
         memcpy(err.request_id, c->headers.request_id, sizeof err.request_id);

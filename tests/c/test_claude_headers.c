@@ -185,9 +185,24 @@ static void test_odd_lines(void)
     claude_headers_feed(&h, "", 0, 0);
 }
 
+/* What the body came compressed with: libcurl decodes it, and does not check that it was whole. */
+static void test_content_encoding(void)
+{
+    claude_headers h;
+    claude_headers_init(&h);
+    CHECK_STR(h.content_encoding, "");
+    feed(&h, "Content-Encoding: gzip\r\n", 0);
+    CHECK_STR(h.content_encoding, "gzip");
+    feed(&h, "HTTP/1.1 200 OK\r\n", 0);
+    CHECK_STR(h.content_encoding, "");
+    feed(&h, "content-encoding: identity\r\n", 0); /* as it is: nothing to decode */
+    CHECK_STR(h.content_encoding, "");
+}
+
 int main(void)
 {
     test_init();
+    test_content_encoding();
     test_basic_response();
     test_retry_after_ms_wins();
     test_retry_after_http_date();

@@ -356,8 +356,37 @@ static void test_member_order_and_repeats(void)
     CHECK_STR(err.message, "malformed Messages response: usage.output_tokens must be a non-negative integer");
 }
 
+/* A text cut short stops inside a value; one that is whole, valid or not, does not. */
+static void test_json_unfinished(void)
+{
+    static const struct {
+        const char *text;
+        int unfinished;
+    } cases[] = {
+        {"", 1},
+        {"  \n", 1},
+        {"{\"id\":\"m\",\"content\":[{\"type\":\"text\",\"text\":\"hel", 1},
+        {"{\"id\":\"m\",\"content\":[", 1},
+        {"{\"a\":\"say \\\"}\\\" and ", 1}, /* quotes and braces escaped inside a string */
+        {"{\"a\":\"ends on a backslash \\", 1},
+        {"[1,{}", 1},
+        {"{\"id\":\"m\"}", 0},
+        {"{\"a\":\"}\"}", 0},
+        {"<html>502 Bad Gateway</html>", 0},
+        {"{\"a\":1}}", 0},
+        {"null", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_ROW("%s", cases[i].text);
+        CHECK_INT(claude_json_unfinished(cases[i].text, strlen(cases[i].text)), cases[i].unfinished);
+    }
+    CHECK_ROW_END();
+    CHECK_INT(claude_json_unfinished(NULL, 0), 1);
+}
+
 int main(void)
 {
+    test_json_unfinished();
     test_full();
     test_null_cache_fields();
     test_tool_use_and_stop_sequence();

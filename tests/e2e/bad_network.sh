@@ -76,6 +76,13 @@ check_grep "a connection reset mid-body: a retried network_error naming the rese
 [[ $(requests) == 2 && $(record cost_usd) == 0.0 ]]
 check "both requests were sent, the call costs nothing" $? "requests=$(requests) cost=$(record cost_usd)"
 
+start_bad gzcut
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua
+check_grep "a gzip body cut short (libcurl passes what it decoded): a retried network_error saying so" "$out" \
+  -E "^error	network_error	retryable=true	attempts=2	the gzip-encoded answer was cut short on its way"
+[[ $(requests) == 2 && $(record error_type) == network_error ]]
+check "both requests were sent, the record says network_error" $? "requests=$(requests) $(record error_type)"
+
 # ---- a kept-alive connection closed as it is reused ----
 
 rm -f "$work/nyx.db"*
