@@ -213,6 +213,7 @@ static void route_failed(api_call *c, const error_info *err)
         error_info perr;
         error_clear(&perr);
         release_budget(c); /* the next model has its own price */
+        call_keep_billed(c); /* what this route's answer was billed for stays the call's */
         call_http_reset(c);  /* the next route's response must not append to this one's */
         c->route++;
         if (prepare_route(c, &perr) != 0) {
@@ -317,6 +318,7 @@ static void attempt_done(api_call *c, int status, error_info *err)
             c->waited += delay;
         }
         c->retries_on_route++;
+        call_keep_billed(c); /* a response that began was billed, though it is tried again */
         call_http_reset(c);
         c->timer = loop_timer_add(e->loop, delay, admit, c);
         if (c->timer)

@@ -118,29 +118,99 @@ int call_template_use(nyx_engine *e, char *name, int version, const call_outcome
                                    &r->resp.usage, r->has_cost ? r->cost.cost_usd : 0, r->latency_ms, r->cache_hit);
 }
 
+static int usage_billed(const claude_usage *u)
+{
+    return u->input_tokens > 0 || u->output_tokens > 0 || u->cache_creation_input_tokens > 0 ||
+           u->cache_read_input_tokens > 0;
+}
+
+/* The model a response came from: the one it names, else the route's. */
+static const model_info *answered_by(const api_call *c)
+{
+    const claude_response *resp = &c->result.resp;
+    const model_info *served = resp->model ? models_find(c->e->provider.models, resp->model) : NULL;
+    return served ? served : c->model;
+}
+
+/* When the call was made, for the table's row in force then (not when it ended). */
+static double made_at(const api_call *c) { return clock_wall_s() - (clock_now_s() - c->started); }
+
+void call_keep_billed(api_call *c)
+{
+    claude_usage *u = &c->result.resp.usage;
+    if (!usage_billed(u))
+        return;
+    call_cost cost;
+    if (cost_of_usage_at(answered_by(c), u, made_at(c), call_asked_1h(&c->spec.req), &cost) == 0) {
+        c->cost_before.cost_usd += cost.cost_usd;
+        c->cost_before.cost_without_cache_usd += cost.cost_without_cache_usd;
+        c->cost_before.saved_usd += cost.saved_usd;
+    } else {
+        c->billed_before_unpriced = 1;
+    }
+    claude_usage *b = &c->billed_before;
+    /* a write's TTL is known only when every attempt that wrote said it */
+    b->has_cache_creation_detail = (b->cache_creation_input_tokens == 0 || b->has_cache_creation_detail) &&
+                                   (u->cache_creation_input_tokens == 0 || u->has_cache_creation_detail);
+    b->input_tokens += u->input_tokens;
+    b->output_tokens += u->output_tokens;
+    b->cache_creation_input_tokens += u->cache_creation_input_tokens;
+    b->cache_read_input_tokens += u->cache_read_input_tokens;
+    b->cache_creation_5m += u->cache_creation_5m;
+    b->cache_creation_1h += u->cache_creation_1h;
+    memset(u, 0, sizeof *u); /* counted once */
+}
+
+/* The earlier attempts' billed usage and cost, added to the call's (after the cache has judged
+ * the final answer's own usage). */
+static void add_billed_before(api_call *c)
+{
+    const claude_usage *b = &c->billed_before;
+    if (!usage_billed(b))
+        return;
+    call_outcome *r = &c->result;
+    claude_usage *u = &r->resp.usage;
+    u->has_cache_creation_detail = (u->cache_creation_input_tokens == 0 || u->has_cache_creation_detail) &&
+                                   (b->cache_creation_input_tokens == 0 || b->has_cache_creation_detail);
+    u->input_tokens += b->input_tokens;
+    u->output_tokens += b->output_tokens;
+    u->cache_creation_input_tokens += b->cache_creation_input_tokens;
+    u->cache_read_input_tokens += b->cache_read_input_tokens;
+    u->cache_creation_5m += b->cache_creation_5m;
+    u->cache_creation_1h += b->cache_creation_1h;
+    if (c->billed_before_unpriced) {
+        r->has_cost = 0;
+        return;
+    }
+    r->cost.cost_usd += c->cost_before.cost_usd;
+    r->cost.cost_without_cache_usd += c->cost_before.cost_without_cache_usd;
+    r->cost.saved_usd += c->cost_before.saved_usd;
+}
+
 void call_account(api_call *c)
 {
     nyx_engine *e = c->e;
     call_outcome *r = &c->result;
-    const model_info *served = r->resp.model ? models_find(e->provider.models, r->resp.model) : NULL;
-    const model_info *m = served ? served : c->model;
+    const model_info *m = answered_by(c);
     /* Priced by the table's row in force when the call was made (not when it ended). */
-    double made_at = clock_wall_s() - (clock_now_s() - c->started);
-    r->has_cost = cost_of_usage_at(m, &r->resp.usage, made_at, call_asked_1h(&c->spec.req), &r->cost) == 0;
-    batch_standard_cost(m, &r->resp.usage, made_at, call_asked_1h(&c->spec.req), r);
+    double at = made_at(c);
+    r->has_cost = cost_of_usage_at(m, &r->resp.usage, at, call_asked_1h(&c->spec.req), &r->cost) == 0;
+    batch_standard_cost(m, &r->resp.usage, at, call_asked_1h(&c->spec.req), r);
     if (!r->has_cost && r->status == NYX_STATUS_OK) {
         const char *name = r->resp.model ? r->resp.model : call_route_model(c);
         engine_warn_once(e, name, "nyx: no price known for model \"%s\"; its cost is reported as nil", name);
     }
     r->cache_hit = r->resp.usage.cache_read_input_tokens > 0;
-    const call_cost *cost = r->has_cost ? &r->cost : NULL;
-    if (c->spec.template_name)
-        c->spec.template_version = call_template_use(e, c->spec.template_name, c->spec.template_version, r);
     const claude_usage *u = &r->resp.usage;
     int miss = r->status == NYX_STATUS_OK ? cache_observe(e->cache, &c->spec.req, m, u, &c->expect, clock_now_s())
                                           : CACHE_MISS_NONE;
     int unexpected_miss = miss != CACHE_MISS_NONE;
     call_learn_min_cache(c);
+    /* From here on what the call was billed for: earlier attempts' too. */
+    add_billed_before(c);
+    const call_cost *cost = r->has_cost ? &r->cost : NULL;
+    if (c->spec.template_name)
+        c->spec.template_version = call_template_use(e, c->spec.template_name, c->spec.template_version, r);
     e->miss_reasons[miss]++;
     call_session *s = c->spec.session ? engine_session(e, c->spec.session, 1) : NULL;
     cache_stats *targets[] = {

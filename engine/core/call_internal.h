@@ -96,6 +96,12 @@ struct api_call {
      * statistics and every build of its record: 1 when more than text, and its tool calls. */
     int reply_has_blocks;
     int64_t reply_tool_calls;
+    /* What earlier attempts of the call were billed for: a response that began (its usage
+     * read) and broke, and was tried again (call_keep_billed); call_account adds it to the
+     * final attempt's. */
+    claude_usage billed_before;
+    call_cost cost_before;
+    int billed_before_unpriced; /* one of them had no price: the call's cost is unknown */
     call_outcome result;
 };
 
@@ -108,6 +114,10 @@ void call_http_abort(api_call *c);
 
 /* call_account.c */
 void call_account(api_call *c);
+/* Before a failed attempt's response is let go for another attempt or route: the usage it
+ * read (a stream's message_start, a last message_delta), which the API billed, is kept, priced
+ * at the model that answered, for the call's cost, record and statistics. */
+void call_keep_billed(api_call *c);
 /* Checks the route's model (c->model) against the request before sending (call_model.c);
  * gives the one-time notices. Returns 0, or -1 with err filled. */
 int call_check_model(api_call *c, error_info *err);

@@ -180,6 +180,35 @@ H.describe_setups("nyx.call errors", function(setup)
       assert.are.equal(v.r.text, table.concat(v.deltas), "no text was delivered twice")
     end)
 
+    it("a stream cut after it began is billed with its retry: usage, cost and statistics count both", function()
+      local v = setup:run [[
+        local spec = { prompt = "Hello there, a long answer please", max_tokens = 80, stream = function() end }
+        local clean = nyx.call(spec)
+        sim.faults{ { fault = "cut", after_events = 1 } }
+        local cut = nyx.call(spec)
+        local s = nyx.stats()
+        return { clean = clean.usage, cut = cut.usage, attempts = cut.attempts, log = sim.requests(),
+                 stats_cost = s.cost_usd, stats_input = s.input_tokens }
+      ]]
+      assert.are.equal(2, v.attempts)
+      assert.are.equal("cut", v.log[2].fault)
+      -- the cut attempt read message_start (its input, one output token): the API billed those
+      assert.are.equal(2 * v.clean.input_tokens, v.cut.input_tokens)
+      assert.are.equal(v.clean.output_tokens + 1, v.cut.output_tokens)
+      assert.is_true(v.cut.cost_usd > v.clean.cost_usd, "the retried call costs more than one answer")
+      assert.are.near(v.clean.cost_usd + v.cut.cost_usd, v.stats_cost, 1e-12)
+      assert.are.equal(v.clean.input_tokens + v.cut.input_tokens, v.stats_input)
+    end)
+
+    it("a stream that broke twice after it began fails billed for both attempts", function()
+      local v = attempt(setup, [[{{fault = "cut", after_events = 1, count = 2}}]], STREAM,
+                        { env = { LLM_MAX_RETRIES = "1" } })
+      assert.is_false(v.ok)
+      assert.are.equal(2, v.err.attempts)
+      assert.are.equal(v.log[1].input_tokens + v.log[2].input_tokens, v.err.usage.input_tokens)
+      assert.are.equal(2, v.err.usage.output_tokens, "message_start's one output token, twice")
+    end)
+
     it("a stream cut after text raises with the partial text, not retried", function()
       local v = attempt(setup, [[{{fault = "cut", after_events = 8, count = 3}}]], STREAM)
       assert.is_false(v.ok)
