@@ -90,10 +90,3 @@ int error_code(const error_info *err)
     return k ? k->code : NYX_EIO;
 }
 
-const char *error_code_type(int code)
-{
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (kinds[i].code == code)
-            return kinds[i].type;
-    return NULL;
-}

@@ -45,8 +45,4 @@ const error_kind *error_kinds(size_t *n);
 /* The nyx.h result code for err: its type's, NYX_EIO for a type the table does not know
  * (a failure of the world, not of the caller). */
 int error_code(const error_info *err);
-/* The type a code stands for first in the table ("invalid_argument" for NYX_EINVAL); NULL
- * for NYX_OK and codes no type maps to. */
-const char *error_code_type(int code);
-
 #endif

@@ -21,7 +21,7 @@ struct claude_stream {
     int event_state; /* 0 none, 1 set, 2 too long */
     int last_cr;     /* the previous chunk ended in \r: a leading \n completes that line break */
     int first_line;  /* a UTF-8 BOM may precede it */
-    int stopped, text_received, failed;
+    int stopped, failed;
     /* Content blocks as they are assembled: the open block's streamed field (text, thinking
      * or a tool's partial JSON input) grows in acc and is set once, at content_block_stop. */
     cJSON *content;
@@ -84,7 +84,6 @@ static int add_text(claude_stream *s, const char *text, size_t n, error_info *er
     claude_response *o = s->out;
     if (append(&o->text, &o->text_len, &s->text_cap, text, n))
         return oom(s, err);
-    s->text_received = 1;
     if (s->hooks.on_text)
         s->hooks.on_text(s->hooks.ud, text, n);
     return 0;
@@ -507,7 +506,6 @@ int claude_stream_finish(claude_stream *s, error_info *err)
     return 0;
 }
 
-int claude_stream_text_received(const claude_stream *s) { return s ? s->text_received : 0; }
 
 void claude_stream_free(claude_stream *s)
 {

@@ -42,12 +42,9 @@ int claude_stream_feed(claude_stream *s, const char *data, size_t len, error_inf
 
 /* Call when the transfer ends. Returns 0 if message_stop was seen; else -1 with err: the
  * stored error of a failed stream, or "network_error" "stream ended before message_stop"
- * (retryable; whether partial text makes a retry unwise is the caller's decision, see
- * claude_stream_text_received). An incomplete last event is discarded, as SSE requires. */
+ * (retryable; whether partial text makes a retry unwise is the caller's decision: out->text
+ * holds what came). An incomplete last event is discarded, as SSE requires. */
 int claude_stream_finish(claude_stream *s, error_info *err);
-
-/* 1 once any non-empty text was delivered to on_text / out->text. */
-int claude_stream_text_received(const claude_stream *s);
 
 /* Frees the parser (not out). NULL does nothing. */
 void claude_stream_free(claude_stream *s);

@@ -23,14 +23,7 @@ static void test_names_and_codes(void)
         error_info err = cleared_error();
         error_set(&err, k[i].type, 0, "x");
         CHECK_INT(error_code(&err), k[i].code);
-        /* code -> its first type -> the same code */
-        const char *first = error_code_type(k[i].code);
-        CHECK(first != NULL);
-        CHECK_INT(error_kind_of(first)->code, k[i].code);
     }
-    CHECK_STR(error_code_type(NYX_EINVAL), "invalid_argument");
-    CHECK_STR(error_code_type(NYX_ENOMEM), "out_of_memory");
-    CHECK(error_code_type(NYX_OK) == NULL);
     CHECK(error_kind_of("no_such_type") == NULL);
     CHECK(error_kind_of(NULL) == NULL);
     error_info other = cleared_error();
