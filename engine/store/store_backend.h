@@ -64,7 +64,6 @@ typedef struct store_reservation {
 typedef struct store_template_use {
     const char *name;
     int version;   /* >= 1 */
-    int success;   /* 1, 0, or -1 (unknown: counts the use only) */
     int uses;      /* added to uses: 1, or 0 for a judgement of a use already counted */
     int successes, failures; /* added to those counts (-1 takes an outcome back) */
     int64_t input_tokens, output_tokens; /* >= 0 */

@@ -261,8 +261,8 @@ int store_template_usage(store_db *s, const char *name, int version, int success
         return store_invalid(err, "cannot record a use of template %s@%d: cost %g and latency "
                                   "%g must be finite and >= 0",
                              name, version, cost_usd, latency_ms);
-    store_template_use u = {name,         version,  success,        1, success == 1, success == 0,
-                            input_tokens, output_tokens, cost_usd,       latency_ms, cache_hit != 0};
+    store_template_use u = {name,         version,       1,        success == 1, success == 0,
+                            input_tokens, output_tokens, cost_usd, latency_ms,   cache_hit != 0};
     return template_usage(s, &u, err);
 }
 
@@ -273,7 +273,7 @@ int store_template_judge(store_db *s, const char *name, int version, int from, i
     if (version < 1 || from < -1 || from > 1 || to < -1 || to > 1)
         return store_invalid(err, "cannot judge a use of template %s@%d: outcomes %d -> %d (give 1, 0 or -1)",
                              name, version, from, to);
-    store_template_use u = {name, version, to, 0, (to == 1) - (from == 1), (to == 0) - (from == 0), 0, 0, 0, 0, 0};
+    store_template_use u = {name, version, 0, (to == 1) - (from == 1), (to == 0) - (from == 0), 0, 0, 0, 0, 0};
     return template_usage(s, &u, err);
 }
 
