@@ -44,8 +44,8 @@ static void test_accepted(void)
         "\"#/$defs/a\"},{\"$ref\":\"#/$defs/a\"}]}},\"properties\":{\"x\":{\"$ref\":\"#/$defs/b\"},"
         "\"y\":{\"$ref\":\"#/$defs/b\"}},\"additionalProperties\":false}",
         /* a character class may hold what outside one would be a backreference or boundary */
-        "{\"type\":\"object\",\"properties\":{\"p\":{\"type\":\"string\",\"pattern\":\"[\\\\b\\\\1]\\\\\\\\1\"}},"
-        "\"additionalProperties\":false}",
+        ("{\"type\":\"object\",\"properties\":{\"p\":{\"type\":\"string\",\"pattern\":\"[\\\\b\\\\1]\\\\\\\\1\"}},"
+         "\"additionalProperties\":false}"),
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         CHECK_ROW("good[%zu]", i);
