@@ -343,6 +343,24 @@ void call_batch_result(api_call *c, int status, error_info *err)
     finish(c);
 }
 
+/* The most input tokens the call's request (its body on the current route) may hold. */
+static int64_t input_tokens_max(const api_call *c)
+{
+    return cache_estimate_tokens_max(c->e->cache, c->model, c->body_len);
+}
+
+/* What a budget reserves for the call on its current route, at batch prices when it goes in a
+ * Message Batch: its input at the dearest price it may be billed at (a write of the TTL its
+ * marks may carry), its max_tokens of output. call_estimate answers with the same, so what a
+ * script is told a call may cost is what is reserved for it. -1 when no price is known. */
+static double worst_case_usd(const api_call *c, int batch)
+{
+    const nyx_engine *e = c->e;
+    int write_1h = c->spec.req.cache_mode == NYX_CACHE_1H || e->cfg.shared_context_ttl_s > 300;
+    return (batch ? cost_worst_case_batch : cost_worst_case)(c->model, input_tokens_max(c), c->spec.req.max_tokens,
+                                                             write_1h);
+}
+
 /* Reserves the call's worst case in every budget that applies, before anything is sent.
  * Returns 0 when no budget applies, 1 when admission goes on in budget_reserved(), -1 when
  * the call failed. */
@@ -386,11 +404,9 @@ static int reserve_budget(api_call *c)
         fail(c, &err);
         return -1;
     }
-    int write_1h = c->spec.req.cache_mode == NYX_CACHE_1H || e->cfg.shared_context_ttl_s > 300;
     if (c->spec.batch && batch_holds_budgets(c->spec.batch)) {
         /* One reservation for the whole batch, made once every member has joined (batch.c). */
-        c->batch_worst = cost_worst_case_batch(c->model, cache_estimate_tokens_max(e->cache, c->model, c->body_len),
-                                               c->spec.req.max_tokens, write_1h);
+        c->batch_worst = worst_case_usd(c, 1);
         return 0;
     }
     c->budget->req = (budget_request){
@@ -398,8 +414,7 @@ static int reserve_budget(api_call *c)
         .s = &c->budget->scopes,
         .session = c->spec.session,
         .agent = c->spec.agent,
-        .amount_usd = (c->spec.batch ? cost_worst_case_batch : cost_worst_case)(
-            c->model, cache_estimate_tokens_max(e->cache, c->model, c->body_len), c->spec.req.max_tokens, write_1h),
+        .amount_usd = worst_case_usd(c, c->spec.batch != NULL),
         .id = c->budget->reservation,
         .id_size = sizeof c->budget->reservation,
         .deadline = clock_now_s() + (c->spec.timeout_s > 0 ? c->spec.timeout_s : e->cfg.timeout_s),
@@ -777,7 +792,11 @@ static void served_from_cache(void *ud)
 
 /* ---- public ---- */
 
-api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud, error_info *err)
+/* A call made of spec, its defaults given and its request built for its first route, as it
+ * will be sent: call_start's first steps, and all of call_estimate. The spec's contents are the
+ * call's then (the spec is not reset). NULL with err when the call cannot be made; the spec is
+ * then still the caller's. */
+static api_call *call_prepare(nyx_engine *e, call_spec *spec, error_info *err)
 {
     if (!e->started && engine_start(e) != 0) {
         error_set(err, "invalid_argument", 0, "%s", e->errmsg);
@@ -822,6 +841,14 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
         call_let_go(e, c);
         return NULL;
     }
+    return c;
+}
+
+api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud, error_info *err)
+{
+    api_call *c = call_prepare(e, spec, err);
+    if (!c)
+        return NULL;
     call_spec_init(spec);
     c->done = done;
     c->ud = ud;
@@ -836,6 +863,28 @@ api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud
         admit(c);
     }
     return c;
+}
+
+int call_estimate(nyx_engine *e, call_spec *spec, int batch, call_bound *out, error_info *err)
+{
+    api_call *c = call_prepare(e, spec, err);
+    if (!c)
+        return -1;
+    const char *model = call_route_model(c);
+    size_t n = strnlen(model, sizeof out->model - 1);
+    memcpy(out->model, model, n); /* cut as snprintf would */
+    out->model[n] = '\0';
+    out->priced = c->model && c->model->has_price;
+    out->body_bytes = c->body_len;
+    out->input_tokens = c->est_input_tokens;
+    out->input_tokens_max = input_tokens_max(c);
+    out->max_tokens = c->spec.req.max_tokens;
+    out->worst_case_usd = out->priced ? worst_case_usd(c, batch || c->spec.batch) : -1;
+    *spec = c->spec; /* the caller's again, with the defaults and marks the call would have */
+    call_body_drop(c);
+    claude_body_free(&c->parts);
+    call_let_go(e, c);
+    return 0;
 }
 
 static void cancel_now(api_call *c, const char *reason)

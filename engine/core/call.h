@@ -78,6 +78,25 @@ void call_spec_free(call_spec *spec);
 api_call *call_start(nyx_engine *e, call_spec *spec, call_done_fn done, void *ud,
                      error_info *err);
 
+/* What a call of a spec would send and may cost, before it is made (nyx.council's estimate). */
+typedef struct call_bound {
+    char model[128];          /* the model its first route goes to (defaults and template hints given) */
+    int priced;               /* the model is in the table with its prices */
+    size_t body_bytes;        /* its request body, as it would be sent */
+    int64_t input_tokens;     /* the estimate of the body's tokens (what rate limits charge) */
+    int64_t input_tokens_max; /* the most tokens the body may hold */
+    int max_tokens;
+    double worst_case_usd;    /* what a budget reserves for it; -1 when not priced */
+} call_bound;
+
+/* Bounds a call of spec without making it: the spec given its defaults and its request built
+ * for its first route by what call_start runs (text checks, model checks, cache marks, the
+ * body), and the worst case from what the budget reservation computes it from; at batch prices
+ * when batch is set or the spec is of a batch. Nothing is sent, reserved or recorded. The spec
+ * stays the caller's (its request holds the defaults and marks the call would have had).
+ * Returns 0, or -1 with err: the error call_start would have failed with. */
+int call_estimate(nyx_engine *e, call_spec *spec, int batch, call_bound *out, error_info *err);
+
 /* Valid from the done callback until call_free. */
 const call_outcome *call_result(const api_call *c);
 /* The outcome's error: its own, or a cleared one when it has none (it succeeded), or an

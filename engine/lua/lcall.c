@@ -1284,6 +1284,43 @@ static int l_call(lua_State *L)
     return lnyx_wait(L, &op->op, (lua_KContext)op, call_k);
 }
 
+/* core.estimate(spec [, "batch"]): what nyx.call(spec) would send and may cost, from the
+ * request the engine builds for it (call_estimate), sending nothing: {model, bytes,
+ * input_tokens, input_tokens_max, max_tokens, worst_case_usd}; worst_case_usd, what a budget
+ * reserves for the call (in a Message Batch with "batch"), is absent when the model has no
+ * price. The Lua library's (a council's estimate), not nyx's. */
+static int l_estimate(lua_State *L)
+{
+    lnyx_checktype(L, 1, LUA_TTABLE);
+    const char *tier = lnyx_optstring(L, 2, "standard");
+    if (strcmp(tier, "standard") != 0 && strcmp(tier, "batch") != 0)
+        return lnyx_argerror(L, 2, "\"standard\" or \"batch\" expected, got \"%s\"", tier);
+    int batch = tier[0] == 'b';
+    lua_settop(L, 1);
+    nyx_engine *e = lnyx_engine(L);
+    call_op *op = lnyx_new_udata(L, sizeof *op, 0, "nyx.callop", op_gc); /* index 2, as for l_call */
+    op->e = e;
+    op->stream_ref = op->start_ref = op->thinking_ref = op->callback_error_ref = LUA_NOREF;
+    call_spec_init(&op->spec);
+    read_spec(L, &op->spec, op);
+    error_info err;
+    error_clear(&err);
+    call_bound b;
+    int rc = call_estimate(e, &op->spec, batch, &b, &err);
+    release_op(L, op);
+    if (rc != 0)
+        return lnyx_raise(L, &err);
+    lua_createtable(L, 0, 6);
+    lnyx_set_str(L, "model", b.model);
+    lnyx_set_int(L, "bytes", (long long)b.body_bytes);
+    lnyx_set_int(L, "input_tokens", b.input_tokens);
+    lnyx_set_int(L, "input_tokens_max", b.input_tokens_max);
+    lnyx_set_int(L, "max_tokens", b.max_tokens);
+    if (b.priced)
+        lnyx_set_num(L, "worst_case_usd", b.worst_case_usd);
+    return 1;
+}
+
 int lnyx_open_call(lua_State *L)
 {
     lua_createtable(L, 0, O_COUNT + 2); /* UV_OPTION_IDS */
@@ -1296,7 +1333,11 @@ int lnyx_open_call(lua_State *L)
         lua_setfield(L, -2, lua_layer_options[i]);
     }
     lnyx_push_keys(L, &result_keys); /* UV_RESULT_KEYS */
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -2);
     lua_pushcclosure(L, l_call, 2);
-    lua_setfield(L, -2, "call");
+    lua_setfield(L, -4, "call");
+    lua_pushcclosure(L, l_estimate, 2); /* read_spec reads the option names' upvalue */
+    lua_setfield(L, -2, "estimate");
     return 0;
 }

@@ -1,7 +1,7 @@
-/* What a call would cost, before it is made: the engine's token estimate for a text, the bill
- * for a usage the script supposes, and the worst case a budget reserves. Thin bindings over
- * engine/cache/policy.c and engine/cost/cost.c; estimates built from them (a council's) are
- * Lua. */
+/* What a call would cost, before it is made: the engine's token estimate for a text and the bill
+ * for a usage the script supposes. Thin bindings over engine/cache/policy.c and
+ * engine/cost/cost.c; estimates built from them (a council's) are Lua. The worst case a budget
+ * reserves for a call is core.estimate's (lcall.c), from the request the call would send. */
 #include "lnyx.h"
 
 #include "cache/policy.h"
@@ -83,27 +83,10 @@ static int l_price(lua_State *L)
     return 1;
 }
 
-/* nyx.worst_case(input_tokens, max_tokens [, model [, ttl [, "batch"]]]): what a budget
- * reserves for a call of that size before sending it (in a Message Batch: at batch prices). */
-static int l_worst_case(lua_State *L)
-{
-    lua_Number input = lnyx_checknumber(L, 1), max_tokens = lnyx_checknumber(L, 2);
-    const model_info *m = check_model(L, 3);
-    const char *ttl = lnyx_optstring(L, 4, "5m");
-    if (!(input >= 0) || !(max_tokens >= 0) || isinf(input) || isinf(max_tokens))
-        return lnyx_argerror(L, 1, "token counts must be numbers >= 0");
-    const char *tier = lnyx_optstring(L, 5, "standard");
-    if (strcmp(tier, "standard") != 0 && strcmp(tier, "batch") != 0)
-        return lnyx_argerror(L, 5, "\"standard\" or \"batch\" expected, got \"%s\"", tier);
-    lua_pushnumber(L, (strcmp(tier, "batch") == 0 ? cost_worst_case_batch : cost_worst_case)(
-                          m, (int64_t)input, (int64_t)max_tokens, ttl[0] == '1'));
-    return 1;
-}
-
 int lnyx_open_cost(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
-        {"tokens", l_tokens}, {"price", l_price}, {"worst_case", l_worst_case}, {NULL, NULL}};
+        {"tokens", l_tokens}, {"price", l_price}, {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);
     return 0;
 }

@@ -134,55 +134,41 @@ local function totals(answers, wall_ms)
   return t
 end
 
---- The most tokens the request of a persona may hold, as the engine bounds them when it
---- reserves: from the bytes of the whole request body, not of its texts alone. From the texts,
---- the JSON around them (the model, the blocks' keys, escapes) was missing, some 100 tokens, so
---- a council of one refused its only persona under the budget its estimate asked for.
-local function request_tokens(opts, persona, model, max_tokens, ttl)
-  local mark = { type = "ephemeral" }
-  if ttl == "1h" then mark.ttl = "1h" end
-  local body = core.json_encode{
-    model = model, max_tokens = max_tokens, stream = true, temperature = opts.temperature,
-    system = { { type = "text", text = opts.context, cache_control = mark },
-               { type = "text", text = persona.instruction } },
-    messages = { { role = "user", content = opts.question } },
-  }
-  return core.tokens(body, model, "max")
-end
-
 --- What a council will cost and the session budget it needs, sending nothing: the shared
 --- context written once and read by every other persona (when it reaches the model's cache
 --- minimum; all of it at the input price otherwise), each answer at its max_tokens.
---- budget_usd: a limit under which no persona is refused, from the most tokens the texts may
---- hold (the last persona to reserve needs its worst case on top of what the others cost).
--- The model a persona's call goes to: the council's, else the model hint of the persona's
--- template (a call with template = and no model takes it), else the default. The estimate
--- priced every persona at the council's model or the default: personas of a template naming
--- Sonnet were estimated at Haiku's prices, and refused under the budget the estimate gave.
-local function persona_model(opts, persona)
-  local name = opts.model
-  if name == nil and persona.template then
-    local ok, t = pcall(core.templates.get, persona.template)
-    if ok and type(t) == "table" then name = t.model end
+--- budget_usd: a limit under which no persona is refused, from each persona's worst case (the
+--- last persona to reserve needs its worst case on top of what the others cost).
+-- A persona's worst case is the engine's (core.estimate): the call its answer is, as ask() or
+-- council_batch() sends it, built into a request by what builds the real one (the model its
+-- template names, the marks, every block and key of the body) and bounded as the reservation
+-- bounds it. A copy of the body built here had the model, the keys and the marks to keep in
+-- step with the engine's; without the JSON around the texts a council of one was refused under
+-- the budget its estimate asked for.
+local function persona_bound(opts, i, persona, mark, streams, tier)
+  local spec = persona_call(opts, persona, mark)
+  if streams then spec.on_start = function() end end -- the first persona of a warmed council
+  local bound = core.estimate(spec, tier)
+  if not core.model(bound.model) or not bound.worst_case_usd then
+    bad("model", ('"%s" of personas[%d] is not in the model table with its prices'):format(bound.model, i))
   end
-  local model = core.model(name)
-  if not model then
-    bad(opts.model and "model" or name and ("the model hint of template " .. persona.template) or "the default model",
-        "is not in the model table")
-  end
-  return model
+  return bound
 end
 
 local function estimate(opts, personas, mark)
-  local models = {}
-  for i, p in ipairs(personas) do models[i] = persona_model(opts, p) end
   -- In a batch: the context marked for an hour, every price the batch's, and without warm = true
   -- every persona writes the context (they are processed together); with it the first persona
-  -- is a standard call that writes it.
+  -- is a standard call that writes it (nyx.batch warms a batch of more than one request).
   local batch = opts.batch == true
   local ttl = (batch or mark == "1h") and "1h" or "5m"
-  local warm = batch and opts.warm == true or (not batch and opts.warm ~= false)
-  local max_tokens = opts.max_tokens or core.config.get("CLAUDE_MAX_TOKENS") or 1024
+  local warm = batch and opts.warm == true and #personas > 1 or (not batch and opts.warm ~= false)
+  local models, bounds, tiers = {}, {}, {}
+  for i, p in ipairs(personas) do
+    tiers[i] = batch and not (warm and i == 1) and "batch" or "standard"
+    bounds[i] = persona_bound(opts, i, p, batch and "1h" or mark, warm and i == 1, tiers[i])
+    models[i] = core.model(bounds[i].model)
+  end
+  local max_tokens = bounds[1].max_tokens
   local function costs(bound)
     local calls, total, plain_total = {}, 0, 0
     local written = {} -- models whose cache holds the context: each model has a cache of its own
@@ -193,8 +179,7 @@ local function estimate(opts, personas, mark)
       local cached = context >= model.min_cache_tokens
       if i == 1 then first_context, first_cached = context, cached end
       local own = core.tokens(p.instruction .. "\n" .. opts.question, model.id, bound)
-      local in_batch = batch and not (warm and i == 1)
-      local tier = in_batch and "batch" or "standard"
+      local tier = tiers[i]
       local usage = { input_tokens = own, output_tokens = max_tokens, ttl = ttl, service_tier = tier }
       if not cached then
         usage.input_tokens = own + context
@@ -205,9 +190,7 @@ local function estimate(opts, personas, mark)
       end
       written[model.id] = true
       local c = core.price(usage, model.id)
-      calls[i] = { persona = p.name, model = model.id, cost_usd = c,
-                   worst_case_usd = core.worst_case(request_tokens(opts, p, model.id, max_tokens, ttl),
-                                                    max_tokens, model.id, ttl, tier) }
+      calls[i] = { persona = p.name, model = model.id, cost_usd = c, worst_case_usd = bounds[i].worst_case_usd }
       total = total + c
       plain_total = plain_total + core.price({ input_tokens = own + context, output_tokens = max_tokens,
                                                service_tier = tier }, model.id)

@@ -7,7 +7,7 @@ local core = require "nyx.core"
 -- serve, so they are no part of nyx.
 local LIBRARY_ONLY = { batch_open = true, batch_requests = true, batch_record = true, batch_settle = true,
                        batch_api = true, host_tool = true, host_tool_call = true, otel_tool = true,
-                       worst_case = true, schema_problem = true }
+                       estimate = true, schema_problem = true }
 
 local M = {}
 for name, value in pairs(core) do

@@ -52,7 +52,7 @@ describe("the nyx module's surface", function()
     local v = setup:run [[
       local core, out = require "nyx.core", {}
       for _, name in ipairs({ "batch_open", "batch_requests", "batch_record", "batch_settle", "batch_api",
-                              "host_tool", "host_tool_call", "otel_tool", "worst_case" }) do
+                              "host_tool", "host_tool_call", "otel_tool", "estimate" }) do
         out[#out + 1] = ("%s %s %s"):format(name, type(core[name]), type(nyx[name]))
       end
       out[#out + 1] = "call " .. type(nyx.call) .. " price " .. type(nyx.price)
