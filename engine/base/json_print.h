@@ -1,6 +1,15 @@
-/* cJSON's print into a buffer kept from print to print. cJSON_PrintUnformatted starts a
+/* Every JSON text nyx prints from a cJSON tree goes through here (tests/json_print.sh, the
+ * ctest check/json_print, finds any other call of cJSON's print): numbers as nyx.json_encode
+ * writes them, a float in the shortest digits that read back as the same double
+ * (json_double_text), where cJSON's own print keeps 15 digits that read back merely close
+ * (0.30000000000000004 as 0.3).
+ *
+ * And cJSON's print into a buffer kept from print to print. cJSON_PrintUnformatted starts a
  * buffer of 256 bytes, grows it by reallocation as the text outgrows it and shrinks it to the
- * text at the end: three allocations for a request body or a stored recipe, on every call. */
+ * text at the end: three allocations for a request body or a stored recipe, on every call.
+ *
+ * A tree being printed is changed while cJSON prints it (its floats shown as raw text) and is
+ * as it was when the print returns: print a tree only where nothing else reads it meanwhile. */
 #ifndef NYX_BASE_JSON_PRINT_H
 #define NYX_BASE_JSON_PRINT_H
 
@@ -8,6 +17,10 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+
+/* The text of item, unformatted: cJSON_PrintUnformatted's, floats written exactly, allocated
+ * as it allocates (cJSON_free it). NULL when out of memory or item is NULL. */
+char *json_print(const cJSON *item);
 
 /* The text of item, unformatted, in one allocation of its size (free it), *len its length (len
  * may be NULL); printed in scratch first, whose room grows as needed and is kept for the next

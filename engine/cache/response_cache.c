@@ -2,6 +2,7 @@
 #include "response_cache.h"
 
 #include "base/json_parse.h"
+#include "base/json_print.h"
 #include "base/text.h"
 
 #include <cjson/cJSON.h>
@@ -243,7 +244,7 @@ char *response_to_json(claude_response *resp)
     if (response_content_json(resp))
         cJSON_AddStringToObject(o, "content", resp->content_json);
     cJSON_AddNumberToObject(o, "output_tokens", (double)resp->usage.output_tokens);
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = json_print(o);
     cJSON_Delete(o);
     return s;
 }

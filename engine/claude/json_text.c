@@ -92,7 +92,7 @@ void claude_json_texts_counts(const claude_json_texts *t, unsigned long *made, u
 static claude_literal *literal_of(const char *text)
 {
     cJSON s;
-    char *printed = cJSON_PrintUnformatted(json_node(&s, cJSON_String, NULL, text));
+    char *printed = json_print(json_node(&s, cJSON_String, NULL, text));
     claude_literal *l = printed ? claude_literal_new(printed, strlen(printed)) : NULL;
     cJSON_free(printed);
     return l;

@@ -4,6 +4,7 @@
  * content, is refused here rather than by the API after the upload was paid for. */
 #include "media.h"
 #include "base/file.h"
+#include "base/json_print.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -129,7 +130,7 @@ char *claude_media_block(const char *type, const char *path, const unsigned char
              cJSON_AddStringToObject(src, "media_type", mt) &&
              cJSON_AddStringToObject(src, "data", payload);
         if (ok)
-            out = cJSON_PrintUnformatted(block);
+            out = json_print(block);
         cJSON_Delete(block);
         free(payload);
         if (!out)

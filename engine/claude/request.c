@@ -425,7 +425,7 @@ static char *build(const claude_request *req, claude_json_texts *jt, size_t *len
     if (tools && !json_arena_own(a, tools))
         root = NULL;
     if (root && fill(a, root, req, tools, jt) == 0)
-        out = jt ? json_print_exact(root, claude_json_texts_scratch(jt), len) : cJSON_PrintUnformatted(root);
+        out = jt ? json_print_exact(root, claude_json_texts_scratch(jt), len) : json_print(root);
     json_arena_reset(a);
     if (!jt)
         json_arena_free(&own);

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "types.h"
 
+#include "base/json_print.h"
 #include "base/utf8.h"
 
 #include <cjson/cJSON.h>
@@ -252,6 +253,6 @@ void response_free(claude_response *r)
 const char *response_content_json(claude_response *r)
 {
     if (!r->content_json && r->content)
-        r->content_json = cJSON_PrintUnformatted(r->content);
+        r->content_json = json_print(r->content);
     return r->content_json;
 }

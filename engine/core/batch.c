@@ -7,6 +7,7 @@
 #include "claude/errors.h"
 #include "claude/response.h"
 #include "base/clock.h"
+#include "base/json_print.h"
 #include "base/textbuf.h"
 #include "budget.h"
 #include "net.h"
@@ -423,7 +424,7 @@ void batch_result_of(const cJSON *result, claude_response *resp, error_info *err
         type = "";
     if (strcmp(type, "succeeded") == 0) {
         const cJSON *payload = cJSON_GetObjectItemCaseSensitive(result, "message");
-        char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
+        char *text = payload ? json_print(payload) : NULL;
         if (!text)
             error_set(err, "api_error", 0, "a batch result without its message");
         else
@@ -674,7 +675,7 @@ static char *submission(batch_job *b, size_t *len)
         if (!c)
             continue; /* cancelled while it waited */
         cJSON *id = cJSON_CreateString(b->members[i].custom_id);
-        ids[i] = id ? cJSON_PrintUnformatted(id) : NULL;
+        ids[i] = id ? json_print(id) : NULL;
         cJSON_Delete(id);
         ok = ids[i] != NULL && call_has_body(c);
         if (ok)

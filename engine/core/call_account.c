@@ -254,7 +254,7 @@ static double field_bytes(const cJSON *b, const char *key)
         return 0;
     if (cJSON_IsString(v))
         return (double)strlen(v->valuestring);
-    char *s = cJSON_PrintUnformatted(v);
+    char *s = json_print(v);
     double n = s ? (double)strlen(s) : 0;
     cJSON_free(s);
     return n;
@@ -300,7 +300,7 @@ static char *sizes_only(const api_call *c)
             add_size(sizes, "tool_result", field_bytes(block, "content"));
         cJSON_Delete(block);
     }
-    char *out = sizes->child ? cJSON_PrintUnformatted(sizes) : NULL;
+    char *out = sizes->child ? json_print(sizes) : NULL;
     cJSON_Delete(sizes);
     return out;
 }

@@ -6,6 +6,7 @@
 #include "host_tools.h"
 #include "base/array.h"
 #include "base/json_parse.h"
+#include "base/json_print.h"
 #include "base/text.h"
 #include "base/utf8.h"
 #include "engine.h"
@@ -90,7 +91,7 @@ static int read_schema(nyx_engine *e, const char *name, const char *schema_json,
         engine_set_error(e, "nyx_tool_register: the description in schema_json of tool %s must be a string", name);
         return NYX_EINVAL;
     }
-    char *printed = cJSON_PrintUnformatted(root);
+    char *printed = json_print(root);
     *schema = printed ? strdup(printed) : NULL;
     cJSON_free(printed);
     if (desc)

@@ -9,6 +9,7 @@
 
 #include "call_internal.h"
 #include "base/clock.h"
+#include "base/json_print.h"
 #include "base/random.h"
 #include "base/text.h"
 #include "net.h"
@@ -385,7 +386,7 @@ static void post_done(void *ud, CURLcode result)
 static void send_doc(otel *o, const char *url, cJSON *doc, int items, post **slot)
 {
     post *p = calloc(1, sizeof *p);
-    char *body = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    char *body = doc ? json_print(doc) : NULL;
     cJSON_Delete(doc);
     CURL *easy = p && body ? curl_easy_init() : NULL;
     if (!easy) {

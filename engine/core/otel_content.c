@@ -7,6 +7,7 @@
  * structure (roles, types, ids, tool names), so the JSON stays whole. */
 #include "otel_content.h"
 
+#include "base/json_print.h"
 #include "guard/scan.h"
 
 #include <cjson/cJSON.h>
@@ -198,7 +199,7 @@ static cJSON *parts_of(builder *b, const cJSON *content)
 
 static char *print(builder *b, cJSON *doc)
 {
-    char *text = doc && !b->oom ? cJSON_PrintUnformatted(doc) : NULL;
+    char *text = doc && !b->oom ? json_print(doc) : NULL;
     if (doc && !text)
         b->oom = 1;
     cJSON_Delete(doc);

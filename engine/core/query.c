@@ -4,6 +4,7 @@
 #include "engine.h"
 
 #include "base/clock.h"
+#include "base/json_print.h"
 #include "cost/accept.h"
 #include "query_models.h"
 #include "settings.h"
@@ -58,7 +59,7 @@ static int to_json(void *ud, int ncols, const char *const *names, const char *co
             obj = NULL;
         }
     }
-    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    char *text = obj ? json_print(obj) : NULL;
     cJSON_Delete(obj);
     if (!text)
         return 1;

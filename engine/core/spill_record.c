@@ -3,6 +3,7 @@
 #include "spill_record.h"
 
 #include "base/clock.h"
+#include "base/json_print.h"
 
 #include <limits.h>
 #include <math.h>
@@ -125,7 +126,7 @@ char *spill_record_line(const interaction_rec *it, const char *reservation, doub
         ok = cJSON_AddStringToObject(o, "reservation", reservation) != NULL;
     if (ok)
         ok = cJSON_AddNumberToObject(o, "actual_usd", actual_usd) != NULL;
-    char *line = ok ? cJSON_PrintUnformatted(o) : NULL;
+    char *line = ok ? json_print(o) : NULL;
     cJSON_Delete(o);
     return line;
 }

@@ -3,6 +3,7 @@
  * and the result becomes a table (or an error table is raised). */
 #include "lnyx.h"
 
+#include "base/json_print.h"
 #include "base/text.h"
 #include "base/utf8.h"
 #include "claude/media.h"
@@ -325,7 +326,7 @@ static char *checked_schema(lua_State *L, const char *where)
 {
     schemas_seen *seen = schemas_seen_of(L);
     cJSON *schema = lnyx_to_json(L, -1, where, NULL);
-    char *text = cJSON_PrintUnformatted(schema);
+    char *text = json_print(schema);
     error_info bad;
     error_clear(&bad);
     int rc = 0;
@@ -445,7 +446,7 @@ static void read_tools(lua_State *L, claude_request *req)
         }
         lua_pop(L, 1);
     }
-    req->tools_json = cJSON_PrintUnformatted(arr);
+    req->tools_json = json_print(arr);
     cJSON_Delete(arr);
     *slot = NULL;
     lua_pop(L, 1);

@@ -14,6 +14,7 @@
 
 #include "base/json_number.h"
 #include "base/json_parse.h"
+#include "base/json_print.h"
 #include "base/utf8.h"
 #include "claude/schema.h"
 
@@ -219,7 +220,7 @@ cJSON *lnyx_to_json(lua_State *L, int idx, const char *field, const char *skip)
 char *lnyx_to_json_text(lua_State *L, int idx, const char *field, const char *skip)
 {
     cJSON *v = lnyx_to_json(L, idx, field, skip);
-    char *s = cJSON_PrintUnformatted(v);
+    char *s = json_print(v);
     cJSON_Delete(v);
     if (!s)
         lnyx_fail(L, "out_of_memory", "out of memory converting %s to JSON", field);

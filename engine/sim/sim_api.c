@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/json_print.h"
 
 /* Where a waiting call goes on from. */
 enum { AFTER_HANG, AFTER_LATENCY };
@@ -85,7 +86,7 @@ static enum MHD_Result count_tokens(call *k, const sim_req *req)
     sim_http_log(k, 200);
     cJSON *o = cJSON_CreateObject();
     char *text = o && cJSON_AddNumberToObject(o, "input_tokens", (double)req->total)
-                     ? cJSON_PrintUnformatted(o)
+                     ? json_print(o)
                      : NULL;
     cJSON_Delete(o);
     char *body = NULL;

@@ -3,6 +3,7 @@
  * tokens is picked by the prompt hash, then cut by max_tokens and the stop sequences. */
 #include "sim_core.h"
 
+#include "base/json_print.h"
 #include "base/textbuf.h"
 
 #include <cjson/cJSON.h>
@@ -141,7 +142,7 @@ void sim_reply_free(sim_reply *rep)
 /* Prints into a malloc'd copy: cJSON's allocator may be hooked by the host. */
 char *sim_json_print(cJSON *o)
 {
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    char *s = o ? json_print(o) : NULL;
     cJSON_Delete(o);
     if (!s)
         return NULL;

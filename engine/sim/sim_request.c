@@ -5,6 +5,7 @@
 #include "sim_core.h"
 #include "base/array.h"
 #include "base/json_parse.h"
+#include "base/json_print.h"
 #include "base/utf8.h"
 
 #include <cjson/cJSON.h>
@@ -70,7 +71,7 @@ static int add_json_block(builder *b, int kind, const cJSON *item, int mark, int
     if (!copy)
         return oom(err);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "cache_control");
-    char *text = cJSON_PrintUnformatted(copy);
+    char *text = json_print(copy);
     cJSON_Delete(copy);
     if (!text)
         return oom(err);

@@ -2,6 +2,7 @@
 /* SSE framing of a reply, in the shapes the real API sends, and the body faults. */
 #include "sim_stream.h"
 #include "base/array.h"
+#include "base/json_print.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@ static int push(sim_body *b, char *data, size_t len, int64_t delay_us)
 /* "event: <name>\ndata: <json>\n\n" from a cJSON object, which is deleted. */
 static int push_event(sim_body *b, const char *name, cJSON *data, int64_t delay_us)
 {
-    char *json = data ? cJSON_PrintUnformatted(data) : NULL;
+    char *json = data ? json_print(data) : NULL;
     cJSON_Delete(data);
     if (!json)
         return -1;
@@ -138,7 +139,7 @@ static int push_block(sim_body *b, int index, const cJSON *block)
         cJSON_ReplaceItemInObjectCaseSensitive(start, "thinking", cJSON_CreateString(""));
         cJSON_DeleteItemFromObjectCaseSensitive(start, "signature");
     } else {
-        char *printed = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(block, "input"));
+        char *printed = json_print(cJSON_GetObjectItemCaseSensitive(block, "input"));
         whole = printed ? strdup(printed) : NULL; /* cJSON's allocator may be the host's */
         cJSON_free(printed);
         cJSON_ReplaceItemInObjectCaseSensitive(start, "input", cJSON_CreateObject());

@@ -6,6 +6,7 @@
  * the schemas they must satisfy. */
 #include "sim_core.h"
 
+#include "base/json_print.h"
 #include "claude/schema.h"
 
 #include <cjson/cJSON.h>
@@ -265,7 +266,7 @@ static int add_to(cJSON **arr, cJSON *block)
 
 static int64_t json_tokens(const cJSON *v)
 {
-    char *s = cJSON_PrintUnformatted(v);
+    char *s = json_print(v);
     int64_t n = s ? sim_count_tokens(s, strlen(s)) : 0;
     cJSON_free(s);
     return n;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/json_print.h"
 
 /* A batch and its requests are recorded together, the requests given as one JSON array of
  * objects with these keys: SQLite in one transaction of three statements, PostgreSQL (whose
@@ -101,7 +102,7 @@ static char *requests_json(const store_batch_request *reqs, size_t n)
             return NULL;
         }
     }
-    char *json = a ? cJSON_PrintUnformatted(a) : NULL;
+    char *json = a ? json_print(a) : NULL;
     cJSON_Delete(a);
     return json;
 }

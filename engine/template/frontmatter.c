@@ -23,6 +23,7 @@
  * a declaration. */
 #include "template_int.h"
 #include "base/array.h"
+#include "base/json_print.h"
 #include "base/text.h"
 #include "claude/schema.h"
 
@@ -213,7 +214,7 @@ static int read_output(fm *f, const char *p, const char *end)
         cJSON_Delete(schema);
         return strcmp(bad.type, "out_of_memory") == 0 ? tpl_oom(f->err, f->t) : fm_fail(f, "%s", bad.message);
     }
-    char *text = cJSON_PrintUnformatted(schema);
+    char *text = json_print(schema);
     cJSON_Delete(schema);
     if (!text)
         return tpl_oom(f->err, f->t);

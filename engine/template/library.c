@@ -7,6 +7,7 @@
 #include "base/array.h"
 #include "base/clock.h"
 #include "base/file.h"
+#include "base/json_print.h"
 
 
 #include <cjson/cJSON.h>
@@ -321,7 +322,7 @@ static char *variables_json(const template_def *t)
             cJSON_AddStringToObject(v, "description", template_var_description(t, i));
         cJSON_AddItemToArray(arr, v);
     }
-    char *json = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    char *json = arr ? json_print(arr) : NULL;
     cJSON_Delete(arr);
     return json;
 }

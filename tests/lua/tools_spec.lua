@@ -199,6 +199,43 @@ H.describe_setups("tools, thinking and structured output", function(setup)
     assert.matches('"required":[]', v.body, 1, true)
   end)
 
+  it("writes a float of a tool schema, a tool input and a stored reply as nyx.json_encode writes it", function()
+    -- cJSON prints 15 digits that read back merely close (0.30000000000000004 as 0.3) or 17
+    -- where 16 do (2/3); every JSON text nyx prints writes the shortest that read back exactly.
+    -- The simulator answers each property with the first member of its enum.
+    local db = setup:new_db()
+    local v = setup:run([[
+      sim.config{ keep_bodies = 8 }
+      local values = { 0.1, 1e21, 5e-324, 0.30000000000000004, 2 / 3, -0.0 }
+      local props = {}
+      for i, x in ipairs(values) do props["p" .. i] = { type = "number", enum = { x } } end
+      local t = nyx.tool{ name = "measure", input = { type = "object", properties = props } }
+      local r = nyx.call{ prompt = "Measure it", tools = { t }, max_tokens = 100, cache_response = "always" }
+      local body
+      for _, q in ipairs(sim.requests()) do
+        if q.path == "/v1/messages" then body = body or q.body end
+      end
+      local out = { body = body, lua = {}, input = {} }
+      for i, x in ipairs(values) do
+        out.lua[i] = nyx.json_encode(x)
+        local got = r.tool_calls[1].input["p" .. i]
+        out.input[i] = got == x
+      end
+      return out
+    ]], { env = { NYX_DB = db } })
+    local W = require "helpers.wire"
+    local stored = W.sql(db, "SELECT response_json FROM llm_cache")
+    assert.are.equal(1, #stored)
+    local content = require("dkjson").decode(stored[1].response_json).content -- the blocks' JSON text
+    assert.are.same({ "0.1", "1e+21", "4.94065645841247e-324", "0.30000000000000004", "0.6666666666666666", "-0" },
+                    v.lua)
+    for i, text in ipairs(v.lua) do
+      assert.matches('"p' .. i .. '":{"enum":[' .. text .. '],"type":"number"}', v.body, 1, true)
+      assert.is_true(v.input[i], "the tool input holds the schema's number: p" .. i)
+      assert.matches('"p' .. i .. '":' .. text .. (i < #v.lua and "," or "}"), content, 1, true)
+    end
+  end)
+
   it("assembles streamed tool inputs before Lua sees them", function()
     local v = setup:run [[
       local t = nyx.tool{ name = "book", input = { type = "object", properties = {
