@@ -30,6 +30,9 @@ set_tests_properties(check/layers PROPERTIES ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE
 # The Lua bindings and nyx.h's entry points see the engine through narrow headers, never its struct.
 add_test(NAME check/bindings COMMAND bash ${CMAKE_SOURCE_DIR}/tests/bindings.sh)
 set_tests_properties(check/bindings PROPERTIES ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+# Every JSON number nyx prints goes through the one shortest printer (engine/base/json_print.c).
+add_test(NAME check/json_print COMMAND bash ${CMAKE_SOURCE_DIR}/tests/json_print.sh)
+set_tests_properties(check/json_print PROPERTIES ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 # Every test has one label, so `ctest -L unit` runs the quick tests only.
 add_test(NAME check/labels COMMAND bash ${CMAKE_SOURCE_DIR}/tests/labels.sh)
 set_tests_properties(check/labels PROPERTIES ENVIRONMENT "NYX_BUILD_DIR=${CMAKE_BINARY_DIR}")

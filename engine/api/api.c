@@ -8,6 +8,7 @@
  * nyx_stop_scripts run Lua, which core may not reach.
  */
 #include "nyx.h"
+#include "base/json_number.h"
 #include "base/utf8.h"
 
 #include "core/debug.h"
@@ -36,6 +37,8 @@ size_t nyx_versions(char *buf, size_t size) { return versions_text(buf, buf ? si
 const char *nyx_strerror(int code) { return engine_strerror(code); }
 
 long nyx_utf8_check(const char *text, size_t len) { return text ? utf8_bad(text, len) : -1; }
+
+int nyx_json_number(double v, char *buf, size_t size) { return buf ? json_double_text(v, buf, size) : -1; }
 
 void nyx_free(void *p) { free(p); }
 

@@ -394,6 +394,18 @@ static int duplicate_id(const cli_rows *rows, const char *use_id, const char *in
     return dup;
 }
 
+/* A number as nyx writes it (nyx_json_number), as a raw node: cJSON's own print keeps 15 digits
+ * that may read back as another number (tests/json_print.sh: the command line makes no number
+ * node). */
+static void add_number(cJSON *o, const char *key, double v)
+{
+    char t[32];
+    if (nyx_json_number(v, t, sizeof t) > 0)
+        cJSON_AddRawToObject(o, key, t);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
 /* Turns the chunk's result file (WRITE_RESULT) into JSON Lines on out; counts successes and
  * failures. */
 static int write_results(FILE *in, FILE *out, long *ok, long *failed, double *cost)
@@ -424,10 +436,10 @@ static int write_results(FILE *in, FILE *out, long *ok, long *failed, double *co
             cJSON_AddStringToObject(o, "text", text);
             cJSON_AddStringToObject(o, "model", what);
             cJSON *u = cJSON_AddObjectToObject(o, "usage");
-            cJSON_AddNumberToObject(u, "input_tokens", (double)in_tok);
-            cJSON_AddNumberToObject(u, "output_tokens", (double)out_tok);
-            cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)cr);
-            cJSON_AddNumberToObject(u, "cache_creation_input_tokens", (double)cw);
+            add_number(u, "input_tokens", (double)in_tok);
+            add_number(u, "output_tokens", (double)out_tok);
+            add_number(u, "cache_read_input_tokens", (double)cr);
+            add_number(u, "cache_creation_input_tokens", (double)cw);
             if (c >= 0)
                 cJSON_AddRawToObject(o, "cost_usd", usd);
         } else {

@@ -218,6 +218,14 @@ static double quantile(const double *sorted, size_t n, double q)
     return sorted[i < n ? i : n - 1];
 }
 
+/* A JSON number as nyx writes it (nyx_json_number: %.17g wrote 0.1 as 0.10000000000000001), or
+ * null when it is not finite. */
+static void write_json_number(FILE *f, double d)
+{
+    char t[32];
+    fputs(nyx_json_number(d, t, sizeof t) > 0 ? t : "null", f);
+}
+
 /* A JSON string; '<' as \u003c, like the rows (write_row). */
 static void write_json_string(FILE *f, const char *text)
 {
@@ -270,8 +278,13 @@ static int write_log_summary(nyx_engine *e, FILE *f, const char *session, const 
             qsort(m->ms, m->n, sizeof *m->ms, by_double);
             fputs(i ? ",{\"group\":" : "{\"group\":", f);
             write_json_string(f, m->model);
-            fprintf(f, ",\"calls\":%zu,\"p50\":%.17g,\"p95\":%.17g,\"max\":%.17g}", m->n,
-                    quantile(m->ms, m->n, 0.5), quantile(m->ms, m->n, 0.95), m->ms[m->n - 1]);
+            fprintf(f, ",\"calls\":%zu,\"p50\":", m->n);
+            write_json_number(f, quantile(m->ms, m->n, 0.5));
+            fputs(",\"p95\":", f);
+            write_json_number(f, quantile(m->ms, m->n, 0.95));
+            fputs(",\"max\":", f);
+            write_json_number(f, m->ms[m->n - 1]);
+            fputc('}', f);
         }
         fputs("],\"errors\":[", f);
         for (size_t i = 0; i < s.ne; i++) {
@@ -308,10 +321,11 @@ static void write_floor(nyx_engine *e, FILE *f)
     if (nyx_config_get(e, "alert.cache_hit_rate_floor", &value, NULL) == NYX_OK && value) {
         d = strtod(value, &end);
     }
+    fputs(",\"floor\":", f);
     if (value && end && end != value && *end == '\0')
-        fprintf(f, ",\"floor\":%.17g", d);
+        write_json_number(f, d);
     else
-        fputs(",\"floor\":null", f);
+        fputs("null", f);
     nyx_free(value);
 }
 

@@ -48,11 +48,14 @@ static int add_json_value(cli_row *r, const char *key, const cJSON *v, long *bad
         }
         return add_var(r, key, strlen(key), v->valuestring, n);
     }
-    if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
-        char *t = cJSON_PrintUnformatted(v);
-        int rc = t ? add_var(r, key, strlen(key), t, strlen(t)) : -1;
-        cJSON_free(t);
-        return rc;
+    if (cJSON_IsBool(v))
+        return add_var(r, key, strlen(key), cJSON_IsTrue(v) ? "true" : "false", cJSON_IsTrue(v) ? 4 : 5);
+    if (cJSON_IsNumber(v)) {
+        /* As nyx writes it: 0.30000000000000004 stays itself (cJSON's print made it 0.3). A
+         * number too large for a double is infinity to cJSON: JSON's null. */
+        char t[32];
+        int n = nyx_json_number(v->valuedouble, t, sizeof t);
+        return n > 0 ? add_var(r, key, strlen(key), t, (size_t)n) : add_var(r, key, strlen(key), "null", 4);
     }
     return -2;
 }

@@ -80,6 +80,16 @@ NYX_API long nyx_utf8_check(const char *text, /* the bytes; a NUL among them is 
                             size_t len        /* how many */
 );
 
+/* Writes v as nyx writes a number in JSON (request bodies, stored replies, nyx.json_encode, the
+ * command line's output): the fewest of 15, 16 or 17 significant digits that read back as the
+ * same double ("0.1", "0.30000000000000004", "1e+21"), into buf, NUL-terminated; 32 bytes are
+ * always enough. Returns the text's length, or -1 when v is not finite (JSON has no such
+ * number), buf is NULL or size is too small. Any thread. */
+NYX_API int nyx_json_number(double v,   /* the number */
+                            char *buf,  /* where its text goes */
+                            size_t size /* buf's size in bytes */
+);
+
 /*
  * Creates an engine configured from the environment (ANTHROPIC_API_KEY, NYX_DB, ...).
  * Returns NULL on failure and, when errmsg is not NULL, a message to free with nyx_free().

@@ -5,6 +5,8 @@
 #include "check.h"
 #include "sim_engine.h"
 
+#include <math.h>
+
 static int no_row(void *ud, int ncols, const char *const *names, const char *const *values)
 {
     (void)ud, (void)ncols, (void)names, (void)values;
@@ -94,6 +96,13 @@ static void test_null_arguments(void)
     CHECK_INT(nyx_models_date(e, NULL) >= 0, 1);
     CHECK_INT(nyx_utf8_check(NULL, 5), -1);
     CHECK_INT(nyx_utf8_check("caf\xe9", 4), 3); /* base/utf8.c's check, as a host sees it */
+    char num[32];
+    CHECK_INT(nyx_json_number(0.1, NULL, 32), -1);
+    CHECK_INT(nyx_json_number(0.30000000000000004, num, 4), -1); /* too small */
+    CHECK_INT(nyx_json_number(0.30000000000000004, num, sizeof num), 19);
+    CHECK_STR(num, "0.30000000000000004"); /* base/json_number.c's, as a host sees it */
+    CHECK_INT(nyx_json_number(-1.7976931348623157e308, num, sizeof num), 24); /* the longest */
+    CHECK_INT(nyx_json_number(INFINITY, num, sizeof num), -1);
     nyx_cancel_all(e, NULL);
     nyx_interrupt(e); /* no Lua runs: nothing to stop, and nothing is left to fire later */
     nyx_close(e);

@@ -62,4 +62,20 @@ printf '\xef\xbb\xbf{"id":"j1","ticket":"printer on fire"}\n' >bom.jsonl
 run_nyx batch submit classify --input bom.jsonl
 check_grep "a JSON Lines file may begin with a byte-order mark too" "$out" '"id":"j1","ok":true'
 
+# A row's number reaches the template as nyx writes numbers (the simulator's answer repeats the
+# prompt): 0.30000000000000004 came through cJSON's print as 0.3. Every number of a results
+# line reads back as itself in its shortest digits (nyx_json_number), as Python writes it.
+printf '{"id":"n","ticket":0.30000000000000004}\n{"id":"b","ticket":true}\n{"id":"i","ticket":-12}\n' >numbers.jsonl
+run_nyx batch submit classify --input numbers.jsonl
+check_grep "a JSON row's float reaches the template with every digit" "$out" 'regarding 0\.30000000000000004:'
+check_grep "a boolean as JSON writes it" "$out" 'regarding true:'
+check_grep "an integer as its digits" "$out" 'regarding -12:'
+python3 -c '
+import json, sys
+for line in sys.stdin:
+    for text in __import__("re").findall(r"\"(?:cost_usd|[a-z_]*tokens)\":([-0-9.e+]+)", line):
+        assert repr(float(text)) in (text, text + ".0"), text
+' <<<"$out"
+check "the numbers of a results line are their shortest digits" $? "$out"
+
 finish
