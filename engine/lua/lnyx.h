@@ -187,7 +187,7 @@ NYX_API int luaopen_nyx_core(lua_State *L);
 
 int lnyx_open_json(lua_State *L);    /* adds json_encode, json_decode */
 int lnyx_open_tasks(lua_State *L);   /* adds spawn, sleep, event to the table on top */
-int lnyx_open_call(lua_State *L);    /* adds call */
+int lnyx_open_call(lua_State *L);    /* adds call, estimate */
 int lnyx_open_batch(lua_State *L);   /* adds batch_open (lbatch.c) */
 /* The batch of a handle at idx, or NULL when it is none (lbatch.c). */
 struct batch_job *lnyx_batch_of(lua_State *L, int idx);
@@ -199,7 +199,7 @@ int lnyx_open_templates(lua_State *L); /* adds templates */
 int lnyx_open_guard(lua_State *L);   /* adds guard_scan, guard_redact */
 int lnyx_open_config(lua_State *L);  /* adds config (get, set, list) */
 int lnyx_open_debug(lua_State *L);
-int lnyx_open_cost(lua_State *L);   /* adds tokens, price, worst_case */
+int lnyx_open_cost(lua_State *L);   /* adds tokens, price */
 int lnyx_open_otel(lua_State *L);    /* adds otel_tool */
 int lnyx_open_tools(lua_State *L);   /* adds host_tool, host_tool_call (ltools.c) */
 int lnyx_open_audit(lua_State *L);   /* adds audit */   /* adds set_debug_writer */
