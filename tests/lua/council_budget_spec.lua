@@ -96,11 +96,13 @@ H.describe_setups("a council's budget", function(setup)
 
   it("a persona's worst case is what the engine reserves for it when the council runs, and a drifted request shows", function()
     -- The simulator holds every persona's request until all have reached it, each reserved by
-    -- then; each persona's agent has a budget of its own, so the ledger shows each reservation.
+    -- then, and for a while after (hang_ms: long enough to read the ledger, which takes a few
+    -- milliseconds); each persona's agent has a budget of its own, so the ledger shows each
+    -- reservation.
     local v = setup:run([[
       local function reserved(opts)
         for _, name in ipairs(opts.personas) do nyx.budget.limit("agent:" .. name, 100) end
-        sim.faults{ { fault = "hang", count = #opts.personas, hang_ms = 1000 * slow } }
+        sim.faults{ { fault = "hang", count = #opts.personas, hang_ms = 400 * slow } }
         local task = nyx.spawn(nyx.council, opts)
         for _ = 1, 1000 do
           if sim.hanging() >= #opts.personas then break end
