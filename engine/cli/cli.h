@@ -33,6 +33,10 @@ int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
 /* An engine with notices on stderr and the database (NULL: the default) set; NULL after
  * printing why not. */
 nyx_engine *cli_open(const char *db);
+/* cli_open for a command that only reads (after cli_db_missing): the open makes no tables where
+ * there are none (nyx_set "read_only"). A PostgreSQL database that does not hold nyx's tables
+ * fails then as a SQLite file that does not exist does, where it was given all of them. */
+nyx_engine *cli_open_reading(const char *db);
 
 /* For a command that only reads (stats, log, report, config get...): whether db, a --db FILE,
  * names a SQLite file that does not exist, said on stderr as command. Opening it made an empty

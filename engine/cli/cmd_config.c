@@ -100,9 +100,10 @@ int cli_config(int argc, char **argv)
         help(stderr);
         return 2;
     }
-    if ((strcmp(verb, "list") == 0 || strcmp(verb, "get") == 0) && cli_db_missing("nyx config", db))
+    int reads = strcmp(verb, "list") == 0 || strcmp(verb, "get") == 0;
+    if (reads && cli_db_missing("nyx config", db))
         return 1;
-    nyx_engine *e = cli_open(db);
+    nyx_engine *e = reads ? cli_open_reading(db) : cli_open(db);
     if (!e)
         return 1;
     int status = 0, rc = NYX_OK;

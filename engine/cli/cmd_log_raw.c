@@ -57,7 +57,7 @@ int cli_log_raw(int argc, char **argv)
     }
     if (cli_db_missing("nyx log", db))
         return 1;
-    nyx_engine *e = cli_open(db);
+    nyx_engine *e = cli_open_reading(db);
     if (!e)
         return 1;
     size_t n = strlen(id) + 4;

@@ -380,7 +380,7 @@ int cli_report(int argc, char **argv)
         free(chart);
         return 1;
     }
-    nyx_engine *e = cli_open(db);
+    nyx_engine *e = cli_open_reading(db);
     if (!e) {
         fclose(f);
         remove(tmp);

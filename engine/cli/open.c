@@ -146,3 +146,14 @@ nyx_engine *cli_open(const char *db)
     }
     return e;
 }
+
+nyx_engine *cli_open_reading(const char *db)
+{
+    nyx_engine *e = cli_open(db);
+    if (e && nyx_set(e, "read_only", "1") != NYX_OK) {
+        fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));
+        nyx_close(e);
+        return NULL;
+    }
+    return e;
+}

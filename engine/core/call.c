@@ -492,6 +492,17 @@ static void admit(void *ud)
         fail(c, &err);
         return;
     }
+    /* The database was found at open to take no writes (a read-only file, a role without the
+     * rights): the record would be refused after the call was paid for. */
+    const char *readonly = e->cfg.durability == DURABILITY_STRICT ? store_readonly_why(e->storage.db) : NULL;
+    if (readonly) {
+        error_set(&err, "store_error", 0,
+                  "nothing was sent: %s; NYX_DURABILITY=degrade lets calls go on without "
+                  "their records",
+                  readonly);
+        fail(c, &err);
+        return;
+    }
     if (e->cfg.durability == DURABILITY_STRICT && e->storage.refusing) {
         error_set(&err, "store_error", 0, "nothing was sent: the database refuses records (%s); calls go again "
                       "once it takes the ones waiting; NYX_DURABILITY=degrade lets calls go on without it",

@@ -449,6 +449,16 @@ int engine_set(nyx_engine *e, const char *key, const char *value)
     }
     if (strcmp(key, "lua_path") == 0)
         return config_set_string(&e->script.lua_path, value) == 0 ? NYX_OK : NYX_ENOMEM;
+    if (strcmp(key, "read_only") == 0) {
+        int on;
+        if (config_parse_bool(value, &on) != 0) {
+            engine_set_error(e, "nyx_set: read_only must be true or false (1/0, yes/no, on/off), got \"%s\"",
+                             value);
+            return NYX_EINVAL;
+        }
+        e->storage.read_only = on;
+        return NYX_OK;
+    }
     if (strcmp(key, "reload") == 0) {
         int on;
         if (config_parse_bool(value, &on) != 0) {
@@ -546,7 +556,7 @@ int engine_open_store(nyx_engine *e)
     error_info err;
     error_clear(&err);
     /* Opening waits this long for a lock held elsewhere; in the loop, 10 ms (store_set_background). */
-    store_options opts = {250, 0};
+    store_options opts = {250, 0, e->storage.read_only};
     e->storage.db = store_open_opts(db, &opts, &err);
     if (!e->storage.db) {
         engine_set_error(e, "%s", err.message);
@@ -579,7 +589,15 @@ static int start_store(nyx_engine *e)
         /* Calls go on without a log rather than stop: say so once, loudly. */
         engine_warn_once(e, "store", "nyx: storage unavailable, interactions are not logged: %s",
                          e->errmsg);
+        return 0;
     }
+    /* Found at open: a call would be paid for and its record refused (call.c's admit). */
+    const char *why = store_readonly_why(e->storage.db);
+    if (why)
+        engine_warn_once(e, "store-readonly", "nyx: %s; %s", why,
+                         e->cfg.durability == DURABILITY_STRICT
+                             ? "no call is sent (NYX_DURABILITY=degrade sends them without their records)"
+                             : "calls go on without their records (NYX_DURABILITY=degrade)");
     return 0;
 }
 
@@ -645,15 +663,17 @@ int engine_start(nyx_engine *e)
         error_clear(&err);
         settings_load(e, &err); /* system_config, under the environment */
         read_stop(e);
-        audit_config(e);
+        if (!store_is_readonly(e->storage.db)) /* its refusal would only repeat start_store's notice */
+            audit_config(e);
         /* Reservations of processes that died can never settle: give the money back. Not
          * while a spill file the open could not take waits for the database (beside it, or in
          * NYX_SPILL_DIR): its records settle reservations of a process that died, at what
          * their calls cost. */
         spill_place place;
         const char *db = config_db(&e->cfg);
-        if (!storage_spills(&e->storage, db) || pending_spill_place(db, e->cfg.spill_dir, &place) != 0 ||
-            !pending_spill_exists(&place))
+        if (!store_is_readonly(e->storage.db) &&
+            (!storage_spills(&e->storage, db) || pending_spill_place(db, e->cfg.spill_dir, &place) != 0 ||
+             !pending_spill_exists(&place)))
             store_budget_reap(e->storage.db, 3600, &err);
         /* The redaction memo is made here rather than by the first record, whose cost it was
          * most of (its table's pages touched for the first time): in a host's frame that

@@ -154,8 +154,15 @@ int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_r
             return NYX_EINVAL;
         }
     }
-    if (engine_open_store(e) != 0)
+    /* The template kinds reach the database through the template library, which goes on
+     * without it (the template directories); the model table needs it only for the minimums
+     * learned. A database that is not there (one that does not hold nyx's tables, opened to
+     * read: nyx_set "read_only") fails the other kinds. */
+    int store_optional = strcmp(kind, "models") == 0 || strncmp(kind, "template", 8) == 0;
+    if (!store_optional && engine_open_store(e) != 0)
         return NYX_EIO;
+    if (strcmp(kind, "models") == 0 && !e->storage.db)
+        engine_open_store(e); /* without it, the table as built in */
     json_rows j = {fn, ud, e};
     store_row_fn row = json ? to_json : to_host;
     void *row_ud = &j;

@@ -35,6 +35,8 @@ typedef struct storage {
                                     the waiting records are written, or one would be paid for
                                     and never recorded */
     char refusing_why[256];
+    int read_only;               /* nyx_set "read_only": the database is opened for reading
+                                    (store_options.read_only: no tables made where there are none) */
     int db_is_file;              /* the database is a file whose identity is watched */
     unsigned long long db_dev, db_ino;
     int64_t lost_interactions;

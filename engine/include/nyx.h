@@ -127,7 +127,11 @@ NYX_API long long nyx_finish_records(nyx_engine *engine);
  * nyx_poll, nyx_run or nyx_provider does. Keys: "db" (database path or URI), "provider"
  * ("sim" or "anthropic"), "base_url", "api_key", "lua_path" (extra Lua search path), "debug"
  * ("0"/"1"), "reload" (a boolean, on by default; "0", "false" or "off" turns hot reload off:
- * no file is watched), and at any time "var.NAME" (a value scripts read as nyx.vars.NAME, at
+ * no file is watched), "read_only" (a boolean, off by default; on: the engine opens its
+ * database to read it, and makes no tables where there are none: a PostgreSQL database that
+ * does not hold nyx's tables fails to open, NYX_EIO, "no database at ...", rather than being
+ * given them; a SQLite file opens as ever, so check that it exists; nyx's commands that only
+ * read set it), and at any time "var.NAME" (a value scripts read as nyx.vars.NAME, at
  * once, scripts already loaded too; a NAME set twice holds the list of its values).
  * Returns NYX_OK or NYX_EINVAL (nyx_errmsg says why).
  */

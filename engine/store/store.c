@@ -134,7 +134,9 @@ const char *store_backend_name(const store_db *s) { return s ? s->ops->name : NU
 
 int store_schema_version(const store_db *s) { return s ? s->ops->schema_version(s) : 0; }
 
-int store_is_readonly(const store_db *s) { return s ? s->ops->is_readonly(s) : 0; }
+int store_is_readonly(const store_db *s) { return store_readonly_why(s) != NULL; }
+
+const char *store_readonly_why(const store_db *s) { return s ? s->ops->readonly_why(s) : NULL; }
 
 static int check_interaction(const store_db *s, const interaction_rec *it, error_info *err)
 {

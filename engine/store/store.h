@@ -78,9 +78,13 @@ typedef struct store_options {
                             with "database is locked": 0 = default 5000, < 0 = do not wait */
     int sync_full;       /* 1: fsync every commit (survives power loss, costs milliseconds per
                             commit); 0: commits survive any crash of the process, see store_sqlite.c */
+    int read_only;       /* 1: the open is for reading: it makes no tables where there are none.
+                            PostgreSQL: a database that does not hold nyx's tables is refused
+                            ("no database at ..."). SQLite: the same open (nyx's commands that
+                            only read do not open a file that does not exist, cli_db_missing) */
 } store_options;
 
-/* Opens (creating and migrating if needed) the store named by uri.
+/* Opens (creating and migrating if needed, unless opts->read_only) the store named by uri.
  * Returns the handle, to be closed with store_close(), or NULL with *err filled.
  *   uri: a SQLite file path, ":memory:", or a SQLite "file:" URI (e.g. "file:x.db?mode=ro");
  *        "postgresql://..." and "postgres://..." select PostgreSQL, which this build lacks:
@@ -148,9 +152,15 @@ const char *store_backend_name(const store_db *s);
 /* The schema version in force (PRAGMA user_version for SQLite). */
 int store_schema_version(const store_db *s);
 
-/* 1 when the database was opened read-only (a read-only file or a "mode=ro" URI): queries
- * work, every write fails with "store_error". Lets the engine refuse a run at start. */
+/* 1 when the database takes no writes: a SQLite file opened read-only (its permissions or a
+ * "mode=ro" URI), or a PostgreSQL role found at open to lack a right that a call's record
+ * needs (an open for writing looks, in the round trip that reads the schema version). Queries
+ * work, every write fails with "store_error". */
 int store_is_readonly(const store_db *s);
+/* Why, naming the database and what it lacks ("store: role R may read but not write ...: it
+ * lacks INSERT on llm_interactions, ..."), or NULL when it takes writes. Lets the engine send
+ * no call whose record would be refused: the call was paid for, then its record lost. */
+const char *store_readonly_why(const store_db *s);
 
 /* Records one interaction. Outside a batch the row is committed when this returns 0, so
  * it survives the process being killed (SIGKILL) right after; inside a batch it becomes

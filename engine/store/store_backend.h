@@ -83,11 +83,12 @@ typedef struct store_backend_ops {
     int (*begin)(store_db *s, const char *what, error_info *err);
     int (*commit)(store_db *s, const char *what, error_info *err);
     void (*rollback)(store_db *s, int db_failed, error_info *err);
-    /* Connects, migrates the schema, sets s->impl. On failure s->impl stays NULL. */
+    /* Connects, migrates the schema (opts->read_only: see store_options), sets s->impl. On
+     * failure s->impl stays NULL. */
     int (*open)(store_db *s, const char *uri, const store_options *opts, error_info *err);
     void (*close)(store_db *s);
     int (*schema_version)(const store_db *s);
-    int (*is_readonly)(const store_db *s);
+    const char *(*readonly_why)(const store_db *s); /* store_readonly_why */
     int (*log_interaction)(store_db *s, const interaction_rec *it, error_info *err);
     int (*batch_begin)(store_db *s, error_info *err);
     int (*batch_commit)(store_db *s, error_info *err);

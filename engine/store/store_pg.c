@@ -30,7 +30,7 @@ static void pg_free(pg *p)
 
 static int pg_open(store_db *s, const char *uri, const store_options *opts, error_info *err)
 {
-    (void)opts; /* busy timeouts and fsync policy are the server's business */
+    /* busy timeouts and fsync policy are the server's business */
     pg *p = calloc(1, sizeof *p);
     if (!p || !(p->conninfo = text_dup(uri)) ||
         !(p->label = text_dup("the PostgreSQL database"))) {
@@ -38,7 +38,7 @@ static int pg_open(store_db *s, const char *uri, const store_options *opts, erro
         pg_free(p);
         return -1;
     }
-    if (pg_connect(p, err) != 0 || pg_migrate(p, err) != 0) {
+    if (pg_connect(p, err) != 0 || pg_migrate(p, opts && opts->read_only, err) != 0) {
         pg_free(p);
         return -1;
     }
@@ -59,10 +59,9 @@ static void pg_close(store_db *s)
 
 static int pg_version(const store_db *s) { return pg_of(s)->version; }
 
-static int pg_readonly(const store_db *s)
+static const char *pg_readonly_why(const store_db *s)
 {
-    (void)s;
-    return 0;
+    return pg_of(s)->readonly_why[0] ? pg_of(s)->readonly_why : NULL;
 }
 
 /* ---- batches ----
@@ -158,7 +157,7 @@ const store_backend_ops store_pg_ops = {
     .open = pg_open,
     .close = pg_close,
     .schema_version = pg_version,
-    .is_readonly = pg_readonly,
+    .readonly_why = pg_readonly_why,
     .log_interaction = store_pg_log_interaction,
     .batch_begin = pg_batch_begin,
     .batch_commit = pg_batch_commit,

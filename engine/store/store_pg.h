@@ -35,6 +35,7 @@ typedef struct pg {
     double retry_at;  /* PG_DOWN: when to connect again (monotonic seconds) */
     double backoff_s;
     int version;
+    char readonly_why[400];         /* store_readonly_why: "" while the role may write */
     pg_job *queued, *queued_tail;   /* not sent yet */
     pg_job *sent, *sent_tail;       /* the group in flight, in order */
     pg_job *reading;                /* the job of sent whose result comes next */
@@ -79,6 +80,11 @@ typedef struct pg_call {
 } pg_call;
 int pg_submit_call(pg *p, const pg_call *c, pg_done_fn done, void *ud, error_info *err);
 PGresult *pg_exec_call(pg *p, const pg_call *c, error_info *err);
+/* Runs n statements (1 to 8) in one round trip and waits for them all: res[i] (PQclear it), or
+ * NULL with errs[i] filled (err may not be NULL here). As in any group, one that fails rolls
+ * back the others, which are sent again alone: it costs a round trip more. 0, or -1 when one
+ * failed. */
+int pg_exec_calls(pg *p, const pg_call *calls, int n, PGresult **res, error_info *errs);
 int pg_write_call(pg *p, const pg_call *c, error_info *err);
 
 /* Runs one statement and waits for it (the jobs queued before it finish first; their
@@ -98,8 +104,10 @@ int pg_each_row(pg *p, const char *what, const PGresult *res, store_row_fn fn, v
 /* Reads what arrived, sends what waits, reconnects when due, hands out finished jobs. */
 void pg_pump(pg *p);
 
-/* Migrates the schema to the newest version (store_pg_schema.c). */
-int pg_migrate(pg *p, error_info *err);
+/* Migrates the schema to the newest version (store_pg_schema.c) and learns which rights to
+ * write the role lacks (readonly_why); read_only: a database without nyx's tables is refused,
+ * not given them (store_options). */
+int pg_migrate(pg *p, int read_only, error_info *err);
 
 /* "%.17g" of v into buf (size >= 32); returns buf. */
 const char *pg_num(char *buf, double v);

@@ -501,30 +501,62 @@ PGresult *pg_exec(pg *p, const char *what, const char *sql, int nparams,
 
 PGresult *pg_exec_call(pg *p, const pg_call *c, error_info *err)
 {
-    pg_job *j = make_job(p, c, err);
-    if (!j)
-        return NULL;
-    j->sync = 1;
-    append(&p->queued, &p->queued_tail, j);
+    PGresult *res = NULL;
+    error_info e;
+    error_clear(&e);
+    if (pg_exec_calls(p, c, 1, &res, &e) != 0 && err)
+        *err = e;
+    return res;
+}
+
+int pg_exec_calls(pg *p, const pg_call *calls, int n, PGresult **res, error_info *errs)
+{
+    enum { MAX_CALLS = 8 };
+    pg_job *jobs[MAX_CALLS];
+    if (n < 1 || n > MAX_CALLS) { /* a programming error in the caller */
+        for (int i = 0; i < n; i++)
+            res[i] = NULL;
+        store_fail(errs, "store: cannot run %d statements at once in %s: 1 to %d", n, p->label, MAX_CALLS);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        res[i] = NULL;
+        if (!(jobs[i] = make_job(p, &calls[i], &errs[i]))) {
+            for (int k = 0; k < i; k++)
+                job_free(jobs[k]);
+            for (int k = 0; k < n; k++)
+                if (k != i)
+                    errs[k] = errs[i];
+            return -1;
+        }
+    }
+    /* All queued before the first pump: they leave in one group, under one sync point. */
+    for (int i = 0; i < n; i++) {
+        jobs[i]->sync = 1;
+        append(&p->queued, &p->queued_tail, jobs[i]);
+    }
     double deadline = clock_now_s() + WAIT_LIMIT_S;
     pump_io(p);
-    while (!j->finished) {
-        if (wait_io(p, deadline) != 0 || clock_now_s() > deadline) {
-            lost(p, "the server did not answer within 60 s");
-            break;
+    for (int i = 0; i < n; i++)
+        while (!jobs[i]->finished) {
+            if (wait_io(p, deadline) != 0 || clock_now_s() > deadline) {
+                lost(p, "the server did not answer within 60 s");
+                break;
+            }
+            pump_io(p);
         }
-        pump_io(p);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (jobs[i]->failed) {
+            errs[i] = jobs[i]->err;
+            rc = -1;
+        } else {
+            res[i] = jobs[i]->res;
+            jobs[i]->res = NULL;
+        }
+        job_free(jobs[i]);
     }
-    PGresult *res = NULL;
-    if (j->failed) {
-        if (err)
-            *err = j->err;
-    } else {
-        res = j->res;
-        j->res = NULL;
-    }
-    job_free(j);
-    return res;
+    return rc;
 }
 
 static void remember_write_failure(void *ud, PGresult *res, const error_info *err)

@@ -302,6 +302,31 @@ static int exec(pg *p, const char *what, const char *sql, error_info *err)
     return res ? 0 : -1;
 }
 
+/* The rights a run's writes need, by table, INSERT first: a call's record (its parts, its
+ * budget's settle, its session's row, its template's counts), the reservation before it, the
+ * thought nodes, the run's audit event at start, and what those statements read. A role
+ * without one of them had its call sent, and paid for, and then its record refused. What
+ * only a command asks for (the response cache, templates, settings, the stop, batches) is
+ * left out: it fails when asked, before anything is paid (a batch is written before it is
+ * sent). */
+#define RIGHTS                                                                                               \
+    "(1, 'llm_interactions', 'INSERT'), (2, 'llm_content', 'INSERT'), (3, 'budgets', 'INSERT'),"             \
+    " (4, 'budget_holds', 'INSERT'), (5, 'sessions', 'INSERT'), (6, 'thought_trees', 'INSERT'),"             \
+    " (7, 'template_usage', 'INSERT'), (8, 'audit_events', 'INSERT'), (9, 'budgets', 'UPDATE'),"             \
+    " (10, 'sessions', 'UPDATE'), (11, 'template_usage', 'UPDATE'), (12, 'budget_holds', 'DELETE'),"         \
+    " (13, 'llm_interactions', 'SELECT'), (14, 'budgets', 'SELECT'), (15, 'budget_holds', 'SELECT'),"        \
+    " (16, 'sessions', 'SELECT'), (17, 'thought_trees', 'SELECT'), (18, 'template_usage', 'SELECT')"
+
+/* Whether the version table is there, the role, and the rights of RIGHTS it lacks on the
+ * tables that are there, grouped by right ("INSERT on a, b; DELETE on c"; NULL: none). */
+static const char SQL_STATE[] =
+    "SELECT to_regclass('nyx_schema') IS NOT NULL, current_user,"
+    " (SELECT string_agg(p || ' on ' || ts, '; ' ORDER BY first) FROM"
+    "  (SELECT p, string_agg(t, ', ' ORDER BY n) AS ts, min(n) AS first"
+    "   FROM (VALUES " RIGHTS ") AS w(n, t, p)"
+    "   WHERE to_regclass(t) IS NOT NULL AND NOT has_table_privilege(to_regclass(t), p)"
+    "   GROUP BY p) AS r)";
+
 static int read_version(pg *p, int *version, error_info *err)
 {
     PGresult *res = pg_exec(p, "read the schema version", "SELECT version FROM nyx_schema",
@@ -327,27 +352,65 @@ static int migrate_once(pg *p, int to, error_info *err)
     return exec(p, what, set, err);
 }
 
-/* The version of a database migrated already, read without the lock or any CREATE: a role
- * that may only read (SELECT, no CREATE in the schema) opens it too, where CREATE TABLE IF NOT
- * EXISTS is refused even when the table is there. 0 when there is no version table. Versions
- * only go up, so one read here at NMIGRATIONS stays true. */
-static int read_version_unlocked(pg *p, int *version, error_info *err)
+/* What the open learns in one round trip (with the LISTEN the connection queued): whether
+ * the version table is there (*exists), the version of a database migrated already, and
+ * which rights to write the role lacks (p->readonly_why). Read without the lock or any
+ * CREATE: a role that may only read (SELECT, no CREATE in the schema) opens it too, where
+ * CREATE TABLE IF NOT EXISTS is refused even when the table is there. Without the version
+ * table its read fails and the other statement is sent again: a round trip more, once, before
+ * the migration makes the tables. Versions only go up, so a read at NMIGRATIONS stays true. */
+static int read_state(pg *p, int *exists, int *version, error_info *err)
 {
-    PGresult *res = pg_exec(p, "read the schema version",
-                            "SELECT to_regclass('nyx_schema') IS NOT NULL", 0, NULL, err);
-    if (!res)
-        return -1;
-    int exists = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    PQclear(res);
-    *version = 0;
-    return exists ? read_version(p, version, err) : 0;
+    const pg_call calls[] = {{"read the schema and the rights to write", SQL_STATE, 0, NULL, NULL, 0},
+                             {"read the schema version", "SELECT version FROM nyx_schema", 0, NULL, NULL, 0}};
+    PGresult *res[2];
+    error_info errs[2];
+    error_clear(&errs[0]);
+    error_clear(&errs[1]);
+    pg_exec_calls(p, calls, 2, res, errs);
+    int rc = 0;
+    *exists = *version = 0;
+    if (!res[0]) {
+        if (err)
+            *err = errs[0];
+        rc = -1;
+    } else if (PQntuples(res[0]) != 1) { /* always one row: a server that says otherwise is no help */
+        store_fail(err, "store: cannot read the schema of %s: %d rows where one was due", p->label,
+                   PQntuples(res[0]));
+        rc = -1;
+    } else {
+        *exists = strcmp(PQgetvalue(res[0], 0, 0), "t") == 0;
+        p->readonly_why[0] = '\0';
+        if (!PQgetisnull(res[0], 0, 2))
+            snprintf(p->readonly_why, sizeof p->readonly_why,
+                     "store: role %.63s may not write to %s: it lacks %s (GRANT them to it, or use a role "
+                     "that has them)",
+                     PQgetvalue(res[0], 0, 1), p->label, PQgetvalue(res[0], 0, 2));
+        if (*exists && !res[1]) {
+            if (err)
+                *err = errs[1];
+            rc = -1;
+        } else if (res[1]) {
+            *version = PQntuples(res[1]) > 0 ? atoi(PQgetvalue(res[1], 0, 0)) : 0;
+        }
+    }
+    PQclear(res[0]);
+    PQclear(res[1]);
+    return rc;
 }
 
-int pg_migrate(pg *p, error_info *err)
+int pg_migrate(pg *p, int read_only, error_info *err)
 {
-    int version = 0;
-    if (read_version_unlocked(p, &version, err) != 0)
+    int exists = 0, version = 0;
+    if (read_state(p, &exists, &version, err) != 0)
         return -1;
+    if (!exists && read_only) {
+        store_fail(err,
+                   "store: no database at %s: it holds none of nyx's tables (an open that only reads "
+                   "makes none: check the URI)",
+                   p->label);
+        return -1;
+    }
     if (version == NMIGRATIONS) {
         p->version = version;
         return 0;

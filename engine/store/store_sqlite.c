@@ -199,6 +199,10 @@ static int sq_open(store_db *s, const char *uri, const store_options *opts, erro
     /* Read-only (file permissions or "mode=ro"): open it for queries; the journal mode is
      * the file's own, and writes fail with SQLite's "attempt to write a readonly database". */
     q->readonly = sqlite3_db_readonly(q->db, "main") == 1;
+    if (q->readonly)
+        snprintf(q->readonly_why, sizeof q->readonly_why,
+                 "store: %.200s is open read-only (the file's permissions, or a mode=ro URI): it takes no writes",
+                 q->path);
     char mode[16] = "";
     /* On a filesystem without shared memory this stays "delete": slower, still correct.
      * ":memory:" answers "memory". */
@@ -267,7 +271,10 @@ static void sq_set_background(store_db *s, int on)
 
 static int sq_schema_version(const store_db *s) { return sq_of(s)->version; }
 
-static int sq_is_readonly(const store_db *s) { return sq_of(s)->readonly; }
+static const char *sq_readonly_why(const store_db *s)
+{
+    return sq_of(s)->readonly ? sq_of(s)->readonly_why : NULL;
+}
 
 sqlite3 *store_sqlite_db(store_db *s)
 {
@@ -514,7 +521,7 @@ const store_backend_ops store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .schema_version = sq_schema_version,
-    .is_readonly = sq_is_readonly,
+    .readonly_why = sq_readonly_why,
     .log_interaction = sq_log_interaction,
     .batch_begin = sq_batch_begin,
     .batch_commit = sq_batch_commit,

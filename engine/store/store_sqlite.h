@@ -43,6 +43,7 @@ typedef struct sq {
     int version;
     int applied;
     int readonly;
+    char readonly_why[300]; /* when readonly: the message store_readonly_why gives */
     sqlite3_stmt *st[ST_COUNT];
     store_checkpointer *ckpt; /* NULL: SQLite's own automatic checkpoints (or no WAL) */
     int in_batch;             /* store_batch_begin() done, commit or rollback not yet */

@@ -28,6 +28,7 @@ static void options_after_start(void)
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: \"db\" must be set before the engine starts");
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_provider");
     CHECK_INT(nyx_set(e, "reload", "0"), NYX_EINVAL);
+    CHECK_INT(nyx_set(e, "read_only", "1"), NYX_EINVAL);
     CHECK_INT(nyx_set(e, "var.late", "ok"), NYX_OK);
     nyx_close(e);
 }
@@ -61,6 +62,9 @@ static void bad_values(void)
     CHECK_STR(nyx_errmsg(e),
               "nyx_set: api_key holds a control character (its byte 12 is 0x0A); a key is one line "
               "of text");
+    CHECK_INT(nyx_set(e, "read_only", "maybe"), NYX_EINVAL);
+    CHECK_CONTAINS(nyx_errmsg(e), "nyx_set: read_only must be true or false");
+    CHECK_INT(nyx_set(e, "read_only", "off"), NYX_OK);
     CHECK_INT(nyx_set(e, "api_key", "sk-test-key"), NYX_OK);
     CHECK_INT(nyx_set(e, "base_url", "http://127.0.0.1:9"), NYX_OK);
     CHECK_INT(nyx_set(e, "provider", "sim"), NYX_OK); /* the simulator: nothing is sent to port 9 */

@@ -139,4 +139,21 @@ grep -q "was deleted or replaced" "$dir/err3" || fail "the deleted database went
 [ -f "$db3" ] || fail "no new database file after the deletion"
 rows=$(sqlite3 "$db3" "SELECT count(*) FROM llm_interactions")
 [ "$rows" -ge 300 ] || fail "only $rows interactions reached the new database file"
+
+# A database opened read-only (a mode=ro URI; for PostgreSQL, a role without the rights to write:
+# tests/pg/read_only_role.sh): under strict no call is sent, the first failing with store_error
+# that says why. The first call was sent and paid for, and only then its record refused.
+"$NYX_BIN" sim --port 0 --ttft-ms 0 --token-ms 0 > "$dir/sim.out" 2>&1 &
+sim=$!
+for _ in $(seq 250); do grep -qs 'listening on' "$dir/sim.out" && break; sleep 0.02; done
+url="http://$(grep -Eo '127\.0\.0\.1:[0-9]+' "$dir/sim.out" | head -1)"
+echo 'require("nyx").call{ prompt = "x", max_tokens = 5 }' > "$dir/ro.lua"
+rc=0
+NYX_DB="file:$db?mode=ro" NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=k ANTHROPIC_BASE_URL="$url" LLM_MAX_RETRIES=0 \
+  "$NYX_BIN" run "$dir/ro.lua" > /dev/null 2> "$dir/err8" || rc=$?
+sent=$(curl -s "$url/sim/requests?since=0" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["requests"]))')
+kill "$sim"
+[ "$sent" = 0 ] || fail "a run on a read-only database sent $sent request(s): $(cat "$dir/err8")"
+[ "$rc" = 1 ] && grep -q "store_error: nothing was sent: store: file:$db?mode=ro is open read-only" "$dir/err8" ||
+  fail "a run on a read-only database: rc=$rc $(cat "$dir/err8")"
 echo "PASS"

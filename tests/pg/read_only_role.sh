@@ -4,6 +4,9 @@
 # the owner's numbers. Every open ran CREATE TABLE IF NOT EXISTS nyx_schema under the migration
 # lock, which PostgreSQL refuses without CREATE even when the table is there: every command
 # failed with "cannot create the schema version table ...: permission denied for schema public".
+# A run as that role sends no call: the open finds it may not write, and the first call fails
+# before its request is sent, naming the database and the rights it lacks (its call was sent and
+# paid for, and only its record was refused).
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 pg_database ro
@@ -39,4 +42,30 @@ check "nyx report as a reader: exit $rc $(cat "$work/err")" $st
 "$NYX_BIN" stop --db "$ro" >/dev/null 2>"$work/err"; rc=$?
 [ "$rc" -eq 1 ] && grep -q "permission denied" "$work/err"; st=$?
 check "nyx stop as a reader fails, saying why (exit $rc: $(cat "$work/err"))" $st
+
+"$NYX_BIN" sim --port 0 --ttft-ms 0 --token-ms 0 >"$work/sim.out" 2>&1 &
+sim_pid=$!
+for _ in $(seq 250); do grep -qs 'listening on' "$work/sim.out" && break; sleep 0.02; done
+url="http://$(grep -Eo '127\.0\.0\.1:[0-9]+' "$work/sim.out" | head -1)"
+sent() { curl -s "$url/sim/requests?since=0" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["requests"]))'; }
+cat >"$work/one.lua" <<'LUA'
+local nyx = require "nyx"
+local spent = 0
+for _, b in ipairs(nyx.budget.status()) do spent = spent + b.spent_usd end
+print(spent > 0 and "read" or "nothing read")
+nyx.call{ prompt = "a question a reader may not pay for", max_tokens = 8 }
+print("sent")
+LUA
+NYX_DB="$ro" NYX_SPILL_DIR="$work" NYX_PROVIDER=anthropic ANTHROPIC_API_KEY=k ANTHROPIC_BASE_URL="$url" LLM_MAX_RETRIES=0 \
+  "$NYX_BIN" run "$work/one.lua" >"$work/out" 2>"$work/err"; rc=$?
+n=$(sent)
+[ "$n" = 0 ]
+check "a run as the reader sends no request (sent $n)" $?
+[ "$rc" -eq 1 ] && ! grep -q sent "$work/out"; st=$?
+check "its call fails and nyx run exits 1 (exit $rc: $(cat "$work/out"))" $st
+grep -q "nothing was sent" "$work/err" && grep -q "database $name" "$work/err" &&
+  grep -q "INSERT on llm_interactions" "$work/err"; st=$?
+check "the error names the database and the right it lacks: $(head -c 600 "$work/err")" $st
+[ "$(head -1 "$work/out")" = read ]; st=$?
+check "the run still reads: nyx.budget.status() as the reader sees the owner's spending ($(head -1 "$work/out"))" $st
 pg_finish
