@@ -483,7 +483,8 @@ function nyx.timeout_profile(name, seconds) end
 function nyx.model(name) end
 
 --- The engine's estimate of text's tokens for the model (bytes per token calibrated on earlier
---- calls' usage); with "max", the most it may hold (what a budget reserves for).
+--- calls' usage); with "max", the most it may hold (what a budget reserves for), from what the
+--- text is made of (digits, marks and other scripts count more than words).
 ---@param text string
 ---@param model? string
 ---@param bound? "max"

@@ -49,6 +49,11 @@ typedef struct recent_prompt {
 typedef struct calibration {
     const model_info *model;
     double bytes_per_token;
+    /* Of the bytes of the texts it came from, the share that may each be a token and the
+     * share beyond ASCII (base/text_shape.h), averaged as the ratio is: what the ratio vouches
+     * for, and no more (cache_estimate_tokens_max). */
+    double other_share;
+    double nonascii_share;
     int64_t samples;
 } calibration;
 
@@ -100,17 +105,44 @@ int64_t cache_estimate_tokens(const cache_policy *p, const model_info *m, size_t
     return (int64_t)((double)bytes / ratio);
 }
 
-/* Before any usage of the model was seen, text may hold far more tokens than 4 bytes' worth
- * (numbers, code, other scripts): 2 bytes a token bounds what the API's tokenizers give.
- * Once calibrated, the ratio seen less a fifth, for texts unlike the ones it came from. */
+/* The most tokens a request may hold, which a budget reserves for, so never short of what the
+ * API then bills:
+ * - Before any usage of the model was seen: a token for every byte that may be one of its own
+ *   (text_shape.h: digits, marks, line breaks, a word begun after a mark), and one for every 2
+ *   of the other bytes (words, other scripts' characters, the JSON around the texts), which
+ *   is as many as the API's tokenizers give words and other scripts.
+ * - Once calibrated: the ratio seen less a fifth, for the bytes the ratio vouches for. It was
+ *   learnt from the texts of earlier calls and holds for text like them: for each byte of
+ *   words, as many bytes that may each be a token, and as many beyond ASCII, as came with a
+ *   byte of words there. What a text has beyond that (the digits and marks of base64 or code
+ *   after prose, a CJK text after English, a text of marks alone) is counted as before
+ *   calibration. Without this, English calls taught 4.3 bytes a token, the margin made it
+ *   3.5, and 3 MB of base64 was reserved for 0.85M tokens where the simulator billed 1.2M. */
 #define MAX_TOKENS_BYTES_PER_TOKEN 2.0
 #define CALIBRATED_MARGIN 1.2
 
-int64_t cache_estimate_tokens_max(const cache_policy *p, const model_info *m, size_t bytes)
+int64_t cache_estimate_tokens_max(const cache_policy *p, const model_info *m, const text_shape *texts,
+                                  size_t bytes)
 {
     const calibration *c = m ? find_calibration(p, m) : NULL;
-    double ratio = c ? c->bytes_per_token / CALIBRATED_MARGIN : MAX_TOKENS_BYTES_PER_TOKEN;
-    return (int64_t)((double)bytes / ratio) + 1;
+    double all = (double)(bytes > texts->bytes ? bytes : texts->bytes);
+    double other = (double)texts->other, nonascii = (double)texts->nonascii;
+    if (!c)
+        return (int64_t)((all - other) / MAX_TOKENS_BYTES_PER_TOKEN + other) + 1;
+    /* As many bytes of each kind as came with this text's bytes of words in the texts the
+     * ratio was learnt from; none when those texts had next to no words. */
+    double plain = (double)texts->bytes - other - nonascii;
+    double plain_share = 1.0 - c->other_share - c->nonascii_share;
+    double per_plain = plain_share > 0.01 ? plain / plain_share : 0;
+    double extra_other = other - c->other_share * per_plain;
+    double extra_nonascii = nonascii - c->nonascii_share * per_plain;
+    if (extra_other < 0)
+        extra_other = 0;
+    if (extra_nonascii < 0)
+        extra_nonascii = 0;
+    double vouched = all - extra_other - extra_nonascii;
+    return (int64_t)(vouched * CALIBRATED_MARGIN / c->bytes_per_token + extra_other +
+                     extra_nonascii / MAX_TOKENS_BYTES_PER_TOKEN) + 1;
 }
 
 const model_info *cache_calibration_at(const cache_policy *p, size_t i, double *bytes_per_token,
@@ -123,8 +155,9 @@ const model_info *cache_calibration_at(const cache_policy *p, size_t i, double *
     return p->calib[i].model;
 }
 
-static void calibrate(cache_policy *p, const model_info *m, size_t bytes, int64_t tokens)
+static void calibrate(cache_policy *p, const model_info *m, const text_shape *texts, int64_t tokens)
 {
+    size_t bytes = texts->bytes;
     if (!m || tokens <= 0 || bytes == 0)
         return;
     calibration *c = (calibration *)find_calibration(p, m);
@@ -136,24 +169,19 @@ static void calibrate(cache_policy *p, const model_info *m, size_t bytes, int64_
         c = &p->calib[p->ncalib++];
         c->model = m;
         c->bytes_per_token = DEFAULT_BYTES_PER_TOKEN;
+        /* Nothing vouched for until seen: the shares start at none and grow as the ratio
+         * moves from its default, so the first calls do not vouch for more than they saw. */
+        c->other_share = 0;
+        c->nonascii_share = 0;
         c->samples = 0;
     }
     double observed = (double)bytes / (double)tokens;
     /* Early samples move the estimate quickly; later ones smooth out noise. */
     double weight = c->samples < 4 ? 0.5 : 0.1;
     c->bytes_per_token = c->bytes_per_token * (1.0 - weight) + observed * weight;
+    c->other_share = c->other_share * (1.0 - weight) + (double)texts->other / (double)bytes * weight;
+    c->nonascii_share = c->nonascii_share * (1.0 - weight) + (double)texts->nonascii / (double)bytes * weight;
     c->samples++;
-}
-
-static size_t request_bytes(const claude_request *req)
-{
-    size_t n = req->tools_json ? strlen(req->tools_json) : 0;
-    for (size_t i = 0; i < req->nsystem; i++)
-        n += req->system[i].len;
-    for (size_t i = 0; i < req->nmessages; i++)
-        for (size_t j = 0; j < req->messages[i].nblocks; j++)
-            n += req->messages[i].blocks[j].len;
-    return n;
 }
 
 /* ---- remembered prefixes ---- */
@@ -703,7 +731,9 @@ int cache_observe(cache_policy *p, const claude_request *req, const model_info *
                   const cache_expect *ex, double now)
 {
     int64_t total = u->input_tokens + u->cache_read_input_tokens + u->cache_creation_input_tokens;
-    calibrate(p, m, request_bytes(req), total);
+    text_shape texts;
+    request_shape(req, &texts);
+    calibrate(p, m, &texts, total);
     prefix_entry *known = ex->known_len ? find_entry(p, m, ex->known_hash, ex->known_len) : NULL;
     if (known && u->cache_read_input_tokens > 0)
         known->reads++;

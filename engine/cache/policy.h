@@ -58,9 +58,14 @@ double cache_unread_premium(const cache_policy *p);
 /* Estimated tokens of text for model m, using the calibrated ratio. */
 int64_t cache_estimate_tokens(const cache_policy *p, const model_info *m, size_t bytes);
 
-/* At most how many tokens text of that many bytes holds, for what must never be short (a
- * budget's worst case): generous before calibration, the calibrated ratio with a margin after. */
-int64_t cache_estimate_tokens_max(const cache_policy *p, const model_info *m, size_t bytes);
+/* At most how many tokens a request holds, for what must never be short (a budget's worst
+ * case): texts is what its texts are made of (request_shape, or text_shape_add of one text)
+ * and bytes all it sends (its body; texts->bytes when only the texts are known). Before
+ * calibration 2 bytes a token and a token for each byte that may be one; after, the
+ * calibrated ratio with a margin for text like the texts it came from, the uncalibrated
+ * count for the rest (policy.c says how). */
+int64_t cache_estimate_tokens_max(const cache_policy *p, const model_info *m, const text_shape *texts,
+                                  size_t bytes);
 
 /* The i-th calibrated model, its bytes per token and how many calls it learned from (for
  * listing); NULL past the end. */

@@ -46,6 +46,7 @@ struct shared_text {
     unsigned long used;
     int has_nul; /* a NUL among its len bytes: looked for once, not by each request built */
     long bad_utf8; /* utf8_bad of its bytes, found once likewise */
+    text_shape shape; /* what its bytes are made of (block_shape_add), counted once likewise */
     claude_literal *literal; /* its JSON string literal, once made (block_keep_literal) */
     char bytes[];
 };
@@ -98,7 +99,8 @@ static shared_text *pooled(text_pool *p, const char *text, size_t len)
     shared_text *t = malloc(sizeof *t + len + 1);
     if (!t)
         return NULL;
-    *t = (shared_text){1, h, len, ++p->clock, memchr(text, '\0', len) != NULL, utf8_bad(text, len), NULL};
+    *t = (shared_text){1, h, len, ++p->clock, memchr(text, '\0', len) != NULL, utf8_bad(text, len), {0}, NULL};
+    text_shape_add(&t->shape, text, len);
     alive++;
     memcpy(t->bytes, text, len);
     t->bytes[len] = '\0';
@@ -148,6 +150,26 @@ int block_has_nul(const claude_block *b)
 long block_utf8_bad(const claude_block *b)
 {
     return b->shared ? b->shared->bad_utf8 : utf8_bad(b->text, b->len);
+}
+
+void block_shape_add(const claude_block *b, text_shape *s)
+{
+    if (b->shared)
+        text_shape_sum(s, &b->shared->shape);
+    else
+        text_shape_add(s, b->text, b->len);
+}
+
+void request_shape(const claude_request *req, text_shape *s)
+{
+    *s = (text_shape){0};
+    if (req->tools_json)
+        text_shape_add(s, req->tools_json, strlen(req->tools_json));
+    for (size_t i = 0; i < req->nsystem; i++)
+        block_shape_add(&req->system[i], s);
+    for (size_t i = 0; i < req->nmessages; i++)
+        for (size_t j = 0; j < req->messages[i].nblocks; j++)
+            block_shape_add(&req->messages[i].blocks[j], s);
 }
 
 uint64_t block_hash(const claude_block *b)

@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "base/quick_hash.h"
+#include "base/text_shape.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -138,6 +139,12 @@ int block_has_nul(const claude_block *b);
 /* The offset of the first byte of b's text that is not UTF-8 (base/utf8.h), or -1: kept with
  * a shared text (looked for once, when pooled), looked for otherwise. */
 long block_utf8_bad(const claude_block *b);
+/* Adds what b's text is made of to s (base/text_shape.h): kept with a shared text (counted
+ * once, when pooled), counted otherwise. */
+void block_shape_add(const claude_block *b, text_shape *s);
+/* What the texts of req are made of, the texts the API counts tokens of: its tools, system
+ * blocks and message blocks (a JSON block as its JSON). */
+void request_shape(const claude_request *req, text_shape *s);
 /* The XXH3-64 of b's text: kept with a shared text (computed once, when pooled), computed
  * otherwise. Layers that key on a block's content (the cache policy) start from it rather
  * than reading a long text again on every call. */

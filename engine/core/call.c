@@ -343,10 +343,13 @@ void call_batch_result(api_call *c, int status, error_info *err)
     finish(c);
 }
 
-/* The most input tokens the call's request (its body on the current route) may hold. */
+/* The most input tokens the call's request (its body on the current route) may hold, from
+ * what its texts are made of. */
 static int64_t input_tokens_max(const api_call *c)
 {
-    return cache_estimate_tokens_max(c->e->cache, c->model, c->body_len);
+    text_shape texts;
+    request_shape(&c->spec.req, &texts);
+    return cache_estimate_tokens_max(c->e->cache, c->model, &texts, c->body_len);
 }
 
 /* What a budget reserves for the call on its current route, at batch prices when it goes in a

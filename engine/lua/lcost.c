@@ -4,6 +4,7 @@
  * reserves for a call is core.estimate's (lcall.c), from the request the call would send. */
 #include "lnyx.h"
 
+#include "base/text_shape.h"
 #include "cache/policy.h"
 #include "cost/cost.h"
 #include "cost/models.h"
@@ -39,20 +40,23 @@ static int64_t count_field(lua_State *L, int t, const char *k)
 
 /* nyx.tokens(text [, model [, "max"]]): the engine's estimate of text's tokens for the model,
  * from bytes per token calibrated on the usage of earlier calls; with "max", the most it may
- * hold (what a budget reserves for). */
+ * hold (what a budget reserves for, which reads what the text is made of). */
 static int l_tokens(lua_State *L)
 {
     size_t len;
-    lnyx_checklstring(L, 1, &len);
+    const char *text = lnyx_checklstring(L, 1, &len);
     const model_info *m = check_model(L, 2);
     const char *bound = lnyx_optstring(L, 3, "estimate");
     cache_policy *p = engine_cache(lnyx_engine(L));
-    if (strcmp(bound, "max") == 0)
-        lua_pushinteger(L, cache_estimate_tokens_max(p, m, len));
-    else if (strcmp(bound, "estimate") == 0)
+    if (strcmp(bound, "max") == 0) {
+        text_shape shape = {0};
+        text_shape_add(&shape, text, len);
+        lua_pushinteger(L, cache_estimate_tokens_max(p, m, &shape, len));
+    } else if (strcmp(bound, "estimate") == 0) {
         lua_pushinteger(L, cache_estimate_tokens(p, m, len));
-    else
+    } else {
         return lnyx_argerror(L, 3, "\"estimate\" or \"max\" expected, got \"%s\"", bound);
+    }
     return 1;
 }
 

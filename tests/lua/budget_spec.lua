@@ -72,4 +72,75 @@ H.describe_setups("budgets", function(setup)
     for i = 3, #v do assert.are.equal(1.0, v[i]) end
     assert.is_true(#v <= 3, "each threshold once")
   end)
+  -- The worst case a call reserves holds what it is billed, whatever its text: once the
+  -- engine has learnt a model's bytes per token from prose, a long text unlike prose (base64,
+  -- other scripts, a letter, a digit and a mark in turn) holds more tokens than that ratio says,
+  -- and was reserved for less than it cost (base64 at 0.87 of its bill; the marks at 0.07, as
+  -- their tokens crossed the long-prompt tier the reservation did not reach), so a budget the
+  -- reservation fitted was overspent. Prose stays reserved at 1.52 of its cost, as it was.
+  it("a calibrated engine reserves for a long text unlike its calibration at least what it is billed, and for prose not far above", function()
+    local v = setup:run([[
+      local words = { "the", "assistant", "answers", "customer", "questions", "about", "orders", "and",
+        "shipping", "always", "politely", "with", "short", "clear", "sentences", "never", "invent" }
+      local seed = 1
+      local function rand(n) seed = (seed * 1103515245 + 12345) % 2147483648; return (seed >> 16) % n end
+      local function prose(size)
+        local t, n = {}, 0
+        while n < size do
+          local w = words[rand(#words) + 1] .. (rand(14) == 0 and "." or "")
+          t[#t + 1] = w
+          n = n + #w + 1
+        end
+        return table.concat(t, " ")
+      end
+      local function text(kind, size)
+        if kind == "prose" then return prose(size) end
+        local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        local t = {}
+        for i = 1, kind == "cjk" and size // 3 or size do
+          if kind == "base64" then
+            local k = rand(64) + 1
+            t[i] = alphabet:sub(k, k)
+          elseif kind == "cjk" then
+            t[i] = utf8.char(0x4E00 + rand(20000))
+          else -- a letter, a digit and a mark in turn
+            t[i] = i % 3 == 1 and string.char(97 + rand(26)) or i % 3 == 2 and tostring(rand(10)) or ";"
+          end
+        end
+        return table.concat(t)
+      end
+      for i = 1, 10 do nyx.call{ prompt = prose(2000), max_tokens = 16 } end
+      local out = {}
+      -- Each call calibrates too: prose first. The marks cross the default model's long-prompt
+      -- tier (100k tokens, 5 times the price), the others stay below it.
+      local sizes = { prose = 60000, base64 = 60000, cjk = 60000, marks = 150000 }
+      for _, kind in ipairs{ "prose", "base64", "cjk", "marks" } do
+        local prompt = text(kind, sizes[kind])
+        -- What the call reserves, as a budget too small for it says.
+        local small = nyx.session{ name = "small-" .. kind, budget_usd = 1e-6 }
+        local ok, err = pcall(nyx.call, { prompt = prompt, max_tokens = 16, session = small })
+        local reserved = not ok and tonumber(err.message:match("this call needs up to %$([%d.]+)"))
+        -- The same call under a budget it just fits.
+        local limit = reserved and reserved + 1e-6 or 1
+        local s = nyx.session{ name = "fits-" .. kind, budget_usd = limit }
+        local r = nyx.call{ prompt = prompt, max_tokens = 16, session = s }
+        out[kind] = { reserved = reserved, billed = r.usage.cost_usd, limit = limit, spent = s:stats().cost_usd }
+      end
+      return out
+    ]], { env = { NYX_DB = dbfile() } })
+    local wrong = {}
+    for _, kind in ipairs{ "prose", "base64", "cjk", "marks" } do
+      local k = v[kind]
+      assert.is_number(k.reserved, kind .. ": the small budget refused the call")
+      if k.spent > k.limit or k.reserved < k.billed then
+        wrong[#wrong + 1] = ("%s: reserved %g, billed %g, spent %g of a budget of %g"):format(
+          kind, k.reserved, k.billed, k.spent, k.limit)
+      end
+    end
+    assert.are.same({}, wrong)
+    -- Prose: the calibrated ratio less a fifth, every input token at the cache-write price
+    -- (1.25 of the input price): 1.5 of the bill.
+    assert.is_true(v.prose.reserved <= 1.6 * v.prose.billed,
+                   ("prose: reserved %g, billed %g"):format(v.prose.reserved, v.prose.billed))
+  end)
 end)
