@@ -4,10 +4,10 @@
 
 static int is_letter(unsigned c) { return (c | 0x20) - 'a' < 26; }
 
-/* What the byte before was: a letter that follows WORD or SPACE goes on a word (a space
- * that is one, after anything but a space, joins the word after it); after OTHER, a letter
- * begins a word that a tokenizer may split off it. A text begins as after OTHER: its first
- * letter may be a token of its own. */
+/* What the byte before was: a letter that follows WORD or SPACE goes on a word (the space
+ * just before a word joins it; one before it, or before anything else, is counted); after
+ * OTHER, a letter begins a word that a tokenizer may split off it. A text begins as after
+ * OTHER: its first letter may be a token of its own. */
 enum { WORD, SPACE, OTHER };
 
 void text_shape_add(text_shape *s, const char *text, size_t len)

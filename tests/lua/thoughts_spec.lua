@@ -108,4 +108,23 @@ H.describe_setup("thought trees", function(setup)
     assert.matches("parent node %d+ does not exist", v.unknown_parent.message)
     assert.is_true(v.after > 0, "a refused node leaves the tree usable")
   end)
+  -- A call's thought is a node id as nyx.thought gives it: a name or any other text (a label
+  -- given where its node was meant) is refused, naming the option, before anything is sent.
+  it("a call with a thought that is not a node id is refused before it is sent", function()
+    local v = setup:run([[
+      local out = {}
+      for name, value in pairs({ text = "no-such-thought", fraction = 1.5, zero = 0 }) do
+        local ok, err = pcall(nyx.call, { prompt = "x", max_tokens = 5, thought = value })
+        out[name] = { ok = ok, type = type(err) == "table" and err.type or tostring(err),
+                      message = type(err) == "table" and err.message or tostring(err) }
+      end
+      out.sent = sim.sent()
+      return out
+    ]], { env = { NYX_DB = DB.fresh(H.tempdir) } })
+    for _, k in ipairs({ "text", "fraction", "zero" }) do
+      assert.are.same({ false, "invalid_argument" }, { v[k].ok, v[k].type }, k)
+      assert.matches("thought must be a node id from nyx.thought", v[k].message)
+    end
+    assert.are.equal(0, v.sent, "nothing reached the server")
+  end)
 end)
