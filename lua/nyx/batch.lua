@@ -86,6 +86,35 @@ local function call_spec(spec)
   return c
 end
 
+--- The call a request of a batch is (without its id): what nyx.batch sends, and what a
+--- council's estimate bounds (council.lua), so the two cannot differ. opts: the batch's (its
+--- session and agent); schemas: the output schemas of templates looked up so far, by name.
+---@param r table
+---@param opts table
+---@param schemas table
+---@return table
+function M.request_spec(r, opts, schemas)
+  local spec = {}
+  for k, v in pairs(r) do
+    if k ~= "id" then spec[k] = v end
+  end
+  -- A request with template = and no output gets the template's schema, as nyx.call does
+  -- (its r.json, or invalid_output, below); not its tools: a request in a batch is one turn.
+  if type(spec.template) == "string" and spec.output == nil then
+    local schema = schemas[spec.template]
+    if schema == nil then
+      schema = tools.with_template({ template = spec.template, tools = false }).output or false
+      schemas[spec.template] = schema
+    end
+    if schema then spec.output = schema end
+  end
+  if spec.session == nil then spec.session = opts.session end
+  if spec.agent == nil then spec.agent = opts.agent end
+  -- Processing may take longer than 5 minutes: shared prefixes are written for an hour.
+  if spec.cache == nil or spec.cache == true then spec.cache = "1h" end
+  return spec
+end
+
 --- nyx.batch{requests = {{id = "row1", prompt = ..., ...}, ...}, session = s, agent = a,
 ---           name = "nightly", warm = false, retry = nil|"standard"|"batch", partial = false}
 --- partial = true: requests a budget refuses fail alone (budget_exceeded) and the rest go out,
@@ -121,24 +150,7 @@ function M.batch(t)
     if type(id) ~= "string" then argerror(("requests[%d].id must be a string"):format(i)) end
     if seen[id] then argerror(("requests[%d].id %q is not unique"):format(i, id)) end
     seen[id] = true
-    local spec = {}
-    for k, v in pairs(r) do
-      if k ~= "id" then spec[k] = v end
-    end
-    -- A request with template = and no output gets the template's schema, as nyx.call does
-    -- (its r.json, or invalid_output, below); not its tools: a request in a batch is one turn.
-    if type(spec.template) == "string" and spec.output == nil then
-      local schema = schemas[spec.template]
-      if schema == nil then
-        schema = tools.with_template({ template = spec.template, tools = false }).output or false
-        schemas[spec.template] = schema
-      end
-      if schema then spec.output = schema end
-    end
-    if spec.session == nil then spec.session = t.session end
-    if spec.agent == nil then spec.agent = t.agent end
-    -- Processing may take longer than 5 minutes: shared prefixes are written for an hour.
-    if spec.cache == nil or spec.cache == true then spec.cache = "1h" end
+    local spec = M.request_spec(r, t, schemas)
     spec.batch_id = id
     specs[i] = spec
   end

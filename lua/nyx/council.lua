@@ -145,8 +145,11 @@ end
 -- bounds it. A copy of the body built here had the model, the keys and the marks to keep in
 -- step with the engine's; without the JSON around the texts a council of one was refused under
 -- the budget its estimate asked for.
-local function persona_bound(opts, i, persona, mark, streams, tier)
+-- In a batch, the request nyx.batch makes of the persona's call (batch.request_spec: the hour's
+-- cache, a template's output schema), sent at batch prices unless it warms the batch.
+local function persona_bound(opts, i, persona, mark, streams, tier, schemas)
   local spec = persona_call(opts, persona, mark)
+  if schemas then spec = require("nyx.batch").request_spec(spec, {}, schemas) end
   if streams then spec.on_start = function() end end -- the first persona of a warmed council
   local bound = core.estimate(spec, tier)
   if not core.model(bound.model) or not bound.worst_case_usd then
@@ -162,10 +165,10 @@ local function estimate(opts, personas, mark)
   local batch = opts.batch == true
   local ttl = (batch or mark == "1h") and "1h" or "5m"
   local warm = batch and opts.warm == true and #personas > 1 or (not batch and opts.warm ~= false)
-  local models, bounds, tiers = {}, {}, {}
+  local models, bounds, tiers, schemas = {}, {}, {}, batch and {} or nil
   for i, p in ipairs(personas) do
     tiers[i] = batch and not (warm and i == 1) and "batch" or "standard"
-    bounds[i] = persona_bound(opts, i, p, batch and "1h" or mark, warm and i == 1, tiers[i])
+    bounds[i] = persona_bound(opts, i, p, batch and "1h" or mark, warm and i == 1, tiers[i], schemas)
     models[i] = core.model(bounds[i].model)
   end
   local max_tokens = bounds[1].max_tokens

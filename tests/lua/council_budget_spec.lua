@@ -153,6 +153,38 @@ H.describe_setups("a council's budget", function(setup)
     end
   end)
 
+  it("a batch council's worst cases are what the batch reserves for each persona's request", function()
+    -- nyx.batch writes the context for an hour and gives a templated persona its template's
+    -- output schema: the estimate bounds that request, as the batch records its reservation.
+    local db = setup:new_db()
+    local v = setup:run([[
+      nyx.templates.create("verdict", '---\noutput: {"type": "object", "properties": {"go": {"type": "boolean"}}, ' ..
+        '"required": ["go"], "additionalProperties": false}\n---\nYou are the {{role}}. Say go or no go.')
+      local opts = { context = context("council-batch-reserve", 300), max_tokens = 200, batch = true, estimate = true,
+                     question = "Expand \"east\"?",
+                     personas = { "CFO", { name = "CTO", instruction = nyx.templates.render("verdict", { role = "CTO" }),
+                                           template = "verdict" }, "COO" } }
+      local est = nyx.council(opts)
+      opts.estimate = nil
+      opts.session = nyx.session{ name = "batch-board", budget_usd = 50 }
+      local c = nyx.council(opts)
+      local worst, errors = {}, {}
+      for i, call in ipairs(est.calls) do worst[i] = call.worst_case_usd end
+      for _, a in ipairs(c.responses) do errors[#errors + 1] = a.error and a.error.message or nil end
+      return { worst = worst, errors = errors }
+    ]], { ttft_ms = 5, env = { NYX_SIM_BATCH_MS = "100", NYX_DB = db } })
+    assert.are.same({}, v.errors)
+    local W = require "helpers.wire"
+    local rows = W.sql(db, "SELECT custom_id, reserved_usd, write_1h FROM llm_batch_requests ORDER BY custom_id")
+    assert.are.equal(3, #rows)
+    for i, row in ipairs(rows) do
+      assert.are.equal("persona" .. i, row.custom_id)
+      assert.are.equal(1, row.write_1h)
+      assert.are.equal(v.worst[i], row.reserved_usd, ("persona %d: estimate %.17g, reserved %.17g"):format(
+        i, v.worst[i], row.reserved_usd))
+    end
+  end)
+
   it("a persona whose stream was cut is in the totals as in its record, and its error has the usage", function()
     -- The stream is cut after its first text: billed for the context it wrote, not retried.
     local v = setup:run([[
