@@ -338,8 +338,13 @@ static void transfer_done(void *ud, CURLcode rc)
     error_info err;
     error_clear(&err);
     if (rc != CURLE_OK) {
-        if (!net_explain_failure(b->e->provider.net, b->easy, rc, b->errbuf, &err))
-            claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, curl_easy_strerror(rc));
+        if (!net_explain_failure(b->e->provider.net, b->easy, rc, b->errbuf, &err)) {
+            /* curl's words for the code, and its particulars (which phase timed out, the host) */
+            char detail[CURL_ERROR_SIZE + 128];
+            snprintf(detail, sizeof detail, "%s%s%s%s", curl_easy_strerror(rc), b->errbuf[0] ? " (" : "", b->errbuf,
+                     b->errbuf[0] ? ")" : "");
+            claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, detail);
+        }
     } else if (status < 200 || status >= 300) {
         claude_error_from_http((int)status, b->reply.s ? b->reply.s : "", b->reply.len, NULL, &err);
     }
@@ -370,13 +375,21 @@ static int request(batch_job *b, const char *method, const char *path, char *bod
     if (!(b->easy = curl_easy_init()))
         return -1;
     CURL *h = b->easy;
+    /* As a call's attempt: CLAUDE_TIMEOUT_SECONDS in all, NYX_CONNECT_TIMEOUT_SECONDS of it to
+     * connect (curl's own 300 s otherwise). Both settings are finite and at least 1 ms. */
+    long total_ms = (long)(e->cfg.timeout_s * 1000.0), connect_ms = (long)(e->cfg.connect_timeout_s * 1000.0);
+    if (total_ms < 1)
+        total_ms = 1;
+    if (connect_ms < 1 || connect_ms > total_ms)
+        connect_ms = total_ms;
     int bad = net_configure(e->provider.net, h, b->errbuf) != 0 || curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->provider.headers) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_WRITEDATA, b) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-              curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(e->cfg.timeout_s * 1000.0)) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
     if (!bad && body)
         bad = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||

@@ -83,6 +83,21 @@ check_grep "a gzip body cut short (libcurl passes what it decoded): a retried ne
 [[ $(requests) == 2 && $(record error_type) == network_error ]]
 check "both requests were sent, the record says network_error" $? "requests=$(requests) $(record error_type)"
 
+# ---- a host that never lets a connection be set up ----
+
+start_bad unaccepted
+run_nyx "ANTHROPIC_BASE_URL=$bad" "CLAUDE_TIMEOUT_SECONDS=5" -- run call.lua
+check_grep "no connection set up: a timeout at NYX_CONNECT_TIMEOUT_SECONDS (1 s of 5), retried, naming the connect" \
+  "$out" -E "^error	timeout	retryable=true	attempts=2	.*Failed to connect to 127.0.0.1 port [0-9]+ after 1[0-9]{3} ms"
+# A message batch's requests kept to curl's own connect timeout (300 s, so here the whole 5 s), and
+# said only "Timeout was reached".
+mkdir -p templates
+printf -- '---\ndescription: one word\nvariables:\n  ticket: {required: true}\n---\nClassify {{ticket}}.\n' >templates/cls.md
+printf '{"id":"r1","ticket":"a"}\n' >rows.jsonl
+run_nyx "ANTHROPIC_BASE_URL=$bad" "CLAUDE_TIMEOUT_SECONDS=5" -- batch submit cls --input rows.jsonl
+check_grep "a batch's submission keeps to NYX_CONNECT_TIMEOUT_SECONDS too, and says what timed out" "$out" \
+  -E '"error_type":"timeout","error":"Timeout was reached \(Failed to connect to 127.0.0.1 port [0-9]+ after 1[0-9]{3} ms'
+
 # ---- a kept-alive connection closed as it is reused ----
 
 rm -f "$work/nyx.db"*

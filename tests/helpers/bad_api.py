@@ -14,6 +14,8 @@ answered as MODE says:
            the connection closed without a word (a server closing an idle connection just as
            the client reuses it)
   gzcut    200 with Content-Encoding: gzip and a gzip stream cut in half (its length announced)
+  unaccepted  no connection is ever set up: the listener's queue is full and it never accepts,
+           so the kernel drops each new connection's SYN (a host that does not answer)
 """
 import gzip
 import json
@@ -123,6 +125,20 @@ def serve(sock, number):
 def main():
     listener = socket.socket(FAMILY, socket.SOCK_STREAM)
     listener.bind((HOST, 0))
+    if MODE == "unaccepted":
+        listener.listen(0)
+        fillers = []
+        for _ in range(3):
+            filler = socket.socket(FAMILY, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            try:
+                filler.connect(listener.getsockname())
+            except BlockingIOError:
+                pass
+            fillers.append(filler)
+        time.sleep(0.2)
+        print(listener.getsockname()[1], flush=True)
+        time.sleep(3600)
     listener.listen(64)
     print(listener.getsockname()[1], flush=True)
     number = 0
