@@ -329,6 +329,9 @@ void claude_headers_feed(claude_headers *h, const char *line, size_t len, double
         copy_field(h->request_id, sizeof h->request_id, v, vlen);
     } else if (eq_nocase(line, nlen, "content-type")) {
         copy_field(h->content_type, sizeof h->content_type, v, vlen);
+    } else if (eq_nocase(line, nlen, "transfer-encoding")) {
+        for (size_t i = 0; i + 7 <= vlen && !h->chunked; i++)
+            h->chunked = eq_nocase(v + i, 7, "chunked");
     } else if (eq_nocase(line, nlen, "content-encoding")) {
         if (!eq_nocase(v, vlen, "identity"))
             copy_field(h->content_encoding, sizeof h->content_encoding, v, vlen);

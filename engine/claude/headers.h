@@ -18,6 +18,7 @@ typedef struct claude_headers {
     double rl_requests_reset, rl_input_reset, rl_output_reset, rl_tokens_reset;
     char content_type[64];
     char content_encoding[32]; /* "gzip", ...: "" when the body came as it is */
+    int chunked;               /* Transfer-Encoding names chunked: the body's end is marked */
     int retry_after_from_ms; /* internal: retry-after-ms seen, so retry-after must not override */
 } claude_headers;
 

@@ -350,19 +350,38 @@ static int configure(api_call *c, int fresh)
            curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK;
 }
 
-/* A compressed answer whose text stops inside its JSON was cut on its way (a gateway that ended
- * its own response cleanly when the one it relayed broke): libcurl does not check that a gzip
- * (or deflate, br, zstd) stream is whole, and hands over what it decoded as if it were. That is
- * the network's fault, and may pass, not the API's malformed answer. */
-static void compressed_body_cut(const api_call *c, error_info *err)
+/* Whether the body ended only where the connection closed: HTTP/1 with neither a length nor
+ * chunks, where a close midway looks like the end. */
+static int close_delimited(const api_call *c)
 {
-    if (!c->headers.content_encoding[0] || !claude_json_unfinished(c->reply.s, c->reply.len))
+    long version = 0;
+    curl_off_t length = -1;
+    return !c->headers.chunked && curl_easy_getinfo(c->easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
+           (version == CURL_HTTP_VERSION_1_0 || version == CURL_HTTP_VERSION_1_1) &&
+           curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length < 0;
+}
+
+/* An answer whose text stops inside its JSON, where nothing could tell its end from a cut, was
+ * cut on its way: a compressed one (libcurl does not check that a gzip, deflate, br or zstd
+ * stream is whole, and hands over what it decoded; a gateway that ended its own response cleanly
+ * when the one it relayed broke), or one the connection's close delimited. That is the network's
+ * fault, and may pass, not the API's malformed answer. */
+static void body_cut(const api_call *c, error_info *err)
+{
+    int compressed = c->headers.content_encoding[0] != '\0';
+    if ((!compressed && !close_delimited(c)) || !claude_json_unfinished(c->reply.s, c->reply.len))
         return;
     error_clear(err); /* transfer_done gives it the request's id */
-    error_set(err, "network_error", 0,
-              "the %s-encoded answer was cut short on its way: its %zu decoded bytes stop inside the JSON "
-              "(the compressed stream ended early)",
-              c->headers.content_encoding, c->reply.len);
+    if (compressed)
+        error_set(err, "network_error", 0,
+                  "the %s-encoded answer was cut short on its way: its %zu decoded bytes stop inside the JSON "
+                  "(the compressed stream ended early)",
+                  c->headers.content_encoding, c->reply.len);
+    else
+        error_set(err, "network_error", 0,
+                  "the answer was cut short on its way: the connection closed after %zu bytes, inside the JSON "
+                  "(the server gave no length, so its close was taken for the end)",
+                  c->reply.len);
     err->retryable = 1;
 }
 
@@ -397,7 +416,7 @@ static void transfer_done(void *ud, CURLcode rc)
     else if (c->stream)
         claude_stream_finish(c->stream, &err);
     else if (claude_parse_message(c->reply.s ? c->reply.s : "", c->reply.len, &c->result.resp, &err) != 0)
-        compressed_body_cut(c, &err);
+        body_cut(c, &err);
     body_drop(c);
     if (err.type[0] && !err.request_id[0] && c->headers.request_id[0])
         memcpy(err.request_id, c->headers.request_id, sizeof err.request_id);

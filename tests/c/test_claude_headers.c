@@ -185,7 +185,8 @@ static void test_odd_lines(void)
     claude_headers_feed(&h, "", 0, 0);
 }
 
-/* What the body came compressed with: libcurl decodes it, and does not check that it was whole. */
+/* What the body came compressed with (libcurl decodes it, and does not check that it was whole),
+ * and whether its end is marked. */
 static void test_content_encoding(void)
 {
     claude_headers h;
@@ -197,6 +198,11 @@ static void test_content_encoding(void)
     CHECK_STR(h.content_encoding, "");
     feed(&h, "content-encoding: identity\r\n", 0); /* as it is: nothing to decode */
     CHECK_STR(h.content_encoding, "");
+    CHECK_INT(h.chunked, 0);
+    feed(&h, "Transfer-Encoding: gzip, Chunked\r\n", 0);
+    CHECK_INT(h.chunked, 1);
+    feed(&h, "HTTP/1.1 200 OK\r\n", 0);
+    CHECK_INT(h.chunked, 0);
 }
 
 int main(void)

@@ -83,6 +83,11 @@ check_grep "a gzip body cut short (libcurl passes what it decoded): a retried ne
 [[ $(requests) == 2 && $(record error_type) == network_error ]]
 check "both requests were sent, the record says network_error" $? "requests=$(requests) $(record error_type)"
 
+start_bad closecut
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua
+check_grep "a body with no length cut by the connection's close: a retried network_error saying so" "$out" \
+  -E "^error	network_error	retryable=true	attempts=2	the answer was cut short on its way: the connection closed"
+
 # ---- a host that never lets a connection be set up ----
 
 start_bad unaccepted

@@ -14,6 +14,7 @@ answered as MODE says:
            the connection closed without a word (a server closing an idle connection just as
            the client reuses it)
   gzcut    200 with Content-Encoding: gzip and a gzip stream cut in half (its length announced)
+  closecut 200 with no length (HTTP/1.1, the connection's close ends the body), closed halfway
   unaccepted  no connection is ever set up: the listener's queue is full and it never accepts,
            so the kernel drops each new connection's SYN (a host that does not answer)
 """
@@ -112,6 +113,12 @@ def serve(sock, number):
                 sock.sendall(whole[:len(whole) - len(BODY) // 2])
                 time.sleep(0.05)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+                return
+            elif MODE == "closecut":
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" +
+                             BODY[:len(BODY) // 2])
+                sock.shutdown(socket.SHUT_WR)
                 sock.close()
                 return
             elif MODE == "gzcut":
