@@ -319,19 +319,26 @@ static int set_up(const nyx_engine *e, CURL *h, char *errbuf)
 /* What is the call's own is set for each transfer, on a used handle as on a fresh one, so
  * nothing of the call a handle served before carries over: the headers with the call's own
  * (net.c), the body's size, the timeouts, and the call the callbacks and error buffer serve. */
+/* The attempt's limits as curl takes them: in all (0: none), and to set up its connection. */
+static void attempt_limits(const api_call *c, long *total_ms, long *connect_ms)
+{
+    /* An infinite timeout is none (0 to curl); finite ones are bounded (call_timeout_valid),
+     * so the product fits a long. */
+    double timeout_s = timeout_of(c);
+    *total_ms = isinf(timeout_s) ? 0 : (long)(timeout_s * 1000.0);
+    *connect_ms = (long)(c->e->cfg.connect_timeout_s * 1000.0);
+    if (!isinf(timeout_s) && *total_ms < 1)
+        *total_ms = 1;
+    if ((*total_ms > 0 && *connect_ms > *total_ms) || *connect_ms < 1)
+        *connect_ms = *total_ms > 0 ? *total_ms : 1;
+}
+
 static int configure(api_call *c, int fresh)
 {
     nyx_engine *e = c->e;
     CURL *h = c->easy;
-    /* An infinite timeout is none (0 to curl); finite ones are bounded (call_timeout_valid),
-     * so the product fits a long. */
-    double timeout_s = timeout_of(c);
-    long total_ms = isinf(timeout_s) ? 0 : (long)(timeout_s * 1000.0);
-    long connect_ms = (long)(e->cfg.connect_timeout_s * 1000.0);
-    if (!isinf(timeout_s) && total_ms < 1)
-        total_ms = 1;
-    if ((total_ms > 0 && connect_ms > total_ms) || connect_ms < 1)
-        connect_ms = total_ms > 0 ? total_ms : 1;
+    long total_ms, connect_ms;
+    attempt_limits(c, &total_ms, &connect_ms);
     if ((fresh && set_up(e, h, c->errbuf) != 0) ||
         (c->spec.nheaders && net_call_headers(e->provider.headers, c->spec.headers, c->spec.nheaders,
                                               &c->req_headers) != 0))
@@ -385,6 +392,25 @@ static void body_cut(const api_call *c, error_info *err)
     err->retryable = 1;
 }
 
+/* Which limit a timed-out attempt ran into, and where it is set: out gets "; a connection has
+ * 1 s to be set up (NYX_CONNECT_TIMEOUT_SECONDS)" or "; each attempt has 600 s
+ * (CLAUDE_TIMEOUT_SECONDS)", or the call's own timeout. */
+static void name_the_limit(const api_call *c, char *out, size_t size)
+{
+    long total_ms, connect_ms;
+    attempt_limits(c, &total_ms, &connect_ms);
+    curl_off_t connected = 0;
+    if (curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connected) != CURLE_OK)
+        connected = 0;
+    /* not connected, and the connect timeout was its own (not cut down to the whole attempt's) */
+    if (connected == 0 && (total_ms == 0 || connect_ms == (long)(c->e->cfg.connect_timeout_s * 1000.0)))
+        snprintf(out, size, "; a connection has %g s to be set up (NYX_CONNECT_TIMEOUT_SECONDS)",
+                 (double)connect_ms / 1000.0);
+    else
+        snprintf(out, size, "; each attempt has %g s (%s)", (double)total_ms / 1000.0,
+                 c->spec.timeout_s > 0 ? "the call's timeout" : "CLAUDE_TIMEOUT_SECONDS");
+}
+
 static void transfer_done(void *ud, CURLcode rc)
 {
     api_call *c = ud;
@@ -405,9 +431,11 @@ static void transfer_done(void *ud, CURLcode rc)
     else if (rc != CURLE_OK) {
         if (!local_failure(c, rc, &err) && /* this machine's, not the API's */
             !net_explain_failure(c->e->provider.net, c->easy, rc, c->errbuf, &err)) { /* TLS, a proxy's refusal */
-            char detail[CURL_ERROR_SIZE + 128]; /* curl's words for the code, and its particulars */
-            snprintf(detail, sizeof detail, "%s%s%s%s", curl_easy_strerror(rc), c->errbuf[0] ? " (" : "",
-                     c->errbuf, c->errbuf[0] ? ")" : "");
+            char detail[CURL_ERROR_SIZE + 256]; /* curl's words for the code, and its particulars */
+            int n = snprintf(detail, sizeof detail, "%s%s%s%s", curl_easy_strerror(rc), c->errbuf[0] ? " (" : "",
+                             c->errbuf, c->errbuf[0] ? ")" : "");
+            if (rc == CURLE_OPERATION_TIMEDOUT && n > 0 && (size_t)n < sizeof detail)
+                name_the_limit(c, detail + n, sizeof detail - (size_t)n);
             claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, detail);
         }
     }

@@ -53,8 +53,8 @@ EOF
 start_bad silent
 check "a server that accepts and never answers starts" $? "$(cat "$bad_log")"
 run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua
-check_grep "no answer at all: a timeout, retried once (LLM_MAX_RETRIES=1), named" "$out" \
-  -E "^error	timeout	retryable=true	attempts=2	.*timed out after 1[0-9]{3} milliseconds with 0 bytes received"
+check_grep "no answer at all: a timeout, retried once (LLM_MAX_RETRIES=1), naming the limit and its setting" "$out" \
+  -E "^error	timeout	retryable=true	attempts=2	.*timed out after 1[0-9]{3} milliseconds with 0 bytes received\); each attempt has 1 s \(CLAUDE_TIMEOUT_SECONDS\)$"
 [[ $(requests) == 2 && $(record status) == error && $(record cost_usd) == 0.0 && $(record error_type) == timeout ]]
 check "its two requests reached the server; the call is logged failed, at no cost" $? \
   "requests=$(requests) $(record 'status, cost_usd, error_type')"
@@ -62,7 +62,15 @@ check "its two requests reached the server; the call is logged failed, at no cos
 start_bad stall
 run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=0" -- run call.lua --var stream=1
 check_grep "headers, then a stream that stalls: a timeout within CLAUDE_TIMEOUT_SECONDS" "$out" \
-  -E "^error	timeout	retryable=true	attempts=1	.*timed out after 1[0-9]{3} milliseconds"
+  -E "^error	timeout	retryable=true	attempts=1	.*timed out after 1[0-9]{3} milliseconds.*\(CLAUDE_TIMEOUT_SECONDS\)$"
+cat >timeout.lua <<'EOF'
+local nyx = require "nyx"
+local ok, r = pcall(nyx.call, { prompt = "Hello", max_tokens = 16, timeout = 0.5 })
+print(ok and "ok" or r.type, ok and "" or r.message)
+EOF
+run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=0" -- run timeout.lua
+check_grep "a call's own timeout is named as the limit" "$out" \
+  -E "^timeout	.*timed out after [0-9]+ milliseconds.*; each attempt has 0.5 s \(the call's timeout\)$"
 
 start_bad trickle
 run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=0" -- run call.lua
@@ -93,7 +101,7 @@ check_grep "a body with no length cut by the connection's close: a retried netwo
 start_bad unaccepted
 run_nyx "ANTHROPIC_BASE_URL=$bad" "CLAUDE_TIMEOUT_SECONDS=5" -- run call.lua
 check_grep "no connection set up: a timeout at NYX_CONNECT_TIMEOUT_SECONDS (1 s of 5), retried, naming the connect" \
-  "$out" -E "^error	timeout	retryable=true	attempts=2	.*Failed to connect to 127.0.0.1 port [0-9]+ after 1[0-9]{3} ms"
+  "$out" -E "^error	timeout	retryable=true	attempts=2	.*Failed to connect to 127.0.0.1 port [0-9]+ after 1[0-9]{3} ms.*\); a connection has 1 s to be set up \(NYX_CONNECT_TIMEOUT_SECONDS\)$"
 # A message batch's requests kept to curl's own connect timeout (300 s, so here the whole 5 s), and
 # said only "Timeout was reached".
 mkdir -p templates
@@ -196,7 +204,7 @@ if NS_WORK=$work unshare -n -m "$work/in_ns.sh" true 2>/dev/null; then
   clean_env=(env "NS_WORK=$work" unshare -n -m "$work/in_ns.sh" "${clean_env[@]}" "RES_OPTIONS=timeout:3 attempts:2")
   run_nyx "ANTHROPIC_BASE_URL=http://api.nyx-test.example" "LLM_MAX_RETRIES=0" -- run dns.lua --var "dnslog=$work/dns.log"
   clean_env=("${saved_env[@]}")
-  check_grep "a nameserver that never answers: a timeout naming the lookup" "$out" -E "^timeout	.*Resolving timed out"
+  check_grep "a nameserver that never answers: a timeout naming the lookup" "$out" -E "^timeout	.*Resolving timed out.*\(NYX_CONNECT_TIMEOUT_SECONDS\)"
   queries=$(grep -Eo 'queries=[0-9]+' <<<"$out" | cut -d= -f2)
   [[ -n $queries && $queries -ge 1 && $queries -lt 4 ]]
   check "the call ended at its connect timeout, before the resolver's second try (the loop was not held)" $? \
