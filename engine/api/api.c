@@ -217,6 +217,15 @@ int nyx_query(nyx_engine *engine, const char *kind, const char *const *options, 
     return query_run(engine, kind, options, fn, ud);
 }
 
+int nyx_prune(nyx_engine *engine, const char *before, int dry_run, nyx_row_fn fn, void *ud)
+{
+    if (!engine)
+        return NYX_EINVAL;
+    if (!before)
+        return invalid(engine, "nyx_prune", "a time (before) is required");
+    return engine_prune(engine, before, dry_run, fn, ud);
+}
+
 int nyx_models_date(nyx_engine *engine, const char **date)
 {
     const char *ignored;

@@ -16,6 +16,7 @@ int cli_thoughts(int argc, char **argv);
 int cli_budget(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_stop(int argc, char **argv);
+int cli_prune(int argc, char **argv);
 int cli_templates(int argc, char **argv);
 int cli_render(int argc, char **argv);
 int cli_config(int argc, char **argv);

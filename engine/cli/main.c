@@ -21,6 +21,7 @@ static const struct {
     {"thoughts", cli_thoughts, "thought trees with calls, tokens and cost per node"},
     {"budget", cli_budget, "every budget scope: limit, spent, reserved, remaining"},
     {"audit", cli_audit, "security-relevant events: refusals, stops, breaker openings, config"},
+    {"prune", cli_prune, "delete calls logged before a date, unnamed request parts, expired cache"},
     {"stop", cli_stop, "emergency stop for every process sharing the database"},
     {"config", cli_config, "settings in the database: list, get, set, unset (with their source)"},
     {"models", cli_models, "the model table: prices, cache minimums, lifecycle (show ID: one in full)"},

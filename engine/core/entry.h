@@ -32,6 +32,8 @@ int engine_template_diff(nyx_engine *e, const char *name, int v1, int v2, char *
 /* query.c */
 int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_row_fn fn, void *ud);
 int query_models_date(nyx_engine *e, const char **date);
+/* prune.c */
+int engine_prune(nyx_engine *e, const char *before, int dry_run, nyx_row_fn fn, void *ud);
 /* progress.c */
 int progress_read(nyx_engine *e, nyx_progress_info *out);
 void progress_set_output(nyx_engine *e, void (*fn)(void *ud, const char *text, size_t len), void *ud);

@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/json_print.h"
 #include "cost/accept.h"
+#include "query.h"
 #include "query_models.h"
 #include "settings.h"
 #include "store/store.h"
@@ -83,7 +84,7 @@ static int to_host(void *ud, int ncols, const char *const *names, const char *co
  * or an instant as nyx prints it (2026-12-01T09:30:00.057Z, from nyx log or nyx audit): a
  * printed instant was rounded to the millisecond, so it starts half a millisecond earlier and
  * the row it was copied from is counted. */
-static int parse_since(const char *v, double *out)
+int query_parse_since(const char *v, double *out)
 {
     static const char *const forms[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
@@ -145,8 +146,8 @@ int query_run(nyx_engine *e, const char *kind, const char *const *options, nyx_r
             }
             f.last = (int)n;
         } else if (k == 5 && strncmp(o, "since", k) == 0) {
-            if (parse_since(v, &f.since) != 0) {
-                engine_set_error(e, "since must be a date YYYY-MM-DD or an instant YYYY-MM-DDTHH:MM[:SS[.mmm]][Z], got \"%.40s\"", v);
+            if (query_parse_since(v, &f.since) != 0) {
+                engine_set_error(e, "since must be " QUERY_TIME_FORMS ", got \"%.40s\"", v);
                 return NYX_EINVAL;
             }
         } else {

@@ -327,6 +327,30 @@ NYX_API int nyx_query(nyx_engine *engine, const char *kind, const char *const *o
               void *ud);
 
 /*
+ * Keeps the database bounded (`nyx prune`): deletes the interactions logged before `before`,
+ * the Message Batches made before it whose results are all logged before it and whose
+ * reservations are settled (with their request rows), the shared parts of stored requests no
+ * remaining interaction names, and the response-cache entries already expired. Kept whatever
+ * their age: the interactions of a batch still waiting for results, budgets (their spending
+ * is kept apart from the interactions), sessions, thought nodes, templates, audit events,
+ * settings and the emergency stop. The deletes go in bounded pieces, each its own
+ * transaction, so processes logging to the same SQLite file are held off for milliseconds at a
+ * time, never for the whole prune. A SQLite file does not shrink: its freed pages are reused by
+ * new rows (VACUUM returns them to the file system).
+ * fn (may be NULL) gets one row, text as nyx_query's rows: interactions, interaction_bytes (their
+ * stored texts), batches, parts, part_bytes, cache_rows, cache_bytes, longest_write_ms (the
+ * longest single write), dry_run.
+ * Returns NYX_OK, NYX_EINVAL for a `before` that is not a time, or NYX_EIO (nyx_errmsg says
+ * why; what was deleted before the failure stays deleted).
+ */
+NYX_API int nyx_prune(nyx_engine *engine,
+                      const char *before, /* a UTC day or instant, as nyx_query's since= */
+                      int dry_run,        /* non-zero: delete nothing, count what would go */
+                      nyx_row_fn fn,      /* the row of counts; may be NULL */
+                      void *ud            /* passed to fn */
+);
+
+/*
  * The built-in Claude simulator, served over HTTP on 127.0.0.1 (what `nyx sim` runs).
  * options: NULL or a NULL-terminated list of "key=value" strings: ttft_ms, token_ms, rpm,
  * itpm, otpm, seed, api_key, faults (a JSON fault list). port 0 picks a free port.

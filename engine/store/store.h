@@ -258,6 +258,28 @@ int store_interaction_exists(store_db *s, const char *id, int *found, error_info
  * Safe while other processes log: a part is never deleted under a request being logged. */
 int store_content_purge(store_db *s, long long *removed, error_info *err);
 
+/* What store_prune removed, or with dry_run would remove. */
+typedef struct store_pruned {
+    long long interactions, interaction_bytes; /* call records and the bytes of their texts */
+    long long batches;                         /* finished batches, with their request rows */
+    long long parts, part_bytes;               /* shared parts of requests no record names */
+    long long cache_rows, cache_bytes;         /* response-cache entries expired at now */
+    double longest_write_ms;                   /* the longest single write (SQLite: lock held) */
+} store_pruned;
+
+/* Keeps the log bounded: deletes the interactions created before `before` (epoch seconds),
+ * the batches made before it whose every request was logged before it and whose
+ * reservations are settled (with their request rows), the parts no remaining interaction
+ * names, and the response-cache entries expired at now (<= 0: the current time). Kept: the
+ * interactions of a batch still waiting for results or holding a reservation (logged again
+ * otherwise), budgets (their spending is kept in their own rows, never summed from
+ * interactions), sessions, thought nodes, templates, audit events, settings and the stop.
+ * Writes go in bounded pieces, each its own transaction, so a large prune never holds a
+ * SQLite database's write lock for long against the processes logging to it. dry_run: only
+ * counts. Returns 0 with *out filled (what was done so far on -1), or -1 with err filled. */
+int store_prune(store_db *s, double before, double now, int dry_run, store_pruned *out,
+                error_info *err);
+
 /* One row per thought node, parents before children (by id): id, parent_id (NULL for a
  * root), label, calls, tokens, cost, where calls, tokens (as in store_query_log) and cost
  * (known prices) are rolled up over the node and all its descendants.

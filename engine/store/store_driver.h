@@ -34,6 +34,9 @@ enum { STORE_DIALECT_SQLITE, STORE_DIALECT_PG, STORE_DIALECTS };
 /* The length of a text in bytes. */
 #define SQ_OCTETS(x) "length(CAST(" x " AS BLOB))"
 #define PG_OCTETS(x) "octet_length(" x ")"
+/* An interaction's commit order (SQLite's rowid, PostgreSQL's seq), indexed in both. */
+#define SQ_ROWID "rowid"
+#define PG_ROWID "seq"
 
 /* One statement, written once: its text in each dialect (NULL: the dialect has no such
  * statement, store_sql_has() says 0). The texts are static: drivers key their caches of

@@ -22,9 +22,7 @@
 #define COUNT_IF(cond) "CAST(COALESCE(SUM(CASE WHEN " cond " THEN 1 ELSE 0 END), 0) AS BIGINT)"
 #define INT_SUM(x) "CAST(COALESCE(SUM(" x "), 0) AS BIGINT)"
 
-/* The commit order of a row (SQLite's rowid, PostgreSQL's seq) and the UTC day of a time. */
-#define SQ_ROWID "rowid"
-#define PG_ROWID "seq"
+/* The UTC day of a time (D##_ROWID, the commit order of a row: store_driver.h). */
 #define SQ_DAY(col) "strftime('%Y-%m-%d', " col ", 'unixepoch')"
 #define PG_DAY(col) "to_char(to_timestamp(" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 

@@ -42,6 +42,7 @@ static void test_null_engine(void)
     CHECK_INT(nyx_models_date(NULL, &date), 0);
     CHECK(date == NULL);
     CHECK_INT(nyx_budget_reset(NULL, "day:2026-12-06"), NYX_EINVAL);
+    CHECK_INT(nyx_prune(NULL, "2026-12-01", 1, NULL, NULL), NYX_EINVAL);
     CHECK_INT(nyx_progress(NULL, &info), NYX_EINVAL);
     CHECK_INT(nyx_config_get(NULL, "budget.hard", &out, NULL), NYX_EINVAL);
     CHECK_INT(nyx_config_set(NULL, "budget.hard", "true"), NYX_EINVAL);
@@ -82,6 +83,8 @@ static void test_null_arguments(void)
     CHECK_INT(nyx_query(e, "stats", NULL, NULL, NULL), NYX_EINVAL);
     CHECK_CONTAINS(nyx_errmsg(e), "nyx_query");
     CHECK_INT(nyx_budget_reset(e, NULL), NYX_EINVAL);
+    CHECK_INT(nyx_prune(e, NULL, 1, NULL, NULL), NYX_EINVAL);
+    CHECK_INT(nyx_prune(e, "yesterday", 1, NULL, NULL), NYX_EINVAL);
     CHECK_INT(nyx_progress(e, NULL), NYX_EINVAL);
     CHECK_INT(nyx_config_get(e, NULL, &out, NULL), NYX_EINVAL);
     CHECK_INT(nyx_config_get(e, "budget.hard", NULL, NULL), NYX_EINVAL);
