@@ -175,20 +175,25 @@ int main(int argc, char **argv)
     int64_t t0 = clock_now_us();
     if (argc > 1 && strcmp(argv[argc - 1], "--by-hand") == 0) {
         /* What README asked before nyx prune: one DELETE, then the parts no recipe names (the
-         * statement store_content_purge runs), each one write. */
+         * one statement store_content_purge ran), each one write. */
         char del[128];
         snprintf(del, sizeof del, "DELETE FROM llm_interactions WHERE created_at < %.1f", T0 + n);
         rc = sqlite3_exec(db, del, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
         p.interactions = sqlite3_changes(db);
         double first = (double)(clock_now_us() - t0) / 1000.0;
-        long long parts = 0;
         int64_t t1 = clock_now_us();
         if (rc == 0)
-            rc = store_content_purge(s, &parts, &err);
+            rc = sqlite3_exec(db,
+                              "DELETE FROM llm_content WHERE hash NOT IN"
+                              " (SELECT json_extract(j.value, '$.ref') FROM llm_interactions AS i,"
+                              " json_each(i.request_parts) AS j"
+                              " WHERE i.request_parts IS NOT NULL AND j.type = 'object')",
+                              NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+        long long parts = sqlite3_changes(db);
         double second = (double)(clock_now_us() - t1) / 1000.0;
         p.parts = parts;
         p.longest_write_ms = first > second ? first : second;
-        if (rc != 0 && !err.message[0])
+        if (rc != 0)
             snprintf(err.message, sizeof err.message, "%s", sqlite3_errmsg(db));
     } else {
         rc = store_prune(s, T0 + n, 0, 0, &p, &err);

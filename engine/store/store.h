@@ -253,11 +253,6 @@ int store_query_exchange(store_db *s, const char *id, store_row_fn fn, void *ud,
  * a second import of the same records (core/pending_spill.c) leave them as they are. */
 int store_interaction_exists(store_db *s, const char *id, int *found, error_info *err);
 
-/* Deletes the shared parts of stored requests (llm_content) that no interaction refers to
- * any more, e.g. after interactions were deleted. *removed receives how many (may be NULL).
- * Safe while other processes log: a part is never deleted under a request being logged. */
-int store_content_purge(store_db *s, long long *removed, error_info *err);
-
 /* What store_prune removed, or with dry_run would remove. */
 typedef struct store_pruned {
     long long interactions, interaction_bytes; /* call records and the bytes of their texts */
@@ -270,7 +265,9 @@ typedef struct store_pruned {
 /* Keeps the log bounded: deletes the interactions created before `before` (epoch seconds),
  * the batches made before it whose every request was logged before it and whose
  * reservations are settled (with their request rows), the parts no remaining interaction
- * names, and the response-cache entries expired at now (<= 0: the current time). Kept: the
+ * names (whatever deleted what named them), and the response-cache entries expired at now
+ * (<= 0: the current time). Safe while other processes log: a part is never deleted under a
+ * request being logged. Kept: the
  * interactions of a batch still waiting for results or holding a reservation (logged again
  * otherwise), budgets (their spending is kept in their own rows, never summed from
  * interactions), sessions, thought nodes, templates, audit events, settings and the stop.

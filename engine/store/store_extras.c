@@ -1,8 +1,8 @@
 /* Later additions to the store's public functions (store.h): argument checks and the
  * queries, written once for every backend. The stored exchange of one interaction (`nyx log
  * --raw ID`: what was sent and what came back, as the storage mode kept them, with its
- * attempts and outcome), whether an id is stored, the shared parts of stored requests, and a
- * budget scope's displayed limit and reset. */
+ * attempts and outcome), whether an id is stored, and a budget scope's displayed limit and
+ * reset. (The parts no request names any more go with store_prune: store_prune.c.) */
 #include "store_backend.h"
 
 #include <math.h>
@@ -23,17 +23,6 @@ static const store_sql SQL_EXCHANGE = STORE_SQL(EXCHANGE);
 static const store_sql SQL_EXISTS = STORE_SQL_SAME("SELECT 1 FROM llm_interactions WHERE id = ?1");
 
 static const store_sql SQL_CONTENT_GET = STORE_SQL_SAME("SELECT body FROM llm_content WHERE hash = ?1");
-
-/* The parts no recipe names. SQLite: one statement, its single writer keeps a part from being
- * deleted between a recipe's insert and the check; PostgreSQL: a function of the schema that
- * locks against concurrent logging (store_pg_schema.c), answering the count. */
-static const store_sql SQL_CONTENT_PURGE = {{
-    "DELETE FROM llm_content WHERE hash NOT IN"
-    " (SELECT json_extract(j.value, '$.ref') FROM llm_interactions AS i,"
-    " json_each(i.request_parts) AS j"
-    " WHERE i.request_parts IS NOT NULL AND j.type = 'object')",
-    "SELECT nyx_content_purge()",
-}};
 
 /* RETURNING: *found from the rows, the same on every backend. */
 static const store_sql SQL_BUDGET_RESET = STORE_SQL_SAME(
@@ -131,34 +120,6 @@ int store_interaction_exists(store_db *s, const char *id, int *found, error_info
     int rc = store_exec_int(s, &st, &one, err);
     *found = rc == 1;
     return rc < 0 ? -1 : 0;
-}
-
-static int take_count(void *ud, int ncols, const char *const *names, const char *const *values,
-                      const char *types)
-{
-    (void)names;
-    (void)types;
-    if (ncols > 0 && values[0])
-        *(long long *)ud = strtoll(values[0], NULL, 10);
-    return 1;
-}
-
-int store_content_purge(store_db *s, long long *removed, error_info *err)
-{
-    long long n = 0;
-    if (removed)
-        *removed = 0;
-    if (!s)
-        return store_invalid(err, "cannot purge stored parts: no store");
-    store_stmt st = {&SQL_CONTENT_PURGE, "purge the parts of stored requests", 0, NULL, NULL};
-    long long counted = -1; /* a statement that answers the count (else: the rows deleted) */
-    if (s->ops->run(s, &st, take_count, &counted, &n, err) < 0)
-        return -1;
-    if (counted >= 0)
-        n = counted;
-    if (removed)
-        *removed = n;
-    return 0;
 }
 
 int store_budget_reset(store_db *s, const char *scope, int *found, error_info *err)

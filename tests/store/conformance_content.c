@@ -162,17 +162,23 @@ static void test_purge(store_db *s)
     CHECK_INT(store_log_interaction(s, &i1, &err), 0);
     CHECK_INT(store_log_interaction(s, &i2, &err), 0);
     CHECK_INT(store_log_interaction(s, &i3, &err), 0);
-    long long removed = -1;
-    CHECK_INT(store_content_purge(s, &removed, &err), 0);
-    CHECK_INT(removed, 0);
+    /* Parts left unnamed by rows deleted by hand go with the next prune, even one that deletes
+     * no row itself (the rows are from T0). */
+    store_pruned p;
+    CHECK_INT(store_prune(s, T0, 0, 0, &p, &err), 0);
+    CHECK_INT(p.parts, 0);
     CHECK_INT(raw_exec("DELETE FROM llm_interactions WHERE id IN ('a1', 'b1')"), 0);
-    CHECK_INT(store_content_purge(s, &removed, &err), 0);
-    CHECK_INT(removed, 1);
+    CHECK_INT(store_prune(s, T0, 0, 1, &p, &err), 0);
+    CHECK_INT(p.parts, 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 2);
+    CHECK_INT(store_prune(s, T0, 0, 0, &p, &err), 0);
+    CHECK_INT(p.parts, 1);
+    CHECK_INT(p.interactions, 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 1);
     check_request(s, "a2", ba, __LINE__);
     CHECK_INT(raw_exec("DELETE FROM llm_interactions"), 0);
-    CHECK_INT(store_content_purge(s, &removed, &err), 0);
-    CHECK_INT(removed, 1);
+    CHECK_INT(store_prune(s, T0, 0, 0, &p, &err), 0);
+    CHECK_INT(p.parts, 1);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_content"), 0);
     free(a);
     free(b);
