@@ -8,6 +8,7 @@ set -uo pipefail
 # shellcheck source=lib/check.sh
 source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 cd "$work" || exit 1
+unset LD_PRELOAD # sqlite3 and jq are not instrumented; nyx gets it back through clean_env
 db="$work/nyx.db"
 
 # Six calls: three with a system prompt of their own, three sharing another; the first three are
