@@ -336,7 +336,8 @@ NYX_API int nyx_query(nyx_engine *engine, const char *kind, const char *const *o
  * settings and the emergency stop. The deletes go in bounded pieces, each its own
  * transaction, so processes logging to the same SQLite file are held off for milliseconds at a
  * time, never for the whole prune. A SQLite file does not shrink: its freed pages are reused by
- * new rows (VACUUM returns them to the file system).
+ * new rows (VACUUM returns them to the file system). It returns when it is done (about a second
+ * for 100,000 calls on SQLite, bench/bench_prune.c): a host calls it outside its frames.
  * fn (may be NULL) gets one row, text as nyx_query's rows: interactions, interaction_bytes (their
  * stored texts), batches, parts, part_bytes, cache_rows, cache_bytes, longest_write_ms (the
  * longest single write), dry_run.
