@@ -11,8 +11,10 @@
 #include "base/textbuf.h"
 #include "budget.h"
 #include "net.h"
+#include "resilience/retry.h"
 #include "store/store.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,10 @@ struct batch_job {
     void (*on_reply)(batch_job *b, int ok, const error_info *err);
     char errbuf[CURL_ERROR_SIZE];
     long http_status;
+    long request_bytes;  /* of the request that failed: 0 when none left this machine */
+    claude_headers answer; /* the answer's headers: its retry-after, x-should-retry, request id */
+    int submit_retries;  /* submissions tried again (LLM_MAX_RETRIES) */
+    uint64_t rng;        /* their backoff's jitter */
     /* batch_api: one request of its own */
     batch_api_fn api_done;
     void *api_ud;
@@ -329,12 +335,20 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     return b->reply.failed ? 0 : len;
 }
 
+static size_t on_header(char *data, size_t size, size_t n, void *ud)
+{
+    claude_headers_feed(&((batch_job *)ud)->answer, data, size * n, NAN);
+    return size * n;
+}
+
 static void transfer_done(void *ud, CURLcode rc)
 {
     batch_job *b = ud;
     long status = 0;
     curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &status);
     b->http_status = status;
+    if (curl_easy_getinfo(b->easy, CURLINFO_REQUEST_SIZE, &b->request_bytes) != CURLE_OK)
+        b->request_bytes = -1; /* unknown: it may have left */
     error_info err;
     error_clear(&err);
     if (rc != CURLE_OK) {
@@ -346,7 +360,7 @@ static void transfer_done(void *ud, CURLcode rc)
             claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, detail);
         }
     } else if (status < 200 || status >= 300) {
-        claude_error_from_http((int)status, b->reply.s ? b->reply.s : "", b->reply.len, NULL, &err);
+        claude_error_from_http((int)status, b->reply.s ? b->reply.s : "", b->reply.len, &b->answer, &err);
     }
     curl_easy_cleanup(b->easy); /* the loop has let it go */
     b->easy = NULL;
@@ -372,6 +386,7 @@ static int request(batch_job *b, const char *method, const char *path, char *bod
     b->body = body;
     b->on_reply = on_reply;
     b->errbuf[0] = '\0';
+    claude_headers_init(&b->answer);
     if (!(b->easy = curl_easy_init()))
         return -1;
     CURL *h = b->easy;
@@ -387,6 +402,8 @@ static int request(batch_job *b, const char *method, const char *path, char *bod
               curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_WRITEDATA, b) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+              curl_easy_setopt(h, CURLOPT_HEADERDATA, b) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
               curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
@@ -598,9 +615,53 @@ static void schedule_poll(batch_job *b)
     }
 }
 
+static void submit(batch_job *b);
+
+/* A submission that failed is tried again (a retryable error, LLM_MAX_RETRIES, backed off or
+ * after the server's retry-after) only when it surely made no batch: the API answered it with an
+ * error, or no byte of it left this machine (no connection, no name). One that broke after it was
+ * sent (a timeout, a reset) may have made a batch, which a second submission would double. */
+static void resubmit(void *ud)
+{
+    batch_job *b = ud;
+    b->timer = NULL;
+    if (b->state == SUBMITTING && b->cancel_asked) {
+        error_info err;
+        error_clear(&err);
+        error_set(&err, "cancelled", 0, "the batch was cancelled before it was submitted");
+        b->state = DONE;
+        fail_waiting(b, &err);
+    } else if (b->state == SUBMITTING) {
+        submit(b);
+    }
+    batch_unref(b); /* the timer's reference */
+}
+
+static int submit_again(batch_job *b, const error_info *err)
+{
+    const engine_config *cfg = &b->e->cfg;
+    retry_policy p = {(int)cfg->max_retries, cfg->backoff_base_s, cfg->backoff_factor, cfg->backoff_max_s};
+    if (b->state != SUBMITTING || b->cancel_asked || !(b->http_status >= 400 || b->request_bytes == 0) ||
+        !retry_allowed(&p, err, b->submit_retries))
+        return 0;
+    if (!b->rng)
+        b->rng = (uint64_t)(clock_now_s() * 1e6) | 1;
+    double delay = retry_delay_s(&p, err, b->submit_retries, &b->rng);
+    if (delay > cfg->timeout_s) /* a server's wait longer than an attempt may take: its error now */
+        return 0;
+    b->timer = loop_timer_add(b->e->loop, delay, resubmit, b);
+    if (!b->timer)
+        return 0;
+    batch_ref(b); /* the timer's reference */
+    b->submit_retries++;
+    return 1;
+}
+
 static void got_batch(batch_job *b, int ok, const error_info *err)
 {
     if (!ok) {
+        if (submit_again(b, err))
+            return;
         if (err->retryable && b->state == IN_PROGRESS) {
             schedule_poll(b); /* a poll that failed is tried again later */
             if (b->timer)

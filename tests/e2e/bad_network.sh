@@ -111,6 +111,20 @@ run_nyx "ANTHROPIC_BASE_URL=$bad" "CLAUDE_TIMEOUT_SECONDS=5" -- batch submit cls
 check_grep "a batch's submission keeps to NYX_CONNECT_TIMEOUT_SECONDS too, and says what timed out" "$out" \
   -E '"error_type":"timeout","error":"Timeout was reached \(Failed to connect to 127.0.0.1 port [0-9]+ after 1[0-9]{3} ms'
 
+# A submission the API answered with an error made no batch, nor did one that never left: both are
+# tried again (LLM_MAX_RETRIES, after retry-after); one that may have reached it (sent, then no
+# answer) is not, as a second could make a second batch. A submission used to be tried once.
+start_bad overloaded
+run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=2" -- batch submit cls --input rows.jsonl
+[[ $rc == 1 && $(grep -c '^request .* /v1/messages/batches ' "$bad_log") == 3 ]] &&
+  grep -q '"error_type":"overloaded_error"' <<<"$out"
+check "a batch's submission answered 529 is tried again, LLM_MAX_RETRIES times" $? "rc=$rc $out $(cat "$bad_log")"
+start_bad silent
+run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=2" -- batch submit cls --input rows.jsonl
+[[ $rc == 1 && $(requests) == 1 ]] && grep -q '"error_type":"timeout"' <<<"$out"
+check "a batch's submission sent and never answered is not sent again (it may have made a batch)" $? \
+  "rc=$rc $out $(cat "$bad_log")"
+
 # ---- a kept-alive connection closed as it is reused ----
 
 rm -f "$work/nyx.db"*

@@ -15,6 +15,7 @@ answered as MODE says:
            the client reuses it)
   gzcut    200 with Content-Encoding: gzip and a gzip stream cut in half (its length announced)
   closecut 200 with no length (HTTP/1.1, the connection's close ends the body), closed halfway
+  overloaded  529 overloaded_error with retry-after: 0, to every request
   unaccepted  no connection is ever set up: the listener's queue is full and it never accepts,
            so the kernel drops each new connection's SYN (a host that does not answer)
 """
@@ -115,6 +116,9 @@ def serve(sock, number):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
                 return
+            elif MODE == "overloaded":
+                error = json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+                sock.sendall(answer(error.encode(), extra=b"retry-after: 0\r\n").replace(b"200 OK", b"529 Overloaded", 1))
             elif MODE == "closecut":
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" +
                              BODY[:len(BODY) // 2])
