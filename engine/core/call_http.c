@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -109,6 +110,23 @@ static void body_drop(api_call *c)
     textbuf_pool_give(&c->e->buffers, &c->reply);
 }
 
+/* Whether a 2xx answer's Content-Type can be what was asked for: an event stream for a stream,
+ * JSON otherwise; an answer that names no type may be either. Something else (text/html), when
+ * it does not read as what was asked, is not the API's answer: a captive portal's login page, a
+ * proxy's or a gateway's own. */
+static int answer_type_fits(const api_call *c)
+{
+    const char *t = c->headers.content_type;
+    if (!t[0])
+        return 1;
+    if (c->stream)
+        return strncasecmp(t, "text/event-stream", 17) == 0;
+    for (; *t; t++)
+        if (strncasecmp(t, "json", 4) == 0)
+            return 1;
+    return 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     api_call *c = ud;
@@ -120,6 +138,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     if (c->debug)
         debug_body(c, data, len);
     if (c->stream && response_is_ok(c)) {
+        /* An answer of another type is parsed all the same (a gateway may mislabel a good
+         * stream), its first bytes kept to name it should it fail (not_the_api). */
+        if (c->reply.len < 200 && !answer_type_fits(c) && body_room(c, len) == 0)
+            textbuf_put(&c->reply, data, len < 200 ? len : 200);
         error_info err;
         error_clear(&err);
         if (claude_stream_feed(c->stream, data, len, &err) != 0) {
@@ -392,6 +414,30 @@ static void body_cut(const api_call *c, error_info *err)
     err->retryable = 1;
 }
 
+/* A 2xx answer of another type than asked (answer_type_fits) that does not read as what was
+ * asked: named, with its first words, and not retried (a portal answers the same until someone
+ * logs in). */
+static void not_the_api(const api_call *c, long status, error_info *err)
+{
+    char begins[81];
+    size_t n = 0;
+    for (size_t i = 0; i < c->reply.len && n < sizeof begins - 1; i++) {
+        unsigned char ch = (unsigned char)c->reply.s[i];
+        if (ch == '\n' || ch == '\r' || ch == '\t')
+            ch = ' ';
+        if (ch >= 0x20 && ch < 0x7f && !(ch == ' ' && n > 0 && begins[n - 1] == ' '))
+            begins[n++] = (char)ch;
+    }
+    begins[n] = '\0';
+    error_clear(err);
+    error_set(err, "api_error", 0,
+              "the answer (HTTP %ld, %.60s) is not %s: something other than the API answered (a captive "
+              "portal, a proxy's or gateway's own page?); check ANTHROPIC_BASE_URL and the network. "
+              "It begins: \"%s\"",
+              status, c->headers.content_type, c->stream ? "an event stream" : "JSON", begins);
+    err->retryable = 0;
+}
+
 /* Which limit a timed-out attempt ran into, and where it is set: out gets "; a connection has
  * 1 s to be set up (NYX_CONNECT_TIMEOUT_SECONDS)" or "; each attempt has 600 s
  * (CLAUDE_TIMEOUT_SECONDS)", or the call's own timeout. */
@@ -441,10 +487,15 @@ static void transfer_done(void *ud, CURLcode rc)
     }
     else if (status < 200 || status >= 300)
         claude_error_from_http((int)status, c->reply.s, c->reply.len, &c->headers, &err);
-    else if (c->stream)
-        claude_stream_finish(c->stream, &err);
-    else if (claude_parse_message(c->reply.s ? c->reply.s : "", c->reply.len, &c->result.resp, &err) != 0)
-        body_cut(c, &err);
+    else if (c->stream) {
+        if (claude_stream_finish(c->stream, &err) != 0 && !answer_type_fits(c))
+            not_the_api(c, status, &err);
+    } else if (claude_parse_message(c->reply.s ? c->reply.s : "", c->reply.len, &c->result.resp, &err) != 0) {
+        if (answer_type_fits(c))
+            body_cut(c, &err);
+        else
+            not_the_api(c, status, &err);
+    }
     body_drop(c);
     if (err.type[0] && !err.request_id[0] && c->headers.request_id[0])
         memcpy(err.request_id, c->headers.request_id, sizeof err.request_id);

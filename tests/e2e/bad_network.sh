@@ -96,6 +96,19 @@ run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua
 check_grep "a body with no length cut by the connection's close: a retried network_error saying so" "$out" \
   -E "^error	network_error	retryable=true	attempts=2	the answer was cut short on its way: the connection closed"
 
+# A captive portal (or a proxy's own page) answering 200 in the API's place: a stream read it as
+# an event stream that ended early (a retried network_error, "stream ended before message_stop"),
+# a plain call as "malformed Messages response: not valid JSON".
+for stream in "" 1; do
+  start_bad portal
+  run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua ${stream:+--var stream=1}
+  check_grep "a captive portal's page${stream:+ (stream)}: an api_error naming its type and first words, not retried" \
+    "$out" -E "^error	api_error	retryable=false	attempts=1	the answer \(HTTP 200, text/html\) is not .*something other than the API answered.*It begins: \"<html><head><title>Hotel WiFi</title></head> <body>"
+  start_bad mislabelled
+  run_nyx "ANTHROPIC_BASE_URL=$bad" -- run call.lua ${stream:+--var stream=1}
+  check_exit "a whole answer labelled text/plain${stream:+ (stream)} is still read" 0 "$out" "^ok	hello over a bad network	attempts=1"
+done
+
 # ---- a host that never lets a connection be set up ----
 
 start_bad unaccepted

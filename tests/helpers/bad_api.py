@@ -16,6 +16,8 @@ answered as MODE says:
   gzcut    200 with Content-Encoding: gzip and a gzip stream cut in half (its length announced)
   closecut 200 with no length (HTTP/1.1, the connection's close ends the body), closed halfway
   overloaded  529 overloaded_error with retry-after: 0, to every request
+  portal   200 text/html, a captive portal's login page, to every request
+  mislabelled  a whole answer (JSON or SSE) labelled text/plain, as a careless gateway might
   unaccepted  no connection is ever set up: the listener's queue is full and it never accepts,
            so the kernel drops each new connection's SYN (a host that does not answer)
 """
@@ -98,6 +100,12 @@ def serve(sock, number):
             whole = stream_answer() if stream else answer(BODY)
             if MODE == "ok" or (MODE == "stale" and served == 0):
                 sock.sendall(whole)
+            elif MODE == "mislabelled":
+                kind = b"text/event-stream" if stream else b"application/json"
+                sock.sendall(whole.replace(b"Content-Type: " + kind, b"Content-Type: text/plain", 1))
+            elif MODE == "portal":
+                page = b"<html><head><title>Hotel WiFi</title></head>\n<body>Please log in</body></html>"
+                sock.sendall(answer(page, b"text/html"))
             elif MODE == "stale":
                 sock.close()
                 return
