@@ -438,6 +438,19 @@ static void not_the_api(const api_call *c, long status, error_info *err)
     err->retryable = 0;
 }
 
+/* A redirect is not followed (the request, its key and body would go where the answer says):
+ * its error says where it pointed, as an http:// base URL to a server that sends every client to
+ * https:// is a setting to fix. */
+static void redirected(const api_call *c, long status, error_info *err)
+{
+    char *to = NULL;
+    if (status < 300 || status >= 400 || curl_easy_getinfo(c->easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK || !to)
+        return;
+    size_t used = strlen(err->message);
+    snprintf(err->message + used, sizeof err->message - used,
+             "; it redirects to %.200s, which nyx does not follow: ANTHROPIC_BASE_URL must name the API itself", to);
+}
+
 /* Which limit a timed-out attempt ran into, and where it is set: out gets "; a connection has
  * 1 s to be set up (NYX_CONNECT_TIMEOUT_SECONDS)" or "; each attempt has 600 s
  * (CLAUDE_TIMEOUT_SECONDS)", or the call's own timeout. */
@@ -485,8 +498,10 @@ static void transfer_done(void *ud, CURLcode rc)
             claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, detail);
         }
     }
-    else if (status < 200 || status >= 300)
+    else if (status < 200 || status >= 300) {
         claude_error_from_http((int)status, c->reply.s, c->reply.len, &c->headers, &err);
+        redirected(c, status, &err);
+    }
     else if (c->stream) {
         if (claude_stream_finish(c->stream, &err) != 0 && !answer_type_fits(c))
             not_the_api(c, status, &err);

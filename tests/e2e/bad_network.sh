@@ -109,6 +109,11 @@ for stream in "" 1; do
   check_exit "a whole answer labelled text/plain${stream:+ (stream)} is still read" 0 "$out" "^ok	hello over a bad network	attempts=1"
 done
 
+start_bad redirect
+run_nyx "ANTHROPIC_BASE_URL=$bad/anthropic" -- run call.lua
+check_grep "a redirect to https:// is not followed, and the error says where it pointed (it said: HTTP 301 with an empty body)" \
+  "$out" -E "^error	api_error	retryable=false	attempts=1	HTTP 301 with an empty body; it redirects to https://127.0.0.1/anthropic/v1/messages, which nyx does not follow"
+
 # ---- a host that never lets a connection be set up ----
 
 start_bad unaccepted

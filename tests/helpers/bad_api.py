@@ -18,6 +18,7 @@ answered as MODE says:
   overloaded  529 overloaded_error with retry-after: 0, to every request
   portal   200 text/html, a captive portal's login page, to every request
   mislabelled  a whole answer (JSON or SSE) labelled text/plain, as a careless gateway might
+  redirect 301 to the same place over https://, as a server that sends every client to TLS
   unaccepted  no connection is ever set up: the listener's queue is full and it never accepts,
            so the kernel drops each new connection's SYN (a host that does not answer)
 """
@@ -103,6 +104,9 @@ def serve(sock, number):
             elif MODE == "mislabelled":
                 kind = b"text/event-stream" if stream else b"application/json"
                 sock.sendall(whole.replace(b"Content-Type: " + kind, b"Content-Type: text/plain", 1))
+            elif MODE == "redirect":
+                sock.sendall(b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://%s%s\r\nContent-Length: 0\r\n\r\n"
+                             % (HOST.encode(), path.encode()))
             elif MODE == "portal":
                 page = b"<html><head><title>Hotel WiFi</title></head>\n<body>Please log in</body></html>"
                 sock.sendall(answer(page, b"text/html"))
