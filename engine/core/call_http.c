@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "call_internal.h"
 
+#include "answer_check.h"
 #include "claude/errors.h"
 #include "claude/response.h"
 #include "base/clock.h"
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -110,23 +110,6 @@ static void body_drop(api_call *c)
     textbuf_pool_give(&c->e->buffers, &c->reply);
 }
 
-/* Whether a 2xx answer's Content-Type can be what was asked for: an event stream for a stream,
- * JSON otherwise; an answer that names no type may be either. Something else (text/html), when
- * it does not read as what was asked, is not the API's answer: a captive portal's login page, a
- * proxy's or a gateway's own. */
-static int answer_type_fits(const api_call *c)
-{
-    const char *t = c->headers.content_type;
-    if (!t[0])
-        return 1;
-    if (c->stream)
-        return strncasecmp(t, "text/event-stream", 17) == 0;
-    for (; *t; t++)
-        if (strncasecmp(t, "json", 4) == 0)
-            return 1;
-    return 0;
-}
-
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     api_call *c = ud;
@@ -139,8 +122,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
         debug_body(c, data, len);
     if (c->stream && response_is_ok(c)) {
         /* An answer of another type is parsed all the same (a gateway may mislabel a good
-         * stream), its first bytes kept to name it should it fail (not_the_api). */
-        if (c->reply.len < 200 && !answer_type_fits(c) && body_room(c, len) == 0)
+         * stream), its first bytes kept to name it should it fail (answer_not_the_api). */
+        if (c->reply.len < 200 && !answer_type_fits(&c->headers, ANSWER_EVENT_STREAM) && body_room(c, len) == 0)
             textbuf_put(&c->reply, data, len < 200 ? len : 200);
         error_info err;
         error_clear(&err);
@@ -379,78 +362,6 @@ static int configure(api_call *c, int fresh)
            curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK;
 }
 
-/* Whether the body ended only where the connection closed: HTTP/1 with neither a length nor
- * chunks, where a close midway looks like the end. */
-static int close_delimited(const api_call *c)
-{
-    long version = 0;
-    curl_off_t length = -1;
-    return !c->headers.chunked && curl_easy_getinfo(c->easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
-           (version == CURL_HTTP_VERSION_1_0 || version == CURL_HTTP_VERSION_1_1) &&
-           curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length < 0;
-}
-
-/* An answer whose text stops inside its JSON, where nothing could tell its end from a cut, was
- * cut on its way: a compressed one (libcurl does not check that a gzip, deflate, br or zstd
- * stream is whole, and hands over what it decoded; a gateway that ended its own response cleanly
- * when the one it relayed broke), or one the connection's close delimited. That is the network's
- * fault, and may pass, not the API's malformed answer. */
-static void body_cut(const api_call *c, error_info *err)
-{
-    int compressed = c->headers.content_encoding[0] != '\0';
-    if ((!compressed && !close_delimited(c)) || !claude_json_unfinished(c->reply.s, c->reply.len))
-        return;
-    error_clear(err); /* transfer_done gives it the request's id */
-    if (compressed)
-        error_set(err, "network_error", 0,
-                  "the %s-encoded answer was cut short on its way: its %zu decoded bytes stop inside the JSON "
-                  "(the compressed stream ended early)",
-                  c->headers.content_encoding, c->reply.len);
-    else
-        error_set(err, "network_error", 0,
-                  "the answer was cut short on its way: the connection closed after %zu bytes, inside the JSON "
-                  "(the server gave no length, so its close was taken for the end)",
-                  c->reply.len);
-    err->retryable = 1;
-}
-
-/* A 2xx answer of another type than asked (answer_type_fits) that does not read as what was
- * asked: named, with its first words, and not retried (a portal answers the same until someone
- * logs in). */
-static void not_the_api(const api_call *c, long status, error_info *err)
-{
-    char begins[81];
-    size_t n = 0;
-    for (size_t i = 0; i < c->reply.len && n < sizeof begins - 1; i++) {
-        unsigned char ch = (unsigned char)c->reply.s[i];
-        if (ch == '\n' || ch == '\r' || ch == '\t')
-            ch = ' ';
-        if (ch >= 0x20 && ch < 0x7f && !(ch == ' ' && n > 0 && begins[n - 1] == ' '))
-            begins[n++] = (char)ch;
-    }
-    begins[n] = '\0';
-    error_clear(err);
-    error_set(err, "api_error", 0,
-              "the answer (HTTP %ld, %.60s) is not %s: something other than the API answered (a captive "
-              "portal, a proxy's or gateway's own page?); check ANTHROPIC_BASE_URL and the network. "
-              "It begins: \"%s\"",
-              status, c->headers.content_type, c->stream ? "an event stream" : "JSON", begins);
-    err->retryable = 0;
-}
-
-/* A redirect is not followed (the request, its key and body would go where the answer says):
- * its error says where it pointed, as an http:// base URL to a server that sends every client to
- * https:// is a setting to fix. */
-static void redirected(const api_call *c, long status, error_info *err)
-{
-    char *to = NULL;
-    if (status < 300 || status >= 400 || curl_easy_getinfo(c->easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK || !to)
-        return;
-    size_t used = strlen(err->message);
-    snprintf(err->message + used, sizeof err->message - used,
-             "; it redirects to %.200s, which nyx does not follow: ANTHROPIC_BASE_URL must name the API itself", to);
-}
-
 /* Which limit a timed-out attempt ran into, and where it is set: out gets "; a connection has
  * 1 s to be set up (NYX_CONNECT_TIMEOUT_SECONDS)" or "; each attempt has 600 s
  * (CLAUDE_TIMEOUT_SECONDS)", or the call's own timeout. */
@@ -500,16 +411,16 @@ static void transfer_done(void *ud, CURLcode rc)
     }
     else if (status < 200 || status >= 300) {
         claude_error_from_http((int)status, c->reply.s, c->reply.len, &c->headers, &err);
-        redirected(c, status, &err);
+        answer_redirected(c->easy, status, &err);
     }
     else if (c->stream) {
-        if (claude_stream_finish(c->stream, &err) != 0 && !answer_type_fits(c))
-            not_the_api(c, status, &err);
+        if (claude_stream_finish(c->stream, &err) != 0 && !answer_type_fits(&c->headers, ANSWER_EVENT_STREAM))
+            answer_not_the_api(&c->headers, status, ANSWER_EVENT_STREAM, c->reply.s, c->reply.len, &err);
     } else if (claude_parse_message(c->reply.s ? c->reply.s : "", c->reply.len, &c->result.resp, &err) != 0) {
-        if (answer_type_fits(c))
-            body_cut(c, &err);
+        if (answer_type_fits(&c->headers, ANSWER_JSON))
+            answer_body_cut(c->easy, &c->headers, c->reply.s, c->reply.len, &err);
         else
-            not_the_api(c, status, &err);
+            answer_not_the_api(&c->headers, status, ANSWER_JSON, c->reply.s, c->reply.len, &err);
     }
     body_drop(c);
     if (err.type[0] && !err.request_id[0] && c->headers.request_id[0])
