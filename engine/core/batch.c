@@ -3,6 +3,7 @@
 #include "batch.h"
 #include "base/array.h"
 
+#include "answer_check.h"
 #include "call_internal.h"
 #include "claude/errors.h"
 #include "claude/response.h"
@@ -341,6 +342,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Whether a 2xx answer reads as what the endpoint sends: one JSON object, or for results JSON
+ * Lines, each line whole. One that does not is left to the endpoint's reader (got_batch says
+ * what it lacks) unless answer_body_cut or answer_not_the_api names it. */
+static int answer_reads(const batch_job *b)
+{
+    const char *s = b->reply.s ? b->reply.s : "";
+    size_t i = 0;
+    while (i < b->reply.len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i < b->reply.len && s[i] == '{' && !claude_json_unfinished(s, b->reply.len);
+}
+
 static void transfer_done(void *ud, CURLcode rc)
 {
     batch_job *b = ud;
@@ -361,7 +374,17 @@ static void transfer_done(void *ud, CURLcode rc)
         }
     } else if (status < 200 || status >= 300) {
         claude_error_from_http((int)status, b->reply.s ? b->reply.s : "", b->reply.len, &b->answer, &err);
+        answer_redirected(b->easy, status, &err);
+    } else if (!answer_reads(b)) {
+        /* as a call's answer is read (call_http.c): a cut body is the network's, retried; a page
+         * of another type is not the API's; what is left is the API's malformed answer */
+        if (answer_type_fits(&b->answer, ANSWER_JSON))
+            answer_body_cut(b->easy, &b->answer, b->reply.s, b->reply.len, &err);
+        else
+            answer_not_the_api(&b->answer, status, ANSWER_JSON, b->reply.s, b->reply.len, &err);
     }
+    if (err.type[0] && !err.request_id[0] && b->answer.request_id[0])
+        memcpy(err.request_id, b->answer.request_id, sizeof err.request_id);
     curl_easy_cleanup(b->easy); /* the loop has let it go */
     b->easy = NULL;
     curl_slist_free_all(b->headers);
@@ -551,9 +574,13 @@ static void stop_waiting(batch_job *b, const error_info *err)
         }
 }
 
+static int poll_again(batch_job *b, const error_info *err);
+
 static void got_results(batch_job *b, int ok, const error_info *err)
 {
     if (!ok) {
+        if (poll_again(b, err))
+            return;
         b->state = DONE;
         stop_waiting(b, err);
         return;
@@ -602,17 +629,33 @@ static void read_batch(batch_job *b, const cJSON *o)
         b->counts[i] = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(counts, names[i]));
 }
 
-static void schedule_poll(batch_job *b)
+/* The next poll, after the interval (which doubles to BATCH_POLL_MAX_S), or after the wait the
+ * server asked for (retry-after) should that be longer. */
+static void schedule_poll_after(batch_job *b, double wait_s)
 {
     if (b->state == IN_PROGRESS && live_members(b) == 0) {
         b->state = DONE; /* nobody waits for its results any more: polling stops */
         return;
     }
-    b->timer = loop_timer_add(b->e->loop, b->interval, poll_now, b);
+    b->timer = loop_timer_add(b->e->loop, wait_s > b->interval ? wait_s : b->interval, poll_now, b);
     if (b->timer) {
         batch_ref(b); /* the timer's reference */
         b->interval = b->interval * 2 > BATCH_POLL_MAX_S ? BATCH_POLL_MAX_S : b->interval * 2;
     }
+}
+
+static void schedule_poll(batch_job *b) { schedule_poll_after(b, 0); }
+
+/* A poll, or the results' download, that failed for a reason that may pass (a 429 or 529, a body
+ * cut on its way, a reset) is asked again at the next poll, no sooner than the answer's
+ * retry-after: the batch goes on at the API whatever its polls meet. Returns 1 when it is. */
+static int poll_again(batch_job *b, const error_info *err)
+{
+    if (!err->retryable || (b->state != IN_PROGRESS && b->state != FETCHING))
+        return 0;
+    b->state = IN_PROGRESS; /* a download asked again once a poll says the batch ended */
+    schedule_poll_after(b, err->retry_after_s);
+    return b->timer != NULL;
 }
 
 static void submit(batch_job *b);
@@ -660,13 +703,8 @@ static int submit_again(batch_job *b, const error_info *err)
 static void got_batch(batch_job *b, int ok, const error_info *err)
 {
     if (!ok) {
-        if (submit_again(b, err))
+        if (submit_again(b, err) || poll_again(b, err))
             return;
-        if (err->retryable && b->state == IN_PROGRESS) {
-            schedule_poll(b); /* a poll that failed is tried again later */
-            if (b->timer)
-                return;
-        }
         b->state = DONE;
         stop_waiting(b, err);
         return;

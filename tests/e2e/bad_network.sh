@@ -143,6 +143,33 @@ run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=2" -- batch submit cls --inpu
 check "a batch's submission sent and never answered is not sent again (it may have made a batch)" $? \
   "rc=$rc $out $(cat "$bad_log")"
 
+# A batch's requests read their answers as a call's are read: a body cut short (gzip, or ended by
+# the close), a captive portal's page and a redirect are named, not taken for a batch without an
+# id or a status. A submission that was answered is not sent again (the API may have made it).
+for mode in gzcut closecut portal redirect; do
+  start_bad $mode
+  run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch submit cls --input rows.jsonl
+  case $mode in
+    gzcut) want='"error_type":"network_error","error":"the gzip-encoded answer was cut short on its way' ;;
+    closecut) want='"error_type":"network_error","error":"the answer was cut short on its way: the connection closed' ;;
+    portal) want='"error_type":"api_error","error":"the answer (HTTP 200, text/html) is not JSON: something other than the API answered' ;;
+    redirect) want='"error_type":"api_error","error":"HTTP 301 with an empty body; it redirects to https://127.0.0.1/v1/messages/batches, which nyx does not follow' ;;
+  esac
+  [[ $rc == 1 && $(requests) == 1 ]] && grep -qF "$want" <<<"$out"
+  check "a batch's submission answered $mode is named as a call's answer is, and sent once" $? "rc=$rc $out $(cat "$bad_log")"
+done
+# Its polls and its results' download answered 529 with retry-after: 1 wait that second, and the
+# batch goes on: a download that failed once detached every row, and polls kept their 0.5 s.
+start_bad batchpoll
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch submit cls --input rows.jsonl
+at() { grep -E "^request .* /v1/messages/batches/msgbatch_bad$1 " "$bad_log" | grep -Eo 'at=[0-9.]+' | cut -d= -f2; }
+polls=($(at "")) downloads=($(at /results))
+[[ $rc == 0 && ${#polls[@]} == 3 && ${#downloads[@]} == 2 ]] && grep -q '"id":"r1","ok":true' <<<"$out" &&
+  awk -v p0="${polls[0]}" -v p1="${polls[1]}" -v d0="${downloads[0]}" -v p2="${polls[2]}" \
+    'BEGIN { exit !(p1 - p0 >= 1 && p2 - d0 >= 1) }'
+check "a batch's poll and results answered 529 wait their retry-after, and the batch's rows arrive" $? \
+  "rc=$rc $out $err $(cat "$bad_log")"
+
 # ---- a kept-alive connection closed as it is reused ----
 
 rm -f "$work/nyx.db"*

@@ -19,6 +19,8 @@ answered as MODE says:
   portal   200 text/html, a captive portal's login page, to every request
   mislabelled  a whole answer (JSON or SSE) labelled text/plain, as a careless gateway might
   redirect 301 to the same place over https://, as a server that sends every client to TLS
+  batchpoll   message batches that end: a submission answered in progress; its first poll and
+           its results' first download answered 529 with retry-after: 1, the next ones whole
   unaccepted  no connection is ever set up: the listener's queue is full and it never accepts,
            so the kernel drops each new connection's SYN (a host that does not answer)
 """
@@ -55,6 +57,31 @@ def log(text):
     print(text, file=sys.stderr, flush=True)
 
 
+BATCH = {"ids": [], "polls": 0, "downloads": 0}
+
+
+def batch_answer(method, path, body):
+    """batchpoll: the answer to a request to the Message Batches endpoints."""
+    def batch(status):
+        done = len(BATCH["ids"]) if status == "ended" else 0
+        return {"id": "msgbatch_bad", "type": "message_batch", "processing_status": status,
+                "request_counts": {"processing": len(BATCH["ids"]) - done, "succeeded": done, "errored": 0,
+                                   "canceled": 0, "expired": 0}}
+    busy = json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}).encode()
+    busy = answer(busy, extra=b"retry-after: 1\r\n").replace(b"200 OK", b"529 Overloaded", 1)
+    if method == "POST":
+        BATCH["ids"] = [r["custom_id"] for r in json.loads(body)["requests"]]
+        return answer(json.dumps(batch("in_progress")).encode())
+    if path.endswith("/results"):
+        BATCH["downloads"] += 1
+        if BATCH["downloads"] == 1:
+            return busy
+        return answer(b"".join(json.dumps({"custom_id": i, "result": {"type": "succeeded", "message": MESSAGE}})
+                               .encode() + b"\n" for i in BATCH["ids"]), b"application/binary")
+    BATCH["polls"] += 1
+    return busy if BATCH["polls"] == 1 else answer(json.dumps(batch("ended")).encode())
+
+
 def answer(body, content_type=b"application/json", extra=b""):
     return (b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\nrequest-id: req_bad_net\r\n" + extra +
             b"Content-Length: %d\r\n\r\n" % len(body) + body)
@@ -66,7 +93,7 @@ def stream_answer():
 
 
 def read_request(sock, buf):
-    """(path, body, rest of buf), or None when the client closed."""
+    """(method, path, body, rest of buf), or None when the client closed."""
     while b"\r\n\r\n" not in buf:
         data = sock.recv(65536)
         if not data:
@@ -84,7 +111,7 @@ def read_request(sock, buf):
         if not data:
             return None
         rest += data
-    return lines[0].split(b" ")[1].decode(), rest[:length], rest[length:]
+    return lines[0].split(b" ")[0].decode(), lines[0].split(b" ")[1].decode(), rest[:length], rest[length:]
 
 
 def serve(sock, number):
@@ -95,11 +122,13 @@ def serve(sock, number):
             got = read_request(sock, buf)
             if got is None:
                 return
-            path, body, buf = got
+            method, path, body, buf = got
             stream = json.loads(body or b"{}").get("stream") is True
-            log("request %d.%d %s stream=%d" % (number, served, path, stream))
+            log("request %d.%d %s stream=%d at=%.3f" % (number, served, path, stream, time.monotonic()))
             whole = stream_answer() if stream else answer(BODY)
-            if MODE == "ok" or (MODE == "stale" and served == 0):
+            if MODE == "batchpoll":
+                sock.sendall(batch_answer(method, path, body))
+            elif MODE == "ok" or (MODE == "stale" and served == 0):
                 sock.sendall(whole)
             elif MODE == "mislabelled":
                 kind = b"text/event-stream" if stream else b"application/json"
