@@ -350,6 +350,18 @@ end
 --- what the API says without waiting. on_progress(status) is called while it waits.
 --- Returns {batch_id, name, ids, processing_status, processing, succeeded, errored, canceled,
 --- expired, logged (results this call logged), results = {{id, ok, value}, ...} by custom id}.
+-- One GET of the batch endpoints; while the pickup waits, one answered with a retryable error (a
+-- 429 or 529, a body cut on its way) is asked again, no sooner than its retry-after: the batch goes
+-- on at the API whatever its polls meet, as the engine's own polls do (batch.c).
+local function ask(path, wait, interval)
+  while true do
+    local ok, body = pcall(core.batch_api, "GET", path)
+    if ok then return body end
+    if not wait or type(body) ~= "table" or not body.retryable then error(body, 0) end
+    core.sleep(math.max(interval, tonumber(body.retry_after) or 0))
+  end
+end
+
 function M.pickup(id, opts)
   if type(id) ~= "string" or id == "" then argerror("id must be a batch id") end
   opts = opts or {}
@@ -381,7 +393,7 @@ function M.pickup(id, opts)
       out.ids[#out.ids + 1] = pid
       local st
       while true do
-        st = core.json_decode(core.batch_api("GET", "/" .. pid))
+        st = core.json_decode(ask("/" .. pid, opts.wait ~= false, interval))
         if st.processing_status == "ended" or opts.wait == false then break end
         if opts.on_progress then opts.on_progress(st) end
         local c = st.request_counts or {}
@@ -398,7 +410,7 @@ function M.pickup(id, opts)
       else
         local by_id = {}
         for _, r in ipairs(prows) do by_id[r.custom_id] = r end
-        local body = core.batch_api("GET", "/" .. pid .. "/results")
+        local body = ask("/" .. pid .. "/results", opts.wait ~= false, interval)
         for line in body:gmatch("[^\n]+") do
           local ok_line, o = pcall(core.json_decode, line)
           local r = ok_line and type(o) == "table" and by_id[o.custom_id]

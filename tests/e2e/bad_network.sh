@@ -164,10 +164,18 @@ start_bad batchpoll
 run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch submit cls --input rows.jsonl
 at() { grep -E "^request .* /v1/messages/batches/msgbatch_bad$1 " "$bad_log" | grep -Eo 'at=[0-9.]+' | cut -d= -f2; }
 polls=($(at "")) downloads=($(at /results))
-[[ $rc == 0 && ${#polls[@]} == 3 && ${#downloads[@]} == 2 ]] && grep -q '"id":"r1","ok":true' <<<"$out" &&
+[[ $rc == 0 && ${#polls[@]} == 4 && ${#downloads[@]} == 2 ]] && grep -q '"id":"r1","ok":true' <<<"$out" &&
   awk -v p0="${polls[0]}" -v p1="${polls[1]}" -v d0="${downloads[0]}" -v p2="${polls[2]}" \
     'BEGIN { exit !(p1 - p0 >= 1 && p2 - d0 >= 1) }'
 check "a batch's poll and results answered 529 wait their retry-after, and the batch's rows arrive" $? \
+  "rc=$rc $out $err $(cat "$bad_log")"
+# So do another process's (nyx batch results picks the batch up): it raised the first 529.
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch results msgbatch_bad
+polls=($(at "")) downloads=($(at /results))
+[[ $rc == 0 && ${#polls[@]} == 6 && ${#downloads[@]} == 4 ]] && grep -q '"id":"r1","ok":true' <<<"$out" &&
+  awk -v p4="${polls[4]}" -v p5="${polls[5]}" -v d2="${downloads[2]}" -v d3="${downloads[3]}" \
+    'BEGIN { exit !(p5 - p4 >= 1 && d3 - d2 >= 1) }'
+check "a batch picked up waits out its poll's and download's 529 (retry-after), and gives its rows" $? \
   "rc=$rc $out $err $(cat "$bad_log")"
 
 # ---- a kept-alive connection closed as it is reused ----

@@ -19,8 +19,8 @@ answered as MODE says:
   portal   200 text/html, a captive portal's login page, to every request
   mislabelled  a whole answer (JSON or SSE) labelled text/plain, as a careless gateway might
   redirect 301 to the same place over https://, as a server that sends every client to TLS
-  batchpoll   message batches that end: a submission answered in progress; its first poll and
-           its results' first download answered 529 with retry-after: 1, the next ones whole
+  batchpoll   message batches that end: a submission answered in progress; its odd polls and
+           its results' odd downloads answered 529 with retry-after: 1, the even ones whole
   unaccepted  no connection is ever set up: the listener's queue is full and it never accepts,
            so the kernel drops each new connection's SYN (a host that does not answer)
 """
@@ -74,12 +74,12 @@ def batch_answer(method, path, body):
         return answer(json.dumps(batch("in_progress")).encode())
     if path.endswith("/results"):
         BATCH["downloads"] += 1
-        if BATCH["downloads"] == 1:
+        if BATCH["downloads"] % 2 == 1:
             return busy
         return answer(b"".join(json.dumps({"custom_id": i, "result": {"type": "succeeded", "message": MESSAGE}})
                                .encode() + b"\n" for i in BATCH["ids"]), b"application/binary")
     BATCH["polls"] += 1
-    return busy if BATCH["polls"] == 1 else answer(json.dumps(batch("ended")).encode())
+    return busy if BATCH["polls"] % 2 == 1 else answer(json.dumps(batch("ended")).encode())
 
 
 def answer(body, content_type=b"application/json", extra=b""):
