@@ -47,8 +47,20 @@ for i = 1, 700 do context[i] = ("Line %d: the margin of growth shifts with prici
 context = table.concat(context, "\n")
 local a = nyx.call { system = context, prompt = "First question", max_tokens = 20, session = "s-otel" }
 -- The batch leaves from the loop about a second after the first span, while the script runs.
-nyx.sleep(1.6)
-local seen = io.popen("ls " .. os.getenv("RECV_DIR")):read("a")
+-- With WAIT_FOR_TRACES the script waits for the receiver to have it (up to 20 s: on a loaded
+-- machine a fixed 1.6 s was missed), not for a fixed time; spans kept until the exit never show
+-- up. The other runs (no collector, one that hangs, one that is down) spend 1.6 s here: long
+-- enough for a batch to leave while the script runs.
+local seen = ""
+if os.getenv("WAIT_FOR_TRACES") then
+  for _ = 1, 200 do
+    seen = io.popen("ls " .. os.getenv("RECV_DIR")):read("a")
+    if seen:find("traces") then break end
+    nyx.sleep(0.1)
+  end
+else
+  nyx.sleep(1.6)
+end
 local b = nyx.call { system = context, prompt = "Second question", max_tokens = 20, session = "s-otel" }
 local analyst = nyx.agent { name = "analyst", session = "s-otel" }
 local c = analyst:call { prompt = "Third question", max_tokens = 20 }
@@ -71,7 +83,8 @@ LUA
 
 run_nyx live "OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint/" "OTEL_SERVICE_NAME=nyx-test" \
   "OTEL_RESOURCE_ATTRIBUTES=deployment.environment=test,service.name=ignored" \
-  "OTEL_EXPORTER_OTLP_HEADERS=x-collector-token=s3cr%20t, x-team=ml" "RECV_DIR=$recv" -- run "$work/calls.lua"
+  "OTEL_EXPORTER_OTLP_HEADERS=x-collector-token=s3cr%20t, x-team=ml" "RECV_DIR=$recv" WAIT_FOR_TRACES=1 \
+  -- run "$work/calls.lua"
 check "a script with OTEL_EXPORTER_OTLP_ENDPOINT runs" "$rc" "$(cat "$work/live.err")"
 check "spans leave in batches while the script runs, not only at exit" \
   "$(grep -qx $'early\tyes' "$work/live.out"; echo $?)" "$(cat "$work/live.out")"
