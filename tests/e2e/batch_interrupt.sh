@@ -11,7 +11,7 @@ source "${NYX_SOURCE_DIR:?run through ctest}/tests/e2e/lib/check.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
 
-start_sim --api-key int-key --batch-ms 4000
+start_sim --api-key int-key --batch-ms 4000 || { echo "nyx sim did not start: $(cat "$work/sim.out")"; exit 1; }
 pids+=("$sim_pid")
 
 classify_template "$work/tpl"
@@ -27,7 +27,11 @@ for sig in INT TERM; do
   "${run[@]}" batch submit classify --input "$work/rows.jsonl" >"$work/$sig.out" 2>"$work/$sig.err" &
   submit=$!
   pids+=($submit)
+  # The signal goes once the API's id of every request is recorded: waited for, not timed, and
+  # named when it never comes (else every check below fails for that one reason).
   poll sql_is "SELECT count(*) FROM llm_batch_requests WHERE provider_id IS NOT NULL" 4
+  check "SIG$sig: the batch's submission is recorded with the API's id" $? \
+    "$(cat "$work/$sig.err"; sql "SELECT custom_id, provider_id FROM llm_batch_requests")"
   kill -"$sig" "$submit"
   wait "$submit"
   rc=$?
@@ -78,6 +82,7 @@ run=("${clean_env[@]}" "NYX_DB=$db" "ANTHROPIC_API_KEY=int-key" "ANTHROPIC_BASE_
 script=$!
 pids+=($script)
 poll grep -q WAITING "$work/run.out"
+check "nyx run: the script's batch is submitted" $? "$(cat "$work/run.err")"
 kill -INT "$script"
 wait "$script"
 rc=$?
@@ -93,7 +98,7 @@ check "nyx run: the pickup logs each result once" $? "$(cat "$work/run.rerr"; sq
 
 # The API cannot be asked any more (here: an answer of 401 to every poll): not the batch's end.
 # Its requests fail with that error and the pickup's command, and nothing is logged for them.
-start_sim --api-key int-key --batch-ms 600000
+start_sim --api-key int-key --batch-ms 600000 || { echo "nyx sim did not start: $(cat "$work/sim.out")"; exit 1; }
 sim_a=$sim_pid
 pids+=("$sim_a")
 cat >"$work/lost.lua" <<'LUA'
@@ -113,6 +118,7 @@ db="$work/lost.db"
 script=$!
 pids+=($script)
 poll grep -q WAITING "$work/lost.out"
+check "polls the API refuses: the script's batch is submitted" $? "$(cat "$work/lost.err")"
 kill "$sim_a"
 wait "$sim_a" 2>/dev/null
 # The freed port can be held for a moment by the script's own attempts to reach it: connecting to
@@ -127,6 +133,11 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 pids+=($sim_b)
+# A port another process took for good: said, and the script (which would poll it for ever) ended.
+grep -q "listening on" "$work/simB.out"
+listening=$?
+check "polls the API refuses: a second server listens on the first one's port" $listening "$(cat "$work/simB.out")"
+[[ $listening == 0 ]] || kill "$script"
 wait "$script"
 rc=$?
 [[ $rc == 0 && $(grep -c "false authentication_error nil pickup" "$work/lost.out") == 2 &&

@@ -107,17 +107,20 @@ peak_kb() {
 }
 
 # start_sim [VAR=value...] ARGS...: `nyx sim --port 0 ARGS` in clean_env plus the variables
-# given, its output in $work/sim.out; sets $sim_pid, $port and $url. Fails (status 1) when no
-# port was printed within five seconds. The script's cleanup kills $sim_pid.
+# given, its output in $work/sim.out; sets $sim_pid, $port and $url. Fails (status 1) when the
+# sim ended without printing its port, or printed none within 20 s (it waits for the port, not a
+# fixed time: the sanitizer build under ctest -j takes its time to start). The script's cleanup
+# kills $sim_pid.
 start_sim() {
-  local vars=()
+  local vars=() alive=1
   while [[ $# -gt 0 && "$1" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do vars+=("$1"); shift; done
   "${clean_env[@]}" "${vars[@]}" timeout 300 "$NYX_BIN" sim --port 0 "$@" >"$work/sim.out" 2>&1 &
   sim_pid=$!
   port=""
-  for _ in $(seq 1 250); do
+  for _ in $(seq 1 1000); do
     port=$(grep -Eo "listening on 127\.0\.0\.1:[0-9]+" "$work/sim.out" 2>/dev/null | grep -Eo "[0-9]+$")
-    [[ -n "$port" ]] && break
+    [[ -n "$port" || $alive == 0 ]] && break
+    kill -0 "$sim_pid" 2>/dev/null || alive=0 # once more: it may have printed it as it ended
     sleep 0.02
   done
   url="http://127.0.0.1:$port"
