@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "answer_check.h"
 
+#include "claude/errors.h"
 #include "claude/response.h"
 
 #include <stdio.h>
@@ -90,4 +91,13 @@ void answer_redirected(CURL *easy, long status, error_info *err)
     size_t used = strlen(err->message);
     snprintf(err->message + used, sizeof err->message - used,
              "; it redirects to %.200s, which nyx does not follow: ANTHROPIC_BASE_URL must name the API itself", to);
+}
+
+void answer_transport_failed(CURLcode rc, const char *errbuf, const char *limit, error_info *err)
+{
+    char detail[CURL_ERROR_SIZE + 384];
+    int have = errbuf && errbuf[0];
+    snprintf(detail, sizeof detail, "%s%s%s%s%s", curl_easy_strerror(rc), have ? " (" : "", have ? errbuf : "",
+             have ? ")" : "", limit ? limit : "");
+    claude_error_transport(err, rc == CURLE_OPERATION_TIMEDOUT, detail);
 }

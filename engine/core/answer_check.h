@@ -27,6 +27,11 @@ void answer_body_cut(CURL *easy, const claude_headers *h, const char *body, size
 void answer_not_the_api(const claude_headers *h, long status, answer_kind kind, const char *body, size_t len,
                         error_info *err);
 
+/* A transfer that ended without an answer (rc, not CURLE_OK), as a transport error (a timeout
+ * one): curl's words for the code, its particulars (errbuf: which phase timed out, the host),
+ * then limit when given (which limit a timeout ran into, and where it is set). */
+void answer_transport_failed(CURLcode rc, const char *errbuf, const char *limit, error_info *err);
+
 /* A 3xx answer's error (err, already made) gains where it pointed, which nyx does not follow. */
 void answer_redirected(CURL *easy, long status, error_info *err);
 

@@ -365,13 +365,8 @@ static void transfer_done(void *ud, CURLcode rc)
     error_info err;
     error_clear(&err);
     if (rc != CURLE_OK) {
-        if (!net_explain_failure(b->e->provider.net, b->easy, rc, b->errbuf, &err)) {
-            /* curl's words for the code, and its particulars (which phase timed out, the host) */
-            char detail[CURL_ERROR_SIZE + 128];
-            snprintf(detail, sizeof detail, "%s%s%s%s", curl_easy_strerror(rc), b->errbuf[0] ? " (" : "", b->errbuf,
-                     b->errbuf[0] ? ")" : "");
-            claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, detail);
-        }
+        if (!net_explain_failure(b->e->provider.net, b->easy, rc, b->errbuf, &err))
+            answer_transport_failed(rc, b->errbuf, NULL, &err);
     } else if (status < 200 || status >= 300) {
         claude_error_from_http((int)status, b->reply.s ? b->reply.s : "", b->reply.len, &b->answer, &err);
         answer_redirected(b->easy, status, &err);

@@ -401,12 +401,10 @@ static void transfer_done(void *ud, CURLcode rc)
     else if (rc != CURLE_OK) {
         if (!local_failure(c, rc, &err) && /* this machine's, not the API's */
             !net_explain_failure(c->e->provider.net, c->easy, rc, c->errbuf, &err)) { /* TLS, a proxy's refusal */
-            char detail[CURL_ERROR_SIZE + 256]; /* curl's words for the code, and its particulars */
-            int n = snprintf(detail, sizeof detail, "%s%s%s%s", curl_easy_strerror(rc), c->errbuf[0] ? " (" : "",
-                             c->errbuf, c->errbuf[0] ? ")" : "");
-            if (rc == CURLE_OPERATION_TIMEDOUT && n > 0 && (size_t)n < sizeof detail)
-                name_the_limit(c, detail + n, sizeof detail - (size_t)n);
-            claude_error_transport(&err, rc == CURLE_OPERATION_TIMEDOUT, detail);
+            char limit[256] = "";
+            if (rc == CURLE_OPERATION_TIMEDOUT)
+                name_the_limit(c, limit, sizeof limit);
+            answer_transport_failed(rc, c->errbuf, limit, &err);
         }
     }
     else if (status < 200 || status >= 300) {
