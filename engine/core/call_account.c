@@ -124,6 +124,27 @@ static int usage_billed(const claude_usage *u)
            u->cache_read_input_tokens > 0;
 }
 
+/* b's tokens added to a's. */
+static void usage_add(claude_usage *a, const claude_usage *b)
+{
+    /* a write's TTL is known only when every attempt that wrote said it */
+    a->has_cache_creation_detail = (a->cache_creation_input_tokens == 0 || a->has_cache_creation_detail) &&
+                                   (b->cache_creation_input_tokens == 0 || b->has_cache_creation_detail);
+    a->input_tokens += b->input_tokens;
+    a->output_tokens += b->output_tokens;
+    a->cache_creation_input_tokens += b->cache_creation_input_tokens;
+    a->cache_read_input_tokens += b->cache_read_input_tokens;
+    a->cache_creation_5m += b->cache_creation_5m;
+    a->cache_creation_1h += b->cache_creation_1h;
+}
+
+static void cost_add(call_cost *a, const call_cost *b)
+{
+    a->cost_usd += b->cost_usd;
+    a->cost_without_cache_usd += b->cost_without_cache_usd;
+    a->saved_usd += b->saved_usd;
+}
+
 /* The model a response came from: the one it names, else the route's. */
 static const model_info *answered_by(const api_call *c)
 {
@@ -142,22 +163,11 @@ void call_keep_billed(api_call *c)
         return;
     call_cost cost;
     if (cost_of_usage_at(answered_by(c), u, made_at(c), call_asked_1h(&c->spec.req), &cost) == 0) {
-        c->cost_before.cost_usd += cost.cost_usd;
-        c->cost_before.cost_without_cache_usd += cost.cost_without_cache_usd;
-        c->cost_before.saved_usd += cost.saved_usd;
+        cost_add(&c->cost_before, &cost);
     } else {
         c->billed_before_unpriced = 1;
     }
-    claude_usage *b = &c->billed_before;
-    /* a write's TTL is known only when every attempt that wrote said it */
-    b->has_cache_creation_detail = (b->cache_creation_input_tokens == 0 || b->has_cache_creation_detail) &&
-                                   (u->cache_creation_input_tokens == 0 || u->has_cache_creation_detail);
-    b->input_tokens += u->input_tokens;
-    b->output_tokens += u->output_tokens;
-    b->cache_creation_input_tokens += u->cache_creation_input_tokens;
-    b->cache_read_input_tokens += u->cache_read_input_tokens;
-    b->cache_creation_5m += u->cache_creation_5m;
-    b->cache_creation_1h += u->cache_creation_1h;
+    usage_add(&c->billed_before, u);
     memset(u, 0, sizeof *u); /* counted once */
 }
 
@@ -169,22 +179,12 @@ static void add_billed_before(api_call *c)
     if (!usage_billed(b))
         return;
     call_outcome *r = &c->result;
-    claude_usage *u = &r->resp.usage;
-    u->has_cache_creation_detail = (u->cache_creation_input_tokens == 0 || u->has_cache_creation_detail) &&
-                                   (b->cache_creation_input_tokens == 0 || b->has_cache_creation_detail);
-    u->input_tokens += b->input_tokens;
-    u->output_tokens += b->output_tokens;
-    u->cache_creation_input_tokens += b->cache_creation_input_tokens;
-    u->cache_read_input_tokens += b->cache_read_input_tokens;
-    u->cache_creation_5m += b->cache_creation_5m;
-    u->cache_creation_1h += b->cache_creation_1h;
+    usage_add(&r->resp.usage, b);
     if (c->billed_before_unpriced) {
         r->has_cost = 0;
         return;
     }
-    r->cost.cost_usd += c->cost_before.cost_usd;
-    r->cost.cost_without_cache_usd += c->cost_before.cost_without_cache_usd;
-    r->cost.saved_usd += c->cost_before.saved_usd;
+    cost_add(&r->cost, &c->cost_before);
 }
 
 void call_account(api_call *c)
