@@ -34,15 +34,21 @@ int cli_run_watch(nyx_engine *e, const char *script, int argc, char **argv,
 /* An engine with notices on stderr and the database (NULL: the default) set; NULL after
  * printing why not. */
 nyx_engine *cli_open(const char *db);
-/* cli_open for a command that only reads (after cli_db_missing): the open makes no tables where
- * there are none (nyx_set "read_only"). A PostgreSQL database that does not hold nyx's tables
- * fails then as a SQLite file that does not exist does, where it was given all of them. */
-nyx_engine *cli_open_reading(const char *db);
+/* cli_open for a command that only reads (stats, log, report, config get, models...), which
+ * makes no database. When reads_records, a SQLite file given with --db (db) that does not exist
+ * is refused, said on stderr as command: opening it made an empty database there and read
+ * "(nothing recorded)", so a misspelt path looked like an empty history and left a file behind.
+ * Otherwise (templates and models, which read the template directories and the model table as
+ * well), and for the configured database (NYX_DB, else ./nyx.db) not made yet, the command
+ * reads an empty database in memory: a fresh setup's nyx models or nyx config list works and
+ * leaves no file. The open makes no tables where there are none (nyx_set "read_only"): a
+ * PostgreSQL database that does not hold nyx's tables fails as a missing file does. */
+nyx_engine *cli_open_reading(const char *command, const char *db, int reads_records);
 
-/* For a command that only reads (stats, log, report, config get...): whether db, a --db FILE,
- * names a SQLite file that does not exist, said on stderr as command. Opening it made an empty
- * database there and read "(nothing recorded)", so a misspelt path looked like an empty
- * history and left a file behind. A URI (postgresql://, file:) or ":memory:" is not checked. */
+/* Whether the database a command would open (db, else NYX_DB, else ./nyx.db) is a SQLite file
+ * that does not exist, said on stderr as command: nyx prune has nothing to prune there and
+ * must not make one. A
+ * URI (postgresql://, file:) or ":memory:" is not checked. */
 int cli_db_missing(const char *command, const char *db);
 
 /* Whether a --var value is k=v with a non-empty k; when not, says so on stderr as command

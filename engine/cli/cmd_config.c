@@ -101,9 +101,7 @@ int cli_config(int argc, char **argv)
         return 2;
     }
     int reads = strcmp(verb, "list") == 0 || strcmp(verb, "get") == 0;
-    if (reads && cli_db_missing("nyx config", db))
-        return 1;
-    nyx_engine *e = reads ? cli_open_reading(db) : cli_open(db);
+    nyx_engine *e = reads ? cli_open_reading("nyx config", db, 1) : cli_open(db);
     if (!e)
         return 1;
     int status = 0, rc = NYX_OK;

@@ -55,9 +55,7 @@ int cli_log_raw(int argc, char **argv)
         fprintf(stderr, "usage: nyx log --raw ID [--json] [--db FILE]\n");
         return 2;
     }
-    if (cli_db_missing("nyx log", db))
-        return 1;
-    nyx_engine *e = cli_open_reading(db);
+    nyx_engine *e = cli_open_reading("nyx log", db, 1);
     if (!e)
         return 1;
     size_t n = strlen(id) + 4;

@@ -36,7 +36,7 @@ int cli_models(int argc, char **argv)
         fprintf(stderr, "nyx models show: which model? give its ID (nyx models lists them)\n");
         return 2;
     }
-    nyx_engine *e = cli_open_reading(db);
+    nyx_engine *e = cli_open_reading("nyx models", db, 0);
     if (!e)
         return 1;
     const char *date = NULL;

@@ -261,7 +261,7 @@ static int query(const command *cmd, int argc, char **argv)
     nyx_engine *e = NULL;
     char who[32];
     snprintf(who, sizeof who, "nyx %s", kind);
-    if (status == 0 && (cli_db_missing(who, db) || !(e = cli_open_reading(db))))
+    if (status == 0 && !(e = cli_open_reading(who, db, 1)))
         status = 1;
     /* The log may hold millions of rows: printed as they come, not held. */
     cli_table t = {.stream = strcmp(kind, "log") == 0 ? stdout : NULL};

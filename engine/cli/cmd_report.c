@@ -353,8 +353,6 @@ int cli_report(int argc, char **argv)
             return 2;
         }
     }
-    if (cli_db_missing("nyx report", db))
-        return 1;
     const char *chart_path = getenv("NYX_CHARTJS");
     if (!chart_path || !*chart_path)
         chart_path = CHARTJS_DEFAULT;
@@ -380,7 +378,7 @@ int cli_report(int argc, char **argv)
         free(chart);
         return 1;
     }
-    nyx_engine *e = cli_open_reading(db);
+    nyx_engine *e = cli_open_reading("nyx report", db, 1);
     if (!e) {
         fclose(f);
         remove(tmp);

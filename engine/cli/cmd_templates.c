@@ -117,7 +117,7 @@ int cli_templates(int argc, char **argv)
             fprintf(stderr, "nyx templates diff: version \"%.40s\" must be a whole number >= 1\n", pos[i]);
             return 2;
         }
-    nyx_engine *e = cli_open_reading(db);
+    nyx_engine *e = cli_open_reading("nyx templates", db, 0);
     if (!e)
         return 1;
     int status = 0;

@@ -119,13 +119,35 @@ static int uri_like(const char *db)
     return (n >= 2 && db[n] == ':') || strchr(db, '=') != NULL;
 }
 
-int cli_db_missing(const char *command, const char *db)
+/* The database the engine opens: --db, else NYX_DB, else ./nyx.db (config_db); *named when
+ * it was given on the command line. */
+static const char *database_of(const char *db, int *named)
+{
+    const char *env = getenv("NYX_DB");
+    *named = db != NULL;
+    return db ? db : env && *env ? env : "nyx.db";
+}
+
+/* A plain path to a SQLite file that is not there (a URI or ":memory:" is not checked). */
+static int file_missing(const char *path)
 {
     struct stat st;
-    if (!db || uri_like(db) || strcmp(db, ":memory:") == 0 || stat(db, &st) == 0 || errno != ENOENT)
+    return !uri_like(path) && strcmp(path, ":memory:") != 0 && stat(path, &st) != 0 && errno == ENOENT;
+}
+
+static void say_missing(const char *command, const char *path, const char *why)
+{
+    fprintf(stderr, "%s: no database at %.200s%s (%s: check the path)\n", command, path,
+            strlen(path) > 200 ? "..." : "", why);
+}
+
+int cli_db_missing(const char *command, const char *db)
+{
+    int named;
+    const char *path = database_of(db, &named);
+    if (!file_missing(path))
         return 0;
-    fprintf(stderr, "%s: no database at %.200s%s (a command that only reads makes none: check the path)\n",
-            command, db, strlen(db) > 200 ? "..." : "");
+    say_missing(command, path, "nothing to prune");
     return 1;
 }
 
@@ -147,8 +169,17 @@ nyx_engine *cli_open(const char *db)
     return e;
 }
 
-nyx_engine *cli_open_reading(const char *db)
+nyx_engine *cli_open_reading(const char *command, const char *db, int reads_records)
 {
+    int named;
+    const char *path = database_of(db, &named);
+    if (file_missing(path)) {
+        if (named && reads_records) {
+            say_missing(command, path, "a command that only reads makes none");
+            return NULL;
+        }
+        db = ":memory:"; /* the configured database not made yet: nothing recorded, none made */
+    }
     nyx_engine *e = cli_open(db);
     if (e && nyx_set(e, "read_only", "1") != NYX_OK) {
         fprintf(stderr, "nyx: %s\n", nyx_errmsg(e));

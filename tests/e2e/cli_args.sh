@@ -6,7 +6,8 @@
 # missing KEY or VALUE says which (it printed the usage alone); `nyx report --out` that cannot be
 # written names the file asked for and why (it named its .tmp file, no reason); a command that only
 # reads, given --db of a file that does not exist, says so (it made an empty database there and
-# read "(nothing recorded)", so a misspelt path looked like an empty history); a bad value of a
+# read "(nothing recorded)", so a misspelt path looked like an empty history), and one not made yet
+# by NYX_DB or ./nyx.db reads as empty and is not made either; a bad value of a
 # nyx sim option is named by its flag (it read "ttft_ms=-5 must be a number >= 0, got "-5""); a
 # --db naming a directory says so (SQLite's "unable to open database file"); a template version
 # that does not exist says so (it read "store: template greet@2 not found"); a version of
@@ -85,6 +86,25 @@ for args in "stats" "log" "log --raw ix_1" "thoughts" "budget" "audit" "report -
     $([[ $rc == 1 && ! -e "$work/typo.db" && ! -e "$work/typo.html" ]] &&
       grep -q "^nyx ${args%% *}: no database at $work/typo.db" <<<"$err"; echo $?) "rc=$rc $err"
   rm -f "$work/typo.db"*
+done
+for args in "templates list" "models"; do
+  # shellcheck disable=SC2086 # the command's words
+  run_nyx $args --db "$work/typo.db"
+  check "nyx $args --db MISSING: lists without the database (as on an empty PostgreSQL one), making none" \
+    $([[ $rc == 0 && -n "$out" && ! -e "$work/typo.db" ]]; echo $?) "rc=$rc $err"
+done
+# The configured database (NYX_DB, else ./nyx.db) not made yet: a fresh setup's reading commands
+# read it as empty and make no file (each made one).
+mkdir -p "$work/fresh"
+for args in "stats" "log" "budget" "config list" "templates list" "models" "report --out $work/fresh.html"; do
+  # shellcheck disable=SC2086 # the command's words
+  run_nyx "NYX_DB=$work/fresh/env.db" -- $args
+  check "nyx $args with NYX_DB not made yet: reads it as empty, makes none" \
+    $([[ $rc == 0 && ! -e "$work/fresh/env.db" ]]; echo $?) "rc=$rc $err"
+  # shellcheck disable=SC2086 # the command's words
+  (cd "$work/fresh" && env -i "PATH=$PATH" "HOME=$work/fresh" "$NYX_BIN" $args >/dev/null 2>"$work/err"); rc=$?
+  check "nyx $args in a directory without nyx.db: reads it as empty, makes none" \
+    $([[ $rc == 0 && ! -e "$work/fresh/nyx.db" ]]; echo $?) "rc=$rc $(cat "$work/err")"
 done
 run_nyx config set budget.daily_usd 1 --db "$work/made.db"
 run_nyx stats --db "$work/made.db"

@@ -12,8 +12,9 @@ mkdir -p templates
 printf -- '---\ndescription: a greeting\nvariables:\n  x: {required: true}\n---\nhello {{x}}\n' >templates/greet.md
 printf '{"id":"r1","x":"a"}\n' >rows.jsonl
 clean_env+=("NYX_SIM_BATCH_MS=50")
-run_nyx templates show greet
-check "setup: nyx templates show greet" "$rc" "$err"
+# A command that only reads makes no database: nyx render records the template's version 1.
+run_nyx render greet --var x=1
+check "setup: nyx render greet" "$rc" "$err"
 
 # want RC ARGS...: `nyx ARGS` exits RC and says something on stderr when it fails.
 want() {
