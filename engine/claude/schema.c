@@ -14,6 +14,7 @@
  * and a misspelt one ("requird") would otherwise drop a constraint without a word. */
 #include "schema.h"
 #include "response.h"
+#include "base/quick_hash.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -486,18 +487,103 @@ int claude_schema_check_text(const char *json, size_t len, const char *where, si
     return rc;
 }
 
-int claude_tools_check_strict(const char *tools_json, size_t len, size_t index_base, error_info *err)
+/* The strict tools' schemas of a parsed tools array, each named "tools[i].FIELD". */
+static int check_strict_tools(const cJSON *tools, const char *field, size_t index_base, error_info *err)
 {
-    cJSON *tools = tools_json ? claude_json_parse(tools_json, len) : NULL;
     int rc = 0;
     size_t i = 0;
     for (const cJSON *t = cJSON_IsArray(tools) ? tools->child : NULL; t && rc == 0; t = t->next, i++) {
         if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "strict")))
             continue;
-        char where[48];
-        snprintf(where, sizeof where, "tools[%zu].input_schema", i + index_base);
+        char where[64];
+        snprintf(where, sizeof where, "tools[%zu].%s", i + index_base, field);
         rc = claude_schema_check(cJSON_GetObjectItemCaseSensitive(t, "input_schema"), where, index_base, err);
     }
+    return rc;
+}
+
+int claude_tools_check_strict(const char *tools_json, size_t len, size_t index_base, error_info *err)
+{
+    cJSON *tools = tools_json ? claude_json_parse(tools_json, len) : NULL;
+    int rc = check_strict_tools(tools, "input_schema", index_base, err);
     cJSON_Delete(tools);
+    return rc;
+}
+
+/* ---- the memo ---- */
+
+enum { MEMO_KEPT = 16 };
+
+struct claude_schema_memo {
+    quick_hash hash[MEMO_KEPT]; /* seeded per process: no text can be made to pass for another */
+    size_t len[MEMO_KEPT];
+    unsigned n, next;
+    claude_schema_memo_stats stats;
+};
+
+claude_schema_memo *claude_schema_memo_new(void) { return calloc(1, sizeof(claude_schema_memo)); }
+
+void claude_schema_memo_free(claude_schema_memo *m) { free(m); }
+
+void claude_schema_memo_get_stats(const claude_schema_memo *m, claude_schema_memo_stats *out)
+{
+    if (m)
+        *out = m->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+/* Whether text was found good before; *h its hash, for memo_keep. */
+static int memo_has(claude_schema_memo *m, const char *text, size_t len, quick_hash *h)
+{
+    if (!m || !text)
+        return 0;
+    *h = quick_hash_of(text, len);
+    for (unsigned i = 0; i < m->n; i++)
+        if (m->len[i] == len && m->hash[i].lo == h->lo && m->hash[i].hi == h->hi) {
+            m->stats.found++;
+            return 1;
+        }
+    m->stats.walked++;
+    return 0;
+}
+
+static void memo_keep(claude_schema_memo *m, const char *text, size_t len, quick_hash h)
+{
+    if (!m || !text)
+        return;
+    m->hash[m->next] = h;
+    m->len[m->next] = len;
+    m->next = (m->next + 1) % MEMO_KEPT;
+    if (m->n < MEMO_KEPT)
+        m->n++;
+}
+
+int claude_schema_memo_check(claude_schema_memo *m, const cJSON *schema, const char *text, size_t len,
+                             const char *where, size_t index_base, error_info *err)
+{
+    quick_hash h = {0, 0};
+    if (memo_has(m, text, len, &h))
+        return 0;
+    int rc = schema ? claude_schema_check(schema, where, index_base, err)
+                    : claude_schema_check_text(text, len, where, index_base, err);
+    if (rc == 0)
+        memo_keep(m, text, len, h);
+    return rc;
+}
+
+int claude_tools_memo_check(claude_schema_memo *m, const cJSON *tools, const char *text, size_t len,
+                            const char *field, size_t index_base, error_info *err)
+{
+    quick_hash h = {0, 0};
+    if (memo_has(m, text, len, &h))
+        return 0;
+    cJSON *parsed = NULL;
+    if (!tools && text)
+        tools = parsed = claude_json_parse(text, len);
+    int rc = check_strict_tools(tools, field, index_base, err);
+    cJSON_Delete(parsed);
+    if (rc == 0)
+        memo_keep(m, text, len, h);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "debug.h"
 #include "guard/memo.h"
 #include "claude/json_text.h"
+#include "claude/schema.h"
 #include "host_tools.h"
 #include "news.h"
 #include "otel.h"
@@ -857,6 +858,13 @@ struct text_pool *engine_text_pool(nyx_engine *e)
     return e->texts;
 }
 
+struct claude_schema_memo *engine_schema_memo(nyx_engine *e)
+{
+    if (!e->schemas)
+        e->schemas = claude_schema_memo_new();
+    return e->schemas;
+}
+
 void engine_close(nyx_engine *e)
 {
     if (!e)
@@ -882,6 +890,7 @@ void engine_close(nyx_engine *e)
     guard_memo_free(e->pii_memo);
     claude_json_texts_free(e->json_texts);
     text_pool_free(e->texts);
+    claude_schema_memo_free(e->schemas);
     pending_log_close(&e->storage);
     budget_free(e);
     settings_free(e);

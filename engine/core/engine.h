@@ -74,6 +74,7 @@ struct nyx_engine {
     struct api_call *logging; /* finished, their records not yet committed */
     struct claude_json_texts *json_texts; /* long texts' JSON literals, made once (claude/json_text.h) */
     struct text_pool *texts; /* long prompt texts shared by the calls in flight (claude/types.h) */
+    struct claude_schema_memo *schemas; /* output and strict tool schemas found good (claude/schema.h) */
     struct guard_memo *pii_memo; /* stored text redacted: each long text scanned once (guard/memo.h) */
     struct record_buffers *record_buffers; /* what build_record writes over (call_account.c) */
     textbuf_pool buffers; /* calls' request bodies in one piece and replies, kept for the next */

@@ -23,6 +23,7 @@ struct tpl_library;
 struct store_db;
 struct otel;
 struct text_pool;
+struct claude_schema_memo;
 
 /* A field of an event for scripts: a string, or a number when str is NULL. */
 typedef struct engine_field {
@@ -61,6 +62,9 @@ void engine_set_error(nyx_engine *e, const char *fmt, ...) __attribute__((format
 /* The pool the calls' long prompt texts are shared through, made on first use; NULL when out
  * of memory (texts are then copied). */
 struct text_pool *engine_text_pool(nyx_engine *e);
+/* The memo of the schemas found good (claude/schema.h), made on first use; NULL when out of
+ * memory (every schema is then checked). */
+struct claude_schema_memo *engine_schema_memo(nyx_engine *e);
 call_session *engine_session(nyx_engine *e, const char *name, int create);
 /* Opens (or reopens) session name, with budget when it is >= 0, and records it in the
  * database when there is one (a failure there is logged once, not fatal). NULL when out of

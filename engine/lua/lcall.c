@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 typedef struct call_op {
     lnyx_op op;
@@ -275,67 +274,19 @@ static void raise_schema_error(lua_State *L, const error_info *bad)
     lnyx_raise(L, bad);
 }
 
-/* The schemas found good lately, by hash and length: a loop or a batch sends one schema with
- * every call, which is checked once. A userdata in the registry, made before any C memory is
- * held, so that nothing leaks if making it raises. */
-#define SCHEMAS_SEEN "nyx.schemas_seen"
-enum { SCHEMAS_KEPT = 16 };
-typedef struct schemas_seen {
-    unsigned long long hash[SCHEMAS_KEPT];
-    size_t len[SCHEMAS_KEPT];
-    unsigned n, next;
-} schemas_seen;
-
-static schemas_seen *schemas_seen_of(lua_State *L)
-{
-    schemas_seen *seen;
-    if (lua_getfield(L, LUA_REGISTRYINDEX, SCHEMAS_SEEN) == LUA_TUSERDATA) {
-        seen = lua_touserdata(L, -1);
-    } else {
-        lua_pop(L, 1);
-        seen = lua_newuserdatauv(L, sizeof *seen, 0);
-        memset(seen, 0, sizeof *seen);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, SCHEMAS_SEEN);
-    }
-    lua_pop(L, 1); /* the registry keeps it */
-    return seen;
-}
-
-static int schema_seen(const schemas_seen *seen, unsigned long long h, size_t len)
-{
-    for (unsigned i = 0; i < seen->n; i++)
-        if (seen->hash[i] == h && seen->len[i] == len)
-            return 1;
-    return 0;
-}
-
-static void schema_remember(schemas_seen *seen, unsigned long long h, size_t len)
-{
-    seen->hash[seen->next] = h;
-    seen->len[seen->next] = len;
-    seen->next = (seen->next + 1) % SCHEMAS_KEPT;
-    if (seen->n < SCHEMAS_KEPT)
-        seen->n++;
-}
-
 /* The JSON Schema table on top as JSON text, refused (invalid_argument naming the place in
  * it, counted from 1) when structured outputs would not take it (claude/schema.h): the API
- * would refuse the call, and every call of a batch, only once sent. */
+ * would refuse the call, and every call of a batch, only once sent. The engine's memo checks a
+ * schema sent again once. */
 static char *checked_schema(lua_State *L, const char *where)
 {
-    schemas_seen *seen = schemas_seen_of(L);
     cJSON *schema = lnyx_to_json(L, -1, where, NULL);
     char *text = json_print(schema);
     error_info bad;
     error_clear(&bad);
-    int rc = 0;
-    if (text) {
-        size_t len = strlen(text);
-        unsigned long long h = XXH3_64bits(text, len);
-        if (!schema_seen(seen, h, len) && (rc = claude_schema_check(schema, where, 1, &bad)) == 0)
-            schema_remember(seen, h, len);
-    }
+    int rc = text ? claude_schema_memo_check(engine_schema_memo(lnyx_engine(L)), schema, text, strlen(text), where, 1,
+                                             &bad)
+                  : 0;
     cJSON_Delete(schema);
     if (rc != 0) {
         free(text);
@@ -356,7 +307,7 @@ static void read_tools(lua_State *L, claude_request *req)
         const char *text = lua_tolstring(L, -1, &len);
         error_info bad;
         error_clear(&bad);
-        if (claude_tools_check_strict(text, len, 1, &bad) != 0)
+        if (claude_tools_memo_check(engine_schema_memo(lnyx_engine(L)), NULL, text, len, "input_schema", 1, &bad) != 0)
             raise_schema_error(L, &bad);
         set_string(L, 1, "tools", &req->tools_json);
         return;
@@ -375,6 +326,7 @@ static void read_tools(lua_State *L, claude_request *req)
     /* The array lives in a to-be-closed slot: an error below frees it. */
     cJSON **slot = lnyx_new_udata(L, sizeof *slot, 0, "nyx.jsonslot", lnyx_json_slot_gc);
     *slot = arr;
+    int strict = 0;
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, (lua_Integer)i);
         if (!lua_istable(L, -1)) {
@@ -426,11 +378,7 @@ static void read_tools(lua_State *L, claude_request *req)
         lua_pop(L, 1);
         if (lua_getfield(L, -1, "strict") == LUA_TBOOLEAN) {
             cJSON_AddBoolToObject(t, "strict", lua_toboolean(L, -1));
-            /* A strict tool's schema is held to the subset of structured outputs. */
-            error_info bad;
-            error_clear(&bad);
-            if (lua_toboolean(L, -1) && claude_schema_check(schema, where, 1, &bad) != 0)
-                raise_schema_error(L, &bad);
+            strict |= lua_toboolean(L, -1);
         }
         lua_pop(L, 1);
         lua_getfield(L, -1, "cache");
@@ -447,9 +395,18 @@ static void read_tools(lua_State *L, claude_request *req)
         lua_pop(L, 1);
     }
     req->tools_json = json_print(arr);
+    /* A strict tool's schema is held to the subset of structured outputs; the list as sent is
+     * the memo's key, so a loop sending the same tools walks their schemas once. */
+    error_info bad;
+    error_clear(&bad);
+    int rc = strict && req->tools_json ? claude_tools_memo_check(engine_schema_memo(lnyx_engine(L)), arr, req->tools_json,
+                                                                 strlen(req->tools_json), "input", 1, &bad)
+                                       : 0;
     cJSON_Delete(arr);
     *slot = NULL;
     lua_pop(L, 1);
+    if (rc != 0)
+        raise_schema_error(L, &bad);
     if (!req->tools_json)
         lnyx_fail(L, "out_of_memory", "out of memory");
 }

@@ -179,6 +179,79 @@ static void test_index_base(void)
     CHECK_CONTAINS(err.message, "output.properties.a.anyOf[1]: type \"x\"");
 }
 
+/* The memo walks a schema (or a tools list) once, by its text: the same text again is found,
+ * a changed one is walked, a refused one is never remembered, and the oldest of more than it
+ * keeps is forgotten. */
+static void test_memo(void)
+{
+    claude_schema_memo *m = claude_schema_memo_new();
+    REQUIRE(m);
+    claude_schema_memo_stats st;
+    error_info err = cleared_error();
+    const char *good = "{\"type\":\"object\",\"additionalProperties\":false}";
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(claude_schema_memo_check(m, NULL, good, strlen(good), "output", 1, &err), 0);
+    claude_schema_memo_get_stats(m, &st);
+    CHECK_INT((int)st.walked, 1);
+    CHECK_INT((int)st.found, 2);
+    /* The same schema changed is another text: walked, and refused every time. */
+    const char *bad = "{\"type\":\"object\",\"additionalProperties\":false,\"minProperties\":1}";
+    for (int i = 0; i < 2; i++) {
+        err = cleared_error();
+        CHECK_INT(claude_schema_memo_check(m, NULL, bad, strlen(bad), "output", 1, &err), -1);
+        CHECK_STR(err.message, "output: minProperties is not supported by structured outputs (objects take "
+                               "properties, required and additionalProperties: false)");
+    }
+    /* A parsed tree is walked as given; its text is the key. */
+    cJSON *tree = cJSON_Parse(bad);
+    REQUIRE(tree);
+    err = cleared_error();
+    CHECK_INT(claude_schema_memo_check(m, tree, good, strlen(good), "output", 1, &err), 0); /* found: not walked */
+    cJSON_Delete(tree);
+    claude_schema_memo_get_stats(m, &st);
+    CHECK_INT((int)st.walked, 3);
+    CHECK_INT((int)st.found, 3);
+
+    /* A tools list: its strict tools' schemas, named by the field given, counted from 1. */
+    const char *tools = "[{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}},"
+                        "{\"name\":\"b\",\"strict\":true,\"input_schema\":{\"type\":\"object\","
+                        "\"additionalProperties\":false}}]";
+    const char *bad_tools = "[{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}},"
+                            "{\"name\":\"b\",\"strict\":true,\"input_schema\":{\"type\":\"object\"}}]";
+    for (int i = 0; i < 3; i++) {
+        err = cleared_error();
+        CHECK_INT(claude_tools_memo_check(m, NULL, tools, strlen(tools), "input_schema", 1, &err), 0);
+    }
+    err = cleared_error();
+    CHECK_INT(claude_tools_memo_check(m, NULL, bad_tools, strlen(bad_tools), "input", 1, &err), -1);
+    CHECK_CONTAINS(err.message, "tools[2].input: an object schema needs \"additionalProperties\": false");
+    claude_schema_memo_get_stats(m, &st);
+    CHECK_INT((int)st.walked, 5);
+    CHECK_INT((int)st.found, 5);
+
+    /* Seventeen others found good push the first out: it is walked again. */
+    char text[128];
+    for (int i = 0; i < 17; i++) {
+        snprintf(text, sizeof text, "{\"type\":\"object\",\"title\":\"t%d\",\"additionalProperties\":false}", i);
+        CHECK_INT(claude_schema_memo_check(m, NULL, text, strlen(text), "output", 1, &err), 0);
+    }
+    CHECK_INT(claude_schema_memo_check(m, NULL, good, strlen(good), "output", 1, &err), 0);
+    snprintf(text, sizeof text, "{\"type\":\"object\",\"title\":\"t%d\",\"additionalProperties\":false}", 16);
+    CHECK_INT(claude_schema_memo_check(m, NULL, text, strlen(text), "output", 1, &err), 0);
+    claude_schema_memo_get_stats(m, &st);
+    CHECK_INT((int)st.walked, 5 + 17 + 1);
+    CHECK_INT((int)st.found, 5 + 1);
+    claude_schema_memo_free(m);
+
+    /* Without a memo every schema is walked. */
+    err = cleared_error();
+    CHECK_INT(claude_schema_memo_check(NULL, NULL, bad, strlen(bad), "output", 1, &err), -1);
+    CHECK_INT(claude_schema_memo_check(NULL, NULL, good, strlen(good), "output", 1, &err), 0);
+    err = cleared_error();
+    CHECK_INT(claude_tools_memo_check(NULL, NULL, bad_tools, strlen(bad_tools), "input_schema", 0, &err), -1);
+    CHECK_CONTAINS(err.message, "tools[1].input_schema: an object schema needs");
+}
+
 /* Nesting past the bound is refused, not walked down the C stack. */
 static void test_depth(void)
 {
@@ -204,5 +277,6 @@ int main(void)
     test_refused();
     test_index_base();
     test_depth();
+    test_memo();
     return check_failures;
 }
