@@ -10,8 +10,13 @@
  *          structured-outputs, "JSON Schema limitations": its lists "Supported features",
  *          "Not supported" and "Pattern support (regex)", which both JSON outputs and strict
  *          tool use share ("If you use an unsupported feature, you'll receive a 400 error").
- * A keyword in neither supported list is refused, known or not: the API refuses the first,
- * and a misspelt one ("requird") would otherwise drop a constraint without a word. */
+ * A keyword in neither supported list is refused, known or not: the API refuses those [docs]
+ * names under "Not supported", and a misspelt one ("requird") would otherwise drop a constraint
+ * without a word. Annotations are the exception (ANNOTATIONS below): keywords that constrain
+ * nothing, which the tools that write schemas emit ("$schema" at the root from
+ * zod-to-json-schema, "examples" from Pydantic) and [docs] names in neither list. Refusing
+ * them would hold a request the API may well take; their values are checked where JSON Schema
+ * gives them a type, so a misuse is still named. */
 #include "schema.h"
 #include "response.h"
 #include "base/quick_hash.h"
@@ -124,6 +129,17 @@ static const struct {
     {"minProperties", "objects take properties, required and additionalProperties: false"},
     {"maxProperties", "objects take properties, required and additionalProperties: false"},
     {"unevaluatedProperties", "objects take properties, required and additionalProperties: false"},
+};
+
+/* Annotations (JSON Schema 2020-12, core and meta-data vocabularies): they describe the
+ * schema or its values and constrain nothing, with the type of value JSON Schema gives them. */
+enum { A_STRING, A_ARRAY, A_BOOLEAN };
+static const struct {
+    const char *name;
+    int type;
+} ANNOTATIONS[] = {
+    {"$schema", A_STRING},    {"$id", A_STRING},       {"$comment", A_STRING}, {"examples", A_ARRAY},
+    {"deprecated", A_BOOLEAN}, {"readOnly", A_BOOLEAN}, {"writeOnly", A_BOOLEAN},
 };
 
 static int check_node(walk *w, const cJSON *node, int depth);
@@ -345,6 +361,15 @@ static int check_keyword(walk *w, const cJSON *node, const cJSON *v, int depth, 
     /* [docs] "const", "default property for all supported types": any value. */
     if (strcmp(k, "const") == 0 || strcmp(k, "default") == 0)
         return 0;
+    for (size_t i = 0; i < sizeof ANNOTATIONS / sizeof *ANNOTATIONS; i++) {
+        if (strcmp(k, ANNOTATIONS[i].name) != 0)
+            continue;
+        if (ANNOTATIONS[i].type == A_STRING)
+            return cJSON_IsString(v) ? 0 : bad(w, "%s must be a string", k);
+        if (ANNOTATIONS[i].type == A_ARRAY)
+            return cJSON_IsArray(v) ? 0 : bad(w, "%s must be an array", k);
+        return cJSON_IsBool(v) ? 0 : bad(w, "%s must be true or false", k);
+    }
     (void)node;
     for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof *UNSUPPORTED; i++)
         if (strcmp(k, UNSUPPORTED[i].name) == 0)

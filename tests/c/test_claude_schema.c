@@ -179,6 +179,79 @@ static void test_index_base(void)
     CHECK_CONTAINS(err.message, "output.properties.a.anyOf[1]: type \"x\"");
 }
 
+/* The annotations schema writers emit constrain nothing and pass, each with the type of value
+ * JSON Schema gives it; a misspelt keyword beside them is still refused. */
+static void test_annotations(void)
+{
+    static const char *const good[] = {
+        /* zod-to-json-schema's root */
+        "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"type\":\"object\","
+        "\"additionalProperties\":false}",
+        "{\"$id\":\"https://example.org/person\",\"type\":\"object\",\"additionalProperties\":false}",
+        "{\"$comment\":\"made by hand\",\"type\":\"object\",\"additionalProperties\":false}",
+        /* Pydantic's examples, of any values, on a property and at the root */
+        "{\"type\":\"object\",\"examples\":[{\"age\":3}],\"properties\":{\"age\":{\"type\":\"integer\","
+        "\"examples\":[1,2]}},\"additionalProperties\":false}",
+        "{\"type\":\"object\",\"properties\":{\"old\":{\"type\":\"string\",\"deprecated\":true}},"
+        "\"additionalProperties\":false}",
+        "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"readOnly\":true}},"
+        "\"additionalProperties\":false}",
+        "{\"type\":\"object\",\"properties\":{\"pw\":{\"type\":\"string\",\"writeOnly\":false}},"
+        "\"additionalProperties\":false}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        CHECK_ROW("good[%zu]", i);
+        error_info err;
+        CHECK_INT(check_text(good[i], 0, &err), 0);
+        if (err.message[0])
+            fprintf(stderr, "  refused: %s\n", err.message);
+    }
+    CHECK_ROW_END();
+    static const struct {
+        const char *schema;
+        const char *message;
+    } cases[] = {
+        {"{\"$schema\":7,\"type\":\"object\",\"additionalProperties\":false}", "output: $schema must be a string"},
+        {"{\"$id\":true,\"type\":\"object\",\"additionalProperties\":false}", "output: $id must be a string"},
+        {"{\"$comment\":[],\"type\":\"object\",\"additionalProperties\":false}",
+         "output: $comment must be a string"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"examples\":\"x\"}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: examples must be an array"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"deprecated\":\"yes\"}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: deprecated must be true or false"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"readOnly\":1}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: readOnly must be true or false"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"writeOnly\":null}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: writeOnly must be true or false"},
+        /* beside the annotations, a misspelling and the documented refusals stand */
+        {"{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"type\":\"object\",\"requird\":[],"
+         "\"examples\":[],\"additionalProperties\":false}",
+         "output: unknown keyword \"requird\" (structured outputs take type, properties, required, "
+         "additionalProperties, items, minItems, enum, const, anyOf, allOf, $ref, $defs, definitions, "
+         "format, pattern, default, description and title)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"readonly\":true}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: unknown keyword \"readonly\" (structured outputs take type, properties, required, "
+         "additionalProperties, items, minItems, enum, const, anyOf, allOf, $ref, $defs, definitions, "
+         "format, pattern, default, description and title)"},
+        {"{\"$comment\":\"x\",\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\","
+         "\"examples\":[5],\"minimum\":0}},\"additionalProperties\":false}",
+         "output.properties.n: minimum is not supported by structured outputs (no numerical constraints)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        CHECK_ROW("cases[%zu]", i);
+        error_info err;
+        CHECK_INT(check_text(cases[i].schema, 0, &err), -1);
+        CHECK_STR(err.type, "invalid_argument");
+        CHECK_STR(err.message, cases[i].message);
+    }
+    CHECK_ROW_END();
+}
+
 /* The memo walks a schema (or a tools list) once, by its text: the same text again is found,
  * a changed one is walked, a refused one is never remembered, and the oldest of more than it
  * keeps is forgotten. */
@@ -277,6 +350,7 @@ int main(void)
     test_refused();
     test_index_base();
     test_depth();
+    test_annotations();
     test_memo();
     return check_failures;
 }

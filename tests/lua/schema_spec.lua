@@ -66,6 +66,36 @@ for _, setup in ipairs(H.setups()) do
       assert.are.equal("integer", math.type(v.json.n))
     end)
 
+    it("sends a schema carrying the annotations schema writers emit; a misspelling beside them is still refused", function()
+      local v = setup:run [[
+        sim.config{ keep_bodies = 8 }
+        -- what zod-to-json-schema and Pydantic write: $schema at the root, examples, and the like
+        local schema = { ["$schema"] = "http://json-schema.org/draft-07/schema#", ["$id"] = "urn:example:rating",
+                         ["$comment"] = "generated", type = "object", additionalProperties = false,
+                         required = { "score" }, examples = { { score = 3 } },
+                         properties = { score = { type = "integer", examples = { 1, 5 }, deprecated = false,
+                                                  readOnly = true, writeOnly = false } } }
+        local r = nyx.call{ prompt = "Rate it", output = schema, max_tokens = 200 }
+        local tool = nyx.tool{ name = "rate", strict = true, input = schema }
+        local t = nyx.call{ prompt = "Rate it", tools = { tool }, tool_choice = "any", max_tokens = 200 }
+        local bodies = {}
+        for _, q in ipairs(sim.requests()) do
+          if q.path == "/v1/messages" then bodies[#bodies + 1] = nyx.json_decode(q.body) end
+        end
+        schema.properties.score.exampels = { 2 }
+        local ok, e = pcall(nyx.call, { prompt = "Rate it", output = schema })
+        return { score = r.json.score, root = bodies[1].output_config.format.schema["$schema"],
+                 tool = t.tool_calls[1] and t.tool_calls[1].name, tool_schema = bodies[2].tools[1].input_schema["$comment"],
+                 sent = sim.sent(), refused = not ok and e.message }
+      ]]
+      assert.are.equal("integer", math.type(v.score))
+      assert.are.equal("http://json-schema.org/draft-07/schema#", v.root, "the annotation went with the request")
+      assert.are.equal("rate", v.tool)
+      assert.are.equal("generated", v.tool_schema)
+      assert.are.equal(2, v.sent)
+      assert.matches('output.properties.score: unknown keyword "exampels"', v.refused, 1, true)
+    end)
+
     it("holds a strict tool's schema to the subset, wherever the tool comes from; others go as given", function()
       local v = setup:run [[
         local function try(f, a) local ok, e = pcall(f, a); return ok and "ok" or e.message end
