@@ -14,7 +14,7 @@ typedef struct flag {
 } flag;
 
 #define F_SESSION {"--session", "session", "NAME", "only that session's rows"}
-#define F_SINCE {"--since", "since", "DATE", "from that UTC day or instant: 2026-12-01, 2026-12-01T09:30:00.057Z"}
+#define F_SINCE {"--since", "since", "DATE", "from that UTC day, instant or age: 2026-12-01, 2026-12-01T09:30:00.057Z, 7d"}
 #define F_LAST {"--last", "last", "N", "only the newest N (a whole number > 0)"}
 
 static const flag stats_flags[] = {

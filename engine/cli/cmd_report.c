@@ -26,7 +26,7 @@ static void help(FILE *out)
             "template, session and day (what caching saved; batch calls and what they saved), the\n"
             "most expensive sessions, budgets and errors by type;\n"
             "tables sort by a click on a column. Totals are those of nyx stats with the same filters.\n"
-            "  --since DATE    from that UTC day or instant: 2026-12-01, 2026-12-01T09:30:00.057Z\n"
+            "  --since DATE    from that UTC day, instant or age: 2026-12-01, 2026-12-01T09:30:00.057Z, 7d\n"
             "  --session NAME  only that session's calls\n"
             "Charts use Chart.js from Debian's libjs-chart.js (" CHARTJS_DEFAULT "),\n"
             "or the file NYX_CHARTJS names.\n");

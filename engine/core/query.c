@@ -13,6 +13,7 @@
 #include "template/library.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,12 +81,35 @@ static int to_host(void *ud, int ncols, const char *const *names, const char *co
     return host_row(j, ncols, names, values);
 }
 
+/* An age before now (30d, 12h, 15m, 90s): 0 with *out the instant, or -1. Up to ten thousand
+ * years, so the instant stays a date. */
+static int parse_age(const char *v, double *out)
+{
+    static const struct {
+        char unit;
+        double seconds;
+    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+    char *end;
+    if (!isdigit((unsigned char)v[0]))
+        return -1;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (errno == 0 && end[0] == units[i].unit && end[1] == '\0' && (double)n * units[i].seconds <= 3.2e11) {
+            *out = clock_wall_s() - (double)n * units[i].seconds;
+            return 0;
+        }
+    return -1;
+}
+
 /* A UTC day (2026-12-01), an instant to the minute or second (2026-12-01T09:30, ...T09:30:00),
  * or an instant as nyx prints it (2026-12-01T09:30:00.057Z, from nyx log or nyx audit): a
  * printed instant was rounded to the millisecond, so it starts half a millisecond earlier and
- * the row it was copied from is counted. */
+ * the row it was copied from is counted. Or an age (parse_age). */
 int query_parse_since(const char *v, double *out)
 {
+    if (parse_age(v, out) == 0)
+        return 0;
     static const char *const forms[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         struct tm tm;

@@ -302,7 +302,7 @@ NYX_API int nyx_models_date(nyx_engine *engine, const char **date);
  * starting a provider. kind: "stats", "log", "thoughts", "iterations" (one row per call made as
  * a tool loop's iteration under a thought node: thought, iteration, tool_calls, stop_reason,
  * tokens, cost), "budget" or "audit". options: NULL or a NULL-terminated list of "key=value":
- * session=NAME, since=YYYY-MM-DD[THH:MM:SS] (UTC), last=N,
+ * session=NAME, since=YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z] (UTC) or an age (7d, 12h, 15m, 90s), last=N,
  * by=total|model|session|agent|template|day (stats; day: the UTC date), kind=KIND (audit: one
  * kind of event), format=json (each row arrives as one column "json" holding one JSON object;
  * a value is a number when the database holds a number, a string when it holds text: a
@@ -340,12 +340,12 @@ NYX_API int nyx_query(nyx_engine *engine, const char *kind, const char *const *o
  * for 100,000 calls on SQLite, bench/bench_prune.c): a host calls it outside its frames.
  * fn (may be NULL) gets one row, text as nyx_query's rows: interactions, interaction_bytes (their
  * stored texts), batches, parts, part_bytes, cache_rows, cache_bytes, longest_write_ms (the
- * longest single write), dry_run.
+ * longest single write), dry_run, before_s (the instant before meant, seconds since the epoch).
  * Returns NYX_OK, NYX_EINVAL for a `before` that is not a time, or NYX_EIO (nyx_errmsg says
  * why; what was deleted before the failure stays deleted).
  */
 NYX_API int nyx_prune(nyx_engine *engine,
-                      const char *before, /* a UTC day or instant, as nyx_query's since= */
+                      const char *before, /* a UTC day, instant or age (30d), as nyx_query's since= */
                       int dry_run,        /* non-zero: delete nothing, count what would go */
                       nyx_row_fn fn,      /* the row of counts; may be NULL */
                       void *ud            /* passed to fn */

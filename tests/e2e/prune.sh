@@ -54,6 +54,25 @@ check "--dry-run changes nothing in the database" $? ""
 run_nyx prune --before "$when" --dry-run
 check_exit "--dry-run says what it would remove" 0 "$out" "^would prune before $when: 3 interactions"
 
+# ---- an age before now (30d, 1d, 0s): the same as the instant it means ----
+run_nyx prune --before 1d --dry-run --json
+[[ $(jq .interactions <<<"$out") == 3 && $(jq .dry_run <<<"$out") == true &&
+   $(jq '.before_s | floor' <<<"$out") -ge $(( $(date -u +%s) - 86400 - 5 )) ]]
+check "--before 1d counts the three calls a month old, before_s a day ago" $? "$out $err"
+run_nyx prune --before 0s --dry-run --json
+[[ $(jq .interactions <<<"$out") == 6 ]]
+check "--before 0s counts all six" $? "$out $err"
+run_nyx prune --before 40d --dry-run
+check_exit "--before 40d counts none and says the instant it meant" 0 "$out" \
+  "^would prune before 40d ([0-9-]*T[0-9:]*Z): 0 interactions"
+run_nyx log --since 1d --json
+[[ $(wc -l <<<"$out") == 3 ]]
+check "nyx log --since 1d shows the three calls of this week" $? "$out $err"
+for age in 1.5d -3d 3d2 5x 99999999999999999999d; do
+  run_nyx prune --before "$age" --dry-run
+  check_exit "--before $age is a usage error naming the ages taken" 2 "$err" "or an age (30d, 12h, 15m, 90s), got \"$age\""
+done
+
 # ---- the prune ----
 run_nyx prune --before "$when" --json
 done_json=$out
