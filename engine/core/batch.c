@@ -6,6 +6,7 @@
 #include "answer_check.h"
 #include "call_internal.h"
 #include "claude/errors.h"
+#include "claude/headers.h"
 #include "claude/response.h"
 #include "base/clock.h"
 #include "base/json_print.h"
@@ -58,6 +59,8 @@ struct batch_job {
     char id[96];
     long counts[5];
     double interval;     /* the next poll's delay */
+    double give_up_at;   /* clock_now_s: its expiry and a margin, past which polls stop (0: not sent) */
+    error_info last_poll; /* the retryable error of the last poll, type "" once one is answered */
     loop_timer *timer;
     int cancel_asked, cancel_sent;
     int partial;         /* send what fits rather than refuse the batch whole */
@@ -624,15 +627,64 @@ static void read_batch(batch_job *b, const cJSON *o)
         b->counts[i] = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(counts, names[i]));
 }
 
+/* When the polls of a batch stop: the API gives up on a batch at its expires_at (24 hours after
+ * it was created) and ends it, so a poll after that finds it ended unless the API cannot be
+ * asked; a margin of 5 minutes a day of its life lets the API end it. Read from the batch the
+ * API answered its submission with: its life (expires_at - created_at) from now, on this
+ * machine's steady clock, so that neither a clock set apart from the API's nor one set back or
+ * forth while it waits moves the end; with expires_at alone, its distance from this machine's
+ * wall clock; with neither, 24 hours. */
+static void read_expiry(batch_job *b, const cJSON *o)
+{
+    double wall = clock_wall_s(), expires = 0, created = 0;
+    const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "expires_at"));
+    const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "created_at"));
+    double life = BATCH_LIFETIME_S;
+    if (e && claude_parse_rfc3339(e, strlen(e), &expires) == 0) {
+        if (c && claude_parse_rfc3339(c, strlen(c), &created) == 0 && created < expires)
+            life = expires - created;
+        else
+            life = expires > wall ? expires - wall : 0;
+    }
+    b->give_up_at = clock_now_s() + life + life * (BATCH_EXPIRY_MARGIN_S / BATCH_LIFETIME_S);
+    if (!(b->give_up_at > 0))
+        b->give_up_at = clock_now_s() + BATCH_LIFETIME_S + BATCH_EXPIRY_MARGIN_S;
+}
+
+static int past_expiry(const batch_job *b) { return b->give_up_at > 0 && clock_now_s() >= b->give_up_at; }
+
+/* The polls outlived the batch's expiry (and its margin) without seeing it end: every member
+ * still waiting stops with a timeout naming the last poll's error, the batch left to a later
+ * pickup (stop_waiting) as when a poll fails for good. Not retryable: sent again, the request
+ * could be answered twice, while its batch's results may yet be read. */
+static void stop_past_expiry(batch_job *b)
+{
+    error_info err;
+    error_clear(&err);
+    if (b->last_poll.type[0])
+        error_set(&err, "timeout", 0, "the batch %s could not be asked about until past its expiry: its polls "
+                  "failed, the last with %s: %.200s", b->id, b->last_poll.type, b->last_poll.message);
+    else
+        error_set(&err, "timeout", 0, "the batch %s was still in progress past its expiry", b->id);
+    b->state = DONE;
+    stop_waiting(b, &err);
+}
+
 /* The next poll, after the interval (which doubles to BATCH_POLL_MAX_S), or after the wait the
- * server asked for (retry-after) should that be longer. */
+ * server asked for (retry-after) should that be longer; no later than the polls' end
+ * (give_up_at), where one last poll is made. */
 static void schedule_poll_after(batch_job *b, double wait_s)
 {
     if (b->state == IN_PROGRESS && live_members(b) == 0) {
         b->state = DONE; /* nobody waits for its results any more: polling stops */
         return;
     }
-    b->timer = loop_timer_add(b->e->loop, wait_s > b->interval ? wait_s : b->interval, poll_now, b);
+    double delay = wait_s > b->interval ? wait_s : b->interval;
+    if (b->give_up_at > 0) {
+        double left = b->give_up_at - clock_now_s();
+        delay = delay > left ? (left > 0 ? left : 0) : delay;
+    }
+    b->timer = loop_timer_add(b->e->loop, delay, poll_now, b);
     if (b->timer) {
         batch_ref(b); /* the timer's reference */
         b->interval = b->interval * 2 > BATCH_POLL_MAX_S ? BATCH_POLL_MAX_S : b->interval * 2;
@@ -643,11 +695,18 @@ static void schedule_poll(batch_job *b) { schedule_poll_after(b, 0); }
 
 /* A poll, or the results' download, that failed for a reason that may pass (a 429 or 529, a body
  * cut on its way, a reset) is asked again at the next poll, no sooner than the answer's
- * retry-after: the batch goes on at the API whatever its polls meet. Returns 1 when it is. */
+ * retry-after: the batch goes on at the API whatever its polls meet, until its expiry (and the
+ * margin: give_up_at) has passed, when its members stop waiting (stop_past_expiry). Returns 1
+ * when it is asked again or its members were told so. */
 static int poll_again(batch_job *b, const error_info *err)
 {
     if (!err->retryable || (b->state != IN_PROGRESS && b->state != FETCHING))
         return 0;
+    b->last_poll = *err;
+    if (past_expiry(b)) {
+        stop_past_expiry(b); /* handled: its members are told */
+        return 1;
+    }
     b->state = IN_PROGRESS; /* a download asked again once a poll says the batch ended */
     schedule_poll_after(b, err->retry_after_s);
     return b->timer != NULL;
@@ -709,6 +768,7 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
     const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "processing_status"));
     if (id && !b->id[0]) {
         snprintf(b->id, sizeof b->id, "%s", id);
+        read_expiry(b, o);
         /* Recorded as soon as known: from now on any process can pick the batch up. */
         error_info serr;
         error_clear(&serr);
@@ -728,6 +788,7 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
         return;
     }
     b->state = IN_PROGRESS;
+    error_clear(&b->last_poll);
     if (ended) {
         char path[140];
         snprintf(path, sizeof path, "/%s/results", b->id);
@@ -739,6 +800,10 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
             b->state = DONE;
             stop_waiting(b, &oom);
         }
+        return;
+    }
+    if (past_expiry(b)) { /* the API ends a batch at its expiry: this one is not seen to */
+        stop_past_expiry(b);
         return;
     }
     if (b->cancel_asked && !b->cancel_sent) { /* asked while this answer was on its way */
@@ -885,7 +950,8 @@ static int record(batch_job **group, size_t ngroup, error_info *err)
     }
     }
     /* The API gives up on a batch 24 hours after it was created. */
-    int rc = store_batch_create(e->storage.db, l->local_id, l->name, clock_wall_s() + 86400, (int)ngroup, reqs, n, err);
+    int rc = store_batch_create(e->storage.db, l->local_id, l->name, clock_wall_s() + BATCH_LIFETIME_S, (int)ngroup, reqs,
+                                n, err);
     free(reqs);
     if (rc != 0) {
         char why[sizeof err->message];

@@ -3,7 +3,8 @@
  * spec: it is admitted as any call, then, instead of sending, joins the batch; its worst case
  * at batch prices joins the batch's one reservation per set of budget scopes, made once every
  * member has joined (with partial, each member reserves its own). Once every member has joined, the batch is
- * submitted; the engine polls it on a timer in its loop (backing off to a minute) and hands
+ * submitted; the engine polls it on a timer in its loop (backing off to a minute, no longer
+ * than the batch's expiry and a margin, however its polls fail) and hands
  * each member its own result, matched by custom id, to be accounted and logged as the call's
  * answer. A member refused before it joined (a budget, a bad model) refuses the batch whole:
  * nothing is sent and every member fails with that error. */
@@ -25,6 +26,10 @@ typedef struct batch_job batch_job;
 
 #define BATCH_POLL_FIRST_S 0.25
 #define BATCH_POLL_MAX_S 60.0
+/* The API ends a batch at its expires_at, this long after it was created; polls that cannot
+ * see it end stop that long and a margin of BATCH_EXPIRY_MARGIN_S a lifetime after (batch.c). */
+#define BATCH_LIFETIME_S 86400.0
+#define BATCH_EXPIRY_MARGIN_S 300.0
 /* The API's limits on one batch (nyx.batch splits larger ones). */
 #define BATCH_MAX_REQUESTS 100000
 #define BATCH_MAX_BYTES ((size_t)256 << 20)

@@ -177,6 +177,38 @@ polls=($(at "")) downloads=($(at /results))
     'BEGIN { exit !(p5 - p4 >= 1 && d3 - d2 >= 1) }'
 check "a batch picked up waits out its poll's and download's 529 (retry-after), and gives its rows" $? \
   "rc=$rc $out $err $(cat "$bad_log")"
+# Polls answered 529 for ever stop at the batch's expiry (its expires_at, here 1.5 s after it was
+# made, and a margin of 5 minutes a day): its rows end with a timeout naming the last poll's
+# error, the batch kept for a pickup, which gives its rows once the API answers. They polled on.
+start_bad batchexpiry
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch submit cls --input rows.jsonl
+polls=$(grep -cE '^request .* /v1/messages/batches/msgbatch_expiry ' "$bad_log")
+[[ $rc == 1 && $polls -ge 2 && $polls -le 6 ]] &&
+  grep -qF '"error_type":"timeout","error":"the batch msgbatch_expiry could not be asked about until past its expiry: its polls failed, the last with overloaded_error: Overloaded; its batch nb_' <<<"$out" &&
+  grep -qF 'nyx batch results nb_' <<<"$out" &&
+  [[ $(sqlite3 "$work/nyx.db" "SELECT count(*) FROM llm_batch_requests WHERE provider_id = 'msgbatch_expiry'") == 1 ]]
+check "a batch whose polls meet 529 for ever stops at its expiry, its rows a timeout naming it, the batch kept" $? \
+  "rc=$rc polls=$polls $out $err $(cat "$bad_log")"
+curl -s "$bad/heal" >/dev/null
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch results msgbatch_expiry
+[[ $rc == 0 ]] && grep -q '"id":"r1","ok":true' <<<"$out"
+check "the batch that outlived its polls is picked up later, its row whole" $? "rc=$rc $out $err $(cat "$bad_log")"
+# So do polls that say, past its expiry, that the batch is still in progress.
+start_bad batchexpiry
+curl -s "$bad/stuck" >/dev/null
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch submit cls --input rows.jsonl
+polls=$(grep -cE '^request .* /v1/messages/batches/msgbatch_expiry ' "$bad_log")
+[[ $rc == 1 && $polls -ge 2 && $polls -le 6 ]] &&
+  grep -qF '"error_type":"timeout","error":"the batch msgbatch_expiry was still in progress past its expiry; its batch nb_' <<<"$out"
+check "a batch still in progress past its expiry stops being polled, its rows a timeout saying so" $? \
+  "rc=$rc polls=$polls $out $err $(cat "$bad_log")"
+# A poll refused for good (401) ends the wait at once, naming the error; the batch goes on.
+start_bad batchdenied
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch submit cls --input rows.jsonl
+[[ $rc == 1 && $(grep -cE '^request .* /v1/messages/batches/msgbatch_denied ' "$bad_log") == 1 ]] &&
+  grep -qF '"error_type":"authentication_error","error":"invalid x-api-key; its batch nb_' <<<"$out"
+check "a batch's poll refused for good (401) ends the wait at once, naming the error" $? \
+  "rc=$rc $out $err $(cat "$bad_log")"
 
 # ---- a kept-alive connection closed as it is reused ----
 

@@ -21,6 +21,10 @@ answered as MODE says:
   redirect 301 to the same place over https://, as a server that sends every client to TLS
   batchpoll   message batches that end: a submission answered in progress; its odd polls and
            its results' odd downloads answered 529 with retry-after: 1, the even ones whole
+  batchexpiry  a message batch that expires 1.5 s after it was submitted (its expires_at), whose
+           polls are all answered 529 (retry-after: 0) until GET /heal: from then on it has ended
+           and its results are whole; after GET /stuck, its polls say it is in progress, for ever
+  batchdenied  a submission answered in progress; its polls answered 401 authentication_error
   unaccepted  no connection is ever set up: the listener's queue is full and it never accepts,
            so the kernel drops each new connection's SYN (a host that does not answer)
 """
@@ -57,29 +61,55 @@ def log(text):
     print(text, file=sys.stderr, flush=True)
 
 
-BATCH = {"ids": [], "polls": 0, "downloads": 0}
+BATCH = {"ids": [], "polls": 0, "downloads": 0, "created": 0.0, "healed": False, "stuck": False}
+
+
+def rfc3339(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1e6)
+
+
+def error_answer(status, reason, kind, message, extra=b""):
+    body = json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+    return answer(body, extra=extra).replace(b"200 OK", b"%d %s" % (status, reason), 1)
 
 
 def batch_answer(method, path, body):
-    """batchpoll: the answer to a request to the Message Batches endpoints."""
+    """batchpoll, batchexpiry, batchdenied: the answer to a request to the Message Batches endpoints."""
+    name = {"batchpoll": "msgbatch_bad", "batchexpiry": "msgbatch_expiry", "batchdenied": "msgbatch_denied"}[MODE]
+
     def batch(status):
         done = len(BATCH["ids"]) if status == "ended" else 0
-        return {"id": "msgbatch_bad", "type": "message_batch", "processing_status": status,
-                "request_counts": {"processing": len(BATCH["ids"]) - done, "succeeded": done, "errored": 0,
-                                   "canceled": 0, "expired": 0}}
-    busy = json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}).encode()
-    busy = answer(busy, extra=b"retry-after: 1\r\n").replace(b"200 OK", b"529 Overloaded", 1)
+        o = {"id": name, "type": "message_batch", "processing_status": status,
+             "request_counts": {"processing": len(BATCH["ids"]) - done, "succeeded": done, "errored": 0,
+                                "canceled": 0, "expired": 0}}
+        if MODE == "batchexpiry":
+            o["created_at"] = rfc3339(BATCH["created"])
+            o["expires_at"] = rfc3339(BATCH["created"] + 1.5)
+        return o
+    busy = error_answer(529, b"Overloaded", "overloaded_error", "Overloaded",
+                        b"retry-after: %d\r\n" % (0 if MODE == "batchexpiry" else 1))
+    if path in ("/heal", "/stuck"):
+        BATCH[{"/heal": "healed", "/stuck": "stuck"}[path]] = True
+        return answer(b"{}")
     if method == "POST":
         BATCH["ids"] = [r["custom_id"] for r in json.loads(body)["requests"]]
+        BATCH["created"] = time.time()
         return answer(json.dumps(batch("in_progress")).encode())
+    if MODE == "batchdenied":
+        return error_answer(401, b"Unauthorized", "authentication_error", "invalid x-api-key")
+    if MODE == "batchexpiry" and BATCH["stuck"]:
+        BATCH["polls"] += 1
+        return answer(json.dumps(batch("in_progress")).encode())
+    if MODE == "batchexpiry" and not BATCH["healed"]:
+        return busy
     if path.endswith("/results"):
         BATCH["downloads"] += 1
-        if BATCH["downloads"] % 2 == 1:
+        if BATCH["downloads"] % 2 == 1 and MODE == "batchpoll":
             return busy
         return answer(b"".join(json.dumps({"custom_id": i, "result": {"type": "succeeded", "message": MESSAGE}})
                                .encode() + b"\n" for i in BATCH["ids"]), b"application/binary")
     BATCH["polls"] += 1
-    return busy if BATCH["polls"] % 2 == 1 else answer(json.dumps(batch("ended")).encode())
+    return busy if BATCH["polls"] % 2 == 1 and MODE == "batchpoll" else answer(json.dumps(batch("ended")).encode())
 
 
 def answer(body, content_type=b"application/json", extra=b""):
@@ -126,7 +156,7 @@ def serve(sock, number):
             stream = json.loads(body or b"{}").get("stream") is True
             log("request %d.%d %s stream=%d at=%.3f" % (number, served, path, stream, time.monotonic()))
             whole = stream_answer() if stream else answer(BODY)
-            if MODE == "batchpoll":
+            if MODE.startswith("batch"):
                 sock.sendall(batch_answer(method, path, body))
             elif MODE == "ok" or (MODE == "stale" and served == 0):
                 sock.sendall(whole)
