@@ -193,9 +193,41 @@ static int on_block_start(claude_stream *s, cJSON *root, error_info *err)
     return 0;
 }
 
+/* A citation of the open text block: the API sends each in a delta of its own, and an answer
+ * in one piece lists them in the block's citations, where they go here in the order they came
+ * (as the SDKs assemble them). */
+static int add_citation(claude_stream *s, const cJSON *delta, error_info *err)
+{
+    const cJSON *citation = cJSON_GetObjectItemCaseSensitive(delta, "citation");
+    if (!cJSON_IsObject(citation))
+        return fail_stream(s, err, "api_error", "malformed SSE event (citations_delta without citation)",
+                           "content_block_delta");
+    if (!s->open_block)
+        return 0;
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(s->open_block, "citations");
+    if (!cJSON_IsArray(list)) { /* absent or null at the block's start */
+        cJSON *fresh = cJSON_CreateArray();
+        int ok = fresh && (list ? cJSON_ReplaceItemInObjectCaseSensitive(s->open_block, "citations", fresh)
+                                : cJSON_AddItemToObject(s->open_block, "citations", fresh));
+        if (!ok) {
+            cJSON_Delete(fresh);
+            return oom(s, err);
+        }
+        list = fresh;
+    }
+    cJSON *copy = cJSON_Duplicate(citation, 1);
+    if (!copy || !cJSON_AddItemToArray(list, copy)) {
+        cJSON_Delete(copy);
+        return oom(s, err);
+    }
+    return 0;
+}
+
 static int on_block_delta(claude_stream *s, const cJSON *root, error_info *err)
 {
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(root, "delta");
+    if (is_type(delta, "citations_delta"))
+        return add_citation(s, delta, err);
     static const struct {
         const char *type, *key;
     } kinds[] = {{"text_delta", "text"},
@@ -205,7 +237,7 @@ static int on_block_delta(claude_stream *s, const cJSON *root, error_info *err)
     size_t k = 0;
     while (k < sizeof kinds / sizeof kinds[0] && !is_type(delta, kinds[k].type))
         k++;
-    if (k == sizeof kinds / sizeof kinds[0]) /* citations_delta and newer kinds */
+    if (k == sizeof kinds / sizeof kinds[0]) /* kinds newer than this code */
         return 0;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(delta, kinds[k].key);
     if (!cJSON_IsString(v) || !v->valuestring) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "claude/response.h"
 #include "claude/sse.h"
 
 static const char STREAM[] =
@@ -496,11 +497,64 @@ static void test_stopped_by_owner(void)
     response_free(&r);
 }
 
+/* A stream's blocks assemble into what the same answer in one piece parses into: text with the
+ * citations its citations_delta events carry, a thinking block with its signature, a tool input
+ * in pieces, a block that comes whole (redacted_thinking), the stop and the usage. The engine sends
+ * a long answer as a stream and hands the caller this as the answer it asked for unstreamed. */
+#define CITE(n) "{\"type\":\"web_search_result_location\",\"url\":\"https://e.x/" #n "\",\"cited_text\":\"c" #n "\"}"
+static const char CITED[] =
+    EV("{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"x\",\"content\":[],\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}")
+    EV("{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Hm.\"}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"sig1\"}}")
+    EV("{\"type\":\"content_block_stop\",\"index\":0}")
+    EV("{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"redacted_thinking\",\"data\":\"abc\"}}")
+    EV("{\"type\":\"content_block_stop\",\"index\":1}")
+    EV("{\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"text\",\"text\":\"\",\"citations\":null}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"citations_delta\",\"citation\":" CITE(1) "}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"text_delta\",\"text\":\"Paris \"}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"citations_delta\",\"citation\":" CITE(2) "}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"text_delta\",\"text\":\"is big.\"}}")
+    EV("{\"type\":\"content_block_stop\",\"index\":2}")
+    EV("{\"type\":\"content_block_start\",\"index\":3,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"n\",\"input\":{}}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\": [1,\"}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\" 2]}\"}}")
+    EV("{\"type\":\"content_block_stop\",\"index\":3}")
+    EV("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":30}}")
+    EV("{\"type\":\"message_stop\"}");
+static const char CITED_WHOLE[] =
+    "{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"x\",\"content\":["
+    "{\"type\":\"thinking\",\"thinking\":\"Hm.\",\"signature\":\"sig1\"},"
+    "{\"type\":\"redacted_thinking\",\"data\":\"abc\"},"
+    "{\"type\":\"text\",\"text\":\"Paris is big.\",\"citations\":[" CITE(1) "," CITE(2) "]},"
+    "{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"n\",\"input\":{\"a\":[1,2]}}],"
+    "\"stop_reason\":\"tool_use\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":9,\"output_tokens\":30}}";
+
+static void test_stream_assembles_the_whole_answer(void)
+{
+    claude_response streamed, whole;
+    seen sn;
+    error_info err;
+    CHECK_INT(run(CITED, strlen(CITED), 7, &streamed, &sn, &err), 0);
+    response_init(&whole);
+    CHECK_INT(claude_parse_message(CITED_WHOLE, strlen(CITED_WHOLE), &whole, &err), 0);
+    CHECK_STR(response_content_json(&streamed), response_content_json(&whole));
+    CHECK_STR(streamed.text, whole.text);
+    CHECK_STR(streamed.text, "Paris is big.");
+    CHECK_STR(streamed.stop_reason, whole.stop_reason);
+    CHECK(streamed.stop_sequence == NULL && whole.stop_sequence == NULL);
+    CHECK_INT(streamed.usage.input_tokens, whole.usage.input_tokens);
+    CHECK_INT(streamed.usage.output_tokens, whole.usage.output_tokens);
+    response_free(&streamed);
+    response_free(&whole);
+}
+
 int main(void)
 {
     test_stopped_by_owner();
     test_whole_and_bytewise();
     test_thinking_and_broken_input();
+    test_stream_assembles_the_whole_answer();
     test_line_endings();
     test_error_after_content();
     test_message_delta_replaces();
