@@ -806,6 +806,21 @@ static void served_from_cache(void *ud)
 
 /* ---- public ---- */
 
+/* The SDKs' estimate of the longest an answer of max_tokens may take: an hour for 128,000
+ * tokens (3600 s * max_tokens / 128000), past which they refuse to ask for it unstreamed. */
+#define ANSWER_S_PER_TOKEN (3600.0 / 128000.0)
+
+/* Whether a call the caller did not ask to stream is sent as a stream all the same: its answer
+ * may take longer than CLAUDE_TIMEOUT_SECONDS, which would end it unstreamed and bill every
+ * attempt for an answer that never came; streamed, silence alone ends it (call_http.c), and the
+ * stream is assembled into the very result an answer in one piece gives (claude/sse.c). A call's
+ * own timeout is its total either way, so it goes as asked; a batch's requests never stream. */
+static int stream_for_time(const nyx_engine *e, const call_spec *spec)
+{
+    return !spec->req.stream && !spec->batch && spec->timeout_s <= 0 && !isinf(e->cfg.timeout_s) &&
+           ANSWER_S_PER_TOKEN * spec->req.max_tokens > e->cfg.timeout_s;
+}
+
 /* A call made of spec, its defaults given and its request built for its first route, as it
  * will be sent: call_start's first steps, and all of call_estimate. The spec's contents are the
  * call's then (the spec is not reset). NULL with err when the call cannot be made; the spec is
@@ -843,13 +858,16 @@ static api_call *call_prepare(nyx_engine *e, call_spec *spec, error_info *err)
         return NULL;
     }
     c->e = e;
+    if ((c->stream_chosen = stream_for_time(e, spec)))
+        spec->req.stream = 1;
     size_t model_len = strnlen(req->model, sizeof c->result.model_requested - 1);
     memcpy(c->result.model_requested, req->model, model_len); /* cut as snprintf would */
     c->result.model_requested[model_len] = '\0';
     c->spec = *spec;
     c->nroutes = 1 + c->spec.nfallback;
     if (prepare_route(c, err) != 0) {
-        *spec = c->spec; /* still the caller's */
+        c->spec.req.stream = !c->stream_chosen && c->spec.req.stream;
+        *spec = c->spec; /* still the caller's, as it asked */
         call_body_drop(c);
         claude_body_free(&c->parts);
         call_let_go(e, c);
@@ -894,6 +912,7 @@ int call_estimate(nyx_engine *e, call_spec *spec, int batch, call_bound *out, er
     out->input_tokens_max = input_tokens_max(c);
     out->max_tokens = c->spec.req.max_tokens;
     out->worst_case_usd = out->priced ? worst_case_usd(c, batch || c->spec.batch) : -1;
+    c->spec.req.stream = !c->stream_chosen && c->spec.req.stream; /* its body counted the stream's flag */
     *spec = c->spec; /* the caller's again, with the defaults and marks the call would have */
     call_body_drop(c);
     claude_body_free(&c->parts);

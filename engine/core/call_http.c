@@ -39,15 +39,15 @@ static void stream_started(void *ud)
         c->first_byte = clock_now_s();
     /* From now on the API has this call's prefix: calls that start now should read it. */
     cache_response_began(c->e->cache, &c->spec.req, c->model, c->first_byte);
-    if (c->spec.on_start)
+    if (c->spec.on_start && !c->stream_chosen)
         c->spec.on_start(c->spec.stream_ud);
 }
 
 static void stream_text(void *ud, const char *text, size_t len)
 {
     api_call *c = ud;
-    if (c->cancel_deferred)
-        return;
+    if (c->cancel_deferred || c->stream_chosen)
+        return; /* a stream of the engine's choosing: nothing reached the script, so it may be tried again */
     c->text_delivered = 1;
     if (c->spec.on_text)
         c->spec.on_text(c->spec.stream_ud, text, len);
@@ -56,7 +56,7 @@ static void stream_text(void *ud, const char *text, size_t len)
 static void stream_thinking(void *ud, const char *text, size_t len)
 {
     api_call *c = ud;
-    if (c->cancel_deferred)
+    if (c->cancel_deferred || c->stream_chosen)
         return;
     if (c->spec.on_thinking)
         c->spec.on_thinking(c->spec.stream_ud, text, len);
@@ -118,6 +118,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
      * has returned (call.c). */
     if (c->cancel_deferred)
         return 0;
+    if (c->silence_timer)
+        c->last_byte = clock_now_s();
     if (c->debug)
         debug_body(c, data, len);
     if (c->stream && response_is_ok(c)) {
@@ -152,6 +154,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
     api_call *c = ud;
     if (c->cancel_deferred)
         return 0;
+    if (c->silence_timer)
+        c->last_byte = clock_now_s();
     if (c->debug)
         debug_header(c, data, size * n);
     claude_headers_feed(&c->headers, data, size * n, NAN); /* the clock only for a retry-after date */
@@ -203,6 +207,19 @@ static size_t on_read(char *data, size_t size, size_t n, void *ud)
 static double timeout_of(const api_call *c)
 {
     return c->spec.timeout_s > 0 ? c->spec.timeout_s : c->e->cfg.timeout_s;
+}
+
+/* A streamed attempt of a call without a timeout of its own is bounded by silence, not in all:
+ * it ends when no byte has come for CLAUDE_TIMEOUT_SECONDS (from its start, so a server that
+ * never answers counts too), as the SDKs' read timeout does, so an answer of many thousand tokens
+ * lives as long as its tokens flow. A call's own timeout is its total, streamed or not. The
+ * silence in seconds, or 0 when the attempt is bounded in all. (libcurl's low-speed limit is not
+ * this: it averages the speed over the last five seconds and looks once a second, so it ends a
+ * silence up to six seconds late.) */
+static double silence_limit(const api_call *c)
+{
+    double t = c->e->cfg.timeout_s;
+    return c->spec.req.stream && c->spec.timeout_s <= 0 && !isinf(t) ? t : 0;
 }
 
 /* curl's own way of opening a connection's socket (CURLOPT_OPENSOCKETFUNCTION), which also
@@ -291,6 +308,10 @@ static void drop_easy(api_call *c, int reusable)
         loop_timer_cancel(c->e->loop, c->queue_timer);
         c->queue_timer = NULL;
     }
+    if (c->silence_timer) {
+        loop_timer_cancel(c->e->loop, c->silence_timer);
+        c->silence_timer = NULL;
+    }
     easy_pool_give(c->e->provider.easies, c->easy, reusable);
     c->easy = NULL;
     curl_slist_free_all(c->req_headers);
@@ -324,18 +345,20 @@ static int set_up(const nyx_engine *e, CURL *h, char *errbuf)
 /* What is the call's own is set for each transfer, on a used handle as on a fresh one, so
  * nothing of the call a handle served before carries over: the headers with the call's own
  * (net.c), the body's size, the timeouts, and the call the callbacks and error buffer serve. */
-/* The attempt's limits as curl takes them: in all (0: none), and to set up its connection. */
+/* The attempt's limits as curl takes them: in all (0: none), and to set up its connection,
+ * which the attempt's timeout caps (a stream's silence as well: none comes while it connects). */
 static void attempt_limits(const api_call *c, long *total_ms, long *connect_ms)
 {
     /* An infinite timeout is none (0 to curl); finite ones are bounded (call_timeout_valid),
      * so the product fits a long. */
     double timeout_s = timeout_of(c);
-    *total_ms = isinf(timeout_s) ? 0 : (long)(timeout_s * 1000.0);
+    long bound_ms = isinf(timeout_s) ? 0 : (long)(timeout_s * 1000.0);
+    if (!isinf(timeout_s) && bound_ms < 1)
+        bound_ms = 1;
+    *total_ms = silence_limit(c) > 0 ? 0 : bound_ms;
     *connect_ms = (long)(c->e->cfg.connect_timeout_s * 1000.0);
-    if (!isinf(timeout_s) && *total_ms < 1)
-        *total_ms = 1;
-    if ((*total_ms > 0 && *connect_ms > *total_ms) || *connect_ms < 1)
-        *connect_ms = *total_ms > 0 ? *total_ms : 1;
+    if ((bound_ms > 0 && *connect_ms > bound_ms) || *connect_ms < 1)
+        *connect_ms = bound_ms > 0 ? bound_ms : 1;
 }
 
 static int configure(api_call *c, int fresh)
@@ -363,8 +386,9 @@ static int configure(api_call *c, int fresh)
 }
 
 /* Which limit a timed-out attempt ran into, and where it is set: out gets "; a connection has
- * 1 s to be set up (NYX_CONNECT_TIMEOUT_SECONDS)" or "; each attempt has 600 s
- * (CLAUDE_TIMEOUT_SECONDS)", or the call's own timeout. */
+ * 1 s to be set up (NYX_CONNECT_TIMEOUT_SECONDS)", "; a stream ends after no byte for 600 s
+ * (CLAUDE_TIMEOUT_SECONDS)" or "; each attempt has 600 s (CLAUDE_TIMEOUT_SECONDS)", or the
+ * call's own timeout. */
 static void name_the_limit(const api_call *c, char *out, size_t size)
 {
     long total_ms, connect_ms;
@@ -372,10 +396,14 @@ static void name_the_limit(const api_call *c, char *out, size_t size)
     curl_off_t connected = 0;
     if (curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connected) != CURLE_OK)
         connected = 0;
+    double silence = silence_limit(c);
+    int own_connect = connect_ms == (long)(c->e->cfg.connect_timeout_s * 1000.0);
     /* not connected, and the connect timeout was its own (not cut down to the whole attempt's) */
-    if (connected == 0 && (total_ms == 0 || connect_ms == (long)(c->e->cfg.connect_timeout_s * 1000.0)))
+    if (!c->silenced && connected == 0 && ((total_ms == 0 && silence == 0) || own_connect))
         snprintf(out, size, "; a connection has %g s to be set up (NYX_CONNECT_TIMEOUT_SECONDS)",
                  (double)connect_ms / 1000.0);
+    else if (silence > 0)
+        snprintf(out, size, "; a stream ends after no byte for %g s (CLAUDE_TIMEOUT_SECONDS)", silence);
     else
         snprintf(out, size, "; each attempt has %g s (%s)", (double)total_ms / 1000.0,
                  c->spec.timeout_s > 0 ? "the call's timeout" : "CLAUDE_TIMEOUT_SECONDS");
@@ -451,6 +479,34 @@ static void queue_deadline(void *ud)
     transfer_done(c, CURLE_OPERATION_TIMEDOUT);
 }
 
+/* A stream bounded by silence (silence_limit): its timer fires when the limit has passed since
+ * the last byte it knew of; bytes that came since put it off to the limit after the last one
+ * (a clock read per chunk received, a timer per silence limit of a stream that flows). */
+static void silence_check(void *ud)
+{
+    api_call *c = ud;
+    c->silence_timer = NULL;
+    if (!c->easy)
+        return;
+    double limit = silence_limit(c), now = clock_now_s(), quiet = now - c->last_byte;
+    if (quiet < limit) { /* at least a millisecond more, the loop's timers' grain */
+        double more = limit - quiet < 1e-3 ? 1e-3 : limit - quiet;
+        if ((c->silence_timer = loop_timer_add(c->e->loop, more, silence_check, c)))
+            return;
+        loop_remove_transfer(c->e->loop, c->easy); /* no memory for its bound: it ends here */
+        transfer_done(c, CURLE_OUT_OF_MEMORY);
+        return;
+    }
+    curl_off_t got = 0;
+    if (curl_easy_getinfo(c->easy, CURLINFO_SIZE_DOWNLOAD_T, &got) != CURLE_OK)
+        got = 0;
+    snprintf(c->errbuf, sizeof c->errbuf, "no byte received for %.0f milliseconds, %" CURL_FORMAT_CURL_OFF_T
+             " bytes of the answer in %.0f milliseconds", quiet * 1000.0, got, (now - c->attempt_started) * 1000.0);
+    c->silenced = 1;
+    loop_remove_transfer(c->e->loop, c->easy);
+    transfer_done(c, CURLE_OPERATION_TIMEDOUT);
+}
+
 int call_http_start(api_call *c, call_attempt_fn done)
 {
     c->attempt_done = done;
@@ -458,6 +514,7 @@ int call_http_start(api_call *c, call_attempt_fn done)
     c->requests_sent = 0;
     c->socket_errno = 0;
     c->socket_opened_at = 0;
+    c->silenced = 0;
     c->connections_mark = loop_connections_mark(c->e->loop);
     claude_headers_init(&c->headers);
     free(c->attempt_err);
@@ -472,12 +529,18 @@ int call_http_start(api_call *c, call_attempt_fn done)
     int ok = c->easy && (!c->spec.req.stream || c->stream) && configure(c, fresh) == 0;
     if (ok && c->e->cfg.debug)
         debug_request(c);
+    /* A stream bounded by silence has no other bound in all: without its timer it does not go.
+     * The timer also ends its wait for a connection (local_failure names that). */
+    double silence = silence_limit(c);
+    c->last_byte = c->attempt_started;
+    if (ok && silence > 0 && !(c->silence_timer = loop_timer_add(c->e->loop, silence, silence_check, c)))
+        ok = 0;
     if (!ok || loop_add_transfer(c->e->loop, c->easy, transfer_done, c) != 0) {
         call_http_reset(c);
         return -1;
     }
     /* Without a timer (no memory) it waits as curl makes it. */
-    if (loop_over_connections(c->e->loop) && !isinf(timeout_of(c)))
+    if (silence == 0 && loop_over_connections(c->e->loop) && !isinf(timeout_of(c)))
         c->queue_timer = loop_timer_add(c->e->loop, timeout_of(c), queue_deadline, c);
     return 0;
 }

@@ -67,6 +67,9 @@ struct api_call {
     textbuf reply;           /* the body arriving, in a buffer from the engine's (e->buffers) */
     error_info *attempt_err;  /* set by a callback that aborts the transfer, made only then */
     int text_delivered;
+    int stream_chosen;       /* sent as a stream that the caller did not ask for (call_prepare):
+                                its answer may outlast an attempt's timeout; nothing of it
+                                reaches the caller's stream hooks */
     int retries_on_route;
     uint64_t breaker_ticket;  /* the breaker judges outcomes in send order */
     int64_t input_reserved;  /* taken from the input-token bucket: the uncached estimate */
@@ -76,6 +79,9 @@ struct api_call {
     double socket_opened_at; /* when this attempt opened a connection's socket; 0: none */
     uint64_t connections_mark; /* loop_connections_mark as this attempt began */
     loop_timer *queue_timer;   /* its deadline, while it may wait in curl for a connection */
+    loop_timer *silence_timer; /* a stream bounded by silence (call_http.c): when it may end */
+    double last_byte;          /* when such a stream last received a byte (its start at first) */
+    int silenced;              /* it ended for want of a byte: its timeout names that limit */
     double waited;           /* seconds of the call's timeout spent waiting on rate limits
                                 and retry-after; the timeout bounds it */
     double attempt_started;

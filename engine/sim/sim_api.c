@@ -133,6 +133,8 @@ static enum MHD_Result send_message(call *k, const sim_req *req, sim_reply *rep,
     int fault = k->has_fault ? k->fault.kind : SIM_FAULT_NONE;
     sim_body body;
     int rc = sim_body_message(&body, id, req->canonical, rep, u, fault);
+    if (rc == 0 && fault == SIM_FAULT_STALL)
+        sim_body_stall(&body, k->fault.after_events, k->fault.hang_ms);
     sim_reply_free(rep);
     if (rc)
         return MHD_NO;
@@ -195,6 +197,8 @@ static enum MHD_Result messages(call *k, sim_req *req)
         sim_body body;
         int rc = sim_body_stream(&body, id, req->canonical, &rep, &u, fault,
                                  k->fault.after_events, ttft_ms, token_ms);
+        if (rc == 0 && fault == SIM_FAULT_STALL)
+            sim_body_stall(&body, k->fault.after_events, k->fault.hang_ms);
         sim_reply_free(&rep);
         if (rc)
             return MHD_NO;

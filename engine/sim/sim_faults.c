@@ -24,7 +24,7 @@ static const char *const names[SIM_FAULT_KINDS] = {
     [SIM_FAULT_RESET] = "reset",               [SIM_FAULT_HANG] = "hang",
     [SIM_FAULT_MALFORMED] = "malformed",       [SIM_FAULT_CUT] = "cut",
     [SIM_FAULT_STREAM_ERROR] = "stream_error", [SIM_FAULT_FORBIDDEN] = "forbidden",
-    [SIM_FAULT_BILLING] = "billing"};
+    [SIM_FAULT_BILLING] = "billing",           [SIM_FAULT_STALL] = "stall"};
 
 const char *sim_fault_name(int kind)
 {

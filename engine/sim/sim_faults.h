@@ -24,6 +24,8 @@ enum sim_fault_kind {
     SIM_FAULT_STREAM_ERROR, /* 200 stream: message_start then event: error overloaded_error */
     SIM_FAULT_FORBIDDEN,    /* 403 permission_error */
     SIM_FAULT_BILLING,      /* 402 billing_error */
+    SIM_FAULT_STALL,        /* 200 whose body stops after after_events stream events (a plain
+                               reply: before its body) for hang_ms, then goes on */
     SIM_FAULT_KINDS
 };
 
@@ -41,8 +43,8 @@ typedef struct sim_fault {
     double retry_after_s;  /* < 0: no retry-after header */
     double retry_after_ms; /* < 0: no retry-after-ms header */
     int should_retry;      /* x-should-retry: -1 absent, 0 false, 1 true */
-    int64_t after_events;  /* cut: SSE events sent before the cut; -1 = default */
-    int64_t hang_ms;       /* hang: -1 = until shutdown */
+    int64_t after_events;  /* cut, stall: SSE events sent before it; -1 = default */
+    int64_t hang_ms;       /* hang: -1 = until shutdown; stall: -1 = a day */
     char message[256];     /* error message override; "" = the default text */
 } sim_fault;
 

@@ -276,6 +276,16 @@ int sim_body_stream(sim_body *b, const char *id, const char *model, const sim_re
     return 0;
 }
 
+void sim_body_stall(sim_body *b, int64_t after_events, int64_t hang_ms)
+{
+    if (b->n == 0)
+        return;
+    size_t at = after_events >= 0 ? (size_t)after_events : b->n / 2;
+    if (at > b->n - 1)
+        at = b->n - 1;
+    b->chunks[at].delay_us += hang_ms >= 0 ? hang_ms * 1000 : INT64_C(86400000000);
+}
+
 int sim_body_message(sim_body *b, const char *id, const char *model, const sim_reply *rep,
                      const sim_usage *u, int fault)
 {

@@ -40,6 +40,11 @@ int sim_body_stream(sim_body *b, const char *id, const char *model, const sim_re
 int sim_body_message(sim_body *b, const char *id, const char *model, const sim_reply *rep,
                      const sim_usage *u, int fault);
 
+/* The stall fault on a body made by either: the chunk after the first after_events (-1 = half of
+ * them; never past the last, so a stream stalls before message_stop and a plain reply before its
+ * body) waits hang_ms more (-1 = a day), a server that goes silent mid-answer. */
+void sim_body_stall(sim_body *b, int64_t after_events, int64_t hang_ms);
+
 void sim_body_free(sim_body *b);
 
 #endif

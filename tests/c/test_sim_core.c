@@ -903,6 +903,17 @@ static void test_stream(void)
     CHECK_INT(sim_body_stream(&b, "m", "x", &rep, &u, SIM_FAULT_CUT, 1000, 0, 0), 0);
     CHECK_INT(b.n, full - 1);
     sim_body_free(&b);
+    /* stall after 2 events: the third waits hang_ms more, every event is sent; never past the
+     * last event (message_stop), and a day when hang_ms is not given. */
+    CHECK_INT(sim_body_stream(&b, "m", "x", &rep, &u, SIM_FAULT_STALL, 2, 0, 0), 0);
+    sim_body_stall(&b, 2, 1500);
+    CHECK_INT(b.n, full);
+    CHECK_INT(b.fail_at_end, 0);
+    CHECK_INT(b.chunks[1].delay_us, 0);
+    CHECK_INT(b.chunks[2].delay_us, 1500000);
+    sim_body_stall(&b, 1000, -1);
+    CHECK_INT(b.chunks[full - 1].delay_us, INT64_C(86400000000));
+    sim_body_free(&b);
     /* stream_error: message_start then an error event. */
     CHECK_INT(sim_body_stream(&b, "m", "x", &rep, &u, SIM_FAULT_STREAM_ERROR, -1, 0, 0), 0);
     CHECK_INT(b.n, 2);
@@ -933,6 +944,12 @@ static void test_stream(void)
     d = cJSON_ParseWithLength(b.chunks[0].data, b.chunks[0].len);
     CHECK(d == NULL);
     CHECK_INT(b.fail_at_end, 0);
+    sim_body_free(&b);
+    CHECK_INT(sim_body_message(&b, "m", "x", &rep, &u, SIM_FAULT_STALL), 0);
+    sim_body_stall(&b, -1, 200); /* a plain reply: its headers, then its body 200 ms later */
+    CHECK_INT(b.n, 1);
+    CHECK_INT(b.chunks[0].delay_us, 200000);
+    CHECK_INT(b.declared_len, (int64_t)b.chunks[0].len);
     sim_body_free(&b);
     CHECK_INT(sim_body_message(&b, "m", "x", &rep, &u, SIM_FAULT_CUT), 0);
     CHECK_INT(b.fail_at_end, 1);

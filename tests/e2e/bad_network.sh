@@ -61,8 +61,8 @@ check "its two requests reached the server; the call is logged failed, at no cos
 
 start_bad stall
 run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=0" -- run call.lua --var stream=1
-check_grep "headers, then a stream that stalls: a timeout within CLAUDE_TIMEOUT_SECONDS" "$out" \
-  -E "^error	timeout	retryable=true	attempts=1	.*timed out after 1[0-9]{3} milliseconds.*\(CLAUDE_TIMEOUT_SECONDS\)$"
+check_grep "headers, then a stream that stalls: a timeout after CLAUDE_TIMEOUT_SECONDS without a byte, naming that limit" "$out" \
+  -E "^error	timeout	retryable=true	attempts=1	.*no byte received for 1[0-9]{3} milliseconds, [0-9]+ bytes of the answer in 1[0-9]{3} milliseconds\); a stream ends after no byte for 1 s \(CLAUDE_TIMEOUT_SECONDS\)$"
 cat >timeout.lua <<'EOF'
 local nyx = require "nyx"
 local ok, r = pcall(nyx.call, { prompt = "Hello", max_tokens = 16, timeout = 0.5 })
