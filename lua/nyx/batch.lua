@@ -353,12 +353,27 @@ end
 -- One GET of the batch endpoints; while the pickup waits, one answered with a retryable error (a
 -- 429 or 529, a body cut on its way) is asked again, no sooner than its retry-after: the batch goes
 -- on at the API whatever its polls meet, as the engine's own polls do (batch.c).
-local function ask(path, wait, interval)
+-- The API ends a batch 24 hours after it was made (expires_at); the polls of one picked up allow
+-- it as long and 5 minutes more, as the submitting process's do (core/batch.h).
+local BATCH_LIFE_S, BATCH_MARGIN_S, TRIES_PAST_LIFE = 86400, 300, 3
+
+-- A poll or results download; one answered with an error that may pass (429, 529, a reset) is
+-- asked again, backing off from half a second to a minute (no sooner than its retry-after),
+-- while the batch may still be running (until live_until, wall clock); past that, three tries
+-- as a call gets, then the error is raised: the results stay at the API for 29 days, and a
+-- server answering 529 for ever no longer holds nyx batch results (it asked every 0.25 s).
+local function ask(path, wait, live_until)
+  local delay, tries = 0.5, 0
   while true do
     local ok, body = pcall(core.batch_api, "GET", path)
     if ok then return body end
-    if not wait or type(body) ~= "table" or not body.retryable then error(body, 0) end
-    core.sleep(math.max(interval, tonumber(body.retry_after) or 0))
+    tries = tries + 1
+    if not wait or type(body) ~= "table" or not body.retryable or
+       (os.time() >= live_until and tries >= TRIES_PAST_LIFE) then
+      error(body, 0)
+    end
+    core.sleep(math.max(delay, tonumber(body.retry_after) or 0))
+    delay = math.min(delay * 2, 60)
   end
 end
 
@@ -391,9 +406,10 @@ function M.pickup(id, opts)
       end
     else
       out.ids[#out.ids + 1] = pid
+      local live_until = (tonumber(prows[1].created_at) or os.time()) + BATCH_LIFE_S + BATCH_MARGIN_S
       local st
       while true do
-        st = core.json_decode(ask("/" .. pid, opts.wait ~= false, interval))
+        st = core.json_decode(ask("/" .. pid, opts.wait ~= false, live_until))
         if st.processing_status == "ended" or opts.wait == false then break end
         if opts.on_progress then opts.on_progress(st) end
         local c = st.request_counts or {}
@@ -410,7 +426,7 @@ function M.pickup(id, opts)
       else
         local by_id = {}
         for _, r in ipairs(prows) do by_id[r.custom_id] = r end
-        local body = ask("/" .. pid .. "/results", opts.wait ~= false, interval)
+        local body = ask("/" .. pid .. "/results", opts.wait ~= false, live_until)
         for line in body:gmatch("[^\n]+") do
           local ok_line, o = pcall(core.json_decode, line)
           local r = ok_line and type(o) == "table" and by_id[o.custom_id]

@@ -189,6 +189,16 @@ polls=$(grep -cE '^request .* /v1/messages/batches/msgbatch_expiry ' "$bad_log")
   [[ $(sqlite3 "$work/nyx.db" "SELECT count(*) FROM llm_batch_requests WHERE provider_id = 'msgbatch_expiry'") == 1 ]]
 check "a batch whose polls meet 529 for ever stops at its expiry, its rows a timeout naming it, the batch kept" $? \
   "rc=$rc polls=$polls $out $err $(cat "$bad_log")"
+# Picked up past its expiry (made 25 hours ago) from a server answering 529 for ever: three
+# polls, backing off, then the error (it polled every 0.25 s for ever).
+sqlite3 "$work/nyx.db" "UPDATE llm_batches SET created_at = created_at - 90000
+  WHERE id IN (SELECT batch_id FROM llm_batch_requests WHERE provider_id = 'msgbatch_expiry')"
+before=$(grep -cE '^request .* /v1/messages/batches/msgbatch_expiry ' "$bad_log")
+run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch results msgbatch_expiry
+polls=$(( $(grep -cE '^request .* /v1/messages/batches/msgbatch_expiry ' "$bad_log") - before ))
+[[ $rc == 1 && $polls == 3 ]] && grep -q "overloaded_error\|Overloaded" <<<"$err"
+check "a batch picked up past its expiry from a server answering 529 for ever: three polls, then the error" $? \
+  "rc=$rc polls=$polls $out $err"
 curl -s "$bad/heal" >/dev/null
 run_nyx "ANTHROPIC_BASE_URL=$bad" -- batch results msgbatch_expiry
 [[ $rc == 0 ]] && grep -q '"id":"r1","ok":true' <<<"$out"
