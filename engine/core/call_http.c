@@ -189,6 +189,10 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 {
     (void)dltotal, (void)dlnow;
     api_call *c = ud;
+    if (c->silence_timer && ulnow > c->bytes_sent) { /* a large request going up slowly is no silence */
+        c->bytes_sent = ulnow;
+        c->last_byte = clock_now_s();
+    }
     if (c->body && ultotal > 0 && ulnow >= ultotal)
         call_body_drop(c);
     return 0;
@@ -533,6 +537,7 @@ int call_http_start(api_call *c, call_attempt_fn done)
      * The timer also ends its wait for a connection (local_failure names that). */
     double silence = silence_limit(c);
     c->last_byte = c->attempt_started;
+    c->bytes_sent = 0;
     if (ok && silence > 0 && !(c->silence_timer = loop_timer_add(c->e->loop, silence, silence_check, c)))
         ok = 0;
     if (!ok || loop_add_transfer(c->e->loop, c->easy, transfer_done, c) != 0) {

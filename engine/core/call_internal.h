@@ -80,7 +80,8 @@ struct api_call {
     uint64_t connections_mark; /* loop_connections_mark as this attempt began */
     loop_timer *queue_timer;   /* its deadline, while it may wait in curl for a connection */
     loop_timer *silence_timer; /* a stream bounded by silence (call_http.c): when it may end */
-    double last_byte;          /* when such a stream last received a byte (its start at first) */
+    double last_byte;          /* when such a stream last moved a byte, sent or received (its start at first) */
+    long long bytes_sent;      /* of its request, as libcurl last said: a slow upload is not silence */
     int silenced;              /* it ended for want of a byte: its timeout names that limit */
     double waited;           /* seconds of the call's timeout spent waiting on rate limits
                                 and retry-after; the timeout bounds it */

@@ -59,6 +59,21 @@ check_grep "no answer at all: a timeout, retried once (LLM_MAX_RETRIES=1), namin
 check "its two requests reached the server; the call is logged failed, at no cost" $? \
   "requests=$(requests) $(record 'status, cost_usd, error_type')"
 
+# A request of 16 MB going up at 4 MB a second to a stream bounded by 2 s of silence: bytes
+# sent are no silence (it ended at 2 s, having received nothing yet). The last seconds' worth
+# waits in the kernel's buffers, where nothing moves for the client: hence 2 s, not 1.
+start_bad slowread
+cat >big.lua <<'EOF'
+local nyx = require "nyx"
+local ok, r = pcall(nyx.call, { prompt = string.rep("slow uplink ", 1400000), max_tokens = 16, stream = function() end })
+print(ok and "ok" or "error", ok and r.text or r.message)
+EOF
+start=$(date +%s.%N)
+run_nyx "ANTHROPIC_BASE_URL=$bad" LLM_MAX_RETRIES=0 CLAUDE_TIMEOUT_SECONDS=2 NYX_MAX_PROMPT_TOKENS=100000000 -- run big.lua
+took=$(echo "$(date +%s.%N) - $start" | bc)
+[[ $rc == 0 && "$out" == "ok	hello over a bad network" ]] && (( $(echo "$took > 2.5" | bc) ))
+check "a 16 MB request sent slowly (${took:0:4} s) to a stream bounded by 2 s of silence is answered" $? "rc=$rc $out $err"
+
 start_bad stall
 run_nyx "ANTHROPIC_BASE_URL=$bad" "LLM_MAX_RETRIES=0" -- run call.lua --var stream=1
 check_grep "headers, then a stream that stalls: a timeout after CLAUDE_TIMEOUT_SECONDS without a byte, naming that limit" "$out" \

@@ -25,6 +25,7 @@ answered as MODE says:
            polls are all answered 529 (retry-after: 0) until GET /heal: from then on it has ended
            and its results are whole; after GET /stuck, its polls say it is in progress, for ever
   batchdenied  a submission answered in progress; its polls answered 401 authentication_error
+  slowread a whole answer, once the request has been read at 4 MB a second (a slow uplink)
   unaccepted  no connection is ever set up: the listener's queue is full and it never accepts,
            so the kernel drops each new connection's SYN (a host that does not answer)
 """
@@ -141,6 +142,8 @@ def read_request(sock, buf):
         if not data:
             return None
         rest += data
+        if MODE == "slowread":
+            time.sleep(len(data) / 4e6)
     return lines[0].split(b" ")[0].decode(), lines[0].split(b" ")[1].decode(), rest[:length], rest[length:]
 
 
@@ -158,7 +161,7 @@ def serve(sock, number):
             whole = stream_answer() if stream else answer(BODY)
             if MODE.startswith("batch"):
                 sock.sendall(batch_answer(method, path, body))
-            elif MODE == "ok" or (MODE == "stale" and served == 0):
+            elif MODE in ("ok", "slowread") or (MODE == "stale" and served == 0):
                 sock.sendall(whole)
             elif MODE == "mislabelled":
                 kind = b"text/event-stream" if stream else b"application/json"
@@ -221,6 +224,8 @@ def main():
         time.sleep(0.2)
         print(listener.getsockname()[1], flush=True)
         time.sleep(3600)
+    if MODE == "slowread":  # a small window, so the client's writes wait on the reads
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     listener.listen(64)
     print(listener.getsockname()[1], flush=True)
     number = 0
