@@ -18,6 +18,37 @@ static int check_text(const char *json, size_t base, error_info *err)
     return claude_schema_check_text(json, strlen(json), "output", base, err);
 }
 
+/* Each schema of good passes. */
+static void expect_accepted(const char *const *good, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        CHECK_ROW("good[%zu]", i);
+        error_info err;
+        CHECK_INT(check_text(good[i], 0, &err), 0);
+        if (err.message[0])
+            fprintf(stderr, "  refused: %s\n", err.message);
+    }
+    CHECK_ROW_END();
+}
+
+/* A schema refused, with the whole message naming the place and the problem. */
+typedef struct refusal {
+    const char *schema;
+    const char *message;
+} refusal;
+
+static void expect_refused(const refusal *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        CHECK_ROW("cases[%zu]", i);
+        error_info err;
+        CHECK_INT(check_text(cases[i].schema, 0, &err), -1);
+        CHECK_STR(err.type, "invalid_argument");
+        CHECK_STR(err.message, cases[i].message);
+    }
+    CHECK_ROW_END();
+}
+
 /* Accepted: what the structured-outputs page lists as supported. */
 static void test_accepted(void)
 {
@@ -47,23 +78,13 @@ static void test_accepted(void)
         ("{\"type\":\"object\",\"properties\":{\"p\":{\"type\":\"string\",\"pattern\":\"[\\\\b\\\\1]\\\\\\\\1\"}},"
          "\"additionalProperties\":false}"),
     };
-    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
-        CHECK_ROW("good[%zu]", i);
-        error_info err;
-        CHECK_INT(check_text(good[i], 0, &err), 0);
-        if (err.message[0])
-            fprintf(stderr, "  refused: %s\n", err.message);
-    }
-    CHECK_ROW_END();
+    expect_accepted(good, sizeof good / sizeof *good);
 }
 
 /* Refused, each with the place and the problem named. */
 static void test_refused(void)
 {
-    static const struct {
-        const char *schema;
-        const char *message; /* the whole message */
-    } cases[] = {
+    static const refusal cases[] = {
         {"[1]", "output must be a JSON Schema object ({\"type\": \"object\", ...})"},
         {"{\"type\":", "output must be a JSON Schema object ({\"type\": \"object\", ...})"},
         {"{\"type\":\"array\",\"items\":{\"type\":\"string\"}}",
@@ -158,14 +179,7 @@ static void test_refused(void)
          "output.$defs.b.anyOf[1]: $ref \"#/$defs/a\" leads back to a schema that holds it: "
          "recursive schemas are not supported by structured outputs"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        CHECK_ROW("cases[%zu]", i);
-        error_info err;
-        CHECK_INT(check_text(cases[i].schema, 0, &err), -1);
-        CHECK_STR(err.type, "invalid_argument");
-        CHECK_STR(err.message, cases[i].message);
-    }
-    CHECK_ROW_END();
+    expect_refused(cases, sizeof cases / sizeof *cases);
 }
 
 /* A Lua script counts from 1: the place named counts as it does. */
@@ -199,18 +213,8 @@ static void test_annotations(void)
         "{\"type\":\"object\",\"properties\":{\"pw\":{\"type\":\"string\",\"writeOnly\":false}},"
         "\"additionalProperties\":false}",
     };
-    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
-        CHECK_ROW("good[%zu]", i);
-        error_info err;
-        CHECK_INT(check_text(good[i], 0, &err), 0);
-        if (err.message[0])
-            fprintf(stderr, "  refused: %s\n", err.message);
-    }
-    CHECK_ROW_END();
-    static const struct {
-        const char *schema;
-        const char *message;
-    } cases[] = {
+    expect_accepted(good, sizeof good / sizeof *good);
+    static const refusal cases[] = {
         {"{\"$schema\":7,\"type\":\"object\",\"additionalProperties\":false}", "output: $schema must be a string"},
         {"{\"$id\":true,\"type\":\"object\",\"additionalProperties\":false}", "output: $id must be a string"},
         {"{\"$comment\":[],\"type\":\"object\",\"additionalProperties\":false}",
@@ -242,14 +246,7 @@ static void test_annotations(void)
          "\"examples\":[5],\"minimum\":0}},\"additionalProperties\":false}",
          "output.properties.n: minimum is not supported by structured outputs (no numerical constraints)"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        CHECK_ROW("cases[%zu]", i);
-        error_info err;
-        CHECK_INT(check_text(cases[i].schema, 0, &err), -1);
-        CHECK_STR(err.type, "invalid_argument");
-        CHECK_STR(err.message, cases[i].message);
-    }
-    CHECK_ROW_END();
+    expect_refused(cases, sizeof cases / sizeof *cases);
 }
 
 /* The memo walks a schema (or a tools list) once, by its text: the same text again is found,
