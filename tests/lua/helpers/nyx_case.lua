@@ -36,6 +36,9 @@ M.valgrind = os.getenv("NYX_TEST_VALGRIND")
 M.slow = M.valgrind and 10 or 1 -- a case's `slow`
 -- The exit status valgrind gives a process it found errors or leaks in (--error-exitcode).
 local VALGRIND_STATUS = 99
+-- How long one case may run: one that hangs fails naming itself, its stderr kept, where the
+-- whole spec used to run into ctest's limit and say nothing of which case or why.
+local CASE_LIMIT_S = 120 * M.slow
 
 --- A model the simulator serves but whose price nobody knows (cost must be nil).
 M.UNPRICED_MODEL = "nyx-test-unpriced"
@@ -396,11 +399,15 @@ function Setup:exec(code, opts)
   M.write(base .. ".lua", source)
   local runner = self.host == "nyx run" and (M.quote(M.bin) .. " run") or "lua5.4"
   if M.valgrind then runner = M.valgrind .. " --quiet " .. runner end
-  local cmd = ("cd %s && %s %s %s 2>%s >%s"):format(M.quote(self.dir), M.env_prefix(env), runner,
-    M.quote(base .. ".lua"), M.quote(base .. ".err"), M.quote(base .. ".stdout"))
+  local cmd = ("cd %s && %s timeout -k 5 %d %s %s 2>%s >%s"):format(M.quote(self.dir), M.env_prefix(env),
+    CASE_LIMIT_S, runner, M.quote(base .. ".lua"), M.quote(base .. ".err"), M.quote(base .. ".stdout"))
   local exited, _, status = os.execute(cmd)
   local res = { exited = exited == true, stderr = M.read(base .. ".err") or "",
                 stdout = M.read(base .. ".stdout") or "" }
+  if status == 124 or status == 137 then
+    error(("the case ran past %d s and was stopped (%s):\n%s\n--- stderr ---\n%s"):format(CASE_LIMIT_S,
+      self.name, code, res.stderr), 2)
+  end
   -- Checked here, not by the caller: a case expected to fail must not hide a leak.
   if M.valgrind and status == VALGRIND_STATUS then
     error("valgrind found errors or leaks:\n" .. res.stderr, 2)
