@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 static void help(FILE *out)
 {
@@ -13,24 +14,30 @@ static void help(FILE *out)
             "Renders TEMPLATE with the variables given (as nyx render does) and sends it as one\n"
             "call. The answer goes to stdout (with --json: the result as one JSON object: text,\n"
             "model, id, stop_reason, interaction_id, usage with cost_usd), the model, usage and cost\n"
-            "to stderr. Without --model the template's model hint is used.\n"
+            "to stderr. Without --model the template's model hint is used. On a terminal the\n"
+            "answer is printed as it arrives (a stream); elsewhere, whole once it is complete,\n"
+            "so a call cut short is retried rather than leaving half an answer in a file.\n"
             "Exit status: 0 answered, 1 the call or the rendering failed or its record was lost,\n"
             "2 usage error.\n");
 }
 
 /* The answer on stdout (with --json the result's fields as one object, nyx.json_encode), a
- * line of usage and cost on stderr. */
+ * line of usage and cost on stderr. On a terminal the text is written as it arrives: a long
+ * answer is read while it comes. Elsewhere it is written whole, as a streamed call whose text
+ * has been delivered is not tried again when cut (half an answer would be in the file). */
 static const char chunk_fmt[] =
     "local nyx = require 'nyx'\n"
-    "local name, model, as_json = '%s', %s%s%s, %s\n"
+    "local name, model, as_json, on_terminal = '%s', %s%s%s, %s, %s\n"
     "local prompt = nyx.templates.render(name, nyx.vars)\n"
-    "local r = nyx.call{prompt = prompt, template = name, model = model}\n"
+    "local streamed = false\n"
+    "local stream = on_terminal and function(t) streamed = true; io.stdout:write(t); io.stdout:flush() end or nil\n"
+    "local r = nyx.call{prompt = prompt, template = name, model = model, stream = stream}\n"
     "local u = r.usage\n"
     "if as_json then\n"
     "  io.stdout:write(nyx.json_encode{ text = r.text, json = r.json, model = r.model, id = r.id,\n"
     "    stop_reason = r.stop_reason, interaction_id = r.interaction_id, usage = u }, '\\n')\n"
     "else\n"
-    "  io.stdout:write(r.text)\n"
+    "  if not streamed then io.stdout:write(r.text) end\n"
     "  if r.text:sub(-1) ~= '\\n' then io.stdout:write('\\n') end\n"
     "end\n"
     "io.stderr:write(string.format('%%s: %%d input, %%d output, %%d cache read, %%d cache write tokens; %%s\\n',\n"
@@ -72,7 +79,7 @@ int cli_ask(int argc, char **argv)
     }
     char chunk[sizeof chunk_fmt + 512];
     snprintf(chunk, sizeof chunk, chunk_fmt, name, model ? "'" : "", model ? model : "nil", model ? "'" : "",
-             json ? "true" : "false");
+             json ? "true" : "false", !json && isatty(STDOUT_FILENO) ? "true" : "false");
     cli_catch_signals(e);
     rc = cli_drive(e, nyx_load_string(e, chunk, "=nyx ask"), NULL);
     int status = 0;

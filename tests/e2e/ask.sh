@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nyx ask end to end on the simulator: the template is rendered with --var values and sent as
 # one call (the stored request holds the rendered text), the answer is on stdout and usage and
-# cost on stderr, the call is logged under the template's version, --model overrides the
+# cost on stderr (on a terminal the answer streams to it; piped, it is asked for whole), the call
+# is logged under the template's version, --model overrides the
 # template's hint, and the exit codes are 0 answered, 1 failed (missing variable, unknown
 # template, API error), 2 usage (a --var value that is not UTF-8 among them, named with its
 # byte: it read as the rendered prompt's, exit 1); --json writes the result as one JSON object; an answer whose
@@ -31,6 +32,21 @@ check_grep "the call is logged under the template's version" "$out" -E '^classif
 run_nyx ask classify --var "ticket=x" --model claude-sonnet-4-5
 check_exit "--model overrides the template's hint" 0 "$err" '^claude-sonnet-4-5:'
 
+# On a terminal the answer is written as it arrives (the request streams); piped, whole (it does
+# not: a call cut short is retried rather than leaving half an answer in a file).
+raw_request() { run_nyx log --last 1 --json; run_nyx log --raw "$(sed -n 's/^{"id":"\([^"]*\)".*/\1/p' <<<"$out")" --json; }
+tty_out=$("${clean_env[@]}" script -qec "$NYX_BIN ask classify --var 'ticket=printer on fire'" /dev/null 2>&1 | tr -d '\r')
+tty_rc=$?
+raw_request
+[[ $tty_rc == 0 ]] && grep -q '^As your assistant, regarding Classify this ticket' <<<"$tty_out" &&
+  grep -Eq '^claude-haiku-4-5: [0-9]+ input' <<<"$tty_out" && grep -q 'stream\\*":true' <<<"$out"
+check "on a terminal the answer is streamed to it, then the usage line" $? "rc=$tty_rc $tty_out"
+run_nyx ask classify --var "ticket=printer on fire"
+piped=$out
+raw_request
+[[ -n "$piped" ]] && ! grep -q 'stream\\*":true' <<<"$out"
+check "piped, the answer is asked for whole" $? "$out"
+
 run_nyx ask classify --var "ticket=printer on fire" --json
 [[ $rc == 0 && $(wc -l <<<"$out") == 1 ]] && grep -Eq '^\{.*"interaction_id":"ix_[0-9a-f]+".*"model":"claude-haiku-4-5".*"text":"As your assistant, regarding Classify this ticket.*"usage":\{.*"cost_usd":[0-9.e-]+.*\}\}$' <<<"$out"
 check "--json writes the result as one JSON object with text, model, interaction and usage with cost" $? "$out"
@@ -40,12 +56,12 @@ check "--json keeps the usage line on stderr" $? "$err"
 run_nyx ask classify
 check_exit "a missing variable exits 1 and is named" 1 "$err" "missing required variable 'ticket'"
 run_nyx stats --by template
-check_grep "nothing is sent when the template does not render" "$out" -E '^classify@1 +3 '
+check_grep "nothing is sent when the template does not render" "$out" -E '^classify@1 +5 '
 run_nyx ask classify --var $'ticket=caf\xe9'
 check_exit "a --var value that is not UTF-8 is a usage error (2) naming --var and its byte" 2 "$err" \
   -x 'nyx ask: --var ticket is not valid UTF-8 (its byte 4 is 0xE9)'
 run_nyx stats --by template
-check_grep "nothing is sent for it" "$out" -E '^classify@1 +3 '
+check_grep "nothing is sent for it" "$out" -E '^classify@1 +5 '
 
 run_nyx ask no_such_template
 check_exit "an unknown template exits 1, said as nyx templates show says it (no \"not_found: \")" 1 "$err" \
