@@ -19,6 +19,7 @@
  * gives them a type, so a misuse is still named. */
 #include "schema.h"
 #include "response.h"
+#include "base/closest.h"
 #include "base/quick_hash.h"
 
 #include <stdarg.h>
@@ -374,9 +375,21 @@ static int check_keyword(walk *w, const cJSON *node, const cJSON *v, int depth, 
     for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof *UNSUPPORTED; i++)
         if (strcmp(k, UNSUPPORTED[i].name) == 0)
             return bad(w, "%s is not supported by structured outputs (%s)", k, UNSUPPORTED[i].why);
+    /* A slip of a keyword it takes ("requird", "readonly") is named with the keyword. */
+    static const char *const TAKEN[] = {"type",  "properties", "required", "additionalProperties",
+                                        "items", "minItems",   "enum",     "const",
+                                        "anyOf", "allOf",      "$ref",     "$defs",
+                                        "definitions", "format", "pattern", "default",
+                                        "description", "title", "$schema", "$id",
+                                        "$comment", "examples", "deprecated", "readOnly",
+                                        "writeOnly"};
+    const char *meant = closest_name(k, TAKEN, sizeof TAKEN / sizeof *TAKEN);
+    if (meant)
+        return bad(w, "unknown keyword \"%.60s\" (did you mean \"%s\"?)", k, meant);
     return bad(w, "unknown keyword \"%.60s\" (structured outputs take type, properties, required, "
                   "additionalProperties, items, minItems, enum, const, anyOf, allOf, $ref, $defs, "
-                  "definitions, format, pattern, default, description and title)", k);
+                  "definitions, format, pattern, default, description and title, and the annotations "
+                  "$schema, $id, $comment, examples, deprecated, readOnly and writeOnly)", k);
 }
 
 static int check_node(walk *w, const cJSON *node, int depth)

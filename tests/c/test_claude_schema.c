@@ -121,9 +121,7 @@ static void test_refused(void)
         {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":[\"string\",7]}},\"additionalProperties\":false}",
          "output.properties.a: type must be a type name or an array of type names"},
         {"{\"type\":\"object\",\"requird\":[\"a\"],\"additionalProperties\":false}",
-         "output: unknown keyword \"requird\" (structured outputs take type, properties, required, "
-         "additionalProperties, items, minItems, enum, const, anyOf, allOf, $ref, $defs, definitions, "
-         "format, pattern, default, description and title)"},
+         "output: unknown keyword \"requird\" (did you mean \"required\"?)"},
         {"{\"type\":\"object\",\"properties\":{\"a\":{\"oneOf\":[{\"type\":\"string\"}]}},"
          "\"additionalProperties\":false}",
          "output.properties.a: oneOf is not supported by structured outputs (use anyOf)"},
@@ -234,14 +232,16 @@ static void test_annotations(void)
         /* beside the annotations, a misspelling and the documented refusals stand */
         {"{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"type\":\"object\",\"requird\":[],"
          "\"examples\":[],\"additionalProperties\":false}",
-         "output: unknown keyword \"requird\" (structured outputs take type, properties, required, "
-         "additionalProperties, items, minItems, enum, const, anyOf, allOf, $ref, $defs, definitions, "
-         "format, pattern, default, description and title)"},
+         "output: unknown keyword \"requird\" (did you mean \"required\"?)"},
         {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"readonly\":true}},"
          "\"additionalProperties\":false}",
-         "output.properties.a: unknown keyword \"readonly\" (structured outputs take type, properties, required, "
+         "output.properties.a: unknown keyword \"readonly\" (did you mean \"readOnly\"?)"},
+        /* a name like no keyword it takes: the list of those it takes */
+        {"{\"type\":\"object\",\"x-order\":1,\"additionalProperties\":false}",
+         "output: unknown keyword \"x-order\" (structured outputs take type, properties, required, "
          "additionalProperties, items, minItems, enum, const, anyOf, allOf, $ref, $defs, definitions, "
-         "format, pattern, default, description and title)"},
+         "format, pattern, default, description and title, and the annotations $schema, $id, $comment, "
+         "examples, deprecated, readOnly and writeOnly)"},
         {"{\"$comment\":\"x\",\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\","
          "\"examples\":[5],\"minimum\":0}},\"additionalProperties\":false}",
          "output.properties.n: minimum is not supported by structured outputs (no numerical constraints)"},
