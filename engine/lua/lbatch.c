@@ -295,6 +295,10 @@ int lnyx_open_batch(lua_State *L)
     lua_setfield(L, -2, "batch_api");
     lua_pushcfunction(L, l_requests);
     lua_setfield(L, -2, "batch_requests");
+    /* How long a batch's polls go on from its creation (its life and the margin, batch.h): the
+     * pickup's bound, so that both waits end at the same point. */
+    lua_pushnumber(L, BATCH_LIFETIME_S + BATCH_EXPIRY_MARGIN_S);
+    lua_setfield(L, -2, "batch_polls_for_s");
     lua_pushcfunction(L, l_record);
     lua_setfield(L, -2, "batch_record");
     lua_pushcfunction(L, l_settle);

@@ -353,9 +353,9 @@ end
 -- One GET of the batch endpoints; while the pickup waits, one answered with a retryable error (a
 -- 429 or 529, a body cut on its way) is asked again, no sooner than its retry-after: the batch goes
 -- on at the API whatever its polls meet, as the engine's own polls do (batch.c).
--- The API ends a batch 24 hours after it was made (expires_at); the polls of one picked up allow
--- it as long and 5 minutes more, as the submitting process's do (core/batch.h).
-local BATCH_LIFE_S, BATCH_MARGIN_S, TRIES_PAST_LIFE = 86400, 300, 3
+-- Tries of a poll failing past the batch's life (core.batch_polls_for_s from its creation: the
+-- API ends a batch 24 hours after it was made, and a margin, as the submitting process allows).
+local TRIES_PAST_LIFE = 3
 
 -- A poll or results download; one answered with an error that may pass (429, 529, a reset) is
 -- asked again, backing off from half a second to a minute (no sooner than its retry-after),
@@ -406,7 +406,7 @@ function M.pickup(id, opts)
       end
     else
       out.ids[#out.ids + 1] = pid
-      local live_until = (tonumber(prows[1].created_at) or os.time()) + BATCH_LIFE_S + BATCH_MARGIN_S
+      local live_until = (tonumber(prows[1].created_at) or os.time()) + core.batch_polls_for_s
       local st
       while true do
         st = core.json_decode(ask("/" .. pid, opts.wait ~= false, live_until))

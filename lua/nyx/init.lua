@@ -6,8 +6,8 @@ local core = require "nyx.core"
 -- loop, the council's estimate): the library reaches them in nyx.core; scripts use what they
 -- serve, so they are no part of nyx.
 local LIBRARY_ONLY = { batch_open = true, batch_requests = true, batch_record = true, batch_settle = true,
-                       batch_api = true, host_tool = true, host_tool_call = true, otel_tool = true,
-                       estimate = true, schema_problem = true }
+                       batch_api = true, batch_polls_for_s = true, host_tool = true, host_tool_call = true,
+                       otel_tool = true, estimate = true, schema_problem = true }
 
 local M = {}
 for name, value in pairs(core) do
