@@ -821,6 +821,13 @@ static int stream_for_time(const nyx_engine *e, const call_spec *spec)
            ANSWER_S_PER_TOKEN * spec->req.max_tokens > e->cfg.timeout_s;
 }
 
+/* The spec as the caller asked for it: a stream of the engine's choosing is not the caller's. */
+static void unchoose_stream(api_call *c)
+{
+    if (c->stream_chosen)
+        c->spec.req.stream = 0;
+}
+
 /* A call made of spec, its defaults given and its request built for its first route, as it
  * will be sent: call_start's first steps, and all of call_estimate. The spec's contents are the
  * call's then (the spec is not reset). NULL with err when the call cannot be made; the spec is
@@ -866,7 +873,7 @@ static api_call *call_prepare(nyx_engine *e, call_spec *spec, error_info *err)
     c->spec = *spec;
     c->nroutes = 1 + c->spec.nfallback;
     if (prepare_route(c, err) != 0) {
-        c->spec.req.stream = !c->stream_chosen && c->spec.req.stream;
+        unchoose_stream(c);
         *spec = c->spec; /* still the caller's, as it asked */
         call_body_drop(c);
         claude_body_free(&c->parts);
@@ -912,7 +919,7 @@ int call_estimate(nyx_engine *e, call_spec *spec, int batch, call_bound *out, er
     out->input_tokens_max = input_tokens_max(c);
     out->max_tokens = c->spec.req.max_tokens;
     out->worst_case_usd = out->priced ? worst_case_usd(c, batch || c->spec.batch) : -1;
-    c->spec.req.stream = !c->stream_chosen && c->spec.req.stream; /* its body counted the stream's flag */
+    unchoose_stream(c); /* its body counted the stream's flag */
     *spec = c->spec; /* the caller's again, with the defaults and marks the call would have */
     call_body_drop(c);
     claude_body_free(&c->parts);
