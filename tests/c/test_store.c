@@ -1067,29 +1067,22 @@ static void test_thought_index(store_db *s)
     }
 }
 
-int main(void)
-{
-    static const conformance_case cases[] = {
-        {"migrations", .fn = test_migrations},
-        {"migration_2", .fn = test_migration_2},
-        {"fresh_schema_is_migrated_schema", .fn = test_fresh_schema_is_migrated_schema},
-        {"fresh_schema_all_or_nothing", .fn = test_fresh_schema_all_or_nothing},
-        {"concurrent_migration", .fn = test_concurrent_migration},
-        {"session_index", .fn = test_session_index},
-        {"thought_index", .on_db = test_thought_index},
-        {"memory", .fn = test_memory},
-        {"values_per_record", .on_db = test_values_per_record},
-        {"open_failures", .fn = test_open_failures},
-        {"readonly", .fn = test_readonly},
-        {"locked", .fn = test_locked},
-        {"full", .on_db = test_full},
-        {"checkpoints", .fn = test_checkpoints},
-        {"checkpoints_after_chdir", .fn = test_checkpoints_after_chdir},
-        {"page_cache", .on_db = test_page_cache},
-        {"sigkill", .fn = test_sigkill},
-        {"reader_sees_commits", .on_db = test_reader_sees_commits},
-        {0},
-    };
-    char *argv[] = {(char *)"test_store", (char *)"sqlite", NULL};
-    return conformance_main(2, argv, "test_store", cases);
-}
+BACKEND_SUITE("sqlite", "test_store",
+    {"migrations", .fn = test_migrations},
+    {"migration_2", .fn = test_migration_2},
+    {"fresh_schema_is_migrated_schema", .fn = test_fresh_schema_is_migrated_schema},
+    {"fresh_schema_all_or_nothing", .fn = test_fresh_schema_all_or_nothing},
+    {"concurrent_migration", .fn = test_concurrent_migration},
+    {"session_index", .fn = test_session_index},
+    {"thought_index", .on_db = test_thought_index},
+    {"memory", .fn = test_memory},
+    {"values_per_record", .on_db = test_values_per_record},
+    {"open_failures", .fn = test_open_failures},
+    {"readonly", .fn = test_readonly},
+    {"locked", .fn = test_locked},
+    {"full", .on_db = test_full},
+    {"checkpoints", .fn = test_checkpoints},
+    {"checkpoints_after_chdir", .fn = test_checkpoints_after_chdir},
+    {"page_cache", .on_db = test_page_cache},
+    {"sigkill", .fn = test_sigkill},
+    {"reader_sees_commits", .on_db = test_reader_sees_commits})

@@ -415,18 +415,11 @@ static void test_migrate_v5(void)
     store_close(s);
 }
 
-int main(void)
-{
-    static const conformance_case cases[] = {
-        {"hash", .fn = test_hash},
-        {"hash_vectors", .fn = test_hash_vectors},
-        {"known_spans", .fn = test_known_spans},
-        {"cut_and_join", .fn = test_cut_and_join},
-        {"heads", .fn = test_heads},
-        {"batch_parts", .on_db = test_batch_parts},
-        {"migrate_v5", .fn = test_migrate_v5},
-        {0},
-    };
-    char *argv[] = {(char *)"test_store_content", (char *)"sqlite", NULL};
-    return conformance_main(2, argv, "test_store_content", cases);
-}
+BACKEND_SUITE("sqlite", "test_store_content",
+    {"hash", .fn = test_hash},
+    {"hash_vectors", .fn = test_hash_vectors},
+    {"known_spans", .fn = test_known_spans},
+    {"cut_and_join", .fn = test_cut_and_join},
+    {"heads", .fn = test_heads},
+    {"batch_parts", .on_db = test_batch_parts},
+    {"migrate_v5", .fn = test_migrate_v5})

@@ -803,20 +803,13 @@ static void test_thought_index(store_db *s)
     CHECK(!scans);
 }
 
-int main(void)
-{
-    static const conformance_case cases[] = {
-        {"open_and_migrate", .fn = test_open_and_migrate},
-        {"concurrent_migration", .fn = test_concurrent_migration},
-        {"content_migration", .fn = test_content_migration},
-        {"session_index", .fn = test_session_index},
-        {"thought_index", .on_db = test_thought_index},
-        {"async", .on_db = test_async},
-        {"pump_limit", .on_db = test_pump_limit},
-        {"connection_loss", .on_db = test_connection_loss},
-        {"password_hidden", .fn = test_password_hidden},
-        {0},
-    };
-    char *argv[] = {(char *)"test_store_pg", (char *)"pg", NULL};
-    return conformance_main(2, argv, "store-pg", cases);
-}
+BACKEND_SUITE("pg", "store-pg",
+    {"open_and_migrate", .fn = test_open_and_migrate},
+    {"concurrent_migration", .fn = test_concurrent_migration},
+    {"content_migration", .fn = test_content_migration},
+    {"session_index", .fn = test_session_index},
+    {"thought_index", .on_db = test_thought_index},
+    {"async", .on_db = test_async},
+    {"pump_limit", .on_db = test_pump_limit},
+    {"connection_loss", .on_db = test_connection_loss},
+    {"password_hidden", .fn = test_password_hidden})

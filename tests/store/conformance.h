@@ -614,4 +614,23 @@ static inline int conformance_main(int argc, char **argv, const char *suite,
     CHECK_DONE();
 }
 
+/* A suite's main(): its cases, {"name", .on_db = test_x} or {"name", .fn = test_y}, run on the
+ * backend that argv[1] or NYX_TEST_STORE names; suite names its scratch directory. */
+#define CONFORMANCE_SUITE(suite, ...)                                   \
+    int main(int argc, char **argv)                                     \
+    {                                                                   \
+        static const conformance_case cases_[] = {__VA_ARGS__, {0}};    \
+        return conformance_main(argc, argv, suite, cases_);             \
+    }
+
+/* The main() of cases that are one backend's own ("sqlite": tests/c/test_store*.c; "pg":
+ * tests/pg), on the suite's fixture. */
+#define BACKEND_SUITE(backend, suite, ...)                              \
+    int main(void)                                                      \
+    {                                                                   \
+        static const conformance_case cases_[] = {__VA_ARGS__, {0}};    \
+        char *argv_[] = {(char *)(suite), (char *)(backend), NULL};     \
+        return conformance_main(2, argv_, suite, cases_);               \
+    }
+
 #endif

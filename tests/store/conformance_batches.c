@@ -167,12 +167,6 @@ static void test_batch_settle(store_db *s)
     store_close(t);
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"batches", .on_db = test_batches},
-        {"batch_settle", .on_db = test_batch_settle},
-        {0},
-    };
-    return conformance_main(argc, argv, "store-batches", cases);
-}
+CONFORMANCE_SUITE("store-batches",
+    {"batches", .on_db = test_batches},
+    {"batch_settle", .on_db = test_batch_settle})

@@ -709,16 +709,10 @@ static void test_log_settle(store_db *s)
     CHECK_STR(status(s), "session:l|1.0|0.5625|0.0|0.4375\n");
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"reserve_settle", .on_db = test_reserve_settle},
-        {"refusal", .on_db = test_refusal},
-        {"processes_exact", .fn = test_processes_exact},
-        {"processes_settle", .fn = test_processes_settle},
-        {"reap", .fn = test_reap},
-        {"log_settle", .on_db = test_log_settle},
-        {0},
-    };
-    return conformance_main(argc, argv, "store-budget", cases);
-}
+CONFORMANCE_SUITE("store-budget",
+    {"reserve_settle", .on_db = test_reserve_settle},
+    {"refusal", .on_db = test_refusal},
+    {"processes_exact", .fn = test_processes_exact},
+    {"processes_settle", .fn = test_processes_settle},
+    {"reap", .fn = test_reap},
+    {"log_settle", .on_db = test_log_settle})

@@ -137,13 +137,7 @@ static void test_shared(void)
     store_close(b);
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"put_get_expire", .on_db = test_put_get_expire},
-        {"now_and_invalid", .on_db = test_now_and_invalid},
-        {"shared", .fn = test_shared},
-        {0},
-    };
-    return conformance_main(argc, argv, "store-cache", cases);
-}
+CONFORMANCE_SUITE("store-cache",
+    {"put_get_expire", .on_db = test_put_get_expire},
+    {"now_and_invalid", .on_db = test_now_and_invalid},
+    {"shared", .fn = test_shared})

@@ -214,14 +214,8 @@ static void test_atomic(store_db *s)
     free(b);
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"workload", .on_db = test_workload},
-        {"conversation_and_council", .on_db = test_conversation_and_council},
-        {"purge", .on_db = test_purge},
-        {"atomic", .on_db = test_atomic},
-        {0},
-    };
-    return conformance_main(argc, argv, "store-content", cases);
-}
+CONFORMANCE_SUITE("store-content",
+    {"workload", .on_db = test_workload},
+    {"conversation_and_council", .on_db = test_conversation_and_council},
+    {"purge", .on_db = test_purge},
+    {"atomic", .on_db = test_atomic})

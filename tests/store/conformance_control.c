@@ -287,13 +287,7 @@ static void test_config(store_db *s)
     CHECK_INT(store_config_list(s, NULL, NULL, &err), -1);
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"control", .fn = test_control},
-        {"audit", .on_db = test_audit},
-        {"config", .on_db = test_config},
-        {0},
-    };
-    return conformance_main(argc, argv, "store-control", cases);
-}
+CONFORMANCE_SUITE("store-control",
+    {"control", .fn = test_control},
+    {"audit", .on_db = test_audit},
+    {"config", .on_db = test_config})

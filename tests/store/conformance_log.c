@@ -710,16 +710,10 @@ static void test_batch(void)
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id = 'at_close'"), 1);
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"log_fields", .on_db = test_log_fields},
-        {"queries", .on_db = test_queries},
-        {"unknown_cost", .on_db = test_unknown_cost},
-        {"exists", .on_db = test_exists},
-        {"sessions", .on_db = test_sessions},
-        {"batch", .fn = test_batch},
-        {0},
-    };
-    return conformance_main(argc, argv, "store-log", cases);
-}
+CONFORMANCE_SUITE("store-log",
+    {"log_fields", .on_db = test_log_fields},
+    {"queries", .on_db = test_queries},
+    {"unknown_cost", .on_db = test_unknown_cost},
+    {"exists", .on_db = test_exists},
+    {"sessions", .on_db = test_sessions},
+    {"batch", .fn = test_batch})

@@ -78,12 +78,6 @@ static void test_unreachable_uri(void)
     CHECK_ROW_END();
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"reopen", .fn = test_reopen},
-        {"unreachable_uri", .fn = test_unreachable_uri},
-        {0},
-    };
-    return conformance_main(argc, argv, "store-open", cases);
-}
+CONFORMANCE_SUITE("store-open",
+    {"reopen", .fn = test_reopen},
+    {"unreachable_uri", .fn = test_unreachable_uri})

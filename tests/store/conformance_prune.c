@@ -225,14 +225,8 @@ static void test_invalid(store_db *s)
     CHECK_INT(store_prune(s, T0, 0, 0, NULL, &err), -1);
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"prune", .on_db = test_prune},
-        {"pieces", .on_db = test_pieces},
-        {"batches", .on_db = test_batches},
-        {"invalid", .on_db = test_invalid},
-        {0},
-    };
-    return conformance_main(argc, argv, "store-prune", cases);
-}
+CONFORMANCE_SUITE("store-prune",
+    {"prune", .on_db = test_prune},
+    {"pieces", .on_db = test_pieces},
+    {"batches", .on_db = test_batches},
+    {"invalid", .on_db = test_invalid})

@@ -274,13 +274,7 @@ static void test_processes(void)
     CHECK_INT(raw_int("SELECT max(version) FROM prompt_templates"), NCONTENT);
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"versions", .on_db = test_versions},
-        {"usage", .on_db = test_usage},
-        {"processes", .fn = test_processes},
-        {0},
-    };
-    return conformance_main(argc, argv, "store-templates", cases);
-}
+CONFORMANCE_SUITE("store-templates",
+    {"versions", .on_db = test_versions},
+    {"usage", .on_db = test_usage},
+    {"processes", .fn = test_processes})

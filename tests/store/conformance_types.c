@@ -104,12 +104,6 @@ static void test_lua_sees_strings_and_numbers(store_db *s)
     lua_close(L);
 }
 
-int main(int argc, char **argv)
-{
-    static const conformance_case cases[] = {
-        {"columns keep their types", .on_db = test_columns_keep_their_types},
-        {"Lua sees strings and numbers", .on_db = test_lua_sees_strings_and_numbers},
-        {0},
-    };
-    return conformance_main(argc, argv, "types", cases);
-}
+CONFORMANCE_SUITE("types",
+    {"columns keep their types", .on_db = test_columns_keep_their_types},
+    {"Lua sees strings and numbers", .on_db = test_lua_sees_strings_and_numbers})
