@@ -297,6 +297,19 @@ static inline interaction_rec make(const char *id, double t)
     return it;
 }
 
+/* A result of batch nb_1 (its request custom_id) at a known cost, as a batch pickup logs it. */
+static inline interaction_rec batch_result(const char *id, const char *custom_id, double cost)
+{
+    interaction_rec it = make(id, 0);
+    it.provider = NULL;
+    it.has_cost = 1;
+    it.cost_usd = cost;
+    it.service_tier = "batch";
+    it.batch_id = "nb_1";
+    it.custom_id = custom_id;
+    return it;
+}
+
 /* ---- collecting query rows ---- */
 
 #define MAX_ROWS 64

@@ -21,18 +21,6 @@ static const char *requests(store_db *s, const char *id)
     return out;
 }
 
-static interaction_rec result(const char *id, const char *custom_id, double cost)
-{
-    interaction_rec it = make(id, 0);
-    it.provider = NULL;
-    it.has_cost = 1;
-    it.cost_usd = cost;
-    it.service_tier = "batch";
-    it.batch_id = "nb_1";
-    it.custom_id = custom_id;
-    return it;
-}
-
 static void test_batches(store_db *s)
 {
     error_info err = cleared_error();
@@ -89,7 +77,7 @@ static void test_batches(store_db *s)
 
     /* Two processes log the same result: one row (the first's id, which the requests name),
      * one settlement. */
-    interaction_rec first = result("ix_1", "a", 0.125), again = result("ix_2", "a", 0.125);
+    interaction_rec first = batch_result("ix_1", "a", 0.125), again = batch_result("ix_2", "a", 0.125);
     CHECK_INT(store_log_interaction_settle(s, &first, r1, 0.125, &err), 0);
     CHECK_INT(store_log_interaction_settle(t, &again, r1, 0.125, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE batch_id = 'nb_1' AND custom_id = 'a'"
@@ -104,7 +92,7 @@ static void test_batches(store_db *s)
     /* An ordinary id logged twice is still refused by SQLite; PostgreSQL takes it for a write
      * sent again after its answer was lost, and keeps the first (conformance_budget's
      * log_settle says the same). */
-    interaction_rec plain = result("ix_1", NULL, 0);
+    interaction_rec plain = batch_result("ix_1", NULL, 0);
     plain.batch_id = NULL;
     CHECK_INT(store_log_interaction(s, &plain, &err), is_pg ? 0 : -1);
     if (!is_pg)
@@ -113,12 +101,12 @@ static void test_batches(store_db *s)
                       " batch_id = 'nb_1'"),
               1);
     /* Statistics: batch calls, their cache reads, and the saving against standard prices. */
-    interaction_rec cached = result("ix_4", "b", 0.5);
+    interaction_rec cached = batch_result("ix_4", "b", 0.5);
     cached.usage.cache_read_input_tokens = 700;
     cached.has_standard_cost = 1;
     cached.standard_cost_usd = 1.0;
     CHECK_INT(store_log_interaction(s, &cached, &err), 0);
-    interaction_rec standard = result("ix_5", NULL, 2.0);
+    interaction_rec standard = batch_result("ix_5", NULL, 2.0);
     standard.batch_id = NULL;
     standard.service_tier = "standard";
     standard.usage.cache_read_input_tokens = 50;
@@ -126,7 +114,7 @@ static void test_batches(store_db *s)
     CHECK_STR(picked(s, store_query_stats, NULL, "calls,batch_calls,batch_cache_read,batch_saved_usd"),
               "3|2|700|0.5\n");
     /* A batch result names both its batch and its custom id. */
-    interaction_rec half = result("ix_3", NULL, 0);
+    interaction_rec half = batch_result("ix_3", NULL, 0);
     CHECK_INT(store_log_interaction(s, &half, &err), -1);
     CHECK_STR(err.type, "invalid_argument");
     store_close(t);
@@ -149,7 +137,7 @@ static void test_batch_settle(store_db *s)
     };
     CHECK_INT(store_batch_create(s, "nb_1", NULL, clock_wall_s() + 86400, 1, reqs, 2, &err), 0);
     CHECK_INT(raw_int("SELECT count(*) FROM budget_holds"), 1);
-    interaction_rec a = result("ix_a", "a", 0.125), b = result("ix_b", "b", 0.0625);
+    interaction_rec a = batch_result("ix_a", "a", 0.125), b = batch_result("ix_b", "b", 0.0625);
     CHECK_INT(store_log_interaction(s, &a, &err), 0);
     int settled = -1;
     CHECK_INT(store_batch_settle(t, "nb_1", &settled, &err), 0);

@@ -154,18 +154,6 @@ static void test_pieces(store_db *s)
     free(bo);
 }
 
-static interaction_rec result(const char *id, const char *custom_id)
-{
-    interaction_rec it = make(id, 0);
-    it.provider = NULL;
-    it.has_cost = 1;
-    it.cost_usd = 0.125;
-    it.service_tier = "batch";
-    it.batch_id = "nb_1";
-    it.custom_id = custom_id;
-    return it;
-}
-
 /* A batch stays whole, its rows and its logged results, until every result is logged and its
  * reservations are settled: `nyx batch results` would log again a result it did not find. */
 static void test_batches(store_db *s)
@@ -182,7 +170,7 @@ static void test_batches(store_db *s)
     CHECK_INT(store_batch_create(s, "nb_1", NULL, clock_wall_s() + 86400, 1, reqs, 2, &err), 0);
     interaction_rec plain = make("plain", 0);
     CHECK_INT(store_log_interaction(s, &plain, &err), 0);
-    interaction_rec ra = result("ra", "a"), rb = result("rb", "b");
+    interaction_rec ra = batch_result("ra", "a", 0.125), rb = batch_result("rb", "b", 0.125);
     CHECK_INT(store_log_interaction(s, &ra, &err), 0);
     double later = clock_wall_s() + 3600;
     store_pruned p;
