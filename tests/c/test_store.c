@@ -1,5 +1,5 @@
 /* engine/store on SQLite, what only a file has: its schema and migrations, the plans its
- * indexes give, an in-memory database, the insert's bound values, every failing-disk case
+ * indexes give, an in-memory database, every failing-disk case
  * (missing, not a database, read-only, locked, full) as a clear "store_error", checkpoints,
  * the page cache, durability across SIGKILL and a reader's view of each commit. What every
  * backend does: tests/store/conformance_*.c. */
@@ -330,61 +330,6 @@ static void test_memory(void)
               1);
     CHECK_STR(picked(s, store_query_log, NULL, "id"), "now\n");
     store_close(s);
-}
-
-/* ---- each record its own values ---- */
-
-/* The insert leaves a parameter bound when the next record holds the same NULL or number: each
- * row still reads back with its own values, whatever came before it (a NULL after a number, the
- * number again, a text after a NULL, a record refused in between). */
-static void test_values_per_record(store_db *s)
-{
-    error_info err = cleared_error();
-    char got[512];
-    struct { const char *id; int64_t thought; int has_cost; double cost; const char *etype; } recs[] = {
-        {"v1", 7, 1, 0.25, NULL}, {"v2", 0, 0, 0, "overloaded_error"}, {"v3", 7, 1, 0.25, NULL},
-        {"v1", 9, 1, 0.5, "api_error"}, /* a duplicate id: refused */
-        {"v4", 9, 1, 0.5, NULL},  {"v5", 9, 0, 0, NULL},
-    };
-    for (size_t k = 0; k < sizeof recs / sizeof recs[0]; k++) {
-        interaction_rec it = make(recs[k].id, T0 + (double)k);
-        it.thought_id = recs[k].thought;
-        it.has_cost = recs[k].has_cost;
-        it.cost_usd = it.cost_without_cache_usd = recs[k].cost;
-        it.error_type = recs[k].etype;
-        it.status = recs[k].etype ? "error" : "ok";
-        error_clear(&err);
-        CHECK_INT(store_log_interaction(s, &it, &err), k == 3 ? -1 : 0);
-    }
-    CHECK_STR(raw_text("SELECT group_concat(id || ':' || coalesce(thought_id, '-') || ':' ||"
-                       " coalesce(cost_usd, '-') || ':' || coalesce(error_type, '-') || ':' || status, ' ')"
-                       " FROM (SELECT * FROM llm_interactions ORDER BY id)", got, sizeof got),
-              "v1:7:0.25:-:ok v2:-:-:overloaded_error:error v3:7:0.25:-:ok v4:9:0.5:-:ok v5:9:-:-:ok");
-
-    /* A short text records repeat stays bound as the copy SQLite took: the rows hold it though
-     * the bytes of the records that gave it are gone; a text that changes, goes NULL and comes
-     * back, or outgrows the copies, is bound anew. */
-    char model[8][64], stop[8][64]; /* each record's own */
-    const char *models[] = {"claude-a", "claude-a", "claude-a", "claude-b", NULL, "claude-b",
-                            "claude-a-model-with-a-name-longer-than-the-copies", "claude-a"};
-    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
-        char id[16];
-        snprintf(id, sizeof id, "t%zu", k);
-        interaction_rec it = make(id, T0 + 10 + (double)k);
-        snprintf(model[k], sizeof model[k], "%s", models[k] ? models[k] : "");
-        snprintf(stop[k], sizeof stop[k], "%s", k == 3 ? "max_tokens" : "end_turn");
-        it.model_requested = models[k] ? model[k] : NULL;
-        it.stop_reason = stop[k];
-        CHECK_INT(store_log_interaction(s, &it, &err), 0);
-        memset(model[k], 'X', sizeof model[k] - 1); /* the record's bytes are gone */
-        memset(stop[k], 'X', sizeof stop[k] - 1);
-    }
-    CHECK_STR(raw_text("SELECT group_concat(id || ':' || coalesce(model_requested, '-') || ':' ||"
-                       " stop_reason, ' ') FROM (SELECT * FROM llm_interactions WHERE id LIKE 't%'"
-                       " ORDER BY id)", got, sizeof got),
-              "t0:claude-a:end_turn t1:claude-a:end_turn t2:claude-a:end_turn t3:claude-b:max_tokens"
-              " t4:-:end_turn t5:claude-b:end_turn"
-              " t6:claude-a-model-with-a-name-longer-than-the-copies:end_turn t7:claude-a:end_turn");
 }
 
 /* ---- open failures ---- */
@@ -1076,7 +1021,6 @@ BACKEND_SUITE("sqlite", "test_store",
     {"session_index", .fn = test_session_index},
     {"thought_index", .on_db = test_thought_index},
     {"memory", .fn = test_memory},
-    {"values_per_record", .on_db = test_values_per_record},
     {"open_failures", .fn = test_open_failures},
     {"readonly", .fn = test_readonly},
     {"locked", .fn = test_locked},

@@ -1,6 +1,7 @@
-/* engine/store's record of calls: every field of an interaction as stored, queries with
- * exact numbers (stats, log, usage, exchange, thought trees), unknown prices, sessions,
- * batches and whether an id is stored, on each backend. */
+/* engine/store's record of calls: every field of an interaction as stored, each record's own
+ * values whatever came before it, queries with exact numbers (stats, log, usage, exchange,
+ * thought trees), unknown prices, sessions, batches and whether an id is stored, on each
+ * backend. */
 #include "conformance.h"
 
 /* Text PostgreSQL refuses in a UTF8 database (SQLite stores any bytes). */
@@ -215,6 +216,78 @@ static void test_log_fields(store_db *s)
     CHECK(store_open(NULL, &err) == NULL);
     CHECK_STR(err.type, "invalid_argument");
     CHECK(store_open("", NULL) == NULL);
+}
+
+/* ---- each record its own values ---- */
+
+/* The rows of llm_interactions whose id is LIKE like, in id order, each as fields (an SQL
+ * expression giving text), joined by ' '. */
+static const char *joined(const char *fields, const char *like, char *buf, size_t n)
+{
+    char sql[1024];
+    if (is_pg)
+        snprintf(sql, sizeof sql,
+                 "SELECT string_agg(%s, ' ' ORDER BY id) FROM llm_interactions WHERE id LIKE '%s'",
+                 fields, like);
+    else
+        snprintf(sql, sizeof sql,
+                 "SELECT group_concat(%s, ' ') FROM (SELECT * FROM llm_interactions"
+                 " WHERE id LIKE '%s' ORDER BY id)",
+                 fields, like);
+    return raw_text(sql, buf, n);
+}
+
+/* Each row reads back with its own values, whatever record came before it: a NULL after a
+ * number, the number again, a text after a NULL, a record refused in between. (SQLite's
+ * insert leaves a parameter bound when the next record holds the same NULL or number, and a
+ * short text bound as the copy SQLite took.) */
+static void test_values_per_record(store_db *s)
+{
+    error_info err = cleared_error();
+    char got[512];
+    struct { const char *id; int64_t thought; int has_cost; double cost; const char *etype; } recs[] = {
+        {"v1", 7, 1, 0.25, NULL}, {"v2", 0, 0, 0, "overloaded_error"}, {"v3", 7, 1, 0.25, NULL},
+        {"v1", 9, 1, 0.5, "api_error"}, /* a duplicate id: refused (PostgreSQL: taken as sent again) */
+        {"v4", 9, 1, 0.5, NULL},  {"v5", 9, 0, 0, NULL},
+    };
+    for (size_t k = 0; k < sizeof recs / sizeof recs[0]; k++) {
+        interaction_rec it = make(recs[k].id, T0 + (double)k);
+        it.thought_id = recs[k].thought;
+        it.has_cost = recs[k].has_cost;
+        it.cost_usd = it.cost_without_cache_usd = recs[k].cost;
+        it.error_type = recs[k].etype;
+        it.status = recs[k].etype ? "error" : "ok";
+        error_clear(&err);
+        CHECK_INT(store_log_interaction(s, &it, &err), k == 3 && !is_pg ? -1 : 0);
+    }
+    CHECK_STR(joined("id || ':' || coalesce(CAST(thought_id AS TEXT), '-') || ':' ||"
+                     " coalesce(CAST(cost_usd AS TEXT), '-') || ':' || coalesce(error_type, '-') || ':' || status",
+                     "v%", got, sizeof got),
+              "v1:7:0.25:-:ok v2:-:-:overloaded_error:error v3:7:0.25:-:ok v4:9:0.5:-:ok v5:9:-:-:ok");
+
+    /* A short text records repeat (SQLite keeps it bound as the copy it took): the rows hold it
+     * though the bytes of the records that gave it are gone; so do they a text that changes,
+     * goes NULL and comes back, or outgrows the copies. */
+    char model[8][64], stop[8][64]; /* each record's own */
+    const char *models[] = {"claude-a", "claude-a", "claude-a", "claude-b", NULL, "claude-b",
+                            "claude-a-model-with-a-name-longer-than-the-copies", "claude-a"};
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "t%zu", k);
+        interaction_rec it = make(id, T0 + 10 + (double)k);
+        snprintf(model[k], sizeof model[k], "%s", models[k] ? models[k] : "");
+        snprintf(stop[k], sizeof stop[k], "%s", k == 3 ? "max_tokens" : "end_turn");
+        it.model_requested = models[k] ? model[k] : NULL;
+        it.stop_reason = stop[k];
+        CHECK_INT(store_log_interaction(s, &it, &err), 0);
+        memset(model[k], 'X', sizeof model[k] - 1); /* the record's bytes are gone */
+        memset(stop[k], 'X', sizeof stop[k] - 1);
+    }
+    CHECK_STR(joined("id || ':' || coalesce(model_requested, '-') || ':' || stop_reason", "t%", got,
+                     sizeof got),
+              "t0:claude-a:end_turn t1:claude-a:end_turn t2:claude-a:end_turn t3:claude-b:max_tokens"
+              " t4:-:end_turn t5:claude-b:end_turn"
+              " t6:claude-a-model-with-a-name-longer-than-the-copies:end_turn t7:claude-a:end_turn");
 }
 
 /* ---- queries with exact numbers (the fixture of test_store.c) ---- */
@@ -712,6 +785,7 @@ static void test_batch(void)
 
 CONFORMANCE_SUITE("store-log",
     {"log_fields", .on_db = test_log_fields},
+    {"values_per_record", .on_db = test_values_per_record},
     {"queries", .on_db = test_queries},
     {"unknown_cost", .on_db = test_unknown_cost},
     {"exists", .on_db = test_exists},
