@@ -129,11 +129,7 @@ H.describe_setups("nyx.config", function(setup)
     assert.matches("^day:", v.alerts[1].scope)
     assert.are.equal(0.000001, v.day.limit_usd, "the ledger still shows the limit")
     assert.is_true(v.day.spent_usd > 0.000001)
-    local warned = 0
-    for _, n in ipairs(res.notices) do
-      if n:find("over its soft limit", 1, true) then warned = warned + 1 end
-    end
-    assert.are.equal(1, warned)
+    assert.are.equal(1, H.count_holding(res.notices, "over its soft limit"))
   end)
 
   it("lets only the agents of templates.writers create templates, and audits a refusal", function()

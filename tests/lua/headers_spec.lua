@@ -30,11 +30,7 @@ H.describe_setup("headers = {...} on a call", function(setup)
       version = "anthropic-version is set by nyx", crlf = "must be on one line", nul = "NUL",
       bad_name = "is not a header name",
     }
-    for name, text in pairs(want) do
-      local e = v.r[name]
-      assert.are.equal("invalid_argument", e.type, name .. ": " .. tostring(e.message))
-      assert.matches(text, e.message, 1, true)
-    end
+    H.assert_errors(v.r, "invalid_argument", want)
     assert.are.equal(0, v.sent)
   end)
 

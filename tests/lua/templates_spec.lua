@@ -228,11 +228,7 @@ describe("nyx.templates through " .. local_setup.name, function()
       return true
     ]], { env = env() })
     assert.is_true(v)
-    local n = 0
-    for _, msg in ipairs(res.notices) do
-      if msg:find("variable 'colour' is given but not declared", 1, true) then n = n + 1 end
-    end
-    assert.are.equal(1, n)
+    assert.are.equal(1, H.count_holding(res.notices, "variable 'colour' is given but not declared"))
   end)
 end)
 

@@ -66,11 +66,7 @@ H.describe_setups("texts that are not UTF-8", function(setup)
       user_id = "user_id is not valid UTF-8 (its byte 2 is 0x80)",
       output = "output.properties has a key that is not valid UTF-8 (its byte 2 is 0xE9)",
     }
-    for name, message in pairs(want) do
-      local e = v.r[name]
-      assert.are.equal("invalid_argument", e.type, name .. ": " .. tostring(e.message))
-      assert.matches(message, e.message, 1, true)
-    end
+    H.assert_errors(v.r, "invalid_argument", want)
     assert.are.equal(0, v.refused.sent, "no request reached the server")
     assert.are.equal(0, v.refused.calls)
     assert.are.equal(0, v.refused.errors)

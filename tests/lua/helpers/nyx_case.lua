@@ -527,9 +527,31 @@ function M.assert_error(err, type_, pattern, plain)
   luassert.matches(pattern, err.message, 1, plain, where .. "the message")
 end
 
+--- Each results[name] is an error table of type type_ whose message holds want[name] (plain
+--- text), for every name of want. A failure names the case and the spec's line that asked.
+function M.assert_errors(results, type_, want)
+  local at = debug.getinfo(2, "Sl")
+  for name, text in pairs(want) do
+    local err = results[name]
+    local where = ("%s:%d: %s: "):format(at.short_src, at.currentline, name)
+    luassert.are.equal(type_, type(err) == "table" and err.type,
+                       where .. tostring(type(err) == "table" and err.message or err))
+    luassert.matches(text, err.message, 1, true, where .. "the message")
+  end
+end
+
 --- Whether a and b are equal to a relative rel (default 1e-9): money summed in another order.
 function M.close(a, b, rel)
   return math.abs(a - b) <= (rel or 1e-9) * math.max(math.abs(a), math.abs(b), 1e-12)
+end
+
+--- How many of lines (notices, say) hold text, as plain text.
+function M.count_holding(lines, text)
+  local n = 0
+  for _, line in ipairs(lines) do
+    if line:find(text, 1, true) then n = n + 1 end
+  end
+  return n
 end
 
 --- Sums a field over a list of tables (nil fields count as 0).
