@@ -77,28 +77,22 @@ static const char *run_after_frames =
 
 int main(void)
 {
-    nyx_engine *e = open_sim_engine("0");
+    nyx_engine *e = SIM_ENGINE_WITH("0", idle_steps, "=idle_steps");
     REQUIRE_OR(e != NULL, 1);
-    CHECK_INT(nyx_load_string(e, idle_steps, "=idle_steps"), NYX_OK);
     CHECK_INT(frames(e, 0), NYX_OK);
     nyx_close(e);
 
     /* Frames without a moment to spare: the idle work never runs. */
-    e = open_sim_engine("0");
+    e = SIM_ENGINE_WITH("0", no_idle, "=no_idle");
     REQUIRE_OR(e != NULL, 1);
-    CHECK_INT(nyx_load_string(e, no_idle, "=no_idle"), NYX_OK);
     loop_set_idle(engine_loop(e), NULL, NULL);
     CHECK_INT(frames(e, 0), NYX_OK);
     nyx_close(e);
 
-    e = open_sim_engine("0");
+    e = SIM_ENGINE_WITH("0", run_after_frames, "=run_after_frames");
     REQUIRE_OR(e != NULL, 1);
-    CHECK_INT(nyx_load_string(e, run_after_frames, "=run_after_frames"), NYX_OK);
     CHECK_INT(frames(e, 20), NYX_AGAIN);
-    int rc = nyx_run(e);
-    if (rc != NYX_OK)
-        fprintf(stderr, "nyx_run: %d %s\n", rc, nyx_errmsg(e));
-    CHECK_INT(rc, NYX_OK);
+    CHECK_INT(run_all(e), NYX_OK);
     nyx_close(e);
     return check_failures;
 }

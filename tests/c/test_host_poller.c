@@ -54,16 +54,14 @@ int main(void)
 
     /* A negative timeout (poll(2)'s "forever") is a frame's turn, as 0 is: no wait, and the work
      * of three hundred calls starting is left for the next turns (the timeout is 0 then). */
-    e = open_sim_engine("30");
+    e = SIM_ENGINE_WITH("30",
+                        "local nyx = require 'nyx'\n"
+                        "for i = 1, 300 do\n"
+                        "  nyx.spawn(function() nyx.call{prompt = 'q' .. i, max_tokens = 8} end)\n"
+                        "end\n"
+                        "nyx.sleep(30)\n",
+                        "=frame");
     REQUIRE_OR(e != NULL, 1);
-    CHECK_INT(nyx_load_string(e,
-                              "local nyx = require 'nyx'\n"
-                              "for i = 1, 300 do\n"
-                              "  nyx.spawn(function() nyx.call{prompt = 'q' .. i, max_tokens = 8} end)\n"
-                              "end\n"
-                              "nyx.sleep(30)\n",
-                              "=frame"),
-              NYX_OK);
     CHECK_INT(nyx_poll(e, -1), NYX_AGAIN);
     CHECK_INT(nyx_timeout_ms(e), 0);
     nyx_close(e);

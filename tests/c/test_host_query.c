@@ -22,15 +22,14 @@ static int first_only(void *ud, int ncols, const char *const *names, const char 
 
 int main(void)
 {
-    nyx_engine *e = open_sim_engine("0");
+    nyx_engine *e = SIM_ENGINE_WITH("0",
+                                    "local nyx = require 'nyx'\n"
+                                    "for i = 1, 3 do nyx.call{prompt = 'question ' .. i, max_tokens = 16} end\n"
+                                    "nyx.call{prompt = 'another model', model = 'claude-sonnet-5-5', max_tokens = 16}\n"
+                                    "nyx.audit('note', 'one')\n"
+                                    "nyx.audit('note', 'two')\n",
+                                    "=calls");
     REQUIRE_OR(e != NULL, 1);
-    CHECK_INT(nyx_load_string(e, "local nyx = require 'nyx'\n"
-                                 "for i = 1, 3 do nyx.call{prompt = 'question ' .. i, max_tokens = 16} end\n"
-                                 "nyx.call{prompt = 'another model', model = 'claude-sonnet-5-5', max_tokens = 16}\n"
-                                 "nyx.audit('note', 'one')\n"
-                                 "nyx.audit('note', 'two')\n",
-                              "=calls"),
-              NYX_OK);
     CHECK_INT(run_to_done(e), NYX_OK);
     const char *by_model[] = {"by=model", NULL};
     const char *json[] = {"format=json", NULL};

@@ -36,9 +36,8 @@ static const char *script =
 
 int main(void)
 {
-    nyx_engine *e = open_sim_engine("0");
+    nyx_engine *e = SIM_ENGINE_WITH("0", script, "=schemas");
     REQUIRE_OR(e != NULL, 1);
-    CHECK_INT(nyx_load_string(e, script, "=schemas"), NYX_OK);
     CHECK_INT(run_to_done(e), NYX_OK);
     claude_schema_memo_stats st;
     claude_schema_memo_get_stats(engine_schema_memo(e), &st);

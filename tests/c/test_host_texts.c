@@ -32,9 +32,8 @@ static const char *script =
 
 int main(void)
 {
-    nyx_engine *e = open_sim_engine("0");
+    nyx_engine *e = SIM_ENGINE_WITH("0", script, "=texts");
     REQUIRE_OR(e != NULL, 1);
-    CHECK_INT(nyx_load_string(e, script, "=texts"), NYX_OK);
     CHECK_INT(run_to_done(e), NYX_OK);
     /* The first string read once for its ten calls; each of the twenty new ones once. */
     CHECK_INT(text_pool_reads(engine_text_pool(e)), 21);

@@ -22,9 +22,8 @@ static const char *script =
 
 int main(void)
 {
-    nyx_engine *e = open_sim_engine("0");
+    nyx_engine *e = SIM_ENGINE_WITH("0", script, "=texts");
     REQUIRE_OR(e != NULL, 1);
-    CHECK_INT(nyx_load_string(e, script, "=texts"), NYX_OK);
     CHECK_INT(run_to_done(e), NYX_OK);
     /* The pool's 16 slots and the memo's 8 entries at most (they hold the newest, so mostly the
      * same texts); the 80 calls' worth, or the 40 prompts', when dead entries kept theirs. */
