@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "nyx.h"
+#include "sim_engine.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -179,24 +180,12 @@ int main(void)
     }
     CHECK_STR(curl_body, reply);
 
-    setenv("NYX_PROVIDER", "anthropic", 1);
-    setenv("ANTHROPIC_BASE_URL", url, 1);
-    setenv("ANTHROPIC_API_KEY", "gzip-key", 1);
-    setenv("NYX_MAX_RETRIES", "0", 1);
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
+    nyx_engine *e = open_anthropic_at(url, "gzip-key");
     CHECK(e != NULL);
     if (e) {
-        CHECK_INT(nyx_set(e, "db", ":memory:"), NYX_OK);
         CHECK_INT(nyx_load_string(e, script, "=gzip"), NYX_OK);
-        int rc = nyx_run(e);
-        if (rc != NYX_OK)
-            fprintf(stderr, "nyx_run: %s\n", nyx_errmsg(e));
-        CHECK_INT(rc, NYX_OK);
+        CHECK_INT(run_all(e), NYX_OK);
         nyx_close(e);
-    } else {
-        fprintf(stderr, "nyx_open: %s\n", msg ? msg : "failed");
-        free(msg);
     }
     shutdown(listener, SHUT_RDWR); /* a server still waiting (a request that never came) stops */
     pthread_join(th, NULL);

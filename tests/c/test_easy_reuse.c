@@ -7,6 +7,7 @@
 #include "core/easy_pool.h"
 #include "core/engine.h"
 #include "nyx.h"
+#include "sim_engine.h"
 #include "sim/sim_mhd.h"
 
 #include <arpa/inet.h>
@@ -118,25 +119,14 @@ int main(void)
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u", di ? (unsigned)di->port : 0u);
 
-    setenv("NYX_PROVIDER", "anthropic", 1);
-    setenv("ANTHROPIC_BASE_URL", url, 1);
-    setenv("ANTHROPIC_API_KEY", "reuse-key", 1);
-    setenv("NYX_MAX_RETRIES", "0", 1);
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
+    nyx_engine *e = open_anthropic_at(url, "reuse-key");
     CHECK(e != NULL);
     if (!e) {
-        fprintf(stderr, "nyx_open: %s\n", msg ? msg : "failed");
-        free(msg);
         m->stop_daemon(d);
         CHECK_DONE();
     }
-    CHECK_INT(nyx_set(e, "db", ":memory:"), NYX_OK);
     CHECK_INT(nyx_load_string(e, script, "=reuse"), NYX_OK);
-    int rc = nyx_run(e);
-    if (rc != NYX_OK)
-        fprintf(stderr, "nyx_run: %s\n", nyx_errmsg(e));
-    CHECK_INT(rc, NYX_OK);
+    CHECK_INT(run_all(e), NYX_OK);
 
     /* One call at a time: each took the handle the one before gave back. */
     CHECK_INT((int)easy_pool_idle(e->provider.easies), 1);
