@@ -55,13 +55,9 @@ static void capture_spill(void *ud, int level, const char *msg) { capture(ud, le
 
 static nyx_engine *open_on(const char *path)
 {
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
-    if (!e) {
-        fprintf(stderr, "nyx_open: %s\n", msg ? msg : "?");
-        nyx_free(msg);
+    nyx_engine *e = open_engine();
+    if (!e)
         return NULL;
-    }
     nyx_set_log(e, capture, NULL);
     CHECK_INT(nyx_set(e, "db", path), NYX_OK);
     CHECK_INT(nyx_set(e, "reload", "0"), NYX_OK);

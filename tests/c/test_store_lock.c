@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "nyx.h"
+#include "sim_engine.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -63,13 +64,8 @@ int main(void)
     unsetenv("NYX_DB");
     setenv("NYX_SIM_TTFT_MS", "1", 1);
 
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
-    CHECK(e != NULL);
-    if (!e) {
-        fprintf(stderr, "%s\n", msg ? msg : "?");
-        return 1;
-    }
+    nyx_engine *e = open_engine();
+    REQUIRE_OR(e != NULL, 1);
     CHECK_INT(nyx_set(e, "db", db), NYX_OK);
     CHECK_INT(nyx_set(e, "provider", "sim"), NYX_OK);
     CHECK_INT(nyx_set(e, "reload", "0"), NYX_OK);

@@ -11,6 +11,7 @@
 #include "core/engine.h"
 #include "core/pending_log.h"
 #include "nyx.h"
+#include "sim_engine.h"
 #include "store/store_sqlite.h"
 
 #include <sqlite3.h>
@@ -47,13 +48,9 @@ static nyx_engine *open_after_one_call(const char *dir, const char *file)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
-    if (!e) {
-        fprintf(stderr, "nyx_open: %s\n", msg ? msg : "?");
-        nyx_free(msg);
+    nyx_engine *e = open_engine();
+    if (!e)
         return NULL;
-    }
     CHECK_INT(nyx_set(e, "db", path), NYX_OK);
     CHECK_INT(nyx_set(e, "reload", "0"), NYX_OK);
     CHECK_INT(run(e, "local nyx = require 'nyx'; assert(nyx.call{prompt = 'first', max_tokens = 5}.text)", "=first"),

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "core/engine.h"
+#include "sim_engine.h"
 #include "template/library.h"
 
 #include <fcntl.h>
@@ -506,12 +507,9 @@ int main(void)
         perror("chdir");
         return 1;
     }
-    char *msg = NULL;
-    nyx_engine *e = nyx_open(&msg);
-    if (!e) {
-        fprintf(stderr, "nyx_open: %s\n", msg ? msg : "?");
+    nyx_engine *e = open_engine();
+    if (!e)
         return 1;
-    }
     logbook lb;
     memset(&lb, 0, sizeof lb);
     nyx_set_log(e, log_fn, &lb);
