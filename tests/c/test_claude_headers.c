@@ -22,6 +22,17 @@ static void feed(claude_headers *h, const char *line, double now)
     free(copy);
 }
 
+/* Feeds each line in turn at time now, to the list's NULL. */
+static void feed_lines(claude_headers *h, double now, const char *const *lines)
+{
+    for (; *lines; lines++)
+        feed(h, *lines, now);
+}
+#define FEED(h, now, ...) feed_lines(h, now, (const char *const[]){__VA_ARGS__, NULL})
+
+/* h as a response's headers leave it: initialised, then fed each line at time 0. */
+#define HEADERS(h, ...) (claude_headers_init(h), FEED(h, 0, __VA_ARGS__))
+
 static void test_init(void)
 {
     claude_headers h;
@@ -39,13 +50,9 @@ static void test_init(void)
 static void test_basic_response(void)
 {
     claude_headers h;
-    claude_headers_init(&h);
-    feed(&h, "HTTP/1.1 429 Too Many Requests\r\n", 0);
-    feed(&h, "Content-Type: application/json\r\n", 0);
-    feed(&h, "request-id: req_011CSHoEeqs5C35K2UUqR7Fy\r\n", 0);
-    feed(&h, "Retry-After: 30\r\n", 0);
-    feed(&h, "x-should-retry: true\r\n", 0);
-    feed(&h, "\r\n", 0);
+    HEADERS(&h, "HTTP/1.1 429 Too Many Requests\r\n", "Content-Type: application/json\r\n",
+            "request-id: req_011CSHoEeqs5C35K2UUqR7Fy\r\n", "Retry-After: 30\r\n",
+            "x-should-retry: true\r\n", "\r\n");
     CHECK_STR(h.content_type, "application/json");
     CHECK_STR(h.request_id, "req_011CSHoEeqs5C35K2UUqR7Fy");
     CHECK_NEAR(h.retry_after_s, 30, 0);
@@ -56,21 +63,16 @@ static void test_basic_response(void)
     CHECK_INT(h.should_retry, 0);
     feed(&h, "retry-after:2.5\n", 0);
     CHECK_NEAR(h.retry_after_s, 2.5, 1e-12);
-    feed(&h, "retry-after: soon\r\n", 0); /* unreadable: ignored */
-    feed(&h, "retry-after: -3\r\n", 0);
+    FEED(&h, 0, "retry-after: soon\r\n" /* unreadable: ignored */, "retry-after: -3\r\n");
     CHECK_NEAR(h.retry_after_s, 2.5, 1e-12);
 }
 
 static void test_retry_after_ms_wins(void)
 {
     claude_headers h;
-    claude_headers_init(&h);
-    feed(&h, "retry-after-ms: 1500\r\n", 0);
-    feed(&h, "retry-after: 30\r\n", 0);
+    HEADERS(&h, "retry-after-ms: 1500\r\n", "retry-after: 30\r\n");
     CHECK_NEAR(h.retry_after_s, 1.5, 1e-12);
-    claude_headers_init(&h);
-    feed(&h, "retry-after: 30\r\n", 0);
-    feed(&h, "Retry-After-Ms: 250.5\r\n", 0);
+    HEADERS(&h, "retry-after: 30\r\n", "Retry-After-Ms: 250.5\r\n");
     CHECK_NEAR(h.retry_after_s, 0.2505, 1e-12);
 }
 
@@ -109,19 +111,18 @@ static void test_retry_after_http_date(void)
 static void test_ratelimit(void)
 {
     claude_headers h;
-    claude_headers_init(&h);
-    feed(&h, "anthropic-ratelimit-requests-limit: 4000\r\n", 0);
-    feed(&h, "anthropic-ratelimit-requests-remaining: 3999\r\n", 0);
-    feed(&h, "anthropic-ratelimit-requests-reset: 2025-08-21T12:40:59Z\r\n", 0);
-    feed(&h, "Anthropic-RateLimit-Tokens-Limit: 2400000\r\n", 0);
-    feed(&h, "anthropic-ratelimit-tokens-remaining: 2399000\r\n", 0);
-    feed(&h, "anthropic-ratelimit-tokens-reset: 2025-08-21T12:40:59.250Z\r\n", 0);
-    feed(&h, "anthropic-ratelimit-input-tokens-limit: 2000000\r\n", 0);
-    feed(&h, "anthropic-ratelimit-input-tokens-remaining: 1999500\r\n", 0);
-    feed(&h, "anthropic-ratelimit-input-tokens-reset: 2025-08-21T14:40:59+02:00\r\n", 0);
-    feed(&h, "anthropic-ratelimit-output-tokens-limit: 400000\r\n", 0);
-    feed(&h, "anthropic-ratelimit-output-tokens-remaining: 0\r\n", 0);
-    feed(&h, "anthropic-ratelimit-output-tokens-reset: 2025-08-21t07:10:59.5-05:30\r\n", 0);
+    HEADERS(&h, "anthropic-ratelimit-requests-limit: 4000\r\n",
+            "anthropic-ratelimit-requests-remaining: 3999\r\n",
+            "anthropic-ratelimit-requests-reset: 2025-08-21T12:40:59Z\r\n",
+            "Anthropic-RateLimit-Tokens-Limit: 2400000\r\n",
+            "anthropic-ratelimit-tokens-remaining: 2399000\r\n",
+            "anthropic-ratelimit-tokens-reset: 2025-08-21T12:40:59.250Z\r\n",
+            "anthropic-ratelimit-input-tokens-limit: 2000000\r\n",
+            "anthropic-ratelimit-input-tokens-remaining: 1999500\r\n",
+            "anthropic-ratelimit-input-tokens-reset: 2025-08-21T14:40:59+02:00\r\n",
+            "anthropic-ratelimit-output-tokens-limit: 400000\r\n",
+            "anthropic-ratelimit-output-tokens-remaining: 0\r\n",
+            "anthropic-ratelimit-output-tokens-reset: 2025-08-21t07:10:59.5-05:30\r\n");
     CHECK_INT(h.rl_requests_limit, 4000);
     CHECK_INT(h.rl_requests_remaining, 3999);
     CHECK_NEAR(h.rl_requests_reset, 1755780059, 1e-6);
@@ -136,10 +137,9 @@ static void test_ratelimit(void)
     CHECK_NEAR(h.rl_output_reset, 1755780059.5, 1e-6);
 
     /* unreadable values leave the field alone */
-    feed(&h, "anthropic-ratelimit-requests-limit: lots\r\n", 0);
-    feed(&h, "anthropic-ratelimit-requests-remaining: 99999999999999999999999\r\n", 0);
-    feed(&h, "anthropic-ratelimit-requests-reset: tomorrow\r\n", 0);
-    feed(&h, "anthropic-ratelimit-unknown-limit: 5\r\n", 0);
+    FEED(&h, 0, "anthropic-ratelimit-requests-limit: lots\r\n",
+         "anthropic-ratelimit-requests-remaining: 99999999999999999999999\r\n",
+         "anthropic-ratelimit-requests-reset: tomorrow\r\n", "anthropic-ratelimit-unknown-limit: 5\r\n");
     CHECK_INT(h.rl_requests_limit, 4000);
     CHECK_INT(h.rl_requests_remaining, 3999);
     CHECK_NEAR(h.rl_requests_reset, 1755780059, 1e-6);
@@ -156,12 +156,8 @@ static void test_ratelimit(void)
 static void test_status_line_resets(void)
 {
     claude_headers h;
-    claude_headers_init(&h);
-    feed(&h, "HTTP/1.1 100 Continue\r\n", 0);
-    feed(&h, "retry-after: 9\r\n", 0);
-    feed(&h, "\r\n", 0);
-    feed(&h, "HTTP/2 200\r\n", 0);
-    feed(&h, "request-id: req_2\r\n", 0);
+    HEADERS(&h, "HTTP/1.1 100 Continue\r\n", "retry-after: 9\r\n", "\r\n", "HTTP/2 200\r\n",
+            "request-id: req_2\r\n");
     CHECK_NEAR(h.retry_after_s, -1, 0);
     CHECK_STR(h.request_id, "req_2");
 }
@@ -169,11 +165,7 @@ static void test_status_line_resets(void)
 static void test_odd_lines(void)
 {
     claude_headers h;
-    claude_headers_init(&h);
-    feed(&h, "no colon here\r\n", 0);
-    feed(&h, " folded: continuation\r\n", 0);
-    feed(&h, ": empty name\r\n", 0);
-    feed(&h, "request-id:\r\n", 0);
+    HEADERS(&h, "no colon here\r\n", " folded: continuation\r\n", ": empty name\r\n", "request-id:\r\n");
     CHECK_STR(h.request_id, "");
     feed(&h, "request-id: req\x01x\r\n", 0);
     CHECK_STR(h.request_id, "req?x");
