@@ -64,6 +64,12 @@ static nyx_engine *open_on(const char *path)
     return e;
 }
 
+/* Declares path, dir/name (a database file), and spill, the file its records spill to. */
+#define DB_IN(dir, name)                             \
+    char path[256], spill[300];                      \
+    snprintf(path, sizeof path, "%s/%s", dir, name); \
+    snprintf(spill, sizeof spill, "%s-pending", path)
+
 static double real(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
@@ -156,9 +162,7 @@ static void unlock(sqlite3 *lock)
 
 static void test_spilled_and_imported(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/a.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "a.db");
     logged[0] = '\0';
     sqlite3 *lock = NULL;
     CHECK_INT(calls_under_lock(path, &lock), 0);
@@ -216,9 +220,7 @@ static void test_spilled_and_imported(const char *dir)
  * lost and counted, as before there was a spill. */
 static void test_unspillable(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/b.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "b.db");
     REQUIRE(mkdir(spill, 0700) == 0);
     logged[0] = '\0';
     sqlite3 *lock = NULL;
@@ -272,9 +274,7 @@ static void check_s_settled(const char *path)
 
 static void test_torn_line(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/c.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "c.db");
     store_db *db = store_with_spill(path, "t1", "ok", "t2");
     REQUIRE(db != NULL);
     FILE *f = fopen(spill, "a"); /* a crash while a third record was being written */
@@ -303,9 +303,7 @@ static void test_torn_line(const char *dir)
 
 static void test_not_twice(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/d.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "d.db");
     store_db *db = store_with_spill(path, "d1", "ok", "d2");
     REQUIRE(db != NULL);
     char *copy = NULL;
@@ -346,9 +344,7 @@ static void test_not_twice(const char *dir)
  * reaped later at nothing. */
 static void test_refused_record_settles(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/f.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "f.db");
     store_db *db = store_with_spill(path, "f1", "thinking", "f2");
     REQUIRE(db != NULL);
     error_info err = cleared_error();
@@ -367,9 +363,7 @@ static void test_refused_record_settles(const char *dir)
  * settles nothing, test_not_twice. */
 static void test_taken_id_settles(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/g.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "g.db");
     error_info err = cleared_error();
     store_db *db = store_open(path, &err);
     REQUIRE(db != NULL);
@@ -406,9 +400,7 @@ static void another_writer(int fd)
  * record another writer appended between this one's creating the file and its flock stays. */
 static void test_failed_writer_keeps_others(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/h.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "h.db");
     touch(path);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
@@ -444,9 +436,8 @@ static void test_failed_writer_keeps_others(const char *dir)
  * file, and an import leaves both alone. */
 static void test_planted(const char *dir)
 {
-    char path[256], spill[300], target[300];
-    snprintf(path, sizeof path, "%s/i.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "i.db");
+    char target[300];
     snprintf(target, sizeof target, "%s/i.target", dir);
     touch(path);
     FILE *f = fopen(target, "w");
@@ -485,9 +476,7 @@ static void test_planted(const char *dir)
  * written as null does, instead of a double converted out of its integer's range. */
 static void test_numbers_out_of_range(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/j.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "j.db");
     FILE *f = fopen(spill, "w");
     REQUIRE(f != NULL);
     fputs("{\"id\":\"j1\",\"status\":\"ok\",\"created_at\":1.8e9,\"attempts\":1e300,\"tool_calls\":-3e9,"
@@ -510,9 +499,7 @@ static void test_numbers_out_of_range(const char *dir)
  * still settles it at what the call cost. */
 static void test_reap_waits(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/e.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "e.db");
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -572,9 +559,7 @@ static void blind_the_reader(int fd)
  * passed for a torn end, the records were counted lost and the file removed. */
 static void test_read_error_keeps_file(const char *dir)
 {
-    char path[256], spill[300];
-    snprintf(path, sizeof path, "%s/r.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "r.db");
     store_db *db = store_with_spill(path, "r1", "ok", "r2");
     REQUIRE(db != NULL);
     error_info err = cleared_error();
@@ -674,9 +659,8 @@ static void test_pg_place(const char *dir)
  * be written later", which was no longer true once the engine closed. */
 static void test_strict_hears_spill(const char *dir)
 {
-    char path[256], spill[300], out[300];
-    snprintf(path, sizeof path, "%s/k.db", dir);
-    snprintf(spill, sizeof spill, "%s-pending", path);
+    DB_IN(dir, "k.db");
+    char out[300];
     snprintf(out, sizeof out, "%s/k.out", dir);
     setenv("NYX_DURABILITY", "strict", 1);
     nyx_engine *e = open_on(path);
