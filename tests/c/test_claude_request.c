@@ -16,6 +16,13 @@ static char *dup(const char *s)
     return p;
 }
 
+/* *field holds a copy of text (NULL: none) instead of what it held. */
+static void set(char **field, const char *text)
+{
+    free(*field);
+    *field = text ? dup(text) : NULL;
+}
+
 static void add_block(claude_block **blocks, size_t *n, const char *text, int mark)
 {
     claude_block *b = realloc(*blocks, (*n + 1) * sizeof **blocks);
@@ -89,6 +96,33 @@ static void expect_builds_(int line, const claude_request *r)
 }
 #define expect_builds(r) expect_builds_(__LINE__, r)
 
+/* A request whose one system block is len bytes, 'p' but for its last two (tail), shared through
+ * pool (which checks the text as it takes it): at byte utf8_bad (-1: none) not UTF-8, and it
+ * builds (message NULL) or is refused with message. Failures name the text's end. */
+static void expect_pooled(text_pool *pool, size_t len, const char tail[2], long utf8_bad, const char *message)
+{
+    CHECK_ROW("%zu bytes ending in 0x%02X 0x%02X", len, (unsigned char)tail[0], (unsigned char)tail[1]);
+    char *bytes = malloc(len);
+    REQUIRE(bytes != NULL);
+    memset(bytes, 'p', len - 2);
+    memcpy(bytes + len - 2, tail, 2);
+    claude_request r = {0};
+    base(&r);
+    r.system = calloc(1, sizeof *r.system);
+    REQUIRE(r.system != NULL);
+    CHECK_INT(block_set_pooled(&r.system[0], pool, bytes, len, NYX_MARK_NONE), 0);
+    r.nsystem = 1;
+    CHECK(r.system[0].shared != NULL);
+    CHECK_INT(block_utf8_bad(&r.system[0]), utf8_bad);
+    if (message)
+        expect_invalid(&r, message);
+    else
+        expect_builds(&r);
+    request_free(&r);
+    free(bytes);
+    CHECK_ROW_END();
+}
+
 /* The start of base()'s body, and its one message. */
 #define BASE_HEAD "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1024,"
 #define HELLO "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]"
@@ -158,8 +192,7 @@ static void test_optional_fields(void)
     r.stream = 0;
     r.top_level_cache = 0;
     r.nstop = 0;
-    free(r.user_id);
-    r.user_id = NULL;
+    set(&r.user_id, NULL);
     expect_body(&r, BASE_HEAD HELLO ",\"temperature\":0}");
     r.nstop = 2; /* restore so request_free releases them */
     request_free(&r);
@@ -181,8 +214,7 @@ static void test_tools_passthrough(void)
      * and a 1h one after a 5m tool is not. */
     add_block(&r.system, &r.nsystem, "S", NYX_MARK_5M);
     expect_builds(&r);
-    free(r.tools_json);
-    r.tools_json = dup("[{\"name\":\"t\",\"cache_control\":{\"type\":\"ephemeral\"}}]");
+    set(&r.tools_json, "[{\"name\":\"t\",\"cache_control\":{\"type\":\"ephemeral\"}}]");
     r.system[0].mark = NYX_MARK_1H;
     expect_invalid(&r, "system[0] has a 1h cache mark after a 5m mark (longer TTLs must come "
                        "first)");
@@ -206,8 +238,7 @@ static void test_tools_mark(void)
     r.messages[0].blocks[0].mark = NYX_MARK_5M;
     expect_invalid(&r, FIVE_MARKS);
     r.messages[0].blocks[0].mark = NYX_MARK_NONE;
-    free(r.tools_json);
-    r.tools_json = dup("[{\"name\":\"b\",\"cache_control\":{\"type\":\"ephemeral\"}}]");
+    set(&r.tools_json, "[{\"name\":\"b\",\"cache_control\":{\"type\":\"ephemeral\"}}]");
     r.tools_mark = NYX_MARK_5M; /* the tool's own mark stands: 4 marks, not 5 */
     r.system[0].mark = NYX_MARK_NONE;
     r.messages[0].blocks[0].mark = NYX_MARK_5M;
@@ -216,8 +247,7 @@ static void test_tools_mark(void)
     CHECK(body && strstr(body, "\"name\":\"b\",\"cache_control\":{\"type\":\"ephemeral\"}}]") != NULL);
     free(body);
     /* A 1h mark on the last tool after a 5m one on an earlier tool. */
-    free(r.tools_json);
-    r.tools_json = dup("[{\"name\":\"a\",\"cache_control\":{\"type\":\"ephemeral\"}},{\"name\":\"b\"}]");
+    set(&r.tools_json, "[{\"name\":\"a\",\"cache_control\":{\"type\":\"ephemeral\"}},{\"name\":\"b\"}]");
     r.tools_mark = NYX_MARK_1H;
     expect_invalid(&r, "the last tool's 1h cache mark follows a 5m mark");
     request_free(&r);
@@ -304,8 +334,7 @@ static void test_validation(void)
 {
     claude_request r = {0};
     base(&r);
-    free(r.model);
-    r.model = NULL;
+    set(&r.model, NULL);
     expect_invalid(&r, "model must be a non-empty string");
     r.model = dup("");
     expect_invalid(&r, "model must be a non-empty string");
@@ -348,30 +377,11 @@ static void test_validation(void)
 
     /* The same for a long text shared through a pool (whose NUL is looked for when pooled),
      * with the NUL at its last byte; its twin without one builds. */
-    {
-        enum { LONG = 3000 };
-        char *bytes = malloc(LONG);
-        REQUIRE(bytes != NULL);
-        memset(bytes, 'p', LONG);
-        bytes[LONG - 1] = '\0';
-        text_pool *pool = text_pool_new();
-        REQUIRE(pool != NULL);
-        for (int nul = 1; nul >= 0; nul--) {
-            bytes[LONG - 1] = nul ? '\0' : 'q';
-            base(&r);
-            r.system = calloc(1, sizeof *r.system);
-            REQUIRE(r.system != NULL);
-            CHECK_INT(block_set_pooled(&r.system[0], pool, bytes, LONG, NYX_MARK_NONE), 0);
-            r.nsystem = 1;
-            CHECK(r.system[0].shared != NULL);
-            if (nul)
-                expect_invalid(&r, "system[0].text contains a NUL byte");
-            else
-                expect_builds(&r);
-        }
-        text_pool_free(pool);
-        free(bytes);
-    }
+    text_pool *pool = text_pool_new();
+    REQUIRE(pool != NULL);
+    expect_pooled(pool, 3000, "p\0", -1, "system[0].text contains a NUL byte");
+    expect_pooled(pool, 3000, "pq", -1, NULL);
+    text_pool_free(pool);
 
     base(&r);
     r.stop_sequences = calloc(1, sizeof *r.stop_sequences);
@@ -381,11 +391,9 @@ static void test_validation(void)
     base(&r);
     r.tools_json = dup("[{\"name\":");
     expect_invalid(&r, "tools must be valid JSON");
-    free(r.tools_json);
-    r.tools_json = dup("[] trailing");
+    set(&r.tools_json, "[] trailing");
     expect_invalid(&r, "tools must be valid JSON");
-    free(r.tools_json);
-    r.tools_json = dup("{\"name\":\"t\"}");
+    set(&r.tools_json, "{\"name\":\"t\"}");
     expect_invalid(&r, "tools must be a JSON array");
     request_free(&r);
 }
@@ -426,19 +434,15 @@ static void test_text_encoding(void)
     base(&r);
     r.tools_json = dup("[{\"name\":\"t\",\"input_schema\":{}},{\"name\":\"u\",\"description\":\"d\xe9\",\"input_schema\":{}}]");
     expect_invalid(&r, "tools[1].description is not valid UTF-8 (its byte 2 is 0xE9)");
-    free(r.tools_json);
-    r.tools_json = dup("[{\"name\":\"t\",\"input_schema\":{\"properties\":{\"k\xf8\":{}}}}]");
+    set(&r.tools_json, "[{\"name\":\"t\",\"input_schema\":{\"properties\":{\"k\xf8\":{}}}}]");
     expect_invalid(&r, "tools[0].input_schema.properties has a key that is not valid UTF-8 (its byte 2 is 0xF8)");
-    free(r.tools_json);
-    r.tools_json = NULL;
+    set(&r.tools_json, NULL);
     r.tool_choice_json = dup("{\"type\":\"tool\",\"name\":\"\xc0\xae\"}");
     expect_invalid(&r, "tool_choice.name is not valid UTF-8 (its byte 1 is 0xC0)");
-    free(r.tool_choice_json);
-    r.tool_choice_json = NULL;
+    set(&r.tool_choice_json, NULL);
     r.output_schema_json = dup("{\"type\":\"object\",\"description\":\"\xf4\x90\x80\x80\"}");
     expect_invalid(&r, "output.description is not valid UTF-8 (its byte 1 is 0xF4)");
-    free(r.output_schema_json);
-    r.output_schema_json = NULL;
+    set(&r.output_schema_json, NULL);
     r.stop_sequences = calloc(2, sizeof *r.stop_sequences);
     r.stop_sequences[0] = dup("END");
     r.stop_sequences[1] = dup("\xff");
@@ -448,8 +452,7 @@ static void test_text_encoding(void)
     r.user_id = dup("u\x80");
     expect_invalid(&r, "user_id is not valid UTF-8 (its byte 2 is 0x80)");
     r.user_id[1] = '2';
-    free(r.model);
-    r.model = dup("claude\xa0");
+    set(&r.model, "claude\xa0");
     expect_invalid(&r, "model is not valid UTF-8 (its byte 7 is 0xA0)");
     /* The engine checks before the cache policy splits a text, and says so: not read again. */
     r.text_checked = 1;
@@ -457,30 +460,12 @@ static void test_text_encoding(void)
 
     /* A long text shared through a pool is checked when pooled (its answer kept with it), the
      * bad byte at its very end; its twin that ends in a whole character builds. */
-    enum { LONG = 5000 };
-    char *bytes = malloc(LONG);
-    REQUIRE(bytes != NULL);
-    memset(bytes, 'p', LONG);
+    request_free(&r);
     text_pool *pool = text_pool_new();
     REQUIRE(pool != NULL);
-    for (int bad = 1; bad >= 0; bad--) {
-        bytes[LONG - 2] = bad ? 'p' : '\xc3';
-        bytes[LONG - 1] = bad ? '\xc3' : '\xa9';
-        base(&r);
-        r.system = calloc(1, sizeof *r.system);
-        REQUIRE(r.system != NULL);
-        CHECK_INT(block_set_pooled(&r.system[0], pool, bytes, LONG, NYX_MARK_NONE), 0);
-        r.nsystem = 1;
-        CHECK(r.system[0].shared != NULL);
-        CHECK_INT(block_utf8_bad(&r.system[0]), bad ? LONG - 1 : -1);
-        if (bad)
-            expect_invalid(&r, "system[0].text is not valid UTF-8 (its byte 5000 is 0xC3)");
-        else
-            expect_builds(&r);
-    }
+    expect_pooled(pool, 5000, "p\xc3", 4999, "system[0].text is not valid UTF-8 (its byte 5000 is 0xC3)");
+    expect_pooled(pool, 5000, "\xc3\xa9", -1, NULL);
     text_pool_free(pool);
-    free(bytes);
-    request_free(&r);
 }
 
 static void test_mark_limits(void)
