@@ -22,11 +22,9 @@ static inline nyx_engine *open_engine(void)
     return e;
 }
 
-/* The simulator answering after ttft_ms, the database in memory. */
-static inline nyx_engine *open_sim_engine(const char *ttft_ms)
+/* open_engine with the database in memory. */
+static inline nyx_engine *open_engine_in_memory(void)
 {
-    setenv("NYX_PROVIDER", "sim", 1);
-    setenv("NYX_SIM_TTFT_MS", ttft_ms, 1);
     nyx_engine *e = open_engine();
     if (e && nyx_set(e, "db", ":memory:") != NYX_OK) {
         fprintf(stderr, "nyx_set db: %s\n", nyx_errmsg(e));
@@ -34,6 +32,14 @@ static inline nyx_engine *open_sim_engine(const char *ttft_ms)
         return NULL;
     }
     return e;
+}
+
+/* The simulator answering after ttft_ms, the database in memory. */
+static inline nyx_engine *open_sim_engine(const char *ttft_ms)
+{
+    setenv("NYX_PROVIDER", "sim", 1);
+    setenv("NYX_SIM_TTFT_MS", ttft_ms, 1);
+    return open_engine_in_memory();
 }
 
 /* open_sim_engine(ttft_ms) with script (its chunk name name) loaded; NULL when either fails,
@@ -61,13 +67,7 @@ static inline nyx_engine *open_anthropic_at(const char *url, const char *key)
     setenv("ANTHROPIC_BASE_URL", url, 1);
     setenv("ANTHROPIC_API_KEY", key, 1);
     setenv("NYX_MAX_RETRIES", "0", 1);
-    nyx_engine *e = open_engine();
-    if (e && nyx_set(e, "db", ":memory:") != NYX_OK) {
-        fprintf(stderr, "nyx_set db: %s\n", nyx_errmsg(e));
-        nyx_close(e);
-        return NULL;
-    }
-    return e;
+    return open_engine_in_memory();
 }
 
 /* nyx_run(e), saying why when it fails. */

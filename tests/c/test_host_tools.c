@@ -304,14 +304,9 @@ int main(void)
     setenv("ANTHROPIC_BASE_URL", base, 1);
     unsetenv("ANTHROPIC_API_KEY");
     unsetenv("CLAUDE_API_KEY");
-    e = nyx_open(&msg);
+    e = open_engine_in_memory();
     CHECK(e != NULL);
-    if (!e) {
-        fprintf(stderr, "nyx_open: %s\n", msg ? msg : "failed");
-        nyx_free(msg);
-    } else if (nyx_set(e, "db", ":memory:") != NYX_OK) {
-        CHECK_STR(nyx_errmsg(e), "");
-    } else {
+    if (e) {
         CHECK_STR(nyx_provider(e), "anthropic");
         run_world(e);
     }
