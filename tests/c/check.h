@@ -3,6 +3,7 @@
 #ifndef NYX_CHECK_H
 #define NYX_CHECK_H
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -123,6 +124,19 @@ static inline char *read_file(const char *path, size_t *len)
     if (len)
         *len = n;
     return text;
+}
+
+/* Removes dir and everything below it (a test's scratch directory): 0, or -1 when it could
+ * not, said on stderr. */
+static inline int remove_tree(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", dir);
+        return -1;
+    }
+    return 0;
 }
 
 #define CHECK_DONE()                                                                  \

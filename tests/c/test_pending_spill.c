@@ -729,9 +729,6 @@ int main(void)
 #ifdef NYX_HAVE_PG
     test_pg_place(dir);
 #endif
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        check_failures++;
+    CHECK_INT(remove_tree(dir), 0);
     return check_failures;
 }

@@ -294,9 +294,6 @@ int main(void)
     test_nyx_set();
     test_variables_in_the_table();
     test_readme_names_every_variable();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        check_failures++;
+    CHECK_INT(remove_tree(dir), 0);
     return check_failures;
 }

@@ -147,8 +147,6 @@ int main(void)
     nyx_close(e);
     CHECK_INT(count_rows(db), CALLS + 1);
 
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_INT(system(cmd), 0);
+    CHECK_INT(remove_tree(dir), 0);
     return check_failures;
 }

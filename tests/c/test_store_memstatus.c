@@ -53,8 +53,6 @@ int main(void)
     CHECK(mkdtemp(dir) != NULL);
     CHECK_INT(in_child(nyx_first), 0);  /* off: nothing in nyx reads them */
     CHECK_INT(in_child(host_first), 0); /* the host's SQLite as it set it up */
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK_INT(system(cmd), 0);
+    CHECK_INT(remove_tree(dir), 0);
     CHECK_DONE();
 }

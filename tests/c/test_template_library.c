@@ -526,9 +526,6 @@ int main(void)
     test_vars();
 
     nyx_close(e);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", base);
+    remove_tree(base);
     CHECK_DONE();
 }

@@ -234,9 +234,6 @@ int main(void)
     loop_free(loop);
 
     engine_hooks();
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    remove_tree(dir);
     CHECK_DONE();
 }
