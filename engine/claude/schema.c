@@ -12,7 +12,7 @@
  *          tool use share ("If you use an unsupported feature, you'll receive a 400 error").
  * A keyword in neither supported list is refused, known or not: the API refuses those [docs]
  * names under "Not supported", and a misspelt one ("requird") would otherwise drop a constraint
- * without a word. Annotations are the exception (ANNOTATIONS below): keywords that constrain
+ * without a word. Annotations are the exception (KEYWORDS below): keywords that constrain
  * nothing, which the tools that write schemas emit ("$schema" at the root from
  * zod-to-json-schema, "examples" from Pydantic) and [docs] names in neither list. Refusing
  * them would hold a request the API may well take; their values are checked where JSON Schema
@@ -132,16 +132,36 @@ static const struct {
     {"unevaluatedProperties", "objects take properties, required and additionalProperties: false"},
 };
 
-/* Annotations (JSON Schema 2020-12, core and meta-data vocabularies): they describe the
- * schema or its values and constrain nothing, with the type of value JSON Schema gives them. */
-enum { A_STRING, A_ARRAY, A_BOOLEAN };
-static const struct {
+/* The keywords taken, each with the kind of its check, in the order the message naming them
+ * gives: the one list the check, the closest name to a misspelt keyword and that message read.
+ * Annotations (JSON Schema 2020-12, core and meta-data vocabularies) describe the schema or its
+ * values and constrain nothing; their check is of the type of value JSON Schema gives them. */
+enum kind { K_TYPE, K_MAP, K_LIST, K_REQUIRED, K_ADDITIONAL, K_ITEMS, K_MIN_ITEMS, K_ENUM, K_ANY, K_REF,
+            K_FORMAT, K_PATTERN, K_STRING, K_ARRAY, K_BOOLEAN };
+static const struct keyword {
     const char *name;
-    int type;
-} ANNOTATIONS[] = {
-    {"$schema", A_STRING},    {"$id", A_STRING},       {"$comment", A_STRING}, {"examples", A_ARRAY},
-    {"deprecated", A_BOOLEAN}, {"readOnly", A_BOOLEAN}, {"writeOnly", A_BOOLEAN},
+    enum kind kind;
+    int annotation;
+} KEYWORDS[] = {
+    {"type", K_TYPE, 0},          {"properties", K_MAP, 0},  {"required", K_REQUIRED, 0},
+    {"additionalProperties", K_ADDITIONAL, 0},               {"items", K_ITEMS, 0},
+    {"minItems", K_MIN_ITEMS, 0}, {"enum", K_ENUM, 0},       {"const", K_ANY, 0},
+    {"anyOf", K_LIST, 0},         {"allOf", K_LIST, 0},      {"$ref", K_REF, 0},
+    {"$defs", K_MAP, 0},          {"definitions", K_MAP, 0}, {"format", K_FORMAT, 0},
+    {"pattern", K_PATTERN, 0},    {"default", K_ANY, 0},     {"description", K_STRING, 0},
+    {"title", K_STRING, 0},       {"$schema", K_STRING, 1},  {"$id", K_STRING, 1},
+    {"$comment", K_STRING, 1},    {"examples", K_ARRAY, 1},  {"deprecated", K_BOOLEAN, 1},
+    {"readOnly", K_BOOLEAN, 1},   {"writeOnly", K_BOOLEAN, 1},
 };
+enum { NKEYWORDS = sizeof KEYWORDS / sizeof *KEYWORDS };
+
+static const struct keyword *keyword_named(const char *k)
+{
+    for (size_t i = 0; k && i < NKEYWORDS; i++)
+        if (strcmp(k, KEYWORDS[i].name) == 0)
+            return &KEYWORDS[i];
+    return NULL;
+}
 
 static int check_node(walk *w, const cJSON *node, int depth);
 
@@ -265,11 +285,39 @@ static const char *pattern_problem(const char *p)
     return NULL;
 }
 
+/* A keyword not taken: refused with why, and a slip of one taken ("requird", "readonly")
+ * named with the keyword. */
+static int unknown_keyword(walk *w, const char *k)
+{
+    for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof *UNSUPPORTED; i++)
+        if (strcmp(k, UNSUPPORTED[i].name) == 0)
+            return bad(w, "%s is not supported by structured outputs (%s)", k, UNSUPPORTED[i].why);
+    const char *names[NKEYWORDS];
+    for (size_t i = 0; i < NKEYWORDS; i++)
+        names[i] = KEYWORDS[i].name;
+    const char *meant = closest_name(k, names, NKEYWORDS);
+    if (meant)
+        return bad(w, "unknown keyword \"%.60s\" (did you mean \"%s\"?)", k, meant);
+    char list[400]; /* "type, ..., description and title, and the annotations $schema, ... and writeOnly" */
+    size_t n = 0;
+    for (size_t i = 0; i < NKEYWORDS && n < sizeof list; i++) {
+        int first = i == 0 || KEYWORDS[i].annotation != KEYWORDS[i - 1].annotation;
+        int last = i + 1 == NKEYWORDS || KEYWORDS[i + 1].annotation != KEYWORDS[i].annotation;
+        const char *sep = i == 0 ? "" : first ? ", and the annotations " : last ? " and " : ", ";
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", sep, KEYWORDS[i].name);
+    }
+    return bad(w, "unknown keyword \"%.60s\" (structured outputs take %s)", k, list);
+}
+
 /* One keyword of a schema; *types collects the type names it allows. */
-static int check_keyword(walk *w, const cJSON *node, const cJSON *v, int depth, int *types)
+static int check_keyword(walk *w, const cJSON *v, int depth, int *types)
 {
     const char *k = v->string ? v->string : "";
-    if (strcmp(k, "type") == 0) {
+    const struct keyword *kw = keyword_named(k);
+    if (!kw)
+        return unknown_keyword(w, k);
+    switch (kw->kind) {
+    case K_TYPE: {
         const cJSON *one = cJSON_IsArray(v) ? v->child : v;
         if (cJSON_IsArray(v) && !one)
             return bad(w, "type must name at least one type");
@@ -284,23 +332,22 @@ static int check_keyword(walk *w, const cJSON *node, const cJSON *v, int depth, 
         }
         return 0;
     }
-    if (strcmp(k, "properties") == 0 || strcmp(k, "$defs") == 0 || strcmp(k, "definitions") == 0)
+    case K_MAP:
         return check_map_of_schemas(w, k, v, depth);
-    if (strcmp(k, "anyOf") == 0 || strcmp(k, "allOf") == 0)
+    case K_LIST:
         return check_list_of_schemas(w, k, v, depth);
-    if (strcmp(k, "required") == 0) {
+    case K_REQUIRED: {
         int ok = cJSON_IsArray(v);
         for (const cJSON *e = ok ? v->child : NULL; e && ok; e = e->next)
             ok = cJSON_IsString(e);
         return ok ? 0 : bad(w, "required must be an array of property names");
     }
-    if (strcmp(k, "additionalProperties") == 0) {
+    case K_ADDITIONAL:
         /* [docs] "additionalProperties set to anything other than false" is not supported. */
         return cJSON_IsFalse(v) ? 0
                                 : bad(w, "additionalProperties must be false: structured outputs take "
                                          "no other value");
-    }
-    if (strcmp(k, "items") == 0) {
+    case K_ITEMS: {
         if (cJSON_IsArray(v))
             return bad(w, "items must be one schema: tuples (an array of schemas) are not supported");
         size_t len = step(w, ".items");
@@ -309,13 +356,12 @@ static int check_keyword(walk *w, const cJSON *node, const cJSON *v, int depth, 
         cut(w, len);
         return 0;
     }
-    if (strcmp(k, "minItems") == 0) {
+    case K_MIN_ITEMS:
         /* [docs] "Array minItems (only values 0 and 1 supported)" */
         if (!cJSON_IsNumber(v) || (v->valuedouble != 0 && v->valuedouble != 1))
             return bad(w, "minItems must be 0 or 1: structured outputs take no other array bound");
         return 0;
-    }
-    if (strcmp(k, "enum") == 0) {
+    case K_ENUM: {
         /* [docs] "enum (strings, numbers, bools, or nulls only - no complex types)" */
         if (!cJSON_IsArray(v) || !v->child)
             return bad(w, "enum must be a non-empty array");
@@ -326,7 +372,9 @@ static int check_keyword(walk *w, const cJSON *node, const cJSON *v, int depth, 
                            i + w->base, cJSON_IsObject(e) ? "an object" : "an array");
         return 0;
     }
-    if (strcmp(k, "$ref") == 0) {
+    case K_ANY: /* [docs] "const", "default property for all supported types": any value. */
+        return 0;
+    case K_REF: {
         /* [docs] "$ref, $def, and definitions (external $ref not supported)" */
         if (!cJSON_IsString(v))
             return bad(w, "$ref must be a string");
@@ -342,7 +390,7 @@ static int check_keyword(walk *w, const cJSON *node, const cJSON *v, int depth, 
         }
         return 0;
     }
-    if (strcmp(k, "format") == 0) {
+    case K_FORMAT:
         for (size_t i = 0; cJSON_IsString(v) && i < sizeof FORMATS / sizeof *FORMATS; i++)
             if (strcmp(v->valuestring, FORMATS[i]) == 0)
                 return 0;
@@ -350,46 +398,20 @@ static int check_keyword(walk *w, const cJSON *node, const cJSON *v, int depth, 
                       "date, duration, email, hostname, uri, ipv4, ipv6 and uuid)",
                    cJSON_IsString(v) ? "\"" : "", cJSON_IsString(v) ? v->valuestring : "that is not a string",
                    cJSON_IsString(v) ? "\"" : "");
-    }
-    if (strcmp(k, "pattern") == 0) {
+    case K_PATTERN: {
         if (!cJSON_IsString(v))
             return bad(w, "pattern must be a string");
         const char *why = pattern_problem(v->valuestring);
         return why ? bad(w, "pattern: %s by structured outputs", why) : 0;
     }
-    if (strcmp(k, "description") == 0 || strcmp(k, "title") == 0)
+    case K_STRING:
         return cJSON_IsString(v) ? 0 : bad(w, "%s must be a string", k);
-    /* [docs] "const", "default property for all supported types": any value. */
-    if (strcmp(k, "const") == 0 || strcmp(k, "default") == 0)
-        return 0;
-    for (size_t i = 0; i < sizeof ANNOTATIONS / sizeof *ANNOTATIONS; i++) {
-        if (strcmp(k, ANNOTATIONS[i].name) != 0)
-            continue;
-        if (ANNOTATIONS[i].type == A_STRING)
-            return cJSON_IsString(v) ? 0 : bad(w, "%s must be a string", k);
-        if (ANNOTATIONS[i].type == A_ARRAY)
-            return cJSON_IsArray(v) ? 0 : bad(w, "%s must be an array", k);
+    case K_ARRAY:
+        return cJSON_IsArray(v) ? 0 : bad(w, "%s must be an array", k);
+    case K_BOOLEAN:
         return cJSON_IsBool(v) ? 0 : bad(w, "%s must be true or false", k);
     }
-    (void)node;
-    for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof *UNSUPPORTED; i++)
-        if (strcmp(k, UNSUPPORTED[i].name) == 0)
-            return bad(w, "%s is not supported by structured outputs (%s)", k, UNSUPPORTED[i].why);
-    /* A slip of a keyword it takes ("requird", "readonly") is named with the keyword. */
-    static const char *const TAKEN[] = {"type",  "properties", "required", "additionalProperties",
-                                        "items", "minItems",   "enum",     "const",
-                                        "anyOf", "allOf",      "$ref",     "$defs",
-                                        "definitions", "format", "pattern", "default",
-                                        "description", "title", "$schema", "$id",
-                                        "$comment", "examples", "deprecated", "readOnly",
-                                        "writeOnly"};
-    const char *meant = closest_name(k, TAKEN, sizeof TAKEN / sizeof *TAKEN);
-    if (meant)
-        return bad(w, "unknown keyword \"%.60s\" (did you mean \"%s\"?)", k, meant);
-    return bad(w, "unknown keyword \"%.60s\" (structured outputs take type, properties, required, "
-                  "additionalProperties, items, minItems, enum, const, anyOf, allOf, $ref, $defs, "
-                  "definitions, format, pattern, default, description and title, and the annotations "
-                  "$schema, $id, $comment, examples, deprecated, readOnly and writeOnly)", k);
+    return 0;
 }
 
 static int check_node(walk *w, const cJSON *node, int depth)
@@ -401,7 +423,7 @@ static int check_node(walk *w, const cJSON *node, int depth)
                    cJSON_IsBool(node) ? ": the schemas true and false are not supported" : "");
     int types = 0;
     for (const cJSON *v = node->child; v; v = v->next)
-        if (check_keyword(w, node, v, depth, &types))
+        if (check_keyword(w, v, depth, &types))
             return -1;
     /* [ref] section 9: "objects need additionalProperties: false"; [docs] "required and
      * additionalProperties (must be set to false for objects)". */
@@ -436,14 +458,17 @@ static int find_cycle(walk *w, const cJSON *node, int hops)
     }
     for (const cJSON *v = node->child; v; v = v->next) {
         const char *k = v->string;
-        if (strcmp(k, "properties") == 0 || strcmp(k, "$defs") == 0 || strcmp(k, "definitions") == 0) {
+        /* A $ref may lead to a value no check walked (a default's): a member may be no keyword. */
+        const struct keyword *kw = keyword_named(k);
+        enum kind kind = kw ? kw->kind : K_ANY;
+        if (kind == K_MAP) {
             for (const cJSON *e = v->child; e; e = e->next) {
                 size_t len = step_name(w, k, e->string);
                 if (find_cycle(w, e, hops + 1))
                     return -1;
                 cut(w, len);
             }
-        } else if (strcmp(k, "anyOf") == 0 || strcmp(k, "allOf") == 0) {
+        } else if (kind == K_LIST) {
             size_t i = 0;
             for (const cJSON *e = v->child; e; e = e->next, i++) {
                 size_t len = step(w, ".%s[%zu]", k, i + w->base);
@@ -451,12 +476,12 @@ static int find_cycle(walk *w, const cJSON *node, int hops)
                     return -1;
                 cut(w, len);
             }
-        } else if (strcmp(k, "items") == 0) {
+        } else if (kind == K_ITEMS) {
             size_t len = step(w, ".items");
             if (find_cycle(w, v, hops + 1))
                 return -1;
             cut(w, len);
-        } else if (strcmp(k, "$ref") == 0) {
+        } else if (kind == K_REF) {
             const cJSON *to = resolve(w->root, v->valuestring);
             int ti = target_index(w, to);
             if (ti >= 0 && w->color[ti] == 1)
@@ -537,14 +562,6 @@ static int check_strict_tools(const cJSON *tools, const char *field, size_t inde
         snprintf(where, sizeof where, "tools[%zu].%s", i + index_base, field);
         rc = claude_schema_check(cJSON_GetObjectItemCaseSensitive(t, "input_schema"), where, index_base, err);
     }
-    return rc;
-}
-
-int claude_tools_check_strict(const char *tools_json, size_t len, size_t index_base, error_info *err)
-{
-    cJSON *tools = tools_json ? claude_json_parse(tools_json, len) : NULL;
-    int rc = check_strict_tools(tools, "input_schema", index_base, err);
-    cJSON_Delete(tools);
     return rc;
 }
 

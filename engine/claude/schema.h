@@ -26,11 +26,6 @@ int claude_schema_check(const cJSON *schema, const char *where, size_t index_bas
 int claude_schema_check_text(const char *json, size_t len, const char *where, size_t index_base,
                              error_info *err);
 
-/* The schema of each tool marked "strict": true in a JSON tools array (len bytes), named
- * "tools[i].input_schema". Text that is not a JSON array, or tools that are not objects, are
- * left to the request's own checks (request.h): this returns 0 for them. */
-int claude_tools_check_strict(const char *tools_json, size_t len, size_t index_base, error_info *err);
-
 /* The schemas (and tool lists) found good lately, by a hash of their JSON text and its length:
  * a loop or a batch sends one schema with every call, which is checked once. A fixed number of
  * entries, the oldest forgotten first; nothing refused is remembered, so a changed schema is a
@@ -51,7 +46,7 @@ int claude_schema_memo_check(claude_schema_memo *m, const cJSON *schema, const c
 /* The schema of each tool marked "strict": true in a tools array, unless the array's text (len
  * bytes, as the request sends it) was found good before. tools NULL: parsed from text when it
  * must be walked; text that is not a JSON array, and tools that are not objects, are left to
- * the request's own checks as claude_tools_check_strict leaves them. field is the member of a
+ * the request's own checks (request.h): this returns 0 for them. field is the member of a
  * tool the schema is named by in messages: "tools[2].input_schema", or "input" for a script's
  * tool tables ("tools[2].input"). m NULL: no memo. */
 int claude_tools_memo_check(claude_schema_memo *m, const cJSON *tools, const char *text, size_t len,
