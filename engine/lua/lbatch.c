@@ -288,20 +288,14 @@ int lnyx_open_batch(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"status", l_status}, {"cancel", l_cancel}, {"abandon", l_abandon}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {
+        {"batch_open", l_open},     {"batch_api", l_api},       {"batch_requests", l_requests},
+        {"batch_record", l_record}, {"batch_settle", l_settle}, {NULL, NULL}};
     lnyx_new_class(L, HANDLE, methods, handle_gc);
-    lua_pushcfunction(L, l_open);
-    lua_setfield(L, -2, "batch_open");
-    lua_pushcfunction(L, l_api);
-    lua_setfield(L, -2, "batch_api");
-    lua_pushcfunction(L, l_requests);
-    lua_setfield(L, -2, "batch_requests");
+    luaL_setfuncs(L, funcs, 0);
     /* How long a batch's polls go on from its creation (its life and the margin, batch.h): the
      * pickup's bound, so that both waits end at the same point. */
     lua_pushnumber(L, BATCH_LIFETIME_S + BATCH_EXPIRY_MARGIN_S);
     lua_setfield(L, -2, "batch_polls_for_s");
-    lua_pushcfunction(L, l_record);
-    lua_setfield(L, -2, "batch_record");
-    lua_pushcfunction(L, l_settle);
-    lua_setfield(L, -2, "batch_settle");
     return 0;
 }

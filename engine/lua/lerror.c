@@ -315,9 +315,7 @@ static int l_raise(lua_State *L)
 
 int lnyx_open_errors(lua_State *L)
 {
-    lua_pushcfunction(L, l_raise);
-    lua_setfield(L, -2, "raise");
-    lua_pushcfunction(L, l_unknown_option);
-    lua_setfield(L, -2, "unknown_option");
+    static const luaL_Reg funcs[] = {{"raise", l_raise}, {"unknown_option", l_unknown_option}, {NULL, NULL}};
+    luaL_setfuncs(L, funcs, 0);
     return 0;
 }

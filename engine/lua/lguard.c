@@ -50,9 +50,7 @@ static int l_redact(lua_State *L)
 
 int lnyx_open_guard(lua_State *L)
 {
-    lua_pushcfunction(L, l_scan);
-    lua_setfield(L, -2, "guard_scan");
-    lua_pushcfunction(L, l_redact);
-    lua_setfield(L, -2, "guard_redact");
+    static const luaL_Reg funcs[] = {{"guard_scan", l_scan}, {"guard_redact", l_redact}, {NULL, NULL}};
+    luaL_setfuncs(L, funcs, 0);
     return 0;
 }

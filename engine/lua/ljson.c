@@ -355,15 +355,11 @@ static int l_json_decode(lua_State *L)
 
 int lnyx_open_json(lua_State *L)
 {
+    static const luaL_Reg funcs[] = {{"json_array", l_json_array},   {"json_encode", l_json_encode},
+                                     {"json_decode", l_json_decode}, {"schema_problem", l_schema_problem},
+                                     {NULL, NULL}};
     luaL_newmetatable(L, ARRAY_MARK); /* shared by every marked table; __name says what it is */
     lua_pop(L, 1);
-    lua_pushcfunction(L, l_json_array);
-    lua_setfield(L, -2, "json_array");
-    lua_pushcfunction(L, l_json_encode);
-    lua_setfield(L, -2, "json_encode");
-    lua_pushcfunction(L, l_json_decode);
-    lua_setfield(L, -2, "json_decode");
-    lua_pushcfunction(L, l_schema_problem);
-    lua_setfield(L, -2, "schema_problem");
+    luaL_setfuncs(L, funcs, 0);
     return 0;
 }
