@@ -61,9 +61,20 @@ static const store_sql SQL_AUDIT_ADD = STORE_SQL_SAME(
     " ORDER BY e.created_at, e.id"
 static const store_sql SQL_AUDIT = STORE_SQL(AUDIT);
 
+static int check_key(const store_db *s, const char *key, const char *verb, const kv_table *t,
+                     error_info *err)
+{
+    if (!s || !key || !*key)
+        return store_invalid(err, "cannot %s a %s: no store or no key", verb, t->noun);
+    return 0;
+}
+
+/* Sets a key of t; value NULL deletes it. */
 static int kv_set(store_db *s, const kv_table *t, const char *key, const char *value,
                   error_info *err)
 {
+    if (check_key(s, key, "set", t, err) != 0)
+        return -1;
     char what[160];
     snprintf(what, sizeof what, "%s %s %.64s", value ? "set" : "delete", t->noun, key);
     store_val v[] = {sv_text(key), sv_text(value), sv_real(clock_wall_s())};
@@ -74,34 +85,25 @@ static int kv_set(store_db *s, const kv_table *t, const char *key, const char *v
 static int kv_get(store_db *s, const kv_table *t, const char *key, char **value,
                   error_info *err)
 {
+    if (value)
+        *value = NULL;
+    if (check_key(s, key, "read", t, err) != 0)
+        return -1;
+    if (!value)
+        return store_invalid(err, "cannot read %s %s: no place for the value", t->noun, key);
     char what[160];
     snprintf(what, sizeof what, "read %s %.64s", t->noun, key);
     store_stmt st = {&t->get, what, 1, (store_val[]){sv_text(key)}, NULL};
     return store_exec_text(s, &st, value, err) < 0 ? -1 : 0;
 }
 
-static int check_key(const store_db *s, const char *key, const char *what, error_info *err)
-{
-    if (!s || !key || !*key)
-        return store_invalid(err, "cannot %s: no store or no key", what);
-    return 0;
-}
-
 int store_control_set(store_db *s, const char *key, const char *value, error_info *err)
 {
-    if (check_key(s, key, "set a control flag", err) != 0)
-        return -1;
     return kv_set(s, &control, key, value, err);
 }
 
 int store_control_get(store_db *s, const char *key, char **value, error_info *err)
 {
-    if (value)
-        *value = NULL;
-    if (check_key(s, key, "read a control flag", err) != 0)
-        return -1;
-    if (!value)
-        return store_invalid(err, "cannot read control flag %s: no place for the value", key);
     return kv_get(s, &control, key, value, err);
 }
 
@@ -116,20 +118,11 @@ int store_changed(store_db *s, int *changed, error_info *err)
 
 int store_config_set(store_db *s, const char *key, const char *value, error_info *err)
 {
-    if (check_key(s, key, "set a configuration key", err) != 0)
-        return -1;
     return kv_set(s, &config, key, value, err);
 }
 
 int store_config_get(store_db *s, const char *key, char **value, error_info *err)
 {
-    if (value)
-        *value = NULL;
-    if (check_key(s, key, "read a configuration key", err) != 0)
-        return -1;
-    if (!value)
-        return store_invalid(err, "cannot read configuration key %s: no place for the value",
-                             key);
     return kv_get(s, &config, key, value, err);
 }
 
@@ -153,7 +146,7 @@ int store_config_list_async(store_db *s, store_row_fn fn, void *ud, store_done_f
 int store_control_get_async(store_db *s, const char *key, store_text_fn done, void *ud,
                             error_info *err)
 {
-    if (check_key(s, key, "read a control flag", err) != 0)
+    if (check_key(s, key, "read", &control, err) != 0)
         return -1;
     if (!done)
         return store_invalid(err, "cannot read control flag %s: no callback", key);
