@@ -74,42 +74,29 @@ static int eq_nocase(const char *a, size_t alen, const char *lit)
     return 1;
 }
 
-/* Unsigned decimal, optional fraction: "12", "1.5", ".5". No sign, no exponent. */
-static int parse_decimal(const char *s, size_t len, double *out)
-{
-    cursor c = {s, s + len};
-    double v = 0.0;
-    int digits = 0;
-    skip_spaces(&c);
-    while (c.p < c.end && is_digit(*c.p)) {
-        v = v * 10.0 + (*c.p++ - '0');
-        digits++;
-    }
-    if (take_char(&c, '.') == 0)
-        digits += take_fraction(&c, &v);
-    skip_spaces(&c);
-    if (!digits || c.p != c.end || v > 1e15)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_i64(const char *s, size_t len, int64_t *out)
+/* An unsigned decimal between optional spaces, no sign, no exponent: an integer to *whole, or
+ * with value given one with an optional fraction ("12", "1.5", ".5") up to 1e15. */
+static int parse_number(const char *s, size_t len, int64_t *whole, double *value)
 {
     cursor c = {s, s + len};
     int64_t v = 0;
     int digits = 0;
     skip_spaces(&c);
-    while (c.p < c.end && is_digit(*c.p)) {
+    for (; c.p < c.end && is_digit(*c.p); digits++) {
         if (v > (INT64_MAX - 9) / 10)
             return -1;
         v = v * 10 + (*c.p++ - '0');
-        digits++;
     }
+    double d = (double)v;
+    if (value && take_char(&c, '.') == 0)
+        digits += take_fraction(&c, &d);
     skip_spaces(&c);
-    if (!digits || c.p != c.end)
+    if (!digits || c.p != c.end || (value && d > 1e15))
         return -1;
-    *out = v;
+    if (whole)
+        *whole = v;
+    if (value)
+        *value = d;
     return 0;
 }
 
@@ -336,14 +323,14 @@ void claude_headers_feed(claude_headers *h, const char *line, size_t len, double
         if (!eq_nocase(v, vlen, "identity"))
             copy_field(h->content_encoding, sizeof h->content_encoding, v, vlen);
     } else if (eq_nocase(line, nlen, "retry-after-ms")) {
-        if (parse_decimal(v, vlen, &d) == 0) {
+        if (parse_number(v, vlen, NULL, &d) == 0) {
             h->retry_after_s = d / 1000.0;
             h->retry_after_from_ms = 1;
         }
     } else if (eq_nocase(line, nlen, "retry-after")) {
         if (h->retry_after_from_ms)
             return;
-        if (parse_decimal(v, vlen, &d) == 0)
+        if (parse_number(v, vlen, NULL, &d) == 0)
             h->retry_after_s = d;
         else if (claude_parse_http_date(v, vlen, &d) == 0) {
             if (isnan(now_wall_s))
@@ -361,7 +348,7 @@ void claude_headers_feed(claude_headers *h, const char *line, size_t len, double
                 continue;
             char *field = (char *)h + ratelimit_fields[i].off;
             int64_t n;
-            if (ratelimit_fields[i].kind == H_I64 && parse_i64(v, vlen, &n) == 0)
+            if (ratelimit_fields[i].kind == H_I64 && parse_number(v, vlen, &n, NULL) == 0)
                 memcpy(field, &n, sizeof n);
             else if (ratelimit_fields[i].kind == H_RESET && claude_parse_rfc3339(v, vlen, &d) == 0)
                 memcpy(field, &d, sizeof d);
