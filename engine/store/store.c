@@ -557,14 +557,10 @@ int store_log_interaction_settle_async(store_db *s, const interaction_rec *it,
                                        const char *reservation_id, double actual_usd,
                                        store_done_fn done, void *ud, error_info *err)
 {
-    if (!s || !s->ops->log_interaction_settle_async) {
-        if (store_log_interaction_settle(s, it, reservation_id, actual_usd, err) != 0)
-            return -1;
-        done(ud, 0, -1, NULL);
-        return 0;
-    }
     if (check_settled_interaction(s, it, actual_usd, err) != 0)
         return -1;
+    if (!s->ops->log_interaction_settle_async && !s->ops->log_interaction_settle)
+        return store_unsupported(s, "log an interaction and settle its reservation", err);
     if (reservation_id && !*reservation_id)
         reservation_id = NULL;
     store_scrubbed sc = {0};
@@ -572,7 +568,14 @@ int store_log_interaction_settle_async(store_db *s, const interaction_rec *it,
     interaction_rec clean;
     if (store_record_prepare(s, &sc, &parts, it, &clean, err) != 0)
         return -1;
-    int rc = s->ops->log_interaction_settle_async(s, &clean, reservation_id, actual_usd, done, ud, err);
+    int rc = 0;
+    if (s->ops->log_interaction_settle_async) {
+        rc = s->ops->log_interaction_settle_async(s, &clean, reservation_id, actual_usd, done, ud, err);
+    } else {
+        /* A store that answers at once (SQLite): done before returning, a failure included. */
+        int logged = s->ops->log_interaction_settle(s, &clean, reservation_id, actual_usd, err);
+        done(ud, logged, -1, logged ? err : NULL);
+    }
     store_record_free(&sc, &parts);
     return rc;
 }

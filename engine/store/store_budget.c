@@ -225,24 +225,27 @@ static int reserve_async(store_db *s, const store_scope *scopes, size_t n, doubl
                          char *reservation_id, size_t id_size, int again, store_done_fn done,
                          void *ud, error_info *err)
 {
-    if (!s || !s->ops->budget_reserve_async || n == 0) {
-        int refused = -1;
-        if (store_budget_reserve(s, scopes, n, amount_usd, reservation_id, id_size, &refused,
-                                 err) != 0)
-            done(ud, -1, refused, err);
-        else
-            done(ud, 0, -1, NULL);
-        return 0;
-    }
     char host[HOST_SIZE];
     store_reservation r;
     if (prepare_reservation(s, scopes, n, amount_usd, reservation_id, id_size, &r, host, again, err) != 0)
         return -1;
     store_scrubbed sc = {0};
     store_scope clean[STORE_SCRUB_MAX];
-    if (!(scopes = scrub_scopes(s, &sc, scopes, n, clean, err)))
+    const store_scope *use = scrub_scopes(s, &sc, scopes, n, clean, err);
+    if (!use && scopes)
         return -1;
-    int rc = s->ops->budget_reserve_async(s, scopes, n, &r, done, ud, err);
+    int rc = 0;
+    if (n > 0 && s->ops->budget_reserve_async) {
+        rc = s->ops->budget_reserve_async(s, use, n, &r, done, ud, err);
+    } else {
+        /* A store that answers at once (SQLite), or nothing to reserve: done before returning,
+         * a refusal or a failed transaction included, as a store answering later would. */
+        int refused = -1;
+        if (n > 0 && s->ops->budget_reserve(s, use, n, &r, &refused, err) != 0)
+            done(ud, -1, refused, err);
+        else
+            done(ud, 0, -1, NULL);
+    }
     store_scrub_free(&sc);
     return rc;
 }

@@ -374,25 +374,6 @@ static void test_async(store_db *s)
     CHECK_INT(succeeded, 12);
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions WHERE id LIKE 'many%'"), 6);
 
-    /* What cannot start returns -1 and never calls done. */
-    done_rec dx = {0};
-    interaction_rec inv = make("inv", T0);
-    inv.status = "maybe";
-    error_clear(&err);
-    CHECK_INT(store_log_interaction_settle_async(s, &inv, NULL, 0, on_done, &dx, &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    char idx[STORE_RESERVATION_ID_SIZE];
-    error_clear(&err);
-    CHECK_INT(store_budget_reserve_async(s, sc, 2, NAN, idx, sizeof idx, on_done, &dx, &err), -1);
-    CHECK_STR(err.type, "invalid_argument");
-    CHECK_INT(drive(s, 10), 0);
-    CHECK_INT(dx.calls, 0);
-    /* No scope: nothing to ask the server, done before returning. */
-    CHECK_INT(store_budget_reserve_async(s, NULL, 0, 0.5, idx, sizeof idx, on_done, &dx, &err),
-              0);
-    CHECK_INT(dx.calls, 1);
-    CHECK_INT(dx.rc, 0);
-
     /* A done callback may call the store (the engine audits a refusal from there), and a
      * waiting call made before the pump sees what was queued before it. */
     reentry re = {.s = s};
