@@ -100,10 +100,26 @@ static int parse_number(const char *s, size_t len, int64_t *whole, double *value
     return 0;
 }
 
-static int valid_tm(const struct tm *tm)
+static int take_hms(cursor *c, struct tm *tm)
 {
-    return tm->tm_mon >= 0 && tm->tm_mon <= 11 && tm->tm_mday >= 1 && tm->tm_mday <= 31 &&
-           tm->tm_hour <= 23 && tm->tm_min <= 59 && tm->tm_sec <= 60;
+    return take_digits(c, 2, 2, &tm->tm_hour) || take_char(c, ':') ||
+                   take_digits(c, 2, 2, &tm->tm_min) || take_char(c, ':') ||
+                   take_digits(c, 2, 2, &tm->tm_sec)
+               ? -1
+               : 0;
+}
+
+/* The seconds since the epoch of tm, a UTC time; -1 when its fields name none. */
+static int utc_seconds(struct tm *tm, double *out)
+{
+    if (!(tm->tm_mon >= 0 && tm->tm_mon <= 11 && tm->tm_mday >= 1 && tm->tm_mday <= 31 &&
+          tm->tm_hour <= 23 && tm->tm_min <= 59 && tm->tm_sec <= 60))
+        return -1;
+    time_t t = timegm(tm);
+    if (t == (time_t)-1)
+        return -1;
+    *out = (double)t;
+    return 0;
 }
 
 /* ---- dates ---- */
@@ -113,16 +129,15 @@ int claude_parse_rfc3339(const char *s, size_t len, double *out)
     cursor c = {s, s + len};
     struct tm tm;
     memset(&tm, 0, sizeof tm);
-    int y, mo, d, h, mi, se;
+    int y, mo;
     skip_spaces(&c);
     if (take_digits(&c, 4, 4, &y) || take_char(&c, '-') || take_digits(&c, 2, 2, &mo) ||
-        take_char(&c, '-') || take_digits(&c, 2, 2, &d))
+        take_char(&c, '-') || take_digits(&c, 2, 2, &tm.tm_mday))
         return -1;
     if (c.p >= c.end || (*c.p != 'T' && *c.p != 't' && *c.p != ' '))
         return -1;
     c.p++;
-    if (take_digits(&c, 2, 2, &h) || take_char(&c, ':') || take_digits(&c, 2, 2, &mi) ||
-        take_char(&c, ':') || take_digits(&c, 2, 2, &se))
+    if (take_hms(&c, &tm))
         return -1;
     double frac = 0.0;
     if (take_char(&c, '.') == 0 && take_fraction(&c, &frac) == 0)
@@ -144,16 +159,10 @@ int claude_parse_rfc3339(const char *s, size_t len, double *out)
         return -1;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    if (!valid_tm(&tm))
+    double t;
+    if (utc_seconds(&tm, &t) != 0)
         return -1;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    *out = (double)t - offset_s + frac;
+    *out = t - offset_s + frac;
     return 0;
 }
 
@@ -171,15 +180,6 @@ static int take_month(cursor *c, int *mon)
         }
     }
     return -1;
-}
-
-static int take_hms(cursor *c, struct tm *tm)
-{
-    return take_digits(c, 2, 2, &tm->tm_hour) || take_char(c, ':') ||
-                   take_digits(c, 2, 2, &tm->tm_min) || take_char(c, ':') ||
-                   take_digits(c, 2, 2, &tm->tm_sec)
-               ? -1
-               : 0;
 }
 
 int claude_parse_http_date(const char *s, size_t len, double *out)
@@ -229,13 +229,7 @@ int claude_parse_http_date(const char *s, size_t len, double *out)
     if (c.p != c.end)
         return -1;
     tm.tm_year = year - 1900;
-    if (!valid_tm(&tm))
-        return -1;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    *out = (double)t;
-    return 0;
+    return utc_seconds(&tm, out);
 }
 
 /* ---- header table ---- */
