@@ -554,10 +554,11 @@ static void fail_waiting(batch_job *b, const error_info *err)
 }
 
 /* The API could not be asked (a poll or the results' download failed for good): that is not
- * the batch's end. A batch the database can pick up goes on, its members detached; else they
- * fail with err. */
+ * the batch's end, though this job is done. A batch the database can pick up goes on, its
+ * members detached; else they fail with err. */
 static void stop_waiting(batch_job *b, const error_info *err)
 {
+    b->state = DONE;
     if (!b->recorded || !b->id[0]) {
         fail_waiting(b, err);
         return;
@@ -579,7 +580,6 @@ static void got_results(batch_job *b, int ok, const error_info *err)
     if (!ok) {
         if (poll_again(b, err))
             return;
-        b->state = DONE;
         stop_waiting(b, err);
         return;
     }
@@ -666,7 +666,6 @@ static void stop_past_expiry(batch_job *b)
                   "failed, the last with %s: %.200s", b->id, b->last_poll.type, b->last_poll.message);
     else
         error_set(&err, "timeout", 0, "the batch %s was still in progress past its expiry", b->id);
-    b->state = DONE;
     stop_waiting(b, &err);
 }
 
@@ -759,7 +758,6 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
     if (!ok) {
         if (submit_again(b, err) || poll_again(b, err))
             return;
-        b->state = DONE;
         stop_waiting(b, err);
         return;
     }
@@ -783,7 +781,6 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
         error_info bad;
         error_clear(&bad);
         error_set(&bad, "api_error", 0, "the batch endpoint answered without an id or a status");
-        b->state = DONE;
         stop_waiting(b, &bad);
         return;
     }
@@ -797,7 +794,6 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
             error_info oom;
             error_clear(&oom);
             error_set(&oom, "network_error", 0, "cannot start the HTTP transfer");
-            b->state = DONE;
             stop_waiting(b, &oom);
         }
         return;
