@@ -152,7 +152,9 @@ long block_utf8_bad(const claude_block *b)
     return b->shared ? b->shared->bad_utf8 : utf8_bad(b->text, b->len);
 }
 
-void block_shape_add(const claude_block *b, text_shape *s)
+/* Adds what b's text is made of to s (base/text_shape.h): kept with a shared text (counted
+ * once, when pooled), counted otherwise. */
+static void block_shape_add(const claude_block *b, text_shape *s)
 {
     if (b->shared)
         text_shape_sum(s, &b->shared->shape);

@@ -139,9 +139,6 @@ int block_has_nul(const claude_block *b);
 /* The offset of the first byte of b's text that is not UTF-8 (base/utf8.h), or -1: kept with
  * a shared text (looked for once, when pooled), looked for otherwise. */
 long block_utf8_bad(const claude_block *b);
-/* Adds what b's text is made of to s (base/text_shape.h): kept with a shared text (counted
- * once, when pooled), counted otherwise. */
-void block_shape_add(const claude_block *b, text_shape *s);
 /* What the texts of req are made of, the texts the API counts tokens of: its tools, system
  * blocks and message blocks (a JSON block as its JSON). */
 void request_shape(const claude_request *req, text_shape *s);
