@@ -71,12 +71,6 @@ cJSON *json_int(long long v)
     return json_int_text(v, text, sizeof text) > 0 ? cJSON_CreateRaw(text) : NULL;
 }
 
-cJSON *json_millis(double ms)
-{
-    char text[JSON_NUMBER_TEXT];
-    return json_millis_text(ms, text, sizeof text) > 0 ? cJSON_CreateRaw(text) : NULL;
-}
-
 cJSON *json_double(double v)
 {
     char text[JSON_NUMBER_TEXT];

@@ -22,13 +22,11 @@ cJSON *json_int(long long v);
  * number. NULL when v is not finite or out of memory. */
 cJSON *json_double(double v);
 
-/* A duration in milliseconds, rounded to the microsecond ("12.345"); a value that is not a
- * finite number from 0 to a year prints as 0. NULL when out of memory. */
-cJSON *json_millis(double ms);
-
 /* Their text, for a node made elsewhere: written to out (size bytes, JSON_NUMBER_TEXT is
  * enough); its length, or -1 when it does not fit. */
 int json_int_text(long long v, char *out, size_t size);
+/* A duration in milliseconds, rounded to the microsecond ("12.345"); a value that is not a
+ * finite number from 0 to a year is written as 0. */
 int json_millis_text(double ms, char *out, size_t size);
 int json_double_text(double v, char *out, size_t size); /* -1 also when v is not finite */
 

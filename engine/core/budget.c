@@ -73,11 +73,6 @@ int budget_set_limit_per(nyx_engine *e, const char *scope, double limit_usd, int
     return 0;
 }
 
-int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd)
-{
-    return budget_set_limit_per(e, scope, limit_usd, -1);
-}
-
 static void add(const nyx_engine *e, budget_scopes *out, const char *name, double limit)
 {
     if (limit < 0 || out->n >= BUDGET_MAX_SCOPES)
@@ -358,7 +353,7 @@ static budget_limit *alert_slot(nyx_engine *e, const char *scope)
     if (l)
         return l;
     /* Limits from the environment get a slot on first use, to remember their alerts. */
-    if (budget_set_limit(e, scope, -2) != 0)
+    if (budget_set_limit_per(e, scope, -2, -1) != 0)
         return NULL;
     return &e->gov.limits[e->gov.nlimits - 1];
 }

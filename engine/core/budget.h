@@ -36,9 +36,7 @@ int budget_set_limit_per(nyx_engine *e, const char *scope, double limit_usd, int
  * "month" "month:2026-12", an agent's scope carries its window; others are themselves. */
 void budget_scope_now(const nyx_engine *e, const char *scope, char *out, size_t n);
 
-/* budget_set_limit_per with the default window. */
-int budget_set_limit(nyx_engine *e, const char *scope, double limit_usd);
-/* The limit budget_set_limit gave scope in this engine, or -1. */
+/* The limit budget_set_limit_per gave scope in this engine, or -1. */
 double budget_limit_set(const nyx_engine *e, const char *scope);
 
 typedef void (*budget_done_fn)(void *ud, int rc, const error_info *err);

@@ -452,24 +452,3 @@ done:
         o->s[o->len] = '\0';
     return o->failed ? NULL : o->s;
 }
-
-char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len)
-{
-    textbuf o = {0};
-    const char *r = guard_memo_redact_into(m, text, len, NULL, 0, &o, NULL, 0, NULL);
-    if (r == text && r) { /* nothing to redact: a copy */
-        free(o.s);
-        o = (textbuf){0};
-        textbuf_put(&o, text, len);
-        if (textbuf_reserve(&o, 0) == 0)
-            o.s[o.len] = '\0';
-        r = o.failed ? NULL : o.s;
-    }
-    if (!r) {
-        free(o.s);
-        return NULL;
-    }
-    if (out_len)
-        *out_len = o.len;
-    return o.s;
-}

@@ -26,13 +26,10 @@ typedef struct guard_memo guard_memo;
 guard_memo *guard_memo_new(void);
 void guard_memo_free(guard_memo *m);
 
-/* guard_redact(text, len, out_len), remembering what it scans (m NULL: guard_redact itself).
- * Returns a malloc'd, NUL-terminated copy, or NULL when out of memory. */
-char *guard_memo_redact(guard_memo *m, const char *text, size_t len, size_t *out_len);
-
-/* The same redaction, written over o when it changes anything (o emptied first, its room
- * kept: a caller that redacts one body after another into one buffer allocates only when a
- * body is longer than any before). Returns the redaction: text itself when it changes nothing
+/* guard_redact(text, len, out_len), remembering what it scans (m NULL: guard_redact itself),
+ * written over o when it changes anything (o emptied first, its room kept: a caller that
+ * redacts one body after another into one buffer allocates only when a body is longer than
+ * any before). Returns the redaction: text itself when it changes nothing
  * (most bodies; no byte copied, so NUL-terminated after len only if text is), else o->s (o->len
  * bytes, NUL-terminated); NULL when out of memory. known[0..nknown) (in order of at; may be
  * NULL) are spans of text whose hash the caller knows (claude_body_flatten_into's: the hashes

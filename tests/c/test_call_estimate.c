@@ -89,7 +89,7 @@ static int reserved_for(nyx_engine *e, call_spec *spec)
 /* The estimate of a spec, and what the engine reserves when the same spec is called. */
 static void equals_reservation(nyx_engine *e)
 {
-    CHECK_INT(budget_set_limit(e, "session:est", 100.0), 0);
+    CHECK_INT(budget_set_limit_per(e, "session:est", 100.0, -1), 0);
     call_spec spec;
     persona_spec(&spec, "est", 300, 0);
     call_bound b;

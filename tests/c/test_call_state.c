@@ -154,7 +154,7 @@ static void failed(nyx_engine *e)
 /* A session with a budget: the call gets one, reserves in it, and settles. */
 static void with_budget(nyx_engine *e)
 {
-    CHECK_INT(budget_set_limit(e, "session:state", 5.0), 0);
+    CHECK_INT(budget_set_limit_per(e, "session:state", 5.0, -1), 0);
     int finished = 0;
     api_call *c = start(e, "state", &finished);
     REQUIRE(c != NULL);
