@@ -433,19 +433,9 @@ static char *build(const claude_request *req, claude_json_texts *jt, size_t *len
         fail(err, "out_of_memory", "out of memory building the request body");
         return NULL;
     }
-    if (len && !jt)
+    if (!jt)
         *len = strlen(out);
     return out;
-}
-
-char *claude_request_json(const claude_request *req, size_t *len, error_info *err)
-{
-    return build(req, NULL, len, err);
-}
-
-char *claude_request_json_memo(const claude_request *req, claude_json_texts *jt, size_t *len, error_info *err)
-{
-    return build(req, jt, len, err);
 }
 
 int claude_request_body(const claude_request *req, claude_json_texts *jt, claude_body *out, error_info *err)

@@ -7,25 +7,6 @@
 
 #include "types.h"
 
-/* Builds the Messages body: model, max_tokens, system, messages, tools, tool_choice,
- * thinking, output_config, temperature, stop_sequences, metadata, stream, cache_control, in
- * that order, optional ones omitted. A block is a plain string where that is possible (one
- * unmarked text block) and otherwise an array of blocks with cache_control
- * {"type":"ephemeral"[,"ttl":"1h"]}; a JSON block (tool_use, tool_result, image, thinking...)
- * goes out as given, a cache mark added to it. tool_choice, thinking and output_config must
- * be JSON objects; a JSON block an object with a type, and no thinking block may be marked.
- * Returns the body (free with free()), or NULL with err set: "invalid_argument" naming the
- * field and the problem, or "out_of_memory". Validates: model non-empty, max_tokens > 0,
- * temperature <= 1, at least one message, the first one from the user, every message with
- * at least one block, every text sendable (claude_request_check_text), tools a JSON array, at most 4 cache marks
- * (tools' own cache_control, system, messages and the top-level one), no 1h mark after a 5m
- * one, and no top-level (5m) cache_control when the last block carries a 1h mark.
- * req->tools_mark puts a cache_control on the last tool (unless it has one already). */
-char *claude_request_json(const claude_request *req, /* the call */
-                          size_t *len,            /* body length written here; may be NULL */
-                          error_info *err          /* written on failure only */
-);
-
 /* Whether every text the body would carry can be sent: no NUL byte inside a text block, and
  * all of it UTF-8 (base/utf8.h), which JSON must be for the API to read it. Checks the model,
  * system and message blocks (a long shared text's answer is kept with it: read once, not per
@@ -38,17 +19,26 @@ char *claude_request_json(const claude_request *req, /* the call */
 int claude_request_check_text(const claude_request *req, error_info *err);
 
 struct claude_json_texts;
-
-/* claude_request_json, with the JSON literals of long texts (a system prompt, a context) taken
- * from jt when made before (json_text.h); the body is the same byte for byte. */
-char *claude_request_json_memo(const claude_request *req, struct claude_json_texts *jt, size_t *len,
-                               error_info *err);
-
 struct claude_body;
 
-/* claude_request_json_memo's body in pieces (body.h): the remembered literals in it are
- * references to jt's copies. Returns 0, or -1 with err set as claude_request_json does (out
- * is then empty). */
+/* Builds the Messages body: model, max_tokens, system, messages, tools, tool_choice,
+ * thinking, output_config, temperature, stop_sequences, metadata, stream, cache_control, in
+ * that order, optional ones omitted. A block is a plain string where that is possible (one
+ * unmarked text block) and otherwise an array of blocks with cache_control
+ * {"type":"ephemeral"[,"ttl":"1h"]}; a JSON block (tool_use, tool_result, image, thinking...)
+ * goes out as given, a cache mark added to it. tool_choice, thinking and output_config must
+ * be JSON objects; a JSON block an object with a type, and no thinking block may be marked.
+ * Returns 0, or -1 with err set (out is then empty): "invalid_argument" naming the
+ * field and the problem, or "out_of_memory". Validates: model non-empty, max_tokens > 0,
+ * temperature <= 1, at least one message, the first one from the user, every message with
+ * at least one block, every text sendable (claude_request_check_text), tools a JSON array, at most 4 cache marks
+ * (tools' own cache_control, system, messages and the top-level one), no 1h mark after a 5m
+ * one, and no top-level (5m) cache_control when the last block carries a 1h mark.
+ * req->tools_mark puts a cache_control on the last tool (unless it has one already).
+ * The body is written in pieces (body.h): the JSON literals of long texts (a system prompt, a
+ * context) are taken from jt when made before (json_text.h), and stand in out as references
+ * to jt's copies; jt NULL builds without a memo, the body the same byte for byte, in one
+ * piece. */
 int claude_request_body(const claude_request *req, struct claude_json_texts *jt, struct claude_body *out,
                         error_info *err);
 

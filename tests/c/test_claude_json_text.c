@@ -44,6 +44,20 @@ static void request(claude_request *r, const char *system, const char *question,
     r->messages[0].role = NYX_ROLE_USER;
 }
 
+/* The body claude_request_body builds (with the memo jt, or none), in one piece: NULL with err
+ * set as the build sets it (len untouched), or when out of memory. */
+static char *body_json(const claude_request *r, claude_json_texts *jt, size_t *len, error_info *err)
+{
+    claude_body b;
+    if (claude_request_body(r, jt, &b, err) != 0)
+        return NULL;
+    char *s = claude_body_flatten(&b);
+    if (s && len)
+        *len = b.len;
+    claude_body_free(&b);
+    return s;
+}
+
 /* The body with the memo must be the body without it, and so must the body in pieces once in
  * one piece again. */
 static void same_body(claude_json_texts *jt, const char *system, const char *question, int mark)
@@ -52,8 +66,8 @@ static void same_body(claude_json_texts *jt, const char *system, const char *que
     request(&r, system, question, mark);
     error_info err = cleared_error();
     size_t a_len = 0, b_len = 0;
-    char *a = claude_request_json_memo(&r, jt, &a_len, &err);
-    char *b = claude_request_json(&r, &b_len, &err);
+    char *a = body_json(&r, jt, &a_len, &err);
+    char *b = body_json(&r, NULL, &b_len, &err);
     CHECK(a && b);
     if (a && b) {
         CHECK_INT(a_len, b_len);
@@ -86,7 +100,7 @@ static void shared_pieces(const char *system)
     request(&r2, system, "question 2", NYX_MARK_5M);
     error_info err = cleared_error();
     claude_body p1, p2;
-    char *want1 = claude_request_json(&r1, NULL, &err), *want2 = claude_request_json(&r2, NULL, &err);
+    char *want1 = body_json(&r1, NULL, NULL, &err), *want2 = body_json(&r2, NULL, NULL, &err);
     CHECK(jt && want1 && want2);
     CHECK_INT(claude_request_body(&r1, jt, &p1, &err), 0);
     CHECK_INT(claude_request_body(&r2, jt, &p2, &err), 0);
@@ -125,7 +139,7 @@ static void shared_pieces(const char *system)
     claude_request r3;
     request(&r3, "a short system prompt", "a question a good deal longer than the first two", NYX_MARK_5M);
     claude_body p3;
-    char *want3 = claude_request_json(&r3, NULL, &err);
+    char *want3 = body_json(&r3, NULL, NULL, &err);
     CHECK_INT(claude_request_body(&r3, NULL, &p3, &err), 0);
     textbuf tb = {0};
     const claude_body *order[] = {&p2, &p3, &p2, &p3};
@@ -179,7 +193,7 @@ static void pooled_pieces(const char *system)
         request(&r[i], "x", i ? "question 2" : "question 1", NYX_MARK_5M);
         free(r[i].system[0].text);
         CHECK_INT(block_set_pooled(&r[i].system[0], pool, system, strlen(system), NYX_MARK_5M), 0);
-        want[i] = claude_request_json(&r[i], NULL, &err);
+        want[i] = body_json(&r[i], NULL, NULL, &err);
         CHECK(want[i] != NULL);
         CHECK_INT(claude_request_body(&r[i], jt, &p[i], &err), 0);
         CHECK_INT(p[i].npieces, 1);
@@ -216,7 +230,7 @@ static void kept_pieces(const char *system, const char *system2)
     error_info err = cleared_error();
     for (int i = 0; i < 4; i++) {
         request(&r[i], system, questions[i], NYX_MARK_5M);
-        want[i] = claude_request_json(&r[i], NULL, &err);
+        want[i] = body_json(&r[i], NULL, NULL, &err);
         CHECK(want[i] != NULL);
         CHECK_INT(claude_request_body(&r[i], jt, &p[i], &err), 0);
         CHECK_INT(p[i].npieces, 1);
@@ -254,7 +268,7 @@ static void kept_pieces(const char *system, const char *system2)
     CHECK_INT(lit->refs, 1);
     claude_request o;
     request(&o, system2, questions[1], NYX_MARK_5M);
-    char *want_o = claude_request_json(&o, NULL, &err);
+    char *want_o = body_json(&o, NULL, NULL, &err);
     claude_json_texts *jt2 = claude_json_texts_new();
     claude_body po;
     CHECK_INT(claude_request_body(&o, jt2, &po, &err), 0);
@@ -316,8 +330,8 @@ int main(void)
             CHECK(r.system[0].shared != NULL);
             error_info err = cleared_error();
             size_t a_len = 0, b_len = 0;
-            char *a = claude_request_json_memo(&r, fresh, &a_len, &err);
-            char *b = claude_request_json(&r, &b_len, &err);
+            char *a = body_json(&r, fresh, &a_len, &err);
+            char *b = body_json(&r, NULL, &b_len, &err);
             CHECK(a && b && a_len == b_len && strcmp(a, b) == 0);
             CHECK(block_literal(&r.system[0]) != NULL);
             free(a);

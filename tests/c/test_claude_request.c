@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "claude/body.h"
 #include "claude/json_text.h"
 #include "claude/request.h"
 
@@ -57,12 +58,26 @@ static void base(claude_request *r)
     add_msg(r, NYX_ROLE_USER, "Hello", NYX_MARK_NONE);
 }
 
+/* The body claude_request_body builds (with the memo jt, or none), in one piece: NULL with err
+ * set as the build sets it (len untouched), or when out of memory. */
+static char *body_json(const claude_request *r, claude_json_texts *jt, size_t *len, error_info *err)
+{
+    claude_body b;
+    if (claude_request_body(r, jt, &b, err) != 0)
+        return NULL;
+    char *s = claude_body_flatten(&b);
+    if (s && len)
+        *len = b.len;
+    claude_body_free(&b);
+    return s;
+}
+
 /* Builds r and compares to the expected body; also checks the reported length. */
 static void expect_body(const claude_request *r, const char *want)
 {
     error_info err = cleared_error();
     size_t len = 0;
-    char *body = claude_request_json(r, &len, &err);
+    char *body = body_json(r, NULL, &len, &err);
     CHECK_STR(body, want);
     CHECK_STR(err.type, "");
     if (body)
@@ -74,7 +89,7 @@ static void expect_invalid(const claude_request *r, const char *message)
 {
     error_info err = cleared_error();
     size_t len = 12345;
-    char *body = claude_request_json(r, &len, &err);
+    char *body = body_json(r, NULL, &len, &err);
     CHECK(body == NULL);
     CHECK_INT(len, 12345);
     CHECK_STR(err.type, "invalid_argument");
@@ -87,7 +102,7 @@ static void expect_invalid(const claude_request *r, const char *message)
 static void expect_builds_(int line, const claude_request *r)
 {
     error_info err = cleared_error();
-    char *body = claude_request_json(r, NULL, &err);
+    char *body = body_json(r, NULL, NULL, &err);
     if (!body) {
         check_fail_at(__FILE__, line);
         fprintf(stderr, "the request does not build: %s\n", err.message);
@@ -243,7 +258,7 @@ static void test_tools_mark(void)
     r.system[0].mark = NYX_MARK_NONE;
     r.messages[0].blocks[0].mark = NYX_MARK_5M;
     error_info err;
-    char *body = claude_request_json(&r, NULL, &err);
+    char *body = body_json(&r, NULL, NULL, &err);
     CHECK(body && strstr(body, "\"name\":\"b\",\"cache_control\":{\"type\":\"ephemeral\"}}]") != NULL);
     free(body);
     /* A 1h mark on the last tool after a 5m one on an earlier tool. */
@@ -285,7 +300,7 @@ static void test_json_blocks_and_options(void)
     for (int i = 0; i < 2; i++) {
         error_info err = cleared_error();
         size_t len = 0;
-        char *body = claude_request_json_memo(&r, jt, &len, &err);
+        char *body = body_json(&r, jt, &len, &err);
         CHECK_STR(body, want);
         CHECK_INT(len, strlen(want));
         free(body);
@@ -317,8 +332,8 @@ static void test_stable(void)
     r.temperature = 0.7;
     error_info err;
     size_t l1 = 0, l2 = 0;
-    char *b1 = claude_request_json(&r, &l1, &err);
-    char *b2 = claude_request_json(&r, &l2, &err);
+    char *b1 = body_json(&r, NULL, &l1, &err);
+    char *b2 = body_json(&r, NULL, &l2, &err);
     CHECK(b1 && b2);
     CHECK_INT(l1, l2);
     if (b1 && b2)
