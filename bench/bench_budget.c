@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     char path[128];
     snprintf(path, sizeof path, "%s/budget.db", dir);
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = store_open_opts(path, NULL, &err);
     int64_t *lat = malloc(sizeof *lat * (size_t)PAIRS);
     int64_t *settle_lat = malloc(sizeof *settle_lat * (size_t)PAIRS);
     CHECK(s != NULL && lat != NULL && settle_lat != NULL);

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
     bench_texts();
     error_info err;
     error_clear(&err);
-    store_db *s = store_open(uri, &err);
+    store_db *s = store_open_opts(uri, NULL, &err);
     if (!s) {
         fprintf(stderr, "bench_pg: %s\n", err.message);
         return 1;
@@ -198,7 +198,7 @@ int main(int argc, char **argv)
     char relaxed[1024];
     snprintf(relaxed, sizeof relaxed, "%s%coptions=-c%%20synchronous_commit%%3Doff", uri,
              strchr(uri, '?') ? '&' : '?');
-    if (!(s = store_open(relaxed, &err))) {
+    if (!(s = store_open_opts(relaxed, NULL, &err))) {
         fprintf(stderr, "bench_pg: %s\n", err.message);
         return 1;
     }

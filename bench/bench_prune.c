@@ -79,7 +79,7 @@ static void logger(const char *path, int fd)
     signal(SIGTERM, on_term);
     error_info err;
     error_clear(&err);
-    store_db *s = store_open(path, &err);
+    store_db *s = store_open_opts(path, NULL, &err);
     int64_t longest = 0, n = 0, failed = 0;
     char id[64];
     while (s && !stop) {
@@ -112,7 +112,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/prune.db", dir);
     error_info err;
     error_clear(&err);
-    store_db *s = store_open(path, &err);
+    store_db *s = store_open_opts(path, NULL, &err);
     if (!s) {
         fprintf(stderr, "bench_prune: %s\n", err.message);
         return 1;

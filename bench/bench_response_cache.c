@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/rc.db", dir);
     error_info err;
     error_clear(&err);
-    store_db *s = store_open(path, &err);
+    store_db *s = store_open_opts(path, NULL, &err);
     if (!s) {
         fprintf(stderr, "%s\n", err.message);
         return 1;

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
     bench_texts();
 
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = store_open_opts(path, NULL, &err);
     CHECK(s != NULL);
     if (!s) {
         fprintf(stderr, "%s\n", err.message);

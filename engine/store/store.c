@@ -116,11 +116,6 @@ store_db *store_open_opts(const char *uri, const store_options *opts, error_info
     return s;
 }
 
-store_db *store_open(const char *uri, error_info *err)
-{
-    return store_open_opts(uri, NULL, err);
-}
-
 void store_close(store_db *s)
 {
     if (!s)

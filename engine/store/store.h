@@ -90,11 +90,8 @@ typedef struct store_options {
  *        "postgresql://..." and "postgres://..." select PostgreSQL, which this build lacks:
  *        that fails with "PostgreSQL backend not built" (the URI is not echoed: it may hold
  *        a password).
+ *   opts: NULL for the defaults
  *   err: filled on failure, may be NULL */
-store_db *store_open(const char *uri, error_info *err);
-
-/* store_open() with options.
- *   opts: NULL for the defaults */
 store_db *store_open_opts(const char *uri, const store_options *opts, error_info *err);
 
 /* 1 when uri selects the PostgreSQL backend ("postgresql://..." or "postgres://..."). */
@@ -483,9 +480,6 @@ int store_template_judge(store_db *s, const char *name, int version, int from, i
 /* Sets key to value. value NULL deletes the key.
  *   key: non-empty */
 int store_config_set(store_db *s, const char *key, const char *value, error_info *err);
-
-/* Reads key: 0 with *value malloc'd (free() it) or NULL when absent; -1 with err filled. */
-int store_config_get(store_db *s, const char *key, char **value, error_info *err);
 
 /* One row per key, by key: key, value, updated_at (ISO 8601). */
 int store_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err);

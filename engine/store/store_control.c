@@ -33,18 +33,14 @@
 
 typedef struct kv_table {
     const char *noun; /* for messages */
-    store_sql set, del, get;
+    store_sql set, del;
 } kv_table;
 
-static const kv_table control = {
-    "control flag", STORE_SQL(CONTROL_SET), STORE_SQL(CONTROL_DEL),
-    STORE_SQL_SAME("SELECT value FROM control WHERE key = ?1"),
-};
+static const kv_table control = {"control flag", STORE_SQL(CONTROL_SET), STORE_SQL(CONTROL_DEL)};
+static const kv_table config = {"configuration key", STORE_SQL(CONFIG_SET), STORE_SQL(CONFIG_DEL)};
 
-static const kv_table config = {
-    "configuration key", STORE_SQL(CONFIG_SET), STORE_SQL(CONFIG_DEL),
-    STORE_SQL_SAME("SELECT value FROM system_config WHERE key = ?1"),
-};
+/* A control flag is read by its key; the configuration is read whole (the engine's settings). */
+static const store_sql SQL_CONTROL_GET = STORE_SQL_SAME("SELECT value FROM control WHERE key = ?1");
 
 static const store_sql SQL_CONFIG_LIST = STORE_SQL(CONFIG_LIST);
 
@@ -82,21 +78,6 @@ static int kv_set(store_db *s, const kv_table *t, const char *key, const char *v
     return store_exec_write(s, &st, NULL, err);
 }
 
-static int kv_get(store_db *s, const kv_table *t, const char *key, char **value,
-                  error_info *err)
-{
-    if (value)
-        *value = NULL;
-    if (check_key(s, key, "read", t, err) != 0)
-        return -1;
-    if (!value)
-        return store_invalid(err, "cannot read %s %s: no place for the value", t->noun, key);
-    char what[160];
-    snprintf(what, sizeof what, "read %s %.64s", t->noun, key);
-    store_stmt st = {&t->get, what, 1, (store_val[]){sv_text(key)}, NULL};
-    return store_exec_text(s, &st, value, err) < 0 ? -1 : 0;
-}
-
 int store_control_set(store_db *s, const char *key, const char *value, error_info *err)
 {
     return kv_set(s, &control, key, value, err);
@@ -104,7 +85,16 @@ int store_control_set(store_db *s, const char *key, const char *value, error_inf
 
 int store_control_get(store_db *s, const char *key, char **value, error_info *err)
 {
-    return kv_get(s, &control, key, value, err);
+    if (value)
+        *value = NULL;
+    if (check_key(s, key, "read", &control, err) != 0)
+        return -1;
+    if (!value)
+        return store_invalid(err, "cannot read control flag %s: no place for the value", key);
+    char what[160];
+    snprintf(what, sizeof what, "read control flag %.64s", key);
+    store_stmt st = {&SQL_CONTROL_GET, what, 1, (store_val[]){sv_text(key)}, NULL};
+    return store_exec_text(s, &st, value, err) < 0 ? -1 : 0;
 }
 
 int store_changed(store_db *s, int *changed, error_info *err)
@@ -119,11 +109,6 @@ int store_changed(store_db *s, int *changed, error_info *err)
 int store_config_set(store_db *s, const char *key, const char *value, error_info *err)
 {
     return kv_set(s, &config, key, value, err);
-}
-
-int store_config_get(store_db *s, const char *key, char **value, error_info *err)
-{
-    return kv_get(s, &config, key, value, err);
 }
 
 int store_config_list(store_db *s, store_row_fn fn, void *ud, error_info *err)
@@ -150,7 +135,7 @@ int store_control_get_async(store_db *s, const char *key, store_text_fn done, vo
         return -1;
     if (!done)
         return store_invalid(err, "cannot read control flag %s: no callback", key);
-    store_stmt st = {&control.get, "read a control flag", 1, (store_val[]){sv_text(key)}, NULL};
+    store_stmt st = {&SQL_CONTROL_GET, "read a control flag", 1, (store_val[]){sv_text(key)}, NULL};
     return store_exec_text_async(s, &st, done, ud, err);
 }
 

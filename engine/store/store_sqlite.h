@@ -39,7 +39,7 @@ typedef struct store_checkpointer store_checkpointer;
 
 typedef struct sq {
     sqlite3 *db;
-    char *path; /* as given to store_open, for messages */
+    char *path; /* as given to store_open_opts, for messages */
     int version;
     int applied;
     int readonly;

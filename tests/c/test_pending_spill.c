@@ -252,7 +252,7 @@ static interaction_rec record(const char *id, const char *prompt)
 static store_db *store_with_spill(const char *path, const char *i1, const char *status1, const char *i2)
 {
     error_info err = cleared_error();
-    store_db *db = store_open(path, &err);
+    store_db *db = store_open_opts(path, NULL, &err);
     REQUIRE_OR(db != NULL, NULL);
     store_scope scope = {"s", -1};
     char reservation[STORE_RESERVATION_ID_SIZE];
@@ -365,7 +365,7 @@ static void test_taken_id_settles(const char *dir)
 {
     DB_IN(dir, "g.db");
     error_info err = cleared_error();
-    store_db *db = store_open(path, &err);
+    store_db *db = store_open_opts(path, NULL, &err);
     REQUIRE(db != NULL);
     interaction_rec other = record("g1", "another call");
     CHECK_INT(store_log_interaction(db, &other, &err), 0);
@@ -459,7 +459,7 @@ static void test_planted(const char *dir)
         REQUIRE(waitpid(pid, &status, 0) == pid);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         error_info err = cleared_error();
-        store_db *db = store_open(path, &err);
+        store_db *db = store_open_opts(path, NULL, &err);
         REQUIRE(db != NULL);
         CHECK(pending_spill_import(db, place_of(path), NULL, NULL, &err) <= 0);
         store_close(db);
@@ -484,7 +484,7 @@ static void test_numbers_out_of_range(const char *dir)
           f);
     fclose(f);
     error_info err = cleared_error();
-    store_db *db = store_open(path, &err);
+    store_db *db = store_open_opts(path, NULL, &err);
     REQUIRE(db != NULL);
     CHECK_INT(pending_spill_import(db, place_of(path), NULL, NULL, &err), 1);
     store_close(db);
@@ -504,7 +504,7 @@ static void test_reap_waits(const char *dir)
     REQUIRE(pid >= 0);
     if (pid == 0) {
         error_info err = cleared_error();
-        store_db *db = store_open(path, &err);
+        store_db *db = store_open_opts(path, NULL, &err);
         store_scope scope = {"r", -1};
         char reservation[STORE_RESERVATION_ID_SIZE];
         if (!db || store_budget_reserve(db, &scope, 1, 1.0, reservation, sizeof reservation, NULL, &err) != 0)

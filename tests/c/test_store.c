@@ -143,7 +143,7 @@ static void test_fresh_schema_is_migrated_schema(void)
     char fresh[300];
     path_in_tmp(fresh, sizeof fresh, "fresh.db");
     error_info err = cleared_error();
-    store_db *s = store_open(fresh, &err);
+    store_db *s = store_open_opts(fresh, NULL, &err);
     REQUIRE(s != NULL);
     CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest());
     store_close(s);
@@ -166,7 +166,7 @@ static void test_fresh_schema_is_migrated_schema(void)
         CHECK_INT(applied, from);
         sqlite3_close(db);
 
-        s = store_open(path, &err);
+        s = store_open_opts(path, NULL, &err);
         REQUIRE(s != NULL);
         CHECK_INT(store_sqlite_migrations_applied(s), store_schema_latest() - from);
         store_close(s);
@@ -194,7 +194,7 @@ static void test_fresh_schema_all_or_nothing(void)
     REQUIRE(before != NULL);
 
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = store_open_opts(path, NULL, &err);
     CHECK(s == NULL);
     store_close(s);
     CHECK_STR(err.type, "store_error");
@@ -266,7 +266,7 @@ static void test_concurrent_migration(void)
         if (read(go[0], &byte, 1) != 1) /* the parent holds the write lock now */
             _exit(12);
         error_info e;
-        store_db *c = store_open(path, &e); /* reads version 0, then waits for the lock */
+        store_db *c = store_open_opts(path, NULL, &e); /* reads version 0, then waits for the lock */
         if (!c) {
             fprintf(stderr, "concurrent open: %s\n", e.message);
             _exit(10);
@@ -278,7 +278,7 @@ static void test_concurrent_migration(void)
     }
     close(go[0]);
     error_info err = cleared_error();
-    store_db *s = store_open(ref, &err); /* the schema, to copy */
+    store_db *s = store_open_opts(ref, NULL, &err); /* the schema, to copy */
     CHECK(s != NULL);
     sqlite3 *other = NULL;
     CHECK_INT(sqlite3_open(path, &other), SQLITE_OK);
@@ -319,7 +319,7 @@ static void test_concurrent_migration(void)
 static void test_memory(void)
 {
     error_info err = cleared_error();
-    store_db *s = store_open(":memory:", &err);
+    store_db *s = store_open_opts(":memory:", NULL, &err);
     REQUIRE(s != NULL);
     CHECK_STR(store_backend_name(s), "sqlite");
     CHECK_INT(store_schema_version(s), store_schema_latest());
@@ -340,7 +340,7 @@ static void test_open_failures(void)
 
     /* A directory that does not exist. */
     error_clear(&err);
-    CHECK(store_open("/nonexistent-nyx-dir/sub/nyx.db", &err) == NULL);
+    CHECK(store_open_opts("/nonexistent-nyx-dir/sub/nyx.db", NULL, &err) == NULL);
     CHECK_STR(err.type, "store_error");
     CHECK_STR(err.message,
               "store: cannot open /nonexistent-nyx-dir/sub/nyx.db: unable to open database file");
@@ -356,7 +356,7 @@ static void test_open_failures(void)
         fclose(fp);
     }
     error_clear(&err);
-    CHECK(store_open(path, &err) == NULL);
+    CHECK(store_open_opts(path, NULL, &err) == NULL);
     CHECK_ERROR(err, "store_error", path);
     CHECK_CONTAINS(err.message, "file is not a database");
 }
@@ -369,7 +369,7 @@ static int readonly_checks(const char *uri, const char *shown)
 {
     int before = check_failures;
     error_info err = cleared_error();
-    store_db *s = store_open(uri, &err);
+    store_db *s = store_open_opts(uri, NULL, &err);
     CHECK(s != NULL);
     if (!s) {
         fprintf(stderr, "read-only open: %s\n", err.message);
@@ -407,7 +407,7 @@ static int readonly_checks(const char *uri, const char *shown)
     /* Configuration reads; its writes, control flags and audit events fail clearly;
      * hearing of changes still works. */
     char *v = NULL;
-    CHECK_INT(store_config_get(s, "k", &v, &err), 0);
+    CHECK_INT(stored_config(s, "k", &v, &err), 0);
     CHECK_STR(v, "v");
     free(v);
     error_clear(&err);
@@ -432,7 +432,7 @@ static void test_readonly(void)
     CHECK_INT(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/ro.db", dir);
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = store_open_opts(path, NULL, &err);
     REQUIRE(s != NULL);
     interaction_rec it = make("ro1", T0);
     CHECK_INT(store_log_interaction(s, &it, &err), 0);
@@ -657,7 +657,7 @@ static void test_checkpoints(void)
     CHECK(stat(wal, &st) != 0); /* the last close checkpoints and removes the WAL */
     CHECK_INT(raw_int("SELECT count(*) FROM llm_interactions"), 4000);
 
-    s = store_open(":memory:", &err);
+    s = store_open_opts(":memory:", NULL, &err);
     CHECK(s != NULL);
     CHECK_INT(store_sqlite_checkpoints(s), -1); /* no WAL, no thread */
     store_close(s);
@@ -685,7 +685,7 @@ static void test_checkpoints_after_chdir(void)
         char file[900];
         snprintf(file, sizeof file, "%s/%s", scratch, strchr(rel, '/') ? rel : db_uri + strlen(scratch) + 1);
         error_info err = cleared_error();
-        store_db *s = store_open(rel, &err);
+        store_db *s = store_open_opts(rel, NULL, &err);
         int moved = chdir("/") == 0;
         CHECK(moved);
         CHECK(s != NULL);
@@ -743,7 +743,7 @@ static void test_sigkill(void)
          * engine hands a result to a script only after the row is committed. */
         close(fds[0]);
         error_info err;
-        store_db *s = store_open(db_uri, &err);
+        store_db *s = store_open_opts(db_uri, NULL, &err);
         if (!s)
             _exit(2);
         char prompt[2048];
@@ -896,7 +896,7 @@ static void test_session_index(void)
               0);
     CHECK_INT(raw_int("SELECT sum(ncell) FROM dbstat WHERE name = 'llm_interactions_session'"), 12);
 
-    s = store_open(db_uri, &err);
+    s = store_open_opts(db_uri, NULL, &err);
     REQUIRE(s != NULL);
     CHECK_INT(store_sqlite_migrations_applied(s), 1);
     CHECK_INT(store_schema_version(s), 10);

@@ -19,9 +19,9 @@ static int counted_with_store_open(const char *name)
     char path[128];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     error_info err = cleared_error();
-    store_db *s = store_open(path, &err);
+    store_db *s = store_open_opts(path, NULL, &err);
     if (!s) {
-        fprintf(stderr, "store_open: %s\n", err.message);
+        fprintf(stderr, "store_open_opts: %s\n", err.message);
         return -1;
     }
     int counted = sqlite3_memory_used() > 0;

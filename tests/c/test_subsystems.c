@@ -67,7 +67,7 @@ static void test_storage(void)
     snprintf(other, sizeof other, "%s/other.db", dir);
     error_info err = cleared_error();
     storage s = {0};
-    s.db = store_open(db, &err);
+    s.db = store_open_opts(db, NULL, &err);
     CHECK(s.db != NULL);
     storage_note_file(&s, db);
     CHECK_INT(s.db_is_file, 1);
@@ -109,7 +109,7 @@ static int owner_reopen(void *ud, error_info *err)
         error_set(err, "store_error", 0, "no database here");
         return -1;
     }
-    o->s->db = store_open(o->path, err);
+    o->s->db = store_open_opts(o->path, NULL, err);
     return o->s->db ? 0 : -1;
 }
 

@@ -92,7 +92,7 @@ static void test_open_and_migrate(void)
         char alt[800];
         snprintf(alt, sizeof alt, "postgres://%s", db_uri + 13);
         error_clear(&err);
-        s = store_open(alt, &err);
+        s = store_open_opts(alt, NULL, &err);
         CHECK(s != NULL);
         CHECK_STR(store_backend_name(s), "postgresql");
         store_close(s);
@@ -100,7 +100,7 @@ static void test_open_and_migrate(void)
     char named[800];
     snprintf(named, sizeof named, "%s%sapplication_name=nyx_test_app", db_uri,
              strchr(db_uri, '?') ? "&" : "?");
-    s = store_open(named, &err);
+    s = store_open_opts(named, NULL, &err);
     CHECK(s != NULL);
     if (s) {
         char sql[200];
@@ -131,7 +131,7 @@ static void test_concurrent_migration(void)
             if (read(go[0], &byte, 1) != 1)
                 _exit(12);
             error_info e = cleared_error();
-            store_db *c = store_open(db_uri, &e);
+            store_db *c = store_open_opts(db_uri, NULL, &e);
             if (!c) {
                 fprintf(stderr, "concurrent open: %s\n", e.message);
                 _exit(10);
@@ -584,12 +584,12 @@ static void test_password_hidden(void)
     char uri[800], missing[800];
     snprintf(uri, sizeof uri, "%.*s:secretpw%s", (int)(at - db_uri), db_uri, at);
     CHECK_INT(uri_with_db(missing, sizeof missing, uri, "nyx_no_such_db"), 0);
-    store_db *s = store_open(missing, &err);
+    store_db *s = store_open_opts(missing, NULL, &err);
     CHECK(s == NULL);
     CHECK_ERROR(err, "store_error", "nyx_no_such_db");
     CHECK(!contains(err.message, "secretpw"));
 
-    s = store_open(uri, &err);
+    s = store_open_opts(uri, NULL, &err);
     CHECK(s != NULL);
     if (!s) {
         fprintf(stderr, "open with a password: %s\n", err.message);

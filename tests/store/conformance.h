@@ -41,7 +41,7 @@ static int is_pg;          /* 1: the cases run against PostgreSQL */
 static char scratch[256];  /* SQLite: the scratch directory, removed when every check passed */
 static char base_uri[512]; /* PostgreSQL: the server, as NYX_TEST_PG's file gives it */
 static char db_name[64];   /* the current case's database (PostgreSQL) or file name */
-static char db_uri[700];   /* what store_open() takes for the current case */
+static char db_uri[700];   /* what store_open_opts() takes for the current case */
 static sqlite3 *raw_lite;  /* the case's own connection, opened on first use */
 #ifdef NYX_HAVE_PG
 static PGconn *raw_pg;
@@ -255,7 +255,7 @@ static inline long long count_rows(store_db *s, const char *sql)
 static inline store_db *open_db(void)
 {
     error_info err = cleared_error();
-    store_db *s = store_open(db_uri, &err);
+    store_db *s = store_open_opts(db_uri, NULL, &err);
     if (!s)
         fprintf(stderr, "open %s: %s\n", db_name, err.message);
     CHECK(s != NULL);
@@ -505,6 +505,44 @@ static inline int to_text(void *ud, int ncols, const char *const *names,
 static inline int host_text(void *ud, int ncols, const char *const *names, const char *const *values)
 {
     return to_text(ud, ncols, names, values, NULL);
+}
+
+/* ---- a configuration key, read as the engine reads them all (store_config_list) ---- */
+
+typedef struct config_pick {
+    const char *key;
+    char *value;
+    int oom;
+} config_pick;
+
+static inline int pick_config(void *ud, int ncols, const char *const *names, const char *const *values,
+                              const char *types)
+{
+    (void)types;
+    config_pick *p = ud;
+    const char *key = NULL, *value = NULL;
+    for (int c = 0; c < ncols; c++) {
+        if (strcmp(names[c], "key") == 0)
+            key = values[c];
+        else if (strcmp(names[c], "value") == 0)
+            value = values[c];
+    }
+    if (key && value && strcmp(key, p->key) == 0 && !p->value && !(p->value = strdup(value)))
+        p->oom = 1;
+    return 0;
+}
+
+/* 0 with *value malloc'd, or NULL when key is absent; -1 with err. */
+static inline int stored_config(store_db *s, const char *key, char **value, error_info *err)
+{
+    config_pick p = {key, NULL, 0};
+    *value = NULL;
+    if (store_config_list(s, pick_config, &p, err) != 0 || p.oom) {
+        free(p.value);
+        return -1;
+    }
+    *value = p.value;
+    return 0;
 }
 
 /* ---- running the cases ---- */

@@ -314,7 +314,7 @@ static int run_children(int n, child_report (*loop)(int k, store_db *s), child_r
             child_report r;
             memset(&r, 0, sizeof r); /* padding too: the report crosses a pipe */
             error_info err;
-            store_db *s = store_open(db_uri, &err);
+            store_db *s = store_open_opts(db_uri, NULL, &err);
             if (!s)
                 fprintf(stderr, "child %d: %s\n", k, err.message);
             char c = 'r';
@@ -528,7 +528,7 @@ static void test_reap(void)
     if (kid == 0) {
         error_info e;
         char id[STORE_RESERVATION_ID_SIZE];
-        store_db *c = store_open(db_uri, &e);
+        store_db *c = store_open_opts(db_uri, NULL, &e);
         int rc = c ? store_budget_reserve(c, sc, 1, 0.25, id, sizeof id, NULL, &e) : -1;
         store_close(c);
         _exit(rc == 0 ? 0 : 1);

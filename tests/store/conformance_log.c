@@ -213,9 +213,9 @@ static void test_log_fields(store_db *s)
     store_close(NULL);
     CHECK(store_backend_name(NULL) == NULL);
     error_clear(&err);
-    CHECK(store_open(NULL, &err) == NULL);
+    CHECK(store_open_opts(NULL, NULL, &err) == NULL);
     CHECK_STR(err.type, "invalid_argument");
-    CHECK(store_open("", NULL) == NULL);
+    CHECK(store_open_opts("", NULL, NULL) == NULL);
 }
 
 /* ---- each record its own values ---- */

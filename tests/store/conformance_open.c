@@ -41,7 +41,7 @@ static void test_reopen(void)
     CHECK_INT(raw_exec(dialect("PRAGMA user_version = 99", "UPDATE nyx_schema SET version = 99")),
               0);
     error_clear(&err);
-    s = store_open(db_uri, &err);
+    s = store_open_opts(db_uri, NULL, &err);
     CHECK(s == NULL);
     store_close(s);
     char newer[80];
@@ -65,7 +65,7 @@ static void test_unreachable_uri(void)
     for (size_t k = 0; k < sizeof uris / sizeof uris[0]; k++) {
         CHECK_ROW("%s", uris[k]);
         error_info err = cleared_error();
-        store_db *s = store_open(uris[k], &err);
+        store_db *s = store_open_opts(uris[k], NULL, &err);
         CHECK(s == NULL);
         store_close(s);
 #ifdef NYX_HAVE_PG

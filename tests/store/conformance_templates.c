@@ -230,7 +230,7 @@ static void test_processes(void)
             close(go[1]);
             close(out[0]);
             error_info e;
-            store_db *c = store_open(db_uri, &e);
+            store_db *c = store_open_opts(db_uri, NULL, &e);
             char byte;
             int versions[NCONTENT] = {0};
             if (read(go[0], &byte, 1) != 1 || !c)
