@@ -30,7 +30,6 @@ static void help(FILE *out)
 typedef struct counts {
     long long v[8];
     double longest_ms, before_s;
-    int got;
 } counts;
 
 static const char *const names[] = {"interactions", "interaction_bytes", "batches",    "parts",
@@ -50,7 +49,6 @@ static int take(void *ud, int ncols, const char *const *cols, const char *const 
         if (strcmp(cols[i], "before_s") == 0)
             c->before_s = strtod(values[i], NULL);
     }
-    c->got = 1;
     return 0;
 }
 
@@ -84,7 +82,7 @@ int cli_prune(int argc, char **argv)
     nyx_engine *e = cli_open(db);
     if (!e)
         return 1;
-    counts c = {{0}, 0, 0, 0};
+    counts c = {{0}, 0, 0};
     rc = nyx_prune(e, before, dry_run, take, &c);
     if (rc != NYX_OK) {
         fprintf(stderr, "nyx prune: %s\n", nyx_errmsg(e));
