@@ -165,30 +165,27 @@ static const struct keyword *keyword_named(const char *k)
 
 static int check_node(walk *w, const cJSON *node, int depth);
 
-static int check_list_of_schemas(walk *w, const char *keyword, const cJSON *v, int depth)
+/* fn (check_node or find_cycle) on each schema v holds, v a keyword of kind K_MAP, K_LIST or
+ * K_ITEMS, with the path stepped to it; level is fn's depth. */
+static int each_schema(walk *w, const cJSON *v, enum kind kind, int (*fn)(walk *, const cJSON *, int),
+                       int level)
 {
-    if (!cJSON_IsArray(v) || !v->child)
-        return bad(w, "%s must be a non-empty array of schemas", keyword);
-    size_t i = 0;
-    for (const cJSON *e = v->child; e; e = e->next, i++) {
-        size_t len = step(w, ".%s[%zu]", keyword, i + w->base);
-        /* [docs] "anyOf and allOf (with limitations - allOf with $ref not supported)" */
-        if (strcmp(keyword, "allOf") == 0 && cJSON_IsObject(e) && cJSON_GetObjectItemCaseSensitive(e, "$ref"))
-            return bad(w, "allOf with $ref is not supported by structured outputs");
-        if (check_node(w, e, depth + 1))
+    if (kind == K_ITEMS) {
+        size_t len = step(w, ".items");
+        if (fn(w, v, level))
             return -1;
         cut(w, len);
+        return 0;
     }
-    return 0;
-}
-
-static int check_map_of_schemas(walk *w, const char *keyword, const cJSON *v, int depth)
-{
-    if (!cJSON_IsObject(v))
-        return bad(w, "%s must be an object of schemas", keyword);
-    for (const cJSON *e = v->child; e; e = e->next) {
-        size_t len = step_name(w, keyword, e->string ? e->string : "");
-        if (check_node(w, e, depth + 1))
+    size_t i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        size_t len = kind == K_MAP ? step_name(w, v->string, e->string ? e->string : "")
+                                   : step(w, ".%s[%zu]", v->string, i + w->base);
+        /* [docs] "anyOf and allOf (with limitations - allOf with $ref not supported)" */
+        if (fn == check_node && kind == K_LIST && strcmp(v->string, "allOf") == 0 && cJSON_IsObject(e) &&
+            cJSON_GetObjectItemCaseSensitive(e, "$ref"))
+            return bad(w, "allOf with $ref is not supported by structured outputs");
+        if (fn(w, e, level))
             return -1;
         cut(w, len);
     }
@@ -333,9 +330,13 @@ static int check_keyword(walk *w, const cJSON *v, int depth, int *types)
         return 0;
     }
     case K_MAP:
-        return check_map_of_schemas(w, k, v, depth);
+        if (!cJSON_IsObject(v))
+            return bad(w, "%s must be an object of schemas", k);
+        return each_schema(w, v, K_MAP, check_node, depth + 1);
     case K_LIST:
-        return check_list_of_schemas(w, k, v, depth);
+        if (!cJSON_IsArray(v) || !v->child)
+            return bad(w, "%s must be a non-empty array of schemas", k);
+        return each_schema(w, v, K_LIST, check_node, depth + 1);
     case K_REQUIRED: {
         int ok = cJSON_IsArray(v);
         for (const cJSON *e = ok ? v->child : NULL; e && ok; e = e->next)
@@ -347,15 +348,10 @@ static int check_keyword(walk *w, const cJSON *v, int depth, int *types)
         return cJSON_IsFalse(v) ? 0
                                 : bad(w, "additionalProperties must be false: structured outputs take "
                                          "no other value");
-    case K_ITEMS: {
+    case K_ITEMS:
         if (cJSON_IsArray(v))
             return bad(w, "items must be one schema: tuples (an array of schemas) are not supported");
-        size_t len = step(w, ".items");
-        if (check_node(w, v, depth + 1))
-            return -1;
-        cut(w, len);
-        return 0;
-    }
+        return each_schema(w, v, K_ITEMS, check_node, depth + 1);
     case K_MIN_ITEMS:
         /* [docs] "Array minItems (only values 0 and 1 supported)" */
         if (!cJSON_IsNumber(v) || (v->valuedouble != 0 && v->valuedouble != 1))
@@ -461,26 +457,9 @@ static int find_cycle(walk *w, const cJSON *node, int hops)
         /* A $ref may lead to a value no check walked (a default's): a member may be no keyword. */
         const struct keyword *kw = keyword_named(k);
         enum kind kind = kw ? kw->kind : K_ANY;
-        if (kind == K_MAP) {
-            for (const cJSON *e = v->child; e; e = e->next) {
-                size_t len = step_name(w, k, e->string);
-                if (find_cycle(w, e, hops + 1))
-                    return -1;
-                cut(w, len);
-            }
-        } else if (kind == K_LIST) {
-            size_t i = 0;
-            for (const cJSON *e = v->child; e; e = e->next, i++) {
-                size_t len = step(w, ".%s[%zu]", k, i + w->base);
-                if (find_cycle(w, e, hops + 1))
-                    return -1;
-                cut(w, len);
-            }
-        } else if (kind == K_ITEMS) {
-            size_t len = step(w, ".items");
-            if (find_cycle(w, v, hops + 1))
+        if (kind == K_MAP || kind == K_LIST || kind == K_ITEMS) {
+            if (each_schema(w, v, kind, find_cycle, hops + 1))
                 return -1;
-            cut(w, len);
         } else if (kind == K_REF) {
             const cJSON *to = resolve(w->root, v->valuestring);
             int ti = target_index(w, to);
