@@ -328,39 +328,34 @@ static void thought_answered(void *ud, int rc, int refused, const error_info *er
     w.done(w.ud, rc, rc == 0 ? w.id : 0, rc == 0 ? NULL : err);
 }
 
-int store_session_upsert(store_db *s, const char *name, double budget_usd, error_info *err)
+/* A session created (its budget set again) or ended (verb), by its stored (scrubbed) name: the
+ * statement takes the name, the time and (n 3) the budget. */
+static int session_write(store_db *s, const char *name, const char *verb, const store_sql *sql, int n,
+                         double budget_usd, error_info *err)
 {
     if (!s || !name || !*name)
-        return invalid(err, "cannot create a session: no store or no session name");
+        return store_invalid(err, "cannot %s a session: no store or no session name", verb);
     store_scrubbed sc = {0};
     name = store_scrub(s, &sc, name, 1);
     if (store_scrub_failed(&sc, err) != 0)
         return -1;
     char what[160];
-    snprintf(what, sizeof what, "create session %.100s", name);
-    store_val v[] = {sv_text(name), sv_real(clock_wall_s()),
-                     sv_real_or_null(budget_usd >= 0, budget_usd)};
-    store_stmt st = {&SQL_SESSION_UPSERT, what, 3, v, NULL};
+    snprintf(what, sizeof what, "%s session %.100s", verb, name);
+    store_val v[] = {sv_text(name), sv_real(clock_wall_s()), sv_real_or_null(budget_usd >= 0, budget_usd)};
+    store_stmt st = {sql, what, n, v, NULL};
     int rc = store_exec_quiet(s, &st, err);
     store_scrub_free(&sc);
     return rc;
 }
 
+int store_session_upsert(store_db *s, const char *name, double budget_usd, error_info *err)
+{
+    return session_write(s, name, "create", &SQL_SESSION_UPSERT, 3, budget_usd, err);
+}
+
 int store_session_end(store_db *s, const char *name, error_info *err)
 {
-    if (!s || !name || !*name)
-        return invalid(err, "cannot end a session: no store or no session name");
-    store_scrubbed sc = {0};
-    name = store_scrub(s, &sc, name, 1);
-    if (store_scrub_failed(&sc, err) != 0)
-        return -1;
-    char what[160];
-    snprintf(what, sizeof what, "end session %.100s", name);
-    store_stmt st = {&SQL_SESSION_END, what, 2,
-                     (store_val[]){sv_text(name), sv_real(clock_wall_s())}, NULL};
-    int rc = store_exec_quiet(s, &st, err);
-    store_scrub_free(&sc);
-    return rc;
+    return session_write(s, name, "end", &SQL_SESSION_END, 2, -1, err);
 }
 
 int store_thought_add(store_db *s, const char *session, int64_t parent, const char *label,
