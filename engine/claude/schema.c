@@ -380,6 +380,9 @@ static int check_keyword(walk *w, const cJSON *v, int depth, int *types)
         const cJSON *t = resolve(w->root, v->valuestring);
         if (!t)
             return bad(w, "$ref \"%.100s\" names nothing in the schema", v->valuestring);
+        if (!cJSON_IsObject(t)) /* "#/required" names a list: no schema the API would take */
+            return bad(w, "$ref \"%.100s\" names a value that is not a schema (a JSON object)",
+                       v->valuestring);
         if (add_target(w, t)) {
             w->oom = 1;
             return error_fail(w->err, "out_of_memory", 0, "out of memory");

@@ -154,6 +154,9 @@ static void test_refused(void)
          "schema (\"#/$defs/NAME\") are supported"},
         {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/none\"}},\"additionalProperties\":false}",
          "output.properties.a: $ref \"#/$defs/none\" names nothing in the schema"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/required\"}},\"required\":[\"a\"],"
+         "\"additionalProperties\":false}",
+         "output.properties.a: $ref \"#/required\" names a value that is not a schema (a JSON object)"},
         {"{\"type\":\"object\",\"$defs\":{\"s\":{\"type\":\"string\"}},\"properties\":{\"a\":{\"allOf\":"
          "[{\"$ref\":\"#/$defs/s\"}]}},\"additionalProperties\":false}",
          "output.properties.a.allOf[0]: allOf with $ref is not supported by structured outputs"},
