@@ -131,6 +131,7 @@ def read_request(sock, buf):
             return None
         buf += data
     head, rest = buf.split(b"\r\n\r\n", 1)
+    rest = bytearray(rest)  # grown in place: a 16 MB body read as bytes is copied once a read
     lines = head.split(b"\r\n")
     length = 0
     for line in lines[1:]:
@@ -144,7 +145,7 @@ def read_request(sock, buf):
         rest += data
         if MODE == "slowread":
             time.sleep(len(data) / 4e6)
-    return lines[0].split(b" ")[0].decode(), lines[0].split(b" ")[1].decode(), rest[:length], rest[length:]
+    return lines[0].split(b" ")[0].decode(), lines[0].split(b" ")[1].decode(), bytes(rest[:length]), bytes(rest[length:])
 
 
 def serve(sock, number):
