@@ -210,12 +210,16 @@ static int check_settled_interaction(const store_db *s, const interaction_rec *i
     return 0;
 }
 
-int store_log_interaction_settle(store_db *s, const interaction_rec *it,
-                                 const char *reservation_id, double actual_usd, error_info *err)
+/* it checked, stored in parts and handed to the backend: with done, to its asynchronous
+ * operation, or, on a store that answers at once (SQLite), done called before returning, a
+ * failure included; without done, written now. */
+static int log_settle(store_db *s, const interaction_rec *it, const char *reservation_id,
+                      double actual_usd, store_done_fn done, void *ud, error_info *err)
 {
     if (check_settled_interaction(s, it, actual_usd, err) != 0)
         return -1;
-    if (!s->ops->log_interaction_settle)
+    int async = done && s->ops->log_interaction_settle_async;
+    if (!async && !s->ops->log_interaction_settle)
         return store_unsupported(s, "log an interaction and settle its reservation", err);
     if (reservation_id && !*reservation_id)
         reservation_id = NULL;
@@ -224,9 +228,24 @@ int store_log_interaction_settle(store_db *s, const interaction_rec *it,
     interaction_rec clean;
     if (store_record_prepare(s, &sc, &parts, it, &clean, err) != 0)
         return -1;
-    int rc = s->ops->log_interaction_settle(s, &clean, reservation_id, actual_usd, err);
+    int rc;
+    if (async) {
+        rc = s->ops->log_interaction_settle_async(s, &clean, reservation_id, actual_usd, done, ud, err);
+    } else {
+        rc = s->ops->log_interaction_settle(s, &clean, reservation_id, actual_usd, err);
+        if (done) {
+            done(ud, rc, -1, rc ? err : NULL);
+            rc = 0;
+        }
+    }
     store_record_free(&sc, &parts);
     return rc;
+}
+
+int store_log_interaction_settle(store_db *s, const interaction_rec *it,
+                                 const char *reservation_id, double actual_usd, error_info *err)
+{
+    return log_settle(s, it, reservation_id, actual_usd, NULL, NULL, err);
 }
 
 int store_batch_begin(store_db *s, error_info *err)
@@ -547,25 +566,7 @@ int store_log_interaction_settle_async(store_db *s, const interaction_rec *it,
                                        const char *reservation_id, double actual_usd,
                                        store_done_fn done, void *ud, error_info *err)
 {
-    if (check_settled_interaction(s, it, actual_usd, err) != 0)
-        return -1;
-    if (!s->ops->log_interaction_settle_async && !s->ops->log_interaction_settle)
-        return store_unsupported(s, "log an interaction and settle its reservation", err);
-    if (reservation_id && !*reservation_id)
-        reservation_id = NULL;
-    store_scrubbed sc = {0};
-    store_parts parts;
-    interaction_rec clean;
-    if (store_record_prepare(s, &sc, &parts, it, &clean, err) != 0)
-        return -1;
-    int rc = 0;
-    if (s->ops->log_interaction_settle_async) {
-        rc = s->ops->log_interaction_settle_async(s, &clean, reservation_id, actual_usd, done, ud, err);
-    } else {
-        /* A store that answers at once (SQLite): done before returning, a failure included. */
-        int logged = s->ops->log_interaction_settle(s, &clean, reservation_id, actual_usd, err);
-        done(ud, logged, -1, logged ? err : NULL);
-    }
-    store_record_free(&sc, &parts);
-    return rc;
+    if (!done)
+        return invalid(err, "cannot log interaction: no done callback");
+    return log_settle(s, it, reservation_id, actual_usd, done, ud, err);
 }

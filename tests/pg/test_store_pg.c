@@ -173,26 +173,6 @@ static void test_concurrent_migration(void)
         CHECK_INT((done).rc, rc_);  \
     } while (0)
 
-typedef struct done_rec {
-    int calls, rc, refused, visible;
-    char type[40], message[512];
-    char check_sql[300]; /* run inside done on the test's own connection, when set */
-} done_rec;
-
-static void on_done(void *ud, int rc, int refused, const error_info *err)
-{
-    done_rec *d = ud;
-    d->calls++;
-    d->rc = rc;
-    d->refused = refused;
-    if (err) {
-        snprintf(d->type, sizeof d->type, "%s", err->type);
-        snprintf(d->message, sizeof d->message, "%s", err->message);
-    }
-    if (d->check_sql[0])
-        d->visible = (int)raw_int(d->check_sql);
-}
-
 /* A done callback that calls back into the store: an audit event and a control read. */
 typedef struct reentry {
     store_db *s;

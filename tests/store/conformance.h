@@ -262,6 +262,27 @@ static inline store_db *open_db(void)
     return s;
 }
 
+/* What an asynchronous operation's done was given, and how often it was called. */
+typedef struct done_rec {
+    int calls, rc, refused, visible;
+    char type[40], message[512];
+    char check_sql[300]; /* run inside done on the test's own connection, when set */
+} done_rec;
+
+static inline void on_done(void *ud, int rc, int refused, const error_info *err)
+{
+    done_rec *d = ud;
+    d->calls++;
+    d->rc = rc;
+    d->refused = refused;
+    if (err) {
+        snprintf(d->type, sizeof d->type, "%s", err->type);
+        snprintf(d->message, sizeof d->message, "%s", err->message);
+    }
+    if (d->check_sql[0])
+        d->visible = (int)raw_int(d->check_sql);
+}
+
 /* Pumps s in a poll() loop until nothing is pending; 0, or -1 after timeout_s. */
 static inline int drive(store_db *s, double timeout_s)
 {
@@ -656,12 +677,8 @@ static inline int conformance_main(int argc, char **argv, const char *suite,
         fprintf(stderr, "%s %s (%s)\n", check_failures == before ? "ok  " : "FAIL", c->name,
                 backend);
     }
-    if (!is_pg) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-        if (check_failures == 0 && system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", scratch);
-    }
+    if (!is_pg && check_failures == 0)
+        remove_tree(scratch);
     CHECK_DONE();
 }
 

@@ -24,13 +24,6 @@ static long long file_bytes(void)
                    " pragma_page_size");
 }
 
-static void on_done(void *ud, int rc, int refused, const error_info *err)
-{
-    (void)refused;
-    (void)err;
-    *(int *)ud = rc;
-}
-
 /* The workload of issue 19: one 15 KB system prompt, a different question each call. */
 static void test_workload(store_db *s)
 {
@@ -60,12 +53,12 @@ static void test_workload(store_db *s)
         } else if (i % 4 == 1) {
             rc = store_log_interaction_settle(s, &it, NULL, 0, &err);
         } else if (i % 4 == 3) {
-            int done = 99;
+            done_rec done = {.rc = 99};
             rc = store_log_interaction_settle_async(s, &it, NULL, 0, on_done, &done, &err);
             if (rc == 0)
                 rc = drive(s, 10);
             if (rc == 0)
-                rc = done;
+                rc = done.rc;
         } else {
             rc = store_batch_begin(s, &err);
             if (rc == 0)
