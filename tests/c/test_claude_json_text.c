@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/textbuf.h"
+#include "body_json.h"
 #include "check.h"
 #include "claude/body.h"
 #include "claude/json_text.h"
@@ -42,20 +43,6 @@ static void request(claude_request *r, const char *system, const char *question,
     r->nmessages = 1;
     r->messages[0].nblocks = 1;
     r->messages[0].role = NYX_ROLE_USER;
-}
-
-/* The body claude_request_body builds (with the memo jt, or none), in one piece: NULL with err
- * set as the build sets it (len untouched), or when out of memory. */
-static char *body_json(const claude_request *r, claude_json_texts *jt, size_t *len, error_info *err)
-{
-    claude_body b;
-    if (claude_request_body(r, jt, &b, err) != 0)
-        return NULL;
-    char *s = claude_body_flatten(&b);
-    if (s && len)
-        *len = b.len;
-    claude_body_free(&b);
-    return s;
 }
 
 /* The body with the memo must be the body without it, and so must the body in pieces once in
