@@ -192,9 +192,14 @@ static int each_schema(walk *w, const cJSON *v, enum kind kind, int (*fn)(walk *
     return 0;
 }
 
-/* The node a local $ref names (a JSON Pointer after '#': "#/$defs/item"), or NULL. */
-static const cJSON *resolve(const cJSON *root, const char *ref)
+/* The node a local $ref names (a JSON Pointer after '#': "#/$defs/item"), or NULL. *schema:
+ * whether the way to it goes only through keywords that hold schemas, so that the node is one
+ * (and one the check walks): "#/required" names a list, "#/properties" a map of schemas,
+ * "#/properties/a/default" a value. */
+static const cJSON *resolve(const cJSON *root, const char *ref, int *schema)
 {
+    enum { AT_SCHEMA, AT_MAP, AT_LIST, AT_VALUE } state = AT_SCHEMA;
+    *schema = 0;
     if (ref[0] != '#')
         return NULL;
     const cJSON *at = root;
@@ -214,6 +219,13 @@ static const cJSON *resolve(const cJSON *root, const char *ref)
             seg[n++] = c;
         }
         seg[n] = '\0';
+        if (state == AT_SCHEMA) {
+            const struct keyword *kw = keyword_named(seg);
+            enum kind kind = kw ? kw->kind : K_ANY;
+            state = kind == K_MAP ? AT_MAP : kind == K_LIST ? AT_LIST : kind == K_ITEMS ? AT_SCHEMA : AT_VALUE;
+        } else if (state != AT_VALUE) {
+            state = AT_SCHEMA; /* a name in a map of schemas, an index in a list of them */
+        }
         if (cJSON_IsObject(at)) {
             at = cJSON_GetObjectItemCaseSensitive(at, seg);
         } else if (cJSON_IsArray(at)) {
@@ -224,6 +236,7 @@ static const cJSON *resolve(const cJSON *root, const char *ref)
             at = NULL;
         }
     }
+    *schema = at && state == AT_SCHEMA && cJSON_IsObject(at);
     return at;
 }
 
@@ -377,10 +390,11 @@ static int check_keyword(walk *w, const cJSON *v, int depth, int *types)
         if (v->valuestring[0] != '#')
             return bad(w, "$ref \"%.100s\" is external: only references inside the schema "
                           "(\"#/$defs/NAME\") are supported", v->valuestring);
-        const cJSON *t = resolve(w->root, v->valuestring);
+        int schema;
+        const cJSON *t = resolve(w->root, v->valuestring, &schema);
         if (!t)
             return bad(w, "$ref \"%.100s\" names nothing in the schema", v->valuestring);
-        if (!cJSON_IsObject(t)) /* "#/required" names a list: no schema the API would take */
+        if (!schema)
             return bad(w, "$ref \"%.100s\" names a value that is not a schema (a JSON object)",
                        v->valuestring);
         if (add_target(w, t)) {
@@ -464,7 +478,10 @@ static int find_cycle(walk *w, const cJSON *node, int hops)
             if (each_schema(w, v, kind, find_cycle, hops + 1))
                 return -1;
         } else if (kind == K_REF) {
-            const cJSON *to = resolve(w->root, v->valuestring);
+            int schema = 0;
+            const cJSON *to = cJSON_IsString(v) ? resolve(w->root, v->valuestring, &schema) : NULL;
+            if (!schema)
+                continue; /* the check refused it, unless no check walked it (a default's) */
             int ti = target_index(w, to);
             if (ti >= 0 && w->color[ti] == 1)
                 return bad(w, "$ref \"%.100s\" leads back to a schema that holds it: recursive schemas "
@@ -503,8 +520,9 @@ int claude_schema_check(const cJSON *schema, const char *where, size_t index_bas
          * JSON outputs is an object as well. A root that is a $ref is its target's. */
         const cJSON *root = schema;
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(schema, "$ref");
+        int named_schema;
         if (cJSON_IsString(ref))
-            root = resolve(schema, ref->valuestring);
+            root = resolve(schema, ref->valuestring, &named_schema);
         const cJSON *type = root ? cJSON_GetObjectItemCaseSensitive(root, "type") : NULL;
         if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
             rc = bad(&w, "the schema's root must be of type \"object\"");

@@ -157,6 +157,19 @@ static void test_refused(void)
         {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/required\"}},\"required\":[\"a\"],"
          "\"additionalProperties\":false}",
          "output.properties.a: $ref \"#/required\" names a value that is not a schema (a JSON object)"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/properties\"}},\"additionalProperties\":false}",
+         "output.properties.a: $ref \"#/properties\" names a value that is not a schema (a JSON object)"},
+        /* a default's object is no schema, whatever it holds: following it crashed the check */
+        {"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{\"a\":{\"type\":\"object\","
+         "\"additionalProperties\":false,\"default\":{\"$ref\":5}},\"b\":{\"$ref\":\"#/properties/a/default\"}}}",
+         "output.properties.b: $ref \"#/properties/a/default\" names a value that is not a schema (a JSON object)"},
+        {"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{\"a\":{\"type\":\"object\","
+         "\"additionalProperties\":false,\"default\":{\"$ref\":\"#/nope\"}},\"b\":{\"$ref\":\"#/properties/a/default\"}}}",
+         "output.properties.b: $ref \"#/properties/a/default\" names a value that is not a schema (a JSON object)"},
+        /* a reference into a list that holds no schema */
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"},\"b\":{\"$ref\":\"#/required/0\"}},"
+         "\"required\":[\"a\"],\"additionalProperties\":false}",
+         "output.properties.b: $ref \"#/required/0\" names a value that is not a schema (a JSON object)"},
         {"{\"type\":\"object\",\"$defs\":{\"s\":{\"type\":\"string\"}},\"properties\":{\"a\":{\"allOf\":"
          "[{\"$ref\":\"#/$defs/s\"}]}},\"additionalProperties\":false}",
          "output.properties.a.allOf[0]: allOf with $ref is not supported by structured outputs"},
