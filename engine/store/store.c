@@ -403,15 +403,16 @@ int store_thought_add(store_db *s, const char *session, int64_t parent, const ch
 int store_thought_add_async(store_db *s, const char *session, int64_t parent, const char *label,
                             store_id_fn done, void *ud, error_info *err)
 {
-    if (!s || !s->ops->submit) {
-        int64_t id = 0;
-        if (store_thought_add(s, session, parent, label, &id, err) != 0)
-            return -1;
-        done(ud, 0, id, NULL);
-        return 0;
-    }
+    if (!s)
+        return invalid(err, "cannot add a thought: no store or no place for the id");
     if (parent < 0)
         return invalid(err, "cannot add a thought: parent id is negative");
+    if (!s->ops->submit) { /* done at once, a failure included (an unknown parent) */
+        int64_t id = 0;
+        int rc = store_thought_add(s, session, parent, label, &id, err);
+        done(ud, rc, rc ? 0 : id, rc ? err : NULL);
+        return 0;
+    }
     store_scrubbed sc = {0};
     session = store_scrub(s, &sc, session, 1);
     label = store_scrub(s, &sc, label, 0);

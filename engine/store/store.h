@@ -540,12 +540,12 @@ int store_batch_settle(store_db *s, const char *id, int *settled, error_info *er
  * call done from store_pump(), after the database committed (rc 0) or failed (rc -1, err;
  * for a reservation, refused as store_budget_reserve sets it). With the SQLite backend they
  * do the work at once and call done before returning, its failure included (a refusal must
- * reach done with the scope it names), so a caller sees every outcome the same way on both.
- * The other _async functions below, which let a script's task wait on the database without
- * stopping the loop, do their work at once with SQLite too.
- * Each returns -1 with err filled, without calling done, when the operation could not
- * start (bad arguments, database unreachable; for the other _async functions also when,
- * done at once, it failed).
+ * reach done with the scope it names), so a caller sees every outcome the same way on both;
+ * so do the other _async functions below, which let a script's task wait on the database
+ * without stopping the loop.
+ * Each returns -1 with err filled, without calling done, only when the operation could not
+ * start (bad arguments, database unreachable); every outcome of one that started reaches
+ * done, once.
  * With PostgreSQL, logging an id that is logged already leaves the first record as it is (SQLite
  * refuses it), so a write whose answer was lost with the connection can be sent again; and a
  * batch is pipelined rather than one transaction: its writes commit in groups as they are

@@ -101,9 +101,8 @@ int store_exec_async(store_db *s, const store_stmt *st, store_row_fn fn, void *u
 {
     if (s->ops->submit)
         return s->ops->submit(s, st, fn, ud, done, done_ud, err);
-    if (store_exec(s, st, fn, ud, err) < 0)
-        return -1;
-    done(done_ud, 0, -1, NULL);
+    int rc = store_exec(s, st, fn, ud, err) < 0 ? -1 : 0; /* done at once, a failure included */
+    done(done_ud, rc, -1, rc ? err : NULL);
     return 0;
 }
 
@@ -137,11 +136,10 @@ static void text_answered(void *ud, int rc, int refused, const error_info *err)
 int store_exec_text_async(store_db *s, const store_stmt *st, store_text_fn done, void *ud,
                           error_info *err)
 {
-    if (!s->ops->submit) {
+    if (!s->ops->submit) { /* done at once, a failure included */
         char *text = NULL;
-        if (store_exec_text(s, st, &text, err) < 0)
-            return -1;
-        done(ud, 0, text, NULL);
+        int rc = store_exec_text(s, st, &text, err) < 0 ? -1 : 0; /* text NULL on failure */
+        done(ud, rc, text, rc ? err : NULL);
         return 0;
     }
     text_wait *w = calloc(1, sizeof *w);

@@ -712,6 +712,19 @@ static void test_log_settle(store_db *s)
 /* The two operations on a call's path, asynchronously: what cannot start returns -1 and never
  * calls done; once started, every outcome reaches done exactly once (at once with SQLite, from
  * the pump with PostgreSQL), a refusal with the scope it names. */
+static void on_thought(void *ud, int rc, int64_t id, const error_info *err)
+{
+    (void)id;
+    on_done(ud, rc, -1, err);
+}
+
+static int no_row(void *ud, int ncols, const char *const *names, const char *const *values,
+                  const char *types)
+{
+    (void)ud, (void)ncols, (void)names, (void)values, (void)types;
+    return 0;
+}
+
 static void test_async_outcomes(store_db *s)
 {
     error_info err = cleared_error();
@@ -762,6 +775,21 @@ static void test_async_outcomes(store_db *s)
         CHECK_STR(again.type, "store_error");
     CHECK_STR(status(s), "day:a|0.5|0.25|0.0|0.25\n"
                          "session:a|1.0|0.25|0.0|0.75\n");
+
+    /* The others alike: a thought under a parent that does not exist, the ledger read from a
+     * table that is gone; each reaches done, where SQLite returned -1. */
+    done_rec orphan = {0}, gone = {0};
+    CHECK_INT(store_thought_add_async(s, "a", 1000, "orphan", on_thought, &orphan, &err), 0);
+    CHECK_INT(drive(s, 10), 0);
+    CHECK_INT(orphan.calls, 1);
+    CHECK_INT(orphan.rc, -1);
+    CHECK_STR(orphan.type, "invalid_argument");
+    CHECK_INT(raw_exec("DROP TABLE budgets"), 0);
+    CHECK_INT(store_budget_status_async(s, no_row, NULL, on_done, &gone, &err), 0);
+    CHECK_INT(drive(s, 10), 0);
+    CHECK_INT(gone.calls, 1);
+    CHECK_INT(gone.rc, -1);
+    CHECK_STR(gone.type, "store_error");
 }
 
 CONFORMANCE_SUITE("store-budget",
