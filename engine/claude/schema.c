@@ -195,11 +195,12 @@ static int each_schema(walk *w, const cJSON *v, enum kind kind, int (*fn)(walk *
 /* The node a local $ref names (a JSON Pointer after '#': "#/$defs/item"), or NULL. *schema:
  * whether the way to it goes only through keywords that hold schemas, so that the node is one
  * (and one the check walks): "#/required" names a list, "#/properties" a map of schemas,
- * "#/properties/a/default" a value. */
+ * "#/properties/a/default" a value. schema may be NULL where the caller knows already. */
 static const cJSON *resolve(const cJSON *root, const char *ref, int *schema)
 {
     enum { AT_SCHEMA, AT_MAP, AT_LIST, AT_VALUE } state = AT_SCHEMA;
-    *schema = 0;
+    if (schema)
+        *schema = 0;
     if (ref[0] != '#')
         return NULL;
     const cJSON *at = root;
@@ -236,7 +237,8 @@ static const cJSON *resolve(const cJSON *root, const char *ref, int *schema)
             at = NULL;
         }
     }
-    *schema = at && state == AT_SCHEMA && cJSON_IsObject(at);
+    if (schema)
+        *schema = at && state == AT_SCHEMA && cJSON_IsObject(at);
     return at;
 }
 
@@ -517,12 +519,12 @@ int claude_schema_check(const cJSON *schema, const char *where, size_t index_bas
     int rc = check_node(&w, schema, 0);
     if (rc == 0) {
         /* [ref] section 7: a tool's input_schema is "JSON Schema, type object"; the answer of
-         * JSON outputs is an object as well. A root that is a $ref is its target's. */
+         * JSON outputs is an object as well. A root that is a $ref is its target's (one
+         * check_node found to be a schema). */
         const cJSON *root = schema;
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(schema, "$ref");
-        int named_schema;
         if (cJSON_IsString(ref))
-            root = resolve(schema, ref->valuestring, &named_schema);
+            root = resolve(schema, ref->valuestring, NULL);
         const cJSON *type = root ? cJSON_GetObjectItemCaseSensitive(root, "type") : NULL;
         if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
             rc = bad(&w, "the schema's root must be of type \"object\"");

@@ -377,10 +377,13 @@ int store_session_end(store_db *s, const char *name, error_info *err)
     return session_write(s, name, "end", &SQL_SESSION_END, 2, -1, err);
 }
 
-int store_thought_add(store_db *s, const char *session, int64_t parent, const char *label,
-                      int64_t *id_out, error_info *err)
+/* A thought node checked and scrubbed once, then added: with done, by the backend's
+ * asynchronous submit, or, on a store that answers at once (SQLite), now with done called
+ * before returning, a failure included (an unknown parent); without done, now into *id_out. */
+static int thought_add(store_db *s, const char *session, int64_t parent, const char *label,
+                       store_id_fn done, void *ud, int64_t *id_out, error_info *err)
 {
-    if (!s || !id_out)
+    if (!s || (!done && !id_out))
         return invalid(err, "cannot add a thought: no store or no place for the id");
     if (parent < 0)
         return invalid(err, "cannot add a thought: parent id is negative");
@@ -392,47 +395,44 @@ int store_thought_add(store_db *s, const char *session, int64_t parent, const ch
     store_val v[] = {sv_text(session), sv_int_or_null(parent != 0, parent), sv_text(label),
                      sv_real(clock_wall_s())};
     store_stmt st = {&SQL_THOUGHT_ADD, "add a thought node", 4, v, NULL};
-    thought_wait w = {.parent = parent};
-    int rc = store_exec(s, &st, take_thought, &w, err) < 0 ? -1 : thought_outcome(&w, err);
-    if (rc == 0)
-        *id_out = w.id;
+    int rc;
+    if (done && s->ops->submit) {
+        thought_wait *w = malloc(sizeof *w);
+        if (!w) {
+            rc = -1;
+            store_fail(err, "store: cannot add a thought node: out of memory");
+        } else {
+            *w = (thought_wait){.parent = parent, .done = done, .ud = ud};
+            rc = store_exec_async(s, &st, take_thought, w, thought_answered, w, err);
+            if (rc != 0)
+                free(w);
+        }
+    } else {
+        thought_wait w = {.parent = parent};
+        rc = store_exec(s, &st, take_thought, &w, err) < 0 ? -1 : thought_outcome(&w, err);
+        if (done) {
+            done(ud, rc, rc ? 0 : w.id, rc ? err : NULL);
+            rc = 0;
+        } else if (rc == 0) {
+            *id_out = w.id;
+        }
+    }
     store_scrub_free(&sc);
     return rc;
+}
+
+int store_thought_add(store_db *s, const char *session, int64_t parent, const char *label,
+                      int64_t *id_out, error_info *err)
+{
+    return thought_add(s, session, parent, label, NULL, NULL, id_out, err);
 }
 
 int store_thought_add_async(store_db *s, const char *session, int64_t parent, const char *label,
                             store_id_fn done, void *ud, error_info *err)
 {
-    if (!s)
-        return invalid(err, "cannot add a thought: no store or no place for the id");
-    if (parent < 0)
-        return invalid(err, "cannot add a thought: parent id is negative");
-    if (!s->ops->submit) { /* done at once, a failure included (an unknown parent) */
-        int64_t id = 0;
-        int rc = store_thought_add(s, session, parent, label, &id, err);
-        done(ud, rc, rc ? 0 : id, rc ? err : NULL);
-        return 0;
-    }
-    store_scrubbed sc = {0};
-    session = store_scrub(s, &sc, session, 1);
-    label = store_scrub(s, &sc, label, 0);
-    if (store_scrub_failed(&sc, err) != 0)
-        return -1;
-    thought_wait *w = malloc(sizeof *w);
-    if (!w) {
-        store_scrub_free(&sc);
-        store_fail(err, "store: cannot add a thought node: out of memory");
-        return -1;
-    }
-    *w = (thought_wait){.parent = parent, .done = done, .ud = ud};
-    store_val v[] = {sv_text(session), sv_int_or_null(parent != 0, parent), sv_text(label),
-                     sv_real(clock_wall_s())};
-    store_stmt st = {&SQL_THOUGHT_ADD, "add a thought node", 4, v, NULL};
-    int rc = store_exec_async(s, &st, take_thought, w, thought_answered, w, err);
-    if (rc != 0)
-        free(w);
-    store_scrub_free(&sc);
-    return rc;
+    if (!done)
+        return invalid(err, "cannot add a thought: no function to call with the id");
+    return thought_add(s, session, parent, label, done, ud, NULL, err);
 }
 
 static int check_filter(const store_filter *f, error_info *err)
