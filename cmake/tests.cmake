@@ -24,6 +24,20 @@ foreach(src ${STORE_TESTS})
   set_tests_properties(store/sqlite/${name} PROPERTIES TIMEOUT 120)
 endforeach()
 
+# The libFuzzer targets (fuzz/fuzz_<name>.c) replayed on their committed inputs
+# (fuzz/corpus/<name>/) by fuzz/replay_main.c with the compiler of the build: every input the
+# fuzzer once found a fault with stays fixed, and under -DNYX_SANITIZE=ON each replay is checked
+# for invalid accesses, undefined behaviour and leaks. Fuzzing itself is fuzz/run.sh (clang).
+file(GLOB FUZZ_TARGETS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_*.c)
+foreach(src ${FUZZ_TARGETS})
+  get_filename_component(name ${src} NAME_WE)
+  string(REGEX REPLACE "^fuzz_" "" short ${name})
+  add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/fuzz/replay_main.c)
+  target_link_libraries(${name} PRIVATE nyx_static)
+  add_test(NAME fuzz/${short} COMMAND ${name} ${CMAKE_SOURCE_DIR}/fuzz/corpus/${short})
+  set_tests_properties(fuzz/${short} PROPERTIES TIMEOUT 120)
+endforeach()
+
 # The layers of engine/ (HACKING.md): no file includes a header of a layer above its own.
 add_test(NAME check/layers COMMAND bash ${CMAKE_SOURCE_DIR}/tests/layers.sh)
 set_tests_properties(check/layers PROPERTIES ENVIRONMENT "NYX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
