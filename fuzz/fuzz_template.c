@@ -1,4 +1,4 @@
-/* fuzz-link: engine/template/template.c engine/template/render.c engine/template/frontmatter.c engine/template/tvalue.c engine/claude/types.c engine/base/error.c */
+/* fuzz-link: engine/template/template.c engine/template/render.c engine/template/frontmatter.c engine/template/tvalue.c engine/claude/ engine/base/ */
 /* The template parser and renderer: any text either fails to parse with an error, or renders
  * (with variables and a partial that is the template itself) to an error or an output. */
 #include "template/template.h"

@@ -8,7 +8,8 @@
 #   fuzz/run.sh 30 guard sse   only these targets
 #
 # A target links engine/base/*.c, engine/claude/*.c and engine/guard/*.c unless its source names its own list
-# in a comment line "/* fuzz-link: engine/template/*.c engine/claude/types.c engine/base/error.c */".
+# in a comment line "/* fuzz-link: engine/template/render.c engine/claude/ engine/base/ */", where a
+# directory stands for its .c files (a C comment cannot hold the glob "dir/*.c").
 # Environment: CC (default clang), FUZZ_RSS_MB (2048), FUZZ_TIMEOUT_S per input (10).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +40,8 @@ fi
 
 mkdir -p "$out"
 cflags=(-std=c11 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I "$root/engine")
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I "$root/engine"
+        -I "$root/engine/include")
 failed=0
 for t in "${targets[@]}"; do
   src=$here/fuzz_$t.c
@@ -51,7 +53,7 @@ for t in "${targets[@]}"; do
   link=$(sed -n 's|^/\* fuzz-link: \(.*\) \*/$|\1|p' "$src" | head -n 1)
   [ -n "$link" ] || link="engine/base/*.c engine/claude/*.c engine/guard/*.c"
   # shellcheck disable=SC2086 # the link list is globs, expanded here
-  srcs=$(cd "$root" && ls $link)
+  srcs=$(cd "$root" && for l in $link; do if [ -d "$l" ]; then ls "${l%/}"/*.c; else ls $l; fi; done)
   if ! (cd "$root" && "$cc" "${cflags[@]}" "$src" $srcs -lcjson -lxxhash -o "$out/fuzz_$t") \
       >"$out/$t.build.log" 2>&1; then
     echo "$t: build failed, see $out/$t.build.log" >&2
