@@ -366,6 +366,23 @@ static int by_id_then_line(const void *a, const void *b)
     return c ? c : (x->line > y->line) - (x->line < y->line);
 }
 
+/* The rows of the file at path (".csv" as CSV, anything else as JSON Lines). Returns 0, or -1
+ * with why (naming the line and the field) written to err. */
+static int read_rows(const char *path, cli_rows *out, char *err, size_t errlen)
+{
+    size_t len = 0;
+    char *text = cli_read_file(path, &len);
+    if (!text) {
+        snprintf(err, errlen, "cannot read %.200s", path);
+        return -1;
+    }
+    size_t pl = strlen(path);
+    int csv = pl > 4 && strcmp(path + pl - 4, ".csv") == 0;
+    int rc = cli_rows_parse(text, len, csv, out, err, errlen);
+    free(text);
+    return rc;
+}
+
 /* Whether two rows share an id (the API refuses the batch, nyx.batch before that, naming
  * neither line): says so with both lines and returns 1. Sorted, so 100,000 rows cost
  * n log n, not n^2. Rows without a usable id are left to the loop that names them. */
@@ -546,7 +563,7 @@ static int submit(int argc, char **argv)
     }
     cli_rows rows;
     char why[300];
-    if (cli_rows_read(input, &rows, why, sizeof why) != 0) {
+    if (read_rows(input, &rows, why, sizeof why) != 0) {
         fprintf(stderr, "nyx batch submit: %s: %s\n", input, why);
         free(vars);
         return 1;

@@ -152,11 +152,24 @@ static int read_jsonl(const char *text, size_t len, cli_rows *out, char *err, si
             cli_row *r = &out->rows[out->n - 1];
             long bad = -1;
             unsigned byte = 0;
+            int field = 0;
             for (const cJSON *f = o->child; f; f = f->next) {
                 int rc = 0;
-                if (strchr(f->string, '=') || !*f->string)
-                    rc = -2;
-                else if (cJSON_IsNull(f))
+                field++;
+                /* The name becomes a template variable's, "name=value" on the command line: it
+                 * must be text and hold no '=', or the row could not say which it is. */
+                long kbad = nyx_utf8_check(f->string, strlen(f->string));
+                if (kbad >= 0 || strchr(f->string, '=') || !*f->string) {
+                    if (kbad >= 0)
+                        snprintf(err, errlen, "line %d: field %d's name is not UTF-8 text (its byte %ld is 0x%02X): "
+                                 "save the file as UTF-8", line, field, kbad + 1, (unsigned char)f->string[kbad]);
+                    else
+                        snprintf(err, errlen, "line %d: field %d's name \"%.60s\" is not usable (empty, or holding "
+                                 "'=')", line, field, f->string);
+                    cJSON_Delete(o);
+                    return -1;
+                }
+                if (cJSON_IsNull(f))
                     continue;
                 else if (cJSON_IsArray(f)) {
                     for (const cJSON *x = f->child; x && rc == 0; x = x->next)
@@ -282,12 +295,18 @@ static int read_csv(const char *text, size_t len, cli_rows *out, char *err, size
         snprintf(err, errlen, "line 1: a CSV input needs a header row naming the fields");
         return -1;
     }
-    for (int i = 0; i < nh; i++)
-        if (!header[i][0] || strchr(header[i], '=') || nul == i) {
+    for (int i = 0; i < nh; i++) {
+        long bad = nyx_utf8_check(header[i], strlen(header[i]));
+        if (bad >= 0 && nul != i)
+            snprintf(err, errlen, "line 1: column %d's name is not UTF-8 text (its byte %ld is 0x%02X): save the "
+                     "file as UTF-8", i + 1, bad + 1, (unsigned char)header[i][bad]);
+        else if (!header[i][0] || strchr(header[i], '=') || nul == i)
             snprintf(err, errlen, "line 1: column %d has no usable name", i + 1);
-            free_fields(header);
-            return -1;
-        }
+        else
+            continue;
+        free_fields(header);
+        return -1;
+    }
     for (;;) {
         int start = line;
         char **fs = NULL;
@@ -300,7 +319,7 @@ static int read_csv(const char *text, size_t len, cli_rows *out, char *err, size
             snprintf(err, errlen, "line %d: a quoted field is not closed", start);
             return -1;
         }
-        if (nf == 1 && !fs[0][0]) { /* a blank line */
+        if (nf == 1 && !fs[0][0] && nul < 0) { /* a blank line (NUL bytes are no blank) */
             free_fields(fs);
             continue;
         }
@@ -341,23 +360,14 @@ static int read_csv(const char *text, size_t len, cli_rows *out, char *err, size
     return 0;
 }
 
-int cli_rows_read(const char *path, cli_rows *out, char *err, size_t errlen)
+int cli_rows_parse(const char *text, size_t len, int csv, cli_rows *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    size_t len = 0;
-    char *text = cli_read_file(path, &len);
-    if (!text) {
-        snprintf(err, errlen, "cannot read %.200s", path);
-        return -1;
-    }
-    size_t pl = strlen(path);
-    int csv = pl > 4 && strcmp(path + pl - 4, ".csv") == 0;
     /* A UTF-8 byte-order mark, as spreadsheets write one, is not part of the first column's
      * name (nor of the first line's JSON). */
     size_t bom = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     int rc = csv ? read_csv(text + bom, len - bom, out, err, errlen)
                  : read_jsonl(text + bom, len - bom, out, err, errlen);
-    free(text);
     if (rc != 0)
         cli_rows_free(out);
     return rc;

@@ -17,9 +17,10 @@ typedef struct cli_rows {
     size_t n;
 } cli_rows;
 
-/* Reads path (".csv" as CSV, anything else as JSON Lines). Returns 0, or -1 with why (naming
- * the line and the field) written to err. */
-int cli_rows_read(const char *path, cli_rows *out, char *err, size_t errlen);
+/* Reads text[0..len) (a file's bytes, a UTF-8 byte-order mark first or not) as CSV when csv,
+ * else as JSON Lines. Returns 0, or -1 with why (naming the line and the field) written to
+ * err and nothing in out. */
+int cli_rows_parse(const char *text, size_t len, int csv, cli_rows *out, char *err, size_t errlen);
 void cli_rows_free(cli_rows *r);
 
 /* The value of key in the row, or NULL (the first when it is a list). */

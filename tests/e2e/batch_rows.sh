@@ -2,7 +2,8 @@
 # nyx batch submit reads every row of its input as written, or stops naming the line: a second
 # JSON object (or anything else) after a row's object on the same line, and a NUL byte in a
 # field (which the template would see cut short), a field that is not UTF-8 (which the API
-# refuses, the whole batch with it), and an id two rows share, are errors before
+# refuses, the whole batch with it), a field name that is not UTF-8 or not usable as a
+# variable's, and an id two rows share, are errors before
 # anything is sent; a UTF-8 byte-order mark (as spreadsheets write it) is not part of the first
 # column's name.
 set -uo pipefail
@@ -41,6 +42,18 @@ refused latin1.csv 'id,ticket\nok,caf\xc3\xa9\nl1,caf\xe9 au lait\n' "a field th
   'latin1.csv: line 3: field "ticket" is not UTF-8 text (its byte 4 is 0xE9)'
 refused latin1.jsonl '{"id":"j","ticket":"caf\xe9"}\n' "and in a JSON string alike" \
   'latin1.jsonl: line 1: field "ticket" is not UTF-8 text (its byte 4 is 0xE9)'
+# A field's name becomes a template variable's, "name=value": one that is not UTF-8, is empty
+# or holds '=' is named by its place, where a JSON name passed unchecked and '=' was reported
+# as a value that "must be a string, number, boolean or list of them".
+refused name.jsonl '{"id":"a","tick\xe9t":"x"}\n' "a JSON field name that is not UTF-8 is named by its place" \
+  "name.jsonl: line 1: field 2's name is not UTF-8 text (its byte 5 is 0xE9)"
+refused eq.jsonl '{"id":"a"}\n{"id":"b","a=b":"x"}\n' "a JSON field name holding '=' is refused as a name, not as a value" \
+  "eq.jsonl: line 2: field 2's name \"a=b\" is not usable"
+refused name.csv 'id,tick\xe9t\na,x\n' "a CSV column name that is not UTF-8 is named by its column" \
+  "name.csv: line 1: column 2's name is not UTF-8 text (its byte 5 is 0xE9)"
+# A line of NUL bytes read as a C string is empty: it was skipped as a blank line, unseen.
+refused nulline.csv 'id\na\n\0\0\nb\n' "a CSV line of NUL bytes is no blank line: it is refused, naming the line" \
+  'nulline.csv: line 3: field "id" holds a NUL byte'
 # A row nyx.batch refuses (a prompt over NYX_MAX_PROMPT_TOKENS) fails the command with that
 # error alone: no "0 succeeded, 0 failed" summary after it, as if a batch had run.
 printf '{"id":"a","ticket":"short"}\n{"id":"b","ticket":"%s"}\n' "$(printf 'word %.0s' $(seq 400))" >long.jsonl
