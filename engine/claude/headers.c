@@ -234,6 +234,10 @@ int claude_parse_http_date(const char *s, size_t len, double *out)
 
 /* ---- header table ---- */
 
+/* A rate-limit count above 2^53 cannot come from a real server, and one near INT64_MAX
+ * overflowed what the engine adds to it (the output a call did not use, call.c). */
+#define MAX_COUNT ((int64_t)1 << 53)
+
 enum { H_I64, H_RESET };
 
 /* Names after the "anthropic-ratelimit-" prefix. */
@@ -342,7 +346,7 @@ void claude_headers_feed(claude_headers *h, const char *line, size_t len, double
                 continue;
             char *field = (char *)h + ratelimit_fields[i].off;
             int64_t n;
-            if (ratelimit_fields[i].kind == H_I64 && parse_number(v, vlen, &n, NULL) == 0)
+            if (ratelimit_fields[i].kind == H_I64 && parse_number(v, vlen, &n, NULL) == 0 && n <= MAX_COUNT)
                 memcpy(field, &n, sizeof n);
             else if (ratelimit_fields[i].kind == H_RESET && claude_parse_rfc3339(v, vlen, &d) == 0)
                 memcpy(field, &d, sizeof d);

@@ -11,7 +11,7 @@ typedef struct claude_headers {
     double retry_after_s; /* -1 if absent; retry-after-ms (wins) or retry-after (s or HTTP date) */
     int should_retry;     /* x-should-retry: -1 absent, 0 "false", 1 "true" */
     /* anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining};
-     * -1 if absent */
+     * -1 if absent, else from 0 to 2^53 (a larger value is ignored as unreadable) */
     int64_t rl_requests_limit, rl_requests_remaining, rl_tokens_limit, rl_tokens_remaining,
         rl_input_limit, rl_input_remaining, rl_output_limit, rl_output_remaining;
     /* -reset RFC 3339 timestamps as epoch seconds, -1 if absent */

@@ -144,6 +144,14 @@ static void test_ratelimit(void)
     CHECK_INT(h.rl_requests_remaining, 3999);
     CHECK_NEAR(h.rl_requests_reset, 1755780059, 1e-6);
 
+    /* A count past 2^53 is no server's: one near INT64_MAX overflowed the engine's sum. */
+    FEED(&h, 0, "anthropic-ratelimit-output-tokens-remaining: 9223372036854775000\r\n",
+         "anthropic-ratelimit-output-tokens-limit: 9007199254740993\r\n",
+         "anthropic-ratelimit-input-tokens-limit: 9007199254740992\r\n");
+    CHECK_INT(h.rl_output_remaining, 0);
+    CHECK_INT(h.rl_output_limit, 400000);
+    CHECK_INT(h.rl_input_limit, 9007199254740992);
+
     double t;
     CHECK_INT(claude_parse_rfc3339("2025-08-21", 10, &t), -1);
     CHECK_INT(claude_parse_rfc3339("2025-08-21T12:40:59", 19, &t), -1);
