@@ -5,6 +5,7 @@
 
 #include "answer_check.h"
 #include "call_internal.h"
+#include "claude/batch_result.h"
 #include "claude/errors.h"
 #include "claude/headers.h"
 #include "claude/response.h"
@@ -468,31 +469,6 @@ void batch_standard_cost(const model_info *m, const claude_usage *u, double at, 
     }
 }
 
-void batch_result_of(const cJSON *result, claude_response *resp, error_info *err)
-{
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "type"));
-    if (!type)
-        type = "";
-    if (strcmp(type, "succeeded") == 0) {
-        const cJSON *payload = cJSON_GetObjectItemCaseSensitive(result, "message");
-        char *text = payload ? json_print(payload) : NULL;
-        if (!text)
-            error_set(err, "api_error", 0, "a batch result without its message");
-        else
-            claude_parse_message(text, strlen(text), resp, err);
-        cJSON_free(text);
-    } else if (strcmp(type, "errored") == 0) {
-        const cJSON *inner = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(result, "error"), "error");
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "type"));
-        const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "message"));
-        error_set(err, t ? t : "api_error", 400, "%s", msg ? msg : "the request failed in its batch");
-    } else if (strcmp(type, "canceled") == 0) {
-        error_set(err, "batch_canceled", 0, "the batch was cancelled before this request was processed");
-    } else {
-        error_set(err, "batch_expired", 0, "the batch expired before this request was processed");
-    }
-}
-
 /* Hands the member its outcome; the call accounts and logs it as its answer. */
 static void deliver(member *m, const cJSON *result)
 {
@@ -507,7 +483,7 @@ static void deliver(member *m, const cJSON *result)
         b->ndelivered++;
     error_info err;
     error_clear(&err);
-    batch_result_of(result, &c->result.resp, &err);
+    claude_batch_result(result, &c->result.resp, &err);
     call_batch_result(c, err.type[0] ? 0 : 200, err.type[0] ? &err : NULL);
 }
 
@@ -589,11 +565,10 @@ static void got_results(batch_job *b, int ok, const error_info *err)
     while (line && left > 0) {
         char *nl = memchr(line, '\n', left);
         size_t n = nl ? (size_t)(nl - line) : left;
-        cJSON *o = cJSON_ParseWithLength(line, n);
-        const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "custom_id"));
-        const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "result");
-        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "type"));
-        member *m = cid && type ? find_member(b, cid) : NULL;
+        const char *cid;
+        const cJSON *res;
+        cJSON *o = claude_batch_line(line, n, &cid, &res);
+        member *m = cid && res ? find_member(b, cid) : NULL;
         if (m)
             deliver(m, res);
         cJSON_Delete(o);
@@ -619,14 +594,6 @@ static size_t live_members(const batch_job *b)
     return live;
 }
 
-static void read_batch(batch_job *b, const cJSON *o)
-{
-    static const char *const names[5] = {"processing", "succeeded", "errored", "canceled", "expired"};
-    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(o, "request_counts");
-    for (int i = 0; i < 5; i++)
-        b->counts[i] = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(counts, names[i]));
-}
-
 /* When the polls of a batch stop: the API gives up on a batch at its expires_at (24 hours after
  * it was created) and ends it, so a poll after that finds it ended unless the API cannot be
  * asked; a margin of 5 minutes a day of its life lets the API end it. Read from the batch the
@@ -634,14 +601,12 @@ static void read_batch(batch_job *b, const cJSON *o)
  * machine's steady clock, so that neither a clock set apart from the API's nor one set back or
  * forth while it waits moves the end; with expires_at alone, its distance from this machine's
  * wall clock; with neither, 24 hours. */
-static void read_expiry(batch_job *b, const cJSON *o)
+static void read_expiry(batch_job *b, const claude_batch_info *info)
 {
-    double wall = clock_wall_s(), expires = 0, created = 0;
-    const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "expires_at"));
-    const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "created_at"));
+    double wall = clock_wall_s(), expires = info->expires_at, created = info->created_at;
     double life = BATCH_LIFETIME_S;
-    if (e && claude_parse_rfc3339(e, strlen(e), &expires) == 0) {
-        if (c && claude_parse_rfc3339(c, strlen(c), &created) == 0 && created < expires)
+    if (!isnan(expires)) {
+        if (!isnan(created) && created < expires)
             life = expires - created;
         else
             life = expires > wall ? expires - wall : 0;
@@ -762,11 +727,16 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
         return;
     }
     cJSON *o = cJSON_ParseWithLength(b->reply.s ? b->reply.s : "", b->reply.len);
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
-    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "processing_status"));
+    claude_batch_info info;
+    error_info bad;
+    error_clear(&bad);
+    int read = claude_batch_read(o, &info, &bad);
+    const char *id = read == 0 ? info.id : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+    const char *st = read == 0 ? info.processing_status : NULL;
     if (id && !b->id[0]) {
         snprintf(b->id, sizeof b->id, "%s", id);
-        read_expiry(b, o);
+        if (read == 0)
+            read_expiry(b, &info);
         /* Recorded as soon as known: from now on any process can pick the batch up. */
         error_info serr;
         error_clear(&serr);
@@ -774,13 +744,13 @@ static void got_batch(batch_job *b, int ok, const error_info *err)
             engine_warn_once(b->e, "batch-submitted", "nyx: the API's id of a batch could not be recorded; "
                                                       "only this process can read its results");
     }
-    read_batch(b, o);
+    if (read == 0)
+        memcpy(b->counts, info.counts, sizeof b->counts);
     int ended = st && strcmp(st, "ended") == 0;
-    cJSON_Delete(o);
-    if (!b->id[0] || !st) {
-        error_info bad;
-        error_clear(&bad);
+    if (read == 0 && (!b->id[0] || !st))
         error_set(&bad, "api_error", 0, "the batch endpoint answered without an id or a status");
+    cJSON_Delete(o); /* id and st point into it: not read past here */
+    if (bad.type[0]) {
         stop_waiting(b, &bad);
         return;
     }

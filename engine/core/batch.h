@@ -101,11 +101,6 @@ void batch_api_cancel(batch_job *b);
  * NULL: its results are logged under it (store.h, Message Batches). */
 const char *batch_recorded_id(const batch_job *b);
 
-/* One result of the API's results file ({type: succeeded|errored|canceled|expired, message |
- * error}) as a call's outcome: resp filled for "succeeded", else err (the request's own error,
- * batch_canceled or batch_expired; an unparsable message is an api_error). */
-void batch_result_of(const cJSON *result, claude_response *resp, error_info *err);
-
 /* A batch result's price at standard prices (the same usage, the standard tier), for `nyx stats`'
  * saving: r->has_standard_cost and r->standard_cost_usd set when u's tier is "batch" and m
  * has prices. */

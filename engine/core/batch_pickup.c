@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/text.h"
+#include "claude/batch_result.h"
 #include "cost/cost.h"
 #include "cost/models.h"
 #include "engine.h"
@@ -110,15 +111,15 @@ int batch_record_result(nyx_engine *e, const batch_row *row, const char *line, s
     response_init(&out->resp);
     error_clear(out_err);
     out->err = out_err;
-    cJSON *o = cJSON_ParseWithLength(line, len);
-    const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "custom_id"));
-    const cJSON *result = cJSON_GetObjectItemCaseSensitive(o, "result");
+    const char *cid;
+    const cJSON *result;
+    cJSON *o = claude_batch_line(line, len, &cid, &result);
     if (!cid || !result || strcmp(cid, row->custom_id) != 0) {
         cJSON_Delete(o);
         error_set(err, "invalid_argument", 0, "that line is not a result of request %.64s", row->custom_id);
         return -1;
     }
-    batch_result_of(result, &out->resp, out_err);
+    claude_batch_result(result, &out->resp, out_err);
     cJSON_Delete(o);
     int ok = !out_err->type[0];
     out->status = ok ? NYX_STATUS_OK : NYX_STATUS_ERROR;
