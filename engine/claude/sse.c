@@ -123,6 +123,14 @@ static int usage_event(claude_stream *s, const cJSON *usage, int replace_only_pr
     return 0;
 }
 
+/* Sets obj's member key to value (taking it), replacing the one there or adding one where the
+ * block came without it; 0 only when memory ran out (value then still the caller's). */
+static int put_member(cJSON *obj, const char *key, cJSON *value)
+{
+    return cJSON_GetObjectItemCaseSensitive(obj, key) ? cJSON_ReplaceItemInObjectCaseSensitive(obj, key, value)
+                                                      : cJSON_AddItemToObject(obj, key, value);
+}
+
 static int on_message_start(claude_stream *s, const cJSON *root, error_info *err)
 {
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
@@ -207,8 +215,7 @@ static int add_citation(claude_stream *s, const cJSON *delta, error_info *err)
     cJSON *list = cJSON_GetObjectItemCaseSensitive(s->open_block, "citations");
     if (!cJSON_IsArray(list)) { /* absent or null at the block's start */
         cJSON *fresh = cJSON_CreateArray();
-        int ok = fresh && (list ? cJSON_ReplaceItemInObjectCaseSensitive(s->open_block, "citations", fresh)
-                                : cJSON_AddItemToObject(s->open_block, "citations", fresh));
+        int ok = fresh && put_member(s->open_block, "citations", fresh);
         if (!ok) {
             cJSON_Delete(fresh);
             return oom(s, err);
@@ -251,9 +258,7 @@ static int on_block_delta(claude_stream *s, const cJSON *root, error_info *err)
         if (!s->open_block)
             return 0;
         cJSON *sig = cJSON_CreateString(v->valuestring);
-        int ok = sig && (cJSON_GetObjectItemCaseSensitive(s->open_block, "signature")
-                             ? cJSON_ReplaceItemInObjectCaseSensitive(s->open_block, "signature", sig)
-                             : cJSON_AddItemToObject(s->open_block, "signature", sig));
+        int ok = sig && put_member(s->open_block, "signature", sig);
         if (!ok) {
             cJSON_Delete(sig);
             return oom(s, err);
@@ -290,7 +295,9 @@ static int on_block_stop(claude_stream *s, error_info *err)
     } else {
         value = cJSON_CreateString(s->acc);
     }
-    if (!value || !cJSON_ReplaceItemInObjectCaseSensitive(b, s->acc_field, value)) {
+    /* A text or thinking block may start without its field ({"type":"text"}): it is added,
+     * where a replacement of nothing failed and read as memory running out. */
+    if (!value || !put_member(b, s->acc_field, value)) {
         cJSON_Delete(value);
         return oom(s, err);
     }

@@ -549,12 +549,37 @@ static void test_stream_assembles_the_whole_answer(void)
     response_free(&whole);
 }
 
+/* A text or thinking block that starts without its field gets it at its stop, from its deltas:
+ * setting it replaced a member that was not there and the stream failed as out of memory. */
+static const char NO_FIELD[] =
+    EV("{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"x\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}")
+    EV("{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\"}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Hm.\"}}")
+    EV("{\"type\":\"content_block_stop\",\"index\":0}")
+    EV("{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\"}}")
+    EV("{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}")
+    EV("{\"type\":\"content_block_stop\",\"index\":1}")
+    EV("{\"type\":\"message_stop\"}");
+
+static void test_block_without_its_field(void)
+{
+    claude_response r;
+    seen sn;
+    error_info err;
+    CHECK_INT(run(NO_FIELD, strlen(NO_FIELD), 0, &r, &sn, &err), 0);
+    CHECK_STR(err.type, "");
+    CHECK_STR(r.text, "Hi");
+    CHECK_STR(response_content_json(&r), "[{\"type\":\"thinking\",\"thinking\":\"Hm.\"},{\"type\":\"text\",\"text\":\"Hi\"}]");
+    response_free(&r);
+}
+
 int main(void)
 {
     test_stopped_by_owner();
     test_whole_and_bytewise();
     test_thinking_and_broken_input();
     test_stream_assembles_the_whole_answer();
+    test_block_without_its_field();
     test_line_endings();
     test_error_after_content();
     test_message_delta_replaces();
