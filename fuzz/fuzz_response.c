@@ -1,9 +1,12 @@
 /* libFuzzer target: the non-streaming Messages response parser. Any body must give a parsed
- * response or an error, never a crash, a leak or a half-filled response. */
+ * response or an error, never a crash, a leak or a half-filled response. A parsed reply's
+ * blocks are then read as the conversation reads them (claude/reply.h): each one a known part,
+ * the thinking joined, the blocks printed back. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "claude/reply.h"
 #include "claude/response.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer calls it */
@@ -21,6 +24,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         if (rc != -1 || err.type[0] == '\0' || r.id || r.model || r.text || r.stop_reason)
             abort();
+    }
+    if (rc == 0) {
+        const cJSON *block;
+        cJSON_ArrayForEach(block, r.content) {
+            claude_block_part p = claude_block_part_of(block);
+            if (p != CLAUDE_BLOCK_SENT && p != CLAUDE_BLOCK_DROPPED && p != CLAUDE_BLOCK_TOOL_USE &&
+                p != CLAUDE_BLOCK_THINKING)
+                abort();
+        }
+        textbuf thinking = {0};
+        if (claude_reply_thinking(r.content, &thinking) < 0 || !response_content_json(&r))
+            abort();
+        free(thinking.s);
     }
     /* parsing into a response that already holds fields must free them, not leak */
     if (rc == 0) {
