@@ -1,7 +1,9 @@
 /* libFuzzer target: the non-streaming Messages response parser. Any body must give a parsed
  * response or an error, never a crash, a leak or a half-filled response. A parsed reply's
  * blocks are then read as the conversation reads them (claude/reply.h): each one a known part,
- * the thinking joined, the blocks printed back. */
+ * the thinking joined, the blocks printed back. The check for a body cut short
+ * (claude_json_unfinished) calls no whole JSON value unfinished, and one whose closing bracket is
+ * cut off unfinished. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +13,24 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer calls it */
 
+static void check_unfinished(const char *s, size_t n)
+{
+    cJSON *whole = claude_json_parse(s, n);
+    if (!whole)
+        return;
+    if (claude_json_unfinished(s, n))
+        abort();
+    size_t end = n;
+    while (end > 0 && (s[end - 1] == ' ' || s[end - 1] == '\t' || s[end - 1] == '\r' || s[end - 1] == '\n'))
+        end--;
+    if ((cJSON_IsObject(whole) || cJSON_IsArray(whole)) && !claude_json_unfinished(s, end - 1))
+        abort();
+    cJSON_Delete(whole);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_unfinished((const char *)data, size);
     claude_response r;
     response_init(&r);
     error_info err;
