@@ -1,6 +1,10 @@
 /* fuzz-link: engine/template/template.c engine/template/render.c engine/template/frontmatter.c engine/template/tvalue.c engine/claude/ engine/base/ */
 /* The template parser and renderer: any text either fails to parse with an error, or renders
- * (with variables and a partial that is the template itself) to an error or an output. */
+ * (with variables and a partial that is the template itself) to an error or an output. What
+ * its front matter declares (engine/template/frontmatter.c) is what a call may use: an output
+ * schema the schema check passes, tool names the API takes, variables named once. */
+#include "base/json_parse.h"
+#include "claude/schema.h"
 #include "template/template.h"
 
 #include <stdint.h>
@@ -25,6 +29,30 @@ static tvalue *vars(void)
     return root;
 }
 
+static void check_front_matter(const template_def *t)
+{
+    const char *schema = template_output_schema(t), *tools = template_tools(t);
+    if (schema) {
+        error_info err;
+        error_clear(&err);
+        cJSON *o = json_parse_whole(schema, strlen(schema), &err);
+        if (!cJSON_IsObject(o) || claude_schema_check(o, "output", 0, &err) != 0)
+            abort();
+        cJSON_Delete(o);
+    }
+    for (const char *p = tools; p && *p;) {
+        size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+        if (n == 0 || n > 64 || (p[n] && p[n] != ','))
+            abort();
+        p += n + (p[n] == ',');
+    }
+    size_t n = template_nvars(t);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!template_var_name(t, i) || strcmp(template_var_name(t, i), template_var_name(t, j)) == 0)
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer calls it */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -34,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     template_def *t = template_parse((const char *)data, size, "fuzz.md", &err);
     if (!t)
         return 0;
+    check_front_matter(t);
     tvalue *v = vars();
     char *out = NULL;
     size_t len = 0;

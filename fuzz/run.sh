@@ -7,7 +7,8 @@
 #   fuzz/run.sh 600            ten minutes per target
 #   fuzz/run.sh 30 guard sse   only these targets
 #
-# A target links engine/base/*.c, engine/claude/*.c and engine/guard/*.c unless its source names its own list
+# A target links engine/base/*.c, engine/claude/*.c and engine/guard/*.c (with cJSON, xxHash and
+# libcurl) unless its source names its own list
 # in a comment line "/* fuzz-link: engine/template/render.c engine/claude/ engine/base/ */", where a
 # directory stands for its .c files (a C comment cannot hold the glob "dir/*.c").
 # Environment: CC (default clang), FUZZ_RSS_MB (2048), FUZZ_TIMEOUT_S per input (10).
@@ -54,7 +55,7 @@ for t in "${targets[@]}"; do
   [ -n "$link" ] || link="engine/base/*.c engine/claude/*.c engine/guard/*.c"
   # shellcheck disable=SC2086 # the link list is globs, expanded here
   srcs=$(cd "$root" && for l in $link; do if [ -d "$l" ]; then ls "${l%/}"/*.c; else ls $l; fi; done)
-  if ! (cd "$root" && "$cc" "${cflags[@]}" "$src" $srcs -lcjson -lxxhash -o "$out/fuzz_$t") \
+  if ! (cd "$root" && "$cc" "${cflags[@]}" "$src" $srcs -lcjson -lxxhash -lcurl -o "$out/fuzz_$t") \
       >"$out/$t.build.log" 2>&1; then
     echo "$t: build failed, see $out/$t.build.log" >&2
     cat "$out/$t.build.log" >&2
