@@ -98,7 +98,7 @@ static int make_dirs(const char *path)
 static int open_locked(const char *path, unsigned mode, int *created, error_info *err)
 {
     for (int tries = 0; tries < 16; tries++) {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         *created = fd >= 0;
         /* The mode asked, not what the umask leaves of it; set before anything is written. */
         if (fd >= 0 && fchmod(fd, (mode_t)mode) != 0) {
@@ -107,8 +107,9 @@ static int open_locked(const char *path, unsigned mode, int *created, error_info
             close(fd);
             return -1;
         }
+        /* Read too: the last byte says whether a writer before left its line torn. */
         if (fd < 0 && errno == EEXIST)
-            fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+            fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0 && errno == ENOENT)
             continue; /* removed by an importer between the two opens */
         if (fd < 0)
@@ -192,8 +193,12 @@ int pending_spill_write(const spill_place *place, const spill_item *items, size_
         return -1;
     }
     off_t start = lseek(fd, 0, SEEK_END);
+    /* A line left torn by a writer that died before its newline stays a line of its own: the
+     * first of these records, appended to it, would be read as its rest and lost with it. */
+    char last = '\n';
     int rc = 0;
-    if (start < 0 || write_all(fd, b.s, b.len) != 0 || fsync(fd) != 0 || (created && sync_dir(path) != 0)) {
+    if (start < 0 || (start > 0 && pread(fd, &last, 1, start - 1) != 1) ||
+        (last != '\n' && write_all(fd, "\n", 1) != 0) || write_all(fd, b.s, b.len) != 0 || fsync(fd) != 0 || (created && sync_dir(path) != 0)) {
         fail_errno(err, "write", path);
         /* All or nothing: what was written of these lines goes, under the lock still held. The
          * file goes only when it held nothing before them: having created it is not enough, as
@@ -257,37 +262,32 @@ static char *read_all(int fd, size_t size, size_t *len)
 }
 
 typedef struct spilled {
-    spill_record *recs;
-    size_t n;
-    long unreadable; /* lines that are no record */
-    long refused;    /* records the database refuses for their own values */
+    spill_file f;
+    long refused;          /* records the database refuses for their own values */
     unsigned char *stored; /* per record: its id was stored when the import began */
 } spilled;
+
+typedef struct bad_line_say {
+    spill_log_fn log;
+    void *ud;
+    const char *path;
+} bad_line_say;
+
+static void say_bad_line(void *ud, size_t line, int torn)
+{
+    const bad_line_say *b = ud;
+    say(b->log, b->ud, NYX_LOG_WARN, "nyx: line %zu of the spill file %s is no record (%s); it is skipped", line,
+        b->path, torn ? "torn: its writer stopped before the end" : "not a JSON record");
+}
 
 static int parse_lines(const char *text, size_t len, spilled *sp, spill_log_fn log, void *ud,
                        const char *path)
 {
-    size_t lines = 0;
-    for (size_t i = 0; i < len; i++)
-        lines += text[i] == '\n';
-    sp->recs = calloc(lines + 1, sizeof *sp->recs);
-    sp->stored = calloc(lines + 1, 1);
-    if (!sp->recs || !sp->stored)
+    bad_line_say b = {log, ud, path};
+    if (spill_file_parse(text, len, &sp->f, say_bad_line, &b) != 0)
         return -1;
-    for (size_t at = 0, line = 1; at < len; line++) {
-        const char *nl = memchr(text + at, '\n', len - at);
-        size_t end = nl ? (size_t)(nl - text) : len;
-        /* A line without its newline was being written when its writer died. */
-        if (!nl || spill_record_parse(text + at, end - at, &sp->recs[sp->n]) != 0) {
-            sp->unreadable++;
-            say(log, ud, NYX_LOG_WARN, "nyx: line %zu of the spill file %s is no record (%s); it is skipped",
-                line, path, nl ? "not a JSON record" : "torn: its writer stopped before the end");
-        } else {
-            sp->n++;
-        }
-        at = end + 1;
-    }
-    return 0;
+    sp->stored = calloc(sp->f.n + 1, 1);
+    return sp->stored ? 0 : -1;
 }
 
 /* A record the database refuses for good leaves the import; what its call reserved stays, to
@@ -340,23 +340,23 @@ static int write_records(store_db *db, spilled *sp, long *written, spill_log_fn 
                          error_info *err)
 {
     *written = 0;
-    for (size_t i = 0; i < sp->n; i++) {
+    for (size_t i = 0; i < sp->f.n; i++) {
         int found = 0;
-        if (store_interaction_exists(db, sp->recs[i].it.id, &found, err) != 0)
+        if (store_interaction_exists(db, sp->f.recs[i].it.id, &found, err) != 0)
             return -1;
         sp->stored[i] = found != 0;
     }
 again:
     if (store_batch_begin(db, err) != 0)
         return -1;
-    for (size_t i = 0; i < sp->n; i++) {
-        if (write_one(db, &sp->recs[i], sp->stored[i], err) == 0)
+    for (size_t i = 0; i < sp->f.n; i++) {
+        if (write_one(db, &sp->f.recs[i], sp->stored[i], err) == 0)
             continue;
         error_info ignored;
         store_batch_rollback(db, &ignored);
         if (!err->refused)
             return -1;
-        refuse(sp, &sp->recs[i], err, log, ud);
+        refuse(sp, &sp->f.recs[i], err, log, ud);
         error_clear(err);
         goto again;
     }
@@ -368,28 +368,26 @@ again:
      * which, the others committed or not (pending_log.c finds it alike): the records are
      * written one at a time, each in its own transaction, asking again which are stored, and
      * the one refused is dropped. */
-    for (size_t i = 0; i < sp->n;) {
+    for (size_t i = 0; i < sp->f.n;) {
         error_clear(err);
-        if (write_one(db, &sp->recs[i], -1, err) == 0) {
+        if (write_one(db, &sp->f.recs[i], -1, err) == 0) {
             i++;
             continue;
         }
         if (!err->refused)
             return -1;
-        refuse(sp, &sp->recs[i], err, log, ud); /* then again: its reservation alone */
+        refuse(sp, &sp->f.recs[i], err, log, ud); /* then again: its reservation alone */
     }
     error_clear(err);
 written: /* by this import: the records not dropped whose ids were not stored before it */
-    for (size_t i = 0; i < sp->n; i++)
-        *written += sp->recs[i].json && !sp->stored[i];
+    for (size_t i = 0; i < sp->f.n; i++)
+        *written += sp->f.recs[i].json && !sp->stored[i];
     return 0;
 }
 
 static void spilled_free(spilled *sp)
 {
-    for (size_t i = 0; i < sp->n; i++)
-        spill_record_free(&sp->recs[i]);
-    free(sp->recs);
+    spill_file_free(&sp->f);
     free(sp->stored);
 }
 
@@ -418,6 +416,7 @@ long pending_spill_import(store_db *db, const spill_place *place, spill_log_fn l
     }
     spilled sp = {0};
     if (parse_lines(text, len, &sp, log, log_ud, path) != 0) {
+        spilled_free(&sp);
         free(text);
         close(fd);
         error_set(err, "store_error", 0, "cannot read the spill file %s: out of memory", path);
@@ -437,7 +436,7 @@ long pending_spill_import(store_db *db, const spill_place *place, spill_log_fn l
             "finds its records stored already",
             path, strerror(errno));
     close(fd);
-    long lost = sp.unreadable + sp.refused;
+    long lost = sp.f.unreadable + sp.refused;
     if (lost > 0) {
         char detail[160];
         snprintf(detail, sizeof detail, "%ld interaction records could not be written and are lost", lost);

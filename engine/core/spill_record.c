@@ -134,8 +134,13 @@ char *spill_record_line(const interaction_rec *it, const char *reservation, doub
 int spill_record_parse(const char *line, size_t len, spill_record *out)
 {
     memset(out, 0, sizeof *out);
-    cJSON *o = cJSON_ParseWithLength(line, len);
-    if (!cJSON_IsObject(o)) {
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    /* cJSON stops at the end of the first value: what follows it on the line would be read as
+     * nothing, a second record there lost unsaid. */
+    while (o && end < line + len && (*end == ' ' || *end == '\t' || *end == '\r'))
+        end++;
+    if (!cJSON_IsObject(o) || end != line + len) {
         cJSON_Delete(o);
         return -1;
     }
@@ -174,4 +179,47 @@ void spill_record_free(spill_record *r)
 {
     cJSON_Delete(r->json);
     memset(r, 0, sizeof *r);
+}
+
+static int blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+int spill_file_parse(const char *text, size_t len, spill_file *out, spill_bad_line_fn bad, void *ud)
+{
+    memset(out, 0, sizeof *out);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    if (!(out->recs = calloc(lines + 1, sizeof *out->recs)))
+        return -1;
+    for (size_t at = 0, line = 1; at < len; line++) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        if (blank(text + at, end - at)) {
+            at = end + 1;
+            continue;
+        }
+        if (!nl || spill_record_parse(text + at, end - at, &out->recs[out->n]) != 0) {
+            out->unreadable++;
+            if (bad)
+                bad(ud, line, !nl);
+        } else {
+            out->n++;
+        }
+        at = end + 1;
+    }
+    return 0;
+}
+
+void spill_file_free(spill_file *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        spill_record_free(&f->recs[i]);
+    free(f->recs);
+    memset(f, 0, sizeof *f);
 }

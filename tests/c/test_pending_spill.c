@@ -301,6 +301,60 @@ static void test_torn_line(const char *dir)
               1);
 }
 
+/* A writer that died inside its line left it torn: the records the next writer appends start
+ * a line of their own, so the torn one alone is lost, not the first of them with it. */
+static void test_torn_then_appended(const char *dir)
+{
+    DB_IN(dir, "c2.db");
+    touch(path);
+    FILE *f = fopen(spill, "w");
+    REQUIRE(f != NULL);
+    fputs("{\"id\":\"u0\",\"status\":\"o", f);
+    fclose(f);
+    interaction_rec a = record("u1", "first"), b = record("u2", "second");
+    spill_item items[] = {{&a, NULL, 0}, {&b, NULL, 0}};
+    error_info err = cleared_error();
+    CHECK_INT(pending_spill_write(place_of(path), items, 2, NULL, NULL, &err), 0);
+    store_db *db = store_open_opts(path, NULL, &err);
+    REQUIRE(db != NULL);
+    logged[0] = '\0';
+    CHECK_INT(pending_spill_import(db, place_of(path), capture_spill, NULL, &err), 2);
+    CHECK_CONTAINS(logged, "line 1 of the spill file");
+    CHECK(strstr(logged, "line 2 of") == NULL);
+    store_close(db);
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions WHERE id IN ('u1', 'u2')"), 2);
+}
+
+/* A blank line holds no record and costs none; a record followed on its line by more than
+ * spaces (a second record run into it) is no line the writer wrote: counted lost and said,
+ * where the second record was dropped unsaid. The lines around it are read all the same. */
+static void test_blank_and_run_together(const char *dir)
+{
+    DB_IN(dir, "c3.db");
+    touch(path);
+    FILE *f = fopen(spill, "w");
+    REQUIRE(f != NULL);
+    fputs("\n{\"id\":\"v1\",\"status\":\"ok\",\"created_at\":1.8e9}\n\n"
+          "{\"id\":\"v2\",\"status\":\"ok\"}{\"id\":\"v3\",\"status\":\"ok\"}\n"
+          " \r\n{\"id\":\"v4\",\"status\":\"ok\",\"created_at\":1.8e9} \r\n",
+          f);
+    fclose(f);
+    error_info err = cleared_error();
+    store_db *db = store_open_opts(path, NULL, &err);
+    REQUIRE(db != NULL);
+    logged[0] = '\0';
+    CHECK_INT(pending_spill_import(db, place_of(path), capture_spill, NULL, &err), 2);
+    CHECK_CONTAINS(logged, "line 4 of the spill file");
+    CHECK_CONTAINS(logged, "not a JSON record");
+    CHECK(strstr(logged, "line 1 of") == NULL && strstr(logged, "line 3 of") == NULL &&
+          strstr(logged, "line 5 of") == NULL);
+    store_close(db);
+    CHECK_INT(query(path, "SELECT count(*) FROM llm_interactions WHERE id IN ('v1', 'v4')"), 2);
+    CHECK_INT(query(path, "SELECT count(*) FROM audit_events WHERE kind = 'records_lost'"
+                          " AND detail LIKE '1 interaction records%'"),
+              1);
+}
+
 static void test_not_twice(const char *dir)
 {
     DB_IN(dir, "d.db");
@@ -716,6 +770,8 @@ int main(void)
     test_spilled_and_imported(dir);
     test_unspillable(dir);
     test_torn_line(dir);
+    test_torn_then_appended(dir);
+    test_blank_and_run_together(dir);
     test_not_twice(dir);
     test_reap_waits(dir);
     test_refused_record_settles(dir);
