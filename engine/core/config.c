@@ -292,7 +292,8 @@ char *setting_check(const setting_def *d, const char *label, const char *text, e
                       d->min_open ? "above" : "at least", d->min, d->max, v);
         return NULL;
     }
-    snprintf(buf, sizeof buf, "%.15g", v);
+    /* "-0" is 0: its canonical text, what `nyx config list` shows, is "0", not "-0". */
+    snprintf(buf, sizeof buf, "%.15g", v == 0 ? 0.0 : v);
     return copy_or_oom(buf, err);
 }
 

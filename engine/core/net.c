@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "net.h"
 
+#include "base/json_parse.h"
 #include "claude/errors.h"
 
 #include <cjson/cJSON.h>
@@ -133,12 +134,16 @@ int net_header_is_secret(const char *name, size_t len)
 /* NYX_EXTRA_HEADERS: {"name": "value", ...}. With list NULL only checks. */
 static int parse_extra(const char *json, struct curl_slist **list, error_info *err)
 {
-    cJSON *root = cJSON_Parse(json);
+    /* The whole text: cJSON_Parse reads the first value and leaves the rest unread, so
+     * '{"a": "1"}, {"b": "2"}' sent a without b, unsaid. */
+    error_info why;
+    error_clear(&why);
+    cJSON *root = json_parse_whole(json, strlen(json), &why);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         error_set(err, "invalid_argument", 0,
                       "NYX_EXTRA_HEADERS must be a JSON object of header names and string values, "
-                      "e.g. {\"x-gateway-route\": \"claude\"}");
+                      "e.g. {\"x-gateway-route\": \"claude\"}%s%s", root ? "" : "; ", root ? "" : why.message);
         return -1;
     }
     int rc = 0;

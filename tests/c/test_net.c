@@ -157,6 +157,16 @@ static void test_config_checks(void)
     cfg.extra_headers = "not json";
     CHECK_INT(net_check_config(&cfg, &err), -1);
     CHECK_CONTAINS(err.message, "NYX_EXTRA_HEADERS must be a JSON object");
+    /* a second object after the first, or any text, is not left unread: the whole is refused */
+    cfg.extra_headers = "{\"x-gateway-route\": \"eu\"}, {\"x-gateway-token\": \"t\"}";
+    CHECK_INT(net_check_config(&cfg, &err), -1);
+    CHECK_CONTAINS(err.message, "NYX_EXTRA_HEADERS must be a JSON object");
+    CHECK_CONTAINS(err.message, "more text after the value");
+    cfg.extra_headers = "{\"x-grade\": \"claude\"}0";
+    CHECK_INT(net_check_config(&cfg, &err), -1);
+    CHECK_CONTAINS(err.message, "NYX_EXTRA_HEADERS must be a JSON object");
+    cfg.extra_headers = "{\"x-gateway-route\": \"eu\", \"x-gateway-token\": \"t\"} \n";
+    CHECK_INT(net_check_config(&cfg, &err), 0);
     cfg.extra_headers = "{\"x-gateway-route\": \"eu\", \"x-gateway-token\": \"t\"}";
     CHECK_INT(net_check_config(&cfg, &err), 0);
     cfg.http_version = "3";

@@ -282,8 +282,24 @@ static void test_readme_names_every_variable(void)
     }
 }
 
+/* A number's canonical text, the one `nyx config list` shows and the database keeps: spaces
+ * around it gone, its shortest digits, and 0 never written "-0". */
+static void test_canonical_numbers(void)
+{
+    const setting_def *d = setting_by_key("budget.daily_usd");
+    REQUIRE(d != NULL);
+    static const char *const in[] = {"-0", " 1e-3 ", "0.10", "-0.0e5"}, *const out[] = {"0", "0.001", "0.1", "0"};
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        error_info err = cleared_error();
+        char *canon = setting_check(d, d->key, in[i], &err);
+        CHECK_STR(canon ? canon : "(refused)", out[i]);
+        free(canon);
+    }
+}
+
 int main(void)
 {
+    test_canonical_numbers();
     if (!mkdtemp(dir))
         return 1;
     char db[200];
