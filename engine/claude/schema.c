@@ -22,10 +22,27 @@
 #include "base/closest.h"
 #include "base/quick_hash.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A member of an object by its name, an item of an array by its place, or a node by its
+ * address, found at once in an open-addressed table. resolve looked each step of a $ref up
+ * member by member, and the targets were a list searched for every node the recursion check
+ * passed: a schema of N definitions, each named by a reference, took time in N * N (10 s for
+ * 20,000 of them, a 1.2 MB schema). Keyed by quick_hash, whose seed no text can be made for. */
+typedef struct slot {
+    const cJSON *parent; /* NULL: the slot is free; in the targets' table, the target */
+    const cJSON *child;
+    size_t pos;          /* the item's place in an array; in the targets' table, the target's */
+} slot;
+
+typedef struct table {
+    slot *slots;
+    size_t mask; /* mask + 1 slots, a power of two, at most half of them held; no slots: none */
+} table;
 
 typedef struct walk {
     char path[512];     /* where the node being checked is: "output.properties.age" */
@@ -33,11 +50,106 @@ typedef struct walk {
     size_t base;        /* index_base */
     error_info *err;
     const cJSON *root;
+    table members;      /* every member and item of the tree, made at the first $ref */
+    int indexed;        /* 1: members is made; -1: it could not be (out of memory), resolve looks
+                           members up one by one */
+    table target_at;    /* each target's place in targets */
     const cJSON **targets; /* each node a $ref resolves to, once */
     unsigned char *color;  /* per target, in the recursion check: 0 new, 1 on the way, 2 done */
     size_t ntargets, cap;
     int oom;
 } walk;
+
+/* The slot of the member name (an object's) or the item pos (an array's, name NULL) of
+ * parent: the one holding it, or the free one it would go to. */
+static slot *member_slot(const table *t, const cJSON *parent, const char *name, size_t pos)
+{
+    struct {
+        const cJSON *parent;
+        size_t pos;
+    } key = {parent, name ? 0 : pos};
+    uint64_t h = quick_hash_of(&key, sizeof key).lo;
+    if (name)
+        h ^= quick_hash_of(name, strlen(name)).lo;
+    for (size_t i = (size_t)h & t->mask;; i = (i + 1) & t->mask) {
+        slot *sl = &t->slots[i];
+        if (!sl->parent ||
+            (sl->parent == parent && (name ? strcmp(sl->child->string, name) == 0 : sl->pos == pos)))
+            return sl;
+    }
+}
+
+static size_t count_nodes(const cJSON *node)
+{
+    size_t n = 1;
+    for (const cJSON *c = node->child; c; c = c->next)
+        n += count_nodes(c);
+    return n;
+}
+
+/* Puts every member and item under node in t; the first of two members of one name is the
+ * one kept, as cJSON_GetObjectItemCaseSensitive finds it. */
+static void index_members(table *t, const cJSON *node)
+{
+    int object = cJSON_IsObject(node);
+    size_t pos = 0;
+    for (const cJSON *c = node->child; c; c = c->next, pos++) {
+        if (object && !c->string)
+            continue;
+        slot *sl = member_slot(t, node, object ? c->string : NULL, pos);
+        if (!sl->parent)
+            *sl = (slot){node, c, pos};
+        index_members(t, c);
+    }
+}
+
+/* Makes w->members, once; on failure resolve looks members up as cJSON does. */
+static void index_tree(walk *w)
+{
+    if (w->indexed)
+        return;
+    size_t cap = 16, n = count_nodes(w->root);
+    while (cap < 2 * n)
+        cap *= 2;
+    w->members.slots = calloc(cap, sizeof *w->members.slots);
+    if (!w->members.slots) {
+        w->indexed = -1;
+        return;
+    }
+    w->members.mask = cap - 1;
+    index_members(&w->members, w->root);
+    w->indexed = 1;
+}
+
+/* The member seg of an object, the item seg of an array (its place in decimal), or NULL. */
+static const cJSON *member(const walk *w, const cJSON *at, const char *seg, size_t n)
+{
+    if (cJSON_IsObject(at)) {
+        if (w->indexed != 1)
+            return cJSON_GetObjectItemCaseSensitive(at, seg);
+        const slot *sl = member_slot(&w->members, at, seg, 0);
+        return sl->parent ? sl->child : NULL;
+    }
+    if (!cJSON_IsArray(at))
+        return NULL;
+    char *end;
+    long i = strtol(seg, &end, 10);
+    if (!n || *end || i < 0)
+        return NULL;
+    if (w->indexed != 1)
+        return i <= INT_MAX ? cJSON_GetArrayItem(at, (int)i) : NULL;
+    const slot *sl = member_slot(&w->members, at, NULL, (size_t)i);
+    return sl->parent ? sl->child : NULL;
+}
+
+/* The slot of target node in w->target_at (one with parent NULL when it is none). */
+static slot *target_slot(const walk *w, const cJSON *node)
+{
+    const table *t = &w->target_at;
+    for (size_t i = (size_t)quick_hash_of(&node, sizeof node).lo & t->mask;; i = (i + 1) & t->mask)
+        if (!t->slots[i].parent || t->slots[i].parent == node)
+            return &t->slots[i];
+}
 
 static int bad(walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(walk *w, const char *fmt, ...)
@@ -196,14 +308,15 @@ static int each_schema(walk *w, const cJSON *v, enum kind kind, int (*fn)(walk *
  * whether the way to it goes only through keywords that hold schemas, so that the node is one
  * (and one the check walks): "#/required" names a list, "#/properties" a map of schemas,
  * "#/properties/a/default" a value. schema may be NULL where the caller knows already. */
-static const cJSON *resolve(const cJSON *root, const char *ref, int *schema)
+static const cJSON *resolve(walk *w, const char *ref, int *schema)
 {
     enum { AT_SCHEMA, AT_MAP, AT_LIST, AT_VALUE } state = AT_SCHEMA;
     if (schema)
         *schema = 0;
     if (ref[0] != '#')
         return NULL;
-    const cJSON *at = root;
+    index_tree(w);
+    const cJSON *at = w->root;
     const char *p = ref + 1;
     if (*p && *p != '/')
         return NULL; /* "#anchor": anchors are not supported, and none resolves */
@@ -227,15 +340,7 @@ static const cJSON *resolve(const cJSON *root, const char *ref, int *schema)
         } else if (state != AT_VALUE) {
             state = AT_SCHEMA; /* a name in a map of schemas, an index in a list of them */
         }
-        if (cJSON_IsObject(at)) {
-            at = cJSON_GetObjectItemCaseSensitive(at, seg);
-        } else if (cJSON_IsArray(at)) {
-            char *end;
-            long i = strtol(seg, &end, 10);
-            at = n && !*end && i >= 0 ? cJSON_GetArrayItem(at, (int)i) : NULL;
-        } else {
-            at = NULL;
-        }
+        at = member(w, at, seg, n);
     }
     if (schema)
         *schema = at && state == AT_SCHEMA && cJSON_IsObject(at);
@@ -244,9 +349,19 @@ static const cJSON *resolve(const cJSON *root, const char *ref, int *schema)
 
 static int add_target(walk *w, const cJSON *t)
 {
-    for (size_t i = 0; i < w->ntargets; i++)
-        if (w->targets[i] == t)
-            return 0;
+    if (w->target_at.slots && target_slot(w, t)->parent)
+        return 0;
+    if (2 * (w->ntargets + 1) > w->target_at.mask + 1 || !w->target_at.slots) {
+        /* the table at most half full: a new one twice the size, the targets put in again */
+        size_t cap = w->target_at.slots ? 2 * (w->target_at.mask + 1) : 16;
+        table bigger = {calloc(cap, sizeof(slot)), cap - 1};
+        if (!bigger.slots)
+            return -1;
+        free(w->target_at.slots);
+        w->target_at = bigger;
+        for (size_t i = 0; i < w->ntargets; i++)
+            *target_slot(w, w->targets[i]) = (slot){w->targets[i], NULL, i};
+    }
     if (w->ntargets == w->cap) {
         size_t cap = w->cap ? 2 * w->cap : 8;
         const cJSON **nt = realloc(w->targets, cap * sizeof *nt);
@@ -255,6 +370,7 @@ static int add_target(walk *w, const cJSON *t)
         w->targets = nt;
         w->cap = cap;
     }
+    *target_slot(w, t) = (slot){t, NULL, w->ntargets};
     w->targets[w->ntargets++] = t;
     return 0;
 }
@@ -393,7 +509,7 @@ static int check_keyword(walk *w, const cJSON *v, int depth, int *types)
             return bad(w, "$ref \"%.100s\" is external: only references inside the schema "
                           "(\"#/$defs/NAME\") are supported", v->valuestring);
         int schema;
-        const cJSON *t = resolve(w->root, v->valuestring, &schema);
+        const cJSON *t = resolve(w, v->valuestring, &schema);
         if (!t)
             return bad(w, "$ref \"%.100s\" names nothing in the schema", v->valuestring);
         if (!schema)
@@ -451,10 +567,8 @@ static int check_node(walk *w, const cJSON *node, int depth)
 
 static int target_index(const walk *w, const cJSON *node)
 {
-    for (size_t i = 0; i < w->ntargets; i++)
-        if (w->targets[i] == node)
-            return (int)i;
-    return -1;
+    const slot *sl = w->target_at.slots ? target_slot(w, node) : NULL;
+    return sl && sl->parent ? (int)sl->pos : -1;
 }
 
 /* [ref] section 9, [docs] "Not supported: Recursive schemas": no $ref leads back to a schema
@@ -481,7 +595,7 @@ static int find_cycle(walk *w, const cJSON *node, int hops)
                 return -1;
         } else if (kind == K_REF) {
             int schema = 0;
-            const cJSON *to = cJSON_IsString(v) ? resolve(w->root, v->valuestring, &schema) : NULL;
+            const cJSON *to = cJSON_IsString(v) ? resolve(w, v->valuestring, &schema) : NULL;
             if (!schema)
                 continue; /* the check refused it, unless no check walked it (a default's) */
             int ti = target_index(w, to);
@@ -524,7 +638,7 @@ int claude_schema_check(const cJSON *schema, const char *where, size_t index_bas
         const cJSON *root = schema;
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(schema, "$ref");
         if (cJSON_IsString(ref))
-            root = resolve(schema, ref->valuestring, NULL);
+            root = resolve(&w, ref->valuestring, NULL);
         const cJSON *type = root ? cJSON_GetObjectItemCaseSensitive(root, "type") : NULL;
         if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
             rc = bad(&w, "the schema's root must be of type \"object\"");
@@ -537,6 +651,8 @@ int claude_schema_check(const cJSON *schema, const char *where, size_t index_bas
     }
     free(w.targets);
     free(w.color);
+    free(w.members.slots);
+    free(w.target_at.slots);
     return rc;
 }
 
