@@ -253,6 +253,50 @@ static void test_tools_mark(void)
     request_free(&r);
 }
 
+/* A name given twice is refused where the list reaches its second tool, naming the first:
+ * before a cache mark that comes after it, after one that comes before. A list of 20,000 tools,
+ * whose names were compared pair by pair (7.6 s), is sorted: the last tool naming the first's
+ * name is found, and no name twice lets it build. */
+static void test_tools_named_twice(void)
+{
+    claude_request r = {0};
+    base(&r);
+    r.tools_json = dup("[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"b\"},{\"name\":\"a\"}]");
+    expect_invalid(&r, "the tools name \"b\" twice (tools[1] and tools[2]): the API takes each tool name once");
+    set(&r.tools_json, "[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"a\"},{\"name\":\"b\"}]");
+    expect_invalid(&r, "the tools name \"a\" twice (tools[0] and tools[2]): the API takes each tool name once");
+    set(&r.tools_json, "[{\"name\":\"x\"},7,{\"name\":\"x\"},{\"name\":\"x\"}]");
+    expect_invalid(&r, "the tools name \"x\" twice (tools[0] and tools[2]): the API takes each tool name once");
+    set(&r.tools_json, "[{\"name\":\"a\",\"cache_control\":{\"type\":\"ephemeral\"}},{\"name\":\"b\","
+                       "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}},{\"name\":\"a\"}]");
+    expect_invalid(&r, "tools[1] has a 1h cache mark after a 5m mark");
+    set(&r.tools_json, "[{\"name\":\"a\",\"cache_control\":{\"type\":\"ephemeral\"}},{\"name\":\"a\","
+                       "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]");
+    expect_invalid(&r, "the tools name \"a\" twice (tools[0] and tools[1]): the API takes each tool name once");
+    r.index_base = 1;
+    expect_invalid(&r, "the tools name \"a\" twice (tools[1] and tools[2]): the API takes each tool name once");
+    r.index_base = 0;
+
+    enum { MANY = 20000 };
+    char *many = malloc(MANY * 24 + 32);
+    REQUIRE(many);
+    size_t n = 0;
+    many[n++] = '[';
+    for (int i = 0; i < MANY; i++)
+        n += (size_t)sprintf(many + n, "%s{\"name\":\"t%d\"}", i ? "," : "", i);
+    strcpy(many + n, "]");
+    free(r.tools_json);
+    r.tools_json = many;
+    expect_builds(&r);
+    size_t ntools = 0;
+    CHECK_INT(claude_tools_marks(many, &ntools), 0);
+    CHECK_INT(ntools, MANY);
+    sprintf(many + n, ",{\"name\":\"t0\"}]");
+    expect_invalid(&r, "the tools name \"t0\" twice (tools[0] and tools[20000]): the API takes each tool name once");
+    CHECK_INT(claude_tools_marks(many, &ntools), -1);
+    request_free(&r);
+}
+
 /* The tree's other kinds of node: JSON blocks as given (a marked one parsed and gaining its
  * mark), a thinking budget, output_config and tool_choice passed through; a second build of
  * the same request, with the nodes' room reused, gives the same bytes. */
@@ -511,6 +555,7 @@ int main(void)
     test_optional_fields();
     test_tools_passthrough();
     test_tools_mark();
+    test_tools_named_twice();
     test_json_blocks_and_options();
     test_escaping();
     test_stable();
