@@ -37,37 +37,37 @@ int error_fail(error_info *e, const char *type, int status, const char *fmt, ...
     return -1;
 }
 
-/* type, nyx.h code, retryable, fallback: nyx's own types first, then the API's
+/* type, nyx.h code, retryable, fallback, from_api: nyx's own types first, then the API's
  * (https://docs.claude.com/en/api/errors). */
 static const error_kind kinds[] = {
-    {"invalid_argument", NYX_EINVAL, 0, 0},
-    {"not_found", NYX_EINVAL, 0, 0},
-    {"permission_denied", NYX_EINVAL, 0, 0},
-    {"invalid_state", NYX_EINVAL, 0, 0},
-    {"out_of_memory", NYX_ENOMEM, 0, 0},
+    {"invalid_argument", NYX_EINVAL, 0, 0, 0},
+    {"not_found", NYX_EINVAL, 0, 0, 0},
+    {"permission_denied", NYX_EINVAL, 0, 0, 0},
+    {"invalid_state", NYX_EINVAL, 0, 0, 0},
+    {"out_of_memory", NYX_ENOMEM, 0, 0, 0},
     /* no descriptor or buffer for a socket: the machine's limit, never the API's failure */
-    {"resource_exhausted", NYX_EIO, 1, 1},
-    {"store_error", NYX_EIO, 0, 0}, /* the store marks the transient ones (a busy file) itself */
-    {"network_error", NYX_EIO, 1, 1},
-    {"timeout", NYX_EIO, 1, 1},
-    {"tls_error", NYX_EIO, 0, 0},   /* the certificate will not change between attempts */
-    {"cancelled", NYX_EIO, 0, 0},
-    {"stopped", NYX_EIO, 0, 0},
-    {"budget_exceeded", NYX_EIO, 0, 0},
-    {"circuit_open", NYX_EIO, 0, 1},
-    {"callback_error", NYX_EIO, 0, 0},
-    {"internal", NYX_EIO, 0, 0},
-    {"api_error", NYX_EIO, 1, 1},
-    {"overloaded_error", NYX_EIO, 1, 1},
-    {"rate_limit_error", NYX_EIO, 1, 1},
-    {"timeout_error", NYX_EIO, 1, 1},
-    {"conflict_error", NYX_EIO, 1, 1}, /* nyx's name for an HTTP 409 (claude/errors.c) */
-    {"invalid_request_error", NYX_EINVAL, 0, 0},
-    {"authentication_error", NYX_EIO, 0, 0},
-    {"permission_error", NYX_EIO, 0, 0},
-    {"not_found_error", NYX_EINVAL, 0, 1},
-    {"request_too_large", NYX_EINVAL, 0, 0},
-    {"billing_error", NYX_EIO, 0, 0},
+    {"resource_exhausted", NYX_EIO, 1, 1, 0},
+    {"store_error", NYX_EIO, 0, 0, 0}, /* the store marks the transient ones (a busy file) itself */
+    {"network_error", NYX_EIO, 1, 1, 0},
+    {"timeout", NYX_EIO, 1, 1, 0},
+    {"tls_error", NYX_EIO, 0, 0, 0},   /* the certificate will not change between attempts */
+    {"cancelled", NYX_EIO, 0, 0, 0},
+    {"stopped", NYX_EIO, 0, 0, 0},
+    {"budget_exceeded", NYX_EIO, 0, 0, 0},
+    {"circuit_open", NYX_EIO, 0, 1, 0},
+    {"callback_error", NYX_EIO, 0, 0, 0},
+    {"internal", NYX_EIO, 0, 0, 0},
+    {"api_error", NYX_EIO, 1, 1, 1},
+    {"overloaded_error", NYX_EIO, 1, 1, 1},
+    {"rate_limit_error", NYX_EIO, 1, 1, 1},
+    {"timeout_error", NYX_EIO, 1, 1, 1},
+    {"conflict_error", NYX_EIO, 1, 1, 1}, /* nyx's name for an HTTP 409 (claude/errors.c) */
+    {"invalid_request_error", NYX_EINVAL, 0, 0, 1},
+    {"authentication_error", NYX_EIO, 0, 0, 1},
+    {"permission_error", NYX_EIO, 0, 0, 1},
+    {"not_found_error", NYX_EINVAL, 0, 1, 1},
+    {"request_too_large", NYX_EINVAL, 0, 0, 1},
+    {"billing_error", NYX_EIO, 0, 0, 1},
 };
 
 const error_kind *error_kinds(size_t *n)
@@ -82,6 +82,15 @@ const error_kind *error_kind_of(const char *type)
         if (strcmp(kinds[i].type, type) == 0)
             return &kinds[i];
     return NULL;
+}
+
+int error_type_from_api(const char *type)
+{
+    const error_kind *k = error_kind_of(type);
+    if (k)
+        return k->from_api;
+    size_t n = type ? strlen(type) : 0;
+    return n > 6 && strcmp(type + n - 6, "_error") == 0;
 }
 
 int error_code(const error_info *err)

@@ -36,10 +36,16 @@ typedef struct error_kind {
     int code;      /* NYX_EINVAL, NYX_ENOMEM, NYX_EIO, ... */
     int retryable; /* 1: transient (a timeout, an overloaded server) */
     int fallback;  /* 1: says "this model, now", not "this request": another model may serve */
+    int from_api;  /* 1: a type the API answers with; the others are nyx's own */
 } error_kind;
 
 /* The kind of type, or NULL for a type the table does not know. */
 const error_kind *error_kind_of(const char *type);
+/* 1 when an error body may carry type: one the table has as the API's, or one it does not know
+ * that is named as the API names its types ("..._error"). nyx's own types (budget_exceeded,
+ * network_error, batch_expired, ...) are never taken from an answer: a server saying one would
+ * pass for a failure nyx found itself, and change the code and the policy the caller sees. */
+int error_type_from_api(const char *type);
 /* The whole table (n entries), for tests and documentation. */
 const error_kind *error_kinds(size_t *n);
 /* The nyx.h result code for err: its type's, NYX_EIO for a type the table does not know

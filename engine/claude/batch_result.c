@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/json_print.h"
+#include "errors.h"
 #include "headers.h"
 #include "response.h"
 
@@ -78,7 +79,7 @@ void claude_batch_result(const cJSON *result, claude_response *resp, error_info 
         const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "type"));
         const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "message"));
         /* An empty type would read as no error at all: the request would pass for answered. */
-        error_set(err, t && t[0] ? t : "api_error", 400, "%s", msg && msg[0] ? msg : "the request failed in its batch");
+        claude_error_answered(err, t, msg, 400, "api_error", "the request failed in its batch");
     } else if (type && strcmp(type, "canceled") == 0) {
         error_set(err, "batch_canceled", 0, "the batch was cancelled before this request was processed");
     } else if (type && strcmp(type, "expired") == 0) {

@@ -104,6 +104,17 @@ static const char *string_field(const cJSON *obj, const char *key)
     return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
+void claude_error_answered(error_info *err, const char *etype, const char *emsg, int status,
+                           const char *fallback, const char *missing)
+{
+    const char *type = etype && etype[0] ? etype : fallback;
+    if (error_type_from_api(type))
+        error_set(err, type, status, "%s", emsg && emsg[0] ? emsg : missing);
+    else
+        error_set(err, "api_error", status, "the API answered with error type \"%.40s\", which is "
+                  "not one of its own: %s", type, emsg && emsg[0] ? emsg : missing);
+}
+
 void claude_error_from_http(int status, const char *body, size_t len, const claude_headers *h,
                             error_info *err)
 {
@@ -115,18 +126,17 @@ void claude_error_from_http(int status, const char *body, size_t len, const clau
     const char *etype = cJSON_IsObject(eobj) ? string_field(eobj, "type") : NULL;
     const char *emsg = cJSON_IsObject(eobj) ? string_field(eobj, "message") : NULL;
 
-    const char *type = etype && etype[0] ? etype : type_for_status(status);
-    if (emsg && emsg[0]) {
-        error_set(err, type, status, "%s", emsg);
-    } else if (len == 0) {
-        error_set(err, type, status, "HTTP %d with an empty body", status);
+    char missing[EXCERPT_MAX + 32];
+    if (len == 0) {
+        snprintf(missing, sizeof missing, "HTTP %d with an empty body", status);
     } else if (etype && etype[0]) {
-        error_set(err, type, status, "HTTP %d %s", status, etype);
+        snprintf(missing, sizeof missing, "HTTP %d %.40s", status, etype);
     } else {
         char ex[EXCERPT_MAX + 8];
         excerpt(body, len, ex, sizeof ex);
-        error_set(err, type, status, "HTTP %d: %s", status, ex);
+        snprintf(missing, sizeof missing, "HTTP %d: %s", status, ex);
     }
+    claude_error_answered(err, etype, emsg, status, type_for_status(status), missing);
 
     const char *body_rid = string_field(root, "request_id");
     if (h && h->request_id[0])
@@ -153,12 +163,11 @@ void claude_error_from_json(const cJSON *root, error_info *err)
     const cJSON *eobj = cJSON_GetObjectItemCaseSensitive(root, "error");
     const char *etype = cJSON_IsObject(eobj) ? string_field(eobj, "type") : NULL;
     const char *emsg = cJSON_IsObject(eobj) ? string_field(eobj, "message") : NULL;
-    const char *type = etype && etype[0] ? etype : "api_error";
-    error_set(err, type, 0, "%s", emsg && emsg[0] ? emsg : "the API reported an error");
+    claude_error_answered(err, etype, emsg, 0, "api_error", "the API reported an error");
     const char *rid = string_field(root, "request_id");
     if (rid)
         snprintf(err->request_id, sizeof err->request_id, "%s", rid);
-    err->retryable = claude_error_type_retryable(type);
+    err->retryable = claude_error_type_retryable(err->type);
 }
 
 void claude_error_transport(error_info *err, int is_timeout, const char *detail)

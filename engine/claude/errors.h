@@ -9,6 +9,13 @@
 #include "headers.h"
 #include "types.h"
 
+/* Sets err (cleared by the caller) from an error the API answered with: its type etype and
+ * message emsg, each may be NULL or empty (then fallback and missing stand in). A type that is
+ * not the API's (base/error.h's error_type_from_api: "budget_exceeded", "network_error") is
+ * api_error, its message naming the type, so an answer cannot pass for a failure nyx found. */
+void claude_error_answered(error_info *err, const char *etype, const char *emsg, int status,
+                           const char *fallback, const char *missing);
+
 /* Fills err from a non-2xx response. Type and message come from the JSON error body when it
  * has them, otherwise from the status (a non-JSON body is quoted, shortened and made
  * printable). request_id comes from the header, else the body. retryable follows

@@ -132,6 +132,8 @@ static void test_results(void)
     expect("{\"type\":\"errored\",\"error\":{\"error\":{\"type\":\"\",\"message\":\"\"}}}", "api_error", 400,
            "the request failed in its batch");
     expect("{\"type\":\"errored\"}", "api_error", 400, "the request failed in its batch");
+    expect("{\"type\":\"errored\",\"error\":{\"error\":{\"type\":\"batch_expired\",\"message\":\"x\"}}}",
+           "api_error", 400, "the API answered with error type \"batch_expired\", which is not one of its own: x");
     expect("{\"type\":\"canceled\"}", "batch_canceled", 0, "the batch was cancelled before this request was processed");
     expect("{\"type\":\"expired\"}", "batch_expired", 0, "the batch expired before this request was processed");
     /* A type of no kind the API names was read as expired. */

@@ -66,6 +66,28 @@ static void test_body_wins(void)
     CHECK_STR(err.type, "not_found_error");
     CHECK_STR(err.message, "HTTP 404 not_found_error");
 
+    /* An answer cannot pass for a failure nyx found itself (its code and policy would follow) */
+    body = "{\"type\":\"error\",\"error\":{\"type\":\"budget_exceeded\",\"message\":\"spent\"}}";
+    claude_error_from_http(400, body, strlen(body), NULL, &err);
+    CHECK_STR(err.type, "api_error");
+    CHECK_STR(err.message, "the API answered with error type \"budget_exceeded\", which is not one of its own: spent");
+    CHECK_INT(err.status, 400);
+    CHECK_INT(err.retryable, 0);
+    body = "{\"type\":\"error\",\"error\":{\"type\":\"stopped\"}}";
+    claude_error_from_http(403, body, strlen(body), NULL, &err);
+    CHECK_STR(err.type, "api_error");
+    CHECK_STR(err.message, "the API answered with error type \"stopped\", which is not one of its own: HTTP 403 stopped");
+    body = "{\"type\":\"error\",\"error\":{\"type\":\"quota_error\",\"message\":\"q\"}}";
+    claude_error_from_http(400, body, strlen(body), NULL, &err); /* a type the API may add later */
+    CHECK_STR(err.type, "quota_error");
+    CHECK_STR(err.message, "q");
+    cJSON *event = cJSON_Parse("{\"type\":\"error\",\"error\":{\"type\":\"network_error\",\"message\":\"m\"}}");
+    claude_error_from_json(event, &err);
+    cJSON_Delete(event);
+    CHECK_STR(err.type, "api_error");
+    CHECK_STR(err.message, "the API answered with error type \"network_error\", which is not one of its own: m");
+    CHECK_INT(err.retryable, 1); /* api_error's */
+
     body = "{\"message\":\"upstream\"}"; /* JSON, but not the API's error shape */
     claude_error_from_http(502, body, strlen(body), NULL, &err);
     CHECK_STR(err.type, "api_error");

@@ -46,10 +46,18 @@ static void test_retryable_is_the_policy(void)
         error_info err;
         claude_error_from_json(root, &err);
         cJSON_Delete(root);
-        CHECK_STR(err.type, k[i].type);
-        CHECK_INT(err.retryable, k[i].retryable);
-        CHECK_INT(retry_allowed(&p, &err, 0), k[i].retryable);
+        /* nyx's own types are never taken from an answer (error_type_from_api) */
+        const error_kind *answered = k[i].from_api ? &k[i] : error_kind_of("api_error");
+        CHECK_STR(err.type, answered->type);
+        CHECK_INT(err.retryable, answered->retryable);
+        CHECK_INT(retry_allowed(&p, &err, 0), answered->retryable);
         CHECK_INT(retry_allowed(&p, &err, 3), 0);
+        error_info own = cleared_error();
+        error_set(&own, k[i].type, 0, "m");
+        own.retryable = claude_error_type_retryable(own.type);
+        CHECK_INT(own.retryable, k[i].retryable);
+        CHECK_INT(retry_allowed(&p, &own, 0), k[i].retryable);
+        CHECK_INT(retry_allowed(&p, &own, 3), 0);
     }
     error_info t;
     claude_error_transport(&t, 1, NULL);
@@ -64,6 +72,31 @@ static void test_retryable_is_the_policy(void)
 /* An HTTP failure without x-should-retry gets the type its status stands for, that type is in
  * the table, and the table's retryable is the status's: a 409 (conflict_error) answered by HTTP
  * is retried exactly as the same type arriving in a stream's error event is. */
+/* Which types an answer may carry: the table's API rows and, for types the API adds later,
+ * any it does not know named as the API names them; never one of nyx's own. */
+static void test_types_from_api(void)
+{
+    size_t n = 0;
+    const error_kind *k = error_kinds(&n);
+    size_t own = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK_INT(error_type_from_api(k[i].type), k[i].from_api);
+        own += !k[i].from_api;
+    }
+    CHECK(own >= 10);
+    CHECK_INT(error_type_from_api("invalid_request_error"), 1);
+    CHECK_INT(error_type_from_api("request_too_large"), 1);
+    CHECK_INT(error_type_from_api("some_future_error"), 1);
+    CHECK_INT(error_type_from_api("budget_exceeded"), 0);
+    CHECK_INT(error_type_from_api("network_error"), 0);
+    CHECK_INT(error_type_from_api("store_error"), 0);
+    CHECK_INT(error_type_from_api("batch_expired"), 0);
+    CHECK_INT(error_type_from_api("max_iterations"), 0);
+    CHECK_INT(error_type_from_api("_error"), 0);
+    CHECK_INT(error_type_from_api(""), 0);
+    CHECK_INT(error_type_from_api(NULL), 0);
+}
+
 static void test_statuses_are_table_types(void)
 {
     for (int status = 400; status <= 599; status++) {
@@ -112,6 +145,7 @@ int main(void)
 {
     test_names_and_codes();
     test_retryable_is_the_policy();
+    test_types_from_api();
     test_statuses_are_table_types();
     test_public_codes();
     return check_failures;
