@@ -174,7 +174,7 @@ static int parse_timeout_profiles(nyx_engine *e, error_info *err)
         return 0;
     char *copy = strdup(spec);
     if (!copy)
-        return -1;
+        return error_fail(err, "out_of_memory", 0, "out of memory reading NYX_TIMEOUT_PROFILES");
     int rc = 0;
     /* Split by hand, not strtok: strtok skips empty items, and "a=1,,b=2" is a typo to name. */
     for (char *item = copy, *next; item && rc == 0; item = next) {
@@ -184,7 +184,8 @@ static int parse_timeout_profiles(nyx_engine *e, error_info *err)
             *comma = '\0';
         char *eq = strchr(item, '='), *end = NULL;
         double v = eq ? strtod(eq + 1, &end) : 0;
-        if (!eq || eq == item || !end || *end || !call_timeout_valid(v)) {
+        /* strtod also reads hexadecimal, which the settings refuse as a slip (core/config.c) */
+        if (!eq || eq == item || !end || *end || strpbrk(eq + 1, "xX") || !call_timeout_valid(v)) {
             error_set(err, "invalid_argument", 0,
                           "NYX_TIMEOUT_PROFILES must be name=seconds[,name=seconds...] with seconds from 0 "
                           "to %g or inf (no timeout), got \"%.40s\"", NYX_TIMEOUT_MAX_S, item);
@@ -193,7 +194,7 @@ static int parse_timeout_profiles(nyx_engine *e, error_info *err)
         }
         *eq = '\0';
         if (engine_set_timeout_profile(e, item, v) != 0)
-            rc = -1;
+            rc = error_fail(err, "out_of_memory", 0, "out of memory reading NYX_TIMEOUT_PROFILES");
     }
     free(copy);
     return rc;

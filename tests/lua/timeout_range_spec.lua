@@ -55,6 +55,15 @@ H.describe_setups("timeout ranges", function(setup)
     assert.matches("a=1e300", res.stderr, 1, true)
   end)
 
+  it("NYX_TIMEOUT_PROFILES with a hexadecimal value is an error at start, as in every setting", function()
+    local res = setup:exec([[
+      return nyx.call{ prompt = "Hello", max_tokens = 10 }
+    ]], { env = { NYX_TIMEOUT_PROFILES = "a=5,b=0x10" } })
+    assert.is_false(res.exited)
+    assert.matches("invalid_argument: nyx: NYX_TIMEOUT_PROFILES must be", res.stderr)
+    assert.matches('got "b=0x10"', res.stderr, 1, true)
+  end)
+
   it("NYX_TIMEOUT_PROFILES with an empty item (a doubled comma) is an error at start", function()
     for _, spec in ipairs({ "a=1,,b=2", "a=1,", ",a=1" }) do
       local res = setup:exec([[
