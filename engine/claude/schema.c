@@ -293,6 +293,9 @@ static int each_schema(walk *w, const cJSON *v, enum kind kind, int (*fn)(walk *
     for (const cJSON *e = v->child; e; e = e->next, i++) {
         size_t len = kind == K_MAP ? step_name(w, v->string, e->string ? e->string : "")
                                    : step(w, ".%s[%zu]", v->string, i + w->base);
+        if (fn == check_node && kind == K_MAP && e->string && member(w, v, e->string, 0) != e)
+            return bad(w, "is named twice in %s (JSON readers differ on which counts: write it once)",
+                       v->string);
         /* [docs] "anyOf and allOf (with limitations - allOf with $ref not supported)" */
         if (fn == check_node && kind == K_LIST && strcmp(v->string, "allOf") == 0 && cJSON_IsObject(e) &&
             cJSON_GetObjectItemCaseSensitive(e, "$ref"))
@@ -553,9 +556,14 @@ static int check_node(walk *w, const cJSON *node, int depth)
         return bad(w, "must be a schema (a JSON object)%s",
                    cJSON_IsBool(node) ? ": the schemas true and false are not supported" : "");
     int types = 0;
-    for (const cJSON *v = node->child; v; v = v->next)
+    for (const cJSON *v = node->child; v; v = v->next) {
+        /* The check reads a keyword's first copy, the API's JSON reader may keep the last. */
+        if (v->string && member(w, node, v->string, 0) != v)
+            return bad(w, "has the keyword \"%.64s\" twice (JSON readers differ on which counts: "
+                          "write it once)", v->string);
         if (check_keyword(w, v, depth, &types))
             return -1;
+    }
     /* [ref] section 9: "objects need additionalProperties: false"; [docs] "required and
      * additionalProperties (must be set to false for objects)". */
     const cJSON *ap = cJSON_GetObjectItemCaseSensitive(node, "additionalProperties");
@@ -630,15 +638,19 @@ int claude_schema_check(const cJSON *schema, const char *where, size_t index_bas
     if (!cJSON_IsObject(schema))
         return error_fail(err, "invalid_argument", 0, "%s must be a JSON Schema object ({\"type\": "
                           "\"object\", ...})", w.path);
+    index_tree(&w); /* at once: the check looks up each member it walks, to find a name twice */
     int rc = check_node(&w, schema, 0);
     if (rc == 0) {
         /* [ref] section 7: a tool's input_schema is "JSON Schema, type object"; the answer of
          * JSON outputs is an object as well. A root that is a $ref is its target's (one
-         * check_node found to be a schema). */
+         * check_node found to be a schema), followed as far as schemas may nest. */
         const cJSON *root = schema;
-        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(schema, "$ref");
-        if (cJSON_IsString(ref))
+        for (int hops = 0; root && hops <= CLAUDE_SCHEMA_MAX_DEPTH; hops++) {
+            const cJSON *ref = cJSON_GetObjectItemCaseSensitive(root, "$ref");
+            if (!cJSON_IsString(ref))
+                break;
             root = resolve(&w, ref->valuestring, NULL);
+        }
         const cJSON *type = root ? cJSON_GetObjectItemCaseSensitive(root, "type") : NULL;
         if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
             rc = bad(&w, "the schema's root must be of type \"object\"");

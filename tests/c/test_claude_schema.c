@@ -53,6 +53,9 @@ static void expect_refused(const refusal *cases, size_t n)
 static void test_accepted(void)
 {
     static const char *const good[] = {
+        /* a root $ref leading to another: the root is the object at the chain's end */
+        "{\"$ref\":\"#/$defs/a\",\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"type\":\"object\","
+        "\"additionalProperties\":false}}}",
         "{\"type\":\"object\",\"additionalProperties\":false}",
         "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"description\":\"who\"},"
         "\"age\":{\"type\":[\"integer\",\"null\"]},\"tags\":{\"type\":\"array\",\"minItems\":1,"
@@ -192,6 +195,16 @@ static void test_refused(void)
          "\"b\":{\"anyOf\":[{\"type\":\"string\"},{\"$ref\":\"#/$defs/a\"}]}},\"additionalProperties\":false}",
          "output.$defs.b.anyOf[1]: $ref \"#/$defs/a\" leads back to a schema that holds it: "
          "recursive schemas are not supported by structured outputs"},
+        /* a name twice: the check would read the first, the API's reader may keep the last */
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"type\":\"object\"}},"
+         "\"additionalProperties\":false}",
+         "output.properties.a: has the keyword \"type\" twice (JSON readers differ on which counts: write it once)"},
+        {"{\"type\":\"object\",\"$defs\":{\"n\":{\"type\":\"string\"},\"n\":{\"type\":\"object\","
+         "\"properties\":{\"x\":{\"$ref\":\"#/$defs/n\"}},\"additionalProperties\":false}},"
+         "\"properties\":{\"x\":{\"$ref\":\"#/$defs/n\"}},\"additionalProperties\":false}",
+         "output.$defs.n: is named twice in $defs (JSON readers differ on which counts: write it once)"},
+        {"{\"type\":\"object\",\"additionalProperties\":false,\"additionalProperties\":true}",
+         "output: has the keyword \"additionalProperties\" twice (JSON readers differ on which counts: write it once)"},
     };
     expect_refused(cases, sizeof cases / sizeof *cases);
 }
