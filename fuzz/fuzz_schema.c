@@ -11,20 +11,7 @@
 #include "base/json_print.h"
 #include "claude/response.h"
 #include "claude/schema.h"
-
-/* rc and err as the check must leave them. */
-static void expect_answer(int rc, const error_info *err)
-{
-    if (rc == 0)
-        return;
-    if (rc != -1 || err->type[0] == '\0' || err->message[0] == '\0' ||
-        memchr(err->message, '\0', sizeof err->message) == NULL)
-        abort();
-    if (strcmp(err->type, "out_of_memory") == 0)
-        return;
-    if (strcmp(err->type, "invalid_argument") != 0 || strncmp(err->message, "output", 6) != 0)
-        abort(); /* a refusal names the place, which starts at the caller's name */
-}
+#include "fuzz_answer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer calls it */
 
@@ -34,12 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     error_info err;
     error_clear(&err);
     int rc = claude_schema_check_text(text, size, "output", 0, &err);
-    expect_answer(rc, &err);
+    expect_answer(rc, &err, "output");
 
     error_info err1;
     error_clear(&err1);
     int rc1 = claude_schema_check_text(text, size, "output", 1, &err1);
-    expect_answer(rc1, &err1);
+    expect_answer(rc1, &err1, "output");
     if (rc1 != rc || strcmp(err1.type, err.type) != 0)
         abort();
 

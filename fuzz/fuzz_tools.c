@@ -15,19 +15,7 @@
 #include "claude/request.h"
 #include "claude/response.h"
 #include "claude/schema.h"
-
-static void expect_answer(int rc, const error_info *err, const char *prefix)
-{
-    if (rc == 0)
-        return;
-    if (rc != -1 || err->type[0] == '\0' || err->message[0] == '\0' ||
-        memchr(err->message, '\0', sizeof err->message) == NULL)
-        abort();
-    if (strcmp(err->type, "out_of_memory") == 0)
-        return;
-    if (strcmp(err->type, "invalid_argument") != 0 || (prefix && strncmp(err->message, prefix, strlen(prefix)) != 0))
-        abort();
-}
+#include "fuzz_answer.h"
 
 /* The body of a one-message request carrying tools (NUL-terminated), with the cache policy's
  * mark on the last tool; 0 or -1 as claude_request_body answers. */
