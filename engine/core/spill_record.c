@@ -131,6 +131,8 @@ char *spill_record_line(const interaction_rec *it, const char *reservation, doub
     return line;
 }
 
+static int finite_number(const cJSON *v) { return cJSON_IsNumber(v) && isfinite(v->valuedouble); }
+
 int spill_record_parse(const char *line, size_t len, spill_record *out)
 {
     memset(out, 0, sizeof *out);
@@ -151,8 +153,10 @@ int spill_record_parse(const char *line, size_t len, spill_record *out)
     }
     for (size_t i = 0; i < COUNT(numbers); i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, numbers[i].key);
-        /* null: a NaN or infinity was written; the store refuses it as it would have. */
-        set_number(it, i, cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsNull(v) ? NAN : 0);
+        /* null: a NaN or infinity was written; the store refuses it as it would have. A number
+         * past a double's range (1e999: a damaged or edited line, the writer writes null for
+         * one) reads as null does, so the record reads the same when it is written again. */
+        set_number(it, i, finite_number(v) ? v->valuedouble : cJSON_IsNumber(v) || cJSON_IsNull(v) ? NAN : 0);
     }
     for (size_t i = 0; i < COUNT(words); i++) {
         const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, words[i].key));
@@ -165,7 +169,7 @@ int spill_record_parse(const char *line, size_t len, spill_record *out)
         out->has_reservation = 1;
     }
     const cJSON *actual = cJSON_GetObjectItemCaseSensitive(o, "actual_usd");
-    out->actual_usd = cJSON_IsNumber(actual) ? actual->valuedouble : 0;
+    out->actual_usd = finite_number(actual) ? actual->valuedouble : 0;
     if (!it->id || !it->status) {
         cJSON_Delete(o);
         memset(out, 0, sizeof *out);
